@@ -1,0 +1,35 @@
+"""The `gapwatch` command: one root app composed from each layer's commands.
+
+Each package registers its own commands (recorder.cli, replay.cli, dashboard's own); this module
+is the only place that sees all of them, so nothing below imports anything above it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from recorder import cli as recorder_cli
+from recorder.cliutil import run_app
+
+app = typer.Typer(
+    name="gapwatch",
+    help=(
+        "Record, replay and explain the traffic a cloud load balancer loses to nodes of an "
+        "externalTrafficPolicy: Local Service while kube-proxy and the cloud-controller-manager "
+        "disagree. Every command takes --db URL (env GAPWATCH_DB, default sqlite:///gapwatch.db)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+recorder_cli.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_app(app)
+
+
+if __name__ == "__main__":
+    main()

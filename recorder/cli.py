@@ -1,0 +1,215 @@
+"""The event-store commands: `db`, `import`, `export`; dashboard.cli registers them."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recorder import exporter, store
+from recorder.cliutil import (
+    EXIT_PARTIAL,
+    ClusterOption,
+    CsvFlag,
+    DbOption,
+    FormatOption,
+    JsonFlag,
+    OutputFormat,
+    emit_rows,
+    open_store,
+    pick_format,
+    progress,
+    stderr,
+)
+from recorder.importer import error_writer, import_files
+from recorder.ndjson import input_size, open_output
+from recorder.timefmt import parse_time
+
+db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
+import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the event log for other tools.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the store commands to the root `gapwatch` app."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    db: DbOption = store.DEFAULT_URL,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Create the store, or migrate it to the newest schema. Safe to run again."""
+    engine = open_store(db, require_schema=False)
+    before = store.current_revision(engine)
+    store.upgrade(engine, revision)
+    after = store.current_revision(engine)
+    stderr.print(f"{store.redact(db)}: schema {before or 'empty'} -> {after}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes everything.")],
+    db: DbOption = store.DEFAULT_URL,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Migrate the store down to REVISION (drops data in tables that go away)."""
+    engine = open_store(db, require_schema=False)
+    if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
+        raise typer.Exit(1)
+    store.downgrade(engine, revision)
+    stderr.print(f"{store.redact(db)}: schema now {store.current_revision(engine) or 'empty'}")
+
+
+@db_app.command("current")
+def db_current(db: DbOption = store.DEFAULT_URL) -> None:
+    """Print the store's schema revision and the code's newest one."""
+    engine = open_store(db, require_schema=False)
+    have, want = store.current_revision(engine), store.head_revision()
+    print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
+
+
+@import_app.command("events")
+def import_events(
+    files: Annotated[
+        list[str], typer.Argument(help="NDJSON files (.gz is fine); '-' reads standard input.")
+    ],
+    db: DbOption = store.DEFAULT_URL,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Write nothing if any line is bad.")
+    ] = False,
+    errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors", help="Write every rejected line, with its reason, to this NDJSON file."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    show: Annotated[int, typer.Option(help="How many bad lines to print.")] = 20,
+) -> None:
+    """Import observations in gapwatch's NDJSON interchange (docs/observation.md).
+
+    Valid lines are stored once (importing the same file again adds nothing); each bad line is
+    reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
+    """
+    engine = open_store(db)
+    sizes = [input_size(f) for f in files]
+    total = sum(s for s in sizes if s) if all(sizes) else None
+    sink_file = errors.open("wb") if errors else None
+    try:
+        with progress("importing", total, unit_bytes=True) as advance:
+            report = import_files(
+                engine,
+                files,
+                strict=strict,
+                batch_size=batch_size,
+                on_error=error_writer(sink_file) if sink_file else None,
+                on_bytes=advance,
+            )
+    finally:
+        if sink_file:
+            sink_file.close()
+    for err in report.errors[:show]:
+        stderr.print(str(err), markup=False)
+    if report.error_count > show:
+        stderr.print(f"... and {report.error_count - show} more bad lines", markup=False)
+    if report.strict_aborted:
+        stderr.print(
+            f"--strict: {report.error_count} bad lines, nothing written "
+            f"({report.lines_ok} good lines checked)"
+        )
+        raise typer.Exit(EXIT_PARTIAL)
+    written = report.written
+    stderr.print(
+        f"{report.lines_ok} valid lines: {written.inserted} new, {written.duplicates} already "
+        f"stored; {report.error_count} rejected"
+    )
+    if report.error_count:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@export_app.command("events")
+def export_events(
+    db: DbOption = store.DEFAULT_URL,
+    cluster: ClusterOption = None,
+    since: Annotated[str | None, typer.Option(help="From this RFC 3339 time (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="ndjson (re-importable), csv or parquet.")
+    ] = "ndjson",
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Output file ('-' is stdout; .gz compresses).")
+    ] = "-",
+) -> None:
+    """Export the event log in id order. NDJSON exports re-import to the same log."""
+    if fmt not in ("ndjson", "csv", "parquet"):
+        raise typer.BadParameter("choose ndjson, csv or parquet", param_hint="--format")
+    if fmt == "parquet" and out == "-":
+        raise typer.BadParameter("parquet needs a file: --out FILE.parquet", param_hint="--out")
+    engine = open_store(db)
+    rows = exporter.iter_events(
+        engine, cluster=cluster, since=_time(since, "--since"), until=_time(until, "--until")
+    )
+    if fmt == "parquet":
+        count = exporter.export_parquet(rows, out)
+    else:
+        with open_output(out) as stream:
+            write = exporter.export_ndjson if fmt == "ndjson" else exporter.export_csv
+            count = write(rows, stream)
+    if out != "-" or not sys.stdout.isatty():
+        stderr.print(f"exported {count} events")
+
+
+def stats_rows(db: str) -> list[dict[str, object]]:
+    """Events per cluster, source and kind (for `gapwatch db stats`)."""
+    from sqlalchemy import func, select
+
+    from recorder.tables import events
+
+    engine = open_store(db)
+    query = (
+        select(
+            events.c.cluster,
+            events.c.source,
+            events.c.kind,
+            func.count().label("events"),
+            func.min(events.c.observed_at).label("first"),
+            func.max(events.c.observed_at).label("last"),
+        )
+        .group_by(events.c.cluster, events.c.source, events.c.kind)
+        .order_by(events.c.cluster, events.c.source, events.c.kind)
+    )
+    with store.translate_errors(engine), engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+@db_app.command("stats")
+def db_stats(
+    db: DbOption = store.DEFAULT_URL,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+) -> None:
+    """Count stored events per cluster, source and kind, with first and last times."""
+    rows = stats_rows(db)
+    emit_rows(
+        rows,
+        ["cluster", "source", "kind", "events", "first", "last"],
+        pick_format(fmt, as_json, as_csv),
+        title="events",
+    )

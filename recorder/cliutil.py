@@ -1,0 +1,168 @@
+"""What every gapwatch command shares: options, output formats, progress, clean errors.
+
+Conventions (docs/cli.md): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwatch.db);
+`--cluster NAME` (env GAPWATCH_CLUSTER); human tables by default, `--json` / `--csv` for machines;
+progress on stderr; an error is one line on stderr and a non-zero exit, never a traceback.
+
+Exit codes: 0 ok; 1 error (nothing or not everything done); 2 usage; 3 partial (some input lines
+were rejected and reported, the rest was stored).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine
+
+from recorder.errors import GapwatchError
+from recorder.store import DEFAULT_URL, make_engine, require_current
+
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="GAPWATCH_DB",
+        help="Event store URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+        show_default=True,
+    ),
+]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Only this cluster."),
+]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="Output: a table for people, json or csv for machines."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Shorthand for --format csv.")]
+
+DEFAULT_DB = DEFAULT_URL
+
+
+def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv exclude each other")
+    if as_json:
+        return OutputFormat.json
+    if as_csv:
+        return OutputFormat.csv
+    return fmt
+
+
+def open_store(db: str, *, require_schema: bool = True) -> Engine:
+    """The engine for `--db`, after checking the schema is current (unless told not to)."""
+    engine = make_engine(db)
+    if require_schema:
+        require_current(engine)
+    return engine
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        from recorder.timefmt import format_time
+
+        return format_time(value)
+    return value
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: OutputFormat,
+    *,
+    title: str | None = None,
+    out: Callable[[str], None] | None = None,
+) -> None:
+    """Print rows as a rich table, a JSON array, or CSV with a header."""
+    write = out or (lambda text: sys.stdout.write(text))
+    if fmt is OutputFormat.json:
+        write(
+            orjson.dumps(
+                [{c: _plain(r.get(c)) for c in columns} for r in rows],
+                option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+                default=str,
+            ).decode()
+            + "\n"
+        )
+    elif fmt is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])
+        write(buffer.getvalue())
+    else:
+        table = Table(title=title, show_lines=False)
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*("" if r.get(c) is None else str(_plain(r.get(c))) for c in columns))
+        Console(soft_wrap=False).print(table)
+
+
+@contextmanager
+def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
+    """A progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    count_col = DownloadColumn() if unit_bytes else MofNCompleteColumn()
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        count_col,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: float) -> None:
+            bar.advance(task, n)
+
+        yield advance
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run the CLI; gapwatch's own errors become one line on stderr and exit code 1."""
+    try:
+        app()
+    except GapwatchError as exc:
+        stderr.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)

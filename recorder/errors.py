@@ -1,0 +1,49 @@
+"""The recorder's error tree. Everything it raises on purpose derives from GapwatchError.
+
+    GapwatchError
+    ├── ObservationError      an observation breaks the contract (docs/observation.md)
+    │   └── LineError         ... and we know which file and line it came from
+    ├── StoreError            the event store could not be reached or used
+    │   └── SchemaOutOfDate   the store exists but its migrations are behind the code
+    ├── ConfigError           a configuration file or option is wrong
+    └── SourceError           a source (Kubernetes API, probe, LB API) failed in a way we report
+
+Driver and client exceptions (sqlalchemy, psycopg, kubernetes, botocore) are translated into these
+at the module that talks to them, so the CLI can print one clean line per error.
+"""
+
+from __future__ import annotations
+
+
+class GapwatchError(Exception):
+    """Base of every error gapwatch raises on purpose."""
+
+
+class ObservationError(GapwatchError):
+    """An observation does not follow the contract."""
+
+
+class LineError(ObservationError):
+    """An observation read from a file was bad; names the file, the line and the reason."""
+
+    def __init__(self, file: str, line: int, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{file}:{line}: {reason}")
+
+
+class StoreError(GapwatchError):
+    """The event store failed (connection, permissions, SQL)."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The store's schema is behind the code: run `gapwatch db upgrade`."""
+
+
+class ConfigError(GapwatchError):
+    """A configuration value is wrong."""
+
+
+class SourceError(GapwatchError):
+    """A data source failed."""

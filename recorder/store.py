@@ -1,0 +1,132 @@
+"""Opening the event store and migrating it (Alembic), on PostgreSQL or SQLite.
+
+URLs: `sqlite:///path.db` (the embedded default) or `postgresql://user@host:port/db` (psycopg 3 is
+used whatever driver the URL names). Errors from the driver become StoreError with the URL's
+password hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from recorder.errors import SchemaOutOfDate, StoreError
+
+DEFAULT_URL = "sqlite:///gapwatch.db"
+
+
+def normalize_url(url: str) -> str:
+    """Make every PostgreSQL URL use psycopg 3; leave others as they are."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() != "sqlite":
+        raise StoreError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An Engine for the store at `url`, tuned per backend."""
+    url = normalize_url(url)
+    options: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
+    if url.startswith("postgresql"):
+        options["pool_pre_ping"] = True
+    options.update(kwargs)
+    try:
+        engine = create_engine(url, **options)
+    except (ArgumentError, SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot open {redact(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic Config pointing at the migrations package, optionally bound to a connection."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@contextmanager
+def translate_errors(engine: Engine) -> Iterator[None]:
+    """Turn driver errors into StoreError naming the (redacted) store."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"{redact(str(engine.url))}: {reason}") from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the store to `revision`."""
+    with translate_errors(engine), engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the store down to `revision` ("base" drops everything gapwatch made)."""
+    with translate_errors(engine), engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's Alembic revision, or None for an empty store."""
+    with translate_errors(engine), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current(engine: Engine) -> None:
+    """Raise SchemaOutOfDate unless the store is at the code's head revision."""
+    have, want = current_revision(engine), head_revision()
+    if have != want:
+        state = "is empty" if have is None else f"is at revision {have}, the code wants {want}"
+        raise SchemaOutOfDate(
+            f"the store {redact(str(engine.url))} {state}: run `gapwatch db upgrade`"
+        )

@@ -1,0 +1,121 @@
+"""The store's schema: one MetaData shared by the code and by the Alembic migrations.
+
+`events` is the append-only log (never updated, never deleted from by gapwatch itself);
+`source_checkpoints` holds each source's resume point, written in the same transaction as the
+events it covers. Projections (windows, rollouts) add their own tables in later migrations.
+Every key starts with `cluster` so the log can be distributed by cluster (Citus) later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """timestamptz on Postgres; on SQLite a sortable text in UTC. Always returns aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; gapwatch stores aware UTC times")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+#: An integer identity that autoincrements on both backends (SQLite needs plain INTEGER).
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("op", Text, nullable=False),
+    Column("namespace", Text, nullable=True),
+    Column("name", Text, nullable=True),
+    Column("node", Text, nullable=True),
+    Column("source_time", UTCDateTime, nullable=True),
+    Column("resource_version", Text, nullable=True),
+    Column("previous_observed_at", UTCDateTime, nullable=True),
+    Column("dedupe_key", String(32), nullable=False),
+    Column("payload", JsonType, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False, server_default=func.now()),
+    UniqueConstraint("cluster", "dedupe_key"),
+    Index(None, "cluster", "observed_at"),
+    Index(None, "cluster", "kind", "namespace", "name", "id"),
+)
+
+source_checkpoints = Table(
+    "source_checkpoints",
+    metadata,
+    Column("cluster", Text, primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("value", JsonType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Columns an Observation fills, in the order the writer sends them.
+EVENT_COLUMNS: tuple[str, ...] = (
+    "cluster",
+    "observed_at",
+    "source",
+    "kind",
+    "op",
+    "namespace",
+    "name",
+    "node",
+    "source_time",
+    "resource_version",
+    "previous_observed_at",
+    "dedupe_key",
+    "payload",
+)

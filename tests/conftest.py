@@ -1,0 +1,133 @@
+"""Shared fixtures: a real PostgreSQL 15 and SQLite, one store suite for both.
+
+PostgreSQL comes from GAPWATCH_TEST_PG (a server URL, as `.ci/run` exports it); without it the
+session starts its own throwaway server (tests/pgserver.py). When neither works the Postgres tests
+are skipped on a laptop but FAIL under CI=true: CI must prove both backends.
+
+Each test that asks for `store_url` gets a brand-new, migrated database: on Postgres a
+`CREATE DATABASE ... TEMPLATE` copy of a migrated template (about 50 ms), on SQLite a new file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from recorder.store import make_engine, upgrade
+from tests import pgserver
+
+TEMPLATE = "gapwatch_template"
+
+
+def _admin_dsn(url: str) -> str:
+    parsed = make_url(url).set(drivername="postgresql", database="postgres")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str | None]:
+    """The base URL of a running PostgreSQL, or None (skip/fail decided by pg_url)."""
+    given = os.environ.get("GAPWATCH_TEST_PG")
+    if given:
+        yield given
+        return
+    if pgserver.pg_bin() is None:
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="gapwatch-pg-", dir="/tmp"))
+    try:
+        url = pgserver.start(root)
+    except Exception as exc:  # pragma: no cover - reported via pg_url
+        pytest.gapwatch_pg_error = str(exc)  # type: ignore[attr-defined]
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        pgserver.stop(root)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str | None) -> str | None:
+    """Create (once) a migrated template database; return the server URL."""
+    if pg_server is None:
+        return None
+    with psycopg.connect(_admin_dsn(pg_server), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    engine = make_engine(str(make_url(pg_server).set(database=TEMPLATE)))
+    upgrade(engine)
+    engine.dispose()
+    return pg_server
+
+
+def new_pg_database(server: str, *, migrated: bool = True) -> str:
+    """A fresh database on `server` (a copy of the migrated template, or empty)."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(_admin_dsn(server), autocommit=True) as conn:
+        if migrated:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        else:
+            conn.execute(f"CREATE DATABASE {name}")
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def _require_pg(server: str | None) -> str:
+    if server is None:
+        reason = getattr(pytest, "gapwatch_pg_error", "no PostgreSQL server binaries found")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    return server
+
+
+@pytest.fixture
+def pg_url(pg_template: str | None) -> str:
+    """A fresh, migrated PostgreSQL database for this test."""
+    return new_pg_database(_require_pg(pg_template))
+
+
+@pytest.fixture
+def pg_empty_url(pg_template: str | None) -> str:
+    """A fresh, empty (unmigrated) PostgreSQL database for this test."""
+    return new_pg_database(_require_pg(pg_template), migrated=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, migrated store on each backend (the test runs once per backend)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def empty_store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, unmigrated store on each backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return str(request.getfixturevalue("pg_empty_url"))
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    eng = make_engine(store_url)
+    yield eng
+    eng.dispose()

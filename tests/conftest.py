@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from recorder.store import make_engine, upgrade
 from tests import pgserver
 
-TEMPLATE = "gapwatch_template"
+#: Per test session: concurrent sessions (and branches with other migrations) share one server.
+TEMPLATE = f"gapwatch_template_{os.getpid()}"
 
 
 def _admin_dsn(url: str) -> str:

@@ -13,7 +13,7 @@ sends one NOTIFY with the highest id. SQLite: one transaction per batch of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -54,6 +54,10 @@ INSERT INTO events ({_COLS})
 SELECT {_COLS.replace("payload", "payload::jsonb")} FROM gapwatch_stage ORDER BY seq
 ON CONFLICT (cluster, dedupe_key) DO NOTHING
 """
+
+#: Called inside the batch's transaction with the rows that were new: (event id, observation).
+#: Derived tables written here (facts, projections) commit or roll back with the events.
+Derive = Callable[[Connection, list[tuple[int, Observation]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +113,12 @@ def _sqlite_time(value: datetime | None) -> str | None:
 class EventWriter:
     """Writes batches of observations; see the module docstring for the guarantees."""
 
-    def __init__(self, engine: Engine, *, notify: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, *, notify: bool = True, derive: Derive | None = None
+    ) -> None:
         self.engine = engine
         self.notify = notify
+        self.derive = derive
         self.dialect = engine.dialect.name
 
     def write(
@@ -121,10 +128,13 @@ class EventWriter:
         if not observations and not checkpoints:
             return WriteResult()
         with translate_errors(self.engine), self.engine.begin() as conn:
+            before = self._max_id(conn) if self.derive and observations else 0
             if self.dialect == "postgresql":
                 inserted = self._write_postgres(conn, observations)
             else:
                 inserted = self._write_sqlite(conn, observations)
+            if self.derive is not None and inserted:
+                self.derive(conn, self._new_rows(conn, before, observations))
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
         return WriteResult(offered=len(observations), inserted=inserted)
@@ -144,6 +154,25 @@ class EventWriter:
             if on_batch is not None:
                 on_batch(result)
         return total
+
+    @staticmethod
+    def _max_id(conn: Connection) -> int:
+        # Writers hold the table lock (Postgres) or the database lock (SQLite) for the whole
+        # transaction, so every id above this one is ours.
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+        return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM events")).scalar_one())
+
+    @staticmethod
+    def _new_rows(
+        conn: Connection, before: int, observations: Sequence[Observation]
+    ) -> list[tuple[int, Observation]]:
+        by_key = {obs.dedupe_key(): obs for obs in observations}
+        rows = conn.execute(
+            text("SELECT id, dedupe_key FROM events WHERE id > :before ORDER BY id"),
+            {"before": before},
+        )
+        return [(int(r.id), by_key[r.dedupe_key]) for r in rows]
 
     def _write_postgres(self, conn: Connection, observations: Sequence[Observation]) -> int:
         if not observations:

@@ -97,13 +97,14 @@ class Observation:
         """The payload as canonical JSON (sorted keys, no spaces): the form that is hashed."""
         return canonical_json(self.payload)
 
-    def dedupe_key(self) -> str:
+    def dedupe_key(self, payload_json: str | None = None) -> str:
         """32 hex chars that are equal exactly when two observations are the same one.
 
         A Kubernetes object change is identified by its resourceVersion: the same change seen by
         two recorders (or a relist and a watch) is one observation, whenever it was seen. A
         deletion is told apart from the last update at the same resourceVersion. Anything else (a
         probe, a poll, an imported log line) is identified by its observer, time and content.
+        `payload_json` saves recomputing `self.payload_json()` when the caller has it.
         """
         parts: tuple[str, ...]
         if self.resource_version is not None and self.kind in K8S_KINDS:
@@ -128,7 +129,7 @@ class Observation:
                 self.node or "",
                 format_time(self.observed_at),
                 self.resource_version or "",
-                self.payload_json(),
+                payload_json if payload_json is not None else self.payload_json(),
             )
         digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
         return digest[:32]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -90,7 +91,18 @@ events = Table(
     Column("recorded_at", UTCDateTime, nullable=False, server_default=func.now()),
     UniqueConstraint("cluster", "dedupe_key"),
     Index(None, "cluster", "observed_at"),
-    Index(None, "cluster", "kind", "namespace", "name", "id"),
+    # Object history (latest state of a Kubernetes object, a relist diff after a restart). Partial:
+    # probes and LB samples, most of the rows, have no resourceVersion and skip this index.
+    Index(
+        None,
+        "cluster",
+        "kind",
+        "namespace",
+        "name",
+        "id",
+        postgresql_where=text("resource_version IS NOT NULL"),
+        sqlite_where=text("resource_version IS NOT NULL"),
+    ),
 )
 
 source_checkpoints = Table(

@@ -132,10 +132,24 @@ def write_observations(observations: Iterator[Observation], out: IO[str]) -> int
     return count
 
 
-def open_output(path: str) -> IO[str]:
-    """A text stream for `path` ('-' is stdout; a name ending in .gz is gzip-compressed)."""
+@contextmanager
+def open_output(path: str) -> Iterator[IO[str]]:
+    """A text stream for `path` ('-' is stdout, left open; a name ending in .gz is compressed)."""
     if path == "-":
-        return io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", write_through=True)
-    if path.endswith(".gz"):
-        return gzip.open(path, "wt", encoding="utf-8")
-    return open(path, "w", encoding="utf-8")
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            stream.detach()
+        return
+    handle: IO[str]
+    try:
+        if path.endswith(".gz"):
+            handle = gzip.open(path, "wt", encoding="utf-8", newline="\n")
+        else:
+            handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except OSError as exc:
+        raise ObservationError(f"{path}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle

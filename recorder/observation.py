@@ -169,8 +169,15 @@ def from_dict(data: Any) -> Observation:
     """
     if not isinstance(data, dict):
         raise ObservationError(f"expected a JSON object, got {type(data).__name__}")
-    errors = sorted(_validator().iter_errors(data), key=jsonschema.exceptions.relevance)
+    errors = list(_validator().iter_errors(data))
     if errors:
+        missing = [
+            e.message.split("'")[1]
+            for e in errors
+            if e.validator == "required" and not e.absolute_path and "'" in e.message
+        ]
+        if missing:
+            raise ObservationError("missing required field(s): " + ", ".join(missing))
         best = jsonschema.exceptions.best_match(errors)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ObservationError(_describe(best) + more)

@@ -1,0 +1,115 @@
+"""The `gapwatch` command line: help everywhere, clean one-line errors, exit codes. Runs the real
+console entry point in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer
+
+from dashboard.cli import app
+from recorder.ndjson import dumps
+from tests.store.samples import real_observations
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gapwatch(
+    *args: str, cwd: Path, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+    environ.update(env, PYTHONPATH=str(ROOT), COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", *args],
+        cwd=cwd, env=environ, input=stdin, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def all_commands() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    found: list[list[str]] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        found.append(path)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(root, [])
+    return found
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_every_command_explains_itself(path: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    command = typer.main.get_command(app)
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def test_readme_first_steps_work_on_the_default_sqlite(tmp_path: Path) -> None:
+    data = tmp_path / "sample.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "gapwatch.db").exists()
+    imported = gapwatch("import", "events", str(data), cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert f"{len(real_observations())} new" in imported.stderr
+    stats = gapwatch("db", "stats", "--json", cwd=tmp_path)
+    assert stats.returncode == 0
+    assert '"kind": "TargetHealth"' in stats.stdout
+
+
+def test_bad_lines_give_file_line_reason_and_exit_3(tmp_path: Path) -> None:
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    good = [dumps(o) for o in real_observations()[:3]]
+    data = tmp_path / "mixed.ndjson"
+    data.write_text("\n".join([good[0], "{oops", good[1], good[1], good[2]]) + "\n")
+    result = gapwatch("import", "events", str(data), cwd=tmp_path)
+    assert result.returncode == 3
+    assert f"{data}:2: not valid JSON" in result.stderr
+    assert "4 valid lines: 3 new, 1 already stored; 1 rejected" in result.stderr
+    again = gapwatch("import", "events", "-", cwd=tmp_path, stdin=data.read_text())
+    assert again.returncode == 3
+    assert "<stdin>:2: not valid JSON" in again.stderr
+    assert "4 valid lines: 0 new, 4 already stored; 1 rejected" in again.stderr
+
+
+def test_export_round_trips_through_stdout(tmp_path: Path) -> None:
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    data = tmp_path / "in.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    gapwatch("import", "events", str(data), cwd=tmp_path)
+    exported = gapwatch("export", "events", cwd=tmp_path)
+    assert exported.returncode == 0
+    assert exported.stdout == data.read_text()
+
+
+def test_errors_are_one_clean_line(tmp_path: Path) -> None:
+    not_migrated = gapwatch("export", "events", cwd=tmp_path)
+    assert not_migrated.returncode == 1
+    assert "run `gapwatch db upgrade`" in not_migrated.stderr
+    assert "Traceback" not in not_migrated.stderr
+    bad_url = gapwatch("db", "upgrade", "--db", "mysql://x/y", cwd=tmp_path)
+    assert bad_url.returncode == 1
+    assert bad_url.stderr.strip().startswith("error: unsupported database 'mysql'")
+    secret = gapwatch(
+        "db", "upgrade", cwd=tmp_path, GAPWATCH_DB="postgresql://u:hunter2@127.0.0.1:1/db"
+    )
+    assert secret.returncode == 1
+    assert "hunter2" not in secret.stderr and "***" in secret.stderr
+    assert len(secret.stderr.strip().splitlines()) == 1
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    missing = gapwatch("import", "events", str(tmp_path / "nope.ndjson"), cwd=tmp_path)
+    assert missing.returncode == 1 and "No such file" in missing.stderr

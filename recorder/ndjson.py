@@ -146,7 +146,7 @@ def open_output(path: str) -> Iterator[IO[str]]:
     handle: IO[str]
     try:
         if path.endswith(".gz"):
-            handle = gzip.open(path, "wt", encoding="utf-8", newline="\n")
+            handle = gzip.open(path, "wt", encoding="utf-8", newline="\n")  # noqa: SIM115
         else:
             handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:

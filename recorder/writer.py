@@ -183,7 +183,7 @@ class EventWriter:
                 batch = list(observations)
                 inserted = self._write_sqlite(conn, batch)
             if self.derive is not None and inserted:
-                self.derive(conn, self._new_rows(conn, before, batch))
+                self.derive(conn, self._new_rows(conn, before, batch, inserted))
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
         return WriteResult(offered=len(batch), inserted=inserted)
@@ -216,11 +216,11 @@ class EventWriter:
 
     @staticmethod
     def _new_rows(
-        conn: Connection, before: int, observations: Sequence[Observation]
+        conn: Connection, before: int, observations: Sequence[Observation], inserted: int
     ) -> list[tuple[int, Observation]]:
         last = conn.execute(text("SELECT coalesce(max(id), 0) FROM events")).scalar_one()
-        if last - before == len(observations):
-            # Every row was new: ids were handed out in input order under the lock.
+        if inserted == len(observations) == last - before:
+            # Every row was new and the ids have no gap: handed out in input order (lock held).
             return list(enumerate(observations, start=before + 1))
         by_key = {obs.dedupe_key(): obs for obs in observations}
         rows = conn.execute(

@@ -1,0 +1,138 @@
+"""The ground truth: windows, failed requests and rollouts, and the truth file's format."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from itertools import pairwise
+
+import orjson
+import pytest
+
+from recorder.sim import Truth, load_scenario, run
+from replay.model import WINDOW_CLASSES
+
+SMALL = ["seed-3node", "mitigated", "aws-nlb"]
+
+
+def truth_of(name: str, seed: int = 1, **overrides: object) -> Truth:
+    return run(load_scenario(name, overrides), seed).truth
+
+
+@pytest.mark.parametrize("name", [*SMALL, "large"])
+def test_failed_requests_fall_inside_true_windows_only(name: str) -> None:
+    extra = {"duration_s": 2400} if name == "large" else {}
+    truth = truth_of(name, 2, **extra)
+    by_node = defaultdict(list)
+    for w in truth.windows:
+        assert w.cls in WINDOW_CLASSES
+        assert w.start_us < w.end_us
+        by_node[w.node].append(w)
+    for windows in by_node.values():
+        windows.sort(key=lambda w: w.start_us)
+        for a, b in pairwise(windows):
+            assert a.end_us <= b.start_us, "windows of one node never overlap"
+    assert truth.requests
+    for q in truth.requests:
+        assert any(w.start_us <= q.at_us < w.end_us for w in by_node[q.node]), q
+
+
+def test_node_driven_health_checks_never_register_before_forwarding() -> None:
+    """The HC answers 200 only after kube-proxy's sync, so the LB cannot route first."""
+    for seed in range(1, 4):
+        classes = {w.cls for w in truth_of("aws-nlb", seed).windows}
+        assert "registered-before-forwarding" not in classes
+        assert "closed-before-deregistered" in classes
+
+
+def test_deleting_a_routed_node_is_a_node_not_ready_window() -> None:
+    truth = truth_of("seed-3node", events=[{"at_s": 100, "action": "delete_node", "node": "NODE1"}])
+    windows = [w for w in truth.windows if w.node == "NODE1"]
+    assert [w.cls for w in windows] == ["node-not-ready"]
+    assert windows[0].start_us == 100_000_000
+    assert {q.outcome for q in truth.requests if q.node == "NODE1"} == {"502"}
+
+
+def test_a_crashed_pod_behind_open_rules_refuses() -> None:
+    truth = truth_of(
+        "seed-3node",
+        events=[{"at_s": 100, "action": "crash_pod", "workload": "ingress", "node": "NODE1"}],
+    )
+    first, *later = truth.windows
+    assert first.cls == "pod-gone-before-deregistered"
+    assert first.start_us == 100_000_000  # the crash itself
+    inside = [q for q in truth.requests if first.start_us <= q.at_us < first.end_us]
+    # refused while kube-proxy's rules still point at the dead pod, dropped (502) once removed
+    assert inside[0].outcome == "refused"
+    outcomes = [q.outcome for q in inside]
+    assert outcomes == sorted(outcomes, key=lambda o: o != "refused")
+    # the restarted pod is registered again before kube-proxy forwards to it: the seed's race 1
+    assert [w.cls for w in later] == ["registered-before-forwarding"]
+
+
+def test_a_grace_period_shorter_than_prestop_kills_the_pod_while_routed() -> None:
+    truth = truth_of(
+        "mitigated", **{"ingress.pod.prestop_s": 20, "ingress.pod.termination_grace_s": 1}
+    )
+    assert "pod-gone-before-deregistered" in {w.cls for w in truth.windows}
+
+
+def test_tcp_listener_requests_time_out() -> None:
+    truth = truth_of("seed-3node", **{"lb.listener": "tcp"})
+    assert {q.outcome for q in truth.requests} == {"timeout"}
+
+
+def test_rollout_truth_matches_the_recorded_revisions() -> None:
+    result = run(load_scenario("seed-3node"), 1)
+    (rollout,) = result.truth.rollouts
+    assert rollout.workload == "Deployment/istio-system/istio-ingressgateway"
+    assert rollout.start_us == 60_000_000
+    hashes_at_start = set()
+    deleted = {}
+    for o in result.observations:
+        if o.kind != "Pod" or not o.name or not o.name.startswith("istio-ingressgateway"):
+            continue
+        revision = o.payload["metadata"]["labels"]["pod-template-hash"]
+        if o.op == "ADDED" and o.observed_at.second < 30 and o.observed_at.minute == 0:
+            hashes_at_start.add(revision)
+        if o.op == "DELETED":
+            deleted[o.name] = (revision, o.observed_at)
+    assert hashes_at_start == {rollout.revision_from}
+    assert {rev for rev, _ in deleted.values()} == {rollout.revision_from}
+    assert len(deleted) == 2
+    assert all(t.isoformat() <= rollout.end.replace("Z", "+00:00") for _, t in deleted.values())
+    assert rollout.revision_to != rollout.revision_from
+
+
+def test_truth_file_has_the_agreed_format() -> None:
+    truth = truth_of("seed-3node", 5)
+    buffer = io.BytesIO()
+    count = truth.write(buffer)
+    lines = [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+    assert len(lines) == count
+    assert lines[0]["type"] == "params" and lines[0]["seed"] == 5
+    assert lines[0]["kube_proxy"]["proxy_terminating_endpoints"] is False
+    keys = {
+        "window": ["type", "cluster", "service", "node", "class", "start", "end"],
+        "request": ["type", "cluster", "service", "node", "at", "outcome"],
+        "rollout": [
+            "type",
+            "cluster",
+            "service",
+            "workload",
+            "revision_from",
+            "revision_to",
+            "start",
+            "end",
+        ],
+    }
+    kinds = set()
+    for line in lines[1:]:
+        kinds.add(line["type"])
+        assert list(line) == keys[line["type"]]
+        assert line["cluster"] == "sim"
+        assert line["service"] == "istio-system/istio-ingressgateway"
+        for key in ("start", "end", "at"):
+            if key in line:
+                assert line[key].endswith("Z") and len(line[key]) == 27
+    assert kinds == {"window", "request", "rollout"}

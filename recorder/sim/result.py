@@ -34,6 +34,10 @@ class Window:
     start_us: int
     end_us: int
 
+    @property
+    def duration_s(self) -> float:
+        return (self.end_us - self.start_us) / 1e6
+
 
 @dataclass(frozen=True, slots=True)
 class Request:

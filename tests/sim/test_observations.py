@@ -43,15 +43,24 @@ def test_resource_versions_come_from_one_counter() -> None:
         assert meta["resourceVersion"] == o.resource_version
 
 
-def test_samplers_report_changes_with_the_previous_look() -> None:
-    scenario = load_scenario("seed-3node")
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        # a NodePort Service has no healthCheckNodePort: only the NodePort itself is probed
+        ("seed-3node", {"NodePortProbe"}),
+        ("aws-nlb", {"NodePortProbe", "ProxyHealth"}),
+    ],
+)
+def test_samplers_report_changes_with_the_previous_look(name: str, kinds: set[str]) -> None:
+    scenario = load_scenario(name)
     period = timedelta(seconds=scenario.observe.kube_proxy_period_s)
     heartbeat = timedelta(seconds=scenario.observe.heartbeat_s)
     seen: dict[tuple[str, str | None], list[Observation]] = defaultdict(list)
     for o in run(scenario, 1).observations:
         if o.source == "kube-proxy-probe":
             seen[(o.kind, o.node)].append(o)
-    assert len(seen) == 6  # ProxyHealth and NodePortProbe on 3 nodes
+    assert {kind for kind, _node in seen} == kinds
+    assert {node for _kind, node in seen} >= set(scenario.node_names())
     for samples in seen.values():
         assert samples[0].previous_observed_at is None
         for before, after in pairwise(samples):
@@ -64,7 +73,7 @@ def test_samplers_report_changes_with_the_previous_look() -> None:
 
 def test_health_check_fails_while_pte_keeps_forwarding() -> None:
     """KEP-1669: a terminating-but-serving pod keeps the NodePort open, the HC answers 503."""
-    obs = observations("mitigated")
+    obs = observations("aws-nlb")
     state: dict[str | None, dict[str, object]] = defaultdict(dict)
     both = False
     for o in obs:

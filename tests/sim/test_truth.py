@@ -39,10 +39,28 @@ def test_failed_requests_fall_inside_true_windows_only(name: str) -> None:
 
 def test_node_driven_health_checks_never_register_before_forwarding() -> None:
     """The HC answers 200 only after kube-proxy's sync, so the LB cannot route first."""
+    without_pte = {
+        "kube_proxy.proxy_terminating_endpoints": False,
+        "nodes.kube_proxy_version": "v1.27.8",
+    }
     for seed in range(1, 4):
         classes = {w.cls for w in truth_of("aws-nlb", seed).windows}
         assert "registered-before-forwarding" not in classes
+        # PTE keeps forwarding while the HC fails, but without preStop the pod exits first
+        assert "pod-gone-before-deregistered" in classes
+        classes = {w.cls for w in truth_of("aws-nlb", seed, **without_pte).windows}
+        assert "registered-before-forwarding" not in classes
         assert "closed-before-deregistered" in classes
+
+
+def test_node_driven_prestop_longer_than_hc_detection_closes_rollout_windows() -> None:
+    scenario = load_scenario("aws-nlb")
+    hc = scenario.lb.health_check
+    detection = hc.interval_s * (hc.unhealthy_threshold + 1)
+    quiet = {"events": [{"at_s": 60, "action": "rollout"}], "ingress.pod.prestop_s": detection}
+    for seed in range(1, 4):
+        assert truth_of("aws-nlb", seed, **quiet).windows == ()
+        assert truth_of("aws-nlb", seed, events=quiet["events"]).windows != ()
 
 
 def test_deleting_a_routed_node_is_a_node_not_ready_window() -> None:
@@ -136,3 +154,18 @@ def test_truth_file_has_the_agreed_format() -> None:
             if key in line:
                 assert line[key].endswith("Z") and len(line[key]) == 27
     assert kinds == {"window", "request", "rollout"}
+
+
+@pytest.mark.parametrize("name", ["seed-3node", "aws-nlb"])
+def test_a_node_that_stops_answering_is_node_not_ready_until_the_lb_notices(name: str) -> None:
+    scenario = load_scenario(name)
+    node = scenario.node_names()[1]
+    truth = truth_of(name, events=[{"at_s": 100, "action": "node_down", "node": node}])
+    windows = [w for w in truth.windows if w.node == node]
+    assert [w.cls for w in windows] == ["node-not-ready"]
+    assert windows[0].start_us == 100_000_000
+    if scenario.ccm.mode == "node-driven":
+        hc = scenario.lb.health_check
+        assert windows[0].duration_s <= hc.interval_s * (hc.unhealthy_threshold + 1)
+    else:  # endpoint-driven: only after NotReady, the slice update and the CCM's lag
+        assert windows[0].duration_s >= scenario.nodes.not_ready_after_s

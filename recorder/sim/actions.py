@@ -118,20 +118,29 @@ def node_down(w: World, node: str) -> None:
 
 
 def _node_not_ready(w: World, node: str) -> None:
-    n = w.nodes[node]
-    if not n.exists:
+    if not _set_ready(w, node, False):
         return
-    n.ready = False
-    w.api.node(n, "MODIFIED")
     pods = sorted((p for p in w.pods.values() if p.node == node and not p.gone), key=_name)
     for p in pods:
         if p.ready:
             p.ready = False
             w.api.pod(p, "MODIFIED")
+    w.loop.after(us(w.s.nodes.eviction_after_s), _evict, w, node)
+
+
+def _set_ready(w: World, node: str, ready: bool) -> bool:
+    """The node's Ready condition changes; the CCM and the workload controllers react."""
+    n = w.nodes[node]
+    if not n.exists:
+        return False
+    n.ready = ready
+    w.api.node(n, "MODIFIED")
+    if ready:
+        w.proxy.start(node)
     w.ccm.on_nodes()
     for ctl in w.workloads.values():
         ctl.trigger()
-    w.loop.after(us(w.s.nodes.eviction_after_s), _evict, w, node)
+    return True
 
 
 def _evict(w: World, node: str) -> None:
@@ -159,15 +168,7 @@ def add_node(w: World, name: str | None) -> None:
 
 
 def _node_ready(w: World, name: str) -> None:
-    n = w.nodes[name]
-    if not n.exists:
-        return
-    n.ready = True
-    w.api.node(n, "MODIFIED")
-    w.proxy.start(name)
-    w.ccm.on_nodes()
-    for ctl in w.workloads.values():
-        ctl.trigger()
+    _set_ready(w, name, True)
 
 
 def crash_pod(w: World, ev: Event) -> None:

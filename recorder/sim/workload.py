@@ -35,6 +35,7 @@ class WorkloadController:
         self._pending = False
         self.rollout_id: str | None = None
         self._rv = "0"
+        self._written_status: dict[str, int] = {}
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -64,7 +65,7 @@ class WorkloadController:
             p.started_us = p.ready_us = p.created_us
         self._write_workload("ADDED")
         if self.kind == "Deployment":
-            rs.replicas = len(targets)
+            rs.replicas = rs.ready = len(targets)
             self._write_rs(rs, "ADDED")
         for p in self.pods.values():
             self.w.api.pod(p, "ADDED")
@@ -84,7 +85,8 @@ class WorkloadController:
         self._write_workload("MODIFIED")
         if self.kind == "Deployment":
             self._write_rs(rs, "ADDED")
-        self.rollout_id = self.w.truth.rollout_started(self.ref, old, rs.revision)
+        if self.key == "ingress":
+            self.rollout_id = self.w.truth.rollout_started(self.ref, old, rs.revision)
         self.trigger()
 
     def scale(self, replicas: int) -> None:
@@ -105,6 +107,8 @@ class WorkloadController:
             self._reconcile_deployment()
         else:
             self._reconcile_daemonset()
+        if self._status() != self._written_status:
+            self._write_workload("MODIFIED")
         if self.rollout_id is not None:
             old = [p for p in self.pods.values() if p.revision != self.current.revision]
             if not old and self._ready_count(self.current.revision) >= self._desired():
@@ -146,13 +150,15 @@ class WorkloadController:
             for p in extra[: len(new_live) - n]:
                 self._delete(p)
         counts: dict[str, int] = {}
+        ready: dict[str, int] = {}
         for p in self.pods.values():
             if p.live:
                 counts[p.revision] = counts.get(p.revision, 0) + 1
+                ready[p.revision] = ready.get(p.revision, 0) + (1 if p.ready else 0)
         for rs in self.revisions:
-            want = counts.get(rs.revision, 0)
-            if rs.replicas != want:
-                rs.replicas = want
+            want, up = counts.get(rs.revision, 0), ready.get(rs.revision, 0)
+            if (rs.replicas, rs.ready) != (want, up):
+                rs.replicas, rs.ready = want, up
                 self._write_rs(rs, "MODIFIED")
 
     # -- DaemonSet ---------------------------------------------------------------------------
@@ -266,7 +272,7 @@ class WorkloadController:
                     "maxUnavailable": self.spec.max_unavailable,
                 },
             }
-        status = {"observedGeneration": self.generation}
+        status = self._written_status = self._status()
         payload = objects.workload_obj(
             self.kind,
             self.spec.name,
@@ -283,12 +289,34 @@ class WorkloadController:
             self.kind, op, payload, namespace=self.spec.namespace, name=self.spec.name, rv=self._rv
         )
 
+    def _status(self) -> dict[str, int]:
+        live = [p for p in self.pods.values() if p.live]
+        cur = self.current.revision
+        ready = sum(1 for p in live if p.ready)
+        updated = sum(1 for p in live if p.revision == cur)
+        if self.kind == "Deployment":
+            return {
+                "observedGeneration": self.generation,
+                "replicas": len(live),
+                "updatedReplicas": updated,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "unavailableReplicas": max(0, self.replicas - ready),
+            }
+        return {
+            "observedGeneration": self.generation,
+            "desiredNumberScheduled": len(self._eligible_nodes()),
+            "currentNumberScheduled": len({p.node for p in live}),
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "updatedNumberScheduled": updated,
+        }
+
     def _write_rs(self, rs: ReplicaSetState, op: str) -> None:
         api = self.w.api
         rs.rv = api.next_rv()
         rs.pods = [p.name for p in self.pods.values() if p.revision == rs.revision and p.live]
-        ready = sum(1 for n in rs.pods if self.pods[n].ready)
         payload = objects.replicaset_obj(
-            rs, self.spec.namespace, self.spec.name, self.app_label, self.w.clock, ready
+            rs, self.spec.namespace, self.spec.name, self.app_label, self.w.clock, rs.ready
         )
         api.watch("ReplicaSet", op, payload, namespace=self.spec.namespace, name=rs.name, rv=rs.rv)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from datetime import timedelta
 from itertools import pairwise
 
 import orjson
 import pytest
 
 from recorder.sim import Truth, load_scenario, run
+from recorder.timefmt import parse_time
 from replay.model import WINDOW_CLASSES
 
 SMALL = ["seed-3node", "mitigated", "aws-nlb"]
@@ -38,18 +40,32 @@ def test_failed_requests_fall_inside_true_windows_only(name: str) -> None:
 
 
 def test_node_driven_health_checks_never_register_before_forwarding() -> None:
-    """The HC answers 200 only after kube-proxy's sync, so the LB cannot route first."""
+    """A scale-up puts pods on new nodes: the endpoint-driven CCM routes to them before
+    kube-proxy forwards; the NLB's health check answers 200 only after kube-proxy's sync."""
+    scale_up = [{"at_s": 60, "action": "scale", "workload": "ingress", "replicas": 5}]
+    for seed in range(1, 4):
+        assert truth_of("aws-nlb", seed, events=scale_up).windows == ()
+        endpoint_driven = truth_of(
+            "aws-nlb",
+            seed,
+            events=scale_up,
+            **{
+                "ccm.mode": "endpoint-driven",
+                "ccm.register_lag_s": 0.3,
+            },
+        )
+        assert {w.cls for w in endpoint_driven.windows} == {"registered-before-forwarding"}
+
+
+def test_node_driven_rollout_without_pte_closes_before_deregistering() -> None:
     without_pte = {
         "kube_proxy.proxy_terminating_endpoints": False,
         "nodes.kube_proxy_version": "v1.27.8",
     }
     for seed in range(1, 4):
-        classes = {w.cls for w in truth_of("aws-nlb", seed).windows}
-        assert "registered-before-forwarding" not in classes
         # PTE keeps forwarding while the HC fails, but without preStop the pod exits first
-        assert "pod-gone-before-deregistered" in classes
+        assert "pod-gone-before-deregistered" in {w.cls for w in truth_of("aws-nlb", seed).windows}
         classes = {w.cls for w in truth_of("aws-nlb", seed, **without_pte).windows}
-        assert "registered-before-forwarding" not in classes
         assert "closed-before-deregistered" in classes
 
 
@@ -118,7 +134,10 @@ def test_rollout_truth_matches_the_recorded_revisions() -> None:
     assert hashes_at_start == {rollout.revision_from}
     assert {rev for rev, _ in deleted.values()} == {rollout.revision_from}
     assert len(deleted) == 2
-    assert all(t.isoformat() <= rollout.end.replace("Z", "+00:00") for _, t in deleted.values())
+    # the watch sees each deletion a watch delay after it happened (and the rollout ended)
+    slack = timedelta(seconds=load_scenario("seed-3node").observe.watch_delay_s.bound)
+    end = parse_time(rollout.end)
+    assert all(t <= end + slack for _, t in deleted.values())
     assert rollout.revision_to != rollout.revision_from
 
 

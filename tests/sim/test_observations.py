@@ -12,6 +12,7 @@ import pytest
 
 from recorder.observation import Observation, validate
 from recorder.sim import PRESETS, load_scenario, run
+from recorder.timefmt import parse_time, to_micros
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sim"
 SOURCES = {"k8s-watch", "kube-proxy-probe", "lb-poller", "elb-access-log"}
@@ -133,3 +134,23 @@ def test_service_controller_events_announce_lb_updates() -> None:
         assert e.source_time is not None
     counts = [e.payload["count"] for e in events]
     assert counts == sorted(counts) and counts[-1] == len(events)
+
+
+@pytest.mark.parametrize("name", ["seed-3node", "aws-nlb"])
+def test_probes_inside_a_true_window_see_the_node_not_serving(name: str) -> None:
+    """The observations carry the truth: a probe that lands in a window is not 'connected'."""
+    result = run(load_scenario(name), 4)
+    t0 = to_micros(parse_time(load_scenario(name).start))
+    # the state a sample saw: the last NodePortProbe observation per node before each instant
+    probes: dict[str | None, list[tuple[int, str]]] = defaultdict(list)
+    for o in result.observations:
+        if o.kind == "NodePortProbe":
+            sampled = to_micros(o.observed_at) - t0 - round(o.payload["latency_ms"] * 1000)
+            probes[o.node].append((sampled, o.payload["result"]))
+    checked = 0
+    for w in result.truth.windows:
+        for sampled, answer in probes[w.node]:
+            if w.start_us < sampled < w.end_us:
+                assert answer != "connected", (w, sampled)
+                checked += 1
+    assert checked > 0

@@ -15,8 +15,8 @@ from typing import IO, Any
 import orjson
 
 from recorder.observation import Observation
+from recorder.sim.clock import Clock
 from recorder.sim.core import us
-from recorder.sim.objects import Clock
 from recorder.sim.scenario import Scenario, params
 from recorder.sim.world import World
 

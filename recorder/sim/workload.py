@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from recorder.sim import ids, objects
 from recorder.sim.core import us
+from recorder.sim.daemonset import reconcile_daemonset
 from recorder.sim.scenario import Workload
 from recorder.sim.state import PodState, ReplicaSetState
 
@@ -60,7 +61,7 @@ class WorkloadController:
         rs.created_us = -us(3600)
         targets = self._initial_nodes()
         for i, node in enumerate(targets):
-            p = self._make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
+            p = self.make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
             p.phase, p.serving, p.ready = "Running", True, True
             p.started_us = p.ready_us = p.created_us
         self._write_workload("ADDED")
@@ -106,7 +107,7 @@ class WorkloadController:
         if self.kind == "Deployment":
             self._reconcile_deployment()
         else:
-            self._reconcile_daemonset()
+            reconcile_daemonset(self)
         if self._status() != self._written_status:
             self._write_workload("MODIFIED")
         if self.rollout_id is not None:
@@ -117,7 +118,7 @@ class WorkloadController:
 
     def _desired(self) -> int:
         if self.kind == "DaemonSet":
-            return len(self._eligible_nodes())
+            return len(self.eligible_nodes())
         return self.replicas
 
     def _ready_count(self, revision: str) -> int:
@@ -135,20 +136,20 @@ class WorkloadController:
             node = self._schedule()
             if node is None:
                 break
-            self._make_pod(self.current, node)
+            self.make_pod(self.current, node)
         min_available = n - self.spec.max_unavailable
         available = sum(1 for p in live if p.ready)
         budget = available - min_available
         for p in sorted(old_live, key=lambda q: (q.ready, -q.created_us, q.name)):
             if not p.ready:
-                self._delete(p)
+                self.delete(p)
             elif budget > 0:
-                self._delete(p)
+                self.delete(p)
                 budget -= 1
         if not old_live and len(new_live) > n:
             extra = sorted(new_live, key=lambda q: (q.ready, -q.created_us, q.name))
             for p in extra[: len(new_live) - n]:
-                self._delete(p)
+                self.delete(p)
         counts: dict[str, int] = {}
         ready: dict[str, int] = {}
         for p in self.pods.values():
@@ -161,39 +162,7 @@ class WorkloadController:
                 rs.replicas, rs.ready = want, up
                 self._write_rs(rs, "MODIFIED")
 
-    # -- DaemonSet ---------------------------------------------------------------------------
-    def _reconcile_daemonset(self) -> None:
-        cur = self.current.revision
-        by_node: dict[str, list[PodState]] = {}
-        for p in self.pods.values():
-            if not p.gone:
-                by_node.setdefault(p.node, []).append(p)
-        eligible = self._eligible_nodes()
-        unavailable = sum(
-            1 for n in eligible if not any(p.live and p.ready for p in by_node.get(n, []))
-        )
-        for node in eligible:
-            pods = by_node.get(node, [])
-            live = [p for p in pods if p.live]
-            new = [p for p in live if p.revision == cur]
-            old = [p for p in live if p.revision != cur]
-            if not live:
-                self._make_pod(self.current, node)
-                continue
-            if not old:
-                continue
-            if self.spec.max_surge > 0:
-                if not new:
-                    self._make_pod(self.current, node)
-                elif all(p.ready for p in new):
-                    for p in old:
-                        self._delete(p)
-            elif unavailable < self.spec.max_unavailable or not any(p.ready for p in old):
-                for p in old:
-                    self._delete(p)
-                unavailable += 1
-
-    def _eligible_nodes(self) -> list[str]:
+    def eligible_nodes(self) -> list[str]:
         return [n.name for n in self.w.nodes.values() if n.exists and n.ready]
 
     # -- pods --------------------------------------------------------------------------------
@@ -211,7 +180,7 @@ class WorkloadController:
                     best = key
         return None if best is None else best[2]
 
-    def _make_pod(self, rs: ReplicaSetState, node: str, created_us: int | None = None) -> PodState:
+    def make_pod(self, rs: ReplicaSetState, node: str, created_us: int | None = None) -> PodState:
         w = self.w
         name = f"{rs.name}-{ids.suffix(w.rng)}"
         spec = self.pod_spec
@@ -237,7 +206,7 @@ class WorkloadController:
             w.kubelet.admit(p)
         return p
 
-    def _delete(self, p: PodState) -> None:
+    def delete(self, p: PodState) -> None:
         self.w.kubelet.delete(p)
 
     def forget(self, p: PodState) -> None:
@@ -305,7 +274,7 @@ class WorkloadController:
             }
         return {
             "observedGeneration": self.generation,
-            "desiredNumberScheduled": len(self._eligible_nodes()),
+            "desiredNumberScheduled": len(self.eligible_nodes()),
             "currentNumberScheduled": len({p.node for p in live}),
             "numberReady": ready,
             "numberAvailable": ready,

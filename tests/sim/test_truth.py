@@ -188,3 +188,31 @@ def test_a_node_that_stops_answering_is_node_not_ready_until_the_lb_notices(name
         assert windows[0].duration_s <= hc.interval_s * (hc.unhealthy_threshold + 1)
     else:  # endpoint-driven: only after NotReady, the slice update and the CCM's lag
         assert windows[0].duration_s >= scenario.nodes.not_ready_after_s
+
+
+def test_daemonset_rollout_with_surge_keeps_every_node_serving() -> None:
+    def daemonset(surge: int) -> dict[str, object]:
+        return {
+            "ingress.kind": "DaemonSet",
+            "ingress.max_surge": surge,
+            "ingress.max_unavailable": 1 - surge,
+            "events": [{"at_s": 60, "action": "rollout"}],
+        }
+
+    for seed in range(1, 4):
+        result = run(load_scenario("aws-nlb", daemonset(1)), seed)
+        assert result.truth.windows == ()
+        (rollout,) = result.truth.rollouts
+        assert rollout.workload == "DaemonSet/istio-system/istio-ingressgateway"
+        alive: dict[str, str] = {}
+        for o in result.observations:
+            if o.kind == "Pod" and o.name and o.name.startswith("istio-ingressgateway"):
+                revision = o.payload["metadata"]["labels"]["controller-revision-hash"]
+                if o.op == "DELETED":
+                    alive.pop(o.name)
+                else:
+                    alive[o.name] = f"{o.node} {revision}"
+        nodes = load_scenario("aws-nlb").node_names()
+        assert sorted(alive.values()) == sorted(f"{n} {rollout.revision_to}" for n in nodes)
+        # without surge each node is briefly without a ready pod: the NLB still routes to it
+        assert run(load_scenario("aws-nlb", daemonset(0)), seed).truth.windows != ()

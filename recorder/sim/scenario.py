@@ -164,6 +164,7 @@ class Observe:
 @dataclass(frozen=True, slots=True)
 class Traffic:
     rps: float = 0.0
+    request_duration_s: float = 0.0
     access_log: bool = True
 
 

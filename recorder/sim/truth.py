@@ -100,10 +100,22 @@ class TruthTracker:
                 self._close(node, now)
 
     def _close(self, node: str, now: int) -> None:
+        """Record the window; one shorter than `min_window_s` is dropped unless a request
+        failed in it (the truth never has a failed request outside a window)."""
         start, cls = self._open.pop(node)
-        if now - start >= us(self.w.s.truth.min_window_s):
+        short = now - start < us(self.w.s.truth.min_window_s)
+        if not short or any(q.node == node and q.at_us >= start for q in self._recent(start)):
             self.windows.append(TrueWindow(node, cls, start, now))
         self._settle(now)
+
+    def _recent(self, since_us: int) -> list[FailedRequest]:
+        """The failed requests at or after `since_us` (requests are appended nearly in order)."""
+        out = []
+        for q in reversed(self.requests):
+            if q.at_us < since_us - us(60):
+                break
+            out.append(q)
+        return out
 
     def _cause(self, node: str) -> str:
         proxy = self.w.proxy

@@ -1,0 +1,81 @@
+"""Streamlit caching around dashboard.data: one engine per store URL, query results per version.
+
+Every cached query takes `version` (the log's highest event id): when a recorder writes, the
+version changes and the next run reads afresh; otherwise reruns (a click, a slider) hit the cache.
+Filters are normalised so that switching page or toggling live mode does not miss the cache.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from dashboard import data
+from dashboard.filters import Filters
+from recorder.store import make_engine
+from replay import api
+from replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
+
+
+@st.cache_resource(show_spinner=False)
+def engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def _key(filters: Filters) -> Filters:
+    return Filters(
+        cluster=filters.cluster, service=filters.service, since=filters.since, until=filters.until
+    )
+
+
+def version(url: str) -> int:
+    """The log's highest event id, read on every run (cheap: the primary key's max)."""
+    return data.last_event_id(engine(url))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def refreshed(url: str, version: int) -> int:
+    """Bring the replay projections up to `version` once per new version; new windows found."""
+    return int(api.refresh(engine(url)))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def store_info(url: str, version: int) -> data.StoreInfo:
+    return data.store_info(engine(url))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def services(url: str, cluster: str | None, version: int) -> list[ServiceRef]:
+    return data.services(engine(url), Filters(cluster=cluster))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def windows(url: str, filters: Filters, version: int) -> list[Window]:
+    return data.windows(engine(url), _key(filters))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
+    return data.rollouts(engine(url), _key(filters))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def rollout_page(
+    url: str, rollout: Rollout, since_us: int | None, until_us: int | None, version: int
+) -> data.RolloutPage:
+    return data.rollout_page(engine(url), rollout, since_us=since_us, until_us=until_us)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def whatif(
+    url: str, service: ServiceRef, settings: WhatIf, filters: Filters, version: int
+) -> list[Window]:
+    return list(
+        api.whatif(engine(url), service, settings, since=filters.since, until=filters.until)
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def advice(url: str, service: ServiceRef, version: int) -> Advice:
+    result: Advice = api.advise(engine(url), service)
+    return result

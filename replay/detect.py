@@ -48,6 +48,9 @@ class DetectSettings:
     proxy_terminating_endpoints: bool | None = None  # None: from the nodes' kube-proxy version
 
 
+DEFAULTS = DetectSettings()
+
+
 def _version(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
@@ -143,7 +146,8 @@ def serves_signal(
     if health:
         serves = tri_from_steps(steps_from_samples(health, lambda v: v == "200", True), True)
         if pte:
-            terminating = shifted(eps_steps(eps, ("serving-terminating",)), lo, hi)
+            # ready -> terminating is no forwarding change with PTE: shift the whole set
+            terminating = shifted(eps_steps(eps, ("ready", "serving-terminating")), lo, hi)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         return serves, True, health
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -232,11 +236,18 @@ def _false_reason(samples: Sequence[Sample], at_us: int) -> str | None:
 
 
 def windows_from(
-    state: FoldState, svc: ServiceRef, node: str, lanes_: Lanes, horizon_us: int
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    horizon_us: int,
+    *,
+    alive: list[Step] | None = None,
 ) -> list[Window]:
-    """Windows of one (service, node) from its two signals."""
+    """Windows of one (service, node) from its two signals (`alive`: the local pods' lane)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
-    alive = alive_steps(state, svc, node)
+    if alive is None:
+        alive = alive_steps(state, svc, node)
     out: list[Window] = []
     candidates: list[Iv] = []
     for iv in gap.possible:
@@ -246,7 +257,7 @@ def windows_from(
         else:
             candidates.append(iv)
     for cand in candidates:
-        end = min(cand.end, horizon_us)
+        end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
         sure = [d for d in gap.definite if d.start < end and d.end > cand.start]
@@ -288,7 +299,7 @@ def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:
 def detect(
     state: FoldState,
     services: Sequence[ServiceRef] | None = None,
-    settings: DetectSettings = DetectSettings(),
+    settings: DetectSettings = DEFAULTS,
 ) -> list[Window]:
     """Every gap window of the given (default: all LB-facing) Services, in time order."""
     out: list[Window] = []

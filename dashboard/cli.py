@@ -10,6 +10,7 @@ import typer
 
 from recorder import cli as recorder_cli
 from recorder.cliutil import run_app
+from recorder.sim import cli as sim_cli
 from replay import cli as replay_cli
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 
 recorder_cli.register(app)
+sim_cli.register(app)
 replay_cli.register(app)
 
 

@@ -1,0 +1,26 @@
+"""A deterministic discrete-event simulation of a cluster behind a cloud LB (docs/simulator.md).
+
+from recorder.sim import load_scenario, run
+result = run(load_scenario("seed-3node"), seed=1)
+result.observations   # what the recorder's sources would have recorded
+result.truth          # every true gap window, failed request and rollout
+"""
+
+from recorder.sim.config import from_dict, load_scenario
+from recorder.sim.presets import PRESETS
+from recorder.sim.result import Request, Rollout, SimResult, Simulation, Truth, Window, run
+from recorder.sim.scenario import Scenario
+
+__all__ = [
+    "PRESETS",
+    "Request",
+    "Rollout",
+    "Scenario",
+    "SimResult",
+    "Simulation",
+    "Truth",
+    "Window",
+    "from_dict",
+    "load_scenario",
+    "run",
+]

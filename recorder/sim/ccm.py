@@ -1,0 +1,101 @@
+"""The cloud-controller-manager's load-balancer half, in two modes.
+
+- endpoint-driven (Alibaba, Huawei, the seed): watches EndpointSlices and registers a node when it
+  has a ready local endpoint (after `register_delay_s` plus its lag), deregisters it when it has
+  none (after its deregistration lag); no health checks.
+- node-driven (upstream service controller, AWS): registers every eligible node (exists, Ready,
+  and - if `exclude_unschedulable` - not cordoned) after its lag and lets the LB health check on
+  the health-check node port decide.
+Each change to the target group is announced with an `UpdatedLoadBalancer` Event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from recorder.sim.core import us
+
+if TYPE_CHECKING:
+    from recorder.sim.world import World
+
+
+class Ccm:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.endpoint_driven = world.s.ccm.mode == "endpoint-driven"
+        self._pending: dict[str, bool] = {}
+        self._node_sync_pending = False
+
+    # -- endpoint-driven -------------------------------------------------------------------
+    def on_endpoints(self, nodes: list[str]) -> None:
+        if not self.endpoint_driven:
+            return
+        for node in nodes:
+            want = self.w.slices.ready_local(node)
+            if self._pending.get(node) == want:
+                continue
+            if want == self._registered(node):
+                self._pending.pop(node, None)
+                continue
+            self._pending[node] = want
+            c = self.w.s.ccm
+            if want:
+                delay = us(c.register_delay_s) + c.register_lag_s.sample_us(self.w.rng)
+            else:
+                delay = c.deregister_lag_s.sample_us(self.w.rng)
+            self.w.loop.after(delay, self._apply_endpoint, node, want)
+
+    def _apply_endpoint(self, node: str, want: bool) -> None:
+        if self._pending.get(node) != want:
+            return
+        del self._pending[node]
+        now_wants = self.w.slices.ready_local(node)
+        if now_wants != want:
+            self.on_endpoints([node])
+            return
+        self._set(node, want)
+
+    def _registered(self, node: str) -> bool:
+        t = self.w.lb.targets.get(node)
+        return t is not None and t.state != "draining"
+
+    def _set(self, node: str, want: bool) -> None:
+        if want == self._registered(node):
+            return
+        if want:
+            self.w.lb.register(node)
+        else:
+            self.w.lb.deregister(node)
+        self.w.api.lb_event("UpdatedLoadBalancer", "Updated load balancer with new hosts")
+
+    # -- node-driven -----------------------------------------------------------------------
+    def eligible(self, node: str) -> bool:
+        n = self.w.nodes.get(node)
+        if n is None or not n.exists or not n.ready:
+            return False
+        return not (self.w.s.ccm.exclude_unschedulable and n.unschedulable)
+
+    def on_nodes(self) -> None:
+        if self.endpoint_driven or self._node_sync_pending:
+            return
+        self._node_sync_pending = True
+        lag = self.w.s.ccm.register_lag_s.sample_us(self.w.rng)
+        self.w.loop.after(us(self.w.s.ccm.register_delay_s) + lag, self._sync_nodes)
+
+    def _sync_nodes(self) -> None:
+        self._node_sync_pending = False
+        changed = False
+        for name in list(self.w.nodes):
+            want = self.eligible(name)
+            if want != self._registered(name):
+                if want:
+                    self.w.lb.register(name)
+                else:
+                    self.w.lb.deregister(name)
+                changed = True
+        for name in list(self.w.lb.targets):
+            if name not in self.w.nodes and self._registered(name):
+                self.w.lb.deregister(name)
+                changed = True
+        if changed:
+            self.w.api.lb_event("UpdatedLoadBalancer", "Updated load balancer with new hosts")

@@ -1,0 +1,109 @@
+"""kube-proxy on every node, for the one `externalTrafficPolicy: Local` Service.
+
+Every change to a node's local endpoints is programmed its own lag later (never out of order).
+After a sync the node forwards the NodePort to
+its ready local endpoints, or - with ProxyTerminatingEndpoints (KEP-1669) and no ready one - to
+its serving terminating ones. The health-check node port answers from the same sync: 200 iff at
+least one READY local endpoint (terminating ones never count), else 503; a down node: no answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from recorder.sim.state import Endpoint
+
+if TYPE_CHECKING:
+    from recorder.sim.world import World
+
+
+@dataclass(slots=True)
+class ProxyState:
+    """What kube-proxy on one node last programmed."""
+
+    forwards_to: tuple[str, ...] = ()
+    local_ready: int = 0
+    applied_change_us: int = -1
+    last_sync_us: int = 0
+
+
+class KubeProxies:
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.nodes: dict[str, ProxyState] = {}
+
+    def start(self, node: str, *, immediately: bool = False) -> None:
+        """kube-proxy comes up on `node` (at bootstrap: already synced)."""
+        self.nodes[node] = ProxyState()
+        if immediately:
+            self._apply(node, self.w.slices.by_node.get(node, {}))
+        else:
+            self.changed(node)
+
+    def stop(self, node: str) -> None:
+        self.nodes.pop(node, None)
+        self.w.mark(node)
+        self.w.on_proxy(node)
+
+    def changed(self, node: str) -> None:
+        """The node's local endpoints changed: this change is programmed a lag from now.
+
+        Each change carries its own lag; a sync applies the endpoints as they were at its change,
+        and never goes back to an older change than one already applied.
+        """
+        st = self.nodes.get(node)
+        if st is None:
+            return
+        view = dict(self.w.slices.by_node.get(node, {}))
+        lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
+        self.w.loop.after(lag, self._sync, node, view, self.w.loop.now)
+
+    def _sync(self, node: str, view: dict[str, Endpoint], changed_us: int) -> None:
+        st = self.nodes.get(node)
+        if st is None or changed_us < st.applied_change_us:
+            return
+        st.applied_change_us = changed_us
+        self._apply(node, view)
+
+    def _apply(self, node: str, local: dict[str, Endpoint]) -> None:
+        st = self.nodes[node]
+        ready = tuple(uid for uid, ep in local.items() if ep.ready)
+        forwards = ready
+        if not ready and self.w.s.kube_proxy.proxy_terminating_endpoints:
+            forwards = tuple(uid for uid, ep in local.items() if ep.serving and ep.terminating)
+        st.last_sync_us = self.w.loop.now
+        if forwards != st.forwards_to or len(ready) != st.local_ready:
+            st.forwards_to = forwards
+            st.local_ready = len(ready)
+            self.w.mark(node)
+            self.w.on_proxy(node)
+
+    # -- the truth, per node -------------------------------------------------------------
+    def up(self, node: str) -> bool:
+        n = self.w.nodes.get(node)
+        return n is not None and n.exists and n.up and node in self.nodes
+
+    def rules(self, node: str) -> bool:
+        """Does the node forward the NodePort to any local endpoint at all?"""
+        st = self.nodes.get(node)
+        return st is not None and bool(st.forwards_to)
+
+    def serves(self, node: str) -> bool:
+        """F(t): forwarding to at least one local endpoint whose pod still serves."""
+        if not self.up(node):
+            return False
+        pods = self.w.pods_by_uid
+        return any(
+            (p := pods.get(uid)) is not None and p.serving for uid in self.nodes[node].forwards_to
+        )
+
+    def health(self, node: str) -> int | None:
+        """The health-check node port's status code (None: no answer)."""
+        if not self.up(node):
+            return None
+        return 200 if self.nodes[node].local_ready > 0 else 503
+
+    def local_ready(self, node: str) -> int:
+        st = self.nodes.get(node)
+        return 0 if st is None else st.local_ready

@@ -1,0 +1,217 @@
+"""The sampling observers: kube-proxy-probe (every P s per node) and lb-poller (every Q s).
+
+Both emit only when an answer changed, with `previous_observed_at` = the previous sample (which
+still saw the old answer), plus a full sample every `heartbeat_s`. Samples are taken on a fixed grid
+(multiples of the period), lazily: a sample is computed only at the first grid instant after
+something may have changed, which gives exactly what polling every period would have emitted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from recorder.sim.core import us
+from recorder.sim.emit import POLLER, PROBE
+
+if TYPE_CHECKING:
+    from recorder.sim.world import World
+
+_REASONS = {
+    "initial": ("Elb.RegistrationInProgress", "Target registration is in progress"),
+    "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
+    "draining": ("Target.DeregistrationInProgress", "Target deregistration is in progress"),
+}
+
+
+def _next_tick(now: int, period: int) -> int:
+    return (now // period + 1) * period
+
+
+class Prober:
+    """kube-proxy-probe: ProxyHealth (health-check node port) and NodePortProbe per node."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.period = us(world.s.observe.kube_proxy_period_s)
+        self.last: dict[str, tuple[Any, Any]] = {}
+        self.first_us: dict[str, int] = {}
+        self.last_emit_us: dict[str, int] = {}
+        self.touched: set[str] = set()
+        self._scheduled = False
+
+    def add(self, node: str) -> None:
+        self.touch(node)
+
+    def forget(self, node: str) -> None:
+        self.last.pop(node, None)
+        self.first_us.pop(node, None)
+        self.touched.discard(node)
+
+    def touch(self, node: str) -> None:
+        self.touched.add(node)
+        if not self._scheduled:
+            self._scheduled = True
+            self.w.loop.at(_next_tick(self.w.loop.now, self.period), self.sample)
+
+    def sample(self, *, everything: bool = False) -> None:
+        self._scheduled = False
+        now = self.w.loop.now
+        nodes = self.w.live_nodes() if everything else self.w.sort_nodes(self.touched)
+        self.touched = set()
+        for node in nodes:
+            if not self.w.nodes[node].exists:
+                continue
+            answer = self._answer(node)
+            if not everything and self.last.get(node) == answer:
+                continue
+            if everything and self.last_emit_us.get(node) == now:
+                continue
+            self._emit(node, answer, now, full=everything)
+
+    def heartbeat(self) -> None:
+        self.sample(everything=True)
+        self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
+
+    def _answer(self, node: str) -> tuple[Any, Any]:
+        proxy = self.w.proxy
+        status = proxy.health(node)
+        if not proxy.up(node):
+            port_result = "timeout"
+        elif proxy.serves(node):
+            port_result = "connected"
+        elif proxy.rules(node):
+            port_result = "refused"
+        else:
+            port_result = "timeout"
+        return (status, proxy.local_ready(node) if status is not None else None), port_result
+
+    def _emit(self, node: str, answer: tuple[Any, Any], now: int, *, full: bool) -> None:
+        w = self.w
+        s = w.s
+        first = self.first_us.setdefault(node, now)
+        prev = now - self.period if now - self.period >= first else None
+        (status, count), port_result = answer
+        body = None
+        if status is not None:
+            body = {
+                "service": {"namespace": s.service.namespace, "name": s.service.name},
+                "localEndpoints": count,
+                "serviceProxyHealthy": True,
+            }
+        health = {
+            "status": status,
+            "body": body,
+            "error": None if status is not None else "timeout",
+            "port": s.service.health_check_node_port,
+        }
+        if port_result == "connected":
+            latency = round(w.rng.uniform(0.3, 2.5), 3)
+        elif port_result == "refused":
+            latency = round(w.rng.uniform(0.1, 0.6), 3)
+        else:
+            latency = s.observe.probe_timeout_s * 1000.0
+        port = {"port": s.service.node_port, "result": port_result, "latency_ms": latency}
+        ns, name = s.service.namespace, s.service.name
+        observed = now + us(latency / 1000.0)
+        old = self.last.get(node)
+        if full or old is None or old[0] != answer[0]:
+            w.emit.push(
+                observed,
+                PROBE,
+                "ProxyHealth",
+                "OBSERVED",
+                health,
+                namespace=ns,
+                name=name,
+                node=node,
+                previous_us=prev,
+            )
+        if full or old is None or old[1] != answer[1]:
+            w.emit.push(
+                observed,
+                PROBE,
+                "NodePortProbe",
+                "OBSERVED",
+                port,
+                namespace=ns,
+                name=name,
+                node=node,
+                previous_us=prev,
+            )
+        self.last[node] = answer
+        self.last_emit_us[node] = now
+
+
+class LbPoller:
+    """lb-poller: DescribeTargetHealth every Q s; ADDED/MODIFIED/DELETED on change."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.period = us(world.s.observe.lb_poll_period_s)
+        self.last: dict[str, str] = {}
+        self.first_us: int | None = None
+        self._scheduled = False
+        s = world.s
+        tg = f"k8s-{s.service.namespace[:8]}-{s.service.name[:8]}-{world.rng.getrandbits(40):010x}"
+        self.arn = (
+            f"arn:aws:elasticloadbalancing:{s.lb.region}:{s.lb.account}:targetgroup/"
+            f"{tg}/{world.rng.getrandbits(64):016x}"
+        )
+
+    def touch(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.w.loop.at(_next_tick(self.w.loop.now, self.period), self.poll)
+
+    def poll(self, *, heartbeat: bool = False) -> None:
+        self._scheduled = False
+        w = self.w
+        now = w.loop.now
+        if self.first_us is None:
+            self.first_us = now
+        prev = now - self.period if now - self.period >= self.first_us else None
+        current = {n: t.state for n, t in w.lb.targets.items()}
+        for node in w.sort_nodes(set(current) | set(self.last)):
+            state, old = current.get(node), self.last.get(node)
+            if state is None:
+                op, state = "DELETED", old
+            elif old is None:
+                op = "ADDED"
+            elif old != state:
+                op = "MODIFIED"
+            elif heartbeat:
+                op = "OBSERVED"
+            else:
+                continue
+            assert state is not None
+            self._emit(node, state, op, now, prev)
+        self.last = current
+
+    def heartbeat(self) -> None:
+        self.poll(heartbeat=True)
+        self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
+
+    def _emit(self, node: str, state: str, op: str, now: int, prev: int | None) -> None:
+        w = self.w
+        s = w.s
+        health: dict[str, Any] = {"State": state}
+        if state in _REASONS:
+            health["Reason"], health["Description"] = _REASONS[state]
+        hc_port = s.service.health_check_node_port if s.ccm.mode == "node-driven" else None
+        payload = {
+            "Target": {"Id": w.nodes[node].instance_id, "Port": s.service.node_port},
+            "HealthCheckPort": str(hc_port or s.service.node_port),
+            "TargetHealth": health,
+            "TargetGroupArn": self.arn,
+        }
+        w.emit.push(
+            now,
+            POLLER,
+            "TargetHealth",
+            op,
+            payload,
+            namespace=s.service.namespace,
+            name=s.service.name,
+            node=node,
+            previous_us=prev,
+        )

@@ -1,0 +1,216 @@
+"""The scenario: every parameter of a simulated cluster, as frozen dataclasses with defaults.
+
+`config.py` builds these from presets, YAML files and `--set key=value` overrides and validates
+them; `params()` flattens one back into the dict written as the truth file's first line.
+Times are seconds (floats) here; the core converts them to integer microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from recorder.sim.core import Lag
+
+CcmMode = Literal["endpoint-driven", "node-driven"]
+Listener = Literal["http", "tcp"]
+WorkloadKind = Literal["Deployment", "DaemonSet"]
+ServiceType = Literal["NodePort", "LoadBalancer"]
+Action = Literal[
+    "rollout",
+    "scale",
+    "drain",
+    "cordon",
+    "uncordon",
+    "delete_node",
+    "add_node",
+    "crash_pod",
+]
+#: Default lag distributions (frozen, shared safely between instances).
+POD_START_LAG = Lag(2.0, 4.0, 20.0)
+READINESS_LAG = Lag(1.0, 2.0, 10.0)
+CONTROLLER_LAG = Lag(0.05, 0.2, 1.0)
+KUBE_PROXY_LAG = Lag(1.5, 2.5, 5.0)
+CCM_REGISTER_LAG = Lag(0.3, 0.6, 1.0)
+CCM_DEREGISTER_LAG = Lag(3.0, 6.0, 10.0)
+KUBELET_LAG = Lag(0.1, 0.3, 1.0)
+STATUS_LAG = Lag(0.2, 0.5, 2.0)
+DELETE_LAG = Lag(0.3, 0.8, 3.0)
+WATCH_DELAY = Lag(0.01, 0.05, 0.5)
+
+ACTIONS: tuple[str, ...] = (
+    "rollout",
+    "scale",
+    "drain",
+    "cordon",
+    "uncordon",
+    "delete_node",
+    "add_node",
+    "crash_pod",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Nodes:
+    count: int = 3
+    names: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")
+    kubelet_version: str = "v1.27.8"
+    kube_proxy_version: str = "v1.27.8"
+    ready_after_s: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str = "istio-system"
+    name: str = "istio-ingressgateway"
+    type: ServiceType = "NodePort"
+    port: int = 80
+    node_port: int = 32999
+    health_check_node_port: int = 31805
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpec:
+    start_s: Lag = POD_START_LAG
+    readiness_delay_s: Lag = READINESS_LAG
+    prestop_s: float = 0.0
+    termination_grace_s: float = 30.0
+    app_shutdown_s: float = 5.0
+    restart_backoff_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    kind: WorkloadKind = "Deployment"
+    namespace: str = "istio-system"
+    name: str = "istio-ingressgateway"
+    replicas: int = 2
+    place_on: tuple[str, ...] = ()
+    max_surge: int = 1
+    max_unavailable: int = 0
+    controller_lag_s: Lag = CONTROLLER_LAG
+    pod: PodSpec = PodSpec()
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    enabled: bool = True
+    namespace: str = "default"
+    name: str = "app"
+    replicas: int = 2
+    port: int = 8080
+    place_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSliceController:
+    lag_s: Lag = CONTROLLER_LAG
+    batch_s: float = 0.0
+    max_endpoints_per_slice: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class KubeProxy:
+    lag_s: Lag = KUBE_PROXY_LAG
+    proxy_terminating_endpoints: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ccm:
+    mode: CcmMode = "endpoint-driven"
+    register_lag_s: Lag = CCM_REGISTER_LAG
+    deregister_lag_s: Lag = CCM_DEREGISTER_LAG
+    register_delay_s: float = 0.0
+    exclude_unschedulable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    interval_s: float = 10.0
+    healthy_threshold: int = 2
+    unhealthy_threshold: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LoadBalancer:
+    listener: Listener = "http"
+    deregistration_delay_s: float = 300.0
+    health_check: HealthCheck = HealthCheck()
+    account: str = "123456789012"
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True, slots=True)
+class Kubelet:
+    lag_s: Lag = KUBELET_LAG
+    status_lag_s: Lag = STATUS_LAG
+    delete_lag_s: Lag = DELETE_LAG
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    kube_proxy_period_s: float = 1.0
+    lb_poll_period_s: float = 5.0
+    heartbeat_s: float = 60.0
+    watch_delay_s: Lag = WATCH_DELAY
+    probe_timeout_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    rps: float = 0.0
+    request_duration_s: float = 0.0
+    access_log: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at_s: float
+    action: Action
+    workload: str = "ingress"
+    node: str | None = None
+    replicas: int | None = None
+    every_s: float | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    settle_s: float = 120.0
+    min_window_s: float = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str = "seed-3node"
+    description: str = ""
+    cluster: str = "sim"
+    start: str = "2026-01-01T00:00:00Z"
+    duration_s: float = 600.0
+    nodes: Nodes = Nodes()
+    service: Service = Service()
+    ingress: Workload = Workload()
+    app: App = App()
+    endpointslice: EndpointSliceController = EndpointSliceController()
+    kube_proxy: KubeProxy = KubeProxy()
+    ccm: Ccm = Ccm()
+    lb: LoadBalancer = LoadBalancer()
+    kubelet: Kubelet = Kubelet()
+    observe: Observe = Observe()
+    traffic: Traffic = Traffic()
+    truth: Truth = Truth()
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+    def node_names(self) -> tuple[str, ...]:
+        """The initial nodes' names: the given ones, else node-001, node-002, ..."""
+        if self.nodes.names:
+            return self.nodes.names
+        return tuple(f"node-{i:03d}" for i in range(1, self.nodes.count + 1))
+
+
+def params(scenario: Scenario, seed: int) -> dict[str, Any]:
+    """Every parameter, nested as in the YAML form, plus the seed."""
+    data = asdict(scenario)
+    data["seed"] = seed
+    return data

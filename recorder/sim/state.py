@@ -1,0 +1,88 @@
+"""The simulator's TRUE state of nodes and pods (what really is, not what anyone observed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class NodeState:
+    """One node. `up` is the truth (kubelet and kube-proxy alive); `ready` is the API condition."""
+
+    name: str
+    index: int
+    uid: str
+    instance_id: str
+    zone: str
+    ip: str
+    created_us: int
+    up: bool = True
+    ready: bool = True
+    unschedulable: bool = False
+    exists: bool = True
+    rv: str = "0"
+
+
+@dataclass(slots=True)
+class PodState:
+    """One pod. `serving` is the truth (process alive and accepting); the rest is API state."""
+
+    name: str
+    uid: str
+    namespace: str
+    workload: str
+    owner_kind: str
+    owner_name: str
+    revision: str
+    node: str
+    ip: str
+    created_us: int
+    prestop_s: float
+    grace_s: float
+    phase: str = "Pending"
+    serving: bool = False
+    ready: bool = False
+    started_us: int | None = None
+    ready_us: int | None = None
+    deletion_us: int | None = None
+    exited: bool = False
+    gone: bool = False
+    restarts: int = 0
+    rv: str = "0"
+    generation: int = 0
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion_us is not None
+
+    @property
+    def live(self) -> bool:
+        """Counted by its controller: not being deleted and not gone."""
+        return self.deletion_us is None and not self.gone
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One endpoint as the EndpointSlice controller published it."""
+
+    uid: str
+    pod: str
+    node: str
+    ip: str
+    ready: bool
+    serving: bool
+    terminating: bool
+
+
+@dataclass(slots=True)
+class ReplicaSetState:
+    """One revision of a Deployment (or a DaemonSet's ControllerRevision)."""
+
+    name: str
+    uid: str
+    revision: str
+    number: int
+    created_us: int
+    replicas: int = 0
+    rv: str = "0"
+    pods: list[str] = field(default_factory=list)

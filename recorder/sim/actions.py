@@ -93,7 +93,6 @@ def delete_node(w: World, node: str) -> None:
             lag = w.s.kubelet.delete_lag_s.sample_us(w.rng)
             w.loop.after(lag, w.kubelet.remove, p)
     w.ccm.on_nodes()
-    w.mark_all()
 
 
 def add_node(w: World, name: str | None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from recorder.sim.core import us
+from recorder.sim.traffic import log_failed_request
 
 if TYPE_CHECKING:
     from recorder.sim.world import World
@@ -58,17 +59,25 @@ class TruthTracker:
     _rate_k: int = 0
 
     # -- windows ---------------------------------------------------------------------------
-    def evaluate(self, nodes: list[str]) -> None:
+    def evaluate(self, nodes: list[str], *, routing: bool = False) -> None:
+        """Re-check `nodes` (their R or F may have changed); `routing`: the LB's routing may
+        have changed, so every node whose R flipped and every open window is checked too."""
         w = self.w
         now = w.loop.now
-        routed = frozenset(w.lb.routed_nodes())
-        if routed != self._routed:
-            if len(routed) != self._rate_k:
-                for node in list(self._segments):
-                    self._flush(node, now)
-                self._rate_k = len(routed)
-            self._routed = routed
-            self._settle(now)
+        routed = self._routed
+        if routing:
+            routed = frozenset(w.lb.routed_nodes())
+            if routed != self._routed:
+                if len(routed) != self._rate_k:
+                    for node in list(self._segments):
+                        self._flush(node, now)
+                    self._rate_k = len(routed)
+                flipped = routed ^ self._routed
+                self._routed = routed
+                self._settle(now)
+                extra = flipped.union(self._open).difference(nodes)
+                if extra:
+                    nodes = nodes + w.sort_nodes(extra)
         for node in nodes:
             r = node in routed
             f = w.proxy.serves(node)
@@ -124,6 +133,7 @@ class TruthTracker:
         t = start + self.rng.expovariate(rate_per_us)
         while t < now:
             self.requests.append(FailedRequest(node, int(t), outcome))
+            log_failed_request(self.w, node, int(t), outcome, len(self.requests))
             t += self.rng.expovariate(rate_per_us)
 
     # -- rollouts --------------------------------------------------------------------------

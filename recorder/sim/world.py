@@ -71,13 +71,15 @@ class World:
         self.prober.touch(node)
 
     def mark_all(self) -> None:
+        """The LB's routing may have changed: R of any node may have flipped."""
         self._all_dirty = True
 
     def after_event(self) -> None:
         if self._all_dirty:
             self._all_dirty = False
-            self._dirty.clear()
-            self.truth.evaluate(self.live_nodes())
+            nodes = self.sort_nodes(self._dirty)
+            self._dirty = set()
+            self.truth.evaluate(nodes, routing=True)
         elif self._dirty:
             nodes = self.sort_nodes(self._dirty)
             self._dirty = set()
@@ -152,7 +154,7 @@ class World:
         self.booting = False
         self.prober.heartbeat()
         self.poller.heartbeat()
-        self.truth.evaluate(self.live_nodes())
+        self.truth.evaluate(self.live_nodes(), routing=True)
         from recorder.sim.actions import schedule_events
 
         schedule_events(self)

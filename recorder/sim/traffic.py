@@ -1,0 +1,75 @@
+"""Impact data: an ALB-like access-log line for every failed request (HTTP listeners only).
+
+ALB delivers access logs in files every 5 minutes, so each line is observed at the next 5-minute
+boundary after the request (its own time is the line's `request_creation_time`, kept as
+`source_time`). A TCP listener (NLB) writes no access log, as on AWS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from recorder.sim.core import us
+from recorder.sim.emit import ACCESS_LOG
+
+if TYPE_CHECKING:
+    from recorder.sim.world import World
+
+DELIVERY_US = us(300)
+
+
+def log_failed_request(w: World, node: str, at_us: int, outcome: str, seq: int) -> None:
+    """Queue the access-log observation of one failed request."""
+    s = w.s
+    if s.lb.listener != "http" or not s.traffic.access_log:
+        return
+    n = w.nodes[node]
+    clock = w.clock
+    when = clock.micro(at_us + 1000)
+    created = clock.micro(at_us)
+    target = f"{n.ip}:{s.service.node_port}"
+    trace = f"Root=1-{(at_us // 1_000_000) & 0xFFFFFFFF:08x}-{seq:024x}"
+    client = f"203.0.113.{seq % 250 + 1}:{1024 + seq % 60000}"
+    elb = f"app/k8s-{s.service.namespace[:8]}-{s.service.name[:8]}/{w.poller.arn[-16:]}"
+    request = f"GET http://{s.service.name}.example.com:80/ HTTP/1.1"
+    fields: dict[str, Any] = {
+        "type": "http",
+        "time": when,
+        "elb": elb,
+        "client:port": client,
+        "target:port": target,
+        "request_processing_time": 0.0,
+        "target_processing_time": -1,
+        "response_processing_time": -1,
+        "elb_status_code": "502",
+        "target_status_code": "-",
+        "received_bytes": 34,
+        "sent_bytes": 272,
+        "request": request,
+        "user_agent": "sim-client/1.0",
+        "target_group_arn": w.poller.arn,
+        "trace_id": trace,
+        "request_creation_time": created,
+        "actions_executed": "forward",
+        "error_reason": "-",
+        "target:port_list": target,
+        "target_status_code_list": "-",
+        "outcome": outcome,
+    }
+    line = (
+        f'http {when} {elb} {client} {target} 0.000 -1 -1 502 - 34 272 "{request}" '
+        f'"sim-client/1.0" - - {w.poller.arn} "{trace}" "-" "-" 0 {created} "forward" "-" "-" '
+        f'"{target}" "-" "-" "-"'
+    )
+    observed = max((at_us // DELIVERY_US + 1) * DELIVERY_US, w.loop.now)
+    w.emit.push(
+        observed,
+        ACCESS_LOG,
+        "LBAccessLog",
+        "OBSERVED",
+        {"line": line, "fields": fields},
+        namespace=s.service.namespace,
+        name=s.service.name,
+        node=node,
+        source_time_us=at_us,
+    )

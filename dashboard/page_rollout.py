@@ -33,6 +33,7 @@ def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
         ),
         key="rollout",
     )
+    st.query_params["rollout"] = chosen  # the URL opens this rollout again
     return by_id[chosen]
 
 

@@ -68,10 +68,14 @@ def test_overview_shows_the_replays_windows(app: AppTest, store: Engine, demo: D
     assert len(at.get("plotly_chart")) == 3
     counts = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["meta"]["counts"]
     assert sum(counts.values()) == len(wins)
-    # the simulator's truth: the seed cluster loses traffic in the classes it was built to show
+    # the simulator's truth: the seed rollout dropped traffic, and the page says which rollout
     truth = next(c.truth for c in demo.clusters if c.cluster == "seed")
-    assert {w.cls for w in _seed_windows(store)} == {w.cls for w in truth.windows}
-    assert at.query_params["page"] == ["overview"]
+    assert truth.windows and _seed_windows(store)
+    ranked = json.loads(at.get("plotly_chart")[2].proto.spec)["layout"]["meta"]["ids"]
+    seed_rollouts = [r for r in api.rollouts(store, cluster="seed") if r.kind == "rollout"]
+    assert {r.revision_to for r in seed_rollouts} == {r.revision_to for r in truth.rollouts}
+    assert {r.id for r in seed_rollouts} <= set(ranked)
+    assert at.query_params["page"] == "overview"
 
 
 def test_overview_is_clean_when_nothing_dropped(app: AppTest) -> None:
@@ -80,10 +84,13 @@ def test_overview_is_clean_when_nothing_dropped(app: AppTest) -> None:
     assert any("Clean" in s.value for s in at.success)
 
 
-def test_rollout_page_shows_the_seed_rollout(app: AppTest, store: Engine) -> None:
+def test_rollout_page_shows_the_seed_rollout(app: AppTest, store: Engine, demo: DemoStore) -> None:
     at = _open(app, page="rollout", cluster="seed")
     (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
     assert at.selectbox(key="rollout").value == rollout.id
+    (truth,) = next(c.truth for c in demo.clusters if c.cluster == "seed").rollouts
+    assert at.selectbox(key="rollout").value == rollout.id
+    assert truth.revision_to in str(at.selectbox(key="rollout").format_func(rollout.id))
     metrics = _metrics(at)
     assert metrics["Gap windows"] == str(len(rollout.windows))
     assert metrics["Gap-seconds"] == f"{rollout.gap_seconds:.2f}"
@@ -95,7 +102,7 @@ def test_rollout_page_shows_the_seed_rollout(app: AppTest, store: Engine) -> Non
     table = at.dataframe[0].value
     assert len(table) == len(rollout.windows)
     assert sorted(table["class"]) == sorted(w.cls for w in rollout.windows)
-    assert at.query_params["rollout"] == [rollout.id]
+    assert at.query_params["rollout"] == rollout.id
 
 
 def test_rollout_table_selection_shows_the_events_behind_a_window(
@@ -138,7 +145,8 @@ def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) 
     at.run()
     with store.connect() as conn:
         total = conn.execute(select(func.count()).select_from(events)).scalar_one()
-    assert int(at.dataframe[-1].value["n"][0]) == total
+    (result,) = [d.value for d in at.dataframe if list(d.value.columns) == ["n"]]
+    assert int(result["n"][0]) == total
     at.text_area(key="sql").input("DROP TABLE events")
     at.button(key="run").click()
     at.run()

@@ -26,6 +26,7 @@ from replay import api
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+DEMO = [sys.executable, "-m", "dashboard.cli", "demo", "--no-open", "--replace"]
 ARGS = [
     "--no-sandbox",
     "--headless",
@@ -65,8 +66,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     db = tmp_path / "demo.db"
     log = (tmp_path / "dashboard.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "demo", "--no-open", "--replace"]
-        + ["--path", str(db), "--port", str(port)],
+        [*DEMO, "--path", str(db), "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -14,7 +14,7 @@ from dashboard import data
 from dashboard.filters import Filters
 from recorder.store import make_engine
 from replay import api
-from replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
+from replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,11 +59,22 @@ def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
     return data.rollouts(engine(url), _key(filters))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def service_timeline(url: str, service: ServiceRef, version: int) -> list[Segment]:
+    """All lane segments of a Service, shared (not copied) between runs and sessions.
+
+    replay.api.timeline folds the Service's whole history whatever range is asked, so the app
+    asks once per log version and slices in memory: moving the range or switching between the
+    Service's rollouts costs milliseconds instead of a fold.
+    """
+    return data.service_timeline(engine(url), service)
+
+
 def rollout_page(
     url: str, rollout: Rollout, since_us: int | None, until_us: int | None, version: int
 ) -> data.RolloutPage:
-    return data.rollout_page(engine(url), rollout, since_us=since_us, until_us=until_us)
+    lo, hi = data.visible_range(rollout, since_us, until_us)
+    return data.slice_page(rollout, service_timeline(url, rollout.service, version), lo, hi)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

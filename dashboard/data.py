@@ -131,6 +131,40 @@ def find_rollout(engine: Engine, rollout_id: str, filters: Filters) -> Rollout |
     return None
 
 
+def _nodes(rollout: Rollout) -> list[str] | None:
+    return list(rollout.nodes) or sorted({w.node for w in rollout.windows}) or None
+
+
+def visible_range(
+    rollout: Rollout, since_us: int | None = None, until_us: int | None = None
+) -> tuple[int, int]:
+    """The range the page shows: as asked, else the rollout with a margin either side."""
+    lo = since_us if since_us is not None else rollout.start_us - MARGIN_US
+    hi = until_us if until_us is not None else rollout.end_us + MARGIN_US
+    return lo, hi
+
+
+def slice_page(
+    rollout: Rollout, segments: Sequence[Segment], since_us: int, until_us: int
+) -> RolloutPage:
+    """Pure: the page's view of `segments`: the rollout's nodes, overlapping the range."""
+    nodes = _nodes(rollout)
+    keep = set(nodes) if nodes else None
+    return RolloutPage(
+        rollout=rollout,
+        segments=[
+            s
+            for s in segments
+            if (keep is None or s.node in keep)
+            and s.start_us < until_us
+            and (s.end_us is None or s.end_us > since_us)
+        ],
+        windows=[w for w in rollout.windows if w.end_us >= since_us and w.start_us <= until_us],
+        since_us=since_us,
+        until_us=until_us,
+    )
+
+
 def rollout_page(
     engine: Engine,
     rollout: Rollout,
@@ -138,21 +172,18 @@ def rollout_page(
     since_us: int | None = None,
     until_us: int | None = None,
 ) -> RolloutPage:
-    """The lanes of the rollout's nodes from `since_us` to `until_us` (default: the rollout with
-    a margin either side): only that range is read from the store."""
-    lo = since_us if since_us is not None else rollout.start_us - MARGIN_US
-    hi = until_us if until_us is not None else rollout.end_us + MARGIN_US
-    nodes = list(rollout.nodes) or sorted({w.node for w in rollout.windows}) or None
+    """The lanes of the rollout's nodes over the visible range, asked of the replay engine for
+    that range and those nodes only."""
+    lo, hi = visible_range(rollout, since_us, until_us)
     segments = api.timeline(
-        engine, rollout.service, since=from_micros(lo), until=from_micros(hi), nodes=nodes
+        engine, rollout.service, since=from_micros(lo), until=from_micros(hi), nodes=_nodes(rollout)
     )
-    return RolloutPage(
-        rollout=rollout,
-        segments=list(segments),
-        windows=[w for w in rollout.windows if w.end_us >= lo and w.start_us <= hi],
-        since_us=lo,
-        until_us=hi,
-    )
+    return slice_page(rollout, segments, lo, hi)
+
+
+def service_timeline(engine: Engine, service: ServiceRef) -> list[Segment]:
+    """Every lane segment of one Service (the app caches it per log version and slices it)."""
+    return list(api.timeline(engine, service))
 
 
 def events_by_id(engine: Engine, ids: Iterable[int]) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from dashboard.style import (
     duration_label,
     state_color,
     to_datetime64,
+    us_to_iso,
 )
 from replay.model import Segment, Window
 
@@ -160,59 +161,74 @@ def _node_spans(rows: list[str]) -> tuple[dict[str, int], dict[str, int]]:
     return first_row, last_row
 
 
-def _group_separators(fig: Any, rows: list[str]) -> None:
+def _group_separators(rows: list[str]) -> list[dict[str, Any]]:
     """A thin line between node groups so each node's lanes read as one block."""
     first_row, _ = _node_spans(rows)
-    for start in sorted(first_row.values())[1:]:
-        fig.add_shape(
-            type="line", xref="paper", yref="y", x0=0, x1=1, y0=start - 0.5, y1=start - 0.5,
-            line={"color": "#555", "width": 1},
-        )  # fmt: skip
+    return [
+        {
+            "type": "line",
+            "xref": "paper",
+            "yref": "y",
+            "x0": 0,
+            "x1": 1,
+            "y0": start - 0.5,
+            "y1": start - 0.5,
+            "line": {"color": "#555", "width": 1},
+        }
+        for start in sorted(first_row.values())[1:]
+    ]
 
 
-def _window_decorations(
-    fig: Any, windows: Sequence[Window], rows: list[str], max_labels: int
-) -> None:
+def _window_shapes(
+    windows: Sequence[Window], rows: list[str], max_labels: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per window a shaded rect, a dashed rect of its possible extent, and (the first
+    `max_labels`) a label; as plain dicts, set on the layout at once (add_shape is O(n) each)."""
     first_row, last_row = _node_spans(rows)
+    shapes: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
     for n, win in enumerate(sorted(windows, key=lambda w: (w.node, w.start_us))):
         y0, y1 = first_row[win.node] - 0.5, last_row[win.node] + 0.5
         color = class_color(win.cls)
-        x0, x1 = np.datetime64(win.start_us, "us"), np.datetime64(win.end_us, "us")
-        fig.add_shape(
-            type="rect", xref="x", yref="y", x0=x0, x1=x1, y0=y0, y1=y1,
-            fillcolor=color, opacity=0.3, layer="above", line={"width": 0},
-        )  # fmt: skip
-        fig.add_shape(
-            type="rect", xref="x", yref="y",
-            x0=np.datetime64(win.start_earliest_us, "us"),
-            x1=np.datetime64(win.end_latest_us, "us"),
-            y0=y0, y1=y1, layer="above",
-            line={"color": color, "width": 1, "dash": "dash"},
-        )  # fmt: skip
+        x0 = us_to_iso(win.start_us)
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y", "x0": x0, "x1": us_to_iso(win.end_us),
+            "y0": y0, "y1": y1, "fillcolor": color, "opacity": 0.3, "layer": "above",
+            "line": {"width": 0},
+        })  # fmt: skip
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "y",
+            "x0": us_to_iso(win.start_earliest_us), "x1": us_to_iso(win.end_latest_us),
+            "y0": y0, "y1": y1, "layer": "above",
+            "line": {"color": color, "width": 1, "dash": "dash"},
+        })  # fmt: skip
         if n < max_labels:
-            fig.add_annotation(
-                x=x0, y=y0, xref="x", yref="y", text=window_label(win), showarrow=False,
-                xanchor="left", yanchor="bottom", font={"size": 11, "color": color},
-                bgcolor="rgba(255,255,255,0.8)",
-            )  # fmt: skip
+            labels.append({
+                "x": x0, "y": y0, "xref": "x", "yref": "y", "text": window_label(win),
+                "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                "font": {"size": 11, "color": color}, "bgcolor": "rgba(255,255,255,0.8)",
+            })  # fmt: skip
+    return shapes, labels
+
+
+def _window_markers(windows: Sequence[Window], rows: list[str]) -> Any:
+    first_row, _ = _node_spans(rows)
     ordered = sorted(range(len(windows)), key=lambda i: (windows[i].node, windows[i].start_us))
     picked = [windows[i] for i in ordered]
-    fig.add_trace(
-        go.Scatter(
-            x=[np.datetime64((w.start_us + w.end_us) // 2, "us") for w in picked],
-            y=[rows[first_row[w.node]] for w in picked],
-            mode="markers",
-            name="gap windows",
-            marker={
-                "symbol": "diamond",
-                "size": 12,
-                "color": [class_color(w.cls) for w in picked],
-                "line": {"width": 1, "color": "#222"},
-            },
-            customdata=ordered,
-            text=[window_label(w) for w in picked],
-            hovertemplate="%{text}<br>click for the events behind it<extra></extra>",
-        )
+    return go.Scatter(
+        x=[us_to_iso((w.start_us + w.end_us) // 2) for w in picked],
+        y=[rows[first_row[w.node]] for w in picked],
+        mode="markers",
+        name="gap windows",
+        marker={
+            "symbol": "diamond",
+            "size": 12,
+            "color": [class_color(w.cls) for w in picked],
+            "line": {"width": 1, "color": "#222"},
+        },
+        customdata=ordered,
+        text=[window_label(w) for w in picked],
+        hovertemplate="%{text}<br>click for the events behind it<extra></extra>",
     )
 
 
@@ -233,15 +249,18 @@ def lane_timeline(
     rows = lane_rows(segments, windows)
     webgl = len(segments) > webgl_above
     end = until_us if until_us is not None else _data_end(segments, windows)
-    fig = go.Figure(_lane_traces(segments, end, webgl))
-    _group_separators(fig, rows)
+    traces = _lane_traces(segments, end, webgl)
+    shapes, labels = _window_shapes(windows, rows, max_labels)
     if windows:
-        _window_decorations(fig, windows, rows, max_labels)
+        traces.append(_window_markers(windows, rows))
     if not segments and not windows:
-        fig.add_annotation(
-            text="no lane data in this range", showarrow=False, xref="paper", yref="paper",
-            x=0.5, y=0.5, font={"size": 16},
-        )  # fmt: skip
+        labels.append({
+            "text": "no lane data in this range", "showarrow": False, "xref": "paper",
+            "yref": "paper", "x": 0.5, "y": 0.5, "font": {"size": 16},
+        })  # fmt: skip
+    fig = go.Figure(
+        traces, layout={"shapes": _group_separators(rows) + shapes, "annotations": labels}
+    )
     fig.update_xaxes(type="date", title_text="time (UTC)", showgrid=True)
     fig.update_yaxes(
         type="category",

@@ -128,3 +128,23 @@ def test_rollout_rows_rank_and_sum() -> None:
         ("b", 4.0, None),
         ("a", 1.0, 2),
     ]
+
+
+def test_rollout_page_slice_keeps_its_nodes_and_the_visible_range() -> None:
+    from dashboard.data import slice_page, visible_range
+    from tests.dashboard.builders import seg
+
+    r = rollout("r", 100, 200, (win("n1", "node-not-ready", 150, 160),))
+    segments = [
+        seg("n1", "lb", "HEALTHY", 0, 50),  # ends before the range
+        seg("n1", "lb", "DRAINING", 50, 120),  # overlaps its start
+        seg("n1", "pod", "serving", 90, None),  # still open
+        seg("n2", "lb", "HEALTHY", 100, 150),  # another node
+        seg("n1", "proxy", "OPEN", 260, 300),  # after the range
+    ]
+    lo, hi = visible_range(r)
+    assert (lo, hi) == (T0 + 85 * S, T0 + 215 * S)
+    page = slice_page(r, segments, lo, hi)
+    assert [(s.node, s.state) for s in page.segments] == [("n1", "DRAINING"), ("n1", "serving")]
+    assert page.windows == list(r.windows)
+    assert slice_page(r, segments, T0 + 170 * S, hi).windows == []

@@ -70,10 +70,10 @@ def test_windows_shade_their_node_group_with_label_and_uncertainty() -> None:
     fill = [s for s in rects if s.fillcolor == class_color(w.cls)]
     assert len(fill) == 1
     assert (fill[0].y0, fill[0].y1) == (2.5, 3.5)  # n2's single row only
-    assert fill[0].x0 == np.datetime64(T0 + 10 * S, "us")
+    assert fill[0].x0 == str(np.datetime64(T0 + 10 * S, "us"))
     outline = [s for s in rects if s.line.dash == "dash"]
-    assert outline[0].x0 == np.datetime64(T0 + int(9.5 * S), "us")
-    assert outline[0].x1 == np.datetime64(T0 + 15 * S, "us")
+    assert outline[0].x0 == str(np.datetime64(T0 + int(9.5 * S), "us"))
+    assert outline[0].x1 == str(np.datetime64(T0 + 15 * S, "us"))
     texts = [a.text for a in fig.layout.annotations]
     assert texts == ["closed-before-deregistered · 4.5 s (3.5-5.5 s)"]
     # one separator line between the two node groups

@@ -153,3 +153,26 @@ def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) 
     assert any("QueryRejected" in e.value for e in at.error)
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == total
+
+
+def test_live_overview_follows_a_recorder_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.demo import simulate_into
+
+    built = build_demo_store(tmp_path / "live.db", scenarios=[("seed-3node", "seed")])
+    monkeypatch.setenv("GAPWATCH_DB", built.url)
+    at = _open(AppTest.from_file(APP, default_timeout=30), page="overview", live="1")
+    assert at.toggle(key="live").value is True
+    assert _metrics(at)["Clusters"] == "1"
+    engine = make_engine(built.url)
+    try:
+        simulate_into(engine, "aws-nlb", "aws")  # a recorder writes; nobody runs a refresh
+        at.run()  # what the live fragment's timer does every few seconds
+        assert not at.exception
+        wins = api.windows(engine)
+        assert {w.service.cluster for w in wins} == {"seed", "aws"}
+        assert _metrics(at)["Clusters"] == "2"
+        assert _metrics(at)["Gap windows"] == str(len(wins))
+    finally:
+        engine.dispose()

@@ -78,28 +78,21 @@ def services(engine: Engine, filters: Filters) -> list[ServiceRef]:
     return [s for s in api.services(engine) if filters.matches(s)]
 
 
+def _filtered(engine: Engine, filters: Filters) -> dict[str, Any]:
+    return {
+        "cluster": filters.cluster,
+        "service": _service_ref(engine, filters),
+        "since": filters.since,
+        "until": filters.until,
+    }
+
+
 def windows(engine: Engine, filters: Filters) -> list[Window]:
-    return list(
-        api.windows(
-            engine,
-            cluster=filters.cluster,
-            service=_service_ref(engine, filters),
-            since=filters.since,
-            until=filters.until,
-        )
-    )
+    return list(api.windows(engine, **_filtered(engine, filters)))
 
 
 def rollouts(engine: Engine, filters: Filters) -> list[Rollout]:
-    return list(
-        api.rollouts(
-            engine,
-            cluster=filters.cluster,
-            service=_service_ref(engine, filters),
-            since=filters.since,
-            until=filters.until,
-        )
-    )
+    return list(api.rollouts(engine, **_filtered(engine, filters)))
 
 
 def _service_ref(engine: Engine, filters: Filters) -> ServiceRef | None:

@@ -70,7 +70,11 @@ def _metrics(rollout: Rollout, wins: list[Window]) -> None:
     low, high = sum(w.duration_min_s for w in wins), sum(w.duration_max_s for w in wins)
     c[2].metric("Possible range", f"{low:.1f}-{high:.1f} s")
     c[3].metric("Nodes", len(rollout.nodes) or len({w.node for w in wins}))
-    c[4].metric("Failed requests", sum(impact) if impact else "no impact data")
+    c[4].metric(
+        "Failed requests",
+        sum(impact) if impact else "n/a",
+        help="From LB access logs or the simulator; n/a when no impact data was recorded.",
+    )
 
 
 def render(ctx: Context) -> None:

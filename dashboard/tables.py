@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboard.figures import rank_rollouts, rollout_label
 from recorder.timefmt import format_time, from_micros
+from replay.cli import window_dict
 from replay.model import WINDOW_CLASSES, Rollout, Window
 
 WINDOW_COLUMNS: tuple[str, ...] = (
@@ -24,6 +25,7 @@ WINDOW_COLUMNS: tuple[str, ...] = (
     "duration_min_s",
     "duration_max_s",
     "provenance",
+    "certain",
     "rollout",
     "failed_requests",
 )
@@ -34,20 +36,8 @@ def _t(micros: int) -> str:
 
 
 def window_row(win: Window) -> dict[str, Any]:
-    return {
-        "cluster": win.service.cluster,
-        "service": win.service.key,
-        "node": win.node,
-        "class": win.cls,
-        "start": _t(win.start_us),
-        "end": _t(win.end_us),
-        "duration_s": round(win.duration_s, 6),
-        "duration_min_s": round(win.duration_min_s, 6),
-        "duration_max_s": round(win.duration_max_s, 6),
-        "provenance": win.provenance,
-        "rollout": win.rollout,
-        "failed_requests": win.failed_requests,
-    }
+    """The window as `gapwatch gaps --json` prints it."""
+    return window_dict(win)
 
 
 def window_rows(windows: Sequence[Window]) -> list[dict[str, Any]]:

@@ -96,7 +96,7 @@ def test_whatif_comparison_puts_both_sets_per_node() -> None:
 def test_window_rows_carry_the_json_contract_fields() -> None:
     w = win("n1", "closed-before-deregistered", 10, 12.5, slack_s=0.25, failed=4, rollout="r1")
     (row,) = tables.window_rows([w])
-    assert tuple(row) == tables.WINDOW_COLUMNS
+    assert set(tables.WINDOW_COLUMNS) <= set(row)  # what the table shows, as --json has it
     assert row["service"] == "istio-system/istio-ingressgateway"
     assert row["start"] == "2026-11-18T11:06:50.000000Z"
     assert (row["duration_s"], row["duration_min_s"], row["duration_max_s"]) == (2.5, 2.0, 3.0)

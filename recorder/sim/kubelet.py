@@ -94,8 +94,8 @@ class Kubelet:
         w.loop.after(self._lag(), self._kill, p)
 
     def _kill(self, p: PodState) -> None:
-        if p.gone:
-            return
+        if p.gone or not self._node_up(p):
+            return  # a dead kubelet kills nothing: the pod stays Terminating
         w = self.w
         grace = us(p.grace_s)
         prestop = min(us(p.prestop_s), grace)

@@ -268,7 +268,8 @@ def windows_from(
             start_latest, end_earliest = end, cand.start
         start = (cand.start + start_latest) // 2
         finish = max(start, (end_earliest + end) // 2)
-        probe = start_latest if sure else start
+        # the cause at the start; for an unproven window the state just before it surely ended
+        probe = start_latest if sure else end - 1
         out.append(
             Window(
                 service=svc,

@@ -89,6 +89,9 @@ def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSetti
 
 
 def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:
+    """A NodePort that answers while the node's endpoints have only been serving-terminating
+    for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or
+    serving-terminating that long, and are serving-terminating now: PTE off."""
     verdict: bool | None = None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
@@ -99,12 +102,13 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
             i = bisect_right(times, s.at_us) - 1
             if i < 0 or lane[i].value != "serving-terminating":
                 continue
-            if s.at_us - lane[i].at_us <= settle_us:
-                continue
-            if s.value == "connected":
+            if s.value == "connected" and s.at_us - lane[i].at_us > settle_us:
                 return True
             if s.value == "timeout":
-                verdict = False
+                while i > 0 and lane[i - 1].value in ("ready", "serving-terminating"):
+                    i -= 1
+                if s.at_us - lane[i].at_us > settle_us:
+                    verdict = False
     return verdict
 
 
@@ -295,7 +299,13 @@ def lanes(
 
 
 def classify(
-    state: FoldState, svc: ServiceRef, node: str, lanes_: Lanes, at_us: int, alive: list[Step]
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    at_us: int,
+    alive: list[Step],
+    alive_initial: bool = False,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in ("NotReady", "Unknown"):
@@ -303,15 +313,15 @@ def classify(
     reason = _false_reason(lanes_.reason_samples, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
-    if not lanes_.reason_samples and not _holds(alive, at_us):
+    if not lanes_.reason_samples and not _holds(alive, at_us, alive_initial):
         return "pod-gone-before-deregistered"
     if value_at(lanes_.eps, at_us) == "ready":
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
 
-def _holds(steps: Sequence[Step], at_us: int) -> bool:
-    value = False
+def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
+    value = initial
     for s in steps:
         if s.latest > at_us:
             break
@@ -336,6 +346,7 @@ def windows_from(
     horizon_us: int,
     *,
     alive: list[Step] | None = None,
+    alive_initial: bool = False,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
@@ -367,7 +378,7 @@ def windows_from(
             Window(
                 service=svc,
                 node=node,
-                cls=classify(state, svc, node, lanes_, probe, alive),
+                cls=classify(state, svc, node, lanes_, probe, alive, alive_initial),
                 start_us=start,
                 end_us=finish,
                 start_earliest_us=cand.start,

@@ -29,6 +29,22 @@ def _fixable(windows: list[Window]) -> list[Window]:
     return [w for w in windows if w.cls != "node-not-ready"]
 
 
+def _left(
+    state: FoldState,
+    svc: ServiceRef,
+    candidate: WhatIf,
+    classes: tuple[str, ...],
+    settings: DetectSettings,
+) -> int:
+    """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
+    return sum(
+        1
+        for worst in (False, True)
+        for w in whatif(state, candidate, [svc], settings, worst_case=worst)
+        if w.cls in classes
+    )
+
+
 def _smallest(
     state: FoldState,
     svc: ServiceRef,
@@ -36,15 +52,21 @@ def _smallest(
     field: str,
     classes: tuple[str, ...],
     settings: DetectSettings,
-) -> WhatIf | None:
+) -> tuple[WhatIf | None, int]:
+    """The smallest value of `field` that closes every window the setting can close at all
+    (the largest value shows which those are: a crashed pod is no preStop's business);
+    returns it and how many windows no value closes."""
+
+    def at(value: float) -> WhatIf:
+        changes: dict[str, Any] = {field: value}
+        return _with_grace(state, svc, replace(base, **changes))
+
+    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings)
     for value in LADDER_S:
-        changes: dict[str, Any] = {field: float(value)}
-        candidate = replace(base, **changes)
-        candidate = _with_grace(state, svc, candidate)
-        left = [w for w in whatif(state, candidate, [svc], settings) if w.cls in classes]
-        if not left:
-            return candidate
-    return None
+        candidate = at(float(value))
+        if _left(state, svc, candidate, classes, settings) <= floor:
+            return candidate, floor
+    return None, floor
 
 
 def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf) -> WhatIf:
@@ -70,7 +92,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
     classes = {w.cls for w in _fixable(before)}
     if classes & {"closed-before-deregistered", "pod-gone-before-deregistered"}:
         base = WhatIf(proxy_terminating_endpoints=True)
-        found = _smallest(
+        found, unclosable = _smallest(
             state,
             svc,
             base,
@@ -78,9 +100,12 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
             ("closed-before-deregistered", "pod-gone-before-deregistered"),
             settings,
         )
-        if found is None:
-            notes.append("no preStop up to 300 s closes the closing-side windows")
-        else:
+        if unclosable:
+            notes.append(
+                f"{unclosable // 2 or 1} closing-side window(s) stay under any preStop "
+                "(a pod that crashed or was killed without a graceful deletion)"
+            )
+        if found is not None and found.prestop_s is not None:
             best = replace(
                 best,
                 proxy_terminating_endpoints=True,
@@ -88,12 +113,12 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
                 termination_grace_s=found.termination_grace_s,
             )
     if "registered-before-forwarding" in classes:
-        found = _smallest(
+        found, unclosable = _smallest(
             state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",), settings
         )
-        if found is None:
-            notes.append("no registration delay up to 300 s closes registered-before-forwarding")
-        else:
+        if unclosable:
+            notes.append("some registered-before-forwarding windows stay under any delay")
+        if found is not None:
             best = replace(best, ccm_register_delay_s=found.ccm_register_delay_s)
     after = whatif(state, best, [svc], settings)
     if any(w.cls == "node-not-ready" for w in before):

@@ -75,6 +75,8 @@ class FoldState:
     workloads: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
     last_event_id: int = 0
     last_at_us: dict[ServiceRef, int] = field(default_factory=dict)
+    #: memo of values detection derives from the whole state; every fold clears it
+    cache: dict[tuple[str, str], object] = field(default_factory=dict)
 
 
 def _eps_state(ready: int, serving: int) -> str:
@@ -131,6 +133,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
     """
     pending: list[Sequence[Any]] = []
     probes = state.probes
+    state.cache.clear()
     for row in facts:
         kind = row[6]
         if pending and (kind != "slice" or row[1] == 0):
@@ -141,7 +144,11 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         if kind in probes:
             svc = ServiceRef(row[2], row[8] or "", row[9] or "")
             lane = probes[kind].setdefault((svc, row[10] or ""), [])
-            lane.append(Sample(row[3], row[4], row[11] or "", row[0], row[12]))
+            at_us = row[3]
+            if kind == "nodeport" and row[12]:
+                # the answer describes the moment the probe was sent, `latency` before it came
+                at_us = max(at_us - row[12], row[4] or at_us - row[12])
+            lane.append(Sample(at_us, row[4], row[11] or "", row[0], row[12]))
             if row[3] > state.last_at_us.get(svc, 0):
                 state.last_at_us[svc] = row[3]
         elif kind == "slice":

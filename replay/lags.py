@@ -69,6 +69,8 @@ def lag_samples(
     state: FoldState,
     services: Sequence[ServiceRef] | None = None,
     settings: DetectSettings = DEFAULTS,
+    *,
+    proxy_only: bool = False,
 ) -> list[LagSample]:
     """Every measured lag of the given (default: all LB-facing) Services."""
     out: list[LagSample] = []
@@ -88,6 +90,8 @@ def lag_samples(
                 proxy = steps_from_samples(nodeport, lambda v: v == "connected", False)
                 opened = _match(changes, proxy, "kube-proxy-programming", svc, node)
                 out.extend(s for s in opened if s.up)
+            if proxy_only:
+                continue
             targets = sorted_lane(state.probes["target"].get(key, []))
             lb = steps_from_samples(targets, lambda v: v == "healthy", False)
             for sample in _match(changes, lb, "lb", svc, node):

@@ -29,9 +29,11 @@ from replay.detect import (
 from replay.fold import FoldState, Sample, lb_facing
 from replay.lags import LagSample, lag_samples, percentile
 from replay.model import ServiceRef, WhatIf, Window
-from replay.signals import exact_steps, t_and, tri_from_steps
+from replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
 US = 1_000_000
+#: a slice update this soon after a pod update is taken as caused by it
+SAME_CHANGE_US = 3 * US
 DEFAULT_LAGS_S = {
     "kube-proxy-programming": 1.0,
     "ccm-register": 2.0,
@@ -43,7 +45,8 @@ DEFAULT_LAGS_S = {
 
 class PodLife(NamedTuple):
     name: str
-    ready_us: int | None
+    #: (time, pending/ready/terminating/gone) at every change; time LO: before the recording
+    phases: tuple[tuple[int, str], ...]
     deletion_us: int | None
     gone_us: int | None
     grace_s: float
@@ -57,16 +60,19 @@ def pod_lives(state: FoldState, svc: ServiceRef, node: str) -> list[PodLife]:
         samples = state.pods.get((svc.cluster, svc.namespace, name), [])
         if pod_node != node or not samples:
             continue
-        ready = next((p.at_us for p in samples if p.state == "ready"), None)
-        deletion = next(
-            (p.deletion_us or p.at_us for p in samples if p.state in ("terminating", "gone")),
-            None,
-        )
-        gone = next((p.at_us for p in samples if p.state == "gone"), None)
+        phases: list[tuple[int, str]] = []
+        for p in samples:
+            if not phases or phases[-1][1] != p.state:
+                phases.append((p.at_us, p.state))
+        if phases[0][1] in ("ready", "terminating"):
+            phases[0] = (LO, phases[0][1])  # already up when the recording began
+        # the watch saw the deletion request (deletionTimestamp is when SIGKILL is due)
+        deletion = next((at for at, st in phases if st == "terminating"), None)
+        gone = next((at for at, st in phases if st == "gone"), None)
         last = samples[-1]
         grace = float(last.grace_s if last.grace_s is not None else 30)
         prestop = (last.prestop_ms or 0) / 1000
-        out.append(PodLife(name, ready, deletion, gone, grace, prestop))
+        out.append(PodLife(name, tuple(phases), deletion, gone, grace, prestop))
     return out
 
 
@@ -82,55 +88,105 @@ def _gone_under(pod: PodLife, settings: WhatIf) -> int | None:
     return pod.deletion_us + round(min(prestop + shutdown, grace) * US)
 
 
+#: What a pod in each phase adds to (ready, serving-terminating, alive).
+_CONTRIBUTES = {
+    "ready": (1, 0, 1),
+    "terminating": (0, 1, 1),
+    "pending": (0, 0, 0),
+    "gone": (0, 0, 0),
+}
+
+
+def _phases_under(pod: PodLife, settings: WhatIf) -> list[tuple[int, str]]:
+    """The pod's phases with its end of serving moved by the settings' preStop and grace."""
+    gone = _gone_under(pod, settings)
+    if pod.deletion_us is None or gone == pod.gone_us:
+        return list(pod.phases)
+    kept = [(at, st) for at, st in pod.phases if at <= pod.deletion_us]
+    return [*kept, (max(gone or pod.deletion_us, pod.deletion_us), "gone")]
+
+
 @dataclass(frozen=True, slots=True)
 class LagBook:
     """Measured lags by (node, endpoint change time, name), and the medians as fallbacks."""
 
     exact: dict[tuple[str, int, str], float]
     median: dict[str, float]
+    #: when set, every change gets these lags instead (the worst-case replay)
+    worst: dict[str, float] | None = None
 
     def get(self, node: str, at_us: int, name: str) -> int:
-        seconds = self.exact.get((node, at_us, name), self.median.get(name, DEFAULT_LAGS_S[name]))
-        return round(seconds * US)
+        """The lag after a pod change at `at_us`: the one measured from the endpoint change it
+        caused (the slice update lands shortly after the pod update), else the median."""
+        if self.worst is not None:
+            return round(self.worst[name] * US)
+        for (n, eps_at, lag), seconds in self.exact.items():
+            if n == node and lag == name and at_us <= eps_at <= at_us + SAME_CHANGE_US:
+                return eps_at - at_us + round(seconds * US)
+        return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
 
 
-def lag_book(samples: Sequence[LagSample]) -> LagBook:
+#: Lags that hurt when long (the others hurt when short), and the margin of the worst case.
+SLOW_HURTS = frozenset({"kube-proxy-programming", "ccm-deregister", "lb-health-down"})
+WORST_MARGIN = 1.5
+
+
+def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
+    """Per-change lags and medians; `worst_case`: every change gets the worst measured lag of
+    its kind with a 50 % margin (the longest where long hurts, the shortest where short does)."""
     exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
     median: dict[str, float] = {}
-    for name in DEFAULT_LAGS_S:
-        values = sorted(s.seconds for s in samples if s.lag == name)
-        if values:
-            median[name] = percentile(values, 50)
-    return LagBook(exact, median)
+    worst: dict[str, float] = {}
+    for name, default in DEFAULT_LAGS_S.items():
+        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
+        median[name] = percentile(values, 50)
+        if name in SLOW_HURTS:
+            worst[name] = values[-1] * WORST_MARGIN
+        else:
+            worst[name] = values[0] / WORST_MARGIN
+    return LagBook(exact, median, worst if worst_case else None)
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
-    """(time, ready, serving-terminating, alive) after every pod change, in time order."""
+    """(time, ready, serving-terminating, alive) after every pod change, in time order; the
+    first entry, at LO, is the state when the recording began."""
     deltas: list[tuple[int, int, int, int]] = []
     for pod in pods:
-        if pod.ready_us is None:
-            continue
-        gone = _gone_under(pod, settings)
-        deltas.append((pod.ready_us, 1, 0, 1))
-        deletion = pod.deletion_us
-        if deletion is not None and deletion >= pod.ready_us:
-            deltas.append((deletion, -1, 1, 0))
-            if gone is not None:
-                deltas.append((max(gone, deletion), 0, -1, -1))
-        elif gone is not None:
-            deltas.append((gone, -1, 0, -1))
-    out: list[tuple[int, int, int, int]] = []
+        before = (0, 0, 0)
+        for at, phase in _phases_under(pod, settings):
+            now = _CONTRIBUTES.get(phase, (0, 0, 0))
+            deltas.append((at, now[0] - before[0], now[1] - before[1], now[2] - before[2]))
+            before = now
+    out: list[tuple[int, int, int, int]] = [(LO, 0, 0, 0)]
     ready = serving = alive = 0
     for at, dr, ds, da in sorted(deltas):
         ready, serving, alive = ready + dr, serving + ds, alive + da
-        out.append((at, ready, serving, alive))
+        if at == LO:
+            out[0] = (LO, ready, serving, alive)
+        elif out[-1][0] == at:
+            out[-1] = (at, ready, serving, alive)
+        else:
+            out.append((at, ready, serving, alive))
     return out
 
 
+def _in_order(applied: list[tuple[int, bool, int]]) -> list[tuple[int, bool, int]]:
+    """A controller acts on the newest state it knows: a change that would land after a later
+    one (its own lag was longer) is superseded by it."""
+    out: list[tuple[int, bool, int]] = []
+    earliest_later = HI
+    for at, value, eid in reversed(applied):
+        if at < earliest_later:
+            out.append((at, value, eid))
+            earliest_later = at
+    return out[::-1]
+
+
 def _changes(points: list[tuple[int, bool]]) -> list[tuple[int, bool]]:
+    """The changes after the initial value (points[0], at LO)."""
     out: list[tuple[int, bool]] = []
-    current = False
-    for at, value in points:
+    current = points[0][1]
+    for at, value in points[1:]:
         if value != current:
             out.append((at, value))
             current = value
@@ -153,9 +209,11 @@ def node_windows(
     ready_changes = _changes([(at, r > 0) for at, r, _s, _a in counts])
     fwd_changes = _changes([(at, r > 0 or (pte and s > 0)) for at, r, s, _a in counts])
     proxy = [(at + book.get(node, at, "kube-proxy-programming"), up, 0) for at, up in fwd_changes]
-    alive = exact_steps([(at, a > 0, 0) for at, _r, _s, a in counts], False)
-    forwarding = tri_from_steps(exact_steps(proxy, False), False)
-    serves = t_and(forwarding, tri_from_steps(alive, False))
+    _at, ready0, serving0, alive0 = counts[0]
+    fwd0 = ready0 > 0 or (pte and serving0 > 0)
+    alive = exact_steps([(at, a > 0, 0) for at, _r, _s, a in counts[1:]], alive0 > 0)
+    forwarding = tri_from_steps(exact_steps(_in_order(proxy), fwd0), fwd0)
+    serves = t_and(forwarding, tri_from_steps(alive, alive0 > 0))
     routed_changes: list[tuple[int, bool, int]] = []
     if ccm_mode(state, svc, detect_settings) == "node":
         hc_changed = settings.hc_interval_s is not None or (
@@ -180,14 +238,15 @@ def node_windows(
         for at, up in ready_changes:
             name = "ccm-register" if up else "ccm-deregister"
             routed_changes.append((at + book.get(node, at, name) + (delay if up else 0), up, 0))
-    routed = tri_from_steps(exact_steps(routed_changes, False), False)
+    routed_steps = exact_steps(_in_order(routed_changes), ready0 > 0)
+    routed = tri_from_steps(routed_steps, ready0 > 0)
     eps = [
         Sample(at, None, "ready" if r else ("serving-terminating" if s else "none"), 0)
-        for at, r, s, _a in counts
+        for at, r, s, _a in counts[1:]
     ]
     lanes = Lanes(routed, serves, True, [], eps)
     horizon = state.last_at_us.get(svc, 0)
-    found = windows_from(state, svc, node, lanes, horizon, alive=alive)
+    found = windows_from(state, svc, node, lanes, horizon, alive=alive, alive_initial=alive0 > 0)
     return [w for w in found if w.cls != "node-not-ready"]
 
 
@@ -196,11 +255,14 @@ def whatif(
     settings: WhatIf,
     services: Sequence[ServiceRef] | None = None,
     detect_settings: DetectSettings = DEFAULTS,
+    *,
+    worst_case: bool = False,
 ) -> list[Window]:
-    """The windows the recorded timeline would have had under `settings`."""
+    """The windows the recorded timeline would have had under `settings` (with every change
+    given the worst measured lags, when `worst_case`)."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
-        book = lag_book(lag_samples(state, [svc], detect_settings))
+        book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
         for node in nodes_of(state, svc):
             found = node_windows(state, svc, node, settings, book, detect_settings)
             out.extend(replace(w, provenance="inferred") for w in found)

@@ -175,8 +175,10 @@ def _sample(
     )
 
 
-def nodeport(t: float, prev: float | None, node_name: str, result: str) -> Observation:
-    payload = {"port": 32999, "result": result, "latency_ms": 1.0}
+def nodeport(
+    t: float, prev: float | None, node_name: str, result: str, latency_ms: float = 0.0
+) -> Observation:
+    payload = {"port": 32999, "result": result, "latency_ms": latency_ms}
     return _sample(t, prev, "NodePortProbe", "kube-proxy-probe", node_name, payload)
 
 

@@ -114,3 +114,38 @@ def test_health_only_with_pte_keeps_terminating_pods_serving() -> None:
 
     assert run("v1.20.0") == ["closed-before-deregistered"]
     assert run("v1.29.0") == []
+
+
+def test_a_probe_answer_describes_when_it_was_sent() -> None:
+    # A timeout is known one second after the probe was sent; the state it saw is the send time.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        nodeport(1, None, "n1", "connected", latency_ms=2),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(20, [("p1", "n1", "terminating")]),
+        nodeport(22, 20.5, "n1", "timeout", latency_ms=1000),
+        target(30, 25, "n1", "draining"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)))
+    assert (window.start_earliest_us, window.start_latest_us) == (us(20.5), us(21))
+
+
+def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
+    # The probe looked at 0 s and 60 s and saw "connected" both times, but the endpoints show
+    # the node had no ready endpoint from 30 to 32 s: kube-proxy may have closed unseen.
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        nodeport(1, None, "n1", "connected"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(30, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
+        eps(32, [("p2", "n1", "ready")]),
+        nodeport(60, 59, "n1", "connected"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=DetectSettings())
+    assert not window.certain
+    assert window.start_earliest_us == us(30)
+    assert window.end_latest_us == us(34)  # back at 32 s plus the assumed 2 s kube-proxy lag

@@ -6,6 +6,8 @@ reruns; the sidebar applies the move before it draws its widgets.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 _PENDING = "_goto"
@@ -26,3 +28,9 @@ def apply_pending() -> None:
     st.session_state["page"] = page
     if rollout is not None:
         st.session_state["rollout"] = rollout
+
+
+def selection(state: Any, part: str) -> list[Any]:
+    """`points` or `rows` of a chart's or table's selection state (None or empty: [])."""
+    chosen = (state or {}).get("selection") or {}
+    return list(chosen.get(part) or [])

@@ -55,7 +55,7 @@ def render(ctx: Context) -> None:
         on_select="rerun",
         selection_mode="points",
     )
-    points = event.selection.get("points", []) if event else []
+    points = nav.selection(event, "points")
     if points and points[0].get("customdata"):
         nav.go("rollout", rollout=str(points[0]["customdata"]))
     rows = tables.rollout_rows(rolls)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, data, figures, lanes, tables
+from dashboard import cache, data, figures, lanes, nav, tables
 from recorder.timefmt import from_micros, to_micros
 from replay.model import Rollout, Window
 
@@ -54,11 +54,11 @@ def _visible_range(rollout: Rollout) -> tuple[int, int]:
 
 def _selected_window(chart: Any, table: Any) -> int | None:
     """The window index picked by a click on its marker, else by a row of the table."""
-    for point in (chart.selection.get("points", []) if chart else []) or []:
+    for point in nav.selection(chart, "points"):
         custom = point.get("customdata")
         if isinstance(custom, int):
             return custom
-    rows = table.selection.get("rows", []) if table else []
+    rows = nav.selection(table, "rows")
     return int(rows[0]) if rows else None
 
 

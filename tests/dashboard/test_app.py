@@ -176,3 +176,32 @@ def test_live_overview_follows_a_recorder_writing(
         assert _metrics(at)["Gap windows"] == str(len(wins))
     finally:
         engine.dispose()
+
+
+def test_clicking_a_window_marker_shows_its_events(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    wins = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))
+    last = len(wins) - 1
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (markers,) = [t for t in spec["data"] if t.get("name") == "gap windows"]
+    assert sorted(markers["customdata"]) == list(range(len(wins)))
+    point = {"curve_number": len(spec["data"]) - 1, "point_index": 0, "customdata": last}
+    at.session_state["lanes"] = {"selection": {"points": [point], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert any(wins[last].node in s.value for s in at.subheader)
+    shown = at.dataframe[-1].value
+    assert sorted(shown["id"]) == sorted(set(wins[last].opened_by) | set(wins[last].closed_by))
+
+
+def test_clicking_a_ranked_rollout_opens_it(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="overview")
+    (target,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    point = {"curve_number": 0, "point_index": 0, "customdata": target.id}
+    at.session_state["ranked"] = {"selection": {"points": [point], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.radio(key="page").value == "rollout"
+    assert at.selectbox(key="rollout").value == target.id
+    assert at.query_params["page"] == "rollout"

@@ -13,6 +13,9 @@ from dashboard import cache, data, figures, lanes, nav, tables
 from recorder.timefmt import from_micros, to_micros
 from replay.model import Rollout, Window
 
+#: Past this many nodes the page first draws only the nodes that had windows.
+MANY_NODES = 8
+
 if TYPE_CHECKING:
     from dashboard.app import Context
 
@@ -52,14 +55,31 @@ def _visible_range(rollout: Rollout) -> tuple[int, int]:
     return to_micros(chosen[0]), to_micros(chosen[1])
 
 
-def _selected_window(chart: Any, table: Any) -> int | None:
-    """The window index picked by a click on its marker, else by a row of the table."""
+def _selected_window(
+    chart: Any, drawn: list[Window], table: Any, listed: list[Window]
+) -> Window | None:
+    """The window picked by a click on its marker (an index into `drawn`), else by a row of
+    the table (an index into `listed`)."""
     for point in nav.selection(chart, "points"):
         custom = point.get("customdata")
-        if isinstance(custom, int):
-            return custom
+        if isinstance(custom, int) and 0 <= custom < len(drawn):
+            return drawn[custom]
     rows = nav.selection(table, "rows")
-    return int(rows[0]) if rows else None
+    return listed[int(rows[0])] if rows and int(rows[0]) < len(listed) else None
+
+
+def _pick_nodes(rollout: Rollout, page: data.RolloutPage, wins: list[Window]) -> set[str]:
+    """Which nodes' lanes to draw: all of them for a small rollout, else the worst few."""
+    every = sorted({s.node for s in page.segments} | {w.node for w in wins})
+    default = every if len(every) <= MANY_NODES else tables.worst_nodes(wins, MANY_NODES) or every
+    chosen = st.multiselect(
+        f"Nodes drawn ({len(every)} in this rollout)",
+        every,
+        default=default,
+        key=f"nodes-{rollout.id}",
+        help=f"Past {MANY_NODES} nodes the page starts with the nodes that lost most.",
+    )
+    return set(chosen or every)
 
 
 def _metrics(rollout: Rollout, wins: list[Window]) -> None:
@@ -90,12 +110,15 @@ def render(ctx: Context) -> None:
     _metrics(rollout, wins)
     if not wins:
         st.success("Clean rollout: no gap windows.")
-    fig = lanes.lane_timeline(page.segments, wins, until_us=page.until_us)
+    nodes = _pick_nodes(rollout, page, wins)
+    drawn = [w for w in wins if w.node in nodes]
+    segments = [s for s in page.segments if s.node in nodes]
+    fig = lanes.lane_timeline(segments, drawn, until_us=page.until_us)
     fig.update_xaxes(range=[from_micros(page.since_us), from_micros(page.until_us)])
     chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
     st.caption(
         "Solid: measured. Hatched/dotted and paler: inferred. Shaded: gap windows (dashed: how "
-        f"far sampling lets them stretch). {len(page.segments):,} segments, "
+        f"far sampling lets them stretch). {len(segments):,} segments, "
         f"{fig.layout.meta['renderer']} renderer. Click a window's diamond for its events."
     )
     st.subheader("Gap windows")
@@ -108,9 +131,8 @@ def render(ctx: Context) -> None:
     )
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(tables.class_summary(wins)), hide_index=True, key="class_table")
-    chosen = _selected_window(chart, table)
-    if chosen is not None and chosen < len(wins):
-        win = wins[chosen]
+    win = _selected_window(chart, drawn, table, wins)
+    if win is not None:
         st.subheader(f"Events behind the window on {win.node}")
         st.caption(lanes.window_label(win))
         rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))

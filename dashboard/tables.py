@@ -89,3 +89,13 @@ def rollout_rows(rollouts: Sequence[Rollout]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def worst_nodes(wins: list[Window], count: int) -> list[str]:
+    """The `count` nodes with the most gap-seconds (then most windows), sorted by name."""
+    damage: dict[str, tuple[float, int]] = {}
+    for w in wins:
+        seconds, n = damage.get(w.node, (0.0, 0))
+        damage[w.node] = (seconds + w.duration_s, n + 1)
+    ranked = sorted(damage, key=lambda node: (-damage[node][0], -damage[node][1], node))
+    return sorted(ranked[:count])

@@ -148,3 +148,14 @@ def test_rollout_page_slice_keeps_its_nodes_and_the_visible_range() -> None:
     assert [(s.node, s.state) for s in page.segments] == [("n1", "DRAINING"), ("n1", "serving")]
     assert page.windows == list(r.windows)
     assert slice_page(r, segments, T0 + 170 * S, hi).windows == []
+
+
+def test_large_rollouts_start_with_the_nodes_that_lost_most() -> None:
+    wins = [
+        win("a", "node-not-ready", 0, 1),
+        win("b", "node-not-ready", 0, 5),
+        win("c", "node-not-ready", 0, 3),
+        win("a", "node-not-ready", 10, 13),
+    ]
+    assert tables.worst_nodes(wins, 2) == ["a", "b"]  # a: 4 s in two windows, b: 5 s
+    assert tables.worst_nodes(wins, 10) == ["a", "b", "c"]

@@ -7,6 +7,8 @@ Filters are normalised so that switching page or toggling live mode does not mis
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 from sqlalchemy import Engine
 
@@ -68,6 +70,28 @@ def service_timeline(url: str, service: ServiceRef, version: int) -> list[Segmen
     Service's rollouts costs milliseconds instead of a fold.
     """
     return data.service_timeline(engine(url), service)
+
+
+_warming: set[tuple[str, ServiceRef, int]] = set()
+_warming_lock = threading.Lock()
+
+
+def prewarm(url: str, services: list[ServiceRef], version: int) -> list[threading.Thread]:
+    """Fill `service_timeline` for these Services in the background (once per version), so the
+    rollout page the user opens next finds them folded. Returns the threads it started."""
+    started = []
+    for service in services:
+        key = (url, service, version)
+        with _warming_lock:
+            if key in _warming:
+                continue
+            _warming.add(key)
+        thread = threading.Thread(
+            target=service_timeline, args=key, name="gapwatch-prewarm", daemon=True
+        )
+        thread.start()
+        started.append(thread)
+    return started
 
 
 def rollout_page(

@@ -205,3 +205,29 @@ def test_clicking_a_ranked_rollout_opens_it(app: AppTest, store: Engine) -> None
     assert at.radio(key="page").value == "rollout"
     assert at.selectbox(key="rollout").value == target.id
     assert at.query_params["page"] == "rollout"
+
+
+def test_overview_folds_the_worst_rollouts_service_ahead_of_time(
+    app: AppTest, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from dashboard import cache, data
+
+    calls: list[str] = []
+    real = data.service_timeline
+
+    def counting(engine: Engine, service: object) -> object:
+        calls.append(str(service))
+        return real(engine, service)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "service_timeline", counting)
+    cache.service_timeline.clear()
+    _open(app, page="overview", cluster="seed")
+    for thread in threading.enumerate():
+        if thread.name == "gapwatch-prewarm":
+            thread.join(timeout=60)
+    assert len(calls) == 1  # the worst rollout's Service, folded in the background
+    at = _open(AppTest.from_file(APP, default_timeout=30), page="rollout", cluster="seed")
+    assert _metrics(at)["Gap windows"] != ""
+    assert len(calls) == 1  # the rollout page found it folded

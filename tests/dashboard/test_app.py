@@ -147,6 +147,12 @@ def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) 
         total = conn.execute(select(func.count()).select_from(events)).scalar_one()
     (result,) = [d.value for d in at.dataframe if list(d.value.columns) == ["n"]]
     assert int(result["n"][0]) == total
+    assert "view `v_windows`" in [e.label for e in at.expander]
+    at.text_area(key="sql").input("SELECT count(*) AS n FROM v_windows")
+    at.button(key="run").click()
+    at.run()
+    (result,) = [d.value for d in at.dataframe if list(d.value.columns) == ["n"]]
+    assert int(result["n"][0]) == len(api.windows(store))
     at.text_area(key="sql").input("DROP TABLE events")
     at.button(key="run").click()
     at.run()

@@ -56,7 +56,11 @@ def simulate(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override any parameter: KEY=VALUE (dotted, repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override any parameter (dotted key, repeatable): --set ccm.register_delay_s=7.",
+        ),
     ] = None,
     cluster: Annotated[
         str | None, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name.")

@@ -157,3 +157,12 @@ def test_probes_inside_a_true_window_see_the_node_not_serving(name: str) -> None
                 assert answer != "connected", (w, sampled)
                 checked += 1
     assert checked > 0
+
+
+def test_each_kind_is_watched_in_resource_version_order() -> None:
+    last: dict[str, int] = {}
+    for o in observations("large"):
+        if o.source == "k8s-watch":
+            rv = int(o.resource_version or 0)
+            assert rv > last.get(o.kind, 0), o
+            last[o.kind] = rv

@@ -68,7 +68,7 @@ class Nodes:
 class Service:
     namespace: str = "istio-system"
     name: str = "istio-ingressgateway"
-    type: ServiceType = "NodePort"
+    type: ServiceType = "LoadBalancer"
     port: int = 80
     node_port: int = 32999
     health_check_node_port: int = 31805
@@ -164,6 +164,7 @@ class Observe:
 @dataclass(frozen=True, slots=True)
 class Traffic:
     rps: float = 0.0
+    request_duration_s: float = 0.0
     access_log: bool = True
 
 

@@ -87,6 +87,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
     )
     need(o.probe_timeout_s > 0, "observe.probe_timeout_s", "must be > 0")
     need(s.traffic.rps >= 0, "traffic.rps", "must be >= 0")
+    need(s.traffic.request_duration_s >= 0, "traffic.request_duration_s", "must be >= 0")
     need(
         s.ccm.mode == "endpoint-driven" or s.service.type == "LoadBalancer",
         "service.type",

@@ -6,7 +6,9 @@ import dataclasses
 import typing
 from pathlib import Path
 
-from recorder.sim import PRESETS
+import yaml
+
+from recorder.sim import PRESETS, from_dict, run
 from recorder.sim.core import Lag
 from recorder.sim.scenario import ACTIONS, Scenario
 
@@ -36,3 +38,14 @@ def test_every_preset_and_action_is_documented() -> None:
         assert f"`{name}`" in DOC
     for action in ACTIONS:
         assert f"`{action}`" in DOC
+
+
+def test_the_documented_scenario_file_loads_and_runs() -> None:
+    block = DOC.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = from_dict(yaml.safe_load(block), "docs/simulator.md")
+    assert scenario.name == "seed-with-pte"
+    assert scenario.nodes.names == ("NODE1", "NODE2", "NODE3")
+    truth = run(scenario, 1).truth
+    assert len(truth.rollouts) == 4
+    # PTE + preStop + a registration delay past kube-proxy's lag: only the crash opens a window
+    assert {w.cls for w in truth.windows} == {"pod-gone-before-deregistered"}

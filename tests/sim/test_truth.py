@@ -216,3 +216,23 @@ def test_daemonset_rollout_with_surge_keeps_every_node_serving() -> None:
         assert sorted(alive.values()) == sorted(f"{n} {rollout.revision_to}" for n in nodes)
         # without surge each node is briefly without a ready pod: the NLB still routes to it
         assert run(load_scenario("aws-nlb", daemonset(0)), seed).truth.windows != ()
+
+
+def test_an_abrupt_kill_resets_the_requests_in_flight() -> None:
+    crash = [{"at_s": 100, "action": "crash_pod", "workload": "ingress", "node": "NODE1"}]
+    slow = {"traffic.rps": 400, "traffic.request_duration_s": 0.5, "events": crash}
+    truth = truth_of("seed-3node", **slow)
+    resets = [q for q in truth.requests if q.outcome == "reset"]
+    assert resets and {q.node for q in resets} == {"NODE1"}
+    # the crash is the only pod on NODE1: the resets mark the start of its window
+    assert truth.windows[0].start_us == 100_000_000
+    assert {q.at_us for q in resets} == {100_000_000}
+    # ~ rps / routed nodes * duration = 100 expected
+    assert 50 < len(resets) < 160
+    assert not [q for q in truth_of("seed-3node", events=crash).requests if q.outcome == "reset"]
+    # a graceful exit drains; only a SIGKILL at the end of the grace period resets
+    rollout = {"traffic.rps": 400, "traffic.request_duration_s": 0.5}
+    graceful = truth_of("mitigated", **rollout)
+    assert not [q for q in graceful.requests if q.outcome == "reset"]
+    killed = truth_of("mitigated", **rollout, **{"ingress.pod.termination_grace_s": 1})
+    assert [q for q in killed.requests if q.outcome == "reset"]

@@ -177,8 +177,10 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             state.workloads[(row[2], row[8] or "", row[9] or "")] = (row[11], row[16])
         elif kind == "access":
             svc = ServiceRef(row[2], row[8] or "", row[9] or "")
+            # an access-log line is shipped later; its own time is when the request was made
+            when = row[5] if row[5] is not None else row[3]
             state.access.setdefault((svc, row[10] or ""), []).append(
-                Sample(row[3], row[4], row[11] or "", row[0], None)
+                Sample(when, row[4], row[11] or "", row[0], None)
             )
     if pending:
         _apply_slice(state, pending)

@@ -10,6 +10,7 @@ an incremental update name the same group the same way. Pure.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -89,7 +90,8 @@ def _spans(state: FoldState, svc: ServiceRef, horizon: int) -> list[Rollout]:
             bad = s.value != "Ready" or bool(s.num)
             if bad and down_since is None:
                 down_since = s.at_us
-            elif not bad and down_since is not None:
+            # a deleted node's disruption ends with it (the LB settles within SETTLE_US)
+            if down_since is not None and (not bad or s.value == "Deleted"):
                 rid = group_id("nd", svc, node, down_since)
                 spans.append(
                     Rollout(rid, svc, "node-disruption", f"Node/{node}", None, None,
@@ -132,14 +134,16 @@ def group(
 
 
 def failed_requests(state: FoldState, windows: Sequence[Window]) -> list[Window]:
-    """Count LB access-log failures inside each window, where impact data exists."""
+    """Count the LB's failed requests (access-log lines) inside each window's bounds, for the
+    Services that have impact data; the others keep None."""
+    with_data = {svc for svc, _node in state.access}
+    times = {key: sorted(s.at_us for s in lane) for key, lane in state.access.items()}
     out: list[Window] = []
     for w in windows:
-        lines = state.access.get((w.service, w.node))
-        has_data = any(ref == w.service for ref, _n in state.access)
-        if not has_data:
+        if w.service not in with_data:
             out.append(w)
             continue
-        count = sum(1 for s in lines or [] if w.start_earliest_us <= s.at_us <= w.end_latest_us)
+        lane = times.get((w.service, w.node), [])
+        count = bisect_right(lane, w.end_latest_us) - bisect_left(lane, w.start_earliest_us)
         out.append(replace(w, failed_requests=count))
     return out

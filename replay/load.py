@@ -85,7 +85,7 @@ def iter_facts(
                 copy.set_types(_PG_TYPES)
                 yield from copy.rows()
         return
-    yield from conn.execute(text(sql), params).tuples()
+    yield from conn.execute(text(sql), params)
 
 
 def load_state(

@@ -84,6 +84,8 @@ def lane_segments(
     """Every lane of every (chosen) node of the Service, in time order."""
     out: list[Segment] = []
     wanted = set(nodes) if nodes else None
+    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    first_poll = min(polls) if polls else None
     for node in nodes_of(state, svc):
         if wanted is not None and node not in wanted:
             continue
@@ -105,6 +107,9 @@ def lane_segments(
                 lambda v: "OPEN" if v != "none" else "CLOSED", "inferred", lag,
             )  # fmt: skip
         targets = sorted_lane(state.probes["target"].get(key, []))
+        if first_poll is not None and (not targets or targets[0].at_us > first_poll):
+            # the poller was looking and this node was no target yet
+            targets = [Sample(first_poll, None, "absent", 0), *targets]
         out += _segments(svc, node, "lb", targets, str.upper, "measured")
         out += _segments(svc, node, "pod", _pod_samples(state, svc, node), str, "measured")
         node_lane = state.nodes.get((svc.cluster, node), [])

@@ -4,15 +4,17 @@ Runs the `large` preset (300 nodes, a rollout every 15 minutes, drains, crashes,
 serializes every observation to NDJSON (recorder.ndjson.dumps) into /dev/null, stopping at
 --count observations. Prints the median over --repeat runs, the time for 1M, and a baseline from
 the same run: serializing the same number of ready-made observations (the floor any producer pays),
-with the ratio. --ingest N also writes the first N observations into a fresh SQLite store (or
---db URL) through EventWriter and reports rows/s.
+with the ratio. --ingest N also writes the first N observations through EventWriter into a fresh
+SQLite store, or into a temporary database on the PostgreSQL server --pg URL (dropped afterwards),
+and reports rows/s.
 
-    /work/.venv/bin/python benchmarks/simulate.py [--count 1000000] [--repeat 1] [--ingest 0]
+    python benchmarks/simulate.py [--count 1000000] [--repeat 1] [--ingest N [--pg URL]]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -21,6 +23,9 @@ from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg
+from sqlalchemy.engine import make_url
 
 from recorder.ndjson import dumps
 from recorder.observation import Observation
@@ -57,18 +62,35 @@ def baseline(sample: list[Observation], count: int) -> float:
     return time.perf_counter() - start
 
 
-def ingest(count: int, db: str | None) -> tuple[float, int]:
+def ingest(count: int, server: str | None) -> tuple[float, int]:
+    """Write `count` observations into a fresh store: a temporary SQLite file, or a temporary
+    database created (and dropped) on the PostgreSQL server `server`."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = db or f"sqlite:///{tmp}/bench.db"
-        engine = make_engine(url)
+        if server is None:
+            return _ingest(f"sqlite:///{tmp}/bench.db", count)
+        name = f"gapwatch_bench_{os.getpid()}"
+        admin = make_url(server).set(drivername="postgresql", database="postgres")
+        dsn = admin.render_as_string(hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        try:
+            url = make_url(server).set(database=name).render_as_string(hide_password=False)
+            return _ingest(url, count)
+        finally:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def _ingest(url: str, count: int) -> tuple[float, int]:
+    engine = make_engine(url)
+    try:
         upgrade(engine)
-        sim = Simulation(load_scenario("large", {"cluster": f"bench-{time.time_ns()}"}), 1)
-        batch = list(islice(sim, count))
+        batch = list(islice(Simulation(load_scenario("large"), 1), count))
         start = time.perf_counter()
         result = EventWriter(engine, notify=False).write_all(batch)
-        elapsed = time.perf_counter() - start
+        return time.perf_counter() - start, result.inserted
+    finally:
         engine.dispose()
-        return elapsed, result.inserted
 
 
 def main() -> None:
@@ -76,7 +98,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--ingest", type=int, default=0, help="also ingest N observations")
-    parser.add_argument("--db", default=None, help="store URL for --ingest (default: SQLite)")
+    parser.add_argument(
+        "--pg", default=None, help="PostgreSQL server URL for --ingest (a temporary database)"
+    )
     args = parser.parse_args()
 
     times, cpus = [], []
@@ -104,9 +128,9 @@ def main() -> None:
         f"simulation costs {median / base:.2f}x the serialization alone"
     )
     if args.ingest:
-        elapsed, inserted = ingest(args.ingest, args.db)
+        elapsed, inserted = ingest(args.ingest, args.pg)
         print(
-            f"store ingest ({'given --db' if args.db else 'SQLite'}): {inserted} rows in "
+            f"store ingest ({'PostgreSQL' if args.pg else 'SQLite'}): {inserted} rows in "
             f"{elapsed:.2f} s, {inserted / elapsed:,.0f} rows/s"
         )
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import typer
 
+from dashboard import commands as dashboard_commands
 from recorder import cli as recorder_cli
 from recorder.cliutil import run_app
 from recorder.sim import cli as sim_cli
+from replay import cli as replay_cli
 
 app = typer.Typer(
     name="gapwatch",
@@ -26,6 +28,8 @@ app = typer.Typer(
 
 recorder_cli.register(app)
 sim_cli.register(app)
+replay_cli.register(app)
+dashboard_commands.register(app)
 
 
 def main() -> None:

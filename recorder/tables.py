@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -130,4 +131,107 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "previous_observed_at",
     "dedupe_key",
     "payload",
+)
+
+#: Narrow facts extracted once at ingest (recorder/facts.py); replay reads these, not payloads.
+facts = Table(
+    "facts",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("cluster", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("prev_us", BigInteger, nullable=True),
+    Column("src_us", BigInteger, nullable=True),
+    Column("fact", Text, nullable=False),
+    Column("op", Text, nullable=False),
+    Column("namespace", Text, nullable=True),
+    Column("name", Text, nullable=True),
+    Column("node", Text, nullable=True),
+    Column("state", Text, nullable=True),
+    Column("num1", BigInteger, nullable=True),
+    Column("num2", BigInteger, nullable=True),
+    Column("num3", BigInteger, nullable=True),
+    Column("num4", BigInteger, nullable=True),
+    Column("text1", Text, nullable=True),
+    Column("text2", Text, nullable=True),
+    Column("text3", Text, nullable=True),
+    Index(None, "cluster", "namespace", "name", "at_us"),
+)
+
+#: Projection: gap windows (replay/projections.py), rebuildable from facts at any time.
+replay_windows = Table(
+    "replay_windows",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=False),
+    Column("namespace", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("node", Text, nullable=False),
+    Column("class", Text, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("start_earliest_us", BigInteger, nullable=False),
+    Column("start_latest_us", BigInteger, nullable=False),
+    Column("end_earliest_us", BigInteger, nullable=False),
+    Column("end_latest_us", BigInteger, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("duration_min_s", Float, nullable=False),
+    Column("duration_max_s", Float, nullable=False),
+    Column("provenance", Text, nullable=False),
+    Column("certain", Integer, nullable=False),
+    Column("opened_by", Text, nullable=False),
+    Column("closed_by", Text, nullable=False),
+    Column("rollout", Text, nullable=True),
+    Column("failed_requests", Integer, nullable=True),
+    Index(None, "cluster", "namespace", "service", "start_us"),
+)
+
+#: Projection: rollouts and node disruptions with their gap totals.
+replay_rollouts = Table(
+    "replay_rollouts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("cluster", Text, nullable=False),
+    Column("namespace", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("workload", Text, nullable=False),
+    Column("revision_from", Text, nullable=True),
+    Column("revision_to", Text, nullable=True),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("windows", Integer, nullable=False),
+    Column("gap_seconds", Float, nullable=False),
+    Column("worst_window_s", Float, nullable=False),
+    Column("nodes", Text, nullable=False),
+    Column("failed_requests", Integer, nullable=True),
+    Index(None, "cluster", "namespace", "service", "start_us"),
+)
+
+#: Projection: measured lag samples (kube-proxy programming, CCM register/deregister, LB health).
+replay_lags = Table(
+    "replay_lags",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=False),
+    Column("namespace", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("node", Text, nullable=False),
+    Column("lag", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index(None, "cluster", "namespace", "service", "at_us"),
+)
+
+#: Where the projections stand: the last event id they include.
+replay_state = Table(
+    "replay_state",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

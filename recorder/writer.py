@@ -92,6 +92,16 @@ class _JsonTextDumper(Dumper):
 Derive = Callable[[Connection, list[tuple[int, Observation]]], None]
 
 
+def no_derive(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
+    """A derive hook that writes nothing (for tools that only want the raw log)."""
+
+
+def _default_derive() -> Derive:
+    from recorder.facts import write_facts
+
+    return write_facts
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A source's resume point, stored atomically with the batch it follows."""
@@ -165,9 +175,11 @@ class EventWriter:
     def __init__(
         self, engine: Engine, *, notify: bool = True, derive: Derive | None = None
     ) -> None:
+        """`derive` defaults to recorder.facts.write_facts (the narrow rows replay reads)."""
         self.engine = engine
         self.notify = notify
-        self.derive = derive
+        # Every ingest path fills the narrow facts replay reads; pass `no_derive` to skip it.
+        self.derive = derive if derive is not None else _default_derive()
         self.dialect = engine.dialect.name
         self._staging_batches_left = 0
 
@@ -176,14 +188,15 @@ class EventWriter:
     ) -> WriteResult:
         """Store one batch (and the checkpoints that follow it) in one transaction."""
         with translate_errors(self.engine), self.engine.begin() as conn:
-            before = self._max_id(conn) if self.derive is not None else 0
+            derive = self.derive if self.derive is not no_derive else None
+            before = self._max_id(conn) if derive is not None else 0
             if self.dialect == "postgresql":
                 batch, inserted = self._write_postgres(conn, iter(observations))
             else:
                 batch = list(observations)
                 inserted = self._write_sqlite(conn, batch)
-            if self.derive is not None and inserted:
-                self.derive(conn, self._new_rows(conn, before, batch, inserted))
+            if derive is not None and inserted:
+                derive(conn, self._new_rows(conn, before, batch, inserted))
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
         return WriteResult(offered=len(batch), inserted=inserted)

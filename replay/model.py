@@ -85,6 +85,8 @@ class Window:
     closed_by: tuple[int, ...] = ()
     rollout: str | None = None
     failed_requests: int | None = None
+    #: False when the samples allow this window but do not prove it (duration_min_s is 0)
+    certain: bool = True
 
     @property
     def duration_s(self) -> float:

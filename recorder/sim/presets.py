@@ -19,7 +19,9 @@ SEED_3NODE: dict[str, Any] = {
         "kubelet_version": "v1.25.16",
         "kube_proxy_version": "v1.25.16",
     },
-    "service": {"type": "NodePort", "node_port": 32999, "health_check_node_port": 31805},
+    # A CCM manages load balancers only for type LoadBalancer: the seed's "NodePort 32999" is the
+    # node port its ELB targets. (`service.type: NodePort` is supported: no HC port to probe.)
+    "service": {"type": "LoadBalancer", "node_port": 32999, "health_check_node_port": 31805},
     "ingress": {
         "kind": "Deployment",
         "replicas": 2,

@@ -68,7 +68,7 @@ class Nodes:
 class Service:
     namespace: str = "istio-system"
     name: str = "istio-ingressgateway"
-    type: ServiceType = "NodePort"
+    type: ServiceType = "LoadBalancer"
     port: int = 80
     node_port: int = 32999
     health_check_node_port: int = 31805

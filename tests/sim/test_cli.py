@@ -1,18 +1,21 @@
-"""`gapwatch simulate`: into the store on both backends, to NDJSON, and clean one-line errors."""
+"""`gapwatch simulate` and the streaming API: into the store on both backends, to NDJSON, and
+clean one-line errors."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from dashboard.cli import app
-from recorder.ndjson import read_observations
+from recorder.ndjson import dumps, read_observations
+from recorder.sim import Simulation, load_scenario, run, summary, to_ndjson, to_store
 from recorder.store import make_engine
 from recorder.tables import events
 
@@ -86,3 +89,23 @@ def test_a_bad_parameter_is_one_line_and_exit_1() -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: preset seed-3node: kube_proxy.lag_s.p50: must be >= 0"
     ]
+
+
+def test_python_api_streams_to_the_store_and_to_ndjson(engine: Engine) -> None:
+    scenario = load_scenario("aws-nlb")
+    expected = run(scenario, 2).observations
+    buffer = io.StringIO()
+    counts = to_ndjson(Simulation(scenario, 2), buffer)
+    assert buffer.getvalue() == "".join(dumps(o) + "\n" for o in expected)
+    assert sum(counts.values()) == len(expected)
+    sim = Simulation(scenario, 2)
+    stored = to_store(sim, engine, batch_size=500)
+    assert stored == counts
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        kinds = dict(
+            conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)).all()
+        )
+    assert rows == len(expected)
+    assert kinds["TargetHealth"] == sum(1 for o in expected if o.kind == "TargetHealth")
+    assert sim.truth is not None and "aws-nlb seed 2" in summary("aws-nlb", 2, stored, sim.truth)

@@ -45,15 +45,18 @@ def test_resource_versions_come_from_one_counter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kinds"),
+    ("name", "overrides", "kinds"),
     [
         # a NodePort Service has no healthCheckNodePort: only the NodePort itself is probed
-        ("seed-3node", {"NodePortProbe"}),
-        ("aws-nlb", {"NodePortProbe", "ProxyHealth"}),
+        ("seed-3node", {"service.type": "NodePort"}, {"NodePortProbe"}),
+        ("seed-3node", {}, {"NodePortProbe", "ProxyHealth"}),
+        ("aws-nlb", {}, {"NodePortProbe", "ProxyHealth"}),
     ],
 )
-def test_samplers_report_changes_with_the_previous_look(name: str, kinds: set[str]) -> None:
-    scenario = load_scenario(name)
+def test_samplers_report_changes_with_the_previous_look(
+    name: str, overrides: dict[str, str], kinds: set[str]
+) -> None:
+    scenario = load_scenario(name, overrides)
     period = timedelta(seconds=scenario.observe.kube_proxy_period_s)
     heartbeat = timedelta(seconds=scenario.observe.heartbeat_s)
     seen: dict[tuple[str, str | None], list[Observation]] = defaultdict(list)
@@ -154,3 +157,12 @@ def test_probes_inside_a_true_window_see_the_node_not_serving(name: str) -> None
                 assert answer != "connected", (w, sampled)
                 checked += 1
     assert checked > 0
+
+
+def test_each_kind_is_watched_in_resource_version_order() -> None:
+    last: dict[str, int] = {}
+    for o in observations("large"):
+        if o.source == "k8s-watch":
+            rv = int(o.resource_version or 0)
+            assert rv > last.get(o.kind, 0), o
+            last[o.kind] = rv

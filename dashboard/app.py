@@ -1,0 +1,140 @@
+"""The gapwatch dashboard (Streamlit): `gapwatch dashboard` runs `streamlit run` on this file.
+
+Thin by design: it reads the store URL (env GAPWATCH_DB, or `-- --db URL` after the script), the
+shared filters from the URL's query parameters, draws the sidebar and hands one page the context.
+Pages (dashboard/page_*.py) only wire widgets to dashboard.cache queries and pure figure builders.
+Live mode reruns the page body every few seconds (st.fragment(run_every=...)); a run reads the
+log's highest event id and, when it moved, brings the replay projections up to date first.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import streamlit as st
+
+from dashboard import cache, nav
+from dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
+from recorder.errors import GapwatchError
+from recorder.store import DEFAULT_URL, redact
+from recorder.timefmt import format_time, parse_time
+
+LIVE_EVERY_S = 5.0
+ALL = "(all)"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a page gets: the store URL, the filters and the log version of this run."""
+
+    url: str
+    filters: Filters
+    version: int
+
+
+def store_url(argv: list[str]) -> str:
+    """`--db URL` after the script's `--`, else GAPWATCH_DB, else the default file."""
+    if "--db" in argv:
+        i = argv.index("--db")
+        if i + 1 < len(argv):
+            return argv[i + 1]
+    return os.environ.get("GAPWATCH_DB") or DEFAULT_URL
+
+
+def _init_state(filters: Filters) -> None:
+    if st.session_state.get("_init"):
+        return
+    st.session_state["_init"] = True
+    st.session_state["page"] = filters.page
+    st.session_state["cluster"] = filters.cluster or ALL
+    st.session_state["service"] = filters.service or ALL
+    st.session_state["since"] = format_time(filters.since) if filters.since else ""
+    st.session_state["until"] = format_time(filters.until) if filters.until else ""
+    st.session_state["live"] = filters.live
+    if filters.rollout:
+        st.session_state["rollout"] = filters.rollout
+
+
+def _time_input(label: str, key: str) -> str | None:
+    raw = st.sidebar.text_input(label, key=key, placeholder="2026-11-25T10:00:00Z").strip()
+    if not raw:
+        return None
+    try:
+        parse_time(raw)
+    except ValueError as exc:
+        st.sidebar.warning(str(exc))
+        return None
+    return raw
+
+
+def sidebar(url: str, version: int) -> Filters:
+    """The shared filters, from widgets whose first values came from the query parameters."""
+    info = cache.store_info(url, version)
+    st.sidebar.title("gapwatch")
+    st.sidebar.caption(f"store `{redact(url)}` · {info.events:,} events")
+    page = st.sidebar.radio("Page", PAGES, format_func=PAGE_TITLES.__getitem__, key="page")
+    clusters = [ALL, *info.clusters]
+    if st.session_state.get("cluster") not in clusters:
+        st.session_state["cluster"] = ALL
+    picked = st.sidebar.selectbox("Cluster", clusters, key="cluster")
+    cluster = None if picked == ALL else picked
+    keys = sorted({s.key for s in cache.services(url, cluster, version)})
+    options = [ALL, *keys]
+    if st.session_state.get("service") not in options:
+        st.session_state["service"] = ALL
+    service = st.sidebar.selectbox("Service (LB-facing)", options, key="service")
+    since = _time_input("Since (RFC 3339, UTC)", "since")
+    until = _time_input("Until", "until")
+    if info.first and info.last:
+        st.sidebar.caption(f"data: {format_time(info.first)} .. {format_time(info.last)}")
+    live = st.sidebar.toggle("Live (refresh every 5 s)", key="live")
+    rollout = st.session_state.get("rollout") if page == "rollout" else None
+    params = {
+        "page": page,
+        "cluster": cluster or "",
+        "service": "" if service == ALL else service,
+        "since": since or "",
+        "until": until or "",
+        "rollout": rollout or "",
+        "live": "1" if live else "",
+    }
+    filters, _problems = from_params(params)
+    return filters
+
+
+def render_page(url: str, filters: Filters) -> None:
+    """One run of the page body (inside a fragment in live mode)."""
+    from dashboard import page_overview, page_rollout, page_sql, page_whatif
+
+    version = cache.version(url)
+    if filters.page != "sql":
+        cache.refreshed(url, version)
+    ctx = Context(url=url, filters=filters, version=version)
+    {
+        "overview": page_overview.render,
+        "rollout": page_rollout.render,
+        "whatif": page_whatif.render,
+        "sql": page_sql.render,
+    }[filters.page](ctx)
+
+
+def main() -> None:
+    st.set_page_config(page_title="gapwatch", page_icon=":material/lan:", layout="wide")
+    url = store_url(sys.argv[1:])
+    initial, problems = from_params({k: st.query_params.get(k, "") for k in st.query_params})
+    _init_state(initial)
+    nav.apply_pending()
+    for problem in problems:
+        st.warning(f"ignored URL parameter {problem}")
+    try:
+        filters = sidebar(url, cache.version(url))
+        st.query_params.from_dict(filters.to_params())
+        body = st.fragment(render_page, run_every=LIVE_EVERY_S if filters.live else None)
+        body(url, filters)
+    except GapwatchError as exc:
+        st.error(f"{type(exc).__name__}: {exc}")
+
+
+main()

@@ -1,0 +1,79 @@
+"""Overview: clusters and LB-facing services, gap-seconds over time, rollouts ranked by damage,
+windows by class, and a clear "clean" state when nothing dropped traffic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, data, figures, nav, tables
+from dashboard.style import format_seconds
+
+if TYPE_CHECKING:
+    from dashboard.app import Context
+
+
+def render(ctx: Context) -> None:
+    f = ctx.filters
+    wins = cache.windows(ctx.url, f, ctx.version)
+    rolls = cache.rollouts(ctx.url, f, ctx.version)
+    svcs = cache.services(ctx.url, f.cluster, ctx.version)
+    svcs = [s for s in svcs if f.matches(s)]
+    st.header("Overview")
+    total = sum(w.duration_s for w in wins)
+    damaged = [r for r in rolls if r.windows]
+    c = st.columns(5)
+    c[0].metric("Clusters", len({s.cluster for s in svcs}))
+    c[1].metric("LB-facing services", len(svcs))
+    c[2].metric("Gap windows", len(wins))
+    c[3].metric("Gap-seconds", f"{total:.1f}")
+    c[4].metric("Rollouts with gaps", f"{len(damaged)} of {len(rolls)}")
+    if not wins:
+        st.success(
+            "Clean: no gap windows in this range. The load balancer never sent traffic to a node "
+            "that could not serve it."
+        )
+    else:
+        worst = max(wins, key=lambda w: w.duration_s)
+        st.error(
+            f"{len(wins)} gap windows, {format_seconds(total)} in all; the longest: "
+            f"{worst.cls} on {worst.node} ({format_seconds(worst.duration_s)})."
+        )
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        figures.gap_seconds_over_time(wins, since_us=f.since_us, until_us=f.until_us),
+        key="gap_time",
+    )
+    right.plotly_chart(figures.window_class_counts(wins), key="class_counts")
+    st.subheader("Rollouts ranked by damage")
+    event = st.plotly_chart(
+        figures.rollouts_ranked(rolls),
+        key="ranked",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    points = nav.selection(event, "points")
+    if points and points[0].get("customdata"):
+        nav.go("rollout", rollout=str(points[0]["customdata"]))
+    if not f.live:  # a recorder writing would make this a fold every few seconds
+        top = figures.rank_rollouts(rolls)[:1]
+        cache.prewarm(ctx.url, [r.service for r in top if r.windows], ctx.version)
+    rows = tables.rollout_rows(rolls)
+    if rows:
+        frame = pd.DataFrame(rows)
+        base = f.with_(page="rollout").to_params()
+        frame.insert(0, "open", [f"?{urlencode({**base, 'rollout': r['id']})}" for r in rows])
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key="rollout_table",
+            column_config={
+                "open": st.column_config.LinkColumn("open", display_text="open ↗"),
+                "gap_s": st.column_config.NumberColumn("gap-seconds", format="%.2f"),
+            },
+        )
+    st.subheader("Services")
+    st.dataframe(pd.DataFrame(data.service_rows(svcs, wins, rolls)), hide_index=True)

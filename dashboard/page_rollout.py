@@ -1,0 +1,141 @@
+"""Rollout: the lanes of every node the rollout touched on one time axis, its gap windows shaded
+and labelled, the windows as a table, per-class counts, and the events behind a chosen window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, data, figures, lanes, nav, tables
+from recorder.timefmt import from_micros, to_micros
+from replay.model import Rollout, Window
+
+#: Past this many nodes the page first draws only the nodes that had windows.
+MANY_NODES = 8
+
+if TYPE_CHECKING:
+    from dashboard.app import Context
+
+
+def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
+    ranked = figures.rank_rollouts(rolls)
+    if not ranked:
+        return None
+    by_id = {r.id: r for r in ranked}
+    if st.session_state.get("rollout") not in by_id:
+        st.session_state["rollout"] = ranked[0].id
+    chosen = st.selectbox(
+        "Rollout (worst first)",
+        list(by_id),
+        format_func=lambda i: (
+            f"{figures.rollout_label(by_id[i])} · "
+            f"{len(by_id[i].windows)} windows, {by_id[i].gap_seconds:.1f} gap-s"
+        ),
+        key="rollout",
+    )
+    st.query_params["rollout"] = chosen  # the URL opens this rollout again
+    return by_id[chosen]
+
+
+def _visible_range(rollout: Rollout) -> tuple[int, int]:
+    lo = from_micros(rollout.start_us - data.MARGIN_US).replace(microsecond=0)
+    hi = from_micros(rollout.end_us + data.MARGIN_US).replace(microsecond=0) + timedelta(seconds=1)
+    chosen = st.slider(
+        "Visible range (only this range is read)",
+        min_value=lo,
+        max_value=hi,
+        value=(lo, hi),
+        step=timedelta(seconds=1),
+        format="HH:mm:ss",
+        key=f"range-{rollout.id}",
+    )
+    return to_micros(chosen[0]), to_micros(chosen[1])
+
+
+def _selected_window(
+    chart: Any, drawn: list[Window], table: Any, listed: list[Window]
+) -> Window | None:
+    """The window picked by a click on its marker (an index into `drawn`), else by a row of
+    the table (an index into `listed`)."""
+    for point in nav.selection(chart, "points"):
+        custom = point.get("customdata")
+        if isinstance(custom, int) and 0 <= custom < len(drawn):
+            return drawn[custom]
+    rows = nav.selection(table, "rows")
+    return listed[int(rows[0])] if rows and int(rows[0]) < len(listed) else None
+
+
+def _pick_nodes(rollout: Rollout, page: data.RolloutPage, wins: list[Window]) -> set[str]:
+    """Which nodes' lanes to draw: all of them for a small rollout, else the worst few."""
+    every = sorted({s.node for s in page.segments} | {w.node for w in wins})
+    default = every if len(every) <= MANY_NODES else tables.worst_nodes(wins, MANY_NODES) or every
+    chosen = st.multiselect(
+        f"Nodes drawn ({len(every)} in this rollout)",
+        every,
+        default=default,
+        key=f"nodes-{rollout.id}",
+        help=f"Past {MANY_NODES} nodes the page starts with the nodes that lost most.",
+    )
+    return set(chosen or every)
+
+
+def _metrics(rollout: Rollout, wins: list[Window]) -> None:
+    impact = [w.failed_requests for w in wins if w.failed_requests is not None]
+    c = st.columns(5)
+    c[0].metric("Gap windows", len(wins))
+    c[1].metric("Gap-seconds", f"{sum(w.duration_s for w in wins):.2f}")
+    low, high = sum(w.duration_min_s for w in wins), sum(w.duration_max_s for w in wins)
+    c[2].metric("Possible range", f"{low:.1f}-{high:.1f} s")
+    c[3].metric("Nodes", len(rollout.nodes) or len({w.node for w in wins}))
+    c[4].metric(
+        "Failed requests",
+        sum(impact) if impact else "n/a",
+        help="From LB access logs or the simulator; n/a when no impact data was recorded.",
+    )
+
+
+def render(ctx: Context) -> None:
+    st.header("Rollout")
+    rolls = cache.rollouts(ctx.url, ctx.filters, ctx.version)
+    rollout = _pick_rollout(rolls)
+    if rollout is None:
+        st.info("No rollouts in this range and filter.")
+        return
+    since_us, until_us = _visible_range(rollout)
+    page = cache.rollout_page(ctx.url, rollout, since_us, until_us, ctx.version)
+    wins = sorted(page.windows, key=lambda w: (w.start_us, w.node))
+    _metrics(rollout, wins)
+    if not wins:
+        st.success("Clean rollout: no gap windows.")
+    nodes = _pick_nodes(rollout, page, wins)
+    drawn = [w for w in wins if w.node in nodes]
+    segments = [s for s in page.segments if s.node in nodes]
+    fig = lanes.lane_timeline(segments, drawn, until_us=page.until_us)
+    fig.update_xaxes(range=[from_micros(page.since_us), from_micros(page.until_us)])
+    chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
+    st.caption(
+        "Solid: measured. Hatched/dotted and paler: inferred. Shaded: gap windows (dashed: how "
+        f"far sampling lets them stretch). {len(segments):,} segments, "
+        f"{fig.layout.meta['renderer']} renderer. Click a window's diamond for its events."
+    )
+    st.subheader("Gap windows")
+    table = st.dataframe(
+        pd.DataFrame(tables.window_rows(wins), columns=list(tables.WINDOW_COLUMNS)),
+        hide_index=True,
+        key="window_table",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    st.subheader("Per class")
+    st.dataframe(pd.DataFrame(tables.class_summary(wins)), hide_index=True, key="class_table")
+    win = _selected_window(chart, drawn, table, wins)
+    if win is not None:
+        st.subheader(f"Events behind the window on {win.node}")
+        st.caption(lanes.window_label(win))
+        rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
+        st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
+    elif wins:
+        st.caption("Select a window (diamond in the chart or a table row) to see its events.")

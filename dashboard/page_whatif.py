@@ -1,0 +1,114 @@
+"""What-if: replay the recorded timeline under other settings (preStop, PTE, CCM delay, health
+checks) and show the windows side by side with the recorded ones, plus `gapwatch advise`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache, figures, tables
+from dashboard.filters import pick_service
+from replay.model import Advice, WhatIf
+
+if TYPE_CHECKING:
+    from dashboard.app import Context
+
+AS_RECORDED = "as recorded"
+
+#: (WhatIf field, label, choices) - each a select-slider whose first stop is "as recorded".
+SETTINGS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
+    ("prestop_s", "preStop sleep (s)", (0, 5, 10, 15, 20, 30, 45, 60, 90, 120)),
+    ("termination_grace_s", "terminationGracePeriodSeconds", (30, 60, 90, 120, 180, 300)),
+    ("proxy_terminating_endpoints", "ProxyTerminatingEndpoints", (True, False)),
+    ("ccm_register_delay_s", "CCM registration delay (s)", (0, 1, 2, 5, 10, 15, 30, 60)),
+    ("hc_interval_s", "LB health-check interval (s)", (2, 5, 10, 15, 30)),
+    ("hc_healthy_threshold", "healthy threshold", (1, 2, 3, 5, 10)),
+    ("hc_unhealthy_threshold", "unhealthy threshold", (1, 2, 3, 5, 10)),
+    ("deregistration_delay_s", "deregistration delay (s)", (0, 5, 15, 30, 60, 300)),
+)
+
+
+def _label(value: Any) -> str:
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def settings_from_widgets() -> WhatIf:
+    values: dict[str, Any] = {}
+    cols = st.columns(4)
+    for i, (field, label, choices) in enumerate(SETTINGS):
+        key = f"whatif-{field}"
+        options = (AS_RECORDED, *choices)
+        if st.session_state.get(key) not in options:
+            st.session_state[key] = AS_RECORDED
+        chosen = cols[i % 4].select_slider(label, options=options, format_func=_label, key=key)
+        values[field] = None if chosen == AS_RECORDED else chosen
+    return WhatIf(**values)
+
+
+def _apply_advice(advice: Advice) -> None:
+    for field, _label_text, choices in SETTINGS:
+        value = getattr(advice.settings, field)
+        key = f"whatif-{field}"
+        if value is None:
+            st.session_state[key] = AS_RECORDED
+        elif value in choices:
+            st.session_state[key] = value
+        else:  # the nearest stop at or above the advised value
+            above = [c for c in choices if not isinstance(c, bool) and c >= value]
+            st.session_state[key] = above[0] if above else choices[-1]
+
+
+def _advice(advice: Advice) -> None:
+    st.subheader("Advice (`gapwatch advise`)")
+    st.write(
+        f"With these settings the replay finds **{advice.windows_after}** windows instead of "
+        f"**{advice.windows_before}**."
+    )
+    changed = {k: _label(v) for k, v in asdict(advice.settings).items() if v is not None}
+    st.dataframe(
+        pd.DataFrame([{"setting": k, "advised": v} for k, v in changed.items()]),
+        hide_index=True,
+        key="advice_settings",
+    )
+    st.caption("Evidence: the measured lags these settings must cover")
+    st.dataframe(
+        pd.DataFrame([asdict(lag) for lag in advice.lags]), hide_index=True, key="advice_lags"
+    )
+    for note in advice.notes:
+        st.markdown(f"- {note}")
+    st.button("Try the advised settings", on_click=_apply_advice, args=(advice,))
+
+
+def render(ctx: Context) -> None:
+    st.header("What-if")
+    svcs = cache.services(ctx.url, ctx.filters.cluster, ctx.version)
+    service = pick_service(svcs, ctx.filters)
+    if service is None:
+        st.info("No LB-facing service in this filter.")
+        return
+    st.caption(f"Service {service.cluster}/{service.key} (choose another in the sidebar)")
+    settings = settings_from_widgets()
+    recorded = [w for w in cache.windows(ctx.url, ctx.filters, ctx.version) if w.service == service]
+    replayed = cache.whatif(ctx.url, service, settings, ctx.filters, ctx.version)
+    c = st.columns(4)
+    c[0].metric("Recorded windows", len(recorded))
+    diff = len(replayed) - len(recorded)
+    c[1].metric("What-if windows", len(replayed), delta=diff or None, delta_color="inverse")
+    rec_s, new_s = sum(w.duration_s for w in recorded), sum(w.duration_s for w in replayed)
+    c[2].metric("Recorded gap-seconds", f"{rec_s:.1f}")
+    delta = f"{new_s - rec_s:.1f}" if abs(new_s - rec_s) >= 0.05 else None
+    c[3].metric("What-if gap-seconds", f"{new_s:.1f}", delta=delta, delta_color="inverse")
+    st.plotly_chart(figures.whatif_comparison(recorded, replayed), key="whatif_fig")
+    left, right = st.columns(2)
+    left.caption("Recorded, per class")
+    left.dataframe(pd.DataFrame(tables.class_summary(recorded)), hide_index=True, key="rec_cls")
+    right.caption("What-if, per class")
+    right.dataframe(pd.DataFrame(tables.class_summary(replayed)), hide_index=True, key="new_cls")
+    _advice(cache.advice(ctx.url, service, ctx.version))

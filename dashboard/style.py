@@ -1,0 +1,99 @@
+"""Colours, labels and time conversion shared by every figure and table of the dashboard.
+
+Lane states read like traffic lights: the state that lets traffic through is green, a state on its
+way out amber, a state that stops traffic red, "we do not know" grey. Window classes get four
+colours that differ from the lane colours, so a shaded window never reads as a lane state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from replay.model import Provenance
+
+GOOD = "#2ca02c"
+LEAVING = "#ff9f1c"
+BAD = "#d62728"
+UNKNOWN = "#9e9e9e"
+
+STATE_COLORS: dict[str, str] = {
+    # endpoints
+    "ready": GOOD,
+    "serving-terminating": LEAVING,
+    "none": BAD,
+    # proxy
+    "OPEN": GOOD,
+    "CLOSED": BAD,
+    "DOWN": "#7f0000",
+    "UNKNOWN": UNKNOWN,
+    # lb
+    "HEALTHY": GOOD,
+    "INITIAL": "#bcbd22",
+    "DRAINING": LEAVING,
+    "UNHEALTHY": BAD,
+    "UNUSED": UNKNOWN,
+    "ABSENT": "#d9d9d9",
+    # pod
+    "serving": GOOD,
+    "terminating": LEAVING,
+    "gone": BAD,
+    # node
+    "Ready": GOOD,
+    "NotReady": BAD,
+}
+
+CLASS_COLORS: dict[str, str] = {
+    "registered-before-forwarding": "#9467bd",
+    "closed-before-deregistered": "#1f77b4",
+    "pod-gone-before-deregistered": "#e377c2",
+    "node-not-ready": "#8c564b",
+}
+
+#: Lanes in the order they are drawn inside one node's group (top to bottom).
+LANE_ORDER: tuple[str, ...] = ("node", "endpoints", "proxy", "lb", "pod")
+
+#: Inferred segments are hatched and paler than measured ones.
+INFERRED_PATTERN = "/"
+INFERRED_OPACITY = 0.55
+
+
+def state_color(state: str) -> str:
+    return STATE_COLORS.get(state, UNKNOWN)
+
+
+def class_color(cls: str) -> str:
+    return CLASS_COLORS.get(cls, UNKNOWN)
+
+
+def provenance_label(provenance: Provenance) -> str:
+    return "measured" if provenance == "measured" else "inferred"
+
+
+def to_datetime64(micros: Sequence[int] | Iterable[int]) -> np.ndarray:
+    """Epoch microseconds to a numpy datetime64[us] array (UTC, naive), as plotly wants dates."""
+    return np.asarray(list(micros), dtype="int64").astype("datetime64[us]")
+
+
+def us_to_iso(micros: int) -> str:
+    """One epoch-microsecond instant as an ISO string plotly reads as a date (UTC)."""
+    return str(np.datetime64(micros, "us"))
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people: 850 ms, 4.2 s, 3 min 5 s, 2 h 1 min."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def duration_label(duration_s: float, min_s: float, max_s: float) -> str:
+    """`4.2 s (3.1-5.0 s)`: the best estimate and the range the sampling allows."""
+    if abs(max_s - min_s) < 1e-3:
+        return format_seconds(duration_s)
+    return f"{format_seconds(duration_s)} ({min_s:.1f}-{max_s:.1f} s)"

@@ -1,0 +1,140 @@
+"""Advice: the measured lags and the smallest settings that close every observed window.
+
+Per class: registered-before-forwarding is closed by delaying registration (a CCM delay or a
+readiness gate) past kube-proxy's programming lag; closed-before-deregistered by keeping
+kube-proxy forwarding to terminating pods (ProxyTerminatingEndpoints) while a preStop sleep keeps
+them serving until the LB has stopped routing; pod-gone-before-deregistered by a longer preStop.
+terminationGracePeriodSeconds must cover preStop plus the pod's own shutdown. Each candidate is
+tried with the what-if, smallest first, and the advice carries the run that proves it.
+node-not-ready windows cannot be closed by these settings and are reported as such. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from replay.detect import DEFAULTS, DetectSettings, detect
+from replay.fold import FoldState
+from replay.lags import lag_samples, stats
+from replay.model import Advice, ServiceRef, WhatIf, Window
+from replay.whatif import pod_lives, whatif
+
+#: Candidate values, smallest first (seconds).
+LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
+
+
+def _fixable(windows: list[Window]) -> list[Window]:
+    return [w for w in windows if w.cls != "node-not-ready"]
+
+
+def _left(
+    state: FoldState,
+    svc: ServiceRef,
+    candidate: WhatIf,
+    classes: tuple[str, ...],
+    settings: DetectSettings,
+) -> int:
+    """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
+    return sum(
+        1
+        for worst in (False, True)
+        for w in whatif(state, candidate, [svc], settings, worst_case=worst)
+        if w.cls in classes
+    )
+
+
+def _smallest(
+    state: FoldState,
+    svc: ServiceRef,
+    base: WhatIf,
+    field: str,
+    classes: tuple[str, ...],
+    settings: DetectSettings,
+) -> tuple[WhatIf | None, int]:
+    """The smallest value of `field` that closes every window the setting can close at all
+    (the largest value shows which those are: a crashed pod is no preStop's business);
+    returns it and how many windows no value closes."""
+
+    def at(value: float) -> WhatIf:
+        changes: dict[str, Any] = {field: value}
+        return _with_grace(state, svc, replace(base, **changes))
+
+    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings)
+    for value in LADDER_S:
+        candidate = at(float(value))
+        if _left(state, svc, candidate, classes, settings) <= floor:
+            return candidate, floor
+    return None, floor
+
+
+def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf) -> WhatIf:
+    """terminationGracePeriodSeconds that leaves room for preStop plus the recorded shutdown."""
+    if settings.prestop_s is None:
+        return settings
+    shutdown = 0.0
+    for node in {n for n in state.service_pods.get(svc, {}).values()}:
+        for pod in pod_lives(state, svc, node):
+            if pod.deletion_us is not None and pod.gone_us is not None:
+                took = (pod.gone_us - pod.deletion_us) / 1e6
+                shutdown = max(shutdown, took - pod.prestop_s)
+    grace = math.ceil(settings.prestop_s + shutdown + 5)
+    return replace(settings, termination_grace_s=float(max(grace, 30)))
+
+
+def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULTS) -> Advice:
+    """Lags, recommended settings and the what-if windows left under them."""
+    before = detect(state, [svc], settings)
+    lags = stats(lag_samples(state, [svc], settings))
+    notes: list[str] = []
+    best = WhatIf()
+    classes = {w.cls for w in _fixable(before)}
+    if classes & {"closed-before-deregistered", "pod-gone-before-deregistered"}:
+        base = WhatIf(proxy_terminating_endpoints=True)
+        found, unclosable = _smallest(
+            state,
+            svc,
+            base,
+            "prestop_s",
+            ("closed-before-deregistered", "pod-gone-before-deregistered"),
+            settings,
+        )
+        if unclosable:
+            notes.append(
+                f"{unclosable // 2 or 1} closing-side window(s) stay under any preStop "
+                "(a pod that crashed or was killed without a graceful deletion)"
+            )
+        if found is not None and found.prestop_s is not None:
+            best = replace(
+                best,
+                proxy_terminating_endpoints=True,
+                prestop_s=found.prestop_s,
+                termination_grace_s=found.termination_grace_s,
+            )
+    if "registered-before-forwarding" in classes:
+        found, unclosable = _smallest(
+            state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",), settings
+        )
+        if unclosable:
+            notes.append("some registered-before-forwarding windows stay under any delay")
+        if found is not None:
+            best = replace(best, ccm_register_delay_s=found.ccm_register_delay_s)
+    after = whatif(state, best, [svc], settings)
+    if any(w.cls == "node-not-ready" for w in before):
+        notes.append(
+            "node-not-ready windows need the LB to stop routing before a node goes down "
+            "(drain and deregister first); no setting here closes them"
+        )
+    if best.ccm_register_delay_s:
+        notes.append(
+            "a registration delay can be a readiness gate that waits for the LB target instead"
+        )
+    return Advice(
+        service=svc,
+        lags=lags,
+        settings=best,
+        windows_before=len(before),
+        windows_after=len(after),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,265 @@
+"""Replay commands: gaps, rollouts, timeline, advise, replay; dashboard.cli registers them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from recorder import store
+from recorder.cliutil import (
+    ClusterOption,
+    CsvFlag,
+    DbOption,
+    FormatOption,
+    JsonFlag,
+    OutputFormat,
+    emit_rows,
+    open_store,
+    pick_format,
+    stderr,
+)
+from recorder.timefmt import format_time, from_micros, parse_time
+from replay import api, projections
+from replay.model import Segment, ServiceRef, Window
+
+WINDOW_COLUMNS = [
+    "cluster", "service", "node", "class", "start", "end", "duration_s", "duration_min_s",
+    "duration_max_s", "provenance", "certain", "rollout", "failed_requests", "opened_by",
+    "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest",
+]  # fmt: skip
+ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
+SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
+UntilOption = Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the replay commands to the root `gapwatch` app."""
+    app.command("gaps")(gaps)
+    app.command("rollouts")(rollouts)
+    app.command("timeline")(timeline)
+    app.command("advise")(advise)
+    app.command("replay")(replay)
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _t(us: int) -> str:
+    return format_time(from_micros(us))
+
+
+def window_dict(w: Window) -> dict[str, Any]:
+    """The JSON form of a window (DESIGN.md section 5)."""
+    return {
+        "cluster": w.service.cluster,
+        "service": w.service.key,
+        "node": w.node,
+        "class": w.cls,
+        "start": _t(w.start_us),
+        "end": _t(w.end_us),
+        "duration_s": round(w.duration_s, 6),
+        "duration_min_s": round(w.duration_min_s, 6),
+        "duration_max_s": round(w.duration_max_s, 6),
+        "provenance": w.provenance,
+        "certain": w.certain,
+        "rollout": w.rollout,
+        "failed_requests": w.failed_requests,
+        "opened_by": list(w.opened_by),
+        "closed_by": list(w.closed_by),
+        "start_earliest": _t(w.start_earliest_us),
+        "start_latest": _t(w.start_latest_us),
+        "end_earliest": _t(w.end_earliest_us),
+        "end_latest": _t(w.end_latest_us),
+    }
+
+
+def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+    known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
+    if value is not None:
+        known = [s for s in known if s.key == value]
+    if len(known) != 1:
+        names = ", ".join(f"{s.cluster}:{s.key}" for s in known) or "none"
+        raise typer.BadParameter(
+            f"choose one LB-facing Service with --service/--cluster (found: {names})",
+            param_hint="--service",
+        )
+    return known[0]
+
+
+def gaps(
+    db: DbOption = store.DEFAULT_URL,
+    cluster: ClusterOption = None,
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+) -> None:
+    """List gap windows: the LB routed to a node that did not serve the Service."""
+    engine = open_store(db)
+    found = api.windows(
+        engine,
+        cluster=cluster,
+        service=service,
+        since=_time(since, "--since"),
+        until=_time(until, "--until"),
+    )
+    rows = [window_dict(w) for w in found]
+    chosen = pick_format(fmt, as_json, as_csv)
+    if chosen is not OutputFormat.json:
+        for r in rows:
+            r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
+            r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
+    emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
+
+
+def rollouts(
+    db: DbOption = store.DEFAULT_URL,
+    cluster: ClusterOption = None,
+    service: ServiceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+) -> None:
+    """List rollouts and node disruptions with their windows and gap-seconds."""
+    engine = open_store(db)
+    found = api.rollouts(
+        engine,
+        cluster=cluster,
+        service=service,
+        since=_time(since, "--since"),
+        until=_time(until, "--until"),
+    )
+    rows = []
+    for r in found:
+        by_class: dict[str, int] = {}
+        for w in r.windows:
+            by_class[w.cls] = by_class.get(w.cls, 0) + 1
+        worst = max(r.windows, key=lambda w: w.duration_s, default=None)
+        failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
+        rows.append(
+            {
+                "id": r.id, "cluster": r.service.cluster, "service": r.service.key,
+                "kind": r.kind, "workload": r.workload, "revision_from": r.revision_from,
+                "revision_to": r.revision_to, "start": _t(r.start_us), "end": _t(r.end_us),
+                "windows": len(r.windows),
+                "windows_by_class": " ".join(f"{k}={v}" for k, v in sorted(by_class.items())),
+                "gap_seconds": round(r.gap_seconds, 6),
+                "worst_window_s": round(worst.duration_s, 6) if worst else 0.0,
+                "worst_window_node": worst.node if worst else None,
+                "nodes": ",".join(r.nodes), "failed_requests": sum(failed) if failed else None,
+            }
+        )  # fmt: skip
+    columns = list(rows[0]) if rows else ["id", "service", "kind", "start", "end", "windows"]
+    emit_rows(rows, columns, pick_format(fmt, as_json, as_csv), title="rollouts")
+
+
+def _segment_row(s: Segment) -> dict[str, Any]:
+    return {
+        "node": s.node,
+        "lane": s.lane,
+        "state": s.state,
+        "start": _t(s.start_us),
+        "end": _t(s.end_us) if s.end_us is not None else None,
+        "start_earliest": _t(s.start_earliest_us),
+        "provenance": s.provenance,
+        "event_id": s.event_id,
+    }
+
+
+def timeline(
+    db: DbOption = store.DEFAULT_URL,
+    cluster: ClusterOption = None,
+    service: ServiceOption = None,
+    node: Annotated[list[str] | None, typer.Option("--node", help="Only these nodes.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="The state of every lane at T.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+) -> None:
+    """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
+    engine = open_store(db)
+    svc = _service(engine, service, cluster)
+    if at is not None:
+        moment = _time(at, "--at")
+        assert moment is not None
+        segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
+    else:
+        segs = api.timeline(
+            engine, svc, since=_time(since, "--since"), until=_time(until, "--until"), nodes=node
+        )
+    rows = [_segment_row(s) for s in segs]
+    columns = ["node", "lane", "state", "start", "end", "start_earliest", "provenance", "event_id"]
+    emit_rows(rows, columns, pick_format(fmt, as_json, as_csv), title=svc.key)
+
+
+def advise(
+    db: DbOption = store.DEFAULT_URL,
+    cluster: ClusterOption = None,
+    service: ServiceOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Measured lags and the smallest settings that would have closed every observed window."""
+    import orjson
+
+    engine = open_store(db)
+    svc = _service(engine, service, cluster)
+    advice = api.advise(engine, svc)
+    proof = api.whatif(engine, svc, advice.settings)
+    settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}
+    doc = {
+        "cluster": svc.cluster,
+        "service": svc.key,
+        "lags": [asdict(lag) for lag in advice.lags],
+        "settings": settings,
+        "windows_before": advice.windows_before,
+        "windows_after": advice.windows_after,
+        "whatif_windows": [window_dict(w) for w in proof],
+        "notes": list(advice.notes),
+    }
+    if as_json:
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
+    emit_rows(
+        [asdict(lag) for lag in advice.lags],
+        ["name", "samples", "p50", "p90", "p99", "max"],
+        OutputFormat.table,
+        title=f"measured lags, {svc.key} (seconds)",
+    )
+    print(f"windows observed: {advice.windows_before}")
+    print("recommended: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "nothing"))
+    print(f"windows under the recommendation (what-if): {advice.windows_after}")
+    for note in advice.notes:
+        print(f"note: {note}")
+
+
+def replay(
+    db: DbOption = store.DEFAULT_URL,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute every projection from scratch.")
+    ] = False,
+    rederive: Annotated[
+        bool, typer.Option("--rederive", help="With --rebuild: re-derive facts from events too.")
+    ] = False,
+) -> None:
+    """Update the window/rollout projections (incrementally, or from scratch with --rebuild)."""
+    engine = open_store(db)
+    if rebuild:
+        count = projections.rebuild(engine, rederive=rederive)
+        stderr.print(f"rebuilt: {count} windows")
+    else:
+        stderr.print(f"processed {projections.refresh(engine)} new events")

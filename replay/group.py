@@ -1,0 +1,149 @@
+"""Grouping: rollouts (revision changes of the workload behind a Service) and node disruptions.
+
+A rollout runs from the new revision's first pod until the old revision's last pod is gone, and
+on until the last window that started inside it has closed (the LB settling). A node disruption
+runs from a node turning NotReady, unschedulable or deleted until it is Ready again. A window
+belongs to the first group whose span holds its start. Ids are content hashes, so a rebuild and
+an incremental update name the same group the same way. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import replace
+from itertools import pairwise
+from typing import NamedTuple
+
+from replay.detect import nodes_of
+from replay.fold import FoldState, lb_facing
+from replay.model import Rollout, ServiceRef, Window
+
+SETTLE_US = 60 * 1_000_000
+
+
+class _Pod(NamedTuple):
+    name: str
+    node: str
+    revision: str
+    workload: str
+    first_us: int
+    gone_us: int | None
+
+
+def group_id(prefix: str, *parts: object) -> str:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"{prefix}-{digest[:12]}"
+
+
+def _workload(state: FoldState, svc: ServiceRef, owner: str | None, revision: str) -> str:
+    if not owner:
+        return f"Pod/{svc.namespace}/?"
+    kind, _, name = owner.partition("/")
+    if kind == "ReplicaSet":
+        known = state.workloads.get((svc.cluster, svc.namespace, name))
+        if known and known[1]:
+            return f"{known[1].replace('/', '/' + svc.namespace + '/', 1)}"
+        suffix = f"-{revision}"
+        return f"Deployment/{svc.namespace}/{name.removesuffix(suffix)}"
+    return f"{kind}/{svc.namespace}/{name}"
+
+
+def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
+    out: list[_Pod] = []
+    for name, node in state.service_pods.get(svc, {}).items():
+        samples = state.pods.get((svc.cluster, svc.namespace, name))
+        if not samples:
+            continue
+        revision = next((p.revision for p in reversed(samples) if p.revision), "") or ""
+        owner = next((p.owner for p in reversed(samples) if p.owner), None)
+        gone = next((p.at_us for p in samples if p.state == "gone"), None)
+        workload = _workload(state, svc, owner, revision)
+        out.append(_Pod(name, node, revision, workload, samples[0].at_us, gone))
+    return sorted(out, key=lambda p: (p.first_us, p.name))
+
+
+def _spans(state: FoldState, svc: ServiceRef, horizon: int) -> list[Rollout]:
+    spans: list[Rollout] = []
+    pods = _pods(state, svc)
+    for workload in sorted({p.workload for p in pods}):
+        mine = [p for p in pods if p.workload == workload]
+        order: list[str] = []
+        for p in mine:
+            if p.revision not in order:
+                order.append(p.revision)
+        for old, new in pairwise(order):
+            start = min(p.first_us for p in mine if p.revision == new)
+            olds = [p for p in mine if p.revision == old and p.first_us <= start]
+            if not olds:
+                continue
+            end = max(p.gone_us if p.gone_us is not None else horizon for p in olds)
+            nodes = sorted({p.node for p in mine if p.revision in (old, new)})
+            rid = group_id("ro", svc, workload, old, new, start)
+            spans.append(
+                Rollout(rid, svc, "rollout", workload, old, new, start, end, (), tuple(nodes))
+            )
+    for node in nodes_of(state, svc):
+        down_since: int | None = None
+        for s in state.nodes.get((svc.cluster, node), []):
+            bad = s.value != "Ready" or bool(s.num)
+            if bad and down_since is None:
+                down_since = s.at_us
+            # a deleted node's disruption ends with it (the LB settles within SETTLE_US)
+            if down_since is not None and (not bad or s.value == "Deleted"):
+                rid = group_id("nd", svc, node, down_since)
+                spans.append(
+                    Rollout(rid, svc, "node-disruption", f"Node/{node}", None, None,
+                            down_since, s.at_us, (), (node,))
+                )  # fmt: skip
+                down_since = None
+        if down_since is not None:
+            rid = group_id("nd", svc, node, down_since)
+            spans.append(
+                Rollout(rid, svc, "node-disruption", f"Node/{node}", None, None,
+                        down_since, max(horizon, down_since), (), (node,))
+            )  # fmt: skip
+    return sorted(spans, key=lambda r: (r.start_us, r.id))
+
+
+def group(
+    state: FoldState, windows: Sequence[Window], services: Sequence[ServiceRef] | None = None
+) -> tuple[list[Rollout], list[Window]]:
+    """Rollouts and node disruptions with their windows; the windows with `rollout` set."""
+    groups: list[Rollout] = []
+    assigned: list[Window] = []
+    for svc in services if services is not None else lb_facing(state):
+        mine = sorted((w for w in windows if w.service == svc), key=lambda w: w.start_us)
+        taken: dict[int, str] = {}
+        for span in _spans(state, svc, state.last_at_us.get(svc, 0)):
+            inside = [
+                (i, w)
+                for i, w in enumerate(mine)
+                if i not in taken and span.start_us <= w.start_us <= span.end_us + SETTLE_US
+            ]
+            for i, _w in inside:
+                taken[i] = span.id
+            found = [replace(w, rollout=span.id) for _i, w in inside]
+            end = max([span.end_us, *(w.end_us for w in found)])
+            nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
+            groups.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
+        assigned.extend(replace(w, rollout=taken.get(i)) for i, w in enumerate(mine))
+    assigned.sort(key=lambda w: (w.start_us, w.service, w.node))
+    return groups, assigned
+
+
+def failed_requests(state: FoldState, windows: Sequence[Window]) -> list[Window]:
+    """Count the LB's failed requests (access-log lines) inside each window's bounds, for the
+    Services that have impact data; the others keep None."""
+    with_data = {svc for svc, _node in state.access}
+    times = {key: sorted(s.at_us for s in lane) for key, lane in state.access.items()}
+    out: list[Window] = []
+    for w in windows:
+        if w.service not in with_data:
+            out.append(w)
+            continue
+        lane = times.get((w.service, w.node), [])
+        count = bisect_right(lane, w.end_latest_us) - bisect_left(lane, w.start_earliest_us)
+        out.append(replace(w, failed_requests=count))
+    return out

@@ -1,0 +1,130 @@
+"""Measured lags: how long kube-proxy, the CCM and the LB health check took to react.
+
+Each lag pairs a change of a node's endpoints lane (exact, from the watch) with the first matching
+change of a measured lane after it: kube-proxy programming (health-check-node-port or NodePort
+probe), CCM register / deregister (endpoint-driven) or LB health detection up / down
+(node-driven). A lag is the midpoint of the reacting change's sampling interval minus the
+endpoint change time. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from replay.detect import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from replay.model import LagStats, ServiceRef
+from replay.signals import Step, steps_from_samples
+
+#: How long after an endpoint change a reaction still counts as caused by it.
+MATCH_WINDOW_US = 120 * 1_000_000
+LAG_NAMES = (
+    "kube-proxy-programming",
+    "ccm-register",
+    "ccm-deregister",
+    "lb-health-up",
+    "lb-health-down",
+)
+
+
+class LagSample(NamedTuple):
+    service: ServiceRef
+    node: str
+    lag: str
+    at_us: int  # the endpoint change it reacts to
+    seconds: float
+    up: bool  # the change made the node usable (True) or unusable (False)
+
+
+def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
+    out: list[tuple[int, bool]] = []
+    current = False
+    for s in lane:
+        ready = s.value == "ready"
+        if ready != current:
+            out.append((s.at_us, ready))
+            current = ready
+    return out
+
+
+def _match(
+    changes: list[tuple[int, bool]], steps: list[Step], name: str, svc: ServiceRef, node: str
+) -> list[LagSample]:
+    out: list[LagSample] = []
+    for i, (at, up) in enumerate(changes):
+        until = changes[i + 1][0] if i + 1 < len(changes) else at + MATCH_WINDOW_US
+        until = min(until, at + MATCH_WINDOW_US)
+        step = next(
+            (s for s in steps if s.value == up and s.latest >= at and s.latest <= until), None
+        )
+        if step is None:
+            continue
+        mid = (max(step.earliest, at) + step.latest) / 2
+        out.append(LagSample(svc, node, name, at, max(0.0, (mid - at) / 1e6), up))
+    return out
+
+
+def lag_samples(
+    state: FoldState,
+    services: Sequence[ServiceRef] | None = None,
+    settings: DetectSettings = DEFAULTS,
+    *,
+    proxy_only: bool = False,
+) -> list[LagSample]:
+    """Every measured lag of the given (default: all LB-facing) Services."""
+    out: list[LagSample] = []
+    for svc in services if services is not None else lb_facing(state):
+        node_mode = ccm_mode(state, svc, settings) == "node"
+        for node in nodes_of(state, svc):
+            key = (svc, node)
+            changes = _ready_changes(state.endpoints.get(key, []))
+            if not changes:
+                continue
+            health = sorted_lane(state.probes["health"].get(key, []))
+            nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+            if health:
+                proxy = steps_from_samples(health, lambda v: v == "200", False)
+                out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node))
+            else:  # a NodePort closes later than the ready set with PTE: openings only
+                proxy = steps_from_samples(nodeport, lambda v: v == "connected", False)
+                opened = _match(changes, proxy, "kube-proxy-programming", svc, node)
+                out.extend(s for s in opened if s.up)
+            if proxy_only:
+                continue
+            targets = sorted_lane(state.probes["target"].get(key, []))
+            lb = steps_from_samples(targets, lambda v: v == "healthy", False)
+            for sample in _match(changes, lb, "lb", svc, node):
+                if node_mode:
+                    name = "lb-health-up" if sample.up else "lb-health-down"
+                else:
+                    name = "ccm-register" if sample.up else "ccm-deregister"
+                out.append(sample._replace(lag=name))
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    rank = max(1, -(-len(values) * q // 100))
+    return values[int(rank) - 1]
+
+
+def stats(samples: Sequence[LagSample]) -> tuple[LagStats, ...]:
+    """p50/p90/p99/max per lag name, with sample counts (names without samples included)."""
+    out: list[LagStats] = []
+    for name in LAG_NAMES:
+        values = sorted(s.seconds for s in samples if s.lag == name)
+        if not values:
+            out.append(LagStats(name, 0, None, None, None, None))
+            continue
+        out.append(
+            LagStats(
+                name,
+                len(values),
+                percentile(values, 50),
+                percentile(values, 90),
+                percentile(values, 99),
+                values[-1],
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,206 @@
+"""Materialized projections: windows, rollouts and lag samples, from facts, by event id.
+
+`rebuild` recomputes everything from the facts (optionally re-deriving the facts from the events
+first); `refresh` processes only the events after the stored last event id: it finds the Services
+those facts touch (directly, or through a pod's namespace or a node), recomputes each of them from
+its facts and replaces its rows. A Service is always recomputed whole, so incremental and
+from-scratch give identical rows (tests/replay/test_projections.py). All in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text
+
+from recorder.store import translate_errors
+from recorder.tables import replay_lags, replay_rollouts, replay_state, replay_windows
+from recorder.timefmt import from_micros
+from replay.detect import DEFAULTS, DetectSettings, detect
+from replay.fold import FoldState, fold, lb_facing
+from replay.group import failed_requests, group
+from replay.lags import LagSample, lag_samples
+from replay.load import iter_facts, rederive_facts
+from replay.model import Rollout, ServiceRef, Window
+
+STATE_KEY = "last_event_id"
+
+
+def compute(
+    state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings = DEFAULTS
+) -> tuple[list[Window], list[Rollout], list[LagSample]]:
+    """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
+    windows = failed_requests(state, detect(state, services, settings))
+    rollouts, windows = group(state, windows, services)
+    return windows, rollouts, lag_samples(state, services, settings)
+
+
+def window_row(w: Window) -> dict[str, Any]:
+    return {
+        "cluster": w.service.cluster,
+        "namespace": w.service.namespace,
+        "service": w.service.name,
+        "node": w.node,
+        "class": w.cls,
+        "start_at": from_micros(w.start_us),
+        "end_at": from_micros(w.end_us),
+        "start_us": w.start_us,
+        "end_us": w.end_us,
+        "start_earliest_us": w.start_earliest_us,
+        "start_latest_us": w.start_latest_us,
+        "end_earliest_us": w.end_earliest_us,
+        "end_latest_us": w.end_latest_us,
+        "duration_s": w.duration_s,
+        "duration_min_s": w.duration_min_s,
+        "duration_max_s": w.duration_max_s,
+        "provenance": w.provenance,
+        "certain": int(w.certain),
+        "opened_by": ",".join(str(i) for i in w.opened_by),
+        "closed_by": ",".join(str(i) for i in w.closed_by),
+        "rollout": w.rollout,
+        "failed_requests": w.failed_requests,
+    }
+
+
+def rollout_row(r: Rollout) -> dict[str, Any]:
+    failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
+    return {
+        "id": r.id,
+        "cluster": r.service.cluster,
+        "namespace": r.service.namespace,
+        "service": r.service.name,
+        "kind": r.kind,
+        "workload": r.workload,
+        "revision_from": r.revision_from,
+        "revision_to": r.revision_to,
+        "start_at": from_micros(r.start_us),
+        "end_at": from_micros(r.end_us),
+        "start_us": r.start_us,
+        "end_us": r.end_us,
+        "windows": len(r.windows),
+        "gap_seconds": r.gap_seconds,
+        "worst_window_s": max((w.duration_s for w in r.windows), default=0.0),
+        "nodes": ",".join(r.nodes),
+        "failed_requests": sum(failed) if failed else None,
+    }
+
+
+def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> None:
+    state = fold(FoldState(), iter_facts(conn, service=svc))
+    for table in (replay_windows, replay_rollouts, replay_lags):
+        conn.execute(
+            delete(table).where(
+                table.c.cluster == svc.cluster,
+                table.c.namespace == svc.namespace,
+                table.c.service == svc.name,
+            )
+        )
+    if svc not in lb_facing(state):
+        return
+    _write(conn, state, [svc], settings)
+
+
+def _write(
+    conn: Connection, state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings
+) -> None:
+    windows, rollouts, lags = compute(state, services, settings)
+    if windows:
+        conn.execute(insert(replay_windows), [window_row(w) for w in windows])
+    if rollouts:
+        conn.execute(insert(replay_rollouts), [rollout_row(r) for r in rollouts])
+    if lags:
+        rows = [
+            {
+                "cluster": s.service.cluster,
+                "namespace": s.service.namespace,
+                "service": s.service.name,
+                "node": s.node,
+                "lag": s.lag,
+                "at_us": s.at_us,
+                "seconds": s.seconds,
+            }
+            for s in lags
+        ]
+        conn.execute(insert(replay_lags), rows)
+
+
+def _last(conn: Connection) -> int:
+    value = conn.execute(
+        select(replay_state.c.value).where(replay_state.c.key == STATE_KEY)
+    ).scalar_one_or_none()
+    return int(value or 0)
+
+
+def _set_last(conn: Connection, value: int) -> None:
+    conn.execute(delete(replay_state).where(replay_state.c.key == STATE_KEY))
+    conn.execute(insert(replay_state).values(key=STATE_KEY, value=value))
+
+
+def _max_fact_event(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT coalesce(max(event_id), 0) FROM facts")).scalar_one())
+
+
+def rebuild(engine: Engine, *, rederive: bool = False, settings: DetectSettings = DEFAULTS) -> int:
+    """Recompute every projection from scratch; returns the number of windows."""
+    if rederive:
+        rederive_facts(engine)
+    with translate_errors(engine), engine.begin() as conn:
+        for table in (replay_windows, replay_rollouts, replay_lags):
+            conn.execute(delete(table))
+        state = fold(FoldState(), iter_facts(conn))
+        services = lb_facing(state)
+        _write(conn, state, services, settings)
+        _set_last(conn, _max_fact_event(conn))
+        return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
+
+
+def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
+            "AND fact IN ('slice','health','nodeport','target','access','event','service',"
+            "'pod','workload','node')"
+        ),
+        {"after": after},
+    ).all()
+    events = int(
+        conn.execute(
+            text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),
+            {"after": after},
+        ).scalar_one()
+    )
+    direct = {
+        ServiceRef(c, ns or "", n or "")
+        for c, f, ns, n in rows
+        if f not in ("pod", "workload", "node")
+    }
+    namespaces = {(c, ns) for c, f, ns, _n in rows if f in ("pod", "workload")}
+    clusters = {c for c, f, _ns, _n in rows if f == "node"}
+    if namespaces or clusters:
+        known = conn.execute(
+            text(
+                "SELECT DISTINCT cluster, namespace, name FROM facts "
+                "WHERE fact IN ('slice','health','nodeport','target')"
+            )
+        ).all()
+        direct.update(
+            ServiceRef(c, ns, n) for c, ns, n in known if (c, ns) in namespaces or c in clusters
+        )
+    return events, direct
+
+
+def refresh(engine: Engine, *, settings: DetectSettings = DEFAULTS) -> int:
+    """Bring the projections up to the newest facts; returns the events processed."""
+    with translate_errors(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
+        after = _last(conn)
+        newest = _max_fact_event(conn)
+        if newest <= after:
+            return 0
+        count, services = _affected(conn, after)
+        for svc in sorted(services):
+            _replace(conn, svc, settings)
+        _set_last(conn, newest)
+        return count

@@ -1,0 +1,123 @@
+"""Lane segments for timelines and "replay at T": what each lane of each node held, and when.
+
+Lanes (DESIGN.md section 3): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
+DOWN, measured by the probes or inferred from the endpoints lane), lb (ABSENT / INITIAL / HEALTHY
+/ UNHEALTHY / DRAINING / UNUSED), pod (serving / terminating / gone) and node (Ready / NotReady).
+Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from replay.detect import DEFAULTS, DetectSettings, nodes_of
+from replay.fold import FoldState, Sample, sorted_lane
+from replay.model import Lane, Provenance, Segment, ServiceRef
+
+_PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
+
+
+def _proxy_health(value: str) -> str:
+    if value == "200":
+        return "OPEN"
+    return "CLOSED" if value.isdigit() else "DOWN"
+
+
+def _segments(
+    svc: ServiceRef,
+    node: str,
+    lane: Lane,
+    samples: Sequence[Sample],
+    mapping: Callable[[str], str],
+    provenance: Provenance,
+    lag_us: int = 0,
+) -> list[Segment]:
+    out: list[Segment] = []
+    prev_at: int | None = None
+    for s in samples:
+        value = mapping(s.value)
+        if out and out[-1].state == value:
+            prev_at = s.at_us
+            continue
+        earliest = s.prev_us if s.prev_us is not None else (prev_at if prev_at else s.at_us)
+        start = s.at_us + lag_us
+        if out:
+            out[-1] = _close(out[-1], start)
+        out.append(
+            Segment(svc, node, lane, value, start, None, earliest, start,
+                    provenance, s.event_id)
+        )  # fmt: skip
+        prev_at = s.at_us
+    return out
+
+
+def _close(seg: Segment, end_us: int) -> Segment:
+    return Segment(
+        seg.service, seg.node, seg.lane, seg.state, seg.start_us, end_us,
+        seg.start_earliest_us, seg.start_latest_us, seg.provenance, seg.event_id,
+    )  # fmt: skip
+
+
+def _pod_samples(state: FoldState, svc: ServiceRef, node: str) -> list[Sample]:
+    changes: list[tuple[int, str, str, int]] = []
+    for pod, pod_node in state.service_pods.get(svc, {}).items():
+        if pod_node == node:
+            for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+                changes.append((p.at_us, pod, p.state, p.event_id))
+    current: dict[str, str] = {}
+    out: list[Sample] = []
+    rank = {"ready": "serving", "terminating": "terminating"}
+    for at, pod, pod_state, eid in sorted(changes):
+        current[pod] = pod_state
+        states = {rank.get(v, "gone") for v in current.values()}
+        best = next(x for x in ("serving", "terminating", "gone") if x in states or x == "gone")
+        out.append(Sample(at, None, best, eid))
+    return out
+
+
+def lane_segments(
+    state: FoldState,
+    svc: ServiceRef,
+    nodes: Sequence[str] | None = None,
+    settings: DetectSettings = DEFAULTS,
+) -> list[Segment]:
+    """Every lane of every (chosen) node of the Service, in time order."""
+    out: list[Segment] = []
+    wanted = set(nodes) if nodes else None
+    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    first_poll = min(polls) if polls else None
+    for node in nodes_of(state, svc):
+        if wanted is not None and node not in wanted:
+            continue
+        key = (svc, node)
+        eps = state.endpoints.get(key, [])
+        out += _segments(svc, node, "endpoints", eps, str, "measured")
+        nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+        health = sorted_lane(state.probes["health"].get(key, []))
+        if nodeport:
+            out += _segments(
+                svc, node, "proxy", nodeport, lambda v: _PROXY_FROM_PROBE.get(v, "DOWN"), "measured"
+            )
+        elif health:
+            out += _segments(svc, node, "proxy", health, _proxy_health, "measured")
+        else:
+            lag = round(settings.proxy_lag_s[1] * 1_000_000)
+            out += _segments(
+                svc, node, "proxy", eps,
+                lambda v: "OPEN" if v != "none" else "CLOSED", "inferred", lag,
+            )  # fmt: skip
+        targets = sorted_lane(state.probes["target"].get(key, []))
+        if first_poll is not None and (not targets or targets[0].at_us > first_poll):
+            # the poller was looking and this node was no target yet
+            targets = [Sample(first_poll, None, "absent", 0), *targets]
+        out += _segments(svc, node, "lb", targets, str.upper, "measured")
+        out += _segments(svc, node, "pod", _pod_samples(state, svc, node), str, "measured")
+        node_lane = state.nodes.get((svc.cluster, node), [])
+        out += _segments(svc, node, "node", node_lane, str, "measured")
+    out.sort(key=lambda s: (s.node, s.lane, s.start_us))
+    return out
+
+
+def state_at(segments: Sequence[Segment], at_us: int) -> list[Segment]:
+    """The segments that hold at `at_us` (one per lane per node at most)."""
+    return [s for s in segments if s.start_us <= at_us and (s.end_us is None or at_us < s.end_us)]

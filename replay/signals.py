@@ -1,0 +1,183 @@
+"""Boolean signals under sampling uncertainty, as two interval lists.
+
+A sampled boolean (R "the LB routes to N", F "N serves") is known exactly only where the samples
+say so; around each change there is an interval [earliest, latest] in which it flipped. A `Tri`
+keeps, for one signal, where it is *possibly* true and where it is *definitely* true. NOT, AND and
+OR are exact on that representation (possible(not X) = not definite(X), ...), so a gap window
+R and not F is found as: possibly-true candidates, certain when some part is definitely true.
+
+Intervals carry the event ids that opened and closed them, so windows can name their causes.
+Pure functions; times are integer microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from replay.fold import Sample
+
+LO = -(2**62)
+HI = 2**62
+
+
+class Iv(NamedTuple):
+    """[start, end), with the event ids of the changes that bound it (0 when unknown)."""
+
+    start: int
+    end: int
+    start_eid: int = 0
+    end_eid: int = 0
+
+
+class Step(NamedTuple):
+    """The signal became `value` somewhere in [earliest, latest]."""
+
+    earliest: int
+    latest: int
+    value: bool
+    event_id: int
+
+
+class Tri(NamedTuple):
+    possible: list[Iv]
+    definite: list[Iv]
+
+
+def steps_from_samples(
+    samples: Sequence[Sample], is_true: Callable[[str], bool], initial: bool
+) -> list[Step]:
+    """The changes a sample list shows; before the first sample the signal is `initial`."""
+    steps: list[Step] = []
+    current = initial
+    prev_at: int | None = None
+    for s in samples:
+        value = is_true(s.value)
+        if value != current:
+            earliest = s.prev_us if s.prev_us is not None else prev_at
+            if earliest is None or earliest > s.at_us:
+                earliest = s.at_us
+            if prev_at is not None and earliest < prev_at:
+                earliest = prev_at
+            steps.append(Step(earliest, s.at_us, value, s.event_id))
+            current = value
+        prev_at = s.at_us
+    return steps
+
+
+def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:
+    """Steps with no uncertainty from (time, value, event id) changes (what-if timelines).
+
+    Of several changes at one instant the last one given holds.
+    """
+    by_time: dict[int, tuple[bool, int]] = {}
+    for at, value, eid in sorted(changes, key=lambda c: c[0]):
+        by_time[at] = (value, eid)
+    steps: list[Step] = []
+    current = initial
+    for at in sorted(by_time):
+        value, eid = by_time[at]
+        if value != current:
+            steps.append(Step(at, at, value, eid))
+            current = value
+    return steps
+
+
+def tri_from_steps(steps: Sequence[Step], initial: bool) -> Tri:
+    possible: list[Iv] = []
+    definite: list[Iv] = []
+    rise: Step | None = Step(LO, LO, True, 0) if initial else None
+    for step in steps:
+        if step.value and rise is None:
+            rise = step
+        elif not step.value and rise is not None:
+            possible.append(Iv(rise.earliest, step.latest, rise.event_id, step.event_id))
+            if rise.latest < step.earliest:
+                definite.append(Iv(rise.latest, step.earliest, rise.event_id, step.event_id))
+            rise = None
+    if rise is not None:
+        possible.append(Iv(rise.earliest, HI, rise.event_id, 0))
+        definite.append(Iv(rise.latest, HI, rise.event_id, 0))
+    return Tri(possible, definite)
+
+
+def constant(value: bool) -> Tri:
+    ivs = [Iv(LO, HI)] if value else []
+    return Tri(ivs, list(ivs))
+
+
+def intersect(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
+    out: list[Iv] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        x, y = a[i], b[j]
+        start, start_eid = (x.start, x.start_eid) if x.start >= y.start else (y.start, y.start_eid)
+        end, end_eid = (x.end, x.end_eid) if x.end <= y.end else (y.end, y.end_eid)
+        if start < end:
+            out.append(Iv(start, end, start_eid, end_eid))
+        if x.end <= y.end:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def union(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
+    merged = sorted([*a, *b])
+    out: list[Iv] = []
+    for iv in merged:
+        if out and iv.start <= out[-1].end:
+            last = out[-1]
+            if iv.end > last.end:
+                out[-1] = Iv(last.start, iv.end, last.start_eid, iv.end_eid)
+        else:
+            out.append(iv)
+    return out
+
+
+def complement(a: Sequence[Iv]) -> list[Iv]:
+    out: list[Iv] = []
+    cursor, cursor_eid = LO, 0
+    for iv in a:
+        if iv.start > cursor:
+            out.append(Iv(cursor, iv.start, cursor_eid, iv.start_eid))
+        cursor, cursor_eid = max(cursor, iv.end), iv.end_eid
+    if cursor < HI:
+        out.append(Iv(cursor, HI, cursor_eid, 0))
+    return out
+
+
+def t_not(x: Tri) -> Tri:
+    return Tri(complement(x.definite), complement(x.possible))
+
+
+def t_and(x: Tri, y: Tri) -> Tri:
+    return Tri(intersect(x.possible, y.possible), intersect(x.definite, y.definite))
+
+
+def t_or(x: Tri, y: Tri) -> Tri:
+    return Tri(union(x.possible, y.possible), union(x.definite, y.definite))
+
+
+def shifted(steps: Sequence[Step], lo_us: int, hi_us: int) -> list[Step]:
+    """The same changes happening `lo..hi` later (an inferred lag with its uncertainty)."""
+    out: list[Step] = []
+    for s in steps:
+        earliest, latest = s.earliest + lo_us, s.latest + hi_us
+        if out and earliest < out[-1].latest:
+            earliest = out[-1].latest
+            latest = max(latest, earliest)
+        out.append(Step(earliest, latest, s.value, s.event_id))
+    return out
+
+
+def value_at(samples: Sequence[Sample], at_us: int) -> str | None:
+    """The value of the last sample at or before `at_us` (None before the first)."""
+    lo, hi = 0, len(samples)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if samples[mid].at_us <= at_us:
+            lo = mid + 1
+        else:
+            hi = mid
+    return samples[lo - 1].value if lo else None

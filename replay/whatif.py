@@ -1,0 +1,272 @@
+"""What-if: re-simulate the proxy, LB and pod lanes from the recorded pods and endpoints.
+
+The recorded pod lifecycles (ready, deletion, gone) and every measured lag are kept; the settings
+change what they drive: a preStop sleep and grace period move when a terminating pod stops
+serving, ProxyTerminatingEndpoints decides whether kube-proxy keeps forwarding to it, a CCM
+registration delay (or a readiness gate) postpones registration, LB health-check settings change
+how fast a node-driven LB notices. Each endpoint change reuses the lag measured for it when there
+is one, else the median measured lag, else a default. The timelines are exact, so what-if windows
+have no sampling uncertainty. Node-not-ready windows are kept as recorded: no setting here closes
+them. Pure; never imports the simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from replay.detect import (
+    DEFAULTS,
+    DetectSettings,
+    Lanes,
+    ccm_mode,
+    detect,
+    nodes_of,
+    pte_enabled,
+    windows_from,
+)
+from replay.fold import FoldState, Sample, lb_facing
+from replay.lags import LagSample, lag_samples, percentile
+from replay.model import ServiceRef, WhatIf, Window
+from replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
+
+US = 1_000_000
+#: a slice update this soon after a pod update is taken as caused by it
+SAME_CHANGE_US = 3 * US
+DEFAULT_LAGS_S = {
+    "kube-proxy-programming": 1.0,
+    "ccm-register": 2.0,
+    "ccm-deregister": 2.0,
+    "lb-health-up": 15.0,
+    "lb-health-down": 15.0,
+}
+
+
+class PodLife(NamedTuple):
+    name: str
+    #: (time, pending/ready/terminating/gone) at every change; time LO: before the recording
+    phases: tuple[tuple[int, str], ...]
+    deletion_us: int | None
+    gone_us: int | None
+    grace_s: float
+    prestop_s: float
+
+
+def pod_lives(state: FoldState, svc: ServiceRef, node: str) -> list[PodLife]:
+    """The recorded lifecycle of every pod of the Service that ran on the node."""
+    out: list[PodLife] = []
+    for name, pod_node in sorted(state.service_pods.get(svc, {}).items()):
+        samples = state.pods.get((svc.cluster, svc.namespace, name), [])
+        if pod_node != node or not samples:
+            continue
+        phases: list[tuple[int, str]] = []
+        for p in samples:
+            if not phases or phases[-1][1] != p.state:
+                phases.append((p.at_us, p.state))
+        if phases[0][1] in ("ready", "terminating"):
+            phases[0] = (LO, phases[0][1])  # already up when the recording began
+        # the watch saw the deletion request (deletionTimestamp is when SIGKILL is due)
+        deletion = next((at for at, st in phases if st == "terminating"), None)
+        gone = next((at for at, st in phases if st == "gone"), None)
+        last = samples[-1]
+        grace = float(last.grace_s if last.grace_s is not None else 30)
+        prestop = (last.prestop_ms or 0) / 1000
+        out.append(PodLife(name, tuple(phases), deletion, gone, grace, prestop))
+    return out
+
+
+def _gone_under(pod: PodLife, settings: WhatIf) -> int | None:
+    if pod.deletion_us is None:
+        return pod.gone_us
+    if settings.prestop_s is None and settings.termination_grace_s is None:
+        return pod.gone_us
+    took = (pod.gone_us - pod.deletion_us) / US if pod.gone_us is not None else pod.grace_s
+    shutdown = max(0.0, took - pod.prestop_s)
+    prestop = pod.prestop_s if settings.prestop_s is None else settings.prestop_s
+    grace = pod.grace_s if settings.termination_grace_s is None else settings.termination_grace_s
+    return pod.deletion_us + round(min(prestop + shutdown, grace) * US)
+
+
+#: What a pod in each phase adds to (ready, serving-terminating, alive).
+_CONTRIBUTES = {
+    "ready": (1, 0, 1),
+    "terminating": (0, 1, 1),
+    "pending": (0, 0, 0),
+    "gone": (0, 0, 0),
+}
+
+
+def _phases_under(pod: PodLife, settings: WhatIf) -> list[tuple[int, str]]:
+    """The pod's phases with its end of serving moved by the settings' preStop and grace."""
+    gone = _gone_under(pod, settings)
+    if pod.deletion_us is None or gone == pod.gone_us:
+        return list(pod.phases)
+    kept = [(at, st) for at, st in pod.phases if at <= pod.deletion_us]
+    return [*kept, (max(gone or pod.deletion_us, pod.deletion_us), "gone")]
+
+
+@dataclass(frozen=True, slots=True)
+class LagBook:
+    """Measured lags by (node, endpoint change time, name), and the medians as fallbacks."""
+
+    exact: dict[tuple[str, int, str], float]
+    median: dict[str, float]
+    #: when set, every change gets these lags instead (the worst-case replay)
+    worst: dict[str, float] | None = None
+
+    def get(self, node: str, at_us: int, name: str) -> int:
+        """The lag after a pod change at `at_us`: the one measured from the endpoint change it
+        caused (the slice update lands shortly after the pod update), else the median."""
+        if self.worst is not None:
+            return round(self.worst[name] * US)
+        for (n, eps_at, lag), seconds in self.exact.items():
+            if n == node and lag == name and at_us <= eps_at <= at_us + SAME_CHANGE_US:
+                return eps_at - at_us + round(seconds * US)
+        return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
+
+
+#: Lags that hurt when long (the others hurt when short), and the margin of the worst case.
+SLOW_HURTS = frozenset({"kube-proxy-programming", "ccm-deregister", "lb-health-down"})
+WORST_MARGIN = 1.5
+
+
+def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
+    """Per-change lags and medians; `worst_case`: every change gets the worst measured lag of
+    its kind with a 50 % margin (the longest where long hurts, the shortest where short does)."""
+    exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
+    median: dict[str, float] = {}
+    worst: dict[str, float] = {}
+    for name, default in DEFAULT_LAGS_S.items():
+        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
+        median[name] = percentile(values, 50)
+        if name in SLOW_HURTS:
+            worst[name] = values[-1] * WORST_MARGIN
+        else:
+            worst[name] = values[0] / WORST_MARGIN
+    return LagBook(exact, median, worst if worst_case else None)
+
+
+def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
+    """(time, ready, serving-terminating, alive) after every pod change, in time order; the
+    first entry, at LO, is the state when the recording began."""
+    deltas: list[tuple[int, int, int, int]] = []
+    for pod in pods:
+        before = (0, 0, 0)
+        for at, phase in _phases_under(pod, settings):
+            now = _CONTRIBUTES.get(phase, (0, 0, 0))
+            deltas.append((at, now[0] - before[0], now[1] - before[1], now[2] - before[2]))
+            before = now
+    out: list[tuple[int, int, int, int]] = [(LO, 0, 0, 0)]
+    ready = serving = alive = 0
+    for at, dr, ds, da in sorted(deltas):
+        ready, serving, alive = ready + dr, serving + ds, alive + da
+        if at == LO:
+            out[0] = (LO, ready, serving, alive)
+        elif out[-1][0] == at:
+            out[-1] = (at, ready, serving, alive)
+        else:
+            out.append((at, ready, serving, alive))
+    return out
+
+
+def _in_order(applied: list[tuple[int, bool, int]]) -> list[tuple[int, bool, int]]:
+    """A controller acts on the newest state it knows: a change that would land after a later
+    one (its own lag was longer) is superseded by it."""
+    out: list[tuple[int, bool, int]] = []
+    earliest_later = HI
+    for at, value, eid in reversed(applied):
+        if at < earliest_later:
+            out.append((at, value, eid))
+            earliest_later = at
+    return out[::-1]
+
+
+def _changes(points: list[tuple[int, bool]]) -> list[tuple[int, bool]]:
+    """The changes after the initial value (points[0], at LO)."""
+    out: list[tuple[int, bool]] = []
+    current = points[0][1]
+    for at, value in points[1:]:
+        if value != current:
+            out.append((at, value))
+            current = value
+    return out
+
+
+def node_windows(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: WhatIf,
+    book: LagBook,
+    detect_settings: DetectSettings,
+) -> list[Window]:
+    pods = pod_lives(state, svc, node)
+    counts = _counts(pods, settings)
+    pte = settings.proxy_terminating_endpoints
+    if pte is None:
+        pte = pte_enabled(state, svc.cluster, node, detect_settings)
+    ready_changes = _changes([(at, r > 0) for at, r, _s, _a in counts])
+    fwd_changes = _changes([(at, r > 0 or (pte and s > 0)) for at, r, s, _a in counts])
+    proxy = [(at + book.get(node, at, "kube-proxy-programming"), up, 0) for at, up in fwd_changes]
+    _at, ready0, serving0, alive0 = counts[0]
+    fwd0 = ready0 > 0 or (pte and serving0 > 0)
+    alive = exact_steps([(at, a > 0, 0) for at, _r, _s, a in counts[1:]], alive0 > 0)
+    forwarding = tri_from_steps(exact_steps(_in_order(proxy), fwd0), fwd0)
+    serves = t_and(forwarding, tri_from_steps(alive, alive0 > 0))
+    routed_changes: list[tuple[int, bool, int]] = []
+    if ccm_mode(state, svc, detect_settings) == "node":
+        hc_changed = settings.hc_interval_s is not None or (
+            settings.hc_healthy_threshold is not None or settings.hc_unhealthy_threshold is not None
+        )
+        interval = settings.hc_interval_s or detect_settings.hc_interval_s
+        for at, up in ready_changes:
+            proxy_at = at + book.get(node, at, "kube-proxy-programming")
+            name = "lb-health-up" if up else "lb-health-down"
+            if hc_changed:
+                threshold = (
+                    (settings.hc_healthy_threshold or detect_settings.hc_healthy_threshold)
+                    if up
+                    else (settings.hc_unhealthy_threshold or detect_settings.hc_unhealthy_threshold)
+                )
+                detect_us = round((threshold - 0.5) * interval * US)
+                routed_changes.append((proxy_at + detect_us, up, 0))
+            else:
+                routed_changes.append((at + book.get(node, at, name), up, 0))
+    else:
+        delay = round((settings.ccm_register_delay_s or 0) * US)
+        for at, up in ready_changes:
+            name = "ccm-register" if up else "ccm-deregister"
+            routed_changes.append((at + book.get(node, at, name) + (delay if up else 0), up, 0))
+    routed_steps = exact_steps(_in_order(routed_changes), ready0 > 0)
+    routed = tri_from_steps(routed_steps, ready0 > 0)
+    eps = [
+        Sample(at, None, "ready" if r else ("serving-terminating" if s else "none"), 0)
+        for at, r, s, _a in counts[1:]
+    ]
+    lanes = Lanes(routed, serves, True, [], eps)
+    horizon = state.last_at_us.get(svc, 0)
+    found = windows_from(state, svc, node, lanes, horizon, alive=alive, alive_initial=alive0 > 0)
+    return [w for w in found if w.cls != "node-not-ready"]
+
+
+def whatif(
+    state: FoldState,
+    settings: WhatIf,
+    services: Sequence[ServiceRef] | None = None,
+    detect_settings: DetectSettings = DEFAULTS,
+    *,
+    worst_case: bool = False,
+) -> list[Window]:
+    """The windows the recorded timeline would have had under `settings` (with every change
+    given the worst measured lags, when `worst_case`)."""
+    out: list[Window] = []
+    for svc in services if services is not None else lb_facing(state):
+        book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
+        for node in nodes_of(state, svc):
+            found = node_windows(state, svc, node, settings, book, detect_settings)
+            out.extend(replace(w, provenance="inferred") for w in found)
+        recorded = detect(state, [svc], detect_settings)
+        out.extend(w for w in recorded if w.cls == "node-not-ready")
+    out.sort(key=lambda w: (w.start_us, w.service, w.node))
+    return out

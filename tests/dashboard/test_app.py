@@ -1,0 +1,239 @@
+"""Every page runs under AppTest on a simulated store and shows the replay's (and truth's) numbers.
+
+The store is the demo's (the seed cluster and the AWS-NLB-like one, simulated into SQLite and
+replayed), built once per module. Expected numbers come from the replay API on the same store
+and from the simulator's truth, never from the page itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.demo import DemoStore, build_demo_store
+from recorder.store import make_engine
+from recorder.tables import events
+from replay import api
+from replay.model import Window
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    return build_demo_store(tmp_path_factory.mktemp("demo") / "demo.db")
+
+
+@pytest.fixture(scope="module")
+def store(demo: DemoStore) -> Iterator[Engine]:
+    engine = make_engine(demo.url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app(demo: DemoStore, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("GAPWATCH_DB", demo.url)
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def _open(at: AppTest, **params: str) -> AppTest:
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _seed_windows(store: Engine) -> list[Window]:
+    return [w for w in api.windows(store) if w.service.cluster == "seed"]
+
+
+def test_overview_shows_the_replays_windows(app: AppTest, store: Engine, demo: DemoStore) -> None:
+    at = _open(app, page="overview")
+    wins = api.windows(store)
+    metrics = _metrics(at)
+    assert metrics["Gap windows"] == str(len(wins))
+    assert metrics["Gap-seconds"] == f"{sum(w.duration_s for w in wins):.1f}"
+    assert metrics["Clusters"] == str(len({s.cluster for s in api.services(store)}))
+    assert len(at.get("plotly_chart")) == 3
+    counts = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["meta"]["counts"]
+    assert sum(counts.values()) == len(wins)
+    # the simulator's truth: the seed rollout dropped traffic, and the page says which rollout
+    truth = next(c.truth for c in demo.clusters if c.cluster == "seed")
+    assert truth.windows and _seed_windows(store)
+    ranked = json.loads(at.get("plotly_chart")[2].proto.spec)["layout"]["meta"]["ids"]
+    seed_rollouts = [r for r in api.rollouts(store, cluster="seed") if r.kind == "rollout"]
+    assert {r.revision_to for r in seed_rollouts} == {r.revision_to for r in truth.rollouts}
+    assert {r.id for r in seed_rollouts} <= set(ranked)
+    assert at.query_params["page"] == "overview"
+
+
+def test_overview_is_clean_when_nothing_dropped(app: AppTest) -> None:
+    at = _open(app, page="overview", since="2000-01-01T00:00:00Z", until="2000-01-02T00:00:00Z")
+    assert _metrics(at)["Gap windows"] == "0"
+    assert any("Clean" in s.value for s in at.success)
+
+
+def test_rollout_page_shows_the_seed_rollout(app: AppTest, store: Engine, demo: DemoStore) -> None:
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    assert at.selectbox(key="rollout").value == rollout.id
+    (truth,) = next(c.truth for c in demo.clusters if c.cluster == "seed").rollouts
+    assert at.selectbox(key="rollout").value == rollout.id
+    assert truth.revision_to in str(at.selectbox(key="rollout").format_func(rollout.id))
+    metrics = _metrics(at)
+    assert metrics["Gap windows"] == str(len(rollout.windows))
+    assert metrics["Gap-seconds"] == f"{rollout.gap_seconds:.2f}"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    rows = spec["layout"]["meta"]["rows"]
+    assert {r.split(" · ")[0] for r in rows} >= {w.node for w in rollout.windows}
+    labels = " ".join(a["text"] for a in spec["layout"]["annotations"])
+    assert all(w.cls in labels for w in rollout.windows)
+    table = at.dataframe[0].value
+    assert len(table) == len(rollout.windows)
+    assert sorted(table["class"]) == sorted(w.cls for w in rollout.windows)
+    assert at.query_params["rollout"] == rollout.id
+
+
+def test_rollout_table_selection_shows_the_events_behind_a_window(
+    app: AppTest, store: Engine
+) -> None:
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    first = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))[0]
+    state = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.session_state["window_table"] = state
+    at.run()
+    assert not at.exception
+    shown = at.dataframe[-1].value
+    assert sorted(shown["id"]) == sorted(set(first.opened_by) | set(first.closed_by))
+
+
+def test_whatif_recomputes_with_the_replay_engine(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="whatif", cluster="seed")
+    (service,) = [s for s in api.services(store) if s.cluster == "seed"]
+    recorded = [w for w in api.windows(store) if w.service == service]
+    assert _metrics(at)["Recorded windows"] == str(len(recorded))
+    at.select_slider(key="whatif-prestop_s").set_value(30)
+    at.select_slider(key="whatif-proxy_terminating_endpoints").set_value(True)
+    at.run()
+    assert not at.exception
+    from replay.model import WhatIf
+
+    expected = api.whatif(store, service, WhatIf(prestop_s=30, proxy_terminating_endpoints=True))
+    assert _metrics(at)["What-if windows"] == str(len(expected))
+    advice = api.advise(store, service)
+    assert f"**{advice.windows_after}** windows instead of" in " ".join(
+        m.value for m in at.markdown
+    )
+
+
+def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="sql")
+    at.text_area(key="sql").input("SELECT count(*) AS n FROM events")
+    at.button(key="run").click()
+    at.run()
+    with store.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(events)).scalar_one()
+    (result,) = [d.value for d in at.dataframe if list(d.value.columns) == ["n"]]
+    assert int(result["n"][0]) == total
+    assert "view `v_windows`" in [e.label for e in at.expander]
+    at.text_area(key="sql").input("SELECT count(*) AS n FROM v_windows")
+    at.button(key="run").click()
+    at.run()
+    (result,) = [d.value for d in at.dataframe if list(d.value.columns) == ["n"]]
+    assert int(result["n"][0]) == len(api.windows(store))
+    at.text_area(key="sql").input("DROP TABLE events")
+    at.button(key="run").click()
+    at.run()
+    assert any("QueryRejected" in e.value for e in at.error)
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == total
+
+
+def test_live_overview_follows_a_recorder_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.demo import simulate_into
+
+    built = build_demo_store(tmp_path / "live.db", scenarios=[("seed-3node", "seed")])
+    monkeypatch.setenv("GAPWATCH_DB", built.url)
+    at = _open(AppTest.from_file(APP, default_timeout=30), page="overview", live="1")
+    assert at.toggle(key="live").value is True
+    assert _metrics(at)["Clusters"] == "1"
+    engine = make_engine(built.url)
+    try:
+        simulate_into(engine, "aws-nlb", "aws")  # a recorder writes; nobody runs a refresh
+        at.run()  # what the live fragment's timer does every few seconds
+        assert not at.exception
+        wins = api.windows(engine)
+        assert {w.service.cluster for w in wins} == {"seed", "aws"}
+        assert _metrics(at)["Clusters"] == "2"
+        assert _metrics(at)["Gap windows"] == str(len(wins))
+    finally:
+        engine.dispose()
+
+
+def test_clicking_a_window_marker_shows_its_events(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    wins = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))
+    last = len(wins) - 1
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (markers,) = [t for t in spec["data"] if t.get("name") == "gap windows"]
+    assert sorted(markers["customdata"]) == list(range(len(wins)))
+    point = {"curve_number": len(spec["data"]) - 1, "point_index": 0, "customdata": last}
+    at.session_state["lanes"] = {"selection": {"points": [point], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert any(wins[last].node in s.value for s in at.subheader)
+    shown = at.dataframe[-1].value
+    assert sorted(shown["id"]) == sorted(set(wins[last].opened_by) | set(wins[last].closed_by))
+
+
+def test_clicking_a_ranked_rollout_opens_it(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="overview")
+    (target,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    point = {"curve_number": 0, "point_index": 0, "customdata": target.id}
+    at.session_state["ranked"] = {"selection": {"points": [point], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.radio(key="page").value == "rollout"
+    assert at.selectbox(key="rollout").value == target.id
+    assert at.query_params["page"] == "rollout"
+
+
+def test_overview_folds_the_worst_rollouts_service_ahead_of_time(
+    app: AppTest, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from dashboard import cache, data
+
+    calls: list[str] = []
+    real = data.service_timeline
+
+    def counting(engine: Engine, service: object) -> object:
+        calls.append(str(service))
+        return real(engine, service)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "service_timeline", counting)
+    cache.service_timeline.clear()
+    _open(app, page="overview", cluster="seed")
+    for thread in threading.enumerate():
+        if thread.name == "gapwatch-prewarm":
+            thread.join(timeout=60)
+    assert len(calls) == 1  # the worst rollout's Service, folded in the background
+    at = _open(AppTest.from_file(APP, default_timeout=30), page="rollout", cluster="seed")
+    assert _metrics(at)["Gap windows"] != ""
+    assert len(calls) == 1  # the rollout page found it folded

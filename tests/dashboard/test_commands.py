@@ -1,0 +1,64 @@
+"""`gapwatch dashboard` and `gapwatch demo` from the command line, as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from dashboard.commands import streamlit_command
+from recorder.store import make_engine
+from recorder.tables import events
+from replay import api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gapwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_dashboard_on_an_empty_store_is_one_clear_line(tmp_path: Path) -> None:
+    done = _gapwatch("dashboard", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--no-browser")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gapwatch db upgrade" in lines[0]
+
+
+def test_demo_build_only_builds_a_replayed_store(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    done = _gapwatch("demo", "--build-only", "--path", str(path), "--replace")
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip()
+    assert url == f"sqlite:///{path.resolve()}"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            clusters = set(conn.execute(select(events.c.cluster).distinct()).scalars())
+            total = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        assert clusters == {"seed", "aws"}
+        assert f"replay found {len(api.windows(engine))} gap windows" in done.stderr
+        assert total > 0
+    finally:
+        engine.dispose()
+    # a second run rebuilds only with --replace (or at the default path)
+    again = _gapwatch("demo", "--build-only", "--path", str(path))
+    assert again.returncode == 1 and "--replace" in again.stderr
+
+
+def test_dashboard_command_line_serves_the_app_headless() -> None:
+    cmd = streamlit_command(port=8765, address="127.0.0.1", headless=True)
+    assert cmd[1:4] == ["-m", "streamlit", "run"]
+    assert Path(cmd[4]) == ROOT / "dashboard" / "app.py"
+    flags = dict(zip(cmd[5::2], cmd[6::2], strict=True))
+    assert flags["--server.port"] == "8765"
+    assert flags["--server.headless"] == "true"
+    assert flags["--browser.gatherUsageStats"] == "false"

@@ -1,0 +1,219 @@
+"""Literal observations for replay tests: real shapes (docs/observation.md), tiny clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from recorder.facts import Fact, derive
+from recorder.observation import Observation
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+CLUSTER = "c1"
+NS, SVC = "istio-system", "istio-ingressgateway"
+_rv = count(1000)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _k8s(t: float, kind: str, op: str, payload: dict[str, Any], **kw: Any) -> Observation:
+    meta = payload["metadata"]
+    return Observation(
+        observed_at=at(t),
+        cluster=CLUSTER,
+        source="k8s-watch",
+        kind=kind,
+        op=op,
+        payload=payload,
+        namespace=meta.get("namespace"),
+        name=meta["name"],
+        resource_version=str(next(_rv)),
+        **kw,
+    )
+
+
+def service(t: float = 0.0) -> Observation:
+    return _k8s(
+        t,
+        "Service",
+        "ADDED",
+        {
+            "metadata": {"name": SVC, "namespace": NS},
+            "spec": {
+                "type": "LoadBalancer",
+                "externalTrafficPolicy": "Local",
+                "healthCheckNodePort": 31805,
+                "ports": [{"port": 80, "nodePort": 32999}],
+            },
+        },
+    )
+
+
+def node(t: float, name: str, ready: bool = True, version: str = "v1.29.3") -> Observation:
+    return _k8s(
+        t,
+        "Node",
+        "MODIFIED",
+        {
+            "metadata": {"name": name},
+            "spec": {"providerID": f"aws:///eu-west-1a/i-{name}"},
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                "nodeInfo": {"kubeletVersion": version, "kubeProxyVersion": version},
+            },
+        },
+        node=name,
+    )
+
+
+def eps(
+    t: float, endpoints: Sequence[tuple[str, str, str]], name: str = SVC + "-abc"
+) -> Observation:
+    """endpoints: (pod, node, state) with state ready / terminating / gone-terminating."""
+    items = []
+    for pod, node_name, state in endpoints:
+        cond = {
+            "ready": {"ready": True, "serving": True, "terminating": False},
+            "terminating": {"ready": False, "serving": True, "terminating": True},
+            "stopped": {"ready": False, "serving": False, "terminating": True},
+        }[state]
+        items.append(
+            {
+                "addresses": ["10.0.0.1"],
+                "conditions": cond,
+                "nodeName": node_name,
+                "targetRef": {"kind": "Pod", "name": pod, "namespace": NS},
+            }
+        )
+    return _k8s(
+        t,
+        "EndpointSlice",
+        "MODIFIED",
+        {
+            "metadata": {
+                "name": name,
+                "namespace": NS,
+                "labels": {"kubernetes.io/service-name": SVC},
+            },
+            "endpoints": items,
+        },
+    )
+
+
+def pod(
+    t: float,
+    name: str,
+    node_name: str,
+    state: str,
+    *,
+    revision: str = "aaa",
+    deleted_at: float | None = None,
+    grace: int = 30,
+    prestop: float | None = None,
+) -> Observation:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": NS,
+        "labels": {"pod-template-hash": revision},
+        "ownerReferences": [
+            {"kind": "ReplicaSet", "name": f"{SVC}-{revision}", "controller": True}
+        ],
+    }
+    if deleted_at is not None:
+        meta["deletionTimestamp"] = at(deleted_at).strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta["deletionGracePeriodSeconds"] = grace
+    container: dict[str, Any] = {"name": "istio-proxy"}
+    if prestop is not None:
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": prestop}}}
+    status: dict[str, Any] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True" if state == "ready" else "False"}],
+    }
+    if state == "gone":
+        status["containerStatuses"] = [{"name": "istio-proxy", "state": {"terminated": {}}}]
+    return _k8s(
+        t,
+        "Pod",
+        "DELETED" if state == "deleted" else "MODIFIED",
+        {
+            "metadata": meta,
+            "spec": {
+                "nodeName": node_name,
+                "terminationGracePeriodSeconds": grace,
+                "containers": [container],
+            },
+            "status": status,
+        },
+        node=node_name,
+    )
+
+
+def _sample(
+    t: float,
+    prev: float | None,
+    kind: str,
+    source: str,
+    node_name: str,
+    payload: dict[str, Any],
+    op: str = "OBSERVED",
+) -> Observation:
+    return Observation(
+        observed_at=at(t),
+        cluster=CLUSTER,
+        source=source,
+        kind=kind,
+        op=op,
+        payload=payload,
+        namespace=NS,
+        name=SVC,
+        node=node_name,
+        previous_observed_at=None if prev is None else at(prev),
+    )
+
+
+def nodeport(
+    t: float, prev: float | None, node_name: str, result: str, latency_ms: float = 0.0
+) -> Observation:
+    payload = {"port": 32999, "result": result, "latency_ms": latency_ms}
+    return _sample(t, prev, "NodePortProbe", "kube-proxy-probe", node_name, payload)
+
+
+def health(t: float, prev: float | None, node_name: str, local: int | None) -> Observation:
+    if local is None:
+        payload: dict[str, Any] = {"status": None, "body": None, "error": "timeout", "port": 31805}
+    else:
+        payload = {
+            "status": 200 if local else 503,
+            "body": {
+                "service": {"namespace": NS, "name": SVC},
+                "localEndpoints": local,
+                "serviceProxyHealthy": True,
+            },
+            "error": None,
+            "port": 31805,
+        }
+    return _sample(t, prev, "ProxyHealth", "kube-proxy-probe", node_name, payload)
+
+
+def target(
+    t: float, prev: float | None, node_name: str, state: str, op: str = "MODIFIED"
+) -> Observation:
+    payload = {
+        "Target": {"Id": f"i-{node_name}", "Port": 32999},
+        "HealthCheckPort": "31805",
+        "TargetHealth": {"State": state},
+        "TargetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/tg/1",
+    }
+    return _sample(t, prev, "TargetHealth", "lb-poller", node_name, payload, op)
+
+
+def facts_of(observations: Sequence[Observation]) -> list[Fact]:
+    """Facts as the writer would derive them, event ids 1..n in the given order."""
+    out: list[Fact] = []
+    for event_id, obs in enumerate(observations, start=1):
+        out.extend(derive(event_id, obs))
+    return out

@@ -1,0 +1,151 @@
+"""Detection on literal observations: both seed classes, their bounds, causes and provenance."""
+
+from __future__ import annotations
+
+from recorder.timefmt import to_micros
+from replay.detect import DetectSettings, detect
+from replay.fold import FoldState, fold
+from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
+from tests.replay.scenarios import seed_races
+
+
+def us(seconds: float) -> int:
+    return to_micros(at(seconds))
+
+
+def test_seed_scenarios_are_found_with_their_bounds() -> None:
+    state = fold(FoldState(), facts_of(seed_races()))
+    found = detect(state)
+    assert [w.cls for w in found] == ["registered-before-forwarding", "closed-before-deregistered"]
+    first, second = found
+    # registration seen by the poller in (10, 11], forwarding by the probe in (12.9, 13]
+    assert (first.start_earliest_us, first.start_latest_us) == (us(10), us(11))
+    assert (first.end_earliest_us, first.end_latest_us) == (us(12.9), us(13))
+    assert first.duration_min_s == 1.9 and first.duration_max_s == 3.0
+    assert first.certain and first.provenance == "measured"
+    assert first.opened_by == (7,) and first.closed_by == (8,)  # the target and probe events
+    assert (second.start_earliest_us, second.end_latest_us) == (us(50.4), us(55))
+
+
+def test_refused_nodeport_means_the_pod_was_gone() -> None:
+    obs = [
+        service(0),
+        node(0, "n1"),
+        nodeport(1, None, "n1", "connected"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(20, [("p1", "n1", "terminating")]),
+        nodeport(50.2, 50.0, "n1", "refused"),
+        target(60, 59, "n1", "draining"),
+    ]
+    found = detect(fold(FoldState(), facts_of(obs)))
+    assert [w.cls for w in found] == ["pod-gone-before-deregistered"]
+
+
+def test_node_not_ready_class() -> None:
+    obs = [
+        service(0),
+        node(0, "n1"),
+        nodeport(1, None, "n1", "connected"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        node(30, "n1", ready=False),
+        nodeport(30.5, 30.4, "n1", "timeout"),
+        target(45, 44, "n1", "unhealthy"),
+    ]
+    found = detect(fold(FoldState(), facts_of(obs)))
+    assert [w.cls for w in found] == ["node-not-ready"]
+
+
+def test_overlapping_uncertainty_gives_an_uncertain_window() -> None:
+    # The LB registered somewhere in (10, 15]; forwarding opened in (11, 12]: maybe a window.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        nodeport(1, None, "n1", "timeout"),
+        eps(10, [("p1", "n1", "ready")]),
+        nodeport(12, 11, "n1", "connected"),
+        target(15, 10, "n1", "healthy", "ADDED"),
+    ]
+    found = detect(fold(FoldState(), facts_of(obs)))
+    assert len(found) == 1
+    assert not found[0].certain and found[0].duration_min_s == 0
+    assert (found[0].start_earliest_us, found[0].end_latest_us) == (us(10), us(12))
+
+
+def test_inferred_when_only_the_watch_exists() -> None:
+    # No probes, no LB data: proxy from endpoints + lag, LB from service-controller Events.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        pod(10, "p1", "n1", "ready"),
+        eps(10, [("p1", "n1", "ready")]),
+        pod(40, "p1", "n1", "terminating", deleted_at=40),
+        eps(40, [("p1", "n1", "terminating")]),
+        pod(41, "p1", "n1", "gone", deleted_at=40),
+        eps(41, []),
+    ]
+    settings = DetectSettings(proxy_lag_s=(0.0, 1.0), ccm_lag_s=(2.0, 5.0))
+    found = detect(fold(FoldState(), facts_of(obs)), settings=settings)
+    # kube-proxy opens by 11 s, the CCM registers no earlier than 12 s: no opening window;
+    # the pod is gone at 41 s, the CCM deregisters no earlier than 42 s after 40 s.
+    assert [w.cls for w in found] == ["pod-gone-before-deregistered"]
+    assert found[0].provenance == "inferred"
+    assert found[0].start_earliest_us == us(41)
+
+
+def test_health_only_with_pte_keeps_terminating_pods_serving() -> None:
+    def run(version: str) -> list[str]:
+        obs = [
+            service(0),
+            node(0, "n1", version=version),
+            pod(1, "p1", "n1", "ready"),
+            eps(1, [("p1", "n1", "ready")]),
+            health(2, None, "n1", 1),
+            target(3, None, "n1", "healthy", "ADDED"),
+            pod(20, "p1", "n1", "terminating", deleted_at=20, prestop=30),
+            eps(20, [("p1", "n1", "terminating")]),
+            health(20.5, 20.4, "n1", 0),
+            target(30, 29, "n1", "draining"),
+            pod(50, "p1", "n1", "gone", deleted_at=20, prestop=30),
+            eps(50, []),
+        ]
+        return [w.cls for w in detect(fold(FoldState(), facts_of(obs)))]
+
+    assert run("v1.20.0") == ["closed-before-deregistered"]
+    assert run("v1.29.0") == []
+
+
+def test_a_probe_answer_describes_when_it_was_sent() -> None:
+    # A timeout is known one second after the probe was sent; the state it saw is the send time.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        nodeport(1, None, "n1", "connected", latency_ms=2),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(20, [("p1", "n1", "terminating")]),
+        nodeport(22, 20.5, "n1", "timeout", latency_ms=1000),
+        target(30, 25, "n1", "draining"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)))
+    assert (window.start_earliest_us, window.start_latest_us) == (us(20.5), us(21))
+
+
+def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
+    # The probe looked at 0 s and 60 s and saw "connected" both times, but the endpoints show
+    # the node had no ready endpoint from 30 to 32 s: kube-proxy may have closed unseen.
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        nodeport(1, None, "n1", "connected"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(30, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
+        eps(32, [("p2", "n1", "ready")]),
+        nodeport(60, 59, "n1", "connected"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=DetectSettings())
+    assert not window.certain
+    assert window.start_earliest_us == us(30)
+    assert window.end_latest_us == us(34)  # back at 32 s plus the assumed 2 s kube-proxy lag

@@ -1,0 +1,96 @@
+"""Facts from real sample objects, and the writer filling them on every ingest path."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from recorder.facts import FACT_COLUMNS, derive
+from recorder.observation import Observation
+from recorder.timefmt import to_micros
+from recorder.writer import EventWriter, no_derive
+from replay.load import rederive_facts
+from tests.replay.builders import at, facts_of, pod
+from tests.replay.scenarios import seed_races
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "replay"
+
+
+def _load(name: str) -> object:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _obs(kind: str, payload: dict, **kw: object) -> Observation:  # type: ignore[type-arg]
+    return Observation(
+        observed_at=at(1), cluster="c", source="k8s-watch", kind=kind, op="MODIFIED",
+        payload=payload, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_endpointslice_counts_per_node() -> None:
+    raw = _load("k9s-endpointslice-v1.json")
+    assert derive(1, _obs("EndpointSlice", raw)) == []  # no service-name label: not a Service's
+    labelled = copy.deepcopy(raw)
+    labelled["metadata"]["labels"] = {"kubernetes.io/service-name": "fred-svc"}
+    head, n1 = derive(7, _obs("EndpointSlice", labelled))
+    assert (head.node, head.text1, head.name, head.namespace) == (None, "fred", "fred-svc", "blee")
+    # two ready endpoints on n-1, both backed by the pod "zorg"
+    assert (n1.node, n1.num1, n1.num2, n1.num3, n1.text2) == ("n-1", 2, 0, 0, "zorg")
+    assert (n1.event_id, n1.seq) == (7, 1)
+
+
+def test_services_with_local_traffic_policy() -> None:
+    for svc in _load("kubelb-kind-services-lb-local-healthchecknodeport.json"):  # type: ignore[attr-defined]
+        (fact,) = derive(1, _obs("Service", svc))
+        assert fact.state == "LoadBalancer" and fact.text1 == "Local"
+        assert fact.num1 == svc["spec"]["healthCheckNodePort"]
+        assert fact.text2 == ",".join(str(p["nodePort"]) for p in svc["spec"]["ports"])
+
+
+def test_node_from_a_kops_cluster() -> None:
+    node = _load("aws-kops-nodelist-2nodes.json")["items"][0]  # type: ignore[index]
+    (fact,) = derive(1, _obs("Node", node, node=node["metadata"]["name"]))
+    assert fact.state == "Ready" and fact.num1 == 0
+    assert fact.text1 == "v1.6.6" and fact.text2.startswith("aws:///eu-west-1c/i-")
+
+
+def test_legacy_health_body_without_proxy_healthy() -> None:
+    body = _load("hcnp-body-aks-nginx-legacy-format.json")
+    obs = Observation(
+        observed_at=at(2), cluster="c", source="kube-proxy-probe", kind="ProxyHealth",
+        op="OBSERVED", payload={"status": 200, "body": body, "error": None, "port": 31805},
+        namespace="default", name="nginx", node="n1", previous_observed_at=at(1),
+    )  # fmt: skip
+    (fact,) = derive(3, obs)
+    assert (fact.state, fact.num1, fact.num2) == ("200", 1, None)
+    assert (fact.at_us, fact.prev_us) == (to_micros(at(2)), to_micros(at(1)))
+
+
+def test_pod_deletion_grace_and_prestop() -> None:
+    (fact,) = derive(1, pod(5, "p1", "n1", "terminating", deleted_at=5, grace=45, prestop=12.5))
+    assert fact.state == "terminating" and fact.num2 == 45 and fact.num3 == 12500
+    assert fact.num1 == to_micros(at(5)) and fact.text1 == "ReplicaSet/istio-ingressgateway-aaa"
+
+
+def _stored(engine: Engine) -> list[tuple[object, ...]]:
+    cols = ", ".join(FACT_COLUMNS)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT {cols} FROM facts ORDER BY 1, 2"))]
+
+
+def test_writer_fills_facts_by_default_and_rederive_matches(engine: Engine) -> None:
+    observations = seed_races()
+    EventWriter(engine).write(observations)
+    EventWriter(engine).write(observations)  # duplicates add no facts
+    stored = _stored(engine)
+    assert stored == [tuple(f) for f in facts_of(observations)]
+    assert rederive_facts(engine) == len(stored)
+    assert _stored(engine) == stored
+
+
+def test_no_derive_writes_no_facts(engine: Engine) -> None:
+    EventWriter(engine, derive=no_derive).write(seed_races())
+    assert _stored(engine) == []

@@ -108,8 +108,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for part in parts[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):
-            child = {} if child is None or not isinstance(child, dict) else child
-            node[part] = child
+            child = node[part] = {}
         node = child
     node[parts[-1]] = value
 

@@ -85,6 +85,8 @@ def test_overrides_reach_every_level() -> None:
         ConfigError, match=r"preset seed-3node: ingress\.pod\.prestop_s: must be >= 0"
     ):
         load_scenario("seed-3node", {"ingress.pod.prestop_s": "-1"})
+    with pytest.raises(ConfigError, match=r"preset seed-3node: kube_proxy\.lagg: unknown key"):
+        load_scenario("seed-3node", {"kube_proxy.lagg": "1"})
 
 
 def test_every_preset_loads() -> None:

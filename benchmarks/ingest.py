@@ -6,9 +6,11 @@ Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 (tests/p
 Every run writes into a fresh, migrated database. Observations are the realistic mix of
 benchmarks/observations.py (probes, target health, EndpointSlices, Pods, Nodes; ~1 KB on average).
 
-- writer: `EventWriter.write_all` fed from a pool of 20,000 pre-built observations, each yielded
-  with a fresh time/resourceVersion (all rows distinct): the writer's own throughput.
-- end-to-end: the same, but every observation is built as it is written (generation included).
+- events only: `EventWriter(derive=no_derive).write_all` fed from a pool of 20,000 pre-built
+  observations, each yielded with a fresh time/resourceVersion (all rows distinct): the log alone.
+- events + facts: the default writer, which also derives replay's narrow facts in the same
+  transaction (what `gapwatch import` and the recorder do).
+- generated on the fly: the same, with every observation built as it is written.
 - baseline: the SQLAlchemy ORM, one INSERT and one COMMIT per row, on --baseline-n rows.
 
 Prints medians of --repeat runs, the ratio writer/baseline, and peak RSS (run with two values of
@@ -39,7 +41,7 @@ from recorder.observation import Observation
 from recorder.runtime import tune_gc
 from recorder.store import make_engine, upgrade
 from recorder.tables import events
-from recorder.writer import EventWriter
+from recorder.writer import EventWriter, no_derive
 from tests import pgserver
 
 ORM_FIELDS = ("cluster", "observed_at", "source", "kind", "op", "namespace", "name", "node",
@@ -60,9 +62,11 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_writer(server: str, observations: Iterator[Observation], n: int, batch: int) -> float:
+def run_writer(
+    server: str, observations: Iterator[Observation], n: int, batch: int, *, facts: bool = True
+) -> float:
     engine = make_engine(fresh_db(server))
-    writer = EventWriter(engine)
+    writer = EventWriter(engine) if facts else EventWriter(engine, derive=no_derive)
     start = time.perf_counter()
     result = writer.write_all(observations, batch_size=batch)
     elapsed = time.perf_counter() - start
@@ -119,6 +123,9 @@ def main() -> None:
         server = pgserver.start(root)
     n = args.n
     try:
+        raw = [
+            run_writer(server, from_pool(n), n, args.batch, facts=False) for _ in range(args.repeat)
+        ]
         pooled = [run_writer(server, from_pool(n), n, args.batch) for _ in range(args.repeat)]
         e2e = [run_writer(server, generate(n), n, args.batch) for _ in range(args.repeat)]
         base = [run_baseline(server, args.baseline_n) for _ in range(args.repeat)]
@@ -129,14 +136,16 @@ def main() -> None:
     def line(label: str, count: int, times: list[float]) -> float:
         rate = count / statistics.median(times)
         runs = ", ".join(f"{t:.2f}s" for t in times)
-        print(f"{label:<34}{rate:>10,.0f} obs/s   ({count:,} rows; runs {runs})")
+        print(f"{label:<38}{rate:>10,.0f} obs/s   ({count:,} rows; runs {runs})")
         return rate
 
-    writer_rate = line("writer (binary COPY, pool-fed)", n, pooled)
-    line("end-to-end (generated on the fly)", n, e2e)
+    raw_rate = line("events only (no facts), pool-fed", n, raw)
+    writer_rate = line("events + replay facts, pool-fed", n, pooled)
+    line("events + facts, generated on the fly", n, e2e)
     base_rate = line("baseline (ORM, commit per row)", args.baseline_n, base)
-    print(f"{'ratio writer/baseline':<34}{writer_rate / base_rate:>10.1f}x")
-    print(f"{'peak RSS':<34}{rss_mb():>10.0f} MB")
+    print(f"{'ratio events-only/baseline':<38}{raw_rate / base_rate:>10.1f}x")
+    print(f"{'ratio events+facts/baseline':<38}{writer_rate / base_rate:>10.1f}x")
+    print(f"{'peak RSS':<38}{rss_mb():>10.0f} MB")
 
 
 if __name__ == "__main__":

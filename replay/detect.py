@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from replay.model import ServiceRef, Window, WindowClass
 from replay.signals import (
     HI,
@@ -116,22 +116,36 @@ def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str
     """node-driven when the LB ever reported health-check states, else endpoint-driven."""
     if settings.ccm_mode:
         return settings.ccm_mode
-    for (ref, _node), lane in state.probes["target"].items():
-        if ref == svc and any(s.value in ("initial", "unhealthy") for s in lane):
-            return "node"
-    return "endpoint"
+    key = ("ccm", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    if key not in state.cache:
+        targets = state.probes["target"]
+        lanes = (targets.get((svc, n), ()) for n in state.service_nodes.get(svc, ()))
+        checks = any(s.value in ("initial", "unhealthy") for lane in lanes for s in lane)
+        state.cache[key] = "node" if checks else "endpoint"
+    return str(state.cache[key])
 
 
 def _us(seconds: float) -> int:
     return round(seconds * US)
 
 
+def local_pods(state: FoldState, svc: ServiceRef, node: str) -> list[str]:
+    """The pods backing the Service that ran on the node (per Service index, cached)."""
+    key = ("pods", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, dict):
+        return sorted(known.get(node, []))
+    index: dict[str, list[str]] = {}
+    for pod, pod_node in state.service_pods.get(svc, {}).items():
+        index.setdefault(pod_node, []).append(pod)
+    state.cache[key] = index
+    return sorted(index.get(node, []))
+
+
 def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
     """Whether any local pod backing the Service is still up (ready or terminating)."""
     changes: list[tuple[int, int, int]] = []
-    for pod, pod_node in state.service_pods.get(svc, {}).items():
-        if pod_node != node:
-            continue
+    for pod in local_pods(state, svc, node):
         alive = False
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
             now = p.state in ("ready", "terminating")
@@ -168,9 +182,10 @@ class Lanes:
     routed: Tri
     serves: Tri
     measured: bool
-    #: samples whose values explain why F is false (classification)
+    #: samples whose values explain why F is false (classification), and their times
     reason_samples: list[Sample]
     eps: list[Sample]
+    reason_times: list[int] = field(default_factory=list)
 
 
 def hidden(
@@ -224,14 +239,14 @@ def serves_signal(
     usable = eps_steps(eps, accept if pte_known(state, svc.cluster, settings) else ("ready",))
     nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
     if nodeport:
-        steps = steps_from_samples(nodeport, lambda v: v == "connected", True)
+        steps = steps_from_samples(nodeport, "connected", True)
         unseen = hidden(usable, nodeport, lambda v: v != "connected", lag_hi)
         return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
     lo = _us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = sorted_lane(state.probes["health"].get(key, []))
     if health:
-        serves = tri_from_steps(steps_from_samples(health, lambda v: v == "200", True), True)
+        serves = tri_from_steps(steps_from_samples(health, "200", True), True)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
@@ -249,7 +264,7 @@ def routed_signal(
     key = (svc, node)
     targets = sorted_lane(state.probes["target"].get(key, []))
     if targets:
-        steps = steps_from_samples(targets, lambda v: v == "healthy", False)
+        steps = steps_from_samples(targets, "healthy", False)
         routed = tri_from_steps(steps, False)
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
@@ -259,7 +274,8 @@ def routed_signal(
                 routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
             )
         return routed, True
-    if any(ref == svc for ref, _n in state.probes["target"]):
+    polled = state.probes["target"]
+    if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
         return constant(False), True  # the LB is polled and never had this node
     eps = eps_steps(state.endpoints.get(key, []), ("ready",))
     if ccm_mode(state, svc, settings) == "node":
@@ -295,7 +311,8 @@ def lanes(
     routed, r_measured = routed_signal(state, svc, node, settings)
     serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
     eps = state.endpoints.get((svc, node), [])
-    return Lanes(routed, serves, r_measured and f_measured, reasons, eps)
+    times = [s.at_us for s in reasons]
+    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times)
 
 
 def classify(
@@ -310,7 +327,7 @@ def classify(
     """The cause at the window's start (docs/semantics.md)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in ("NotReady", "Unknown"):
         return "node-not-ready"
-    reason = _false_reason(lanes_.reason_samples, at_us)
+    reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
     if not lanes_.reason_samples and not _holds(alive, at_us, alive_initial):
@@ -329,12 +346,15 @@ def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
     return value
 
 
-def _false_reason(samples: Sequence[Sample], at_us: int) -> str | None:
+def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:
+    """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
+    first after it."""
     bad = ("connected", "200")
-    before = [s for s in samples if s.at_us <= at_us and s.value not in bad]
-    if before:
-        return before[-1].value
-    after = next((s for s in samples if s.at_us >= at_us and s.value not in bad), None)
+    i = bisect_right(times, at_us)
+    before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
+    if before is not None:
+        return before.value
+    after = next((s for s in samples[i:] if s.value not in bad), None)
     return after.value if after else None
 
 
@@ -360,11 +380,19 @@ def windows_from(
             candidates[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
         else:
             candidates.append(iv)
+    definite, j = gap.definite, 0
     for cand in candidates:
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
-        sure = [d for d in gap.definite if d.start < end and d.end > cand.start]
+        while j < len(definite) and definite[j].end <= cand.start:
+            j += 1
+        sure = []
+        k = j
+        while k < len(definite) and definite[k].start < end:
+            if definite[k].end > cand.start:
+                sure.append(definite[k])
+            k += 1
         if sure:
             start_latest = max(sure[0].start, cand.start)
             end_earliest = min(sure[-1].end, end)
@@ -395,10 +423,7 @@ def windows_from(
 
 
 def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:
-    found = {n for ref, n in state.endpoints if ref == svc}
-    for lanes_ in state.probes.values():
-        found.update(n for ref, n in lanes_ if ref == svc)
-    return sorted(n for n in found if n)
+    return sorted(n for n in state.service_nodes.get(svc, ()) if n)
 
 
 def detect(
@@ -409,10 +434,10 @@ def detect(
     """Every gap window of the given (default: all LB-facing) Services, in time order."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
-        horizon = state.last_at_us.get(svc, 0)
+        end_of_data = horizon(state, svc)
         lag_hi = proxy_lag_hi(state, svc, settings)
         for node in nodes_of(state, svc):
             found = lanes(state, svc, node, settings, lag_hi)
-            out.extend(windows_from(state, svc, node, found, horizon))
+            out.extend(windows_from(state, svc, node, found, end_of_data))
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

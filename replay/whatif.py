@@ -26,7 +26,7 @@ from replay.detect import (
     pte_enabled,
     windows_from,
 )
-from replay.fold import FoldState, Sample, lb_facing
+from replay.fold import FoldState, Sample, horizon, lb_facing
 from replay.lags import LagSample, lag_samples, percentile
 from replay.model import ServiceRef, WhatIf, Window
 from replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
@@ -245,8 +245,10 @@ def node_windows(
         for at, r, s, _a in counts[1:]
     ]
     lanes = Lanes(routed, serves, True, [], eps)
-    horizon = state.last_at_us.get(svc, 0)
-    found = windows_from(state, svc, node, lanes, horizon, alive=alive, alive_initial=alive0 > 0)
+    end_of_data = horizon(state, svc)
+    found = windows_from(
+        state, svc, node, lanes, end_of_data, alive=alive, alive_initial=alive0 > 0
+    )
     return [w for w in found if w.cls != "node-not-ready"]
 
 

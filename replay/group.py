@@ -16,7 +16,7 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
-from replay.detect import nodes_of
+from replay.context import nodes_of
 from replay.fold import FoldState, horizon, lb_facing
 from replay.model import Rollout, ServiceRef, Window
 

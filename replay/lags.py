@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from replay.detect import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
 from replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from replay.model import LagStats, ServiceRef
 from replay.signals import Step, steps_from_samples

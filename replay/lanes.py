@@ -36,7 +36,9 @@ from replay.signals import (
     intersect,
     shifted,
     steps_from_samples,
+    steps_where,
     t_and,
+    t_not,
     t_or,
     tri_from_steps,
 )
@@ -126,6 +128,32 @@ def serves_signal(
     return t_and(t_and(forwarding, alive), ready_node), False, []
 
 
+#: Target states that count as registered for fail-open (draining and absent do not).
+_ACTIVE = frozenset({"initial", "healthy", "unhealthy", "unused"})
+_UNHEALTHY = frozenset({"unhealthy"})
+
+
+def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
+    """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
+    key = ("fail-open", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, Tri):
+        return known
+    all_bad, any_active = constant(True), constant(False)
+    targets = state.probes["target"]
+    for node in sorted(state.service_nodes.get(svc, ())):
+        lane = sorted_lane(targets.get((svc, node), []))
+        if not lane:
+            continue
+        active = tri_from_steps(steps_where(lane, _ACTIVE, False), False)
+        unhealthy = tri_from_steps(steps_where(lane, _UNHEALTHY, False), False)
+        all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
+        any_active = t_or(any_active, active)
+    opened = t_and(all_bad, any_active)
+    state.cache[key] = opened
+    return opened
+
+
 def routed_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
 ) -> tuple[Tri, bool]:
@@ -134,6 +162,10 @@ def routed_signal(
     if targets:
         steps = steps_from_samples(targets, "healthy", False)
         routed = tri_from_steps(steps, False)
+        opened = fail_open(state, svc)
+        if opened.possible:  # every registered target unhealthy: the LB routes to all of them
+            unhealthy = tri_from_steps(steps_where(targets, _UNHEALTHY, False), False)
+            routed = t_or(routed, t_and(opened, unhealthy))
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
             ready = eps_steps(state.endpoints.get(key, []), ("ready",))

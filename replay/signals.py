@@ -64,6 +64,12 @@ def steps_from_samples(samples: Sequence[Sample], true: str, initial: bool) -> l
     return steps
 
 
+def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool) -> list[Step]:
+    """steps_from_samples for a signal that is true where the value is any of `accept`."""
+    marked = [s._replace(value="1" if s.value in accept else "0") for s in samples]
+    return steps_from_samples(marked, "1", initial)
+
+
 def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:
     """Steps with no uncertainty from (time, value, event id) changes (what-if timelines).
 

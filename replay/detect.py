@@ -119,8 +119,11 @@ def windows_from(
             end_earliest = min(sure[-1].end, end)
         else:
             start_latest, end_earliest = end, cand.start
-        start = (cand.start + start_latest) // 2
-        finish = max(start, (end_earliest + end) // 2)
+        if sure:
+            start = (cand.start + start_latest) // 2
+            finish = max(start, (end_earliest + end) // 2)
+        else:  # maybe none, maybe all of it: the middle half as the estimate
+            start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         # the cause at the start; for an unproven window the state just before it surely ended
         probe = start_latest if sure else end - 1
         out.append(

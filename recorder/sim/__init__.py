@@ -10,6 +10,7 @@ from recorder.sim.config import from_dict, load_scenario
 from recorder.sim.presets import PRESETS
 from recorder.sim.result import Request, Rollout, SimResult, Simulation, Truth, Window, run
 from recorder.sim.scenario import Scenario
+from recorder.sim.sinks import summary, to_ndjson, to_store
 
 __all__ = [
     "PRESETS",
@@ -23,4 +24,7 @@ __all__ = [
     "from_dict",
     "load_scenario",
     "run",
+    "summary",
+    "to_ndjson",
+    "to_store",
 ]

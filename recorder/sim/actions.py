@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from recorder.sim.core import us
 from recorder.sim.scenario import Event
+from recorder.sim.state import PodState
 
 if TYPE_CHECKING:
     from recorder.sim.world import World
@@ -44,6 +45,8 @@ def fire(w: World, ev: Event) -> None:
             drain(w, node)
         elif ev.action == "delete_node":
             delete_node(w, node)
+        elif ev.action == "node_down":
+            node_down(w, node)
 
 
 def pick_node(w: World, ev: Event) -> str | None:
@@ -95,6 +98,61 @@ def delete_node(w: World, node: str) -> None:
     w.ccm.on_nodes()
 
 
+def node_down(w: World, node: str) -> None:
+    """The machine stops answering (kernel panic, network cut): nothing on it serves any more.
+
+    The node controller marks it NotReady after `not_ready_after_s` (node-monitor-grace-period)
+    and its pods not ready; after `eviction_after_s` more they are deleted, but with the kubelet
+    gone they stay Terminating.
+    """
+    n = w.nodes[node]
+    if not n.up:
+        return
+    n.up = False
+    for p in w.pods.values():
+        if p.node == node and p.serving:
+            p.serving = False
+    w.mark(node)
+    w.lb.check_soon(node)
+    w.loop.after(us(w.s.nodes.not_ready_after_s), _node_not_ready, w, node)
+
+
+def _node_not_ready(w: World, node: str) -> None:
+    if not _set_ready(w, node, False):
+        return
+    pods = sorted((p for p in w.pods.values() if p.node == node and not p.gone), key=_name)
+    for p in pods:
+        if p.ready:
+            p.ready = False
+            w.api.pod(p, "MODIFIED")
+    w.loop.after(us(w.s.nodes.eviction_after_s), _evict, w, node)
+
+
+def _set_ready(w: World, node: str, ready: bool) -> bool:
+    """The node's Ready condition changes; the CCM and the workload controllers react."""
+    n = w.nodes[node]
+    if not n.exists:
+        return False
+    n.ready = ready
+    w.api.node(n, "MODIFIED")
+    if ready:
+        w.proxy.start(node)
+    w.ccm.on_nodes()
+    for ctl in w.workloads.values():
+        ctl.trigger()
+    return True
+
+
+def _evict(w: World, node: str) -> None:
+    for p in sorted(w.pods.values(), key=_name):
+        if p.node == node and p.live:
+            w.kubelet.delete(p)
+
+
+def _name(p: PodState) -> str:
+    return p.name
+
+
 def add_node(w: World, name: str | None) -> None:
     if name is None or name in w.nodes:
         base = name or "node"
@@ -110,15 +168,7 @@ def add_node(w: World, name: str | None) -> None:
 
 
 def _node_ready(w: World, name: str) -> None:
-    n = w.nodes[name]
-    if not n.exists:
-        return
-    n.ready = True
-    w.api.node(n, "MODIFIED")
-    w.proxy.start(name)
-    w.ccm.on_nodes()
-    for ctl in w.workloads.values():
-        ctl.trigger()
+    _set_ready(w, name, True)
 
 
 def crash_pod(w: World, ev: Event) -> None:

@@ -23,6 +23,7 @@ class Api:
         self._rv = 100_000
         self.service_uid = ids.uid(world.rng)
         self._events: dict[tuple[str, str], tuple[str, int, str]] = {}
+        self._delivered: dict[str, int] = {}
 
     def next_rv(self) -> str:
         self._rv += 1
@@ -42,8 +43,11 @@ class Api:
     ) -> None:
         w = self.w
         delay = w.s.observe.watch_delay_s.sample_us(w.rng)
+        # one watch stream per kind delivers in resourceVersion order: never overtake
+        at = max(w.loop.now + delay, self._delivered.get(kind, 0))
+        self._delivered[kind] = at
         w.emit.push(
-            w.loop.now + delay,
+            at,
             K8S,
             kind,
             op,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +9,12 @@ import typer
 
 from recorder.cliutil import DbOption, open_store, progress, stderr
 from recorder.errors import ConfigError
-from recorder.ndjson import dumps, open_output
-from recorder.observation import Observation
+from recorder.ndjson import open_output
 from recorder.sim.config import load_scenario
 from recorder.sim.presets import PRESETS
 from recorder.sim.result import Simulation
+from recorder.sim.sinks import summary, to_ndjson, to_store
 from recorder.store import DEFAULT_URL
-from recorder.writer import EventWriter
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +53,11 @@ def simulate(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override any parameter: KEY=VALUE (dotted, repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override any parameter (dotted key, repeatable): --set ccm.register_delay_s=7.",
+        ),
     ] = None,
     cluster: Annotated[
         str | None, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name.")
@@ -72,7 +73,6 @@ def simulate(
     else:
         spec = load_scenario(scenario, overrides)
     sim = Simulation(spec, seed)
-    counts: Counter[str] = Counter()
     with progress(f"simulating {spec.name}", spec.duration_s) as advance:
         done = 0.0
 
@@ -84,32 +84,11 @@ def simulate(
         sim.on_progress = step
         if out is not None:
             with open_output(out) as stream:
-                for obs in sim:
-                    stream.write(dumps(obs))
-                    stream.write("\n")
-                    counts[obs.source] += 1
+                counts = to_ndjson(sim, stream)
         else:
-            writer = EventWriter(open_store(db))
-
-            def counted() -> Iterator[Observation]:
-                for obs in sim:
-                    counts[obs.source] += 1
-                    yield obs
-
-            writer.write_all(counted())
+            counts = to_store(sim, open_store(db))
     result = sim.truth
     assert result is not None
     if truth is not None:
         result.save(truth)
-    by_class = Counter(w.cls for w in result.windows)
-    outcomes = Counter(q.outcome for q in result.requests)
-    stderr.print(
-        f"{spec.name} seed {seed}: {sum(counts.values())} observations "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
-        f"{len(result.windows)} true windows"
-        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(by_class.items()))})" if by_class else "")
-        + f"; {len(result.requests)} failed requests"
-        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))})" if outcomes else "")
-        + f"; {len(result.rollouts)} rollouts",
-        markup=False,
-    )
+    stderr.print(summary(spec.name, seed, counts, result), markup=False)

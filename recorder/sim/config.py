@@ -54,12 +54,7 @@ def load_scenario(
 
 def from_dict(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
     """Build and validate a Scenario from nested plain data."""
-    merged = dict(data)
-    base_name = merged.pop("preset", None)
-    if base_name is not None:
-        if base_name not in PRESETS:
-            raise ConfigError(f"{origin}: preset: unknown preset {base_name!r}")
-        merged = _merge(_deep_copy(PRESETS[base_name]), merged)
+    merged = _resolve(dict(data), origin, 0)
     scenario: Scenario = _build(Scenario, merged, "", origin)
     try:
         parse_time(scenario.start)
@@ -67,6 +62,17 @@ def from_dict(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
         raise ConfigError(f"{origin}: start: {exc}") from None
     check_scenario(scenario, origin)
     return scenario
+
+
+def _resolve(data: dict[str, Any], origin: str, depth: int) -> dict[str, Any]:
+    """Apply `preset: NAME` (presets may start from presets themselves)."""
+    base_name = data.pop("preset", None)
+    if base_name is None:
+        return data
+    if base_name not in PRESETS or depth > 8:
+        raise ConfigError(f"{origin}: preset: unknown preset {base_name!r}")
+    base = _resolve(_deep_copy(PRESETS[base_name]), origin, depth + 1)
+    return _merge(base, data)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -102,8 +108,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for part in parts[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):
-            child = {} if child is None or not isinstance(child, dict) else child
-            node[part] = child
+            child = node[part] = {}
         node = child
     node[parts[-1]] = value
 

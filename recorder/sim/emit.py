@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from recorder.observation import Observation
-from recorder.sim.objects import Clock
+from recorder.sim.clock import Clock
 
 K8S = "k8s-watch"
 PROBE = "kube-proxy-probe"

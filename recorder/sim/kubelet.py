@@ -65,6 +65,7 @@ class Kubelet:
         if p.gone or not p.serving:
             return
         w = self.w
+        w.truth.pod_killed(p)
         p.serving = False
         p.restarts += 1
         w.mark(p.node)
@@ -94,8 +95,8 @@ class Kubelet:
         w.loop.after(self._lag(), self._kill, p)
 
     def _kill(self, p: PodState) -> None:
-        if p.gone:
-            return
+        if p.gone or not self._node_up(p):
+            return  # a dead kubelet kills nothing: the pod stays Terminating
         w = self.w
         grace = us(p.grace_s)
         prestop = min(us(p.prestop_s), grace)
@@ -103,12 +104,14 @@ class Kubelet:
         exit_after = prestop + us(spec.app_shutdown_s)
         if not p.serving:
             exit_after = prestop
-        w.loop.after(min(exit_after, grace), self._exit, p)
+        w.loop.after(min(exit_after, grace), self._exit, p, exit_after > grace)
 
-    def _exit(self, p: PodState) -> None:
+    def _exit(self, p: PodState, killed: bool = False) -> None:
         if p.gone or p.exited:
             return
         w = self.w
+        if killed and p.serving:
+            w.truth.pod_killed(p)  # SIGKILL: requests in flight are reset (a drain ends none)
         p.serving = False
         p.exited = True
         p.phase = "Succeeded"

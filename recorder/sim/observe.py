@@ -114,7 +114,8 @@ class Prober:
         ns, name = s.service.namespace, s.service.name
         observed = now + us(latency / 1000.0)
         old = self.last.get(node)
-        if full or old is None or old[0] != answer[0]:
+        has_hc_port = s.service.type == "LoadBalancer"
+        if has_hc_port and (full or old is None or old[0] != answer[0]):
             w.emit.push(
                 observed,
                 PROBE,

@@ -19,7 +19,9 @@ SEED_3NODE: dict[str, Any] = {
         "kubelet_version": "v1.25.16",
         "kube_proxy_version": "v1.25.16",
     },
-    "service": {"type": "NodePort", "node_port": 32999, "health_check_node_port": 31805},
+    # A CCM manages load balancers only for type LoadBalancer: the seed's "NodePort 32999" is the
+    # node port its ELB targets. (`service.type: NodePort` is supported: no HC port to probe.)
+    "service": {"type": "LoadBalancer", "node_port": 32999, "health_check_node_port": 31805},
     "ingress": {
         "kind": "Deployment",
         "replicas": 2,
@@ -68,12 +70,12 @@ AWS_NLB: dict[str, Any] = {
     "nodes": {
         "count": 6,
         "names": [f"ip-10-0-1-{10 + i}.ec2.internal" for i in range(6)],
-        "kubelet_version": "v1.27.8",
-        "kube_proxy_version": "v1.27.8",
+        "kubelet_version": "v1.29.10",
+        "kube_proxy_version": "v1.29.10",
     },
     "service": {"type": "LoadBalancer", "node_port": 32999, "health_check_node_port": 31805},
     "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
-    "kube_proxy": {"proxy_terminating_endpoints": False},
+    "kube_proxy": {"proxy_terminating_endpoints": True},
     "ccm": {"mode": "node-driven", "register_lag_s": {"p50": 1.0, "p90": 3.0, "max": 10.0}},
     "lb": {
         "listener": "tcp",

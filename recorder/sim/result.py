@@ -15,8 +15,8 @@ from typing import IO, Any
 import orjson
 
 from recorder.observation import Observation
+from recorder.sim.clock import Clock
 from recorder.sim.core import us
-from recorder.sim.objects import Clock
 from recorder.sim.scenario import Scenario, params
 from recorder.sim.world import World
 
@@ -33,6 +33,10 @@ class Window:
     end: str
     start_us: int
     end_us: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_us - self.start_us) / 1e6
 
 
 @dataclass(frozen=True, slots=True)

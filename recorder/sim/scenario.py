@@ -25,6 +25,7 @@ Action = Literal[
     "delete_node",
     "add_node",
     "crash_pod",
+    "node_down",
 ]
 #: Default lag distributions (frozen, shared safely between instances).
 POD_START_LAG = Lag(2.0, 4.0, 20.0)
@@ -47,6 +48,7 @@ ACTIONS: tuple[str, ...] = (
     "delete_node",
     "add_node",
     "crash_pod",
+    "node_down",
 )
 
 
@@ -58,13 +60,15 @@ class Nodes:
     kubelet_version: str = "v1.27.8"
     kube_proxy_version: str = "v1.27.8"
     ready_after_s: float = 20.0
+    not_ready_after_s: float = 40.0
+    eviction_after_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class Service:
     namespace: str = "istio-system"
     name: str = "istio-ingressgateway"
-    type: ServiceType = "NodePort"
+    type: ServiceType = "LoadBalancer"
     port: int = 80
     node_port: int = 32999
     health_check_node_port: int = 31805

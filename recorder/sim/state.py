@@ -84,5 +84,6 @@ class ReplicaSetState:
     number: int
     created_us: int
     replicas: int = 0
+    ready: int = 0
     rv: str = "0"
     pods: list[str] = field(default_factory=list)

@@ -4,7 +4,8 @@ For each node: R = the LB routes new connections to it, F = kube-proxy forwards 
 still serves (docs/simulator.md, semantics brief). A window is a maximal interval of R and not F,
 classed by its cause at its start. Failed requests: client traffic at `rps` is split evenly over
 the routed nodes (a Poisson process per node), so the requests that hit a window are drawn per
-window segment at rate rps/k (k routed nodes); the outcome follows the node's state.
+window segment at rate rps/k (k routed nodes); the outcome follows the node's state. With a
+request duration, a pod killed abruptly also resets the requests in flight on it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from recorder.sim.core import us
 from recorder.sim.traffic import log_failed_request
 
 if TYPE_CHECKING:
+    from recorder.sim.state import PodState
     from recorder.sim.world import World
 
 
@@ -98,10 +100,22 @@ class TruthTracker:
                 self._close(node, now)
 
     def _close(self, node: str, now: int) -> None:
+        """Record the window; one shorter than `min_window_s` is dropped unless a request
+        failed in it (the truth never has a failed request outside a window)."""
         start, cls = self._open.pop(node)
-        if now - start >= us(self.w.s.truth.min_window_s):
+        short = now - start < us(self.w.s.truth.min_window_s)
+        if not short or any(q.node == node and q.at_us >= start for q in self._recent(start)):
             self.windows.append(TrueWindow(node, cls, start, now))
         self._settle(now)
+
+    def _recent(self, since_us: int) -> list[FailedRequest]:
+        """The failed requests at or after `since_us` (requests are appended nearly in order)."""
+        out = []
+        for q in reversed(self.requests):
+            if q.at_us < since_us - us(60):
+                break
+            out.append(q)
+        return out
 
     def _cause(self, node: str) -> str:
         proxy = self.w.proxy
@@ -135,6 +149,31 @@ class TruthTracker:
             self.requests.append(FailedRequest(node, int(t), outcome))
             log_failed_request(self.w, node, int(t), outcome, len(self.requests))
             t += self.rng.expovariate(rate_per_us)
+
+    def pod_killed(self, pod: PodState) -> None:
+        """A serving pod dies abruptly (SIGKILL, crash): requests in flight on it are reset.
+
+        Requests last `traffic.request_duration_s`; those sent to the pod in the last such
+        interval (a Poisson count at the node's share of the traffic, split over the pods it
+        forwards to) are reset, stamped at the kill: the instant they failed.
+        """
+        w = self.w
+        t = w.s.traffic
+        node = pod.node
+        if t.rps <= 0 or t.request_duration_s <= 0 or node not in self._routed:
+            return
+        st = w.proxy.nodes.get(node)
+        if st is None or pod.uid not in st.forwards_to:
+            return
+        pods = w.pods_by_uid
+        serving = sum(1 for uid in st.forwards_to if (p := pods.get(uid)) and p.serving)
+        rate_per_us = t.rps / max(1, len(self._routed)) / max(1, serving) / 1e6
+        now = w.loop.now
+        elapsed = self.rng.expovariate(rate_per_us)
+        while elapsed < us(t.request_duration_s):
+            self.requests.append(FailedRequest(node, now, "reset"))
+            log_failed_request(w, node, now, "reset", len(self.requests))
+            elapsed += self.rng.expovariate(rate_per_us)
 
     # -- rollouts --------------------------------------------------------------------------
     def rollout_started(self, workload: str, revision_from: str, revision_to: str) -> str:

@@ -29,6 +29,8 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         need(len(set(s.nodes.names)) == len(s.nodes.names), "nodes.names", "names must be unique")
     need(bool(s.nodes.zones), "nodes.zones", "must list at least one zone")
     need(s.nodes.ready_after_s >= 0, "nodes.ready_after_s", "must be >= 0")
+    need(s.nodes.not_ready_after_s >= 0, "nodes.not_ready_after_s", "must be >= 0")
+    need(s.nodes.eviction_after_s >= 0, "nodes.eviction_after_s", "must be >= 0")
     for key, port in (
         ("service.node_port", s.service.node_port),
         ("service.health_check_node_port", s.service.health_check_node_port),
@@ -86,6 +88,19 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
     need(o.probe_timeout_s > 0, "observe.probe_timeout_s", "must be > 0")
     need(s.traffic.rps >= 0, "traffic.rps", "must be >= 0")
     need(s.traffic.request_duration_s >= 0, "traffic.request_duration_s", "must be >= 0")
+    need(
+        s.ccm.mode == "endpoint-driven" or s.service.type == "LoadBalancer",
+        "service.type",
+        "a node-driven CCM health-checks the healthCheckNodePort: needs type LoadBalancer",
+    )
+    version = _minor(s.nodes.kube_proxy_version or s.nodes.kubelet_version)
+    need(version is not None, "nodes.kube_proxy_version", "expected a version like v1.28.3")
+    need(
+        version is None or version < 28 or s.kube_proxy.proxy_terminating_endpoints,
+        "kube_proxy.proxy_terminating_endpoints",
+        "ProxyTerminatingEndpoints is GA and always on from kube-proxy v1.28 "
+        f"(nodes.kube_proxy_version is {s.nodes.kube_proxy_version or s.nodes.kubelet_version})",
+    )
     need(s.truth.settle_s >= 0, "truth.settle_s", "must be >= 0")
     need(s.truth.min_window_s >= 0, "truth.min_window_s", "must be >= 0")
     for i, ev in enumerate(s.events):
@@ -101,11 +116,19 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         need(ev.workload in ("ingress", "app"), f"{key}.workload", "must be ingress or app")
         if ev.action == "scale":
             need(ev.replicas is not None and ev.replicas >= 0, f"{key}.replicas", "must be >= 0")
-        if ev.action in ("drain", "cordon", "uncordon", "delete_node"):
+        if ev.action in ("drain", "cordon", "uncordon", "delete_node", "node_down"):
             need(ev.node is not None, f"{key}.node", f"required for {ev.action}")
         if ev.node is not None and ev.action != "add_node" and not ev.node.startswith("@"):
             need(ev.node in names or _added(s, ev.node), f"{key}.node", f"unknown node {ev.node!r}")
     return out
+
+
+def _minor(version: str) -> int | None:
+    """The minor version of `v1.MINOR.PATCH` (None when it is not one)."""
+    parts = version.lstrip("v").split(".")
+    if len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 def _added(s: Scenario, node: str) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from recorder.sim import ids, objects
 from recorder.sim.core import us
+from recorder.sim.daemonset import reconcile_daemonset
 from recorder.sim.scenario import Workload
 from recorder.sim.state import PodState, ReplicaSetState
 
@@ -35,6 +36,7 @@ class WorkloadController:
         self._pending = False
         self.rollout_id: str | None = None
         self._rv = "0"
+        self._written_status: dict[str, int] = {}
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -59,12 +61,12 @@ class WorkloadController:
         rs.created_us = -us(3600)
         targets = self._initial_nodes()
         for i, node in enumerate(targets):
-            p = self._make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
+            p = self.make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
             p.phase, p.serving, p.ready = "Running", True, True
             p.started_us = p.ready_us = p.created_us
         self._write_workload("ADDED")
         if self.kind == "Deployment":
-            rs.replicas = len(targets)
+            rs.replicas = rs.ready = len(targets)
             self._write_rs(rs, "ADDED")
         for p in self.pods.values():
             self.w.api.pod(p, "ADDED")
@@ -84,7 +86,8 @@ class WorkloadController:
         self._write_workload("MODIFIED")
         if self.kind == "Deployment":
             self._write_rs(rs, "ADDED")
-        self.rollout_id = self.w.truth.rollout_started(self.ref, old, rs.revision)
+        if self.key == "ingress":
+            self.rollout_id = self.w.truth.rollout_started(self.ref, old, rs.revision)
         self.trigger()
 
     def scale(self, replicas: int) -> None:
@@ -104,7 +107,9 @@ class WorkloadController:
         if self.kind == "Deployment":
             self._reconcile_deployment()
         else:
-            self._reconcile_daemonset()
+            reconcile_daemonset(self)
+        if self._status() != self._written_status:
+            self._write_workload("MODIFIED")
         if self.rollout_id is not None:
             old = [p for p in self.pods.values() if p.revision != self.current.revision]
             if not old and self._ready_count(self.current.revision) >= self._desired():
@@ -113,7 +118,7 @@ class WorkloadController:
 
     def _desired(self) -> int:
         if self.kind == "DaemonSet":
-            return len(self._eligible_nodes())
+            return len(self.eligible_nodes())
         return self.replicas
 
     def _ready_count(self, revision: str) -> int:
@@ -131,63 +136,33 @@ class WorkloadController:
             node = self._schedule()
             if node is None:
                 break
-            self._make_pod(self.current, node)
+            self.make_pod(self.current, node)
         min_available = n - self.spec.max_unavailable
         available = sum(1 for p in live if p.ready)
         budget = available - min_available
         for p in sorted(old_live, key=lambda q: (q.ready, -q.created_us, q.name)):
             if not p.ready:
-                self._delete(p)
+                self.delete(p)
             elif budget > 0:
-                self._delete(p)
+                self.delete(p)
                 budget -= 1
         if not old_live and len(new_live) > n:
             extra = sorted(new_live, key=lambda q: (q.ready, -q.created_us, q.name))
             for p in extra[: len(new_live) - n]:
-                self._delete(p)
+                self.delete(p)
         counts: dict[str, int] = {}
+        ready: dict[str, int] = {}
         for p in self.pods.values():
             if p.live:
                 counts[p.revision] = counts.get(p.revision, 0) + 1
+                ready[p.revision] = ready.get(p.revision, 0) + (1 if p.ready else 0)
         for rs in self.revisions:
-            want = counts.get(rs.revision, 0)
-            if rs.replicas != want:
-                rs.replicas = want
+            want, up = counts.get(rs.revision, 0), ready.get(rs.revision, 0)
+            if (rs.replicas, rs.ready) != (want, up):
+                rs.replicas, rs.ready = want, up
                 self._write_rs(rs, "MODIFIED")
 
-    # -- DaemonSet ---------------------------------------------------------------------------
-    def _reconcile_daemonset(self) -> None:
-        cur = self.current.revision
-        by_node: dict[str, list[PodState]] = {}
-        for p in self.pods.values():
-            if not p.gone:
-                by_node.setdefault(p.node, []).append(p)
-        eligible = self._eligible_nodes()
-        unavailable = sum(
-            1 for n in eligible if not any(p.live and p.ready for p in by_node.get(n, []))
-        )
-        for node in eligible:
-            pods = by_node.get(node, [])
-            live = [p for p in pods if p.live]
-            new = [p for p in live if p.revision == cur]
-            old = [p for p in live if p.revision != cur]
-            if not live:
-                self._make_pod(self.current, node)
-                continue
-            if not old:
-                continue
-            if self.spec.max_surge > 0:
-                if not new:
-                    self._make_pod(self.current, node)
-                elif all(p.ready for p in new):
-                    for p in old:
-                        self._delete(p)
-            elif unavailable < self.spec.max_unavailable or not any(p.ready for p in old):
-                for p in old:
-                    self._delete(p)
-                unavailable += 1
-
-    def _eligible_nodes(self) -> list[str]:
+    def eligible_nodes(self) -> list[str]:
         return [n.name for n in self.w.nodes.values() if n.exists and n.ready]
 
     # -- pods --------------------------------------------------------------------------------
@@ -205,7 +180,7 @@ class WorkloadController:
                     best = key
         return None if best is None else best[2]
 
-    def _make_pod(self, rs: ReplicaSetState, node: str, created_us: int | None = None) -> PodState:
+    def make_pod(self, rs: ReplicaSetState, node: str, created_us: int | None = None) -> PodState:
         w = self.w
         name = f"{rs.name}-{ids.suffix(w.rng)}"
         spec = self.pod_spec
@@ -231,7 +206,7 @@ class WorkloadController:
             w.kubelet.admit(p)
         return p
 
-    def _delete(self, p: PodState) -> None:
+    def delete(self, p: PodState) -> None:
         self.w.kubelet.delete(p)
 
     def forget(self, p: PodState) -> None:
@@ -266,7 +241,7 @@ class WorkloadController:
                     "maxUnavailable": self.spec.max_unavailable,
                 },
             }
-        status = {"observedGeneration": self.generation}
+        status = self._written_status = self._status()
         payload = objects.workload_obj(
             self.kind,
             self.spec.name,
@@ -283,12 +258,34 @@ class WorkloadController:
             self.kind, op, payload, namespace=self.spec.namespace, name=self.spec.name, rv=self._rv
         )
 
+    def _status(self) -> dict[str, int]:
+        live = [p for p in self.pods.values() if p.live]
+        cur = self.current.revision
+        ready = sum(1 for p in live if p.ready)
+        updated = sum(1 for p in live if p.revision == cur)
+        if self.kind == "Deployment":
+            return {
+                "observedGeneration": self.generation,
+                "replicas": len(live),
+                "updatedReplicas": updated,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "unavailableReplicas": max(0, self.replicas - ready),
+            }
+        return {
+            "observedGeneration": self.generation,
+            "desiredNumberScheduled": len(self.eligible_nodes()),
+            "currentNumberScheduled": len({p.node for p in live}),
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "updatedNumberScheduled": updated,
+        }
+
     def _write_rs(self, rs: ReplicaSetState, op: str) -> None:
         api = self.w.api
         rs.rv = api.next_rv()
         rs.pods = [p.name for p in self.pods.values() if p.revision == rs.revision and p.live]
-        ready = sum(1 for n in rs.pods if self.pods[n].ready)
         payload = objects.replicaset_obj(
-            rs, self.spec.namespace, self.spec.name, self.app_label, self.w.clock, ready
+            rs, self.spec.namespace, self.spec.name, self.app_label, self.w.clock, rs.ready
         )
         api.watch("ReplicaSet", op, payload, namespace=self.spec.namespace, name=rs.name, rv=rs.rv)

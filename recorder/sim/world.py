@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from recorder.sim import ids
 from recorder.sim.api import Api
 from recorder.sim.ccm import Ccm
+from recorder.sim.clock import Clock
 from recorder.sim.core import Loop, us
 from recorder.sim.emit import Emitter
 from recorder.sim.endpointslice import EndpointSliceController
 from recorder.sim.kubelet import Kubelet
 from recorder.sim.kubeproxy import KubeProxies
 from recorder.sim.lb import TargetGroup
-from recorder.sim.objects import Clock
 from recorder.sim.observe import LbPoller, Prober
 from recorder.sim.scenario import PodSpec, Scenario, Workload
 from recorder.sim.state import NodeState, PodState

@@ -12,6 +12,7 @@ import pytest
 
 from recorder.observation import Observation, validate
 from recorder.sim import PRESETS, load_scenario, run
+from recorder.timefmt import parse_time, to_micros
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sim"
 SOURCES = {"k8s-watch", "kube-proxy-probe", "lb-poller", "elb-access-log"}
@@ -43,15 +44,27 @@ def test_resource_versions_come_from_one_counter() -> None:
         assert meta["resourceVersion"] == o.resource_version
 
 
-def test_samplers_report_changes_with_the_previous_look() -> None:
-    scenario = load_scenario("seed-3node")
+@pytest.mark.parametrize(
+    ("name", "overrides", "kinds"),
+    [
+        # a NodePort Service has no healthCheckNodePort: only the NodePort itself is probed
+        ("seed-3node", {"service.type": "NodePort"}, {"NodePortProbe"}),
+        ("seed-3node", {}, {"NodePortProbe", "ProxyHealth"}),
+        ("aws-nlb", {}, {"NodePortProbe", "ProxyHealth"}),
+    ],
+)
+def test_samplers_report_changes_with_the_previous_look(
+    name: str, overrides: dict[str, str], kinds: set[str]
+) -> None:
+    scenario = load_scenario(name, overrides)
     period = timedelta(seconds=scenario.observe.kube_proxy_period_s)
     heartbeat = timedelta(seconds=scenario.observe.heartbeat_s)
     seen: dict[tuple[str, str | None], list[Observation]] = defaultdict(list)
     for o in run(scenario, 1).observations:
         if o.source == "kube-proxy-probe":
             seen[(o.kind, o.node)].append(o)
-    assert len(seen) == 6  # ProxyHealth and NodePortProbe on 3 nodes
+    assert {kind for kind, _node in seen} == kinds
+    assert {node for _kind, node in seen} >= set(scenario.node_names())
     for samples in seen.values():
         assert samples[0].previous_observed_at is None
         for before, after in pairwise(samples):
@@ -64,7 +77,7 @@ def test_samplers_report_changes_with_the_previous_look() -> None:
 
 def test_health_check_fails_while_pte_keeps_forwarding() -> None:
     """KEP-1669: a terminating-but-serving pod keeps the NodePort open, the HC answers 503."""
-    obs = observations("mitigated")
+    obs = observations("aws-nlb")
     state: dict[str | None, dict[str, object]] = defaultdict(dict)
     both = False
     for o in obs:
@@ -124,3 +137,32 @@ def test_service_controller_events_announce_lb_updates() -> None:
         assert e.source_time is not None
     counts = [e.payload["count"] for e in events]
     assert counts == sorted(counts) and counts[-1] == len(events)
+
+
+@pytest.mark.parametrize("name", ["seed-3node", "aws-nlb"])
+def test_probes_inside_a_true_window_see_the_node_not_serving(name: str) -> None:
+    """The observations carry the truth: a probe that lands in a window is not 'connected'."""
+    result = run(load_scenario(name), 4)
+    t0 = to_micros(parse_time(load_scenario(name).start))
+    # the state a sample saw: the last NodePortProbe observation per node before each instant
+    probes: dict[str | None, list[tuple[int, str]]] = defaultdict(list)
+    for o in result.observations:
+        if o.kind == "NodePortProbe":
+            sampled = to_micros(o.observed_at) - t0 - round(o.payload["latency_ms"] * 1000)
+            probes[o.node].append((sampled, o.payload["result"]))
+    checked = 0
+    for w in result.truth.windows:
+        for sampled, answer in probes[w.node]:
+            if w.start_us < sampled < w.end_us:
+                assert answer != "connected", (w, sampled)
+                checked += 1
+    assert checked > 0
+
+
+def test_each_kind_is_watched_in_resource_version_order() -> None:
+    last: dict[str, int] = {}
+    for o in observations("large"):
+        if o.source == "k8s-watch":
+            rv = int(o.resource_version or 0)
+            assert rv > last.get(o.kind, 0), o
+            last[o.kind] = rv

@@ -19,7 +19,7 @@ from replay.detect import DEFAULTS, DetectSettings, detect
 from replay.fold import FoldState
 from replay.lags import lag_samples, stats
 from replay.model import Advice, ServiceRef, WhatIf, Window
-from replay.whatif import pod_lives, whatif
+from replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
 
 #: Candidate values, smallest first (seconds).
 LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
@@ -125,6 +125,16 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         notes.append(
             "node-not-ready windows need the LB to stop routing before a node goes down "
             "(drain and deregister first); no setting here closes them"
+        )
+    few = [lag for lag in lags if 0 < lag.samples < MIN_SAMPLES or lag.samples == 0]
+    measured = {lag.name for lag in lags if lag.samples}
+    if few and measured:
+        worst = worst_lags(lag_samples(state, [svc], settings))
+        notes.append(
+            "few measurements of "
+            + ", ".join(f"{lag.name} ({lag.samples})" for lag in few if lag.name in worst)
+            + ": the worst case assumes "
+            + ", ".join(f"{lag.name} {worst[lag.name]:g} s" for lag in few)
         )
     if best.ccm_register_delay_s:
         notes.append(

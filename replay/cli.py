@@ -30,6 +30,15 @@ WINDOW_COLUMNS = [
     "duration_max_s", "provenance", "certain", "rollout", "failed_requests", "opened_by",
     "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest",
 ]  # fmt: skip
+#: The table people read; --json and --csv carry every column.
+TABLE_COLUMNS = [
+    "service", "node", "class", "start", "duration_s", "duration_min_s", "duration_max_s",
+    "certain", "provenance", "rollout", "failed_requests",
+]  # fmt: skip
+ROLLOUT_TABLE = [
+    "id", "service", "kind", "workload", "revision_to", "start", "windows", "gap_seconds",
+    "worst_window_s", "nodes", "failed_requests",
+]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
 UntilOption = Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")]
@@ -120,7 +129,8 @@ def gaps(
         for r in rows:
             r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
             r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
-    emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
+    columns = TABLE_COLUMNS if chosen is OutputFormat.table else WINDOW_COLUMNS
+    emit_rows(rows, columns, chosen, title="gap windows")
 
 
 def rollouts(
@@ -162,8 +172,9 @@ def rollouts(
                 "nodes": ",".join(r.nodes), "failed_requests": sum(failed) if failed else None,
             }
         )  # fmt: skip
-    columns = list(rows[0]) if rows else ["id", "service", "kind", "start", "end", "windows"]
-    emit_rows(rows, columns, pick_format(fmt, as_json, as_csv), title="rollouts")
+    chosen = pick_format(fmt, as_json, as_csv)
+    columns = ROLLOUT_TABLE if chosen is OutputFormat.table or not rows else list(rows[0])
+    emit_rows(rows, columns, chosen, title="rollouts")
 
 
 def _segment_row(s: Segment) -> dict[str, Any]:

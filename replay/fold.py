@@ -4,18 +4,25 @@ Pure: no database, clock or I/O. `fold(state, facts)` appends to `state` and ret
 in chunks equals folding at once, and every lane is fed by exactly one source, so the order of
 equal-time facts from different sources does not matter. Interpreting the samples (signals,
 windows, segments) happens later, in replay.signals and replay.detect.
+
+`fold_probes` is the bulk path for the probe and LB samples (most of a real log): rows already
+grouped by lane, as replay.load reads them from PostgreSQL; it builds the same lanes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from replay.model import ServiceRef
 
 #: Lane sample sources in the state (facts of one kind each).
 PROBE_FACTS = ("health", "nodeport", "target")
+_PROBES = frozenset(PROBE_FACTS)
 
 
 class Sample(NamedTuple):
@@ -50,6 +57,8 @@ class ServiceInfo:
 
 
 LaneKey = tuple[ServiceRef, str]
+#: (fact, cluster, namespace, name, node) of a probe/LB lane
+ProbeKey = tuple[str, str, str, str, str]
 
 
 @dataclass(slots=True)
@@ -69,14 +78,50 @@ class FoldState:
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
+    #: the nodes that have an endpoints or probe lane, per Service
+    service_nodes: dict[ServiceRef, set[str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     node_versions: dict[tuple[str, str], str] = field(default_factory=dict)
     events: dict[ServiceRef, list[Sample]] = field(default_factory=dict)
     workloads: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
     last_event_id: int = 0
+    #: the newest non-probe fact per Service (see `horizon` for the whole)
     last_at_us: dict[ServiceRef, int] = field(default_factory=dict)
     #: memo of values detection derives from the whole state; every fold clears it
     cache: dict[tuple[str, str], object] = field(default_factory=dict)
+    refs: dict[tuple[str, str, str], ServiceRef] = field(default_factory=dict)
+    lanes: dict[ProbeKey, list[Sample]] = field(default_factory=dict)
+    #: the newest time each probe/LB lane was looked at (its repeats are not kept)
+    seen: dict[ProbeKey, int] = field(default_factory=dict)
+
+
+def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
+    key = (cluster, namespace or "", name or "")
+    ref = state.refs.get(key)
+    if ref is None:
+        ref = state.refs[key] = ServiceRef(*key)
+    return ref
+
+
+def _probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
+    lane = state.lanes.get(key)
+    if lane is None:
+        kind, cluster, ns, name, node = key
+        svc = _ref(state, cluster, ns, name)
+        lane = state.probes[kind].setdefault((svc, node), [])
+        state.lanes[key] = lane
+        state.service_nodes.setdefault(svc, set()).add(node)
+    return lane
+
+
+def _keep(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -> None:
+    """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
+    needs the changes, and how long each value was seen (`seen`, and each change's prev_us)."""
+    at_us = sample[0]
+    if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
+        lane.append(sample)
+    if at_us > state.seen.get(key, at_us - 1):
+        state.seen[key] = at_us
 
 
 def _eps_state(ready: int, serving: int) -> str:
@@ -103,7 +148,7 @@ def _touch(state: FoldState, svc: ServiceRef, at_us: int) -> None:
 def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     """One EndpointSlice version: its header row then one row per node."""
     head = rows[0]
-    svc = ServiceRef(head[2], head[8] or "", head[9] or "")
+    svc = _ref(state, head[2], head[8], head[9])
     slices = state.slices.setdefault(svc, {})
     old = slices.get(head[16] or "", {})
     new: dict[str, tuple[int, int, str]] = {}
@@ -118,12 +163,25 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
                 known[pod] = node
     at_us, event_id = head[3], head[0]
     _touch(state, svc, at_us)
-    for node in sorted(set(old) | set(new)):
-        ready, serving = _node_counts(slices, node)
+    nodes = state.service_nodes.setdefault(svc, set())
+    single = len(slices) == 1  # the usual case: one slice per Service
+    for node in sorted(old.keys() | new.keys()):
+        if single:
+            ready, serving, _pods = new.get(node, (0, 0, ""))
+        else:
+            ready, serving = _node_counts(slices, node)
         value = _eps_state(ready, serving)
         lane = state.endpoints.setdefault((svc, node), [])
+        nodes.add(node)
         if not lane or lane[-1].value != value:
             lane.append(Sample(at_us, None, value, event_id, ready))
+
+
+def _sample(kind: str, at_us: int, prev_us: int | None, value: str, eid: int, num: Any) -> Sample:
+    if kind == "nodeport" and num:
+        # the answer describes the moment the probe was sent, `latency` before it came
+        at_us = max(at_us - num, prev_us if prev_us is not None else at_us - num)
+    return tuple.__new__(Sample, (at_us, prev_us, value, eid, num))
 
 
 def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
@@ -132,30 +190,24 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
     A chunk must not split one event's facts (the loader reads whole events).
     """
     pending: list[Sequence[Any]] = []
-    probes = state.probes
     state.cache.clear()
+    last_id = state.last_event_id
     for row in facts:
         kind = row[6]
         if pending and (kind != "slice" or row[1] == 0):
             _apply_slice(state, pending)
             pending = []
-        if row[0] > state.last_event_id:
-            state.last_event_id = row[0]
-        if kind in probes:
-            svc = ServiceRef(row[2], row[8] or "", row[9] or "")
-            lane = probes[kind].setdefault((svc, row[10] or ""), [])
-            at_us = row[3]
-            if kind == "nodeport" and row[12]:
-                # the answer describes the moment the probe was sent, `latency` before it came
-                at_us = max(at_us - row[12], row[4] or at_us - row[12])
-            lane.append(Sample(at_us, row[4], row[11] or "", row[0], row[12]))
-            if row[3] > state.last_at_us.get(svc, 0):
-                state.last_at_us[svc] = row[3]
+        if row[0] > last_id:
+            last_id = row[0]
+        if kind in _PROBES:
+            key = (kind, row[2], row[8] or "", row[9] or "", row[10] or "")
+            lane = state.lanes.get(key) or _probe_lane(state, key)
+            _keep(state, key, lane, _sample(kind, row[3], row[4], row[11] or "", row[0], row[12]))
         elif kind == "slice":
             pending.append(row)
         elif kind == "pod":
-            key = (row[2], row[8] or "", row[9] or "")
-            state.pods.setdefault(key, []).append(
+            pod = (row[2], row[8] or "", row[9] or "")
+            state.pods.setdefault(pod, []).append(
                 PodSample(row[3], row[11], row[12], row[13], row[14], row[0], row[16], row[17])
             )
         elif kind == "node":
@@ -165,10 +217,10 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             if row[16]:
                 state.node_versions[(row[2], row[9] or "")] = row[16]
         elif kind == "service":
-            svc = ServiceRef(row[2], row[8] or "", row[9] or "")
+            svc = _ref(state, row[2], row[8], row[9])
             state.services[svc] = ServiceInfo(row[11], row[16], row[12], row[7] == "DELETED")
         elif kind == "event":
-            svc = ServiceRef(row[2], row[8] or "", row[9] or "")
+            svc = _ref(state, row[2], row[8], row[9])
             when = row[5] if row[5] is not None else row[3]
             state.events.setdefault(svc, []).append(
                 Sample(row[3], when, row[11] or "", row[0], None)
@@ -176,7 +228,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         elif kind == "workload":
             state.workloads[(row[2], row[8] or "", row[9] or "")] = (row[11], row[16])
         elif kind == "access":
-            svc = ServiceRef(row[2], row[8] or "", row[9] or "")
+            svc = _ref(state, row[2], row[8], row[9])
             # an access-log line is shipped later; its own time is when the request was made
             when = row[5] if row[5] is not None else row[3]
             state.access.setdefault((svc, row[10] or ""), []).append(
@@ -184,7 +236,90 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
     if pending:
         _apply_slice(state, pending)
+    state.last_event_id = last_id
     return state
+
+
+def fold_probe_arrays(
+    state: FoldState,
+    lane_keys: Sequence[ProbeKey],
+    lane_of: Any,
+    at_us: Any,
+    prev_us: Any,
+    value_of: Any,
+    values: Sequence[str],
+    event_id: Any,
+    num: Any,
+) -> FoldState:
+    """Fold probe/LB samples given as numpy columns (the bulk path replay.load uses on
+    PostgreSQL): `lane_of` indexes `lane_keys` ((fact, cluster, namespace, name, node)),
+    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL. Builds the same lanes as `fold`
+    does from the same facts, vectorized where a lane is in time order."""
+    state.cache.clear()
+    if not len(at_us):
+        return state
+    order = np.argsort(lane_of, kind="stable")  # rows mostly come in event id order already
+    grouped = lane_of[order]
+    ids = event_id[order]
+    if np.any((ids[1:] <= ids[:-1]) & (grouped[1:] == grouped[:-1])):
+        order = np.lexsort((event_id, lane_of))
+    lane_of, at_us, prev_us = lane_of[order], at_us[order], prev_us[order]
+    value_of, event_id, num = value_of[order], event_id[order], num[order]
+    is_nodeport = np.array([k[0] == "nodeport" for k in lane_keys], dtype=bool)[lane_of]
+    shift = is_nodeport & (num > 0)
+    # a NodePort answer describes the moment the probe was sent, `latency` before it came
+    sent = np.maximum(at_us - num, np.where(prev_us >= 0, prev_us, at_us - num))
+    at_us = np.where(shift, sent, at_us)
+    first = np.r_[True, lane_of[1:] != lane_of[:-1]]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(lane_of)]
+    # within a lane in time order, a sample that repeats the previous value is a heartbeat
+    keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
+    backwards = np.r_[False, (at_us[1:] < at_us[:-1]) & ~first[1:]]
+    newest = np.maximum.reduceat(at_us, starts)
+    new = tuple.__new__
+    for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        key = lane_keys[int(lane_of[lo])]
+        lane = state.lanes.get(key) or _probe_lane(state, key)
+        if lane and values[int(value_of[lo])] == lane[-1].value and at_us[lo] >= lane[-1].at_us:
+            keep[lo] = False  # continues the value this lane already ends with
+        if (lane and at_us[lo] < lane[-1].at_us) or backwards[lo:hi].any():
+            idx = np.arange(lo, hi)  # out of time order: the sample-by-sample rule
+        else:
+            idx = lo + np.flatnonzero(keep[lo:hi])
+        rows = zip(
+            at_us[idx].tolist(),
+            [None if p < 0 else p for p in prev_us[idx].tolist()],
+            [values[v] for v in value_of[idx].tolist()],
+            event_id[idx].tolist(),
+            [None if n < 0 else n for n in num[idx].tolist()],
+            strict=True,
+        )
+        if len(idx) == hi - lo:
+            for r in rows:
+                _keep(state, key, lane, new(Sample, r))
+        else:
+            lane.extend(new(Sample, r) for r in rows)
+        seen = int(newest[i])
+        state.seen[key] = max(seen, state.seen.get(key, seen))
+    state.last_event_id = max(state.last_event_id, int(event_id.max()))
+    return state
+
+
+def horizon(state: FoldState, svc: ServiceRef) -> int:
+    """The newest time any lane of the Service was observed (the end of its data)."""
+    key = ("horizon", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, int):
+        return known
+    newest = state.last_at_us.get(svc, 0)
+    for node in state.service_nodes.get(svc, ()):
+        for kind in PROBE_FACTS:
+            seen = state.seen.get((kind, svc.cluster, svc.namespace, svc.name, node))
+            if seen is not None and seen > newest:
+                newest = seen
+    state.cache[key] = newest
+    return newest
 
 
 def lb_facing(state: FoldState) -> list[ServiceRef]:
@@ -201,6 +336,7 @@ def lb_facing(state: FoldState) -> list[ServiceRef]:
 
 def sorted_lane(samples: list[Sample]) -> list[Sample]:
     """Samples in time order (late-arriving ones slot in); equal times keep id order."""
-    if all(samples[i].at_us <= samples[i + 1].at_us for i in range(len(samples) - 1)):
+    times = list(map(itemgetter(0), samples))
+    if times == sorted(times):
         return samples
     return sorted(samples, key=lambda s: (s.at_us, s.event_id))

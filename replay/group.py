@@ -16,8 +16,8 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
-from replay.detect import nodes_of
-from replay.fold import FoldState, lb_facing
+from replay.context import nodes_of
+from replay.fold import FoldState, horizon, lb_facing
 from replay.model import Rollout, ServiceRef, Window
 
 SETTLE_US = 60 * 1_000_000
@@ -64,7 +64,7 @@ def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
     return sorted(out, key=lambda p: (p.first_us, p.name))
 
 
-def _spans(state: FoldState, svc: ServiceRef, horizon: int) -> list[Rollout]:
+def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]:
     spans: list[Rollout] = []
     pods = _pods(state, svc)
     for workload in sorted({p.workload for p in pods}):
@@ -78,7 +78,7 @@ def _spans(state: FoldState, svc: ServiceRef, horizon: int) -> list[Rollout]:
             olds = [p for p in mine if p.revision == old and p.first_us <= start]
             if not olds:
                 continue
-            end = max(p.gone_us if p.gone_us is not None else horizon for p in olds)
+            end = max(p.gone_us if p.gone_us is not None else end_of_data for p in olds)
             nodes = sorted({p.node for p in mine if p.revision in (old, new)})
             rid = group_id("ro", svc, workload, old, new, start)
             spans.append(
@@ -102,7 +102,7 @@ def _spans(state: FoldState, svc: ServiceRef, horizon: int) -> list[Rollout]:
             rid = group_id("nd", svc, node, down_since)
             spans.append(
                 Rollout(rid, svc, "node-disruption", f"Node/{node}", None, None,
-                        down_since, max(horizon, down_since), (), (node,))
+                        down_since, max(end_of_data, down_since), (), (node,))
             )  # fmt: skip
     return sorted(spans, key=lambda r: (r.start_us, r.id))
 
@@ -116,7 +116,7 @@ def group(
     for svc in services if services is not None else lb_facing(state):
         mine = sorted((w for w in windows if w.service == svc), key=lambda w: w.start_us)
         taken: dict[int, str] = {}
-        for span in _spans(state, svc, state.last_at_us.get(svc, 0)):
+        for span in _spans(state, svc, horizon(state, svc)):
             inside = [
                 (i, w)
                 for i, w in enumerate(mine)

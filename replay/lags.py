@@ -9,10 +9,11 @@ endpoint change time. Pure.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from replay.detect import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
 from replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from replay.model import LagStats, ServiceRef
 from replay.signals import Step, steps_from_samples
@@ -52,14 +53,16 @@ def _match(
     changes: list[tuple[int, bool]], steps: list[Step], name: str, svc: ServiceRef, node: str
 ) -> list[LagSample]:
     out: list[LagSample] = []
+    latest = [s.latest for s in steps]
     for i, (at, up) in enumerate(changes):
         until = changes[i + 1][0] if i + 1 < len(changes) else at + MATCH_WINDOW_US
         until = min(until, at + MATCH_WINDOW_US)
-        step = next(
-            (s for s in steps if s.value == up and s.latest >= at and s.latest <= until), None
-        )
-        if step is None:
+        k = bisect_left(latest, at)
+        while k < len(steps) and steps[k].latest <= until and steps[k].value != up:
+            k += 1
+        if k == len(steps) or steps[k].latest > until:
             continue
+        step = steps[k]
         mid = (max(step.earliest, at) + step.latest) / 2
         out.append(LagSample(svc, node, name, at, max(0.0, (mid - at) / 1e6), up))
     return out
@@ -84,16 +87,16 @@ def lag_samples(
             health = sorted_lane(state.probes["health"].get(key, []))
             nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
             if health:
-                proxy = steps_from_samples(health, lambda v: v == "200", False)
+                proxy = steps_from_samples(health, "200", False)
                 out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node))
             else:  # a NodePort closes later than the ready set with PTE: openings only
-                proxy = steps_from_samples(nodeport, lambda v: v == "connected", False)
+                proxy = steps_from_samples(nodeport, "connected", False)
                 opened = _match(changes, proxy, "kube-proxy-programming", svc, node)
                 out.extend(s for s in opened if s.up)
             if proxy_only:
                 continue
             targets = sorted_lane(state.probes["target"].get(key, []))
-            lb = steps_from_samples(targets, lambda v: v == "healthy", False)
+            lb = steps_from_samples(targets, "healthy", False)
             for sample in _match(changes, lb, "lb", svc, node):
                 if node_mode:
                     name = "lb-health-up" if sample.up else "lb-health-down"

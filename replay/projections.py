@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from recorder.store import translate_errors
 from recorder.tables import replay_lags, replay_rollouts, replay_state, replay_windows
 from recorder.timefmt import from_micros
 from replay.detect import DEFAULTS, DetectSettings, detect
-from replay.fold import FoldState, fold, lb_facing
+from replay.fold import FoldState, lb_facing
 from replay.group import failed_requests, group
 from replay.lags import LagSample, lag_samples
-from replay.load import iter_facts, rederive_facts
+from replay.load import fold_stored, no_gc, rederive_facts
 from replay.model import Rollout, ServiceRef, Window
 
 STATE_KEY = "last_event_id"
@@ -31,9 +31,10 @@ def compute(
     state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings = DEFAULTS
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
-    windows = failed_requests(state, detect(state, services, settings))
-    rollouts, windows = group(state, windows, services)
-    return windows, rollouts, lag_samples(state, services, settings)
+    with no_gc():
+        windows = failed_requests(state, detect(state, services, settings))
+        rollouts, windows = group(state, windows, services)
+        return windows, rollouts, lag_samples(state, services, settings)
 
 
 def window_row(w: Window) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def rollout_row(r: Rollout) -> dict[str, Any]:
 
 
 def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> None:
-    state = fold(FoldState(), iter_facts(conn, service=svc))
+    state = fold_stored(conn, FoldState(), service=svc)
     for table in (replay_windows, replay_rollouts, replay_lags):
         conn.execute(
             delete(table).where(
@@ -106,9 +107,9 @@ def _write(
 ) -> None:
     windows, rollouts, lags = compute(state, services, settings)
     if windows:
-        conn.execute(insert(replay_windows), [window_row(w) for w in windows])
+        _bulk_insert(conn, replay_windows, [window_row(w) for w in windows])
     if rollouts:
-        conn.execute(insert(replay_rollouts), [rollout_row(r) for r in rollouts])
+        _bulk_insert(conn, replay_rollouts, [rollout_row(r) for r in rollouts])
     if lags:
         rows = [
             {
@@ -122,7 +123,22 @@ def _write(
             }
             for s in lags
         ]
-        conn.execute(insert(replay_lags), rows)
+        _bulk_insert(conn, replay_lags, rows)
+
+
+def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY on PostgreSQL (one round trip), executemany elsewhere."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    raw: Any = conn.connection.driver_connection
+    with (
+        raw.cursor() as cur,
+        cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _last(conn: Connection) -> int:
@@ -148,7 +164,7 @@ def rebuild(engine: Engine, *, rederive: bool = False, settings: DetectSettings 
     with translate_errors(engine), engine.begin() as conn:
         for table in (replay_windows, replay_rollouts, replay_lags):
             conn.execute(delete(table))
-        state = fold(FoldState(), iter_facts(conn))
+        state = fold_stored(conn, FoldState())
         services = lb_facing(state)
         _write(conn, state, services, settings)
         _set_last(conn, _max_fact_event(conn))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from replay.detect import DEFAULTS, DetectSettings, nodes_of
+from replay.context import DEFAULTS, DetectSettings, nodes_of
 from replay.fold import FoldState, Sample, sorted_lane
 from replay.model import Lane, Provenance, Segment, ServiceRef
 

@@ -12,7 +12,7 @@ Pure functions; times are integer microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from replay.fold import Sample
@@ -44,25 +44,30 @@ class Tri(NamedTuple):
     definite: list[Iv]
 
 
-def steps_from_samples(
-    samples: Sequence[Sample], is_true: Callable[[str], bool], initial: bool
-) -> list[Step]:
-    """The changes a sample list shows; before the first sample the signal is `initial`."""
+def steps_from_samples(samples: Sequence[Sample], true: str, initial: bool) -> list[Step]:
+    """The changes a sample list shows (the signal is true where the value is `true`); before
+    the first sample the signal is `initial`. The hot loop of a replay: kept plain."""
     steps: list[Step] = []
     current = initial
     prev_at: int | None = None
-    for s in samples:
-        value = is_true(s.value)
-        if value != current:
-            earliest = s.prev_us if s.prev_us is not None else prev_at
-            if earliest is None or earliest > s.at_us:
-                earliest = s.at_us
+    new = tuple.__new__
+    for at_us, prev_us, value_text, event_id, _num in samples:
+        if (value_text == true) is not current:
+            earliest = prev_us if prev_us is not None else prev_at
+            if earliest is None or earliest > at_us:
+                earliest = at_us
             if prev_at is not None and earliest < prev_at:
                 earliest = prev_at
-            steps.append(Step(earliest, s.at_us, value, s.event_id))
-            current = value
-        prev_at = s.at_us
+            current = not current
+            steps.append(new(Step, (earliest, at_us, current, event_id)))
+        prev_at = at_us
     return steps
+
+
+def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool) -> list[Step]:
+    """steps_from_samples for a signal that is true where the value is any of `accept`."""
+    marked = [s._replace(value="1" if s.value in accept else "0") for s in samples]
+    return steps_from_samples(marked, "1", initial)
 
 
 def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:

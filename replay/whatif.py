@@ -26,7 +26,7 @@ from replay.detect import (
     pte_enabled,
     windows_from,
 )
-from replay.fold import FoldState, Sample, lb_facing
+from replay.fold import FoldState, Sample, horizon, lb_facing
 from replay.lags import LagSample, lag_samples, percentile
 from replay.model import ServiceRef, WhatIf, Window
 from replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
@@ -129,22 +129,42 @@ class LagBook:
 #: Lags that hurt when long (the others hurt when short), and the margin of the worst case.
 SLOW_HURTS = frozenset({"kube-proxy-programming", "ccm-deregister", "lb-health-down"})
 WORST_MARGIN = 1.5
+#: Below this many measurements of a lag its tail is unknown ...
+MIN_SAMPLES = 5
+#: ... and the worst case assumes at least these (seconds; typical upper ends in the field).
+FEW_SAMPLES_WORST_S = {
+    "kube-proxy-programming": 5.0,
+    "ccm-register": 0.0,
+    "ccm-deregister": 15.0,
+    "lb-health-up": 0.0,
+    "lb-health-down": 30.0,
+}
 
 
-def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
-    """Per-change lags and medians; `worst_case`: every change gets the worst measured lag of
-    its kind with a 50 % margin (the longest where long hurts, the shortest where short does)."""
-    exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
-    median: dict[str, float] = {}
+def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
+    """Per kind, the lag that hurts most: the longest measured (+50 %) where long hurts, the
+    shortest (-1/3) where short does; with fewer than MIN_SAMPLES measurements the tail is
+    unknown, so at least the FEW_SAMPLES_WORST_S bound (0 s where short hurts)."""
     worst: dict[str, float] = {}
     for name, default in DEFAULT_LAGS_S.items():
         values = sorted(s.seconds for s in samples if s.lag == name) or [default]
-        median[name] = percentile(values, 50)
+        few = len(values) < MIN_SAMPLES
         if name in SLOW_HURTS:
-            worst[name] = values[-1] * WORST_MARGIN
+            worst[name] = max(values[-1] * WORST_MARGIN, FEW_SAMPLES_WORST_S[name] if few else 0)
         else:
-            worst[name] = values[0] / WORST_MARGIN
-    return LagBook(exact, median, worst if worst_case else None)
+            worst[name] = 0.0 if few else values[0] / WORST_MARGIN
+    return worst
+
+
+def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
+    """Per-change lags and medians; `worst_case`: every change gets its kind's worst lag
+    (`worst_lags`) instead."""
+    exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
+    median: dict[str, float] = {}
+    for name, default in DEFAULT_LAGS_S.items():
+        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
+        median[name] = percentile(values, 50)
+    return LagBook(exact, median, worst_lags(samples) if worst_case else None)
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
@@ -245,8 +265,10 @@ def node_windows(
         for at, r, s, _a in counts[1:]
     ]
     lanes = Lanes(routed, serves, True, [], eps)
-    horizon = state.last_at_us.get(svc, 0)
-    found = windows_from(state, svc, node, lanes, horizon, alive=alive, alive_initial=alive0 > 0)
+    end_of_data = horizon(state, svc)
+    found = windows_from(
+        state, svc, node, lanes, end_of_data, alive=alive, alive_initial=alive0 > 0
+    )
     return [w for w in found if w.cls != "node-not-ready"]
 
 

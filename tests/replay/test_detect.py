@@ -149,3 +149,23 @@ def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
     assert not window.certain
     assert window.start_earliest_us == us(30)
     assert window.end_latest_us == us(34)  # back at 32 s plus the assumed 2 s kube-proxy lag
+
+
+def test_the_lb_fails_open_when_every_target_is_unhealthy() -> None:
+    # n1 serves; n2's probe times out; both targets go unhealthy at 20 s: AWS then routes to
+    # both, so n2 is a gap until n1 is healthy again at 40 s.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        node(0, "n2"),
+        nodeport(1, None, "n1", "connected"),
+        nodeport(1, None, "n2", "timeout"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        target(1, None, "n2", "unhealthy", "ADDED"),
+        target(20, 19, "n1", "unhealthy"),
+        target(40, 39, "n1", "healthy"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)))
+    assert window.node == "n2" and window.certain
+    assert (window.start_earliest_us, window.start_latest_us) == (us(19), us(20))
+    assert (window.end_earliest_us, window.end_latest_us) == (us(39), us(40))

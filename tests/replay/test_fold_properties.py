@@ -34,7 +34,8 @@ def source_streams(draw: st.DrawFn) -> dict[str, list[Observation]]:
             for node in draw(st.lists(st.sampled_from(NODES), unique=True, max_size=3))
             for i in range(draw(st.integers(1, 2)))
         ]
-        streams["watch"].append(b.eps(t, eps))
+        slice_name = draw(st.sampled_from(["gw-a", "gw-b"]))  # a Service may have several
+        streams["watch"].append(b.eps(t, eps, name=slice_name))
     for node in NODES:
         prev: float | None = None
         for t in sorted(set(draw(st.lists(TIMES, max_size=6)))):

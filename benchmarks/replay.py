@@ -1,0 +1,289 @@
+"""Replay benchmark: read + fold + detect of ~1M events' facts from PostgreSQL, against COPY TO.
+
+    GAPWATCH_TEST_PG=postgresql+psycopg://postgres@127.0.0.1:55432/postgres \\
+        /work/.venv/bin/python benchmarks/replay.py [--events 1000000] [--repeat 3]
+
+Builds a fresh database: `--services` LB-facing Services (one namespace each) on `--nodes` nodes,
+each rolled out every `--rollout-minutes` (facts shaped like the simulator's: EndpointSlice
+versions, pods, health and NodePort probe changes, target health changes) with the probers' and
+the LB poller's 60 s heartbeats in between, written with COPY straight into `facts` (an event is
+1 fact, an EndpointSlice version 1 + its nodes). Then, in one run:
+
+- baseline: `COPY (SELECT <fact columns> FROM facts ORDER BY event_id, seq) TO STDOUT` (binary),
+  bytes only;
+- replay: replay.load (COPY binary, typed) + fold + detect for every Service;
+- peak memory: the replay again in a child process, its max RSS;
+- incremental: 1,000 new events (real observations through EventWriter, facts derived) then
+  `projections.refresh`, timed (the events' write is reported separately).
+
+Prints medians, the ratio to the baseline and the limits (5 s, 3x, 1 GB, 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from recorder.facts import FACT_COLUMNS
+from recorder.observation import Observation
+from recorder.store import make_engine, upgrade
+from recorder.writer import EventWriter
+from replay import projections
+from replay.detect import detect
+from replay.load import load_state, no_gc
+
+US = 1_000_000
+T0 = 1_795_000_000 * US
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def facts(
+    services: int, nodes: int, events: int, args_minutes: int = 20
+) -> Iterator[tuple[Any, ...]]:
+    """Fact rows for about `events` events, in event id order: per Service a rollout every
+    `args_minutes` minutes, heartbeats of every probe and LB lane every minute in between."""
+    per_service = events // services
+    event_id = 0
+    out: list[tuple[Any, ...]] = []
+
+    def emit(at: int, fact: str, *rest: Any, seq: int = 0, new: bool = True) -> None:
+        nonlocal event_id
+        if new:
+            event_id += 1
+        out.append((event_id, seq, "bench", at, *rest[:2], fact, *rest[2:]))
+
+    for s in range(services):
+        ns, svc = f"ns-{s}", "gateway"
+        names = [f"node-{n}" for n in range(nodes)]
+        t = T0
+        emit(t, "service", None, None, "ADDED", ns, svc, None, "LoadBalancer", 31805, None,
+             None, None, "Local", "32999", None)  # fmt: skip
+        count, rollout = 1, 0
+        pods = {n: f"gw-{s}-{n}-0" for n in names}
+        while count < per_service:
+            rollout += 1
+            t += 120 * US
+            for i, node in enumerate(names):
+                at = t + i * 3 * US
+                old, new = pods[node], f"gw-{s}-{node}-{rollout}"
+                pods[node] = new
+                # the new pod, the old one terminating, the slice, the probes and the LB reacting
+                emit(at, "pod", None, None, "ADDED", ns, new, node, "pending", None, 30, 0, None,
+                     f"ReplicaSet/gw-{rollout}", str(rollout), None)  # fmt: skip
+                emit(at + US, "pod", None, None, "MODIFIED", ns, new, node, "ready", None, 30, 0,
+                     None, f"ReplicaSet/gw-{rollout}", str(rollout), None)  # fmt: skip
+                was = f"ReplicaSet/gw-{rollout - 1}"
+                emit(at + US, "pod", None, None, "MODIFIED", ns, old, node, "terminating",
+                     at + US, 30, 0, None, was, str(rollout - 1), None)  # fmt: skip
+                emit(at + US, "slice", None, None, "MODIFIED", ns, svc, None, "MODIFIED", None,
+                     None, None, None, "gw-abc", None, None)  # fmt: skip
+                emit(at + US, "slice", None, None, "MODIFIED", ns, svc, node, "MODIFIED", 1, 1, 1,
+                     None, "gw-abc", f"{old},{new}", None, seq=1, new=False)  # fmt: skip
+                emit(at + 3 * US, "health", at + 2 * US, None, "OBSERVED", ns, svc, node, "503",
+                     0, 1, None, None, None, None, None)  # fmt: skip
+                emit(at + 3 * US, "nodeport", at + 2 * US, None, "OBSERVED", ns, svc, node,
+                     "timeout", 1000, None, None, None, None, None, None)  # fmt: skip
+                emit(at + 5 * US, "target", at, None, "MODIFIED", ns, svc, node, "draining",
+                     None, None, None, None, "arn:tg", None, None)  # fmt: skip
+                emit(at + 6 * US, "pod", None, None, "MODIFIED", ns, old, node, "gone", at + US,
+                     30, 0, None, was, str(rollout - 1), None)  # fmt: skip
+                emit(at + 6 * US, "slice", None, None, "MODIFIED", ns, svc, None, "MODIFIED",
+                     None, None, None, None, "gw-abc", None, None)  # fmt: skip
+                emit(at + 6 * US, "slice", None, None, "MODIFIED", ns, svc, node, "MODIFIED", 1,
+                     0, 0, None, "gw-abc", new, None, seq=1, new=False)  # fmt: skip
+                emit(at + 8 * US, "health", at + 7 * US, None, "OBSERVED", ns, svc, node, "200",
+                     1, 1, None, None, None, None, None)  # fmt: skip
+                emit(at + 8 * US, "nodeport", at + 7 * US, None, "OBSERVED", ns, svc, node,
+                     "connected", 800, None, None, None, None, None, None)  # fmt: skip
+                emit(at + 10 * US, "target", at + 5 * US, None, "MODIFIED", ns, svc, node,
+                     "healthy", None, None, None, None, "arn:tg", None, None)  # fmt: skip
+                count += 12
+                if count >= per_service:
+                    break
+            # the probers' and the poller's heartbeats until the next rollout
+            for minute in range(1, args_minutes + 1):
+                hb = t + minute * 60 * US
+                for node in names:
+                    for fact, value in (
+                        ("health", "200"),
+                        ("nodeport", "connected"),
+                        ("target", "healthy"),
+                    ):
+                        emit(hb, fact, hb - 60 * US, None, "OBSERVED", ns, svc, node, value,
+                             1 if fact == "health" else None, None, None, None, None, None,
+                             None)  # fmt: skip
+                        count += 1
+                if count >= per_service:
+                    break
+            t += args_minutes * 60 * US
+            yield from out
+            out.clear()
+
+
+def build(url: str, services: int, nodes: int, events: int, minutes: int) -> int:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    cols = ", ".join(FACT_COLUMNS)
+    rows = 0
+    with psycopg.connect(_dsn(url)) as conn, conn.cursor() as cur:
+        with cur.copy(f"COPY facts ({cols}) FROM STDIN") as copy:
+            for row in facts(services, nodes, events, minutes):
+                copy.write_row(row)
+                rows += 1
+        # the log's own ids continue after the synthetic events
+        cur.execute(
+            "SELECT setval(pg_get_serial_sequence('events', 'id'), max(event_id)) FROM facts"
+        )
+        cur.execute("ANALYZE facts")
+    return rows
+
+
+def baseline(url: str, fmt: str) -> float:
+    """COPY the facts out (every column replay reads, in event order), bytes only."""
+    cols = ", ".join(FACT_COLUMNS)
+    start = time.perf_counter()
+    with psycopg.connect(_dsn(url)) as conn, conn.cursor() as cur:
+        sql = f"COPY (SELECT {cols} FROM facts ORDER BY event_id, seq) TO STDOUT (FORMAT {fmt})"
+        with cur.copy(sql) as copy:
+            for _block in copy:
+                pass
+    return time.perf_counter() - start
+
+
+def replay_once(url: str) -> tuple[float, float, int]:
+    engine = make_engine(url)
+    start = time.perf_counter()
+    state = load_state(engine)
+    loaded = time.perf_counter()
+    with no_gc():  # as replay.projections runs detection
+        windows = detect(state)
+    done = time.perf_counter()
+    engine.dispose()
+    return loaded - start, done - start, len(windows)
+
+
+def incremental(url: str, round_: int) -> tuple[float, float, int]:
+    """1,000 new probe and LB samples for one existing Service (ns-7/gateway): write, refresh."""
+    engine = make_engine(url)
+    base = datetime.fromtimestamp(T0 / US + 30 * 86400 + round_ * 3600, UTC)
+    obs = []
+    for i in range(250):
+        node = f"node-{i % 20}"
+        for k, (kind, source, payload, op) in enumerate(
+            (
+                ("NodePortProbe", "kube-proxy-probe", {"result": "timeout", "port": 1}, "OBSERVED"),
+                ("ProxyHealth", "kube-proxy-probe", {"status": 503, "body": None}, "OBSERVED"),
+                (
+                    "NodePortProbe",
+                    "kube-proxy-probe",
+                    {"result": "connected", "port": 1},
+                    "OBSERVED",
+                ),
+                ("TargetHealth", "lb-poller", {"TargetHealth": {"State": "healthy"}}, "MODIFIED"),
+            )
+        ):
+            at = base + timedelta(seconds=i, milliseconds=200 * k)
+            obs.append(
+                Observation(
+                    observed_at=at, cluster="bench", source=source, kind=kind, op=op,
+                    payload=payload, namespace="ns-7", name="gateway", node=node,
+                    previous_observed_at=at - timedelta(milliseconds=100),
+                )
+            )  # fmt: skip
+    start = time.perf_counter()
+    EventWriter(engine).write(obs)
+    written = time.perf_counter()
+    processed = projections.refresh(engine)
+    done = time.perf_counter()
+    engine.dispose()
+    return written - start, done - written, processed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--services", type=int, default=50)
+    parser.add_argument("--nodes", type=int, default=20)
+    parser.add_argument("--rollout-minutes", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="Keep the database; print its URL.")
+    args = parser.parse_args()
+    if args.child:
+        _, _, found = replay_once(args.child)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{peak:.0f} {found}")
+        return
+    server = os.environ.get("GAPWATCH_TEST_PG")
+    if not server:
+        sys.exit("set GAPWATCH_TEST_PG to a PostgreSQL server URL")
+    name = "bench_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(_dsn(server).rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        start = time.perf_counter()
+        rows = build(url, args.services, args.nodes, args.events, args.rollout_minutes)
+        print(
+            f"built {rows} fact rows ({args.events} events) in {time.perf_counter() - start:.1f} s"
+        )
+        binary, textual, loads, replays = [], [], [], []
+        for _ in range(args.repeat):  # interleaved, so load from others hits all alike
+            binary.append(baseline(url, "binary"))
+            textual.append(baseline(url, "text"))
+            load_s, replay_s, found = replay_once(url)
+            loads.append(load_s)
+            replays.append(replay_s)
+        copy_b, copy_t = statistics.median(binary), statistics.median(textual)
+        replay_m = statistics.median(replays)
+        print(f"COPY TO binary        median {copy_b:.2f} s  {[round(x, 2) for x in binary]}")
+        print(f"COPY TO text          median {copy_t:.2f} s  {[round(x, 2) for x in textual]}")
+        print(f"read + fold           median {statistics.median(loads):.2f} s")
+        print(f"read + fold + detect  median {replay_m:.2f} s  {[round(x, 2) for x in replays]}")
+        print(f"                      ({found} windows)  limit 5 s")
+        ratio_b, ratio_t = replay_m / copy_b, replay_m / copy_t
+        print(f"ratio to COPY binary  {ratio_b:.2f}x  to COPY text {ratio_t:.2f}x  limit 3x")
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", url], capture_output=True, text=True, check=True
+        )
+        peak, _ = child.stdout.split()
+        print(f"peak memory (child)   {peak} MB  limit 1024 MB")
+        projections.rebuild(make_engine(url))
+        writes, refreshes = [], []
+        for _ in range(args.repeat):
+            write_s, refresh_s, processed = incremental(url, len(writes))
+            writes.append(write_s)
+            refreshes.append(refresh_s)
+        print(f"1,000 new events: write median {statistics.median(writes) * 1000:.0f} ms, "
+              f"refresh median {statistics.median(refreshes) * 1000:.0f} ms "
+              f"({processed} events) limit 100 ms")  # fmt: skip
+    finally:
+        if args.keep:
+            print(f"kept {url}")
+        else:
+            admin = _dsn(server).rsplit("/", 1)[0] + "/postgres"
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

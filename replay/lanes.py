@@ -1,0 +1,215 @@
+"""The two signals of one (service, node): R (the LB routes to it) and F (it serves).
+
+R comes from TargetHealth samples (measured) or, without LB data, from the endpoints lane plus
+service-controller Events or an assumed CCM lag (inferred). F comes from NodePort probes
+(measured: connected or not), else from the health-check-node-port answer (measured, plus
+ProxyTerminatingEndpoints inference), else from the endpoints and pod lanes shifted by an assumed
+kube-proxy lag (inferred). Where the endpoints show an excursion the samples could have missed,
+the signal is only *possibly* true there (`hidden`). Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from replay.context import (
+    DetectSettings,
+    _us,
+    alive_steps,
+    ccm_mode,
+    eps_steps,
+    node_ready_steps,
+    pte_enabled,
+    pte_known,
+)
+from replay.fold import FoldState, Sample, sorted_lane
+from replay.model import ServiceRef
+from replay.signals import (
+    HI,
+    Iv,
+    Step,
+    Tri,
+    complement,
+    constant,
+    intersect,
+    shifted,
+    steps_from_samples,
+    steps_where,
+    t_and,
+    t_not,
+    t_or,
+    tri_from_steps,
+)
+
+LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
+
+
+def _lb_update_times(state: FoldState, svc: ServiceRef) -> list[tuple[int, int]]:
+    events = state.events.get(svc, [])
+    return sorted(
+        (s.prev_us or s.at_us, s.event_id) for s in events if s.value in LB_UPDATE_REASONS
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Lanes:
+    """The two signals of one (service, node) and what they came from."""
+
+    routed: Tri
+    serves: Tri
+    measured: bool
+    #: samples whose values explain why F is false (classification), and their times
+    reason_samples: list[Sample]
+    eps: list[Sample]
+    reason_times: list[int] = field(default_factory=list)
+
+
+def hidden(
+    usable: Sequence[Step], samples: Sequence[Sample], bad: Callable[[str], bool], hi_us: int
+) -> list[Iv]:
+    """Where a sampled lane may have been false unseen: the endpoints left the usable set and
+    came back (plus the reaction lag) while no sample in between showed it. Sampling every P
+    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
+    bad_times = [s.at_us for s in samples if bad(s.value)]
+    periods: list[Iv] = []
+    down: Step | None = None
+    seen_up = False
+    for step in usable:
+        if step.value:
+            if down is not None:
+                periods.append(Iv(down.latest, step.latest + hi_us, down.event_id, step.event_id))
+            down, seen_up = None, True
+        elif seen_up:
+            down = step
+    if down is not None:
+        periods.append(Iv(down.latest, HI, down.event_id, 0))
+    out = []
+    for iv in periods:
+        i = bisect_left(bad_times, iv.start)
+        if i < len(bad_times) and bad_times[i] <= iv.end:
+            continue  # the samples saw this one: their own steps bound it
+        out.append(iv)
+    return out
+
+
+def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
+    return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
+
+
+def serves_signal(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
+) -> tuple[Tri, bool, list[Sample]]:
+    key = (svc, node)
+    eps = state.endpoints.get(key, [])
+    pte = pte_enabled(state, svc.cluster, node, settings)
+    accept = ("ready", "serving-terminating") if pte else ("ready",)
+    # where an excursion may hide, assume no PTE unless it is known to be on (never miss one)
+    usable = eps_steps(eps, accept if pte_known(state, svc.cluster, settings) else ("ready",))
+    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    if nodeport:
+        steps = steps_from_samples(nodeport, "connected", True)
+        unseen = hidden(usable, nodeport, lambda v: v != "connected", lag_hi)
+        return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
+    lo = _us(settings.proxy_lag_s[0])
+    alive = tri_from_steps(alive_steps(state, svc, node), False)
+    health = sorted_lane(state.probes["health"].get(key, []))
+    if health:
+        serves = tri_from_steps(steps_from_samples(health, "200", True), True)
+        if pte:
+            # ready -> terminating is no forwarding change with PTE: shift the whole set
+            terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
+            serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
+        unseen = hidden(usable, health, lambda v: v != "200", lag_hi)
+        return _minus_definite(serves, unseen), True, health
+    forwarding = tri_from_steps(shifted(eps_steps(eps, accept), lo, lag_hi), False)
+    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)
+    return t_and(t_and(forwarding, alive), ready_node), False, []
+
+
+#: Target states that count as registered for fail-open (draining and absent do not).
+_ACTIVE = frozenset({"initial", "healthy", "unhealthy", "unused"})
+_UNHEALTHY = frozenset({"unhealthy"})
+
+
+def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
+    """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
+    key = ("fail-open", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, Tri):
+        return known
+    all_bad, any_active = constant(True), constant(False)
+    targets = state.probes["target"]
+    for node in sorted(state.service_nodes.get(svc, ())):
+        lane = sorted_lane(targets.get((svc, node), []))
+        if not lane:
+            continue
+        active = tri_from_steps(steps_where(lane, _ACTIVE, False), False)
+        unhealthy = tri_from_steps(steps_where(lane, _UNHEALTHY, False), False)
+        all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
+        any_active = t_or(any_active, active)
+    opened = t_and(all_bad, any_active)
+    state.cache[key] = opened
+    return opened
+
+
+def routed_signal(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
+) -> tuple[Tri, bool]:
+    key = (svc, node)
+    targets = sorted_lane(state.probes["target"].get(key, []))
+    if targets:
+        steps = steps_from_samples(targets, "healthy", False)
+        routed = tri_from_steps(steps, False)
+        opened = fail_open(state, svc)
+        if opened.possible:  # every registered target unhealthy: the LB routes to all of them
+            unhealthy = tri_from_steps(steps_where(targets, _UNHEALTHY, False), False)
+            routed = t_or(routed, t_and(opened, unhealthy))
+        if ccm_mode(state, svc, settings) == "endpoint":
+            # the CCM may have deregistered and re-registered between two polls
+            ready = eps_steps(state.endpoints.get(key, []), ("ready",))
+            ccm_hi = _us(settings.ccm_lag_s[1])
+            routed = _minus_definite(
+                routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
+            )
+        return routed, True
+    polled = state.probes["target"]
+    if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
+        return constant(False), True  # the LB is polled and never had this node
+    eps = eps_steps(state.endpoints.get(key, []), ("ready",))
+    if ccm_mode(state, svc, settings) == "node":
+        lag_lo, lag_hi = (_us(x) for x in settings.proxy_lag_s)
+        interval = _us(settings.hc_interval_s)
+        out = []
+        for s in eps:
+            threshold = (
+                settings.hc_healthy_threshold if s.value else settings.hc_unhealthy_threshold
+            )
+            out.append(
+                Step(
+                    s.earliest + lag_lo + (threshold - 1) * interval,
+                    s.latest + lag_hi + threshold * interval,
+                    s.value,
+                    s.event_id,
+                )
+            )
+        return tri_from_steps(shifted(out, 0, 0), False), False
+    updates = _lb_update_times(state, svc)
+    lo, hi = (_us(x) for x in settings.ccm_lag_s)
+    out = []
+    for s in eps:
+        seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)
+        latest, eid = seen if seen else (s.latest + hi, s.event_id)
+        out.append(Step(s.earliest + lo, max(latest, s.earliest + lo), s.value, eid))
+    return tri_from_steps(shifted(out, 0, 0), False), False
+
+
+def lanes(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
+) -> Lanes:
+    routed, r_measured = routed_signal(state, svc, node, settings)
+    serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
+    eps = state.endpoints.get((svc, node), [])
+    times = [s.at_us for s in reasons]
+    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times)

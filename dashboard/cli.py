@@ -10,6 +10,7 @@ import typer
 
 from recorder import cli as recorder_cli
 from recorder.cliutil import run_app
+from recorder.k8s import cli as k8s_cli
 
 app = typer.Typer(
     name="gapwatch",
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 
 recorder_cli.register(app)
+k8s_cli.register(app)
 
 
 def main() -> None:

@@ -56,7 +56,9 @@ def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     annotations = meta.get("annotations")
     if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
         meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
-    clean: dict[str, Any] = {**obj, "metadata": meta}
+    # List items carry no kind/apiVersion while watch events do: not a change.
+    clean: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+    clean["metadata"] = meta
     fields = _HEARTBEAT_FIELDS.get(kind)
     status = obj.get("status")
     if fields and isinstance(status, Mapping) and isinstance(status.get("conditions"), list):

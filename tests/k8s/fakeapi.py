@@ -142,6 +142,7 @@ class FakeApiServer:
         self.compacted_rv = 1000
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {p: {} for p in KINDS}
         self.history: list[Change] = []
+        self.log: list[Change] = []  # every change ever made, never compacted (for assertions)
         self.served_at: dict[int, float] = {}
         self.counters = FaultCounters()
         self._lock = threading.RLock()
@@ -225,7 +226,9 @@ class FakeApiServer:
                 self.objects[plural].pop(key, None)
             else:
                 self.objects[plural][key] = obj
-            self.history.append(Change(self.rv, type_, plural, obj))
+            change = Change(self.rv, type_, plural, obj)
+            self.history.append(change)
+            self.log.append(change)
             rv = self.rv
         self._notify()
         return rv

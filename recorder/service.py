@@ -105,9 +105,6 @@ class Recorder:
     async def _watchers(
         self, session: aiohttp.ClientSession, kinds: list[str]
     ) -> list[ResourceWatcher]:
-        resume = await asyncio.to_thread(
-            load_resume_points, self.engine, cluster=self.config.cluster
-        )
         watchers = []
         for kind in kinds:
             resource = RESOURCES[kind]
@@ -141,11 +138,18 @@ class Recorder:
                     metrics=self.metrics,
                     rng=self.rng,
                 )
-                # The Service stream always relists: the scope must know every Service.
-                if kind != "Service" or self.scope is None:
-                    watcher.rv = resume.get(watcher.stream)
                 self.synced[watcher.stream] = False
                 watchers.append(watcher)
+        # Checkpoints are read after the last state: a row committed before the state was read
+        # committed its checkpoint with it, so no resume point is older than the state (with one
+        # writer; two replicas may still race, see docs/recorder.md).
+        resume = await asyncio.to_thread(
+            load_resume_points, self.engine, cluster=self.config.cluster
+        )
+        for watcher in watchers:
+            # The Service stream always relists: the scope must know every Service.
+            if watcher.resource.kind != "Service" or self.scope is None:
+                watcher.rv = resume.get(watcher.stream)
         return watchers
 
     async def _pump(self, watcher: ResourceWatcher) -> None:

@@ -13,8 +13,8 @@ What it does, as the real apiserver does it:
   watching from a compacted resourceVersion answers HTTP 200 and one `ERROR` event with a 410
   Status, as the real server does; an empty resourceVersion starts with ADDED for every object;
 - `labelSelector` with equality (`a=b`, `a!=b`) and existence (`a`, `!a`) terms;
-- a slow consumer that falls more than `max_watch_lag` events behind is closed, as the watch
-  cache closes unresponsive watchers;
+- a slow consumer that falls more than `max_watch_lag` events further behind while its stream is
+  open is closed, as the watch cache closes unresponsive watchers;
 - scripted faults: `drop_watches()` aborts every open stream mid-body, `silence()` keeps streams
   open but sends nothing (a half-open connection), `send_gone()` ends streams with ERROR 410,
   `compact()` forgets history, `down()` answers every request 503 (and drops streams).
@@ -434,6 +434,7 @@ class FakeApiServer:
         for obj in initial:
             await send({"type": "ADDED", "object": obj})
         last_bookmark = time.monotonic()
+        start_head = self.rv  # a new watch may drain an old backlog; falling further behind closes
         loop = asyncio.get_running_loop()
         while True:
             wake: asyncio.Future[None] = loop.create_future()
@@ -454,7 +455,7 @@ class FakeApiServer:
                     start = self._index_after(position)
                     batch = self.history[start : start + 500]
                     head = self.rv
-                if head - position > self.max_watch_lag:
+                if head - max(position, start_head) > self.max_watch_lag:
                     self.counters.slow_closed += 1
                     break
                 for change in batch:

@@ -13,6 +13,7 @@ High availability: run two replicas; both record, and the store's dedupe key mak
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -157,6 +158,11 @@ class Recorder:
             if item.synced and not self.synced.get(item.stream):
                 self.synced[item.stream] = True
                 log.info("synced", stream=item.stream, resource_version=item.rv)
+                if all(self.synced.values()):
+                    # The known state of every object is long-lived: keep the cyclic GC from
+                    # walking it on every full collection (pauses of 100s of ms at 65,000 objects).
+                    gc.collect()
+                    gc.freeze()
             await self.spool.put(item)
 
     async def run(self, stop: asyncio.Event) -> None:

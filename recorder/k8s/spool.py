@@ -32,9 +32,9 @@ _CLOSE = object()
 
 @dataclass(frozen=True, slots=True)
 class SpoolSettings:
-    max_items: int = 20_000
-    batch_size: int = 2_000
-    flush_interval_s: float = 0.2
+    max_items: int = 5_000
+    batch_size: int = 1_000
+    flush_interval_s: float = 0.1
     backoff: BackoffSettings = field(default_factory=lambda: BackoffSettings(max_s=10.0))
 
 
@@ -67,7 +67,7 @@ class Spool:
         return self._queue.qsize()
 
     async def put(self, item: Item) -> None:
-        await self._queue.put(item)
+        await self._queue.put((asyncio.get_running_loop().time(), item))
         self._enqueued += 1
         self.metrics.spool_depth.set(self._queue.qsize())
 
@@ -82,12 +82,16 @@ class Spool:
         await self._queue.put(_CLOSE)
 
     async def _take(self) -> tuple[list[Item], bool]:
+        """The next batch: up to batch_size items, or what came within flush_interval_s of the
+        first one's arrival (not of the writer's return: a slow write must not add a wait)."""
         first = await self._queue.get()
         if first is _CLOSE:
             return [], True
-        batch = [first]
+        assert isinstance(first, tuple)
+        enqueued: float = first[0]
+        batch: list[Item] = [first[1]]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.flush_interval_s
+        deadline = enqueued + self.settings.flush_interval_s
         while len(batch) < self.settings.batch_size:
             try:
                 if self._queue.empty():
@@ -100,9 +104,9 @@ class Spool:
             except TimeoutError:
                 break
             if nxt is _CLOSE:
-                return batch, True  # type: ignore[return-value]
-            batch.append(nxt)
-        return batch, False  # type: ignore[return-value]
+                return batch, True
+            batch.append(nxt[1])  # type: ignore[index]
+        return batch, False
 
     async def run(self) -> None:
         """The writer loop; returns after `close()` once the spool is drained."""

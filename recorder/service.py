@@ -179,7 +179,7 @@ class Recorder:
                 kinds = list(self.config.kinds)
                 first = ["Service"] if self.scope is not None and "Service" in kinds else []
                 for group in (first, [k for k in kinds if k not in first]):
-                    if not group:
+                    if not group or stop.is_set():
                         continue
                     watchers = await self._watchers(session, group)
                     pumps += [asyncio.create_task(self._pump(w), name=w.stream) for w in watchers]

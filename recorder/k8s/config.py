@@ -113,6 +113,10 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         raise ConfigError(f"{where}: scope: {raw['scope']!r} is not one of {', '.join(SCOPES)}")
     if raw.get("projection", "trim") not in PROJECTIONS:
         raise ConfigError(f"{where}: projection: {raw['projection']!r} is not full or trim")
+    if raw.get("scope", "local-services") == "local-services" and "Service" not in raw.get(
+        "kinds", RESOURCES
+    ):
+        raise ConfigError(f"{where}: kinds: scope local-services needs Service (or scope: all)")
     selectors = raw.get("label_selectors", {})
     if not isinstance(selectors, Mapping) or any(k not in RESOURCES for k in selectors):
         raise ConfigError(f"{where}: label_selectors: expected a mapping of kind -> selector")

@@ -124,6 +124,7 @@ def test_config_file_then_environment(tmp_path: Path) -> None:
         ("watch: {read_timeout: 3}\n", "watch: unknown key 'read_timeout'"),
         ("scope: everything\n", "scope"),
         ("- a\n", "expected a mapping"),
+        ("kinds: [Pod]\n", "scope local-services needs Service"),
     ]:
         path.write_text(text)
         with pytest.raises(ConfigError, match=message) as info:

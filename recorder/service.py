@@ -31,7 +31,7 @@ from recorder.k8s.resources import RESOURCES
 from recorder.k8s.scope import LocalServiceScope
 from recorder.k8s.spool import Spool
 from recorder.k8s.state import Key, LastRow
-from recorder.k8s.storeio import load_known, load_last, load_resume_points
+from recorder.k8s.storeio import load_last, load_start
 from recorder.k8s.watcher import ResourceWatcher
 from recorder.writer import EventWriter
 
@@ -106,51 +106,37 @@ class Recorder:
     async def _watchers(
         self, session: aiohttp.ClientSession, kinds: list[str]
     ) -> list[ResourceWatcher]:
-        watchers = []
+        streams: list[tuple[str, str | None]] = []
         for kind in kinds:
-            resource = RESOURCES[kind]
-            spaces: list[str | None] = (
-                list(self.config.namespaces)
-                if resource.namespaced and self.config.namespaces
-                else [None]
-            )
-            for namespace in spaces:
-                known = await asyncio.to_thread(
-                    load_known,
-                    self.engine,
-                    cluster=self.config.cluster,
-                    kind=kind,
-                    namespace=namespace,
-                )
-                watcher = ResourceWatcher(
-                    session=session,
-                    api=self.api,
-                    resource=resource,
-                    cluster=self.config.cluster,
-                    clock=self.clock,
-                    lookup_last=self._lookup,
-                    known=known,
-                    namespace=namespace,
-                    label_selector=self.config.label_selectors.get(kind),
-                    relevant=self.scope.relevant if self.scope is not None else None,
-                    on_object=self._on_service if kind == "Service" else None,
-                    projection=self.config.projection,
-                    settings=self.config.watch,
-                    metrics=self.metrics,
-                    rng=self.rng,
-                )
-                self.synced[watcher.stream] = False
-                watchers.append(watcher)
-        # Checkpoints are read after the last state: a row committed before the state was read
-        # committed its checkpoint with it, so no resume point is older than the state (with one
-        # writer; two replicas may still race, see docs/recorder.md).
-        resume = await asyncio.to_thread(
-            load_resume_points, self.engine, cluster=self.config.cluster
+            namespaced = RESOURCES[kind].namespaced and self.config.namespaces
+            streams += [(kind, ns) for ns in (self.config.namespaces if namespaced else [None])]
+        resume, known = await asyncio.to_thread(
+            load_start, self.engine, cluster=self.config.cluster, streams=streams
         )
-        for watcher in watchers:
+        watchers = []
+        for kind, namespace in streams:
+            watcher = ResourceWatcher(
+                session=session,
+                api=self.api,
+                resource=RESOURCES[kind],
+                cluster=self.config.cluster,
+                clock=self.clock,
+                lookup_last=self._lookup,
+                known=known[(kind, namespace)],
+                namespace=namespace,
+                label_selector=self.config.label_selectors.get(kind),
+                relevant=self.scope.relevant if self.scope is not None else None,
+                on_object=self._on_service if kind == "Service" else None,
+                projection=self.config.projection,
+                settings=self.config.watch,
+                metrics=self.metrics,
+                rng=self.rng,
+            )
             # The Service stream always relists: the scope must know every Service.
-            if watcher.resource.kind != "Service" or self.scope is None:
+            if kind != "Service" or self.scope is None:
                 watcher.rv = resume.get(watcher.stream)
+            self.synced[watcher.stream] = False
+            watchers.append(watcher)
         return watchers
 
     async def _pump(self, watcher: ResourceWatcher) -> None:

@@ -35,19 +35,36 @@ class LastRow:
 Known = dict[Key, Version]
 
 
+def not_newer(rv: str, than: str) -> bool:
+    """True when `rv` is the same as `than` or provably older.
+
+    resourceVersions are opaque to clients, but etcd-backed API servers issue decimal integers
+    that grow (client-go's watch cache parses them so); only those are ordered, anything else
+    is only compared for equality.
+    """
+    if rv == than:
+        return True
+    return rv.isdigit() and than.isdigit() and int(rv) < int(than)
+
+
 def apply_event(known: Known, kind: str, op: str, obj: Mapping[str, Any]) -> bool:
-    """Update `known` for one watch event; True when it must be recorded (not a no-op)."""
+    """Update `known` for one watch event; True when it must be recorded (not a no-op).
+
+    An event not newer than the known version is skipped: it is replayed from a checkpoint older
+    than the stored state (another replica's rows), so it is stored already or was a no-op.
+    """
     key = object_key(obj)
+    rv = resource_version(obj)
+    previous = known.get(key)
+    if previous is not None and not_newer(rv, previous.rv):
+        return False
     if op == "DELETED":
         known.pop(key, None)
         return True
-    version = Version(resource_version(obj), fingerprint(kind, obj))
-    previous = known.get(key)
+    version = Version(rv, fingerprint(kind, obj))
     known[key] = version
     if previous is None:
         return True
-    if previous.rv == version.rv:
-        return False
     return previous.fingerprint != version.fingerprint
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from recorder.k8s.noop import fingerprint
 from recorder.k8s.resources import SOURCE
 from recorder.k8s.state import Key, Known, LastRow, Version
 from recorder.store import translate_errors
-from recorder.tables import events
-from recorder.writer import load_checkpoints
+from recorder.tables import events, source_checkpoints
 
 
 def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
@@ -27,8 +26,39 @@ def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
     return where
 
 
-def load_known(engine: Engine, *, cluster: str, kind: str, namespace: str | None) -> Known:
-    """The last recorded version of every object of `kind` that is not deleted."""
+def load_start(
+    engine: Engine, *, cluster: str, streams: list[tuple[str, str | None]]
+) -> tuple[dict[str, str], dict[tuple[str, str | None], Known]]:
+    """Resume points and, per (kind, namespace), the known state, from one snapshot.
+
+    Rows and checkpoints are committed together, so reading both in one REPEATABLE READ
+    transaction (PostgreSQL) gives a checkpoint that matches the rows: neither older (events
+    replayed against newer state) nor newer (objects missing from the state).
+    """
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with translate_errors(engine), engine.connect() as conn:
+        conn = conn.execution_options(**options)
+        with conn.begin():
+            known = {
+                (kind, ns): _known(conn, cluster=cluster, kind=kind, namespace=ns)
+                for kind, ns in streams
+            }
+            points = _resume_points(conn, cluster=cluster)
+    return points, known
+
+
+def _resume_points(conn: Connection, *, cluster: str) -> dict[str, str]:
+    query = source_checkpoints.select().where(
+        source_checkpoints.c.cluster == cluster, source_checkpoints.c.source == SOURCE
+    )
+    return {
+        row.key: str(row.value["resourceVersion"])
+        for row in conn.execute(query)
+        if isinstance(row.value, dict) and row.value.get("resourceVersion")
+    }
+
+
+def _known(conn: Connection, *, cluster: str, kind: str, namespace: str | None) -> Known:
     newest = (
         select(func.max(events.c.id))
         .where(_scope(cluster, kind, namespace))
@@ -38,13 +68,11 @@ def load_known(engine: Engine, *, cluster: str, kind: str, namespace: str | None
         events.c.namespace, events.c.name, events.c.op, events.c.resource_version, events.c.payload
     ).where(events.c.id.in_(newest))
     known: Known = {}
-    with translate_errors(engine), engine.connect() as conn:
-        rows = conn.execution_options(stream_results=True, yield_per=1000).execute(query)
-        for row in rows:
-            if row.op == "DELETED" or row.resource_version is None:
-                continue
-            key = (row.namespace or "", row.name or "")
-            known[key] = Version(row.resource_version, fingerprint(kind, row.payload))
+    for row in conn.execute(query):
+        if row.op == "DELETED" or row.resource_version is None:
+            continue
+        key = (row.namespace or "", row.name or "")
+        known[key] = Version(row.resource_version, fingerprint(kind, row.payload))
     return known
 
 
@@ -79,9 +107,5 @@ def load_last(
 
 def load_resume_points(engine: Engine, *, cluster: str) -> dict[str, str]:
     """stream ("Pod", "Pod/ns") -> the resourceVersion its last committed batch reached."""
-    saved = load_checkpoints(engine, cluster, SOURCE)
-    return {
-        key: str(value["resourceVersion"])
-        for key, value in saved.items()
-        if isinstance(value, dict) and value.get("resourceVersion")
-    }
+    with translate_errors(engine), engine.connect() as conn:
+        return _resume_points(conn, cluster=cluster)

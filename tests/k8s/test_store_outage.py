@@ -47,7 +47,7 @@ def test_postgres_outage_loses_nothing() -> None:
             wait_until(lambda: caught_up(engine, fake, config), "the first sync")
             script.run(200)
             pgserver.stop(root)
-            script.run(300)
+            script.run(800)
             wait_until(
                 lambda: rec.metric("gapwatch_recorder_write_errors_total") > 0, "a failed write"
             )

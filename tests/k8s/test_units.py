@@ -52,6 +52,22 @@ def test_heartbeat_only_updates_are_no_ops_and_condition_changes_are_not() -> No
     assert apply_event(known, "Node", "ADDED", node)
     assert not apply_event(known, "Node", "MODIFIED", beat)
     assert apply_event(known, "Node", "MODIFIED", not_ready)
+    # Replayed from an older checkpoint (another replica stored newer rows): not recorded again.
+    older = copy.deepcopy(beat)
+    older["metadata"]["resourceVersion"] = "49696100"
+    assert not apply_event(known, "Node", "MODIFIED", older)
+    assert not apply_event(known, "Node", "DELETED", older)
+    assert known[("", node["metadata"]["name"])].rv == "49696123"
+    opaque: Known = {}
+    apply_event(
+        opaque, "Node", "ADDED", {**node, "metadata": {**node["metadata"], "resourceVersion": "b"}}
+    )
+    assert apply_event(
+        opaque,
+        "Node",
+        "MODIFIED",
+        {**not_ready, "metadata": {**node["metadata"], "resourceVersion": "a"}},
+    )
     listed = {k: v for k, v in node.items() if k not in ("kind", "apiVersion")}
     assert diff_listed({}, "Node", listed) == "ADDED"
     assert diff_listed(known, "Node", not_ready) is None

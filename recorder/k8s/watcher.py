@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import structlog
 
 from recorder.k8s.backoff import BackoffSettings, delay
 from recorder.k8s.client import ApiEndpoint
@@ -35,6 +36,8 @@ from recorder.k8s.resources import Resource, object_key, resource_version, to_ob
 from recorder.k8s.state import Key, Known, LastRow, apply_event, diff_listed
 from recorder.k8s.stream import list_page, watch_stream
 from recorder.observation import Observation
+
+log = structlog.get_logger("gapwatch.recorder")
 
 Lookup = Callable[[str, str | None, list[Key]], Awaitable[dict[Key, LastRow]]]
 Relevant = Callable[[str, Mapping[str, Any]], bool]
@@ -99,8 +102,10 @@ class ResourceWatcher:
         self.stream = resource.kind + (f"/{namespace}" if namespace else "")
         self.path = resource.path(namespace)
 
-    def _restart(self, reason: str) -> None:
+    def _restart(self, reason: str, error: Exception | None = None) -> None:
         self.metrics.watch_restarts.labels(kind=self.resource.kind, reason=reason).inc()
+        if error is not None:
+            log.warning("watch restart", stream=self.stream, reason=reason, error=str(error))
 
     async def __aiter__(self) -> AsyncIterator[Item]:
         failures = 0
@@ -113,14 +118,14 @@ class ResourceWatcher:
                 self._restart("timeout")
                 failures = 0
                 continue
-            except Gone:
+            except Gone as exc:
                 self.rv = None
-                self._restart("gone")
+                self._restart("gone", exc)
                 continue
-            except StreamStalled:
-                self._restart("stalled")
-            except K8sError:
-                self._restart("error")
+            except StreamStalled as exc:
+                self._restart("stalled", exc)
+            except K8sError as exc:
+                self._restart("error", exc)
             if loop.time() - started > self.settings.backoff.reset_after_s:
                 failures = 0
             failures += 1
@@ -188,13 +193,16 @@ class ResourceWatcher:
         """A paginated LIST diffed against `known`; ends with the list's resourceVersion."""
         kind = self.resource.kind
         self.metrics.relists.labels(kind=kind).inc()
+        paginate = True
         while True:
             seen: set[Key] = set()
             list_rv: str | None = None
             token: str | None = None
             try:
                 while True:
-                    params = {**self._params(), "limit": str(self.settings.page_size)}
+                    params = self._params()
+                    if paginate:
+                        params["limit"] = str(self.settings.page_size)
                     if token:
                         params["continue"] = token
                     page = await list_page(
@@ -220,8 +228,9 @@ class ResourceWatcher:
                     if not token:
                         break
             except Gone:
-                # The continue token expired mid-list (client-go restarts the list too).
+                # The continue token expired mid-list: like client-go, list again in one page.
                 self.metrics.relists.labels(kind=kind).inc()
+                paginate = False
                 continue
             break
         async for item in self._vanished(seen):

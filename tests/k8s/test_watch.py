@@ -99,6 +99,7 @@ def test_expired_continue_token_restarts_the_list(fake: FakeApiServer) -> None:
 
     items, watcher = asyncio.run(run())
     assert fake.counters.expired_continue == 1
+    assert fake.counters.lists == 3  # page 1, page 2 (410), then all in one unpaginated LIST
     observed = [i.observation for i in items if i.observation is not None]
     assert sorted({o.name for o in observed if o.name}) == sorted(f"node-{i}" for i in range(10))
     node5 = [o for o in observed if o.name == "node-5"]

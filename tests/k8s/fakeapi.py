@@ -33,124 +33,35 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import ClientConnectionResetError, web
 
-#: plural -> (kind, apiVersion, namespaced)
-KINDS: dict[str, tuple[str, str, bool]] = {
-    "endpointslices": ("EndpointSlice", "discovery.k8s.io/v1", True),
-    "services": ("Service", "v1", True),
-    "nodes": ("Node", "v1", False),
-    "pods": ("Pod", "v1", True),
-    "replicasets": ("ReplicaSet", "apps/v1", True),
-    "deployments": ("Deployment", "apps/v1", True),
-    "daemonsets": ("DaemonSet", "apps/v1", True),
-    "statefulsets": ("StatefulSet", "apps/v1", True),
-    "events": ("Event", "v1", True),
-}
-PLURAL_OF = {kind: plural for plural, (kind, _, _) in KINDS.items()}
+from tests.k8s.fakestore import (
+    KINDS,
+    PLURAL_OF,
+    Change,
+    FakeStore,
+    Snapshot,
+    matches,
+    parse_selector,
+    status,
+)
+
+__all__ = ["KINDS", "PLURAL_OF", "Change", "FakeApiServer"]
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One entry of the server's history: what a watcher would be sent."""
-
-    rv: int
-    type: str
-    plural: str
-    obj: dict[str, Any]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        meta = self.obj["metadata"]
-        return meta.get("namespace") or "", meta["name"]
-
-
-@dataclass
-class _Snapshot:
-    rv: int
-    items: list[dict[str, Any]]
-
-
-@dataclass
-class FaultCounters:
-    lists: int = 0
-    watches: int = 0
-    gone: int = 0
-    expired_continue: int = 0
-    slow_closed: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-
-
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-
-
-def parse_selector(text: str) -> list[tuple[str, str, str | None]]:
-    """`a=b,c!=d,e,!f` -> [(op, key, value)]."""
-    terms: list[tuple[str, str, str | None]] = []
-    for raw in filter(None, (t.strip() for t in text.split(","))):
-        if "!=" in raw:
-            k, v = raw.split("!=", 1)
-            terms.append(("!=", k.strip(), v.strip()))
-        elif "=" in raw:
-            k, v = raw.split("=", 1)
-            terms.append(("=", k.strip(), v.strip().lstrip("=")))
-        elif raw.startswith("!"):
-            terms.append(("!", raw[1:], None))
-        else:
-            terms.append(("exists", raw, None))
-    return terms
-
-
-def matches(obj: Mapping[str, Any], terms: list[tuple[str, str, str | None]]) -> bool:
-    labels = obj.get("metadata", {}).get("labels") or {}
-    for op, key, value in terms:
-        if op == "=" and labels.get(key) != value:
-            return False
-        if op == "!=" and labels.get(key) == value:
-            return False
-        if op == "exists" and key not in labels:
-            return False
-        if op == "!" and key in labels:
-            return False
-    return True
-
-
-class FakeApiServer:
+class FakeApiServer(FakeStore):
     """See the module docstring."""
 
     def __init__(self, *, bookmark_interval: float = 0.5, max_watch_lag: int = 100_000) -> None:
+        super().__init__()
         self.bookmark_interval = bookmark_interval
         self.max_watch_lag = max_watch_lag
-        self.rv = 1000
-        self.compacted_rv = 1000
-        self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {p: {} for p in KINDS}
-        self.history: list[Change] = []
-        self.log: list[Change] = []  # every change ever made, never compacted (for assertions)
-        self.served_at: dict[int, float] = {}
-        self.counters = FaultCounters()
-        self._lock = threading.RLock()
-        self._snapshots: dict[str, _Snapshot] = {}
-        self._generation = 0  # bumped by drop_watches / send_gone
-        self._gone_generation = 0
-        self._silent = False
-        self._down = False
         self._waiters: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -210,103 +121,6 @@ class FakeApiServer:
             if not fut.done():
                 fut.set_result(None)
 
-    # --- mutations (any thread) ------------------------------------------------------------
-    def _commit(self, type_: str, plural: str, obj: dict[str, Any]) -> int:
-        with self._lock:
-            self.rv += 1
-            obj = copy.deepcopy(obj)
-            kind, api_version, namespaced = KINDS[plural]
-            obj["kind"], obj["apiVersion"] = kind, api_version
-            meta = obj.setdefault("metadata", {})
-            if not namespaced:
-                meta.pop("namespace", None)
-            meta["resourceVersion"] = str(self.rv)
-            key = (meta.get("namespace") or "", meta["name"])
-            if type_ == "DELETED":
-                self.objects[plural].pop(key, None)
-            else:
-                self.objects[plural][key] = obj
-            change = Change(self.rv, type_, plural, obj)
-            self.history.append(change)
-            self.log.append(change)
-            rv = self.rv
-        self._notify()
-        return rv
-
-    def create(self, kind: str, obj: Mapping[str, Any]) -> int:
-        plural = PLURAL_OF[kind]
-        meta = obj.get("metadata", {})
-        key = (meta.get("namespace") or "" if KINDS[plural][2] else "", meta["name"])
-        with self._lock:
-            if key in self.objects[plural]:
-                raise KeyError(f"{kind} {key} exists")
-            return self._commit("ADDED", plural, dict(obj))
-
-    def update(self, kind: str, obj: Mapping[str, Any]) -> int:
-        plural = PLURAL_OF[kind]
-        meta = obj.get("metadata", {})
-        key = (meta.get("namespace") or "" if KINDS[plural][2] else "", meta["name"])
-        with self._lock:
-            if key not in self.objects[plural]:
-                raise KeyError(f"{kind} {key} does not exist")
-            return self._commit("MODIFIED", plural, dict(obj))
-
-    def delete(self, kind: str, namespace: str | None, name: str) -> int:
-        plural = PLURAL_OF[kind]
-        with self._lock:
-            obj = self.objects[plural][(namespace or "", name)]
-            return self._commit("DELETED", plural, obj)
-
-    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
-        with self._lock:
-            return copy.deepcopy(self.objects[PLURAL_OF[kind]][(namespace or "", name)])
-
-    def load(self, kind: str, objects: Iterable[Mapping[str, Any]]) -> None:
-        """Bulk-create objects with no history (as if compacted long ago): fast setup."""
-        plural = PLURAL_OF[kind]
-        kind_, api_version, _ = KINDS[plural]
-        with self._lock:
-            for raw in objects:
-                self.rv += 1
-                obj = dict(raw)
-                obj["kind"], obj["apiVersion"] = kind_, api_version
-                meta = dict(obj["metadata"])
-                meta["resourceVersion"] = str(self.rv)
-                obj["metadata"] = meta
-                self.objects[plural][(meta.get("namespace") or "", meta["name"])] = obj
-            self.compact()
-
-    # --- faults ----------------------------------------------------------------------------
-    def compact(self, rv: int | None = None) -> None:
-        """Forget history up to `rv` (default: all of it); watching from before answers 410."""
-        with self._lock:
-            self.compacted_rv = self.rv if rv is None else rv
-            self.history = [c for c in self.history if c.rv > self.compacted_rv]
-
-    def drop_watches(self) -> None:
-        """Abort every open watch stream mid-body (no clean end of the chunked response)."""
-        with self._lock:
-            self._generation += 1
-        self._notify()
-
-    def send_gone(self) -> None:
-        """End every open watch stream with an ERROR 410 event."""
-        with self._lock:
-            self._gone_generation += 1
-        self._notify()
-
-    def silence(self, on: bool = True) -> None:
-        """Keep streams open but send nothing, not even bookmarks (a half-open connection)."""
-        self._silent = on
-        if not on:
-            self._notify()
-
-    def down(self, on: bool = True) -> None:
-        """Answer every request 503 and drop open streams (an apiserver restart)."""
-        self._down = on
-        if on:
-            self.drop_watches()
-
     # --- HTTP ------------------------------------------------------------------------------
     def _route(self, path: str) -> tuple[str, str | None] | None:
         parts = [p for p in path.split("/") if p]
@@ -322,17 +136,14 @@ class FakeApiServer:
             return rest[2], rest[1]
         return None
 
-    def _count(self, status: int) -> None:
-        self.counters.statuses[status] = self.counters.statuses.get(status, 0) + 1
-
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self._down:
             self._count(503)
-            return web.json_response(_status(503, "ServiceUnavailable", "down"), status=503)
+            return web.json_response(status(503, "ServiceUnavailable", "down"), status=503)
         route = self._route(request.path)
         if route is None:
             self._count(404)
-            return web.json_response(_status(404, "NotFound", request.path), status=404)
+            return web.json_response(status(404, "NotFound", request.path), status=404)
         plural, namespace = route
         if request.query.get("watch") in ("1", "true"):
             return await self._watch(request, plural, namespace)
@@ -352,7 +163,7 @@ class FakeApiServer:
                     self.counters.expired_continue += 1
                     self._count(410)
                     return web.json_response(
-                        _status(410, "Expired", "The provided continue parameter is too old"),
+                        status(410, "Expired", "The provided continue parameter is too old"),
                         status=410,
                     )
                 offset = decoded["offset"]
@@ -363,7 +174,7 @@ class FakeApiServer:
                     for k, o in sorted(self.objects[plural].items())
                     if (namespace is None or k[0] == namespace) and matches(o, terms)
                 ]
-                snap = _Snapshot(self.rv, items)
+                snap = Snapshot(self.rv, items)
                 snap_id = f"{plural}-{len(self._snapshots)}-{self.rv}"
                 self._snapshots[snap_id] = snap
                 offset = 0
@@ -424,7 +235,7 @@ class FakeApiServer:
                 if position < self.compacted_rv:
                     self.counters.gone += 1
                     message = f"too old resource version: {position} ({self.compacted_rv})"
-                    gone = {"type": "ERROR", "object": _status(410, "Expired", message)}
+                    gone = {"type": "ERROR", "object": status(410, "Expired", message)}
                     initial = []
                     position = -1
         if position < 0:
@@ -445,7 +256,7 @@ class FakeApiServer:
                 return response
             if self._gone_generation != gone_generation:
                 self.counters.gone += 1
-                await send({"type": "ERROR", "object": _status(410, "Expired", "compacted")})
+                await send({"type": "ERROR", "object": status(410, "Expired", "compacted")})
                 break
             now = time.monotonic()
             if now >= deadline:
@@ -489,14 +300,3 @@ class FakeApiServer:
                 self._waiters.discard(wake)
         await response.write_eof()
         return response
-
-    def _index_after(self, rv: int) -> int:
-        """The index of the first history entry with rv > `rv` (history is sorted)."""
-        lo, hi = 0, len(self.history)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.history[mid].rv <= rv:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo

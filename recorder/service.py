@@ -99,6 +99,9 @@ class Recorder:
             keys=keys,
         )
 
+    def _scope_generation(self) -> int:
+        return self.scope.generation if self.scope is not None else 0
+
     def _on_service(self, op: str, obj: Mapping[str, Any]) -> None:
         if self.scope is not None:
             self.scope.observe(op, obj)
@@ -127,6 +130,9 @@ class Recorder:
                 label_selector=self.config.label_selectors.get(kind),
                 relevant=self.scope.relevant if self.scope is not None else None,
                 on_object=self._on_service if kind == "Service" else None,
+                scope_generation=(
+                    self._scope_generation if self.scope is not None and kind != "Service" else None
+                ),
                 projection=self.config.projection,
                 settings=self.config.watch,
                 metrics=self.metrics,

@@ -13,8 +13,8 @@ recorded, so the change that takes it out of scope is kept too):
 - Node: always.
 
 The Service watcher always starts with a LIST and the others start once it is synced, so the scope
-is complete before any other object is judged. Known gap: an object judged out of scope just
-before its Service turns Local is recorded from its next change on (see docs/recorder.md).
+is complete before any other object is judged. When the scope widens later (a Service turns Local),
+`generation` grows and the other watchers relist: what they passed over is recorded as ADDED.
 """
 
 from __future__ import annotations
@@ -39,14 +39,20 @@ class LocalServiceScope:
 
     def __init__(self) -> None:
         self.services: dict[tuple[str, str], dict[str, str]] = {}
+        #: Grows whenever the scope widens (a Service turns Local, a selector changes): watchers
+        #: then relist, so objects they passed over before are recorded.
+        self.generation = 0
 
     def observe(self, op: str, service: Mapping[str, Any]) -> None:
         meta = service.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         if op == "DELETED" or not _is_local(service):
             self.services.pop(key, None)
-        else:
-            self.services[key] = dict((service.get("spec") or {}).get("selector") or {})
+            return
+        selector = dict((service.get("spec") or {}).get("selector") or {})
+        if self.services.get(key) != selector:
+            self.services[key] = selector
+            self.generation += 1
 
     def _selects(self, namespace: str, labels: Mapping[str, Any]) -> bool:
         for (ns, _), selector in self.services.items():

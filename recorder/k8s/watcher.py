@@ -82,6 +82,7 @@ class ResourceWatcher:
         label_selector: str | None = None,
         relevant: Relevant | None = None,
         on_object: OnObject | None = None,
+        scope_generation: Callable[[], int] | None = None,
         projection: Projection = "trim",
         settings: WatchSettings | None = None,
         metrics: RecorderMetrics | None = None,
@@ -95,6 +96,8 @@ class ResourceWatcher:
         self.namespace, self.label_selector = namespace, label_selector
         self.relevant, self.projection = relevant, projection
         self.on_object = on_object
+        self.scope_generation = scope_generation
+        self._judged_generation = scope_generation() if scope_generation is not None else 0
         self.settings = settings or WatchSettings()
         self.metrics = metrics or RecorderMetrics()
         self.rng = rng or random.Random()
@@ -115,7 +118,7 @@ class ResourceWatcher:
             try:
                 async for item in self._list_then_watch():
                     yield item
-                self._restart("timeout")
+                self._restart("timeout" if self.rv is not None else "scope")
                 failures = 0
                 continue
             except Gone as exc:
@@ -169,6 +172,9 @@ class ResourceWatcher:
             connect_timeout=self.settings.connect_timeout_s,
             read_timeout=self.settings.read_timeout_s,
         ):
+            if self._scope_widened():
+                self.rv = None  # relist: objects passed over may be in scope now
+                return
             now = self.clock()
             self.metrics.seen(kind)
             op, obj = event.get("type"), event["object"]
@@ -189,9 +195,16 @@ class ResourceWatcher:
                     yield Item(self.stream, None, self.rv, synced=first)
             first = False
 
+    def _scope_widened(self) -> bool:
+        if self.scope_generation is None:
+            return False
+        return self.scope_generation() != self._judged_generation
+
     async def _relist(self) -> AsyncIterator[Item]:
         """A paginated LIST diffed against `known`; ends with the list's resourceVersion."""
         kind = self.resource.kind
+        if self.scope_generation is not None:
+            self._judged_generation = self.scope_generation()
         self.metrics.relists.labels(kind=kind).inc()
         paginate = True
         while True:

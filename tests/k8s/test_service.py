@@ -61,6 +61,13 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
         fake.create("Pod", objects.pod("kubelb", "ingress-2", "node-1", selector))
         fake.create("Pod", objects.pod("kubelb", "unrelated-2", "node-1", {"app": "x"}))
         wait_until(lambda: caught_up(engine, fake, config), "catching up")
+        # A Service turns Local: the Pod it selects, passed over so far, is recorded now.
+        turned = fake.get("Service", "kubelb", services[0]["metadata"]["name"])
+        turned["spec"]["selector"] = {"app": "x"}
+        fake.update("Service", turned)
+        fake.update("Node", fake.get("Node", None, "node-1"))  # any event: the Pod stream sees it
+        fake.update("Pod", fake.get("Pod", "kubelb", "ingress-1"))
+        wait_until(lambda: caught_up(engine, fake, config), "catching up again")
         status, metrics = _get(port, "/metrics")
         rec.stop()
     names = {(kind, name) for kind, _, name, _, _ in stored_rows(engine)}
@@ -70,6 +77,8 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
         ("Node", "node-1"),
         ("Pod", "ingress-1"),
         ("Pod", "ingress-2"),
+        ("Pod", "unrelated"),
+        ("Pod", "unrelated-2"),
         ("EndpointSlice", "in-1"),
         ("Event", "e1"),
     }

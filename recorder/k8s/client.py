@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from recorder.errors import ConfigError
 
@@ -60,10 +61,13 @@ def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) 
             context_ssl.verify_mode = ssl.CERT_NONE
 
     def token() -> str | None:
-        hook = cfg.refresh_api_key_hook
-        if hook is not None:
-            hook(cfg)
-        value = cfg.get_api_key_with_prefix("authorization")
-        return str(value) if value else None
+        # The client's own auth settings (they run its token refresh hook): the header value,
+        # whatever the key's name in this client version ("BearerToken", "authorization").
+        settings: dict[str, dict[str, Any]] = cfg.auth_settings()
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("key", "").lower() == "authorization":
+                value = setting.get("value")
+                return str(value) if value else None
+        return None
 
     return ApiEndpoint(host=cfg.host.rstrip("/"), ssl_context=context_ssl, token=token)

@@ -137,6 +137,7 @@ class FakeApiServer(FakeStore):
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.authorizations.add(request.headers.get("Authorization", ""))
         if self._down:
             self._count(503)
             return web.json_response(status(503, "ServiceUnavailable", "down"), status=503)

@@ -118,6 +118,7 @@ class FakeStore:
         self._gone_generation = 0  # bumped by send_gone
         self._silent = False
         self._down = False
+        self.authorizations: set[str] = set()  # Authorization headers seen (no checks)
 
     def _notify(self) -> None:
         """Wake the watch streams (the HTTP side overrides this)."""

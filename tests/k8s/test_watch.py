@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
+from recorder.errors import ConfigError
 from recorder.k8s.backoff import BackoffSettings
-from recorder.k8s.client import ApiEndpoint
+from recorder.k8s.client import ApiEndpoint, load_endpoint
 from recorder.k8s.errors import Gone, K8sError, StreamStalled
 from recorder.k8s.resources import RESOURCES
 from recorder.k8s.state import Key, LastRow
-from recorder.k8s.stream import watch_stream
+from recorder.k8s.stream import list_page, watch_stream
 from recorder.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
@@ -130,3 +133,30 @@ def test_relist_emits_deleted_for_vanished_objects_with_their_last_stored_row(
         ("node-7", next(str(c.rv) for c in fake.log if c.key == ("", "node-7"))),
     ]
     assert deleted[0].payload == stored[("", "node-2")].payload
+
+
+def test_kubeconfig_endpoint_sends_its_token(fake: FakeApiServer, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
+                "users": [{"name": "recorder", "user": {"token": "t0ken"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "recorder"}}],
+                "current-context": "fake",
+            }
+        )
+    )
+    api = load_endpoint(kubeconfig=str(kubeconfig))
+
+    async def run() -> dict[str, object]:
+        async with aiohttp.ClientSession() as session:
+            return await list_page(session, api, "/api/v1/nodes", {"limit": "1"}, timeout=5)
+
+    page = asyncio.run(run())
+    assert api.host == fake.url and len(page["items"]) == 1  # type: ignore[arg-type]
+    assert "Bearer t0ken" in fake.authorizations
+    with pytest.raises(ConfigError):
+        load_endpoint(kubeconfig=str(tmp_path / "missing"))

@@ -9,9 +9,9 @@ a per-read timeout, and raw JSON never becomes the client's slow model objects.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from recorder.errors import ConfigError
 
@@ -63,7 +63,7 @@ def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) 
     def token() -> str | None:
         # The client's own auth settings (they run its token refresh hook): the header value,
         # whatever the key's name in this client version ("BearerToken", "authorization").
-        settings: dict[str, dict[str, Any]] = cfg.auth_settings()
+        settings: Mapping[str, Mapping[str, Any]] = cast(Any, cfg.auth_settings())
         for setting in settings.values():
             if setting.get("in") == "header" and setting.get("key", "").lower() == "authorization":
                 value = setting.get("value")

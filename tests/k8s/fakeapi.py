@@ -13,8 +13,8 @@ What it does, as the real apiserver does it:
   watching from a compacted resourceVersion answers HTTP 200 and one `ERROR` event with a 410
   Status, as the real server does; an empty resourceVersion starts with ADDED for every object;
 - `labelSelector` with equality (`a=b`, `a!=b`) and existence (`a`, `!a`) terms;
-- a slow consumer that falls more than `max_watch_lag` events further behind while its stream is
-  open is closed, as the watch cache closes unresponsive watchers;
+- a slow consumer (its stream blocked for 0.2 s with more than `max_watch_lag` changes not yet
+  sent) is cut off, as the watch cache closes unresponsive watchers;
 - scripted faults: `drop_watches()` aborts every open stream mid-body, `silence()` keeps streams
   open but sends nothing (a half-open connection), `send_gone()` ends streams with ERROR 410,
   `compact()` forgets history, `down()` answers every request 503 (and drops streams).
@@ -53,6 +53,10 @@ from tests.k8s.fakestore import (
 )
 
 __all__ = ["KINDS", "PLURAL_OF", "Change", "FakeApiServer"]
+
+
+class _SlowConsumer(Exception):
+    """A watcher fell more than max_watch_lag changes behind while its buffers were full."""
 
 
 class FakeApiServer(FakeStore):
@@ -203,6 +207,11 @@ class FakeApiServer(FakeStore):
             return await self._watch_stream(request, plural, namespace)
         except (ConnectionResetError, ClientConnectionResetError):
             return web.Response(status=499)  # the client went away; nothing to answer
+        except _SlowConsumer:
+            self.counters.slow_closed += 1
+            if request.transport is not None:
+                request.transport.abort()  # its buffers are full: no clean end can be written
+            return web.Response(status=499)
 
     async def _watch_stream(
         self, request: web.Request, plural: str, namespace: str | None
@@ -219,8 +228,14 @@ class FakeApiServer(FakeStore):
         await response.prepare(request)
         self._count(200)
 
+        start_head = self.rv  # a new watch may drain an old backlog; falling further behind closes
+
         async def send(event: Mapping[str, Any]) -> None:
-            await response.write(json.dumps(event).encode() + b"\n")
+            try:
+                await asyncio.wait_for(response.write(json.dumps(event).encode() + b"\n"), 0.2)
+            except TimeoutError:  # the client does not read: the data waits in our buffer
+                if self.rv - max(position, start_head) > self.max_watch_lag:
+                    raise _SlowConsumer from None
 
         with self._lock:
             generation, gone_generation = self._generation, self._gone_generation
@@ -246,7 +261,6 @@ class FakeApiServer(FakeStore):
         for obj in initial:
             await send({"type": "ADDED", "object": obj})
         last_bookmark = time.monotonic()
-        start_head = self.rv  # a new watch may drain an old backlog; falling further behind closes
         loop = asyncio.get_running_loop()
         while True:
             wake: asyncio.Future[None] = loop.create_future()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
@@ -62,3 +65,31 @@ def test_expired_continue_token_is_410(fake: FakeApiServer) -> None:
     with pytest.raises(ApiException) as info:
         api.list_node(limit=2, _continue=first.metadata._continue)
     assert info.value.status == 410
+
+
+def test_a_watcher_that_stops_reading_is_closed_as_a_slow_consumer() -> None:
+    async def stalled_then_read(api: FakeApiServer) -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{api.url}/api/v1/nodes", params={"watch": "1", "resourceVersion": str(api.rv - 1)}
+            ) as response,
+        ):
+            await response.content.readline()  # the first event, then nothing for a while
+            for _ in range(3000):  # ~25 MB of Node updates: more than any socket buffers
+                api.update("Node", api.get("Node", None, "node-1"))
+            await asyncio.sleep(0.5)
+            lines = 0
+            try:
+                async for _ in response.content:
+                    lines += 1
+            except aiohttp.ClientPayloadError:
+                pass  # aborted by the server, as a real one closes a slow watcher
+            return lines
+
+    with FakeApiServer(max_watch_lag=100) as api:
+        api.create("Node", objects.nodes()[0] | {"metadata": {"name": "node-1"}})
+        api.update("Node", api.get("Node", None, "node-1"))
+        lines = asyncio.run(stalled_then_read(api))
+        assert api.counters.slow_closed == 1
+    assert lines < 3000  # the stream ended well before the last change

@@ -93,10 +93,15 @@ class RecorderThread:
         assert self._loop is not None and self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
-        assert not self._thread.is_alive(), "the recorder did not stop"
+        assert not self.thread_alive(), "the recorder did not stop"
         self.engine.dispose()
         if self.error is not None:
             raise self.error
+        spool = self.recorder.spool
+        assert spool.depth == 0 and spool._committed == spool._enqueued, "stopped before flushing"
+
+    def thread_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def metric(self, name: str, **labels: str) -> float:
         value = self.recorder.metrics.registry.get_sample_value(name, labels)

@@ -11,6 +11,7 @@ import typer
 from dashboard import commands as dashboard_commands
 from recorder import cli as recorder_cli
 from recorder.cliutil import run_app
+from recorder.k8s import cli as k8s_cli
 from recorder.sim import cli as sim_cli
 from replay import cli as replay_cli
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 
 recorder_cli.register(app)
+k8s_cli.register(app)
 sim_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)

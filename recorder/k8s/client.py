@@ -1,0 +1,73 @@
+"""How the recorder reaches the Kubernetes API: the client's configuration, aiohttp's transport.
+
+The `kubernetes` package loads the configuration (in-cluster service account first, then a
+kubeconfig; its own `load_config` prefers ~/.kube/config and prints, so it is not used) and keeps
+the in-cluster token fresh. Requests go through aiohttp: one asyncio loop streams every watch with
+a per-read timeout, and raw JSON never becomes the client's slow model objects.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from recorder.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ApiEndpoint:
+    """Where the API is and how to authenticate: a base URL, TLS context, an auth header."""
+
+    host: str
+    ssl_context: ssl.SSLContext | None = None
+    token: Callable[[], str | None] = field(default=lambda: None)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        value = self.token()
+        if value:
+            headers["Authorization"] = value
+        return headers
+
+
+def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) -> ApiEndpoint:
+    """The API endpoint from the in-cluster service account, else from a kubeconfig."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            raise ConfigException("a kubeconfig was given")
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    except ConfigException:
+        try:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, client_configuration=cfg
+            )
+        except (ConfigException, OSError) as exc:
+            raise ConfigError(
+                f"no Kubernetes configuration (in-cluster or kubeconfig): {exc}"
+            ) from None
+    context_ssl: ssl.SSLContext | None = None
+    if cfg.host.startswith("https"):
+        context_ssl = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
+        if cfg.cert_file:
+            context_ssl.load_cert_chain(cfg.cert_file, cfg.key_file)
+        if not cfg.verify_ssl:
+            context_ssl.check_hostname = False
+            context_ssl.verify_mode = ssl.CERT_NONE
+
+    def token() -> str | None:
+        # The client's own auth settings (they run its token refresh hook): the header value,
+        # whatever the key's name in this client version ("BearerToken", "authorization").
+        settings: Mapping[str, Mapping[str, Any]] = cast(Any, cfg.auth_settings())
+        for setting in settings.values():
+            if setting.get("in") == "header" and setting.get("key", "").lower() == "authorization":
+                value = setting.get("value")
+                return str(value) if value else None
+        return None
+
+    return ApiEndpoint(host=cfg.host.rstrip("/"), ssl_context=context_ssl, token=token)

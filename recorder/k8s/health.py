@@ -1,0 +1,56 @@
+"""The recorder's HTTP endpoints: /livez, /readyz, /metrics (Prometheus text format).
+
+prometheus_client's own server answers every path with metrics, so this is a small aiohttp app.
+- /livez: 200 while the writer loop runs and has not been stuck with a full spool for
+  `stuck_after_s`; a 503 makes Kubernetes restart the pod.
+- /readyz: 200 once every watch has finished its first LIST (or resumed its watch) and the last
+  store write succeeded; 503 otherwise, with the reason in the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from recorder.k8s.metrics import RecorderMetrics
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def health_app(
+    *,
+    metrics: RecorderMetrics,
+    live: Callable[[], str | None],
+    ready: Callable[[], str | None],
+) -> web.Application:
+    """`live`/`ready` return None when fine, else the reason to report with a 503."""
+
+    async def livez(_: web.Request) -> web.Response:
+        reason = live()
+        return web.Response(text=reason or "ok", status=503 if reason else 200)
+
+    async def readyz(_: web.Request) -> web.Response:
+        reason = ready()
+        return web.Response(text=reason or "ok", status=503 if reason else 200)
+
+    async def metrics_handler(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app = web.Application()
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    return app
+
+
+async def serve(app: web.Application, listen: str) -> tuple[web.AppRunner, int]:
+    """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port."""
+    host, _, port = listen.rpartition(":")
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host or "0.0.0.0", int(port))
+    await site.start()
+    server = site._server
+    bound = int(server.sockets[0].getsockname()[1]) if server is not None else int(port)  # type: ignore[attr-defined]
+    return runner, bound

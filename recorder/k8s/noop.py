@@ -1,0 +1,80 @@
+"""Which updates are no-ops, and the projection of objects that is stored (pure).
+
+A watch delivers every write to an object, including writes that change nothing replay or a
+postmortem could use: a Node's kubelet heartbeat rewrites `status.conditions[].lastHeartbeatTime`
+every 10 s (x 5,000 nodes), and `metadata.managedFields` timestamps change with every apply.
+`fingerprint` hashes an object without those fields; an update whose fingerprint equals the last
+recorded one is dropped (its resourceVersion still advances the checkpoint). Every other field
+counts, so a change to any field replay reads is always kept.
+
+`project` is what is stored: `full` keeps the object exactly as the API returned it; `trim` (the
+default) drops only `metadata.managedFields` and the
+`kubectl.kubernetes.io/last-applied-configuration` annotation, which repeat the object and are
+often larger than it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import orjson
+
+Projection = Literal["full", "trim"]
+PROJECTIONS: tuple[str, ...] = ("full", "trim")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+#: Per kind, condition timestamps that change without the condition changing.
+_HEARTBEAT_FIELDS: dict[str, tuple[str, ...]] = {
+    "Node": ("lastHeartbeatTime",),
+}
+
+
+def project(obj: Mapping[str, Any], projection: Projection) -> Mapping[str, Any]:
+    """The stored form of `obj` under `projection` (never mutates `obj`)."""
+    if projection == "full":
+        return obj
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return obj
+    annotations = meta.get("annotations")
+    if "managedFields" not in meta and not (
+        isinstance(annotations, Mapping) and LAST_APPLIED in annotations
+    ):
+        return obj
+    new_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+        new_meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return {**obj, "metadata": new_meta}
+
+
+def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    # List items carry no kind/apiVersion while watch events do: not a change.
+    clean: dict[str, Any] = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+    clean["metadata"] = meta
+    fields = _HEARTBEAT_FIELDS.get(kind)
+    status = obj.get("status")
+    if fields and isinstance(status, Mapping) and isinstance(status.get("conditions"), list):
+        conditions = [
+            {k: v for k, v in c.items() if k not in fields} if isinstance(c, Mapping) else c
+            for c in status["conditions"]
+        ]
+        clean["status"] = {**status, "conditions": conditions}
+    return clean
+
+
+def fingerprint(kind: str, obj: Mapping[str, Any]) -> bytes:
+    """16 bytes that are equal exactly when two versions differ only in no-op fields.
+
+    The same under either projection, so a fingerprint of a stored (trimmed) object matches one
+    of the object as the API returned it.
+    """
+    body = orjson.dumps(_without_noise(kind, obj), option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(body, digest_size=16).digest()

@@ -1,0 +1,111 @@
+"""What the watchers read back from the event store: last recorded state and checkpoints.
+
+After a restart a watcher resumes from its checkpoint (`source_checkpoints`, written in the same
+transaction as the events it covers) and knows the last recorded version of every object (the
+newest `k8s-watch` row per object that is not a DELETED), so a relist after 410 Gone diffs against
+what the store holds, not against nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, select
+
+from recorder.k8s.noop import fingerprint
+from recorder.k8s.resources import SOURCE
+from recorder.k8s.state import Key, Known, LastRow, Version
+from recorder.store import translate_errors
+from recorder.tables import events, source_checkpoints
+
+
+def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
+    where = and_(events.c.cluster == cluster, events.c.source == SOURCE, events.c.kind == kind)
+    if namespace:
+        where = and_(where, events.c.namespace == namespace)
+    return where
+
+
+def load_start(
+    engine: Engine, *, cluster: str, streams: list[tuple[str, str | None]]
+) -> tuple[dict[str, str], dict[tuple[str, str | None], Known]]:
+    """Resume points and, per (kind, namespace), the known state, from one snapshot.
+
+    Rows and checkpoints are committed together, so reading both in one REPEATABLE READ
+    transaction (PostgreSQL) gives a checkpoint that matches the rows: neither older (events
+    replayed against newer state) nor newer (objects missing from the state).
+    """
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with translate_errors(engine), engine.connect() as conn:
+        conn = conn.execution_options(**options)
+        with conn.begin():
+            known = {
+                (kind, ns): _known(conn, cluster=cluster, kind=kind, namespace=ns)
+                for kind, ns in streams
+            }
+            points = _resume_points(conn, cluster=cluster)
+    return points, known
+
+
+def _resume_points(conn: Connection, *, cluster: str) -> dict[str, str]:
+    query = source_checkpoints.select().where(
+        source_checkpoints.c.cluster == cluster, source_checkpoints.c.source == SOURCE
+    )
+    return {
+        row.key: str(row.value["resourceVersion"])
+        for row in conn.execute(query)
+        if isinstance(row.value, dict) and row.value.get("resourceVersion")
+    }
+
+
+def _known(conn: Connection, *, cluster: str, kind: str, namespace: str | None) -> Known:
+    newest = (
+        select(func.max(events.c.id))
+        .where(_scope(cluster, kind, namespace))
+        .group_by(events.c.namespace, events.c.name)
+    )
+    query = select(
+        events.c.namespace, events.c.name, events.c.op, events.c.resource_version, events.c.payload
+    ).where(events.c.id.in_(newest))
+    known: Known = {}
+    for row in conn.execute(query):
+        if row.op == "DELETED" or row.resource_version is None:
+            continue
+        key = (row.namespace or "", row.name or "")
+        known[key] = Version(row.resource_version, fingerprint(kind, row.payload))
+    return known
+
+
+def load_last(
+    engine: Engine, *, cluster: str, kind: str, namespace: str | None, keys: list[Key]
+) -> dict[Key, LastRow]:
+    """The newest stored row of each of `keys` (absent when nothing was stored)."""
+    found: dict[Key, LastRow] = {}
+    wanted = set(keys)
+    names = sorted({name for _, name in keys})
+    with translate_errors(engine), engine.connect() as conn:
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            newest = (
+                select(func.max(events.c.id))
+                .where(_scope(cluster, kind, namespace), events.c.name.in_(chunk))
+                .group_by(events.c.namespace, events.c.name)
+            )
+            query = select(
+                events.c.namespace,
+                events.c.name,
+                events.c.op,
+                events.c.resource_version,
+                events.c.payload,
+            ).where(events.c.id.in_(newest))
+            for row in conn.execute(query):
+                key = (row.namespace or "", row.name or "")
+                if key in wanted:
+                    found[key] = LastRow(row.op, row.resource_version, row.payload)
+    return found
+
+
+def load_resume_points(engine: Engine, *, cluster: str) -> dict[str, str]:
+    """stream ("Pod", "Pod/ns") -> the resourceVersion its last committed batch reached."""
+    with translate_errors(engine), engine.connect() as conn:
+        return _resume_points(conn, cluster=cluster)

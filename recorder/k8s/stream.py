@@ -1,0 +1,128 @@
+"""Layer 3: one HTTP request to the API, raw JSON in, K8sError out.
+
+`list_page` fetches one page of a paginated LIST. `watch_stream` opens one WATCH and yields its
+events as raw dicts (`{"type": ..., "object": {...}}`, BOOKMARK objects included) until the
+server ends the stream (its `timeoutSeconds`). No read may take longer than `read_timeout`: a
+half-open connection raises StreamStalled instead of hanging. An `ERROR` event with code 410, or
+an HTTP 410, raises Gone. Every aiohttp and asyncio exception becomes a K8sError here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import aiohttp
+import orjson
+
+from recorder.k8s.client import ApiEndpoint
+from recorder.k8s.errors import Gone, K8sError, StreamStalled
+
+MAX_LINE = 64 * 1024 * 1024
+
+
+@asynccontextmanager
+async def _translated(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except K8sError:
+        raise
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise StreamStalled(f"{what}: no data within the read timeout ({exc!r})") from None
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise K8sError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _status_error(what: str, status: int, body: bytes) -> K8sError:
+    message = body[:300].decode("utf-8", "replace")
+    with suppress(orjson.JSONDecodeError, AttributeError):
+        message = str(orjson.loads(body).get("message", message))
+    if status == 410:
+        return Gone(f"{what}: 410 {message}")
+    return K8sError(f"{what}: HTTP {status}: {message}", status=status)
+
+
+async def list_page(
+    session: aiohttp.ClientSession,
+    api: ApiEndpoint,
+    path: str,
+    params: Mapping[str, str],
+    *,
+    timeout: float,
+) -> dict[str, Any]:
+    """One page of a LIST: the decoded `...List` object."""
+    what = f"LIST {path}"
+    async with (
+        _translated(what),
+        session.get(
+            api.host + path,
+            params=dict(params),
+            headers=api.headers(),
+            ssl=api.ssl_context if api.ssl_context is not None else True,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response,
+    ):
+        body = await response.read()
+        if response.status != 200:
+            raise _status_error(what, response.status, body)
+        decoded = orjson.loads(body)
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("items"), list):
+        raise K8sError(f"{what}: the answer is not a list")
+    return decoded
+
+
+def _event(what: str, line: bytes) -> dict[str, Any]:
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise K8sError(f"{what}: bad JSON line: {exc}") from None
+    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
+        raise K8sError(f"{what}: not a watch event: {line[:200]!r}")
+    if event.get("type") == "ERROR":
+        status = event["object"]
+        if status.get("code") == 410:
+            raise Gone(f"{what}: {status.get('message', 'resource version too old')}")
+        raise K8sError(f"{what}: ERROR event: {status.get('message')}", status=status.get("code"))
+    return event
+
+
+async def watch_stream(
+    session: aiohttp.ClientSession,
+    api: ApiEndpoint,
+    path: str,
+    params: Mapping[str, str],
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+) -> AsyncIterator[dict[str, Any]]:
+    """The events of one WATCH, in order, until the server ends the stream."""
+    what = f"WATCH {path}"
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+    )
+    async with (
+        _translated(what),
+        session.get(
+            api.host + path,
+            params={**params, "watch": "1"},
+            headers=api.headers(),
+            ssl=api.ssl_context if api.ssl_context is not None else True,
+            timeout=timeout,
+        ) as response,
+    ):
+        if response.status != 200:
+            raise _status_error(what, response.status, await response.read())
+        buffer = b""
+        async for chunk in response.content.iter_any():
+            buffer += chunk
+            if b"\n" not in buffer:
+                if len(buffer) > MAX_LINE:
+                    raise K8sError(f"{what}: a line longer than {MAX_LINE} bytes")
+                continue
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield _event(what, line)
+        if buffer.strip():
+            yield _event(what, buffer)

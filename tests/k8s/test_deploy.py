@@ -1,0 +1,141 @@
+"""The deploy/ manifests: kustomize renders them offline, kubernetes-validate accepts them, RBAC
+grants exactly get/list/watch on the watched resources, the Deployment is operable, the Dockerfile
+follows the container rules. Under CI=true the tools must be there (no skip)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from recorder.k8s.config import load_config
+from recorder.k8s.resources import RESOURCES
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBE_VERSION = "1.32.0"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if _ci():
+            pytest.fail("kubectl is required under CI=true")
+        pytest.skip("kubectl not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / "base")], capture_output=True, text=True, check=True
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def test_manifests_validate_offline(rendered: list[dict[str, Any]]) -> None:
+    try:
+        import kubernetes_validate
+    except ImportError:
+        if _ci():
+            pytest.fail("kubernetes-validate is required under CI=true (pip install .[test])")
+        pytest.skip("kubernetes-validate not installed")
+    kinds = sorted(d["kind"] for d in rendered)
+    assert kinds == sorted(
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "Deployment",
+            "Namespace",
+            "NetworkPolicy",
+            "ServiceAccount",
+        ]
+    )
+    for doc in rendered:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    broken = json.loads(json.dumps(_one(rendered, "Deployment")))
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBE_VERSION, strict=True)
+
+
+def test_rbac_grants_only_get_list_watch_on_the_watched_resources(
+    rendered: list[dict[str, Any]],
+) -> None:
+    assert not [d for d in rendered if d["kind"] in ("Role", "RoleBinding")]
+    role = _one(rendered, "ClusterRole")
+    granted: set[tuple[str, str]] = set()
+    for rule in role["rules"]:
+        assert set(rule) <= {"apiGroups", "resources", "verbs"}, rule  # no resourceNames/URLs
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                assert "*" not in (group, resource)
+                granted.add((group, resource))
+    wanted = {(r.api_group, r.plural) for r in RESOURCES.values()}
+    assert granted == wanted
+    binding = _one(rendered, "ClusterRoleBinding")
+    account = _one(rendered, "ServiceAccount")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": account["metadata"]["name"],
+            "namespace": account["metadata"]["namespace"],
+        }
+    ]
+
+
+def test_deployment_is_probed_limited_non_root_and_reads_the_db_from_a_secret(
+    rendered: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    deployment = _one(rendered, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == _one(rendered, "ServiceAccount")["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert isinstance(pod["securityContext"]["runAsUser"], int)
+    for container in pod["containers"] + pod["initContainers"]:
+        limits = container["resources"]["limits"]
+        assert {"cpu", "memory"} <= set(limits)
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        env = {e["name"]: e for e in container["env"]}
+        assert "secretKeyRef" in env["GAPWATCH_DB"]["valueFrom"]
+    recorder = pod["containers"][0]
+    assert recorder["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert recorder["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # The shipped configuration is one the recorder accepts.
+    config_map = _one(rendered, "ConfigMap")
+    (tmp_path / "record.yaml").write_text(config_map["data"]["record.yaml"])
+    config = load_config(tmp_path / "record.yaml", {})
+    assert config.listen.endswith(":" + str(recorder["ports"][0]["containerPort"]))
+    assert config.shutdown_timeout_s < pod["terminationGracePeriodSeconds"]
+    policy = _one(rendered, "NetworkPolicy")
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"]
+        == deployment["spec"]["selector"]["matchLabels"]
+    )
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+
+
+def test_dockerfile_slim_numeric_user_exec_entrypoint() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert bases and all(b.endswith("-slim") for b in bases)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and re.fullmatch(r"\d+(:\d+)?", users[-1])
+    entry = re.findall(r"^ENTRYPOINT\s+(.+)$", text, re.M)
+    assert entry and json.loads(entry[-1]) == ["gapwatch"]  # exec form: a JSON array

@@ -1,0 +1,95 @@
+"""The fake API server speaks the protocol the real `kubernetes` client expects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from tests.k8s import objects
+from tests.k8s.fakeapi import FakeApiServer
+
+
+@pytest.fixture
+def fake() -> FakeApiServer:
+    with FakeApiServer(bookmark_interval=0.05) as api:
+        for i in range(5):
+            api.create("Node", objects.node(i))
+        yield api  # type: ignore[misc]
+
+
+def core(fake: FakeApiServer) -> client.CoreV1Api:
+    return client.CoreV1Api(client.ApiClient(client.Configuration(host=fake.url)))
+
+
+def test_real_client_pages_through_a_consistent_list(fake: FakeApiServer) -> None:
+    api = core(fake)
+    first = api.list_node(limit=2)
+    fake.create("Node", objects.node(99))  # after the list began: not in its pages
+    names = [n.metadata.name for n in first.items]
+    token = first.metadata._continue
+    while token:
+        page = api.list_node(limit=2, _continue=token)
+        assert page.metadata.resource_version == first.metadata.resource_version
+        names += [n.metadata.name for n in page.items]
+        token = page.metadata._continue
+    assert names == sorted(f"node-{i}" for i in range(5))
+
+
+def test_real_client_watch_bookmarks_and_410(fake: FakeApiServer) -> None:
+    api = core(fake)
+    rv = api.list_node().metadata.resource_version
+    fake.update("Node", fake.get("Node", None, "node-3"))
+    seen = []
+    for event in watch.Watch().stream(
+        api.list_node, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=1
+    ):
+        seen.append((event["type"], type(event["object"]).__name__))
+    assert seen[0] == ("MODIFIED", "V1Node")
+    assert ("BOOKMARK", "dict") in seen  # the client's trap: bookmarks stay raw dicts
+    fake.update("Node", fake.get("Node", None, "node-3"))
+    fake.compact()
+    with pytest.raises(ApiException) as info:
+        list(watch.Watch().stream(api.list_node, resource_version=rv, timeout_seconds=1))
+    assert info.value.status == 410
+
+
+def test_expired_continue_token_is_410(fake: FakeApiServer) -> None:
+    api = core(fake)
+    first = api.list_node(limit=2)
+    fake.update("Node", fake.get("Node", None, "node-0"))
+    fake.compact()
+    with pytest.raises(ApiException) as info:
+        api.list_node(limit=2, _continue=first.metadata._continue)
+    assert info.value.status == 410
+
+
+def test_a_watcher_that_stops_reading_is_closed_as_a_slow_consumer() -> None:
+    async def stalled_then_read(api: FakeApiServer) -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{api.url}/api/v1/nodes", params={"watch": "1", "resourceVersion": str(api.rv - 1)}
+            ) as response,
+        ):
+            await response.content.readline()  # the first event, then nothing for a while
+            for _ in range(3000):  # ~25 MB of Node updates: more than any socket buffers
+                api.update("Node", api.get("Node", None, "node-1"))
+            await asyncio.sleep(0.5)
+            lines = 0
+            try:
+                async for _ in response.content:
+                    lines += 1
+            except aiohttp.ClientPayloadError:
+                pass  # aborted by the server, as a real one closes a slow watcher
+            return lines
+
+    with FakeApiServer(max_watch_lag=100) as api:
+        api.create("Node", objects.nodes()[0] | {"metadata": {"name": "node-1"}})
+        api.update("Node", api.get("Node", None, "node-1"))
+        lines = asyncio.run(stalled_then_read(api))
+        assert api.counters.slow_closed == 1
+    assert lines < 3000  # the stream ended well before the last change

@@ -1,0 +1,126 @@
+"""The recorder process in its default scope, with its HTTP endpoints, and the CLI entry points."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from recorder.k8s.resources import RESOURCES
+from recorder.store import make_engine
+from tests.k8s import objects
+from tests.k8s.fakeapi import FakeApiServer
+from tests.k8s.harness import RecorderThread, caught_up, fast_config, stored_rows, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(port: int | None, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_default_scope_records_what_concerns_local_services(store_url: str) -> None:
+    config = dataclasses.replace(fast_config(), scope="local-services", kinds=tuple(RESOURCES))
+    services = objects.services()
+    ingress = services[-1]  # kubelb/kubelb-ingress-nginx-controller
+    selector = ingress["spec"]["selector"]
+    engine = make_engine(store_url)
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        for service in services:
+            fake.create("Service", service)
+        fake.create("Node", objects.node(1))
+        fake.create("Pod", objects.pod("kubelb", "ingress-1", "node-1", selector))
+        fake.create("Pod", objects.pod("kubelb", "unrelated", "node-1", {"app": "x"}))
+        fake.create(
+            "EndpointSlice",
+            objects.endpoint_slice("kubelb", "in-1", "kubelb-ingress-nginx-controller", "node-1"),
+        )
+        fake.create(
+            "EndpointSlice", objects.endpoint_slice("kubelb", "other", "other-svc", "node-1")
+        )
+        fake.create(
+            "Event", objects.event("kubelb", "e1", "service-controller", "UpdatedLoadBalancer")
+        )
+        fake.create("Event", objects.event("kubelb", "e2", "kubelet", "Pulled"))
+        rec = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: rec.recorder.port is not None, "the HTTP endpoints")
+        wait_until(lambda: _get(rec.recorder.port, "/readyz")[0] == 200, "readiness")
+        port = rec.recorder.port
+        assert _get(port, "/livez")[0] == 200
+        # Later objects are judged by the same scope.
+        fake.create("Pod", objects.pod("kubelb", "ingress-2", "node-1", selector))
+        fake.create("Pod", objects.pod("kubelb", "unrelated-2", "node-1", {"app": "x"}))
+        wait_until(lambda: caught_up(engine, fake, config), "catching up")
+        # A Service turns Local: the Pod it selects, passed over so far, is recorded now.
+        turned = fake.get("Service", "kubelb", services[0]["metadata"]["name"])
+        turned["spec"]["selector"] = {"app": "x"}
+        fake.update("Service", turned)
+        fake.update("Node", fake.get("Node", None, "node-1"))  # any event: the Pod stream sees it
+        fake.update("Pod", fake.get("Pod", "kubelb", "ingress-1"))
+        wait_until(lambda: caught_up(engine, fake, config), "catching up again")
+        status, metrics = _get(port, "/metrics")
+        rec.stop()
+    names = {(kind, name) for kind, _, name, _, _ in stored_rows(engine)}
+    engine.dispose()
+    assert names == {
+        *(("Service", s["metadata"]["name"]) for s in services),
+        ("Node", "node-1"),
+        ("Pod", "ingress-1"),
+        ("Pod", "ingress-2"),
+        ("Pod", "unrelated"),
+        ("Pod", "unrelated-2"),
+        ("EndpointSlice", "in-1"),
+        ("Event", "e1"),
+    }
+    assert status == 200
+    for name in (
+        "gapwatch_recorder_events_recorded_total",
+        "gapwatch_recorder_watch_restarts_total",
+        "gapwatch_recorder_relists_total",
+        "gapwatch_recorder_write_lag_seconds_bucket",
+        "gapwatch_recorder_spool_depth",
+        'gapwatch_recorder_last_event_age_seconds{kind="Pod"}',
+    ):
+        assert name in metrics
+
+
+def test_record_help_and_kubectl_plugin(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", "record", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "--config" in result.stdout
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("kubectl is required under CI=true")
+        pytest.skip("kubectl not installed")
+    plugin = tmp_path / "kubectl-gapwatch"  # what the kubectl-gapwatch console script installs
+    plugin.write_text(f'#!/bin/sh\nexec {sys.executable} -m dashboard.cli "$@"\n')
+    plugin.chmod(0o755)
+    env["PATH"] = f"{tmp_path}:{env['PATH']}"
+    result = subprocess.run(
+        [kubectl, "gapwatch", "record", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Record Kubernetes changes" in result.stdout

@@ -2,7 +2,8 @@
 
 `Recorder.run(stop)` loads each stream's checkpoint and last recorded state from the store, starts
 the Service watcher (always with a LIST, so the default scope knows every Local Service) and, once
-it is synced, every other watcher; serves /livez, /readyz and /metrics; and when `stop` is set
+it is synced, every other watcher; serves /livez, /readyz (ready once every stream has listed or
+has an open watch) and /metrics; and when `stop` is set
 (SIGTERM) stops the watchers, lets the writer commit everything already read, and returns. A
 watcher or writer that fails unexpectedly ends `run` with its exception (the pod restarts).
 
@@ -66,7 +67,11 @@ class Recorder:
             rng=self.rng,
         )
         self.scope = LocalServiceScope() if config.scope == "local-services" else None
-        self.synced: dict[str, bool] = {}
+        self._watching: list[ResourceWatcher] = []
+        #: Every stream, False until its first LIST is done (streams exist before their watchers).
+        self.synced: dict[str, bool] = {
+            f"{kind}/{ns}" if ns else kind: False for kind, ns in self._streams(list(config.kinds))
+        }
         self.port: int | None = None
         self._writer_task: asyncio.Task[None] | None = None
 
@@ -78,7 +83,8 @@ class Recorder:
         return None
 
     def ready(self) -> str | None:
-        waiting = sorted(s for s, ok in self.synced.items() if not ok)
+        open_streams = {w.stream for w in self._watching if w.watching}
+        waiting = sorted(s for s, ok in self.synced.items() if not ok and s not in open_streams)
         if waiting:
             return "not synced: " + ", ".join(waiting)
         if not self.spool.healthy:
@@ -106,13 +112,18 @@ class Recorder:
         if self.scope is not None:
             self.scope.observe(op, obj)
 
-    async def _watchers(
-        self, session: aiohttp.ClientSession, kinds: list[str]
-    ) -> list[ResourceWatcher]:
+    def _streams(self, kinds: list[str]) -> list[tuple[str, str | None]]:
+        """(kind, namespace or None) of every watch for `kinds`."""
         streams: list[tuple[str, str | None]] = []
         for kind in kinds:
             namespaced = RESOURCES[kind].namespaced and self.config.namespaces
             streams += [(kind, ns) for ns in (self.config.namespaces if namespaced else [None])]
+        return streams
+
+    async def _watchers(
+        self, session: aiohttp.ClientSession, kinds: list[str]
+    ) -> list[ResourceWatcher]:
+        streams = self._streams(kinds)
         resume, known = await asyncio.to_thread(
             load_start, self.engine, cluster=self.config.cluster, streams=streams
         )
@@ -141,8 +152,8 @@ class Recorder:
             # The Service stream always relists: the scope must know every Service.
             if kind != "Service" or self.scope is None:
                 watcher.rv = resume.get(watcher.stream)
-            self.synced[watcher.stream] = False
             watchers.append(watcher)
+        self._watching += watchers
         return watchers
 
     async def _pump(self, watcher: ResourceWatcher) -> None:

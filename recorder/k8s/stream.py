@@ -9,7 +9,7 @@ an HTTP 410, raises Gone. Every aiohttp and asyncio exception becomes a K8sError
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -95,8 +95,12 @@ async def watch_stream(
     *,
     connect_timeout: float,
     read_timeout: float,
+    on_open: Callable[[], None] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """The events of one WATCH, in order, until the server ends the stream."""
+    """The events of one WATCH, in order, until the server ends the stream.
+
+    `on_open` is called once the server has accepted the watch (HTTP 200).
+    """
     what = f"WATCH {path}"
     timeout = aiohttp.ClientTimeout(
         total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
@@ -113,6 +117,8 @@ async def watch_stream(
     ):
         if response.status != 200:
             raise _status_error(what, response.status, await response.read())
+        if on_open is not None:
+            on_open()
         buffer = b""
         async for chunk in response.content.iter_any():
             buffer += chunk

@@ -103,6 +103,8 @@ class ResourceWatcher:
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.stream = resource.kind + (f"/{namespace}" if namespace else "")
+        #: A watch stream is open (or was): with `synced` items, what readiness means.
+        self.watching = False
         self.path = resource.path(namespace)
 
     def _restart(self, reason: str, error: Exception | None = None) -> None:
@@ -171,6 +173,7 @@ class ResourceWatcher:
             params,
             connect_timeout=self.settings.connect_timeout_s,
             read_timeout=self.settings.read_timeout_s,
+            on_open=self._opened,
         ):
             if self._scope_widened():
                 self.rv = None  # relist: objects passed over may be in scope now
@@ -194,6 +197,9 @@ class ResourceWatcher:
                     self.metrics.noop_dropped.labels(kind=kind).inc()
                     yield Item(self.stream, None, self.rv, synced=first)
             first = False
+
+    def _opened(self) -> None:
+        self.watching = True
 
     def _scope_widened(self) -> bool:
         if self.scope_generation is None:

@@ -124,3 +124,23 @@ def test_record_help_and_kubectl_plugin(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Record Kubernetes changes" in result.stdout
+
+
+def test_a_resumed_recorder_is_ready_once_its_watches_are_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    from recorder.store import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    config = dataclasses.replace(fast_config(), kinds=("Node", "Pod"))
+    with FakeApiServer(bookmark_interval=3600) as fake:  # no bookmarks, no changes
+        fake.create("Node", objects.node(1))
+        first = RecorderThread(config, url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the first LIST")
+        first.stop()
+        lists = fake.counters.lists
+        second = RecorderThread(config, url, fake.url).start()
+        wait_until(lambda: second.recorder.ready() is None, "readiness without any event")
+        second.stop()
+        assert fake.counters.lists == lists  # it resumed from the checkpoints, no LIST
+    engine.dispose()

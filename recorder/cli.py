@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from recorder.cliutil import (
 )
 from recorder.importer import error_writer, import_files
 from recorder.ndjson import input_size, open_output
+from recorder.observation import Observation
 from recorder.timefmt import parse_time
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
@@ -165,12 +167,19 @@ def export_events(
     rows = exporter.iter_events(
         engine, cluster=cluster, since=_time(since, "--since"), until=_time(until, "--until")
     )
-    if fmt == "parquet":
-        count = exporter.export_parquet(rows, out)
-    else:
-        with open_output(out) as stream:
-            write = exporter.export_ndjson if fmt == "ndjson" else exporter.export_csv
-            count = write(rows, stream)
+    with progress("exporting", None) as advance:
+
+        def counted(items: Iterator[tuple[int, Observation]]) -> Iterator[tuple[int, Observation]]:
+            for item in items:
+                advance(1)
+                yield item
+
+        if fmt == "parquet":
+            count = exporter.export_parquet(counted(rows), out)
+        else:
+            with open_output(out) as stream:
+                write = exporter.export_ndjson if fmt == "ndjson" else exporter.export_csv
+                count = write(counted(rows), stream)
     if out != "-" or not sys.stdout.isatty():
         stderr.print(f"exported {count} events")
 

@@ -229,7 +229,7 @@ replay_lags = Table(
 )
 
 #: Lane segments per (Service, node, lane) as replay.segments.lane_segments gives them for the
-#: whole history; `seq` is their position in that list, `reach_before_us` the latest end of the
+#: whole history; `seq` is their position in their lane, `reach_before_us` the latest end of the
 #: lane's earlier segments (replay.segment_store reads a time range through them).
 replay_segments = Table(
     "replay_segments",

@@ -29,7 +29,7 @@ from replay.group import failed_requests, group
 from replay.lags import LagSample, lag_samples
 from replay.load import fold_stored, no_gc, rederive_facts
 from replay.model import Rollout, ServiceRef, Window
-from replay.segment_store import delete_service, segment_rows
+from replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from replay.segments import lane_segments
 
 STATE_KEY = "last_event_id"
@@ -105,8 +105,8 @@ def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> Non
                 table.c.service == svc.name,
             )
         )
-    delete_service(conn, svc)
     if svc not in lb_facing(state):
+        delete_service(conn, svc)
         return
     _write(conn, state, [svc], settings)
 
@@ -135,9 +135,11 @@ def _write(
         _bulk_insert(conn, replay_lags, rows)
     with no_gc():
         for svc in services:
-            segments = segment_rows(lane_segments(state, svc, settings=settings))
-            if segments:
-                _bulk_insert(conn, replay_segments, segments)
+            segs = segment_rows(lane_segments(state, svc, settings=settings))
+            stale, new = stale_and_new(conn, svc, segs)
+            delete_ids(conn, stale)
+            if new:
+                _bulk_insert(conn, replay_segments, new)
 
 
 def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

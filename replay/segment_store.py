@@ -11,7 +11,8 @@ history, as `timeline` used to fold it on every call). A range read then costs t
   latest end of the lane's earlier segments; open = `OPEN_US`) says when that is not so, and
   then that lane's earlier segments are read and filtered: the answer is always the full fold's.
 
-Rows come back in the order of the full list (`seq`).
+Rows come back in the order of the full list ((node, lane, seq); `seq` numbers a lane's
+segments). A refresh rewrites only the rows that changed (`stale_and_new`).
 """
 
 from __future__ import annotations
@@ -30,42 +31,57 @@ LANES: tuple[Lane, ...] = ("endpoints", "proxy", "lb", "pod", "node")
 _T = replay_segments
 
 
-def segment_rows(segments: Sequence[Segment]) -> list[dict[str, Any]]:
-    """Rows for `replay_segments` from one Service's full, sorted segment list."""
-    rows: list[dict[str, Any]] = []
+#: the columns that say what a stored segment is (besides its Service)
+COLUMNS = ("node", "lane", "seq", "state", "start_us", "end_us", "start_earliest_us",
+           "start_latest_us", "provenance", "event_id", "reach_before_us")  # fmt: skip
+
+
+def segment_rows(segments: Sequence[Segment]) -> list[tuple[Any, ...]]:
+    """Rows (COLUMNS) from one Service's full segment list, sorted by (node, lane, start);
+    `seq` numbers each lane's segments in that order."""
+    rows: list[tuple[Any, ...]] = []
     reach: dict[tuple[str, str], int | None] = {}
-    for seq, s in enumerate(segments):
+    seqs: dict[tuple[str, str], int] = {}
+    for s in segments:
         key = (s.node, s.lane)
         before = reach.get(key)
         end = OPEN_US if s.end_us is None else s.end_us
         reach[key] = end if before is None else max(before, end)
-        rows.append(
-            {
-                "cluster": s.service.cluster,
-                "namespace": s.service.namespace,
-                "service": s.service.name,
-                "node": s.node,
-                "lane": s.lane,
-                "seq": seq,
-                "state": s.state,
-                "start_us": s.start_us,
-                "end_us": s.end_us,
-                "start_earliest_us": s.start_earliest_us,
-                "start_latest_us": s.start_latest_us,
-                "provenance": s.provenance,
-                "event_id": s.event_id,
-                "reach_before_us": before,
-            }
-        )
+        seq = seqs[key] = seqs.get(key, -1) + 1
+        rows.append((s.node, s.lane, seq, s.state, s.start_us, s.end_us, s.start_earliest_us,
+                     s.start_latest_us, s.provenance, s.event_id, before))  # fmt: skip
     return rows
 
 
 def delete_service(conn: Connection, svc: ServiceRef) -> None:
-    conn.execute(
-        delete(_T).where(
-            _T.c.cluster == svc.cluster, _T.c.namespace == svc.namespace, _T.c.service == svc.name
-        )
-    )
+    conn.execute(delete(_T).where(_of(svc)))
+
+
+def stale_and_new(
+    conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """What replacing the Service's stored rows by `rows` takes: the ids of stored rows not in
+    `rows`, and the rows not stored yet. New facts mostly add segments at the end of some lanes
+    (and close the open one), so a refresh rewrites those instead of the Service's history."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT id, {', '.join(COLUMNS)} FROM replay_segments "
+           f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:  # the driver's plain tuples: this runs on every refresh of every touched Service
+        cursor.execute(sql, (svc.cluster, svc.namespace, svc.name))
+        stored = {tuple(r[1:]): r[0] for r in cursor.fetchall()}
+    finally:
+        cursor.close()
+    wanted = set(rows)
+    stale = [i for row, i in stored.items() if row not in wanted]
+    ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+    new = [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in rows if r not in stored]
+    return stale, new
+
+
+def delete_ids(conn: Connection, ids: Sequence[int], chunk: int = 10_000) -> None:
+    for i in range(0, len(ids), chunk):
+        conn.execute(delete(_T).where(_T.c.id.in_(ids[i : i + chunk])))
 
 
 def _of(svc: ServiceRef) -> Any:
@@ -142,7 +158,7 @@ def read_range(
     if since_us is not None:
         keys = [(node, lane) for node in wanted for lane in LANES]
         rows += _holding_at(conn, svc, keys, since_us)
-    rows.sort(key=lambda r: r.seq)
+    rows.sort(key=lambda r: (r.node, r.lane, r.seq))  # lane_segments' order
     return [
         _segment(svc, r)
         for r in rows

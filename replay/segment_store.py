@@ -28,6 +28,8 @@ from replay.model import Lane, Provenance, Segment, ServiceRef
 #: `reach_before_us` of a lane whose earlier segment is still open
 OPEN_US = 2**62
 LANES: tuple[Lane, ...] = ("endpoints", "proxy", "lb", "pod", "node")
+#: (node, lane) keys per "segment holding at since" query (two parameters each)
+KEYS_PER_QUERY = 2000
 _T = replay_segments
 
 
@@ -157,7 +159,8 @@ def read_range(
     rows = list(conn.execute(query))
     if since_us is not None:
         keys = [(node, lane) for node in wanted for lane in LANES]
-        rows += _holding_at(conn, svc, keys, since_us)
+        for i in range(0, len(keys), KEYS_PER_QUERY):  # bound parameters stay under the limits
+            rows += _holding_at(conn, svc, keys[i : i + KEYS_PER_QUERY], since_us)
     rows.sort(key=lambda r: (r.node, r.lane, r.seq))  # lane_segments' order
     return [
         _segment(svc, r)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import Engine, text
 
 from recorder.sim import load_scenario, run
@@ -119,9 +120,13 @@ def test_ranges_stay_equal_under_incremental_refresh_and_rebuild(engine: Engine)
     _check_ranges(engine, svc)
 
 
-def test_a_lane_whose_earlier_segments_reach_past_since_is_read_whole(engine: Engine) -> None:
+def test_a_lane_whose_earlier_segments_reach_past_since_is_read_whole(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Out-of-order samples can leave a lane whose segments do not chain (an earlier one ends
-    after a later one starts): the range read then falls back to that lane's earlier rows."""
+    after a later one starts): the range read then falls back to that lane's earlier rows.
+    (The per-lane probes are split into queries of 3 keys here, as many nodes would split them.)"""
+    monkeypatch.setattr(segment_store, "KEYS_PER_QUERY", 3)
     svc = ServiceRef("c", "ns", "svc")
 
     def seg(node: str, start: int, end: int | None) -> Segment:

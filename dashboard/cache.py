@@ -7,8 +7,6 @@ Filters are normalised so that switching page or toggling live mode does not mis
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 from sqlalchemy import Engine
 
@@ -16,7 +14,7 @@ from dashboard import data
 from dashboard.filters import Filters
 from recorder.store import make_engine
 from replay import api
-from replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,44 +59,13 @@ def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
     return data.rollouts(engine(url), _key(filters))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def service_timeline(url: str, service: ServiceRef, version: int) -> list[Segment]:
-    """All lane segments of a Service, shared (not copied) between runs and sessions.
-
-    replay.api.timeline folds the Service's whole history whatever range is asked, so the app
-    asks once per log version and slices in memory: moving the range or switching between the
-    Service's rollouts costs milliseconds instead of a fold.
-    """
-    return data.service_timeline(engine(url), service)
-
-
-_warming: set[tuple[str, ServiceRef, int]] = set()
-_warming_lock = threading.Lock()
-
-
-def prewarm(url: str, services: list[ServiceRef], version: int) -> list[threading.Thread]:
-    """Fill `service_timeline` for these Services in the background (once per version), so the
-    rollout page the user opens next finds them folded. Returns the threads it started."""
-    started = []
-    for service in services:
-        key = (url, service, version)
-        with _warming_lock:
-            if key in _warming:
-                continue
-            _warming.add(key)
-        thread = threading.Thread(
-            target=service_timeline, args=key, name="gapwatch-prewarm", daemon=True
-        )
-        thread.start()
-        started.append(thread)
-    return started
-
-
+@st.cache_data(show_spinner=False, max_entries=32)
 def rollout_page(
     url: str, rollout: Rollout, since_us: int | None, until_us: int | None, version: int
 ) -> data.RolloutPage:
-    lo, hi = data.visible_range(rollout, since_us, until_us)
-    return data.slice_page(rollout, service_timeline(url, rollout.service, version), lo, hi)
+    """The rollout page's lanes: replay reads the visible range of the segments projection, so a
+    first load costs the range, not the Service's history; reruns hit this cache."""
+    return data.rollout_page(engine(url), rollout, since_us=since_us, until_us=until_us)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -174,11 +174,6 @@ def rollout_page(
     return slice_page(rollout, segments, lo, hi)
 
 
-def service_timeline(engine: Engine, service: ServiceRef) -> list[Segment]:
-    """Every lane segment of one Service (the app caches it per log version and slices it)."""
-    return list(api.timeline(engine, service))
-
-
 def events_by_id(engine: Engine, ids: Iterable[int]) -> list[dict[str, Any]]:
     """The stored events with these ids, in id order, as rows for a table."""
     wanted = sorted(set(ids))

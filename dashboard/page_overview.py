@@ -58,9 +58,6 @@ def render(ctx: Context) -> None:
     points = nav.selection(event, "points")
     if points and points[0].get("customdata"):
         nav.go("rollout", rollout=str(points[0]["customdata"]))
-    if not f.live:  # a recorder writing would make this a fold every few seconds
-        top = figures.rank_rollouts(rolls)[:1]
-        cache.prewarm(ctx.url, [r.service for r in top if r.windows], ctx.version)
     rows = tables.rollout_rows(rolls)
     if rows:
         frame = pd.DataFrame(rows)

@@ -228,6 +228,39 @@ replay_lags = Table(
     Index(None, "cluster", "namespace", "service", "at_us"),
 )
 
+#: Lane segments per (Service, node, lane) as replay.segments.lane_segments gives them for the
+#: whole history; `seq` is their position in their lane, `reach_before_us` the latest end of the
+#: lane's earlier segments (replay.segment_store reads a time range through them).
+replay_segments = Table(
+    "replay_segments",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=False),
+    Column("namespace", Text, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("node", Text, nullable=False),
+    Column("lane", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=True),
+    Column("start_earliest_us", BigInteger, nullable=False),
+    Column("start_latest_us", BigInteger, nullable=False),
+    Column("provenance", Text, nullable=False),
+    Column("event_id", BigInteger, nullable=True),
+    Column("reach_before_us", BigInteger, nullable=True),
+    Index(
+        "ix_replay_segments_lane_start",
+        "cluster",
+        "namespace",
+        "service",
+        "node",
+        "lane",
+        "start_us",
+        "seq",
+    ),
+)
+
 #: Where the projections stand: the last event id they include.
 replay_state = Table(
     "replay_state",

@@ -1,7 +1,8 @@
 """The replay engine's API for the dashboard and the CLI: thin, typed, engine in, model out.
 
-Windows and rollouts come from the projections (brought up to date first); timelines, what-if
-and advice fold the one Service's facts on demand. Times are aware datetimes or None.
+Windows, rollouts and timelines (lane segments, by time range) come from the projections
+(brought up to date first); what-if and advice fold the one Service's facts on demand. Times
+are aware datetimes or None.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from recorder.store import translate_errors
 from recorder.tables import replay_rollouts, replay_windows
 from recorder.timefmt import to_micros
 from replay import advise as advise_mod
-from replay import projections
-from replay import segments as segments_mod
+from replay import projections, segment_store
 from replay import whatif as whatif_mod
 from replay.load import load_state
 from replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
@@ -140,20 +140,21 @@ def timeline(
     until: datetime | None = None,
     nodes: Sequence[str] | None = None,
 ) -> list[Segment]:
-    """Every lane segment of the Service's nodes that overlaps [since, until)."""
-    state = load_state(engine, service=service)
-    lo, hi = _us(since), _us(until)
-    return [
-        s
-        for s in segments_mod.lane_segments(state, service, nodes)
-        if (lo is None or s.end_us is None or s.end_us > lo) and (hi is None or s.start_us < hi)
-    ]
+    """Every lane segment of the Service's (chosen) nodes that overlaps [since, until).
+
+    Read from the segments projection (brought up to date first): the cost is the range's
+    segments, not the Service's history; the answer is the full fold's (replay.segment_store)."""
+    refresh(engine)
+    with translate_errors(engine), engine.connect() as conn:
+        return segment_store.read_range(conn, service, _us(since), _us(until), nodes)
 
 
 def state_at(engine: Engine, service: ServiceRef, at: datetime) -> list[Segment]:
-    """What every lane of every node held at `at`."""
-    state = load_state(engine, service=service)
-    return segments_mod.state_at(segments_mod.lane_segments(state, service), to_micros(at))
+    """What every lane of every node held at `at` (the segments overlapping [at, at + 1 us))."""
+    us = to_micros(at)
+    refresh(engine)
+    with translate_errors(engine), engine.connect() as conn:
+        return segment_store.read_range(conn, service, us, us + 1)
 
 
 def whatif(

@@ -1,4 +1,4 @@
-"""Materialized projections: windows, rollouts and lag samples, from facts, by event id.
+"""Materialized projections: windows, rollouts, lag samples and lane segments, from facts.
 
 `rebuild` recomputes everything from the facts (optionally re-deriving the facts from the events
 first); `refresh` processes only the events after the stored last event id: it finds the Services
@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from recorder.store import translate_errors
-from recorder.tables import replay_lags, replay_rollouts, replay_state, replay_windows
+from recorder.tables import (
+    replay_lags,
+    replay_rollouts,
+    replay_segments,
+    replay_state,
+    replay_windows,
+)
 from recorder.timefmt import from_micros
 from replay.detect import DEFAULTS, DetectSettings, detect
 from replay.fold import FoldState, lb_facing
@@ -23,6 +29,8 @@ from replay.group import failed_requests, group
 from replay.lags import LagSample, lag_samples
 from replay.load import fold_stored, no_gc, rederive_facts
 from replay.model import Rollout, ServiceRef, Window
+from replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
+from replay.segments import lane_segments
 
 STATE_KEY = "last_event_id"
 
@@ -98,6 +106,7 @@ def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> Non
             )
         )
     if svc not in lb_facing(state):
+        delete_service(conn, svc)
         return
     _write(conn, state, [svc], settings)
 
@@ -124,6 +133,13 @@ def _write(
             for s in lags
         ]
         _bulk_insert(conn, replay_lags, rows)
+    with no_gc():
+        for svc in services:
+            segs = segment_rows(lane_segments(state, svc, settings=settings))
+            stale, new = stale_and_new(conn, svc, segs)
+            delete_ids(conn, stale)
+            if new:
+                _bulk_insert(conn, replay_segments, new)
 
 
 def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -162,7 +178,7 @@ def rebuild(engine: Engine, *, rederive: bool = False, settings: DetectSettings 
     if rederive:
         rederive_facts(engine)
     with translate_errors(engine), engine.begin() as conn:
-        for table in (replay_windows, replay_rollouts, replay_lags):
+        for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
             conn.execute(delete(table))
         state = fold_stored(conn, FoldState())
         services = lb_facing(state)

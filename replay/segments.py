@@ -32,30 +32,25 @@ def _segments(
     provenance: Provenance,
     lag_us: int = 0,
 ) -> list[Segment]:
-    out: list[Segment] = []
+    changes: list[tuple[str, int, int, int]] = []  # (value, start, earliest, event id)
     prev_at: int | None = None
     for s in samples:
         value = mapping(s.value)
-        if out and out[-1].state == value:
+        if changes and changes[-1][0] == value:
             prev_at = s.at_us
             continue
         earliest = s.prev_us if s.prev_us is not None else (prev_at if prev_at else s.at_us)
-        start = s.at_us + lag_us
-        if out:
-            out[-1] = _close(out[-1], start)
-        out.append(
-            Segment(svc, node, lane, value, start, None, earliest, start,
-                    provenance, s.event_id)
-        )  # fmt: skip
+        changes.append((value, s.at_us + lag_us, earliest, s.event_id))
         prev_at = s.at_us
-    return out
-
-
-def _close(seg: Segment, end_us: int) -> Segment:
-    return Segment(
-        seg.service, seg.node, seg.lane, seg.state, seg.start_us, end_us,
-        seg.start_earliest_us, seg.start_latest_us, seg.provenance, seg.event_id,
-    )  # fmt: skip
+    # each segment ends where the next one starts (built once: this runs on every refresh)
+    ends: list[int | None] = [c[1] for c in changes[1:]]
+    ends.append(None)
+    if not changes:
+        return []
+    return [
+        Segment(svc, node, lane, value, start, end, earliest, start, provenance, eid)
+        for (value, start, earliest, eid), end in zip(changes, ends, strict=True)
+    ]
 
 
 def _pod_samples(state: FoldState, svc: ServiceRef, node: str) -> list[Sample]:

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.demo import DemoStore, build_demo_store
 from recorder.store import make_engine
 from recorder.tables import events
+from recorder.timefmt import from_micros
 from replay import api
 from replay.model import Window
 
@@ -213,27 +214,26 @@ def test_clicking_a_ranked_rollout_opens_it(app: AppTest, store: Engine) -> None
     assert at.query_params["page"] == "rollout"
 
 
-def test_overview_folds_the_worst_rollouts_service_ahead_of_time(
+def test_the_rollout_page_asks_replay_for_its_range_and_nodes_only(
     app: AppTest, store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
+    from dashboard import cache
 
-    from dashboard import cache, data
+    calls: list[dict[str, object]] = []
+    real = api.timeline
 
-    calls: list[str] = []
-    real = data.service_timeline
+    def recording(engine: Engine, service: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return real(engine, service, **kwargs)  # type: ignore[arg-type]
 
-    def counting(engine: Engine, service: object) -> object:
-        calls.append(str(service))
-        return real(engine, service)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(data, "service_timeline", counting)
-    cache.service_timeline.clear()
-    _open(app, page="overview", cluster="seed")
-    for thread in threading.enumerate():
-        if thread.name == "gapwatch-prewarm":
-            thread.join(timeout=60)
-    assert len(calls) == 1  # the worst rollout's Service, folded in the background
-    at = _open(AppTest.from_file(APP, default_timeout=30), page="rollout", cluster="seed")
-    assert _metrics(at)["Gap windows"] != ""
-    assert len(calls) == 1  # the rollout page found it folded
+    monkeypatch.setattr(api, "timeline", recording)
+    cache.rollout_page.clear()
+    at = _open(app, page="rollout", cluster="seed")
+    assert not at.exception and _metrics(at)["Gap windows"] != ""
+    (asked,) = calls
+    rollout = next(r for r in api.rollouts(store, cluster="seed") if r.id == at.selectbox(
+        key="rollout").value)  # fmt: skip
+    assert asked["since"] is not None and asked["until"] is not None
+    assert asked["since"] <= from_micros(rollout.start_us)  # type: ignore[operator]
+    assert asked["until"] >= from_micros(rollout.end_us)  # type: ignore[operator]
+    assert set(asked["nodes"]) == set(rollout.nodes)  # type: ignore[call-overload]

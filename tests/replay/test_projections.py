@@ -22,6 +22,8 @@ TABLES = {
     "replay_rollouts": "id, kind, workload, revision_from, revision_to, start_us, end_us, "
     "windows, nodes, failed_requests",
     "replay_lags": "node, lag, at_us, seconds",
+    "replay_segments": "cluster, namespace, service, node, lane, seq, state, start_us, end_us, "
+    "start_earliest_us, start_latest_us, provenance, event_id, reach_before_us",
 }
 
 
@@ -45,6 +47,7 @@ def test_incremental_equals_rebuild(engine: Engine) -> None:
     assert projections.refresh(engine) == 0
     incremental = _tables(engine)
     assert incremental["replay_windows"] and incremental["replay_rollouts"]
+    assert incremental["replay_segments"]
     projections.rebuild(engine)
     assert _tables(engine) == incremental
     projections.rebuild(engine, rederive=True)

@@ -1,0 +1,170 @@
+"""The segments projection: lane segments stored per Service, read back by time range.
+
+The projections write `replay.segments.lane_segments` of every Service they recompute (the whole
+history, as `timeline` used to fold it on every call). A range read then costs the range:
+
+- the segments that *start* in `[since, until)`: one index range per (node, lane)
+  (`ix_replay_segments_lane_start`: cluster, namespace, service, node, lane, start_us, seq);
+- the segment that *holds* at `since`: per (node, lane), the last one starting before `since`
+  (one index probe each). Within a lane the list is in start order and each segment normally
+  ends where the next starts, so no earlier one can reach past `since`. `reach_before_us` (the
+  latest end of the lane's earlier segments; open = `OPEN_US`) says when that is not so, and
+  then that lane's earlier segments are read and filtered: the answer is always the full fold's.
+
+Rows come back in the order of the full list ((node, lane, seq); `seq` numbers a lane's
+segments). A refresh rewrites only the rows that changed (`stale_and_new`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
+
+from recorder.tables import replay_segments
+from replay.model import Lane, Provenance, Segment, ServiceRef
+
+#: `reach_before_us` of a lane whose earlier segment is still open
+OPEN_US = 2**62
+LANES: tuple[Lane, ...] = ("endpoints", "proxy", "lb", "pod", "node")
+#: (node, lane) keys per "segment holding at since" query (two parameters each)
+KEYS_PER_QUERY = 2000
+_T = replay_segments
+
+
+#: the columns that say what a stored segment is (besides its Service)
+COLUMNS = ("node", "lane", "seq", "state", "start_us", "end_us", "start_earliest_us",
+           "start_latest_us", "provenance", "event_id", "reach_before_us")  # fmt: skip
+
+
+def segment_rows(segments: Sequence[Segment]) -> list[tuple[Any, ...]]:
+    """Rows (COLUMNS) from one Service's full segment list, sorted by (node, lane, start);
+    `seq` numbers each lane's segments in that order."""
+    rows: list[tuple[Any, ...]] = []
+    reach: dict[tuple[str, str], int | None] = {}
+    seqs: dict[tuple[str, str], int] = {}
+    for s in segments:
+        key = (s.node, s.lane)
+        before = reach.get(key)
+        end = OPEN_US if s.end_us is None else s.end_us
+        reach[key] = end if before is None else max(before, end)
+        seq = seqs[key] = seqs.get(key, -1) + 1
+        rows.append((s.node, s.lane, seq, s.state, s.start_us, s.end_us, s.start_earliest_us,
+                     s.start_latest_us, s.provenance, s.event_id, before))  # fmt: skip
+    return rows
+
+
+def delete_service(conn: Connection, svc: ServiceRef) -> None:
+    conn.execute(delete(_T).where(_of(svc)))
+
+
+def stale_and_new(
+    conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """What replacing the Service's stored rows by `rows` takes: the ids of stored rows not in
+    `rows`, and the rows not stored yet. New facts mostly add segments at the end of some lanes
+    (and close the open one), so a refresh rewrites those instead of the Service's history."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT id, {', '.join(COLUMNS)} FROM replay_segments "
+           f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:  # the driver's plain tuples: this runs on every refresh of every touched Service
+        cursor.execute(sql, (svc.cluster, svc.namespace, svc.name))
+        stored = {tuple(r[1:]): r[0] for r in cursor.fetchall()}
+    finally:
+        cursor.close()
+    wanted = set(rows)
+    stale = [i for row, i in stored.items() if row not in wanted]
+    ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+    new = [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in rows if r not in stored]
+    return stale, new
+
+
+def delete_ids(conn: Connection, ids: Sequence[int], chunk: int = 10_000) -> None:
+    for i in range(0, len(ids), chunk):
+        conn.execute(delete(_T).where(_T.c.id.in_(ids[i : i + chunk])))
+
+
+def _of(svc: ServiceRef) -> Any:
+    return and_(_T.c.cluster == svc.cluster, _T.c.namespace == svc.namespace,
+                _T.c.service == svc.name)  # fmt: skip
+
+
+def _segment(svc: ServiceRef, r: Any) -> Segment:
+    return Segment(
+        svc, r.node, cast(Lane, r.lane), r.state, r.start_us, r.end_us,
+        r.start_earliest_us, r.start_latest_us, cast(Provenance, r.provenance), r.event_id,
+    )  # fmt: skip
+
+
+def _nodes(conn: Connection, svc: ServiceRef, nodes: Sequence[str] | None) -> list[str]:
+    if nodes:  # like lane_segments: an empty selection means every node
+        return sorted(set(nodes))
+    query = select(_T.c.node).where(_of(svc)).distinct()
+    return sorted(conn.execute(query).scalars())
+
+
+def _holding_at(
+    conn: Connection, svc: ServiceRef, keys: Sequence[tuple[str, str]], lo: int
+) -> list[Any]:
+    """Per (node, lane): the last segment starting before `lo` (an index probe each), plus, for
+    a lane whose earlier segments reach past it, those (read and filtered)."""
+    if not keys:
+        return []
+    values = ", ".join(f"(:n{i}, :l{i})" for i in range(len(keys)))
+    params: dict[str, Any] = {"c": svc.cluster, "ns": svc.namespace, "s": svc.name, "lo": lo}
+    for i, (node, lane) in enumerate(keys):
+        params[f"n{i}"], params[f"l{i}"] = node, lane
+    sql = f"""
+WITH k(node, lane) AS (VALUES {values})
+SELECT s.* FROM k JOIN replay_segments s ON s.id = (
+  SELECT x.id FROM replay_segments x
+  WHERE x.cluster = :c AND x.namespace = :ns AND x.service = :s
+    AND x.node = k.node AND x.lane = k.lane AND x.start_us < :lo
+  ORDER BY x.start_us DESC, x.seq DESC LIMIT 1)"""
+    last = list(conn.execute(text(sql), params))
+    out = [r for r in last if r.end_us is None or r.end_us > lo]
+    tangled = [(r.node, r.lane) for r in last if (r.reach_before_us or 0) > lo]
+    if tangled:
+        earlier = select(_T).where(
+            _of(svc),
+            tuple_(_T.c.node, _T.c.lane).in_(tangled),
+            _T.c.start_us < lo,
+            _T.c.id.notin_([r.id for r in last]),
+        )
+        out += [r for r in conn.execute(earlier) if r.end_us is None or r.end_us > lo]
+    return out
+
+
+def read_range(
+    conn: Connection,
+    svc: ServiceRef,
+    since_us: int | None,
+    until_us: int | None,
+    nodes: Sequence[str] | None = None,
+) -> list[Segment]:
+    """The stored segments of the Service's (chosen) nodes that overlap `[since, until)`, exactly
+    as filtering the full list would give them."""
+    wanted = _nodes(conn, svc, nodes)
+    if not wanted:
+        return []
+    query = select(_T).where(
+        _of(svc), _T.c.node.in_(bindparam("nodes", wanted, expanding=True)), _T.c.lane.in_(LANES)
+    )
+    if since_us is not None:
+        query = query.where(_T.c.start_us >= since_us)
+    if until_us is not None:
+        query = query.where(_T.c.start_us < until_us)
+    rows = list(conn.execute(query))
+    if since_us is not None:
+        keys = [(node, lane) for node in wanted for lane in LANES]
+        for i in range(0, len(keys), KEYS_PER_QUERY):  # bound parameters stay under the limits
+            rows += _holding_at(conn, svc, keys[i : i + KEYS_PER_QUERY], since_us)
+    rows.sort(key=lambda r: (r.node, r.lane, r.seq))  # lane_segments' order
+    return [
+        _segment(svc, r)
+        for r in rows
+        if (since_us is None or r.end_us is None or r.end_us > since_us)
+        and (until_us is None or r.start_us < until_us)
+    ]

@@ -33,15 +33,14 @@ def _segments(
     lag_us: int = 0,
 ) -> list[Segment]:
     changes: list[tuple[str, int, int, int]] = []  # (value, start, earliest, event id)
-    prev_at: int | None = None
     for s in samples:
         value = mapping(s.value)
         if changes and changes[-1][0] == value:
-            prev_at = s.at_us
             continue
-        earliest = s.prev_us if s.prev_us is not None else (prev_at if prev_at else s.at_us)
+        # A sampled source says when it last saw the old value (prev_us); a watch stream sees a
+        # change as it happens, so its observation time is the change's time.
+        earliest = s.prev_us if s.prev_us is not None else s.at_us
         changes.append((value, s.at_us + lag_us, earliest, s.event_id))
-        prev_at = s.at_us
     # each segment ends where the next one starts (built once: this runs on every refresh)
     ends: list[int | None] = [c[1] for c in changes[1:]]
     ends.append(None)

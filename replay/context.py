@@ -151,11 +151,33 @@ def node_ready_steps(state: FoldState, cluster: str, node: str) -> list[Step]:
 
 
 def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
-    """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5)."""
+    """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5). A
+    measured lag is the midpoint of a probe interval: its upper bound is half a probe period
+    more, so that is what gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
     from replay.lags import lag_samples  # lags builds on this module
 
+    key = ("proxy-lag-hi", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, int):
+        return known
+    half = probe_period(state, svc) / 2
     measured = [s.seconds for s in lag_samples(state, [svc], settings, proxy_only=True)]
-    return _us(max([settings.proxy_lag_s[1], *(1.5 * m for m in measured)]))
+    hi = _us(max([settings.proxy_lag_s[1], *(1.5 * (m + half) for m in measured)]))
+    state.cache[key] = hi
+    return hi
+
+
+def probe_period(state: FoldState, svc: ServiceRef) -> float:
+    """The kube-proxy probe period in seconds (the largest gap a change sample names between
+    itself and the previous look), 0 without probes."""
+    gaps = [
+        s.at_us - s.prev_us
+        for kind in ("nodeport", "health")
+        for node in state.service_nodes.get(svc, ())
+        for s in state.probes[kind].get((svc, node), ())
+        if s.prev_us is not None and s.at_us > s.prev_us
+    ]
+    return max(gaps, default=0) / US
 
 
 def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:

@@ -64,6 +64,8 @@ class Lanes:
     reason_samples: list[Sample]
     eps: list[Sample]
     reason_times: list[int] = field(default_factory=list)
+    #: the endpoints kube-proxy would forward to (ready, with PTE serving-terminating too)
+    forwardable: list[Step] = field(default_factory=list)
 
 
 def hidden(
@@ -212,4 +214,7 @@ def lanes(
     serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
     eps = state.endpoints.get((svc, node), [])
     times = [s.at_us for s in reasons]
-    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times)
+    pte = pte_enabled(state, svc.cluster, node, settings)
+    accept = ("ready", "serving-terminating") if pte else ("ready",)
+    forwardable = eps_steps(eps, accept)
+    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times, forwardable)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.replay.accuracy import compare
+from tests.replay.accuracy import Report, compare
+
+P = "observe.kube_proxy_period_s"
 
 CASES = [
     ("seed-3node", {}),
@@ -27,16 +29,27 @@ def test_replay_matches_truth(name: str, overrides: dict[str, object], seed: int
 
 
 def test_classes_match_truth_where_one_window_is_one_true_window() -> None:
-    # Known weakness: when a node's old pod closes and its new pod opens within one sampling
-    # interval, the cause at the start can be misread; the figure is reported, 90 % required.
-    checked = wrong = 0
-    for name, overrides in CASES:
+    # A pod that dies (crash, or killed while serving-terminating under PTE) just before
+    # kube-proxy closes is seen as a timeout by the next probe: the pods' own lane names the
+    # cause. Periods 2 and 5 s are where the probe used to misread it.
+    total = Report()
+    for name, overrides in [*CASES, *((n, {P: p}) for n in ("aws-nlb",) for p in (2, 5))]:
         for seed in (1, 2, 3, 4, 5):
-            report = compare(name, seed, overrides)
-            checked += report.truth
-            wrong += len(report.wrong_class)
-    assert checked > 50
-    assert wrong / checked <= 0.1, f"{wrong} of {checked} true windows got another class"
+            total.add(compare(name, seed, overrides))
+    assert total.confusion[("pod-gone-before-deregistered", "pod-gone-before-deregistered")] > 20
+    assert total.matched > 50
+    assert total.wrong_class == []
+
+
+@pytest.mark.parametrize("period", [2, 5])
+def test_nodeport_service_only_nodeport_probes(period: float) -> None:
+    # No healthCheckNodePort: the proxy lane is the NodePort probe alone. A 5 s probe hides a
+    # kube-proxy excursion; its bound must hold the true lag (seeds 14, 18, 40 once missed).
+    total = Report()
+    for seed in range(1, 41):
+        total.add(compare("seed-3node", seed, {"service.type": "NodePort", P: period}))
+    assert total.truth > 100
+    assert (total.missed, total.false) == ([], [])
 
 
 def test_seed_scenario_has_both_seed_classes() -> None:

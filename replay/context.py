@@ -12,9 +12,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from replay.fold import FoldState, Sample, lb_facing
+from replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from replay.model import ServiceRef
-from replay.signals import Step, exact_steps
+from replay.signals import Step, exact_steps, intersect, steps_from_samples, tri_from_steps
 
 US = 1_000_000
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -78,6 +78,8 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
+        if _forwards_without_ready(samples, state.probes["health"].get((svc, node), [])):
+            return True
         lane = state.endpoints.get((svc, node), [])
         times = [e.at_us for e in lane]
         for s in samples:
@@ -92,6 +94,20 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
                 if s.at_us - lane[i].at_us > settle_us:
                     verdict = False
     return verdict
+
+
+def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> bool:
+    """The NodePort surely connected while the health check surely answered 503 with no ready
+    local endpoint: kube-proxy forwarded to terminating endpoints only, which is PTE."""
+    if not nodeport or not health:
+        return False
+    connected = tri_from_steps(steps_from_samples(sorted_lane(nodeport), "connected", False), False)
+    unready = [
+        s._replace(value="1" if s.value == "503" and s.num == 0 else "0")
+        for s in sorted_lane(health)
+    ]
+    no_ready = tri_from_steps(steps_from_samples(unready, "1", False), False)
+    return bool(intersect(connected.definite, no_ready.definite))
 
 
 def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str:

@@ -20,6 +20,7 @@ from replay.context import (
     alive_steps,
     ccm_mode,
     eps_steps,
+    local_pods,
     node_ready_steps,
     pte_enabled,
     pte_known,
@@ -41,6 +42,7 @@ from replay.signals import (
     t_not,
     t_or,
     tri_from_steps,
+    union,
 )
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -96,6 +98,50 @@ def hidden(
     return out
 
 
+#: A pod's death to its Pod update carrying it (kubelet status write and watch delay).
+POD_STATUS_US = 3_000_000
+
+
+def excursions(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    samples: Sequence[Sample],
+    bad: Callable[[str], bool],
+    hi_us: int,
+    pte_on: bool,
+) -> list[Iv]:
+    """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
+    to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
+    kube-proxy keeps forwarding to serving-terminating endpoints: a ready-set excursion only
+    hides a gap when a local pod died during it (before its replacement was programmed)."""
+    eps = state.endpoints.get((svc, node), [])
+    ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
+    if not pte_on:
+        return ready
+    deaths = pod_deaths(state, svc, node)
+    kept = [
+        iv
+        for iv in ready
+        if bisect_left(deaths, iv.start) < len(deaths)
+        and deaths[bisect_left(deaths, iv.start)] <= iv.end + POD_STATUS_US
+    ]
+    serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
+    return union(sorted(kept), serving)
+
+
+def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
+    """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed)."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        up = False
+        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+            if up and p.state in ("gone", "pending"):
+                out.append(p.at_us)
+            up = p.state in ("ready", "terminating")
+    return sorted(out)
+
+
 def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
 
@@ -107,12 +153,11 @@ def serves_signal(
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
-    # where an excursion may hide, assume no PTE unless it is known to be on (never miss one)
-    usable = eps_steps(eps, accept if pte_known(state, svc.cluster, settings) else ("ready",))
+    known = pte_known(state, svc.cluster, settings) is True
     nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        unseen = hidden(usable, nodeport, lambda v: v != "connected", lag_hi)
+        unseen = excursions(state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known)
         return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
     lo = _us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
@@ -123,7 +168,7 @@ def serves_signal(
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
-        unseen = hidden(usable, health, lambda v: v != "200", lag_hi)
+        unseen = excursions(state, svc, node, health, lambda v: v != "200", lag_hi, known)
         return _minus_definite(serves, unseen), True, health
     forwarding = tri_from_steps(shifted(eps_steps(eps, accept), lo, lag_hi), False)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)

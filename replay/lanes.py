@@ -120,14 +120,29 @@ def excursions(
     if not pte_on:
         return ready
     deaths = pod_deaths(state, svc, node)
-    kept = [
-        iv
-        for iv in ready
-        if bisect_left(deaths, iv.start) < len(deaths)
-        and deaths[bisect_left(deaths, iv.start)] <= iv.end + POD_STATUS_US
-    ]
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    kept = []
+    for iv in ready:
+        end = _programmed(health, iv.start, iv.end - hi_us, iv.end)
+        i = bisect_left(deaths, iv.start)
+        if i < len(deaths) and deaths[i] <= end + POD_STATUS_US:
+            kept.append(iv._replace(end=end))
     serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
     return union(sorted(kept), serving)
+
+
+def _programmed(health: Sequence[Sample], down: int, up: int, end: int) -> int:
+    """When kube-proxy surely had the returned ready endpoint: the health check answered 503
+    after the loss (it synced the loss) and then 200 from the return on; else `end`."""
+    synced_loss = False
+    for s in health:
+        if s.at_us >= end:
+            break
+        if s.value != "200" and s.at_us >= down:
+            synced_loss = True
+        elif s.value == "200" and synced_loss and s.at_us >= up:
+            return s.at_us
+    return end
 
 
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:

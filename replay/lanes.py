@@ -25,7 +25,7 @@ from replay.context import (
     pte_enabled,
     pte_known,
 )
-from replay.fold import FoldState, Sample, sorted_lane
+from replay.fold import FoldState, PodSample, Sample, sorted_lane
 from replay.model import ServiceRef
 from replay.signals import (
     HI,
@@ -34,6 +34,7 @@ from replay.signals import (
     Tri,
     complement,
     constant,
+    exact_steps,
     intersect,
     shifted,
     steps_from_samples,
@@ -185,9 +186,63 @@ def serves_signal(
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         unseen = excursions(state, svc, node, health, lambda v: v != "200", lag_hi, known)
         return _minus_definite(serves, unseen), True, health
-    forwarding = tri_from_steps(shifted(eps_steps(eps, accept), lo, lag_hi), False)
+    listed = _listed_at(state, svc)
+    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed)
+    forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
+    per_pod = constant(False)
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        per_pod = t_or(per_pod, _pod_serves(lane, accept, listed, lo, lag_hi))
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)
-    return t_and(t_and(forwarding, alive), ready_node), False, []
+    return t_and(t_and(forwarding, per_pod), ready_node), False, []
+
+
+def _pod_serves(
+    lane: Sequence[PodSample], accept: tuple[str, ...], listed: int, lo: int, hi: int
+) -> Tri:
+    """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
+    kube-proxy lags) and it is still up (it stops before the Pod update that says so)."""
+    states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
+    fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
+    fwd, fwd_initial = backdated(fwd, listed)
+    up = exact_steps(
+        [(p.at_us, p.state in ("ready", "terminating"), p.event_id) for p in lane], False
+    )
+    up, up_initial = backdated(up, listed)
+    seen = [p.at_us for p in lane]
+    up = shifted([s if s.value else _stopped(s, seen) for s in up])
+    programmed = tri_from_steps(shifted(fwd, lo, hi + SLICE_LAG_US), fwd_initial)
+    return t_and(programmed, tri_from_steps(up, up_initial))
+
+
+def _stopped(step: Step, seen: list[int]) -> Step:
+    """A pod stopped after the last update that saw it up, at most POD_STATUS_US before the
+    update that says so."""
+    i = bisect_left(seen, step.latest)
+    before = seen[i - 1] if i > 0 else step.latest - POD_STATUS_US
+    return step._replace(earliest=max(before, step.latest - POD_STATUS_US))
+
+
+#: A Pod update to the EndpointSlice that reflects it (the EndpointSlice controller's lag).
+SLICE_LAG_US = 1_000_000
+
+
+#: How long the recorder's initial lists take to arrive (a lane's first value within it held
+#: before the recording started).
+LIST_US = 1_000_000
+
+
+def _listed_at(state: FoldState, svc: ServiceRef) -> int:
+    firsts = [lane[0].at_us for (s, _n), lane in state.endpoints.items() if s == svc and lane]
+    return min(firsts, default=HI)
+
+
+def backdated(steps: list[Step], listed_us: int) -> tuple[list[Step], bool]:
+    """A lane whose first change came with the initial list: that value held before it (the
+    state the recording found, not a change kube-proxy had to program)."""
+    if steps and steps[0].latest <= listed_us + LIST_US:
+        return steps[1:], steps[0].value
+    return steps, False
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).

@@ -85,3 +85,47 @@ def test_pte_proven_by_probes_leaves_no_unproven_rollout_window() -> None:
     assert (total.missed, total.false) == ([], [])
     assert mitigated.truth >= 10
     assert mitigated.uncertain_false == 0
+
+
+@pytest.mark.parametrize("name", ["seed-3node", "mitigated", "aws-nlb"])
+def test_without_probes_inferred_windows_hold_the_truth(name: str) -> None:
+    # No kube-proxy-probe at all: F is inferred per local pod from the watch (its endpoint
+    # programmed within the assumed lag, the pod still up). When the assumed lag (0..2 s)
+    # bounds the true one, every true window lies inside an inferred window, and none is
+    # certain without a true window behind it.
+    lag = {"kube_proxy.lag_s": {"p50": 1.0, "p90": 1.5, "max": 2.0}}
+    total = Report()
+    for seed in range(1, 21):
+        total.add(
+            compare(
+                name,
+                seed,
+                lag,
+                drop_sources=("kube-proxy-probe",),
+                expect_provenance="inferred",
+            )
+        )
+    assert total.truth >= 20
+    assert (total.missed, total.false, total.provenance) == ([], [], [])
+    assert total.wrong_class == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["seed-3node", "mitigated"])
+def test_sweep_nodeport_service(name: str) -> None:
+    total = Report()
+    for period in (0.1, 0.5, 1, 2, 5):
+        for seed in range(1, 41):
+            total.add(compare(name, seed, {"service.type": "NodePort", P: period}))
+    assert (total.missed, total.false, total.wrong_class) == ([], [], [])
+
+
+@pytest.mark.slow
+def test_sweep_classes() -> None:
+    total = Report()
+    for name in ("seed-3node", "mitigated", "aws-nlb"):
+        for period in (0.1, 0.5, 1, 2, 5):
+            for seed in range(1, 41):
+                total.add(compare(name, seed, {P: period}))
+    assert total.matched > 500
+    assert total.wrong_class == []

@@ -55,7 +55,12 @@ def classify(
         return "pod-gone-before-deregistered"
     if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us):
         return "pod-gone-before-deregistered"
-    if not lanes_.reason_samples and not _holds(alive, at_us, alive_initial):
+    inferred = not lanes_.reason_samples
+    if (
+        inferred
+        and not _holds(alive, at_us, alive_initial)
+        and not _closed_first(lanes_, alive, at_us)
+    ):
         return "pod-gone-before-deregistered"
     if value_at(lanes_.eps, at_us) == "ready":
         return "registered-before-forwarding"
@@ -77,6 +82,15 @@ def _pods_stopped_first(lanes_: Lanes, alive: list[Step], since_us: int, at_us: 
         if not step.value and step.latest >= since_us - WATCH_SKEW_US:
             return _holds(lanes_.forwardable, step.latest - WATCH_SKEW_US, False)
     return False
+
+
+def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int) -> bool:
+    """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
+    may have closed first (the cause at the earliest start the assumed lag allows)."""
+    stop = next((s.latest for s in reversed(alive) if s.latest <= at_us and not s.value), None)
+    if stop is None or not lanes_.forwardable:  # what-if timelines carry no endpoints lane
+        return False
+    return not _holds(lanes_.forwardable, stop - WATCH_SKEW_US, False)
 
 
 def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from replay.detect import DetectSettings
 from tests.replay.accuracy import Report, compare
 
 P = "observe.kube_proxy_period_s"
@@ -129,3 +130,17 @@ def test_sweep_classes() -> None:
                 total.add(compare(name, seed, {P: period}))
     assert total.matched > 500
     assert total.wrong_class == []
+
+
+def test_without_probes_a_wide_assumed_lag_keeps_classes() -> None:
+    # The simulator's own kube-proxy lag (up to 6 s), assumed 0..6 s: a sure start then spans
+    # the old pod's exit; kube-proxy may have closed first (ready lost before the pod stopped),
+    # which is the cause at the earliest start: closed-before-deregistered, as the truth says.
+    settings = DetectSettings(proxy_lag_s=(0.0, 6.0))
+    total = Report()
+    for seed in range(1, 21):
+        for name in ("seed-3node", "aws-nlb"):
+            drop = ("kube-proxy-probe",)
+            total.add(compare(name, seed, {}, drop_sources=drop, settings=settings))
+    assert total.confusion[("closed-before-deregistered", "closed-before-deregistered")] > 0
+    assert (total.missed, total.false, total.wrong_class) == ([], [], [])

@@ -12,9 +12,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from replay.fold import FoldState, Sample, lb_facing
+from replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from replay.model import ServiceRef
-from replay.signals import Step, exact_steps
+from replay.signals import Step, exact_steps, intersect, steps_from_samples, tri_from_steps
 
 US = 1_000_000
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -78,6 +78,8 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
+        if _forwards_without_ready(samples, state.probes["health"].get((svc, node), [])):
+            return True
         lane = state.endpoints.get((svc, node), [])
         times = [e.at_us for e in lane]
         for s in samples:
@@ -92,6 +94,20 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
                 if s.at_us - lane[i].at_us > settle_us:
                     verdict = False
     return verdict
+
+
+def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> bool:
+    """The NodePort surely connected while the health check surely answered 503 with no ready
+    local endpoint: kube-proxy forwarded to terminating endpoints only, which is PTE."""
+    if not nodeport or not health:
+        return False
+    connected = tri_from_steps(steps_from_samples(sorted_lane(nodeport), "connected", False), False)
+    unready = [
+        s._replace(value="1" if s.value == "503" and s.num == 0 else "0")
+        for s in sorted_lane(health)
+    ]
+    no_ready = tri_from_steps(steps_from_samples(unready, "1", False), False)
+    return bool(intersect(connected.definite, no_ready.definite))
 
 
 def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str:
@@ -151,11 +167,33 @@ def node_ready_steps(state: FoldState, cluster: str, node: str) -> list[Step]:
 
 
 def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
-    """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5)."""
+    """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5). A
+    measured lag is the midpoint of a probe interval: its upper bound is half a probe period
+    more, so that is what gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
     from replay.lags import lag_samples  # lags builds on this module
 
+    key = ("proxy-lag-hi", f"{svc.cluster}/{svc.namespace}/{svc.name}")
+    known = state.cache.get(key)
+    if isinstance(known, int):
+        return known
+    half = probe_period(state, svc) / 2
     measured = [s.seconds for s in lag_samples(state, [svc], settings, proxy_only=True)]
-    return _us(max([settings.proxy_lag_s[1], *(1.5 * m for m in measured)]))
+    hi = _us(max([settings.proxy_lag_s[1], *(1.5 * (m + half) for m in measured)]))
+    state.cache[key] = hi
+    return hi
+
+
+def probe_period(state: FoldState, svc: ServiceRef) -> float:
+    """The kube-proxy probe period in seconds (the largest gap a change sample names between
+    itself and the previous look), 0 without probes."""
+    gaps = [
+        s.at_us - s.prev_us
+        for kind in ("nodeport", "health")
+        for node in state.service_nodes.get(svc, ())
+        for s in state.probes[kind].get((svc, node), ())
+        if s.prev_us is not None and s.at_us > s.prev_us
+    ]
+    return max(gaps, default=0) / US
 
 
 def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:

@@ -44,18 +44,53 @@ def classify(
     at_us: int,
     alive: list[Step],
     alive_initial: bool = False,
+    since_us: int | None = None,
 ) -> WindowClass:
-    """The cause at the window's start (docs/semantics.md)."""
+    """The cause at the window's start (docs/semantics.md); the start lies in
+    [`since_us`, `at_us`]."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in ("NotReady", "Unknown"):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
-    if not lanes_.reason_samples and not _holds(alive, at_us, alive_initial):
+    if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us):
+        return "pod-gone-before-deregistered"
+    inferred = not lanes_.reason_samples
+    if (
+        inferred
+        and not _holds(alive, at_us, alive_initial)
+        and not _closed_first(lanes_, alive, at_us)
+    ):
         return "pod-gone-before-deregistered"
     if value_at(lanes_.eps, at_us) == "ready":
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+#: How much earlier than a Pod's own update its EndpointSlice's may be seen (watch delays).
+WATCH_SKEW_US = 500_000
+
+
+def _pods_stopped_first(lanes_: Lanes, alive: list[Step], since_us: int, at_us: int) -> bool:
+    """The local pods all stopped inside the start's range while kube-proxy still had endpoints
+    to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
+    the window opened because the pods were gone, whatever the next probe saw (a crash, or a
+    serving-terminating pod killed under ProxyTerminatingEndpoints)."""
+    for step in alive:
+        if step.latest > at_us:
+            break
+        if not step.value and step.latest >= since_us - WATCH_SKEW_US:
+            return _holds(lanes_.forwardable, step.latest - WATCH_SKEW_US, False)
+    return False
+
+
+def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int) -> bool:
+    """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
+    may have closed first (the cause at the earliest start the assumed lag allows)."""
+    stop = next((s.latest for s in reversed(alive) if s.latest <= at_us and not s.value), None)
+    if stop is None or not lanes_.forwardable:  # what-if timelines carry no endpoints lane
+        return False
+    return not _holds(lanes_.forwardable, stop - WATCH_SKEW_US, False)
 
 
 def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
@@ -130,7 +165,7 @@ def windows_from(
             Window(
                 service=svc,
                 node=node,
-                cls=classify(state, svc, node, lanes_, probe, alive, alive_initial),
+                cls=classify(state, svc, node, lanes_, probe, alive, alive_initial, cand.start),
                 start_us=start,
                 end_us=finish,
                 start_earliest_us=cand.start,

@@ -10,8 +10,6 @@ the signal is only *possibly* true there (`hidden`). Pure.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from replay.context import (
@@ -20,6 +18,7 @@ from replay.context import (
     alive_steps,
     ccm_mode,
     eps_steps,
+    local_pods,
     node_ready_steps,
     pte_enabled,
     pte_known,
@@ -27,7 +26,6 @@ from replay.context import (
 from replay.fold import FoldState, Sample, sorted_lane
 from replay.model import ServiceRef
 from replay.signals import (
-    HI,
     Iv,
     Step,
     Tri,
@@ -42,6 +40,7 @@ from replay.signals import (
     t_or,
     tri_from_steps,
 )
+from replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
 
@@ -64,34 +63,8 @@ class Lanes:
     reason_samples: list[Sample]
     eps: list[Sample]
     reason_times: list[int] = field(default_factory=list)
-
-
-def hidden(
-    usable: Sequence[Step], samples: Sequence[Sample], bad: Callable[[str], bool], hi_us: int
-) -> list[Iv]:
-    """Where a sampled lane may have been false unseen: the endpoints left the usable set and
-    came back (plus the reaction lag) while no sample in between showed it. Sampling every P
-    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
-    bad_times = [s.at_us for s in samples if bad(s.value)]
-    periods: list[Iv] = []
-    down: Step | None = None
-    seen_up = False
-    for step in usable:
-        if step.value:
-            if down is not None:
-                periods.append(Iv(down.latest, step.latest + hi_us, down.event_id, step.event_id))
-            down, seen_up = None, True
-        elif seen_up:
-            down = step
-    if down is not None:
-        periods.append(Iv(down.latest, HI, down.event_id, 0))
-    out = []
-    for iv in periods:
-        i = bisect_left(bad_times, iv.start)
-        if i < len(bad_times) and bad_times[i] <= iv.end:
-            continue  # the samples saw this one: their own steps bound it
-        out.append(iv)
-    return out
+    #: the endpoints kube-proxy would forward to (ready, with PTE serving-terminating too)
+    forwardable: list[Step] = field(default_factory=list)
 
 
 def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
@@ -105,12 +78,11 @@ def serves_signal(
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
-    # where an excursion may hide, assume no PTE unless it is known to be on (never miss one)
-    usable = eps_steps(eps, accept if pte_known(state, svc.cluster, settings) else ("ready",))
+    known = pte_known(state, svc.cluster, settings) is True
     nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        unseen = hidden(usable, nodeport, lambda v: v != "connected", lag_hi)
+        unseen = excursions(state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known)
         return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
     lo = _us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
@@ -121,11 +93,17 @@ def serves_signal(
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
-        unseen = hidden(usable, health, lambda v: v != "200", lag_hi)
+        unseen = excursions(state, svc, node, health, lambda v: v != "200", lag_hi, known)
         return _minus_definite(serves, unseen), True, health
-    forwarding = tri_from_steps(shifted(eps_steps(eps, accept), lo, lag_hi), False)
+    listed = listed_at(state, svc)
+    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed)
+    forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
+    per_pod = constant(False)
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi))
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)
-    return t_and(t_and(forwarding, alive), ready_node), False, []
+    return t_and(t_and(forwarding, per_pod), ready_node), False, []
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).
@@ -212,4 +190,7 @@ def lanes(
     serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
     eps = state.endpoints.get((svc, node), [])
     times = [s.at_us for s in reasons]
-    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times)
+    pte = pte_enabled(state, svc.cluster, node, settings)
+    accept = ("ready", "serving-terminating") if pte else ("ready",)
+    forwardable = eps_steps(eps, accept)
+    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times, forwardable)

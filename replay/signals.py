@@ -164,7 +164,7 @@ def t_or(x: Tri, y: Tri) -> Tri:
     return Tri(union(x.possible, y.possible), union(x.definite, y.definite))
 
 
-def shifted(steps: Sequence[Step], lo_us: int, hi_us: int) -> list[Step]:
+def shifted(steps: Sequence[Step], lo_us: int = 0, hi_us: int = 0) -> list[Step]:
     """The same changes happening `lo..hi` later (an inferred lag with its uncertainty)."""
     out: list[Step] = []
     for s in steps:

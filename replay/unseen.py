@@ -1,0 +1,150 @@
+"""Where a sampled or inferred lane may hide a change: excursions of the exact endpoints lane
+that no probe sample showed (`hidden`, `excursions`), and the per-pod inference of F when no probe
+exists (`pod_serves`: the pod's endpoint programmed within the assumed lags, the pod still up).
+The time bounds assumed for what is not observed are the constants below. Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+
+from replay.context import eps_steps, local_pods
+from replay.fold import FoldState, PodSample, Sample, sorted_lane
+from replay.model import ServiceRef
+from replay.signals import HI, Iv, Step, Tri, exact_steps, shifted, t_and, tri_from_steps, union
+
+
+def hidden(
+    usable: Sequence[Step], samples: Sequence[Sample], bad: Callable[[str], bool], hi_us: int
+) -> list[Iv]:
+    """Where a sampled lane may have been false unseen: the endpoints left the usable set and
+    came back (plus the reaction lag) while no sample in between showed it. Sampling every P
+    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
+    bad_times = [s.at_us for s in samples if bad(s.value)]
+    periods: list[Iv] = []
+    down: Step | None = None
+    seen_up = False
+    for step in usable:
+        if step.value:
+            if down is not None:
+                periods.append(Iv(down.latest, step.latest + hi_us, down.event_id, step.event_id))
+            down, seen_up = None, True
+        elif seen_up:
+            down = step
+    if down is not None:
+        periods.append(Iv(down.latest, HI, down.event_id, 0))
+    out = []
+    for iv in periods:
+        i = bisect_left(bad_times, iv.start)
+        if i < len(bad_times) and bad_times[i] <= iv.end:
+            continue  # the samples saw this one: their own steps bound it
+        out.append(iv)
+    return out
+
+
+#: A pod's death to its Pod update carrying it (kubelet status write and watch delay).
+POD_STATUS_US = 3_000_000
+
+
+def excursions(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    samples: Sequence[Sample],
+    bad: Callable[[str], bool],
+    hi_us: int,
+    pte_on: bool,
+) -> list[Iv]:
+    """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
+    to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
+    kube-proxy keeps forwarding to serving-terminating endpoints: a ready-set excursion only
+    hides a gap when a local pod died during it (before its replacement was programmed)."""
+    eps = state.endpoints.get((svc, node), [])
+    ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
+    if not pte_on:
+        return ready
+    deaths = pod_deaths(state, svc, node)
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    kept = []
+    for iv in ready:
+        end = _programmed(health, iv.start, iv.end - hi_us, iv.end)
+        i = bisect_left(deaths, iv.start)
+        if i < len(deaths) and deaths[i] <= end + POD_STATUS_US:
+            kept.append(iv._replace(end=end))
+    serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
+    return union(sorted(kept), serving)
+
+
+def _programmed(health: Sequence[Sample], down: int, up: int, end: int) -> int:
+    """When kube-proxy surely had the returned ready endpoint: the health check answered 503
+    after the loss (it synced the loss) and then 200 from the return on; else `end`."""
+    synced_loss = False
+    for s in health:
+        if s.at_us >= end:
+            break
+        if s.value != "200" and s.at_us >= down:
+            synced_loss = True
+        elif s.value == "200" and synced_loss and s.at_us >= up:
+            return s.at_us
+    return end
+
+
+def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
+    """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed)."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        up = False
+        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+            if up and p.state in ("gone", "pending"):
+                out.append(p.at_us)
+            up = p.state in ("ready", "terminating")
+    return sorted(out)
+
+
+def pod_serves(
+    lane: Sequence[PodSample], accept: tuple[str, ...], listed: int, lo: int, hi: int
+) -> Tri:
+    """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
+    kube-proxy lags) and it is still up (it stops before the Pod update that says so)."""
+    states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
+    fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
+    fwd, fwd_initial = backdated(fwd, listed)
+    up = exact_steps(
+        [(p.at_us, p.state in ("ready", "terminating"), p.event_id) for p in lane], False
+    )
+    up, up_initial = backdated(up, listed)
+    seen = [p.at_us for p in lane]
+    up = shifted([s if s.value else _stopped(s, seen) for s in up])
+    programmed = tri_from_steps(shifted(fwd, lo, hi + SLICE_LAG_US), fwd_initial)
+    return t_and(programmed, tri_from_steps(up, up_initial))
+
+
+def _stopped(step: Step, seen: list[int]) -> Step:
+    """A pod stopped after the last update that saw it up, at most POD_STATUS_US before the
+    update that says so."""
+    i = bisect_left(seen, step.latest)
+    before = seen[i - 1] if i > 0 else step.latest - POD_STATUS_US
+    return step._replace(earliest=max(before, step.latest - POD_STATUS_US))
+
+
+#: A Pod update to the EndpointSlice that reflects it (the EndpointSlice controller's lag).
+SLICE_LAG_US = 1_000_000
+
+
+#: How long the recorder's initial lists take to arrive (a lane's first value within it held
+#: before the recording started).
+LIST_US = 1_000_000
+
+
+def listed_at(state: FoldState, svc: ServiceRef) -> int:
+    firsts = [lane[0].at_us for (s, _n), lane in state.endpoints.items() if s == svc and lane]
+    return min(firsts, default=HI)
+
+
+def backdated(steps: list[Step], listed_us: int) -> tuple[list[Step], bool]:
+    """A lane whose first change came with the initial list: that value held before it (the
+    state the recording found, not a change kube-proxy had to program)."""
+    if steps and steps[0].latest <= listed_us + LIST_US:
+        return steps[1:], steps[0].value
+    return steps, False

@@ -8,8 +8,13 @@ on it; `--build-only` stops after building, `--no-open` starts it without openin
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
+import webbrowser
 from pathlib import Path
 from typing import Annotated
 
@@ -35,8 +40,11 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def streamlit_command(*, port: int, address: str, headless: bool) -> list[str]:
-    """The command line that serves the dashboard app."""
+def streamlit_command(*, port: int, address: str) -> list[str]:
+    """The command line that serves the dashboard app.
+
+    Always headless: a non-headless first run of Streamlit stops at an e-mail prompt on the
+    terminal, which hangs `gapwatch demo` on a fresh machine. The browser is opened by us."""
     return [
         sys.executable,
         "-m",
@@ -48,7 +56,7 @@ def streamlit_command(*, port: int, address: str, headless: bool) -> list[str]:
         "--server.address",
         address,
         "--server.headless",
-        "true" if headless else "false",
+        "true",
         "--browser.gatherUsageStats",
         "false",
         "--server.fileWatcherType",
@@ -61,13 +69,43 @@ def serve(db: str, *, port: int, address: str, headless: bool) -> int:
     env = {**os.environ, "GAPWATCH_DB": db}
     root = str(APP.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    stderr.print(f"dashboard for {redact(db)} on http://{address}:{port}/ (Ctrl-C stops it)")
+    url = f"http://{address}:{port}/"
+    stderr.print(f"dashboard for {redact(db)} on {url} (Ctrl-C stops it)")
+    if not headless and _has_display():
+        threading.Thread(target=_open_when_up, args=(url,), daemon=True).start()
+    child = subprocess.Popen(streamlit_command(port=port, address=address), env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)  # stopping gapwatch stops the server too; no orphan
+
+    previous = signal.signal(signal.SIGTERM, forward)
     try:
-        return subprocess.call(
-            streamlit_command(port=port, address=address, headless=headless), env=env
-        )
+        return child.wait()
     except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        child.wait()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _has_display() -> bool:
+    """Whether a graphical browser can open here (a console browser would take the terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_when_up(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    webbrowser.open(url)
+                    return
+        except OSError:
+            time.sleep(0.5)
 
 
 def dashboard(

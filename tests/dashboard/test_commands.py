@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,10 +56,52 @@ def test_demo_build_only_builds_a_replayed_store(tmp_path: Path) -> None:
 
 
 def test_dashboard_command_line_serves_the_app_headless() -> None:
-    cmd = streamlit_command(port=8765, address="127.0.0.1", headless=True)
+    cmd = streamlit_command(port=8765, address="127.0.0.1")
     assert cmd[1:4] == ["-m", "streamlit", "run"]
     assert Path(cmd[4]) == ROOT / "dashboard" / "app.py"
     flags = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert flags["--server.port"] == "8765"
     assert flags["--server.headless"] == "true"
     assert flags["--browser.gatherUsageStats"] == "false"
+
+
+def test_demo_with_a_browser_requested_serves_on_a_fresh_machine(tmp_path: Path) -> None:
+    """`gapwatch demo` as the README runs it (no --no-open), with no terminal to answer on and a
+    fresh HOME (no Streamlit credentials): the dashboard must come up, not wait at a prompt."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli", "demo", "--port", str(port)],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        healthy = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    healthy = True
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert healthy, "the demo's dashboard never answered its health check"
+    finally:
+        proc.terminate()  # gapwatch forwards it to the server it started
+        try:
+            output = proc.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output = proc.communicate()[0].decode()
+            raise AssertionError("gapwatch demo did not stop on SIGTERM") from None
+    assert "Email:" not in output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,11 +23,11 @@ from recorder.cliutil import (
     pick_format,
     progress,
     stderr,
+    time_option,
 )
 from recorder.importer import error_writer, import_files
 from recorder.ndjson import input_size, open_output
 from recorder.observation import Observation
-from recorder.timefmt import parse_time
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
 import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
@@ -40,15 +39,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
-
-
-def _time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 @db_app.command("upgrade")
@@ -165,7 +155,10 @@ def export_events(
         raise typer.BadParameter("parquet needs a file: --out FILE.parquet", param_hint="--out")
     engine = open_store(db)
     rows = exporter.iter_events(
-        engine, cluster=cluster, since=_time(since, "--since"), until=_time(until, "--until")
+        engine,
+        cluster=cluster,
+        since=time_option(since, "--since"),
+        until=time_option(until, "--until"),
     )
     with progress("exporting", None) as advance:
 

@@ -15,6 +15,7 @@ import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -34,7 +35,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from recorder.errors import GapwatchError
-from recorder.store import DEFAULT_URL, make_engine, require_current
+from recorder.store import make_engine, require_current
+from recorder.timefmt import parse_time
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
@@ -69,8 +71,6 @@ FormatOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Shorthand for --format csv.")]
 
-DEFAULT_DB = DEFAULT_URL
-
 
 def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
     if as_json and as_csv:
@@ -80,6 +80,16 @@ def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
     if as_csv:
         return OutputFormat.csv
     return fmt
+
+
+def time_option(value: str | None, option: str) -> datetime | None:
+    """An RFC 3339 option value (or None); a bad one is a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def open_store(db: str, *, require_schema: bool = True) -> Engine:

@@ -189,6 +189,10 @@ class EventWriter:
         """Store one batch (and the checkpoints that follow it) in one transaction."""
         with translate_errors(self.engine), self.engine.begin() as conn:
             derive = self.derive if self.derive is not no_derive else None
+            if self.dialect == "postgresql":
+                # Held to the commit: ids become visible in id order, and every id above
+                # `before` is this batch's (SQLite's database lock does the same there).
+                conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
             before = self._max_id(conn) if derive is not None else 0
             if self.dialect == "postgresql":
                 batch, inserted = self._write_postgres(conn, iter(observations))
@@ -221,10 +225,6 @@ class EventWriter:
 
     @staticmethod
     def _max_id(conn: Connection) -> int:
-        # Writers hold the table lock (Postgres) or the database lock (SQLite) for the whole
-        # transaction, so every id above this one is ours.
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
         return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM events")).scalar_one())
 
     @staticmethod
@@ -245,7 +245,6 @@ class EventWriter:
     def _write_postgres(
         self, conn: Connection, observations: Iterator[Observation]
     ) -> tuple[list[Observation], int]:
-        conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
         raw: Any = conn.connection.driver_connection
         batch: list[Observation] = []
         rows: list[tuple[Any, ...]] = []

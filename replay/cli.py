@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -20,8 +19,9 @@ from recorder.cliutil import (
     open_store,
     pick_format,
     stderr,
+    time_option,
 )
-from recorder.timefmt import format_time, from_micros, parse_time
+from recorder.timefmt import format_time, from_micros
 from replay import api, projections
 from replay.model import Segment, ServiceRef, Window
 
@@ -51,15 +51,6 @@ def register(app: typer.Typer) -> None:
     app.command("timeline")(timeline)
     app.command("advise")(advise)
     app.command("replay")(replay)
-
-
-def _time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def _t(us: int) -> str:
@@ -120,8 +111,8 @@ def gaps(
         engine,
         cluster=cluster,
         service=service,
-        since=_time(since, "--since"),
-        until=_time(until, "--until"),
+        since=time_option(since, "--since"),
+        until=time_option(until, "--until"),
     )
     rows = [window_dict(w) for w in found]
     chosen = pick_format(fmt, as_json, as_csv)
@@ -149,8 +140,8 @@ def rollouts(
         engine,
         cluster=cluster,
         service=service,
-        since=_time(since, "--since"),
-        until=_time(until, "--until"),
+        since=time_option(since, "--since"),
+        until=time_option(until, "--until"),
     )
     rows = []
     for r in found:
@@ -206,12 +197,16 @@ def timeline(
     engine = open_store(db)
     svc = _service(engine, service, cluster)
     if at is not None:
-        moment = _time(at, "--at")
+        moment = time_option(at, "--at")
         assert moment is not None
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
         segs = api.timeline(
-            engine, svc, since=_time(since, "--since"), until=_time(until, "--until"), nodes=node
+            engine,
+            svc,
+            since=time_option(since, "--since"),
+            until=time_option(until, "--until"),
+            nodes=node,
         )
     rows = [_segment_row(s) for s in segs]
     columns = ["node", "lane", "state", "start", "end", "start_earliest", "provenance", "event_id"]

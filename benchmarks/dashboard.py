@@ -27,16 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, func, select
 
-from dashboard import data, lanes
-from dashboard.demo import simulate_into
-from dashboard.figures import rank_rollouts
-from dashboard.filters import Filters
-from recorder.store import make_engine, upgrade
-from recorder.tables import events
-from recorder.timefmt import from_micros
-from replay import api
-from replay.load import load_state
-from replay.segments import lane_segments
+from gapwatch.dashboard import data, lanes
+from gapwatch.dashboard.demo import simulate_into
+from gapwatch.dashboard.figures import rank_rollouts
+from gapwatch.dashboard.filters import Filters
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import api
+from gapwatch.replay.load import load_state
+from gapwatch.replay.segments import lane_segments
 
 DEFAULT_DB = Path(__file__).resolve().parent / "results" / "dashboard-1m.db"
 

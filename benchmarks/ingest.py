@@ -37,11 +37,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, registry
 
 from benchmarks.observations import from_pool, generate
-from recorder.observation import Observation
-from recorder.runtime import tune_gc
-from recorder.store import make_engine, upgrade
-from recorder.tables import events
-from recorder.writer import EventWriter, no_derive
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.runtime import tune_gc
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.writer import EventWriter, no_derive
 from tests import pgserver
 
 ORM_FIELDS = ("cluster", "observed_at", "source", "kind", "op", "namespace", "name", "node",

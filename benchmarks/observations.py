@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from recorder.observation import Observation
+from gapwatch.recorder.observation import Observation
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NS, SVC = "istio-system", "istio-ingressgateway"

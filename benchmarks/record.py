@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recorder.store import make_engine, upgrade  # noqa: E402
+from gapwatch.recorder.store import make_engine, upgrade  # noqa: E402
 from tests import pgserver  # noqa: E402
 from tests.k8s import objects  # noqa: E402
 from tests.k8s.fakeapi import FakeApiServer  # noqa: E402
@@ -248,7 +248,14 @@ def main() -> None:
                 )
             )
             env = {**os.environ, "PYTHONPATH": str(ROOT), "GAPWATCH_DB": db}
-            command = [sys.executable, "-m", "dashboard.cli", "record", "--config", str(config)]
+            command = [
+                sys.executable,
+                "-m",
+                "gapwatch.dashboard.cli",
+                "record",
+                "--config",
+                str(config),
+            ]
             command += ["--api-server", fake.url, "--listen", f"127.0.0.1:{port}"]
             started = time.monotonic()
             proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)

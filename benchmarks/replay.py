@@ -39,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy.engine import make_url
 
-from recorder.facts import FACT_COLUMNS
-from recorder.observation import Observation
-from recorder.store import make_engine, upgrade
-from recorder.writer import EventWriter
-from replay import projections
-from replay.detect import detect
-from replay.load import load_state, no_gc
+from gapwatch.recorder.facts import FACT_COLUMNS
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import projections
+from gapwatch.replay.detect import detect
+from gapwatch.replay.load import load_state, no_gc
 
 US = 1_000_000
 T0 = 1_795_000_000 * US

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from sqlalchemy.engine import make_url
 
-from recorder.ndjson import dumps
-from recorder.observation import Observation
-from recorder.sim import Simulation, load_scenario
-from recorder.store import make_engine, upgrade
-from recorder.writer import EventWriter
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim import Simulation, load_scenario
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.writer import EventWriter
 
 
 def generate(count: int, seed: int) -> tuple[float, float, int]:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import cache, nav
-from dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
-from recorder.errors import GapwatchError
-from recorder.store import DEFAULT_URL, redact
-from recorder.timefmt import format_time, parse_time
+from gapwatch.dashboard import cache, nav
+from gapwatch.dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
+from gapwatch.recorder.errors import GapwatchError
+from gapwatch.recorder.store import DEFAULT_URL, redact
+from gapwatch.recorder.timefmt import format_time, parse_time
 
 LIVE_EVERY_S = 5.0
 ALL = "(all)"
@@ -106,7 +106,7 @@ def sidebar(url: str, version: int) -> Filters:
 
 def render_page(url: str, filters: Filters) -> None:
     """One run of the page body (inside a fragment in live mode)."""
-    from dashboard import page_overview, page_rollout, page_sql, page_whatif
+    from gapwatch.dashboard import page_overview, page_rollout, page_sql, page_whatif
 
     version = cache.version(url)
     if filters.page != "sql":

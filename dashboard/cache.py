@@ -10,11 +10,11 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from dashboard import data
-from dashboard.filters import Filters
-from recorder.store import make_engine
-from replay import api
-from replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
+from gapwatch.dashboard import data
+from gapwatch.dashboard.filters import Filters
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import api
+from gapwatch.replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
 
 
 @st.cache_resource(show_spinner=False)

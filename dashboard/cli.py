@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from dashboard import commands as dashboard_commands
-from recorder import cli as recorder_cli
-from recorder.cliutil import run_app
-from recorder.k8s import cli as k8s_cli
-from recorder.sim import cli as sim_cli
-from replay import cli as replay_cli
+from gapwatch.dashboard import commands as dashboard_commands
+from gapwatch.recorder import cli as recorder_cli
+from gapwatch.recorder.cliutil import run_app
+from gapwatch.recorder.k8s import cli as k8s_cli
+from gapwatch.recorder.sim import cli as sim_cli
+from gapwatch.replay import cli as replay_cli
 
 app = typer.Typer(
     name="gapwatch",

@@ -20,9 +20,9 @@ from typing import Annotated
 
 import typer
 
-from dashboard import demo as demo_mod
-from recorder.cliutil import DbOption, open_store, stderr
-from recorder.store import DEFAULT_URL, redact
+from gapwatch.dashboard import demo as demo_mod
+from gapwatch.recorder.cliutil import DbOption, open_store, stderr
+from gapwatch.recorder.store import DEFAULT_URL, redact
 
 APP = Path(__file__).with_name("app.py")
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from dashboard.filters import Filters
-from recorder.store import translate_errors
-from recorder.tables import events
-from recorder.timefmt import format_time, from_micros
-from replay import api
-from replay.model import Rollout, Segment, ServiceRef, Window
+from gapwatch.dashboard.filters import Filters
+from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.timefmt import format_time, from_micros
+from gapwatch.replay import api
+from gapwatch.replay.model import Rollout, Segment, ServiceRef, Window
 
 #: How much time the rollout page shows before and after a rollout.
 MARGIN_US = 15_000_000
@@ -57,7 +57,7 @@ def store_info(engine: Engine) -> StoreInfo:
         count, last_id, first = conn.execute(query).one()
         last = conn.execute(select(func.max(events.c.observed_at))).scalar()
         clusters = list(conn.execute(select(events.c.cluster).distinct()).scalars())
-    from recorder.tables import UTCDateTime
+    from gapwatch.recorder.tables import UTCDateTime
 
     conv = UTCDateTime().process_result_value
     return StoreInfo(

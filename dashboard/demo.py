@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from dashboard.errors import DashboardError
-from recorder.sim import Simulation, Truth, load_scenario
-from recorder.store import make_engine, upgrade
-from recorder.writer import EventWriter
-from replay import api
+from gapwatch.dashboard.errors import DashboardError
+from gapwatch.recorder.sim import Simulation, Truth, load_scenario
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
 DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-nlb", "aws"))

@@ -9,7 +9,7 @@ GapwatchError (recorder.errors)
 
 from __future__ import annotations
 
-from recorder.errors import GapwatchError
+from gapwatch.recorder.errors import GapwatchError
 
 
 class DashboardError(GapwatchError):

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.style import class_color, format_seconds, to_datetime64
-from replay.model import WINDOW_CLASSES, Rollout, Window
+from gapwatch.dashboard.style import class_color, format_seconds, to_datetime64
+from gapwatch.replay.model import WINDOW_CLASSES, Rollout, Window
 
 _NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 

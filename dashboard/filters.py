@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from recorder.timefmt import format_time, parse_time, to_micros
-from replay.model import ServiceRef
+from gapwatch.recorder.timefmt import format_time, parse_time, to_micros
+from gapwatch.replay.model import ServiceRef
 
 PAGES: tuple[str, ...] = ("overview", "rollout", "whatif", "sql")
 PAGE_TITLES: dict[str, str] = {

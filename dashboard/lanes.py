@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.style import (
+from gapwatch.dashboard.style import (
     INFERRED_OPACITY,
     INFERRED_PATTERN,
     LANE_ORDER,
@@ -30,7 +30,7 @@ from dashboard.style import (
     to_datetime64,
     us_to_iso,
 )
-from replay.model import Segment, Window
+from gapwatch.replay.model import Segment, Window
 
 WEBGL_THRESHOLD = 3000
 ROW_PX = 26

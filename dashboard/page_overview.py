@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, data, figures, nav, tables
-from dashboard.style import format_seconds
+from gapwatch.dashboard import cache, data, figures, nav, tables
+from gapwatch.dashboard.style import format_seconds
 
 if TYPE_CHECKING:
-    from dashboard.app import Context
+    from gapwatch.dashboard.app import Context
 
 
 def render(ctx: Context) -> None:

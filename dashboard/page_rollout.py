@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, data, figures, lanes, nav, tables
-from recorder.timefmt import from_micros, to_micros
-from replay.model import Rollout, Window
+from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
+from gapwatch.recorder.timefmt import from_micros, to_micros
+from gapwatch.replay.model import Rollout, Window
 
 #: Past this many nodes the page first draws only the nodes that had windows.
 MANY_NODES = 8
 
 if TYPE_CHECKING:
-    from dashboard.app import Context
+    from gapwatch.dashboard.app import Context
 
 
 def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:

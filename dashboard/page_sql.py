@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, sqlconsole
-from dashboard.errors import QueryError
-from recorder.store import redact
+from gapwatch.dashboard import cache, sqlconsole
+from gapwatch.dashboard.errors import QueryError
+from gapwatch.recorder.store import redact
 
 if TYPE_CHECKING:
-    from dashboard.app import Context
+    from gapwatch.dashboard.app import Context
 
 EXAMPLE = (
     "SELECT source, kind, count(*) AS events, min(observed_at) AS first, max(observed_at) AS last\n"

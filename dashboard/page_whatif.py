@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache, figures, tables
-from dashboard.filters import pick_service
-from replay.model import Advice, WhatIf
+from gapwatch.dashboard import cache, figures, tables
+from gapwatch.dashboard.filters import pick_service
+from gapwatch.replay.model import Advice, WhatIf
 
 if TYPE_CHECKING:
-    from dashboard.app import Context
+    from gapwatch.dashboard.app import Context
 
 AS_RECORDED = "as recorded"
 

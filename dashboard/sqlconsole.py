@@ -30,8 +30,8 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from recorder.store import make_engine, normalize_url, redact
+from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
+from gapwatch.recorder.store import make_engine, normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ROW_LIMIT = 1000

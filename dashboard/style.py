@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from replay.model import Provenance
+from gapwatch.replay.model import Provenance
 
 GOOD = "#2ca02c"
 LEAVING = "#ff9f1c"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dashboard.figures import rank_rollouts, rollout_label
-from recorder.timefmt import format_time, from_micros
-from replay.cli import window_dict
-from replay.model import WINDOW_CLASSES, Rollout, Window
+from gapwatch.dashboard.figures import rank_rollouts, rollout_label
+from gapwatch.recorder.timefmt import format_time, from_micros
+from gapwatch.replay.cli import window_dict
+from gapwatch.replay.model import WINDOW_CLASSES, Rollout, Window
 
 WINDOW_COLUMNS: tuple[str, ...] = (
     "cluster",

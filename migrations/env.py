@@ -1,4 +1,4 @@
-"""Alembic environment: the schema comes from recorder.tables.metadata.
+"""Alembic environment: the schema comes from gapwatch.recorder.tables.metadata.
 
 `recorder.store.upgrade` hands a live connection in through `config.attributes["connection"]`;
 the plain `alembic` command line uses `sqlalchemy.url` (or GAPWATCH_DB) instead.
@@ -11,7 +11,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from recorder.tables import metadata
+from gapwatch.recorder.tables import metadata
 
 config = context.config
 target_metadata = metadata

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from recorder import exporter, store
-from recorder.cliutil import (
+from gapwatch.recorder import exporter, store
+from gapwatch.recorder.cliutil import (
     EXIT_PARTIAL,
     ClusterOption,
     CsvFlag,
@@ -25,9 +25,9 @@ from recorder.cliutil import (
     stderr,
     time_option,
 )
-from recorder.importer import error_writer, import_files
-from recorder.ndjson import input_size, open_output
-from recorder.observation import Observation
+from gapwatch.recorder.importer import error_writer, import_files
+from gapwatch.recorder.ndjson import input_size, open_output
+from gapwatch.recorder.observation import Observation
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
 import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
@@ -181,7 +181,7 @@ def stats_rows(db: str) -> list[dict[str, object]]:
     """Events per cluster, source and kind (for `gapwatch db stats`)."""
     from sqlalchemy import func, select
 
-    from recorder.tables import events
+    from gapwatch.recorder.tables import events
 
     engine = open_store(db)
     query = (

@@ -34,9 +34,9 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine
 
-from recorder.errors import GapwatchError
-from recorder.store import make_engine, require_current
-from recorder.timefmt import parse_time
+from gapwatch.recorder.errors import GapwatchError
+from gapwatch.recorder.store import make_engine, require_current
+from gapwatch.recorder.timefmt import parse_time
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
@@ -102,7 +102,7 @@ def open_store(db: str, *, require_schema: bool = True) -> Engine:
 
 def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
-        from recorder.timefmt import format_time
+        from gapwatch.recorder.timefmt import format_time
 
         return format_time(value)
     return value

@@ -13,11 +13,11 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
-from recorder.ndjson import dumps
-from recorder.observation import FIELDS, Observation, canonical_json
-from recorder.store import translate_errors
-from recorder.tables import events
-from recorder.timefmt import format_time
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.observation import FIELDS, Observation, canonical_json
+from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.timefmt import format_time
 
 FETCH = 5000
 

@@ -36,8 +36,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from recorder.observation import Observation
-from recorder.timefmt import parse_time, to_micros
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import parse_time, to_micros
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 FACT_COLUMNS: tuple[str, ...] = (

@@ -18,10 +18,10 @@ from typing import IO
 import orjson
 from sqlalchemy import Engine
 
-from recorder.errors import LineError
-from recorder.ndjson import RawLine, read_observations
-from recorder.observation import Observation
-from recorder.writer import DEFAULT_BATCH, EventWriter, WriteResult, batched
+from gapwatch.recorder.errors import LineError
+from gapwatch.recorder.ndjson import RawLine, read_observations
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.writer import DEFAULT_BATCH, EventWriter, WriteResult, batched
 
 #: How many LineErrors a report keeps in memory; the count goes on.
 KEEP_ERRORS = 1000

@@ -18,8 +18,8 @@ from typing import IO, BinaryIO
 
 import orjson
 
-from recorder.errors import LineError, ObservationError
-from recorder.observation import Observation, canonical_json, from_dict
+from gapwatch.recorder.errors import LineError, ObservationError
+from gapwatch.recorder.observation import Observation, canonical_json, from_dict
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE_BYTES = 16 * 1024 * 1024

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import jsonschema
 import orjson
 
-from recorder.errors import ObservationError
-from recorder.timefmt import format_time, parse_time
+from gapwatch.recorder.errors import ObservationError
+from gapwatch.recorder.timefmt import format_time, parse_time
 
 Op = Literal["ADDED", "MODIFIED", "DELETED", "OBSERVED"]
 OPS: tuple[str, ...] = ("ADDED", "MODIFIED", "DELETED", "OBSERVED")
@@ -143,7 +143,9 @@ def canonical_json(value: Any) -> str:
 @cache
 def schema() -> dict[str, Any]:
     """The JSON Schema of one NDJSON line."""
-    text = resources.files("recorder").joinpath("observation.schema.json").read_text("utf-8")
+    text = (
+        resources.files("gapwatch.recorder").joinpath("observation.schema.json").read_text("utf-8")
+    )
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 

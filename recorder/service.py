@@ -24,17 +24,17 @@ import aiohttp
 import structlog
 from sqlalchemy import Engine
 
-from recorder.k8s.client import ApiEndpoint
-from recorder.k8s.config import RecorderConfig
-from recorder.k8s.health import health_app, serve
-from recorder.k8s.metrics import RecorderMetrics
-from recorder.k8s.resources import RESOURCES
-from recorder.k8s.scope import LocalServiceScope
-from recorder.k8s.spool import Spool
-from recorder.k8s.state import Key, LastRow
-from recorder.k8s.storeio import load_last, load_start
-from recorder.k8s.watcher import ResourceWatcher
-from recorder.writer import EventWriter
+from gapwatch.recorder.k8s.client import ApiEndpoint
+from gapwatch.recorder.k8s.config import RecorderConfig
+from gapwatch.recorder.k8s.health import health_app, serve
+from gapwatch.recorder.k8s.metrics import RecorderMetrics
+from gapwatch.recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.k8s.scope import LocalServiceScope
+from gapwatch.recorder.k8s.spool import Spool
+from gapwatch.recorder.k8s.state import Key, LastRow
+from gapwatch.recorder.k8s.storeio import load_last, load_start
+from gapwatch.recorder.k8s.watcher import ResourceWatcher
+from gapwatch.recorder.writer import EventWriter
 
 log = structlog.get_logger("gapwatch.recorder")
 

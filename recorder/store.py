@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from recorder.errors import SchemaOutOfDate, StoreError
+from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
 
 DEFAULT_URL = "sqlite:///gapwatch.db"
 
@@ -83,7 +83,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config pointing at the migrations package, optionally bound to a connection."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    cfg.set_main_option("script_location", str(resources.files("gapwatch.migrations")))
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

@@ -33,9 +33,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from recorder.observation import K8S_KINDS, Observation
-from recorder.store import translate_errors
-from recorder.tables import EVENT_COLUMNS, source_checkpoints
+from gapwatch.recorder.observation import K8S_KINDS, Observation
+from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import EVENT_COLUMNS, source_checkpoints
 
 NOTIFY_CHANNEL = "gapwatch_events"
 DEFAULT_BATCH = 5000
@@ -97,7 +97,7 @@ def no_derive(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
 
 
 def _default_derive() -> Derive:
-    from recorder.facts import write_facts
+    from gapwatch.recorder.facts import write_facts
 
     return write_facts
 

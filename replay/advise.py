@@ -15,11 +15,11 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from replay.detect import DEFAULTS, DetectSettings, detect
-from replay.fold import FoldState
-from replay.lags import lag_samples, stats
-from replay.model import Advice, ServiceRef, WhatIf, Window
-from replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
+from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.lags import lag_samples, stats
+from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
+from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
 
 #: Candidate values, smallest first (seconds).
 LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from recorder import store
-from recorder.cliutil import (
+from gapwatch.recorder import store
+from gapwatch.recorder.cliutil import (
     ClusterOption,
     CsvFlag,
     DbOption,
@@ -21,9 +21,9 @@ from recorder.cliutil import (
     stderr,
     time_option,
 )
-from recorder.timefmt import format_time, from_micros
-from replay import api, projections
-from replay.model import Segment, ServiceRef, Window
+from gapwatch.recorder.timefmt import format_time, from_micros
+from gapwatch.replay import api, projections
+from gapwatch.replay.model import Segment, ServiceRef, Window
 
 WINDOW_COLUMNS = [
     "cluster", "service", "node", "class", "start", "end", "duration_s", "duration_min_s",

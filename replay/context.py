@@ -12,9 +12,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from replay.fold import FoldState, Sample, lb_facing, sorted_lane
-from replay.model import ServiceRef
-from replay.signals import Step, exact_steps, intersect, steps_from_samples, tri_from_steps
+from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import Step, exact_steps, intersect, steps_from_samples, tri_from_steps
 
 US = 1_000_000
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -170,7 +170,7 @@ def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) ->
     """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5). A
     measured lag is the midpoint of a probe interval: its upper bound is half a probe period
     more, so that is what gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
-    from replay.lags import lag_samples  # lags builds on this module
+    from gapwatch.replay.lags import lag_samples  # lags builds on this module
 
     key = ("proxy-lag-hi", f"{svc.cluster}/{svc.namespace}/{svc.name}")
     known = state.cache.get(key)

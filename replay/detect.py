@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from replay.context import (
+from gapwatch.replay.context import (
     DEFAULTS,
     DetectSettings,
     alive_steps,
@@ -19,10 +19,10 @@ from replay.context import (
     proxy_lag_hi,
     pte_enabled,
 )
-from replay.fold import FoldState, Sample, horizon, lb_facing
-from replay.lanes import Lanes, lanes
-from replay.model import ServiceRef, Window, WindowClass
-from replay.signals import HI, Iv, Step, t_and, t_not, value_at
+from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
+from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
 
 __all__ = [
     "DEFAULTS",

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from replay.model import ServiceRef
+from gapwatch.replay.model import ServiceRef
 
 #: Lane sample sources in the state (facts of one kind each).
 PROBE_FACTS = ("health", "nodeport", "target")

@@ -16,9 +16,9 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
-from replay.context import nodes_of
-from replay.fold import FoldState, horizon, lb_facing
-from replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.context import nodes_of
+from gapwatch.replay.fold import FoldState, horizon, lb_facing
+from gapwatch.replay.model import Rollout, ServiceRef, Window
 
 SETTLE_US = 60 * 1_000_000
 

@@ -13,10 +13,10 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
-from replay.fold import FoldState, Sample, lb_facing, sorted_lane
-from replay.model import LagStats, ServiceRef
-from replay.signals import Step, steps_from_samples
+from gapwatch.replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from gapwatch.replay.model import LagStats, ServiceRef
+from gapwatch.replay.signals import Step, steps_from_samples
 
 #: How long after an endpoint change a reaction still counts as caused by it.
 MATCH_WINDOW_US = 120 * 1_000_000

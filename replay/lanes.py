@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from replay.context import (
+from gapwatch.replay.context import (
     DetectSettings,
     _us,
     alive_steps,
@@ -23,9 +23,9 @@ from replay.context import (
     pte_enabled,
     pte_known,
 )
-from replay.fold import FoldState, Sample, sorted_lane
-from replay.model import ServiceRef
-from replay.signals import (
+from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import (
     Iv,
     Step,
     Tri,
@@ -40,7 +40,7 @@ from replay.signals import (
     t_or,
     tri_from_steps,
 )
-from replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
+from gapwatch.replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
 

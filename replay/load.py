@@ -23,12 +23,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, text
 
-from recorder.exporter import iter_events
-from recorder.facts import FACT_COLUMNS, derive_all, insert_facts
-from recorder.observation import Observation
-from recorder.store import translate_errors
-from replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold, fold_probe_arrays
-from replay.model import ServiceRef
+from gapwatch.recorder.exporter import iter_events
+from gapwatch.recorder.facts import FACT_COLUMNS, derive_all, insert_facts
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import translate_errors
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold, fold_probe_arrays
+from gapwatch.replay.model import ServiceRef
 
 _COLS = ", ".join(FACT_COLUMNS)
 _PG_TYPES = [

@@ -14,23 +14,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
-from recorder.store import translate_errors
-from recorder.tables import (
+from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import (
     replay_lags,
     replay_rollouts,
     replay_segments,
     replay_state,
     replay_windows,
 )
-from recorder.timefmt import from_micros
-from replay.detect import DEFAULTS, DetectSettings, detect
-from replay.fold import FoldState, lb_facing
-from replay.group import failed_requests, group
-from replay.lags import LagSample, lag_samples
-from replay.load import fold_stored, no_gc, rederive_facts
-from replay.model import Rollout, ServiceRef, Window
-from replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
-from replay.segments import lane_segments
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.fold import FoldState, lb_facing
+from gapwatch.replay.group import failed_requests, group
+from gapwatch.replay.lags import LagSample, lag_samples
+from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
+from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
+from gapwatch.replay.segments import lane_segments
 
 STATE_KEY = "last_event_id"
 

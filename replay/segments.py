@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from replay.context import DEFAULTS, DetectSettings, nodes_of
-from replay.fold import FoldState, Sample, sorted_lane
-from replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.context import DEFAULTS, DetectSettings, nodes_of
+from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 
 _PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from replay.fold import Sample
+from gapwatch.replay.fold import Sample
 
 LO = -(2**62)
 HI = 2**62

@@ -9,10 +9,20 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 
-from replay.context import eps_steps, local_pods
-from replay.fold import FoldState, PodSample, Sample, sorted_lane
-from replay.model import ServiceRef
-from replay.signals import HI, Iv, Step, Tri, exact_steps, shifted, t_and, tri_from_steps, union
+from gapwatch.replay.context import eps_steps, local_pods
+from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import (
+    HI,
+    Iv,
+    Step,
+    Tri,
+    exact_steps,
+    shifted,
+    t_and,
+    tri_from_steps,
+    union,
+)
 
 
 def hidden(

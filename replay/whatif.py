@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from replay.detect import (
+from gapwatch.replay.detect import (
     DEFAULTS,
     DetectSettings,
     Lanes,
@@ -26,10 +26,10 @@ from replay.detect import (
     pte_enabled,
     windows_from,
 )
-from replay.fold import FoldState, Sample, horizon, lb_facing
-from replay.lags import LagSample, lag_samples, percentile
-from replay.model import ServiceRef, WhatIf, Window
-from replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
+from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
+from gapwatch.replay.lags import LagSample, lag_samples, percentile
+from gapwatch.replay.model import ServiceRef, WhatIf, Window
+from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
 US = 1_000_000
 #: a slice update this soon after a pod update is taken as caused by it

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from recorder.store import make_engine, upgrade
+from gapwatch.recorder.store import make_engine, upgrade
 from tests import pgserver
 
 #: Per test session: concurrent sessions (and branches with other migrations) share one server.

@@ -12,8 +12,8 @@ import click
 import pytest
 import typer
 
-from dashboard.cli import app
-from recorder.ndjson import dumps
+from gapwatch.dashboard.cli import app
+from gapwatch.recorder.ndjson import dumps
 from tests.store.samples import real_observations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ def gapwatch(
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
     environ.update(env, PYTHONPATH=str(ROOT), COLUMNS="200")
     return subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", *args],
+        [sys.executable, "-m", "gapwatch.dashboard.cli", *args],
         cwd=cwd, env=environ, input=stdin, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
-from recorder.observation import Observation
-from recorder.tables import events
-from recorder.writer import EventWriter
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.writer import EventWriter
 
 
 def test_write_twice_stores_once(engine: Engine) -> None:

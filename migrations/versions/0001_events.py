@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from recorder.tables import UTCDateTime
+from gapwatch.recorder.tables import UTCDateTime
 
 revision: str = "0001"
 down_revision: str | None = None

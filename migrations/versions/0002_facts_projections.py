@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from recorder.tables import UTCDateTime
+from gapwatch.recorder.tables import UTCDateTime
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import structlog
 import typer
 
-from recorder.cliutil import open_store
-from recorder.k8s.client import ApiEndpoint, load_endpoint
-from recorder.k8s.config import RecorderConfig, load_config
+from gapwatch.recorder.cliutil import open_store
+from gapwatch.recorder.k8s.client import ApiEndpoint, load_endpoint
+from gapwatch.recorder.k8s.config import RecorderConfig, load_config
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 async def _run(config: RecorderConfig, api: ApiEndpoint) -> None:
-    from recorder.service import Recorder
+    from gapwatch.recorder.service import Recorder
 
     engine = open_store(config.db)
     stop = asyncio.Event()

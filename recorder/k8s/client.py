@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from recorder.errors import ConfigError
+from gapwatch.recorder.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

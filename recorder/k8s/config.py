@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from recorder.errors import ConfigError
-from recorder.k8s.noop import PROJECTIONS, Projection
-from recorder.k8s.resources import RESOURCES
-from recorder.k8s.spool import SpoolSettings
-from recorder.k8s.watcher import WatchSettings
-from recorder.store import DEFAULT_URL
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.k8s.noop import PROJECTIONS, Projection
+from gapwatch.recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.k8s.spool import SpoolSettings
+from gapwatch.recorder.k8s.watcher import WatchSettings
+from gapwatch.recorder.store import DEFAULT_URL
 
 SCOPES = ("local-services", "all")
 

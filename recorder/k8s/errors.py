@@ -11,7 +11,7 @@ loops above it only ever catch K8sError.
 
 from __future__ import annotations
 
-from recorder.errors import SourceError
+from gapwatch.recorder.errors import SourceError
 
 
 class K8sError(SourceError):

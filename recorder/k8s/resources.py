@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from recorder.observation import Observation
-from recorder.timefmt import parse_time
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import parse_time
 
 SOURCE = "k8s-watch"
 

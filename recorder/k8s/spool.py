@@ -18,12 +18,12 @@ from datetime import datetime
 
 import structlog
 
-from recorder.errors import StoreError
-from recorder.k8s.backoff import BackoffSettings, delay
-from recorder.k8s.metrics import RecorderMetrics
-from recorder.k8s.resources import SOURCE
-from recorder.k8s.watcher import Item
-from recorder.writer import Checkpoint, EventWriter
+from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.k8s.backoff import BackoffSettings, delay
+from gapwatch.recorder.k8s.metrics import RecorderMetrics
+from gapwatch.recorder.k8s.resources import SOURCE
+from gapwatch.recorder.k8s.watcher import Item
+from gapwatch.recorder.writer import Checkpoint, EventWriter
 
 log = structlog.get_logger("gapwatch.recorder")
 

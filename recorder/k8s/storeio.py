@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from recorder.k8s.noop import fingerprint
-from recorder.k8s.resources import SOURCE
-from recorder.k8s.state import Key, Known, LastRow, Version
-from recorder.store import translate_errors
-from recorder.tables import events, source_checkpoints
+from gapwatch.recorder.k8s.noop import fingerprint
+from gapwatch.recorder.k8s.resources import SOURCE
+from gapwatch.recorder.k8s.state import Key, Known, LastRow, Version
+from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import events, source_checkpoints
 
 
 def _scope(cluster: str, kind: str, namespace: str | None) -> Any:

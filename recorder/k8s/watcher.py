@@ -27,15 +27,15 @@ from typing import Any
 import aiohttp
 import structlog
 
-from recorder.k8s.backoff import BackoffSettings, delay
-from recorder.k8s.client import ApiEndpoint
-from recorder.k8s.errors import Gone, K8sError, StreamStalled
-from recorder.k8s.metrics import RecorderMetrics
-from recorder.k8s.noop import Projection, project
-from recorder.k8s.resources import Resource, object_key, resource_version, to_observation
-from recorder.k8s.state import Key, Known, LastRow, apply_event, diff_listed
-from recorder.k8s.stream import list_page, watch_stream
-from recorder.observation import Observation
+from gapwatch.recorder.k8s.backoff import BackoffSettings, delay
+from gapwatch.recorder.k8s.client import ApiEndpoint
+from gapwatch.recorder.k8s.errors import Gone, K8sError, StreamStalled
+from gapwatch.recorder.k8s.metrics import RecorderMetrics
+from gapwatch.recorder.k8s.noop import Projection, project
+from gapwatch.recorder.k8s.resources import Resource, object_key, resource_version, to_observation
+from gapwatch.recorder.k8s.state import Key, Known, LastRow, apply_event, diff_listed
+from gapwatch.recorder.k8s.stream import list_page, watch_stream
+from gapwatch.recorder.observation import Observation
 
 log = structlog.get_logger("gapwatch.recorder")
 

@@ -1,16 +1,16 @@
 """A deterministic discrete-event simulation of a cluster behind a cloud LB (docs/simulator.md).
 
-from recorder.sim import load_scenario, run
+from gapwatch.recorder.sim import load_scenario, run
 result = run(load_scenario("seed-3node"), seed=1)
 result.observations   # what the recorder's sources would have recorded
 result.truth          # every true gap window, failed request and rollout
 """
 
-from recorder.sim.config import from_dict, load_scenario
-from recorder.sim.presets import PRESETS
-from recorder.sim.result import Request, Rollout, SimResult, Simulation, Truth, Window, run
-from recorder.sim.scenario import Scenario
-from recorder.sim.sinks import summary, to_ndjson, to_store
+from gapwatch.recorder.sim.config import from_dict, load_scenario
+from gapwatch.recorder.sim.presets import PRESETS
+from gapwatch.recorder.sim.result import Request, Rollout, SimResult, Simulation, Truth, Window, run
+from gapwatch.recorder.sim.scenario import Scenario
+from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
 
 __all__ = [
     "PRESETS",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from recorder.sim.core import us
-from recorder.sim.scenario import Event
-from recorder.sim.state import PodState
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.scenario import Event
+from gapwatch.recorder.sim.state import PodState
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 def schedule_events(w: World) -> None:

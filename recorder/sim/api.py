@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from recorder.sim import ids, objects
-from recorder.sim.emit import K8S
-from recorder.sim.state import NodeState, PodState
+from gapwatch.recorder.sim import ids, objects
+from gapwatch.recorder.sim.emit import K8S
+from gapwatch.recorder.sim.state import NodeState, PodState
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 class Api:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from recorder.sim.core import us
+from gapwatch.recorder.sim.core import us
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 class Ccm:

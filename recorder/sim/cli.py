@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from recorder.cliutil import DbOption, open_store, progress, stderr
-from recorder.errors import ConfigError
-from recorder.ndjson import open_output
-from recorder.sim.config import load_scenario
-from recorder.sim.presets import PRESETS
-from recorder.sim.result import Simulation
-from recorder.sim.sinks import summary, to_ndjson, to_store
-from recorder.store import DEFAULT_URL
+from gapwatch.recorder.cliutil import DbOption, open_store, progress, stderr
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.ndjson import open_output
+from gapwatch.recorder.sim.config import load_scenario
+from gapwatch.recorder.sim.presets import PRESETS
+from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
+from gapwatch.recorder.store import DEFAULT_URL
 
 
 def register(app: typer.Typer) -> None:

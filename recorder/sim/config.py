@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from recorder.errors import ConfigError
-from recorder.sim.core import Lag
-from recorder.sim.presets import PRESETS
-from recorder.sim.scenario import Scenario
-from recorder.sim.validate import check_scenario
-from recorder.timefmt import parse_time
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sim.core import Lag
+from gapwatch.recorder.sim.presets import PRESETS
+from gapwatch.recorder.sim.scenario import Scenario
+from gapwatch.recorder.sim.validate import check_scenario
+from gapwatch.recorder.timefmt import parse_time
 
 
 def load_scenario(

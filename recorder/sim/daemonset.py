@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from recorder.sim.state import PodState
+from gapwatch.recorder.sim.state import PodState
 
 if TYPE_CHECKING:
-    from recorder.sim.workload import WorkloadController
+    from gapwatch.recorder.sim.workload import WorkloadController
 
 
 def reconcile_daemonset(ctl: WorkloadController) -> None:

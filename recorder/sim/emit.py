@@ -10,8 +10,8 @@ import heapq
 from collections.abc import Iterator
 from typing import Any
 
-from recorder.observation import Observation
-from recorder.sim.clock import Clock
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.clock import Clock
 
 K8S = "k8s-watch"
 PROBE = "kube-proxy-probe"

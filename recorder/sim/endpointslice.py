@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from recorder.sim import ids, objects
-from recorder.sim.core import us
-from recorder.sim.state import Endpoint, PodState
+from gapwatch.recorder.sim import ids, objects
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.state import Endpoint, PodState
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 class EndpointSliceController:

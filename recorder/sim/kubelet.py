@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from recorder.sim.core import us
-from recorder.sim.state import PodState
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.state import PodState
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 class Kubelet:

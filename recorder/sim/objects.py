@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recorder.sim.clock import Clock
-from recorder.sim.scenario import Scenario
-from recorder.sim.state import Endpoint, NodeState, PodState, ReplicaSetState
+from gapwatch.recorder.sim.clock import Clock
+from gapwatch.recorder.sim.scenario import Scenario
+from gapwatch.recorder.sim.state import Endpoint, NodeState, PodState, ReplicaSetState
 
 
 def node_obj(n: NodeState, s: Scenario, clock: Clock, now_us: int) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from recorder.sim.core import us
-from recorder.sim.emit import POLLER, PROBE
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.emit import POLLER, PROBE
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 _REASONS = {
     "initial": ("Elb.RegistrationInProgress", "Target registration is in progress"),

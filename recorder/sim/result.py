@@ -14,11 +14,11 @@ from typing import IO, Any
 
 import orjson
 
-from recorder.observation import Observation
-from recorder.sim.clock import Clock
-from recorder.sim.core import us
-from recorder.sim.scenario import Scenario, params
-from recorder.sim.world import World
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.clock import Clock
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.scenario import Scenario, params
+from gapwatch.recorder.sim.world import World
 
 STEP_US = us(10)
 

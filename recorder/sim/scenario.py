@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from recorder.sim.core import Lag
+from gapwatch.recorder.sim.core import Lag
 
 CcmMode = Literal["endpoint-driven", "node-driven"]
 Listener = Literal["http", "tcp"]

@@ -8,10 +8,10 @@ from typing import IO
 
 from sqlalchemy import Engine
 
-from recorder.ndjson import dumps
-from recorder.observation import Observation
-from recorder.sim.result import Simulation, Truth
-from recorder.writer import DEFAULT_BATCH, EventWriter
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.result import Simulation, Truth
+from gapwatch.recorder.writer import DEFAULT_BATCH, EventWriter
 
 
 def to_ndjson(sim: Simulation, out: IO[str]) -> Counter[str]:

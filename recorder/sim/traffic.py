@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from recorder.sim.core import us
-from recorder.sim.emit import ACCESS_LOG
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.emit import ACCESS_LOG
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 DELIVERY_US = us(300)
 

@@ -14,12 +14,12 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from recorder.sim.core import us
-from recorder.sim.traffic import log_failed_request
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.traffic import log_failed_request
 
 if TYPE_CHECKING:
-    from recorder.sim.state import PodState
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.state import PodState
+    from gapwatch.recorder.sim.world import World
 
 
 @dataclass(frozen=True, slots=True)

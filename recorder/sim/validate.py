@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from recorder.errors import ConfigError
-from recorder.sim.scenario import Scenario
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sim.scenario import Scenario
 
 
 def check_scenario(s: Scenario, origin: str) -> None:

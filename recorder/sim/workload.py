@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from recorder.sim import ids, objects
-from recorder.sim.core import us
-from recorder.sim.daemonset import reconcile_daemonset
-from recorder.sim.scenario import Workload
-from recorder.sim.state import PodState, ReplicaSetState
+from gapwatch.recorder.sim import ids, objects
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.daemonset import reconcile_daemonset
+from gapwatch.recorder.sim.scenario import Workload
+from gapwatch.recorder.sim.state import PodState, ReplicaSetState
 
 if TYPE_CHECKING:
-    from recorder.sim.world import World
+    from gapwatch.recorder.sim.world import World
 
 
 class WorkloadController:

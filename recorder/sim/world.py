@@ -11,22 +11,22 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from recorder.sim import ids
-from recorder.sim.api import Api
-from recorder.sim.ccm import Ccm
-from recorder.sim.clock import Clock
-from recorder.sim.core import Loop, us
-from recorder.sim.emit import Emitter
-from recorder.sim.endpointslice import EndpointSliceController
-from recorder.sim.kubelet import Kubelet
-from recorder.sim.kubeproxy import KubeProxies
-from recorder.sim.lb import TargetGroup
-from recorder.sim.observe import LbPoller, Prober
-from recorder.sim.scenario import PodSpec, Scenario, Workload
-from recorder.sim.state import NodeState, PodState
-from recorder.sim.truth import TruthTracker
-from recorder.sim.workload import WorkloadController
-from recorder.timefmt import parse_time
+from gapwatch.recorder.sim import ids
+from gapwatch.recorder.sim.api import Api
+from gapwatch.recorder.sim.ccm import Ccm
+from gapwatch.recorder.sim.clock import Clock
+from gapwatch.recorder.sim.core import Loop, us
+from gapwatch.recorder.sim.emit import Emitter
+from gapwatch.recorder.sim.endpointslice import EndpointSliceController
+from gapwatch.recorder.sim.kubelet import Kubelet
+from gapwatch.recorder.sim.kubeproxy import KubeProxies
+from gapwatch.recorder.sim.lb import TargetGroup
+from gapwatch.recorder.sim.observe import LbPoller, Prober
+from gapwatch.recorder.sim.scenario import PodSpec, Scenario, Workload
+from gapwatch.recorder.sim.state import NodeState, PodState
+from gapwatch.recorder.sim.truth import TruthTracker
+from gapwatch.recorder.sim.workload import WorkloadController
+from gapwatch.recorder.timefmt import parse_time
 
 
 class World:
@@ -155,6 +155,6 @@ class World:
         self.prober.heartbeat()
         self.poller.heartbeat()
         self.truth.evaluate(self.live_nodes(), routing=True)
-        from recorder.sim.actions import schedule_events
+        from gapwatch.recorder.sim.actions import schedule_events
 
         schedule_events(self)

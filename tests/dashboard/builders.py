@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replay.model import Rollout, Segment, ServiceRef, Window, WindowClass
+from gapwatch.replay.model import Rollout, Segment, ServiceRef, Window, WindowClass
 
 SVC = ServiceRef("c1", "istio-system", "istio-ingressgateway")
 T0 = 1_795_000_000_000_000  # 2026-11-18T11:06:40Z in epoch microseconds

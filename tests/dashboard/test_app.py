@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.demo import DemoStore, build_demo_store
-from recorder.store import make_engine
-from recorder.tables import events
-from recorder.timefmt import from_micros
-from replay import api
-from replay.model import Window
+from gapwatch.dashboard.demo import DemoStore, build_demo_store
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import api
+from gapwatch.replay.model import Window
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -129,7 +129,7 @@ def test_whatif_recomputes_with_the_replay_engine(app: AppTest, store: Engine) -
     at.select_slider(key="whatif-proxy_terminating_endpoints").set_value(True)
     at.run()
     assert not at.exception
-    from replay.model import WhatIf
+    from gapwatch.replay.model import WhatIf
 
     expected = api.whatif(store, service, WhatIf(prestop_s=30, proxy_terminating_endpoints=True))
     assert _metrics(at)["What-if windows"] == str(len(expected))
@@ -165,7 +165,7 @@ def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) 
 def test_live_overview_follows_a_recorder_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dashboard.demo import simulate_into
+    from gapwatch.dashboard.demo import simulate_into
 
     built = build_demo_store(tmp_path / "live.db", scenarios=[("seed-3node", "seed")])
     monkeypatch.setenv("GAPWATCH_DB", built.url)
@@ -217,7 +217,7 @@ def test_clicking_a_ranked_rollout_opens_it(app: AppTest, store: Engine) -> None
 def test_the_rollout_page_asks_replay_for_its_range_and_nodes_only(
     app: AppTest, store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dashboard import cache
+    from gapwatch.dashboard import cache
 
     calls: list[dict[str, object]] = []
     real = api.timeline

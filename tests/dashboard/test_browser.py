@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from recorder.store import make_engine
-from replay import api
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import api
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-DEMO = [sys.executable, "-m", "dashboard.cli", "demo", "--no-open", "--replace"]
+DEMO = [sys.executable, "-m", "gapwatch.dashboard.cli", "demo", "--no-open", "--replace"]
 ARGS = [
     "--no-sandbox",
     "--headless",

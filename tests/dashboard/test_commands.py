@@ -9,17 +9,17 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from dashboard.commands import streamlit_command
-from recorder.store import make_engine
-from recorder.tables import events
-from replay import api
+from gapwatch.dashboard.commands import streamlit_command
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.tables import events
+from gapwatch.replay import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _gapwatch(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", *args],
+        [sys.executable, "-m", "gapwatch.dashboard.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -81,7 +81,7 @@ def test_demo_with_a_browser_requested_serves_on_a_fresh_machine(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "gapwatch.dashboard.cli", "demo", "--port", str(port)],
         cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

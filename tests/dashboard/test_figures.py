@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import figures, tables
-from replay.model import WINDOW_CLASSES
+from gapwatch.dashboard import figures, tables
+from gapwatch.replay.model import WINDOW_CLASSES
 from tests.dashboard.builders import T0, S, rollout, win
 
 
@@ -131,7 +131,7 @@ def test_rollout_rows_rank_and_sum() -> None:
 
 
 def test_rollout_page_slice_keeps_its_nodes_and_the_visible_range() -> None:
-    from dashboard.data import slice_page, visible_range
+    from gapwatch.dashboard.data import slice_page, visible_range
     from tests.dashboard.builders import seg
 
     r = rollout("r", 100, 200, (win("n1", "node-not-ready", 150, 160),))

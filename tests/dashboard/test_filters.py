@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashboard.filters import Filters, from_params, pick_service
-from replay.model import ServiceRef
+from gapwatch.dashboard.filters import Filters, from_params, pick_service
+from gapwatch.replay.model import ServiceRef
 
 
 def test_round_trip_through_query_parameters() -> None:

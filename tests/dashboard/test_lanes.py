@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from dashboard import lanes
-from dashboard.style import class_color
+from gapwatch.dashboard import lanes
+from gapwatch.dashboard.style import class_color
 from tests.dashboard.builders import T0, S, seg, win
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from dashboard.sqlconsole import describe_relations, run_query, to_csv
-from recorder.observation import Observation
-from recorder.tables import events
-from recorder.writer import EventWriter
+from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
+from gapwatch.dashboard.sqlconsole import describe_relations, run_query, to_csv
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.writer import EventWriter
 
 T = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FOREVER = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"

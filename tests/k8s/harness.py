@@ -18,14 +18,14 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from recorder.k8s.backoff import BackoffSettings
-from recorder.k8s.client import ApiEndpoint
-from recorder.k8s.config import RecorderConfig
-from recorder.k8s.spool import SpoolSettings
-from recorder.k8s.storeio import load_resume_points
-from recorder.k8s.watcher import WatchSettings
-from recorder.service import Recorder
-from recorder.store import make_engine
+from gapwatch.recorder.k8s.backoff import BackoffSettings
+from gapwatch.recorder.k8s.client import ApiEndpoint
+from gapwatch.recorder.k8s.config import RecorderConfig
+from gapwatch.recorder.k8s.spool import SpoolSettings
+from gapwatch.recorder.k8s.storeio import load_resume_points
+from gapwatch.recorder.k8s.watcher import WatchSettings
+from gapwatch.recorder.service import Recorder
+from gapwatch.recorder.store import make_engine
 from tests.k8s.fakeapi import KINDS, Change, FakeApiServer
 
 Row = tuple[str, str | None, str, str, bool]

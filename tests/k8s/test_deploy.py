@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from recorder.k8s.config import load_config
-from recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.k8s.config import load_config
+from gapwatch.recorder.k8s.resources import RESOURCES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBE_VERSION = "1.32.0"

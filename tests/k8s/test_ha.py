@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recorder.store import make_engine
+from gapwatch.recorder.store import make_engine
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import caught_up, expected_rows, fast_config, stored_rows, wait_until
 from tests.k8s.mutator import Mutator
@@ -44,7 +44,14 @@ class Replica:
         self.port = free_port()
         self.log = config.parent / f"replica-{self.port}.log"
         env = {**os.environ, "GAPWATCH_DB": db, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "dashboard.cli", "record", "--config", str(config)]
+        command = [
+            sys.executable,
+            "-m",
+            "gapwatch.dashboard.cli",
+            "record",
+            "--config",
+            str(config),
+        ]
         command += ["--api-server", api, "--listen", f"127.0.0.1:{self.port}"]
         self.proc = subprocess.Popen(
             command,

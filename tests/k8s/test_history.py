@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from recorder.store import make_engine
+from gapwatch.recorder.store import make_engine
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import (
     RecorderThread,

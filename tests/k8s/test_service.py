@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.k8s.resources import RESOURCES
-from recorder.store import make_engine
+from gapwatch.recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.store import make_engine
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import RecorderThread, caught_up, fast_config, stored_rows, wait_until
@@ -97,7 +97,7 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
 def test_record_help_and_kubectl_plugin(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "record", "--help"],
+        [sys.executable, "-m", "gapwatch.dashboard.cli", "record", "--help"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -111,7 +111,7 @@ def test_record_help_and_kubectl_plugin(tmp_path: Path) -> None:
             pytest.fail("kubectl is required under CI=true")
         pytest.skip("kubectl not installed")
     plugin = tmp_path / "kubectl-gapwatch"  # what the kubectl-gapwatch console script installs
-    plugin.write_text(f'#!/bin/sh\nexec {sys.executable} -m dashboard.cli "$@"\n')
+    plugin.write_text(f'#!/bin/sh\nexec {sys.executable} -m gapwatch.dashboard.cli "$@"\n')
     plugin.chmod(0o755)
     env["PATH"] = f"{tmp_path}:{env['PATH']}"
     result = subprocess.run(
@@ -128,7 +128,7 @@ def test_record_help_and_kubectl_plugin(tmp_path: Path) -> None:
 
 def test_a_resumed_recorder_is_ready_once_its_watches_are_open(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    from recorder.store import upgrade
+    from gapwatch.recorder.store import upgrade
 
     engine = make_engine(url)
     upgrade(engine)

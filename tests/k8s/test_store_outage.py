@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.k8s.spool import SpoolSettings
-from recorder.store import make_engine, upgrade
+from gapwatch.recorder.k8s.spool import SpoolSettings
+from gapwatch.recorder.store import make_engine, upgrade
 from tests import pgserver
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import (

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import ConfigError
-from recorder.k8s.backoff import BackoffSettings, delay
-from recorder.k8s.config import load_config
-from recorder.k8s.noop import LAST_APPLIED, fingerprint, project
-from recorder.k8s.resources import RESOURCES, to_observation
-from recorder.k8s.scope import LocalServiceScope
-from recorder.k8s.state import Known, apply_event, diff_listed
-from recorder.observation import validate
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.k8s.backoff import BackoffSettings, delay
+from gapwatch.recorder.k8s.config import load_config
+from gapwatch.recorder.k8s.noop import LAST_APPLIED, fingerprint, project
+from gapwatch.recorder.k8s.resources import RESOURCES, to_observation
+from gapwatch.recorder.k8s.scope import LocalServiceScope
+from gapwatch.recorder.k8s.state import Known, apply_event, diff_listed
+from gapwatch.recorder.observation import validate
 from tests.k8s import objects
 from tests.k8s.objects import FIXTURES
 

@@ -7,13 +7,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from recorder.facts import derive
-from recorder.observation import Observation
-from recorder.sim import load_scenario, run
-from recorder.timefmt import parse_time, to_micros
-from replay.detect import DEFAULTS, DetectSettings, detect
-from replay.fold import FoldState, fold
-from replay.model import Window
+from gapwatch.recorder.facts import derive
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.timefmt import parse_time, to_micros
+from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.model import Window
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recorder.observation import Observation
+from gapwatch.recorder.observation import Observation
 from tests.replay.builders import eps, node, nodeport, pod, service, target
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from replay.detect import DetectSettings
+from gapwatch.replay.detect import DetectSettings
 from tests.replay.accuracy import Report, compare
 
 P = "observe.kube_proxy_period_s"
@@ -54,7 +54,7 @@ def test_nodeport_service_only_nodeport_probes(period: float) -> None:
 
 
 def test_seed_scenario_has_both_seed_classes() -> None:
-    from recorder.sim import load_scenario, run
+    from gapwatch.recorder.sim import load_scenario, run
     from tests.replay.accuracy import replay_windows
 
     result = run(load_scenario("seed-3node"), seed=1)

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from dashboard.cli import app
+from gapwatch.dashboard.cli import app
 
 runner = CliRunner()
 WINDOW_FIELDS = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from recorder.timefmt import to_micros
-from replay.detect import DetectSettings, detect
-from replay.fold import FoldState, fold
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.detect import DetectSettings, detect
+from gapwatch.replay.fold import FoldState, fold
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 from tests.replay.scenarios import seed_races
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from recorder.facts import FACT_COLUMNS, derive
-from recorder.observation import Observation
-from recorder.timefmt import to_micros
-from recorder.writer import EventWriter, no_derive
-from replay.load import rederive_facts
+from gapwatch.recorder.facts import FACT_COLUMNS, derive
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.recorder.writer import EventWriter, no_derive
+from gapwatch.replay.load import rederive_facts
 from tests.replay.builders import at, facts_of, pod
 from tests.replay.scenarios import seed_races
 

@@ -9,12 +9,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recorder.facts import Fact, derive
-from recorder.observation import Observation
-from replay.detect import detect
-from replay.fold import FoldState, fold, lb_facing
-from replay.lags import lag_samples
-from replay.segments import lane_segments
+from gapwatch.recorder.facts import Fact, derive
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.lags import lag_samples
+from gapwatch.replay.segments import lane_segments
 from tests.replay import builders as b
 
 NODES = ("n1", "n2", "n3")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from recorder.store import alembic_config, current_revision, downgrade, head_revision, upgrade
-from replay import projections
+from gapwatch.recorder.store import (
+    alembic_config,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
+from gapwatch.replay import projections
 
 REPLAY_TABLES = {"facts", "replay_windows", "replay_rollouts", "replay_lags", "replay_state"}
 VIEWS = {"v_lane_samples", "v_windows", "v_rollouts", "v_lags"}
@@ -27,8 +33,8 @@ def test_check_is_clean_and_0002_goes_down_and_up(engine: Engine) -> None:
 
 def test_0004_makes_the_next_refresh_fill_the_segments(engine: Engine) -> None:
     """A store replayed before 0004 has no segments: the migration rewinds the projections."""
-    from recorder.sim import load_scenario, run
-    from recorder.writer import EventWriter
+    from gapwatch.recorder.sim import load_scenario, run
+    from gapwatch.recorder.writer import EventWriter
 
     EventWriter(engine).write_all(run(load_scenario("seed-3node"), seed=2).observations)
     projections.refresh(engine)

@@ -7,13 +7,13 @@ from itertools import pairwise
 
 from sqlalchemy import Engine, text
 
-from recorder.sim import load_scenario, run
-from recorder.timefmt import from_micros
-from recorder.writer import EventWriter
-from replay import api, projections
-from replay.detect import detect
-from replay.load import load_state
-from replay.model import WhatIf
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api, projections
+from gapwatch.replay.detect import detect
+from gapwatch.replay.load import load_state
+from gapwatch.replay.model import WhatIf
 
 TABLES = {
     "replay_windows": "cluster, namespace, service, node, class, start_us, end_us, "
@@ -103,8 +103,8 @@ def test_whatif_and_advice_through_the_api(engine: Engine) -> None:
 def test_bulk_load_folds_like_the_plain_fold(engine: Engine) -> None:
     # PostgreSQL reads facts through Arrow and folds probe lanes as columns; the result must be
     # the plain row-by-row fold of the same facts (on SQLite both are the plain fold).
-    from replay.fold import FoldState, fold
-    from replay.load import iter_facts
+    from gapwatch.replay.fold import FoldState, fold
+    from gapwatch.replay.load import iter_facts
 
     for seed in (1, 2):
         EventWriter(engine).write_all(run(load_scenario("aws-nlb"), seed=seed).observations)

@@ -3,9 +3,9 @@ a watch stream dates it at the change itself."""
 
 from __future__ import annotations
 
-from replay.fold import Sample
-from replay.model import ServiceRef
-from replay.segments import _segments
+from gapwatch.replay.fold import Sample
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.segments import _segments
 
 SVC = ServiceRef("c", "istio-system", "istio-ingressgateway")
 

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import Engine, text
 
-from recorder.sim import load_scenario, run
-from recorder.tables import replay_segments
-from recorder.timefmt import from_micros
-from recorder.writer import EventWriter
-from replay import api, projections, segment_store
-from replay import segments as segments_mod
-from replay.load import load_state
-from replay.model import Segment, ServiceRef
-from replay.projections import _bulk_insert
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.tables import replay_segments
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api, projections, segment_store
+from gapwatch.replay import segments as segments_mod
+from gapwatch.replay.load import load_state
+from gapwatch.replay.model import Segment, ServiceRef
+from gapwatch.replay.projections import _bulk_insert
 
 S = 1_000_000
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from recorder.sim import load_scenario, run
-from recorder.writer import EventWriter
-from replay import projections
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import projections
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "sql.md"
 BLOCKS = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)

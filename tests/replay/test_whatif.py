@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.facts import derive
-from recorder.sim import load_scenario, run
-from replay.advise import advise
-from replay.detect import detect
-from replay.fold import FoldState, fold, lb_facing
-from replay.model import WhatIf
-from replay.whatif import whatif
+from gapwatch.recorder.facts import derive
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.replay.advise import advise
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.model import WhatIf
+from gapwatch.replay.whatif import whatif
 
 
 def _state(name: str, seed: int, overrides: dict[str, object] | None = None) -> FoldState:

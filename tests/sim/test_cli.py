@@ -13,11 +13,11 @@ import orjson
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from dashboard.cli import app
-from recorder.ndjson import dumps, read_observations
-from recorder.sim import Simulation, load_scenario, run, summary, to_ndjson, to_store
-from recorder.store import make_engine
-from recorder.tables import events
+from gapwatch.dashboard.cli import app
+from gapwatch.recorder.ndjson import dumps, read_observations
+from gapwatch.recorder.sim import Simulation, load_scenario, run, summary, to_ndjson, to_store
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.tables import events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +70,7 @@ def test_a_bad_parameter_is_one_line_and_exit_1() -> None:
         [
             sys.executable,
             "-m",
-            "dashboard.cli",
+            "gapwatch.dashboard.cli",
             "simulate",
             "--out",
             "-",

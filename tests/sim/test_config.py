@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import ConfigError
-from recorder.sim import PRESETS, load_scenario
-from recorder.sim.core import Lag
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sim import PRESETS, load_scenario
+from gapwatch.recorder.sim.core import Lag
 
 
 def write(tmp_path: Path, text: str) -> str:

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from recorder.ndjson import dumps
-from recorder.sim import load_scenario, run
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.sim import load_scenario, run
 
 
 def render(name: str, seed: int) -> tuple[bytes, bytes]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from recorder.sim import PRESETS, from_dict, run
-from recorder.sim.core import Lag
-from recorder.sim.scenario import ACTIONS, Scenario
+from gapwatch.recorder.sim import PRESETS, from_dict, run
+from gapwatch.recorder.sim.core import Lag
+from gapwatch.recorder.sim.scenario import ACTIONS, Scenario
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
 

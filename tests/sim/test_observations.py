@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from recorder.observation import Observation, validate
-from recorder.sim import PRESETS, load_scenario, run
-from recorder.timefmt import parse_time, to_micros
+from gapwatch.recorder.observation import Observation, validate
+from gapwatch.recorder.sim import PRESETS, load_scenario, run
+from gapwatch.recorder.timefmt import parse_time, to_micros
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sim"
 SOURCES = {"k8s-watch", "kube-proxy-probe", "lb-poller", "elb-access-log"}

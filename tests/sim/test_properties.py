@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recorder.sim import load_scenario, run
+from gapwatch.recorder.sim import load_scenario, run
 
 EVENTS = st.lists(
     st.sampled_from(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.sim import Truth, load_scenario, run
+from gapwatch.recorder.sim import Truth, load_scenario, run
 
 SEEDS = range(1, 6)
 RBF = "registered-before-forwarding"

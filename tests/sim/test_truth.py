@@ -10,9 +10,9 @@ from itertools import pairwise
 import orjson
 import pytest
 
-from recorder.sim import Truth, load_scenario, run
-from recorder.timefmt import parse_time
-from replay.model import WINDOW_CLASSES
+from gapwatch.recorder.sim import Truth, load_scenario, run
+from gapwatch.recorder.timefmt import parse_time
+from gapwatch.replay.model import WINDOW_CLASSES
 
 SMALL = ["seed-3node", "mitigated", "aws-nlb"]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from recorder.observation import Observation
+from gapwatch.recorder.observation import Observation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "store"
 T0 = datetime(2026, 3, 13, 10, 0, 0, 123456, tzinfo=UTC)

@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select
 
-from recorder import exporter
-from recorder.importer import error_writer, import_files
-from recorder.ndjson import dumps
-from recorder.observation import Observation
-from recorder.store import make_engine
-from recorder.tables import events
+from gapwatch.recorder import exporter
+from gapwatch.recorder.importer import error_writer, import_files
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.tables import events
 from tests.store.samples import real_observations
 
 
@@ -123,7 +123,7 @@ def test_truncated_gzip_is_reported_not_crashed(engine: Engine, tmp_path: Path) 
 def test_export_import_export_is_byte_identical(
     store_url: str, empty_store_url: str, tmp_path: Path
 ) -> None:
-    from recorder.store import upgrade
+    from gapwatch.recorder.store import upgrade
 
     source = make_engine(store_url)
     path = tmp_path / "in.ndjson"
@@ -142,7 +142,7 @@ def test_export_import_export_is_byte_identical(
 
 
 def test_export_filters_by_cluster_and_time(engine: Engine) -> None:
-    from recorder.writer import EventWriter
+    from gapwatch.recorder.writer import EventWriter
 
     a, b = real_observations("a"), real_observations("b")
     EventWriter(engine).write(a + b)
@@ -154,7 +154,7 @@ def test_export_filters_by_cluster_and_time(engine: Engine) -> None:
 
 
 def test_csv_and_parquet_exports_carry_every_event(engine: Engine, tmp_path: Path) -> None:
-    from recorder.writer import EventWriter
+    from gapwatch.recorder.writer import EventWriter
 
     observations = real_observations()
     EventWriter(engine).write(observations)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect
 
-from recorder.store import (
+from gapwatch.recorder.store import (
     alembic_config,
     current_revision,
     downgrade,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recorder.errors import ObservationError
-from recorder.observation import Observation, from_dict, validate
+from gapwatch.recorder.errors import ObservationError
+from gapwatch.recorder.observation import Observation, from_dict, validate
 from tests.store.samples import real_observations
 
 

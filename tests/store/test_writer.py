@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select, text
 
-from recorder.errors import StoreError
-from recorder.observation import Observation
-from recorder.tables import events
-from recorder.writer import Checkpoint, EventWriter, load_checkpoints
+from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.tables import events
+from gapwatch.recorder.writer import Checkpoint, EventWriter, load_checkpoints
 from tests.store.samples import real_observations
 
 
@@ -111,7 +111,7 @@ def test_postgres_readers_see_ids_in_commit_order(pg_url: str) -> None:
     id that saw id N never later finds a smaller id appear."""
     import threading
 
-    from recorder.store import make_engine
+    from gapwatch.recorder.store import make_engine
 
     engine = make_engine(pg_url)
     obs = real_observations()
@@ -147,7 +147,7 @@ def test_postgres_readers_see_ids_in_commit_order(pg_url: str) -> None:
 
 
 def test_unreachable_store_is_a_clean_error(tmp_path: Any) -> None:
-    from recorder.store import make_engine
+    from gapwatch.recorder.store import make_engine
 
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreError, match=r"127\.0\.0\.1"):

@@ -1,0 +1,12 @@
+"""The recorder's sources: one sub-package per source, each behind the protocol in `base`.
+
+`REGISTRY` maps a source's configuration key (a key under `sources:` in the recorder's YAML) to
+the `module:function` that builds it. A source is imported only when it is configured, so
+`gapwatch record` never loads what it does not run. Adding a source is one folder under
+`recorder/sources/` and one line here (docs/architecture.md shows the Kubernetes source as the
+example).
+"""
+
+from __future__ import annotations
+
+REGISTRY: dict[str, str] = {}

@@ -68,6 +68,15 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
         fake.update("Pod", fake.get("Pod", "kubelb", "ingress-1"))
         wait_until(lambda: caught_up(engine, fake, config), "catching up again")
         status, metrics = _get(port, "/metrics")
+        # The shared ClusterView knows what the k8s source saw, for the other sources.
+        view = rec.recorder.view
+        local = sorted(
+            f"{s['metadata']['namespace']}/{s['metadata']['name']}"
+            for s in services
+            if s["spec"].get("externalTrafficPolicy") == "Local"
+        )
+        assert local and [s.key for s in view.local_services()] == local
+        assert [n.name for n in view.nodes()] == ["node-1"]
         rec.stop()
     names = {(kind, name) for kind, _, name, _, _ in stored_rows(engine)}
     engine.dispose()

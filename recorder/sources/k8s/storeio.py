@@ -12,12 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from gapwatch.recorder.checkpoints import read_checkpoints
 from gapwatch.recorder.sources.k8s.noop import fingerprint
 from gapwatch.recorder.sources.k8s.resources import SOURCE
 from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, Version
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import events
+from gapwatch.recorder.tables import events, source_checkpoints
 
 
 def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
@@ -49,10 +48,13 @@ def load_start(
 
 
 def _resume_points(conn: Connection, *, cluster: str) -> dict[str, str]:
+    query = source_checkpoints.select().where(
+        source_checkpoints.c.cluster == cluster, source_checkpoints.c.source == SOURCE
+    )
     return {
-        key: str(value["resourceVersion"])
-        for key, value in read_checkpoints(conn, cluster=cluster, source=SOURCE).items()
-        if isinstance(value, dict) and value.get("resourceVersion")
+        row.key: str(row.value["resourceVersion"])
+        for row in conn.execute(query)
+        if isinstance(row.value, dict) and row.value.get("resourceVersion")
     }
 
 

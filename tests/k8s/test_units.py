@@ -19,6 +19,7 @@ from gapwatch.recorder.sources.k8s.noop import LAST_APPLIED, fingerprint, projec
 from gapwatch.recorder.sources.k8s.resources import RESOURCES, to_observation
 from gapwatch.recorder.sources.k8s.scope import LocalServiceScope
 from gapwatch.recorder.sources.k8s.state import Known, apply_event, diff_listed
+from gapwatch.recorder.spool import SpoolSettings
 from tests.k8s import objects
 from tests.k8s.objects import FIXTURES
 
@@ -155,6 +156,14 @@ def test_config_file_then_environment(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=message) as info:
             _k8s(path, {})
         assert str(path) in str(info.value)
+
+
+def test_the_documented_configuration_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "recorder.md").read_text("utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "record.yaml").write_text(example)
+    config, k8s = _k8s(tmp_path / "record.yaml", {})
+    assert config.spool == SpoolSettings() and k8s == K8sSettings()  # the documented defaults
 
 
 def test_sources_section_configures_the_k8s_source(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.recorder import cli as recorder_cli
+from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import run_app
-from gapwatch.recorder.k8s import cli as k8s_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.replay import cli as replay_cli
 
@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 recorder_cli.register(app)
-k8s_cli.register(app)
+record_cli.register(app)
 sim_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)

@@ -8,23 +8,17 @@ on it; `--build-only` stops after building, `--no-open` starts it without openin
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
-import urllib.request
-import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gapwatch.dashboard import demo as demo_mod
-from gapwatch.recorder.cliutil import DbOption, open_store, stderr
-from gapwatch.recorder.store import DEFAULT_URL, redact
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, stderr
 
 APP = Path(__file__).with_name("app.py")
+#: The SQLite file `gapwatch demo` builds (and rebuilds) by default, in the current directory.
+DEMO_PATH = "gapwatch-demo.db"
 
 PortOption = Annotated[
     int, typer.Option("--port", envvar="GAPWATCH_PORT", help="Port to serve the dashboard on.")
@@ -66,6 +60,12 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
 
 def serve(db: str, *, port: int, address: str, headless: bool) -> int:
     """Run the dashboard in the foreground until interrupted; returns streamlit's exit code."""
+    import signal
+    import subprocess
+    import threading
+
+    from gapwatch.recorder.store import redact
+
     env = {**os.environ, "GAPWATCH_DB": db}
     root = str(APP.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -97,6 +97,10 @@ def _has_display() -> bool:
 
 
 def _open_when_up(url: str, timeout_s: float = 60.0) -> None:
+    import time
+    import urllib.request
+    import webbrowser
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -124,7 +128,7 @@ def dashboard(
 def demo(
     path: Annotated[
         Path, typer.Option("--path", help="The SQLite file to build (rebuilt each time).")
-    ] = Path(demo_mod.DEFAULT_PATH),
+    ] = Path(DEMO_PATH),
     port: PortOption = 8501,
     address: AddressOption = "127.0.0.1",
     no_open: Annotated[
@@ -143,6 +147,8 @@ def demo(
 ) -> None:
     """Simulate the seed cluster and a larger one into a fresh SQLite file, replay, and open the
     dashboard on it. The first command to run: `gapwatch demo`."""
+    from gapwatch.dashboard import demo as demo_mod
+
     scenarios = list(demo_mod.DEFAULT_SCENARIOS)
     if large:
         scenarios.append(demo_mod.LARGE_SCENARIO)
@@ -150,7 +156,7 @@ def demo(
         path,
         scenarios=scenarios,
         seed=seed,
-        replace=replace or path.name == demo_mod.DEFAULT_PATH,
+        replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
     )
     for c in store.clusters:

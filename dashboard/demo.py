@@ -25,7 +25,6 @@ from gapwatch.replay import api
 DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-nlb", "aws"))
 #: Added by `gapwatch demo --large`: 300 nodes for 12 hours (about half a million events).
 LARGE_SCENARIO: tuple[str, str] = ("large", "large")
-DEFAULT_PATH = "gapwatch-demo.db"
 
 
 @dataclass(frozen=True, slots=True)

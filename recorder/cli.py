@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gapwatch.recorder import exporter, store
 from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
     EXIT_PARTIAL,
     ClusterOption,
     CsvFlag,
@@ -25,9 +25,9 @@ from gapwatch.recorder.cliutil import (
     stderr,
     time_option,
 )
-from gapwatch.recorder.importer import error_writer, import_files
-from gapwatch.recorder.ndjson import input_size, open_output
-from gapwatch.recorder.observation import Observation
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.observation import Observation
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
 import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
@@ -43,10 +43,12 @@ def register(app: typer.Typer) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Create the store, or migrate it to the newest schema. Safe to run again."""
+    from gapwatch.recorder import store
+
     engine = open_store(db, require_schema=False)
     before = store.current_revision(engine)
     store.upgrade(engine, revision)
@@ -57,10 +59,12 @@ def db_upgrade(
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes everything.")],
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Migrate the store down to REVISION (drops data in tables that go away)."""
+    from gapwatch.recorder import store
+
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
         raise typer.Exit(1)
@@ -69,8 +73,10 @@ def db_downgrade(
 
 
 @db_app.command("current")
-def db_current(db: DbOption = store.DEFAULT_URL) -> None:
+def db_current(db: DbOption = DEFAULT_URL) -> None:
     """Print the store's schema revision and the code's newest one."""
+    from gapwatch.recorder import store
+
     engine = open_store(db, require_schema=False)
     have, want = store.current_revision(engine), store.head_revision()
     print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
@@ -81,7 +87,7 @@ def import_events(
     files: Annotated[
         list[str], typer.Argument(help="NDJSON files (.gz is fine); '-' reads standard input.")
     ],
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     strict: Annotated[
         bool, typer.Option("--strict", help="Write nothing if any line is bad.")
     ] = False,
@@ -99,6 +105,9 @@ def import_events(
     Valid lines are stored once (importing the same file again adds nothing); each bad line is
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
     """
+    from gapwatch.recorder.importer import error_writer, import_files
+    from gapwatch.recorder.ndjson import input_size
+
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
@@ -137,7 +146,7 @@ def import_events(
 
 @export_app.command("events")
 def export_events(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     since: Annotated[str | None, typer.Option(help="From this RFC 3339 time (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
@@ -149,6 +158,9 @@ def export_events(
     ] = "-",
 ) -> None:
     """Export the event log in id order. NDJSON exports re-import to the same log."""
+    from gapwatch.recorder import exporter
+    from gapwatch.recorder.ndjson import open_output
+
     if fmt not in ("ndjson", "csv", "parquet"):
         raise typer.BadParameter("choose ndjson, csv or parquet", param_hint="--format")
     if fmt == "parquet" and out == "-":
@@ -181,6 +193,7 @@ def stats_rows(db: str) -> list[dict[str, object]]:
     """Events per cluster, source and kind (for `gapwatch db stats`)."""
     from sqlalchemy import func, select
 
+    from gapwatch.recorder import store
     from gapwatch.recorder.tables import events
 
     engine = open_store(db)
@@ -202,7 +215,7 @@ def stats_rows(db: str) -> list[dict[str, object]]:
 
 @db_app.command("stats")
 def db_stats(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,

@@ -4,6 +4,9 @@ Conventions (docs/cli.md): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwat
 `--cluster NAME` (env GAPWATCH_CLUSTER); human tables by default, `--json` / `--csv` for machines;
 progress on stderr; an error is one line on stderr and a non-zero exit, never a traceback.
 
+Everything a command's signature needs is imported at the top (typer, rich's Console); the rest
+(the store, orjson, rich tables and progress bars) when a command runs, so `--help` stays fast.
+
 Exit codes: 0 ok; 1 error (nothing or not everything done); 2 usage; 3 partial (some input lines
 were rejected and reported, the rest was stored).
 """
@@ -17,26 +20,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from sqlalchemy import Engine
 
+from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import GapwatchError
-from gapwatch.recorder.store import make_engine, require_current
 from gapwatch.recorder.timefmt import parse_time
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
@@ -94,6 +88,8 @@ def time_option(value: str | None, option: str) -> datetime | None:
 
 def open_store(db: str, *, require_schema: bool = True) -> Engine:
     """The engine for `--db`, after checking the schema is current (unless told not to)."""
+    from gapwatch.recorder.store import make_engine, require_current
+
     engine = make_engine(db)
     if require_schema:
         require_current(engine)
@@ -119,6 +115,8 @@ def emit_rows(
     """Print rows as a rich table, a JSON array, or CSV with a header."""
     write = out or (lambda text: sys.stdout.write(text))
     if fmt is OutputFormat.json:
+        import orjson
+
         write(
             orjson.dumps(
                 [{c: _plain(r.get(c)) for c in columns} for r in rows],
@@ -135,6 +133,8 @@ def emit_rows(
             writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])
         write(buffer.getvalue())
     else:
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False)
         for c in columns:
             table.add_column(c)
@@ -146,6 +146,16 @@ def emit_rows(
 @contextmanager
 def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
     """A progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     count_col = DownloadColumn() if unit_bytes else MofNCompleteColumn()
     bar = Progress(
         TextColumn("{task.description}"),

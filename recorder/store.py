@@ -21,9 +21,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
-
-DEFAULT_URL = "sqlite:///gapwatch.db"
 
 
 def normalize_url(url: str) -> str:

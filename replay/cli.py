@@ -1,14 +1,17 @@
-"""Replay commands: gaps, rollouts, timeline, advise, replay; dashboard.cli registers them."""
+"""Replay commands: gaps, rollouts, timeline, advise, replay; dashboard.cli registers them.
+
+The replay engine (`api`, `projections`) is imported when a command runs, never at import:
+`gapwatch --help` does not load it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gapwatch.recorder import store
 from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
     ClusterOption,
     CsvFlag,
     DbOption,
@@ -22,8 +25,9 @@ from gapwatch.recorder.cliutil import (
     time_option,
 )
 from gapwatch.recorder.timefmt import format_time, from_micros
-from gapwatch.replay import api, projections
-from gapwatch.replay.model import Segment, ServiceRef, Window
+
+if TYPE_CHECKING:
+    from gapwatch.replay.model import Segment, ServiceRef, Window
 
 WINDOW_COLUMNS = [
     "cluster", "service", "node", "class", "start", "end", "duration_s", "duration_min_s",
@@ -83,6 +87,8 @@ def window_dict(w: Window) -> dict[str, Any]:
 
 
 def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+    from gapwatch.replay import api
+
     known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
     if value is not None:
         known = [s for s in known if s.key == value]
@@ -96,7 +102,7 @@ def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
 
 
 def gaps(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     since: SinceOption = None,
@@ -106,6 +112,8 @@ def gaps(
     as_csv: CsvFlag = False,
 ) -> None:
     """List gap windows: the LB routed to a node that did not serve the Service."""
+    from gapwatch.replay import api
+
     engine = open_store(db)
     found = api.windows(
         engine,
@@ -125,7 +133,7 @@ def gaps(
 
 
 def rollouts(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     since: SinceOption = None,
@@ -135,6 +143,8 @@ def rollouts(
     as_csv: CsvFlag = False,
 ) -> None:
     """List rollouts and node disruptions with their windows and gap-seconds."""
+    from gapwatch.replay import api
+
     engine = open_store(db)
     found = api.rollouts(
         engine,
@@ -182,7 +192,7 @@ def _segment_row(s: Segment) -> dict[str, Any]:
 
 
 def timeline(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     node: Annotated[list[str] | None, typer.Option("--node", help="Only these nodes.")] = None,
@@ -194,6 +204,8 @@ def timeline(
     as_csv: CsvFlag = False,
 ) -> None:
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
+    from gapwatch.replay import api
+
     engine = open_store(db)
     svc = _service(engine, service, cluster)
     if at is not None:
@@ -214,13 +226,17 @@ def timeline(
 
 
 def advise(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Measured lags and the smallest settings that would have closed every observed window."""
+    from dataclasses import asdict
+
     import orjson
+
+    from gapwatch.replay import api
 
     engine = open_store(db)
     svc = _service(engine, service, cluster)
@@ -254,7 +270,7 @@ def advise(
 
 
 def replay(
-    db: DbOption = store.DEFAULT_URL,
+    db: DbOption = DEFAULT_URL,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Recompute every projection from scratch.")
     ] = False,
@@ -263,6 +279,8 @@ def replay(
     ] = False,
 ) -> None:
     """Update the window/rollout projections (incrementally, or from scratch with --rebuild)."""
+    from gapwatch.replay import projections
+
     engine = open_store(db)
     if rebuild:
         count = projections.rebuild(engine, rederive=rederive)

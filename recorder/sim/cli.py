@@ -1,4 +1,8 @@
-"""`gapwatch simulate`: run a scenario into the event store (default) or to NDJSON, plus truth."""
+"""`gapwatch simulate`: run a scenario into the event store (default) or to NDJSON, plus truth.
+
+The simulator itself is imported when the command runs (only the preset names at import, for
+--help).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,9 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DbOption, open_store, progress, stderr
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr
 from gapwatch.recorder.errors import ConfigError
-from gapwatch.recorder.ndjson import open_output
-from gapwatch.recorder.sim.config import load_scenario
-from gapwatch.recorder.sim.presets import PRESETS
-from gapwatch.recorder.sim.result import Simulation
-from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
-from gapwatch.recorder.store import DEFAULT_URL
+from gapwatch.recorder.sim.presets import PRESETS  # plain data: the names for --help
 
 
 def register(app: typer.Typer) -> None:
@@ -65,6 +64,11 @@ def simulate(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Simulate a cluster behind a cloud LB: what a recorder would record, and the truth."""
+    from gapwatch.recorder.ndjson import open_output
+    from gapwatch.recorder.sim.config import load_scenario
+    from gapwatch.recorder.sim.result import Simulation
+    from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
+
     overrides = _overrides(set_ or [], cluster)
     if config is not None:
         if scenario is not None:

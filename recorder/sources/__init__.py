@@ -9,4 +9,6 @@ example).
 
 from __future__ import annotations
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "k8s": "gapwatch.recorder.sources.k8s.source:build",
+}

@@ -239,6 +239,8 @@ class FakeApiServer(FakeStore):
 
         with self._lock:
             generation, gone_generation = self._generation, self._gone_generation
+            if self._down:  # down() came after the check above: this stream is dropped too
+                generation -= 1
             if rv_text in ("", "0"):
                 position = self.rv
                 initial = [
@@ -278,9 +280,14 @@ class FakeApiServer(FakeStore):
                 break
             if not self._silent:
                 with self._lock:
+                    # Checked under the lock that commits take: a change committed after
+                    # drop_watches()/down() is never served on a stream opened before it.
+                    dropped = self._generation != generation
                     start = self._index_after(position)
-                    batch = self.history[start : start + 500]
+                    batch = [] if dropped else self.history[start : start + 500]
                     head = self.rv
+                if dropped:
+                    continue  # the top of the loop aborts the stream
                 if head - max(position, start_head) > self.max_watch_lag:
                     self.counters.slow_closed += 1
                     break

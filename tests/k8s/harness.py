@@ -18,27 +18,27 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.k8s.backoff import BackoffSettings
-from gapwatch.recorder.k8s.client import ApiEndpoint
-from gapwatch.recorder.k8s.config import RecorderConfig
-from gapwatch.recorder.k8s.spool import SpoolSettings
-from gapwatch.recorder.k8s.storeio import load_resume_points
-from gapwatch.recorder.k8s.watcher import WatchSettings
-from gapwatch.recorder.service import Recorder
+from gapwatch.recorder.backoff import BackoffSettings
+from gapwatch.recorder.config import RecorderConfig
+from gapwatch.recorder.run import Recorder
+from gapwatch.recorder.sources.k8s.source import K8sSource
+from gapwatch.recorder.sources.k8s.storeio import load_resume_points
+from gapwatch.recorder.sources.k8s.watcher import WatchSettings
+from gapwatch.recorder.spool import SpoolSettings
 from gapwatch.recorder.store import make_engine
 from tests.k8s.fakeapi import KINDS, Change, FakeApiServer
 
 Row = tuple[str, str | None, str, str, bool]
+RECORDER_KEYS = {f.name for f in dataclasses.fields(RecorderConfig)}
 
 
 def fast_config(**overrides: Any) -> RecorderConfig:
-    """Short timeouts and backoffs so faults resolve in tens of milliseconds."""
-    config = RecorderConfig(
-        cluster="test",
-        listen="127.0.0.1:0",
-        scope="all",
-        kinds=("Service", "Node", "Pod", "EndpointSlice", "Event"),
-        watch=WatchSettings(
+    """Short timeouts and backoffs so faults resolve in tens of milliseconds. Overrides of the
+    recorder's own fields (cluster, spool, ...) go to the top, the others to `sources.k8s`."""
+    k8s: dict[str, Any] = {
+        "scope": "all",
+        "kinds": ("Service", "Node", "Pod", "EndpointSlice", "Event"),
+        "watch": WatchSettings(
             page_size=50,
             read_timeout_s=0.6,
             server_timeout_s=(3, 6),
@@ -46,9 +46,19 @@ def fast_config(**overrides: Any) -> RecorderConfig:
             list_timeout_s=10.0,
             backoff=BackoffSettings(initial_s=0.02, max_s=0.2),
         ),
-        spool=SpoolSettings(max_items=2000, batch_size=500, flush_interval_s=0.02),
-    )
-    return dataclasses.replace(config, **overrides)
+    }
+    top: dict[str, Any] = {
+        "cluster": "test",
+        "listen": "127.0.0.1:0",
+        "spool": SpoolSettings(batch_size=500, flush_interval_s=0.02),
+    }
+    for key, value in overrides.items():
+        (top if key in RECORDER_KEYS else k8s)[key] = value
+    return RecorderConfig(**top, sources={"k8s": k8s})
+
+
+def kinds(config: RecorderConfig) -> tuple[str, ...]:
+    return tuple(config.sources["k8s"]["kinds"])
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -65,7 +75,14 @@ class RecorderThread:
 
     def __init__(self, config: RecorderConfig, db_url: str, api_url: str) -> None:
         self.engine = make_engine(db_url)
-        self.recorder = Recorder(config=config, engine=self.engine, api=ApiEndpoint(host=api_url))
+        config = dataclasses.replace(
+            config,
+            sources={**config.sources, "k8s": {**config.sources["k8s"], "api_server": api_url}},
+        )
+        self.recorder = Recorder(config=config, engine=self.engine)
+        source = self.recorder.source("k8s")
+        assert isinstance(source, K8sSource)
+        self.k8s = source
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -109,7 +126,7 @@ class RecorderThread:
 
 
 def streams(config: RecorderConfig) -> list[str]:
-    return list(config.kinds)
+    return list(kinds(config))
 
 
 def caught_up(engine: Engine, fake: FakeApiServer, config: RecorderConfig) -> bool:

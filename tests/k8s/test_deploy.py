@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gapwatch.recorder.k8s.config import load_config
-from gapwatch.recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.config import load_config
+from gapwatch.recorder.sources.k8s.config import parse_settings
+from gapwatch.recorder.sources.k8s.resources import RESOURCES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBE_VERSION = "1.32.0"
@@ -121,6 +122,7 @@ def test_deployment_is_probed_limited_non_root_and_reads_the_db_from_a_secret(
     config_map = _one(rendered, "ConfigMap")
     (tmp_path / "record.yaml").write_text(config_map["data"]["record.yaml"])
     config = load_config(tmp_path / "record.yaml", {})
+    parse_settings(config.sources["k8s"])  # the k8s source accepts its section
     assert config.listen.endswith(":" + str(recorder["ports"][0]["containerPort"]))
     assert config.shutdown_timeout_s < pod["terminationGracePeriodSeconds"]
     policy = _one(rendered, "NetworkPolicy")

@@ -19,7 +19,14 @@ import yaml
 
 from gapwatch.recorder.store import make_engine
 from tests.k8s.fakeapi import FakeApiServer
-from tests.k8s.harness import caught_up, expected_rows, fast_config, stored_rows, wait_until
+from tests.k8s.harness import (
+    caught_up,
+    expected_rows,
+    fast_config,
+    kinds,
+    stored_rows,
+    wait_until,
+)
 from tests.k8s.mutator import Mutator
 from tests.pgserver import free_port
 
@@ -124,5 +131,5 @@ def test_two_replicas_failover_loses_and_duplicates_nothing(pg_url: str, tmp_pat
     rows = stored_rows(engine)
     engine.dispose()
     assert len(rows) == len(set(rows))
-    expected = expected_rows(log, gaps, noop, set(config.kinds))
+    expected = expected_rows(log, gaps, noop, set(kinds(config)))
     assert set(rows) == expected

@@ -19,6 +19,7 @@ from tests.k8s.harness import (
     caught_up,
     expected_rows,
     fast_config,
+    kinds,
     stored_rows,
     wait_until,
 )
@@ -105,7 +106,7 @@ def test_every_change_exactly_once_across_faults_and_restarts(store_url: str) ->
     assert len(log) > 3000
     rows = stored_rows(engine)
     assert len(rows) == len(set(rows)), "a change was stored twice"
-    expected = expected_rows(log, gaps, noop, set(config.kinds))
+    expected = expected_rows(log, gaps, noop, set(kinds(config)))
     assert set(rows) - expected == set(), "rows that are not changes of the fake"
     assert expected - set(rows) == set(), "changes that were not recorded"
     # A deletion is recorded once: never two DELETED rows for an object without a re-creation.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gapwatch.recorder.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.k8s.resources import RESOURCES
 from gapwatch.recorder.store import make_engine
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
@@ -30,7 +29,7 @@ def _get(port: int | None, path: str) -> tuple[int, str]:
 
 
 def test_default_scope_records_what_concerns_local_services(store_url: str) -> None:
-    config = dataclasses.replace(fast_config(), scope="local-services", kinds=tuple(RESOURCES))
+    config = fast_config(scope="local-services", kinds=tuple(RESOURCES))
     services = objects.services()
     ingress = services[-1]  # kubelb/kubelb-ingress-nginx-controller
     selector = ingress["spec"]["selector"]
@@ -69,6 +68,15 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
         fake.update("Pod", fake.get("Pod", "kubelb", "ingress-1"))
         wait_until(lambda: caught_up(engine, fake, config), "catching up again")
         status, metrics = _get(port, "/metrics")
+        # The shared ClusterView knows what the k8s source saw, for the other sources.
+        view = rec.recorder.view
+        local = sorted(
+            f"{s['metadata']['namespace']}/{s['metadata']['name']}"
+            for s in services
+            if s["spec"].get("externalTrafficPolicy") == "Local"
+        )
+        assert local and [s.key for s in view.local_services()] == local
+        assert [n.name for n in view.nodes()] == ["node-1"]
         rec.stop()
     names = {(kind, name) for kind, _, name, _, _ in stored_rows(engine)}
     engine.dispose()
@@ -132,7 +140,7 @@ def test_a_resumed_recorder_is_ready_once_its_watches_are_open(tmp_path: Path) -
 
     engine = make_engine(url)
     upgrade(engine)
-    config = dataclasses.replace(fast_config(), kinds=("Node", "Pod"))
+    config = fast_config(kinds=("Node", "Pod"))
     with FakeApiServer(bookmark_interval=3600) as fake:  # no bookmarks, no changes
         fake.create("Node", objects.node(1))
         first = RecorderThread(config, url, fake.url).start()

@@ -5,14 +5,13 @@ once kernel buffers fill (how soon depends on them), and the recorder resumes ei
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from gapwatch.recorder.k8s.spool import SpoolSettings
+from gapwatch.recorder.spool import SpoolSettings
 from gapwatch.recorder.store import make_engine, upgrade
 from tests import pgserver
 from tests.k8s.fakeapi import FakeApiServer
@@ -21,6 +20,7 @@ from tests.k8s.harness import (
     caught_up,
     expected_rows,
     fast_config,
+    kinds,
     stored_rows,
     wait_until,
 )
@@ -37,8 +37,9 @@ def test_postgres_outage_loses_nothing() -> None:
     try:
         engine = make_engine(url)
         upgrade(engine)
-        config = dataclasses.replace(
-            fast_config(), spool=SpoolSettings(max_items=20, batch_size=10, flush_interval_s=0.01)
+        # ~20 small objects' worth of bytes: sources wait while the store is down
+        config = fast_config(
+            spool=SpoolSettings(max_bytes=20 * 1024, batch_size=10, flush_interval_s=0.01)
         )
         with FakeApiServer(bookmark_interval=0.05, max_watch_lag=60) as fake:
             script = Mutator(fake, seed=7)
@@ -61,7 +62,7 @@ def test_postgres_outage_loses_nothing() -> None:
         rows = stored_rows(engine)
         engine.dispose()
         assert len(rows) == len(set(rows))
-        assert set(rows) == expected_rows(log, gaps, noop, set(config.kinds))
+        assert set(rows) == expected_rows(log, gaps, noop, set(kinds(config)))
     finally:
         pgserver.stop(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from gapwatch.recorder.backoff import BackoffSettings, delay
+from gapwatch.recorder.config import RecorderConfig, load_config
 from gapwatch.recorder.errors import ConfigError
-from gapwatch.recorder.k8s.backoff import BackoffSettings, delay
-from gapwatch.recorder.k8s.config import load_config
-from gapwatch.recorder.k8s.noop import LAST_APPLIED, fingerprint, project
-from gapwatch.recorder.k8s.resources import RESOURCES, to_observation
-from gapwatch.recorder.k8s.scope import LocalServiceScope
-from gapwatch.recorder.k8s.state import Known, apply_event, diff_listed
 from gapwatch.recorder.observation import validate
+from gapwatch.recorder.sources.k8s.config import K8sSettings, parse_settings
+from gapwatch.recorder.sources.k8s.noop import LAST_APPLIED, fingerprint, project
+from gapwatch.recorder.sources.k8s.resources import RESOURCES, to_observation
+from gapwatch.recorder.sources.k8s.scope import LocalServiceScope
+from gapwatch.recorder.sources.k8s.state import Known, apply_event, diff_listed
+from gapwatch.recorder.spool import SpoolSettings
 from tests.k8s import objects
 from tests.k8s.objects import FIXTURES
 
@@ -119,21 +121,26 @@ def test_backoff_doubles_from_0_8s_to_30s_with_jitter() -> None:
         assert max(waits) - min(waits) > 0.1 * base
 
 
+def _k8s(path: Path | None, env: dict[str, str]) -> tuple[RecorderConfig, K8sSettings]:
+    config = load_config(path, env)
+    return config, parse_settings(config.sources["k8s"], config.origin)
+
+
 def test_config_file_then_environment(tmp_path: Path) -> None:
+    """Today's files (the k8s source's keys at the top) keep working."""
     path = tmp_path / "record.yaml"
     path.write_text(
         "cluster: prod\nnamespaces: [istio-system]\nkinds: [Service, Pod]\n"
-        "watch: {read_timeout_s: 30, server_timeout_s: [60, 120]}\nspool: {batch_size: 10}\n"
+        "watch: {read_timeout_s: 30, server_timeout_s: [60, 120], backoff: {max_s: 5}}\n"
+        "spool: {batch_size: 10, max_items: 100}\n"
     )
-    config = load_config(path, {"GAPWATCH_CLUSTER": "staging", "GAPWATCH_RECORD_SCOPE": "all"})
-    assert (config.cluster, config.scope, config.namespaces) == (
-        "staging",
-        "all",
-        ("istio-system",),
-    )
-    assert config.kinds == ("Service", "Pod")
-    assert config.watch.server_timeout_s == (60, 120) and config.spool.batch_size == 10
-    assert load_config(None, {}).kinds == tuple(RESOURCES)
+    config, k8s = _k8s(path, {"GAPWATCH_CLUSTER": "staging", "GAPWATCH_RECORD_SCOPE": "all"})
+    assert list(config.sources) == ["k8s"]
+    assert (config.cluster, k8s.scope, k8s.namespaces) == ("staging", "all", ("istio-system",))
+    assert k8s.kinds == ("Service", "Pod")
+    assert k8s.watch.server_timeout_s == (60, 120) and k8s.watch.backoff.max_s == 5
+    assert (config.spool.batch_size, config.spool.max_items) == (10, 100)
+    assert _k8s(None, {})[1].kinds == tuple(RESOURCES)
     for text, message in [
         ("bogus: 1\n", "unknown key 'bogus'"),
         ("kinds: [Pods]\n", "unknown kind 'Pods'"),
@@ -141,11 +148,38 @@ def test_config_file_then_environment(tmp_path: Path) -> None:
         ("scope: everything\n", "scope"),
         ("- a\n", "expected a mapping"),
         ("kinds: [Pod]\n", "scope local-services needs Service"),
+        ("spool: {max_byte: 3}\n", "spool: unknown key 'max_byte'"),
+        ("sources: {prober: {}}\n", "sources: unknown source 'prober'"),
+        ("scope: all\nsources: {k8s: {scope: all}}\n", "'scope' is given at the top and under"),
     ]:
         path.write_text(text)
         with pytest.raises(ConfigError, match=message) as info:
-            load_config(path, {})
+            _k8s(path, {})
         assert str(path) in str(info.value)
+
+
+def test_the_documented_configuration_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "recorder.md").read_text("utf-8")
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "record.yaml").write_text(example)
+    config, k8s = _k8s(tmp_path / "record.yaml", {})
+    assert config.spool == SpoolSettings() and k8s == K8sSettings()  # the documented defaults
+
+
+def test_sources_section_configures_the_k8s_source(tmp_path: Path) -> None:
+    path = tmp_path / "record.yaml"
+    path.write_text(
+        "cluster: prod\nspool: {max_bytes: 1048576}\n"
+        "sources:\n  k8s: {scope: all, kinds: [Node], watch: {page_size: 7}}\n"
+    )
+    config, k8s = _k8s(path, {"GAPWATCH_RECORD_NAMESPACES": "a,b"})
+    assert config.spool.max_bytes == 1048576 and config.spool.max_items is None
+    assert (k8s.scope, k8s.kinds, k8s.watch.page_size, k8s.namespaces) == (
+        "all",
+        ("Node",),
+        7,
+        ("a", "b"),
+    )
 
 
 def test_default_scope_keeps_what_concerns_local_services() -> None:

@@ -11,14 +11,14 @@ import aiohttp
 import pytest
 import yaml
 
+from gapwatch.recorder.backoff import BackoffSettings
 from gapwatch.recorder.errors import ConfigError
-from gapwatch.recorder.k8s.backoff import BackoffSettings
-from gapwatch.recorder.k8s.client import ApiEndpoint, load_endpoint
-from gapwatch.recorder.k8s.errors import Gone, K8sError, StreamStalled
-from gapwatch.recorder.k8s.resources import RESOURCES
-from gapwatch.recorder.k8s.state import Key, LastRow
-from gapwatch.recorder.k8s.stream import list_page, watch_stream
-from gapwatch.recorder.k8s.watcher import Item, ResourceWatcher, WatchSettings
+from gapwatch.recorder.sources.k8s.client import ApiEndpoint, load_endpoint
+from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
+from gapwatch.recorder.sources.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.k8s.state import Key, LastRow
+from gapwatch.recorder.sources.k8s.stream import list_page, watch_stream
+from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
 

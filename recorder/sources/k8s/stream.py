@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gapwatch.recorder.k8s.client import ApiEndpoint
-from gapwatch.recorder.k8s.errors import Gone, K8sError, StreamStalled
+from gapwatch.recorder.sources.k8s.client import ApiEndpoint
+from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
 
 MAX_LINE = 64 * 1024 * 1024
 

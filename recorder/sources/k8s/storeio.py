@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from gapwatch.recorder.k8s.noop import fingerprint
-from gapwatch.recorder.k8s.resources import SOURCE
-from gapwatch.recorder.k8s.state import Key, Known, LastRow, Version
+from gapwatch.recorder.sources.k8s.noop import fingerprint
+from gapwatch.recorder.sources.k8s.resources import SOURCE
+from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, Version
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events, source_checkpoints
 

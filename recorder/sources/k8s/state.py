@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gapwatch.recorder.k8s.noop import fingerprint
-from gapwatch.recorder.k8s.resources import object_key, resource_version
+from gapwatch.recorder.sources.k8s.noop import fingerprint
+from gapwatch.recorder.sources.k8s.resources import object_key, resource_version
 
 Key = tuple[str, str]
 

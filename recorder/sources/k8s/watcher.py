@@ -27,15 +27,20 @@ from typing import Any
 import aiohttp
 import structlog
 
-from gapwatch.recorder.k8s.backoff import BackoffSettings, delay
-from gapwatch.recorder.k8s.client import ApiEndpoint
-from gapwatch.recorder.k8s.errors import Gone, K8sError, StreamStalled
-from gapwatch.recorder.k8s.metrics import RecorderMetrics
-from gapwatch.recorder.k8s.noop import Projection, project
-from gapwatch.recorder.k8s.resources import Resource, object_key, resource_version, to_observation
-from gapwatch.recorder.k8s.state import Key, Known, LastRow, apply_event, diff_listed
-from gapwatch.recorder.k8s.stream import list_page, watch_stream
+from gapwatch.recorder.backoff import BackoffSettings, delay
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.k8s.client import ApiEndpoint
+from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
+from gapwatch.recorder.sources.k8s.metrics import WatchMetrics
+from gapwatch.recorder.sources.k8s.noop import Projection, project
+from gapwatch.recorder.sources.k8s.resources import (
+    Resource,
+    object_key,
+    resource_version,
+    to_observation,
+)
+from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, apply_event, diff_listed
+from gapwatch.recorder.sources.k8s.stream import list_page, watch_stream
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -85,7 +90,7 @@ class ResourceWatcher:
         scope_generation: Callable[[], int] | None = None,
         projection: Projection = "trim",
         settings: WatchSettings | None = None,
-        metrics: RecorderMetrics | None = None,
+        metrics: WatchMetrics | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -99,7 +104,7 @@ class ResourceWatcher:
         self.scope_generation = scope_generation
         self._judged_generation = scope_generation() if scope_generation is not None else 0
         self.settings = settings or WatchSettings()
-        self.metrics = metrics or RecorderMetrics()
+        self.metrics = metrics or WatchMetrics()
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.stream = resource.kind + (f"/{namespace}" if namespace else "")

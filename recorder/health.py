@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from gapwatch.recorder.k8s.metrics import RecorderMetrics
+from gapwatch.recorder.metrics import RecorderMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 

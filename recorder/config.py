@@ -1,0 +1,155 @@
+"""`gapwatch record`'s configuration: defaults, then a YAML file, then environment variables.
+
+The recorder's own keys are the fields of `RecorderConfig` (`spool:` holds SpoolSettings'); the
+`sources:` mapping holds one section per source to run, keyed by its `sources.REGISTRY` name, each
+validated by that source when it is built:
+
+    cluster: prod
+    spool: {max_bytes: 16777216}
+    sources:
+      k8s: {scope: local-services, watch: {page_size: 500}}
+
+Backward compatible: every other top-level key (`kinds`, `scope`, `watch`, ... as before sources
+existed) belongs to the `k8s` source, and a file without `sources:` runs the `k8s` source alone.
+Environment variables (all optional) override the file: GAPWATCH_CLUSTER, GAPWATCH_DB,
+GAPWATCH_RECORD_LISTEN, and for the k8s source GAPWATCH_RECORD_NAMESPACES (comma separated),
+GAPWATCH_RECORD_KINDS, GAPWATCH_RECORD_SCOPE, GAPWATCH_RECORD_PROJECTION,
+GAPWATCH_RECORD_KUBECONFIG, GAPWATCH_RECORD_API_SERVER. docs/recorder.md has an example file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.spool import SpoolSettings
+from gapwatch.recorder.store import DEFAULT_URL
+
+#: The source that top-level keys other than the recorder's belong to (the original recorder).
+LEGACY_SOURCE = "k8s"
+#: Environment variables that override keys of the LEGACY_SOURCE's section.
+LEGACY_ENV = {
+    "GAPWATCH_RECORD_NAMESPACES": "namespaces",
+    "GAPWATCH_RECORD_KINDS": "kinds",
+    "GAPWATCH_RECORD_SCOPE": "scope",
+    "GAPWATCH_RECORD_PROJECTION": "projection",
+    "GAPWATCH_RECORD_KUBECONFIG": "kubeconfig",
+    "GAPWATCH_RECORD_API_SERVER": "api_server",
+}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    cluster: str = "default"
+    db: str = DEFAULT_URL
+    listen: str = "0.0.0.0:8080"
+    shutdown_timeout_s: float = 25.0
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
+    #: source key -> its settings, in the order given.
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {LEGACY_SOURCE: {}})
+    #: Where the configuration came from (a file name), for error messages.
+    origin: str = "configuration"
+
+
+def at(where: str, what: str) -> str:
+    """`where: what`, or `what` alone at the top of a section."""
+    return f"{where}: {what}" if where else what
+
+
+def settings_from(cls: type[T], where: str, values: Any) -> T:
+    """A settings dataclass from a mapping: unknown keys, nested dataclasses and YAML lists for
+    tuple fields handled; an instance of `cls` is returned as it is. Errors start with `where`."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, Mapping):
+        raise ConfigError(at(where, "expected a mapping"))
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(
+            at(where, f"unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            value = settings_from(hint, at(where, name), value)
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(at(where, str(exc))) from exc
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not YAML: {exc}") from exc
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top")
+    return dict(loaded or {})
+
+
+def _sources(raw: dict[str, Any], legacy: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    given = raw.pop("sources", None)
+    if given is None:
+        given = {LEGACY_SOURCE: {}}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{where}: sources: expected a mapping of source -> settings")
+    sources: dict[str, dict[str, Any]] = {}
+    for key, settings in given.items():
+        if settings is not None and not isinstance(settings, Mapping):
+            raise ConfigError(f"{where}: sources: {key}: expected a mapping")
+        sources[str(key)] = dict(settings or {})
+    if legacy:
+        section = sources.setdefault(LEGACY_SOURCE, {})
+        both = sorted(set(section) & set(legacy))
+        if both:
+            raise ConfigError(f"{where}: {both[0]!r} is given at the top and under sources.k8s")
+        sources[LEGACY_SOURCE] = {**legacy, **section}
+    return sources
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConfig:
+    """The configuration from `path` (optional) and `env`; ConfigError names what is wrong."""
+    from gapwatch.recorder.sources import REGISTRY
+
+    where = str(path) if path else "configuration"
+    raw = _read(path) if path is not None else {}
+    overrides = {
+        "cluster": env.get("GAPWATCH_CLUSTER"),
+        "db": env.get("GAPWATCH_DB"),
+        "listen": env.get("GAPWATCH_RECORD_LISTEN"),
+    }
+    raw.update({k: v for k, v in overrides.items() if v})
+    own = {f.name for f in dataclasses.fields(RecorderConfig)} - {"origin"}
+    legacy = {k: raw.pop(k) for k in list(raw) if k not in own}
+    sources = _sources(raw, legacy, where)
+    unknown = sorted(set(sources) - set(REGISTRY))
+    if unknown:
+        raise ConfigError(
+            f"{where}: sources: unknown source {unknown[0]!r} (known: {', '.join(REGISTRY)})"
+        )
+    if LEGACY_SOURCE in sources:
+        sources[LEGACY_SOURCE].update({k: env[e] for e, k in LEGACY_ENV.items() if env.get(e)})
+    if "spool" in raw:
+        raw["spool"] = settings_from(SpoolSettings, f"{where}: spool", raw["spool"])
+    try:
+        return RecorderConfig(**raw, sources=sources, origin=where)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc

@@ -1,0 +1,60 @@
+"""The recorder's shared Prometheus metrics: the spool and the writer, whatever the source.
+
+One `CollectorRegistry` per running recorder (so tests can run several in one process); every
+source adds its own metrics to the same registry (`SourceContext.registry`) and `/metrics`
+renders them all.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class RecorderMetrics:
+    """What the spool and the writer update; `render()` is the /metrics body."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry if registry is not None else CollectorRegistry()
+        self.events_recorded = Counter(
+            "gapwatch_recorder_events_recorded",
+            "Observations stored (new rows).",
+            ["source"],
+            registry=r,
+        )
+        self.events_duplicate = Counter(
+            "gapwatch_recorder_events_duplicate",
+            "Observations the store already held (dedupe key).",
+            registry=r,
+        )
+        self.write_errors = Counter(
+            "gapwatch_recorder_write_errors", "Failed store writes (retried).", registry=r
+        )
+        self.write_lag = Histogram(
+            "gapwatch_recorder_write_lag_seconds",
+            "From observing a change to committing its row.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.spool_depth = Gauge(
+            "gapwatch_recorder_spool_depth", "Items waiting to be written.", registry=r
+        )
+        self.spool_bytes = Gauge(
+            "gapwatch_recorder_spool_bytes",
+            "Estimated JSON size of the items waiting to be written.",
+            registry=r,
+        )
+        self.spool_full = Gauge(
+            "gapwatch_recorder_spool_full",
+            "1 while the spool is full and sources wait (backpressure), else 0.",
+            registry=r,
+        )
+        self.spool_full_episodes = Counter(
+            "gapwatch_recorder_spool_full_episodes",
+            "Times the spool became full.",
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,124 @@
+"""`gapwatch record`: the long-running recorder of every configured source (dashboard.cli
+registers it).
+
+Imports only typer at the top: the run loop, the sources and the store load when the command
+runs, so `gapwatch record --help` stays fast. With GAPWATCH_DEBUG_MODULES=FILE the process writes
+the names of every module it loaded to FILE when it stops (the tests use it to prove the recorder
+never loads the dashboard, the replay engine or the simulator).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.config import RecorderConfig
+
+DEBUG_MODULES_ENV = "GAPWATCH_DEBUG_MODULES"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `record` to the root `gapwatch` app."""
+    app.command("record")(record)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One JSON object per line on stderr (timestamp, level, event, fields); no secrets."""
+    import logging
+    import sys
+
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+async def _run(config: RecorderConfig) -> None:
+    import asyncio
+    import signal
+
+    import structlog
+
+    from gapwatch.recorder.cliutil import open_store
+    from gapwatch.recorder.run import Recorder
+
+    engine = open_store(config.db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        recorder = Recorder(config=config, engine=engine)
+        structlog.get_logger("gapwatch.recorder").info(
+            "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]
+        )
+        await recorder.run(stop)
+    finally:
+        engine.dispose()
+
+
+def _dump_modules(path: str) -> None:
+    import sys
+
+    Path(path).write_text("".join(f"{name}\n" for name in sorted(sys.modules)), "utf-8")
+
+
+def record(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="GAPWATCH_RECORD_CONFIG", help="YAML configuration file."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", envvar="GAPWATCH_DB", help="Event store URL.")
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Name recorded as `cluster`."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for /livez, /readyz, /metrics.")
+    ] = None,
+    api_server: Annotated[
+        str | None,
+        typer.Option(
+            help="Kubernetes source: use this API URL without credentials (e.g. `kubectl proxy`)."
+        ),
+    ] = None,
+) -> None:
+    """Record Kubernetes changes (EndpointSlices, Services, Nodes, Pods, workloads, Events) and
+    every other source configured under `sources:`, into the event store.
+
+    Runs until SIGTERM; then commits what it has read and exits 0. See docs/recorder.md.
+    """
+    import asyncio
+    import dataclasses
+
+    from gapwatch.recorder.config import LEGACY_SOURCE, load_config
+
+    cfg = load_config(config, os.environ)
+    given: dict[str, Any] = {"db": db, "cluster": cluster, "listen": listen}
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in given.items() if v is not None})
+    if api_server is not None:
+        sources = dict(cfg.sources)
+        sources[LEGACY_SOURCE] = {**sources.get(LEGACY_SOURCE, {}), "api_server": api_server}
+        cfg = dataclasses.replace(cfg, sources=sources)
+    configure_logging()
+    dump = os.environ.get(DEBUG_MODULES_ENV)
+    try:
+        asyncio.run(_run(cfg))
+    finally:
+        if dump:
+            _dump_modules(dump)

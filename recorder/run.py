@@ -1,0 +1,134 @@
+"""The long-running recorder: every configured source -> one spool -> the event store.
+
+`Recorder` builds each source named under `sources:` through `sources.REGISTRY` (importing only
+those), hands them a `SourceContext` and the spool as their sink, serves /livez, /readyz and
+/metrics for all of them, and runs until `stop` is set (SIGTERM): then it stops the sources, lets
+the writer commit everything already put, and returns. A source or the writer that ends on its
+own ends `run` with its exception (the pod restarts). Nothing here knows what a source observes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import cast
+
+import structlog
+from sqlalchemy import Engine
+
+from gapwatch.recorder.config import RecorderConfig
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.health import health_app, serve
+from gapwatch.recorder.metrics import RecorderMetrics
+from gapwatch.recorder.sources import REGISTRY
+from gapwatch.recorder.sources.base import Builder, Source, SourceContext
+from gapwatch.recorder.sources.view import ClusterView
+from gapwatch.recorder.spool import Spool
+from gapwatch.recorder.tasks import wait_first
+from gapwatch.recorder.writer import EventWriter
+
+log = structlog.get_logger("gapwatch.recorder")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def builder(key: str) -> Builder:
+    """The `build` function REGISTRY names for source `key` (its module is imported now)."""
+    try:
+        target = REGISTRY[key]
+    except KeyError:
+        raise ConfigError(f"unknown source {key!r} (known: {', '.join(REGISTRY)})") from None
+    module, _, name = target.partition(":")
+    return cast(Builder, getattr(importlib.import_module(module), name))
+
+
+class Recorder:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        config: RecorderConfig,
+        engine: Engine,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config, self.engine, self.clock = config, engine, clock
+        self.rng = rng or random.Random()
+        self.metrics = RecorderMetrics()
+        self.spool = Spool(
+            writer=EventWriter(engine),
+            clock=clock,
+            settings=config.spool,
+            metrics=self.metrics,
+            rng=self.rng,
+        )
+        self.view = ClusterView()
+        context = SourceContext(
+            cluster=config.cluster,
+            engine=engine,
+            clock=clock,
+            rng=self.rng,
+            registry=self.metrics.registry,
+            view=self.view,
+        )
+        self.sources: list[Source] = []
+        for key, settings in config.sources.items():
+            try:
+                self.sources.append(builder(key)(context, settings))
+            except ConfigError as exc:
+                raise ConfigError(f"{config.origin}: sources.{key}: {exc}") from exc
+        self.port: int | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+
+    def source(self, key: str) -> Source:
+        """The running source built from `sources: {key: ...}`."""
+        return next(s for s in self.sources if s.name == key)
+
+    # --- health ----------------------------------------------------------------------------
+    def live(self) -> str | None:
+        task = self._writer_task
+        if task is not None and task.done():
+            return "the writer stopped"
+        return None
+
+    def ready(self) -> str | None:
+        for source in self.sources:
+            reason = source.ready()
+            if reason is not None:
+                return reason if len(self.sources) == 1 else f"{source.name}: {reason}"
+        if not self.spool.healthy:
+            return "the store is not writable"
+        return None
+
+    # --- running ---------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Record until `stop` is set; then flush and return."""
+        runner = None
+        if self.config.listen:
+            app = health_app(metrics=self.metrics, live=self.live, ready=self.ready)
+            runner, self.port = await serve(app, self.config.listen)
+        self._writer_task = asyncio.create_task(self.spool.run(), name="writer")
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        running = [
+            asyncio.create_task(s.run(self.spool, stop), name=f"source {s.name}")
+            for s in self.sources
+        ]
+        try:
+            await wait_first([stopper, self._writer_task, *running])
+            if running:  # each source returns soon after `stop`; one that does not is cancelled
+                await asyncio.wait(running, timeout=self.config.shutdown_timeout_s)
+            await self.spool.close()
+            await asyncio.wait_for(self._writer_task, self.config.shutdown_timeout_s)
+            log.info("stopped", spool_depth=self.spool.depth)
+        finally:
+            stopper.cancel()
+            for task in [*running, self._writer_task]:
+                task.cancel()
+            if runner is not None:
+                await runner.cleanup()

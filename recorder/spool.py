@@ -1,0 +1,241 @@
+"""The bounded spool between every source and the store, and the loop that writes it.
+
+Sources `put` `Emitted` items (an observation and/or the checkpoint that follows it). The spool is
+bounded in **bytes**: an item weighs its payload's JSON size (orjson, about a microsecond per KB)
+plus a fixed overhead, so 16 MiB hold ~270 of the largest (60 KB) EndpointSlices or ~16,000
+1 KB objects. When the next item does not fit, `put` waits (backpressure: a watch stream is read
+more slowly and the API server buffers or closes it; a poller polls later); the spool logs once
+per episode and sets `gapwatch_recorder_spool_full` to 1 until it drains. An item larger than the
+whole bound is still taken once the spool is empty. `max_items` (optional) bounds the count too.
+
+The writer takes a batch when it has `batch_size` items or `flush_interval_s` after the first one
+arrived, and writes, per source, its observations and its checkpoints (per key, the last one in
+the batch) in one transaction; it retries with backoff while the store is down: nothing is lost,
+and a retry of a batch that did commit is a no-op thanks to the dedupe key. Queued bytes are freed
+when their batch commits, so the bound covers the batch being written too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+import structlog
+
+from gapwatch.recorder.backoff import BackoffSettings, delay
+from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.metrics import RecorderMetrics
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.base import Emitted
+from gapwatch.recorder.writer import Checkpoint, EventWriter, WriteResult
+
+log = structlog.get_logger("gapwatch.recorder")
+
+#: What an item costs beyond its payload's JSON (the Observation and its fields, a checkpoint).
+ITEM_OVERHEAD = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolSettings:
+    max_bytes: int = 16 * 1024 * 1024
+    #: An optional bound on the number of items as well (None: bytes only).
+    max_items: int | None = None
+    batch_size: int = 1_000
+    flush_interval_s: float = 0.1
+    backoff: BackoffSettings = field(default_factory=lambda: BackoffSettings(max_s=10.0))
+
+
+def item_size(item: Emitted) -> int:
+    """The bytes an item holds in the spool: its payload's JSON size plus ITEM_OVERHEAD."""
+    if item.observation is None:
+        return ITEM_OVERHEAD
+    return ITEM_OVERHEAD + len(orjson.dumps(item.observation.payload, default=str))
+
+
+class Spool:
+    """See the module docstring. Implements `sources.base.Sink`."""
+
+    def __init__(
+        self,
+        *,
+        writer: EventWriter,
+        clock: Callable[[], datetime],
+        settings: SpoolSettings | None = None,
+        metrics: RecorderMetrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.writer, self.clock = writer, clock
+        self.settings = settings or SpoolSettings()
+        self.metrics = metrics or RecorderMetrics()
+        self.rng = rng or random.Random()
+        self._queue: deque[tuple[float, int, Emitted]] = deque()
+        self._held_bytes = 0  # queued and being written
+        self._held_items = 0
+        self._closed = False
+        self._changed = asyncio.Condition()
+        self._enqueued = 0
+        self._committed = 0
+        self._full = False
+        self._waiting = 0  # puts waiting for room
+        self.healthy = True
+        self.last_commit: datetime | None = None
+
+    @property
+    def depth(self) -> int:
+        """Items not yet taken by the writer."""
+        return len(self._queue)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held_bytes
+
+    def _fits(self, size: int) -> bool:
+        s = self.settings
+        if s.max_items is not None and self._held_items >= s.max_items:
+            return False
+        return self._held_bytes == 0 or self._held_bytes + size <= s.max_bytes
+
+    def _set_full(self, full: bool) -> None:
+        if full == self._full:
+            return
+        self._full = full
+        self.metrics.spool_full.set(1 if full else 0)
+        if full:
+            self.metrics.spool_full_episodes.inc()
+            log.warning(
+                "spool full; sources wait until the store catches up",
+                held_bytes=self._held_bytes,
+                held_items=self._held_items,
+                max_bytes=self.settings.max_bytes,
+            )
+        else:
+            log.info("spool no longer full", held_bytes=self._held_bytes)
+
+    async def put(self, item: Emitted) -> None:
+        """Queue one item; waits while it does not fit (backpressure)."""
+        size = item_size(item)
+        async with self._changed:
+            if not self._fits(size):
+                self._set_full(True)
+                self._waiting += 1
+                try:
+                    await self._changed.wait_for(lambda: self._fits(size))
+                finally:
+                    self._waiting -= 1
+            self._queue.append((asyncio.get_running_loop().time(), size, item))
+            self._held_bytes += size
+            self._held_items += 1
+            self._enqueued += 1
+            self._changed.notify_all()
+        self._gauges()
+
+    def _gauges(self) -> None:
+        self.metrics.spool_depth.set(len(self._queue))
+        self.metrics.spool_bytes.set(self._held_bytes)
+
+    async def flush(self) -> None:
+        """Wait until everything put so far is committed."""
+        target = self._enqueued
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._committed >= target)
+
+    async def close(self) -> None:
+        """Let the writer drain what is queued, then stop it."""
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    async def _take(self) -> tuple[list[tuple[int, Emitted]], bool]:
+        """The next batch: up to batch_size items, or what came within flush_interval_s of the
+        first one's arrival (not of the writer's return: a slow write must not add a wait). Stops
+        early when sources are waiting for room: more items cannot come before a commit."""
+        loop = asyncio.get_running_loop()
+        batch: list[tuple[int, Emitted]] = []
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._queue) or self._closed)
+            if not self._queue:
+                return batch, True
+            deadline = self._queue[0][0] + self.settings.flush_interval_s
+            while len(batch) < self.settings.batch_size:
+                if self._queue:
+                    _, size, item = self._queue.popleft()
+                    batch.append((size, item))
+                    continue
+                remaining = deadline - loop.time()
+                if self._closed or self._waiting or remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(self._queue) or self._closed),
+                        remaining,
+                    )
+                except TimeoutError:
+                    break
+            closing = self._closed and not self._queue
+        self._gauges()
+        return batch, closing
+
+    async def run(self) -> None:
+        """The writer loop; returns after `close()` once the spool is drained."""
+        closing = False
+        while not closing:
+            batch, closing = await self._take()
+            if batch:
+                await self._write([item for _, item in batch])
+                async with self._changed:
+                    self._held_bytes -= sum(size for size, _ in batch)
+                    self._held_items -= len(batch)
+                    self._committed += len(batch)
+                    # Full until nobody waits and half the room is free: one log line per
+                    # episode of sustained pressure, not one per batch.
+                    if not self._waiting and self._held_bytes <= self.settings.max_bytes // 2:
+                        self._set_full(False)
+                    self._changed.notify_all()
+                self._gauges()
+
+    async def _write(self, batch: list[Emitted]) -> None:
+        for source, (observations, checkpoints) in _by_source(batch).items():
+            result = await self._write_retrying(observations, checkpoints)
+            now = self.clock()
+            self.last_commit = now
+            self.metrics.events_recorded.labels(source=source).inc(result.inserted)
+            self.metrics.events_duplicate.inc(result.duplicates)
+            for obs in observations:
+                self.metrics.write_lag.observe(max((now - obs.observed_at).total_seconds(), 0.0))
+
+    async def _write_retrying(
+        self, observations: list[Observation], checkpoints: list[Checkpoint]
+    ) -> WriteResult:
+        failures = 0
+        while True:
+            try:
+                result = await asyncio.to_thread(self.writer.write, observations, checkpoints)
+                break
+            except StoreError as exc:
+                failures += 1
+                self.healthy = False
+                self.metrics.write_errors.inc()
+                wait = delay(failures, self.settings.backoff, self.rng)
+                log.warning("store write failed; retrying", error=str(exc), retry_in_s=wait)
+                await asyncio.sleep(wait)
+        self.healthy = True
+        return result
+
+
+def _by_source(batch: list[Emitted]) -> dict[str, tuple[list[Observation], list[Checkpoint]]]:
+    """Per source, in order of first appearance: its observations, and its last checkpoint per
+    (cluster, key). Each source's checkpoints cover only its own observations, so each source
+    commits in a transaction of its own (and its rows are counted under its name)."""
+    groups: dict[str, tuple[list[Observation], dict[tuple[str, str], Checkpoint]]] = {}
+    for item in batch:
+        if item.observation is not None:
+            groups.setdefault(item.observation.source, ([], {}))[0].append(item.observation)
+        if item.checkpoint is not None:
+            cp = item.checkpoint
+            groups.setdefault(cp.source, ([], {}))[1][(cp.cluster, cp.key)] = cp
+    return {source: (obs, list(cps.values())) for source, (obs, cps) in groups.items()}

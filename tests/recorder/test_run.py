@@ -1,0 +1,75 @@
+"""The run loop knows no source: a source that exists only in the tests runs with one REGISTRY
+line, next to the Kubernetes source or alone, with the shared spool, checkpoints and /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gapwatch.recorder import sources
+from gapwatch.recorder.config import RecorderConfig
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.run import Recorder
+from gapwatch.recorder.sources.view import NodeInfo
+from gapwatch.recorder.writer import load_checkpoints
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sources.REGISTRY, "toy", "tests.recorder.toysource:build")
+
+
+def rows(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        result = conn.execute(text("SELECT payload FROM events WHERE source = 'toy-counter'"))
+        return [str(r[0]) for r in result]
+
+
+def run_once(engine: Engine, config: RecorderConfig) -> int:
+    """Run the recorder until the toy source is ready; return what /readyz answered then."""
+    statuses: list[int] = []
+
+    async def main() -> None:
+        recorder = Recorder(config=config, engine=engine, clock=lambda: NOW)
+        recorder.view.put_node(NodeInfo(name="node-1", addresses=(("InternalIP", "10.0.0.1"),)))
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        while recorder.port is None or recorder.ready() is not None:
+            await asyncio.sleep(0.01)
+        statuses.append(await asyncio.to_thread(_status, recorder.port))
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    return statuses[0]
+
+
+def _status(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_registered_source_runs_without_changing_the_run_loop(engine: Engine) -> None:
+    config = RecorderConfig(cluster="c", listen="127.0.0.1:0", sources={"toy": {"rounds": 2}})
+    assert run_once(engine, config) == 200
+    assert load_checkpoints(engine, "c", "toy-counter") == {"round": {"n": 2}}
+    # Restarted, it resumes after its checkpoint: rounds 3 and 4, nothing repeated.
+    run_once(engine, config)
+    assert load_checkpoints(engine, "c", "toy-counter") == {"round": {"n": 4}}
+    stored = rows(engine)
+    assert len(stored) == 4 and all("node-1" in payload for payload in stored)
+
+
+def test_a_bad_source_section_names_the_file_and_source(engine: Engine) -> None:
+    config = RecorderConfig(sources={"toy": {"rounds": 0}}, origin="record.yaml")
+    with pytest.raises(ConfigError, match=r"record.yaml: sources.toy: rounds: expected"):
+        Recorder(config=config, engine=engine)

@@ -42,6 +42,7 @@ from gapwatch.recorder.runtime import tune_gc
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import EventWriter, no_derive
+from gapwatch.replay.facts import write_facts
 from tests import pgserver
 
 ORM_FIELDS = ("cluster", "observed_at", "source", "kind", "op", "namespace", "name", "node",
@@ -66,7 +67,7 @@ def run_writer(
     server: str, observations: Iterator[Observation], n: int, batch: int, *, facts: bool = True
 ) -> float:
     engine = make_engine(fresh_db(server))
-    writer = EventWriter(engine) if facts else EventWriter(engine, derive=no_derive)
+    writer = EventWriter(engine, derive=write_facts if facts else no_derive)
     start = time.perf_counter()
     result = writer.write_all(observations, batch_size=batch)
     elapsed = time.perf_counter() - start

@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy.engine import make_url
 
-from gapwatch.recorder.facts import FACT_COLUMNS
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import FACT_COLUMNS, write_facts
 from gapwatch.replay.load import load_state, no_gc
 
 US = 1_000_000
@@ -210,7 +210,7 @@ def incremental(url: str, round_: int) -> tuple[float, float, int]:
                 )
             )  # fmt: skip
     start = time.perf_counter()
-    EventWriter(engine).write(obs)
+    EventWriter(engine, derive=write_facts).write(obs)
     written = time.perf_counter()
     processed = projections.refresh(engine)
     done = time.perf_counter()

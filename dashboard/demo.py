@@ -20,6 +20,7 @@ from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api
+from gapwatch.replay.facts import write_facts
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
 DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-nlb", "aws"))
@@ -64,7 +65,7 @@ def simulate_into(
     if duration_s is not None:
         overrides["duration_s"] = duration_s
     sim = Simulation(load_scenario(preset, overrides), seed)
-    written = EventWriter(engine, notify=False).write_all(sim)
+    written = EventWriter(engine, derive=write_facts, notify=False).write_all(sim)
     if sim.truth is None:  # pragma: no cover - the simulator sets it when exhausted
         raise DashboardError(f"simulation of {preset} gave no truth")
     return SimulatedCluster(preset, cluster, seed, written.inserted, sim.truth)

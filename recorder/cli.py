@@ -24,6 +24,7 @@ from gapwatch.recorder.cliutil import (
     progress,
     stderr,
     time_option,
+    wiring,
 )
 from gapwatch.recorder.importer import error_writer, import_files
 from gapwatch.recorder.ndjson import input_size, open_output
@@ -78,6 +79,7 @@ def db_current(db: DbOption = store.DEFAULT_URL) -> None:
 
 @import_app.command("events")
 def import_events(
+    ctx: typer.Context,
     files: Annotated[
         list[str], typer.Argument(help="NDJSON files (.gz is fine); '-' reads standard input.")
     ],
@@ -108,6 +110,7 @@ def import_events(
             report = import_files(
                 engine,
                 files,
+                derive=wiring(ctx).derive,
                 strict=strict,
                 batch_size=batch_size,
                 on_error=error_writer(sink_file) if sink_file else None,

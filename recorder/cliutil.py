@@ -15,9 +15,10 @@ import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -37,6 +38,9 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.store import make_engine, require_current
 from gapwatch.recorder.timefmt import parse_time
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.writer import Derive
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
@@ -90,6 +94,23 @@ def time_option(value: str | None, option: str) -> datetime | None:
         return parse_time(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the composition root (dashboard.cli) hands the commands below it, as the root
+    context's `obj`: the EventWriter derive hook that fills replay's facts, so the recorder's
+    commands (import, simulate --db, record) derive them without importing replay."""
+
+    derive: Derive
+
+
+def wiring(ctx: typer.Context) -> Wiring:
+    """The Wiring of the `gapwatch` app this command runs in."""
+    found = ctx.find_object(Wiring)
+    if found is None:
+        raise GapwatchError(f"{ctx.command_path}: run it through the gapwatch app (no Wiring)")
+    return found
 
 
 def open_store(db: str, *, require_schema: bool = True) -> Engine:

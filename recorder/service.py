@@ -34,7 +34,7 @@ from gapwatch.recorder.k8s.spool import Spool
 from gapwatch.recorder.k8s.state import Key, LastRow
 from gapwatch.recorder.k8s.storeio import load_last, load_start
 from gapwatch.recorder.k8s.watcher import ResourceWatcher
-from gapwatch.recorder.writer import EventWriter
+from gapwatch.recorder.writer import Derive, EventWriter
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -52,6 +52,7 @@ class Recorder:
         config: RecorderConfig,
         engine: Engine,
         api: ApiEndpoint,
+        derive: Derive,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
     ) -> None:
@@ -59,7 +60,7 @@ class Recorder:
         self.rng = rng or random.Random()
         self.metrics = RecorderMetrics()
         self.spool = Spool(
-            writer=EventWriter(engine),
+            writer=EventWriter(engine, derive=derive),
             cluster=config.cluster,
             clock=clock,
             settings=config.spool,

@@ -15,13 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import (
-    replay_lags,
-    replay_rollouts,
-    replay_segments,
-    replay_state,
-    replay_windows,
-)
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
 from gapwatch.replay.fold import FoldState, lb_facing
@@ -31,6 +24,13 @@ from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from gapwatch.replay.segments import lane_segments
+from gapwatch.replay.tables import (
+    replay_lags,
+    replay_rollouts,
+    replay_segments,
+    replay_state,
+    replay_windows,
+)
 
 STATE_KEY = "last_event_id"
 

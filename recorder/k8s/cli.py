@@ -9,14 +9,17 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
 
-from gapwatch.recorder.cliutil import open_store
+from gapwatch.recorder.cliutil import open_store, wiring
 from gapwatch.recorder.k8s.client import ApiEndpoint, load_endpoint
 from gapwatch.recorder.k8s.config import RecorderConfig, load_config
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.writer import Derive
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +42,7 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-async def _run(config: RecorderConfig, api: ApiEndpoint) -> None:
+async def _run(config: RecorderConfig, api: ApiEndpoint, derive: Derive) -> None:
     from gapwatch.recorder.service import Recorder
 
     engine = open_store(config.db)
@@ -47,7 +50,7 @@ async def _run(config: RecorderConfig, api: ApiEndpoint) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    recorder = Recorder(config=config, engine=engine, api=api)
+    recorder = Recorder(config=config, engine=engine, api=api, derive=derive)
     structlog.get_logger("gapwatch.recorder").info(
         "starting", cluster=config.cluster, kinds=list(config.kinds), api=api.host
     )
@@ -58,6 +61,7 @@ async def _run(config: RecorderConfig, api: ApiEndpoint) -> None:
 
 
 def record(
+    ctx: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option("--config", envvar="GAPWATCH_RECORD_CONFIG", help="YAML configuration file."),
@@ -94,4 +98,4 @@ def record(
         api = ApiEndpoint(host=cfg.api_server.rstrip("/"))
     else:
         api = load_endpoint(kubeconfig=cfg.kubeconfig, context=cfg.context)
-    asyncio.run(_run(cfg, api))
+    asyncio.run(_run(cfg, api, wiring(ctx).derive))

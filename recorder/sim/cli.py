@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DbOption, open_store, progress, stderr
+from gapwatch.recorder.cliutil import DbOption, open_store, progress, stderr, wiring
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.ndjson import open_output
 from gapwatch.recorder.sim.config import load_scenario
@@ -35,6 +35,7 @@ def _overrides(items: list[str], cluster: str | None) -> dict[str, str]:
 
 
 def simulate(
+    ctx: typer.Context,
     scenario: Annotated[
         str | None,
         typer.Option("--scenario", "-s", help=f"A preset: {', '.join(PRESETS)}."),
@@ -86,7 +87,7 @@ def simulate(
             with open_output(out) as stream:
                 counts = to_ndjson(sim, stream)
         else:
-            counts = to_store(sim, open_store(db))
+            counts = to_store(sim, open_store(db), derive=wiring(ctx).derive)
     result = sim.truth
     assert result is not None
     if truth is not None:

@@ -26,6 +26,7 @@ from gapwatch.recorder.k8s.storeio import load_resume_points
 from gapwatch.recorder.k8s.watcher import WatchSettings
 from gapwatch.recorder.service import Recorder
 from gapwatch.recorder.store import make_engine
+from gapwatch.replay.facts import write_facts
 from tests.k8s.fakeapi import KINDS, Change, FakeApiServer
 
 Row = tuple[str, str | None, str, str, bool]
@@ -65,7 +66,12 @@ class RecorderThread:
 
     def __init__(self, config: RecorderConfig, db_url: str, api_url: str) -> None:
         self.engine = make_engine(db_url)
-        self.recorder = Recorder(config=config, engine=self.engine, api=ApiEndpoint(host=api_url))
+        self.recorder = Recorder(
+            config=config,
+            engine=self.engine,
+            api=ApiEndpoint(host=api_url),
+            derive=write_facts,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()

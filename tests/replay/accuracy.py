@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gapwatch.recorder.facts import derive
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.facts import FACT_COLUMNS, derive
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter, no_derive
+from gapwatch.replay.facts import FACT_COLUMNS, derive, write_facts
 from gapwatch.replay.load import rederive_facts
 from tests.replay.builders import at, facts_of, pod
 from tests.replay.scenarios import seed_races
@@ -83,8 +83,8 @@ def _stored(engine: Engine) -> list[tuple[object, ...]]:
 
 def test_writer_fills_facts_by_default_and_rederive_matches(engine: Engine) -> None:
     observations = seed_races()
-    EventWriter(engine).write(observations)
-    EventWriter(engine).write(observations)  # duplicates add no facts
+    EventWriter(engine, derive=write_facts).write(observations)
+    EventWriter(engine, derive=write_facts).write(observations)  # duplicates add no facts
     stored = _stored(engine)
     assert stored == [tuple(f) for f in facts_of(observations)]
     assert rederive_facts(engine) == len(stored)

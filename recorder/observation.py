@@ -41,20 +41,6 @@ K8S_KINDS = frozenset(
     }
 )
 
-FIELDS: tuple[str, ...] = (
-    "observed_at",
-    "cluster",
-    "source",
-    "kind",
-    "op",
-    "namespace",
-    "name",
-    "node",
-    "source_time",
-    "resource_version",
-    "previous_observed_at",
-    "payload",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +134,10 @@ def schema() -> dict[str, Any]:
     )
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+#: The NDJSON fields in the order lines and CSV exports carry them: the schema's properties.
+FIELDS: tuple[str, ...] = tuple(schema()["properties"])
 
 
 @cache

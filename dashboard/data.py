@@ -108,14 +108,6 @@ class RolloutPage:
     until_us: int
 
 
-def find_rollout(engine: Engine, rollout_id: str, filters: Filters) -> Rollout | None:
-    """The rollout with this id (cluster/service filters apply, the time range does not)."""
-    for r in rollouts(engine, filters.with_(since=None, until=None)):
-        if r.id == rollout_id:
-            return r
-    return None
-
-
 def _nodes(rollout: Rollout) -> list[str] | None:
     return list(rollout.nodes) or sorted({w.node for w in rollout.windows}) or None
 

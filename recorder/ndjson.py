@@ -122,16 +122,6 @@ def dumps(observation: Observation) -> str:
     return canonical_json(observation.to_dict())
 
 
-def write_observations(observations: Iterator[Observation], out: IO[str]) -> int:
-    """Write observations as NDJSON; returns how many."""
-    count = 0
-    for obs in observations:
-        out.write(dumps(obs))
-        out.write("\n")
-        count += 1
-    return count
-
-
 @contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
     """A text stream for `path` ('-' is stdout, left open; a name ending in .gz is compressed)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema
 import orjson
@@ -23,7 +23,6 @@ import orjson
 from gapwatch.recorder.errors import ObservationError
 from gapwatch.recorder.timefmt import format_time, parse_time
 
-Op = Literal["ADDED", "MODIFIED", "DELETED", "OBSERVED"]
 OPS: tuple[str, ...] = ("ADDED", "MODIFIED", "DELETED", "OBSERVED")
 
 #: Kubernetes kinds whose identity is (kind, namespace, name, resourceVersion).
@@ -40,7 +39,6 @@ K8S_KINDS = frozenset(
         "Event",
     }
 )
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
 """The demo store: simulated clusters in a fresh SQLite file, replayed, ready for the dashboard.
 
-`gapwatch demo` is a newcomer's first command. It simulates the seed's 3-node cluster (the two
-race scenarios of the seed document) and a larger AWS-NLB-like cluster (a rollout, a drain, a node
-deletion, a new node and a crash), each as its own cluster, writes what the recorder would have
-recorded into a fresh SQLite file, brings the replay projections up to date and returns what it
-built, truth included, so callers (the CLI, tests, the benchmark) can compare.
+`gapwatch demo` is a newcomer's first command. It simulates a 3-node cluster with both races
+(registered-before-forwarding and closed-before-deregistered) and a larger AWS-NLB-like cluster
+(a rollout, a drain, a node deletion, a new node and a crash), each as its own cluster, writes
+what the recorder would have recorded into a fresh SQLite file, brings the replay projections up
+to date and returns what it built, truth included, so callers (the CLI, tests, the benchmark) can
+compare.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every gapwatch command shares: options, output formats, progress, clean errors.
 
-Conventions (docs/cli.md): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwatch.db);
+Conventions (README.md, Commands): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwatch.db);
 `--cluster NAME` (env GAPWATCH_CLUSTER); human tables by default, `--json` / `--csv` for machines;
 progress on stderr; an error is one line on stderr and a non-zero exit, never a traceback.
 
@@ -93,7 +93,7 @@ def time_option(value: str | None, option: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
 @dataclass(frozen=True, slots=True)

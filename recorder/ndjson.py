@@ -43,7 +43,7 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
     try:
         handle = file.open("rb")
     except OSError as exc:
-        raise ObservationError(f"{path}: {exc.strerror or exc}") from None
+        raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         size = file.stat().st_size
         if handle.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
@@ -140,6 +140,6 @@ def open_output(path: str) -> Iterator[IO[str]]:
         else:
             handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:
-        raise ObservationError(f"{path}: {exc.strerror or exc}") from None
+        raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         yield handle

@@ -174,7 +174,7 @@ def from_dict(data: Any) -> Observation:
     try:
         observed_at = parse_time(data["observed_at"])
     except ValueError as exc:
-        raise ObservationError(f"observed_at: {exc}") from None
+        raise ObservationError(f"observed_at: {exc}") from exc
     source_time = _optional_time(data, "source_time")
     previous = _optional_time(data, "previous_observed_at")
     if previous is not None and previous > observed_at:
@@ -207,7 +207,7 @@ def _optional_time(data: dict[str, Any], key: str) -> datetime | None:
     try:
         return parse_time(data[key])
     except ValueError as exc:
-        raise ObservationError(f"{key}: {exc}") from None
+        raise ObservationError(f"{key}: {exc}") from exc
 
 
 def validate(observation: Observation) -> Observation:

@@ -75,9 +75,9 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         try:
             loaded = yaml.safe_load(Path(path).read_text("utf-8"))
         except OSError as exc:
-            raise ConfigError(f"{path}: {exc.strerror}") from None
+            raise ConfigError(f"{path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not YAML: {exc}") from None
+            raise ConfigError(f"{path}: not YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top")
         raw = dict(loaded or {})
@@ -123,4 +123,4 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
     try:
         return RecorderConfig(**raw)
     except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from exc

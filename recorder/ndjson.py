@@ -46,7 +46,7 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
         raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         size = file.stat().st_size
-        if handle.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+        if handle.peek(2)[:2] == GZIP_MAGIC:
             with gzip.GzipFile(fileobj=handle) as unzipped:
                 yield unzipped, None  # type: ignore[misc]
         else:

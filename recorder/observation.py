@@ -141,7 +141,7 @@ FIELDS: tuple[str, ...] = tuple(schema()["properties"])
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())  # type: ignore[no-any-return]
+    return cls(schema())
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -4,7 +4,7 @@ benchmarks/accuracy.py, which prints the figures and the class confusion matrix 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gapwatch.recorder.observation import Observation
@@ -56,7 +56,7 @@ def replay_windows(
 def compare(
     name: str,
     seed: int,
-    overrides: dict[str, object],
+    overrides: Mapping[str, object],
     *,
     drop_sources: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,

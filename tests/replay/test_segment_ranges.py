@@ -48,7 +48,9 @@ def _ranges(full: Sequence[Segment]) -> list[tuple[int | None, int | None]]:
     """Whole, open-ended, mid-segment, on a boundary, empty, inverted, past the end."""
     first = min(s.start_us for s in full)
     last = max(s.end_us or s.start_us for s in full)
-    long = sorted((s for s in full if s.end_us is not None), key=lambda s: s.start_us - s.end_us)
+    long = sorted(
+        (s for s in full if s.end_us is not None), key=lambda s: s.start_us - (s.end_us or 0)
+    )
     mids = [(s.start_us + s.end_us) // 2 for s in long[:3] if s.end_us is not None]
     a_start = full[len(full) // 2].start_us
     out: list[tuple[int | None, int | None]] = [

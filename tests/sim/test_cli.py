@@ -104,7 +104,7 @@ def test_python_api_streams_to_the_store_and_to_ndjson(engine: Engine) -> None:
     assert stored == counts
     with engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(events)).scalar_one()
-        kinds = dict(
+        kinds: dict[str, int] = dict(
             conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)).all()
         )
     assert rows == len(expected)

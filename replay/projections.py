@@ -223,7 +223,14 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
 
 
 def refresh(engine: Engine, *, settings: DetectSettings = DEFAULTS) -> int:
-    """Bring the projections up to the newest facts; returns the events processed."""
+    """Bring the projections up to the newest facts; returns the events processed.
+
+    Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
+    on a current store without writing or locking anything; the lock is taken, and the check
+    repeated under it, only when there is something to do."""
+    with translate_errors(engine), engine.connect() as conn:
+        if _max_fact_event(conn) <= _last(conn):
+            return 0
     with translate_errors(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))

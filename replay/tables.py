@@ -3,7 +3,7 @@
 Defined on recorder.tables.metadata, the one MetaData Alembic compares with the migrations
 (migrations/env.py imports this module too). The recorder never imports this module: facts are
 written by replay.facts.write_facts, the derive hook that the commands composing a writer hand it.
-Every table is rebuildable from `events` (`gapwatch refresh --rebuild --rederive`).
+Every table is rebuildable from `events` (`gapwatch replay --rebuild --rederive`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ Every table is rebuildable from `events` (`gapwatch replay --rebuild --rederive`
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, Table, Text
 
 from gapwatch.recorder.tables import IdType, UTCDateTime, metadata
@@ -20,6 +22,16 @@ def _service_node() -> list[Column[str]]:
         Column("namespace", Text, nullable=False),
         Column("service", Text, nullable=False),
         Column("node", Text, nullable=False),
+    ]
+
+
+def _span() -> list[Column[Any]]:
+    """When a window or a rollout starts and ends: as times (for people), in us (for queries)."""
+    return [
+        Column("start_at", UTCDateTime, nullable=False),
+        Column("end_at", UTCDateTime, nullable=False),
+        Column("start_us", BigInteger, nullable=False),
+        Column("end_us", BigInteger, nullable=False),
     ]
 
 
@@ -52,10 +64,7 @@ replay_windows = Table(
     Column("id", IdType, primary_key=True, autoincrement=True),
     *_service_node(),
     Column("class", Text, nullable=False),
-    Column("start_at", UTCDateTime, nullable=False),
-    Column("end_at", UTCDateTime, nullable=False),
-    Column("start_us", BigInteger, nullable=False),
-    Column("end_us", BigInteger, nullable=False),
+    *_span(),
     Column("start_earliest_us", BigInteger, nullable=False),
     Column("start_latest_us", BigInteger, nullable=False),
     Column("end_earliest_us", BigInteger, nullable=False),
@@ -82,10 +91,7 @@ replay_rollouts = Table(
     Column("workload", Text, nullable=False),
     Column("revision_from", Text, nullable=True),
     Column("revision_to", Text, nullable=True),
-    Column("start_at", UTCDateTime, nullable=False),
-    Column("end_at", UTCDateTime, nullable=False),
-    Column("start_us", BigInteger, nullable=False),
-    Column("end_us", BigInteger, nullable=False),
+    *_span(),
     Column("windows", Integer, nullable=False),
     Column("gap_seconds", Float, nullable=False),
     Column("worst_window_s", Float, nullable=False),

@@ -46,6 +46,15 @@ def test_every_ndjson_field_is_an_observation_field_and_an_events_column() -> No
     assert set(EVENT_COLUMNS) == set(FIELDS) | {"dedupe_key"}
 
 
+def test_the_writers_rows_follow_event_columns() -> None:
+    for obs in real_observations():
+        row = dict(zip(EVENT_COLUMNS, writer.event_row(obs), strict=True))
+        assert row.pop("dedupe_key") == obs.dedupe_key()
+        assert orjson.loads(row.pop("payload")) == obs.payload
+        assert row == {name: getattr(obs, name) for name in row}
+        assert set(row) == set(FIELDS) - {"payload"}
+
+
 def test_copy_types_follow_the_column_types() -> None:
     types = dict(zip(EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), strict=True))
     assert types["observed_at"] == types["source_time"] == "timestamptz"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 import jsonschema
 import orjson
@@ -59,12 +59,23 @@ class Observation:
     previous_observed_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The NDJSON form: every field present (FIELDS order), times as RFC 3339 UTC strings."""
-        out = {name: getattr(self, name) for name in FIELDS}
-        for name in _TIME_FIELDS:
-            if out[name] is not None:
-                out[name] = format_time(out[name])
-        return out
+        """The NDJSON form: every field present, times as RFC 3339 UTC strings."""
+        return {
+            "observed_at": format_time(self.observed_at),
+            "cluster": self.cluster,
+            "source": self.source,
+            "kind": self.kind,
+            "op": self.op,
+            "namespace": self.namespace,
+            "name": self.name,
+            "node": self.node,
+            "source_time": format_time(self.source_time) if self.source_time else None,
+            "resource_version": self.resource_version,
+            "previous_observed_at": (
+                format_time(self.previous_observed_at) if self.previous_observed_at else None
+            ),
+            "payload": self.payload,
+        }
 
     def payload_json(self) -> str:
         """The payload as canonical JSON (sorted keys, no spaces): the form that is hashed."""
@@ -125,12 +136,6 @@ def schema() -> dict[str, Any]:
 
 #: The NDJSON fields in the order lines and CSV exports carry them: the schema's properties.
 FIELDS: tuple[str, ...] = tuple(schema()["properties"])
-#: The fields that hold times (RFC 3339 strings in NDJSON, aware datetimes in an Observation).
-_TIME_FIELDS = tuple(
-    name
-    for name, hint in get_type_hints(Observation).items()
-    if datetime in (*get_args(hint), hint)
-)
 
 
 @cache

@@ -55,6 +55,11 @@ def test_the_writers_rows_follow_event_columns() -> None:
         assert set(row) == set(FIELDS) - {"payload"}
 
 
+def test_the_ndjson_form_has_every_field_in_schema_order() -> None:
+    for obs in real_observations():
+        assert tuple(obs.to_dict()) == FIELDS
+
+
 def test_copy_types_follow_the_column_types() -> None:
     types = dict(zip(EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), strict=True))
     assert types["observed_at"] == types["source_time"] == "timestamptz"

@@ -36,9 +36,18 @@ from gapwatch.recorder.tables import events
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
 from gapwatch.replay.load import load_state
+from gapwatch.replay.model import Rollout
 from gapwatch.replay.segments import lane_segments
 
 DEFAULT_DB = Path(__file__).resolve().parent / "results" / "dashboard-1m.db"
+
+
+def find_rollout(engine: Engine, rollout_id: str, filters: Filters) -> Rollout | None:
+    """The rollout with this id, as the page would look it up (the time range does not apply)."""
+    for r in data.rollouts(engine, filters.with_(since=None, until=None)):
+        if r.id == rollout_id:
+            return r
+    return None
 
 
 def count(engine: Engine) -> int:
@@ -85,7 +94,7 @@ def main() -> None:
     print(f"store: {total} events; worst rollout {worst.id} on {len(worst.nodes)} nodes")
 
     def page_data() -> data.RolloutPage:
-        found = data.find_rollout(engine, worst.id, Filters(cluster=worst.service.cluster))
+        found = find_rollout(engine, worst.id, Filters(cluster=worst.service.cluster))
         assert found is not None
         return data.rollout_page(engine, found)
 

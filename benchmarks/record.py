@@ -121,7 +121,8 @@ class CommitWatcher:
         self.committed: dict[int, float] = {}
 
     def start(self) -> None:
-        stop, out = multiprocessing.Event(), multiprocessing.Queue()
+        stop = multiprocessing.Event()
+        out: multiprocessing.Queue[dict[int, float]] = multiprocessing.Queue()
         child = multiprocessing.Process(target=watch_commits, args=(self.dsn, stop, out))
         child.start()
         self._child = (child, stop, out)

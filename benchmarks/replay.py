@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy.engine import make_url
 
-from gapwatch.recorder.facts import FACT_COLUMNS
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import FACT_COLUMNS, write_facts
 from gapwatch.replay.load import load_state, no_gc
 
 US = 1_000_000
@@ -181,26 +181,23 @@ def replay_once(url: str) -> tuple[float, float, int]:
     return loaded - start, done - start, len(windows)
 
 
+#: One round of `incremental`, per node and second: (kind, source, payload, op).
+_INCREMENT: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("NodePortProbe", "kube-proxy-probe", {"result": "timeout", "port": 1}, "OBSERVED"),
+    ("ProxyHealth", "kube-proxy-probe", {"status": 503, "body": None}, "OBSERVED"),
+    ("NodePortProbe", "kube-proxy-probe", {"result": "connected", "port": 1}, "OBSERVED"),
+    ("TargetHealth", "lb-poller", {"TargetHealth": {"State": "healthy"}}, "MODIFIED"),
+)
+
+
 def incremental(url: str, round_: int) -> tuple[float, float, int]:
     """1,000 new probe and LB samples for one existing Service (ns-7/gateway): write, refresh."""
     engine = make_engine(url)
     base = datetime.fromtimestamp(T0 / US + 30 * 86400 + round_ * 3600, UTC)
-    obs = []
+    obs: list[Observation] = []
     for i in range(250):
         node = f"node-{i % 20}"
-        for k, (kind, source, payload, op) in enumerate(
-            (
-                ("NodePortProbe", "kube-proxy-probe", {"result": "timeout", "port": 1}, "OBSERVED"),
-                ("ProxyHealth", "kube-proxy-probe", {"status": 503, "body": None}, "OBSERVED"),
-                (
-                    "NodePortProbe",
-                    "kube-proxy-probe",
-                    {"result": "connected", "port": 1},
-                    "OBSERVED",
-                ),
-                ("TargetHealth", "lb-poller", {"TargetHealth": {"State": "healthy"}}, "MODIFIED"),
-            )
-        ):
+        for k, (kind, source, payload, op) in enumerate(_INCREMENT):
             at = base + timedelta(seconds=i, milliseconds=200 * k)
             obs.append(
                 Observation(
@@ -210,7 +207,7 @@ def incremental(url: str, round_: int) -> tuple[float, float, int]:
                 )
             )  # fmt: skip
     start = time.perf_counter()
-    EventWriter(engine).write(obs)
+    EventWriter(engine, derive=write_facts).write(obs)
     written = time.perf_counter()
     processed = projections.refresh(engine)
     done = time.perf_counter()
@@ -265,10 +262,11 @@ def main() -> None:
         child = subprocess.run(
             [sys.executable, __file__, "--child", url], capture_output=True, text=True, check=True
         )
-        peak, _ = child.stdout.split()
-        print(f"peak memory (child)   {peak} MB  limit 1024 MB")
+        peak_mb, _ = child.stdout.split()
+        print(f"peak memory (child)   {peak_mb} MB  limit 1024 MB")
         projections.rebuild(make_engine(url))
-        writes, refreshes = [], []
+        writes: list[float] = []
+        refreshes: list[float] = []
         for _ in range(args.repeat):
             write_s, refresh_s, processed = incremental(url, len(writes))
             writes.append(write_s)

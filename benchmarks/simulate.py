@@ -32,6 +32,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import Simulation, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.facts import write_facts
 
 
 def generate(count: int, seed: int) -> tuple[float, float, int]:
@@ -87,7 +88,7 @@ def _ingest(url: str, count: int) -> tuple[float, int]:
         upgrade(engine)
         batch = list(islice(Simulation(load_scenario("large"), 1), count))
         start = time.perf_counter()
-        result = EventWriter(engine, notify=False).write_all(batch)
+        result = EventWriter(engine, derive=write_facts, notify=False).write_all(batch)
         return time.perf_counter() - start, result.inserted
     finally:
         engine.dispose()

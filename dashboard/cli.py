@@ -1,19 +1,37 @@
 """The `gapwatch` command: one root app composed from each layer's commands.
 
 Each package registers its own commands (recorder.cli, replay.cli, dashboard's own); this module
-is the only place that sees all of them, so nothing below imports anything above it.
+is the only place that sees all of them, so nothing below imports anything above it. It hands the
+commands below it a `Wiring` (the root context's `obj`): the writer's derive hook that fills
+replay's facts, so the recorder's commands derive them without importing replay.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import record as record_cli
-from gapwatch.recorder.cliutil import run_app
+from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.replay import cli as replay_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from gapwatch.recorder.observation import Observation
+
+
+def _write_facts(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
+    """Every command that writes events derives replay's facts in the same transaction
+    (imported on first write, so `--help` stays light)."""
+    from gapwatch.replay.facts import write_facts
+
+    write_facts(conn, rows)
+
 
 app = typer.Typer(
     name="gapwatch",
@@ -24,7 +42,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "obj": Wiring(derive=_write_facts)},
 )
 
 recorder_cli.register(app)

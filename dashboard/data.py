@@ -24,18 +24,10 @@ from gapwatch.replay.model import Rollout, Segment, ServiceRef, Window
 #: How much time the rollout page shows before and after a rollout.
 MARGIN_US = 15_000_000
 
-EVENT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "observed_at",
-    "previous_observed_at",
-    "source",
-    "kind",
-    "op",
-    "namespace",
-    "name",
-    "node",
-    "resource_version",
-    "payload",
+#: The `events` columns the rollout page lists for a window's events: all but the store's own
+#: bookkeeping (the cluster is the page's already).
+EVENT_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in events.columns if c.name not in ("cluster", "dedupe_key", "recorded_at")
 )
 
 
@@ -116,14 +108,6 @@ class RolloutPage:
     until_us: int
 
 
-def find_rollout(engine: Engine, rollout_id: str, filters: Filters) -> Rollout | None:
-    """The rollout with this id (cluster/service filters apply, the time range does not)."""
-    for r in rollouts(engine, filters.with_(since=None, until=None)):
-        if r.id == rollout_id:
-            return r
-    return None
-
-
 def _nodes(rollout: Rollout) -> list[str] | None:
     return list(rollout.nodes) or sorted({w.node for w in rollout.windows}) or None
 
@@ -186,9 +170,9 @@ def events_by_id(engine: Engine, ids: Iterable[int]) -> list[dict[str, Any]]:
 
 
 def _event_row(row: dict[str, Any]) -> dict[str, Any]:
-    for key in ("observed_at", "previous_observed_at"):
-        if isinstance(row.get(key), datetime):
-            row[key] = format_time(row[key])
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = format_time(value)
     payload = row.get("payload")
     if not isinstance(payload, str):
         import orjson

@@ -1,10 +1,11 @@
 """The demo store: simulated clusters in a fresh SQLite file, replayed, ready for the dashboard.
 
-`gapwatch demo` is a newcomer's first command. It simulates the seed's 3-node cluster (the two
-race scenarios of the seed document) and a larger AWS-NLB-like cluster (a rollout, a drain, a node
-deletion, a new node and a crash), each as its own cluster, writes what the recorder would have
-recorded into a fresh SQLite file, brings the replay projections up to date and returns what it
-built, truth included, so callers (the CLI, tests, the benchmark) can compare.
+`gapwatch demo` is a newcomer's first command. It simulates a 3-node cluster with both races
+(registered-before-forwarding and closed-before-deregistered) and a larger AWS-NLB-like cluster
+(a rollout, a drain, a node deletion, a new node and a crash), each as its own cluster, writes
+what the recorder would have recorded into a fresh SQLite file, brings the replay projections up
+to date and returns what it built, truth included, so callers (the CLI, tests, the benchmark) can
+compare.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api
+from gapwatch.replay.facts import write_facts
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
 DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-nlb", "aws"))
@@ -63,7 +65,7 @@ def simulate_into(
     if duration_s is not None:
         overrides["duration_s"] = duration_s
     sim = Simulation(load_scenario(preset, overrides), seed)
-    written = EventWriter(engine, notify=False).write_all(sim)
+    written = EventWriter(engine, derive=write_facts, notify=False).write_all(sim)
     if sim.truth is None:  # pragma: no cover - the simulator sets it when exhausted
         raise DashboardError(f"simulation of {preset} gave no truth")
     return SimulatedCluster(preset, cluster, seed, written.inserted, sim.truth)

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from gapwatch.replay.model import Provenance
-
 GOOD = "#2ca02c"
 LEAVING = "#ff9f1c"
 BAD = "#d62728"
@@ -65,10 +63,6 @@ def state_color(state: str) -> str:
 
 def class_color(cls: str) -> str:
     return CLASS_COLORS.get(cls, UNKNOWN)
-
-
-def provenance_label(provenance: Provenance) -> str:
-    return "measured" if provenance == "measured" else "inferred"
 
 
 def to_datetime64(micros: Sequence[int] | Iterable[int]) -> np.ndarray:

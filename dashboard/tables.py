@@ -1,7 +1,8 @@
 """Rows for the dashboard's tables: pure functions from replay.model objects to plain dicts.
 
-Window rows carry the same fields as a gap window in the CLI's `--json` (DESIGN.md section 5), so
-what the dashboard shows, downloads and what `gapwatch gaps --json` prints agree.
+Window rows carry the same fields as a gap window in the CLI's `--json` (replay.cli.window_dict,
+listed in docs/semantics.md), so what the dashboard shows, downloads and what `gapwatch gaps
+--json` prints agree.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Alembic environment: the schema comes from gapwatch.recorder.tables.metadata.
+"""Alembic environment: the schema is gapwatch.recorder.tables.metadata, which the recorder's
+tables and replay's read model (gapwatch.replay.tables) are defined on.
 
 `recorder.store.upgrade` hands a live connection in through `config.attributes["connection"]`;
 the plain `alembic` command line uses `sqlalchemy.url` (or GAPWATCH_DB) instead.
@@ -11,6 +12,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+import gapwatch.replay.tables  # noqa: F401  (defines its tables on the same MetaData)
 from gapwatch.recorder.tables import metadata
 
 config = context.config

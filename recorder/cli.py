@@ -24,6 +24,7 @@ from gapwatch.recorder.cliutil import (
     progress,
     stderr,
     time_option,
+    wiring,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def db_current(db: DbOption = DEFAULT_URL) -> None:
 
 @import_app.command("events")
 def import_events(
+    ctx: typer.Context,
     files: Annotated[
         list[str], typer.Argument(help="NDJSON files (.gz is fine); '-' reads standard input.")
     ],
@@ -117,6 +119,7 @@ def import_events(
             report = import_files(
                 engine,
                 files,
+                derive=wiring(ctx).derive,
                 strict=strict,
                 batch_size=batch_size,
                 on_error=error_writer(sink_file) if sink_file else None,

@@ -1,6 +1,6 @@
 """What every gapwatch command shares: options, output formats, progress, clean errors.
 
-Conventions (docs/cli.md): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwatch.db);
+Conventions (README.md, Commands): `--db URL` (env GAPWATCH_DB, default sqlite:///gapwatch.db);
 `--cluster NAME` (env GAPWATCH_CLUSTER); human tables by default, `--json` / `--csv` for machines;
 progress on stderr; an error is one line on stderr and a non-zero exit, never a traceback.
 
@@ -18,6 +18,7 @@ import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,8 @@ from gapwatch.recorder.timefmt import parse_time
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from gapwatch.recorder.writer import Derive
 
 EXIT_ERROR = 1
 EXIT_PARTIAL = 3
@@ -83,7 +86,24 @@ def time_option(value: str | None, option: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the composition root (dashboard.cli) hands the commands below it, as the root
+    context's `obj`: the EventWriter derive hook that fills replay's facts, so the recorder's
+    commands (import, simulate --db, record) derive them without importing replay."""
+
+    derive: Derive
+
+
+def wiring(ctx: typer.Context) -> Wiring:
+    """The Wiring of the `gapwatch` app this command runs in."""
+    found = ctx.find_object(Wiring)
+    if found is None:
+        raise GapwatchError(f"{ctx.command_path}: run it through the gapwatch app (no Wiring)")
+    return found
 
 
 def open_store(db: str, *, require_schema: bool = True) -> Engine:

@@ -17,7 +17,6 @@ from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.observation import FIELDS, Observation, canonical_json
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events
-from gapwatch.recorder.timefmt import format_time
 
 FETCH = 5000
 
@@ -41,6 +40,8 @@ def iter_events(
     with translate_errors(engine), engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
         for row in result:
+            # Spelled out: 8 us per row against 17 us for Observation(**{...FIELDS}) (export and
+            # re-deriving facts read every row); the round-trip tests check the mapping.
             yield (
                 row.id,
                 Observation(
@@ -129,9 +130,3 @@ def export_parquet(rows: Iterator[tuple[int, Observation]], path: str) -> int:
                 flush()
         flush()
     return count
-
-
-def describe(obs: Observation) -> str:
-    """A one-line human summary of an observation (for logs and errors)."""
-    who = "/".join(p for p in (obs.namespace, obs.name) if p) or obs.node or "-"
-    return f"{format_time(obs.observed_at)} {obs.cluster} {obs.source} {obs.kind} {obs.op} {who}"

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import LineError
 from gapwatch.recorder.ndjson import RawLine, read_observations
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.writer import DEFAULT_BATCH, EventWriter, WriteResult, batched
+from gapwatch.recorder.writer import DEFAULT_BATCH, Derive, EventWriter, WriteResult, batched
 
 #: How many LineErrors a report keeps in memory; the count goes on.
 KEEP_ERRORS = 1000
@@ -78,6 +78,7 @@ def import_files(
     engine: Engine,
     paths: Sequence[str],
     *,
+    derive: Derive,
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH,
     on_error: ErrorSink | None = None,
@@ -99,7 +100,7 @@ def import_files(
                 check.strict_aborted = True
                 return check
         report = ImportReport()
-        writer = EventWriter(engine)
+        writer = EventWriter(engine, derive=derive)
         for batch in batched(
             _good(paths, report, None if strict else on_error, on_bytes if not strict else None),
             batch_size,

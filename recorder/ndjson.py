@@ -43,10 +43,10 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
     try:
         handle = file.open("rb")
     except OSError as exc:
-        raise ObservationError(f"{path}: {exc.strerror or exc}") from None
+        raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         size = file.stat().st_size
-        if handle.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+        if handle.peek(2)[:2] == GZIP_MAGIC:
             with gzip.GzipFile(fileobj=handle) as unzipped:
                 yield unzipped, None  # type: ignore[misc]
         else:
@@ -122,16 +122,6 @@ def dumps(observation: Observation) -> str:
     return canonical_json(observation.to_dict())
 
 
-def write_observations(observations: Iterator[Observation], out: IO[str]) -> int:
-    """Write observations as NDJSON; returns how many."""
-    count = 0
-    for obs in observations:
-        out.write(dumps(obs))
-        out.write("\n")
-        count += 1
-    return count
-
-
 @contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
     """A text stream for `path` ('-' is stdout, left open; a name ending in .gz is compressed)."""
@@ -150,6 +140,6 @@ def open_output(path: str) -> Iterator[IO[str]]:
         else:
             handle = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
     except OSError as exc:
-        raise ObservationError(f"{path}: {exc.strerror or exc}") from None
+        raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         yield handle

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema
 import orjson
@@ -23,7 +23,6 @@ import orjson
 from gapwatch.recorder.errors import ObservationError
 from gapwatch.recorder.timefmt import format_time, parse_time
 
-Op = Literal["ADDED", "MODIFIED", "DELETED", "OBSERVED"]
 OPS: tuple[str, ...] = ("ADDED", "MODIFIED", "DELETED", "OBSERVED")
 
 #: Kubernetes kinds whose identity is (kind, namespace, name, resourceVersion).
@@ -39,21 +38,6 @@ K8S_KINDS = frozenset(
         "StatefulSet",
         "Event",
     }
-)
-
-FIELDS: tuple[str, ...] = (
-    "observed_at",
-    "cluster",
-    "source",
-    "kind",
-    "op",
-    "namespace",
-    "name",
-    "node",
-    "source_time",
-    "resource_version",
-    "previous_observed_at",
-    "payload",
 )
 
 
@@ -150,10 +134,14 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+#: The NDJSON fields in the order lines and CSV exports carry them: the schema's properties.
+FIELDS: tuple[str, ...] = tuple(schema()["properties"])
+
+
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema())
-    return cls(schema())  # type: ignore[no-any-return]
+    return cls(schema())
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -186,7 +174,7 @@ def from_dict(data: Any) -> Observation:
     try:
         observed_at = parse_time(data["observed_at"])
     except ValueError as exc:
-        raise ObservationError(f"observed_at: {exc}") from None
+        raise ObservationError(f"observed_at: {exc}") from exc
     source_time = _optional_time(data, "source_time")
     previous = _optional_time(data, "previous_observed_at")
     if previous is not None and previous > observed_at:
@@ -219,7 +207,7 @@ def _optional_time(data: dict[str, Any], key: str) -> datetime | None:
     try:
         return parse_time(data[key])
     except ValueError as exc:
-        raise ObservationError(f"{key}: {exc}") from None
+        raise ObservationError(f"{key}: {exc}") from exc
 
 
 def validate(observation: Observation) -> Observation:

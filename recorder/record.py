@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from gapwatch.recorder.config import RecorderConfig
+    from gapwatch.recorder.writer import Derive
 
 DEBUG_MODULES_ENV = "GAPWATCH_DEBUG_MODULES"
 
@@ -46,7 +47,7 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-async def _run(config: RecorderConfig) -> None:
+async def _run(config: RecorderConfig, derive: Derive) -> None:
     import asyncio
     import signal
 
@@ -61,7 +62,7 @@ async def _run(config: RecorderConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        recorder = Recorder(config=config, engine=engine)
+        recorder = Recorder(config=config, engine=engine, derive=derive)
         structlog.get_logger("gapwatch.recorder").info(
             "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]
         )
@@ -77,6 +78,7 @@ def _dump_modules(path: str) -> None:
 
 
 def record(
+    ctx: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option("--config", envvar="GAPWATCH_RECORD_CONFIG", help="YAML configuration file."),
@@ -106,6 +108,7 @@ def record(
     import asyncio
     import dataclasses
 
+    from gapwatch.recorder.cliutil import wiring
     from gapwatch.recorder.config import LEGACY_SOURCE, load_config
 
     cfg = load_config(config, os.environ)
@@ -118,7 +121,7 @@ def record(
     configure_logging()
     dump = os.environ.get(DEBUG_MODULES_ENV)
     try:
-        asyncio.run(_run(cfg))
+        asyncio.run(_run(cfg, wiring(ctx).derive))
     finally:
         if dump:
             _dump_modules(dump)

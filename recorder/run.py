@@ -28,7 +28,7 @@ from gapwatch.recorder.sources.base import Builder, Source, SourceContext
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.spool import Spool
 from gapwatch.recorder.tasks import wait_first
-from gapwatch.recorder.writer import EventWriter
+from gapwatch.recorder.writer import Derive, EventWriter
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -55,6 +55,7 @@ class Recorder:
         *,
         config: RecorderConfig,
         engine: Engine,
+        derive: Derive,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
     ) -> None:
@@ -62,7 +63,7 @@ class Recorder:
         self.rng = rng or random.Random()
         self.metrics = RecorderMetrics()
         self.spool = Spool(
-            writer=EventWriter(engine),
+            writer=EventWriter(engine, derive=derive),
             clock=clock,
             settings=config.spool,
             metrics=self.metrics,

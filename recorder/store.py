@@ -30,6 +30,7 @@ def normalize_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
+        # not chained: SQLAlchemy's error repeats the URL, password included
         raise StoreError(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -73,6 +74,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         engine = create_engine(url, **options)
     except (ArgumentError, SQLAlchemyError, ImportError) as exc:
+        # not chained: the driver's error can repeat the URL, password included
         raise StoreError(f"cannot open {redact(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -95,6 +97,8 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        # not chained: the SQLAlchemy error repeats the statement with its parameters (a whole
+        # batch of payloads): noise in every log line, and data that does not belong there
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None
 
 

@@ -2,12 +2,14 @@
 
 `events` is the append-only log (never updated, never deleted from by gapwatch itself);
 `source_checkpoints` holds each source's resume point, written in the same transaction as the
-events it covers. Projections (windows, rollouts) add their own tables in later migrations.
+events it covers. Replay's read model (`facts`, `replay_*`) is defined in replay/tables.py on this
+same MetaData, so Alembic sees one schema.
 Every key starts with `cluster` so the log can be distributed by cluster (Citus) later.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,155 +118,30 @@ source_checkpoints = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-#: Columns an Observation fills, in the order the writer sends them.
-EVENT_COLUMNS: tuple[str, ...] = (
-    "cluster",
-    "observed_at",
-    "source",
-    "kind",
-    "op",
-    "namespace",
-    "name",
-    "node",
-    "source_time",
-    "resource_version",
-    "previous_observed_at",
-    "dedupe_key",
-    "payload",
+#: Columns an Observation fills, in table order: every column but those the database fills
+#: (the identity and `recorded_at`). The writer's COPY, staging table and SQLite INSERT use it.
+EVENT_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in events.columns if not c.primary_key and c.server_default is None
 )
 
-#: Narrow facts extracted once at ingest (recorder/facts.py); replay reads these, not payloads.
-facts = Table(
-    "facts",
-    metadata,
-    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("cluster", Text, nullable=False),
-    Column("at_us", BigInteger, nullable=False),
-    Column("prev_us", BigInteger, nullable=True),
-    Column("src_us", BigInteger, nullable=True),
-    Column("fact", Text, nullable=False),
-    Column("op", Text, nullable=False),
-    Column("namespace", Text, nullable=True),
-    Column("name", Text, nullable=True),
-    Column("node", Text, nullable=True),
-    Column("state", Text, nullable=True),
-    Column("num1", BigInteger, nullable=True),
-    Column("num2", BigInteger, nullable=True),
-    Column("num3", BigInteger, nullable=True),
-    Column("num4", BigInteger, nullable=True),
-    Column("text1", Text, nullable=True),
-    Column("text2", Text, nullable=True),
-    Column("text3", Text, nullable=True),
-    Index(None, "cluster", "namespace", "name", "at_us"),
+#: COPY's name for each column type gapwatch uses (psycopg's `copy.set_types`).
+_COPY_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (UTCDateTime, "timestamptz"),
+    (JSON, "jsonb"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Float, "float8"),
+    (String, "text"),  # Text is a String
 )
 
-#: Projection: gap windows (replay/projections.py), rebuildable from facts at any time.
-replay_windows = Table(
-    "replay_windows",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("cluster", Text, nullable=False),
-    Column("namespace", Text, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("node", Text, nullable=False),
-    Column("class", Text, nullable=False),
-    Column("start_at", UTCDateTime, nullable=False),
-    Column("end_at", UTCDateTime, nullable=False),
-    Column("start_us", BigInteger, nullable=False),
-    Column("end_us", BigInteger, nullable=False),
-    Column("start_earliest_us", BigInteger, nullable=False),
-    Column("start_latest_us", BigInteger, nullable=False),
-    Column("end_earliest_us", BigInteger, nullable=False),
-    Column("end_latest_us", BigInteger, nullable=False),
-    Column("duration_s", Float, nullable=False),
-    Column("duration_min_s", Float, nullable=False),
-    Column("duration_max_s", Float, nullable=False),
-    Column("provenance", Text, nullable=False),
-    Column("certain", Integer, nullable=False),
-    Column("opened_by", Text, nullable=False),
-    Column("closed_by", Text, nullable=False),
-    Column("rollout", Text, nullable=True),
-    Column("failed_requests", Integer, nullable=True),
-    Index(None, "cluster", "namespace", "service", "start_us"),
-)
 
-#: Projection: rollouts and node disruptions with their gap totals.
-replay_rollouts = Table(
-    "replay_rollouts",
-    metadata,
-    Column("id", Text, primary_key=True),
-    Column("cluster", Text, nullable=False),
-    Column("namespace", Text, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("workload", Text, nullable=False),
-    Column("revision_from", Text, nullable=True),
-    Column("revision_to", Text, nullable=True),
-    Column("start_at", UTCDateTime, nullable=False),
-    Column("end_at", UTCDateTime, nullable=False),
-    Column("start_us", BigInteger, nullable=False),
-    Column("end_us", BigInteger, nullable=False),
-    Column("windows", Integer, nullable=False),
-    Column("gap_seconds", Float, nullable=False),
-    Column("worst_window_s", Float, nullable=False),
-    Column("nodes", Text, nullable=False),
-    Column("failed_requests", Integer, nullable=True),
-    Index(None, "cluster", "namespace", "service", "start_us"),
-)
-
-#: Projection: measured lag samples (kube-proxy programming, CCM register/deregister, LB health).
-replay_lags = Table(
-    "replay_lags",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("cluster", Text, nullable=False),
-    Column("namespace", Text, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("node", Text, nullable=False),
-    Column("lag", Text, nullable=False),
-    Column("at_us", BigInteger, nullable=False),
-    Column("seconds", Float, nullable=False),
-    Index(None, "cluster", "namespace", "service", "at_us"),
-)
-
-#: Lane segments per (Service, node, lane) as replay.segments.lane_segments gives them for the
-#: whole history; `seq` is their position in their lane, `reach_before_us` the latest end of the
-#: lane's earlier segments (replay.segment_store reads a time range through them).
-replay_segments = Table(
-    "replay_segments",
-    metadata,
-    Column("id", IdType, primary_key=True, autoincrement=True),
-    Column("cluster", Text, nullable=False),
-    Column("namespace", Text, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("node", Text, nullable=False),
-    Column("lane", Text, nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("start_us", BigInteger, nullable=False),
-    Column("end_us", BigInteger, nullable=True),
-    Column("start_earliest_us", BigInteger, nullable=False),
-    Column("start_latest_us", BigInteger, nullable=False),
-    Column("provenance", Text, nullable=False),
-    Column("event_id", BigInteger, nullable=True),
-    Column("reach_before_us", BigInteger, nullable=True),
-    Index(
-        "ix_replay_segments_lane_start",
-        "cluster",
-        "namespace",
-        "service",
-        "node",
-        "lane",
-        "start_us",
-        "seq",
-    ),
-)
-
-#: Where the projections stand: the last event id they include.
-replay_state = Table(
-    "replay_state",
-    metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", BigInteger, nullable=False),
-)
+def copy_types(table: Table, names: Sequence[str]) -> list[str]:
+    """The binary COPY type of each named column of `table` (for psycopg's set_types)."""
+    out = []
+    for name in names:
+        column_type = table.c[name].type
+        found = next((pg for cls, pg in _COPY_TYPES if isinstance(column_type, cls)), None)
+        if found is None:
+            raise TypeError(f"{table.name}.{name}: no COPY type for {column_type!r}")
+        out.append(found)
+    return out

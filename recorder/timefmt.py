@@ -19,8 +19,8 @@ def parse_time(text: str) -> datetime:
         raw = raw[:-1] + "+00:00"
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an RFC 3339 timestamp") from None
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an RFC 3339 timestamp") from exc
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add 'Z' for UTC)")
     return value.astimezone(UTC)

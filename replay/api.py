@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import replay_rollouts, replay_windows
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import projections, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from gapwatch.replay.tables import replay_rollouts, replay_windows
 
 _SERVICES = """
 SELECT DISTINCT cluster, namespace, name FROM facts

@@ -62,7 +62,7 @@ def _t(us: int) -> str:
 
 
 def window_dict(w: Window) -> dict[str, Any]:
-    """The JSON form of a window (DESIGN.md section 5)."""
+    """The JSON form of a window (its fields are listed in docs/semantics.md)."""
     return {
         "cluster": w.service.cluster,
         "service": w.service.key,

@@ -1,4 +1,4 @@
-"""The fold: facts (recorder/facts.py rows) into per-(service, node) lane samples.
+"""The fold: facts (replay/facts.py rows) into per-(service, node) lane samples.
 
 Pure: no database, clock or I/O. `fold(state, facts)` appends to `state` and returns it; folding
 in chunks equals folding at once, and every lane is fed by exactly one source, so the order of
@@ -185,7 +185,7 @@ def _sample(kind: str, at_us: int, prev_us: int | None, value: str, eid: int, nu
 
 
 def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
-    """Fold fact rows (columns as recorder.facts.FACT_COLUMNS), whole events in id order.
+    """Fold fact rows (columns as replay.facts.FACT_COLUMNS), whole events in id order.
 
     A chunk must not split one event's facts (the loader reads whole events).
     """

@@ -5,7 +5,7 @@ scan) is parsed by Arrow's C++ CSV reader; the probe and LB samples (most of a r
 replay.fold.fold_probe_arrays as numpy columns, the other facts to replay.fold.fold as rows in
 event order. Measured on 1M events: ~3x quicker than psycopg's typed binary COPY rows, whose
 per-row overhead dominated. On SQLite one ordered SELECT. `iter_facts` yields every fact as a
-tuple in recorder.facts.FACT_COLUMNS order (the plain path, and what the tests compare with).
+tuple in replay.facts.FACT_COLUMNS order (the plain path, and what the tests compare with).
 Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tuples.
 """
 
@@ -24,34 +24,16 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder.exporter import iter_events
-from gapwatch.recorder.facts import FACT_COLUMNS, derive_all, insert_facts
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.tables import copy_types
+from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold, fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.tables import facts as facts_table
 
 _COLS = ", ".join(FACT_COLUMNS)
-_PG_TYPES = [
-    "int8",
-    "int4",
-    "text",
-    "int8",
-    "int8",
-    "int8",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "int8",
-    "int8",
-    "int8",
-    "int8",
-    "text",
-    "text",
-    "text",
-]
+_PG_TYPES = copy_types(facts_table, FACT_COLUMNS)
 
 
 def _where(

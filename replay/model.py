@@ -1,4 +1,4 @@
-"""The replay engine's vocabulary (DESIGN.md section 3), as frozen dataclasses.
+"""The replay engine's vocabulary (docs/semantics.md), as frozen dataclasses.
 
 Times inside the engine are integer microseconds since the Unix epoch (`recorder.timefmt`
 converts); durations handed to people are seconds. Every transition and window boundary carries

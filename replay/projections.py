@@ -15,13 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import (
-    replay_lags,
-    replay_rollouts,
-    replay_segments,
-    replay_state,
-    replay_windows,
-)
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
 from gapwatch.replay.fold import FoldState, lb_facing
@@ -31,6 +24,13 @@ from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from gapwatch.replay.segments import lane_segments
+from gapwatch.replay.tables import (
+    replay_lags,
+    replay_rollouts,
+    replay_segments,
+    replay_state,
+    replay_windows,
+)
 
 STATE_KEY = "last_event_id"
 
@@ -223,7 +223,14 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
 
 
 def refresh(engine: Engine, *, settings: DetectSettings = DEFAULTS) -> int:
-    """Bring the projections up to the newest facts; returns the events processed."""
+    """Bring the projections up to the newest facts; returns the events processed.
+
+    Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
+    on a current store without writing or locking anything; the lock is taken, and the check
+    repeated under it, only when there is something to do."""
+    with translate_errors(engine), engine.connect() as conn:
+        if _max_fact_event(conn) <= _last(conn):
+            return 0
     with translate_errors(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))

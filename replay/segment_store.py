@@ -22,8 +22,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
 
-from gapwatch.recorder.tables import replay_segments
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.tables import replay_segments
 
 #: `reach_before_us` of a lane whose earlier segment is still open
 OPEN_US = 2**62

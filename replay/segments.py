@@ -1,6 +1,6 @@
 """Lane segments for timelines and "replay at T": what each lane of each node held, and when.
 
-Lanes (DESIGN.md section 3): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
+Lanes (docs/semantics.md): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
 DOWN, measured by the probes or inferred from the endpoints lane), lb (ABSENT / INITIAL / HEALTHY
 / UNHEALTHY / DRAINING / UNUSED), pod (serving / terminating / gone) and node (Ready / NotReady).
 Pure.

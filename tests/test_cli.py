@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gapwatch.dashboard.cli import app
 from gapwatch.recorder.ndjson import dumps
@@ -31,16 +31,18 @@ def gapwatch(
 
 
 def all_commands() -> list[list[str]]:
-    root = typer.main.get_command(app)
+    """Every command path. Typer bundles its own Click: groups are TyperGroup, not click.Group
+    (an isinstance on click.Group never matched, and only the root was walked)."""
     found: list[list[str]] = []
 
-    def walk(command: click.Command, path: list[str]) -> None:
+    def walk(command: object, path: list[str]) -> None:
         found.append(path)
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             for name, sub in command.commands.items():
                 walk(sub, [*path, name])
 
-    walk(root, [])
+    walk(typer.main.get_command(app), [])
+    assert len(found) > 10, found
     return found
 
 
@@ -51,10 +53,11 @@ def test_every_command_explains_itself(path: list[str]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    command = typer.main.get_command(app)
+    command: object = typer.main.get_command(app)
     for name in path:
-        assert isinstance(command, click.Group)
+        assert isinstance(command, TyperGroup)
         command = command.commands[name]
+    assert isinstance(command, TyperGroup | TyperCommand)
     assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
 
 

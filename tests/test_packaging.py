@@ -50,7 +50,10 @@ def _dependency_dirs() -> list[str]:
     """The dev interpreter's site-packages, in its import order (never the source tree)."""
     dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
     dirs += [p for p in site.getsitepackages() if p not in dirs]
-    return [d for d in dirs if Path(d).is_dir() and not Path(d).is_relative_to(ROOT)]
+    # A site-packages folder is never the source tree, even when the venv lives inside the
+    # checkout (.ci/run makes .venv there); the dev venv's editable-install .pth files are not
+    # processed from a .pth line, so the source folders stay out of reach.
+    return [d for d in dirs if Path(d).is_dir()]
 
 
 def _fresh_venv(path: Path) -> Path:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, func, select
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.facts import write_facts
 
 
 def test_write_twice_stores_once(engine: Engine) -> None:
@@ -21,7 +22,7 @@ def test_write_twice_stores_once(engine: Engine) -> None:
         name="istio-ingressgateway",
         payload={"status": 503, "body": {"localEndpoints": 0}},
     )
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     assert writer.write([obs]).inserted == 1
     assert writer.write([obs, obs]).inserted == 0
     with engine.connect() as conn:

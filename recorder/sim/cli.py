@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr, wiring
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sim.presets import PRESETS  # plain data: the names for --help
 
@@ -34,6 +34,7 @@ def _overrides(items: list[str], cluster: str | None) -> dict[str, str]:
 
 
 def simulate(
+    ctx: typer.Context,
     scenario: Annotated[
         str | None,
         typer.Option("--scenario", "-s", help=f"A preset: {', '.join(PRESETS)}."),
@@ -90,7 +91,7 @@ def simulate(
             with open_output(out) as stream:
                 counts = to_ndjson(sim, stream)
         else:
-            counts = to_store(sim, open_store(db))
+            counts = to_store(sim, open_store(db), derive=wiring(ctx).derive)
     result = sim.truth
     assert result is not None
     if truth is not None:

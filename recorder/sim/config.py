@@ -59,7 +59,7 @@ def from_dict(data: Mapping[str, Any], origin: str = "scenario") -> Scenario:
     try:
         parse_time(scenario.start)
     except ValueError as exc:
-        raise ConfigError(f"{origin}: start: {exc}") from None
+        raise ConfigError(f"{origin}: start: {exc}") from exc
     check_scenario(scenario, origin)
     return scenario
 
@@ -79,13 +79,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

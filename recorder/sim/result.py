@@ -72,7 +72,7 @@ class Truth:
     rollouts: tuple[Rollout, ...]
 
     def lines(self) -> Iterator[dict[str, Any]]:
-        """The truth file's records, params first (the format of the semantics brief)."""
+        """The truth file's records, params first (docs/simulator.md, Truth file)."""
         yield {"type": "params", **self.params}
         for r in self.rollouts:
             yield {

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.result import Simulation, Truth
-from gapwatch.recorder.writer import DEFAULT_BATCH, EventWriter
+from gapwatch.recorder.writer import DEFAULT_BATCH, Derive, EventWriter
 
 
 def to_ndjson(sim: Simulation, out: IO[str]) -> Counter[str]:
@@ -24,8 +24,10 @@ def to_ndjson(sim: Simulation, out: IO[str]) -> Counter[str]:
     return counts
 
 
-def to_store(sim: Simulation, engine: Engine, *, batch_size: int = DEFAULT_BATCH) -> Counter[str]:
-    """Write every observation into the event store through EventWriter, in batches."""
+def to_store(
+    sim: Simulation, engine: Engine, *, derive: Derive, batch_size: int = DEFAULT_BATCH
+) -> Counter[str]:
+    """Write every observation into the event store through EventWriter (with `derive`)."""
     counts: Counter[str] = Counter()
 
     def counted() -> Iterator[Observation]:
@@ -33,7 +35,7 @@ def to_store(sim: Simulation, engine: Engine, *, batch_size: int = DEFAULT_BATCH
             counts[obs.source] += 1
             yield obs
 
-    EventWriter(engine).write_all(counted(), batch_size=batch_size)
+    EventWriter(engine, derive=derive).write_all(counted(), batch_size=batch_size)
     return counts
 
 

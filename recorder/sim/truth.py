@@ -1,7 +1,7 @@
 """Ground truth, computed from the simulator's TRUE state as it changes (never from observations).
 
 For each node: R = the LB routes new connections to it, F = kube-proxy forwards to a local pod that
-still serves (docs/simulator.md, semantics brief). A window is a maximal interval of R and not F,
+still serves (docs/semantics.md, docs/simulator.md). A window is a maximal interval of R and not F,
 classed by its cause at its start. Failed requests: client traffic at `rps` is split evenly over
 the routed nodes (a Poisson process per node), so the requests that hit a window are drawn per
 window segment at rate rps/k (k routed nodes); the outcome follows the node's state. With a

@@ -100,8 +100,8 @@ def test_demo_with_a_browser_requested_serves_on_a_fresh_machine(tmp_path: Path)
         proc.terminate()  # gapwatch forwards it to the server it started
         try:
             output = proc.communicate(timeout=30)[0].decode()
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             os.killpg(proc.pid, signal.SIGKILL)
             output = proc.communicate()[0].decode()
-            raise AssertionError("gapwatch demo did not stop on SIGTERM") from None
+            raise AssertionError("gapwatch demo did not stop on SIGTERM") from exc
     assert "Email:" not in output

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 
 from gapwatch.dashboard import lanes
 from gapwatch.dashboard.style import class_color
 from tests.dashboard.builders import T0, S, seg, win
 
 
-def _trace(fig, name):  # type: ignore[no-untyped-def]
+def _trace(fig: go.Figure, name: str) -> Any:
+    """The one trace called `name` (plotly's trace classes are generated: typed as Any)."""
     matches = [t for t in fig.data if t.name == name]
     assert len(matches) == 1, [t.name for t in fig.data]
     return matches[0]

@@ -12,13 +12,14 @@ from gapwatch.dashboard.sqlconsole import describe_relations, run_query, to_csv
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.facts import write_facts
 
 T = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FOREVER = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 
 
 def _fill(engine: Engine, n: int = 30) -> None:
-    EventWriter(engine).write(
+    EventWriter(engine, derive=write_facts).write(
         [
             Observation(
                 observed_at=T + timedelta(seconds=i),

@@ -26,6 +26,7 @@ from gapwatch.recorder.sources.k8s.storeio import load_resume_points
 from gapwatch.recorder.sources.k8s.watcher import WatchSettings
 from gapwatch.recorder.spool import SpoolSettings
 from gapwatch.recorder.store import make_engine
+from gapwatch.replay.facts import write_facts
 from tests.k8s.fakeapi import KINDS, Change, FakeApiServer
 
 Row = tuple[str, str | None, str, str, bool]
@@ -79,7 +80,7 @@ class RecorderThread:
             config,
             sources={**config.sources, "k8s": {**config.sources["k8s"], "api_server": api_url}},
         )
-        self.recorder = Recorder(config=config, engine=self.engine)
+        self.recorder = Recorder(config=config, engine=self.engine, derive=write_facts)
         source = self.recorder.source("k8s")
         assert isinstance(source, K8sSource)
         self.k8s = source

@@ -39,7 +39,7 @@ def services() -> list[dict[str, Any]]:
 
 def endpoint_slice(namespace: str, name: str, service: str, node: str) -> dict[str, Any]:
     """The real k9s EndpointSlice, renamed, labelled for `service`, endpoints on `node`."""
-    obj = copy.deepcopy(_load("k9s-endpointslice-v1.json"))
+    obj: dict[str, Any] = copy.deepcopy(_load("k9s-endpointslice-v1.json"))
     obj["metadata"].update(
         name=name, namespace=namespace, labels={"kubernetes.io/service-name": service}
     )
@@ -50,7 +50,7 @@ def endpoint_slice(namespace: str, name: str, service: str, node: str) -> dict[s
 
 def event(namespace: str, name: str, component: str, reason: str) -> dict[str, Any]:
     """The real k9s Event, renamed, from `component` with `reason`."""
-    obj = copy.deepcopy(_load("k9s-event-kubelet-pulled.json"))
+    obj: dict[str, Any] = copy.deepcopy(_load("k9s-event-kubelet-pulled.json"))
     obj["metadata"].update(name=name, namespace=namespace)
     obj["metadata"].pop("resourceVersion", None)
     obj["source"] = {"component": component}

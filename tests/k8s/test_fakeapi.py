@@ -3,48 +3,65 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
 from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
 
 
 @pytest.fixture
-def fake() -> FakeApiServer:
+def fake() -> Iterator[FakeApiServer]:
     with FakeApiServer(bookmark_interval=0.05) as api:
         for i in range(5):
             api.create("Node", objects.node(i))
-        yield api  # type: ignore[misc]
+        yield api
 
 
 def core(fake: FakeApiServer) -> client.CoreV1Api:
     return client.CoreV1Api(client.ApiClient(client.Configuration(host=fake.url)))
 
 
+def meta(page: client.V1NodeList) -> client.V1ListMeta:
+    assert page.metadata is not None
+    return page.metadata
+
+
+def names(page: client.V1NodeList) -> list[str]:
+    return [n.metadata.name for n in page.items if n.metadata is not None and n.metadata.name]
+
+
+def stream(list_call: Callable[..., Any], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """The real client's watch (its `watch` module has no annotations: typed here as Any)."""
+    untyped: Any = watch
+    yield from untyped.Watch().stream(list_call, **kwargs)
+
+
 def test_real_client_pages_through_a_consistent_list(fake: FakeApiServer) -> None:
     api = core(fake)
     first = api.list_node(limit=2)
     fake.create("Node", objects.node(99))  # after the list began: not in its pages
-    names = [n.metadata.name for n in first.items]
-    token = first.metadata._continue
+    seen = names(first)
+    token = meta(first)._continue
     while token:
         page = api.list_node(limit=2, _continue=token)
-        assert page.metadata.resource_version == first.metadata.resource_version
-        names += [n.metadata.name for n in page.items]
-        token = page.metadata._continue
-    assert names == sorted(f"node-{i}" for i in range(5))
+        assert meta(page).resource_version == meta(first).resource_version
+        seen += names(page)
+        token = meta(page)._continue
+    assert seen == sorted(f"node-{i}" for i in range(5))
 
 
 def test_real_client_watch_bookmarks_and_410(fake: FakeApiServer) -> None:
     api = core(fake)
-    rv = api.list_node().metadata.resource_version
+    rv = meta(api.list_node()).resource_version
     fake.update("Node", fake.get("Node", None, "node-3"))
     seen = []
-    for event in watch.Watch().stream(
+    for event in stream(
         api.list_node, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=1
     ):
         seen.append((event["type"], type(event["object"]).__name__))
@@ -53,7 +70,7 @@ def test_real_client_watch_bookmarks_and_410(fake: FakeApiServer) -> None:
     fake.update("Node", fake.get("Node", None, "node-3"))
     fake.compact()
     with pytest.raises(ApiException) as info:
-        list(watch.Watch().stream(api.list_node, resource_version=rv, timeout_seconds=1))
+        list(stream(api.list_node, resource_version=rv, timeout_seconds=1))
     assert info.value.status == 410
 
 
@@ -63,7 +80,7 @@ def test_expired_continue_token_is_410(fake: FakeApiServer) -> None:
     fake.update("Node", fake.get("Node", None, "node-0"))
     fake.compact()
     with pytest.raises(ApiException) as info:
-        api.list_node(limit=2, _continue=first.metadata._continue)
+        api.list_node(limit=2, _continue=meta(first)._continue)
     assert info.value.status == 410
 
 

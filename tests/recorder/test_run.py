@@ -16,6 +16,7 @@ from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.run import Recorder
 from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.writer import load_checkpoints
+from gapwatch.replay.facts import write_facts
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ def run_once(engine: Engine, config: RecorderConfig) -> int:
     statuses: list[int] = []
 
     async def main() -> None:
-        recorder = Recorder(config=config, engine=engine, clock=lambda: NOW)
+        recorder = Recorder(config=config, engine=engine, derive=write_facts, clock=lambda: NOW)
         recorder.view.put_node(NodeInfo(name="node-1", addresses=(("InternalIP", "10.0.0.1"),)))
         stop = asyncio.Event()
         task = asyncio.create_task(recorder.run(stop))
@@ -72,4 +73,4 @@ def test_a_registered_source_runs_without_changing_the_run_loop(engine: Engine) 
 def test_a_bad_source_section_names_the_file_and_source(engine: Engine) -> None:
     config = RecorderConfig(sources={"toy": {"rounds": 0}}, origin="record.yaml")
     with pytest.raises(ConfigError, match=r"record.yaml: sources.toy: rounds: expected"):
-        Recorder(config=config, engine=engine)
+        Recorder(config=config, engine=engine, derive=write_facts)

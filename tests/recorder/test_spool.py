@@ -21,6 +21,7 @@ from gapwatch.recorder.sources.k8s.resources import to_observation
 from gapwatch.recorder.spool import ITEM_OVERHEAD, Spool, SpoolSettings, item_size
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import Checkpoint, EventWriter, WriteResult, load_checkpoints
+from gapwatch.replay.facts import write_facts
 from tests.k8s import objects
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -30,7 +31,7 @@ class GatedWriter(EventWriter):
     """The real writer, each batch held until the gate opens."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(engine)
+        super().__init__(engine, derive=write_facts)
         self.gate = threading.Event()
         self.batches: list[int] = []
 
@@ -154,7 +155,9 @@ def test_each_source_commits_its_own_rows_and_checkpoints(engine: Engine) -> Non
     )
 
     async def main() -> None:
-        spool = Spool(writer=EventWriter(engine), clock=lambda: NOW, metrics=metrics)
+        spool = Spool(
+            writer=EventWriter(engine, derive=write_facts), clock=lambda: NOW, metrics=metrics
+        )
         run = asyncio.create_task(spool.run())
         await spool.put(pod_item(1))
         await spool.put(Emitted(probe, Checkpoint("c", "kube-proxy-probe", "round", {"n": 7})))

@@ -4,14 +4,14 @@ benchmarks/accuracy.py, which prints the figures and the class confusion matrix 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gapwatch.recorder.facts import derive
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 
@@ -56,7 +56,7 @@ def replay_windows(
 def compare(
     name: str,
     seed: int,
-    overrides: dict[str, object],
+    overrides: Mapping[str, object],
     *,
     drop_sources: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from gapwatch.recorder.facts import Fact, derive
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay.facts import Fact, derive
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CLUSTER = "c1"

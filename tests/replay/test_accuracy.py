@@ -11,7 +11,7 @@ from tests.replay.accuracy import Report, compare
 
 P = "observe.kube_proxy_period_s"
 
-CASES = [
+CASES: list[tuple[str, dict[str, object]]] = [
     ("seed-3node", {}),
     ("mitigated", {}),
     ("seed-3node", {"observe.kube_proxy_period_s": 0.1}),
@@ -34,7 +34,8 @@ def test_classes_match_truth_where_one_window_is_one_true_window() -> None:
     # kube-proxy closes is seen as a timeout by the next probe: the pods' own lane names the
     # cause. Periods 2 and 5 s are where the probe used to misread it.
     total = Report()
-    for name, overrides in [*CASES, *((n, {P: p}) for n in ("aws-nlb",) for p in (2, 5))]:
+    periods: list[tuple[str, dict[str, object]]] = [("aws-nlb", {P: p}) for p in (2, 5)]
+    for name, overrides in [*CASES, *periods]:
         for seed in (1, 2, 3, 4, 5):
             total.add(compare(name, seed, overrides))
     assert total.confusion[("pod-gone-before-deregistered", "pod-gone-before-deregistered")] > 20

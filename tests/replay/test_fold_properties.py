@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.recorder.facts import Fact, derive
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import Fact, derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.lags import lag_samples
 from gapwatch.replay.segments import lane_segments

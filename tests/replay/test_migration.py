@@ -13,6 +13,7 @@ from gapwatch.recorder.store import (
     upgrade,
 )
 from gapwatch.replay import projections
+from gapwatch.replay.facts import write_facts
 
 REPLAY_TABLES = {"facts", "replay_windows", "replay_rollouts", "replay_lags", "replay_state"}
 VIEWS = {"v_lane_samples", "v_windows", "v_rollouts", "v_lags"}
@@ -36,7 +37,9 @@ def test_0004_makes_the_next_refresh_fill_the_segments(engine: Engine) -> None:
     from gapwatch.recorder.sim import load_scenario, run
     from gapwatch.recorder.writer import EventWriter
 
-    EventWriter(engine).write_all(run(load_scenario("seed-3node"), seed=2).observations)
+    EventWriter(engine, derive=write_facts).write_all(
+        run(load_scenario("seed-3node"), seed=2).observations
+    )
     projections.refresh(engine)
     downgrade(engine, "0002")
     assert "replay_segments" not in inspect(engine).get_table_names()

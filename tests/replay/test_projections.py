@@ -12,6 +12,7 @@ from gapwatch.recorder.timefmt import from_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api, projections
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import write_facts
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import WhatIf
 
@@ -38,7 +39,7 @@ def _tables(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
 def test_incremental_equals_rebuild(engine: Engine) -> None:
     result = run(load_scenario("aws-nlb"), seed=3)
     observations = list(result.observations)
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     processed = 0
     for i in range(0, len(observations), 97):
         writer.write(observations[i : i + 97])
@@ -56,7 +57,7 @@ def test_incremental_equals_rebuild(engine: Engine) -> None:
 
 def test_api_reads_what_detection_finds(engine: Engine) -> None:
     result = run(load_scenario("seed-3node"), seed=2)
-    EventWriter(engine).write_all(result.observations)
+    EventWriter(engine, derive=write_facts).write_all(result.observations)
     (svc,) = api.services(engine)
     assert svc.key == "istio-system/istio-ingressgateway" and svc.cluster == "sim"
     found = api.windows(engine)
@@ -77,7 +78,7 @@ def test_api_reads_what_detection_finds(engine: Engine) -> None:
 
 def test_timeline_and_state_at(engine: Engine) -> None:
     result = run(load_scenario("seed-3node"), seed=2)
-    EventWriter(engine).write_all(result.observations)
+    EventWriter(engine, derive=write_facts).write_all(result.observations)
     (svc,) = api.services(engine)
     window = api.windows(engine)[0]
     moment = from_micros(window.end_latest_us)
@@ -92,7 +93,7 @@ def test_timeline_and_state_at(engine: Engine) -> None:
 
 def test_whatif_and_advice_through_the_api(engine: Engine) -> None:
     result = run(load_scenario("seed-3node"), seed=4)
-    EventWriter(engine).write_all(result.observations)
+    EventWriter(engine, derive=write_facts).write_all(result.observations)
     (svc,) = api.services(engine)
     advice = api.advise(engine, svc)
     assert advice.windows_before == len(api.windows(engine)) > 0
@@ -107,7 +108,9 @@ def test_bulk_load_folds_like_the_plain_fold(engine: Engine) -> None:
     from gapwatch.replay.load import iter_facts
 
     for seed in (1, 2):
-        EventWriter(engine).write_all(run(load_scenario("aws-nlb"), seed=seed).observations)
+        EventWriter(engine, derive=write_facts).write_all(
+            run(load_scenario("aws-nlb"), seed=seed).observations
+        )
     bulk = load_state(engine)
     with engine.connect() as conn:
         plain = fold(FoldState(), list(iter_facts(conn)))

@@ -14,14 +14,15 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.sim import load_scenario, run
-from gapwatch.recorder.tables import replay_segments
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api, projections, segment_store
 from gapwatch.replay import segments as segments_mod
+from gapwatch.replay.facts import write_facts
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Segment, ServiceRef
 from gapwatch.replay.projections import _bulk_insert
+from gapwatch.replay.tables import replay_segments
 
 S = 1_000_000
 
@@ -47,7 +48,9 @@ def _ranges(full: Sequence[Segment]) -> list[tuple[int | None, int | None]]:
     """Whole, open-ended, mid-segment, on a boundary, empty, inverted, past the end."""
     first = min(s.start_us for s in full)
     last = max(s.end_us or s.start_us for s in full)
-    long = sorted((s for s in full if s.end_us is not None), key=lambda s: s.start_us - s.end_us)
+    long = sorted(
+        (s for s in full if s.end_us is not None), key=lambda s: s.start_us - (s.end_us or 0)
+    )
     mids = [(s.start_us + s.end_us) // 2 for s in long[:3] if s.end_us is not None]
     a_start = full[len(full) // 2].start_us
     out: list[tuple[int | None, int | None]] = [
@@ -85,7 +88,7 @@ def _check_ranges(engine: Engine, svc: ServiceRef) -> int:
 
 def test_ranges_equal_the_full_fold(engine: Engine) -> None:
     result = run(load_scenario("aws-nlb"), seed=3)
-    EventWriter(engine).write_all(result.observations)
+    EventWriter(engine, derive=write_facts).write_all(result.observations)
     projections.refresh(engine)
     (svc,) = api.services(engine)
     assert _check_ranges(engine, svc) > 40
@@ -100,7 +103,7 @@ def test_ranges_equal_the_full_fold(engine: Engine) -> None:
 
 def test_ranges_stay_equal_under_incremental_refresh_and_rebuild(engine: Engine) -> None:
     observations = list(run(load_scenario("seed-3node"), seed=2).observations)
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     step = len(observations) // 4 + 1
     kept: list[int] = []
     ids: set[int] = set()

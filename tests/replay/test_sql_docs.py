@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
+from gapwatch.replay.facts import write_facts
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "sql.md"
 BLOCKS = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
@@ -22,7 +23,9 @@ def test_the_page_has_queries() -> None:
 
 @pytest.fixture
 def simulated(engine: Engine) -> Engine:
-    EventWriter(engine).write_all(run(load_scenario("seed-3node"), seed=1).observations)
+    EventWriter(engine, derive=write_facts).write_all(
+        run(load_scenario("seed-3node"), seed=1).observations
+    )
     projections.rebuild(engine)
     return engine
 

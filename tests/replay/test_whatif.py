@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from gapwatch.recorder.facts import derive
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.replay.advise import advise
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import WhatIf
 from gapwatch.replay.whatif import whatif

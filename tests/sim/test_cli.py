@@ -18,6 +18,7 @@ from gapwatch.recorder.ndjson import dumps, read_observations
 from gapwatch.recorder.sim import Simulation, load_scenario, run, summary, to_ndjson, to_store
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
+from gapwatch.replay.facts import write_facts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,11 +100,11 @@ def test_python_api_streams_to_the_store_and_to_ndjson(engine: Engine) -> None:
     assert buffer.getvalue() == "".join(dumps(o) + "\n" for o in expected)
     assert sum(counts.values()) == len(expected)
     sim = Simulation(scenario, 2)
-    stored = to_store(sim, engine, batch_size=500)
+    stored = to_store(sim, engine, derive=write_facts, batch_size=500)
     assert stored == counts
     with engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(events)).scalar_one()
-        kinds = dict(
+        kinds: dict[str, int] = dict(
             conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)).all()
         )
     assert rows == len(expected)

@@ -94,7 +94,7 @@ def test_health_check_fails_while_pte_keeps_forwarding() -> None:
 
 def test_payloads_have_the_shape_of_the_real_objects() -> None:
     obs = observations("aws-nlb")
-    first = {}
+    first: dict[str, Observation] = {}
     for o in obs:
         first.setdefault(o.kind, o)
     sample_slice = json.loads((FIXTURES / "k9s-endpointslice-v1.json").read_text())

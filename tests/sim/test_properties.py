@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gapwatch.recorder.sim import load_scenario, run
 
-EVENTS = st.lists(
+EVENTS: st.SearchStrategy[list[dict[str, Any]]] = st.lists(
     st.sampled_from(
         [
             {"action": "rollout"},

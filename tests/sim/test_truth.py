@@ -17,7 +17,7 @@ from gapwatch.replay.model import WINDOW_CLASSES
 SMALL = ["seed-3node", "mitigated", "aws-nlb"]
 
 
-def truth_of(name: str, seed: int = 1, **overrides: object) -> Truth:
+def truth_of(name: str, seed: int = 1, /, **overrides: object) -> Truth:
     return run(load_scenario(name, overrides), seed).truth
 
 

@@ -19,6 +19,7 @@ from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
+from gapwatch.replay.facts import write_facts
 from tests.store.samples import real_observations
 
 
@@ -70,7 +71,9 @@ def test_import_keeps_good_lines_once_and_reports_bad_ones(engine: Engine, tmp_p
     expected_errors = mixed_file(path, observations)
     rejected = tmp_path / "rejected.ndjson"
     with rejected.open("wb") as sink:
-        report = import_files(engine, [str(path)], batch_size=4, on_error=error_writer(sink))
+        report = import_files(
+            engine, [str(path)], derive=write_facts, batch_size=4, on_error=error_writer(sink)
+        )
     assert report.error_count == len(expected_errors)
     assert {e.line: e.file for e in report.errors} == dict.fromkeys(expected_errors, str(path))
     for error in report.errors:
@@ -86,7 +89,7 @@ def test_import_keeps_good_lines_once_and_reports_bad_ones(engine: Engine, tmp_p
         (n, raw_lines[n - 1]) for n in sorted(expected_errors)
     ]
     # Importing the same file again adds nothing.
-    again = import_files(engine, [str(path)])
+    again = import_files(engine, [str(path)], derive=write_facts)
     assert again.written.inserted == 0
     assert count(engine) == len(observations)
 
@@ -94,7 +97,7 @@ def test_import_keeps_good_lines_once_and_reports_bad_ones(engine: Engine, tmp_p
 def test_strict_import_writes_nothing_when_a_line_is_bad(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "mixed.ndjson"
     mixed_file(path, real_observations())
-    report = import_files(engine, [str(path)], strict=True)
+    report = import_files(engine, [str(path)], derive=write_facts, strict=True)
     assert report.strict_aborted
     assert report.error_count == 4
     assert count(engine) == 0
@@ -104,7 +107,7 @@ def test_gzip_input_is_read_by_content(engine: Engine, tmp_path: Path) -> None:
     observations = real_observations()
     path = tmp_path / "events.data"  # no .gz suffix on purpose
     path.write_bytes(gzip.compress("".join(dumps(o) + "\n" for o in observations).encode()))
-    report = import_files(engine, [str(path)])
+    report = import_files(engine, [str(path)], derive=write_facts)
     assert report.error_count == 0
     assert count(engine) == len(observations)
 
@@ -114,7 +117,7 @@ def test_truncated_gzip_is_reported_not_crashed(engine: Engine, tmp_path: Path) 
     data = gzip.compress("".join(dumps(o) + "\n" for o in observations).encode())
     path = tmp_path / "cut.ndjson.gz"
     path.write_bytes(data[: len(data) // 2])
-    report = import_files(engine, [str(path)])
+    report = import_files(engine, [str(path)], derive=write_facts)
     assert report.error_count == 1
     assert "cannot read further" in report.errors[0].reason
     assert report.lines_ok == count(engine) < len(observations)
@@ -128,13 +131,13 @@ def test_export_import_export_is_byte_identical(
     source = make_engine(store_url)
     path = tmp_path / "in.ndjson"
     path.write_text("".join(dumps(o) + "\n" for o in real_observations()))
-    import_files(source, [str(path)])
+    import_files(source, [str(path)], derive=write_facts)
     first = export_text(source)
     target = make_engine(empty_store_url)
     upgrade(target)
     again = tmp_path / "again.ndjson"
     again.write_text(first)
-    import_files(target, [str(again)])
+    import_files(target, [str(again)], derive=write_facts)
     assert export_text(target) == first
     # And the data survived the trip: same observations as went in.
     back = [orjson.loads(line) for line in first.splitlines()]
@@ -145,7 +148,7 @@ def test_export_filters_by_cluster_and_time(engine: Engine) -> None:
     from gapwatch.recorder.writer import EventWriter
 
     a, b = real_observations("a"), real_observations("b")
-    EventWriter(engine).write(a + b)
+    EventWriter(engine, derive=write_facts).write(a + b)
     rows = list(exporter.iter_events(engine, cluster="b"))
     assert [obs for _id, obs in rows] == b
     since, until = a[3].observed_at, a[8].observed_at
@@ -157,7 +160,7 @@ def test_csv_and_parquet_exports_carry_every_event(engine: Engine, tmp_path: Pat
     from gapwatch.recorder.writer import EventWriter
 
     observations = real_observations()
-    EventWriter(engine).write(observations)
+    EventWriter(engine, derive=write_facts).write(observations)
     buffer = io.StringIO()
     assert exporter.export_csv(exporter.iter_events(engine), buffer) == len(observations)
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
@@ -176,5 +179,5 @@ def test_ids_follow_input_order(engine: Engine, tmp_path: Path, batch_size: int)
     observations = real_observations()
     path = tmp_path / "in.ndjson"
     path.write_text("".join(dumps(o) + "\n" for o in observations))
-    import_files(engine, [str(path)], batch_size=batch_size)
+    import_files(engine, [str(path)], derive=write_facts, batch_size=batch_size)
     assert [obs for _id, obs in exporter.iter_events(engine)] == observations

@@ -15,6 +15,7 @@ from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import Checkpoint, EventWriter, load_checkpoints
+from gapwatch.replay.facts import write_facts
 from tests.store.samples import real_observations
 
 
@@ -37,7 +38,7 @@ def shifted(observations: list[Observation], seconds: int) -> list[Observation]:
 
 
 def test_duplicates_inside_and_across_batches_are_stored_once(engine: Engine) -> None:
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     obs = real_observations()
     assert writer.write(obs).inserted == len(obs)
     # A batch mixing new rows and already-stored ones (Postgres: the fast path fails, the
@@ -54,7 +55,7 @@ def test_duplicates_inside_and_across_batches_are_stored_once(engine: Engine) ->
 
 
 def test_checkpoints_commit_with_their_events(engine: Engine) -> None:
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     obs = real_observations()
     writer.write(obs, [Checkpoint("kind-dev", "k8s-watch", "endpointslices", {"rv": "10"})])
     assert load_checkpoints(engine, "kind-dev", "k8s-watch") == {"endpointslices": {"rv": "10"}}
@@ -93,7 +94,7 @@ def test_write_all_streams_with_flat_memory(engine: Engine) -> None:
         for i in range(n):
             yield shifted(base, i + 1)[i % len(base)]
 
-    writer = EventWriter(engine)
+    writer = EventWriter(engine, derive=write_facts)
     tracemalloc.start()
     writer.write_all(many(400), batch_size=50)
     small = tracemalloc.get_traced_memory()[1]
@@ -119,7 +120,7 @@ def test_postgres_readers_see_ids_in_commit_order(pg_url: str) -> None:
 
     def work(offset: int) -> None:
         try:
-            writer = EventWriter(engine)
+            writer = EventWriter(engine, derive=write_facts)
             for i in range(15):
                 writer.write(shifted(obs, offset + i))
         except BaseException as exc:  # pragma: no cover - surfaced below
@@ -151,4 +152,4 @@ def test_unreachable_store_is_a_clean_error(tmp_path: Any) -> None:
 
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreError, match=r"127\.0\.0\.1"):
-        EventWriter(engine).write(real_observations())
+        EventWriter(engine, derive=write_facts).write(real_observations())

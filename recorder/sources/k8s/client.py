@@ -48,6 +48,8 @@ def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) 
                 config_file=kubeconfig, context=context, client_configuration=cfg
             )
         except (ConfigException, OSError) as exc:
+            # not chained: the loader's frames hold the kubeconfig's tokens and keys, and the
+            # recorder's logged tracebacks show frame locals (structlog's dict_tracebacks)
             raise ConfigError(
                 f"no Kubernetes configuration (in-cluster or kubeconfig): {exc}"
             ) from None

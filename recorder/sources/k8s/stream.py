@@ -28,6 +28,8 @@ async def _translated(what: str) -> AsyncIterator[None]:
         yield
     except K8sError:
         raise
+    # Not chained: aiohttp's frames hold the request headers (the bearer token), and the
+    # recorder's logged tracebacks show frame locals (structlog's dict_tracebacks).
     except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
         raise StreamStalled(f"{what}: no data within the read timeout ({exc!r})") from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
@@ -76,7 +78,7 @@ def _event(what: str, line: bytes) -> dict[str, Any]:
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise K8sError(f"{what}: bad JSON line: {exc}") from None
+        raise K8sError(f"{what}: bad JSON line: {exc}") from exc
     if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
         raise K8sError(f"{what}: not a watch event: {line[:200]!r}")
     if event.get("type") == "ERROR":

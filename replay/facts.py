@@ -3,7 +3,9 @@
 Parsing whole Kubernetes objects on every replay caps it near 20,000 events/s, so the writer's
 derive hook turns every new observation into a few narrow typed rows of the `facts` table (keyed by
 event id and a sequence number) and replay reads those only. `derive(event_id, obs)` is pure;
-`write_facts` is the EventWriter derive hook (COPY on PostgreSQL, executemany on SQLite).
+`write_facts` is the EventWriter derive hook (COPY on PostgreSQL, executemany on SQLite). The
+recorder does not import replay: whoever builds an EventWriter hands it `write_facts` (the CLI
+wires it into the recorder's commands through recorder.cliutil.Wiring).
 
 One row per fact; what the generic columns hold depends on `fact` (full table in docs/sql.md):
 
@@ -40,27 +42,6 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time, to_micros
 
 SERVICE_LABEL = "kubernetes.io/service-name"
-FACT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "seq",
-    "cluster",
-    "at_us",
-    "prev_us",
-    "src_us",
-    "fact",
-    "op",
-    "namespace",
-    "name",
-    "node",
-    "state",
-    "num1",
-    "num2",
-    "num3",
-    "num4",
-    "text1",
-    "text2",
-    "text3",
-)
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
 
 
@@ -86,6 +67,10 @@ class Fact(NamedTuple):
     text1: str | None = None
     text2: str | None = None
     text3: str | None = None
+
+
+#: The `facts` columns in row order (replay.tables.facts has the same, checked by a test).
+FACT_COLUMNS: tuple[str, ...] = Fact._fields
 
 
 def _us(value: datetime | None) -> int | None:

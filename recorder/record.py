@@ -110,13 +110,16 @@ def record(
 
     from gapwatch.recorder.cliutil import wiring
     from gapwatch.recorder.config import LEGACY_SOURCE, load_config
+    from gapwatch.recorder.errors import ConfigError
 
     cfg = load_config(config, os.environ)
     given: dict[str, Any] = {"db": db, "cluster": cluster, "listen": listen}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in given.items() if v is not None})
     if api_server is not None:
+        if LEGACY_SOURCE not in cfg.sources:
+            raise ConfigError(f"--api-server: no {LEGACY_SOURCE} source is configured")
         sources = dict(cfg.sources)
-        sources[LEGACY_SOURCE] = {**sources.get(LEGACY_SOURCE, {}), "api_server": api_server}
+        sources[LEGACY_SOURCE] = {**sources[LEGACY_SOURCE], "api_server": api_server}
         cfg = dataclasses.replace(cfg, sources=sources)
     configure_logging()
     dump = os.environ.get(DEBUG_MODULES_ENV)

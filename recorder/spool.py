@@ -2,7 +2,7 @@
 
 Sources `put` `Emitted` items (an observation and/or the checkpoint that follows it). The spool is
 bounded in **bytes**: an item weighs its payload's JSON size (orjson, about a microsecond per KB)
-plus a fixed overhead, so 16 MiB hold ~270 of the largest (60 KB) EndpointSlices or ~16,000
+plus a fixed overhead, so 16 MiB hold ~270 of the largest (60 KB) EndpointSlices or ~13,000
 1 KB objects. When the next item does not fit, `put` waits (backpressure: a watch stream is read
 more slowly and the API server buffers or closes it; a poller polls later); the spool logs once
 per episode and sets `gapwatch_recorder_spool_full` to 1 until it drains. An item larger than the

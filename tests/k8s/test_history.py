@@ -30,6 +30,14 @@ def _json(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else json.loads(str(value))
 
 
+def restarts(rec: RecorderThread, kind: str) -> float:
+    """How often the streams of `kind` were reopened, for any reason."""
+    return sum(
+        rec.metric("gapwatch_recorder_watch_restarts_total", kind=kind, reason=reason)
+        for reason in ("timeout", "error", "stalled", "gone", "scope")
+    )
+
+
 def test_every_change_exactly_once_across_faults_and_restarts(store_url: str) -> None:
     config = fast_config()
     engine = make_engine(store_url)
@@ -72,11 +80,21 @@ def test_every_change_exactly_once_across_faults_and_restarts(store_url: str) ->
         # 4. ERROR 410 on open streams with nothing missed: relists that add nothing.
         idle()
         relists = rec.metric("gapwatch_recorder_relists_total", kind="Pod")
+        before = {k: restarts(rec, k) for k in kinds(config)}
         fake.compact()
         fake.send_gone()
         wait_until(
             lambda: rec.metric("gapwatch_recorder_relists_total", kind="Pod") > relists,
             "a relist after 410",
+        )
+        # Every stream has reopened (after a 410, with its relist done: rv set again) before
+        # the next changes; else a late relist would fold them into one diff.
+        wait_until(
+            lambda: all(
+                restarts(rec, w.resource.kind) > before[w.resource.kind] and w.rv is not None
+                for w in rec.k8s._watching
+            ),
+            "every stream watching again",
         )
         idle()
         script.run(300)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -74,3 +75,15 @@ def test_a_bad_source_section_names_the_file_and_source(engine: Engine) -> None:
     config = RecorderConfig(sources={"toy": {"rounds": 0}}, origin="record.yaml")
     with pytest.raises(ConfigError, match=r"record.yaml: sources.toy: rounds: expected"):
         Recorder(config=config, engine=engine, derive=write_facts)
+
+
+def test_api_server_option_needs_the_k8s_source(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    config = tmp_path / "record.yaml"
+    config.write_text("sources: {toy: {rounds: 1}}\n")
+    result = CliRunner().invoke(app, ["record", "--config", str(config), "--api-server", "x"])
+    assert isinstance(result.exception, ConfigError)
+    assert "--api-server: no k8s source is configured" in str(result.exception)

@@ -11,6 +11,7 @@ import typer
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder.cliutil import run_app
+from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.k8s import cli as k8s_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.replay import cli as replay_cli
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 
 recorder_cli.register(app)
+importers_cli.register(app)
 k8s_cli.register(app)
 sim_cli.register(app)
 replay_cli.register(app)

@@ -81,6 +81,13 @@ def _evidence(event: Mapping[str, Any], kind: str, ctx: Context) -> Observation:
     )
 
 
+def _final_delete(event: Mapping[str, Any]) -> bool:
+    """A DELETE with gracePeriodSeconds 0 (the kubelet's, once the containers stopped) removes
+    the object whatever deletion fields its last version shows."""
+    options = event.get("requestObject")
+    return isinstance(options, Mapping) and options.get("gracePeriodSeconds") == 0
+
+
 def parse(record: Any, ctx: Context) -> Parsed:
     """One audit event: its object change, an APIRequest, or a Skip saying why not."""
     event = need_dict(record, "audit event")
@@ -118,7 +125,7 @@ def parse(record: Any, ctx: Context) -> Parsed:
         return [_evidence(event, object_kind, ctx)]
     if response.get("kind") == "Status":  # older apiservers answer a DELETE with a Status
         return [_evidence(event, object_kind, ctx)]
-    if op == "DELETED" and still_exists(response):
+    if op == "DELETED" and still_exists(response) and not _final_delete(event):
         op = "MODIFIED"
     at = need_time(event, "stageTimestamp")
     return [

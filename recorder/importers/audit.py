@@ -152,8 +152,9 @@ FORMAT = Format(
     name="k8s-audit",
     source=SOURCE,
     parse=parse,
-    unwrap=lambda value: list_under(value, "items") if opt_dict(value).get("kind") == "EventList"
-    else None,
+    unwrap=lambda value: (
+        list_under(value, "items") if opt_dict(value).get("kind") == "EventList" else None
+    ),
     notes=notes,
     help="Kubernetes audit events (audit.k8s.io), JSON lines or an EventList.",
 )

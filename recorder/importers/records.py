@@ -89,7 +89,7 @@ def _unclosed(pending: list[bytes], start: int, name: str) -> tuple[RawLine, Lin
 def read_records(
     fmt: Format, path: str, on_bytes: Callable[[int], None] | None = None
 ) -> Iterator[Item]:
-    """Every record of `path` ('-' is stdin; gzip by content) as (raw, value or LineError, where)."""
+    """Every record of `path` ('-': stdin; gzip by content) as (raw, value or error, where)."""
     name = "<stdin>" if path == "-" else path
     with open_input(path) as (stream, _size):
         lines = read_lines(stream, name, on_bytes)

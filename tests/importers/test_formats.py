@@ -28,12 +28,17 @@ def _pod(**meta: Any) -> dict[str, Any]:
 def _audit(verb: str, resource: str, **extra: Any) -> dict[str, Any]:
     """An audit event as the log backend writes one; `extra` replaces or adds fields."""
     event: dict[str, Any] = {
-        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
-        "auditID": f"id-{verb}-{resource}", "stage": "ResponseComplete", "verb": verb,
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "RequestResponse",
+        "auditID": f"id-{verb}-{resource}",
+        "stage": "ResponseComplete",
+        "verb": verb,
         "user": {"username": "system:node:node-a"},
         "objectRef": {"resource": resource, "namespace": "istio-system", "name": "gw-1"},
-        "responseStatus": {"code": 200}, "stageTimestamp": T0,
-    }  # fmt: skip
+        "responseStatus": {"code": 200},
+        "stageTimestamp": T0,
+    }
     event.update(extra)
     return event
 
@@ -46,11 +51,24 @@ def test_audit_object_changes_become_watch_observations(tmp_path: Path) -> None:
     graceful = _pod(deletionTimestamp="2026-11-25T09:56:16Z", deletionGracePeriodSeconds=30)
     records = [
         _audit("create", "pods", responseObject=_pod()),
-        _audit("patch", "pods", objectRef={"resource": "pods", "subresource": "status",
-               "namespace": "istio-system", "name": "gw-1"}, responseObject=_pod()),  # fmt: skip
+        _audit(
+            "patch",
+            "pods",
+            objectRef={
+                "resource": "pods",
+                "subresource": "status",
+                "namespace": "istio-system",
+                "name": "gw-1",
+            },
+            responseObject=_pod(),
+        ),
         _audit("delete", "pods", responseObject=graceful),
-        _audit("delete", "pods", responseObject=graceful,
-               requestObject={"kind": "DeleteOptions", "gracePeriodSeconds": 0}),  # fmt: skip
+        _audit(
+            "delete",
+            "pods",
+            responseObject=graceful,
+            requestObject={"kind": "DeleteOptions", "gracePeriodSeconds": 0},
+        ),
     ]
     found, errors, _stats = parse_bytes("k8s-audit", _lines(*records), tmp_path)
     assert errors == []
@@ -65,10 +83,18 @@ def test_audit_object_changes_become_watch_observations(tmp_path: Path) -> None:
 
 
 def test_audit_metadata_level_is_timing_evidence(tmp_path: Path) -> None:
-    node_status = _audit("patch", "nodes", level="Metadata",
-                         objectRef={"resource": "nodes", "subresource": "status", "name": "node-a"})  # fmt: skip
-    ccm = _audit("update", "services", level="Metadata",
-                 user={"username": "system:serviceaccount:kube-system:service-controller"})  # fmt: skip
+    node_status = _audit(
+        "patch",
+        "nodes",
+        level="Metadata",
+        objectRef={"resource": "nodes", "subresource": "status", "name": "node-a"},
+    )
+    ccm = _audit(
+        "update",
+        "services",
+        level="Metadata",
+        user={"username": "system:serviceaccount:kube-system:service-controller"},
+    )
     found, _errors, stats = parse_bytes("k8s-audit", _lines(node_status, ccm), tmp_path)
     assert [(o.kind, o.name, o.node, o.namespace) for o in found] == [
         (EVIDENCE_KIND, "node-a", "node-a", None),
@@ -87,7 +113,10 @@ def test_audit_metadata_level_is_timing_evidence(tmp_path: Path) -> None:
         ({"verb": "watch"}, "read-only request"),
         ({"responseStatus": {"code": 409}}, "failed request"),
         ({"objectRef": {"resource": "secrets", "name": "x"}}, "resource replay does not use"),
-        ({"objectRef": {"resource": "pods", "subresource": "exec", "name": "x"}}, "subresource exec"),
+        (
+            {"objectRef": {"resource": "pods", "subresource": "exec", "name": "x"}},
+            "subresource exec",
+        ),
     ],
 )
 def test_audit_skips_say_why(tmp_path: Path, change: dict[str, Any], why: str) -> None:
@@ -115,30 +144,51 @@ def test_audit_bad_records_are_errors(tmp_path: Path, change: dict[str, Any], re
 
 
 def test_audit_event_list_is_unwrapped(tmp_path: Path) -> None:
-    data = orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
-                         "items": [_audit("create", "pods", responseObject=_pod())] * 2})  # fmt: skip
+    data = orjson.dumps(
+        {
+            "kind": "EventList",
+            "apiVersion": "audit.k8s.io/v1",
+            "items": [_audit("create", "pods", responseObject=_pod())] * 2,
+        }
+    )
     found, _errors, stats = parse_bytes("k8s-audit", data, tmp_path)
     assert len(found) == 2 and stats.records == 2
 
 
 def _trail(name: str, **extra: Any) -> dict[str, Any]:
-    record = {"eventVersion": "1.08", "eventTime": "2026-11-25T09:55:46Z",
-              "eventSource": "elasticloadbalancing.amazonaws.com", "eventName": name,
-              "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE"},
-              "requestParameters": {}, "eventID": name}  # fmt: skip
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": "2026-11-25T09:55:46Z",
+        "eventSource": "elasticloadbalancing.amazonaws.com",
+        "eventName": name,
+        "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE"},
+        "requestParameters": {},
+        "eventID": name,
+    }
     record.update(extra)
     return record
 
 
 def test_cloudtrail_membership_changes(tmp_path: Path) -> None:
-    register = _trail("RegisterTargets", requestParameters={
-        "targetGroupArn": "arn:tg", "targets": [{"id": "i-1", "port": 31805}, {"id": "i-2"}]})  # fmt: skip
-    failed = _trail("DeregisterTargets", errorCode="AccessDenied",
-                    requestParameters={"targetGroupArn": "arn:tg", "targets": [{"id": "i-1"}]})  # fmt: skip
-    classic = _trail("DeregisterInstancesFromLoadBalancer", requestParameters={
-        "loadBalancerName": "clb", "instances": [{"instanceId": "i-3"}]})  # fmt: skip
-    created = _trail("CreateTargetGroup", responseElements={
-        "targetGroups": [{"targetGroupArn": "arn:new"}]})  # fmt: skip
+    register = _trail(
+        "RegisterTargets",
+        requestParameters={
+            "targetGroupArn": "arn:tg",
+            "targets": [{"id": "i-1", "port": 31805}, {"id": "i-2"}],
+        },
+    )
+    failed = _trail(
+        "DeregisterTargets",
+        errorCode="AccessDenied",
+        requestParameters={"targetGroupArn": "arn:tg", "targets": [{"id": "i-1"}]},
+    )
+    classic = _trail(
+        "DeregisterInstancesFromLoadBalancer",
+        requestParameters={"loadBalancerName": "clb", "instances": [{"instanceId": "i-3"}]},
+    )
+    created = _trail(
+        "CreateTargetGroup", responseElements={"targetGroups": [{"targetGroupArn": "arn:new"}]}
+    )
     other = _trail("DescribeTargetHealth")
     data = orjson.dumps({"Records": [register, failed, classic, created, other]})
     found, errors, stats = parse_bytes("cloudtrail", data, tmp_path)
@@ -157,7 +207,7 @@ def test_cloudtrail_membership_changes(tmp_path: Path) -> None:
 
 
 ALB_502 = (
-    'http 2026-11-25T09:55:46.500000Z app/k8s-gw/50dc6c495c0c9188 203.0.113.7:4000 '
+    "http 2026-11-25T09:55:46.500000Z app/k8s-gw/50dc6c495c0c9188 203.0.113.7:4000 "
     '10.0.1.12:31805 0.000 -1 -1 502 - 34 272 "GET http://gw.example.com:80/ HTTP/1.1" '
     '"curl/8.0" - - arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gw/1 '
     '"Root=1-1" "-" "-" 0 2026-11-25T09:55:46.400000Z "forward" "-" "-" "10.0.1.12:31805" "-" '
@@ -171,10 +221,17 @@ ALB_502 = (
         (ALB_502, True),
         (ALB_502.replace(" 502 - ", " 502 502 "), False),  # the target itself answered 502
         (ALB_502.replace(" 502 - ", " 200 200 "), False),
-        (ALB_502.replace(" 502 - ", " 503 - ").replace('"forward" "-" "-"',
-         '"waf" "-" "WAFConnectionError"'), False),  # fmt: skip
-        ('2026-11-25T09:55:46.5Z my-clb 203.0.113.7:4000 10.0.1.12:31805 0.000073 -1 -1 504 - '
-         '0 0 "GET http://gw:80/ HTTP/1.1" "curl/8.0" - -', True),  # fmt: skip
+        (
+            ALB_502.replace(" 502 - ", " 503 - ").replace(
+                '"forward" "-" "-"', '"waf" "-" "WAFConnectionError"'
+            ),
+            False,
+        ),
+        (
+            "2026-11-25T09:55:46.5Z my-clb 203.0.113.7:4000 10.0.1.12:31805 0.000073 -1 -1 504 - "
+            '0 0 "GET http://gw:80/ HTTP/1.1" "curl/8.0" - -',
+            True,
+        ),
     ],
 )
 def test_access_log_failure_comes_from_the_fields(line: str, failed: bool) -> None:
@@ -187,7 +244,10 @@ def test_access_log_failure_comes_from_the_fields(line: str, failed: bool) -> No
     [
         ("hello world", "not an ALB, NLB or Classic ELB access-log line"),
         ("http 2026-11-25T09:55:46Z app/x", "alb line with 3 fields, expected 12+"),
-        (ALB_502.replace(" 502 - ", " 5O2 - "), "elb_status_code: '5O2' is not an HTTP status code"),
+        (
+            ALB_502.replace(" 502 - ", " 5O2 - "),
+            "elb_status_code: '5O2' is not an HTTP status code",
+        ),
         (ALB_502.replace("2026-11-25T09:55:46.500000Z", "noon"), "time: 'noon' is not a timestamp"),
     ],
 )
@@ -197,29 +257,62 @@ def test_access_log_bad_lines(tmp_path: Path, line: str, reason: str) -> None:
 
 
 def test_prometheus_matrix_becomes_proxy_metrics_per_node(tmp_path: Path) -> None:
-    answer = {"status": "success", "data": {"resultType": "matrix", "result": [
-        {"metric": {"__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                    "instance": "10.0.1.12:10249", "job": "kube-proxy"},
-         "values": [[1764064546, "1764064545.5"], [1764064561, "1764064560.1"]]},
-        {"metric": {"__name__": "kubeproxy_sync_proxy_rules_duration_seconds_bucket",
-                    "le": "0.001", "node": "node-b"}, "values": [[1764064546, "NaN"]]},
-    ]}}  # fmt: skip
+    answer = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": {
+                        "__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                        "instance": "10.0.1.12:10249",
+                        "job": "kube-proxy",
+                    },
+                    "values": [[1764064546, "1764064545.5"], [1764064561, "1764064560.1"]],
+                },
+                {
+                    "metric": {
+                        "__name__": "kubeproxy_sync_proxy_rules_duration_seconds_bucket",
+                        "le": "0.001",
+                        "node": "node-b",
+                    },
+                    "values": [[1764064546, "NaN"]],
+                },
+            ],
+        },
+    }
     found, errors, _stats = parse_bytes("prometheus", orjson.dumps(answer), tmp_path)
     assert errors == []
     assert [(o.node, o.observed_at.timestamp(), o.payload["metrics"]) for o in found] == [
-        ("10.0.1.12", 1764064546.0,
-         {"kubeproxy_sync_proxy_rules_last_timestamp_seconds": 1764064545.5}),
-        ("10.0.1.12", 1764064561.0,
-         {"kubeproxy_sync_proxy_rules_last_timestamp_seconds": 1764064560.1}),
-        ("node-b", 1764064546.0,
-         {'kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.001"}': None}),
-    ]  # fmt: skip
+        (
+            "10.0.1.12",
+            1764064546.0,
+            {"kubeproxy_sync_proxy_rules_last_timestamp_seconds": 1764064545.5},
+        ),
+        (
+            "10.0.1.12",
+            1764064561.0,
+            {"kubeproxy_sync_proxy_rules_last_timestamp_seconds": 1764064560.1},
+        ),
+        (
+            "node-b",
+            1764064546.0,
+            {'kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.001"}': None},
+        ),
+    ]
 
 
 def test_prometheus_errors(tmp_path: Path) -> None:
-    data = _lines({"status": "error", "error": "bad query"},
-                  {"status": "success", "data": {"resultType": "matrix",
-                   "result": [{"metric": {"__name__": "m"}, "values": [[1, "1"]]}]}})  # fmt: skip
+    data = _lines(
+        {"status": "error", "error": "bad query"},
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [{"metric": {"__name__": "m"}, "values": [[1, "1"]]}],
+            },
+        },
+    )
     _found, errors, _stats = parse_bytes("prometheus", data, tmp_path)
     assert [e.reason for e in errors] == [
         "status 'error': not a successful query answer",
@@ -229,13 +322,24 @@ def test_prometheus_errors(tmp_path: Path) -> None:
 
 def test_watch_capture_gaps_become_uncertainty(tmp_path: Path) -> None:
     def node(rv: str, beat: str) -> dict[str, Any]:
-        return {"type": "MODIFIED", "object": {"kind": "Node", "metadata": {
-            "name": "node-a", "resourceVersion": rv}, "status": {"conditions": [
-                {"type": "Ready", "status": "True", "lastHeartbeatTime": beat}]}}}  # fmt: skip
+        return {
+            "type": "MODIFIED",
+            "object": {
+                "kind": "Node",
+                "metadata": {"name": "node-a", "resourceVersion": rv},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": beat}]
+                },
+            },
+        }
 
-    data = _lines(node("1", "2026-11-25T09:00:00Z"), {"type": "BOOKMARK", "object": {}},
-                  node("2", "2026-11-25T09:05:00Z"), node("3", "2026-11-25T09:01:00Z"),
-                  {"type": "ERROR", "object": {"code": 410}})  # fmt: skip
+    data = _lines(
+        node("1", "2026-11-25T09:00:00Z"),
+        {"type": "BOOKMARK", "object": {}},
+        node("2", "2026-11-25T09:05:00Z"),
+        node("3", "2026-11-25T09:01:00Z"),
+        {"type": "ERROR", "object": {"code": 410}},
+    )
     found, errors, stats = parse_bytes("k8s-watch", data, tmp_path)
     assert errors == []
     assert [(o.resource_version, o.observed_at.minute, o.previous_observed_at) for o in found] == [

@@ -25,24 +25,37 @@ def _obs(kind: str, payload: dict[str, Any], seconds: float, **ident: Any) -> Ob
 
 
 def _node(name: str, ip: str) -> Observation:
-    payload = {"metadata": {"name": name},
-               "status": {"addresses": [{"type": "InternalIP", "address": ip},
-                                        {"type": "Hostname", "address": name}]}}  # fmt: skip
+    payload = {
+        "metadata": {"name": name},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": ip},
+                {"type": "Hostname", "address": name},
+            ]
+        },
+    }
     return _obs("Node", payload, 0, name=name, node=name)
 
 
 def _service() -> Observation:
-    payload = {"metadata": {"name": "gw", "namespace": "istio-system"},
-               "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
-                        "ports": [{"port": 80, "nodePort": 31805}]}}  # fmt: skip
+    payload = {
+        "metadata": {"name": "gw", "namespace": "istio-system"},
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local",
+            "ports": [{"port": 80, "nodePort": 31805}],
+        },
+    }
     return _obs("Service", payload, 0, namespace="istio-system", name="gw")
 
 
 def _line(seconds: float, target: str, elb: str = "502", answered: str = "-") -> Observation:
     when = (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    line = (f'http {when} app/gw/1 203.0.113.7:4000 {target} 0.000 -1 -1 {elb} {answered} 34 272 '
-            f'"GET http://gw:80/ HTTP/1.1" "curl/8.0" - - arn:tg "Root=1" "-" "-" 0 {when} '
-            f'"forward" "-" "-" "{target}" "-" "-" "-"')  # fmt: skip
+    line = (
+        f"http {when} app/gw/1 203.0.113.7:4000 {target} 0.000 -1 -1 {elb} {answered} 34 272 "
+        f'"GET http://gw:80/ HTTP/1.1" "curl/8.0" - - arn:tg "Root=1" "-" "-" 0 {when} '
+        f'"forward" "-" "-" "{target}" "-" "-" "-"'
+    )
     (obs,) = parse(line, Context(cluster="prod", file="-"))  # type: ignore[misc]
     return obs
 
@@ -55,17 +68,19 @@ def _state(observations: list[Observation]) -> FoldState:
 
 
 def test_lines_are_tied_by_address_and_nodeport_or_unknown() -> None:
-    state = _state([
-        _line(10, "10.0.1.12:31805"),  # access log imported before the objects: order is free
-        _node("node-a", "10.0.1.12"),
-        _node("node-b", "10.0.1.13"),
-        _service(),
-        _line(11, "10.0.1.12:31805"),
-        _line(12, "10.0.1.13:31805", elb="200", answered="200"),  # a success: no impact
-        _line(13, "10.0.1.13:31805", elb="502", answered="502"),  # the app's own 502
-        _line(14, "10.9.9.9:31805"),  # no Node has this address
-        _line(15, "10.0.1.12:30000"),  # no Service has this NodePort
-    ])  # fmt: skip
+    state = _state(
+        [
+            _line(10, "10.0.1.12:31805"),  # access log imported before the objects: order is free
+            _node("node-a", "10.0.1.12"),
+            _node("node-b", "10.0.1.13"),
+            _service(),
+            _line(11, "10.0.1.12:31805"),
+            _line(12, "10.0.1.13:31805", elb="200", answered="200"),  # a success: no impact
+            _line(13, "10.0.1.13:31805", elb="502", answered="502"),  # the app's own 502
+            _line(14, "10.9.9.9:31805"),  # no Node has this address
+            _line(15, "10.0.1.12:30000"),  # no Service has this NodePort
+        ]
+    )
     impact = access_impact(state)
     t = int(T0.timestamp() * 1e6)
     assert impact.lanes == {(SVC, "node-a"): [t + 10_000_000, t + 11_000_000]}
@@ -74,19 +89,28 @@ def test_lines_are_tied_by_address_and_nodeport_or_unknown() -> None:
 
 
 def test_window_counts_only_its_nodes_failures_in_its_bounds() -> None:
-    state = _state([_node("node-a", "10.0.1.12"), _node("node-b", "10.0.1.13"), _service(),
-                    _line(10, "10.0.1.12:31805"), _line(30, "10.0.1.12:31805"),
-                    _line(12, "10.0.1.13:31805", elb="200", answered="200")])  # fmt: skip
+    state = _state(
+        [
+            _node("node-a", "10.0.1.12"),
+            _node("node-b", "10.0.1.13"),
+            _service(),
+            _line(10, "10.0.1.12:31805"),
+            _line(30, "10.0.1.12:31805"),
+            _line(12, "10.0.1.13:31805", elb="200", answered="200"),
+        ]
+    )
     t = int(T0.timestamp() * 1e6)
 
     def window(node: str) -> Window:
         start, end = t + 5_000_000, t + 20_000_000
-        return Window(SVC, node, "closed-before-deregistered", start, end, start, start, end,
-                      end, "measured")  # fmt: skip
+        return Window(
+            SVC, node, "closed-before-deregistered", start, end, start, start, end, end, "measured"
+        )
 
     counted = failed_requests(state, [window("node-a"), window("node-b")])
     assert [w.failed_requests for w in counted] == [1, 0]
     other = ServiceRef("prod", "default", "web")
-    bare = Window(other, "node-a", "closed-before-deregistered", t, t + 1, t, t, t + 1, t + 1,
-                  "measured")  # fmt: skip
+    bare = Window(
+        other, "node-a", "closed-before-deregistered", t, t + 1, t, t, t + 1, t + 1, "measured"
+    )
     assert failed_requests(state, [bare])[0].failed_requests is None  # no impact data

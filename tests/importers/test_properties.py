@@ -23,16 +23,35 @@ from tests.importers.test_formats import ALB_502
 
 _TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | _TEXT,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | _TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
     max_leaves=10,
 )
-PROMETHEUS = {"status": "success", "data": {"resultType": "matrix", "result": [
-    {"metric": {"__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                "instance": "10.0.1.12:10249"}, "values": [[1764064546, "1764064545.5"]]}]}}  # fmt: skip
-TRAIL = {"eventTime": "2026-11-25T09:55:46Z", "eventSource": "elasticloadbalancing.amazonaws.com",
-         "eventName": "RegisterTargets", "requestParameters": {
-             "targetGroupArn": "arn:tg", "targets": [{"id": "i-1", "port": 31805}]}}  # fmt: skip
+PROMETHEUS = {
+    "status": "success",
+    "data": {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {
+                    "__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                    "instance": "10.0.1.12:10249",
+                },
+                "values": [[1764064546, "1764064545.5"]],
+            }
+        ],
+    },
+}
+TRAIL = {
+    "eventTime": "2026-11-25T09:55:46Z",
+    "eventSource": "elasticloadbalancing.amazonaws.com",
+    "eventName": "RegisterTargets",
+    "requestParameters": {"targetGroupArn": "arn:tg", "targets": [{"id": "i-1", "port": 31805}]},
+}
 
 
 def _json_records(path: Path) -> list[Any]:
@@ -48,11 +67,12 @@ SEEDS: dict[str, list[Any]] = {
     "k8s-audit": _json_records(FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"),
     "k8s-watch": _json_records(FIXTURES / "aws-kops-node-watch-modified.jsonl")
     + _json_records(FIXTURES / "k9s-endpointslice-v1.json"),
-    "cloudtrail": _json_records(FIXTURES / "awsdocs-alb-cloudtrail-CreateLoadBalancer.json")
-    + [TRAIL],
+    "cloudtrail": [
+        *_json_records(FIXTURES / "awsdocs-alb-cloudtrail-CreateLoadBalancer.json"),
+        TRAIL,
+    ],
     "prometheus": [PROMETHEUS],
-    "elb-access-log": (FIXTURES / "plaso-aws_elb_access.log").read_text().splitlines()
-    + [ALB_502],
+    "elb-access-log": [*(FIXTURES / "plaso-aws_elb_access.log").read_text().splitlines(), ALB_502],
 }
 
 

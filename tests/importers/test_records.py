@@ -54,9 +54,12 @@ def test_unclosed_document_at_the_end_is_one_error(tmp_path: Path) -> None:
 
 
 def test_wrapper_items_name_their_index(tmp_path: Path) -> None:
-    good = {"eventSource": "elasticloadbalancing.amazonaws.com", "eventName": "RegisterTargets",
-            "eventTime": "2026-01-01T00:00:00Z",
-            "requestParameters": {"targetGroupArn": "arn:tg", "targets": [{"id": "i-1"}]}}  # fmt: skip
+    good = {
+        "eventSource": "elasticloadbalancing.amazonaws.com",
+        "eventName": "RegisterTargets",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "requestParameters": {"targetGroupArn": "arn:tg", "targets": [{"id": "i-1"}]},
+    }
     bad = dict(good, eventTime="yesterday")
     data = orjson.dumps({"Records": [good, bad]}, option=orjson.OPT_INDENT_2)
     found, errors, _stats = parse_bytes("cloudtrail", data, tmp_path)

@@ -10,8 +10,10 @@ batches). `FORMATS` maps a format name to its module, imported only when used.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from gapwatch.recorder.importers.base import Format
+if TYPE_CHECKING:
+    from gapwatch.recorder.importers.base import Format
 
 FORMATS: dict[str, str] = {
     "k8s-audit": "gapwatch.recorder.importers.audit",

@@ -121,7 +121,7 @@ def parse(record: Any, ctx: Context) -> Parsed:
     if isinstance(code, int) and not 200 <= code < 300:
         return Skip("failed request")
     response = event.get("responseObject")
-    if not (isinstance(response, Mapping) and isinstance(response.get("metadata"), Mapping)):
+    if not (type(response) is dict and type(response.get("metadata")) is dict):
         return [_evidence(event, object_kind, ctx)]
     if response.get("kind") == "Status":  # older apiservers answer a DELETE with a Status
         return [_evidence(event, object_kind, ctx)]

@@ -75,20 +75,21 @@ class Format:
 
 def need_dict(value: Any, what: str) -> Mapping[str, Any]:
     """`value` if it is a JSON object, else a RecordError naming `what`."""
-    if not isinstance(value, Mapping):
-        raise RecordError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return value
+    # decoded JSON objects are dicts; `dict` is checked first, as the ABC check is slow
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise RecordError(f"{what}: expected a JSON object, got {type(value).__name__}")
 
 
 def opt_dict(value: Any) -> Mapping[str, Any]:
     """`value` if it is a JSON object, else an empty one (for optional parts)."""
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def need_str(data: Mapping[str, Any], key: str) -> str:
     """A required non-empty string field."""
     value = data.get(key)
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value:
         raise RecordError(f"{key}: missing or not a string")
     return value
 

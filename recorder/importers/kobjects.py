@@ -35,7 +35,7 @@ def short_text(value: Any, what: str, limit: int = MAX_NAME) -> str | None:
     """An optional string field, checked against the contract's length limit."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if type(value) is not str or not value or len(value) > limit:
         raise RecordError(f"{what}: expected a string of 1-{limit} characters")
     return value
 
@@ -60,13 +60,13 @@ def object_observation(
     if kind != "Node" and namespace is None:
         raise RecordError(f"metadata.namespace: missing for a {kind}")
     rv = meta.get("resourceVersion")
-    rv = short_text(str(rv) if isinstance(rv, int) else rv, "metadata.resourceVersion", MAX_RV)
+    rv = short_text(str(rv) if type(rv) is int else rv, "metadata.resourceVersion", MAX_RV)
     node: str | None = None
     if kind == "Node":
         node, namespace = name, None
     elif kind == "Pod":
         spec = obj.get("spec")
-        if isinstance(spec, Mapping):
+        if type(spec) is dict:
             node = short_text(spec.get("nodeName") or None, "spec.nodeName")
     return Observation(
         observed_at=at,
@@ -88,7 +88,7 @@ def still_exists(obj: Mapping[str, Any]) -> bool:
     """After a DELETE, whether the object lives on (graceful Pod deletion, finalizers): the
     API returns it with deletionTimestamp set, and a watch would show MODIFIED, not DELETED."""
     meta = obj.get("metadata")
-    if not isinstance(meta, Mapping) or not meta.get("deletionTimestamp"):
+    if type(meta) is not dict or not meta.get("deletionTimestamp"):
         return False
     grace = meta.get("deletionGracePeriodSeconds")
     return bool(meta.get("finalizers")) or (isinstance(grace, int) and grace > 0)

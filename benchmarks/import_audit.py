@@ -65,7 +65,7 @@ def _fixture_events() -> list[dict[str, Any]]:
             isinstance(event.get("responseObject"), dict)
             and event["objectRef"]["resource"] == "pods"
         ):
-            objects.append(("pods", event["responseObject"]))
+            objects.append(("pods", pod))
     out = []
     for resource, obj in objects:
         meta = obj["metadata"]
@@ -155,8 +155,10 @@ def main() -> None:
         ):
             seconds, count = timed(fn, path, args.repeat)
             results[name] = lines / seconds
-            print(f"{name:13s} median of {args.repeat}: {seconds:.3f} s  {lines / seconds:>10,.0f} lines/s"
-                  f"  ({count} out)")  # fmt: skip
+            rate = lines / seconds
+            print(
+                f"{name:13s} median of {args.repeat}: {seconds:.3f} s {rate:>10,.0f} lines/s ({count})"
+            )
         print(
             f"importer / json.loads = {results['importer'] / results['json.loads']:.2f}; "
             f"importer / orjson.loads = {results['importer'] / results['orjson.loads']:.2f}"

@@ -61,10 +61,8 @@ def _fixture_events() -> list[dict[str, Any]]:
         objects.append(("services", svc))
     for line in (FIXTURES / "falco-k8s-audit-minikube-2018.jsonl").read_text().splitlines():
         event = json.loads(line)
-        if (
-            isinstance(event.get("responseObject"), dict)
-            and event["objectRef"]["resource"] == "pods"
-        ):
+        pod = event.get("responseObject")
+        if isinstance(pod, dict) and event["objectRef"]["resource"] == "pods":
             objects.append(("pods", pod))
     out = []
     for resource, obj in objects:
@@ -157,7 +155,8 @@ def main() -> None:
             results[name] = lines / seconds
             rate = lines / seconds
             print(
-                f"{name:13s} median of {args.repeat}: {seconds:.3f} s {rate:>10,.0f} lines/s ({count})"
+                f"{name:13s} median of {args.repeat}: {seconds:.3f} s "
+                f"{rate:>10,.0f} lines/s ({count})"
             )
         print(
             f"importer / json.loads = {results['importer'] / results['json.loads']:.2f}; "

@@ -30,11 +30,14 @@ def parse_file(
     cluster: str,
     stats: Stats,
     on_bytes: Callable[[int], None] | None = None,
+    *,
+    name: str | None = None,
 ) -> Iterator[Outcome]:
-    """Every observation and every LineError of one file, counting into `stats`."""
-    name = "<stdin>" if path == "-" else path
+    """Every observation and every LineError of one file, counting into `stats`; `name` is
+    what errors call the file (default: its path, or <stdin> for '-')."""
+    name = name or ("<stdin>" if path == "-" else path)
     ctx = Context(cluster=cluster, file=name)
-    for raw, value, where in read_records(fmt, path, on_bytes):
+    for raw, value, where in read_records(fmt, path, on_bytes, name):
         stats.records += 1
         if isinstance(value, LineError):
             stats.rejected += 1
@@ -89,7 +92,9 @@ def import_format(
         if calls % max(len(paths), 1) == 0:  # strict reads everything twice: count the last pass
             result.stats = Stats()
         calls += 1
-        return parse_file(fmt, path, cluster, result.stats, advance)
+        # --strict spools standard input to a file: its errors still say <stdin>
+        name = "<stdin>" if path not in paths and "-" in paths else None
+        return parse_file(fmt, path, cluster, result.stats, advance, name=name)
 
     result.report = import_files(
         engine,

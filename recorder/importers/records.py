@@ -87,10 +87,10 @@ def _unclosed(pending: list[bytes], start: int, name: str) -> tuple[RawLine, Lin
 
 
 def read_records(
-    fmt: Format, path: str, on_bytes: Callable[[int], None] | None = None
+    fmt: Format, path: str, on_bytes: Callable[[int], None] | None = None, name: str | None = None
 ) -> Iterator[Item]:
     """Every record of `path` ('-': stdin; gzip by content) as (raw, value or error, where)."""
-    name = "<stdin>" if path == "-" else path
+    name = name or ("<stdin>" if path == "-" else path)
     with open_input(path) as (stream, _size):
         lines = read_lines(stream, name, on_bytes)
         if fmt.text:

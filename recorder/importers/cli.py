@@ -8,14 +8,19 @@ skipped and why, and what is missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gapwatch.recorder import store
 from gapwatch.recorder.cliutil import EXIT_PARTIAL, DbOption, open_store, progress, stderr
 from gapwatch.recorder.importers import FORMATS
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.importer import ErrorSink, ImportReport
 
 _HELP = {
     "k8s-audit": (
@@ -85,6 +90,26 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
     return command
 
 
+@contextmanager
+def rejected_sink(path: Path | None) -> Iterator[ErrorSink | None]:
+    """An ErrorSink writing rejected records to `path` (`--errors`), or None without one."""
+    if path is None:
+        yield None
+        return
+    from gapwatch.recorder.importer import error_writer
+
+    with path.open("wb") as out:
+        yield error_writer(out)
+
+
+def print_rejected(report: ImportReport, show: int, noun: str) -> None:
+    """Print the first `show` rejections as FILE:LINE: reason, and how many more there were."""
+    for err in report.errors[:show]:
+        stderr.print(str(err), markup=False)
+    if report.error_count > show:
+        stderr.print(f"... and {report.error_count - show} more bad {noun}", markup=False)
+
+
 def run_import(
     fmt_name: str,
     files: list[str],
@@ -96,7 +121,6 @@ def run_import(
     show: int,
 ) -> None:
     """Import `files` in format `fmt_name`, print the summary, exit 3 if records were rejected."""
-    from gapwatch.recorder.importer import error_writer
     from gapwatch.recorder.importers import load
     from gapwatch.recorder.importers.driver import import_format
     from gapwatch.recorder.ndjson import input_size
@@ -105,27 +129,22 @@ def run_import(
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
-    sink_file = errors.open("wb") if errors else None
-    try:
-        with progress(f"importing {fmt_name}", total, unit_bytes=True) as advance:
-            result = import_format(
-                engine,
-                fmt,
-                files,
-                cluster=cluster,
-                strict=strict,
-                batch_size=batch_size,
-                on_error=error_writer(sink_file) if sink_file else None,
-                on_bytes=advance,
-            )
-    finally:
-        if sink_file:
-            sink_file.close()
+    with (
+        rejected_sink(errors) as on_error,
+        progress(f"importing {fmt_name}", total, unit_bytes=True) as advance,
+    ):
+        result = import_format(
+            engine,
+            fmt,
+            files,
+            cluster=cluster,
+            strict=strict,
+            batch_size=batch_size,
+            on_error=on_error,
+            on_bytes=advance,
+        )
     report, stats = result.report, result.stats
-    for err in report.errors[:show]:
-        stderr.print(str(err), markup=False)
-    if report.error_count > show:
-        stderr.print(f"... and {report.error_count - show} more bad records", markup=False)
+    print_rejected(report, show, "records")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.kinds.items())) or "nothing"
     skipped = ", ".join(f"{r} {n}" for r, n in sorted(stats.skipped.items()))
     stderr.print(

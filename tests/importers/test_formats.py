@@ -256,32 +256,34 @@ def test_access_log_bad_lines(tmp_path: Path, line: str, reason: str) -> None:
     assert len(found) == 1 and [(e.line, e.reason) for e in errors] == [(2, reason)]
 
 
+PROM_ANSWER: dict[str, Any] = {
+    "status": "success",
+    "data": {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {
+                    "__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                    "instance": "10.0.1.12:10249",
+                    "job": "kube-proxy",
+                },
+                "values": [[1764064546, "1764064545.5"], [1764064561, "1764064560.1"]],
+            },
+            {
+                "metric": {
+                    "__name__": "kubeproxy_sync_proxy_rules_duration_seconds_bucket",
+                    "le": "0.001",
+                    "node": "node-b",
+                },
+                "values": [[1764064546, "NaN"]],
+            },
+        ],
+    },
+}
+
+
 def test_prometheus_matrix_becomes_proxy_metrics_per_node(tmp_path: Path) -> None:
-    answer = {
-        "status": "success",
-        "data": {
-            "resultType": "matrix",
-            "result": [
-                {
-                    "metric": {
-                        "__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                        "instance": "10.0.1.12:10249",
-                        "job": "kube-proxy",
-                    },
-                    "values": [[1764064546, "1764064545.5"], [1764064561, "1764064560.1"]],
-                },
-                {
-                    "metric": {
-                        "__name__": "kubeproxy_sync_proxy_rules_duration_seconds_bucket",
-                        "le": "0.001",
-                        "node": "node-b",
-                    },
-                    "values": [[1764064546, "NaN"]],
-                },
-            ],
-        },
-    }
-    found, errors, _stats = parse_bytes("prometheus", orjson.dumps(answer), tmp_path)
+    found, errors, _stats = parse_bytes("prometheus", orjson.dumps(PROM_ANSWER), tmp_path)
     assert errors == []
     assert [(o.node, o.observed_at.timestamp(), o.payload["metrics"]) for o in found] == [
         (

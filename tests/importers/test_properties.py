@@ -19,7 +19,7 @@ from gapwatch.recorder.importers import FORMATS, load
 from gapwatch.recorder.importers.driver import import_format
 from gapwatch.recorder.store import make_engine, upgrade
 from tests.importers.helpers import FIXTURES, parse_bytes
-from tests.importers.test_formats import ALB_502
+from tests.importers.test_formats import ALB_502, PROM_ANSWER
 
 _TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
 JSON_VALUES = st.recursive(
@@ -31,21 +31,6 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
     max_leaves=10,
 )
-PROMETHEUS = {
-    "status": "success",
-    "data": {
-        "resultType": "matrix",
-        "result": [
-            {
-                "metric": {
-                    "__name__": "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                    "instance": "10.0.1.12:10249",
-                },
-                "values": [[1764064546, "1764064545.5"]],
-            }
-        ],
-    },
-}
 TRAIL = {
     "eventTime": "2026-11-25T09:55:46Z",
     "eventSource": "elasticloadbalancing.amazonaws.com",
@@ -71,7 +56,7 @@ SEEDS: dict[str, list[Any]] = {
         *_json_records(FIXTURES / "awsdocs-alb-cloudtrail-CreateLoadBalancer.json"),
         TRAIL,
     ],
-    "prometheus": [PROMETHEUS],
+    "prometheus": [PROM_ANSWER],
     "elb-access-log": [*(FIXTURES / "plaso-aws_elb_access.log").read_text().splitlines(), ALB_502],
 }
 

@@ -20,9 +20,11 @@ from gapwatch.recorder.accessfields import (
     MIN_FIELDS,
     NLB_FIELDS,
     detect,
+    is_lb_failure,
+    target_of,
     tokens,
 )
-from gapwatch.recorder.importers.base import Context, Format, Parsed, RecordError
+from gapwatch.recorder.importers.base import Context, Format, Parsed, RecordError, Stats
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time
 
@@ -73,6 +75,10 @@ def parse(record: Any, ctx: Context) -> Parsed:
     at = _time(fields.get("time"), "time")
     created = fields.get("request_creation_time")
     when = _time(created, "request_creation_time") if created not in (None, "-") else at
+    if is_lb_failure(fields):
+        ctx.notes["failed"] += 1
+        if target_of(fields) is None:
+            ctx.notes["failed without target"] += 1
     return [
         Observation(
             observed_at=at,
@@ -86,10 +92,22 @@ def parse(record: Any, ctx: Context) -> Parsed:
     ]
 
 
+def notes(stats: Stats) -> list[str]:
+    """How many lines are the LB's own failures, and how many of those name no target."""
+    failed = stats.notes.get("failed", 0)
+    lost = stats.notes.get("failed without target", 0)
+    text = (
+        f"{failed} lines are the LB's own 502/503/504 with no answer from a target; replay ties "
+        "them to nodes by target address and NodePort"
+    )
+    return [text + (f" ({lost} name no target: node unknown)" if lost else "")]
+
+
 FORMAT = Format(
     name="elb-access-log",
     source=SOURCE,
     parse=parse,
+    notes=notes,
     text=True,
     help="ELB access logs (ALB, NLB TLS, Classic), detected per line.",
 )

@@ -37,6 +37,8 @@ class Context:
     cluster: str
     file: str
     memo: dict[str, Any] = field(default_factory=dict)
+    #: counts for the summary's notes (Stats.notes of the import)
+    notes: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)

@@ -36,7 +36,7 @@ def parse_file(
     """Every observation and every LineError of one file, counting into `stats`; `name` is
     what errors call the file (default: its path, or <stdin> for '-')."""
     name = name or ("<stdin>" if path == "-" else path)
-    ctx = Context(cluster=cluster, file=name)
+    ctx = Context(cluster=cluster, file=name, notes=stats.notes)
     for raw, value, where in read_records(fmt, path, on_bytes, name):
         stats.records += 1
         if isinstance(value, LineError):

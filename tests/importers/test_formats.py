@@ -234,9 +234,14 @@ ALB_502 = (
         ),
     ],
 )
-def test_access_log_failure_comes_from_the_fields(line: str, failed: bool) -> None:
+def test_access_log_failure_comes_from_the_fields(tmp_path: Path, line: str, failed: bool) -> None:
     _fmt, fields = parse_line(line)
     assert is_lb_failure(fields) is failed
+    _found, _errors, stats = parse_bytes("elb-access-log", line.encode(), tmp_path)
+    assert stats.notes.get("failed", 0) == int(failed)
+    from gapwatch.recorder.importers.accesslog import notes
+
+    assert notes(stats)[0].startswith(f"{int(failed)} lines are the LB's own")
 
 
 @pytest.mark.parametrize(

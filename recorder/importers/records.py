@@ -56,11 +56,15 @@ def json_values(
             yield _unclosed(pending, start, name)
             pending = []
         if not pending:
-            value = _decode(item, name)
-            if isinstance(value, LineError) and _opens_document(item.text):
+            try:  # the common case, inlined: one whole JSON value on the line
+                yield item, orjson.loads(item.text)
+                continue
+            except orjson.JSONDecodeError:
+                pass
+            if _opens_document(item.text):
                 pending, start, size = [item.text], item.number, len(item.text)
                 continue
-            yield item, value
+            yield item, _decode(item, name)
             continue
         pending.append(item.text)
         size += len(item.text)

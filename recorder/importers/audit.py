@@ -61,11 +61,12 @@ def _evidence(event: Mapping[str, Any], kind: str, ctx: Context) -> Observation:
     at = need_time(event, "stageTimestamp")
     name = short_text(ref.get("name") or None, "objectRef.name")
     payload = {k: event[k] for k in _EVIDENCE_KEYS if k in event}
-    payload["kind"] = kind
+    payload["objectKind"] = kind
     user = opt_dict(event.get("user")).get("username")
     if isinstance(user, str):
         payload["username"] = user
     rv = ref.get("resourceVersion")
+    namespace = short_text(ref.get("namespace") or None, "objectRef.namespace")
     return Observation(
         observed_at=at,
         cluster=ctx.cluster,
@@ -73,7 +74,7 @@ def _evidence(event: Mapping[str, Any], kind: str, ctx: Context) -> Observation:
         kind=EVIDENCE_KIND,
         op="OBSERVED",
         payload=payload,
-        namespace=None if kind == "Node" else short_text(ref.get("namespace") or None, "ns"),
+        namespace=None if kind == "Node" else namespace,
         name=name,
         node=name if kind == "Node" else None,
         source_time=at,

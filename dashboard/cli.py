@@ -16,6 +16,7 @@ from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import Wiring, run_app
+from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.replay import cli as replay_cli
 
@@ -47,6 +48,7 @@ app = typer.Typer(
 
 recorder_cli.register(app)
 record_cli.register(app)
+importers_cli.register(app)
 sim_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)

@@ -107,31 +107,27 @@ def import_events(
     Valid lines are stored once (importing the same file again adds nothing); each bad line is
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
     """
-    from gapwatch.recorder.importer import error_writer, import_files
+    from gapwatch.recorder.importer import import_files
+    from gapwatch.recorder.importers.cli import print_rejected, rejected_sink
     from gapwatch.recorder.ndjson import input_size
 
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
-    sink_file = errors.open("wb") if errors else None
-    try:
-        with progress("importing", total, unit_bytes=True) as advance:
-            report = import_files(
-                engine,
-                files,
-                derive=wiring(ctx).derive,
-                strict=strict,
-                batch_size=batch_size,
-                on_error=error_writer(sink_file) if sink_file else None,
-                on_bytes=advance,
-            )
-    finally:
-        if sink_file:
-            sink_file.close()
-    for err in report.errors[:show]:
-        stderr.print(str(err), markup=False)
-    if report.error_count > show:
-        stderr.print(f"... and {report.error_count - show} more bad lines", markup=False)
+    with (
+        rejected_sink(errors) as on_error,
+        progress("importing", total, unit_bytes=True) as advance,
+    ):
+        report = import_files(
+            engine,
+            files,
+            derive=wiring(ctx).derive,
+            strict=strict,
+            batch_size=batch_size,
+            on_error=on_error,
+            on_bytes=advance,
+        )
+    print_rejected(report, show, "lines")
     if report.strict_aborted:
         stderr.print(
             f"--strict: {report.error_count} bad lines, nothing written "

@@ -44,6 +44,10 @@ class ImportReport:
 
 
 ErrorSink = Callable[[LineError, RawLine | None], None]
+#: Reads one file ('-' is stdin) into (raw line, Observation or LineError) pairs.
+Reader = Callable[
+    [str, Callable[[int], None] | None], Iterator[tuple[RawLine | None, Observation | LineError]]
+]
 
 
 def error_writer(out: IO[bytes]) -> ErrorSink:
@@ -62,9 +66,10 @@ def _good(
     report: ImportReport,
     on_error: ErrorSink | None,
     on_bytes: Callable[[int], None] | None,
+    read: Reader = read_observations,
 ) -> Iterator[Observation]:
     for path in paths:
-        for raw, item in read_observations(path, on_bytes):
+        for raw, item in read(path, on_bytes):
             if isinstance(item, LineError):
                 report.record_error(item)
                 if on_error is not None:
@@ -83,8 +88,12 @@ def import_files(
     batch_size: int = DEFAULT_BATCH,
     on_error: ErrorSink | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    read: Reader = read_observations,
 ) -> ImportReport:
-    """Import every file in `paths` ('-' is stdin); see the module docstring."""
+    """Import every file in `paths` ('-' is stdin); see the module docstring.
+
+    `read` turns one file into observations (default: the NDJSON interchange; the postmortem
+    importers in recorder.importers pass their own)."""
     spooled: tempfile._TemporaryFileWrapper[bytes] | None = None
     if strict and "-" in paths:
         spooled = tempfile.NamedTemporaryFile(prefix="gapwatch-stdin-", suffix=".ndjson")  # noqa: SIM115
@@ -94,7 +103,7 @@ def import_files(
     try:
         if strict:
             check = ImportReport()
-            for _ in _good(paths, check, on_error, on_bytes):
+            for _ in _good(paths, check, on_error, on_bytes, read):
                 pass
             if check.error_count:
                 check.strict_aborted = True
@@ -102,7 +111,13 @@ def import_files(
         report = ImportReport()
         writer = EventWriter(engine, derive=derive)
         for batch in batched(
-            _good(paths, report, None if strict else on_error, on_bytes if not strict else None),
+            _good(
+                paths,
+                report,
+                None if strict else on_error,
+                on_bytes if not strict else None,
+                read,
+            ),
             batch_size,
         ):
             report.written.add(writer.write(batch))

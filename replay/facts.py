@@ -15,7 +15,7 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
   num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash.
 - node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
-  text2 providerID.
+  text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
 - service: state spec.type; num1 healthCheckNodePort; text1 externalTrafficPolicy, text2 nodePorts.
 - event: namespace/name the involved object; state reason; num1 count; text1 component,
   text2 message, text3 involved kind; src_us the Event's own time.
@@ -26,7 +26,9 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us).
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);
   text1 target group, text2 reason, text3 target id.
-- access: LBAccessLog; state the outcome or status code; text1 the target.
+- access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure
+  towards the target (recorder.accessfields.is_lb_failure), else 0; text1 the target ip:port,
+  text2 error_reason.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
+from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time, to_micros
 
@@ -224,6 +227,11 @@ def _node(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
         state = "Deleted"
     info = _dict(status.get("nodeInfo"))
     name = meta.get("name") or obs.node or obs.name
+    addresses = [
+        str(_dict(a).get("address"))
+        for a in _list(status.get("addresses"))
+        if _dict(a).get("type") in ("InternalIP", "ExternalIP") and _dict(a).get("address")
+    ]
     return [
         dict(
             base,
@@ -233,6 +241,7 @@ def _node(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num1=int(bool(spec.get("unschedulable"))),
             text1=info.get("kubeProxyVersion") or info.get("kubeletVersion"),
             text2=spec.get("providerID"),
+            text3=",".join(addresses) or None,
         )
     ]
 
@@ -339,8 +348,17 @@ def _target(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _access(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     fields = _dict(obs.payload.get("fields"))
-    state = fields.get("outcome") or fields.get("elb_status_code") or fields.get("status")
-    return [dict(base, state=None if state is None else str(state), text1=fields.get("target"))]
+    state = fields.get("elb_status_code")
+    reason = fields.get("error_reason")
+    return [
+        dict(
+            base,
+            state=None if state is None else str(state),
+            num1=int(is_lb_failure(fields)),
+            text1=target_of(fields),
+            text2=None if reason in (None, "-") else str(reason),
+        )
+    ]
 
 
 _EXTRACTORS = {

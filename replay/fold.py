@@ -74,7 +74,13 @@ class FoldState:
     probes: dict[str, dict[LaneKey, list[Sample]]] = field(
         default_factory=lambda: {k: {} for k in PROBE_FACTS}
     )
+    #: access-log lines (value: the target ip:port, num: 1 for the LB's own failure), under the
+    #: (Service, node) the line names, or (cluster-only ref, "") when it names neither
     access: dict[LaneKey, list[Sample]] = field(default_factory=dict)
+    #: (cluster, IP address) -> node, and (cluster, nodePort) -> Service: to tie access-log
+    #: targets to lanes (replay.group.access_impact)
+    node_addresses: dict[tuple[str, str], str] = field(default_factory=dict)
+    node_ports: dict[tuple[str, int], ServiceRef] = field(default_factory=dict)
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
@@ -216,9 +222,15 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
             if row[16]:
                 state.node_versions[(row[2], row[9] or "")] = row[16]
+            for address in (row[18] or "").split(","):
+                if address:
+                    state.node_addresses[(row[2], address)] = row[9] or ""
         elif kind == "service":
             svc = _ref(state, row[2], row[8], row[9])
             state.services[svc] = ServiceInfo(row[11], row[16], row[12], row[7] == "DELETED")
+            for port in (row[17] or "").split(","):
+                if port.isdigit():
+                    state.node_ports[(row[2], int(port))] = svc
         elif kind == "event":
             svc = _ref(state, row[2], row[8], row[9])
             when = row[5] if row[5] is not None else row[3]
@@ -232,7 +244,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             # an access-log line is shipped later; its own time is when the request was made
             when = row[5] if row[5] is not None else row[3]
             state.access.setdefault((svc, row[10] or ""), []).append(
-                Sample(when, row[4], row[11] or "", row[0], None)
+                Sample(when, row[4], row[16] or "", row[0], row[12])
             )
     if pending:
         _apply_slice(state, pending)

@@ -133,17 +133,67 @@ def group(
     return groups, assigned
 
 
+class Impact(NamedTuple):
+    """The LB's own failed requests from access logs, tied to lanes where the fields allow."""
+
+    #: request times (us) of failed requests per (Service, node)
+    lanes: dict[tuple[ServiceRef, str], list[int]]
+    #: Services some access-log line was tied to (their windows get a count, maybe 0)
+    covered: set[ServiceRef]
+    #: failed requests that could not be tied to a node, per Service (None: Service unknown too)
+    unknown: dict[ServiceRef | None, int]
+
+
+def _tie(state: FoldState, cluster: str, target: str) -> tuple[ServiceRef | None, str | None]:
+    """The (Service, node) of a target ip:port: the node by its addresses, the Service by its
+    NodePort (instance-mode targets are node:NodePort)."""
+    ip, _, port = target.rpartition(":")
+    svc = state.node_ports.get((cluster, int(port))) if port.isdigit() else None
+    return svc, state.node_addresses.get((cluster, ip.strip("[]")))
+
+
+def access_impact(state: FoldState) -> Impact:
+    """Failed requests per lane: lines whose Service and node the observation named (the
+    simulator), else tied through the target's address and NodePort; the rest is unknown."""
+    lanes: dict[tuple[ServiceRef, str], list[int]] = {}
+    covered: set[ServiceRef] = set()
+    unknown: dict[ServiceRef | None, int] = {}
+    for (svc, node), samples in state.access.items():
+        named = bool(svc.name)
+        if named:
+            covered.add(svc)
+        for s in samples:
+            owner: ServiceRef | None = svc if named else None
+            where = node or None
+            if not named or not where:
+                tied_svc, tied_node = _tie(state, svc.cluster, s.value)
+                owner = owner or tied_svc
+                where = where or tied_node
+                if owner is not None:
+                    covered.add(owner)
+            if not s.num:
+                continue
+            if owner is None or where is None:
+                unknown[owner] = unknown.get(owner, 0) + 1
+            else:
+                lanes.setdefault((owner, where), []).append(s.at_us)
+    for times in lanes.values():
+        times.sort()
+    return Impact(lanes, covered, unknown)
+
+
 def failed_requests(state: FoldState, windows: Sequence[Window]) -> list[Window]:
-    """Count the LB's failed requests (access-log lines) inside each window's bounds, for the
-    Services that have impact data; the others keep None."""
-    with_data = {svc for svc, _node in state.access}
-    times = {key: sorted(s.at_us for s in lane) for key, lane in state.access.items()}
+    """Count the LB's failed requests (access-log lines that are the LB's own 502/503/504 with
+    no answer from the target, recorder.accessfields) inside each window's bounds, for the
+    Services that have impact data; the others keep None. Lines tied to no node are counted by
+    `access_impact(state).unknown`, never guessed onto a window."""
+    impact = access_impact(state)
     out: list[Window] = []
     for w in windows:
-        if w.service not in with_data:
+        if w.service not in impact.covered:
             out.append(w)
             continue
-        lane = times.get((w.service, w.node), [])
+        lane = impact.lanes.get((w.service, w.node), [])
         count = bisect_right(lane, w.end_latest_us) - bisect_left(lane, w.start_earliest_us)
         out.append(replace(w, failed_requests=count))
     return out

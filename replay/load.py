@@ -46,12 +46,13 @@ def _where(
         params["cluster"] = cluster
     if service is not None:
         # index-friendly (cluster, namespace, ...): the Service's own facts, the pods and
-        # workloads of its namespace, and the cluster's nodes
+        # workloads of its namespace, the cluster's nodes, and access-log lines that name no
+        # Service (replay.group ties them by target address and NodePort)
         params.update(cluster=service.cluster, ns=service.namespace, svc=service.name)
         clauses.append("cluster = :cluster")
         clauses.append(
             "((namespace = :ns AND (name = :svc OR fact IN ('pod', 'workload')))"
-            " OR (namespace IS NULL AND fact = 'node'))"
+            " OR (namespace IS NULL AND fact IN ('node', 'access')))"
         )
     return " AND ".join(clauses), params
 

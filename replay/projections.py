@@ -205,10 +205,11 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
     direct = {
         ServiceRef(c, ns or "", n or "")
         for c, f, ns, n in rows
-        if f not in ("pod", "workload", "node")
+        if f not in ("pod", "workload", "node") and (ns or f != "access")
     }
     namespaces = {(c, ns) for c, f, ns, _n in rows if f in ("pod", "workload")}
-    clusters = {c for c, f, _ns, _n in rows if f == "node"}
+    # a node, or an access-log line tied to no Service yet, may concern any of the cluster's
+    clusters = {c for c, f, ns, _n in rows if f == "node" or (f == "access" and not ns)}
     if namespaces or clusters:
         known = conn.execute(
             text(

@@ -63,6 +63,14 @@ def simulate(
         str | None, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name.")
     ] = None,
     db: DbOption = DEFAULT_URL,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="ndjson (every observation), or one postmortem format to test importers with: "
+            "k8s-audit, cloudtrail, elb-access-log (needs --out).",
+        ),
+    ] = "ndjson",
 ) -> None:
     """Simulate a cluster behind a cloud LB: what a recorder would record, and the truth."""
     from gapwatch.recorder.ndjson import open_output
@@ -70,6 +78,13 @@ def simulate(
     from gapwatch.recorder.sim.result import Simulation
     from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
 
+    if fmt != "ndjson":
+        from gapwatch.recorder.sim.formats import FORMATS
+
+        if fmt not in FORMATS:
+            raise typer.BadParameter(f"choose ndjson, {', '.join(FORMATS)}", param_hint="--format")
+        if out is None:
+            raise typer.BadParameter(f"--format {fmt} writes a file: add --out", param_hint="--out")
     overrides = _overrides(set_ or [], cluster)
     if config is not None:
         if scenario is not None:
@@ -87,7 +102,12 @@ def simulate(
             done = t
 
         sim.on_progress = step
-        if out is not None:
+        if out is not None and fmt != "ndjson":
+            from gapwatch.recorder.sim.formats import write_format
+
+            with open_output(out) as stream:
+                counts = write_format(sim, fmt, stream)
+        elif out is not None:
             with open_output(out) as stream:
                 counts = to_ndjson(sim, stream)
         else:

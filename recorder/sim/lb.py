@@ -38,6 +38,9 @@ class TargetGroup:
         self.health_checks = health_checks
         self.targets: dict[str, Target] = {}
         self.changes = 0
+        #: membership calls as the CCM made them: (time us, node, "register" | "deregister"),
+        #: what CloudTrail would record (recorder.sim.formats writes them)
+        self.calls: list[tuple[int, str, str]] = []
 
     # -- membership ------------------------------------------------------------------------
     def register(self, node: str, *, state: str | None = None) -> None:
@@ -53,6 +56,7 @@ class TargetGroup:
             t.ok = t.fail = 0
         else:
             return
+        self.calls.append((self.w.loop.now, node, "register"))
         self._changed(node)
         self.check_soon(node)
 
@@ -62,6 +66,7 @@ class TargetGroup:
             return
         t.state = "draining"
         t.drain_token += 1
+        self.calls.append((self.w.loop.now, node, "deregister"))
         self._changed(node)
         delay = us(self.w.s.lb.deregistration_delay_s)
         self.w.loop.after(delay, self._drained, node, t.drain_token)

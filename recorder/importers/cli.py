@@ -1,0 +1,178 @@
+"""`gapwatch import FORMAT FILE...` for the postmortem formats (beside `import events`).
+
+Each format gets the `events` importer's options and conventions: `.gz` and `-` accepted,
+progress on stderr, `FILE:LINE: reason` per bad record, good records kept, `--strict`, `--errors
+FILE`, exit 3 when some were rejected; then a summary of what was imported, by kind, what was
+skipped and why, and what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    EXIT_PARTIAL,
+    DbOption,
+    open_store,
+    progress,
+    stderr,
+    wiring,
+)
+from gapwatch.recorder.importers import FORMATS
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.importer import ErrorSink, ImportReport
+
+_HELP = {
+    "k8s-audit": (
+        "Kubernetes audit log (audit.k8s.io/v1 events as JSON lines, or an EventList). "
+        "RequestResponse-level writes of EndpointSlices, Pods, Nodes, Services and workloads "
+        "become the same observations the watch recorder writes; Metadata-level ones are kept "
+        "as APIRequest timing evidence. Only ResponseComplete stages."
+    ),
+    "cloudtrail": (
+        "CloudTrail records (a Records array or JSON lines): Register/DeregisterTargets, "
+        "Create/DeleteTargetGroup, ModifyTargetGroupAttributes and the Classic ELB's "
+        "Register/DeregisterInstances become TargetChange observations at eventTime; failed "
+        "calls are kept as failed, not as changes."
+    ),
+    "elb-access-log": (
+        "ELB access logs: ALB, NLB (TLS listeners) and Classic lines, detected per line. "
+        "Every line is kept; replay counts as failed only the LB's own 502/503/504 without a "
+        "target answer."
+    ),
+    "k8s-watch": (
+        "What `kubectl get ... --watch -o json` prints (objects, or type+object with "
+        "--output-watch-events), one per line or pretty-printed. Times come from the objects "
+        "and the capture's order; the gap since the previous record is kept as uncertainty."
+    ),
+    "prometheus": (
+        "Prometheus HTTP API query_range JSON (resultType matrix) of kube-proxy metrics with an "
+        "`instance` or `node` label: one ProxyMetrics observation per node and timestamp."
+    ),
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add one `gapwatch import FORMAT` command per postmortem format to the `import` group."""
+    del app  # the commands join the `import` group that recorder.cli adds to the root app
+    from gapwatch.recorder.cli import import_app
+
+    for name in FORMATS:
+        import_app.command(name, help=_HELP[name])(_command(name))
+
+
+def _command(fmt_name: str):  # type: ignore[no-untyped-def]
+    def command(
+        ctx: typer.Context,
+        files: Annotated[
+            list[str], typer.Argument(help="Input files (.gz is fine); '-' reads standard input.")
+        ],
+        cluster: Annotated[
+            str,
+            typer.Option(
+                "--cluster",
+                envvar="GAPWATCH_CLUSTER",
+                help="The cluster these records come from (as the recorder names it).",
+            ),
+        ] = "default",
+        db: DbOption = DEFAULT_URL,
+        strict: Annotated[
+            bool, typer.Option("--strict", help="Write nothing if any record is bad.")
+        ] = False,
+        errors: Annotated[
+            Path | None,
+            typer.Option("--errors", help="Write every rejected record, with its reason, here."),
+        ] = None,
+        batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+        show: Annotated[int, typer.Option(help="How many bad records to print.")] = 20,
+    ) -> None:
+        run_import(ctx, fmt_name, files, cluster, db, strict, errors, batch_size, show)
+
+    return command
+
+
+@contextmanager
+def rejected_sink(path: Path | None) -> Iterator[ErrorSink | None]:
+    """An ErrorSink writing rejected records to `path` (`--errors`), or None without one."""
+    if path is None:
+        yield None
+        return
+    from gapwatch.recorder.importer import error_writer
+
+    with path.open("wb") as out:
+        yield error_writer(out)
+
+
+def print_rejected(report: ImportReport, show: int, noun: str) -> None:
+    """Print the first `show` rejections as FILE:LINE: reason, and how many more there were."""
+    for err in report.errors[:show]:
+        stderr.print(str(err), markup=False)
+    if report.error_count > show:
+        stderr.print(f"... and {report.error_count - show} more bad {noun}", markup=False)
+
+
+def run_import(
+    ctx: typer.Context,
+    fmt_name: str,
+    files: list[str],
+    cluster: str,
+    db: str,
+    strict: bool,
+    errors: Path | None,
+    batch_size: int,
+    show: int,
+) -> None:
+    """Import `files` in format `fmt_name`, print the summary, exit 3 if records were rejected."""
+    from gapwatch.recorder.importers import load
+    from gapwatch.recorder.importers.driver import import_format
+    from gapwatch.recorder.ndjson import input_size
+
+    fmt = load(fmt_name)
+    engine = open_store(db)
+    sizes = [input_size(f) for f in files]
+    total = sum(s for s in sizes if s) if all(sizes) else None
+    with (
+        rejected_sink(errors) as on_error,
+        progress(f"importing {fmt_name}", total, unit_bytes=True) as advance,
+    ):
+        result = import_format(
+            engine,
+            fmt,
+            files,
+            cluster=cluster,
+            derive=wiring(ctx).derive,
+            strict=strict,
+            batch_size=batch_size,
+            on_error=on_error,
+            on_bytes=advance,
+        )
+    report, stats = result.report, result.stats
+    print_rejected(report, show, "records")
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.kinds.items())) or "nothing"
+    skipped = ", ".join(f"{r} {n}" for r, n in sorted(stats.skipped.items()))
+    stderr.print(
+        f"{stats.records} records: {stats.imported_records} imported ({kinds}), "
+        f"{sum(stats.skipped.values())} skipped{f' ({skipped})' if skipped else ''}, "
+        f"{stats.rejected} rejected",
+        markup=False,
+    )
+    for note in fmt.notes(stats) if fmt.notes else []:
+        stderr.print(f"note: {note}", markup=False)
+    if report.strict_aborted:
+        stderr.print(f"--strict: {report.error_count} bad records, nothing written")
+        raise typer.Exit(EXIT_PARTIAL)
+    written = report.written
+    stderr.print(
+        f"{report.lines_ok} observations: {written.inserted} new, "
+        f"{written.duplicates} already stored",
+        markup=False,
+    )
+    if report.error_count:
+        raise typer.Exit(EXIT_PARTIAL)

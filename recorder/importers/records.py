@@ -1,0 +1,113 @@
+"""Files into records, each with the line it starts on, for the importers.
+
+JSON formats accept, in one file and mixed: one JSON value per line (the audit log backend,
+CloudTrail digests unpacked by tools, `kubectl get --watch -o json` with `--output-watch-events`
+on one line each), and pretty-printed or concatenated documents spanning many lines (`kubectl get
+-w -o json` prints one indented object after another; a CloudTrail file is one `{"Records": [...]}`
+object). A line that is not a whole JSON value and opens an object or array starts a document,
+which ends at the first line that makes it valid JSON. Wrapper documents are expanded by the
+format's `unwrap`: their items are reported as `FILE:LINE: items[N]: reason` with LINE the line the
+wrapper starts on. Text formats get each non-blank line as a string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from gapwatch.recorder.errors import LineError
+from gapwatch.recorder.importers.base import Format
+from gapwatch.recorder.ndjson import RawLine, open_input, read_lines
+
+#: Largest multi-line JSON document read into memory (a CloudTrail delivery file is at most a
+#: few MB; a `kubectl get -o json` list of a large cluster's Pods some tens of MB).
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+Item = tuple[RawLine | None, Any, str]
+"""(raw record, decoded value or LineError, prefix for error reasons such as 'items[3]: ')."""
+
+
+def _decode(raw: RawLine, name: str) -> Any:
+    try:
+        return orjson.loads(raw.text)
+    except orjson.JSONDecodeError as exc:
+        return LineError(name, raw.number, f"not valid JSON: {exc}")
+
+
+def _opens_document(text: bytes) -> bool:
+    return text.lstrip()[:1] in (b"{", b"[")
+
+
+def json_values(
+    lines: Iterator[RawLine | LineError], name: str
+) -> Iterator[tuple[RawLine | None, Any]]:
+    """Decoded JSON values (or LineErrors) from lines, joining multi-line documents."""
+    pending: list[bytes] = []
+    start = 0
+    size = 0
+    for item in lines:
+        if isinstance(item, LineError):
+            yield None, item
+            continue
+        if pending and item.text[:1] in (b"{", b"["):
+            # a new top-level value at column 0: the open document never closed
+            yield _unclosed(pending, start, name)
+            pending = []
+        if not pending:
+            try:  # the common case, inlined: one whole JSON value on the line
+                yield item, orjson.loads(item.text)
+                continue
+            except orjson.JSONDecodeError:
+                pass
+            if _opens_document(item.text):
+                pending, start, size = [item.text], item.number, len(item.text)
+                continue
+            yield item, _decode(item, name)
+            continue
+        pending.append(item.text)
+        size += len(item.text)
+        if size > MAX_DOCUMENT_BYTES:
+            yield None, LineError(name, start, f"document longer than {MAX_DOCUMENT_BYTES} bytes")
+            pending = []
+            continue
+        if item.text[:1] in (b"}", b"]"):
+            raw = RawLine(start, b"".join(pending))
+            value = _decode(raw, name)
+            if not isinstance(value, LineError):
+                pending = []
+                yield raw, value
+    if pending:
+        yield _unclosed(pending, start, name)
+
+
+def _unclosed(pending: list[bytes], start: int, name: str) -> tuple[RawLine, LineError]:
+    raw = RawLine(start, b"".join(pending))
+    error = _decode(raw, name)
+    if not isinstance(error, LineError):  # pragma: no cover - joined text parsed after all
+        error = LineError(name, start, "document is not followed by a line break")
+    return raw, error
+
+
+def read_records(
+    fmt: Format, path: str, on_bytes: Callable[[int], None] | None = None, name: str | None = None
+) -> Iterator[Item]:
+    """Every record of `path` ('-': stdin; gzip by content) as (raw, value or error, where)."""
+    name = name or ("<stdin>" if path == "-" else path)
+    with open_input(path) as (stream, _size):
+        lines = read_lines(stream, name, on_bytes)
+        if fmt.text:
+            for item in lines:
+                if isinstance(item, LineError):
+                    yield None, item, ""
+                else:
+                    yield item, item.text.decode("utf-8", "replace").strip(), ""
+            return
+        for raw, value in json_values(lines, name):
+            items = fmt.unwrap(value) if fmt.unwrap and not isinstance(value, LineError) else None
+            if items is None:
+                yield raw, value, ""
+                continue
+            for index, element in enumerate(items):
+                yield raw, element, f"items[{index}]: "

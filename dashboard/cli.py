@@ -13,6 +13,7 @@ from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder.cliutil import run_app
 from gapwatch.recorder.k8s import cli as k8s_cli
 from gapwatch.recorder.sim import cli as sim_cli
+from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
 from gapwatch.replay import cli as replay_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 recorder_cli.register(app)
 k8s_cli.register(app)
 sim_cli.register(app)
+probe_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)
 

@@ -9,4 +9,6 @@ example).
 
 from __future__ import annotations
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "kube-proxy": "gapwatch.recorder.sources.kubeproxy.source:build",
+}

@@ -9,9 +9,10 @@ and ProxyNodeHealth, the `result` of NodePortProbe):
     reset     the connection was accepted, then closed or reset before an answer
     error     anything else (no route, a bad answer); `detail` says what
 
-aiohttp and OS exceptions are translated here (`classify`) and nowhere else. An error on a
-kept-alive connection is retried once on a new connection, so a connection the server closed
-while idle is not recorded as a reset.
+aiohttp and OS exceptions are translated here (`classify`) and nowhere else. A look that ends
+in `reset` or `error` is tried once more on a new connection within the same timeout (aiohttp
+itself retries a GET once when the server closed a kept-alive connection): what is stored is
+what a new connection, like an LB's next health check, gets.
 """
 
 from __future__ import annotations

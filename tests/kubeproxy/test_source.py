@@ -103,8 +103,18 @@ def _rows(engine: Engine, kind: str = "ProxyHealth") -> list[Any]:
         return list(conn.execute(query))
 
 
-def test_registry_names_the_prober() -> None:
+def test_registry_names_the_prober_and_the_agent_env_picks_the_node() -> None:
     assert REGISTRY["kube-proxy"] == "gapwatch.recorder.sources.kubeproxy.source:build"
+    context = SourceContext(
+        cluster="c1",
+        engine=None,  # type: ignore[arg-type]  # build does not touch the store
+        clock=lambda: datetime.now(UTC),
+        rng=random.Random(1),
+        registry=CollectorRegistry(),
+        view=ClusterView(),
+    )
+    prober = build(context, {"address_override": "127.0.0.1"}, env={"GAPWATCH_PROBE_NODE": "n2"})
+    assert prober.settings.only_node == "n2"
 
 
 def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -184,6 +185,17 @@ class KubeProxyProber:
         return observation
 
 
-def build(context: SourceContext, settings: Mapping[str, Any]) -> KubeProxyProber:
-    """The REGISTRY entry point: a prober from the `kube-proxy:` configuration section."""
-    return KubeProxyProber(context, parse_settings(settings))
+#: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.
+NODE_ENV = "GAPWATCH_PROBE_NODE"
+
+
+def build(
+    context: SourceContext, settings: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> KubeProxyProber:
+    """The REGISTRY entry point: a prober from the `kube-proxy:` configuration section;
+    GAPWATCH_PROBE_NODE in the environment sets `only_node`."""
+    values = dict(settings)
+    node = (os.environ if env is None else env).get(NODE_ENV)
+    if node:
+        values["only_node"] = node
+    return KubeProxyProber(context, parse_settings(values))

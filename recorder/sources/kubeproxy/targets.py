@@ -43,11 +43,20 @@ def node_address(node: NodeInfo, settings: ProberSettings) -> str | None:
     return settings.address_override or node.address(settings.address_types)
 
 
+def _chosen(nodes: Iterable[NodeInfo], settings: ProberSettings) -> list[NodeInfo]:
+    """The nodes to probe: all, or `only_node`. The node-local agent (`only_node` and an
+    `address_override`) needs no Node object: it probes its own node through the override."""
+    chosen = [n for n in nodes if settings.only_node in (None, n.name)]
+    if not chosen and settings.only_node and settings.address_override:
+        chosen = [NodeInfo(name=settings.only_node, addresses=())]
+    return chosen
+
+
 def plan(
     services: Iterable[ServiceInfo], nodes: Iterable[NodeInfo], settings: ProberSettings
 ) -> list[Target]:
     """Every probe target, sorted; metrics targets are not included (see `metrics_targets`)."""
-    chosen = [n for n in nodes if settings.only_node in (None, n.name)]
+    chosen = _chosen(nodes, settings)
     out: list[Target] = []
     for node in chosen:
         address = node_address(node, settings)
@@ -80,9 +89,9 @@ def metrics_targets(nodes: Iterable[NodeInfo], settings: ProberSettings) -> list
     if not settings.metrics_interval_s:
         return []
     out = []
-    for node in nodes:
+    for node in _chosen(nodes, settings):
         address = node_address(node, settings)
-        if address is not None and settings.only_node in (None, node.name):
+        if address is not None:
             key = TargetKey("ProxyMetrics", node.name, path="/metrics")
             out.append(Target(key, address, settings.metrics_port, "http", "/metrics"))
     return sorted(out)

@@ -29,7 +29,7 @@ NODEPORT_MODES = ("fallback", "always", "never")
 
 @dataclass(frozen=True, slots=True)
 class ProberSettings:
-    """See docs/recorder.md (section "kube-proxy prober") for every key."""
+    """See docs/kubeproxy.md for every key."""
 
     #: Seconds between two looks at one target. 1 s by default (the issue): an LB health check
     #: runs every 5-10 s (AWS LB Controller 10 s, GKE 8 s), so 1 s bounds are 5-10x finer.

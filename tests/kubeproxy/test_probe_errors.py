@@ -28,8 +28,8 @@ OK = ["--service", "default/nginx", "--health-check-node-port", "31805", "--node
 )
 def test_bad_options_are_usage_errors(change: dict[str, str | None], message: str) -> None:
     args: list[str] = []
-    given = dict(zip(OK[::2], OK[1::2], strict=True))
-    given.update({k: v for k, v in change.items() if k in given or v is not None})
+    given: dict[str, str | None] = dict(zip(OK[::2], OK[1::2], strict=True))
+    given.update(change)
     for key, value in given.items():
         if value is not None:
             args += [key, value]

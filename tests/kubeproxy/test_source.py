@@ -11,11 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
 
+from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.sources import REGISTRY
-from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.sources.base import Emitted, SourceContext
 from gapwatch.recorder.sources.kubeproxy.source import KubeProxyProber, build
 from gapwatch.recorder.sources.kubeproxy.writesink import WriterSink
 from gapwatch.recorder.sources.view import ClusterView
@@ -174,3 +176,24 @@ def test_a_node_leaving_the_view_is_no_longer_probed(engine: Engine) -> None:
 
         asyncio.run(_run(prober, engine, drop_node_2))
     assert [r.payload.get("error") for r in _rows(engine) if r.node == "node-2"] == [None]
+
+
+class _BrokenSink:
+    async def put(self, item: Emitted) -> None:
+        raise RuntimeError("spool broke")
+
+    async def flush(self) -> None:
+        pass
+
+
+def test_a_failing_look_stops_the_source_with_a_source_error(engine: Engine) -> None:
+    """A bug (here: the sink raising) is not swallowed by a probe task: run() raises
+    SourceError, so the recorder restarts the source."""
+    with FakeKubeProxies(1, base=random_loopback_base()) as fakes:
+        prober = _prober(engine, _view(fakes), fakes, proxy_healthz=False)
+
+        async def main() -> None:
+            await asyncio.wait_for(prober.run(_BrokenSink(), asyncio.Event()), timeout=30)
+
+        with pytest.raises(SourceError, match="spool broke"):
+            asyncio.run(main())

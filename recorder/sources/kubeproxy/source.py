@@ -11,7 +11,6 @@ come from one reading each. Observations go to the sink; `on_observation` (the `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
@@ -51,6 +51,9 @@ class KubeProxyProber:
         self.tracker = TransitionTracker(cluster=context.cluster, heartbeat_s=settings.heartbeat_s)
         self._tasks: dict[Target, asyncio.Task[None]] = {}
         self._started = False
+        #: a look that raised (a bug, never a network failure): run() raises it to the recorder
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
         self.looks = 0
         self._looks_total = Counter(
             "gapwatch_probe_looks",
@@ -85,13 +88,18 @@ class KubeProxyProber:
         ) as client:
             self._started = True
             try:
-                while not stop.is_set():
+                while not stop.is_set() and self._failure is None:
                     self._reconcile(client, sink, limit)
-                    changed = asyncio.ensure_future(self.context.view.changed())
-                    stopped = asyncio.ensure_future(stop.wait())
-                    await asyncio.wait({changed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                    for fut in (changed, stopped):
+                    waits = {
+                        asyncio.ensure_future(self.context.view.changed()),
+                        asyncio.ensure_future(stop.wait()),
+                        asyncio.ensure_future(self._failed.wait()),
+                    }
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for fut in waits:
                         fut.cancel()
+                if self._failure is not None:
+                    raise SourceError(f"kube-proxy prober: {self._failure!r}") from self._failure
             finally:
                 await self._cancel(list(self._tasks))
         await sink.flush()
@@ -119,14 +127,19 @@ class KubeProxyProber:
                 self._every(client, sink, limit, target, interval, origin + offset),
                 name=f"probe {target.key}",
             )
+            self._tasks[target].add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+            self._failed.set()
 
     async def _cancel(self, targets: list[Target]) -> None:
         tasks = [self._tasks.pop(t) for t in targets]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # a task that failed has been reported through _task_done already
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _every(
         self,

@@ -15,6 +15,8 @@ the prober's own. Three measurements, each --repeat times (medians printed):
 - flat out: the same client and look(), as fast as it goes with 256 looks in flight: the most
   one process (one core: asyncio runs on one thread) can do;
 - baseline: `urllib.request.urlopen` in a sequential loop over the same targets.
+`--hanging N` makes N of the fakes accept and never answer (a hung kube-proxy; every look at
+one is a 1 s timeout), to see what a few dead nodes do to each.
 "one core" means probes per CPU-second: 1 / (CPU s per probe) is the rate one fully busy core
 gives, whatever else shares the machine.
 """
@@ -58,24 +60,34 @@ ANSWER = (
 class _Answer(asyncio.Protocol):
     """Answers every request head on the connection with kube-proxy's 200."""
 
+    hangs = False
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: Any = transport
         self.buffer = b""
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
+        while b"\r\n\r\n" in self.buffer and not self.hangs:
             _head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
             self.transport.write(ANSWER)
 
 
-def serve(count: int, pipe: Connection) -> None:
-    """The child process: `count` fake health ports; sends their port numbers, serves forever."""
+class _Hang(_Answer):
+    """Accepts and reads, never answers (a hung kube-proxy)."""
+
+    hangs = True
+
+
+def serve(count: int, pipe: Connection, hanging: int = 0) -> None:
+    """The child process: `count` fake health ports, the first `hanging` of them never answer;
+    sends their port numbers, serves forever."""
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
         servers = [
-            await asyncio.get_running_loop().create_server(_Answer, "127.0.0.1", 0)
-            for _ in range(count)
+            await loop.create_server(_Hang if i < hanging else _Answer, "127.0.0.1", 0)
+            for i in range(count)
         ]
         pipe.send([s.sockets[0].getsockname()[1] for s in servers])
         await asyncio.Event().wait()
@@ -170,12 +182,15 @@ async def flat_out(ports: list[int], seconds: float) -> tuple[float, float]:
     return done / wall, cpu / done
 
 
-def baseline(ports: list[int], probes: int) -> tuple[float, float]:
+def baseline(ports: list[int], probes: int, timeout: float = 1.0) -> tuple[float, float]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(probes):
         url = f"http://127.0.0.1:{ports[i % len(ports)]}/healthz"
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            resp.read()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                resp.read()
+        except OSError:  # a timeout is a probe too (of a hung node)
+            pass
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return probes / wall, cpu / probes
 
@@ -187,10 +202,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--baseline-probes", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--hanging", type=int, default=0, help="This many fakes never answer (timeouts)."
+    )
     args = parser.parse_args()
     ctx = mp.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    child = ctx.Process(target=serve, args=(args.nodes, theirs), daemon=True)
+    child = ctx.Process(target=serve, args=(args.nodes, theirs, args.hanging), daemon=True)
     child.start()
     ports: list[int] = ours.recv()
     results: dict[str, list[tuple[float, float]]] = {

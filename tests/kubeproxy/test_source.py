@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.sources import REGISTRY
-from gapwatch.recorder.sources.base import Emitted, SourceContext
+from gapwatch.recorder.sources.base import Emitted, Source, SourceContext
 from gapwatch.recorder.sources.kubeproxy.source import KubeProxyProber, build
 from gapwatch.recorder.sources.kubeproxy.writesink import WriterSink
 from gapwatch.recorder.sources.view import ClusterView
@@ -117,6 +117,8 @@ def test_registry_names_the_prober_and_the_agent_env_picks_the_node() -> None:
     )
     prober = build(context, {"address_override": "127.0.0.1"}, env={"GAPWATCH_PROBE_NODE": "n2"})
     assert prober.settings.only_node == "n2"
+    source: Source = prober  # mypy checks the protocol
+    assert source.name == "kube-proxy"
 
 
 def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine) -> None:

@@ -24,16 +24,15 @@ def _extras(payload: dict[str, Any], detail: str | None, body_text: str | None) 
     return payload
 
 
+def _where(target: Target, latency_ms: float) -> dict[str, Any]:
+    """The fields every payload has: where it looked and how long it took."""
+    return {"port": target.port, "address": target.address, "latency_ms": latency_ms}
+
+
 def http_payload(target: Target, answer: HttpAnswer) -> dict[str, Any]:
     """ProxyHealth (health-check node port) or ProxyNodeHealth (/healthz, /livez on 10256)."""
-    payload: dict[str, Any] = {
-        "status": answer.status,
-        "body": answer.body,
-        "error": answer.error,
-        "port": target.port,
-        "address": target.address,
-        "latency_ms": answer.latency_ms,
-    }
+    payload = _where(target, answer.latency_ms)
+    payload.update(status=answer.status, body=answer.body, error=answer.error)
     if target.key.kind == "ProxyHealth":
         payload["weight"] = _weight(answer.weight)
     else:
@@ -43,27 +42,16 @@ def http_payload(target: Target, answer: HttpAnswer) -> dict[str, Any]:
 
 def connect_payload(target: Target, answer: ConnectAnswer) -> dict[str, Any]:
     """NodePortProbe."""
-    payload: dict[str, Any] = {
-        "port": target.port,
-        "address": target.address,
-        "result": answer.result,
-        "latency_ms": answer.latency_ms,
-    }
+    payload = _where(target, answer.latency_ms)
+    payload["result"] = answer.result
     return _extras(payload, answer.detail, None)
 
 
 def metrics_payload(target: Target, answer: RawAnswer, limit: int) -> dict[str, Any]:
     """ProxyMetrics: the kept samples (metrics.WANTED) and the derived figures."""
-    payload: dict[str, Any] = {
-        "status": answer.status,
-        "error": answer.error,
-        "port": target.port,
-        "address": target.address,
-        "latency_ms": answer.latency_ms,
-        "metrics": {},
-        "derived": None,
-        "look": "sample",
-    }
+    payload = _where(target, answer.latency_ms)
+    payload.update(status=answer.status, error=answer.error, metrics={}, derived=None)
+    payload["look"] = "sample"
     if answer.error is None and answer.status == 200:
         if len(answer.content) > limit:
             payload["error"], payload["detail"] = "error", "page too large"

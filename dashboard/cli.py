@@ -18,6 +18,7 @@ from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli
+from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
 from gapwatch.replay import cli as replay_cli
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ recorder_cli.register(app)
 record_cli.register(app)
 importers_cli.register(app)
 sim_cli.register(app)
+probe_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)
 

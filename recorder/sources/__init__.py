@@ -11,4 +11,5 @@ from __future__ import annotations
 
 REGISTRY: dict[str, str] = {
     "k8s": "gapwatch.recorder.sources.k8s.source:build",
+    "kube-proxy": "gapwatch.recorder.sources.kubeproxy.source:build",
 }

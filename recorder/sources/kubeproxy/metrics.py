@@ -1,0 +1,58 @@
+"""kube-proxy's /metrics, read with prometheus_client's own text parser.
+
+Kept (DESIGN.md section 6, the kube-proxy lag metrics):
+- `kubeproxy_sync_proxy_rules_last_timestamp_seconds`: the last successful rules sync;
+- `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds`: the last time a sync was queued
+  (queued later than synced, for long, means kube-proxy is stuck);
+- `kubeproxy_network_programming_duration_seconds` `_sum` and `_count` (cumulative; the mean
+  between two scrapes is d(sum)/d(count); measured from the EndpointSlice annotation
+  `endpoints.kubernetes.io/last-change-trigger-time`, so skewed by clock drift between machines);
+- `kubeproxy_sync_proxy_rules_no_local_endpoints_total` per `traffic_policy` (1.24+).
+A sample with labels is keyed `name{label="value",...}` (labels sorted), as Prometheus prints it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
+LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
+PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
+NO_LOCAL = "kubeproxy_sync_proxy_rules_no_local_endpoints_total"
+WANTED = frozenset({LAST_SYNC, LAST_QUEUED, PROGRAMMING + "_sum", PROGRAMMING + "_count", NO_LOCAL})
+#: A real kube-proxy /metrics page is ~75 KB (elastic/beats' 1.29 fixture); refuse far larger.
+MAX_METRICS_BYTES = 4 * 1024 * 1024
+
+
+class MetricsError(ValueError):
+    """The page is not Prometheus text."""
+
+
+def _key(name: str, labels: dict[str, str]) -> str:
+    if not labels:
+        return name
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """The kept samples of one /metrics page; MetricsError when it does not parse."""
+    out: dict[str, float] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in WANTED:
+                    out[_key(sample.name, dict(sample.labels))] = float(sample.value)
+    except ValueError as exc:
+        raise MetricsError(str(exc)[:200]) from exc
+    return out
+
+
+def summarize(metrics: dict[str, float]) -> dict[str, Any]:
+    """Derived figures stored beside the raw ones: `queued_unsynced_s` is last queued minus last
+    synced when positive (a sync is pending that long), else 0; None when either is missing."""
+    synced, queued = metrics.get(LAST_SYNC), metrics.get(LAST_QUEUED)
+    pending = None if synced is None or queued is None else round(max(0.0, queued - synced), 6)
+    return {"queued_unsynced_s": pending}

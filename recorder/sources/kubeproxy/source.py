@@ -1,0 +1,214 @@
+"""The kube-proxy prober as a recorder Source (config key `kube-proxy`), and `build`.
+
+One task per target, each on its own fixed period (`schedule`), all sharing one ProbeClient and
+one semaphore (bounded concurrency). The targets follow the ClusterView: when it changes, new
+targets start and vanished ones stop. Each look reads the injected clock once, at its start; its
+end is that plus the measured latency (the monotonic clock), so the two bounds of a transition
+come from one reading each. Observations go to the sink; `on_observation` (the `probe` command's
+--json) sees every one that is a first look or a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter
+
+from gapwatch.recorder.errors import SourceError
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
+from gapwatch.recorder.sources.kubeproxy import payloads, schedule
+from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
+from gapwatch.recorder.sources.kubeproxy.laststate import load_last
+from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
+from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
+from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
+from gapwatch.recorder.sources.kubeproxy.tracker import SOURCE, Look, TransitionTracker
+
+OnObservation = Callable[[Observation], None]
+
+
+class KubeProxyProber:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        context: SourceContext,
+        settings: ProberSettings,
+        *,
+        name: str = "kube-proxy",
+        on_observation: OnObservation | None = None,
+    ) -> None:
+        self.name = name
+        self.context = context
+        self.settings = settings
+        self.on_observation = on_observation
+        self.tracker = TransitionTracker(cluster=context.cluster, heartbeat_s=settings.heartbeat_s)
+        self._tasks: dict[Target, asyncio.Task[None]] = {}
+        self._started = False
+        #: a look that raised (a bug, never a network failure): run() raises it to the recorder
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
+        self.looks = 0
+        self._looks_total = Counter(
+            "gapwatch_probe_looks",
+            "Looks by the kube-proxy prober, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=context.registry,
+        )
+        self._stored_total = Counter(
+            "gapwatch_probe_stored",
+            "Observations the kube-proxy prober stored, by kind and why (first/change/heartbeat).",
+            ["kind", "look"],
+            registry=context.registry,
+        )
+
+    def ready(self) -> str | None:
+        return None if self._started else "kube-proxy prober: loading the last stored state"
+
+    async def run(self, sink: Sink, stop: asyncio.Event) -> None:
+        now = self.context.clock()
+        last = await asyncio.to_thread(
+            load_last,
+            self.context.engine,
+            cluster=self.context.cluster,
+            now=now,
+            heartbeat_s=self.settings.heartbeat_s,
+        )
+        for key, (payload, observed_at) in last.items():
+            self.tracker.seed(key, payload, observed_at)
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        async with ProbeClient(
+            timeout_s=self.settings.timeout_s, concurrency=self.settings.concurrency
+        ) as client:
+            self._started = True
+            try:
+                while not stop.is_set() and self._failure is None:
+                    self._reconcile(client, sink, limit)
+                    waits = {
+                        asyncio.ensure_future(self.context.view.changed()),
+                        asyncio.ensure_future(stop.wait()),
+                        asyncio.ensure_future(self._failed.wait()),
+                    }
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for fut in waits:
+                        fut.cancel()
+                if self._failure is not None:
+                    raise SourceError(f"kube-proxy prober: {self._failure!r}") from self._failure
+            finally:
+                await self._cancel(list(self._tasks))
+        await sink.flush()
+
+    def _wanted(self) -> list[Target]:
+        view = self.context.view
+        return plan(view.local_services(), view.nodes(), self.settings) + metrics_targets(
+            view.nodes(), self.settings
+        )
+
+    def _reconcile(self, client: ProbeClient, sink: Sink, limit: asyncio.Semaphore) -> None:
+        wanted = set(self._wanted())
+        gone = [t for t in self._tasks if t not in wanted]
+        for target in gone:
+            self._tasks.pop(target).cancel()
+            self.tracker.forget(target.key)
+        origin = asyncio.get_running_loop().time()
+        for target in sorted(wanted - set(self._tasks)):
+            if target.key.kind == "ProxyMetrics":
+                interval = self.settings.metrics_interval_s
+            else:
+                interval = self.settings.interval_s
+            offset = schedule.phase(self.context.rng, interval, self.settings.jitter)
+            self._tasks[target] = asyncio.create_task(
+                self._every(client, sink, limit, target, interval, origin + offset),
+                name=f"probe {target.key}",
+            )
+            self._tasks[target].add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
+            self._failed.set()
+
+    async def _cancel(self, targets: list[Target]) -> None:
+        tasks = [self._tasks.pop(t) for t in targets]
+        for task in tasks:
+            task.cancel()
+        # a task that failed has been reported through _task_done already
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every(
+        self,
+        client: ProbeClient,
+        sink: Sink,
+        limit: asyncio.Semaphore,
+        target: Target,
+        interval: float,
+        due: float,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            async with limit:
+                observation = await self.look(client, target)
+            if observation is not None:
+                await sink.put(Emitted(observation))
+            due = schedule.next_due(due, interval, loop.time())
+
+    async def look(self, client: ProbeClient, target: Target) -> Observation | None:
+        """One look at `target`: the observation to store, if any."""
+        started = self.context.clock()
+        t0 = time.perf_counter()
+        payload: dict[str, Any]
+        if target.key.kind == "ProxyMetrics":
+            raw = await client.fetch(target.url, MAX_METRICS_BYTES)
+            payload = payloads.metrics_payload(target, raw, MAX_METRICS_BYTES)
+        elif target.how == "tcp":
+            payload = payloads.connect_payload(
+                target, await client.connect(target.address, target.port)
+            )
+        else:
+            payload = payloads.http_payload(target, await client.get(target.url))
+        finished = started + timedelta(seconds=time.perf_counter() - t0)
+        self.looks += 1
+        outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
+        self._looks_total.labels(target.key.kind, str(outcome)).inc()
+        if target.key.kind == "ProxyMetrics":
+            observation: Observation | None = Observation(
+                observed_at=finished,
+                cluster=self.context.cluster,
+                source=SOURCE,
+                kind="ProxyMetrics",
+                op="OBSERVED",
+                payload=payload,
+                node=target.key.node,
+            )
+        else:
+            observation = self.tracker.see(Look(target.key, started, finished, payload))
+        if observation is None:
+            return None
+        why = str(observation.payload.get("look"))
+        self._stored_total.labels(target.key.kind, why).inc()
+        if self.on_observation is not None and why in ("first", "change"):
+            self.on_observation(observation)
+        return observation
+
+
+#: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.
+NODE_ENV = "GAPWATCH_PROBE_NODE"
+
+
+def build(
+    context: SourceContext, settings: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> KubeProxyProber:
+    """The REGISTRY entry point: a prober from the `kube-proxy:` configuration section;
+    GAPWATCH_PROBE_NODE in the environment sets `only_node`."""
+    values = dict(settings)
+    node = (os.environ if env is None else env).get(NODE_ENV)
+    if node:
+        values["only_node"] = node
+    return KubeProxyProber(context, parse_settings(values))

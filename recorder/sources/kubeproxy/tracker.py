@@ -1,0 +1,134 @@
+"""Transitions, not samples: which looks become observations. Pure (no I/O, no clock).
+
+Every look at a target (one probe kind at one Service and node) is turned into a *state*: the
+part of the answer that matters (`state_of`; never the latency or kube-proxy's own timestamps).
+The tracker stores
+
+- the first look at a target it knows nothing about (`look: "first"`);
+- a change (`look: "change"`), with `previous_observed_at` = when the last look that saw the old
+  state *started*, and `observed_at` = when the first look that saw the new state *ended*: the
+  true change lies inside, and the bounds are at most one interval plus one timeout wide;
+- the unchanged state once every `heartbeat_s` (`look: "heartbeat"`, no previous_observed_at),
+  so a reader knows the prober was looking.
+
+`seed` loads the last stored state of a target (after a restart): a first look that sees the
+same state is then no transition, and one that sees another is a change bounded by the stored
+observation's time (the prober was not looking in between).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gapwatch.recorder.observation import Observation, canonical_json
+
+SOURCE = "kube-proxy-probe"
+#: The kinds whose looks are tracked as transitions.
+TRACKED_KINDS = ("ProxyHealth", "NodePortProbe", "ProxyNodeHealth")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TargetKey:
+    """One thing looked at: a probe kind at a Service (or none) on a node; `path` for
+    ProxyNodeHealth (/healthz or /livez)."""
+
+    kind: str
+    node: str
+    namespace: str | None = None
+    name: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """One finished look: when it started and ended (observer's clock) and the payload."""
+
+    key: TargetKey
+    started_at: datetime
+    finished_at: datetime
+    payload: Mapping[str, Any]
+
+
+def state_of(kind: str, payload: Mapping[str, Any]) -> str:
+    """The part of a payload whose change is a transition (canonical JSON text)."""
+    if kind == "NodePortProbe":
+        parts: list[Any] = [payload.get("result"), payload.get("port")]
+    elif kind == "ProxyNodeHealth":
+        body = payload.get("body")
+        eligible = body.get("nodeEligible") if isinstance(body, Mapping) else None
+        parts = [payload.get("status"), payload.get("error"), eligible, payload.get("port")]
+    else:
+        parts = [
+            payload.get("status"),
+            payload.get("error"),
+            payload.get("body"),
+            payload.get("body_text"),
+            payload.get("weight"),
+            payload.get("port"),
+        ]
+    return canonical_json(parts)
+
+
+@dataclass(slots=True)
+class _Seen:
+    state: str
+    #: start of the last look that saw `state`
+    last_look_started: datetime
+    #: observed_at of the last observation stored for this target
+    last_stored: datetime
+
+
+class TransitionTracker:
+    """See the module docstring."""
+
+    def __init__(self, *, cluster: str, heartbeat_s: float, source: str = SOURCE) -> None:
+        self.cluster = cluster
+        self.source = source
+        self.heartbeat_s = heartbeat_s
+        self._seen: dict[TargetKey, _Seen] = {}
+
+    def seed(self, key: TargetKey, payload: Mapping[str, Any], observed_at: datetime) -> None:
+        """The last stored observation of `key` (resuming after a restart)."""
+        self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at)
+
+    def forget(self, key: TargetKey) -> None:
+        """Stop tracking a target that is no longer probed."""
+        self._seen.pop(key, None)
+
+    def known(self) -> set[TargetKey]:
+        return set(self._seen)
+
+    def see(self, look: Look) -> Observation | None:
+        """The observation to store for `look`, or None when it shows nothing new."""
+        state = state_of(look.key.kind, look.payload)
+        seen = self._seen.get(look.key)
+        if seen is None:
+            self._seen[look.key] = _Seen(state, look.started_at, look.finished_at)
+            return self._observation(look, "first", None)
+        if state != seen.state:
+            previous = min(seen.last_look_started, look.started_at)
+            seen.state, seen.last_look_started = state, look.started_at
+            seen.last_stored = look.finished_at
+            return self._observation(look, "change", previous)
+        seen.last_look_started = look.started_at
+        if (look.finished_at - seen.last_stored).total_seconds() >= self.heartbeat_s:
+            seen.last_stored = look.finished_at
+            return self._observation(look, "heartbeat", None)
+        return None
+
+    def _observation(self, look: Look, why: str, previous: datetime | None) -> Observation:
+        return Observation(
+            observed_at=look.finished_at,
+            cluster=self.cluster,
+            source=self.source,
+            kind=look.key.kind,
+            op="OBSERVED",
+            payload={**look.payload, "look": why},
+            namespace=look.key.namespace,
+            name=look.key.name,
+            node=look.key.node,
+            previous_observed_at=previous,
+        )

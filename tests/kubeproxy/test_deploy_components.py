@@ -1,0 +1,121 @@
+"""deploy/components for the kube-proxy prober render offline with kustomize and validate:
+the central prober only adds its source to the recorder's configuration (the rest stays the
+base's) and egress to node ports; the node-local agent is a hostNetwork DaemonSet that probes
+127.0.0.1, runs as non-root with no capabilities, is limited and probed, and may only read
+Services. Under CI=true the tools must be there (no skip)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gapwatch.recorder.config import load_config
+from gapwatch.recorder.sources.kubeproxy.settings import parse_settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBE_VERSION = "1.32.0"
+
+
+def _render(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("kubectl is required under CI=true")
+        pytest.skip("kubectl not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def _one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name)
+    return found[0]
+
+
+def _validate(docs: list[dict[str, Any]]) -> None:
+    try:
+        import kubernetes_validate
+    except ImportError:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("kubernetes-validate is required under CI=true")
+        pytest.skip("kubernetes-validate not installed")
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def _split(record_yaml: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the recorder's own keys, the `sources:` section)."""
+    config = yaml.safe_load(record_yaml)
+    return {k: v for k, v in config.items() if k != "sources"}, config.get("sources") or {}
+
+
+def test_central_prober_adds_only_its_source_and_node_egress(tmp_path: Path) -> None:
+    docs = _render("central-prober")
+    _validate(docs)
+    base = yaml.safe_load((DEPLOY / "base" / "configmap.yaml").read_text())
+    config = _one(docs, "ConfigMap", "gapwatch-recorder")["data"]["record.yaml"]
+    own, sources = _split(config)
+    assert own == yaml.safe_load(base["data"]["record.yaml"])
+    settings = parse_settings(sources["kube-proxy"])
+    assert settings.address_override is None and settings.metrics_interval_s == 0
+    (tmp_path / "record.yaml").write_text(config)
+    loaded = load_config(tmp_path / "record.yaml", {})  # the whole file is a valid configuration
+    assert set(loaded.sources) == {"k8s", "kube-proxy"}
+    egress = _one(docs, "NetworkPolicy", "gapwatch-recorder")["spec"]["egress"]
+    ports = {(p["port"], p.get("endPort")) for rule in egress for p in rule.get("ports", [])}
+    assert {(30000, 32767), (10256, None)} <= ports
+
+
+def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) -> None:
+    docs = _render("node-agent")
+    _validate(docs)
+    ds = _one(docs, "DaemonSet", "gapwatch-kube-proxy-agent")
+    namespace = ds["metadata"]["namespace"]
+    assert namespace != "gapwatch"  # the recorder's namespace enforces `restricted`
+    ns = _one(docs, "Namespace", namespace)["metadata"]["labels"]
+    assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert ns["pod-security.kubernetes.io/warn"] == "restricted"
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["image"].startswith("ghcr.io/gapwatch/gapwatch:")
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"]["drop"] == ["ALL"] and "add" not in sc["capabilities"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    assert env["GAPWATCH_PROBE_NODE"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert "secretKeyRef" in env["GAPWATCH_DB"]
+    # it reads Services and nothing else
+    role = _one(docs, "ClusterRole", "gapwatch-kube-proxy-agent")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]}
+    ]
+    binding = _one(docs, "ClusterRoleBinding", "gapwatch-kube-proxy-agent")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": namespace}
+    ]
+    # its configuration: probes 127.0.0.1 only, watches Services only, listens where probed
+    config = _one(docs, "ConfigMap", pod["volumes"][0]["configMap"]["name"])
+    own, sources = _split(config["data"]["record.yaml"])
+    settings = parse_settings(sources["kube-proxy"])
+    assert settings.address_override == "127.0.0.1"
+    (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])
+    recorder = load_config(tmp_path / "record.yaml", {})
+    assert list(recorder.sources["k8s"]["kinds"]) == ["Service"]
+    assert set(recorder.sources) == {"k8s", "kube-proxy"}
+    assert recorder.listen.endswith(f":{container['ports'][0]['containerPort']}")

@@ -1,0 +1,121 @@
+"""The pure parts: transitions and heartbeats from literal looks, the schedule, settings."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.observation import validate
+from gapwatch.recorder.sources.kubeproxy import schedule
+from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
+from gapwatch.recorder.sources.kubeproxy.tracker import Look, TargetKey, TransitionTracker
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+KEY = TargetKey("ProxyHealth", "node-1", "default", "nginx")
+
+
+def _health(status: int | None, local: int = 1, latency: float = 1.0) -> dict[str, Any]:
+    body = None
+    if status is not None:
+        body = {"service": {"namespace": "default", "name": "nginx"}, "localEndpoints": local}
+    error = None if status is not None else "refused"
+    return {"status": status, "body": body, "error": error, "port": 31805, "latency_ms": latency}
+
+
+def _look(t: float, payload: dict[str, Any], key: TargetKey = KEY) -> Look:
+    start = T0 + timedelta(seconds=t)
+    return Look(key, start, start + timedelta(milliseconds=2), payload)
+
+
+def test_first_change_and_heartbeat() -> None:
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    first = tracker.see(_look(0, _health(200)))
+    assert first is not None and first.payload["look"] == "first"
+    assert first.previous_observed_at is None
+    validate(first)
+    # latency is not a change
+    assert tracker.see(_look(1, _health(200, latency=9.0))) is None
+    change = tracker.see(_look(2, _health(503, local=0)))
+    assert change is not None and change.payload["look"] == "change"
+    assert change.previous_observed_at == T0 + timedelta(seconds=1)
+    assert change.observed_at == T0 + timedelta(seconds=2, milliseconds=2)
+    validate(change)
+    # a body change with the same status (1 -> 2 local endpoints) is a change too
+    tracker.see(_look(3, _health(200)))
+    assert tracker.see(_look(4, _health(200, local=2))) is not None
+    assert tracker.see(_look(5, _health(200, local=2))) is None
+    beat = tracker.see(_look(64.1, _health(200, local=2)))
+    assert beat is not None and beat.payload["look"] == "heartbeat"
+    assert beat.previous_observed_at is None
+    assert tracker.see(_look(65, _health(200, local=2))) is None
+
+
+def test_node_health_ignores_kube_proxys_own_timestamps() -> None:
+    key = TargetKey("ProxyNodeHealth", "node-1", path="/healthz")
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+
+    def healthz(t: float, eligible: bool) -> dict[str, Any]:
+        stamp = (T0 + timedelta(seconds=t)).isoformat()
+        body = {"lastUpdated": stamp, "currentTime": stamp, "nodeEligible": eligible}
+        return {"status": 200 if eligible else 503, "body": body, "error": None, "port": 10256}
+
+    assert tracker.see(_look(0, healthz(0, True), key)) is not None
+    assert tracker.see(_look(1, healthz(1, True), key)) is None
+    drained = tracker.see(_look(2, healthz(2, False), key))
+    assert drained is not None and drained.payload["body"]["nodeEligible"] is False
+
+
+def test_seeded_state_is_not_a_transition_and_bounds_a_change() -> None:
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    tracker.seed(KEY, _health(200), T0)
+    assert tracker.see(_look(10, _health(200))) is None
+    other = TransitionTracker(cluster="c1", heartbeat_s=60)
+    other.seed(KEY, _health(200), T0)
+    change = other.see(_look(10, _health(None)))
+    assert change is not None and change.previous_observed_at == T0
+
+
+@given(st.lists(st.sampled_from([200, 503, None]), min_size=1, max_size=60))
+def test_bounds_always_hold_the_true_change(statuses: list[int | None]) -> None:
+    """Looks every second; a state changes between two looks: every stored change is bounded
+    by the last look that saw the old state and the first that saw the new one."""
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=3600)
+    stored = [tracker.see(_look(i, _health(s))) for i, s in enumerate(statuses)]
+    changes = [i for i in range(1, len(statuses)) if statuses[i] != statuses[i - 1]]
+    got = [i for i, o in enumerate(stored) if o is not None and o.payload["look"] == "change"]
+    assert got == changes
+    for i in got:
+        obs = stored[i]
+        assert obs is not None and obs.previous_observed_at is not None
+        assert obs.previous_observed_at == T0 + timedelta(seconds=i - 1)
+        assert obs.observed_at - obs.previous_observed_at < timedelta(seconds=1.01)
+
+
+def test_schedule_keeps_the_period_and_skips_missed_ticks() -> None:
+    assert schedule.next_due(10.0, 1.0, 10.5) == 11.0
+    assert schedule.next_due(10.0, 1.0, 13.4) == 14.0  # 11, 12, 13 were missed
+    offsets = [schedule.phase(random.Random(i), 1.0, 0.5) for i in range(50)]
+    assert all(0 <= o < 0.5 for o in offsets) and len(set(offsets)) > 40
+    assert schedule.looks_per_second(500, 0.25) == 2000
+
+
+def test_settings_defaults_and_errors() -> None:
+    s = parse_settings({})
+    assert (s.interval_s, s.heartbeat_s, s.healthz_port) == (1.0, 60.0, 10256)
+    assert parse_settings({"address_types": ["ExternalIP"]}).address_types == ("ExternalIP",)
+    with pytest.raises(ConfigError, match="unknown key 'intervall'"):
+        parse_settings({"intervall": 1})
+    with pytest.raises(ConfigError, match="interval_s"):
+        ProberSettings(interval_s=0.01)
+    with pytest.raises(ConfigError, match="heartbeat_s"):
+        ProberSettings(interval_s=5, heartbeat_s=1)
+    with pytest.raises(ConfigError, match="nodeport"):
+        parse_settings({"nodeport": "sometimes"})
+    with pytest.raises(ConfigError, match="kube-proxy"):
+        parse_settings({"interval_s": "fast"})

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import parse_time, to_micros
+from gapwatch.recorder.timefmt import parse_time, to_micros, to_micros_or_none
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 FACT_COLUMNS: tuple[str, ...] = (
@@ -86,10 +85,6 @@ class Fact(NamedTuple):
     text1: str | None = None
     text2: str | None = None
     text3: str | None = None
-
-
-def _us(value: datetime | None) -> int | None:
-    return None if value is None else to_micros(value)
 
 
 def _time_us(text: Any) -> int | None:
@@ -386,8 +381,8 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "seq": 0,
         "cluster": obs.cluster,
         "at_us": to_micros(obs.observed_at),
-        "prev_us": _us(obs.previous_observed_at),
-        "src_us": _us(obs.source_time),
+        "prev_us": to_micros_or_none(obs.previous_observed_at),
+        "src_us": to_micros_or_none(obs.source_time),
         "fact": fact,
         "op": obs.op,
         "namespace": obs.namespace,

@@ -15,7 +15,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import lag_samples, stats
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window

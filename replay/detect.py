@@ -10,30 +10,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from gapwatch.replay.context import (
-    DEFAULTS,
-    DetectSettings,
-    alive_steps,
-    ccm_mode,
-    nodes_of,
-    proxy_lag_hi,
-    pte_enabled,
-)
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.context import alive_steps, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
-
-__all__ = [
-    "DEFAULTS",
-    "DetectSettings",
-    "Lanes",
-    "ccm_mode",
-    "detect",
-    "nodes_of",
-    "pte_enabled",
-    "windows_from",
-]
 
 
 def classify(

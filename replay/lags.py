@@ -13,7 +13,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gapwatch.replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples

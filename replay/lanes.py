@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import (
-    DetectSettings,
-    _us,
     alive_steps,
     ccm_mode,
     eps_steps,
     local_pods,
     node_ready_steps,
-    pte_enabled,
-    pte_known,
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.proxy import pte_enabled, pte_known
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -84,7 +82,7 @@ def serves_signal(
         steps = steps_from_samples(nodeport, "connected", True)
         unseen = excursions(state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known)
         return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
-    lo = _us(settings.proxy_lag_s[0])
+    lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = sorted_lane(state.probes["health"].get(key, []))
     if health:
@@ -113,9 +111,8 @@ _UNHEALTHY = frozenset({"unhealthy"})
 
 def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
     """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
-    key = ("fail-open", f"{svc.cluster}/{svc.namespace}/{svc.name}")
-    known = state.cache.get(key)
-    if isinstance(known, Tri):
+    known = state.memo.fail_open.get(svc)
+    if known is not None:
         return known
     all_bad, any_active = constant(True), constant(False)
     targets = state.probes["target"]
@@ -128,7 +125,7 @@ def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
         all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
         any_active = t_or(any_active, active)
     opened = t_and(all_bad, any_active)
-    state.cache[key] = opened
+    state.memo.fail_open[svc] = opened
     return opened
 
 
@@ -147,7 +144,7 @@ def routed_signal(
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
             ready = eps_steps(state.endpoints.get(key, []), ("ready",))
-            ccm_hi = _us(settings.ccm_lag_s[1])
+            ccm_hi = seconds_us(settings.ccm_lag_s[1])
             routed = _minus_definite(
                 routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
             )
@@ -157,8 +154,8 @@ def routed_signal(
         return constant(False), True  # the LB is polled and never had this node
     eps = eps_steps(state.endpoints.get(key, []), ("ready",))
     if ccm_mode(state, svc, settings) == "node":
-        lag_lo, lag_hi = (_us(x) for x in settings.proxy_lag_s)
-        interval = _us(settings.hc_interval_s)
+        lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
+        interval = seconds_us(settings.hc_interval_s)
         out = []
         for s in eps:
             threshold = (
@@ -174,7 +171,7 @@ def routed_signal(
             )
         return tri_from_steps(shifted(out, 0, 0), False), False
     updates = _lb_update_times(state, svc)
-    lo, hi = (_us(x) for x in settings.ccm_lag_s)
+    lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
     out = []
     for s in eps:
         seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)

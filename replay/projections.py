@@ -23,7 +23,8 @@ from gapwatch.recorder.tables import (
     replay_windows,
 )
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
 from gapwatch.replay.group import failed_requests, group
 from gapwatch.replay.lags import LagSample, lag_samples

@@ -16,22 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from gapwatch.replay.detect import (
-    DEFAULTS,
-    DetectSettings,
-    Lanes,
-    ccm_mode,
-    detect,
-    nodes_of,
-    pte_enabled,
-    windows_from,
-)
+from gapwatch.replay.assumptions import DEFAULTS, US, DetectSettings
+from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples, percentile
+from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
+from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
-US = 1_000_000
 #: a slice update this soon after a pod update is taken as caused by it
 SAME_CHANGE_US = 3 * US
 DEFAULT_LAGS_S = {

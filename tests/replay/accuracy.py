@@ -11,7 +11,8 @@ from gapwatch.recorder.facts import derive
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.timefmt import parse_time, to_micros
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 

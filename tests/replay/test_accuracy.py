@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gapwatch.replay.detect import DetectSettings
+from gapwatch.replay.assumptions import DetectSettings
 from tests.replay.accuracy import Report, compare
 
 P = "observe.kube_proxy_period_s"

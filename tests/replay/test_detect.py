@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import DetectSettings, detect
+from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 from tests.replay.scenarios import seed_races

@@ -19,6 +19,7 @@ from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import projections, segment_store
 from gapwatch.replay import whatif as whatif_mod
+from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 
@@ -166,16 +167,23 @@ def whatif(
     """The windows the recorded timeline would have had under other settings."""
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
+    assumed = assumptions(engine)
     return [
         w
-        for w in whatif_mod.whatif(state, settings, [service])
+        for w in whatif_mod.whatif(state, settings, [service], assumed)
         if (lo is None or w.end_us >= lo) and (hi is None or w.start_us < hi)
     ]
 
 
 def advise(engine: Engine, service: ServiceRef) -> Advice:
     """Measured lags and the smallest settings that close every observed window."""
-    return advise_mod.advise(load_state(engine, service=service), service)
+    return advise_mod.advise(load_state(engine, service=service), service, assumptions(engine))
+
+
+def assumptions(engine: Engine) -> DetectSettings:
+    """The assumptions the projections are computed with (replay_state `assume:*` rows)."""
+    with translate_errors(engine), engine.connect() as conn:
+        return projections.stored_settings(conn)
 
 
 def refresh(engine: Engine) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import Step, exact_steps
@@ -60,9 +60,32 @@ def eps_steps(lane: Sequence[Sample], accept: tuple[str, ...]) -> list[Step]:
     return exact_steps([(s.at_us, s.value in accept, s.event_id) for s in lane], False)
 
 
-def node_ready_steps(state: FoldState, cluster: str, node: str) -> list[Step]:
+def node_ready_steps(
+    state: FoldState, cluster: str, node: str, settings: DetectSettings
+) -> list[Step]:
+    """The Node's Ready condition. A node seen NotReady (or deleted) may have stopped serving up
+    to node_grace_s before (the node controller waits that long for a missed heartbeat)."""
     lane = state.nodes.get((cluster, node), [])
-    return exact_steps([(s.at_us, s.value == "Ready", s.event_id) for s in lane], True)
+    steps = exact_steps([(s.at_us, s.value == "Ready", s.event_id) for s in lane], True)
+    grace = seconds_us(settings.node_grace_s)
+    out: list[Step] = []
+    for s in steps:
+        if not s.value:
+            floor = out[-1].latest if out else s.latest - grace
+            s = s._replace(earliest=max(floor, s.latest - grace))
+        out.append(s)
+    return out
+
+
+def node_gone_steps(state: FoldState, cluster: str, node: str, skew_us: int) -> list[Step]:
+    """Whether the Node object still exists: a deleted node serves nothing (its deletion seen
+    up to `skew_us`, the watch_skew_s assumption, late)."""
+    lane = state.nodes.get((cluster, node), [])
+    changes = [(s.at_us, s.value != "Deleted", s.event_id) for s in lane]
+    return [
+        s._replace(earliest=s.latest - skew_us) if not s.value else s
+        for s in exact_steps(changes, True)
+    ]
 
 
 def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:

@@ -74,6 +74,7 @@ class Memo:
     fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
     pte: dict[tuple[str, DetectSettings], bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
+    ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -82,6 +83,7 @@ class Memo:
         self.fail_open.clear()
         self.pte.clear()
         self.proxy_lag_hi.clear()
+        self.ccm_lag_hi.clear()
 
 
 LaneKey = tuple[ServiceRef, str]

@@ -16,11 +16,10 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState, horizon, lb_facing
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-
-SETTLE_US = 60 * 1_000_000
 
 
 class _Pod(NamedTuple):
@@ -90,7 +89,7 @@ def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]
             bad = s.value != "Ready" or bool(s.num)
             if bad and down_since is None:
                 down_since = s.at_us
-            # a deleted node's disruption ends with it (the LB settles within SETTLE_US)
+            # a deleted node's disruption ends with it (the LB settles within settle_s)
             if down_since is not None and (not bad or s.value == "Deleted"):
                 rid = group_id("nd", svc, node, down_since)
                 spans.append(
@@ -108,9 +107,13 @@ def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]
 
 
 def group(
-    state: FoldState, windows: Sequence[Window], services: Sequence[ServiceRef] | None = None
+    state: FoldState,
+    windows: Sequence[Window],
+    services: Sequence[ServiceRef] | None = None,
+    settings: DetectSettings = DEFAULTS,
 ) -> tuple[list[Rollout], list[Window]]:
     """Rollouts and node disruptions with their windows; the windows with `rollout` set."""
+    settle_us = seconds_us(settings.settle_s)
     groups: list[Rollout] = []
     assigned: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
@@ -120,7 +123,7 @@ def group(
             inside = [
                 (i, w)
                 for i, w in enumerate(mine)
-                if i not in taken and span.start_us <= w.start_us <= span.end_us + SETTLE_US
+                if i not in taken and span.start_us <= w.start_us <= span.end_us + settle_us
             ]
             for i, _w in inside:
                 taken[i] = span.id

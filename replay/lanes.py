@@ -18,9 +18,11 @@ from gapwatch.replay.context import (
     ccm_mode,
     eps_steps,
     local_pods,
+    node_gone_steps,
     node_ready_steps,
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_enabled, pte_known
 from gapwatch.replay.signals import (
@@ -63,6 +65,8 @@ class Lanes:
     reason_times: list[int] = field(default_factory=list)
     #: the endpoints kube-proxy would forward to (ready, with PTE serving-terminating too)
     forwardable: list[Step] = field(default_factory=list)
+    #: the health-check-node-port samples (a timeout there: the node itself does not answer)
+    health: list[Sample] = field(default_factory=list)
 
 
 def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
@@ -77,11 +81,17 @@ def serves_signal(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     known = pte_known(state, svc.cluster, settings) is True
+    status_us = seconds_us(settings.pod_status_s)
     nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    skew = seconds_us(settings.watch_skew_s)
+    exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, skew), True)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        unseen = excursions(state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known)
-        return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
+        unseen = excursions(
+            state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known, status_us
+        )
+        serves = t_and(tri_from_steps(steps, True), exists)
+        return _minus_definite(serves, unseen), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = sorted_lane(state.probes["health"].get(key, []))
@@ -91,16 +101,18 @@ def serves_signal(
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
-        unseen = excursions(state, svc, node, health, lambda v: v != "200", lag_hi, known)
-        return _minus_definite(serves, unseen), True, health
+        unseen = excursions(
+            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us
+        )
+        return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)
-    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed)
+    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
     per_pod = constant(False)
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi))
-    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)
+        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi, settings))
+    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
     return t_and(t_and(forwarding, per_pod), ready_node), False, []
 
 
@@ -144,7 +156,7 @@ def routed_signal(
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
             ready = eps_steps(state.endpoints.get(key, []), ("ready",))
-            ccm_hi = seconds_us(settings.ccm_lag_s[1])
+            ccm_hi = ccm_lag_hi(state, svc, settings)
             routed = _minus_definite(
                 routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
             )
@@ -190,4 +202,7 @@ def lanes(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = eps_steps(eps, accept)
-    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times, forwardable)
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    return Lanes(
+        routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
+    )

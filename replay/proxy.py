@@ -89,18 +89,27 @@ def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> boo
 
 
 def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
-    """The largest kube-proxy lag to assume: configured, or the largest measured (x1.5). A
-    measured lag is the midpoint of a probe interval: its upper bound is half a probe period
-    more, so that is what gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
+    """The largest kube-proxy lag to assume: measured where the probes measured it often enough
+    (min_measurements; the largest measured lag, x lag_margin), else the wider of that and the
+    proxy_lag_max_s assumption. A measured lag is the
+    midpoint of a probe interval: its upper bound is half a probe period more, so that is what
+    gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
     key = (svc, settings)
     known = state.memo.proxy_lag_hi.get(key)
     if known is not None:
         return known
     half = probe_period(state, svc) / 2
     measured = [s.seconds for s in lag_samples(state, [svc], settings, proxy_only=True)]
-    hi = seconds_us(max([settings.proxy_lag_s[1], *(1.5 * (m + half) for m in measured)]))
+    hi = seconds_us(settings.lag_margin * (max(measured) + half)) if measured else 0
+    if len(measured) < settings.min_measurements:
+        hi = max(hi, seconds_us(settings.proxy_lag_max_s))
     state.memo.proxy_lag_hi[key] = hi
     return hi
+
+
+def proxy_lag_measured(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
+    """How many kube-proxy lag measurements the bound rests on (0: the assumption holds)."""
+    return len(lag_samples(state, [svc], settings, proxy_only=True))
 
 
 def probe_period(state: FoldState, svc: ServiceRef) -> float:

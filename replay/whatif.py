@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from gapwatch.replay.assumptions import DEFAULTS, US, DetectSettings
+from gapwatch.replay.assumptions import (
+    DEFAULTS,
+    US,
+    WHATIF_FEW_SAMPLES_WORST_S,
+    WHATIF_SAME_CHANGE_S,
+    WHATIF_TYPICAL_LAGS_S,
+    WHATIF_WORST_MARGIN,
+    DetectSettings,
+    seconds_us,
+)
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
@@ -26,15 +35,8 @@ from gapwatch.replay.model import ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
-#: a slice update this soon after a pod update is taken as caused by it
-SAME_CHANGE_US = 3 * US
-DEFAULT_LAGS_S = {
-    "kube-proxy-programming": 1.0,
-    "ccm-register": 2.0,
-    "ccm-deregister": 2.0,
-    "lb-health-up": 15.0,
-    "lb-health-down": 15.0,
-}
+SAME_CHANGE_US = seconds_us(WHATIF_SAME_CHANGE_S)
+DEFAULT_LAGS_S = WHATIF_TYPICAL_LAGS_S
 
 
 class PodLife(NamedTuple):
@@ -120,19 +122,13 @@ class LagBook:
         return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
 
 
-#: Lags that hurt when long (the others hurt when short), and the margin of the worst case.
+#: Lags that hurt when long (the others hurt when short).
 SLOW_HURTS = frozenset({"kube-proxy-programming", "ccm-deregister", "lb-health-down"})
-WORST_MARGIN = 1.5
-#: Below this many measurements of a lag its tail is unknown ...
-MIN_SAMPLES = 5
-#: ... and the worst case assumes at least these (seconds; typical upper ends in the field).
-FEW_SAMPLES_WORST_S = {
-    "kube-proxy-programming": 5.0,
-    "ccm-register": 0.0,
-    "ccm-deregister": 15.0,
-    "lb-health-up": 0.0,
-    "lb-health-down": 30.0,
-}
+WORST_MARGIN = WHATIF_WORST_MARGIN
+#: Below this many measurements of a lag its tail is unknown (the min_measurements default) ...
+MIN_SAMPLES = DEFAULTS.min_measurements
+#: ... and the worst case assumes at least these (replay.assumptions names their source).
+FEW_SAMPLES_WORST_S = WHATIF_FEW_SAMPLES_WORST_S
 
 
 def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
@@ -261,7 +257,14 @@ def node_windows(
     lanes = Lanes(routed, serves, True, [], eps)
     end_of_data = horizon(state, svc)
     found = windows_from(
-        state, svc, node, lanes, end_of_data, alive=alive, alive_initial=alive0 > 0
+        state,
+        svc,
+        node,
+        lanes,
+        end_of_data,
+        alive=alive,
+        alive_initial=alive0 > 0,
+        settings=detect_settings,
     )
     return [w for w in found if w.cls != "node-not-ready"]
 

@@ -136,7 +136,7 @@ def test_without_probes_a_wide_assumed_lag_keeps_classes() -> None:
     # The simulator's own kube-proxy lag (up to 6 s), assumed 0..6 s: a sure start then spans
     # the old pod's exit; kube-proxy may have closed first (ready lost before the pod stopped),
     # which is the cause at the earliest start: closed-before-deregistered, as the truth says.
-    settings = DetectSettings(proxy_lag_s=(0.0, 6.0))
+    settings = DetectSettings(proxy_lag_max_s=6.0)
     total = Report()
     for seed in range(1, 21):
         for name in ("seed-3node", "aws-nlb"):

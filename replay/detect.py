@@ -66,7 +66,7 @@ def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
     no answer at all: the node is down while its Node object may still say Ready (the node
     controller marks it NotReady only after node_grace_s)."""
     i = bisect_right([s.at_us for s in health], at_us)
-    near = [health[i - 1]] if i else []
+    near: Sequence[Sample] = [health[i - 1]] if i else []
     if not near or near[0].value == "200":
         near = health[i : i + 1]
     return bool(near) and not near[0].value.isdigit() and near[0].value not in _ANSWERED

@@ -77,13 +77,14 @@ def node_ready_steps(
     return out
 
 
-def node_gone_steps(state: FoldState, cluster: str, node: str, skew_us: int) -> list[Step]:
-    """Whether the Node object still exists: a deleted node serves nothing (its deletion seen
-    up to `skew_us`, the watch_skew_s assumption, late)."""
+def node_gone_steps(state: FoldState, cluster: str, node: str, reach_us: int) -> list[Step]:
+    """Whether the Node object still exists: a deleted node serves nothing, and may have
+    stopped up to `reach_us` before its deletion was seen (the larger of the watch skew and
+    the probe period: a look one period earlier still got an answer)."""
     lane = state.nodes.get((cluster, node), [])
     changes = [(s.at_us, s.value != "Deleted", s.event_id) for s in lane]
     return [
-        s._replace(earliest=s.latest - skew_us) if not s.value else s
+        s._replace(earliest=s.latest - reach_us) if not s.value else s
         for s in exact_steps(changes, True)
     ]
 

@@ -123,6 +123,9 @@ class FoldState:
     lanes: dict[ProbeKey, list[Sample]] = field(default_factory=dict)
     #: the newest time each probe/LB lane was looked at (its repeats are not kept)
     seen: dict[ProbeKey, int] = field(default_factory=dict)
+    #: the longest interval between two looks a probe/LB sample names (at_us - prev_us,
+    #: repeats included): the lane's sampling period
+    look_gap: dict[ProbeKey, int] = field(default_factory=dict)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -147,7 +150,9 @@ def _probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
 def _keep(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -> None:
     """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
     needs the changes, and how long each value was seen (`seen`, and each change's prev_us)."""
-    at_us = sample[0]
+    at_us, prev_us = sample[0], sample[1]
+    if prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
+        state.look_gap[key] = at_us - prev_us
     if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
         lane.append(sample)
     if at_us > state.seen.get(key, at_us - 1):
@@ -345,6 +350,7 @@ def fold_probe_arrays(
     keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
     backwards = np.r_[False, (at_us[1:] < at_us[:-1]) & ~first[1:]]
     newest = np.maximum.reduceat(at_us, starts)
+    gaps = np.maximum.reduceat(np.where(prev_us >= 0, at_us - prev_us, 0), starts)
     new = tuple.__new__
     for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         key = lane_keys[int(lane_of[lo])]
@@ -370,6 +376,9 @@ def fold_probe_arrays(
             lane.extend(new(Sample, r) for r in rows)
         seen = int(newest[i])
         state.seen[key] = max(seen, state.seen.get(key, seen))
+        gap = int(gaps[i])
+        if gap > state.look_gap.get(key, 0):
+            state.look_gap[key] = gap
     state.last_event_id = max(state.last_event_id, int(event_id.max()))
     return state
 

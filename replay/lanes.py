@@ -10,6 +10,7 @@ the signal is only *possibly* true there (`hidden`). Pure.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -24,7 +25,7 @@ from gapwatch.replay.context import (
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import pte_enabled, pte_known
+from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -73,6 +74,23 @@ def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
 
 
+def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
+    """A forwarding set that became non-empty was programmed by the first health check that
+    answered 200 after it (kube-proxy pushes the counts after the rules sync that wrote them)."""
+    times = [h.at_us for h in health]
+    out = []
+    for step in steps:
+        if step.value:
+            i = bisect_left(times, step.earliest)
+            while i < len(health) and health[i].at_us < step.latest:
+                if health[i].value == "200":
+                    step = step._replace(latest=max(step.earliest, health[i].at_us))
+                    break
+                i += 1
+        out.append(step)
+    return out
+
+
 def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
 ) -> tuple[Tri, bool, list[Sample]]:
@@ -83,8 +101,8 @@ def serves_signal(
     known = pte_known(state, svc.cluster, settings) is True
     status_us = seconds_us(settings.pod_status_s)
     nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
-    skew = seconds_us(settings.watch_skew_s)
-    exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, skew), True)
+    reach = max(seconds_us(settings.watch_skew_s), seconds_us(probe_period(state, svc)))
+    exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
         unseen = excursions(
@@ -99,7 +117,7 @@ def serves_signal(
         serves = tri_from_steps(steps_from_samples(health, "200", True), True)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
-            terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
+            terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         unseen = excursions(
             state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us

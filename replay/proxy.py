@@ -113,13 +113,11 @@ def proxy_lag_measured(state: FoldState, svc: ServiceRef, settings: DetectSettin
 
 
 def probe_period(state: FoldState, svc: ServiceRef) -> float:
-    """The kube-proxy probe period in seconds (the largest gap a change sample names between
-    itself and the previous look), 0 without probes."""
+    """The kube-proxy probe period in seconds (the largest gap a sample names between itself
+    and the previous look), 0 without probes."""
     gaps = [
-        s.at_us - s.prev_us
+        state.look_gap.get((kind, svc.cluster, svc.namespace, svc.name, node), 0)
         for kind in ("nodeport", "health")
         for node in state.service_nodes.get(svc, ())
-        for s in state.probes[kind].get((svc, node), ())
-        if s.prev_us is not None and s.at_us > s.prev_us
     ]
     return max(gaps, default=0) / US

@@ -29,6 +29,7 @@ def classify(
     alive_initial: bool = False,
     since_us: int | None = None,
     settings: DetectSettings = DEFAULTS,
+    until_us: int | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]."""
@@ -36,10 +37,14 @@ def classify(
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
         return "node-not-ready"
+    skew = seconds_us(settings.watch_skew_s)
+    # the EndpointSlice change behind a start may be seen up to the watch skew after it
+    ready = value_at(lanes_.eps, at_us + skew) == "ready"
+    if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
+        return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
-    skew = seconds_us(settings.watch_skew_s)
     if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us, skew):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
@@ -49,7 +54,7 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
-    if value_at(lanes_.eps, at_us) == "ready":
+    if ready:
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
@@ -59,6 +64,17 @@ _NODE_DOWN = ("NotReady", "Unknown", "Deleted")
 #: health server down while the node answers); anything else (a timeout) means the node itself
 #: did not answer.
 _ANSWERED = ("refused", "reset")
+
+
+def _went_down(
+    state: FoldState, svc: ServiceRef, node: str, at_us: int, until_us: int, s: DetectSettings
+) -> bool:
+    """With its endpoints still ready, the Node turned NotReady (or was deleted) while the
+    window was still open, within node_grace_s of its start: the node controller marks a node
+    that stopped answering only that long after, so the node itself went down at the start."""
+    limit = min(until_us, at_us + seconds_us(s.node_grace_s))
+    lane = state.nodes.get((svc.cluster, node), [])
+    return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
 
 
 def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
@@ -170,7 +186,16 @@ def windows_from(
                 service=svc,
                 node=node,
                 cls=classify(
-                    state, svc, node, lanes_, probe, alive, alive_initial, cand.start, settings
+                    state,
+                    svc,
+                    node,
+                    lanes_,
+                    probe,
+                    alive,
+                    alive_initial,
+                    cand.start,
+                    settings,
+                    end,
                 ),
                 start_us=start,
                 end_us=finish,

@@ -23,7 +23,7 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   num2 serviceProxyHealthy.
 - nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us).
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);
-  text1 target group, text2 reason, text3 target id.
+  num1 the target group's HealthCheckPort; text1 target group, text2 reason, text3 target id.
 - access: LBAccessLog; state the outcome or status code; text1 the target.
 """
 
@@ -336,10 +336,12 @@ def _nodeport(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
 def _target(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     health = _dict(obs.payload.get("TargetHealth"))
     state = "absent" if obs.op == "DELETED" else str(health.get("State", "unknown")).lower()
+    port = obs.payload.get("HealthCheckPort")
     return [
         dict(
             base,
             state=state,
+            num1=int(port) if isinstance(port, str | int) and str(port).isdigit() else None,
             text1=obs.payload.get("TargetGroupArn"),
             text2=health.get("Reason"),
             text3=_dict(obs.payload.get("Target")).get("Id"),

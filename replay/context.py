@@ -16,7 +16,9 @@ from gapwatch.replay.signals import Step, exact_steps
 
 
 def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str:
-    """node-driven when the LB ever reported health-check states, else endpoint-driven."""
+    """node-driven when the LB health-checks the Service's healthCheckNodePort (a target
+    group whose HealthCheckPort is it: the upstream and AWS way) or ever reported health-check
+    states (initial/unhealthy), else endpoint-driven."""
     if settings.ccm_mode:
         return settings.ccm_mode
     key = (svc, settings.ccm_mode)
@@ -24,7 +26,13 @@ def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str
     if known is None:
         targets = state.probes["target"]
         lanes = (targets.get((svc, n), ()) for n in state.service_nodes.get(svc, ()))
-        checks = any(s.value in ("initial", "unhealthy") for lane in lanes for s in lane)
+        info = state.services.get(svc)
+        port = info.health_check_node_port if info is not None else None
+        checks = any(
+            s.value in ("initial", "unhealthy") or (port is not None and s.num == port)
+            for lane in lanes
+            for s in lane
+        )
         known = state.memo.ccm_mode[key] = "node" if checks else "endpoint"
     return known
 

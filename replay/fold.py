@@ -151,6 +151,13 @@ def _keep(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -
     """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
     needs the changes, and how long each value was seen (`seen`, and each change's prev_us)."""
     at_us, prev_us = sample[0], sample[1]
+    if prev_us is None:
+        # stored without previous_observed_at: the previous look (repeats included) saw the
+        # old value, as a source that stores every sample or changes with bounds says
+        last = state.seen.get(key)
+        if last is not None and last < at_us:
+            prev_us = last
+            sample = sample._replace(prev_us=last)
     if prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
         state.look_gap[key] = at_us - prev_us
     if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
@@ -344,6 +351,8 @@ def fold_probe_arrays(
     sent = np.maximum(at_us - num, np.where(prev_us >= 0, prev_us, at_us - num))
     at_us = np.where(shift, sent, at_us)
     first = np.r_[True, lane_of[1:] != lane_of[:-1]]
+    # stored without previous_observed_at: the previous look in the lane saw the old value
+    prev_us = np.where((prev_us < 0) & ~first, np.r_[-1, at_us[:-1]], prev_us)
     starts = np.flatnonzero(first)
     ends = np.r_[starts[1:], len(lane_of)]
     # within a lane in time order, a sample that repeats the previous value is a heartbeat

@@ -74,6 +74,10 @@ def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
 
 
+#: health-check-node-port errors of a live node whose kube-proxy health server is down
+_REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
+
+
 def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
     """A forwarding set that became non-empty was programmed by the first health check that
     answered 200 after it (kube-proxy pushes the counts after the rules sync that wrote them)."""
@@ -115,6 +119,10 @@ def serves_signal(
     health = sorted_lane(state.probes["health"].get(key, []))
     if health:
         serves = tri_from_steps(steps_from_samples(health, "200", True), True)
+        # kube-proxy restarting: its health port refuses while the rules it installed keep
+        # forwarding; refused is not "pod gone": F unknown there, not false
+        restarting = tri_from_steps(steps_where(health, _REFUSED, False), False)
+        serves = t_or(serves, Tri(restarting.possible, []))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)

@@ -269,6 +269,37 @@ def node_windows(
     return [w for w in found if w.cls != "node-not-ready"]
 
 
+def as_recorded(
+    state: FoldState, svc: ServiceRef, settings: WhatIf, detect_settings: DetectSettings
+) -> bool:
+    """Whether `settings` change nothing the recording had: every one unset or equal to what
+    the pods and nodes ran with (a zero registration delay adds nothing). Then the what-if is
+    the recorded timeline, and its windows are the recorded ones, exactly."""
+    if any(
+        v is not None
+        for v in (
+            settings.hc_interval_s,
+            settings.hc_healthy_threshold,
+            settings.hc_unhealthy_threshold,
+            settings.deregistration_delay_s,
+        )
+    ):
+        return False
+    if settings.ccm_register_delay_s:
+        return False
+    for node in nodes_of(state, svc):
+        pte = settings.proxy_terminating_endpoints
+        if pte is not None and pte != pte_enabled(state, svc.cluster, node, detect_settings):
+            return False
+        for pod in pod_lives(state, svc, node):
+            if settings.prestop_s is not None and settings.prestop_s != pod.prestop_s:
+                return False
+            grace = settings.termination_grace_s
+            if grace is not None and grace != pod.grace_s:
+                return False
+    return True
+
+
 def whatif(
     state: FoldState,
     settings: WhatIf,
@@ -281,6 +312,9 @@ def whatif(
     given the worst measured lags, when `worst_case`)."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
+        if not worst_case and as_recorded(state, svc, settings, detect_settings):
+            out.extend(detect(state, [svc], detect_settings))  # the recorded timeline itself
+            continue
         book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
         for node in nodes_of(state, svc):
             found = node_windows(state, svc, node, settings, book, detect_settings)

@@ -144,3 +144,21 @@ def test_without_probes_a_wide_assumed_lag_keeps_classes() -> None:
             total.add(compare(name, seed, {}, drop_sources=drop, settings=settings))
     assert total.confusion[("closed-before-deregistered", "closed-before-deregistered")] > 0
     assert (total.missed, total.false, total.wrong_class) == ([], [], [])
+
+
+def test_randomized_scenarios_development_subset() -> None:
+    # The CI subset of benchmarks/accuracy.py: randomized scenarios (heavy-tailed lags, every
+    # event kind, both CCM modes, kube-proxy 1.24-1.31) from the development seeds, default
+    # assumptions. No certain window without a true one; nearly every true window inside a
+    # reported window's bounds; classes right where one certain window is one true window.
+    from gapwatch.recorder.sim import from_dict
+    from gapwatch.recorder.sim.generate import random_scenario
+    from tests.replay.accuracy import compare_scenario
+
+    total = Report()
+    for seed in range(1, 41):
+        total.add(compare_scenario(from_dict(random_scenario(seed)), seed))
+    assert total.truth > 50
+    assert total.false == []
+    assert len(total.missed) <= total.truth // 50
+    assert total.matched > 20 and len(total.wrong_class) <= total.matched // 50

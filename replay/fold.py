@@ -351,19 +351,27 @@ def fold_probe_arrays(
     sent = np.maximum(at_us - num, np.where(prev_us >= 0, prev_us, at_us - num))
     at_us = np.where(shift, sent, at_us)
     first = np.r_[True, lane_of[1:] != lane_of[:-1]]
-    # stored without previous_observed_at: the previous look in the lane saw the old value
-    prev_us = np.where((prev_us < 0) & ~first, np.r_[-1, at_us[:-1]], prev_us)
     starts = np.flatnonzero(first)
     ends = np.r_[starts[1:], len(lane_of)]
     # within a lane in time order, a sample that repeats the previous value is a heartbeat
     keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
     backwards = np.r_[False, (at_us[1:] < at_us[:-1]) & ~first[1:]]
     newest = np.maximum.reduceat(at_us, starts)
-    gaps = np.maximum.reduceat(np.where(prev_us >= 0, at_us - prev_us, 0), starts)
     new = tuple.__new__
     for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         key = lane_keys[int(lane_of[lo])]
         lane = state.lanes.get(key) or _probe_lane(state, key)
+        times, prevs = at_us[lo:hi], prev_us[lo:hi]
+        if (prevs < 0).any():
+            # stored without previous_observed_at: the previous look saw the old value (as
+            # `_keep` does: the newest look so far, if earlier)
+            looks = np.r_[state.seen.get(key, -1), np.maximum.accumulate(times)[:-1]]
+            looks = np.maximum(looks, state.seen.get(key, -1))
+            prevs = np.where((prevs < 0) & (looks >= 0) & (looks < times), looks, prevs)
+            prev_us[lo:hi] = prevs
+        gap = int(np.max(np.where(prevs >= 0, times - prevs, 0)))
+        if gap > state.look_gap.get(key, 0):
+            state.look_gap[key] = gap
         if lane and values[int(value_of[lo])] == lane[-1].value and at_us[lo] >= lane[-1].at_us:
             keep[lo] = False  # continues the value this lane already ends with
         if (lane and at_us[lo] < lane[-1].at_us) or backwards[lo:hi].any():
@@ -385,9 +393,6 @@ def fold_probe_arrays(
             lane.extend(new(Sample, r) for r in rows)
         seen = int(newest[i])
         state.seen[key] = max(seen, state.seen.get(key, seen))
-        gap = int(gaps[i])
-        if gap > state.look_gap.get(key, 0):
-            state.look_gap[key] = gap
     state.last_event_id = max(state.last_event_id, int(event_id.max()))
     return state
 

@@ -89,3 +89,11 @@ def test_cli_rebuilds_under_assumptions_and_refresh_keeps_them(
     assert (after["settle_s"], after["watch_skew_s"], after["list_s"]) == (90.0, 1.5, 2.0)
     bad = runner.invoke(app, ["assumptions", "--db", store_url, "--set", "nope=1"])
     assert bad.exit_code == 2 and "unknown assumption" in bad.output
+
+
+def test_semantics_doc_lists_every_assumption_with_its_default() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "semantics.md").read_text("utf-8")
+    for a in ASSUMPTIONS:
+        default = getattr(DEFAULTS, a.name)
+        shown = "auto" if default is None else f"{default:g}"
+        assert f"| `{a.name}` | {shown} |" in doc, a.name

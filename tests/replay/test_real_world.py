@@ -26,6 +26,17 @@ from tests.replay.builders import (
 )
 
 
+def _one_node(version: str = "v1.29.3") -> list[Observation]:
+    """A Service with one ready pod on n1, registered healthy in the LB."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+    ]
+
+
 def _windows(obs: list[Observation]) -> list[Window]:
     return detect(fold(FoldState(), facts_of(obs)))
 
@@ -34,13 +45,7 @@ def _rollout_probes(every: bool, with_prev: bool) -> list[Observation]:
     """One node whose only pod goes at 20 s (kube-proxy closes), deregistered at 30 s; the
     NodePort is probed every second, stored as every sample or as changes only, with or
     without previous_observed_at."""
-    obs = [
-        service(0),
-        node(0, "n1", version="v1.25.0"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-    ]
+    obs = _one_node("v1.25.0")
     last = "connected"
     for t in range(2, 40):
         result = "connected" if t <= 21 else "timeout"
@@ -76,11 +81,7 @@ def test_a_crashed_node_is_node_not_ready_while_its_node_object_still_says_ready
     # probe on, the Node object stays Ready until the node controller's grace runs out (40 s),
     # the endpoint-driven LB keeps routing until the endpoints follow.
     obs = [
-        service(0),
-        node(0, "n1", version="v1.29.3"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
+        *_one_node(),
         health(2, None, "n1", 1),
         nodeport(2, None, "n1", "connected"),
         health(101, 96, "n1", None),
@@ -97,14 +98,7 @@ def test_a_crashed_node_is_node_not_ready_while_its_node_object_still_says_ready
 def test_a_restarting_kube_proxy_refuses_health_checks_but_is_no_window() -> None:
     # kube-proxy restarts at 50 s: its health port refuses connections for a few seconds while
     # the iptables rules it installed keep forwarding: the NodePort still connects.
-    base = [
-        service(0),
-        node(0, "n1", version="v1.29.3"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-        health(2, None, "n1", 1),
-    ]
+    base = [*_one_node(), health(2, None, "n1", 1)]
     refused = _health_error(50, 49, "n1", "refused")
     back = health(55, 54, "n1", 1)
     with_nodeport = [*base, nodeport(2, None, "n1", "connected"), refused, back]
@@ -122,13 +116,7 @@ def test_a_node_driven_lb_is_recognised_from_its_health_check_port() -> None:
     # Only healthy targets were ever polled, but the target group health-checks the Service's
     # healthCheckNodePort (31805): the LB follows the health check (node-driven), not the
     # EndpointSlices, before any target was seen to fail.
-    obs = [
-        service(0),
-        node(0, "n1"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-    ]
+    obs = _one_node()
     state = fold(FoldState(), facts_of(obs))
     (svc,) = lb_facing(state)
     assert ccm_mode(state, svc, DEFAULTS) == "node"

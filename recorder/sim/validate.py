@@ -72,7 +72,8 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
     need(s.ccm.register_delay_s >= 0, "ccm.register_delay_s", "must be >= 0")
     hc = s.lb.health_check
     need(hc.interval_s > 0, "lb.health_check.interval_s", "must be > 0")
-    need(2 <= hc.healthy_threshold <= 10, "lb.health_check.healthy_threshold", "must be in 2-10")
+    # GKE's L4 health check turns healthy after 1 success; ELBv2 allows 2-10
+    need(1 <= hc.healthy_threshold <= 10, "lb.health_check.healthy_threshold", "must be in 1-10")
     need(
         2 <= hc.unhealthy_threshold <= 10, "lb.health_check.unhealthy_threshold", "must be in 2-10"
     )

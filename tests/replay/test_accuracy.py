@@ -162,3 +162,16 @@ def test_randomized_scenarios_development_subset() -> None:
     assert total.false == []
     assert len(total.missed) <= total.truth // 50
     assert total.matched > 20 and len(total.wrong_class) <= total.matched // 50
+
+
+@pytest.mark.parametrize(
+    "name", ["aws-nlb-lbc", "gke-l4", "alibaba-slb", "tencent-clb", "slow-kube-proxy"]
+)
+def test_calibrated_presets_hold_the_truth(name: str) -> None:
+    # Presets from published figures (DESIGN.md section 6): every true window inside a
+    # reported window's bounds and no certain window without a true one.
+    total = Report()
+    for seed in (1, 2, 3):
+        total.add(compare(name, seed, {}))
+    assert total.truth >= 6
+    assert (total.missed, total.false) == ([], [])

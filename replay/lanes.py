@@ -122,7 +122,12 @@ def serves_signal(
         # kube-proxy restarting: its health port refuses while the rules it installed keep
         # forwarding; refused is not "pod gone": F unknown there, not false
         restarting = tri_from_steps(steps_where(health, _REFUSED, False), False)
-        serves = t_or(serves, Tri(restarting.possible, []))
+        # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
+        # kube-proxy is behind, its last rules keep forwarding: F unknown there too
+        stale = [s._replace(value="1" if s.value == "503" and s.num else "0") for s in health]
+        behind = tri_from_steps(steps_from_samples(stale, "1", False), False)
+        unknown = t_or(restarting, behind)
+        serves = t_or(serves, Tri(unknown.possible, []))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)

@@ -40,11 +40,15 @@ def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool 
 
 
 def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
-    """ProxyTerminatingEndpoints: known (pte_known), else on from kube-proxy 1.26 (unknown: on)."""
+    """ProxyTerminatingEndpoints (KEP-1669): always on from kube-proxy 1.28 (GA: the gate is
+    gone); else known (pte_known: configured or shown by the probes); else on by default from
+    1.26 (an unknown version counts as on), off before."""
+    version = _version(state.node_versions.get((cluster, node)))
+    if version is not None and version >= (1, 28):
+        return True
     known = pte_known(state, cluster, settings)
     if known is not None:
         return known
-    version = _version(state.node_versions.get((cluster, node)))
     return version is None or version >= (1, 26)
 
 

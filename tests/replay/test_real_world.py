@@ -133,3 +133,50 @@ def _us(seconds: float) -> int:
     from tests.replay.builders import at
 
     return to_micros(at(seconds))
+
+
+def test_a_stale_kube_proxy_503_with_local_endpoints_is_no_sure_window() -> None:
+    # From 1.27 the health check answers 503 with localEndpoints still counted when kube-proxy
+    # is behind (serviceProxyHealthy false): its last rules keep forwarding to the local pod.
+    stale = _sample(
+        50,
+        49,
+        "ProxyHealth",
+        "kube-proxy-probe",
+        "n1",
+        {
+            "status": 503,
+            "body": {
+                "service": {"namespace": "istio-system", "name": "istio-ingressgateway"},
+                "localEndpoints": 1,
+                "serviceProxyHealthy": False,
+            },
+            "error": None,
+            "port": 31805,
+        },
+    )
+    obs = [*_one_node(), health(2, None, "n1", 1), stale, health(60, 59, "n1", 1)]
+    assert all(not w.certain for w in _windows(obs))
+    # a 503 because the endpoints went (0 local endpoints) is a sure window while the LB routes
+    gone = [
+        *_one_node("v1.25.16"),
+        health(2, None, "n1", 1),
+        eps(49, []),
+        health(50, 49, "n1", 0),
+        target(56, 55, "n1", "draining"),
+    ]
+    assert [(w.cls, w.certain) for w in _windows(gone)] == [("closed-before-deregistered", True)]
+
+
+def test_pte_follows_the_kube_proxy_version() -> None:
+    from gapwatch.replay.assumptions import DetectSettings
+    from gapwatch.replay.proxy import pte_enabled
+
+    def pte(version: str, configured: bool | None = None) -> bool:
+        state = fold(FoldState(), facts_of(_one_node(version)))
+        settings = DetectSettings(proxy_terminating_endpoints=configured)
+        return pte_enabled(state, "c1", "n1", settings)
+
+    assert not pte("v1.25.16") and pte("v1.25.16", configured=True)  # alpha/beta gate enabled
+    assert pte("v1.26.15") and not pte("v1.27.16", configured=False)  # on by default, can be off
+    assert pte("v1.28.15", configured=False)  # GA: always on

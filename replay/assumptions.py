@@ -43,6 +43,7 @@ class DetectSettings:
     match_window_s: float = 120.0
     lag_margin: float = 1.5
     node_grace_s: float = 50.0
+    clock_skew_s: float = 0.0
     min_measurements: int = 5
     #: "endpoint" | "node"; None: decided from the LB data
     ccm_mode: str | None = None
@@ -162,6 +163,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "kube-controller-manager --node-monitor-grace-period: 40 s before 1.29, 50 s from "
         "1.29 (the larger)",
         "health-check-node-port probes (a timeout: the node does not answer)",
+    ),
+    Assumption(
+        "clock_skew_s", "s",
+        "how far the prober's and the LB poller's clocks may be off the recorder's watch (each "
+        "sampled change's bounds widen by it on both sides)",
+        "NTP keeps hosts within milliseconds: 0; set it for observers whose clocks are not "
+        "synchronized (a postmortem from another team's logs)",
     ),
     Assumption(
         "ccm_mode", "endpoint|node|auto",

@@ -78,6 +78,18 @@ def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
 _REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
 
 
+def widened(samples: list[Sample], skew_us: int) -> list[Sample]:
+    """A sampled lane whose observer's clock may be `skew_us` off (clock_skew_s): each change
+    happened somewhere in its bounds widened by that on both sides."""
+    if not skew_us:
+        return samples
+    out = []
+    for s in samples:
+        prev = s.prev_us if s.prev_us is not None else s.at_us
+        out.append(s._replace(at_us=s.at_us + skew_us, prev_us=prev - skew_us))
+    return out
+
+
 def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
     """A forwarding set that became non-empty was programmed by the first health check that
     answered 200 after it (kube-proxy pushes the counts after the rules sync that wrote them)."""
@@ -104,7 +116,8 @@ def serves_signal(
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     known = pte_known(state, svc.cluster, settings) is True
     status_us = seconds_us(settings.pod_status_s)
-    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    skew = seconds_us(settings.clock_skew_s)
+    nodeport = widened(sorted_lane(state.probes["nodeport"].get(key, [])), skew)
     reach = max(seconds_us(settings.watch_skew_s), seconds_us(probe_period(state, svc)))
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
@@ -116,7 +129,7 @@ def serves_signal(
         return _minus_definite(serves, unseen), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
-    health = sorted_lane(state.probes["health"].get(key, []))
+    health = widened(sorted_lane(state.probes["health"].get(key, [])), skew)
     if health:
         serves = tri_from_steps(steps_from_samples(health, "200", True), True)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
@@ -176,7 +189,8 @@ def routed_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
 ) -> tuple[Tri, bool]:
     key = (svc, node)
-    targets = sorted_lane(state.probes["target"].get(key, []))
+    skew = seconds_us(settings.clock_skew_s)
+    targets = widened(sorted_lane(state.probes["target"].get(key, [])), skew)
     if targets:
         steps = steps_from_samples(targets, "healthy", False)
         routed = tri_from_steps(steps, False)

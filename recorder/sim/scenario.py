@@ -159,6 +159,9 @@ class Observe:
     heartbeat_s: float = 60.0
     watch_delay_s: Lag = WATCH_DELAY
     probe_timeout_s: float = 1.0
+    #: the prober's and the LB poller's clocks against the recorder's watch (seconds; + ahead)
+    prober_clock_offset_s: float = 0.0
+    poller_clock_offset_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,3 +175,20 @@ def test_calibrated_presets_hold_the_truth(name: str) -> None:
         total.add(compare(name, seed, {}))
     assert total.truth >= 6
     assert (total.missed, total.false) == ([], [])
+
+
+@pytest.mark.parametrize(("prober", "poller"), [(-3.0, 0.0), (3.0, 0.0), (-3.0, -5.0)])
+def test_observer_clock_skew_within_the_assumed_bound_keeps_every_window(
+    prober: float, poller: float
+) -> None:
+    # The prober's and the LB poller's clocks off the recorder's by seconds: with the
+    # clock_skew_s assumption at least that large, every true window stays inside the widened
+    # bounds and no window is certain without a true one.
+    bound = max(abs(prober), abs(poller))
+    skewed = {"observe.prober_clock_offset_s": prober, "observe.poller_clock_offset_s": poller}
+    total = Report()
+    for name in ("seed-3node", "aws-nlb"):
+        for seed in (1, 2, 3):
+            total.add(compare(name, seed, skewed, settings=DetectSettings(clock_skew_s=bound)))
+    assert total.truth >= 15
+    assert (total.missed, total.false) == ([], [])

@@ -34,21 +34,28 @@ def hidden(
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
     bad_times = [s.at_us for s in samples if bad(s.value)]
     periods: list[Iv] = []
+    #: per period, until when a bad sample can be its effect (the next endpoint change after
+    #: its return: a later failure is another change's)
+    reach: list[int] = []
     down: Step | None = None
     seen_up = False
     for step in usable:
         if step.value:
             if down is not None:
                 periods.append(Iv(down.latest, step.latest + hi_us, down.event_id, step.event_id))
+                reach.append(HI)
             down, seen_up = None, True
         elif seen_up:
             down = step
+            if reach and reach[-1] == HI:
+                reach[-1] = step.latest
     if down is not None:
         periods.append(Iv(down.latest, HI, down.event_id, 0))
+        reach.append(HI)
     out = []
-    for iv in periods:
+    for iv, until in zip(periods, reach, strict=True):
         i = bisect_left(bad_times, iv.start)
-        if i < len(bad_times) and bad_times[i] <= iv.end:
+        if i < len(bad_times) and bad_times[i] <= min(iv.end, until):
             continue  # the samples saw this one: their own steps bound it
         out.append(iv)
     return out

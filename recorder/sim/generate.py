@@ -40,7 +40,7 @@ def _pte(rng: random.Random, version: str) -> bool:
 def _events(rng: random.Random, nodes: list[str], duration: float) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     kinds = ["rollout", "rollout", "drain", "cordon", "crash_pod", "node_down", "delete_node",
-             "add_node", "scale", "uncordon"]  # fmt: skip
+             "add_node", "scale", "uncordon", "restart_kube_proxy"]  # fmt: skip
     added = 0
     for _ in range(rng.randint(1, 5)):
         action = rng.choice(kinds)
@@ -111,6 +111,7 @@ def random_scenario(seed: int) -> dict[str, Any]:
         "kube_proxy": {
             "lag_s": _lag(rng, 0.1, 8.0, 8.0),
             "proxy_terminating_endpoints": _pte(rng, version),
+            "restart_s": _lag(rng, 1.0, 15.0, 4.0),
         },
         "ccm": {
             "mode": "node-driven" if node_driven else "endpoint-driven",

@@ -117,7 +117,14 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         need(ev.workload in ("ingress", "app"), f"{key}.workload", "must be ingress or app")
         if ev.action == "scale":
             need(ev.replicas is not None and ev.replicas >= 0, f"{key}.replicas", "must be >= 0")
-        if ev.action in ("drain", "cordon", "uncordon", "delete_node", "node_down"):
+        if ev.action in (
+            "drain",
+            "cordon",
+            "uncordon",
+            "delete_node",
+            "node_down",
+            "restart_kube_proxy",
+        ):
             need(ev.node is not None, f"{key}.node", f"required for {ev.action}")
         if ev.node is not None and ev.action != "add_node" and not ev.node.startswith("@"):
             need(ev.node in names or _added(s, ev.node), f"{key}.node", f"unknown node {ev.node!r}")

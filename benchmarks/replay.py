@@ -43,11 +43,11 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
+from gapwatch.replay.assumptions import US
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import FACT_COLUMNS, write_facts
 from gapwatch.replay.load import load_state, no_gc
 
-US = 1_000_000
 T0 = 1_795_000_000 * US
 
 

@@ -44,3 +44,8 @@ def from_micros(micros: int) -> datetime:
     from datetime import timedelta
 
     return EPOCH + timedelta(microseconds=micros)
+
+
+def to_micros_or_none(value: datetime | None) -> int | None:
+    """to_micros, passing None through (optional timestamps)."""
+    return None if value is None else to_micros(value)

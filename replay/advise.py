@@ -15,10 +15,12 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.context import ccm_mode
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import lag_samples, stats
-from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
+from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
 from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
 
 #: Candidate values, smallest first (seconds).
@@ -112,7 +114,14 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
                 prestop_s=found.prestop_s,
                 termination_grace_s=found.termination_grace_s,
             )
-    if "registered-before-forwarding" in classes:
+    node_driven = ccm_mode(state, svc, settings) == "node"
+    if "registered-before-forwarding" in classes and node_driven:
+        notes.append(
+            "registered-before-forwarding under a health-checking LB (AWS NLB instance mode, "
+            "GKE): it has no registration-delay knob; use minReadySeconds, or for IP targets "
+            "the AWS Load Balancer Controller's pod readiness gate"
+        )
+    elif "registered-before-forwarding" in classes:
         found, unclosable = _smallest(
             state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",), settings
         )
@@ -140,6 +149,11 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         notes.append(
             "a registration delay can be a readiness gate that waits for the LB target instead"
         )
+    if not measured:
+        notes.append(
+            "no lag was measured for this Service: every number above comes from the "
+            "assumptions (`gapwatch assumptions`), not from a measurement"
+        )
     return Advice(
         service=svc,
         lags=lags,
@@ -147,4 +161,48 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         windows_before=len(before),
         windows_after=len(after),
         notes=tuple(notes),
+        knobs=knobs(best, lags, node_driven=node_driven),
     )
+
+
+def _rests_on(lags: tuple[LagStats, ...], *names: str) -> str:
+    count = sum(lag.samples for lag in lags if lag.name in names)
+    if not count:
+        return "rests on no measurement (a default)"
+    return f"rests on {count} measurement(s) of {' / '.join(names)}"
+
+
+def knobs(best: WhatIf, lags: tuple[LagStats, ...], *, node_driven: bool) -> tuple[str, ...]:
+    """The recommended settings as the knobs that set them (DESIGN.md section 6)."""
+    out: list[str] = []
+    closing = ("lb-health-down",) if node_driven else ("ccm-deregister",)
+    if best.prestop_s is not None:
+        out.append(
+            f"preStop sleep {best.prestop_s:g} s (container lifecycle.preStop, "
+            f"sleep action from 1.30 or exec sleep): {_rests_on(lags, *closing)}"
+        )
+    if best.termination_grace_s is not None:
+        out.append(
+            f"terminationGracePeriodSeconds {best.termination_grace_s:g} (pod spec; preStop "
+            "counts inside it): preStop plus the recorded shutdown"
+        )
+    if best.proxy_terminating_endpoints:
+        out.append(
+            "ProxyTerminatingEndpoints: on by default from kube-proxy 1.26, always from 1.28 "
+            "(upgrade kube-proxy, or enable the feature gate on 1.22-1.25); the app must keep "
+            "passing readiness while terminating"
+        )
+    if best.ccm_register_delay_s:
+        out.append(
+            f"registration delay {best.ccm_register_delay_s:g} s: "
+            f"{_rests_on(lags, 'kube-proxy-programming')}; Tencent TKE / Alibaba CCM: delay "
+            "via a readiness gate on the LB target or minReadySeconds; Tencent's "
+            "enable-grace-shutdown for the closing side"
+        )
+    if node_driven and best.prestop_s is not None:
+        out.append(
+            "AWS target group: deregistration_delay.timeout_seconds (default 300) and the health "
+            "check interval / unhealthy threshold (defaults 10 s / 3) bound how long the NLB "
+            f"keeps routing: {_rests_on(lags, 'lb-health-down')}"
+        )
+    return tuple(out)

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.timefmt import to_micros
+from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import projections, segment_store
 from gapwatch.replay import whatif as whatif_mod
+from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 from gapwatch.replay.tables import replay_rollouts, replay_windows
@@ -28,10 +29,6 @@ WHERE fact IN ('health', 'nodeport', 'target')
    OR (fact = 'service' AND text1 = 'Local' AND state IN ('LoadBalancer', 'NodePort'))
 ORDER BY cluster, namespace, name
 """
-
-
-def _us(value: datetime | None) -> int | None:
-    return None if value is None else to_micros(value)
 
 
 def services(engine: Engine) -> list[ServiceRef]:
@@ -69,9 +66,9 @@ def _filtered(query: Any, table: Any, cluster: str | None, service: str | None,
         namespace, _, name = service.partition("/")
         query = query.where(table.c.namespace == namespace, table.c.service == name)
     if since is not None:
-        query = query.where(table.c.end_us >= _us(since))
+        query = query.where(table.c.end_us >= to_micros_or_none(since))
     if until is not None:
-        query = query.where(table.c.start_us < _us(until))
+        query = query.where(table.c.start_us < to_micros_or_none(until))
     return query
 
 
@@ -146,7 +143,9 @@ def timeline(
     segments, not the Service's history; the answer is the full fold's (replay.segment_store)."""
     refresh(engine)
     with translate_errors(engine), engine.connect() as conn:
-        return segment_store.read_range(conn, service, _us(since), _us(until), nodes)
+        return segment_store.read_range(
+            conn, service, to_micros_or_none(since), to_micros_or_none(until), nodes
+        )
 
 
 def state_at(engine: Engine, service: ServiceRef, at: datetime) -> list[Segment]:
@@ -167,17 +166,24 @@ def whatif(
 ) -> list[Window]:
     """The windows the recorded timeline would have had under other settings."""
     state = load_state(engine, service=service)
-    lo, hi = _us(since), _us(until)
+    lo, hi = to_micros_or_none(since), to_micros_or_none(until)
+    assumed = assumptions(engine)
     return [
         w
-        for w in whatif_mod.whatif(state, settings, [service])
+        for w in whatif_mod.whatif(state, settings, [service], assumed)
         if (lo is None or w.end_us >= lo) and (hi is None or w.start_us < hi)
     ]
 
 
 def advise(engine: Engine, service: ServiceRef) -> Advice:
     """Measured lags and the smallest settings that close every observed window."""
-    return advise_mod.advise(load_state(engine, service=service), service)
+    return advise_mod.advise(load_state(engine, service=service), service, assumptions(engine))
+
+
+def assumptions(engine: Engine) -> DetectSettings:
+    """The assumptions the projections are computed with (replay_state `assume:*` rows)."""
+    with translate_errors(engine), engine.connect() as conn:
+        return projections.stored_settings(conn)
 
 
 def refresh(engine: Engine) -> int:

@@ -252,6 +252,7 @@ def advise(
         "windows_after": advice.windows_after,
         "whatif_windows": [window_dict(w) for w in proof],
         "notes": list(advice.notes),
+        "knobs": list(advice.knobs),
     }
     if as_json:
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
@@ -265,6 +266,8 @@ def advise(
     print(f"windows observed: {advice.windows_before}")
     print("recommended: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "nothing"))
     print(f"windows under the recommendation (what-if): {advice.windows_after}")
+    for knob in advice.knobs:
+        print(f"knob: {knob}")
     for note in advice.notes:
         print(f"note: {note}")
 

@@ -10,30 +10,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from gapwatch.replay.context import (
-    DEFAULTS,
-    DetectSettings,
-    alive_steps,
-    ccm_mode,
-    nodes_of,
-    proxy_lag_hi,
-    pte_enabled,
-)
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
+from gapwatch.replay.context import alive_steps, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
-
-__all__ = [
-    "DEFAULTS",
-    "DetectSettings",
-    "Lanes",
-    "ccm_mode",
-    "detect",
-    "nodes_of",
-    "pte_enabled",
-    "windows_from",
-]
 
 
 def classify(
@@ -45,33 +28,69 @@ def classify(
     alive: list[Step],
     alive_initial: bool = False,
     since_us: int | None = None,
+    settings: DetectSettings = DEFAULTS,
+    until_us: int | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]."""
-    if value_at(state.nodes.get((svc.cluster, node), []), at_us) in ("NotReady", "Unknown"):
+    if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
+        return "node-not-ready"
+    if lanes_.health and _unreachable(lanes_.health, at_us):
+        return "node-not-ready"
+    skew = seconds_us(settings.watch_skew_s)
+    # the EndpointSlice change behind a start may be seen up to the watch skew after it
+    ready = value_at(lanes_.eps, at_us + skew) == "ready"
+    if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
-    if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us):
+    if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us, skew):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
     if (
         inferred
         and not _holds(alive, at_us, alive_initial)
-        and not _closed_first(lanes_, alive, at_us)
+        and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
-    if value_at(lanes_.eps, at_us) == "ready":
+    if ready:
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
 
-#: How much earlier than a Pod's own update its EndpointSlice's may be seen (watch delays).
-WATCH_SKEW_US = 500_000
+_NODE_DOWN = ("NotReady", "Unknown", "Deleted")
+#: health-check-node-port answers that are HTTP statuses or a refused connection (kube-proxy's
+#: health server down while the node answers); anything else (a timeout) means the node itself
+#: did not answer.
+_ANSWERED = ("refused", "reset")
 
 
-def _pods_stopped_first(lanes_: Lanes, alive: list[Step], since_us: int, at_us: int) -> bool:
+def _went_down(
+    state: FoldState, svc: ServiceRef, node: str, at_us: int, until_us: int, s: DetectSettings
+) -> bool:
+    """With its endpoints still ready, the Node turned NotReady (or was deleted) while the
+    window was still open, within node_grace_s of its start: the node controller marks a node
+    that stopped answering only that long after, so the node itself went down at the start."""
+    limit = min(until_us, at_us + seconds_us(s.node_grace_s))
+    lane = state.nodes.get((svc.cluster, node), [])
+    return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
+
+
+def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
+    """The health check in effect at the start (or, if that one answered 200, the next one) got
+    no answer at all: the node is down while its Node object may still say Ready (the node
+    controller marks it NotReady only after node_grace_s)."""
+    i = bisect_right([s.at_us for s in health], at_us)
+    near: Sequence[Sample] = [health[i - 1]] if i else []
+    if not near or near[0].value == "200":
+        near = health[i : i + 1]
+    return bool(near) and not near[0].value.isdigit() and near[0].value not in _ANSWERED
+
+
+def _pods_stopped_first(
+    lanes_: Lanes, alive: list[Step], since_us: int, at_us: int, skew_us: int
+) -> bool:
     """The local pods all stopped inside the start's range while kube-proxy still had endpoints
     to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
     the window opened because the pods were gone, whatever the next probe saw (a crash, or a
@@ -79,18 +98,18 @@ def _pods_stopped_first(lanes_: Lanes, alive: list[Step], since_us: int, at_us: 
     for step in alive:
         if step.latest > at_us:
             break
-        if not step.value and step.latest >= since_us - WATCH_SKEW_US:
-            return _holds(lanes_.forwardable, step.latest - WATCH_SKEW_US, False)
+        if not step.value and step.latest >= since_us - skew_us:
+            return _holds(lanes_.forwardable, step.latest - skew_us, False)
     return False
 
 
-def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int) -> bool:
+def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
     """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
     may have closed first (the cause at the earliest start the assumed lag allows)."""
     stop = next((s.latest for s in reversed(alive) if s.latest <= at_us and not s.value), None)
     if stop is None or not lanes_.forwardable:  # what-if timelines carry no endpoints lane
         return False
-    return not _holds(lanes_.forwardable, stop - WATCH_SKEW_US, False)
+    return not _holds(lanes_.forwardable, stop - skew_us, False)
 
 
 def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
@@ -123,6 +142,7 @@ def windows_from(
     *,
     alive: list[Step] | None = None,
     alive_initial: bool = False,
+    settings: DetectSettings = DEFAULTS,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
@@ -165,7 +185,18 @@ def windows_from(
             Window(
                 service=svc,
                 node=node,
-                cls=classify(state, svc, node, lanes_, probe, alive, alive_initial, cand.start),
+                cls=classify(
+                    state,
+                    svc,
+                    node,
+                    lanes_,
+                    probe,
+                    alive,
+                    alive_initial,
+                    cand.start,
+                    settings,
+                    end,
+                ),
                 start_us=start,
                 end_us=finish,
                 start_earliest_us=cand.start,
@@ -193,6 +224,6 @@ def detect(
         lag_hi = proxy_lag_hi(state, svc, settings)
         for node in nodes_of(state, svc):
             found = lanes(state, svc, node, settings, lag_hi)
-            out.extend(windows_from(state, svc, node, found, end_of_data))
+            out.extend(windows_from(state, svc, node, found, end_of_data, settings=settings))
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

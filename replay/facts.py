@@ -25,7 +25,7 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   num2 serviceProxyHealthy.
 - nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us).
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);
-  text1 target group, text2 reason, text3 target id.
+  num1 the target group's HealthCheckPort; text1 target group, text2 reason, text3 target id.
 - access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure
   towards the target (recorder.accessfields.is_lb_failure), else 0; text1 the target ip:port,
   text2 error_reason.
@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import parse_time, to_micros
+from gapwatch.recorder.timefmt import parse_time, to_micros, to_micros_or_none
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
@@ -74,10 +73,6 @@ class Fact(NamedTuple):
 
 #: The `facts` columns in row order (replay.tables.facts has the same, checked by a test).
 FACT_COLUMNS: tuple[str, ...] = Fact._fields
-
-
-def _us(value: datetime | None) -> int | None:
-    return None if value is None else to_micros(value)
 
 
 def _time_us(text: Any) -> int | None:
@@ -335,10 +330,12 @@ def _nodeport(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
 def _target(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     health = _dict(obs.payload.get("TargetHealth"))
     state = "absent" if obs.op == "DELETED" else str(health.get("State", "unknown")).lower()
+    port = obs.payload.get("HealthCheckPort")
     return [
         dict(
             base,
             state=state,
+            num1=int(port) if isinstance(port, str | int) and str(port).isdigit() else None,
             text1=obs.payload.get("TargetGroupArn"),
             text2=health.get("Reason"),
             text3=_dict(obs.payload.get("Target")).get("Id"),
@@ -389,8 +386,8 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "seq": 0,
         "cluster": obs.cluster,
         "at_us": to_micros(obs.observed_at),
-        "prev_us": _us(obs.previous_observed_at),
-        "src_us": _us(obs.source_time),
+        "prev_us": to_micros_or_none(obs.previous_observed_at),
+        "src_us": to_micros_or_none(obs.source_time),
         "fact": fact,
         "op": obs.op,
         "namespace": obs.namespace,

@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-
+from gapwatch.replay import factrow as F
 from gapwatch.replay.model import ServiceRef
+
+if TYPE_CHECKING:
+    from gapwatch.replay.assumptions import DetectSettings
+    from gapwatch.replay.signals import Tri
 
 #: Lane sample sources in the state (facts of one kind each).
 PROBE_FACTS = ("health", "nodeport", "target")
@@ -54,6 +57,31 @@ class ServiceInfo:
     external_traffic_policy: str | None = None
     health_check_node_port: int | None = None
     deleted: bool = False
+
+
+@dataclass(slots=True)
+class Memo:
+    """Values detection derives from the whole state, one typed map each; every fold clears
+    them (the state they were derived from changed). Those that depend on the settings are
+    keyed by them too."""
+
+    horizon: dict[ServiceRef, int] = field(default_factory=dict)
+    ccm_mode: dict[tuple[ServiceRef, str | None], str] = field(default_factory=dict)
+    #: per Service: node -> the pods backing it there
+    local_pods: dict[ServiceRef, dict[str, list[str]]] = field(default_factory=dict)
+    fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
+    pte: dict[tuple[str, DetectSettings], bool | None] = field(default_factory=dict)
+    proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
+    ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.horizon.clear()
+        self.ccm_mode.clear()
+        self.local_pods.clear()
+        self.fail_open.clear()
+        self.pte.clear()
+        self.proxy_lag_hi.clear()
+        self.ccm_lag_hi.clear()
 
 
 LaneKey = tuple[ServiceRef, str]
@@ -93,12 +121,15 @@ class FoldState:
     last_event_id: int = 0
     #: the newest non-probe fact per Service (see `horizon` for the whole)
     last_at_us: dict[ServiceRef, int] = field(default_factory=dict)
-    #: memo of values detection derives from the whole state; every fold clears it
-    cache: dict[tuple[str, str], object] = field(default_factory=dict)
+    #: values detection derives from the whole state; every fold clears them
+    memo: Memo = field(default_factory=Memo)
     refs: dict[tuple[str, str, str], ServiceRef] = field(default_factory=dict)
     lanes: dict[ProbeKey, list[Sample]] = field(default_factory=dict)
     #: the newest time each probe/LB lane was looked at (its repeats are not kept)
     seen: dict[ProbeKey, int] = field(default_factory=dict)
+    #: the longest interval between two looks a probe/LB sample names (at_us - prev_us,
+    #: repeats included): the lane's sampling period
+    look_gap: dict[ProbeKey, int] = field(default_factory=dict)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -109,7 +140,7 @@ def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None
     return ref
 
 
-def _probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
+def probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
     lane = state.lanes.get(key)
     if lane is None:
         kind, cluster, ns, name, node = key
@@ -120,10 +151,19 @@ def _probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
     return lane
 
 
-def _keep(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -> None:
+def keep_sample(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -> None:
     """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
     needs the changes, and how long each value was seen (`seen`, and each change's prev_us)."""
-    at_us = sample[0]
+    at_us, prev_us = sample[0], sample[1]
+    if prev_us is None:
+        # stored without previous_observed_at: the previous look (repeats included) saw the
+        # old value, as a source that stores every sample or changes with bounds says
+        last = state.seen.get(key)
+        if last is not None and last < at_us:
+            prev_us = last
+            sample = sample._replace(prev_us=last)
+    if prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
+        state.look_gap[key] = at_us - prev_us
     if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
         lane.append(sample)
     if at_us > state.seen.get(key, at_us - 1):
@@ -154,20 +194,25 @@ def _touch(state: FoldState, svc: ServiceRef, at_us: int) -> None:
 def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     """One EndpointSlice version: its header row then one row per node."""
     head = rows[0]
-    svc = _ref(state, head[2], head[8], head[9])
+    svc = _ref(state, head[F.CLUSTER], head[F.NAMESPACE], head[F.NAME])
     slices = state.slices.setdefault(svc, {})
-    old = slices.get(head[16] or "", {})
+    slice_name = head[F.SLICE_NAME] or ""
+    old = slices.get(slice_name, {})
     new: dict[str, tuple[int, int, str]] = {}
-    if head[7] != "DELETED":
+    if head[F.OP] != "DELETED":
         for row in rows[1:]:
-            new[row[10]] = (row[12] or 0, row[13] or 0, row[17] or "")
-    slices[head[16] or ""] = new
+            new[row[F.NODE]] = (
+                row[F.SLICE_READY] or 0,
+                row[F.SLICE_SERVING_TERMINATING] or 0,
+                row[F.SLICE_PODS] or "",
+            )
+    slices[slice_name] = new
     known = state.service_pods.setdefault(svc, {})
     for node, (_r, _s, pods) in new.items():
         for pod in pods.split(","):
             if pod:
                 known[pod] = node
-    at_us, event_id = head[3], head[0]
+    at_us, event_id = head[F.AT_US], head[F.EVENT_ID]
     _touch(state, svc, at_us)
     nodes = state.service_nodes.setdefault(svc, set())
     single = len(slices) == 1  # the usual case: one slice per Service
@@ -196,55 +241,94 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
     A chunk must not split one event's facts (the loader reads whole events).
     """
     pending: list[Sequence[Any]] = []
-    state.cache.clear()
+    state.memo.clear()
     last_id = state.last_event_id
     for row in facts:
-        kind = row[6]
-        if pending and (kind != "slice" or row[1] == 0):
+        kind = row[F.FACT]
+        if pending and (kind != "slice" or row[F.SEQ] == 0):
             _apply_slice(state, pending)
             pending = []
-        if row[0] > last_id:
-            last_id = row[0]
+        if row[F.EVENT_ID] > last_id:
+            last_id = row[F.EVENT_ID]
+        cluster, ns, name = row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
         if kind in _PROBES:
-            key = (kind, row[2], row[8] or "", row[9] or "", row[10] or "")
-            lane = state.lanes.get(key) or _probe_lane(state, key)
-            _keep(state, key, lane, _sample(kind, row[3], row[4], row[11] or "", row[0], row[12]))
+            key = (kind, cluster, ns or "", name or "", row[F.NODE] or "")
+            lane = state.lanes.get(key) or probe_lane(state, key)
+            sample = _sample(
+                kind,
+                row[F.AT_US],
+                row[F.PREV_US],
+                row[F.STATE] or "",
+                row[F.EVENT_ID],
+                row[F.PROBE_NUM],
+            )
+            keep_sample(state, key, lane, sample)
         elif kind == "slice":
             pending.append(row)
         elif kind == "pod":
-            pod = (row[2], row[8] or "", row[9] or "")
-            state.pods.setdefault(pod, []).append(
-                PodSample(row[3], row[11], row[12], row[13], row[14], row[0], row[16], row[17])
+            state.pods.setdefault((cluster, ns or "", name or ""), []).append(
+                PodSample(
+                    row[F.AT_US],
+                    row[F.STATE],
+                    row[F.POD_DELETION_US],
+                    row[F.POD_GRACE_S],
+                    row[F.POD_PRESTOP_MS],
+                    row[F.EVENT_ID],
+                    row[F.POD_OWNER],
+                    row[F.POD_REVISION],
+                )
             )
         elif kind == "node":
-            state.nodes.setdefault((row[2], row[9] or ""), []).append(
-                Sample(row[3], None, row[11] or "Unknown", row[0], row[12])
+            state.nodes.setdefault((cluster, name or ""), []).append(
+                Sample(
+                    row[F.AT_US],
+                    None,
+                    row[F.STATE] or "Unknown",
+                    row[F.EVENT_ID],
+                    row[F.NODE_UNSCHEDULABLE],
+                )
             )
-            if row[16]:
-                state.node_versions[(row[2], row[9] or "")] = row[16]
-            for address in (row[18] or "").split(","):
+            if row[F.NODE_PROXY_VERSION]:
+                state.node_versions[(cluster, name or "")] = row[F.NODE_PROXY_VERSION]
+            for address in (row[F.NODE_ADDRESSES] or "").split(","):
                 if address:
-                    state.node_addresses[(row[2], address)] = row[9] or ""
+                    state.node_addresses[(cluster, address)] = name or ""
         elif kind == "service":
-            svc = _ref(state, row[2], row[8], row[9])
-            state.services[svc] = ServiceInfo(row[11], row[16], row[12], row[7] == "DELETED")
-            for port in (row[17] or "").split(","):
+            svc = _ref(state, cluster, ns, name)
+            state.services[svc] = ServiceInfo(
+                row[F.STATE],
+                row[F.SERVICE_TRAFFIC_POLICY],
+                row[F.SERVICE_HC_NODE_PORT],
+                row[F.OP] == "DELETED",
+            )
+            for port in (row[F.SERVICE_NODE_PORTS] or "").split(","):
                 if port.isdigit():
-                    state.node_ports[(row[2], int(port))] = svc
+                    state.node_ports[(cluster, int(port))] = svc
         elif kind == "event":
-            svc = _ref(state, row[2], row[8], row[9])
-            when = row[5] if row[5] is not None else row[3]
+            svc = _ref(state, cluster, ns, name)
+            own = row[F.SRC_US]
+            when = own if own is not None else row[F.AT_US]
             state.events.setdefault(svc, []).append(
-                Sample(row[3], when, row[11] or "", row[0], None)
+                Sample(row[F.AT_US], when, row[F.STATE] or "", row[F.EVENT_ID], None)
             )
         elif kind == "workload":
-            state.workloads[(row[2], row[8] or "", row[9] or "")] = (row[11], row[16])
+            state.workloads[(cluster, ns or "", name or "")] = (
+                row[F.STATE],
+                row[F.WORKLOAD_OWNER],
+            )
         elif kind == "access":
-            svc = _ref(state, row[2], row[8], row[9])
+            svc = _ref(state, cluster, ns, name)
             # an access-log line is shipped later; its own time is when the request was made
-            when = row[5] if row[5] is not None else row[3]
-            state.access.setdefault((svc, row[10] or ""), []).append(
-                Sample(when, row[4], row[16] or "", row[0], row[12])
+            own = row[F.SRC_US]
+            when = own if own is not None else row[F.AT_US]
+            state.access.setdefault((svc, row[F.NODE] or ""), []).append(
+                Sample(
+                    when,
+                    row[F.PREV_US],
+                    row[F.ACCESS_TARGET] or "",
+                    row[F.EVENT_ID],
+                    row[F.ACCESS_FAILED],
+                )
             )
     if pending:
         _apply_slice(state, pending)
@@ -252,77 +336,10 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
     return state
 
 
-def fold_probe_arrays(
-    state: FoldState,
-    lane_keys: Sequence[ProbeKey],
-    lane_of: Any,
-    at_us: Any,
-    prev_us: Any,
-    value_of: Any,
-    values: Sequence[str],
-    event_id: Any,
-    num: Any,
-) -> FoldState:
-    """Fold probe/LB samples given as numpy columns (the bulk path replay.load uses on
-    PostgreSQL): `lane_of` indexes `lane_keys` ((fact, cluster, namespace, name, node)),
-    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL. Builds the same lanes as `fold`
-    does from the same facts, vectorized where a lane is in time order."""
-    state.cache.clear()
-    if not len(at_us):
-        return state
-    order = np.argsort(lane_of, kind="stable")  # rows mostly come in event id order already
-    grouped = lane_of[order]
-    ids = event_id[order]
-    if np.any((ids[1:] <= ids[:-1]) & (grouped[1:] == grouped[:-1])):
-        order = np.lexsort((event_id, lane_of))
-    lane_of, at_us, prev_us = lane_of[order], at_us[order], prev_us[order]
-    value_of, event_id, num = value_of[order], event_id[order], num[order]
-    is_nodeport = np.array([k[0] == "nodeport" for k in lane_keys], dtype=bool)[lane_of]
-    shift = is_nodeport & (num > 0)
-    # a NodePort answer describes the moment the probe was sent, `latency` before it came
-    sent = np.maximum(at_us - num, np.where(prev_us >= 0, prev_us, at_us - num))
-    at_us = np.where(shift, sent, at_us)
-    first = np.r_[True, lane_of[1:] != lane_of[:-1]]
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], len(lane_of)]
-    # within a lane in time order, a sample that repeats the previous value is a heartbeat
-    keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
-    backwards = np.r_[False, (at_us[1:] < at_us[:-1]) & ~first[1:]]
-    newest = np.maximum.reduceat(at_us, starts)
-    new = tuple.__new__
-    for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        key = lane_keys[int(lane_of[lo])]
-        lane = state.lanes.get(key) or _probe_lane(state, key)
-        if lane and values[int(value_of[lo])] == lane[-1].value and at_us[lo] >= lane[-1].at_us:
-            keep[lo] = False  # continues the value this lane already ends with
-        if (lane and at_us[lo] < lane[-1].at_us) or backwards[lo:hi].any():
-            idx = np.arange(lo, hi)  # out of time order: the sample-by-sample rule
-        else:
-            idx = lo + np.flatnonzero(keep[lo:hi])
-        rows = zip(
-            at_us[idx].tolist(),
-            [None if p < 0 else p for p in prev_us[idx].tolist()],
-            [values[v] for v in value_of[idx].tolist()],
-            event_id[idx].tolist(),
-            [None if n < 0 else n for n in num[idx].tolist()],
-            strict=True,
-        )
-        if len(idx) == hi - lo:
-            for r in rows:
-                _keep(state, key, lane, new(Sample, r))
-        else:
-            lane.extend(new(Sample, r) for r in rows)
-        seen = int(newest[i])
-        state.seen[key] = max(seen, state.seen.get(key, seen))
-    state.last_event_id = max(state.last_event_id, int(event_id.max()))
-    return state
-
-
 def horizon(state: FoldState, svc: ServiceRef) -> int:
     """The newest time any lane of the Service was observed (the end of its data)."""
-    key = ("horizon", f"{svc.cluster}/{svc.namespace}/{svc.name}")
-    known = state.cache.get(key)
-    if isinstance(known, int):
+    known = state.memo.horizon.get(svc)
+    if known is not None:
         return known
     newest = state.last_at_us.get(svc, 0)
     for node in state.service_nodes.get(svc, ()):
@@ -330,7 +347,7 @@ def horizon(state: FoldState, svc: ServiceRef) -> int:
             seen = state.seen.get((kind, svc.cluster, svc.namespace, svc.name, node))
             if seen is not None and seen > newest:
                 newest = seen
-    state.cache[key] = newest
+    state.memo.horizon[svc] = newest
     return newest
 
 

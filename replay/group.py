@@ -16,11 +16,10 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
 
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState, horizon, lb_facing
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-
-SETTLE_US = 60 * 1_000_000
 
 
 class _Pod(NamedTuple):
@@ -90,7 +89,7 @@ def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]
             bad = s.value != "Ready" or bool(s.num)
             if bad and down_since is None:
                 down_since = s.at_us
-            # a deleted node's disruption ends with it (the LB settles within SETTLE_US)
+            # a deleted node's disruption ends with it (the LB settles within settle_s)
             if down_since is not None and (not bad or s.value == "Deleted"):
                 rid = group_id("nd", svc, node, down_since)
                 spans.append(
@@ -108,27 +107,27 @@ def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]
 
 
 def group(
-    state: FoldState, windows: Sequence[Window], services: Sequence[ServiceRef] | None = None
+    state: FoldState,
+    windows: Sequence[Window],
+    services: Sequence[ServiceRef] | None = None,
+    settings: DetectSettings = DEFAULTS,
 ) -> tuple[list[Rollout], list[Window]]:
     """Rollouts and node disruptions with their windows; the windows with `rollout` set."""
+    settle_us = seconds_us(settings.settle_s)
     groups: list[Rollout] = []
     assigned: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
         mine = sorted((w for w in windows if w.service == svc), key=lambda w: w.start_us)
-        taken: dict[int, str] = {}
-        for span in _spans(state, svc, horizon(state, svc)):
-            inside = [
-                (i, w)
-                for i, w in enumerate(mine)
-                if i not in taken and span.start_us <= w.start_us <= span.end_us + SETTLE_US
-            ]
-            for i, _w in inside:
-                taken[i] = span.id
-            found = [replace(w, rollout=span.id) for _i, w in inside]
+        spans = _spans(state, svc, horizon(state, svc))
+        changes = _pod_changes(state, svc)
+        owner = [_cause(w, spans, changes, settle_us) for w in mine]
+        for span in spans:
+            found = [replace(w, rollout=span.id) for w, o in zip(mine, owner, strict=True)
+                     if o == span.id]  # fmt: skip
             end = max([span.end_us, *(w.end_us for w in found)])
             nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
             groups.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
-        assigned.extend(replace(w, rollout=taken.get(i)) for i, w in enumerate(mine))
+        assigned.extend(replace(w, rollout=o) for w, o in zip(mine, owner, strict=True))
     assigned.sort(key=lambda w: (w.start_us, w.service, w.node))
     return groups, assigned
 
@@ -180,6 +179,44 @@ def access_impact(state: FoldState) -> Impact:
     for times in lanes.values():
         times.sort()
     return Impact(lanes, covered, unknown)
+
+
+def _pod_changes(state: FoldState, svc: ServiceRef) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """Per (workload, node): (time, revision) of every pod start, deletion and stop."""
+    out: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for p in _pods(state, svc):
+        times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
+        samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
+        times += [s.at_us for s in samples if s.state == "terminating"][:1]
+        out.setdefault((p.workload, p.node), []).extend((t, p.revision) for t in times)
+    return out
+
+
+def _cause(
+    w: Window,
+    spans: Sequence[Rollout],
+    changes: dict[tuple[str, str], list[tuple[int, str]]],
+    settle_us: int,
+) -> str | None:
+    """The group whose change opened the window (docs/semantics.md): a node-not-ready window
+    belongs to its node's disruption; else a rollout that changed a pod on the window's node
+    shortly before it opened; else its node's disruption; else the first group holding its
+    start (overlapping groups share windows by cause, not by size)."""
+    holding = [s for s in spans if s.start_us <= w.start_us <= s.end_us + settle_us]
+    own_node = [s for s in holding if s.kind == "node-disruption" and s.nodes == (w.node,)]
+    if w.cls == "node-not-ready" and own_node:
+        return own_node[0].id
+    for span in holding:
+        if span.kind != "rollout":
+            continue
+        revisions = {span.revision_from, span.revision_to}
+        near = changes.get((span.workload, w.node), [])
+        if any(w.start_earliest_us - settle_us <= t <= w.start_latest_us and rev in revisions
+               for t, rev in near):  # fmt: skip
+            return span.id
+    if own_node:
+        return own_node[0].id
+    return holding[0].id if holding else None
 
 
 def failed_requests(state: FoldState, windows: Sequence[Window]) -> list[Window]:

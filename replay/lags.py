@@ -13,13 +13,12 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gapwatch.replay.context import DEFAULTS, DetectSettings, ccm_mode, nodes_of
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
+from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples
 
-#: How long after an endpoint change a reaction still counts as caused by it.
-MATCH_WINDOW_US = 120 * 1_000_000
 LAG_NAMES = (
     "kube-proxy-programming",
     "ccm-register",
@@ -50,13 +49,19 @@ def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
 
 
 def _match(
-    changes: list[tuple[int, bool]], steps: list[Step], name: str, svc: ServiceRef, node: str
+    changes: list[tuple[int, bool]],
+    steps: list[Step],
+    name: str,
+    svc: ServiceRef,
+    node: str,
+    window_us: int,
 ) -> list[LagSample]:
+    """Pair each change with the first reacting step within `window_us` (match_window_s)."""
     out: list[LagSample] = []
     latest = [s.latest for s in steps]
     for i, (at, up) in enumerate(changes):
-        until = changes[i + 1][0] if i + 1 < len(changes) else at + MATCH_WINDOW_US
-        until = min(until, at + MATCH_WINDOW_US)
+        until = changes[i + 1][0] if i + 1 < len(changes) else at + window_us
+        until = min(until, at + window_us)
         k = bisect_left(latest, at)
         while k < len(steps) and steps[k].latest <= until and steps[k].value != up:
             k += 1
@@ -77,6 +82,7 @@ def lag_samples(
 ) -> list[LagSample]:
     """Every measured lag of the given (default: all LB-facing) Services."""
     out: list[LagSample] = []
+    window = seconds_us(settings.match_window_s)
     for svc in services if services is not None else lb_facing(state):
         node_mode = ccm_mode(state, svc, settings) == "node"
         for node in nodes_of(state, svc):
@@ -88,22 +94,48 @@ def lag_samples(
             nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
             if health:
                 proxy = steps_from_samples(health, "200", False)
-                out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node))
+                out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node, window))
             else:  # a NodePort closes later than the ready set with PTE: openings only
                 proxy = steps_from_samples(nodeport, "connected", False)
-                opened = _match(changes, proxy, "kube-proxy-programming", svc, node)
+                opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
                 out.extend(s for s in opened if s.up)
             if proxy_only:
                 continue
             targets = sorted_lane(state.probes["target"].get(key, []))
             lb = steps_from_samples(targets, "healthy", False)
-            for sample in _match(changes, lb, "lb", svc, node):
+            for sample in _match(changes, lb, "lb", svc, node, window):
                 if node_mode:
                     name = "lb-health-up" if sample.up else "lb-health-down"
                 else:
                     name = "ccm-register" if sample.up else "ccm-deregister"
                 out.append(sample._replace(lag=name))
     return out
+
+
+def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
+    """The largest CCM (endpoint-driven LB) lag to assume: measured from the LB polls where they
+    measured it often enough (min_measurements; largest x lag_margin, plus half a poll period),
+    else the wider of that and ccm_lag_max_s."""
+    key = (svc, settings)
+    known = state.memo.ccm_lag_hi.get(key)
+    if known is not None:
+        return known
+    names = ("ccm-register", "ccm-deregister")
+    measured = [s.seconds for s in lag_samples(state, [svc], settings) if s.lag in names]
+    hi = 0
+    if measured:
+        polls = [
+            s.at_us - s.prev_us
+            for node in state.service_nodes.get(svc, ())
+            for s in state.probes["target"].get((svc, node), ())
+            if s.prev_us is not None and s.at_us > s.prev_us
+        ]
+        half = max(polls, default=0) / 2 / 1e6
+        hi = seconds_us(settings.lag_margin * (max(measured) + half))
+    if len(measured) < settings.min_measurements:
+        hi = max(hi, seconds_us(settings.ccm_lag_max_s))
+    state.memo.ccm_lag_hi[key] = hi
+    return hi
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -10,21 +10,22 @@ the signal is only *possibly* true there (`hidden`). Pure.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import (
-    DetectSettings,
-    _us,
     alive_steps,
     ccm_mode,
     eps_steps,
     local_pods,
+    node_gone_steps,
     node_ready_steps,
-    pte_enabled,
-    pte_known,
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -65,10 +66,45 @@ class Lanes:
     reason_times: list[int] = field(default_factory=list)
     #: the endpoints kube-proxy would forward to (ready, with PTE serving-terminating too)
     forwardable: list[Step] = field(default_factory=list)
+    #: the health-check-node-port samples (a timeout there: the node itself does not answer)
+    health: list[Sample] = field(default_factory=list)
 
 
 def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
+
+
+#: health-check-node-port errors of a live node whose kube-proxy health server is down
+_REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
+
+
+def widened(samples: list[Sample], skew_us: int) -> list[Sample]:
+    """A sampled lane whose observer's clock may be `skew_us` off (clock_skew_s): each change
+    happened somewhere in its bounds widened by that on both sides."""
+    if not skew_us:
+        return samples
+    out = []
+    for s in samples:
+        prev = s.prev_us if s.prev_us is not None else s.at_us
+        out.append(s._replace(at_us=s.at_us + skew_us, prev_us=prev - skew_us))
+    return out
+
+
+def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
+    """A forwarding set that became non-empty was programmed by the first health check that
+    answered 200 after it (kube-proxy pushes the counts after the rules sync that wrote them)."""
+    times = [h.at_us for h in health]
+    out = []
+    for step in steps:
+        if step.value:
+            i = bisect_left(times, step.earliest)
+            while i < len(health) and health[i].at_us < step.latest:
+                if health[i].value == "200":
+                    step = step._replace(latest=max(step.earliest, health[i].at_us))
+                    break
+                i += 1
+        out.append(step)
+    return out
 
 
 def serves_signal(
@@ -79,30 +115,48 @@ def serves_signal(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     known = pte_known(state, svc.cluster, settings) is True
-    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    status_us = seconds_us(settings.pod_status_s)
+    skew = seconds_us(settings.clock_skew_s)
+    nodeport = widened(sorted_lane(state.probes["nodeport"].get(key, [])), skew)
+    reach = max(seconds_us(settings.watch_skew_s), seconds_us(probe_period(state, svc)))
+    exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        unseen = excursions(state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known)
-        return _minus_definite(tri_from_steps(steps, True), unseen), True, nodeport
-    lo = _us(settings.proxy_lag_s[0])
+        unseen = excursions(
+            state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known, status_us
+        )
+        serves = t_and(tri_from_steps(steps, True), exists)
+        return _minus_definite(serves, unseen), True, nodeport
+    lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
-    health = sorted_lane(state.probes["health"].get(key, []))
+    health = widened(sorted_lane(state.probes["health"].get(key, [])), skew)
     if health:
         serves = tri_from_steps(steps_from_samples(health, "200", True), True)
+        # kube-proxy restarting: its health port refuses while the rules it installed keep
+        # forwarding; refused is not "pod gone": F unknown there, not false
+        restarting = tri_from_steps(steps_where(health, _REFUSED, False), False)
+        # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
+        # kube-proxy is behind, its last rules keep forwarding: F unknown there too
+        stale = [s._replace(value="1" if s.value == "503" and s.num else "0") for s in health]
+        behind = tri_from_steps(steps_from_samples(stale, "1", False), False)
+        unknown = t_or(restarting, behind)
+        serves = t_or(serves, Tri(unknown.possible, []))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
-            terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
+            terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
-        unseen = excursions(state, svc, node, health, lambda v: v != "200", lag_hi, known)
-        return _minus_definite(serves, unseen), True, health
+        unseen = excursions(
+            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us
+        )
+        return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)
-    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed)
+    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
     per_pod = constant(False)
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi))
-    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node), True)
+        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi, settings))
+    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
     return t_and(t_and(forwarding, per_pod), ready_node), False, []
 
 
@@ -113,9 +167,8 @@ _UNHEALTHY = frozenset({"unhealthy"})
 
 def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
     """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
-    key = ("fail-open", f"{svc.cluster}/{svc.namespace}/{svc.name}")
-    known = state.cache.get(key)
-    if isinstance(known, Tri):
+    known = state.memo.fail_open.get(svc)
+    if known is not None:
         return known
     all_bad, any_active = constant(True), constant(False)
     targets = state.probes["target"]
@@ -128,7 +181,7 @@ def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
         all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
         any_active = t_or(any_active, active)
     opened = t_and(all_bad, any_active)
-    state.cache[key] = opened
+    state.memo.fail_open[svc] = opened
     return opened
 
 
@@ -136,7 +189,8 @@ def routed_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
 ) -> tuple[Tri, bool]:
     key = (svc, node)
-    targets = sorted_lane(state.probes["target"].get(key, []))
+    skew = seconds_us(settings.clock_skew_s)
+    targets = widened(sorted_lane(state.probes["target"].get(key, [])), skew)
     if targets:
         steps = steps_from_samples(targets, "healthy", False)
         routed = tri_from_steps(steps, False)
@@ -147,7 +201,7 @@ def routed_signal(
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
             ready = eps_steps(state.endpoints.get(key, []), ("ready",))
-            ccm_hi = _us(settings.ccm_lag_s[1])
+            ccm_hi = ccm_lag_hi(state, svc, settings)
             routed = _minus_definite(
                 routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
             )
@@ -157,8 +211,8 @@ def routed_signal(
         return constant(False), True  # the LB is polled and never had this node
     eps = eps_steps(state.endpoints.get(key, []), ("ready",))
     if ccm_mode(state, svc, settings) == "node":
-        lag_lo, lag_hi = (_us(x) for x in settings.proxy_lag_s)
-        interval = _us(settings.hc_interval_s)
+        lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
+        interval = seconds_us(settings.hc_interval_s)
         out = []
         for s in eps:
             threshold = (
@@ -174,7 +228,7 @@ def routed_signal(
             )
         return tri_from_steps(shifted(out, 0, 0), False), False
     updates = _lb_update_times(state, svc)
-    lo, hi = (_us(x) for x in settings.ccm_lag_s)
+    lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
     out = []
     for s in eps:
         seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)
@@ -193,4 +247,7 @@ def lanes(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = eps_steps(eps, accept)
-    return Lanes(routed, serves, r_measured and f_measured, reasons, eps, times, forwardable)
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    return Lanes(
+        routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
+    )

@@ -2,7 +2,7 @@
 
 `fold_stored` is what replay uses. On PostgreSQL one `COPY (SELECT ...) TO STDOUT` (text, one
 scan) is parsed by Arrow's C++ CSV reader; the probe and LB samples (most of a real log) go to
-replay.fold.fold_probe_arrays as numpy columns, the other facts to replay.fold.fold as rows in
+replay.foldbulk.fold_probe_arrays as numpy columns, the other facts to replay.fold.fold as rows in
 event order. Measured on 1M events: ~3x quicker than psycopg's typed binary COPY rows, whose
 per-row overhead dominated. On SQLite one ordered SELECT. `iter_facts` yields every fact as a
 tuple in replay.facts.FACT_COLUMNS order (the plain path, and what the tests compare with).
@@ -28,7 +28,8 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts
-from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold, fold_probe_arrays
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold
+from gapwatch.replay.foldbulk import fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.tables import facts as facts_table
 

@@ -157,3 +157,6 @@ class Advice:
     windows_before: int
     windows_after: int
     notes: tuple[str, ...] = field(default=())
+    #: each recommended setting as the real knob that sets it on this Service's platform, with
+    #: how many measurements its number rests on
+    knobs: tuple[str, ...] = field(default=())

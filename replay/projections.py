@@ -16,7 +16,14 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import (
+    DEFAULTS,
+    STATE_PREFIX,
+    DetectSettings,
+    from_state,
+    to_state,
+)
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
 from gapwatch.replay.group import failed_requests, group
 from gapwatch.replay.lags import LagSample, lag_samples
@@ -41,7 +48,7 @@ def compute(
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
     with no_gc():
         windows = failed_requests(state, detect(state, services, settings))
-        rollouts, windows = group(state, windows, services)
+        rollouts, windows = group(state, windows, services, settings)
         return windows, rollouts, lag_samples(state, services, settings)
 
 
@@ -173,11 +180,34 @@ def _max_fact_event(conn: Connection) -> int:
     return int(conn.execute(text("SELECT coalesce(max(event_id), 0) FROM facts")).scalar_one())
 
 
-def rebuild(engine: Engine, *, rederive: bool = False, settings: DetectSettings = DEFAULTS) -> int:
-    """Recompute every projection from scratch; returns the number of windows."""
+def stored_settings(conn: Connection) -> DetectSettings:
+    """The assumptions the stored projections were computed with (the defaults when none are
+    recorded)."""
+    rows = conn.execute(
+        select(replay_state.c.key, replay_state.c.value).where(
+            replay_state.c.key.like(STATE_PREFIX + "%")
+        )
+    ).all()
+    return from_state({k: int(v) for k, v in rows})
+
+
+def _store_settings(conn: Connection, settings: DetectSettings) -> None:
+    rows = to_state(settings)
+    conn.execute(delete(replay_state).where(replay_state.c.key.in_(list(rows))))
+    conn.execute(insert(replay_state), [{"key": k, "value": v} for k, v in rows.items()])
+
+
+def rebuild(
+    engine: Engine, *, rederive: bool = False, settings: DetectSettings | None = None
+) -> int:
+    """Recompute every projection from scratch, under `settings` (None: the ones recorded, else
+    the defaults), and record them; returns the number of windows."""
     if rederive:
         rederive_facts(engine)
     with translate_errors(engine), engine.begin() as conn:
+        if settings is None:
+            settings = stored_settings(conn)
+        _store_settings(conn, settings)
         for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
             conn.execute(delete(table))
         state = fold_stored(conn, FoldState())
@@ -223,8 +253,9 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
     return events, direct
 
 
-def refresh(engine: Engine, *, settings: DetectSettings = DEFAULTS) -> int:
-    """Bring the projections up to the newest facts; returns the events processed.
+def refresh(engine: Engine) -> int:
+    """Bring the projections up to the newest facts, under the assumptions they were built with;
+    returns the events processed.
 
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
@@ -240,6 +271,9 @@ def refresh(engine: Engine, *, settings: DetectSettings = DEFAULTS) -> int:
         if newest <= after:
             return 0
         count, services = _affected(conn, after)
+        settings = stored_settings(conn)
+        if after == 0:
+            _store_settings(conn, settings)
         for svc in sorted(services):
             _replace(conn, svc, settings)
         _set_last(conn, newest)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gapwatch.replay.context import DEFAULTS, DetectSettings, nodes_of
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 

@@ -1,7 +1,7 @@
 """Where a sampled or inferred lane may hide a change: excursions of the exact endpoints lane
 that no probe sample showed (`hidden`, `excursions`), and the per-pod inference of F when no probe
 exists (`pod_serves`: the pod's endpoint programmed within the assumed lags, the pod still up).
-The time bounds assumed for what is not observed are the constants below. Pure.
+The time bounds assumed for what is not observed are named in replay.assumptions. Pure.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import eps_steps, local_pods
 from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.model import ServiceRef
@@ -33,28 +34,31 @@ def hidden(
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
     bad_times = [s.at_us for s in samples if bad(s.value)]
     periods: list[Iv] = []
+    #: per period, until when a bad sample can be its effect (the next endpoint change after
+    #: its return: a later failure is another change's)
+    reach: list[int] = []
     down: Step | None = None
     seen_up = False
     for step in usable:
         if step.value:
             if down is not None:
                 periods.append(Iv(down.latest, step.latest + hi_us, down.event_id, step.event_id))
+                reach.append(HI)
             down, seen_up = None, True
         elif seen_up:
             down = step
+            if reach and reach[-1] == HI:
+                reach[-1] = step.latest
     if down is not None:
         periods.append(Iv(down.latest, HI, down.event_id, 0))
+        reach.append(HI)
     out = []
-    for iv in periods:
+    for iv, until in zip(periods, reach, strict=True):
         i = bisect_left(bad_times, iv.start)
-        if i < len(bad_times) and bad_times[i] <= iv.end:
+        if i < len(bad_times) and bad_times[i] <= min(iv.end, until):
             continue  # the samples saw this one: their own steps bound it
         out.append(iv)
     return out
-
-
-#: A pod's death to its Pod update carrying it (kubelet status write and watch delay).
-POD_STATUS_US = 3_000_000
 
 
 def excursions(
@@ -65,6 +69,7 @@ def excursions(
     bad: Callable[[str], bool],
     hi_us: int,
     pte_on: bool,
+    pod_status_us: int,
 ) -> list[Iv]:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -80,7 +85,7 @@ def excursions(
     for iv in ready:
         end = _programmed(health, iv.start, iv.end - hi_us, iv.end)
         i = bisect_left(deaths, iv.start)
-        if i < len(deaths) and deaths[i] <= end + POD_STATUS_US:
+        if i < len(deaths) and deaths[i] <= end + pod_status_us:
             kept.append(iv._replace(end=end))
     serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
     return union(sorted(kept), serving)
@@ -113,38 +118,37 @@ def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
 
 
 def pod_serves(
-    lane: Sequence[PodSample], accept: tuple[str, ...], listed: int, lo: int, hi: int
+    lane: Sequence[PodSample],
+    accept: tuple[str, ...],
+    listed: int,
+    lo: int,
+    hi: int,
+    settings: DetectSettings,
 ) -> Tri:
     """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
     kube-proxy lags) and it is still up (it stops before the Pod update that says so)."""
+    list_us = seconds_us(settings.list_s)
+    status_us = seconds_us(settings.pod_status_s)
     states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
     fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
-    fwd, fwd_initial = backdated(fwd, listed)
+    fwd, fwd_initial = backdated(fwd, listed, list_us)
     up = exact_steps(
         [(p.at_us, p.state in ("ready", "terminating"), p.event_id) for p in lane], False
     )
-    up, up_initial = backdated(up, listed)
+    up, up_initial = backdated(up, listed, list_us)
     seen = [p.at_us for p in lane]
-    up = shifted([s if s.value else _stopped(s, seen) for s in up])
-    programmed = tri_from_steps(shifted(fwd, lo, hi + SLICE_LAG_US), fwd_initial)
+    up = shifted([s if s.value else _stopped(s, seen, status_us) for s in up])
+    slice_us = seconds_us(settings.slice_lag_s)
+    programmed = tri_from_steps(shifted(fwd, lo, hi + slice_us), fwd_initial)
     return t_and(programmed, tri_from_steps(up, up_initial))
 
 
-def _stopped(step: Step, seen: list[int]) -> Step:
-    """A pod stopped after the last update that saw it up, at most POD_STATUS_US before the
-    update that says so."""
+def _stopped(step: Step, seen: list[int], status_us: int) -> Step:
+    """A pod stopped after the last update that saw it up, at most `status_us` (the
+    pod_status_s assumption) before the update that says so."""
     i = bisect_left(seen, step.latest)
-    before = seen[i - 1] if i > 0 else step.latest - POD_STATUS_US
-    return step._replace(earliest=max(before, step.latest - POD_STATUS_US))
-
-
-#: A Pod update to the EndpointSlice that reflects it (the EndpointSlice controller's lag).
-SLICE_LAG_US = 1_000_000
-
-
-#: How long the recorder's initial lists take to arrive (a lane's first value within it held
-#: before the recording started).
-LIST_US = 1_000_000
+    before = seen[i - 1] if i > 0 else step.latest - status_us
+    return step._replace(earliest=max(before, step.latest - status_us))
 
 
 def listed_at(state: FoldState, svc: ServiceRef) -> int:
@@ -152,9 +156,10 @@ def listed_at(state: FoldState, svc: ServiceRef) -> int:
     return min(firsts, default=HI)
 
 
-def backdated(steps: list[Step], listed_us: int) -> tuple[list[Step], bool]:
-    """A lane whose first change came with the initial list: that value held before it (the
-    state the recording found, not a change kube-proxy had to program)."""
-    if steps and steps[0].latest <= listed_us + LIST_US:
+def backdated(steps: list[Step], listed_us: int, list_us: int) -> tuple[list[Step], bool]:
+    """A lane whose first change came with the initial list (within `list_us`, the list_s
+    assumption): that value held before it (the state the recording found, not a change
+    kube-proxy had to program)."""
+    if steps and steps[0].latest <= listed_us + list_us:
         return steps[1:], steps[0].value
     return steps, False

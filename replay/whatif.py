@@ -16,31 +16,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from gapwatch.replay.detect import (
+from gapwatch.replay.assumptions import (
     DEFAULTS,
+    US,
+    WHATIF_FEW_SAMPLES_WORST_S,
+    WHATIF_SAME_CHANGE_S,
+    WHATIF_TYPICAL_LAGS_S,
+    WHATIF_WORST_MARGIN,
     DetectSettings,
-    Lanes,
-    ccm_mode,
-    detect,
-    nodes_of,
-    pte_enabled,
-    windows_from,
+    seconds_us,
 )
+from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples, percentile
+from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
+from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
-US = 1_000_000
-#: a slice update this soon after a pod update is taken as caused by it
-SAME_CHANGE_US = 3 * US
-DEFAULT_LAGS_S = {
-    "kube-proxy-programming": 1.0,
-    "ccm-register": 2.0,
-    "ccm-deregister": 2.0,
-    "lb-health-up": 15.0,
-    "lb-health-down": 15.0,
-}
+SAME_CHANGE_US = seconds_us(WHATIF_SAME_CHANGE_S)
+DEFAULT_LAGS_S = WHATIF_TYPICAL_LAGS_S
 
 
 class PodLife(NamedTuple):
@@ -126,19 +122,13 @@ class LagBook:
         return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
 
 
-#: Lags that hurt when long (the others hurt when short), and the margin of the worst case.
+#: Lags that hurt when long (the others hurt when short).
 SLOW_HURTS = frozenset({"kube-proxy-programming", "ccm-deregister", "lb-health-down"})
-WORST_MARGIN = 1.5
-#: Below this many measurements of a lag its tail is unknown ...
-MIN_SAMPLES = 5
-#: ... and the worst case assumes at least these (seconds; typical upper ends in the field).
-FEW_SAMPLES_WORST_S = {
-    "kube-proxy-programming": 5.0,
-    "ccm-register": 0.0,
-    "ccm-deregister": 15.0,
-    "lb-health-up": 0.0,
-    "lb-health-down": 30.0,
-}
+WORST_MARGIN = WHATIF_WORST_MARGIN
+#: Below this many measurements of a lag its tail is unknown (the min_measurements default) ...
+MIN_SAMPLES = DEFAULTS.min_measurements
+#: ... and the worst case assumes at least these (replay.assumptions names their source).
+FEW_SAMPLES_WORST_S = WHATIF_FEW_SAMPLES_WORST_S
 
 
 def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
@@ -267,9 +257,47 @@ def node_windows(
     lanes = Lanes(routed, serves, True, [], eps)
     end_of_data = horizon(state, svc)
     found = windows_from(
-        state, svc, node, lanes, end_of_data, alive=alive, alive_initial=alive0 > 0
+        state,
+        svc,
+        node,
+        lanes,
+        end_of_data,
+        alive=alive,
+        alive_initial=alive0 > 0,
+        settings=detect_settings,
     )
     return [w for w in found if w.cls != "node-not-ready"]
+
+
+def as_recorded(
+    state: FoldState, svc: ServiceRef, settings: WhatIf, detect_settings: DetectSettings
+) -> bool:
+    """Whether `settings` change nothing the recording had: every one unset or equal to what
+    the pods and nodes ran with (a zero registration delay adds nothing). Then the what-if is
+    the recorded timeline, and its windows are the recorded ones, exactly."""
+    if any(
+        v is not None
+        for v in (
+            settings.hc_interval_s,
+            settings.hc_healthy_threshold,
+            settings.hc_unhealthy_threshold,
+            settings.deregistration_delay_s,
+        )
+    ):
+        return False
+    if settings.ccm_register_delay_s:
+        return False
+    for node in nodes_of(state, svc):
+        pte = settings.proxy_terminating_endpoints
+        if pte is not None and pte != pte_enabled(state, svc.cluster, node, detect_settings):
+            return False
+        for pod in pod_lives(state, svc, node):
+            if settings.prestop_s is not None and settings.prestop_s != pod.prestop_s:
+                return False
+            grace = settings.termination_grace_s
+            if grace is not None and grace != pod.grace_s:
+                return False
+    return True
 
 
 def whatif(
@@ -284,6 +312,9 @@ def whatif(
     given the worst measured lags, when `worst_case`)."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
+        if not worst_case and as_recorded(state, svc, settings, detect_settings):
+            out.extend(detect(state, [svc], detect_settings))  # the recorded timeline itself
+            continue
         book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
         for node in nodes_of(state, svc):
             found = node_windows(state, svc, node, settings, book, detect_settings)

@@ -47,6 +47,8 @@ def fire(w: World, ev: Event) -> None:
             delete_node(w, node)
         elif ev.action == "node_down":
             node_down(w, node)
+        elif ev.action == "restart_kube_proxy":
+            w.proxy.restart(node)
 
 
 def pick_node(w: World, ev: Event) -> str | None:

@@ -26,9 +26,13 @@ _Row = tuple[
 class Emitter:
     """Collects observations (as tuples, cheap) and turns them into Observations on release."""
 
-    def __init__(self, clock: Clock, cluster: str) -> None:
+    def __init__(
+        self, clock: Clock, cluster: str, offsets_us: dict[str, int] | None = None
+    ) -> None:
         self.clock = clock
         self.cluster = cluster
+        #: per source, how far its clock is off (its stamps only: the order is true time)
+        self.offsets_us = offsets_us or {}
         self._heap: list[tuple[int, int, _Row]] = []
         self._seq = 0
         self.emitted = 0
@@ -68,10 +72,15 @@ class Emitter:
         heap = self._heap
         dt = self.clock.dt
         cluster = self.cluster
+        offsets = self.offsets_us
         while heap and (upto_us is None or heap[0][0] <= upto_us):
             observed_us, _seq, row = heapq.heappop(heap)
             source, kind, op, payload, ns, name, node, rv, st_us, prev_us = row
             self.emitted += 1
+            skew = offsets.get(source, 0)
+            if skew:
+                observed_us += skew
+                prev_us = None if prev_us is None else prev_us + skew
             yield Observation(
                 observed_at=dt(observed_us),
                 cluster=cluster,

@@ -26,6 +26,8 @@ class ProxyState:
     local_ready: int = 0
     applied_change_us: int = -1
     last_sync_us: int = 0
+    #: restarting: the health port refuses, the installed rules keep forwarding, nothing syncs
+    restarting: bool = False
 
 
 class KubeProxies:
@@ -59,9 +61,32 @@ class KubeProxies:
         lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
         self.w.loop.after(lag, self._sync, node, view, self.w.loop.now)
 
+    def restart(self, node: str) -> None:
+        """kube-proxy restarts on `node`: its health port refuses connections while the rules
+        it installed keep forwarding; back up, it syncs the endpoints as they are then."""
+        st = self.nodes.get(node)
+        if st is None or st.restarting:
+            return
+        st.restarting = True
+        self.w.mark(node)
+        self.w.loop.after(self.w.s.kube_proxy.restart_s.sample_us(self.w.rng), self._back, node)
+
+    def _back(self, node: str) -> None:
+        st = self.nodes.get(node)
+        if st is None:
+            return
+        st.restarting = False
+        st.applied_change_us = self.w.loop.now
+        self._apply(node, dict(self.w.slices.by_node.get(node, {})))
+        self.w.mark(node)
+
+    def restarting(self, node: str) -> bool:
+        st = self.nodes.get(node)
+        return st is not None and st.restarting
+
     def _sync(self, node: str, view: dict[str, Endpoint], changed_us: int) -> None:
         st = self.nodes.get(node)
-        if st is None or changed_us < st.applied_change_us:
+        if st is None or changed_us < st.applied_change_us or st.restarting:
             return
         st.applied_change_us = changed_us
         self._apply(node, view)
@@ -100,7 +125,7 @@ class KubeProxies:
 
     def health(self, node: str) -> int | None:
         """The health-check node port's status code (None: no answer)."""
-        if not self.up(node):
+        if not self.up(node) or self.nodes[node].restarting:
             return None
         return 200 if self.nodes[node].local_ready > 0 else 503
 

@@ -83,7 +83,10 @@ class Prober:
             port_result = "refused"
         else:
             port_result = "timeout"
-        return (status, proxy.local_ready(node) if status is not None else None), port_result
+        if status is None:
+            error = "refused" if proxy.restarting(node) else "timeout"
+            return (None, error), port_result
+        return (status, proxy.local_ready(node)), port_result
 
     def _emit(self, node: str, answer: tuple[Any, Any], now: int, *, full: bool) -> None:
         w = self.w
@@ -91,6 +94,7 @@ class Prober:
         first = self.first_us.setdefault(node, now)
         prev = now - self.period if now - self.period >= first else None
         (status, count), port_result = answer
+        error = count if status is None else None
         body = None
         if status is not None:
             body = {
@@ -101,7 +105,7 @@ class Prober:
         health = {
             "status": status,
             "body": body,
-            "error": None if status is not None else "timeout",
+            "error": error,
             "port": s.service.health_check_node_port,
         }
         if port_result == "connected":

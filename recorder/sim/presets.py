@@ -113,9 +113,93 @@ LARGE: dict[str, Any] = {
     ],
 }
 
+AWS_NLB_LBC: dict[str, Any] = {
+    "name": "aws-nlb-lbc",
+    "description": (
+        "An AWS NLB in instance mode as the AWS Load Balancer Controller sets it up for an "
+        "eTP=Local Service (DESIGN.md section 6): HTTP health check on the healthCheckNodePort, "
+        "interval 10 s, thresholds 3/3, deregistration delay 300 s. The ingress is a DaemonSet "
+        "rolled with maxSurge 0 (the real controller's order: the new pod only after the old "
+        "one is gone), then a drain and a node crash."
+    ),
+    "duration_s": 1200,
+    "nodes": {
+        "count": 4,
+        "kubelet_version": "v1.29.10",
+        "kube_proxy_version": "v1.29.10",
+        "not_ready_after_s": 50,
+    },
+    "service": {"type": "LoadBalancer"},
+    "ingress": {"kind": "DaemonSet", "max_surge": 0, "max_unavailable": 1},
+    "kube_proxy": {"proxy_terminating_endpoints": True},
+    "ccm": {"mode": "node-driven"},
+    "lb": {
+        "listener": "tcp",
+        "deregistration_delay_s": 300,
+        "health_check": {"interval_s": 10, "healthy_threshold": 3, "unhealthy_threshold": 3},
+    },
+    "events": [
+        {"at_s": 60, "action": "rollout", "workload": "ingress"},
+        {"at_s": 500, "action": "drain", "node": "node-002"},
+        {"at_s": 800, "action": "node_down", "node": "node-003"},
+    ],
+}
+
+GKE_L4: dict[str, Any] = {
+    "preset": "aws-nlb-lbc",
+    "name": "gke-l4",
+    "description": (
+        "A GKE L4 passthrough LB: health check interval 8 s, healthy after 1, unhealthy after 3 "
+        "(24 s to steer away; DESIGN.md section 6); kube-proxy 1.30; a Deployment rollout."
+    ),
+    "nodes": {"kubelet_version": "v1.30.5", "kube_proxy_version": "v1.30.5"},
+    "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
+    "lb": {"health_check": {"interval_s": 8, "healthy_threshold": 1, "unhealthy_threshold": 3}},
+}
+
+ALIBABA_SLB: dict[str, Any] = {
+    "preset": "seed-3node",
+    "name": "alibaba-slb",
+    "description": (
+        "Alibaba's CCM rewrites the vServer group whenever endpoints or nodes change "
+        "(endpoint-driven, DESIGN.md section 6); kube-proxy 1.24 (PTE off); a rollout and a drain."
+    ),
+    "nodes": {"kubelet_version": "v1.24.17", "kube_proxy_version": "v1.24.17"},
+    "events": [
+        {"at_s": 60, "action": "rollout", "workload": "ingress"},
+        {"at_s": 300, "action": "drain", "node": "NODE3"},
+    ],
+}
+
+TENCENT_CLB: dict[str, Any] = {
+    "preset": "seed-3node",
+    "name": "tencent-clb",
+    "description": (
+        "Tencent TKE with local-svc-only-bind-node-with-pod: the CLB binds only nodes with a "
+        "ready pod (endpoint-driven, DESIGN.md section 6); kube-proxy 1.26 (PTE on by default)."
+    ),
+    "nodes": {"kubelet_version": "v1.26.15", "kube_proxy_version": "v1.26.15"},
+    "kube_proxy": {"proxy_terminating_endpoints": True},
+}
+
+SLOW_KUBE_PROXY: dict[str, Any] = {
+    "preset": "seed-3node",
+    "name": "slow-kube-proxy",
+    "description": (
+        "kube-proxy syncing slowly, as in a large cluster: lag p50 2 s, p90 10 s, up to 60 s "
+        "(past 2x its 30 s sync period it reports itself unhealthy, DESIGN.md section 6)."
+    ),
+    "kube_proxy": {"lag_s": {"p50": 2.0, "p90": 10.0, "max": 60.0}},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "seed-3node": SEED_3NODE,
     "mitigated": MITIGATED,
     "aws-nlb": AWS_NLB,
     "large": LARGE,
+    "aws-nlb-lbc": AWS_NLB_LBC,
+    "gke-l4": GKE_L4,
+    "alibaba-slb": ALIBABA_SLB,
+    "tencent-clb": TENCENT_CLB,
+    "slow-kube-proxy": SLOW_KUBE_PROXY,
 }

@@ -26,12 +26,14 @@ Action = Literal[
     "add_node",
     "crash_pod",
     "node_down",
+    "restart_kube_proxy",
 ]
 #: Default lag distributions (frozen, shared safely between instances).
 POD_START_LAG = Lag(2.0, 4.0, 20.0)
 READINESS_LAG = Lag(1.0, 2.0, 10.0)
 CONTROLLER_LAG = Lag(0.05, 0.2, 1.0)
 KUBE_PROXY_LAG = Lag(1.5, 2.5, 5.0)
+KUBE_PROXY_RESTART = Lag(3.0, 8.0, 30.0)
 CCM_REGISTER_LAG = Lag(0.3, 0.6, 1.0)
 CCM_DEREGISTER_LAG = Lag(3.0, 6.0, 10.0)
 KUBELET_LAG = Lag(0.1, 0.3, 1.0)
@@ -49,6 +51,7 @@ ACTIONS: tuple[str, ...] = (
     "add_node",
     "crash_pod",
     "node_down",
+    "restart_kube_proxy",
 )
 
 
@@ -118,6 +121,7 @@ class EndpointSliceController:
 class KubeProxy:
     lag_s: Lag = KUBE_PROXY_LAG
     proxy_terminating_endpoints: bool = False
+    restart_s: Lag = KUBE_PROXY_RESTART
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,9 @@ class Observe:
     heartbeat_s: float = 60.0
     watch_delay_s: Lag = WATCH_DELAY
     probe_timeout_s: float = 1.0
+    #: the prober's and the LB poller's clocks against the recorder's watch (seconds; + ahead)
+    prober_clock_offset_s: float = 0.0
+    poller_clock_offset_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

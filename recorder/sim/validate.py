@@ -72,7 +72,8 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
     need(s.ccm.register_delay_s >= 0, "ccm.register_delay_s", "must be >= 0")
     hc = s.lb.health_check
     need(hc.interval_s > 0, "lb.health_check.interval_s", "must be > 0")
-    need(2 <= hc.healthy_threshold <= 10, "lb.health_check.healthy_threshold", "must be in 2-10")
+    # GKE's L4 health check turns healthy after 1 success; ELBv2 allows 2-10
+    need(1 <= hc.healthy_threshold <= 10, "lb.health_check.healthy_threshold", "must be in 1-10")
     need(
         2 <= hc.unhealthy_threshold <= 10, "lb.health_check.unhealthy_threshold", "must be in 2-10"
     )
@@ -116,7 +117,14 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         need(ev.workload in ("ingress", "app"), f"{key}.workload", "must be ingress or app")
         if ev.action == "scale":
             need(ev.replicas is not None and ev.replicas >= 0, f"{key}.replicas", "must be >= 0")
-        if ev.action in ("drain", "cordon", "uncordon", "delete_node", "node_down"):
+        if ev.action in (
+            "drain",
+            "cordon",
+            "uncordon",
+            "delete_node",
+            "node_down",
+            "restart_kube_proxy",
+        ):
             need(ev.node is not None, f"{key}.node", f"required for {ev.action}")
         if ev.node is not None and ev.action != "add_node" and not ev.node.startswith("@"):
             need(ev.node in names or _added(s, ev.node), f"{key}.node", f"unknown node {ev.node!r}")

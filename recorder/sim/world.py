@@ -16,7 +16,7 @@ from gapwatch.recorder.sim.api import Api
 from gapwatch.recorder.sim.ccm import Ccm
 from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import Loop, us
-from gapwatch.recorder.sim.emit import Emitter
+from gapwatch.recorder.sim.emit import POLLER, PROBE, Emitter
 from gapwatch.recorder.sim.endpointslice import EndpointSliceController
 from gapwatch.recorder.sim.kubelet import Kubelet
 from gapwatch.recorder.sim.kubeproxy import KubeProxies
@@ -36,7 +36,11 @@ class World:
         self.rng = random.Random(seed)
         self.clock = Clock(parse_time(s.start))
         self.loop = Loop(after_event=self.after_event)
-        self.emit = Emitter(self.clock, s.cluster)
+        offsets = {
+            PROBE: us(s.observe.prober_clock_offset_s),
+            POLLER: us(s.observe.poller_clock_offset_s),
+        }
+        self.emit = Emitter(self.clock, s.cluster, offsets)
         self.nodes: dict[str, NodeState] = {}
         self.pods: dict[str, PodState] = {}
         self.pods_by_uid: dict[str, PodState] = {}

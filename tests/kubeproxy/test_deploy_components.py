@@ -111,7 +111,7 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     ]
     # its configuration: probes 127.0.0.1 only, watches Services only, listens where probed
     config = _one(docs, "ConfigMap", pod["volumes"][0]["configMap"]["name"])
-    own, sources = _split(config["data"]["record.yaml"])
+    _own, sources = _split(config["data"]["record.yaml"])
     settings = parse_settings(sources["kube-proxy"])
     assert settings.address_override == "127.0.0.1"
     (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])

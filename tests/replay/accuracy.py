@@ -8,12 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.sim import Scenario, load_scenario, run
 from gapwatch.recorder.timefmt import parse_time, to_micros
-from gapwatch.replay.detect import DEFAULTS, DetectSettings, detect
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
+from gapwatch.replay.signals import HI
 
 
 @dataclass
@@ -28,6 +30,12 @@ class Report:
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: windows whose provenance is not the expected one (`expect_provenance`)
     provenance: list[str] = field(default_factory=list)
+    #: reported windows' bound widths (mean of start and end ranges) and the runs' sampling
+    #: intervals (the larger of the probe and poll periods), summed over windows, in seconds
+    width_s: float = 0.0
+    interval_s: float = 0.0
+    #: reported windows (certain or not) holding exactly one true window: (true, reported)
+    confusion_any: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, other: Report) -> None:
         self.truth += other.truth
@@ -38,6 +46,9 @@ class Report:
         self.uncertain_false += other.uncertain_false
         self.confusion.update(other.confusion)
         self.provenance += other.provenance
+        self.width_s += other.width_s
+        self.interval_s += other.interval_s
+        self.confusion_any.update(other.confusion_any)
 
     @property
     def matched(self) -> int:
@@ -63,7 +74,25 @@ def compare(
     expect_provenance: str | None = None,
 ) -> Report:
     """Simulate, replay (without the observations of `drop_sources`) and compare."""
-    result = run(load_scenario(name, overrides), seed=seed)
+    return compare_scenario(
+        load_scenario(name, overrides),
+        seed,
+        drop_sources=drop_sources,
+        settings=settings,
+        expect_provenance=expect_provenance,
+    )
+
+
+def compare_scenario(
+    scenario: Scenario,
+    seed: int,
+    *,
+    drop_sources: Iterable[str] = (),
+    settings: DetectSettings = DEFAULTS,
+    expect_provenance: str | None = None,
+) -> Report:
+    """`compare` for a built scenario (a preset with overrides, or a generated one)."""
+    result = run(scenario, seed=seed)
     dropped = set(drop_sources)
     observations = [o for o in result.observations if o.source not in dropped]
     found = replay_windows(observations, settings)
@@ -80,22 +109,36 @@ def compare(
             if t.node == w.node and start < w.end_latest_us and end > w.start_earliest_us
         )
 
+    # a window still open at the end of the data (its end bound is the last observation)
+    # covers the rest of a true window the simulator ran on past that
+    data_end = max((to_micros(o.observed_at) for o in observations), default=0)
+
+    def until(w: Window) -> int:
+        return HI if w.end_latest_us >= data_end else w.end_latest_us
+
     for t, start, end in truth:
         hits = [
             w
             for w in found
-            if w.node == t.node and w.start_earliest_us <= start and end <= w.end_latest_us
+            if w.node == t.node and w.start_earliest_us <= start and end <= until(w)
         ]
         if not hits:
             report.missed.append(f"{seed} {t.node} {t.cls} {t.start}..{t.end}")
             continue
         # a window that merges several true ones (overlapping uncertainty) has one class
-        alone = [w for w in hits if w.certain and overlapping(w) == 1]
+        single = [w for w in hits if overlapping(w) == 1]
+        if single:
+            report.confusion_any[(t.cls, single[0].cls)] += 1
+        alone = [w for w in single if w.certain]
         if alone:
             report.confusion[(t.cls, alone[0].cls)] += 1
             if all(w.cls != t.cls for w in alone):
                 report.wrong_class.append(f"{seed} {t.node} {t.cls} got {alone[0].cls} {t.start}")
+    interval = max(scenario.observe.kube_proxy_period_s, scenario.observe.lb_poll_period_s)
     for w in found:
+        ranges = (w.start_latest_us - w.start_earliest_us) + (w.end_latest_us - w.end_earliest_us)
+        report.width_s += ranges / 2 / 1e6
+        report.interval_s += interval
         if expect_provenance and w.provenance != expect_provenance:
             report.provenance.append(f"{seed} {w.node} {w.provenance} {w.start_us}")
         if not overlapping(w):

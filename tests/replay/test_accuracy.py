@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gapwatch.replay.detect import DetectSettings
+from gapwatch.replay.assumptions import DetectSettings
 from tests.replay.accuracy import Report, compare
 
 P = "observe.kube_proxy_period_s"
@@ -137,7 +137,7 @@ def test_without_probes_a_wide_assumed_lag_keeps_classes() -> None:
     # The simulator's own kube-proxy lag (up to 6 s), assumed 0..6 s: a sure start then spans
     # the old pod's exit; kube-proxy may have closed first (ready lost before the pod stopped),
     # which is the cause at the earliest start: closed-before-deregistered, as the truth says.
-    settings = DetectSettings(proxy_lag_s=(0.0, 6.0))
+    settings = DetectSettings(proxy_lag_max_s=6.0)
     total = Report()
     for seed in range(1, 21):
         for name in ("seed-3node", "aws-nlb"):
@@ -145,3 +145,53 @@ def test_without_probes_a_wide_assumed_lag_keeps_classes() -> None:
             total.add(compare(name, seed, {}, drop_sources=drop, settings=settings))
     assert total.confusion[("closed-before-deregistered", "closed-before-deregistered")] > 0
     assert (total.missed, total.false, total.wrong_class) == ([], [], [])
+
+
+def test_randomized_scenarios_development_subset() -> None:
+    # The CI subset of benchmarks/accuracy.py: randomized scenarios (heavy-tailed lags, every
+    # event kind, both CCM modes, kube-proxy 1.24-1.31) from the development seeds, default
+    # assumptions. No certain window without a true one; at most 5 % of true windows outside
+    # every reported window's bounds, at most 5 % wrong classes where one certain window is one
+    # true window (a regression guard at today's figures, not the targets: see
+    # docs/semantics.md for the held-out figures).
+    from gapwatch.recorder.sim import from_dict
+    from gapwatch.recorder.sim.generate import random_scenario
+    from tests.replay.accuracy import compare_scenario
+
+    total = Report()
+    for seed in range(1, 41):
+        total.add(compare_scenario(from_dict(random_scenario(seed)), seed))
+    assert total.truth > 50
+    assert total.false == []
+    assert len(total.missed) <= total.truth // 20
+    assert total.matched > 20 and len(total.wrong_class) <= total.matched // 20
+
+
+@pytest.mark.parametrize(
+    "name", ["aws-nlb-lbc", "gke-l4", "alibaba-slb", "tencent-clb", "slow-kube-proxy"]
+)
+def test_calibrated_presets_hold_the_truth(name: str) -> None:
+    # Presets from published figures (DESIGN.md section 6): every true window inside a
+    # reported window's bounds and no certain window without a true one.
+    total = Report()
+    for seed in (1, 2, 3):
+        total.add(compare(name, seed, {}))
+    assert total.truth >= 6
+    assert (total.missed, total.false) == ([], [])
+
+
+@pytest.mark.parametrize(("prober", "poller"), [(-3.0, 0.0), (3.0, 0.0), (-3.0, -5.0)])
+def test_observer_clock_skew_within_the_assumed_bound_keeps_every_window(
+    prober: float, poller: float
+) -> None:
+    # The prober's and the LB poller's clocks off the recorder's by seconds: with the
+    # clock_skew_s assumption at least that large, every true window stays inside the widened
+    # bounds and no window is certain without a true one.
+    bound = max(abs(prober), abs(poller))
+    skewed = {"observe.prober_clock_offset_s": prober, "observe.poller_clock_offset_s": poller}
+    total = Report()
+    for name in ("seed-3node", "aws-nlb"):
+        for seed in (1, 2, 3):
+            total.add(compare(name, seed, skewed, settings=DetectSettings(clock_skew_s=bound)))
+    assert total.truth >= 15
+    assert (total.missed, total.false) == ([], [])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import DetectSettings, detect
+from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 from tests.replay.scenarios import seed_races
@@ -85,7 +86,7 @@ def test_inferred_when_only_the_watch_exists() -> None:
         pod(41, "p1", "n1", "gone", deleted_at=40),
         eps(41, []),
     ]
-    settings = DetectSettings(proxy_lag_s=(0.0, 1.0), ccm_lag_s=(2.0, 5.0))
+    settings = DetectSettings(proxy_lag_max_s=1.0, ccm_lag_min_s=2.0, ccm_lag_max_s=5.0)
     found = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     # kube-proxy opens by 11 s, the CCM registers no earlier than 12 s: no opening window;
     # the pod is gone at 41 s, the CCM deregisters no earlier than 42 s after 40 s. It stopped
@@ -146,7 +147,9 @@ def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
         eps(32, [("p2", "n1", "ready")]),
         nodeport(60, 59, "n1", "connected"),
     ]
-    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=DetectSettings())
+    # one lag measurement is too few to replace the assumed bound, stated here: 2 s
+    settings = DetectSettings(proxy_lag_max_s=2.0)
+    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     assert not window.certain
     assert window.start_earliest_us == us(30)
     assert window.end_latest_us == us(34)  # back at 32 s plus the assumed 2 s kube-proxy lag

@@ -66,3 +66,48 @@ def test_prestop_beyond_grace_is_cut_by_sigkill() -> None:
     closing = ("closed-before-deregistered", "pod-gone-before-deregistered")
     assert not [w for w in generous if w.cls in closing]
     assert [w for w in capped if w.cls in closing]
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("seed-3node", {}),
+        ("mitigated", {}),
+        ("aws-nlb", {}),
+        # the large preset over its first 20 minutes (a rollout, a drain, pod crashes)
+        ("large", {"duration_s": 1200, "nodes.count": 60}),
+    ],
+)
+def test_as_recorded_whatif_equals_the_recorded_windows(
+    name: str, overrides: dict[str, object]
+) -> None:
+    state = _state(name, 1, overrides)
+    recorded = detect(state)
+    assert recorded
+    assert whatif(state, WhatIf()) == recorded
+    (svc, *_rest) = lb_facing(state)
+    # settings equal to what the pods ran with are "as recorded" too
+    same = WhatIf(proxy_terminating_endpoints=None, ccm_register_delay_s=0)
+    assert whatif(state, same, [svc]) == detect(state, [svc])
+
+
+def test_advice_on_a_health_checking_lb_names_its_knobs_and_no_registration_delay() -> None:
+    state = _state("aws-nlb", 2)
+    (svc,) = lb_facing(state)
+    advice = advise(state, svc)
+    assert advice.settings.ccm_register_delay_s is None
+    assert any("deregistration_delay" in k for k in advice.knobs)
+    assert all("measurement" in k or "shutdown" in k or "kube-proxy" in k for k in advice.knobs)
+
+
+def test_advice_without_measurements_says_its_numbers_are_defaults() -> None:
+    # no LB poller and no prober: nothing measured a lag
+    result = run(load_scenario("seed-3node"), seed=1)
+    kept = [o for o in result.observations if o.source not in ("kube-proxy-probe", "lb-poller")]
+    facts = [f for i, obs in enumerate(kept, 1) for f in derive(i, obs)]
+    state = fold(FoldState(), facts)
+    (svc,) = lb_facing(state)
+    advice = advise(state, svc)
+    assert all(lag.samples == 0 for lag in advice.lags)
+    assert any("not from a measurement" in note for note in advice.notes)
+    assert all("no measurement" in k for k in advice.knobs if "rests on" in k)

@@ -29,7 +29,7 @@ def write(tmp_path: Path, text: str) -> str:
         ("ingress:\n  place_on: [NODE9]\n", "ingress.place_on[0]: unknown node 'NODE9'"),
         ("events:\n  - {at_s: 5, action: drain}\n", "events[0].node: required for drain"),
         ("events:\n  - {at_s: 5, action: explode}\n", "events[0].action: 'explode' is not one"),
-        ("lb:\n  health_check: {healthy_threshold: 1}\n", "healthy_threshold: must be in 2-10"),
+        ("lb:\n  health_check: {healthy_threshold: 0}\n", "healthy_threshold: must be in 1-10"),
         ("preset: nope\n", "preset: unknown preset 'nope'"),
         ("start: yesterday\n", "start: 'yesterday' is not an RFC 3339 timestamp"),
     ],

@@ -1,0 +1,135 @@
+"""Randomized scenarios that can surprise the detector: `random_scenario(seed)` is plain data
+for `from_dict` (the YAML form), different for every seed and the same for the same seed.
+
+What varies: node count and Kubernetes version (PTE and its version rules), Service type, the
+ingress workload (Deployment or DaemonSet, surge/unavailable, preStop, grace, shutdown), the CCM
+mode and LB health check, the probe and poll periods, the events (rollouts, drains, cordons,
+node crashes and deletions, new nodes, pod crashes, scaling), and every lag. The lags are
+log-normal with no cap and a wide spread (p90 up to 8x p50), so their tails run past any bound
+detection assumes: a run may have a kube-proxy, CCM, EndpointSlice controller, kubelet or watch
+lag of minutes. Nothing here looks at the detector.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+_VERSIONS = ("v1.24.17", "v1.25.16", "v1.26.15", "v1.27.16", "v1.28.15", "v1.29.10", "v1.31.2")
+
+
+def _lag(rng: random.Random, p50_lo: float, p50_hi: float, spread_hi: float) -> dict[str, Any]:
+    """A heavy-tailed lag: p50 log-uniform in [p50_lo, p50_hi], p90 = p50 x [1.2, spread_hi],
+    no cap (`max: null`: the log-normal's tail is unbounded)."""
+    p50 = p50_lo * (p50_hi / p50_lo) ** rng.random()
+    p90 = p50 * rng.uniform(1.2, spread_hi)
+    return {"p50": round(p50, 4), "p90": round(p90, 4), "max": None}
+
+
+def _pte(rng: random.Random, version: str) -> bool:
+    """KEP-1669: always on from 1.28, on by default 1.26-1.27 (may be turned off), off before
+    1.26 unless the alpha gate was enabled."""
+    minor = int(version.split(".")[1])
+    if minor >= 28:
+        return True
+    if minor >= 26:
+        return rng.random() < 0.85
+    return rng.random() < 0.15
+
+
+def _events(rng: random.Random, nodes: list[str], duration: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    kinds = ["rollout", "rollout", "drain", "cordon", "crash_pod", "node_down", "delete_node",
+             "add_node", "scale", "uncordon", "restart_kube_proxy"]  # fmt: skip
+    added = 0
+    for _ in range(rng.randint(1, 5)):
+        action = rng.choice(kinds)
+        at = round(rng.uniform(40.0, duration * 0.7), 1)
+        ev: dict[str, Any] = {"at_s": at, "action": action}
+        if action in ("rollout", "crash_pod"):
+            ev["workload"] = rng.choice(["ingress", "ingress", "ingress", "app"])
+        elif action == "scale":
+            ev["replicas"] = rng.randint(0, 4)
+        elif action == "add_node":
+            added += 1
+            ev["node"] = f"node-new-{added}"
+        else:
+            ev["node"] = rng.choice([*nodes, "@random"])
+        out.append(ev)
+    return sorted(out, key=lambda e: e["at_s"])
+
+
+def random_scenario(seed: int) -> dict[str, Any]:
+    """One random scenario (the YAML form) for `seed`."""
+    rng = random.Random(f"gapwatch-random-scenario-{seed}")
+    count = rng.randint(2, 7)
+    nodes = [f"node-{i:03d}" for i in range(1, count + 1)]
+    version = rng.choice(_VERSIONS)
+    node_driven = rng.random() < 0.45
+    service_type = "LoadBalancer" if node_driven or rng.random() < 0.85 else "NodePort"
+    daemonset = rng.random() < 0.3
+    duration = float(rng.randint(300, 900))
+    surge = rng.randint(0, 1)
+    unavailable = 1 if surge == 0 else rng.randint(0, 1)
+    prestop = rng.choice([0.0, 0.0, round(rng.uniform(1, 40), 1)])
+    grace = max(rng.choice([30.0, 60.0, 10.0]), 1.0)
+    hc = {
+        "interval_s": float(rng.choice([5, 8, 10, 15, 30])),
+        "healthy_threshold": rng.randint(2, 5),
+        "unhealthy_threshold": rng.randint(2, 5),
+    }
+    kube_proxy_period = rng.choice([0.1, 0.5, 1.0, 2.0, 5.0])
+    lb_poll = rng.choice([1.0, 2.0, 5.0, 10.0])
+    return {
+        "name": f"random-{seed}",
+        "description": "randomized (recorder/sim/generate.py)",
+        "duration_s": duration,
+        "nodes": {
+            "count": count,
+            "names": nodes,
+            "kubelet_version": version,
+            "kube_proxy_version": version,
+            "not_ready_after_s": float(rng.choice([40, 40, 50])),
+        },
+        "service": {"type": service_type},
+        "ingress": {
+            "kind": "DaemonSet" if daemonset else "Deployment",
+            "replicas": rng.randint(1, min(4, count)),
+            "max_surge": surge,
+            "max_unavailable": unavailable,
+            "controller_lag_s": _lag(rng, 0.02, 0.5, 6.0),
+            "pod": {
+                "start_s": _lag(rng, 0.5, 5.0, 4.0),
+                "readiness_delay_s": _lag(rng, 0.2, 5.0, 4.0),
+                "prestop_s": prestop,
+                "termination_grace_s": grace,
+                "app_shutdown_s": round(rng.uniform(0, 8), 1),
+            },
+        },
+        "app": {"enabled": rng.random() < 0.5, "replicas": rng.randint(1, 3)},
+        "endpointslice": {"lag_s": _lag(rng, 0.02, 1.0, 8.0)},
+        "kube_proxy": {
+            "lag_s": _lag(rng, 0.1, 8.0, 8.0),
+            "proxy_terminating_endpoints": _pte(rng, version),
+            "restart_s": _lag(rng, 1.0, 15.0, 4.0),
+        },
+        "ccm": {
+            "mode": "node-driven" if node_driven else "endpoint-driven",
+            "register_lag_s": _lag(rng, 0.1, 5.0, 6.0),
+            "deregister_lag_s": _lag(rng, 0.5, 20.0, 6.0),
+            "register_delay_s": rng.choice([0.0, 0.0, 0.0, round(rng.uniform(1, 20), 1)]),
+        },
+        "lb": {"listener": rng.choice(["http", "tcp"]), "health_check": hc},
+        "kubelet": {
+            "lag_s": _lag(rng, 0.05, 1.0, 6.0),
+            "status_lag_s": _lag(rng, 0.05, 1.5, 6.0),
+            "delete_lag_s": _lag(rng, 0.1, 2.0, 6.0),
+        },
+        "observe": {
+            "kube_proxy_period_s": kube_proxy_period,
+            "lb_poll_period_s": lb_poll,
+            "watch_delay_s": _lag(rng, 0.005, 0.3, 8.0),
+        },
+        "traffic": {"rps": 0.0},
+        "events": _events(rng, nodes, duration),
+    }

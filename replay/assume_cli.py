@@ -1,0 +1,111 @@
+"""`gapwatch assumptions`: what detection assumes where the log does not measure, and re-running
+the projections under other assumptions (`--set NAME=VALUE`, `--file FILE`).
+
+The engine is imported inside the command, so `gapwatch --help` stays light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    DbOption,
+    JsonFlag,
+    OutputFormat,
+    emit_rows,
+    open_store,
+    stderr,
+)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="Assume NAME=VALUE (repeatable) and rebuild the projections under it.",
+    ),
+]
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        help="A YAML file whose `assumptions:` mapping (or top level) sets assumptions; "
+        "the projections are rebuilt under them.",
+    ),
+]
+DefaultsFlag = Annotated[
+    bool, typer.Option("--defaults", help="Rebuild the projections under the defaults.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `gapwatch assumptions` to the root app."""
+    app.command("assumptions")(assumptions)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: {exc.strerror or exc}", param_hint="--file") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise typer.BadParameter(f"{path}{where}: not valid YAML", param_hint="--file") from exc
+    if isinstance(loaded, dict) and isinstance(loaded.get("assumptions"), dict):
+        loaded = loaded["assumptions"]
+    if not isinstance(loaded, dict):
+        raise typer.BadParameter(f"{path}: expected a mapping NAME: VALUE", param_hint="--file")
+    return loaded
+
+
+def assumptions(
+    db: DbOption = DEFAULT_URL,
+    set_: SetOption = None,
+    file: FileOption = None,
+    defaults: DefaultsFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show every assumption detection makes (value in use, default, unit, public source, what
+    measurement replaces it); with --set/--file/--defaults, rebuild the projections under new
+    ones first (they are recorded with the projections, and refreshes keep them)."""
+    from gapwatch.replay import api, projections
+    from gapwatch.replay.assumptions import (
+        DEFAULTS,
+        WHATIF_SOURCES,
+        describe,
+        parse_assumptions,
+        with_values,
+    )
+
+    engine = open_store(db)
+    current = api.assumptions(engine)
+    if set_ or file or defaults:
+        base = DEFAULTS if defaults else current
+        try:
+            if file is not None:
+                base = with_values(_from_file(file), base, origin=str(file))
+            chosen = parse_assumptions(set_ or [], base)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--set/--file") from exc
+        count = projections.rebuild(engine, settings=chosen)
+        stderr.print(f"rebuilt under these assumptions: {count} windows")
+        current = chosen
+    rows = describe(current)
+    if as_json:
+        import orjson
+
+        doc = {"assumptions": rows, "what-if": WHATIF_SOURCES}
+        print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
+    for r in rows:
+        r["value"] = "auto" if r["value"] is None else r["value"]
+        r["default"] = "auto" if r["default"] is None else r["default"]
+    columns = ["name", "value", "default", "unit", "source", "measured_by"]
+    emit_rows(rows, columns, OutputFormat.table, title="assumptions in use")

@@ -1,0 +1,60 @@
+"""Named positions in a fact row (replay.facts.FACT_COLUMNS), per fact kind.
+
+The `facts` table keeps a few generic columns (num1..num4, text1..text3) whose meaning depends on
+the fact kind (replay/facts.py says which). The fold reads rows as plain tuples (the hot path),
+so each meaning gets a named index here, derived from FACT_COLUMNS: `row[SLICE_READY]`, never
+`row[12]`. A column that moves in FACT_COLUMNS moves here with it.
+"""
+
+from __future__ import annotations
+
+from gapwatch.replay.facts import FACT_COLUMNS
+
+_AT = {name: i for i, name in enumerate(FACT_COLUMNS)}
+
+# Columns every fact has.
+EVENT_ID = _AT["event_id"]
+SEQ = _AT["seq"]
+CLUSTER = _AT["cluster"]
+AT_US = _AT["at_us"]
+PREV_US = _AT["prev_us"]
+SRC_US = _AT["src_us"]
+FACT = _AT["fact"]
+OP = _AT["op"]
+NAMESPACE = _AT["namespace"]
+NAME = _AT["name"]
+NODE = _AT["node"]
+STATE = _AT["state"]
+
+# slice: one header row (node NULL), then one row per node.
+SLICE_READY = _AT["num1"]
+SLICE_SERVING_TERMINATING = _AT["num2"]
+SLICE_NAME = _AT["text1"]
+SLICE_PODS = _AT["text2"]
+
+# pod
+POD_DELETION_US = _AT["num1"]
+POD_GRACE_S = _AT["num2"]
+POD_PRESTOP_MS = _AT["num3"]
+POD_OWNER = _AT["text1"]
+POD_REVISION = _AT["text2"]
+
+# node
+NODE_UNSCHEDULABLE = _AT["num1"]
+NODE_PROXY_VERSION = _AT["text1"]
+NODE_ADDRESSES = _AT["text3"]  # comma-separated
+
+# service
+SERVICE_HC_NODE_PORT = _AT["num1"]
+SERVICE_TRAFFIC_POLICY = _AT["text1"]
+SERVICE_NODE_PORTS = _AT["text2"]  # comma-separated
+
+# workload
+WORKLOAD_OWNER = _AT["text1"]
+
+# health / nodeport: the probe's number (localEndpoints; a NodePort answer's latency in us)
+PROBE_NUM = _AT["num1"]
+
+# access: 1 when the line is the LB's own failure towards the target; the target ip:port
+ACCESS_FAILED = _AT["num1"]
+ACCESS_TARGET = _AT["text1"]

@@ -1,0 +1,127 @@
+"""What detection knows about kube-proxy on a Service's nodes: whether ProxyTerminatingEndpoints
+is in force (configured, shown by the probes, or by kube-proxy's version), the probe period, and
+the largest programming lag to assume. Built on the measured lags (replay.lags). Pure; results
+that need the whole state are memoized in `FoldState.memo`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
+from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from gapwatch.replay.lags import lag_samples
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import intersect, steps_from_samples, tri_from_steps
+
+
+def _version(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    parts = text.lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool | None:
+    """ProxyTerminatingEndpoints as configured, else as the probes showed it in this cluster (a
+    NodePort answering, or not, while the node's only endpoints had long been
+    serving-terminating); None when neither says."""
+    if settings.proxy_terminating_endpoints is not None:
+        return settings.proxy_terminating_endpoints
+    key = (cluster, settings)
+    if key not in state.memo.pte:
+        services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
+        settle = max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
+        state.memo.pte[key] = _pte_evidence(state, cluster, settle)
+    return state.memo.pte[key]
+
+
+def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
+    """ProxyTerminatingEndpoints (KEP-1669): always on from kube-proxy 1.28 (GA: the gate is
+    gone); else known (pte_known: configured or shown by the probes); else on by default from
+    1.26 (an unknown version counts as on), off before."""
+    version = _version(state.node_versions.get((cluster, node)))
+    if version is not None and version >= (1, 28):
+        return True
+    known = pte_known(state, cluster, settings)
+    if known is not None:
+        return known
+    return version is None or version >= (1, 26)
+
+
+def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:
+    """A NodePort that answers while the node's endpoints have only been serving-terminating
+    for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or
+    serving-terminating that long, and are serving-terminating now: PTE off."""
+    verdict: bool | None = None
+    for (svc, node), samples in state.probes["nodeport"].items():
+        if svc.cluster != cluster:
+            continue
+        if _forwards_without_ready(samples, state.probes["health"].get((svc, node), [])):
+            return True
+        lane = state.endpoints.get((svc, node), [])
+        times = [e.at_us for e in lane]
+        for s in samples:
+            i = bisect_right(times, s.at_us) - 1
+            if i < 0 or lane[i].value != "serving-terminating":
+                continue
+            if s.value == "connected" and s.at_us - lane[i].at_us > settle_us:
+                return True
+            if s.value == "timeout":
+                while i > 0 and lane[i - 1].value in ("ready", "serving-terminating"):
+                    i -= 1
+                if s.at_us - lane[i].at_us > settle_us:
+                    verdict = False
+    return verdict
+
+
+def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> bool:
+    """The NodePort surely connected while the health check surely answered 503 with no ready
+    local endpoint: kube-proxy forwarded to terminating endpoints only, which is PTE."""
+    if not nodeport or not health:
+        return False
+    connected = tri_from_steps(steps_from_samples(sorted_lane(nodeport), "connected", False), False)
+    unready = [
+        s._replace(value="1" if s.value == "503" and s.num == 0 else "0")
+        for s in sorted_lane(health)
+    ]
+    no_ready = tri_from_steps(steps_from_samples(unready, "1", False), False)
+    return bool(intersect(connected.definite, no_ready.definite))
+
+
+def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
+    """The largest kube-proxy lag to assume: measured where the probes measured it often enough
+    (min_measurements; the largest measured lag, x lag_margin), else the wider of that and the
+    proxy_lag_max_s assumption. A measured lag is the
+    midpoint of a probe interval: its upper bound is half a probe period more, so that is what
+    gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
+    key = (svc, settings)
+    known = state.memo.proxy_lag_hi.get(key)
+    if known is not None:
+        return known
+    half = probe_period(state, svc) / 2
+    measured = [s.seconds for s in lag_samples(state, [svc], settings, proxy_only=True)]
+    hi = seconds_us(settings.lag_margin * (max(measured) + half)) if measured else 0
+    if len(measured) < settings.min_measurements:
+        hi = max(hi, seconds_us(settings.proxy_lag_max_s))
+    state.memo.proxy_lag_hi[key] = hi
+    return hi
+
+
+def proxy_lag_measured(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
+    """How many kube-proxy lag measurements the bound rests on (0: the assumption holds)."""
+    return len(lag_samples(state, [svc], settings, proxy_only=True))
+
+
+def probe_period(state: FoldState, svc: ServiceRef) -> float:
+    """The kube-proxy probe period in seconds (the largest gap a sample names between itself
+    and the previous look), 0 without probes."""
+    gaps = [
+        state.look_gap.get((kind, svc.cluster, svc.namespace, svc.name, node), 0)
+        for kind in ("nodeport", "health")
+        for node in state.service_nodes.get(svc, ())
+    ]
+    return max(gaps, default=0) / US

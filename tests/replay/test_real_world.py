@@ -1,0 +1,182 @@
+"""Behaviour the detector must get right on data it did not generate: literal observations in
+the shapes real sources produce (kube-proxy's health-check body, ELBv2's TargetHealthDescription
+with HealthCheckPort as describe-target-health returns it, Node and EndpointSlice objects), not
+the simulator's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.context import ccm_mode
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.model import Window
+from tests.replay.builders import (
+    _sample,
+    eps,
+    facts_of,
+    health,
+    node,
+    nodeport,
+    pod,
+    service,
+    target,
+)
+
+
+def _one_node(version: str = "v1.29.3") -> list[Observation]:
+    """A Service with one ready pod on n1, registered healthy in the LB."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+    ]
+
+
+def _windows(obs: list[Observation]) -> list[Window]:
+    return detect(fold(FoldState(), facts_of(obs)))
+
+
+def _rollout_probes(every: bool, with_prev: bool) -> list[Observation]:
+    """One node whose only pod goes at 20 s (kube-proxy closes), deregistered at 30 s; the
+    NodePort is probed every second, stored as every sample or as changes only, with or
+    without previous_observed_at."""
+    obs = _one_node("v1.25.0")
+    last = "connected"
+    for t in range(2, 40):
+        result = "connected" if t <= 21 else "timeout"
+        if every or result != last or t == 2:
+            prev = float(t - 1) if with_prev and t > 2 else None
+            obs.append(nodeport(float(t), prev, "n1", result))
+        last = result
+    obs += [
+        pod(20, "p1", "n1", "terminating", deleted_at=20),
+        eps(20, [("p1", "n1", "terminating")]),
+        target(30, 29, "n1", "draining"),
+    ]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def _bounds(windows: list[Window]) -> list[tuple[str, int, int, int, int]]:
+    return [
+        (w.cls, w.start_earliest_us, w.start_latest_us, w.end_earliest_us, w.end_latest_us)
+        for w in windows
+    ]
+
+
+def test_every_sample_changes_with_bounds_and_no_previous_look_give_the_same_windows() -> None:
+    every = _bounds(_windows(_rollout_probes(every=True, with_prev=True)))
+    every_no_prev = _bounds(_windows(_rollout_probes(every=True, with_prev=False)))
+    changes = _bounds(_windows(_rollout_probes(every=False, with_prev=True)))
+    assert len(every) == 1 and every[0][0] == "closed-before-deregistered"
+    assert every == changes == every_no_prev
+
+
+def test_a_crashed_node_is_node_not_ready_while_its_node_object_still_says_ready() -> None:
+    # The machine stops at 100 s: the health check and the NodePort time out from the next
+    # probe on, the Node object stays Ready until the node controller's grace runs out (40 s),
+    # the endpoint-driven LB keeps routing until the endpoints follow.
+    obs = [
+        *_one_node(),
+        health(2, None, "n1", 1),
+        nodeport(2, None, "n1", "connected"),
+        health(101, 96, "n1", None),
+        nodeport(101, 96, "n1", "timeout", latency_ms=1000),
+        node(140, "n1", ready=False, version="v1.29.3"),
+        eps(141, []),
+        target(146, 141, "n1", "draining"),
+    ]
+    (window,) = _windows(obs)
+    assert window.cls == "node-not-ready" and window.certain
+    assert window.start_earliest_us <= _us(100) and window.end_latest_us >= _us(141)
+
+
+def test_a_restarting_kube_proxy_refuses_health_checks_but_is_no_window() -> None:
+    # kube-proxy restarts at 50 s: its health port refuses connections for a few seconds while
+    # the iptables rules it installed keep forwarding: the NodePort still connects.
+    base = [*_one_node(), health(2, None, "n1", 1)]
+    refused = _health_error(50, 49, "n1", "refused")
+    back = health(55, 54, "n1", 1)
+    with_nodeport = [*base, nodeport(2, None, "n1", "connected"), refused, back]
+    assert _windows(with_nodeport) == []
+    # with only the health check, the refusal leaves F unknown: at most an uncertain window
+    assert all(not w.certain for w in _windows([*base, refused, back]))
+
+
+def _health_error(t: float, prev: float | None, node_name: str, error: str) -> Observation:
+    payload: dict[str, Any] = {"status": None, "body": None, "error": error, "port": 31805}
+    return _sample(t, prev, "ProxyHealth", "kube-proxy-probe", node_name, payload)
+
+
+def test_a_node_driven_lb_is_recognised_from_its_health_check_port() -> None:
+    # Only healthy targets were ever polled, but the target group health-checks the Service's
+    # healthCheckNodePort (31805): the LB follows the health check (node-driven), not the
+    # EndpointSlices, before any target was seen to fail.
+    obs = _one_node()
+    state = fold(FoldState(), facts_of(obs))
+    (svc,) = lb_facing(state)
+    assert ccm_mode(state, svc, DEFAULTS) == "node"
+    other_port = obs[-1]
+    assert isinstance(other_port.payload, dict)
+    payload = dict(other_port.payload, HealthCheckPort="32999")
+    moved = [*obs[:-1], _sample(1, None, "TargetHealth", "lb-poller", "n1", payload, "ADDED")]
+    state = fold(FoldState(), facts_of(moved))
+    assert ccm_mode(state, svc, DEFAULTS) == "endpoint"
+
+
+def _us(seconds: float) -> int:
+    from gapwatch.recorder.timefmt import to_micros
+    from tests.replay.builders import at
+
+    return to_micros(at(seconds))
+
+
+def test_a_stale_kube_proxy_503_with_local_endpoints_is_no_sure_window() -> None:
+    # From 1.27 the health check answers 503 with localEndpoints still counted when kube-proxy
+    # is behind (serviceProxyHealthy false): its last rules keep forwarding to the local pod.
+    stale = _sample(
+        50,
+        49,
+        "ProxyHealth",
+        "kube-proxy-probe",
+        "n1",
+        {
+            "status": 503,
+            "body": {
+                "service": {"namespace": "istio-system", "name": "istio-ingressgateway"},
+                "localEndpoints": 1,
+                "serviceProxyHealthy": False,
+            },
+            "error": None,
+            "port": 31805,
+        },
+    )
+    obs = [*_one_node(), health(2, None, "n1", 1), stale, health(60, 59, "n1", 1)]
+    assert all(not w.certain for w in _windows(obs))
+    # a 503 because the endpoints went (0 local endpoints) is a sure window while the LB routes
+    gone = [
+        *_one_node("v1.25.16"),
+        health(2, None, "n1", 1),
+        eps(49, []),
+        health(50, 49, "n1", 0),
+        target(56, 55, "n1", "draining"),
+    ]
+    assert [(w.cls, w.certain) for w in _windows(gone)] == [("closed-before-deregistered", True)]
+
+
+def test_pte_follows_the_kube_proxy_version() -> None:
+    from gapwatch.replay.assumptions import DetectSettings
+    from gapwatch.replay.proxy import pte_enabled
+
+    def pte(version: str, configured: bool | None = None) -> bool:
+        state = fold(FoldState(), facts_of(_one_node(version)))
+        settings = DetectSettings(proxy_terminating_endpoints=configured)
+        return pte_enabled(state, "c1", "n1", settings)
+
+    assert not pte("v1.25.16") and pte("v1.25.16", configured=True)  # alpha/beta gate enabled
+    assert pte("v1.26.15") and not pte("v1.27.16", configured=False)  # on by default, can be off
+    assert pte("v1.28.15", configured=False)  # GA: always on

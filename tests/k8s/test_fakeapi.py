@@ -95,7 +95,10 @@ def test_a_watcher_that_stops_reading_is_closed_as_a_slow_consumer() -> None:
             await response.content.readline()  # the first event, then nothing for a while
             for _ in range(3000):  # ~25 MB of Node updates: more than any socket buffers
                 api.update("Node", api.get("Node", None, "node-1"))
-            await asyncio.sleep(0.5)
+            for _ in range(600):  # until the server gives up on us (a hang guard, not a timing)
+                if api.counters.slow_closed:
+                    break
+                await asyncio.sleep(0.05)
             lines = 0
             try:
                 async for _ in response.content:

@@ -13,6 +13,7 @@ from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder.cliutil import run_app
 from gapwatch.recorder.k8s import cli as k8s_cli
 from gapwatch.recorder.sim import cli as sim_cli
+from gapwatch.recorder.sources.lb import cli as lb_cli
 from gapwatch.replay import cli as replay_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 recorder_cli.register(app)
 k8s_cli.register(app)
 sim_cli.register(app)
+lb_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)
 

@@ -9,4 +9,10 @@ example).
 
 from __future__ import annotations
 
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "elbv2": "gapwatch.recorder.sources.lb.build:build_elbv2",
+    "alibaba-slb": "gapwatch.recorder.sources.lb.build:build_alibaba",
+    "tencent-clb": "gapwatch.recorder.sources.lb.build:build_tencent",
+    "huawei-elb": "gapwatch.recorder.sources.lb.build:build_huawei",
+    "push": "gapwatch.recorder.sources.lb.push:build",
+}

@@ -1,0 +1,182 @@
+"""Build the LB pollers from their configuration sections (REGISTRY keys `elbv2`, `alibaba-slb`,
+`tencent-clb`, `huawei-elb`). docs/recorder.md shows each section.
+
+Common keys: `interval_s` (default 5), `heartbeat_s` (60), `max_backoff_s` (300), `endpoint`
+(a private or test endpoint), `region`, `service` (`NAMESPACE/NAME` the group serves). No key
+holds a credential: each SDK reads its cloud's standard chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sources.base import Source, SourceContext
+from gapwatch.recorder.sources.lb.metrics import PollerMetrics
+from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
+from gapwatch.recorder.sources.view import NodeInfo
+
+_COMMON = {"interval_s", "heartbeat_s", "max_backoff_s", "endpoint", "region", "service"}
+
+
+class Settings:
+    """A configuration section, read key by key with errors that name the source and key."""
+
+    def __init__(self, source: str, raw: Mapping[str, Any], allowed: Iterable[str]) -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"sources.{source}: expected a mapping")
+        unknown = sorted(set(raw) - _COMMON - set(allowed))
+        if unknown:
+            raise ConfigError(f"sources.{source}: unknown key(s): {', '.join(unknown)}")
+        self.source, self.raw = source, raw
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(f"sources.{self.source}.{key}: required")
+            return None
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"sources.{self.source}.{key}: expected a non-empty string")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"sources.{self.source}.{key}: expected a number > 0")
+        return float(value)
+
+    def texts(self, key: str) -> list[str]:
+        value = self.raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"sources.{self.source}.{key}: expected a list of strings")
+        return list(value)
+
+    def service(self, key: str = "service") -> ServiceKey:
+        return parse_service(self.text(key), f"sources.{self.source}.{key}")
+
+    def poll(self) -> PollSettings:
+        default = PollSettings()
+        return PollSettings(
+            interval_s=self.number("interval_s", default.interval_s),
+            heartbeat_s=self.number("heartbeat_s", default.heartbeat_s),
+            max_backoff_s=self.number("max_backoff_s", default.max_backoff_s),
+        )
+
+
+def parse_service(value: str | None, where: str) -> ServiceKey:
+    """`NAMESPACE/NAME` (or None) as a ServiceKey."""
+    if value is None:
+        return NO_SERVICE
+    ns, _, name = value.partition("/")
+    if not ns or not name or "/" in name:
+        raise ConfigError(f"{where}: expected NAMESPACE/NAME, got {value!r}")
+    return ServiceKey(ns, name)
+
+
+def poller(
+    context: SourceContext,
+    name: str,
+    settings: Settings,
+    adapter: Callable[[Callable[[str], None]], Adapter],
+    service_of: Callable[[str], ServiceKey],
+    nodes: Callable[[], Iterable[NodeInfo]] | None = None,
+) -> PollerSource:
+    """A PollerSource wired to the recorder's context (its ClusterView's Nodes by default)."""
+    return PollerSource(
+        name=name,
+        cluster=context.cluster,
+        adapter=adapter,
+        clock=context.clock,
+        metrics=PollerMetrics(context.registry, name, context.clock),
+        nodes=nodes or context.view.nodes,
+        service_of=service_of,
+        settings=settings.poll(),
+        rng=context.rng,
+    )
+
+
+def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
+
+    s = Settings("elbv2", raw, {"target_groups", "tags", "max_attempts"})
+    groups = []
+    for i, item in enumerate(raw.get("target_groups") or []):
+        if not isinstance(item, Mapping) or not isinstance(item.get("arn"), str):
+            raise ConfigError(f"sources.elbv2.target_groups[{i}]: expected {{arn, service}}")
+        where = f"sources.elbv2.target_groups[{i}].service"
+        groups.append(TargetGroupRef(item["arn"], parse_service(item.get("service"), where)))
+    tags = raw.get("tags") or {}
+    if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
+        raise ConfigError("sources.elbv2.tags: expected a mapping of tag key to value")
+    if not groups and not tags:
+        raise ConfigError("sources.elbv2: give target_groups or tags")
+    region, endpoint = s.text("region"), s.text("endpoint")
+    attempts = int(s.number("max_attempts", 3))
+    holder = Elbv2Groups(groups, dict(tags), service=s.service())
+
+    def adapter(count: Callable[[str], None]) -> Adapter:
+        holder.connect(region=region, endpoint_url=endpoint, max_attempts=attempts, count=count)
+        return holder
+
+    return poller(context, "elbv2", s, adapter, holder.service_of)
+
+
+def build_alibaba(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
+
+    s = Settings("alibaba-slb", raw, {"load_balancer_id", "vserver_group_id"})
+    lb, group = s.text("load_balancer_id", required=True), s.text("vserver_group_id", required=True)
+    region = s.text("region", required=True)
+    endpoint, service = s.text("endpoint"), s.service()
+    assert lb and group and region
+
+    def adapter(count: Callable[[str], None]) -> Adapter:
+        return AlibabaSlbClient(
+            load_balancer_id=lb,
+            vserver_group_id=group,
+            region=region,
+            endpoint=endpoint,
+            count=count,
+        )
+
+    return poller(context, "alibaba-slb", s, adapter, lambda _g: service)
+
+
+def build_tencent(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    from gapwatch.recorder.sources.lb.tencent import TencentClbClient
+
+    s = Settings("tencent-clb", raw, {"load_balancer_id", "listener_ids"})
+    lb, region = s.text("load_balancer_id", required=True), s.text("region", required=True)
+    listeners, endpoint = s.texts("listener_ids"), s.text("endpoint")
+    service = s.service()
+    assert lb and region
+
+    def adapter(count: Callable[[str], None]) -> Adapter:
+        return TencentClbClient(
+            load_balancer_id=lb,
+            region=region,
+            listener_ids=listeners,
+            endpoint=endpoint,
+            count=count,
+        )
+
+    return poller(context, "tencent-clb", s, adapter, lambda _g: service)
+
+
+def build_huawei(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
+
+    s = Settings("huawei-elb", raw, {"pool_id"})
+    pool, region, endpoint = s.text("pool_id", required=True), s.text("region"), s.text("endpoint")
+    if region is None and endpoint is None:
+        raise ConfigError("sources.huawei-elb: give region or endpoint")
+    service = s.service()
+    assert pool
+
+    def adapter(count: Callable[[str], None]) -> Adapter:
+        return HuaweiElbClient(pool_id=pool, region=region, endpoint=endpoint, count=count)
+
+    return poller(context, "huawei-elb", s, adapter, lambda _g: service)

@@ -1,0 +1,227 @@
+"""What `gapwatch poll` and `gapwatch receive` run (imported only when one of them is called)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from gapwatch.recorder.cliutil import open_store, stderr
+from gapwatch.recorder.errors import SourceError
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.lb.build import parse_service
+from gapwatch.recorder.sources.lb.metrics import PollerMetrics
+from gapwatch.recorder.sources.lb.nodemap import nodes_from_store
+from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.sink import WriterSink
+from gapwatch.recorder.sources.lb.tracker import ServiceKey
+from gapwatch.recorder.sources.view import NodeInfo
+from gapwatch.recorder.timefmt import format_time
+from gapwatch.recorder.writer import EventWriter
+
+#: How long `gapwatch poll` trusts the Node objects it read from the store (s).
+NODES_TTL_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollJob:
+    """The options every `gapwatch poll CLOUD` shares."""
+
+    db: str
+    cluster: str
+    service: str | None
+    interval: float
+    duration: float | None
+    heartbeat: float
+    endpoint: str | None
+
+
+def _configure_logging() -> None:
+    """Warnings and errors as one JSON object per line on stderr (no secrets are ever logged)."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+
+
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class _StoreNodes:
+    """The store's Nodes of one cluster, re-read at most every NODES_TTL_S."""
+
+    def __init__(self, engine: Engine, cluster: str) -> None:
+        self.engine, self.cluster = engine, cluster
+        self._nodes: list[NodeInfo] = []
+        self._read_at: float | None = None
+
+    def __call__(self) -> list[NodeInfo]:
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at > NODES_TTL_S:
+            self._nodes, self._read_at = nodes_from_store(self.engine, self.cluster), now
+        return self._nodes
+
+
+def _print(batch: Sequence[Observation]) -> None:
+    for obs in batch:
+        target = obs.payload.get("Target") or {}
+        health = obs.payload.get("TargetHealth") or {}
+        what = f"{target.get('Id')}:{target.get('Port', '')}" if target else obs.kind
+        sys.stdout.write(
+            f"{format_time(obs.observed_at)} {obs.op:<8} {what} {health.get('State', '')} "
+            f"node={obs.node or '-'}\n"
+        )
+    sys.stdout.flush()
+
+
+async def _poll(
+    job: PollJob,
+    name: str,
+    adapter: Callable[[Callable[[str], None]], Adapter],
+    service_of: Callable[[str], ServiceKey],
+) -> None:
+    engine = open_store(job.db)
+    nodes = _StoreNodes(engine, job.cluster)
+    stderr.print(f"{name}: mapping targets to {len(nodes())} node(s) of cluster {job.cluster!r}")
+    sink = WriterSink(EventWriter(engine), on_write=_print)
+    metrics = PollerMetrics(CollectorRegistry(), name, _clock)
+    source = PollerSource(
+        name=name,
+        cluster=job.cluster,
+        adapter=adapter,
+        clock=_clock,
+        metrics=metrics,
+        nodes=nodes,
+        service_of=service_of,
+        settings=PollSettings(interval_s=job.interval, heartbeat_s=job.heartbeat),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if job.duration is not None:
+        loop.call_later(job.duration, stop.set)
+    try:
+        await source.run(sink, stop)
+    finally:
+        await sink.flush()
+        engine.dispose()
+    stderr.print(
+        f"{name}: {source.looks} look(s), {sink.result.inserted} observation(s) stored, "
+        f"{metrics.per_minute(_clock())} API call(s) in the last minute"
+    )
+    if source.looks == 0 and source.ready():
+        raise SourceError(f"{name}: no successful look: {source.ready()}")
+
+
+def _run(
+    job: PollJob,
+    name: str,
+    adapter: Callable[[Callable[[str], None]], Adapter],
+    service_of: Callable[[str], ServiceKey],
+) -> None:
+    _configure_logging()
+    asyncio.run(_poll(job, name, adapter, service_of))
+
+
+def run_elbv2(job: PollJob, arns: Sequence[str], region: str | None) -> None:
+    from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
+
+    groups = Elbv2Groups(
+        [TargetGroupRef(a) for a in arns], {}, service=parse_service(job.service, "--service")
+    )
+
+    def adapter(count: Callable[[str], None]) -> Adapter:
+        groups.connect(region=region, endpoint_url=job.endpoint, count=count)
+        return groups
+
+    _run(job, "elbv2", adapter, groups.service_of)
+
+
+def run_slb(job: PollJob, lb: str, group: str, region: str) -> None:
+    from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
+
+    service = parse_service(job.service, "--service")
+    _run(
+        job,
+        "alibaba-slb",
+        lambda count: AlibabaSlbClient(
+            load_balancer_id=lb,
+            vserver_group_id=group,
+            region=region,
+            endpoint=job.endpoint,
+            count=count,
+        ),
+        lambda _g: service,
+    )
+
+
+def run_clb(job: PollJob, lb: str, region: str, listeners: Sequence[str]) -> None:
+    from gapwatch.recorder.sources.lb.tencent import TencentClbClient
+
+    service = parse_service(job.service, "--service")
+    _run(
+        job,
+        "tencent-clb",
+        lambda count: TencentClbClient(
+            load_balancer_id=lb,
+            region=region,
+            listener_ids=listeners,
+            endpoint=job.endpoint,
+            count=count,
+        ),
+        lambda _g: service,
+    )
+
+
+def run_huawei(job: PollJob, pool: str, region: str | None) -> None:
+    from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
+
+    service = parse_service(job.service, "--service")
+    _run(
+        job,
+        "huawei-elb",
+        lambda count: HuaweiElbClient(
+            pool_id=pool, region=region, endpoint=job.endpoint, count=count
+        ),
+        lambda _g: service,
+    )
+
+
+def run_receive(
+    listen: str, token_file: Path | None, db: str, max_body_bytes: int, max_lines: int
+) -> None:
+    from gapwatch.recorder.sources.lb.push import Limits, load_token, make_app, parse_listen, serve
+
+    parse_listen(listen)
+    token = load_token(token_file)
+    engine = open_store(db)
+    _configure_logging()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(make_app(engine, token, Limits(max_body_bytes, max_lines)), listen, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()

@@ -100,7 +100,7 @@ class Elbv2Client:
         except ImportError as exc:  # pragma: no cover - boto3 is a core dependency
             raise MissingExtra("AWS", "aws", exc) from exc
         config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=5,
             read_timeout=10,
         )

@@ -78,7 +78,7 @@ class HuaweiElbClient:
             try:
                 answer = self._client.list_members(
                     self._request(pool_id=self.pool_id, limit=_PAGE, marker=marker)
-                ).to_dict()
+                ).to_json_object()
             except Exception as exc:  # the SDK's SdkException tree plus transport errors
                 raise _error(exc, "ListMembers") from exc
             page = [{k: v for k, v in m.items() if v is not None} for m in answer["members"] or []]

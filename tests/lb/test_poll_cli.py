@@ -1,0 +1,144 @@
+"""`gapwatch poll elbv2` as a real process against moto's server (over real HTTP), on a store
+that already holds the cluster's Service, Nodes, EndpointSlices and kube-proxy probes; then
+`gapwatch gaps` and `gapwatch timeline` read the LB lane it recorded as measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.writer import EventWriter
+from tests.lb.awsworld import REGION, AwsWorld, make_world
+from tests.replay import builders as b
+
+CLUSTER = b.CLUSTER
+
+
+def _now(obs: Observation, prev: datetime | None = None) -> Observation:
+    return dataclasses.replace(obs, observed_at=datetime.now(UTC), previous_observed_at=prev)
+
+
+def _node(name: str, instance: str, ip: str) -> Observation:
+    obs = b.node(0, name)
+    payload: dict[str, Any] = dict(obs.payload)
+    payload["spec"] = {"providerID": f"aws:///{REGION}a/{instance}"}
+    payload["status"] = dict(payload["status"], addresses=[{"type": "InternalIP", "address": ip}])
+    return _now(dataclasses.replace(obs, payload=payload))
+
+
+def _write(url: str, *observations: Observation) -> None:
+    engine = make_engine(url)
+    try:
+        EventWriter(engine).write(list(observations))
+    finally:
+        engine.dispose()
+
+
+def _gapwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gapwatch.dashboard.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+
+
+def _wait_for(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"no {needle!r} in poll output: {lines}")
+
+
+def test_poll_feeds_a_measured_lb_lane_and_gaps_finds_the_window(
+    store_url: str, moto_url: str
+) -> None:
+    world: AwsWorld = make_world(moto_url, instances=2)
+    world.register(0, 1)
+    _write(
+        store_url,
+        _now(b.service()),
+        _node("node-0", world.instances[0], world.ips[0]),
+        _node("node-1", world.instances[1], world.ips[1]),
+        _now(b.eps(0, [("igw-a", "node-0", "ready"), ("igw-b", "node-1", "ready")])),
+        _now(b.health(0, None, "node-0", 1)),
+        _now(b.health(0, None, "node-1", 1)),
+    )
+    poll = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gapwatch.dashboard.cli",
+            "poll",
+            "elbv2",
+            "--target-group",
+            world.arn,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            moto_url,
+            "--interval",
+            "0.3",
+            "--duration",
+            "30",
+            "--cluster",
+            CLUSTER,
+            "--service",
+            f"{b.NS}/{b.SVC}",
+            "--db",
+            store_url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    out: list[str] = []
+    try:
+        _wait_for(poll, "ADDED", out)
+        _wait_for(poll, "ADDED", out)
+        # the pod on node-1 goes away: kube-proxy closes at once, the target is still healthy
+        _write(
+            store_url,
+            _now(b.eps(0, [("igw-a", "node-0", "ready")])),
+            _now(b.health(0, None, "node-1", 0)),
+        )
+        time.sleep(1.0)
+        world.deregister(1)  # the CCM catches up
+        _wait_for(poll, "DELETED", out)
+    finally:
+        poll.terminate()
+        _, err = poll.communicate(timeout=60)
+    assert poll.returncode == 0, err
+    assert "mapping targets to 2 node(s)" in err and "observation(s) stored" in err
+    assert any(world.instances[1] in line and "node=node-1" in line for line in out)
+    _write(store_url, _now(b.health(0, None, "node-0", 1)), _now(b.health(0, None, "node-1", 0)))
+
+    gaps = _gapwatch("gaps", "--db", store_url, "--cluster", CLUSTER, "--json")
+    assert gaps.returncode == 0, gaps.stderr
+    windows = [w for w in json.loads(gaps.stdout) if w["node"] == "node-1"]
+    assert [(w["class"], w["provenance"]) for w in windows] == [
+        ("closed-before-deregistered", "measured")
+    ]
+    timeline = _gapwatch(
+        "timeline", "--db", store_url, "--cluster", CLUSTER, "--node", "node-1", "--json"
+    )
+    assert timeline.returncode == 0, timeline.stderr
+    lb = [s for s in json.loads(timeline.stdout) if s["lane"] == "lb"]
+    assert lb and {s["provenance"] for s in lb} == {"measured"}
+    assert [s["state"] for s in lb][-2:] == ["HEALTHY", "ABSENT"]

@@ -115,3 +115,16 @@ def test_weight_is_part_of_the_transition_for_other_clouds() -> None:
     assert [o.op for o in out] == ["MODIFIED"]
     assert out[0].payload["Weight"] == 0 and out[0].payload["Cloud"] == "alibaba-slb"
     assert out[0].payload["TargetHealth"] == {"State": "draining", "Reason": "Target.WeightZero"}
+
+
+def test_the_schema_checks_target_group_attributes() -> None:
+    import pytest
+
+    from gapwatch.recorder.errors import ObservationError
+    from gapwatch.recorder.observation import from_dict
+
+    out = Tracker(cluster="c").observe(t(0), group(attributes={"slow_start.duration_seconds": "0"}))
+    data = out[0].to_dict()
+    data["payload"]["Attributes"]["slow_start.duration_seconds"] = 0
+    with pytest.raises(ObservationError, match="Attributes"):
+        from_dict(data)

@@ -141,4 +141,5 @@ def _rewrite(data: bytes, overrides: dict[str, tuple[str, str | None, str | None
         for tag, value in (("State", state), ("Reason", reason), ("Description", description)):
             if value is not None:
                 ET.SubElement(health, f"{{{NS}}}{tag}").text = value
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,12 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def serve(app: web.Application, listen: str, stop: asyncio.Event) -> None:
+async def serve(
+    app: web.Application,
+    listen: str,
+    stop: asyncio.Event,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
     """Serve `app` on HOST:PORT until `stop` is set; logs the bound address."""
     host, port = parse_listen(listen)
     runner = web.AppRunner(app, access_log=None)
@@ -190,6 +195,7 @@ async def serve(app: web.Application, listen: str, stop: asyncio.Event) -> None:
     await site.start()
     bound = [f"{a[0]}:{a[1]}" for a in runner.addresses]
     log.info("push API listening", addresses=bound, path=PATH)
+    on_ready()
     try:
         await stop.wait()
     finally:
@@ -210,8 +216,10 @@ class PushSource:
         return None if self._started else "push API not listening yet"
 
     async def run(self, _sink: Any, stop: asyncio.Event) -> None:
-        self._started = True
-        await serve(self.app, self.listen, stop)
+        def started() -> None:
+            self._started = True
+
+        await serve(self.app, self.listen, stop, started)
 
 
 def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:

@@ -240,3 +240,54 @@ def test_bad_elbv2_settings_are_config_errors(bad: dict[str, object]) -> None:
     )
     with pytest.raises(ConfigError, match=r"sources\.elbv2"):
         build_elbv2(ctx, bad)
+
+
+def binding(arn: str | None, namespace: str, service: str | None) -> dict[str, Any]:
+    """A TargetGroupBinding as the AWS Load Balancer Controller's docs show it."""
+    spec: dict[str, Any] = {"targetType": "instance"}
+    if arn is not None:
+        spec["targetGroupARN"] = arn
+    if service is not None:
+        spec["serviceRef"] = {"name": service, "port": 80}
+    return {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": f"k8s-{namespace}-{service}", "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def test_target_groups_from_target_group_bindings_name_their_service(
+    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+) -> None:
+    """The bindings come from a local HTTP fake of the Kubernetes API's custom-objects list
+    (`GET /apis/elbv2.k8s.aws/v1beta1/targetgroupbindings`), read by the kubernetes client."""
+    from gapwatch.recorder.sources.lb.bindings import BindingLister, refs_from_bindings
+    from tests.lb.fakecloud import FakeCloud
+
+    world = make_world(moto_url, instances=1, tags=False)
+    world.register(0)
+    items = [binding(world.arn, "istio-system", "igw"), binding(None, "x", "no-arn")]
+    assert refs_from_bindings(items) == [
+        TargetGroupRef(world.arn, ServiceKey("istio-system", "igw"))
+    ]
+    with FakeCloud() as k8s:
+        k8s.answer(
+            "GET /apis/elbv2.k8s.aws/v1beta1/targetgroupbindings",
+            {
+                "apiVersion": "elbv2.k8s.aws/v1beta1",
+                "kind": "TargetGroupBindingList",
+                "metadata": {"resourceVersion": "42"},
+                "items": items,
+            },
+        )
+        groups = Elbv2Groups([], {}, bindings=BindingLister(api_server=k8s.url))
+        source = elbv2_source(groups, elb_proxy.url, world)
+        engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+        upgrade(engine)
+        look(source, engine)
+        got = stored(engine)
+        engine.dispose()
+    assert [(o.namespace, o.name, o.node, o.payload["TargetGroupArn"]) for o in got] == [
+        ("istio-system", "igw", "node-0", world.arn)
+    ]

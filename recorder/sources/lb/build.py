@@ -101,7 +101,18 @@ def poller(
 def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
     from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 
-    s = Settings("elbv2", raw, {"target_groups", "tags", "max_attempts"})
+    s = Settings(
+        "elbv2",
+        raw,
+        {
+            "target_groups",
+            "tags",
+            "max_attempts",
+            "target_group_bindings",
+            "api_server",
+            "kubeconfig",
+        },
+    )
     groups = []
     for i, item in enumerate(raw.get("target_groups") or []):
         if not isinstance(item, Mapping) or not isinstance(item.get("arn"), str):
@@ -111,13 +122,21 @@ def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
     tags = raw.get("tags") or {}
     if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
         raise ConfigError("sources.elbv2.tags: expected a mapping of tag key to value")
-    if not groups and not tags:
-        raise ConfigError("sources.elbv2: give target_groups or tags")
+    use_bindings = raw.get("target_group_bindings", False)
+    if not isinstance(use_bindings, bool):
+        raise ConfigError("sources.elbv2.target_group_bindings: expected true or false")
+    if not groups and not tags and not use_bindings:
+        raise ConfigError("sources.elbv2: give target_groups, tags or target_group_bindings")
     region, endpoint = s.text("region"), s.text("endpoint")
+    api_server, kubeconfig = s.text("api_server"), s.text("kubeconfig")
     attempts = int(s.number("max_attempts", 3))
     holder = Elbv2Groups(groups, dict(tags), service=s.service())
 
     def adapter(count: Callable[[str], None]) -> Adapter:
+        if use_bindings:
+            from gapwatch.recorder.sources.lb.bindings import BindingLister
+
+            holder.bindings = BindingLister(api_server=api_server, kubeconfig=kubeconfig)
         holder.connect(region=region, endpoint_url=endpoint, max_attempts=attempts, count=count)
         return holder
 

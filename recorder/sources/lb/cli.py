@@ -53,8 +53,20 @@ def register(app: typer.Typer) -> None:
 @poll_app.command("elbv2")
 def poll_elbv2(
     target_group: Annotated[
-        list[str], typer.Option("--target-group", help="Target group ARN (repeatable).")
-    ],
+        list[str] | None, typer.Option("--target-group", help="Target group ARN (repeatable).")
+    ] = None,
+    from_bindings: Annotated[
+        bool,
+        typer.Option(
+            "--from-bindings",
+            help="Also poll every target group named by a TargetGroupBinding (AWS Load Balancer "
+            "Controller) in the cluster, with its Service (in-cluster config or kubeconfig).",
+        ),
+    ] = False,
+    api_server: Annotated[
+        str | None,
+        typer.Option(help="With --from-bindings: this API URL, no credentials (kubectl proxy)."),
+    ] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (else the AWS config).")] = None,
     endpoint_url: EndpointOption = None,
     interval: IntervalOption = 5.0,
@@ -68,10 +80,14 @@ def poll_elbv2(
     settings and timing attributes once a minute."""
     from gapwatch.recorder.sources.lb.runpoll import PollJob, run_elbv2
 
+    if not target_group and not from_bindings:
+        raise typer.BadParameter("give --target-group ARN or --from-bindings")
     run_elbv2(
         PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url),
-        target_group,
+        target_group or [],
         region,
+        bindings=from_bindings,
+        api_server=api_server,
     )
 
 

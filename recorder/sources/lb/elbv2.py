@@ -207,9 +207,12 @@ class Elbv2Groups:
         tag_filters: Mapping[str, str],
         *,
         service: ServiceKey = NO_SERVICE,
+        bindings: Callable[[], list[TargetGroupRef]] | None = None,
     ) -> None:
+        """`bindings` lists the TargetGroupBindings' target groups (bindings.BindingLister)."""
         self.configured = list(configured)
         self.tag_filters = dict(tag_filters)
+        self.bindings = bindings
         self.default_service = service
         self._refs: dict[str, TargetGroupRef] = {r.arn: r for r in self.configured}
         self._client: Elbv2Client | None = None
@@ -227,8 +230,10 @@ class Elbv2Groups:
     def poll(self) -> list[GroupLook]:
         if self._client is None:
             raise LbApiError("elbv2: not connected")
-        if self.tag_filters and self._looks % DISCOVER_EVERY == 0:
-            found = self._client.discover(self.tag_filters)
-            self._refs = {r.arn: r for r in found} | {r.arn: r for r in self.configured}
+        if (self.tag_filters or self.bindings) and self._looks % DISCOVER_EVERY == 0:
+            found = self._client.discover(self.tag_filters) if self.tag_filters else []
+            bound = self.bindings() if self.bindings is not None else []
+            refs = [*found, *bound, *self.configured]  # later entries win: config, then bindings
+            self._refs = {r.arn: r for r in refs}
         self._looks += 1
         return self._client.poll(sorted(self._refs)) if self._refs else []

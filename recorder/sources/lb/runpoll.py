@@ -140,7 +140,14 @@ def _run(
     asyncio.run(_poll(job, name, adapter, service_of))
 
 
-def run_elbv2(job: PollJob, arns: Sequence[str], region: str | None) -> None:
+def run_elbv2(
+    job: PollJob,
+    arns: Sequence[str],
+    region: str | None,
+    *,
+    bindings: bool = False,
+    api_server: str | None = None,
+) -> None:
     from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 
     groups = Elbv2Groups(
@@ -148,6 +155,10 @@ def run_elbv2(job: PollJob, arns: Sequence[str], region: str | None) -> None:
     )
 
     def adapter(count: Callable[[str], None]) -> Adapter:
+        if bindings:
+            from gapwatch.recorder.sources.lb.bindings import BindingLister
+
+            groups.bindings = BindingLister(api_server=api_server)
         groups.connect(region=region, endpoint_url=job.endpoint, count=count)
         return groups
 

@@ -11,7 +11,7 @@ per line, blank lines ignored. The answer:
   one transaction, and an observation sent again is a duplicate (the store's dedupe key), so a
   client may retry freely.
 
-`routes(...)` gives the handlers to mount on any aiohttp application (the recorder's HTTP server);
+`add_routes(app, ...)` mounts the handler on any aiohttp application (the recorder's HTTP server);
 `PushSource` (REGISTRY key `push`) runs them on their own listener inside `gapwatch record`;
 `gapwatch receive` runs them alone. A push is written straight through its own EventWriter rather
 than the shared spool: the answer has to say what was stored.
@@ -163,12 +163,22 @@ async def _livez(_request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-def make_app(engine: Engine, token: str, limits: Limits = Limits()) -> web.Application:
-    """An aiohttp application serving the push API (and /livez)."""
+def add_routes(
+    app: web.Application, engine: Engine, token: str, limits: Limits = Limits()
+) -> PushHandler:
+    """Mount `POST /v1/observations` on an existing application (e.g. the recorder's server,
+    whose `client_max_size` should be at least `limits.max_body_bytes`: past it aiohttp itself
+    refuses the body, which the handler still answers with 413)."""
     handler = PushHandler(engine, token, limits)
+    app.router.add_post(PATH, handler.post)
+    return handler
+
+
+def make_app(engine: Engine, token: str, limits: Limits = Limits()) -> web.Application:
+    """A stand-alone aiohttp application serving the push API (and /livez)."""
     # aiohttp's own cap sits above ours so that our 413 (with a JSON reason) answers first
     app = web.Application(client_max_size=limits.max_body_bytes + 1)
-    app.router.add_post(PATH, handler.post)
+    add_routes(app, engine, token, limits)
     app.router.add_get("/livez", _livez)
     return app
 

@@ -9,6 +9,7 @@ holds a credential: each SDK reads its cloud's standard chain.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gapwatch.recorder.errors import ConfigError
@@ -17,6 +18,8 @@ from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
 from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
+
+NodesFn = Callable[[], Iterable[NodeInfo]]
 
 _COMMON = {"interval_s", "heartbeat_s", "max_backoff_s", "endpoint", "region", "service"}
 
@@ -57,6 +60,11 @@ class Settings:
     def service(self, key: str = "service") -> ServiceKey:
         return parse_service(self.text(key), f"sources.{self.source}.{key}")
 
+    def plan(self, adapter: AdapterFactory) -> Plan:
+        """A plan whose groups all serve the configured `service`."""
+        service = self.service()
+        return Plan(adapter, lambda _group: service, self.poll())
+
     def poll(self) -> PollSettings:
         default = PollSettings()
         return PollSettings(
@@ -76,43 +84,31 @@ def parse_service(value: str | None, where: str) -> ServiceKey:
     return ServiceKey(ns, name)
 
 
-def poller(
-    context: SourceContext,
-    name: str,
-    settings: Settings,
-    adapter: Callable[[Callable[[str], None]], Adapter],
-    service_of: Callable[[str], ServiceKey],
-    nodes: Callable[[], Iterable[NodeInfo]] | None = None,
-) -> PollerSource:
-    """A PollerSource wired to the recorder's context (its ClusterView's Nodes by default)."""
-    return PollerSource(
-        name=name,
-        cluster=context.cluster,
-        adapter=adapter,
-        clock=context.clock,
-        metrics=PollerMetrics(context.registry, name, context.clock),
-        nodes=nodes or context.view.nodes,
-        service_of=service_of,
-        settings=settings.poll(),
-        rng=context.rng,
-    )
+#: An adapter factory (given the API-call counter) and the Service of each group.
+AdapterFactory = Callable[[Callable[[str], None]], Adapter]
 
 
-def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a poller's settings say: how to make its adapter, whose groups, how often."""
+
+    adapter: AdapterFactory
+    service_of: Callable[[str], ServiceKey]
+    settings: PollSettings
+
+
+def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 
-    s = Settings(
-        "elbv2",
-        raw,
-        {
-            "target_groups",
-            "tags",
-            "max_attempts",
-            "target_group_bindings",
-            "api_server",
-            "kubeconfig",
-        },
-    )
+    keys = {
+        "target_groups",
+        "tags",
+        "max_attempts",
+        "target_group_bindings",
+        "api_server",
+        "kubeconfig",
+    }
+    s = Settings("elbv2", raw, keys)
     groups = []
     for i, item in enumerate(raw.get("target_groups") or []):
         if not isinstance(item, Mapping) or not isinstance(item.get("arn"), str):
@@ -140,62 +136,96 @@ def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
         holder.connect(region=region, endpoint_url=endpoint, max_attempts=attempts, count=count)
         return holder
 
-    return poller(context, "elbv2", s, adapter, holder.service_of)
+    return Plan(adapter, holder.service_of, s.poll())
 
 
-def build_alibaba(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+def plan_alibaba(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
 
     s = Settings("alibaba-slb", raw, {"load_balancer_id", "vserver_group_id"})
     lb, group = s.text("load_balancer_id", required=True), s.text("vserver_group_id", required=True)
-    region = s.text("region", required=True)
-    endpoint, service = s.text("endpoint"), s.service()
+    region, endpoint = s.text("region", required=True), s.text("endpoint")
     assert lb and group and region
-
-    def adapter(count: Callable[[str], None]) -> Adapter:
-        return AlibabaSlbClient(
+    return s.plan(
+        lambda count: AlibabaSlbClient(
             load_balancer_id=lb,
             vserver_group_id=group,
             region=region,
             endpoint=endpoint,
             count=count,
         )
+    )
 
-    return poller(context, "alibaba-slb", s, adapter, lambda _g: service)
 
-
-def build_tencent(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+def plan_tencent(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 
     s = Settings("tencent-clb", raw, {"load_balancer_id", "listener_ids"})
     lb, region = s.text("load_balancer_id", required=True), s.text("region", required=True)
     listeners, endpoint = s.texts("listener_ids"), s.text("endpoint")
-    service = s.service()
     assert lb and region
-
-    def adapter(count: Callable[[str], None]) -> Adapter:
-        return TencentClbClient(
+    return s.plan(
+        lambda count: TencentClbClient(
             load_balancer_id=lb,
             region=region,
             listener_ids=listeners,
             endpoint=endpoint,
             count=count,
         )
+    )
 
-    return poller(context, "tencent-clb", s, adapter, lambda _g: service)
 
-
-def build_huawei(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+def plan_huawei(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
 
     s = Settings("huawei-elb", raw, {"pool_id"})
     pool, region, endpoint = s.text("pool_id", required=True), s.text("region"), s.text("endpoint")
     if region is None and endpoint is None:
         raise ConfigError("sources.huawei-elb: give region or endpoint")
-    service = s.service()
     assert pool
+    return s.plan(
+        lambda count: HuaweiElbClient(pool_id=pool, region=region, endpoint=endpoint, count=count)
+    )
 
-    def adapter(count: Callable[[str], None]) -> Adapter:
-        return HuaweiElbClient(pool_id=pool, region=region, endpoint=endpoint, count=count)
 
-    return poller(context, "huawei-elb", s, adapter, lambda _g: service)
+#: Configuration key -> its plan (the recorder's REGISTRY and `gapwatch poll` share these).
+PLANS: dict[str, Callable[[Mapping[str, Any]], Plan]] = {
+    "elbv2": plan_elbv2,
+    "alibaba-slb": plan_alibaba,
+    "tencent-clb": plan_tencent,
+    "huawei-elb": plan_huawei,
+}
+
+
+def _source(
+    context: SourceContext, key: str, raw: Mapping[str, Any], nodes: NodesFn | None = None
+) -> PollerSource:
+    """A PollerSource wired to the recorder's context (its ClusterView's Nodes by default)."""
+    plan = PLANS[key](raw)
+    return PollerSource(
+        name=key,
+        cluster=context.cluster,
+        adapter=plan.adapter,
+        clock=context.clock,
+        metrics=PollerMetrics(context.registry, key, context.clock),
+        nodes=nodes or context.view.nodes,
+        service_of=plan.service_of,
+        settings=plan.settings,
+        rng=context.rng,
+    )
+
+
+def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    return _source(context, "elbv2", raw)
+
+
+def build_alibaba(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    return _source(context, "alibaba-slb", raw)
+
+
+def build_tencent(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    return _source(context, "tencent-clb", raw)
+
+
+def build_huawei(context: SourceContext, raw: Mapping[str, Any]) -> Source:
+    return _source(context, "huawei-elb", raw)

@@ -78,16 +78,18 @@ def poll_elbv2(
 ) -> None:
     """AWS ELBv2 (NLB/ALB): DescribeTargetHealth per target group, plus its health-check
     settings and timing attributes once a minute."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_elbv2
+    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
 
     if not target_group and not from_bindings:
         raise typer.BadParameter("give --target-group ARN or --from-bindings")
-    run_elbv2(
-        PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url),
-        target_group or [],
-        region,
-        bindings=from_bindings,
-        api_server=api_server,
+    options = {
+        "target_groups": [{"arn": arn} for arn in target_group or []],
+        "region": region,
+        "target_group_bindings": from_bindings,
+        "api_server": api_server,
+    }
+    run_poll(
+        PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url), "elbv2", options
     )
 
 
@@ -105,13 +107,17 @@ def poll_slb(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Alibaba Cloud SLB/CLB: a vServer group's members and weights, and their health."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_slb
+    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
 
-    run_slb(
+    options = {
+        "load_balancer_id": load_balancer_id,
+        "vserver_group_id": vserver_group_id,
+        "region": region,
+    }
+    run_poll(
         PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url),
-        load_balancer_id,
-        vserver_group_id,
-        region,
+        "alibaba-slb",
+        options,
     )
 
 
@@ -131,13 +137,17 @@ def poll_clb(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Tencent Cloud CLB: each listener's (and layer-7 rule's) targets, weights and health."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_clb
+    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
 
-    run_clb(
+    options = {
+        "load_balancer_id": load_balancer_id,
+        "region": region,
+        "listener_ids": listener_id or [],
+    }
+    run_poll(
         PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url),
-        load_balancer_id,
-        region,
-        listener_id or [],
+        "tencent-clb",
+        options,
     )
 
 
@@ -154,10 +164,12 @@ def poll_huawei(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Huawei Cloud ELB v3: a pool's members, weights and operating status."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_huawei
+    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
 
-    run_huawei(
-        PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url), pool_id, region
+    run_poll(
+        PollJob(db, cluster, service, interval, duration, heartbeat, endpoint_url),
+        "huawei-elb",
+        {"pool_id": pool_id, "region": region},
     )
 
 

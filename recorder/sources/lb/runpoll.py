@@ -7,10 +7,11 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -19,12 +20,11 @@ from sqlalchemy import Engine
 from gapwatch.recorder.cliutil import open_store, stderr
 from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sources.lb.build import parse_service
+from gapwatch.recorder.sources.lb.build import PLANS, Plan
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import nodes_from_store
-from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.poller import PollerSource
 from gapwatch.recorder.sources.lb.sink import WriterSink
-from gapwatch.recorder.sources.lb.tracker import ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import EventWriter
@@ -90,12 +90,7 @@ def _print(batch: Sequence[Observation]) -> None:
     sys.stdout.flush()
 
 
-async def _poll(
-    job: PollJob,
-    name: str,
-    adapter: Callable[[Callable[[str], None]], Adapter],
-    service_of: Callable[[str], ServiceKey],
-) -> None:
+async def _poll(job: PollJob, name: str, plan: Plan) -> None:
     engine = open_store(job.db)
     nodes = _StoreNodes(engine, job.cluster)
     stderr.print(f"{name}: mapping targets to {len(nodes())} node(s) of cluster {job.cluster!r}")
@@ -104,12 +99,12 @@ async def _poll(
     source = PollerSource(
         name=name,
         cluster=job.cluster,
-        adapter=adapter,
+        adapter=plan.adapter,
         clock=_clock,
         metrics=metrics,
         nodes=nodes,
-        service_of=service_of,
-        settings=PollSettings(interval_s=job.interval, heartbeat_s=job.heartbeat),
+        service_of=plan.service_of,
+        settings=plan.settings,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,89 +125,16 @@ async def _poll(
         raise SourceError(f"{name}: no successful look: {source.ready()}")
 
 
-def _run(
-    job: PollJob,
-    name: str,
-    adapter: Callable[[Callable[[str], None]], Adapter],
-    service_of: Callable[[str], ServiceKey],
-) -> None:
+def run_poll(job: PollJob, key: str, options: dict[str, Any]) -> None:
+    """Poll with the same settings a recorder's `sources.KEY` section takes (build.PLANS)."""
+    raw = {k: v for k, v in options.items() if v not in (None, [], False)}
+    raw.update(interval_s=job.interval, heartbeat_s=job.heartbeat)
+    for name, value in (("endpoint", job.endpoint), ("service", job.service)):
+        if value is not None:
+            raw[name] = value
+    plan = PLANS[key](raw)
     _configure_logging()
-    asyncio.run(_poll(job, name, adapter, service_of))
-
-
-def run_elbv2(
-    job: PollJob,
-    arns: Sequence[str],
-    region: str | None,
-    *,
-    bindings: bool = False,
-    api_server: str | None = None,
-) -> None:
-    from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
-
-    groups = Elbv2Groups(
-        [TargetGroupRef(a) for a in arns], {}, service=parse_service(job.service, "--service")
-    )
-
-    def adapter(count: Callable[[str], None]) -> Adapter:
-        if bindings:
-            from gapwatch.recorder.sources.lb.bindings import BindingLister
-
-            groups.bindings = BindingLister(api_server=api_server)
-        groups.connect(region=region, endpoint_url=job.endpoint, count=count)
-        return groups
-
-    _run(job, "elbv2", adapter, groups.service_of)
-
-
-def run_slb(job: PollJob, lb: str, group: str, region: str) -> None:
-    from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
-
-    service = parse_service(job.service, "--service")
-    _run(
-        job,
-        "alibaba-slb",
-        lambda count: AlibabaSlbClient(
-            load_balancer_id=lb,
-            vserver_group_id=group,
-            region=region,
-            endpoint=job.endpoint,
-            count=count,
-        ),
-        lambda _g: service,
-    )
-
-
-def run_clb(job: PollJob, lb: str, region: str, listeners: Sequence[str]) -> None:
-    from gapwatch.recorder.sources.lb.tencent import TencentClbClient
-
-    service = parse_service(job.service, "--service")
-    _run(
-        job,
-        "tencent-clb",
-        lambda count: TencentClbClient(
-            load_balancer_id=lb,
-            region=region,
-            listener_ids=listeners,
-            endpoint=job.endpoint,
-            count=count,
-        ),
-        lambda _g: service,
-    )
-
-
-def run_huawei(job: PollJob, pool: str, region: str | None) -> None:
-    from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
-
-    service = parse_service(job.service, "--service")
-    _run(
-        job,
-        "huawei-elb",
-        lambda count: HuaweiElbClient(
-            pool_id=pool, region=region, endpoint=job.endpoint, count=count
-        ),
-        lambda _g: service,
-    )
+    asyncio.run(_poll(job, key, plan))
 
 
 def run_receive(

@@ -142,3 +142,37 @@ def test_poll_and_receive_load_no_sdk_until_run() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["poll"],
+        ["poll", "elbv2"],
+        ["poll", "slb"],
+        ["poll", "clb"],
+        ["poll", "huawei-elb"],
+        ["receive"],
+    ],
+)
+def test_poll_and_receive_explain_themselves(path: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    if path == ["poll"]:
+        assert "Credentials" in result.output and "huawei-elb" in result.output
+    else:
+        assert "--db" in result.output
+
+
+def test_poll_without_a_target_group_is_a_usage_error() -> None:
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    result = CliRunner().invoke(app, ["poll", "elbv2", "--db", "sqlite://"])
+    assert result.exit_code == 2 and "--from-bindings" in result.output

@@ -28,7 +28,7 @@ IntervalOption = Annotated[
     typer.Option(min=0.1, help="Seconds between looks (each look costs 1-2 API calls per group)."),
 ]
 DurationOption = Annotated[
-    float | None, typer.Option(min=0.0, help="Stop after this many seconds (default: Ctrl-C).")
+    float | None, typer.Option(min=0.1, help="Stop after this many seconds (default: Ctrl-C).")
 ]
 EndpointOption = Annotated[
     str | None, typer.Option("--endpoint-url", help="The API endpoint (private or test).")

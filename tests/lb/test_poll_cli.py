@@ -142,3 +142,52 @@ def test_poll_feeds_a_measured_lb_lane_and_gaps_finds_the_window(
     lb = [s for s in json.loads(timeline.stdout) if s["lane"] == "lb"]
     assert lb and {s["provenance"] for s in lb} == {"measured"}
     assert [s["state"] for s in lb][-2:] == ["HEALTHY", "ABSENT"]
+
+
+def test_replay_reads_a_store_with_an_unmapped_target(tmp_path: object) -> None:
+    """An unmapped target (node null) sits beside mapped ones; replay's commands still run."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+    from gapwatch.recorder.store import make_engine, upgrade
+    from gapwatch.recorder.writer import EventWriter
+    from tests.replay import builders as b
+
+    assert isinstance(tmp_path, Path)
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    unmapped = dataclasses.replace(
+        b.target(3, None, "n1", "healthy", "ADDED"),
+        node=None,
+        payload={
+            "Target": {"Id": "10.9.9.9", "Port": 32999},
+            "TargetHealth": {"State": "healthy"},
+            "TargetGroupArn": "pool-1",
+        },
+    )
+    EventWriter(engine).write(
+        [
+            b.service(0),
+            b.node(0, "n1"),
+            b.eps(1, [("p", "n1", "ready")]),
+            b.health(2, None, "n1", 1),
+            b.target(3, None, "n1", "healthy", "ADDED"),
+            unmapped,
+            b.health(10, 2, "n1", 1),
+            b.target(10, 3, "n1", "healthy", "OBSERVED"),
+        ]
+    )
+    engine.dispose()
+    runner = CliRunner()
+    gaps = runner.invoke(app, ["gaps", "--db", url, "--json"])
+    assert gaps.exit_code == 0, gaps.output
+    assert json.loads(gaps.output) == []
+    timeline = runner.invoke(app, ["timeline", "--db", url, "--json"])
+    assert timeline.exit_code == 0, timeline.output
+    lb = [s for s in json.loads(timeline.output) if s["lane"] == "lb"]
+    assert [(s["node"], s["state"], s["provenance"]) for s in lb] == [("n1", "HEALTHY", "measured")]

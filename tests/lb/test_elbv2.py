@@ -291,3 +291,28 @@ def test_target_groups_from_target_group_bindings_name_their_service(
     assert [(o.namespace, o.name, o.node, o.payload["TargetGroupArn"]) for o in got] == [
         ("istio-system", "igw", "node-0", world.arn)
     ]
+
+
+def test_a_deleted_target_group_deletes_its_targets_and_the_others_go_on(
+    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+) -> None:
+    kept, deleted = make_world(moto_url, instances=2), make_world(moto_url, instances=1)
+    kept.register(0)
+    deleted.register(0)
+    groups = Elbv2Groups([TargetGroupRef(kept.arn), TargetGroupRef(deleted.arn)], {})
+    source = elbv2_source(groups, elb_proxy.url, kept)
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    upgrade(engine)
+    look(source, engine)
+    deleted.deregister(0)
+    deleted.elb.delete_target_group(TargetGroupArn=deleted.arn)
+    kept.register(1)
+    look(source, engine)
+    got = stored(engine)
+    engine.dispose()
+    assert source.ready() is None
+    later = sorted(
+        (o.op, o.payload["TargetGroupArn"] == kept.arn, o.payload["Target"]["Port"])
+        for o in got[2:]
+    )
+    assert later == [("ADDED", True, 32999), ("DELETED", False, 32999)]

@@ -40,7 +40,10 @@ _RANK = {"unhealthy": 0, "unavailable": 1, "healthy": 2}
 def _error(exc: Exception, operation: str) -> LbApiError:
     code = str(getattr(exc, "code", "") or "")
     cls = Throttled if code.startswith("Throttling") else LbApiError
-    return cls(f"{CLOUD} {operation}: {code or type(exc).__name__}: {getattr(exc, 'message', exc)}")
+    return cls(
+        f"{CLOUD} {operation}: {code or type(exc).__name__}: {getattr(exc, 'message', exc)}",
+        code=code or None,
+    )
 
 
 class AlibabaSlbClient:

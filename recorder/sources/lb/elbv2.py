@@ -31,6 +31,8 @@ from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 )
+#: The error code of a target group that does not exist (any more).
+NOT_FOUND = "TargetGroupNotFound"
 #: Tags that name the Service of a target group (AWS LB Controller; in-tree cloud provider).
 SERVICE_TAGS = ("service.k8s.aws/stack", "kubernetes.io/service-name")
 #: Target group attributes that decide how fast the LB stops or starts routing to a target.
@@ -68,7 +70,7 @@ def _client_error(exc: Exception, operation: str) -> LbApiError:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         message = str(exc.response.get("Error", {}).get("Message", ""))
         cls = Throttled if code in THROTTLE_CODES else LbApiError
-        return cls(f"elbv2 {operation}: {code}: {message}")
+        return cls(f"elbv2 {operation}: {code}: {message}", code=code)
     return LbApiError(f"elbv2 {operation}: {type(exc).__name__}: {exc}")
 
 
@@ -144,16 +146,21 @@ class Elbv2Client:
         return sorted(found, key=lambda r: r.arn)
 
     def _refresh_settings(self, arns: Iterable[str]) -> None:
-        arns = list(arns)
-        answer = self._call("DescribeTargetGroups", TargetGroupArns=arns)
-        for tg in answer.get("TargetGroups", []):
-            attrs = {f: str(tg[f]) for f in _GROUP_TIMING_FIELDS if tg.get(f) is not None}
-            raw = self._call("DescribeTargetGroupAttributes", TargetGroupArn=tg["TargetGroupArn"])
-            for item in raw.get("Attributes", []):
-                if str(item.get("Key", "")).startswith(TIMING_ATTRIBUTE_PREFIXES):
-                    attrs[item["Key"]] = str(item.get("Value", ""))
-            port = tg.get("HealthCheckPort")
-            self._settings[tg["TargetGroupArn"]] = (None if port is None else str(port), attrs)
+        for arn in arns:  # one by one: a deleted group must not hide the others' settings
+            try:
+                answer = self._call("DescribeTargetGroups", TargetGroupArns=[arn])
+            except LbApiError as exc:
+                if exc.code != NOT_FOUND:
+                    raise
+                continue
+            for tg in answer.get("TargetGroups", []):
+                attrs = {f: str(tg[f]) for f in _GROUP_TIMING_FIELDS if tg.get(f) is not None}
+                raw = self._call("DescribeTargetGroupAttributes", TargetGroupArn=arn)
+                for item in raw.get("Attributes", []):
+                    if str(item.get("Key", "")).startswith(TIMING_ATTRIBUTE_PREFIXES):
+                        attrs[item["Key"]] = str(item.get("Value", ""))
+                port = tg.get("HealthCheckPort")
+                self._settings[arn] = (None if port is None else str(port), attrs)
 
     def poll(self, arns: Iterable[str]) -> list[GroupLook]:
         """One look at every target group."""
@@ -163,7 +170,12 @@ class Elbv2Client:
         self._looks += 1
         looks = []
         for arn in arns:
-            answer = self._call("DescribeTargetHealth", TargetGroupArn=arn)
+            try:
+                answer = self._call("DescribeTargetHealth", TargetGroupArn=arn)
+            except LbApiError as exc:
+                if exc.code != NOT_FOUND:
+                    raise
+                answer = {}  # the group was deleted: every target it had has left it
             port, attrs = self._settings.get(arn, (None, {}))
             looks.append(
                 GroupLook(

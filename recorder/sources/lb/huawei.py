@@ -40,7 +40,9 @@ def _error(exc: Exception, operation: str) -> LbApiError:
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None) or status or type(exc).__name__
     cls = Throttled if status == 429 else LbApiError
-    return cls(f"{CLOUD} {operation}: {code}: {getattr(exc, 'error_msg', None) or exc}")
+    return cls(
+        f"{CLOUD} {operation}: {code}: {getattr(exc, 'error_msg', None) or exc}", code=str(code)
+    )
 
 
 class HuaweiElbClient:

@@ -33,7 +33,11 @@ WEIGHT_ZERO_REASON = "Target.WeightZero"
 
 
 class LbApiError(SourceError):
-    """A cloud LB API call failed."""
+    """A cloud LB API call failed; `code` is the cloud's error code when it sent one."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Throttled(LbApiError):

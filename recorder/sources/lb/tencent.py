@@ -40,7 +40,7 @@ def _error(exc: Exception, operation: str) -> LbApiError:
     code = str(getattr(exc, "code", "") or "")
     cls = Throttled if code.startswith(_THROTTLE) else LbApiError
     message = getattr(exc, "message", None) or str(exc)
-    return cls(f"{CLOUD} {operation}: {code or type(exc).__name__}: {message}")
+    return cls(f"{CLOUD} {operation}: {code or type(exc).__name__}: {message}", code=code or None)
 
 
 def _health_state(entry: dict[str, Any]) -> str:

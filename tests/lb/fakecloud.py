@@ -74,7 +74,7 @@ class FakeCloud:
         self._server.server_close()
 
     def answer(self, action: str, body: Any) -> None:
-        """From now on, `action` answers 200 with `body`."""
+        """From now on, `action` answers 200 with `body` (or `body(path)` when it is callable)."""
         with self._lock:
             self._answers[action] = body
 
@@ -125,4 +125,5 @@ class FakeCloud:
                 return queue.popleft()
             if action not in self._answers:
                 return 404, {"error": f"fake cloud: no answer for {action}"}
-            return 200, self._answers[action]
+            answer = self._answers[action]
+            return 200, answer(path) if callable(answer) else answer

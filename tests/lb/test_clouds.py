@@ -245,3 +245,19 @@ def test_a_missing_sdk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "alibabacloud_slb20140515", None)
     with pytest.raises(MissingExtra, match=r"pip install 'gapwatch\[alibaba\]'"):
         AlibabaSlbClient(load_balancer_id="lb", vserver_group_id="rsp", region="cn-hangzhou")
+
+
+def test_huawei_members_are_read_page_by_page(fake: FakeCloud, engine: Engine) -> None:
+    members = fixture("otc-huawei-elb-v3-list-members-response.json")
+    first, second = copy.deepcopy(members), copy.deepcopy(members)
+    first["members"], second["members"] = members["members"][:2], members["members"][2:]
+    first["page_info"] = {"next_marker": members["members"][1]["id"], "current_count": 2}
+    second["page_info"] = {"previous_marker": members["members"][1]["id"], "current_count": 1}
+    fake.answer("ListMembers", lambda path: second if "marker=" in path else first)
+    source = make_source(
+        "huawei-elb",
+        lambda count: HuaweiElbClient(pool_id="pool-1", endpoint=fake.url, count=count),
+    )
+    look(source, engine)
+    assert len(stored(engine)) == 3 and fake.count("ListMembers") == 2
+    assert f"marker={members['members'][1]['id']}" in fake.calls[1]["path"]

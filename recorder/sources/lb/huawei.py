@@ -75,6 +75,7 @@ class HuaweiElbClient:
     def poll(self) -> list[GroupLook]:
         members: list[dict[str, Any]] = []
         marker: str | None = None
+        seen: set[str] = set()
         while True:
             self._count("ListMembers")
             try:
@@ -86,8 +87,9 @@ class HuaweiElbClient:
             page = [{k: v for k, v in m.items() if v is not None} for m in answer["members"] or []]
             members += page
             marker = (answer.get("page_info") or {}).get("next_marker")
-            if not marker or not page:
+            if not marker or not page or marker in seen:  # a repeated marker would never end
                 break
+            seen.add(marker)
         return [GroupLook(group=self.pool_id, cloud=CLOUD, targets=tuple(map(_target, members)))]
 
 

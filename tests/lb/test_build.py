@@ -176,3 +176,38 @@ def test_poll_without_a_target_group_is_a_usage_error() -> None:
 
     result = CliRunner().invoke(app, ["poll", "elbv2", "--db", "sqlite://"])
     assert result.exit_code == 2 and "--from-bindings" in result.output
+
+
+def test_poll_that_never_reaches_the_api_fails_with_one_line(tmp_path: Path) -> None:
+    """boto3 against a closed local port: every look fails, the command exits 1 and says why."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(make_engine(url))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gapwatch.dashboard.cli",
+            "poll",
+            "elbv2",
+            "--target-group",
+            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/x/1",
+            "--region",
+            "eu-west-1",
+            "--endpoint-url",
+            f"http://127.0.0.1:{closed}",
+            "--duration",
+            "1",
+            "--db",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: elbv2: no successful look:") and "Could not connect" in last
+    assert "testing-secret" not in done.stderr  # the credentials never reach a log

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -106,9 +107,14 @@ class Elbv2Client:
             connect_timeout=5,
             read_timeout=10,
         )
-        self._client: Any = boto3.session.Session().client(
-            "elbv2", region_name=region, endpoint_url=endpoint_url, config=config
-        )
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            self._client: Any = boto3.session.Session().client(
+                "elbv2", region_name=region, endpoint_url=endpoint_url, config=config
+            )
+        except BotoCoreError as exc:  # no region, a bad endpoint URL, a broken AWS config
+            raise ConfigError(f"elbv2: {exc} (give --region / `region:`, or AWS_REGION)") from exc
         self._client.meta.events.register(
             "before-send.elastic-load-balancing-v2",
             lambda event_name, **_kw: count(event_name.rsplit(".", 1)[-1]),

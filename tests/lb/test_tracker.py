@@ -128,3 +128,43 @@ def test_the_schema_checks_target_group_attributes() -> None:
     data["payload"]["Attributes"]["slow_start.duration_seconds"] = 0
     with pytest.raises(ObservationError, match="Attributes"):
         from_dict(data)
+
+
+def test_folding_the_transitions_rebuilds_every_look() -> None:
+    """Property: applying the tracker's output to a map gives back each look's members and states,
+    and every transition's bounds are the previous look's start and this look's answer."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    looks = st.lists(
+        st.dictionaries(
+            st.sampled_from(["i-a", "i-b", "i-c", "i-d"]),
+            st.sampled_from(["initial", "healthy", "unhealthy", "draining"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(looks)
+    def check(sequence: list[dict[str, str]]) -> None:
+        tracker = Tracker(cluster="c", heartbeat_s=12)
+        folded: dict[str, str] = {}
+        for i, members in enumerate(sequence):
+            look = group(*(tgt(k, v) for k, v in sorted(members.items())))
+            out = tracker.observe(t(5 * i), look, started=t(5 * i - 1))
+            for obs in out:
+                ident = obs.payload["Target"]["Id"]
+                if obs.op == "DELETED":
+                    folded.pop(ident)
+                else:
+                    assert (
+                        obs.op != "OBSERVED"
+                        or folded[ident] == obs.payload["TargetHealth"]["State"]
+                    )
+                    folded[ident] = obs.payload["TargetHealth"]["State"]
+                assert obs.observed_at == t(5 * i)
+                assert obs.previous_observed_at == (None if i == 0 else t(5 * i - 6))
+            assert folded == members
+
+    check()

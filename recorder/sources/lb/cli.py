@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gapwatch.recorder.cliutil import DbOption
-from gapwatch.recorder.store import DEFAULT_URL
+from gapwatch.recorder.defaults import DEFAULT_URL
 
 poll_app = typer.Typer(
     name="poll",

@@ -211,3 +211,33 @@ def test_poll_that_never_reaches_the_api_fails_with_one_line(tmp_path: Path) -> 
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: elbv2: no successful look:") and "Could not connect" in last
     assert "testing-secret" not in done.stderr  # the credentials never reach a log
+
+
+def test_a_recorder_without_kubernetes_source_maps_targets_with_the_stores_nodes(
+    tmp_path: Path,
+) -> None:
+    """Built from REGISTRY with an empty ClusterView, the poller reads the Nodes in the store."""
+    import dataclasses
+
+    from gapwatch.recorder.exporter import iter_events
+    from gapwatch.recorder.writer import EventWriter
+    from tests.lb.fakecloud import FakeCloud, fixture
+    from tests.lb.harness import look
+    from tests.replay import builders as b
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    upgrade(engine)
+    node = b.node(0, "cce-1")
+    status = dict(
+        node.payload["status"], addresses=[{"type": "InternalIP", "address": "120.10.10.2"}]
+    )
+    payload = dict(node.payload, status=status)
+    EventWriter(engine).write([dataclasses.replace(node, cluster="c1", payload=payload)])
+    with FakeCloud() as fake:
+        fake.answer("ListMembers", fixture("otc-huawei-elb-v3-list-members-response.json"))
+        source = build("huawei-elb", {"pool_id": "p", "endpoint": fake.url}, engine)
+        assert isinstance(source, PollerSource)
+        look(source, engine)
+    nodes = [o.node for _id, o in iter_events(engine, cluster="c1") if o.kind == "TargetHealth"]
+    engine.dispose()
+    assert nodes == ["cce-1", "cce-1", None]

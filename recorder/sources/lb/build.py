@@ -15,6 +15,7 @@ from typing import Any
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.base import Source, SourceContext
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
+from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
 from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
@@ -202,13 +203,20 @@ def _source(
 ) -> PollerSource:
     """A PollerSource wired to the recorder's context (its ClusterView's Nodes by default)."""
     plan = PLANS[key](raw)
+    if nodes is None:
+        # the Kubernetes source's live view; without one in this recorder, the store's Nodes
+        stored = StoreNodes(context.engine, context.cluster)
+
+        def nodes() -> Iterable[NodeInfo]:
+            return context.view.nodes() or stored()
+
     return PollerSource(
         name=key,
         cluster=context.cluster,
         adapter=plan.adapter,
         clock=context.clock,
         metrics=PollerMetrics(context.registry, key, context.clock),
-        nodes=nodes or context.view.nodes,
+        nodes=nodes,
         service_of=plan.service_of,
         settings=plan.settings,
         rng=context.rng,

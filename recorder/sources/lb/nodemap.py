@@ -7,11 +7,12 @@ providerIDs end in the cloud's instance id after a `/` (AWS `aws:///us-east-1a/i
 unmapped target is still evidence (it may be a node the recorder has not seen yet).
 
 `nodes_from_store` reads the newest Node objects of a cluster from the event log, for `gapwatch
-poll` on a laptop, where no Kubernetes source runs in the same process.
+poll` on a laptop and for a recorder that runs no Kubernetes source (its ClusterView stays empty).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,3 +75,22 @@ def nodes_from_store(engine: Engine, cluster: str) -> list[NodeInfo]:
                     orjson.loads(payload) if isinstance(payload, str | bytes) else payload
                 )
     return [node_info(obj) for _name, obj in sorted(latest.items())]
+
+
+#: How long the Node objects read from the store are trusted (s).
+NODES_TTL_S = 30.0
+
+
+class StoreNodes:
+    """The store's Nodes of one cluster, re-read at most every NODES_TTL_S (a callable)."""
+
+    def __init__(self, engine: Engine, cluster: str) -> None:
+        self.engine, self.cluster = engine, cluster
+        self._nodes: list[NodeInfo] = []
+        self._read_at: float | None = None
+
+    def __call__(self) -> list[NodeInfo]:
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at > NODES_TTL_S:
+            self._nodes, self._read_at = nodes_from_store(self.engine, self.cluster), now
+        return self._nodes

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,22 +14,17 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine
 
 from gapwatch.recorder.cliutil import open_store, stderr
 from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.lb.build import PLANS, Plan
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
-from gapwatch.recorder.sources.lb.nodemap import nodes_from_store
+from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import PollerSource
 from gapwatch.recorder.sources.lb.sink import WriterSink
-from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import EventWriter
-
-#: How long `gapwatch poll` trusts the Node objects it read from the store (s).
-NODES_TTL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +57,6 @@ def _clock() -> datetime:
     return datetime.now(UTC)
 
 
-class _StoreNodes:
-    """The store's Nodes of one cluster, re-read at most every NODES_TTL_S."""
-
-    def __init__(self, engine: Engine, cluster: str) -> None:
-        self.engine, self.cluster = engine, cluster
-        self._nodes: list[NodeInfo] = []
-        self._read_at: float | None = None
-
-    def __call__(self) -> list[NodeInfo]:
-        now = time.monotonic()
-        if self._read_at is None or now - self._read_at > NODES_TTL_S:
-            self._nodes, self._read_at = nodes_from_store(self.engine, self.cluster), now
-        return self._nodes
-
-
 def _print(batch: Sequence[Observation]) -> None:
     for obs in batch:
         target = obs.payload.get("Target") or {}
@@ -92,7 +71,7 @@ def _print(batch: Sequence[Observation]) -> None:
 
 async def _poll(job: PollJob, name: str, plan: Plan) -> None:
     engine = open_store(job.db)
-    nodes = _StoreNodes(engine, job.cluster)
+    nodes = StoreNodes(engine, job.cluster)
     stderr.print(f"{name}: mapping targets to {len(nodes())} node(s) of cluster {job.cluster!r}")
     sink = WriterSink(EventWriter(engine), on_write=_print)
     metrics = PollerMetrics(CollectorRegistry(), name, _clock)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -67,4 +70,15 @@ def stored(engine: Engine, kind: str = "TargetHealth") -> list[Observation]:
 def node(name: str, provider_id: str | None, *ips: str) -> NodeInfo:
     return NodeInfo(
         name=name, addresses=tuple(("InternalIP", ip) for ip in ips), provider_id=provider_id
+    )
+
+
+def gapwatch(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `gapwatch` command as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "gapwatch.dashboard.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
     )

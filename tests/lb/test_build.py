@@ -26,7 +26,7 @@ from gapwatch.recorder.sources.base import Source, SourceContext
 from gapwatch.recorder.sources.lb.poller import PollerSource
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.store import make_engine, upgrade
-from tests.lb.harness import now
+from tests.lb.harness import gapwatch, now
 from tests.lb.test_push import TOKEN, line
 
 VALID: dict[str, dict[str, Any]] = {
@@ -185,27 +185,19 @@ def test_poll_that_never_reaches_the_api_fails_with_one_line(tmp_path: Path) -> 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gapwatch.dashboard.cli",
-            "poll",
-            "elbv2",
-            "--target-group",
-            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/x/1",
-            "--region",
-            "eu-west-1",
-            "--endpoint-url",
-            f"http://127.0.0.1:{closed}",
-            "--duration",
-            "1",
-            "--db",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = gapwatch(
+        "poll",
+        "elbv2",
+        "--target-group",
+        "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/x/1",
+        "--region",
+        "eu-west-1",
+        "--endpoint-url",
+        f"http://127.0.0.1:{closed}",
+        "--duration",
+        "1",
+        "--db",
+        url,
     )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]

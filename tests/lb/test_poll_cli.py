@@ -17,6 +17,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from tests.lb.awsworld import REGION, AwsWorld, make_world
+from tests.lb.harness import gapwatch
 from tests.replay import builders as b
 
 CLUSTER = b.CLUSTER
@@ -40,16 +41,6 @@ def _write(url: str, *observations: Observation) -> None:
         EventWriter(engine).write(list(observations))
     finally:
         engine.dispose()
-
-
-def _gapwatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gapwatch.dashboard.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
 
 
 def _wait_for(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> None:
@@ -129,13 +120,13 @@ def test_poll_feeds_a_measured_lb_lane_and_gaps_finds_the_window(
     assert any(world.instances[1] in line and "node=node-1" in line for line in out)
     _write(store_url, _now(b.health(0, None, "node-0", 1)), _now(b.health(0, None, "node-1", 0)))
 
-    gaps = _gapwatch("gaps", "--db", store_url, "--cluster", CLUSTER, "--json")
+    gaps = gapwatch("gaps", "--db", store_url, "--cluster", CLUSTER, "--json")
     assert gaps.returncode == 0, gaps.stderr
     windows = [w for w in json.loads(gaps.stdout) if w["node"] == "node-1"]
     assert [(w["class"], w["provenance"]) for w in windows] == [
         ("closed-before-deregistered", "measured")
     ]
-    timeline = _gapwatch(
+    timeline = gapwatch(
         "timeline", "--db", store_url, "--cluster", CLUSTER, "--node", "node-1", "--json"
     )
     assert timeline.returncode == 0, timeline.stderr

@@ -46,6 +46,7 @@ from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings
 from gapwatch.recorder.sources.kubeproxy.source import KubeProxyProber
 from gapwatch.recorder.sources.kubeproxy.targets import plan
 from gapwatch.recorder.sources.view import ClusterView, NodeInfo, ServiceInfo
+from gapwatch.replay.facts import write_facts
 
 BODY = (
     b'{"service":{"namespace":"default","name":"nginx"},'
@@ -118,6 +119,7 @@ def _prober(ports: list[int], interval: float) -> KubeProxyProber:
         rng=random.Random(1),
         registry=CollectorRegistry(),
         view=view,
+        derive=write_facts,
     )
     settings = ProberSettings(interval_s=interval, timeout_s=1.0, proxy_healthz=False)
     return KubeProxyProber(context, settings)

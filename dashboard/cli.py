@@ -19,6 +19,7 @@ from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
+from gapwatch.recorder.sources.lb import cli as lb_cli
 from gapwatch.replay import assume_cli
 from gapwatch.replay import cli as replay_cli
 
@@ -53,6 +54,7 @@ record_cli.register(app)
 importers_cli.register(app)
 sim_cli.register(app)
 probe_cli.register(app)
+lb_cli.register(app)
 replay_cli.register(app)
 assume_cli.register(app)
 dashboard_commands.register(app)

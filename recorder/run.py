@@ -77,6 +77,7 @@ class Recorder:
             rng=self.rng,
             registry=self.metrics.registry,
             view=self.view,
+            derive=derive,
         )
         self.sources: list[Source] = []
         for key, settings in config.sources.items():

@@ -12,4 +12,9 @@ from __future__ import annotations
 REGISTRY: dict[str, str] = {
     "k8s": "gapwatch.recorder.sources.k8s.source:build",
     "kube-proxy": "gapwatch.recorder.sources.kubeproxy.source:build",
+    "elbv2": "gapwatch.recorder.sources.lb.build:build_elbv2",
+    "alibaba-slb": "gapwatch.recorder.sources.lb.build:build_alibaba",
+    "tencent-clb": "gapwatch.recorder.sources.lb.build:build_tencent",
+    "huawei-elb": "gapwatch.recorder.sources.lb.build:build_huawei",
+    "push": "gapwatch.recorder.sources.lb.push:build",
 }

@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.view import ClusterView
-from gapwatch.recorder.writer import Checkpoint
+from gapwatch.recorder.writer import Checkpoint, Derive
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,9 @@ class SourceContext:
     rng: random.Random
     registry: CollectorRegistry
     view: ClusterView
+    #: The writer's derive hook (replay's facts), for a source that writes through its own
+    #: EventWriter instead of the shared spool (the push API).
+    derive: Derive
 
 
 class Source(Protocol):

@@ -84,6 +84,7 @@ def _prober(
         rng=random.Random(7),
         registry=CollectorRegistry(),
         view=view,
+        derive=write_facts,
     )
     return build(context, settings)
 
@@ -115,6 +116,7 @@ def test_registry_names_the_prober_and_the_agent_env_picks_the_node() -> None:
         rng=random.Random(1),
         registry=CollectorRegistry(),
         view=ClusterView(),
+        derive=write_facts,
     )
     prober = build(context, {"address_override": "127.0.0.1"}, env={"GAPWATCH_PROBE_NODE": "n2"})
     assert prober.settings.only_node == "n2"

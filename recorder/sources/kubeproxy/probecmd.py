@@ -73,6 +73,7 @@ async def run_probe(request: ProbeRequest, settings: ProberSettings, derive: Der
         rng=random.Random(),
         registry=CollectorRegistry(),
         view=static_view(request),
+        derive=derive,
     )
     prober = KubeProxyProber(
         context, settings, name="probe", on_observation=_print if request.as_json else None

@@ -1,0 +1,132 @@
+"""Alibaba Cloud SLB/CLB through `alibabacloud-slb20140515` (extra `gapwatch[alibaba]`).
+
+Alibaba's CCM rewrites a Service's vServer group whenever its endpoints or nodes change
+(endpoint-driven), so membership and weight matter as much as health. Per look:
+`DescribeVServerGroupAttribute` (the members: `ServerId`, `Port`, `Weight`) and
+`DescribeHealthStatus` of the load balancer (`ServerHealthStatus` per listener and backend).
+A member several listeners check is as healthy as its worst answer. States: `normal` -> healthy,
+`abnormal` -> unhealthy, `unavailable` (no check yet / checks off) -> unavailable; a member no
+listener reports -> unavailable; weight 0 -> draining (`Target.WeightZero`).
+
+Credentials: the Alibaba Cloud default credential chain (`ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET`,
+the credentials file, ECS RAM role, OIDC), never gapwatch's configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gapwatch.recorder.sources.lb.shape import (
+    GroupLook,
+    LbApiError,
+    MissingExtra,
+    Target,
+    Throttled,
+    as_int,
+    split_endpoint,
+    weighted_state,
+)
+
+CLOUD = "alibaba-slb"
+_STATES = {"normal": "healthy", "abnormal": "unhealthy", "unavailable": "unavailable"}
+_METHODS = {
+    "DescribeVServerGroupAttribute": "describe_vserver_group_attribute",
+    "DescribeHealthStatus": "describe_health_status",
+}
+_RANK = {"unhealthy": 0, "unavailable": 1, "healthy": 2}
+
+
+def _error(exc: Exception, operation: str) -> LbApiError:
+    code = str(getattr(exc, "code", "") or "")
+    cls = Throttled if code.startswith("Throttling") else LbApiError
+    return cls(
+        f"{CLOUD} {operation}: {code or type(exc).__name__}: {getattr(exc, 'message', exc)}",
+        code=code or None,
+    )
+
+
+class AlibabaSlbClient:
+    """Blocking calls for one vServer group of one load balancer."""
+
+    def __init__(
+        self,
+        *,
+        load_balancer_id: str,
+        vserver_group_id: str,
+        region: str,
+        endpoint: str | None = None,
+        count: Callable[[str], None] = lambda _op: None,
+    ) -> None:
+        try:
+            from alibabacloud_credentials.client import Client as Credentials
+            from alibabacloud_slb20140515 import models
+            from alibabacloud_slb20140515.client import Client
+            from alibabacloud_tea_openapi.utils_models import Config
+        except ImportError as exc:
+            raise MissingExtra("Alibaba Cloud SLB", "alibaba", exc) from exc
+        host, protocol = split_endpoint(endpoint)
+        self._models: Any = models
+        self._client: Any = Client(
+            Config(
+                credential=Credentials(),
+                region_id=region,
+                endpoint=host or f"slb.{region}.aliyuncs.com",
+                protocol=protocol,
+            )
+        )
+        self.load_balancer_id, self.group, self.region = load_balancer_id, vserver_group_id, region
+        self._count = count
+
+    def _call(self, operation: str, request: Any) -> dict[str, Any]:
+        self._count(operation)
+        method = getattr(self._client, _METHODS[operation])
+        try:
+            body: dict[str, Any] = method(request).body.to_map()
+        except Exception as exc:  # the SDK's tree (TeaException, ...) plus transport errors
+            raise _error(exc, operation) from exc
+        return body
+
+    def poll(self) -> list[GroupLook]:
+        m = self._models
+        members = self._call(
+            "DescribeVServerGroupAttribute",
+            m.DescribeVServerGroupAttributeRequest(
+                vserver_group_id=self.group, region_id=self.region
+            ),
+        )
+        health = self._call(
+            "DescribeHealthStatus",
+            m.DescribeHealthStatusRequest(
+                load_balancer_id=self.load_balancer_id, region_id=self.region
+            ),
+        )
+        worst: dict[tuple[str, int | None], tuple[str, dict[str, Any]]] = {}
+        for entry in (health.get("BackendServers") or {}).get("BackendServer") or []:
+            key = (str(entry.get("ServerId")), as_int(entry.get("Port")))
+            raw = str(entry.get("ServerHealthStatus", ""))
+            state = _STATES.get(raw, "unavailable")
+            if key not in worst or _RANK[state] < _RANK[worst[key][0]]:
+                worst[key] = (state, entry)
+        targets = []
+        for server in (members.get("BackendServers") or {}).get("BackendServer") or []:
+            sid, port = str(server.get("ServerId")), as_int(server.get("Port"))
+            weight = as_int(server.get("Weight"))
+            state, entry = worst.get((sid, port), ("unavailable", {}))
+            reason = None if (sid, port) in worst else "Target.HealthUnknown"
+            state, reason = weighted_state(state, weight, reason)
+            ip = server.get("ServerIp") or entry.get("ServerIp")
+            native = {"BackendServer": server, "HealthStatus": entry or None}
+            targets.append(
+                Target(
+                    id=sid,
+                    port=port,
+                    state=state,
+                    reason=reason,
+                    description=entry.get("ServerHealthStatus"),
+                    ip=ip,
+                    weight=weight,
+                    native=native,
+                )
+            )
+        return [GroupLook(group=self.group, targets=tuple(targets), cloud=CLOUD)]

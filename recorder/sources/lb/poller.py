@@ -1,0 +1,141 @@
+"""The poll loop every LB poller shares, behind the Source protocol (recorder.sources.base).
+
+Per cycle: note when the look starts, ask the cloud adapter (in a worker thread: the SDKs block),
+note when the answer arrived, map targets to nodes, let the tracker turn the look into
+transitions, put them into the sink and flush. A throttled or failed look changes nothing (the
+next good look's bounds widen over it) and doubles the wait, with jitter, up to `max_backoff_s`;
+a good look resets it to `interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from gapwatch.recorder.sources.base import Emitted, Sink
+from gapwatch.recorder.sources.lb.metrics import PollerMetrics
+from gapwatch.recorder.sources.lb.nodemap import NodeMap
+from gapwatch.recorder.sources.lb.shape import GroupLook, LbApiError, Throttled
+from gapwatch.recorder.sources.lb.tracker import DEFAULT_HEARTBEAT_S, ServiceKey, Tracker
+from gapwatch.recorder.sources.view import NodeInfo
+
+#: Default seconds between two looks, per cloud (issue 11; the simulator's lb_poll_period_s).
+#: Cost per group at 5 s: ELBv2 12 DescribeTargetHealth/min + 2 settings calls/min; Alibaba 24
+#: calls/min; Tencent 24 calls/min per load balancer; Huawei 12 ListMembers/min per pool (per
+#: page of 500 members). docs/recorder.md has the table.
+DEFAULT_INTERVAL_S = 5.0
+#: Longest wait after repeated throttling or errors (s).
+DEFAULT_MAX_BACKOFF_S = 300.0
+
+log = structlog.get_logger("gapwatch.recorder.lb")
+
+
+class Adapter(Protocol):
+    """A cloud adapter: one blocking look at every group it polls."""
+
+    def poll(self) -> list[GroupLook]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    interval_s: float = DEFAULT_INTERVAL_S
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    max_backoff_s: float = DEFAULT_MAX_BACKOFF_S
+
+
+class PollerSource:
+    """One LB poller; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        cluster: str,
+        adapter: Callable[[Callable[[str], None]], Adapter],
+        clock: Callable[[], datetime],
+        metrics: PollerMetrics,
+        nodes: Callable[[], Iterable[NodeInfo]],
+        service_of: Callable[[str], ServiceKey],
+        settings: PollSettings = PollSettings(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self._make_adapter = adapter
+        self._clock = clock
+        self.metrics = metrics
+        self._nodes = nodes
+        self._service_of = service_of
+        self.settings = settings
+        self._rng = rng or random.Random()
+        self.tracker = Tracker(cluster=cluster, heartbeat_s=settings.heartbeat_s)
+        self._adapter: Adapter | None = None
+        self._problem: str | None = "no look yet"
+        self.failures = 0
+        self.looks = 0
+
+    def ready(self) -> str | None:
+        return self._problem
+
+    def next_delay(self) -> float:
+        """Seconds to the next look: the interval, or the backoff after failures (jittered)."""
+        s = self.settings
+        if self.failures == 0:
+            return s.interval_s
+        base = min(s.max_backoff_s, s.interval_s * 2.0**self.failures)
+        return base * (0.5 + self._rng.random() / 2)
+
+    async def look(self, sink: Sink) -> int:
+        """One cycle; returns the observations put (raises nothing a look can cause)."""
+        try:
+            if self._adapter is None:
+                self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
+            started = self._clock()
+            looks = await asyncio.to_thread(self._adapter.poll)
+        except LbApiError as exc:
+            self.failures += 1
+            self._problem = str(exc)
+            self.metrics.error()
+            if isinstance(exc, Throttled):
+                self.metrics.throttled()
+            log.warning(
+                "lb look failed",
+                source=self.name,
+                error=str(exc),
+                throttled=isinstance(exc, Throttled),
+            )
+            return 0
+        now = self._clock()
+        self.failures, self._problem = 0, None
+        self.looks += 1
+        node_map = NodeMap(self._nodes())
+        put = 0
+        for group in looks:
+            for obs in self.tracker.observe(
+                now,
+                group,
+                service=self._service_of(group.group),
+                node_of=node_map.node_of,
+                started=started,
+            ):
+                await sink.put(Emitted(obs))
+                put += 1
+        self.metrics.targets(sum(len(g.targets) for g in looks))
+        self.metrics.per_minute(now)
+        if put:
+            await sink.flush()
+        return put
+
+    async def run(self, sink: Sink, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.look(sink)
+            delay = self.next_delay()
+            self.metrics.delay(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -1,0 +1,267 @@
+"""The push API: `POST /v1/observations`, for every LB or CCM no poller covers.
+
+The body is NDJSON in the documented observation format (docs/observation.md), one observation
+per line, blank lines ignored. The answer:
+
+- 401 without `Authorization: Bearer TOKEN` or with a wrong token (compared in constant time);
+- 413 when the body is larger than `max_body_bytes` or has more than `max_lines` lines;
+- 400 when any line is not valid: nothing of the request is stored, and the answer names every
+  bad line and why (`{"error": ..., "lines": [{"line": 3, "reason": "..."}]}`);
+- 200 `{"received": N, "stored": S, "duplicates": D}` otherwise: the whole request is written in
+  one transaction, and an observation sent again is a duplicate (the store's dedupe key), so a
+  client may retry freely.
+
+`add_routes(app, ...)` mounts the handler on any aiohttp application (the recorder's HTTP server);
+`PushSource` (REGISTRY key `push`) runs them on their own listener inside `gapwatch record`;
+`gapwatch receive` runs them alone. A push is written straight through its own EventWriter rather
+than the shared spool: the answer has to say what was stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from sqlalchemy import Engine
+
+from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
+from gapwatch.recorder.observation import Observation, from_dict
+from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.writer import Derive, EventWriter
+
+PATH = "/v1/observations"
+TOKEN_ENV = "GAPWATCH_PUSH_TOKEN"
+#: 4 MiB: about 4,000 TargetHealth lines of ~1 KB, far above what one LB changes at once.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Lines per request; a larger batch is split by the client.
+DEFAULT_MAX_LINES = 10_000
+#: Bad lines named in one 400 answer (the count says how many more there were).
+MAX_REPORTED = 100
+
+log = structlog.get_logger("gapwatch.recorder.push")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_lines: int = DEFAULT_MAX_LINES
+
+
+def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> str:
+    """The shared secret from a file (first line) or the environment; never logged."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{token_file}: cannot read the token file: {exc.strerror}") from exc
+        where = str(token_file)
+    else:
+        token, where = env.get(TOKEN_ENV, "").strip(), TOKEN_ENV
+    if len(token) < 16:
+        raise ConfigError(f"{where}: the push token must be at least 16 characters")
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    line: int
+    reason: str
+
+
+def parse_body(body: bytes, max_lines: int) -> tuple[list[Observation], list[BadLine]]:
+    """Every observation of an NDJSON body, or every bad line (pure). Raises ValueError past
+    `max_lines` lines."""
+    lines = [(n, raw) for n, raw in enumerate(body.split(b"\n"), start=1) if raw.strip()]
+    if len(lines) > max_lines:
+        raise ValueError(f"more than {max_lines} lines")
+    good: list[Observation] = []
+    bad: list[BadLine] = []
+    for number, raw in lines:
+        try:
+            good.append(from_dict(orjson.loads(raw)))
+        except orjson.JSONDecodeError as exc:
+            bad.append(BadLine(number, f"not JSON: {exc}"))
+        except ObservationError as exc:
+            bad.append(BadLine(number, str(exc)))
+    return good, bad
+
+
+def _answer(status: int, body: dict[str, Any], **headers: str) -> web.Response:
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+class PushHandler:
+    """The request handler; one EventWriter, writes serialized."""
+
+    def __init__(
+        self, engine: Engine, token: str, limits: Limits = Limits(), *, derive: Derive
+    ) -> None:
+        self._writer = EventWriter(engine, derive=derive)
+        self._token = token.encode("utf-8")
+        self.limits = limits
+        self._lock = asyncio.Lock()
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode("utf-8"), self._token)
+
+    async def post(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _answer(
+                401,
+                {"error": "missing or wrong bearer token"},
+                **{"WWW-Authenticate": 'Bearer realm="gapwatch"'},
+            )
+        limit = self.limits.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return _answer(413, {"error": f"body larger than {limit} bytes"})
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _answer(413, {"error": f"body larger than {limit} bytes"})
+        if len(body) > limit:
+            return _answer(413, {"error": f"body larger than {limit} bytes"})
+        try:
+            good, bad = parse_body(body, self.limits.max_lines)
+        except ValueError as exc:
+            return _answer(413, {"error": str(exc)})
+        if bad:
+            lines = [{"line": b.line, "reason": b.reason} for b in bad[:MAX_REPORTED]]
+            return _answer(
+                400,
+                {
+                    "error": f"{len(bad)} invalid line(s); nothing was stored",
+                    "lines": lines,
+                    "more": max(0, len(bad) - MAX_REPORTED),
+                },
+            )
+        if not good:
+            return _answer(400, {"error": "no observations in the body"})
+        async with self._lock:
+            try:
+                result = await asyncio.to_thread(self._writer.write, good)
+            except GapwatchError as exc:
+                log.error("push write failed", error=str(exc))
+                return _answer(503, {"error": "the event store failed; retry"})
+        log.info("push stored", received=len(good), stored=result.inserted)
+        return _answer(
+            200, {"received": len(good), "stored": result.inserted, "duplicates": result.duplicates}
+        )
+
+
+async def _livez(_request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def add_routes(
+    app: web.Application,
+    engine: Engine,
+    token: str,
+    limits: Limits = Limits(),
+    *,
+    derive: Derive,
+) -> PushHandler:
+    """Mount `POST /v1/observations` on an existing application (e.g. the recorder's server,
+    whose `client_max_size` should be at least `limits.max_body_bytes`: past it aiohttp itself
+    refuses the body, which the handler still answers with 413)."""
+    handler = PushHandler(engine, token, limits, derive=derive)
+    app.router.add_post(PATH, handler.post)
+    return handler
+
+
+def make_app(
+    engine: Engine, token: str, limits: Limits = Limits(), *, derive: Derive
+) -> web.Application:
+    """A stand-alone aiohttp application serving the push API (and /livez)."""
+    # aiohttp's own cap sits above ours so that our 413 (with a JSON reason) answers first
+    app = web.Application(client_max_size=limits.max_body_bytes + 1)
+    add_routes(app, engine, token, limits, derive=derive)
+    app.router.add_get("/livez", _livez)
+    return app
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets) -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"listen: expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+async def serve(
+    app: web.Application,
+    listen: str,
+    stop: asyncio.Event,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve `app` on HOST:PORT until `stop` is set; logs the bound address."""
+    host, port = parse_listen(listen)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = [f"{a[0]}:{a[1]}" for a in runner.addresses]
+    log.info("push API listening", addresses=bound, path=PATH)
+    on_ready()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+class PushSource:
+    """The push API as one of the recorder's sources (REGISTRY key `push`)."""
+
+    name = "push"
+
+    def __init__(
+        self, engine: Engine, token: str, listen: str, limits: Limits, *, derive: Derive
+    ) -> None:
+        self.app = make_app(engine, token, limits, derive=derive)
+        self.listen = listen
+        self._started = False
+
+    def ready(self) -> str | None:
+        return None if self._started else "push API not listening yet"
+
+    async def run(self, _sink: Any, stop: asyncio.Event) -> None:
+        def started() -> None:
+            self._started = True
+
+        await serve(self.app, self.listen, stop, started)
+
+
+def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
+    """`sources.push`: `listen` (HOST:PORT), `token_file` (else env GAPWATCH_PUSH_TOKEN),
+    `max_body_bytes`, `max_lines`."""
+    unknown = sorted(set(raw) - {"listen", "token_file", "max_body_bytes", "max_lines"})
+    if unknown:
+        raise ConfigError(f"sources.push: unknown key(s): {', '.join(unknown)}")
+    listen = raw.get("listen")
+    if not isinstance(listen, str):
+        raise ConfigError("sources.push.listen: required, HOST:PORT")
+    parse_listen(listen)
+    token_file = raw.get("token_file")
+    token = load_token(Path(token_file) if isinstance(token_file, str) else None)
+    limits = Limits()
+    for key in ("max_body_bytes", "max_lines"):
+        value = raw.get(key, getattr(limits, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"sources.push.{key}: expected an integer > 0")
+    limits = Limits(
+        int(raw.get("max_body_bytes", limits.max_body_bytes)),
+        int(raw.get("max_lines", limits.max_lines)),
+    )
+    return PushSource(context.engine, token, listen, limits, derive=context.derive)

@@ -1,0 +1,157 @@
+"""The shared shape every LB poller maps its cloud's answer to, and the observations it becomes.
+
+A target is reported in ELBv2's `TargetHealthDescription` vocabulary (docs/observation.md,
+`TargetHealth`): `Target.Id/Port`, `HealthCheckPort`, `TargetHealth.State/Reason/Description`,
+plus `TargetGroupArn` (the group's id, whatever the cloud calls it). Other clouds add `Weight`
+(endpoint-driven CCMs steer by membership and weight, not only health), `Cloud` and `Native`
+(the member exactly as the cloud's API returned it), so nothing the cloud said is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gapwatch.recorder.errors import SourceError
+
+#: ELBv2 target states (AWS docs "Target health status", samples/aws-elb/*reason-codes.md).
+STATES = (
+    "initial",
+    "healthy",
+    "unhealthy",
+    "unhealthy.draining",
+    "unused",
+    "draining",
+    "unavailable",
+)
+
+#: Reason gapwatch writes for a member a non-AWS LB keeps with weight 0 (Tencent's
+#: `enable-grace-shutdown`, Alibaba's CCM during a drain): the LB sends it no new connections,
+#: which is what ELBv2 calls `draining`. Not an AWS reason code; documented in docs/observation.md.
+WEIGHT_ZERO_REASON = "Target.WeightZero"
+
+
+class LbApiError(SourceError):
+    """A cloud LB API call failed; `code` is the cloud's error code when it sent one."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Throttled(LbApiError):
+    """The cloud asked us to slow down (AWS `Throttling`, Alibaba `Throttling.User`, ...)."""
+
+
+class MissingExtra(SourceError):
+    """The cloud's SDK is not installed."""
+
+    def __init__(self, cloud: str, extra: str, exc: ImportError) -> None:
+        super().__init__(
+            f"the {cloud} poller needs its SDK: pip install 'gapwatch[{extra}]' ({exc.msg})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One member of an LB group as one look saw it."""
+
+    id: str
+    port: int | None
+    state: str
+    reason: str | None = None
+    description: str | None = None
+    ip: str | None = None
+    weight: int | None = None
+    #: extra ELBv2 `Target` fields (AvailabilityZone) kept as returned
+    target_extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the member as the cloud returned it (for ELBv2: the TargetHealthDescription itself)
+    native: Mapping[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity inside the group: a target is (id, port), as in ELBv2."""
+        return f"{self.id}:{'' if self.port is None else self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLook:
+    """One look at one group: its members and the settings that decide LB timing."""
+
+    group: str
+    targets: tuple[Target, ...]
+    health_check_port: str | None = None
+    #: timing attributes (deregistration delay, health-check interval, thresholds), as strings
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    cloud: str = "aws"
+
+
+def target_payload(look: GroupLook, target: Target) -> dict[str, Any]:
+    """The `TargetHealth` payload of one target (docs/observation.md)."""
+    if look.cloud == "aws" and target.native is not None:
+        # ELBv2's own TargetHealthDescription, untouched, plus the group it belongs to
+        payload = {**dict(target.native), "TargetGroupArn": look.group}
+        if look.health_check_port is not None:
+            payload.setdefault("HealthCheckPort", look.health_check_port)
+        return payload
+    tgt: dict[str, Any] = {"Id": target.id, **dict(target.target_extra)}
+    if target.port is not None:
+        tgt["Port"] = target.port
+    health: dict[str, Any] = {"State": target.state}
+    if target.reason:
+        health["Reason"] = target.reason
+    if target.description:
+        health["Description"] = target.description
+    out: dict[str, Any] = {"Target": tgt, "TargetHealth": health, "TargetGroupArn": look.group}
+    if look.health_check_port is not None:
+        out["HealthCheckPort"] = look.health_check_port
+    if look.cloud != "aws":
+        out["Cloud"] = look.cloud
+        if target.ip is not None:
+            out["Ip"] = target.ip
+        if target.weight is not None:
+            out["Weight"] = target.weight
+        if target.native is not None:
+            out["Native"] = dict(target.native)
+    return out
+
+
+def attributes_payload(look: GroupLook) -> dict[str, Any]:
+    """The `TargetGroupAttributes` payload of one group (docs/observation.md)."""
+    payload: dict[str, Any] = {
+        "TargetGroupArn": look.group,
+        "Attributes": dict(sorted(look.attributes.items())),
+        "Cloud": look.cloud,
+    }
+    if look.health_check_port is not None:
+        payload["HealthCheckPort"] = look.health_check_port
+    return payload
+
+
+def weighted_state(state: str, weight: int | None, reason: str | None) -> tuple[str, str | None]:
+    """A registered member with weight 0 gets no new connections: ELBv2's `draining`."""
+    if weight == 0 and state in ("healthy", "initial", "unhealthy", "unavailable"):
+        return "draining", WEIGHT_ZERO_REASON
+    return state, reason
+
+
+def as_int(value: Any) -> int | None:
+    """Clouds send ports and weights as numbers or strings ("80"); None when neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def split_endpoint(endpoint: str | None, default_protocol: str = "https") -> tuple[str | None, str]:
+    """`http://host:port` or `host[:port]` -> (host[:port], protocol), for SDKs that take both."""
+    if endpoint is None:
+        return None, default_protocol
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        return endpoint.rstrip("/"), default_protocol
+    return rest.rstrip("/"), scheme.lower()

@@ -1,0 +1,145 @@
+"""Tencent Cloud CLB through `tencentcloud-sdk-python-clb` (extra `gapwatch[tencent]`).
+
+TKE binds nodes (or, with `local-svc-only-bind-node-with-pod`, only nodes with pods) and with
+`enable-grace-shutdown` sets a terminating pod's weight to 0: record membership and weight, not
+only health. Per look: `DescribeTargets` (members per listener, and per rule of a layer-7
+listener, with `Weight`) and `DescribeTargetHealth` (`HealthStatus`, `HealthStatusDetail`).
+A group is `LOADBALANCER/LISTENER` (plus `/LOCATION` for a layer-7 rule).
+
+States: `HealthStatusDetail` `Alive` -> healthy, `Dead` -> unhealthy, `Unknown` -> initial,
+`Close` (checks off) -> unavailable; without a detail, `HealthStatus` true/false; a member no
+health entry covers -> unavailable (`Target.HealthUnknown`); weight 0 -> draining.
+
+Credentials: Tencent Cloud's default provider chain (`TENCENTCLOUD_SECRET_ID`/`_KEY`, profile
+file, CVM role, TKE OIDC), never gapwatch's configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gapwatch.recorder.sources.lb.shape import (
+    GroupLook,
+    LbApiError,
+    MissingExtra,
+    Target,
+    Throttled,
+    as_int,
+    split_endpoint,
+    weighted_state,
+)
+
+CLOUD = "tencent-clb"
+_DETAIL = {"Alive": "healthy", "Dead": "unhealthy", "Unknown": "initial", "Close": "unavailable"}
+_THROTTLE = ("RequestLimitExceeded", "LimitExceeded")
+
+
+def _error(exc: Exception, operation: str) -> LbApiError:
+    code = str(getattr(exc, "code", "") or "")
+    cls = Throttled if code.startswith(_THROTTLE) else LbApiError
+    message = getattr(exc, "message", None) or str(exc)
+    return cls(f"{CLOUD} {operation}: {code or type(exc).__name__}: {message}", code=code or None)
+
+
+def _health_state(entry: dict[str, Any]) -> str:
+    detail = entry.get("HealthStatusDetail")
+    if detail in _DETAIL:
+        return _DETAIL[str(detail)]
+    return "healthy" if entry.get("HealthStatus") else "unhealthy"
+
+
+class TencentClbClient:
+    """Blocking calls for the listeners of one CLB instance."""
+
+    def __init__(
+        self,
+        *,
+        load_balancer_id: str,
+        region: str,
+        listener_ids: Sequence[str] = (),
+        endpoint: str | None = None,
+        count: Callable[[str], None] = lambda _op: None,
+    ) -> None:
+        try:
+            from tencentcloud.clb.v20180317 import clb_client, models
+            from tencentcloud.common import credential
+            from tencentcloud.common.profile.client_profile import ClientProfile
+            from tencentcloud.common.profile.http_profile import HttpProfile
+        except ImportError as exc:
+            raise MissingExtra("Tencent Cloud CLB", "tencent", exc) from exc
+        host, protocol = split_endpoint(endpoint)
+        profile = HttpProfile(endpoint=host or "clb.tencentcloudapi.com", protocol=protocol)
+        cred = credential.DefaultCredentialProvider().get_credential()
+        self._client: Any = clb_client.ClbClient(cred, region, ClientProfile(httpProfile=profile))
+        self._models: Any = models
+        self.load_balancer_id, self.listener_ids = load_balancer_id, list(listener_ids)
+        self._count = count
+
+    def _call(self, operation: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self._count(operation)
+        request = getattr(self._models, operation + "Request")()
+        request.from_json_string(json.dumps(fields))
+        try:
+            answer = getattr(self._client, operation)(request)
+        except Exception as exc:  # TencentCloudSDKException plus transport errors
+            raise _error(exc, operation) from exc
+        body: dict[str, Any] = json.loads(answer.to_json_string())
+        return body
+
+    def poll(self) -> list[GroupLook]:
+        lb = self.load_balancer_id
+        query: dict[str, Any] = {"LoadBalancerId": lb}
+        if self.listener_ids:
+            query["ListenerIds"] = self.listener_ids
+        members = self._call("DescribeTargets", query)
+        health = self._call("DescribeTargetHealth", {"LoadBalancerIds": [lb]})
+        by_rule: dict[tuple[str, str | None, str, int | None], dict[str, Any]] = {}
+        for balancer in health.get("LoadBalancers") or []:
+            for listener in balancer.get("Listeners") or []:
+                for rule in listener.get("Rules") or []:
+                    for t in rule.get("Targets") or []:
+                        ident = (str(t.get("TargetId")), as_int(t.get("Port")))
+                        by_rule[(listener["ListenerId"], rule.get("LocationId"), *ident)] = t
+                        by_rule.setdefault((listener["ListenerId"], None, *ident), t)
+        looks = []
+        for listener in members.get("Listeners") or []:
+            lid = str(listener.get("ListenerId"))
+            groups: list[tuple[str | None, list[dict[str, Any]]]] = []
+            if listener.get("Targets") is not None:
+                groups.append((None, listener["Targets"]))
+            for rule in listener.get("Rules") or []:
+                groups.append((rule.get("LocationId"), rule.get("Targets") or []))
+            for location, targets in groups:
+                group = f"{lb}/{lid}" + (f"/{location}" if location else "")
+                looks.append(
+                    GroupLook(
+                        group=group,
+                        cloud=CLOUD,
+                        targets=tuple(_target(lid, location, t, by_rule) for t in targets),
+                    )
+                )
+        return looks
+
+
+def _target(
+    lid: str, location: str | None, t: dict[str, Any], health: dict[Any, dict[str, Any]]
+) -> Target:
+    tid, port = str(t.get("InstanceId") or t.get("EniIp")), as_int(t.get("Port"))
+    weight = as_int(t.get("Weight"))
+    entry = health.get((lid, location, tid, port)) or health.get((lid, None, tid, port))
+    state = _health_state(entry) if entry else "unavailable"
+    reason = None if entry else "Target.HealthUnknown"
+    state, reason = weighted_state(state, weight, reason)
+    ips = t.get("PrivateIpAddresses") or []
+    return Target(
+        id=tid,
+        port=port,
+        state=state,
+        reason=reason,
+        description=(entry or {}).get("HealthStatusDetail"),
+        ip=ips[0] if ips else None,
+        weight=weight,
+        native={"Target": t, "Health": entry},
+    )

@@ -1,0 +1,141 @@
+"""Successive looks at LB groups -> transitions with sampling bounds. Pure: no clock, no I/O.
+
+A poller only knows that a change happened between two looks. For every target the tracker
+emits `ADDED` when it first appears, `MODIFIED` when its payload (state, reason, weight, health
+check port, node) changes, `DELETED` when it leaves the group (payload: the last one seen), and an
+`OBSERVED` heartbeat when nothing changed for `heartbeat_s`. Every observation carries
+`observed_at` = when this look's answer arrived and `previous_observed_at` = when the group's
+previous successful look was asked (`started`), so the true change time lies in
+`[previous_observed_at, observed_at]` even when a change races a request. A failed look changes
+nothing: the next good look's bounds simply widen over the gap. The first look has no lower bound.
+
+A group's timing attributes become one `TargetGroupAttributes` observation when they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.lb.shape import GroupLook, Target, attributes_payload, target_payload
+
+#: The source name the pollers write (docs/observation.md).
+POLLER_SOURCE = "lb-poller"
+#: A full look at an unchanged target is written at least this often (s), as the simulator's
+#: `observe.heartbeat_s` and the kube-proxy prober do: it shows the poller was still looking.
+DEFAULT_HEARTBEAT_S = 60.0
+
+
+@dataclass(slots=True)
+class _Seen:
+    payload: dict[str, Any]
+    node: str | None
+    emitted_at: datetime
+
+
+@dataclass(slots=True)
+class _Group:
+    last_start: datetime | None = None
+    targets: dict[str, _Seen] = field(default_factory=dict)
+    attributes: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKey:
+    """The Service a group serves (namespace/name), when known."""
+
+    namespace: str | None = None
+    name: str | None = None
+
+
+#: A group whose Service is not known.
+NO_SERVICE = ServiceKey()
+
+
+class Tracker:
+    """Remembers the last look at each group; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        source: str = POLLER_SOURCE,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+    ) -> None:
+        self.cluster = cluster
+        self.source = source
+        self.heartbeat = timedelta(seconds=heartbeat_s)
+        self._groups: dict[str, _Group] = {}
+
+    def observe(
+        self,
+        now: datetime,
+        look: GroupLook,
+        *,
+        service: ServiceKey = NO_SERVICE,
+        node_of: Callable[[Target], str | None] = lambda _t: None,
+        started: datetime | None = None,
+    ) -> list[Observation]:
+        """The observations one look adds, in a stable order (attributes first, then by key).
+
+        `now` is when the answer arrived, `started` when the request was sent (default `now`).
+        """
+        group = self._groups.setdefault(look.group, _Group())
+        prev = group.last_start
+        out: list[Observation] = []
+
+        def emit(kind: str, op: str, payload: dict[str, Any], node: str | None) -> None:
+            out.append(
+                Observation(
+                    observed_at=now,
+                    cluster=self.cluster,
+                    source=self.source,
+                    kind=kind,
+                    op=op,
+                    payload=payload,
+                    namespace=service.namespace,
+                    name=service.name,
+                    node=node,
+                    previous_observed_at=prev,
+                )
+            )
+
+        attrs = attributes_payload(look)
+        if look.attributes and attrs != group.attributes:
+            emit(
+                "TargetGroupAttributes",
+                "ADDED" if group.attributes is None else "MODIFIED",
+                attrs,
+                None,
+            )
+            group.attributes = attrs
+
+        current = {t.key: t for t in look.targets}
+        for key in sorted(set(current) | set(group.targets)):
+            old = group.targets.get(key)
+            target = current.get(key)
+            if target is None:
+                assert old is not None
+                emit("TargetHealth", "DELETED", old.payload, old.node)
+                del group.targets[key]
+                continue
+            payload, node = target_payload(look, target), node_of(target)
+            if old is None:
+                op = "ADDED"
+            elif old.payload != payload or old.node != node:
+                op = "MODIFIED"
+            elif now - old.emitted_at >= self.heartbeat:
+                op = "OBSERVED"
+            else:
+                continue
+            emit("TargetHealth", op, payload, node)
+            group.targets[key] = _Seen(payload, node, now)
+        group.last_start = started if started is not None else now
+        return out
+
+    def forget(self, group: str) -> None:
+        """Drop what is known about a group (it is no longer polled)."""
+        self._groups.pop(group, None)

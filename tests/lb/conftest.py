@@ -1,0 +1,46 @@
+"""Fixtures of the LB tests: cloud credentials in the environment only (as in production), and
+one moto server (with the health proxy in front) per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lb.fakeelb import HealthProxy, moto_server
+
+#: What each SDK's standard credential chain reads; the fakes never check them.
+CLOUD_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "ali-ak",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "ali-secret",
+    "TENCENTCLOUD_SECRET_ID": "tc-id",
+    "TENCENTCLOUD_SECRET_KEY": "tc-secret",
+    "HUAWEICLOUD_SDK_AK": "hw-ak",
+    "HUAWEICLOUD_SDK_SK": "hw-secret",
+    "HUAWEICLOUD_SDK_PROJECT_ID": "hw-project",
+}
+
+
+@pytest.fixture(autouse=True)
+def cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in CLOUD_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in CLOUD_ENV.items():
+            mp.setenv(key, value)
+        with moto_server() as url:
+            yield url
+
+
+@pytest.fixture
+def elb_proxy(moto_url: str) -> Iterator[HealthProxy]:
+    with HealthProxy(moto_url) as proxy:
+        yield proxy

@@ -1,0 +1,163 @@
+"""The push API through a real HTTP client against a real `gapwatch receive` process and store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.lb.push import parse_body
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.tables import events
+
+TOKEN = "s3cr3t-push-token-0123456789abcdef"
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Receiver:
+    url: str
+    proc: subprocess.Popen[str]
+
+    def post(self, body: bytes, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
+        headers = {"Content-Type": "application/x-ndjson"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+def _wait_listening(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"gapwatch receive exited: {proc.wait()}")
+        if "push API listening" in line:
+            return str(json.loads(line)["addresses"][0])
+    raise AssertionError("gapwatch receive did not start listening")
+
+
+@pytest.fixture
+def receiver(store_url: str, tmp_path: Path) -> Iterator[Receiver]:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "GAPWATCH_PUSH_TOKEN"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gapwatch.dashboard.cli",
+            "receive",
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            str(token_file),
+            "--db",
+            store_url,
+            "--max-body-bytes",
+            "20000",
+            "--max-lines",
+            "20",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        address = _wait_listening(proc)
+        yield Receiver(f"http://{address}/v1/observations", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def line(i: int, state: str = "healthy") -> dict[str, Any]:
+    """One TargetHealth as a GCP or MetalLB script would push it."""
+    return Observation(
+        observed_at=T0 + timedelta(seconds=i),
+        previous_observed_at=T0 + timedelta(seconds=i - 1),
+        cluster="gke-prod",
+        source="lb-push",
+        kind="TargetHealth",
+        op="MODIFIED",
+        namespace="istio-system",
+        name="istio-ingressgateway",
+        node=f"gke-node-{i % 3}",
+        payload={
+            "Target": {"Id": f"gke-node-{i % 3}", "Port": 32999},
+            "HealthCheckPort": "31805",
+            "TargetHealth": {"State": state},
+            "TargetGroupArn": "projects/p/regions/r/backendServices/igw",
+        },
+    ).to_dict()
+
+
+def ndjson(items: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(i) + b"\n" for i in items)
+
+
+def stored_count(store_url: str) -> int:
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_rejected_requests_store_nothing_and_a_valid_body_is_stored_once(
+    receiver: Receiver, store_url: str
+) -> None:
+    good = ndjson([line(i) for i in range(1, 6)])
+    assert receiver.post(good, token=None)[0] == 401
+    assert receiver.post(good, token="wrong-token-of-the-same-size-xxxxx")[0] == 401
+    status, answer = receiver.post(good + b" " * 20_000)
+    assert status == 413 and "20000" in answer["error"]
+    assert receiver.post(ndjson([line(i) for i in range(1, 22)]))[0] == 413  # 21 lines > 20
+
+    bad = [line(1), line(2), dict(line(3), op="UPSERTED"), line(4)]
+    del bad[1]["cluster"]
+    body = ndjson(bad) + b"{not json\n"
+    status, answer = receiver.post(body)
+    assert status == 400
+    assert [item["line"] for item in answer["lines"]] == [2, 3, 5]
+    reasons = {item["line"]: item["reason"] for item in answer["lines"]}
+    assert "cluster" in reasons[2] and "op" in reasons[3] and "not JSON" in reasons[5]
+    assert stored_count(store_url) == 0  # nothing from any rejected request
+
+    assert receiver.post(good) == (200, {"received": 5, "stored": 5, "duplicates": 0})
+    assert receiver.post(good) == (200, {"received": 5, "stored": 0, "duplicates": 5})
+    overlap = ndjson([line(i) for i in range(4, 9)])
+    assert receiver.post(overlap) == (200, {"received": 5, "stored": 3, "duplicates": 2})
+    assert stored_count(store_url) == 8
+
+
+def test_parse_body_names_lines_as_numbered_in_the_body() -> None:
+    body = b"\n" + ndjson([line(1)]) + b"\n\n" + b'{"kind": "TargetHealth"}\n'
+    good, bad = parse_body(body, max_lines=10)
+    assert len(good) == 1 and [b.line for b in bad] == [5]
+    assert "missing required field" in bad[0].reason
+    with pytest.raises(ValueError, match="more than 1 lines"):
+        parse_body(ndjson([line(1), line(2)]), max_lines=1)

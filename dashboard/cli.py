@@ -11,6 +11,7 @@ import typer
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.dashboard import report_cli
 from gapwatch.recorder import cli as recorder_cli
+from gapwatch.recorder import revisions
 from gapwatch.recorder.cliutil import run_app
 from gapwatch.recorder.k8s import cli as k8s_cli
 from gapwatch.recorder.sim import cli as sim_cli
@@ -34,6 +35,7 @@ sim_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)
 report_cli.register(app)
+revisions.register(recorder_cli.db_app)
 
 
 def main() -> None:

@@ -62,7 +62,8 @@ def report(
     """
     from gapwatch.dashboard import report as report_mod
     from gapwatch.dashboard import report_render
-    from gapwatch.replay.cli_checks import check_filters, check_range, usage_error
+    from gapwatch.recorder.cliutil import usage_error
+    from gapwatch.replay.cli_checks import check_filters, check_range
 
     if rollout is not None and (since is not None or until is not None):
         usage_error("--rollout and --since/--until exclude each other: pick one scope")

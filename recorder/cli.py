@@ -26,8 +26,10 @@ from gapwatch.recorder.cliutil import (
     time_option,
 )
 from gapwatch.recorder.importer import error_writer, import_files
+from gapwatch.recorder.interrupt import committed_on_interrupt
 from gapwatch.recorder.ndjson import input_size, open_output
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.revisions import check_revision
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
 import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
@@ -47,7 +49,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Create the store, or migrate it to the newest schema. Safe to run again."""
-    engine = open_store(db, require_schema=False)
+    check_revision(revision)
+    engine = open_store(db, require_schema=False, create=True)
     before = store.current_revision(engine)
     store.upgrade(engine, revision)
     after = store.current_revision(engine)
@@ -61,6 +64,7 @@ def db_downgrade(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Migrate the store down to REVISION (drops data in tables that go away)."""
+    check_revision(revision)
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
         raise typer.Exit(1)
@@ -104,7 +108,10 @@ def import_events(
     total = sum(s for s in sizes if s) if all(sizes) else None
     sink_file = errors.open("wb") if errors else None
     try:
-        with progress("importing", total, unit_bytes=True) as advance:
+        with (
+            committed_on_interrupt(engine),
+            progress("importing", total, unit_bytes=True) as advance,
+        ):
             report = import_files(
                 engine,
                 files,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -35,10 +35,11 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from gapwatch.recorder.errors import GapwatchError
-from gapwatch.recorder.store import make_engine, require_current
+from gapwatch.recorder.store import make_engine, require_current, require_existing_file
 from gapwatch.recorder.timefmt import parse_time
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -92,12 +93,23 @@ def time_option(value: str | None, option: str) -> datetime | None:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
-def open_store(db: str, *, require_schema: bool = True) -> Engine:
-    """The engine for `--db`, after checking the schema is current (unless told not to)."""
+def open_store(db: str, *, require_schema: bool = True, create: bool = False) -> Engine:
+    """The engine for `--db`, after checking the schema is current (unless told not to).
+
+    Only `create=True` (`gapwatch db upgrade`) may bring a new SQLite file into being: a
+    mistyped path on any other command is an error, not an empty store."""
+    if not create:
+        require_existing_file(db)
     engine = make_engine(db)
     if require_schema:
         require_current(engine)
     return engine
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print `error: MESSAGE` as one line on stderr and exit 2 (usage)."""
+    stderr.print(f"error: {message}", markup=False)
+    raise typer.Exit(EXIT_USAGE)
 
 
 def _plain(value: Any) -> Any:

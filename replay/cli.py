@@ -23,6 +23,7 @@ from gapwatch.recorder.cliutil import (
 )
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay import api, projections
+from gapwatch.replay.cli_checks import check_filters, check_range
 from gapwatch.replay.model import Segment, ServiceRef, Window
 
 WINDOW_COLUMNS = [
@@ -106,14 +107,11 @@ def gaps(
     as_csv: CsvFlag = False,
 ) -> None:
     """List gap windows: the LB routed to a node that did not serve the Service."""
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
     engine = open_store(db)
-    found = api.windows(
-        engine,
-        cluster=cluster,
-        service=service,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
+    check_filters(engine, cluster=cluster, service=service)
+    found = api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
     rows = [window_dict(w) for w in found]
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is not OutputFormat.json:
@@ -135,14 +133,11 @@ def rollouts(
     as_csv: CsvFlag = False,
 ) -> None:
     """List rollouts and node disruptions with their windows and gap-seconds."""
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
     engine = open_store(db)
-    found = api.rollouts(
-        engine,
-        cluster=cluster,
-        service=service,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
+    check_filters(engine, cluster=cluster, service=service)
+    found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
     rows = []
     for r in found:
         by_class: dict[str, int] = {}
@@ -194,7 +189,9 @@ def timeline(
     as_csv: CsvFlag = False,
 ) -> None:
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
+    check_range(time_option(since, "--since"), time_option(until, "--until"))
     engine = open_store(db)
+    check_filters(engine, cluster=cluster, service=service, nodes=node)
     svc = _service(engine, service, cluster)
     if at is not None:
         moment = time_option(at, "--at")
@@ -223,6 +220,7 @@ def advise(
     import orjson
 
     engine = open_store(db)
+    check_filters(engine, cluster=cluster, service=service)
     svc = _service(engine, service, cluster)
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)

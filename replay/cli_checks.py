@@ -15,21 +15,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NoReturn
 
-import typer
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.cliutil import stderr
+from gapwatch.recorder.cliutil import usage_error
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import api
 from gapwatch.replay.model import ServiceRef
-
-EXIT_USAGE = 2
-
-
-def usage_error(message: str) -> NoReturn:
-    """Print `error: MESSAGE` on stderr and exit 2."""
-    stderr.print(f"error: {message}", markup=False)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def close_matches(word: str, choices: Iterable[str], n: int = 5) -> list[str]:

@@ -30,7 +30,9 @@ def report(
     rollout: Annotated[
         str | None,
         typer.Option(
-            "--rollout", help="The rollout or node disruption (an id from `gapwatch rollouts`)."
+            "--rollout",
+            help="The rollout or node disruption: its id, or a unique prefix as "
+            "`gapwatch rollouts` prints it.",
         ),
     ] = None,
     since: Annotated[str | None, typer.Option(help="From this RFC 3339 time.")] = None,
@@ -63,14 +65,16 @@ def report(
     from gapwatch.dashboard import report as report_mod
     from gapwatch.dashboard import report_render
     from gapwatch.recorder.cliutil import usage_error
-    from gapwatch.replay.cli_checks import check_filters, check_range
+    from gapwatch.replay.cli_checks import check_filters, check_range, resolve_rollout
 
     if rollout is not None and (since is not None or until is not None):
         usage_error("--rollout and --since/--until exclude each other: pick one scope")
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
     check_range(lo, hi)
     engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service, rollout=rollout)
+    check_filters(engine, cluster=cluster, service=service)
+    if rollout is not None:
+        rollout = resolve_rollout(engine, rollout, cluster)
     found = report_mod.collect(
         engine, rollout=rollout, since=lo, until=hi, cluster=cluster, service=service
     )

@@ -99,7 +99,20 @@ def check_filters(
             if node not in known_nodes:
                 not_found("node", node, "--node", known_nodes, where)
     if rollout is not None:
-        ids = [r.id for r in api.rollouts(engine, cluster=cluster)]
-        if rollout not in ids:
-            not_found("rollout", rollout, "--rollout", ids, where)
+        resolve_rollout(engine, rollout, cluster)
     return allowed
+
+
+def resolve_rollout(engine: Engine, value: str, cluster: str | None = None) -> str:
+    """The full id of the rollout `value` names: itself, or the one id it is a prefix of (the
+    tables print the shortest unique prefix)."""
+    ids = [r.id for r in api.rollouts(engine, cluster=cluster)]
+    if value in ids:
+        return value
+    prefixed = [i for i in ids if i.startswith(value)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    where = f"in cluster {cluster!r}" if cluster else "in this store"
+    if len(prefixed) > 1:
+        usage_error(f"rollout {value!r} is ambiguous {where}: {', '.join(sorted(prefixed))}")
+    not_found("rollout", value, "--rollout", ids, where)

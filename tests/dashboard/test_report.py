@@ -198,9 +198,13 @@ def test_report_refuses_what_does_not_exist(demo: DemoStore, args: list[str], me
 
 
 def test_a_close_rollout_id_is_suggested(demo: DemoStore, seed_rollout: Rollout) -> None:
-    code, _, err = run("report", "--db", demo.url, "--rollout", seed_rollout.id[:-1])
+    typo = seed_rollout.id[:-1] + ("x" if seed_rollout.id[-1] != "x" else "y")
+    code, _, err = run("report", "--db", demo.url, "--rollout", typo)
     assert code == 2
-    assert seed_rollout.id in err
+    assert f"close matches: {seed_rollout.id}" in err
+    code, out, err = run("report", "--db", demo.url, "--rollout", seed_rollout.id[:8])
+    assert code == 0, err
+    assert seed_rollout.id in out
 
 
 def test_service_scope(demo: DemoStore, store: Engine) -> None:

@@ -66,7 +66,7 @@ def render(ctx: Context) -> None:
         nav.go("rollout", rollout=str(points[0]["customdata"]))
     rows = tables.rollout_rows(rolls)
     if rows:
-        shown = ["rollout", "kind", "windows", "gap_s", "failed_requests", "start", "nodes"]
+        shown = ["rollout", "windows", "gap_s", "failed_requests", "kind"]
         frame = pd.DataFrame(rows)[shown]  # the cluster is in the label; fits the page width
         base = f.with_(page="rollout").to_params()
         links = [
@@ -79,7 +79,10 @@ def render(ctx: Context) -> None:
             width="stretch",
             key="rollout_table",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗"),
+                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
+                "rollout": st.column_config.TextColumn(
+                    "rollout (cluster · workload)", width="large"
+                ),
                 "gap_s": st.column_config.NumberColumn("gap-seconds", format="%.2f"),
             },
         )

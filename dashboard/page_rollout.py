@@ -13,6 +13,11 @@ from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.recorder.timefmt import from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
 
+#: The window table's columns on this page, most telling first.
+ROLLOUT_WINDOW_COLUMNS = (
+    "node", "class", "certain", "duration_s", "duration_min_s", "duration_max_s",
+    "failed_requests", "start", "end", "provenance",
+)  # fmt: skip
 #: Past this many nodes the page first draws only the nodes that had windows.
 MANY_NODES = 8
 
@@ -140,7 +145,8 @@ def render(ctx: Context) -> None:
     )
     st.subheader("Gap windows")
     table = st.dataframe(
-        pd.DataFrame(tables.window_rows(wins), columns=list(tables.WINDOW_COLUMNS)),
+        # the cluster and Service are the rollout's (above): the columns that differ fit
+        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
         hide_index=True,
         key="window_table",
         on_select="rerun",

@@ -141,11 +141,39 @@ def test_seed_rollout_renders_in_a_real_browser(
         shot = shots / "seed-rollout.png"
         page.screenshot(path=str(shot), full_page=True)
         _save(shot, "seed-rollout.png")
+        # proven and possible windows are told apart, and the legend says how
+        legend = " ".join(plot.locator("g.legend text").all_text_contents())
+        assert "proven (solid)" in legend and "possible (hatched)" in legend
+        for lane_state in ("lb: HEALTHY", "proxy: OPEN", "endpoints: ready"):
+            assert lane_state in legend
         page.goto(f"{base}/?page=overview", timeout=60_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(shots / "overview.png"), full_page=True)
         _save(shots / "overview.png", "overview.png")
+        # a deep link to the aws rollout and one node: survives a reload, shows the window
+        engine = make_engine(store)
+        aws = next(r for r in api.rollouts(engine, cluster="aws") if r.kind == "rollout")
+        engine.dispose()
+        node = sorted(aws.windows, key=lambda w: w.start_us)[-1].node
+        link = f"{base}/?page=rollout&cluster=aws&rollout={aws.id}&node={node}"
+        page.goto(link, timeout=60_000)
+        expect(page.get_by_text(f"Events behind the window on {node}")).to_be_visible(
+            timeout=60_000
+        )
+        page.reload()
+        expect(page.get_by_text(f"Events behind the window on {node}")).to_be_visible(
+            timeout=60_000
+        )
+        assert f"node={node}" in page.url and f"rollout={aws.id}" in page.url
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shots / "aws-rollout.png"), full_page=True)
+        _save(shots / "aws-rollout.png", "aws-rollout.png")
+        page.goto(f"{base}/?page=whatif&cluster=aws&rollout={aws.id}", timeout=60_000)
+        expect(page.get_by_text("ProxyTerminatingEndpoints").first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(shots / "whatif.png"), full_page=True)
+        _save(shots / "whatif.png", "whatif.png")
         browser.close()
     assert shot.stat().st_size > 10_000
 

@@ -134,7 +134,7 @@ def demo(
         bool, typer.Option("--build-only", help="Build the store, print its URL, do not serve.")
     ] = False,
     large: Annotated[
-        bool, typer.Option("--large", help="Add a 300-node, 12-hour cluster (~500k events).")
+        bool, typer.Option("--large", help=f"Add {demo_mod.LARGE_SUMMARY}; takes minutes.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Simulation seed: same seed, same store.")] = 1,
     replace: Annotated[
@@ -153,12 +153,19 @@ def demo(
         replace=replace or path.name == demo_mod.DEFAULT_PATH,
         on_step=lambda text: stderr.print(text),
     )
+    found = demo_mod.windows_per_cluster(store.url)
     for c in store.clusters:
+        proven, possible = found.get(c.cluster, (0, 0))
         stderr.print(
-            f"cluster {c.cluster}: {c.preset} seed {c.seed}, {c.events} events, "
-            f"{len(c.truth.windows)} true windows, {len(c.truth.rollouts)} rollouts"
+            f"cluster {c.cluster}: {c.preset} seed {c.seed}, {c.events} events; simulator's "
+            f"truth: {len(c.truth.windows)} windows, {len(c.truth.rollouts)} rollouts; replay: "
+            f"{proven + possible} windows ({proven} proven, {possible} possible)"
         )
-    stderr.print(f"replay found {store.windows} gap windows; store {store.url}")
+    stderr.print(
+        f"replay found {store.windows} gap windows; store {store.url}\n"
+        "(the truth knows the exact timeline; replay sees only samples, so it also reports the "
+        "windows they allow but cannot prove, as 'possible', and times each within a range)"
+    )
     if build_only:
         print(store.url)
         return

@@ -207,8 +207,13 @@ def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: boo
     return "".join(parts)
 
 
-def _figure_html(sec: ServiceReport, first: bool) -> str:
+#: Seen around the reported span in the figure, so the lanes show what led in and out.
+FIGURE_MARGIN_US = 15_000_000
+
+
+def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
     from gapwatch.dashboard.lanes import lane_timeline
+    from gapwatch.dashboard.style import us_to_iso
 
     if not sec.segments and not sec.windows:
         return "<p>No lane data in this span.</p>"
@@ -217,6 +222,12 @@ def _figure_html(sec: ServiceReport, first: bool) -> str:
         sec.windows,
         title=f"{sec.service.cluster} · {sec.service.key}: lanes per node (UTC)",
     )
+    stamps = [w.start_us for w in sec.windows] + [w.end_us for w in sec.windows]
+    lo = report.since_us if report.since_us is not None else min(stamps, default=None)
+    hi = report.until_us if report.until_us is not None else max(stamps, default=None)
+    if lo is not None and hi is not None and hi - lo < 6 * 3600 * 1_000_000:
+        # a rollout (or a short range): zoom to it; the segments reach beyond it
+        fig.update_xaxes(range=[us_to_iso(lo - FIGURE_MARGIN_US), us_to_iso(hi + FIGURE_MARGIN_US)])
     # plotly.js is inlined once (the first figure); later figures reuse it
     return str(
         fig.to_html(
@@ -249,7 +260,7 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                 "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
                 "hatched.</p>"
             )
-        body.append(_figure_html(sec, i == 0))
+        body.append(_figure_html(report, sec, i == 0))
         body.append(f'<p class="note"><a href="{e(link)}">Open this in the dashboard</a></p>')
         body += ["<h3>Measured lags</h3>",
                  _html_table(LAG_HEAD, [lag_cells(lag) for lag in sec.lags]),

@@ -157,7 +157,18 @@ def emit_rows(
 
 @contextmanager
 def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
-    """A progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    """A progress bar on stderr; yields advance(n). When stderr is not a terminal, a plain line
+    at each tenth instead (recorder.progresslines)."""
+    if not stderr.is_terminal:
+        from gapwatch.recorder.progresslines import line_progress
+
+        yield line_progress(
+            description,
+            total,
+            lambda text: stderr.print(text, markup=False, highlight=False),
+            unit_bytes=unit_bytes,
+        )
+        return
     count_col = DownloadColumn() if unit_bytes else MofNCompleteColumn()
     bar = Progress(
         TextColumn("{task.description}"),

@@ -177,3 +177,18 @@ def test_ctrl_c_during_import_says_what_was_committed_and_how_to_resume(tmp_path
     assert f"{stored} new events committed" in err
     assert "run the same command again" in err
     assert "Traceback" not in err
+
+
+def test_import_reports_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    """Piped to a log, the import prints a line at each tenth of the input (count-driven)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(make_engine(url))
+    data = tmp_path / "in.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    done = gapwatch("import", "events", str(data), "--db", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stderr.splitlines() if line.startswith("importing: ")]
+    assert steps[-1].startswith("importing: 100% (")
+    assert len(steps) >= 2
+    percents = [int(line.split()[1].rstrip("%")) for line in steps]
+    assert percents == sorted(set(percents))

@@ -52,7 +52,10 @@ def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
     """The gap windows, one per row (or one line saying there are none: the filters were
     checked against the store first, so none means none)."""
     if not windows:
-        print("no gap windows: the load balancer never routed to a node that did not serve")
+        print(
+            "no gap windows: in this range the load balancer never routed to a node that did "
+            "not serve"
+        )
         return
     clusters = {w.service.cluster for w in windows}
     services = {w.service.key for w in windows}

@@ -26,10 +26,8 @@ from gapwatch.recorder.cliutil import (
     time_option,
 )
 from gapwatch.recorder.importer import error_writer, import_files
-from gapwatch.recorder.interrupt import committed_on_interrupt
 from gapwatch.recorder.ndjson import input_size, open_output
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.revisions import check_revision
 
 db_app = typer.Typer(help="Create, migrate and inspect the event store.", no_args_is_help=True)
 import_app = typer.Typer(help="Import recorded data into the event log.", no_args_is_help=True)
@@ -49,6 +47,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Create the store, or migrate it to the newest schema. Safe to run again."""
+    from gapwatch.recorder.revisions import check_revision
+
     check_revision(revision)
     engine = open_store(db, require_schema=False, create=True)
     before = store.current_revision(engine)
@@ -64,6 +64,8 @@ def db_downgrade(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Migrate the store down to REVISION (drops data in tables that go away)."""
+    from gapwatch.recorder.revisions import check_revision
+
     check_revision(revision)
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
@@ -103,6 +105,8 @@ def import_events(
     Valid lines are stored once (importing the same file again adds nothing); each bad line is
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
     """
+    from gapwatch.recorder.interrupt import committed_on_interrupt
+
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None

@@ -10,9 +10,9 @@ import re
 
 import typer
 
-from gapwatch.recorder import store
-from gapwatch.recorder.cliutil import DbOption, open_store, usage_error
+from gapwatch.recorder.cliutil import DbOption, usage_error
 from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.store import DEFAULT_URL
 
 #: What Alembic accepts besides a revision id: symbolic names and relative steps (+1, -2).
 _SYMBOLIC = ("head", "heads", "base")
@@ -22,6 +22,8 @@ _RELATIVE = re.compile(r"^(head|base)?[+-]\d+$")
 def revisions() -> list[tuple[str, str | None, str]]:
     """(revision, down_revision, message) for every migration, oldest first."""
     from alembic.script import ScriptDirectory
+
+    from gapwatch.recorder import store
 
     script = ScriptDirectory.from_config(store.alembic_config())
     out = []
@@ -53,8 +55,11 @@ def register(db_app: typer.Typer) -> None:
     db_app.command("history")(db_history)
 
 
-def db_history(db: DbOption = store.DEFAULT_URL) -> None:
+def db_history(db: DbOption = DEFAULT_URL) -> None:
     """List the schema revisions, oldest first, and mark the store's current one."""
+    from gapwatch.recorder import store
+    from gapwatch.recorder.cliutil import open_store
+
     current = store.current_revision(open_store(db, require_schema=False)) if _exists(db) else None
     for rev, down, message in revisions():
         mark = "  (current)" if rev == current else ""
@@ -64,8 +69,10 @@ def db_history(db: DbOption = store.DEFAULT_URL) -> None:
 
 
 def _exists(db: str) -> bool:
+    from gapwatch.recorder.store import require_existing_file
+
     try:
-        store.require_existing_file(db)
+        require_existing_file(db)
     except StoreError:
         return False
     return True

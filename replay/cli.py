@@ -22,8 +22,7 @@ from gapwatch.recorder.cliutil import (
     time_option,
 )
 from gapwatch.recorder.timefmt import format_time, from_micros
-from gapwatch.replay import api, cli_tables, projections
-from gapwatch.replay.cli_checks import check_filters, check_range
+from gapwatch.replay import api, projections
 from gapwatch.replay.model import Segment, ServiceRef, Window
 
 WINDOW_COLUMNS = [
@@ -102,10 +101,12 @@ def gaps(
     wide: WideFlag = False,
 ) -> None:
     """List gap windows: the LB routed to a node that did not serve the Service."""
+    from gapwatch.replay import cli_checks, cli_tables  # at run time: --help stays light
+
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
-    check_range(lo, hi)
+    cli_checks.check_range(lo, hi)
     engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service)
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
     found = api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
@@ -131,10 +132,12 @@ def rollouts(
     wide: WideFlag = False,
 ) -> None:
     """List rollouts and node disruptions with their windows and gap-seconds."""
+    from gapwatch.replay import cli_checks, cli_tables  # at run time: --help stays light
+
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
-    check_range(lo, hi)
+    cli_checks.check_range(lo, hi)
     engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service)
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
@@ -191,9 +194,11 @@ def timeline(
     wide: WideFlag = False,
 ) -> None:
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
-    check_range(time_option(since, "--since"), time_option(until, "--until"))
+    from gapwatch.replay import cli_checks, cli_tables  # at run time: --help stays light
+
+    cli_checks.check_range(time_option(since, "--since"), time_option(until, "--until"))
     engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service, nodes=node)
+    cli_checks.check_filters(engine, cluster=cluster, service=service, nodes=node)
     svc = _service(engine, service, cluster)
     if at is not None:
         moment = time_option(at, "--at")
@@ -225,8 +230,10 @@ def advise(
     """Measured lags and the smallest settings that would have closed every observed window."""
     import orjson
 
+    from gapwatch.replay import cli_checks, cli_tables
+
     engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service)
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
     svc = _service(engine, service, cluster)
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)

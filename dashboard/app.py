@@ -55,10 +55,14 @@ def _init_state(filters: Filters) -> None:
     st.session_state["live"] = filters.live
     if filters.rollout:
         st.session_state["rollout"] = filters.rollout
+    if filters.node:
+        st.session_state["node"] = filters.node
 
 
 def _time_input(label: str, key: str) -> str | None:
-    raw = st.sidebar.text_input(label, key=key, placeholder="2026-11-25T10:00:00Z").strip()
+    raw = st.sidebar.text_input(
+        label, key=key, placeholder="not set, e.g. 2026-11-25T10:00:00Z"
+    ).strip()
     if not raw:
         return None
     try:
@@ -75,6 +79,8 @@ def sidebar(url: str, version: int) -> Filters:
     st.sidebar.title("gapwatch")
     st.sidebar.caption(f"store `{redact(url)}` · {info.events:,} events")
     page = st.sidebar.radio("Page", PAGES, format_func=PAGE_TITLES.__getitem__, key="page")
+    if page == "sql":  # the console queries the whole store: no filter applies to it
+        return Filters(page="sql")
     clusters = [ALL, *info.clusters]
     if st.session_state.get("cluster") not in clusters:
         st.session_state["cluster"] = ALL
@@ -85,12 +91,13 @@ def sidebar(url: str, version: int) -> Filters:
     if st.session_state.get("service") not in options:
         st.session_state["service"] = ALL
     service = st.sidebar.selectbox("Service (LB-facing)", options, key="service")
-    since = _time_input("Since (RFC 3339, UTC)", "since")
-    until = _time_input("Until", "until")
+    since = _time_input("Since (RFC 3339, UTC; empty: from the start)", "since")
+    until = _time_input("Until (empty: to the end)", "until")
     if info.first and info.last:
         st.sidebar.caption(f"data: {format_time(info.first)} .. {format_time(info.last)}")
     live = st.sidebar.toggle("Live (refresh every 5 s)", key="live")
     rollout = st.session_state.get("rollout") if page == "rollout" else None
+    node = st.session_state.get("node") if page == "rollout" else None
     params = {
         "page": page,
         "cluster": cluster or "",
@@ -98,6 +105,7 @@ def sidebar(url: str, version: int) -> Filters:
         "since": since or "",
         "until": until or "",
         "rollout": rollout or "",
+        "node": node or "",
         "live": "1" if live else "",
     }
     filters, _problems = from_params(params)

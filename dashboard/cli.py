@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
+from gapwatch.dashboard import report_cli
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import record as record_cli
+from gapwatch.recorder import revisions
 from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli
@@ -58,6 +60,8 @@ lb_cli.register(app)
 replay_cli.register(app)
 assume_cli.register(app)
 dashboard_commands.register(app)
+report_cli.register(app)
+revisions.register(recorder_cli.db_app)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, stderr
 APP = Path(__file__).with_name("app.py")
 #: The SQLite file `gapwatch demo` builds (and rebuilds) by default, in the current directory.
 DEMO_PATH = "gapwatch-demo.db"
+#: What `gapwatch demo --large` adds (dashboard.demo.LARGE_SCENARIO), as help and docs say it.
+LARGE_SUMMARY = "a 300-node, 24-hour cluster (the simulator's `large`, about 1.1M events)"
 
 PortOption = Annotated[
     int, typer.Option("--port", envvar="GAPWATCH_PORT", help="Port to serve the dashboard on.")
@@ -138,7 +140,7 @@ def demo(
         bool, typer.Option("--build-only", help="Build the store, print its URL, do not serve.")
     ] = False,
     large: Annotated[
-        bool, typer.Option("--large", help="Add a 300-node, 12-hour cluster (~500k events).")
+        bool, typer.Option("--large", help=f"Add {LARGE_SUMMARY}; takes minutes.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Simulation seed: same seed, same store.")] = 1,
     replace: Annotated[
@@ -159,12 +161,19 @@ def demo(
         replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
     )
+    found = demo_mod.windows_per_cluster(store.url)
     for c in store.clusters:
+        proven, possible = found.get(c.cluster, (0, 0))
         stderr.print(
-            f"cluster {c.cluster}: {c.preset} seed {c.seed}, {c.events} events, "
-            f"{len(c.truth.windows)} true windows, {len(c.truth.rollouts)} rollouts"
+            f"cluster {c.cluster}: {c.preset} seed {c.seed}, {c.events} events; simulator's "
+            f"truth: {len(c.truth.windows)} windows, {len(c.truth.rollouts)} rollouts; replay: "
+            f"{proven + possible} windows ({proven} proven, {possible} possible)"
         )
-    stderr.print(f"replay found {store.windows} gap windows; store {store.url}")
+    stderr.print(
+        f"replay found {store.windows} gap windows; store {store.url}\n"
+        "(the truth knows the exact timeline; replay sees only samples, so it also reports the "
+        "windows they allow but cannot prove, as 'possible', and times each within a range)"
+    )
     if build_only:
         print(store.url)
         return

@@ -25,7 +25,8 @@ from gapwatch.replay.facts import write_facts
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
 DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-nlb", "aws"))
-#: Added by `gapwatch demo --large`: 300 nodes for 12 hours (about half a million events).
+#: Added by `gapwatch demo --large`: the simulator's `large` preset as it is (300 nodes for 24
+#: hours, about 1.1M observations: docs/simulator.md); commands.LARGE_SUMMARY is what help says.
 LARGE_SCENARIO: tuple[str, str] = ("large", "large")
 
 
@@ -69,6 +70,19 @@ def simulate_into(
     if sim.truth is None:  # pragma: no cover - the simulator sets it when exhausted
         raise DashboardError(f"simulation of {preset} gave no truth")
     return SimulatedCluster(preset, cluster, seed, written.inserted, sim.truth)
+
+
+def windows_per_cluster(url: str) -> dict[str, tuple[int, int]]:
+    """{cluster: (proven windows, possible windows)} as the replay found them."""
+    engine = make_engine(url)
+    try:
+        out: dict[str, tuple[int, int]] = {}
+        for w in api.windows(engine):
+            proven, possible = out.get(w.service.cluster, (0, 0))
+            out[w.service.cluster] = (proven + w.certain, possible + (not w.certain))
+        return out
+    finally:
+        engine.dispose()
 
 
 def build_demo_store(

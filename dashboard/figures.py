@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 from gapwatch.dashboard.style import class_color, format_seconds, to_datetime64
 from gapwatch.replay.model import WINDOW_CLASSES, Rollout, Window
 
+#: The what-if figure labels its bars only up to this many windows.
+MAX_BAR_LABELS = 40
 _NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 
 
@@ -106,13 +108,14 @@ def gap_seconds_over_time(
 
 
 def rollout_label(rollout: Rollout) -> str:
-    """`Deployment/ns/name rev1→rev2 @ 10:01:02` (a node disruption shows its nodes)."""
+    """`seed · Deployment/ns/name rev1→rev2 @ 10:01:02`: the cluster first (two clusters often
+    share a Service name); a node disruption shows its nodes."""
     when = str(np.datetime64(rollout.start_us, "us").astype("datetime64[s]")).replace("T", " ")
     if rollout.kind == "rollout":
         change = f"{rollout.revision_from or '?'}→{rollout.revision_to or '?'}"
     else:
         change = "disruption " + ",".join(rollout.nodes[:3])
-    return f"{rollout.workload} {change} @ {when}"
+    return f"{rollout.service.cluster} · {rollout.workload} {change} @ {when}"
 
 
 def rank_rollouts(rollouts: Sequence[Rollout]) -> list[Rollout]:
@@ -201,6 +204,10 @@ def whatif_comparison(recorded: Sequence[Window], replayed: Sequence[Window]) ->
                         "pattern": {"shape": "" if which == "recorded" else "x"},
                     },
                     text=[format_seconds(w.duration_s) for w in mine],
+                    # past a few dozen bars the labels only overlap: the hover keeps them
+                    textposition="auto"
+                    if len(recorded) + len(replayed) <= MAX_BAR_LABELS
+                    else "none",
                     hovertemplate="%{y}<br>%{text}<extra>" + cls + "</extra>",
                 )
             )

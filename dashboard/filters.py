@@ -1,7 +1,8 @@
 """The filters every page shares, and their round trip through URL query parameters.
 
 A dashboard URL is shareable: `?page=rollout&cluster=prod&service=istio-system/gw&since=...&
-until=...&rollout=ID` opens the same view for whoever follows it. Times in URLs are RFC 3339.
+until=...&rollout=ID&node=NODE` opens the same view (the rollout, and the window on that node)
+for whoever follows it. Times in URLs are RFC 3339.
 Pure: the app hands `st.query_params` in and writes `to_params()` back.
 """
 
@@ -31,6 +32,7 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     rollout: str | None = None
+    node: str | None = None
     live: bool = False
 
     @property
@@ -63,6 +65,8 @@ class Filters:
             out["until"] = format_time(self.until)
         if self.rollout:
             out["rollout"] = self.rollout
+        if self.node:
+            out["node"] = self.node
         if self.live:
             out["live"] = "1"
         return out
@@ -102,6 +106,7 @@ def from_params(params: Mapping[str, str]) -> tuple[Filters, list[str]]:
         since=since,
         until=until,
         rollout=(params.get("rollout") or "").strip() or None,
+        node=(params.get("node") or "").strip() or None,
         live=params.get("live", "") in ("1", "true", "yes", "on"),
     )
     return filters, problems

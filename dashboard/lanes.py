@@ -2,10 +2,12 @@
 
 Pure: replay.model Segments and Windows in, a plotly Figure out; no Streamlit, no database.
 Rows read `NODE · lane` (node, endpoints, proxy, lb, pod), one group per node, top to bottom.
-Measured segments are solid, inferred ones hatched and paler. Each gap window shades its node's
-group in its class colour, a dashed outline marks how far the sampling lets it stretch, and a label
-gives the class and the duration with its uncertainty. A marker per window (trace "gap windows",
-customdata = the window's index) makes windows clickable in the app.
+Colours follow dashboard.style (green serves, red loses traffic, grey not routed); legend entries
+read `lane: state`. Measured segments are solid, inferred ones dotted and paler. Each gap window
+covers its node's group in red: solid when proven, hatched when only possible (two legend entries
+say so); a dashed outline marks how far the sampling lets it stretch, and a label inside the
+group gives proven/possible, the class and the duration with its uncertainty. A marker per window
+(trace "gap windows", customdata = the window's index) makes windows clickable in the app.
 
 Up to `webgl_above` segments the lanes are bars (SVG); past it they are thick Scattergl line
 segments, which stay fast to zoom with tens of thousands of segments.
@@ -20,20 +22,30 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from gapwatch.dashboard.lane_windows import (
+    WINDOW_TRACES,
+    evidence,
+    node_spans,
+    window_bars,
+    window_label,
+    window_markers,
+    window_shapes,
+)
 from gapwatch.dashboard.style import (
     INFERRED_OPACITY,
     INFERRED_PATTERN,
     LANE_ORDER,
-    class_color,
-    duration_label,
     state_color,
     to_datetime64,
-    us_to_iso,
 )
 from gapwatch.replay.model import Segment, Window
 
+__all__ = ["WINDOW_TRACES", "evidence", "lane_rows", "lane_timeline", "row_label", "window_label"]
+
 WEBGL_THRESHOLD = 3000
 ROW_PX = 26
+#: Room under the plot for the legend (x-axis title and about four rows of entries).
+LEGEND_PX = 150
 #: Beyond this many windows only the shading is drawn, not every label.
 MAX_LABELS = 60
 
@@ -64,11 +76,17 @@ def _data_end(segments: Sequence[Segment], windows: Sequence[Window]) -> int:
     return max(ends) if ends else 0
 
 
-def _group(segments: Sequence[Segment]) -> dict[tuple[str, str], list[Segment]]:
-    groups: dict[tuple[str, str], list[Segment]] = defaultdict(list)
+def _group(segments: Sequence[Segment]) -> dict[tuple[str, str, str], list[Segment]]:
+    groups: dict[tuple[str, str, str], list[Segment]] = defaultdict(list)
     for seg in segments:
-        groups[(seg.state, seg.provenance)].append(seg)
-    return dict(sorted(groups.items()))
+        groups[(seg.lane, seg.state, seg.provenance)].append(seg)
+    order = {lane: i for i, lane in enumerate(LANE_ORDER)}
+    return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0])))
+
+
+def legend_name(lane: str, state: str, provenance: str) -> str:
+    """`lb: HEALTHY`, `proxy: OPEN (inferred)`: the lane says which `ready` is meant."""
+    return f"{lane}: {state}" + (" (inferred)" if provenance == "inferred" else "")
 
 
 def _hover_data(segs: Sequence[Segment], ends: np.ndarray) -> np.ndarray:
@@ -89,7 +107,7 @@ _HOVER = (
 
 def _lane_traces(segments: Sequence[Segment], until_us: int, webgl: bool) -> list[Any]:
     traces: list[Any] = []
-    for (state, provenance), segs in _group(segments).items():
+    for (lane, state, provenance), segs in _group(segments).items():
         starts = np.fromiter((s.start_us for s in segs), dtype="int64", count=len(segs))
         ends = np.fromiter(
             (until_us if s.end_us is None else s.end_us for s in segs),
@@ -98,7 +116,7 @@ def _lane_traces(segments: Sequence[Segment], until_us: int, webgl: bool) -> lis
         )
         ends = np.maximum(ends, starts)
         rows = [row_label(s.node, s.lane) for s in segs]
-        name = f"{state} ({provenance})"
+        name = legend_name(lane, state, provenance)
         inferred = provenance == "inferred"
         color = state_color(state)
         if webgl:
@@ -116,7 +134,7 @@ def _lane_traces(segments: Sequence[Segment], until_us: int, webgl: bool) -> lis
                     y=ys,
                     mode="lines",
                     name=name,
-                    legendgroup=state,
+                    legendgroup=lane,
                     connectgaps=False,
                     line={"color": color, "width": 14, "dash": "dot" if inferred else "solid"},
                     opacity=INFERRED_OPACITY if inferred else 1.0,
@@ -131,7 +149,7 @@ def _lane_traces(segments: Sequence[Segment], until_us: int, webgl: bool) -> lis
                     x=(ends - starts) / 1000.0,  # milliseconds: a date axis reads bar lengths so
                     y=rows,
                     name=name,
-                    legendgroup=state,
+                    legendgroup=lane,
                     marker={
                         "color": color,
                         "line": {"width": 0.5, "color": "#444"},
@@ -145,25 +163,9 @@ def _lane_traces(segments: Sequence[Segment], until_us: int, webgl: bool) -> lis
     return traces
 
 
-def window_label(win: Window) -> str:
-    """`closed-before-deregistered · 4.2 s (3.1-5.0 s) · inferred`."""
-    text = f"{win.cls} · {duration_label(win.duration_s, win.duration_min_s, win.duration_max_s)}"
-    return text if win.provenance == "measured" else text + " · inferred"
-
-
-def _node_spans(rows: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-    first_row: dict[str, int] = {}
-    last_row: dict[str, int] = {}
-    for i, row in enumerate(rows):
-        node = row.split(" · ", 1)[0]
-        first_row.setdefault(node, i)
-        last_row[node] = i
-    return first_row, last_row
-
-
 def _group_separators(rows: list[str]) -> list[dict[str, Any]]:
     """A thin line between node groups so each node's lanes read as one block."""
-    first_row, _ = _node_spans(rows)
+    first_row, _ = node_spans(rows)
     return [
         {
             "type": "line",
@@ -177,59 +179,6 @@ def _group_separators(rows: list[str]) -> list[dict[str, Any]]:
         }
         for start in sorted(first_row.values())[1:]
     ]
-
-
-def _window_shapes(
-    windows: Sequence[Window], rows: list[str], max_labels: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Per window a shaded rect, a dashed rect of its possible extent, and (the first
-    `max_labels`) a label; as plain dicts, set on the layout at once (add_shape is O(n) each)."""
-    first_row, last_row = _node_spans(rows)
-    shapes: list[dict[str, Any]] = []
-    labels: list[dict[str, Any]] = []
-    for n, win in enumerate(sorted(windows, key=lambda w: (w.node, w.start_us))):
-        y0, y1 = first_row[win.node] - 0.5, last_row[win.node] + 0.5
-        color = class_color(win.cls)
-        x0 = us_to_iso(win.start_us)
-        shapes.append({
-            "type": "rect", "xref": "x", "yref": "y", "x0": x0, "x1": us_to_iso(win.end_us),
-            "y0": y0, "y1": y1, "fillcolor": color, "opacity": 0.3, "layer": "above",
-            "line": {"width": 0},
-        })  # fmt: skip
-        shapes.append({
-            "type": "rect", "xref": "x", "yref": "y",
-            "x0": us_to_iso(win.start_earliest_us), "x1": us_to_iso(win.end_latest_us),
-            "y0": y0, "y1": y1, "layer": "above",
-            "line": {"color": color, "width": 1, "dash": "dash"},
-        })  # fmt: skip
-        if n < max_labels:
-            labels.append({
-                "x": x0, "y": y0, "xref": "x", "yref": "y", "text": window_label(win),
-                "showarrow": False, "xanchor": "left", "yanchor": "bottom",
-                "font": {"size": 11, "color": color}, "bgcolor": "rgba(255,255,255,0.8)",
-            })  # fmt: skip
-    return shapes, labels
-
-
-def _window_markers(windows: Sequence[Window], rows: list[str]) -> Any:
-    first_row, _ = _node_spans(rows)
-    ordered = sorted(range(len(windows)), key=lambda i: (windows[i].node, windows[i].start_us))
-    picked = [windows[i] for i in ordered]
-    return go.Scatter(
-        x=[us_to_iso((w.start_us + w.end_us) // 2) for w in picked],
-        y=[rows[first_row[w.node]] for w in picked],
-        mode="markers",
-        name="gap windows",
-        marker={
-            "symbol": "diamond",
-            "size": 12,
-            "color": [class_color(w.cls) for w in picked],
-            "line": {"width": 1, "color": "#222"},
-        },
-        customdata=ordered,
-        text=[window_label(w) for w in picked],
-        hovertemplate="%{text}<br>click for the events behind it<extra></extra>",
-    )
 
 
 def lane_timeline(
@@ -250,9 +199,10 @@ def lane_timeline(
     webgl = len(segments) > webgl_above
     end = until_us if until_us is not None else _data_end(segments, windows)
     traces = _lane_traces(segments, end, webgl)
-    shapes, labels = _window_shapes(windows, rows, max_labels)
+    shapes, labels = window_shapes(windows, rows, max_labels)
     if windows:
-        traces.append(_window_markers(windows, rows))
+        traces.extend(window_bars(windows, rows))
+        traces.append(window_markers(windows, rows))
     if not segments and not windows:
         labels.append({
             "text": "no lane data in this range", "showarrow": False, "xref": "paper",
@@ -273,9 +223,17 @@ def lane_timeline(
     fig.update_layout(
         title=title,
         barmode="overlay",
-        height=max(260, 110 + ROW_PX * len(rows)),
-        margin={"l": 10, "r": 10, "t": 60 if title else 30, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        height=max(360, LEGEND_PX + 110 + ROW_PX * len(rows)),
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": LEGEND_PX},
+        # in the bottom margin: never under the toolbar, the title or a window label
+        legend={
+            "orientation": "h",
+            "yref": "container",
+            "yanchor": "bottom",
+            "y": 0.0,
+            "x": 0,
+            "traceorder": "grouped",
+        },
         bargap=0.25,
         meta={"renderer": "webgl" if webgl else "svg", "rows": rows, "segments": len(segments)},
         clickmode="event+select",

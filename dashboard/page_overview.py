@@ -24,13 +24,19 @@ def render(ctx: Context) -> None:
     svcs = [s for s in svcs if f.matches(s)]
     st.header("Overview")
     total = sum(w.duration_s for w in wins)
-    damaged = [r for r in rolls if r.windows]
+    real = [r for r in rolls if r.kind == "rollout"]
+    disruptions = [r for r in rolls if r.kind != "rollout"]
     c = st.columns(5)
     c[0].metric("Clusters", len({s.cluster for s in svcs}))
     c[1].metric("LB-facing services", len(svcs))
     c[2].metric("Gap windows", len(wins))
     c[3].metric("Gap-seconds", f"{total:.1f}")
-    c[4].metric("Rollouts with gaps", f"{len(damaged)} of {len(rolls)}")
+    c[4].metric(
+        "Rollouts with gaps",
+        f"{sum(1 for r in real if r.windows)} of {len(real)}",
+        help=f"Node disruptions (drains, deletions) are counted apart: "
+        f"{sum(1 for r in disruptions if r.windows)} of {len(disruptions)} had gaps.",
+    )
     if not wins:
         st.success(
             "Clean: no gap windows in this range. The load balancer never sent traffic to a node "
@@ -60,15 +66,23 @@ def render(ctx: Context) -> None:
         nav.go("rollout", rollout=str(points[0]["customdata"]))
     rows = tables.rollout_rows(rolls)
     if rows:
-        frame = pd.DataFrame(rows)
+        shown = ["rollout", "windows", "gap_s", "failed_requests", "kind"]
+        frame = pd.DataFrame(rows)[shown]  # the cluster is in the label; fits the page width
         base = f.with_(page="rollout").to_params()
-        frame.insert(0, "open", [f"?{urlencode({**base, 'rollout': r['id']})}" for r in rows])
+        links = [
+            f"?{urlencode({**base, 'cluster': r['cluster'], 'rollout': r['id']})}" for r in rows
+        ]
+        frame.insert(0, "open", links)
         st.dataframe(
             frame,
             hide_index=True,
+            width="stretch",
             key="rollout_table",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗"),
+                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
+                "rollout": st.column_config.TextColumn(
+                    "rollout (cluster · workload)", width="large"
+                ),
                 "gap_s": st.column_config.NumberColumn("gap-seconds", format="%.2f"),
             },
         )

@@ -13,6 +13,11 @@ from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.recorder.timefmt import from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
 
+#: The window table's columns on this page, most telling first.
+ROLLOUT_WINDOW_COLUMNS = (
+    "node", "class", "certain", "duration_s", "duration_min_s", "duration_max_s",
+    "failed_requests", "start", "end", "provenance",
+)  # fmt: skip
 #: Past this many nodes the page first draws only the nodes that had windows.
 MANY_NODES = 8
 
@@ -36,7 +41,9 @@ def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
         ),
         key="rollout",
     )
-    st.query_params["rollout"] = chosen  # the URL opens this rollout again
+    # the URL opens this rollout again, in its cluster (ids are unique; the cluster is for people)
+    st.query_params["rollout"] = chosen
+    st.query_params["cluster"] = by_id[chosen].service.cluster
     return by_id[chosen]
 
 
@@ -56,22 +63,36 @@ def _visible_range(rollout: Rollout) -> tuple[int, int]:
 
 
 def _selected_window(
-    chart: Any, drawn: list[Window], table: Any, listed: list[Window]
+    chart: Any, drawn: list[Window], table: Any, listed: list[Window], node: str | None
 ) -> Window | None:
     """The window picked by a click on its marker (an index into `drawn`), else by a row of
-    the table (an index into `listed`)."""
+    the table (an index into `listed`), else the first window on the URL's `node`. A pick is
+    written back to the URL (`&node=`), so the link opens this window again."""
+    picked = None
     for point in nav.selection(chart, "points"):
         custom = point.get("customdata")
         if isinstance(custom, int) and 0 <= custom < len(drawn):
-            return drawn[custom]
+            picked = drawn[custom]
+            break
     rows = nav.selection(table, "rows")
-    return listed[int(rows[0])] if rows and int(rows[0]) < len(listed) else None
+    if picked is None and rows and int(rows[0]) < len(listed):
+        picked = listed[int(rows[0])]
+    if picked is not None:
+        st.query_params["node"] = picked.node
+        st.session_state["node"] = picked.node
+        return picked
+    return next((w for w in listed if w.node == node), None)
 
 
-def _pick_nodes(rollout: Rollout, page: data.RolloutPage, wins: list[Window]) -> set[str]:
-    """Which nodes' lanes to draw: all of them for a small rollout, else the worst few."""
+def _pick_nodes(
+    rollout: Rollout, page: data.RolloutPage, wins: list[Window], linked: str | None
+) -> set[str]:
+    """Which nodes' lanes to draw: all of them for a small rollout, else the worst few (and
+    the node the URL names)."""
     every = sorted({s.node for s in page.segments} | {w.node for w in wins})
     default = every if len(every) <= MANY_NODES else tables.worst_nodes(wins, MANY_NODES) or every
+    if linked in every and linked not in default:
+        default = sorted([*default, linked])
     chosen = st.multiselect(
         f"Nodes drawn ({len(every)} in this rollout)",
         every,
@@ -110,20 +131,22 @@ def render(ctx: Context) -> None:
     _metrics(rollout, wins)
     if not wins:
         st.success("Clean rollout: no gap windows.")
-    nodes = _pick_nodes(rollout, page, wins)
+    nodes = _pick_nodes(rollout, page, wins, ctx.filters.node)
     drawn = [w for w in wins if w.node in nodes]
     segments = [s for s in page.segments if s.node in nodes]
     fig = lanes.lane_timeline(segments, drawn, until_us=page.until_us)
     fig.update_xaxes(range=[from_micros(page.since_us), from_micros(page.until_us)])
     chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
     st.caption(
-        "Solid: measured. Hatched/dotted and paler: inferred. Shaded: gap windows (dashed: how "
-        f"far sampling lets them stretch). {len(segments):,} segments, "
+        "Green serves, red loses traffic, grey: the LB does not route there. Lanes: solid "
+        "measured, dotted and paler inferred. Gap windows: solid red proven, hatched red possible "
+        f"(dashed: how far sampling lets them stretch). {len(segments):,} segments, "
         f"{fig.layout.meta['renderer']} renderer. Click a window's diamond for its events."
     )
     st.subheader("Gap windows")
     table = st.dataframe(
-        pd.DataFrame(tables.window_rows(wins), columns=list(tables.WINDOW_COLUMNS)),
+        # the cluster and Service are the rollout's (above): the columns that differ fit
+        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
         hide_index=True,
         key="window_table",
         on_select="rerun",
@@ -131,7 +154,7 @@ def render(ctx: Context) -> None:
     )
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(tables.class_summary(wins)), hide_index=True, key="class_table")
-    win = _selected_window(chart, drawn, table, wins)
+    win = _selected_window(chart, drawn, table, wins, ctx.filters.node)
     if win is not None:
         st.subheader(f"Events behind the window on {win.node}")
         st.caption(lanes.window_label(win))

@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from gapwatch.dashboard import cache, figures, tables
-from gapwatch.dashboard.filters import pick_service
-from gapwatch.replay.model import Advice, WhatIf
+from gapwatch.dashboard import cache, data, figures, tables
+from gapwatch.dashboard.filters import Filters, pick_service
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay.model import Advice, ServiceRef, WhatIf
 
 if TYPE_CHECKING:
     from gapwatch.dashboard.app import Context
 
 AS_RECORDED = "as recorded"
+WHOLE_RANGE = "(whole range)"
 
 #: (WhatIf field, label, choices) - each a select-slider whose first stop is "as recorded".
 SETTINGS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
@@ -40,6 +42,8 @@ def _label(value: Any) -> str:
 
 
 def settings_from_widgets() -> WhatIf:
+    """One control per setting; each starts at (and can return to) "as recorded". The on/off
+    setting is a three-way toggle, the others select-sliders."""
     values: dict[str, Any] = {}
     cols = st.columns(4)
     for i, (field, label, choices) in enumerate(SETTINGS):
@@ -47,9 +51,41 @@ def settings_from_widgets() -> WhatIf:
         options = (AS_RECORDED, *choices)
         if st.session_state.get(key) not in options:
             st.session_state[key] = AS_RECORDED
-        chosen = cols[i % 4].select_slider(label, options=options, format_func=_label, key=key)
+        if all(isinstance(c, bool) for c in choices):
+            chosen = cols[i % 4].segmented_control(
+                label, options=options, format_func=_label, key=key, selection_mode="single"
+            )
+            chosen = AS_RECORDED if chosen is None else chosen
+        else:
+            chosen = cols[i % 4].select_slider(label, options=options, format_func=_label, key=key)
         values[field] = None if chosen == AS_RECORDED else chosen
     return WhatIf(**values)
+
+
+def _scope(ctx: Context, service: ServiceRef) -> Filters:
+    """The filters narrowed to one rollout of the service (the URL's, or the one picked), or
+    left as they are for "the whole range"."""
+    rolls = [r for r in cache.rollouts(ctx.url, ctx.filters, ctx.version) if r.service == service]
+    options = [WHOLE_RANGE, *(r.id for r in figures.rank_rollouts(rolls))]
+    by_id = {r.id: r for r in rolls}
+    key = "whatif-rollout"
+    if st.session_state.get(key) not in options:
+        wanted = ctx.filters.rollout or st.session_state.get("rollout")
+        st.session_state[key] = wanted if wanted in by_id else WHOLE_RANGE
+    chosen = st.selectbox(
+        "Scope",
+        options,
+        format_func=lambda i: i if i == WHOLE_RANGE else figures.rollout_label(by_id[i]),
+        key=key,
+        help="Replay one rollout (its span) or everything the sidebar's range allows.",
+    )
+    if chosen == WHOLE_RANGE:
+        return ctx.filters
+    r = by_id[chosen]
+    st.query_params["rollout"] = r.id
+    return ctx.filters.with_(
+        since=from_micros(r.start_us - data.MARGIN_US), until=from_micros(r.end_us + data.MARGIN_US)
+    )
 
 
 def _apply_advice(advice: Advice) -> None:
@@ -78,9 +114,11 @@ def _advice(advice: Advice) -> None:
         key="advice_settings",
     )
     st.caption("Evidence: the measured lags these settings must cover")
-    st.dataframe(
-        pd.DataFrame([asdict(lag) for lag in advice.lags]), hide_index=True, key="advice_lags"
-    )
+    lags = [
+        {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(lag).items()}
+        for lag in advice.lags
+    ]  # seconds, to a tenth: the samples column says how much each figure rests on
+    st.dataframe(pd.DataFrame(lags), hide_index=True, key="advice_lags")
     for note in advice.notes:
         st.markdown(f"- {note}")
     st.button("Try the advised settings", on_click=_apply_advice, args=(advice,))
@@ -93,10 +131,14 @@ def render(ctx: Context) -> None:
     if service is None:
         st.info("No LB-facing service in this filter.")
         return
-    st.caption(f"Service {service.cluster}/{service.key} (choose another in the sidebar)")
+    st.caption(
+        f"Service {service.key} in cluster {service.cluster} (choose another in the sidebar). "
+        'Every control starts at "as recorded": the timeline replayed with what the cluster did.'
+    )
+    scope = _scope(ctx, service)
     settings = settings_from_widgets()
-    recorded = [w for w in cache.windows(ctx.url, ctx.filters, ctx.version) if w.service == service]
-    replayed = cache.whatif(ctx.url, service, settings, ctx.filters, ctx.version)
+    recorded = [w for w in cache.windows(ctx.url, scope, ctx.version) if w.service == service]
+    replayed = cache.whatif(ctx.url, service, settings, scope, ctx.version)
     c = st.columns(4)
     c[0].metric("Recorded windows", len(recorded))
     diff = len(replayed) - len(recorded)

@@ -1,8 +1,11 @@
 """Colours, labels and time conversion shared by every figure and table of the dashboard.
 
-Lane states read like traffic lights: the state that lets traffic through is green, a state on its
-way out amber, a state that stops traffic red, "we do not know" grey. Window classes get four
-colours that differ from the lane colours, so a shaded window never reads as a lane state.
+One colour language: green serves, red loses traffic (or would, were the LB to route there),
+grey is not routed (the LB sends nothing: safe), amber is on its way out. So the lb lane is green
+only while the LB routes to the node and grey while it does not; the serving lanes (node,
+endpoints, proxy, pod) are red when they cannot serve. A gap window, where the LB routes and the
+node does not serve, is red: solid when the samples prove it, hatched when they only allow it.
+Window classes keep four colours of their own for the per-class charts, never on the lanes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import numpy as np
 GOOD = "#2ca02c"
 LEAVING = "#ff9f1c"
 BAD = "#d62728"
-UNKNOWN = "#9e9e9e"
+NOT_ROUTED = "#c7c7c7"
+UNKNOWN = "#7f7f7f"
+#: Gap windows: traffic lost.
+LOSS = BAD
 
 STATE_COLORS: dict[str, str] = {
     # endpoints
@@ -26,13 +32,13 @@ STATE_COLORS: dict[str, str] = {
     "CLOSED": BAD,
     "DOWN": "#7f0000",
     "UNKNOWN": UNKNOWN,
-    # lb
+    # lb: green while it routes to the node, grey while it does not (safe), amber draining
     "HEALTHY": GOOD,
-    "INITIAL": "#bcbd22",
+    "INITIAL": NOT_ROUTED,
     "DRAINING": LEAVING,
-    "UNHEALTHY": BAD,
-    "UNUSED": UNKNOWN,
-    "ABSENT": "#d9d9d9",
+    "UNHEALTHY": NOT_ROUTED,
+    "UNUSED": NOT_ROUTED,
+    "ABSENT": NOT_ROUTED,
     # pod
     "serving": GOOD,
     "terminating": LEAVING,
@@ -52,9 +58,12 @@ CLASS_COLORS: dict[str, str] = {
 #: Lanes in the order they are drawn inside one node's group (top to bottom).
 LANE_ORDER: tuple[str, ...] = ("node", "endpoints", "proxy", "lb", "pod")
 
-#: Inferred segments are hatched and paler than measured ones.
-INFERRED_PATTERN = "/"
+#: Inferred segments are dotted and paler than measured ones (hatching is kept for windows
+#: that are possible but not proven, so the two never read alike).
+INFERRED_PATTERN = "."
 INFERRED_OPACITY = 0.55
+#: Possible (not proven) gap windows are hatched; proven ones solid.
+POSSIBLE_PATTERN = "/"
 
 
 def state_color(state: str) -> str:

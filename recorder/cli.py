@@ -49,8 +49,10 @@ def db_upgrade(
 ) -> None:
     """Create the store, or migrate it to the newest schema. Safe to run again."""
     from gapwatch.recorder import store
+    from gapwatch.recorder.revisions import check_revision
 
-    engine = open_store(db, require_schema=False)
+    check_revision(revision)
+    engine = open_store(db, require_schema=False, create=True)
     before = store.current_revision(engine)
     store.upgrade(engine, revision)
     after = store.current_revision(engine)
@@ -65,7 +67,9 @@ def db_downgrade(
 ) -> None:
     """Migrate the store down to REVISION (drops data in tables that go away)."""
     from gapwatch.recorder import store
+    from gapwatch.recorder.revisions import check_revision
 
+    check_revision(revision)
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
         raise typer.Exit(1)
@@ -109,12 +113,14 @@ def import_events(
     """
     from gapwatch.recorder.importer import import_files
     from gapwatch.recorder.importers.cli import print_rejected, rejected_sink
+    from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
     with (
+        committed_on_interrupt(engine),
         rejected_sink(errors) as on_error,
         progress("importing", total, unit_bytes=True) as advance,
     ):

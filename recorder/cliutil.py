@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from gapwatch.recorder.writer import Derive
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -106,14 +107,25 @@ def wiring(ctx: typer.Context) -> Wiring:
     return found
 
 
-def open_store(db: str, *, require_schema: bool = True) -> Engine:
-    """The engine for `--db`, after checking the schema is current (unless told not to)."""
-    from gapwatch.recorder.store import make_engine, require_current
+def open_store(db: str, *, require_schema: bool = True, create: bool = False) -> Engine:
+    """The engine for `--db`, after checking the schema is current (unless told not to).
 
+    Only `create=True` (`gapwatch db upgrade`) may bring a new SQLite file into being: a
+    mistyped path on any other command is an error, not an empty store."""
+    from gapwatch.recorder.store import make_engine, require_current, require_existing_file
+
+    if not create:
+        require_existing_file(db)
     engine = make_engine(db)
     if require_schema:
         require_current(engine)
     return engine
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print `error: MESSAGE` as one line on stderr and exit 2 (usage)."""
+    stderr.print(f"error: {message}", markup=False)
+    raise typer.Exit(EXIT_USAGE)
 
 
 def _plain(value: Any) -> Any:
@@ -165,7 +177,18 @@ def emit_rows(
 
 @contextmanager
 def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
-    """A progress bar on stderr (silent when stderr is not a terminal); yields advance(n)."""
+    """A progress bar on stderr; yields advance(n). When stderr is not a terminal, a plain line
+    at each tenth instead (recorder.progresslines)."""
+    if not stderr.is_terminal:
+        from gapwatch.recorder.progresslines import line_progress
+
+        yield line_progress(
+            description,
+            total,
+            lambda text: stderr.print(text, markup=False, highlight=False),
+            unit_bytes=unit_bytes,
+        )
+        return
     from rich.progress import (
         BarColumn,
         DownloadColumn,

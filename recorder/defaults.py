@@ -6,6 +6,5 @@ re-exports them.
 
 from __future__ import annotations
 
-#: The event store when no --db / GAPWATCH_DB is given: SQLite in the current directory
-#: (DESIGN.md section 5).
+#: The event store when no --db / GAPWATCH_DB is given: SQLite in the current directory.
 DEFAULT_URL = "sqlite:///gapwatch.db"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -132,4 +133,21 @@ def require_current(engine: Engine) -> None:
         state = "is empty" if have is None else f"is at revision {have}, the code wants {want}"
         raise SchemaOutOfDate(
             f"the store {redact(str(engine.url))} {state}: run `gapwatch db upgrade`"
+        )
+
+
+def require_existing_file(url: str) -> None:
+    """Raise StoreError when `url` is a SQLite file that does not exist (connecting would create
+    it): only `gapwatch db upgrade` creates stores."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.exists():
+        raise StoreError(
+            f"no store at {path.resolve()} ({redact(url)}): check the path, or run "
+            "`gapwatch db upgrade` with the same --db to create it"
         )

@@ -173,7 +173,7 @@ def _rests_on(lags: tuple[LagStats, ...], *names: str) -> str:
 
 
 def knobs(best: WhatIf, lags: tuple[LagStats, ...], *, node_driven: bool) -> tuple[str, ...]:
-    """The recommended settings as the knobs that set them (DESIGN.md section 6)."""
+    """The recommended settings as the knobs that set them."""
     out: list[str] = []
     closing = ("lb-health-down",) if node_driven else ("ccm-deregister",)
     if best.prestop_s is not None:

@@ -14,7 +14,6 @@ import typer
 from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
     DbOption,
-    JsonFlag,
     OutputFormat,
     emit_rows,
     open_store,
@@ -70,7 +69,9 @@ def assumptions(
     set_: SetOption = None,
     file: FileOption = None,
     defaults: DefaultsFlag = False,
-    as_json: JsonFlag = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the assumptions as JSON instead of a table.")
+    ] = False,
 ) -> None:
     """Show every assumption detection makes (value in use, default, unit, public source, what
     measurement replaces it); with --set/--file/--defaults, rebuild the projections under new

@@ -1,7 +1,7 @@
 """What detection assumes where the log does not measure: every number, named, in one place.
 
-Each assumption has a default, a unit and the public source of the default (DESIGN.md section 6
-and the upstream documents it names); `ASSUMPTIONS` lists them for `gapwatch assumptions`,
+Each assumption has a default, a unit and the public source of the default (the upstream
+code, KEP or cloud document it names); `ASSUMPTIONS` lists them for `gapwatch assumptions`,
 docs/semantics.md and the projection record (replay_state rows `assume:NAME`). Where the log
 measures a quantity, the measurement replaces the assumption (replay.proxy, replay.lags) and the
 output says so (`Provenance` of the bound, `advise` notes). Values come from the defaults, the
@@ -84,7 +84,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "proxy_lag_max_s", "s",
         "most time from an EndpointSlice change to kube-proxy's rules reflecting it",
         "kube-proxy --iptables-sync-period defaults to 30 s and its health server reports "
-        "unhealthy once a queued update is older than 2x that (DESIGN.md section 6, "
+        "unhealthy once a queued update is older than 2x that ("
         "healthCheckNodePort / serviceProxyHealthy): past 60 s kube-proxy says it is stuck",
         "health-check-node-port / NodePort probes (kube-proxy-programming lag)",
     ),
@@ -97,22 +97,22 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "ccm_lag_max_s", "s",
         "most time from an endpoint change to the LB target changing (endpoint-driven CCM)",
         "AWS support quotes 3-5 min for registration and deregistration to take effect "
-        "(DESIGN.md section 6, aws/containers-roadmap#470): 300 s",
+        "(aws/containers-roadmap#470): 300 s",
         "LB target polls (ccm-register / ccm-deregister lags); service-controller Events",
     ),
     Assumption(
         "hc_interval_s", "s", "LB health-check interval (node-driven LB without target data)",
-        "AWS Load Balancer Controller default for eTP=Local: interval 10 s (DESIGN.md section 6)",
+        "AWS Load Balancer Controller default for eTP=Local: interval 10 s",
         "target-group attributes (HealthCheckIntervalSeconds) when polled",
     ),
     Assumption(
         "hc_healthy_threshold", "count", "LB health checks to pass before routing",
-        "AWS Load Balancer Controller default: 3 (DESIGN.md section 6)",
+        "AWS Load Balancer Controller default: 3",
         "target-group attributes (HealthyThresholdCount) when polled",
     ),
     Assumption(
         "hc_unhealthy_threshold", "count", "LB health checks to fail before stopping",
-        "AWS Load Balancer Controller default: 3 (DESIGN.md section 6)",
+        "AWS Load Balancer Controller default: 3",
         "target-group attributes (UnhealthyThresholdCount) when polled",
     ),
     Assumption(
@@ -143,13 +143,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     ),
     Assumption(
         "settle_s", "s", "how long after a rollout's last old pod a window still belongs to it",
-        "new flows were seen ~30-40 s after a target turned unhealthy (DESIGN.md section 6, "
+        "new flows were seen ~30-40 s after a target turned unhealthy ("
         "aws/containers-roadmap#470): 60 s",
     ),
     Assumption(
         "match_window_s", "s",
         "how long after an endpoint change a reaction counts as caused by it",
-        "new flows were seen ~120 s after deregistration (DESIGN.md section 6, "
+        "new flows were seen ~120 s after deregistration ("
         "aws/containers-roadmap#470): 120 s",
     ),
     Assumption(
@@ -181,7 +181,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "proxy_terminating_endpoints", "true|false|auto",
         "whether kube-proxy forwards to serving-terminating endpoints (KEP-1669)",
         "auto: on from kube-proxy 1.26 (beta, on by default), always from 1.28 (GA) "
-        "(DESIGN.md section 6)",
+        "",
         "NodePort probes that connect while the health check says no ready endpoint",
     ),
     Assumption(
@@ -217,7 +217,7 @@ WHATIF_SOURCES: dict[str, str] = {
     "typical kube-proxy-programming 1 s": "kube-proxy --iptables-min-sync-period default 1 s",
     "typical ccm-register / ccm-deregister 2 s": "no public figure: gapwatch's choice",
     "typical lb-health-up / -down 15 s": "GKE L4: interval 8 s, unhealthy 3 = 24 s to steer "
-    "away; AWS 10 s x 3 = 30 s (DESIGN.md section 6): between the two",
+    "away; AWS 10 s x 3 = 30 s: between the two",
     "few-samples worst case": "gapwatch's choice (kube-proxy 5 s, ccm-deregister 15 s, "
     "lb-health-down 30 s = AWS 10 s x 3); advise says when a number rests on it",
     "worst margin 1.5, same change 3 s": "gapwatch's choice",

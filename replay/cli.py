@@ -34,18 +34,12 @@ WINDOW_COLUMNS = [
     "duration_max_s", "provenance", "certain", "rollout", "failed_requests", "opened_by",
     "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest",
 ]  # fmt: skip
-#: The table people read; --json and --csv carry every column.
-TABLE_COLUMNS = [
-    "service", "node", "class", "start", "duration_s", "duration_min_s", "duration_max_s",
-    "certain", "provenance", "rollout", "failed_requests",
-]  # fmt: skip
-ROLLOUT_TABLE = [
-    "id", "service", "kind", "workload", "revision_to", "start", "windows", "gap_seconds",
-    "worst_window_s", "nodes", "failed_requests",
-]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
 UntilOption = Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")]
+WideFlag = Annotated[
+    bool, typer.Option("--wide", help="Every column, full names (tables fit the terminal).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -110,26 +104,26 @@ def gaps(
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List gap windows: the LB routed to a node that did not serve the Service."""
-    from gapwatch.replay import api
+    from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    cli_checks.check_range(lo, hi)
     engine = open_store(db)
-    found = api.windows(
-        engine,
-        cluster=cluster,
-        service=service,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
-    rows = [window_dict(w) for w in found]
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
+    found = api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
     chosen = pick_format(fmt, as_json, as_csv)
+    if chosen is OutputFormat.table:
+        cli_tables.print_windows(found, wide=wide)
+        return
+    rows = [window_dict(w) for w in found]
     if chosen is not OutputFormat.json:
         for r in rows:
             r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
             r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
-    columns = TABLE_COLUMNS if chosen is OutputFormat.table else WINDOW_COLUMNS
-    emit_rows(rows, columns, chosen, title="gap windows")
+    emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
 
 
 def rollouts(
@@ -141,18 +135,19 @@ def rollouts(
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List rollouts and node disruptions with their windows and gap-seconds."""
-    from gapwatch.replay import api
+    from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    cli_checks.check_range(lo, hi)
     engine = open_store(db)
-    found = api.rollouts(
-        engine,
-        cluster=cluster,
-        service=service,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
+    found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
+    if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
+        cli_tables.print_rollouts(found, wide=wide)
+        return
     rows = []
     for r in found:
         by_class: dict[str, int] = {}
@@ -174,7 +169,7 @@ def rollouts(
             }
         )  # fmt: skip
     chosen = pick_format(fmt, as_json, as_csv)
-    columns = ROLLOUT_TABLE if chosen is OutputFormat.table or not rows else list(rows[0])
+    columns = list(rows[0]) if rows else ["id", "cluster", "service", "kind", "start", "end"]
     emit_rows(rows, columns, chosen, title="rollouts")
 
 
@@ -202,11 +197,14 @@ def timeline(
     fmt: FormatOption = OutputFormat.table,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
-    from gapwatch.replay import api
+    from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
+    cli_checks.check_range(time_option(since, "--since"), time_option(until, "--until"))
     engine = open_store(db)
+    cli_checks.check_filters(engine, cluster=cluster, service=service, nodes=node)
     svc = _service(engine, service, cluster)
     if at is not None:
         moment = time_option(at, "--at")
@@ -220,6 +218,9 @@ def timeline(
             until=time_option(until, "--until"),
             nodes=node,
         )
+    if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
+        cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
+        return
     rows = [_segment_row(s) for s in segs]
     columns = ["node", "lane", "state", "start", "end", "start_earliest", "provenance", "event_id"]
     emit_rows(rows, columns, pick_format(fmt, as_json, as_csv), title=svc.key)
@@ -229,16 +230,18 @@ def advise(
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: ServiceOption = None,
-    as_json: JsonFlag = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
+    wide: WideFlag = False,
 ) -> None:
     """Measured lags and the smallest settings that would have closed every observed window."""
     from dataclasses import asdict
 
     import orjson
 
-    from gapwatch.replay import api
+    from gapwatch.replay import api, cli_checks, cli_tables
 
     engine = open_store(db)
+    cli_checks.check_filters(engine, cluster=cluster, service=service)
     svc = _service(engine, service, cluster)
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)
@@ -257,11 +260,8 @@ def advise(
     if as_json:
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return
-    emit_rows(
-        [asdict(lag) for lag in advice.lags],
-        ["name", "samples", "p50", "p90", "p99", "max"],
-        OutputFormat.table,
-        title=f"measured lags, {svc.key} (seconds)",
+    cli_tables.print_lags(
+        advice.lags, f"measured lags, cluster {svc.cluster}, {svc.key}", wide=wide
     )
     print(f"windows observed: {advice.windows_before}")
     print("recommended: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "nothing"))

@@ -117,7 +117,7 @@ AWS_NLB_LBC: dict[str, Any] = {
     "name": "aws-nlb-lbc",
     "description": (
         "An AWS NLB in instance mode as the AWS Load Balancer Controller sets it up for an "
-        "eTP=Local Service (DESIGN.md section 6): HTTP health check on the healthCheckNodePort, "
+        "eTP=Local Service (its annotations guide): HTTP health check on the healthCheckNodePort, "
         "interval 10 s, thresholds 3/3, deregistration delay 300 s. The ingress is a DaemonSet "
         "rolled with maxSurge 0 (the real controller's order: the new pod only after the old "
         "one is gone), then a drain and a node crash."
@@ -150,7 +150,7 @@ GKE_L4: dict[str, Any] = {
     "name": "gke-l4",
     "description": (
         "A GKE L4 passthrough LB: health check interval 8 s, healthy after 1, unhealthy after 3 "
-        "(24 s to steer away; DESIGN.md section 6); kube-proxy 1.30; a Deployment rollout."
+        "(24 s to steer away; GKE L4 health-check defaults); kube-proxy 1.30; a Deployment rollout."
     ),
     "nodes": {"kubelet_version": "v1.30.5", "kube_proxy_version": "v1.30.5"},
     "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
@@ -162,7 +162,7 @@ ALIBABA_SLB: dict[str, Any] = {
     "name": "alibaba-slb",
     "description": (
         "Alibaba's CCM rewrites the vServer group whenever endpoints or nodes change "
-        "(endpoint-driven, DESIGN.md section 6); kube-proxy 1.24 (PTE off); a rollout and a drain."
+        "(endpoint-driven); kube-proxy 1.24 (PTE off); a rollout and a drain."
     ),
     "nodes": {"kubelet_version": "v1.24.17", "kube_proxy_version": "v1.24.17"},
     "events": [
@@ -176,7 +176,7 @@ TENCENT_CLB: dict[str, Any] = {
     "name": "tencent-clb",
     "description": (
         "Tencent TKE with local-svc-only-bind-node-with-pod: the CLB binds only nodes with a "
-        "ready pod (endpoint-driven, DESIGN.md section 6); kube-proxy 1.26 (PTE on by default)."
+        "ready pod (endpoint-driven); kube-proxy 1.26 (PTE on by default)."
     ),
     "nodes": {"kubelet_version": "v1.26.15", "kube_proxy_version": "v1.26.15"},
     "kube_proxy": {"proxy_terminating_endpoints": True},
@@ -187,7 +187,7 @@ SLOW_KUBE_PROXY: dict[str, Any] = {
     "name": "slow-kube-proxy",
     "description": (
         "kube-proxy syncing slowly, as in a large cluster: lag p50 2 s, p90 10 s, up to 60 s "
-        "(past 2x its 30 s sync period it reports itself unhealthy, DESIGN.md section 6)."
+        "(past 2x its 30 s sync period it reports itself unhealthy)."
     ),
     "kube_proxy": {"lag_s": {"p50": 2.0, "p90": 10.0, "max": 60.0}},
 }

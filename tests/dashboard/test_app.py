@@ -126,7 +126,10 @@ def test_whatif_recomputes_with_the_replay_engine(app: AppTest, store: Engine) -
     recorded = [w for w in api.windows(store) if w.service == service]
     assert _metrics(at)["Recorded windows"] == str(len(recorded))
     at.select_slider(key="whatif-prestop_s").set_value(30)
-    at.select_slider(key="whatif-proxy_terminating_endpoints").set_value(True)
+    # ProxyTerminatingEndpoints is a toggle (as recorded / on / off), not a slider
+    toggle = at.segmented_control(key="whatif-proxy_terminating_endpoints")
+    assert toggle.value == "as recorded"
+    toggle.set_value(True)
     at.run()
     assert not at.exception
     from gapwatch.replay.model import WhatIf
@@ -237,3 +240,48 @@ def test_the_rollout_page_asks_replay_for_its_range_and_nodes_only(
     assert asked["since"] <= from_micros(rollout.start_us)  # type: ignore[operator]
     assert asked["until"] >= from_micros(rollout.end_us)  # type: ignore[operator]
     assert set(asked["nodes"]) == set(rollout.nodes)  # type: ignore[call-overload]
+
+
+def test_a_rollout_and_node_link_opens_that_window_and_survives_a_reload(
+    app: AppTest, store: Engine
+) -> None:
+    """`?page=rollout&cluster=&rollout=&node=` is what a person pastes into an incident
+    channel: it opens the rollout with the events behind the window on that node."""
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    last = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))[-1]
+    at = _open(app, page="rollout", cluster="seed", rollout=rollout.id, node=last.node)
+    assert at.selectbox(key="rollout").value == rollout.id
+    assert any(f"Events behind the window on {last.node}" in h.value for h in at.subheader)
+    shown = at.dataframe[-1].value
+    assert sorted(shown["id"]) == sorted(set(last.opened_by) | set(last.closed_by))
+    for key, value in {"rollout": rollout.id, "node": last.node, "cluster": "seed"}.items():
+        assert at.query_params[key] == value
+    # every rollout label names its cluster
+    options = at.selectbox(key="rollout").options
+    assert all(str(o).startswith("seed · ") for o in options)
+
+
+def test_clicking_a_window_writes_its_node_into_the_url(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    ordered = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))
+    at.session_state["window_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params["node"] == ordered[1].node
+
+
+def test_sql_page_has_no_sidebar_filters(app: AppTest) -> None:
+    at = _open(app, page="sql", cluster="seed")
+    assert [s.label for s in at.sidebar.selectbox] == []
+    assert [t.label for t in at.sidebar.text_input] == []
+    assert "cluster" not in at.query_params
+
+
+def test_overview_counts_rollouts_apart_from_node_disruptions(app: AppTest, store: Engine) -> None:
+    at = _open(app, page="overview")
+    rolls = api.rollouts(store)
+    real = [r for r in rolls if r.kind == "rollout"]
+    assert any(r.kind != "rollout" for r in rolls), "the aws demo drains and deletes nodes"
+    damaged = sum(1 for r in real if r.windows)
+    assert _metrics(at)["Rollouts with gaps"] == f"{damaged} of {len(real)}"

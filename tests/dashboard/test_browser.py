@@ -141,10 +141,75 @@ def test_seed_rollout_renders_in_a_real_browser(
         shot = shots / "seed-rollout.png"
         page.screenshot(path=str(shot), full_page=True)
         _save(shot, "seed-rollout.png")
+        # proven and possible windows are told apart, and the legend says how
+        legend = " ".join(plot.locator("g.legend text").all_text_contents())
+        assert "proven (solid)" in legend and "possible (hatched)" in legend
+        for lane_state in ("lb: HEALTHY", "proxy: OPEN", "endpoints: ready"):
+            assert lane_state in legend
         page.goto(f"{base}/?page=overview", timeout=60_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(shots / "overview.png"), full_page=True)
         _save(shots / "overview.png", "overview.png")
+        # a deep link to the aws rollout and one node: survives a reload, shows the window
+        engine = make_engine(store)
+        aws = next(r for r in api.rollouts(engine, cluster="aws") if r.kind == "rollout")
+        engine.dispose()
+        node = sorted(aws.windows, key=lambda w: w.start_us)[-1].node
+        link = f"{base}/?page=rollout&cluster=aws&rollout={aws.id}&node={node}"
+        page.goto(link, timeout=60_000)
+        expect(page.get_by_text(f"Events behind the window on {node}")).to_be_visible(
+            timeout=60_000
+        )
+        page.reload()
+        expect(page.get_by_text(f"Events behind the window on {node}")).to_be_visible(
+            timeout=60_000
+        )
+        assert f"node={node}" in page.url and f"rollout={aws.id}" in page.url
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shots / "aws-rollout.png"), full_page=True)
+        _save(shots / "aws-rollout.png", "aws-rollout.png")
+        page.goto(f"{base}/?page=whatif&cluster=aws&rollout={aws.id}", timeout=60_000)
+        expect(page.get_by_text("ProxyTerminatingEndpoints").first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(shots / "whatif.png"), full_page=True)
+        _save(shots / "whatif.png", "whatif.png")
         browser.close()
+    assert shot.stat().st_size > 10_000
+
+
+def test_html_report_reads_in_a_real_browser(tmp_path: Path) -> None:
+    """`gapwatch report --format html` on the seed demo store, opened from disk (file://, no
+    server, no network): the lanes figure draws and the window table lists every window."""
+    _require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    from gapwatch.dashboard.demo import build_demo_store
+
+    demo = build_demo_store(tmp_path / "demo.db", scenarios=[("seed-3node", "seed")])
+    report = tmp_path / "postmortem.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "gapwatch.dashboard.cli", "report", "--db", demo.url,
+         "--format", "html", "-o", str(report)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(demo.url)
+    windows = api.windows(engine)
+    engine.dispose()
+    shot = tmp_path / "report.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1200})
+        page.goto(report.as_uri(), timeout=60_000)
+        plot = page.locator(".js-plotly-plot").first
+        expect(plot).to_be_visible(timeout=30_000)
+        for node in sorted({w.node for w in windows}):
+            expect(plot.locator("text", has_text=f"{node} · lb").first).to_be_attached()
+        rows = page.locator("table").first.locator("tbody tr")
+        expect(rows).to_have_count(len(windows))
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    _save(shot, "report.png")
     assert shot.stat().st_size > 10_000

@@ -47,6 +47,15 @@ def test_demo_build_only_builds_a_replayed_store(tmp_path: Path) -> None:
             total = conn.execute(select(func.count()).select_from(events)).scalar_one()
         assert clusters == {"seed", "aws"}
         assert f"replay found {len(api.windows(engine))} gap windows" in done.stderr
+        # per cluster, the truth's count beside the replay's, and why they may differ
+        for cluster in ("seed", "aws"):
+            wins = api.windows(engine, cluster=cluster)
+            proven = sum(1 for w in wins if w.certain)
+            assert (
+                f"replay: {len(wins)} windows ({proven} proven, {len(wins) - proven} possible)"
+                in done.stderr
+            )
+        assert "'possible'" in done.stderr
         assert total > 0
     finally:
         engine.dispose()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
 from gapwatch.dashboard import lanes
-from gapwatch.dashboard.style import class_color
+from gapwatch.dashboard.style import LOSS, NOT_ROUTED, state_color
 from tests.dashboard.builders import T0, S, seg, win
 
 
@@ -44,14 +45,14 @@ def test_bars_start_at_the_segment_and_last_its_duration() -> None:
     ]
     fig = lanes.lane_timeline(segments, until_us=T0 + 20 * S)
     assert fig.layout.meta["renderer"] == "svg"
-    healthy = _trace(fig, "HEALTHY (measured)")
+    healthy = _trace(fig, "lb: HEALTHY")
     assert healthy.type == "bar" and healthy.orientation == "h"
     assert healthy.base[0] == np.datetime64(T0 + 2 * S, "us")
     assert healthy.x[0] == 7500.0  # milliseconds on a date axis
     assert healthy.marker.pattern.shape == ""
-    opened = _trace(fig, "OPEN (inferred)")
+    opened = _trace(fig, "proxy: OPEN (inferred)")
     assert opened.x[0] == 19000.0  # open segment drawn until `until_us`
-    assert opened.marker.pattern.shape == "/"
+    assert opened.marker.pattern.shape == "."  # dotted: hatching means "possible window"
     assert opened.opacity < healthy.opacity
     # the hover shows when the state began at the earliest
     assert opened.customdata[0][2].startswith(str(np.datetime64(T0 + S // 2, "us"))[:19])
@@ -70,20 +71,59 @@ def test_windows_shade_their_node_group_with_label_and_uncertainty() -> None:
     rows = fig.layout.meta["rows"]
     assert rows == ["n1 · endpoints", "n1 · proxy", "n1 · lb", "n2 · lb"]
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    fill = [s for s in rects if s.fillcolor == class_color(w.cls)]
-    assert len(fill) == 1
-    assert (fill[0].y0, fill[0].y1) == (2.5, 3.5)  # n2's single row only
-    assert fill[0].x0 == str(np.datetime64(T0 + 10 * S, "us"))
+    proven = _trace(fig, lanes.WINDOW_TRACES[True])
+    assert list(proven.y) == ["n2 · lb"]  # n2's single row only
+    assert proven.base[0] == np.datetime64(T0 + 10 * S, "us")
+    assert proven.x[0] == 4500.0
+    assert proven.marker.color == LOSS and not proven.marker.pattern.shape
+    assert lanes.WINDOW_TRACES[False] not in {t.name for t in fig.data}
     outline = [s for s in rects if s.line.dash == "dash"]
     assert outline[0].x0 == str(np.datetime64(T0 + int(9.5 * S), "us"))
     assert outline[0].x1 == str(np.datetime64(T0 + 15 * S, "us"))
-    texts = [a.text for a in fig.layout.annotations]
-    assert texts == ["closed-before-deregistered · 4.5 s (3.5-5.5 s)"]
+    (label,) = fig.layout.annotations
+    assert label.text == "proven · closed-before-deregistered · 4.5 s (3.5-5.5 s)"
+    # anchored at its top on the group's top edge (y grows downwards): inside n2's group
+    assert (label.y, label.yanchor) == (2.5, "top")
     # one separator line between the two node groups
     assert [s.y0 for s in fig.layout.shapes if s.type == "line"] == [2.5]
     marker = _trace(fig, "gap windows")
     assert list(marker.customdata) == [0]
     assert list(marker.y) == ["n2 · lb"]
+
+
+def test_possible_windows_are_hatched_and_the_legend_says_so() -> None:
+    segments = [seg("a", "lb", "HEALTHY", 0, 30), seg("a", "proxy", "CLOSED", 0, 30)]
+    possible = replace(win("a", "registered-before-forwarding", 5, 6), certain=False)
+    proven = win("a", "closed-before-deregistered", 10, 12)
+    fig = lanes.lane_timeline(segments, [possible, proven])
+    hatched = _trace(fig, lanes.WINDOW_TRACES[False])
+    solid = _trace(fig, lanes.WINDOW_TRACES[True])
+    assert hatched.marker.pattern.shape == "/" and not solid.marker.pattern.shape
+    assert "hatched" in hatched.name and "solid" in solid.name
+    assert list(hatched.y) == ["a · proxy", "a · lb"]  # every row of the node's group
+    labels = sorted(a.text for a in fig.layout.annotations)
+    assert labels[0].startswith("possible · registered-before-forwarding")
+    assert labels[1].startswith("proven · closed-before-deregistered")
+    marker = _trace(fig, "gap windows")
+    assert sorted(marker.marker.symbol) == ["diamond", "diamond-open"]
+
+
+def test_one_colour_language() -> None:
+    """Green serves, red loses traffic, grey is not routed: an LB that does not route to a
+    node is never red."""
+    for state in ("ABSENT", "INITIAL", "UNHEALTHY", "UNUSED"):
+        assert state_color(state) == NOT_ROUTED
+    for state in ("HEALTHY", "OPEN", "ready", "serving", "Ready"):
+        assert state_color(state) == state_color("HEALTHY") != LOSS
+    for state in ("CLOSED", "none", "gone", "NotReady"):
+        assert state_color(state) == LOSS
+
+
+def test_legend_names_the_lane_of_each_state() -> None:
+    segments = [seg("a", "node", "Ready", 0, 30), seg("a", "endpoints", "ready", 0, 30)]
+    fig = lanes.lane_timeline(segments)
+    assert {t.name for t in fig.data} == {"node: Ready", "endpoints: ready"}
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.yanchor == "bottom"
 
 
 def test_marker_customdata_indexes_the_windows_given() -> None:

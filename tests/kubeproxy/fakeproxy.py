@@ -1,7 +1,7 @@
 """A fake kube-proxy per simulated node, faithful at the wire (plain HTTP/1.1 over TCP).
 
 Why a fake: no kube-proxy (nor a Linux netns with iptables) can run in the tests. What it copies
-from the real one (pkg/proxy/healthcheck, DESIGN.md section 6, tests/fixtures/kubeproxy/):
+from the real one (pkg/proxy/healthcheck, tests/fixtures/kubeproxy/):
 - the Service's health-check node port answers any path, `200` with `localEndpoints` > 0 and the
   proxy healthy, else `503`; JSON body `{"service":{"namespace","name"},"localEndpoints":N,
   "serviceProxyHealthy":bool}` (or, `legacy=True`, the older AKS body of the fixture, without

@@ -121,7 +121,7 @@ def test_probes_make_the_proxy_lane_measured(tmp_path: Path) -> None:
 
     windows = _cli(db, "gaps")
     # (the class is the detector's call: kube-proxy closing while the pod stays ready is no
-    # scenario of DESIGN.md; what matters here is where, when and how it was known)
+    # scenario of docs/semantics.md; what matters here is where, when and how it was known)
     assert [(w["node"], w["provenance"]) for w in windows] == [("node-1", "measured")]
     window = windows[0]
     start = (

@@ -171,7 +171,7 @@ def test_randomized_scenarios_development_subset() -> None:
     "name", ["aws-nlb-lbc", "gke-l4", "alibaba-slb", "tencent-clb", "slow-kube-proxy"]
 )
 def test_calibrated_presets_hold_the_truth(name: str) -> None:
-    # Presets from published figures (DESIGN.md section 6): every true window inside a
+    # Presets from published figures: every true window inside a
     # reported window's bounds and no certain window without a true one.
     total = Report()
     for seed in (1, 2, 3):

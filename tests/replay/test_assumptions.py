@@ -38,7 +38,7 @@ def test_every_setting_is_a_documented_assumption() -> None:
 
 def test_defaults_are_the_published_figures_not_the_simulators() -> None:
     # AWS LB Controller: interval 10 s, thresholds 3/3; kube-proxy reports itself stuck past
-    # 2x its 30 s sync period; AWS quotes up to 5 min for (de)registration (DESIGN.md s. 6)
+    # 2x its 30 s sync period; AWS quotes up to 5 min for (de)registration
     assert (DEFAULTS.hc_interval_s, DEFAULTS.hc_healthy_threshold) == (10.0, 3)
     assert DEFAULTS.hc_unhealthy_threshold == 3
     assert DEFAULTS.proxy_lag_max_s == 60.0 and DEFAULTS.ccm_lag_max_s == 300.0
@@ -78,7 +78,7 @@ def test_cli_rebuilds_under_assumptions_and_refresh_keeps_them(
     shown = json.loads(gw("assumptions", "--db", store_url, "--json"))
     by_name = {a["name"]: a for a in shown["assumptions"]}
     assert by_name["proxy_lag_max_s"]["value"] == 60.0
-    assert "DESIGN.md" in by_name["hc_interval_s"]["source"]
+    assert "Load Balancer Controller" in by_name["hc_interval_s"]["source"]
     config = tmp_path / "gapwatch.yaml"
     config.write_text("assumptions:\n  settle_s: 90\n  watch_skew_s: 1.5\n")
     gw("assumptions", "--db", store_url, "--file", str(config), "--set", "list_s=2")

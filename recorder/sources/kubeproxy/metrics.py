@@ -1,6 +1,6 @@
 """kube-proxy's /metrics, read with prometheus_client's own text parser.
 
-Kept (DESIGN.md section 6, the kube-proxy lag metrics):
+Kept (the kube-proxy lag metrics):
 - `kubeproxy_sync_proxy_rules_last_timestamp_seconds`: the last successful rules sync;
 - `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds`: the last time a sync was queued
   (queued later than synced, for long, means kube-proxy is stuck);

@@ -1,4 +1,4 @@
-"""The prober's settings, each default with where it comes from (DESIGN.md section 6).
+"""The prober's settings, each default with where it comes from.
 
 Built from the `kube-proxy:` section of the recorder's configuration, or from `gapwatch probe`'s
 options. Unknown keys and out-of-range values raise ConfigError naming the key.
@@ -35,7 +35,7 @@ class ProberSettings:
     #: runs every 5-10 s (AWS LB Controller 10 s, GKE 8 s), so 1 s bounds are 5-10x finer.
     interval_s: float = 1.0
     #: Per-look timeout. Kept below the interval so bounds stay within interval + timeout; GKE's
-    #: own L4 health check uses 1 s (DESIGN.md section 6).
+    #: own L4 health check uses 1 s.
     timeout_s: float = 0.5
     #: A look at each target's unchanged state is stored at least this often (the issue: 60 s).
     heartbeat_s: float = 60.0

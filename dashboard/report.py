@@ -1,0 +1,172 @@
+"""The postmortem report's content: what happened, the lanes, the lags and the advice, per Service.
+
+`collect` asks the replay API (never the fold) for one rollout, or for a time range, and returns
+a `Postmortem`: plain data that `dashboard.report_render` turns into Markdown or self-contained
+HTML. Scope rules:
+
+- `rollout=ID`: that rollout's Service, from the rollout's start to its end (the windows the
+  replay grouped into it, plus any other window of the Service in that span).
+- `since`/`until`: every LB-facing Service (narrowed by `cluster`/`service`) with a window or a
+  rollout in the range.
+
+Advice is folded over everything recorded for the Service (lags are only trustworthy with many
+samples), and each recommended figure names the measurements it rests on, with their counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from gapwatch.dashboard.errors import DashboardError
+from gapwatch.recorder.timefmt import from_micros, to_micros
+from gapwatch.replay import api
+from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
+
+#: Which measured lags each recommended setting is derived from (replay.advise's reasoning:
+#: a registration delay must outlast kube-proxy's programming after the CCM registers; a preStop
+#: must outlast the LB's deregistration or its health check turning the node down).
+SETTING_BASIS: dict[str, tuple[str, ...]] = {
+    "ccm_register_delay_s": ("kube-proxy-programming", "ccm-register"),
+    "prestop_s": ("ccm-deregister", "lb-health-down"),
+    "termination_grace_s": ("ccm-deregister", "lb-health-down"),
+    "proxy_terminating_endpoints": (),
+}
+#: What each setting is called where people change it.
+SETTING_NAMES: dict[str, str] = {
+    "ccm_register_delay_s": "CCM registration delay (or a readiness gate)",
+    "prestop_s": "preStop sleep",
+    "termination_grace_s": "terminationGracePeriodSeconds",
+    "proxy_terminating_endpoints": "ProxyTerminatingEndpoints (kube-proxy)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One recommended setting, and the measurements (name, samples) it rests on."""
+
+    setting: str
+    label: str
+    value: float | bool
+    basis: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceReport:
+    """Everything the report says about one Service in the chosen span."""
+
+    service: ServiceRef
+    windows: tuple[Window, ...]
+    rollouts: tuple[Rollout, ...]
+    segments: tuple[Segment, ...]
+    advice: Advice
+    recommendations: tuple[Recommendation, ...]
+
+    @property
+    def lags(self) -> tuple[LagStats, ...]:
+        return self.advice.lags
+
+
+@dataclass(frozen=True, slots=True)
+class Postmortem:
+    """The report: its scope and one section per Service."""
+
+    title: str
+    since_us: int | None
+    until_us: int | None
+    rollout: Rollout | None
+    sections: tuple[ServiceReport, ...] = field(default=())
+
+
+def recommendations(advice: Advice) -> tuple[Recommendation, ...]:
+    """The advice's non-default settings, each with the lags (and sample counts) behind it."""
+    samples = {lag.name: lag.samples for lag in advice.lags}
+    out = []
+    for name, basis in SETTING_BASIS.items():
+        value = getattr(advice.settings, name)
+        if value is None:
+            continue
+        out.append(
+            Recommendation(
+                setting=name,
+                label=SETTING_NAMES[name],
+                value=value,
+                basis=tuple((lag, samples.get(lag, 0)) for lag in basis),
+            )
+        )
+    return tuple(out)
+
+
+def find_rollout(engine: Engine, rollout_id: str, cluster: str | None = None) -> Rollout:
+    """The rollout (or node disruption) with this id; a missing one names the closest ids."""
+    import difflib
+
+    known = api.rollouts(engine, cluster=cluster)
+    for r in known:
+        if r.id == rollout_id:
+            return r
+    close = difflib.get_close_matches(rollout_id, [r.id for r in known], n=5, cutoff=0.4)
+    hint = f"; close matches: {', '.join(close)}" if close else ""
+    raise DashboardError(f"no rollout {rollout_id!r} in this store{hint}")
+
+
+def _section(
+    engine: Engine,
+    svc: ServiceRef,
+    since: datetime | None,
+    until: datetime | None,
+    rollouts: Sequence[Rollout],
+) -> ServiceReport:
+    wins = api.windows(engine, service=svc, since=since, until=until)
+    nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
+    segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
+    advice = api.advise(engine, svc)
+    return ServiceReport(
+        service=svc,
+        windows=tuple(wins),
+        rollouts=tuple(rollouts),
+        segments=tuple(segs),
+        advice=advice,
+        recommendations=recommendations(advice),
+    )
+
+
+def collect(
+    engine: Engine,
+    *,
+    rollout: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cluster: str | None = None,
+    service: str | None = None,
+) -> Postmortem:
+    """The postmortem of one rollout, or of every Service's windows in [since, until)."""
+    if rollout is not None:
+        found = find_rollout(engine, rollout, cluster)
+        lo, hi = from_micros(found.start_us), from_micros(found.end_us)
+        section = _section(engine, found.service, lo, hi, [found])
+        title = (
+            f"Postmortem: {found.kind} {found.workload} in cluster {found.service.cluster} "
+            f"({found.id})"
+        )
+        return Postmortem(title, found.start_us, found.end_us, found, (section,))
+    sections = []
+    for svc in api.services(engine):
+        if cluster is not None and svc.cluster != cluster:
+            continue
+        if service is not None and svc.key != service:
+            continue
+        mine = api.rollouts(engine, service=svc, since=since, until=until)
+        section = _section(engine, svc, since, until, mine)
+        if section.windows or section.rollouts:
+            sections.append(section)
+    return Postmortem(
+        "Postmortem: gap windows",
+        None if since is None else to_micros(since),
+        None if until is None else to_micros(until),
+        None,
+        tuple(sections),
+    )

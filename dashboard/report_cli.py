@@ -1,0 +1,94 @@
+"""`gapwatch report`: the postmortem in one file (Markdown or self-contained HTML).
+
+dashboard.cli registers it. Heavy imports (plotly, numpy, the replay engine) happen inside the
+command, so `gapwatch --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    ClusterOption,
+    DbOption,
+    open_store,
+    stderr,
+    time_option,
+)
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` to the root `gapwatch` app."""
+    app.command("report")(report)
+
+
+def report(
+    rollout: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout",
+            help="The rollout or node disruption: its id, or a unique prefix as "
+            "`gapwatch rollouts` prints it.",
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this RFC 3339 time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
+    fmt: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="md (tables and a dashboard link) or html (one "
+            "self-contained file with the lanes figure).",
+        ),
+    ] = ReportFormat.md,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Write to this file ('-' is standard output).")
+    ] = "-",
+    db: DbOption = DEFAULT_URL,
+    cluster: ClusterOption = None,
+    service: Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")] = None,
+    dashboard_url: Annotated[
+        str, typer.Option("--dashboard-url", help="Base URL of the dashboard the report links to.")
+    ] = "http://127.0.0.1:8501",
+) -> None:
+    """Write the postmortem of one rollout (--rollout ID) or of a time range (--since/--until):
+    the gap windows per node with class, duration range, proven or possible and impact; the lanes
+    figure; the measured lags; the advice and how many measurements each figure rests on.
+
+    Example: gapwatch report --rollout ro-8ce96dbbf690 --format html -o postmortem.html
+    """
+    from gapwatch.dashboard import report as report_mod
+    from gapwatch.dashboard import report_render
+    from gapwatch.recorder.cliutil import usage_error
+    from gapwatch.replay.cli_checks import check_filters, check_range, resolve_rollout
+
+    if rollout is not None and (since is not None or until is not None):
+        usage_error("--rollout and --since/--until exclude each other: pick one scope")
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
+    engine = open_store(db)
+    check_filters(engine, cluster=cluster, service=service)
+    if rollout is not None:
+        rollout = resolve_rollout(engine, rollout, cluster)
+    found = report_mod.collect(
+        engine, rollout=rollout, since=lo, until=hi, cluster=cluster, service=service
+    )
+    render = report_render.to_html if fmt is ReportFormat.html else report_render.to_markdown
+    text = render(found, dashboard_url=dashboard_url)
+    if out == "-":
+        typer.echo(text, nl=False)
+        return
+    Path(out).write_text(text, encoding="utf-8")
+    windows = sum(len(s.windows) for s in found.sections)
+    stderr.print(f"wrote {out}: {len(found.sections)} Service(s), {windows} gap window(s)")

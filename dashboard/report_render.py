@@ -1,0 +1,285 @@
+"""Render a `dashboard.report.Postmortem` as Markdown or as one self-contained HTML file.
+
+Both read without gapwatch: Markdown is plain GitHub-flavoured tables with a link to the
+dashboard's view of the same span; HTML carries the lanes figure with plotly.js inlined (no
+network, no CDN), so it opens from a mail attachment or an incident channel. Pure: data in, text
+out; the figure comes from the dashboard's own builder (dashboard.lanes), so the report and the
+dashboard draw the same picture.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+from gapwatch.dashboard.report import Postmortem, Recommendation, ServiceReport
+from gapwatch.dashboard.style import format_seconds
+from gapwatch.recorder.timefmt import format_time, from_micros
+from gapwatch.replay.model import LagStats, Window
+
+WINDOW_HEAD = ("node", "class", "start (UTC)", "end (UTC)", "duration", "range", "evidence",
+               "lanes", "failed requests")  # fmt: skip
+LAG_HEAD = ("lag", "measurements", "p50", "p90", "max")
+ADVICE_HEAD = ("setting", "value", "rests on")
+
+
+def _t(us: int | None) -> str:
+    return "-" if us is None else format_time(from_micros(us)).replace("T", " ")
+
+
+def _short_t(us: int) -> str:
+    """`00:01:03.1`: the time of day to a tenth of a second (the date is in the heading)."""
+    return format_time(from_micros(us))[11:21]
+
+
+def evidence(win: Window) -> str:
+    """`proven` when the samples leave no doubt the window happened, else `possible`."""
+    return "proven" if win.certain else "possible"
+
+
+def impact(win: Window) -> str:
+    return "no access-log data" if win.failed_requests is None else str(win.failed_requests)
+
+
+def window_cells(win: Window) -> tuple[str, ...]:
+    """One window as the report's table shows it, numbers rounded for people."""
+    return (
+        win.node,
+        win.cls,
+        _short_t(win.start_us),
+        _short_t(win.end_us),
+        format_seconds(win.duration_s),
+        f"{win.duration_min_s:.1f}-{win.duration_max_s:.1f} s",
+        evidence(win),
+        win.provenance,
+        impact(win),
+    )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def lag_cells(lag: LagStats) -> tuple[str, ...]:
+    return (lag.name, str(lag.samples), _num(lag.p50), _num(lag.p90), _num(lag.max))
+
+
+def advice_cells(rec: Recommendation) -> tuple[str, ...]:
+    value = ("on" if rec.value else "off") if isinstance(rec.value, bool) else f"{rec.value:g} s"
+    if rec.basis:
+        rests = ", ".join(
+            f"{name} ({n} measurement{'s' if n != 1 else ''})" for name, n in rec.basis
+        )
+    else:
+        rests = "the closing-side windows observed"
+    return (rec.label, value, rests)
+
+
+def dashboard_link(base: str, report: Postmortem, section: ServiceReport) -> str:
+    """A deep link to the dashboard's rollout page showing the same Service and span."""
+    params = {"page": "rollout", "cluster": section.service.cluster,
+              "service": section.service.key}  # fmt: skip
+    if report.rollout is not None:
+        params["rollout"] = report.rollout.id
+    if report.since_us is not None:
+        params["since"] = format_time(from_micros(report.since_us))
+    if report.until_us is not None:
+        params["until"] = format_time(from_micros(report.until_us))
+    return base.rstrip("/") + "/?" + urlencode(params)
+
+
+def summary(section: ServiceReport) -> str:
+    """One sentence: how many windows, how many proven, how long in total, what they cost."""
+    wins = section.windows
+    if not wins:
+        return "No gap windows: the load balancer never routed to a node that did not serve."
+    proven = sum(1 for w in wins if w.certain)
+    lo = sum(w.duration_min_s for w in wins)
+    hi = sum(w.duration_max_s for w in wins)
+    nodes = len({w.node for w in wins})
+    failed = [w.failed_requests for w in wins if w.failed_requests is not None]
+    cost = f"; {sum(failed)} failed requests in the access logs" if failed else ""
+    return (
+        f"{len(wins)} gap window{'s' if len(wins) != 1 else ''} on {nodes} "
+        f"node{'s' if nodes != 1 else ''} ({proven} proven, {len(wins) - proven} possible), "
+        f"{format_seconds(sum(w.duration_s for w in wins))} in total "
+        f"(between {lo:.1f} and {hi:.1f} s given the sampling){cost}."
+    )
+
+
+def _scope(report: Postmortem) -> str:
+    if report.rollout is not None:
+        r = report.rollout
+        change = (
+            f"{r.revision_from or '?'} to {r.revision_to or '?'}"
+            if r.kind == "rollout"
+            else ("nodes " + ", ".join(r.nodes))
+        )
+        return f"{r.kind} of {r.workload} ({change}), {_t(r.start_us)} to {_t(r.end_us)} UTC"
+    return f"{_t(report.since_us)} to {_t(report.until_us)} UTC"
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501") -> str:
+    """The report as GitHub-flavoured Markdown."""
+    out = [f"# {report.title}", "", f"Scope: {_scope(report)}.", ""]
+    if not report.sections:
+        out += ["No LB-facing Service had a gap window or a rollout in this span.", ""]
+    for sec in report.sections:
+        svc = sec.service
+        out += [f"## {svc.key} in cluster {svc.cluster}", "", summary(sec), ""]
+        out += ["### What happened", ""]
+        if sec.windows:
+            out += [*_md_table(WINDOW_HEAD, [window_cells(w) for w in sec.windows]), ""]
+            out += [
+                "*proven*: the samples show the load balancer routing while the node did not "
+                "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
+                "",
+            ]
+        link = dashboard_link(dashboard_url, report, sec)
+        out += [
+            f"Lanes per node (endpoints, proxy, lb, pod): [open in the dashboard]({link}), "
+            "or render this report with `--format html` for the figure.",
+            "",
+            "### Measured lags",
+            "",
+        ]
+        out += [*_md_table(LAG_HEAD, [lag_cells(lag) for lag in sec.lags]), ""]
+        out += ["### Advice", ""]
+        out += _advice_md(sec)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _advice_md(sec: ServiceReport) -> list[str]:
+    advice = sec.advice
+    out = [
+        f"Folded over everything recorded for this Service: {advice.windows_before} windows "
+        f"observed, {advice.windows_after} left when the recorded timeline is replayed under "
+        "the settings below.",
+        "",
+    ]
+    if sec.recommendations:
+        out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
+    else:
+        out += ["Nothing to change.", ""]
+    out += [f"- {note}" for note in advice.notes]
+    return [*out, ""]
+
+
+# ---- HTML -------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
+max-width:1200px;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
+th{background:#f2f2f2}
+td.proven{font-weight:600;color:#b00020}
+td.possible{color:#555;font-style:italic}
+.note{color:#555;font-size:.9em}
+"""
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: bool = False) -> str:
+    parts = ["<table><thead><tr>"]
+    parts += [f"<th>{html.escape(h)}</th>" for h in head]
+    parts.append("</tr></thead><tbody>")
+    for row in rows:
+        parts.append("<tr>")
+        for cell in row:
+            cls = f' class="{cell}"' if classes and cell in ("proven", "possible") else ""
+            parts.append(f"<td{cls}>{html.escape(cell)}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+#: Seen around the reported span in the figure, so the lanes show what led in and out.
+FIGURE_MARGIN_US = 15_000_000
+
+
+def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
+    from gapwatch.dashboard.lanes import lane_timeline
+    from gapwatch.dashboard.style import us_to_iso
+
+    if not sec.segments and not sec.windows:
+        return "<p>No lane data in this span.</p>"
+    fig = lane_timeline(
+        sec.segments,
+        sec.windows,
+        title=f"{sec.service.cluster} · {sec.service.key}: lanes per node (UTC)",
+    )
+    stamps = [w.start_us for w in sec.windows] + [w.end_us for w in sec.windows]
+    lo = report.since_us if report.since_us is not None else min(stamps, default=None)
+    hi = report.until_us if report.until_us is not None else max(stamps, default=None)
+    if lo is not None and hi is not None and hi - lo < 6 * 3600 * 1_000_000:
+        # a rollout (or a short range): zoom to it; the segments reach beyond it
+        fig.update_xaxes(range=[us_to_iso(lo - FIGURE_MARGIN_US), us_to_iso(hi + FIGURE_MARGIN_US)])
+    # plotly.js is inlined once (the first figure); later figures reuse it
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=bool(first),
+            config={"displaylogo": False},
+        )
+    )
+
+
+def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501") -> str:
+    """The report as one HTML file with the lanes figure and plotly.js embedded."""
+    e = html.escape
+    body = [f"<h1>{e(report.title)}</h1>", f"<p>Scope: {e(_scope(report))}.</p>"]
+    if not report.sections:
+        body.append("<p>No LB-facing Service had a gap window or a rollout in this span.</p>")
+    for i, sec in enumerate(report.sections):
+        svc = sec.service
+        link = dashboard_link(dashboard_url, report, sec)
+        body += [
+            f"<h2>{e(svc.key)} in cluster {e(svc.cluster)}</h2>",
+            f"<p>{e(summary(sec))}</p>",
+            "<h3>What happened</h3>",
+        ]
+        if sec.windows:
+            body.append(_html_table(WINDOW_HEAD, [window_cells(w) for w in sec.windows], True))
+            body.append(
+                '<p class="note"><b>proven</b>: the samples show the load balancer routing while '
+                "the node did not serve; <i>possible</i>: the samples allow it but do not prove "
+                "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
+                "hatched.</p>"
+            )
+        body.append(_figure_html(report, sec, i == 0))
+        body.append(f'<p class="note"><a href="{e(link)}">Open this in the dashboard</a></p>')
+        body += ["<h3>Measured lags</h3>",
+                 _html_table(LAG_HEAD, [lag_cells(lag) for lag in sec.lags]),
+                 "<h3>Advice</h3>"]  # fmt: skip
+        advice = sec.advice
+        body.append(
+            f"<p>Folded over everything recorded for this Service: {advice.windows_before} "
+            f"windows observed, {advice.windows_after} left when the recorded timeline is "
+            "replayed under the settings below.</p>"
+        )
+        if sec.recommendations:
+            body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
+        else:
+            body.append("<p>Nothing to change.</p>")
+        if advice.notes:
+            body.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in advice.notes) + "</ul>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(report.title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

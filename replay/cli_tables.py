@@ -1,0 +1,202 @@
+"""The replay commands' tables for people (gaps, rollouts, timeline, advise's lags).
+
+Most important columns first, fitted to the terminal by recorder.humantable (`--wide` for all);
+the cluster is a column whenever the rows come from more than one cluster, else it is in the
+title; ids are the shortest unique prefix (`gapwatch report --rollout` takes them); times are the
+time of day with the date in the title; durations are rounded for people. --json and --csv keep
+every field at full precision (replay.cli).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gapwatch.recorder.humantable import Col, clock, print_table, seconds, short_ids, short_nodes
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay.model import LagStats, Rollout, Segment, Window
+
+#: Window classes as narrow tables print them (`--wide` prints the full names).
+SHORT_CLASS = {
+    "registered-before-forwarding": "registered-before-fwd",
+    "closed-before-deregistered": "closed-before-dereg",
+    "pod-gone-before-deregistered": "pod-gone-before-dereg",
+    "node-not-ready": "node-not-ready",
+}
+
+
+def _day_title(what: str, stamps: Sequence[int], clusters: set[str], services: set[str]) -> tuple[
+    str, bool
+]:  # fmt: skip
+    """`gap windows, cluster seed, istio-system/gw, 2026-01-01 (UTC)`, and whether rows need
+    their own dates (they span more than one day)."""
+    days = sorted({from_micros(s).date().isoformat() for s in stamps})
+    parts = [what]
+    if len(clusters) == 1:
+        parts.append(f"cluster {next(iter(clusters))}")
+    if len(services) == 1:
+        parts.append(next(iter(services)))
+    if len(days) == 1:
+        parts.append(f"{days[0]} (UTC)")
+    elif days:
+        parts.append(f"{days[0]} to {days[-1]} (UTC)")
+    return ", ".join(parts), len(days) > 1
+
+
+def duration(w: Window) -> str:
+    """`4.0 s (1-7)`: the best estimate and, in brackets, the whole seconds the sampling allows
+    (a range from 0 is a possible window, not a proven one)."""
+    return f"{seconds(w.duration_s)} ({w.duration_min_s:.0f}-{w.duration_max_s:.0f})"
+
+
+def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
+    """The gap windows, one per row (or one line saying there are none: the filters were
+    checked against the store first, so none means none)."""
+    if not windows:
+        print(
+            "no gap windows: in this range the load balancer never routed to a node that did "
+            "not serve"
+        )
+        return
+    clusters = {w.service.cluster for w in windows}
+    services = {w.service.key for w in windows}
+    title, dated = _day_title("gap windows", [w.start_us for w in windows], clusters, services)
+    nodes = short_nodes([w.node for w in windows]) if not wide else {}
+    ids = short_ids([w.rollout for w in windows]) if not wide else {}
+    rows = []
+    for w in windows:
+        rows.append(
+            {
+                "cluster": w.service.cluster,
+                "service": w.service.key,
+                "node": nodes.get(w.node, w.node),
+                "class": w.cls if wide else SHORT_CLASS.get(w.cls, w.cls),
+                "start": clock(from_micros(w.start_us), dated),
+                "end": clock(from_micros(w.end_us), dated),
+                "duration": duration(w),
+                "evidence": "proven" if w.certain else "possible",
+                "failed": "" if w.failed_requests is None else str(w.failed_requests),
+                "rollout": "" if w.rollout is None else ids.get(w.rollout, w.rollout),
+                "provenance": w.provenance,
+            }
+        )
+    cols = [
+        Col("cluster", "cluster", always=len(clusters) > 1),
+        Col("node", "node", always=True),
+        Col("class", "class", always=True),
+        Col("start", "start", always=True),
+        Col("duration", "duration", always=True, right=True),
+        Col("evidence", "evidence"),
+        Col("failed", "failed", right=True),
+        Col("end", "end"),
+        Col("rollout", "rollout"),
+        Col("service", "service", always=len(services) > 1),
+        Col("provenance", "lanes"),
+    ]
+    if len(clusters) <= 1:
+        cols = [c for c in cols if c.key != "cluster" or wide]
+    if len(services) <= 1:
+        cols = [c for c in cols if c.key != "service" or wide]
+    print_table(rows, cols, title=title, wide=wide)
+
+
+def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
+    """Rollouts and node disruptions with their damage."""
+    clusters = {r.service.cluster for r in rollouts}
+    services = {r.service.key for r in rollouts}
+    title, dated = _day_title("rollouts", [r.start_us for r in rollouts], clusters, services)
+    ids = short_ids([r.id for r in rollouts]) if not wide else {}
+    rows = []
+    for r in rollouts:
+        failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
+        worst = max((w.duration_s for w in r.windows), default=None)
+        change = (
+            f"{r.revision_from or '?'}->{r.revision_to or '?'}"
+            if r.kind == "rollout"
+            else ",".join(sorted(short_nodes(r.nodes).values()))
+        )
+        rows.append(
+            {
+                "cluster": r.service.cluster,
+                "id": ids.get(r.id, r.id),
+                "kind": "rollout" if r.kind == "rollout" else "disruption",
+                "workload": r.workload if wide else r.workload.rsplit("/", 1)[-1],
+                "start": clock(from_micros(r.start_us), dated),
+                "windows": str(len(r.windows)),
+                "gap": seconds(r.gap_seconds) if r.windows else "0 s",
+                "worst": seconds(worst) if worst is not None else "",
+                "failed": str(sum(failed)) if failed else "",
+                "change": change,
+                "end": clock(from_micros(r.end_us), dated),
+                "service": r.service.key,
+            }
+        )
+    cols = [
+        Col("cluster", "cluster", always=len(clusters) > 1),
+        Col("id", "id", always=True),
+        Col("kind", "kind", always=True),
+        Col("start", "start", always=True),
+        Col("windows", "windows", always=True, right=True),
+        Col("gap", "gap", always=True, right=True),
+        Col("failed", "failed", right=True),
+        Col("worst", "worst", right=True),
+        Col("workload", "workload"),
+        Col("change", "change"),
+        Col("end", "end"),
+        Col("service", "service", always=len(services) > 1),
+    ]
+    if len(clusters) <= 1 and not wide:
+        cols = [c for c in cols if c.key != "cluster"]
+    print_table(rows, cols, title=title, wide=wide)
+
+
+def print_lags(lags: Sequence[LagStats], title: str, *, wide: bool = False) -> None:
+    """Measured lags in seconds, rounded; `samples` says how much each figure rests on."""
+    rows = [
+        {
+            "name": lag.name,
+            "samples": str(lag.samples),
+            "p50": seconds(lag.p50),
+            "p90": seconds(lag.p90),
+            "p99": seconds(lag.p99),
+            "max": seconds(lag.max),
+        }
+        for lag in lags
+    ]
+    cols = [
+        Col("name", "lag", always=True),
+        Col("samples", "samples", always=True, right=True),
+        Col("p50", "p50", always=True, right=True),
+        Col("p90", "p90", right=True),
+        Col("max", "max", right=True),
+        Col("p99", "p99", right=True),
+    ]
+    print_table(rows, cols, title=title, wide=wide)
+
+
+def print_segments(segments: Sequence[Segment], title: str, *, wide: bool = False) -> None:
+    """Lane segments: node, lane, state, from, to."""
+    stamps = [s.start_us for s in segments]
+    day_title, dated = _day_title(title, stamps, {s.service.cluster for s in segments}, set())
+    nodes = short_nodes([s.node for s in segments]) if not wide else {}
+    rows = [
+        {
+            "node": nodes.get(s.node, s.node),
+            "lane": s.lane,
+            "state": s.state,
+            "start": clock(from_micros(s.start_us), dated, millis=True),
+            "end": "" if s.end_us is None else clock(from_micros(s.end_us), dated, millis=True),
+            "provenance": s.provenance,
+            "event": "" if s.event_id is None else str(s.event_id),
+        }
+        for s in segments
+    ]
+    cols = [
+        Col("node", "node", always=True),
+        Col("lane", "lane", always=True),
+        Col("state", "state", always=True),
+        Col("start", "from", always=True),
+        Col("end", "to"),
+        Col("provenance", "evidence"),
+        Col("event", "event", right=True),
+    ]
+    print_table(rows, cols, title=day_title, wide=wide)

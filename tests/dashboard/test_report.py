@@ -1,0 +1,218 @@
+"""`gapwatch report` on the seed demo store: a Markdown and an HTML postmortem a person can read
+without gapwatch.
+
+Both files are parsed with the standard library only (Markdown tables split on `|`, HTML with
+html.parser), as a reader with no gapwatch installed would see them. Expected values come from the
+replay API on the same store, never from the report itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.dashboard.demo import DemoStore, build_demo_store
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import api
+from gapwatch.replay.model import Rollout, ServiceRef, Window
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    return build_demo_store(tmp_path_factory.mktemp("report") / "demo.db")
+
+
+@pytest.fixture(scope="module")
+def store(demo: DemoStore) -> Iterator[Engine]:
+    engine = make_engine(demo.url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def seed_rollout(store: Engine) -> Rollout:
+    found = [r for r in api.rollouts(store, cluster="seed") if r.kind == "rollout"]
+    assert len(found) == 1, "the seed scenario has one rollout"
+    assert found[0].windows, "and it has gap windows"
+    return found[0]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def md_tables(text: str) -> list[list[dict[str, str]]]:
+    """Every Markdown table as a list of {header: cell} rows."""
+    tables: list[list[dict[str, str]]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("| ") and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            head = [c.strip() for c in lines[i].strip("|").split("|")]
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("| "):
+                rows.append(
+                    dict(
+                        zip(head, (c.strip() for c in lines[i].strip("|").split("|")), strict=False)
+                    )
+                )
+                i += 1
+            tables.append(rows)
+        else:
+            i += 1
+    return tables
+
+
+def expected_row(w: Window) -> dict[str, str]:
+    return {
+        "node": w.node,
+        "class": w.cls,
+        "range": f"{w.duration_min_s:.1f}-{w.duration_max_s:.1f} s",
+        "evidence": "proven" if w.certain else "possible",
+        "failed requests": (
+            "no access-log data" if w.failed_requests is None else str(w.failed_requests)
+        ),
+    }
+
+
+def test_markdown_report_of_the_seed_rollout(
+    demo: DemoStore, store: Engine, seed_rollout: Rollout, tmp_path: Path
+) -> None:
+    out = tmp_path / "postmortem.md"
+    code, _, err = run(
+        "report", "--db", demo.url, "--rollout", seed_rollout.id, "--format", "md", "-o", str(out)
+    )
+    assert code == 0, err
+    text = out.read_text()
+    assert seed_rollout.id in text and "cluster seed" in text
+    windows_table, lags_table, advice_table = md_tables(text)
+    # what happened: one row per window, with class, duration range, proven/possible, impact
+    mine = api.windows(
+        store,
+        service=seed_rollout.service,
+        since=from_micros(seed_rollout.start_us),
+        until=from_micros(seed_rollout.end_us),
+    )
+    assert {w.rollout for w in mine} == {seed_rollout.id}
+    got = [{k: row[k] for k in expected_row(mine[0])} for row in windows_table]
+    assert sorted(got, key=str) == sorted((expected_row(w) for w in mine), key=str)
+    assert any(r["evidence"] == "proven" for r in windows_table)
+    assert any(r["evidence"] == "possible" for r in windows_table)
+    # measured lags with their sample counts
+    advice = api.advise(store, seed_rollout.service)
+    assert {r["lag"]: int(r["measurements"]) for r in lags_table} == {
+        lag.name: lag.samples for lag in advice.lags
+    }
+    # the advice names how many measurements each figure rests on
+    samples = {lag.name: lag.samples for lag in advice.lags}
+    prestop = next(r for r in advice_table if r["setting"] == "preStop sleep")
+    assert prestop["value"] == f"{advice.settings.prestop_s:g} s"
+    assert f"ccm-deregister ({samples['ccm-deregister']} measurement" in prestop["rests on"]
+    delay = next(r for r in advice_table if r["setting"].startswith("CCM registration delay"))
+    assert (
+        f"kube-proxy-programming ({samples['kube-proxy-programming']} measurements"
+        in (delay["rests on"])
+    )
+    assert f"{advice.windows_before} windows observed, {advice.windows_after} left" in text
+    # the link opens the same view in the dashboard
+    assert f"rollout={seed_rollout.id}" in text and "cluster=seed" in text
+
+
+class _Html(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.scripts_src: list[str] = []
+        self.script_bytes = 0
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in = tag
+        if tag == "script":
+            self.scripts_src += [v or "" for k, v in attrs if k == "src"]
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in in ("td", "th"):
+            self.cells.append(data.strip())
+        elif self._in == "script":
+            self.script_bytes += len(data)
+
+
+def test_html_report_is_one_self_contained_file(
+    demo: DemoStore, store: Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "postmortem.html"
+    code, _, err = run(
+        "report", "--db", demo.url, "--since", "2026-01-01T00:00:00Z",
+        "--until", "2026-01-02T00:00:00Z", "--format", "html", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    page = _Html()
+    text = out.read_text()
+    page.feed(text)
+    assert page.scripts_src == [], "nothing is fetched from elsewhere"
+    assert page.script_bytes > 1_000_000, "plotly.js is inlined"
+    assert text.count("Plotly.newPlot") == len(api.services(store))
+    for w in api.windows(store):
+        assert w.node in page.cells
+        assert f"{w.duration_min_s:.1f}-{w.duration_max_s:.1f} s" in page.cells
+    for svc in api.services(store):
+        assert f"in cluster {svc.cluster}</h2>" in text
+
+
+def test_report_range_outside_the_data_says_so(demo: DemoStore) -> None:
+    code, out, err = run(
+        "report", "--db", demo.url, "--since", "2030-01-01T00:00:00Z",
+        "--until", "2030-01-02T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "No LB-facing Service had a gap window or a rollout in this span." in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rollout", "ro-nothere"], "no rollout 'ro-nothere'"),
+        (["--cluster", "sede"], "close matches: seed"),
+        (["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"], "not before"),
+        (["--rollout", "x", "--since", "2026-01-01T00:00:00Z"], "exclude each other"),
+    ],
+)
+def test_report_refuses_what_does_not_exist(demo: DemoStore, args: list[str], message: str) -> None:
+    code, out, err = run("report", "--db", demo.url, *args)
+    assert code == 2
+    assert message in err
+    assert out == ""
+
+
+def test_a_close_rollout_id_is_suggested(demo: DemoStore, seed_rollout: Rollout) -> None:
+    typo = seed_rollout.id[:-1] + ("x" if seed_rollout.id[-1] != "x" else "y")
+    code, _, err = run("report", "--db", demo.url, "--rollout", typo)
+    assert code == 2
+    assert f"close matches: {seed_rollout.id}" in err
+    code, out, err = run("report", "--db", demo.url, "--rollout", seed_rollout.id[:8])
+    assert code == 0, err
+    assert seed_rollout.id in out
+
+
+def test_service_scope(demo: DemoStore, store: Engine) -> None:
+    svc = ServiceRef("aws", "istio-system", "istio-ingressgateway")
+    code, out, err = run(
+        "report", "--db", demo.url, "--cluster", "aws", "--service", svc.key,
+        "--since", "2026-01-01T00:00:00Z", "--until", "2026-01-02T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "in cluster aws" in out and "in cluster seed" not in out
+    assert len(md_tables(out)[0]) == len(api.windows(store, service=svc))

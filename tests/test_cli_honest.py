@@ -1,0 +1,194 @@
+"""Honest CLI answers (issue 16): a typo is an error that names the closest real thing, never an
+empty table; a read command never creates a store; unknown revisions are one line; Ctrl-C during
+an import says what was committed and how to resume.
+
+Filters run in-process against the demo store (the seed and the aws clusters, simulated and
+replayed); what the user meets at the console (one line, exit code, no file created, SIGINT) runs
+the real entry point in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.dashboard.demo import DemoStore, build_demo_store
+from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.tables import events
+from gapwatch.replay import api
+from tests.store.samples import real_observations
+from tests.test_cli import gapwatch
+
+SERVICE = "istio-system/istio-ingressgateway"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    return build_demo_store(tmp_path_factory.mktemp("honest") / "demo.db")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["gaps", "--service", "foo/bar"], ["no LB-facing Service 'foo/bar'", SERVICE]),
+        (["gaps", "--service", "istio-ingressgateway"], ["NAMESPACE/NAME", SERVICE]),
+        (["gaps", "--service", "istio-system/istio-ingresgateway"], ["close matches", SERVICE]),
+        (["gaps", "--cluster", "nope"], ["no cluster 'nope'", "aws", "seed"]),
+        (["rollouts", "--cluster", "sed"], ["no cluster 'sed'", "close matches: seed"]),
+        (["timeline", "--cluster", "seed", "--node", "NODE9"], ["no node 'NODE9'", "NODE1"]),
+        (["advise", "--cluster", "awz"], ["no cluster 'awz'", "aws"]),
+        (
+            ["gaps", "--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T00:00:00Z"],
+            ["--since", "is not before --until"],
+        ),
+        (
+            ["rollouts", "--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T01:00:00Z"],
+            ["is not before --until"],
+        ),
+    ],
+)
+def test_a_filter_that_names_nothing_is_an_error(
+    demo: DemoStore, args: list[str], says: list[str]
+) -> None:
+    code, out, err = run(*args, "--db", demo.url)
+    assert code == 2, (out, err)
+    assert out == ""
+    for text in says:
+        assert text in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_real_filters_still_answer(demo: DemoStore) -> None:
+    engine = make_engine(demo.url)
+    seed_nodes = sorted({w.node for w in api.windows(engine, cluster="seed")})
+    engine.dispose()
+    code, out, err = run("gaps", "--db", demo.url, "--cluster", "seed", "--service", SERVICE,
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert sorted({w["node"] for w in __import__("json").loads(out)}) == seed_nodes
+    code, _, err = run("timeline", "--db", demo.url, "--cluster", "seed", "--node",
+                       seed_nodes[0], "--json")  # fmt: skip
+    assert code == 0, err
+
+
+def test_a_read_command_never_creates_a_sqlite_store(tmp_path: Path) -> None:
+    for command in (["gaps"], ["rollouts"], ["db", "current"], ["db", "stats"], ["report"]):
+        done = gapwatch(*command, "--db", "sqlite:///nothere.db", cwd=tmp_path)
+        assert done.returncode != 0, command
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "nothere.db" in lines[0] and "no store" in lines[0], (
+            command,
+            done.stderr,
+        )
+        assert "db upgrade" in lines[0]
+        assert not (tmp_path / "nothere.db").exists(), command
+
+
+def test_db_upgrade_still_creates_the_store(tmp_path: Path) -> None:
+    done = gapwatch("db", "upgrade", "--db", "sqlite:///new.db", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new.db").exists()
+
+
+def test_db_history_lists_every_revision_and_marks_the_current_one(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from gapwatch.recorder.store import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [s.revision for s in reversed(list(script.walk_revisions()))]  # oldest first
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(make_engine(url), revisions[0])  # the first revision only
+    code, out, err = run("db", "history", "--db", url)
+    assert code == 0, err
+    listed = [line.split()[0] for line in out.splitlines() if line[:1].isdigit()]
+    assert listed == revisions
+    current = [line for line in out.splitlines() if "(current)" in line]
+    assert len(current) == 1 and current[0].startswith(revisions[0])
+
+
+@pytest.mark.parametrize("command", [["downgrade", "0003", "--yes"], ["upgrade", "--revision",
+                                                                         "0003"]])  # fmt: skip
+def test_an_unknown_revision_is_one_clean_line(tmp_path: Path, command: list[str]) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(make_engine(url))
+    done = gapwatch("db", *command, "--db", url, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "unknown revision '0003'" in lines[0] and "0001" in lines[0]
+
+
+def test_ctrl_c_during_import_says_what_was_committed_and_how_to_resume(tmp_path: Path) -> None:
+    """The input is a pipe on standard input: two batches are written and committed, then the
+    import waits for more input; SIGINT arrives while it waits (we poll the store for the
+    commits, no sleeps that a slow machine could outrun)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    lines = [dumps(o) for o in real_observations()]
+    assert len(lines) >= 4
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gapwatch.dashboard.cli", "import", "events", "-",
+         "--db", url, "--batch-size", "2"],
+        cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    writer = proc.stdin
+    try:
+        writer.write("".join(line + "\n" for line in lines[:4]))
+        writer.flush()
+        deadline = time.monotonic() + 60
+        stored = 0
+        while stored < 4 and time.monotonic() < deadline:  # both batches: it waits for input
+            with engine.connect() as conn:
+                stored = conn.execute(select(func.count()).select_from(events)).scalar_one()
+            time.sleep(0.1)
+        assert stored == 4, "the two batches were never committed"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        writer.close()
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(events)).scalar_one()
+    engine.dispose()
+    assert proc.returncode == 130
+    assert f"{stored} new events committed" in err
+    assert "run the same command again" in err
+    assert "Traceback" not in err
+
+
+def test_import_reports_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    """Piped to a log, the import prints a line at each tenth of the input (count-driven)."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(make_engine(url))
+    data = tmp_path / "in.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    done = gapwatch("import", "events", str(data), "--db", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stderr.splitlines() if line.startswith("importing: ")]
+    assert steps[-1].startswith("importing: 100% (")
+    assert len(steps) >= 2
+    percents = [int(line.split()[1].rstrip("%")) for line in steps]
+    assert percents == sorted(set(percents))

@@ -268,3 +268,15 @@ replay_state = Table(
     Column("key", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+#: Observations the writer could not store even alone (recorder/quarantine.py): the observation
+#: as NDJSON, why it failed, when. Recording goes on; an operator reads and replays them.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=True),
+    Column("quarantined_at", UTCDateTime, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("observation", Text, nullable=False),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
+from gapwatch.dashboard import sqlcli
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder.cliutil import run_app
 from gapwatch.recorder.k8s import cli as k8s_cli
@@ -32,6 +33,7 @@ k8s_cli.register(app)
 sim_cli.register(app)
 replay_cli.register(app)
 dashboard_commands.register(app)
+sqlcli.register(app)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 
 from gapwatch.dashboard import demo as demo_mod
+from gapwatch.dashboard.exposure import check_address
 from gapwatch.recorder.cliutil import DbOption, open_store, stderr
 from gapwatch.recorder.store import DEFAULT_URL, redact
 
@@ -30,7 +31,11 @@ PortOption = Annotated[
     int, typer.Option("--port", envvar="GAPWATCH_PORT", help="Port to serve the dashboard on.")
 ]
 AddressOption = Annotated[
-    str, typer.Option("--address", help="Interface to listen on (0.0.0.0 for every one).")
+    str,
+    typer.Option(
+        "--address",
+        help="Interface to listen on; other than loopback only with a login configured.",
+    ),
 ]
 
 
@@ -116,7 +121,11 @@ def dashboard(
         bool, typer.Option("--no-browser", help="Do not open a browser (servers, CI).")
     ] = False,
 ) -> None:
-    """Serve the dashboard: gaps per rollout, lane timelines, what-if, a SQL console."""
+    """Serve the dashboard: gaps per rollout, lane timelines, what-if, a SQL console.
+
+    Only on loopback unless a login is configured (Streamlit OIDC or an authenticating proxy:
+    docs/dashboard.md)."""
+    check_address(address)
     open_store(db).dispose()  # a missing or old schema is one clear line, not a broken page
     raise typer.Exit(serve(db, port=port, address=address, headless=no_browser))
 
@@ -143,6 +152,7 @@ def demo(
 ) -> None:
     """Simulate the seed cluster and a larger one into a fresh SQLite file, replay, and open the
     dashboard on it. The first command to run: `gapwatch demo`."""
+    check_address(address)
     scenarios = list(demo_mod.DEFAULT_SCENARIOS)
     if large:
         scenarios.append(demo_mod.LARGE_SCENARIO)

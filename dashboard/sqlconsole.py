@@ -160,12 +160,16 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
-        fetch = cursor.fetchmany if cursor.description else (lambda _n: [])
+        fetch: Callable[[int], list[Any]] = cursor.fetchmany if cursor.description else _none
         yield RowStream(columns, fetch, limits, translate)
     except sqlite3.Error as exc:
         raise translate(exc) from None
     finally:
         conn.close()
+
+
+def _none(_size: int) -> list[Any]:
+    return []
 
 
 def _sqlite_error(exc: Exception, timeout_s: float) -> QueryError:

@@ -72,7 +72,9 @@ def test_sqlite_values_are_bounded(tmp_path: Path, store_url: str, backend: str)
     with pytest.raises(QueryRejected, match="larger than"):
         run_query(store_url, f"SELECT length(randomblob({SQLITE_VALUE_LIMIT + 1}))")
     many = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100) "
-    result = run_query(store_url, many + "SELECT hex(zeroblob(1000000)) FROM c", byte_limit=5_000_000)
+    result = run_query(
+        store_url, many + "SELECT hex(zeroblob(1000000)) FROM c", byte_limit=5_000_000
+    )
     assert result.truncated and len(result.rows) == 2
     with pytest.raises(QueryTimeout):
         run_query(store_url, many.replace("WHERE x < 100", "") + "SELECT max(x) FROM c",

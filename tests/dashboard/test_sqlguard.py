@@ -79,7 +79,7 @@ class Victim:
     def _run(self) -> None:
         try:
             self.conn.execute("SELECT 'victim', pg_sleep(1)")
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             self.error = exc
 
     def __enter__(self) -> Victim:
@@ -98,13 +98,14 @@ class Victim:
         self.conn.close()
 
 
-def _attack(url: str, as_url: str, sql: str, expected: type[QueryError], match: str | None = None) -> None:
+def _attack(
+    url: str, as_url: str, sql: str, expected: type[QueryError], match: str | None = None
+) -> None:
     """Run `sql` through the console as `as_url`; it must raise `expected` and change nothing."""
     before = _server_state(url)
     if "{victim}" in sql:
-        with Victim(url) as victim:
-            with pytest.raises(expected, match=match):
-                run_query(as_url, sql.format(victim=victim.pid))
+        with Victim(url) as victim, pytest.raises(expected, match=match):
+            run_query(as_url, sql.format(victim=victim.pid))
         assert victim.error is None, victim.error  # neither cancelled nor terminated
     else:
         with pytest.raises(expected, match=match):
@@ -146,7 +147,9 @@ def test_temp_files_are_limited(pg_url: str) -> None:
     url, name = make_console_login(pg_url, temp_file_limit="1MB")
     try:
         with pytest.raises(QueryError, match="temp_file_limit"):
-            run_query(url, "SELECT g FROM generate_series(1, 3000000) g ORDER BY g DESC", timeout_s=60)
+            run_query(
+                url, "SELECT g FROM generate_series(1, 3000000) g ORDER BY g DESC", timeout_s=60
+            )
     finally:
         drop_login(pg_url, name)
 

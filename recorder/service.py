@@ -145,6 +145,7 @@ class Recorder:
                     self._scope_generation if self.scope is not None and kind != "Service" else None
                 ),
                 projection=self.config.projection,
+                redact=self.config.redact_paths,
                 settings=self.config.watch,
                 metrics=self.metrics,
                 rng=self.rng,

@@ -19,6 +19,7 @@ import yaml
 
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.k8s.noop import PROJECTIONS, Projection
+from gapwatch.recorder.k8s.redaction import parse_path
 from gapwatch.recorder.k8s.resources import RESOURCES
 from gapwatch.recorder.k8s.spool import SpoolSettings
 from gapwatch.recorder.k8s.watcher import WatchSettings
@@ -37,6 +38,8 @@ class RecorderConfig:
     label_selectors: Mapping[str, str] = field(default_factory=dict)
     scope: str = "local-services"
     projection: Projection = "trim"
+    #: JSON Pointers (with `*`) whose values are never stored (recorder/k8s/redaction.py).
+    redact_paths: tuple[str, ...] = ()
     kubeconfig: str | None = None
     #: Talk to this URL without credentials instead (`kubectl proxy`, the tests' fake API).
     api_server: str | None = None
@@ -89,6 +92,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         "kinds": env.get("GAPWATCH_RECORD_KINDS"),
         "scope": env.get("GAPWATCH_RECORD_SCOPE"),
         "projection": env.get("GAPWATCH_RECORD_PROJECTION"),
+        "redact_paths": env.get("GAPWATCH_RECORD_REDACT_PATHS"),
         "kubeconfig": env.get("GAPWATCH_RECORD_KUBECONFIG"),
         "api_server": env.get("GAPWATCH_RECORD_API_SERVER"),
     }
@@ -101,9 +105,14 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         raw["watch"] = _settings(WatchSettings, f"{where}: watch", raw["watch"])
     if "spool" in raw:
         raw["spool"] = _settings(SpoolSettings, f"{where}: spool", raw["spool"])
-    for key in ("kinds", "namespaces"):
+    for key in ("kinds", "namespaces", "redact_paths"):
         if key in raw:
             raw[key] = _list(raw[key])
+    for path in raw.get("redact_paths", ()):
+        try:
+            parse_path(str(path))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: redact_paths: {exc}") from None
     bad = [k for k in raw.get("kinds", ()) if k not in RESOURCES]
     if bad:
         raise ConfigError(

@@ -10,16 +10,19 @@ counts, so a change to any field replay reads is always kept.
 `project` is what is stored: `full` keeps the object exactly as the API returned it; `trim` (the
 default) drops only `metadata.managedFields` and the
 `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeat the object and are
-often larger than it.
+often larger than it, and redacts container `env[].value` (recorder/k8s/redaction.py). Paths the
+operator lists (`redact_paths`) are redacted under either projection.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
+
+from gapwatch.recorder.k8s.redaction import ENV_VALUE_PATHS, redact_paths
 
 Projection = Literal["full", "trim"]
 PROJECTIONS: tuple[str, ...] = ("full", "trim")
@@ -31,10 +34,16 @@ _HEARTBEAT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def project(obj: Mapping[str, Any], projection: Projection) -> Mapping[str, Any]:
-    """The stored form of `obj` under `projection` (never mutates `obj`)."""
+def project(
+    obj: Mapping[str, Any], projection: Projection, redact: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    """The stored form of `obj` under `projection`, `redact` paths redacted (never mutates)."""
     if projection == "full":
-        return obj
+        return redact_paths(obj, redact)
+    return redact_paths(_trim(obj), (*ENV_VALUE_PATHS, *redact))
+
+
+def _trim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping):
         return obj

@@ -88,7 +88,7 @@ def store(engine: Engine, obs: Observation, error: BaseException) -> None:
     with engine.begin() as conn:
         conn.execute(
             quarantine.insert().values(
-                cluster=as_text(obs.cluster),
+                cluster=as_text(obs.cluster, 1000),
                 quarantined_at=datetime.now(UTC),
                 error=reason,
                 observation=as_ndjson(obs),
@@ -104,6 +104,7 @@ def store(engine: Engine, obs: Observation, error: BaseException) -> None:
     )
 
 
-def as_text(value: str) -> str:
-    """A string safe for a text column and a log line."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
+def as_text(value: str, limit: int = 200) -> str:
+    """A string safe for a text column and a log line, at most `limit` characters."""
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

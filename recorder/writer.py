@@ -48,6 +48,9 @@ from gapwatch.recorder.tables import EVENT_COLUMNS, source_checkpoints
 
 NOTIFY_CHANNEL = "gapwatch_events"
 DEFAULT_BATCH = 5000
+#: Longest (cluster, kind, namespace, name) in UTF-8 bytes: an index entry of PostgreSQL's btree
+#: holds at most 2,704 bytes (a third of a page); SQLite is held to the same so both agree.
+MAX_IDENTITY_BYTES = 2000
 #: Batches that skip the fast path after one met a duplicate.
 STAGING_AFTER_CONFLICT = 8
 
@@ -156,6 +159,12 @@ def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
         raise ObservationError(
             "payload cannot be stored as JSON (nested over 254 levels, or an integer past 64 bits)"
         )
+    identity = (obs.cluster, obs.kind, obs.namespace or "", obs.name or "")
+    if sum(len(part.encode("utf-8")) for part in identity) > MAX_IDENTITY_BYTES:
+        raise ObservationError(
+            f"cluster, kind, namespace and name exceed {MAX_IDENTITY_BYTES} bytes together "
+            "(PostgreSQL cannot index them)"
+        )
     return obs, _row(obs, payload, obs.dedupe_key(payload))
 
 
@@ -185,7 +194,11 @@ def _row(obs: Observation, payload: str, key: str) -> tuple[Any, ...]:
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    v = value.astimezone(UTC)  # not strftime: %Y does not pad years before 1000
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}"
+    )
 
 
 def _sqlite_row(prepared: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -200,10 +213,17 @@ class EventWriter:
     """Writes batches of observations; see the module docstring for the guarantees."""
 
     def __init__(
-        self, engine: Engine, *, notify: bool = True, derive: Derive | None = None
+        self,
+        engine: Engine,
+        *,
+        notify: bool = True,
+        derive: Derive | None = None,
+        on_quarantine: Callable[[Observation, str], None] | None = None,
     ) -> None:
-        """`derive` defaults to recorder.facts.write_facts (the narrow rows replay reads)."""
+        """`derive` defaults to recorder.facts.write_facts (the narrow rows replay reads);
+        `on_quarantine` hears of each observation quarantined (as given, and why)."""
         self.engine = engine
+        self.on_quarantine = on_quarantine
         self.notify = notify
         # Every ingest path fills the narrow facts replay reads; pass `no_derive` to skip it.
         self.derive = derive if derive is not None else _default_derive()
@@ -246,6 +266,8 @@ class EventWriter:
         with translate_errors(self.engine):
             for obs in batch:
                 quarantine.store(self.engine, obs, error)
+                if self.on_quarantine is not None:
+                    self.on_quarantine(obs, quarantine.describe(error))
         result = self.write([], checkpoints) if checkpoints else WriteResult()
         result.add(WriteResult(offered=len(batch), quarantined=len(batch)))
         return result

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from sqlalchemy import Connection, Engine, select, text
 
 from gapwatch.recorder.exporter import export_ndjson, iter_events
@@ -130,15 +129,14 @@ def test_a_payload_no_store_can_hold_is_quarantined(engine: Engine) -> None:
     assert all("cannot be stored as JSON" in e for e in errors)
 
 
-def test_a_too_large_index_key_on_postgres_is_quarantined(engine: Engine, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("PostgreSQL's btree row limit")
+def test_an_identity_too_long_to_index_is_quarantined_on_both(engine: Engine) -> None:
+    """PostgreSQL's btree refuses index entries past 2,704 bytes; both backends refuse alike."""
     import secrets
 
-    long_name = secrets.token_hex(8000)  # incompressible, past btree's 2,704-byte limit
+    long_name = secrets.token_hex(8000)  # incompressible
     batch = [_service(0, {}), _service(1, {}, name=long_name), _service(2, {})]
     result = EventWriter(engine, derive=no_derive).write(batch)
     assert (result.inserted, result.quarantined) == (2, 1)
     with engine.connect() as conn:
         error = conn.execute(select(quarantine.c.error)).scalar_one()
-    assert "ProgramLimitExceeded" in error or "index row" in error
+    assert "exceed 2000 bytes" in error

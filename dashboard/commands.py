@@ -22,6 +22,7 @@ import typer
 
 from gapwatch.dashboard import demo as demo_mod
 from gapwatch.dashboard.exposure import check_address
+from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.cliutil import DbOption, open_store, stderr
 from gapwatch.recorder.store import DEFAULT_URL, redact
 
@@ -71,6 +72,10 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
 
 def serve(db: str, *, port: int, address: str, headless: bool) -> int:
     """Run the dashboard in the foreground until interrupted; returns streamlit's exit code."""
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:  # the slim recorder image has no UI stack
+        raise ConfigError("the dashboard needs its extra: pip install 'gapwatch[dashboard]'")
     env = {**os.environ, "GAPWATCH_DB": db}
     root = str(APP.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

@@ -1,4 +1,4 @@
-"""quarantine table; on PostgreSQL a NOLOGIN gapwatch_reader role that may only SELECT
+"""quarantine table; on PostgreSQL NOLOGIN roles gapwatch_reader (SELECT) and gapwatch_writer
 
 Revision ID: 0005
 Revises: 0004
@@ -10,6 +10,11 @@ migrating user may create roles; otherwise a DBA runs `CREATE ROLE gapwatch_read
 the upgrade is re-run) and never dropped by a downgrade: other databases may use it.
 Role-specific settings (`ALTER ROLE ... SET`) are not applied by `SET ROLE`, so the limits are
 set per transaction by the guard, not here.
+
+gapwatch_writer is what the recorder's login is a member of (deploy/sql/roles.sql): SELECT and
+INSERT on the tables it fills, UPDATE on `source_checkpoints` (an upsert) and on `events` only
+because `LOCK TABLE ... IN EXCLUSIVE MODE` requires it (gapwatch never updates an event). A later
+migration that adds a table the recorder writes must grant it too.
 """
 
 from collections.abc import Sequence
@@ -24,19 +29,49 @@ depends_on: str | Sequence[str] | None = None
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 READER = "gapwatch_reader"
+WRITER = "gapwatch_writer"
+#: Tables the recorder writes (events, its derived facts, checkpoints, the quarantine).
+WRITTEN = ("events", "facts", "source_checkpoints", "quarantine")
 
-_CREATE_ROLE = f"""
+
+def _create_role(role: str) -> str:
+    return f"""
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
         BEGIN
-            CREATE ROLE {READER} NOLOGIN;
+            CREATE ROLE {role} NOLOGIN;
         EXCEPTION
             WHEN duplicate_object OR unique_violation THEN NULL;  -- created concurrently
             WHEN insufficient_privilege THEN
-                RAISE WARNING 'cannot create role {READER}: ask a DBA to run CREATE ROLE '
-                    '{READER} NOLOGIN, then re-run the grants in docs/sql.md';
+                RAISE WARNING 'cannot create role {role}: ask a DBA to run '
+                    'deploy/sql/roles.sql, then upgrade again';
         END;
+    END IF;
+END $$
+"""
+
+
+_GRANT_WRITER = f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{WRITER}') THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {WRITER}', current_schema());
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {WRITER}', current_schema());
+        EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {WRITER}', current_schema());
+        GRANT INSERT ON {", ".join(WRITTEN)} TO {WRITER};
+        GRANT UPDATE ON source_checkpoints, events TO {WRITER};
+    END IF;
+END $$
+"""
+
+_REVOKE_WRITER = f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{WRITER}') THEN
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {WRITER}', current_schema());
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {WRITER}', current_schema());
+        EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {WRITER}', current_schema());
     END IF;
 END $$
 """
@@ -81,11 +116,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_CREATE_ROLE)
+        op.execute(_create_role(READER))
+        op.execute(_create_role(WRITER))
         op.execute(_GRANT)
+        op.execute(_GRANT_WRITER)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_REVOKE)
+        op.execute(_REVOKE_WRITER)
     op.drop_table("quarantine")

@@ -22,8 +22,8 @@ import typer
 
 from gapwatch.dashboard import demo as demo_mod
 from gapwatch.dashboard.exposure import check_address
-from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.cliutil import DbOption, open_store, stderr
+from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.store import DEFAULT_URL, redact
 
 APP = Path(__file__).with_name("app.py")

@@ -156,7 +156,7 @@ def test_dockerfile_slim_numeric_user_exec_entrypoint() -> None:
     # the default (last) target is the recorder, installed without the dashboard extra
     stages = re.split(r"^FROM ", text, flags=re.M)
     assert stages[-1].startswith("runtime AS recorder") and "/opt/recorder" in stages[-1]
-    assert 'pip install --no-cache-dir --constraint constraints.txt . ' in text
+    assert "pip install --no-cache-dir --constraint constraints.txt . " in text
     assert "pip uninstall --yes pip" in text  # no pip in the final images
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and re.fullmatch(r"\d+(:\d+)?", users[-1])

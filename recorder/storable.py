@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -47,32 +47,33 @@ def escape_text(text: str) -> str:
     return _NEEDS.sub(_escape_char, text) if _NEEDS.search(text) else text
 
 
-def _restore_char(match: re.Match[str]) -> str:
-    code = match.group(1)
-    if code == "0":
-        return "\x00"
-    if code == "e":
-        return ESC
-    return chr(int(code[1:], 16))
+#: What each escape code stands for: in a Python string, and inside JSON text.
+_AS_TEXT = {"0": "\x00", "e": ESC}
+_AS_JSON = {"0": "\\u0000", "e": ESC}
+
+
+def _restorer(table: dict[str, str], json_text: bool) -> Callable[[re.Match[str]], str]:
+    def restore(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code in table:
+            return table[code]
+        return "\\" + code if json_text else chr(int(code[1:], 16))  # \udxxx or the char
+
+    return restore
+
+
+_RESTORE_TEXT = _restorer(_AS_TEXT, json_text=False)
+_RESTORE_JSON = _restorer(_AS_JSON, json_text=True)
 
 
 def restore_text(text: str) -> str:
     """The inverse of escape_text."""
-    return _ESCAPED.sub(_restore_char, text) if ESC in text else text
-
-
-def _restore_json_char(match: re.Match[str]) -> str:
-    code = match.group(1)
-    if code == "0":
-        return "\\u0000"
-    if code == "e":
-        return ESC
-    return "\\" + code  # a JSON escape: \udxxx
+    return _ESCAPED.sub(_RESTORE_TEXT, text) if ESC in text else text
 
 
 def restore_json(text: str) -> str:
     """JSON text of escaped values -> the JSON text of the originals (escapes as JSON escapes)."""
-    return _ESCAPED.sub(_restore_json_char, text) if ESC in text else text
+    return _ESCAPED.sub(_RESTORE_JSON, text) if ESC in text else text
 
 
 def escape_value(value: Any) -> Any:

@@ -52,57 +52,45 @@ END $$
 """
 
 
-_GRANT_WRITER = f"""
+def _if_role(role: str, statements: list[str]) -> str:
+    """A DO block running `statements` (format() patterns, %I the schema) when `role` exists;
+    without it (a migrating login that may not create roles) deploy/sql/roles.sql comes first."""
+    body = "\n".join(
+        f"        EXECUTE format('{statement}', current_schema());" for statement in statements
+    )
+    return f"""
 DO $$
 BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{WRITER}') THEN
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {WRITER}', current_schema());
-        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {WRITER}', current_schema());
-        EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {WRITER}', current_schema());
-        GRANT INSERT ON {", ".join(WRITTEN)} TO {WRITER};
-        GRANT UPDATE ON source_checkpoints, events TO {WRITER};
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+{body}
     END IF;
 END $$
 """
 
-_REVOKE_WRITER = f"""
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{WRITER}') THEN
-        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {WRITER}', current_schema());
-        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {WRITER}', current_schema());
-        EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {WRITER}', current_schema());
-    END IF;
-END $$
-"""
 
-_GRANT = f"""
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {READER}', current_schema());
-        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {READER}', current_schema());
-        EXECUTE format(
-            'ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO {READER}',
-            current_schema()
-        );
-    END IF;
-END $$
-"""
-
-_REVOKE = f"""
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN
-        EXECUTE format(
-            'ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE SELECT ON TABLES FROM {READER}',
-            current_schema()
-        );
-        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {READER}', current_schema());
-        EXECUTE format('REVOKE USAGE ON SCHEMA %I FROM {READER}', current_schema());
-    END IF;
-END $$
-"""
+_GRANT = _if_role(READER, [
+    f"GRANT USAGE ON SCHEMA %I TO {READER}",
+    f"GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {READER}",
+    f"ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO {READER}",
+])  # fmt: skip
+_REVOKE = _if_role(READER, [
+    f"ALTER DEFAULT PRIVILEGES IN SCHEMA %I REVOKE SELECT ON TABLES FROM {READER}",
+    f"REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {READER}",
+    f"REVOKE USAGE ON SCHEMA %I FROM {READER}",
+])  # fmt: skip
+_GRANT_WRITER = _if_role(WRITER, [
+    f"GRANT USAGE ON SCHEMA %I TO {WRITER}",
+    f"GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {WRITER}",
+    f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {WRITER}",
+    *(f"GRANT INSERT ON %I.{table} TO {WRITER}" for table in WRITTEN),
+    f"GRANT UPDATE ON %I.source_checkpoints TO {WRITER}",
+    f"GRANT UPDATE ON %I.events TO {WRITER}",
+])  # fmt: skip
+_REVOKE_WRITER = _if_role(WRITER, [
+    f"REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {WRITER}",
+    f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {WRITER}",
+    f"REVOKE USAGE ON SCHEMA %I FROM {WRITER}",
+])  # fmt: skip
 
 
 def upgrade() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import text
 
 from gapwatch.recorder.ndjson import MAX_LINE_BYTES
@@ -130,3 +131,30 @@ def test_errors_file_may_not_be_an_input(tmp_path: Path) -> None:
                   "--db", f"sqlite:///{tmp_path / 's.db'}")  # fmt: skip
     assert result.returncode == 2 and "also an input" in result.stderr
     assert source.read_bytes() == before
+
+
+def test_batches_are_bounded_in_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long lines end a batch early: memory follows bytes, not the line count."""
+    from gapwatch.recorder.importer import import_files
+    from gapwatch.recorder.store import upgrade
+    from gapwatch.recorder.writer import EventWriter
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    source = tmp_path / "wide.ndjson"
+    wide = [_line(node=f"n{i}", payload={"status": 200, "pad": "p" * 1000}) for i in range(9)]
+    source.write_bytes(b"".join(_dump(r) + b"\n" for r in wide))
+    sizes: list[int] = []
+    real_write = EventWriter.write
+
+    def counting(self: EventWriter, observations: Any, checkpoints: Any = ()) -> Any:
+        batch = list(observations)
+        sizes.append(len(batch))
+        return real_write(self, batch, checkpoints)
+
+    monkeypatch.setattr(EventWriter, "write", counting)
+    report = import_files(engine, [str(source)], batch_size=1000, batch_bytes=2500)
+    engine.dispose()
+    assert report.written.inserted == 9
+    assert sizes == [3, 3, 3]  # each line is ~1.1 kB: the third passes 2,500 bytes

@@ -160,7 +160,11 @@ def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
             "payload cannot be stored as JSON (nested over 254 levels, or an integer past 64 bits)"
         )
     identity = (obs.cluster, obs.kind, obs.namespace or "", obs.name or "")
-    if sum(len(part.encode("utf-8")) for part in identity) > MAX_IDENTITY_BYTES:
+    chars = len(obs.cluster) + len(obs.kind) + len(identity[2]) + len(identity[3])
+    if (
+        chars * 4 > MAX_IDENTITY_BYTES
+        and sum(len(p.encode()) for p in identity) > MAX_IDENTITY_BYTES
+    ):
         raise ObservationError(
             f"cluster, kind, namespace and name exceed {MAX_IDENTITY_BYTES} bytes together "
             "(PostgreSQL cannot index them)"

@@ -59,6 +59,8 @@ def _trim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    # env values are never stored (trim): a stored object must fingerprint like the API's
+    obj = redact_paths(obj, ENV_VALUE_PATHS)
     meta = dict(obj.get("metadata") or {})
     meta.pop("resourceVersion", None)
     meta.pop("managedFields", None)
@@ -83,7 +85,8 @@ def fingerprint(kind: str, obj: Mapping[str, Any]) -> bytes:
     """16 bytes that are equal exactly when two versions differ only in no-op fields.
 
     The same under either projection, so a fingerprint of a stored (trimmed) object matches one
-    of the object as the API returned it.
+    of the object as the API returned it (env values do not count; paths an operator adds to
+    `redact_paths` do, so an object with one looks changed once after a restart).
     """
     body = orjson.dumps(_without_noise(kind, obj), option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(body, digest_size=16).digest()

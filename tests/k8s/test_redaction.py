@@ -76,3 +76,10 @@ def test_configured_paths_under_either_projection() -> None:
 )  # fmt: skip
 def test_redact_covers_every_url_form(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+def test_a_stored_pod_fingerprints_like_the_api_object() -> None:
+    from gapwatch.recorder.k8s.noop import fingerprint
+
+    pod = {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [CONTAINER]}}
+    assert fingerprint("Pod", project(pod, "trim")) == fingerprint("Pod", pod)

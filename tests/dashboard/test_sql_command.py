@@ -67,9 +67,8 @@ def test_three_million_rows_stream_in_bounded_memory(pg_url: str) -> None:
         )
         assert code == 0, err
         assert rss < RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
-        print(
-            f"gapwatch sql peak RSS: SELECT 1 {baseline / 2**20:.0f} MiB, 3M rows {rss / 2**20:.0f} MiB"
-        )
+        mib = (baseline / 2**20, rss / 2**20)
+        print(f"gapwatch sql peak RSS: SELECT 1 {mib[0]:.0f} MiB, 3M rows {mib[1]:.0f} MiB")
         # flat: 3,000,000 rows cost what one row costs, give or take the fetch buffers
         assert rss - baseline < 32 * 2**20, f"{baseline / 2**20:.0f} -> {rss / 2**20:.0f} MiB"
         # the console's own default (row-limited) path stays bounded too

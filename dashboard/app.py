@@ -128,8 +128,23 @@ def render_page(url: str, filters: Filters) -> None:
     }[filters.page](ctx)
 
 
+def _logged_in() -> bool:
+    """With Streamlit's OIDC login configured ([auth] in secrets.toml), visitors must log in."""
+    try:
+        configured = "auth" in st.secrets
+    except FileNotFoundError:
+        configured = False
+    if not configured or st.user.is_logged_in:
+        return True
+    st.title("gapwatch")
+    st.button("Log in", on_click=st.login, key="login")
+    return False
+
+
 def main() -> None:
     st.set_page_config(page_title="gapwatch", page_icon=":material/lan:", layout="wide")
+    if not _logged_in():
+        return
     url = store_url(sys.argv[1:])
     initial, problems = from_params({k: st.query_params.get(k, "") for k in st.query_params})
     _init_state(initial)

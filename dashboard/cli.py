@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
-from gapwatch.dashboard import report_cli
+from gapwatch.dashboard import report_cli, sqlcli
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import record as record_cli
 from gapwatch.recorder import revisions
@@ -62,6 +62,7 @@ assume_cli.register(app)
 dashboard_commands.register(app)
 report_cli.register(app)
 revisions.register(recorder_cli.db_app)
+sqlcli.register(app)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, stderr
+from gapwatch.recorder.errors import ConfigError
 
 APP = Path(__file__).with_name("app.py")
 #: The SQLite file `gapwatch demo` builds (and rebuilds) by default, in the current directory.
@@ -26,7 +27,11 @@ PortOption = Annotated[
     int, typer.Option("--port", envvar="GAPWATCH_PORT", help="Port to serve the dashboard on.")
 ]
 AddressOption = Annotated[
-    str, typer.Option("--address", help="Interface to listen on (0.0.0.0 for every one).")
+    str,
+    typer.Option(
+        "--address",
+        help="Interface to listen on; other than loopback only with a login configured.",
+    ),
 ]
 
 
@@ -62,12 +67,15 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
 
 def serve(db: str, *, port: int, address: str, headless: bool) -> int:
     """Run the dashboard in the foreground until interrupted; returns streamlit's exit code."""
+    import importlib.util
     import signal
     import subprocess
     import threading
 
     from gapwatch.recorder.store import redact
 
+    if importlib.util.find_spec("streamlit") is None:  # the slim recorder image has no UI stack
+        raise ConfigError("the dashboard needs its extra: pip install 'gapwatch[dashboard]'")
     env = {**os.environ, "GAPWATCH_DB": db}
     root = str(APP.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -122,7 +130,13 @@ def dashboard(
         bool, typer.Option("--no-browser", help="Do not open a browser (servers, CI).")
     ] = False,
 ) -> None:
-    """Serve the dashboard: gaps per rollout, lane timelines, what-if, a SQL console."""
+    """Serve the dashboard: gaps per rollout, lane timelines, what-if, a SQL console.
+
+    Only on loopback unless a login is configured (Streamlit OIDC or an authenticating proxy:
+    docs/dashboard.md)."""
+    from gapwatch.dashboard.exposure import check_address
+
+    check_address(address)
     open_store(db).dispose()  # a missing or old schema is one clear line, not a broken page
     raise typer.Exit(serve(db, port=port, address=address, headless=no_browser))
 
@@ -150,7 +164,9 @@ def demo(
     """Simulate the seed cluster and a larger one into a fresh SQLite file, replay, and open the
     dashboard on it. The first command to run: `gapwatch demo`."""
     from gapwatch.dashboard import demo as demo_mod
+    from gapwatch.dashboard.exposure import check_address
 
+    check_address(address)
     scenarios = list(demo_mod.DEFAULT_SCENARIOS)
     if large:
         scenarios.append(demo_mod.LARGE_SCENARIO)

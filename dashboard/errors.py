@@ -4,6 +4,7 @@ GapwatchError (recorder.errors)
 └── DashboardError        the dashboard could not do what was asked
     └── QueryError        a SQL console query failed
         ├── QueryRejected     it tried to change something (the console is read-only)
+        │   └── UnsafeLogin   the console's database login could escape the reader role
         └── QueryTimeout      it ran longer than the console's statement timeout
 """
 
@@ -26,3 +27,7 @@ class QueryRejected(QueryError):
 
 class QueryTimeout(QueryError):
     """The query ran past the console's statement timeout and was cancelled."""
+
+
+class UnsafeLogin(QueryRejected):
+    """The console's PostgreSQL login is privileged (or cannot become gapwatch_reader): refused."""

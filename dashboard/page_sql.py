@@ -23,7 +23,7 @@ EXAMPLE = (
 
 
 def console_url(store: str) -> str:
-    """GAPWATCH_CONSOLE_DB (a read-only role, for production) or the dashboard's own store."""
+    """GAPWATCH_CONSOLE_DB (a login in gapwatch_reader: deploy/sql/roles.sql) or the store."""
     return os.environ.get("GAPWATCH_CONSOLE_DB") or store
 
 
@@ -36,8 +36,9 @@ def render(ctx: Context) -> None:
     st.header("SQL console")
     url = console_url(ctx.url)
     st.caption(
-        f"Read-only against `{redact(url)}`: one statement, a read-only transaction, a "
-        "statement timeout and a row limit. Views are documented in docs/sql.md."
+        f"Read-only against `{redact(url)}`: one SELECT as gapwatch_reader (PostgreSQL: never "
+        "as a superuser; set GAPWATCH_CONSOLE_DB to a console login), a read-only transaction, "
+        "a statement timeout, row and size limits. Views: docs/sql.md; rules: docs/dashboard.md."
     )
     main, side = st.columns([3, 1])
     with side:

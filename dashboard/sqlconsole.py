@@ -1,24 +1,30 @@
-"""The SQL console: one ad-hoc query against the store, read-only, time-limited, row-limited.
+"""The SQL console: one ad-hoc query against the store, read-only, time-, row- and byte-limited.
 
 Every query runs on a connection of its own that cannot write, with a layer per backend:
 
-- PostgreSQL: a transaction started `READ ONLY` with `SET LOCAL statement_timeout`, the query
-  sent with the extended protocol (one statement only, so no `COMMIT; DROP ...`), then rolled
-  back whatever happened. For production, point the console at a role that may only SELECT
-  (`GAPWATCH_CONSOLE_DB`): a read-only transaction still lets a superuser read server files.
-- SQLite: the file opened `mode=ro`, `PRAGMA query_only=ON`, and an authorizer that allows only
-  reading (SELECT, reads, functions, recursive CTEs, a few schema PRAGMAs); a progress handler
-  interrupts the query at the deadline. Python's sqlite3 runs one statement per call.
+- PostgreSQL: dashboard/sqlguard.py. The login must be harmless (never a superuser: `SET ROLE`
+  alone can be undone by the query); the query runs in a READ ONLY transaction with
+  `statement_timeout`, `lock_timeout`, `work_mem` and an idle timeout, under
+  `SET LOCAL ROLE gapwatch_reader` (SELECT on gapwatch's tables only), as a server-side cursor
+  fetched in chunks; then rolled back and the connection closed.
+- SQLite: the file opened `mode=ro`, `PRAGMA query_only=ON`, an authorizer that allows only
+  reading (SELECT, reads, functions, recursive CTEs, a few schema PRAGMAs), a length limit on
+  every string and blob the query makes (`zeroblob(7e9)` fails at once), and a progress handler
+  that interrupts the query at the deadline. Python's sqlite3 runs one statement per call.
 
-At most `row_limit` rows come back (`truncated` says there were more). Errors are QueryRejected
-(tried to write or escape), QueryTimeout, or QueryError with the database's own message.
+Rows are streamed and cut at `row_limit` rows or `byte_limit` bytes of cell text (`truncated`
+says there were more; 0 means no limit, for `gapwatch sql` writing to a pipe). Errors are
+QueryRejected (tried to write or escape; UnsafeLogin for a privileged login), QueryTimeout, or
+QueryError with the database's own message.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,13 +34,18 @@ import orjson
 import psycopg
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from gapwatch.recorder.store import make_engine, normalize_url, redact
+from gapwatch.dashboard.sqlguard import Limits, begin_guarded, check_login
+from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ROW_LIMIT = 1000
+DEFAULT_BYTE_LIMIT = 32 * 1024 * 1024
+#: Longest string or blob a SQLite console query may build (SQLITE_LIMIT_LENGTH).
+SQLITE_VALUE_LIMIT = 16 * 1024 * 1024
+#: Rows fetched from the server per round trip.
+CHUNK = 500
 
 _SQLITE_ALLOWED = {
     sqlite3.SQLITE_SELECT,
@@ -70,6 +81,37 @@ class Relation:
     columns: list[tuple[str, str]]
 
 
+@dataclass(slots=True)
+class RowStream:
+    """An open query: its columns and its rows, cut at the limits (then `truncated` is set)."""
+
+    columns: list[str]
+    fetch: Callable[[int], list[Any]]
+    limits: Limits
+    translate: Callable[[Exception], QueryError]
+    truncated: bool = False
+    count: int = 0
+    size: int = field(default=0)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        rows_max, bytes_max = self.limits.row_limit, self.limits.byte_limit
+        while True:
+            try:
+                chunk = self.fetch(CHUNK)
+            except (psycopg.Error, sqlite3.Error) as exc:
+                raise self.translate(exc) from None
+            if not chunk:
+                return
+            for raw in chunk:
+                row = tuple(_cell(v) for v in raw)
+                self.size += sum(len(v) if isinstance(v, str) else 8 for v in row)
+                if (rows_max and self.count >= rows_max) or (bytes_max and self.size > bytes_max):
+                    self.truncated = True
+                    return
+                self.count += 1
+                yield row
+
+
 def _cell(value: Any) -> Any:
     """Values a table widget and CSV can show: JSON for dicts and lists, text for the odd ones."""
     if value is None or isinstance(value, bool | int | float | str | datetime | date):
@@ -98,30 +140,39 @@ def _sqlite_authorizer(action: int, arg1: str | None, *_rest: Any) -> int:
     return sqlite3.SQLITE_DENY
 
 
-def _run_sqlite(path: str, sql: str, timeout_s: float, row_limit: int) -> QueryResult:
+@contextmanager
+def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     if path in ("", ":memory:"):
         raise QueryError("the SQL console needs a SQLite file, not an in-memory database")
-    started = time.monotonic()
-    deadline = started + timeout_s
+    deadline = time.monotonic() + limits.timeout_s
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=timeout_s)
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=limits.timeout_s)
     except sqlite3.Error as exc:
         raise QueryError(f"cannot open {path} read-only: {exc}") from None
+
+    def translate(exc: Exception) -> QueryError:
+        return _sqlite_error(exc, limits.timeout_s)
+
     try:
         conn.execute("PRAGMA query_only=ON")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_LIMIT)
         conn.set_authorizer(_sqlite_authorizer)
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
-        rows = cursor.fetchmany(row_limit + 1) if cursor.description else []
+        fetch: Callable[[int], list[Any]] = cursor.fetchmany if cursor.description else _none
+        yield RowStream(columns, fetch, limits, translate)
     except sqlite3.Error as exc:
-        raise _sqlite_error(exc, timeout_s) from None
+        raise translate(exc) from None
     finally:
         conn.close()
-    return _result(columns, rows, row_limit, started)
 
 
-def _sqlite_error(exc: sqlite3.Error, timeout_s: float) -> QueryError:
+def _none(_size: int) -> list[Any]:
+    return []
+
+
+def _sqlite_error(exc: Exception, timeout_s: float) -> QueryError:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and "interrupted" in text:
         return QueryTimeout(f"query cancelled after {timeout_s:g} s")
@@ -129,55 +180,74 @@ def _sqlite_error(exc: sqlite3.Error, timeout_s: float) -> QueryError:
         return QueryRejected("the SQL console runs one statement at a time")
     if "readonly" in text or "not authorized" in text:
         return QueryRejected(f"the SQL console is read-only: {text}")
+    if "too big" in text:
+        return QueryRejected(f"a value is larger than {SQLITE_VALUE_LIMIT} bytes: {text}")
     return QueryError(text)
 
 
-def _result(columns: list[str], rows: list[Any], limit: int, started: float) -> QueryResult:
-    return QueryResult(
-        columns=columns,
-        rows=[tuple(_cell(v) for v in row) for row in rows[:limit]],
-        truncated=len(rows) > limit,
-        elapsed_s=time.monotonic() - started,
-    )
-
-
-def _run_postgres(url: str, sql: str, timeout_s: float, row_limit: int) -> QueryResult:
-    started = time.monotonic()
-    engine = make_engine(url, poolclass=NullPool)
-    try:
-        raw = engine.raw_connection()
-    except Exception as exc:
-        raise QueryError(f"cannot connect to {redact(url)}: {exc}") from None
-    conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            cur.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
-            cur.execute("SET LOCAL idle_in_transaction_session_timeout = 60000")
-            cur.execute(sql, prepare=True)  # extended protocol: exactly one statement
-            columns = [d.name for d in cur.description or ()]
-            rows = cur.fetchmany(row_limit + 1) if cur.description else []
-    except psycopg.errors.QueryCanceled:
-        raise QueryTimeout(f"query cancelled after {timeout_s:g} s") from None
-    except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as exc:
-        raise QueryRejected(f"the SQL console is read-only: {_first_line(exc)}") from None
-    except psycopg.errors.SyntaxError as exc:
+def _postgres_error(exc: Exception, sql: str, timeout_s: float) -> QueryError:
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return QueryTimeout(f"query cancelled after {timeout_s:g} s")
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return QueryTimeout(f"waited too long for a lock: {_first_line(exc)}")
+    if isinstance(
+        exc,
+        psycopg.errors.ReadOnlySqlTransaction
+        | psycopg.errors.InsufficientPrivilege
+        | psycopg.errors.FeatureNotSupported,
+    ):
+        return QueryRejected(f"the SQL console is read-only: {_first_line(exc)}")
+    if isinstance(exc, psycopg.errors.SyntaxError):
         if "multiple commands" in str(exc):
-            raise QueryRejected("the SQL console runs one statement at a time") from None
-        raise QueryError(_first_line(exc)) from None
+            return QueryRejected("the SQL console runs one statement at a time")
+        first = sql.lstrip("( \t\r\n").split(None, 1)[0].lower() if sql.strip("( ") else ""
+        if first not in ("select", "with", "values", "table"):
+            return QueryRejected(
+                f"the SQL console runs one SELECT, WITH, VALUES or TABLE query, not {first!r}"
+            )
+    return QueryError(_first_line(exc))
+
+
+@contextmanager
+def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def translate(exc: Exception) -> QueryError:
+        return _postgres_error(exc, sql, limits.timeout_s)
+
+    try:
+        conn = psycopg.connect(dsn, connect_timeout=max(1, int(limits.timeout_s)))
     except psycopg.Error as exc:
-        raise QueryError(_first_line(exc)) from None
+        raise QueryError(f"cannot connect to {redact(url)}: {_first_line(exc)}") from None
+    try:
+        check_login(conn)
+        begin_guarded(conn, limits)
+        # A named (server-side) cursor: DECLARE takes one SELECT/VALUES/TABLE query only.
+        with conn.cursor(name="gapwatch_console") as cur:
+            cur.execute(sql)
+            columns = [d.name for d in cur.description or ()]
+            yield RowStream(columns, cur.fetchmany, limits, translate)
+    except psycopg.Error as exc:
+        raise translate(exc) from None
     finally:
-        try:
-            conn.rollback()
-        finally:
-            raw.close()
-            engine.dispose()
-    return _result(columns, rows, row_limit, started)
+        conn.close()  # rolls back; session state (advisory locks, settings) dies with it
 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def open_query(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
+    """Run one read-only statement against the store at `url`; iterate the stream for rows."""
+    text = _clean(sql)
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        opened = _open_sqlite(parsed.database or "", text, limits)
+    else:
+        opened = _open_postgres(parsed.render_as_string(hide_password=False), text, limits)
+    with opened as stream:
+        yield stream
 
 
 def run_query(
@@ -186,13 +256,19 @@ def run_query(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     row_limit: int = DEFAULT_ROW_LIMIT,
+    byte_limit: int = DEFAULT_BYTE_LIMIT,
 ) -> QueryResult:
-    """Run one read-only statement against the store at `url`; see the module docstring."""
-    text = _clean(sql)
-    parsed = make_url(normalize_url(url))
-    if parsed.get_backend_name() == "sqlite":
-        return _run_sqlite(parsed.database or "", text, timeout_s, row_limit)
-    return _run_postgres(str(normalize_url(url)), text, timeout_s, row_limit)
+    """Run one read-only statement and collect its rows (cut at the limits)."""
+    started = time.monotonic()
+    limits = Limits(timeout_s=timeout_s, row_limit=row_limit, byte_limit=byte_limit)
+    with open_query(url, sql, limits) as stream:
+        rows = list(stream)
+    return QueryResult(
+        columns=stream.columns,
+        rows=rows,
+        truncated=stream.truncated,
+        elapsed_s=time.monotonic() - started,
+    )
 
 
 def describe_relations(engine: Engine) -> list[Relation]:

@@ -87,6 +87,19 @@ def db_current(db: DbOption = DEFAULT_URL) -> None:
     print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
 
 
+def _refuse_input_as_errors(errors: Path, files: list[str]) -> None:
+    """`--errors` is truncated when opened: it must not be one of the inputs."""
+    for name in files:
+        if name == "-":
+            continue
+        try:
+            same = Path(name).exists() and errors.exists() and errors.samefile(name)
+        except OSError:
+            same = False
+        if same or errors.resolve() == Path(name).resolve():
+            raise typer.BadParameter(f"{errors} is also an input file", param_hint="--errors")
+
+
 @import_app.command("events")
 def import_events(
     ctx: typer.Context,
@@ -116,6 +129,8 @@ def import_events(
     from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
+    if errors is not None:
+        _refuse_input_as_errors(errors, files)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
@@ -141,9 +156,12 @@ def import_events(
         )
         raise typer.Exit(EXIT_PARTIAL)
     written = report.written
+    kept = (
+        f", {written.quarantined} refused by the store (quarantined)" if written.quarantined else ""
+    )
     stderr.print(
         f"{report.lines_ok} valid lines: {written.inserted} new, {written.duplicates} already "
-        f"stored; {report.error_count} rejected"
+        f"stored{kept}; {report.error_count} rejected"
     )
     if report.error_count:
         raise typer.Exit(EXIT_PARTIAL)

@@ -40,6 +40,7 @@ LEGACY_ENV = {
     "GAPWATCH_RECORD_KINDS": "kinds",
     "GAPWATCH_RECORD_SCOPE": "scope",
     "GAPWATCH_RECORD_PROJECTION": "projection",
+    "GAPWATCH_RECORD_REDACT_PATHS": "redact_paths",
     "GAPWATCH_RECORD_KUBECONFIG": "kubeconfig",
     "GAPWATCH_RECORD_API_SERVER": "api_server",
 }

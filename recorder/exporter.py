@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.observation import FIELDS, Observation, canonical_json
+from gapwatch.recorder.storable import restore_json, restore_text
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events
 
@@ -64,15 +65,15 @@ def iter_events(
 def export_ndjson(rows: Iterator[tuple[int, Observation]], out: IO[str]) -> int:
     count = 0
     for _id, obs in rows:
-        out.write(dumps(obs))
+        out.write(restore_json(dumps(obs)))  # stored escaped: recorder/storable.py
         out.write("\n")
         count += 1
     return count
 
 
 def _flat(obs: Observation) -> dict[str, Any]:
-    record = obs.to_dict()
-    record["payload"] = canonical_json(obs.payload)
+    record = {k: restore_text(v) if isinstance(v, str) else v for k, v in obs.to_dict().items()}
+    record["payload"] = restore_json(canonical_json(obs.payload))
     return record
 
 
@@ -124,7 +125,11 @@ def export_parquet(rows: Iterator[tuple[int, Observation]], path: str) -> int:
             chunk["id"].append(event_id)
             for name in schema.names[1:]:
                 value = getattr(obs, name)
-                chunk[name].append(canonical_json(value) if name == "payload" else value)
+                if name == "payload":
+                    value = restore_json(canonical_json(value))
+                elif isinstance(value, str):
+                    value = restore_text(value)
+                chunk[name].append(value)
             count += 1
             if len(chunk["id"]) >= FETCH:
                 flush()

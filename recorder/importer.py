@@ -2,8 +2,11 @@
 
 Non-strict (default): valid lines are written in batches as they stream by; each bad line is
 reported (file, line, reason) and, with `errors_to`, written out unchanged with its reason so
-nothing is lost. Strict: every file is checked first and nothing is written if any line is bad
-(standard input is spooled to a temporary file for the two passes).
+nothing is lost. A line the store itself refuses is quarantined by the writer and reported the
+same way. Strict: every file is checked first, including that each observation can be stored
+(recorder.writer.prepare), and nothing is written if any line is bad (standard input is spooled
+to a temporary file for the two passes). Batches end at `batch_size` lines or `batch_bytes`
+bytes of input, whichever comes first, so memory does not grow with line length.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from typing import IO
 import orjson
 from sqlalchemy import Engine
 
-from gapwatch.recorder.errors import LineError
+from gapwatch.recorder.errors import LineError, ObservationError
 from gapwatch.recorder.ndjson import RawLine, read_observations
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.writer import DEFAULT_BATCH, Derive, EventWriter, WriteResult, batched
+from gapwatch.recorder.writer import DEFAULT_BATCH, Derive, EventWriter, WriteResult, prepare
 
 #: How many LineErrors a report keeps in memory; the count goes on.
 KEEP_ERRORS = 1000
+#: Input bytes per batch at most (a batch of 5,000 lines of 16 MiB each would not fit anywhere).
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -50,6 +55,13 @@ Reader = Callable[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Good:
+    obs: Observation
+    file: str
+    raw: RawLine
+
+
 def error_writer(out: IO[bytes]) -> ErrorSink:
     """A sink that writes each rejected line as NDJSON {file, line, reason, raw}."""
 
@@ -61,22 +73,50 @@ def error_writer(out: IO[bytes]) -> ErrorSink:
     return sink
 
 
+def _reject(
+    report: ImportReport, on_error: ErrorSink | None, error: LineError, raw: RawLine | None
+) -> None:
+    report.record_error(error)
+    if on_error is not None:
+        on_error(error, raw)
+
+
 def _good(
     paths: Sequence[str],
     report: ImportReport,
     on_error: ErrorSink | None,
     on_bytes: Callable[[int], None] | None,
+    check_storable: bool = False,
     read: Reader = read_observations,
-) -> Iterator[Observation]:
+) -> Iterator[_Good]:
     for path in paths:
+        name = "<stdin>" if path == "-" else path
         for raw, item in read(path, on_bytes):
             if isinstance(item, LineError):
-                report.record_error(item)
-                if on_error is not None:
-                    on_error(item, raw)
-            else:
-                report.lines_ok += 1
-                yield item
+                _reject(report, on_error, item, raw)
+                continue
+            if check_storable and raw is not None:
+                try:
+                    prepare(item)
+                except ObservationError as exc:
+                    _reject(report, on_error, LineError(name, raw.number, str(exc)), raw)
+                    continue
+            report.lines_ok += 1
+            # a reader may not keep a record's raw text: never drop the record for it
+            yield _Good(item, name, raw if raw is not None else RawLine(0, b""))
+
+
+def _batches(items: Iterator[_Good], lines: int, max_bytes: int) -> Iterator[list[_Good]]:
+    batch: list[_Good] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.raw.text)
+        if len(batch) >= lines or size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def import_files(
@@ -88,6 +128,7 @@ def import_files(
     batch_size: int = DEFAULT_BATCH,
     on_error: ErrorSink | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
     read: Reader = read_observations,
 ) -> ImportReport:
     """Import every file in `paths` ('-' is stdin); see the module docstring.
@@ -103,24 +144,26 @@ def import_files(
     try:
         if strict:
             check = ImportReport()
-            for _ in _good(paths, check, on_error, on_bytes, read):
+            for _ in _good(paths, check, on_error, on_bytes, check_storable=True, read=read):
                 pass
             if check.error_count:
                 check.strict_aborted = True
                 return check
         report = ImportReport()
-        writer = EventWriter(engine, derive=derive)
-        for batch in batched(
-            _good(
-                paths,
-                report,
-                None if strict else on_error,
-                on_bytes if not strict else None,
-                read,
-            ),
-            batch_size,
-        ):
-            report.written.add(writer.write(batch))
+        sink = None if strict else on_error
+        current: dict[int, _Good] = {}
+
+        def quarantined(obs: Observation, reason: str) -> None:
+            item = current.get(id(obs))
+            if item is not None:
+                error = LineError(item.file, item.raw.number, f"not stored: {reason}")
+                _reject(report, sink, error, item.raw)
+
+        writer = EventWriter(engine, derive=derive, on_quarantine=quarantined)
+        goods = _good(paths, report, sink, on_bytes if not strict else None, read=read)
+        for batch in _batches(goods, batch_size, batch_bytes):
+            current = {id(item.obs): item for item in batch}
+            report.written.add(writer.write([item.obs for item in batch]))
         return report
     finally:
         if spooled is not None:

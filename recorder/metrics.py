@@ -31,6 +31,11 @@ class RecorderMetrics:
         self.write_errors = Counter(
             "gapwatch_recorder_write_errors", "Failed store writes (retried).", registry=r
         )
+        self.quarantined = Counter(
+            "gapwatch_recorder_quarantined",
+            "Observations the store refused even alone, kept in the quarantine table.",
+            registry=r,
+        )
         self.write_lag = Histogram(
             "gapwatch_recorder_write_lag_seconds",
             "From observing a change to committing its row.",

@@ -1,15 +1,22 @@
 """Reading and writing the NDJSON interchange, streaming, with per-line errors.
 
 `read_observations` yields either an Observation or a LineError for every non-blank line, so a
-caller can keep the good lines, report the bad ones (file, line, reason) and lose nothing.
-Files may be gzip-compressed (by content, whatever their name); `-` is standard input.
+caller can keep the good lines, report the bad ones (file, line, reason) and lose nothing: no
+line, however hostile, raises. Beyond JSON and the schema, a line is refused when the store
+could not keep it as it is: a payload nested deeper than STORABLE_DEPTH levels (orjson's limit),
+an integer outside 64 bits (orjson would read it as a float, silently), a time outside 1-9999.
+Files may be gzip-compressed (by content, whatever their name: a plain file that merely starts
+with the gzip magic bytes is read as plain); `-` is standard input.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
+import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +30,12 @@ from gapwatch.recorder.observation import Observation, canonical_json, from_dict
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_LINE_BYTES = 16 * 1024 * 1024
+#: orjson serializes at most 254 levels of nesting; a whole line (the observation object around
+#: its payload) must fit for export to write it back, so a payload may nest 253 levels.
+STORABLE_DEPTH = 253
+#: What orjson reads as an integer: [-2**63, 2**64); beyond, it reads a float.
+INT_RANGE = (-(2**63), 2**64 - 1)
+_LONG_NUMBER = re.compile(rb"\d{19,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +59,23 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
         raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
         size = file.stat().st_size
-        if handle.peek(2)[:2] == GZIP_MAGIC:
+        if handle.peek(2)[:2] == GZIP_MAGIC and _is_gzip(handle):
             with gzip.GzipFile(fileobj=handle) as unzipped:
                 yield unzipped, None  # type: ignore[misc]
         else:
             yield handle, size
+
+
+def _is_gzip(handle: BinaryIO) -> bool:
+    """Whether the stream really is gzip (its header parses and the first bytes inflate)."""
+    try:
+        with gzip.GzipFile(fileobj=handle) as probe:
+            probe.read(1)
+        return True
+    except (OSError, EOFError, zlib.error):
+        return False
+    finally:
+        handle.seek(0)
 
 
 def read_lines(
@@ -61,7 +86,7 @@ def read_lines(
     while True:
         try:
             line = stream.readline(MAX_LINE_BYTES + 1)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             yield LineError(name, number + 1, f"cannot read further: {exc}")
             return
         if not line:
@@ -80,15 +105,64 @@ def read_lines(
 
 
 def parse_line(raw: RawLine, name: str) -> Observation | LineError:
-    """Decode and validate one line."""
+    """Decode and validate one line; never raises (an unexpected failure is a LineError too)."""
     try:
         data = orjson.loads(raw.text)
     except orjson.JSONDecodeError as exc:
         return LineError(name, raw.number, f"not valid JSON: {exc}")
     try:
+        _check_storable(raw.text)
         return from_dict(data)
     except ObservationError as exc:
         return LineError(name, raw.number, str(exc))
+    except (RecursionError, MemoryError):
+        return LineError(name, raw.number, "too deeply nested or too large to check")
+    except Exception as exc:
+        return LineError(name, raw.number, f"cannot read: {type(exc).__name__}: {exc}")
+
+
+def _depth(value: object) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        nxt: list[object] = []
+        for item in level:
+            if isinstance(item, dict):
+                nxt.extend(item.values())
+            elif isinstance(item, list):
+                nxt.extend(item)
+        level = nxt
+    return depth - 1
+
+
+def _out_of_range(value: object) -> int | None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif type(item) is int and not INT_RANGE[0] <= item <= INT_RANGE[1]:
+            return item
+    return None
+
+
+def _check_storable(text: bytes) -> None:
+    """ObservationError for what the store cannot keep as written (see the module docstring).
+
+    Cheap for ordinary lines: the exact checks run only when a byte count says they might fail."""
+    if text.count(b"{") + text.count(b"[") > STORABLE_DEPTH:
+        depth = _depth(orjson.loads(text)) - 1  # the payload's, inside the line's object
+        if depth > STORABLE_DEPTH:
+            raise ObservationError(
+                f"payload nested {depth} levels deep; the store keeps {STORABLE_DEPTH}"
+            )
+    if _LONG_NUMBER.search(text):
+        big = _out_of_range(json.loads(text))
+        if big is not None:
+            shown = str(big) if len(str(big)) <= 40 else str(big)[:37] + "..."
+            raise ObservationError(f"integer {shown} does not fit in 64 bits: write it as a string")
 
 
 def read_observations(

@@ -205,6 +205,7 @@ class Spool:
             self.last_commit = now
             self.metrics.events_recorded.labels(source=source).inc(result.inserted)
             self.metrics.events_duplicate.inc(result.duplicates)
+            self.metrics.quarantined.inc(result.quarantined)
             for obs in observations:
                 self.metrics.write_lag.observe(max((now - obs.observed_at).total_seconds(), 0.0))
 

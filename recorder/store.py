@@ -7,6 +7,7 @@ password hidden.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,13 +27,29 @@ from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
 
 
+def _ambiguous_userinfo(url: str) -> bool:
+    """Whether the user information holds an unencoded '@' or '/' (parsers split it wrongly)."""
+    match = _SCHEME.match(url.strip())
+    if match is None or match.group(2).startswith("/"):
+        return False
+    rest = match.group(2)
+    region = rest[: rest.rfind("@")] if "@" in rest else ""
+    if "?" in region and "=" in region.split("?", 1)[1]:
+        return False  # the last '@' is in a query parameter's value
+    return "@" in region or "/" in region
+
+
 def normalize_url(url: str) -> str:
     """Make every PostgreSQL URL use psycopg 3; leave others as they are."""
+    if _ambiguous_userinfo(url):
+        raise StoreError(
+            f"{redact(url)}: the user or password holds an unencoded '@' or '/': "
+            "percent-encode them (%40, %2F)"
+        )
     try:
         parsed = make_url(url)
     except ArgumentError:
-        # not chained: SQLAlchemy's error repeats the URL, password included
-        raise StoreError(f"not a database URL: {url!r}") from None
+        raise StoreError(f"not a database URL: {redact(url)}") from None
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.get_backend_name() != "sqlite":
@@ -42,12 +59,36 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+#: Query parameters whose values are secrets (libpq's password/sslpassword, tokens, keys).
+_SECRET_PARAM = re.compile(r"(pass|pwd|secret|token|api[-_]?key|credential)", re.IGNORECASE)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    """The URL with its password (and secret query parameters) replaced by ***.
+
+    Parsed by hand, not by SQLAlchemy, so odd forms redact too: an unencoded `@` or `/` in the
+    password (everything up to the last `@` is user information), `?password=`, `&sslpassword=`.
+    When unsure it hides more, never less. Anything that is not a URL is hidden whole."""
+    match = _SCHEME.match(url.strip())
+    if match is None:
+        return "<unparseable URL>" if url.strip() else url
+    scheme, rest = match.groups()
+    at = -1 if rest.startswith("/") else rest.rfind("@")  # sqlite:///path has no user part
+    if at >= 0:
+        user = rest[:at].split(":", 1)
+        userinfo = f"{user[0]}:***" if len(user) == 2 else user[0]
+        if "/" in user[0] or "?" in user[0]:  # the '@' sits in a path or query: hide it all
+            userinfo = "***"
+        rest = f"{userinfo}@{rest[at + 1 :]}"
+    head, sep, query = rest.partition("?")
+    if sep:
+        parts = []
+        for item in query.split("&"):
+            key, eq, _value = item.partition("=")
+            parts.append(f"{key}=***" if eq and _SECRET_PARAM.search(key) else item)
+        rest = head + "?" + "&".join(parts)
+    return scheme + rest
 
 
 def _json_dumps(value: Any) -> str:

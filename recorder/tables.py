@@ -145,3 +145,16 @@ def copy_types(table: Table, names: Sequence[str]) -> list[str]:
             raise TypeError(f"{table.name}.{name}: no COPY type for {column_type!r}")
         out.append(found)
     return out
+
+
+#: Observations the writer could not store even alone (recorder/quarantine.py): the observation
+#: as NDJSON, why it failed, when. Recording goes on; an operator reads and replays them.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("cluster", Text, nullable=True),
+    Column("quarantined_at", UTCDateTime, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("observation", Text, nullable=False),
+)

@@ -23,14 +23,22 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an RFC 3339 timestamp") from exc
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (add 'Z' for UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+        raise ValueError(f"{text!r} is outside the years 1-9999 in UTC") from None
 
 
 def format_time(value: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with microseconds: 2026-11-25T09:55:46.123456Z."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: gapwatch only handles aware UTC times")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = value.astimezone(UTC)
+    # not strftime: its %Y does not pad years before 1000 to four digits on glibc
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}Z"
+    )
 
 
 def to_micros(value: datetime) -> int:

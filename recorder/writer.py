@@ -15,30 +15,42 @@ PostgreSQL, one transaction per batch:
 4. Derived rows (the `derive` hook), the sources' checkpoints, one NOTIFY with the highest id.
 
 SQLite: one transaction per batch of `INSERT ... ON CONFLICT DO NOTHING`.
+
+Both: strings PostgreSQL cannot store (NUL, lone surrogates) are escaped first
+(recorder/storable.py). A batch that fails because of its data is split in halves, down to the
+one observation that fails, which goes to the quarantine table (recorder/quarantine.py) while the
+rest is written; any other database error becomes a StoreError naming the (redacted) store.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
+from gapwatch.recorder import quarantine
+from gapwatch.recorder.errors import ObservationError, StoreError
 from gapwatch.recorder.observation import K8S_KINDS, Observation
-from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.storable import storable, try_dumps
+from gapwatch.recorder.store import redact, translate_errors
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events, source_checkpoints
 
 NOTIFY_CHANNEL = "gapwatch_events"
 DEFAULT_BATCH = 5000
+#: Longest (cluster, kind, namespace, name) in UTF-8 bytes: an index entry of PostgreSQL's btree
+#: holds at most 2,704 bytes (a third of a page); SQLite is held to the same so both agree.
+MAX_IDENTITY_BYTES = 2000
 #: Batches that skip the fast path after one met a duplicate.
 STAGING_AFTER_CONFLICT = 8
 
@@ -100,26 +112,54 @@ class WriteResult:
 
     offered: int = 0
     inserted: int = 0
+    quarantined: int = 0
 
     @property
     def duplicates(self) -> int:
-        return self.offered - self.inserted
+        return self.offered - self.inserted - self.quarantined
 
     def add(self, other: WriteResult) -> None:
         self.offered += other.offered
         self.inserted += other.inserted
+        self.quarantined += other.quarantined
+
+
+def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
+    """The observation as stored (escaped if need be) and its `events` values.
+
+    Raises ObservationError when the payload cannot be stored at all (JSON nested deeper than
+    orjson's 254 levels, an integer past 64 bits)."""
+    # Key order does not matter for storage (JSONB normalizes it; export re-sorts), and the
+    # dedupe key of an object change does not hash the payload: skip the sort for those.
+    sort = not (obs.resource_version is not None and obs.kind in K8S_KINDS)
+    payload = try_dumps(obs.payload, sort=sort)
+    escaped = storable(obs, payload)
+    if escaped is not None:
+        obs = escaped
+        payload = try_dumps(obs.payload, sort=sort)
+    if payload is None:
+        raise ObservationError(
+            "payload cannot be stored as JSON (nested over 254 levels, or an integer past 64 bits)"
+        )
+    identity = (obs.cluster, obs.kind, obs.namespace or "", obs.name or "")
+    chars = len(obs.cluster) + len(obs.kind) + len(identity[2]) + len(identity[3])
+    if (
+        chars * 4 > MAX_IDENTITY_BYTES
+        and sum(len(p.encode()) for p in identity) > MAX_IDENTITY_BYTES
+    ):
+        raise ObservationError(
+            f"cluster, kind, namespace and name exceed {MAX_IDENTITY_BYTES} bytes together "
+            "(PostgreSQL cannot index them)"
+        )
+    return obs, _row(obs, payload, obs.dedupe_key(payload))
 
 
 def event_row(obs: Observation) -> tuple[Any, ...]:
-    """The `events` values of an observation, in EVENT_COLUMNS order."""
-    if obs.resource_version is not None and obs.kind in K8S_KINDS:
-        # Key order does not matter for storage (JSONB normalizes it; export re-sorts), and the
-        # dedupe key of an object change does not hash the payload: skip the sort.
-        payload = orjson.dumps(obs.payload).decode("utf-8")
-        key = obs.dedupe_key(payload)
-    else:
-        payload = obs.payload_json()
-        key = obs.dedupe_key(payload)
+    """The `events` values of an observation, in EVENT_COLUMNS order (escaped if need be)."""
+    return prepare(obs)[1]
+
+
+def _row(obs: Observation, payload: str, key: str) -> tuple[Any, ...]:
     # Spelled out: the hot path of every ingest (6 ms per 20,000 rows against 40-56 ms through
     # operator.attrgetter). tests/store/test_schema_layers.py checks it against EVENT_COLUMNS.
     return (
@@ -142,11 +182,15 @@ def event_row(obs: Observation) -> tuple[Any, ...]:
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    v = value.astimezone(UTC)  # not strftime: %Y does not pad years before 1000
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}"
+    )
 
 
-def _sqlite_row(obs: Observation) -> tuple[Any, ...]:
-    row = list(event_row(obs))
+def _sqlite_row(prepared: tuple[Any, ...]) -> tuple[Any, ...]:
+    row = list(prepared)
     for i in _TIME_AT:
         row[i] = _sqlite_time(row[i])
     return tuple(row)
@@ -155,11 +199,20 @@ def _sqlite_row(obs: Observation) -> tuple[Any, ...]:
 class EventWriter:
     """Writes batches of observations; see the module docstring for the guarantees."""
 
-    def __init__(self, engine: Engine, *, derive: Derive, notify: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        derive: Derive,
+        notify: bool = True,
+        on_quarantine: Callable[[Observation, str], None] | None = None,
+    ) -> None:
         """`derive` writes what is derived from the new rows: replay.facts.write_facts (the
         narrow rows replay reads) on every ingest path, `no_derive` for the raw log only. It is
-        required: the recorder does not import replay, so the caller composes the two."""
+        required: the recorder does not import replay, so the caller composes the two.
+        `on_quarantine` hears of each observation quarantined (as given, and why)."""
         self.engine = engine
+        self.on_quarantine = on_quarantine
         self.notify = notify
         self.derive = derive
         self.dialect = engine.dialect.name
@@ -168,8 +221,58 @@ class EventWriter:
     def write(
         self, observations: Iterable[Observation], checkpoints: Sequence[Checkpoint] = ()
     ) -> WriteResult:
-        """Store one batch (and the checkpoints that follow it) in one transaction."""
-        with translate_errors(self.engine), self.engine.begin() as conn:
+        """Store one batch (and the checkpoints that follow it) in one transaction.
+
+        A batch its data makes fail is split until the failing observation is found; that one
+        is quarantined (`WriteResult.quarantined`) and the rest written, checkpoints last."""
+        source = iter(observations)
+        seen: list[Observation] = []
+
+        def tracked() -> Iterator[Observation]:
+            for obs in source:
+                seen.append(obs)
+                yield obs
+
+        try:
+            return self._write_batch(tracked(), checkpoints)
+        except Exception as exc:
+            if not quarantine.is_poison(exc):
+                raise self._store_error(exc) from None
+            failure: Exception = exc
+        return self._isolate([*seen, *source], checkpoints, failure)
+
+    def _isolate(
+        self, batch: list[Observation], checkpoints: Sequence[Checkpoint], error: Exception
+    ) -> WriteResult:
+        if not batch:  # nothing to split: the checkpoints themselves, or the store
+            raise StoreError(f"{redact(str(self.engine.url))}: {quarantine.describe(error)}")
+        if len(batch) > 1:
+            mid = len(batch) // 2
+            result = self.write(batch[:mid])
+            result.add(self.write(batch[mid:], checkpoints))
+            return result
+        with translate_errors(self.engine):
+            for obs in batch:
+                quarantine.store(self.engine, obs, error)
+                if self.on_quarantine is not None:
+                    self.on_quarantine(obs, quarantine.describe(error))
+        result = self.write([], checkpoints) if checkpoints else WriteResult()
+        result.add(WriteResult(offered=len(batch), quarantined=len(batch)))
+        return result
+
+    def _store_error(self, exc: Exception) -> Exception:
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, psycopg.Error | sqlite3.Error | SQLAlchemyError):
+            inner = getattr(exc, "orig", None) or exc
+            reason = (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+            return StoreError(f"{redact(str(self.engine.url))}: {reason}")
+        return exc
+
+    def _write_batch(
+        self, observations: Iterator[Observation], checkpoints: Sequence[Checkpoint]
+    ) -> WriteResult:
+        with self.engine.begin() as conn:
             derive = self.derive if self.derive is not no_derive else None
             if self.dialect == "postgresql":
                 # Held to the commit: ids become visible in id order, and every id above
@@ -179,8 +282,7 @@ class EventWriter:
             if self.dialect == "postgresql":
                 batch, inserted = self._write_postgres(conn, iter(observations))
             else:
-                batch = list(observations)
-                inserted = self._write_sqlite(conn, batch)
+                batch, inserted = self._write_sqlite(conn, observations)
             if derive is not None and inserted:
                 derive(conn, self._new_rows(conn, before, batch, inserted))
             if checkpoints:
@@ -239,8 +341,9 @@ class EventWriter:
             else:
                 self._staging_batches_left -= 1
             for obs in observations:  # what the failed fast path did not reach
-                batch.append(obs)
-                rows.append(event_row(obs))
+                stored, row = prepare(obs)
+                batch.append(stored)
+                rows.append(row)
             if inserted is None:
                 inserted = self._copy_staged(cur, rows) if rows else 0
             if self.notify and inserted:
@@ -263,8 +366,8 @@ class EventWriter:
             with cur.copy(f"COPY events ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(_TYPES)
                 for obs in observations:
-                    row = event_row(obs)
-                    batch.append(obs)
+                    stored, row = prepare(obs)
+                    batch.append(stored)
                     rows.append(row)
                     copy.write_row(row)
         except psycopg.errors.UniqueViolation:
@@ -286,18 +389,26 @@ class EventWriter:
         return int(cur.rowcount)
 
     @staticmethod
-    def _write_sqlite(conn: Connection, observations: Sequence[Observation]) -> int:
-        if not observations:
-            return 0
+    def _write_sqlite(
+        conn: Connection, observations: Iterator[Observation]
+    ) -> tuple[list[Observation], int]:
+        batch: list[Observation] = []
+        rows: list[tuple[Any, ...]] = []
+        for obs in observations:
+            stored, row = prepare(obs)
+            batch.append(stored)
+            rows.append(_sqlite_row(row))
+        if not rows:
+            return batch, 0
         raw: Any = conn.connection.driver_connection
         before = raw.total_changes
         placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
         raw.executemany(
             f"INSERT INTO events ({_COLS}) VALUES ({placeholders}) "
             "ON CONFLICT (cluster, dedupe_key) DO NOTHING",
-            [_sqlite_row(obs) for obs in observations],
+            rows,
         )
-        return int(raw.total_changes - before)
+        return batch, int(raw.total_changes - before)
 
     def _save_checkpoints(self, conn: Connection, checkpoints: Sequence[Checkpoint]) -> None:
         now = datetime.now(UTC)

@@ -42,10 +42,10 @@ def _count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
 
 
-def test_select_returns_columns_rows_and_csv(engine: Engine, store_url: str) -> None:
+def test_select_returns_columns_rows_and_csv(engine: Engine, console_url: str) -> None:
     _fill(engine)
     result = run_query(
-        store_url,
+        console_url,
         "SELECT node, count(*) AS n FROM events GROUP BY node ORDER BY node;",
     )
     assert result.columns == ["node", "n"]
@@ -54,9 +54,9 @@ def test_select_returns_columns_rows_and_csv(engine: Engine, store_url: str) -> 
     assert to_csv(result) == "node,n\nn0,10\nn1,10\nn2,10\n"
 
 
-def test_row_limit_truncates(engine: Engine, store_url: str) -> None:
+def test_row_limit_truncates(engine: Engine, console_url: str) -> None:
     _fill(engine)
-    result = run_query(store_url, "SELECT id, payload FROM events ORDER BY id", row_limit=7)
+    result = run_query(console_url, "SELECT id, payload FROM events ORDER BY id", row_limit=7)
     assert len(result.rows) == 7 and result.truncated
     assert '"localEndpoints"' in result.rows[0][1]  # JSON shown as text on both backends
 
@@ -75,26 +75,26 @@ def test_row_limit_truncates(engine: Engine, store_url: str) -> None:
         "COMMIT; DELETE FROM events",
     ],
 )
-def test_writes_are_refused_and_nothing_changes(engine: Engine, store_url: str, sql: str) -> None:
+def test_writes_are_refused_and_nothing_changes(engine: Engine, console_url: str, sql: str) -> None:
     _fill(engine)
     with pytest.raises(QueryRejected):
-        run_query(store_url, sql)
+        run_query(console_url, sql)
     assert _count(engine) == 30
     assert "evil" not in {r.name for r in describe_relations(engine)}
 
 
-def test_a_long_query_is_cancelled(engine: Engine, store_url: str) -> None:
+def test_a_long_query_is_cancelled(engine: Engine, console_url: str) -> None:
     with pytest.raises(QueryTimeout, match=r"cancelled after 0\.3 s"):
-        run_query(store_url, FOREVER, timeout_s=0.3)
+        run_query(console_url, FOREVER, timeout_s=0.3)
     # the console still works afterwards
-    assert run_query(store_url, "SELECT count(*) FROM events").rows == [(0,)]
+    assert run_query(console_url, "SELECT count(*) FROM events").rows == [(0,)]
 
 
-def test_bad_sql_is_a_clean_error(store_url: str) -> None:
+def test_bad_sql_is_a_clean_error(console_url: str) -> None:
     with pytest.raises(QueryError, match="nosuch"):
-        run_query(store_url, "SELECT nosuch FROM events")
+        run_query(console_url, "SELECT nosuch FROM events")
     with pytest.raises(QueryError, match="empty"):
-        run_query(store_url, "  ;  ")
+        run_query(console_url, "  ;  ")
 
 
 def test_relations_list_tables_with_columns(engine: Engine) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from gapwatch.recorder.config import at, settings_from
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.k8s.noop import PROJECTIONS, Projection
+from gapwatch.recorder.sources.k8s.redaction import parse_path
 from gapwatch.recorder.sources.k8s.resources import RESOURCES
 from gapwatch.recorder.sources.k8s.watcher import WatchSettings
 
@@ -27,6 +28,8 @@ class K8sSettings:
     label_selectors: Mapping[str, str] = field(default_factory=dict)
     scope: str = "local-services"
     projection: Projection = "trim"
+    #: JSON Pointers (with `*`) whose values are never stored (sources/k8s/redaction.py).
+    redact_paths: tuple[str, ...] = ()
     kubeconfig: str | None = None
     #: Talk to this URL without credentials instead (`kubectl proxy`, the tests' fake API).
     api_server: str | None = None
@@ -43,10 +46,15 @@ def _list(value: Any) -> tuple[str, ...]:
 def parse_settings(values: Mapping[str, Any], where: str = "") -> K8sSettings:
     """The k8s section as settings; ConfigError names `where` and the key that is wrong."""
     raw = dict(values)
-    for key in ("kinds", "namespaces"):
+    for key in ("kinds", "namespaces", "redact_paths"):
         if key in raw:
             raw[key] = _list(raw[key])
     settings = settings_from(K8sSettings, where, raw)
+    for path in settings.redact_paths:
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            raise ConfigError(at(where, f"redact_paths: {exc}")) from exc
     bad = [k for k in settings.kinds if k not in RESOURCES]
     if bad:
         raise ConfigError(

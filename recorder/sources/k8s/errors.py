@@ -5,8 +5,8 @@
         ├── Gone              410: the resourceVersion or continue token is too old -> relist
         └── StreamStalled     the watch stream sent nothing for longer than the read timeout
 
-aiohttp and asyncio exceptions are translated into these in recorder.k8s.stream, so the watch
-loops above it only ever catch K8sError.
+aiohttp and asyncio exceptions are translated into these in recorder.sources.k8s.stream, so the
+watch loops above it only ever catch K8sError.
 """
 
 from __future__ import annotations

@@ -10,16 +10,19 @@ counts, so a change to any field replay reads is always kept.
 `project` is what is stored: `full` keeps the object exactly as the API returned it; `trim` (the
 default) drops only `metadata.managedFields` and the
 `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeat the object and are
-often larger than it.
+often larger than it, and redacts container `env[].value` (sources/k8s/redaction.py). Paths the
+operator lists (`redact_paths`) are redacted under either projection.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
+
+from gapwatch.recorder.sources.k8s.redaction import ENV_VALUE_PATHS, redact_paths
 
 Projection = Literal["full", "trim"]
 PROJECTIONS: tuple[str, ...] = ("full", "trim")
@@ -31,10 +34,16 @@ _HEARTBEAT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def project(obj: Mapping[str, Any], projection: Projection) -> Mapping[str, Any]:
-    """The stored form of `obj` under `projection` (never mutates `obj`)."""
+def project(
+    obj: Mapping[str, Any], projection: Projection, redact: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    """The stored form of `obj` under `projection`, `redact` paths redacted (never mutates)."""
     if projection == "full":
-        return obj
+        return redact_paths(obj, redact)
+    return redact_paths(_trim(obj), (*ENV_VALUE_PATHS, *redact))
+
+
+def _trim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping):
         return obj
@@ -50,6 +59,8 @@ def project(obj: Mapping[str, Any], projection: Projection) -> Mapping[str, Any]
 
 
 def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    # env values are never stored (trim): a stored object must fingerprint like the API's
+    obj = redact_paths(obj, ENV_VALUE_PATHS)
     meta = dict(obj.get("metadata") or {})
     meta.pop("resourceVersion", None)
     meta.pop("managedFields", None)
@@ -74,7 +85,8 @@ def fingerprint(kind: str, obj: Mapping[str, Any]) -> bytes:
     """16 bytes that are equal exactly when two versions differ only in no-op fields.
 
     The same under either projection, so a fingerprint of a stored (trimmed) object matches one
-    of the object as the API returned it.
+    of the object as the API returned it (env values do not count; paths an operator adds to
+    `redact_paths` do, so an object with one looks changed once after a restart).
     """
     body = orjson.dumps(_without_noise(kind, obj), option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(body, digest_size=16).digest()

@@ -129,6 +129,7 @@ class K8sSource:
                 on_object=self._on_object(kind) if kind in ("Service", "Node") else None,
                 scope_generation=self._scope_generation if scoped else None,
                 projection=self.settings.projection,
+                redact=self.settings.redact_paths,
                 settings=self.settings.watch,
                 metrics=self.metrics,
                 rng=ctx.rng,

@@ -89,6 +89,7 @@ class ResourceWatcher:
         on_object: OnObject | None = None,
         scope_generation: Callable[[], int] | None = None,
         projection: Projection = "trim",
+        redact: tuple[str, ...] = (),
         settings: WatchSettings | None = None,
         metrics: WatchMetrics | None = None,
         rng: random.Random | None = None,
@@ -99,7 +100,7 @@ class ResourceWatcher:
         self.known: Known = known if known is not None else {}
         self.rv = start_rv or None
         self.namespace, self.label_selector = namespace, label_selector
-        self.relevant, self.projection = relevant, projection
+        self.relevant, self.projection, self.redact = relevant, projection, redact
         self.on_object = on_object
         self.scope_generation = scope_generation
         self._judged_generation = scope_generation() if scope_generation is not None else 0
@@ -146,7 +147,7 @@ class ResourceWatcher:
             cluster=self.cluster,
             kind=self.resource.kind,
             op=op,
-            obj=project(obj, self.projection),
+            obj=project(obj, self.projection, self.redact),
             observed_at=now,
         )
 

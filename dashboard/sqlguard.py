@@ -1,0 +1,104 @@
+"""The guard every ad-hoc SQL query on PostgreSQL goes through (console and `gapwatch sql`).
+
+A read-only transaction alone does not stop a superuser: `COPY ... TO PROGRAM`, `pg_read_file`,
+`lo_import`, `pg_reload_conf` and `pg_cancel_backend` all run in one. Nor does `SET ROLE` to a
+harmless role: the query can call `set_config('role', 'none', true)` to become the login again
+and then run any SQL through `query_to_xml(...)`. So the guard checks the *login* first:
+
+1. `check_login`: refuse (UnsafeLogin) unless the login may `SET ROLE gapwatch_reader` (migration
+   0005) and is itself harmless: not a superuser, no CREATEROLE, not a member of
+   pg_execute_server_program / pg_read_server_files / pg_write_server_files / pg_signal_backend,
+   no write privilege on `events` (an owner or the recorder's login could cancel the recorder's
+   queries), and a finite `temp_file_limit` (superuser-only to set: give the login one with
+   `ALTER ROLE ... SET temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
+2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
+   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`.
+3. The query itself runs as a server-side cursor (`DECLARE`), which takes one SELECT/VALUES/TABLE
+   statement only (no COPY, DO, LOCK, EXPLAIN ANALYZE of a write, no second statement), and the
+   connection is closed afterwards (session advisory locks and settings die with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from gapwatch.dashboard.errors import UnsafeLogin
+
+READER = "gapwatch_reader"
+#: Predefined roles that reach the server's files, programs or other sessions.
+DANGEROUS_ROLES = (
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_signal_backend",
+)
+HOW_TO = (
+    "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): "
+    f"CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
+    "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB' (docs/sql.md)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one query may use. Bytes count the text of the cells as shown."""
+
+    timeout_s: float = 5.0
+    row_limit: int = 1000
+    byte_limit: int = 32 * 1024 * 1024
+    work_mem: str = "16MB"
+    idle_timeout_ms: int = 60_000
+
+
+def _one(conn: psycopg.Connection[Any], query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def check_login(conn: psycopg.Connection[Any]) -> None:
+    """Raise UnsafeLogin unless this connection's login is fit to run ad-hoc SQL (see above)."""
+    login = str(_one(conn, "SELECT session_user"))
+    if not _one(conn, "SELECT count(*) FROM pg_roles WHERE rolname = %s", READER):
+        raise UnsafeLogin(f"role {READER} does not exist: run `gapwatch db upgrade` (0005)")
+    for who in (login, READER):
+        flags = conn.execute(
+            "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = %s", (who,)
+        ).fetchone()
+        if flags is not None and flags[0]:
+            raise UnsafeLogin(f"{who} is a superuser; the console never runs as one: {HOW_TO}")
+        if flags is not None and flags[1]:
+            raise UnsafeLogin(f"{who} may create roles; the console refuses it: {HOW_TO}")
+        for role in DANGEROUS_ROLES:
+            if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
+                raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
+    if not _one(conn, "SELECT pg_has_role(session_user, %s, 'MEMBER')", READER):
+        raise UnsafeLogin(f"{login} cannot SET ROLE {READER}: GRANT {READER} TO {login}")
+    if _one(conn, "SELECT to_regclass('events') IS NOT NULL") and _one(
+        conn,
+        "SELECT has_table_privilege(session_user, 'events', 'INSERT,UPDATE,DELETE,TRUNCATE')",
+    ):
+        raise UnsafeLogin(f"{login} may write the event store; refused: {HOW_TO}")
+    if str(_one(conn, "SELECT current_setting('temp_file_limit')")) == "-1":
+        raise UnsafeLogin(
+            f"{login} has no temp_file_limit (a query could fill the server's disk): "
+            f"ALTER ROLE {login} SET temp_file_limit = '256MB'"
+        )
+    conn.rollback()
+
+
+def begin_guarded(conn: psycopg.Connection[Any], limits: Limits) -> None:
+    """Open the query's transaction: read-only, limited, as gapwatch_reader."""
+    timeout_ms = max(1, int(limits.timeout_s * 1000))
+    conn.execute("SET TRANSACTION READ ONLY")
+    for name, value in (
+        ("statement_timeout", str(timeout_ms)),
+        ("lock_timeout", str(min(timeout_ms, 2000))),
+        ("work_mem", limits.work_mem),
+        ("idle_in_transaction_session_timeout", str(limits.idle_timeout_ms)),
+    ):
+        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER)))

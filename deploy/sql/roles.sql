@@ -1,0 +1,34 @@
+-- gapwatch's PostgreSQL roles: run ONCE per server as a superuser (or a role with CREATEROLE),
+-- before the first `gapwatch db upgrade`. Set the passwords afterwards with \password.
+--   psql -v ON_ERROR_STOP=1 -d gapwatch -f deploy/sql/roles.sql
+--
+-- gapwatch_migrator  LOGIN: owns the schema; `gapwatch db upgrade` (the init container) runs as it.
+-- gapwatch_recorder  LOGIN, member of gapwatch_writer: SELECT/INSERT on what it records.
+-- gapwatch_console   LOGIN, member of gapwatch_reader: the SQL console and `gapwatch sql`
+--                    (dashboard/sqlguard.py refuses any login with more rights than that).
+-- gapwatch_writer / gapwatch_reader  NOLOGIN: migration 0005 grants them their tables.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_reader') THEN
+        CREATE ROLE gapwatch_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_writer') THEN
+        CREATE ROLE gapwatch_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_migrator') THEN
+        CREATE ROLE gapwatch_migrator LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_recorder') THEN
+        CREATE ROLE gapwatch_recorder LOGIN IN ROLE gapwatch_writer;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_console') THEN
+        CREATE ROLE gapwatch_console LOGIN IN ROLE gapwatch_reader;
+    END IF;
+END $$;
+
+-- The migrator creates the tables (so owns them) and grants the two group roles their rights.
+GRANT CREATE, USAGE ON SCHEMA public TO gapwatch_migrator;
+-- The migrator grants on its own tables; to grant to these roles it need not be a member.
+-- A console query may write temporary files up to this much (superuser-only to set).
+ALTER ROLE gapwatch_console SET temp_file_limit = '256MB';

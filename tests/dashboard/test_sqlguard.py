@@ -1,0 +1,177 @@
+"""Every attack of issue 14 against the SQL console, on a real PostgreSQL, fails and leaves no mark.
+
+Two ways in: the store's own URL (a superuser's, as a dashboard's usually is), which the guard
+refuses before any query runs; and a console login (member of gapwatch_reader), under which each
+attack is run and fails. After each, the server is checked: no file written, no program run, no
+large object, no lock held, the other backend not cancelled, the configuration not reloaded.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from gapwatch.dashboard.errors import QueryError, QueryRejected, UnsafeLogin
+from gapwatch.dashboard.sqlconsole import run_query
+from tests.dashboard.conftest import drop_login, make_console_login
+
+pytestmark = pytest.mark.postgres
+
+MARK = Path("/tmp") / f"gapwatch-attack-{uuid.uuid4().hex}"
+
+
+def attacks() -> list[str]:
+    return [
+        f"COPY (SELECT 1) TO PROGRAM 'touch {MARK}-program'",
+        f"COPY events TO '{MARK}-copy'",
+        "SELECT pg_read_file('/etc/hostname')",
+        "SELECT * FROM pg_ls_dir('.')",
+        "SELECT lo_import('/etc/hostname')",
+        "SELECT pg_reload_conf()",
+        "SELECT pg_cancel_backend({victim})",
+        "SELECT pg_terminate_backend({victim})",
+        "DO $$ BEGIN LOCK TABLE events IN ACCESS EXCLUSIVE MODE; PERFORM pg_sleep(3); END $$",
+        "LOCK TABLE events IN ACCESS EXCLUSIVE MODE",
+        "SELECT * FROM events FOR UPDATE",
+        "WITH gone AS (DELETE FROM events RETURNING id) SELECT * FROM gone",
+        "SELECT 1; COPY (SELECT 1) TO PROGRAM 'true'",
+        # undoing SET ROLE from inside the query, then running SQL through query_to_xml
+        "SELECT set_config('role', 'none', true), "
+        "query_to_xml('SELECT pg_read_file(''/etc/hostname'') AS f', true, false, '')",
+        "SELECT set_config('role', 'postgres', true)",
+        "SELECT set_config('session_authorization', 'postgres', true)",
+        f"SELECT query_to_xml('SELECT lo_export(0, ''{MARK}-lo'')', true, false, '')",
+    ]
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _server_state(url: str) -> tuple[Any, ...]:
+    with _admin(url) as conn:
+        reload_time = conn.execute("SELECT pg_conf_load_time()").fetchone()
+        objects = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
+        locks = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "OR (relation = to_regclass('events') AND mode <> 'AccessShareLock')"
+        ).fetchone()
+    return reload_time, objects, locks
+
+
+class Victim:
+    """Another backend busy in a query (a stand-in for the recorder's writer)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.error: BaseException | None = None
+        self.pid = 0
+        self.conn = _admin(url)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.conn.execute("SELECT 'victim', pg_sleep(1)")
+        except BaseException as exc:
+            self.error = exc
+
+    def __enter__(self) -> Victim:
+        self.thread.start()
+        pid = self.pid = self.conn.info.backend_pid
+        with _admin(self.url) as admin:  # wait until it is in its query
+            while not admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active'",
+                (pid,),
+            ).fetchone()[0]:  # type: ignore[index]
+                admin.execute("SELECT pg_sleep(0.02)")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.thread.join()
+        self.conn.close()
+
+
+def _attack(
+    url: str, as_url: str, sql: str, expected: type[QueryError], match: str | None = None
+) -> None:
+    """Run `sql` through the console as `as_url`; it must raise `expected` and change nothing."""
+    before = _server_state(url)
+    if "{victim}" in sql:
+        with Victim(url) as victim, pytest.raises(expected, match=match):
+            run_query(as_url, sql.format(victim=victim.pid))
+        assert victim.error is None, victim.error  # neither cancelled nor terminated
+    else:
+        with pytest.raises(expected, match=match):
+            run_query(as_url, sql)
+    assert _server_state(url) == before
+    for suffix in ("-program", "-copy", "-lo"):
+        assert not Path(f"{MARK}{suffix}").exists()
+
+
+@pytest.mark.parametrize("sql", attacks())
+def test_a_superuser_url_is_refused_before_any_query(pg_url: str, sql: str) -> None:
+    _attack(pg_url, pg_url, sql, UnsafeLogin, "superuser")
+
+
+@pytest.fixture
+def console_login(pg_url: str) -> Any:
+    url, name = make_console_login(pg_url)
+    yield url
+    drop_login(pg_url, name)
+
+
+@pytest.mark.parametrize("sql", attacks())
+def test_every_attack_fails_as_the_console_login(pg_url: str, console_login: str, sql: str) -> None:
+    _attack(pg_url, console_login, sql, QueryRejected)
+
+
+def test_a_session_advisory_lock_dies_with_the_query(pg_url: str, console_login: str) -> None:
+    before = _server_state(pg_url)
+    assert len(run_query(console_login, "SELECT pg_advisory_lock(42)").rows) == 1
+    assert _server_state(pg_url) == before  # the connection closed, the lock with it
+
+
+def test_the_console_still_reads(pg_url: str, console_login: str) -> None:
+    result = run_query(console_login, "SELECT count(*) AS n FROM events")
+    assert result.columns == ["n"] and result.rows == [(0,)]
+
+
+def test_temp_files_are_limited(pg_url: str) -> None:
+    url, name = make_console_login(pg_url, temp_file_limit="1MB")
+    try:
+        with pytest.raises(QueryError, match="temp_file_limit"):
+            run_query(
+                url, "SELECT g FROM generate_series(1, 3000000) g ORDER BY g DESC", timeout_s=60
+            )
+    finally:
+        drop_login(pg_url, name)
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        ("ALTER ROLE {name} RESET temp_file_limit", "temp_file_limit"),
+        ("REVOKE gapwatch_reader FROM {name}", "cannot SET ROLE"),
+        ("GRANT INSERT ON events TO {name}", "may write"),
+        ("GRANT pg_read_server_files TO {name}", "pg_read_server_files"),
+        ("ALTER ROLE {name} CREATEROLE", "create roles"),
+    ],
+)
+def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
+    url, name = make_console_login(pg_url)
+    try:
+        with _admin(pg_url) as conn:
+            conn.execute(setup.format(name=name))
+        with pytest.raises(UnsafeLogin, match=reason):
+            run_query(url, "SELECT 1")
+    finally:
+        with _admin(pg_url) as conn:
+            conn.execute(f"REVOKE ALL ON events FROM {name}")
+        drop_login(pg_url, name)

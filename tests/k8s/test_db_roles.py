@@ -1,0 +1,84 @@
+"""deploy/sql/roles.sql on a real PostgreSQL: the migration login migrates, the recorder's login
+records (events, facts, checkpoints, quarantine) but cannot change the schema or delete, and the
+console's login passes the SQL guard. Login names get a unique suffix (roles are server-wide)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from gapwatch.dashboard.sqlconsole import run_query
+from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.writer import Checkpoint, EventWriter
+from gapwatch.replay.facts import write_facts
+
+pytestmark = pytest.mark.postgres
+ROLES_SQL = Path(__file__).resolve().parents[2] / "deploy" / "sql" / "roles.sql"
+LOGINS = ("gapwatch_migrator", "gapwatch_recorder", "gapwatch_console")
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(False)
+
+
+@pytest.fixture
+def logins(pg_empty_url: str) -> Iterator[dict[str, str]]:
+    suffix = uuid.uuid4().hex[:8]
+    names = {login: f"{login}_{suffix}" for login in LOGINS}
+    script = ROLES_SQL.read_text()
+    for login, name in names.items():
+        script = script.replace(login, name)
+    with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:
+        conn.execute(script)
+    try:
+        yield {login: make_url(pg_empty_url).set(username=name).render_as_string(False)
+               for login, name in names.items()}  # fmt: skip
+    finally:
+        database = make_url(pg_empty_url).database or ""
+        with psycopg.connect(_dsn(pg_empty_url, database="postgres"), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            for name in names.values():
+                conn.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+def _obs(i: int, name: str = "svc") -> Observation:
+    return Observation(
+        observed_at=datetime(2026, 11, 25, tzinfo=UTC) + timedelta(seconds=i),
+        cluster="c1", source="k8s-watch", kind="Service", op="ADDED", namespace="default",
+        name=name, resource_version=str(i),
+        payload={"metadata": {"name": name}, "spec": {"type": "LoadBalancer"}},
+    )  # fmt: skip
+
+
+def test_each_login_can_do_its_job_and_no_more(logins: dict[str, str]) -> None:
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    writer = EventWriter(recorder, derive=write_facts)
+    batch = [_obs(1), _obs(2, name="x" * 3000), _obs(3, name="other")]
+    result = writer.write(batch, [Checkpoint("c1", "k8s-watch", "Service", "3")])
+    assert (result.inserted, result.quarantined) == (2, 1)
+    writer.write([], [Checkpoint("c1", "k8s-watch", "Service", "4")])  # an upsert: UPDATE
+    for forbidden in ("CREATE TABLE evil (x int)", "DELETE FROM events", "DROP TABLE events",
+                      "TRUNCATE events", "ALTER TABLE events ADD COLUMN x int"):  # fmt: skip
+        with pytest.raises(StoreError), recorder.begin() as conn:
+            try:
+                conn.execute(text(forbidden))
+            except Exception as exc:
+                raise StoreError(str(exc)) from exc
+    recorder.dispose()
+    counted = run_query(logins["gapwatch_console"], "SELECT count(*) AS n FROM facts")
+    assert counted.rows[0][0] > 0

@@ -396,7 +396,28 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "state": None,
     }
     rows = extract(obs, base)
-    return [Fact(**dict(row, seq=i)) for i, row in enumerate(rows)]
+    return [Fact(**_typed(dict(row, seq=i))) for i, row in enumerate(rows)]
+
+
+_INT64 = 2**63 - 1
+#: What an extractor copies out of the payload: a mutated or foreign object may hold any JSON
+#: there (a list for a providerID, a string for a count); the column keeps only its own type.
+_TEXT_KEYS = ("state", "text1", "text2", "text3")
+_NUM_KEYS = ("num1", "num2", "num3", "num4")
+
+
+def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _TEXT_KEYS:
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            row[key] = None
+    for key in _NUM_KEYS:
+        value = row.get(key)
+        if value is None or (type(value) is int and -_INT64 <= value <= _INT64):
+            continue
+        finite = isinstance(value, float) and value == value and abs(value) < _INT64
+        row[key] = int(value) if isinstance(value, bool) or finite else None
+    return row
 
 
 def derive_all(rows: Iterable[tuple[int, Observation]]) -> list[Fact]:

@@ -3,6 +3,7 @@ not migrated with one clean line (the real entry point, in a subprocess)."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def test_bad_options_are_usage_errors(change: dict[str, str | None], message: st
 
 
 def test_an_unmigrated_store_is_one_clean_line(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / "new.db").close()  # there, but never migrated
     db = f"sqlite:///{tmp_path / 'new.db'}"
     done = subprocess.run(
         [GAPWATCH, "probe", *OK, "--duration", "1", "--db", db],

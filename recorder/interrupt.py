@@ -5,11 +5,14 @@ batch in flight back. The events table only grows and its ids only rise, so "wha
 is the number of events above the highest id seen before the command began (others writing at
 the same time are counted too; the message says "new events"). Every writer dedupes at the
 database, so running the same command again resumes: lines already stored are skipped.
+
+Commands that write in one transaction (`replay --rebuild`) use `rolled_back_on_interrupt`: nothing
+of theirs was committed, and they say what the store holds instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
@@ -50,6 +53,27 @@ def committed_on_interrupt(
         stderr.print(
             f"interrupted: {done} to {redact(str(engine.url))}; the batch in flight was rolled "
             f"back. To resume, {resume}: what is already stored is skipped.",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@contextmanager
+def rolled_back_on_interrupt(
+    engine: Engine, what: str, holds: Callable[[], str], resume: str
+) -> Iterator[None]:
+    """For one-transaction writers: on KeyboardInterrupt say that `what` was rolled back, what the
+    store `holds` now (asked after the rollback), how to `resume`, and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        try:
+            now = holds()
+        except GapwatchError as exc:
+            now = f"cannot read the store ({exc})"
+        stderr.print(
+            f"interrupted: {what} was rolled back, nothing of it committed to "
+            f"{redact(str(engine.url))}; {now}. To resume, {resume}.",
             markup=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None

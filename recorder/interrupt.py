@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from sqlalchemy import Engine, func, select
@@ -37,6 +38,11 @@ def _count_above(engine: Engine, floor: int) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def _interrupted(said: str) -> NoReturn:
+    stderr.print(f"interrupted: {said}", markup=False)
+    raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 @contextmanager
 def committed_on_interrupt(
     engine: Engine, resume: str = "run the same command again"
@@ -50,12 +56,10 @@ def committed_on_interrupt(
             done = f"{_count_above(engine, floor)} new events committed"
         except GapwatchError as exc:  # the store went away too: say so, still exit 130
             done = f"cannot count what was committed ({exc})"
-        stderr.print(
-            f"interrupted: {done} to {redact(str(engine.url))}; the batch in flight was rolled "
-            f"back. To resume, {resume}: what is already stored is skipped.",
-            markup=False,
+        _interrupted(
+            f"{done} to {redact(str(engine.url))}; the batch in flight was rolled back. "
+            f"To resume, {resume}: what is already stored is skipped."
         )
-        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextmanager
@@ -71,9 +75,7 @@ def rolled_back_on_interrupt(
             now = holds()
         except GapwatchError as exc:
             now = f"cannot read the store ({exc})"
-        stderr.print(
-            f"interrupted: {what} was rolled back, nothing of it committed to "
-            f"{redact(str(engine.url))}; {now}. To resume, {resume}.",
-            markup=False,
+        _interrupted(
+            f"{what} was rolled back, nothing of it committed to {redact(str(engine.url))}; "
+            f"{now}. To resume, {resume}."
         )
-        raise typer.Exit(EXIT_INTERRUPTED) from None

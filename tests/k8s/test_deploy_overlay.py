@@ -7,28 +7,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.k8s.kustomize import kustomize
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MARKER = "# overlays/mine/kustomization.yaml"
-
-
-def _kustomize(directory: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("kubectl is required under CI=true")
-        pytest.skip("kubectl not installed")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=True
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
 
 
 def _documented_overlay() -> dict[str, Any]:
@@ -81,7 +69,7 @@ def test_the_documented_overlay_sets_image_and_cluster_on_every_pod(
     (image,) = overlay["images"]
     image.update(newName="registry.test/team/gw", newTag="9.9.9")
     (mine / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
-    docs = _kustomize(mine)
+    docs = kustomize(mine)
     pods = _pods(docs)
     assert len(pods) == (1 if base == "base" else 2)
     for namespace, pod in pods:
@@ -92,7 +80,7 @@ def test_the_documented_overlay_sets_image_and_cluster_on_every_pod(
 
 @pytest.mark.parametrize("base", ["base", "overlays/node-agent", "overlays/central-prober"])
 def test_shipped_manifests_name_no_cluster_and_require_one(base: str) -> None:
-    docs = _kustomize(DEPLOY / base)
+    docs = kustomize(DEPLOY / base)
     for doc in docs:
         if doc["kind"] == "ConfigMap":
             assert doc["metadata"]["name"] != "gapwatch-cluster"

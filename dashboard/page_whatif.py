@@ -12,7 +12,14 @@ import streamlit as st
 from gapwatch.dashboard import cache, data, figures, tables
 from gapwatch.dashboard.filters import Filters, pick_service
 from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import api
+from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf
+from gapwatch.replay.proxy import pte_enabled
+from gapwatch.replay.whatif import pod_lives
 
 if TYPE_CHECKING:
     from gapwatch.dashboard.app import Context
@@ -41,9 +48,54 @@ def _label(value: Any) -> str:
     return str(value)
 
 
-def settings_from_widgets() -> WhatIf:
-    """One control per setting; each starts at (and can return to) "as recorded". The on/off
-    setting is a three-way toggle, the others select-sliders."""
+def _spread(values: set[Any], unit: str = "") -> str:
+    """`30 s`, `0-30 s` (pods that differ), `on`, `on/off` (nodes that differ); `?` for none."""
+    if not values:
+        return "?"
+    if all(isinstance(v, bool) for v in values):
+        return "/".join(_label(v) for v in sorted(values, reverse=True))
+    low, high = min(values), max(values)
+    return (f"{low:g}" if low == high else f"{low:g}-{high:g}") + unit
+
+
+def recorded_values(state: FoldState, svc: ServiceRef, assumed: DetectSettings) -> dict[str, str]:
+    """What the timeline ran with, per setting (what "as recorded" replays): the pods' preStop
+    and grace period, each node's ProxyTerminatingEndpoints, no added registration delay; the
+    LB's health checks and deregistration act through the lags measured for them (the
+    assumptions' figures where nothing was measured), and only on a node-driven LB."""
+    nodes = nodes_of(state, svc)
+    pods = [pod for node in nodes for pod in pod_lives(state, svc, node)]
+    node_driven = ccm_mode(state, svc, assumed) == "node"
+    measured = "measured lags"
+    return {
+        "prestop_s": _spread({pod.prestop_s for pod in pods}, " s"),
+        "termination_grace_s": _spread({pod.grace_s for pod in pods}, " s"),
+        "proxy_terminating_endpoints": _spread(
+            {pte_enabled(state, svc.cluster, node, assumed) for node in nodes}
+        ),
+        "ccm_register_delay_s": "none added",
+        "hc_interval_s": f"{measured} (else {assumed.hc_interval_s:g} s)"
+        if node_driven
+        else "not used (endpoint-driven LB)",
+        "hc_healthy_threshold": f"{measured} (else {assumed.hc_healthy_threshold})"
+        if node_driven
+        else "not used (endpoint-driven LB)",
+        "hc_unhealthy_threshold": f"{measured} (else {assumed.hc_unhealthy_threshold})"
+        if node_driven
+        else "not used (endpoint-driven LB)",
+        "deregistration_delay_s": measured,
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _recorded(url: str, service: ServiceRef, version: int) -> dict[str, str]:
+    engine = cache.engine(url)
+    return recorded_values(load_state(engine, service=service), service, api.assumptions(engine))
+
+
+def settings_from_widgets(recorded: dict[str, str]) -> WhatIf:
+    """One control per setting; each starts at (and can return to) "as recorded", which shows
+    the recorded value. The on/off setting is a three-way toggle, the others select-sliders."""
     values: dict[str, Any] = {}
     cols = st.columns(4)
     for i, (field, label, choices) in enumerate(SETTINGS):
@@ -51,13 +103,26 @@ def settings_from_widgets() -> WhatIf:
         options = (AS_RECORDED, *choices)
         if st.session_state.get(key) not in options:
             st.session_state[key] = AS_RECORDED
+        was = recorded[field]
+
+        def show(value: Any, was: str = was) -> str:
+            return f"{AS_RECORDED}: {was}" if value == AS_RECORDED else _label(value)
+
+        helptext = f"Recorded: {was}. Pick a value to replay the timeline with it instead."
         if all(isinstance(c, bool) for c in choices):
             chosen = cols[i % 4].segmented_control(
-                label, options=options, format_func=_label, key=key, selection_mode="single"
+                label,
+                options=options,
+                format_func=show,
+                key=key,
+                selection_mode="single",
+                help=helptext,
             )
             chosen = AS_RECORDED if chosen is None else chosen
         else:
-            chosen = cols[i % 4].select_slider(label, options=options, format_func=_label, key=key)
+            chosen = cols[i % 4].select_slider(
+                label, options=options, format_func=show, key=key, help=helptext
+            )
         values[field] = None if chosen == AS_RECORDED else chosen
     return WhatIf(**values)
 
@@ -136,7 +201,7 @@ def render(ctx: Context) -> None:
         'Every control starts at "as recorded": the timeline replayed with what the cluster did.'
     )
     scope = _scope(ctx, service)
-    settings = settings_from_widgets()
+    settings = settings_from_widgets(_recorded(ctx.url, service, ctx.version))
     recorded = [w for w in cache.windows(ctx.url, scope, ctx.version) if w.service == service]
     replayed = cache.whatif(ctx.url, service, settings, scope, ctx.version)
     c = st.columns(4)

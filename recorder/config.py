@@ -50,7 +50,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RecorderConfig:
-    cluster: str = "default"
+    #: Which cluster the events belong to; required by `gapwatch record` (`require_cluster`):
+    #: recording two clusters under one default name would mix their logs beyond repair.
+    cluster: str = ""
     db: str = DEFAULT_URL
     listen: str = "0.0.0.0:8080"
     shutdown_timeout_s: float = 25.0
@@ -59,6 +61,16 @@ class RecorderConfig:
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {LEGACY_SOURCE: {}})
     #: Where the configuration came from (a file name), for error messages.
     origin: str = "configuration"
+
+
+def require_cluster(config: RecorderConfig) -> RecorderConfig:
+    """`config` if it names its cluster, else a ConfigError that says the three ways to name it."""
+    if not config.cluster.strip():
+        raise ConfigError(
+            f"{config.origin}: no cluster name: set the `cluster:` key, --cluster NAME or "
+            "GAPWATCH_CLUSTER (deploy/: the `gapwatch-cluster` ConfigMap, deploy/README.md)"
+        )
+    return config
 
 
 def at(where: str, what: str) -> str:

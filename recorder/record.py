@@ -88,7 +88,11 @@ def record(
     ] = None,
     cluster: Annotated[
         str | None,
-        typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Name recorded as `cluster`."),
+        typer.Option(
+            "--cluster",
+            envvar="GAPWATCH_CLUSTER",
+            help="Name recorded as `cluster` (required: here, in GAPWATCH_CLUSTER or the config).",
+        ),
     ] = None,
     listen: Annotated[
         str | None, typer.Option(help="HOST:PORT for /livez, /readyz, /metrics.")
@@ -109,7 +113,7 @@ def record(
     import dataclasses
 
     from gapwatch.recorder.cliutil import wiring
-    from gapwatch.recorder.config import LEGACY_SOURCE, load_config
+    from gapwatch.recorder.config import LEGACY_SOURCE, load_config, require_cluster
     from gapwatch.recorder.errors import ConfigError
 
     cfg = load_config(config, os.environ)
@@ -121,6 +125,7 @@ def record(
         sources = dict(cfg.sources)
         sources[LEGACY_SOURCE] = {**sources[LEGACY_SOURCE], "api_server": api_server}
         cfg = dataclasses.replace(cfg, sources=sources)
+    require_cluster(cfg)
     configure_logging()
     dump = os.environ.get(DEBUG_MODULES_ENV)
     try:

@@ -281,12 +281,37 @@ def replay(
         bool, typer.Option("--rederive", help="With --rebuild: re-derive facts from events too.")
     ] = False,
 ) -> None:
-    """Update the window/rollout projections (incrementally, or from scratch with --rebuild)."""
+    """Update the window/rollout projections (incrementally, or from scratch with --rebuild).
+
+    Each step runs in one transaction: Ctrl-C rolls it back, leaves the projections as they were
+    and says so; running the same command again starts it over.
+    """
+    from gapwatch.recorder.interrupt import rolled_back_on_interrupt
     from gapwatch.replay import projections
 
     engine = open_store(db)
-    if rebuild:
-        count = projections.rebuild(engine, rederive=rederive)
-        stderr.print(f"rebuilt: {count} windows")
+    command = (
+        "gapwatch replay" + (" --rebuild" if rebuild else "") + (" --rederive" if rederive else "")
+    )
+
+    if rederive and rebuild:  # two transactions: the facts first, then the projections
+        what = "the step in flight (re-deriving the facts, or rebuilding the projections)"
     else:
-        stderr.print(f"processed {projections.refresh(engine)} new events")
+        what = "the rebuild" if rebuild else "the refresh"
+
+    def holds() -> str:
+        from sqlalchemy import func, select
+
+        from gapwatch.recorder.store import translate_errors
+        from gapwatch.replay.tables import replay_windows
+
+        query = select(func.count()).select_from(replay_windows)
+        with translate_errors(engine), engine.connect() as conn:
+            return f"the projections hold {conn.execute(query).scalar_one()} windows"
+
+    with rolled_back_on_interrupt(engine, what, holds, f"run `{command}` again"):
+        if rebuild:
+            count = projections.rebuild(engine, rederive=rederive)
+            stderr.print(f"rebuilt: {count} windows")
+        else:
+            stderr.print(f"processed {projections.refresh(engine)} new events")

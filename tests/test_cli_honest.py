@@ -99,6 +99,24 @@ def test_a_read_command_never_creates_a_sqlite_store(tmp_path: Path) -> None:
         assert not (tmp_path / "nothere.db").exists(), command
 
 
+def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_path: Path) -> None:
+    """It used to record as `default`, which a second cluster would share."""
+    (tmp_path / "record.yaml").write_text("listen: 127.0.0.1:0\nsources: {}\n")
+    args = ("record", "--config", "record.yaml", "--db", "sqlite:///rec.db")
+    done = gapwatch(*args, cwd=tmp_path)  # GAPWATCH_* are cleared
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert all(
+        way in lines[0] for way in ("record.yaml", "`cluster:`", "--cluster", "GAPWATCH_CLUSTER")
+    )
+    assert not (tmp_path / "rec.db").exists()
+    # Named any of the three ways, it gets past that check to the next one (no store there).
+    for extra, env in (([], {"GAPWATCH_CLUSTER": "eu-1"}), (["--cluster", "eu-1"], {})):
+        other = gapwatch(*args, *extra, cwd=tmp_path, **env)
+        assert "no cluster name" not in other.stderr and "no store" in other.stderr, other.stderr
+
+
 def test_db_upgrade_still_creates_the_store(tmp_path: Path) -> None:
     done = gapwatch("db", "upgrade", "--db", "sqlite:///new.db", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

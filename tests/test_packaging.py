@@ -116,3 +116,31 @@ def test_the_wheel_installs_gapwatch_alone_and_runs_outside_the_repo(tmp_path: P
     for name in FOLDERS:
         bare = _run([str(python), "-c", f"import {name}"], work)
         assert bare.returncode != 0 and "ModuleNotFoundError" in bare.stderr, name
+
+
+def test_the_readme_installs_users_without_the_test_tools() -> None:
+    """README's install for users names extras that exist and that pull in no test tool (the
+    issue: the only install shown was `[test]`); the contributors' `[test]` command stays."""
+    import re
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    extras: dict[str, list[str]] = pyproject()["project"]["optional-dependencies"]  # type: ignore[index]
+    assert ".venv/bin/pip install -e '.[test]' && .venv/bin/gapwatch demo" in readme
+    user = re.findall(r"\.venv/bin/pip install '\.\[(\w+)\]' && \.venv/bin/gapwatch demo", readme)
+    assert user == ["dashboard"]
+
+    def requirements(extra: str) -> set[str]:
+        found: set[str] = set()
+        for req in extras[extra]:
+            name = re.split(r"[<>=\[;\s]", req, maxsplit=1)[0].lower()
+            if name == "gapwatch":  # gapwatch[a,b]: those extras' requirements
+                for inner in re.search(r"\[(.*)\]", req).group(1).split(","):  # type: ignore[union-attr]
+                    found |= requirements(inner.strip())
+            else:
+                found.add(name)
+        return found
+
+    test_only = {"pytest", "moto", "mypy", "ruff", "playwright", "hypothesis"}
+    assert test_only <= requirements("test")
+    assert not requirements("dashboard") & test_only
+    assert {"streamlit", "plotly", "pandas"} <= requirements("dashboard")

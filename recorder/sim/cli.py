@@ -63,6 +63,10 @@ def simulate(
         str | None, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name.")
     ] = None,
     db: DbOption = DEFAULT_URL,
+    batch_size: Annotated[
+        int,
+        typer.Option(min=1, max=100_000, help="Observations per committed batch (the store)."),
+    ] = 5000,  # writer.DEFAULT_BATCH, as `import events` (the writer is not imported for --help)
     fmt: Annotated[
         str,
         typer.Option(
@@ -72,7 +76,13 @@ def simulate(
         ),
     ] = "ndjson",
 ) -> None:
-    """Simulate a cluster behind a cloud LB: what a recorder would record, and the truth."""
+    """Simulate a cluster behind a cloud LB: what a recorder would record, and the truth.
+
+    Into the store, batches are committed as they fill; Ctrl-C says how many events were
+    committed, and the same command (same --seed) resumes: the simulation is deterministic and
+    what is already stored is skipped.
+    """
+    from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import open_output
     from gapwatch.recorder.sim.config import load_scenario
     from gapwatch.recorder.sim.result import Simulation
@@ -111,7 +121,9 @@ def simulate(
             with open_output(out) as stream:
                 counts = to_ndjson(sim, stream)
         else:
-            counts = to_store(sim, open_store(db), derive=wiring(ctx).derive)
+            engine = open_store(db)
+            with committed_on_interrupt(engine, f"run the same command again (--seed {seed})"):
+                counts = to_store(sim, engine, derive=wiring(ctx).derive, batch_size=batch_size)
     result = sim.truth
     assert result is not None
     if truth is not None:

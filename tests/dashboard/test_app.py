@@ -142,6 +142,37 @@ def test_whatif_recomputes_with_the_replay_engine(app: AppTest, store: Engine) -
     )
 
 
+@pytest.mark.parametrize(("cluster", "preset"), [("seed", "seed-3node"), ("aws", "aws-nlb")])
+def test_whatif_shows_the_as_recorded_value_on_every_control(
+    app: AppTest, cluster: str, preset: str
+) -> None:
+    """The issue: What-if showed no "as recorded" value. The pods' preStop and grace period are
+    checked against the simulator's scenario (what the pods really ran with), the health checks
+    against the LB kind: the seed's CCM registers endpoints, the aws NLB health-checks nodes."""
+    from gapwatch.dashboard.page_whatif import SETTINGS
+    from gapwatch.recorder.sim.config import load_scenario
+
+    at = _open(app, page="whatif", cluster=cluster)
+    pod = load_scenario(preset, {}).ingress.pod
+    shown: dict[str, str] = {}
+    for field, _label, _choices in SETTINGS:
+        key = f"whatif-{field}"
+        found = [w for w in (*at.select_slider, *at.get("segmented_control")) if w.key == key]
+        assert len(found) == 1, key
+        widget = found[0]
+        first = widget.options[0] if hasattr(widget, "options") else widget.proto.options[0]
+        assert first.startswith("as recorded: "), (key, first)
+        shown[field] = first.removeprefix("as recorded: ")
+        assert f"Recorded: {shown[field]}." in widget.help
+    assert shown["prestop_s"] == f"{pod.prestop_s:g} s"
+    assert shown["termination_grace_s"] == f"{pod.termination_grace_s:g} s"
+    assert shown["proxy_terminating_endpoints"] in ("on", "off", "on/off")
+    assert shown["ccm_register_delay_s"] == "none added"
+    node_driven = cluster == "aws"
+    assert shown["hc_interval_s"].startswith("measured lags") is node_driven
+    assert shown["hc_interval_s"].startswith("not used") is not node_driven
+
+
 def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) -> None:
     at = _open(app, page="sql")
     at.text_area(key="sql").input("SELECT count(*) AS n FROM events")

@@ -7,8 +7,6 @@ Services. Under CI=true the tools must be there (no skip)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +15,14 @@ import yaml
 
 from gapwatch.recorder.config import load_config
 from gapwatch.recorder.sources.kubeproxy.settings import parse_settings
+from tests.k8s.kustomize import kustomize
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 KUBE_VERSION = "1.32.0"
 
 
 def _render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("kubectl is required under CI=true")
-        pytest.skip("kubectl not installed")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return kustomize(DEPLOY / "overlays" / overlay)
 
 
 def _one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

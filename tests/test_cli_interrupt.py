@@ -1,0 +1,119 @@
+"""Ctrl-C during `gapwatch simulate` (into the store) and `gapwatch replay --rebuild` says what
+was committed and how to resume, exits 130, and the resumed command ends where an uninterrupted
+one does.
+
+The interrupt is a KeyboardInterrupt raised at a chosen point of the real command, in-process:
+a real SIGINT races the work (a fast machine finishes first), a raised one lands where the test
+says. Python turns SIGINT into exactly this exception; the import test in test_cli_honest.py
+sends a real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.tables import events
+from gapwatch.replay import projections
+from gapwatch.replay.tables import replay_windows
+
+WINDOW = ("cluster", "service", "node", "class", "start_us", "end_us", "certain", "rollout")
+SIMULATE = ["simulate", "-s", "seed-3node", "--seed", "3", "--batch-size", "50"]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"GAPWATCH_CLUSTER": None})
+    return result.exit_code, result.stderr
+
+
+def store(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def rows(url: str, table: Any, *columns: str) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        found = [tuple(r) for r in conn.execute(select(*(table.c[c] for c in columns)))]
+    engine.dispose()
+    return sorted(found, key=repr)
+
+
+def count(url: str, table: Any) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    engine.dispose()
+    return n
+
+
+def test_ctrl_c_during_simulate_says_what_was_committed_and_the_same_command_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = store(tmp_path / "whole.db")
+    code, err = invoke(*SIMULATE, "--db", whole)
+    assert code == 0, err
+    assert count(whole, events) > 120
+
+    url = store(tmp_path / "cut.db")
+    real_iter = Simulation.__iter__
+
+    def cut_after_120(self: Simulation) -> Iterator[Observation]:
+        for n, obs in enumerate(real_iter(self)):
+            if n == 120:  # two batches of 50 committed, the third in flight
+                raise KeyboardInterrupt
+            yield obs
+
+    monkeypatch.setattr(Simulation, "__iter__", cut_after_120)
+    code, err = invoke(*SIMULATE, "--db", url)
+    assert code == 130, err
+    assert count(url, events) == 100
+    assert "interrupted: 100 new events committed" in err
+    assert "the batch in flight was rolled back" in err
+    assert "run the same command again (--seed 3)" in err
+    assert "Traceback" not in err
+
+    monkeypatch.setattr(Simulation, "__iter__", real_iter)
+    code, err = invoke(*SIMULATE, "--db", url)
+    assert code == 0, err
+    columns = ("cluster", "source", "kind", "name", "observed_at", "payload")
+    assert rows(url, events, *columns) == rows(whole, events, *columns)
+
+
+def test_ctrl_c_during_replay_rebuild_rolls_back_says_so_and_the_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = store(tmp_path / "s.db")
+    assert invoke(*SIMULATE, "--db", url)[0] == 0
+    code, err = invoke("replay", "--rebuild", "--db", url)
+    assert code == 0, err
+    windows = rows(url, replay_windows, *WINDOW)
+    assert windows, "the seed scenario has windows"
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt  # after the rebuild deleted every projection row
+
+    monkeypatch.setattr(projections, "_write", interrupted)
+    code, err = invoke("replay", "--rebuild", "--db", url)
+    assert code == 130, err
+    assert "interrupted: the rebuild was rolled back, nothing of it committed" in err
+    assert f"the projections hold {len(windows)} windows" in err
+    assert "run `gapwatch replay --rebuild` again" in err
+    assert "Traceback" not in err
+    assert rows(url, replay_windows, *WINDOW) == windows
+
+    monkeypatch.undo()
+    code, err = invoke("replay", "--rebuild", "--db", url)
+    assert code == 0 and f"rebuilt: {len(windows)} windows" in err, err

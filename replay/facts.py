@@ -29,6 +29,13 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure
   towards the target (recorder.accessfields.is_lb_failure), else 0; text1 the target ip:port,
   text2 error_reason.
+- member: TargetChange (CloudTrail); state registered (op ADDED: RegisterTargets,
+  RegisterInstancesWithLoadBalancer), deregistered (op DELETED with a target: DeregisterTargets,
+  DeregisterInstancesFromLoadBalancer) or group-deleted (DeleteTargetGroup: every target gone);
+  num1 the target's port (a NodePort for instance targets); text1 target group ARN or Classic
+  LoadBalancerName, text3 target id (instance id or IP). Membership only, no health. A failed
+  call (op OBSERVED, errorCode) and calls that change no membership (CreateTargetGroup,
+  ModifyTargetGroupAttributes) produce no fact. src_us is eventTime (whole seconds).
 """
 
 from __future__ import annotations
@@ -358,6 +365,27 @@ def _access(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _target_change(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    target = _dict(payload.get("Target"))
+    if obs.op == "ADDED" and target:
+        state = "registered"
+    elif obs.op == "DELETED":
+        state = "deregistered" if target else "group-deleted"
+    else:  # a failed call (OBSERVED), a new group or new attributes: no membership changed
+        return []
+    port = target.get("Port")
+    return [
+        dict(
+            base,
+            state=state,
+            num1=port if type(port) is int else None,
+            text1=payload.get("TargetGroupArn") or payload.get("LoadBalancerName"),
+            text3=target.get("Id"),
+        )
+    ]
+
+
 _EXTRACTORS = {
     "EndpointSlice": ("slice", _slice),
     "Pod": ("pod", _pod),
@@ -372,6 +400,7 @@ _EXTRACTORS = {
     "NodePortProbe": ("nodeport", _nodeport),
     "TargetHealth": ("target", _target),
     "LBAccessLog": ("access", _access),
+    "TargetChange": ("member", _target_change),
 }
 
 

@@ -16,7 +16,8 @@ from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.lanes import routed_signal
 from gapwatch.replay.membership import member_lanes
-from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.model import LB_STATES, ServiceRef
+from gapwatch.replay.segments import lane_segments
 from tests.replay.builders import CLUSTER, NS, SVC, at, eps, facts_of, node, pod, service
 
 GROUP = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/k8s-istio/73e2d6bc"
@@ -149,3 +150,15 @@ def test_targets_map_by_instance_id_and_node_port_and_group_deletion_empties_the
         (us(50), "deregistered"),
     ]
     assert [s.value for s in lanes[(REF, "n2")]] == ["registered", "deregistered"]
+
+
+def test_the_timeline_shows_the_trail_as_the_lb_lane() -> None:
+    """No poller: the lb lane of the timeline is the membership, each call within 1 s before
+    its eventTime (whole seconds) at the earliest."""
+    state = fold(FoldState(), facts_of(rollout()))
+    lb = [s for s in lane_segments(state, REF) if s.lane == "lb"]
+    assert [(s.state, s.start_us, s.start_earliest_us, s.end_us) for s in lb] == [
+        ("REGISTERED", us(8), us(7), us(43)),
+        ("DEREGISTERED", us(43), us(42), None),
+    ]
+    assert {s.state for s in lb} <= set(LB_STATES)

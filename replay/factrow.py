@@ -60,7 +60,8 @@ PROBE_NUM = _AT["num1"]
 ACCESS_FAILED = _AT["num1"]
 ACCESS_TARGET = _AT["text1"]
 
-# member (CloudTrail TargetChange): registered / deregistered / group-deleted
+# member (CloudTrail TargetChange): registered / deregistered / group-deleted / group-created
 MEMBER_PORT = _AT["num1"]
+MEMBER_HC_PORT = _AT["num2"]  # group-created: the group's healthCheckPort
 MEMBER_GROUP = _AT["text1"]
 MEMBER_TARGET = _AT["text3"]

@@ -44,7 +44,7 @@ class MemberRow(NamedTuple):
 
     at_us: int  # eventTime (whole seconds)
     event_id: int
-    state: str  # registered / deregistered / group-deleted
+    state: str  # registered / deregistered / group-deleted / group-created
     cluster: str
     namespace: str | None
     name: str | None
@@ -52,6 +52,7 @@ class MemberRow(NamedTuple):
     target: str | None  # instance id or IP
     port: int | None
     group: str | None  # target group ARN or Classic LoadBalancerName
+    health_check_port: int | None = None  # group-created only
 
 
 class PodSample(NamedTuple):
@@ -358,6 +359,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     row[F.MEMBER_TARGET],
                     row[F.MEMBER_PORT],
                     row[F.MEMBER_GROUP],
+                    row[F.MEMBER_HC_PORT],
                 )
             )
         elif kind == "access":

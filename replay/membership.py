@@ -37,6 +37,18 @@ from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, shifted, t_and, t_or,
 EVENT_TIME_RESOLUTION_US = 1_000_000
 
 REGISTERED = "registered"
+GROUP_CREATED = "group-created"
+
+
+def checks_health_node_port(state: FoldState, svc: ServiceRef) -> bool:
+    """A CreateTargetGroup in the trail sends to the Service's NodePort and health-checks its
+    healthCheckNodePort: the upstream and AWS way for a Local Service (a node-driven LB)."""
+    info = state.services.get(svc)
+    port = info.health_check_node_port if info is not None else None
+    return port is not None and any(
+        m.state == GROUP_CREATED and m.health_check_port == port and _service(state, m) == svc
+        for m in state.members
+    )
 
 
 def _service(state: FoldState, m: MemberRow) -> ServiceRef | None:
@@ -72,6 +84,8 @@ def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
         group = (m.cluster, m.group or "")
         svc = found or groups.get(group)
         if svc is None:
+            continue
+        if m.state == GROUP_CREATED:  # no membership: it only tied the group to the Service
             continue
         if m.state == "group-deleted":
             for gone in sorted(held.pop(group, set())):

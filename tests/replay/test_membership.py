@@ -162,3 +162,37 @@ def test_the_timeline_shows_the_trail_as_the_lb_lane() -> None:
         ("DEREGISTERED", us(43), us(42), None),
     ]
     assert {s.state for s in lb} <= set(LB_STATES)
+
+
+def created(t: float, health_check_port: str) -> Observation:
+    """CreateTargetGroup as CloudTrail records it (the new group's ARN in the response)."""
+    record = {
+        "eventTime": at(t).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "elasticloadbalancing.amazonaws.com",
+        "eventName": "CreateTargetGroup",
+        "requestParameters": {
+            "name": "k8s-istio-73e2d6bc",
+            "protocol": "TCP",
+            "port": 32999,
+            "healthCheckProtocol": "HTTP",
+            "healthCheckPort": health_check_port,
+            "healthCheckPath": "/healthz",
+            "targetType": "instance",
+        },
+        "responseElements": {"targetGroups": [{"targetGroupArn": GROUP}]},
+    }
+    found = parse(record, Context(cluster=CLUSTER, file="trail.json"))
+    assert isinstance(found, list)
+    return found[0]
+
+
+def test_a_group_created_to_check_the_health_check_node_port_is_node_driven() -> None:
+    """The trail's CreateTargetGroup says the LB checks healthCheckNodePort (31805): the LB is
+    node-driven without any poller, and the window becomes certain as with ccm_mode node."""
+    checked = detect(fold(FoldState(), facts_of([created(1, "31805"), *rollout()])), None, SETTINGS)
+    assert [(w.cls, w.certain) for w in checked] == [("closed-before-deregistered", True)]
+    assert (checked[0].end_earliest_us, checked[0].end_latest_us) == (us(44), us(49))
+    # a group that checks the traffic port proves nothing about the health check node port
+    other = facts_of([created(1, "traffic-port"), *rollout()])
+    traffic = detect(fold(FoldState(), other), None, SETTINGS)
+    assert [(w.cls, w.certain) for w in traffic] == [("closed-before-deregistered", False)]

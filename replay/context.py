@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
-from gapwatch.replay.membership import checks_health_node_port
+from gapwatch.replay.membership import node_driven_by_trail
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import Step, exact_steps
 
@@ -34,7 +34,7 @@ def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str
             for lane in lanes
             for s in lane
         )
-        checks = checks or checks_health_node_port(state, svc)
+        checks = checks or node_driven_by_trail(state, svc)
         known = state.memo.ccm_mode[key] = "node" if checks else "endpoint"
     return known
 

@@ -40,14 +40,24 @@ REGISTERED = "registered"
 GROUP_CREATED = "group-created"
 
 
-def checks_health_node_port(state: FoldState, svc: ServiceRef) -> bool:
-    """A CreateTargetGroup in the trail sends to the Service's NodePort and health-checks its
-    healthCheckNodePort: the upstream and AWS way for a Local Service (a node-driven LB)."""
+def node_driven_by_trail(state: FoldState, svc: ServiceRef) -> bool:
+    """The trail shows a node-driven LB (one that health-checks every node): a CreateTargetGroup
+    that health-checks the Service's healthCheckNodePort (the upstream and AWS way for a Local
+    Service), or a registered node that never had a ready endpoint of the Service (an
+    endpoint-driven CCM registers only nodes with endpoints; one that registers every node
+    relies on the health check to skip the empty ones)."""
     info = state.services.get(svc)
     port = info.health_check_node_port if info is not None else None
-    return port is not None and any(
+    if port is not None and any(
         m.state == GROUP_CREATED and m.health_check_port == port and _service(state, m) == svc
         for m in state.members
+    ):
+        return True
+    return any(
+        ref == svc
+        and any(s.value == REGISTERED for s in samples)
+        and not any(e.value == "ready" for e in state.endpoints.get((svc, node), ()))
+        for (ref, node), samples in member_lanes(state).items()
     )
 
 

@@ -83,9 +83,14 @@ def test_postmortem_formats_give_the_simulators_windows(
     assert failed == len(result.truth.requests)
 
 
-@pytest.mark.parametrize(("scenario", "seed"), [("seed-3node", 3), ("seed-3node", 2)])
+@pytest.mark.parametrize(
+    ("scenario", "seed", "counted"),
+    # aws-nlb: node-driven, told by the trail registering nodes without endpoints; its failed
+    # requests are not tied to windows with or without the trail (not this test's subject)
+    [("seed-3node", 3, True), ("seed-3node", 2, True), ("aws-nlb", 4, False)],
+)
 def test_cloudtrail_alone_gives_the_lb_lane(
-    tmp_path: Path, engine: Engine, scenario: str, seed: int
+    tmp_path: Path, engine: Engine, scenario: str, seed: int, counted: bool
 ) -> None:
     """Without the LB poller (a cluster that never ran gapwatch: no target states), CloudTrail's
     RegisterTargets / DeregisterTargets are the LB lane. Membership without health cannot prove
@@ -121,4 +126,5 @@ def test_cloudtrail_alone_gives_the_lb_lane(
             state = fold_stored(conn, FoldState(), service=svc)
         for w in (w for w in found if w.service == svc):
             assert routed_signal(state, svc, w.node, DEFAULTS)[1], w
-    assert sum(w.failed_requests or 0 for w in found) == len(result.truth.requests)
+    if counted:
+        assert sum(w.failed_requests or 0 for w in found) == len(result.truth.requests)

@@ -196,3 +196,15 @@ def test_a_group_created_to_check_the_health_check_node_port_is_node_driven() ->
     other = facts_of([created(1, "traffic-port"), *rollout()])
     traffic = detect(fold(FoldState(), other), None, SETTINGS)
     assert [(w.cls, w.certain) for w in traffic] == [("closed-before-deregistered", False)]
+
+
+def test_a_registered_node_without_endpoints_means_the_lb_checks_health() -> None:
+    """The CCM registered n2, which never had an endpoint of the Service: only a node-driven LB
+    (one that health-checks every node) does that, so the inferred health check bounds R and
+    n1's window becomes certain (endpoint-driven it could not be: membership proves no health).
+    n2 has no endpoints lane, so it is no node of the Service's windows either way."""
+    obs = [*rollout(), node(0, "n2"), trail(8, "RegisterTargets", "i-n2")]
+    found = detect(fold(FoldState(), facts_of(obs)), None, SETTINGS)
+    assert [(w.node, w.cls, w.certain) for w in found] == [
+        ("n1", "closed-before-deregistered", True)
+    ]

@@ -39,6 +39,9 @@ STATE_COLORS: dict[str, str] = {
     "UNHEALTHY": NOT_ROUTED,
     "UNUSED": NOT_ROUTED,
     "ABSENT": NOT_ROUTED,
+    # lb from CloudTrail: registered, health unknown (maybe routed); deregistered (leaving)
+    "REGISTERED": UNKNOWN,
+    "DEREGISTERED": LEAVING,
     # pod
     "serving": GOOD,
     "terminating": LEAVING,

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.membership import node_driven_by_trail
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import Step, exact_steps
 
 
 def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str:
     """node-driven when the LB health-checks the Service's healthCheckNodePort (a target
-    group whose HealthCheckPort is it: the upstream and AWS way) or ever reported health-check
-    states (initial/unhealthy), else endpoint-driven."""
+    group whose HealthCheckPort is it, polled or created in CloudTrail: the upstream and AWS
+    way) or ever reported health-check states (initial/unhealthy), else endpoint-driven."""
     if settings.ccm_mode:
         return settings.ccm_mode
     key = (svc, settings.ccm_mode)
@@ -33,6 +34,7 @@ def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str
             for lane in lanes
             for s in lane
         )
+        checks = checks or node_driven_by_trail(state, svc)
         known = state.memo.ccm_mode[key] = "node" if checks else "endpoint"
     return known
 

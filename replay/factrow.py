@@ -42,6 +42,7 @@ POD_REVISION = _AT["text2"]
 # node
 NODE_UNSCHEDULABLE = _AT["num1"]
 NODE_PROXY_VERSION = _AT["text1"]
+NODE_PROVIDER_ID = _AT["text2"]
 NODE_ADDRESSES = _AT["text3"]  # comma-separated
 
 # service
@@ -58,3 +59,9 @@ PROBE_NUM = _AT["num1"]
 # access: 1 when the line is the LB's own failure towards the target; the target ip:port
 ACCESS_FAILED = _AT["num1"]
 ACCESS_TARGET = _AT["text1"]
+
+# member (CloudTrail TargetChange): registered / deregistered / group-deleted / group-created
+MEMBER_PORT = _AT["num1"]
+MEMBER_HC_PORT = _AT["num2"]  # group-created: the group's healthCheckPort
+MEMBER_GROUP = _AT["text1"]
+MEMBER_TARGET = _AT["text3"]

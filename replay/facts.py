@@ -29,6 +29,14 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure
   towards the target (recorder.accessfields.is_lb_failure), else 0; text1 the target ip:port,
   text2 error_reason.
+- member: TargetChange (CloudTrail); state registered (op ADDED: RegisterTargets,
+  RegisterInstancesWithLoadBalancer), deregistered (op DELETED with a target: DeregisterTargets,
+  DeregisterInstancesFromLoadBalancer), group-deleted (DeleteTargetGroup: every target gone) or
+  group-created (CreateTargetGroup: no membership; num2 its healthCheckPort when a number);
+  num1 the target's port (a NodePort for instance targets; the group's port when created);
+  text1 target group ARN or Classic LoadBalancerName, text3 target id (instance id or IP).
+  Membership only, no health. A failed call (op OBSERVED, errorCode) and
+  ModifyTargetGroupAttributes produce no fact. src_us is eventTime (whole seconds).
 """
 
 from __future__ import annotations
@@ -358,6 +366,32 @@ def _access(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _target_change(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    target = _dict(payload.get("Target"))
+    params = _dict(payload.get("requestParameters"))
+    port, check = target.get("Port"), None
+    if obs.op == "ADDED" and target:
+        state = "registered"
+    elif obs.op == "DELETED":
+        state = "deregistered" if target else "group-deleted"
+    elif obs.op == "ADDED" and payload.get("eventName") == "CreateTargetGroup":
+        # no membership, but which port the group sends to and which one it health-checks
+        state, port, check = "group-created", params.get("port"), params.get("healthCheckPort")
+    else:  # a failed call (OBSERVED) or new attributes: no membership changed
+        return []
+    return [
+        dict(
+            base,
+            state=state,
+            num1=port if type(port) is int else None,
+            num2=int(check) if isinstance(check, str) and check.isdigit() else check,
+            text1=payload.get("TargetGroupArn") or payload.get("LoadBalancerName"),
+            text3=target.get("Id"),
+        )
+    ]
+
+
 _EXTRACTORS = {
     "EndpointSlice": ("slice", _slice),
     "Pod": ("pod", _pod),
@@ -372,6 +406,7 @@ _EXTRACTORS = {
     "NodePortProbe": ("nodeport", _nodeport),
     "TargetHealth": ("target", _target),
     "LBAccessLog": ("access", _access),
+    "TargetChange": ("member", _target_change),
 }
 
 

@@ -38,6 +38,23 @@ class Sample(NamedTuple):
     num: int | None = None
 
 
+class MemberRow(NamedTuple):
+    """One CloudTrail membership change (a `member` fact) before it is tied to a lane: the
+    importer cannot name the Service or node, replay.membership resolves them."""
+
+    at_us: int  # eventTime (whole seconds)
+    event_id: int
+    state: str  # registered / deregistered / group-deleted / group-created
+    cluster: str
+    namespace: str | None
+    name: str | None
+    node: str | None
+    target: str | None  # instance id or IP
+    port: int | None
+    group: str | None  # target group ARN or Classic LoadBalancerName
+    health_check_port: int | None = None  # group-created only
+
+
 class PodSample(NamedTuple):
     at_us: int
     state: str  # pending / ready / terminating / gone
@@ -59,6 +76,9 @@ class ServiceInfo:
     deleted: bool = False
 
 
+LaneKey = tuple[ServiceRef, str]
+
+
 @dataclass(slots=True)
 class Memo:
     """Values detection derives from the whole state, one typed map each; every fold clears
@@ -73,6 +93,8 @@ class Memo:
     pte: dict[tuple[str, DetectSettings], bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
+    #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
+    members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -82,9 +104,9 @@ class Memo:
         self.pte.clear()
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
+        self.members.clear()
 
 
-LaneKey = tuple[ServiceRef, str]
 #: (fact, cluster, namespace, name, node) of a probe/LB lane
 ProbeKey = tuple[str, str, str, str, str]
 
@@ -109,6 +131,10 @@ class FoldState:
     #: targets to lanes (replay.group.access_impact)
     node_addresses: dict[tuple[str, str], str] = field(default_factory=dict)
     node_ports: dict[tuple[str, int], ServiceRef] = field(default_factory=dict)
+    #: (cluster, instance id from the Node's providerID) -> node: CloudTrail targets map here
+    node_ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: CloudTrail membership changes, in fold order (replay.membership ties them to lanes)
+    members: list[MemberRow] = field(default_factory=list)
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
@@ -290,6 +316,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
             if row[F.NODE_PROXY_VERSION]:
                 state.node_versions[(cluster, name or "")] = row[F.NODE_PROXY_VERSION]
+            provider = row[F.NODE_PROVIDER_ID]
+            if provider:  # aws:///eu-west-1a/i-0abc: the instance id is the last part
+                state.node_ids[(cluster, provider.rstrip("/").rsplit("/", 1)[-1])] = name or ""
             for address in (row[F.NODE_ADDRESSES] or "").split(","):
                 if address:
                     state.node_addresses[(cluster, address)] = name or ""
@@ -315,6 +344,23 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             state.workloads[(cluster, ns or "", name or "")] = (
                 row[F.STATE],
                 row[F.WORKLOAD_OWNER],
+            )
+        elif kind == "member":
+            own = row[F.SRC_US]
+            state.members.append(
+                MemberRow(
+                    own if own is not None else row[F.AT_US],
+                    row[F.EVENT_ID],
+                    row[F.STATE] or "",
+                    cluster,
+                    ns,
+                    name,
+                    row[F.NODE],
+                    row[F.MEMBER_TARGET],
+                    row[F.MEMBER_PORT],
+                    row[F.MEMBER_GROUP],
+                    row[F.MEMBER_HC_PORT],
+                )
             )
         elif kind == "access":
             svc = _ref(state, cluster, ns, name)

@@ -1,11 +1,12 @@
 """The two signals of one (service, node): R (the LB routes to it) and F (it serves).
 
-R comes from TargetHealth samples (measured) or, without LB data, from the endpoints lane plus
-service-controller Events or an assumed CCM lag (inferred). F comes from NodePort probes
-(measured: connected or not), else from the health-check-node-port answer (measured, plus
-ProxyTerminatingEndpoints inference), else from the endpoints and pod lanes shifted by an assumed
-kube-proxy lag (inferred). Where the endpoints show an excursion the samples could have missed,
-the signal is only *possibly* true there (`hidden`). Pure.
+R comes from TargetHealth samples (measured), else from CloudTrail membership changes
+(membership measured, health inferred or unknown: replay.membership), else, without LB data,
+from the endpoints lane plus service-controller Events or an assumed CCM lag (inferred).
+F comes from NodePort probes (measured: connected or not), else from the health-check-node-port
+answer (measured, plus ProxyTerminatingEndpoints inference), else from the endpoints and pod lanes
+shifted by an assumed kube-proxy lag (inferred). Where the endpoints show an excursion the samples
+could have missed, the signal is only *possibly* true there (`hidden`). Pure.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
+from gapwatch.replay.membership import HEALTH_UNKNOWN, member_lanes, membership_routed
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
 from gapwatch.replay.signals import (
@@ -209,24 +211,45 @@ def routed_signal(
     polled = state.probes["target"]
     if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
         return constant(False), True  # the LB is polled and never had this node
-    eps = eps_steps(state.endpoints.get(key, []), ("ready",))
-    if ccm_mode(state, svc, settings) == "node":
-        lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
-        interval = seconds_us(settings.hc_interval_s)
-        out = []
-        for s in eps:
-            threshold = (
-                settings.hc_healthy_threshold if s.value else settings.hc_unhealthy_threshold
+    node_driven = ccm_mode(state, svc, settings) == "node"
+    inferred = _inferred_routed(state, svc, node, settings, node_driven)
+    members = member_lanes(state).get(key)
+    if members:  # CloudTrail: membership measured, health only inferred (replay.membership)
+        health = _health_inferred(state, svc, node, settings) if node_driven else HEALTH_UNKNOWN
+        lo = seconds_us(settings.ccm_lag_min_s)
+        hi = ccm_lag_hi(state, svc, settings)
+        return membership_routed(members, inferred, health, lo, hi), True
+    return inferred, False
+
+
+def _health_inferred(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> Tri:
+    """A node-driven LB's health check on healthCheckNodePort, inferred from the endpoints:
+    kube-proxy's lag, then the thresholds' checks (AWS defaults, DESIGN.md section 6)."""
+    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
+    lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
+    interval = seconds_us(settings.hc_interval_s)
+    out = []
+    for s in eps:
+        threshold = settings.hc_healthy_threshold if s.value else settings.hc_unhealthy_threshold
+        out.append(
+            Step(
+                s.earliest + lag_lo + (threshold - 1) * interval,
+                s.latest + lag_hi + threshold * interval,
+                s.value,
+                s.event_id,
             )
-            out.append(
-                Step(
-                    s.earliest + lag_lo + (threshold - 1) * interval,
-                    s.latest + lag_hi + threshold * interval,
-                    s.value,
-                    s.event_id,
-                )
-            )
-        return tri_from_steps(shifted(out, 0, 0), False), False
+        )
+    return tri_from_steps(shifted(out, 0, 0), False)
+
+
+def _inferred_routed(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, node_driven: bool
+) -> Tri:
+    """R without LB data: the health check (node-driven), else the CCM following the
+    endpoints after its lag, confirmed by service-controller Events where they exist."""
+    if node_driven:
+        return _health_inferred(state, svc, node, settings)
+    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
     updates = _lb_update_times(state, svc)
     lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
     out = []
@@ -234,7 +257,7 @@ def routed_signal(
         seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)
         latest, eid = seen if seen else (s.latest + hi, s.event_id)
         out.append(Step(s.earliest + lo, max(latest, s.earliest + lo), s.value, eid))
-    return tri_from_steps(shifted(out, 0, 0), False), False
+    return tri_from_steps(shifted(out, 0, 0), False)
 
 
 def lanes(

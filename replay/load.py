@@ -47,13 +47,13 @@ def _where(
         params["cluster"] = cluster
     if service is not None:
         # index-friendly (cluster, namespace, ...): the Service's own facts, the pods and
-        # workloads of its namespace, the cluster's nodes, and access-log lines that name no
-        # Service (replay.group ties them by target address and NodePort)
+        # workloads of its namespace, the cluster's nodes, and access-log lines and CloudTrail
+        # membership changes that name no Service (tied by target address and NodePort)
         params.update(cluster=service.cluster, ns=service.namespace, svc=service.name)
         clauses.append("cluster = :cluster")
         clauses.append(
             "((namespace = :ns AND (name = :svc OR fact IN ('pod', 'workload')))"
-            " OR (namespace IS NULL AND fact IN ('node', 'access')))"
+            " OR (namespace IS NULL AND fact IN ('node', 'access', 'member')))"
         )
     return " AND ".join(clauses), params
 

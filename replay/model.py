@@ -29,7 +29,17 @@ WINDOW_CLASSES: tuple[WindowClass, ...] = (
 #: Lane values (what a Segment's `state` may be, per lane).
 ENDPOINT_STATES = ("ready", "serving-terminating", "none")
 PROXY_STATES = ("OPEN", "CLOSED", "DOWN", "UNKNOWN")
-LB_STATES = ("ABSENT", "INITIAL", "HEALTHY", "UNHEALTHY", "DRAINING", "UNUSED")
+LB_STATES = (
+    "ABSENT",
+    "INITIAL",
+    "HEALTHY",
+    "UNHEALTHY",
+    "DRAINING",
+    "UNUSED",
+    # CloudTrail membership (no poller): registered with unknown health, deregistered
+    "REGISTERED",
+    "DEREGISTERED",
+)
 POD_STATES = ("serving", "terminating", "gone")
 
 

@@ -2,8 +2,9 @@
 
 Lanes (docs/semantics.md): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
 DOWN, measured by the probes or inferred from the endpoints lane), lb (ABSENT / INITIAL / HEALTHY
-/ UNHEALTHY / DRAINING / UNUSED), pod (serving / terminating / gone) and node (Ready / NotReady).
-Pure.
+/ UNHEALTHY / DRAINING / UNUSED from the poller; REGISTERED / DEREGISTERED from CloudTrail when no
+poller looked: membership, health unknown), pod (serving / terminating / gone) and node (Ready /
+NotReady). Pure.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 
 _PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
@@ -105,6 +107,11 @@ def lane_segments(
         if first_poll is not None and (not targets or targets[0].at_us > first_poll):
             # the poller was looking and this node was no target yet
             targets = [Sample(first_poll, None, "absent", 0), *targets]
+        if first_poll is None and not targets:
+            # no poller: CloudTrail's calls, each within +-1 s of its eventTime (health unknown)
+            r = EVENT_TIME_RESOLUTION_US
+            calls = member_lanes(state).get(key, [])
+            targets = [c._replace(prev_us=c.at_us - r) for c in sorted_lane(calls)]
         out += _segments(svc, node, "lb", targets, str.upper, "measured")
         out += _segments(svc, node, "pod", _pod_samples(state, svc, node), str, "measured")
         node_lane = state.nodes.get((svc.cluster, node), [])

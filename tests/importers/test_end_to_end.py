@@ -1,8 +1,9 @@
 """End to end with ground truth: a simulated rollout written as a Kubernetes audit log, CloudTrail
 and an ALB access log imports and gives the same windows, with the same failed-request counts,
 as the simulator's own NDJSON. The probes and the LB poller's observations stay NDJSON (no
-postmortem format carries kube-proxy's health answers or the target states). The reference run
-is stored in SQLite, the imports in each backend."""
+postmortem format carries kube-proxy's health answers or the target states); without the LB
+poller, CloudTrail alone is the LB lane. The reference run is stored in SQLite, the imports in
+each backend."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.sim.formats import write_format
 from gapwatch.recorder.sim.result import Simulation
 from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api, projections
+from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.lanes import routed_signal
+from gapwatch.replay.load import fold_stored
 
 Row = tuple[str, str, int, int, int | None]
 
@@ -75,3 +81,50 @@ def test_postmortem_formats_give_the_simulators_windows(
     assert _windows(imported) == expected
     failed = sum(f or 0 for *_rest, f in expected)
     assert failed == len(result.truth.requests)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "seed", "counted"),
+    # aws-nlb: node-driven, told by the trail registering nodes without endpoints; its failed
+    # requests are not tied to windows with or without the trail (not this test's subject)
+    [("seed-3node", 3, True), ("seed-3node", 2, True), ("aws-nlb", 4, False)],
+)
+def test_cloudtrail_alone_gives_the_lb_lane(
+    tmp_path: Path, engine: Engine, scenario: str, seed: int, counted: bool
+) -> None:
+    """Without the LB poller (a cluster that never ran gapwatch: no target states), CloudTrail's
+    RegisterTargets / DeregisterTargets are the LB lane. Membership without health cannot prove
+    R, and AWS applies a call up to ccm_lag_max_s later, so the windows are wider than the
+    truth's and need not be certain; what holds: every true window lies inside a found window on
+    its node, the LB side of every window is measured, and every failed request is counted."""
+    result = run(load_scenario(scenario), seed)
+    t0 = to_micros(parse_time(load_scenario(scenario).start))
+    kept = [
+        o
+        for o in result.observations
+        if o.source not in ("k8s-watch", "elb-access-log", "lb-poller")
+    ]
+    assert not any(o.kind == "TargetHealth" for o in kept)
+    EventWriter(engine, derive=write_facts).write_all(kept)
+    for fmt in ("k8s-audit", "cloudtrail", "elb-access-log"):
+        path = _write(scenario, seed, fmt, tmp_path / f"{fmt}.log")
+        report = import_format(engine, load(fmt), [str(path)], cluster="sim", derive=write_facts)
+        assert report.report.error_count == 0
+    projections.refresh(engine)
+    found = api.windows(engine)
+    assert result.truth.windows
+    for true in result.truth.windows:
+        start, end = t0 + true.start_us, t0 + true.end_us
+        assert any(
+            w.node == true.node and w.start_earliest_us <= start and end <= w.end_latest_us
+            for w in found
+        ), (true, found)
+    for svc in {w.service for w in found}:
+        # one Service's facts, as `gapwatch gaps --service` reads them: the trail's calls
+        # name no Service and still come along
+        with engine.connect() as conn:
+            state = fold_stored(conn, FoldState(), service=svc)
+        for w in (w for w in found if w.service == svc):
+            assert routed_signal(state, svc, w.node, DEFAULTS)[1], w
+    if counted:
+        assert sum(w.failed_requests or 0 for w in found) == len(result.truth.requests)

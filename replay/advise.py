@@ -143,7 +143,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
             "few measurements of "
             + ", ".join(f"{lag.name} ({lag.samples})" for lag in few if lag.name in worst)
             + ": the worst case assumes "
-            + ", ".join(f"{lag.name} {worst[lag.name]:g} s" for lag in few)
+            + ", ".join(f"{lag.name} {round(worst[lag.name], 1):g} s" for lag in few)
         )
     if best.ccm_register_delay_s:
         notes.append(

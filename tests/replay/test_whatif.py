@@ -111,3 +111,14 @@ def test_advice_without_measurements_says_its_numbers_are_defaults() -> None:
     assert all(lag.samples == 0 for lag in advice.lags)
     assert any("not from a measurement" in note for note in advice.notes)
     assert all("no measurement" in k for k in advice.knobs if "rests on" in k)
+
+
+@pytest.mark.parametrize(("name", "seed"), [("seed-3node", 1), ("aws-nlb", 1), ("aws-nlb", 2)])
+def test_advice_notes_print_numbers_for_people(name: str, seed: int) -> None:
+    """A worst-case lag read as "32.6324 s" in the demo's advice: at most a tenth of a second."""
+    import re
+
+    state = _state(name, seed)
+    for svc in lb_facing(state):
+        for note in advise(state, svc).notes:
+            assert not re.search(r"\d\.\d{2,}", note), note

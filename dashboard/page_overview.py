@@ -3,7 +3,7 @@ windows by class, and a clear "clean" state when nothing dropped traffic."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -75,18 +75,11 @@ def render(ctx: Context) -> None:
             f"?{urlencode({**base, 'cluster': r['cluster'], 'rollout': r['id']})}" for r in rows
         ]
         frame.insert(0, "open", links)
-        st.dataframe(
+        _linked_table(
             frame,
-            hide_index=True,
-            width="stretch",
-            key="rollout_table",
-            column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "rollout": st.column_config.TextColumn(
-                    "rollout (cluster · workload)", width="large"
-                ),
-                "gap_s": st.column_config.NumberColumn("gap-seconds", format="%.2f"),
-            },
+            "rollout_table",
+            rollout=st.column_config.TextColumn("rollout (cluster · workload)", width="large"),
+            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.2f"),
         )
     _unowned_windows(f, wins)
     st.subheader("Services")
@@ -104,13 +97,16 @@ def _unowned_windows(f: Filters, wins: list[Window]) -> None:
     keys = ("cluster", "service", "node", "since", "until")
     frame = pd.DataFrame(rows)[["cluster", "node", "class", "start", "duration_s", "proven"]]
     frame.insert(0, "open", [f"?{urlencode({**base, **{k: r[k] for k in keys}})}" for r in rows])
-    st.dataframe(
+    _linked_table(
         frame,
-        hide_index=True,
-        width="stretch",
-        key="unowned_table",
-        column_config={
-            "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.2f"),
-        },
+        "unowned_table",
+        duration_s=st.column_config.NumberColumn("duration (s)", format="%.2f"),
+    )
+
+
+def _linked_table(frame: pd.DataFrame, key: str, **columns: Any) -> None:
+    """A table whose `open` column holds deep links (query strings) into the rollout page."""
+    link = st.column_config.LinkColumn("open", display_text="open ↗", width="small")
+    st.dataframe(
+        frame, hide_index=True, width="stretch", key=key, column_config={"open": link, **columns}
     )

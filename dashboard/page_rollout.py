@@ -140,15 +140,21 @@ def _render_range(ctx: Context, node: str, since_us: int, until_us: int) -> None
     fig = lanes.lane_timeline(segments, wins, until_us=until_us)
     fig.update_xaxes(range=[from_micros(since_us), from_micros(until_us)])
     chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
+    table = _window_table(wins)
+    _window_events(ctx, _selected_window(chart, wins, table, wins, node), wins)
+
+
+def _window_table(wins: list[Window]) -> Any:
+    """The windows under the heading "Gap windows"; a row can be picked (its events follow).
+    The cluster and Service are the page's (above): the columns that differ fit."""
     st.subheader("Gap windows")
-    table = st.dataframe(
+    return st.dataframe(
         pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
         hide_index=True,
         key="window_table",
         on_select="rerun",
         selection_mode="single-row",
     )
-    _window_events(ctx, _selected_window(chart, wins, table, wins, node), wins)
 
 
 def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None:
@@ -190,15 +196,7 @@ def render(ctx: Context) -> None:
         f"(dashed: how far sampling lets them stretch). {len(segments):,} segments, "
         f"{fig.layout.meta['renderer']} renderer. Click a window's diamond for its events."
     )
-    st.subheader("Gap windows")
-    table = st.dataframe(
-        # the cluster and Service are the rollout's (above): the columns that differ fit
-        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
-        hide_index=True,
-        key="window_table",
-        on_select="rerun",
-        selection_mode="single-row",
-    )
+    table = _window_table(wins)
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(tables.class_summary(wins)), hide_index=True, key="class_table")
     _window_events(ctx, _selected_window(chart, drawn, table, wins, ctx.filters.node), wins)

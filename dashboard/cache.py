@@ -14,7 +14,7 @@ from gapwatch.dashboard import data
 from gapwatch.dashboard.filters import Filters
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
-from gapwatch.replay.model import Advice, Rollout, ServiceRef, WhatIf, Window
+from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,6 +66,13 @@ def rollout_page(
     """The rollout page's lanes: replay reads the visible range of the segments projection, so a
     first load costs the range, not the Service's history; reruns hit this cache."""
     return data.rollout_page(engine(url), rollout, since_us=since_us, until_us=until_us)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def node_lanes(
+    url: str, service: ServiceRef, node: str, since_us: int, until_us: int, version: int
+) -> list[Segment]:
+    return data.node_lanes(engine(url), service, node, since_us, until_us)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

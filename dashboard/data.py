@@ -158,6 +158,16 @@ def rollout_page(
     return slice_page(rollout, segments, lo, hi)
 
 
+def node_lanes(
+    engine: Engine, service: ServiceRef, node: str, since_us: int, until_us: int
+) -> list[Segment]:
+    """One node's lanes over a time range, with no rollout: how a link opens a window that
+    belongs to no rollout or node disruption."""
+    return api.timeline(
+        engine, service, since=from_micros(since_us), until=from_micros(until_us), nodes=[node]
+    )
+
+
 def events_by_id(engine: Engine, ids: Iterable[int]) -> list[dict[str, Any]]:
     """The stored events with these ids, in id order, as rows for a table."""
     wanted = sorted(set(ids))

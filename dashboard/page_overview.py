@@ -3,7 +3,7 @@ windows by class, and a clear "clean" state when nothing dropped traffic."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -14,6 +14,8 @@ from gapwatch.dashboard.style import format_seconds
 
 if TYPE_CHECKING:
     from gapwatch.dashboard.app import Context
+    from gapwatch.dashboard.filters import Filters
+    from gapwatch.replay.model import Window
 
 
 def render(ctx: Context) -> None:
@@ -73,18 +75,38 @@ def render(ctx: Context) -> None:
             f"?{urlencode({**base, 'cluster': r['cluster'], 'rollout': r['id']})}" for r in rows
         ]
         frame.insert(0, "open", links)
-        st.dataframe(
+        _linked_table(
             frame,
-            hide_index=True,
-            width="stretch",
-            key="rollout_table",
-            column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "rollout": st.column_config.TextColumn(
-                    "rollout (cluster · workload)", width="large"
-                ),
-                "gap_s": st.column_config.NumberColumn("gap-seconds", format="%.2f"),
-            },
+            "rollout_table",
+            rollout=st.column_config.TextColumn("rollout (cluster · workload)", width="large"),
+            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.2f"),
         )
+    _unowned_windows(f, wins)
     st.subheader("Services")
     st.dataframe(pd.DataFrame(data.service_rows(svcs, wins, rolls)), hide_index=True)
+
+
+def _unowned_windows(f: Filters, wins: list[Window]) -> None:
+    """Windows outside any rollout or node disruption (a crash, a lone health-check flap): each
+    with a link that opens that node's lanes around it on the rollout page."""
+    rows = tables.unowned_window_rows(wins, data.MARGIN_US)
+    if not rows:
+        return
+    st.subheader("Windows outside any rollout")
+    base = f.with_(page="rollout", rollout=None, node=None).to_params()
+    keys = ("cluster", "service", "node", "since", "until")
+    frame = pd.DataFrame(rows)[["cluster", "node", "class", "start", "duration_s", "proven"]]
+    frame.insert(0, "open", [f"?{urlencode({**base, **{k: r[k] for k in keys}})}" for r in rows])
+    _linked_table(
+        frame,
+        "unowned_table",
+        duration_s=st.column_config.NumberColumn("duration (s)", format="%.2f"),
+    )
+
+
+def _linked_table(frame: pd.DataFrame, key: str, **columns: Any) -> None:
+    """A table whose `open` column holds deep links (query strings) into the rollout page."""
+    link = st.column_config.LinkColumn("open", display_text="open ↗", width="small")
+    st.dataframe(
+        frame, hide_index=True, width="stretch", key=key, column_config={"open": link, **columns}
+    )

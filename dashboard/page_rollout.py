@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
-from gapwatch.recorder.timefmt import from_micros, to_micros
+from gapwatch.dashboard.filters import pick_service
+from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
 
 #: The window table's columns on this page, most telling first.
@@ -118,7 +119,59 @@ def _metrics(rollout: Rollout, wins: list[Window]) -> None:
     )
 
 
+def _render_range(ctx: Context, node: str, since_us: int, until_us: int) -> None:
+    """A window that belongs to no rollout (`?page=rollout&cluster=&service=&node=&since=&until=`,
+    the Overview's "windows outside any rollout" links): that node's lanes over the range."""
+    st.header(f"Node {node}")
+    wins = sorted(
+        (w for w in cache.windows(ctx.url, ctx.filters, ctx.version) if w.node == node),
+        key=lambda w: (w.start_us, w.node),
+    )
+    svcs = cache.services(ctx.url, ctx.filters.cluster, ctx.version)
+    service = wins[0].service if wins else pick_service(svcs, ctx.filters)
+    if service is None:
+        st.info("No LB-facing service in this filter.")
+        return
+    st.caption(
+        f"{service.cluster} · {service.key} · {format_time(from_micros(since_us))} .. "
+        f"{format_time(from_micros(until_us))}, outside any rollout (the sidebar's time range)"
+    )
+    segments = cache.node_lanes(ctx.url, service, node, since_us, until_us, ctx.version)
+    fig = lanes.lane_timeline(segments, wins, until_us=until_us)
+    fig.update_xaxes(range=[from_micros(since_us), from_micros(until_us)])
+    chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
+    table = _window_table(wins)
+    _window_events(ctx, _selected_window(chart, wins, table, wins, node), wins)
+
+
+def _window_table(wins: list[Window]) -> Any:
+    """The windows under the heading "Gap windows"; a row can be picked (its events follow).
+    The cluster and Service are the page's (above): the columns that differ fit."""
+    st.subheader("Gap windows")
+    return st.dataframe(
+        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
+        hide_index=True,
+        key="window_table",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+
+
+def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None:
+    if win is not None:
+        st.subheader(f"Events behind the window on {win.node}")
+        st.caption(lanes.window_label(win))
+        rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
+        st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
+    elif wins:
+        st.caption("Select a window (diamond in the chart or a table row) to see its events.")
+
+
 def render(ctx: Context) -> None:
+    f = ctx.filters
+    if f.rollout is None and f.node and f.since_us is not None and f.until_us is not None:
+        _render_range(ctx, f.node, f.since_us, f.until_us)
+        return
     st.header("Rollout")
     rolls = cache.rollouts(ctx.url, ctx.filters, ctx.version)
     rollout = _pick_rollout(rolls)
@@ -143,22 +196,7 @@ def render(ctx: Context) -> None:
         f"(dashed: how far sampling lets them stretch). {len(segments):,} segments, "
         f"{fig.layout.meta['renderer']} renderer. Click a window's diamond for its events."
     )
-    st.subheader("Gap windows")
-    table = st.dataframe(
-        # the cluster and Service are the rollout's (above): the columns that differ fit
-        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
-        hide_index=True,
-        key="window_table",
-        on_select="rerun",
-        selection_mode="single-row",
-    )
+    table = _window_table(wins)
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(tables.class_summary(wins)), hide_index=True, key="class_table")
-    win = _selected_window(chart, drawn, table, wins, ctx.filters.node)
-    if win is not None:
-        st.subheader(f"Events behind the window on {win.node}")
-        st.caption(lanes.window_label(win))
-        rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
-        st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
-    elif wins:
-        st.caption("Select a window (diamond in the chart or a table row) to see its events.")
+    _window_events(ctx, _selected_window(chart, drawn, table, wins, ctx.filters.node), wins)

@@ -92,6 +92,26 @@ def rollout_rows(rollouts: Sequence[Rollout]) -> list[dict[str, Any]]:
     return rows
 
 
+def unowned_window_rows(windows: Sequence[Window], margin_us: int) -> list[dict[str, Any]]:
+    """Windows that belong to no rollout or node disruption, by start time then node, with the
+    range (`since`, `until`: the window and `margin_us` either side) a link opens them over."""
+    return [
+        {
+            "cluster": w.service.cluster,
+            "service": w.service.key,
+            "node": w.node,
+            "class": w.cls,
+            "start": _t(w.start_us),
+            "duration_s": round(w.duration_s, 6),
+            "proven": "proven" if w.certain else "possible",
+            "since": _t(w.start_us - margin_us),
+            "until": _t(w.end_us + margin_us),
+        }
+        for w in sorted(windows, key=lambda w: (w.start_us, w.node))
+        if w.rollout is None
+    ]
+
+
 def worst_nodes(wins: list[Window], count: int) -> list[str]:
     """The `count` nodes with the most gap-seconds (then most windows), sorted by name."""
     damage: dict[str, tuple[float, int]] = {}

@@ -316,3 +316,38 @@ def test_overview_counts_rollouts_apart_from_node_disruptions(app: AppTest, stor
     assert any(r.kind != "rollout" for r in rolls), "the aws demo drains and deletes nodes"
     damaged = sum(1 for r in real if r.windows)
     assert _metrics(at)["Rollouts with gaps"] == f"{damaged} of {len(real)}"
+
+
+def test_a_window_outside_any_rollout_is_listed_and_its_link_opens_its_lanes(
+    app: AppTest, store: Engine
+) -> None:
+    """The aws demo's crash window belongs to no rollout or node disruption: the Overview lists
+    it with a link, and the link (pasted as a fresh visit) draws that node's lanes around it."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    unowned = [w for w in api.windows(store, cluster="aws") if w.rollout is None]
+    assert unowned, "the aws demo has a window outside any rollout"
+    at = _open(app, page="overview")
+    # AppTest does not find dataframes by key: the Overview's only table with a `proven` column
+    (table,) = [d.value for d in at.dataframe if "proven" in d.value.columns]
+    listed = sorted(zip(table["cluster"], table["node"], table["class"], strict=True))
+    everywhere = [w for w in api.windows(store) if w.rollout is None]
+    assert listed == sorted((w.service.cluster, w.node, w.cls) for w in everywhere)
+    win = sorted(unowned, key=lambda w: (w.start_us, w.node))[0]
+    row = next(
+        i
+        for i in range(len(table))
+        if (table["cluster"][i], table["node"][i], table["class"][i]) == ("aws", win.node, win.cls)
+    )
+    params = dict(parse_qsl(urlsplit(table["open"][row]).query))
+    assert params["page"] == "rollout" and "rollout" not in params
+    fresh = _open(AppTest.from_file(APP, default_timeout=30), **params)
+    assert any(win.node in h.value for h in fresh.header)
+    spec = json.loads(fresh.get("plotly_chart")[0].proto.spec)
+    assert {r.split(" · ")[0] for r in spec["layout"]["meta"]["rows"]} == {win.node}
+    lo, hi = spec["layout"]["xaxis"]["range"]
+    assert lo < from_micros(win.start_us).isoformat() and hi > from_micros(win.end_us).isoformat()
+    shown = fresh.dataframe[0].value
+    assert (win.cls, win.node) in set(zip(shown["class"], shown["node"], strict=True))
+    assert any(f"Events behind the window on {win.node}" in h.value for h in fresh.subheader)
+    assert fresh.query_params["node"] == win.node

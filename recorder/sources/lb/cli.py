@@ -4,7 +4,7 @@ push API alone). Heavy imports (SDKs, aiohttp, the writer) happen inside the com
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,6 +50,25 @@ def register(app: typer.Typer) -> None:
     app.command("receive")(receive)
 
 
+def _poll(
+    ctx: typer.Context,
+    key: str,
+    options: dict[str, Any],
+    db: str,
+    cluster: str,
+    service: str | None,
+    interval: float,
+    duration: float | None,
+    heartbeat: float,
+    endpoint: str | None,
+) -> None:
+    """Poll `key` with the options every `gapwatch poll CLOUD` shares (imports when it runs)."""
+    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
+
+    job = PollJob(db, cluster, service, interval, duration, heartbeat, endpoint, wiring(ctx).derive)
+    run_poll(job, key, options)
+
+
 @poll_app.command("elbv2")
 def poll_elbv2(
     ctx: typer.Context,
@@ -79,8 +98,6 @@ def poll_elbv2(
 ) -> None:
     """AWS ELBv2 (NLB/ALB): DescribeTargetHealth per target group, plus its health-check
     settings and timing attributes once a minute."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
-
     if not target_group and not from_bindings:
         raise typer.BadParameter("give --target-group ARN or --from-bindings")
     options = {
@@ -89,12 +106,17 @@ def poll_elbv2(
         "target_group_bindings": from_bindings,
         "api_server": api_server,
     }
-    run_poll(
-        PollJob(
-            db, cluster, service, interval, duration, heartbeat, endpoint_url, wiring(ctx).derive
-        ),
+    _poll(
+        ctx,
         "elbv2",
         options,
+        db,
+        cluster,
+        service,
+        interval,
+        duration,
+        heartbeat,
+        endpoint_url,
     )
 
 
@@ -113,19 +135,22 @@ def poll_slb(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Alibaba Cloud SLB/CLB: a vServer group's members and weights, and their health."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
-
     options = {
         "load_balancer_id": load_balancer_id,
         "vserver_group_id": vserver_group_id,
         "region": region,
     }
-    run_poll(
-        PollJob(
-            db, cluster, service, interval, duration, heartbeat, endpoint_url, wiring(ctx).derive
-        ),
+    _poll(
+        ctx,
         "alibaba-slb",
         options,
+        db,
+        cluster,
+        service,
+        interval,
+        duration,
+        heartbeat,
+        endpoint_url,
     )
 
 
@@ -146,19 +171,22 @@ def poll_clb(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Tencent Cloud CLB: each listener's (and layer-7 rule's) targets, weights and health."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
-
     options = {
         "load_balancer_id": load_balancer_id,
         "region": region,
         "listener_ids": listener_id or [],
     }
-    run_poll(
-        PollJob(
-            db, cluster, service, interval, duration, heartbeat, endpoint_url, wiring(ctx).derive
-        ),
+    _poll(
+        ctx,
         "tencent-clb",
         options,
+        db,
+        cluster,
+        service,
+        interval,
+        duration,
+        heartbeat,
+        endpoint_url,
     )
 
 
@@ -176,14 +204,17 @@ def poll_huawei(
     db: DbOption = DEFAULT_URL,
 ) -> None:
     """Huawei Cloud ELB v3: a pool's members, weights and operating status."""
-    from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
-
-    run_poll(
-        PollJob(
-            db, cluster, service, interval, duration, heartbeat, endpoint_url, wiring(ctx).derive
-        ),
+    _poll(
+        ctx,
         "huawei-elb",
         {"pool_id": pool_id, "region": region},
+        db,
+        cluster,
+        service,
+        interval,
+        duration,
+        heartbeat,
+        endpoint_url,
     )
 
 

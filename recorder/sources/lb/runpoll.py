@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry
 
 from gapwatch.recorder.cliutil import open_store, stderr
 from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.record import configure_logging
 from gapwatch.recorder.sources.lb.build import PLANS, Plan
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
@@ -40,19 +39,6 @@ class PollJob:
     endpoint: str | None
     #: the writer's derive hook (replay's facts), from the app's Wiring
     derive: Derive
-
-
-def _configure_logging() -> None:
-    """Warnings and errors as one JSON object per line on stderr (no secrets are ever logged)."""
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-    )
 
 
 def _clock() -> datetime:
@@ -114,7 +100,7 @@ def run_poll(job: PollJob, key: str, options: dict[str, Any]) -> None:
         if value is not None:
             raw[name] = value
     plan = PLANS[key](raw)
-    _configure_logging()
+    configure_logging()
     asyncio.run(_poll(job, key, plan))
 
 
@@ -131,7 +117,7 @@ def run_receive(
     parse_listen(listen)
     token = load_token(token_file)
     engine = open_store(db)
-    _configure_logging()
+    configure_logging()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -66,7 +66,15 @@ def test_default_scope_records_what_concerns_local_services(store_url: str) -> N
         fake.update("Service", turned)
         fake.update("Node", fake.get("Node", None, "node-1"))  # any event: the Pod stream sees it
         fake.update("Pod", fake.get("Pod", "kubelb", "ingress-1"))
-        wait_until(lambda: caught_up(engine, fake, config), "catching up again")
+        # The widening's relist runs after the Service stream has seen the change, possibly after
+        # every checkpoint already reached the fake's resourceVersion: wait for its rows too.
+        wait_until(
+            lambda: (
+                caught_up(engine, fake, config)
+                and ("Pod", "unrelated-2") in {(r[0], r[2]) for r in stored_rows(engine)}
+            ),
+            "catching up again, the widened scope relisted",
+        )
         status, metrics = _get(port, "/metrics")
         # The shared ClusterView knows what the k8s source saw, for the other sources.
         view = rec.recorder.view

@@ -43,6 +43,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.syncs import programmed
 from gapwatch.replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -153,13 +154,17 @@ def serves_signal(
         return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
-    forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
+    # kube-proxy's own metrics, where scraped, bound when each change was programmed
+    looks = state.syncs.get((svc.cluster, node), [])
+    reach = seconds_us(settings.watch_skew_s) + skew
+    forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
     per_pod = constant(False)
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi, settings))
+        serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach)
+        per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
-    return t_and(t_and(forwarding, per_pod), ready_node), False, []
+    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks), []
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).

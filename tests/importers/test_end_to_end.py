@@ -75,7 +75,8 @@ def test_postmortem_formats_give_the_simulators_windows(
         counts[fmt] = report.stats.kinds
     k8s = sum(1 for o in result.observations if o.source == "k8s-watch")
     assert sum(counts["k8s-audit"].values()) == k8s
-    assert counts["elb-access-log"]["LBAccessLog"] == len(result.truth.requests)
+    # a real ALB logs every request: the file holds successes too, which count for nothing
+    assert counts["elb-access-log"]["LBAccessLog"] > 2 * len(result.truth.requests)
     # the CCM registers every node once at least; CloudTrail has each call
     assert counts["cloudtrail"]["TargetChange"] >= len({w.node for w in result.truth.windows})
     assert _windows(imported) == expected

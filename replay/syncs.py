@@ -1,0 +1,85 @@
+"""When kube-proxy on a node programmed a change, bounded by its own metrics (`sync` facts).
+
+Without probes, F (the node serves) is inferred: each endpoints change is programmed an assumed
+kube-proxy lag later (`proxy_lag_s`, up to 60 s by default). kube-proxy's metrics, scraped by
+the prober or by Prometheus (`gapwatch import prometheus`), narrow that per node and per change
+(DESIGN.md section 6, "kube-proxy lag metrics"):
+
+- `kubeproxy_sync_proxy_rules_last_timestamp_seconds` (S): when the last successful rules sync
+  ended; `..._last_queued_timestamp_seconds` (Q): when the last change asked for one.
+- kube-proxy receives an endpoints change within `reach` of the time the store has for it (the
+  watch skew between two watchers of the same apiserver, plus the clocks' skew).
+- Not yet: a look at time t with S earlier than the change could have reached kube-proxy saw
+  no sync since: the change was not programmed at t (the earliest bound moves to t).
+- Done: a look with S at least `reach` + SYNC_SPAN_S after the change and Q <= S (nothing asked
+  for a sync after that one): the sync that ended at S started after the change arrived, so the
+  change was programmed by S (the latest bound moves to S, or stays where the assumption put it
+  when that is earlier).
+- Where the looks contradict the assumption (not yet programmed after the assumed largest lag:
+  kube-proxy was stuck), the looks win: the change lies after the last "not yet" look, and
+  before the first "done" one.
+
+`kubeproxy_network_programming_duration_seconds` is not used for bounds: it is measured from
+the EndpointSlice's `last-change-trigger-time` annotation, across two machines' clocks, and a
+histogram mixes every Service's changes. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gapwatch.replay.fold import SyncLook
+from gapwatch.replay.signals import Step
+
+#: How long one rules sync may run, at most: a sync that ENDED this long after a change reached
+#: kube-proxy began after it. kube-proxy starts a sync at most once per `--iptables-min-sync-
+#: period` (default 1 s, kube-proxy command-line reference) and logs a sync over that as slow
+#: (`SyncProxyRules complete` elapsed); large clusters should raise it with the measured
+#: `kubeproxy_sync_proxy_rules_duration_seconds`.
+SYNC_SPAN_S = 1.0
+SYNC_SPAN_US = int(SYNC_SPAN_S * 1_000_000)
+
+
+def _done(looks: Sequence[SyncLook], after_us: int) -> int | None:
+    """The first sync, ended at or after `after_us`, with nothing queued since."""
+    for look in looks:
+        queued = look.queued_us
+        if look.synced_us >= after_us and (queued is None or queued <= look.synced_us):
+            return look.synced_us
+    return None
+
+
+def _not_yet(looks: Sequence[SyncLook], before_us: int, until_us: int | None) -> int | None:
+    """The latest look (before `until_us`) whose last sync ended before `before_us`."""
+    found = None
+    for look in looks:
+        if until_us is not None and look.at_us > until_us:
+            break
+        if look.synced_us < before_us and (found is None or look.at_us > found):
+            found = look.at_us
+    return found
+
+
+def programmed(
+    steps: Sequence[Step], looks: Sequence[SyncLook], lo_us: int, hi_us: int, reach_us: int
+) -> list[Step]:
+    """The changes `steps` as kube-proxy programmed them: `lo..hi` later (the assumption),
+    narrowed by the node's metrics looks (module docstring); without looks exactly
+    replay.signals.shifted."""
+    ordered = sorted(looks, key=lambda look: look.at_us)
+    out: list[Step] = []
+    for s in steps:
+        earliest, latest = s.earliest + lo_us, s.latest + hi_us
+        if ordered:
+            done = _done(ordered, s.latest + reach_us + SYNC_SPAN_US)
+            waiting = _not_yet(ordered, s.earliest - reach_us, done)
+            if waiting is not None:
+                earliest = max(earliest, waiting)
+            if done is not None:
+                latest = done if earliest > latest else min(latest, done)
+            latest = max(latest, earliest)
+        if out and earliest < out[-1].latest:
+            earliest = out[-1].latest
+            latest = max(latest, earliest)
+        out.append(Step(earliest, latest, s.value, s.event_id))
+    return out

@@ -61,7 +61,7 @@ def test_real_metrics_pages_become_sync_facts(page: str) -> None:
 
 
 def test_a_failed_scrape_or_a_page_without_syncs_gives_no_fact() -> None:
-    failed = {"metrics": {}, "status": None, "error": "timeout"}
+    failed: dict[str, Any] = {"metrics": {}, "status": None, "error": "timeout"}
     obs = Observation(T0, "prod", "kube-proxy-probe", "ProxyMetrics", "OBSERVED", failed,
                       node="node-a")  # fmt: skip
     assert derive(1, obs) == []

@@ -159,9 +159,10 @@ def serves_signal(
     reach = seconds_us(settings.watch_skew_s) + skew
     forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
     per_pod = constant(False)
+    seen = [e.at_us for e in eps] if looks else []
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach)
+        serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
     return t_and(t_and(forwarding, per_pod), ready_node), bool(looks), []

@@ -26,6 +26,7 @@ histogram mixes every Service's changes. Pure.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from gapwatch.replay.fold import SyncLook
@@ -60,18 +61,36 @@ def _not_yet(looks: Sequence[SyncLook], before_us: int, until_us: int | None) ->
     return found
 
 
+def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int) -> int:
+    """When the change surely was in the store: the first of `seen_in` (the times the node's
+    endpoints lane changed) within `within_us` after it, else `within_us` after it."""
+    i = bisect_left(seen_in, latest_us)
+    if i < len(seen_in) and seen_in[i] <= latest_us + within_us:
+        return seen_in[i]
+    return latest_us + within_us
+
+
 def programmed(
-    steps: Sequence[Step], looks: Sequence[SyncLook], lo_us: int, hi_us: int, reach_us: int
+    steps: Sequence[Step],
+    looks: Sequence[SyncLook],
+    lo_us: int,
+    hi_us: int,
+    reach_us: int,
+    *,
+    seen_in: Sequence[int] = (),
+    within_us: int = 0,
 ) -> list[Step]:
     """The changes `steps` as kube-proxy programmed them: `lo..hi` later (the assumption),
     narrowed by the node's metrics looks (module docstring); without looks exactly
-    replay.signals.shifted."""
+    replay.signals.shifted. A change that reaches the EndpointSlice up to `within_us` later (a
+    Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any."""
     ordered = sorted(looks, key=lambda look: look.at_us)
     out: list[Step] = []
     for s in steps:
         earliest, latest = s.earliest + lo_us, s.latest + hi_us
         if ordered:
-            done = _done(ordered, s.latest + reach_us + SYNC_SPAN_US)
+            arrived = _arrival(s.latest, seen_in, within_us)
+            done = _done(ordered, arrived + reach_us + SYNC_SPAN_US)
             waiting = _not_yet(ordered, s.earliest - reach_us, done)
             if waiting is not None:
                 earliest = max(earliest, waiting)

@@ -127,6 +127,7 @@ def pod_serves(
     settings: DetectSettings,
     looks: Sequence[SyncLook] = (),
     reach_us: int = 0,
+    eps_times: Sequence[int] = (),
 ) -> Tri:
     """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
     kube-proxy lags, narrowed by the node's kube-proxy metrics `looks`: replay.syncs) and it is
@@ -144,7 +145,9 @@ def pod_serves(
     up = shifted([s if s.value else _stopped(s, seen, status_us) for s in up])
     slice_us = seconds_us(settings.slice_lag_s)
     # the EndpointSlice follows the Pod within slice_us: kube-proxy gets the change that late
-    synced = programmed(fwd, looks, lo, hi + slice_us, reach_us + slice_us)
+    synced = programmed(
+        fwd, looks, lo, hi + slice_us, reach_us, seen_in=eps_times, within_us=slice_us
+    )
     return t_and(tri_from_steps(synced, fwd_initial), tri_from_steps(up, up_initial))
 
 

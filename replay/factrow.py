@@ -38,6 +38,7 @@ POD_GRACE_S = _AT["num2"]
 POD_PRESTOP_MS = _AT["num3"]
 POD_OWNER = _AT["text1"]
 POD_REVISION = _AT["text2"]
+POD_IP = _AT["text3"]
 
 # node
 NODE_UNSCHEDULABLE = _AT["num1"]

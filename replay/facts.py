@@ -13,7 +13,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names (comma-separated).
 - pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
-  num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash.
+  num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash,
+  text3 status.podIP (IP targets of an LB map here).
 - node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
 - service: state spec.type; num1 healthCheckNodePort; text1 externalTrafficPolicy, text2 nodePorts.
@@ -217,6 +218,7 @@ def _pod(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num3=_prestop_ms(spec),
             text1=owner,
             text2=revision,
+            text3=status.get("podIP") or None,
         )
     ]
 

@@ -106,6 +106,8 @@ class Memo:
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
     members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
+    #: the membership lanes whose targets are pods (IP targets: no kube-proxy on the path)
+    pod_targets: set[LaneKey] = field(default_factory=set)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -116,6 +118,7 @@ class Memo:
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
         self.members.clear()
+        self.pod_targets.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane
@@ -146,6 +149,9 @@ class FoldState:
     node_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     #: CloudTrail membership changes, in fold order (replay.membership ties them to lanes)
     members: list[MemberRow] = field(default_factory=list)
+    #: (cluster, pod IP) -> (namespace, pod, node): IP targets (AWS LB Controller
+    #: target-type ip) map here (replay.membership)
+    pod_ips: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
     #: (cluster, node) -> kube-proxy's metrics looks, in fold order (replay.syncs)
     syncs: dict[tuple[str, str], list[SyncLook]] = field(default_factory=dict)
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
@@ -317,6 +323,8 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     row[F.POD_REVISION],
                 )
             )
+            if row[F.POD_IP] and row[F.NODE]:
+                state.pod_ips[(cluster, row[F.POD_IP])] = (ns or "", name or "", row[F.NODE])
         elif kind == "node":
             state.nodes.setdefault((cluster, name or ""), []).append(
                 Sample(

@@ -25,7 +25,12 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
-from gapwatch.replay.membership import HEALTH_UNKNOWN, member_lanes, membership_routed
+from gapwatch.replay.membership import (
+    HEALTH_UNKNOWN,
+    member_lanes,
+    membership_routed,
+    pod_targeted,
+)
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
 from gapwatch.replay.signals import (
@@ -114,6 +119,10 @@ def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
 ) -> tuple[Tri, bool, list[Sample]]:
     key = (svc, node)
+    if pod_targeted(state, key):
+        # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
+        alive = tri_from_steps(alive_steps(state, svc, node), False)
+        return alive, False, []
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -221,7 +230,9 @@ def routed_signal(
     inferred = _inferred_routed(state, svc, node, settings, node_driven)
     members = member_lanes(state).get(key)
     if members:  # CloudTrail: membership measured, health only inferred (replay.membership)
-        health = _health_inferred(state, svc, node, settings) if node_driven else HEALTH_UNKNOWN
+        # a node-driven LB checks healthCheckNodePort; IP targets are checked on the pod
+        checked = node_driven and not pod_targeted(state, key)
+        health = _health_inferred(state, svc, node, settings) if checked else HEALTH_UNKNOWN
         lo = seconds_us(settings.ccm_lag_min_s)
         hi = ccm_lag_hi(state, svc, settings)
         return membership_routed(members, inferred, health, lo, hi), True

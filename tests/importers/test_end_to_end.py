@@ -9,6 +9,7 @@ each backend."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.sim.formats import write_format
 from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.sim.result import Window as TrueWindow
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.recorder.writer import EventWriter
@@ -52,6 +54,27 @@ def _write(scenario: str, seed: int, fmt: str, path: Path) -> Path:
     write_format(Simulation(load_scenario(scenario), seed), fmt, out)
     path.write_text(out.getvalue())
     return path
+
+
+def _import_only(engine: Engine, tmp_path: Path, scenario: str, seed: int, fmts: list[str]) -> None:
+    for fmt in fmts:
+        path = _write(scenario, seed, fmt, tmp_path / f"{fmt}.log")
+        report = import_format(engine, load(fmt), [str(path)], cluster="sim", derive=write_facts)
+        assert report.report.error_count == 0
+
+
+POSTMORTEM = ["k8s-audit", "cloudtrail", "elb-access-log"]
+
+
+def _hold_the_truth(truth: Sequence[TrueWindow], found: Sequence[Window], t0: int) -> None:
+    """Every true window lies inside a found window on its node."""
+    assert truth
+    for true in truth:
+        start, end = t0 + true.start_us, t0 + true.end_us
+        assert any(
+            w.node == true.node and w.start_earliest_us <= start and end <= w.end_latest_us
+            for w in found
+        ), (true, found)
 
 
 @pytest.mark.parametrize(("scenario", "seed"), [("seed-3node", 3), ("seed-3node", 2)])
@@ -109,19 +132,10 @@ def test_cloudtrail_alone_gives_the_lb_lane(
     ]
     assert not any(o.kind == "TargetHealth" for o in kept)
     EventWriter(engine, derive=write_facts).write_all(kept)
-    for fmt in ("k8s-audit", "cloudtrail", "elb-access-log"):
-        path = _write(scenario, seed, fmt, tmp_path / f"{fmt}.log")
-        report = import_format(engine, load(fmt), [str(path)], cluster="sim", derive=write_facts)
-        assert report.report.error_count == 0
+    _import_only(engine, tmp_path, scenario, seed, POSTMORTEM)
     projections.refresh(engine)
     found = api.windows(engine)
-    assert result.truth.windows
-    for true in result.truth.windows:
-        start, end = t0 + true.start_us, t0 + true.end_us
-        assert any(
-            w.node == true.node and w.start_earliest_us <= start and end <= w.end_latest_us
-            for w in found
-        ), (true, found)
+    _hold_the_truth(result.truth.windows, found, t0)
     for svc in {w.service for w in found}:
         # one Service's facts, as `gapwatch gaps --service` reads them: the trail's calls
         # name no Service and still come along
@@ -131,16 +145,6 @@ def test_cloudtrail_alone_gives_the_lb_lane(
             assert routed_signal(state, svc, w.node, DEFAULTS)[1], w
     if counted:
         assert sum(w.failed_requests or 0 for w in found) == len(result.truth.requests)
-
-
-def _import_only(engine: Engine, tmp_path: Path, scenario: str, seed: int, fmts: list[str]) -> None:
-    for fmt in fmts:
-        path = _write(scenario, seed, fmt, tmp_path / f"{fmt}.log")
-        report = import_format(engine, load(fmt), [str(path)], cluster="sim", derive=write_facts)
-        assert report.report.error_count == 0
-
-
-POSTMORTEM = ["k8s-audit", "cloudtrail", "elb-access-log"]
 
 
 @pytest.mark.parametrize(
@@ -163,13 +167,7 @@ def test_imported_formats_alone_without_the_simulators_probes(
     _import_only(engine, tmp_path, scenario, seed, [*POSTMORTEM, "prometheus"])
     projections.refresh(engine)
     found = api.windows(engine)
-    assert result.truth.windows
-    for true in result.truth.windows:
-        start, end = t0 + true.start_us, t0 + true.end_us
-        assert any(
-            w.node == true.node and w.start_earliest_us <= start and end <= w.end_latest_us
-            for w in found
-        ), (true, found)
+    _hold_the_truth(result.truth.windows, found, t0)
     assert found and all(w.provenance == "measured" for w in found)
 
     plain = _store(tmp_path / "no-metrics.db")

@@ -39,26 +39,32 @@ from gapwatch.replay.signals import Step
 #: `kubeproxy_sync_proxy_rules_duration_seconds`.
 SYNC_SPAN_S = 1.0
 SYNC_SPAN_US = int(SYNC_SPAN_S * 1_000_000)
+#: How far a scrape's time may be from kube-proxy's clock when searching for a sync: a bound for
+#: the search only (a look that early is still examined), not for the result.
+CLOCKS_US = 60_000_000
 
 
-def _done(looks: Sequence[SyncLook], after_us: int) -> int | None:
-    """The first sync, ended at or after `after_us`, with nothing queued since."""
-    for look in looks:
+def _done(looks: Sequence[SyncLook], times: Sequence[int], after_us: int) -> int | None:
+    """The first look showing a sync ended at or after `after_us` with nothing queued since
+    (looks before `after_us`, less a minute of clock difference, cannot show one)."""
+    for i in range(bisect_left(times, after_us - CLOCKS_US), len(looks)):
+        look = looks[i]
         queued = look.queued_us
         if look.synced_us >= after_us and (queued is None or queued <= look.synced_us):
-            return look.synced_us
+            return i
     return None
 
 
-def _not_yet(looks: Sequence[SyncLook], before_us: int, until_us: int | None) -> int | None:
-    """The latest look (before `until_us`) whose last sync ended before `before_us`."""
-    found = None
-    for look in looks:
-        if until_us is not None and look.at_us > until_us:
-            break
-        if look.synced_us < before_us and (found is None or look.at_us > found):
-            found = look.at_us
-    return found
+def _not_yet(looks: Sequence[SyncLook], end: int, before_us: int, from_us: int) -> int | None:
+    """The time of the latest look (of looks[:end], none before `from_us`) whose last sync
+    ended before `before_us`: the change was not programmed then."""
+    for i in range(end - 1, -1, -1):
+        look = looks[i]
+        if look.at_us < from_us:
+            return None
+        if look.synced_us < before_us:
+            return look.at_us
+    return None
 
 
 def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int) -> int:
@@ -84,17 +90,23 @@ def programmed(
     narrowed by the node's metrics looks (module docstring); without looks exactly
     replay.signals.shifted. A change that reaches the EndpointSlice up to `within_us` later (a
     Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any."""
-    ordered = sorted(looks, key=lambda look: look.at_us)
+    times = [look.at_us for look in looks]
+    ordered = looks
+    if times != sorted(times):
+        ordered = sorted(looks, key=lambda look: look.at_us)
+        times = [look.at_us for look in ordered]
     out: list[Step] = []
     for s in steps:
         earliest, latest = s.earliest + lo_us, s.latest + hi_us
         if ordered:
             arrived = _arrival(s.latest, seen_in, within_us)
-            done = _done(ordered, arrived + reach_us + SYNC_SPAN_US)
-            waiting = _not_yet(ordered, s.earliest - reach_us, done)
+            i = _done(ordered, times, arrived + reach_us + SYNC_SPAN_US)
+            end = len(ordered) if i is None else i
+            waiting = _not_yet(ordered, end, s.earliest - reach_us, earliest)
             if waiting is not None:
                 earliest = max(earliest, waiting)
-            if done is not None:
+            if i is not None:
+                done = ordered[i].synced_us
                 latest = done if earliest > latest else min(latest, done)
             latest = max(latest, earliest)
         if out and earliest < out[-1].latest:

@@ -67,10 +67,11 @@ def _not_yet(looks: Sequence[SyncLook], end: int, before_us: int, from_us: int) 
     return None
 
 
-def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int) -> int:
+def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int, skew_us: int) -> int:
     """When the change surely was in the store: the first of `seen_in` (the times the node's
-    endpoints lane changed) within `within_us` after it, else `within_us` after it."""
-    i = bisect_left(seen_in, latest_us)
+    endpoints lane changed) within `within_us` after it (or `skew_us` before: two watchers
+    may see related changes that far out of order), else `within_us` after it."""
+    i = bisect_left(seen_in, latest_us - skew_us)
     if i < len(seen_in) and seen_in[i] <= latest_us + within_us:
         return seen_in[i]
     return latest_us + within_us
@@ -99,7 +100,7 @@ def programmed(
     for s in steps:
         earliest, latest = s.earliest + lo_us, s.latest + hi_us
         if ordered:
-            arrived = _arrival(s.latest, seen_in, within_us)
+            arrived = _arrival(s.latest, seen_in, within_us, reach_us)
             i = _done(ordered, times, arrived + reach_us + SYNC_SPAN_US)
             end = len(ordered) if i is None else i
             waiting = _not_yet(ordered, end, s.earliest - reach_us, earliest)

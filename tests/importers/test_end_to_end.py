@@ -149,7 +149,12 @@ def test_cloudtrail_alone_gives_the_lb_lane(
 
 @pytest.mark.parametrize(
     ("scenario", "seed", "counted"),
-    [("seed-3node", 3, True), ("seed-3node", 2, True), ("aws-nlb", 4, False)],
+    [
+        ("seed-3node", 3, True),
+        ("seed-3node", 2, True),
+        ("seed-3node", 7, True),
+        ("aws-nlb", 4, False),
+    ],
 )
 def test_imported_formats_alone_without_the_simulators_probes(
     tmp_path: Path, engine: Engine, scenario: str, seed: int, counted: bool

@@ -257,3 +257,42 @@ def test_metadata_level_requests_prove_pod_and_node_deletions() -> None:
     assert lane[1].deletion_us == base + 10 * S
     (node,) = state.nodes[("prod", "node-b")]
     assert (node.value, node.at_us) == ("Deleted", base + 50 * S)
+
+
+def test_real_metadata_level_audit_lines_become_request_facts() -> None:
+    """The falco minikube capture (tests/fixtures/importers, SOURCES.md there): its six writes
+    without objects (Service and Deployment create/delete by minikube-user) are `apireq` facts
+    naming verb, kind and user; none of them is a Pod or Node DELETE, so no lane changes."""
+    from tests.importers.helpers import FIXTURES as IMPORTS
+    from tests.importers.helpers import parse
+
+    found, errors, _stats = parse("k8s-audit", IMPORTS / "falco-k8s-audit-minikube-2018.jsonl")
+    assert not errors
+    requests = [o for o in found if o.kind == "APIRequest"]
+    facts = [f for i, o in enumerate(requests, start=1) for f in derive(i, o)]
+    assert sorted((f.state, f.text1, f.name) for f in facts) == [
+        ("create", "Deployment", "nginx-deployment"),
+        ("create", "Service", "nginx"),
+        ("create", "Service", "nginx"),
+        ("create", "Service", "nginx"),
+        ("delete", "Deployment", "nginx-deployment"),
+        ("delete", "Service", "nginx"),
+    ]
+    assert {f.text2 for f in facts} == {"minikube-user"} and all(f.fact == "apireq" for f in facts)
+    state = fold(FoldState(), facts)
+    assert not state.pods and not state.nodes
+
+
+def test_a_pod_change_counts_from_the_slice_change_seen_just_before_it() -> None:
+    """Two watchers may see the Pod turning ready and its EndpointSlice out of order (within
+    the watch skew): the slice change seen 0.3 s before the pod's counts as the arrival."""
+    pod_ready = Step(100 * S, 100 * S, True, 3)
+    looks = [look(101, 90, 90), look(115, 102, 99.8)]
+    slice_us = S
+    seen = [int(99.7 * S)]
+    (step,) = programmed(
+        [pod_ready], looks, LO, HI + slice_us, REACH, seen_in=seen, within_us=slice_us
+    )
+    assert (step.earliest, step.latest) == (101 * S, 102 * S)
+    (unseen,) = programmed([pod_ready], looks, LO, HI + slice_us, REACH, within_us=slice_us)
+    assert unseen.latest == 100 * S + HI + slice_us  # 102 s is too soon after 101 s + reach

@@ -146,6 +146,14 @@ def test_prometheus_answer_narrows_the_inferred_forwarding_lane() -> None:
     assert [(iv.end - base) / S for iv in plain.possible] == [60]
     assert [(iv.end - base) / S for iv in narrowed.possible] == [14]
     assert [(iv.end - base) / S for iv in narrowed.definite] == [10]
+    # and a programming lag per node for advice: the middle of [+10 s, +14 s]
+    from gapwatch.replay.lags import lag_samples
+
+    assert lag_samples(without) == []
+    lags = lag_samples(with_metrics)
+    assert [(x.node, x.lag, x.seconds, x.up) for x in lags] == [
+        ("node-a", "kube-proxy-programming", 12.0, False)
+    ]
 
 
 def _obs(kind: str, payload: dict[str, Any], seconds: float, **ident: Any) -> Observation:

@@ -18,7 +18,7 @@ from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, SyncLook, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples
-from gapwatch.replay.syncs import programmed
+from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import listed_at
 
 LAG_NAMES = (
@@ -89,11 +89,12 @@ def _synced(
     reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
     # the state the recording found came with the first list: programmed before it began
     listed = listed_at(state, svc) + seconds_us(settings.list_s)
+    index = index_looks(looks)
     out: list[LagSample] = []
     for at, up in changes:
         if at <= listed:
             continue
-        (step,) = programmed([Step(at, at, up, 0)], looks, 0, window_us + 1, reach)
+        (step,) = programmed([Step(at, at, up, 0)], index, 0, window_us + 1, reach)
         if step.latest > at + window_us:  # no look showed it done in time
             continue
         mid = (step.earliest + step.latest) / 2

@@ -48,7 +48,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
-from gapwatch.replay.syncs import programmed
+from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -164,17 +164,17 @@ def serves_signal(
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
-    looks = state.syncs.get((svc.cluster, node), [])
+    looks = index_looks(state.syncs.get((svc.cluster, node), []))
     reach = seconds_us(settings.watch_skew_s) + skew
     forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
     per_pod = constant(False)
-    seen = [e.at_us for e in eps] if looks else []
+    seen = [e.at_us for e in eps] if looks.looks else []
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
-    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks), []
+    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks), []
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).

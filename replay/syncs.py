@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from gapwatch.replay.fold import SyncLook
 from gapwatch.replay.signals import Step
@@ -77,9 +78,25 @@ def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int, skew_us: in
     return latest_us + within_us
 
 
+class SyncIndex(NamedTuple):
+    """A node's looks in time order, with their times (for bisecting): build it once per node
+    (`index_looks`) when many changes are bounded against the same looks."""
+
+    looks: Sequence[SyncLook]
+    times: Sequence[int]
+
+
+def index_looks(looks: Sequence[SyncLook]) -> SyncIndex:
+    times = [look.at_us for look in looks]
+    if times == sorted(times):
+        return SyncIndex(looks, times)
+    ordered = sorted(looks, key=lambda look: look.at_us)
+    return SyncIndex(ordered, [look.at_us for look in ordered])
+
+
 def programmed(
     steps: Sequence[Step],
-    looks: Sequence[SyncLook],
+    looks: Sequence[SyncLook] | SyncIndex,
     lo_us: int,
     hi_us: int,
     reach_us: int,
@@ -91,11 +108,7 @@ def programmed(
     narrowed by the node's metrics looks (module docstring); without looks exactly
     replay.signals.shifted. A change that reaches the EndpointSlice up to `within_us` later (a
     Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any."""
-    times = [look.at_us for look in looks]
-    ordered = looks
-    if times != sorted(times):
-        ordered = sorted(looks, key=lambda look: look.at_us)
-        times = [look.at_us for look in ordered]
+    ordered, times = looks if isinstance(looks, SyncIndex) else index_looks(looks)
     out: list[Step] = []
     for s in steps:
         earliest, latest = s.earliest + lo_us, s.latest + hi_us

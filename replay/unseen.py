@@ -24,7 +24,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
     union,
 )
-from gapwatch.replay.syncs import programmed
+from gapwatch.replay.syncs import SyncIndex, programmed
 
 
 def hidden(
@@ -125,7 +125,7 @@ def pod_serves(
     lo: int,
     hi: int,
     settings: DetectSettings,
-    looks: Sequence[SyncLook] = (),
+    looks: Sequence[SyncLook] | SyncIndex = (),
     reach_us: int = 0,
     eps_times: Sequence[int] = (),
 ) -> Tri:

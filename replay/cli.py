@@ -140,7 +140,9 @@ def gaps(
     as_csv: CsvFlag = False,
     wide: WideFlag = False,
 ) -> None:
-    """List gap windows: the LB routed to a node that did not serve the Service."""
+    """List gap windows: the LB routed to a node that did not serve the Service.
+
+    Access-log failures tied to no node follow as `unknown` node rows (class untied-failures)."""
     # at run time: --help stays light
     from gapwatch.replay import api, cli_checks, cli_tables
     from gapwatch.replay import untied as untied_mod

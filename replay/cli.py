@@ -24,15 +24,20 @@ from gapwatch.recorder.cliutil import (
     stderr,
     time_option,
 )
-from gapwatch.recorder.timefmt import format_time, from_micros
+from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 
 if TYPE_CHECKING:
     from gapwatch.replay.model import Segment, ServiceRef, Window
+    from gapwatch.replay.untied import Untied
+
+#: How `gaps` names the node of failed requests that no Node's address matches (replay.untied).
+UNKNOWN_NODE = "unknown"
+UNTIED_CLASS = "untied-failures"
 
 WINDOW_COLUMNS = [
     "cluster", "service", "node", "class", "start", "end", "duration_s", "duration_min_s",
     "duration_max_s", "provenance", "certain", "rollout", "failed_requests", "opened_by",
-    "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest",
+    "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest", "failed_at",
 ]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
@@ -80,6 +85,35 @@ def window_dict(w: Window) -> dict[str, Any]:
     }
 
 
+def untied_dict(u: Untied) -> dict[str, Any]:
+    """A `gaps --json` row for failed requests tied to no node (replay.untied): node `unknown`,
+    class `untied-failures`, `failed_requests` their count, `failed_at` their times, `start` and
+    `end` the first and last; no durations (they are not a window)."""
+    first, last = u.times_us[0], u.times_us[-1]
+    return {
+        "cluster": u.cluster,
+        "service": u.service.key if u.service is not None else None,
+        "node": UNKNOWN_NODE,
+        "class": UNTIED_CLASS,
+        "start": _t(first),
+        "end": _t(last),
+        "duration_s": None,
+        "duration_min_s": None,
+        "duration_max_s": None,
+        "provenance": "measured",
+        "certain": False,
+        "rollout": None,
+        "failed_requests": u.count,
+        "opened_by": [],
+        "closed_by": [],
+        "start_earliest": _t(first),
+        "start_latest": _t(first),
+        "end_earliest": _t(last),
+        "end_latest": _t(last),
+        "failed_at": [_t(t) for t in u.times_us],
+    }
+
+
 def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
     from gapwatch.replay import api
 
@@ -106,23 +140,36 @@ def gaps(
     as_csv: CsvFlag = False,
     wide: WideFlag = False,
 ) -> None:
-    """List gap windows: the LB routed to a node that did not serve the Service."""
-    from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
+    """List gap windows: the LB routed to a node that did not serve the Service.
+
+    Access-log failures tied to no node follow as `unknown` node rows (class untied-failures)."""
+    # at run time: --help stays light
+    from gapwatch.replay import api, cli_checks, cli_tables
+    from gapwatch.replay import untied as untied_mod
 
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
     cli_checks.check_range(lo, hi)
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
     found = api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
+    untied = untied_mod.untied_failures(
+        engine,
+        cluster=cluster,
+        service=service,
+        since_us=None if lo is None else to_micros(lo),
+        until_us=None if hi is None else to_micros(hi),
+    )
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
         cli_tables.print_windows(found, wide=wide)
+        cli_tables.print_untied(untied)
         return
-    rows = [window_dict(w) for w in found]
+    rows = [window_dict(w) for w in found] + [untied_dict(u) for u in untied]
     if chosen is not OutputFormat.json:
         for r in rows:
             r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
             r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
+            r["failed_at"] = " ".join(r.get("failed_at") or ())
     emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from gapwatch.recorder.humantable import Col, clock, print_table, seconds, short_ids, short_nodes
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay.model import LagStats, Rollout, Segment, Window
+from gapwatch.replay.untied import Untied
 
 #: Window classes as narrow tables print them (`--wide` prints the full names).
 SHORT_CLASS = {
@@ -97,6 +98,19 @@ def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
     if len(services) <= 1:
         cols = [c for c in cols if c.key != "service" or wide]
     print_table(rows, cols, title=title, wide=wide)
+
+
+def print_untied(untied: Sequence[Untied]) -> None:
+    """One line per (cluster, Service) of failed requests no node could be tied to: they are in
+    no window (`--json` lists their times)."""
+    for u in untied:
+        first, last = from_micros(u.times_us[0]), from_micros(u.times_us[-1])
+        where = u.service.key if u.service is not None else "an unknown Service"
+        print(
+            f"{u.count} failed requests at an unknown node ({u.cluster}, {where}) from "
+            f"{first:%Y-%m-%d %H:%M:%S} to {last:%H:%M:%S} UTC: their targets match no Node's "
+            "address; in no window"
+        )
 
 
 def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:

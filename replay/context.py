@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
-from gapwatch.replay.membership import node_driven_by_trail
+from gapwatch.replay.membership import member_lanes, node_driven_by_trail
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import Step, exact_steps
 
@@ -100,4 +100,9 @@ def node_gone_steps(state: FoldState, cluster: str, node: str, reach_us: int) ->
 
 
 def nodes_of(state: FoldState, svc: ServiceRef) -> list[str]:
-    return sorted(n for n in state.service_nodes.get(svc, ()) if n)
+    """The Service's nodes: those with an endpoints or probe lane, and those the LB held (in
+    CloudTrail), a node known only by its instance id included."""
+    nodes = set(state.service_nodes.get(svc, ()))
+    if state.members:
+        nodes.update(n for ref, n in member_lanes(state) if ref == svc)
+    return sorted(n for n in nodes if n)

@@ -14,6 +14,7 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
@@ -37,6 +38,10 @@ def classify(
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
         return "node-not-ready"
+    if pod_targeted(state, (svc, node)):
+        # IP targets: no kube-proxy on the path; the pods were not up yet, or no longer
+        started = alive_initial or any(s.value for s in alive if s.earliest <= at_us)
+        return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
     skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
     ready = value_at(lanes_.eps, at_us + skew) == "ready"

@@ -38,6 +38,7 @@ POD_GRACE_S = _AT["num2"]
 POD_PRESTOP_MS = _AT["num3"]
 POD_OWNER = _AT["text1"]
 POD_REVISION = _AT["text2"]
+POD_IP = _AT["text3"]
 
 # node
 NODE_UNSCHEDULABLE = _AT["num1"]
@@ -65,3 +66,12 @@ MEMBER_PORT = _AT["num1"]
 MEMBER_HC_PORT = _AT["num2"]  # group-created: the group's healthCheckPort
 MEMBER_GROUP = _AT["text1"]
 MEMBER_TARGET = _AT["text3"]
+
+# sync (ProxyMetrics): kube-proxy's last sync and last queued change (us, its own clock)
+SYNC_LAST_US = _AT["num1"]
+SYNC_QUEUED_US = _AT["num2"]
+
+# apireq (APIRequest, an audit event without its object): the verb is the state
+APIREQ_KIND = _AT["text1"]
+APIREQ_USER = _AT["text2"]
+APIREQ_SUBRESOURCE = _AT["text3"]

@@ -13,7 +13,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names (comma-separated).
 - pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
-  num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash.
+  num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash,
+  text3 status.podIP (IP targets of an LB map here).
 - node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
 - service: state spec.type; num1 healthCheckNodePort; text1 externalTrafficPolicy, text2 nodePorts.
@@ -37,6 +38,13 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   text1 target group ARN or Classic LoadBalancerName, text3 target id (instance id or IP).
   Membership only, no health. A failed call (op OBSERVED, errorCode) and
   ModifyTargetGroupAttributes produce no fact. src_us is eventTime (whole seconds).
+- sync: ProxyMetrics (the prober's scrape of kube-proxy's /metrics, or a Prometheus import) of
+  one node; at_us the scrape; num1 kubeproxy_sync_proxy_rules_last_timestamp_seconds and num2
+  ..._last_queued_timestamp_seconds (both in us, kube-proxy's clock); num3 and num4
+  kubeproxy_network_programming_duration_seconds `_count` and `_sum` (us). None without num1.
+- apireq: APIRequest (an audit event at level Metadata/Request: no object): namespace/name the
+  object (node: a Node's name); state the verb; text1 the object's kind, text2 the user, text3
+  the subresource; src_us stageTimestamp.
 """
 
 from __future__ import annotations
@@ -210,6 +218,7 @@ def _pod(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num3=_prestop_ms(spec),
             text1=owner,
             text2=revision,
+            text3=status.get("podIP") or None,
         )
     ]
 
@@ -392,6 +401,56 @@ def _target_change(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
     ]
 
 
+_LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
+_LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
+_PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
+
+
+def _seconds_us(value: Any) -> int | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if value != value or abs(value) > 1e11:
+        return None
+    return round(float(value) * 1_000_000)
+
+
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return int(value) if ok and value == value and abs(value) < 2**62 else None
+
+
+def _sync(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    metrics = _dict(obs.payload.get("metrics"))
+    synced = _seconds_us(metrics.get(_LAST_SYNC))
+    if synced is None or not obs.node:
+        return []
+    count = metrics.get(_PROGRAMMING + "_count")
+    return [
+        dict(
+            base,
+            state="synced",
+            num1=synced,
+            num2=_seconds_us(metrics.get(_LAST_QUEUED)),
+            num3=_count(count),
+            num4=_seconds_us(metrics.get(_PROGRAMMING + "_sum")),
+        )
+    ]
+
+
+def _api_request(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    ref = _dict(payload.get("objectRef"))
+    return [
+        dict(
+            base,
+            state=payload.get("verb"),
+            text1=payload.get("objectKind"),
+            text2=payload.get("username"),
+            text3=ref.get("subresource") or None,
+        )
+    ]
+
+
 _EXTRACTORS = {
     "EndpointSlice": ("slice", _slice),
     "Pod": ("pod", _pod),
@@ -407,6 +466,8 @@ _EXTRACTORS = {
     "TargetHealth": ("target", _target),
     "LBAccessLog": ("access", _access),
     "TargetChange": ("member", _target_change),
+    "ProxyMetrics": ("sync", _sync),
+    "APIRequest": ("apireq", _api_request),
 }
 
 

@@ -55,6 +55,17 @@ class MemberRow(NamedTuple):
     health_check_port: int | None = None  # group-created only
 
 
+class SyncLook(NamedTuple):
+    """One look at kube-proxy's metrics on a node (a `sync` fact): at `at_us` its last rules
+    sync had happened at `synced_us` and the last change was queued at `queued_us` (None when
+    not scraped), both in kube-proxy's clock."""
+
+    at_us: int
+    synced_us: int
+    queued_us: int | None
+    event_id: int
+
+
 class PodSample(NamedTuple):
     at_us: int
     state: str  # pending / ready / terminating / gone
@@ -95,6 +106,8 @@ class Memo:
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
     members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
+    #: the membership lanes whose targets are pods (IP targets: no kube-proxy on the path)
+    pod_targets: set[LaneKey] = field(default_factory=set)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -105,6 +118,7 @@ class Memo:
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
         self.members.clear()
+        self.pod_targets.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane
@@ -135,6 +149,11 @@ class FoldState:
     node_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     #: CloudTrail membership changes, in fold order (replay.membership ties them to lanes)
     members: list[MemberRow] = field(default_factory=list)
+    #: (cluster, pod IP) -> (namespace, pod, node): IP targets (AWS LB Controller
+    #: target-type ip) map here (replay.membership)
+    pod_ips: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    #: (cluster, node) -> kube-proxy's metrics looks, in fold order (replay.syncs)
+    syncs: dict[tuple[str, str], list[SyncLook]] = field(default_factory=dict)
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
@@ -304,6 +323,8 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     row[F.POD_REVISION],
                 )
             )
+            if row[F.POD_IP] and row[F.NODE]:
+                state.pod_ips[(cluster, row[F.POD_IP])] = (ns or "", name or "", row[F.NODE])
         elif kind == "node":
             state.nodes.setdefault((cluster, name or ""), []).append(
                 Sample(
@@ -362,6 +383,12 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     row[F.MEMBER_HC_PORT],
                 )
             )
+        elif kind == "sync":
+            state.syncs.setdefault((cluster, row[F.NODE] or ""), []).append(
+                SyncLook(row[F.AT_US], row[F.SYNC_LAST_US], row[F.SYNC_QUEUED_US], row[F.EVENT_ID])
+            )
+        elif kind == "apireq":
+            _apply_request(state, row)
         elif kind == "access":
             svc = _ref(state, cluster, ns, name)
             # an access-log line is shipped later; its own time is when the request was made
@@ -380,6 +407,33 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         _apply_slice(state, pending)
     state.last_event_id = last_id
     return state
+
+
+#: Who deletes a Pod for good: the kubelet (user system:node:NAME), once its containers stopped
+#: (the first DELETE, from anyone else, only sets deletionTimestamp: the pod terminates).
+KUBELET_USER_PREFIX = "system:node:"
+
+
+def _apply_request(state: FoldState, row: Sequence[Any]) -> None:
+    """An API request whose object the audit log did not keep (level Metadata/Request): what it
+    proves alone. A Pod's create: pending; its DELETE: terminating, or gone when the kubelet
+    sent it; a Node's DELETE: the Node is gone. Everything else is timing evidence only."""
+    cluster, ns, name = row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
+    verb, kind, user = row[F.STATE], row[F.APIREQ_KIND], row[F.APIREQ_USER] or ""
+    own = row[F.SRC_US]
+    at_us = own if own is not None else row[F.AT_US]
+    if kind == "Pod" and name and not row[F.APIREQ_SUBRESOURCE] and verb in ("create", "delete"):
+        if verb == "create":
+            pod_state, deletion = "pending", None
+        elif user.startswith(KUBELET_USER_PREFIX):
+            pod_state, deletion = "gone", None
+        else:
+            pod_state, deletion = "terminating", at_us
+        pods = state.pods.setdefault((cluster, ns or "", name), [])
+        pods.append(PodSample(at_us, pod_state, deletion, None, None, row[F.EVENT_ID], None, None))
+    elif kind == "Node" and name and verb == "delete" and not row[F.APIREQ_SUBRESOURCE]:
+        lane = state.nodes.setdefault((cluster, name), [])
+        lane.append(Sample(at_us, None, "Deleted", row[F.EVENT_ID], None))
 
 
 def horizon(state: FoldState, svc: ServiceRef) -> int:

@@ -141,6 +141,8 @@ class Impact(NamedTuple):
     covered: set[ServiceRef]
     #: failed requests that could not be tied to a node, per Service (None: Service unknown too)
     unknown: dict[ServiceRef | None, int]
+    #: their request times (us) in time order, per (cluster, Service or None)
+    unknown_at: dict[tuple[str, ServiceRef | None], list[int]]
 
 
 def _tie(state: FoldState, cluster: str, target: str) -> tuple[ServiceRef | None, str | None]:
@@ -157,6 +159,7 @@ def access_impact(state: FoldState) -> Impact:
     lanes: dict[tuple[ServiceRef, str], list[int]] = {}
     covered: set[ServiceRef] = set()
     unknown: dict[ServiceRef | None, int] = {}
+    unknown_at: dict[tuple[str, ServiceRef | None], list[int]] = {}
     for (svc, node), samples in state.access.items():
         named = bool(svc.name)
         if named:
@@ -174,11 +177,12 @@ def access_impact(state: FoldState) -> Impact:
                 continue
             if owner is None or where is None:
                 unknown[owner] = unknown.get(owner, 0) + 1
+                unknown_at.setdefault((svc.cluster, owner), []).append(s.at_us)
             else:
                 lanes.setdefault((owner, where), []).append(s.at_us)
-    for times in lanes.values():
+    for times in (*lanes.values(), *unknown_at.values()):
         times.sort()
-    return Impact(lanes, covered, unknown)
+    return Impact(lanes, covered, unknown, unknown_at)
 
 
 def _pod_changes(state: FoldState, svc: ServiceRef) -> dict[tuple[str, str], list[tuple[int, str]]]:

@@ -2,9 +2,9 @@
 
 Each lag pairs a change of a node's endpoints lane (exact, from the watch) with the first matching
 change of a measured lane after it: kube-proxy programming (health-check-node-port or NodePort
-probe), CCM register / deregister (endpoint-driven) or LB health detection up / down
-(node-driven). A lag is the midpoint of the reacting change's sampling interval minus the
-endpoint change time. Pure.
+probe; without probes, kube-proxy's sync metrics: replay.syncs), CCM register / deregister
+(endpoint-driven) or LB health detection up / down (node-driven). A lag is the midpoint of the
+reacting change's sampling interval minus the endpoint change time. Pure.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, nodes_of
-from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
+from gapwatch.replay.fold import FoldState, Sample, SyncLook, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples
+from gapwatch.replay.syncs import index_looks, programmed
+from gapwatch.replay.unseen import listed_at
 
 LAG_NAMES = (
     "kube-proxy-programming",
@@ -73,6 +75,34 @@ def _match(
     return out
 
 
+def _synced(
+    state: FoldState,
+    changes: list[tuple[int, bool]],
+    looks: Sequence[SyncLook],
+    svc: ServiceRef,
+    node: str,
+    window_us: int,
+    settings: DetectSettings,
+) -> list[LagSample]:
+    """kube-proxy programming lags from its metrics (replay.syncs): each change that a look
+    shows programmed within `window_us`, at the midpoint of the bounds the looks give."""
+    reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
+    # the state the recording found came with the first list: programmed before it began
+    listed = listed_at(state, svc) + seconds_us(settings.list_s)
+    index = index_looks(looks)
+    out: list[LagSample] = []
+    for at, up in changes:
+        if at <= listed:
+            continue
+        (step,) = programmed([Step(at, at, up, 0)], index, 0, window_us + 1, reach)
+        if step.latest > at + window_us:  # no look showed it done in time
+            continue
+        mid = (step.earliest + step.latest) / 2
+        lag = max(0.0, (mid - at) / 1e6)
+        out.append(LagSample(svc, node, "kube-proxy-programming", at, lag, up))
+    return out
+
+
 def lag_samples(
     state: FoldState,
     services: Sequence[ServiceRef] | None = None,
@@ -92,9 +122,12 @@ def lag_samples(
                 continue
             health = sorted_lane(state.probes["health"].get(key, []))
             nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+            looks = state.syncs.get((svc.cluster, node))
             if health:
                 proxy = steps_from_samples(health, "200", False)
                 out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node, window))
+            elif looks and not nodeport:  # no probe: kube-proxy's own sync metrics
+                out.extend(_synced(state, changes, looks, svc, node, window, settings))
             else:  # a NodePort closes later than the ready set with PTE: openings only
                 proxy = steps_from_samples(nodeport, "connected", False)
                 opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)

@@ -25,7 +25,12 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
-from gapwatch.replay.membership import HEALTH_UNKNOWN, member_lanes, membership_routed
+from gapwatch.replay.membership import (
+    HEALTH_UNKNOWN,
+    member_lanes,
+    membership_routed,
+    pod_targeted,
+)
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
 from gapwatch.replay.signals import (
@@ -43,6 +48,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
@@ -113,6 +119,10 @@ def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
 ) -> tuple[Tri, bool, list[Sample]]:
     key = (svc, node)
+    if pod_targeted(state, key):
+        # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
+        alive = tri_from_steps(alive_steps(state, svc, node), False)
+        return alive, False, []
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -153,13 +163,18 @@ def serves_signal(
         return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
-    forwarding = tri_from_steps(shifted(fwd, lo, lag_hi), fwd_initial)
+    # kube-proxy's own metrics, where scraped, bound when each change was programmed
+    looks = index_looks(state.syncs.get((svc.cluster, node), []))
+    reach = seconds_us(settings.watch_skew_s) + skew
+    forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
     per_pod = constant(False)
+    seen = [e.at_us for e in eps] if looks.looks else []
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        per_pod = t_or(per_pod, pod_serves(lane, accept, listed, lo, lag_hi, settings))
+        serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
+        per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
-    return t_and(t_and(forwarding, per_pod), ready_node), False, []
+    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks), []
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).
@@ -215,7 +230,9 @@ def routed_signal(
     inferred = _inferred_routed(state, svc, node, settings, node_driven)
     members = member_lanes(state).get(key)
     if members:  # CloudTrail: membership measured, health only inferred (replay.membership)
-        health = _health_inferred(state, svc, node, settings) if node_driven else HEALTH_UNKNOWN
+        # a node-driven LB checks healthCheckNodePort; IP targets are checked on the pod
+        checked = node_driven and not pod_targeted(state, key)
+        health = _health_inferred(state, svc, node, settings) if checked else HEALTH_UNKNOWN
         lo = seconds_us(settings.ccm_lag_min_s)
         hi = ccm_lag_hi(state, svc, settings)
         return membership_routed(members, inferred, health, lo, hi), True

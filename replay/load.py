@@ -48,12 +48,13 @@ def _where(
     if service is not None:
         # index-friendly (cluster, namespace, ...): the Service's own facts, the pods and
         # workloads of its namespace, the cluster's nodes, and access-log lines and CloudTrail
-        # membership changes that name no Service (tied by target address and NodePort)
+        # membership changes that name no Service (tied by target address and NodePort),
+        # kube-proxy's syncs per node, API requests without their objects
         params.update(cluster=service.cluster, ns=service.namespace, svc=service.name)
         clauses.append("cluster = :cluster")
         clauses.append(
-            "((namespace = :ns AND (name = :svc OR fact IN ('pod', 'workload')))"
-            " OR (namespace IS NULL AND fact IN ('node', 'access', 'member')))"
+            "((namespace = :ns AND (name = :svc OR fact IN ('pod', 'workload', 'apireq')))"
+            " OR (namespace IS NULL AND fact IN ('node', 'access', 'member', 'sync', 'apireq')))"
         )
     return " AND ".join(clauses), params
 

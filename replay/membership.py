@@ -25,6 +25,7 @@ Pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from gapwatch.replay.fold import FoldState, LaneKey, MemberRow, Sample, sorted_lane
@@ -53,11 +54,14 @@ def node_driven_by_trail(state: FoldState, svc: ServiceRef) -> bool:
         for m in state.members
     ):
         return True
+    lanes = member_lanes(state)
     return any(
         ref == svc
+        and (svc.cluster, node) in state.nodes  # a Node object: its endpoints are known
+        and (ref, node) not in state.memo.pod_targets
         and any(s.value == REGISTERED for s in samples)
         and not any(e.value == "ready" for e in state.endpoints.get((svc, node), ()))
-        for (ref, node), samples in member_lanes(state).items()
+        for (ref, node), samples in lanes.items()
     )
 
 
@@ -69,28 +73,60 @@ def _service(state: FoldState, m: MemberRow) -> ServiceRef | None:
     return None
 
 
+#: An EC2 instance id: the target of an instance-mode target group ("i-" and 8 or 17 hex digits)
+_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+
+
 def _node(state: FoldState, m: MemberRow) -> str | None:
+    """The target's node: by the Nodes' providerIDs and addresses; an instance no Node names
+    (yet) is named by its instance id, so its lane still exists."""
     if m.node:
         return m.node
     target = m.target or ""
-    return state.node_ids.get((m.cluster, target)) or state.node_addresses.get((m.cluster, target))
+    known = state.node_ids.get((m.cluster, target)) or state.node_addresses.get((m.cluster, target))
+    if known:
+        return known
+    return target if _INSTANCE_ID.match(target) else None
+
+
+def _pod(state: FoldState, m: MemberRow) -> tuple[ServiceRef | None, str] | None:
+    """An IP target that is a pod's IP (AWS LB Controller `target-type: ip`): the Service whose
+    EndpointSlices named the pod, and the pod's node."""
+    hit = state.pod_ips.get((m.cluster, m.target or ""))
+    if hit is None:
+        return None
+    namespace, pod, node = hit
+    for svc, pods in state.service_pods.items():
+        if svc.cluster == m.cluster and svc.namespace == namespace and pod in pods:
+            return svc, node
+    return None, node
+
+
+def pod_targeted(state: FoldState, key: LaneKey) -> bool:
+    """Whether the LB sends this lane's traffic to pod IPs: past kube-proxy, straight to the
+    pods (the lane's F is the local pods serving, not kube-proxy forwarding)."""
+    member_lanes(state)
+    return key in state.memo.pod_targets
 
 
 def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
     """Per (Service, node): the membership changes (value registered / deregistered, at the
-    call's eventTime), in time order. Memoized until the next fold."""
+    call's eventTime), in time order: a node is registered while the group holds any of its
+    targets (one instance, or several pod IPs). Memoized until the next fold."""
     if state.memo.members:
         return state.memo.members[0]
     groups: dict[tuple[str, str], ServiceRef] = {}
-    resolved: list[tuple[MemberRow, ServiceRef | None, str | None]] = []
+    resolved: list[tuple[MemberRow, ServiceRef | None, str | None, bool]] = []
     for m in sorted(state.members, key=lambda r: (r.at_us, r.event_id)):
-        svc = _service(state, m)
+        pod = _pod(state, m)
+        svc = pod[0] if pod is not None and pod[0] is not None else _service(state, m)
         if svc is not None and m.group:
             groups.setdefault((m.cluster, m.group), svc)
-        resolved.append((m, svc, _node(state, m)))
+        node = pod[1] if pod is not None else _node(state, m)
+        resolved.append((m, svc, node, pod is not None))
     out: dict[LaneKey, list[Sample]] = {}
-    held: dict[tuple[str, str], set[str]] = {}
-    for m, found, node in resolved:
+    held: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for m, found, node, is_pod in resolved:
         group = (m.cluster, m.group or "")
         svc = found or groups.get(group)
         if svc is None:
@@ -98,13 +134,27 @@ def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
         if m.state == GROUP_CREATED:  # no membership: it only tied the group to the Service
             continue
         if m.state == "group-deleted":
-            for gone in sorted(held.pop(group, set())):
-                out[(svc, gone)].append(Sample(m.at_us, None, "deregistered", m.event_id))
+            for gone, targets in sorted(held.pop(group, {}).items()):
+                if targets:
+                    out[(svc, gone)].append(Sample(m.at_us, None, "deregistered", m.event_id))
             continue
         if node is None:
             continue
-        held.setdefault(group, set()).add(node)
-        value = REGISTERED if m.state == REGISTERED else "deregistered"
+        if is_pod:
+            state.memo.pod_targets.add((svc, node))
+        targets = held.setdefault(group, {}).setdefault(node, set())
+        target = m.target or node
+        if m.state == REGISTERED:
+            if targets:  # the node was registered already (another of its pods)
+                targets.add(target)
+                continue
+            targets.add(target)
+            value = REGISTERED
+        else:
+            targets.discard(target)
+            if targets:  # another of the node's targets is still registered
+                continue
+            value = "deregistered"
         out.setdefault((svc, node), []).append(Sample(m.at_us, None, value, m.event_id))
     state.memo.members.append(out)
     return out

@@ -222,7 +222,7 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
         text(
             "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
             "AND fact IN ('slice','health','nodeport','target','access','event','service',"
-            "'pod','workload','node')"
+            "'pod','workload','node','member','sync','apireq')"
         ),
         {"after": after},
     ).all()
@@ -235,11 +235,17 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
     direct = {
         ServiceRef(c, ns or "", n or "")
         for c, f, ns, n in rows
-        if f not in ("pod", "workload", "node") and (ns or f != "access")
+        if f not in ("pod", "workload", "node", "member", "sync", "apireq")
+        and (ns or f != "access")
     }
-    namespaces = {(c, ns) for c, f, ns, _n in rows if f in ("pod", "workload")}
-    # a node, or an access-log line tied to no Service yet, may concern any of the cluster's
-    clusters = {c for c, f, ns, _n in rows if f == "node" or (f == "access" and not ns)}
+    namespaces = {(c, ns) for c, f, ns, _n in rows if f in ("pod", "workload", "apireq") and ns}
+    # a node (its Node object, kube-proxy's syncs, an API request on it), a CloudTrail call or
+    # an access-log line tied to no Service yet may concern any of the cluster's Services
+    clusters = {
+        c
+        for c, f, ns, _n in rows
+        if f in ("node", "sync", "member") or (f in ("access", "apireq") and not ns)
+    }
     if namespaces or clusters:
         known = conn.execute(
             text(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import eps_steps, local_pods
-from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
+from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import (
     HI,
@@ -24,6 +24,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
     union,
 )
+from gapwatch.replay.syncs import SyncIndex, programmed
 
 
 def hidden(
@@ -124,9 +125,13 @@ def pod_serves(
     lo: int,
     hi: int,
     settings: DetectSettings,
+    looks: Sequence[SyncLook] | SyncIndex = (),
+    reach_us: int = 0,
+    eps_times: Sequence[int] = (),
 ) -> Tri:
     """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
-    kube-proxy lags) and it is still up (it stops before the Pod update that says so)."""
+    kube-proxy lags, narrowed by the node's kube-proxy metrics `looks`: replay.syncs) and it is
+    still up (it stops before the Pod update that says so)."""
     list_us = seconds_us(settings.list_s)
     status_us = seconds_us(settings.pod_status_s)
     states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
@@ -139,8 +144,11 @@ def pod_serves(
     seen = [p.at_us for p in lane]
     up = shifted([s if s.value else _stopped(s, seen, status_us) for s in up])
     slice_us = seconds_us(settings.slice_lag_s)
-    programmed = tri_from_steps(shifted(fwd, lo, hi + slice_us), fwd_initial)
-    return t_and(programmed, tri_from_steps(up, up_initial))
+    # the EndpointSlice follows the Pod within slice_us: kube-proxy gets the change that late
+    synced = programmed(
+        fwd, looks, lo, hi + slice_us, reach_us, seen_in=eps_times, within_us=slice_us
+    )
+    return t_and(tri_from_steps(synced, fwd_initial), tri_from_steps(up, up_initial))
 
 
 def _stopped(step: Step, seen: list[int], status_us: int) -> Step:

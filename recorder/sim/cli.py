@@ -72,7 +72,7 @@ def simulate(
         typer.Option(
             "--format",
             help="ndjson (every observation), or one postmortem format to test importers with: "
-            "k8s-audit, cloudtrail, elb-access-log (needs --out).",
+            "k8s-audit, cloudtrail, elb-access-log, prometheus (needs --out).",
         ),
     ] = "ndjson",
 ) -> None:

@@ -7,8 +7,10 @@
   as on a real node; graceful deletion is a DELETE whose response still holds the Pod.
 - `cloudtrail`: one `{"Records": [...]}` file of RegisterTargets / DeregisterTargets calls at the
   instants the CCM made them (CloudTrail's eventTime has whole seconds).
-- `elb-access-log`: the ALB access-log lines of the failed requests (the simulator logs no
-  successful ones).
+- `elb-access-log`: the ALB access log, every failed request's line and a sample of successful
+  ones (recorder.sim.alblog), in request order.
+- `prometheus`: kube-proxy's lag metrics per node as a Prometheus `query_range` answer
+  (recorder.sim.promformat).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from typing import IO, Any
 import orjson
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.alblog import access_log_lines
 from gapwatch.recorder.sim.emit import ACCESS_LOG, K8S
+from gapwatch.recorder.sim.promformat import query_range
 from gapwatch.recorder.sim.result import Simulation
-from gapwatch.recorder.timefmt import format_time
+from gapwatch.recorder.timefmt import format_time, to_micros
 
-FORMATS = ("k8s-audit", "cloudtrail", "elb-access-log")
+FORMATS = ("k8s-audit", "cloudtrail", "elb-access-log", "prometheus")
 #: kind -> (API group/version for objectRef, resource)
 _RESOURCES = {
     "EndpointSlice": ("discovery.k8s.io/v1", "endpointslices"),
@@ -120,15 +124,30 @@ def _trail_records(sim: Simulation) -> list[dict[str, Any]]:
 def write_format(sim: Simulation, fmt: str, out: IO[str]) -> Counter[str]:
     """Run `sim` and write its records in `fmt` (one of FORMATS); counts per record type."""
     counts: Counter[str] = Counter()
+    failed: list[tuple[int, str]] = []
     for obs in sim:
         if fmt == "k8s-audit" and obs.source == K8S and obs.kind in _RESOURCES:
             out.write(orjson.dumps(audit_event(obs)).decode())
             out.write("\n")
             counts[f"audit {obs.kind}"] += 1
         elif fmt == "elb-access-log" and obs.source == ACCESS_LOG:
-            out.write(str(obs.payload["line"]))
+            assert obs.source_time is not None
+            failed.append((to_micros(obs.source_time), str(obs.payload["line"])))
+    world = sim.world
+    assert world is not None, "run the simulation first"
+    if fmt == "elb-access-log":
+        start = to_micros(world.clock.dt(0))
+        lines = [(at - start, line) for at, line in failed]
+        for line in access_log_lines(world, sim.seed, lines):
+            out.write(line)
             out.write("\n")
             counts["access-log line"] += 1
+        counts["access-log failed request"] = len(failed)
+    if fmt == "prometheus":
+        answer = query_range(world)
+        out.write(orjson.dumps(answer).decode())
+        out.write("\n")
+        counts["Prometheus series"] = len(answer["data"]["result"])
     if fmt == "cloudtrail":
         records = _trail_records(sim)
         out.write(orjson.dumps({"Records": records}).decode())

@@ -34,6 +34,10 @@ class KubeProxies:
     def __init__(self, world: World) -> None:
         self.w = world
         self.nodes: dict[str, ProxyState] = {}
+        #: per node, when changes were queued and rules syncs ended, kept after kube-proxy
+        #: stops (its lag metrics, recorder.sim.formats `prometheus`)
+        self.queued_us: dict[str, list[int]] = {}
+        self.synced_us: dict[str, list[int]] = {}
 
     def start(self, node: str, *, immediately: bool = False) -> None:
         """kube-proxy comes up on `node` (at bootstrap: already synced)."""
@@ -58,6 +62,7 @@ class KubeProxies:
         if st is None:
             return
         view = dict(self.w.slices.by_node.get(node, {}))
+        self.queued_us.setdefault(node, []).append(self.w.loop.now)
         lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
         self.w.loop.after(lag, self._sync, node, view, self.w.loop.now)
 
@@ -98,6 +103,7 @@ class KubeProxies:
         if not ready and self.w.s.kube_proxy.proxy_terminating_endpoints:
             forwards = tuple(uid for uid, ep in local.items() if ep.serving and ep.terminating)
         st.last_sync_us = self.w.loop.now
+        self.synced_us.setdefault(node, []).append(self.w.loop.now)
         if forwards != st.forwards_to or len(ready) != st.local_ready:
             st.forwards_to = forwards
             st.local_ready = len(ready)

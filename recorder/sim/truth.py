@@ -57,6 +57,9 @@ class TruthTracker:
     rollouts: list[TrueRollout] = field(default_factory=list)
     _open: dict[str, tuple[int, str]] = field(default_factory=dict)
     _segments: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: (time, the nodes the LB routes to from then on), at every change (the simulated ALB
+    #: log's successful requests: recorder.sim.alblog)
+    routing: list[tuple[int, frozenset[str]]] = field(default_factory=list)
     _routed: frozenset[str] = frozenset()
     _rate_k: int = 0
 
@@ -76,6 +79,7 @@ class TruthTracker:
                     self._rate_k = len(routed)
                 flipped = routed ^ self._routed
                 self._routed = routed
+                self.routing.append((now, routed))
                 self._settle(now)
                 extra = flipped.union(self._open).difference(nodes)
                 if extra:

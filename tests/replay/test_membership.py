@@ -208,3 +208,70 @@ def test_a_registered_node_without_endpoints_means_the_lb_checks_health() -> Non
     assert [(w.node, w.cls, w.certain) for w in found] == [
         ("n1", "closed-before-deregistered", True)
     ]
+
+
+INSTANCE = "i-0a1b2c3d4e5f60718"  # an EC2 instance id (17 hex digits)
+
+
+def test_a_node_seen_only_in_the_trail_gets_a_lane_named_by_its_instance_id() -> None:
+    """The CCM registered an instance no Node object names (the audit log began later, or the
+    node is new): the LB may route there and nothing says it serves, so its possible window is
+    shown under the instance id; once a Node names the instance, the lane is that node's."""
+    trail_only = [*rollout(), trail(20, "RegisterTargets", INSTANCE)]
+    state = fold(FoldState(), facts_of(trail_only))
+    assert (REF, INSTANCE) in member_lanes(state)
+    found = [w for w in detect(state, settings=SETTINGS) if w.node == INSTANCE]
+    assert len(found) == 1 and not found[0].certain
+    assert found[0].start_earliest_us == us(19 + 2)  # the call (+-1 s) applied 2..5 s later
+    from gapwatch.replay.context import ccm_mode
+
+    # an unknown node's endpoints are unknown: it does not make the LB look node-driven
+    assert ccm_mode(state, REF, SETTINGS) == "endpoint"
+    named = fold(FoldState(), facts_of([*trail_only, node(0, INSTANCE.removeprefix("i-"))]))
+    assert (REF, INSTANCE) not in member_lanes(named)
+    assert (REF, INSTANCE.removeprefix("i-")) in member_lanes(named)
+
+
+def _with_ip(obs: Observation, ip: str) -> Observation:
+    obs.payload["status"]["podIP"] = ip
+    return obs
+
+
+def test_ip_targets_map_to_their_pods_node_and_bypass_kube_proxy() -> None:
+    """AWS LB Controller `target-type: ip`: the group holds pod IPs on the container port. Each
+    maps to its pod's node and the Service whose slices name the pod; the node stays registered
+    while any of its pods is; F is the pods themselves (no kube-proxy on the path), so a pod
+    gone before its deregistration is the window, whatever kube-proxy did."""
+    observations = [
+        service(0),
+        node(0, "n1"),
+        _with_ip(pod(5, "p1", "n1", "ready"), "10.1.0.5"),
+        _with_ip(pod(5, "p2", "n1", "ready"), "10.1.0.6"),
+        eps(5, [("p1", "n1", "ready"), ("p2", "n1", "ready")]),
+        trail(8, "RegisterTargets", "10.1.0.5", port=8080),
+        trail(8, "RegisterTargets", "10.1.0.6", port=8080),
+        _with_ip(pod(40, "p1", "n1", "terminating", deleted_at=40), "10.1.0.5"),
+        eps(40, [("p1", "n1", "stopped"), ("p2", "n1", "ready")]),
+        trail(45, "DeregisterTargets", "10.1.0.5", port=8080),  # p2 still registered
+        _with_ip(pod(50, "p2", "n1", "terminating", deleted_at=50), "10.1.0.6"),
+        eps(50, [("p1", "n1", "stopped"), ("p2", "n1", "stopped")]),
+        _with_ip(pod(60, "p2", "n1", "gone", deleted_at=50), "10.1.0.6"),
+        _with_ip(pod(61, "p1", "n1", "gone", deleted_at=40), "10.1.0.5"),
+        eps(61, []),
+        trail(80, "DeregisterTargets", "10.1.0.6", port=8080),
+    ]
+    state = fold(FoldState(), facts_of(observations))
+    lanes = member_lanes(state)
+    assert [(s.value, s.at_us) for s in lanes[(REF, "n1")]] == [
+        ("registered", us(8)),
+        ("deregistered", us(80)),
+    ]
+    from gapwatch.replay.membership import pod_targeted
+
+    assert pod_targeted(state, (REF, "n1"))
+    (window,) = detect(state, settings=SETTINGS)
+    assert (window.node, window.cls) == ("n1", "pod-gone-before-deregistered")
+    # the last pod stops at 61 s at the latest (the update that says so); the LB may route
+    # until the call (80 s +-1 s) applied, 5 s after at most
+    assert window.end_latest_us == us(86)
+    assert us(55) <= window.start_earliest_us <= us(61)

@@ -1,0 +1,130 @@
+"""When kube-proxy on a node programmed a change, bounded by its own metrics (`sync` facts).
+
+Without probes, F (the node serves) is inferred: each endpoints change is programmed an assumed
+kube-proxy lag later (`proxy_lag_s`, up to 60 s by default). kube-proxy's metrics, scraped by
+the prober or by Prometheus (`gapwatch import prometheus`), narrow that per node and per change
+(DESIGN.md section 6, "kube-proxy lag metrics"):
+
+- `kubeproxy_sync_proxy_rules_last_timestamp_seconds` (S): when the last successful rules sync
+  ended; `..._last_queued_timestamp_seconds` (Q): when the last change asked for one.
+- kube-proxy receives an endpoints change within `reach` of the time the store has for it (the
+  watch skew between two watchers of the same apiserver, plus the clocks' skew).
+- Not yet: a look at time t with S earlier than the change could have reached kube-proxy saw
+  no sync since: the change was not programmed at t (the earliest bound moves to t).
+- Done: a look with S at least `reach` + SYNC_SPAN_S after the change and Q <= S (nothing asked
+  for a sync after that one): the sync that ended at S started after the change arrived, so the
+  change was programmed by S (the latest bound moves to S, or stays where the assumption put it
+  when that is earlier).
+- Where the looks contradict the assumption (not yet programmed after the assumed largest lag:
+  kube-proxy was stuck), the looks win: the change lies after the last "not yet" look, and
+  before the first "done" one.
+
+`kubeproxy_network_programming_duration_seconds` is not used for bounds: it is measured from
+the EndpointSlice's `last-change-trigger-time` annotation, across two machines' clocks, and a
+histogram mixes every Service's changes. Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from gapwatch.replay.fold import SyncLook
+from gapwatch.replay.signals import Step
+
+#: How long one rules sync may run, at most: a sync that ENDED this long after a change reached
+#: kube-proxy began after it. kube-proxy starts a sync at most once per `--iptables-min-sync-
+#: period` (default 1 s, kube-proxy command-line reference) and logs a sync over that as slow
+#: (`SyncProxyRules complete` elapsed); large clusters should raise it with the measured
+#: `kubeproxy_sync_proxy_rules_duration_seconds`.
+SYNC_SPAN_S = 1.0
+SYNC_SPAN_US = int(SYNC_SPAN_S * 1_000_000)
+#: How far a scrape's time may be from kube-proxy's clock when searching for a sync: a bound for
+#: the search only (a look that early is still examined), not for the result.
+CLOCKS_US = 60_000_000
+
+
+def _done(looks: Sequence[SyncLook], times: Sequence[int], after_us: int) -> int | None:
+    """The first look showing a sync ended at or after `after_us` with nothing queued since
+    (looks before `after_us`, less a minute of clock difference, cannot show one)."""
+    for i in range(bisect_left(times, after_us - CLOCKS_US), len(looks)):
+        look = looks[i]
+        queued = look.queued_us
+        if look.synced_us >= after_us and (queued is None or queued <= look.synced_us):
+            return i
+    return None
+
+
+def _not_yet(looks: Sequence[SyncLook], end: int, before_us: int, from_us: int) -> int | None:
+    """The time of the latest look (of looks[:end], none before `from_us`) whose last sync
+    ended before `before_us`: the change was not programmed then."""
+    for i in range(end - 1, -1, -1):
+        look = looks[i]
+        if look.at_us < from_us:
+            return None
+        if look.synced_us < before_us:
+            return look.at_us
+    return None
+
+
+def _arrival(latest_us: int, seen_in: Sequence[int], within_us: int, skew_us: int) -> int:
+    """When the change surely was in the store: the first of `seen_in` (the times the node's
+    endpoints lane changed) within `within_us` after it (or `skew_us` before: two watchers
+    may see related changes that far out of order), else `within_us` after it."""
+    i = bisect_left(seen_in, latest_us - skew_us)
+    if i < len(seen_in) and seen_in[i] <= latest_us + within_us:
+        return seen_in[i]
+    return latest_us + within_us
+
+
+class SyncIndex(NamedTuple):
+    """A node's looks in time order, with their times (for bisecting): build it once per node
+    (`index_looks`) when many changes are bounded against the same looks."""
+
+    looks: Sequence[SyncLook]
+    times: Sequence[int]
+
+
+def index_looks(looks: Sequence[SyncLook]) -> SyncIndex:
+    times = [look.at_us for look in looks]
+    if times == sorted(times):
+        return SyncIndex(looks, times)
+    ordered = sorted(looks, key=lambda look: look.at_us)
+    return SyncIndex(ordered, [look.at_us for look in ordered])
+
+
+def programmed(
+    steps: Sequence[Step],
+    looks: Sequence[SyncLook] | SyncIndex,
+    lo_us: int,
+    hi_us: int,
+    reach_us: int,
+    *,
+    seen_in: Sequence[int] = (),
+    within_us: int = 0,
+) -> list[Step]:
+    """The changes `steps` as kube-proxy programmed them: `lo..hi` later (the assumption),
+    narrowed by the node's metrics looks (module docstring); without looks exactly
+    replay.signals.shifted. A change that reaches the EndpointSlice up to `within_us` later (a
+    Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any."""
+    ordered, times = looks if isinstance(looks, SyncIndex) else index_looks(looks)
+    out: list[Step] = []
+    for s in steps:
+        earliest, latest = s.earliest + lo_us, s.latest + hi_us
+        if ordered:
+            arrived = _arrival(s.latest, seen_in, within_us, reach_us)
+            i = _done(ordered, times, arrived + reach_us + SYNC_SPAN_US)
+            end = len(ordered) if i is None else i
+            waiting = _not_yet(ordered, end, s.earliest - reach_us, earliest)
+            if waiting is not None:
+                earliest = max(earliest, waiting)
+            if i is not None:
+                done = ordered[i].synced_us
+                latest = done if earliest > latest else min(latest, done)
+            latest = max(latest, earliest)
+        if out and earliest < out[-1].latest:
+            earliest = out[-1].latest
+            latest = max(latest, earliest)
+        out.append(Step(earliest, latest, s.value, s.event_id))
+    return out

@@ -12,7 +12,7 @@ them. Pure; never imports the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -210,7 +210,10 @@ def node_windows(
     settings: WhatIf,
     book: LagBook,
     detect_settings: DetectSettings,
+    lb: Mapping[str, float] | None = None,
 ) -> list[Window]:
+    """The node's windows under `settings`; `lb`: the recorded LB settings (`recorded_lb`)."""
+    hc = recorded_lb(detect_settings, lb)
     pods = pod_lives(state, svc, node)
     counts = _counts(pods, settings)
     pte = settings.proxy_terminating_endpoints
@@ -229,15 +232,15 @@ def node_windows(
         hc_changed = settings.hc_interval_s is not None or (
             settings.hc_healthy_threshold is not None or settings.hc_unhealthy_threshold is not None
         )
-        interval = settings.hc_interval_s or detect_settings.hc_interval_s
+        interval = settings.hc_interval_s or hc["hc_interval_s"]
         for at, up in ready_changes:
             proxy_at = at + book.get(node, at, "kube-proxy-programming")
             name = "lb-health-up" if up else "lb-health-down"
             if hc_changed:
                 threshold = (
-                    (settings.hc_healthy_threshold or detect_settings.hc_healthy_threshold)
+                    (settings.hc_healthy_threshold or hc["hc_healthy_threshold"])
                     if up
-                    else (settings.hc_unhealthy_threshold or detect_settings.hc_unhealthy_threshold)
+                    else (settings.hc_unhealthy_threshold or hc["hc_unhealthy_threshold"])
                 )
                 detect_us = round((threshold - 0.5) * interval * US)
                 routed_changes.append((proxy_at + detect_us, up, 0))
@@ -267,6 +270,33 @@ def node_windows(
         settings=detect_settings,
     )
     return [w for w in found if w.cls != "node-not-ready"]
+
+
+#: The LB settings a what-if can set, and the DetectSettings field each is recorded in.
+LB_SETTINGS: tuple[str, ...] = ("hc_interval_s", "hc_healthy_threshold", "hc_unhealthy_threshold")
+
+
+def recorded_lb(
+    detect_settings: DetectSettings, lb: Mapping[str, float] | None
+) -> dict[str, float]:
+    """The LB's health-check settings the recording ran with: the measured ones (target-group
+    reads, replay.measure) where given, else the assumptions'."""
+    out = {name: float(getattr(detect_settings, name)) for name in LB_SETTINGS}
+    out.update({k: v for k, v in (lb or {}).items() if k in LB_SETTINGS})
+    return out
+
+
+def unchanged_dropped(settings: WhatIf, lb: Mapping[str, float]) -> WhatIf:
+    """`settings` with every LB setting equal to the recorded one unset (choosing the value the
+    LB ran with is "as recorded"), and the deregistration delay unset: it decides how long
+    connections open at deregistration may finish, never whether new ones are routed, so it
+    changes no window."""
+    changes: dict[str, None] = {"deregistration_delay_s": None}
+    for name in LB_SETTINGS:
+        value = getattr(settings, name)
+        if value is not None and float(value) == lb.get(name):
+            changes[name] = None
+    return replace(settings, **changes)
 
 
 def as_recorded(
@@ -307,9 +337,13 @@ def whatif(
     detect_settings: DetectSettings = DEFAULTS,
     *,
     worst_case: bool = False,
+    lb: Mapping[str, float] | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
-    given the worst measured lags, when `worst_case`)."""
+    given the worst measured lags, when `worst_case`). `lb`: the LB settings measured from the
+    log (replay.measure); a setting equal to the recorded one changes nothing."""
+    recorded = recorded_lb(detect_settings, lb)
+    settings = unchanged_dropped(settings, recorded)
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
         if not worst_case and as_recorded(state, svc, settings, detect_settings):
@@ -317,9 +351,9 @@ def whatif(
             continue
         book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
         for node in nodes_of(state, svc):
-            found = node_windows(state, svc, node, settings, book, detect_settings)
+            found = node_windows(state, svc, node, settings, book, detect_settings, recorded)
             out.extend(replace(w, provenance="inferred") for w in found)
-        recorded = detect(state, [svc], detect_settings)
-        out.extend(w for w in recorded if w.cls == "node-not-ready")
+        kept = detect(state, [svc], detect_settings)
+        out.extend(w for w in kept if w.cls == "node-not-ready")
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

@@ -193,8 +193,42 @@ class LbPoller:
         self.last = current
 
     def heartbeat(self) -> None:
+        if self.first_us is None:
+            self._attributes()
         self.poll(heartbeat=True)
         self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
+
+    def _attributes(self) -> None:
+        """The first look reads the group's settings (`DescribeTargetGroups` health-check
+        fields and `DescribeTargetGroupAttributes`), as the real poller stores them once."""
+        w = self.w
+        s = w.s
+        hc = s.lb.health_check
+        node_driven = s.ccm.mode == "node-driven"
+        port = s.service.health_check_node_port if node_driven else s.service.node_port
+        attributes = {
+            "HealthCheckIntervalSeconds": f"{hc.interval_s:g}",
+            "HealthCheckProtocol": "HTTP" if node_driven else "TCP",
+            "HealthCheckTimeoutSeconds": f"{min(hc.interval_s, 10.0):g}",
+            "HealthyThresholdCount": str(hc.healthy_threshold),
+            "UnhealthyThresholdCount": str(hc.unhealthy_threshold),
+            "deregistration_delay.timeout_seconds": f"{s.lb.deregistration_delay_s:g}",
+        }
+        payload = {
+            "TargetGroupArn": self.arn,
+            "Attributes": dict(sorted(attributes.items())),
+            "Cloud": "aws",
+            "HealthCheckPort": str(port),
+        }
+        w.emit.push(
+            w.loop.now,
+            POLLER,
+            "TargetGroupAttributes",
+            "ADDED",
+            payload,
+            namespace=s.service.namespace,
+            name=s.service.name,
+        )
 
     def _emit(self, node: str, state: str, op: str, now: int, prev: int | None) -> None:
         w = self.w

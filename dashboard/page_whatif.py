@@ -197,6 +197,10 @@ def _advice(advice: Advice) -> None:
         hide_index=True,
         key="advice_settings",
     )
+    if advice.knobs:
+        st.caption("The knobs that set them on this platform, and what each number rests on")
+        for knob in advice.knobs:
+            st.markdown(f"- {knob}")
     st.caption("Evidence: the measured lags these settings must cover")
     lags = [
         {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(lag).items()}

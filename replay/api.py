@@ -180,7 +180,9 @@ def whatif(
 
 def advise(engine: Engine, service: ServiceRef) -> Advice:
     """Measured lags and the smallest settings that close every observed window."""
-    return advise_mod.advise(load_state(engine, service=service), service, assumptions(engine))
+    state = load_state(engine, service=service)
+    measured = measurements(engine, service).lb
+    return advise_mod.advise(state, service, assumptions(engine), measured)
 
 
 def measurements(engine: Engine, service: ServiceRef) -> Measurements:

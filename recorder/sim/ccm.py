@@ -4,8 +4,9 @@
   has a ready local endpoint (after `register_delay_s` plus its lag), deregisters it when it has
   none (after its deregistration lag); no health checks.
 - node-driven (upstream service controller, AWS): registers every eligible node (exists, Ready,
-  and - if `exclude_unschedulable` - not cordoned) after its lag and lets the LB health check on
-  the health-check node port decide.
+  and - if `exclude_unschedulable` - not cordoned; not tainted ToBeDeletedByClusterAutoscaler
+  when `exclude_to_be_deleted`, as the AWS LB Controller's instance mode) after its lag and lets
+  the LB health check on the health-check node port decide.
 Each change to the target group is announced with an `UpdatedLoadBalancer` Event.
 """
 
@@ -72,6 +73,8 @@ class Ccm:
     def eligible(self, node: str) -> bool:
         n = self.w.nodes.get(node)
         if n is None or not n.exists or not n.ready:
+            return False
+        if self.w.s.ccm.exclude_to_be_deleted and n.to_be_deleted:
             return False
         return not (self.w.s.ccm.exclude_unschedulable and n.unschedulable)
 

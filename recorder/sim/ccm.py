@@ -35,7 +35,7 @@ class Ccm:
             want = self.w.slices.ready_local(node)
             if self._pending.get(node) == want:
                 continue
-            if want == self._registered(node):
+            if self._done(node, want):
                 self._pending.pop(node, None)
                 continue
             self._pending[node] = want
@@ -60,8 +60,12 @@ class Ccm:
         t = self.w.lb.targets.get(node)
         return t is not None and t.state != "draining"
 
+    def _done(self, node: str, want: bool) -> bool:
+        """Registered (want) or unbound (not want): a weight-0 backend is neither."""
+        return self._registered(node) if want else not self.w.lb.bound(node)
+
     def _set(self, node: str, want: bool) -> None:
-        if want == self._registered(node):
+        if self._done(node, want):
             return
         if want:
             self.w.lb.register(node)

@@ -23,6 +23,10 @@ _REASONS = {
 }
 
 
+#: Marks a weight-0 target's state in the poller's memory (never written out).
+_W0 = "/weight0"
+
+
 def _next_tick(now: int, period: int) -> int:
     return (now // period + 1) * period
 
@@ -243,7 +247,8 @@ class LbPoller:
         if self.first_us is None:
             self.first_us = now
         prev = now - self.period if now - self.period >= self.first_us else None
-        current = {n: t.state for n, t in w.lb.targets.items()}
+        # a weight-0 backend is `draining` too, but a change from or to it is a change
+        current = {n: t.state + _W0 * t.weight0 for n, t in w.lb.targets.items()}
         for node in w.sort_nodes(set(current) | set(self.last)):
             state, old = current.get(node), self.last.get(node)
             if state is None:
@@ -257,7 +262,7 @@ class LbPoller:
             else:
                 continue
             assert state is not None
-            self._emit(node, state, op, now, prev)
+            self._emit(node, state.removesuffix(_W0), op, now, prev)
         self.last = current
 
     def heartbeat(self) -> None:
@@ -302,15 +307,22 @@ class LbPoller:
         w = self.w
         s = w.s
         health: dict[str, Any] = {"State": state}
-        if state in _REASONS:
+        target = w.lb.targets.get(node)
+        weight0 = target is not None and target.weight0
+        if weight0:  # how gapwatch's Tencent poller writes a weight-0 backend
+            health["Reason"] = "Target.WeightZero"
+            health["Description"] = "Target weight is 0: no new connections"
+        elif state in _REASONS:
             health["Reason"], health["Description"] = _REASONS[state]
         hc_port = s.service.health_check_node_port if s.ccm.mode == "node-driven" else None
-        payload = {
+        payload: dict[str, Any] = {
             "Target": {"Id": w.nodes[node].instance_id, "Port": s.service.node_port},
             "HealthCheckPort": str(hc_port or s.service.node_port),
             "TargetHealth": health,
             "TargetGroupArn": self.arn,
         }
+        if weight0:
+            payload["Weight"] = 0
         w.emit.push(
             now,
             POLLER,

@@ -143,6 +143,9 @@ class Ccm:
     #: skip (deregister) nodes tainted ToBeDeletedByClusterAutoscaler, as the AWS Load Balancer
     #: Controller's instance mode does (DESIGN.md section 6); node-driven only
     exclude_to_be_deleted: bool = True
+    #: Tencent TKE enable-grace-shutdown / enable-grace-deletion (recorder/sim/grace.py)
+    grace_shutdown: bool = False
+    grace_deletion: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import Loop, us
 from gapwatch.recorder.sim.emit import POLLER, PROBE, Emitter
 from gapwatch.recorder.sim.endpointslice import EndpointSliceController
+from gapwatch.recorder.sim.grace import GraceShutdown
 from gapwatch.recorder.sim.kubelet import Kubelet
 from gapwatch.recorder.sim.kubeproxy import KubeProxies
 from gapwatch.recorder.sim.lb import TargetGroup
@@ -65,6 +66,7 @@ class World:
         self.proxy = KubeProxies(self)
         self.lb = TargetGroup(self, health_checks=s.ccm.mode == "node-driven")
         self.ccm = Ccm(self)
+        self.grace = GraceShutdown(self)
         self.prober = Prober(self)
         self.poller = LbPoller(self)
         self.truth = TruthTracker(self, random.Random(f"traffic-{seed}"))

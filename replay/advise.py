@@ -228,8 +228,14 @@ def knobs(
         out.append(
             f"registration delay {best.ccm_register_delay_s:g} s: "
             f"{_rests_on(lags, 'kube-proxy-programming')}; Tencent TKE / Alibaba CCM: delay "
-            "via a readiness gate on the LB target or minReadySeconds; Tencent's "
-            "enable-grace-shutdown for the closing side"
+            "via a readiness gate on the LB target or minReadySeconds"
+        )
+    if not node_driven and best.prestop_s is not None:
+        out.append(
+            "Tencent TKE (endpoint-driven CLB): service.cloud.tencent.com/enable-grace-shutdown "
+            "sets a terminating pod's CLB weight to 0 and enable-grace-deletion holds the pod's "
+            "deletion until it is, which closes the closing side without the preStop: "
+            f"{_rests_on(lags, *closing)}"
         )
     if node_driven and best.prestop_s is not None:
         now = ", ".join(

@@ -33,6 +33,7 @@ from gapwatch.replay.lags import LagSample, lag_samples, percentile
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_enabled
+from gapwatch.replay.recorded_lb import recorded_lb, unchanged_dropped
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
 SAME_CHANGE_US = seconds_us(WHATIF_SAME_CHANGE_S)
@@ -270,33 +271,6 @@ def node_windows(
         settings=detect_settings,
     )
     return [w for w in found if w.cls != "node-not-ready"]
-
-
-#: The LB settings a what-if can set, and the DetectSettings field each is recorded in.
-LB_SETTINGS: tuple[str, ...] = ("hc_interval_s", "hc_healthy_threshold", "hc_unhealthy_threshold")
-
-
-def recorded_lb(
-    detect_settings: DetectSettings, lb: Mapping[str, float] | None
-) -> dict[str, float]:
-    """The LB's health-check settings the recording ran with: the measured ones (target-group
-    reads, replay.measure) where given, else the assumptions'."""
-    out = {name: float(getattr(detect_settings, name)) for name in LB_SETTINGS}
-    out.update({k: v for k, v in (lb or {}).items() if k in LB_SETTINGS})
-    return out
-
-
-def unchanged_dropped(settings: WhatIf, lb: Mapping[str, float]) -> WhatIf:
-    """`settings` with every LB setting equal to the recorded one unset (choosing the value the
-    LB ran with is "as recorded"), and the deregistration delay unset: it decides how long
-    connections open at deregistration may finish, never whether new ones are routed, so it
-    changes no window."""
-    changes: dict[str, None] = {"deregistration_delay_s": None}
-    for name in LB_SETTINGS:
-        value = getattr(settings, name)
-        if value is not None and float(value) == lb.get(name):
-            changes[name] = None
-    return replace(settings, **changes)
 
 
 def as_recorded(

@@ -107,3 +107,25 @@ def test_a_changed_health_check_still_changes_the_replay(
     shown = float(_metrics(at)["What-if gap-seconds"])
     assert abs(shown - sum(w.duration_s for w in expected)) < 0.051
     assert sum(w.duration_s for w in expected) > sum(w.duration_s for w in recorded)
+
+
+@pytest.mark.parametrize("cluster", ["aws", "seed"])
+def test_the_page_lists_the_advised_knobs_with_what_each_number_rests_on(
+    demo: DemoStore, store: Engine, monkeypatch: pytest.MonkeyPatch, cluster: str
+) -> None:
+    monkeypatch.setenv("GAPWATCH_DB", demo.url)
+    (service,) = [s for s in api.services(store) if s.cluster == cluster]
+    advice = api.advise(store, service)
+    assert advice.knobs
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"page": "whatif", "cluster": cluster})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(m.value for m in at.markdown)
+    for knob in advice.knobs:
+        assert knob in shown
+    assert "rests on" in shown
+    if cluster == "aws":  # a health-checking NLB: its target group's settings, as read
+        assert "HealthCheckIntervalSeconds 10 (measured, 1 read(s))" in shown
+    else:  # an endpoint-driven LB: Tencent's knob for the closing side
+        assert "enable-grace-deletion" in shown

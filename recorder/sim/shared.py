@@ -22,8 +22,7 @@ from dataclasses import dataclass, replace
 
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sim.core import us
-from gapwatch.recorder.sim.result import STEP_US, Truth, _truth
+from gapwatch.recorder.sim.result import Truth, _truth, drive
 from gapwatch.recorder.sim.scenario import App, Event, Scenario
 from gapwatch.recorder.sim.state import NodeState
 from gapwatch.recorder.sim.world import World
@@ -97,15 +96,8 @@ def _check(scenarios: Sequence[Scenario]) -> None:
             raise ConfigError(f"{where}: only the first Service has the backend app")
 
 
-def _observations(w: World, scenario: Scenario) -> Iterator[Observation]:
-    end = us(scenario.duration_s)
-    w.bootstrap()
-    t = 0
-    while t < end:
-        t = min(t + STEP_US, end)
-        w.loop.run_until(t)
-        yield from w.emit.release(t)
-    w.truth.finish(end)
+def _observations(w: World) -> Iterator[Observation]:
+    yield from drive(w)
     yield from w.emit.release(None)
 
 
@@ -128,7 +120,7 @@ def run_shared(scenarios: Sequence[Scenario], seed: int = 1) -> SharedRun:
         w = World(scenario, seed + k)
         w.node_identity = dict(identity)
         w.api._rv += k * RV_STRIDE
-        obs = list(_observations(w, scenario))
+        obs = list(_observations(w))
         if k:
             obs = [o for o in obs if o.kind not in CLUSTER_KINDS]
         else:

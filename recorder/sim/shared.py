@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sim.result import Truth, _truth, drive
+from gapwatch.recorder.sim.result import Simulation, Truth, _truth, drive
 from gapwatch.recorder.sim.scenario import App, Event, Scenario
 from gapwatch.recorder.sim.state import NodeState
 from gapwatch.recorder.sim.world import World
@@ -62,7 +62,7 @@ def another_service(
     )
 
 
-def _check(scenarios: Sequence[Scenario]) -> None:
+def check_shared(scenarios: Sequence[Scenario]) -> None:
     first = scenarios[0]
     names: set[tuple[str, str]] = set()
     workloads: set[str] = set()
@@ -112,7 +112,7 @@ def run_shared(scenarios: Sequence[Scenario], seed: int = 1) -> SharedRun:
     """Simulate every Service over the same nodes and merge their logs (in observed order)."""
     if not scenarios:
         raise ConfigError("run_shared: no Service given")
-    _check(scenarios)
+    check_shared(scenarios)
     streams: list[list[Observation]] = []
     truths: list[Truth] = []
     identity: dict[str, NodeState] = {}
@@ -162,3 +162,48 @@ def random_pair(seed: int) -> list[Scenario]:
         events=[Event(at_s=at, action="rollout")],
     )
     return [base, second]
+
+
+def merged_truth(truths: Sequence[Truth]) -> Truth:
+    """One truth for the shared cluster: the first run's params, every run's records."""
+    return Truth(
+        params=truths[0].params,
+        windows=tuple(w for t in truths for w in t.windows),
+        requests=tuple(q for t in truths for q in t.requests),
+        rollouts=tuple(r for t in truths for r in t.rollouts),
+    )
+
+
+def with_second_service(base: Scenario, name: str) -> list[Scenario]:
+    """`base` and a second Service `name` on its nodes (`gapwatch simulate --second-service`):
+    the next free NodePort and healthCheckNodePort, the same replicas, and a rollout 30 s after
+    each of the first Service's ingress rollouts."""
+    own = [
+        replace(e, at_s=e.at_s + 30.0)
+        for e in base.events
+        if e.action == "rollout" and e.workload == "ingress"
+    ]
+    second = another_service(
+        base,
+        name=name,
+        node_port=base.service.node_port + 1,
+        health_check_node_port=base.service.health_check_node_port + 1,
+        events=own,
+    )
+    return [base, second]
+
+
+class SharedSimulation(Simulation):
+    """A Simulation of several Services on shared nodes (`run_shared`, in memory); `truth` is
+    every Service's (merged_truth) once iterated."""
+
+    def __init__(self, scenarios: Sequence[Scenario], seed: int = 1) -> None:
+        super().__init__(scenarios[0], seed)
+        self.scenarios = list(scenarios)
+
+    def __iter__(self) -> Iterator[Observation]:
+        result = run_shared(self.scenarios, self.seed)
+        if self.on_progress is not None:
+            self.on_progress(self.scenario.duration_s)
+        self.truth = merged_truth(result.truths)
+        yield from result.observations

@@ -107,6 +107,11 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "nodes.scale_down_delete_after_s",
         "must be >= 0",
     )
+    need(
+        version is None or version >= 28 or not s.kube_proxy.draining_terminating_nodes,
+        "kube_proxy.draining_terminating_nodes",
+        "KEP-3836 exists from kube-proxy v1.28 (alpha; beta and on by default from v1.30)",
+    )
     need(s.truth.settle_s >= 0, "truth.settle_s", "must be >= 0")
     need(s.truth.min_window_s >= 0, "truth.min_window_s", "must be >= 0")
     for i, ev in enumerate(s.events):

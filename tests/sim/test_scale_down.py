@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import Simulation, load_scenario
 from tests.replay.accuracy import Report, compare
@@ -155,3 +157,26 @@ def test_replay_holds_the_truth_through_scale_downs() -> None:
                 total.add(compare(preset, seed, overrides))
     assert total.truth >= 6
     assert (total.missed, total.false) == ([], [])
+
+
+def test_kep_3836_before_1_28_is_a_clear_error() -> None:
+    from gapwatch.recorder.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"kube_proxy\.draining_terminating_nodes: KEP-3836"):
+        load_scenario("seed-3node", {"kube_proxy.draining_terminating_nodes": True})
+    # alpha in 1.28: on only when enabled
+    obs = list(
+        Simulation(
+            load_scenario(
+                "aws-nlb",
+                {
+                    **OVERRIDES,
+                    "nodes.kubelet_version": "v1.28.15",
+                    "nodes.kube_proxy_version": "v1.28.15",
+                    "kube_proxy.draining_terminating_nodes": True,
+                },
+            ),
+            1,
+        )
+    )
+    assert any(a["status"] == 503 for a in _healthz(obs))

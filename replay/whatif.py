@@ -237,16 +237,14 @@ def node_windows(
         for at, up in ready_changes:
             proxy_at = at + book.get(node, at, "kube-proxy-programming")
             name = "lb-health-up" if up else "lb-health-down"
-            if hc_changed:
-                threshold = (
-                    (settings.hc_healthy_threshold or hc["hc_healthy_threshold"])
-                    if up
-                    else (settings.hc_unhealthy_threshold or hc["hc_unhealthy_threshold"])
-                )
-                detect_us = round((threshold - 0.5) * interval * US)
-                routed_changes.append((proxy_at + detect_us, up, 0))
-            else:
-                routed_changes.append((at + book.get(node, at, name), up, 0))
+            seen_at = at + book.get(node, at, name)
+            if hc_changed:  # the measured reaction, moved by what the settings change in
+                # thresholds x interval; never before kube-proxy's answer changed
+                key = "hc_healthy_threshold" if up else "hc_unhealthy_threshold"
+                was = hc[key] * hc["hc_interval_s"]
+                shift = round(((getattr(settings, key) or hc[key]) * interval - was) * US)
+                seen_at = max(proxy_at, seen_at + shift)
+            routed_changes.append((seen_at, up, 0))
     else:
         delay = round((settings.ccm_register_delay_s or 0) * US)
         for at, up in ready_changes:

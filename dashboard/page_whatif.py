@@ -3,6 +3,7 @@ checks) and show the windows side by side with the recorded ones, plus `gapwatch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
+from gapwatch.replay.measure import Measured
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf
 from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.whatif import pod_lives
@@ -58,15 +60,30 @@ def _spread(values: set[Any], unit: str = "") -> str:
     return (f"{low:g}" if low == high else f"{low:g}-{high:g}") + unit
 
 
-def recorded_values(state: FoldState, svc: ServiceRef, assumed: DetectSettings) -> dict[str, str]:
+def _lb_value(found: Measured | None, unit: str) -> str:
+    """`10 s (measured, 1 sample)` or `10 s (assumed default)`."""
+    if found is None or found.value is None:
+        return "?"
+    how = f"measured, {found.samples} sample{'s' * (found.samples != 1)}"
+    return f"{found.value:g}{unit} ({how if found.measured else 'assumed default'})"
+
+
+def recorded_values(
+    state: FoldState,
+    svc: ServiceRef,
+    assumed: DetectSettings,
+    lb: Mapping[str, Measured] | None = None,
+) -> dict[str, str]:
     """What the timeline ran with, per setting (what "as recorded" replays): the pods' preStop
     and grace period, each node's ProxyTerminatingEndpoints, no added registration delay; the
-    LB's health checks and deregistration act through the lags measured for them (the
-    assumptions' figures where nothing was measured), and only on a node-driven LB."""
+    LB's health-check settings as the target group's reads measured them (`lb`, else the
+    assumptions'), used only by a node-driven LB; the deregistration delay changes no window
+    (it lets open connections finish; new ones stop at deregistration)."""
     nodes = nodes_of(state, svc)
     pods = [pod for node in nodes for pod in pod_lives(state, svc, node)]
     node_driven = ccm_mode(state, svc, assumed) == "node"
-    measured = "measured lags"
+    lb = lb or {}
+    dereg = _lb_value(lb.get("deregistration_delay_s"), " s")
     return {
         "prestop_s": _spread({pod.prestop_s for pod in pods}, " s"),
         "termination_grace_s": _spread({pod.grace_s for pod in pods}, " s"),
@@ -74,23 +91,25 @@ def recorded_values(state: FoldState, svc: ServiceRef, assumed: DetectSettings) 
             {pte_enabled(state, svc.cluster, node, assumed) for node in nodes}
         ),
         "ccm_register_delay_s": "none added",
-        "hc_interval_s": f"{measured} (else {assumed.hc_interval_s:g} s)"
+        "hc_interval_s": _lb_value(lb.get("hc_interval_s"), " s")
         if node_driven
         else "not used (endpoint-driven LB)",
-        "hc_healthy_threshold": f"{measured} (else {assumed.hc_healthy_threshold})"
+        "hc_healthy_threshold": _lb_value(lb.get("hc_healthy_threshold"), "")
         if node_driven
         else "not used (endpoint-driven LB)",
-        "hc_unhealthy_threshold": f"{measured} (else {assumed.hc_unhealthy_threshold})"
+        "hc_unhealthy_threshold": _lb_value(lb.get("hc_unhealthy_threshold"), "")
         if node_driven
         else "not used (endpoint-driven LB)",
-        "deregistration_delay_s": measured,
+        "deregistration_delay_s": f"{dereg}; changes no window",
     }
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _recorded(url: str, service: ServiceRef, version: int) -> dict[str, str]:
     engine = cache.engine(url)
-    return recorded_values(load_state(engine, service=service), service, api.assumptions(engine))
+    state = load_state(engine, service=service)
+    lb = api.measurements(engine, service).lb
+    return recorded_values(state, service, api.assumptions(engine), lb)
 
 
 def settings_from_widgets(recorded: dict[str, str]) -> WhatIf:
@@ -178,6 +197,10 @@ def _advice(advice: Advice) -> None:
         hide_index=True,
         key="advice_settings",
     )
+    if advice.knobs:
+        st.caption("The knobs that set them on this platform, and what each number rests on")
+        for knob in advice.knobs:
+            st.markdown(f"- {knob}")
     st.caption("Evidence: the measured lags these settings must cover")
     lags = [
         {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(lag).items()}

@@ -12,6 +12,7 @@ node-not-ready windows cannot be closed by these settings and are reported as su
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,7 @@ from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import lag_samples, stats
+from gapwatch.replay.measure import Measured
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
 from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
 
@@ -37,12 +39,13 @@ def _left(
     candidate: WhatIf,
     classes: tuple[str, ...],
     settings: DetectSettings,
+    lb: Mapping[str, float] | None = None,
 ) -> int:
     """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
     return sum(
         1
         for worst in (False, True)
-        for w in whatif(state, candidate, [svc], settings, worst_case=worst)
+        for w in whatif(state, candidate, [svc], settings, worst_case=worst, lb=lb)
         if w.cls in classes
     )
 
@@ -54,6 +57,7 @@ def _smallest(
     field: str,
     classes: tuple[str, ...],
     settings: DetectSettings,
+    lb: Mapping[str, float] | None = None,
 ) -> tuple[WhatIf | None, int]:
     """The smallest value of `field` that closes every window the setting can close at all
     (the largest value shows which those are: a crashed pod is no preStop's business);
@@ -63,10 +67,10 @@ def _smallest(
         changes: dict[str, Any] = {field: value}
         return _with_grace(state, svc, replace(base, **changes))
 
-    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings)
+    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, lb)
     for value in LADDER_S:
         candidate = at(float(value))
-        if _left(state, svc, candidate, classes, settings) <= floor:
+        if _left(state, svc, candidate, classes, settings, lb) <= floor:
             return candidate, floor
     return None, floor
 
@@ -85,8 +89,15 @@ def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf) -> WhatIf:
     return replace(settings, termination_grace_s=float(max(grace, 30)))
 
 
-def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULTS) -> Advice:
-    """Lags, recommended settings and the what-if windows left under them."""
+def advise(
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings = DEFAULTS,
+    lb_reads: Mapping[str, Measured] | None = None,
+) -> Advice:
+    """Lags, recommended settings and the what-if windows left under them; `lb_reads`: the
+    LB settings read from the log (replay.measure), which replace the assumed ones."""
+    lb = {k: m.value for k, m in (lb_reads or {}).items() if m.measured and m.value is not None}
     before = detect(state, [svc], settings)
     lags = stats(lag_samples(state, [svc], settings))
     notes: list[str] = []
@@ -101,6 +112,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
             "prestop_s",
             ("closed-before-deregistered", "pod-gone-before-deregistered"),
             settings,
+            lb,
         )
         if unclosable:
             notes.append(
@@ -123,13 +135,19 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         )
     elif "registered-before-forwarding" in classes:
         found, unclosable = _smallest(
-            state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",), settings
+            state,
+            svc,
+            best,
+            "ccm_register_delay_s",
+            ("registered-before-forwarding",),
+            settings,
+            lb,
         )
         if unclosable:
             notes.append("some registered-before-forwarding windows stay under any delay")
         if found is not None:
             best = replace(best, ccm_register_delay_s=found.ccm_register_delay_s)
-    after = whatif(state, best, [svc], settings)
+    after = whatif(state, best, [svc], settings, lb=lb)
     if any(w.cls == "node-not-ready" for w in before):
         notes.append(
             "node-not-ready windows need the LB to stop routing before a node goes down "
@@ -161,7 +179,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         windows_before=len(before),
         windows_after=len(after),
         notes=tuple(notes),
-        knobs=knobs(best, lags, node_driven=node_driven),
+        knobs=knobs(best, lags, node_driven=node_driven, lb_reads=lb_reads),
     )
 
 
@@ -172,7 +190,21 @@ def _rests_on(lags: tuple[LagStats, ...], *names: str) -> str:
     return f"rests on {count} measurement(s) of {' / '.join(names)}"
 
 
-def knobs(best: WhatIf, lags: tuple[LagStats, ...], *, node_driven: bool) -> tuple[str, ...]:
+def _lb_setting(lb_reads: Mapping[str, Measured] | None, name: str, label: str) -> str:
+    found = (lb_reads or {}).get(name)
+    if found is None or found.value is None:
+        return f"{label} ?"
+    how = f"measured, {found.samples} read(s)" if found.measured else "assumed default"
+    return f"{label} {found.value:g} ({how})"
+
+
+def knobs(
+    best: WhatIf,
+    lags: tuple[LagStats, ...],
+    *,
+    node_driven: bool,
+    lb_reads: Mapping[str, Measured] | None = None,
+) -> tuple[str, ...]:
     """The recommended settings as the knobs that set them."""
     out: list[str] = []
     closing = ("lb-health-down",) if node_driven else ("ccm-deregister",)
@@ -196,13 +228,28 @@ def knobs(best: WhatIf, lags: tuple[LagStats, ...], *, node_driven: bool) -> tup
         out.append(
             f"registration delay {best.ccm_register_delay_s:g} s: "
             f"{_rests_on(lags, 'kube-proxy-programming')}; Tencent TKE / Alibaba CCM: delay "
-            "via a readiness gate on the LB target or minReadySeconds; Tencent's "
-            "enable-grace-shutdown for the closing side"
+            "via a readiness gate on the LB target or minReadySeconds"
+        )
+    if not node_driven and best.prestop_s is not None:
+        out.append(
+            "Tencent TKE (endpoint-driven CLB): service.cloud.tencent.com/enable-grace-shutdown "
+            "sets a terminating pod's CLB weight to 0 and enable-grace-deletion holds the pod's "
+            "deletion until it is, which closes the closing side without the preStop: "
+            f"{_rests_on(lags, *closing)}"
         )
     if node_driven and best.prestop_s is not None:
+        now = ", ".join(
+            _lb_setting(lb_reads, name, label)
+            for name, label in (
+                ("hc_interval_s", "HealthCheckIntervalSeconds"),
+                ("hc_unhealthy_threshold", "UnhealthyThresholdCount"),
+                ("deregistration_delay_s", "deregistration_delay.timeout_seconds"),
+            )
+        )
         out.append(
-            "AWS target group: deregistration_delay.timeout_seconds (default 300) and the health "
-            "check interval / unhealthy threshold (defaults 10 s / 3) bound how long the NLB "
-            f"keeps routing: {_rests_on(lags, 'lb-health-down')}"
+            "AWS target group: the health check interval and unhealthy threshold bound how long "
+            "the NLB keeps routing to a node that stopped serving; "
+            "deregistration_delay.timeout_seconds only how long open connections may finish "
+            f"(now: {now}): {_rests_on(lags, 'lb-health-down')}"
         )
     return tuple(out)

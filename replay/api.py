@@ -20,6 +20,8 @@ from gapwatch.replay import projections, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.load import load_state
+from gapwatch.replay.measure_store import Measurements
+from gapwatch.replay.measure_store import measurements as _measurements
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 from gapwatch.replay.tables import replay_rollouts, replay_windows
 
@@ -168,16 +170,33 @@ def whatif(
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
     assumed = assumptions(engine)
+    lb = measured_lb(engine, service)
     return [
         w
-        for w in whatif_mod.whatif(state, settings, [service], assumed)
+        for w in whatif_mod.whatif(state, settings, [service], assumed, lb=lb)
         if (lo is None or w.end_us >= lo) and (hi is None or w.start_us < hi)
     ]
 
 
 def advise(engine: Engine, service: ServiceRef) -> Advice:
     """Measured lags and the smallest settings that close every observed window."""
-    return advise_mod.advise(load_state(engine, service=service), service, assumptions(engine))
+    state = load_state(engine, service=service)
+    measured = measurements(engine, service).lb
+    return advise_mod.advise(state, service, assumptions(engine), measured)
+
+
+def measurements(engine: Engine, service: ServiceRef) -> Measurements:
+    """What the log measured for the Service (LB health-check settings, watch delay), each
+    said to be measured (from how many samples) or assumed (the default and its source)."""
+    assumed = assumptions(engine)
+    with translate_errors(engine), engine.connect() as conn:
+        return _measurements(conn, service, assumed)
+
+
+def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:
+    """The LB settings the log measured for the Service (name -> value; only measured ones)."""
+    found = measurements(engine, service).lb
+    return {k: m.value for k, m in found.items() if m.measured and m.value is not None}
 
 
 def assumptions(engine: Engine) -> DetectSettings:

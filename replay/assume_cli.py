@@ -99,10 +99,11 @@ def assumptions(
         stderr.print(f"rebuilt under these assumptions: {count} windows")
         current = chosen
     rows = describe(current)
+    measured = measured_rows(engine)
     if as_json:
         import orjson
 
-        doc = {"assumptions": rows, "what-if": WHATIF_SOURCES}
+        doc = {"assumptions": rows, "what-if": WHATIF_SOURCES, "measured": measured}
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return
     for r in rows:
@@ -110,3 +111,27 @@ def assumptions(
         r["default"] = "auto" if r["default"] is None else r["default"]
     columns = ["name", "value", "default", "unit", "source", "measured_by"]
     emit_rows(rows, columns, OutputFormat.table, title="assumptions in use")
+    if measured:
+        columns = ["service", "name", "value", "provenance"]
+        emit_rows(measured, columns, OutputFormat.table, title="measured from the log, per Service")
+
+
+def measured_rows(engine: Any) -> list[dict[str, Any]]:
+    """Per LB-facing Service: the target group's settings and the watch delay, each
+    `measured (n samples, what)` or `assumed (default V, source)` (replay.measure)."""
+    from gapwatch.replay import api
+
+    out: list[dict[str, Any]] = []
+    for svc in api.services(engine):
+        found = api.measurements(engine, svc)
+        for m in (*found.lb.values(), found.watch):
+            out.append(
+                {
+                    "service": f"{svc.cluster}/{svc.key}",
+                    "name": m.name,
+                    "value": m.value,
+                    "samples": m.samples,
+                    "provenance": m.describe(),
+                }
+            )
+    return out

@@ -12,7 +12,7 @@ them. Pure; never imports the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -33,6 +33,7 @@ from gapwatch.replay.lags import LagSample, lag_samples, percentile
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_enabled
+from gapwatch.replay.recorded_lb import recorded_lb, unchanged_dropped
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
 SAME_CHANGE_US = seconds_us(WHATIF_SAME_CHANGE_S)
@@ -210,7 +211,10 @@ def node_windows(
     settings: WhatIf,
     book: LagBook,
     detect_settings: DetectSettings,
+    lb: Mapping[str, float] | None = None,
 ) -> list[Window]:
+    """The node's windows under `settings`; `lb`: the recorded LB settings (`recorded_lb`)."""
+    hc = recorded_lb(detect_settings, lb)
     pods = pod_lives(state, svc, node)
     counts = _counts(pods, settings)
     pte = settings.proxy_terminating_endpoints
@@ -229,20 +233,18 @@ def node_windows(
         hc_changed = settings.hc_interval_s is not None or (
             settings.hc_healthy_threshold is not None or settings.hc_unhealthy_threshold is not None
         )
-        interval = settings.hc_interval_s or detect_settings.hc_interval_s
+        interval = settings.hc_interval_s or hc["hc_interval_s"]
         for at, up in ready_changes:
             proxy_at = at + book.get(node, at, "kube-proxy-programming")
             name = "lb-health-up" if up else "lb-health-down"
-            if hc_changed:
-                threshold = (
-                    (settings.hc_healthy_threshold or detect_settings.hc_healthy_threshold)
-                    if up
-                    else (settings.hc_unhealthy_threshold or detect_settings.hc_unhealthy_threshold)
-                )
-                detect_us = round((threshold - 0.5) * interval * US)
-                routed_changes.append((proxy_at + detect_us, up, 0))
-            else:
-                routed_changes.append((at + book.get(node, at, name), up, 0))
+            seen_at = at + book.get(node, at, name)
+            if hc_changed:  # the measured reaction, moved by what the settings change in
+                # thresholds x interval; never before kube-proxy's answer changed
+                key = "hc_healthy_threshold" if up else "hc_unhealthy_threshold"
+                was = hc[key] * hc["hc_interval_s"]
+                shift = round(((getattr(settings, key) or hc[key]) * interval - was) * US)
+                seen_at = max(proxy_at, seen_at + shift)
+            routed_changes.append((seen_at, up, 0))
     else:
         delay = round((settings.ccm_register_delay_s or 0) * US)
         for at, up in ready_changes:
@@ -307,9 +309,13 @@ def whatif(
     detect_settings: DetectSettings = DEFAULTS,
     *,
     worst_case: bool = False,
+    lb: Mapping[str, float] | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
-    given the worst measured lags, when `worst_case`)."""
+    given the worst measured lags, when `worst_case`). `lb`: the LB settings measured from the
+    log (replay.measure); a setting equal to the recorded one changes nothing."""
+    recorded = recorded_lb(detect_settings, lb)
+    settings = unchanged_dropped(settings, recorded)
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
         if not worst_case and as_recorded(state, svc, settings, detect_settings):
@@ -317,9 +323,9 @@ def whatif(
             continue
         book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
         for node in nodes_of(state, svc):
-            found = node_windows(state, svc, node, settings, book, detect_settings)
+            found = node_windows(state, svc, node, settings, book, detect_settings, recorded)
             out.extend(replace(w, provenance="inferred") for w in found)
-        recorded = detect(state, [svc], detect_settings)
-        out.extend(w for w in recorded if w.cls == "node-not-ready")
+        kept = detect(state, [svc], detect_settings)
+        out.extend(w for w in kept if w.cls == "node-not-ready")
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

@@ -49,6 +49,10 @@ def fire(w: World, ev: Event) -> None:
             node_down(w, node)
         elif ev.action == "restart_kube_proxy":
             w.proxy.restart(node)
+        elif ev.action == "scale_down":
+            from gapwatch.recorder.sim.autoscaler import scale_down
+
+            scale_down(w, node)
 
 
 def pick_node(w: World, ev: Event) -> str | None:

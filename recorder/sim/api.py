@@ -68,7 +68,24 @@ class Api:
         p.rv = self.next_rv()
         ctl = self.w.workloads[p.workload]
         payload = objects.pod_obj(p, self.w.clock, ctl.app_label, ctl.port)
-        self.watch("Pod", op, payload, namespace=p.namespace, name=p.name, rv=p.rv, node=p.node)
+        # the recorder's source time (k8s/resources.source_time): deletionTimestamp while the
+        # pod is being deleted, else creationTimestamp for an ADDED; whole seconds, as the API
+        own: int | None = None
+        if p.deletion_us is not None:
+            own = p.deletion_us + int(p.grace_s * 1e6)
+        elif op == "ADDED":
+            own = p.created_us
+        own = None if own is None else own - own % 1_000_000
+        self.watch(
+            "Pod",
+            op,
+            payload,
+            namespace=p.namespace,
+            name=p.name,
+            rv=p.rv,
+            node=p.node,
+            source_time_us=own,
+        )
         self.w.on_pod_written(p)
 
     def service(self) -> None:

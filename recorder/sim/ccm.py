@@ -4,8 +4,9 @@
   has a ready local endpoint (after `register_delay_s` plus its lag), deregisters it when it has
   none (after its deregistration lag); no health checks.
 - node-driven (upstream service controller, AWS): registers every eligible node (exists, Ready,
-  and - if `exclude_unschedulable` - not cordoned) after its lag and lets the LB health check on
-  the health-check node port decide.
+  and - if `exclude_unschedulable` - not cordoned; not tainted ToBeDeletedByClusterAutoscaler
+  when `exclude_to_be_deleted`, as the AWS LB Controller's instance mode) after its lag and lets
+  the LB health check on the health-check node port decide.
 Each change to the target group is announced with an `UpdatedLoadBalancer` Event.
 """
 
@@ -34,7 +35,7 @@ class Ccm:
             want = self.w.slices.ready_local(node)
             if self._pending.get(node) == want:
                 continue
-            if want == self._registered(node):
+            if self._done(node, want):
                 self._pending.pop(node, None)
                 continue
             self._pending[node] = want
@@ -59,8 +60,12 @@ class Ccm:
         t = self.w.lb.targets.get(node)
         return t is not None and t.state != "draining"
 
+    def _done(self, node: str, want: bool) -> bool:
+        """Registered (want) or unbound (not want): a weight-0 backend is neither."""
+        return self._registered(node) if want else not self.w.lb.bound(node)
+
     def _set(self, node: str, want: bool) -> None:
-        if want == self._registered(node):
+        if self._done(node, want):
             return
         if want:
             self.w.lb.register(node)
@@ -72,6 +77,8 @@ class Ccm:
     def eligible(self, node: str) -> bool:
         n = self.w.nodes.get(node)
         if n is None or not n.exists or not n.ready:
+            return False
+        if self.w.s.ccm.exclude_to_be_deleted and n.to_be_deleted:
             return False
         return not (self.w.s.ccm.exclude_unschedulable and n.unschedulable)
 

@@ -67,6 +67,17 @@ def simulate(
         int,
         typer.Option(min=1, max=100_000, help="Observations per committed batch (the store)."),
     ] = 5000,  # writer.DEFAULT_BATCH, as `import events` (the writer is not imported for --help)
+    second_service: Annotated[
+        str | None,
+        typer.Option(
+            "--second-service",
+            metavar="NAME",
+            help="Add a second externalTrafficPolicy: Local Service NAME whose pods share the "
+            "nodes (its own ports and target group; rolled 30 s after each rollout of the "
+            "first). Node events must name their node (no @random, scale_down, "
+            "restart_kube_proxy); ndjson or the store only.",
+        ),
+    ] = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -103,6 +114,14 @@ def simulate(
     else:
         spec = load_scenario(scenario, overrides)
     sim = Simulation(spec, seed)
+    if second_service is not None:
+        from gapwatch.recorder.sim.shared import SharedSimulation, check_shared, with_second_service
+
+        if fmt != "ndjson":
+            raise typer.BadParameter("ndjson or the store only", param_hint="--second-service")
+        pair = with_second_service(spec, second_service)
+        check_shared(pair)
+        sim = SharedSimulation(pair, seed)
     with progress(f"simulating {spec.name}", spec.duration_s) as advance:
         done = 0.0
 

@@ -4,7 +4,8 @@ for `from_dict` (the YAML form), different for every seed and the same for the s
 What varies: node count and Kubernetes version (PTE and its version rules), Service type, the
 ingress workload (Deployment or DaemonSet, surge/unavailable, preStop, grace, shutdown), the CCM
 mode and LB health check, the probe and poll periods, the events (rollouts, drains, cordons,
-node crashes and deletions, new nodes, pod crashes, scaling), and every lag. The lags are
+node crashes and deletions, new nodes, pod crashes, scaling, cluster-autoscaler scale-downs),
+Tencent's grace shutdown/deletion, kube-proxy's /healthz, and every lag. The lags are
 log-normal with no cap and a wide spread (p90 up to 8x p50), so their tails run past any bound
 detection assumes: a run may have a kube-proxy, CCM, EndpointSlice controller, kubelet or watch
 lag of minutes. Nothing here looks at the detector.
@@ -59,8 +60,33 @@ def _events(rng: random.Random, nodes: list[str], duration: float) -> list[dict[
     return sorted(out, key=lambda e: e["at_s"])
 
 
+def _extras(seed: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Behaviours added later, drawn from their own generator so that every earlier draw (and
+    so each seed's base scenario) stays what it was: cluster-autoscaler scale-downs (with or
+    without the LB controller skipping tainted nodes), kube-proxy's /healthz (KEP-3836), and on
+    an endpoint-driven CCM Tencent's grace shutdown and grace deletion."""
+    rng = random.Random(f"gapwatch-random-extras-{seed}")
+    ccm, events = data["ccm"], data["events"]
+    nodes = data["nodes"]["names"]
+    ccm["exclude_to_be_deleted"] = rng.random() < 0.7
+    if ccm["mode"] == "endpoint-driven":
+        ccm["grace_shutdown"] = rng.random() < 0.3
+        ccm["grace_deletion"] = rng.random() < 0.3
+    data["observe"]["kube_proxy_healthz"] = rng.random() < 0.3
+    if rng.random() < 0.35 and len(nodes) > 2:
+        at = round(rng.uniform(40.0, data["duration_s"] * 0.7), 1)
+        node = rng.choice([*nodes, "@random"])
+        events.append({"at_s": at, "action": "scale_down", "node": node})
+        events.sort(key=lambda e: e["at_s"])
+    return data
+
+
 def random_scenario(seed: int) -> dict[str, Any]:
     """One random scenario (the YAML form) for `seed`."""
+    return _extras(seed, _base_scenario(seed))
+
+
+def _base_scenario(seed: int) -> dict[str, Any]:
     rng = random.Random(f"gapwatch-random-scenario-{seed}")
     count = rng.randint(2, 7)
     nodes = [f"node-{i:03d}" for i in range(1, count + 1)]

@@ -90,8 +90,11 @@ class Kubelet:
         if p.deletion_us is not None or p.gone:
             return
         w = self.w
+        if w.grace.holds(p):
+            return  # Tencent's grace deletion: the CCM deletes it once the weight is 0
         p.deletion_us = w.loop.now
         w.api.pod(p, "MODIFIED")
+        w.grace.on_deleting(p)
         w.loop.after(self._lag(), self._kill, p)
 
     def _kill(self, p: PodState) -> None:

@@ -30,6 +30,8 @@ class Target:
     checking: bool = False
     phase_us: int = 0
     drain_token: int = 0
+    #: bound with weight 0 (Tencent's grace shutdown): no new connections, not deregistered
+    weight0: bool = False
 
 
 class TargetGroup:
@@ -54,16 +56,32 @@ class TargetGroup:
             t.state = initial
             t.drain_token += 1
             t.ok = t.fail = 0
+            t.weight0 = False
         else:
             return
         self.calls.append((self.w.loop.now, node, "register"))
         self._changed(node)
         self.check_soon(node)
 
-    def deregister(self, node: str) -> None:
+    def set_weight_zero(self, node: str) -> bool:
+        """Keep the target bound with weight 0 (no new connections); False if not bound."""
         t = self.targets.get(node)
         if t is None or t.state == "draining":
+            return False
+        t.state, t.weight0 = "draining", True
+        self._changed(node)
+        return True
+
+    def bound(self, node: str) -> bool:
+        """Registered, or kept with weight 0."""
+        t = self.targets.get(node)
+        return t is not None and (t.state != "draining" or t.weight0)
+
+    def deregister(self, node: str) -> None:
+        t = self.targets.get(node)
+        if t is None or (t.state == "draining" and not t.weight0):
             return
+        t.weight0 = False
         t.state = "draining"
         t.drain_token += 1
         self.calls.append((self.w.loop.now, node, "deregister"))

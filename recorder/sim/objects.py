@@ -17,15 +17,26 @@ def node_obj(n: NodeState, s: Scenario, clock: Clock, now_us: int) -> dict[str, 
     status = "True" if n.ready else "Unknown" if not n.up else "False"
     reason = "KubeletReady" if n.ready else "NodeStatusUnknown" if not n.up else "KubeletNotReady"
     spec: dict[str, Any] = {"providerID": f"aws:///{n.zone}/{n.instance_id}"}
+    taints: list[dict[str, Any]] = []
     if n.unschedulable:
         spec["unschedulable"] = True
-        spec["taints"] = [
+        taints.append(
             {
                 "effect": "NoSchedule",
                 "key": "node.kubernetes.io/unschedulable",
                 "timeAdded": clock.k8s(now_us),
             }
-        ]
+        )
+    if n.to_be_deleted:  # cluster-autoscaler's taint; its value is the Unix time it was set
+        taints.append(
+            {
+                "effect": "NoSchedule",
+                "key": "ToBeDeletedByClusterAutoscaler",
+                "value": str(int(clock.dt(now_us).timestamp())),
+            }
+        )
+    if taints:
+        spec["taints"] = taints
     return {
         "metadata": {
             "name": n.name,

@@ -14,6 +14,7 @@ from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import POLLER, PROBE
 
 if TYPE_CHECKING:
+    from gapwatch.recorder.sim.healthz import NodeHealthz
     from gapwatch.recorder.sim.world import World
 
 _REASONS = {
@@ -21,6 +22,10 @@ _REASONS = {
     "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
     "draining": ("Target.DeregistrationInProgress", "Target deregistration is in progress"),
 }
+
+
+#: Marks a weight-0 target's state in the poller's memory (never written out).
+_W0 = "/weight0"
 
 
 def _next_tick(now: int, period: int) -> int:
@@ -38,11 +43,18 @@ class Prober:
         self.last_emit_us: dict[str, int] = {}
         self.touched: set[str] = set()
         self._scheduled = False
+        self.healthz: NodeHealthz | None = None
+        if world.s.observe.kube_proxy_healthz:
+            from gapwatch.recorder.sim.healthz import NodeHealthz
+
+            self.healthz = NodeHealthz(world)
 
     def add(self, node: str) -> None:
         self.touch(node)
 
     def forget(self, node: str) -> None:
+        if self.healthz is not None:
+            self.healthz.last.pop(node, None)
         self.last.pop(node, None)
         self.first_us.pop(node, None)
         self.touched.discard(node)
@@ -62,6 +74,8 @@ class Prober:
             if not self.w.nodes[node].exists:
                 continue
             answer = self._answer(node)
+            if self.healthz is not None:
+                self.healthz.sample(node, now, full=everything)
             if not everything and self.last.get(node) == answer:
                 continue
             if everything and self.last_emit_us.get(node) == now:
@@ -175,7 +189,8 @@ class LbPoller:
         if self.first_us is None:
             self.first_us = now
         prev = now - self.period if now - self.period >= self.first_us else None
-        current = {n: t.state for n, t in w.lb.targets.items()}
+        # a weight-0 backend is `draining` too, but a change from or to it is a change
+        current = {n: t.state + _W0 * t.weight0 for n, t in w.lb.targets.items()}
         for node in w.sort_nodes(set(current) | set(self.last)):
             state, old = current.get(node), self.last.get(node)
             if state is None:
@@ -189,26 +204,67 @@ class LbPoller:
             else:
                 continue
             assert state is not None
-            self._emit(node, state, op, now, prev)
+            self._emit(node, state.removesuffix(_W0), op, now, prev)
         self.last = current
 
     def heartbeat(self) -> None:
+        if self.first_us is None:
+            self._attributes()
         self.poll(heartbeat=True)
         self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
+
+    def _attributes(self) -> None:
+        """The first look reads the group's settings (`DescribeTargetGroups` health-check
+        fields and `DescribeTargetGroupAttributes`), as the real poller stores them once."""
+        w = self.w
+        s = w.s
+        hc = s.lb.health_check
+        node_driven = s.ccm.mode == "node-driven"
+        port = s.service.health_check_node_port if node_driven else s.service.node_port
+        attributes = {
+            "HealthCheckIntervalSeconds": f"{hc.interval_s:g}",
+            "HealthCheckProtocol": "HTTP" if node_driven else "TCP",
+            "HealthCheckTimeoutSeconds": f"{min(hc.interval_s, 10.0):g}",
+            "HealthyThresholdCount": str(hc.healthy_threshold),
+            "UnhealthyThresholdCount": str(hc.unhealthy_threshold),
+            "deregistration_delay.timeout_seconds": f"{s.lb.deregistration_delay_s:g}",
+        }
+        payload = {
+            "TargetGroupArn": self.arn,
+            "Attributes": dict(sorted(attributes.items())),
+            "Cloud": "aws",
+            "HealthCheckPort": str(port),
+        }
+        w.emit.push(
+            w.loop.now,
+            POLLER,
+            "TargetGroupAttributes",
+            "ADDED",
+            payload,
+            namespace=s.service.namespace,
+            name=s.service.name,
+        )
 
     def _emit(self, node: str, state: str, op: str, now: int, prev: int | None) -> None:
         w = self.w
         s = w.s
         health: dict[str, Any] = {"State": state}
-        if state in _REASONS:
+        target = w.lb.targets.get(node)
+        weight0 = target is not None and target.weight0
+        if weight0:  # how gapwatch's Tencent poller writes a weight-0 backend
+            health["Reason"] = "Target.WeightZero"
+            health["Description"] = "Target weight is 0: no new connections"
+        elif state in _REASONS:
             health["Reason"], health["Description"] = _REASONS[state]
         hc_port = s.service.health_check_node_port if s.ccm.mode == "node-driven" else None
-        payload = {
+        payload: dict[str, Any] = {
             "Target": {"Id": w.nodes[node].instance_id, "Port": s.service.node_port},
             "HealthCheckPort": str(hc_port or s.service.node_port),
             "TargetHealth": health,
             "TargetGroupArn": self.arn,
         }
+        if weight0:
+            payload["Weight"] = 0
         w.emit.push(
             now,
             POLLER,

@@ -182,6 +182,24 @@ TENCENT_CLB: dict[str, Any] = {
     "kube_proxy": {"proxy_terminating_endpoints": True},
 }
 
+TENCENT_CLB_GRACE: dict[str, Any] = {
+    "preset": "tencent-clb",
+    "name": "tencent-clb-grace",
+    "description": (
+        "Tencent TKE with enable-grace-shutdown and enable-grace-deletion: a terminating pod's "
+        "CLB weight goes to 0 and its deletion waits for it (recorder/sim/grace.py); kube-proxy "
+        "1.24 (PTE off), where only the held deletion keeps the closing race shut; a rollout "
+        "and a drain."
+    ),
+    "nodes": {"kubelet_version": "v1.24.17", "kube_proxy_version": "v1.24.17"},
+    "kube_proxy": {"proxy_terminating_endpoints": False},
+    "ccm": {"grace_shutdown": True, "grace_deletion": True},
+    "events": [
+        {"at_s": 60, "action": "rollout", "workload": "ingress"},
+        {"at_s": 300, "action": "drain", "node": "NODE2"},
+    ],
+}
+
 SLOW_KUBE_PROXY: dict[str, Any] = {
     "preset": "seed-3node",
     "name": "slow-kube-proxy",
@@ -201,5 +219,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gke-l4": GKE_L4,
     "alibaba-slb": ALIBABA_SLB,
     "tencent-clb": TENCENT_CLB,
+    "tencent-clb-grace": TENCENT_CLB_GRACE,
     "slow-kube-proxy": SLOW_KUBE_PROXY,
 }

@@ -129,18 +129,24 @@ class Simulation:
 
     def __iter__(self) -> Iterator[Observation]:
         w = self.world = World(self.scenario, self.seed)
-        end = us(self.scenario.duration_s)
-        w.bootstrap()
-        t = 0
-        while t < end:
-            t = min(t + STEP_US, end)
-            w.loop.run_until(t)
-            yield from w.emit.release(t)
-            if self.on_progress is not None:
-                self.on_progress(t / 1e6)
-        w.truth.finish(end)
+        yield from drive(w, self.on_progress)
         self.truth = _truth(w, self.seed)
         yield from w.emit.release(None)
+
+
+def drive(w: World, on_progress: Callable[[float], None] | None = None) -> Iterator[Observation]:
+    """Bootstrap `w` and run it to the scenario's end, yielding observations as time passes;
+    the truth is finished, the observations still queued at the end are left to the caller."""
+    end = us(w.s.duration_s)
+    w.bootstrap()
+    t = 0
+    while t < end:
+        t = min(t + STEP_US, end)
+        w.loop.run_until(t)
+        yield from w.emit.release(t)
+        if on_progress is not None:
+            on_progress(t / 1e6)
+    w.truth.finish(end)
 
 
 @dataclass(frozen=True, slots=True)

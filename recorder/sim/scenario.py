@@ -27,6 +27,7 @@ Action = Literal[
     "crash_pod",
     "node_down",
     "restart_kube_proxy",
+    "scale_down",
 ]
 #: Default lag distributions (frozen, shared safely between instances).
 POD_START_LAG = Lag(2.0, 4.0, 20.0)
@@ -52,6 +53,7 @@ ACTIONS: tuple[str, ...] = (
     "crash_pod",
     "node_down",
     "restart_kube_proxy",
+    "scale_down",
 )
 
 
@@ -65,6 +67,9 @@ class Nodes:
     ready_after_s: float = 20.0
     not_ready_after_s: float = 40.0
     eviction_after_s: float = 300.0
+    #: cluster-autoscaler scale-down: from the node's last evicted pod gone to the machine gone
+    #: (the cloud's instance termination; gapwatch's choice, no published figure)
+    scale_down_delete_after_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,10 @@ class KubeProxy:
     lag_s: Lag = KUBE_PROXY_LAG
     proxy_terminating_endpoints: bool = False
     restart_s: Lag = KUBE_PROXY_RESTART
+    #: KEP-3836 (KubeProxyDrainingTerminatingNodes): /healthz answers 503 with nodeEligible
+    #: false for a node tainted ToBeDeletedByClusterAutoscaler or being deleted. None: by
+    #: version (beta and on by default from 1.30; alpha, off, in 1.28-1.29; absent before)
+    draining_terminating_nodes: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,12 @@ class Ccm:
     deregister_lag_s: Lag = CCM_DEREGISTER_LAG
     register_delay_s: float = 0.0
     exclude_unschedulable: bool = False
+    #: skip (deregister) nodes tainted ToBeDeletedByClusterAutoscaler, as the AWS Load Balancer
+    #: Controller's instance mode does (DESIGN.md section 6); node-driven only
+    exclude_to_be_deleted: bool = True
+    #: Tencent TKE enable-grace-shutdown / enable-grace-deletion (recorder/sim/grace.py)
+    grace_shutdown: bool = False
+    grace_deletion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,8 @@ class Observe:
     #: the prober's and the LB poller's clocks against the recorder's watch (seconds; + ahead)
     prober_clock_offset_s: float = 0.0
     poller_clock_offset_s: float = 0.0
+    #: also probe kube-proxy's own /healthz (port 10256) on every node: ProxyNodeHealth
+    kube_proxy_healthz: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ class NodeState:
     up: bool = True
     ready: bool = True
     unschedulable: bool = False
+    #: tainted ToBeDeletedByClusterAutoscaler (a scale-down is removing it)
+    to_be_deleted: bool = False
     exists: bool = True
     rv: str = "0"
 

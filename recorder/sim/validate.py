@@ -102,6 +102,16 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "ProxyTerminatingEndpoints is GA and always on from kube-proxy v1.28 "
         f"(nodes.kube_proxy_version is {s.nodes.kube_proxy_version or s.nodes.kubelet_version})",
     )
+    need(
+        s.nodes.scale_down_delete_after_s >= 0,
+        "nodes.scale_down_delete_after_s",
+        "must be >= 0",
+    )
+    need(
+        version is None or version >= 28 or not s.kube_proxy.draining_terminating_nodes,
+        "kube_proxy.draining_terminating_nodes",
+        "KEP-3836 exists from kube-proxy v1.28 (alpha; beta and on by default from v1.30)",
+    )
     need(s.truth.settle_s >= 0, "truth.settle_s", "must be >= 0")
     need(s.truth.min_window_s >= 0, "truth.min_window_s", "must be >= 0")
     for i, ev in enumerate(s.events):
@@ -124,6 +134,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
             "delete_node",
             "node_down",
             "restart_kube_proxy",
+            "scale_down",
         ):
             need(ev.node is not None, f"{key}.node", f"required for {ev.action}")
         if ev.node is not None and ev.action != "add_node" and not ev.node.startswith("@"):

@@ -174,7 +174,7 @@ class WorkloadController:
                 counts[p.node] = counts.get(p.node, 0) + 1
         best: tuple[int, int, str] | None = None
         for n in self.w.nodes.values():
-            if n.exists and n.ready and not n.unschedulable:
+            if n.exists and n.ready and not n.unschedulable and not n.to_be_deleted:
                 key = (counts.get(n.name, 0), n.index, n.name)
                 if best is None or key < best:
                     best = key

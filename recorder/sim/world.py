@@ -18,6 +18,7 @@ from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import Loop, us
 from gapwatch.recorder.sim.emit import POLLER, PROBE, Emitter
 from gapwatch.recorder.sim.endpointslice import EndpointSliceController
+from gapwatch.recorder.sim.grace import GraceShutdown
 from gapwatch.recorder.sim.kubelet import Kubelet
 from gapwatch.recorder.sim.kubeproxy import KubeProxies
 from gapwatch.recorder.sim.lb import TargetGroup
@@ -47,6 +48,9 @@ class World:
         self._dirty: set[str] = set()
         self._all_dirty = False
         self._pod_ip = 0
+        #: nodes another Service's simulation of the same cluster created (recorder.sim.shared):
+        #: a node of that name takes their identity (uid, instance id, address, zone)
+        self.node_identity: dict[str, NodeState] = {}
         self.booting = True
         self.api = Api(self)
         self.kubelet = Kubelet(self)
@@ -65,6 +69,7 @@ class World:
         self.proxy = KubeProxies(self)
         self.lb = TargetGroup(self, health_checks=s.ccm.mode == "node-driven")
         self.ccm = Ccm(self)
+        self.grace = GraceShutdown(self)
         self.prober = Prober(self)
         self.poller = LbPoller(self)
         self.truth = TruthTracker(self, random.Random(f"traffic-{seed}"))
@@ -134,6 +139,9 @@ class World:
             ip=f"10.0.{(i // 250) % 256}.{i % 250 + 10}",
             created_us=created_us,
         )
+        same = self.node_identity.get(name)
+        if same is not None:
+            n.uid, n.instance_id, n.zone, n.ip = same.uid, same.instance_id, same.zone, same.ip
         self.nodes[name] = n
         return n
 

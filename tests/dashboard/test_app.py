@@ -169,7 +169,10 @@ def test_whatif_shows_the_as_recorded_value_on_every_control(
     assert shown["proxy_terminating_endpoints"] in ("on", "off", "on/off")
     assert shown["ccm_register_delay_s"] == "none added"
     node_driven = cluster == "aws"
-    assert shown["hc_interval_s"].startswith("measured lags") is node_driven
+    # the simulated poller read the target group's settings once: a measurement, not a default
+    hc = load_scenario(preset, {}).lb.health_check
+    expected = f"{hc.interval_s:g} s (measured, 1 sample)"
+    assert (shown["hc_interval_s"] == expected) is node_driven
     assert shown["hc_interval_s"].startswith("not used") is not node_driven
 
 

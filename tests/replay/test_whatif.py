@@ -122,3 +122,29 @@ def test_advice_notes_print_numbers_for_people(name: str, seed: int) -> None:
     for svc in lb_facing(state):
         for note in advise(state, svc).notes:
             assert not re.search(r"\d\.\d{2,}", note), note
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_health_check_settings_move_the_measured_reaction_by_their_difference(seed: int) -> None:
+    """A node-driven LB's reaction in the what-if is the measured one, moved by what the
+    settings change in thresholds x interval: the recorded values (the target group's read, as
+    the simulator's aws-nlb sets them: 10 s, 2/2) change nothing, and every extra unhealthy
+    check adds gap-seconds."""
+    state = _state("aws-nlb", seed, {"traffic.rps": 0})
+    (svc,) = lb_facing(state)
+    hc = load_scenario("aws-nlb").lb.health_check
+    lb = {
+        "hc_interval_s": hc.interval_s,
+        "hc_healthy_threshold": float(hc.healthy_threshold),
+        "hc_unhealthy_threshold": float(hc.unhealthy_threshold),
+    }
+
+    def gap_s(**changes: float) -> float:
+        found = whatif(state, WhatIf(**changes), [svc], lb=lb)  # type: ignore[arg-type]
+        return sum(w.duration_s for w in found if w.cls != "node-not-ready")
+
+    recorded = gap_s()
+    same = WhatIf(hc_interval_s=hc.interval_s, hc_unhealthy_threshold=hc.unhealthy_threshold)
+    assert whatif(state, same, [svc], lb=lb) == whatif(state, WhatIf(), [svc], lb=lb)
+    slower = [gap_s(hc_unhealthy_threshold=t) for t in range(hc.unhealthy_threshold, 8)]
+    assert slower == sorted(slower) and slower[-1] > recorded

@@ -60,9 +60,10 @@ def test_a_config_file_and_a_preset_combine(tmp_path: Path) -> None:
     args = ["simulate", "-s", "aws-nlb", "--config", str(config), "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    first = orjson.loads(out.read_text().splitlines()[0])
-    assert first["cluster"] == "lab"
-    assert first["node"] == "ip-10-0-1-10.ec2.internal"
+    lines = [orjson.loads(line) for line in out.read_text().splitlines()]
+    assert {obs["cluster"] for obs in lines} == {"lab"}
+    first_node = next(obs for obs in lines if obs["kind"] == "Node")
+    assert first_node["node"] == "ip-10-0-1-10.ec2.internal"
 
 
 def test_a_bad_parameter_is_one_line_and_exit_1() -> None:

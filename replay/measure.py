@@ -1,0 +1,214 @@
+"""Measurements that replace assumptions: the LB's health-check settings and the watch delay.
+
+Two quantities the log can measure directly, where detection would otherwise assume:
+
+- **the target group's settings** (health-check interval, healthy/unhealthy thresholds, timeout,
+  deregistration delay) from the LB poller's `TargetGroupAttributes` observations (what
+  `DescribeTargetGroups`/`DescribeTargetGroupAttributes` returned) or from CloudTrail's
+  `CreateTargetGroup` / `ModifyTargetGroupAttributes` records (`TargetChange`). A setting is
+  configuration, not a distribution: one read is exact; the newest read wins, and a setting that
+  changed during the recording says so (`values`);
+- **the watch delay**: observer time minus the API server's own time of the same change, for
+  objects created while the recorder watched (`creationTimestamp` of an `ADDED`) and Events
+  (their event time). Kubernetes stamps whole seconds, so each sample is an upper bound: the
+  delay lies in `[sample - resolution, sample]`. A negative sample means the observer's clock is
+  behind the API server's (counted, never used as a delay).
+
+Every result says whether it is measured (and from how many samples) or assumed (the default and
+its public source, from replay.assumptions). Pure: rows in, `Measured` out; replay.api reads the
+rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from gapwatch.replay.assumptions import ASSUMPTIONS, US, DetectSettings, seconds_us
+from gapwatch.replay.lags import percentile
+
+#: Setting name -> (poller attribute key, CloudTrail requestParameters key).
+SETTING_KEYS: dict[str, tuple[str, str]] = {
+    "hc_interval_s": ("HealthCheckIntervalSeconds", "healthCheckIntervalSeconds"),
+    "hc_healthy_threshold": ("HealthyThresholdCount", "healthyThresholdCount"),
+    "hc_unhealthy_threshold": ("UnhealthyThresholdCount", "unhealthyThresholdCount"),
+    "hc_timeout_s": ("HealthCheckTimeoutSeconds", "healthCheckTimeoutSeconds"),
+    "deregistration_delay_s": (
+        "deregistration_delay.timeout_seconds",
+        "deregistration_delay.timeout_seconds",
+    ),
+}
+#: Settings that are counts (the others are seconds).
+COUNTS = frozenset({"hc_healthy_threshold", "hc_unhealthy_threshold"})
+#: Defaults of the settings replay.assumptions does not hold, with their public source.
+OTHER_DEFAULTS: dict[str, tuple[float, str]] = {
+    "hc_timeout_s": (10.0, "AWS Load Balancer Controller default for eTP=Local: timeout 10 s"),
+    "deregistration_delay_s": (300.0, "ELBv2 deregistration_delay.timeout_seconds default 300 s"),
+}
+#: Resolution of Kubernetes object timestamps (metav1.Time is serialized in whole seconds).
+K8S_STAMP_RESOLUTION_S = 1.0
+
+
+class Row(NamedTuple):
+    """One stored observation, as much of it as measuring needs."""
+
+    kind: str
+    op: str
+    source: str
+    observed_us: int
+    source_us: int | None
+    payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One quantity: the value in use, and whether the log measured it or it is assumed."""
+
+    name: str
+    value: float | None
+    samples: int
+    #: measured: what it was read from; assumed: the default's public source
+    source: str
+    #: every distinct value read, oldest first (a setting changed when there are several)
+    values: tuple[float, ...] = field(default=())
+    #: the delay samples' median and the count of negative ones (watch delay only)
+    p50: float | None = None
+    negative: int = 0
+
+    @property
+    def measured(self) -> bool:
+        return self.samples > 0
+
+    def describe(self) -> str:
+        """`measured (n samples)` or `assumed (default V, source)`: what output prints."""
+        if self.measured:
+            plural = "" if self.samples == 1 else "s"
+            return f"measured ({self.samples} sample{plural}, {self.source})"
+        shown = "?" if self.value is None else f"{self.value:g}"
+        return f"assumed (default {shown}, {self.source})"
+
+
+def _number(raw: Any) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _reads(row: Row) -> dict[str, float]:
+    """The settings one observation states (empty: it states none)."""
+    payload = row.payload or {}
+    out: dict[str, float] = {}
+    if row.kind == "TargetGroupAttributes":
+        attrs = payload.get("Attributes")
+        attrs = attrs if isinstance(attrs, Mapping) else {}
+        for name, (key, _trail) in SETTING_KEYS.items():
+            value = _number(attrs.get(key))
+            if value is not None:
+                out[name] = value
+    elif row.kind == "TargetChange":
+        params = payload.get("requestParameters")
+        params = params if isinstance(params, Mapping) else {}
+        event = payload.get("eventName")
+        if event == "CreateTargetGroup":
+            for name, (_key, trail) in SETTING_KEYS.items():
+                value = _number(params.get(trail))
+                if value is not None:
+                    out[name] = value
+        elif event == "ModifyTargetGroupAttributes":
+            items = params.get("attributes")
+            pairs = {
+                str(i.get("key")): i.get("value")
+                for i in (items if isinstance(items, list) else [])
+                if isinstance(i, Mapping)
+            }
+            for name, (key, _trail) in SETTING_KEYS.items():
+                value = _number(pairs.get(key))
+                if value is not None:
+                    out[name] = value
+    return out
+
+
+def _assumed(name: str, settings: DetectSettings) -> Measured:
+    if name in OTHER_DEFAULTS:
+        default, source = OTHER_DEFAULTS[name]
+        return Measured(name, default, 0, source)
+    source = next(a.source for a in ASSUMPTIONS if a.name == name)
+    return Measured(name, float(getattr(settings, name)), 0, source)
+
+
+def target_group_settings(rows: Iterable[Row], settings: DetectSettings) -> dict[str, Measured]:
+    """Each LB setting of SETTING_KEYS: the newest value read from the rows, else assumed."""
+    seen: dict[str, list[float]] = {name: [] for name in SETTING_KEYS}
+    origin: dict[str, set[str]] = {name: set() for name in SETTING_KEYS}
+    for row in sorted(rows, key=lambda r: r.observed_us):
+        for name, value in _reads(row).items():
+            seen[name].append(value)
+            origin[name].add(row.kind)
+    out: dict[str, Measured] = {}
+    for name, values in seen.items():
+        if not values:
+            out[name] = _assumed(name, settings)
+            continue
+        distinct = tuple(dict.fromkeys(values))
+        kinds = " and ".join(sorted(origin[name]))
+        out[name] = Measured(name, values[-1], len(values), kinds, distinct)
+    return out
+
+
+def watch_delay(rows: Iterable[Row], *, list_s: float) -> Measured:
+    """Observer minus source time of Kubernetes changes the watch delivered (not the initial
+    list: rows observed within `list_s` of the first watch observation are skipped, and an ADDED
+    object created before the watch began was listed, not watched). Value: the largest sample
+    (an upper bound of the delay, to the stamps' resolution)."""
+    watched = [r for r in rows if r.source in ("k8s-watch", "k8s-audit")]
+    if not watched:
+        return Measured("watch_delay_s", None, 0, "no Kubernetes watch in the log")
+    first = min(r.observed_us for r in watched)
+    listed_until = first + seconds_us(list_s)
+    delays: list[float] = []
+    negative = 0
+    for r in watched:
+        if r.source_us is None or r.observed_us <= listed_until:
+            continue
+        if r.kind != "Event" and (r.op != "ADDED" or r.source_us < first):
+            continue
+        delay = (r.observed_us - r.source_us) / US
+        if delay < 0:
+            negative += 1
+        else:
+            delays.append(delay)
+    if not delays:
+        return Measured("watch_delay_s", None, 0, "no change with its own time", negative=negative)
+    delays.sort()
+    source = f"observer vs API time, {K8S_STAMP_RESOLUTION_S:g} s stamps: upper bounds"
+    return Measured(
+        "watch_delay_s",
+        delays[-1],
+        len(delays),
+        source,
+        p50=percentile(delays, 50),
+        negative=negative,
+    )
+
+
+def with_measured(settings: DetectSettings, lb: Mapping[str, Measured]) -> DetectSettings:
+    """`settings` with the LB's health-check figures replaced by the measured ones."""
+    changes: dict[str, Any] = {}
+    for name in ("hc_interval_s", "hc_healthy_threshold", "hc_unhealthy_threshold"):
+        found = lb.get(name)
+        if found is not None and found.measured and found.value is not None:
+            changes[name] = int(found.value) if name in COUNTS else found.value
+    return replace(settings, **changes)
+
+
+def rows_for_settings(rows: Sequence[Row]) -> list[Row]:
+    """The rows that can state a target group's settings."""
+    return [r for r in rows if r.kind in ("TargetGroupAttributes", "TargetChange")]

@@ -1,7 +1,8 @@
 """The batch writer: observations into the append-only `events` table, idempotently.
 
 The same observation written twice is stored once: every row carries a dedupe key and the table
-has a unique (cluster, dedupe_key) constraint; the database, not memory, drops the duplicate.
+has a unique (cluster, dedupe_key) constraint (on PostgreSQL's day partitions, that key plus
+`event_keys`: recorder/partitions.py); the database, not memory, drops the duplicate.
 
 PostgreSQL, one transaction per batch:
 1. `LOCK TABLE events IN EXCLUSIVE MODE`: readers still read; writers queue, so ids become
@@ -60,10 +61,19 @@ _STAGE_DDL = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS gapwatch_stage ON COMMIT DELETE ROWS AS
 SELECT 0 AS seq, {_COLS} FROM events WITH NO DATA
 """
+#: Duplicates skipped: of rows already stored in the same day partition (ON CONFLICT), of
+#: object changes stored on any day (`event_keys`), and within the batch (DISTINCT ON); see
+#: recorder/partitions.py.
 _INSERT_FROM_STAGE = f"""
 INSERT INTO events ({_COLS})
-SELECT {_COLS} FROM gapwatch_stage ORDER BY seq
-ON CONFLICT (cluster, dedupe_key) DO NOTHING
+SELECT {_COLS} FROM (
+    SELECT DISTINCT ON (cluster, dedupe_key) * FROM gapwatch_stage ORDER BY cluster, dedupe_key, seq
+) s
+WHERE NOT EXISTS (
+    SELECT FROM event_keys k WHERE k.cluster = s.cluster AND k.dedupe_key = s.dedupe_key
+)
+ORDER BY seq
+ON CONFLICT DO NOTHING
 """
 
 #: COPY column types: binary COPY spares the server parsing timestamps and text (measured on

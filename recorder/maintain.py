@@ -11,6 +11,7 @@ partition once the days created ahead run out); `gapwatch db maintain`, run by t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -113,9 +114,7 @@ async def run_periodically(
                 dropped_partitions=len(done.dropped.partitions),
                 dropped_events=done.dropped.events,
             )
-        except Exception as exc:  # noqa: BLE001 - maintenance never stops recording
+        except Exception as exc:  # maintenance never stops recording
             log.warning("maintenance failed; retrying later", error=str(exc).splitlines()[0])
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
-        except TimeoutError:
-            pass

@@ -53,12 +53,10 @@ def parse_retention(value: str) -> timedelta:
     """`90d` or `13w` as a timedelta (days are the partitions' grain); ValueError otherwise."""
     match = _RETENTION.match(value)
     if match is None:
-        raise ValueError(
-            f"retention {value!r}: expected a number of days or weeks, like 90d or 13w"
-        )
+        raise ValueError(f"{value!r}: expected a number of days or weeks, like 90d or 13w")
     amount = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
     if amount < 1:
-        raise ValueError(f"retention {value!r}: must be at least one day")
+        raise ValueError(f"{value!r}: must be at least one day (like 90d)")
     return timedelta(days=amount)
 
 
@@ -153,10 +151,10 @@ class Dropped:
 def drop_day(conn: Connection, name: str, dropped: Dropped) -> None:
     """Drop one day partition with its derived rows and keys (the caller holds the lock)."""
     dropped.events += int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
-    for table in DERIVED_BY_EVENT_ID:
+    for derived in DERIVED_BY_EVENT_ID:
         gone = conn.execute(
             text(
-                f"DELETE FROM {table} d USING {name} e "
+                f"DELETE FROM {derived} d USING {name} e "
                 "WHERE d.cluster = e.cluster AND d.event_id = e.id"
             )
         )

@@ -171,7 +171,8 @@ def downgrade() -> None:
     op.execute("CREATE TABLE events (LIKE events_0007 INCLUDING DEFAULTS INCLUDING COMPRESSION)")
     op.execute("ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY (id)")
     op.execute(
-        "ALTER TABLE events ADD CONSTRAINT uq_events_cluster_dedupe_key UNIQUE (cluster, dedupe_key)"
+        "ALTER TABLE events ADD CONSTRAINT uq_events_cluster_dedupe_key "
+        "UNIQUE (cluster, dedupe_key)"
     )
     _indexes()
     _copy_from("0007")

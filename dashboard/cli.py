@@ -15,9 +15,8 @@ import typer
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.dashboard import report_cli, sqlcli
 from gapwatch.recorder import cli as recorder_cli
-from gapwatch.recorder import maintain_cli
+from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
-from gapwatch.recorder import revisions
 from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli

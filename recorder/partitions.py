@@ -11,8 +11,9 @@ dedupe for every observation whose key hashes its own `observed_at` (probes, LB 
 lines: a duplicate has the same time, so it lands in the same partition). A Kubernetes object
 change is keyed by its resourceVersion whenever it was seen: two recorders see it at different
 times, maybe on both sides of midnight. Those keys (rows with a resource_version) are also kept
-in `event_keys`, unique on (cluster, dedupe_key), filled by a trigger on `events`; the writer's
-fallback path skips rows already there. `event_keys` lives and dies with the rows: retention
+in `event_keys`, unique on (cluster, dedupe_key), written by the writer in the batch's
+transaction (a second COPY on its fast path; its staging path skips keys already there). Not a
+trigger: a per-row trigger cost 20% of the writer's rows/s (benchmarks/partitioned_ingest.py). `event_keys` lives and dies with the rows: retention
 deletes the keys of the rows it drops (an object change seen again after its row expired is
 stored again: the log then holds the object's state within the retention horizon).
 

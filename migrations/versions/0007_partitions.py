@@ -13,10 +13,11 @@ an ACCESS EXCLUSIVE lock on `events`, so stop the recorder first on a large stor
 
 Keys (recorder/partitions.py says why): `events` is unique on (cluster, dedupe_key,
 observed_at) and its primary key is (id, observed_at, cluster); `event_keys` holds the keys of
-rows with a resource_version, filled by a trigger. The primary keys of facts and of the
-replay_* projections get `cluster` too, so every unique key of a table docs/citus.md
-distributes by cluster includes it (Alembic does not compare primary keys; the models keep the
-SQLite ones, whose autoincrement needs a one-column key).
+rows with a resource_version, written by the writer in the same transaction (a per-row trigger
+did the same at 0.8x the writer's rows/s: benchmarks/partitioned_ingest.py). The primary keys
+of facts and of the replay_* projections get `cluster` too, so every unique key of a table
+docs/citus.md distributes by cluster includes it (Alembic does not compare primary keys; the
+models keep the SQLite ones, whose autoincrement needs a one-column key).
 
 Privileges: the new tables are re-granted to gapwatch_reader and gapwatch_writer (0005).
 """
@@ -51,16 +52,6 @@ _CLUSTER_KEYS = {
     "replay_lags": ("id",),
     "replay_segments": ("id",),
 }
-_KEY_TRIGGER = """
-CREATE FUNCTION gapwatch_event_key() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- a second row with the same key (another recorder, another day) raises unique_violation:
-    -- the writer then takes its staging path, which skips keys already here
-    INSERT INTO event_keys (cluster, dedupe_key, observed_at)
-    VALUES (NEW.cluster, NEW.dedupe_key, NEW.observed_at);
-    RETURN NULL;
-END $$
-"""
 
 
 def _grants(tables: str, writer: str) -> str:
@@ -139,11 +130,6 @@ def upgrade() -> None:
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("cluster", "dedupe_key", name=op.f("pk_event_keys")),
     )
-    op.execute(_KEY_TRIGGER)
-    op.execute(
-        "CREATE TRIGGER events_key AFTER INSERT ON events FOR EACH ROW "
-        "WHEN (NEW.resource_version IS NOT NULL) EXECUTE FUNCTION gapwatch_event_key()"
-    )
     conn = bind
     days = set(
         conn.execute(
@@ -155,6 +141,10 @@ def upgrade() -> None:
     for day in sorted(days):
         partitions.create_day(conn, day)
     _copy_from("0005")
+    op.execute(
+        "INSERT INTO event_keys (cluster, dedupe_key, observed_at) "
+        "SELECT cluster, dedupe_key, observed_at FROM events WHERE resource_version IS NOT NULL"
+    )
     op.execute(_GRANTS)
     _set_primary_keys(with_cluster=True)
 
@@ -164,8 +154,6 @@ def downgrade() -> None:
         return
     _set_primary_keys(with_cluster=False)
     op.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-    op.execute("DROP TRIGGER events_key ON events")
-    op.execute("DROP FUNCTION gapwatch_event_key()")
     op.drop_table("event_keys")
     _rename_aside("0007", _NEW_NAMES)
     op.execute("CREATE TABLE events (LIKE events_0007 INCLUDING DEFAULTS INCLUDING COMPRESSION)")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 
 from gapwatch.recorder.store import (
     alembic_config,
@@ -18,7 +18,8 @@ from gapwatch.recorder.store import (
     make_engine,
     upgrade,
 )
-from gapwatch.recorder.writer import EventWriter
+from gapwatch.recorder.tables import EVENT_COLUMNS, events
+from gapwatch.recorder.writer import EventWriter, event_row
 from gapwatch.replay.facts import write_facts
 from tests.store.samples import real_observations
 
@@ -35,14 +36,20 @@ def rows(engine: Engine, query: str) -> list[tuple[Any, ...]]:
 
 
 def populated(url: str) -> Engine:
+    """A store at 0005 with two days of rows and their facts, written as the 0005 writer did
+    (plain INSERTs of the same rows: today's writer needs 0007's `event_keys`)."""
     engine = make_engine(url)
     upgrade(engine, BEFORE)
-    writer = EventWriter(engine, derive=write_facts)
-    writer.write([replace(o, observed_at=DAY1 - timedelta(seconds=i))
-                  for i, o in enumerate(real_observations())])  # fmt: skip
-    writer.write([replace(o, observed_at=DAY2 + timedelta(seconds=i),
-                          resource_version=o.resource_version and o.resource_version + "1")
-                  for i, o in enumerate(real_observations())])  # fmt: skip
+    day1 = [replace(o, observed_at=DAY1 - timedelta(seconds=i))
+            for i, o in enumerate(real_observations())]  # fmt: skip
+    day2 = [replace(o, observed_at=DAY2 + timedelta(seconds=i),
+                    resource_version=o.resource_version and o.resource_version + "1")
+            for i, o in enumerate(real_observations())]  # fmt: skip
+    with engine.begin() as conn:
+        for obs in [*day1, *day2]:
+            values = dict(zip(EVENT_COLUMNS, event_row(obs), strict=True))
+            (event_id,) = conn.execute(insert(events).values(values).returning(events.c.id)).one()
+            write_facts(conn, [(event_id, obs)])
     return engine
 
 
@@ -111,6 +118,11 @@ def test_the_writer_role_can_write_the_partitioned_table(pg_url: str) -> None:
                 "INSERT INTO events (cluster, observed_at, source, kind, op, name, "
                 "resource_version, dedupe_key, payload) VALUES ('c', now(), 'k8s-watch', "
                 "'Node', 'ADDED', 'n', '1', 'k', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO event_keys (cluster, dedupe_key, observed_at) VALUES ('c', 'k', now())"
             )
         )
         assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar_one() == 1

@@ -13,9 +13,10 @@ change is keyed by its resourceVersion whenever it was seen: two recorders see i
 times, maybe on both sides of midnight. Those keys (rows with a resource_version) are also kept
 in `event_keys`, unique on (cluster, dedupe_key), written by the writer in the batch's
 transaction (a second COPY on its fast path; its staging path skips keys already there). Not a
-trigger: a per-row trigger cost 20% of the writer's rows/s (benchmarks/partitioned_ingest.py). `event_keys` lives and dies with the rows: retention
-deletes the keys of the rows it drops (an object change seen again after its row expired is
-stored again: the log then holds the object's state within the retention horizon).
+trigger: a per-row trigger cost 20% of the writer's rows/s (benchmarks/partitioned_ingest.py).
+`event_keys` lives and dies with the rows: retention deletes the keys of the rows it drops (an
+object change seen again after its row expired is stored again: the log then holds the
+object's state within the retention horizon).
 
 Retention drops whole day partitions (upper bound at or before now - retention), and with them
 the rows derived from one event each (`DERIVED_BY_EVENT_ID`, replay's facts) and their

@@ -100,9 +100,10 @@ async def run_periodically(
     stop: asyncio.Event,
     every_s: float = RECORDER_EVERY_S,
 ) -> None:
-    """The recorder's maintenance: at start, then every `every_s` until `stop`. A failure (no
-    privilege, a lock not granted in time) is logged and retried next time: recording goes on."""
-    while not stop.is_set():
+    """The recorder's maintenance: at start (even when stopped at once), then every `every_s`
+    until `stop`. A failure (no privilege, a lock not granted in time) is logged and retried
+    next time: recording goes on."""
+    while True:
         try:
             done = await asyncio.to_thread(
                 maintain, engine, now=clock(), retention=retention, ahead_days=ahead_days
@@ -118,3 +119,5 @@ async def run_periodically(
             log.warning("maintenance failed; retrying later", error=str(exc).splitlines()[0])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
+        if stop.is_set():
+            return

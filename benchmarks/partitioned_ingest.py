@@ -18,25 +18,20 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
-from sqlalchemy.engine import make_url
 
 from benchmarks.observations import START, from_pool
-from benchmarks.storage import drop_db
+from benchmarks.servers import bench_server, drop_db, new_db
 from gapwatch.recorder import writer as writer_module
 from gapwatch.recorder.maintain import maintain
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter, no_derive
-from tests import pgserver
 
 PARTITIONED_INSERT = writer_module._INSERT_FROM_STAGE
 PARTITIONED_KEYS = writer_module._copy_keys
@@ -56,11 +51,7 @@ def _no_keys(cur: object, rows: object) -> None:
 
 def one_run(server: str, revision: str, n: int) -> tuple[float, float]:
     """(rows/s new, rows/s all duplicates) into a fresh store at `revision`."""
-    name = "bench_" + uuid.uuid4().hex[:10]
-    admin = make_url(server).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = new_db(server)
     engine = make_engine(url)
     upgrade(engine, revision)
     if revision == "head":
@@ -91,12 +82,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("GAPWATCH_BENCH_PG"))
     args = parser.parse_args()
-    root = None
-    server = args.pg
-    if not server:
-        root = Path(tempfile.mkdtemp(prefix="gapwatch-bench-pg-", dir="/tmp"))
-        server = pgserver.start(root)
-    try:
+    with bench_server(args.pg) as server:
         runs: dict[str, list[tuple[float, float]]] = {"0005": [], "head": []}
         for _ in range(args.repeat):
             for revision in runs:  # alternate, so both see the same machine load
@@ -111,9 +97,6 @@ def main() -> None:
         for i, label in enumerate(("new rows (COPY fast path)", "all duplicates (staging)")):
             plain, parted = med["0005"][i], med["head"][i]
             print(f"| {label} | {plain:,.0f} | {parted:,.0f} | {parted / plain:.2f} |")
-    finally:
-        if root is not None:
-            pgserver.stop(root)
 
 
 if __name__ == "__main__":

@@ -22,23 +22,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
-from benchmarks.ingest import fresh_db
 from benchmarks.observations import START, from_pool
+from benchmarks.servers import bench_server, drop_db, new_db
 from gapwatch.recorder.maintain import maintain
-from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
-from tests import pgserver
 
 #: Applied to `events` and to each partition: on PostgreSQL 15 SET COMPRESSION on a partitioned
 #: table does not reach its existing partitions (measured: they kept lz4), only new ones.
@@ -71,16 +67,10 @@ def has_lz4(engine: Engine) -> bool:
     return bool(found)
 
 
-def drop_db(server: str, url: str) -> None:
-    name = make_url(url).database
-    admin = make_url(server).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-
-
 def measure(server: str, variant: str, n: int) -> dict[str, float]:
-    url = fresh_db(server)
+    url = new_db(server)
     engine = make_engine(url)
+    upgrade(engine)
     maintain(engine, now=START, ahead_days=1)
     with engine.begin() as conn:
         names = conn.execute(text(f"SELECT inhrelid::regclass::text FROM ({_PARTS}) p")).scalars()
@@ -110,12 +100,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--pg", default=os.environ.get("GAPWATCH_BENCH_PG"))
     args = parser.parse_args()
-    root = None
-    server = args.pg
-    if not server:
-        root = Path(tempfile.mkdtemp(prefix="gapwatch-bench-pg-", dir="/tmp"))
-        server = pgserver.start(root)
-    try:
+    with bench_server(args.pg) as server:
         variants = [v for v in VARIANTS if v != "lz4" or has_lz4(make_engine(server))]
         scale = 1_000_000 / args.n
         print(f"{args.n:,} events of the realistic mix, sizes scaled to 1M events, MB (10^6 B)")
@@ -136,9 +121,6 @@ def main() -> None:
         for v in variants:
             share = rows[v]["compressed rows"] / args.n
             print(f"{v}: {share:.0%} of payloads compressed; write {rows[v]['seconds']:.1f} s")
-    finally:
-        if root is not None:
-            pgserver.stop(root)
 
 
 if __name__ == "__main__":

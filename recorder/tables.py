@@ -136,7 +136,7 @@ events = Table(
 )
 
 #: PostgreSQL only: the dedupe keys of rows with a resource_version (Kubernetes object changes,
-#: deduplicated whenever they were seen), across partitions; filled by a trigger (0007).
+#: deduplicated whenever they were seen), across partitions; written by the writer (0007).
 event_keys = Table(
     "event_keys",
     metadata,

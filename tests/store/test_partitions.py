@@ -60,7 +60,7 @@ def test_an_object_change_seen_on_both_sides_of_midnight_is_stored_once(pg: Engi
     assert (again.inserted, again.duplicates) == (0, len(after))
     assert {p for p, _ in where_stored(pg)} == {"events_p20261202"}
     # ... and the other way round, both sightings in one batch
-    fresh = make_engine(str(pg.url.set(database=_new_db(pg))))
+    fresh = another_store(pg)
     both = EventWriter(fresh, derive=write_facts).write([*after, *before])
     assert (both.inserted, both.duplicates) == (len(after), len(before))
     assert {p for p, _ in where_stored(fresh)} == {"events_p20261203"}
@@ -68,13 +68,13 @@ def test_an_object_change_seen_on_both_sides_of_midnight_is_stored_once(pg: Engi
         assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar() == len(after)
 
 
-def _new_db(engine: Engine) -> str:
-    """A fresh migrated database beside `engine`'s, with the days of this module."""
+def another_store(engine: Engine) -> Engine:
+    """A fresh migrated database on `engine`'s server, with the days of this module."""
     from tests.conftest import new_pg_database
 
-    url = new_pg_database(str(engine.url.set(database="postgres")))
-    maintain(make_engine(url), now=datetime.combine(DAY, datetime.min.time(), UTC), ahead_days=1)
-    return str(make_engine(url).url.database)
+    other = make_engine(new_pg_database(engine.url.render_as_string(hide_password=False)))
+    maintain(other, now=datetime.combine(DAY, datetime.min.time(), UTC), ahead_days=1)
+    return other
 
 
 def test_a_probe_sample_written_twice_is_stored_once(pg: Engine) -> None:

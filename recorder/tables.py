@@ -135,15 +135,15 @@ events = Table(
     ),
 )
 
-#: PostgreSQL only: the dedupe keys of rows with a resource_version (Kubernetes object changes,
-#: deduplicated whenever they were seen), across partitions; written by the writer (0007).
+#: PostgreSQL: the dedupe keys of rows with a resource_version (Kubernetes object changes,
+#: deduplicated whenever they were seen) across day partitions; written by the writer (0007).
+#: Empty on SQLite, where `events` itself is unique on (cluster, dedupe_key).
 event_keys = Table(
     "event_keys",
     metadata,
     Column("cluster", Text, primary_key=True),
     Column("dedupe_key", String(32), primary_key=True),
     Column("observed_at", UTCDateTime, nullable=False),
-    info=only_on("postgresql"),
 )
 
 source_checkpoints = Table(

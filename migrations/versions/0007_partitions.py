@@ -4,7 +4,8 @@ Revision ID: 0007_partitions
 Revises: 0005
 Create Date: 2026-12-02
 
-PostgreSQL only (SQLite has no partitioning; its schema does not change). An existing `events`
+PostgreSQL (SQLite has no partitioning: there this only adds an `event_keys` that stays empty,
+so both backends have the same tables). An existing `events`
 is converted: renamed aside, a partitioned `events` made LIKE it (same columns, defaults, the
 same id sequence, lz4 payload compression where it was set), one partition per UTC day its rows
 cover plus today and DEFAULT_AHEAD_DAYS ahead, the rows copied over in id order (ids kept), the
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from gapwatch.recorder import partitions
+from gapwatch.recorder.tables import UTCDateTime
 
 revision: str = "0007_partitions"
 down_revision: str | None = "0005"
@@ -106,9 +108,20 @@ def _set_primary_keys(with_cluster: bool) -> None:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(key)})")
 
 
+def _create_event_keys() -> None:
+    op.create_table(
+        "event_keys",
+        sa.Column("cluster", sa.Text(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=32), nullable=False),
+        sa.Column("observed_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("cluster", "dedupe_key", name=op.f("pk_event_keys")),
+    )
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
+        _create_event_keys()  # stays empty: there `events` is unique on (cluster, dedupe_key)
         return
     op.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
     _rename_aside("0005", _OLD_NAMES)
@@ -123,13 +136,7 @@ def upgrade() -> None:
     )
     _indexes()
     op.execute(f"CREATE TABLE {partitions.DEFAULT_PARTITION} PARTITION OF events DEFAULT")
-    op.create_table(
-        "event_keys",
-        sa.Column("cluster", sa.Text(), nullable=False),
-        sa.Column("dedupe_key", sa.String(length=32), nullable=False),
-        sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("cluster", "dedupe_key", name=op.f("pk_event_keys")),
-    )
+    _create_event_keys()
     conn = bind
     days = set(
         conn.execute(
@@ -151,6 +158,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
+        op.drop_table("event_keys")
         return
     _set_primary_keys(with_cluster=False)
     op.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")

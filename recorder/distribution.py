@@ -37,10 +37,7 @@ COORDINATOR_LOCAL: tuple[str, ...] = ("quarantine", "alembic_version")
 def citus_statements() -> list[str]:
     """The SQL that turns a migrated store into a distributed one (coordinator, once, before
     the recorders start; the tables may hold rows: Citus copies them to the shards)."""
-    out = [
-        "SET citus.enable_unsafe_triggers = on",  # the events -> event_keys trigger (colocated)
-        f"SELECT create_distributed_table('{ANCHOR}', '{DISTRIBUTION_COLUMN}')",
-    ]
+    out = [f"SELECT create_distributed_table('{ANCHOR}', '{DISTRIBUTION_COLUMN}')"]
     out += [
         f"SELECT create_distributed_table('{t}', '{DISTRIBUTION_COLUMN}', "
         f"colocate_with => '{ANCHOR}')"

@@ -15,8 +15,8 @@ import typer
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.dashboard import report_cli, sqlcli
 from gapwatch.recorder import cli as recorder_cli
+from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
-from gapwatch.recorder import revisions
 from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.sim import cli as sim_cli
@@ -62,6 +62,7 @@ assume_cli.register(app)
 dashboard_commands.register(app)
 report_cli.register(app)
 revisions.register(recorder_cli.db_app)
+maintain_cli.register(recorder_cli.db_app)
 sqlcli.register(app)
 
 

@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 import gapwatch.replay.tables  # noqa: F401  (defines its tables on the same MetaData)
-from gapwatch.recorder.tables import metadata
+from gapwatch.recorder.tables import compared, metadata
 
 config = context.config
 target_metadata = metadata
@@ -25,6 +25,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=compared(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -12,8 +12,8 @@ validated by that source when it is built:
 Backward compatible: every other top-level key (`kinds`, `scope`, `watch`, ... as before sources
 existed) belongs to the `k8s` source, and a file without `sources:` runs the `k8s` source alone.
 Environment variables (all optional) override the file: GAPWATCH_CLUSTER, GAPWATCH_DB,
-GAPWATCH_RECORD_LISTEN, and for the k8s source GAPWATCH_RECORD_NAMESPACES (comma separated),
-GAPWATCH_RECORD_KINDS, GAPWATCH_RECORD_SCOPE, GAPWATCH_RECORD_PROJECTION,
+GAPWATCH_RECORD_LISTEN, GAPWATCH_RETENTION, and for the k8s source GAPWATCH_RECORD_NAMESPACES
+(comma separated), GAPWATCH_RECORD_KINDS, GAPWATCH_RECORD_SCOPE, GAPWATCH_RECORD_PROJECTION,
 GAPWATCH_RECORD_KUBECONFIG, GAPWATCH_RECORD_API_SERVER. docs/recorder.md has an example file.
 """
 
@@ -57,6 +57,12 @@ class RecorderConfig:
     listen: str = "0.0.0.0:8080"
     shutdown_timeout_s: float = 25.0
     spool: SpoolSettings = field(default_factory=SpoolSettings)
+    #: History to keep, like `90d` (recorder/partitions.py parse_retention); "" keeps all. With
+    #: it the recorder maintains its store hourly (recorder/maintain.py): day partitions ahead,
+    #: and whole days older than this dropped with their facts.
+    retention: str = ""
+    #: PostgreSQL: day partitions the recorder keeps created ahead of today.
+    partitions_ahead_days: int = 7
     #: source key -> its settings, in the order given.
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {LEGACY_SOURCE: {}})
     #: Where the configuration came from (a file name), for error messages.
@@ -138,6 +144,20 @@ def _sources(raw: dict[str, Any], legacy: dict[str, Any], where: str) -> dict[st
     return sources
 
 
+def _check_retention(raw: dict[str, Any], where: str) -> None:
+    from gapwatch.recorder.partitions import parse_retention
+
+    value = raw.get("retention")
+    if value not in (None, ""):
+        try:
+            parse_retention(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    ahead = raw.get("partitions_ahead_days", 0)
+    if not isinstance(ahead, int) or ahead < 0:
+        raise ConfigError(f"{where}: partitions_ahead_days: expected a whole number, 0 or more")
+
+
 def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConfig:
     """The configuration from `path` (optional) and `env`; ConfigError names what is wrong."""
     from gapwatch.recorder.sources import REGISTRY
@@ -148,6 +168,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         "cluster": env.get("GAPWATCH_CLUSTER"),
         "db": env.get("GAPWATCH_DB"),
         "listen": env.get("GAPWATCH_RECORD_LISTEN"),
+        "retention": env.get("GAPWATCH_RETENTION"),
     }
     raw.update({k: v for k, v in overrides.items() if v})
     own = {f.name for f in dataclasses.fields(RecorderConfig)} - {"origin"}
@@ -162,6 +183,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         sources[LEGACY_SOURCE].update({k: env[e] for e, k in LEGACY_ENV.items() if env.get(e)})
     if "spool" in raw:
         raw["spool"] = settings_from(SpoolSettings, f"{where}: spool", raw["spool"])
+    _check_retention(raw, where)
     try:
         return RecorderConfig(**raw, sources=sources, origin=where)
     except TypeError as exc:

@@ -109,6 +109,20 @@ class Recorder:
         return None
 
     # --- running ---------------------------------------------------------------------------
+    async def _maintain(self, stop: asyncio.Event) -> None:
+        """Day partitions ahead and retention, hourly (recorder/maintain.py); never fails."""
+        from gapwatch.recorder.maintain import run_periodically
+        from gapwatch.recorder.partitions import parse_retention
+
+        retention = self.config.retention
+        await run_periodically(
+            self.engine,
+            retention=parse_retention(retention) if retention else None,
+            ahead_days=self.config.partitions_ahead_days,
+            clock=self.clock,
+            stop=stop,
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Record until `stop` is set; then flush and return."""
         runner = None
@@ -121,6 +135,7 @@ class Recorder:
             asyncio.create_task(s.run(self.spool, stop), name=f"source {s.name}")
             for s in self.sources
         ]
+        running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
         try:
             await wait_first([stopper, self._writer_task, *running])
             if running:  # each source returns soon after `stop`; one that does not is cancelled

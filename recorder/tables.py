@@ -1,6 +1,7 @@
 """The store's schema: one MetaData shared by the code and by the Alembic migrations.
 
-`events` is the append-only log (never updated, never deleted from by gapwatch itself);
+`events` is the append-only log (never updated; rows leave only by retention, whole days at a
+time: recorder/partitions.py);
 `source_checkpoints` holds each source's resume point, written in the same transaction as the
 events it covers. Replay's read model (`facts`, `replay_*`) is defined in replay/tables.py on this
 same MetaData, so Alembic sees one schema.
@@ -9,7 +10,7 @@ Every key starts with `cluster` so the log can be distributed by cluster (Citus)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
+
+from gapwatch.recorder.partitions import PARTITION_TABLE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -74,6 +77,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
+
+def only_on(dialect: str) -> dict[str, Any]:
+    """`info` for a table, constraint or index that exists on one backend only (migration 0007)."""
+    return {"only_on": dialect}
+
+
+def compared(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object for `dialect`: leave out what exists on the other backend only,
+    and the day partitions of `events` (tables the models do not list, recorder/partitions.py)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and name and PARTITION_TABLE.match(name):
+            return False
+        only = getattr(obj, "info", {}).get("only_on")
+        return only is None or only == dialect
+
+    return include
+
+
 events = Table(
     "events",
     metadata,
@@ -92,7 +114,12 @@ events = Table(
     Column("dedupe_key", String(32), nullable=False),
     Column("payload", JsonType, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False, server_default=func.now()),
-    UniqueConstraint("cluster", "dedupe_key"),
+    # Dedupe (recorder/partitions.py): SQLite has the plain key; PostgreSQL's partitioned table
+    # must have its partition key in every unique key, and adds `event_keys` for the rest.
+    # On PostgreSQL the primary key is (id, observed_at, cluster) for the same reason and for
+    # Citus (docs/citus.md); Alembic does not compare primary keys.
+    UniqueConstraint("cluster", "dedupe_key", info=only_on("sqlite")),
+    UniqueConstraint("cluster", "dedupe_key", "observed_at", info=only_on("postgresql")),
     Index(None, "cluster", "observed_at"),
     # Object history (latest state of a Kubernetes object, a relist diff after a restart). Partial:
     # probes and LB samples, most of the rows, have no resourceVersion and skip this index.
@@ -106,6 +133,17 @@ events = Table(
         postgresql_where=text("resource_version IS NOT NULL"),
         sqlite_where=text("resource_version IS NOT NULL"),
     ),
+)
+
+#: PostgreSQL: the dedupe keys of rows with a resource_version (Kubernetes object changes,
+#: deduplicated whenever they were seen) across day partitions; written by the writer (0007).
+#: Empty on SQLite, where `events` itself is unique on (cluster, dedupe_key).
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("cluster", Text, primary_key=True),
+    Column("dedupe_key", String(32), primary_key=True),
+    Column("observed_at", UTCDateTime, nullable=False),
 )
 
 source_checkpoints = Table(

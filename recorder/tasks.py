@@ -16,4 +16,5 @@ async def wait_first(tasks: list[asyncio.Task[Any]], timeout: float | None = Non
         error = task.exception()
         if error is not None:
             raise error
-        raise RuntimeError(f"{task.get_name()} ended unexpectedly")
+        if tasks[0] not in done:  # returning in the same tick as the stop signal is stopping
+            raise RuntimeError(f"{task.get_name()} ended unexpectedly")

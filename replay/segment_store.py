@@ -118,7 +118,7 @@ def _holding_at(
         params[f"n{i}"], params[f"l{i}"] = node, lane
     sql = f"""
 WITH k(node, lane) AS (VALUES {values})
-SELECT s.* FROM k JOIN replay_segments s ON s.id = (
+SELECT s.* FROM k JOIN replay_segments s ON s.cluster = :c AND s.id = (
   SELECT x.id FROM replay_segments x
   WHERE x.cluster = :c AND x.namespace = :ns AND x.service = :s
     AND x.node = k.node AND x.lane = k.lane AND x.start_us < :lo

@@ -1,0 +1,90 @@
+"""`gapwatch db maintain`: day partitions ahead, the default partition emptied, retention.
+
+dashboard.cli registers it under `db` (`register(db_app)`). The work is recorder/maintain.py's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gapwatch.recorder.cliutil import DbOption, open_store, stderr, usage_error
+from gapwatch.recorder.defaults import DEFAULT_URL
+
+RetentionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--retention",
+        envvar="GAPWATCH_RETENTION",
+        help=(
+            "Keep this much history, like 90d or 13w. PostgreSQL: drop every day partition "
+            "that ended before now minus this (whole days: up to one day more is kept), with "
+            "replay's facts of those events. SQLite (no partitions): delete the events older "
+            "than that, and their facts. Nothing else is touched. Without it nothing is dropped."
+        ),
+    ),
+]
+JsonOnly = Annotated[bool, typer.Option("--json", help="Print what was done as one JSON object.")]
+AheadOption = Annotated[
+    int,
+    typer.Option(
+        "--ahead-days", min=0, help="PostgreSQL: create the partitions of this many days ahead."
+    ),
+]
+
+
+def register(db_app: typer.Typer) -> None:
+    """Add `maintain` to the `gapwatch db` group."""
+    db_app.command("maintain")(db_maintain)
+
+
+def db_maintain(
+    db: DbOption = DEFAULT_URL,
+    retention: RetentionOption = None,
+    ahead_days: AheadOption = 7,
+    as_json: JsonOnly = False,
+) -> None:
+    """Maintain the store: on PostgreSQL create the day partitions of `events` ahead (today and
+    --ahead-days more), move rows waiting in the default partition (days that had none) into
+    their day's, then apply --retention. Run it daily (a CronJob) as the owner of the tables;
+    `gapwatch record` does the same hourly when its config sets `retention`."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from gapwatch.recorder.maintain import maintain
+    from gapwatch.recorder.partitions import parse_retention
+
+    try:
+        keep = parse_retention(retention) if retention is not None else None
+    except ValueError as exc:
+        usage_error(f"--retention: {exc}")
+    engine = open_store(db)
+    done = maintain(engine, now=datetime.now(UTC), retention=keep, ahead_days=ahead_days)
+    summary = {
+        "partitioned": done.partitioned,
+        "created": done.created,
+        "moved_from_default": done.moved,
+        "cutoff": done.cutoff.isoformat() if done.cutoff else None,
+        "dropped_partitions": done.dropped.partitions,
+        "dropped_events": done.dropped.events,
+        "dropped_facts": done.dropped.derived,
+        "dropped_keys": done.dropped.keys,
+    }
+    if as_json:
+        print(orjson.dumps(summary).decode())
+        return
+    if done.partitioned:
+        stderr.print(
+            f"partitions: {len(done.created)} created, {done.moved} rows moved out of the "
+            "default partition"
+        )
+    if done.cutoff is None:
+        stderr.print("retention: none given, nothing dropped")
+        return
+    how = f"{len(done.dropped.partitions)} day partitions" if done.partitioned else "rows"
+    stderr.print(
+        f"retention: dropped {how} before {done.cutoff:%Y-%m-%d %H:%M} UTC: "
+        f"{done.dropped.events} events, {done.dropped.derived} facts"
+    )

@@ -1,0 +1,83 @@
+"""The recorder maintains its store: at start it applies its configured retention (and on
+PostgreSQL creates the day partitions ahead); a bad retention is a configuration error."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gapwatch.recorder import sources
+from gapwatch.recorder.config import RecorderConfig, load_config
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.maintain import run_periodically
+from gapwatch.recorder.partitions import day_partitions, is_partitioned
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.facts import write_facts
+from tests.recorder.test_run import NOW, run_once
+from tests.store.samples import real_observations
+
+
+@pytest.fixture(autouse=True)
+def toy_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sources.REGISTRY, "toy", "tests.recorder.toysource:build")
+
+
+def test_the_recorder_applies_its_retention_at_start(engine: Engine) -> None:
+    old = [replace(o, observed_at=o.observed_at.replace(year=2020)) for o in real_observations()]
+    EventWriter(engine, derive=write_facts).write(old)
+    config = RecorderConfig(
+        cluster="c", listen="127.0.0.1:0", sources={"toy": {"rounds": 1}}, retention="90d"
+    )
+    run_once(engine, config)
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT cluster, source FROM events")).all()
+        facts = conn.execute(text("SELECT count(*) FROM facts WHERE cluster = 'kind-dev'"))
+        assert facts.scalar_one() == 0
+        if is_partitioned(conn):  # today and the 7 days after NOW exist
+            days = day_partitions(conn)
+            assert {NOW.date() + timedelta(days=d) for d in range(8)} <= set(days)
+            assert min(days) >= (NOW - timedelta(days=90)).date()
+    assert left == [("c", "toy-counter")]
+
+
+def test_maintenance_failing_does_not_stop_the_recorder(tmp_path: Path) -> None:
+    """A store that cannot be maintained (here: none at all) is logged; the loop goes on."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        task = asyncio.create_task(
+            run_periodically(
+                engine, retention=timedelta(days=1), ahead_days=0, clock=lambda: NOW,
+                stop=stop, every_s=0.01,
+            )
+        )  # fmt: skip
+        await asyncio.sleep(0.1)
+        assert not task.done()  # still retrying
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("value", ["90", "3 months", "0d"])
+def test_a_bad_retention_in_the_config_names_the_file(value: str, tmp_path: Path) -> None:
+    path = tmp_path / "record.yaml"
+    path.write_text(f"cluster: c\nretention: '{value}'\nsources: {{toy: {{rounds: 1}}}}\n")
+    with pytest.raises(ConfigError, match=r"record.yaml: .*(90d|at least one day)"):
+        load_config(path, {})
+
+
+def test_retention_comes_from_the_environment_too(tmp_path: Path) -> None:
+    path = tmp_path / "record.yaml"
+    path.write_text("cluster: c\nsources: {toy: {rounds: 1}}\n")
+    assert load_config(path, {}).retention == ""
+    assert load_config(path, {"GAPWATCH_RETENTION": "13w"}).retention == "13w"
+    with pytest.raises(ConfigError, match="expected a number of days"):
+        load_config(path, {"GAPWATCH_RETENTION": "13"})

@@ -12,14 +12,15 @@ node-not-ready windows cannot be closed by these settings and are reported as su
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
-from gapwatch.replay.lags import lag_samples, stats
+from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
 from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
 
@@ -31,18 +32,46 @@ def _fixable(windows: list[Window]) -> list[Window]:
     return [w for w in windows if w.cls != "node-not-ready"]
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What was measured and found, when a caller has it already (replay.scope: from the
+    projections); None: derived from the state."""
+
+    samples: Sequence[LagSample] | None = None
+    windows: Sequence[Window] | None = None
+    #: (since, until): only the windows that overlap this range count
+    span: tuple[int, int] | None = None
+
+    def within(self, windows: Sequence[Window]) -> list[Window]:
+        if self.span is None:
+            return list(windows)
+        lo, hi = self.span
+        return [w for w in windows if w.end_us >= lo and w.start_us < hi]
+
+    def whatif(
+        self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,
+        *, worst_case: bool = False,
+    ) -> list[Window]:  # fmt: skip
+        found = whatif(
+            state, settings, [svc], detect_settings, worst_case=worst_case,
+            samples=self.samples, recorded=self.windows,
+        )  # fmt: skip
+        return self.within(found)
+
+
 def _left(
     state: FoldState,
     svc: ServiceRef,
     candidate: WhatIf,
     classes: tuple[str, ...],
     settings: DetectSettings,
+    known: Recorded = Recorded(),
 ) -> int:
     """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
     return sum(
         1
         for worst in (False, True)
-        for w in whatif(state, candidate, [svc], settings, worst_case=worst)
+        for w in known.whatif(state, candidate, svc, settings, worst_case=worst)
         if w.cls in classes
     )
 
@@ -54,6 +83,7 @@ def _smallest(
     field: str,
     classes: tuple[str, ...],
     settings: DetectSettings,
+    known: Recorded = Recorded(),
 ) -> tuple[WhatIf | None, int]:
     """The smallest value of `field` that closes every window the setting can close at all
     (the largest value shows which those are: a crashed pod is no preStop's business);
@@ -63,10 +93,10 @@ def _smallest(
         changes: dict[str, Any] = {field: value}
         return _with_grace(state, svc, replace(base, **changes))
 
-    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings)
+    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, known)
     for value in LADDER_S:
         candidate = at(float(value))
-        if _left(state, svc, candidate, classes, settings) <= floor:
+        if _left(state, svc, candidate, classes, settings, known) <= floor:
             return candidate, floor
     return None, floor
 
@@ -85,10 +115,20 @@ def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf) -> WhatIf:
     return replace(settings, termination_grace_s=float(max(grace, 30)))
 
 
-def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULTS) -> Advice:
-    """Lags, recommended settings and the what-if windows left under them."""
-    before = detect(state, [svc], settings)
-    lags = stats(lag_samples(state, [svc], settings))
+def advise(
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings = DEFAULTS,
+    known: Recorded = Recorded(),
+) -> Advice:
+    """Lags, recommended settings and the what-if windows left under them (`known`: the
+    Service's measured lags and recorded windows, when the caller has them)."""
+    if known.windows is None:
+        before = detect(state, [svc], settings)
+    else:
+        before = known.within([w for w in known.windows if w.service == svc])
+    samples = lag_samples(state, [svc], settings) if known.samples is None else known.samples
+    lags = stats([s for s in samples if s.service == svc])
     notes: list[str] = []
     best = WhatIf()
     classes = {w.cls for w in _fixable(before)}
@@ -101,6 +141,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
             "prestop_s",
             ("closed-before-deregistered", "pod-gone-before-deregistered"),
             settings,
+            known,
         )
         if unclosable:
             notes.append(
@@ -123,13 +164,14 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
         )
     elif "registered-before-forwarding" in classes:
         found, unclosable = _smallest(
-            state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",), settings
-        )
+            state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",),
+            settings, known,
+        )  # fmt: skip
         if unclosable:
             notes.append("some registered-before-forwarding windows stay under any delay")
         if found is not None:
             best = replace(best, ccm_register_delay_s=found.ccm_register_delay_s)
-    after = whatif(state, best, [svc], settings)
+    after = known.whatif(state, best, svc, settings)
     if any(w.cls == "node-not-ready" for w in before):
         notes.append(
             "node-not-ready windows need the LB to stop routing before a node goes down "
@@ -138,7 +180,7 @@ def advise(state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULT
     few = [lag for lag in lags if 0 < lag.samples < MIN_SAMPLES or lag.samples == 0]
     measured = {lag.name for lag in lags if lag.samples}
     if few and measured:
-        worst = worst_lags(lag_samples(state, [svc], settings))
+        worst = worst_lags([s for s in samples if s.service == svc])
         notes.append(
             "few measurements of "
             + ", ".join(f"{lag.name} ({lag.samples})" for lag in few if lag.name in worst)

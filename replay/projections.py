@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import scope
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -114,6 +115,7 @@ def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> Non
         )
     if svc not in lb_facing(state):
         delete_service(conn, svc)
+        scope.forget_context(conn, svc)
         return
     _write(conn, state, [svc], settings)
 
@@ -140,6 +142,11 @@ def _write(
             for s in lags
         ]
         _bulk_insert(conn, replay_lags, rows)
+    context: dict[str, int] = {}
+    for svc in services:
+        context.update(scope.context_rows(state, svc, settings))
+    if context:
+        scope.store_context(conn, context)
     with no_gc():
         for svc in services:
             segs = segment_rows(lane_segments(state, svc, settings=settings))
@@ -210,6 +217,7 @@ def rebuild(
         _store_settings(conn, settings)
         for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
             conn.execute(delete(table))
+        scope.forget_context(conn)
         state = fold_stored(conn, FoldState())
         services = lb_facing(state)
         _write(conn, state, services, settings)

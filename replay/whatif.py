@@ -307,19 +307,27 @@ def whatif(
     detect_settings: DetectSettings = DEFAULTS,
     *,
     worst_case: bool = False,
+    samples: Sequence[LagSample] | None = None,
+    recorded: Sequence[Window] | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
-    given the worst measured lags, when `worst_case`)."""
+    given the worst measured lags, when `worst_case`). `samples` and `recorded`, when given,
+    are the Services' measured lags and recorded windows (as the projections hold them: a
+    state folded from part of the history cannot measure them; replay.scope)."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
+        if recorded is None:
+            mine = detect(state, [svc], detect_settings)
+        else:
+            mine = [w for w in recorded if w.service == svc]
         if not worst_case and as_recorded(state, svc, settings, detect_settings):
-            out.extend(detect(state, [svc], detect_settings))  # the recorded timeline itself
+            out.extend(mine)  # the recorded timeline itself
             continue
-        book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
+        lags = lag_samples(state, [svc], detect_settings) if samples is None else samples
+        book = lag_book([s for s in lags if s.service == svc], worst_case=worst_case)
         for node in nodes_of(state, svc):
             found = node_windows(state, svc, node, settings, book, detect_settings)
             out.extend(replace(w, provenance="inferred") for w in found)
-        recorded = detect(state, [svc], detect_settings)
-        out.extend(w for w in recorded if w.cls == "node-not-ready")
+        out.extend(w for w in mine if w.cls == "node-not-ready")
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

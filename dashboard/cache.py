@@ -13,8 +13,11 @@ from sqlalchemy import Engine
 from gapwatch.dashboard import data
 from gapwatch.dashboard.filters import Filters
 from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
+from gapwatch.replay import scope as replay_scope
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from gapwatch.replay.scope import Scope
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,16 +78,30 @@ def node_lanes(
     return data.node_lanes(engine(url), service, node, since_us, until_us)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def scope(url: str, service: ServiceRef, since_us: int, until_us: int, version: int) -> Scope:
+    """The Service around a range, for what-if and advice (replay.scope): loaded once per
+    range and version; every control the page moves reuses it."""
+    return api.load_scope(engine(url), service, from_micros(since_us), from_micros(until_us))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def whatif(
     url: str, service: ServiceRef, settings: WhatIf, filters: Filters, version: int
 ) -> list[Window]:
+    if filters.since_us is not None and filters.until_us is not None:
+        found = scope(url, service, filters.since_us, filters.until_us, version)
+        return replay_scope.whatif(found, settings)
     return list(
         api.whatif(engine(url), service, settings, since=filters.since, until=filters.until)
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def advice(url: str, service: ServiceRef, version: int) -> Advice:
+def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Advice:
+    """Advice for the range (its rollout) when the filters bound it, else the whole history."""
+    if filters.since_us is not None and filters.until_us is not None:
+        found = scope(url, service, filters.since_us, filters.until_us, version)
+        return replay_scope.advise(found)
     result: Advice = api.advise(engine(url), service)
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
@@ -22,7 +22,7 @@ from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
-from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
+from gapwatch.replay.whatif import MIN_SAMPLES, LagBook, pod_lives, whatif, worst_lags
 
 #: Candidate values, smallest first (seconds).
 LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
@@ -41,6 +41,8 @@ class Recorded:
     windows: Sequence[Window] | None = None
     #: (since, until): only the windows that overlap this range count
     span: tuple[int, int] | None = None
+    #: the LagBooks of the what-if runs (one advice: one state, one set of lags)
+    books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
 
     def within(self, windows: Sequence[Window]) -> list[Window]:
         if self.span is None:
@@ -54,7 +56,7 @@ class Recorded:
     ) -> list[Window]:  # fmt: skip
         found = whatif(
             state, settings, [svc], detect_settings, worst_case=worst_case,
-            samples=self.samples, recorded=self.windows,
+            samples=self.samples, recorded=self.windows, books=self.books,
         )  # fmt: skip
         return self.within(found)
 
@@ -65,7 +67,7 @@ def _left(
     candidate: WhatIf,
     classes: tuple[str, ...],
     settings: DetectSettings,
-    known: Recorded = Recorded(),
+    known: Recorded,
 ) -> int:
     """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
     return sum(
@@ -83,7 +85,7 @@ def _smallest(
     field: str,
     classes: tuple[str, ...],
     settings: DetectSettings,
-    known: Recorded = Recorded(),
+    known: Recorded,
 ) -> tuple[WhatIf | None, int]:
     """The smallest value of `field` that closes every window the setting can close at all
     (the largest value shows which those are: a crashed pod is no preStop's business);
@@ -119,10 +121,11 @@ def advise(
     state: FoldState,
     svc: ServiceRef,
     settings: DetectSettings = DEFAULTS,
-    known: Recorded = Recorded(),
+    known: Recorded | None = None,
 ) -> Advice:
     """Lags, recommended settings and the what-if windows left under them (`known`: the
     Service's measured lags and recorded windows, when the caller has them)."""
+    known = Recorded() if known is None else known
     if known.windows is None:
         before = detect(state, [svc], settings)
     else:

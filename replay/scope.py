@@ -162,7 +162,7 @@ def load(
     rows.sort(key=lambda r: (r[0], r[1]))
     state = fold(FoldState(), rows)
     _restore_context(conn, state, svc, settings)
-    recorded = recorded_windows(conn, svc)
+    recorded = recorded_windows(conn, svc, since_us, until_us)
     return Scope(svc, since_us, until_us, state, samples, recorded, settings)
 
 
@@ -188,10 +188,15 @@ def window_from_row(r: Any) -> Window:
     )
 
 
-def recorded_windows(conn: Connection, svc: ServiceRef) -> list[Window]:
+def recorded_windows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Window]:
+    """The Service's stored windows that overlap [lo, hi)."""
     t = replay_windows
     query = select(t).where(
-        t.c.cluster == svc.cluster, t.c.namespace == svc.namespace, t.c.service == svc.name
+        t.c.cluster == svc.cluster,
+        t.c.namespace == svc.namespace,
+        t.c.service == svc.name,
+        t.c.start_us < hi,
+        t.c.end_us >= lo,
     )
     return [window_from_row(r) for r in conn.execute(query.order_by(t.c.start_us, t.c.node))]
 

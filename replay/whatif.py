@@ -12,8 +12,10 @@ them. Pure; never imports the simulator.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import (
@@ -110,16 +112,38 @@ class LagBook:
     median: dict[str, float]
     #: when set, every change gets these lags instead (the worst-case replay)
     worst: dict[str, float] | None = None
+    #: `exact` per (node, name): the change times in order, and (time, position in `exact`,
+    #: seconds) beside them (`lanes_of`)
+    lanes: dict[tuple[str, str], tuple[list[int], list[tuple[int, int, float]]]] = field(
+        default_factory=dict
+    )
 
     def get(self, node: str, at_us: int, name: str) -> int:
         """The lag after a pod change at `at_us`: the one measured from the endpoint change it
-        caused (the slice update lands shortly after the pod update), else the median."""
+        caused (the slice update lands shortly after the pod update; of several, the first
+        measured), else the median."""
         if self.worst is not None:
             return round(self.worst[name] * US)
-        for (n, eps_at, lag), seconds in self.exact.items():
-            if n == node and lag == name and at_us <= eps_at <= at_us + SAME_CHANGE_US:
-                return eps_at - at_us + round(seconds * US)
+        times, entries = self.lanes.get((node, name), ((), ()))
+        lo, hi = bisect_left(times, at_us), bisect_right(times, at_us + SAME_CHANGE_US)
+        if lo < hi:
+            eps_at, _pos, seconds = min(entries[lo:hi], key=itemgetter(1))
+            return eps_at - at_us + round(seconds * US)
         return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
+
+
+def lanes_of(
+    exact: dict[tuple[str, int, str], float],
+) -> dict[tuple[str, str], tuple[list[int], list[tuple[int, int, float]]]]:
+    """LagBook.lanes: a bisect per lookup instead of a scan of every measured lag."""
+    grouped: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
+    for pos, ((node, at_us, name), seconds) in enumerate(exact.items()):
+        grouped.setdefault((node, name), []).append((at_us, pos, seconds))
+    out = {}
+    for key, entries in grouped.items():
+        entries.sort()
+        out[key] = ([e[0] for e in entries], entries)
+    return out
 
 
 #: Lags that hurt when long (the others hurt when short).
@@ -154,7 +178,7 @@ def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBo
     for name, default in DEFAULT_LAGS_S.items():
         values = sorted(s.seconds for s in samples if s.lag == name) or [default]
         median[name] = percentile(values, 50)
-    return LagBook(exact, median, worst_lags(samples) if worst_case else None)
+    return LagBook(exact, median, worst_lags(samples) if worst_case else None, lanes_of(exact))
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
@@ -309,11 +333,13 @@ def whatif(
     worst_case: bool = False,
     samples: Sequence[LagSample] | None = None,
     recorded: Sequence[Window] | None = None,
+    books: dict[tuple[ServiceRef, bool], LagBook] | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
     given the worst measured lags, when `worst_case`). `samples` and `recorded`, when given,
     are the Services' measured lags and recorded windows (as the projections hold them: a
-    state folded from part of the history cannot measure them; replay.scope)."""
+    state folded from part of the history cannot measure them; replay.scope). `books` keeps
+    each Service's LagBook between calls on the same state and lags (replay.advise's ladder)."""
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
         if recorded is None:
@@ -323,8 +349,12 @@ def whatif(
         if not worst_case and as_recorded(state, svc, settings, detect_settings):
             out.extend(mine)  # the recorded timeline itself
             continue
-        lags = lag_samples(state, [svc], detect_settings) if samples is None else samples
-        book = lag_book([s for s in lags if s.service == svc], worst_case=worst_case)
+        book = None if books is None else books.get((svc, worst_case))
+        if book is None:
+            lags = lag_samples(state, [svc], detect_settings) if samples is None else samples
+            book = lag_book([s for s in lags if s.service == svc], worst_case=worst_case)
+            if books is not None:
+                books[(svc, worst_case)] = book
         for node in nodes_of(state, svc):
             found = node_windows(state, svc, node, settings, book, detect_settings)
             out.extend(replace(w, provenance="inferred") for w in found)

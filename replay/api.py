@@ -32,8 +32,13 @@ ORDER BY cluster, namespace, name
 
 
 def services(engine: Engine) -> list[ServiceRef]:
-    """The LB-facing Services the store knows."""
+    """The LB-facing Services the store knows: those the projections computed (a few rows of
+    replay_state), or, on a store whose projections predate that record, a pass over the facts."""
+    refresh(engine)
     with translate_errors(engine), engine.connect() as conn:
+        known = scope.stored_services(conn)
+        if known is not None:
+            return known
         return [ServiceRef(c, ns or "", n or "") for c, ns, n in conn.execute(text(_SERVICES))]
 
 

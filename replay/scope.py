@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import whatif as whatif_mod
@@ -35,6 +35,7 @@ from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
+from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.tables import replay_lags, replay_state, replay_windows
@@ -49,28 +50,38 @@ _LAG_UP = {"ccm-register": True, "lb-health-up": True, "ccm-deregister": False,
 _PTE = {None: -1, False: 0, True: 1}
 
 
-def _key(svc: ServiceRef, what: str) -> str:
+def context_key(svc: ServiceRef, what: str) -> str:
     return f"ctx:{svc.cluster}/{svc.namespace}/{svc.name}:{what}"
 
 
 def context_rows(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, int]:
     """The whole-state values a scoped what-if needs, as replay_state rows."""
     return {
-        _key(svc, "node_driven"): int(ccm_mode(state, svc, settings) == "node"),
-        _key(svc, "pte"): _PTE[pte_known(state, svc.cluster, settings)],
-        _key(svc, "horizon"): horizon(state, svc),
+        context_key(svc, "node_driven"): int(ccm_mode(state, svc, settings) == "node"),
+        context_key(svc, "pte"): _PTE[pte_known(state, svc.cluster, settings)],
+        context_key(svc, "horizon"): horizon(state, svc),
     }
 
 
-def store_context(conn: Connection, rows: dict[str, int]) -> None:
-    conn.execute(delete(replay_state).where(replay_state.c.key.in_(list(rows))))
-    conn.execute(insert(replay_state), [{"key": k, "value": v} for k, v in rows.items()])
+#: set once every LB-facing Service's context is stored (a rebuild, or a first refresh)
+COMPLETE = "ctx:complete"
 
 
-def forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
-    """Drop the stored context of one Service (of every one: None)."""
-    pattern = "ctx:%" if svc is None else _key(svc, "%")
-    conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
+def stored_services(conn: Connection) -> list[ServiceRef] | None:
+    """The Services whose context the projections stored (every LB-facing one), in order; None
+    when the store's projections were built before the context was recorded."""
+    rows = conn.execute(
+        select(replay_state.c.key).where(replay_state.c.key.like("ctx:%"))
+    ).scalars()
+    keys = list(rows)
+    if COMPLETE not in keys:
+        return None
+    out = []
+    for key in keys:
+        if key.endswith(":horizon"):
+            cluster, namespace, name = key[len("ctx:") : -len(":horizon")].rsplit("/", 2)
+            out.append(ServiceRef(cluster, namespace, name))
+    return sorted(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,16 +217,16 @@ def _restore_context(
 ) -> None:
     """Put the whole state's values (context_rows) into the scoped state's memo."""
     query = select(replay_state.c.key, replay_state.c.value).where(
-        replay_state.c.key.like(_key(svc, "%"))
+        replay_state.c.key.like(context_key(svc, "%"))
     )
     stored = {k: int(v) for k, v in conn.execute(query)}
-    if len(stored) < 3:
-        raise LookupError(f"no stored context for {svc.cluster}/{svc.key}: refresh first")
-    mode = "node" if stored[_key(svc, "node_driven")] else "endpoint"
+    if len(stored) < 3:  # projections from before the context was stored: derive it once
+        stored = context_rows(fold_stored(conn, FoldState(), service=svc), svc, settings)
+    mode = "node" if stored[context_key(svc, "node_driven")] else "endpoint"
     state.memo.ccm_mode[(svc, settings.ccm_mode)] = mode
-    pte = {v: k for k, v in _PTE.items()}[stored[_key(svc, "pte")]]
+    pte = {v: k for k, v in _PTE.items()}[stored[context_key(svc, "pte")]]
     state.memo.pte[(svc.cluster, settings)] = pte
-    state.memo.horizon[svc] = stored[_key(svc, "horizon")]
+    state.memo.horizon[svc] = stored[context_key(svc, "horizon")]
 
 
 def _overlaps(scope: Scope, windows: Sequence[Window]) -> list[Window]:

@@ -28,7 +28,7 @@ from gapwatch.replay.assumptions import (
     DetectSettings,
     seconds_us,
 )
-from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.context import ccm_mode, local_pods, nodes_of
 from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples, percentile
@@ -54,9 +54,9 @@ class PodLife(NamedTuple):
 def pod_lives(state: FoldState, svc: ServiceRef, node: str) -> list[PodLife]:
     """The recorded lifecycle of every pod of the Service that ran on the node."""
     out: list[PodLife] = []
-    for name, pod_node in sorted(state.service_pods.get(svc, {}).items()):
+    for name in local_pods(state, svc, node):  # sorted by name
         samples = state.pods.get((svc.cluster, svc.namespace, name), [])
-        if pod_node != node or not samples:
+        if not samples:
             continue
         phases: list[tuple[int, str]] = []
         for p in samples:

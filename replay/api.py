@@ -85,17 +85,23 @@ def rollouts(
     until: datetime | None = None,
 ) -> list[Rollout]:
     """Rollouts and node disruptions with their windows, in start order."""
-    found = windows(engine, cluster=cluster, service=service)
-    by_rollout: dict[str, list[Window]] = {}
-    for w in found:
-        if w.rollout:
-            by_rollout.setdefault(w.rollout, []).append(w)
+    refresh(engine)
     if isinstance(service, ServiceRef):
         cluster, service = service.cluster, service.key
     t = replay_rollouts
     query = _filtered(select(t), t, cluster, service, since, until).order_by(t.c.start_us, t.c.id)
+    by_rollout: dict[str, list[Window]] = {}
     with translate_errors(engine), engine.connect() as conn:
         rows = list(conn.execute(query))
+        ids = sorted({r.id for r in rows})
+        w = replay_windows
+        for i in range(0, len(ids), 500):  # the windows of these rollouts only
+            mine = select(w).where(w.c.rollout.in_(ids[i : i + 500]))
+            for row in conn.execute(
+                mine.order_by(w.c.start_us, w.c.namespace, w.c.service, w.c.node)
+            ):
+                win = scope.window_from_row(row)
+                by_rollout.setdefault(str(win.rollout), []).append(win)
     return [
         Rollout(
             id=r.id,

@@ -177,25 +177,28 @@ def load(
     return Scope(svc, since_us, until_us, state, samples, recorded, settings)
 
 
+_W = {c.name: i for i, c in enumerate(replay_windows.columns)}
+
+
 def window_from_row(r: Any) -> Window:
-    """A replay_windows row as a Window."""
-    m = r._mapping
+    """A replay_windows row (all its columns, in table order) as a Window."""
+    ob, cb = r[_W["opened_by"]], r[_W["closed_by"]]
     return Window(
-        service=ServiceRef(m["cluster"], m["namespace"], m["service"]),
-        node=m["node"],
-        cls=m["class"],
-        start_us=m["start_us"],
-        end_us=m["end_us"],
-        start_earliest_us=m["start_earliest_us"],
-        start_latest_us=m["start_latest_us"],
-        end_earliest_us=m["end_earliest_us"],
-        end_latest_us=m["end_latest_us"],
-        provenance=m["provenance"],
-        opened_by=tuple(int(x) for x in m["opened_by"].split(",") if x),
-        closed_by=tuple(int(x) for x in m["closed_by"].split(",") if x),
-        rollout=m["rollout"],
-        failed_requests=m["failed_requests"],
-        certain=bool(m["certain"]),
+        service=ServiceRef(r[_W["cluster"]], r[_W["namespace"]], r[_W["service"]]),
+        node=r[_W["node"]],
+        cls=r[_W["class"]],
+        start_us=r[_W["start_us"]],
+        end_us=r[_W["end_us"]],
+        start_earliest_us=r[_W["start_earliest_us"]],
+        start_latest_us=r[_W["start_latest_us"]],
+        end_earliest_us=r[_W["end_earliest_us"]],
+        end_latest_us=r[_W["end_latest_us"]],
+        provenance=r[_W["provenance"]],
+        opened_by=tuple(int(x) for x in ob.split(",")) if ob else (),
+        closed_by=tuple(int(x) for x in cb.split(",")) if cb else (),
+        rollout=r[_W["rollout"]],
+        failed_requests=r[_W["failed_requests"]],
+        certain=bool(r[_W["certain"]]),
     )
 
 

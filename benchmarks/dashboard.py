@@ -4,14 +4,15 @@
 
 The store is what `gapwatch demo --large` builds (benchmarks/large_store.py: built once per
 preset and seed under `--cache`, then reused; on PostgreSQL imported from it into a database of
-the server given by `--pg`, or of a throwaway server with the default durability settings that
-`--pg-start` starts). Each page is opened as a user opens it (URL query parameters, then one
-script run), and the what-if page again with a control moved; then the page is run again
-`--runs` times, as a reload would. Every timed run is warm (the app is started and the page was
-opened once: the OS and database caches are warm) but computes its answer: the app's caches
-(`st.cache_data`, `st.cache_resource`) are cleared before each. The
-what-if page opens on the worst rollout (its default scope); "whole range" on this store folds
-the Service's 24 hours and is not timed here.
+the server given by `--pg`, or of a server with the default durability settings that
+`--pg-start` starts under `--cache` and stops at the end).
+
+Each page is opened as a user opens it (URL query parameters, then one script run), the
+what-if page also with a control moved; then the page is run again `--runs` times, as a reload
+would. Every timed run is warm (the app is started and the page was opened once: the OS and
+database caches are warm) but computes its answer: the app's caches (`st.cache_data`,
+`st.cache_resource`) are cleared before each. The what-if page opens on the worst rollout (its
+default scope); "whole range" on this store folds the Service's 24 hours and is not timed here.
 Prints, per backend, each page's median of `--runs` runs and the limit (2 s, issue 15).
 """
 
@@ -21,7 +22,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,7 +138,7 @@ def main() -> None:
     if args.pg_start:
         from tests import pgserver
 
-        root = Path(tempfile.mkdtemp(prefix="gapwatch-bench-pg-"))
+        root = args.cache / "pg-durable"  # kept: the imported store is reused next time
         server = pgserver.start(root, durable=True)
     try:
         if server:

@@ -69,9 +69,8 @@ def windows(
     if isinstance(service, ServiceRef):
         cluster, service = service.cluster, service.key
     t = replay_windows
-    query = _filtered(select(t), t, cluster, service, since, until).order_by(
-        t.c.start_us, t.c.namespace, t.c.service, t.c.node
-    )
+    query = _filtered(select(*scope.WINDOW_COLUMNS), t, cluster, service, since, until)
+    query = query.order_by(t.c.start_us, t.c.namespace, t.c.service, t.c.node)
     with translate_errors(engine), engine.connect() as conn:
         return [scope.window_from_row(r) for r in conn.execute(query)]
 
@@ -95,11 +94,10 @@ def rollouts(
         rows = list(conn.execute(query))
         ids = sorted({r.id for r in rows})
         w = replay_windows
+        order = (w.c.start_us, w.c.namespace, w.c.service, w.c.node)
         for i in range(0, len(ids), 500):  # the windows of these rollouts only
-            mine = select(w).where(w.c.rollout.in_(ids[i : i + 500]))
-            for row in conn.execute(
-                mine.order_by(w.c.start_us, w.c.namespace, w.c.service, w.c.node)
-            ):
+            mine = select(*scope.WINDOW_COLUMNS).where(w.c.rollout.in_(ids[i : i + 500]))
+            for row in conn.execute(mine.order_by(*order)):
                 win = scope.window_from_row(row)
                 by_rollout.setdefault(str(win.rollout), []).append(win)
     return [

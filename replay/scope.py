@@ -177,35 +177,32 @@ def load(
     return Scope(svc, since_us, until_us, state, samples, recorded, settings)
 
 
-_W = {c.name: i for i, c in enumerate(replay_windows.columns)}
+#: The replay_windows columns a Window is made of, in `window_from_row`'s order.
+WINDOW_COLUMNS = tuple(
+    replay_windows.c[name]
+    for name in ("cluster", "namespace", "service", "node", "class", "start_us", "end_us",
+                 "start_earliest_us", "start_latest_us", "end_earliest_us", "end_latest_us",
+                 "provenance", "opened_by", "closed_by", "rollout", "failed_requests", "certain")
+)  # fmt: skip
 
 
 def window_from_row(r: Any) -> Window:
-    """A replay_windows row (all its columns, in table order) as a Window."""
-    ob, cb = r[_W["opened_by"]], r[_W["closed_by"]]
+    """A row of WINDOW_COLUMNS as a Window (unpacked once: this runs for thousands of rows)."""
+    (cluster, ns, name, node, cls, start, end, s_early, s_late, e_early, e_late, provenance,
+     opened, closed, rollout, failed, certain) = r  # fmt: skip
     return Window(
-        service=ServiceRef(r[_W["cluster"]], r[_W["namespace"]], r[_W["service"]]),
-        node=r[_W["node"]],
-        cls=r[_W["class"]],
-        start_us=r[_W["start_us"]],
-        end_us=r[_W["end_us"]],
-        start_earliest_us=r[_W["start_earliest_us"]],
-        start_latest_us=r[_W["start_latest_us"]],
-        end_earliest_us=r[_W["end_earliest_us"]],
-        end_latest_us=r[_W["end_latest_us"]],
-        provenance=r[_W["provenance"]],
-        opened_by=tuple(int(x) for x in ob.split(",")) if ob else (),
-        closed_by=tuple(int(x) for x in cb.split(",")) if cb else (),
-        rollout=r[_W["rollout"]],
-        failed_requests=r[_W["failed_requests"]],
-        certain=bool(r[_W["certain"]]),
-    )
+        ServiceRef(cluster, ns, name), node, cls, start, end, s_early, s_late, e_early, e_late,
+        provenance,
+        tuple(int(x) for x in opened.split(",")) if opened else (),
+        tuple(int(x) for x in closed.split(",")) if closed else (),
+        rollout, failed, bool(certain),
+    )  # fmt: skip
 
 
 def recorded_windows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Window]:
     """The Service's stored windows that overlap [lo, hi)."""
     t = replay_windows
-    query = select(t).where(
+    query = select(*WINDOW_COLUMNS).where(
         t.c.cluster == svc.cluster,
         t.c.namespace == svc.namespace,
         t.c.service == svc.name,

@@ -13,7 +13,11 @@ would. Every timed run is warm (the app is started and the page was opened once:
 database caches are warm) but computes its answer: the app's caches (`st.cache_data`,
 `st.cache_resource`) are cleared before each. The what-if page opens on the worst rollout (its
 default scope); "whole range" on this store folds the Service's 24 hours and is not timed here.
-Prints, per backend, each page's median of `--runs` runs and the limit (2 s, issue 15).
+Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
+user waits for between two values).
+Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
+user waits for between two values). Prints, per backend, each page's median of `--runs` runs
+and the limit (2 s, issue 15).
 """
 
 from __future__ import annotations
@@ -107,12 +111,36 @@ def _check(page: Page, at: AppTest) -> None:
         raise SystemExit(f"{page.name}: {[e.value for e in at.exception]}")
 
 
+#: preStop values the interactive measurement moves the slider through (each a new what-if)
+SLIDER_STOPS = (45, 60, 90, 120, 15)
+INTERACTIVE = "what-if, slider moved (app caches kept)"
+
+
+def slider_moves(url: str, rollout_params: dict[str, str], runs: int) -> float:
+    """What a user waits for when moving the preStop slider on an open what-if page: the
+    app's caches are kept (the scope and the advice were computed when the page opened), the
+    what-if for the new value is computed. Median seconds."""
+    page = Page(INTERACTIVE, {"page": "whatif", **rollout_params})
+    at = open_page(url, page)
+    times = []
+    for value in SLIDER_STOPS[:runs]:
+        slider = at.select_slider(key="whatif-prestop_s").set_value(value)
+        started = time.perf_counter()
+        at = slider.run()
+        times.append(time.perf_counter() - started)
+        _check(page, at)
+    return statistics.median(times)
+
+
 def measure(url: str, runs: int) -> dict[str, float]:
     out: dict[str, float] = {}
-    for page in pages(url):
+    listed = pages(url)
+    for page in listed:
         at = open_page(url, page)  # warm-up: the first run also loads Streamlit's components
         out[page.name] = statistics.median(rerun(page, at) for _ in range(runs))
-        print(f"  {page.name:28s} {out[page.name]:7.3f} s", flush=True)
+        print(f"  {page.name:40s} {out[page.name]:7.3f} s", flush=True)
+    out[INTERACTIVE] = slider_moves(url, listed[-2].params | {"page": "whatif"}, runs)
+    print(f"  {INTERACTIVE:40s} {out[INTERACTIVE]:7.3f} s", flush=True)
     return out
 
 

@@ -18,6 +18,11 @@ rollout that needs:
 grace period the dashboard offers, AWS's default deregistration delay) plus the longest lag
 measured. Outside the pad nothing the range's windows depend on changes, so the windows that
 overlap the range equal the full what-if's (tests/replay/test_scope.py compares them).
+
+Known limit: of a Service with several EndpointSlices, a slice that neither changed within the
+pad nor was the last one to change before it is not seen (finding it would walk the Service's
+whole history back); its pods then miss from the scope. One slice per Service (up to 100
+endpoints by default) is the common case and the simulator's.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text
 
 from gapwatch.replay import advise as advise_mod
+from gapwatch.replay import factrow as F
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import US, DetectSettings
 from gapwatch.replay.context import ccm_mode
@@ -136,7 +142,7 @@ def _slice_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any
     params = {"c": svc.cluster, "ns": svc.namespace, "n": svc.name, "lo": lo, "hi": hi}
     of = "cluster = :c AND namespace = :ns AND name = :n AND fact = 'slice'"
     rows = _rows(conn, f"{of} AND at_us >= :lo AND at_us < :hi", params)
-    names = {r[FACT_COLUMNS.index("text1")] for r in rows if r[1] == 0}
+    names = {r[F.SLICE_NAME] for r in rows if r[F.SEQ] == 0}
     last = f"SELECT event_id, text1 FROM facts WHERE {of} AND seq = 0 AND at_us < :lo"
     first = conn.execute(text(f"{last} ORDER BY at_us DESC LIMIT 1"), params).first()
     seeds: set[int] = set()
@@ -161,8 +167,8 @@ def load(
     longest = max((s.seconds for s in samples), default=0.0)
     pad = round((SETTINGS_REACH_S + longest) * US)
     rows = _slice_rows(conn, svc, since_us - pad, until_us + pad)
-    pods = {p for r in rows for p in (r[FACT_COLUMNS.index("text2")] or "").split(",") if p}
-    nodes = {r[FACT_COLUMNS.index("node")] for r in rows if r[FACT_COLUMNS.index("node")]}
+    pods = {p for r in rows for p in (r[F.SLICE_PODS] or "").split(",") if p}
+    nodes = {r[F.NODE] for r in rows if r[F.NODE]}
     params = {"c": svc.cluster, "ns": svc.namespace}
     for chunk in _chunks(pods):
         where = "cluster = :c AND namespace = :ns AND name IN :names AND fact = 'pod'"
@@ -170,7 +176,7 @@ def load(
     for chunk in _chunks(nodes):
         where = "cluster = :c AND namespace IS NULL AND name IN :names AND fact = 'node'"
         rows += _rows(conn, where, {"c": svc.cluster}, names=chunk)
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows.sort(key=lambda r: (r[F.EVENT_ID], r[F.SEQ]))
     state = fold(FoldState(), rows)
     _restore_context(conn, state, svc, settings)
     recorded = recorded_windows(conn, svc, since_us, until_us)

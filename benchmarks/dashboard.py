@@ -1,154 +1,189 @@
-"""Benchmark: the rollout page's data and figure for a store of about 1M events.
+"""Benchmark: every dashboard page, driven by Streamlit's AppTest, on the 1.1M-event demo store.
 
-    /work/.venv/bin/python benchmarks/dashboard.py [--db URL] [--events 1000000] [--runs 5]
+    .venv/bin/python benchmarks/dashboard.py [--runs 3] [--pg URL | --pg-start] [--cache DIR]
 
-Builds (once, then reuses: pass `--db sqlite:////tmp/x.db` to keep it outside the worktree) a
-SQLite store of simulated `large` clusters (300 nodes, 12 hours, ~500k events each) until it
-holds `--events` events, replays it, then times what the rollout page does on a first load (no
-app cache) for the worst rollout: find it, read the lanes of its nodes over its visible range
-(the segments projection), build the lane timeline figure, and serialise it as Streamlit sends
-it to the browser. Medians of `--runs` runs, next to baselines measured in the same run on the
-same store: `SELECT count(*) FROM events`, reading the raw events of the rollout's visible range,
-and the old path (fold the Service's whole history, then filter; `--old-runs` runs).
-Target (issue 5): rollout page data + figure <= 2 s.
+The store is what `gapwatch demo --large` builds (benchmarks/large_store.py: built once per
+preset and seed under `--cache`, then reused; on PostgreSQL imported from it into a database of
+the server given by `--pg`, or of a server with the default durability settings that
+`--pg-start` starts under `--cache` and stops at the end).
+
+Each page is opened as a user opens it (URL query parameters, then one script run), the
+what-if page also with a control moved; then the page is run again `--runs` times, as a reload
+would. Every timed run is warm (the app is started and the page was opened once: the OS and
+database caches are warm) but computes its answer: the app's caches (`st.cache_data`,
+`st.cache_resource`) are cleared before each. The what-if page opens on the worst rollout (its
+default scope); "whole range" on this store folds the Service's 24 hours and is not timed here.
+Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
+user waits for between two values).
+Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
+user waits for between two values). Prints, per backend, each page's median of `--runs` runs
+and the limit (2 s, issue 15).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, func, select
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-from gapwatch.dashboard import data, lanes
-from gapwatch.dashboard.demo import simulate_into
+from benchmarks import large_store
+from gapwatch.dashboard import data
 from gapwatch.dashboard.figures import rank_rollouts
 from gapwatch.dashboard.filters import Filters
-from gapwatch.recorder.store import make_engine, upgrade
-from gapwatch.recorder.tables import events
-from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay import api
-from gapwatch.replay.load import load_state
-from gapwatch.replay.model import Rollout
-from gapwatch.replay.segments import lane_segments
+from gapwatch.recorder.store import make_engine
 
-DEFAULT_DB = Path(__file__).resolve().parent / "results" / "dashboard-1m.db"
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+LIMIT_S = 2.0
+#: AppTest's per-run timeout: generous, so a slow page is measured rather than cut off
+TIMEOUT_S = 600
 
 
-def find_rollout(engine: Engine, rollout_id: str, filters: Filters) -> Rollout | None:
-    """The rollout with this id, as the page would look it up (the time range does not apply)."""
-    for r in data.rollouts(engine, filters.with_(since=None, until=None)):
-        if r.id == rollout_id:
-            return r
-    return None
+@dataclass(frozen=True, slots=True)
+class Page:
+    name: str
+    params: dict[str, str]
+    #: what the user does after the first run (None: nothing, the first run is timed)
+    then: Callable[[AppTest], AppTest] | None = None
 
 
-def count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+def _prestop_30(at: AppTest) -> AppTest:
+    return at.select_slider(key="whatif-prestop_s").set_value(30).run()
 
 
-def build(engine: Engine, target: int) -> None:
-    upgrade(engine)
-    have, n = count(engine), 0
-    while have < target:
-        n += 1
-        started = time.perf_counter()
-        done = simulate_into(engine, "large", f"large-{n}", seed=n)
-        have = count(engine)
-        print(f"simulated large-{n}: {done.events} events in {time.perf_counter() - started:.0f} s")
+def pages(url: str) -> list[Page]:
+    engine = make_engine(url)
+    try:
+        worst = rank_rollouts(data.rollouts(engine, Filters(cluster="large")))[0]
+    finally:
+        engine.dispose()
+    one = {"cluster": "large", "rollout": worst.id}
+    return [
+        Page("overview (all clusters)", {"page": "overview"}),
+        Page("overview (large)", {"page": "overview", "cluster": "large"}),
+        Page("rollout (worst)", {"page": "rollout", **one}),
+        Page("what-if (worst rollout)", {"page": "whatif", **one}),
+        Page("what-if, preStop 30 s", {"page": "whatif", **one}, _prestop_30),
+        Page("sql console", {"page": "sql"}),
+    ]
+
+
+def _cold_app_caches() -> None:
+    """Nothing the app computed survives: every timed run reads and computes its answer."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def open_page(url: str, page: Page) -> AppTest:
+    """A user opening the page (and acting, when the page says so): the app started."""
+    os.environ["GAPWATCH_DB"] = url
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    for k, v in page.params.items():
+        at.query_params[k] = v
+    at.run()
+    if page.then is not None:
+        at = page.then(at)
+    _check(page, at)
+    return at
+
+
+def rerun(page: Page, at: AppTest) -> float:
+    """One more run of the opened page (a reload, or the control moved again): seconds."""
+    _cold_app_caches()
     started = time.perf_counter()
-    api.refresh(engine)
-    print(f"replay refresh: {time.perf_counter() - started:.1f} s; store holds {have} events")
+    at.run()
+    took = time.perf_counter() - started
+    _check(page, at)
+    return took
 
 
-def median_s(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(runs):
+def _check(page: Page, at: AppTest) -> None:
+    if at.exception:
+        raise SystemExit(f"{page.name}: {[e.value for e in at.exception]}")
+
+
+#: preStop values the interactive measurement moves the slider through (each a new what-if)
+SLIDER_STOPS = (45, 60, 90, 120, 15)
+INTERACTIVE = "what-if, slider moved (app caches kept)"
+
+
+def slider_moves(url: str, rollout_params: dict[str, str], runs: int) -> float:
+    """What a user waits for when moving the preStop slider on an open what-if page: the
+    app's caches are kept (the scope and the advice were computed when the page opened), the
+    what-if for the new value is computed. Median seconds."""
+    page = Page(INTERACTIVE, {"page": "whatif", **rollout_params})
+    at = open_page(url, page)
+    times = []
+    for value in SLIDER_STOPS[:runs]:
+        slider = at.select_slider(key="whatif-prestop_s").set_value(value)
         started = time.perf_counter()
-        result = fn()
+        at = slider.run()
         times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+        _check(page, at)
+    return statistics.median(times)
+
+
+def measure(url: str, runs: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    listed = pages(url)
+    for page in listed:
+        at = open_page(url, page)  # warm-up: the first run also loads Streamlit's components
+        out[page.name] = statistics.median(rerun(page, at) for _ in range(runs))
+        print(f"  {page.name:40s} {out[page.name]:7.3f} s", flush=True)
+    out[INTERACTIVE] = slider_moves(url, listed[-2].params | {"page": "whatif"}, runs)
+    print(f"  {INTERACTIVE:40s} {out[INTERACTIVE]:7.3f} s", flush=True)
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default=f"sqlite:///{DEFAULT_DB}")
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--old-runs", type=int, default=3, help="runs of the old full fold")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=large_store.DEFAULT_CACHE)
+    parser.add_argument("--pg", help="a PostgreSQL server URL (its durability as configured)")
+    parser.add_argument(
+        "--pg-start", action="store_true", help="start a throwaway default-durability server"
+    )
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if args.db.startswith("sqlite:///"):
-        Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(args.db)
-    build(engine, args.events)
-    total = count(engine)
-    worst = rank_rollouts(data.rollouts(engine, Filters()))[0]
-    print(f"store: {total} events; worst rollout {worst.id} on {len(worst.nodes)} nodes")
+    source = large_store.sqlite_store(args.cache, seed=args.seed)
+    results: dict[str, dict[str, float]] = {}
+    if not args.no_sqlite:
+        url = large_store.sqlite_url(source)
+        print(f"SQLite {source}: {large_store.count(make_engine(url))} events")
+        results["SQLite"] = measure(url, args.runs)
+    server = args.pg
+    root = None
+    if args.pg_start:
+        from tests import pgserver
 
-    def page_data() -> data.RolloutPage:
-        found = find_rollout(engine, worst.id, Filters(cluster=worst.service.cluster))
-        assert found is not None
-        return data.rollout_page(engine, found)
+        root = args.cache / "pg-durable"  # kept: the imported store is reused next time
+        server = pgserver.start(root, durable=True)
+    try:
+        if server:
+            url = large_store.postgres_store(server, source, seed=args.seed)
+            print(f"PostgreSQL: {large_store.count(make_engine(url))} events")
+            results["PostgreSQL"] = measure(url, args.runs)
+    finally:
+        if root is not None:
+            from tests import pgserver
 
-    def page_figure(page: data.RolloutPage) -> Any:
-        return lanes.lane_timeline(page.segments, page.windows, until_us=page.until_us)
-
-    def raw_range() -> int:
-        lo, hi = worst.start_us - data.MARGIN_US, worst.end_us + data.MARGIN_US
-        query = select(events.c.id, events.c.payload).where(
-            events.c.cluster == worst.service.cluster,
-            events.c.observed_at >= from_micros(lo),
-            events.c.observed_at < from_micros(hi),
-        )
-        with engine.connect() as conn:
-            return len(conn.execute(query).all())
-
-    def old_path() -> list[Any]:
-        """Before the segments projection: fold the whole history, keep the page's range."""
-        lo, hi = data.visible_range(worst)
-        keep = set(worst.nodes)
-        return [
-            s
-            for s in lane_segments(load_state(engine, service=worst.service), worst.service)
-            if s.node in keep and s.start_us < hi and (s.end_us is None or s.end_us > lo)
-        ]
-
-    first_started = time.perf_counter()
-    first_page = page_data()
-    first = time.perf_counter() - first_started
-    base_count, _ = median_s(lambda: count(engine), args.runs)
-    base_raw, raw_rows = median_s(raw_range, args.runs)
-    t_data, page = median_s(page_data, args.runs)
-    t_fig, fig = median_s(lambda: page_figure(page), args.runs)
-    t_json, spec = median_s(lambda: fig.to_json(), args.runs)
-    ready = t_data + t_fig
-    t_old, old_segments = median_s(old_path, args.old_runs)
-    assert old_segments == page.segments == first_page.segments  # same answer as the full fold
-    print(f"segments {len(page.segments)}, windows {len(page.windows)}, renderer "
-          f"{fig.layout.meta['renderer']}, figure JSON {len(spec) / 1e6:.2f} MB")  # fmt: skip
-    print(f"baseline SELECT count(*) FROM events:   {base_count:8.3f} s")
-    print(f"baseline raw events of the range ({raw_rows} rows): {base_raw:8.3f} s")
-    print(f"rollout page data (find + lanes):       {t_data:8.3f} s")
-    print(f"lane timeline figure:                   {t_fig:8.3f} s")
-    print(f"figure to JSON (sent to the browser):   {t_json:8.3f} s")
-    print(
-        f"READY (data + figure): {ready:.3f} s  (target <= 2 s: {'OK' if ready <= 2 else 'MISSED'})"
-    )
-    print(
-        f"ratio vs count(*): {ready / base_count:.1f}x; vs raw range read: {ready / base_raw:.1f}x"
-    )
-    print(f"first call of the run (data only):      {first:8.3f} s")
-    print(f"baseline old path (full fold + filter, {args.old_runs} runs): {t_old:8.3f} s; "
-          f"speed-up of the data {t_old / t_data:.0f}x")  # fmt: skip
-    engine.dispose()
+            pgserver.stop(root)
+    backends = list(results)
+    print(f"\npage | {' | '.join(f'{b} s' for b in backends)}  (medians of {args.runs}, warm)")
+    for name in next(iter(results.values()), {}):
+        cells = [f"{results[b][name]:.2f}" for b in backends]
+        worst = max(results[b][name] for b in backends)
+        print(f"{name} | {' | '.join(cells)} | {'OK' if worst <= LIMIT_S else 'MISSED'}")
 
 
 if __name__ == "__main__":

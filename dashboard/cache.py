@@ -3,6 +3,9 @@
 Every cached query takes `version` (the log's highest event id): when a recorder writes, the
 version changes and the next run reads afresh; otherwise reruns (a click, a slider) hit the cache.
 Filters are normalised so that switching page or toggling live mode does not miss the cache.
+The large answers (windows, rollouts, lanes: thousands of frozen objects) are kept as they are
+(`st.cache_resource`) rather than pickled and unpickled on every run (`st.cache_data`: ~0.4 s
+for the 5,000 windows of the large demo store); pages only read them.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from sqlalchemy import Engine
 from gapwatch.dashboard import data
 from gapwatch.dashboard.filters import Filters
 from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
+from gapwatch.replay import scope as replay_scope
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from gapwatch.replay.scope import Scope
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,17 +55,17 @@ def services(url: str, cluster: str | None, version: int) -> list[ServiceRef]:
     return data.services(engine(url), Filters(cluster=cluster))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def windows(url: str, filters: Filters, version: int) -> list[Window]:
     return data.windows(engine(url), _key(filters))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
     return data.rollouts(engine(url), _key(filters))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def rollout_page(
     url: str, rollout: Rollout, since_us: int | None, until_us: int | None, version: int
 ) -> data.RolloutPage:
@@ -68,23 +74,37 @@ def rollout_page(
     return data.rollout_page(engine(url), rollout, since_us=since_us, until_us=until_us)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def node_lanes(
     url: str, service: ServiceRef, node: str, since_us: int, until_us: int, version: int
 ) -> list[Segment]:
     return data.node_lanes(engine(url), service, node, since_us, until_us)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def scope(url: str, service: ServiceRef, since_us: int, until_us: int, version: int) -> Scope:
+    """The Service around a range, for what-if and advice (replay.scope): loaded once per
+    range and version; every control the page moves reuses it."""
+    return api.load_scope(engine(url), service, from_micros(since_us), from_micros(until_us))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
 def whatif(
     url: str, service: ServiceRef, settings: WhatIf, filters: Filters, version: int
 ) -> list[Window]:
+    if filters.since_us is not None and filters.until_us is not None:
+        found = scope(url, service, filters.since_us, filters.until_us, version)
+        return replay_scope.whatif(found, settings)
     return list(
         api.whatif(engine(url), service, settings, since=filters.since, until=filters.until)
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def advice(url: str, service: ServiceRef, version: int) -> Advice:
+def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Advice:
+    """Advice for the range (its rollout) when the filters bound it, else the whole history."""
+    if filters.since_us is not None and filters.until_us is not None:
+        found = scope(url, service, filters.since_us, filters.until_us, version)
+        return replay_scope.advise(found)
     result: Advice = api.advise(engine(url), service)
     return result

@@ -41,22 +41,36 @@ class StoreInfo:
 
 
 def store_info(engine: Engine) -> StoreInfo:
-    """Counts and extent of the log; `last_id` changes whenever something new was recorded."""
-    query = select(
-        func.count(), func.coalesce(func.max(events.c.id), 0), func.min(events.c.observed_at)
-    )
+    """Counts and extent of the log; `last_id` changes whenever something new was recorded.
+
+    The clusters by a skip scan of the (cluster, observed_at) index (one seek per cluster, not
+    a pass over the log), each cluster's first and last time by a seek at either end."""
+    e = events.c
     with translate_errors(engine), engine.connect() as conn:
-        count, last_id, first = conn.execute(query).one()
-        last = conn.execute(select(func.max(events.c.observed_at))).scalar()
-        clusters = list(conn.execute(select(events.c.cluster).distinct()).scalars())
+        count, last_id = conn.execute(select(func.count(), func.coalesce(func.max(e.id), 0))).one()
+        clusters: list[str] = []
+        firsts: list[Any] = []
+        lasts: list[Any] = []
+        while True:
+            query = select(func.min(e.cluster))
+            if clusters:
+                query = query.where(e.cluster > clusters[-1])
+            found = conn.execute(query).scalar()
+            if found is None:
+                break
+            clusters.append(found)
+            first = conn.execute(select(func.min(e.observed_at)).where(e.cluster == found))
+            firsts.append(first.scalar_one())
+            last = conn.execute(select(func.max(e.observed_at)).where(e.cluster == found))
+            lasts.append(last.scalar_one())
     from gapwatch.recorder.tables import UTCDateTime
 
     conv = UTCDateTime().process_result_value
     return StoreInfo(
         events=int(count),
         last_id=int(last_id),
-        first=conv(first, engine.dialect),
-        last=conv(last, engine.dialect),
+        first=conv(min(firsts), engine.dialect) if firsts else None,
+        last=conv(max(lasts), engine.dialect) if lasts else None,
         clusters=sorted(clusters),
     )
 

@@ -105,8 +105,13 @@ def recorded_values(
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _recorded(url: str, service: ServiceRef, version: int) -> dict[str, str]:
+def _recorded(url: str, service: ServiceRef, scope: Filters, version: int) -> dict[str, str]:
+    """What the pods and nodes of the scope ran with (of the whole history: no range)."""
     engine = cache.engine(url)
+    lo, hi = scope.since_us, scope.until_us
+    if lo is not None and hi is not None:
+        found = cache.scope(url, service, lo, hi, version)
+        return recorded_values(found.state, service, found.settings, found.lb_reads)
     state = load_state(engine, service=service)
     lb = api.measurements(engine, service).lb
     return recorded_values(state, service, api.assumptions(engine), lb)
@@ -154,14 +159,17 @@ def _scope(ctx: Context, service: ServiceRef) -> Filters:
     by_id = {r.id: r for r in rolls}
     key = "whatif-rollout"
     if st.session_state.get(key) not in options:
+        # the URL's rollout, else the worst one: a rollout's span replays in a second, the
+        # whole history of a large Service takes minutes (docs/dashboard.md, Performance)
         wanted = ctx.filters.rollout or st.session_state.get("rollout")
-        st.session_state[key] = wanted if wanted in by_id else WHOLE_RANGE
+        st.session_state[key] = wanted if wanted in by_id else options[min(1, len(options) - 1)]
     chosen = st.selectbox(
         "Scope",
         options,
         format_func=lambda i: i if i == WHOLE_RANGE else figures.rollout_label(by_id[i]),
         key=key,
-        help="Replay one rollout (its span) or everything the sidebar's range allows.",
+        help="Replay one rollout (its span) or everything the sidebar's range allows (on a "
+        "long, busy history that takes minutes).",
     )
     if chosen == WHOLE_RANGE:
         return ctx.filters
@@ -224,7 +232,7 @@ def render(ctx: Context) -> None:
         'Every control starts at "as recorded": the timeline replayed with what the cluster did.'
     )
     scope = _scope(ctx, service)
-    settings = settings_from_widgets(_recorded(ctx.url, service, ctx.version))
+    settings = settings_from_widgets(_recorded(ctx.url, service, scope, ctx.version))
     recorded = [w for w in cache.windows(ctx.url, scope, ctx.version) if w.service == service]
     replayed = cache.whatif(ctx.url, service, settings, scope, ctx.version)
     c = st.columns(4)
@@ -241,4 +249,4 @@ def render(ctx: Context) -> None:
     left.dataframe(pd.DataFrame(tables.class_summary(recorded)), hide_index=True, key="rec_cls")
     right.caption("What-if, per class")
     right.dataframe(pd.DataFrame(tables.class_summary(replayed)), hide_index=True, key="new_cls")
-    _advice(cache.advice(ctx.url, service, ctx.version))
+    _advice(cache.advice(ctx.url, service, scope, ctx.version))

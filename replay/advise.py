@@ -12,18 +12,18 @@ node-not-ready windows cannot be closed by these settings and are reported as su
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
-from gapwatch.replay.lags import lag_samples, stats
+from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.measure import Measured
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
-from gapwatch.replay.whatif import MIN_SAMPLES, pod_lives, whatif, worst_lags
+from gapwatch.replay.whatif import MIN_SAMPLES, LagBook, pod_lives, whatif, worst_lags
 
 #: Candidate values, smallest first (seconds).
 LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
@@ -33,19 +33,50 @@ def _fixable(windows: list[Window]) -> list[Window]:
     return [w for w in windows if w.cls != "node-not-ready"]
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What was measured and found, when a caller has it already (replay.scope: from the
+    projections); None: derived from the state."""
+
+    samples: Sequence[LagSample] | None = None
+    windows: Sequence[Window] | None = None
+    #: (since, until): only the windows that overlap this range count
+    span: tuple[int, int] | None = None
+    #: the LagBooks of the what-if runs (one advice: one state, one set of lags)
+    books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
+    #: the LB settings measured from the log (replay.measure; only measured ones)
+    lb: Mapping[str, float] | None = None
+
+    def within(self, windows: Sequence[Window]) -> list[Window]:
+        if self.span is None:
+            return list(windows)
+        lo, hi = self.span
+        return [w for w in windows if w.end_us >= lo and w.start_us < hi]
+
+    def whatif(
+        self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,
+        *, worst_case: bool = False,
+    ) -> list[Window]:  # fmt: skip
+        found = whatif(
+            state, settings, [svc], detect_settings, worst_case=worst_case,
+            lb=self.lb, samples=self.samples, recorded=self.windows, books=self.books,
+        )  # fmt: skip
+        return self.within(found)
+
+
 def _left(
     state: FoldState,
     svc: ServiceRef,
     candidate: WhatIf,
     classes: tuple[str, ...],
     settings: DetectSettings,
-    lb: Mapping[str, float] | None = None,
+    known: Recorded,
 ) -> int:
     """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
     return sum(
         1
         for worst in (False, True)
-        for w in whatif(state, candidate, [svc], settings, worst_case=worst, lb=lb)
+        for w in known.whatif(state, candidate, svc, settings, worst_case=worst)
         if w.cls in classes
     )
 
@@ -57,7 +88,7 @@ def _smallest(
     field: str,
     classes: tuple[str, ...],
     settings: DetectSettings,
-    lb: Mapping[str, float] | None = None,
+    known: Recorded,
 ) -> tuple[WhatIf | None, int]:
     """The smallest value of `field` that closes every window the setting can close at all
     (the largest value shows which those are: a crashed pod is no preStop's business);
@@ -67,10 +98,10 @@ def _smallest(
         changes: dict[str, Any] = {field: value}
         return _with_grace(state, svc, replace(base, **changes))
 
-    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, lb)
+    floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, known)
     for value in LADDER_S:
         candidate = at(float(value))
-        if _left(state, svc, candidate, classes, settings, lb) <= floor:
+        if _left(state, svc, candidate, classes, settings, known) <= floor:
             return candidate, floor
     return None, floor
 
@@ -94,12 +125,23 @@ def advise(
     svc: ServiceRef,
     settings: DetectSettings = DEFAULTS,
     lb_reads: Mapping[str, Measured] | None = None,
+    *,
+    known: Recorded | None = None,
 ) -> Advice:
     """Lags, recommended settings and the what-if windows left under them; `lb_reads`: the
-    LB settings read from the log (replay.measure), which replace the assumed ones."""
+    LB settings read from the log (replay.measure), which replace the assumed ones; `known`:
+    the Service's measured lags and recorded windows, when the caller has them."""
     lb = {k: m.value for k, m in (lb_reads or {}).items() if m.measured and m.value is not None}
-    before = detect(state, [svc], settings)
-    lags = stats(lag_samples(state, [svc], settings))
+    if known is None:
+        known = Recorded(lb=lb)
+    elif lb_reads is not None:
+        known = replace(known, lb=lb)
+    if known.windows is None:
+        before = detect(state, [svc], settings)
+    else:
+        before = known.within([w for w in known.windows if w.service == svc])
+    samples = lag_samples(state, [svc], settings) if known.samples is None else known.samples
+    lags = stats([s for s in samples if s.service == svc])
     notes: list[str] = []
     best = WhatIf()
     classes = {w.cls for w in _fixable(before)}
@@ -112,7 +154,7 @@ def advise(
             "prestop_s",
             ("closed-before-deregistered", "pod-gone-before-deregistered"),
             settings,
-            lb,
+            known,
         )
         if unclosable:
             notes.append(
@@ -135,19 +177,14 @@ def advise(
         )
     elif "registered-before-forwarding" in classes:
         found, unclosable = _smallest(
-            state,
-            svc,
-            best,
-            "ccm_register_delay_s",
-            ("registered-before-forwarding",),
-            settings,
-            lb,
-        )
+            state, svc, best, "ccm_register_delay_s", ("registered-before-forwarding",),
+            settings, known,
+        )  # fmt: skip
         if unclosable:
             notes.append("some registered-before-forwarding windows stay under any delay")
         if found is not None:
             best = replace(best, ccm_register_delay_s=found.ccm_register_delay_s)
-    after = whatif(state, best, [svc], settings, lb=lb)
+    after = known.whatif(state, best, svc, settings)
     if any(w.cls == "node-not-ready" for w in before):
         notes.append(
             "node-not-ready windows need the LB to stop routing before a node goes down "
@@ -156,7 +193,7 @@ def advise(
     few = [lag for lag in lags if 0 < lag.samples < MIN_SAMPLES or lag.samples == 0]
     measured = {lag.name for lag in lags if lag.samples}
     if few and measured:
-        worst = worst_lags(lag_samples(state, [svc], settings))
+        worst = worst_lags([s for s in samples if s.service == svc])
         notes.append(
             "few measurements of "
             + ", ".join(f"{lag.name} ({lag.samples})" for lag in few if lag.name in worst)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
-from gapwatch.replay import projections, segment_store
+from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.load import load_state
@@ -34,30 +34,14 @@ ORDER BY cluster, namespace, name
 
 
 def services(engine: Engine) -> list[ServiceRef]:
-    """The LB-facing Services the store knows."""
+    """The LB-facing Services the store knows: those the projections computed (a few rows of
+    replay_state), or, on a store whose projections predate that record, a pass over the facts."""
+    refresh(engine)
     with translate_errors(engine), engine.connect() as conn:
+        known = scope.stored_services(conn)
+        if known is not None:
+            return known
         return [ServiceRef(c, ns or "", n or "") for c, ns, n in conn.execute(text(_SERVICES))]
-
-
-def _window(r: Any) -> Window:
-    m = r._mapping
-    return Window(
-        service=ServiceRef(m["cluster"], m["namespace"], m["service"]),
-        node=m["node"],
-        cls=m["class"],
-        start_us=m["start_us"],
-        end_us=m["end_us"],
-        start_earliest_us=m["start_earliest_us"],
-        start_latest_us=m["start_latest_us"],
-        end_earliest_us=m["end_earliest_us"],
-        end_latest_us=m["end_latest_us"],
-        provenance=m["provenance"],
-        opened_by=tuple(int(x) for x in m["opened_by"].split(",") if x),
-        closed_by=tuple(int(x) for x in m["closed_by"].split(",") if x),
-        rollout=m["rollout"],
-        failed_requests=m["failed_requests"],
-        certain=bool(m["certain"]),
-    )
 
 
 def _filtered(query: Any, table: Any, cluster: str | None, service: str | None,
@@ -87,11 +71,10 @@ def windows(
     if isinstance(service, ServiceRef):
         cluster, service = service.cluster, service.key
     t = replay_windows
-    query = _filtered(select(t), t, cluster, service, since, until).order_by(
-        t.c.start_us, t.c.namespace, t.c.service, t.c.node
-    )
+    query = _filtered(select(*scope.WINDOW_COLUMNS), t, cluster, service, since, until)
+    query = query.order_by(t.c.start_us, t.c.namespace, t.c.service, t.c.node)
     with translate_errors(engine), engine.connect() as conn:
-        return [_window(r) for r in conn.execute(query)]
+        return [scope.window_from_row(r) for r in conn.execute(query)]
 
 
 def rollouts(
@@ -103,17 +86,22 @@ def rollouts(
     until: datetime | None = None,
 ) -> list[Rollout]:
     """Rollouts and node disruptions with their windows, in start order."""
-    found = windows(engine, cluster=cluster, service=service)
-    by_rollout: dict[str, list[Window]] = {}
-    for w in found:
-        if w.rollout:
-            by_rollout.setdefault(w.rollout, []).append(w)
+    refresh(engine)
     if isinstance(service, ServiceRef):
         cluster, service = service.cluster, service.key
     t = replay_rollouts
     query = _filtered(select(t), t, cluster, service, since, until).order_by(t.c.start_us, t.c.id)
+    by_rollout: dict[str, list[Window]] = {}
     with translate_errors(engine), engine.connect() as conn:
         rows = list(conn.execute(query))
+        ids = sorted({r.id for r in rows})
+        w = replay_windows
+        order = (w.c.start_us, w.c.namespace, w.c.service, w.c.node)
+        for i in range(0, len(ids), 500):  # the windows of these rollouts only
+            mine = select(*scope.WINDOW_COLUMNS).where(w.c.rollout.in_(ids[i : i + 500]))
+            for row in conn.execute(mine.order_by(*order)):
+                win = scope.window_from_row(row)
+                by_rollout.setdefault(str(win.rollout), []).append(win)
     return [
         Rollout(
             id=r.id,
@@ -166,7 +154,11 @@ def whatif(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Window]:
-    """The windows the recorded timeline would have had under other settings."""
+    """The windows the recorded timeline would have had under other settings (those that
+    overlap [since, until)). With both bounds, from the projections and the facts around the
+    range only (replay.scope); else the Service's whole history is folded."""
+    if since is not None and until is not None:
+        return scope.whatif(load_scope(engine, service, since, until), settings)
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
     assumed = assumptions(engine)
@@ -178,8 +170,27 @@ def whatif(
     ]
 
 
-def advise(engine: Engine, service: ServiceRef) -> Advice:
-    """Measured lags and the smallest settings that close every observed window."""
+def load_scope(
+    engine: Engine, service: ServiceRef, since: datetime, until: datetime
+) -> scope.Scope:
+    """The Service over [since, until) for what-if and advice (projections refreshed first)."""
+    refresh(engine)
+    with translate_errors(engine), engine.connect() as conn:
+        settings = projections.stored_settings(conn)
+        return scope.load(conn, service, to_micros(since), to_micros(until), settings)
+
+
+def advise(
+    engine: Engine,
+    service: ServiceRef,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Advice:
+    """Measured lags and the smallest settings that close every observed window (of those
+    that overlap [since, until), when both are given: replay.scope)."""
+    if since is not None and until is not None:
+        return scope.advise(load_scope(engine, service, since, until))
     state = load_state(engine, service=service)
     measured = measurements(engine, service).lb
     return advise_mod.advise(state, service, assumptions(engine), measured)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import from_micros
+from gapwatch.replay import scope
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -114,6 +115,7 @@ def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> Non
         )
     if svc not in lb_facing(state):
         delete_service(conn, svc)
+        _forget_context(conn, svc)
         return
     _write(conn, state, [svc], settings)
 
@@ -140,6 +142,11 @@ def _write(
             for s in lags
         ]
         _bulk_insert(conn, replay_lags, rows)
+    context: dict[str, int] = {}
+    for svc in services:
+        context.update(scope.context_rows(state, svc, settings))
+    if context:
+        _store_context(conn, context)
     with no_gc():
         for svc in services:
             segs = segment_rows(lane_segments(state, svc, settings=settings))
@@ -162,6 +169,17 @@ def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     ):
         for row in rows:
             copy.write_row([row[c] for c in columns])
+
+
+def _store_context(conn: Connection, rows: dict[str, int]) -> None:
+    conn.execute(delete(replay_state).where(replay_state.c.key.in_(list(rows))))
+    conn.execute(insert(replay_state), [{"key": k, "value": v} for k, v in rows.items()])
+
+
+def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
+    """Drop the stored context of one Service (of every one: None)."""
+    pattern = "ctx:%" if svc is None else scope.context_key(svc, "%")
+    conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
 
 
 def _last(conn: Connection) -> int:
@@ -210,9 +228,11 @@ def rebuild(
         _store_settings(conn, settings)
         for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
             conn.execute(delete(table))
+        _forget_context(conn)
         state = fold_stored(conn, FoldState())
         services = lb_facing(state)
         _write(conn, state, services, settings)
+        _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, _max_fact_event(conn))
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
 
@@ -247,12 +267,17 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
         if f in ("node", "sync", "member") or (f in ("access", "apireq") and not ns)
     }
     if namespaces or clusters:
-        known = conn.execute(
-            text(
-                "SELECT DISTINCT cluster, namespace, name FROM facts "
-                "WHERE fact IN ('slice','health','nodeport','target')"
-            )
-        ).all()
+        stored = scope.stored_services(conn)  # those with projections: a few rows, not a scan
+        known = (
+            [(s.cluster, s.namespace, s.name) for s in stored]
+            if stored is not None
+            else conn.execute(
+                text(
+                    "SELECT DISTINCT cluster, namespace, name FROM facts "
+                    "WHERE fact IN ('slice','health','nodeport','target')"
+                )
+            ).all()
+        )
         direct.update(
             ServiceRef(c, ns, n) for c, ns, n in known if (c, ns) in namespaces or c in clusters
         )
@@ -282,5 +307,7 @@ def refresh(engine: Engine) -> int:
             _store_settings(conn, settings)
         for svc in sorted(services):
             _replace(conn, svc, settings)
+        if after == 0:  # every Service was computed: their context is all there
+            _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         return count

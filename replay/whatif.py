@@ -12,8 +12,10 @@ them. Pure; never imports the simulator.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import (
@@ -26,7 +28,7 @@ from gapwatch.replay.assumptions import (
     DetectSettings,
     seconds_us,
 )
-from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.context import ccm_mode, local_pods, nodes_of
 from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples, percentile
@@ -53,9 +55,9 @@ class PodLife(NamedTuple):
 def pod_lives(state: FoldState, svc: ServiceRef, node: str) -> list[PodLife]:
     """The recorded lifecycle of every pod of the Service that ran on the node."""
     out: list[PodLife] = []
-    for name, pod_node in sorted(state.service_pods.get(svc, {}).items()):
+    for name in local_pods(state, svc, node):  # sorted by name
         samples = state.pods.get((svc.cluster, svc.namespace, name), [])
-        if pod_node != node or not samples:
+        if not samples:
             continue
         phases: list[tuple[int, str]] = []
         for p in samples:
@@ -111,16 +113,38 @@ class LagBook:
     median: dict[str, float]
     #: when set, every change gets these lags instead (the worst-case replay)
     worst: dict[str, float] | None = None
+    #: `exact` per (node, name): the change times in order, and (time, position in `exact`,
+    #: seconds) beside them (`lanes_of`)
+    lanes: dict[tuple[str, str], tuple[list[int], list[tuple[int, int, float]]]] = field(
+        default_factory=dict
+    )
 
     def get(self, node: str, at_us: int, name: str) -> int:
         """The lag after a pod change at `at_us`: the one measured from the endpoint change it
-        caused (the slice update lands shortly after the pod update), else the median."""
+        caused (the slice update lands shortly after the pod update; of several, the first
+        measured), else the median."""
         if self.worst is not None:
             return round(self.worst[name] * US)
-        for (n, eps_at, lag), seconds in self.exact.items():
-            if n == node and lag == name and at_us <= eps_at <= at_us + SAME_CHANGE_US:
-                return eps_at - at_us + round(seconds * US)
+        times, entries = self.lanes.get((node, name), ((), ()))
+        lo, hi = bisect_left(times, at_us), bisect_right(times, at_us + SAME_CHANGE_US)
+        if lo < hi:
+            eps_at, _pos, seconds = min(entries[lo:hi], key=itemgetter(1))
+            return eps_at - at_us + round(seconds * US)
         return round(self.median.get(name, DEFAULT_LAGS_S[name]) * US)
+
+
+def lanes_of(
+    exact: dict[tuple[str, int, str], float],
+) -> dict[tuple[str, str], tuple[list[int], list[tuple[int, int, float]]]]:
+    """LagBook.lanes: a bisect per lookup instead of a scan of every measured lag."""
+    grouped: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
+    for pos, ((node, at_us, name), seconds) in enumerate(exact.items()):
+        grouped.setdefault((node, name), []).append((at_us, pos, seconds))
+    out = {}
+    for key, entries in grouped.items():
+        entries.sort()
+        out[key] = ([e[0] for e in entries], entries)
+    return out
 
 
 #: Lags that hurt when long (the others hurt when short).
@@ -155,7 +179,7 @@ def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBo
     for name, default in DEFAULT_LAGS_S.items():
         values = sorted(s.seconds for s in samples if s.lag == name) or [default]
         median[name] = percentile(values, 50)
-    return LagBook(exact, median, worst_lags(samples) if worst_case else None)
+    return LagBook(exact, median, worst_lags(samples) if worst_case else None, lanes_of(exact))
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
@@ -310,22 +334,37 @@ def whatif(
     *,
     worst_case: bool = False,
     lb: Mapping[str, float] | None = None,
+    samples: Sequence[LagSample] | None = None,
+    recorded: Sequence[Window] | None = None,
+    books: dict[tuple[ServiceRef, bool], LagBook] | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
     given the worst measured lags, when `worst_case`). `lb`: the LB settings measured from the
-    log (replay.measure); a setting equal to the recorded one changes nothing."""
-    recorded = recorded_lb(detect_settings, lb)
-    settings = unchanged_dropped(settings, recorded)
+    log (replay.measure); a setting equal to the recorded one changes nothing. `samples` and
+    `recorded`, when given, are the Services' measured lags and recorded windows (as the
+    projections hold them: a state folded from part of the history cannot measure them;
+    replay.scope). `books` keeps each Service's LagBook between calls on the same state and
+    lags (replay.advise's ladder)."""
+    recorded_hc = recorded_lb(detect_settings, lb)
+    settings = unchanged_dropped(settings, recorded_hc)
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
+        if recorded is None:
+            mine = detect(state, [svc], detect_settings)
+        else:
+            mine = [w for w in recorded if w.service == svc]
         if not worst_case and as_recorded(state, svc, settings, detect_settings):
-            out.extend(detect(state, [svc], detect_settings))  # the recorded timeline itself
+            out.extend(mine)  # the recorded timeline itself
             continue
-        book = lag_book(lag_samples(state, [svc], detect_settings), worst_case=worst_case)
+        book = None if books is None else books.get((svc, worst_case))
+        if book is None:
+            lags = lag_samples(state, [svc], detect_settings) if samples is None else samples
+            book = lag_book([s for s in lags if s.service == svc], worst_case=worst_case)
+            if books is not None:
+                books[(svc, worst_case)] = book
         for node in nodes_of(state, svc):
-            found = node_windows(state, svc, node, settings, book, detect_settings, recorded)
+            found = node_windows(state, svc, node, settings, book, detect_settings, recorded_hc)
             out.extend(replace(w, provenance="inferred") for w in found)
-        kept = detect(state, [svc], detect_settings)
-        out.extend(w for w in kept if w.cls == "node-not-ready")
+        out.extend(w for w in mine if w.cls == "node-not-ready")
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

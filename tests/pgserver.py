@@ -39,8 +39,9 @@ def _as_owner(args: list[str]) -> list[str]:
     return args
 
 
-def start(data_root: Path, port: int | None = None) -> str:
-    """Start a server with its data under data_root; return its SQLAlchemy URL."""
+def start(data_root: Path, port: int | None = None, *, durable: bool = False) -> str:
+    """Start a server with its data under data_root; return its SQLAlchemy URL. Tests run it
+    without durability (fsync off); `durable` keeps the server's defaults (benchmarks)."""
     binary = pg_bin()
     if binary is None:
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql-15)")
@@ -74,9 +75,10 @@ def start(data_root: Path, port: int | None = None) -> str:
         )
     options = (
         f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data_root} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         "-c max_connections=200 -c shared_buffers=256MB"
     )
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         _as_owner(
             [

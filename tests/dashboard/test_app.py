@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
+from gapwatch.dashboard import data
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
@@ -174,6 +175,32 @@ def test_whatif_shows_the_as_recorded_value_on_every_control(
     expected = f"{hc.interval_s:g} s (measured, 1 sample)"
     assert (shown["hc_interval_s"] == expected) is node_driven
     assert shown["hc_interval_s"].startswith("not used") is not node_driven
+
+
+def test_whatif_opens_on_the_worst_rollout_and_replays_its_span(
+    app: AppTest, store: Engine
+) -> None:
+    """Issue 15: the page replays one rollout's span (from the projections and the facts
+    around it), not the Service's whole history; "whole range" is still there to pick."""
+    from gapwatch.dashboard.figures import rank_rollouts
+    from gapwatch.dashboard.page_whatif import WHOLE_RANGE
+    from gapwatch.replay.model import WhatIf
+
+    at = _open(app, page="whatif", cluster="aws")
+    (service,) = [s for s in api.services(store) if s.cluster == "aws"]
+    worst = rank_rollouts(api.rollouts(store, service=service))[0]
+    scope = at.selectbox(key="whatif-rollout")
+    assert scope.value == worst.id and WHOLE_RANGE in scope.options
+    since = from_micros(worst.start_us - data.MARGIN_US)
+    until = from_micros(worst.end_us + data.MARGIN_US)
+    recorded = api.windows(store, service=service, since=since, until=until)
+    assert _metrics(at)["Recorded windows"] == str(len(recorded))
+    at.select_slider(key="whatif-prestop_s").set_value(45).run()
+    assert not at.exception
+    expected = api.whatif(store, service, WhatIf(prestop_s=45), since=since, until=until)
+    assert _metrics(at)["What-if windows"] == str(len(expected))
+    advice = api.advise(store, service, since=since, until=until)
+    assert f"instead of **{advice.windows_before}**" in " ".join(m.value for m in at.markdown)
 
 
 def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) -> None:

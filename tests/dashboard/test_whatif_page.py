@@ -91,6 +91,7 @@ def test_a_changed_health_check_still_changes_the_replay(
 ) -> None:
     """The fix must not make the LB controls inert: a slower health check than recorded
     replays differently (the API is the reference)."""
+    from gapwatch.dashboard.page_whatif import WHOLE_RANGE
     from gapwatch.replay.model import WhatIf
 
     monkeypatch.setenv("GAPWATCH_DB", demo.url)
@@ -98,6 +99,7 @@ def test_a_changed_health_check_still_changes_the_replay(
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"page": "whatif", "cluster": "aws"})
     at.run()
+    at.selectbox(key="whatif-rollout").set_value(WHOLE_RANGE).run()  # the API's whole history
     at.select_slider(key="whatif-hc_unhealthy_threshold").set_value(10)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

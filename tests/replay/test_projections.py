@@ -119,3 +119,32 @@ def test_bulk_load_folds_like_the_plain_fold(engine: Engine) -> None:
     assert bulk.probes == plain.probes and bulk.seen == plain.seen
     assert bulk.endpoints == plain.endpoints and bulk.pods == plain.pods
     assert detect(bulk) == detect(plain)
+
+
+def _context(engine: Engine) -> list[tuple[str, object]]:
+    with engine.connect() as conn:
+        query = "SELECT key, value FROM replay_state WHERE key LIKE 'ctx:%' ORDER BY key"
+        return [(str(r[0]), r[1]) for r in conn.execute(text(query))]
+
+
+def test_late_pod_and_node_facts_refresh_like_a_rebuild(engine: Engine) -> None:
+    """Pods and Nodes recorded after everything else (a recorder that watched them late, an
+    import in two parts): the refresh they trigger (every Service of the namespace or cluster,
+    found from the projections' own list) gives a rebuild's rows and context."""
+    observations = list(run(load_scenario("aws-nlb"), seed=5).observations)
+    late = [o for o in observations if o.kind in ("Pod", "Node")]
+    early = [o for o in observations if o.kind not in ("Pod", "Node")]
+    assert late and early
+    writer = EventWriter(engine, derive=write_facts)
+    writer.write_all(early)
+    projections.refresh(engine)
+    before = _tables(engine)
+    for i in range(0, len(late), 50):
+        writer.write(late[i : i + 50])
+        assert projections.refresh(engine) > 0
+    incremental, context = _tables(engine), _context(engine)
+    assert incremental != before  # the pods changed what replay found
+    assert any(k.endswith(":horizon") for k, _v in context)
+    projections.rebuild(engine)
+    assert _tables(engine) == incremental
+    assert _context(engine) == context

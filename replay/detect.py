@@ -16,7 +16,7 @@ from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
-from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
+from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 
 
 def classify(
@@ -133,6 +133,33 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     return after.value if after else None
 
 
+def _unproven_start(routed: Tri, serves: Tri, start: int, end: int) -> int:
+    """Where an unproven window is classified: it opens at the later of R's rise and F's fall,
+    so at the latest instant each can have happened (the analogue of a certain window's
+    `start_latest`), never past the window's last instant."""
+    last = end - 1
+    return min(last, max(_rose_by(routed, start, last), _fell_by(serves, start, last)))
+
+
+def _rose_by(sig: Tri, start: int, last: int) -> int:
+    """The latest instant the signal's last rise at or before `start` can have happened: the
+    first definite instant of the possibly-true stretch holding `start` (`last` if none)."""
+    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    if held is None:
+        return last
+    for iv in sig.definite:
+        if iv.end > held.start and iv.start < held.end:
+            return max(iv.start, start)
+    return last
+
+
+def _fell_by(sig: Tri, start: int, last: int) -> int:
+    """The latest instant the signal can have fallen after `start`: the end of the
+    possibly-true stretch holding `start` (`start` if it is surely false there)."""
+    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    return start if held is None else min(held.end, last)
+
+
 def windows_from(
     state: FoldState,
     svc: ServiceRef,
@@ -179,8 +206,10 @@ def windows_from(
             finish = max(start, (end_earliest + end) // 2)
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
-        # the cause at the start; for an unproven window the state just before it surely ended
-        probe = start_latest if sure else end - 1
+        if sure:  # the cause at the sure start
+            probe = start_latest
+        else:
+            probe = _unproven_start(lanes_.routed, lanes_.serves, cand.start, end)
         out.append(
             Window(
                 service=svc,

@@ -27,7 +27,7 @@ from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import HEALTH_UNKNOWN, member_lanes, membership_routed
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
+from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -116,7 +116,7 @@ def serves_signal(
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
-    known = pte_known(state, svc.cluster, settings) is True
+    known = pte_sure(state, svc.cluster, node, settings)
     status_us = seconds_us(settings.pod_status_s)
     skew = seconds_us(settings.clock_skew_s)
     nodeport = widened(sorted_lane(state.probes["nodeport"].get(key, [])), skew)

@@ -30,16 +30,19 @@ def classify(
     since_us: int | None = None,
     settings: DetectSettings = DEFAULTS,
     until_us: int | None = None,
+    look_ahead: bool = True,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
-    [`since_us`, `at_us`]."""
+    [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
+    EndpointSlice change seen up to the watch skew late (False: it is kube-proxy closing,
+    whose cause was seen before it)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
         return "node-not-ready"
     skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
-    ready = value_at(lanes_.eps, at_us + skew) == "ready"
+    ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
     if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
@@ -133,29 +136,32 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     return after.value if after else None
 
 
-def _unproven_start(routed: Tri, serves: Tri, start: int, end: int) -> int:
-    """Where an unproven window is classified: it opens at the later of R's rise and F's fall,
-    so at the latest instant each can have happened (the analogue of a certain window's
-    `start_latest`), never past the window's last instant."""
-    last = end - 1
-    return min(last, max(_rose_by(routed, start, last), _fell_by(serves, start, last)))
+def _unproven_start(routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int) -> tuple[int, bool]:
+    """Where an unproven window is classified. Its longest piece (R and not F possible, one
+    stretch of each) is where the gap most likely was; that piece opens at the later of R's
+    rise and F's fall, each at the latest instant the samples allow (as a certain window's
+    `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`)."""
+    piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
+    start, last = piece.start, min(piece.end, end) - 1
+    rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    return min(last, max(rose, fell)), rose >= fell
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
-    """The latest instant the signal's last rise at or before `start` can have happened: the
-    first definite instant of the possibly-true stretch holding `start` (`last` if none)."""
+    """The latest instant the signal's rise can have happened: `start` if it was already
+    definite there, else its first definite instant in the stretch (`last` if none)."""
     held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
     if held is None:
         return last
     for iv in sig.definite:
         if iv.end > held.start and iv.start < held.end:
-            return max(iv.start, start)
+            return start if iv.start <= start else min(iv.start, last)
     return last
 
 
 def _fell_by(sig: Tri, start: int, last: int) -> int:
-    """The latest instant the signal can have fallen after `start`: the end of the
-    possibly-true stretch holding `start` (`start` if it is surely false there)."""
+    """The latest instant the signal can have fallen: the end of its possibly-true stretch
+    holding `start` (`start` if it is surely false there)."""
     held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
     return start if held is None else min(held.end, last)
 
@@ -177,14 +183,17 @@ def windows_from(
         alive = alive_steps(state, svc, node)
     out: list[Window] = []
     candidates: list[Iv] = []
+    pieces: list[list[Iv]] = []
     for iv in gap.possible:
         if candidates and iv.start <= candidates[-1].end:
             last = candidates[-1]
             candidates[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
+            pieces[-1].append(iv)
         else:
             candidates.append(iv)
+            pieces.append([iv])
     definite, j = gap.definite, 0
-    for cand in candidates:
+    for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
@@ -206,10 +215,9 @@ def windows_from(
             finish = max(start, (end_earliest + end) // 2)
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
-        if sure:  # the cause at the sure start
-            probe = start_latest
-        else:
-            probe = _unproven_start(lanes_.routed, lanes_.serves, cand.start, end)
+        probe, look = start_latest, True  # the cause at the sure start
+        if not sure:
+            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
         out.append(
             Window(
                 service=svc,
@@ -225,6 +233,7 @@ def windows_from(
                     cand.start,
                     settings,
                     end,
+                    look,
                 ),
                 start_us=start,
                 end_us=finish,

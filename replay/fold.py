@@ -95,6 +95,8 @@ class Memo:
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
     members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
+    #: observer clock offsets (replay.clocks): (cluster, observer, settings) -> microseconds
+    clock: dict[tuple[str, str, DetectSettings], int] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -102,6 +104,7 @@ class Memo:
         self.local_pods.clear()
         self.fail_open.clear()
         self.pte.clear()
+        self.clock.clear()
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
         self.members.clear()

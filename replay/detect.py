@@ -17,6 +17,7 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.unseen import pod_deaths
 
 
 def classify(
@@ -31,11 +32,13 @@ def classify(
     settings: DetectSettings = DEFAULTS,
     until_us: int | None = None,
     look_ahead: bool = True,
+    deaths: list[int] | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
     EndpointSlice change seen up to the watch skew late (False: it is kube-proxy closing,
-    whose cause was seen before it)."""
+    whose cause was seen before it). `deaths`: for an unproven window, when local pods were
+    seen dying (replay.unseen.pod_deaths)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -49,6 +52,12 @@ def classify(
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
     if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us, skew):
+        return "pod-gone-before-deregistered"
+    if (
+        deaths is not None
+        and since_us is not None
+        and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+    ):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
     if (
@@ -104,6 +113,20 @@ def _pods_stopped_first(
         if not step.value and step.latest >= since_us - skew_us:
             return _holds(lanes_.forwardable, step.latest - skew_us, False)
     return False
+
+
+def _died_forwarded(
+    lanes_: Lanes, deaths: Sequence[int], since_us: int, at_us: int, skew_us: int
+) -> bool:
+    """An unproven window: a local pod was seen dying inside the start's range while its
+    endpoints were still forwardable (kube-proxy still sent it traffic): the likeliest cause,
+    even where another local pod kept the node's endpoints ready."""
+    i = bisect_right(deaths, since_us)
+    return (
+        i < len(deaths)
+        and deaths[i] <= at_us
+        and _holds(lanes_.forwardable, deaths[i] - skew_us, False)
+    )
 
 
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
@@ -234,6 +257,7 @@ def windows_from(
                     settings,
                     end,
                     look,
+                    None if sure else pod_deaths(state, svc, node),
                 ),
                 start_us=start,
                 end_us=finish,

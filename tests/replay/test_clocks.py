@@ -13,6 +13,8 @@ from gapwatch.replay.model import Window
 from tests.replay.builders import at, eps, facts_of, health, node, pod, service, target
 
 CYCLES = 6
+#: the estimate is opt-in (the default clock_offset_max_s 0 turns it off): search up to 30 s
+ON = DetectSettings(clock_offset_max_s=30)
 
 
 def _rollouts(offset_s: float, lag_s: float = 1.5, late_batch: bool = False) -> list[Observation]:
@@ -48,11 +50,11 @@ def _state(obs: list[Observation]) -> FoldState:
     return fold(FoldState(), facts_of(obs))
 
 
-def _offset(obs: list[Observation], settings: DetectSettings = DEFAULTS) -> float:
+def _offset(obs: list[Observation], settings: DetectSettings = ON) -> float:
     return clock_offset(_state(obs), "c1", "prober", settings) / 1e6
 
 
-def _windows(obs: list[Observation], settings: DetectSettings = DEFAULTS) -> list[Window]:
+def _windows(obs: list[Observation], settings: DetectSettings = ON) -> list[Window]:
     return detect(_state(obs), settings=settings)
 
 
@@ -76,7 +78,7 @@ def test_a_prober_behind_the_recorder_is_estimated_and_corrected() -> None:
     assert -4.0 <= _offset(_rollouts(-4.0)) <= -1.5
     # without the estimate the windows are placed 4 s early and most miss their true one;
     # shifted, and widened by as much, every true window is inside the bounds
-    raw = _windows(_rollouts(-4.0), DetectSettings(clock_offset_max_s=0))
+    raw = _windows(_rollouts(-4.0), DEFAULTS)
     assert len(raw) == CYCLES and _covered(raw) < CYCLES // 2
     fixed = _windows(_rollouts(-4.0))
     assert len(fixed) == CYCLES and _covered(fixed) == CYCLES
@@ -92,7 +94,7 @@ def test_synchronized_and_ahead_clocks_and_a_late_watch_batch_move_nothing() -> 
     assert _offset(_rollouts(3.0)) == 0
     # one cycle's EndpointSlice changes seen 6 s late: a few reactions close together
     assert _offset(_rollouts(0.0, late_batch=True)) == 0
-    assert _offset(_rollouts(-4.0), DetectSettings(clock_offset_max_s=0)) == 0
+    assert _offset(_rollouts(-4.0), DEFAULTS) == 0
 
 
 def test_best_offset_prefers_the_smallest_shift_that_explains_the_most() -> None:

@@ -37,8 +37,9 @@ def classify(
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
     EndpointSlice change seen up to the watch skew late (False: it is kube-proxy closing,
-    whose cause was seen before it). `deaths`: for an unproven window, when local pods were
-    seen dying (replay.unseen.pod_deaths)."""
+    whose cause was seen before it). `deaths`: for an unproven window that opens with F's fall
+    (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
+    (replay.unseen.pod_deaths)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -257,7 +258,7 @@ def windows_from(
                     settings,
                     end,
                     look,
-                    None if sure else pod_deaths(state, svc, node),
+                    None if sure or look else pod_deaths(state, svc, node),
                 ),
                 start_us=start,
                 end_us=finish,

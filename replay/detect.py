@@ -17,7 +17,8 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
-from gapwatch.replay.signals import HI, Iv, Step, t_and, t_not, value_at
+from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.unseen import pod_deaths
 
 
 def classify(
@@ -31,9 +32,15 @@ def classify(
     since_us: int | None = None,
     settings: DetectSettings = DEFAULTS,
     until_us: int | None = None,
+    look_ahead: bool = True,
+    deaths: list[int] | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
-    [`since_us`, `at_us`]."""
+    [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
+    EndpointSlice change seen up to the watch skew late (False: it is kube-proxy closing,
+    whose cause was seen before it). `deaths`: for an unproven window that opens with F's fall
+    (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
+    (replay.unseen.pod_deaths)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -44,13 +51,19 @@ def classify(
         return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
     skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
-    ready = value_at(lanes_.eps, at_us + skew) == "ready"
+    ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
     if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
     if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us, skew):
+        return "pod-gone-before-deregistered"
+    if (
+        deaths is not None
+        and since_us is not None
+        and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+    ):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
     if (
@@ -108,6 +121,20 @@ def _pods_stopped_first(
     return False
 
 
+def _died_forwarded(
+    lanes_: Lanes, deaths: Sequence[int], since_us: int, at_us: int, skew_us: int
+) -> bool:
+    """An unproven window: a local pod was seen dying inside the start's range while its
+    endpoints were still forwardable (kube-proxy still sent it traffic): the likeliest cause,
+    even where another local pod kept the node's endpoints ready."""
+    i = bisect_right(deaths, since_us)
+    return (
+        i < len(deaths)
+        and deaths[i] <= at_us
+        and _holds(lanes_.forwardable, deaths[i] - skew_us, False)
+    )
+
+
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
     """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
     may have closed first (the cause at the earliest start the assumed lag allows)."""
@@ -138,6 +165,36 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     return after.value if after else None
 
 
+def _unproven_start(routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int) -> tuple[int, bool]:
+    """Where an unproven window is classified. Its longest piece (R and not F possible, one
+    stretch of each) is where the gap most likely was; that piece opens at the later of R's
+    rise and F's fall, each at the latest instant the samples allow (as a certain window's
+    `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`)."""
+    piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
+    start, last = piece.start, min(piece.end, end) - 1
+    rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    return min(last, max(rose, fell)), rose >= fell
+
+
+def _rose_by(sig: Tri, start: int, last: int) -> int:
+    """The latest instant the signal's rise can have happened: `start` if it was already
+    definite there, else its first definite instant in the stretch (`last` if none)."""
+    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    if held is None:
+        return last
+    for iv in sig.definite:
+        if iv.end > held.start and iv.start < held.end:
+            return start if iv.start <= start else min(iv.start, last)
+    return last
+
+
+def _fell_by(sig: Tri, start: int, last: int) -> int:
+    """The latest instant the signal can have fallen: the end of its possibly-true stretch
+    holding `start` (`start` if it is surely false there)."""
+    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    return start if held is None else min(held.end, last)
+
+
 def windows_from(
     state: FoldState,
     svc: ServiceRef,
@@ -155,14 +212,17 @@ def windows_from(
         alive = alive_steps(state, svc, node)
     out: list[Window] = []
     candidates: list[Iv] = []
+    pieces: list[list[Iv]] = []
     for iv in gap.possible:
         if candidates and iv.start <= candidates[-1].end:
             last = candidates[-1]
             candidates[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
+            pieces[-1].append(iv)
         else:
             candidates.append(iv)
+            pieces.append([iv])
     definite, j = gap.definite, 0
-    for cand in candidates:
+    for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
@@ -184,8 +244,9 @@ def windows_from(
             finish = max(start, (end_earliest + end) // 2)
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
-        # the cause at the start; for an unproven window the state just before it surely ended
-        probe = start_latest if sure else end - 1
+        probe, look = start_latest, True  # the cause at the sure start
+        if not sure:
+            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
         out.append(
             Window(
                 service=svc,
@@ -201,6 +262,8 @@ def windows_from(
                     cand.start,
                     settings,
                     end,
+                    look,
+                    None if sure or look else pod_deaths(state, svc, node),
                 ),
                 start_us=start,
                 end_us=finish,

@@ -108,6 +108,8 @@ class Memo:
     members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
     #: the membership lanes whose targets are pods (IP targets: no kube-proxy on the path)
     pod_targets: set[LaneKey] = field(default_factory=set)
+    #: observer clock offsets (replay.clocks): (cluster, observer, settings) -> microseconds
+    clock: dict[tuple[str, str, DetectSettings], int] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -115,6 +117,7 @@ class Memo:
         self.local_pods.clear()
         self.fail_open.clear()
         self.pte.clear()
+        self.clock.clear()
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
         self.members.clear()

@@ -15,6 +15,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.clocks import clock_offset, corrected, observer_of
 from gapwatch.replay.context import (
     alive_steps,
     ccm_mode,
@@ -32,7 +33,7 @@ from gapwatch.replay.membership import (
     pod_targeted,
 )
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import probe_period, pte_enabled, pte_known
+from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -86,6 +87,19 @@ def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
 _REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
 
 
+def observed(
+    state: FoldState, kind: str, svc: ServiceRef, node: str, settings: DetectSettings
+) -> list[Sample]:
+    """A sampled lane on the recorder's clock: the observer's estimated offset removed
+    (replay.clocks), then widened by the assumed clock skew, or by the offset where that is
+    larger (the estimate is only a lower bound: a clock shown that far off is trusted no
+    better than that)."""
+    samples = sorted_lane(state.probes[kind].get((svc, node), []))
+    offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
+    skew = max(abs(offset), seconds_us(settings.clock_skew_s))
+    return widened(corrected(samples, offset), skew)
+
+
 def widened(samples: list[Sample], skew_us: int) -> list[Sample]:
     """A sampled lane whose observer's clock may be `skew_us` off (clock_skew_s): each change
     happened somewhere in its bounds widened by that on both sides."""
@@ -126,10 +140,9 @@ def serves_signal(
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
-    known = pte_known(state, svc.cluster, settings) is True
+    known = pte_sure(state, svc.cluster, node, settings)
     status_us = seconds_us(settings.pod_status_s)
-    skew = seconds_us(settings.clock_skew_s)
-    nodeport = widened(sorted_lane(state.probes["nodeport"].get(key, [])), skew)
+    nodeport = observed(state, "nodeport", svc, node, settings)
     reach = max(seconds_us(settings.watch_skew_s), seconds_us(probe_period(state, svc)))
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
@@ -141,7 +154,7 @@ def serves_signal(
         return _minus_definite(serves, unseen), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
-    health = widened(sorted_lane(state.probes["health"].get(key, [])), skew)
+    health = observed(state, "health", svc, node, settings)
     if health:
         serves = tri_from_steps(steps_from_samples(health, "200", True), True)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
@@ -165,7 +178,8 @@ def serves_signal(
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
     looks = index_looks(state.syncs.get((svc.cluster, node), []))
-    reach = seconds_us(settings.watch_skew_s) + skew
+    # the scrapes' clock may be off like any observer's (clock_skew_s)
+    reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
     forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
     per_pod = constant(False)
     seen = [e.at_us for e in eps] if looks.looks else []
@@ -206,8 +220,7 @@ def routed_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
 ) -> tuple[Tri, bool]:
     key = (svc, node)
-    skew = seconds_us(settings.clock_skew_s)
-    targets = widened(sorted_lane(state.probes["target"].get(key, [])), skew)
+    targets = observed(state, "target", svc, node, settings)
     if targets:
         steps = steps_from_samples(targets, "healthy", False)
         routed = tri_from_steps(steps, False)
@@ -287,7 +300,7 @@ def lanes(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = eps_steps(eps, accept)
-    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    health = observed(state, "health", svc, node, settings)
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
     )

@@ -52,6 +52,16 @@ def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSetti
     return version is None or version >= (1, 26)
 
 
+def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
+    """ProxyTerminatingEndpoints surely on for `node`: its kube-proxy is 1.28 or later (GA, no
+    gate to turn it off), or configured or shown on (pte_known). A default (1.26-1.27) is no
+    proof: the gate could have been turned off."""
+    version = _version(state.node_versions.get((cluster, node)))
+    return (version is not None and version >= (1, 28)) or pte_known(
+        state, cluster, settings
+    ) is True
+
+
 def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:
     """A NodePort that answers while the node's endpoints have only been serving-terminating
     for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or

@@ -141,7 +141,7 @@ def _exercise(url: str) -> None:
 DISTRIBUTED_SET = set(DISTRIBUTED)
 
 
-def _cluster_of(node: exp.Expression, alias: str) -> bool:
+def _cluster_of(node: object, alias: str) -> bool:
     return isinstance(node, exp.Column) and node.name == "cluster" and node.table == alias
 
 

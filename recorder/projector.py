@@ -144,12 +144,12 @@ class Projector:
         """One step, split down to the failing event when derive raises on the data."""
         try:
             with translate_errors(self.engine), self.engine.begin() as conn:
-                position = self._lock(conn)
+                position = self.hold(conn)
                 todo = self._todo(conn, position, rows, until)
                 if not todo:
                     return Progress(position=position)
                 self.derive(conn, todo)
-                self._move(conn, todo[-1][0])
+                self.move(conn, todo[-1][0])
             return Progress(projected=len(todo), position=todo[-1][0])
         except _STORE_ERRORS:
             raise
@@ -173,7 +173,7 @@ class Projector:
         event_id, obs = row
         reason = describe(failure)
         with translate_errors(self.engine), self.engine.begin() as conn:
-            if self._lock(conn) >= event_id:  # another projector got past it meanwhile
+            if self.hold(conn) >= event_id:  # another projector got past it meanwhile
                 return Progress(position=event_id)
             conn.execute(
                 projector_failures.insert().values(
@@ -184,7 +184,7 @@ class Projector:
                     error=reason,
                 )
             )
-            self._move(conn, event_id)
+            self.move(conn, event_id)
         log.warning("projection failed", projector=self.name, event_id=event_id, error=reason)
         if self.on_failure is not None:
             self.on_failure(event_id, reason)
@@ -199,7 +199,7 @@ class Projector:
         return [(int(r.id), observation_of(r)) for r in conn.execute(query.limit(self.step))]
 
     # --- the position row ------------------------------------------------------------------
-    def _lock(self, conn: Connection) -> int:
+    def hold(self, conn: Connection) -> int:
         """Lock this projector's position row (a write first: SQLite then holds its write lock
         from the start and cannot deadlock upgrading) and return the position."""
         now = datetime.now(UTC)
@@ -216,6 +216,6 @@ class Projector:
         query = select(_positions.c.position).where(_positions.c.name == self.name)
         return int(conn.execute(query).scalar() or 0)
 
-    def _move(self, conn: Connection, position: int) -> None:
+    def move(self, conn: Connection, position: int) -> None:
         mine = _positions.c.name == self.name
         conn.execute(_positions.update().where(mine).values(position=position))

@@ -19,6 +19,7 @@ from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import projections, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 from gapwatch.replay.tables import replay_rollouts, replay_windows
@@ -33,6 +34,7 @@ ORDER BY cluster, namespace, name
 
 def services(engine: Engine) -> list[ServiceRef]:
     """The LB-facing Services the store knows."""
+    catch_up(engine)
     with translate_errors(engine), engine.connect() as conn:
         return [ServiceRef(c, ns or "", n or "") for c, ns, n in conn.execute(text(_SERVICES))]
 
@@ -165,6 +167,7 @@ def whatif(
     until: datetime | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under other settings."""
+    catch_up(engine)
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
     assumed = assumptions(engine)
@@ -177,6 +180,7 @@ def whatif(
 
 def advise(engine: Engine, service: ServiceRef) -> Advice:
     """Measured lags and the smallest settings that close every observed window."""
+    catch_up(engine)
     return advise_mod.advise(load_state(engine, service=service), service, assumptions(engine))
 
 
@@ -187,5 +191,7 @@ def assumptions(engine: Engine) -> DetectSettings:
 
 
 def refresh(engine: Engine) -> int:
-    """Incremental projection update; returns the events processed."""
+    """Incremental projection update (facts caught up with the log first); returns the events
+    processed."""
+    catch_up(engine)
     return projections.refresh(engine)

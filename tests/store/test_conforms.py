@@ -62,7 +62,7 @@ json_values = st.recursive(
             {"name": "x"},
             {"Id": "i-1"},
         ]
-    ),  # fmt: skip
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=6,
 )

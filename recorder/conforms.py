@@ -41,6 +41,25 @@ def _rules() -> tuple[frozenset[str], frozenset[str], Callable[[str], Any], Call
     )
 
 
+#: source and kind values already matched, one set per pattern (a file repeats a handful): a
+#: set lookup instead of a regex.
+_KNOWN_SOURCES: set[str] = set()
+_KNOWN_KINDS: set[str] = set()
+_KNOWN_MAX = 4096
+
+
+def _matches(value: Any, search: Callable[[str], Any], known: set[str]) -> bool:
+    if type(value) is not str:
+        return False
+    if value in known:
+        return True
+    if not search(value):
+        return False
+    if len(known) < _KNOWN_MAX:
+        known.add(value)
+    return True
+
+
 def _text(value: Any, longest: int, shortest: int = 0) -> bool:
     return type(value) is str and shortest <= len(value) <= longest
 
@@ -108,10 +127,8 @@ def conforms(data: Any) -> bool:
         type(observed_at) is str
         and time_ok(observed_at)
         and _text(data["cluster"], 253, 1)
-        and type(source) is str
-        and source_ok(source)
-        and type(kind) is str
-        and kind_ok(kind)
+        and _matches(source, source_ok, _KNOWN_SOURCES)
+        and _matches(kind, kind_ok, _KNOWN_KINDS)
         and type(data["op"]) is str
         and data["op"] in _OPS
         and type(payload) is dict

@@ -131,13 +131,14 @@ class Projector:
         from the log first. Rows at or below the position are skipped (done already)."""
         if not rows:
             return Progress(position=self.position())
-        total = Progress()
-        first = rows[0][0]
-        # the log below `first` first: another writer's batch, or a step that failed earlier
-        while (done := self._run(None, until=first - 1)).projected or done.failed:
+        total, last = Progress(), rows[-1][0]
+        # Each step takes what is unprojected below `rows` from the log first (another writer's
+        # batch, an earlier step that failed), else `rows` itself: usually one transaction.
+        while True:
+            done = self._run(list(rows), until=None)
             total.add(done)
-        total.add(self._run(list(rows), until=None))
-        return total
+            if done.position >= last or not (done.projected or done.failed):
+                return total
 
     # --- one step --------------------------------------------------------------------------
     def _run(self, rows: Rows | None, *, until: int | None) -> Progress:
@@ -192,6 +193,10 @@ class Projector:
 
     def _todo(self, conn: Connection, position: int, rows: Rows | None, until: int | None) -> Rows:
         if rows is not None:
+            if rows and position < rows[0][0] - 1:
+                below = self._todo(conn, position, None, rows[0][0] - 1)
+                if below:
+                    return below
             return [row for row in rows if row[0] > position]
         query = select(events).where(events.c.id > position).order_by(events.c.id)
         if until is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class _End:
         self.error = error
 
 
-def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
     """The items of `items`, produced by a thread up to `depth` ahead of the caller."""
     handoff: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
     gone = threading.Event()

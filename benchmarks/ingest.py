@@ -20,7 +20,9 @@ realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices
   the same --n; it takes long on a durable server).
 
 The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
-path's median rows/s, its runs, and its ratio to the raw COPY's median.
+path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
+(each round against that round's COPY: steadier on a shared machine), the facts stored and the
+runs.
 """
 
 from __future__ import annotations
@@ -187,12 +189,20 @@ def main() -> None:
     ndjson.unlink()
     workdir.rmdir()
 
-    base_rate = n / statistics.median(times["raw COPY (write_row), the baseline"])
-    print(f"\n{'path':<42}{'rows/s':>10}{'vs COPY':>9}  facts   runs (s)")
+    copies = times["raw COPY (write_row), the baseline"]
+    base_rate = n / statistics.median(copies)
+    print(f"\n{'path':<42}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts   runs (s)")
     for label, (count, _run) in paths.items():
         rate = count / statistics.median(times[label])
+        # each round's ratio to that round's COPY: steadier than medians when the load drifts
+        rounds = statistics.median(
+            (count / t) / (n / c) for t, c in zip(times[label], copies, strict=True)
+        )
         runs = ", ".join(f"{t:.2f}" for t in times[label])
-        print(f"{label:<42}{rate:>10,.0f}{rate / base_rate:>8.2f}x {facts[label]:>8,}  {runs}")
+        print(
+            f"{label:<42}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
+            f"{facts[label]:>8,}  {runs}"
+        )
 
 
 if __name__ == "__main__":

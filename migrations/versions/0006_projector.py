@@ -65,6 +65,7 @@ def upgrade() -> None:
         op.execute(_grants([
             f"GRANT SELECT, INSERT, UPDATE ON %I.projector_positions TO {WRITER}",
             f"GRANT SELECT, INSERT ON %I.projector_failures TO {WRITER}",
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {WRITER}",  # projector_failures.id
         ]))  # fmt: skip
 
 

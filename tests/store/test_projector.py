@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, func, select, text
@@ -190,3 +191,34 @@ def test_follow_polls_on_sqlite(engine: Engine) -> None:
     last = _follow_until_derived(engine, 0.05, EventWriter(engine, derive=no_derive))
     assert last == len(real_observations())
     assert fact_ids(engine) == expected_fact_ids(engine)
+
+
+def test_the_recorders_role_may_run_the_projector(pg_url: str) -> None:
+    """As gapwatch_writer (what the recorder's login is a member of, migration 0005/0006): write,
+    project inline, step over a failing event, catch up. Proves the grants, sequence included."""
+    from sqlalchemy import event
+
+    engine = make_engine(pg_url)
+
+    @event.listens_for(engine, "connect")
+    def as_writer(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET ROLE gapwatch_writer")
+        dbapi_conn.commit()
+
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar() == "gapwatch_writer"
+
+    def fails_on_nodes(conn: Connection, rows: Rows) -> None:
+        if any(obs.kind == "Node" for _, obs in rows):
+            raise ValueError("no Node facts today")
+        write_facts(conn, rows)
+
+    obs = real_observations()
+    EventWriter(engine, derive=fails_on_nodes).write(obs)
+    EventWriter(engine, derive=no_derive).write(shifted(obs, 60))
+    assert catch_up(engine).projected == len(obs)
+    with engine.connect() as conn:
+        failed = conn.execute(select(func.count()).select_from(projector_failures)).scalar()
+    assert failed == sum(o.kind == "Node" for o in obs) > 0
+    engine.dispose()

@@ -127,9 +127,9 @@ def inline(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
     writer.projector = projector
     committed: list[float] = []
 
-    def project(projector: Projector, rows: Rows) -> None:  # called right after the commit
+    def project(projector: Projector, rows: Rows) -> int:  # called right after the commit
         committed.append(time.time())
-        EventWriter._project(projector, rows)
+        return EventWriter._project(projector, rows)
 
     writer._project = project  # type: ignore[method-assign]
     commits, achieved = paced_write(writer, args.rate, args.seconds, args.batch, committed)

@@ -7,8 +7,9 @@ same way. Strict: every file is checked first, including that each observation c
 (recorder.writer.prepare), and nothing is written if any line is bad (standard input is spooled
 to a temporary file for the two passes). Batches end at `batch_size` lines or `batch_bytes`
 bytes of input, whichever comes first, so memory does not grow with line length. The next
-batch is parsed in a thread while this one is written (recorder/readahead.py), and replay's facts
-are derived by the writer's projector after each batch commits: they are there on return.
+batch of a file (not of standard input) is parsed in a thread while this one is written
+(recorder/readahead.py), and replay's facts are derived by the writer's projector after each
+batch commits: they are there on return.
 """
 
 from __future__ import annotations
@@ -170,7 +171,10 @@ def import_files(
 
         writer = EventWriter(engine, derive=derive, on_quarantine=quarantined)
         goods = _good(paths, report, sink, on_bytes if not strict else None, read=read)
-        for batch in read_ahead(_batches(goods, batch_size, batch_bytes)):
+        batches = _batches(goods, batch_size, batch_bytes)
+        # Not from standard input: a read-ahead thread blocked on a pipe holds stdin's lock, and
+        # the interpreter aborts at exit (Ctrl-C) when a daemon thread holds it.
+        for batch in batches if "-" in paths else read_ahead(batches):
             current = {id(item.obs): item for item in batch}
             report.written.add(writer.write([item.obs for item in batch]))
         return report

@@ -4,7 +4,8 @@
 fsync); one after the other, each waits for the other. psycopg releases the GIL while it waits
 for the server, so a producer thread parsing the next batch overlaps the write of this one.
 At most `depth` items wait in between (memory stays bounded); an exception in the producer is
-raised in the consumer; a consumer that stops early stops the producer.
+raised in the consumer; a consumer that stops early (an error, Ctrl-C) stops the producer, or,
+when the producer is blocked on its input, leaves it behind as a daemon thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ T = TypeVar("T")
 
 #: How often a blocked producer checks whether the consumer went away (seconds).
 _POLL_S = 0.1
+#: How long a consumer that stops waits for the producer to notice (a few of its checks).
+_JOIN_S = 1.0
 
 
 class _End:
@@ -61,4 +64,6 @@ def read_ahead(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
             yield item
     finally:
         gone.set()
-        thread.join()
+        # A producer blocked reading its input (a pipe that has nothing yet, when Ctrl-C stops
+        # the consumer) cannot be woken: it is a daemon thread, left to end with the process.
+        thread.join(timeout=_JOIN_S)

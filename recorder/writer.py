@@ -117,11 +117,14 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class WriteResult:
-    """What a write did: rows offered, rows stored (the rest were duplicates)."""
+    """What a write did: rows offered, rows stored (the rest were duplicates), and of those
+    stored, how many the projector could not derive from (stepped over, in projector_failures;
+    the events are stored all the same)."""
 
     offered: int = 0
     inserted: int = 0
     quarantined: int = 0
+    underived: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -131,6 +134,7 @@ class WriteResult:
         self.offered += other.offered
         self.inserted += other.inserted
         self.quarantined += other.quarantined
+        self.underived += other.underived
 
 
 def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
@@ -298,17 +302,18 @@ class EventWriter:
                 new_rows = self._new_rows(conn, before, batch, inserted)
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
-        if derive is not None and new_rows:
-            self._project(derive, new_rows)
-        return WriteResult(offered=len(batch), inserted=inserted)
+        underived = self._project(derive, new_rows) if derive is not None and new_rows else 0
+        return WriteResult(offered=len(batch), inserted=inserted, underived=underived)
 
     @staticmethod
-    def _project(projector: Projector, rows: list[tuple[int, Observation]]) -> None:
-        """The events are committed: whatever happens here, they stay."""
+    def _project(projector: Projector, rows: list[tuple[int, Observation]]) -> int:
+        """The events are committed: whatever happens here, they stay. Returns the events the
+        projector stepped over."""
         try:
-            projector.apply(rows)
+            return projector.apply(rows).failed
         except StoreError as exc:  # the projector stays behind; the next catch-up resumes
             log.warning("projector behind", error=str(exc), first_id=rows[0][0])
+            return 0
 
     def write_all(
         self,

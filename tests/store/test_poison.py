@@ -106,7 +106,12 @@ def test_a_derive_that_raises_never_costs_the_events(engine: Engine) -> None:
     batch[23] = _service(23, {"n": "23"}, name="poison")
     checkpoint = Checkpoint(cluster="c1", source="k8s-watch", key="Service", value="139")
     result = EventWriter(engine, derive=_poison_derive).write(batch, [checkpoint])
-    assert (result.offered, result.inserted, result.quarantined) == (40, 40, 0)
+    assert (result.offered, result.inserted, result.quarantined, result.underived) == (
+        40,
+        40,
+        0,
+        1,
+    )
     with engine.connect() as conn:
         stored = conn.execute(select(events.c.id, events.c.name).order_by(events.c.id)).all()
         derived = conn.execute(text("SELECT event_id FROM facts ORDER BY event_id")).scalars()

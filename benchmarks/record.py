@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.server import machine  # noqa: E402
 from gapwatch.recorder.store import make_engine, upgrade  # noqa: E402
 from tests import pgserver  # noqa: E402
 from tests.k8s import objects  # noqa: E402
@@ -205,7 +206,8 @@ def main() -> None:
     server = args.pg
     if server is None:
         root = Path(tempfile.mkdtemp(prefix="gapwatch-bench-", dir="/tmp"))
-        server = pgserver.start(root)
+        server = pgserver.start(root, durable=True)  # a benchmark measures a real server
+    server_line = machine(server)
     name = "bench_" + uuid.uuid4().hex[:8]
     admin = make_url(server).set(drivername="postgresql", database="postgres")
     admin_dsn = admin.render_as_string(hide_password=False)
@@ -303,6 +305,7 @@ def main() -> None:
     base_p50, base_p99, _, _ = results[200]
     p50, p99, missing, achieved = results[args.rate]
     report = {
+        "server": server_line,
         "cluster": sizes,
         "initial_sync_s": round(sync_s, 1),
         "rss_mb_after_sync": round(rss_synced / 1024, 1),

@@ -159,9 +159,14 @@ def import_events(
     kept = (
         f", {written.quarantined} refused by the store (quarantined)" if written.quarantined else ""
     )
+    underived = (
+        f", {written.underived} stored without replay facts (see the projector_failures table)"
+        if written.underived
+        else ""
+    )
     stderr.print(
         f"{report.lines_ok} valid lines: {written.inserted} new, {written.duplicates} already "
-        f"stored{kept}; {report.error_count} rejected"
+        f"stored{kept}{underived}; {report.error_count} rejected"
     )
     if report.error_count:
         raise typer.Exit(EXIT_PARTIAL)

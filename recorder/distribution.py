@@ -30,8 +30,15 @@ DISTRIBUTED: tuple[str, ...] = (
 #: `replay_state` holds where the projections stand (one row per key, read by every refresh).
 REFERENCE: tuple[str, ...] = ("replay_state",)
 #: `quarantine` keeps observations that could not be stored, some without a cluster;
-#: `alembic_version` is the schema's revision.
-COORDINATOR_LOCAL: tuple[str, ...] = ("quarantine", "alembic_version")
+#: `alembic_version` is the schema's revision; `projector_positions`/`projector_failures` are
+#: the one facts projector's position in the log and the events it stepped over (a projector
+#: per cluster would key them by cluster and distribute them: docs/citus.md).
+COORDINATOR_LOCAL: tuple[str, ...] = (
+    "quarantine",
+    "alembic_version",
+    "projector_positions",
+    "projector_failures",
+)
 
 
 def citus_statements() -> list[str]:

@@ -41,25 +41,27 @@ def iter_events(
     with translate_errors(engine), engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
         for row in result:
-            # Spelled out: 8 us per row against 17 us for Observation(**{...FIELDS}) (export and
-            # re-deriving facts read every row); the round-trip tests check the mapping.
-            yield (
-                row.id,
-                Observation(
-                    observed_at=row.observed_at,
-                    cluster=row.cluster,
-                    source=row.source,
-                    kind=row.kind,
-                    op=row.op,
-                    payload=row.payload,
-                    namespace=row.namespace,
-                    name=row.name,
-                    node=row.node,
-                    source_time=row.source_time,
-                    resource_version=row.resource_version,
-                    previous_observed_at=row.previous_observed_at,
-                ),
-            )
+            yield row.id, observation_of(row)
+
+
+def observation_of(row: Any) -> Observation:
+    """The Observation an `events` row holds (the row as SQLAlchemy returns it)."""
+    # Spelled out: 8 us per row against 17 us for Observation(**{...FIELDS}) (export, the
+    # projector and re-deriving facts read every row); the round-trip tests check the mapping.
+    return Observation(
+        observed_at=row.observed_at,
+        cluster=row.cluster,
+        source=row.source,
+        kind=row.kind,
+        op=row.op,
+        payload=row.payload,
+        namespace=row.namespace,
+        name=row.name,
+        node=row.node,
+        source_time=row.source_time,
+        resource_version=row.resource_version,
+        previous_observed_at=row.previous_observed_at,
+    )
 
 
 def export_ndjson(rows: Iterator[tuple[int, Observation]], out: IO[str]) -> int:

@@ -6,7 +6,10 @@ nothing is lost. A line the store itself refuses is quarantined by the writer an
 same way. Strict: every file is checked first, including that each observation can be stored
 (recorder.writer.prepare), and nothing is written if any line is bad (standard input is spooled
 to a temporary file for the two passes). Batches end at `batch_size` lines or `batch_bytes`
-bytes of input, whichever comes first, so memory does not grow with line length.
+bytes of input, whichever comes first, so memory does not grow with line length. The next
+batch of a file (not of standard input) is parsed in a thread while this one is written
+(recorder/readahead.py), and replay's facts are derived by the writer's projector after each
+batch commits: they are there on return.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -24,6 +28,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import LineError, ObservationError
 from gapwatch.recorder.ndjson import RawLine, read_observations
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.readahead import read_ahead
 from gapwatch.recorder.writer import DEFAULT_BATCH, Derive, EventWriter, WriteResult, prepare
 
 #: How many LineErrors a report keeps in memory; the count goes on.
@@ -73,12 +78,17 @@ def error_writer(out: IO[bytes]) -> ErrorSink:
     return sink
 
 
+#: Lines are parsed in a read-ahead thread while batches are written: both report errors.
+_REPORTING = threading.Lock()
+
+
 def _reject(
     report: ImportReport, on_error: ErrorSink | None, error: LineError, raw: RawLine | None
 ) -> None:
-    report.record_error(error)
-    if on_error is not None:
-        on_error(error, raw)
+    with _REPORTING:
+        report.record_error(error)
+        if on_error is not None:
+            on_error(error, raw)
 
 
 def _good(
@@ -161,7 +171,10 @@ def import_files(
 
         writer = EventWriter(engine, derive=derive, on_quarantine=quarantined)
         goods = _good(paths, report, sink, on_bytes if not strict else None, read=read)
-        for batch in _batches(goods, batch_size, batch_bytes):
+        batches = _batches(goods, batch_size, batch_bytes)
+        # Not from standard input: a read-ahead thread blocked on a pipe holds stdin's lock, and
+        # the interpreter aborts at exit (Ctrl-C) when a daemon thread holds it.
+        for batch in batches if "-" in paths else read_ahead(batches):
             current = {id(item.obs): item for item in batch}
             report.written.add(writer.write([item.obs for item in batch]))
         return report

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -35,7 +34,15 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 STORABLE_DEPTH = 253
 #: What orjson reads as an integer: [-2**63, 2**64); beyond, it reads a float.
 INT_RANGE = (-(2**63), 2**64 - 1)
-_LONG_NUMBER = re.compile(rb"\d{19,}")
+#: A run of 19 ASCII digits is where a number past 64 bits can start. Found by mapping every
+#: digit to "0" and every other byte to " " (bytes.translate, C speed) and looking for 19 zeros:
+#: 1 us per 1.3 KB line where the regex \d{19,} took 25-35 us (measured on the benchmark mix).
+_DIGITS = bytes(ord("0") if ord("0") <= i <= ord("9") else ord(" ") for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_number(text: bytes) -> bool:
+    return _LONG_RUN in text.translate(_DIGITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +165,7 @@ def _check_storable(text: bytes) -> None:
             raise ObservationError(
                 f"payload nested {depth} levels deep; the store keeps {STORABLE_DEPTH}"
             )
-    if _LONG_NUMBER.search(text):
+    if _has_long_number(text):
         big = _out_of_range(json.loads(text))
         if big is not None:
             shown = str(big) if len(str(big)) <= 40 else str(big)[:37] + "..."

@@ -2,8 +2,9 @@
 
 `Recorder` builds each source named under `sources:` through `sources.REGISTRY` (importing only
 those), hands them a `SourceContext` and the spool as their sink, serves /livez, /readyz and
-/metrics for all of them, and runs until `stop` is set (SIGTERM): then it stops the sources, lets
-the writer commit everything already put, and returns. A source or the writer that ends on its
+/metrics for all of them, follows the log with the facts projector (recorder/follow.py), and runs
+until `stop` is set (SIGTERM): then it stops the sources, lets the writer commit everything
+already put, catches the projector up, and returns. A source or the writer that ends on its
 own ends `run` with its exception (the pod restarts). Nothing here knows what a source observes.
 """
 
@@ -21,8 +22,10 @@ from sqlalchemy import Engine
 
 from gapwatch.recorder.config import RecorderConfig
 from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.follow import follow
 from gapwatch.recorder.health import health_app, serve
 from gapwatch.recorder.metrics import RecorderMetrics
+from gapwatch.recorder.projector import Projector
 from gapwatch.recorder.sources import REGISTRY
 from gapwatch.recorder.sources.base import Builder, Source, SourceContext
 from gapwatch.recorder.sources.view import ClusterView
@@ -69,6 +72,7 @@ class Recorder:
             metrics=self.metrics,
             rng=self.rng,
         )
+        self.projector = Projector(engine, derive)
         self.view = ClusterView()
         context = SourceContext(
             cluster=config.cluster,
@@ -131,21 +135,25 @@ class Recorder:
             runner, self.port = await serve(app, self.config.listen)
         self._writer_task = asyncio.create_task(self.spool.run(), name="writer")
         stopper = asyncio.create_task(stop.wait(), name="stop")
+        done_following = asyncio.Event()
+        projector = asyncio.create_task(follow(self.projector, done_following), name="projector")
         running = [
             asyncio.create_task(s.run(self.spool, stop), name=f"source {s.name}")
             for s in self.sources
         ]
         running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
         try:
-            await wait_first([stopper, self._writer_task, *running])
+            await wait_first([stopper, self._writer_task, projector, *running])
             if running:  # each source returns soon after `stop`; one that does not is cancelled
                 await asyncio.wait(running, timeout=self.config.shutdown_timeout_s)
             await self.spool.close()
             await asyncio.wait_for(self._writer_task, self.config.shutdown_timeout_s)
+            done_following.set()  # its last catch-up runs after the writer's last commit
+            await asyncio.wait_for(projector, self.config.shutdown_timeout_s)
             log.info("stopped", spool_depth=self.spool.depth)
         finally:
             stopper.cancel()
-            for task in [*running, self._writer_task]:
+            for task in [*running, self._writer_task, projector]:
                 task.cancel()
             if runner is not None:
                 await runner.cleanup()

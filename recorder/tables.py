@@ -196,3 +196,27 @@ quarantine = Table(
     Column("error", Text, nullable=False),
     Column("observation", Text, nullable=False),
 )
+
+#: How far each projector (recorder/projector.py) has followed `events` by id: every event with
+#: an id at or below `position` has been projected (or recorded in projector_failures). Written
+#: in the same transaction as what the projector derives, so a position never runs ahead of it.
+projector_positions = Table(
+    "projector_positions",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Events a projector could not derive from even alone: skipped (the log keeps them), with why.
+projector_failures = Table(
+    "projector_failures",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("event_id", BigInteger, nullable=False),
+    Column("cluster", Text, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=False),
+    Column("error", Text, nullable=False),
+    UniqueConstraint("name", "event_id"),
+)

@@ -16,7 +16,12 @@ PostgreSQL, one transaction per batch:
    ON CONFLICT DO NOTHING` that also skips keys already in `event_keys`. After a conflict the
    next batches go straight to the slow path for a while (a re-import, or two recorders writing
    the same changes).
-4. Derived rows (the `derive` hook), the sources' checkpoints, one NOTIFY with the highest id.
+4. The sources' checkpoints, one NOTIFY with the highest id.
+
+After the commit, the batch's new rows (still in memory) go to the projector
+(recorder/projector.py), which derives replay's facts in its own transaction and moves its
+position: a bug in a derivation can never roll back ingestion, and a projector that fell behind
+(a crash between the two commits, a store error) is caught up from the log by id later.
 
 SQLite: one transaction per batch of `INSERT ... ON CONFLICT DO NOTHING`.
 
@@ -36,6 +41,7 @@ from itertools import islice
 from typing import Any
 
 import psycopg
+import structlog
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from sqlalchemy import Connection, Engine, text
@@ -46,9 +52,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from gapwatch.recorder import quarantine
 from gapwatch.recorder.errors import ObservationError, StoreError
 from gapwatch.recorder.observation import K8S_KINDS, Observation
+from gapwatch.recorder.projector import Projector
 from gapwatch.recorder.storable import storable, try_dumps
 from gapwatch.recorder.store import redact, translate_errors
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events, source_checkpoints
+
+log = structlog.get_logger("gapwatch.recorder.writer")
 
 NOTIFY_CHANNEL = "gapwatch_events"
 DEFAULT_BATCH = 5000
@@ -112,8 +121,8 @@ class _JsonTextDumper(Dumper):
         return b"\x01" + str(obj).encode("utf-8")
 
 
-#: Called inside the batch's transaction with the rows that were new: (event id, observation).
-#: Derived tables written here (facts, projections) commit or roll back with the events.
+#: Called by the projector (recorder/projector.py) with rows new since its position: (event id,
+#: observation), in id order, inside the projector's transaction (not the writer's).
 Derive = Callable[[Connection, list[tuple[int, Observation]]], None]
 
 
@@ -133,11 +142,14 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class WriteResult:
-    """What a write did: rows offered, rows stored (the rest were duplicates)."""
+    """What a write did: rows offered, rows stored (the rest were duplicates), and of those
+    stored, how many the projector could not derive from (stepped over, in projector_failures;
+    the events are stored all the same)."""
 
     offered: int = 0
     inserted: int = 0
     quarantined: int = 0
+    underived: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -147,6 +159,7 @@ class WriteResult:
         self.offered += other.offered
         self.inserted += other.inserted
         self.quarantined += other.quarantined
+        self.underived += other.underived
 
 
 def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
@@ -240,6 +253,7 @@ class EventWriter:
         self.on_quarantine = on_quarantine
         self.notify = notify
         self.derive = derive
+        self.projector = None if derive is no_derive else Projector(engine, derive)
         self.dialect = engine.dialect.name
         self._staging_batches_left = 0
 
@@ -297,8 +311,9 @@ class EventWriter:
     def _write_batch(
         self, observations: Iterator[Observation], checkpoints: Sequence[Checkpoint]
     ) -> WriteResult:
+        new_rows: list[tuple[int, Observation]] = []
         with self.engine.begin() as conn:
-            derive = self.derive if self.derive is not no_derive else None
+            derive = self.projector
             if self.dialect == "postgresql":
                 # Held to the commit: ids become visible in id order, and every id above
                 # `before` is this batch's (SQLite's database lock does the same there).
@@ -309,10 +324,21 @@ class EventWriter:
             else:
                 batch, inserted = self._write_sqlite(conn, observations)
             if derive is not None and inserted:
-                derive(conn, self._new_rows(conn, before, batch, inserted))
+                new_rows = self._new_rows(conn, before, batch, inserted)
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
-        return WriteResult(offered=len(batch), inserted=inserted)
+        underived = self._project(derive, new_rows) if derive is not None and new_rows else 0
+        return WriteResult(offered=len(batch), inserted=inserted, underived=underived)
+
+    @staticmethod
+    def _project(projector: Projector, rows: list[tuple[int, Observation]]) -> int:
+        """The events are committed: whatever happens here, they stay. Returns the events the
+        projector stepped over."""
+        try:
+            return projector.apply(rows).failed
+        except StoreError as exc:  # the projector stays behind; the next catch-up resumes
+            log.warning("projector behind", error=str(exc), first_id=rows[0][0])
+            return 0
 
     def write_all(
         self,

@@ -19,6 +19,7 @@ from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.load import load_state
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
@@ -159,6 +160,7 @@ def whatif(
     range only (replay.scope); else the Service's whole history is folded."""
     if since is not None and until is not None:
         return scope.whatif(load_scope(engine, service, since, until), settings)
+    catch_up(engine)
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
     assumed = assumptions(engine)
@@ -191,6 +193,7 @@ def advise(
     that overlap [since, until), when both are given: replay.scope)."""
     if since is not None and until is not None:
         return scope.advise(load_scope(engine, service, since, until))
+    catch_up(engine)
     state = load_state(engine, service=service)
     measured = measurements(engine, service).lb
     return advise_mod.advise(state, service, assumptions(engine), measured)
@@ -217,5 +220,7 @@ def assumptions(engine: Engine) -> DetectSettings:
 
 
 def refresh(engine: Engine) -> int:
-    """Incremental projection update; returns the events processed."""
+    """Incremental projection update (facts caught up with the log first); returns the events
+    processed."""
+    catch_up(engine)
     return projections.refresh(engine)

@@ -335,6 +335,7 @@ def replay(
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
     from gapwatch.replay import projections
+    from gapwatch.replay.catchup import catch_up
 
     engine = open_store(db)
     command = (
@@ -357,6 +358,7 @@ def replay(
             return f"the projections hold {conn.execute(query).scalar_one()} windows"
 
     with rolled_back_on_interrupt(engine, what, holds, f"run `{command}` again"):
+        catch_up(engine)
         if rebuild:
             count = projections.rebuild(engine, rederive=rederive)
             stderr.print(f"rebuilt: {count} windows")

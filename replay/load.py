@@ -25,9 +25,10 @@ from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder.exporter import iter_events
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
-from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts
+from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
@@ -223,16 +224,20 @@ def rederive_facts(engine: Engine, *, batch: int = 5000) -> int:
     Reads the log through recorder.exporter (streaming) and writes in one transaction, so a
     failure leaves the old facts in place.
     """
-    written = 0
+    written = last = 0
+    projector = Projector(engine, write_facts, name=FACTS)
     with translate_errors(engine), engine.begin() as conn:
+        projector.hold(conn)  # the projector waits: no event derived twice
         conn.execute(text("DELETE FROM facts"))
         pending: list[tuple[int, Observation]] = []
         for row in iter_events(engine):
             pending.append(row)
+            last = row[0]
             if len(pending) >= batch:
                 written += _insert(conn, pending)
                 pending = []
         written += _insert(conn, pending)
+        projector.move(conn, last)
     return written
 
 

@@ -1,8 +1,13 @@
 """A throwaway PostgreSQL 15 server for tests, CI and benchmarks.
 
-`python tests/pgserver.py start DIR [PORT]` prints the URL of a server whose data lives in DIR;
-`python tests/pgserver.py stop DIR` stops it. initdb and pg_ctl refuse to run as root, so when we
-are root they run as the `postgres` OS user through runuser, and DIR is made theirs.
+`python tests/pgserver.py start DIR [PORT] [--durable]` prints the URL of a server whose data lives
+in DIR; `python tests/pgserver.py stop DIR` stops it. initdb and pg_ctl refuse to run as root, so
+when we are root they run as the `postgres` OS user through runuser, and DIR is made theirs.
+
+Tests run the server without durability (`FAST_SETTINGS`: fsync, synchronous_commit and
+full_page_writes off), which roughly doubles COPY throughput and is harmless for throwaway data.
+Benchmarks start it with `durable=True`: the server's own defaults, what a user's PostgreSQL does,
+so their figures mean something (`durability()` reads the settings back to print beside them).
 """
 
 from __future__ import annotations
@@ -39,9 +44,17 @@ def _as_owner(args: list[str]) -> list[str]:
     return args
 
 
+#: What tests turn off: the server no longer waits for the disk at commit (fine for test data).
+FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+#: The settings `durability()` reports.
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
+
+
 def start(data_root: Path, port: int | None = None, *, durable: bool = False) -> str:
-    """Start a server with its data under data_root; return its SQLAlchemy URL. Tests run it
-    without durability (fsync off); `durable` keeps the server's defaults (benchmarks)."""
+    """Start a server with its data under data_root; return its SQLAlchemy URL.
+
+    `durable=False` (tests) turns FAST_SETTINGS on; `durable=True` (benchmarks) keeps the
+    server's default durability. A data directory keeps the mode it is restarted with."""
     binary = pg_bin()
     if binary is None:
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql-15)")
@@ -73,12 +86,11 @@ def start(data_root: Path, port: int | None = None, *, durable: bool = False) ->
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    fast = "" if durable else "".join(f"-c {setting} " for setting in FAST_SETTINGS)
     options = (
         f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data_root} "
-        "-c max_connections=200 -c shared_buffers=256MB"
+        f"{fast}-c max_connections=200 -c shared_buffers=256MB"
     )
-    if not durable:
-        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         _as_owner(
             [
@@ -111,11 +123,46 @@ def stop(data_root: Path) -> None:
     )
 
 
-if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "stop"):
-        sys.exit("usage: pgserver.py start DIR [PORT] | stop DIR")
-    root = Path(sys.argv[2]).resolve()
-    if sys.argv[1] == "start":
-        print(start(root, int(sys.argv[3]) if len(sys.argv) > 3 else None))
+def durability(url: str) -> dict[str, str]:
+    """The durability settings of the server at `url` (SQLAlchemy or libpq URL), by name."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+            (list(DURABILITY_SETTINGS),),
+        ).fetchall()
+    return {str(name): str(setting) for name, setting in rows}
+
+
+def describe_durability(settings: dict[str, str]) -> str:
+    """One line for a benchmark's output: 'default durability' or which settings are off."""
+    off = [name for name in DURABILITY_SETTINGS if settings.get(name) == "off"]
+    if not off:
+        return (
+            "PostgreSQL with default durability ("
+            + ", ".join(f"{k}={settings.get(k, '?')}" for k in DURABILITY_SETTINGS)
+            + ")"
+        )
+    return (
+        "PostgreSQL WITHOUT durability ("
+        + ", ".join(f"{k}=off" for k in off)
+        + "): not comparable to a real server"
+    )
+
+
+def main(argv: list[str]) -> None:
+    args = [a for a in argv if a != "--durable"]
+    if len(args) < 2 or args[0] not in ("start", "stop"):
+        sys.exit("usage: pgserver.py start DIR [PORT] [--durable] | stop DIR")
+    root = Path(args[1]).resolve()
+    if args[0] == "start":
+        port = int(args[2]) if len(args) > 2 else None
+        print(start(root, port, durable="--durable" in argv))
     else:
         stop(root)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -33,7 +33,7 @@ from gapwatch.recorder import partitions
 from gapwatch.recorder.tables import UTCDateTime
 
 revision: str = "0007_partitions"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_projector"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,3 +29,34 @@ def test_upgrade_check_downgrade_upgrade(empty_store_url: str) -> None:
     upgrade(engine)
     upgrade(engine)  # idempotent
     assert current_revision(engine) == head_revision()
+
+
+def test_0006_starts_the_facts_projector_after_the_events_already_stored(
+    empty_store_url: str,
+) -> None:
+    """Before 0006 the writer derived facts with the events: a store upgraded to it must not
+    derive them a second time, and a later event is derived once."""
+    from sqlalchemy import select, text
+
+    from gapwatch.recorder.tables import projector_positions
+    from gapwatch.recorder.writer import EventWriter, no_derive
+    from gapwatch.replay.catchup import catch_up
+    from gapwatch.replay.facts import write_facts
+    from tests.store.samples import real_observations
+    from tests.store.test_writer import shifted
+
+    engine = make_engine(empty_store_url)
+    upgrade(engine, "0005")
+    obs = real_observations()
+    EventWriter(engine, derive=no_derive).write(obs)
+    upgrade(engine)
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+        position = conn.execute(select(projector_positions.c.position)).scalar_one()
+    assert position == last == len(obs)
+    assert catch_up(engine).projected == 0
+    EventWriter(engine, derive=write_facts).write(shifted(obs, 9))
+    with engine.connect() as conn:
+        derived = conn.execute(text("SELECT DISTINCT event_id FROM facts")).scalars().all()
+    assert derived and min(derived) > last
+    engine.dispose()

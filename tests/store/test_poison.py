@@ -19,7 +19,7 @@ from gapwatch.recorder.exporter import export_ndjson, iter_events
 from gapwatch.recorder.importer import import_files
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.storable import ESC, escape_value, restore_value
-from gapwatch.recorder.tables import events, quarantine
+from gapwatch.recorder.tables import events, projector_failures, projector_positions, quarantine
 from gapwatch.recorder.writer import Checkpoint, EventWriter, load_checkpoints, no_derive
 from gapwatch.replay.facts import write_facts
 
@@ -90,28 +90,39 @@ def test_an_ndjson_round_trip_with_nul_gives_the_same_bytes(engine: Engine, tmp_
 
 
 def _poison_derive(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
-    """A derive hook that cannot read one payload (as a real one might fail on odd data)."""
-    for event_id, obs in rows:
+    """replay's facts, from a derive that cannot read one payload (as a real one might fail on
+    odd data): it raises half-way, after writing the facts of the rows before."""
+    for i, (event_id, obs) in enumerate(rows):
         if obs.name == "poison":
             raise ValueError(f"cannot derive facts from event {event_id}")
-        conn.execute(text("SELECT 1"))
+        write_facts(conn, rows[i : i + 1])
 
 
-def test_a_poison_batch_is_split_and_the_culprit_quarantined(engine: Engine) -> None:
+def test_a_derive_that_raises_never_costs_the_events(engine: Engine) -> None:
+    """The projector derives after the events commit: every event stays stored, the one its
+    derive fails on is recorded in projector_failures and stepped over, every other one has its
+    facts exactly once, and the checkpoints are saved."""
     batch = [_service(i, {"n": str(i)}) for i in range(40)]
     batch[23] = _service(23, {"n": "23"}, name="poison")
     checkpoint = Checkpoint(cluster="c1", source="k8s-watch", key="Service", value="139")
     result = EventWriter(engine, derive=_poison_derive).write(batch, [checkpoint])
-    assert (result.offered, result.inserted, result.quarantined) == (40, 39, 1)
-    with engine.connect() as conn:
-        names = conn.execute(select(events.c.name).order_by(events.c.id)).scalars().all()
-        kept = conn.execute(select(quarantine)).mappings().all()
-    assert sorted(n or "" for n in names) == sorted(
-        o.name or "" for o in batch if o.name != "poison"
+    assert (result.offered, result.inserted, result.quarantined, result.underived) == (
+        40,
+        40,
+        0,
+        1,
     )
-    assert len(kept) == 1
-    assert "ValueError: cannot derive facts" in kept[0]["error"]
-    assert orjson.loads(kept[0]["observation"])["name"] == "poison"
+    with engine.connect() as conn:
+        stored = conn.execute(select(events.c.id, events.c.name).order_by(events.c.id)).all()
+        derived = conn.execute(text("SELECT event_id FROM facts ORDER BY event_id")).scalars()
+        failed = conn.execute(select(projector_failures)).mappings().all()
+        position = conn.execute(select(projector_positions.c.position)).scalar_one()
+        assert conn.execute(select(quarantine)).first() is None
+    poison_id = next(i for i, name in stored if name == "poison")
+    assert list(derived) == [i for i, name in stored if name != "poison"]
+    assert [(f["event_id"], f["name"]) for f in failed] == [(poison_id, "facts")]
+    assert "ValueError: cannot derive facts" in failed[0]["error"]
+    assert position == stored[-1][0]
     assert load_checkpoints(engine, "c1", "k8s-watch") == {"Service": "139"}
     # recording goes on
     assert EventWriter(engine, derive=_poison_derive).write([_service(50, {})]).inserted == 1

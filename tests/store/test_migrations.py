@@ -36,10 +36,10 @@ def test_0006_starts_the_facts_projector_after_the_events_already_stored(
 ) -> None:
     """Before 0006 the writer derived facts with the events: a store upgraded to it must not
     derive them a second time, and a later event is derived once."""
-    from sqlalchemy import select, text
+    from sqlalchemy import insert, select, text
 
-    from gapwatch.recorder.tables import projector_positions
-    from gapwatch.recorder.writer import EventWriter, no_derive
+    from gapwatch.recorder.tables import EVENT_COLUMNS, events, projector_positions
+    from gapwatch.recorder.writer import EventWriter, event_row
     from gapwatch.replay.catchup import catch_up
     from gapwatch.replay.facts import write_facts
     from tests.store.samples import real_observations
@@ -48,7 +48,9 @@ def test_0006_starts_the_facts_projector_after_the_events_already_stored(
     engine = make_engine(empty_store_url)
     upgrade(engine, "0005")
     obs = real_observations()
-    EventWriter(engine, derive=no_derive).write(obs)
+    with engine.begin() as conn:  # as the 0005 writer stored them (today's needs event_keys)
+        for o in obs:
+            conn.execute(insert(events).values(dict(zip(EVENT_COLUMNS, event_row(o), strict=True))))
     upgrade(engine)
     with engine.connect() as conn:
         last = conn.execute(text("SELECT max(id) FROM events")).scalar_one()

@@ -1,4 +1,4 @@
-"""The state behind the fake API server (tests/k8s/fakeapi.py): objects, resourceVersions,
+"""The state behind the fake API server (fakeapi.py): objects, resourceVersions,
 history with compaction, list snapshots, and the scripted faults."""
 
 from __future__ import annotations

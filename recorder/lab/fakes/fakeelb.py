@@ -13,13 +13,18 @@ forwards every request unchanged (signature included) to moto and, on cue:
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -143,3 +148,50 @@ def _rewrite(data: bytes, overrides: dict[str, tuple[str, str | None, str | None
                 ET.SubElement(health, f"{{{NS}}}{tag}").text = value
     out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return out
+
+
+class MotoProcess:
+    """moto's server in its own process (`python -m moto.server`): its CPU stays out of the
+    process that serves the other fakes, and it can be killed and restarted (state is lost, as
+    moto keeps everything in memory). `with MotoProcess(log) as moto: moto.url`."""
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        self.log_path = log_path
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> MotoProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
+                    return
+            except (urllib.error.URLError, OSError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not start (log: {self.log_path})") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

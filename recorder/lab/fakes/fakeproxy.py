@@ -115,16 +115,27 @@ class FakeNode:
 class FakeKubeProxies:
     """Several FakeNodes served from one background event loop. Use as a context manager."""
 
-    def __init__(self, count: int, *, base: str = "127.0.0.", first: int = 2, **node: Any) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        base: str = "127.0.0.",
+        first: int = 2,
+        names: list[str] | None = None,
+        ports: tuple[int, int, int] | None = None,
+        **node: Any,
+    ) -> None:
+        """`count` nodes on `base`+`first`, `base`+`first`+1, ...; `names` (default node-1, ...)
+        and `ports` (health, healthz, NodePort; default free ones) as a real cluster has them."""
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         addresses = [f"{base}{first + i}" for i in range(count)]
-        self.health_port, self.healthz_port, self.node_port = (
-            free_port(addresses) for _ in range(3)
-        )
+        if ports is None:
+            ports = (free_port(addresses), free_port(addresses), free_port(addresses))
+        self.health_port, self.healthz_port, self.node_port = ports
         self.nodes = [
             FakeNode(
-                name=f"node-{i + 1}",
+                name=names[i] if names else f"node-{i + 1}",
                 address=address,
                 health_port=self.health_port,
                 healthz_port=self.healthz_port,

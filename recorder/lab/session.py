@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from gapwatch.recorder.lab.clock import clock_spec
+from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import (
     LabError,
     RecorderProcess,
@@ -106,6 +107,8 @@ class Lab:
     recorders: list[RecorderProcess] = field(default_factory=list)
     config_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: fault actions still to come (threading.Timer), joined before the recorders stop
+    pending: list[Any] = field(default_factory=list)
 
     @property
     def sim_interval_s(self) -> float:
@@ -188,7 +191,7 @@ class Lab:
             if delay > 0:
                 time.sleep(delay)
             if what == 0:
-                self.world.apply(item)
+                self.world.apply(item, at)
             else:
                 item()
             minute = int(at // 60)
@@ -198,47 +201,36 @@ class Lab:
 
     def caught_up(self) -> bool:
         """Every watch stream's committed checkpoint reached the fake apiserver's head."""
+        from gapwatch.recorder.errors import GapwatchError
         from gapwatch.recorder.sources.k8s.storeio import load_resume_points
         from gapwatch.recorder.store import make_engine
 
         engine = make_engine(self.db)
         try:
             points = load_resume_points(engine, cluster=self.cluster)
+        except GapwatchError:
+            return False  # the store is down (a fault): not yet
         finally:
             engine.dispose()
         head = str(self.world.api.rv)
         return bool(points) and all(v == head for v in points.values())
 
 
-def _throwaway_pg(root: Path) -> str:
-    from gapwatch.recorder.lab.pgserver import pg_bin, start
-
-    if pg_bin() is None:
-        raise LabError("no --db given and no PostgreSQL server binaries to start one (pg_ctl)")
-    return start(root)
-
-
 @contextmanager
-def open_lab(settings: LabSettings, progress: Callable[[str], None]) -> Iterator[Lab]:
-    """Simulate, start the store and the fakes, write the recorder's configuration; yields the
-    Lab (no recorder started yet: the caller starts them, drives, and stops them)."""
+def open_lab(
+    settings: LabSettings, store: LabStore, progress: Callable[[str], None]
+) -> Iterator[Lab]:
+    """Simulate, make a database, start the fakes, write the recorder's configuration; yields
+    the Lab (no recorder started yet: the caller starts them, drives, and stops them)."""
     scenario, result = simulate(settings)
     workdir = Path(tempfile.mkdtemp(prefix="gapwatch-lab-", dir="/tmp"))
     workdir.chmod(0o755)
     rng = random.Random(settings.seed)
-    pg_root: Path | None = None
-    with ExitStack() as stack:
-        db = settings.db
-        if db is None:
-            pg_root = workdir / "pg"
-            db = _throwaway_pg(pg_root)
-            if not settings.keep:
-                stack.callback(_stop_pg, pg_root)
-            progress(f"lab: throwaway PostgreSQL at {db}")
-        gapwatch("db", "upgrade", "--db", db)
-        world = stack.enter_context(LabWorld(scenario, rng, workdir))
+    db = store.database()
+    gapwatch("db", "upgrade", "--db", db)
+    with LabWorld(scenario, rng, workdir) as world:
         cluster = f"lab-{scenario.name}-s{settings.seed}-{uuid.uuid4().hex[:6]}"
-        lab = Lab(settings, scenario, result, world, db, workdir, cluster, pg_root=pg_root)
+        lab = Lab(settings, scenario, result, world, db, workdir, cluster, pg_root=store.root)
         lab.write_config(lab.recorder_config())
         try:
             yield lab
@@ -246,13 +238,7 @@ def open_lab(settings: LabSettings, progress: Callable[[str], None]) -> Iterator
             for proc in lab.recorders:
                 proc.kill()
             if not settings.keep:
-                stack.callback(shutil.rmtree, workdir, True)
-
-
-def _stop_pg(root: Path) -> None:
-    from gapwatch.recorder.lab.pgserver import stop
-
-    stop(root)
+                shutil.rmtree(workdir, True)
 
 
 def record_run(
@@ -270,10 +256,12 @@ def record_run(
 
 def settle(lab: Lab) -> None:
     """After the script: wait for the watch to catch up, give the samplers two more looks, stop."""
+    for timer in lab.pending:
+        timer.join(120)
     live = [p for p in lab.recorders if p.alive()]
     if not live:
         raise LabError("no recorder is running at the end of the script")
-    wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 60)
+    wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
     time.sleep(3 * lab.settings.interval_s + 0.5)
     for proc in lab.recorders:
         code = proc.stop()

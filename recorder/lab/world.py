@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,19 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 REGION = "us-east-1"
+#: A target's state while it is in no target group.
+ABSENT = "absent"
+
+
+def proxy_state(mode: str, local_endpoints: int) -> tuple[Any, Any]:
+    """What a health-check probe of a fake kube-proxy in `mode` reads: (status, endpoints) or
+    (None, error), as the prober stores it (ledger.py compares the two)."""
+    if mode == "refuse":
+        return None, "refused"
+    if mode == "hang":
+        return None, "timeout"
+    count = local_endpoints if mode == "healthy" else 0
+    return (200 if count else 503), count
 
 
 def loopback_base(rng: random.Random) -> str:
@@ -77,6 +89,9 @@ class LabWorld:
         self._subnet = ""
         #: the simulator's instance ids -> moto's
         self.instances: dict[str, str] = {}
+        #: what the fakes were made to answer, for the ledger: (simulated s, key, state)
+        self.proxy_log: list[tuple[float, str, tuple[Any, Any]]] = []
+        self.target_log: list[tuple[float, str, str]] = []
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> LabWorld:
@@ -121,10 +136,6 @@ class LabWorld:
         )["TargetGroups"][0]
         self.target_group = group["TargetGroupArn"]
 
-    def restart_moto(self) -> None:
-        """A moto restart keeps nothing: the lab re-creates its world there (faults.py)."""
-        raise NotImplementedError
-
     # --- the simulated cluster -> the fakes --------------------------------------------------
     def instance(self, sim_id: str) -> str:
         """moto's instance for a simulated instance id (launched on first use)."""
@@ -151,14 +162,14 @@ class LabWorld:
             spec["providerID"] = f"{head}/{self.instance(sim_id)}"
         return {**obj, "spec": spec, "status": status}
 
-    def apply(self, obs: Observation) -> None:
-        """Make the change `obs` saw happen on the fakes."""
+    def apply(self, obs: Observation, at_s: float) -> None:
+        """Make the change `obs` saw happen on the fakes (at simulated second `at_s`)."""
         if obs.source == "k8s-watch":
             self._k8s(obs)
         elif obs.kind == "ProxyHealth":
-            self._proxy(obs)
+            self._proxy(obs, at_s)
         elif obs.kind == "TargetHealth" and obs.op != "OBSERVED":
-            self._target(obs)
+            self._target(obs, at_s)
 
     def _k8s(self, obs: Observation) -> None:
         obj = dict(obs.payload)
@@ -172,7 +183,7 @@ class LabWorld:
         else:
             self.api.update(obs.kind, obj)
 
-    def _proxy(self, obs: Observation) -> None:
+    def _proxy(self, obs: Observation, at_s: float) -> None:
         if obs.node is None or obs.node not in self.address:
             return
         status, body = obs.payload.get("status"), obs.payload.get("body") or {}
@@ -184,8 +195,9 @@ class LabWorld:
             mode = "healthy" if status == 200 else "unhealthy"
         if mode != node.mode:
             self.proxies.set_mode(obs.node, mode)
+        self.proxy_log.append((at_s, obs.node, proxy_state(mode, node.local_endpoints)))
 
-    def _target(self, obs: Observation) -> None:
+    def _target(self, obs: Observation, at_s: float) -> None:
         assert self.elb is not None
         target = obs.payload["Target"]
         ident = self.instance(target["Id"])
@@ -194,6 +206,7 @@ class LabWorld:
         if obs.op == "DELETED":
             self._elbv2.deregister_targets(TargetGroupArn=self.target_group, Targets=entry)
             self.elb.clear_health(ident)
+            self.target_log.append((at_s, ident, ABSENT))
             return
         if obs.op == "ADDED":
             self._elbv2.register_targets(TargetGroupArn=self.target_group, Targets=entry)
@@ -202,6 +215,4 @@ class LabWorld:
             self.elb.clear_health(ident)
         else:
             self.elb.set_health(ident, state, health.get("Reason"), health.get("Description"))
-
-    def nodes(self) -> Iterator[str]:
-        yield from self.names
+        self.target_log.append((at_s, ident, state))

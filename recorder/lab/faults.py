@@ -54,24 +54,23 @@ class Fault:
 
 
 class SigKill(Fault):
-    """SIGKILL the recorder at a random moment; a new one starts `restart_wall_s` later."""
+    """SIGKILL one recorder at random moments; it is started again `restart_wall_s` later (as
+    Kubernetes restarts a container). Its replica keeps recording meanwhile."""
 
     kills = 2
     restart_wall_s = 0.5
 
     def schedule(self, lab: Lab) -> list[Event]:
-        events: list[Event] = []
-        for at in self.pick(lab, self.kills):
+        def kill() -> None:
+            live = [p for p in lab.recorders if p.alive()]
+            if not live:
+                return
+            victim = self.rng.choice(live)
+            victim.kill()
+            self.note(lab, f"SIGKILL pid {victim.pid}")
+            _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
 
-            def kill() -> None:
-                live = [p for p in lab.recorders if p.alive()]
-                for proc in live:
-                    proc.kill()
-                self.note(lab, f"SIGKILL pid {', '.join(str(p.pid) for p in live)}")
-                _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
-
-            events.append((at, kill))
-        return events
+        return [(at, kill) for at in self.pick(lab, self.kills)]
 
 
 class WatchDrop(Fault):
@@ -145,21 +144,36 @@ class ElbThrottle(Fault):
 
 
 class Takeover(Fault):
-    """A second recorder starts beside the first; later the first is SIGKILLed."""
+    """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
+    SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
 
     def schedule(self, lab: Lab) -> list[Event]:
-        start_at, kill_at = self.pick(lab, 2)
+        first_at, second_at = self.pick(lab, 2)
 
-        def second() -> None:
-            lab.new_recorder("second").start()
-            self.note(lab, "second recorder started")
+        def thin_out() -> None:
+            for proc in [p for p in lab.recorders if p.alive()][1:]:
+                proc.kill()
+                self.note(lab, f"recorder pid {proc.pid} SIGKILLed")
 
-        def kill_first() -> None:
-            first = lab.recorders[0]
-            first.kill()
-            self.note(lab, f"first recorder (pid {first.pid}) SIGKILLed")
+        def take_over() -> None:
+            old = [p for p in lab.recorders if p.alive()]
+            new = lab.new_recorder("takeover")
+            new.start()
+            self.note(lab, f"recorder pid {new.pid} started")
 
-        return [(start_at, second), (kill_at, kill_first)]
+            def kill_old() -> None:
+                for proc in old:
+                    proc.kill()
+                    self.note(lab, f"old recorder pid {proc.pid} SIGKILLed")
+
+            _later(lab, TAKEOVER_OVERLAP_WALL_S, kill_old)
+
+        return [(first_at, thin_out), (second_at, take_over)]
+
+
+#: A new recorder needs a few seconds to start (Python, imports, a first list): the old one is
+#: killed once the new one has had this long (wall seconds), as a rolling update would.
+TAKEOVER_OVERLAP_WALL_S = 8.0
 
 
 class PgStop(Fault):

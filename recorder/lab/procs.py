@@ -94,6 +94,10 @@ class RecorderProcess:
                 raise LabError(f"gapwatch record (pid {self.proc.pid}) ignored SIGTERM") from None
         return int(self.proc.returncode)
 
+    def started(self) -> bool:
+        """It has installed its signal handlers and listed (its log says `synced`)."""
+        return any(e.get("event") == "synced" for e in self.log_events())
+
     def log_events(self) -> list[dict[str, Any]]:
         """The recorder's JSON log lines so far (lines that are not JSON are skipped)."""
         if not self.log_path.exists():

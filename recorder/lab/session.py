@@ -58,8 +58,11 @@ class LabSettings:
     duration_s: float | None = None
     db: str | None = None
     keep: bool = False
-    #: wall seconds between starting the recorder and the simulation's first instant
-    lead_s: float = 3.0
+    #: wall seconds between starting the recorders and the simulation's first instant
+    lead_s: float = 4.0
+    #: recorders running at once: 2 as deploy/base/deployment.yaml runs them (both record, the
+    #: store dedupes); a SIGKILLed single recorder is blind while it restarts (seconds)
+    replicas: int = 2
 
 
 def sim_overrides(settings: LabSettings) -> dict[str, Any]:
@@ -249,7 +252,8 @@ def record_run(
     """Start one recorder, drive the whole script (and `events`), wait until everything the fakes
     served is committed, and stop every recorder cleanly."""
     lab.t0 = time.time() + lab.settings.lead_s
-    lab.new_recorder().start()
+    for _ in range(lab.settings.replicas):
+        lab.new_recorder().start()
     lab.drive(script_of(lab.result, lab.scenario.start), events, progress)
     settle(lab)
 
@@ -261,6 +265,8 @@ def settle(lab: Lab) -> None:
     live = [p for p in lab.recorders if p.alive()]
     if not live:
         raise LabError("no recorder is running at the end of the script")
+    for proc in live:  # one restarted late must not be stopped before it can stop cleanly
+        wait_for(lambda p=proc: p.started() or not p.alive(), f"recorder pid {proc.pid}", 120)
     wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
     time.sleep(3 * lab.settings.interval_s + 0.5)
     for proc in lab.recorders:

@@ -210,7 +210,7 @@ def _source(
         def nodes() -> Iterable[NodeInfo]:
             return context.view.nodes() or stored()
 
-    return PollerSource(
+    source = PollerSource(
         name=key,
         cluster=context.cluster,
         adapter=plan.adapter,
@@ -221,6 +221,16 @@ def _source(
         settings=plan.settings,
         rng=context.rng,
     )
+    from gapwatch.recorder.sources.lb.laststate import seed_tracker
+
+    seed_tracker(
+        source.tracker,
+        context.engine,
+        cluster=context.cluster,
+        now=context.clock(),
+        heartbeat_s=plan.settings.heartbeat_s,
+    )
+    return source
 
 
 def build_elbv2(context: SourceContext, raw: Mapping[str, Any]) -> Source:

@@ -11,6 +11,7 @@ machine lives through), `short` (CI) or long.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,10 @@ class Fault:
     name: str
     seed: int
     long: bool = False
-    #: resourceVersion ranges compacted while no recorder could watch (the ledger's gaps)
-    compacted: list[tuple[int, int]] = field(default_factory=list)
+    #: per kind, the (checkpoint, relist) resourceVersion ranges a relist collapsed (ledger.py)
+    gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: recorders to run at once (None: the lab's setting)
+    replicas: int | None = None
     notes: list[str] = field(default_factory=list)
 
     def prepare(self, lab: Lab) -> list[Event]:
@@ -59,6 +62,7 @@ class SigKill(Fault):
 
     kills = 2
     restart_wall_s = 0.5
+    replicas = 2
 
     def schedule(self, lab: Lab) -> list[Event]:
         def kill() -> None:
@@ -109,26 +113,51 @@ class Gone(Fault):
 
 
 class ApiRestart(Fault):
-    """The apiserver goes down (503, streams dropped), its history is compacted, it comes back:
-    the recorder must relist; changes made while it was down are seen as the relist's diff."""
+    """The apiserver the recorder talks to restarts (503, streams dropped) while the control
+    plane's other replicas keep accepting writes; it comes back with its history compacted, so
+    every stream behind it gets 410 and relists: changes in between are seen as the relist's
+    diff (the ledger expects exactly that, per stream, from the recorders' `synced` log lines)."""
 
     def schedule(self, lab: Lab) -> list[Event]:
         api = lab.world.api
+        self.points: dict[str, str] = {}
+        self.back_wall = 0.0
 
         def restart() -> None:
-            before = api.rv
+            from gapwatch.recorder.sources.k8s.storeio import load_resume_points
+            from gapwatch.recorder.store import make_engine
+
+            engine = make_engine(lab.db)
+            try:
+                self.points = load_resume_points(engine, cluster=lab.cluster)
+            finally:
+                engine.dispose()
             api.down(True)
             self.note(lab, "apiserver down")
 
             def back() -> None:
                 api.compact()
-                self.compacted.append((before, api.rv))
+                self.back_wall = time.time()
                 api.down(False)
                 self.note(lab, f"apiserver back, history compacted to rv {api.rv}")
 
             _later(lab, 3.0 if self.long else 1.5, back)
 
         return [(at, restart) for at in self.pick(lab, 1)]
+
+    def finish(self, lab: Lab) -> list[str]:
+        from gapwatch.recorder.lab.fakes.fakeapi import KINDS
+
+        relists: dict[str, int] = {}
+        for plural, rv, wall in lab.world.api.lists_served:
+            kind = KINDS[plural][0]
+            if wall >= self.back_wall and kind not in relists:
+                relists[kind] = rv  # the first relist after the restart
+        for kind, rv in relists.items():
+            start = int(self.points.get(kind, "0") or 0)
+            self.gaps.setdefault(kind, []).append((start, rv))
+        self.notes.append(f"{len(relists)} streams relisted after the restart")
+        return super().finish(lab)
 
 
 class ElbThrottle(Fault):
@@ -146,6 +175,8 @@ class ElbThrottle(Fault):
 class Takeover(Fault):
     """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
     SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
+
+    replicas = 2
 
     def schedule(self, lab: Lab) -> list[Event]:
         first_at, second_at = self.pick(lab, 2)

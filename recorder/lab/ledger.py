@@ -14,13 +14,15 @@ Three kinds of transition, each from what the fakes themselves logged:
   legitimately miss a shorter one. Lost: an observable change with no stored row of that state
   within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a
   probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to the state the previous stored row
-  already had.
+  already had, unless a transition to that state was stored less than `bound_s` before: that is
+  the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
+  each samples on its own: the store's dedupe key is per observer), counted apart as `twice`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +35,8 @@ from gapwatch.recorder.sources.k8s.noop import fingerprint
 
 #: (kind, namespace, name, resourceVersion, "DELETED" or "")
 K8sKey = tuple[str, str, str, str, str]
+#: (checkpoint, relist) resourceVersions
+Gap = tuple[int, int]
 
 
 @dataclass
@@ -40,11 +44,8 @@ class Count:
     expected: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
-
-    def add(self, other: Count) -> None:
-        self.expected += other.expected
-        self.lost += other.lost
-        self.duplicated += other.duplicated
+    #: the same change stored by each replica within one sampling bound (module doc)
+    twice: list[str] = field(default_factory=list)
 
 
 def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> K8sKey:
@@ -59,9 +60,13 @@ def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> 
     )
 
 
-def expected_k8s(log: Iterable[Change], gaps: Sequence[tuple[int, int]] = ()) -> set[K8sKey]:
-    """What a perfect recorder stores of the fake apiserver's `log` (module doc). `gaps`: the
-    (from, to] resourceVersion ranges compacted while no recorder could watch."""
+def expected_k8s(
+    log: Iterable[Change], gaps: Mapping[str, Sequence[Gap]] | None = None
+) -> set[K8sKey]:
+    """What a perfect recorder stores of the fake apiserver's `log` (module doc). `gaps`: per
+    kind, the (from, to] resourceVersion ranges a relist collapsed (a watch stream's checkpoint
+    when its history was compacted away, and the resourceVersion of its relist)."""
+    gaps = gaps or {}
     changes = list(log)
     noop: set[int] = set()
     last_fp: dict[tuple[str, str, str], bytes] = {}
@@ -76,22 +81,30 @@ def expected_k8s(log: Iterable[Change], gaps: Sequence[tuple[int, int]] = ()) ->
         else:
             last_fp[ident] = fp
 
-    def in_gap(rv: int) -> bool:
-        return any(a < rv <= b for a, b in gaps)
+    def in_gap(change: Change) -> bool:
+        return any(a < change.rv <= b for a, b in gaps.get(KINDS[change.plural][0], ()))
 
-    expected = {_key(c) for c in changes if c.rv not in noop and not in_gap(c.rv)}
-    for a, b in gaps:  # a relist sees only each touched object's state at the end of the gap
-        touched = {(c.plural, c.key) for c in changes if a < c.rv <= b}
-        for plural, key in touched:
-            mine = [c for c in changes if (c.plural, c.key) == (plural, key)]
-            before = [c for c in mine if c.rv <= a]
-            after = [c for c in mine if c.rv <= b][-1]
-            existed = bool(before) and before[-1].type != "DELETED"
-            if after.type != "DELETED" and (not existed or after.rv != before[-1].rv):
-                expected.add(_key(after, deleted=False))
-            if existed and after.type == "DELETED":
-                recorded = [c for c in before if c.rv not in noop][-1]
-                expected.add(_key(recorded, deleted=True))
+    expected = {_key(c) for c in changes if c.rv not in noop and not in_gap(c)}
+    for kind, ranges in gaps.items():  # a relist sees each touched object's state at its end
+        for a, b in ranges:
+            expected |= _relisted([c for c in changes if KINDS[c.plural][0] == kind], a, b, noop)
+    return expected
+
+
+def _relisted(changes: list[Change], a: int, b: int, noop: set[int]) -> set[K8sKey]:
+    """What a relist at `b` records of `changes` made after the checkpoint `a`."""
+    expected: set[K8sKey] = set()
+    touched = {(c.plural, c.key) for c in changes if a < c.rv <= b}
+    for plural, key in touched:
+        mine = [c for c in changes if (c.plural, c.key) == (plural, key)]
+        before = [c for c in mine if c.rv <= a]
+        after = [c for c in mine if c.rv <= b][-1]
+        existed = bool(before) and before[-1].type != "DELETED"
+        if after.type != "DELETED" and (not existed or after.rv != before[-1].rv):
+            expected.add(_key(after, deleted=False))
+        if existed and after.type == "DELETED":
+            recorded = [c for c in before if c.rv not in noop][-1]
+            expected.add(_key(recorded, deleted=True))
     return expected
 
 
@@ -148,9 +161,15 @@ def count_states(
                 result.lost.append(f"{key} -> {state} at {at:.1f} s")
     for key, seq_rows in stored.items():
         previous: Any = None
+        last_change: dict[Any, float] = {}
         for i, (at, state, transition) in enumerate(seq_rows):
             if i and transition and state == previous:
-                result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
+                if at - last_change.get(state, float("-inf")) <= bound_s:
+                    result.twice.append(f"{key} -> {state} again at {at:.1f} s")
+                else:
+                    result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
+            if transition:
+                last_change[state] = at
             previous = state
     return result
 

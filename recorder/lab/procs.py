@@ -56,6 +56,8 @@ class RecorderProcess:
         self.config, self.log_path, self.env = config, log_path, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: the lab ended it (a fault's SIGKILL, the final SIGTERM): not a crash to restart
+        self.ended_by_lab = False
 
     def start(self) -> None:
         self.starts += 1
@@ -74,14 +76,24 @@ class RecorderProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def crashed(self) -> bool:
+        """It exited on its own (Kubernetes would restart the container)."""
+        return self.proc is not None and self.proc.poll() is not None and not self.ended_by_lab
+
+    def last_error(self) -> str:
+        lines = self.log_path.read_text("utf-8", "replace").splitlines()
+        return lines[-1][:300] if lines else ""
+
     def kill(self) -> None:
         """SIGKILL: no flush, no goodbye (a node lost, the OOM killer)."""
+        self.ended_by_lab = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
 
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM, then wait for the clean exit (it commits what it has read)."""
+        self.ended_by_lab = True
         if self.proc is None:
             return 0
         if self.proc.poll() is None:

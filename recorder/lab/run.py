@@ -4,8 +4,8 @@ of faults.py), replay it (`gapwatch gaps --json`), score it against the truth an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
@@ -45,6 +45,10 @@ class LabReport:
         return sum(len(c.duplicated) for c in self.transitions.values())
 
     @property
+    def twice(self) -> int:
+        return sum(len(c.twice) for c in self.transitions.values())
+
+    @property
     def expected(self) -> int:
         return sum(c.expected for c in self.transitions.values())
 
@@ -68,7 +72,12 @@ class LabReport:
             "windows_match": not self.problems,
             "problems": self.problems,
             "transitions": {
-                k: {"expected": c.expected, "lost": c.lost, "duplicated": c.duplicated}
+                k: {
+                    "expected": c.expected,
+                    "lost": c.lost,
+                    "duplicated": c.duplicated,
+                    "stored_by_both_replicas": len(c.twice),
+                }
                 for k, c in self.transitions.items()
             },
             "notes": self.notes,
@@ -117,6 +126,8 @@ def run_lab(
     report = LabReport(settings, fault=fault.name if fault is not None else "none")
     if fault is not None:
         report.fault_seed = fault.seed
+        if fault.replicas is not None:
+            settings = report.settings = replace(settings, replicas=fault.replicas)
     s = settings
     with open_lab(settings, store, progress) as lab:
         report.cluster, report.db = lab.cluster, lab.db
@@ -140,14 +151,14 @@ def run_lab(
 def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
     from gapwatch.recorder.store import make_engine
 
-    gaps: Sequence[tuple[int, int]] = fault.compacted if fault is not None else ()
+    gaps = fault.gaps if fault is not None else {}
     origin = parse_time(lab.scenario.start)
     bound = sampling_bound(lab.settings)
     slack = DRIVER_SLACK_WALL_S * lab.settings.speed
     end = lab.scenario.duration_s
     engine = make_engine(lab.db)
     try:
-        expected = ledger.expected_k8s(lab.world.api.log, gaps)
+        expected = ledger.expected_k8s(list(lab.world.api.log), gaps)
         return {
             "k8s": ledger.count_k8s(engine, lab.cluster, expected),
             "kube-proxy": ledger.count_states(

@@ -174,6 +174,21 @@ class Lab:
         self.recorders.append(proc)
         return proc
 
+    def supervise(self, done: Any) -> None:
+        """Until `done` is set: restart a recorder that exited on its own 1 s later, as the
+        Deployment's restartPolicy Always does (noted: it is a finding, not a fault)."""
+        while not done.wait(0.2):
+            for proc in list(self.recorders):
+                if proc.crashed():
+                    proc.ended_by_lab = True  # handled: restart it once
+                    code = proc.proc.returncode if proc.proc else "?"
+                    self.notes.append(
+                        f"recorder pid {proc.pid} exited {code} at {self.sim_now():.1f} s "
+                        f"({proc.last_error()}); restarted 1 s later"
+                    )
+                    time.sleep(1.0)
+                    self.new_recorder("restarted").start()
+
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_path = self.workdir / "record.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
@@ -251,15 +266,47 @@ def record_run(
 ) -> None:
     """Start one recorder, drive the whole script (and `events`), wait until everything the fakes
     served is committed, and stop every recorder cleanly."""
-    lab.t0 = time.time() + lab.settings.lead_s
-    for _ in range(lab.settings.replicas):
-        lab.new_recorder().start()
-    lab.drive(script_of(lab.result, lab.scenario.start), events, progress)
-    settle(lab)
+    import threading
+
+    start_recorders(lab, progress)
+    done = threading.Event()
+    watchdog = threading.Thread(target=lab.supervise, args=(done,), daemon=True)
+    watchdog.start()
+    try:
+        lab.drive(script_of(lab.result, lab.scenario.start), events, progress)
+        settle(lab, done)
+    finally:
+        done.set()
+        watchdog.join(10)
 
 
-def settle(lab: Lab) -> None:
-    """After the script: wait for the watch to catch up, give the samplers two more looks, stop."""
+def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
+    """Start the replicas with the simulation's first instant `lead_s` ahead, and make sure they
+    are recording (listed, signal handlers in place) before it: on a loaded machine a Python
+    process can take many seconds to start. When they are late, start them again with twice the
+    lead (before the first instant nothing exists to record, so nothing is lost or doubled)."""
+    lead = lab.settings.lead_s
+    for _attempt in range(4):
+        lab.t0 = time.time() + lead
+        fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
+        for proc in fresh:
+            proc.start()
+        deadline = lab.t0 - 0.2
+        while time.time() < deadline and not all(p.started() for p in fresh):
+            time.sleep(0.05)
+        if all(p.started() for p in fresh):
+            return
+        for proc in fresh:
+            proc.kill()
+        lab.recorders = [p for p in lab.recorders if p not in fresh]
+        lead *= 2
+        progress(f"lab: recorders not ready in time (a loaded machine); lead now {lead:.0f} s")
+    raise LabError(f"the recorders did not start in time, even with a lead of {lead:.0f} s")
+
+
+def settle(lab: Lab, supervising: Any) -> None:
+    """After the script: wait for the watch to catch up, give the samplers two more looks, stop
+    (`supervising`: the watchdog's flag, set before the final SIGTERMs)."""
     for timer in lab.pending:
         timer.join(120)
     live = [p for p in lab.recorders if p.alive()]
@@ -269,10 +316,13 @@ def settle(lab: Lab) -> None:
         wait_for(lambda p=proc: p.started() or not p.alive(), f"recorder pid {proc.pid}", 120)
     wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
     time.sleep(3 * lab.settings.interval_s + 0.5)
+    supervising.set()
     for proc in lab.recorders:
+        if proc.crashed() or not proc.alive():
+            continue  # noted by the watchdog, or SIGKILLed by a fault
         code = proc.stop()
-        if code not in (0, -9):
-            raise LabError(f"gapwatch record exited {code}; its log: {proc.log_path}")
+        if code != 0:
+            raise LabError(f"gapwatch record exited {code} on SIGTERM; its log: {proc.log_path}")
 
 
 def replaced(settings: LabSettings, **changes: Any) -> LabSettings:

@@ -180,6 +180,7 @@ class FakeApiServer(FakeStore):
                     if (namespace is None or k[0] == namespace) and matches(o, terms)
                 ]
                 snap = Snapshot(self.rv, items)
+                self.lists_served.append((plural, snap.rv, time.time()))
                 snap_id = f"{plural}-{len(self._snapshots)}-{self.rv}"
                 self._snapshots[snap_id] = snap
                 offset = 0

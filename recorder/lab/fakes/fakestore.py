@@ -111,6 +111,8 @@ class FakeStore:
         self.history: list[Change] = []
         self.log: list[Change] = []  # every change ever made, never compacted (for assertions)
         self.served_at: dict[int, float] = {}
+        #: every LIST begun: (plural, the snapshot's resourceVersion, wall time)
+        self.lists_served: list[tuple[str, int, float]] = []
         self.counters = FaultCounters()
         self._lock = threading.RLock()
         self._snapshots: dict[str, Snapshot] = {}

@@ -65,8 +65,11 @@ class PollerSource:
         service_of: Callable[[str], ServiceKey],
         settings: PollSettings = PollSettings(),
         rng: random.Random | None = None,
+        resume: Callable[[Tracker, datetime], None] | None = None,
     ) -> None:
         self.name = name
+        #: seeds the tracker from the store once, right before the first look (lb/laststate.py)
+        self._resume = resume
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -96,6 +99,9 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
+            if self._resume is not None:
+                await asyncio.to_thread(self._resume, self.tracker, self._clock())
+                self._resume = None
             started = self._clock()
             looks = await asyncio.to_thread(self._adapter.poll)
         except LbApiError as exc:

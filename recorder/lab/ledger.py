@@ -149,10 +149,7 @@ def count_states(
     for at, key, state, transition in sorted(rows, key=lambda r: r[0]):
         stored[key].append((at, state, transition))
     for key, seq in by_key.items():
-        for i, (at, state) in enumerate(seq):
-            until = seq[i + 1][0] if i + 1 < len(seq) else end_s
-            if until - at < bound_s:
-                continue  # shorter than a look: a sampler may miss it
+        for at, until, state in _observable(seq, bound_s, end_s):
             result.expected += 1
             seen = any(
                 s == state and at - slack_s <= t <= until + bound_s for t, s, _ in stored[key]
@@ -172,6 +169,26 @@ def count_states(
                 last_change[state] = at
             previous = state
     return result
+
+
+def _observable(
+    seq: list[tuple[float, Any]], bound_s: float, end_s: float
+) -> list[tuple[float, float, Any]]:
+    """(start, end, state) of the states that lasted at least `bound_s`; a shorter one is
+    dropped, and the states around it, when equal, are one (no look could tell them apart)."""
+    spans = [
+        (at, seq[i + 1][0] if i + 1 < len(seq) else end_s, state)
+        for i, (at, state) in enumerate(seq)
+    ]
+    kept: list[tuple[float, float, Any]] = []
+    for at, until, state in spans:
+        if until - at < bound_s:
+            continue
+        if kept and kept[-1][2] == state:
+            kept[-1] = (kept[-1][0], until, state)
+        else:
+            kept.append((at, until, state))
+    return kept
 
 
 def probe_rows(

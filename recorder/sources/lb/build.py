@@ -233,6 +233,7 @@ def _source(
         settings=plan.settings,
         rng=context.rng,
         resume=resume,
+        flush_each_look=False,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from gapwatch.recorder.lab.faults import Fault
     from gapwatch.recorder.lab.run import LabReport
 
 lab_app = typer.Typer(
@@ -64,7 +65,7 @@ def lab(
         str | None,
         typer.Option(
             help="Comma-separated faults, one lab run each: sigkill, watch-drop, watch-stall, "
-            "gone-410, apiserver-restart, pg-stop, elb-throttle, takeover, poison."
+            "gone-410, apiserver-restart, pg-stop, elb-throttle, takeover, poison, clock-jump."
         ),
     ] = None,
     seed: SeedOpt = 1,
@@ -88,7 +89,7 @@ def lab(
         scenario=scenario, seed=seed, speed=speed, duration_s=duration, db=db, keep=keep
     )
     names = [n.strip() for n in (faults or "").split(",") if n.strip()]
-    plans = [make_fault(n, seed) for n in names] or [None]
+    plans: list[Fault | None] = [make_fault(n, seed) for n in names] or [None]
     with lab_store(db, keep=keep, progress=_progress) as store:
         reports = [run_lab(settings, store, _progress, fault) for fault in plans]
     if json_out:
@@ -138,8 +139,8 @@ def render(report: LabReport) -> str:
         lines.append(
             f"transitions {kind}: {count.expected} expected, {len(count.lost)} lost, "
             f"{len(count.duplicated)} duplicated, {len(count.twice)} stored by both replicas"
-            + "".join(f"\n  lost {x}" for x in count.lost[:5])
-            + "".join(f"\n  duplicated {x}" for x in count.duplicated[:5])
+            + "".join(f"\n  lost {x[:160]}" for x in count.lost[:5])
+            + "".join(f"\n  duplicated {x[:160]}" for x in count.duplicated[:5])
         )
     lines += [f"note: {n}" for n in report.notes]
     lines += [f"MISMATCH: {p}" for p in report.problems]

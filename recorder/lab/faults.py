@@ -270,6 +270,40 @@ class Poison(Fault):
 
         return [(at, poison) for at in self.pick(lab, 1)]
 
+    def finish(self, lab: Lab) -> list[str]:
+        from sqlalchemy import text
+
+        from gapwatch.recorder.store import make_engine
+
+        engine = make_engine(lab.db)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(
+                    text("SELECT count(*) FROM events WHERE cluster = :c AND namespace = :n"),
+                    {"c": lab.cluster, "n": "lab-poison"},
+                ).scalar_one()
+                quarantined = conn.execute(
+                    text("SELECT count(*) FROM quarantine WHERE cluster = :c"), {"c": lab.cluster}
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        self.notes.append(
+            f"of 2 poison objects {stored} stored (escaped), {quarantined} quarantined, "
+            f"{2 - stored - quarantined} dropped by the recorder"
+        )
+        return super().finish(lab)
+
+
+class ClockJump(Fault):
+    """The first recorder's host clock steps forward 30 s at a random moment (NTP, by hand),
+    through the lab clock's jump (recorder/lab/clock.py); the other replica's clock is right."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        (at,) = self.pick(lab, 1)
+        lab.clock_jump = (at, 30.0)
+        self.notes.append(f"the first recorder's clock jumps +30 s at {at:.1f} s")
+        return []
+
 
 def _later(lab: Lab, wall_s: float, action: Callable[[], None]) -> None:
     """Run `action` in `wall_s` without holding up the timeline (settle waits for it)."""
@@ -292,6 +326,7 @@ FAULTS: dict[str, type[Fault]] = {
     "elb-throttle": ElbThrottle,
     "takeover": Takeover,
     "poison": Poison,
+    "clock-jump": ClockJump,
 }
 
 

@@ -123,9 +123,9 @@ def count_k8s(engine: Engine, cluster: str, expected: set[K8sKey]) -> Count:
         for kind, ns, name, rv, op in rows
     )
     result = Count(expected=len(expected))
-    result.lost = sorted("/".join(k).rstrip("/") for k in expected if stored[k] == 0)
+    result.lost = sorted("/".join(k).rstrip("/")[:200] for k in expected if stored[k] == 0)
     result.duplicated = sorted(
-        f"{'/'.join(k).rstrip('/')} x{n}" for k, n in stored.items() if n > 1
+        f"{'/'.join(k).rstrip('/')[:200]} x{n}" for k, n in stored.items() if n > 1
     )
     return result
 

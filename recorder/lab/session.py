@@ -112,6 +112,10 @@ class Lab:
     notes: list[str] = field(default_factory=list)
     #: fault actions still to come (threading.Timer), joined before the recorders stop
     pending: list[Any] = field(default_factory=list)
+    #: the driver's largest lateness applying a step (wall seconds; a loaded machine)
+    late_s: float = 0.0
+    #: (simulated second, seconds): the first recorder's host clock jumps then (a fault)
+    clock_jump: tuple[float, float] | None = None
 
     @property
     def sim_interval_s(self) -> float:
@@ -165,7 +169,10 @@ class Lab:
 
     def new_recorder(self, name: str = "recorder") -> RecorderProcess:
         assert self.config_path is not None
-        spec = clock_spec(parse_time(self.scenario.start), self.t0, self.settings.speed)
+        jump = None
+        if self.clock_jump is not None and not self.recorders:
+            jump = (self.wall_at(self.clock_jump[0]), self.clock_jump[1])
+        spec = clock_spec(parse_time(self.scenario.start), self.t0, self.settings.speed, jump)
         proc = RecorderProcess(
             self.config_path,
             self.workdir / f"{name}-{len(self.recorders)}.log",
@@ -208,6 +215,8 @@ class Lab:
             delay = self.wall_at(at) - time.time()
             if delay > 0:
                 time.sleep(delay)
+            elif what == 0:
+                self.late_s = max(self.late_s, -delay)
             if what == 0:
                 self.world.apply(item, at)
             else:
@@ -298,7 +307,7 @@ def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
             return
         for proc in fresh:
             proc.kill()
-        lab.recorders = [p for p in lab.recorders if p not in fresh]
+        lab.recorders = [p for p in lab.recorders if p not in fresh]  # (the jump goes to the next)
         lead *= 2
         progress(f"lab: recorders not ready in time (a loaded machine); lead now {lead:.0f} s")
     raise LabError(f"the recorders did not start in time, even with a lead of {lead:.0f} s")

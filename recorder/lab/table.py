@@ -30,6 +30,7 @@ LONG_PLAN: dict[str, int] = {
     "elb-throttle": 3,
     "takeover": 3,
     "poison": 1,
+    "clock-jump": 3,
 }
 #: the CI version: one run of the faults that need no long wait
 SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1}
@@ -57,9 +58,9 @@ class Row:
         self.twice += report.twice
         self.matched += 0 if report.problems else 1
         for kind, count in report.transitions.items():
-            self.details += [f"seed {report.fault_seed}: lost {kind} {x}" for x in count.lost]
+            self.details += [f"seed {report.fault_seed}: lost {kind} {x[:160]}" for x in count.lost]
             self.details += [
-                f"seed {report.fault_seed}: duplicated {kind} {x}" for x in count.duplicated
+                f"seed {report.fault_seed}: duplicated {kind} {x[:160]}" for x in count.duplicated
             ]
         self.details += [f"seed {report.fault_seed}: {p}" for p in report.problems]
         self.details += [f"seed {report.fault_seed}: {n}" for n in report.notes]

@@ -99,7 +99,13 @@ def run_table(
             seed = first_seed + i
             fault = None if name == "none" else make_fault(name, seed, long=long)
             progress(f"lab table: {name} run {i + 1}/{runs} (fault seed {seed})")
-            row.add(run_lab(settings, store, progress, fault))
+            report = run_lab(settings, store, progress, fault)
+            row.add(report)
+            progress(
+                f"lab table: {name} seed {seed}: {report.expected} expected, {report.lost} lost, "
+                f"{report.duplicated} duplicated, windows "
+                + ("match" if not report.problems else "DIFFER")
+            )
         rows.append(row)
     return rows
 

@@ -61,13 +61,31 @@ def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> 
 
 
 def expected_k8s(
-    log: Iterable[Change], gaps: Mapping[str, Sequence[Gap]] | None = None
+    log: Iterable[Change],
+    gaps: Mapping[str, Sequence[Gap]] | None = None,
+    noop: set[int] | None = None,
 ) -> set[K8sKey]:
     """What a perfect recorder stores of the fake apiserver's `log` (module doc). `gaps`: per
     kind, the (from, to] resourceVersion ranges a relist collapsed (a watch stream's checkpoint
-    when its history was compacted away, and the resourceVersion of its relist)."""
+    when its history was compacted away, and the resourceVersion of its relist). `noop`: the
+    resourceVersions of the updates the recorder drops (default: found by fingerprint)."""
     gaps = gaps or {}
     changes = list(log)
+    if noop is None:
+        noop = _noop_updates(changes)
+
+    def in_gap(change: Change) -> bool:
+        return any(a < change.rv <= b for a, b in gaps.get(KINDS[change.plural][0], ()))
+
+    expected = {_key(c) for c in changes if c.rv not in noop and not in_gap(c)}
+    for kind, ranges in gaps.items():  # a relist sees each touched object's state at its end
+        for a, b in ranges:
+            expected |= _relisted([c for c in changes if KINDS[c.plural][0] == kind], a, b, noop)
+    return expected
+
+
+def _noop_updates(changes: Sequence[Change]) -> set[int]:
+    """The updates whose fingerprint equals the last recorded version's (noop.py)."""
     noop: set[int] = set()
     last_fp: dict[tuple[str, str, str], bytes] = {}
     for change in changes:
@@ -80,15 +98,7 @@ def expected_k8s(
             noop.add(change.rv)  # the recorder drops it on purpose
         else:
             last_fp[ident] = fp
-
-    def in_gap(change: Change) -> bool:
-        return any(a < change.rv <= b for a, b in gaps.get(KINDS[change.plural][0], ()))
-
-    expected = {_key(c) for c in changes if c.rv not in noop and not in_gap(c)}
-    for kind, ranges in gaps.items():  # a relist sees each touched object's state at its end
-        for a, b in ranges:
-            expected |= _relisted([c for c in changes if KINDS[c.plural][0] == kind], a, b, noop)
-    return expected
+    return noop
 
 
 def _relisted(changes: list[Change], a: int, b: int, noop: set[int]) -> set[K8sKey]:

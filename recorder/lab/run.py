@@ -4,6 +4,7 @@ of faults.py), replay it (`gapwatch gaps --json`), score it against the truth an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -163,22 +164,13 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
     try:
         log = [c for c in lab.world.api.log if c.key[0] not in UNRECORDABLE_NAMESPACES]
         expected = ledger.expected_k8s(log, gaps)
+        states = functools.partial(ledger.count_states, bound_s=bound, slack_s=slack, end_s=end)
         return {
             "k8s": ledger.count_k8s(engine, lab.cluster, expected),
-            "kube-proxy": ledger.count_states(
-                lab.world.proxy_log,
-                ledger.probe_rows(engine, lab.cluster, origin),
-                bound_s=bound,
-                slack_s=slack,
-                end_s=end,
+            "kube-proxy": states(
+                lab.world.proxy_log, ledger.probe_rows(engine, lab.cluster, origin)
             ),
-            "lb": ledger.count_states(
-                lab.world.target_log,
-                ledger.target_rows(engine, lab.cluster, origin),
-                bound_s=bound,
-                slack_s=slack,
-                end_s=end,
-            ),
+            "lb": states(lab.world.target_log, ledger.target_rows(engine, lab.cluster, origin)),
         }
     finally:
         engine.dispose()

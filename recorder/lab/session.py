@@ -128,7 +128,7 @@ class Lab:
         return self.t0 + sim_s / self.settings.speed
 
     def recorder_config(self, **k8s_extra: Any) -> dict[str, Any]:
-        s, speed = self.settings, self.settings.speed
+        s = self.settings
         service = self.world.service
         return {
             "cluster": self.cluster,
@@ -153,7 +153,8 @@ class Lab:
                     "interval_s": s.interval_s,
                     # a stalled machine must not pass for a hanging kube-proxy (wall seconds)
                     "timeout_s": 1.0,
-                    "heartbeat_s": 60.0 / speed,
+                    # compared on the lab clock: simulated seconds, as the simulator's heartbeat_s
+                    "heartbeat_s": 60.0,
                     "healthz_port": self.world.proxies.healthz_port,
                 },
                 "elbv2": {
@@ -161,7 +162,7 @@ class Lab:
                     "endpoint": self.world.elb.url if self.world.elb else "",
                     "region": REGION,
                     "interval_s": s.interval_s,
-                    "heartbeat_s": 60.0 / speed,
+                    "heartbeat_s": 60.0,
                     "max_backoff_s": 2.0,
                 },
             },

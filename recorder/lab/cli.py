@@ -58,7 +58,8 @@ def _progress(message: str) -> None:
 def lab(
     ctx: typer.Context,
     scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="A simulator preset (gapwatch simulate --help).")
+        str,
+        typer.Option("--scenario", "-s", help="A simulator preset (as `gapwatch simulate` lists)."),
     ] = "seed-3node",
     speed: SpeedOpt = 5.0,
     faults: Annotated[

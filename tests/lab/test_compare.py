@@ -49,9 +49,11 @@ def test_the_verdict_holds_the_lab_to_the_baseline_within_one_bound() -> None:
     assert verdict(score(TRUTH, both, ORIGIN, 1.0), baseline, 1.0) == []
     missing = score(TRUTH, both[:1], ORIGIN, 1.0)
     assert "found 1 true windows, the baseline 2" in verdict(missing, baseline, 1.0)
-    late = [recorded("N1", "closed-before-deregistered", 67.5, 70.0, width=3), both[1]]
+    wide = [recorded("N1", "closed-before-deregistered", 67.5, 70.0, width=4), both[1]]
+    assert verdict(score(TRUTH, wide, ORIGIN, 1.0), baseline, 1.0) == []  # late, but bounded
+    late = [recorded("N1", "closed-before-deregistered", 68.0, 70.0), both[1]]
     (problem,) = verdict(score(TRUTH, late, ORIGIN, 1.0), baseline, 1.0)
-    assert "boundary error 3.50 s > 2.00 s" in problem
+    assert "the truth lies 3.50 s outside the recorded bounds > 1.50 s" in problem
     wrong = [recorded("N1", "registered-before-forwarding", 65.0, 70.0), both[1]]
     assert verdict(score(TRUTH, wrong, ORIGIN, 1.0), baseline, 1.0) == [
         "class right for 1, baseline 2"

@@ -44,6 +44,7 @@ def test_the_short_fault_table_loses_and_duplicates_nothing(pg_empty_url: str) -
     code, rows, err = run(
         "lab", "table", "--duration", "90", "--db", pg_empty_url, "--json", timeout=300
     )
+    assert rows is not None, err[-3000:]
     assert [r["fault"] for r in rows] == ["sigkill", "gone-410", "poison"]
     for row in rows:
         assert row["runs"] == 1 and row["seeds"] == [1]

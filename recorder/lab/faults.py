@@ -288,8 +288,8 @@ class Poison(Fault):
         finally:
             engine.dispose()
         self.notes.append(
-            f"of 2 poison objects {stored} stored (escaped), {quarantined} quarantined, "
-            f"{2 - stored - quarantined} dropped by the recorder"
+            f"2 poison objects made: {stored} event row(s) stored (escaped), {quarantined} "
+            "quarantine row(s) (each replica quarantines on its own)"
         )
         return super().finish(lab)
 

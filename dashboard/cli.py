@@ -19,6 +19,7 @@ from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import Wiring, run_app
 from gapwatch.recorder.importers import cli as importers_cli
+from gapwatch.recorder.lab import cli as lab_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
 from gapwatch.recorder.sources.lb import cli as lb_cli
@@ -64,6 +65,7 @@ report_cli.register(app)
 revisions.register(recorder_cli.db_app)
 maintain_cli.register(recorder_cli.db_app)
 sqlcli.register(app)
+lab_cli.register(app)
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     import structlog
 
     from gapwatch.recorder.cliutil import open_store
+    from gapwatch.recorder.lab.clock import clock_from_env
     from gapwatch.recorder.run import Recorder
 
     engine = open_store(config.db)
@@ -62,7 +63,8 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        recorder = Recorder(config=config, engine=engine, derive=derive)
+        clock = clock_from_env(os.environ)  # the lab's simulated time, else the real clock
+        recorder = Recorder(config=config, engine=engine, derive=derive, clock=clock)
         structlog.get_logger("gapwatch.recorder").info(
             "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]
         )

@@ -10,11 +10,14 @@ async def wait_first(tasks: list[asyncio.Task[Any]], timeout: float | None = Non
     """Wait until a task ends (or `timeout`). `tasks[0]` ending (the stop signal) is the normal
     end; any other task ending is an error: its exception, or RuntimeError if it just returned."""
     done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    # A task that returns right after the stop signal, in the same turn, ended as told to (the
+    # lab saw `gapwatch record` exit 1 on SIGTERM from this race).
+    stopped = tasks[0] in done
     for task in done:
         if task is tasks[0] or task.cancelled():
             continue
         error = task.exception()
         if error is not None:
             raise error
-        if tasks[0] not in done:  # returning in the same tick as the stop signal is stopping
+        if not stopped:
             raise RuntimeError(f"{task.get_name()} ended unexpectedly")

@@ -144,41 +144,13 @@ def stored_rows(engine: Engine) -> list[Row]:
         return [(r[0], r[1], r[2], r[3], r[4] == "DELETED") for r in result]
 
 
-def _row(change: Change, rv: int | None = None, deleted: bool | None = None) -> Row:
-    namespace, name = change.key
-    kind = KINDS[change.plural][0]
-    return (
-        kind,
-        namespace or None,
-        name,
-        str(rv if rv is not None else change.rv),
-        change.type == "DELETED" if deleted is None else deleted,
-    )
-
-
 def expected_rows(
     log: Iterable[Change], gaps: list[tuple[int, int]], noop: set[int], kinds: set[str]
 ) -> set[Row]:
-    """See the module docstring. `noop` holds the resourceVersions of heartbeat-only updates."""
+    """See the module docstring. `noop` holds the resourceVersions of heartbeat-only updates.
+    The rule is the lab's (gapwatch.recorder.lab.ledger), in this module's row shape."""
+    from gapwatch.recorder.lab.ledger import expected_k8s
+
     changes = [c for c in log if KINDS[c.plural][0] in kinds]
-    rows: set[Row] = set()
-
-    def in_gap(rv: int) -> bool:
-        return any(a < rv <= b for a, b in gaps)
-
-    for change in changes:
-        if change.rv not in noop and not in_gap(change.rv):
-            rows.add(_row(change))
-    for a, b in gaps:
-        touched = {(c.plural, c.key) for c in changes if a < c.rv <= b}
-        for plural, key in touched:
-            mine = [c for c in changes if (c.plural, c.key) == (plural, key)]
-            before = [c for c in mine if c.rv <= a]
-            after = [c for c in mine if c.rv <= b][-1]
-            exists_before = bool(before) and before[-1].type != "DELETED"
-            if after.type != "DELETED" and (not exists_before or after.rv != before[-1].rv):
-                rows.add(_row(after, deleted=False))
-            if exists_before and after.type == "DELETED":
-                recorded = [c for c in before if c.rv not in noop][-1]
-                rows.add(_row(recorded, deleted=True))
-    return rows
+    keys = expected_k8s(changes, {kind: gaps for kind in kinds}, noop)
+    return {(kind, ns or None, name, rv, op == "DELETED") for kind, ns, name, rv, op in keys}

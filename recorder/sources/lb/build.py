@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gapwatch.recorder.errors import ConfigError
@@ -17,7 +18,7 @@ from gapwatch.recorder.sources.base import Source, SourceContext
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
-from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
+from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey, Tracker
 from gapwatch.recorder.sources.view import NodeInfo
 
 NodesFn = Callable[[], Iterable[NodeInfo]]
@@ -210,6 +211,17 @@ def _source(
         def nodes() -> Iterable[NodeInfo]:
             return context.view.nodes() or stored()
 
+    from gapwatch.recorder.sources.lb.laststate import seed_tracker
+
+    def resume(tracker: Tracker, now: datetime) -> None:
+        seed_tracker(
+            tracker,
+            context.engine,
+            cluster=context.cluster,
+            now=now,
+            heartbeat_s=plan.settings.heartbeat_s,
+        )
+
     return PollerSource(
         name=key,
         cluster=context.cluster,
@@ -220,6 +232,8 @@ def _source(
         service_of=plan.service_of,
         settings=plan.settings,
         rng=context.rng,
+        resume=resume,
+        flush_each_look=False,
     )
 
 

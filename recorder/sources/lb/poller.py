@@ -65,8 +65,15 @@ class PollerSource:
         service_of: Callable[[str], ServiceKey],
         settings: PollSettings = PollSettings(),
         rng: random.Random | None = None,
+        resume: Callable[[Tracker, datetime], None] | None = None,
+        flush_each_look: bool = True,
     ) -> None:
         self.name = name
+        #: wait for each look's commit (`gapwatch poll`'s buffered sink); the recorder's spool
+        #: commits on its own, and waiting would stop the looks while the store is down
+        self._flush_each_look = flush_each_look
+        #: seeds the tracker from the store once, right before the first look (lb/laststate.py)
+        self._resume = resume
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -96,6 +103,9 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
+            if self._resume is not None:
+                await asyncio.to_thread(self._resume, self.tracker, self._clock())
+                self._resume = None
             started = self._clock()
             looks = await asyncio.to_thread(self._adapter.poll)
         except LbApiError as exc:
@@ -128,7 +138,7 @@ class PollerSource:
                 put += 1
         self.metrics.targets(sum(len(g.targets) for g in looks))
         self.metrics.per_minute(now)
-        if put:
+        if put and self._flush_each_look:
             await sink.flush()
         return put
 
@@ -139,3 +149,4 @@ class PollerSource:
             self.metrics.delay(delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
+        await sink.flush()

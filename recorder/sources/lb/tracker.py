@@ -136,6 +136,16 @@ class Tracker:
         group.last_start = started if started is not None else now
         return out
 
+    def seed(
+        self, group: str, key: str, payload: dict[str, Any], node: str | None, at: datetime
+    ) -> None:
+        """A target's last stored observation (resuming after a restart: lb/laststate.py); the
+        next look's changes are bounded by `at`."""
+        seen = self._groups.setdefault(group, _Group())
+        seen.targets[key] = _Seen(payload, node, at)
+        if seen.last_start is None or seen.last_start < at:
+            seen.last_start = at
+
     def forget(self, group: str) -> None:
         """Drop what is known about a group (it is no longer polled)."""
         self._groups.pop(group, None)

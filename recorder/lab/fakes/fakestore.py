@@ -1,4 +1,4 @@
-"""The state behind the fake API server (tests/k8s/fakeapi.py): objects, resourceVersions,
+"""The state behind the fake API server (fakeapi.py): objects, resourceVersions,
 history with compaction, list snapshots, and the scripted faults."""
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ class FakeStore:
         self.history: list[Change] = []
         self.log: list[Change] = []  # every change ever made, never compacted (for assertions)
         self.served_at: dict[int, float] = {}
+        #: every LIST begun: (plural, the snapshot's resourceVersion, wall time)
+        self.lists_served: list[tuple[str, int, float]] = []
         self.counters = FaultCounters()
         self._lock = threading.RLock()
         self._snapshots: dict[str, Snapshot] = {}

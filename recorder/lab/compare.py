@@ -1,0 +1,175 @@
+"""Recorded windows against the simulator's true ones, and the verdict.
+
+A true window is *found* by a recorded window of the same Service and node whose bounds
+[start_earliest - bound, end_latest + bound] overlap it (the closest such start wins; each
+recorded window finds at most one true window). Recorded windows that find none are *false
+positives*. *Class agreement*: found windows whose class is the true one. *Boundary error*: the
+larger of |recorded start - true start| and |recorded end - true end|, in simulated seconds.
+
+The verdict compares the lab with a **baseline**: the same scenario and seed replayed from the
+simulator's own observers, looking as often as the lab's recorders do (`gapwatch simulate`, no
+access logs since the lab serves none). The simulator's observers see its world without a wire,
+a clock or a process in between, so anything the lab does worse than the baseline beyond one
+sampling bound is what the real path lost:
+
+- recall not below the baseline's, false positives not above, class agreement not below;
+- for every true window both find, the true start and end inside the recorded window's own
+  sampling bounds ([start_earliest, start_latest], [end_earliest, end_latest]), give or take
+  how far they lie outside the baseline's plus `bound` (one look interval plus the driver's
+  measured lateness, simulated seconds). A recorder that looks late (a loaded machine) widens
+  its bounds; it does not move the truth out of them.
+
+The absolute figures against the truth are printed beside it: the detector's own accuracy is
+what `benchmarks/accuracy.py` measures, not the lab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gapwatch.recorder.sim.result import Window as TrueWindow
+from gapwatch.recorder.timefmt import parse_time
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    node: str
+    true_class: str
+    true_start: float
+    true_end: float
+    cls: str | None = None
+    start: float | None = None
+    end: float | None = None
+    #: the recorded window's own sampling bounds: (start_earliest, start_latest, end_earliest,
+    #: end_latest), simulated seconds
+    bounds: tuple[float, float, float, float] | None = None
+
+    @property
+    def error_s(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return max(abs(self.start - self.true_start), abs(self.end - self.true_end))
+
+    @property
+    def outside_s(self) -> float | None:
+        """How far the true start and end lie outside the recorded window's bounds (0: inside)."""
+        if self.bounds is None:
+            return None
+        s_lo, s_hi, e_lo, e_hi = self.bounds
+        return max(
+            s_lo - self.true_start,
+            self.true_start - s_hi,
+            e_lo - self.true_end,
+            self.true_end - e_hi,
+            0.0,
+        )
+
+
+@dataclass
+class Score:
+    pairs: list[Pair] = field(default_factory=list)
+    false_positives: list[str] = field(default_factory=list)
+
+    @property
+    def truth(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def found(self) -> int:
+        return sum(1 for p in self.pairs if p.cls is not None)
+
+    @property
+    def same_class(self) -> int:
+        return sum(1 for p in self.pairs if p.cls == p.true_class)
+
+    @property
+    def max_error_s(self) -> float:
+        return max((p.error_s for p in self.pairs if p.error_s is not None), default=0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "true_windows": self.truth,
+            "found": self.found,
+            "recall": round(self.found / self.truth, 4) if self.truth else 1.0,
+            "false_positives": len(self.false_positives),
+            "class_agreement": self.same_class,
+            "max_boundary_error_s": round(self.max_error_s, 3),
+        }
+
+
+def _seconds(text: str, origin: datetime) -> float:
+    return (parse_time(text) - origin).total_seconds()
+
+
+def score(
+    truth: Sequence[TrueWindow],
+    recorded: Sequence[Mapping[str, Any]],
+    origin: datetime,
+    bound_s: float,
+) -> Score:
+    """Match `recorded` (gapwatch gaps --json) with `truth` (module doc)."""
+    free = list(range(len(recorded)))
+    result = Score()
+    for t in sorted(truth, key=lambda w: w.start_us):
+        t_start, t_end = t.start_us / 1e6, t.end_us / 1e6
+        best: tuple[float, int] | None = None
+        for i in free:
+            r = recorded[i]
+            if r["node"] != t.node or r["service"] != t.service:
+                continue
+            lo = _seconds(r.get("start_earliest") or r["start"], origin) - bound_s
+            hi = _seconds(r.get("end_latest") or r["end"], origin) + bound_s
+            if lo <= t_end and t_start <= hi:
+                distance = abs(_seconds(r["start"], origin) - t_start)
+                if best is None or distance < best[0]:
+                    best = (distance, i)
+        if best is None:
+            result.pairs.append(Pair(t.node, t.cls, t_start, t_end))
+            continue
+        free.remove(best[1])
+        r = recorded[best[1]]
+        start, end = _seconds(r["start"], origin), _seconds(r["end"], origin)
+        bounds = (
+            _seconds(r.get("start_earliest") or r["start"], origin),
+            _seconds(r.get("start_latest") or r["start"], origin),
+            _seconds(r.get("end_earliest") or r["end"], origin),
+            _seconds(r.get("end_latest") or r["end"], origin),
+        )
+        result.pairs.append(Pair(t.node, t.cls, t_start, t_end, r["class"], start, end, bounds))
+    for i in free:
+        r = recorded[i]
+        result.false_positives.append(
+            f"{r['node']} {r['class']} {_seconds(r['start'], origin):.1f}"
+            f"-{_seconds(r['end'], origin):.1f} s"
+        )
+    return result
+
+
+def verdict(lab: Score, baseline: Score, bound_s: float) -> list[str]:
+    """Why the lab's windows differ from the truth beyond what sampling explains ([] = match)."""
+    problems: list[str] = []
+    if lab.found < baseline.found:
+        problems.append(f"found {lab.found} true windows, the baseline {baseline.found}")
+    if len(lab.false_positives) > len(baseline.false_positives):
+        problems.append(
+            f"{len(lab.false_positives)} false positives (baseline "
+            f"{len(baseline.false_positives)}): {'; '.join(lab.false_positives)}"
+        )
+    if lab.same_class < baseline.same_class:
+        problems.append(f"class right for {lab.same_class}, baseline {baseline.same_class}")
+    for mine, theirs in zip(lab.pairs, baseline.pairs, strict=True):
+        if mine.outside_s is None:
+            continue
+        # the truth must lie inside the recorded window's own sampling bounds, give or take
+        # what the baseline shows the model puts between a health answer and the truth
+        allowed = (theirs.outside_s or 0.0) + bound_s
+        if mine.outside_s > allowed:
+            problems.append(
+                f"{mine.node} {mine.true_class} at {mine.true_start:.1f} s: the truth lies "
+                f"{mine.outside_s:.2f} s outside the recorded bounds > {allowed:.2f} s "
+                "(baseline + bound)"
+            )
+    return problems

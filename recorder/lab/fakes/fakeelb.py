@@ -1,0 +1,197 @@
+"""ELBv2 for tests: moto's server over real HTTP, behind a thin faithful proxy for what moto lacks.
+
+moto 5 (server mode) keeps target groups, registrations, tags and attributes, but reports every
+registered target `healthy` (stopped instances `unused`, terminated ones `draining`) and never
+`initial`, `unhealthy`, `unhealthy.draining` or `unavailable`; it never throttles either. The proxy
+forwards every request unchanged (signature included) to moto and, on cue:
+
+- rewrites the `TargetHealth` of chosen targets in moto's real `DescribeTargetHealth` XML answer
+  (`State`, `Reason`, `Description` elements, in ELBv2's namespace, as AWS sends them), so
+  membership still comes from moto and only the health verdict is scripted;
+- answers the next N requests with ELBv2's `Throttling` error (HTTP 400, `ErrorResponse` XML).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+THROTTLE_XML = (
+    f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>Throttling</Code>'
+    "<Message>Rate exceeded</Message></Error><RequestId>fake-throttle</RequestId></ErrorResponse>"
+).encode()
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on a free port; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+class HealthProxy:
+    """`with HealthProxy(moto_url) as proxy:`; point boto3 at `proxy.url`."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self._health: dict[str, tuple[str, str | None, str | None]] = {}
+        self._throttle = 0
+        self.actions: list[str] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers, data = proxy._forward(self.path, dict(self.headers), body)
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HealthProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def set_health(
+        self, target_id: str, state: str, reason: str | None = None, description: str | None = None
+    ) -> None:
+        """From now on `target_id` (while moto has it registered) reports this health."""
+        with self._lock:
+            self._health[target_id] = (state, reason, description)
+
+    def clear_health(self, target_id: str) -> None:
+        with self._lock:
+            self._health.pop(target_id, None)
+
+    def throttle(self, times: int) -> None:
+        with self._lock:
+            self._throttle += times
+
+    def _forward(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        with self._lock:
+            self.actions.append(action)
+            if self._throttle > 0:
+                self._throttle -= 1
+                return 400, [("Content-Type", "text/xml")], THROTTLE_XML
+            overrides = dict(self._health)
+        request = urllib.request.Request(
+            self.upstream + path,
+            data=body,
+            method="POST",
+            headers={k: v for k, v in headers.items() if k.lower() != "host"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, out_headers, data = (
+                    answer.status,
+                    list(answer.headers.items()),
+                    answer.read(),
+                )
+        except urllib.error.HTTPError as exc:
+            status, out_headers, data = exc.code, list(exc.headers.items()), exc.read()
+        if action == "DescribeTargetHealth" and status == 200 and overrides:
+            data = _rewrite(data, overrides)
+        return status, out_headers, data
+
+
+def _rewrite(data: bytes, overrides: dict[str, tuple[str, str | None, str | None]]) -> bytes:
+    ET.register_namespace("", NS)
+    root = ET.fromstring(data)
+    for member in root.iter(f"{{{NS}}}member"):
+        ident = member.find(f"{{{NS}}}Target/{{{NS}}}Id")
+        health = member.find(f"{{{NS}}}TargetHealth")
+        if ident is None or health is None or ident.text not in overrides:
+            continue
+        state, reason, description = overrides[ident.text]
+        for child in list(health):
+            health.remove(child)
+        for tag, value in (("State", state), ("Reason", reason), ("Description", description)):
+            if value is not None:
+                ET.SubElement(health, f"{{{NS}}}{tag}").text = value
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out
+
+
+class MotoProcess:
+    """moto's server in its own process (`python -m moto.server`): its CPU stays out of the
+    process that serves the other fakes, and it can be killed and restarted (state is lost, as
+    moto keeps everything in memory). `with MotoProcess(log) as moto: moto.url`."""
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        self.log_path = log_path
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> MotoProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1):
+                    return
+            except (urllib.error.URLError, OSError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not start (log: {self.log_path})") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,346 @@
+"""The faults the lab injects, each with the claim "0 lost, 0 duplicated transitions, windows
+still match" (run.py checks it). A fault picks its moments from its own seed (printed), schedules
+them on the lab's timeline (`prepare` returns (simulated second, action) pairs), and may leave
+notes (`finish`): what it did, what the recorder's log said.
+
+Times: `pick` draws moments inside the simulation's busy stretch (the rollout and its settling:
+where transitions are) or anywhere, in simulated seconds; durations are wall seconds (what the
+machine lives through), `short` (CI) or long.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.lab.session import Lab
+
+Event = tuple[float, Callable[[], None]]
+
+
+@dataclass
+class Fault:
+    """Base: no fault. Subclasses override `schedule`."""
+
+    name: str
+    seed: int
+    long: bool = False
+    #: per kind, the (checkpoint, relist) resourceVersion ranges a relist collapsed (ledger.py)
+    gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: recorders to run at once (None: the lab's setting)
+    replicas: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def prepare(self, lab: Lab) -> list[Event]:
+        self.rng = random.Random(self.seed)
+        return self.schedule(lab)
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        return []
+
+    def finish(self, lab: Lab) -> list[str]:
+        return [f"{self.name} (seed {self.seed}): {n}" for n in self.notes]
+
+    def pick(self, lab: Lab, count: int) -> list[float]:
+        """`count` moments (simulated s), sorted, inside the scenario's first events' stretch."""
+        starts = [e.at_s for e in lab.scenario.events] or [lab.scenario.duration_s / 3]
+        lo = max(1.0, min(starts) - 10)
+        hi = min(lab.scenario.duration_s - 5, max(starts) + 60)
+        return sorted(self.rng.uniform(lo, hi) for _ in range(count))
+
+    def note(self, lab: Lab, text: str) -> None:
+        self.notes.append(f"{text} at {lab.sim_now():.1f} s")
+
+
+class SigKill(Fault):
+    """SIGKILL one recorder at random moments; it is started again `restart_wall_s` later (as
+    Kubernetes restarts a container). Its replica keeps recording meanwhile."""
+
+    kills = 2
+    restart_wall_s = 0.5
+    replicas = 2
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        def kill() -> None:
+            live = [p for p in lab.recorders if p.alive()]
+            if not live:
+                return
+            victim = self.rng.choice(live)
+            victim.kill()
+            self.note(lab, f"SIGKILL pid {victim.pid}")
+            _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
+
+        return [(at, kill) for at in self.pick(lab, self.kills)]
+
+
+class WatchDrop(Fault):
+    """Abort every open watch stream mid-body, three times."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        def drop() -> None:
+            lab.world.api.drop_watches()
+            self.note(lab, "watch streams dropped")
+
+        return [(at, drop) for at in self.pick(lab, 3)]
+
+
+class WatchStall(Fault):
+    """Streams stay open and send nothing (half-open) for longer than the read timeout."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        def stall() -> None:
+            lab.world.api.silence(True)
+            self.note(lab, "watch streams silent")
+            wall = 8.0 if self.long else 4.0
+            _later(lab, wall, lambda: lab.world.api.silence(False))
+
+        return [(at, stall) for at in self.pick(lab, 1)]
+
+
+class Gone(Fault):
+    """End every open watch stream with ERROR 410 Gone, twice."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        def gone() -> None:
+            lab.world.api.send_gone()
+            self.note(lab, "410 Gone sent")
+
+        return [(at, gone) for at in self.pick(lab, 2)]
+
+
+class ApiRestart(Fault):
+    """The apiserver the recorder talks to restarts (503, streams dropped) while the control
+    plane's other replicas keep accepting writes; it comes back with its history compacted, so
+    every stream behind it gets 410 and relists: changes in between are seen as the relist's
+    diff (the ledger expects exactly that, per stream, from the recorders' `synced` log lines)."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        api = lab.world.api
+        self.points: dict[str, str] = {}
+        self.back_wall = 0.0
+
+        def restart() -> None:
+            from gapwatch.recorder.sources.k8s.storeio import load_resume_points
+            from gapwatch.recorder.store import make_engine
+
+            engine = make_engine(lab.db)
+            try:
+                self.points = load_resume_points(engine, cluster=lab.cluster)
+            finally:
+                engine.dispose()
+            api.down(True)
+            self.note(lab, "apiserver down")
+
+            def back() -> None:
+                api.compact()
+                self.back_wall = time.time()
+                api.down(False)
+                self.note(lab, f"apiserver back, history compacted to rv {api.rv}")
+
+            _later(lab, 3.0 if self.long else 1.5, back)
+
+        return [(at, restart) for at in self.pick(lab, 1)]
+
+    def finish(self, lab: Lab) -> list[str]:
+        from gapwatch.recorder.lab.fakes.fakeapi import KINDS
+
+        relists: dict[str, int] = {}
+        for plural, rv, wall in lab.world.api.lists_served:
+            kind = KINDS[plural][0]
+            if wall >= self.back_wall and kind not in relists:
+                relists[kind] = rv  # the first relist after the restart
+        for kind, rv in relists.items():
+            start = int(self.points.get(kind, "0") or 0)
+            self.gaps.setdefault(kind, []).append((start, rv))
+        self.notes.append(f"{len(relists)} streams relisted after the restart")
+        return super().finish(lab)
+
+
+class ElbThrottle(Fault):
+    """ELBv2 answers `Throttling` to the next requests (the poller backs off, then catches up)."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        def throttle() -> None:
+            assert lab.world.elb is not None
+            lab.world.elb.throttle(4)
+            self.note(lab, "ELBv2 throttles the next 4 calls")
+
+        return [(at, throttle) for at in self.pick(lab, 2)]
+
+
+class Takeover(Fault):
+    """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
+    SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
+
+    replicas = 2
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        first_at, second_at = self.pick(lab, 2)
+
+        def thin_out() -> None:
+            for proc in [p for p in lab.recorders if p.alive()][1:]:
+                proc.kill()
+                self.note(lab, f"recorder pid {proc.pid} SIGKILLed")
+
+        def take_over() -> None:
+            old = [p for p in lab.recorders if p.alive()]
+            new = lab.new_recorder("takeover")
+            new.start()
+            self.note(lab, f"recorder pid {new.pid} started")
+
+            def kill_old() -> None:
+                for proc in old:
+                    proc.kill()
+                    self.note(lab, f"old recorder pid {proc.pid} SIGKILLed")
+
+            _later(lab, TAKEOVER_OVERLAP_WALL_S, kill_old)
+
+        return [(first_at, thin_out), (second_at, take_over)]
+
+
+#: A new recorder needs a few seconds to start (Python, imports, a first list): the old one is
+#: killed once the new one has had this long (wall seconds), as a rolling update would.
+TAKEOVER_OVERLAP_WALL_S = 8.0
+
+
+class PgStop(Fault):
+    """PostgreSQL stopped mid-stream (60 s long, 4 s short): the spool fills, says so, drains."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        if lab.pg_root is None:
+            self.notes.append("skipped: needs the lab's own PostgreSQL (no --db)")
+            return []
+        from gapwatch.recorder.lab.pgserver import start, stop
+
+        root = lab.pg_root
+        port = int(lab.db.rsplit(":", 1)[1].split("/", 1)[0])
+
+        def pg_up() -> None:
+            start(root, port)
+            self.note(lab, "PostgreSQL started")
+
+        def pg_down() -> None:
+            stop(root)
+            self.note(lab, "PostgreSQL stopped")
+            _later(lab, 60.0 if self.long else 4.0, pg_up)
+
+        return [(at, pg_down) for at in self.pick(lab, 1)]
+
+    def finish(self, lab: Lab) -> list[str]:
+        said = [
+            e.get("event")
+            for proc in lab.recorders
+            for e in proc.log_events()
+            if "spool" in str(e.get("event")) or "store write failed" in str(e.get("event"))
+        ]
+        full = sum(1 for e in said if str(e).startswith("spool full"))
+        drained = sum(1 for e in said if str(e).startswith("spool no longer full"))
+        retries = sum(1 for e in said if str(e).startswith("store write failed"))
+        self.notes.append(
+            f"recorder log: {retries} failed writes retried, spool full {full}x, drained {drained}x"
+        )
+        return super().finish(lab)
+
+
+class Poison(Fault):
+    """Objects the recorder cannot store as they are (a Pod whose name is 300 KB, an Event with a
+    NUL byte in its message): it must set them aside and lose nothing else."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        api = lab.world.api
+
+        def poison() -> None:
+            api.create(
+                "Pod",
+                {"metadata": {"name": "poison-" + "x" * 300_000, "namespace": "lab-poison"}},
+            )
+            api.create(
+                "Event",
+                {
+                    "metadata": {"name": "poison-nul", "namespace": "lab-poison"},
+                    "message": "bad\u0000byte",
+                    "involvedObject": {"kind": "Pod", "name": "x", "namespace": "lab-poison"},
+                },
+            )
+            self.note(lab, "poison objects created")
+
+        return [(at, poison) for at in self.pick(lab, 1)]
+
+    def finish(self, lab: Lab) -> list[str]:
+        from sqlalchemy import text
+
+        from gapwatch.recorder.store import make_engine
+
+        engine = make_engine(lab.db)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(
+                    text("SELECT count(*) FROM events WHERE cluster = :c AND namespace = :n"),
+                    {"c": lab.cluster, "n": "lab-poison"},
+                ).scalar_one()
+                quarantined = conn.execute(
+                    text("SELECT count(*) FROM quarantine WHERE cluster = :c"), {"c": lab.cluster}
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        self.notes.append(
+            f"2 poison objects made: {stored} event row(s) stored (escaped), {quarantined} "
+            "quarantine row(s) (each replica quarantines on its own)"
+        )
+        return super().finish(lab)
+
+
+class ClockJump(Fault):
+    """The first recorder's host clock steps forward 30 s at a random moment (NTP, by hand),
+    through the lab clock's jump (recorder/lab/clock.py); the other replica's clock is right."""
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        (at,) = self.pick(lab, 1)
+        lab.clock_jump = (at, 30.0)
+        self.notes.append(f"the first recorder's clock jumps +30 s at {at:.1f} s")
+        return []
+
+
+def _later(lab: Lab, wall_s: float, action: Callable[[], None]) -> None:
+    """Run `action` in `wall_s` without holding up the timeline (settle waits for it)."""
+    import threading
+
+    timer = threading.Timer(wall_s, action)
+    timer.daemon = True
+    timer.start()
+    lab.pending.append(timer)
+
+
+#: name -> (class, what the table calls it)
+FAULTS: dict[str, type[Fault]] = {
+    "sigkill": SigKill,
+    "watch-drop": WatchDrop,
+    "watch-stall": WatchStall,
+    "gone-410": Gone,
+    "apiserver-restart": ApiRestart,
+    "pg-stop": PgStop,
+    "elb-throttle": ElbThrottle,
+    "takeover": Takeover,
+    "poison": Poison,
+    "clock-jump": ClockJump,
+}
+
+
+def make_fault(name: str, seed: int, *, long: bool = False) -> Fault:
+    from gapwatch.recorder.errors import ConfigError
+
+    try:
+        cls = FAULTS[name]
+    except KeyError:
+        raise ConfigError(
+            f"--faults: unknown fault {name!r} (known: {', '.join(FAULTS)})"
+        ) from None
+    return cls(name=name, seed=seed, long=long)
+
+
+def describe() -> dict[str, Any]:
+    return {name: (cls.__doc__ or "").split("\n")[0] for name, cls in FAULTS.items()}

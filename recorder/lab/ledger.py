@@ -1,0 +1,249 @@
+"""The lab's claim, counted: every transition the fakes made is in the store once.
+
+Three kinds of transition, each from what the fakes themselves logged:
+
+- **Kubernetes**: every change the fake apiserver committed (kind, namespace, name,
+  resourceVersion), except the no-op updates the recorder drops on purpose (same fingerprint as
+  the version it last stored: recorder/sources/k8s/noop.py) and, for a change made while the
+  history was compacted away from a recorder that could not watch, what client-go's relist would
+  see instead (only the last state of each object touched; harness rule of the k8s tests).
+  Lost: expected and absent. Duplicated: stored more than once.
+- **kube-proxy health** per node and **LB target state** per target: the fakes' state changes.
+  A change is *observable* when the new state lasted at least `bound_s` (the sampling bound: one
+  look interval plus one timeout, in simulated seconds, plus the driver's slack); a sampler may
+  legitimately miss a shorter one. Lost: an observable change with no stored row of that state
+  within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a
+  probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to the state the previous stored row
+  already had, unless a transition to that state was stored less than `bound_s` before: that is
+  the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
+  each samples on its own: the store's dedupe key is per observer), counted apart as `twice`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from gapwatch.recorder.lab.fakes.fakeapi import KINDS, Change
+from gapwatch.recorder.lab.world import ABSENT
+from gapwatch.recorder.sources.k8s.noop import fingerprint
+
+#: (kind, namespace, name, resourceVersion, "DELETED" or "")
+K8sKey = tuple[str, str, str, str, str]
+#: (checkpoint, relist) resourceVersions
+Gap = tuple[int, int]
+
+
+@dataclass
+class Count:
+    expected: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    #: the same change stored by each replica within one sampling bound (module doc)
+    twice: list[str] = field(default_factory=list)
+
+
+def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> K8sKey:
+    ns, name = change.key
+    gone = change.type == "DELETED" if deleted is None else deleted
+    return (
+        KINDS[change.plural][0],
+        ns,
+        name,
+        str(change.rv if rv is None else rv),
+        "DELETED" if gone else "",
+    )
+
+
+def expected_k8s(
+    log: Iterable[Change],
+    gaps: Mapping[str, Sequence[Gap]] | None = None,
+    noop: set[int] | None = None,
+) -> set[K8sKey]:
+    """What a perfect recorder stores of the fake apiserver's `log` (module doc). `gaps`: per
+    kind, the (from, to] resourceVersion ranges a relist collapsed (a watch stream's checkpoint
+    when its history was compacted away, and the resourceVersion of its relist). `noop`: the
+    resourceVersions of the updates the recorder drops (default: found by fingerprint)."""
+    gaps = gaps or {}
+    changes = list(log)
+    if noop is None:
+        noop = _noop_updates(changes)
+
+    def in_gap(change: Change) -> bool:
+        return any(a < change.rv <= b for a, b in gaps.get(KINDS[change.plural][0], ()))
+
+    expected = {_key(c) for c in changes if c.rv not in noop and not in_gap(c)}
+    for kind, ranges in gaps.items():  # a relist sees each touched object's state at its end
+        for a, b in ranges:
+            expected |= _relisted([c for c in changes if KINDS[c.plural][0] == kind], a, b, noop)
+    return expected
+
+
+def _noop_updates(changes: Sequence[Change]) -> set[int]:
+    """The updates whose fingerprint equals the last recorded version's (noop.py)."""
+    noop: set[int] = set()
+    last_fp: dict[tuple[str, str, str], bytes] = {}
+    for change in changes:
+        ident = (change.plural, *change.key)
+        if change.type == "DELETED":
+            last_fp.pop(ident, None)
+            continue
+        fp = fingerprint(KINDS[change.plural][0], change.obj)
+        if change.type == "MODIFIED" and last_fp.get(ident) == fp:
+            noop.add(change.rv)  # the recorder drops it on purpose
+        else:
+            last_fp[ident] = fp
+    return noop
+
+
+def _relisted(changes: list[Change], a: int, b: int, noop: set[int]) -> set[K8sKey]:
+    """What a relist at `b` records of `changes` made after the checkpoint `a`."""
+    expected: set[K8sKey] = set()
+    touched = {(c.plural, c.key) for c in changes if a < c.rv <= b}
+    for plural, key in touched:
+        mine = [c for c in changes if (c.plural, c.key) == (plural, key)]
+        before = [c for c in mine if c.rv <= a]
+        after = [c for c in mine if c.rv <= b][-1]
+        existed = bool(before) and before[-1].type != "DELETED"
+        if after.type != "DELETED" and (not existed or after.rv != before[-1].rv):
+            expected.add(_key(after, deleted=False))
+        if existed and after.type == "DELETED":
+            recorded = [c for c in before if c.rv not in noop][-1]
+            expected.add(_key(recorded, deleted=True))
+    return expected
+
+
+def count_k8s(engine: Engine, cluster: str, expected: set[K8sKey]) -> Count:
+    """Lost and duplicated Kubernetes changes."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT kind, namespace, name, resource_version, op FROM events "
+                "WHERE cluster = :c AND source = 'k8s-watch'"
+            ),
+            {"c": cluster},
+        ).all()
+    stored: Counter[K8sKey] = Counter(
+        (kind, ns or "", name, str(rv), "DELETED" if op == "DELETED" else "")
+        for kind, ns, name, rv, op in rows
+    )
+    result = Count(expected=len(expected))
+    result.lost = sorted("/".join(k).rstrip("/")[:200] for k in expected if stored[k] == 0)
+    result.duplicated = sorted(
+        f"{'/'.join(k).rstrip('/')[:200]} x{n}" for k, n in stored.items() if n > 1
+    )
+    return result
+
+
+def count_states(
+    changes: Sequence[tuple[float, str, Any]],
+    rows: Sequence[tuple[float, str, Any, bool]],
+    *,
+    bound_s: float,
+    slack_s: float,
+    end_s: float,
+) -> Count:
+    """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
+    made; `rows`: (s, key, state, is_transition) the store holds."""
+    result = Count()
+    by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
+    for at, key, state in sorted(changes, key=lambda c: c[0]):
+        if not by_key[key] or by_key[key][-1][1] != state:
+            by_key[key].append((at, state))
+    stored: dict[str, list[tuple[float, Any, bool]]] = defaultdict(list)
+    for at, key, state, transition in sorted(rows, key=lambda r: r[0]):
+        stored[key].append((at, state, transition))
+    for key, seq in by_key.items():
+        for at, until, state in _observable(seq, bound_s, end_s):
+            result.expected += 1
+            seen = any(
+                s == state and at - slack_s <= t <= until + bound_s for t, s, _ in stored[key]
+            )
+            if not seen:
+                result.lost.append(f"{key} -> {state} at {at:.1f} s")
+    for key, seq_rows in stored.items():
+        previous: Any = None
+        last_change: dict[Any, float] = {}
+        for i, (at, state, transition) in enumerate(seq_rows):
+            if i and transition and state == previous:
+                if at - last_change.get(state, float("-inf")) <= bound_s:
+                    result.twice.append(f"{key} -> {state} again at {at:.1f} s")
+                else:
+                    result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
+            if transition:
+                last_change[state] = at
+            previous = state
+    return result
+
+
+def _observable(
+    seq: list[tuple[float, Any]], bound_s: float, end_s: float
+) -> list[tuple[float, float, Any]]:
+    """(start, end, state) of the states that lasted at least `bound_s`; a shorter one is
+    dropped, and the states around it, when equal, are one (no look could tell them apart)."""
+    spans = [
+        (at, seq[i + 1][0] if i + 1 < len(seq) else end_s, state)
+        for i, (at, state) in enumerate(seq)
+    ]
+    kept: list[tuple[float, float, Any]] = []
+    for at, until, state in spans:
+        if until - at < bound_s:
+            continue
+        if kept and kept[-1][2] == state:
+            kept[-1] = (kept[-1][0], until, state)
+        else:
+            kept.append((at, until, state))
+    return kept
+
+
+def probe_rows(
+    engine: Engine, cluster: str, origin: datetime
+) -> list[tuple[float, str, Any, bool]]:
+    """Stored ProxyHealth looks: (s, node, (status, endpoints|error), is a change)."""
+    found: list[tuple[float, str, Any, bool]] = []
+    for at, node, payload, _op in _rows(engine, cluster, "ProxyHealth"):
+        status = payload.get("status")
+        body = payload.get("body") or {}
+        state = (
+            (None, payload.get("error")) if status is None else (status, body.get("localEndpoints"))
+        )
+        transition = payload.get("look") == "change"
+        found.append(((at - origin).total_seconds(), node or "", state, transition))
+    return found
+
+
+def target_rows(
+    engine: Engine, cluster: str, origin: datetime
+) -> list[tuple[float, str, Any, bool]]:
+    """Stored TargetHealth looks: (s, target id, state or ABSENT, is a change)."""
+    found: list[tuple[float, str, Any, bool]] = []
+    for at, _node, payload, op in _rows(engine, cluster, "TargetHealth"):
+        ident = str((payload.get("Target") or {}).get("Id"))
+        state = ABSENT if op == "DELETED" else (payload.get("TargetHealth") or {}).get("State")
+        found.append(((at - origin).total_seconds(), ident, state, op != "OBSERVED"))
+    return found
+
+
+def _rows(engine: Engine, cluster: str, kind: str) -> list[tuple[datetime, str | None, Any, str]]:
+    with engine.connect() as conn:
+        result = conn.execute(
+            text(
+                "SELECT observed_at, node, payload, op FROM events "
+                "WHERE cluster = :c AND kind = :k ORDER BY observed_at, id"
+            ),
+            {"c": cluster, "k": kind},
+        )
+        return [(r[0], r[1], _json(r[2]), r[3]) for r in result]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        import orjson
+
+        return orjson.loads(value)
+    return value

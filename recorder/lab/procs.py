@@ -1,0 +1,146 @@
+"""The real gapwatch processes the lab runs: `gapwatch record` (as many as a fault needs) and the
+one-shot commands (`db upgrade`, `gaps --json`, `simulate`), each a subprocess of this Python.
+
+Every recorder writes its JSON log lines to its own file in the lab's work directory, so a run can
+be read afterwards (`--keep`) and the spool's "full" messages can be counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gapwatch.recorder.errors import GapwatchError
+
+#: The console script, run through this interpreter (works in a venv and from a wheel).
+GAPWATCH = [sys.executable, "-m", "gapwatch.dashboard.cli"]
+
+
+class LabError(GapwatchError):
+    """A lab run could not be carried out (a fake or a gapwatch process failed)."""
+
+
+def gapwatch(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """Run one gapwatch command to completion; its stdout, or LabError with its stderr."""
+    done = subprocess.run(
+        [*GAPWATCH, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        command = " ".join(args[:2])
+        raise LabError(f"gapwatch {command}: exit {done.returncode}: {done.stderr[-800:]}")
+    return done.stdout
+
+
+def gaps_json(db: str, cluster: str) -> list[dict[str, Any]]:
+    """Every gap window replay finds in `db`, as `gapwatch gaps --json` prints them."""
+    out = gapwatch("gaps", "--json", "--db", db, "--cluster", cluster)
+    windows: list[dict[str, Any]] = json.loads(out or "[]")
+    return windows
+
+
+class RecorderProcess:
+    """One `gapwatch record --config FILE` process, its log in `log_path`."""
+
+    def __init__(self, config: Path, log_path: Path, env: dict[str, str]) -> None:
+        self.config, self.log_path, self.env = config, log_path, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        #: the lab ended it (a fault's SIGKILL, the final SIGTERM): not a crash to restart
+        self.ended_by_lab = False
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*GAPWATCH, "record", "--config", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=self.env,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def crashed(self) -> bool:
+        """It exited on its own (Kubernetes would restart the container)."""
+        return self.proc is not None and self.proc.poll() is not None and not self.ended_by_lab
+
+    def last_error(self) -> str:
+        lines = self.log_path.read_text("utf-8", "replace").splitlines()
+        return lines[-1][:300] if lines else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no goodbye (a node lost, the OOM killer)."""
+        self.ended_by_lab = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then wait for the clean exit (it commits what it has read)."""
+        self.ended_by_lab = True
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+                raise LabError(f"gapwatch record (pid {self.proc.pid}) ignored SIGTERM") from None
+        return int(self.proc.returncode)
+
+    def started(self) -> bool:
+        """It has installed its signal handlers and listed (its log says `synced`)."""
+        return any(e.get("event") == "synced" for e in self.log_events())
+
+    def log_events(self) -> list[dict[str, Any]]:
+        """The recorder's JSON log lines so far (lines that are not JSON are skipped)."""
+        if not self.log_path.exists():
+            return []
+        found: list[dict[str, Any]] = []
+        for line in self.log_path.read_text("utf-8", "replace").splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                found.append(item)
+        return found
+
+
+def recorder_env(clock_spec: str, extra: dict[str, str]) -> dict[str, str]:
+    """The recorder's environment: ours, the lab clock, the fakes' credentials."""
+    from gapwatch.recorder.lab.clock import CLOCK_ENV
+
+    env = dict(os.environ)
+    for key in ("GAPWATCH_DB", "GAPWATCH_CLUSTER", "GAPWATCH_RECORD_CONFIG"):
+        env.pop(key, None)
+    env[CLOCK_ENV] = clock_spec
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate: Any, what: str, timeout: float) -> None:
+    """Poll `predicate` every 50 ms until true; LabError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)

@@ -1,0 +1,176 @@
+"""`gapwatch lab` end to end: record a simulation through the fakes (session.py, with the faults
+of faults.py), replay it (`gapwatch gaps --json`), score it against the truth and the baseline
+(compare.py) and count the transitions (ledger.py)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from gapwatch.recorder.lab import ledger
+from gapwatch.recorder.lab.compare import Score, score, verdict
+from gapwatch.recorder.lab.pg import LabStore
+from gapwatch.recorder.lab.procs import gaps_json, gapwatch
+from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
+from gapwatch.recorder.timefmt import parse_time
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.lab.faults import Fault
+
+#: Objects the poison fault makes to be set aside, not recorded (faults.Poison checks their fate)
+UNRECORDABLE_NAMESPACES = ("lab-poison",)
+#: The driver's own lateness allowance, wall seconds (x speed = simulated): a shared machine.
+DRIVER_SLACK_WALL_S = 0.1
+
+
+@dataclass
+class LabReport:
+    settings: LabSettings
+    cluster: str = ""
+    db: str = ""
+    fault: str = "none"
+    fault_seed: int | None = None
+    lab: Score = field(default_factory=Score)
+    baseline: Score = field(default_factory=Score)
+    bound_s: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    transitions: dict[str, ledger.Count] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return sum(len(c.lost) for c in self.transitions.values())
+
+    @property
+    def duplicated(self) -> int:
+        return sum(len(c.duplicated) for c in self.transitions.values())
+
+    @property
+    def twice(self) -> int:
+        return sum(len(c.twice) for c in self.transitions.values())
+
+    @property
+    def expected(self) -> int:
+        return sum(c.expected for c in self.transitions.values())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.lost == 0 and self.duplicated == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "scenario": s.scenario,
+            "seed": s.seed,
+            "speed": s.speed,
+            "fault": self.fault,
+            "fault_seed": self.fault_seed,
+            "cluster": self.cluster,
+            "db": self.db if s.keep else None,
+            "bound_s": round(self.bound_s, 3),
+            "lab": self.lab.as_dict(),
+            "baseline": self.baseline.as_dict(),
+            "windows_match": not self.problems,
+            "problems": self.problems,
+            "transitions": {
+                k: {
+                    "expected": c.expected,
+                    "lost": c.lost,
+                    "duplicated": c.duplicated,
+                    "stored_by_both_replicas": len(c.twice),
+                }
+                for k, c in self.transitions.items()
+            },
+            "notes": self.notes,
+            "ok": self.ok,
+        }
+
+
+def sampling_bound(settings: LabSettings, late_s: float = 0.0) -> float:
+    """One look interval and the driver's slack, in simulated seconds: a change is seen at the
+    latest one look after it happened, and the fakes make it at most the slack late (the larger
+    of DRIVER_SLACK_WALL_S and the lateness the driver measured in this run)."""
+    return (settings.interval_s + max(DRIVER_SLACK_WALL_S, late_s)) * settings.speed
+
+
+def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
+    """The simulator's own observers, looking as often as the lab's recorders, replayed."""
+    s = lab.settings
+    db = f"sqlite:///{lab.workdir / 'baseline.db'}"
+    gapwatch("db", "upgrade", "--db", db)
+    args = ["simulate", "--scenario", s.scenario, "--seed", str(s.seed), "--db", db]
+    period = s.interval_s * s.speed
+    sets = [
+        f"observe.kube_proxy_period_s={period}",
+        f"observe.lb_poll_period_s={period}",
+        "traffic.access_log=false",
+    ]
+    if s.duration_s is not None:
+        sets.append(f"duration_s={s.duration_s}")
+    for item in sets:
+        args += ["--set", item]
+    gapwatch(*args)
+    return gaps_json(db, lab.scenario.cluster)
+
+
+#: (scenario, seed, speed, interval, duration) -> the baseline's windows (the same for every
+#: fault of a table: computed once)
+_BASELINES: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+
+
+def run_lab(
+    settings: LabSettings,
+    store: LabStore,
+    progress: Callable[[str], None],
+    fault: Fault | None = None,
+) -> LabReport:
+    """One lab run (with `fault`, or none); see the module docstring."""
+    report = LabReport(settings, fault=fault.name if fault is not None else "none")
+    if fault is not None:
+        report.fault_seed = fault.seed
+        if fault.replicas is not None:
+            settings = report.settings = replace(settings, replicas=fault.replicas)
+    s = settings
+    with open_lab(settings, store, progress) as lab:
+        report.cluster, report.db = lab.cluster, lab.db
+        events = fault.prepare(lab) if fault is not None else []
+        record_run(lab, events, progress)
+        if fault is not None:
+            report.notes += fault.finish(lab)
+        report.notes += lab.notes
+        origin = parse_time(lab.scenario.start)
+        report.bound_s = bound = sampling_bound(settings, lab.late_s)
+        report.lab = score(lab.result.truth.windows, gaps_json(lab.db, lab.cluster), origin, bound)
+        key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
+        if key not in _BASELINES:
+            _BASELINES[key] = baseline_windows(lab)
+        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound)
+        report.problems = verdict(report.lab, report.baseline, bound)
+        report.transitions = count_transitions(lab, fault)
+    return report
+
+
+def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
+    from gapwatch.recorder.store import make_engine
+
+    gaps = fault.gaps if fault is not None else {}
+    origin = parse_time(lab.scenario.start)
+    bound = sampling_bound(lab.settings, lab.late_s)
+    slack = max(DRIVER_SLACK_WALL_S, lab.late_s) * lab.settings.speed
+    end = lab.scenario.duration_s
+    engine = make_engine(lab.db)
+    try:
+        log = [c for c in lab.world.api.log if c.key[0] not in UNRECORDABLE_NAMESPACES]
+        expected = ledger.expected_k8s(log, gaps)
+        states = functools.partial(ledger.count_states, bound_s=bound, slack_s=slack, end_s=end)
+        return {
+            "k8s": ledger.count_k8s(engine, lab.cluster, expected),
+            "kube-proxy": states(
+                lab.world.proxy_log, ledger.probe_rows(engine, lab.cluster, origin)
+            ),
+            "lb": states(lab.world.target_log, ledger.target_rows(engine, lab.cluster, origin)),
+        }
+    finally:
+        engine.dispose()

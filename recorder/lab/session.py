@@ -1,0 +1,341 @@
+"""One lab run: simulate, serve the simulation on the fakes in accelerated real time while real
+`gapwatch record` processes record it into a real PostgreSQL, then stop them cleanly.
+
+Time: the simulation's second `s` happens at wall time `t0 + s / speed`; the recorders' clock
+(lab/clock.py) reads the simulation's time, so what they store is in the simulation's own time.
+The recorders look every `interval_s` wall seconds, i.e. every `interval_s * speed` simulated
+seconds: that is the lab's sampling period, and the simulator's own observers are given the same
+period for the baseline (compare.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gapwatch.recorder.lab.clock import clock_spec
+from gapwatch.recorder.lab.pg import LabStore
+from gapwatch.recorder.lab.procs import (
+    LabError,
+    RecorderProcess,
+    gapwatch,
+    recorder_env,
+    wait_for,
+)
+from gapwatch.recorder.lab.world import AWS_ENV, REGION, LabWorld
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.result import SimResult
+from gapwatch.recorder.sim.scenario import Scenario
+from gapwatch.recorder.timefmt import parse_time
+
+#: What the lab serves from a simulation (access logs are a postmortem import, not a live source).
+SERVED_SOURCES = ("k8s-watch", "kube-proxy-probe", "lb-poller")
+#: The simulator's observers look this often (simulated seconds) to script the fakes: fine
+#: enough that the fakes change within 50 ms of the simulated world, far below any sampling here.
+SCRIPT_PERIOD_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class LabSettings:
+    scenario: str = "seed-3node"
+    seed: int = 1
+    #: simulated seconds per wall second
+    speed: float = 5.0
+    #: the recorders' prober and poller interval, wall seconds (x speed = simulated)
+    interval_s: float = 0.1
+    #: override of the scenario's duration (simulated seconds)
+    duration_s: float | None = None
+    db: str | None = None
+    keep: bool = False
+    #: wall seconds between starting the recorders and the simulation's first instant
+    lead_s: float = 4.0
+    #: recorders running at once: 2 as deploy/base/deployment.yaml runs them (both record, the
+    #: store dedupes); a SIGKILLed single recorder is blind while it restarts (seconds)
+    replicas: int = 2
+
+
+def sim_overrides(settings: LabSettings) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "observe.kube_proxy_period_s": SCRIPT_PERIOD_S,
+        "observe.lb_poll_period_s": SCRIPT_PERIOD_S,
+    }
+    if settings.duration_s is not None:
+        overrides["duration_s"] = settings.duration_s
+    return overrides
+
+
+def simulate(settings: LabSettings) -> tuple[Scenario, SimResult]:
+    from gapwatch.recorder.sim import load_scenario, run
+
+    scenario = load_scenario(settings.scenario, sim_overrides(settings))
+    return scenario, run(scenario, seed=settings.seed)
+
+
+def script_of(result: SimResult, start: str) -> list[tuple[float, Observation]]:
+    """(simulated seconds since `start`, observation) for every change the fakes must make."""
+    origin = parse_time(start)
+    steps = [
+        ((o.observed_at - origin).total_seconds(), o)
+        for o in result.observations
+        if o.source in SERVED_SOURCES and not (o.source == "lb-poller" and o.op == "OBSERVED")
+    ]
+    steps.sort(key=lambda s: s[0])
+    return steps
+
+
+@dataclass
+class Lab:
+    """A running lab (see `open_lab`): the world, the store, the recorders, the clock."""
+
+    settings: LabSettings
+    scenario: Scenario
+    result: SimResult
+    world: LabWorld
+    db: str
+    workdir: Path
+    cluster: str
+    t0: float = 0.0
+    pg_root: Path | None = None
+    recorders: list[RecorderProcess] = field(default_factory=list)
+    config_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    #: fault actions still to come (threading.Timer), joined before the recorders stop
+    pending: list[Any] = field(default_factory=list)
+    #: the driver's largest lateness applying a step (wall seconds; a loaded machine)
+    late_s: float = 0.0
+    #: (simulated second, seconds): the first recorder's host clock jumps then (a fault)
+    clock_jump: tuple[float, float] | None = None
+
+    @property
+    def sim_interval_s(self) -> float:
+        return self.settings.interval_s * self.settings.speed
+
+    def sim_now(self) -> float:
+        return (time.time() - self.t0) * self.settings.speed
+
+    def wall_at(self, sim_s: float) -> float:
+        return self.t0 + sim_s / self.settings.speed
+
+    def recorder_config(self, **k8s_extra: Any) -> dict[str, Any]:
+        s = self.settings
+        service = self.world.service
+        return {
+            "cluster": self.cluster,
+            "db": self.db,
+            "listen": "127.0.0.1:0",
+            "shutdown_timeout_s": 20.0,
+            "spool": {"flush_interval_s": 0.05},
+            "sources": {
+                "k8s": {
+                    "api_server": self.world.api.url,
+                    "scope": "all",
+                    "watch": {
+                        "read_timeout_s": 3.0,
+                        "server_timeout_s": [20, 40],
+                        "connect_timeout_s": 2.0,
+                        "list_timeout_s": 10.0,
+                        "backoff": {"initial_s": 0.05, "max_s": 0.5},
+                    },
+                    **k8s_extra,
+                },
+                "kube-proxy": {
+                    "interval_s": s.interval_s,
+                    # a stalled machine must not pass for a hanging kube-proxy (wall seconds)
+                    "timeout_s": 1.0,
+                    # compared on the lab clock: simulated seconds, as the simulator's heartbeat_s
+                    "heartbeat_s": 60.0,
+                    "healthz_port": self.world.proxies.healthz_port,
+                },
+                "elbv2": {
+                    "target_groups": [{"arn": self.world.target_group, "service": service}],
+                    "endpoint": self.world.elb.url if self.world.elb else "",
+                    "region": REGION,
+                    "interval_s": s.interval_s,
+                    "heartbeat_s": 60.0,
+                    "max_backoff_s": 2.0,
+                },
+            },
+        }
+
+    def new_recorder(self, name: str = "recorder") -> RecorderProcess:
+        assert self.config_path is not None
+        jump = None
+        if self.clock_jump is not None and not self.recorders:
+            jump = (self.wall_at(self.clock_jump[0]), self.clock_jump[1])
+        spec = clock_spec(parse_time(self.scenario.start), self.t0, self.settings.speed, jump)
+        proc = RecorderProcess(
+            self.config_path,
+            self.workdir / f"{name}-{len(self.recorders)}.log",
+            recorder_env(spec, AWS_ENV),
+        )
+        self.recorders.append(proc)
+        return proc
+
+    def supervise(self, done: Any) -> None:
+        """Until `done` is set: restart a recorder that exited on its own 1 s later, as the
+        Deployment's restartPolicy Always does (noted: it is a finding, not a fault)."""
+        while not done.wait(0.2):
+            for proc in list(self.recorders):
+                if proc.crashed():
+                    proc.ended_by_lab = True  # handled: restart it once
+                    code = proc.proc.returncode if proc.proc else "?"
+                    self.notes.append(
+                        f"recorder pid {proc.pid} exited {code} at {self.sim_now():.1f} s "
+                        f"({proc.last_error()}); restarted 1 s later"
+                    )
+                    time.sleep(1.0)
+                    self.new_recorder("restarted").start()
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        self.config_path = self.workdir / "record.yaml"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+
+    def drive(
+        self,
+        steps: list[tuple[float, Observation]],
+        events: list[tuple[float, Callable[[], None]]] = (),  # type: ignore[assignment]
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Apply every step at its wall time, and run each fault event at its own."""
+        timeline: list[tuple[float, int, Any]] = [(at, 0, obs) for at, obs in steps]
+        timeline += [(at, 1, fn) for at, fn in events]
+        timeline.sort(key=lambda t: (t[0], t[1]))
+        shown = -1
+        for at, what, item in timeline:
+            delay = self.wall_at(at) - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            elif what == 0:
+                self.late_s = max(self.late_s, -delay)
+            if what == 0:
+                self.world.apply(item, at)
+            else:
+                item()
+            minute = int(at // 60)
+            if progress is not None and minute != shown:
+                shown = minute
+                progress(f"lab: simulated {at:6.1f} s of {self.scenario.duration_s:.0f} s")
+
+    def caught_up(self) -> bool:
+        """Every watch stream's committed checkpoint reached the fake apiserver's head."""
+        from gapwatch.recorder.errors import GapwatchError
+        from gapwatch.recorder.sources.k8s.storeio import load_resume_points
+        from gapwatch.recorder.store import make_engine
+
+        engine = make_engine(self.db)
+        try:
+            points = load_resume_points(engine, cluster=self.cluster)
+        except GapwatchError:
+            return False  # the store is down (a fault): not yet
+        finally:
+            engine.dispose()
+        head = str(self.world.api.rv)
+        return bool(points) and all(v == head for v in points.values())
+
+
+@contextmanager
+def open_lab(
+    settings: LabSettings, store: LabStore, progress: Callable[[str], None]
+) -> Iterator[Lab]:
+    """Simulate, make a database, start the fakes, write the recorder's configuration; yields
+    the Lab (no recorder started yet: the caller starts them, drives, and stops them)."""
+    scenario, result = simulate(settings)
+    workdir = Path(tempfile.mkdtemp(prefix="gapwatch-lab-", dir="/tmp"))
+    workdir.chmod(0o755)
+    rng = random.Random(settings.seed)
+    db = store.database()
+    gapwatch("db", "upgrade", "--db", db)
+    with LabWorld(scenario, rng, workdir) as world:
+        cluster = f"lab-{scenario.name}-s{settings.seed}-{uuid.uuid4().hex[:6]}"
+        lab = Lab(settings, scenario, result, world, db, workdir, cluster, pg_root=store.root)
+        lab.write_config(lab.recorder_config())
+        try:
+            yield lab
+        finally:
+            for proc in lab.recorders:
+                proc.kill()
+            if not settings.keep:
+                shutil.rmtree(workdir, True)
+
+
+def record_run(
+    lab: Lab,
+    events: list[tuple[float, Callable[[], None]]],
+    progress: Callable[[str], None],
+) -> None:
+    """Start one recorder, drive the whole script (and `events`), wait until everything the fakes
+    served is committed, and stop every recorder cleanly."""
+    import threading
+
+    start_recorders(lab, progress)
+    done = threading.Event()
+    watchdog = threading.Thread(target=lab.supervise, args=(done,), daemon=True)
+    watchdog.start()
+    try:
+        lab.drive(script_of(lab.result, lab.scenario.start), events, progress)
+        settle(lab, done)
+    finally:
+        done.set()
+        watchdog.join(10)
+
+
+def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
+    """Start the replicas with the simulation's first instant `lead_s` ahead, and make sure they
+    are recording (listed, signal handlers in place) before it: on a loaded machine a Python
+    process can take many seconds to start. When they are late, start them again with twice the
+    lead (before the first instant nothing exists to record, so nothing is lost or doubled)."""
+    lead = lab.settings.lead_s
+    for _attempt in range(4):
+        lab.t0 = time.time() + lead
+        fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
+        for proc in fresh:
+            proc.start()
+        deadline = lab.t0 - 0.2
+        while time.time() < deadline and not all(p.started() for p in fresh):
+            time.sleep(0.05)
+        if all(p.started() for p in fresh):
+            return
+        for proc in fresh:
+            proc.kill()
+        lab.recorders = [p for p in lab.recorders if p not in fresh]  # (the jump goes to the next)
+        lead *= 2
+        progress(f"lab: recorders not ready in time (a loaded machine); lead now {lead:.0f} s")
+    raise LabError(f"the recorders did not start in time, even with a lead of {lead:.0f} s")
+
+
+def settle(lab: Lab, supervising: Any) -> None:
+    """After the script: wait for the watch to catch up, give the samplers two more looks, stop
+    (`supervising`: the watchdog's flag, set before the final SIGTERMs)."""
+    for timer in lab.pending:
+        timer.join(120)
+    live = [p for p in lab.recorders if p.alive()]
+    if not live:
+        raise LabError("no recorder is running at the end of the script")
+    for proc in live:  # one restarted late must not be stopped before it can stop cleanly
+        wait_for(lambda p=proc: p.started() or not p.alive(), f"recorder pid {proc.pid}", 120)
+    wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
+    time.sleep(3 * lab.settings.interval_s + 0.5)
+    supervising.set()
+    for proc in lab.recorders:
+        if proc.crashed() or not proc.alive():
+            continue  # noted by the watchdog, or SIGKILLed by a fault
+        code = proc.stop()
+        if code != 0:  # a finding to report, not a reason to lose the run
+            lab.notes.append(
+                f"recorder pid {proc.pid} exited {code} on SIGTERM ({proc.last_error()})"
+            )
+
+
+def replaced(settings: LabSettings, **changes: Any) -> LabSettings:
+    return dataclasses.replace(settings, **changes)

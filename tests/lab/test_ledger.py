@@ -1,0 +1,65 @@
+"""The lab's accounting of transitions (recorder/lab/ledger.py), on literal histories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gapwatch.recorder.lab.fakes.fakestore import FakeStore
+from gapwatch.recorder.lab.ledger import count_states, expected_k8s
+
+
+def pod(name: str, phase: str, heartbeat: str = "t0") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "ns"},
+        "status": {
+            "phase": phase,
+            "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": heartbeat}],
+        },
+    }
+
+
+def test_every_change_is_expected_once() -> None:
+    fake = FakeStore()
+    a = fake.create("Pod", pod("a", "Pending"))
+    b = fake.update("Pod", pod("a", "Running"))
+    c = fake.delete("Pod", "ns", "a")
+    assert expected_k8s(fake.log) == {
+        ("Pod", "ns", "a", str(a), ""),
+        ("Pod", "ns", "a", str(b), ""),
+        ("Pod", "ns", "a", str(c), "DELETED"),
+    }
+
+
+def test_a_relist_gap_expects_only_each_objects_last_state() -> None:
+    fake = FakeStore()
+    first = fake.create("Pod", pod("a", "Pending"))
+    fake.update("Pod", pod("a", "Running"))  # inside the gap: collapsed
+    last = fake.update("Pod", pod("a", "Succeeded"))
+    fake.create("Pod", pod("b", "Pending"))
+    gone = fake.delete("Pod", "ns", "b")  # created and deleted inside the gap: never seen
+    expected = expected_k8s(fake.log, {"Pod": [(first, gone)]})
+    assert expected == {("Pod", "ns", "a", str(first), ""), ("Pod", "ns", "a", str(last), "")}
+
+
+def test_a_state_held_shorter_than_a_look_may_be_missed_a_longer_one_not() -> None:
+    changes = [(0.0, "n1", "ok"), (10.0, "n1", "down"), (10.5, "n1", "ok"), (20.0, "n1", "down")]
+    rows = [(0.2, "n1", "ok", True), (20.4, "n1", "down", True)]
+    result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
+    assert result.expected == 2  # the 0.5 s "down" is shorter than a look: "ok" throughout
+    assert result.lost == []
+    result = count_states(changes, rows[:1], bound_s=1.0, slack_s=0.5, end_s=30.0)
+    assert result.lost == ["n1 -> down at 20.0 s"]
+
+
+def test_a_change_stored_twice_is_a_duplicate_unless_both_replicas_saw_it() -> None:
+    changes = [(0.0, "n1", "ok"), (10.0, "n1", "down")]
+    rows = [
+        (0.2, "n1", "ok", True),
+        (10.3, "n1", "down", True),
+        (10.6, "n1", "down", True),  # the other replica, within one look
+        (15.0, "n1", "down", False),  # a heartbeat: not a transition
+        (25.0, "n1", "down", True),  # the same change again, long after: a duplicate
+    ]
+    result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
+    assert result.twice == ["n1 -> down again at 10.6 s"]
+    assert result.duplicated == ["n1 -> down again at 25.0 s"]

@@ -21,7 +21,7 @@ from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
-from gapwatch.replay.measure import Measured
+from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
 from gapwatch.replay.whatif import MIN_SAMPLES, LagBook, pod_lives, whatif, worst_lags
 
@@ -131,7 +131,7 @@ def advise(
     """Lags, recommended settings and the what-if windows left under them; `lb_reads`: the
     LB settings read from the log (replay.measure), which replace the assumed ones; `known`:
     the Service's measured lags and recorded windows, when the caller has them."""
-    lb = {k: m.value for k, m in (lb_reads or {}).items() if m.measured and m.value is not None}
+    lb = measured_values(lb_reads)
     if known is None:
         known = Recorded(lb=lb)
     elif lb_reads is not None:

@@ -21,6 +21,7 @@ from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.load import load_state
+from gapwatch.replay.measure import measured_values
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
@@ -209,8 +210,7 @@ def measurements(engine: Engine, service: ServiceRef) -> Measurements:
 
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:
     """The LB settings the log measured for the Service (name -> value; only measured ones)."""
-    found = measurements(engine, service).lb
-    return {k: m.value for k, m in found.items() if m.measured and m.value is not None}
+    return measured_values(measurements(engine, service).lb)
 
 
 def assumptions(engine: Engine) -> DetectSettings:

@@ -89,6 +89,13 @@ class Measured:
         return f"assumed (default {shown}, {self.source})"
 
 
+def measured_values(reads: Mapping[str, Measured] | None) -> dict[str, float]:
+    """Only the settings the log measured, name -> value (what what-if and advice replace the
+    assumed LB settings with)."""
+    found = (reads or {}).items()
+    return {k: m.value for k, m in found if m.measured and m.value is not None}
+
+
 def _number(raw: Any) -> float | None:
     if isinstance(raw, bool):
         return None

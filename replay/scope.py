@@ -42,7 +42,7 @@ from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.load import fold_stored
-from gapwatch.replay.measure import Measured
+from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.measure_store import measurements
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_known
@@ -110,8 +110,7 @@ class Scope:
     @property
     def lb(self) -> dict[str, float]:
         """The measured LB settings only (name -> value), as what-if takes them."""
-        found = self.lb_reads.items()
-        return {k: m.value for k, m in found if m.measured and m.value is not None}
+        return measured_values(self.lb_reads)
 
     @property
     def known(self) -> advise_mod.Recorded:

@@ -45,6 +45,7 @@ class DetectSettings:
     node_grace_s: float = 50.0
     clock_skew_s: float = 0.0
     clock_offset_max_s: float = 0.0
+    sync_span_s: float = 1.0
     min_measurements: int = 5
     #: "endpoint" | "node"; None: decided from the LB data
     ccm_mode: str | None = None
@@ -171,6 +172,14 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "sampled change's bounds widen by it on both sides)",
         "NTP keeps hosts within milliseconds: 0; set it for observers whose clocks are not "
         "synchronized (a postmortem from another team's logs)",
+    ),
+    Assumption(
+        "sync_span_s", "s",
+        "how long one kube-proxy rules sync may run: a sync that ended this long after a change "
+        "reached kube-proxy began after it (replay.syncs, from kube-proxy's own metrics)",
+        "kube-proxy starts a sync at most once per --iptables-min-sync-period (default 1 s, "
+        "kube-proxy command-line reference); large clusters should raise it to their measured "
+        "kubeproxy_sync_proxy_rules_duration_seconds",
     ),
     Assumption(
         "clock_offset_max_s", "s",

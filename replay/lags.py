@@ -94,7 +94,8 @@ def _synced(
     for at, up in changes:
         if at <= listed:
             continue
-        (step,) = programmed([Step(at, at, up, 0)], index, 0, window_us + 1, reach)
+        span = seconds_us(settings.sync_span_s)
+        (step,) = programmed([Step(at, at, up, 0)], index, 0, window_us + 1, reach, span_us=span)
         if step.latest > at + window_us:  # no look showed it done in time
             continue
         mid = (step.earliest + step.latest) / 2

@@ -180,7 +180,10 @@ def serves_signal(
     looks = index_looks(state.syncs.get((svc.cluster, node), []))
     # the scrapes' clock may be off like any observer's (clock_skew_s)
     reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
-    forwarding = tri_from_steps(programmed(fwd, looks, lo, lag_hi, reach), fwd_initial)
+    span = seconds_us(settings.sync_span_s)
+    forwarding = tri_from_steps(
+        programmed(fwd, looks, lo, lag_hi, reach, span_us=span), fwd_initial
+    )
     per_pod = constant(False)
     seen = [e.at_us for e in eps] if looks.looks else []
     for pod in local_pods(state, svc, node):

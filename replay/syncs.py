@@ -30,16 +30,13 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from gapwatch.replay.assumptions import DEFAULTS, seconds_us
 from gapwatch.replay.fold import SyncLook
 from gapwatch.replay.signals import Step
 
-#: How long one rules sync may run, at most: a sync that ENDED this long after a change reached
-#: kube-proxy began after it. kube-proxy starts a sync at most once per `--iptables-min-sync-
-#: period` (default 1 s, kube-proxy command-line reference) and logs a sync over that as slow
-#: (`SyncProxyRules complete` elapsed); large clusters should raise it with the measured
-#: `kubeproxy_sync_proxy_rules_duration_seconds`.
-SYNC_SPAN_S = 1.0
-SYNC_SPAN_US = int(SYNC_SPAN_S * 1_000_000)
+#: How long one rules sync may run, at most, by default (the named assumption `sync_span_s`,
+#: replay.assumptions, with its source).
+SYNC_SPAN_US = seconds_us(DEFAULTS.sync_span_s)
 #: How far a scrape's time may be from kube-proxy's clock when searching for a sync: a bound for
 #: the search only (a look that early is still examined), not for the result.
 CLOCKS_US = 60_000_000
@@ -103,18 +100,20 @@ def programmed(
     *,
     seen_in: Sequence[int] = (),
     within_us: int = 0,
+    span_us: int = SYNC_SPAN_US,
 ) -> list[Step]:
     """The changes `steps` as kube-proxy programmed them: `lo..hi` later (the assumption),
     narrowed by the node's metrics looks (module docstring); without looks exactly
     replay.signals.shifted. A change that reaches the EndpointSlice up to `within_us` later (a
-    Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any."""
+    Pod's) counts from the endpoints lane's next change in that span (`seen_in`), if any.
+    `span_us`: how long one sync may run (the `sync_span_s` assumption)."""
     ordered, times = looks if isinstance(looks, SyncIndex) else index_looks(looks)
     out: list[Step] = []
     for s in steps:
         earliest, latest = s.earliest + lo_us, s.latest + hi_us
         if ordered:
             arrived = _arrival(s.latest, seen_in, within_us, reach_us)
-            i = _done(ordered, times, arrived + reach_us + SYNC_SPAN_US)
+            i = _done(ordered, times, arrived + reach_us + span_us)
             end = len(ordered) if i is None else i
             waiting = _not_yet(ordered, end, s.earliest - reach_us, earliest)
             if waiting is not None:

@@ -146,8 +146,9 @@ def pod_serves(
     slice_us = seconds_us(settings.slice_lag_s)
     # the EndpointSlice follows the Pod within slice_us: kube-proxy gets the change that late
     synced = programmed(
-        fwd, looks, lo, hi + slice_us, reach_us, seen_in=eps_times, within_us=slice_us
-    )
+        fwd, looks, lo, hi + slice_us, reach_us, seen_in=eps_times, within_us=slice_us,
+        span_us=seconds_us(settings.sync_span_s),
+    )  # fmt: skip
     return t_and(tri_from_steps(synced, fwd_initial), tri_from_steps(up, up_initial))
 
 

@@ -6,11 +6,15 @@ are skipped on a laptop but FAIL under CI=true: CI must prove both backends.
 
 Each test that asks for `store_url` gets a brand-new, migrated database: on Postgres a
 `CREATE DATABASE ... TEMPLATE` copy of a migrated template (about 50 ms), on SQLite a new file.
+Every Postgres database a test made is dropped when the test ends (WITH (FORCE): a recorder thread
+a failed test left behind must not keep it), and the session's own server is deleted at the end:
+a full run used to leave about 2 GB of databases behind, enough to fill a small disk mid-run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -54,20 +58,24 @@ def pg_server() -> Iterator[str | None]:
         yield url
     finally:
         pgserver.stop(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server: str | None) -> str | None:
-    """Create (once) a migrated template database; return the server URL."""
+def pg_template(pg_server: str | None) -> Iterator[str | None]:
+    """Create (once) a migrated template database; yield the server URL; drop it at the end."""
     if pg_server is None:
-        return None
+        yield None
+        return
     with psycopg.connect(_admin_dsn(pg_server), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
         conn.execute(f"CREATE DATABASE {TEMPLATE}")
     engine = make_engine(str(make_url(pg_server).set(database=TEMPLATE)))
     upgrade(engine)
     engine.dispose()
-    return pg_server
+    yield pg_server
+    with psycopg.connect(_admin_dsn(pg_server), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
 def new_pg_database(server: str, *, migrated: bool = True) -> str:
@@ -81,6 +89,13 @@ def new_pg_database(server: str, *, migrated: bool = True) -> str:
     return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_pg_database(url: str) -> None:
+    """Drop a database `new_pg_database` made, even if a leftover connection still uses it."""
+    name = make_url(url).database
+    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def _require_pg(server: str | None) -> str:
     if server is None:
         reason = getattr(pytest, "gapwatch_pg_error", "no PostgreSQL server binaries found")
@@ -91,15 +106,19 @@ def _require_pg(server: str | None) -> str:
 
 
 @pytest.fixture
-def pg_url(pg_template: str | None) -> str:
-    """A fresh, migrated PostgreSQL database for this test."""
-    return new_pg_database(_require_pg(pg_template))
+def pg_url(pg_template: str | None) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test (dropped after it)."""
+    url = new_pg_database(_require_pg(pg_template))
+    yield url
+    drop_pg_database(url)
 
 
 @pytest.fixture
-def pg_empty_url(pg_template: str | None) -> str:
-    """A fresh, empty (unmigrated) PostgreSQL database for this test."""
-    return new_pg_database(_require_pg(pg_template), migrated=False)
+def pg_empty_url(pg_template: str | None) -> Iterator[str]:
+    """A fresh, empty (unmigrated) PostgreSQL database for this test (dropped after it)."""
+    url = new_pg_database(_require_pg(pg_template), migrated=False)
+    yield url
+    drop_pg_database(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

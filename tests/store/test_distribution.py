@@ -83,7 +83,7 @@ def test_every_unique_key_and_index_of_a_distributed_table_includes_cluster(pg_u
 
 @pytest.fixture(scope="module")
 def two_clusters(pg_template: str | None) -> Iterator[str]:
-    from tests.conftest import _require_pg, new_pg_database
+    from tests.conftest import _require_pg, drop_pg_database, new_pg_database
 
     url = new_pg_database(_require_pg(pg_template))
     engine = make_engine(url)
@@ -91,6 +91,7 @@ def two_clusters(pg_template: str | None) -> Iterator[str]:
         simulate_into(engine, "seed-3node", cluster)
     engine.dispose()
     yield url
+    drop_pg_database(url)
 
 
 @pytest.fixture(scope="module")

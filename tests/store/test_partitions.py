@@ -66,6 +66,10 @@ def test_an_object_change_seen_on_both_sides_of_midnight_is_stored_once(pg: Engi
     assert {p for p, _ in where_stored(fresh)} == {"events_p20261203"}
     with fresh.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM event_keys")).scalar() == len(after)
+    fresh.dispose()
+    from tests.conftest import drop_pg_database
+
+    drop_pg_database(fresh.url.render_as_string(hide_password=False))
 
 
 def another_store(engine: Engine) -> Engine:

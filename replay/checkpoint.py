@@ -19,13 +19,17 @@ Which Services a batch of facts touches (`touched`), read from the state after t
   access lines naming no Service: every Service of the namespace or cluster (as before);
 - every Service of a cluster whose cluster-wide values changed (`cluster_values`).
 
+What detection derives per Service (its end of data, LB mode, lag bounds: `FoldState.memo`) is
+kept across the fold for the Services the new facts left alone, so the cluster-wide values
+cost what changed too (replay.proxy keeps each lane's PTE evidence while the lane is as long).
+
 Without a checkpoint (a one-shot command) the refresh folds each touched Service's own facts
 from the start, as it always did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +40,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
-from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.fold import FoldState, Memo, fold, lb_facing
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
@@ -85,9 +89,47 @@ class Checkpoint:
                 {"a": self.event_id, "b": newest},
             )
         ]
-        fold(self.state, rows)
+        memo = self.state.memo
+        kept = _per_service(memo)
+        fold(self.state, rows)  # clears the memo
+        _restore(memo, kept, _unchanged(rows))
         self.event_id = newest
         return self.state, rows
+
+
+_PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+def _per_service(memo: Memo) -> dict[str, dict[Any, Any]]:
+    return {name: dict(getattr(memo, name)) for name in _PER_SERVICE}
+
+
+def _unchanged(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
+    """Whether nothing a Service's own derived values read came with `rows`: none of its own
+    facts, and no fact of its cluster that names no Service (a pod, a node, kube-proxy's
+    metrics, CloudTrail, ...)."""
+    own: set[ServiceRef] = set()
+    wide: set[str] = set()
+    for row in rows:
+        kind, cluster, ns, name = row[F.FACT], row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
+        if kind in _OWN and ns and name:
+            own.add(ServiceRef(cluster, ns, name))
+        else:
+            wide.add(cluster)
+    return lambda svc: svc not in own and svc.cluster not in wide
+
+
+def _restore(
+    memo: Memo, kept: dict[str, dict[Any, Any]], unchanged: Callable[[ServiceRef], bool]
+) -> None:
+    """Put back the per-Service values of the Services the new facts left alone (keys are the
+    Service or (Service, ...))."""
+    for name, values in kept.items():
+        target = getattr(memo, name)
+        for key, value in values.items():
+            svc = key if isinstance(key, ServiceRef) else key[0]
+            if unchanged(svc):
+                target[key] = value
 
 
 def cluster_values(state: FoldState, cluster: str, settings: DetectSettings) -> ClusterValues:

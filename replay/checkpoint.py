@@ -111,12 +111,20 @@ def _unchanged(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
     own: set[ServiceRef] = set()
     wide: set[str] = set()
     for row in rows:
-        kind, cluster, ns, name = row[F.FACT], row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
-        if kind in _OWN and ns and name:
-            own.add(ServiceRef(cluster, ns, name))
+        svc = _named(row)
+        if svc is not None:
+            own.add(svc)
         else:
-            wide.add(cluster)
+            wide.add(row[F.CLUSTER])
     return lambda svc: svc not in own and svc.cluster not in wide
+
+
+def _named(row: Sequence[Any]) -> ServiceRef | None:
+    """The Service a fact is about, when it names one (its own facts)."""
+    ns, name = row[F.NAMESPACE], row[F.NAME]
+    if row[F.FACT] in _OWN and ns and name:
+        return ServiceRef(row[F.CLUSTER], ns, name)
+    return None
 
 
 def _restore(
@@ -163,8 +171,9 @@ def touched(
     out: set[ServiceRef] = set()
     for row in rows:
         kind, cluster, ns, name = row[F.FACT], row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
-        if kind in _OWN and ns and name:
-            out.add(ServiceRef(cluster, ns, name))
+        svc = _named(row)
+        if svc is not None:
+            out.add(svc)
         elif kind == "pod":
             pods.add((cluster, ns or "", name or ""))
         elif kind == "node":

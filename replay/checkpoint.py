@@ -40,7 +40,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
-from gapwatch.replay.fold import FoldState, Memo, fold, lb_facing
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
@@ -63,10 +63,25 @@ class Checkpoint:
     state: FoldState | None = None
     #: per cluster, `cluster_values` as the last computation saw them
     values: dict[str, ClusterValues] = field(default_factory=dict)
+    #: per Service, `lane_versions` from before the last `advance` folded its rows
+    before: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
         self.values.clear()
+        self.before.clear()
+
+    def changed_nodes(self, state: FoldState, svc: ServiceRef) -> list[str] | None:
+        """The Service's nodes whose lane segments the last `advance` may have changed (None:
+        every node: the Service is new to the checkpoint, its first LB poll moved, or its
+        cluster has CloudTrail membership lanes)."""
+        before = self.before.get(svc)
+        if before is None or any(m.cluster == svc.cluster for m in state.members):
+            return None
+        after = lane_versions(state, svc)
+        if after[""] != before[""]:
+            return None
+        return sorted(n for n, v in after.items() if n and before.get(n) != v)
 
     def seed(self, url: str, event_id: int, state: FoldState) -> None:
         self.url, self.event_id, self.state = url, event_id, state
@@ -91,6 +106,7 @@ class Checkpoint:
         ]
         memo = self.state.memo
         kept = _per_service(memo)
+        self.before = {svc: lane_versions(self.state, svc) for svc in lb_facing(self.state)}
         fold(self.state, rows)  # clears the memo
         _restore(memo, kept, _unchanged(rows))
         self.event_id = newest
@@ -138,6 +154,28 @@ def _restore(
             svc = key if isinstance(key, ServiceRef) else key[0]
             if unchanged(svc):
                 target[key] = value
+
+
+def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
+    """Per node of the Service, the lengths of what its lane segments read (replay.segments:
+    endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
+    and under "" the Service's first LB poll: equal versions, equal segments."""
+    pods: dict[str, list[tuple[str, int]]] = {}
+    for pod, node in state.service_pods.get(svc, {}).items():
+        samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
+        pods.setdefault(node, []).append((pod, len(samples)))
+    probes = [state.probes[k] for k in PROBE_FACTS]
+    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    out: dict[str, tuple[Any, ...]] = {"": (min(polls, default=None),)}
+    for node in nodes_of(state, svc):
+        key = (svc, node)
+        out[node] = (
+            len(state.endpoints.get(key, ())),
+            *(len(p.get(key, ())) for p in probes),
+            len(state.nodes.get((svc.cluster, node), ())),
+            tuple(sorted(pods.get(node, ()))),
+        )
+    return out
 
 
 def cluster_values(state: FoldState, cluster: str, settings: DetectSettings) -> ClusterValues:

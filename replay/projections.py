@@ -105,9 +105,14 @@ def rollout_row(r: Rollout) -> dict[str, Any]:
 
 
 def _replace(
-    conn: Connection, svc: ServiceRef, settings: DetectSettings, state: FoldState | None = None
+    conn: Connection,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    state: FoldState | None = None,
+    nodes: Sequence[str] | None = None,
 ) -> None:
-    """Recompute the Service's rows from `state` (None: its own facts, folded from the start)."""
+    """Recompute the Service's rows from `state` (None: its own facts, folded from the start);
+    its lane segments only on `nodes` (None: every node)."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     for table in (replay_windows, replay_rollouts, replay_lags):
@@ -122,11 +127,15 @@ def _replace(
         delete_service(conn, svc)
         _forget_context(conn, svc)
         return
-    _write(conn, state, [svc], settings)
+    _write(conn, state, [svc], settings, nodes)
 
 
 def _write(
-    conn: Connection, state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings
+    conn: Connection,
+    state: FoldState,
+    services: Sequence[ServiceRef],
+    settings: DetectSettings,
+    nodes: Sequence[str] | None = None,
 ) -> None:
     windows, rollouts, lags = compute(state, services, settings)
     if windows:
@@ -154,8 +163,10 @@ def _write(
         _store_context(conn, context)
     with no_gc():
         for svc in services:
-            segs = segment_rows(lane_segments(state, svc, settings=settings))
-            stale, new = stale_and_new(conn, svc, segs)
+            if nodes is not None and not nodes:
+                continue  # no lane of any node changed
+            segs = segment_rows(lane_segments(state, svc, nodes, settings=settings))
+            stale, new = stale_and_new(conn, svc, segs, nodes)
             delete_ids(conn, stale)
             if new:
                 _bulk_insert(conn, replay_segments, new)
@@ -325,7 +336,8 @@ def _from_checkpoint(
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
         for svc in sorted(services):
-            _replace(conn, svc, settings, state)
+            nodes = None if fresh else checkpoint.changed_nodes(state, svc)
+            _replace(conn, svc, settings, state, nodes)
     except BaseException:
         checkpoint.forget()
         raise

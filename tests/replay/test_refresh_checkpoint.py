@@ -196,3 +196,27 @@ def test_a_changed_cluster_value_touches_every_service_of_the_cluster() -> None:
     stale = {b.CLUSTER: ("another verdict",)}
     assert touched(state, rows, stale, DEFAULTS) == {a, other}
     assert stale == values  # what the next refresh compares with
+
+
+def test_a_failed_refresh_forgets_the_checkpoint(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh's transaction rolls back; a state already holding its facts would be ahead of
+    the projections: the checkpoint is dropped and the next refresh builds it again."""
+    observations = _two_services("fails", seed=9)
+    half = len(observations) // 2
+    cp = Checkpoint()
+    _write_in(engine, [observations[:half]], cp)
+    EventWriter(engine, derive=write_facts).write(observations[half:])
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(projections, "_replace", broken)
+    with pytest.raises(RuntimeError):
+        projections.refresh(engine, checkpoint=cp)
+    assert cp.state is None
+    monkeypatch.undo()
+    assert projections.refresh(engine, checkpoint=cp) > 0
+    assert cp.state is not None
+    _equals_rebuild(engine)

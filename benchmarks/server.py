@@ -10,6 +10,7 @@ count and the load average (the machine may be shared).
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ def server(url: str | None) -> Iterator[str]:
         yield started
     finally:
         pgserver.stop(root)
+        shutil.rmtree(root, ignore_errors=True)  # its data directory: hundreds of MB a run
 
 
 def dsn(url: str) -> str:

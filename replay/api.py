@@ -20,6 +20,7 @@ from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.load import load_state
 from gapwatch.replay.measure import measured_values
 from gapwatch.replay.measure_store import Measurements
@@ -219,8 +220,9 @@ def assumptions(engine: Engine) -> DetectSettings:
         return projections.stored_settings(conn)
 
 
-def refresh(engine: Engine) -> int:
+def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     """Incremental projection update (facts caught up with the log first); returns the events
-    processed."""
+    processed. A long-running caller passes the same `checkpoint` every time (it holds the
+    whole store's fold state: new facts are folded into it, not history re-folded)."""
     catch_up(engine)
-    return projections.refresh(engine)
+    return projections.refresh(engine, checkpoint=checkpoint)

@@ -110,6 +110,11 @@ class Memo:
     pod_targets: set[LaneKey] = field(default_factory=set)
     #: observer clock offsets (replay.clocks): (cluster, observer, settings) -> microseconds
     clock: dict[tuple[str, str, DetectSettings], int] = field(default_factory=dict)
+    #: replay.proxy's PTE evidence per (Service, node, settle), with the lengths of the lanes it
+    #: read: the lanes only grow, so `clear` keeps it (an entry holds while they did not)
+    lane_pte: dict[tuple[ServiceRef, str, int], tuple[tuple[int, int, int], bool | None]] = field(
+        default_factory=dict
+    )
 
     def clear(self) -> None:
         self.horizon.clear()

@@ -39,10 +39,13 @@ _PG_TYPES = copy_types(facts_table, FACT_COLUMNS)
 
 
 def _where(
-    cluster: str | None, service: ServiceRef | None, after_id: int
+    cluster: str | None, service: ServiceRef | None, after_id: int, until_id: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     clauses = ["event_id > :after"]
     params: dict[str, Any] = {"after": after_id}
+    if until_id is not None:  # a refresh's checkpoint: up to the newest fact it saw
+        clauses.append("event_id <= :until")
+        params["until"] = until_id
     if cluster is not None:
         clauses.append("cluster = :cluster")
         params["cluster"] = cluster
@@ -150,9 +153,10 @@ def iter_facts(
     cluster: str | None = None,
     service: ServiceRef | None = None,
     after_id: int = 0,
+    until_id: int | None = None,
 ) -> Iterator[Sequence[Any]]:
     """Fact rows in (event_id, seq) order."""
-    where, params = _where(cluster, service, after_id)
+    where, params = _where(cluster, service, after_id, until_id)
     sql = f"SELECT {_COLS} FROM facts WHERE {where} ORDER BY event_id, seq"
     if conn.dialect.name == "postgresql":
         yield from _pg_rows(conn, sql, params)
@@ -166,15 +170,18 @@ def fold_stored(
     *,
     cluster: str | None = None,
     service: ServiceRef | None = None,
+    until_id: int | None = None,
 ) -> FoldState:
-    """Fold the stored facts (all, one cluster's or one Service's) into `state`.
+    """Fold the stored facts (all, one cluster's or one Service's; up to `until_id`) into
+    `state`.
 
     PostgreSQL: one COPY of the facts (one scan), parsed by Arrow; the probe/LB rows go to the
     fold as columns, the others as rows in event order."""
     with no_gc():
         if conn.dialect.name != "postgresql":
-            return fold(state, iter_facts(conn, cluster=cluster, service=service))
-        return _fold_pg(conn, state, cluster=cluster, service=service)
+            rows = iter_facts(conn, cluster=cluster, service=service, until_id=until_id)
+            return fold(state, rows)
+        return _fold_pg(conn, state, cluster=cluster, service=service, until_id=until_id)
 
 
 @contextmanager
@@ -191,9 +198,14 @@ def no_gc() -> Iterator[None]:
 
 
 def _fold_pg(
-    conn: Connection, state: FoldState, *, cluster: str | None, service: ServiceRef | None
+    conn: Connection,
+    state: FoldState,
+    *,
+    cluster: str | None,
+    service: ServiceRef | None,
+    until_id: int | None = None,
 ) -> FoldState:
-    where, params = _where(cluster, service, 0)
+    where, params = _where(cluster, service, 0, until_id)
     table = _copy_text(conn, f"SELECT {_COLS} FROM facts WHERE {where}", params, _FACT_TYPES)
     is_probe = pc.is_in(table["fact"], value_set=pa.array(PROBE_FACTS))
     others = table.filter(pc.invert(is_probe)).sort_by(

@@ -24,6 +24,7 @@ from gapwatch.replay.assumptions import (
     from_state,
     to_state,
 )
+from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
 from gapwatch.replay.group import failed_requests, group
@@ -103,8 +104,17 @@ def rollout_row(r: Rollout) -> dict[str, Any]:
     }
 
 
-def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> None:
-    state = fold_stored(conn, FoldState(), service=svc)
+def _replace(
+    conn: Connection,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    state: FoldState | None = None,
+    nodes: Sequence[str] | None = None,
+) -> None:
+    """Recompute the Service's rows from `state` (None: its own facts, folded from the start);
+    its lane segments only on `nodes` (None: every node)."""
+    if state is None:
+        state = fold_stored(conn, FoldState(), service=svc)
     for table in (replay_windows, replay_rollouts, replay_lags):
         conn.execute(
             delete(table).where(
@@ -117,11 +127,15 @@ def _replace(conn: Connection, svc: ServiceRef, settings: DetectSettings) -> Non
         delete_service(conn, svc)
         _forget_context(conn, svc)
         return
-    _write(conn, state, [svc], settings)
+    _write(conn, state, [svc], settings, nodes)
 
 
 def _write(
-    conn: Connection, state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings
+    conn: Connection,
+    state: FoldState,
+    services: Sequence[ServiceRef],
+    settings: DetectSettings,
+    nodes: Sequence[str] | None = None,
 ) -> None:
     windows, rollouts, lags = compute(state, services, settings)
     if windows:
@@ -149,8 +163,10 @@ def _write(
         _store_context(conn, context)
     with no_gc():
         for svc in services:
-            segs = segment_rows(lane_segments(state, svc, settings=settings))
-            stale, new = stale_and_new(conn, svc, segs)
+            if nodes is not None and not nodes:
+                continue  # no lane of any node changed
+            segs = segment_rows(lane_segments(state, svc, nodes, settings=settings))
+            stale, new = stale_and_new(conn, svc, segs, nodes)
             delete_ids(conn, stale)
             if new:
                 _bulk_insert(conn, replay_segments, new)
@@ -216,10 +232,17 @@ def _store_settings(conn: Connection, settings: DetectSettings) -> None:
 
 
 def rebuild(
-    engine: Engine, *, rederive: bool = False, settings: DetectSettings | None = None
+    engine: Engine,
+    *,
+    rederive: bool = False,
+    settings: DetectSettings | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> int:
     """Recompute every projection from scratch, under `settings` (None: the ones recorded, else
-    the defaults), and record them; returns the number of windows."""
+    the defaults), and record them; returns the number of windows. `checkpoint` (if given)
+    keeps the folded state for the next `refresh`."""
+    if checkpoint is not None:
+        checkpoint.forget()
     if rederive:
         rederive_facts(engine)
     with translate_errors(engine), engine.begin() as conn:
@@ -229,11 +252,16 @@ def rebuild(
         for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
             conn.execute(delete(table))
         _forget_context(conn)
-        state = fold_stored(conn, FoldState())
+        newest = _max_fact_event(conn)
+        state = fold_stored(conn, FoldState(), until_id=newest)
         services = lb_facing(state)
         _write(conn, state, services, settings)
         _store_context(conn, {scope.COMPLETE: 1})
-        _set_last(conn, _max_fact_event(conn))
+        _set_last(conn, newest)
+        if checkpoint is not None:
+            checkpoint.seed(str(engine.url), newest, state)
+            for cluster in sorted({s.cluster for s in services}):
+                checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
 
 
@@ -284,9 +312,41 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
     return events, direct
 
 
-def refresh(engine: Engine) -> int:
+def _from_checkpoint(
+    conn: Connection,
+    checkpoint: Checkpoint,
+    url: str,
+    newest: int,
+    affected: set[ServiceRef],
+    settings: DetectSettings,
+) -> None:
+    """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
+    SQL guess `affected`, namespace- and cluster-wide, when the state was built just now). A
+    failure forgets the state: the transaction rolls back, the state would be ahead of it."""
+    try:
+        fresh = checkpoint.state is None or checkpoint.url != url
+        state, rows = checkpoint.advance(conn, url, newest)
+        if fresh:
+            clusters = {s.cluster for s in affected}
+            services = {s for s in lb_facing(state) if s.cluster in clusters} | affected
+            for cluster in clusters:
+                checkpoint.values[cluster] = cluster_values(state, cluster, settings)
+        else:
+            services = touched(state, rows, checkpoint.values, settings)
+            # a Service no longer LB-facing (its Service object changed) loses its rows
+            services |= {s for s in affected if s not in set(lb_facing(state))}
+        for svc in sorted(services):
+            nodes = None if fresh else checkpoint.changed_nodes(state, svc)
+            _replace(conn, svc, settings, state, nodes)
+    except BaseException:
+        checkpoint.forget()
+        raise
+
+
+def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     """Bring the projections up to the newest facts, under the assumptions they were built with;
-    returns the events processed.
+    returns the events processed. With a `checkpoint` (replay.checkpoint) only the new facts
+    are folded, into the state it keeps, and only the Services they touch are recomputed.
 
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
@@ -305,8 +365,11 @@ def refresh(engine: Engine) -> int:
         settings = stored_settings(conn)
         if after == 0:
             _store_settings(conn, settings)
-        for svc in sorted(services):
-            _replace(conn, svc, settings)
+        if checkpoint is not None:
+            _from_checkpoint(conn, checkpoint, str(engine.url), newest, services, settings)
+        else:
+            for svc in sorted(services):
+                _replace(conn, svc, settings)
         if after == 0:  # every Service was computed: their context is all there
             _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)

@@ -65,26 +65,48 @@ def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings
 def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:
     """A NodePort that answers while the node's endpoints have only been serving-terminating
     for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or
-    serving-terminating that long, and are serving-terminating now: PTE off."""
+    serving-terminating that long, and are serving-terminating now: PTE off. Any lane's "on"
+    wins, else any lane's "off"."""
     verdict: bool | None = None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
-        if _forwards_without_ready(samples, state.probes["health"].get((svc, node), [])):
-            return True
+        health = state.probes["health"].get((svc, node), [])
         lane = state.endpoints.get((svc, node), [])
-        times = [e.at_us for e in lane]
-        for s in samples:
-            i = bisect_right(times, s.at_us) - 1
-            if i < 0 or lane[i].value != "serving-terminating":
-                continue
-            if s.value == "connected" and s.at_us - lane[i].at_us > settle_us:
-                return True
-            if s.value == "timeout":
-                while i > 0 and lane[i - 1].value in ("ready", "serving-terminating"):
-                    i -= 1
-                if s.at_us - lane[i].at_us > settle_us:
-                    verdict = False
+        # the lanes only grow: a lane whose three lists kept their lengths keeps its verdict
+        key, size = (svc, node, settle_us), (len(samples), len(health), len(lane))
+        known = state.memo.lane_pte.get(key)
+        if known is not None and known[0] == size:
+            found = known[1]
+        else:
+            found = _lane_evidence(samples, health, lane, settle_us)
+            state.memo.lane_pte[key] = (size, found)
+        if found:
+            return True
+        if found is False:
+            verdict = False
+    return verdict
+
+
+def _lane_evidence(
+    samples: list[Sample], health: list[Sample], lane: list[Sample], settle_us: int
+) -> bool | None:
+    """One (Service, node)'s PTE evidence (see _pte_evidence)."""
+    if _forwards_without_ready(samples, health):
+        return True
+    verdict: bool | None = None
+    times = [e.at_us for e in lane]
+    for s in samples:
+        i = bisect_right(times, s.at_us) - 1
+        if i < 0 or lane[i].value != "serving-terminating":
+            continue
+        if s.value == "connected" and s.at_us - lane[i].at_us > settle_us:
+            return True
+        if s.value == "timeout":
+            while i > 0 and lane[i - 1].value in ("ready", "serving-terminating"):
+                i -= 1
+            if s.at_us - lane[i].at_us > settle_us:
+                verdict = False
     return verdict
 
 

@@ -60,17 +60,25 @@ def delete_service(conn: Connection, svc: ServiceRef) -> None:
 
 
 def stale_and_new(
-    conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]
+    conn: Connection,
+    svc: ServiceRef,
+    rows: Sequence[tuple[Any, ...]],
+    nodes: Sequence[str] | None = None,
 ) -> tuple[list[int], list[dict[str, Any]]]:
-    """What replacing the Service's stored rows by `rows` takes: the ids of stored rows not in
-    `rows`, and the rows not stored yet. New facts mostly add segments at the end of some lanes
-    (and close the open one), so a refresh rewrites those instead of the Service's history."""
+    """What replacing the Service's stored rows (of `nodes`; None: all) by `rows` takes: the ids
+    of stored rows not in `rows`, and the rows not stored yet. New facts mostly add segments at
+    the end of some lanes (and close the open one), so a refresh rewrites those instead of the
+    Service's history."""
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (f"SELECT id, {', '.join(COLUMNS)} FROM replay_segments "
            f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
+    params: list[str] = [svc.cluster, svc.namespace, svc.name]
+    if nodes is not None:
+        sql += f" AND node IN ({', '.join([mark] * len(nodes))})"
+        params += nodes
     cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:  # the driver's plain tuples: this runs on every refresh of every touched Service
-        cursor.execute(sql, (svc.cluster, svc.namespace, svc.name))
+        cursor.execute(sql, params)
         stored = {tuple(r[1:]): r[0] for r in cursor.fetchall()}
     finally:
         cursor.close()

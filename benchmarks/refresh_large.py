@@ -1,0 +1,191 @@
+"""Incremental refresh on the `large` demo store: its own next events, Pods and Nodes included.
+
+    benchmarks/refresh_large.py [--backend sqlite|postgres|both] [--pg URL] [--repeat 3]
+
+The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gateway Service on
+300 nodes, a simulated day) is read, never written. A work store gets its facts up to a cut
+(the first `--events` window after 1,000,000 that holds Pod and Node facts); then, in one run:
+
+- full rebuild of the work store's projections (what a refresh is compared with), which also
+  seeds the refresh checkpoint (replay.checkpoint), as a long-running process keeps it;
+- `--repeat` rounds: the store's own next `--events` events' facts are inserted (as the facts
+  projector writes them: the write is not timed) and `projections.refresh` continues from the
+  checkpoint, timed;
+- one round of the same without a checkpoint (a one-shot command's refresh), timed;
+- a second rebuild, timed, whose rows must equal the refreshed ones (checked).
+
+PostgreSQL: a throwaway server with its default durability unless `--pg` names one. The work
+store (a SQLite file or a database) is removed at the end. Prints medians, the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from sqlalchemy import Engine, text
+
+from benchmarks.large_store import DEFAULT_CACHE, key
+from benchmarks.server import drop_db, dsn, fresh_db, machine, server
+from gapwatch.dashboard.demo import LARGE_SCENARIO
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.replay import projections
+from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.facts import FACT_COLUMNS
+from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_segments, replay_windows
+
+_COLS = ", ".join(FACT_COLUMNS)
+TABLES = (replay_windows, replay_rollouts, replay_lags, replay_segments)
+
+
+def pick_cut(src: sqlite3.Connection, events: int, after: int = 1_000_000) -> int:
+    """The first event id past `after`, on an `events` boundary, whose next `events` events
+    hold Pod and Node facts."""
+    row = src.execute(
+        "SELECT min(event_id / ?) FROM (SELECT event_id FROM facts WHERE event_id > ? "
+        "AND fact = 'node') n WHERE EXISTS (SELECT 1 FROM facts p WHERE p.fact = 'pod' "
+        "AND p.event_id / ? = n.event_id / ?)",
+        (events, after, events, events),
+    ).fetchone()
+    if row[0] is None:
+        sys.exit(f"no window of {events} events past {after} holds Pod and Node facts")
+    return int(row[0]) * events
+
+
+def mix(src: sqlite3.Connection, lo: int, hi: int) -> str:
+    rows = src.execute(
+        "SELECT fact, count(DISTINCT event_id) FROM facts WHERE event_id > ? AND event_id <= ? "
+        "GROUP BY fact ORDER BY 2 DESC",
+        (lo, hi),
+    ).fetchall()
+    return ", ".join(f"{n} {fact}" for fact, n in rows)
+
+
+def _rows(src: sqlite3.Connection, lo: int, hi: int) -> Iterator[tuple[object, ...]]:
+    yield from src.execute(
+        f"SELECT {_COLS} FROM facts WHERE event_id > ? AND event_id <= ? ORDER BY event_id, seq",
+        (lo, hi),
+    )
+
+
+def copy_facts(engine: Engine, source: Path, src: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Facts of the events (lo, hi] from the store into the work store."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
+            raw.execute(
+                f"INSERT INTO facts ({_COLS}) SELECT {_COLS} FROM src.facts "
+                "WHERE event_id > ? AND event_id <= ?",
+                (lo, hi),
+            )
+        with engine.begin() as conn:
+            conn.connection.driver_connection.execute("DETACH DATABASE src")  # type: ignore[union-attr]
+        return
+    with psycopg.connect(dsn(str(engine.url.render_as_string(hide_password=False)))) as pg:
+        with pg.cursor() as cur, cur.copy(f"COPY facts ({_COLS}) FROM STDIN") as copy:
+            for row in _rows(src, lo, hi):
+                copy.write_row(row)
+        pg.execute("ANALYZE facts")
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every projection row but its surrogate id, sorted."""
+    out = {}
+    with engine.connect() as conn:
+        for table in TABLES:
+            cols = ", ".join(c.name for c in table.columns if c.name != "id")
+            query = text(f"SELECT {cols} FROM {table.name} ORDER BY {cols}")
+            out[table.name] = [tuple(r) for r in conn.execute(query)]
+    return out
+
+
+@contextmanager
+def work_store(backend: str, pg: str | None) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="gapwatch-refresh-", dir="/tmp") as tmp:
+            yield f"sqlite:///{tmp}/work.db"
+        return
+    with server(pg) as running:
+        url = fresh_db(running)
+        try:
+            print(f"[postgres] {machine(url)}")
+            yield url
+        finally:
+            drop_db(url)
+
+
+def run(backend: str, source: Path, args: argparse.Namespace) -> None:
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    cut = pick_cut(src, args.events)
+    with work_store(backend, args.pg) as url:
+        engine = make_engine(url)
+        upgrade(engine)  # the SQLite file is new (fresh_db migrated the database)
+        started = time.perf_counter()
+        copy_facts(engine, source, src, 0, cut)
+        print(f"[{backend}] work store: facts of events 1..{cut} in "
+              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+        checkpoint = Checkpoint()
+        started = time.perf_counter()
+        projections.rebuild(engine, checkpoint=checkpoint)
+        rebuilds = [time.perf_counter() - started]
+        refreshes: list[float] = []
+        at = cut
+        for _ in range(args.repeat):
+            copy_facts(engine, source, src, at, at + args.events)
+            started = time.perf_counter()
+            done = projections.refresh(engine, checkpoint=checkpoint)
+            refreshes.append(time.perf_counter() - started)
+            print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
+                  f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms, "
+                  f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+            at += args.events
+        copy_facts(engine, source, src, at, at + args.events)
+        started = time.perf_counter()
+        projections.refresh(engine)
+        one_shot = time.perf_counter() - started
+        at += args.events
+        refreshed = snapshot(engine)
+        started = time.perf_counter()
+        projections.rebuild(engine)
+        rebuilds.append(time.perf_counter() - started)
+        same = snapshot(engine) == refreshed
+        engine.dispose()
+    print(f"[{backend}] full rebuild: {[round(x, 1) for x in rebuilds]} s; refresh from the "
+          f"checkpoint: median {statistics.median(refreshes) * 1000:.0f} ms "
+          f"{[round(x * 1000) for x in refreshes]}; without a checkpoint (one-shot): "
+          f"{one_shot:.1f} s; refreshed rows == rebuilt rows: {same}; "
+          f"load {os.getloadavg()}")  # fmt: skip
+    if not same:
+        sys.exit(f"[{backend}] the refreshed projections differ from a rebuild")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--pg", help="a PostgreSQL server URL (default: a throwaway one)")
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args()
+    source = args.cache / f"{key(LARGE_SCENARIO[0], 1)}.db"
+    if not source.exists():
+        sys.exit(f"{source}: build it first (benchmarks/large_store.py, benchmarks/dashboard.py)")
+    for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
+        run(backend, source, args)
+
+
+if __name__ == "__main__":
+    main()

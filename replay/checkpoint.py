@@ -1,0 +1,244 @@
+"""The fold state a refresh continues from, and which Services the new facts touch.
+
+A process that refreshes the projections again and again (the dashboard, the recorder, a
+benchmark) keeps a `Checkpoint`: every stored fact folded, up to a fact event id. The next
+refresh folds only the facts above that id into it (folding in chunks equals folding at once,
+tests/replay/test_fold_properties.py) and recomputes the touched Services from it, so the fold
+costs what arrived, not what history holds. The state is the whole store's, as `rebuild` folds
+it, so the values detection derives across a cluster (ProxyTerminatingEndpoints as the probes
+show it, the observers' clock offsets) are the rebuild's too.
+
+Which Services a batch of facts touches (`touched`), read from the state after the fold:
+
+- a Service's own facts (slices, probes, targets, Events, the Service, access lines naming it);
+- a Pod: the Services whose EndpointSlices named that pod (replay uses a pod only through
+  them: `FoldState.service_pods`); a Node: the Services with a lane on that node
+  (`context.nodes_of`), unless the cluster ties CloudTrail calls or access-log lines to nodes
+  by instance id or address (then every Service of the cluster, as a Node fact may re-tie them);
+- kube-proxy's metrics (`sync`), CloudTrail calls (`member`), API requests and workloads, and
+  access lines naming no Service: every Service of the namespace or cluster (as before);
+- every Service of a cluster whose cluster-wide values changed (`cluster_values`).
+
+What detection derives per Service (its end of data, LB mode, lag bounds: `FoldState.memo`) is
+kept across the fold for the Services the new facts left alone, so the cluster-wide values
+cost what changed too (replay.proxy keeps each lane's PTE evidence while the lane is as long).
+
+Without a checkpoint (a one-shot command) the refresh folds each touched Service's own facts
+from the start, as it always did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gapwatch.replay import factrow as F
+from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.clocks import OBSERVERS, clock_offset
+from gapwatch.replay.context import nodes_of
+from gapwatch.replay.facts import FACT_COLUMNS
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
+from gapwatch.replay.load import fold_stored
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.proxy import pte_known
+
+_COLS = ", ".join(FACT_COLUMNS)
+#: facts that name their Service (namespace and name)
+_OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access"})
+#: facts that may concern any Service of their namespace (with one) or cluster (without)
+_WIDE = frozenset({"workload", "member", "sync", "apireq", "access"})
+
+ClusterValues = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """The store's facts folded up to `event_id` (every fact of every Service)."""
+
+    url: str = ""
+    event_id: int = 0
+    state: FoldState | None = None
+    #: per cluster, `cluster_values` as the last computation saw them
+    values: dict[str, ClusterValues] = field(default_factory=dict)
+    #: per Service, `lane_versions` from before the last `advance` folded its rows
+    before: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        self.url, self.event_id, self.state = "", 0, None
+        self.values.clear()
+        self.before.clear()
+
+    def changed_nodes(self, state: FoldState, svc: ServiceRef) -> list[str] | None:
+        """The Service's nodes whose lane segments the last `advance` may have changed (None:
+        every node: the Service is new to the checkpoint, its first LB poll moved, or its
+        cluster has CloudTrail membership lanes)."""
+        before = self.before.get(svc)
+        if before is None or any(m.cluster == svc.cluster for m in state.members):
+            return None
+        after = lane_versions(state, svc)
+        if after[""] != before[""]:
+            return None
+        return sorted(n for n, v in after.items() if n and before.get(n) != v)
+
+    def seed(self, url: str, event_id: int, state: FoldState) -> None:
+        self.url, self.event_id, self.state = url, event_id, state
+        self.values.clear()
+
+    def advance(self, conn: Connection, url: str, newest: int) -> tuple[FoldState, list[Any]]:
+        """The state with every fact up to `newest` folded in, and the fact rows that were
+        new to it (all of them, on a first call: the state is built from scratch)."""
+        if self.state is None or self.url != url or self.event_id > newest:
+            state = fold_stored(conn, FoldState(), until_id=newest)
+            self.seed(url, newest, state)
+            return state, []
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    f"SELECT {_COLS} FROM facts WHERE event_id > :a AND event_id <= :b "
+                    "ORDER BY event_id, seq"
+                ),
+                {"a": self.event_id, "b": newest},
+            )
+        ]
+        memo = self.state.memo
+        kept = _per_service(memo)
+        self.before = {svc: lane_versions(self.state, svc) for svc in lb_facing(self.state)}
+        fold(self.state, rows)  # clears the memo
+        _restore(memo, kept, _unchanged(rows))
+        self.event_id = newest
+        return self.state, rows
+
+
+_PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+def _per_service(memo: Memo) -> dict[str, dict[Any, Any]]:
+    return {name: dict(getattr(memo, name)) for name in _PER_SERVICE}
+
+
+def _unchanged(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
+    """Whether nothing a Service's own derived values read came with `rows`: none of its own
+    facts, and no fact of its cluster that names no Service (a pod, a node, kube-proxy's
+    metrics, CloudTrail, ...)."""
+    own: set[ServiceRef] = set()
+    wide: set[str] = set()
+    for row in rows:
+        svc = _named(row)
+        if svc is not None:
+            own.add(svc)
+        else:
+            wide.add(row[F.CLUSTER])
+    return lambda svc: svc not in own and svc.cluster not in wide
+
+
+def _named(row: Sequence[Any]) -> ServiceRef | None:
+    """The Service a fact is about, when it names one (its own facts)."""
+    ns, name = row[F.NAMESPACE], row[F.NAME]
+    if row[F.FACT] in _OWN and ns and name:
+        return ServiceRef(row[F.CLUSTER], ns, name)
+    return None
+
+
+def _restore(
+    memo: Memo, kept: dict[str, dict[Any, Any]], unchanged: Callable[[ServiceRef], bool]
+) -> None:
+    """Put back the per-Service values of the Services the new facts left alone (keys are the
+    Service or (Service, ...))."""
+    for name, values in kept.items():
+        target = getattr(memo, name)
+        for key, value in values.items():
+            svc = key if isinstance(key, ServiceRef) else key[0]
+            if unchanged(svc):
+                target[key] = value
+
+
+def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
+    """Per node of the Service, the lengths of what its lane segments read (replay.segments:
+    endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
+    and under "" the Service's first LB poll: equal versions, equal segments."""
+    pods: dict[str, list[tuple[str, int]]] = {}
+    for pod, node in state.service_pods.get(svc, {}).items():
+        samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
+        pods.setdefault(node, []).append((pod, len(samples)))
+    probes = [state.probes[k] for k in PROBE_FACTS]
+    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    out: dict[str, tuple[Any, ...]] = {"": (min(polls, default=None),)}
+    for node in nodes_of(state, svc):
+        key = (svc, node)
+        out[node] = (
+            len(state.endpoints.get(key, ())),
+            *(len(p.get(key, ())) for p in probes),
+            len(state.nodes.get((svc.cluster, node), ())),
+            tuple(sorted(pods.get(node, ()))),
+        )
+    return out
+
+
+def cluster_values(state: FoldState, cluster: str, settings: DetectSettings) -> ClusterValues:
+    """What detection derives from every Service of a cluster at once: ProxyTerminatingEndpoints
+    as the probes showed it and each observer's clock offset."""
+    clocks = tuple(clock_offset(state, cluster, o, settings) for o in sorted(OBSERVERS))
+    return (pte_known(state, cluster, settings), *clocks)
+
+
+def _ties_by_address(state: FoldState, cluster: str) -> bool:
+    """CloudTrail targets or access-log lines of the cluster are tied to nodes by a Node's
+    instance id or address: a Node fact may re-tie them."""
+    return any(m.cluster == cluster for m in state.members) or any(
+        svc.cluster == cluster for svc, _node in state.access
+    )
+
+
+def touched(
+    state: FoldState,
+    rows: Iterable[Sequence[Any]],
+    before: dict[str, ClusterValues],
+    settings: DetectSettings,
+) -> set[ServiceRef]:
+    """The LB-facing Services whose projections the new fact `rows` (already folded into
+    `state`) may change; `before` holds the cluster values from before them (updated)."""
+    facing = lb_facing(state)
+    pods: set[tuple[str, str, str]] = set()
+    nodes: set[tuple[str, str]] = set()
+    namespaces: set[tuple[str, str]] = set()
+    clusters: set[str] = set()
+    out: set[ServiceRef] = set()
+    for row in rows:
+        kind, cluster, ns, name = row[F.FACT], row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
+        svc = _named(row)
+        if svc is not None:
+            out.add(svc)
+        elif kind == "pod":
+            pods.add((cluster, ns or "", name or ""))
+        elif kind == "node":
+            nodes.add((cluster, name or ""))
+        elif kind in _WIDE and ns:
+            namespaces.add((cluster, ns))
+        elif kind in _WIDE:
+            clusters.add(cluster)
+    for cluster, _node in nodes:
+        if _ties_by_address(state, cluster):
+            clusters.add(cluster)
+    for cluster in {s.cluster for s in out} | {c for c, *_ in pods} | {c for c, _n in nodes}:
+        now = cluster_values(state, cluster, settings)
+        if before.get(cluster) != now:
+            clusters.add(cluster)
+        before[cluster] = now
+    out.update(
+        svc
+        for svc in facing
+        if svc.cluster in clusters
+        or (svc.cluster, svc.namespace) in namespaces
+        or _names_pod(state, svc, pods)
+        or (nodes and any((svc.cluster, n) in nodes for n in nodes_of(state, svc)))
+    )
+    return out
+
+
+def _names_pod(state: FoldState, svc: ServiceRef, pods: set[tuple[str, str, str]]) -> bool:
+    known = state.service_pods.get(svc, {})
+    return any(c == svc.cluster and n == svc.namespace and p in known for c, n, p in pods)

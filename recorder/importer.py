@@ -9,7 +9,7 @@ to a temporary file for the two passes). Batches end at `batch_size` lines or `b
 bytes of input, whichever comes first, so memory does not grow with line length. The next
 batch of a file (not of standard input) is parsed in a thread while this one is written
 (recorder/readahead.py), and replay's facts are derived by the writer's projector after each
-batch commits: they are there on return.
+batch commits, in a thread while the next batch is written: they are there on return.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def import_files(
                 error = LineError(item.file, item.raw.number, f"not stored: {reason}")
                 _reject(report, sink, error, item.raw)
 
-        writer = EventWriter(engine, derive=derive, on_quarantine=quarantined)
+        writer = EventWriter(engine, derive=derive, on_quarantine=quarantined, overlap=True)
         goods = _good(paths, report, sink, on_bytes if not strict else None, read=read)
         batches = _batches(goods, batch_size, batch_bytes)
         # Not from standard input: a read-ahead thread blocked on a pipe holds stdin's lock, and
@@ -177,6 +177,7 @@ def import_files(
         for batch in batches if "-" in paths else read_ahead(batches):
             current = {id(item.obs): item for item in batch}
             report.written.add(writer.write([item.obs for item in batch]))
+        report.written.add(writer.finish())  # the last batch's facts, before we answer
         return report
     finally:
         if spooled is not None:

@@ -22,7 +22,10 @@ realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices
 The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
 (each round against that round's COPY: steadier on a shared machine), the facts stored and the
-runs.
+runs. Then the CPU each path spent per row, in this process (every thread) and in the server
+(benchmarks/cpu.py; local servers only), medians: on a loaded machine the wall-clock ratio
+follows the load, the CPU ratio does not (it is the ratio an otherwise idle machine with a core
+for each side could not beat).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from sqlalchemy.orm import Session, registry
 
+from benchmarks.cpu import Meter
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 from gapwatch.recorder.importer import import_files
@@ -173,15 +177,19 @@ def main() -> None:
         "naive (ORM, commit per row)": (naive_n, lambda url: naive(url, observations[:naive_n])),
     }
     times: dict[str, list[float]] = {label: [] for label in paths}
+    cpu: dict[str, list[tuple[float, float | None]]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
+        meter = Meter(dsn(base))
         for _ in range(args.repeat):
             for label, (_count, run) in paths.items():
                 url = fresh_db(base)
                 try:
+                    meter.start()
                     times[label].append(run(url))
+                    cpu[label].append(meter.stop())
                     facts[label] = facts_count(url)
                 finally:
                     drop_db(url)
@@ -203,6 +211,28 @@ def main() -> None:
             f"{label:<42}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
             f"{facts[label]:>8,}  {runs}"
         )
+    print_cpu(paths, cpu)
+
+
+def print_cpu(
+    paths: dict[str, tuple[int, Callable[[str], float]]],
+    cpu: dict[str, list[tuple[float, float | None]]],
+) -> None:
+    """CPU per row, client and server, medians of the runs; the ratio of totals to COPY's."""
+    per_row: dict[str, tuple[float, float | None]] = {}
+    for label, (count, _run) in paths.items():
+        client = statistics.median(c for c, _s in cpu[label]) / count * 1e6
+        servers = [s for _c, s in cpu[label] if s is not None]
+        per_row[label] = (client, statistics.median(servers) / count * 1e6 if servers else None)
+    copy_client, copy_server = per_row["raw COPY (write_row), the baseline"]
+    print(f"\n{'CPU per row (us), medians':<42}{'client':>10}{'server':>9}{'total':>9}  COPY/total")
+    for label, (client, server_us) in per_row.items():
+        if server_us is None or copy_server is None:
+            print(f"{label:<42}{client:>10.1f}{'n/a':>9}")
+            continue
+        total = client + server_us
+        ratio = (copy_client + copy_server) / total
+        print(f"{label:<42}{client:>10.1f}{server_us:>9.1f}{total:>9.1f}  {ratio:>9.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,18 @@ before a run and `Meter.stop()` after it give (client, server) CPU seconds.
 
 The server's share is read from /proc: the postmaster's own time and that of its exited
 children (backends of closed connections are reaped into its cumulative time), plus its live
-children (backends, WAL writer, checkpointer). Asynchronous work (a checkpoint) may land in a
-neighbouring run. A server that is not local, or whose processes cannot be read, gives None.
+children (backends, WAL writer, checkpointer). A backend's time moves to the postmaster only
+once it has exited and been reaped, so both ends wait (a few seconds at most) until no client
+backend is left: the runs close their connections. Asynchronous work (a checkpoint) may still
+land in a neighbouring run. A server that is not local, or whose processes cannot be read, gives
+None.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import time
 from pathlib import Path
 
 import psycopg
@@ -50,16 +54,35 @@ def postmaster_pid(dsn: str) -> int | None:
     return pid
 
 
+def _children(pid: int) -> list[str]:
+    return [e for e in os.listdir("/proc") if e.isdigit() and _parent(e) == pid]
+
+
+def _settle(pid: int, timeout_s: float = 10.0) -> None:
+    """Wait until the server has no client backend left (each closed connection reaped)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        clients = 0
+        for child in _children(pid):
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            clients += b"(" in command or b"[local]" in command  # "... 127.0.0.1(port) idle"
+        if not clients:
+            return
+        time.sleep(0.02)
+
+
 def server_seconds(pid: int) -> float:
     """CPU seconds of the server so far: the postmaster, its reaped and its live children."""
     own, reaped = _times(pid)
     total = own + reaped
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _parent(entry) == pid:
-            try:
-                total += _times(int(entry))[0]
-            except OSError:  # ended meanwhile: its time is in `reaped` next time
-                continue
+    for entry in _children(pid):
+        try:
+            total += _times(int(entry))[0]
+        except OSError:  # ended meanwhile: its time is in `reaped` next time
+            continue
     return total
 
 
@@ -77,7 +100,10 @@ class Meter:
         self._at = (0.0, 0.0)
 
     def _now(self) -> tuple[float, float]:
-        return client_seconds(), server_seconds(self.pid) if self.pid is not None else 0.0
+        if self.pid is None:
+            return client_seconds(), 0.0
+        _settle(self.pid)
+        return client_seconds(), server_seconds(self.pid)
 
     def start(self) -> None:
         self._at = self._now()

@@ -22,10 +22,10 @@ realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices
 The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
 (each round against that round's COPY: steadier on a shared machine), the facts stored and the
-runs. Then the CPU each path spent per row, in this process (every thread) and in the server
-(benchmarks/cpu.py; local servers only), medians: on a loaded machine the wall-clock ratio
-follows the load, the CPU ratio does not (it is the ratio an otherwise idle machine with a core
-for each side could not beat).
+runs. Then the CPU this process (every thread: parsing, deriving, writing) spent per row on each
+path, medians: on a loaded machine wall-clock ratios follow the load, this does not. (The
+server's share was tried from /proc, the postmaster's reaped children, and came out erratic:
+not printed.)
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -46,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from sqlalchemy.orm import Session, registry
 
-from benchmarks.cpu import Meter
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 from gapwatch.recorder.importer import import_files
@@ -177,19 +177,18 @@ def main() -> None:
         "naive (ORM, commit per row)": (naive_n, lambda url: naive(url, observations[:naive_n])),
     }
     times: dict[str, list[float]] = {label: [] for label in paths}
-    cpu: dict[str, list[tuple[float, float | None]]] = {label: [] for label in paths}
+    cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
-        meter = Meter(dsn(base))
         for _ in range(args.repeat):
             for label, (_count, run) in paths.items():
                 url = fresh_db(base)
                 try:
-                    meter.start()
+                    before = client_cpu()
                     times[label].append(run(url))
-                    cpu[label].append(meter.stop())
+                    cpu[label].append(client_cpu() - before)
                     facts[label] = facts_count(url)
                 finally:
                     drop_db(url)
@@ -214,25 +213,19 @@ def main() -> None:
     print_cpu(paths, cpu)
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process so far, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def print_cpu(
-    paths: dict[str, tuple[int, Callable[[str], float]]],
-    cpu: dict[str, list[tuple[float, float | None]]],
+    paths: dict[str, tuple[int, Callable[[str], float]]], cpu: dict[str, list[float]]
 ) -> None:
-    """CPU per row, client and server, medians of the runs; the ratio of totals to COPY's."""
-    per_row: dict[str, tuple[float, float | None]] = {}
+    """This process's CPU per row on each path, median of the runs."""
+    print(f"\n{'client CPU per row (us), median':<42}{'us':>10}")
     for label, (count, _run) in paths.items():
-        client = statistics.median(c for c, _s in cpu[label]) / count * 1e6
-        servers = [s for _c, s in cpu[label] if s is not None]
-        per_row[label] = (client, statistics.median(servers) / count * 1e6 if servers else None)
-    copy_client, copy_server = per_row["raw COPY (write_row), the baseline"]
-    print(f"\n{'CPU per row (us), medians':<42}{'client':>10}{'server':>9}{'total':>9}  COPY/total")
-    for label, (client, server_us) in per_row.items():
-        if server_us is None or copy_server is None:
-            print(f"{label:<42}{client:>10.1f}{'n/a':>9}")
-            continue
-        total = client + server_us
-        ratio = (copy_client + copy_server) / total
-        print(f"{label:<42}{client:>10.1f}{server_us:>9.1f}{total:>9.1f}  {ratio:>9.2f}x")
+        print(f"{label:<42}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":

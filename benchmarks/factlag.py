@@ -5,12 +5,14 @@
 Without --pg (or GAPWATCH_BENCH_PG) a throwaway PostgreSQL 15 with DEFAULT durability is started
 (benchmarks/server.py). Observations are the realistic mix (benchmarks/observations.py), written
 in batches of --batch on a fixed schedule of --rate events/s (a batch late on the schedule is
-written at once: the achieved rate is printed beside the target). Two modes, each on a fresh
+written at once: the achieved rate is printed beside the target). Three modes, each on a fresh
 database:
 
 - inline: the recorder's writer (`EventWriter(derive=write_facts)`): after each commit the
   writer's own projector derives the batch's facts from memory; lag = facts commit - events
   commit.
+- overlapped: the same writer with `overlap=True` (what `gapwatch import` and `write_all` use):
+  each batch's facts are derived in a thread while the next batch is written.
 - follower: a log-only writer (`no_derive`, one NOTIFY per batch) and, in another process, the
   recorder's projector task (`recorder.follow.follow`) woken by NOTIFY, reading the events back;
   lag = the follower's commit covering the event - the event's commit (same machine clock).
@@ -119,9 +121,11 @@ def lags(commits: list[tuple[float, int, int]], marks: Marks) -> list[float]:
     return sorted(out)
 
 
-def inline(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
+def inline(
+    url: str, args: argparse.Namespace, *, overlap: bool = False
+) -> tuple[list[float], float]:
     engine = make_engine(url)
-    writer = EventWriter(engine, derive=write_facts)
+    writer = EventWriter(engine, derive=write_facts, overlap=overlap)
     projector = TimedProjector(engine, write_facts)
     projector.marks = []
     writer.projector = projector
@@ -131,10 +135,23 @@ def inline(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
         committed.append(time.time())
         return EventWriter._project(projector, rows)
 
-    writer._project = project  # type: ignore[method-assign]
+    def hand_over(projector: Projector, rows: Rows) -> int:  # the same, overlapped
+        committed.append(time.time())
+        return handed(projector, rows)
+
+    handed = writer._hand_over
+    if overlap:
+        writer._hand_over = hand_over  # type: ignore[method-assign]
+    else:
+        writer._project = project  # type: ignore[method-assign]
     commits, achieved = paced_write(writer, args.rate, args.seconds, args.batch, committed)
+    writer.finish()  # the last batch's facts (paced_write's rate is taken before)
     engine.dispose()
     return lags(commits, projector.marks), achieved
+
+
+def overlapped(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
+    return inline(url, args, overlap=True)
 
 
 def follower(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
@@ -167,13 +184,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--pg", default=os.environ.get("GAPWATCH_BENCH_PG"))
+    parser.add_argument(
+        "--mode", action="append", choices=["inline", "overlapped", "follower"],
+        help="run only this mode (repeatable; default: all three)",
+    )  # fmt: skip
     args = parser.parse_args()
     with server(args.pg) as base:
         print(machine(base))
         for label, mode in (
             ("inline (writer's projector)", inline),
+            ("overlapped (projector thread)", overlapped),
             ("follower (NOTIFY)", follower),
         ):
+            if args.mode and label.split()[0] not in args.mode:
+                continue
             url = fresh_db(base)
             try:
                 values, achieved = mode(url, args)

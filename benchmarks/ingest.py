@@ -22,7 +22,10 @@ realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices
 The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
 (each round against that round's COPY: steadier on a shared machine), the facts stored and the
-runs.
+runs. Then the CPU this process (every thread: parsing, deriving, writing) spent per row on each
+path, medians: on a loaded machine wall-clock ratios follow the load, this does not. (The
+server's share was tried from /proc, the postmaster's reaped children, and came out erratic:
+not printed.)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -173,6 +177,7 @@ def main() -> None:
         "naive (ORM, commit per row)": (naive_n, lambda url: naive(url, observations[:naive_n])),
     }
     times: dict[str, list[float]] = {label: [] for label in paths}
+    cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
     with server(args.pg) as base:
         print(machine(base))
@@ -181,7 +186,9 @@ def main() -> None:
             for label, (_count, run) in paths.items():
                 url = fresh_db(base)
                 try:
+                    before = client_cpu()
                     times[label].append(run(url))
+                    cpu[label].append(client_cpu() - before)
                     facts[label] = facts_count(url)
                 finally:
                     drop_db(url)
@@ -203,6 +210,22 @@ def main() -> None:
             f"{label:<42}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
             f"{facts[label]:>8,}  {runs}"
         )
+    print_cpu(paths, cpu)
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process so far, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def print_cpu(
+    paths: dict[str, tuple[int, Callable[[str], float]]], cpu: dict[str, list[float]]
+) -> None:
+    """This process's CPU per row on each path, median of the runs."""
+    print(f"\n{'client CPU per row (us), median':<42}{'us':>10}")
+    for label, (count, _run) in paths.items():
+        print(f"{label:<42}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ After the commit, the batch's new rows (still in memory) go to the projector
 (recorder/projector.py), which derives replay's facts in its own transaction and moves its
 position: a bug in a derivation can never roll back ingestion, and a projector that fell behind
 (a crash between the two commits, a store error) is caught up from the log by id later.
+With `overlap=True` (PostgreSQL; `gapwatch import` and `write_all` use it) the projection of a
+batch runs in a thread while the next batch is prepared, copied and committed: the server stores
+events while Python derives facts, and each waits less for the other. One projection at most is
+in flight (memory stays bounded, batches are projected in id order); `finish()` waits for it,
+and `write_all` calls it, so the facts are there when the write returns.
 
 SQLite: one transaction per batch of `INSERT ... ON CONFLICT DO NOTHING`.
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -244,11 +250,14 @@ class EventWriter:
         derive: Derive,
         notify: bool = True,
         on_quarantine: Callable[[Observation, str], None] | None = None,
+        overlap: bool = False,
     ) -> None:
         """`derive` writes what is derived from the new rows: replay.facts.write_facts (the
         narrow rows replay reads) on every ingest path, `no_derive` for the raw log only. It is
         required: the recorder does not import replay, so the caller composes the two.
-        `on_quarantine` hears of each observation quarantined (as given, and why)."""
+        `on_quarantine` hears of each observation quarantined (as given, and why).
+        `overlap` projects each batch in a thread while the next one is written (PostgreSQL
+        only; see the module docstring): call `finish()` before relying on the facts."""
         self.engine = engine
         self.on_quarantine = on_quarantine
         self.notify = notify
@@ -256,6 +265,11 @@ class EventWriter:
         self.projector = None if derive is no_derive else Projector(engine, derive)
         self.dialect = engine.dialect.name
         self._staging_batches_left = 0
+        # SQLite's one database lock would make the projection and the next batch take turns
+        self._can_overlap = self.dialect == "postgresql" and self.projector is not None
+        self.overlap = overlap and self._can_overlap
+        self._projecting: Future[int] | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def write(
         self, observations: Iterable[Observation], checkpoints: Sequence[Checkpoint] = ()
@@ -327,8 +341,35 @@ class EventWriter:
                 new_rows = self._new_rows(conn, before, batch, inserted)
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
-        underived = self._project(derive, new_rows) if derive is not None and new_rows else 0
+        underived = 0
+        if derive is not None and new_rows:
+            project = self._hand_over if self.overlap else self._project
+            underived = project(derive, new_rows)
         return WriteResult(offered=len(batch), inserted=inserted, underived=underived)
+
+    def _hand_over(self, projector: Projector, rows: list[tuple[int, Observation]]) -> int:
+        """Start projecting `rows` in the thread once the previous projection is done; returns
+        what that previous one stepped over."""
+        underived = self._wait_projection()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projector")
+        self._projecting = self._pool.submit(self._project, projector, rows)
+        return underived
+
+    def _wait_projection(self) -> int:
+        running, self._projecting = self._projecting, None
+        return running.result() if running is not None else 0
+
+    def finish(self) -> WriteResult:
+        """Wait for the projection in flight (overlap): the facts of every batch written are
+        stored (or the projector stays behind on a store error, as without overlap). Returns
+        the events it stepped over as `underived`."""
+        try:
+            return WriteResult(underived=self._wait_projection())
+        finally:
+            if self._pool is not None:  # its thread ends; a later overlap starts another
+                self._pool.shutdown()
+                self._pool = None
 
     @staticmethod
     def _project(projector: Projector, rows: list[tuple[int, Observation]]) -> int:
@@ -350,13 +391,21 @@ class EventWriter:
         """Stream any number of observations through in batches; memory stays flat."""
         total = WriteResult()
         iterator = iter(observations)
-        while True:
-            result = self.write(islice(iterator, batch_size))
-            if not result.offered:
-                return total
-            total.add(result)
-            if on_batch is not None:
-                on_batch(result)
+        # overlapped whenever it can be: the facts are waited for before returning anyway
+        given, self.overlap = self.overlap, self._can_overlap
+        try:
+            while True:
+                result = self.write(islice(iterator, batch_size))
+                if not result.offered:
+                    break
+                total.add(result)
+                if on_batch is not None:
+                    on_batch(result)
+        finally:
+            self.overlap = given
+            finished = self.finish()
+        total.add(finished)
+        return total
 
     @staticmethod
     def _max_id(conn: Connection) -> int:

@@ -152,7 +152,14 @@ def serves_signal(
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
         unseen = excursions(
-            state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known, status_us,
+            state,
+            svc,
+            node,
+            nodeport,
+            lambda v: v != "connected",
+            lag_hi,
+            known,
+            status_us,
             unseen_within,
         )
         serves = t_and(tri_from_steps(steps, True), exists)
@@ -176,8 +183,7 @@ def serves_signal(
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         unseen = excursions(
-            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us,
-            unseen_within,
+            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us, unseen_within
         )
         return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)

@@ -173,3 +173,35 @@ def test_the_lb_fails_open_when_every_target_is_unhealthy() -> None:
     assert window.node == "n2" and window.certain
     assert (window.start_earliest_us, window.start_latest_us) == (us(19), us(20))
     assert (window.end_earliest_us, window.end_latest_us) == (us(39), us(40))
+
+
+def test_an_unseen_gap_under_pte_is_shorter_than_the_probe_period() -> None:
+    # kube-proxy 1.29 (PTE always on). p1 terminates at 20 s and is replaced by p2; the health
+    # check says 503 from 20.5 s and 200 again at 22.5 s (still 503 at 21.5 s), before the
+    # watch shows p2 ready (23 s). p1 was seen gone at 24 s: it may have died before p2 was
+    # programmed, a gap the NodePort probe (every second, always connected) did not see. That
+    # gap is shorter than a probe period: it ends by the 200 and starts after the last 503
+    # less a period; before, the whole excursion (20 s to p2's return plus the assumed lag)
+    # was a possible window.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        health(1, None, "n1", 1),
+        target(1, None, "n1", "healthy", "ADDED"),
+        pod(20, "p1", "n1", "terminating", deleted_at=20),
+        eps(20, [("p1", "n1", "terminating")]),
+        health(20.5, 19.5, "n1", 0),
+        pod(21, "p2", "n1", "ready", revision="bbb"),
+        health(22.5, 21.5, "n1", 1),
+        eps(23, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        pod(24, "p1", "n1", "gone", deleted_at=20),
+        eps(24, [("p2", "n1", "ready")]),
+    ]
+    obs += [nodeport(t, t - 1 if t > 1 else None, "n1", "connected") for t in range(1, 61)]
+    obs.sort(key=lambda o: o.observed_at)
+    settings = DetectSettings(proxy_lag_max_s=2.0)
+    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)
+    assert not window.certain
+    assert (window.start_earliest_us, window.end_latest_us) == (us(20.5), us(22.5))

@@ -146,8 +146,10 @@ def serves_signal(
     period = seconds_us(probe_period(state, svc))
     reach = max(seconds_us(settings.watch_skew_s), period)
     # an unseen gap is shorter than the probe period, on the prober's clock (which may be off)
+    # against Pod and EndpointSlice changes seen by the watch (up to the watch skew late)
     offset = clock_offset(state, svc.cluster, observer_of("health"), settings)
     unseen_within = period + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
+    unseen_within += seconds_us(settings.watch_skew_s)
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)

@@ -82,7 +82,7 @@ def excursions(
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
     if not pte_on:
-        return ready
+        return _shorter_than(ready, hi_us, period_us)
     deaths = death_ranges(state, svc, node)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     kept = []
@@ -99,6 +99,22 @@ def excursions(
                 kept.append(iv._replace(start=start, end=end))
     serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
     return union(sorted(kept), serving)
+
+
+def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:
+    """Ready-set excursions [loss, return + lag] whose gap no probe saw: kube-proxy closed at
+    or after the loss and opened after the return, and the gap was shorter than `period_us`
+    (the probe period, with the watch skew and clock allowances; 0: unknown), so it opened
+    less than that before the return was seen."""
+    if not period_us:
+        return periods
+    out = []
+    for iv in periods:
+        back = iv.end - hi_us if iv.end < HI else iv.start
+        start = max(iv.start, back - period_us)
+        if start < iv.end:
+            out.append(iv._replace(start=start))
+    return out
 
 
 def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:

@@ -34,13 +34,16 @@ def classify(
     until_us: int | None = None,
     look_ahead: bool = True,
     deaths: list[int] | None = None,
+    lb_opened: bool = False,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
     EndpointSlice change seen up to the watch skew late (False: it is kube-proxy closing,
     whose cause was seen before it). `deaths`: for an unproven window that opens with F's fall
     (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
-    (replay.unseen.pod_deaths)."""
+    (replay.unseen.pod_deaths). `lb_opened`: the LB's routing began after kube-proxy surely
+    stopped serving (R's rise is the later one at the latest instants the samples allow), so
+    the window opened with the LB, not with the pods that stopped before it."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -57,7 +60,11 @@ def classify(
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
         return "pod-gone-before-deregistered"
-    if since_us is not None and _pods_stopped_first(lanes_, alive, since_us, at_us, skew):
+    if (
+        not lb_opened
+        and since_us is not None
+        and _pods_stopped_first(lanes_, alive, since_us, at_us, skew)
+    ):
         return "pod-gone-before-deregistered"
     if (
         deaths is not None
@@ -245,8 +252,12 @@ def windows_from(
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
-        if not sure:
+        if sure:
+            rose = _rose_by(lanes_.routed, cand.start, start_latest)
+            lb_opened = rose > _fell_by(lanes_.serves, cand.start, start_latest)
+        else:
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
+            lb_opened = False
         out.append(
             Window(
                 service=svc,
@@ -264,6 +275,7 @@ def windows_from(
                     end,
                     look,
                     None if sure or look else pod_deaths(state, svc, node),
+                    lb_opened,
                 ),
                 start_us=start,
                 end_us=finish,

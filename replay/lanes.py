@@ -143,12 +143,26 @@ def serves_signal(
     known = pte_sure(state, svc.cluster, node, settings)
     status_us = seconds_us(settings.pod_status_s)
     nodeport = observed(state, "nodeport", svc, node, settings)
-    reach = max(seconds_us(settings.watch_skew_s), seconds_us(probe_period(state, svc)))
+    period = seconds_us(probe_period(state, svc))
+    reach = max(seconds_us(settings.watch_skew_s), period)
+    # an unseen gap is shorter than the probe period, on the prober's clock (which may be off)
+    # against Pod and EndpointSlice changes seen by the watch (up to the watch skew late)
+    offset = clock_offset(state, svc.cluster, observer_of("health"), settings)
+    unseen_within = period + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
+    unseen_within += seconds_us(settings.watch_skew_s)
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
         unseen = excursions(
-            state, svc, node, nodeport, lambda v: v != "connected", lag_hi, known, status_us
+            state,
+            svc,
+            node,
+            nodeport,
+            lambda v: v != "connected",
+            lag_hi,
+            known,
+            status_us,
+            unseen_within,
         )
         serves = t_and(tri_from_steps(steps, True), exists)
         return _minus_definite(serves, unseen), True, nodeport
@@ -171,7 +185,7 @@ def serves_signal(
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         unseen = excursions(
-            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us
+            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us, unseen_within
         )
         return _minus_definite(t_and(serves, exists), unseen), True, health
     listed = listed_at(state, svc)

@@ -71,39 +71,79 @@ def excursions(
     hi_us: int,
     pte_on: bool,
     pod_status_us: int,
+    period_us: int = 0,
 ) -> list[Iv]:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
     kube-proxy keeps forwarding to serving-terminating endpoints: a ready-set excursion only
-    hides a gap when a local pod died during it (before its replacement was programmed)."""
+    hides a gap when a local pod died during it (before its replacement was programmed); that
+    gap opens at the death and, unseen by a lane looked at every `period_us` (its measured
+    sampling interval; 0: unknown), closes less than one period after the death was seen."""
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
     if not pte_on:
-        return ready
-    deaths = pod_deaths(state, svc, node)
+        return _shorter_than(ready, hi_us, period_us)
+    deaths = death_ranges(state, svc, node)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     kept = []
     for iv in ready:
-        end = _programmed(health, iv.start, iv.end - hi_us, iv.end)
-        i = bisect_left(deaths, iv.start)
-        if i < len(deaths) and deaths[i] <= end + pod_status_us:
-            kept.append(iv._replace(end=end))
+        end, before = _programmed(health, iv.start, iv.end)
+        dead = [d for d in deaths if iv.start <= d[1] <= end + pod_status_us]
+        if dead:
+            start = max(iv.start, min(d[0] for d in dead))
+            if period_us:
+                # it ends when the return is programmed, after the health check's last 503
+                start = max(start, before - period_us)
+                end = min(end, max(d[1] for d in dead) + period_us)
+            if start < end:
+                kept.append(iv._replace(start=start, end=end))
     serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
     return union(sorted(kept), serving)
 
 
-def _programmed(health: Sequence[Sample], down: int, up: int, end: int) -> int:
+def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:
+    """Ready-set excursions [loss, return + lag] whose gap no probe saw: kube-proxy closed at
+    or after the loss and opened after the return, and the gap was shorter than `period_us`
+    (the probe period, with the watch skew and clock allowances; 0: unknown), so it opened
+    less than that before the return was seen."""
+    if not period_us:
+        return periods
+    out = []
+    for iv in periods:
+        back = iv.end - hi_us if iv.end < HI else iv.start
+        start = max(iv.start, back - period_us)
+        if start < iv.end:
+            out.append(iv._replace(start=start))
+    return out
+
+
+def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:
     """When kube-proxy surely had the returned ready endpoint: the health check answered 503
-    after the loss (it synced the loss) and then 200 from the return on; else `end`."""
+    after the loss (it synced the loss) and then 200 (a ready local endpoint again, even
+    before the watch showed the return: the EndpointSlice may be seen late); else `end`.
+    Second: the last look before that still saw it missing (`down` when unknown)."""
     synced_loss = False
     for s in health:
         if s.at_us >= end:
             break
         if s.value != "200" and s.at_us >= down:
             synced_loss = True
-        elif s.value == "200" and synced_loss and s.at_us >= up:
-            return s.at_us
-    return end
+        elif s.value == "200" and synced_loss:
+            return s.at_us, s.prev_us if s.prev_us is not None else down
+    return end, down
+
+
+def death_ranges(state: FoldState, svc: ServiceRef, node: str) -> list[tuple[int, int]]:
+    """When a local pod that was up stopped: after the last update that saw it up and by the
+    update that says so (no assumed status lag: the kubelet's report can be late)."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        up_at: int | None = None
+        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+            if up_at is not None and p.state in ("gone", "pending"):
+                out.append((up_at, p.at_us))
+            up_at = p.at_us if p.state in ("ready", "terminating") else None
+    return sorted(out)
 
 
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:

@@ -166,11 +166,12 @@ def test_randomized_scenarios_development_subset() -> None:
     assert len(total.missed) <= total.truth // 20
     assert total.matched > 20 and len(total.wrong_class) <= total.matched // 20
     # every window holding one true window, uncertain ones too (classed where they can have
-    # opened): at least 90 % right (50 of 54 today); uncertain windows with no true window at
-    # most a quarter of those reported (18 of 77 today)
+    # opened): at least 90 % right (56 of 61 today); uncertain windows with no true window at
+    # most a fifth of those reported (13 of 79 today; 18 of 77 before an unseen gap under PTE
+    # was bounded by the probe period)
     right = sum(n for (t, got), n in total.confusion_any.items() if t == got)
     assert right * 10 >= sum(total.confusion_any.values()) * 9
-    assert total.uncertain_false * 4 <= total.found
+    assert total.uncertain_false * 5 <= total.found
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,9 @@ def test_a_prober_behind_the_recorder_is_estimated_and_corrected() -> None:
     # without the estimate the windows are placed 4 s early and most miss their true one;
     # shifted, and widened by as much, every true window is inside the bounds
     raw = _windows(_rollouts(-4.0), DEFAULTS)
-    assert len(raw) == CYCLES and _covered(raw) < CYCLES // 2
+    # (uncorrected, the last 503s come before the last return: an excursion no sample saw,
+    # possible from a probe period before that return; it may add an uncertain window)
+    assert len(raw) >= CYCLES and _covered(raw) < CYCLES // 2
     fixed = _windows(_rollouts(-4.0))
     assert len(fixed) == CYCLES and _covered(fixed) == CYCLES
     # a synchronized prober: every window certain, classed, inside its bounds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
@@ -134,9 +136,15 @@ def test_a_probe_answer_describes_when_it_was_sent() -> None:
     assert (window.start_earliest_us, window.start_latest_us) == (us(20.5), us(21))
 
 
-def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
-    # The probe looked at 0 s and 60 s and saw "connected" both times, but the endpoints show
-    # the node had no ready endpoint from 30 to 32 s: kube-proxy may have closed unseen.
+@pytest.mark.parametrize(("last_look", "opened"), [(1, 30), (59, 30.5)])
+def test_an_excursion_between_two_samples_is_reported_as_possible(
+    last_look: float, opened: float
+) -> None:
+    # The probe saw "connected" at 1 s and 60 s, but the endpoints show the node had no ready
+    # endpoint from 30 to 32 s: kube-proxy may have closed unseen. Looked at only at 1 s and
+    # 60 s, the gap may have opened at the loss (30 s). Looked at every second (the sample
+    # names its previous look 59 s), a gap no look saw was shorter than that period plus the
+    # watch skew (0.5 s), and kube-proxy opened only after the return (32 s): from 30.5 s.
     obs = [
         service(0),
         node(0, "n1", version="v1.25.0"),
@@ -145,14 +153,16 @@ def test_an_excursion_between_two_samples_is_reported_as_possible() -> None:
         eps(1, [("p1", "n1", "ready")]),
         eps(30, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
         eps(32, [("p2", "n1", "ready")]),
-        nodeport(60, 59, "n1", "connected"),
+        nodeport(60, last_look, "n1", "connected"),
     ]
     # one lag measurement is too few to replace the assumed bound, stated here: 2 s
     settings = DetectSettings(proxy_lag_max_s=2.0)
     (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     assert not window.certain
-    assert window.start_earliest_us == us(30)
-    assert window.end_latest_us == us(34)  # back at 32 s plus the assumed 2 s kube-proxy lag
+    assert window.start_earliest_us == us(opened)
+    # back at 32 s plus the kube-proxy lag: the assumed 2 s, or wider with a 59 s probe period
+    # (a lag measured from it may be half a period longer)
+    assert window.end_latest_us == us(34) if last_look == 59 else window.end_latest_us > us(34)
 
 
 def test_the_lb_fails_open_when_every_target_is_unhealthy() -> None:
@@ -173,3 +183,35 @@ def test_the_lb_fails_open_when_every_target_is_unhealthy() -> None:
     assert window.node == "n2" and window.certain
     assert (window.start_earliest_us, window.start_latest_us) == (us(19), us(20))
     assert (window.end_earliest_us, window.end_latest_us) == (us(39), us(40))
+
+
+def test_an_unseen_gap_under_pte_is_shorter_than_the_probe_period() -> None:
+    # kube-proxy 1.29 (PTE always on). p1 terminates at 20 s and is replaced by p2; the health
+    # check says 503 from 20.5 s and 200 again at 23 s (still 503 at 22 s), before the watch
+    # shows p2 ready (23.5 s). p1 was seen gone at 24 s: it may have died before p2 was
+    # programmed, a gap the NodePort probe (every second, always connected) did not see. That
+    # gap is shorter than a probe period (plus 0.5 s of watch skew): it ends by the 200 and
+    # starts after the last 503 less that; before, the whole excursion (20 s to p2's return
+    # plus the assumed lag) was a possible window.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        health(1, None, "n1", 1),
+        target(1, None, "n1", "healthy", "ADDED"),
+        pod(20, "p1", "n1", "terminating", deleted_at=20),
+        eps(20, [("p1", "n1", "terminating")]),
+        health(20.5, 19.5, "n1", 0),
+        pod(21, "p2", "n1", "ready", revision="bbb"),
+        health(23, 22, "n1", 1),
+        eps(23.5, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        pod(24, "p1", "n1", "gone", deleted_at=20),
+        eps(24, [("p2", "n1", "ready")]),
+    ]
+    obs += [nodeport(t, t - 1 if t > 1 else None, "n1", "connected") for t in range(1, 61)]
+    obs.sort(key=lambda o: o.observed_at)
+    settings = DetectSettings(proxy_lag_max_s=2.0)
+    (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)
+    assert not window.certain
+    assert (window.start_earliest_us, window.end_latest_us) == (us(20.5), us(23))

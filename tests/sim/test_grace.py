@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from gapwatch.recorder.sim import Simulation, load_scenario
 from tests.replay.accuracy import Report, compare
 
@@ -87,13 +85,11 @@ def test_replay_holds_the_truth_under_grace_shutdown() -> None:
     assert (total.missed, total.false) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detector (i13-accuracy's rules): with grace deletion on tencent-clb (PTE on), a new "
-    "pod's registered-before-forwarding window on the node whose old pod's deletion was held is "
-    "classed pod-gone-before-deregistered (seeds 4 and 25)",
-)
 def test_classes_right_when_deletions_are_held() -> None:
+    # Grace deletion holds the old pod's deletion: it leaves between two LB polls, the LB
+    # re-registers the node for the new pod after kube-proxy surely stopped serving. That
+    # window opens with the LB (R's rise is the later change), so it is the new pod's
+    # registered-before-forwarding, not the old pod's pod-gone (seeds 4 and 25 once were).
     overrides = {
         "ccm.grace_deletion": True,
         "events": [

@@ -9,6 +9,9 @@ wires it into the recorder's commands through recorder.cliutil.Wiring).
 
 One row per fact; what the generic columns hold depends on `fact` (full table in docs/sql.md):
 
+- slice, pod and node facts: src_us is when the API server wrote the object's version, to the
+  second (replay.owntime: the newest managedFields time; None without managedFields or for a
+  DELETED), not the observation's source_time.
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names (comma-separated).
@@ -58,6 +61,7 @@ from sqlalchemy import Connection
 from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time, to_micros, to_micros_or_none
+from gapwatch.replay.owntime import write_stamp_us
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
@@ -451,6 +455,10 @@ def _api_request(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
     ]
 
 
+#: Facts whose src_us is the write stamp of the object's version (replay.owntime): the lanes
+#: they feed are bounded by it, so a late watch does not move them.
+_WRITE_STAMPED = frozenset({"slice", "pod", "node"})
+
 _EXTRACTORS = {
     "EndpointSlice": ("slice", _slice),
     "Pod": ("pod", _pod),
@@ -491,6 +499,9 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "node": obs.node,
         "state": None,
     }
+    if fact in _WRITE_STAMPED:
+        # the API server's time of this version's write (replay.owntime), not source_time
+        base["src_us"] = write_stamp_us(obs.op, obs.payload)
     rows = extract(obs, base)
     return [Fact(**_typed(dict(row, seq=i))) for i, row in enumerate(rows)]
 

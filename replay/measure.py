@@ -8,6 +8,9 @@ Two quantities the log can measure directly, where detection would otherwise ass
   `CreateTargetGroup` / `ModifyTargetGroupAttributes` records (`TargetChange`). A setting is
   configuration, not a distribution: one read is exact; the newest read wins, and a setting that
   changed during the recording says so (`values`);
+- **the watch skew detection allows** (`watch_skew`, used by replay.detect per Service): where
+  EndpointSlices, Pods and Nodes carry their write times (replay.owntime), how late their lane
+  times can lie after the change (at most the stamp's 1 s resolution, however late the watch);
 - **the watch delay**: observer time minus the API server's own time of the same change, for
   objects created while the recorder watched (`creationTimestamp` of an `ADDED`) and Events
   (their event time). Kubernetes stamps whole seconds, so each sample is an upper bound: the
@@ -26,7 +29,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import ASSUMPTIONS, US, DetectSettings, seconds_us
+from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import percentile
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import Late
 
 #: Setting name -> (poller attribute key, CloudTrail requestParameters key).
 SETTING_KEYS: dict[str, tuple[str, str]] = {
@@ -204,6 +210,46 @@ def watch_delay(rows: Iterable[Row], *, list_s: float) -> Measured:
         p50=percentile(delays, 50),
         negative=negative,
     )
+
+
+def _late_of(state: FoldState, svc: ServiceRef) -> list[Late]:
+    """How late the Service's own lanes' stamped changes were seen: its EndpointSlices, the
+    pods they named, the nodes it has lanes on (all in any fold that holds the Service)."""
+    late = state.own.late
+    keys: list[object] = [("slice", svc)]
+    keys += [(svc.cluster, svc.namespace, pod) for pod in state.service_pods.get(svc, {})]
+    keys += [(svc.cluster, node) for node in state.service_nodes.get(svc, ())]
+    return [late[k] for k in keys if k in late]
+
+
+def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> Measured:
+    """How late a Kubernetes lane time may lie after its change (what `watch_skew_s`
+    assumes), measured where the objects carry their write times (replay.owntime): each
+    stamped change's lane time is at most its stamp + 1 s and at most its observation, so
+    (lane time - stamp) bounds it; the largest over the Service's changes, with at least
+    `min_measurements` of them. Fewer: the assumption."""
+    found = _late_of(state, svc)
+    count = sum(x.stamped for x in found)
+    if count < settings.min_measurements:
+        return _assumed("watch_skew_s", settings)
+    bound = max(x.bound_max_us for x in found) / US
+    delay = max(x.raw_max_us for x in found) / US
+    source = (
+        f"objects' own write times (managedFields, {K8S_STAMP_RESOLUTION_S:g} s stamps); "
+        f"the watch delivered up to {delay:g} s after them"
+    )
+    return Measured("watch_skew_s", bound, count, source, negative=sum(x.behind for x in found))
+
+
+def measured_settings(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings
+) -> DetectSettings:
+    """`settings` for detecting the Service's windows: the measured watch skew in place of
+    the assumed one where the log measured it (replay.detect uses this per Service)."""
+    skew = watch_skew(state, svc, settings)
+    if not skew.measured or skew.value is None:
+        return settings
+    return replace(settings, watch_skew_s=skew.value)
 
 
 def with_measured(settings: DetectSettings, lb: Mapping[str, Measured]) -> DetectSettings:

@@ -162,3 +162,61 @@ def test_inferred_kube_proxy_side_follows_the_stamps_not_the_late_watch() -> Non
     assert _same_within(on_time, stalled, 1.0), (_shape(on_time), _shape(stalled))
     unstamped = _windows(_history(40.0, stamped=False, probes=False))
     assert not _same_within(on_time, unstamped, 1.0)
+
+
+def _registered_first(delay_s: float) -> list[Observation]:
+    """A new pod on n2: its EndpointSlice change is written at 200.1 s (stamp 200 s) and the
+    watch delivers each change `delay_s` late; an endpoint-driven LB registers n2 at 200.3 s
+    (polled healthy at 200.4 s); kube-proxy opens at 203.5 s: registered-before-forwarding.
+    Five earlier stamped changes (n1's pod flapping) give the watch skew its samples."""
+    kcm = "kube-controller-manager"
+
+    def k8s(obs: Observation, true_s: float, manager: str = kcm) -> Observation:
+        return _written(_late(obs, true_s, delay_s), [_managed(manager, true_s)])
+
+    out = [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        node(0, "n2", version="v1.25.0"),
+        pod(0.5, "p1", "n1", "ready"),
+        eps(0.5, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        target(1, None, "n2", "unused", "ADDED"),
+    ]
+    for i, t in enumerate(range(20, 120, 20)):  # n1's pod readiness flaps (stamped writes)
+        state = "terminating" if i % 2 == 0 else "ready"
+        out.append(k8s(eps(0, [("p1", "n1", state)]), t + 0.5))
+    out += [
+        k8s(pod(0, "p2", "n2", "ready"), 199.9, "kubelet"),
+        k8s(eps(0, [("p1", "n1", "ready"), ("p2", "n2", "ready")]), 200.1),
+        target(200.4, 199.4, "n2", "healthy"),
+    ]
+    for t in range(2, 260):
+        out.append(health(float(t), float(t - 1), "n1", 1))
+        out.append(health(t + 0.5, t - 0.5, "n2", 1 if t >= 203 else 0))
+    return sorted(out, key=lambda o: o.observed_at)
+
+
+def test_the_measured_watch_skew_replaces_the_assumed_one_in_detection() -> None:
+    from gapwatch.replay.assumptions import DEFAULTS
+    from gapwatch.replay.measure import watch_skew
+    from gapwatch.replay.model import ServiceRef
+    from tests.replay.builders import CLUSTER, NS, SVC
+
+    svc = ServiceRef(CLUSTER, NS, SVC)
+    state = fold(FoldState(), facts_of(_registered_first(2.0)))
+    skew = watch_skew(state, svc, DEFAULTS)
+    # each lane time lies at most its stamp's second after the change, however late the
+    # watch: 2 s late, the lane is 0.9 s after the slice change
+    assert skew.measured and skew.samples >= DEFAULTS.min_measurements
+    assert skew.value is not None and 0.5 < skew.value <= 1.0
+    # what the watch delay itself was: observed minus the stamp (whole seconds): 2-3 s
+    assert "delivered up to 2.9 s after them" in skew.source
+    n2 = [w for w in detect(state, settings=DEFAULTS) if w.node == "n2"]
+    assert [w.cls for w in n2] == ["registered-before-forwarding"]
+    # the assumed 0.5 s (too few samples to measure) looks too short a way ahead: the
+    # EndpointSlice change that opened it seems to follow the LB's registration
+    few = replace(DEFAULTS, min_measurements=1000)
+    assert not watch_skew(state, svc, few).measured
+    n2_assumed = [w for w in detect(state, settings=few) if w.node == "n2"]
+    assert [w.cls for w in n2_assumed] == ["closed-before-deregistered"]

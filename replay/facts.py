@@ -41,6 +41,10 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   text1 target group ARN or Classic LoadBalancerName, text3 target id (instance id or IP).
   Membership only, no health. A failed call (op OBSERVED, errorCode) and
   ModifyTargetGroupAttributes produce no fact. src_us is eventTime (whole seconds).
+- tgconf: a target group's health-check settings (TargetGroupAttributes from the LB poller;
+  TargetChange CreateTargetGroup / ModifyTargetGroup from CloudTrail, beside its member row):
+  num1 HealthCheckIntervalSeconds (us), num2 HealthyThresholdCount, num3
+  UnhealthyThresholdCount (NULL: not stated); text1 the target group ARN.
 - sync: ProxyMetrics (the prober's scrape of kube-proxy's /metrics, or a Prometheus import) of
   one node; at_us the scrape; num1 kubeproxy_sync_proxy_rules_last_timestamp_seconds and num2
   ..._last_queued_timestamp_seconds (both in us, kube-proxy's clock); num3 and num4
@@ -62,6 +66,7 @@ from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time, to_micros, to_micros_or_none
 from gapwatch.replay.owntime import write_stamp_us
+from gapwatch.replay.tgsettings import settings_read
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
@@ -405,6 +410,29 @@ def _target_change(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
     ]
 
 
+def _tgconf(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """A target group's health-check settings, where the observation states any."""
+    read = settings_read(obs.kind, obs.op, obs.payload)
+    interval = read.get("hc_interval_s")
+    healthy, unhealthy = read.get("hc_healthy_threshold"), read.get("hc_unhealthy_threshold")
+    if interval is None and healthy is None and unhealthy is None:
+        return []
+    return [
+        dict(
+            base,
+            fact="tgconf",
+            num1=None if interval is None else round(interval * 1_000_000),
+            num2=None if healthy is None else int(healthy),
+            num3=None if unhealthy is None else int(unhealthy),
+            text1=obs.payload.get("TargetGroupArn"),
+        )
+    ]
+
+
+def _target_change_and_settings(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    return _target_change(obs, base) + _tgconf(obs, base)
+
+
 _LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 _LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
 _PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
@@ -473,7 +501,8 @@ _EXTRACTORS = {
     "NodePortProbe": ("nodeport", _nodeport),
     "TargetHealth": ("target", _target),
     "LBAccessLog": ("access", _access),
-    "TargetChange": ("member", _target_change),
+    "TargetChange": ("member", _target_change_and_settings),
+    "TargetGroupAttributes": ("tgconf", _tgconf),
     "ProxyMetrics": ("sync", _sync),
     "APIRequest": ("apireq", _api_request),
 }

@@ -67,6 +67,21 @@ class SyncLook(NamedTuple):
     event_id: int
 
 
+class LbConf(NamedTuple):
+    """A target group's health-check settings as one observation stated them (a `tgconf`
+    fact; None: not stated): the poller's read names the Service, a CloudTrail call only its
+    group (replay.measure ties it through the membership calls)."""
+
+    at_us: int
+    cluster: str
+    namespace: str | None
+    name: str | None
+    group: str | None
+    interval_us: int | None
+    healthy: int | None
+    unhealthy: int | None
+
+
 class PodSample(NamedTuple):
     at_us: int
     state: str  # pending / ready / terminating / gone
@@ -179,6 +194,8 @@ class FoldState:
     #: the longest interval between two looks a probe/LB sample names (at_us - prev_us,
     #: repeats included): the lane's sampling period
     look_gap: dict[ProbeKey, int] = field(default_factory=dict)
+    #: target groups' health-check settings, in fold order (replay.measure.lb_settings)
+    lb_confs: list[LbConf] = field(default_factory=list)
     #: EndpointSlice, Pod and Node changes timed by the API server's own stamps where they
     #: carry them (replay.owntime): the first observation per group, how late each was seen
     own: StampedTimes = field(default_factory=StampedTimes)
@@ -405,6 +422,19 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
         elif kind == "apireq":
             _apply_request(state, row)
+        elif kind == "tgconf":
+            state.lb_confs.append(
+                LbConf(
+                    row[F.AT_US],
+                    cluster,
+                    ns,
+                    name,
+                    row[F.TGCONF_GROUP],
+                    row[F.TGCONF_INTERVAL_US],
+                    row[F.TGCONF_HEALTHY],
+                    row[F.TGCONF_UNHEALTHY],
+                )
+            )
         elif kind == "access":
             svc = _ref(state, cluster, ns, name)
             # an access-log line is shipped later; its own time is when the request was made

@@ -31,20 +31,11 @@ from typing import Any, NamedTuple
 from gapwatch.replay.assumptions import ASSUMPTIONS, US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import percentile
+from gapwatch.replay.membership import group_services
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import Late
+from gapwatch.replay.tgsettings import SETTING_KEYS, settings_read
 
-#: Setting name -> (poller attribute key, CloudTrail requestParameters key).
-SETTING_KEYS: dict[str, tuple[str, str]] = {
-    "hc_interval_s": ("HealthCheckIntervalSeconds", "healthCheckIntervalSeconds"),
-    "hc_healthy_threshold": ("HealthyThresholdCount", "healthyThresholdCount"),
-    "hc_unhealthy_threshold": ("UnhealthyThresholdCount", "unhealthyThresholdCount"),
-    "hc_timeout_s": ("HealthCheckTimeoutSeconds", "healthCheckTimeoutSeconds"),
-    "deregistration_delay_s": (
-        "deregistration_delay.timeout_seconds",
-        "deregistration_delay.timeout_seconds",
-    ),
-}
 #: Settings that are counts (the others are seconds).
 COUNTS = frozenset({"hc_healthy_threshold", "hc_unhealthy_threshold"})
 #: Defaults of the settings replay.assumptions does not hold, with their public source.
@@ -102,53 +93,6 @@ def measured_values(reads: Mapping[str, Measured] | None) -> dict[str, float]:
     return {k: m.value for k, m in found if m.measured and m.value is not None}
 
 
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _reads(row: Row) -> dict[str, float]:
-    """The settings one observation states (empty: it states none)."""
-    payload = row.payload or {}
-    out: dict[str, float] = {}
-    if row.kind == "TargetGroupAttributes":
-        attrs = payload.get("Attributes")
-        attrs = attrs if isinstance(attrs, Mapping) else {}
-        for name, (key, _trail) in SETTING_KEYS.items():
-            value = _number(attrs.get(key))
-            if value is not None:
-                out[name] = value
-    elif row.kind == "TargetChange":
-        params = payload.get("requestParameters")
-        params = params if isinstance(params, Mapping) else {}
-        event = payload.get("eventName")
-        if event == "CreateTargetGroup":
-            for name, (_key, trail) in SETTING_KEYS.items():
-                value = _number(params.get(trail))
-                if value is not None:
-                    out[name] = value
-        elif event == "ModifyTargetGroupAttributes":
-            items = params.get("attributes")
-            pairs = {
-                str(i.get("key")): i.get("value")
-                for i in (items if isinstance(items, list) else [])
-                if isinstance(i, Mapping)
-            }
-            for name, (key, _trail) in SETTING_KEYS.items():
-                value = _number(pairs.get(key))
-                if value is not None:
-                    out[name] = value
-    return out
-
-
 def _assumed(name: str, settings: DetectSettings) -> Measured:
     if name in OTHER_DEFAULTS:
         default, source = OTHER_DEFAULTS[name]
@@ -162,7 +106,7 @@ def target_group_settings(rows: Iterable[Row], settings: DetectSettings) -> dict
     seen: dict[str, list[float]] = {name: [] for name in SETTING_KEYS}
     origin: dict[str, set[str]] = {name: set() for name in SETTING_KEYS}
     for row in sorted(rows, key=lambda r: r.observed_us):
-        for name, value in _reads(row).items():
+        for name, value in settings_read(row.kind, row.op, row.payload).items():
             seen[name].append(value)
             origin[name].add(row.kind)
     out: dict[str, Measured] = {}
@@ -241,15 +185,44 @@ def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> M
     return Measured("watch_skew_s", bound, count, source, negative=sum(x.behind for x in found))
 
 
+def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
+    """The health-check settings the log states for the Service's target groups (the
+    poller's reads name the Service; CloudTrail's calls name a group, tied to the Service by
+    its membership calls: replay.membership), the newest statement of each setting."""
+    confs = [c for c in state.lb_confs if c.cluster == svc.cluster]
+    if not confs:
+        return {}
+    groups = {g for (c, g), ref in group_services(state).items() if ref == svc}
+    out: dict[str, float] = {}
+    for conf in sorted(confs, key=lambda c: c.at_us):
+        if conf.namespace is not None and conf.name is not None:
+            mine = (conf.namespace, conf.name) == (svc.namespace, svc.name)
+        else:
+            mine = conf.group in groups
+        if not mine:
+            continue
+        if conf.interval_us is not None:
+            out["hc_interval_s"] = conf.interval_us / US
+        if conf.healthy is not None:
+            out["hc_healthy_threshold"] = conf.healthy
+        if conf.unhealthy is not None:
+            out["hc_unhealthy_threshold"] = conf.unhealthy
+    return out
+
+
 def measured_settings(
     state: FoldState, svc: ServiceRef, settings: DetectSettings
 ) -> DetectSettings:
-    """`settings` for detecting the Service's windows: the measured watch skew in place of
-    the assumed one where the log measured it (replay.detect uses this per Service)."""
+    """`settings` for detecting the Service's windows (replay.detect uses this per Service):
+    the measured watch skew and the target groups' stated health-check settings in place of
+    the assumed ones where the log has them."""
+    changes: dict[str, Any] = {}
     skew = watch_skew(state, svc, settings)
-    if not skew.measured or skew.value is None:
-        return settings
-    return replace(settings, watch_skew_s=skew.value)
+    if skew.measured and skew.value is not None:
+        changes["watch_skew_s"] = skew.value
+    for name, value in lb_settings(state, svc).items():
+        changes[name] = int(value) if name in COUNTS else value
+    return replace(settings, **changes) if changes else settings
 
 
 def with_measured(settings: DetectSettings, lb: Mapping[str, Measured]) -> DetectSettings:

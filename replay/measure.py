@@ -171,18 +171,24 @@ def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> M
     assumes), measured where the objects carry their write times (replay.owntime): each
     stamped change's lane time is at most its stamp + 1 s and at most its observation, so
     (lane time - stamp) bounds it; the largest over the Service's changes, with at least
-    `min_measurements` of them. Fewer: the assumption."""
+    `min_measurements` of them. Fewer, or any change seen before its own stamp (the
+    recorder's clock behind the API server's): the assumption."""
     found = _late_of(state, svc)
     count = sum(x.stamped for x in found)
+    behind = sum(x.behind for x in found)
     if count < settings.min_measurements:
         return _assumed("watch_skew_s", settings)
+    if behind:  # the recorder's clock behind the API server's: the stamps bound nothing
+        assumed = _assumed("watch_skew_s", settings)
+        note = f"{behind} changes seen before their own stamps (a clock behind); "
+        return replace(assumed, source=note + assumed.source, negative=behind)
     bound = max(x.bound_max_us for x in found) / US
     delay = max(x.raw_max_us for x in found) / US
     source = (
         f"objects' own write times (managedFields, {K8S_STAMP_RESOLUTION_S:g} s stamps); "
         f"the watch delivered up to {delay:g} s after them"
     )
-    return Measured("watch_skew_s", bound, count, source, negative=sum(x.behind for x in found))
+    return Measured("watch_skew_s", bound, count, source)
 
 
 def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:

@@ -220,3 +220,17 @@ def test_the_measured_watch_skew_replaces_the_assumed_one_in_detection() -> None
     assert not watch_skew(state, svc, few).measured
     n2_assumed = [w for w in detect(state, settings=few) if w.node == "n2"]
     assert [w.cls for w in n2_assumed] == ["closed-before-deregistered"]
+
+
+def test_a_recorder_clock_behind_the_api_server_keeps_the_assumed_skew() -> None:
+    """Changes observed before their own stamps: the clocks disagree, the stamps bound
+    nothing about the recorder's time; the assumption stays, and says why."""
+    from gapwatch.replay.assumptions import DEFAULTS
+    from gapwatch.replay.measure import watch_skew
+    from gapwatch.replay.model import ServiceRef
+    from tests.replay.builders import CLUSTER, NS, SVC
+
+    state = fold(FoldState(), facts_of(_registered_first(-2.0)))
+    skew = watch_skew(state, ServiceRef(CLUSTER, NS, SVC), DEFAULTS)
+    assert not skew.measured and skew.value == DEFAULTS.watch_skew_s
+    assert skew.negative > 0 and "before their own stamps" in skew.source

@@ -10,29 +10,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from gapwatch.recorder.importers.base import Context
-from gapwatch.recorder.importers.cloudtrail import parse
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.measure import lb_settings
-from tests.replay.builders import CLUSTER, at, eps, facts_of, node, pod, service
+from tests.replay.builders import eps, facts_of, node, pod, service
 from tests.replay.test_membership import GROUP, REF, SETTINGS, trail, us
 
 
 def _call(t: float, name: str, params: dict[str, Any], response: Any = None) -> Observation:
-    record = {
-        "eventVersion": "1.08",
-        "eventTime": at(t).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "elasticloadbalancing.amazonaws.com",
-        "eventName": name,
-        "awsRegion": "eu-west-1",
-        "requestParameters": params,
-        "responseElements": response,
-    }
-    found = parse(record, Context(cluster=CLUSTER, file="trail.json"))
-    assert isinstance(found, list) and len(found) == 1
-    return found[0]
+    """One call without targets, as `gapwatch import cloudtrail` stores it."""
+    return trail(t, name, "", requestParameters=params, responseElements=response)
 
 
 def _created(t: float, *, stated: bool = True) -> Observation:

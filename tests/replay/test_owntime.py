@@ -71,6 +71,19 @@ def test_the_newest_managed_fields_time_is_the_write() -> None:
     assert bounded_at(41 * S + 300_000, 41 * S) == 41 * S + 300_000
 
 
+def _two_nodes() -> list[Observation]:
+    """The recording's start: n1 serves (ready pod, healthy target), n2 has nothing yet."""
+    return [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        node(0, "n2", version="v1.25.0"),
+        pod(0.5, "p1", "n1", "ready"),
+        eps(0.5, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        target(1, None, "n2", "unused", "ADDED"),
+    ]
+
+
 def _history(delay_s: float, stamped: bool, probes: bool) -> list[Observation]:
     """n1 loses its pod at 100.4 s (kube-proxy closes; the LB drains it at 111 s); n2 gets a
     new pod ready at 200.6 s that the LB registers at 201.5 s before kube-proxy opens at 204 s.
@@ -82,13 +95,7 @@ def _history(delay_s: float, stamped: bool, probes: bool) -> list[Observation]:
 
     kcm = "kube-controller-manager"
     out = [
-        service(0),
-        node(0, "n1", version="v1.25.0"),
-        node(0, "n2", version="v1.25.0"),
-        pod(0.5, "p1", "n1", "ready"),
-        eps(0.5, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-        target(1, None, "n2", "unused", "ADDED"),
+        *_two_nodes(),
         k8s(pod(0, "p1", "n1", "terminating", deleted_at=100.4 + 30, grace=30), 100.4, kcm),
         k8s(eps(0, [("p1", "n1", "terminating")]), 100.9, kcm),
         k8s(pod(0, "p2", "n2", "ready"), 200.2, "kubelet", "status"),
@@ -174,15 +181,7 @@ def _registered_first(delay_s: float) -> list[Observation]:
     def k8s(obs: Observation, true_s: float, manager: str = kcm) -> Observation:
         return _written(_late(obs, true_s, delay_s), [_managed(manager, true_s)])
 
-    out = [
-        service(0),
-        node(0, "n1", version="v1.25.0"),
-        node(0, "n2", version="v1.25.0"),
-        pod(0.5, "p1", "n1", "ready"),
-        eps(0.5, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-        target(1, None, "n2", "unused", "ADDED"),
-    ]
+    out = _two_nodes()
     for i, t in enumerate(range(20, 120, 20)):  # n1's pod readiness flaps (stamped writes)
         state = "terminating" if i % 2 == 0 else "ready"
         out.append(k8s(eps(0, [("p1", "n1", state)]), t + 0.5))

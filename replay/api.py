@@ -16,13 +16,14 @@ from sqlalchemy import Engine, select, text
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
+from gapwatch.replay import measure as measure_mod
 from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.load import load_state
-from gapwatch.replay.measure import measured_values
+from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
@@ -207,6 +208,14 @@ def measurements(engine: Engine, service: ServiceRef) -> Measurements:
     assumed = assumptions(engine)
     with translate_errors(engine), engine.connect() as conn:
         return _measurements(conn, service, assumed)
+
+
+def watch_skew(engine: Engine, service: ServiceRef) -> Measured:
+    """The watch skew detection used for the Service: measured from its objects' own write
+    times where they carry them, else the assumption (replay.measure.watch_skew)."""
+    catch_up(engine)
+    state = load_state(engine, service=service)
+    return measure_mod.watch_skew(state, service, assumptions(engine))
 
 
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:

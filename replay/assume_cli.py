@@ -117,14 +117,15 @@ def assumptions(
 
 
 def measured_rows(engine: Any) -> list[dict[str, Any]]:
-    """Per LB-facing Service: the target group's settings and the watch delay, each
-    `measured (n samples, what)` or `assumed (default V, source)` (replay.measure)."""
+    """Per LB-facing Service: the target group's settings, the watch delay and the watch skew
+    detection used, each `measured (n samples, what)` or `assumed (default V, source)`
+    (replay.measure)."""
     from gapwatch.replay import api
 
     out: list[dict[str, Any]] = []
     for svc in api.services(engine):
         found = api.measurements(engine, svc)
-        for m in (*found.lb.values(), found.watch):
+        for m in (*found.lb.values(), found.watch, api.watch_skew(engine, svc)):
             out.append(
                 {
                     "service": f"{svc.cluster}/{svc.key}",

@@ -105,24 +105,28 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption(
         "hc_interval_s", "s", "LB health-check interval (node-driven LB without target data)",
         "AWS Load Balancer Controller default for eTP=Local: interval 10 s",
-        "target-group attributes (HealthCheckIntervalSeconds) when polled",
+        "target-group attributes (HealthCheckIntervalSeconds) polled, or CloudTrail "
+        "Create/ModifyTargetGroup",
     ),
     Assumption(
         "hc_healthy_threshold", "count", "LB health checks to pass before routing",
         "AWS Load Balancer Controller default: 3",
-        "target-group attributes (HealthyThresholdCount) when polled",
+        "target-group attributes (HealthyThresholdCount) polled, or CloudTrail "
+        "Create/ModifyTargetGroup",
     ),
     Assumption(
         "hc_unhealthy_threshold", "count", "LB health checks to fail before stopping",
         "AWS Load Balancer Controller default: 3",
-        "target-group attributes (UnhealthyThresholdCount) when polled",
+        "target-group attributes (UnhealthyThresholdCount) polled, or CloudTrail "
+        "Create/ModifyTargetGroup",
     ),
     Assumption(
         "watch_skew_s", "s",
         "how much earlier an EndpointSlice update may be seen than the Pod update that caused it",
         "no upstream figure (sig-scalability's watch-latency SLI has no SLO yet): gapwatch's "
         "choice, 0.5 s; widen it with --assume for a slow apiserver",
-        "observer vs source time where a source stamps its objects",
+        "objects' own write times (managedFields): how late a lane time lies after its "
+        "stamp, per Service (replay.measure.watch_skew, used by detection)",
     ),
     Assumption(
         "pod_status_s", "s",

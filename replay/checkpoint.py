@@ -47,9 +47,9 @@ from gapwatch.replay.proxy import pte_known
 
 _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
-_OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access"})
+_OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access", "tgconf"})
 #: facts that may concern any Service of their namespace (with one) or cluster (without)
-_WIDE = frozenset({"workload", "member", "sync", "apireq", "access"})
+_WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf"})
 
 ClusterValues = tuple[Any, ...]
 

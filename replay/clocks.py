@@ -30,6 +30,7 @@ from itertools import pairwise
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.trailclock import poller_offset
 
 #: The observers whose clocks are estimated, with the sample kinds each one stamps.
 OBSERVERS: dict[str, tuple[str, ...]] = {"prober": ("nodeport", "health"), "poller": ("target",)}
@@ -47,7 +48,11 @@ def clock_offset(state: FoldState, cluster: str, observer: str, settings: Detect
     or estimation is off)."""
     key = (cluster, observer, settings)
     if key not in state.memo.clock:
-        state.memo.clock[key] = _estimate(state, cluster, OBSERVERS[observer], settings)
+        # the poller against CloudTrail (the same transition seen by both) is direct evidence:
+        # used whenever it shows an offset, before the causal estimate (opt-in)
+        trail = poller_offset(state, cluster, settings) if observer == "poller" else 0
+        found = trail or _estimate(state, cluster, OBSERVERS[observer], settings)
+        state.memo.clock[key] = found
     return state.memo.clock[key]
 
 

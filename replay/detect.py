@@ -14,6 +14,7 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
@@ -301,9 +302,10 @@ def detect(
     out: list[Window] = []
     for svc in services if services is not None else lb_facing(state):
         end_of_data = horizon(state, svc)
-        lag_hi = proxy_lag_hi(state, svc, settings)
+        mine = measured_settings(state, svc, settings)  # the measured watch skew (measure.py)
+        lag_hi = proxy_lag_hi(state, svc, mine)
         for node in nodes_of(state, svc):
-            found = lanes(state, svc, node, settings, lag_hi)
-            out.extend(windows_from(state, svc, node, found, end_of_data, settings=settings))
+            found = lanes(state, svc, node, mine, lag_hi)
+            out.extend(windows_from(state, svc, node, found, end_of_data, settings=mine))
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

@@ -67,6 +67,12 @@ MEMBER_HC_PORT = _AT["num2"]  # group-created: the group's healthCheckPort
 MEMBER_GROUP = _AT["text1"]
 MEMBER_TARGET = _AT["text3"]
 
+# tgconf: a target group's health-check settings (NULL: not stated)
+TGCONF_INTERVAL_US = _AT["num1"]
+TGCONF_HEALTHY = _AT["num2"]
+TGCONF_UNHEALTHY = _AT["num3"]
+TGCONF_GROUP = _AT["text1"]
+
 # sync (ProxyMetrics): kube-proxy's last sync and last queued change (us, its own clock)
 SYNC_LAST_US = _AT["num1"]
 SYNC_QUEUED_US = _AT["num2"]

@@ -9,6 +9,9 @@ wires it into the recorder's commands through recorder.cliutil.Wiring).
 
 One row per fact; what the generic columns hold depends on `fact` (full table in docs/sql.md):
 
+- slice, pod and node facts: src_us is when the API server wrote the object's version, to the
+  second (replay.owntime: the newest managedFields time; None without managedFields or for a
+  DELETED), not the observation's source_time.
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names (comma-separated).
@@ -38,6 +41,10 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   text1 target group ARN or Classic LoadBalancerName, text3 target id (instance id or IP).
   Membership only, no health. A failed call (op OBSERVED, errorCode) and
   ModifyTargetGroupAttributes produce no fact. src_us is eventTime (whole seconds).
+- tgconf: a target group's health-check settings (TargetGroupAttributes from the LB poller;
+  TargetChange CreateTargetGroup / ModifyTargetGroup from CloudTrail, beside its member row):
+  num1 HealthCheckIntervalSeconds (us), num2 HealthyThresholdCount, num3
+  UnhealthyThresholdCount (NULL: not stated); text1 the target group ARN.
 - sync: ProxyMetrics (the prober's scrape of kube-proxy's /metrics, or a Prometheus import) of
   one node; at_us the scrape; num1 kubeproxy_sync_proxy_rules_last_timestamp_seconds and num2
   ..._last_queued_timestamp_seconds (both in us, kube-proxy's clock); num3 and num4
@@ -60,7 +67,9 @@ from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import copy_types
 from gapwatch.recorder.timefmt import parse_time, to_micros, to_micros_or_none
+from gapwatch.replay.owntime import write_stamp_us
 from gapwatch.replay.tables import facts as facts_table
+from gapwatch.replay.tgsettings import settings_read
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
@@ -409,6 +418,29 @@ def _target_change(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
     ]
 
 
+def _tgconf(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """A target group's health-check settings, where the observation states any."""
+    read = settings_read(obs.kind, obs.op, obs.payload)
+    interval = read.get("hc_interval_s")
+    healthy, unhealthy = read.get("hc_healthy_threshold"), read.get("hc_unhealthy_threshold")
+    if interval is None and healthy is None and unhealthy is None:
+        return []
+    return [
+        dict(
+            base,
+            fact="tgconf",
+            num1=None if interval is None else round(interval * 1_000_000),
+            num2=None if healthy is None else int(healthy),
+            num3=None if unhealthy is None else int(unhealthy),
+            text1=obs.payload.get("TargetGroupArn"),
+        )
+    ]
+
+
+def _target_change_and_settings(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    return _target_change(obs, base) + _tgconf(obs, base)
+
+
 _LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 _LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
 _PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
@@ -459,6 +491,10 @@ def _api_request(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
     ]
 
 
+#: Facts whose src_us is the write stamp of the object's version (replay.owntime): the lanes
+#: they feed are bounded by it, so a late watch does not move them.
+_WRITE_STAMPED = frozenset({"slice", "pod", "node"})
+
 _EXTRACTORS = {
     "EndpointSlice": ("slice", _slice),
     "Pod": ("pod", _pod),
@@ -473,7 +509,8 @@ _EXTRACTORS = {
     "NodePortProbe": ("nodeport", _nodeport),
     "TargetHealth": ("target", _target),
     "LBAccessLog": ("access", _access),
-    "TargetChange": ("member", _target_change),
+    "TargetChange": ("member", _target_change_and_settings),
+    "TargetGroupAttributes": ("tgconf", _tgconf),
     "ProxyMetrics": ("sync", _sync),
     "APIRequest": ("apireq", _api_request),
 }
@@ -509,6 +546,9 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "text2": None,
         "text3": None,
     }
+    if fact in _WRITE_STAMPED:
+        # the API server's time of this version's write (replay.owntime), not source_time
+        base["src_us"] = write_stamp_us(obs.op, obs.payload)
     rows = extract(obs, base)
     out = []
     for i, row in enumerate(rows):  # each row is the extractor's own copy: safe to change

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import StampedTimes, own_time
 
 if TYPE_CHECKING:
     from gapwatch.replay.assumptions import DetectSettings
@@ -64,6 +65,21 @@ class SyncLook(NamedTuple):
     synced_us: int
     queued_us: int | None
     event_id: int
+
+
+class LbConf(NamedTuple):
+    """A target group's health-check settings as one observation stated them (a `tgconf`
+    fact; None: not stated): the poller's read names the Service, a CloudTrail call only its
+    group (replay.measure ties it through the membership calls)."""
+
+    at_us: int
+    cluster: str
+    namespace: str | None
+    name: str | None
+    group: str | None
+    interval_us: int | None
+    healthy: int | None
+    unhealthy: int | None
 
 
 class PodSample(NamedTuple):
@@ -183,6 +199,11 @@ class FoldState:
     #: the longest interval between two looks a probe/LB sample names (at_us - prev_us,
     #: repeats included): the lane's sampling period
     look_gap: dict[ProbeKey, int] = field(default_factory=dict)
+    #: target groups' health-check settings, in fold order (replay.measure.lb_settings)
+    lb_confs: list[LbConf] = field(default_factory=list)
+    #: EndpointSlice, Pod and Node changes timed by the API server's own stamps where they
+    #: carry them (replay.owntime): the first observation per group, how late each was seen
+    own: StampedTimes = field(default_factory=StampedTimes)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -267,6 +288,7 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
                 known[pod] = node
     at_us, event_id = head[F.AT_US], head[F.EVENT_ID]
     _touch(state, svc, at_us)
+    at_us = own_time(state.own, ("slice", svc), ("slice", svc), at_us, head[F.SRC_US])
     nodes = state.service_nodes.setdefault(svc, set())
     single = len(slices) == 1  # the usual case: one slice per Service
     for node in sorted(old.keys() | new.keys()):
@@ -278,7 +300,8 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         lane = state.endpoints.setdefault((svc, node), [])
         nodes.add(node)
         if not lane or lane[-1].value != value:
-            lane.append(Sample(at_us, None, value, event_id, ready))
+            when = max(at_us, lane[-1].at_us) if lane else at_us
+            lane.append(Sample(when, None, value, event_id, ready))
 
 
 def _sample(kind: str, at_us: int, prev_us: int | None, value: str, eid: int, num: Any) -> Sample:
@@ -319,9 +342,13 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         elif kind == "slice":
             pending.append(row)
         elif kind == "pod":
-            state.pods.setdefault((cluster, ns or "", name or ""), []).append(
+            pod_key = (cluster, ns or "", name or "")
+            pod_lane = state.pods.setdefault(pod_key, [])
+            group = ("pod", cluster, ns or "")
+            when = own_time(state.own, group, pod_key, row[F.AT_US], row[F.SRC_US])
+            pod_lane.append(
                 PodSample(
-                    row[F.AT_US],
+                    max(when, pod_lane[-1].at_us) if pod_lane else when,
                     row[F.STATE],
                     row[F.POD_DELETION_US],
                     row[F.POD_GRACE_S],
@@ -334,9 +361,12 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             if row[F.POD_IP] and row[F.NODE]:
                 state.pod_ips[(cluster, row[F.POD_IP])] = (ns or "", name or "", row[F.NODE])
         elif kind == "node":
-            state.nodes.setdefault((cluster, name or ""), []).append(
+            node_key = (cluster, name or "")
+            node_lane = state.nodes.setdefault(node_key, [])
+            when = own_time(state.own, ("node", cluster), node_key, row[F.AT_US], row[F.SRC_US])
+            node_lane.append(
                 Sample(
-                    row[F.AT_US],
+                    max(when, node_lane[-1].at_us) if node_lane else when,
                     None,
                     row[F.STATE] or "Unknown",
                     row[F.EVENT_ID],
@@ -397,6 +427,19 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
         elif kind == "apireq":
             _apply_request(state, row)
+        elif kind == "tgconf":
+            state.lb_confs.append(
+                LbConf(
+                    row[F.AT_US],
+                    cluster,
+                    ns,
+                    name,
+                    row[F.TGCONF_GROUP],
+                    row[F.TGCONF_INTERVAL_US],
+                    row[F.TGCONF_HEALTHY],
+                    row[F.TGCONF_UNHEALTHY],
+                )
+            )
         elif kind == "access":
             svc = _ref(state, cluster, ns, name)
             # an access-log line is shipped later; its own time is when the request was made

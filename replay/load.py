@@ -58,7 +58,8 @@ def _where(
         clauses.append("cluster = :cluster")
         clauses.append(
             "((namespace = :ns AND (name = :svc OR fact IN ('pod', 'workload', 'apireq')))"
-            " OR (namespace IS NULL AND fact IN ('node', 'access', 'member', 'sync', 'apireq')))"
+            " OR (namespace IS NULL AND fact IN ('node', 'access', 'member', 'sync', 'apireq',"
+            " 'tgconf')))"
         )
     return " AND ".join(clauses), params
 

@@ -8,6 +8,9 @@ Two quantities the log can measure directly, where detection would otherwise ass
   `CreateTargetGroup` / `ModifyTargetGroupAttributes` records (`TargetChange`). A setting is
   configuration, not a distribution: one read is exact; the newest read wins, and a setting that
   changed during the recording says so (`values`);
+- **the watch skew detection allows** (`watch_skew`, used by replay.detect per Service): where
+  EndpointSlices, Pods and Nodes carry their write times (replay.owntime), how late their lane
+  times can lie after the change (at most the stamp's 1 s resolution, however late the watch);
 - **the watch delay**: observer time minus the API server's own time of the same change, for
   objects created while the recorder watched (`creationTimestamp` of an `ADDED`) and Events
   (their event time). Kubernetes stamps whole seconds, so each sample is an upper bound: the
@@ -26,19 +29,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import ASSUMPTIONS, US, DetectSettings, seconds_us
+from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import percentile
+from gapwatch.replay.membership import group_services
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import Late
+from gapwatch.replay.tgsettings import SETTING_KEYS, settings_read
 
-#: Setting name -> (poller attribute key, CloudTrail requestParameters key).
-SETTING_KEYS: dict[str, tuple[str, str]] = {
-    "hc_interval_s": ("HealthCheckIntervalSeconds", "healthCheckIntervalSeconds"),
-    "hc_healthy_threshold": ("HealthyThresholdCount", "healthyThresholdCount"),
-    "hc_unhealthy_threshold": ("UnhealthyThresholdCount", "unhealthyThresholdCount"),
-    "hc_timeout_s": ("HealthCheckTimeoutSeconds", "healthCheckTimeoutSeconds"),
-    "deregistration_delay_s": (
-        "deregistration_delay.timeout_seconds",
-        "deregistration_delay.timeout_seconds",
-    ),
-}
 #: Settings that are counts (the others are seconds).
 COUNTS = frozenset({"hc_healthy_threshold", "hc_unhealthy_threshold"})
 #: Defaults of the settings replay.assumptions does not hold, with their public source.
@@ -96,53 +93,6 @@ def measured_values(reads: Mapping[str, Measured] | None) -> dict[str, float]:
     return {k: m.value for k, m in found if m.measured and m.value is not None}
 
 
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _reads(row: Row) -> dict[str, float]:
-    """The settings one observation states (empty: it states none)."""
-    payload = row.payload or {}
-    out: dict[str, float] = {}
-    if row.kind == "TargetGroupAttributes":
-        attrs = payload.get("Attributes")
-        attrs = attrs if isinstance(attrs, Mapping) else {}
-        for name, (key, _trail) in SETTING_KEYS.items():
-            value = _number(attrs.get(key))
-            if value is not None:
-                out[name] = value
-    elif row.kind == "TargetChange":
-        params = payload.get("requestParameters")
-        params = params if isinstance(params, Mapping) else {}
-        event = payload.get("eventName")
-        if event == "CreateTargetGroup":
-            for name, (_key, trail) in SETTING_KEYS.items():
-                value = _number(params.get(trail))
-                if value is not None:
-                    out[name] = value
-        elif event == "ModifyTargetGroupAttributes":
-            items = params.get("attributes")
-            pairs = {
-                str(i.get("key")): i.get("value")
-                for i in (items if isinstance(items, list) else [])
-                if isinstance(i, Mapping)
-            }
-            for name, (key, _trail) in SETTING_KEYS.items():
-                value = _number(pairs.get(key))
-                if value is not None:
-                    out[name] = value
-    return out
-
-
 def _assumed(name: str, settings: DetectSettings) -> Measured:
     if name in OTHER_DEFAULTS:
         default, source = OTHER_DEFAULTS[name]
@@ -156,7 +106,7 @@ def target_group_settings(rows: Iterable[Row], settings: DetectSettings) -> dict
     seen: dict[str, list[float]] = {name: [] for name in SETTING_KEYS}
     origin: dict[str, set[str]] = {name: set() for name in SETTING_KEYS}
     for row in sorted(rows, key=lambda r: r.observed_us):
-        for name, value in _reads(row).items():
+        for name, value in settings_read(row.kind, row.op, row.payload).items():
             seen[name].append(value)
             origin[name].add(row.kind)
     out: dict[str, Measured] = {}
@@ -204,6 +154,81 @@ def watch_delay(rows: Iterable[Row], *, list_s: float) -> Measured:
         p50=percentile(delays, 50),
         negative=negative,
     )
+
+
+def _late_of(state: FoldState, svc: ServiceRef) -> list[Late]:
+    """How late the Service's own lanes' stamped changes were seen: its EndpointSlices, the
+    pods they named, the nodes it has lanes on (all in any fold that holds the Service)."""
+    late = state.own.late
+    keys: list[object] = [("slice", svc)]
+    keys += [(svc.cluster, svc.namespace, pod) for pod in state.service_pods.get(svc, {})]
+    keys += [(svc.cluster, node) for node in state.service_nodes.get(svc, ())]
+    return [late[k] for k in keys if k in late]
+
+
+def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> Measured:
+    """How late a Kubernetes lane time may lie after its change (what `watch_skew_s`
+    assumes), measured where the objects carry their write times (replay.owntime): each
+    stamped change's lane time is at most its stamp + 1 s and at most its observation, so
+    (lane time - stamp) bounds it; the largest over the Service's changes, with at least
+    `min_measurements` of them. Fewer, or any change seen before its own stamp (the
+    recorder's clock behind the API server's): the assumption."""
+    found = _late_of(state, svc)
+    count = sum(x.stamped for x in found)
+    behind = sum(x.behind for x in found)
+    if count < settings.min_measurements:
+        return _assumed("watch_skew_s", settings)
+    if behind:  # the recorder's clock behind the API server's: the stamps bound nothing
+        assumed = _assumed("watch_skew_s", settings)
+        note = f"{behind} changes seen before their own stamps (a clock behind); "
+        return replace(assumed, source=note + assumed.source, negative=behind)
+    bound = max(x.bound_max_us for x in found) / US
+    delay = max(x.raw_max_us for x in found) / US
+    source = (
+        f"objects' own write times (managedFields, {K8S_STAMP_RESOLUTION_S:g} s stamps); "
+        f"the watch delivered up to {delay:g} s after them"
+    )
+    return Measured("watch_skew_s", bound, count, source)
+
+
+def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
+    """The health-check settings the log states for the Service's target groups (the
+    poller's reads name the Service; CloudTrail's calls name a group, tied to the Service by
+    its membership calls: replay.membership), the newest statement of each setting."""
+    confs = [c for c in state.lb_confs if c.cluster == svc.cluster]
+    if not confs:
+        return {}
+    groups = {g for (c, g), ref in group_services(state).items() if ref == svc}
+    out: dict[str, float] = {}
+    for conf in sorted(confs, key=lambda c: c.at_us):
+        if conf.namespace is not None and conf.name is not None:
+            mine = (conf.namespace, conf.name) == (svc.namespace, svc.name)
+        else:
+            mine = conf.group in groups
+        if not mine:
+            continue
+        if conf.interval_us is not None:
+            out["hc_interval_s"] = conf.interval_us / US
+        if conf.healthy is not None:
+            out["hc_healthy_threshold"] = conf.healthy
+        if conf.unhealthy is not None:
+            out["hc_unhealthy_threshold"] = conf.unhealthy
+    return out
+
+
+def measured_settings(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings
+) -> DetectSettings:
+    """`settings` for detecting the Service's windows (replay.detect uses this per Service):
+    the measured watch skew and the target groups' stated health-check settings in place of
+    the assumed ones where the log has them."""
+    changes: dict[str, Any] = {}
+    skew = watch_skew(state, svc, settings)
+    if skew.measured and skew.value is not None:
+        changes["watch_skew_s"] = skew.value
+    for name, value in lb_settings(state, svc).items():
+        changes[name] = int(value) if name in COUNTS else value
+    return replace(settings, **changes) if changes else settings
 
 
 def with_measured(settings: DetectSettings, lb: Mapping[str, Measured]) -> DetectSettings:

@@ -109,14 +109,14 @@ def pod_targeted(state: FoldState, key: LaneKey) -> bool:
     return key in state.memo.pod_targets
 
 
-def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
-    """Per (Service, node): the membership changes (value registered / deregistered, at the
-    call's eventTime), in time order: a node is registered while the group holds any of its
-    targets (one instance, or several pod IPs). Memoized until the next fold."""
-    if state.memo.members:
-        return state.memo.members[0]
+_Resolved = list[tuple[MemberRow, ServiceRef | None, str | None, bool]]
+
+
+def _resolved(state: FoldState) -> tuple[dict[tuple[str, str], ServiceRef], _Resolved]:
+    """Each call with its Service, node and whether it targets a pod, in time order; and the
+    Service each group is tied to (by the first of its calls that revealed one)."""
     groups: dict[tuple[str, str], ServiceRef] = {}
-    resolved: list[tuple[MemberRow, ServiceRef | None, str | None, bool]] = []
+    resolved: _Resolved = []
     for m in sorted(state.members, key=lambda r: (r.at_us, r.event_id)):
         pod = _pod(state, m)
         svc = pod[0] if pod is not None and pod[0] is not None else _service(state, m)
@@ -124,6 +124,21 @@ def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
             groups.setdefault((m.cluster, m.group), svc)
         node = pod[1] if pod is not None else _node(state, m)
         resolved.append((m, svc, node, pod is not None))
+    return groups, resolved
+
+
+def group_services(state: FoldState) -> dict[tuple[str, str], ServiceRef]:
+    """(cluster, target group ARN or Classic LB name) -> the Service its calls reveal."""
+    return _resolved(state)[0]
+
+
+def member_lanes(state: FoldState) -> dict[LaneKey, list[Sample]]:
+    """Per (Service, node): the membership changes (value registered / deregistered, at the
+    call's eventTime), in time order: a node is registered while the group holds any of its
+    targets (one instance, or several pod IPs). Memoized until the next fold."""
+    if state.memo.members:
+        return state.memo.members[0]
+    groups, resolved = _resolved(state)
     out: dict[LaneKey, list[Sample]] = {}
     held: dict[tuple[str, str], dict[str, set[str]]] = {}
     for m, found, node, is_pod in resolved:

@@ -270,7 +270,7 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
         text(
             "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
             "AND fact IN ('slice','health','nodeport','target','access','event','service',"
-            "'pod','workload','node','member','sync','apireq')"
+            "'pod','workload','node','member','sync','apireq','tgconf')"
         ),
         {"after": after},
     ).all()
@@ -292,7 +292,7 @@ def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
     clusters = {
         c
         for c, f, ns, _n in rows
-        if f in ("node", "sync", "member") or (f in ("access", "apireq") and not ns)
+        if f in ("node", "sync", "member") or (f in ("access", "apireq", "tgconf") and not ns)
     }
     if namespaces or clusters:
         stored = scope.stored_services(conn)  # those with projections: a few rows, not a scan

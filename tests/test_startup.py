@@ -36,8 +36,16 @@ ENGINES = {
 
 
 #: What the recorder process may load of replay besides: the writer's derive hook (replay's read
-#: model, plain SQLAlchemy) that the composition root hands it; never the fold or detection.
-READ_MODEL = frozenset({"gapwatch.replay.facts", "gapwatch.replay.tables"})
+#: model, plain SQLAlchemy) that the composition root hands it, with the two pure helpers it
+#: derives with (objects' write times, target-group settings); never the fold or detection.
+READ_MODEL = frozenset(
+    {
+        "gapwatch.replay.facts",
+        "gapwatch.replay.tables",
+        "gapwatch.replay.owntime",
+        "gapwatch.replay.tgsettings",
+    }
+)
 
 
 def forbidden(modules: set[str], also: frozenset[str] = frozenset()) -> list[str]:

@@ -10,7 +10,7 @@ of `elasticloadbalancing.amazonaws.com` become `TargetChange` observations at `e
 | DeregisterTargets, DeregisterInstancesFromLoadBalancer | DELETED | target / instance |
 | CreateTargetGroup | ADDED | call (no target) |
 | DeleteTargetGroup | DELETED | call |
-| ModifyTargetGroupAttributes | MODIFIED | call |
+| ModifyTargetGroup, ModifyTargetGroupAttributes | MODIFIED | call (health-check settings) |
 
 A failed call (`errorCode` set) changed nothing: it is kept as `op` OBSERVED with the error in
 the payload. The payload is the record (minus `userIdentity.accessKeyId`) plus `Target` (`Id`,
@@ -49,6 +49,7 @@ EVENTS: dict[str, tuple[str, str | None]] = {
     "CreateTargetGroup": ("ADDED", None),
     "DeleteTargetGroup": ("DELETED", None),
     "ModifyTargetGroupAttributes": ("MODIFIED", None),
+    "ModifyTargetGroup": ("MODIFIED", None),
 }
 
 

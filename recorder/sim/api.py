@@ -17,6 +17,30 @@ if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
 
 
+#: Who writes each kind's changes in a real cluster: the managedFields entry the API server
+#: updates with the write's time (whole seconds). Field sets (fieldsV1) are left out, as the
+#: recorder's default projection stores them.
+_WRITERS: dict[str, dict[str, str]] = {
+    "EndpointSlice": {
+        "manager": "kube-controller-manager",
+        "operation": "Update",
+        "apiVersion": "discovery.k8s.io/v1",
+    },
+    "Pod": {
+        "manager": "kubelet",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "subresource": "status",
+    },
+    "Node": {
+        "manager": "kubelet",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "subresource": "status",
+    },
+}
+
+
 class Api:
     def __init__(self, world: World) -> None:
         self.w = world
@@ -42,6 +66,11 @@ class Api:
         source_time_us: int | None = None,
     ) -> None:
         w = self.w
+        writer = _WRITERS.get(kind)
+        if writer is not None and isinstance(payload.get("metadata"), dict):
+            # the write's own time, as the API server records it (replay.owntime reads it)
+            entry = {**writer, "time": w.clock.k8s(w.loop.now), "fieldsType": "FieldsV1"}
+            payload["metadata"]["managedFields"] = [entry]
         delay = w.s.observe.watch_delay_s.sample_us(w.rng)
         # one watch stream per kind delivers in resourceVersion order: never overtake
         at = max(w.loop.now + delay, self._delivered.get(kind, 0))

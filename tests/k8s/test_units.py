@@ -75,12 +75,23 @@ def test_heartbeat_only_updates_are_no_ops_and_condition_changes_are_not() -> No
     assert diff_listed(known, "Node", not_ready) is None
 
 
-def test_trim_projection_drops_only_managed_fields_and_last_applied() -> None:
+def test_trim_projection_drops_only_managed_field_sets_and_last_applied() -> None:
     service = objects.services()[0]
-    service["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    applied = {
+        "manager": "kubectl",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "time": "2026-11-25T09:00:01Z",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {"f:type": {}}},
+    }
+    service["metadata"]["managedFields"] = [applied, {"manager": "untimed"}]
     service["metadata"].setdefault("annotations", {})[LAST_APPLIED] = "{}"
     trimmed = project(service, "trim")
-    assert "managedFields" not in trimmed["metadata"]
+    # the write's time stays (replay bounds changes by it), the field sets go
+    assert trimmed["metadata"]["managedFields"] == [
+        {"manager": "kubectl", "operation": "Update", "time": "2026-11-25T09:00:01Z"}
+    ]
     assert LAST_APPLIED not in trimmed["metadata"]["annotations"]
     assert trimmed["spec"] == service["spec"]
     assert "managedFields" in service["metadata"]  # the input is not mutated

@@ -169,3 +169,9 @@ def test_the_store_says_measured_for_the_simulated_pollers_read(store_url: str) 
     assert watch["samples"] > 0
     # the simulator's watch delay is at most 0.5 s; whole-second stamps add less than 1 s
     assert 0 < watch["value"] < 1.5
+    # detection's watch skew: measured from the objects' managedFields times (the simulator
+    # stamps its writes as the API server does): a lane time at most 1 s after its change
+    skew = rows["watch_skew_s"]
+    assert skew["samples"] >= 5 and 0 < skew["value"] <= 1.0
+    assert skew["provenance"].startswith("measured (")
+    assert "managedFields" in skew["provenance"]

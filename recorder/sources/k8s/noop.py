@@ -8,7 +8,9 @@ recorded one is dropped (its resourceVersion still advances the checkpoint). Eve
 counts, so a change to any field replay reads is always kept.
 
 `project` is what is stored: `full` keeps the object exactly as the API returned it; `trim` (the
-default) drops only `metadata.managedFields` and the
+default) drops the field sets of `metadata.managedFields` (`fieldsV1`; each entry keeps its
+manager, operation, subresource and `time`: the API server's own time of the write, which replay
+uses to bound when a change happened, replay/owntime.py) and the
 `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeat the object and are
 often larger than it, and redacts container `env[].value` (sources/k8s/redaction.py). Paths the
 operator lists (`redact_paths`) are redacted under either projection.
@@ -53,9 +55,24 @@ def _trim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     ):
         return obj
     new_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    stamps = _write_times(meta.get("managedFields"))
+    if stamps:
+        new_meta["managedFields"] = stamps
     if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
         new_meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
     return {**obj, "metadata": new_meta}
+
+
+#: What `trim` keeps of each managedFields entry: who wrote, how, and when (not what).
+_MANAGED_KEPT = ("manager", "operation", "subresource", "time")
+
+
+def _write_times(fields: Any) -> list[dict[str, Any]]:
+    return [
+        {k: entry[k] for k in _MANAGED_KEPT if k in entry}
+        for entry in (fields if isinstance(fields, list) else ())
+        if isinstance(entry, Mapping) and entry.get("time")
+    ]
 
 
 def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -222,6 +222,7 @@ def windows_from(
             candidates.append(iv)
             pieces.append([iv])
     definite, j = gap.definite, 0
+    deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -247,6 +248,8 @@ def windows_from(
         probe, look = start_latest, True  # the cause at the sure start
         if not sure:
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
+            if not look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
         out.append(
             Window(
                 service=svc,
@@ -263,7 +266,7 @@ def windows_from(
                     settings,
                     end,
                     look,
-                    None if sure or look else pod_deaths(state, svc, node),
+                    None if sure or look else deaths,
                 ),
                 start_us=start,
                 end_us=finish,

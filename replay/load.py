@@ -94,7 +94,8 @@ def _copy_text(
     buffer.seek(0)
     return pacsv.read_csv(
         buffer,
-        read_options=pacsv.ReadOptions(column_names=list(types)),
+        # one thread: on a shared machine Arrow's threads cost more CPU than they save
+        read_options=pacsv.ReadOptions(column_names=list(types), use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char="\\"),
         convert_options=pacsv.ConvertOptions(
             column_types=types, null_values=[""], strings_can_be_null=True
@@ -142,6 +143,14 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
         table["event_id"].to_numpy(),
         pc.fill_null(table["num1"], -1).to_numpy(),
     )
+
+
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values: through numpy when it holds integers and no NULL (several
+    times quicker than Arrow's own conversion)."""
+    if column.null_count == 0 and pa.types.is_integer(column.type):
+        return cast(list[Any], column.to_numpy().tolist())
+    return cast(list[Any], column.to_pylist())
 
 
 def iter_facts(
@@ -199,7 +208,7 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    fold(state, list(zip(*(others[c].to_pylist() for c in FACT_COLUMNS), strict=True)))
+    fold(state, list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     _fold_probe_columns(state, probes)
     return state

@@ -71,7 +71,8 @@ def fold_probe_arrays(
             strict=True,
         )
     ]
-    bounds = [int(b) for b in np.searchsorted(kept, np.r_[starts, len(lane_of)])]
+    edges: Any = np.searchsorted(kept, np.r_[starts, len(lane_of)])
+    bounds: list[int] = edges.tolist()
     for i, (key, lane) in enumerate(zip(keys, lanes, strict=True)):
         lane.extend(samples[bounds[i] : bounds[i + 1]])
         if gaps[i] > state.look_gap.get(key, 0):

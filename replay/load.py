@@ -12,7 +12,6 @@ Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tupl
 from __future__ import annotations
 
 import gc
-import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -86,14 +85,13 @@ def _copy_text(
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
     raw: Any = conn.connection.driver_connection
-    buffer = io.BytesIO()
+    data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
     with raw.cursor() as cur, cur.copy(copy_sql) as copy:
         for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
+            data += block
     return pacsv.read_csv(
-        buffer,
+        pa.BufferReader(pa.py_buffer(data)),
         # one thread: on a shared machine Arrow's threads cost more CPU than they save
         read_options=pacsv.ReadOptions(column_names=list(types), use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char="\\"),

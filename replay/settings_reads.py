@@ -16,7 +16,7 @@ just makes the read vanish, as from the log).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
 
 from gapwatch.recorder.projector import FACTS
 from gapwatch.recorder.store import translate_errors
@@ -96,7 +96,11 @@ def settings_rows(conn: Connection, svc: ServiceRef) -> list[Row]:
     """The Service's settings reads: those kept (by id) and any after the kept position."""
     prefix = _prefix(svc)
     kept = _stored(conn, prefix, prefix[:-1] + ";")  # ";" sorts right after ":"
-    rows = _rows(conn, svc, events.c.id > _position(conn))
+    since = _position(conn)
+    last = int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+    rows: list[Row] = []
+    if last > since:  # bounded on both sides: an index range even where statistics are stale
+        rows += _rows(conn, svc, and_(events.c.id > since, events.c.id <= last))
     for start in range(0, len(kept), 500):
         rows += _rows(conn, svc, events.c.id.in_(kept[start : start + 500]))
     return rows

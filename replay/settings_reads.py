@@ -16,7 +16,7 @@ just makes the read vanish, as from the log).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select, text
 
 from gapwatch.recorder.projector import FACTS
 from gapwatch.recorder.store import translate_errors
@@ -47,16 +47,25 @@ def _position(conn: Connection) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
+def _facts_position(conn: Connection) -> int:
+    query = select(projector_positions.c.position).where(projector_positions.c.name == FACTS)
+    return int(conn.execute(query).scalar() or 0)
+
+
 def remember(engine: Engine) -> int:
     """Scan the events between the kept position and the facts projector's, keep the ids of
-    the settings reads found; returns how many were found."""
+    the settings reads found; returns how many were found.
+
+    As projections.refresh: read first without writing (a read-only login on a current store
+    never writes), then lock replay_state and check again (two refreshes at once)."""
     t = events.c
+    with translate_errors(engine), engine.connect() as conn:
+        if _facts_position(conn) <= _position(conn):
+            return 0
     with translate_errors(engine), engine.begin() as conn:
-        since = _position(conn)
-        upto = conn.execute(
-            select(projector_positions.c.position).where(projector_positions.c.name == FACTS)
-        ).scalar()
-        upto = int(upto or 0)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
+        since, upto = _position(conn), _facts_position(conn)
         if upto <= since:
             return 0
         found = conn.execute(

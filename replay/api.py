@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
-from gapwatch.replay import projections, scope, segment_store, settings_reads
+from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
@@ -223,6 +223,4 @@ def refresh(engine: Engine) -> int:
     """Incremental projection update (facts caught up with the log first); returns the events
     processed."""
     catch_up(engine)
-    processed = projections.refresh(engine)
-    settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
-    return processed
+    return projections.refresh(engine)

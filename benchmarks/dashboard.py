@@ -14,10 +14,8 @@ database caches are warm) but computes its answer: the app's caches (`st.cache_d
 `st.cache_resource`) are cleared before each. The what-if page opens on the worst rollout (its
 default scope); "whole range" on this store folds the Service's 24 hours and is not timed here.
 Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
-user waits for between two values).
-Last, the preStop slider is moved on an open what-if page with the app's caches kept (what a
-user waits for between two values). Prints, per backend, each page's median of `--runs` runs
-and the limit (2 s, issue 15).
+user waits for between two values). Prints, per backend, each page's median and worst of
+`--runs` runs, the load average before and after, and the limit (2 s, issue 15).
 """
 
 from __future__ import annotations
@@ -116,10 +114,10 @@ SLIDER_STOPS = (45, 60, 90, 120, 15)
 INTERACTIVE = "what-if, slider moved (app caches kept)"
 
 
-def slider_moves(url: str, rollout_params: dict[str, str], runs: int) -> float:
+def slider_moves(url: str, rollout_params: dict[str, str], runs: int) -> list[float]:
     """What a user waits for when moving the preStop slider on an open what-if page: the
     app's caches are kept (the scope and the advice were computed when the page opened), the
-    what-if for the new value is computed. Median seconds."""
+    what-if for the new value is computed. Seconds, per move."""
     page = Page(INTERACTIVE, {"page": "whatif", **rollout_params})
     at = open_page(url, page)
     times = []
@@ -129,18 +127,27 @@ def slider_moves(url: str, rollout_params: dict[str, str], runs: int) -> float:
         at = slider.run()
         times.append(time.perf_counter() - started)
         _check(page, at)
-    return statistics.median(times)
+    return times
 
 
-def measure(url: str, runs: int) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measure(url: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Per page: (median, worst) seconds of `runs` runs."""
+    out: dict[str, tuple[float, float]] = {}
     listed = pages(url)
+    print(f"  {_load()}", flush=True)
     for page in listed:
         at = open_page(url, page)  # warm-up: the first run also loads Streamlit's components
-        out[page.name] = statistics.median(rerun(page, at) for _ in range(runs))
-        print(f"  {page.name:40s} {out[page.name]:7.3f} s", flush=True)
-    out[INTERACTIVE] = slider_moves(url, listed[-2].params | {"page": "whatif"}, runs)
-    print(f"  {INTERACTIVE:40s} {out[INTERACTIVE]:7.3f} s", flush=True)
+        times = [rerun(page, at) for _ in range(runs)]
+        out[page.name] = (statistics.median(times), max(times))
+        print(f"  {page.name:40s} {out[page.name][0]:7.3f} s  worst {max(times):.3f}", flush=True)
+    moves = slider_moves(url, listed[-2].params | {"page": "whatif"}, runs)
+    out[INTERACTIVE] = (statistics.median(moves), max(moves))
+    print(f"  {INTERACTIVE:40s} {out[INTERACTIVE][0]:7.3f} s  worst {max(moves):.3f}")
+    print(f"  {_load()}", flush=True)
     return out
 
 
@@ -156,7 +163,7 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     source = large_store.sqlite_store(args.cache, seed=args.seed)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     if not args.no_sqlite:
         url = large_store.sqlite_url(source)
         print(f"SQLite {source}: {large_store.count(make_engine(url))} events")
@@ -179,11 +186,14 @@ def main() -> None:
 
             pgserver.stop(root)
     backends = list(results)
-    print(f"\npage | {' | '.join(f'{b} s' for b in backends)}  (medians of {args.runs}, warm)")
+    heads = " | ".join(f"{b} s (median / worst)" for b in backends)
+    print(f"\npage | {heads}  ({args.runs} runs each, warm)")
     for name in next(iter(results.values()), {}):
-        cells = [f"{results[b][name]:.2f}" for b in backends]
-        worst = max(results[b][name] for b in backends)
-        print(f"{name} | {' | '.join(cells)} | {'OK' if worst <= LIMIT_S else 'MISSED'}")
+        cells = [f"{results[b][name][0]:.2f} / {results[b][name][1]:.2f}" for b in backends]
+        median = max(results[b][name][0] for b in backends)
+        worst = max(results[b][name][1] for b in backends)
+        verdict = "OK" if worst <= LIMIT_S else "median OK" if median <= LIMIT_S else "MISSED"
+        print(f"{name} | {' | '.join(cells)} | {verdict}")
 
 
 if __name__ == "__main__":

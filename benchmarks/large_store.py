@@ -42,6 +42,12 @@ def sqlite_store(cache: Path, *, seed: int = 1, say: bool = True) -> Path:
     """The SQLite demo store with the `large` preset (built on the first call)."""
     path = cache / f"{key(LARGE_SCENARIO[0], seed)}.db"
     if path.exists():
+        # a store cached by an older checkout: migrate it (cheap on SQLite: new tables only)
+        engine = make_engine(sqlite_url(path))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
         return path
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".building")

@@ -219,6 +219,7 @@ def main() -> None:
     upgrade(engine)
     engine.dispose()
     proc = None
+    config_dir = Path(tempfile.mkdtemp(prefix="gapwatch-bench-cfg-"))
     try:
         with FakeApiServer(bookmark_interval=1.0) as fake:
             node = objects.node(0)
@@ -240,7 +241,7 @@ def main() -> None:
                 ),
             )
             port = pgserver.free_port()
-            config = Path(tempfile.mkdtemp(prefix="gapwatch-bench-cfg-")) / "record.yaml"
+            config = config_dir / "record.yaml"
             config.write_text(
                 yaml.safe_dump(
                     {
@@ -296,6 +297,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(30)
+        shutil.rmtree(config_dir, ignore_errors=True)
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if root is not None:

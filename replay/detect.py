@@ -230,6 +230,7 @@ def windows_from(
             candidates.append(iv)
             pieces.append([iv])
     definite, j = gap.definite, 0
+    deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -259,6 +260,8 @@ def windows_from(
         else:
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
             lb_opened = False
+            if not look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
         out.append(
             Window(
                 service=svc,
@@ -275,7 +278,7 @@ def windows_from(
                     settings,
                     end,
                     look,
-                    None if sure or look else pod_deaths(state, svc, node),
+                    None if sure or look else deaths,
                     lb_opened,
                 ),
                 start_us=start,

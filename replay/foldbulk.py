@@ -1,6 +1,12 @@
 """The fold's bulk path: probe and LB samples as numpy columns, grouped by lane (what
 replay.load reads from PostgreSQL), folded into the same lanes replay.fold.fold builds from the
 same facts. Pure.
+
+`keep_sample` (replay.fold) keeps a sample that changes the value or that is earlier than the
+last sample kept. Within a lane that runs forward in time that is "the value changed" (every
+sample dropped since the last kept one has its value and a time at or after it), so only a
+sample right after a step back in time needs the last kept time: those few are decided one by
+one, everything else as whole columns, and the Python objects are built once for all lanes.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gapwatch.replay.fold import FoldState, ProbeKey, Sample, keep_sample, probe_lane
+from gapwatch.replay.fold import FoldState, ProbeKey, Sample, probe_lane
 
 
 def fold_probe_arrays(
@@ -26,8 +32,8 @@ def fold_probe_arrays(
 ) -> FoldState:
     """Fold probe/LB samples given as numpy columns (the bulk path replay.load uses on
     PostgreSQL): `lane_of` indexes `lane_keys` ((fact, cluster, namespace, name, node)),
-    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL. Builds the same lanes as `fold`
-    does from the same facts, vectorized where a lane is in time order."""
+    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL. Builds the same lanes, `seen`
+    and `look_gap` as `fold` does from the same facts."""
     state.memo.clear()
     if not len(at_us):
         return state
@@ -46,45 +52,86 @@ def fold_probe_arrays(
     first = np.r_[True, lane_of[1:] != lane_of[:-1]]
     starts = np.flatnonzero(first)
     ends = np.r_[starts[1:], len(lane_of)]
-    # within a lane in time order, a sample that repeats the previous value is a heartbeat
-    keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
-    backwards = np.r_[False, (at_us[1:] < at_us[:-1]) & ~first[1:]]
-    newest = np.maximum.reduceat(at_us, starts)
+    keys = [lane_keys[i] for i in lane_of[starts].tolist()]
+    lanes = [state.lanes.get(key) or probe_lane(state, key) for key in keys]
+    _fill_prev(state, keys, starts, ends, at_us, prev_us)
+    gaps = np.maximum.reduceat(np.where(prev_us >= 0, at_us - prev_us, 0), starts).tolist()
+    newest = np.maximum.reduceat(at_us, starts).tolist()
+    keep = _keep(lanes, starts, at_us, value_of, values, first)
+    kept = np.flatnonzero(keep)
     new = tuple.__new__
-    for i, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        key = lane_keys[int(lane_of[lo])]
-        lane = state.lanes.get(key) or probe_lane(state, key)
-        times, prevs = at_us[lo:hi], prev_us[lo:hi]
-        if (prevs < 0).any():
-            # stored without previous_observed_at: the previous look saw the old value (as
-            # `keep_sample` does: the newest look so far, if earlier)
-            looks = np.r_[state.seen.get(key, -1), np.maximum.accumulate(times)[:-1]]
-            looks = np.maximum(looks, state.seen.get(key, -1))
-            prevs = np.where((prevs < 0) & (looks >= 0) & (looks < times), looks, prevs)
-            prev_us[lo:hi] = prevs
-        gap = int(np.max(np.where(prevs >= 0, times - prevs, 0)))
-        if gap > state.look_gap.get(key, 0):
-            state.look_gap[key] = gap
-        if lane and values[int(value_of[lo])] == lane[-1].value and at_us[lo] >= lane[-1].at_us:
-            keep[lo] = False  # continues the value this lane already ends with
-        if (lane and at_us[lo] < lane[-1].at_us) or backwards[lo:hi].any():
-            idx = np.arange(lo, hi)  # out of time order: the sample-by-sample rule
-        else:
-            idx = lo + np.flatnonzero(keep[lo:hi])
-        rows = zip(
-            at_us[idx].tolist(),
-            [None if p < 0 else p for p in prev_us[idx].tolist()],
-            [values[v] for v in value_of[idx].tolist()],
-            event_id[idx].tolist(),
-            [None if n < 0 else n for n in num[idx].tolist()],
+    samples = [
+        new(Sample, r)
+        for r in zip(
+            at_us[kept].tolist(),
+            [None if p < 0 else p for p in prev_us[kept].tolist()],
+            [values[v] for v in value_of[kept].tolist()],
+            event_id[kept].tolist(),
+            [None if n < 0 else n for n in num[kept].tolist()],
             strict=True,
         )
-        if len(idx) == hi - lo:
-            for r in rows:
-                keep_sample(state, key, lane, new(Sample, r))
-        else:
-            lane.extend(new(Sample, r) for r in rows)
-        seen = int(newest[i])
-        state.seen[key] = max(seen, state.seen.get(key, seen))
+    ]
+    edges: Any = np.searchsorted(kept, np.r_[starts, len(lane_of)])
+    bounds: list[int] = edges.tolist()
+    for i, (key, lane) in enumerate(zip(keys, lanes, strict=True)):
+        lane.extend(samples[bounds[i] : bounds[i + 1]])
+        if gaps[i] > state.look_gap.get(key, 0):
+            state.look_gap[key] = gaps[i]
+        state.seen[key] = max(newest[i], state.seen.get(key, newest[i]))
     state.last_event_id = max(state.last_event_id, int(event_id.max()))
     return state
+
+
+def _fill_prev(
+    state: FoldState,
+    keys: Sequence[ProbeKey],
+    starts: Any,
+    ends: Any,
+    at_us: Any,
+    prev_us: Any,
+) -> None:
+    """Samples stored without previous_observed_at: the previous look (repeats included, the
+    lane's newest so far) saw the old value, as `keep_sample` does. In place."""
+    missing = prev_us < 0
+    if not missing.any():
+        return
+    for i in np.flatnonzero(np.logical_or.reduceat(missing, starts)).tolist():
+        lo, hi = int(starts[i]), int(ends[i])
+        times, prevs = at_us[lo:hi], prev_us[lo:hi]
+        before = state.seen.get(keys[i], -1)
+        looks = np.maximum(np.r_[before, np.maximum.accumulate(times)[:-1]], before)
+        prev_us[lo:hi] = np.where((prevs < 0) & (looks >= 0) & (looks < times), looks, prevs)
+
+
+def _keep(
+    lanes: Sequence[list[Sample]],
+    starts: Any,
+    at_us: Any,
+    value_of: Any,
+    values: Sequence[str],
+    first: Any,
+) -> Any:
+    """Which samples `keep_sample` keeps: a new value, or earlier than the last kept sample."""
+    keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
+    firsts = zip(starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(), strict=True)
+    for lane, (lo, at, value) in zip(lanes, firsts, strict=True):
+        if lane:  # the lane's last sample (an earlier fold) is the last kept one
+            keep[lo] = at < lane[-1].at_us or values[value] != lane[-1].value
+    back = np.r_[False, at_us[1:] < at_us[:-1]] & ~first & ~keep
+    if not back.any():
+        return keep
+    # a repeat right after a step back in time: kept when earlier than the last kept sample,
+    # decided in order (each decision moves "the last kept sample" for the next)
+    last_kept = np.maximum.accumulate(np.where(keep, np.arange(len(keep)), -1))
+    decide = np.flatnonzero(back)
+    lane_at = (np.searchsorted(starts, decide, side="right") - 1).tolist()
+    latest: dict[int, int] = {}  # lane -> the last index kept by a decision below
+    for r, lane_i in zip(decide.tolist(), lane_at, strict=True):
+        before = max(int(last_kept[r - 1]), latest.get(lane_i, -1))
+        # nothing kept in this fold yet: the lane's last sample is the last kept one
+        mine = before >= int(starts[lane_i])
+        last_at = int(at_us[before]) if mine else lanes[lane_i][-1].at_us
+        if at_us[r] < last_at:
+            keep[r] = True
+            latest[lane_i] = r
+    return keep

@@ -12,7 +12,6 @@ Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tupl
 from __future__ import annotations
 
 import gc
-import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -90,15 +89,15 @@ def _copy_text(
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
     raw: Any = conn.connection.driver_connection
-    buffer = io.BytesIO()
+    data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
     with raw.cursor() as cur, cur.copy(copy_sql) as copy:
         for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
+            data += block
     return pacsv.read_csv(
-        buffer,
-        read_options=pacsv.ReadOptions(column_names=list(types)),
+        pa.BufferReader(pa.py_buffer(data)),
+        # one thread: on a shared machine Arrow's threads cost more CPU than they save
+        read_options=pacsv.ReadOptions(column_names=list(types), use_threads=False),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char="\\"),
         convert_options=pacsv.ConvertOptions(
             column_types=types, null_values=[""], strings_can_be_null=True
@@ -146,6 +145,14 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
         table["event_id"].to_numpy(),
         pc.fill_null(table["num1"], -1).to_numpy(),
     )
+
+
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values: through numpy when it holds integers and no NULL (several
+    times quicker than Arrow's own conversion)."""
+    if column.null_count == 0 and pa.types.is_integer(column.type):
+        return cast(list[Any], column.to_numpy().tolist())
+    return cast(list[Any], column.to_pylist())
 
 
 def iter_facts(
@@ -212,7 +219,7 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    fold(state, list(zip(*(others[c].to_pylist() for c in FACT_COLUMNS), strict=True)))
+    fold(state, list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     _fold_probe_columns(state, probes)
     return state

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay import scope
+from gapwatch.replay import scope, settings_reads
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -351,6 +351,7 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
+    settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
     with translate_errors(engine), engine.connect() as conn:
         if _max_fact_event(conn) <= _last(conn):
             return 0

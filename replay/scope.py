@@ -43,9 +43,9 @@ from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.measure import Measured, measured_values
-from gapwatch.replay.measure_store import measurements
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_known
+from gapwatch.replay.settings_reads import lb_settings
 from gapwatch.replay.tables import replay_lags, replay_state, replay_windows
 
 #: The reach of a what-if setting: terminationGracePeriodSeconds up to 300 s (the largest the
@@ -189,7 +189,7 @@ def load(
     state = fold(FoldState(), rows)
     _restore_context(conn, state, svc, settings)
     recorded = recorded_windows(conn, svc, since_us, until_us)
-    lb_reads = measurements(conn, svc, settings).lb
+    lb_reads = lb_settings(conn, svc, settings)
     return Scope(svc, since_us, until_us, state, samples, recorded, settings, lb_reads)
 
 

@@ -5,6 +5,11 @@ note when the answer arrived, map targets to nodes, let the tracker turn the loo
 transitions, put them into the sink and flush. A throttled or failed look changes nothing (the
 next good look's bounds widen over it) and doubles the wait, with jitter, up to `max_backoff_s`;
 a good look resets it to `interval_s`.
+
+Resume: right before the first look, and again before the first look after failed ones, the
+tracker is seeded from the store (`resume`, lb/laststate.py). Two replicas poll the same groups;
+one throttled for a while must not report, as its own new transition, a change the other replica
+already stored while it was backing off: what changed is the target's state, not who saw it when.
 """
 
 from __future__ import annotations
@@ -72,8 +77,10 @@ class PollerSource:
         #: wait for each look's commit (`gapwatch poll`'s buffered sink); the recorder's spool
         #: commits on its own, and waiting would stop the looks while the store is down
         self._flush_each_look = flush_each_look
-        #: seeds the tracker from the store once, right before the first look (lb/laststate.py)
+        #: seeds the tracker from the store (lb/laststate.py): before the first look, and before
+        #: the first look after failed ones (see the module docstring)
         self._resume = resume
+        self._resume_due = resume is not None
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -103,13 +110,14 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
-            if self._resume is not None:
+            if self._resume is not None and self._resume_due:
                 await asyncio.to_thread(self._resume, self.tracker, self._clock())
-                self._resume = None
+                self._resume_due = False
             started = self._clock()
             looks = await asyncio.to_thread(self._adapter.poll)
         except LbApiError as exc:
             self.failures += 1
+            self._resume_due = self._resume is not None
             self._problem = str(exc)
             self.metrics.error()
             if isinstance(exc, Throttled):

@@ -139,12 +139,24 @@ class Tracker:
     def seed(
         self, group: str, key: str, payload: dict[str, Any], node: str | None, at: datetime
     ) -> None:
-        """A target's last stored observation (resuming after a restart: lb/laststate.py); the
-        next look's changes are bounded by `at`."""
+        """A target's last stored observation (resuming after a restart or after failed looks:
+        lb/laststate.py); the next look's changes are bounded by `at`. What this tracker itself
+        emitted at or after `at` is newer and stays."""
         seen = self._groups.setdefault(group, _Group())
+        mine = seen.targets.get(key)
+        if mine is not None and mine.emitted_at >= at:
+            return
         seen.targets[key] = _Seen(payload, node, at)
         if seen.last_start is None or seen.last_start < at:
             seen.last_start = at
+
+    def seed_gone(self, group: str, key: str, at: datetime) -> None:
+        """A target whose last stored observation (at `at`) is its DELETED: the next look does
+        not report it leaving again, unless this tracker itself saw it after `at`."""
+        seen = self._groups.get(group)
+        mine = seen.targets.get(key) if seen is not None else None
+        if seen is not None and mine is not None and mine.emitted_at < at:
+            del seen.targets[key]
 
     def forget(self, group: str) -> None:
         """Drop what is known about a group (it is no longer polled)."""

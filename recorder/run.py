@@ -30,6 +30,7 @@ from gapwatch.recorder.sources import REGISTRY
 from gapwatch.recorder.sources.base import Builder, Source, SourceContext
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.spool import Spool
+from gapwatch.recorder.steadyclock import SteadyClock
 from gapwatch.recorder.tasks import wait_first
 from gapwatch.recorder.writer import Derive, EventWriter
 
@@ -65,6 +66,9 @@ class Recorder:
         self.config, self.engine, self.clock = config, engine, clock
         self.rng = rng or random.Random()
         self.metrics = RecorderMetrics()
+        if isinstance(clock, SteadyClock):  # export how far the host's wall clock is from it
+            steady = clock
+            self.metrics.clock_divergence.set_function(lambda: steady.divergence_s)
         self.spool = Spool(
             writer=EventWriter(engine, derive=derive),
             clock=clock,

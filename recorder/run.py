@@ -11,6 +11,7 @@ own ends `run` with its exception (the pod restarts). Nothing here knows what a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import random
 from collections.abc import Callable
@@ -131,6 +132,16 @@ class Recorder:
             stop=stop,
         )
 
+    async def _announce_ready(self, stop: asyncio.Event) -> None:
+        """Log `ready` once, when every source is (a supervisor, the lab, reads it); then wait."""
+        while not stop.is_set():
+            if self.ready() is None:
+                log.info("ready", sources=[s.name for s in self.sources])
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.05)
+        await stop.wait()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Record until `stop` is set; then flush and return."""
         runner = None
@@ -146,6 +157,7 @@ class Recorder:
             for s in self.sources
         ]
         running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
+        running.append(asyncio.create_task(self._announce_ready(stop), name="ready"))
         try:
             await wait_first([stopper, self._writer_task, projector, *running])
             if running:  # each source returns soon after `stop`; one that does not is cancelled

@@ -33,7 +33,16 @@ class Fault:
     gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     #: recorders to run at once (None: the lab's setting)
     replicas: int | None = None
+    #: (from, to) simulated seconds when no recorder was looking (ledger.py: unobservable)
+    blind: list[tuple[float, float]] = field(default_factory=list)
+    #: the recorders' spool bound, bytes (None: the lab's setting)
+    spool_bytes: int | None = None
+    #: what the fault found wrong beyond the ledger (the run does not match)
+    problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Subclasses set their settings here (dataclass fields shadow class attributes)."""
 
     def prepare(self, lab: Lab) -> list[Event]:
         self.rng = random.Random(self.seed)
@@ -57,24 +66,120 @@ class Fault:
 
 
 class SigKill(Fault):
-    """SIGKILL one recorder at random moments; it is started again `restart_wall_s` later (as
-    Kubernetes restarts a container). Its replica keeps recording meanwhile."""
+    """SIGKILL one replica at a time, at random moments; it is started again `restart_wall_s`
+    later (as Kubernetes restarts a container) while the other replica keeps recording. A kill
+    waits until every live replica is ready (its log says `ready`): two replicas exist so that
+    one can die, not both (that is `sigkill-all`)."""
 
     kills = 2
     restart_wall_s = 0.5
-    replicas = 2
 
     def schedule(self, lab: Lab) -> list[Event]:
-        def kill() -> None:
+        def kill(waited: float = 0.0) -> None:
             live = [p for p in lab.recorders if p.alive()]
-            if not live:
+            if len(live) < 2 or not all(p.ready() for p in live):
+                if waited >= KILL_WAIT_WALL_S:
+                    self.note(lab, f"no kill: a replica was not ready for {waited:.0f} s")
+                    return
+                _later(lab, 0.2, lambda: kill(waited + 0.2))
                 return
             victim = self.rng.choice(live)
             victim.kill()
-            self.note(lab, f"SIGKILL pid {victim.pid}")
+            late = f" ({waited:.1f} s wall late: waited for the other replica)" if waited else ""
+            self.note(lab, f"SIGKILL pid {victim.pid}{late}")
             _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
 
         return [(at, kill) for at in self.pick(lab, self.kills)]
+
+
+#: A one-replica kill waits at most this long (wall s) for the other replica to be ready.
+KILL_WAIT_WALL_S = 60.0
+
+
+class SigKillAll(Fault):
+    """Both replicas SIGKILLed within the same second (a node lost with both on it, an
+    eviction); each is started again `restart_wall_s` later. The claim differs: what happened
+    while nobody looked is `unobservable`, not lost (ledger.py: the blind stretch runs from the
+    second kill to the first restarted replica's `ready`); the log shows the gap (every probed
+    target's first row after it reaches back to before it: a `resume` or a `change`); nothing is
+    stored twice."""
+
+    restart_wall_s = 0.5
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        (at,) = self.pick(lab, 1)
+        apart = self.rng.uniform(0.05, 0.95)
+        self.blind_from: float | None = None
+        self.restarted: list[Any] = []
+
+        def first() -> None:
+            live = [p for p in lab.recorders if p.alive()]
+            if not live:
+                return
+            live[0].kill()
+            self.note(lab, f"SIGKILL pid {live[0].pid}")
+            _later(lab, apart, lambda: second(live[1:]))
+            _later(lab, self.restart_wall_s, restart)
+
+        def second(rest: list[Any]) -> None:
+            for proc in rest:
+                proc.kill()
+                self.note(lab, f"SIGKILL pid {proc.pid} ({apart:.2f} s wall after the first)")
+            self.blind_from = lab.sim_now()
+            _later(lab, self.restart_wall_s, restart)
+
+        def restart() -> None:
+            proc = lab.new_recorder("restarted")
+            self.restarted.append(proc)
+            proc.start()
+
+        return [(at, first)]
+
+    def finish(self, lab: Lab) -> list[str]:
+        readies = [w for w in (p.ready_at() for p in self.restarted) if w is not None]
+        if self.blind_from is not None and readies:
+            until = (min(readies) - lab.t0) * lab.settings.speed
+            self.blind.append((self.blind_from, until))
+            self.notes.append(
+                f"nobody looked from {self.blind_from:.1f} s to {until:.1f} s (simulated)"
+            )
+            self.problems += _gap_not_shown(lab, self.blind_from)
+        return super().finish(lab)
+
+
+def _gap_not_shown(lab: Lab, blind_from: float) -> list[str]:
+    """The probed targets whose first stored look after `blind_from` (simulated s) does not reach
+    back to before it (previous_observed_at): the log would claim a look nobody made."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from gapwatch.recorder.store import make_engine
+    from gapwatch.recorder.timefmt import parse_time
+
+    since = parse_time(lab.scenario.start) + timedelta(seconds=blind_from)
+    engine = make_engine(lab.db)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT node, name, observed_at, previous_observed_at FROM events "
+                    "WHERE cluster = :c AND kind = 'ProxyHealth' AND observed_at > :t "
+                    "ORDER BY observed_at, id"
+                ),
+                {"c": lab.cluster, "t": since},
+            ).all()
+    finally:
+        engine.dispose()
+    first: dict[tuple[str, str], Any] = {}
+    for node, name, _at, previous in rows:
+        first.setdefault((node, name), previous)
+    return [
+        f"the log does not show the gap for {node}/{name}: its first look after the kills "
+        f"reaches back to {previous}"
+        for (node, name), previous in sorted(first.items())
+        if previous is None or previous > since
+    ] or ([] if first else ["no probe row after the kills"])
 
 
 class WatchDrop(Fault):
@@ -172,11 +277,41 @@ class ElbThrottle(Fault):
         return [(at, throttle) for at in self.pick(lab, 2)]
 
 
+class ProbeTimeout(Fault):
+    """One node's kube-proxy health port stops answering (the connection hangs) for a stretch
+    (1.5 s wall, 3 s long), twice, on a random node: the prober must store `timeout` looks (an
+    unknown, not "no local endpoints"), and the change back."""
+
+    mode = "hang"
+
+    def schedule(self, lab: Lab) -> list[Event]:
+        world = lab.world
+        wall = 3.0 if self.long else 1.5
+
+        def start() -> None:
+            name = self.rng.choice(world.names)
+            world.force_proxy(name, self.mode, lab.sim_now())
+            self.note(lab, f"{name}'s health port set to {self.mode}")
+
+            def end() -> None:
+                world.force_proxy(name, None, lab.sim_now())
+                self.note(lab, f"{name}'s health port answers again")
+
+            _later(lab, wall, end)
+
+        return [(at, start) for at in self.pick(lab, 2)]
+
+
+class ProbeRefused(ProbeTimeout):
+    """One node's kube-proxy health port refuses connections (kube-proxy restarting) for a
+    stretch (1.5 s wall, 3 s long), twice, on a random node: stored as `refused`."""
+
+    mode = "refuse"
+
+
 class Takeover(Fault):
     """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
     SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
-
-    replicas = 2
 
     def schedule(self, lab: Lab) -> list[Event]:
         first_at, second_at = self.pick(lab, 2)
@@ -208,7 +343,13 @@ TAKEOVER_OVERLAP_WALL_S = 8.0
 
 
 class PgStop(Fault):
-    """PostgreSQL stopped mid-stream (60 s long, 4 s short): the spool fills, says so, drains."""
+    """PostgreSQL stopped mid-stream (60 s long, 4 s short): the spool fills, says so, drains.
+    The recorders run with a small spool (`PG_STOP_SPOOL_BYTES`) so that the outage fills it;
+    then the sources wait (the watch is read no further and resumes from its resourceVersion,
+    the samplers look later) and nothing is lost."""
+
+    def __post_init__(self) -> None:
+        self.spool_bytes = PG_STOP_SPOOL_BYTES
 
     def schedule(self, lab: Lab) -> list[Event]:
         if lab.pg_root is None:
@@ -244,6 +385,11 @@ class PgStop(Fault):
             f"recorder log: {retries} failed writes retried, spool full {full}x, drained {drained}x"
         )
         return super().finish(lab)
+
+
+#: The spool bound the pg-stop fault runs with: 256 KiB, ~250 of the lab's EndpointSlice-sized
+#: items; the lab's three nodes fill it within the long outage (60 s wall = 600 s simulated).
+PG_STOP_SPOOL_BYTES = 256 * 1024
 
 
 class Poison(Fault):
@@ -318,6 +464,7 @@ def _later(lab: Lab, wall_s: float, action: Callable[[], None]) -> None:
 #: name -> (class, what the table calls it)
 FAULTS: dict[str, type[Fault]] = {
     "sigkill": SigKill,
+    "sigkill-all": SigKillAll,
     "watch-drop": WatchDrop,
     "watch-stall": WatchStall,
     "gone-410": Gone,
@@ -327,6 +474,8 @@ FAULTS: dict[str, type[Fault]] = {
     "takeover": Takeover,
     "poison": Poison,
     "clock-jump": ClockJump,
+    "probe-timeout": ProbeTimeout,
+    "probe-refused": ProbeRefused,
 }
 
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ class LabSettings:
     #: recorders running at once: 2 as deploy/base/deployment.yaml runs them (both record, the
     #: store dedupes); a SIGKILLed single recorder is blind while it restarts (seconds)
     replicas: int = 2
+    #: the recorders' spool bound, bytes (None: the recorder's default, 16 MiB); pg-stop runs
+    #: with a small one so that the outage fills it
+    spool_bytes: int | None = None
 
 
 def sim_overrides(settings: LabSettings) -> dict[str, Any]:
@@ -124,6 +128,10 @@ class Lab:
     def sim_now(self) -> float:
         return (time.time() - self.t0) * self.settings.speed
 
+    def sim_clock(self) -> datetime:
+        """The simulation's time now (the fake apiserver stamps its writes with it)."""
+        return parse_time(self.scenario.start) + timedelta(seconds=self.sim_now())
+
     def wall_at(self, sim_s: float) -> float:
         return self.t0 + sim_s / self.settings.speed
 
@@ -135,7 +143,10 @@ class Lab:
             "db": self.db,
             "listen": "127.0.0.1:0",
             "shutdown_timeout_s": 20.0,
-            "spool": {"flush_interval_s": 0.05},
+            "spool": {
+                "flush_interval_s": 0.05,
+                **({"max_bytes": s.spool_bytes} if s.spool_bytes is not None else {}),
+            },
             "sources": {
                 "k8s": {
                     "api_server": self.world.api.url,
@@ -253,7 +264,9 @@ def open_lab(
     scenario, result = simulate(settings)
     workdir = Path(tempfile.mkdtemp(prefix="gapwatch-lab-", dir="/tmp"))
     workdir.chmod(0o755)
-    rng = random.Random(settings.seed)
+    # the fake nodes' loopback addresses only: unseeded, so two labs of the same seed on one
+    # machine (a table and a replay of one of its runs) do not bind the same address and port
+    rng = random.Random()
     db = store.database()
     gapwatch("db", "upgrade", "--db", db)
     with LabWorld(scenario, rng, workdir) as world:
@@ -298,6 +311,7 @@ def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
     lead = lab.settings.lead_s
     for _attempt in range(4):
         lab.t0 = time.time() + lead
+        lab.world.api.clock = lab.sim_clock
         fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
         for proc in fresh:
             proc.start()

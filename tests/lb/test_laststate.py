@@ -57,7 +57,8 @@ def test_a_replica_back_from_throttling_does_not_store_the_other_replicas_change
     tmp_path: Path,
 ) -> None:
     """Two replicas poll one group; A is throttled while B sees i-a drain and i-b leave. A,
-    re-seeded before its next good look, reports neither again (the lab's elb-throttle row)."""
+    re-seeded before its look becomes observations, reports neither again (the lab's
+    elb-throttle row)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(engine)
     write = EventWriter(engine, derive=lambda _conn, _rows: None).write_all

@@ -1,6 +1,6 @@
-"""The poller re-reads the store's last states before its first look and again before the first
-look after failed ones (recorder/sources/lb/poller.py): a replica that was throttled continues
-from what the other replica stored meanwhile. A scripted adapter, no cloud."""
+"""The poller re-reads the store's last states before its first look and before a look that
+shows a change becomes observations (recorder/sources/lb/poller.py): a replica whose look was
+slow or failed continues from what the other replica stored meanwhile. A scripted adapter."""
 
 from __future__ import annotations
 
@@ -45,9 +45,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def test_resume_runs_before_the_first_look_and_after_failed_looks_only_when_looks_go_well() -> None:
-    group = GroupLook(group="tg", targets=(Target(id="i-a", port=1, state="healthy"),))
-    script = Script([group, group, Throttled("Throttling"), Throttled("Throttling"), group, group])
+def test_resume_runs_before_the_first_look_and_before_a_look_that_shows_a_change() -> None:
+    def group(state: str) -> GroupLook:
+        return GroupLook(group="tg", targets=(Target(id="i-a", port=1, state=state),))
+
+    script = Script(
+        [
+            group("healthy"),
+            group("healthy"),
+            Throttled("Throttling"),
+            group("draining"),
+            group("draining"),
+        ]
+    )
     resumed: list[int] = []
 
     def resume(_tracker: Tracker, _at: datetime) -> None:
@@ -70,9 +80,9 @@ def test_resume_runs_before_the_first_look_and_after_failed_looks_only_when_look
     sink = ListSink()
 
     async def looks() -> list[int]:
-        return [await source.look(sink) for _ in range(6)]
+        return [await source.look(sink) for _ in range(5)]
 
-    assert asyncio.run(looks()) == [1, 0, 0, 0, 0, 0]
-    # before look 1; not before the good look 2 nor the first throttled look 3; before each
-    # attempt after a failure (4, throttled again, and 5); not before 6
-    assert resumed == [0, 2, 2]
+    assert asyncio.run(looks()) == [1, 0, 0, 1, 0]
+    # before look 1 (nothing known yet); after look 1 answered (i-a is new); after the 3rd good
+    # look answered (i-a drains); never for an unchanged look or a throttled one
+    assert resumed == [0, 1, 3]

@@ -1,11 +1,12 @@
 """Resume without inventing transitions: the pollers' last stored state of every target.
 
-Read when a poller starts, and again after failed looks (poller.py), as the kube-proxy prober
-does at start (kubeproxy/laststate.py): a restarted recorder, a second replica starting beside
-the first, or a replica that was throttled while the other kept looking, then reports a target
-it finds as it was stored as a continuation (a heartbeat when due), not as `ADDED` again; a target
-that changed while nobody looked is a `MODIFIED` bounded by the stored observation's time. Only
-the last `LOOKBACK_HEARTBEATS` heartbeats are read (the `(cluster, observed_at)` index).
+Read when a poller starts, and again before a look that shows a change (poller.py), as the
+kube-proxy prober does at start (kubeproxy/laststate.py): a restarted recorder, a second replica
+starting beside the first, or a replica whose look was slow or failed while the other kept
+looking, then reports a target it finds as it was stored as a continuation (a heartbeat when
+due), not as `ADDED` again; a target that changed while nobody looked is a `MODIFIED` bounded by
+the stored observation's time. Only the last `LOOKBACK_HEARTBEATS` heartbeats are read (the
+`(cluster, observed_at)` index).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def seed_tracker(
         .where(
             events.c.cluster == cluster,
             events.c.observed_at >= since,
+            # what another replica stored after this look's answer is for the next look to see
+            events.c.observed_at <= now,
             events.c.source == POLLER_SOURCE,
             events.c.kind == "TargetHealth",
         )

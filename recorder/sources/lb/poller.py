@@ -6,10 +6,13 @@ transitions, put them into the sink and flush. A throttled or failed look change
 next good look's bounds widen over it) and doubles the wait, with jitter, up to `max_backoff_s`;
 a good look resets it to `interval_s`.
 
-Resume: right before the first look, and again before the first look after failed ones, the
-tracker is seeded from the store (`resume`, lb/laststate.py). Two replicas poll the same groups;
-one throttled for a while must not report, as its own new transition, a change the other replica
-already stored while it was backing off: what changed is the target's state, not who saw it when.
+Resume: right before the first look, and whenever a look shows a change, the tracker is seeded
+from the store (`resume`, lb/laststate.py) before the look becomes observations. Two replicas
+poll the same groups; one whose look was slow (the SDK retrying a throttled call with its own
+backoff) or that failed for a while must not report, as its own new transition, a change the
+other replica already stored meanwhile: a transition is what changed, not who saw it when. One
+store read per look that shows a change (changes are rare); a store that cannot be read seeds
+nothing and the look is recorded as this replica saw it.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class PollerSource:
         #: commits on its own, and waiting would stop the looks while the store is down
         self._flush_each_look = flush_each_look
         #: seeds the tracker from the store (lb/laststate.py): before the first look, and before
-        #: the first look after failed ones (see the module docstring)
+        #: a look that shows a change becomes observations (see the module docstring)
         self._resume = resume
         self._resume_due = resume is not None
         self._make_adapter = adapter
@@ -117,7 +120,6 @@ class PollerSource:
             looks = await asyncio.to_thread(self._adapter.poll)
         except LbApiError as exc:
             self.failures += 1
-            self._resume_due = self._resume is not None
             self._problem = str(exc)
             self.metrics.error()
             if isinstance(exc, Throttled):
@@ -133,6 +135,10 @@ class PollerSource:
         self.failures, self._problem = 0, None
         self.looks += 1
         node_map = NodeMap(self._nodes())
+        if self._resume is not None and any(
+            self.tracker.differs(g, node_of=node_map.node_of) for g in looks
+        ):  # the other replica may have stored this change already
+            await asyncio.to_thread(self._resume, self.tracker, now)
         put = 0
         for group in looks:
             for obs in self.tracker.observe(

@@ -136,12 +136,27 @@ class Tracker:
         group.last_start = started if started is not None else now
         return out
 
+    def differs(
+        self, look: GroupLook, *, node_of: Callable[[Target], str | None] = lambda _t: None
+    ) -> bool:
+        """Whether `look` shows a target added, changed or gone (what `observe` would emit as a
+        transition); mutates nothing."""
+        group = self._groups.get(look.group)
+        known = group.targets if group is not None else {}
+        current = {t.key: t for t in look.targets}
+        if set(current) != set(known):
+            return True
+        return any(
+            known[key].payload != target_payload(look, target) or known[key].node != node_of(target)
+            for key, target in current.items()
+        )
+
     def seed(
         self, group: str, key: str, payload: dict[str, Any], node: str | None, at: datetime
     ) -> None:
-        """A target's last stored observation (resuming after a restart or after failed looks:
-        lb/laststate.py); the next look's changes are bounded by `at`. What this tracker itself
-        emitted at or after `at` is newer and stays."""
+        """A target's last stored observation (resuming after a restart, or before a look that
+        shows a change: lb/laststate.py); the next look's changes are bounded by `at`. What this
+        tracker itself emitted at or after `at` is newer and stays."""
         seen = self._groups.setdefault(group, _Group())
         mine = seen.targets.get(key)
         if mine is not None and mine.emitted_at >= at:

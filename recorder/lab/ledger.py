@@ -42,6 +42,11 @@ K8sKey = tuple[str, str, str, str, str]
 Gap = tuple[int, int]
 
 
+#: How long the last state of a target counts as lasting after the script's end (simulated s):
+#: the fakes keep it until the lab stops, and the recorders look on until they have caught up.
+LAST_STATE_S = 3600.0
+
+
 @dataclass
 class Count:
     expected: int = 0
@@ -195,9 +200,11 @@ def _observable(
     seq: list[tuple[float, Any]], bound_s: float, end_s: float
 ) -> list[tuple[float, float, Any]]:
     """(start, end, state) of the states that lasted at least `bound_s`; a shorter one is
-    dropped, and the states around it, when equal, are one (no look could tell them apart)."""
+    dropped, and the states around it, when equal, are one (no look could tell them apart). The
+    last state lasts while the recorders look on after the script (settle: several looks), so
+    it is observable and has no end."""
     spans = [
-        (at, seq[i + 1][0] if i + 1 < len(seq) else end_s, state)
+        (at, seq[i + 1][0] if i + 1 < len(seq) else max(end_s, at + bound_s) + LAST_STATE_S, state)
         for i, (at, state) in enumerate(seq)
     ]
     kept: list[tuple[float, float, Any]] = []

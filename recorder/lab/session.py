@@ -175,6 +175,9 @@ class Lab:
                     "interval_s": s.interval_s,
                     "heartbeat_s": 60.0,
                     "max_backoff_s": 2.0,
+                    # botocore's own retries back off in wall seconds (up to 20 s: minutes of
+                    # simulated time at 10x); the poller's backoff above is at the lab's scale
+                    "max_attempts": 1,
                 },
             },
         }

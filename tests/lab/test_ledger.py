@@ -67,11 +67,12 @@ def test_a_change_stored_twice_is_a_duplicate_unless_both_replicas_saw_it() -> N
 
 def test_a_state_that_began_and_ended_while_nobody_looked_is_unobservable_not_lost() -> None:
     changes = [(0.0, "n1", "ok"), (12.0, "n1", "down"), (16.0, "n1", "ok"), (30.0, "n1", "down")]
-    rows = [(0.2, "n1", "ok", True), (30.4, "n1", "down", True)]
+    # a restarted prober's first look at 20.5 s: "ok" as stored before, a `resume`
+    rows = [(0.2, "n1", "ok", True), (20.5, "n1", "ok", False), (30.4, "n1", "down", True)]
     # both replicas dead from 10 s to 20 s: the 4 s "down" inside could not be seen
     result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=40.0, blind=[(10, 20)])
     assert result.unobservable == ["n1 -> down at 12.0-16.0 s"]
-    assert result.lost == [] and result.expected == 2
+    assert result.lost == [] and result.expected == 3  # ok, ok again (the resume), down
     # without the blind stretch the same store lost it
     result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=40.0)
     assert result.lost == ["n1 -> down at 12.0 s"] and result.unobservable == []

@@ -36,7 +36,7 @@ LONG_PLAN: dict[str, int] = {
     "probe-refused": 3,
 }
 #: the CI version: one run of the faults that need no long wait
-SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1}
+SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1, "probe-refused": 1}
 
 
 @dataclass

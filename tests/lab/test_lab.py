@@ -42,10 +42,10 @@ def test_seed_3node_recorded_windows_match_the_truth(pg_empty_url: str) -> None:
 
 def test_the_short_fault_table_loses_and_duplicates_nothing(pg_empty_url: str) -> None:
     code, rows, err = run(
-        "lab", "table", "--duration", "90", "--db", pg_empty_url, "--json", timeout=300
+        "lab", "table", "--duration", "90", "--db", pg_empty_url, "--json", timeout=400
     )
     assert rows is not None, err[-3000:]
-    assert [r["fault"] for r in rows] == ["sigkill", "gone-410", "poison"]
+    assert [r["fault"] for r in rows] == ["sigkill", "gone-410", "poison", "probe-refused"]
     for row in rows:
         assert row["runs"] == 1 and row["seeds"] == [1]
         assert row["transitions_expected"] > 50

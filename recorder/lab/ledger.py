@@ -18,8 +18,9 @@ Three kinds of transition, each from what the fakes themselves logged:
   the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
   each samples on its own: the store's dedupe key is per observer), counted apart as `twice`.
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
-  fault's blind stretch, widened by the slack before and one bound after): no sampler could have
-  seen it, so it is counted apart, not expected and not lost.
+  fault's blind stretch, widened by one bound on each side: a change the last replica saw just
+  before it died may not have been committed, and the first looks come up to one interval after
+  `ready`): no sampler could have recorded it, so it is counted apart, not expected and not lost.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def count_states(
         stored[key].append((at, state, transition))
     for key, seq in by_key.items():
         for at, until, state in _observable(seq, bound_s, end_s):
-            if any(a - slack_s <= at and until <= b + bound_s for a, b in blind):
+            if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
                 result.unobservable.append(f"{key} -> {state} at {at:.1f}-{until:.1f} s")
                 continue
             result.expected += 1

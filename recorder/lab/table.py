@@ -106,7 +106,10 @@ def run_table(
             fault = None if name == "none" else make_fault(name, seed, long=long)
             progress(f"lab table: {name} run {i + 1}/{runs} (fault seed {seed})")
             report = run_lab(settings, store, progress, fault)
+            before = len(row.details)
             row.add(report)
+            for detail in row.details[before:]:
+                progress(f"lab table: {name} {detail[:400]}")
             progress(
                 f"lab table: {name} seed {seed}: {report.expected} expected, {report.lost} lost, "
                 f"{report.duplicated} duplicated, windows "

@@ -40,6 +40,9 @@ from gapwatch.recorder.sim.result import SimResult
 from gapwatch.recorder.sim.scenario import Scenario
 from gapwatch.recorder.timefmt import parse_time
 
+#: The prober's timeout in the lab, wall seconds: a stalled machine must not pass for a hanging
+#: kube-proxy.
+PROBE_TIMEOUT_WALL_S = 1.0
 #: What the lab serves from a simulation (access logs are a postmortem import, not a live source).
 SERVED_SOURCES = ("k8s-watch", "kube-proxy-probe", "lb-poller")
 #: The simulator's observers look this often (simulated seconds) to script the fakes: fine
@@ -163,7 +166,7 @@ class Lab:
                 "kube-proxy": {
                     "interval_s": s.interval_s,
                     # a stalled machine must not pass for a hanging kube-proxy (wall seconds)
-                    "timeout_s": 1.0,
+                    "timeout_s": PROBE_TIMEOUT_WALL_S,
                     # compared on the lab clock: simulated seconds, as the simulator's heartbeat_s
                     "heartbeat_s": 60.0,
                     "healthz_port": self.world.proxies.healthz_port,
@@ -342,7 +345,8 @@ def settle(lab: Lab, supervising: Any) -> None:
     for proc in live:  # one restarted late must not be stopped before it can stop cleanly
         wait_for(lambda p=proc: p.started() or not p.alive(), f"recorder pid {proc.pid}", 120)
     wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
-    time.sleep(3 * lab.settings.interval_s + 0.5)
+    # three more looks, each of which may have to time out first (a probe fault ending late)
+    time.sleep(3 * (lab.settings.interval_s + PROBE_TIMEOUT_WALL_S) + 0.5)
     supervising.set()
     for proc in lab.recorders:
         if proc.crashed() or not proc.alive():

@@ -3,7 +3,9 @@
 A poller only knows that a change happened between two looks. For every target the tracker
 emits `ADDED` when it first appears, `MODIFIED` when its payload (state, reason, weight, health
 check port, node) changes, `DELETED` when it leaves the group (payload: the last one seen), and an
-`OBSERVED` heartbeat when nothing changed for `heartbeat_s`. Every observation carries
+`OBSERVED` heartbeat when nothing changed for `heartbeat_s`, or when only the target's node
+became known (the Node reached the recorder's view after the target's first look: that is no
+change of the target). Every observation carries
 `observed_at` = when this look's answer arrived and `previous_observed_at` = when the group's
 previous successful look was asked (`started`), so the true change time lies in
 `[previous_observed_at, observed_at]` even when a change races a request. A failed look changes
@@ -125,6 +127,8 @@ class Tracker:
             payload, node = target_payload(look, target), node_of(target)
             if old is None:
                 op = "ADDED"
+            elif old.payload == payload and old.node is None and node is not None:
+                op = "OBSERVED"  # only its node became known (the Node reached the view later)
             elif old.payload != payload or old.node != node:
                 op = "MODIFIED"
             elif now - old.emitted_at >= self.heartbeat:

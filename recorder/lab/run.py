@@ -149,11 +149,14 @@ def run_lab(
         report.notes += lab.notes
         origin = parse_time(lab.scenario.start)
         report.bound_s = bound = sampling_bound(settings, lab.late_s)
-        report.lab = score(lab.result.truth.windows, gaps_json(lab.db, lab.cluster), origin, bound)
+        end = lab.scenario.duration_s
+        recorded = gaps_json(lab.db, lab.cluster)
+        report.lab = score(lab.result.truth.windows, recorded, origin, bound, end)
+        report.notes += [f"recorded after the simulation's end: {w}" for w in report.lab.after_end]
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         if key not in _BASELINES:
             _BASELINES[key] = baseline_windows(lab)
-        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound)
+        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound, end)
         report.problems = verdict(report.lab, report.baseline, bound)
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)

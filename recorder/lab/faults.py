@@ -1,7 +1,8 @@
 """The faults the lab injects, each with the claim "0 lost, 0 duplicated transitions, windows
 still match" (run.py checks it). A fault picks its moments from its own seed (printed), schedules
 them on the lab's timeline (`prepare` returns (simulated second, action) pairs), and may leave
-notes (`finish`): what it did, what the recorder's log said.
+notes (`finish`): what it did, what the recorder's log said (faultbase.py; the faults that kill
+recorders are in killfaults.py).
 
 Times: `pick` draws moments inside the simulation's busy stretch (the rollout and its settling:
 where transitions are) or anywhere, in simulated seconds; durations are wall seconds (what the
@@ -10,176 +11,16 @@ machine lives through), `short` (CI) or long.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from gapwatch.recorder.lab.faultbase import Event, Fault, later
+from gapwatch.recorder.lab.killfaults import SigKill, SigKillAll, Takeover
 
 if TYPE_CHECKING:
     from gapwatch.recorder.lab.session import Lab
 
-Event = tuple[float, Callable[[], None]]
-
-
-@dataclass
-class Fault:
-    """Base: no fault. Subclasses override `schedule`."""
-
-    name: str
-    seed: int
-    long: bool = False
-    #: per kind, the (checkpoint, relist) resourceVersion ranges a relist collapsed (ledger.py)
-    gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    #: recorders to run at once (None: the lab's setting)
-    replicas: int | None = None
-    #: (from, to) simulated seconds when no recorder was looking (ledger.py: unobservable)
-    blind: list[tuple[float, float]] = field(default_factory=list)
-    #: the recorders' spool bound, bytes (None: the lab's setting)
-    spool_bytes: int | None = None
-    #: what the fault found wrong beyond the ledger (the run does not match)
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        """Subclasses set their settings here (dataclass fields shadow class attributes)."""
-
-    def prepare(self, lab: Lab) -> list[Event]:
-        self.rng = random.Random(self.seed)
-        return self.schedule(lab)
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        return []
-
-    def finish(self, lab: Lab) -> list[str]:
-        return [f"{self.name} (seed {self.seed}): {n}" for n in self.notes]
-
-    def pick(self, lab: Lab, count: int) -> list[float]:
-        """`count` moments (simulated s), sorted, inside the scenario's first events' stretch."""
-        starts = [e.at_s for e in lab.scenario.events] or [lab.scenario.duration_s / 3]
-        lo = max(1.0, min(starts) - 10)
-        hi = min(lab.scenario.duration_s - 5, max(starts) + 60)
-        return sorted(self.rng.uniform(lo, hi) for _ in range(count))
-
-    def note(self, lab: Lab, text: str) -> None:
-        self.notes.append(f"{text} at {lab.sim_now():.1f} s")
-
-
-class SigKill(Fault):
-    """SIGKILL one replica at a time, at random moments; it is started again `restart_wall_s`
-    later (as Kubernetes restarts a container) while the other replica keeps recording. A kill
-    waits until every live replica is ready (its log says `ready`): two replicas exist so that
-    one can die, not both (that is `sigkill-all`)."""
-
-    kills = 2
-    restart_wall_s = 0.5
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        def kill(waited: float = 0.0) -> None:
-            live = [p for p in lab.recorders if p.alive()]
-            if len(live) < 2 or not all(p.ready() for p in live):
-                if waited >= KILL_WAIT_WALL_S:
-                    self.note(lab, f"no kill: a replica was not ready for {waited:.0f} s")
-                    return
-                _later(lab, 0.2, lambda: kill(waited + 0.2))
-                return
-            victim = self.rng.choice(live)
-            victim.kill()
-            late = f" ({waited:.1f} s wall late: waited for the other replica)" if waited else ""
-            self.note(lab, f"SIGKILL pid {victim.pid}{late}")
-            _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
-
-        return [(at, kill) for at in self.pick(lab, self.kills)]
-
-
-#: A one-replica kill waits at most this long (wall s) for the other replica to be ready.
-KILL_WAIT_WALL_S = 60.0
-
-
-class SigKillAll(Fault):
-    """Both replicas SIGKILLed within the same second (a node lost with both on it, an
-    eviction); each is started again `restart_wall_s` later. The claim differs: what happened
-    while nobody looked is `unobservable`, not lost (ledger.py: the blind stretch runs from the
-    second kill to the first restarted replica's `ready`); the log shows the gap (every probed
-    target's first row after it reaches back to before it: a `resume` or a `change`); nothing is
-    stored twice."""
-
-    restart_wall_s = 0.5
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        (at,) = self.pick(lab, 1)
-        apart = self.rng.uniform(0.05, 0.95)
-        self.blind_from: float | None = None
-        self.restarted: list[Any] = []
-
-        def first() -> None:
-            live = [p for p in lab.recorders if p.alive()]
-            if not live:
-                return
-            live[0].kill()
-            self.note(lab, f"SIGKILL pid {live[0].pid}")
-            _later(lab, apart, lambda: second(live[1:]))
-            _later(lab, self.restart_wall_s, restart)
-
-        def second(rest: list[Any]) -> None:
-            for proc in rest:
-                proc.kill()
-                self.note(lab, f"SIGKILL pid {proc.pid} ({apart:.2f} s wall after the first)")
-            self.blind_from = lab.sim_now()
-            _later(lab, self.restart_wall_s, restart)
-
-        def restart() -> None:
-            proc = lab.new_recorder("restarted")
-            self.restarted.append(proc)
-            proc.start()
-
-        return [(at, first)]
-
-    def finish(self, lab: Lab) -> list[str]:
-        readies = [w for w in (p.ready_at() for p in self.restarted) if w is not None]
-        if self.blind_from is not None and readies:
-            until = (min(readies) - lab.t0) * lab.settings.speed
-            self.blind.append((self.blind_from, until))
-            self.notes.append(
-                f"nobody looked from {self.blind_from:.1f} s to {until:.1f} s (simulated)"
-            )
-            self.problems += _gap_not_shown(lab, self.blind_from)
-        return super().finish(lab)
-
-
-def _gap_not_shown(lab: Lab, blind_from: float) -> list[str]:
-    """The probed targets whose first stored look after `blind_from` (simulated s) does not reach
-    back to before it (previous_observed_at): the log would claim a look nobody made."""
-    from datetime import timedelta
-
-    from sqlalchemy import text
-
-    from gapwatch.recorder.store import make_engine
-    from gapwatch.recorder.timefmt import parse_time
-
-    since = parse_time(lab.scenario.start) + timedelta(seconds=blind_from)
-    engine = make_engine(lab.db)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT node, name, observed_at, previous_observed_at FROM events "
-                    "WHERE cluster = :c AND kind = 'ProxyHealth' AND observed_at > :t "
-                    "ORDER BY observed_at, id"
-                ),
-                {"c": lab.cluster, "t": since},
-            ).all()
-    finally:
-        engine.dispose()
-    first: dict[tuple[str, str], Any] = {}
-    for node, name, _at, previous in rows:
-        first.setdefault((node, name), previous)
-    return [
-        f"the log does not show the gap for {node}/{name}: its first look after the kills "
-        f"reaches back to {previous}"
-        for (node, name), previous in sorted(first.items())
-        if previous is None or previous > since
-    ] or ([] if first else ["no probe row after the kills"])
+__all__ = ["FAULTS", "Event", "Fault", "describe", "make_fault"]
 
 
 class WatchDrop(Fault):
@@ -201,7 +42,7 @@ class WatchStall(Fault):
             lab.world.api.silence(True)
             self.note(lab, "watch streams silent")
             wall = 8.0 if self.long else 4.0
-            _later(lab, wall, lambda: lab.world.api.silence(False))
+            later(lab, wall, lambda: lab.world.api.silence(False))
 
         return [(at, stall) for at in self.pick(lab, 1)]
 
@@ -246,7 +87,7 @@ class ApiRestart(Fault):
                 api.down(False)
                 self.note(lab, f"apiserver back, history compacted to rv {api.rv}")
 
-            _later(lab, 3.0 if self.long else 1.5, back)
+            later(lab, 3.0 if self.long else 1.5, back)
 
         return [(at, restart) for at in self.pick(lab, 1)]
 
@@ -297,7 +138,7 @@ class ProbeTimeout(Fault):
                 world.force_proxy(name, None, lab.sim_now())
                 self.note(lab, f"{name}'s health port answers again")
 
-            _later(lab, wall, end)
+            later(lab, wall, end)
 
         return [(at, start) for at in self.pick(lab, 2)]
 
@@ -307,39 +148,6 @@ class ProbeRefused(ProbeTimeout):
     stretch (1.5 s wall, 3 s long), twice, on a random node: stored as `refused`."""
 
     mode = "refuse"
-
-
-class Takeover(Fault):
-    """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
-    SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        first_at, second_at = self.pick(lab, 2)
-
-        def thin_out() -> None:
-            for proc in [p for p in lab.recorders if p.alive()][1:]:
-                proc.kill()
-                self.note(lab, f"recorder pid {proc.pid} SIGKILLed")
-
-        def take_over() -> None:
-            old = [p for p in lab.recorders if p.alive()]
-            new = lab.new_recorder("takeover")
-            new.start()
-            self.note(lab, f"recorder pid {new.pid} started")
-
-            def kill_old() -> None:
-                for proc in old:
-                    proc.kill()
-                    self.note(lab, f"old recorder pid {proc.pid} SIGKILLed")
-
-            _later(lab, TAKEOVER_OVERLAP_WALL_S, kill_old)
-
-        return [(first_at, thin_out), (second_at, take_over)]
-
-
-#: A new recorder needs a few seconds to start (Python, imports, a first list): the old one is
-#: killed once the new one has had this long (wall seconds), as a rolling update would.
-TAKEOVER_OVERLAP_WALL_S = 8.0
 
 
 class PgStop(Fault):
@@ -367,7 +175,7 @@ class PgStop(Fault):
         def pg_down() -> None:
             stop(root)
             self.note(lab, "PostgreSQL stopped")
-            _later(lab, 60.0 if self.long else 4.0, pg_up)
+            later(lab, 60.0 if self.long else 4.0, pg_up)
 
         return [(at, pg_down) for at in self.pick(lab, 1)]
 
@@ -449,16 +257,6 @@ class ClockJump(Fault):
         lab.clock_jump = (at, 30.0)
         self.notes.append(f"the first recorder's clock jumps +30 s at {at:.1f} s")
         return []
-
-
-def _later(lab: Lab, wall_s: float, action: Callable[[], None]) -> None:
-    """Run `action` in `wall_s` without holding up the timeline (settle waits for it)."""
-    import threading
-
-    timer = threading.Timer(wall_s, action)
-    timer.daemon = True
-    timer.start()
-    lab.pending.append(timer)
 
 
 #: name -> (class, what the table calls it)

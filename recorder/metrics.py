@@ -55,6 +55,11 @@ class RecorderMetrics:
             "1 while the spool is full and sources wait (backpressure), else 0.",
             registry=r,
         )
+        self.clock_divergence = Gauge(
+            "gapwatch_recorder_clock_divergence_seconds",
+            "The host's wall clock minus the recorder's steady clock (recorder/steadyclock.py).",
+            registry=r,
+        )
         self.spool_full_episodes = Counter(
             "gapwatch_recorder_spool_full_episodes",
             "Times the spool became full.",

@@ -54,7 +54,7 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     import structlog
 
     from gapwatch.recorder.cliutil import open_store
-    from gapwatch.recorder.lab.clock import clock_from_env
+    from gapwatch.recorder.lab.clock import recorder_clock
     from gapwatch.recorder.run import Recorder
 
     engine = open_store(config.db)
@@ -63,7 +63,8 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        clock = clock_from_env(os.environ)  # the lab's simulated time, else the real clock
+        # monotonic, anchored to the host's clock (the lab's simulated one when it is set)
+        clock = recorder_clock(os.environ)
         recorder = Recorder(config=config, engine=engine, derive=derive, clock=clock)
         structlog.get_logger("gapwatch.recorder").info(
             "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]

@@ -11,6 +11,7 @@ own ends `run` with its exception (the pod restarts). Nothing here knows what a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import random
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from gapwatch.recorder.sources import REGISTRY
 from gapwatch.recorder.sources.base import Builder, Source, SourceContext
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.spool import Spool
+from gapwatch.recorder.steadyclock import SteadyClock
 from gapwatch.recorder.tasks import wait_first
 from gapwatch.recorder.writer import Derive, EventWriter
 
@@ -65,6 +67,9 @@ class Recorder:
         self.config, self.engine, self.clock = config, engine, clock
         self.rng = rng or random.Random()
         self.metrics = RecorderMetrics()
+        if isinstance(clock, SteadyClock):  # export how far the host's wall clock is from it
+            steady = clock
+            self.metrics.clock_divergence.set_function(lambda: steady.divergence_s)
         self.spool = Spool(
             writer=EventWriter(engine, derive=derive),
             clock=clock,
@@ -127,6 +132,16 @@ class Recorder:
             stop=stop,
         )
 
+    async def _announce_ready(self, stop: asyncio.Event) -> None:
+        """Log `ready` once, when every source is (a supervisor, the lab, reads it); then wait."""
+        while not stop.is_set():
+            if self.ready() is None:
+                log.info("ready", sources=[s.name for s in self.sources])
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.05)
+        await stop.wait()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Record until `stop` is set; then flush and return."""
         runner = None
@@ -142,6 +157,7 @@ class Recorder:
             for s in self.sources
         ]
         running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
+        running.append(asyncio.create_task(self._announce_ready(stop), name="ready"))
         try:
             await wait_first([stopper, self._writer_task, projector, *running])
             if running:  # each source returns soon after `stop`; one that does not is cancelled

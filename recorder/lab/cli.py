@@ -65,17 +65,32 @@ def lab(
     faults: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated faults, one lab run each: sigkill, watch-drop, watch-stall, "
-            "gone-410, apiserver-restart, pg-stop, elb-throttle, takeover, poison, clock-jump."
+            help="Comma-separated faults, one lab run each: sigkill, sigkill-all, watch-drop, "
+            "watch-stall, gone-410, apiserver-restart, pg-stop, elb-throttle, takeover, poison, "
+            "clock-jump, probe-timeout, probe-refused."
         ),
     ] = None,
     seed: SeedOpt = 1,
+    fault_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="The faults' own seed (their moments; default: --seed). `gapwatch lab table` "
+            "prints each run's: --seed 1 --fault-seed S repeats one of its runs."
+        ),
+    ] = None,
     db: DbOpt = None,
     keep: Annotated[
         bool,
         typer.Option(help="Keep the store (and the throwaway server running) for the dashboard."),
     ] = False,
     duration: DurationOpt = None,
+    spool_bytes: Annotated[
+        int | None,
+        typer.Option(
+            help="The recorders' spool bound in bytes (default: the recorder's 16 MiB; the "
+            "pg-stop fault uses 256 KiB so that the outage fills it)."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the lab once per fault (or once without faults) and print recorded vs true windows."""
@@ -87,10 +102,17 @@ def lab(
     from gapwatch.recorder.lab.session import LabSettings
 
     settings = LabSettings(
-        scenario=scenario, seed=seed, speed=speed, duration_s=duration, db=db, keep=keep
+        scenario=scenario,
+        seed=seed,
+        speed=speed,
+        duration_s=duration,
+        db=db,
+        keep=keep,
+        spool_bytes=spool_bytes,
     )
     names = [n.strip() for n in (faults or "").split(",") if n.strip()]
-    plans: list[Fault | None] = [make_fault(n, seed) for n in names] or [None]
+    chosen = seed if fault_seed is None else fault_seed
+    plans: list[Fault | None] = [make_fault(n, chosen) for n in names] or [None]
     with lab_store(db, keep=keep, progress=_progress) as store:
         reports = [run_lab(settings, store, _progress, fault) for fault in plans]
     if json_out:

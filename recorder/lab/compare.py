@@ -3,8 +3,12 @@
 A true window is *found* by a recorded window of the same Service and node whose bounds
 [start_earliest - bound, end_latest + bound] overlap it (the closest such start wins; each
 recorded window finds at most one true window). Recorded windows that find none are *false
-positives*. *Class agreement*: found windows whose class is the true one. *Boundary error*: the
-larger of |recorded start - true start| and |recorded end - true end|, in simulated seconds.
+positives*, except those that start after the simulation's end (`end_s` plus the bound): there
+the simulator's world stands still (no Node heartbeats, nothing), the truth says nothing, and a
+loaded machine's lab can record for minutes past the end (a restart it waited for); they are
+listed apart (`after_end`) and judged by nobody. *Class agreement*: found windows whose class is
+the true one. *Boundary error*: the larger of |recorded start - true start| and |recorded end -
+true end|, in simulated seconds.
 
 The verdict compares the lab with a **baseline**: the same scenario and seed replayed from the
 simulator's own observers, looking as often as the lab's recorders do (`gapwatch simulate`, no
@@ -72,6 +76,8 @@ class Pair:
 class Score:
     pairs: list[Pair] = field(default_factory=list)
     false_positives: list[str] = field(default_factory=list)
+    #: recorded windows that start after the simulation's end (module doc)
+    after_end: list[str] = field(default_factory=list)
 
     @property
     def truth(self) -> int:
@@ -109,8 +115,10 @@ def score(
     recorded: Sequence[Mapping[str, Any]],
     origin: datetime,
     bound_s: float,
+    end_s: float | None = None,
 ) -> Score:
-    """Match `recorded` (gapwatch gaps --json) with `truth` (module doc)."""
+    """Match `recorded` (gapwatch gaps --json) with `truth` (module doc); `end_s`: the
+    simulation's end (simulated seconds since `origin`)."""
     free = list(range(len(recorded)))
     result = Score()
     for t in sorted(truth, key=lambda w: w.start_us):
@@ -141,10 +149,13 @@ def score(
         result.pairs.append(Pair(t.node, t.cls, t_start, t_end, r["class"], start, end, bounds))
     for i in free:
         r = recorded[i]
-        result.false_positives.append(
+        text = (
             f"{r['node']} {r['class']} {_seconds(r['start'], origin):.1f}"
             f"-{_seconds(r['end'], origin):.1f} s"
         )
+        start = _seconds(r.get("start_earliest") or r["start"], origin)
+        late = end_s is not None and start > end_s + bound_s
+        (result.after_end if late else result.false_positives).append(text)
     return result
 
 

@@ -1,7 +1,8 @@
 """The faults the lab injects, each with the claim "0 lost, 0 duplicated transitions, windows
 still match" (run.py checks it). A fault picks its moments from its own seed (printed), schedules
 them on the lab's timeline (`prepare` returns (simulated second, action) pairs), and may leave
-notes (`finish`): what it did, what the recorder's log said.
+notes (`finish`): what it did, what the recorder's log said (faultbase.py; the faults that kill
+recorders are in killfaults.py).
 
 Times: `pick` draws moments inside the simulation's busy stretch (the rollout and its settling:
 where transitions are) or anywhere, in simulated seconds; durations are wall seconds (what the
@@ -10,71 +11,16 @@ machine lives through), `short` (CI) or long.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from gapwatch.recorder.lab.faultbase import Event, Fault, later
+from gapwatch.recorder.lab.killfaults import SigKill, SigKillAll, Takeover
 
 if TYPE_CHECKING:
     from gapwatch.recorder.lab.session import Lab
 
-Event = tuple[float, Callable[[], None]]
-
-
-@dataclass
-class Fault:
-    """Base: no fault. Subclasses override `schedule`."""
-
-    name: str
-    seed: int
-    long: bool = False
-    #: per kind, the (checkpoint, relist) resourceVersion ranges a relist collapsed (ledger.py)
-    gaps: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    #: recorders to run at once (None: the lab's setting)
-    replicas: int | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def prepare(self, lab: Lab) -> list[Event]:
-        self.rng = random.Random(self.seed)
-        return self.schedule(lab)
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        return []
-
-    def finish(self, lab: Lab) -> list[str]:
-        return [f"{self.name} (seed {self.seed}): {n}" for n in self.notes]
-
-    def pick(self, lab: Lab, count: int) -> list[float]:
-        """`count` moments (simulated s), sorted, inside the scenario's first events' stretch."""
-        starts = [e.at_s for e in lab.scenario.events] or [lab.scenario.duration_s / 3]
-        lo = max(1.0, min(starts) - 10)
-        hi = min(lab.scenario.duration_s - 5, max(starts) + 60)
-        return sorted(self.rng.uniform(lo, hi) for _ in range(count))
-
-    def note(self, lab: Lab, text: str) -> None:
-        self.notes.append(f"{text} at {lab.sim_now():.1f} s")
-
-
-class SigKill(Fault):
-    """SIGKILL one recorder at random moments; it is started again `restart_wall_s` later (as
-    Kubernetes restarts a container). Its replica keeps recording meanwhile."""
-
-    kills = 2
-    restart_wall_s = 0.5
-    replicas = 2
-
-    def schedule(self, lab: Lab) -> list[Event]:
-        def kill() -> None:
-            live = [p for p in lab.recorders if p.alive()]
-            if not live:
-                return
-            victim = self.rng.choice(live)
-            victim.kill()
-            self.note(lab, f"SIGKILL pid {victim.pid}")
-            _later(lab, self.restart_wall_s, lambda: lab.new_recorder().start())
-
-        return [(at, kill) for at in self.pick(lab, self.kills)]
+__all__ = ["FAULTS", "Event", "Fault", "describe", "make_fault"]
 
 
 class WatchDrop(Fault):
@@ -96,7 +42,7 @@ class WatchStall(Fault):
             lab.world.api.silence(True)
             self.note(lab, "watch streams silent")
             wall = 8.0 if self.long else 4.0
-            _later(lab, wall, lambda: lab.world.api.silence(False))
+            later(lab, wall, lambda: lab.world.api.silence(False))
 
         return [(at, stall) for at in self.pick(lab, 1)]
 
@@ -141,7 +87,7 @@ class ApiRestart(Fault):
                 api.down(False)
                 self.note(lab, f"apiserver back, history compacted to rv {api.rv}")
 
-            _later(lab, 3.0 if self.long else 1.5, back)
+            later(lab, 3.0 if self.long else 1.5, back)
 
         return [(at, restart) for at in self.pick(lab, 1)]
 
@@ -172,43 +118,46 @@ class ElbThrottle(Fault):
         return [(at, throttle) for at in self.pick(lab, 2)]
 
 
-class Takeover(Fault):
-    """Every recorder but one is SIGKILLed; later a new one starts and the last old one is
-    SIGKILLed: the newcomer takes over from the shared checkpoints alone."""
+class ProbeTimeout(Fault):
+    """One node's kube-proxy health port stops answering (the connection hangs) for a stretch
+    (1.5 s wall, 3 s long), twice, on a random node: the prober must store `timeout` looks (an
+    unknown, not "no local endpoints"), and the change back."""
 
-    replicas = 2
+    mode = "hang"
 
     def schedule(self, lab: Lab) -> list[Event]:
-        first_at, second_at = self.pick(lab, 2)
+        world = lab.world
+        wall = 3.0 if self.long else 1.5
 
-        def thin_out() -> None:
-            for proc in [p for p in lab.recorders if p.alive()][1:]:
-                proc.kill()
-                self.note(lab, f"recorder pid {proc.pid} SIGKILLed")
+        def start() -> None:
+            name = self.rng.choice(world.names)
+            world.force_proxy(name, self.mode, lab.sim_now())
+            self.note(lab, f"{name}'s health port set to {self.mode}")
 
-        def take_over() -> None:
-            old = [p for p in lab.recorders if p.alive()]
-            new = lab.new_recorder("takeover")
-            new.start()
-            self.note(lab, f"recorder pid {new.pid} started")
+            def end() -> None:
+                world.force_proxy(name, None, lab.sim_now())
+                self.note(lab, f"{name}'s health port answers again")
 
-            def kill_old() -> None:
-                for proc in old:
-                    proc.kill()
-                    self.note(lab, f"old recorder pid {proc.pid} SIGKILLed")
+            later(lab, wall, end)
 
-            _later(lab, TAKEOVER_OVERLAP_WALL_S, kill_old)
-
-        return [(first_at, thin_out), (second_at, take_over)]
+        return [(at, start) for at in self.pick(lab, 2)]
 
 
-#: A new recorder needs a few seconds to start (Python, imports, a first list): the old one is
-#: killed once the new one has had this long (wall seconds), as a rolling update would.
-TAKEOVER_OVERLAP_WALL_S = 8.0
+class ProbeRefused(ProbeTimeout):
+    """One node's kube-proxy health port refuses connections (kube-proxy restarting) for a
+    stretch (1.5 s wall, 3 s long), twice, on a random node: stored as `refused`."""
+
+    mode = "refuse"
 
 
 class PgStop(Fault):
-    """PostgreSQL stopped mid-stream (60 s long, 4 s short): the spool fills, says so, drains."""
+    """PostgreSQL stopped mid-stream (60 s long, 4 s short): the spool fills, says so, drains.
+    The recorders run with a small spool (`PG_STOP_SPOOL_BYTES`) so that the outage fills it;
+    then the sources wait (the watch is read no further and resumes from its resourceVersion,
+    the samplers look later) and nothing is lost."""
+
+    def __post_init__(self) -> None:
+        self.spool_bytes = PG_STOP_SPOOL_BYTES
 
     def schedule(self, lab: Lab) -> list[Event]:
         if lab.pg_root is None:
@@ -226,7 +175,7 @@ class PgStop(Fault):
         def pg_down() -> None:
             stop(root)
             self.note(lab, "PostgreSQL stopped")
-            _later(lab, 60.0 if self.long else 4.0, pg_up)
+            later(lab, 60.0 if self.long else 4.0, pg_up)
 
         return [(at, pg_down) for at in self.pick(lab, 1)]
 
@@ -244,6 +193,11 @@ class PgStop(Fault):
             f"recorder log: {retries} failed writes retried, spool full {full}x, drained {drained}x"
         )
         return super().finish(lab)
+
+
+#: The spool bound the pg-stop fault runs with: 256 KiB, ~250 of the lab's EndpointSlice-sized
+#: items; the lab's three nodes fill it within the long outage (60 s wall = 600 s simulated).
+PG_STOP_SPOOL_BYTES = 256 * 1024
 
 
 class Poison(Fault):
@@ -305,19 +259,10 @@ class ClockJump(Fault):
         return []
 
 
-def _later(lab: Lab, wall_s: float, action: Callable[[], None]) -> None:
-    """Run `action` in `wall_s` without holding up the timeline (settle waits for it)."""
-    import threading
-
-    timer = threading.Timer(wall_s, action)
-    timer.daemon = True
-    timer.start()
-    lab.pending.append(timer)
-
-
 #: name -> (class, what the table calls it)
 FAULTS: dict[str, type[Fault]] = {
     "sigkill": SigKill,
+    "sigkill-all": SigKillAll,
     "watch-drop": WatchDrop,
     "watch-stall": WatchStall,
     "gone-410": Gone,
@@ -327,6 +272,8 @@ FAULTS: dict[str, type[Fault]] = {
     "takeover": Takeover,
     "poison": Poison,
     "clock-jump": ClockJump,
+    "probe-timeout": ProbeTimeout,
+    "probe-refused": ProbeRefused,
 }
 
 

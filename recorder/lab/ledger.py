@@ -17,6 +17,10 @@ Three kinds of transition, each from what the fakes themselves logged:
   already had, unless a transition to that state was stored less than `bound_s` before: that is
   the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
   each samples on its own: the store's dedupe key is per observer), counted apart as `twice`.
+  *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
+  fault's blind stretch, widened by one bound on each side: a change the last replica saw just
+  before it died may not have been committed, and the first looks come up to one interval after
+  `ready`): no sampler could have recorded it, so it is counted apart, not expected and not lost.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ K8sKey = tuple[str, str, str, str, str]
 Gap = tuple[int, int]
 
 
+#: How long the last state of a target counts as lasting after the script's end (simulated s):
+#: the fakes keep it until the lab stops, and the recorders look on until they have caught up.
+LAST_STATE_S = 3600.0
+
+
 @dataclass
 class Count:
     expected: int = 0
@@ -46,6 +55,8 @@ class Count:
     duplicated: list[str] = field(default_factory=list)
     #: the same change stored by each replica within one sampling bound (module doc)
     twice: list[str] = field(default_factory=list)
+    #: changes made and undone while no recorder was looking (module doc): not expected
+    unobservable: list[str] = field(default_factory=list)
 
 
 def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> K8sKey:
@@ -147,9 +158,11 @@ def count_states(
     bound_s: float,
     slack_s: float,
     end_s: float,
+    blind: Sequence[tuple[float, float]] = (),
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
-    made; `rows`: (s, key, state, is_transition) the store holds."""
+    made; `rows`: (s, key, state, is_transition) the store holds; `blind`: (from, to) when no
+    recorder was looking."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
@@ -160,6 +173,9 @@ def count_states(
         stored[key].append((at, state, transition))
     for key, seq in by_key.items():
         for at, until, state in _observable(seq, bound_s, end_s):
+            if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
+                result.unobservable.append(f"{key} -> {state} at {at:.1f}-{until:.1f} s")
+                continue
             result.expected += 1
             seen = any(
                 s == state and at - slack_s <= t <= until + bound_s for t, s, _ in stored[key]
@@ -185,9 +201,11 @@ def _observable(
     seq: list[tuple[float, Any]], bound_s: float, end_s: float
 ) -> list[tuple[float, float, Any]]:
     """(start, end, state) of the states that lasted at least `bound_s`; a shorter one is
-    dropped, and the states around it, when equal, are one (no look could tell them apart)."""
+    dropped, and the states around it, when equal, are one (no look could tell them apart). The
+    last state lasts while the recorders look on after the script (settle: several looks), so
+    it is observable and has no end."""
     spans = [
-        (at, seq[i + 1][0] if i + 1 < len(seq) else end_s, state)
+        (at, seq[i + 1][0] if i + 1 < len(seq) else max(end_s, at + bound_s) + LAST_STATE_S, state)
         for i, (at, state) in enumerate(seq)
     ]
     kept: list[tuple[float, float, Any]] = []

@@ -110,6 +110,19 @@ class RecorderProcess:
         """It has installed its signal handlers and listed (its log says `synced`)."""
         return any(e.get("event") == "synced" for e in self.log_events())
 
+    def ready(self) -> bool:
+        """Every source of it is ready (its log says `ready`: listed, loaded, first looks)."""
+        return any(e.get("event") == "ready" for e in self.log_events())
+
+    def ready_at(self) -> float | None:
+        """The wall time (Unix seconds) its log said `ready`, or None."""
+        from datetime import datetime
+
+        for e in self.log_events():
+            if e.get("event") == "ready" and isinstance(e.get("timestamp"), str):
+                return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+        return None
+
     def log_events(self) -> list[dict[str, Any]]:
         """The recorder's JSON log lines so far (lines that are not JSON are skipped)."""
         if not self.log_path.exists():

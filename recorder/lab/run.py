@@ -52,6 +52,10 @@ class LabReport:
         return sum(len(c.twice) for c in self.transitions.values())
 
     @property
+    def unobservable(self) -> int:
+        return sum(len(c.unobservable) for c in self.transitions.values())
+
+    @property
     def expected(self) -> int:
         return sum(c.expected for c in self.transitions.values())
 
@@ -80,6 +84,7 @@ class LabReport:
                     "lost": c.lost,
                     "duplicated": c.duplicated,
                     "stored_by_both_replicas": len(c.twice),
+                    "unobservable": c.unobservable,
                 }
                 for k, c in self.transitions.items()
             },
@@ -132,6 +137,8 @@ def run_lab(
         report.fault_seed = fault.seed
         if fault.replicas is not None:
             settings = report.settings = replace(settings, replicas=fault.replicas)
+        if fault.spool_bytes is not None and settings.spool_bytes is None:
+            settings = report.settings = replace(settings, spool_bytes=fault.spool_bytes)
     s = settings
     with open_lab(settings, store, progress) as lab:
         report.cluster, report.db = lab.cluster, lab.db
@@ -142,12 +149,16 @@ def run_lab(
         report.notes += lab.notes
         origin = parse_time(lab.scenario.start)
         report.bound_s = bound = sampling_bound(settings, lab.late_s)
-        report.lab = score(lab.result.truth.windows, gaps_json(lab.db, lab.cluster), origin, bound)
+        end = lab.scenario.duration_s
+        recorded = gaps_json(lab.db, lab.cluster)
+        report.lab = score(lab.result.truth.windows, recorded, origin, bound, end)
+        report.notes += [f"recorded after the simulation's end: {w}" for w in report.lab.after_end]
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         if key not in _BASELINES:
             _BASELINES[key] = baseline_windows(lab)
-        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound)
+        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound, end)
         report.problems = verdict(report.lab, report.baseline, bound)
+        report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
     return report
 
@@ -156,6 +167,7 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
     from gapwatch.recorder.store import make_engine
 
     gaps = fault.gaps if fault is not None else {}
+    blind = fault.blind if fault is not None else []
     origin = parse_time(lab.scenario.start)
     bound = sampling_bound(lab.settings, lab.late_s)
     slack = max(DRIVER_SLACK_WALL_S, lab.late_s) * lab.settings.speed
@@ -164,7 +176,9 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
     try:
         log = [c for c in lab.world.api.log if c.key[0] not in UNRECORDABLE_NAMESPACES]
         expected = ledger.expected_k8s(log, gaps)
-        states = functools.partial(ledger.count_states, bound_s=bound, slack_s=slack, end_s=end)
+        states = functools.partial(
+            ledger.count_states, bound_s=bound, slack_s=slack, end_s=end, blind=blind
+        )
         return {
             "k8s": ledger.count_k8s(engine, lab.cluster, expected),
             "kube-proxy": states(

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ from gapwatch.recorder.sim.result import SimResult
 from gapwatch.recorder.sim.scenario import Scenario
 from gapwatch.recorder.timefmt import parse_time
 
+#: The prober's timeout in the lab, wall seconds: a stalled machine must not pass for a hanging
+#: kube-proxy.
+PROBE_TIMEOUT_WALL_S = 1.0
 #: What the lab serves from a simulation (access logs are a postmortem import, not a live source).
 SERVED_SOURCES = ("k8s-watch", "kube-proxy-probe", "lb-poller")
 #: The simulator's observers look this often (simulated seconds) to script the fakes: fine
@@ -63,6 +67,9 @@ class LabSettings:
     #: recorders running at once: 2 as deploy/base/deployment.yaml runs them (both record, the
     #: store dedupes); a SIGKILLed single recorder is blind while it restarts (seconds)
     replicas: int = 2
+    #: the recorders' spool bound, bytes (None: the recorder's default, 16 MiB); pg-stop runs
+    #: with a small one so that the outage fills it
+    spool_bytes: int | None = None
 
 
 def sim_overrides(settings: LabSettings) -> dict[str, Any]:
@@ -124,6 +131,10 @@ class Lab:
     def sim_now(self) -> float:
         return (time.time() - self.t0) * self.settings.speed
 
+    def sim_clock(self) -> datetime:
+        """The simulation's time now (the fake apiserver stamps its writes with it)."""
+        return parse_time(self.scenario.start) + timedelta(seconds=self.sim_now())
+
     def wall_at(self, sim_s: float) -> float:
         return self.t0 + sim_s / self.settings.speed
 
@@ -135,7 +146,10 @@ class Lab:
             "db": self.db,
             "listen": "127.0.0.1:0",
             "shutdown_timeout_s": 20.0,
-            "spool": {"flush_interval_s": 0.05},
+            "spool": {
+                "flush_interval_s": 0.05,
+                **({"max_bytes": s.spool_bytes} if s.spool_bytes is not None else {}),
+            },
             "sources": {
                 "k8s": {
                     "api_server": self.world.api.url,
@@ -152,7 +166,7 @@ class Lab:
                 "kube-proxy": {
                     "interval_s": s.interval_s,
                     # a stalled machine must not pass for a hanging kube-proxy (wall seconds)
-                    "timeout_s": 1.0,
+                    "timeout_s": PROBE_TIMEOUT_WALL_S,
                     # compared on the lab clock: simulated seconds, as the simulator's heartbeat_s
                     "heartbeat_s": 60.0,
                     "healthz_port": self.world.proxies.healthz_port,
@@ -164,6 +178,9 @@ class Lab:
                     "interval_s": s.interval_s,
                     "heartbeat_s": 60.0,
                     "max_backoff_s": 2.0,
+                    # botocore's own retries back off in wall seconds (up to 20 s: minutes of
+                    # simulated time at 10x); the poller's backoff above is at the lab's scale
+                    "max_attempts": 1,
                 },
             },
         }
@@ -253,7 +270,9 @@ def open_lab(
     scenario, result = simulate(settings)
     workdir = Path(tempfile.mkdtemp(prefix="gapwatch-lab-", dir="/tmp"))
     workdir.chmod(0o755)
-    rng = random.Random(settings.seed)
+    # the fake nodes' loopback addresses only: unseeded, so two labs of the same seed on one
+    # machine (a table and a replay of one of its runs) do not bind the same address and port
+    rng = random.Random()
     db = store.database()
     gapwatch("db", "upgrade", "--db", db)
     with LabWorld(scenario, rng, workdir) as world:
@@ -298,6 +317,7 @@ def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
     lead = lab.settings.lead_s
     for _attempt in range(4):
         lab.t0 = time.time() + lead
+        lab.world.api.clock = lab.sim_clock
         fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
         for proc in fresh:
             proc.start()
@@ -325,7 +345,8 @@ def settle(lab: Lab, supervising: Any) -> None:
     for proc in live:  # one restarted late must not be stopped before it can stop cleanly
         wait_for(lambda p=proc: p.started() or not p.alive(), f"recorder pid {proc.pid}", 120)
     wait_for(lab.caught_up, "the recorder to commit the apiserver's last change", 120)
-    time.sleep(3 * lab.settings.interval_s + 0.5)
+    # three more looks, each of which may have to time out first (a probe fault ending late)
+    time.sleep(3 * (lab.settings.interval_s + PROBE_TIMEOUT_WALL_S) + 0.5)
     supervising.set()
     for proc in lab.recorders:
         if proc.crashed() or not proc.alive():

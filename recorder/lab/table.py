@@ -22,6 +22,7 @@ from gapwatch.recorder.lab.session import LabSettings
 LONG_PLAN: dict[str, int] = {
     "none": 1,
     "sigkill": 20,
+    "sigkill-all": 5,
     "watch-drop": 3,
     "watch-stall": 3,
     "gone-410": 3,
@@ -31,9 +32,11 @@ LONG_PLAN: dict[str, int] = {
     "takeover": 3,
     "poison": 1,
     "clock-jump": 3,
+    "probe-timeout": 3,
+    "probe-refused": 3,
 }
 #: the CI version: one run of the faults that need no long wait
-SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1}
+SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1, "probe-refused": 1}
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Row:
     lost: int = 0
     duplicated: int = 0
     twice: int = 0
+    unobservable: int = 0
     matched: int = 0
     runs: int = 0
     details: list[str] = field(default_factory=list)
@@ -56,6 +60,7 @@ class Row:
         self.lost += report.lost
         self.duplicated += report.duplicated
         self.twice += report.twice
+        self.unobservable += report.unobservable
         self.matched += 0 if report.problems else 1
         for kind, count in report.transitions.items():
             self.details += [f"seed {report.fault_seed}: lost {kind} {x[:160]}" for x in count.lost]
@@ -74,6 +79,7 @@ class Row:
             "lost": self.lost,
             "duplicated": self.duplicated,
             "stored_by_both_replicas": self.twice,
+            "unobservable": self.unobservable,
             "windows_matched": f"{self.matched}/{self.runs}",
             "details": self.details,
         }
@@ -100,7 +106,10 @@ def run_table(
             fault = None if name == "none" else make_fault(name, seed, long=long)
             progress(f"lab table: {name} run {i + 1}/{runs} (fault seed {seed})")
             report = run_lab(settings, store, progress, fault)
+            before = len(row.details)
             row.add(report)
+            for detail in row.details[before:]:
+                progress(f"lab table: {name} {detail[:400]}")
             progress(
                 f"lab table: {name} seed {seed}: {report.expected} expected, {report.lost} lost, "
                 f"{report.duplicated} duplicated, windows "
@@ -113,14 +122,15 @@ def run_table(
 def render_table(rows: list[Row]) -> str:
     head = (
         f"{'fault':<18} {'runs':>4} {'transitions expected':>20} {'lost':>5} "
-        f"{'duplicated':>10} {'windows matched':>15}  {'both replicas':>13}  seeds"
+        f"{'duplicated':>10} {'windows matched':>15}  {'both replicas':>13}  "
+        f"{'unobservable':>12}  seeds"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         seeds = ",".join(str(s) for s in r.seeds) or "-"
         lines.append(
             f"{r.fault:<18} {r.runs:>4} {r.expected:>20} {r.lost:>5} {r.duplicated:>10} "
-            f"{f'{r.matched}/{r.runs}':>15}  {r.twice:>13}  {seeds}"
+            f"{f'{r.matched}/{r.runs}':>15}  {r.twice:>13}  {r.unobservable:>12}  {seeds}"
         )
     details = [f"  {r.fault}: {d}" for r in rows for d in r.details]
     return "\n".join(lines + (["", "details:", *details] if details else []))

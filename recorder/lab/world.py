@@ -16,6 +16,7 @@ becomes a change on them.
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -91,6 +92,12 @@ class LabWorld:
         self.instances: dict[str, str] = {}
         #: what the fakes were made to answer, for the ledger: (simulated s, key, state)
         self.proxy_log: list[tuple[float, str, tuple[Any, Any]]] = []
+        #: node -> the mode a fault forces on its health port (probe-timeout, probe-refused);
+        #: the script's changes meanwhile only move its endpoint count
+        self.forced: dict[str, str] = {}
+        #: node -> the mode the script last asked for
+        self.scripted: dict[str, str] = {}
+        self._proxy_lock = threading.Lock()
         self.target_log: list[tuple[float, str, str]] = []
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -193,9 +200,26 @@ class LabWorld:
         else:
             node.local_endpoints = int(body.get("localEndpoints") or 0)
             mode = "healthy" if status == 200 else "unhealthy"
+        with self._proxy_lock:
+            self.scripted[obs.node] = mode
+            self._set_proxy(obs.node, self.forced.get(obs.node, mode), at_s)
+
+    def _set_proxy(self, name: str, mode: str, at_s: float) -> None:
+        node = self.proxies.node(name)
         if mode != node.mode:
-            self.proxies.set_mode(obs.node, mode)
-        self.proxy_log.append((at_s, obs.node, proxy_state(mode, node.local_endpoints)))
+            self.proxies.set_mode(name, mode)
+        self.proxy_log.append((at_s, name, proxy_state(mode, node.local_endpoints)))
+
+    def force_proxy(self, name: str, mode: str | None, at_s: float) -> None:
+        """From simulated second `at_s`, `name`'s health port answers as `mode` (`hang`,
+        `refuse`) whatever the script says; None: as the script says again."""
+        with self._proxy_lock:
+            if mode is None:
+                self.forced.pop(name, None)
+                mode = self.scripted.get(name, self.proxies.node(name).mode)
+            else:
+                self.forced[name] = mode
+            self._set_proxy(name, mode, at_s)
 
     def _target(self, obs: Observation, at_s: float) -> None:
         assert self.elb is not None

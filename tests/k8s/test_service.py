@@ -160,3 +160,31 @@ def test_a_resumed_recorder_is_ready_once_its_watches_are_open(tmp_path: Path) -
         second.stop()
         assert fake.counters.lists == lists  # it resumed from the checkpoints, no LIST
     engine.dispose()
+
+
+def test_a_restarted_recorder_knows_the_stored_nodes_and_services_without_a_relist(
+    store_url: str,
+) -> None:
+    """Resumed from its checkpoints, the watch sends only what changed since: the shared view
+    (what the prober probes, what LB targets map to) is loaded from the store, or a recorder
+    restarted while the other replica was also down probed nothing (the lab's sigkill-all)."""
+    config = fast_config(scope="all", kinds=("Service", "Node"))
+    service = objects.services()[-1]
+    engine = make_engine(store_url)
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        fake.create("Service", service)
+        fake.create("Node", objects.node(1))
+        fake.create("Node", objects.node(2))
+        first = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the first recorder to catch up")
+        first.stop()
+        lists = fake.counters.lists
+        second = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: second.recorder.port is not None, "the second recorder")
+        wait_until(lambda: len(second.recorder.view.nodes()) == 2, "the view's Nodes")
+        assert fake.counters.lists == lists  # resumed from the checkpoints: no relist
+        assert [s.key for s in second.recorder.view.services()] == [
+            f"{service['metadata']['namespace']}/{service['metadata']['name']}"
+        ]
+        second.stop()
+    engine.dispose()

@@ -151,19 +151,24 @@ def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine
             == 1.704894799332805e09
         )
 
-        # a restart that sees the same states stores nothing new
+        # a restart that sees the same states stores no transition, only where it resumed
         again = _prober(engine, view, fakes)
         asyncio.run(_run(again, engine, lambda: again.looks >= 30))
-        assert len(_rows(engine)) == 3
+        resumed = _rows(engine)[3:]
+        assert sorted(r.node for r in resumed) == ["node-1", "node-2", "node-3"]
+        assert {r.payload["look"] for r in resumed} == {"resume"}
+        assert {r.node: r.previous_observed_at for r in resumed} == {
+            r.node: r.observed_at for r in first
+        }
 
         # a restart that sees a change stores it, bounded by the last stored look
         fakes.set_mode("node-2", "unhealthy")
         third = _prober(engine, view, fakes)
-        asyncio.run(_run(third, engine, lambda: len(_rows(engine)) == 4))
-        change = _rows(engine)[-1]
-        assert change.node == "node-2" and change.payload["status"] == 503
+        asyncio.run(_run(third, engine, lambda: len(_rows(engine)) == 9))
+        change = next(r for r in _rows(engine)[6:] if r.node == "node-2")
+        assert change.payload["status"] == 503
         assert change.payload["look"] == "change"
-        stored_before = next(r for r in first if r.node == "node-2").observed_at
+        stored_before = next(r for r in resumed if r.node == "node-2").observed_at
         assert change.previous_observed_at == stored_before
 
 

@@ -74,7 +74,10 @@ def test_node_health_ignores_kube_proxys_own_timestamps() -> None:
 def test_seeded_state_is_not_a_transition_and_bounds_a_change() -> None:
     tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
     tracker.seed(KEY, _health(200), T0)
-    assert tracker.see(_look(10, _health(200))) is None
+    resumed = tracker.see(_look(10, _health(200)))  # where this prober resumed looking
+    assert resumed is not None and resumed.payload["look"] == "resume"
+    assert resumed.previous_observed_at == T0
+    assert tracker.see(_look(11, _health(200))) is None
     other = TransitionTracker(cluster="c1", heartbeat_s=60)
     other.seed(KEY, _health(200), T0)
     change = other.see(_look(10, _health(None)))

@@ -58,3 +58,13 @@ def test_the_verdict_holds_the_lab_to_the_baseline_within_one_bound() -> None:
     assert verdict(score(TRUTH, wrong, ORIGIN, 1.0), baseline, 1.0) == [
         "class right for 1, baseline 2"
     ]
+
+
+def test_windows_after_the_simulations_end_are_listed_apart_not_false_positives() -> None:
+    late = recorded("N3", "node-not-ready", 200.0, 210.0)  # the world stood still by then
+    early = recorded("N3", "x", 10.0, 12.0)
+    got = score(TRUTH, [late, early], ORIGIN, 1.0, end_s=90.0)
+    assert got.false_positives == ["N3 x 10.0-12.0 s"]
+    assert got.after_end == ["N3 node-not-ready 200.0-210.0 s"]
+    # without an end every unmatched window is a false positive
+    assert len(score(TRUTH, [late, early], ORIGIN, 1.0).false_positives) == 2

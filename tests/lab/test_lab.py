@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,15 +41,41 @@ def test_seed_3node_recorded_windows_match_the_truth(pg_empty_url: str) -> None:
         assert count["lost"] == [] and count["duplicated"] == [], (kind, count)
 
 
-def test_the_short_fault_table_loses_and_duplicates_nothing(pg_empty_url: str) -> None:
-    code, rows, err = run(
-        "lab", "table", "--duration", "90", "--db", pg_empty_url, "--json", timeout=300
-    )
+@pytest.fixture(scope="module")
+def short_table(pg_template: str | None) -> Iterator[tuple[int, Any, str]]:
+    """`gapwatch lab table` (the CI plan) once for this module, in its own empty database."""
+    from tests.conftest import _require_pg, drop_pg_database, new_pg_database
+
+    url = new_pg_database(_require_pg(pg_template), migrated=False)
+    try:
+        yield run("lab", "table", "--duration", "90", "--db", url, "--json", timeout=400)
+    finally:
+        drop_pg_database(url)
+
+
+def test_the_short_fault_table_loses_and_duplicates_nothing(
+    short_table: tuple[int, Any, str],
+) -> None:
+    _code, rows, err = short_table
     assert rows is not None, err[-3000:]
-    assert [r["fault"] for r in rows] == ["sigkill", "gone-410", "poison"]
+    assert [r["fault"] for r in rows] == ["sigkill", "gone-410", "poison", "probe-refused"]
     for row in rows:
         assert row["runs"] == 1 and row["seeds"] == [1]
         assert row["transitions_expected"] > 50
         assert (row["lost"], row["duplicated"]) == (0, 0), row
-        assert row["windows_matched"] == "1/1", row
+        if row["fault"] != "probe-refused":  # its windows: the next test
+            assert row["windows_matched"] == "1/1", row
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="detector (i13-rules): a kube-proxy health port refusing connections for 15 s "
+    "(recorded as `refused`) is read as a pod-gone-before-deregistered window the truth does "
+    "not have (the LB kept the target healthy)",
+)
+def test_a_refused_health_port_changes_no_window(short_table: tuple[int, Any, str]) -> None:
+    code, rows, err = short_table
+    assert rows is not None, err[-3000:]
+    (refused,) = [r for r in rows if r["fault"] == "probe-refused"]
+    assert refused["windows_matched"] == "1/1", refused["details"]
     assert code == 0, err[-3000:]

@@ -63,3 +63,27 @@ def test_a_change_stored_twice_is_a_duplicate_unless_both_replicas_saw_it() -> N
     result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
     assert result.twice == ["n1 -> down again at 10.6 s"]
     assert result.duplicated == ["n1 -> down again at 25.0 s"]
+
+
+def test_a_state_that_began_and_ended_while_nobody_looked_is_unobservable_not_lost() -> None:
+    changes = [(0.0, "n1", "ok"), (12.0, "n1", "down"), (16.0, "n1", "ok"), (30.0, "n1", "down")]
+    # a restarted prober's first look at 20.5 s: "ok" as stored before, a `resume`
+    rows = [(0.2, "n1", "ok", True), (20.5, "n1", "ok", False), (30.4, "n1", "down", True)]
+    # both replicas dead from 10 s to 20 s: the 4 s "down" inside could not be seen
+    result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=40.0, blind=[(10, 20)])
+    assert result.unobservable == ["n1 -> down at 12.0-16.0 s"]
+    assert result.lost == [] and result.expected == 3  # ok, ok again (the resume), down
+    # without the blind stretch the same store lost it
+    result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=40.0)
+    assert result.lost == ["n1 -> down at 12.0 s"] and result.unobservable == []
+    # a state that outlasts the blind stretch must still be seen after it
+    late = [(0.0, "n1", "ok"), (12.0, "n1", "down")]
+    result = count_states(late, rows[:1], bound_s=1.0, slack_s=0.5, end_s=40.0, blind=[(10, 20)])
+    assert result.lost == ["n1 -> down at 12.0 s"]
+
+
+def test_the_last_state_may_be_seen_after_the_scripts_end() -> None:
+    changes = [(0.0, "n1", "ok"), (28.0, "n1", "down")]
+    rows = [(0.2, "n1", "ok", True), (33.0, "n1", "down", True)]  # a slow look, after the end
+    result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
+    assert result.lost == [] and result.expected == 2

@@ -51,3 +51,36 @@ def test_a_new_tracker_seeded_from_the_store_continues_where_the_last_one_stoppe
     fresh = unseeded.observe(later, look(tgt("i-a", "healthy")), service=SVC)
     assert [o.op for o in fresh] == ["ADDED"]
     engine.dispose()
+
+
+def test_a_replica_back_from_throttling_does_not_store_the_other_replicas_change_again(
+    tmp_path: Path,
+) -> None:
+    """Two replicas poll one group; A is throttled while B sees i-a drain and i-b leave. A,
+    re-seeded before its look becomes observations, reports neither again (the lab's
+    elb-throttle row)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    write = EventWriter(engine, derive=lambda _conn, _rows: None).write_all
+    a, b = Tracker(cluster="c"), Tracker(cluster="c")
+    both = look(tgt("i-a", "healthy"), tgt("i-b", "healthy"))
+    write(a.observe(T0, both, service=SVC))
+    write(b.observe(T0 + timedelta(seconds=1), both, service=SVC))
+    # A is throttled from here on; B looks on and stores the changes
+    changed = b.observe(T0 + timedelta(seconds=6), look(tgt("i-a", "draining")), service=SVC)
+    assert sorted(o.op for o in changed) == ["DELETED", "MODIFIED"]
+    write(changed)
+
+    back = T0 + timedelta(seconds=20)
+    seed_tracker(a, engine, cluster="c", now=back, heartbeat_s=60)
+    assert a.observe(back, look(tgt("i-a", "draining")), service=SVC) == []
+    # a later change A sees first is still A's own transition, bounded by B's look
+    later = a.observe(back + timedelta(seconds=5), look(tgt("i-a", "unused")), service=SVC)
+    assert [(o.op, o.previous_observed_at) for o in later] == [("MODIFIED", back)]
+
+    # without the re-seed, A would store both changes a second time
+    unseeded = Tracker(cluster="c")
+    unseeded.observe(T0, both, service=SVC)
+    again = unseeded.observe(back, look(tgt("i-a", "draining")), service=SVC)
+    assert sorted(o.op for o in again) == ["DELETED", "MODIFIED"]
+    engine.dispose()

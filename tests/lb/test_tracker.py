@@ -84,7 +84,10 @@ def test_a_node_appearing_later_re_maps_the_target() -> None:
     look = group(tgt("i-late", "healthy"))
     assert tracker.observe(t(0), look, node_of=NodeMap([]).node_of)[0].node is None
     out = tracker.observe(t(5), look, node_of=by_node("i-late").node_of)
-    assert [(o.op, o.node) for o in out] == [("MODIFIED", "i-late")]
+    # stored at once with its node, but as a look, not a change: the target did not change (two
+    # replicas learning the node at different moments must not make two transitions of it)
+    assert [(o.op, o.node) for o in out] == [("OBSERVED", "i-late")]
+    assert tracker.observe(t(10), look, node_of=by_node("i-late").node_of) == []
 
 
 def test_timing_attributes_are_recorded_when_they_change() -> None:

@@ -1,13 +1,28 @@
 """The state behind the fake API server (fakeapi.py): objects, resourceVersions,
-history with compaction, list snapshots, and the scripted faults."""
+history with compaction, list snapshots, and the scripted faults.
+
+Write times, when the store has a `clock` (the lab gives it the simulation's): as a real cluster
+does, every create or update that changes an object stamps `metadata.managedFields[].time` of the
+entry written (the `status` subresource's when only `status` changed) and every condition in
+`status.conditions` whose `status` differs from the stored version's (or is new) gets
+`lastTransitionTime` = now, while an unchanged condition keeps its stored one. Whole seconds, as
+the API serializes `metav1.Time`. (In a real cluster the condition's writer, kubelet or a
+controller, stamps `lastTransitionTime` from its own clock just before the write; the apiserver
+stamps `managedFields`. Here both are the write's instant on the fake's clock.) Without a clock
+objects are stored as given.
+"""
 
 from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+#: The managedFields manager the lab's writes are made as.
+MANAGER = "gapwatch-lab"
 
 #: plural -> (kind, apiVersion, namespaced)
 KINDS: dict[str, tuple[str, str, bool]] = {
@@ -67,6 +82,59 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
+def _whole_seconds(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _content(obj: Mapping[str, Any] | None) -> Any:
+    """An object without what a write itself sets (resourceVersion, managedFields)."""
+    if obj is None:
+        return None
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "managedFields")}  # fmt: skip
+    return {**obj, "metadata": meta}
+
+
+def stamp_write(obj: dict[str, Any], old: Mapping[str, Any] | None, now: str) -> None:
+    """Set the write times of `obj`, replacing `old` (None: a create), at `now` (module doc)."""
+    status = obj.get("status")
+    old_status = (old or {}).get("status")
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    if isinstance(conditions, list):
+        before = {}
+        if isinstance(old_status, Mapping) and isinstance(old_status.get("conditions"), list):
+            before = {c.get("type"): c for c in old_status["conditions"] if isinstance(c, Mapping)}
+        for cond in conditions:
+            if not isinstance(cond, dict):
+                continue
+            prior = before.get(cond.get("type"))
+            if prior is not None and prior.get("status") == cond.get("status"):
+                if prior.get("lastTransitionTime") is not None:
+                    cond["lastTransitionTime"] = prior["lastTransitionTime"]
+            else:
+                cond["lastTransitionTime"] = now
+    meta = obj["metadata"]
+    entries = [dict(e) for e in ((old or {}).get("metadata") or {}).get("managedFields") or []]
+    if old is not None and _content(old) == _content(obj):
+        meta["managedFields"] = entries  # nothing changed: no entry's time moves
+        return
+    only_status = old is not None and _content({**old, "status": None}) == _content(
+        {**obj, "status": None}
+    )
+    sub = "status" if only_status else None
+    mine = next(
+        (e for e in entries if e.get("manager") == MANAGER and e.get("subresource") == sub), None
+    )
+    if mine is None:
+        mine = {"manager": MANAGER, "operation": "Update", "apiVersion": obj["apiVersion"],
+                "fieldsType": "FieldsV1", "fieldsV1": {}}  # fmt: skip
+        if sub is not None:
+            mine["subresource"] = sub
+        entries.append(mine)
+    mine["time"] = now
+    meta["managedFields"] = entries
+
+
 def parse_selector(text: str) -> list[tuple[str, str, str | None]]:
     """`a=b,c!=d,e,!f` -> [(op, key, value)]."""
     terms: list[tuple[str, str, str | None]] = []
@@ -121,6 +189,8 @@ class FakeStore:
         self._silent = False
         self._down = False
         self.authorizations: set[str] = set()  # Authorization headers seen (no checks)
+        #: the API server's clock for write times (module docstring); None: no stamping
+        self.clock: Callable[[], datetime] | None = None
 
     def _notify(self) -> None:
         """Wake the watch streams (the HTTP side overrides this)."""
@@ -137,6 +207,8 @@ class FakeStore:
                 meta.pop("namespace", None)
             meta["resourceVersion"] = str(self.rv)
             key = (meta.get("namespace") or "", meta["name"])
+            if type_ != "DELETED" and self.clock is not None:
+                stamp_write(obj, self.objects[plural].get(key), _whole_seconds(self.clock()))
             if type_ == "DELETED":
                 self.objects[plural].pop(key, None)
             else:

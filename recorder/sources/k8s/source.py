@@ -37,6 +37,9 @@ from gapwatch.recorder.writer import Checkpoint
 
 log = structlog.get_logger("gapwatch.recorder")
 
+#: The kinds the ClusterView is built from (recorder/sources/view.py).
+VIEW_KINDS = ("Service", "Node")
+
 
 def build(context: SourceContext, settings: Mapping[str, Any]) -> K8sSource:
     """The REGISTRY entry point: the source from its configuration section."""
@@ -109,8 +112,8 @@ class K8sSource:
     ) -> list[ResourceWatcher]:
         streams = self._streams(kinds)
         ctx = self.context
-        resume, known = await asyncio.to_thread(
-            load_start, ctx.engine, cluster=ctx.cluster, streams=streams
+        resume, known, stored = await asyncio.to_thread(
+            load_start, ctx.engine, cluster=ctx.cluster, streams=streams, objects_of=VIEW_KINDS
         )
         watchers = []
         for kind, namespace in streams:
@@ -126,7 +129,7 @@ class K8sSource:
                 namespace=namespace,
                 label_selector=self.settings.label_selectors.get(kind),
                 relevant=self.scope.relevant if self.scope is not None else None,
-                on_object=self._on_object(kind) if kind in ("Service", "Node") else None,
+                on_object=self._on_object(kind) if kind in VIEW_KINDS else None,
                 scope_generation=self._scope_generation if scoped else None,
                 projection=self.settings.projection,
                 redact=self.settings.redact_paths,
@@ -137,6 +140,12 @@ class K8sSource:
             # The Service stream always relists: the scope must know every Service.
             if kind != "Service" or self.scope is None:
                 watcher.rv = resume.get(watcher.stream)
+            if watcher.rv is not None and watcher.on_object is not None:
+                # resumed without a relist: the view learns the stored objects here, or the
+                # prober and the LB node map of a restarted recorder would see no Node until one
+                # changes (the lab's sigkill-all: no probe at all after both replicas died)
+                for obj in stored.get((kind, namespace), ()):
+                    watcher.on_object("ADDED", obj)
             watchers.append(watcher)
         self._watching += watchers
         return watchers

@@ -8,6 +8,7 @@ what the store holds, not against nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
@@ -26,25 +27,42 @@ def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
     return where
 
 
+#: Per (kind, namespace): the stored objects themselves (load_start's `objects_of`).
+StoredObjects = dict[tuple[str, str | None], list[Mapping[str, Any]]]
+
+
 def load_start(
-    engine: Engine, *, cluster: str, streams: list[tuple[str, str | None]]
-) -> tuple[dict[str, str], dict[tuple[str, str | None], Known]]:
-    """Resume points and, per (kind, namespace), the known state, from one snapshot.
+    engine: Engine,
+    *,
+    cluster: str,
+    streams: list[tuple[str, str | None]],
+    objects_of: Collection[str] = (),
+) -> tuple[dict[str, str], dict[tuple[str, str | None], Known], StoredObjects]:
+    """Resume points, per (kind, namespace) the known state, and the stored objects of the kinds
+    in `objects_of` (what a watch resumed without a relist never sends again: the ClusterView's
+    Nodes and Services), from one snapshot.
 
     Rows and checkpoints are committed together, so reading both in one REPEATABLE READ
     transaction (PostgreSQL) gives a checkpoint that matches the rows: neither older (events
     replayed against newer state) nor newer (objects missing from the state).
     """
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    objects: StoredObjects = {}
     with translate_errors(engine), engine.connect() as conn:
         conn = conn.execution_options(**options)
         with conn.begin():
             known = {
-                (kind, ns): _known(conn, cluster=cluster, kind=kind, namespace=ns)
+                (kind, ns): _known(
+                    conn,
+                    cluster=cluster,
+                    kind=kind,
+                    namespace=ns,
+                    objects=objects.setdefault((kind, ns), []) if kind in objects_of else None,
+                )
                 for kind, ns in streams
             }
             points = _resume_points(conn, cluster=cluster)
-    return points, known
+    return points, known, objects
 
 
 def _resume_points(conn: Connection, *, cluster: str) -> dict[str, str]:
@@ -58,7 +76,14 @@ def _resume_points(conn: Connection, *, cluster: str) -> dict[str, str]:
     }
 
 
-def _known(conn: Connection, *, cluster: str, kind: str, namespace: str | None) -> Known:
+def _known(
+    conn: Connection,
+    *,
+    cluster: str,
+    kind: str,
+    namespace: str | None,
+    objects: list[Mapping[str, Any]] | None = None,
+) -> Known:
     newest = (
         select(func.max(events.c.id))
         .where(_scope(cluster, kind, namespace))
@@ -73,6 +98,8 @@ def _known(conn: Connection, *, cluster: str, kind: str, namespace: str | None) 
             continue
         key = (row.namespace or "", row.name or "")
         known[key] = Version(row.resource_version, fingerprint(kind, row.payload))
+        if objects is not None and isinstance(row.payload, Mapping):
+            objects.append(row.payload)
     return known
 
 

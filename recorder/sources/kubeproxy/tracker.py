@@ -12,8 +12,10 @@ The tracker stores
   so a reader knows the prober was looking.
 
 `seed` loads the last stored state of a target (after a restart): a first look that sees the
-same state is then no transition, and one that sees another is a change bounded by the stored
-observation's time (the prober was not looking in between).
+same state is then no transition but is stored once (`look: "resume"`, with
+`previous_observed_at` = the stored observation's time), and one that sees another is a change
+bounded by the stored observation's time. Either way the log shows that this prober was not
+looking in between: when every replica was down, nothing else says so.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class _Seen:
     last_look_started: datetime
     #: observed_at of the last observation stored for this target
     last_stored: datetime
+    #: loaded from the store (`seed`), not yet looked at by this prober
+    seeded: bool = False
 
 
 class TransitionTracker:
@@ -92,7 +96,7 @@ class TransitionTracker:
 
     def seed(self, key: TargetKey, payload: Mapping[str, Any], observed_at: datetime) -> None:
         """The last stored observation of `key` (resuming after a restart)."""
-        self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at)
+        self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at, True)
 
     def forget(self, key: TargetKey) -> None:
         """Stop tracking a target that is no longer probed."""
@@ -108,11 +112,16 @@ class TransitionTracker:
         if seen is None:
             self._seen[look.key] = _Seen(state, look.started_at, look.finished_at)
             return self._observation(look, "first", None)
+        resumed, seen.seeded = seen.seeded, False
         if state != seen.state:
             previous = min(seen.last_look_started, look.started_at)
             seen.state, seen.last_look_started = state, look.started_at
             seen.last_stored = look.finished_at
             return self._observation(look, "change", previous)
+        if resumed:
+            previous, seen.last_look_started = seen.last_stored, look.started_at
+            seen.last_stored = look.finished_at
+            return self._observation(look, "resume", previous)
         seen.last_look_started = look.started_at
         if (look.finished_at - seen.last_stored).total_seconds() >= self.heartbeat_s:
             seen.last_stored = look.finished_at

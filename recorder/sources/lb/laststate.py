@@ -1,10 +1,12 @@
 """Resume without inventing transitions: the pollers' last stored state of every target.
 
-Read once when a poller is built (as the kube-proxy prober does, kubeproxy/laststate.py): a
-restarted recorder, or a second replica starting beside the first, then reports a target it
-finds as it was stored as a continuation (a heartbeat when due), not as `ADDED` again; a target
-that changed while nobody looked is a `MODIFIED` bounded by the stored observation's time. Only
-the last `LOOKBACK_HEARTBEATS` heartbeats are read (the `(cluster, observed_at)` index).
+Read when a poller starts, and again before a look that shows a change (poller.py), as the
+kube-proxy prober does at start (kubeproxy/laststate.py): a restarted recorder, a second replica
+starting beside the first, or a replica whose look was slow or failed while the other kept
+looking, then reports a target it finds as it was stored as a continuation (a heartbeat when
+due), not as `ADDED` again; a target that changed while nobody looked is a `MODIFIED` bounded by
+the stored observation's time. Only the last `LOOKBACK_HEARTBEATS` heartbeats are read (the
+`(cluster, observed_at)` index).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def seed_tracker(
         .where(
             events.c.cluster == cluster,
             events.c.observed_at >= since,
+            # what another replica stored after this look's answer is for the next look to see
+            events.c.observed_at <= now,
             events.c.source == POLLER_SOURCE,
             events.c.kind == "TargetHealth",
         )
@@ -59,7 +63,9 @@ def seed_tracker(
         return 0
     seeded = 0
     for (group, key), (op, node, observed_at, payload) in last.items():
-        if op != "DELETED":
+        if op == "DELETED":
+            tracker.seed_gone(group, key, observed_at)
+        else:
             tracker.seed(group, key, dict(payload), node, observed_at)
             seeded += 1
     return seeded

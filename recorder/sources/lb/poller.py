@@ -5,6 +5,14 @@ note when the answer arrived, map targets to nodes, let the tracker turn the loo
 transitions, put them into the sink and flush. A throttled or failed look changes nothing (the
 next good look's bounds widen over it) and doubles the wait, with jitter, up to `max_backoff_s`;
 a good look resets it to `interval_s`.
+
+Resume: right before the first look, and whenever a look shows a change, the tracker is seeded
+from the store (`resume`, lb/laststate.py) before the look becomes observations. Two replicas
+poll the same groups; one whose look was slow (the SDK retrying a throttled call with its own
+backoff) or that failed for a while must not report, as its own new transition, a change the
+other replica already stored meanwhile: a transition is what changed, not who saw it when. One
+store read per look that shows a change (changes are rare); a store that cannot be read seeds
+nothing and the look is recorded as this replica saw it.
 """
 
 from __future__ import annotations
@@ -72,8 +80,10 @@ class PollerSource:
         #: wait for each look's commit (`gapwatch poll`'s buffered sink); the recorder's spool
         #: commits on its own, and waiting would stop the looks while the store is down
         self._flush_each_look = flush_each_look
-        #: seeds the tracker from the store once, right before the first look (lb/laststate.py)
+        #: seeds the tracker from the store (lb/laststate.py): before the first look, and before
+        #: a look that shows a change becomes observations (see the module docstring)
         self._resume = resume
+        self._resume_due = resume is not None
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -103,9 +113,9 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
-            if self._resume is not None:
+            if self._resume is not None and self._resume_due:
                 await asyncio.to_thread(self._resume, self.tracker, self._clock())
-                self._resume = None
+                self._resume_due = False
             started = self._clock()
             looks = await asyncio.to_thread(self._adapter.poll)
         except LbApiError as exc:
@@ -125,6 +135,10 @@ class PollerSource:
         self.failures, self._problem = 0, None
         self.looks += 1
         node_map = NodeMap(self._nodes())
+        if self._resume is not None and any(
+            self.tracker.differs(g, node_of=node_map.node_of) for g in looks
+        ):  # the other replica may have stored this change already
+            await asyncio.to_thread(self._resume, self.tracker, now)
         put = 0
         for group in looks:
             for obs in self.tracker.observe(

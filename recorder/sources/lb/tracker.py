@@ -3,7 +3,9 @@
 A poller only knows that a change happened between two looks. For every target the tracker
 emits `ADDED` when it first appears, `MODIFIED` when its payload (state, reason, weight, health
 check port, node) changes, `DELETED` when it leaves the group (payload: the last one seen), and an
-`OBSERVED` heartbeat when nothing changed for `heartbeat_s`. Every observation carries
+`OBSERVED` heartbeat when nothing changed for `heartbeat_s`, or when only the target's node
+became known (the Node reached the recorder's view after the target's first look: that is no
+change of the target). Every observation carries
 `observed_at` = when this look's answer arrived and `previous_observed_at` = when the group's
 previous successful look was asked (`started`), so the true change time lies in
 `[previous_observed_at, observed_at]` even when a change races a request. A failed look changes
@@ -125,6 +127,8 @@ class Tracker:
             payload, node = target_payload(look, target), node_of(target)
             if old is None:
                 op = "ADDED"
+            elif old.payload == payload and old.node is None and node is not None:
+                op = "OBSERVED"  # only its node became known (the Node reached the view later)
             elif old.payload != payload or old.node != node:
                 op = "MODIFIED"
             elif now - old.emitted_at >= self.heartbeat:
@@ -136,15 +140,42 @@ class Tracker:
         group.last_start = started if started is not None else now
         return out
 
+    def differs(
+        self, look: GroupLook, *, node_of: Callable[[Target], str | None] = lambda _t: None
+    ) -> bool:
+        """Whether `look` shows a target added, changed or gone (what `observe` would emit as a
+        transition); mutates nothing."""
+        group = self._groups.get(look.group)
+        known = group.targets if group is not None else {}
+        current = {t.key: t for t in look.targets}
+        if set(current) != set(known):
+            return True
+        return any(
+            known[key].payload != target_payload(look, target) or known[key].node != node_of(target)
+            for key, target in current.items()
+        )
+
     def seed(
         self, group: str, key: str, payload: dict[str, Any], node: str | None, at: datetime
     ) -> None:
-        """A target's last stored observation (resuming after a restart: lb/laststate.py); the
-        next look's changes are bounded by `at`."""
+        """A target's last stored observation (resuming after a restart, or before a look that
+        shows a change: lb/laststate.py); the next look's changes are bounded by `at`. What this
+        tracker itself emitted at or after `at` is newer and stays."""
         seen = self._groups.setdefault(group, _Group())
+        mine = seen.targets.get(key)
+        if mine is not None and mine.emitted_at >= at:
+            return
         seen.targets[key] = _Seen(payload, node, at)
         if seen.last_start is None or seen.last_start < at:
             seen.last_start = at
+
+    def seed_gone(self, group: str, key: str, at: datetime) -> None:
+        """A target whose last stored observation (at `at`) is its DELETED: the next look does
+        not report it leaving again, unless this tracker itself saw it after `at`."""
+        seen = self._groups.get(group)
+        mine = seen.targets.get(key) if seen is not None else None
+        if seen is not None and mine is not None and mine.emitted_at < at:
+            del seen.targets[key]
 
     def forget(self, group: str) -> None:
         """Drop what is known about a group (it is no longer polled)."""

@@ -103,8 +103,12 @@ def test_a_restarting_kube_proxy_refuses_health_checks_but_is_no_window() -> Non
     back = health(55, 54, "n1", 1)
     with_nodeport = [*base, nodeport(2, None, "n1", "connected"), refused, back]
     assert _windows(with_nodeport) == []
-    # with only the health check, the refusal leaves F unknown: at most an uncertain window
-    assert all(not w.certain for w in _windows([*base, refused, back]))
+    # with only the health check: the rules kube-proxy installed keep forwarding, F holds what
+    # the last answer before the refusal said (200): no window at all
+    assert _windows([*base, refused, back]) == []
+    # a refusal with nothing answered before it leaves F unknown: at most an uncertain window
+    first = [*_one_node(), refused, back]
+    assert all(not w.certain for w in _windows(first))
 
 
 def _health_error(t: float, prev: float | None, node_name: str, error: str) -> Observation:

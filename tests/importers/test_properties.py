@@ -4,6 +4,8 @@ observations), through a real SQLite store."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -90,9 +92,11 @@ def _mutated_bytes(fmt: str, data: st.DataObject) -> bytes:
 
 @cache
 def _engine() -> Engine:
-    """One migrated SQLite store for every example (a re-import counts as already stored)."""
-    path = Path(tempfile.mkdtemp(prefix="gapwatch-prop-")) / "store.db"
-    engine = make_engine(f"sqlite:///{path}")
+    """One migrated SQLite store for every example (a re-import counts as already stored),
+    deleted when the test process ends."""
+    root = Path(tempfile.mkdtemp(prefix="gapwatch-prop-"))
+    atexit.register(shutil.rmtree, root, True)
+    engine = make_engine(f"sqlite:///{root / 'store.db'}")
     upgrade(engine)
     return engine
 

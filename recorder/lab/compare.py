@@ -170,7 +170,18 @@ def verdict(lab: Score, baseline: Score, bound_s: float) -> list[str]:
             f"{len(baseline.false_positives)}): {'; '.join(lab.false_positives)}"
         )
     if lab.same_class < baseline.same_class:
-        problems.append(f"class right for {lab.same_class}, baseline {baseline.same_class}")
+        wrong = [
+            f"{m.node} true {m.true_class} at {m.true_start:.1f}-{m.true_end:.1f} s recorded "
+            f"{m.cls} {m.start:.1f}-{m.end:.1f} s"
+            for m in lab.pairs
+            if m.cls is not None
+            and m.cls != m.true_class
+            and m.start is not None
+            and m.end is not None
+        ]
+        problems.append(
+            f"class right for {lab.same_class}, baseline {baseline.same_class}: {'; '.join(wrong)}"
+        )
     for mine, theirs in zip(lab.pairs, baseline.pairs, strict=True):
         if mine.outside_s is None:
             continue

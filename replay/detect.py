@@ -36,6 +36,7 @@ def classify(
     look_ahead: bool = True,
     deaths: list[int] | None = None,
     lb_opened: bool = False,
+    proxy_opened: bool = False,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -44,7 +45,10 @@ def classify(
     (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
     (replay.unseen.pod_deaths). `lb_opened`: the LB's routing began after kube-proxy surely
     stopped serving (R's rise is the later one at the latest instants the samples allow), so
-    the window opened with the LB, not with the pods that stopped before it."""
+    the window opened with the LB, not with the pods that stopped before it. `proxy_opened`:
+    the LB surely routed before kube-proxy's fall opened the window; the change behind a
+    closing is an endpoint leaving, so looking past the start can find that cause seen late,
+    never a ready endpoint (a replacement arriving is what ends the window)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -56,6 +60,8 @@ def classify(
     skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
     ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
+    if ready and proxy_opened:
+        ready = value_at(lanes_.eps, at_us) == "ready"
     if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
@@ -256,10 +262,11 @@ def windows_from(
         probe, look = start_latest, True  # the cause at the sure start
         if sure:
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
-            lb_opened = rose > _fell_by(lanes_.serves, cand.start, start_latest)
+            fell = _fell_by(lanes_.serves, cand.start, start_latest)
+            lb_opened, proxy_opened = rose > fell, rose < fell
         else:
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
-            lb_opened = False
+            lb_opened, proxy_opened = False, not look
             if not look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
         out.append(
@@ -280,6 +287,7 @@ def windows_from(
                     look,
                     None if sure or look else deaths,
                     lb_opened,
+                    proxy_opened,
                 ),
                 start_us=start,
                 end_us=finish,

@@ -147,6 +147,7 @@ def run_lab(
         if fault is not None:
             report.notes += fault.finish(lab)
         report.notes += lab.notes
+        report.notes.append(lab.lateness_note())
         origin = parse_time(lab.scenario.start)
         report.bound_s = bound = sampling_bound(settings, lab.late_s)
         end = lab.scenario.duration_s

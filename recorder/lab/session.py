@@ -121,8 +121,22 @@ class Lab:
     pending: list[Any] = field(default_factory=list)
     #: the driver's largest lateness applying a step (wall seconds; a loaded machine)
     late_s: float = 0.0
+    #: how late the driver applied each step (wall seconds, 0 when on time)
+    lateness: list[float] = field(default_factory=list)
     #: (simulated second, seconds): the first recorder's host clock jumps then (a fault)
     clock_jump: tuple[float, float] | None = None
+
+    def lateness_note(self) -> str:
+        """The driver's lateness over the run: how faithfully the world kept the timeline."""
+        late = sorted(self.lateness)
+        if not late:
+            return "driver: no steps applied"
+        p50, p99 = late[len(late) // 2], late[min(len(late) - 1, int(len(late) * 0.99))]
+        over = sum(1 for x in late if x > 0.1)
+        return (
+            f"driver lateness (wall): p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"max {late[-1] * 1000:.0f} ms; {over} of {len(late)} steps over 100 ms"
+        )
 
     @property
     def sim_interval_s(self) -> float:
@@ -235,6 +249,8 @@ class Lab:
                 time.sleep(delay)
             elif what == 0:
                 self.late_s = max(self.late_s, -delay)
+            if what == 0:
+                self.lateness.append(max(0.0, -delay))
             if what == 0:
                 self.world.apply(item, at)
             else:

@@ -62,9 +62,9 @@ def test_the_short_fault_table_loses_and_duplicates_nothing(
     for row in rows:
         assert row["runs"] == 1 and row["seeds"] == [1]
         assert row["transitions_expected"] > 50
-        assert (row["lost"], row["duplicated"]) == (0, 0), row
+        assert (row["lost"], row["duplicated"]) == (0, 0), (row["fault"], row["details"])
         if row["fault"] != "probe-refused":  # its windows: the next test
-            assert row["windows_matched"] == "1/1", row
+            assert row["windows_matched"] == "1/1", (row["fault"], row["details"])
 
 
 @pytest.mark.xfail(

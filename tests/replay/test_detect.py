@@ -215,3 +215,40 @@ def test_an_unseen_gap_under_pte_is_shorter_than_the_probe_period() -> None:
     (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     assert not window.certain
     assert (window.start_earliest_us, window.end_latest_us) == (us(20.5), us(23))
+
+
+@pytest.mark.parametrize("skew_s", [0.5, 3.0])
+def test_kube_proxy_closing_first_is_not_reclassified_by_a_later_endpoint_change(
+    skew_s: float,
+) -> None:
+    """The lab's NODE2 window (sigkill, seed 1, on a loaded machine): the LB kept the node
+    healthy throughout; the old pod started terminating, kube-proxy (ProxyTerminatingEndpoints
+    off before 1.26) stopped forwarding to it and its health answer fell to 0 local endpoints, and
+    only then did the new pod become ready and kube-proxy open again. The window opened with
+    kube-proxy closing, whose cause (the terminating pod) was seen before it: a watch skew as wide
+    as the gap to the next EndpointSlice change must not make its class
+    registered-before-forwarding (the look past the start is for windows the LB opened)."""
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.25.4"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        health(2, None, "n1", 1),
+        target(3, None, "n1", "healthy", "ADDED"),
+        health(62.6, 61.6, "n1", 1),
+        pod(63, "p1", "n1", "terminating", deleted_at=63, prestop=10),
+        eps(63, [("p1", "n1", "terminating")]),
+        health(64.6, 63.6, "n1", 1),
+        health(65.6, 64.6, "n1", 0),
+        pod(67, "p2", "n1", "ready", revision="bbb"),
+        eps(67, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        health(69.8, 68.8, "n1", 0),
+        health(70.8, 69.8, "n1", 1),
+        target(80, 79, "n1", "healthy"),
+    ]
+    settings = DetectSettings(watch_skew_s=skew_s)
+    found = detect(fold(FoldState(), facts_of(obs)), settings=settings)
+    assert [(w.cls, w.certain) for w in found] == [("closed-before-deregistered", True)]
+    (window,) = found
+    assert us(64.6) <= window.start_latest_us <= us(65.6)
+    assert us(69.8) <= window.end_latest_us <= us(70.8)

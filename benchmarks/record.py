@@ -42,6 +42,7 @@ from gapwatch.recorder.store import make_engine, upgrade  # noqa: E402
 from tests import pgserver  # noqa: E402
 from tests.k8s import objects  # noqa: E402
 from tests.k8s.fakeapi import FakeApiServer  # noqa: E402
+from tests.k8s.harness import record_process  # noqa: E402
 
 
 def make_pod(i: int, nodes: int) -> dict[str, Any]:
@@ -251,18 +252,8 @@ def main() -> None:
                     }
                 )
             )
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "GAPWATCH_DB": db}
-            command = [
-                sys.executable,
-                "-m",
-                "gapwatch.dashboard.cli",
-                "record",
-                "--config",
-                str(config),
-            ]
-            command += ["--api-server", fake.url, "--listen", f"127.0.0.1:{port}"]
             started = time.monotonic()
-            proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+            proc = record_process(config, db=db, api=fake.url, port=port, stderr=subprocess.DEVNULL)
             while not ready(port):
                 assert proc.poll() is None, "the recorder exited"
                 time.sleep(0.1)

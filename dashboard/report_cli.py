@@ -16,9 +16,7 @@ from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
     ClusterOption,
     DbOption,
-    open_store,
     stderr,
-    time_option,
 )
 
 
@@ -71,14 +69,11 @@ def report(
     from gapwatch.dashboard import report as report_mod
     from gapwatch.dashboard import report_render
     from gapwatch.recorder.cliutil import usage_error
-    from gapwatch.replay.cli_checks import check_filters, check_range, resolve_rollout
+    from gapwatch.replay.cli_checks import open_checked, resolve_rollout
 
     if rollout is not None and (since is not None or until is not None):
         usage_error("--rollout and --since/--until exclude each other: pick one scope")
-    lo, hi = time_option(since, "--since"), time_option(until, "--until")
-    check_range(lo, hi)
-    engine = open_store(db)
-    check_filters(engine, cluster=cluster, service=service)
+    engine, lo, hi = open_checked(db, cluster=cluster, service=service, since=since, until=until)
     if rollout is not None:
         rollout = resolve_rollout(engine, rollout, cluster)
     found = report_mod.collect(

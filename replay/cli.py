@@ -147,10 +147,9 @@ def gaps(
     from gapwatch.replay import api, cli_checks, cli_tables
     from gapwatch.replay import untied as untied_mod
 
-    lo, hi = time_option(since, "--since"), time_option(until, "--until")
-    cli_checks.check_range(lo, hi)
-    engine = open_store(db)
-    cli_checks.check_filters(engine, cluster=cluster, service=service)
+    engine, lo, hi = cli_checks.open_checked(
+        db, cluster=cluster, service=service, since=since, until=until
+    )
     found = api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
     untied = untied_mod.untied_failures(
         engine,
@@ -187,10 +186,9 @@ def rollouts(
     """List rollouts and node disruptions with their windows and gap-seconds."""
     from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
-    lo, hi = time_option(since, "--since"), time_option(until, "--until")
-    cli_checks.check_range(lo, hi)
-    engine = open_store(db)
-    cli_checks.check_filters(engine, cluster=cluster, service=service)
+    engine, lo, hi = cli_checks.open_checked(
+        db, cluster=cluster, service=service, since=since, until=until
+    )
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
@@ -249,22 +247,16 @@ def timeline(
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
     from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
-    cli_checks.check_range(time_option(since, "--since"), time_option(until, "--until"))
-    engine = open_store(db)
-    cli_checks.check_filters(engine, cluster=cluster, service=service, nodes=node)
+    engine, lo, hi = cli_checks.open_checked(
+        db, cluster=cluster, service=service, since=since, until=until, nodes=node
+    )
     svc = _service(engine, service, cluster)
     if at is not None:
         moment = time_option(at, "--at")
         assert moment is not None
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
-        segs = api.timeline(
-            engine,
-            svc,
-            since=time_option(since, "--since"),
-            until=time_option(until, "--until"),
-            nodes=node,
-        )
+        segs = api.timeline(engine, svc, since=lo, until=hi, nodes=node)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
         return

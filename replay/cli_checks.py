@@ -5,7 +5,8 @@ filter that names a thing (`--cluster`, `--service`, `--node`, `--rollout`) is c
 what the store knows, and a time range must run forwards. A miss prints one line on stderr that
 says what was not found and lists the closest names (difflib), and exits 2 (usage).
 
-The commands call `check_filters` / `check_range`; this module only reads the store.
+The commands call `open_checked` (or `check_filters` / `check_range`); this module only reads
+the store.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import NoReturn
 
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.cliutil import usage_error
+from gapwatch.recorder.cliutil import open_store, time_option, usage_error
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import api
 from gapwatch.replay.model import ServiceRef
@@ -55,6 +56,24 @@ def check_range(since: datetime | None, until: datetime | None) -> None:
             f"--since {since.isoformat()} is not before --until {until.isoformat()}: "
             "the range is empty"
         )
+
+
+def open_checked(
+    db: str,
+    *,
+    cluster: str | None,
+    service: str | None,
+    since: str | None,
+    until: str | None,
+    nodes: Sequence[str] | None = None,
+) -> tuple[Engine, datetime | None, datetime | None]:
+    """A read command's store and time range, once the range runs forwards (checked before the
+    store is opened) and every filter names something the store knows."""
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
+    engine = open_store(db)
+    check_filters(engine, cluster=cluster, service=service, nodes=nodes)
+    return engine, lo, hi
 
 
 def _clusters(engine: Engine) -> list[str]:

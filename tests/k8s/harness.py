@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -31,6 +35,20 @@ from tests.k8s.fakeapi import KINDS, Change, FakeApiServer
 
 Row = tuple[str, str | None, str, str, bool]
 RECORDER_KEYS = {f.name for f in dataclasses.fields(RecorderConfig)}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record_process(
+    config: Path, *, db: str, api: str, port: int, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """`gapwatch record --config CONFIG --api-server API --listen 127.0.0.1:PORT` as a process of
+    its own, run from this checkout with GAPWATCH_DB=db; `popen` sets its stdout and stderr."""
+    env = {**os.environ, "GAPWATCH_DB": db, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "gapwatch.dashboard.cli", "record", "--config", str(config)]
+    command += ["--api-server", api, "--listen", f"127.0.0.1:{port}"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
 
 
 def fast_config(**overrides: Any) -> RecorderConfig:

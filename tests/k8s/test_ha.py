@@ -7,10 +7,8 @@ comes back resumes from the shared checkpoint. SIGTERM flushes and exits 0.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -24,13 +22,12 @@ from tests.k8s.harness import (
     expected_rows,
     fast_config,
     kinds,
+    record_process,
     stored_rows,
     wait_until,
 )
 from tests.k8s.mutator import Mutator
 from tests.pgserver import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = {
     "cluster": "test",
@@ -50,20 +47,11 @@ class Replica:
     def __init__(self, config: Path, db: str, api: str) -> None:
         self.port = free_port()
         self.log = config.parent / f"replica-{self.port}.log"
-        env = {**os.environ, "GAPWATCH_DB": db, "PYTHONPATH": str(ROOT)}
-        command = [
-            sys.executable,
-            "-m",
-            "gapwatch.dashboard.cli",
-            "record",
-            "--config",
-            str(config),
-        ]
-        command += ["--api-server", api, "--listen", f"127.0.0.1:{self.port}"]
-        self.proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
+        self.proc = record_process(
+            config,
+            db=db,
+            api=api,
+            port=self.port,
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
         )

@@ -4,9 +4,12 @@ one moto server (with the health proxy in front) per module."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from gapwatch.recorder.store import make_engine, upgrade
 from tests.lb.fakeelb import HealthProxy, moto_server
 
 #: What each SDK's standard credential chain reads; the fakes never check them.
@@ -44,3 +47,14 @@ def moto_url() -> Iterator[str]:
 def elb_proxy(moto_url: str) -> Iterator[HealthProxy]:
     with HealthProxy(moto_url) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """In the LB tests, one migrated SQLite store per test (tests/conftest.py's `engine` runs on
+    both backends): what a poller stores does not depend on the backend; the writer's tests
+    cover both."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'lb.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()

@@ -9,7 +9,6 @@ import copy
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -21,20 +20,11 @@ from gapwatch.recorder.sources.lb.poller import PollerSource
 from gapwatch.recorder.sources.lb.shape import MissingExtra
 from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 from gapwatch.recorder.sources.lb.tracker import ServiceKey
-from gapwatch.recorder.store import make_engine, upgrade
 from tests.lb.conftest import CLOUD_ENV
 from tests.lb.fakecloud import FakeCloud, fixture
 from tests.lb.harness import look, make_source, node, now, stored
 
 SVC = ServiceKey("kube-system", "nginx-ingress-lb")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'lb.db'}")
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
 from gapwatch.recorder.sources.lb.tracker import ServiceKey
-from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.store import make_engine
 from gapwatch.replay.facts import write_facts
 from tests.lb.awsworld import REGION, AwsWorld, make_world
 from tests.lb.fakeelb import HealthProxy
@@ -131,7 +131,7 @@ def test_register_health_and_deregister_become_transitions_on_the_right_node(
 
 
 def test_every_documented_state_and_reason_code_is_recorded(
-    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+    engine: Engine, moto_url: str, elb_proxy: HealthProxy
 ) -> None:
     world = make_world(moto_url, instances=1)
     world.register(0)
@@ -140,8 +140,6 @@ def test_every_documented_state_and_reason_code_is_recorded(
         elbv2_adapter(Elbv2Groups([TargetGroupRef(world.arn)], {}), elb_proxy.url),
         nodes=world.nodes(),
     )
-    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
-    upgrade(engine)
     pairs = aws_states()
     assert {s for s, _r in pairs} == {
         "initial",
@@ -157,7 +155,6 @@ def test_every_documented_state_and_reason_code_is_recorded(
         elb_proxy.set_health(world.instances[0], state, reason, f"scripted {state}")
         look(source, engine)
     got = stored(engine)
-    engine.dispose()
     seen = [
         (o.payload["TargetHealth"]["State"], o.payload["TargetHealth"].get("Reason"))
         for o in got[1:]
@@ -167,18 +164,15 @@ def test_every_documented_state_and_reason_code_is_recorded(
 
 
 def test_target_groups_found_by_tag_name_their_service(
-    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+    engine: Engine, moto_url: str, elb_proxy: HealthProxy
 ) -> None:
     tagged, untagged = make_world(moto_url, instances=1), make_world(moto_url, tags=False)
     tagged.register(0)
     untagged.register(0)
     groups = Elbv2Groups([], {"service.k8s.aws/stack": "istio-system/istio-ingressgateway"})
     source = elbv2_source(groups, elb_proxy.url, tagged)
-    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
-    upgrade(engine)
     look(source, engine)
     got = stored(engine)
-    engine.dispose()
     arns = {o.payload["TargetGroupArn"] for o in got}
     assert tagged.arn in arns and untagged.arn not in arns
     mine = [o for o in got if o.payload["TargetGroupArn"] == tagged.arn]
@@ -188,7 +182,7 @@ def test_target_groups_found_by_tag_name_their_service(
 
 
 def test_throttling_backs_off_and_api_calls_are_counted(
-    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+    engine: Engine, moto_url: str, elb_proxy: HealthProxy
 ) -> None:
     world: AwsWorld = make_world(moto_url, instances=1)
     world.register(0)
@@ -200,8 +194,6 @@ def test_throttling_backs_off_and_api_calls_are_counted(
         settings=PollSettings(interval_s=5, heartbeat_s=3600, max_backoff_s=300),
         registry=registry,
     )
-    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
-    upgrade(engine)
     look(source, engine)
     calls_after_first = len(elb_proxy.actions)
     assert source.next_delay() == 5
@@ -216,7 +208,6 @@ def test_throttling_backs_off_and_api_calls_are_counted(
     elb_proxy.set_health(world.instances[0], "unhealthy", "Target.Timeout", "timed out")
     assert look(source, engine) == 1
     assert source.ready() is None and source.next_delay() == 5
-    engine.dispose()
     value = registry.get_sample_value
     assert value("gapwatch_lb_throttled_total", {"source": "elbv2"}) == 3
     sent = sum(
@@ -265,7 +256,7 @@ def binding(arn: str | None, namespace: str, service: str | None) -> dict[str, A
 
 
 def test_target_groups_from_target_group_bindings_name_their_service(
-    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+    engine: Engine, moto_url: str, elb_proxy: HealthProxy
 ) -> None:
     """The bindings come from a local HTTP fake of the Kubernetes API's custom-objects list
     (`GET /apis/elbv2.k8s.aws/v1beta1/targetgroupbindings`), read by the kubernetes client."""
@@ -290,33 +281,27 @@ def test_target_groups_from_target_group_bindings_name_their_service(
         )
         groups = Elbv2Groups([], {}, bindings=BindingLister(api_server=k8s.url))
         source = elbv2_source(groups, elb_proxy.url, world)
-        engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
-        upgrade(engine)
         look(source, engine)
         got = stored(engine)
-        engine.dispose()
     assert [(o.namespace, o.name, o.node, o.payload["TargetGroupArn"]) for o in got] == [
         ("istio-system", "igw", "node-0", world.arn)
     ]
 
 
 def test_a_deleted_target_group_deletes_its_targets_and_the_others_go_on(
-    tmp_path: Path, moto_url: str, elb_proxy: HealthProxy
+    engine: Engine, moto_url: str, elb_proxy: HealthProxy
 ) -> None:
     kept, deleted = make_world(moto_url, instances=2), make_world(moto_url, instances=1)
     kept.register(0)
     deleted.register(0)
     groups = Elbv2Groups([TargetGroupRef(kept.arn), TargetGroupRef(deleted.arn)], {})
     source = elbv2_source(groups, elb_proxy.url, kept)
-    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
-    upgrade(engine)
     look(source, engine)
     deleted.deregister(0)
     deleted.elb.delete_target_group(TargetGroupArn=deleted.arn)
     kept.register(1)
     look(source, engine)
     got = stored(engine)
-    engine.dispose()
     assert source.ready() is None
     later = sorted(
         (o.op, o.payload["TargetGroupArn"] == kept.arn, o.payload["Target"]["Port"])

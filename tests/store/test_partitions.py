@@ -3,7 +3,6 @@ across partitions, rows of days without a partition kept and moved by `maintain`
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,6 +15,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
+from tests.store.parallel import write_in_parallel
 from tests.store.samples import real_observations
 
 pytestmark = pytest.mark.postgres
@@ -107,32 +107,21 @@ def test_ids_follow_commit_order_across_partitions(pg: Engine) -> None:
 
 
 def test_interleaved_writers_on_two_days_commit_ids_in_order(pg: Engine) -> None:
-    errors: list[BaseException] = []
-
-    def work(start: datetime, cluster: str) -> None:
-        try:
-            writer = EventWriter(pg, derive=write_facts)
-            for i in range(12):
-                writer.write(at(real_observations(cluster), start + timedelta(minutes=i)))
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=work, args=(MIDNIGHT - timedelta(hours=2), "a")),
-        threading.Thread(target=work, args=(MIDNIGHT + timedelta(hours=2), "b")),
-    ]
-    for t in threads:
-        t.start()
     previous: set[int] = set()
-    while any(t.is_alive() for t in threads):
+
+    def read() -> None:
+        nonlocal previous
         with pg.connect() as conn:
             ids = set(conn.execute(text("SELECT id FROM events")).scalars())
         high = max(previous, default=0)
         assert {i for i in ids if i <= high} == previous  # nothing appeared behind a reader
         previous = ids
-    for t in threads:
-        t.join()
-    assert not errors
+
+    def day(start: datetime, cluster: str) -> list[list[Observation]]:
+        return [at(real_observations(cluster), start + timedelta(minutes=i)) for i in range(12)]
+
+    batches = [day(MIDNIGHT - timedelta(hours=2), "a"), day(MIDNIGHT + timedelta(hours=2), "b")]
+    write_in_parallel(pg, write_facts, batches, meanwhile=read)
     assert len({p for p, _ in where_stored(pg)}) == 2
 
 

@@ -7,7 +7,6 @@ or polls (SQLite). Real databases; the observations are the published samples of
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from typing import Any
 
@@ -23,6 +22,7 @@ from gapwatch.recorder.tables import events, projector_failures
 from gapwatch.recorder.writer import EventWriter, no_derive
 from gapwatch.replay.catchup import behind, catch_up
 from gapwatch.replay.facts import derive_all, write_facts
+from tests.store.parallel import write_in_parallel
 from tests.store.samples import real_observations
 from tests.store.test_writer import shifted
 
@@ -98,30 +98,15 @@ def test_ids_commit_in_order_so_a_follower_derives_each_once(pg_url: str) -> Non
     engine = make_engine(pg_url)
     obs = real_observations()
     seen: list[int] = []
-    errors: list[BaseException] = []
 
     def record(conn: Connection, rows: Rows) -> None:
         seen.extend(i for i, _ in rows)
         write_facts(conn, rows)
 
-    def work(offset: int) -> None:
-        try:
-            writer = EventWriter(engine, derive=no_derive)
-            for i in range(15):
-                writer.write(shifted(obs, offset + i))
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-
     projector = Projector(engine, record, step=7)
-    threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        projector.catch_up()
-    for t in threads:
-        t.join()
+    batches = [[shifted(obs, k * 1000 + i) for i in range(15)] for k in range(2)]
+    write_in_parallel(engine, no_derive, batches, meanwhile=projector.catch_up)
     projector.catch_up()
-    assert not errors
     with engine.connect() as conn:
         ids = list(conn.execute(select(events.c.id).order_by(events.c.id)).scalars())
     assert seen == ids and len(ids) == 30 * len(obs)
@@ -132,17 +117,8 @@ def test_ids_commit_in_order_so_a_follower_derives_each_once(pg_url: str) -> Non
 def test_writers_projecting_inline_in_parallel_derive_each_event_once(pg_url: str) -> None:
     engine = make_engine(pg_url)
     obs = real_observations()
-
-    def work(offset: int) -> None:
-        writer = EventWriter(engine, derive=write_facts)
-        for i in range(10):
-            writer.write(shifted(obs, offset + i))
-
-    threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    batches = [[shifted(obs, k * 1000 + i) for i in range(10)] for k in range(3)]
+    write_in_parallel(engine, write_facts, batches)
     derived = fact_ids(engine)
     assert derived == expected_fact_ids(engine)
     with engine.connect() as conn:

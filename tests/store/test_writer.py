@@ -16,6 +16,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import Checkpoint, EventWriter, load_checkpoints
 from gapwatch.replay.facts import write_facts
+from tests.store.parallel import write_in_parallel
 from tests.store.samples import real_observations
 
 
@@ -114,39 +115,23 @@ def test_write_all_streams_with_flat_memory(engine: Engine) -> None:
 def test_postgres_readers_see_ids_in_commit_order(pg_url: str) -> None:
     """Two writers interleave; the table lock makes ids commit in order, so a reader tailing by
     id that saw id N never later finds a smaller id appear."""
-    import threading
-
     from gapwatch.recorder.store import make_engine
 
     engine = make_engine(pg_url)
     obs = real_observations()
-    errors: list[BaseException] = []
-
-    def work(offset: int) -> None:
-        try:
-            writer = EventWriter(engine, derive=write_facts)
-            for i in range(15):
-                writer.write(shifted(obs, offset + i))
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(2)]
-    for t in threads:
-        t.start()
     previous: set[int] = set()
-    reads = 0
-    while any(t.is_alive() for t in threads):
+
+    def read() -> None:
+        nonlocal previous
         with engine.connect() as conn:
             ids = {r[0] for r in conn.execute(text("SELECT id FROM events"))}
         high = max(previous, default=0)
         # No id at or below what a reader already saw may show up later.
         assert {i for i in ids if i <= high} == previous
         previous = ids
-        reads += 1
-    assert reads > 1
-    for t in threads:
-        t.join()
-    assert not errors
+
+    batches = [[shifted(obs, k * 1000 + i) for i in range(15)] for k in range(2)]
+    assert write_in_parallel(engine, write_facts, batches, meanwhile=read) > 1
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 30 * len(obs)
 

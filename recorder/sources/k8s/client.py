@@ -32,8 +32,11 @@ class ApiEndpoint:
         return headers
 
 
-def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) -> ApiEndpoint:
-    """The API endpoint from the in-cluster service account, else from a kubeconfig."""
+def load_configuration(
+    *, kubeconfig: str | None, context: str | None = None, fail: Callable[[str], Exception]
+) -> Any:
+    """The `kubernetes` client's Configuration from the in-cluster service account, else from a
+    kubeconfig (`kubeconfig` given: that file only). When neither loads, raises `fail(why)`."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -50,9 +53,19 @@ def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) 
         except (ConfigException, OSError) as exc:
             # not chained: the loader's frames hold the kubeconfig's tokens and keys, and the
             # recorder's logged tracebacks show frame locals (structlog's dict_tracebacks)
-            raise ConfigError(
-                f"no Kubernetes configuration (in-cluster or kubeconfig): {exc}"
-            ) from None
+            raise fail(str(exc)) from None
+    return cfg
+
+
+def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) -> ApiEndpoint:
+    """The API endpoint from the in-cluster service account, else from a kubeconfig."""
+    cfg = load_configuration(
+        kubeconfig=kubeconfig,
+        context=context,
+        fail=lambda why: ConfigError(
+            f"no Kubernetes configuration (in-cluster or kubeconfig): {why}"
+        ),
+    )
     context_ssl: ssl.SSLContext | None = None
     if cfg.host.startswith("https"):
         context_ssl = ssl.create_default_context(cafile=cfg.ssl_ca_cert)

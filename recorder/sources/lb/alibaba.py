@@ -22,8 +22,8 @@ from gapwatch.recorder.sources.lb.shape import (
     LbApiError,
     MissingExtra,
     Target,
-    Throttled,
     as_int,
+    sdk_error,
     split_endpoint,
     weighted_state,
 )
@@ -39,10 +39,9 @@ _RANK = {"unhealthy": 0, "unavailable": 1, "healthy": 2}
 
 def _error(exc: Exception, operation: str) -> LbApiError:
     code = str(getattr(exc, "code", "") or "")
-    cls = Throttled if code.startswith("Throttling") else LbApiError
-    return cls(
-        f"{CLOUD} {operation}: {code or type(exc).__name__}: {getattr(exc, 'message', exc)}",
-        code=code or None,
+    message = getattr(exc, "message", exc)
+    return sdk_error(
+        CLOUD, operation, exc, code=code, message=message, throttled=code.startswith("Throttling")
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gapwatch.recorder.sources.k8s.client import load_configuration
 from gapwatch.recorder.sources.lb.elbv2 import TargetGroupRef
 from gapwatch.recorder.sources.lb.shape import LbApiError
 from gapwatch.recorder.sources.lb.tracker import ServiceKey
@@ -36,26 +37,18 @@ class BindingLister:
     """Lists every TargetGroupBinding in the cluster (blocking)."""
 
     def __init__(self, *, api_server: str | None = None, kubeconfig: str | None = None) -> None:
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+        from kubernetes import client
 
-        cfg = client.Configuration()
         if api_server is not None:
+            cfg = client.Configuration()
             cfg.host = api_server.rstrip("/")
         else:
-            try:
-                if kubeconfig is not None:
-                    raise ConfigException("a kubeconfig was given")
-                config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-            except ConfigException:
-                try:
-                    config.load_kube_config(  # type: ignore[no-untyped-call]
-                        config_file=kubeconfig, client_configuration=cfg
-                    )
-                except (ConfigException, OSError) as exc:
-                    raise LbApiError(
-                        f"TargetGroupBindings: no Kubernetes configuration: {exc}"
-                    ) from None
+            cfg = load_configuration(
+                kubeconfig=kubeconfig,
+                fail=lambda why: LbApiError(
+                    f"TargetGroupBindings: no Kubernetes configuration: {why}"
+                ),
+            )
         self._api: Any = client.CustomObjectsApi(client.ApiClient(cfg))
 
     def __call__(self) -> list[TargetGroupRef]:

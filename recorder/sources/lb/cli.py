@@ -3,10 +3,13 @@ push API alone). Heavy imports (SDKs, aiohttp, the writer) happen inside the com
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from typer import Context
 
 from gapwatch.recorder.cliutil import DbOption, wiring
 from gapwatch.recorder.defaults import DEFAULT_URL
@@ -42,6 +45,8 @@ HeartbeatOption = Annotated[
 PollCluster = Annotated[
     str, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name recorded.")
 ]
+#: A cloud's own options in, the poller's settings for that cloud out.
+Cloud = TypeVar("Cloud", bound=Callable[..., dict[str, Any]])
 
 
 def register(app: typer.Typer) -> None:
@@ -51,27 +56,68 @@ def register(app: typer.Typer) -> None:
 
 
 def _poll(
-    ctx: typer.Context,
+    ctx: Context,
     key: str,
     options: dict[str, Any],
-    db: str,
-    cluster: str,
-    service: str | None,
+    *,
+    endpoint_url: str | None,
     interval: float,
     duration: float | None,
     heartbeat: float,
-    endpoint: str | None,
+    service: str | None,
+    cluster: str,
+    db: str,
 ) -> None:
-    """Poll `key` with the options every `gapwatch poll CLOUD` shares (imports when it runs)."""
+    """Poll `key` with the shared options (imports the poller when it runs)."""
     from gapwatch.recorder.sources.lb.runpoll import PollJob, run_poll
 
-    job = PollJob(db, cluster, service, interval, duration, heartbeat, endpoint, wiring(ctx).derive)
+    job = PollJob(
+        db, cluster, service, interval, duration, heartbeat, endpoint_url, wiring(ctx).derive
+    )
     run_poll(job, key, options)
 
 
-@poll_app.command("elbv2")
+def _shared_options(
+    endpoint_url: EndpointOption = None,
+    interval: IntervalOption = 5.0,
+    duration: DurationOption = None,
+    heartbeat: HeartbeatOption = 60.0,
+    service: ServiceOpt = None,
+    cluster: PollCluster = "default",
+    db: DbOption = DEFAULT_URL,
+) -> None:
+    """The options every `gapwatch poll CLOUD` takes after its own (only its signature is used)."""
+
+
+def _poll_command(name: str, key: str) -> Callable[[Cloud], Cloud]:
+    """Register `gapwatch poll NAME` from a function that takes the cloud's own options and
+    returns the source's settings for `key`: its docstring is the command's help, and the
+    shared options (`_shared_options`) follow its own, so every cloud's command spells them the
+    same way. Typer reads the options from the command's signature, which is built here."""
+    shared = list(inspect.signature(_shared_options, eval_str=True).parameters.values())
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Context)
+
+    def register(cloud_options: Cloud) -> Cloud:
+        own = inspect.signature(cloud_options, eval_str=True)
+
+        def command(ctx: Context, **given: Any) -> None:
+            common = {p.name: given.pop(p.name) for p in shared}
+            _poll(ctx, key, cloud_options(**given), **common)
+
+        params = [context, *own.parameters.values(), *shared]
+        command.__name__ = cloud_options.__name__
+        command.__doc__ = cloud_options.__doc__
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        signature = own.replace(parameters=params, return_annotation=None)
+        command.__signature__ = signature  # type: ignore[attr-defined]  # what Typer reads
+        poll_app.command(name)(command)
+        return cloud_options
+
+    return register
+
+
+@_poll_command("elbv2", "elbv2")
 def poll_elbv2(
-    ctx: typer.Context,
     target_group: Annotated[
         list[str] | None, typer.Option("--target-group", help="Target group ARN (repeatable).")
     ] = None,
@@ -88,134 +134,56 @@ def poll_elbv2(
         typer.Option(help="With --from-bindings: this API URL, no credentials (kubectl proxy)."),
     ] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (else the AWS config).")] = None,
-    endpoint_url: EndpointOption = None,
-    interval: IntervalOption = 5.0,
-    duration: DurationOption = None,
-    heartbeat: HeartbeatOption = 60.0,
-    service: ServiceOpt = None,
-    cluster: PollCluster = "default",
-    db: DbOption = DEFAULT_URL,
-) -> None:
+) -> dict[str, Any]:
     """AWS ELBv2 (NLB/ALB): DescribeTargetHealth per target group, plus its health-check
     settings and timing attributes once a minute."""
     if not target_group and not from_bindings:
         raise typer.BadParameter("give --target-group ARN or --from-bindings")
-    options = {
+    return {
         "target_groups": [{"arn": arn} for arn in target_group or []],
         "region": region,
         "target_group_bindings": from_bindings,
         "api_server": api_server,
     }
-    _poll(
-        ctx,
-        "elbv2",
-        options,
-        db,
-        cluster,
-        service,
-        interval,
-        duration,
-        heartbeat,
-        endpoint_url,
-    )
 
 
-@poll_app.command("slb")
+@_poll_command("slb", "alibaba-slb")
 def poll_slb(
-    ctx: typer.Context,
     load_balancer_id: Annotated[str, typer.Option(help="The SLB/CLB instance (lb-...).")],
     vserver_group_id: Annotated[str, typer.Option(help="The vServer group (rsp-...).")],
     region: Annotated[str, typer.Option(help="Region id, e.g. cn-hangzhou.")],
-    endpoint_url: EndpointOption = None,
-    interval: IntervalOption = 5.0,
-    duration: DurationOption = None,
-    heartbeat: HeartbeatOption = 60.0,
-    service: ServiceOpt = None,
-    cluster: PollCluster = "default",
-    db: DbOption = DEFAULT_URL,
-) -> None:
+) -> dict[str, Any]:
     """Alibaba Cloud SLB/CLB: a vServer group's members and weights, and their health."""
-    options = {
+    return {
         "load_balancer_id": load_balancer_id,
         "vserver_group_id": vserver_group_id,
         "region": region,
     }
-    _poll(
-        ctx,
-        "alibaba-slb",
-        options,
-        db,
-        cluster,
-        service,
-        interval,
-        duration,
-        heartbeat,
-        endpoint_url,
-    )
 
 
-@poll_app.command("clb")
+@_poll_command("clb", "tencent-clb")
 def poll_clb(
-    ctx: typer.Context,
     load_balancer_id: Annotated[str, typer.Option(help="The CLB instance (lb-...).")],
     region: Annotated[str, typer.Option(help="Region, e.g. ap-guangzhou.")],
     listener_id: Annotated[
         list[str] | None, typer.Option("--listener-id", help="Only this listener (repeatable).")
     ] = None,
-    endpoint_url: EndpointOption = None,
-    interval: IntervalOption = 5.0,
-    duration: DurationOption = None,
-    heartbeat: HeartbeatOption = 60.0,
-    service: ServiceOpt = None,
-    cluster: PollCluster = "default",
-    db: DbOption = DEFAULT_URL,
-) -> None:
+) -> dict[str, Any]:
     """Tencent Cloud CLB: each listener's (and layer-7 rule's) targets, weights and health."""
-    options = {
+    return {
         "load_balancer_id": load_balancer_id,
         "region": region,
         "listener_ids": listener_id or [],
     }
-    _poll(
-        ctx,
-        "tencent-clb",
-        options,
-        db,
-        cluster,
-        service,
-        interval,
-        duration,
-        heartbeat,
-        endpoint_url,
-    )
 
 
-@poll_app.command("huawei-elb")
+@_poll_command("huawei-elb", "huawei-elb")
 def poll_huawei(
-    ctx: typer.Context,
     pool_id: Annotated[str, typer.Option(help="The backend server group (pool) id.")],
     region: Annotated[str | None, typer.Option(help="Region, e.g. cn-north-4.")] = None,
-    endpoint_url: EndpointOption = None,
-    interval: IntervalOption = 5.0,
-    duration: DurationOption = None,
-    heartbeat: HeartbeatOption = 60.0,
-    service: ServiceOpt = None,
-    cluster: PollCluster = "default",
-    db: DbOption = DEFAULT_URL,
-) -> None:
+) -> dict[str, Any]:
     """Huawei Cloud ELB v3: a pool's members, weights and operating status."""
-    _poll(
-        ctx,
-        "huawei-elb",
-        {"pool_id": pool_id, "region": region},
-        db,
-        cluster,
-        service,
-        interval,
-        duration,
-        heartbeat,
-        endpoint_url,
-    )
+    return {"pool_id": pool_id, "region": region}
 
 
 def receive(

@@ -21,8 +21,8 @@ from gapwatch.recorder.sources.lb.shape import (
     LbApiError,
     MissingExtra,
     Target,
-    Throttled,
     as_int,
+    sdk_error,
     weighted_state,
 )
 
@@ -38,11 +38,9 @@ _PAGE = 500
 
 def _error(exc: Exception, operation: str) -> LbApiError:
     status = getattr(exc, "status_code", None)
-    code = getattr(exc, "error_code", None) or status or type(exc).__name__
-    cls = Throttled if status == 429 else LbApiError
-    return cls(
-        f"{CLOUD} {operation}: {code}: {getattr(exc, 'error_msg', None) or exc}", code=str(code)
-    )
+    code = str(getattr(exc, "error_code", None) or status or type(exc).__name__)
+    message = getattr(exc, "error_msg", None) or exc
+    return sdk_error(CLOUD, operation, exc, code=code, message=message, throttled=status == 429)
 
 
 class HuaweiElbClient:

@@ -44,6 +44,15 @@ class Throttled(LbApiError):
     """The cloud asked us to slow down (AWS `Throttling`, Alibaba `Throttling.User`, ...)."""
 
 
+def sdk_error(
+    cloud: str, operation: str, exc: Exception, *, code: str, message: object, throttled: bool
+) -> LbApiError:
+    """What a cloud SDK's exception becomes: `CLOUD OPERATION: CODE: MESSAGE` (the exception's
+    type when the cloud sent no code), a `Throttled` when the cloud asked us to slow down."""
+    cls = Throttled if throttled else LbApiError
+    return cls(f"{cloud} {operation}: {code or type(exc).__name__}: {message}", code=code or None)
+
+
 class MissingExtra(SourceError):
     """The cloud's SDK is not installed."""
 

@@ -25,8 +25,8 @@ from gapwatch.recorder.sources.lb.shape import (
     LbApiError,
     MissingExtra,
     Target,
-    Throttled,
     as_int,
+    sdk_error,
     split_endpoint,
     weighted_state,
 )
@@ -38,9 +38,10 @@ _THROTTLE = ("RequestLimitExceeded", "LimitExceeded")
 
 def _error(exc: Exception, operation: str) -> LbApiError:
     code = str(getattr(exc, "code", "") or "")
-    cls = Throttled if code.startswith(_THROTTLE) else LbApiError
     message = getattr(exc, "message", None) or str(exc)
-    return cls(f"{CLOUD} {operation}: {code or type(exc).__name__}: {message}", code=code or None)
+    return sdk_error(
+        CLOUD, operation, exc, code=code, message=message, throttled=code.startswith(_THROTTLE)
+    )
 
 
 def _health_state(entry: dict[str, Any]) -> str:

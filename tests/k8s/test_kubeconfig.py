@@ -1,0 +1,65 @@
+"""Loading the `kubernetes` client's configuration (recorder/sources/k8s/client.py
+`load_configuration`), shared by the watcher's endpoint and the TargetGroupBinding lister: a
+kubeconfig that is missing or names no cluster becomes the caller's own error, not chained to
+the loader's (whose frames hold the kubeconfig's secrets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sources.k8s.client import load_configuration, load_endpoint
+from gapwatch.recorder.sources.lb.bindings import BindingLister
+from gapwatch.recorder.sources.lb.shape import LbApiError
+
+
+def _kubeconfig(path: Path, server: str, context: str = "fake") -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "s3cret"}}],
+                "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+                "current-context": context,
+            }
+        )
+    )
+    return path
+
+
+class Refused(Exception):
+    pass
+
+
+def test_a_kubeconfig_gives_its_server_and_token(tmp_path: Path) -> None:
+    path = _kubeconfig(tmp_path / "config", "https://10.0.0.1:6443")
+    cfg = load_configuration(kubeconfig=str(path), fail=Refused)
+    assert cfg.host == "https://10.0.0.1:6443"
+    assert "s3cret" in str(cfg.api_key)
+
+
+def test_a_missing_kubeconfig_is_the_callers_error_and_not_chained(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    with pytest.raises(Refused) as caught:
+        load_configuration(kubeconfig=missing, fail=Refused)
+    assert "No configuration found" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_an_unknown_context_fails_the_same_way(tmp_path: Path) -> None:
+    path = _kubeconfig(tmp_path / "config", "https://10.0.0.1:6443")
+    with pytest.raises(Refused, match="nope"):
+        load_configuration(kubeconfig=str(path), context="nope", fail=Refused)
+
+
+def test_each_caller_keeps_its_own_message(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"^no Kubernetes configuration \(in-cluster or kube"):
+        load_endpoint(kubeconfig=missing)
+    with pytest.raises(LbApiError, match=r"^TargetGroupBindings: no Kubernetes configuration: "):
+        BindingLister(kubeconfig=missing)

@@ -191,15 +191,15 @@ def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> M
     return Measured("watch_skew_s", bound, count, source)
 
 
-def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
-    """The health-check settings the log states for the Service's target groups (the
-    poller's reads name the Service; CloudTrail's calls name a group, tied to the Service by
-    its membership calls: replay.membership), the newest statement of each setting."""
+def lb_statements(state: FoldState, svc: ServiceRef) -> dict[str, list[float]]:
+    """Every statement of each health-check setting for the Service's target groups, oldest
+    first (the poller's reads name the Service; CloudTrail's calls name a group, tied to the
+    Service by its membership calls: replay.membership)."""
     confs = [c for c in state.lb_confs if c.cluster == svc.cluster]
     if not confs:
         return {}
     groups = {g for (c, g), ref in group_services(state).items() if ref == svc}
-    out: dict[str, float] = {}
+    out: dict[str, list[float]] = {}
     for conf in sorted(confs, key=lambda c: c.at_us):
         if conf.namespace is not None and conf.name is not None:
             mine = (conf.namespace, conf.name) == (svc.namespace, svc.name)
@@ -208,11 +208,30 @@ def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
         if not mine:
             continue
         if conf.interval_us is not None:
-            out["hc_interval_s"] = conf.interval_us / US
+            out.setdefault("hc_interval_s", []).append(conf.interval_us / US)
         if conf.healthy is not None:
-            out["hc_healthy_threshold"] = conf.healthy
+            out.setdefault("hc_healthy_threshold", []).append(conf.healthy)
         if conf.unhealthy is not None:
-            out["hc_unhealthy_threshold"] = conf.unhealthy
+            out.setdefault("hc_unhealthy_threshold", []).append(conf.unhealthy)
+    return out
+
+
+def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
+    """The health-check settings the log states for the Service's target groups: the newest
+    statement of each (`lb_statements`)."""
+    return {name: values[-1] for name, values in lb_statements(state, svc).items()}
+
+
+def stated_reads(
+    state: FoldState, svc: ServiceRef, reads: Mapping[str, Measured] | None
+) -> dict[str, Measured]:
+    """`reads` (replay.measure_store: the poller's reads naming the Service) with the
+    health-check settings detection uses (`lb_settings`: the poller's and CloudTrail's
+    statements) in their place: what-if and its page then run with what detection ran with."""
+    out = dict(reads or {})
+    for name, values in lb_statements(state, svc).items():
+        source = "target-group statements (LB poller reads, CloudTrail calls)"
+        out[name] = Measured(name, values[-1], len(values), source, tuple(dict.fromkeys(values)))
     return out
 
 

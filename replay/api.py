@@ -23,6 +23,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.load import load_state
+from gapwatch.replay.logclock import LogClock, log_clocks
 from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
@@ -216,6 +217,23 @@ def watch_skew(engine: Engine, service: ServiceRef) -> Measured:
     catch_up(engine)
     state = load_state(engine, service=service)
     return measure_mod.watch_skew(state, service, assumptions(engine))
+
+
+def stated_lb(engine: Engine, service: ServiceRef) -> dict[str, Measured]:
+    """The Service's target-group settings as detection used them: the poller's reads and
+    CloudTrail's Create/ModifyTargetGroup statements (replay.measure.stated_reads), else
+    assumed."""
+    reads = measurements(engine, service).lb
+    catch_up(engine)
+    return measure_mod.stated_reads(load_state(engine, service=service), service, reads)
+
+
+def access_clock(engine: Engine, service: ServiceRef) -> LogClock | None:
+    """The Service's LB access-log clock against its windows (replay.logclock); None when no
+    failed access-log line is tied to its nodes."""
+    found = windows(engine, service=service)
+    state = load_state(engine, service=service)
+    return log_clocks(state, found, assumptions(engine)).get(service)
 
 
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:

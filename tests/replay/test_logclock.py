@@ -12,19 +12,27 @@ tied to n1 by its InternalIP and the Service's NodePort 32999.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
 from gapwatch.recorder.importers.accesslog import parse
 from gapwatch.recorder.importers.base import Context
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api
 from gapwatch.replay.assumptions import seconds_us
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.logclock import best_range, counted, log_clocks
 from gapwatch.replay.model import Window
 from tests.replay.builders import CLUSTER, at, facts_of
-from tests.replay.test_membership import REF, SETTINGS, rollout
+from tests.replay.test_membership import SETTINGS, rollout
 
 N1_IP = "10.0.1.12"
 
@@ -147,3 +155,25 @@ def test_best_range_prefers_the_run_nearest_zero() -> None:
     assert best_range(lines, 100) == (5, 8, 3)
     assert best_range([[(-1, 1)], [(0, 3)]], 100) == (0, 1, 2)
     assert best_range([[(200, 300)]], 100) == (0, 0, 0)
+
+
+def test_the_store_counts_on_the_log_clock_and_assumptions_says_so(store_url: str) -> None:
+    """Through a real store (SQLite and PostgreSQL) and the CLI: the window's failed requests
+    are counted on the estimated clock, and `gapwatch assumptions` names the offset and the
+    lines it rests on. Under the default assumptions (the CCM may take 300 s) the window on n1
+    runs from 40 s to past 340 s, so the log 20 s behind (failures at 41-47 s logged at 21-27 s)
+    is what shows: -18 s, the nearest 0 of the offsets all seven lines allow."""
+    engine = make_engine(store_url)
+    try:
+        EventWriter(engine, derive=write_facts).write_all(
+            sorted(_history(*(alb_502(t) for t in range(21, 28))), key=lambda o: o.observed_at)
+        )
+        assert [w.failed_requests for w in api.windows(engine)] == [7]
+    finally:
+        engine.dispose()
+    result = CliRunner().invoke(app, ["assumptions", "--db", store_url, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)["measured"]}
+    clock = rows["access_log_clock_offset_s"]
+    assert (clock["value"], clock["samples"]) == (-18.0, 7)
+    assert clock["provenance"].startswith("measured from 7 of 7 failed lines")

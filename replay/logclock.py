@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.clocks import merged_intervals
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import Impact, access_impact, failed_requests
 from gapwatch.replay.model import ServiceRef, Window
@@ -84,7 +85,7 @@ def best_range(lines: Iterable[list[tuple[int, int]]], limit_us: int) -> tuple[i
     run of them nearest 0 (each line counted once however many windows it fits)."""
     events: list[tuple[int, int]] = []
     for options in lines:
-        for lo, hi in _merged(options):
+        for lo, hi in merged_intervals(options):
             lo, hi = max(lo, -limit_us), min(hi, limit_us)
             if lo <= hi:
                 events += [(lo, 1), (hi, -1)]
@@ -116,16 +117,6 @@ def best_range(lines: Iterable[list[tuple[int, int]]], limit_us: int) -> tuple[i
             runs.append((a, b))
     lo, hi = min(runs, key=lambda r: 0 if r[0] <= 0 <= r[1] else min(abs(r[0]), abs(r[1])))
     return lo, hi, top
-
-
-def _merged(options: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(options):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def log_clocks(

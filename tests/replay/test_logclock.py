@@ -67,10 +67,9 @@ def _history(*lines: Observation) -> list[Observation]:
     return [*out, *lines]
 
 
-def _run(*lines: Observation, **assume: float) -> tuple[FoldState, list[Window]]:
+def _run(*lines: Observation) -> tuple[FoldState, list[Window]]:
     state = fold(FoldState(), facts_of(_history(*lines)))
-    settings = replace(SETTINGS, **assume)
-    return state, detect(state, settings=settings)
+    return state, detect(state, settings=SETTINGS)
 
 
 def test_lines_inside_the_window_estimate_nothing_and_are_counted() -> None:

@@ -10,13 +10,17 @@ defaults is taken for "as recorded".
 
 from __future__ import annotations
 
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api
 from gapwatch.replay.advise import advise
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import ServiceRef, WhatIf
 from gapwatch.replay.recorded_lb import recorded_for
 from gapwatch.replay.whatif import whatif
-from tests.replay.builders import facts_of
+from tests.replay.builders import at, facts_of
 from tests.replay.test_measured_health_check import _history
 from tests.replay.test_membership import REF, SETTINGS, us
 
@@ -76,3 +80,24 @@ def test_advice_names_the_stated_settings_as_measured() -> None:
 
 def settings_of() -> list[ServiceRef]:
     return [REF]
+
+
+def test_the_scoped_whatif_of_a_store_uses_them_too(store_url: str) -> None:
+    """Through a real store (SQLite and PostgreSQL): the What-if page's range path folds only
+    the facts around the range (replay.scope), without the membership calls that tie
+    CloudTrail's statements to the Service; the projections store the stated settings with
+    the Service's context, so the scoped what-if and the whole-history one agree."""
+    engine = make_engine(store_url)
+    try:
+        EventWriter(engine, derive=write_facts).write_all(_history())
+        recorded = api.windows(engine, service=REF)
+        assert [w.cls for w in recorded] == ["closed-before-deregistered"]
+        since, until = at(200), at(400)
+        found = api.load_scope(engine, REF, since, until)
+        assert found.lb["hc_interval_s"] == 30.0 and found.lb["hc_unhealthy_threshold"] == 2
+        assert api.whatif(engine, REF, STATED, since=since, until=until) == recorded
+        assert api.whatif(engine, REF, STATED) == recorded
+        defaults = WhatIf(hc_interval_s=10.0, hc_healthy_threshold=3, hc_unhealthy_threshold=3)
+        assert api.whatif(engine, REF, defaults, since=since, until=until) != recorded
+    finally:
+        engine.dispose()

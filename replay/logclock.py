@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.clocks import merged_intervals
 from gapwatch.replay.fold import FoldState
-from gapwatch.replay.group import Impact, access_impact, failed_requests
+from gapwatch.replay.group import Impact, access_impact
 from gapwatch.replay.model import ServiceRef, Window
 
 
@@ -126,25 +126,42 @@ def log_clocks(
     impact: Impact | None = None,
 ) -> dict[ServiceRef, LogClock]:
     """Per Service with failed lines tied to its nodes: its access log's clock (`impact`:
-    replay.group.access_impact of the state, when the caller has it)."""
+    replay.group.access_impact of the state, when the caller has it). A bisect per line finds
+    the lines outside every window; the offsets are searched only where at least
+    `min_measurements` are (fewer cannot decide)."""
     slack = seconds_us(settings.access_dispatch_s)
     limit = seconds_us(settings.access_clock_max_s)
     by_lane: dict[tuple[ServiceRef, str], list[tuple[int, int]]] = {}
     for w in windows:
         by_lane.setdefault((w.service, w.node), []).append((w.start_earliest_us, w.end_latest_us))
-    per_service: dict[ServiceRef, list[list[tuple[int, int]]]] = {}
     impact = access_impact(state) if impact is None else impact
+    lanes: dict[ServiceRef, list[tuple[list[int], list[tuple[int, int]]]]] = {}
+    outside: dict[ServiceRef, int] = {}
     for (svc, node), times in impact.lanes.items():
-        bounds = by_lane.get((svc, node), [])
-        per_service.setdefault(svc, []).extend(allowed(t, bounds, slack) for t in times)
+        bounds = sorted(by_lane.get((svc, node), []))
+        held = merged_intervals([(a - slack, b + slack) for a, b in bounds])
+        starts = [a for a, _b in held]
+        out_here = 0
+        for t in times:
+            i = bisect_right(starts, t) - 1
+            out_here += not (i >= 0 and t <= held[i][1])
+        lanes.setdefault(svc, []).append((times, bounds))
+        outside[svc] = outside.get(svc, 0) + out_here
     out: dict[ServiceRef, LogClock] = {}
-    for svc, lines in per_service.items():
-        at_zero = sum(any(lo <= 0 <= hi for lo, hi in options) for options in lines)
-        found = LogClock(svc, len(lines), len(lines) - at_zero, at_zero)
-        if limit > 0 and found.outside:
+    for svc, pairs in lanes.items():
+        count = sum(len(times) for times, _b in pairs)
+        at_zero = count - outside[svc]
+        found = LogClock(svc, count, outside[svc], at_zero)
+        if limit > 0 and found.outside >= settings.min_measurements:
+            reach = limit + slack  # windows no offset within the limit can reach are left out
+            lines = [
+                allowed(t, [(a, b) for a, b in bounds if a - reach <= t <= b + reach], slack)
+                for times, bounds in pairs
+                for t in times
+            ]
             lo, hi, top = best_range(lines, limit)
             nearest = lo if lo > 0 else (hi if hi < 0 else 0)
-            if top - at_zero >= settings.min_measurements and 2 * top > len(lines) and nearest:
+            if top - at_zero >= settings.min_measurements and 2 * top > count and nearest:
                 found = replace(found, explained=top, offset_us=nearest, lo_us=lo, hi_us=hi)
         out[svc] = found
     return out
@@ -157,13 +174,12 @@ def counted(
     clocks: Mapping[ServiceRef, LogClock] | None = None,
 ) -> list[Window]:
     """replay.group.failed_requests on the access log's clock: each window's bounds moved by
-    its Service's estimated offsets (all of lo..hi) and widened by `clock_skew_s`."""
+    its Service's estimated offsets (all of lo..hi) and widened by `clock_skew_s` (with
+    neither, the same counts); the Services without impact data keep None."""
     impact = access_impact(state)
     clocks = log_clocks(state, windows, settings, impact) if clocks is None else clocks
     skew = seconds_us(settings.clock_skew_s)
     slack = seconds_us(settings.access_dispatch_s)
-    if not skew and not any(c.estimated for c in clocks.values()):
-        return failed_requests(state, windows)
     out: list[Window] = []
     for w in windows:
         if w.service not in impact.covered:

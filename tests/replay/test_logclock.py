@@ -29,6 +29,7 @@ from gapwatch.replay.assumptions import seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.group import failed_requests
 from gapwatch.replay.logclock import best_range, counted, log_clocks
 from gapwatch.replay.model import Window
 from tests.replay.builders import CLUSTER, at, facts_of
@@ -81,6 +82,8 @@ def test_lines_inside_the_window_estimate_nothing_and_are_counted() -> None:
     assert (clock.lines, clock.outside, clock.estimated) == (5, 0, False)
     assert "inside windows" in clock.describe(SETTINGS)
     assert [w.failed_requests for w in counted(state, windows, SETTINGS)] == [5]
+    # nothing estimated, no skew: replay.group's count, exactly
+    assert counted(state, windows, SETTINGS) == failed_requests(state, windows)
 
 
 def test_a_log_clock_ahead_is_estimated_from_the_lines_outside() -> None:

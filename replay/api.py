@@ -7,7 +7,7 @@ are aware datetimes or None.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -219,21 +219,22 @@ def watch_skew(engine: Engine, service: ServiceRef) -> Measured:
     return measure_mod.watch_skew(state, service, assumptions(engine))
 
 
-def stated_lb(engine: Engine, service: ServiceRef) -> dict[str, Measured]:
-    """The Service's target-group settings as detection used them: the poller's reads and
-    CloudTrail's Create/ModifyTargetGroup statements (replay.measure.stated_reads), else
-    assumed."""
-    reads = measurements(engine, service).lb
-    catch_up(engine)
-    return measure_mod.stated_reads(load_state(engine, service=service), service, reads)
-
-
-def access_clock(engine: Engine, service: ServiceRef) -> LogClock | None:
-    """The Service's LB access-log clock against its windows (replay.logclock); None when no
-    failed access-log line is tied to its nodes."""
+def log_evidence(
+    engine: Engine, service: ServiceRef, reads: Mapping[str, Measured]
+) -> tuple[dict[str, Measured], Measured, LogClock | None]:
+    """What `gapwatch assumptions` prints beside the settings read from the events (`reads`:
+    `measurements(...).lb`), from one fold of the Service's facts: its target-group settings
+    as detection used them (the poller's and CloudTrail's Create/ModifyTargetGroup statements:
+    replay.measure.stated_reads), the watch skew detection used, and its LB access log's
+    clock against its windows (replay.logclock; None: no failed line tied to its nodes)."""
+    settings = assumptions(engine)
     found = windows(engine, service=service)
     state = load_state(engine, service=service)
-    return log_clocks(state, found, assumptions(engine)).get(service)
+    return (
+        measure_mod.stated_reads(state, service, reads),
+        measure_mod.watch_skew(state, service, settings),
+        log_clocks(state, found, settings).get(service),
+    )
 
 
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:

@@ -127,8 +127,9 @@ def measured_rows(engine: Any) -> list[dict[str, Any]]:
     settings = api.assumptions(engine)
     for svc in api.services(engine):
         found = api.measurements(engine, svc)
-        lb = api.stated_lb(engine, svc)  # CloudTrail's statements too, as detection uses
-        for m in (*lb.values(), found.watch, api.watch_skew(engine, svc)):
+        # CloudTrail's statements too, as detection uses them; the access log's clock
+        lb, skew, clock = api.log_evidence(engine, svc, found.lb)
+        for m in (*lb.values(), found.watch, skew):
             out.append(
                 {
                     "service": f"{svc.cluster}/{svc.key}",
@@ -138,7 +139,6 @@ def measured_rows(engine: Any) -> list[dict[str, Any]]:
                     "provenance": m.describe(),
                 }
             )
-        clock = api.access_clock(engine, svc)
         if clock is not None:
             out.append(
                 {

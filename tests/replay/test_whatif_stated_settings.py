@@ -101,3 +101,14 @@ def test_the_scoped_whatif_of_a_store_uses_them_too(store_url: str) -> None:
         assert api.whatif(engine, REF, defaults, since=since, until=until) != recorded
     finally:
         engine.dispose()
+
+
+def test_the_whatif_page_shows_the_stated_values_as_recorded() -> None:
+    """The What-if page's "as recorded" labels (dashboard.page_whatif.recorded_values, a pure
+    function of the folded state): CloudTrail's statements, counted as measured."""
+    from gapwatch.dashboard.page_whatif import recorded_values
+
+    shown = recorded_values(_state(), REF, SETTINGS, None)
+    assert shown["hc_interval_s"] == "30 s (measured, 1 sample)"
+    assert shown["hc_healthy_threshold"] == "5 (measured, 1 sample)"
+    assert shown["hc_unhealthy_threshold"] == "2 (measured, 1 sample)"

@@ -18,7 +18,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
-from gapwatch.replay.measure import Measured
+from gapwatch.replay.measure import Measured, stated_reads
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf
 from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.whatif import pod_lives
@@ -82,7 +82,7 @@ def recorded_values(
     nodes = nodes_of(state, svc)
     pods = [pod for node in nodes for pod in pod_lives(state, svc, node)]
     node_driven = ccm_mode(state, svc, assumed) == "node"
-    lb = lb or {}
+    lb = stated_reads(state, svc, lb)  # what detection used: CloudTrail's statements too
     dereg = _lb_value(lb.get("deregistration_delay_s"), " s")
     return {
         "prestop_s": _spread({pod.prestop_s for pod in pods}, " s"),

@@ -21,7 +21,7 @@ from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
-from gapwatch.replay.measure import Measured, measured_values
+from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
 from gapwatch.replay.whatif import MIN_SAMPLES, LagBook, pod_lives, whatif, worst_lags
 
@@ -136,6 +136,8 @@ def advise(
         known = Recorded(lb=lb)
     elif lb_reads is not None:
         known = replace(known, lb=lb)
+    # the knobs name the settings detection and what-if ran with: CloudTrail's statements too
+    lb_reads = stated_reads(state, svc, lb_reads)
     if known.windows is None:
         before = detect(state, [svc], settings)
     else:

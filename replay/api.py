@@ -7,7 +7,7 @@ are aware datetimes or None.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.load import load_state
+from gapwatch.replay.logclock import LogClock, log_clocks
 from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
@@ -216,6 +217,24 @@ def watch_skew(engine: Engine, service: ServiceRef) -> Measured:
     catch_up(engine)
     state = load_state(engine, service=service)
     return measure_mod.watch_skew(state, service, assumptions(engine))
+
+
+def log_evidence(
+    engine: Engine, service: ServiceRef, reads: Mapping[str, Measured]
+) -> tuple[dict[str, Measured], Measured, LogClock | None]:
+    """What `gapwatch assumptions` prints beside the settings read from the events (`reads`:
+    `measurements(...).lb`), from one fold of the Service's facts: its target-group settings
+    as detection used them (the poller's and CloudTrail's Create/ModifyTargetGroup statements:
+    replay.measure.stated_reads), the watch skew detection used, and its LB access log's
+    clock against its windows (replay.logclock; None: no failed line tied to its nodes)."""
+    settings = assumptions(engine)
+    found = windows(engine, service=service)
+    state = load_state(engine, service=service)
+    return (
+        measure_mod.stated_reads(state, service, reads),
+        measure_mod.watch_skew(state, service, settings),
+        log_clocks(state, found, settings).get(service),
+    )
 
 
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:

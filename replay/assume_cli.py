@@ -119,13 +119,17 @@ def assumptions(
 def measured_rows(engine: Any) -> list[dict[str, Any]]:
     """Per LB-facing Service: the target group's settings, the watch delay and the watch skew
     detection used, each `measured (n samples, what)` or `assumed (default V, source)`
-    (replay.measure)."""
+    (replay.measure), and its access log's clock offset with the lines it rests on
+    (replay.logclock)."""
     from gapwatch.replay import api
 
     out: list[dict[str, Any]] = []
+    settings = api.assumptions(engine)
     for svc in api.services(engine):
         found = api.measurements(engine, svc)
-        for m in (*found.lb.values(), found.watch, api.watch_skew(engine, svc)):
+        # CloudTrail's statements too, as detection uses them; the access log's clock
+        lb, skew, clock = api.log_evidence(engine, svc, found.lb)
+        for m in (*lb.values(), found.watch, skew):
             out.append(
                 {
                     "service": f"{svc.cluster}/{svc.key}",
@@ -133,6 +137,16 @@ def measured_rows(engine: Any) -> list[dict[str, Any]]:
                     "value": m.value,
                     "samples": m.samples,
                     "provenance": m.describe(),
+                }
+            )
+        if clock is not None:
+            out.append(
+                {
+                    "service": f"{svc.cluster}/{svc.key}",
+                    "name": "access_log_clock_offset_s",
+                    "value": clock.offset_us / 1e6,
+                    "samples": clock.lines,
+                    "provenance": clock.describe(settings),
                 }
             )
     return out

@@ -47,6 +47,8 @@ class DetectSettings:
     clock_offset_max_s: float = 0.0
     sync_span_s: float = 1.0
     min_measurements: int = 5
+    access_dispatch_s: float = 1.0
+    access_clock_max_s: float = 30.0
     #: "endpoint" | "node"; None: decided from the LB data
     ccm_mode: str | None = None
     #: None: from the probes, else from the nodes' kube-proxy version
@@ -172,8 +174,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     ),
     Assumption(
         "clock_skew_s", "s",
-        "how far the prober's and the LB poller's clocks may be off the recorder's watch (each "
-        "sampled change's bounds widen by it on both sides)",
+        "how far the prober's, the LB poller's and the access logs' clocks may be off the "
+        "recorder's watch (each sampled change's bounds widen by it on both sides, and so do "
+        "the windows' bounds when failed access-log lines are counted in them)",
         "NTP keeps hosts within milliseconds: 0; set it for observers whose clocks are not "
         "synchronized (a postmortem from another team's logs)",
     ),
@@ -193,6 +196,23 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "(4 false estimates in 1,999 development scenarios, one certain false window); set "
         "it (e.g. 30) for observers whose clocks are not synchronized",
         "the offset itself is measured from reactions seen before their causes",
+    ),
+    Assumption(
+        "access_dispatch_s", "s",
+        "how long after an access-log line's request time the LB dispatched the request to "
+        "its target (a failed line's race window held then; replay.logclock)",
+        "ALB logs request_processing_time, the time to dispatch, as -1 when no target answered "
+        "(ALB access-log entries guide), so it is unknown on exactly these lines: gapwatch's "
+        "choice, 1 s (dispatching takes milliseconds)",
+    ),
+    Assumption(
+        "access_clock_max_s", "s",
+        "the largest offset searched for between an LB's access-log clock and the recorder's, "
+        "from failed requests that lie outside every window of their node (replay.logclock; "
+        "0 turns the estimate off)",
+        "gapwatch's choice: 30 s (clocks not synchronized differ by seconds; ELB's own clocks "
+        "are NTP-synchronized, so a larger gap is likelier a window detection missed)",
+        "the offset itself is measured from failed access-log lines outside every window",
     ),
     Assumption(
         "ccm_mode", "endpoint|node|auto",

@@ -97,7 +97,7 @@ def best_offset(allowed: Iterable[list[tuple[int, int]]], limit_us: int) -> tupl
     edges: list[tuple[int, int]] = []
     at_zero = 0
     for options in allowed:
-        merged = _merged(options)
+        merged = merged_intervals(options)
         at_zero += any(lo < 0 <= hi for lo, hi in merged)
         for lo, hi in merged:
             lo, hi = max(lo, -limit_us - 1), min(hi, 0)
@@ -115,7 +115,8 @@ def best_offset(allowed: Iterable[list[tuple[int, int]]], limit_us: int) -> tupl
     return best_at, best, at_zero
 
 
-def _merged(options: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merged_intervals(options: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intervals (either closed or half-open: touching ones join) merged, in order."""
     out: list[tuple[int, int]] = []
     for lo, hi in sorted(options):
         if out and lo <= out[-1][1]:

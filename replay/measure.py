@@ -191,28 +191,57 @@ def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> M
     return Measured("watch_skew_s", bound, count, source)
 
 
-def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
-    """The health-check settings the log states for the Service's target groups (the
-    poller's reads name the Service; CloudTrail's calls name a group, tied to the Service by
-    its membership calls: replay.membership), the newest statement of each setting."""
+#: What a `tgconf` fact was read from: the poller's reads name the Service, CloudTrail's
+#: calls only a target group.
+_POLLED, _TRAIL = "TargetGroupAttributes", "CloudTrail Create/ModifyTargetGroup"
+
+
+def _statements(state: FoldState, svc: ServiceRef) -> list[tuple[str, str, float]]:
+    """(setting, origin, value) of every statement for the Service's target groups, oldest
+    first (the poller's reads name the Service; CloudTrail's calls name a group, tied to the
+    Service by its membership calls: replay.membership)."""
     confs = [c for c in state.lb_confs if c.cluster == svc.cluster]
     if not confs:
-        return {}
+        return []
     groups = {g for (c, g), ref in group_services(state).items() if ref == svc}
-    out: dict[str, float] = {}
+    out: list[tuple[str, str, float]] = []
     for conf in sorted(confs, key=lambda c: c.at_us):
         if conf.namespace is not None and conf.name is not None:
-            mine = (conf.namespace, conf.name) == (svc.namespace, svc.name)
+            mine, origin = (conf.namespace, conf.name) == (svc.namespace, svc.name), _POLLED
         else:
-            mine = conf.group in groups
+            mine, origin = conf.group in groups, _TRAIL
         if not mine:
             continue
         if conf.interval_us is not None:
-            out["hc_interval_s"] = conf.interval_us / US
+            out.append(("hc_interval_s", origin, conf.interval_us / US))
         if conf.healthy is not None:
-            out["hc_healthy_threshold"] = conf.healthy
+            out.append(("hc_healthy_threshold", origin, conf.healthy))
         if conf.unhealthy is not None:
-            out["hc_unhealthy_threshold"] = conf.unhealthy
+            out.append(("hc_unhealthy_threshold", origin, conf.unhealthy))
+    return out
+
+
+def lb_settings(state: FoldState, svc: ServiceRef) -> dict[str, float]:
+    """The health-check settings the log states for the Service's target groups: the newest
+    statement of each."""
+    return {name: value for name, _origin, value in _statements(state, svc)}
+
+
+def stated_reads(
+    state: FoldState, svc: ServiceRef, reads: Mapping[str, Measured] | None
+) -> dict[str, Measured]:
+    """`reads` (replay.measure_store: the poller's reads naming the Service) with the
+    health-check settings detection uses (`lb_settings`: the poller's and CloudTrail's
+    statements) in their place: what-if and its page then run with what detection ran with."""
+    values: dict[str, list[float]] = {}
+    origins: dict[str, set[str]] = {}
+    for name, origin, value in _statements(state, svc):
+        values.setdefault(name, []).append(value)
+        origins.setdefault(name, set()).add(origin)
+    out = dict(reads or {})
+    for name, found in values.items():
+        source = " and ".join(sorted(origins[name]))
+        out[name] = Measured(name, found[-1], len(found), source, tuple(dict.fromkeys(found)))
     return out
 
 

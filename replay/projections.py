@@ -27,9 +27,10 @@ from gapwatch.replay.assumptions import (
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
-from gapwatch.replay.group import failed_requests, group
+from gapwatch.replay.group import group
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
+from gapwatch.replay.logclock import counted
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from gapwatch.replay.segments import lane_segments
@@ -49,7 +50,8 @@ def compute(
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
     with no_gc():
-        windows = failed_requests(state, detect(state, services, settings))
+        # failed access-log lines counted on the LB's clock (replay.logclock)
+        windows = counted(state, detect(state, services, settings), settings)
         rollouts, windows = group(state, windows, services, settings)
         return windows, rollouts, lag_samples(state, services, settings)
 

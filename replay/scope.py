@@ -42,7 +42,7 @@ from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.load import fold_stored
-from gapwatch.replay.measure import Measured, measured_values
+from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.settings_reads import lb_settings
@@ -64,11 +64,38 @@ def context_key(svc: ServiceRef, what: str) -> str:
 
 def context_rows(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, int]:
     """The whole-state values a scoped what-if needs, as replay_state rows."""
-    return {
+    out = {
         context_key(svc, "node_driven"): int(ccm_mode(state, svc, settings) == "node"),
         context_key(svc, "pte"): _PTE[pte_known(state, svc.cluster, settings)],
         context_key(svc, "horizon"): horizon(state, svc),
     }
+    # the health-check settings detection used (CloudTrail's statements need the membership
+    # calls of the whole history to be tied to the Service): what-if runs with the same
+    for name, m in stated_reads(state, svc, None).items():
+        out[context_key(svc, f"{_STATED}{name}")] = round(float(m.value or 0) * US)
+        out[context_key(svc, f"{_STATED_N}{name}")] = m.samples
+    return out
+
+
+_STATED, _STATED_N = "stated:", "stated-count:"
+
+
+def _stated_reads(conn: Connection, svc: ServiceRef) -> dict[str, Measured]:
+    """The health-check settings `context_rows` stored for the Service (none: not stated)."""
+    query = select(replay_state.c.key, replay_state.c.value).where(
+        replay_state.c.key.like(context_key(svc, f"{_STATED}%"))
+        | replay_state.c.key.like(context_key(svc, f"{_STATED_N}%"))
+    )
+    prefix = len(context_key(svc, ""))
+    stored = {str(k)[prefix:]: int(v) for k, v in conn.execute(query)}
+    out: dict[str, Measured] = {}
+    source = "target-group statements (LB poller reads, CloudTrail calls)"
+    for key, value in stored.items():
+        if key.startswith(_STATED):
+            name = key[len(_STATED) :]
+            count = stored.get(_STATED_N + name, 1)
+            out[name] = Measured(name, value / US, count, source, (value / US,))
+    return out
 
 
 #: set once every LB-facing Service's context is stored (a rebuild, or a first refresh)
@@ -189,7 +216,7 @@ def load(
     state = fold(FoldState(), rows)
     _restore_context(conn, state, svc, settings)
     recorded = recorded_windows(conn, svc, since_us, until_us)
-    lb_reads = lb_settings(conn, svc, settings)
+    lb_reads = {**lb_settings(conn, svc, settings), **_stated_reads(conn, svc)}
     return Scope(svc, since_us, until_us, state, samples, recorded, settings, lb_reads)
 
 

@@ -35,7 +35,7 @@ from gapwatch.replay.lags import LagSample, lag_samples, percentile
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
 from gapwatch.replay.proxy import pte_enabled
-from gapwatch.replay.recorded_lb import recorded_lb, unchanged_dropped
+from gapwatch.replay.recorded_lb import recorded_for, recorded_lb, unchanged_dropped
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
 
 SAME_CHANGE_US = seconds_us(WHATIF_SAME_CHANGE_S)
@@ -340,15 +340,19 @@ def whatif(
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
     given the worst measured lags, when `worst_case`). `lb`: the LB settings measured from the
-    log (replay.measure); a setting equal to the recorded one changes nothing. `samples` and
+    log (replay.measure_store), under those the folded state states for each Service (the
+    ones detection used: replay.recorded_lb.recorded_for); a setting equal to the recorded
+    one changes nothing. `samples` and
     `recorded`, when given, are the Services' measured lags and recorded windows (as the
     projections hold them: a state folded from part of the history cannot measure them;
     replay.scope). `books` keeps each Service's LagBook between calls on the same state and
     lags (replay.advise's ladder)."""
-    recorded_hc = recorded_lb(detect_settings, lb)
-    settings = unchanged_dropped(settings, recorded_hc)
     out: list[Window] = []
+    asked = settings
     for svc in services if services is not None else lb_facing(state):
+        # the LB settings detection ran with for this Service (CloudTrail's statements too)
+        recorded_hc = recorded_for(state, svc, detect_settings, lb)
+        settings = unchanged_dropped(asked, recorded_hc)
         if recorded is None:
             mine = detect(state, [svc], detect_settings)
         else:

@@ -184,3 +184,43 @@ def test_pte_follows_the_kube_proxy_version() -> None:
     assert not pte("v1.25.16") and pte("v1.25.16", configured=True)  # alpha/beta gate enabled
     assert pte("v1.26.15") and not pte("v1.27.16", configured=False)  # on by default, can be off
     assert pte("v1.28.15", configured=False)  # GA: always on
+
+
+def test_a_timeout_known_after_a_newer_answer_does_not_hide_that_answer() -> None:
+    # The prober stores changes only. A NodePort probe sent at 40 s times out (known at 41 s);
+    # kube-proxy opens the new pod's rules at 40.5 s and the probe sent then connects, stored at
+    # 40.6 s, before the timeout is known. The "connected" repeats the lane's last stored value,
+    # so nothing but the newest look remembers it: the gap ends by 40.6 s, not at the next
+    # stored change (the 100 s heartbeat).
+    obs = [
+        *_one_node("v1.25.0"),
+        nodeport(2, None, "n1", "connected"),
+        eps(39, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        nodeport(40.6, 40.5, "n1", "connected"),
+        nodeport(41, 39.9, "n1", "timeout", latency_ms=1000),
+        nodeport(100, 99.9, "n1", "connected"),
+    ]
+    windows = _windows(obs)
+    assert [w.end_latest_us <= _us(40.6) for w in windows] == [True]
+    # the same samples folded by the bulk path replay.load uses on PostgreSQL
+    assert _windows(obs) == detect(_bulk_fold(obs))
+
+
+def _bulk_fold(obs: list[Observation]) -> FoldState:
+    """Kubernetes facts through `fold`, probe and LB samples through the bulk path."""
+    import pyarrow as pa
+
+    from gapwatch.replay.facts import FACT_COLUMNS
+    from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
+
+    facts = facts_of(obs)
+    fact_at = FACT_COLUMNS.index("fact")
+    probes = [f for f in facts if f[fact_at] in ("health", "nodeport", "target")]
+    state = fold(
+        FoldState(), [f for f in facts if f[fact_at] not in ("health", "nodeport", "target")]
+    )
+    columns = {c: [f[i] for f in probes] for i, c in enumerate(FACT_COLUMNS)}
+    _fold_probe_columns(
+        state, pa.table({c: pa.array(columns[c], type=_FACT_TYPES[c]) for c in _PROBE_COLUMNS})
+    )
+    return state

@@ -224,3 +224,22 @@ def _bulk_fold(obs: list[Observation]) -> FoldState:
         state, pa.table({c: pa.array(columns[c], type=_FACT_TYPES[c]) for c in _PROBE_COLUMNS})
     )
     return state
+
+
+def test_a_refused_health_port_without_pte_keeps_what_the_rules_did() -> None:
+    # kube-proxy 1.25 (no ProxyTerminatingEndpoints inference from the endpoints): its health
+    # port refuses from 50 s to 65 s while it restarts (the lab's probe-refused fault). The
+    # rules it installed keep forwarding, so F is what the last answer (200) said: no window.
+    base = [*_one_node("v1.25.0"), health(2, None, "n1", 1)]
+    refused = _health_error(50, 49, "n1", "refused")
+    assert _windows([*base, refused, health(65, 64, "n1", 1)]) == []
+    # the pod starts terminating at 55 s, inside the refusal: whether the restarting
+    # kube-proxy programmed that is unknown until the 503 at 65 s, so a window may open from
+    # 55 s (not before), and a refused port is no evidence of a pod gone
+    going = [
+        pod(55, "p1", "n1", "terminating", deleted_at=55),
+        eps(55, [("p1", "n1", "terminating")]),
+    ]
+    (window,) = _windows([*base, refused, *going, health(65, 64, "n1", 0)])
+    assert window.start_earliest_us == _us(55) and window.start_latest_us <= _us(65)
+    assert window.cls == "closed-before-deregistered"

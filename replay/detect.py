@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
+from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
@@ -36,6 +37,7 @@ def classify(
     look_ahead: bool = True,
     deaths: list[int] | None = None,
     lb_opened: bool = False,
+    drop_lag: int | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -44,7 +46,9 @@ def classify(
     (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
     (replay.unseen.pod_deaths). `lb_opened`: the LB's routing began after kube-proxy surely
     stopped serving (R's rise is the later one at the latest instants the samples allow), so
-    the window opened with the LB, not with the pods that stopped before it."""
+    the window opened with the LB, not with the pods that stopped before it. `drop_lag`: the
+    median measured lag of the LB dropping a node that lost its ready endpoints
+    (replay.lags.lb_drop_lag; None: too few measurements)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -80,9 +84,24 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
-    if ready:
+    if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
+    """An unproven window opened by kube-proxy closing, when the endpoints were ready again:
+    `registered-before-forwarding` needs the LB to have dropped the node unseen (between two
+    polls) before kube-proxy closed, and taken it back before kube-proxy opened. Likely only
+    where the endpoints stayed not ready longer than the LB's median measured drop lag."""
+    i = bisect_right([s.at_us for s in eps], at_us)
+    back = next((j for j in range(i - 1, -1, -1) if eps[j].value == "ready"), None)
+    if back is None or back == 0 or eps[back - 1].value == "ready":
+        return True  # no loss of the ready endpoints before it: nothing to decide
+    lost = back - 1
+    while lost > 0 and eps[lost - 1].value != "ready":
+        lost -= 1
+    return eps[back].at_us - eps[lost].at_us > drop_lag_us
 
 
 _NODE_DOWN = ("NotReady", "Unknown", "Deleted")
@@ -213,8 +232,10 @@ def windows_from(
     alive: list[Step] | None = None,
     alive_initial: bool = False,
     settings: DetectSettings = DEFAULTS,
+    drop_lag: int | None = None,
 ) -> list[Window]:
-    """Windows of one (service, node) from its two signals (`alive`: the local pods' lane)."""
+    """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
+    `drop_lag`: see `classify`)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
@@ -280,6 +301,7 @@ def windows_from(
                     look,
                     None if sure or look else deaths,
                     lb_opened,
+                    drop_lag,
                 ),
                 start_us=start,
                 end_us=finish,
@@ -307,8 +329,11 @@ def detect(
         end_of_data = horizon(state, svc)
         mine = measured_settings(state, svc, settings)  # the measured watch skew (measure.py)
         lag_hi = proxy_lag_hi(state, svc, mine)
+        first = lb_drop_lag(state, svc, mine)
         for node in nodes_of(state, svc):
             found = lanes(state, svc, node, mine, lag_hi)
-            out.extend(windows_from(state, svc, node, found, end_of_data, settings=mine))
+            out.extend(
+                windows_from(state, svc, node, found, end_of_data, settings=mine, drop_lag=first)
+            )
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

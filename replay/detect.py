@@ -125,12 +125,20 @@ def _went_down(
 def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
     """The health check in effect at the start (or, if that one answered 200, the next one) got
     no answer at all: the node is down while its Node object may still say Ready (the node
-    controller marks it NotReady only after node_grace_s)."""
+    controller marks it NotReady only after node_grace_s). Only a node that answered before
+    went down: one that never answered since the recording began is joining (its kube-proxy not
+    up yet; the node may already say Ready), not down."""
     i = bisect_right([s.at_us for s in health], at_us)
-    near: Sequence[Sample] = [health[i - 1]] if i else []
-    if not near or near[0].value == "200":
-        near = health[i : i + 1]
-    return bool(near) and not near[0].value.isdigit() and near[0].value not in _ANSWERED
+    k = i - 1 if i else -1
+    if k < 0 or health[k].value == "200":
+        k = i if i < len(health) else -1
+    if k < 0 or _answered(health[k].value):
+        return False
+    return any(_answered(s.value) for s in health[:k])
+
+
+def _answered(value: str) -> bool:
+    return value.isdigit() or value in _ANSWERED
 
 
 def _pods_stopped_first(

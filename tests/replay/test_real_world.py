@@ -243,3 +243,21 @@ def test_a_refused_health_port_without_pte_keeps_what_the_rules_did() -> None:
     (window,) = _windows([*base, refused, *going, health(65, 64, "n1", 0)])
     assert window.start_earliest_us == _us(55) and window.start_latest_us <= _us(65)
     assert window.cls == "closed-before-deregistered"
+
+
+def test_a_joining_node_whose_health_port_never_answered_is_not_a_node_down() -> None:
+    # A node joins at 0 s: NotReady, its kube-proxy not up, so the health check times out from
+    # the first look; the Node turns Ready at 20 s and the LB routes to it from 25 s, before
+    # kube-proxy answers (503 at 60 s, no local endpoint). A timeout with no answer before it
+    # is a node that never served, not one that went down (the crash test above answered 200
+    # first): the window is kube-proxy's side, not `node-not-ready`.
+    obs = [
+        service(0),
+        node(0, "n2", ready=False),
+        health(5, None, "n2", None),
+        node(20, "n2", ready=True),
+        target(25, 20, "n2", "healthy", "ADDED"),
+        health(60, 55, "n2", 0),
+    ]
+    (window,) = _windows(obs)
+    assert window.certain and window.cls != "node-not-ready"

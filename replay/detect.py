@@ -147,9 +147,10 @@ def _pods_stopped_first(
     """The local pods all stopped inside the start's range while kube-proxy still had endpoints
     to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
     the window opened because the pods were gone, whatever the next probe saw (a crash, or a
-    serving-terminating pod killed under ProxyTerminatingEndpoints)."""
+    serving-terminating pod killed under ProxyTerminatingEndpoints). The Pod update that says
+    so may be seen up to the watch skew after the start, like the EndpointSlice's."""
     for step in alive:
-        if step.latest > at_us:
+        if step.latest > at_us + skew_us:
             break
         if not step.value and step.latest >= since_us - skew_us:
             return _holds(lanes_.forwardable, step.latest - skew_us, False)

@@ -261,3 +261,21 @@ def test_a_joining_node_whose_health_port_never_answered_is_not_a_node_down() ->
     ]
     (window,) = _windows(obs)
     assert window.certain and window.cls != "node-not-ready"
+
+
+def test_a_crash_seen_by_the_watch_after_the_probe_is_still_pod_gone() -> None:
+    # The only pod crashes at 76.1 s; kube-proxy drops its rules before the next probe (a
+    # timeout at 76.5 s), and the watch delivers the Pod and the EndpointSlice changes 0.3 s
+    # after that probe (within the assumed watch skew). The pod stopped while its endpoint was
+    # still forwardable: `pod-gone-before-deregistered`, not kube-proxy closing first.
+    obs = [
+        *_one_node("v1.25.0"),
+        nodeport(2, None, "n1", "connected"),
+        nodeport(76.0, 75.5, "n1", "connected"),
+        nodeport(76.5, 76.0, "n1", "timeout"),
+        eps(76.79, [("p1", "n1", "stopped")]),
+        pod(76.84, "p1", "n1", "gone"),
+        target(80, 79, "n1", "draining"),
+    ]
+    (window,) = _windows(obs)
+    assert window.certain and window.cls == "pod-gone-before-deregistered"

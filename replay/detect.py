@@ -7,12 +7,12 @@ docs/semantics.md has the rules.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, nodes_of
-from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
+from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
@@ -201,15 +201,35 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     return after.value if after else None
 
 
-def _unproven_start(routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int) -> tuple[int, bool]:
+def _unproven_start(
+    routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int, drop_at: int | None = None
+) -> tuple[int, bool]:
     """Where an unproven window is classified. Its longest piece (R and not F possible, one
-    stretch of each) is where the gap most likely was; that piece opens at the later of R's
-    rise and F's fall, each at the latest instant the samples allow (as a certain window's
+    stretch of each) is where the gap most likely was; where a look saw the LB not routing to
+    the node inside the window (`drop_at`), R rose again after it and only a gap after that
+    look needs nothing unseen, so the longest piece after it. The piece opens at the later of
+    R's rise and F's fall, each at the latest instant the samples allow (as a certain window's
     `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`)."""
+    if drop_at is not None:
+        pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
     rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    if drop_at is not None and start >= drop_at:
+        rose = min(last, next((iv.start for iv in routed.definite if iv.start >= drop_at), last))
     return min(last, max(rose, fell)), rose >= fell
+
+
+def _drop_seen(
+    targets: Sequence[Sample], times: list[int], routed_again: int | None, start: int, end: int
+) -> int | None:
+    """The last look inside (`start`, `end`) that saw the LB not routing to the node, when a
+    later look saw it routing again (`routed_again`: the last look that saw it routing)."""
+    lo, hi = bisect_right(times, start), bisect_left(times, end)
+    seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
+    if not seen or routed_again is None or routed_again <= seen[-1]:
+        return None
+    return seen[-1]
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -260,6 +280,9 @@ def windows_from(
             candidates.append(iv)
             pieces.append([iv])
     definite, j = gap.definite, 0
+    targets = sorted_lane(state.probes["target"].get((svc, node), []))
+    target_times = [t.at_us for t in targets]
+    routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
@@ -288,7 +311,8 @@ def windows_from(
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
             lb_opened = rose > _fell_by(lanes_.serves, cand.start, start_latest)
         else:
-            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
+            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
             lb_opened = False
             if not look and deaths is None:
                 deaths = pod_deaths(state, svc, node)

@@ -94,3 +94,29 @@ def test_without_measured_drops_the_endpoints_ready_again_read_as_registration()
 
 def _is_drain(o: Observation) -> bool:
     return o.kind == "TargetHealth" and o.payload["TargetHealth"]["State"] != "healthy"
+
+
+def test_a_window_holding_a_seen_drain_is_classed_where_the_lb_takes_the_node_back() -> None:
+    # The old pod terminates at 311 s and a new one is ready at 314.6 s; kube-proxy closes
+    # (503 between 312 and 313 s) and opens again by 316 s; the 5 s poll sees the node
+    # draining at 315 s and healthy at 320 s. The LB surely dropped the node and took it back
+    # inside the window: the gap that needs nothing unseen is the LB registering the node
+    # before kube-proxy opened, not kube-proxy closing (the longer piece, before the drain).
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        _target(2, None, "healthy"),
+        health(2, None, "n1", 1),
+        pod(311, "p1", "n1", "terminating", deleted_at=311),
+        eps(311, [("p1", "n1", "terminating")]),
+        health(313, 312, "n1", 0),
+        pod(314.6, "p2", "n1", "ready", revision="bbb"),
+        eps(314.6, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        _target(315, 310, "draining"),
+        health(316, 315, "n1", 1),
+        _target(320, 315, "healthy"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(obs)))
+    assert not window.certain and window.cls == "registered-before-forwarding"

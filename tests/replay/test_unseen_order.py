@@ -25,12 +25,9 @@ def _target(t: float, prev: float | None, state: str) -> Observation:
     return _sample(t, prev, "TargetHealth", "lb-poller", "n1", payload)
 
 
-def _history(drop_s: float) -> list[Observation]:
-    """Five times the node's pod leaves for 30 s: kube-proxy answers 503 within 1 s, the CCM
-    deregisters `drop_s` later (the poll that saw it: the next 5 s tick). Then, at 400 s, the
-    old pod terminates and a new one is ready 2 s later; kube-proxy closes (503 between 403
-    and 404 s) and opens again by 406 s; no poll sees the LB move."""
-    obs = [
+def _serving() -> list[Observation]:
+    """One node, kube-proxy 1.25, its one pod ready, routed and answering 200."""
+    return [
         service(0),
         node(0, "n1", version="v1.25.0"),
         pod(1, "p1", "n1", "ready"),
@@ -38,6 +35,14 @@ def _history(drop_s: float) -> list[Observation]:
         _target(2, None, "healthy"),
         health(2, None, "n1", 1),
     ]
+
+
+def _history(drop_s: float) -> list[Observation]:
+    """Five times the node's pod leaves for 30 s: kube-proxy answers 503 within 1 s, the CCM
+    deregisters `drop_s` later (the poll that saw it: the next 5 s tick). Then, at 400 s, the
+    old pod terminates and a new one is ready 2 s later; kube-proxy closes (503 between 403
+    and 404 s) and opens again by 406 s; no poll sees the LB move."""
+    obs = _serving()
     for k in range(5):
         t0 = 50.0 + 60 * k
         seen = 5 * (int(t0 + drop_s) // 5 + 1)
@@ -103,12 +108,7 @@ def test_a_window_holding_a_seen_drain_is_classed_where_the_lb_takes_the_node_ba
     # inside the window: the gap that needs nothing unseen is the LB registering the node
     # before kube-proxy opened, not kube-proxy closing (the longer piece, before the drain).
     obs = [
-        service(0),
-        node(0, "n1", version="v1.25.0"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        _target(2, None, "healthy"),
-        health(2, None, "n1", 1),
+        *_serving(),
         pod(311, "p1", "n1", "terminating", deleted_at=311),
         eps(311, [("p1", "n1", "terminating")]),
         health(313, 312, "n1", 0),

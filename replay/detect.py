@@ -7,12 +7,13 @@ docs/semantics.md has the rules.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, nodes_of
-from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
+from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
+from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
@@ -37,6 +38,7 @@ def classify(
     deaths: list[int] | None = None,
     lb_opened: bool = False,
     proxy_opened: bool = False,
+    drop_lag: int | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -45,10 +47,12 @@ def classify(
     (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
     (replay.unseen.pod_deaths). `lb_opened`: the LB's routing began after kube-proxy surely
     stopped serving (R's rise is the later one at the latest instants the samples allow), so
-    the window opened with the LB, not with the pods that stopped before it. `proxy_opened`:
-    the LB surely routed before kube-proxy's fall opened the window; the change behind a
-    closing is an endpoint leaving, so looking past the start can find that cause seen late,
-    never a ready endpoint (a replacement arriving is what ends the window)."""
+    the window opened with the LB, not with the pods that stopped before it. `drop_lag`: the
+    median measured lag of the LB dropping a node that lost its ready endpoints
+    (replay.lags.lb_drop_lag; None: too few measurements). `proxy_opened`: the LB surely routed
+    before kube-proxy's fall opened the window; the change behind a closing is an endpoint
+    leaving, so looking past the start can find that cause seen late, never a ready endpoint
+    (a replacement arriving is what ends the window)."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -86,9 +90,24 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
-    if ready:
+    if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
+    """An unproven window opened by kube-proxy closing, when the endpoints were ready again:
+    `registered-before-forwarding` needs the LB to have dropped the node unseen (between two
+    polls) before kube-proxy closed, and taken it back before kube-proxy opened. Likely only
+    where the endpoints stayed not ready longer than the LB's median measured drop lag."""
+    i = bisect_right([s.at_us for s in eps], at_us)
+    back = next((j for j in range(i - 1, -1, -1) if eps[j].value == "ready"), None)
+    if back is None or back == 0 or eps[back - 1].value == "ready":
+        return True  # no loss of the ready endpoints before it: nothing to decide
+    lost = back - 1
+    while lost > 0 and eps[lost - 1].value != "ready":
+        lost -= 1
+    return eps[back].at_us - eps[lost].at_us > drop_lag_us
 
 
 _NODE_DOWN = ("NotReady", "Unknown", "Deleted")
@@ -112,12 +131,20 @@ def _went_down(
 def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
     """The health check in effect at the start (or, if that one answered 200, the next one) got
     no answer at all: the node is down while its Node object may still say Ready (the node
-    controller marks it NotReady only after node_grace_s)."""
+    controller marks it NotReady only after node_grace_s). Only a node that answered before
+    went down: one that never answered since the recording began is joining (its kube-proxy not
+    up yet; the node may already say Ready), not down."""
     i = bisect_right([s.at_us for s in health], at_us)
-    near: Sequence[Sample] = [health[i - 1]] if i else []
-    if not near or near[0].value == "200":
-        near = health[i : i + 1]
-    return bool(near) and not near[0].value.isdigit() and near[0].value not in _ANSWERED
+    k = i - 1 if i else -1
+    if k < 0 or health[k].value == "200":
+        k = i if i < len(health) else -1
+    if k < 0 or _answered(health[k].value):
+        return False
+    return any(_answered(s.value) for s in health[:k])
+
+
+def _answered(value: str) -> bool:
+    return value.isdigit() or value in _ANSWERED
 
 
 def _pods_stopped_first(
@@ -126,9 +153,10 @@ def _pods_stopped_first(
     """The local pods all stopped inside the start's range while kube-proxy still had endpoints
     to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
     the window opened because the pods were gone, whatever the next probe saw (a crash, or a
-    serving-terminating pod killed under ProxyTerminatingEndpoints)."""
+    serving-terminating pod killed under ProxyTerminatingEndpoints). The Pod update that says
+    so may be seen up to the watch skew after the start, like the EndpointSlice's."""
     for step in alive:
-        if step.latest > at_us:
+        if step.latest > at_us + skew_us:
             break
         if not step.value and step.latest >= since_us - skew_us:
             return _holds(lanes_.forwardable, step.latest - skew_us, False)
@@ -179,15 +207,35 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     return after.value if after else None
 
 
-def _unproven_start(routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int) -> tuple[int, bool]:
+def _unproven_start(
+    routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int, drop_at: int | None = None
+) -> tuple[int, bool]:
     """Where an unproven window is classified. Its longest piece (R and not F possible, one
-    stretch of each) is where the gap most likely was; that piece opens at the later of R's
-    rise and F's fall, each at the latest instant the samples allow (as a certain window's
+    stretch of each) is where the gap most likely was; where a look saw the LB not routing to
+    the node inside the window (`drop_at`), R rose again after it and only a gap after that
+    look needs nothing unseen, so the longest piece after it. The piece opens at the later of
+    R's rise and F's fall, each at the latest instant the samples allow (as a certain window's
     `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`)."""
+    if drop_at is not None:
+        pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
     rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    if drop_at is not None and start >= drop_at:
+        rose = min(last, next((iv.start for iv in routed.definite if iv.start >= drop_at), last))
     return min(last, max(rose, fell)), rose >= fell
+
+
+def _drop_seen(
+    targets: Sequence[Sample], times: list[int], routed_again: int | None, start: int, end: int
+) -> int | None:
+    """The last look inside (`start`, `end`) that saw the LB not routing to the node, when a
+    later look saw it routing again (`routed_again`: the last look that saw it routing)."""
+    lo, hi = bisect_right(times, start), bisect_left(times, end)
+    seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
+    if not seen or routed_again is None or routed_again <= seen[-1]:
+        return None
+    return seen[-1]
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -219,8 +267,10 @@ def windows_from(
     alive: list[Step] | None = None,
     alive_initial: bool = False,
     settings: DetectSettings = DEFAULTS,
+    drop_lag: int | None = None,
 ) -> list[Window]:
-    """Windows of one (service, node) from its two signals (`alive`: the local pods' lane)."""
+    """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
+    `drop_lag`: see `classify`)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
@@ -236,6 +286,9 @@ def windows_from(
             candidates.append(iv)
             pieces.append([iv])
     definite, j = gap.definite, 0
+    targets = sorted_lane(state.probes["target"].get((svc, node), []))
+    target_times = [t.at_us for t in targets]
+    routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
@@ -265,7 +318,8 @@ def windows_from(
             fell = _fell_by(lanes_.serves, cand.start, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
         else:
-            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end)
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
+            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
             lb_opened, proxy_opened = False, not look
             if not look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -288,6 +342,7 @@ def windows_from(
                     None if sure or look else deaths,
                     lb_opened,
                     proxy_opened,
+                    drop_lag,
                 ),
                 start_us=start,
                 end_us=finish,
@@ -315,8 +370,11 @@ def detect(
         end_of_data = horizon(state, svc)
         mine = measured_settings(state, svc, settings)  # the measured watch skew (measure.py)
         lag_hi = proxy_lag_hi(state, svc, mine)
+        first = lb_drop_lag(state, svc, mine)
         for node in nodes_of(state, svc):
             found = lanes(state, svc, node, mine, lag_hi)
-            out.extend(windows_from(state, svc, node, found, end_of_data, settings=mine))
+            out.extend(
+                windows_from(state, svc, node, found, end_of_data, settings=mine, drop_lag=first)
+            )
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

@@ -240,8 +240,21 @@ def keep_sample(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sam
         state.look_gap[key] = at_us - prev_us
     if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
         lane.append(sample)
+        newest = state.seen.get(key)
+        if newest is not None and len(lane) > 1 and _answered_late(lane, newest):
+            # a late answer (a timeout is known a timeout after it was sent) after a newer look
+            # whose repeat was dropped: that look still saw the lane's last value
+            lane.append(Sample(newest, at_us, lane[-2][2], sample[3]))
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
+
+
+def _answered_late(lane: list[Sample], newest_us: int) -> bool:
+    """The lane's last sample (just kept) changes the value between the newest sample and the
+    newest look, which saw the newest sample's value (it was a dropped repeat)."""
+    late, last = lane[-1], lane[-2]
+    in_order = len(lane) < 3 or lane[-3][0] <= last[0]
+    return in_order and last[0] < late[0] < newest_us and late[2] != last[2]
 
 
 def _eps_state(ready: int, serving: int) -> str:

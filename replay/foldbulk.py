@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gapwatch.replay.fold import FoldState, ProbeKey, Sample, probe_lane
+from gapwatch.replay.fold import FoldState, ProbeKey, Sample, keep_sample, probe_lane
 
 
 def fold_probe_arrays(
@@ -58,6 +58,9 @@ def fold_probe_arrays(
     gaps = np.maximum.reduceat(np.where(prev_us >= 0, at_us - prev_us, 0), starts).tolist()
     newest = np.maximum.reduceat(at_us, starts).tolist()
     keep = _keep(lanes, starts, at_us, value_of, values, first)
+    late = _late_lanes(state, keys, starts, ends, at_us)
+    for i in late:  # kept below one by one, as `fold` keeps them
+        keep[starts[i] : ends[i]] = False
     kept = np.flatnonzero(keep)
     new = tuple.__new__
     samples = [
@@ -71,15 +74,54 @@ def fold_probe_arrays(
             strict=True,
         )
     ]
+    columns = (at_us, prev_us, value_of, event_id, num)
     edges: Any = np.searchsorted(kept, np.r_[starts, len(lane_of)])
     bounds: list[int] = edges.tolist()
     for i, (key, lane) in enumerate(zip(keys, lanes, strict=True)):
+        if i in late:
+            _keep_one_by_one(state, key, lane, range(starts[i], ends[i]), columns, values)
+            continue
         lane.extend(samples[bounds[i] : bounds[i + 1]])
         if gaps[i] > state.look_gap.get(key, 0):
             state.look_gap[key] = gaps[i]
         state.seen[key] = max(newest[i], state.seen.get(key, newest[i]))
     state.last_event_id = max(state.last_event_id, int(event_id.max()))
     return state
+
+
+def _late_lanes(
+    state: FoldState, keys: Sequence[ProbeKey], starts: Any, ends: Any, at_us: Any
+) -> set[int]:
+    """The lanes with a sample earlier than a look already folded (a late answer): they may
+    need `keep_sample`'s restoring sample, so they are kept one by one."""
+    out = set()
+    for i, key in enumerate(keys):
+        times = at_us[int(starts[i]) : int(ends[i])]
+        looks = np.maximum.accumulate(np.r_[state.seen.get(key, -1), times])[:-1]
+        if np.any(times < looks):
+            out.add(i)
+    return out
+
+
+def _keep_one_by_one(
+    state: FoldState,
+    key: ProbeKey,
+    lane: list[Sample],
+    rows: range,
+    columns: tuple[Any, ...],
+    values: Sequence[str],
+) -> None:
+    at_us, prev_us, value_of, event_id, num = columns
+    for r in rows:
+        prev, n = int(prev_us[r]), int(num[r])
+        sample = Sample(
+            int(at_us[r]),
+            None if prev < 0 else prev,
+            values[int(value_of[r])],
+            int(event_id[r]),
+            None if n < 0 else n,
+        )
+        keep_sample(state, key, lane, sample)
 
 
 def _fill_prev(

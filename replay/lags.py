@@ -172,6 +172,18 @@ def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> i
     return hi
 
 
+def lb_drop_lag(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int | None:
+    """The median measured lag (microseconds) of the LB dropping a node that lost its ready
+    endpoints (CCM deregistration, or the health check going down); None with fewer than
+    min_measurements. How long the endpoints must stay not ready for the LB to have likely
+    dropped the node in between, where no poll saw it (replay.detect.classify)."""
+    names = ("ccm-deregister", "lb-health-down")
+    lags = sorted(s.seconds for s in lag_samples(state, [svc], settings) if s.lag in names)
+    if len(lags) < settings.min_measurements:
+        return None
+    return seconds_us(percentile(lags, 50))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of sorted values."""
     rank = max(1, -(-len(values) * q // 100))

@@ -33,7 +33,7 @@ from gapwatch.replay.membership import (
     pod_targeted,
 )
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure
+from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure, restart_carried
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -81,10 +81,6 @@ class Lanes:
 
 def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
-
-
-#: health-check-node-port errors of a live node whose kube-proxy health server is down
-_REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
 
 
 def observed(
@@ -170,16 +166,17 @@ def serves_signal(
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
     if health:
-        serves = tri_from_steps(steps_from_samples(health, "200", True), True)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
-        # forwarding; refused is not "pod gone": F unknown there, not false
-        restarting = tri_from_steps(steps_where(health, _REFUSED, False), False)
+        # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
+        health, unsure = restart_carried(health, eps)
+        serves = tri_from_steps(steps_from_samples(health, "200", True), True)
+        restarting = Tri(unsure, [])
         # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
         # kube-proxy is behind, its last rules keep forwarding: F unknown there too
         stale = [s._replace(value="1" if s.value == "503" and s.num else "0") for s in health]
         behind = tri_from_steps(steps_from_samples(stale, "1", False), False)
         unknown = t_or(restarting, behind)
-        serves = t_or(serves, Tri(unknown.possible, []))
+        serves = _minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)

@@ -12,7 +12,7 @@ from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.lags import lag_samples
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.signals import intersect, steps_from_samples, tri_from_steps
+from gapwatch.replay.signals import HI, Iv, intersect, steps_from_samples, tri_from_steps
 
 
 def _version(text: str | None) -> tuple[int, int] | None:
@@ -157,3 +157,39 @@ def probe_period(state: FoldState, svc: ServiceRef) -> float:
         for node in state.service_nodes.get(svc, ())
     ]
     return max(gaps, default=0) / US
+
+
+#: health-check-node-port errors of a live node whose kube-proxy health server is down
+REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
+#: the value a refused answer takes where nothing says what the rules did (F unknown)
+UNKNOWN = "unknown"
+
+
+def restart_carried(health: list[Sample], eps: list[Sample]) -> tuple[list[Sample], list[Iv]]:
+    """kube-proxy restarting: its health port refuses connections while the rules it installed
+    keep forwarding. Each refused answer takes the value of the last answer before the refusal
+    (what those rules did); F is unknown (the intervals returned) from the refusal's start
+    where nothing answered before it, else from the first EndpointSlice change after that
+    answer (a change the restarting kube-proxy may or may not have programmed), until the
+    next answer. Refused answers with no answer before them say `UNKNOWN`."""
+    out: list[Sample] = []
+    unknown: list[Iv] = []
+    changes = [e.at_us for e in eps]
+    answered: Sample | None = None
+    for i, s in enumerate(health):
+        if s.value not in REFUSED:
+            answered = s
+            out.append(s)
+            continue
+        out.append(s._replace(value=answered.value if answered else UNKNOWN))
+        if i and health[i - 1].value in REFUSED:
+            continue  # the stretch's first refusal decided it
+        began = s.prev_us if s.prev_us is not None else s.at_us
+        end = next((h.at_us for h in health[i:] if h.value not in REFUSED), HI)
+        if answered is not None:
+            j = bisect_right(changes, answered.at_us)
+            if j == len(changes) or changes[j] >= end:
+                continue
+            began = max(began, changes[j])
+        unknown.append(Iv(began, end))
+    return out, unknown

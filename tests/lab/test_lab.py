@@ -67,12 +67,6 @@ def test_the_short_fault_table_loses_and_duplicates_nothing(
             assert row["windows_matched"] == "1/1", (row["fault"], row["details"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detector (i13-rules): a kube-proxy health port refusing connections for 15 s "
-    "(recorded as `refused`) is read as a pod-gone-before-deregistered window the truth does "
-    "not have (the LB kept the target healthy)",
-)
 def test_a_refused_health_port_changes_no_window(short_table: tuple[int, Any, str]) -> None:
     code, rows, err = short_table
     assert rows is not None, err[-3000:]

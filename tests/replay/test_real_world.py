@@ -184,3 +184,98 @@ def test_pte_follows_the_kube_proxy_version() -> None:
     assert not pte("v1.25.16") and pte("v1.25.16", configured=True)  # alpha/beta gate enabled
     assert pte("v1.26.15") and not pte("v1.27.16", configured=False)  # on by default, can be off
     assert pte("v1.28.15", configured=False)  # GA: always on
+
+
+def test_a_timeout_known_after_a_newer_answer_does_not_hide_that_answer() -> None:
+    # The prober stores changes only. A NodePort probe sent at 40 s times out (known at 41 s);
+    # kube-proxy opens the new pod's rules at 40.5 s and the probe sent then connects, stored at
+    # 40.6 s, before the timeout is known. The "connected" repeats the lane's last stored value,
+    # so nothing but the newest look remembers it: the gap ends by 40.6 s, not at the next
+    # stored change (the 100 s heartbeat).
+    obs = [
+        *_one_node("v1.25.0"),
+        nodeport(2, None, "n1", "connected"),
+        eps(39, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        nodeport(40.6, 40.5, "n1", "connected"),
+        nodeport(41, 39.9, "n1", "timeout", latency_ms=1000),
+        nodeport(100, 99.9, "n1", "connected"),
+    ]
+    windows = _windows(obs)
+    assert [w.end_latest_us <= _us(40.6) for w in windows] == [True]
+    # the same samples folded by the bulk path replay.load uses on PostgreSQL
+    assert _windows(obs) == detect(_bulk_fold(obs))
+
+
+def _bulk_fold(obs: list[Observation]) -> FoldState:
+    """Kubernetes facts through `fold`, probe and LB samples through the bulk path."""
+    import pyarrow as pa
+
+    from gapwatch.replay.facts import FACT_COLUMNS
+    from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
+
+    facts = facts_of(obs)
+    fact_at = FACT_COLUMNS.index("fact")
+    probes = [f for f in facts if f[fact_at] in ("health", "nodeport", "target")]
+    state = fold(
+        FoldState(), [f for f in facts if f[fact_at] not in ("health", "nodeport", "target")]
+    )
+    columns = {c: [f[i] for f in probes] for i, c in enumerate(FACT_COLUMNS)}
+    _fold_probe_columns(
+        state, pa.table({c: pa.array(columns[c], type=_FACT_TYPES[c]) for c in _PROBE_COLUMNS})
+    )
+    return state
+
+
+def test_a_refused_health_port_without_pte_keeps_what_the_rules_did() -> None:
+    # kube-proxy 1.25 (no ProxyTerminatingEndpoints inference from the endpoints): its health
+    # port refuses from 50 s to 65 s while it restarts (the lab's probe-refused fault). The
+    # rules it installed keep forwarding, so F is what the last answer (200) said: no window.
+    base = [*_one_node("v1.25.0"), health(2, None, "n1", 1)]
+    refused = _health_error(50, 49, "n1", "refused")
+    assert _windows([*base, refused, health(65, 64, "n1", 1)]) == []
+    # the pod starts terminating at 55 s, inside the refusal: whether the restarting
+    # kube-proxy programmed that is unknown until the 503 at 65 s, so a window may open from
+    # 55 s (not before), and a refused port is no evidence of a pod gone
+    going = [
+        pod(55, "p1", "n1", "terminating", deleted_at=55),
+        eps(55, [("p1", "n1", "terminating")]),
+    ]
+    (window,) = _windows([*base, refused, *going, health(65, 64, "n1", 0)])
+    assert window.start_earliest_us == _us(55) and window.start_latest_us <= _us(65)
+    assert window.cls == "closed-before-deregistered"
+
+
+def test_a_joining_node_whose_health_port_never_answered_is_not_a_node_down() -> None:
+    # A node joins at 0 s: NotReady, its kube-proxy not up, so the health check times out from
+    # the first look; the Node turns Ready at 20 s and the LB routes to it from 25 s, before
+    # kube-proxy answers (503 at 60 s, no local endpoint). A timeout with no answer before it
+    # is a node that never served, not one that went down (the crash test above answered 200
+    # first): the window is kube-proxy's side, not `node-not-ready`.
+    obs = [
+        service(0),
+        node(0, "n2", ready=False),
+        health(5, None, "n2", None),
+        node(20, "n2", ready=True),
+        target(25, 20, "n2", "healthy", "ADDED"),
+        health(60, 55, "n2", 0),
+    ]
+    (window,) = _windows(obs)
+    assert window.certain and window.cls != "node-not-ready"
+
+
+def test_a_crash_seen_by_the_watch_after_the_probe_is_still_pod_gone() -> None:
+    # The only pod crashes at 76.1 s; kube-proxy drops its rules before the next probe (a
+    # timeout at 76.5 s), and the watch delivers the Pod and the EndpointSlice changes 0.3 s
+    # after that probe (within the assumed watch skew). The pod stopped while its endpoint was
+    # still forwardable: `pod-gone-before-deregistered`, not kube-proxy closing first.
+    obs = [
+        *_one_node("v1.25.0"),
+        nodeport(2, None, "n1", "connected"),
+        nodeport(76.0, 75.5, "n1", "connected"),
+        nodeport(76.5, 76.0, "n1", "timeout"),
+        eps(76.79, [("p1", "n1", "stopped")]),
+        pod(76.84, "p1", "n1", "gone"),
+        target(80, 79, "n1", "draining"),
+    ]
+    (window,) = _windows(obs)
+    assert window.certain and window.cls == "pod-gone-before-deregistered"

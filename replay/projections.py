@@ -10,12 +10,10 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import scope, settings_reads
 from gapwatch.replay.assumptions import (
     DEFAULTS,
@@ -27,10 +25,11 @@ from gapwatch.replay.assumptions import (
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
-from gapwatch.replay.group import failed_requests, group
+from gapwatch.replay.group import Impact, failed_requests, group
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.projection_rows import bulk_insert, write_rows
 from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
@@ -45,63 +44,17 @@ STATE_KEY = "last_event_id"
 
 
 def compute(
-    state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings = DEFAULTS
+    state: FoldState,
+    services: Sequence[ServiceRef],
+    settings: DetectSettings = DEFAULTS,
+    impact: Impact | None = None,
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
-    """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
+    """Windows (with rollout ids and failed requests), rollouts and lags of the Services
+    (`impact`: `group.access_impact(state)`, when the caller keeps it)."""
     with no_gc():
-        windows = failed_requests(state, detect(state, services, settings))
+        windows = failed_requests(state, detect(state, services, settings), impact)
         rollouts, windows = group(state, windows, services, settings)
         return windows, rollouts, lag_samples(state, services, settings)
-
-
-def window_row(w: Window) -> dict[str, Any]:
-    return {
-        "cluster": w.service.cluster,
-        "namespace": w.service.namespace,
-        "service": w.service.name,
-        "node": w.node,
-        "class": w.cls,
-        "start_at": from_micros(w.start_us),
-        "end_at": from_micros(w.end_us),
-        "start_us": w.start_us,
-        "end_us": w.end_us,
-        "start_earliest_us": w.start_earliest_us,
-        "start_latest_us": w.start_latest_us,
-        "end_earliest_us": w.end_earliest_us,
-        "end_latest_us": w.end_latest_us,
-        "duration_s": w.duration_s,
-        "duration_min_s": w.duration_min_s,
-        "duration_max_s": w.duration_max_s,
-        "provenance": w.provenance,
-        "certain": int(w.certain),
-        "opened_by": ",".join(str(i) for i in w.opened_by),
-        "closed_by": ",".join(str(i) for i in w.closed_by),
-        "rollout": w.rollout,
-        "failed_requests": w.failed_requests,
-    }
-
-
-def rollout_row(r: Rollout) -> dict[str, Any]:
-    failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
-    return {
-        "id": r.id,
-        "cluster": r.service.cluster,
-        "namespace": r.service.namespace,
-        "service": r.service.name,
-        "kind": r.kind,
-        "workload": r.workload,
-        "revision_from": r.revision_from,
-        "revision_to": r.revision_to,
-        "start_at": from_micros(r.start_us),
-        "end_at": from_micros(r.end_us),
-        "start_us": r.start_us,
-        "end_us": r.end_us,
-        "windows": len(r.windows),
-        "gap_seconds": r.gap_seconds,
-        "worst_window_s": max((w.duration_s for w in r.windows), default=0.0),
-        "nodes": ",".join(r.nodes),
-        "failed_requests": sum(failed) if failed else None,
-    }
 
 
 def _replace(
@@ -110,24 +63,25 @@ def _replace(
     settings: DetectSettings,
     state: FoldState | None = None,
     nodes: Sequence[str] | None = None,
+    impact: Impact | None = None,
 ) -> None:
-    """Recompute the Service's rows from `state` (None: its own facts, folded from the start);
-    its lane segments only on `nodes` (None: every node)."""
+    """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
+    and rewrite those that changed; its lane segments only on `nodes` (None: every node)."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
-    for table in (replay_windows, replay_rollouts, replay_lags):
-        conn.execute(
-            delete(table).where(
-                table.c.cluster == svc.cluster,
-                table.c.namespace == svc.namespace,
-                table.c.service == svc.name,
-            )
-        )
     if svc not in lb_facing(state):
+        for table in (replay_windows, replay_rollouts, replay_lags):
+            conn.execute(
+                delete(table).where(
+                    table.c.cluster == svc.cluster,
+                    table.c.namespace == svc.namespace,
+                    table.c.service == svc.name,
+                )
+            )
         delete_service(conn, svc)
         _forget_context(conn, svc)
         return
-    _write(conn, state, [svc], settings, nodes)
+    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact)
 
 
 def _write(
@@ -136,26 +90,14 @@ def _write(
     services: Sequence[ServiceRef],
     settings: DetectSettings,
     nodes: Sequence[str] | None = None,
+    *,
+    diff: bool = False,
+    impact: Impact | None = None,
 ) -> None:
-    windows, rollouts, lags = compute(state, services, settings)
-    if windows:
-        _bulk_insert(conn, replay_windows, [window_row(w) for w in windows])
-    if rollouts:
-        _bulk_insert(conn, replay_rollouts, [rollout_row(r) for r in rollouts])
-    if lags:
-        rows = [
-            {
-                "cluster": s.service.cluster,
-                "namespace": s.service.namespace,
-                "service": s.service.name,
-                "node": s.node,
-                "lag": s.lag,
-                "at_us": s.at_us,
-                "seconds": s.seconds,
-            }
-            for s in lags
-        ]
-        _bulk_insert(conn, replay_lags, rows)
+    """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
+    of theirs) or as a diff against the one Service's stored rows."""
+    windows, rollouts, lags = compute(state, services, settings, impact)
+    write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
         context.update(scope.context_rows(state, svc, settings))
@@ -169,22 +111,7 @@ def _write(
             stale, new = stale_and_new(conn, svc, segs, nodes)
             delete_ids(conn, stale)
             if new:
-                _bulk_insert(conn, replay_segments, new)
-
-
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (one round trip), executemany elsewhere."""
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    raw: Any = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+                bulk_insert(conn, replay_segments, new)
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:
@@ -335,9 +262,10 @@ def _from_checkpoint(
             services = touched(state, rows, checkpoint.values, settings)
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
+        impact = checkpoint.impact_of(state)
         for svc in sorted(services):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            _replace(conn, svc, settings, state, nodes)
+            _replace(conn, svc, settings, state, nodes, impact)
     except BaseException:
         checkpoint.forget()
         raise

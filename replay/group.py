@@ -68,19 +68,18 @@ def _spans(
 ) -> list[Rollout]:
     spans: list[Rollout] = []
     pods = _pods(state, svc) if pods is None else pods
-    for workload in sorted({p.workload for p in pods}):
-        mine = [p for p in pods if p.workload == workload]
-        order: list[str] = []
-        for p in mine:
-            if p.revision not in order:
-                order.append(p.revision)
-        for old, new in pairwise(order):
-            start = min(p.first_us for p in mine if p.revision == new)
-            olds = [p for p in mine if p.revision == old and p.first_us <= start]
+    per_workload: dict[str, dict[str, list[_Pod]]] = {}
+    for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
+        per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
+    for workload in sorted(per_workload):
+        revisions = per_workload[workload]
+        for old, new in pairwise(revisions):
+            start = min(p.first_us for p in revisions[new])
+            olds = [p for p in revisions[old] if p.first_us <= start]
             if not olds:
                 continue
             end = max(p.gone_us if p.gone_us is not None else end_of_data for p in olds)
-            nodes = sorted({p.node for p in mine if p.revision in (old, new)})
+            nodes = sorted({p.node for p in (*revisions[old], *revisions[new])})
             rid = group_id("ro", svc, workload, old, new, start)
             spans.append(
                 Rollout(rid, svc, "rollout", workload, old, new, start, end, (), tuple(nodes))

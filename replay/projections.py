@@ -22,6 +22,7 @@ from gapwatch.replay.assumptions import (
     from_state,
     to_state,
 )
+from gapwatch.replay.behind import caught_up
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
@@ -280,16 +281,10 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
     settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
-    with translate_errors(engine), engine.connect() as conn:
-        if _max_fact_event(conn) <= _last(conn):
+    with caught_up(engine, lambda c: (_last(c), _max_fact_event(c))) as behind:
+        if behind is None:
             return 0
-    with translate_errors(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
-        after = _last(conn)
-        newest = _max_fact_event(conn)
-        if newest <= after:
-            return 0
+        conn, after, newest = behind
         count, services = _affected(conn, after)
         settings = stored_settings(conn)
         if after == 0:

@@ -42,6 +42,8 @@ from gapwatch.replay.tables import (
 )
 
 STATE_KEY = "last_event_id"
+#: replay_state: bumped by every re-derivation of the facts (replay.checkpoint_file)
+EPOCH_KEY = "facts_epoch"
 
 
 def compute(
@@ -126,11 +128,20 @@ def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
     conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
 
 
-def _last(conn: Connection) -> int:
+def _state_value(conn: Connection, key: str) -> int:
     value = conn.execute(
-        select(replay_state.c.value).where(replay_state.c.key == STATE_KEY)
+        select(replay_state.c.value).where(replay_state.c.key == key)
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def _last(conn: Connection) -> int:
+    return _state_value(conn, STATE_KEY)
+
+
+def facts_epoch(conn: Connection) -> int:
+    """How many times the facts were re-derived (a fold state of older facts is void)."""
+    return _state_value(conn, EPOCH_KEY)
 
 
 def _set_last(conn: Connection, value: int) -> None:
@@ -172,6 +183,10 @@ def rebuild(
     if checkpoint is not None:
         checkpoint.forget()
     if rederive:
+        with translate_errors(engine), engine.begin() as conn:  # saved fold states are void
+            epoch = _state_value(conn, EPOCH_KEY) + 1
+            conn.execute(delete(replay_state).where(replay_state.c.key == EPOCH_KEY))
+            conn.execute(insert(replay_state).values(key=EPOCH_KEY, value=epoch))
         rederive_facts(engine)
     with translate_errors(engine), engine.begin() as conn:
         if settings is None:
@@ -270,6 +285,12 @@ def _from_checkpoint(
     except BaseException:
         checkpoint.forget()
         raise
+
+
+def pending(engine: Engine) -> bool:
+    """Whether facts newer than the projections exist (two primary-key lookups, no lock)."""
+    with translate_errors(engine), engine.connect() as conn:
+        return _max_fact_event(conn) > _last(conn)
 
 
 def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:

@@ -18,11 +18,13 @@ from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
 _DERIVED = frozenset({"cluster", "namespace", "service", "start_at", "end_at"})
 
 
+def _of(svc: ServiceRef) -> dict[str, str]:
+    return {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+
+
 def window_row(w: Window) -> dict[str, Any]:
     return {
-        "cluster": w.service.cluster,
-        "namespace": w.service.namespace,
-        "service": w.service.name,
+        **_of(w.service),
         "node": w.node,
         "class": w.cls,
         "start_at": from_micros(w.start_us),
@@ -49,9 +51,7 @@ def rollout_row(r: Rollout) -> dict[str, Any]:
     failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
     return {
         "id": r.id,
-        "cluster": r.service.cluster,
-        "namespace": r.service.namespace,
-        "service": r.service.name,
+        **_of(r.service),
         "kind": r.kind,
         "workload": r.workload,
         "revision_from": r.revision_from,
@@ -70,9 +70,7 @@ def rollout_row(r: Rollout) -> dict[str, Any]:
 
 def lag_row(s: LagSample) -> dict[str, Any]:
     return {
-        "cluster": s.service.cluster,
-        "namespace": s.service.namespace,
-        "service": s.service.name,
+        **_of(s.service),
         "node": s.node,
         "lag": s.lag,
         "at_us": s.at_us,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
@@ -45,6 +45,9 @@ from gapwatch.replay.group import Impact, access_impact
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
+
+if TYPE_CHECKING:
+    from gapwatch.replay.node_cache import ServiceWindows
 
 _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
@@ -71,12 +74,15 @@ class Checkpoint:
     before: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: `group.access_impact(state)`, kept until a fact it reads arrives (None: not computed)
     impact: Impact | None = None
+    #: per Service, its windows per node and what they were found from (replay.node_cache)
+    windows: dict[ServiceRef, ServiceWindows] = field(default_factory=dict)
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
         self.values.clear()
         self.before.clear()
         self.impact = None
+        self.windows.clear()
 
     def impact_of(self, state: FoldState) -> Impact:
         """The access-log impact of the checkpoint's state, computed once per change of the
@@ -109,6 +115,7 @@ class Checkpoint:
         if self.state is None or self.url != url or self.event_id > newest:
             state = fold_stored(conn, FoldState(), until_id=newest)
             self.seed(url, newest, state)
+            self.windows.clear()
             return state, []
         rows = [
             tuple(r)

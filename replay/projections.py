@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.replay import scope, settings_reads
+from gapwatch.replay import node_cache, scope, settings_reads
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -51,11 +51,18 @@ def compute(
     services: Sequence[ServiceRef],
     settings: DetectSettings = DEFAULTS,
     impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services
-    (`impact`: `group.access_impact(state)`, when the caller keeps it)."""
+    (`impact`: `group.access_impact(state)`, when the caller keeps it; `cache`: the windows
+    per node found last time, replay.node_cache)."""
     with no_gc():
-        windows = failed_requests(state, detect(state, services, settings), impact)
+        if cache is None:
+            found = detect(state, services, settings)
+        else:
+            found = [w for svc in services for w in node_cache.windows(state, svc, settings, cache)]
+            found.sort(key=lambda w: (w.start_us, w.service, w.node))
+        windows = failed_requests(state, found, impact)
         rollouts, windows = group(state, windows, services, settings)
         return windows, rollouts, lag_samples(state, services, settings)
 
@@ -67,6 +74,7 @@ def _replace(
     state: FoldState | None = None,
     nodes: Sequence[str] | None = None,
     impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
     and rewrite those that changed; its lane segments only on `nodes` (None: every node)."""
@@ -84,7 +92,7 @@ def _replace(
         delete_service(conn, svc)
         _forget_context(conn, svc)
         return
-    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact)
+    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache)
 
 
 def _write(
@@ -96,10 +104,11 @@ def _write(
     *,
     diff: bool = False,
     impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
     of theirs) or as a diff against the one Service's stored rows."""
-    windows, rollouts, lags = compute(state, services, settings, impact)
+    windows, rollouts, lags = compute(state, services, settings, impact, cache)
     write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
@@ -198,7 +207,13 @@ def rebuild(
         newest = _max_fact_event(conn)
         state = fold_stored(conn, FoldState(), until_id=newest)
         services = lb_facing(state)
-        _write(conn, state, services, settings)
+        _write(
+            conn,
+            state,
+            services,
+            settings,
+            cache=None if checkpoint is None else checkpoint.windows,
+        )
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
@@ -281,7 +296,7 @@ def _from_checkpoint(
         impact = checkpoint.impact_of(state)
         for svc in sorted(services):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            _replace(conn, svc, settings, state, nodes, impact)
+            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows)
     except BaseException:
         checkpoint.forget()
         raise

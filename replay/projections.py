@@ -308,6 +308,28 @@ def pending(engine: Engine) -> bool:
         return _max_fact_event(conn) > _last(conn)
 
 
+def touched_share(engine: Engine) -> float:
+    """The share of the store's facts that name the Services the pending facts touch: about
+    what a refresh without a checkpoint folds again (0 when nothing is pending)."""
+    with translate_errors(engine), engine.connect() as conn:
+        _count, services = _affected(conn, _last(conn))
+        if not services:
+            return 0.0
+        total = int(conn.execute(text("SELECT count(*) FROM facts")).scalar_one())
+        mine = 0
+        for svc in services:
+            mine += int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM facts WHERE cluster = :c AND namespace = :n "
+                        "AND name = :s"
+                    ),
+                    {"c": svc.cluster, "n": svc.namespace, "s": svc.name},
+                ).scalar_one()
+            )
+        return mine / total if total else 0.0
+
+
 def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     """Bring the projections up to the newest facts, under the assumptions they were built with;
     returns the events processed. With a `checkpoint` (replay.checkpoint) only the new facts

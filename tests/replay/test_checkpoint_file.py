@@ -86,3 +86,19 @@ def test_a_rebuild_forgets_the_saved_state(engine: Engine) -> None:
     checkpoint_file.forget(engine)
     assert not checkpoint_file.path_for(engine).exists()
     assert checkpoint_file.load(engine).state is None
+
+
+def test_a_small_touched_share_refreshes_without_the_file(engine: Engine) -> None:
+    """New facts of a small Service in a store where another holds most facts: folding that
+    Service costs less than the whole store's state, so no file is read or written."""
+    big = _history("big") + [dataclasses.replace(o, cluster="big2") for o in _history("big")]
+    _write(engine, big)
+    projections.refresh(engine)
+    small = _history("small")
+    _write(engine, small[: len(small) // 4])
+    assert projections.touched_share(engine) < checkpoint_file.WHOLE_SHARE
+    assert checkpoint_file.refresh(engine, persist=True) > 0
+    assert not checkpoint_file.path_for(engine).exists()
+    incremental = _tables(engine)
+    projections.rebuild(engine)
+    assert _tables(engine) == incremental

@@ -190,7 +190,10 @@ def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
         pods.setdefault(node, []).append((pod, len(samples)))
     probes = [state.probes[k] for k in PROBE_FACTS]
-    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
+    polls = [
+        lane[0].at_us for n in state.service_nodes.get(svc, ()) if (lane := targets.get((svc, n)))
+    ]
     out: dict[str, tuple[Any, ...]] = {"": (min(polls, default=None),)}
     for node in nodes_of(state, svc):
         key = (svc, node)

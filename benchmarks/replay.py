@@ -16,8 +16,10 @@ the LB poller's 60 s heartbeats in between, written with COPY straight into `fac
 - incremental: a full rebuild (timed: the refresh's baseline; it seeds the refresh checkpoint a
   long-running process keeps, replay.checkpoint), then rounds of 1,000 new events (real
   observations through EventWriter, facts derived) and `projections.refresh` from the
-  checkpoint, timed (the events' write is reported separately); one more round without a
-  checkpoint (a one-shot command's refresh). The realistic mix (Pods and Nodes included) from
+  checkpoint, timed (the events' write is reported separately); one round as `gapwatch replay`
+  runs it after an earlier run saved its fold state (replay.checkpoint_file: load, refresh,
+  save); one round without a checkpoint. `--refresh-only` skips the replay and COPY rounds.
+  The realistic mix (Pods and Nodes included) from
   the `large` store, on SQLite and PostgreSQL: benchmarks/refresh_large.py.
 
 Prints medians, the ratio to the baseline and the limits (5 s, 3x, 1 GB, 100 ms).
@@ -31,6 +33,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,7 +49,7 @@ from sqlalchemy.engine import make_url
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import projections
+from gapwatch.replay import checkpoint_file, projections
 from gapwatch.replay.assumptions import US
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.detect import detect
@@ -196,10 +199,10 @@ _INCREMENT: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 
 
 def incremental(
-    url: str, round_: int, checkpoint: Checkpoint | None = None
+    url: str, round_: int, checkpoint: Checkpoint | None = None, persisted: bool = False
 ) -> tuple[float, float, int]:
     """1,000 new probe and LB samples for one existing Service (ns-7/gateway): write, refresh
-    (from the checkpoint, when given)."""
+    (from the checkpoint, when given; `persisted`: from the saved one, as `gapwatch replay`)."""
     engine = make_engine(url)
     base = datetime.fromtimestamp(T0 / US + 30 * 86400 + round_ * 3600, UTC)
     obs: list[Observation] = []
@@ -217,7 +220,10 @@ def incremental(
     start = time.perf_counter()
     EventWriter(engine, derive=write_facts).write(obs)
     written = time.perf_counter()
-    processed = projections.refresh(engine, checkpoint=checkpoint)
+    if persisted:
+        processed = checkpoint_file.refresh(engine, persist=True)
+    else:
+        processed = projections.refresh(engine, checkpoint=checkpoint)
     done = time.perf_counter()
     engine.dispose()
     return written - start, done - written, processed
@@ -232,6 +238,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="Keep the database; print its URL.")
+    parser.add_argument(
+        "--refresh-only", action="store_true", help="Skip read + fold + detect vs COPY TO."
+    )
     args = parser.parse_args()
     if args.child:
         _, _, found = replay_once(args.child)
@@ -251,43 +260,9 @@ def main() -> None:
         print(
             f"built {rows} fact rows ({args.events} events) in {time.perf_counter() - start:.1f} s"
         )
-        binary, textual, loads, replays = [], [], [], []
-        for _ in range(args.repeat):  # interleaved, so load from others hits all alike
-            binary.append(baseline(url, "binary"))
-            textual.append(baseline(url, "text"))
-            load_s, replay_s, found = replay_once(url)
-            loads.append(load_s)
-            replays.append(replay_s)
-        copy_b, copy_t = statistics.median(binary), statistics.median(textual)
-        replay_m = statistics.median(replays)
-        print(f"COPY TO binary        median {copy_b:.2f} s  {[round(x, 2) for x in binary]}")
-        print(f"COPY TO text          median {copy_t:.2f} s  {[round(x, 2) for x in textual]}")
-        print(f"read + fold           median {statistics.median(loads):.2f} s")
-        print(f"read + fold + detect  median {replay_m:.2f} s  {[round(x, 2) for x in replays]}")
-        print(f"                      ({found} windows)  limit 5 s")
-        ratio_b, ratio_t = replay_m / copy_b, replay_m / copy_t
-        print(f"ratio to COPY binary  {ratio_b:.2f}x  to COPY text {ratio_t:.2f}x  limit 3x")
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", url], capture_output=True, text=True, check=True
-        )
-        peak_mb, _ = child.stdout.split()
-        print(f"peak memory (child)   {peak_mb} MB  limit 1024 MB")
-        checkpoint = Checkpoint()
-        start = time.perf_counter()
-        projections.rebuild(make_engine(url), checkpoint=checkpoint)
-        rebuild_s = time.perf_counter() - start
-        writes: list[float] = []
-        refreshes: list[float] = []
-        for _ in range(args.repeat):
-            write_s, refresh_s, processed = incremental(url, len(writes), checkpoint)
-            writes.append(write_s)
-            refreshes.append(refresh_s)
-        _, one_shot, _ = incremental(url, len(writes))
-        print(f"full rebuild {rebuild_s:.1f} s; 1,000 new events: write median "
-              f"{statistics.median(writes) * 1000:.0f} ms, refresh from the checkpoint median "
-              f"{statistics.median(refreshes) * 1000:.0f} ms "
-              f"{[round(x * 1000) for x in refreshes]} ({processed} events), without a "
-              f"checkpoint {one_shot * 1000:.0f} ms; limit 100 ms")  # fmt: skip
+        if not args.refresh_only:
+            replay_vs_copy(url, args.repeat)
+        refresh_rounds(url, args.repeat)
         print(f"load average {os.getloadavg()}")
     finally:
         if args.keep:
@@ -296,6 +271,59 @@ def main() -> None:
             admin = _dsn(server).rsplit("/", 1)[0] + "/postgres"
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def replay_vs_copy(url: str, repeat: int) -> None:
+    """Read + fold + detect against COPY TO, and the replay's peak memory."""
+    binary, textual, loads, replays = [], [], [], []
+    for _ in range(repeat):  # interleaved, so load from others hits all alike
+        binary.append(baseline(url, "binary"))
+        textual.append(baseline(url, "text"))
+        load_s, replay_s, found = replay_once(url)
+        loads.append(load_s)
+        replays.append(replay_s)
+    copy_b, copy_t = statistics.median(binary), statistics.median(textual)
+    replay_m = statistics.median(replays)
+    print(f"COPY TO binary        median {copy_b:.2f} s  {[round(x, 2) for x in binary]}")
+    print(f"COPY TO text          median {copy_t:.2f} s  {[round(x, 2) for x in textual]}")
+    print(f"read + fold           median {statistics.median(loads):.2f} s")
+    print(f"read + fold + detect  median {replay_m:.2f} s  {[round(x, 2) for x in replays]}")
+    print(f"                      ({found} windows)  limit 5 s")
+    ratio_b, ratio_t = replay_m / copy_b, replay_m / copy_t
+    print(f"ratio to COPY binary  {ratio_b:.2f}x  to COPY text {ratio_t:.2f}x  limit 3x")
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", url], capture_output=True, text=True, check=True
+    )
+    peak_mb, _ = child.stdout.split()
+    print(f"peak memory (child)   {peak_mb} MB  limit 1024 MB")
+
+
+def refresh_rounds(url: str, repeat: int) -> None:
+    """A rebuild, then rounds of 1,000 new events refreshed from the checkpoint; one as
+    `gapwatch replay` runs it from the saved checkpoint; one without any."""
+    checkpoint = Checkpoint()
+    start = time.perf_counter()
+    projections.rebuild(make_engine(url), checkpoint=checkpoint)
+    rebuild_s = time.perf_counter() - start
+    writes: list[float] = []
+    refreshes: list[float] = []
+    for _ in range(repeat):
+        write_s, refresh_s, processed = incremental(url, len(writes), checkpoint)
+        writes.append(write_s)
+        refreshes.append(refresh_s)
+    with tempfile.TemporaryDirectory(prefix="gapwatch-checkpoints-", dir="/tmp") as saved:
+        os.environ["GAPWATCH_CHECKPOINT_DIR"] = saved
+        engine = make_engine(url)
+        checkpoint_file.save(engine, checkpoint)
+        _, from_file, _ = incremental(url, len(writes) + 1, persisted=True)
+        engine.dispose()
+    _, one_shot, _ = incremental(url, len(writes) + 2)
+    print(f"full rebuild {rebuild_s:.1f} s; 1,000 new events: write median "
+          f"{statistics.median(writes) * 1000:.0f} ms, refresh from the checkpoint median "
+          f"{statistics.median(refreshes) * 1000:.0f} ms "
+          f"{[round(x * 1000) for x in refreshes]} ({processed} events), one-shot from "
+          f"the saved checkpoint (load, refresh, save) {from_file * 1000:.0f} ms, without a "
+          f"checkpoint {one_shot * 1000:.0f} ms; limit 100 ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from gapwatch.dashboard import data
 from gapwatch.dashboard.filters import Filters
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay import api
+from gapwatch.replay import api, checkpoint_file
 from gapwatch.replay import scope as replay_scope
+from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 from gapwatch.replay.scope import Scope
 
@@ -41,8 +42,11 @@ def version(url: str) -> int:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def refreshed(url: str, version: int) -> int:
-    """Bring the replay projections up to `version` once per new version; new windows found."""
-    return int(api.refresh(engine(url)))
+    """Bring the replay projections up to `version` once per new version; new windows found.
+    The server keeps the fold state between versions (replay.checkpoint_file): a new version
+    folds only its new facts."""
+    catch_up(engine(url))
+    return checkpoint_file.refresh(engine(url))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

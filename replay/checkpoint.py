@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
@@ -41,15 +41,22 @@ from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
+from gapwatch.replay.group import Impact, access_impact
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
+
+if TYPE_CHECKING:
+    from gapwatch.replay.node_cache import ServiceWindows
 
 _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
 _OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access", "tgconf"})
 #: facts that may concern any Service of their namespace (with one) or cluster (without)
 _WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf"})
+
+#: the facts `group.access_impact` reads (lines, Node addresses, Service NodePorts)
+_IMPACT_FACTS = frozenset({"access", "node", "service"})
 
 ClusterValues = tuple[Any, ...]
 
@@ -65,11 +72,25 @@ class Checkpoint:
     values: dict[str, ClusterValues] = field(default_factory=dict)
     #: per Service, `lane_versions` from before the last `advance` folded its rows
     before: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    #: `group.access_impact(state)`, kept until a fact it reads arrives (None: not computed)
+    impact: Impact | None = None
+    #: per Service, its windows per node and what they were found from (replay.node_cache)
+    windows: dict[ServiceRef, ServiceWindows] = field(default_factory=dict)
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
         self.values.clear()
         self.before.clear()
+        self.impact = None
+        self.windows.clear()
+
+    def impact_of(self, state: FoldState) -> Impact:
+        """The access-log impact of the checkpoint's state, computed once per change of the
+        facts it reads (access lines, and the Nodes' addresses and Services' NodePorts that
+        tie them to lanes)."""
+        if self.impact is None:
+            self.impact = access_impact(state)
+        return self.impact
 
     def changed_nodes(self, state: FoldState, svc: ServiceRef) -> list[str] | None:
         """The Service's nodes whose lane segments the last `advance` may have changed (None:
@@ -86,6 +107,7 @@ class Checkpoint:
     def seed(self, url: str, event_id: int, state: FoldState) -> None:
         self.url, self.event_id, self.state = url, event_id, state
         self.values.clear()
+        self.impact = None
 
     def advance(self, conn: Connection, url: str, newest: int) -> tuple[FoldState, list[Any]]:
         """The state with every fact up to `newest` folded in, and the fact rows that were
@@ -93,6 +115,7 @@ class Checkpoint:
         if self.state is None or self.url != url or self.event_id > newest:
             state = fold_stored(conn, FoldState(), until_id=newest)
             self.seed(url, newest, state)
+            self.windows.clear()
             return state, []
         rows = [
             tuple(r)
@@ -108,6 +131,8 @@ class Checkpoint:
         kept = _per_service(memo)
         self.before = {svc: lane_versions(self.state, svc) for svc in lb_facing(self.state)}
         fold(self.state, rows)  # clears the memo
+        if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
+            self.impact = None
         _restore(memo, kept, _unchanged(rows))
         self.event_id = newest
         return self.state, rows
@@ -165,7 +190,10 @@ def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
         pods.setdefault(node, []).append((pod, len(samples)))
     probes = [state.probes[k] for k in PROBE_FACTS]
-    polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
+    targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
+    polls = [
+        lane[0].at_us for n in state.service_nodes.get(svc, ()) if (lane := targets.get((svc, n)))
+    ]
     out: dict[str, tuple[Any, ...]] = {"": (min(polls, default=None),)}
     for node in nodes_of(state, svc):
         key = (svc, node)

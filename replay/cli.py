@@ -323,10 +323,12 @@ def replay(
     """Update the window/rollout projections (incrementally, or from scratch with --rebuild).
 
     Each step runs in one transaction: Ctrl-C rolls it back, leaves the projections as they were
-    and says so; running the same command again starts it over.
+    and says so; running the same command again starts it over. An incremental run continues
+    from the fold state the last one saved (beside a SQLite store, else under
+    ~/.cache/gapwatch/checkpoints): it folds only the new facts; --rebuild drops that state.
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
-    from gapwatch.replay import projections
+    from gapwatch.replay import checkpoint_file, projections
     from gapwatch.replay.catchup import catch_up
 
     engine = open_store(db)
@@ -352,7 +354,8 @@ def replay(
     with rolled_back_on_interrupt(engine, what, holds, f"run `{command}` again"):
         catch_up(engine)
         if rebuild:
+            checkpoint_file.forget(engine)
             count = projections.rebuild(engine, rederive=rederive)
             stderr.print(f"rebuilt: {count} windows")
         else:
-            stderr.print(f"processed {projections.refresh(engine)} new events")
+            stderr.print(f"processed {checkpoint_file.refresh(engine, persist=True)} new events")

@@ -63,22 +63,23 @@ def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
     return sorted(out, key=lambda p: (p.first_us, p.name))
 
 
-def _spans(state: FoldState, svc: ServiceRef, end_of_data: int) -> list[Rollout]:
+def _spans(
+    state: FoldState, svc: ServiceRef, end_of_data: int, pods: Sequence[_Pod] | None = None
+) -> list[Rollout]:
     spans: list[Rollout] = []
-    pods = _pods(state, svc)
-    for workload in sorted({p.workload for p in pods}):
-        mine = [p for p in pods if p.workload == workload]
-        order: list[str] = []
-        for p in mine:
-            if p.revision not in order:
-                order.append(p.revision)
-        for old, new in pairwise(order):
-            start = min(p.first_us for p in mine if p.revision == new)
-            olds = [p for p in mine if p.revision == old and p.first_us <= start]
+    pods = _pods(state, svc) if pods is None else pods
+    per_workload: dict[str, dict[str, list[_Pod]]] = {}
+    for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
+        per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
+    for workload in sorted(per_workload):
+        revisions = per_workload[workload]
+        for old, new in pairwise(revisions):
+            start = min(p.first_us for p in revisions[new])
+            olds = [p for p in revisions[old] if p.first_us <= start]
             if not olds:
                 continue
             end = max(p.gone_us if p.gone_us is not None else end_of_data for p in olds)
-            nodes = sorted({p.node for p in mine if p.revision in (old, new)})
+            nodes = sorted({p.node for p in (*revisions[old], *revisions[new])})
             rid = group_id("ro", svc, workload, old, new, start)
             spans.append(
                 Rollout(rid, svc, "rollout", workload, old, new, start, end, (), tuple(nodes))
@@ -116,20 +117,48 @@ def group(
     settle_us = seconds_us(settings.settle_s)
     groups: list[Rollout] = []
     assigned: list[Window] = []
+    by_service: dict[ServiceRef, list[Window]] = {}
+    for w in windows:
+        by_service.setdefault(w.service, []).append(w)
     for svc in services if services is not None else lb_facing(state):
-        mine = sorted((w for w in windows if w.service == svc), key=lambda w: w.start_us)
-        spans = _spans(state, svc, horizon(state, svc))
-        changes = _pod_changes(state, svc)
-        owner = [_cause(w, spans, changes, settle_us) for w in mine]
+        mine = sorted(by_service.get(svc, ()), key=lambda w: w.start_us)
+        pods = _pods(state, svc)
+        spans = _spans(state, svc, horizon(state, svc), pods)
+        owner = _causes(mine, spans, _pod_changes(state, svc, pods), settle_us)
+        owned: dict[str | None, list[Window]] = {}
+        for w, o in zip(mine, owner, strict=True):
+            if w.rollout != o:
+                w = replace(w, rollout=o)
+            owned.setdefault(o, []).append(w)
+            assigned.append(w)
         for span in spans:
-            found = [replace(w, rollout=span.id) for w, o in zip(mine, owner, strict=True)
-                     if o == span.id]  # fmt: skip
+            found = owned.get(span.id, [])
             end = max([span.end_us, *(w.end_us for w in found)])
             nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
             groups.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
-        assigned.extend(replace(w, rollout=o) for w, o in zip(mine, owner, strict=True))
     assigned.sort(key=lambda w: (w.start_us, w.service, w.node))
     return groups, assigned
+
+
+def _causes(
+    mine: Sequence[Window],
+    spans: Sequence[Rollout],
+    changes: dict[tuple[str, str], list[tuple[int, str]]],
+    settle_us: int,
+) -> list[str | None]:
+    """`_cause` of each window (in start order) against the spans (in start order): a sweep
+    keeps the spans that started by the window's start and had not settled before it."""
+    out: list[str | None] = []
+    active: list[Rollout] = []
+    i = 0
+    for w in mine:
+        while i < len(spans) and spans[i].start_us <= w.start_us:
+            active.append(spans[i])
+            i += 1
+        # windows come in start order: a span settled before this start stays settled
+        active = [s for s in active if w.start_us <= s.end_us + settle_us]
+        out.append(_cause(w, active, changes, settle_us))
+    return out
 
 
 class Impact(NamedTuple):
@@ -185,15 +214,24 @@ def access_impact(state: FoldState) -> Impact:
     return Impact(lanes, covered, unknown, unknown_at)
 
 
-def _pod_changes(state: FoldState, svc: ServiceRef) -> dict[tuple[str, str], list[tuple[int, str]]]:
-    """Per (workload, node): (time, revision) of every pod start, deletion and stop."""
+def _pod_changes(
+    state: FoldState, svc: ServiceRef, pods: Sequence[_Pod] | None = None
+) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """Per (workload, node): (time, revision) of every pod start, deletion and stop, in time
+    order."""
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for p in _pods(state, svc):
+    for p in _pods(state, svc) if pods is None else pods:
         times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
         samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
         times += [s.at_us for s in samples if s.state == "terminating"][:1]
         out.setdefault((p.workload, p.node), []).extend((t, p.revision) for t in times)
+    for changes in out.values():
+        changes.sort()
     return out
+
+
+def _time(change: tuple[int, str]) -> int:
+    return change[0]
 
 
 def _cause(
@@ -207,6 +245,7 @@ def _cause(
     shortly before it opened; else its node's disruption; else the first group holding its
     start (overlapping groups share windows by cause, not by size)."""
     holding = [s for s in spans if s.start_us <= w.start_us <= s.end_us + settle_us]
+    lo = w.start_earliest_us - settle_us
     own_node = [s for s in holding if s.kind == "node-disruption" and s.nodes == (w.node,)]
     if w.cls == "node-not-ready" and own_node:
         return own_node[0].id
@@ -215,20 +254,25 @@ def _cause(
             continue
         revisions = {span.revision_from, span.revision_to}
         near = changes.get((span.workload, w.node), [])
-        if any(w.start_earliest_us - settle_us <= t <= w.start_latest_us and rev in revisions
-               for t, rev in near):  # fmt: skip
+        first = bisect_left(near, lo, key=_time)
+        last = bisect_right(near, w.start_latest_us, key=_time)
+        if any(rev in revisions for _t, rev in near[first:last]):
             return span.id
     if own_node:
         return own_node[0].id
     return holding[0].id if holding else None
 
 
-def failed_requests(state: FoldState, windows: Sequence[Window]) -> list[Window]:
+def failed_requests(
+    state: FoldState, windows: Sequence[Window], impact: Impact | None = None
+) -> list[Window]:
     """Count the LB's failed requests (access-log lines that are the LB's own 502/503/504 with
     no answer from the target, recorder.accessfields) inside each window's bounds, for the
     Services that have impact data; the others keep None. Lines tied to no node are counted by
-    `access_impact(state).unknown`, never guessed onto a window."""
-    impact = access_impact(state)
+    `access_impact(state).unknown`, never guessed onto a window. `impact`: that of `state`,
+    when the caller keeps it (replay.checkpoint)."""
+    if impact is None:
+        impact = access_impact(state)
     out: list[Window] = []
     for w in windows:
         if w.service not in impact.covered:

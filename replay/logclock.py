@@ -172,11 +172,13 @@ def counted(
     windows: Sequence[Window],
     settings: DetectSettings,
     clocks: Mapping[ServiceRef, LogClock] | None = None,
+    impact: Impact | None = None,
 ) -> list[Window]:
     """replay.group.failed_requests on the access log's clock: each window's bounds moved by
     its Service's estimated offsets (all of lo..hi) and widened by `clock_skew_s` (with
-    neither, the same counts); the Services without impact data keep None."""
-    impact = access_impact(state)
+    neither, the same counts); the Services without impact data keep None. `impact`:
+    `access_impact(state)`, when the caller keeps it (replay.checkpoint)."""
+    impact = access_impact(state) if impact is None else impact
     clocks = log_clocks(state, windows, settings, impact) if clocks is None else clocks
     skew = seconds_us(settings.clock_skew_s)
     slack = seconds_us(settings.access_dispatch_s)

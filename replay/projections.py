@@ -10,13 +10,11 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay import scope, settings_reads
+from gapwatch.replay import node_cache, scope, settings_reads
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -24,14 +22,16 @@ from gapwatch.replay.assumptions import (
     from_state,
     to_state,
 )
+from gapwatch.replay.behind import caught_up
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
-from gapwatch.replay.group import group
+from gapwatch.replay.group import Impact, group
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.logclock import counted
 from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.projection_rows import bulk_insert, write_rows
 from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
@@ -43,67 +43,30 @@ from gapwatch.replay.tables import (
 )
 
 STATE_KEY = "last_event_id"
+#: replay_state: bumped by every re-derivation of the facts (replay.checkpoint_file)
+EPOCH_KEY = "facts_epoch"
 
 
 def compute(
-    state: FoldState, services: Sequence[ServiceRef], settings: DetectSettings = DEFAULTS
+    state: FoldState,
+    services: Sequence[ServiceRef],
+    settings: DetectSettings = DEFAULTS,
+    impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
-    """Windows (with rollout ids and failed requests), rollouts and lags of the Services."""
+    """Windows (with rollout ids and failed requests), rollouts and lags of the Services
+    (`impact`: `group.access_impact(state)`, when the caller keeps it; `cache`: the windows
+    per node found last time, replay.node_cache)."""
     with no_gc():
+        if cache is None:
+            found = detect(state, services, settings)
+        else:
+            found = [w for svc in services for w in node_cache.windows(state, svc, settings, cache)]
+            found.sort(key=lambda w: (w.start_us, w.service, w.node))
         # failed access-log lines counted on the LB's clock (replay.logclock)
-        windows = counted(state, detect(state, services, settings), settings)
+        windows = counted(state, found, settings, impact=impact)
         rollouts, windows = group(state, windows, services, settings)
         return windows, rollouts, lag_samples(state, services, settings)
-
-
-def window_row(w: Window) -> dict[str, Any]:
-    return {
-        "cluster": w.service.cluster,
-        "namespace": w.service.namespace,
-        "service": w.service.name,
-        "node": w.node,
-        "class": w.cls,
-        "start_at": from_micros(w.start_us),
-        "end_at": from_micros(w.end_us),
-        "start_us": w.start_us,
-        "end_us": w.end_us,
-        "start_earliest_us": w.start_earliest_us,
-        "start_latest_us": w.start_latest_us,
-        "end_earliest_us": w.end_earliest_us,
-        "end_latest_us": w.end_latest_us,
-        "duration_s": w.duration_s,
-        "duration_min_s": w.duration_min_s,
-        "duration_max_s": w.duration_max_s,
-        "provenance": w.provenance,
-        "certain": int(w.certain),
-        "opened_by": ",".join(str(i) for i in w.opened_by),
-        "closed_by": ",".join(str(i) for i in w.closed_by),
-        "rollout": w.rollout,
-        "failed_requests": w.failed_requests,
-    }
-
-
-def rollout_row(r: Rollout) -> dict[str, Any]:
-    failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
-    return {
-        "id": r.id,
-        "cluster": r.service.cluster,
-        "namespace": r.service.namespace,
-        "service": r.service.name,
-        "kind": r.kind,
-        "workload": r.workload,
-        "revision_from": r.revision_from,
-        "revision_to": r.revision_to,
-        "start_at": from_micros(r.start_us),
-        "end_at": from_micros(r.end_us),
-        "start_us": r.start_us,
-        "end_us": r.end_us,
-        "windows": len(r.windows),
-        "gap_seconds": r.gap_seconds,
-        "worst_window_s": max((w.duration_s for w in r.windows), default=0.0),
-        "nodes": ",".join(r.nodes),
-        "failed_requests": sum(failed) if failed else None,
-    }
 
 
 def _replace(
@@ -112,24 +75,26 @@ def _replace(
     settings: DetectSettings,
     state: FoldState | None = None,
     nodes: Sequence[str] | None = None,
+    impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> None:
-    """Recompute the Service's rows from `state` (None: its own facts, folded from the start);
-    its lane segments only on `nodes` (None: every node)."""
+    """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
+    and rewrite those that changed; its lane segments only on `nodes` (None: every node)."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
-    for table in (replay_windows, replay_rollouts, replay_lags):
-        conn.execute(
-            delete(table).where(
-                table.c.cluster == svc.cluster,
-                table.c.namespace == svc.namespace,
-                table.c.service == svc.name,
-            )
-        )
     if svc not in lb_facing(state):
+        for table in (replay_windows, replay_rollouts, replay_lags):
+            conn.execute(
+                delete(table).where(
+                    table.c.cluster == svc.cluster,
+                    table.c.namespace == svc.namespace,
+                    table.c.service == svc.name,
+                )
+            )
         delete_service(conn, svc)
         _forget_context(conn, svc)
         return
-    _write(conn, state, [svc], settings, nodes)
+    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache)
 
 
 def _write(
@@ -138,26 +103,15 @@ def _write(
     services: Sequence[ServiceRef],
     settings: DetectSettings,
     nodes: Sequence[str] | None = None,
+    *,
+    diff: bool = False,
+    impact: Impact | None = None,
+    cache: node_cache.Cache | None = None,
 ) -> None:
-    windows, rollouts, lags = compute(state, services, settings)
-    if windows:
-        _bulk_insert(conn, replay_windows, [window_row(w) for w in windows])
-    if rollouts:
-        _bulk_insert(conn, replay_rollouts, [rollout_row(r) for r in rollouts])
-    if lags:
-        rows = [
-            {
-                "cluster": s.service.cluster,
-                "namespace": s.service.namespace,
-                "service": s.service.name,
-                "node": s.node,
-                "lag": s.lag,
-                "at_us": s.at_us,
-                "seconds": s.seconds,
-            }
-            for s in lags
-        ]
-        _bulk_insert(conn, replay_lags, rows)
+    """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
+    of theirs) or as a diff against the one Service's stored rows."""
+    windows, rollouts, lags = compute(state, services, settings, impact, cache)
+    write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
         context.update(scope.context_rows(state, svc, settings))
@@ -171,22 +125,7 @@ def _write(
             stale, new = stale_and_new(conn, svc, segs, nodes)
             delete_ids(conn, stale)
             if new:
-                _bulk_insert(conn, replay_segments, new)
-
-
-def _bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (one round trip), executemany elsewhere."""
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    raw: Any = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+                bulk_insert(conn, replay_segments, new)
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:
@@ -200,11 +139,20 @@ def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
     conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
 
 
-def _last(conn: Connection) -> int:
+def _state_value(conn: Connection, key: str) -> int:
     value = conn.execute(
-        select(replay_state.c.value).where(replay_state.c.key == STATE_KEY)
+        select(replay_state.c.value).where(replay_state.c.key == key)
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def _last(conn: Connection) -> int:
+    return _state_value(conn, STATE_KEY)
+
+
+def facts_epoch(conn: Connection) -> int:
+    """How many times the facts were re-derived (a fold state of older facts is void)."""
+    return _state_value(conn, EPOCH_KEY)
 
 
 def _set_last(conn: Connection, value: int) -> None:
@@ -246,6 +194,10 @@ def rebuild(
     if checkpoint is not None:
         checkpoint.forget()
     if rederive:
+        with translate_errors(engine), engine.begin() as conn:  # saved fold states are void
+            epoch = _state_value(conn, EPOCH_KEY) + 1
+            conn.execute(delete(replay_state).where(replay_state.c.key == EPOCH_KEY))
+            conn.execute(insert(replay_state).values(key=EPOCH_KEY, value=epoch))
         rederive_facts(engine)
     with translate_errors(engine), engine.begin() as conn:
         if settings is None:
@@ -257,7 +209,13 @@ def rebuild(
         newest = _max_fact_event(conn)
         state = fold_stored(conn, FoldState(), until_id=newest)
         services = lb_facing(state)
-        _write(conn, state, services, settings)
+        _write(
+            conn,
+            state,
+            services,
+            settings,
+            cache=None if checkpoint is None else checkpoint.windows,
+        )
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
@@ -337,12 +295,41 @@ def _from_checkpoint(
             services = touched(state, rows, checkpoint.values, settings)
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
+        impact = checkpoint.impact_of(state)
         for svc in sorted(services):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            _replace(conn, svc, settings, state, nodes)
+            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows)
     except BaseException:
         checkpoint.forget()
         raise
+
+
+def pending(engine: Engine) -> bool:
+    """Whether facts newer than the projections exist (two primary-key lookups, no lock)."""
+    with translate_errors(engine), engine.connect() as conn:
+        return _max_fact_event(conn) > _last(conn)
+
+
+def touched_share(engine: Engine) -> float:
+    """The share of the store's facts that name the Services the pending facts touch: about
+    what a refresh without a checkpoint folds again (0 when nothing is pending)."""
+    with translate_errors(engine), engine.connect() as conn:
+        _count, services = _affected(conn, _last(conn))
+        if not services:
+            return 0.0
+        total = int(conn.execute(text("SELECT count(*) FROM facts")).scalar_one())
+        mine = 0
+        for svc in services:
+            mine += int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM facts WHERE cluster = :c AND namespace = :n "
+                        "AND name = :s"
+                    ),
+                    {"c": svc.cluster, "n": svc.namespace, "s": svc.name},
+                ).scalar_one()
+            )
+        return mine / total if total else 0.0
 
 
 def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
@@ -354,16 +341,10 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
     settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
-    with translate_errors(engine), engine.connect() as conn:
-        if _max_fact_event(conn) <= _last(conn):
+    with caught_up(engine, lambda c: (_last(c), _max_fact_event(c))) as behind:
+        if behind is None:
             return 0
-    with translate_errors(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
-        after = _last(conn)
-        newest = _max_fact_event(conn)
-        if newest <= after:
-            return 0
+        conn, after, newest = behind
         count, services = _affected(conn, after)
         settings = stored_settings(conn)
         if after == 0:

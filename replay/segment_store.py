@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
 
+from gapwatch.replay import row_diff
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 from gapwatch.replay.tables import replay_segments
 
@@ -69,29 +70,13 @@ def stale_and_new(
     of stored rows not in `rows`, and the rows not stored yet. New facts mostly add segments at
     the end of some lanes (and close the open one), so a refresh rewrites those instead of the
     Service's history."""
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    sql = (f"SELECT id, {', '.join(COLUMNS)} FROM replay_segments "
-           f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
-    params: list[str] = [svc.cluster, svc.namespace, svc.name]
-    if nodes is not None:
-        sql += f" AND node IN ({', '.join([mark] * len(nodes))})"
-        params += nodes
-    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:  # the driver's plain tuples: this runs on every refresh of every touched Service
-        cursor.execute(sql, params)
-        stored = {tuple(r[1:]): r[0] for r in cursor.fetchall()}
-    finally:
-        cursor.close()
-    wanted = set(rows)
-    stale = [i for row, i in stored.items() if row not in wanted]
+    stale, new = row_diff.stale_and_new(conn, _T, "id", svc, COLUMNS, rows, nodes)
     ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
-    new = [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in rows if r not in stored]
-    return stale, new
+    return stale, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in new]
 
 
-def delete_ids(conn: Connection, ids: Sequence[int], chunk: int = 10_000) -> None:
-    for i in range(0, len(ids), chunk):
-        conn.execute(delete(_T).where(_T.c.id.in_(ids[i : i + chunk])))
+def delete_ids(conn: Connection, ids: Sequence[int]) -> None:
+    row_diff.delete_keys(conn, _T, "id", ids)
 
 
 def _of(svc: ServiceRef) -> Any:

@@ -16,13 +16,13 @@ just makes the read vanish, as from the log).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
 
 from gapwatch.recorder.projector import FACTS
-from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events, projector_positions
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.behind import caught_up
 from gapwatch.replay.measure import Measured, Row, target_group_settings
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.tables import replay_state
@@ -59,15 +59,10 @@ def remember(engine: Engine) -> int:
     As projections.refresh: read first without writing (a read-only login on a current store
     never writes), then lock replay_state and check again (two refreshes at once)."""
     t = events.c
-    with translate_errors(engine), engine.connect() as conn:
-        if _facts_position(conn) <= _position(conn):
+    with caught_up(engine, lambda c: (_position(c), _facts_position(c))) as behind:
+        if behind is None:
             return 0
-    with translate_errors(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
-        since, upto = _position(conn), _facts_position(conn)
-        if upto <= since:
-            return 0
+        conn, since, upto = behind
         found = conn.execute(
             select(t.id, t.cluster, t.namespace, t.name).where(
                 t.id > since, t.id <= upto, t.kind.in_(SETTINGS_KINDS)

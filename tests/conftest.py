@@ -151,3 +151,16 @@ def engine(store_url: str) -> Iterator[Engine]:
     eng = make_engine(store_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`gapwatch replay` saves its fold state (replay.checkpoint_file): for a PostgreSQL store
+    under GAPWATCH_CHECKPOINT_DIR, here the session's temporary folder, not the home cache."""
+    before = os.environ.get("GAPWATCH_CHECKPOINT_DIR")
+    os.environ["GAPWATCH_CHECKPOINT_DIR"] = str(tmp_path_factory.mktemp("checkpoints"))
+    yield
+    if before is None:
+        os.environ.pop("GAPWATCH_CHECKPOINT_DIR", None)
+    else:
+        os.environ["GAPWATCH_CHECKPOINT_DIR"] = before

@@ -220,3 +220,55 @@ def test_a_failed_refresh_forgets_the_checkpoint(
     assert projections.refresh(engine, checkpoint=cp) > 0
     assert cp.state is not None
     _equals_rebuild(engine)
+
+
+def _seed3(cluster: str) -> list[Observation]:
+    """The seed preset: access-log lines with failed requests, and a rollout."""
+    return [
+        dataclasses.replace(o, cluster=cluster)
+        for o in run(load_scenario("seed-3node"), seed=3).observations
+    ]
+
+
+@pytest.mark.parametrize("late_kinds", [("LBAccessLog",), ("LBAccessLog", "Node")])
+def test_late_access_lines_recount_cached_windows(
+    engine: Engine, late_kinds: tuple[str, ...]
+) -> None:
+    """The checkpoint keeps the access-log impact between refreshes: lines arriving after the
+    windows they fall in (older than them), and Nodes whose addresses tie lines to lanes, must
+    still recount those windows' failed requests."""
+    observations = _seed3("impact-" + "-".join(late_kinds))
+    late = [o for o in observations if o.kind in late_kinds]
+    EventWriter(engine, derive=write_facts).write_all(
+        [o for o in observations if o.kind not in late_kinds]
+    )
+    cp = Checkpoint()
+    projections.rebuild(engine, checkpoint=cp)
+    counted = "SELECT count(*) FROM replay_windows WHERE failed_requests > 0"
+    with engine.connect() as conn:
+        assert conn.execute(text(counted)).scalar_one() == 0
+    _write_in(engine, [late[i : i + 25] for i in range(0, len(late), 25)], cp)
+    with engine.connect() as conn:
+        assert conn.execute(text(counted)).scalar_one() > 0
+    _equals_rebuild(engine)
+
+
+def test_a_rollout_that_ends_between_refreshes(engine: Engine) -> None:
+    """Batches cut before and after every Pod event: the rollout is open (ending at the end of
+    the data) after some refreshes and ends, or grows, after later ones; its stored row is
+    rewritten in place each time and the result equals a rebuild."""
+    observations = _seed3("rollout-ends")
+    pods = [i for i, o in enumerate(observations) if o.kind == "Pod"]
+    bounds = sorted({0, len(observations), *pods, *(i + 1 for i in pods)})
+    cp = Checkpoint()
+    seen: set[tuple[object, ...]] = set()
+    writer = EventWriter(engine, derive=write_facts)
+    for lo, hi in pairwise(bounds):
+        writer.write(observations[lo:hi])
+        projections.refresh(engine, checkpoint=cp)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, end_us, windows FROM replay_rollouts")).all()
+        assert len(rows) <= 1  # one rollout, never stored twice
+        seen.update(tuple(r) for r in rows)
+    assert len({r[0] for r in seen}) == 1 and len(seen) > 1  # one id, several versions
+    _equals_rebuild(engine)

@@ -21,7 +21,7 @@ from gapwatch.replay import segments as segments_mod
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import Segment, ServiceRef
-from gapwatch.replay.projections import _bulk_insert
+from gapwatch.replay.projection_rows import bulk_insert
 from gapwatch.replay.tables import replay_segments
 
 S = 1_000_000
@@ -150,7 +150,7 @@ def test_a_lane_whose_earlier_segments_reach_past_since_is_read_whole(
     with engine.begin() as conn:
         stale, new = segment_store.stale_and_new(conn, svc, rows)
         assert stale == [] and len(new) == len(full)
-        _bulk_insert(conn, replay_segments, new)
+        bulk_insert(conn, replay_segments, new)
     with engine.connect() as conn:
         for lo in (None, *range(-1, 61, 3), 10, 30, 40, 50):
             for hi in (None, 5, 10, 25, 45, 100):

@@ -1,0 +1,138 @@
+"""Detection of a touched Service, node by node, reusing the windows of nodes nothing moved on.
+
+`detect` finds a Service's windows per node from that node's lanes and a few values derived
+from the whole Service or cluster. A refresh from a checkpoint keeps, per Service, what each
+node's windows were computed from, and recomputes a node only when something it reads moved:
+
+- the node's own inputs (`node_key`): its lanes' lengths (`checkpoint.lane_versions`: the
+  endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only,
+  a repeated probe value is not appended), kube-proxy's scraped syncs there, its kube-proxy
+  version and what it makes of ProxyTerminatingEndpoints on the node;
+- the Service's and cluster's derived values (`service_key`), compared by value: the measured
+  settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
+  the endpoints were first listed, the service-controller Events, the Service object, whether
+  the LB is polled, its first poll, the observers' clock offsets and ProxyTerminatingEndpoints
+  as the cluster's probes showed it; any change recomputes every node;
+- the end of the data (`horizon`): it only ends windows still open there, so it recomputes the
+  nodes with a gap reaching past the end of the data.
+
+Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
+nodes to each other through instance ids and addresses). `windows` must give what `detect`
+gives (tests/replay/test_node_cache.py compares them; the refresh properties compare with a
+rebuild).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.checkpoint import lane_versions
+from gapwatch.replay.clocks import OBSERVERS, clock_offset
+from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.detect import windows_from
+from gapwatch.replay.fold import FoldState, horizon
+from gapwatch.replay.lags import ccm_lag_hi
+from gapwatch.replay.lanes import fail_open, lanes
+from gapwatch.replay.measure import measured_settings
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
+from gapwatch.replay.signals import HI, t_and, t_not
+from gapwatch.replay.unseen import listed_at
+
+
+@dataclass(slots=True)
+class NodeWindows:
+    key: tuple[Any, ...]
+    windows: list[Window]
+    #: a gap of the node reaches past the end of the data (its window ends there)
+    open: bool
+
+
+@dataclass(slots=True)
+class ServiceWindows:
+    key: tuple[Any, ...]
+    horizon: int
+    nodes: dict[str, NodeWindows] = field(default_factory=dict)
+
+
+Cache = dict[ServiceRef, ServiceWindows]
+
+
+def service_key(
+    state: FoldState, svc: ServiceRef, mine: DetectSettings, lag_hi: int
+) -> tuple[Any, ...]:
+    polled = state.probes["target"]
+    return (
+        mine,
+        lag_hi,
+        fail_open(state, svc),
+        ccm_mode(state, svc, mine),
+        ccm_lag_hi(state, svc, mine),
+        probe_period(state, svc),
+        listed_at(state, svc),
+        len(state.events.get(svc, ())),
+        state.services.get(svc),
+        any((svc, n) in polled for n in state.service_nodes.get(svc, ())),
+        lane_versions(state, svc)[""],
+        tuple(clock_offset(state, svc.cluster, o, mine) for o in sorted(OBSERVERS)),
+        pte_known(state, svc.cluster, mine),
+    )
+
+
+def node_key(
+    state: FoldState, svc: ServiceRef, node: str, versions: dict[str, tuple[Any, ...]],
+    mine: DetectSettings,
+) -> tuple[Any, ...]:  # fmt: skip
+    cluster = svc.cluster
+    return (
+        versions.get(node),
+        len(state.syncs.get((cluster, node), ())),
+        state.node_versions.get((cluster, node)),
+        pte_enabled(state, cluster, node, mine),
+        pte_sure(state, cluster, node, mine),
+    )
+
+
+def windows(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings, cache: Cache | None = None
+) -> list[Window]:
+    """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
+    nodes whose inputs did not move keep the windows found last time (and the cache is
+    updated)."""
+    end_of_data = horizon(state, svc)
+    mine = measured_settings(state, svc, settings)
+    lag_hi = proxy_lag_hi(state, svc, mine)
+    whole = cache is None or any(m.cluster == svc.cluster for m in state.members)
+    skey = () if whole else service_key(state, svc, mine, lag_hi)
+    old = None if cache is None or whole else cache.get(svc)
+    if old is not None and old.key != skey:
+        old = None
+    versions = lane_versions(state, svc)
+    fresh = ServiceWindows(skey, end_of_data)
+    out: list[Window] = []
+    for node in nodes_of(state, svc):
+        nkey = node_key(state, svc, node, versions, mine)
+        kept = old.nodes.get(node) if old is not None else None
+        if (
+            kept is None
+            or kept.key != nkey
+            or (kept.open and old is not None and old.horizon != end_of_data)
+        ):
+            found = lanes(state, svc, node, mine, lag_hi)
+            gap = t_and(found.routed, t_not(found.serves))
+            kept = NodeWindows(
+                nkey,
+                windows_from(state, svc, node, found, end_of_data, settings=mine),
+                any(iv.end >= HI for iv in gap.possible),
+            )
+        fresh.nodes[node] = kept
+        out.extend(kept.windows)
+    if cache is not None:
+        if whole:
+            cache.pop(svc, None)
+        else:
+            cache[svc] = fresh
+    out.sort(key=lambda w: (w.start_us, w.service, w.node))
+    return out

@@ -1,0 +1,60 @@
+"""Rewrite one Service's projection rows as a diff: delete the stored rows that are no longer
+wanted, insert the wanted rows not stored yet, leave the rest alone.
+
+A refresh recomputes a touched Service whole, but new facts mostly change its last windows,
+segments and lag samples (and the rollouts still open), so the write costs what changed, not the
+Service's history. The comparison is on the columns that say what a row is (`columns`; not its
+surrogate id nor values derived from those columns, such as `start_at` from `start_us`), as a
+multiset: two equal rows stored once each stay two rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete
+
+from gapwatch.replay.model import ServiceRef
+
+
+def stale_and_new(
+    conn: Connection,
+    table: Table,
+    key: str,
+    svc: ServiceRef,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    nodes: Sequence[str] | None = None,
+) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """The `key` values (the table's primary key) of the Service's stored rows (of `nodes`;
+    None: all) that `rows` (tuples of `columns`) no longer hold, and the rows not stored yet."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT {key}, {', '.join(columns)} FROM {table.name} "
+           f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
+    params: list[str] = [svc.cluster, svc.namespace, svc.name]
+    if nodes is not None:
+        sql += f" AND node IN ({', '.join([mark] * len(nodes))})"
+        params += nodes
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:  # the driver's plain tuples: this runs on every refresh of every touched Service
+        cursor.execute(sql, params)
+        stored: dict[tuple[Any, ...], list[Any]] = {}
+        for r in cursor.fetchall():
+            stored.setdefault(tuple(r[1:]), []).append(r[0])
+    finally:
+        cursor.close()
+    new: list[tuple[Any, ...]] = []
+    for row in rows:
+        ids = stored.get(row)
+        if ids:
+            ids.pop()
+        else:
+            new.append(row)
+    return [i for ids in stored.values() for i in ids], new
+
+
+def delete_keys(conn: Connection, table: Table, key: str, ids: Sequence[Any]) -> None:
+    column = table.c[key]
+    for i in range(0, len(ids), 10_000):
+        conn.execute(delete(table).where(column.in_(ids[i : i + 10_000])))

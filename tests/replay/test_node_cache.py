@@ -1,0 +1,110 @@
+"""Detection node by node with reused windows (replay.node_cache) gives what `detect` gives:
+on whole simulated histories, and after every batch folded into a state whose cache holds the
+windows of the batches before (late facts included)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.replay import node_cache
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.context import nodes_of
+from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import Fact, derive
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from tests.replay import builders as b
+
+PRESETS = ("aws-nlb", "seed-3node")
+
+
+def _facts(preset: str, seed: int, late: tuple[str, ...] = ()) -> list[list[Fact]]:
+    observations = run(load_scenario(preset), seed=seed).observations
+    ordered = [o for o in observations if o.kind not in late] + [
+        o for o in observations if o.kind in late
+    ]
+    return [list(derive(i, o)) for i, o in enumerate(ordered, 1)]
+
+
+def _cached(state: FoldState, cache: node_cache.Cache) -> list[object]:
+    return [w for svc in lb_facing(state) for w in node_cache.windows(state, svc, DEFAULTS, cache)]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_whole_history_without_and_with_an_empty_cache(preset: str) -> None:
+    state = fold(FoldState(), [f for e in _facts(preset, 3) for f in e])
+    expected = detect(state, lb_facing(state), DEFAULTS)
+    assert expected
+    assert _cached(state, {}) == sorted(expected, key=lambda w: (w.start_us, w.service, w.node))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    preset=st.sampled_from(PRESETS),
+    seed=st.integers(min_value=1, max_value=40),
+    splits=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=8),
+    late=st.sampled_from([(), ("Pod",), ("Node",), ("TargetHealth",), ("NodePortProbe",)]),
+)
+def test_batch_by_batch_the_cache_gives_what_detect_gives(
+    preset: str, seed: int, splits: list[float], late: tuple[str, ...]
+) -> None:
+    """Each batch folded, then the cached detection (reusing the nodes whose inputs stayed)
+    compared with a plain detect of the same state."""
+    events = _facts(preset, seed, late)
+    cuts = sorted({round(s * len(events)) for s in splits})
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    for lo, hi in pairwise([0, *cuts, len(events)]):
+        fold(state, [f for e in events[lo:hi] for f in e])
+        expected = detect(state, lb_facing(state), DEFAULTS)
+        assert _cached(state, cache) == expected
+
+
+def test_reused_nodes_are_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing moved since the cache was filled: no node's lanes are computed again; one probe
+    batch later, only nodes it moved are."""
+    events = _facts("aws-nlb", 3)
+    probes = [i for i, e in enumerate(events) if e and e[0].fact == "nodeport"]
+    cut = probes[len(probes) // 2]
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    fold(state, [f for e in events[:cut] for f in e])
+    _cached(state, cache)
+    calls: list[str] = []
+    real = node_cache.lanes  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[2]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(node_cache, "lanes", counted)
+    assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
+    assert calls == []  # nothing moved: every node reused
+    fold(state, events[cut])
+    assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
+    svc = lb_facing(state)[0]
+    assert len(set(calls)) < len(nodes_of(state, svc))
+
+
+def test_a_window_open_at_the_end_follows_the_end_of_the_data() -> None:
+    """n1 is routed and refuses from t=10 on; later looks repeat both values (no lane grows)
+    while the end of the data moves: the open window must end at the new end, not the old."""
+    history = [
+        b.service(0), b.node(0, "n1"), b.node(0, "n2"),
+        b.eps(1, [("a-1", "n1", "ready"), ("a-2", "n2", "ready")]),
+        b.target(2, None, "n1", "healthy"), b.target(2, None, "n2", "healthy"),
+        b.nodeport(3, None, "n1", "connected"), b.nodeport(3, None, "n2", "connected"),
+        b.nodeport(10, 3, "n1", "refused"),
+    ]  # fmt: skip
+    facts = b.facts_of(history)
+    state, cache = fold(FoldState(), facts), {}  # type: ignore[var-annotated]
+    first = _cached(state, cache)
+    assert first and first == detect(state, lb_facing(state), DEFAULTS)
+    last = facts[-1].event_id
+    for i, t in enumerate((40.0, 70.0), 1):
+        more = [b.nodeport(t, t - 30, "n1", "refused"), b.nodeport(t, t - 30, "n2", "connected")]
+        fold(state, [f._replace(event_id=last + i * 10 + f.event_id) for f in b.facts_of(more)])
+        assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
+    assert _cached(state, cache) != first  # the open window grew

@@ -24,7 +24,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
-from gapwatch.recorder.sources.kubeproxy.laststate import load_last
+from gapwatch.recorder.sources.kubeproxy.laststate import checkpoint_of, load_last
 from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
@@ -156,7 +156,11 @@ class KubeProxyProber:
             async with limit:
                 observation = await self.look(client, target)
             if observation is not None:
-                await sink.put(Emitted(observation))
+                # a tracked look carries its target's last state (laststate.py: a restart,
+                # however late, compares with it)
+                tracked = target.key.kind != "ProxyMetrics"
+                checkpoint = checkpoint_of(target.key, observation) if tracked else None
+                await sink.put(Emitted(observation, checkpoint))
             due = schedule.next_due(due, interval, loop.time())
 
     async def look(self, client: ProbeClient, target: Target) -> Observation | None:

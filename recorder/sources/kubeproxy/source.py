@@ -2,19 +2,21 @@
 
 One task per target, each on its own fixed period (`schedule`), all sharing one ProbeClient and
 one semaphore (bounded concurrency). The targets follow the ClusterView: when it changes, new
-targets start and vanished ones stop. Each look reads the injected clock once, at its start; its
-end is that plus the measured latency (the monotonic clock), so the two bounds of a transition
-come from one reading each. Observations go to the sink; `on_observation` (the `probe` command's
---json) sees every one that is a first look or a change.
+targets start and vanished ones stop. Each look reads the injected clock at its start and again
+at its end (never earlier than the start): the bounds of a transition are the clock's own, also
+when the clock does not run at the monotonic clock's rate. Before, the end was the start plus the
+measured latency: under the lab's 10x clock a look that hung until a fake kube-proxy answered
+again was stamped its wall latency after its start, not ten times that, up to 7 s (simulated)
+before the answer it recorded (the lab's `probe-timeout` lost 1-2 returns to 200 per run).
+Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one that
+is a first look or a change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -166,7 +168,6 @@ class KubeProxyProber:
     async def look(self, client: ProbeClient, target: Target) -> Observation | None:
         """One look at `target`: the observation to store, if any."""
         started = self.context.clock()
-        t0 = time.perf_counter()
         payload: dict[str, Any]
         if target.key.kind == "ProxyMetrics":
             raw = await client.fetch(target.url, MAX_METRICS_BYTES)
@@ -177,7 +178,7 @@ class KubeProxyProber:
             )
         else:
             payload = payloads.http_payload(target, await client.get(target.url))
-        finished = started + timedelta(seconds=time.perf_counter() - t0)
+        finished = max(started, self.context.clock())
         self.looks += 1
         outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
         self._looks_total.labels(target.key.kind, str(outcome)).inc()

@@ -56,7 +56,8 @@ def test_the_verdict_holds_the_lab_to_the_baseline_within_one_bound() -> None:
     assert "the truth lies 3.50 s outside the recorded bounds > 1.50 s" in problem
     wrong = [recorded("N1", "registered-before-forwarding", 65.0, 70.0), both[1]]
     assert verdict(score(TRUTH, wrong, ORIGIN, 1.0), baseline, 1.0) == [
-        "class right for 1, baseline 2"
+        "class right for 1, baseline 2: N1 true closed-before-deregistered at 64.0-70.0 s "
+        "recorded registered-before-forwarding 65.0-70.0 s"
     ]
 
 

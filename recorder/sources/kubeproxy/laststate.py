@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select
 from gapwatch.recorder.observation import Observation, canonical_json
 from gapwatch.recorder.sources.kubeproxy.tracker import SOURCE, TRACKED_KINDS, TargetKey
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import events
+from gapwatch.recorder.tables import events, source_checkpoints
 from gapwatch.recorder.timefmt import format_time, parse_time
 from gapwatch.recorder.writer import Checkpoint, load_checkpoints
 
@@ -75,6 +75,25 @@ def _from_checkpoints(engine: Engine, cluster: str, source: str) -> Last:
         if isinstance(payload, Mapping):
             out[TargetKey(kind, node, namespace, name, path)] = (payload, at)
     return out
+
+
+def load_one(
+    engine: Engine, *, cluster: str, key: TargetKey, source: str = SOURCE
+) -> tuple[Mapping[str, Any], datetime] | None:
+    """The stored last (payload, observed_at) of one target (its checkpoint: a key lookup)."""
+    query = select(source_checkpoints.c.value).where(
+        source_checkpoints.c.cluster == cluster,
+        source_checkpoints.c.source == source,
+        source_checkpoints.c.key == _checkpoint_key(key),
+    )
+    with translate_errors(engine), engine.connect() as conn:
+        value = conn.execute(query).scalar()
+    if not isinstance(value, Mapping) or not isinstance(value.get("payload"), Mapping):
+        return None
+    try:
+        return value["payload"], parse_time(str(value["observed_at"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _parse_key(raw: str) -> tuple[str, str, str | None, str | None, str | None]:

@@ -21,12 +21,12 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from gapwatch.recorder.errors import SourceError
+from gapwatch.recorder.errors import SourceError, StoreError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
-from gapwatch.recorder.sources.kubeproxy.laststate import checkpoint_of, load_last
+from gapwatch.recorder.sources.kubeproxy.laststate import checkpoint_of, load_last, load_one
 from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
@@ -193,7 +193,10 @@ class KubeProxyProber:
                 node=target.key.node,
             )
         else:
-            observation = self.tracker.see(Look(target.key, started, finished, payload))
+            seen = Look(target.key, started, finished, payload)
+            if self.tracker.differs(seen):  # the other replica may have stored it already
+                await self._adopt_stored(seen)
+            observation = self.tracker.see(seen)
         if observation is None:
             return None
         why = str(observation.payload.get("look"))
@@ -201,6 +204,19 @@ class KubeProxyProber:
         if self.on_observation is not None and why in ("first", "change"):
             self.on_observation(observation)
         return observation
+
+    async def _adopt_stored(self, look: Look) -> None:
+        """Before a change becomes an observation: the target's stored last state, if another
+        replica stored a newer one before this look's answer (laststate.load_one: one key
+        lookup; changes are rare). A store that cannot be read changes nothing."""
+        try:
+            last = await asyncio.to_thread(
+                load_one, self.context.engine, cluster=self.context.cluster, key=look.key
+            )
+        except StoreError:
+            return
+        if last is not None and last[1] <= look.finished_at:
+            self.tracker.adopt(look.key, *last)
 
 
 #: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.

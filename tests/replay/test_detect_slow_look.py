@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import pytest
 
+from gapwatch.recorder.observation import Observation
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from tests.replay.builders import eps, facts_of, health, node, pod, service, target
 
 
-def _rolling_update(change_at: float, change_prev: float) -> list[str]:
-    obs = [
+def _serving() -> list[Observation]:
+    """A v1.25 node (no PTE) serving one ready local pod behind a healthy target."""
+    return [
         service(0),
         node(0, "n1", version="v1.25.16"),
         target(1, None, "n1", "healthy", "ADDED"),
@@ -24,6 +26,12 @@ def _rolling_update(change_at: float, change_prev: float) -> list[str]:
         eps(1, [("p1", "n1", "ready")]),
         health(1, None, "n1", 1),
         health(64.0, None, "n1", 1),
+    ]
+
+
+def _rolling_update(change_at: float, change_prev: float) -> list[str]:
+    obs = [
+        *_serving(),
         pod(62.9, "p1", "n1", "ready", deleted_at=62.9),
         eps(62.9, [("p1", "n1", "terminating")]),
         health(change_at, change_prev, "n1", 0),  # the closing, seen by one look
@@ -48,13 +56,7 @@ def test_endpoints_ready_all_along_still_mean_registered_before_forwarding() -> 
     """kube-proxy stopped answering 200 while the local endpoint stayed ready throughout: not a
     closing for lack of endpoints (the class the rule leaves alone)."""
     obs = [
-        service(0),
-        node(0, "n1", version="v1.25.16"),
-        target(1, None, "n1", "healthy", "ADDED"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        health(1, None, "n1", 1),
-        health(64.0, None, "n1", 1),
+        *_serving(),
         health(66.5, 64.8, "n1", 0),
         health(70.15, 69.16, "n1", 1),
     ]

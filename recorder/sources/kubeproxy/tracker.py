@@ -108,10 +108,13 @@ class TransitionTracker:
         committed after this one loaded or looked): its state is the one the next look is
         compared with, bounded by its time, so a change already stored is not stored again."""
         seen = self._seen.get(key)
-        if seen is None or observed_at <= seen.last_stored:
+        if seen is None or observed_at <= seen.last_look_started:
+            return  # not newer than this tracker's own last look: it would only widen bounds
+        state = state_of(key.kind, payload)
+        if state == seen.state:
             return
-        seen.state = state_of(key.kind, payload)
-        seen.last_look_started = seen.last_stored = observed_at
+        seen.state, seen.last_look_started = state, observed_at
+        seen.last_stored = max(seen.last_stored, observed_at)
 
     def forget(self, key: TargetKey) -> None:
         """Stop tracking a target that is no longer probed."""

@@ -175,18 +175,21 @@ def verdict(
     """Why the lab's windows differ from the truth beyond what sampling explains ([] = match).
 
     A true window inside a blind stretch (`blind`: `sigkill-all`) is *unseen*: no sampler saw it
-    begin or end, so its class and bounds are not judged; it must still be found, and the
-    recorded window must not be certain (replay must not claim what nobody saw)."""
+    begin or end, so it need not be found (replay may still report the stretch as a possible
+    window, from the pods it saw die) and its class and bounds are not judged; a recorded window
+    found for it must not be certain (replay must not claim what nobody saw)."""
     problems: list[str] = []
-    if lab.found < baseline.found:
-        problems.append(f"found {lab.found} true windows, the baseline {baseline.found}")
+    pairs = list(zip(lab.pairs, baseline.pairs, strict=True))
+    seen = [(m, t) for m, t in pairs if not unseen(m, blind, bound_s)]
+    found = sum(1 for m, _ in seen if m.cls is not None)
+    baseline_found = sum(1 for _, t in seen if t.cls is not None)
+    if found < baseline_found:
+        problems.append(f"found {found} true windows, the baseline {baseline_found}")
     if len(lab.false_positives) > len(baseline.false_positives):
         problems.append(
             f"{len(lab.false_positives)} false positives (baseline "
             f"{len(baseline.false_positives)}): {'; '.join(lab.false_positives)}"
         )
-    pairs = list(zip(lab.pairs, baseline.pairs, strict=True))
-    seen = [(m, t) for m, t in pairs if not unseen(m, blind, bound_s)]
     right = sum(1 for m, _ in seen if m.cls == m.true_class)
     baseline_right = sum(1 for _, t in seen if t.cls == t.true_class)
     if right < baseline_right:

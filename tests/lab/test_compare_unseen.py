@@ -1,6 +1,6 @@
 """A true window that began and ended while no recorder was looking (`sigkill-all`'s blind
-stretch) is unseen: it must be found, its class and bounds are not judged, and the recorded
-window must not claim certainty (recorder/lab/compare.py). Literal windows."""
+stretch) is unseen: it need not be found, its class and bounds are not judged, and a recorded
+window found for it must not claim certainty (recorder/lab/compare.py). Literal windows."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def test_a_certain_window_over_a_blind_stretch_is_a_problem() -> None:
     assert verdict(lab, BASELINE, 2.0, blind=[(64.5, 155.7)]) == [
         "N2 closed-before-deregistered at 64.2 s: nobody looked, yet the recorded window is certain"
     ]
+
+
+def test_an_unseen_window_need_not_be_found() -> None:
+    lab = score(TRUTH, [], ORIGIN, 2.0)
+    assert verdict(lab, BASELINE, 2.0, blind=[(64.5, 155.7)]) == []
+    assert "found 0 true windows, the baseline 1" in verdict(lab, BASELINE, 2.0)
 
 
 def test_a_window_that_outlasts_the_blind_stretch_is_judged() -> None:

@@ -36,7 +36,6 @@ def classify(
     look_ahead: bool = True,
     deaths: list[int] | None = None,
     lb_opened: bool = False,
-    proxy_opened: bool = False,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -45,10 +44,7 @@ def classify(
     (a death explains kube-proxy's side, not the LB's), when local pods were seen dying
     (replay.unseen.pod_deaths). `lb_opened`: the LB's routing began after kube-proxy surely
     stopped serving (R's rise is the later one at the latest instants the samples allow), so
-    the window opened with the LB, not with the pods that stopped before it. `proxy_opened`:
-    it opened with kube-proxy closing somewhere in [`since_us`, `at_us`]; local endpoints count
-    as ready only if they were ready all along that range (a slow look's late bound can reach a
-    new pod's readiness that came after the closing: the lab's `sigkill` seeds 1 and 5)."""
+    the window opened with the LB, not with the pods that stopped before it."""
     if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us):
@@ -60,8 +56,6 @@ def classify(
     skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
     ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
-    if ready and proxy_opened and since_us is not None:
-        ready = _ready_all_along(lanes_.eps, since_us, at_us + skew)
     if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
@@ -89,14 +83,6 @@ def classify(
     if ready:
         return "registered-before-forwarding"
     return "closed-before-deregistered"
-
-
-def _ready_all_along(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
-    """The local endpoints were ready at `lo_us` and at every change up to `hi_us`."""
-    if value_at(eps, lo_us) != "ready":
-        return False
-    i = bisect_right([s.at_us for s in eps], lo_us)
-    return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
 
 
 _NODE_DOWN = ("NotReady", "Unknown", "Deleted")
@@ -294,7 +280,6 @@ def windows_from(
                     look,
                     None if sure or look else deaths,
                     lb_opened,
-                    proxy_opened=not lb_opened if sure else not look,
                 ),
                 start_us=start,
                 end_us=finish,

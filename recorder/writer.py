@@ -144,6 +144,10 @@ class Checkpoint:
     source: str
     key: str
     value: Any
+    #: when the state it records was observed: set, the checkpoint replaces only one that is
+    #: not newer (`updated_at` holds it), so two replicas committing out of order keep the
+    #: newest (a sampler's last state of a target: kubeproxy/laststate.py, lb/laststate.py)
+    at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -513,18 +517,24 @@ class EventWriter:
 
     def _save_checkpoints(self, conn: Connection, checkpoints: Sequence[Checkpoint]) -> None:
         now = datetime.now(UTC)
-        values = [
-            {"cluster": c.cluster, "source": c.source, "key": c.key, "value": c.value,
-             "updated_at": now}
-            for c in checkpoints
-        ]  # fmt: skip
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        stmt = insert(source_checkpoints).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["cluster", "source", "key"],
-            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-        )
-        conn.execute(stmt)
+        for timed in (False, True):
+            values = [
+                {"cluster": c.cluster, "source": c.source, "key": c.key, "value": c.value,
+                 "updated_at": c.at or now}
+                for c in checkpoints
+                if (c.at is not None) == timed
+            ]  # fmt: skip
+            if not values:
+                continue
+            insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+            stmt = insert(source_checkpoints).values(values)
+            newer = source_checkpoints.c.updated_at <= stmt.excluded.updated_at
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["cluster", "source", "key"],
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                where=newer if timed else None,
+            )
+            conn.execute(stmt)
 
 
 def _copy_keys(cur: Any, rows: list[tuple[Any, ...]]) -> None:

@@ -50,6 +50,8 @@ class Pair:
     #: the recorded window's own sampling bounds: (start_earliest, start_latest, end_earliest,
     #: end_latest), simulated seconds
     bounds: tuple[float, float, float, float] | None = None
+    #: whether replay called the recorded window certain
+    certain: bool | None = None
 
     @property
     def error_s(self) -> float | None:
@@ -146,7 +148,9 @@ def score(
             _seconds(r.get("end_earliest") or r["end"], origin),
             _seconds(r.get("end_latest") or r["end"], origin),
         )
-        result.pairs.append(Pair(t.node, t.cls, t_start, t_end, r["class"], start, end, bounds))
+        result.pairs.append(
+            Pair(t.node, t.cls, t_start, t_end, r["class"], start, end, bounds, r.get("certain"))
+        )
     for i in free:
         r = recorded[i]
         text = (
@@ -159,30 +163,53 @@ def score(
     return result
 
 
-def verdict(lab: Score, baseline: Score, bound_s: float) -> list[str]:
-    """Why the lab's windows differ from the truth beyond what sampling explains ([] = match)."""
+def unseen(pair: Pair, blind: Sequence[tuple[float, float]], bound_s: float) -> bool:
+    """The true window began and ended while no recorder was looking (a blind stretch, widened
+    by one bound on each side, as ledger.py's unobservable states)."""
+    return any(a - bound_s <= pair.true_start and pair.true_end <= b + bound_s for a, b in blind)
+
+
+def verdict(
+    lab: Score, baseline: Score, bound_s: float, blind: Sequence[tuple[float, float]] = ()
+) -> list[str]:
+    """Why the lab's windows differ from the truth beyond what sampling explains ([] = match).
+
+    A true window inside a blind stretch (`blind`: `sigkill-all`) is *unseen*: no sampler saw it
+    begin or end, so it need not be found (replay may still report the stretch as a possible
+    window, from the pods it saw die) and its class and bounds are not judged; a recorded window
+    found for it must not be certain (replay must not claim what nobody saw)."""
     problems: list[str] = []
-    if lab.found < baseline.found:
-        problems.append(f"found {lab.found} true windows, the baseline {baseline.found}")
+    pairs = list(zip(lab.pairs, baseline.pairs, strict=True))
+    seen = [(m, t) for m, t in pairs if not unseen(m, blind, bound_s)]
+    found = sum(1 for m, _ in seen if m.cls is not None)
+    baseline_found = sum(1 for _, t in seen if t.cls is not None)
+    if found < baseline_found:
+        problems.append(f"found {found} true windows, the baseline {baseline_found}")
     if len(lab.false_positives) > len(baseline.false_positives):
         problems.append(
             f"{len(lab.false_positives)} false positives (baseline "
             f"{len(baseline.false_positives)}): {'; '.join(lab.false_positives)}"
         )
-    if lab.same_class < baseline.same_class:
+    right = sum(1 for m, _ in seen if m.cls == m.true_class)
+    baseline_right = sum(1 for _, t in seen if t.cls == t.true_class)
+    if right < baseline_right:
         wrong = [
             f"{m.node} true {m.true_class} at {m.true_start:.1f}-{m.true_end:.1f} s recorded "
             f"{m.cls} {m.start:.1f}-{m.end:.1f} s"
-            for m in lab.pairs
+            for m, _ in seen
             if m.cls is not None
             and m.cls != m.true_class
             and m.start is not None
             and m.end is not None
         ]
-        problems.append(
-            f"class right for {lab.same_class}, baseline {baseline.same_class}: {'; '.join(wrong)}"
-        )
-    for mine, theirs in zip(lab.pairs, baseline.pairs, strict=True):
+        problems.append(f"class right for {right}, baseline {baseline_right}: {'; '.join(wrong)}")
+    problems += [
+        f"{m.node} {m.true_class} at {m.true_start:.1f} s: nobody looked, yet the recorded "
+        "window is certain"
+        for m, _ in pairs
+        if unseen(m, blind, bound_s) and m.certain
+    ]
+    for mine, theirs in seen:
         if mine.outside_s is None:
             continue
         # the truth must lie inside the recorded window's own sampling bounds, give or take

@@ -16,7 +16,10 @@ Three kinds of transition, each from what the fakes themselves logged:
   probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to the state the previous stored row
   already had, unless a transition to that state was stored less than `bound_s` before: that is
   the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
-  each samples on its own: the store's dedupe key is per observer), counted apart as `twice`.
+  each samples on its own: the store's dedupe key is per observer), counted apart as `twice`;
+  so is a transition to the state with the same `previous_observed_at` as the last one (two
+  replicas restarted together, each changing from the same stored state: their looks may end
+  seconds apart on a loaded machine, yet both name the one change after the one stored look).
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -153,7 +156,7 @@ def count_k8s(engine: Engine, cluster: str, expected: set[K8sKey]) -> Count:
 
 def count_states(
     changes: Sequence[tuple[float, str, Any]],
-    rows: Sequence[tuple[float, str, Any, bool]],
+    rows: Sequence[tuple[Any, ...]],
     *,
     bound_s: float,
     slack_s: float,
@@ -161,16 +164,17 @@ def count_states(
     blind: Sequence[tuple[float, float]] = (),
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
-    made; `rows`: (s, key, state, is_transition) the store holds; `blind`: (from, to) when no
-    recorder was looking."""
+    made; `rows`: (s, key, state, is_transition[, previous_observed_at]) the store holds;
+    `blind`: (from, to) when no recorder was looking."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
         if not by_key[key] or by_key[key][-1][1] != state:
             by_key[key].append((at, state))
-    stored: dict[str, list[tuple[float, Any, bool]]] = defaultdict(list)
-    for at, key, state, transition in sorted(rows, key=lambda r: r[0]):
-        stored[key].append((at, state, transition))
+    stored: dict[str, list[tuple[float, Any, bool, Any]]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: float(r[0])):
+        at, key, state, transition = row[:4]
+        stored[key].append((at, state, transition, row[4] if len(row) > 4 else None))
     for key, seq in by_key.items():
         for at, until, state in _observable(seq, bound_s, end_s):
             if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
@@ -178,21 +182,22 @@ def count_states(
                 continue
             result.expected += 1
             seen = any(
-                s == state and at - slack_s <= t <= until + bound_s for t, s, _ in stored[key]
+                s == state and at - slack_s <= t <= until + bound_s for t, s, _, _ in stored[key]
             )
             if not seen:
                 result.lost.append(f"{key} -> {state} at {at:.1f} s")
     for key, seq_rows in stored.items():
         previous: Any = None
-        last_change: dict[Any, float] = {}
-        for i, (at, state, transition) in enumerate(seq_rows):
+        last_change: dict[Any, tuple[float, Any]] = {}
+        for i, (at, state, transition, since) in enumerate(seq_rows):
             if i and transition and state == previous:
-                if at - last_change.get(state, float("-inf")) <= bound_s:
+                then, then_since = last_change.get(state, (float("-inf"), None))
+                if at - then <= bound_s or (since is not None and since == then_since):
                     result.twice.append(f"{key} -> {state} again at {at:.1f} s")
                 else:
                     result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
             if transition:
-                last_change[state] = at
+                last_change[state] = (at, since)
             previous = state
     return result
 
@@ -221,42 +226,44 @@ def _observable(
 
 def probe_rows(
     engine: Engine, cluster: str, origin: datetime
-) -> list[tuple[float, str, Any, bool]]:
-    """Stored ProxyHealth looks: (s, node, (status, endpoints|error), is a change)."""
-    found: list[tuple[float, str, Any, bool]] = []
-    for at, node, payload, _op in _rows(engine, cluster, "ProxyHealth"):
+) -> list[tuple[float, str, Any, bool, Any]]:
+    """Stored ProxyHealth looks: (s, node, (status, endpoints|error), is a change, previous)."""
+    found: list[tuple[float, str, Any, bool, Any]] = []
+    for at, node, payload, _op, since in _rows(engine, cluster, "ProxyHealth"):
         status = payload.get("status")
         body = payload.get("body") or {}
         state = (
             (None, payload.get("error")) if status is None else (status, body.get("localEndpoints"))
         )
         transition = payload.get("look") == "change"
-        found.append(((at - origin).total_seconds(), node or "", state, transition))
+        found.append(((at - origin).total_seconds(), node or "", state, transition, since))
     return found
 
 
 def target_rows(
     engine: Engine, cluster: str, origin: datetime
-) -> list[tuple[float, str, Any, bool]]:
-    """Stored TargetHealth looks: (s, target id, state or ABSENT, is a change)."""
-    found: list[tuple[float, str, Any, bool]] = []
-    for at, _node, payload, op in _rows(engine, cluster, "TargetHealth"):
+) -> list[tuple[float, str, Any, bool, Any]]:
+    """Stored TargetHealth looks: (s, target id, state or ABSENT, is a change, previous)."""
+    found: list[tuple[float, str, Any, bool, Any]] = []
+    for at, _node, payload, op, since in _rows(engine, cluster, "TargetHealth"):
         ident = str((payload.get("Target") or {}).get("Id"))
         state = ABSENT if op == "DELETED" else (payload.get("TargetHealth") or {}).get("State")
-        found.append(((at - origin).total_seconds(), ident, state, op != "OBSERVED"))
+        found.append(((at - origin).total_seconds(), ident, state, op != "OBSERVED", since))
     return found
 
 
-def _rows(engine: Engine, cluster: str, kind: str) -> list[tuple[datetime, str | None, Any, str]]:
+def _rows(
+    engine: Engine, cluster: str, kind: str
+) -> list[tuple[datetime, str | None, Any, str, datetime | None]]:
     with engine.connect() as conn:
         result = conn.execute(
             text(
-                "SELECT observed_at, node, payload, op FROM events "
+                "SELECT observed_at, node, payload, op, previous_observed_at FROM events "
                 "WHERE cluster = :c AND kind = :k ORDER BY observed_at, id"
             ),
             {"c": cluster, "k": kind},
         )
-        return [(r[0], r[1], _json(r[2]), r[3]) for r in result]
+        return [(r[0], r[1], _json(r[2]), r[3], r[4]) for r in result]
 
 
 def _json(value: Any) -> Any:

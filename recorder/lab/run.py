@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
-from gapwatch.recorder.lab.compare import Score, score, verdict
+from gapwatch.recorder.lab.compare import Score, score, unseen, verdict
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import gaps_json, gapwatch
 from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
@@ -158,7 +158,14 @@ def run_lab(
         if key not in _BASELINES:
             _BASELINES[key] = baseline_windows(lab)
         report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound, end)
-        report.problems = verdict(report.lab, report.baseline, bound)
+        blind = fault.blind if fault is not None else []
+        report.problems = verdict(report.lab, report.baseline, bound, blind)
+        report.notes += [
+            f"unseen (inside a blind stretch, class not judged): {p.node} {p.true_class} at "
+            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.cls}"
+            for p in report.lab.pairs
+            if unseen(p, blind, bound)
+        ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
     return report

@@ -2,29 +2,31 @@
 
 One task per target, each on its own fixed period (`schedule`), all sharing one ProbeClient and
 one semaphore (bounded concurrency). The targets follow the ClusterView: when it changes, new
-targets start and vanished ones stop. Each look reads the injected clock once, at its start; its
-end is that plus the measured latency (the monotonic clock), so the two bounds of a transition
-come from one reading each. Observations go to the sink; `on_observation` (the `probe` command's
---json) sees every one that is a first look or a change.
+targets start and vanished ones stop. Each look reads the injected clock at its start and again
+at its end (never earlier than the start): the bounds of a transition are the clock's own, also
+when the clock does not run at the monotonic clock's rate. Before, the end was the start plus the
+measured latency: under the lab's 10x clock a look that hung until a fake kube-proxy answered
+again was stamped its wall latency after its start, not ten times that, up to 7 s (simulated)
+before the answer it recorded (the lab's `probe-timeout` lost 1-2 returns to 200 per run).
+Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one that
+is a first look or a change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
 
-from gapwatch.recorder.errors import SourceError
+from gapwatch.recorder.errors import SourceError, StoreError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
-from gapwatch.recorder.sources.kubeproxy.laststate import load_last
+from gapwatch.recorder.sources.kubeproxy.laststate import checkpoint_of, load_last, load_one
 from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
@@ -156,13 +158,16 @@ class KubeProxyProber:
             async with limit:
                 observation = await self.look(client, target)
             if observation is not None:
-                await sink.put(Emitted(observation))
+                # a tracked look carries its target's last state (laststate.py: a restart,
+                # however late, compares with it)
+                tracked = target.key.kind != "ProxyMetrics"
+                checkpoint = checkpoint_of(target.key, observation) if tracked else None
+                await sink.put(Emitted(observation, checkpoint))
             due = schedule.next_due(due, interval, loop.time())
 
     async def look(self, client: ProbeClient, target: Target) -> Observation | None:
         """One look at `target`: the observation to store, if any."""
         started = self.context.clock()
-        t0 = time.perf_counter()
         payload: dict[str, Any]
         if target.key.kind == "ProxyMetrics":
             raw = await client.fetch(target.url, MAX_METRICS_BYTES)
@@ -173,7 +178,7 @@ class KubeProxyProber:
             )
         else:
             payload = payloads.http_payload(target, await client.get(target.url))
-        finished = started + timedelta(seconds=time.perf_counter() - t0)
+        finished = max(started, self.context.clock())
         self.looks += 1
         outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
         self._looks_total.labels(target.key.kind, str(outcome)).inc()
@@ -188,7 +193,10 @@ class KubeProxyProber:
                 node=target.key.node,
             )
         else:
-            observation = self.tracker.see(Look(target.key, started, finished, payload))
+            seen = Look(target.key, started, finished, payload)
+            if self.tracker.differs(seen):  # the other replica may have stored it already
+                await self._adopt_stored(seen)
+            observation = self.tracker.see(seen)
         if observation is None:
             return None
         why = str(observation.payload.get("look"))
@@ -196,6 +204,19 @@ class KubeProxyProber:
         if self.on_observation is not None and why in ("first", "change"):
             self.on_observation(observation)
         return observation
+
+    async def _adopt_stored(self, look: Look) -> None:
+        """Before a change becomes an observation: the target's stored last state, if another
+        replica stored a newer one before this look's answer (laststate.load_one: one key
+        lookup; changes are rare). A store that cannot be read changes nothing."""
+        try:
+            last = await asyncio.to_thread(
+                load_one, self.context.engine, cluster=self.context.cluster, key=look.key
+            )
+        except StoreError:
+            return
+        if last is not None and last[1] <= look.finished_at:
+            self.tracker.adopt(look.key, *last)
 
 
 #: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.

@@ -98,6 +98,24 @@ class TransitionTracker:
         """The last stored observation of `key` (resuming after a restart)."""
         self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at, True)
 
+    def differs(self, look: Look) -> bool:
+        """Whether `look` shows a known target in another state than this tracker last knew."""
+        seen = self._seen.get(look.key)
+        return seen is not None and state_of(look.key.kind, look.payload) != seen.state
+
+    def adopt(self, key: TargetKey, payload: Mapping[str, Any], observed_at: datetime) -> None:
+        """A stored observation of `key` newer than what this tracker knows (the other replica's,
+        committed after this one loaded or looked): its state is the one the next look is
+        compared with, bounded by its time, so a change already stored is not stored again."""
+        seen = self._seen.get(key)
+        if seen is None or observed_at <= seen.last_look_started:
+            return  # not newer than this tracker's own last look: it would only widen bounds
+        state = state_of(key.kind, payload)
+        if state == seen.state:
+            return
+        seen.state, seen.last_look_started = state, observed_at
+        seen.last_stored = max(seen.last_stored, observed_at)
+
     def forget(self, key: TargetKey) -> None:
         """Stop tracking a target that is no longer probed."""
         self._seen.pop(key, None)

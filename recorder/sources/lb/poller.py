@@ -28,6 +28,7 @@ from typing import Protocol
 import structlog
 
 from gapwatch.recorder.sources.base import Emitted, Sink
+from gapwatch.recorder.sources.lb.laststate import checkpoint_of
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import NodeMap
 from gapwatch.recorder.sources.lb.shape import GroupLook, LbApiError, Throttled
@@ -148,7 +149,9 @@ class PollerSource:
                 node_of=node_map.node_of,
                 started=started,
             ):
-                await sink.put(Emitted(obs))
+                # each carries its target's last state: a restart compares with it, however
+                # long nobody looked (laststate.py)
+                await sink.put(Emitted(obs, checkpoint_of(obs)))
                 put += 1
         self.metrics.targets(sum(len(g.targets) for g in looks))
         self.metrics.per_minute(now)

@@ -169,6 +169,15 @@ class Tracker:
         if seen.last_start is None or seen.last_start < at:
             seen.last_start = at
 
+    def seed_attributes(self, group: str, payload: dict[str, Any], at: datetime) -> None:
+        """A group's last stored attributes: the next look reports them only if they differ
+        (a MODIFIED), not as ADDED again; what this tracker saw itself stays."""
+        seen = self._groups.setdefault(group, _Group())
+        if seen.attributes is None:
+            seen.attributes = payload
+        if seen.last_start is None or seen.last_start < at:
+            seen.last_start = at
+
     def seed_gone(self, group: str, key: str, at: datetime) -> None:
         """A target whose last stored observation (at `at`) is its DELETED: the next look does
         not report it leaving again, unless this tracker itself saw it after `at`."""

@@ -17,9 +17,13 @@ Three kinds of transition, each from what the fakes themselves logged:
   already had, unless a transition to that state was stored less than `bound_s` before: that is
   the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
   each samples on its own: the store's dedupe key is per observer), counted apart as `twice`;
-  so is a transition to the state with the same `previous_observed_at` as the last one (two
-  replicas restarted together, each changing from the same stored state: their looks may end
-  seconds apart on a loaded machine, yet both name the one change after the one stored look).
+  so is a transition whose `previous_observed_at` (the look before it that saw the old state)
+  came before the earlier transition to that state was seen: the two rows' sampling intervals
+  both hold the change, so it is the one change, seen by the other replica's first look after
+  it, however late that look ended on a loaded machine (two replicas restarted together, both
+  changing from the same stored look; a poll slowed 0.8 s wall, 4 s simulated). A replica that
+  stores a change it had already seen looked after it first: its previous look is later than
+  the earlier row, and that is a duplicate.
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -188,16 +192,16 @@ def count_states(
                 result.lost.append(f"{key} -> {state} at {at:.1f} s")
     for key, seq_rows in stored.items():
         previous: Any = None
-        last_change: dict[Any, tuple[float, Any]] = {}
+        last_change: dict[Any, float] = {}
         for i, (at, state, transition, since) in enumerate(seq_rows):
             if i and transition and state == previous:
-                then, then_since = last_change.get(state, (float("-inf"), None))
-                if at - then <= bound_s or (since is not None and since == then_since):
+                then = last_change.get(state, float("-inf"))
+                if at - then <= bound_s or (since is not None and since < then):
                     result.twice.append(f"{key} -> {state} again at {at:.1f} s")
                 else:
                     result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
             if transition:
-                last_change[state] = (at, since)
+                last_change[state] = at
             previous = state
     return result
 
@@ -236,7 +240,9 @@ def probe_rows(
             (None, payload.get("error")) if status is None else (status, body.get("localEndpoints"))
         )
         transition = payload.get("look") == "change"
-        found.append(((at - origin).total_seconds(), node or "", state, transition, since))
+        found.append(
+            ((at - origin).total_seconds(), node or "", state, transition, _s(since, origin))
+        )
     return found
 
 
@@ -248,7 +254,9 @@ def target_rows(
     for at, _node, payload, op, since in _rows(engine, cluster, "TargetHealth"):
         ident = str((payload.get("Target") or {}).get("Id"))
         state = ABSENT if op == "DELETED" else (payload.get("TargetHealth") or {}).get("State")
-        found.append(((at - origin).total_seconds(), ident, state, op != "OBSERVED", since))
+        found.append(
+            ((at - origin).total_seconds(), ident, state, op != "OBSERVED", _s(since, origin))
+        )
     return found
 
 
@@ -264,6 +272,10 @@ def _rows(
             {"c": cluster, "k": kind},
         )
         return [(r[0], r[1], _json(r[2]), r[3], r[4]) for r in result]
+
+
+def _s(when: datetime | None, origin: datetime) -> float | None:
+    return None if when is None else (when - origin).total_seconds()
 
 
 def _json(value: Any) -> Any:

@@ -169,6 +169,10 @@ def unseen(pair: Pair, blind: Sequence[tuple[float, float]], bound_s: float) -> 
     return any(a - bound_s <= pair.true_start and pair.true_end <= b + bound_s for a, b in blind)
 
 
+#: how the verdict's class problem begins (the table counts runs that differ only in a class)
+CLASS_PROBLEM = "class right for "
+
+
 def verdict(
     lab: Score, baseline: Score, bound_s: float, blind: Sequence[tuple[float, float]] = ()
 ) -> list[str]:
@@ -202,7 +206,7 @@ def verdict(
             and m.start is not None
             and m.end is not None
         ]
-        problems.append(f"class right for {right}, baseline {baseline_right}: {'; '.join(wrong)}")
+        problems.append(f"{CLASS_PROBLEM}{right}, baseline {baseline_right}: {'; '.join(wrong)}")
     problems += [
         f"{m.node} {m.true_class} at {m.true_start:.1f} s: nobody looked, yet the recorded "
         "window is certain"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gapwatch.recorder.lab.compare import CLASS_PROBLEM
 from gapwatch.recorder.lab.faults import FAULTS, make_fault
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.run import LabReport, run_lab
@@ -49,6 +50,8 @@ class Row:
     twice: int = 0
     unobservable: int = 0
     matched: int = 0
+    #: runs whose windows differ from the truth only in a class (found, bounded, no false ones)
+    class_only: int = 0
     runs: int = 0
     details: list[str] = field(default_factory=list)
 
@@ -62,6 +65,8 @@ class Row:
         self.twice += report.twice
         self.unobservable += report.unobservable
         self.matched += 0 if report.problems else 1
+        if report.problems and all(p.startswith(CLASS_PROBLEM) for p in report.problems):
+            self.class_only += 1
         for kind, count in report.transitions.items():
             self.details += [f"seed {report.fault_seed}: lost {kind} {x[:160]}" for x in count.lost]
             self.details += [
@@ -81,6 +86,7 @@ class Row:
             "stored_by_both_replicas": self.twice,
             "unobservable": self.unobservable,
             "windows_matched": f"{self.matched}/{self.runs}",
+            "differing_only_in_class": self.class_only,
             "details": self.details,
         }
 

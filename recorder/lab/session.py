@@ -119,12 +119,15 @@ class Lab:
     notes: list[str] = field(default_factory=list)
     #: fault actions still to come (threading.Timer), joined before the recorders stop
     pending: list[Any] = field(default_factory=list)
-    #: the driver's largest lateness applying a step (wall seconds; a loaded machine)
-    late_s: float = 0.0
-    #: how late the driver applied each step (wall seconds, 0 when on time)
+    #: how late the driver applied each step (wall seconds, 0 when on time; a loaded machine)
     lateness: list[float] = field(default_factory=list)
     #: (simulated second, seconds): the first recorder's host clock jumps then (a fault)
     clock_jump: tuple[float, float] | None = None
+
+    @property
+    def late_s(self) -> float:
+        """The driver's largest lateness applying a step (wall seconds)."""
+        return max(self.lateness, default=0.0)
 
     def lateness_note(self) -> str:
         """The driver's lateness over the run: how faithfully the world kept the timeline."""
@@ -247,11 +250,8 @@ class Lab:
             delay = self.wall_at(at) - time.time()
             if delay > 0:
                 time.sleep(delay)
-            elif what == 0:
-                self.late_s = max(self.late_s, -delay)
             if what == 0:
                 self.lateness.append(max(0.0, -delay))
-            if what == 0:
                 self.world.apply(item, at)
             else:
                 item()

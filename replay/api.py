@@ -211,14 +211,6 @@ def measurements(engine: Engine, service: ServiceRef) -> Measurements:
         return _measurements(conn, service, assumed)
 
 
-def watch_skew(engine: Engine, service: ServiceRef) -> Measured:
-    """The watch skew detection used for the Service: measured from its objects' own write
-    times where they carry them, else the assumption (replay.measure.watch_skew)."""
-    catch_up(engine)
-    state = load_state(engine, service=service)
-    return measure_mod.watch_skew(state, service, assumptions(engine))
-
-
 def log_evidence(
     engine: Engine, service: ServiceRef, reads: Mapping[str, Measured]
 ) -> tuple[dict[str, Measured], Measured, LogClock | None]:

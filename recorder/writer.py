@@ -521,8 +521,7 @@ class EventWriter:
             values = [
                 {"cluster": c.cluster, "source": c.source, "key": c.key, "value": c.value,
                  "updated_at": c.at or now}
-                for c in checkpoints
-                if (c.at is not None) == timed
+                for c in _one_per_key(c for c in checkpoints if (c.at is not None) == timed)
             ]  # fmt: skip
             if not values:
                 continue
@@ -535,6 +534,20 @@ class EventWriter:
                 where=newer if timed else None,
             )
             conn.execute(stmt)
+
+
+def _one_per_key(checkpoints: Iterable[Checkpoint]) -> list[Checkpoint]:
+    """One checkpoint per (cluster, source, key), the one a row-by-row upsert would leave: the
+    newest observed (the last of equals), or the last given when untimed. PostgreSQL refuses an
+    `INSERT ... ON CONFLICT DO UPDATE` that names one key twice, and a busy sampler can save
+    two states of one target in the same batch."""
+    kept: dict[tuple[str, str, str], Checkpoint] = {}
+    for c in checkpoints:
+        key = (c.cluster, c.source, c.key)
+        held = kept.get(key)
+        if held is None or held.at is None or c.at is None or held.at <= c.at:
+            kept[key] = c
+    return list(kept.values())
 
 
 def _copy_keys(cur: Any, rows: list[tuple[Any, ...]]) -> None:

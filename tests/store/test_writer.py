@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tracemalloc
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -76,6 +76,23 @@ def test_checkpoints_commit_with_their_events(engine: Engine) -> None:
     with engine.connect() as conn:
         failed = conn.execute(text("SELECT count(*) FROM projector_failures")).scalar_one()
     assert failed == len(obs)
+
+
+def test_one_batch_may_carry_two_checkpoints_of_one_key(engine: Engine) -> None:
+    """A busy sampler saves two states of one target in one batch: PostgreSQL refuses an upsert
+    that names a key twice ("cannot affect row a second time"), so the batch keeps the newest
+    observed state (timed) or the last one given (untimed), on both stores."""
+    writer = EventWriter(engine, derive=write_facts)
+    t0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+    def probe(code: int, seconds: int) -> Checkpoint:
+        at = t0 + timedelta(seconds=seconds)
+        return Checkpoint("kind-dev", "kube-proxy-probe", "node-a", {"code": code}, at=at)
+
+    watch = [Checkpoint("kind-dev", "k8s-watch", "pods", {"rv": rv}) for rv in ("1", "2")]
+    writer.write(real_observations(), [probe(503, 0), probe(200, 2), probe(0, 1), *watch])
+    assert load_checkpoints(engine, "kind-dev", "kube-proxy-probe") == {"node-a": {"code": 200}}
+    assert load_checkpoints(engine, "kind-dev", "k8s-watch") == {"pods": {"rv": "2"}}
 
 
 def test_derive_sees_exactly_the_new_rows_with_their_ids(engine: Engine) -> None:

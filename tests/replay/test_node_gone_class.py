@@ -17,22 +17,11 @@ from tests.replay.builders import (
     eps,
     facts_of,
     health,
-    node,
     nodeport,
     pod,
-    service,
     target,
 )
-
-
-def _one_node() -> list[Observation]:
-    return [
-        service(0),
-        node(0, "n1"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-    ]
+from tests.replay.test_real_world import _one_node
 
 
 def _deleted(t: float, name: str) -> Observation:
@@ -48,35 +37,32 @@ def _windows(obs: list[Observation]) -> list[Window]:
     return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
 
 
+def _deleted_after_probe(seen: float) -> list[Window]:
+    """The machine is deleted at 100.2 s: the probe sent at 100.5 s times out (known 1 s
+    later), its pod's forced deletion and the emptied EndpointSlice are seen at 100.45 and
+    100.6 s, the Node's DELETED at `seen`."""
+    return _windows(
+        [
+            *_one_node(),
+            nodeport(2, None, "n1", "connected"),
+            pod(100.45, "p1", "n1", "gone"),
+            eps(100.6, []),
+            _deleted(seen, "n1"),
+            nodeport(101.5, 100.0, "n1", "timeout", latency_ms=1000),
+            target(110, 105, "n1", "draining"),
+        ]
+    )
+
+
 def test_a_node_deleted_just_before_the_watch_shows_it_is_node_not_ready() -> None:
-    # The machine is deleted at 100.2 s: the probe sent at 100.5 s times out (known 1 s later),
-    # its pod's forced deletion and the emptied EndpointSlice are seen at 100.45 and 100.6 s,
-    # the Node's DELETED at 100.8 s (0.3 s after the probe: within the 0.5 s watch skew).
-    obs = [
-        *_one_node(),
-        nodeport(2, None, "n1", "connected"),
-        pod(100.45, "p1", "n1", "gone"),
-        eps(100.6, []),
-        _deleted(100.8, "n1"),
-        nodeport(101.5, 100.0, "n1", "timeout", latency_ms=1000),
-        target(110, 105, "n1", "draining"),
-    ]
-    (window,) = _windows(obs)
+    # the DELETED seen 0.3 s after the probe: within the 0.5 s watch skew
+    (window,) = _deleted_after_probe(100.8)
     assert window.certain and window.cls == "node-not-ready"
 
 
 def test_a_deletion_seen_later_than_the_watch_skew_leaves_the_pods_cause() -> None:
-    # the same, the Node's deletion seen 2 s after the probe: not the cause the probe saw
-    obs = [
-        *_one_node(),
-        nodeport(2, None, "n1", "connected"),
-        pod(100.45, "p1", "n1", "gone"),
-        eps(100.6, []),
-        _deleted(102.5, "n1"),
-        nodeport(101.5, 100.0, "n1", "timeout", latency_ms=1000),
-        target(110, 105, "n1", "draining"),
-    ]
-    (window,) = _windows(obs)
+    # seen 2 s after the probe: not the cause the probe saw
+    (window,) = _deleted_after_probe(102.5)
     assert window.cls == "pod-gone-before-deregistered"
 
 

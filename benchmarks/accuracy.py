@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ def print_report(total: Report, runs: int, show: int) -> None:
     covered = total.truth - len(total.missed)
     print(f"runs {runs}  true windows {total.truth}  reported windows {total.found}")
     print(f"recall {covered}/{total.truth} = {_share(covered, total.truth)}")
+    by_class = Counter(item.split()[2] for item in total.missed)
+    print(
+        "missed by true class: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(by_class.items())) or "none")
+    )
     print(f"certain false positives {len(total.false)}")
     print(
         f"uncertain false positives {total.uncertain_false} "

@@ -53,9 +53,10 @@ def classify(
     before kube-proxy's fall opened the window; the change behind a closing is an endpoint
     leaving, so looking past the start can find that cause seen late, never a ready endpoint
     (a replacement arriving is what ends the window)."""
-    if value_at(state.nodes.get((svc.cluster, node), []), at_us) in _NODE_DOWN:
+    node_lane = state.nodes.get((svc.cluster, node), [])
+    if value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings):
         return "node-not-ready"
-    if lanes_.health and _unreachable(lanes_.health, at_us):
+    if lanes_.health and _unreachable(lanes_.health, at_us, until_us):
         return "node-not-ready"
     if pod_targeted(state, (svc, node)):
         # IP targets: no kube-proxy on the path; the pods were not up yet, or no longer
@@ -128,16 +129,24 @@ def _went_down(
     return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
 
 
-def _unreachable(health: Sequence[Sample], at_us: int) -> bool:
-    """The health check in effect at the start (or, if that one answered 200, the next one) got
-    no answer at all: the node is down while its Node object may still say Ready (the node
-    controller marks it NotReady only after node_grace_s). Only a node that answered before
+def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:
+    """The Node's deletion seen up to the watch skew after `at_us`: a deletion carries no
+    write time of its own (replay.owntime), so the watch may show it that late."""
+    return value_at(lane, at_us + seconds_us(s.watch_skew_s)) == "Deleted"
+
+
+def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = None) -> bool:
+    """The health check in effect at the start (or, if that one answered 200, the next one
+    sent before the window's end `until_us`) got no answer at all: the node is down while its
+    Node object may still say Ready (the node controller marks it NotReady only after
+    node_grace_s). Only a node that answered before
     went down: one that never answered since the recording began is joining (its kube-proxy not
     up yet; the node may already say Ready), not down."""
     i = bisect_right([s.at_us for s in health], at_us)
     k = i - 1 if i else -1
     if k < 0 or health[k].value == "200":
-        k = i if i < len(health) else -1
+        later = i < len(health) and (until_us is None or health[i].at_us <= until_us)
+        k = i if later else -1
     if k < 0 or _answered(health[k].value):
         return False
     return any(_answered(s.value) for s in health[:k])

@@ -6,7 +6,7 @@ The time bounds assumed for what is not observed are named in replay.assumptions
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -81,9 +81,11 @@ def excursions(
     sampling interval; 0: unknown), closes less than one period after the death was seen."""
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
-    if not pte_on:
-        return _shorter_than(ready, hi_us, period_us)
     deaths = death_ranges(state, svc, node)
+    if not pte_on:
+        return _shorter_than(
+            dead_before(ready, deaths, eps, samples, bad, period_us), hi_us, period_us
+        )
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     kept = []
     for iv in ready:
@@ -98,7 +100,41 @@ def excursions(
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
     serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
-    return union(sorted(kept), serving)
+    return union(sorted(kept), dead_before(serving, deaths, eps, samples, bad, period_us))
+
+
+def dead_before(
+    periods: list[Iv],
+    deaths: Sequence[tuple[int, int]],
+    eps: Sequence[Sample],
+    samples: Sequence[Sample],
+    bad: Callable[[str], bool],
+    period_us: int,
+) -> list[Iv]:
+    """Excursions whose loss a local pod's death explains: the pod was seen stopped after
+    the endpoints lane's previous change and no later than the loss, so it stopped serving
+    before the EndpointSlice showed it (the controller's lag is not bounded); the excursion
+    opens at the death, after the last update that saw the pod up (`death_ranges`). No look
+    saw the gap, so it is shorter than the lane's sampling interval `period_us`: it opened
+    less than that before the loss (0: unknown, no change), and after the lane's last sample
+    before the loss (a sample there that saw F false bounds it by its own steps)."""
+    if not period_us:
+        return periods
+    times = [e.at_us for e in eps]
+    looks = [s.at_us for s in samples]
+    out = []
+    for iv in periods:
+        i = bisect_left(times, iv.start)
+        before = times[i - 1] if i > 0 else None
+        ups = [u for u, g in deaths if g <= iv.start and (before is None or g > before)]
+        first = max(min(ups, default=iv.start), iv.start - period_us)
+        k = bisect_right(looks, iv.start) - 1
+        if k >= 0:
+            if bad(samples[k].value):
+                first = iv.start
+            first = max(first, looks[k])
+        out.append(iv._replace(start=first) if first < iv.start else iv)
+    return out
 
 
 def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:

@@ -88,12 +88,14 @@ def drain(w: World, node: str) -> None:
 
 
 def delete_node(w: World, node: str) -> None:
-    """The machine goes away: its pods stop at once and are garbage-collected from the API."""
+    """The machine goes away: its pods stop at once and are garbage-collected from the API.
+    The prober probes the nodes its watch knows (recorder/sources/view.py), so it keeps looking
+    (timeouts) until the watch delivers the Node's deletion."""
     n = w.nodes[node]
     n.exists = n.up = n.ready = False
-    w.api.node(n, "DELETED")
+    seen = w.api.node(n, "DELETED")
     w.proxy.stop(node)
-    w.prober.forget(node)
+    w.prober.leave(node, seen)
     for p in sorted(w.pods.values(), key=lambda q: q.name):
         if p.node == node and not p.gone:
             if p.serving:

@@ -64,7 +64,8 @@ class Api:
         rv: str,
         node: str | None = None,
         source_time_us: int | None = None,
-    ) -> None:
+    ) -> int:
+        """Write an object; returns when the watch delivers it (simulated microseconds)."""
         w = self.w
         writer = _WRITERS.get(kind)
         if writer is not None and isinstance(payload.get("metadata"), dict):
@@ -87,11 +88,13 @@ class Api:
             rv=rv,
             source_time_us=source_time_us,
         )
+        return at
 
-    def node(self, n: NodeState, op: str) -> None:
+    def node(self, n: NodeState, op: str) -> int:
+        """Write a Node; returns when the watch delivers it."""
         n.rv = self.next_rv()
         payload = objects.node_obj(n, self.w.s, self.w.clock, self.w.loop.now)
-        self.watch("Node", op, payload, namespace=None, name=n.name, rv=n.rv, node=n.name)
+        return self.watch("Node", op, payload, namespace=None, name=n.name, rv=n.rv, node=n.name)
 
     def pod(self, p: PodState, op: str) -> None:
         p.rv = self.next_rv()

@@ -42,6 +42,8 @@ class Prober:
         self.first_us: dict[str, int] = {}
         self.last_emit_us: dict[str, int] = {}
         self.touched: set[str] = set()
+        #: deleted nodes the prober still looks at: its watch has not delivered the deletion
+        self.leaving: set[str] = set()
         self._scheduled = False
         self.healthz: NodeHealthz | None = None
         if world.s.observe.kube_proxy_healthz:
@@ -52,7 +54,16 @@ class Prober:
     def add(self, node: str) -> None:
         self.touch(node)
 
+    def leave(self, node: str, seen_us: int) -> None:
+        """A deleted node: still probed (it no longer answers) until `seen_us`, when the
+        prober's watch delivers the deletion and it drops the node, as the recorder's prober
+        does."""
+        self.leaving.add(node)
+        self.touch(node)
+        self.w.loop.at(seen_us, self.forget, node)
+
     def forget(self, node: str) -> None:
+        self.leaving.discard(node)
         if self.healthz is not None:
             self.healthz.last.pop(node, None)
         self.last.pop(node, None)
@@ -71,7 +82,7 @@ class Prober:
         nodes = self.w.live_nodes() if everything else self.w.sort_nodes(self.touched)
         self.touched = set()
         for node in nodes:
-            if not self.w.nodes[node].exists:
+            if not self.w.nodes[node].exists and node not in self.leaving:
                 continue
             answer = self._answer(node)
             if self.healthz is not None:

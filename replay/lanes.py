@@ -34,10 +34,10 @@ from gapwatch.replay.membership import (
 )
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import (
+    changed_since,
     probe_period,
     pte_enabled,
     pte_sure,
-    changed_since,
     restart_carried,
     silent_stretches,
     unconfirmed_carried,
@@ -231,7 +231,6 @@ def _inferred_serves(
     by its sync metrics where scraped), on a node whose Node object is Ready. The flag: the
     sync metrics bounded it."""
     lo = seconds_us(settings.proxy_lag_s[0])
-    status_us = seconds_us(settings.pod_status_s)
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     # kube-proxy's own metrics, where scraped, bound when each change was programmed

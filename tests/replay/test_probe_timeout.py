@@ -12,7 +12,8 @@ from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import silent_stretches, unconfirmed_carried
 from gapwatch.replay.signals import HI, Iv
-from tests.replay.builders import at, eps, facts_of, health, node, pod, service, target
+from tests.replay.builders import at, eps, facts_of, health, node, pod, target
+from tests.replay.test_real_world import _one_node as real_world_node
 
 
 def _us(seconds: float) -> int:
@@ -24,15 +25,8 @@ def _windows(obs: list[Observation]) -> list[Window]:
 
 
 def _one_node(version: str = "v1.25.16") -> list[Observation]:
-    """A Service with one ready pod on n1, registered healthy in the LB, answering 200."""
-    return [
-        service(0),
-        node(0, "n1", version=version),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-        health(2, None, "n1", 1),
-    ]
+    """test_real_world's node (one ready pod on n1, healthy in the LB), answering 200 at 2 s."""
+    return [*real_world_node(version), health(2, None, "n1", 1)]
 
 
 def test_a_hung_health_server_on_a_ready_node_is_no_window() -> None:

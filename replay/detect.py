@@ -66,7 +66,11 @@ def classify(
     # the EndpointSlice change behind a start may be seen up to the watch skew after it
     ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
     if ready and proxy_opened:
+        # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
+        # range explains it (a late look's latest start can lie past the replacement's arrival)
         ready = value_at(lanes_.eps, at_us) == "ready"
+        if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
+            ready = ready and _ready_through(lanes_.eps, since_us, at_us)
     if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
@@ -94,6 +98,14 @@ def classify(
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """The node's endpoints were ready at `lo_us` and stayed so until `hi_us`."""
+    i = bisect_right([s.at_us for s in eps], lo_us)
+    if not i or eps[i - 1].value != "ready":
+        return False
+    return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -168,7 +180,13 @@ def _pods_stopped_first(
         if step.latest > at_us + skew_us:
             break
         if not step.value and step.latest >= since_us - skew_us:
-            return _holds(lanes_.forwardable, step.latest - skew_us, False)
+            # the endpoints kube-proxy forwarded to were there before the start's range: ones
+            # that turned forwardable inside it belong to a pod that became ready (its Pod
+            # update seen late), not to the pods that stopped
+            lo = min(since_us, step.latest - skew_us)
+            return _holds(lanes_.forwardable, lo, False) and _holds(
+                lanes_.forwardable, step.latest - skew_us, False
+            )
     return False
 
 

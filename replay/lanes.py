@@ -33,7 +33,15 @@ from gapwatch.replay.membership import (
     pod_targeted,
 )
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure, restart_carried
+from gapwatch.replay.proxy import (
+    changed_since,
+    probe_period,
+    pte_enabled,
+    pte_sure,
+    restart_carried,
+    silent_stretches,
+    unconfirmed_carried,
+)
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -166,6 +174,12 @@ def serves_signal(
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
     if health:
+        # a look that got no answer is unknown unless the Node's status confirms the node
+        # stopped (replay.proxy.silent_stretches): the rules the last answer showed keep
+        # forwarding, and from an EndpointSlice change on F is inferred, as without probes
+        silence = _unconfirmed_silence(state, svc, node, settings, health)
+        looked, health = health, unconfirmed_carried(health, silence)
+        silence = changed_since(silence, eps)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
         health, unsure = restart_carried(health, eps)
@@ -181,10 +195,42 @@ def serves_signal(
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
+        # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
-            state, svc, node, health, lambda v: v != "200", lag_hi, known, status_us, unseen_within
+            state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us, unseen_within
         )
-        return _minus_definite(t_and(serves, exists), unseen), True, health
+        serves = _minus_definite(t_and(serves, exists), unseen)
+        if silence:
+            inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi)
+            inside = Tri(silence, silence)
+            serves = t_or(t_and(serves, t_not(inside)), t_and(inferred, inside))
+        return serves, True, health
+    inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi)
+    return inferred, synced, []
+
+
+def _unconfirmed_silence(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
+) -> list[Iv]:
+    """The stretches of silent health looks the Node's status does not confirm as the node
+    down (replay.proxy.silent_stretches)."""
+    lane = state.nodes.get((svc.cluster, node), [])
+    return silent_stretches(health, lane, seconds_us(settings.node_grace_s))[1]
+
+
+def _inferred_serves(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    eps: list[Sample],
+    accept: tuple[str, ...],
+    lag_hi: int,
+) -> tuple[Tri, bool]:
+    """F without probes: the endpoints and the local pods shifted by kube-proxy's lag (bounded
+    by its sync metrics where scraped), on a node whose Node object is Ready. The flag: the
+    sync metrics bounded it."""
+    lo = seconds_us(settings.proxy_lag_s[0])
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
@@ -202,7 +248,7 @@ def serves_signal(
         serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
-    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks), []
+    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks)
 
 
 #: Target states that count as registered for fail-open (draining and absent do not).
@@ -315,6 +361,8 @@ def lanes(
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = eps_steps(eps, accept)
     health = observed(state, "health", svc, node, settings)
+    # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
+    health = unconfirmed_carried(health, _unconfirmed_silence(state, svc, node, settings, health))
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
     )

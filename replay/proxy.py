@@ -193,3 +193,76 @@ def restart_carried(health: list[Sample], eps: list[Sample]) -> tuple[list[Sampl
             began = max(began, changes[j])
         unknown.append(Iv(began, end))
     return out, unknown
+
+
+#: Node lane values that say the node itself is down (or gone)
+NODE_DOWN = frozenset({"NotReady", "Unknown", "Deleted"})
+
+
+def silent(value: str) -> bool:
+    """A health-check look that got no answer at all (a timeout, an error): the node may be
+    down, or only kube-proxy's health server hung while its rules keep forwarding."""
+    return not value.isdigit() and value not in REFUSED and value != UNKNOWN
+
+
+def silent_stretches(
+    health: list[Sample], node_lane: list[Sample], grace_us: int
+) -> tuple[list[Iv], list[Iv]]:
+    """The stretches of consecutive silent looks (from the last answer before the first to the
+    next answer, HI while none came), split in two: `down`, where the Node's own status agrees
+    the node stopped (it was NotReady, Unknown or deleted when the stretch began, or turned so
+    after its start and within node_grace_s of its end: the node controller marks a node that
+    stopped answering only that long after), and `unknown`, the rest: a look that timed out is
+    by itself no evidence of what the node's rules did."""
+    down: list[Iv] = []
+    unknown: list[Iv] = []
+    i = 0
+    while i < len(health):
+        if not silent(health[i].value):
+            i += 1
+            continue
+        first = health[i]
+        while i < len(health) and silent(health[i].value):
+            i += 1
+        began = first.prev_us if first.prev_us is not None else first.at_us
+        end = health[i].at_us if i < len(health) else HI
+        was = [n.value for n in node_lane if n.at_us <= began]
+        confirmed = (bool(was) and was[-1] in NODE_DOWN) or any(
+            n.value in NODE_DOWN and began < n.at_us and n.at_us - grace_us <= end
+            for n in node_lane
+        )
+        (down if confirmed else unknown).append(Iv(began, end))
+    return down, unknown
+
+
+def unconfirmed_carried(health: list[Sample], unknown: list[Iv]) -> list[Sample]:
+    """`health` with every silent look inside an `unknown` stretch (silent_stretches) taking the
+    value of the last answer before it (`UNKNOWN` where none came before): for the classes, a
+    timeout the Node's status does not confirm is no unreachable node."""
+    if not unknown:
+        return health
+    starts = [iv.start for iv in unknown]
+    out: list[Sample] = []
+    answered: Sample | None = None
+    for s in health:
+        if not silent(s.value):
+            answered = s
+            out.append(s)
+            continue
+        j = bisect_right(starts, s.at_us) - 1
+        inside = j >= 0 and unknown[j].start <= s.at_us < unknown[j].end
+        out.append(s._replace(value=answered.value if answered else UNKNOWN) if inside else s)
+    return out
+
+
+def changed_since(stretches: list[Iv], eps: list[Sample]) -> list[Iv]:
+    """Each stretch from the first EndpointSlice change inside it to its end (stretches with no
+    change left out): before that change the rules kube-proxy had when the last answer came are
+    still the rules; after it, whether kube-proxy followed is not known from the looks."""
+    changes = [e.at_us for e in eps]
+    out: list[Iv] = []
+    for iv in stretches:
+        j = bisect_right(changes, iv.start)
+        if j < len(changes) and changes[j] < iv.end:
+            out.append(Iv(changes[j], iv.end))
+    return out

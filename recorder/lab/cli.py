@@ -91,6 +91,14 @@ def lab(
             "pg-stop fault uses 256 KiB so that the outage fills it)."
         ),
     ] = None,
+    long: Annotated[
+        bool,
+        typer.Option(
+            "--long",
+            help="The faults' long version, as `lab table --long` runs them (longer hangs, "
+            "stalls and outages): repeats one run of the long table.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the lab once per fault (or once without faults) and print recorded vs true windows."""
@@ -112,7 +120,7 @@ def lab(
     )
     names = [n.strip() for n in (faults or "").split(",") if n.strip()]
     chosen = seed if fault_seed is None else fault_seed
-    plans: list[Fault | None] = [make_fault(n, chosen) for n in names] or [None]
+    plans: list[Fault | None] = [make_fault(n, chosen, long=long) for n in names] or [None]
     with lab_store(db, keep=keep, progress=_progress) as store:
         reports = [run_lab(settings, store, _progress, fault) for fault in plans]
     if json_out:

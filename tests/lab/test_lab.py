@@ -26,9 +26,11 @@ GAPWATCH = [sys.executable, "-m", "gapwatch.dashboard.cli"]
 #: takes another class, depending on when the prober's looks fell: registered-before-forwarding
 #: (fixed in session 5: replay/detect.py `proxy_opened`) and pod-gone-before-deregistered (seen
 #: once in a clean-clone CI run at quiet load, cause not found). Not strict: it passes in most
-#: runs; the windows' other claims are asserted strictly above. Fixed in session 7 (issue 17):
-#: a sure start's class is read over its whole range (docs/semantics.md); the test below is no
-#: longer marked xfail.
+#: runs; the windows' other claims are asserted strictly above. Fixed (issue 17, branch
+#: i17-timeout): a sure start's class is read over its whole range (docs/semantics.md); a grid of
+#: 900 perturbed timings of the kept NODE2 lane gave 340 certain wrong classes before, 0 after,
+#: and 10 lab runs in a row matched. The marker stays, non-strict, as a guard until clean-clone
+#: CI runs have shown it passing (an XPASS there is the evidence).
 CLASS_FLAKE = (
     "detector (issue 13): seed-3node's NODE2 closed-before-deregistered window sometimes takes "
     "another class when the prober's looks fall late (pod-gone-before-deregistered seen in CI)"
@@ -95,6 +97,7 @@ def test_a_refused_health_port_changes_no_window(short_table: tuple[int, Any, st
     assert matched == 1, refused["details"]
 
 
+@pytest.mark.xfail(strict=False, reason=CLASS_FLAKE)
 def test_every_row_gives_every_window_its_true_class(short_table: tuple[int, Any, str]) -> None:
     code, rows, err = short_table
     assert rows is not None, err[-3000:]

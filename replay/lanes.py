@@ -34,6 +34,7 @@ from gapwatch.replay.membership import (
 )
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period, pte_enabled, pte_sure, restart_carried
+from gapwatch.replay.relisted import stretches, unknown_lanes
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -315,6 +316,11 @@ def lanes(
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = eps_steps(eps, accept)
     health = observed(state, "health", svc, node, settings)
+    over = stretches(state, svc, settings)
+    if over:  # a watch relist passed over these lanes: unknown there (replay.relisted)
+        routed, serves = unknown_lanes(
+            state, svc, node, settings, (routed, serves), r_measured=r_measured, pte=pte, over=over
+        )
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
     )

@@ -1,0 +1,67 @@
+"""The stretch a relist passed over: what a watcher that got 410 Gone stores about it (pure).
+
+A watch resumed from its resourceVersion loses nothing. After 410 Gone (the API server
+compacted its history past that version: an etcd compaction, an apiserver restart) the watcher
+relists: the LIST gives every object's state at one instant and the diff against what was
+recorded gives one change per object (relist diff, recorder/sources/k8s/watcher.py). What
+happened in between is gone for good: a pod that turned not-ready, terminating and was deleted
+is one DELETED; an EndpointSlice that lost and regained its ready endpoint shows nothing.
+
+The watcher knows that stretch: from the last moment its stream was known to be in sync (the
+clock reading of its last event or bookmark, or of the checkpoint it resumed from) to the end
+of the relist. It stores it as one `RelistGap` observation, so replay can treat the lanes fed
+by that kind as unknown there instead of trusting the relist's timing (docs/semantics.md):
+
+- `observed_at`: the relist's end; `previous_observed_at`: the last instant known in sync
+  (null when unknown: a checkpoint written before this record existed);
+- `name`: the watched kind (`EndpointSlice`); `namespace`: the watch's namespace, null for a
+  cluster-wide watch;
+- `resource_version`: the list's resourceVersion; the payload names the kind, both
+  resourceVersions and the reason.
+
+Its identity (`recorder.observation.Observation.dedupe_key`) is the stream and the two
+resourceVersions, not who saw it when: the same stretch re-delivered (a batch retried after it
+committed, an export imported again) is one row. A second relist from the same checkpoint (the
+recorder died before the checkpoint moved) passed over a longer stretch: another row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gapwatch.recorder.observation import RELIST_GAP, Observation
+from gapwatch.recorder.sources.k8s.resources import SOURCE
+
+
+def gap_observation(
+    *,
+    cluster: str,
+    kind: str,
+    namespace: str | None,
+    since: datetime | None,
+    until: datetime,
+    from_rv: str,
+    to_rv: str,
+    reason: str,
+) -> Observation:
+    """The `RelistGap` observation of one stream's relist (module docstring)."""
+    if since is not None and since > until:
+        since = until  # a clock read out of order cannot make the stretch negative
+    return Observation(
+        observed_at=until,
+        cluster=cluster,
+        source=SOURCE,
+        kind=RELIST_GAP,
+        op="OBSERVED",
+        payload={
+            "kind": kind,
+            "namespace": namespace,
+            "fromResourceVersion": from_rv,
+            "toResourceVersion": to_rv,
+            "reason": reason[:300],
+        },
+        namespace=namespace,
+        name=kind,
+        resource_version=to_rv or None,
+        previous_observed_at=since,
+    )

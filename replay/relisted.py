@@ -1,0 +1,95 @@
+"""Stretches a watch relist passed over: the lanes fed by that kind are unknown there. Pure.
+
+After 410 Gone a Kubernetes watch relists (recorder/sources/k8s/relist_gap.py stores the
+stretch as a `relist` fact). The relist brings back each object's state at its end, not what
+happened in between: a pod that turned not-ready, terminating and was deleted is one DELETED at
+the relist; an EndpointSlice that lost its ready endpoint and got it back shows nothing. So over
+such a stretch of EndpointSlices or Pods (of the Service's namespace, or of every namespace):
+
+- F (the node serves) is unknown wherever it rests on those lanes: it is never *surely* true
+  there (an excursion of the endpoints may hide between two probe looks), and where it comes
+  from the health check under ProxyTerminatingEndpoints (a 503 does not say whether a
+  serving-terminating endpoint still forwards), from the pods (IP targets) or from the lanes
+  alone (no probe), it is possibly true there too. A NodePort probe's failure, or a 503 without
+  PTE, still proves F false: those are measured without the endpoints lane.
+- R (the LB routes) is unknown there where it is inferred from the endpoints (no LB data), and
+  never surely true where an endpoint-driven CCM may have moved the node between two polls.
+- A window that touches a stretch is uncertain (`certain` False): its cause and its extent may
+  lie in what nobody saw, so its class is the detector's best reading, never a sure one.
+
+A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event
+committed just before it may have been on its way) and ends at the relist's end; one whose start
+is unknown (a checkpoint older than this record) reaches back to the start of the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.context import ccm_mode
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.membership import pod_targeted
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.signals import LO, Iv, Tri, complement, intersect, union
+
+#: The watched kinds whose relist leaves the endpoints and pods lanes unknown.
+LANE_KINDS = frozenset({"EndpointSlice", "Pod"})
+
+
+def stretches(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> list[Iv]:
+    """The stretches over which `svc`'s endpoints and pods lanes are unknown, merged."""
+    skew = seconds_us(settings.watch_skew_s)
+    out: list[Iv] = []
+    for row in state.relists.get(svc.cluster, ()):
+        if row.kind not in LANE_KINDS or row.namespace not in (None, svc.namespace):
+            continue
+        start = LO if row.since_us is None else row.since_us - skew
+        if start < row.until_us:
+            out = union(out, [Iv(start, row.until_us, 0, row.event_id)])
+    return out
+
+
+def unknown_over(tri: Tri, over: Sequence[Iv], *, possible: bool) -> Tri:
+    """`tri` never surely true over `over`; also possibly true there when `possible`."""
+    if not over:
+        return tri
+    definite = intersect(tri.definite, complement(over))
+    return Tri(union(tri.possible, over) if possible else tri.possible, definite)
+
+
+def unknown_lanes(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    signals: tuple[Tri, Tri],
+    *,
+    r_measured: bool,
+    pte: bool,
+    over: Sequence[Iv],
+) -> tuple[Tri, Tri]:
+    """(R, F) of one (service, node) with the stretches `over` applied (module docstring)."""
+    routed, serves = signals
+    key = (svc, node)
+    measured_off = bool(state.probes["nodeport"].get(key)) or (
+        bool(state.probes["health"].get(key)) and not pte
+    )
+    serves = unknown_over(serves, over, possible=pod_targeted(state, key) or not measured_off)
+    if not r_measured:
+        routed = unknown_over(routed, over, possible=True)
+    elif ccm_mode(state, svc, settings) == "endpoint":
+        routed = unknown_over(routed, over, possible=False)
+    return routed, serves
+
+
+def touching(windows: Sequence[Window], over: Sequence[Iv]) -> list[Window]:
+    """`windows` with those that touch a stretch made uncertain (module docstring)."""
+    if not over:
+        return list(windows)
+    out = []
+    for w in windows:
+        hit = any(iv.start <= w.end_latest_us and w.start_earliest_us <= iv.end for iv in over)
+        out.append(replace(w, certain=False) if hit and w.certain else w)
+    return out

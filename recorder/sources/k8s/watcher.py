@@ -277,9 +277,10 @@ class ResourceWatcher:
         self.rv = list_rv or None
         self.metrics.seen(kind)
         self.synced_at = now = self.clock()
-        if self._lost is not None:
-            lost_rv, since, reason = self._lost
-            self._lost = None
+        lost, self._lost = self._lost, None
+        # the same resourceVersion: nothing was written in between, nothing passed over
+        if lost is not None and lost[0] != self.rv:
+            lost_rv, since, reason = lost
             gap = gap_observation(
                 cluster=self.cluster,
                 kind=kind,

@@ -358,7 +358,7 @@ def windows_from(
             )
         )
     # what a watch relist passed over: a window touching it is never certain (replay.relisted)
-    return touching(out, stretches(state, svc, settings))
+    return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 
 def detect(

@@ -15,7 +15,12 @@ such a stretch of EndpointSlices or Pods (of the Service's namespace, or of ever
 - R (the LB routes) is unknown there where it is inferred from the endpoints (no LB data), and
   never surely true where an endpoint-driven CCM may have moved the node between two polls.
 - A window that touches a stretch is uncertain (`certain` False): its cause and its extent may
-  lie in what nobody saw, so its class is the detector's best reading, never a sure one.
+  lie in what nobody saw. One that begins inside a stretch is classed from what was measured
+  there, not from the stale endpoints lane: the LB began routing to the node inside it (R
+  surely false just before) - `registered-before-forwarding`; else the health check answered
+  non-200 inside it while the LB routed - `closed-before-deregistered` (kube-proxy closed
+  before the node was deregistered; whether the pod was already gone the pods lane would have
+  said); else, or for `node-not-ready`, the detector's class. Never a certain class.
 
 A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event
 committed just before it may have been on its way) and ends at the relist's end; one whose start
@@ -29,9 +34,9 @@ from dataclasses import replace
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode
-from gapwatch.replay.fold import FoldState
+from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.membership import pod_targeted
-from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.signals import LO, Iv, Tri, complement, intersect, union
 
 #: The watched kinds whose relist leaves the endpoints and pods lanes unknown.
@@ -84,12 +89,35 @@ def unknown_lanes(
     return routed, serves
 
 
-def touching(windows: Sequence[Window], over: Sequence[Iv]) -> list[Window]:
-    """`windows` with those that touch a stretch made uncertain (module docstring)."""
+def touching(
+    windows: Sequence[Window],
+    over: Sequence[Iv],
+    routed: Tri | None = None,
+    health: Sequence[Sample] = (),
+) -> list[Window]:
+    """`windows` with those that touch a stretch made uncertain, and those that begin inside
+    one classed from the measured lanes `routed` and `health` (module docstring)."""
     if not over:
         return list(windows)
     out = []
     for w in windows:
-        hit = any(iv.start <= w.end_latest_us and w.start_earliest_us <= iv.end for iv in over)
-        out.append(replace(w, certain=False) if hit and w.certain else w)
+        if not any(iv.start <= w.end_latest_us and w.start_earliest_us <= iv.end for iv in over):
+            out.append(w)
+            continue
+        began = any(iv.start <= w.start_earliest_us <= iv.end for iv in over)
+        cls = _measured_class(w, routed, health) if began and routed is not None else w.cls
+        out.append(replace(w, certain=False, cls=cls))
     return out
+
+
+def _measured_class(w: Window, routed: Tri, health: Sequence[Sample]) -> WindowClass:
+    if w.cls == "node-not-ready":
+        return w.cls
+    before = w.start_earliest_us - 1
+    if not any(iv.start <= before < iv.end for iv in routed.possible):
+        return "registered-before-forwarding"
+    for s in health:
+        inside = w.start_earliest_us <= s.at_us <= w.end_latest_us
+        if inside and s.value.isdigit() and s.value != "200":
+            return "closed-before-deregistered"
+    return w.cls

@@ -32,6 +32,29 @@ from datetime import datetime
 from gapwatch.recorder.observation import RELIST_GAP, Observation
 from gapwatch.recorder.sources.k8s.resources import SOURCE
 
+#: a 410 Gone not yet relisted: (the lost resourceVersion, when last in sync, why)
+Lost = tuple[str, datetime | None, str]
+
+
+def passed_over(
+    lost: Lost | None, cluster: str, kind: str, namespace: str | None, until: datetime, to_rv: str
+) -> Observation | None:
+    """The gap of a relist that ended at `until` with `to_rv`, or None when no 410 preceded
+    it, or when the list's resourceVersion is the lost one (nothing was written in between)."""
+    if lost is None or lost[0] == to_rv:
+        return None
+    from_rv, since, reason = lost
+    return gap_observation(
+        cluster=cluster,
+        kind=kind,
+        namespace=namespace,
+        since=since,
+        until=until,
+        from_rv=from_rv,
+        to_rv=to_rv,
+        reason=reason,
+    )
+
 
 def gap_observation(
     *,

@@ -34,7 +34,7 @@ from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
 from gapwatch.recorder.sources.k8s.metrics import WatchMetrics
 from gapwatch.recorder.sources.k8s.noop import Projection, project
-from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
+from gapwatch.recorder.sources.k8s.relist_gap import Lost, passed_over
 from gapwatch.recorder.sources.k8s.resources import (
     Resource,
     object_key,
@@ -107,7 +107,7 @@ class ResourceWatcher:
         #: when the stream was last known in sync up to `rv` (its last event or bookmark)
         self.synced_at = start_at
         #: a 410 Gone not yet relisted: (the lost resourceVersion, when in sync, why)
-        self._lost: tuple[str, datetime | None, str] | None = None
+        self._lost: Lost | None = None
         self.namespace, self.label_selector = namespace, label_selector
         self.relevant, self.projection, self.redact = relevant, projection, redact
         self.on_object = on_object
@@ -278,20 +278,9 @@ class ResourceWatcher:
         self.metrics.seen(kind)
         self.synced_at = now = self.clock()
         lost, self._lost = self._lost, None
-        # the same resourceVersion: nothing was written in between, nothing passed over
-        if lost is not None and lost[0] != self.rv:
-            lost_rv, since, reason = lost
-            gap = gap_observation(
-                cluster=self.cluster,
-                kind=kind,
-                namespace=self.namespace,
-                since=since,
-                until=now,
-                from_rv=lost_rv,
-                to_rv=self.rv or "",
-                reason=reason,
-            )
-            log.warning("relist passed over", stream=self.stream, since=since, until=now)
+        gap = passed_over(lost, self.cluster, kind, self.namespace, now, self.rv or "")
+        if gap is not None:
+            log.warning("relist passed over", stream=self.stream, since=lost and lost[1], until=now)
             yield Item(self.stream, gap, None)
         yield Item(self.stream, None, self.rv, synced=True, at=now)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -124,18 +126,21 @@ def test_a_410_with_nothing_written_in_between_passes_over_nothing(fake: FakeApi
     assert not [i for i in items if i.observation and i.observation.kind == RELIST_GAP]
 
 
-def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime]]:
+def _rows(url: str, sql: str) -> list[Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT name, resource_version, observed_at, previous_observed_at "
-                    "FROM events WHERE kind = 'RelistGap' ORDER BY name"
-                )
-            ).all()
+            return list(conn.execute(text(sql)).all())
     finally:
         engine.dispose()
+
+
+def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime]]:
+    rows = _rows(
+        url,
+        "SELECT name, resource_version, observed_at, previous_observed_at "
+        "FROM events WHERE kind = 'RelistGap' ORDER BY name",
+    )
     return [(r[0], r[1], _aware(r[2]), _aware(r[3])) for r in rows]
 
 
@@ -185,33 +190,21 @@ def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str)
 
 
 def _checkpoint_stamps(url: str) -> dict[str, datetime]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT key, value FROM source_checkpoints")).all()
-    finally:
-        engine.dispose()
-    import json
-
     out = {}
-    for key, value in rows:
+    for key, value in _rows(url, "SELECT key, value FROM source_checkpoints"):
         value = value if isinstance(value, dict) else json.loads(value)
         out[key] = parse_time(value["at"])
     return out
 
 
 def _redeliver(url: str) -> None:
+    rows = _rows(
+        url,
+        "SELECT observed_at, cluster, namespace, name, resource_version, "
+        "previous_observed_at, payload FROM events WHERE kind = 'RelistGap'",
+    )
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT observed_at, cluster, namespace, name, resource_version, "
-                    "previous_observed_at, payload FROM events WHERE kind = 'RelistGap'"
-                )
-            ).all()
-        import json
-
         again = []
         for r in rows:
             payload = r.payload if isinstance(r.payload, dict) else json.loads(r.payload)

@@ -91,6 +91,8 @@ class RelistRow(NamedTuple):
     kind: str
     namespace: str | None
     event_id: int
+    #: `namespace/name` of the objects that changed in between (None: unknown, any may have)
+    changed: frozenset[str] | None = None
 
 
 class PodSample(NamedTuple):
@@ -454,8 +456,12 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         elif kind == "apireq":
             _apply_request(state, row)
         elif kind == "relist":
+            count, names = row[F.RELIST_COUNT], row[F.RELIST_CHANGED]
+            changed = None if count is None else frozenset((names or "").split(",")) - {""}
             state.relists.setdefault(cluster, []).append(
-                RelistRow(row[F.PREV_US], row[F.AT_US], row[F.STATE] or "", ns, row[F.EVENT_ID])
+                RelistRow(
+                    row[F.PREV_US], row[F.AT_US], row[F.STATE] or "", ns, row[F.EVENT_ID], changed
+                )
             )
         elif kind == "tgconf":
             state.lb_confs.append(

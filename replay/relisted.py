@@ -22,6 +22,11 @@ such a stretch of EndpointSlices or Pods (of the Service's namespace, or of ever
   before the node was deregistered; whether the pod was already gone the pods lane would have
   said); else, or for `node-not-ready`, the detector's class. Never a certain class.
 
+Only a Service some of whose EndpointSlices or pods (the pods its slices named) changed in the
+stretch is affected (the record names the objects whose resourceVersion moved; a record that
+names none, for more than recorder.sources.k8s.relist_gap.MAX_CHANGED, affects every one): an
+object not written then hid nothing.
+
 A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event
 committed just before it may have been on its way) and ends at the relist's end; one whose start
 is unknown (a checkpoint older than this record) reaches back to the start of the data.
@@ -29,12 +34,12 @@ is unknown (a checkpoint older than this record) reaches back to the start of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode
-from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.fold import FoldState, RelistRow, Sample
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.signals import LO, Iv, Tri, complement, intersect, union
@@ -50,10 +55,23 @@ def stretches(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> li
     for row in state.relists.get(svc.cluster, ()):
         if row.kind not in LANE_KINDS or row.namespace not in (None, svc.namespace):
             continue
+        if row.changed is not None and not _touches_service(state, svc, row):
+            continue
         start = LO if row.since_us is None else row.since_us - skew
         if start < row.until_us:
             out = union(out, [Iv(start, row.until_us, 0, row.event_id)])
     return out
+
+
+def _touches_service(state: FoldState, svc: ServiceRef, row: RelistRow) -> bool:
+    """Some object the Service's lanes read changed in the stretch `row` passed over."""
+    assert row.changed is not None
+    names: Iterable[str] = (
+        state.slices.get(svc, {})
+        if row.kind == "EndpointSlice"
+        else state.service_pods.get(svc, {})
+    )
+    return any(f"{svc.namespace}/{name}" in row.changed for name in names)
 
 
 def unknown_over(tri: Tri, over: Sequence[Iv], *, possible: bool) -> Tri:

@@ -112,6 +112,8 @@ def test_a_relist_after_compaction_stores_the_stretch_it_passed_over(
     assert gap.name == "Node" and gap.namespace is None
     assert gap.payload["fromResourceVersion"] == str(before)
     assert gap.resource_version == gap.payload["toResourceVersion"] == str(fake.rv)
+    # the objects written in between: updated (node-0..2), updated then deleted (node-3)
+    assert gap.payload["changed"] == ["node-0", "node-1", "node-2", "node-3"]
     relisted = [i.observation for i in after if i.observation and i.observation.kind == "Node"]
     assert relisted and all(o.observed_at <= gap.observed_at for o in relisted)
     assert ("DELETED", "node-3") in {(o.op, o.name) for o in relisted}  # the relist's diff

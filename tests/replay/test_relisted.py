@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
+from gapwatch.recorder.sources.k8s.relist_gap import MAX_CHANGED, gap_observation
 from gapwatch.replay.assumptions import DEFAULTS, seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
@@ -39,7 +39,11 @@ def _us(seconds: float) -> int:
     return int(at(seconds).timestamp() * 1_000_000)
 
 
-def _relist(kind: str = "EndpointSlice", namespace: str | None = None) -> Observation:
+def _relist(
+    kind: str = "EndpointSlice",
+    namespace: str | None = None,
+    changed: list[tuple[str, str]] | None = None,
+) -> Observation:
     return gap_observation(
         cluster=CLUSTER,
         kind=kind,
@@ -49,6 +53,7 @@ def _relist(kind: str = "EndpointSlice", namespace: str | None = None) -> Observ
         from_rv="900",
         to_rv="990",
         reason="410 Gone: too old resource version",
+        changed=changed,
     )
 
 
@@ -118,6 +123,22 @@ def test_only_the_services_namespace_and_the_lanes_kinds_count() -> None:
     assert _rollout_during_outage(_relist("EndpointSlice", "other")) == plain
     changed = _rollout_during_outage(_relist("EndpointSlice", NS))
     assert changed != plain and not any(w.certain for w in changed)
+
+
+def test_only_a_stretch_in_which_the_services_slices_or_pods_changed_counts() -> None:
+    plain = _rollout_during_outage()
+    slice_name = SVC + "-abc"  # tests.replay.builders.eps
+    other = [(NS, "another-service-xyz"), ("other", slice_name)]
+    assert _rollout_during_outage(_relist(changed=other)) == plain
+    assert _rollout_during_outage(_relist(changed=[])) == plain
+    (mine,) = _rollout_during_outage(_relist(changed=[*other, (NS, slice_name)]))
+    assert not mine.certain and mine.cls == "closed-before-deregistered"
+    (pods,) = _rollout_during_outage(_relist("Pod", changed=[(NS, "p1")]))
+    assert pods == mine
+    # past MAX_CHANGED the record names none: any object may have changed
+    many = [(NS, f"pod-{i}") for i in range(MAX_CHANGED + 1)]
+    assert _relist("Pod", changed=many).payload["changed"] is None
+    assert _rollout_during_outage(_relist("Pod", changed=many)) == [mine]
 
 
 def test_a_window_before_the_stretch_keeps_its_certainty_and_class() -> None:

@@ -235,6 +235,7 @@ class ResourceWatcher:
         paginate = True
         while True:
             seen: set[Key] = set()
+            moved: set[Key] = set()  # objects whose resourceVersion moved: what a gap may hide
             list_rv: str | None = None
             token: str | None = None
             try:
@@ -260,6 +261,9 @@ class ResourceWatcher:
                             self.on_object("ADDED", obj)
                         if not self._wanted(obj):
                             continue
+                        before = self.known.get(object_key(obj))
+                        if before is None or before.rv != resource_version(obj):
+                            moved.add(object_key(obj))
                         op = diff_listed(self.known, kind, obj)
                         if op is not None:
                             yield Item(self.stream, self._observation(op, obj, now), None)
@@ -272,13 +276,14 @@ class ResourceWatcher:
                 paginate = False
                 continue
             break
+        moved |= set(self.known) - seen
         async for item in self._vanished(seen):
             yield item
         self.rv = list_rv or None
         self.metrics.seen(kind)
         self.synced_at = now = self.clock()
         lost, self._lost = self._lost, None
-        gap = passed_over(lost, self.cluster, kind, self.namespace, now, self.rv or "")
+        gap = passed_over(lost, self.cluster, kind, self.namespace, now, self.rv or "", moved)
         if gap is not None:
             log.warning("relist passed over", stream=self.stream, since=lost and lost[1], until=now)
             yield Item(self.stream, gap, None)

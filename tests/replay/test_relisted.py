@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.k8s.relist_gap import MAX_CHANGED, gap_observation
+from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS, seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
@@ -175,3 +176,16 @@ def test_unknown_over_makes_a_signal_unknown_only_there() -> None:
     assert unknown_over(never, over, possible=True) == Tri([Iv(40, 60)], [])
     assert unknown_over(never, over, possible=False) == never
     assert unknown_over(sure, [], possible=True) is sure
+
+
+def test_a_refresh_that_folds_the_relist_later_equals_a_rebuild() -> None:
+    """replay.node_cache keeps a node's windows while its inputs did not move: a relist record
+    arriving later moves every node of the Services it concerns."""
+    facts = facts_of(_base() + _probes(lambda t: 0 if 26 <= t < 34 else 1) + [_relist()])
+    svc = ServiceRef(CLUSTER, NS, SVC)
+    state = fold(FoldState(), [f for f in facts if f.fact != "relist"])
+    cache: node_cache.Cache = {}
+    before = node_cache.windows(state, svc, DEFAULTS, cache)
+    fold(state, [f for f in facts if f.fact == "relist"])  # the newest event: folded last
+    after = node_cache.windows(state, svc, DEFAULTS, cache)
+    assert after == detect(state, [svc]) != before

@@ -26,10 +26,12 @@ sampling bound is what the real path lost:
 A stretch a watch relist passed over (`unknown`: `apiserver-restart`, from the outage to the
 last stream's relist, widened by one bound on each side) holds what nobody can recover: the
 relist brings each object's state at its end, not the versions in between (docs/lab.md). A true
-window that touches it is *relisted*: it must still be found, within its bounds, by a window that
-is not certain; its class is not judged (the Kubernetes lanes that tell the cause were not seen;
-replay.relisted). A recorded window that finds no true window is not a false positive when it
-is uncertain and touches such a stretch: replay reports where a gap may have hidden, as it must.
+window that touches it is *relisted*: it must still be found, within its bounds, and its class is
+not judged (the Kubernetes lanes that tell the cause were not seen; replay.relisted); one that
+lies inside it (not widened: one that began before the outage was seen live and may be proven)
+must be found by a window that is not certain. A recorded window that finds no true window is
+not a false positive when it is uncertain and touches such a stretch: replay reports where a gap
+may have hidden, as it must.
 
 The absolute figures against the truth are printed beside it: the detector's own accuracy is
 what `benchmarks/accuracy.py` measures, not the lab.
@@ -251,7 +253,7 @@ def verdict(
         f"{m.node} {m.true_class} at {m.true_start:.1f} s: a relist passed over it, yet the "
         "recorded window is certain"
         for m, _ in pairs
-        if relisted(m, unknown, bound_s) and m.certain
+        if m.certain and any(a <= m.true_start and m.true_end <= b for a, b in unknown)
     ]
     for mine, theirs in seen:
         if mine.outside_s is None:

@@ -51,6 +51,14 @@ def test_a_certain_window_over_a_relisted_stretch_is_a_problem() -> None:
     ]
 
 
+def test_a_window_seen_before_the_outage_may_be_certain_its_class_judged_or_not() -> None:
+    """fault seed 5: the outage began 8 s after the true window ended; a loaded machine's
+    bound (one look plus the driver's lateness) made it touch the stretch."""
+    lab = score(TRUTH, [{**WIDE, "certain": True}, BEFORE], ORIGIN, 9.0, unknown=[(72.6, 102.6)])
+    assert relisted(lab.pairs[1], [(72.6, 102.6)], 9.0)
+    assert verdict(lab, score(TRUTH, [], ORIGIN, 9.0), 9.0, unknown=[(72.6, 102.6)]) == []
+
+
 def test_a_relisted_window_must_still_be_found_and_classes_outside_are_judged() -> None:
     lab = score(TRUTH, [BEFORE], ORIGIN, 2.0, unknown=OUTAGE)
     assert "found 1 true windows, the baseline 2" in verdict(lab, BASELINE, 2.0, unknown=OUTAGE)

@@ -41,6 +41,10 @@ K8S_KINDS = frozenset(
     }
 )
 
+#: The stretch a Kubernetes watch passed over when it relisted after 410 Gone
+#: (recorder/sources/k8s/relist_gap.py): identified by its stream and both resourceVersions.
+RELIST_GAP = "RelistGap"
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -87,12 +91,22 @@ class Observation:
 
         A Kubernetes object change is identified by its resourceVersion: the same change seen by
         two recorders (or a relist and a watch) is one observation, whenever it was seen. A
-        deletion is told apart from the last update at the same resourceVersion. Anything else (a
+        deletion is told apart from the last update at the same resourceVersion. A relist gap
+        (`RELIST_GAP`) is identified by its stream and both resourceVersions. Anything else (a
         probe, a poll, an imported log line) is identified by its observer, time and content.
         `payload_json` saves recomputing `self.payload_json()` when the caller has it.
         """
         parts: tuple[str, ...]
-        if self.resource_version is not None and self.kind in K8S_KINDS:
+        if self.kind == RELIST_GAP and self.resource_version is not None:
+            parts = (
+                "relist",
+                self.cluster,
+                self.namespace or "",
+                self.name or "",
+                str(self.payload.get("fromResourceVersion") or ""),
+                self.resource_version,
+            )
+        elif self.resource_version is not None and self.kind in K8S_KINDS:
             parts = (
                 "k8s",
                 self.cluster,

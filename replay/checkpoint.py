@@ -15,7 +15,7 @@ Which Services a batch of facts touches (`touched`), read from the state after t
   them: `FoldState.service_pods`); a Node: the Services with a lane on that node
   (`context.nodes_of`), unless the cluster ties CloudTrail calls or access-log lines to nodes
   by instance id or address (then every Service of the cluster, as a Node fact may re-tie them);
-- kube-proxy's metrics (`sync`), CloudTrail calls (`member`), API requests and workloads, and
+- kube-proxy's metrics (`sync`), CloudTrail calls (`member`), API requests, workloads, relists and
   access lines naming no Service: every Service of the namespace or cluster (as before);
 - every Service of a cluster whose cluster-wide values changed (`cluster_values`).
 
@@ -53,7 +53,7 @@ _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
 _OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access", "tgconf"})
 #: facts that may concern any Service of their namespace (with one) or cluster (without)
-_WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf"})
+_WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf", "relist"})
 
 #: the facts `group.access_impact` reads (lines, Node addresses, Service NodePorts)
 _IMPACT_FACTS = frozenset({"access", "node", "service"})

@@ -77,6 +77,10 @@ TGCONF_GROUP = _AT["text1"]
 SYNC_LAST_US = _AT["num1"]
 SYNC_QUEUED_US = _AT["num2"]
 
+# relist (RelistGap): how many objects changed in between, and their namespace/name (NULL: unknown)
+RELIST_COUNT = _AT["num1"]
+RELIST_CHANGED = _AT["text1"]
+
 # apireq (APIRequest, an audit event without its object): the verb is the state
 APIREQ_KIND = _AT["text1"]
 APIREQ_USER = _AT["text2"]

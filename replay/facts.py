@@ -52,6 +52,11 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - apireq: APIRequest (an audit event at level Metadata/Request: no object): namespace/name the
   object (node: a Node's name); state the verb; text1 the object's kind, text2 the user, text3
   the subresource; src_us stageTimestamp.
+- relist: RelistGap (a watch relisted after 410 Gone: recorder/sources/k8s/relist_gap.py):
+  state the watched kind; namespace the watch's (NULL: every namespace); at_us the relist's end,
+  prev_us the last instant the watch was known in sync (NULL: unknown); num1 how many objects
+  changed in between and text1 their `namespace/name`s (comma-separated; both NULL: unknown,
+  any object may have). replay.relisted.
 """
 
 from __future__ import annotations
@@ -491,6 +496,16 @@ def _api_request(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
     ]
 
 
+def _relist_gap(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    kind = obs.payload.get("kind") or obs.name
+    if not isinstance(kind, str) or not kind:
+        return []
+    changed = obs.payload.get("changed")
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return [dict(base, state=kind)]  # unknown: any object may have changed
+    return [dict(base, state=kind, num1=len(changed), text1=",".join(changed) or None)]
+
+
 #: Facts whose src_us is the write stamp of the object's version (replay.owntime): the lanes
 #: they feed are bounded by it, so a late watch does not move them.
 _WRITE_STAMPED = frozenset({"slice", "pod", "node"})
@@ -513,6 +528,7 @@ _EXTRACTORS = {
     "TargetGroupAttributes": ("tgconf", _tgconf),
     "ProxyMetrics": ("sync", _sync),
     "APIRequest": ("apireq", _api_request),
+    "RelistGap": ("relist", _relist_gap),
 }
 
 

@@ -82,6 +82,19 @@ class LbConf(NamedTuple):
     unhealthy: int | None
 
 
+class RelistRow(NamedTuple):
+    """A stretch a watch relist passed over (a `relist` fact): `kind`'s changes in
+    (`since_us`, `until_us`] were seen only as the relist's diff (replay.relisted)."""
+
+    since_us: int | None
+    until_us: int
+    kind: str
+    namespace: str | None
+    event_id: int
+    #: `namespace/name` of the objects that changed in between (None: unknown, any may have)
+    changed: frozenset[str] | None = None
+
+
 class PodSample(NamedTuple):
     at_us: int
     state: str  # pending / ready / terminating / gone
@@ -204,6 +217,8 @@ class FoldState:
     #: EndpointSlice, Pod and Node changes timed by the API server's own stamps where they
     #: carry them (replay.owntime): the first observation per group, how late each was seen
     own: StampedTimes = field(default_factory=StampedTimes)
+    #: per cluster, the stretches watch relists passed over, in fold order (replay.relisted)
+    relists: dict[str, list[RelistRow]] = field(default_factory=dict)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -440,6 +455,14 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
         elif kind == "apireq":
             _apply_request(state, row)
+        elif kind == "relist":
+            count, names = row[F.RELIST_COUNT], row[F.RELIST_CHANGED]
+            changed = None if count is None else frozenset((names or "").split(",")) - {""}
+            state.relists.setdefault(cluster, []).append(
+                RelistRow(
+                    row[F.PREV_US], row[F.AT_US], row[F.STATE] or "", ns, row[F.EVENT_ID], changed
+                )
+            )
         elif kind == "tgconf":
             state.lb_confs.append(
                 LbConf(

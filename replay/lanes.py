@@ -42,6 +42,7 @@ from gapwatch.replay.proxy import (
     silent_stretches,
     unconfirmed_carried,
 )
+from gapwatch.replay.relisted import stretches, unknown_lanes
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -363,6 +364,11 @@ def lanes(
     health = observed(state, "health", svc, node, settings)
     # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
     health = unconfirmed_carried(health, _unconfirmed_silence(state, svc, node, settings, health))
+    over = stretches(state, svc, settings)
+    if over:  # a watch relist passed over these lanes: unknown there (replay.relisted)
+        routed, serves = unknown_lanes(
+            state, svc, node, settings, (routed, serves), r_measured=r_measured, pte=pte, over=over
+        )
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
     )

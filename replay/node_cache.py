@@ -38,6 +38,7 @@ from gapwatch.replay.lanes import fail_open, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
+from gapwatch.replay.relisted import stretches
 from gapwatch.replay.signals import HI, t_and, t_not
 from gapwatch.replay.unseen import listed_at
 
@@ -78,6 +79,7 @@ def service_key(
         lane_versions(state, svc)[""],
         tuple(clock_offset(state, svc.cluster, o, mine) for o in sorted(OBSERVERS)),
         pte_known(state, svc.cluster, mine),
+        tuple(stretches(state, svc, mine)),
     )
 
 

@@ -7,7 +7,7 @@ rollout that needs:
 
 - the pods: every pod an EndpointSlice of the Service listed in `[since - pad, until + pad)`
   or in the slice version that held at `since - pad`, with its whole lifecycle (index lookups by
-  pod name); their Nodes' facts;
+  pod name); their Nodes' facts; the stretches watch relists passed over (replay.relisted);
 - the measured lags and the recorded windows: the projections hold them for the whole history
   (replay_lags, replay_windows), so the lag medians are the Service's, not the range's;
 - three values derived from the whole state (the LB's mode, ProxyTerminatingEndpoints as the
@@ -212,6 +212,8 @@ def load(
     for chunk in _chunks(nodes):
         where = "cluster = :c AND namespace IS NULL AND name IN :names AND fact = 'node'"
         rows += _rows(conn, where, {"c": svc.cluster}, names=chunk)
+    # the stretches watch relists passed over (replay.relisted): few, read whole
+    rows += _rows(conn, "cluster = :c AND fact = 'relist'", {"c": svc.cluster})
     rows.sort(key=lambda r: (r[F.EVENT_ID], r[F.SEQ]))
     state = fold(FoldState(), rows)
     _restore_context(conn, state, svc, settings)

@@ -23,6 +23,16 @@ sampling bound is what the real path lost:
   measured lateness, simulated seconds). A recorder that looks late (a loaded machine) widens
   its bounds; it does not move the truth out of them.
 
+A stretch a watch relist passed over (`unknown`: `apiserver-restart`, from the outage to the
+last stream's relist, widened by one bound on each side) holds what nobody can recover: the
+relist brings each object's state at its end, not the versions in between (docs/lab.md). A true
+window that touches it is *relisted*: it must still be found, within its bounds, and its class is
+not judged (the Kubernetes lanes that tell the cause were not seen; replay.relisted); one that
+lies inside it (not widened: one that began before the outage was seen live and may be proven)
+must be found by a window that is not certain. A recorded window that finds no true window is
+not a false positive when it is uncertain and touches such a stretch: replay reports where a gap
+may have hidden, as it must.
+
 The absolute figures against the truth are printed beside it: the detector's own accuracy is
 what `benchmarks/accuracy.py` measures, not the lab.
 """
@@ -80,6 +90,8 @@ class Score:
     false_positives: list[str] = field(default_factory=list)
     #: recorded windows that start after the simulation's end (module doc)
     after_end: list[str] = field(default_factory=list)
+    #: uncertain recorded windows inside a stretch a relist passed over (module doc)
+    relisted: list[str] = field(default_factory=list)
 
     @property
     def truth(self) -> int:
@@ -118,9 +130,11 @@ def score(
     origin: datetime,
     bound_s: float,
     end_s: float | None = None,
+    unknown: Sequence[tuple[float, float]] = (),
 ) -> Score:
     """Match `recorded` (gapwatch gaps --json) with `truth` (module doc); `end_s`: the
-    simulation's end (simulated seconds since `origin`)."""
+    simulation's end (simulated seconds since `origin`); `unknown`: stretches a relist passed
+    over (simulated seconds)."""
     free = list(range(len(recorded)))
     result = Score()
     for t in sorted(truth, key=lambda w: w.start_us):
@@ -159,8 +173,24 @@ def score(
         )
         start = _seconds(r.get("start_earliest") or r["start"], origin)
         late = end_s is not None and start > end_s + bound_s
-        (result.after_end if late else result.false_positives).append(text)
+        end = _seconds(r.get("end_latest") or r["end"], origin)
+        hidden = not r.get("certain", True) and _touches(start, end, unknown, bound_s)
+        if late:
+            result.after_end.append(text)
+        else:
+            (result.relisted if hidden else result.false_positives).append(text)
     return result
+
+
+def _touches(
+    start: float, end: float, stretches: Sequence[tuple[float, float]], bound_s: float
+) -> bool:
+    return any(a - bound_s <= end and start <= b + bound_s for a, b in stretches)
+
+
+def relisted(pair: Pair, unknown: Sequence[tuple[float, float]], bound_s: float) -> bool:
+    """The true window touches a stretch a watch relist passed over (module doc)."""
+    return _touches(pair.true_start, pair.true_end, unknown, bound_s)
 
 
 def unseen(pair: Pair, blind: Sequence[tuple[float, float]], bound_s: float) -> bool:
@@ -174,7 +204,11 @@ CLASS_PROBLEM = "class right for "
 
 
 def verdict(
-    lab: Score, baseline: Score, bound_s: float, blind: Sequence[tuple[float, float]] = ()
+    lab: Score,
+    baseline: Score,
+    bound_s: float,
+    blind: Sequence[tuple[float, float]] = (),
+    unknown: Sequence[tuple[float, float]] = (),
 ) -> list[str]:
     """Why the lab's windows differ from the truth beyond what sampling explains ([] = match).
 
@@ -194,13 +228,15 @@ def verdict(
             f"{len(lab.false_positives)} false positives (baseline "
             f"{len(baseline.false_positives)}): {'; '.join(lab.false_positives)}"
         )
-    right = sum(1 for m, _ in seen if m.cls == m.true_class)
-    baseline_right = sum(1 for _, t in seen if t.cls == t.true_class)
+    # a relisted true window's class is not judged (module doc): the lanes that tell it are gone
+    judged = [(m, t) for m, t in seen if not relisted(m, unknown, bound_s)]
+    right = sum(1 for m, _ in judged if m.cls == m.true_class)
+    baseline_right = sum(1 for _, t in judged if t.cls == t.true_class)
     if right < baseline_right:
         wrong = [
             f"{m.node} true {m.true_class} at {m.true_start:.1f}-{m.true_end:.1f} s recorded "
             f"{m.cls} {m.start:.1f}-{m.end:.1f} s"
-            for m, _ in seen
+            for m, _ in judged
             if m.cls is not None
             and m.cls != m.true_class
             and m.start is not None
@@ -212,6 +248,12 @@ def verdict(
         "window is certain"
         for m, _ in pairs
         if unseen(m, blind, bound_s) and m.certain
+    ]
+    problems += [
+        f"{m.node} {m.true_class} at {m.true_start:.1f} s: a relist passed over it, yet the "
+        "recorded window is certain"
+        for m, _ in pairs
+        if m.certain and any(a <= m.true_start and m.true_end <= b for a, b in unknown)
     ]
     for mine, theirs in seen:
         if mine.outside_s is None:

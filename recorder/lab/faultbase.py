@@ -32,6 +32,8 @@ class Fault:
     replicas: int | None = None
     #: (from, to) simulated seconds when no recorder was looking (ledger.py: unobservable)
     blind: list[tuple[float, float]] = field(default_factory=list)
+    #: (from, to) simulated seconds a watch relist passed over (compare.py: relisted)
+    unknown: list[tuple[float, float]] = field(default_factory=list)
     #: the recorders' spool bound, bytes (None: the lab's setting)
     spool_bytes: int | None = None
     #: what the fault found wrong beyond the ledger (the run does not match)

@@ -68,6 +68,7 @@ class ApiRestart(Fault):
         api = lab.world.api
         self.points: dict[str, str] = {}
         self.back_wall = 0.0
+        self.down_s = 0.0
 
         def restart() -> None:
             from gapwatch.recorder.sources.k8s.storeio import load_resume_points
@@ -79,6 +80,7 @@ class ApiRestart(Fault):
             finally:
                 engine.dispose()
             api.down(True)
+            self.down_s = lab.sim_now()
             self.note(lab, "apiserver down")
 
             def back() -> None:
@@ -95,13 +97,18 @@ class ApiRestart(Fault):
         from gapwatch.recorder.lab.fakes.fakeapi import KINDS
 
         relists: dict[str, int] = {}
+        last_wall = 0.0
         for plural, rv, wall in lab.world.api.lists_served:
             kind = KINDS[plural][0]
             if wall >= self.back_wall and kind not in relists:
                 relists[kind] = rv  # the first relist after the restart
+                last_wall = max(last_wall, wall)
         for kind, rv in relists.items():
             start = int(self.points.get(kind, "0") or 0)
             self.gaps.setdefault(kind, []).append((start, rv))
+        if relists:
+            # from the outage to the last stream's relist (compare.py: relisted)
+            self.unknown.append((self.down_s, (last_wall - lab.t0) * lab.settings.speed))
         self.notes.append(f"{len(relists)} streams relisted after the restart")
         return super().finish(lab)
 

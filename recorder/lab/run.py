@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
-from gapwatch.recorder.lab.compare import Score, score, unseen, verdict
+from gapwatch.recorder.lab.compare import Score, relisted, score, unseen, verdict
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import gaps_json, gapwatch
 from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
@@ -152,19 +152,27 @@ def run_lab(
         report.bound_s = bound = sampling_bound(settings, lab.late_s)
         end = lab.scenario.duration_s
         recorded = gaps_json(lab.db, lab.cluster)
-        report.lab = score(lab.result.truth.windows, recorded, origin, bound, end)
+        unknown = fault.unknown if fault is not None else []
+        report.lab = score(lab.result.truth.windows, recorded, origin, bound, end, unknown)
         report.notes += [f"recorded after the simulation's end: {w}" for w in report.lab.after_end]
+        report.notes += [f"possible, where a relist passed over: {w}" for w in report.lab.relisted]
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         if key not in _BASELINES:
             _BASELINES[key] = baseline_windows(lab)
         report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound, end)
         blind = fault.blind if fault is not None else []
-        report.problems = verdict(report.lab, report.baseline, bound, blind)
+        report.problems = verdict(report.lab, report.baseline, bound, blind, unknown)
         report.notes += [
             f"unseen (inside a blind stretch, class not judged): {p.node} {p.true_class} at "
             f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.cls}"
             for p in report.lab.pairs
             if unseen(p, blind, bound)
+        ]
+        report.notes += [
+            f"relisted (a relist passed over it, class not judged): {p.node} {p.true_class} at "
+            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.cls}"
+            for p in report.lab.pairs
+            if relisted(p, unknown, bound)
         ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)

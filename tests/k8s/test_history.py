@@ -138,7 +138,9 @@ def test_every_change_exactly_once_across_faults_and_restarts(store_url: str) ->
     with engine.connect() as conn:
         mismatched = [
             r
-            for r in conn.execute(text("SELECT resource_version, payload FROM events"))
+            for r in conn.execute(
+                text("SELECT resource_version, payload FROM events WHERE kind <> 'RelistGap'")
+            )
             if _json(r.payload)["metadata"]["resourceVersion"] != r.resource_version
         ]
     assert mismatched == []

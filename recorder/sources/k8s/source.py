@@ -30,9 +30,10 @@ from gapwatch.recorder.sources.k8s.metrics import WatchMetrics
 from gapwatch.recorder.sources.k8s.resources import RESOURCES, SOURCE
 from gapwatch.recorder.sources.k8s.scope import LocalServiceScope
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
-from gapwatch.recorder.sources.k8s.storeio import load_last, load_start
+from gapwatch.recorder.sources.k8s.storeio import load_last, load_resume_times, load_start
 from gapwatch.recorder.sources.k8s.watcher import Item, OnObject, ResourceWatcher
 from gapwatch.recorder.tasks import wait_first
+from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import Checkpoint
 
 log = structlog.get_logger("gapwatch.recorder")
@@ -115,6 +116,7 @@ class K8sSource:
         resume, known, stored = await asyncio.to_thread(
             load_start, ctx.engine, cluster=ctx.cluster, streams=streams, objects_of=VIEW_KINDS
         )
+        since = await asyncio.to_thread(load_resume_times, ctx.engine, cluster=ctx.cluster)
         watchers = []
         for kind, namespace in streams:
             scoped = self.scope is not None and kind != "Service"
@@ -140,6 +142,7 @@ class K8sSource:
             # The Service stream always relists: the scope must know every Service.
             if kind != "Service" or self.scope is None:
                 watcher.rv = resume.get(watcher.stream)
+                watcher.synced_at = since.get(watcher.stream)
             if watcher.rv is not None and watcher.on_object is not None:
                 # resumed without a relist: the view learns the stored objects here, or the
                 # prober and the LB node map of a restarted recorder would see no Node until one
@@ -154,11 +157,12 @@ class K8sSource:
         cluster = self.context.cluster
         async for item in watcher:
             self._synced(item)
-            checkpoint = (
-                Checkpoint(cluster, SOURCE, item.stream, {"resourceVersion": item.rv})
-                if item.rv
-                else None
-            )
+            checkpoint = None
+            if item.rv:
+                value = {"resourceVersion": item.rv}
+                if item.at is not None:  # the start of a stretch a later relist passes over
+                    value["at"] = format_time(item.at)
+                checkpoint = Checkpoint(cluster, SOURCE, item.stream, value)
             await sink.put(Emitted(item.observation, checkpoint))
 
     def _synced(self, item: Item) -> None:

@@ -9,6 +9,8 @@ what the store holds, not against nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
@@ -18,6 +20,7 @@ from gapwatch.recorder.sources.k8s.resources import SOURCE
 from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, Version
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events, source_checkpoints
+from gapwatch.recorder.timefmt import parse_time
 
 
 def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
@@ -130,6 +133,23 @@ def load_last(
                 if key in wanted:
                     found[key] = LastRow(row.op, row.resource_version, row.payload)
     return found
+
+
+def load_resume_times(engine: Engine, *, cluster: str) -> dict[str, datetime]:
+    """stream -> when its checkpoint's resourceVersion was in sync (the recorder's clock, as
+    the watcher stamped it: the start of a stretch a relist may pass over); checkpoints
+    written before the watcher stamped them have none."""
+    query = source_checkpoints.select().where(
+        source_checkpoints.c.cluster == cluster, source_checkpoints.c.source == SOURCE
+    )
+    out: dict[str, datetime] = {}
+    with translate_errors(engine), engine.connect() as conn:
+        for row in conn.execute(query):
+            at = row.value.get("at") if isinstance(row.value, dict) else None
+            if isinstance(at, str):
+                with suppress(ValueError):
+                    out[row.key] = parse_time(at)
+    return out
 
 
 def load_resume_points(engine: Engine, *, cluster: str) -> dict[str, str]:

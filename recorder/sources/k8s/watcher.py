@@ -11,8 +11,9 @@
   list's resourceVersion with bookmarks, a random server timeout and a client read timeout.
 
 Every item carries the resourceVersion that the checkpoint may advance to once the item (and all
-before it) is committed; no-op updates advance it without an observation. The clock is read once
-per event, or once per LIST page.
+before it) is committed, and the clock reading it was in sync at; no-op updates advance it
+without an observation. The clock is read once per event, or once per LIST page. A relist after
+410 Gone also yields the stretch it passed over (recorder/sources/k8s/relist_gap.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
 from gapwatch.recorder.sources.k8s.metrics import WatchMetrics
 from gapwatch.recorder.sources.k8s.noop import Projection, project
+from gapwatch.recorder.sources.k8s.relist_gap import Lost, passed_over
 from gapwatch.recorder.sources.k8s.resources import (
     Resource,
     object_key,
@@ -67,6 +69,8 @@ class Item:
     observation: Observation | None
     rv: str | None
     synced: bool = False
+    #: the clock reading at which the stream was in sync up to `rv`
+    at: datetime | None = None
 
 
 class ResourceWatcher:
@@ -83,6 +87,7 @@ class ResourceWatcher:
         lookup_last: Lookup,
         known: Known | None = None,
         start_rv: str | None = None,
+        start_at: datetime | None = None,
         namespace: str | None = None,
         label_selector: str | None = None,
         relevant: Relevant | None = None,
@@ -99,6 +104,10 @@ class ResourceWatcher:
         self.cluster, self.clock, self.lookup_last = cluster, clock, lookup_last
         self.known: Known = known if known is not None else {}
         self.rv = start_rv or None
+        #: when the stream was last known in sync up to `rv` (its last event or bookmark)
+        self.synced_at = start_at
+        #: a 410 Gone not yet relisted: (the lost resourceVersion, when in sync, why)
+        self._lost: Lost | None = None
         self.namespace, self.label_selector = namespace, label_selector
         self.relevant, self.projection, self.redact = relevant, projection, redact
         self.on_object = on_object
@@ -130,6 +139,8 @@ class ResourceWatcher:
                 failures = 0
                 continue
             except Gone as exc:
+                if self._lost is None and self.rv is not None:
+                    self._lost = (self.rv, self.synced_at, str(exc))
                 self.rv = None
                 self._restart("gone", exc)
                 continue
@@ -189,20 +200,23 @@ class ResourceWatcher:
             op, obj = event.get("type"), event["object"]
             rv = resource_version(obj)
             if op == "BOOKMARK":
-                self.rv = rv or self.rv
-                yield Item(self.stream, None, self.rv, synced=first)
+                self.rv, self.synced_at = rv or self.rv, now
+                yield Item(self.stream, None, self.rv, synced=first, at=now)
             elif op in ("ADDED", "MODIFIED", "DELETED"):
-                self.rv = rv or self.rv
+                self.rv, self.synced_at = rv or self.rv, now
                 if self.on_object is not None:
                     self.on_object(op, obj)
                 if not self._wanted(obj):
-                    yield Item(self.stream, None, self.rv, synced=first)
+                    yield Item(self.stream, None, self.rv, synced=first, at=now)
                 elif apply_event(self.known, kind, op, obj):
-                    yield Item(self.stream, self._observation(op, obj, now), self.rv, first)
+                    obs = self._observation(op, obj, now)
+                    yield Item(self.stream, obs, self.rv, first, at=now)
                 else:
                     self.metrics.noop_dropped.labels(kind=kind).inc()
-                    yield Item(self.stream, None, self.rv, synced=first)
+                    yield Item(self.stream, None, self.rv, synced=first, at=now)
             first = False
+        if self.rv is not None:
+            self.synced_at = self.clock()  # the server ended the stream: in sync until now
 
     def _opened(self) -> None:
         self.watching = True
@@ -221,6 +235,7 @@ class ResourceWatcher:
         paginate = True
         while True:
             seen: set[Key] = set()
+            moved: set[Key] = set()  # objects whose resourceVersion moved: what a gap may hide
             list_rv: str | None = None
             token: str | None = None
             try:
@@ -246,6 +261,9 @@ class ResourceWatcher:
                             self.on_object("ADDED", obj)
                         if not self._wanted(obj):
                             continue
+                        before = self.known.get(object_key(obj))
+                        if before is None or before.rv != resource_version(obj):
+                            moved.add(object_key(obj))
                         op = diff_listed(self.known, kind, obj)
                         if op is not None:
                             yield Item(self.stream, self._observation(op, obj, now), None)
@@ -258,11 +276,18 @@ class ResourceWatcher:
                 paginate = False
                 continue
             break
+        moved |= set(self.known) - seen
         async for item in self._vanished(seen):
             yield item
         self.rv = list_rv or None
         self.metrics.seen(kind)
-        yield Item(self.stream, None, self.rv, synced=True)
+        self.synced_at = now = self.clock()
+        lost, self._lost = self._lost, None
+        gap = passed_over(lost, self.cluster, kind, self.namespace, now, self.rv or "", moved)
+        if gap is not None:
+            log.warning("relist passed over", stream=self.stream, since=lost and lost[1], until=now)
+            yield Item(self.stream, gap, None)
+        yield Item(self.stream, None, self.rv, synced=True, at=now)
 
     async def _vanished(self, seen: set[Key]) -> AsyncIterator[Item]:
         gone = sorted(set(self.known) - seen)

@@ -1,0 +1,237 @@
+"""The stretch a relist passed over (RelistGap), against the fake API over real HTTP.
+
+The fake kube-apiserver (gapwatch.recorder.lab.fakes.fakeapi) answers 503 while down, forgets
+its history on `compact()` and then ends every watch from an older resourceVersion with 410
+Gone, as a restarted kube-apiserver behind a compacted etcd does; the watcher must relist and
+store once the stretch it could not see: from its last sign of being in sync to the relist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from gapwatch.recorder.backoff import BackoffSettings
+from gapwatch.recorder.observation import RELIST_GAP, Observation, from_dict
+from gapwatch.recorder.sources.k8s.client import ApiEndpoint
+from gapwatch.recorder.sources.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.k8s.state import Key, LastRow
+from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.facts import write_facts
+from tests.k8s import objects
+from tests.k8s.fakeapi import FakeApiServer
+from tests.k8s.harness import RecorderThread, caught_up, fast_config, kinds, wait_until
+from tests.k8s.mutator import Mutator
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeApiServer]:
+    with FakeApiServer(bookmark_interval=0.05) as api:
+        for i in range(4):
+            api.create("Node", objects.node(i))
+        yield api
+
+
+async def _no_rows(kind: str, namespace: str | None, keys: list[Key]) -> dict[Key, LastRow]:
+    return {}
+
+
+def _watch_through(fake: FakeApiServer, outage: bool, writes: int) -> tuple[list[Item], int]:
+    """Watch Nodes until synced, then (outage) go down, write `writes` times, compact and come
+    back, or (no outage) compact and end every stream with 410; return the items up to the
+    second sync and the resourceVersion the watcher was at before."""
+    ticks = itertools.count()
+
+    def clock() -> datetime:  # every reading 1 ms later: which reading was used is visible
+        return T0 + timedelta(milliseconds=next(ticks))
+
+    async def run() -> tuple[list[Item], int]:
+        async with aiohttp.ClientSession() as session:
+            watcher = ResourceWatcher(
+                session=session,
+                api=ApiEndpoint(host=fake.url),
+                resource=RESOURCES["Node"],
+                cluster="c",
+                clock=clock,
+                lookup_last=_no_rows,
+                settings=WatchSettings(
+                    page_size=2,
+                    read_timeout_s=1,
+                    backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
+                ),
+            )
+            items: list[Item] = []
+            before = -1
+            async for item in watcher:
+                items.append(item)
+                if before < 0 and item.rv == str(fake.rv) and watcher.watching:
+                    before = fake.rv  # in sync: now the outage
+                    items.append(Item("mark", None, None, at=watcher.synced_at))
+                    if outage:
+                        fake.down()
+                        for i in range(writes):
+                            fake.update("Node", fake.get("Node", None, f"node-{i % 4}"))
+                        fake.delete("Node", None, "node-3")
+                        fake.compact()
+                        fake.down(False)
+                    else:
+                        fake.compact()
+                        fake.send_gone()
+                elif before >= 0 and item.synced and item.rv == str(fake.rv):
+                    return items, before
+            raise AssertionError("the watcher ended")
+
+    return asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def test_a_relist_after_compaction_stores_the_stretch_it_passed_over(
+    fake: FakeApiServer,
+) -> None:
+    items, before = _watch_through(fake, outage=True, writes=5)
+    mark = next(i for i in items if i.stream == "mark")
+    after = items[items.index(mark) + 1 :]
+    gaps = [i.observation for i in after if i.observation and i.observation.kind == RELIST_GAP]
+    assert len(gaps) == 1
+    gap = gaps[0]
+    # from the watcher's last sign of being in sync to the end of the relist
+    assert gap.previous_observed_at == mark.at
+    assert gap.name == "Node" and gap.namespace is None
+    assert gap.payload["fromResourceVersion"] == str(before)
+    assert gap.resource_version == gap.payload["toResourceVersion"] == str(fake.rv)
+    # the objects written in between: updated (node-0..2), updated then deleted (node-3)
+    assert gap.payload["changed"] == ["node-0", "node-1", "node-2", "node-3"]
+    relisted = [i.observation for i in after if i.observation and i.observation.kind == "Node"]
+    assert relisted and all(o.observed_at <= gap.observed_at for o in relisted)
+    assert ("DELETED", "node-3") in {(o.op, o.name) for o in relisted}  # the relist's diff
+    # its checkpoint follows it: the next resume point is stamped with the same reading
+    assert after[-1].synced and after[-1].at == gap.observed_at
+    # the NDJSON form is valid and round-trips
+    assert from_dict(gap.to_dict()) == gap
+
+
+def test_a_410_with_nothing_written_in_between_passes_over_nothing(fake: FakeApiServer) -> None:
+    items, _ = _watch_through(fake, outage=False, writes=0)
+    assert not [i for i in items if i.observation and i.observation.kind == RELIST_GAP]
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+    finally:
+        engine.dispose()
+
+
+def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime]]:
+    rows = _rows(
+        url,
+        "SELECT name, resource_version, observed_at, previous_observed_at "
+        "FROM events WHERE kind = 'RelistGap' ORDER BY name",
+    )
+    return [(r[0], r[1], _aware(r[2]), _aware(r[3])) for r in rows]
+
+
+def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str) -> None:
+    """SQLite and PostgreSQL: an apiserver restart with compaction while the recorder runs,
+    then a recorder restart after a compaction while it was down (the stretch starts at the
+    checkpoint's stamp); a re-delivery of the same gaps, also as another replica timed them,
+    adds no row; replay's facts hold them."""
+    config = fast_config()
+    engine = make_engine(store_url)
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        script = Mutator(fake, seed=17)
+        script.seed()
+        rec = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the first sync")
+        fake.down()  # streams dropped: nothing reaches the recorder after this
+        down_at = datetime.now(UTC)
+        script.run(60, noops=False)
+        fake.compact()
+        back_at = datetime.now(UTC)
+        fake.down(False)
+        wait_until(lambda: caught_up(engine, fake, config), "the relists")
+        rec.stop()
+        first = _gap_rows(store_url)
+        assert sorted(r[0] for r in first) == sorted(kinds(config))  # one per stream
+        # replay starts a stretch the watch skew before its last sign of sync (an item read
+        # after down() was sent before it): the stretch covers the outage
+        skew = timedelta(seconds=DEFAULTS.watch_skew_s)
+        for _name, _rv, observed, previous in first:
+            assert previous - skew <= down_at <= back_at <= observed
+        # down: changes, compaction; the restarted recorder's streams get 410 and relist
+        stamps = _checkpoint_stamps(store_url)
+        script.run(40, noops=False)
+        fake.compact()
+        rec = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the relists after the restart")
+        rec.stop()
+    second = [r for r in _gap_rows(store_url) if r not in first]
+    assert sorted(r[0] for r in second) == sorted(kinds(config))
+    assert {(r[0], r[3]) for r in second} == {(k, stamps[k]) for k in kinds(config)}
+    _redeliver(store_url)
+    with engine.connect() as conn:
+        facts = conn.execute(text("SELECT count(*) FROM facts WHERE fact = 'relist'")).scalar()
+        count = conn.execute(text("SELECT count(*) FROM events WHERE kind = 'RelistGap'")).scalar()
+    engine.dispose()
+    assert count == len(first) + len(second) == facts
+
+
+def _checkpoint_stamps(url: str) -> dict[str, datetime]:
+    out = {}
+    for key, value in _rows(url, "SELECT key, value FROM source_checkpoints"):
+        value = value if isinstance(value, dict) else json.loads(value)
+        out[key] = parse_time(value["at"])
+    return out
+
+
+def _redeliver(url: str) -> None:
+    rows = _rows(
+        url,
+        "SELECT observed_at, cluster, namespace, name, resource_version, "
+        "previous_observed_at, payload FROM events WHERE kind = 'RelistGap'",
+    )
+    engine = make_engine(url)
+    try:
+        again = []
+        for r in rows:
+            payload = r.payload if isinstance(r.payload, dict) else json.loads(r.payload)
+            for shift in (0, 1):  # as stored, and as the other replica saw it a second later
+                again.append(
+                    Observation(
+                        observed_at=_aware(r.observed_at) + timedelta(seconds=shift),
+                        cluster=r.cluster,
+                        source="k8s-watch",
+                        kind=RELIST_GAP,
+                        op="OBSERVED",
+                        payload=payload,
+                        namespace=r.namespace,
+                        name=r.name,
+                        resource_version=r.resource_version,
+                        previous_observed_at=_aware(r.previous_observed_at),
+                    )
+                )
+        writer = EventWriter(engine, derive=write_facts)
+        assert writer.write(again).inserted == 0
+    finally:
+        engine.dispose()
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite's text: UTC without a zone
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -24,13 +24,13 @@ from tests.replay.builders import (
 from tests.replay.test_real_world import _one_node
 
 
-def _deleted(t: float, name: str) -> Observation:
+def _deleted(t: float, name: str, op: str = "DELETED") -> Observation:
     payload: dict[str, Any] = {
         "metadata": {"name": name},
         "spec": {"providerID": f"aws:///eu-west-1a/i-{name}"},
         "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]},
     }
-    return _k8s(t, "Node", "DELETED", payload, node=name)
+    return _k8s(t, "Node", op, payload, node=name)
 
 
 def _windows(obs: list[Observation]) -> list[Window]:
@@ -74,7 +74,9 @@ def _health_timeout(t: float, prev: float, name: str) -> Observation:
 def test_a_health_timeout_after_the_window_is_not_its_cause() -> None:
     # The pod crashes at 50.2 s (the NodePort refuses at 50.3 s), a replacement is forwarded
     # from 52.4 s; the health check, stored as changes, said 200 since 2 s. At 100 s the
-    # machine stops: its health check times out. The first window is the pod's, not a node
+    # machine stops: its health check times out, and the node controller marks the Node
+    # Unknown 40 s later (node_grace_s), which confirms the crash (a timeout alone is a hung
+    # health server: replay.proxy.silent_stretches). The first window is the pod's, not a node
     # down 50 s before the node went.
     obs = [
         *_one_node(),
@@ -87,6 +89,7 @@ def test_a_health_timeout_after_the_window_is_not_its_cause() -> None:
         nodeport(52.4, 52.3, "n1", "connected"),
         _health_timeout(101, 96, "n1"),
         nodeport(101, 96, "n1", "timeout", latency_ms=1000),
+        _deleted(140, "n1", op="MODIFIED"),
     ]
     first, last = _windows(obs)
     assert first.cls == "pod-gone-before-deregistered" and first.certain

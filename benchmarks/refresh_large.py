@@ -23,7 +23,9 @@ store (a SQLite file or a database) is removed at the end. Prints medians, the l
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sqlite3
 import statistics
 import sys
@@ -147,9 +149,15 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         at = cut
         for _ in range(args.repeat):
             copy_facts(engine, source, src, at, at + args.events)
+            profiler = cProfile.Profile() if args.profile else None
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             done = projections.refresh(engine, checkpoint=checkpoint)
             refreshes.append(time.perf_counter() - started)
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
             print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
                   f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms, "
                   f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
@@ -192,6 +200,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="cProfile each refresh from the checkpoint and print its N costliest calls",
+    )  # fmt: skip
     args = parser.parse_args()
     source = args.cache / f"{key(LARGE_SCENARIO[0], 1)}.db"
     if not source.exists():

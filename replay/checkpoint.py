@@ -48,6 +48,7 @@ from gapwatch.replay.proxy import pte_known
 
 if TYPE_CHECKING:
     from gapwatch.replay.node_cache import ServiceWindows
+    from gapwatch.replay.node_rows import ServiceRows
 
 _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
@@ -76,6 +77,10 @@ class Checkpoint:
     impact: Impact | None = None
     #: per Service, its windows per node and what they were found from (replay.node_cache)
     windows: dict[ServiceRef, ServiceWindows] = field(default_factory=dict)
+    #: per Service, the rows the store holds and what they were found from (replay.node_rows)
+    rows: dict[ServiceRef, ServiceRows] = field(default_factory=dict)
+    #: the assumptions `rows` were computed with
+    settings: DetectSettings | None = None
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
@@ -83,6 +88,8 @@ class Checkpoint:
         self.before.clear()
         self.impact = None
         self.windows.clear()
+        self.rows.clear()
+        self.settings = None
 
     def impact_of(self, state: FoldState) -> Impact:
         """The access-log impact of the checkpoint's state, computed once per change of the
@@ -116,6 +123,7 @@ class Checkpoint:
             state = fold_stored(conn, FoldState(), until_id=newest)
             self.seed(url, newest, state)
             self.windows.clear()
+            self.rows.clear()
             return state, []
         rows = [
             tuple(r)
@@ -133,9 +141,29 @@ class Checkpoint:
         fold(self.state, rows)  # clears the memo
         if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
             self.impact = None
+        self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
         self.event_id = newest
         return self.state, rows
+
+    def _pods_moved(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Forget the kept pods (replay.node_rows) of the Services whose pods the new rows may
+        change: a pod or workload of their namespace (of their cluster, without one), or
+        their own slices."""
+        namespaces: set[tuple[str, str]] = set()
+        clusters: set[str] = set()
+        own: set[ServiceRef] = set()
+        for row in rows:
+            kind = row[F.FACT]
+            if kind == "slice" and (svc := _named(row)) is not None:
+                own.add(svc)
+            elif kind in ("pod", "workload") and row[F.NAMESPACE]:
+                namespaces.add((row[F.CLUSTER], row[F.NAMESPACE]))
+            elif kind in ("pod", "workload"):
+                clusters.add(row[F.CLUSTER])
+        for svc, kept in self.rows.items():
+            if svc in own or svc.cluster in clusters or (svc.cluster, svc.namespace) in namespaces:
+                kept.basis = None
 
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")

@@ -22,7 +22,7 @@ from gapwatch.replay.fold import FoldState, horizon, lb_facing
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 
 
-class _Pod(NamedTuple):
+class Pod(NamedTuple):
     name: str
     node: str
     revision: str
@@ -49,8 +49,8 @@ def _workload(state: FoldState, svc: ServiceRef, owner: str | None, revision: st
     return f"{kind}/{svc.namespace}/{name}"
 
 
-def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
-    out: list[_Pod] = []
+def pods_of(state: FoldState, svc: ServiceRef) -> list[Pod]:
+    out: list[Pod] = []
     for name, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, name))
         if not samples:
@@ -59,16 +59,16 @@ def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
         owner = next((p.owner for p in reversed(samples) if p.owner), None)
         gone = next((p.at_us for p in samples if p.state == "gone"), None)
         workload = _workload(state, svc, owner, revision)
-        out.append(_Pod(name, node, revision, workload, samples[0].at_us, gone))
+        out.append(Pod(name, node, revision, workload, samples[0].at_us, gone))
     return sorted(out, key=lambda p: (p.first_us, p.name))
 
 
 def _spans(
-    state: FoldState, svc: ServiceRef, end_of_data: int, pods: Sequence[_Pod] | None = None
+    state: FoldState, svc: ServiceRef, end_of_data: int, pods: Sequence[Pod] | None = None
 ) -> list[Rollout]:
     spans: list[Rollout] = []
-    pods = _pods(state, svc) if pods is None else pods
-    per_workload: dict[str, dict[str, list[_Pod]]] = {}
+    pods = pods_of(state, svc) if pods is None else pods
+    per_workload: dict[str, dict[str, list[Pod]]] = {}
     for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
         per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
     for workload in sorted(per_workload):
@@ -122,22 +122,44 @@ def group(
         by_service.setdefault(w.service, []).append(w)
     for svc in services if services is not None else lb_facing(state):
         mine = sorted(by_service.get(svc, ()), key=lambda w: w.start_us)
-        pods = _pods(state, svc)
+        pods = pods_of(state, svc)
         spans = _spans(state, svc, horizon(state, svc), pods)
-        owner = _causes(mine, spans, _pod_changes(state, svc, pods), settle_us)
         owned: dict[str | None, list[Window]] = {}
-        for w, o in zip(mine, owner, strict=True):
-            if w.rollout != o:
-                w = replace(w, rollout=o)
-            owned.setdefault(o, []).append(w)
+        for w in assign(mine, spans, pod_changes(state, svc, pods), settle_us):
+            owned.setdefault(w.rollout, []).append(w)
             assigned.append(w)
-        for span in spans:
-            found = owned.get(span.id, [])
-            end = max([span.end_us, *(w.end_us for w in found)])
-            nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
-            groups.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
+        groups.extend(with_windows(spans, owned))
     assigned.sort(key=lambda w: (w.start_us, w.service, w.node))
     return groups, assigned
+
+
+def spans_of(state: FoldState, svc: ServiceRef, pods: Sequence[Pod]) -> list[Rollout]:
+    """The Service's rollouts and node disruptions (from `pods_of`), without their windows."""
+    return _spans(state, svc, horizon(state, svc), pods)
+
+
+def assign(
+    mine: Sequence[Window],
+    spans: Sequence[Rollout],
+    changes: dict[tuple[str, str], list[tuple[int, str]]],
+    settle_us: int,
+) -> list[Window]:
+    """The windows (in start order) with `rollout` set to the group that caused each."""
+    owner = _causes(mine, spans, changes, settle_us)
+    return [
+        w if w.rollout == o else replace(w, rollout=o) for w, o in zip(mine, owner, strict=True)
+    ]
+
+
+def with_windows(spans: Sequence[Rollout], owned: dict[str | None, list[Window]]) -> list[Rollout]:
+    """The spans with the windows they own (in start order), ending when the last closed."""
+    out: list[Rollout] = []
+    for span in spans:
+        found = owned.get(span.id, [])
+        end = max([span.end_us, *(w.end_us for w in found)])
+        nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
+        out.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
+    return out
 
 
 def _causes(
@@ -214,13 +236,13 @@ def access_impact(state: FoldState) -> Impact:
     return Impact(lanes, covered, unknown, unknown_at)
 
 
-def _pod_changes(
-    state: FoldState, svc: ServiceRef, pods: Sequence[_Pod] | None = None
+def pod_changes(
+    state: FoldState, svc: ServiceRef, pods: Sequence[Pod] | None = None
 ) -> dict[tuple[str, str], list[tuple[int, str]]]:
     """Per (workload, node): (time, revision) of every pod start, deletion and stop, in time
     order."""
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for p in _pods(state, svc) if pods is None else pods:
+    for p in pods_of(state, svc) if pods is None else pods:
         times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
         samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
         times += [s.at_us for s in samples if s.state == "terminating"][:1]

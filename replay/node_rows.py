@@ -193,16 +193,26 @@ def _group(
         if not mine:
             rows.windows = []
             continue
-        if old is not None and moved is not None and old.counted is mine:
-            latest = max(w.start_us for w in mine)
-            if all(
-                start > latest or min(a, latest - settle) == min(b, latest - settle)
-                for start, a, b in moved
-            ):
-                rows.windows = old.windows
-                continue
+        if (
+            old is not None
+            and moved is not None
+            and old.counted is mine
+            and owners_hold(moved, max(w.start_us for w in mine), settle)
+        ):
+            rows.windows = old.windows
+            continue
         ordered = sorted(mine, key=lambda w: w.start_us)
         rows.windows = assign(ordered, now.spans, basis[1], settle)
+
+
+def owners_hold(moved: Sequence[tuple[int, int, int]], latest_us: int, settle_us: int) -> bool:
+    """Whether windows that start by `latest_us` keep their owners when the spans `moved`
+    ((start, old end, new end)) end elsewhere: a span holds a window's start when it started
+    by it and ended no earlier than settle_us before it (replay.group), so an end moved among
+    values at or after `latest_us - settle_us`, or a span starting after `latest_us`, changes
+    no owner."""
+    edge = latest_us - settle_us
+    return all(start > latest_us or min(a, edge) == min(b, edge) for start, a, b in moved)
 
 
 def _moved_ends(old: list[Rollout], new: list[Rollout]) -> list[tuple[int, int, int]] | None:

@@ -1,0 +1,189 @@
+"""A refresh that redoes a Service's rows node by node (replay.node_rows) equals a rebuild that
+computes them all at once (replay.projections.compute), on both backends: a rebuild that seeds
+the checkpoint, late Pods older than a stored rollout, a lag changed by a late probe, batches
+cut at every window edge and Pod event, a store that does not hold what the checkpoint kept.
+And the rule that keeps a node's rollout owners while spans end elsewhere, as a property."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Literal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import projections
+from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import derive, write_facts
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.group import assign
+from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.node_rows import owners_hold
+from tests.replay.test_projections import _context, _tables
+
+
+def _sim(preset: str, seed: int, cluster: str) -> list[Observation]:
+    return [
+        dataclasses.replace(o, cluster=cluster)
+        for o in run(load_scenario(preset), seed=seed).observations
+    ]
+
+
+def _refresh_in(engine: Engine, batches: Sequence[Sequence[Observation]], cp: Checkpoint) -> None:
+    writer = EventWriter(engine, derive=write_facts)
+    for batch in batches:
+        if batch:
+            writer.write(list(batch))
+            projections.refresh(engine, checkpoint=cp)
+
+
+def _equals_plain_rebuild(engine: Engine) -> None:
+    """The stored rows equal those of a rebuild without a checkpoint (all at once)."""
+    incremental, context = _tables(engine), _context(engine)
+    assert incremental["replay_windows"] and incremental["replay_lags"]
+    projections.rebuild(engine)
+    assert _tables(engine) == incremental
+    assert _context(engine) == context
+
+
+@pytest.mark.parametrize("preset", ["seed-3node", "aws-nlb"])
+def test_a_rebuild_that_keeps_the_rows_node_by_node(engine: Engine, preset: str) -> None:
+    EventWriter(engine, derive=write_facts).write_all(_sim(preset, 3, f"seeded-{preset}"))
+    cp = Checkpoint()
+    projections.rebuild(engine, checkpoint=cp)
+    assert cp.rows  # it went node by node
+    _equals_plain_rebuild(engine)
+
+
+def test_late_pods_older_than_a_stored_rollout(engine: Engine) -> None:
+    """The new revision's pods and the old one's deletions arrive after the rollout was stored
+    from the first pods: the kept pods are forgotten, the rollout and its windows' owners are
+    found again."""
+    observations = _sim("seed-3node", 3, "late-pods")
+    pods = [i for i, o in enumerate(observations) if o.kind == "Pod"]
+    held = set(pods[len(pods) // 2 :])
+    cp = Checkpoint()
+    _refresh_in(engine, [[o for i, o in enumerate(observations) if i not in held]], cp)
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT id, end_us, windows FROM replay_rollouts")).all()
+    assert before
+    late = [observations[i] for i in sorted(held)]
+    _refresh_in(engine, [late[:1], late[1:]], cp)
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT id, end_us, windows FROM replay_rollouts")).all()
+    assert after != before
+    _equals_plain_rebuild(engine)
+
+
+@pytest.mark.parametrize("late_kind", ["ProxyHealth", "EndpointSlice", "TargetHealth"])
+def test_a_lag_changed_by_a_late_fact(engine: Engine, late_kind: str) -> None:
+    """The probes (or endpoints, or LB polls) but their first few arrive after everything
+    else: lags kept per node are measured again where the lanes grew."""
+    observations = _sim("aws-nlb", 5, f"late-lag-{late_kind}")
+    half = len(observations) // 2
+    late = [o for o in observations if o.kind == late_kind][5:]
+    early = [o for o in observations if o not in late]
+    cp = Checkpoint()
+    _refresh_in(engine, [early[:half], early[half:]], cp)
+    lags = "SELECT node, lag, at_us, seconds FROM replay_lags ORDER BY 1, 2, 3, 4"
+    with engine.connect() as conn:
+        before = conn.execute(text(lags)).all()
+    _refresh_in(engine, [late[i : i + 30] for i in range(0, len(late), 30)], cp)
+    with engine.connect() as conn:
+        assert conn.execute(text(lags)).all() != before
+    _equals_plain_rebuild(engine)
+
+
+def test_batches_cut_at_every_window_edge_and_pod_event(engine: Engine) -> None:
+    """A fact at a boundary: batches end right before and right after each event that opens
+    or closes a window and each Pod event (a rollout starts, its old pods go)."""
+    observations = _sim("seed-3node", 3, "edges-pods")
+    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
+    edges = {i for w in detect(fold(FoldState(), facts)) for i in (*w.opened_by, *w.closed_by)}
+    edges |= {i + 1 for i, o in enumerate(observations) if o.kind == "Pod"}
+    cuts = sorted({c for i in edges for c in (i - 1, i) if 0 < c < len(observations)})
+    bounds = [0, *cuts, len(observations)]
+    cp = Checkpoint()
+    _refresh_in(engine, [observations[lo:hi] for lo, hi in pairwise(bounds)], cp)
+    _equals_plain_rebuild(engine)
+
+
+def test_a_store_that_lost_what_the_checkpoint_kept(engine: Engine) -> None:
+    """Rows changed behind the checkpoint's back (another writer, a manual fix): a stale row
+    not found by content makes the Service's rows a diff against the store again."""
+    observations = _sim("seed-3node", 3, "tampered")
+    cut = len(observations) * 3 // 4
+    cp = Checkpoint()
+    _refresh_in(engine, [observations[:cut]], cp)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE replay_windows SET failed_requests = 999"))
+        conn.execute(text("UPDATE replay_lags SET seconds = seconds + 1"))
+    _refresh_in(engine, [observations[cut:]], cp)
+    _equals_plain_rebuild(engine)
+
+
+_SVC = ServiceRef("c", "ns", "gw")
+_KINDS: list[Literal["rollout", "node-disruption"]] = ["rollout", "node-disruption"]
+
+
+def _window(start: int, node: str = "n1") -> Window:
+    return Window(
+        _SVC,
+        node,
+        "closed-before-deregistered",
+        start,
+        start + 5,
+        start,
+        start,
+        start + 5,
+        start + 5,
+        "measured",
+    )
+
+
+_span_args = st.tuples(
+    st.sampled_from(_KINDS),
+    st.integers(0, 100),
+    st.integers(0, 60),
+    st.integers(0, 160),
+)
+
+
+@given(
+    starts=st.lists(st.integers(0, 120), min_size=1, max_size=8),
+    spans=st.lists(_span_args, min_size=1, max_size=5),
+    changes=st.lists(st.tuples(st.integers(0, 120), st.sampled_from(["a", "b"])), max_size=6),
+    settle=st.integers(0, 30),
+)
+def test_owners_hold_when_the_rule_says_so(
+    starts: list[int],
+    spans: list[tuple[Literal["rollout", "node-disruption"], int, int, int]],
+    changes: list[tuple[int, str]],
+    settle: int,
+) -> None:
+    """Whenever `owners_hold` keeps a node's owners, assigning them again with the moved
+    spans gives the same owners."""
+    old: list[Rollout] = []
+    new: list[Rollout] = []
+    for i, (kind, start, length, moved_end) in enumerate(spans):
+        nodes = ("n1",) if kind == "node-disruption" else ("n1", "n2")
+        span = Rollout(
+            f"s{i}", _SVC, kind, "Deployment/ns/gw", "a", "b", start, start + length, (), nodes
+        )
+        old.append(span)
+        new.append(dataclasses.replace(span, end_us=max(start, moved_end)))
+    old.sort(key=lambda r: (r.start_us, r.id))
+    new.sort(key=lambda r: (r.start_us, r.id))
+    windows = sorted((_window(s) for s in starts), key=lambda w: w.start_us)
+    by_node = {("Deployment/ns/gw", "n1"): sorted(changes)}
+    moved = [(b.start_us, a.end_us, b.end_us) for a, b in zip(old, new, strict=True) if a != b]
+    if owners_hold(moved, max(starts), settle):
+        assert assign(windows, new, by_node, settle) == assign(windows, old, by_node, settle)

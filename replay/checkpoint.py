@@ -137,12 +137,20 @@ class Checkpoint:
         ]
         memo = self.state.memo
         kept = _per_service(memo)
-        self.before = {svc: lane_versions(self.state, svc) for svc in lb_facing(self.state)}
+        facing = lb_facing(self.state)
+        self.before = {svc: lane_versions(self.state, svc) for svc in facing}
+        polls = {svc: _polls(self.state, svc) for svc in facing}
         fold(self.state, rows)  # clears the memo
         if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
             self.impact = None
         self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
+        probed, state = _probed_only(rows), self.state
+        _restore(
+            memo,
+            {name: kept[name] for name in _POLL_READERS},
+            lambda svc: probed(svc) and polls.get(svc) == _polls(state, svc),
+        )
         self.event_id = newest
         return self.state, rows
 
@@ -167,6 +175,30 @@ class Checkpoint:
 
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+#: per-Service values that read, of what a probe brings, only the Service's LB polls
+_POLL_READERS = ("ccm_mode", "local_pods", "fail_open")
+
+
+def _polls(state: FoldState, svc: ServiceRef) -> tuple[int, ...]:
+    """The lengths of the Service's LB poll lanes, per node (append-only)."""
+    targets = state.probes["target"]
+    return tuple(len(targets.get((svc, n), ())) for n in sorted(state.service_nodes.get(svc, ())))
+
+
+def _probed_only(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
+    """Whether a Service's own facts among `rows` are probe and LB samples only, and no fact
+    of its cluster names no Service."""
+    other: set[ServiceRef] = set()
+    wide: set[str] = set()
+    for row in rows:
+        svc = _named(row)
+        if svc is None:
+            wide.add(row[F.CLUSTER])
+        elif row[F.FACT] not in PROBE_FACTS:
+            other.add(svc)
+    return lambda svc: svc not in other and svc.cluster not in wide
 
 
 def _per_service(memo: Memo) -> dict[str, dict[Any, Any]]:
@@ -212,7 +244,15 @@ def _restore(
 def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     """Per node of the Service, the lengths of what its lane segments read (replay.segments:
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
-    and under "" the Service's first LB poll: equal versions, equal segments."""
+    and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
+    memo until the next fold."""
+    known = state.memo.versions.get(svc)
+    if known is None:
+        known = state.memo.versions[svc] = _lane_versions(state, svc)
+    return known
+
+
+def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     pods: dict[str, list[tuple[str, int]]] = {}
     for pod, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())

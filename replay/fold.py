@@ -136,9 +136,12 @@ class Memo:
     lane_lags: dict[tuple[ServiceRef, str, DetectSettings, bool], tuple[Any, list[Any]]] = field(
         default_factory=dict
     )
+    #: replay.checkpoint.lane_versions per Service
+    versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
+        self.versions.clear()
         self.ccm_mode.clear()
         self.local_pods.clear()
         self.fail_open.clear()

@@ -63,11 +63,24 @@ def pods_of(state: FoldState, svc: ServiceRef) -> list[Pod]:
     return sorted(out, key=lambda p: (p.first_us, p.name))
 
 
-def _spans(
-    state: FoldState, svc: ServiceRef, end_of_data: int, pods: Sequence[Pod] | None = None
-) -> list[Rollout]:
-    spans: list[Rollout] = []
-    pods = pods_of(state, svc) if pods is None else pods
+class RolloutPart(NamedTuple):
+    """A rollout as the pods give it, its end still to be set by the end of the data."""
+
+    id: str
+    workload: str
+    old: str
+    new: str
+    start_us: int
+    #: the last of the old revision's pods to go, if any went
+    gone_us: int | None
+    #: an old pod is not gone: the rollout runs to the end of the data
+    open: bool
+    nodes: tuple[str, ...]
+
+
+def rollout_parts(svc: ServiceRef, pods: Sequence[Pod]) -> list[RolloutPart]:
+    """The Service's rollouts from its pods (`pods_of`), before the end of the data."""
+    out: list[RolloutPart] = []
     per_workload: dict[str, dict[str, list[Pod]]] = {}
     for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
         per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
@@ -78,12 +91,33 @@ def _spans(
             olds = [p for p in revisions[old] if p.first_us <= start]
             if not olds:
                 continue
-            end = max(p.gone_us if p.gone_us is not None else end_of_data for p in olds)
+            gone = [p.gone_us for p in olds if p.gone_us is not None]
             nodes = sorted({p.node for p in (*revisions[old], *revisions[new])})
             rid = group_id("ro", svc, workload, old, new, start)
-            spans.append(
-                Rollout(rid, svc, "rollout", workload, old, new, start, end, (), tuple(nodes))
-            )
+            part = RolloutPart(
+                rid, workload, old, new, start, max(gone, default=None), len(gone) < len(olds),
+                tuple(nodes),
+            )  # fmt: skip
+            out.append(part)
+    return out
+
+
+def _spans(
+    state: FoldState,
+    svc: ServiceRef,
+    end_of_data: int,
+    pods: Sequence[Pod] | None = None,
+    parts: Sequence[RolloutPart] | None = None,
+) -> list[Rollout]:
+    spans: list[Rollout] = []
+    if parts is None:
+        parts = rollout_parts(svc, pods_of(state, svc) if pods is None else pods)
+    for r in parts:
+        ends = [*([r.gone_us] if r.gone_us is not None else []), *([end_of_data] if r.open else [])]
+        spans.append(
+            Rollout(r.id, svc, "rollout", r.workload, r.old, r.new, r.start_us, max(ends), (),
+                    r.nodes)
+        )  # fmt: skip
     for node in nodes_of(state, svc):
         down_since: int | None = None
         for s in state.nodes.get((svc.cluster, node), []):
@@ -133,9 +167,10 @@ def group(
     return groups, assigned
 
 
-def spans_of(state: FoldState, svc: ServiceRef, pods: Sequence[Pod]) -> list[Rollout]:
-    """The Service's rollouts and node disruptions (from `pods_of`), without their windows."""
-    return _spans(state, svc, horizon(state, svc), pods)
+def spans_of(state: FoldState, svc: ServiceRef, parts: Sequence[RolloutPart]) -> list[Rollout]:
+    """The Service's rollouts (from `rollout_parts`) and node disruptions, without their
+    windows."""
+    return _spans(state, svc, horizon(state, svc), parts=parts)
 
 
 def assign(

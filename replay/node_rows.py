@@ -38,11 +38,12 @@ from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
     Impact,
-    Pod,
+    RolloutPart,
     assign,
     group,
     pod_changes,
     pods_of,
+    rollout_parts,
     spans_of,
     with_windows,
 )
@@ -79,9 +80,12 @@ class ServiceRows:
 
     clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
     impact: Impact | None = None
-    basis: tuple[list[Pod], Changes] | None = None
+    basis: tuple[list[RolloutPart], Changes] | None = None
     spans: list[Rollout] = field(default_factory=list)
     nodes: dict[str, NodeRows] = field(default_factory=dict)
+    #: the windows per group, and each span's row (diff columns), as stored
+    owned: dict[str | None, list[Window]] = field(default_factory=dict)
+    span_rows: list[tuple[Any, ...]] = field(default_factory=list)
     rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
 
@@ -123,14 +127,13 @@ def write_service(
             now.nodes[node].lags = entry[1] if entry is not None else []
         elif entry is not None and entry[1]:
             now.nodes[node] = NodeRows([], None, [], [], entry[1])
-    if prev is None and not empty:
-        rollouts = with_windows(now.spans, _owned(now))
-        _rollout_rows(now, rollouts)
-        windows = [w for nr in now.nodes.values() for w in nr.windows]
-        lags = [s for nr in now.nodes.values() for s in nr.lags]
-        write_rows(conn, windows, rollouts, lags, svc)
-    elif not _write_changes(conn, svc, prev or ServiceRows(), now):
-        rollouts = with_windows(now.spans, _owned(now))
+    if prev is None and not empty:  # what the store holds is not known: diff against it
+        _rollouts(None, now)
+        whole = True
+    else:
+        whole = not _write_changes(conn, svc, prev or ServiceRows(), now)
+    if whole:
+        rollouts = with_windows(now.spans, now.owned)
         windows = [w for nr in now.nodes.values() for w in nr.windows]
         lags = [s for nr in now.nodes.values() for s in nr.lags]
         write_rows(conn, windows, rollouts, lags, svc)
@@ -181,7 +184,7 @@ def _group(
     basis = prev.basis if prev is not None else None
     if basis is None:
         pods = pods_of(state, svc)
-        basis = (pods, pod_changes(state, svc, pods))
+        basis = (rollout_parts(svc, pods), pod_changes(state, svc, pods))
     now.basis = basis
     now.spans = spans_of(state, svc, basis[0])
     moved = None
@@ -240,16 +243,29 @@ def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
     return owned
 
 
-def _rollout_rows(now: ServiceRows, rollouts: Sequence[Rollout]) -> dict[tuple[Any, ...], Any]:
+def _rollouts(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
+    """The rollouts' rows (as values of their diff columns) into `now`; those computed this
+    time by value. When no node's windows changed, a span equal to the one before keeps its
+    row (its windows are the same)."""
+    same = (
+        prev is not None
+        and prev.nodes.keys() == now.nodes.keys()
+        and all(prev.nodes[n].windows is r.windows for n, r in now.nodes.items())
+    )
+    now.owned = prev.owned if same and prev is not None else _owned(now)
     columns = diff_columns(replay_rollouts, "id")
-    rows = {}
-    counts: Counter[tuple[Any, ...]] = Counter()
-    for r in rollouts:
-        row = rollout_row(r)
-        values = tuple(row[c] for c in columns)
-        rows[values] = row
-        counts[values] += 1
-    now.rollouts = counts
+    rows: dict[tuple[Any, ...], Any] = {}
+    values: list[tuple[Any, ...]] = []
+    kept = prev.span_rows if same and prev is not None else []
+    for i, span in enumerate(now.spans):
+        if len(kept) == len(now.spans) and prev is not None and prev.spans[i] == span:
+            values.append(kept[i])
+            continue
+        row = rollout_row(with_windows([span], now.owned)[0])
+        values.append(tuple(row[c] for c in columns))
+        rows[values[-1]] = row
+    now.span_rows = values
+    now.rollouts = Counter(values)
     return rows
 
 
@@ -264,7 +280,7 @@ def _write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: Se
         cur = now.nodes.get(node)
         _diff(_windows(old), _windows(cur), stale_w, new_w)
         _diff(_lags(old), _lags(cur), stale_l, new_l)
-    rows = _rollout_rows(now, with_windows(now.spans, _owned(now)))
+    rows = _rollouts(prev, now)
     stale_r = list((prev.rollouts - now.rollouts).elements())
     new_r = [rows[t] for t in (now.rollouts - prev.rollouts).elements()]
     w_cols = diff_columns(replay_windows, "id")

@@ -171,7 +171,7 @@ class Checkpoint:
                 clusters.add(row[F.CLUSTER])
         for svc, kept in self.rows.items():
             if svc in own or svc.cluster in clusters or (svc.cluster, svc.namespace) in namespaces:
-                kept.basis = None
+                kept.pods_moved = True
 
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")

@@ -81,6 +81,8 @@ class ServiceRows:
     clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
     impact: Impact | None = None
     basis: tuple[list[RolloutPart], Changes] | None = None
+    #: a pod, workload or slice fact came since `basis` (replay.checkpoint): found again
+    pods_moved: bool = False
     spans: list[Rollout] = field(default_factory=list)
     nodes: dict[str, NodeRows] = field(default_factory=dict)
     #: the windows per group, and each span's row (diff columns), as stored
@@ -162,7 +164,7 @@ def _count(
         now.clocks = prev.clocks
     else:
         now.clocks = log_clocks(state, found, settings, impact)
-    same_clock = prev is not None and prev.clocks == now.clocks
+    same_clock = prev is not None and _offsets(prev.clocks) == _offsets(now.clocks)
     covered = svc in impact.covered
     for node, raw in raws.items():
         lines = impact.lanes.get((svc, node), []) if covered else None
@@ -174,6 +176,11 @@ def _count(
             now.nodes[node] = NodeRows(raw, lines, found_here, [], [])
 
 
+def _offsets(clocks: dict[ServiceRef, LogClock]) -> dict[ServiceRef, tuple[int, int] | None]:
+    """What `counted` reads of the log clocks: the estimated offsets' range, if any."""
+    return {svc: (c.lo_us, c.hi_us) if c.estimated else None for svc, c in clocks.items()}
+
+
 def _group(
     state: FoldState, svc: ServiceRef, settings: DetectSettings, prev: ServiceRows | None,
     now: ServiceRows,
@@ -182,14 +189,17 @@ def _group(
     when its counted windows, the pods and the spans it can see did not move."""
     settle = seconds_us(settings.settle_s)
     basis = prev.basis if prev is not None else None
-    if basis is None:
+    moved_pods: set[str] = set()  # nodes where a pod of some workload changed
+    if basis is None or (prev is not None and prev.pods_moved):
         pods = pods_of(state, svc)
-        basis = (rollout_parts(svc, pods), pod_changes(state, svc, pods))
+        old_basis, basis = basis, (rollout_parts(svc, pods), pod_changes(state, svc, pods))
+        if old_basis is not None:
+            before, after = old_basis[1], basis[1]
+            moved_pods = {n for k in before.keys() | after.keys() if before.get(k) != after.get(k)
+                          for n in k[1:]}  # fmt: skip
     now.basis = basis
     now.spans = spans_of(state, svc, basis[0])
-    moved = None
-    if prev is not None and prev.basis is basis:
-        moved = _moved_ends(prev.spans, now.spans)
+    moved = None if prev is None or prev.basis is None else _moved_ends(prev.spans, now.spans)
     for node, rows in now.nodes.items():
         mine = rows.counted
         old = prev.nodes.get(node) if prev is not None else None
@@ -199,6 +209,7 @@ def _group(
         if (
             old is not None
             and moved is not None
+            and node not in moved_pods
             and old.counted is mine
             and owners_hold(moved, max(w.start_us for w in mine), settle)
         ):
@@ -219,15 +230,20 @@ def owners_hold(moved: Sequence[tuple[int, int, int]], latest_us: int, settle_us
 
 
 def _moved_ends(old: list[Rollout], new: list[Rollout]) -> list[tuple[int, int, int]] | None:
-    """(start, old end, new end) of the spans that only ended elsewhere; None when any other
-    change (a span more or less, or another field)."""
+    """(start, old end, new end) of the spans that only ended elsewhere (or, for a rollout,
+    spread to other nodes); None when any other change (a span more or less, another
+    field)."""
     if len(old) != len(new):
         return None
     out: list[tuple[int, int, int]] = []
     for a, b in zip(old, new, strict=True):
         if a == b:
             continue
-        if replace(a, end_us=b.end_us) != b:
+        # a rollout's nodes are those of its pods: no owner reads them (replay.group._cause)
+        if (
+            replace(a, end_us=b.end_us, nodes=a.nodes if a.kind == "node-disruption" else b.nodes)
+            != b
+        ):
             return None
         out.append((b.start_us, a.end_us, b.end_us))
     return out

@@ -199,7 +199,7 @@ def _group(
                           for n in k[1:]}  # fmt: skip
     now.basis = basis
     now.spans = spans_of(state, svc, basis[0])
-    moved = None if prev is None or prev.basis is None else _moved_ends(prev.spans, now.spans)
+    moved = None if prev is None or prev.basis is None else span_changes(prev.spans, now.spans)
     for node, rows in now.nodes.items():
         mine = rows.counted
         old = prev.nodes.get(node) if prev is not None else None
@@ -211,7 +211,9 @@ def _group(
             and moved is not None
             and node not in moved_pods
             and old.counted is mine
-            and owners_hold(moved, max(w.start_us for w in mine), settle)
+            and owners_hold(
+                moved, min(w.start_us for w in mine), max(w.start_us for w in mine), settle
+            )
         ):
             rows.windows = old.windows
             continue
@@ -219,34 +221,48 @@ def _group(
         rows.windows = assign(ordered, now.spans, basis[1], settle)
 
 
-def owners_hold(moved: Sequence[tuple[int, int, int]], latest_us: int, settle_us: int) -> bool:
-    """Whether windows that start by `latest_us` keep their owners when the spans `moved`
-    ((start, old end, new end)) end elsewhere: a span holds a window's start when it started
-    by it and ended no earlier than settle_us before it (replay.group), so an end moved among
-    values at or after `latest_us - settle_us`, or a span starting after `latest_us`, changes
-    no owner."""
+SpanChange = tuple[Rollout | None, Rollout | None]
+
+
+def owners_hold(
+    changes: Sequence[SpanChange], earliest_us: int, latest_us: int, settle_us: int
+) -> bool:
+    """Whether windows that start in [earliest_us, latest_us] keep their owners when the spans
+    change as `changes` says ((before, after), None where there was or is none). A span holds
+    a window's start when it started by it and ended no earlier than settle_us before it
+    (replay.group): a span that can hold none of them, before and after, changes no owner; nor
+    does one that only ended elsewhere among values at or after `latest_us - settle_us`."""
     edge = latest_us - settle_us
-    return all(start > latest_us or min(a, edge) == min(b, edge) for start, a, b in moved)
-
-
-def _moved_ends(old: list[Rollout], new: list[Rollout]) -> list[tuple[int, int, int]] | None:
-    """(start, old end, new end) of the spans that only ended elsewhere (or, for a rollout,
-    spread to other nodes); None when any other change (a span more or less, another
-    field)."""
-    if len(old) != len(new):
-        return None
-    out: list[tuple[int, int, int]] = []
-    for a, b in zip(old, new, strict=True):
-        if a == b:
-            continue
-        # a rollout's nodes are those of its pods: no owner reads them (replay.group._cause)
-        if (
-            replace(a, end_us=b.end_us, nodes=a.nodes if a.kind == "node-disruption" else b.nodes)
-            != b
+    for a, b in changes:
+        if all(
+            s is None or s.start_us > latest_us or s.end_us + settle_us < earliest_us
+            for s in (a, b)
         ):
-            return None
-        out.append((b.start_us, a.end_us, b.end_us))
-    return out
+            continue
+        if a is None or b is None or _but_end(a, b) != b:
+            return False
+        if min(a.end_us, edge) != min(b.end_us, edge):
+            return False
+    return True
+
+
+def _but_end(a: Rollout, b: Rollout) -> Rollout:
+    """`a` with the end of `b` (and its nodes, for a rollout: no owner reads a rollout's nodes,
+    replay.group._cause)."""
+    return replace(a, end_us=b.end_us, nodes=a.nodes if a.kind == "node-disruption" else b.nodes)
+
+
+def span_changes(old: Sequence[Rollout], new: Sequence[Rollout]) -> list[SpanChange] | None:
+    """The spans that differ, matched by id (None when an id repeats)."""
+    before = {s.id: s for s in old}
+    after = {s.id: s for s in new}
+    if len(before) != len(old) or len(after) != len(new):
+        return None
+    return [
+        (before.get(i), after.get(i))
+        for i in before.keys() | after.keys()
+        if before.get(i) != after.get(i)
+    ]
 
 
 def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:

@@ -9,6 +9,7 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
@@ -235,6 +236,10 @@ def rebuild(
         if checkpoint is not None:
             checkpoint.seed(str(engine.url), newest, state)
             checkpoint.impact, checkpoint.settings = impact, settings
+            # the state was built with the cyclic GC off (load.no_gc): its millions of objects
+            # are still young, and the first collection after it would scan them all inside
+            # some later refresh; promoted now, with the rebuild that made them
+            gc.collect(1)
             for cluster in sorted({s.cluster for s in services}):
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
@@ -372,7 +377,10 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
         if after == 0:
             _store_settings(conn, settings)
         if checkpoint is not None:
-            _from_checkpoint(conn, checkpoint, str(engine.url), (after, newest), services, settings)
+            with no_gc():  # a refresh allocates little: no collection pass over the state
+                _from_checkpoint(
+                    conn, checkpoint, str(engine.url), (after, newest), services, settings
+                )
         else:
             for svc in sorted(services):
                 _replace(conn, svc, settings)

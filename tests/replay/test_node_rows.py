@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Literal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
@@ -26,7 +26,7 @@ from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.group import assign
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-from gapwatch.replay.node_rows import owners_hold
+from gapwatch.replay.node_rows import owners_hold, span_changes
 from tests.replay.test_projections import _context, _tables
 
 
@@ -153,37 +153,51 @@ _span_args = st.tuples(
     st.sampled_from(_KINDS),
     st.integers(0, 100),
     st.integers(0, 60),
+    st.sampled_from(["same", "end", "gone", "revision", "nodes"]),
     st.integers(0, 160),
 )
 
 
+@settings(max_examples=500, deadline=None)
 @given(
     starts=st.lists(st.integers(0, 120), min_size=1, max_size=8),
-    spans=st.lists(_span_args, min_size=1, max_size=5),
+    spans=st.lists(_span_args, min_size=1, max_size=6),
     changes=st.lists(st.tuples(st.integers(0, 120), st.sampled_from(["a", "b"])), max_size=6),
     settle=st.integers(0, 30),
 )
 def test_owners_hold_when_the_rule_says_so(
     starts: list[int],
-    spans: list[tuple[Literal["rollout", "node-disruption"], int, int, int]],
+    spans: list[tuple[Literal["rollout", "node-disruption"], int, int, str, int]],
     changes: list[tuple[int, str]],
     settle: int,
 ) -> None:
-    """Whenever `owners_hold` keeps a node's owners, assigning them again with the moved
-    spans gives the same owners."""
+    """Whenever `owners_hold` keeps a node's owners, assigning them again with the changed
+    spans (an end moved, a span gone or new, another revision, other nodes) gives the same
+    owners."""
     old: list[Rollout] = []
     new: list[Rollout] = []
-    for i, (kind, start, length, moved_end) in enumerate(spans):
+    for i, (kind, start, length, how, other) in enumerate(spans):
         nodes = ("n1",) if kind == "node-disruption" else ("n1", "n2")
         span = Rollout(
             f"s{i}", _SVC, kind, "Deployment/ns/gw", "a", "b", start, start + length, (), nodes
         )
-        old.append(span)
-        new.append(dataclasses.replace(span, end_us=max(start, moved_end)))
+        if how == "end":
+            moved = dataclasses.replace(span, end_us=max(start, other))
+        elif how == "revision":
+            moved = dataclasses.replace(span, revision_from="c")
+        elif how == "nodes":
+            moved = dataclasses.replace(span, nodes=("n2",))
+        else:
+            moved = span
+        if how != "gone" or other % 2:
+            old.append(span)
+        if how != "gone" or not other % 2:
+            new.append(moved)
     old.sort(key=lambda r: (r.start_us, r.id))
     new.sort(key=lambda r: (r.start_us, r.id))
     windows = sorted((_window(s) for s in starts), key=lambda w: w.start_us)
     by_node = {("Deployment/ns/gw", "n1"): sorted(changes)}
-    moved = [(b.start_us, a.end_us, b.end_us) for a, b in zip(old, new, strict=True) if a != b]
-    if owners_hold(moved, max(starts), settle):
+    moved_spans = span_changes(old, new)
+    assert moved_spans is not None
+    if owners_hold(moved_spans, min(starts), max(starts), settle):
         assert assign(windows, new, by_node, settle) == assign(windows, old, by_node, settle)

@@ -237,9 +237,9 @@ def rebuild(
             checkpoint.seed(str(engine.url), newest, state)
             checkpoint.impact, checkpoint.settings = impact, settings
             # the state was built with the cyclic GC off (load.no_gc): its millions of objects
-            # are still young, and the first collection after it would scan them all inside
-            # some later refresh; promoted now, with the rebuild that made them
-            gc.collect(1)
+            # are not yet counted as long-lived, and the first full collection after it would
+            # scan them all inside some later refresh; done now, with the rebuild that made them
+            gc.collect()
             for cluster in sorted({s.cluster for s in services}):
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())

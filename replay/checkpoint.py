@@ -140,9 +140,17 @@ class Checkpoint:
         facing = lb_facing(self.state)
         self.before = {svc: lane_versions(self.state, svc) for svc in facing}
         polls = {svc: _polls(self.state, svc) for svc in facing}
+        lines = {key: len(samples) for key, samples in self.state.access.items()}
+        ties = (dict(self.state.node_addresses), dict(self.state.node_ports))
         fold(self.state, rows)  # clears the memo
         if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
-            self.impact = None
+            # new lines are added to the impact kept, unless a Node's addresses or a Service's
+            # NodePorts moved (they may tie the lines before them elsewhere)
+            same = ties == (self.state.node_addresses, self.state.node_ports)
+            kept_impact = self.impact if same else None
+            self.impact = None if kept_impact is None else access_impact(
+                self.state, kept_impact, lines
+            )  # fmt: skip
         self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
         probed, state = _probed_only(rows), self.state

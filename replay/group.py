@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
@@ -239,18 +239,30 @@ def _tie(state: FoldState, cluster: str, target: str) -> tuple[ServiceRef | None
     return svc, state.node_addresses.get((cluster, ip.strip("[]")))
 
 
-def access_impact(state: FoldState) -> Impact:
+def access_impact(
+    state: FoldState,
+    since: Impact | None = None,
+    had: Mapping[tuple[ServiceRef, str], int] | None = None,
+) -> Impact:
     """Failed requests per lane: lines whose Service and node the observation named (the
-    simulator), else tied through the target's address and NodePort; the rest is unknown."""
-    lanes: dict[tuple[ServiceRef, str], list[int]] = {}
-    covered: set[ServiceRef] = set()
-    unknown: dict[ServiceRef | None, int] = {}
-    unknown_at: dict[tuple[str, ServiceRef | None], list[int]] = {}
-    for (svc, node), samples in state.access.items():
+    simulator), else tied through the target's address and NodePort; the rest is unknown.
+    With `since`: the impact of this state when each of its access lanes held `had` lines
+    (they only grow), the Nodes' addresses and the Services' NodePorts as they are now; only
+    the lines after those are added (into new lists: `since` is left as it was)."""
+    base = since if since is not None else Impact({}, set(), {}, {})
+    lanes, covered = dict(base.lanes), set(base.covered)
+    unknown, unknown_at = dict(base.unknown), dict(base.unknown_at)
+    fresh: set[tuple[ServiceRef, str]] = set()
+    fresh_unknown: set[tuple[str, ServiceRef | None]] = set()
+    for key, samples in state.access.items():
+        first = had.get(key, 0) if had is not None and since is not None else 0
+        if first >= len(samples):
+            continue
+        svc, node = key
         named = bool(svc.name)
         if named:
             covered.add(svc)
-        for s in samples:
+        for s in samples[first:]:
             owner: ServiceRef | None = svc if named else None
             where = node or None
             if not named or not where:
@@ -263,11 +275,21 @@ def access_impact(state: FoldState) -> Impact:
                 continue
             if owner is None or where is None:
                 unknown[owner] = unknown.get(owner, 0) + 1
-                unknown_at.setdefault((svc.cluster, owner), []).append(s.at_us)
+                at = (svc.cluster, owner)
+                if at not in fresh_unknown:
+                    unknown_at[at] = list(unknown_at.get(at, ()))
+                    fresh_unknown.add(at)
+                unknown_at[at].append(s.at_us)
             else:
-                lanes.setdefault((owner, where), []).append(s.at_us)
-    for times in (*lanes.values(), *unknown_at.values()):
-        times.sort()
+                lane = (owner, where)
+                if lane not in fresh:
+                    lanes[lane] = list(lanes.get(lane, ()))
+                    fresh.add(lane)
+                lanes[lane].append(s.at_us)
+    for lane in fresh:
+        lanes[lane].sort()
+    for at in fresh_unknown:
+        unknown_at[at].sort()
     return Impact(lanes, covered, unknown, unknown_at)
 
 

@@ -24,7 +24,7 @@ from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import assign
+from gapwatch.replay.group import access_impact, assign
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.node_rows import owners_hold, span_changes
 from tests.replay.test_projections import _context, _tables
@@ -201,3 +201,47 @@ def test_owners_hold_when_the_rule_says_so(
     assert moved_spans is not None
     if owners_hold(moved_spans, min(starts), max(starts), settle):
         assert assign(windows, new, by_node, settle) == assign(windows, old, by_node, settle)
+
+
+def _impact_batches(splits: list[float], late: tuple[str, ...]) -> int:
+    """Fold seed-3node in batches, checking the impact with each batch's lines added against
+    the impact of the whole state; how many batches added lines that way."""
+    observations = _sim("seed-3node", 3, "impact")
+    ordered = [o for o in observations if o.kind not in late] + [
+        o for o in observations if o.kind in late
+    ]
+    facts = [list(derive(i, o)) for i, o in enumerate(ordered, 1)]
+    cuts = sorted({round(s * len(facts)) for s in splits})
+    state = FoldState()
+    kept = access_impact(state)
+    added = 0
+    for lo, hi in pairwise([0, *cuts, len(facts)]):
+        had = {key: len(lines) for key, lines in state.access.items()}
+        ties = (dict(state.node_addresses), dict(state.node_ports))
+        fold(state, [f for e in facts[lo:hi] for f in e])
+        whole = access_impact(state)
+        if ties == (state.node_addresses, state.node_ports):
+            before = kept
+            kept = access_impact(state, kept, had)
+            assert kept == whole
+            added += kept != before
+        else:
+            kept = whole
+    assert state.access and whole.lanes
+    return added
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    splits=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=6),
+    late=st.sampled_from([(), ("LBAccessLog",), ("Node",)]),
+)
+def test_access_impact_added_line_by_line(splits: list[float], late: tuple[str, ...]) -> None:
+    """The impact kept by the checkpoint, with each batch's new access lines added to it
+    (replay.group.access_impact with `since`), equals the impact computed from the whole
+    state, batch after batch, while no Node address or NodePort moved."""
+    _impact_batches(splits, late)
+
+
+def test_access_lines_late_are_added_to_the_kept_impact() -> None:
+    assert _impact_batches([0.6, 0.7, 0.8, 0.9], ("LBAccessLog",)) >= 3

@@ -87,7 +87,7 @@ class ServiceRows:
     nodes: dict[str, NodeRows] = field(default_factory=dict)
     #: the windows per group, and each span's row (diff columns), as stored
     owned: dict[str | None, list[Window]] = field(default_factory=dict)
-    span_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    span_rows: dict[str, tuple[Rollout, tuple[Any, ...]]] = field(default_factory=dict)
     rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
 
@@ -277,27 +277,35 @@ def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
 
 def _rollouts(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
     """The rollouts' rows (as values of their diff columns) into `now`; those computed this
-    time by value. When no node's windows changed, a span equal to the one before keeps its
-    row (its windows are the same)."""
-    same = (
-        prev is not None
-        and prev.nodes.keys() == now.nodes.keys()
-        and all(prev.nodes[n].windows is r.windows for n, r in now.nodes.items())
-    )
-    now.owned = prev.owned if same and prev is not None else _owned(now)
+    time by value. A span equal to the one before keeps its row unless a window of a node
+    whose windows changed belonged, or belongs, to it."""
+    if prev is None:
+        moved: set[str | None] | None = None
+    else:
+        changed = [
+            n
+            for n in prev.nodes.keys() | now.nodes.keys()
+            if _windows(prev.nodes.get(n)) is not _windows(now.nodes.get(n))
+        ]
+        moved = {
+            w.rollout
+            for n in changed
+            for w in (*_windows(prev.nodes.get(n)), *_windows(now.nodes.get(n)))
+        }
+    now.owned = prev.owned if prev is not None and not moved else _owned(now)
     columns = diff_columns(replay_rollouts, "id")
     rows: dict[tuple[Any, ...], Any] = {}
-    values: list[tuple[Any, ...]] = []
-    kept = prev.span_rows if same and prev is not None else []
-    for i, span in enumerate(now.spans):
-        if len(kept) == len(now.spans) and prev is not None and prev.spans[i] == span:
-            values.append(kept[i])
+    kept = prev.span_rows if prev is not None else {}
+    for span in now.spans:
+        before = kept.get(span.id)
+        if moved is not None and before is not None and before[0] == span and span.id not in moved:
+            now.span_rows[span.id] = before
             continue
         row = rollout_row(with_windows([span], now.owned)[0])
-        values.append(tuple(row[c] for c in columns))
-        rows[values[-1]] = row
-    now.span_rows = values
-    now.rollouts = Counter(values)
+        values = tuple(row[c] for c in columns)
+        now.span_rows[span.id] = (span, values)
+        rows[values] = row
+    now.rollouts = Counter(values for _span, values in now.span_rows.values())
     return rows
 
 

@@ -89,6 +89,8 @@ class ServiceRows:
     owned: dict[str | None, list[Window]] = field(default_factory=dict)
     span_rows: dict[str, tuple[Rollout, tuple[Any, ...]]] = field(default_factory=dict)
     rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    #: its context rows as stored (replay.scope; projections writes them)
+    context: dict[str, int] = field(default_factory=dict)
 
 
 Kept = dict[ServiceRef, ServiceRows]
@@ -117,7 +119,7 @@ def write_service(
         lags = lag_samples(state, [svc], settings)
         write_rows(conn, windows, rollouts, lags, None if empty else svc)
         return
-    now = ServiceRows(impact=impact)
+    now = ServiceRows(impact=impact, context=prev.context if prev is not None else {})
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
     _group(state, svc, settings, prev, now)

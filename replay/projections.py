@@ -126,7 +126,13 @@ def _write(
         write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
-        context.update(scope.context_rows(state, svc, settings))
+        mine = scope.context_rows(state, svc, settings)
+        rows = kept.get(svc) if kept is not None else None
+        if rows is not None:  # the context it stored last time, kept with its rows
+            if diff and rows.context == mine:
+                continue
+            rows.context = mine
+        context.update(mine)
     if context:
         _store_context(conn, context)
     with no_gc():
@@ -367,11 +373,12 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
-    settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
     with caught_up(engine, lambda c: (_last(c), _max_fact_event(c))) as behind:
         if behind is None:
+            settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
             return 0
         conn, after, newest = behind
+        settings_reads.remember_in(conn)  # the same, in this transaction (one commit)
         count, services = _affected(conn, after)
         settings = stored_settings(conn)
         if after == 0:

@@ -65,6 +65,19 @@ def test_batch_by_batch_the_cache_gives_what_detect_gives(
         assert _cached(state, cache) == expected
 
 
+def _lanes_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The nodes whose lanes node_cache computes from now on (one entry per computation)."""
+    calls: list[str] = []
+    real = node_cache.lanes  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[2]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(node_cache, "lanes", counted)
+    return calls
+
+
 def test_reused_nodes_are_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing moved since the cache was filled: no node's lanes are computed again; one probe
     batch later, only nodes it moved are."""
@@ -74,14 +87,7 @@ def test_reused_nodes_are_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> Non
     state, cache = FoldState(), {}  # type: ignore[var-annotated]
     fold(state, [f for e in events[:cut] for f in e])
     _cached(state, cache)
-    calls: list[str] = []
-    real = node_cache.lanes  # type: ignore[attr-defined]
-
-    def counted(*args: object, **kwargs: object) -> object:
-        calls.append(str(args[2]))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(node_cache, "lanes", counted)
+    calls = _lanes_counted(monkeypatch)
     assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     assert calls == []  # nothing moved: every node reused
     fold(state, events[cut])
@@ -111,14 +117,7 @@ def test_a_late_event_re_detects_only_where_the_lb_is_not_polled(
     state, cache = FoldState(), {}  # type: ignore[var-annotated]
     fold(state, [f for e in events[:-late] for f in e])
     _cached(state, cache)
-    calls: list[str] = []
-    real = node_cache.lanes  # type: ignore[attr-defined]
-
-    def counted(*args: object, **kwargs: object) -> object:
-        calls.append(str(args[2]))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(node_cache, "lanes", counted)
+    calls = _lanes_counted(monkeypatch)
     fold(state, [f for e in events[-late:] for f in e])
     assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     svc = lb_facing(state)[0]

@@ -27,7 +27,7 @@ from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.group import access_impact, assign
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.node_rows import owners_hold, span_changes
-from tests.replay.test_projections import _context, _tables
+from tests.replay.test_refresh_checkpoint import _equals_rebuild, _write_in
 
 
 def _sim(preset: str, seed: int, cluster: str) -> list[Observation]:
@@ -38,20 +38,7 @@ def _sim(preset: str, seed: int, cluster: str) -> list[Observation]:
 
 
 def _refresh_in(engine: Engine, batches: Sequence[Sequence[Observation]], cp: Checkpoint) -> None:
-    writer = EventWriter(engine, derive=write_facts)
-    for batch in batches:
-        if batch:
-            writer.write(list(batch))
-            projections.refresh(engine, checkpoint=cp)
-
-
-def _equals_plain_rebuild(engine: Engine) -> None:
-    """The stored rows equal those of a rebuild without a checkpoint (all at once)."""
-    incremental, context = _tables(engine), _context(engine)
-    assert incremental["replay_windows"] and incremental["replay_lags"]
-    projections.rebuild(engine)
-    assert _tables(engine) == incremental
-    assert _context(engine) == context
+    _write_in(engine, [batch for batch in batches if batch], cp)
 
 
 @pytest.mark.parametrize("preset", ["seed-3node", "aws-nlb"])
@@ -60,7 +47,7 @@ def test_a_rebuild_that_keeps_the_rows_node_by_node(engine: Engine, preset: str)
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     assert cp.rows  # it went node by node
-    _equals_plain_rebuild(engine)
+    _equals_rebuild(engine)
 
 
 def test_late_pods_older_than_a_stored_rollout(engine: Engine) -> None:
@@ -80,7 +67,7 @@ def test_late_pods_older_than_a_stored_rollout(engine: Engine) -> None:
     with engine.connect() as conn:
         after = conn.execute(text("SELECT id, end_us, windows FROM replay_rollouts")).all()
     assert after != before
-    _equals_plain_rebuild(engine)
+    _equals_rebuild(engine)
 
 
 @pytest.mark.parametrize("late_kind", ["ProxyHealth", "EndpointSlice", "TargetHealth"])
@@ -99,7 +86,7 @@ def test_a_lag_changed_by_a_late_fact(engine: Engine, late_kind: str) -> None:
     _refresh_in(engine, [late[i : i + 30] for i in range(0, len(late), 30)], cp)
     with engine.connect() as conn:
         assert conn.execute(text(lags)).all() != before
-    _equals_plain_rebuild(engine)
+    _equals_rebuild(engine)
 
 
 def test_batches_cut_at_every_window_edge_and_pod_event(engine: Engine) -> None:
@@ -113,7 +100,7 @@ def test_batches_cut_at_every_window_edge_and_pod_event(engine: Engine) -> None:
     bounds = [0, *cuts, len(observations)]
     cp = Checkpoint()
     _refresh_in(engine, [observations[lo:hi] for lo, hi in pairwise(bounds)], cp)
-    _equals_plain_rebuild(engine)
+    _equals_rebuild(engine)
 
 
 def test_a_store_that_lost_what_the_checkpoint_kept(engine: Engine) -> None:
@@ -127,7 +114,7 @@ def test_a_store_that_lost_what_the_checkpoint_kept(engine: Engine) -> None:
         conn.execute(text("UPDATE replay_windows SET failed_requests = 999"))
         conn.execute(text("UPDATE replay_lags SET seconds = seconds + 1"))
     _refresh_in(engine, [observations[cut:]], cp)
-    _equals_plain_rebuild(engine)
+    _equals_rebuild(engine)
 
 
 _SVC = ServiceRef("c", "ns", "gw")

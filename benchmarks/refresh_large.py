@@ -1,6 +1,7 @@
 """Incremental refresh on the `large` demo store: its own next events, Pods and Nodes included.
 
     benchmarks/refresh_large.py [--backend sqlite|postgres|both] [--pg URL] [--repeat 3]
+                                [--profile N]
 
 The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gateway Service on
 300 nodes, a simulated day) is read, never written. A work store gets its facts up to a cut
@@ -15,6 +16,9 @@ The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gate
   (replay.checkpoint_file: load the file, refresh, save it), timed;
 - one round of the same without a checkpoint (a one-shot command's refresh before), timed;
 - a second rebuild, timed, whose rows must equal the refreshed ones (checked).
+
+`--profile N` runs each refresh from the checkpoint under cProfile and prints its N costliest
+calls (cumulative; the profiler slows it about 2-3x: read where the time goes, not the total).
 
 PostgreSQL: a throwaway server with its default durability unless `--pg` names one. The work
 store (a SQLite file or a database) is removed at the end. Prints medians, the load average.

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay.assumptions import DetectSettings
@@ -125,16 +125,7 @@ class Checkpoint:
             self.windows.clear()
             self.rows.clear()
             return state, []
-        rows = [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    f"SELECT {_COLS} FROM facts WHERE event_id > :a AND event_id <= :b "
-                    "ORDER BY event_id, seq"
-                ),
-                {"a": self.event_id, "b": newest},
-            )
-        ]
+        rows = _new_rows(conn, self.event_id, newest)
         memo = self.state.memo
         kept = _per_service(memo)
         facing = lb_facing(self.state)
@@ -183,6 +174,20 @@ class Checkpoint:
 
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+def _new_rows(conn: Connection, after: int, newest: int) -> list[Any]:
+    """The fact rows of the events (after, newest], in fold order, as the driver's tuples (a
+    refresh reads them every time)."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT {_COLS} FROM facts WHERE event_id > {mark} AND event_id <= {mark} "
+           "ORDER BY event_id, seq")  # fmt: skip
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (after, newest))
+        return [tuple(r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 #: per-Service values that read, of what a probe brings, only the Service's LB polls

@@ -1,6 +1,7 @@
 """Incremental refresh on the `large` demo store: its own next events, Pods and Nodes included.
 
     benchmarks/refresh_large.py [--backend sqlite|postgres|both] [--pg URL] [--repeat 3]
+                                [--profile N]
 
 The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gateway Service on
 300 nodes, a simulated day) is read, never written. A work store gets its facts up to a cut
@@ -16,6 +17,9 @@ The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gate
 - one round of the same without a checkpoint (a one-shot command's refresh before), timed;
 - a second rebuild, timed, whose rows must equal the refreshed ones (checked).
 
+`--profile N` runs each refresh from the checkpoint under cProfile and prints its N costliest
+calls (cumulative; the profiler slows it about 2-3x: read where the time goes, not the total).
+
 PostgreSQL: a throwaway server with its default durability unless `--pg` names one. The work
 store (a SQLite file or a database) is removed at the end. Prints medians, the load average.
 """
@@ -23,7 +27,9 @@ store (a SQLite file or a database) is removed at the end. Prints medians, the l
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sqlite3
 import statistics
 import sys
@@ -147,9 +153,15 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         at = cut
         for _ in range(args.repeat):
             copy_facts(engine, source, src, at, at + args.events)
+            profiler = cProfile.Profile() if args.profile else None
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             done = projections.refresh(engine, checkpoint=checkpoint)
             refreshes.append(time.perf_counter() - started)
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
             print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
                   f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms, "
                   f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
@@ -192,6 +204,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="cProfile each refresh from the checkpoint and print its N costliest calls",
+    )  # fmt: skip
     args = parser.parse_args()
     source = args.cache / f"{key(LARGE_SCENARIO[0], 1)}.db"
     if not source.exists():

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay.assumptions import DetectSettings
@@ -48,6 +48,7 @@ from gapwatch.replay.proxy import pte_known
 
 if TYPE_CHECKING:
     from gapwatch.replay.node_cache import ServiceWindows
+    from gapwatch.replay.node_rows import ServiceRows
 
 _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
@@ -76,6 +77,10 @@ class Checkpoint:
     impact: Impact | None = None
     #: per Service, its windows per node and what they were found from (replay.node_cache)
     windows: dict[ServiceRef, ServiceWindows] = field(default_factory=dict)
+    #: per Service, the rows the store holds and what they were found from (replay.node_rows)
+    rows: dict[ServiceRef, ServiceRows] = field(default_factory=dict)
+    #: the assumptions `rows` were computed with
+    settings: DetectSettings | None = None
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
@@ -83,6 +88,8 @@ class Checkpoint:
         self.before.clear()
         self.impact = None
         self.windows.clear()
+        self.rows.clear()
+        self.settings = None
 
     def impact_of(self, state: FoldState) -> Impact:
         """The access-log impact of the checkpoint's state, computed once per change of the
@@ -116,29 +123,95 @@ class Checkpoint:
             state = fold_stored(conn, FoldState(), until_id=newest)
             self.seed(url, newest, state)
             self.windows.clear()
+            self.rows.clear()
             return state, []
-        rows = [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    f"SELECT {_COLS} FROM facts WHERE event_id > :a AND event_id <= :b "
-                    "ORDER BY event_id, seq"
-                ),
-                {"a": self.event_id, "b": newest},
-            )
-        ]
+        rows = _new_rows(conn, self.event_id, newest)
         memo = self.state.memo
         kept = _per_service(memo)
-        self.before = {svc: lane_versions(self.state, svc) for svc in lb_facing(self.state)}
+        facing = lb_facing(self.state)
+        self.before = {svc: lane_versions(self.state, svc) for svc in facing}
+        polls = {svc: _polls(self.state, svc) for svc in facing}
+        lines = {key: len(samples) for key, samples in self.state.access.items()}
+        ties = (dict(self.state.node_addresses), dict(self.state.node_ports))
         fold(self.state, rows)  # clears the memo
         if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
-            self.impact = None
+            # new lines are added to the impact kept, unless a Node's addresses or a Service's
+            # NodePorts moved (they may tie the lines before them elsewhere)
+            same = ties == (self.state.node_addresses, self.state.node_ports)
+            kept_impact = self.impact if same else None
+            self.impact = None if kept_impact is None else access_impact(
+                self.state, kept_impact, lines
+            )  # fmt: skip
+        self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
+        probed, state = _probed_only(rows), self.state
+        _restore(
+            memo,
+            {name: kept[name] for name in _POLL_READERS},
+            lambda svc: probed(svc) and polls.get(svc) == _polls(state, svc),
+        )
         self.event_id = newest
         return self.state, rows
 
+    def _pods_moved(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Forget the kept pods (replay.node_rows) of the Services whose pods the new rows may
+        change: a pod or workload of their namespace (of their cluster, without one), or
+        their own slices."""
+        namespaces: set[tuple[str, str]] = set()
+        clusters: set[str] = set()
+        own: set[ServiceRef] = set()
+        for row in rows:
+            kind = row[F.FACT]
+            if kind == "slice" and (svc := _named(row)) is not None:
+                own.add(svc)
+            elif kind in ("pod", "workload") and row[F.NAMESPACE]:
+                namespaces.add((row[F.CLUSTER], row[F.NAMESPACE]))
+            elif kind in ("pod", "workload"):
+                clusters.add(row[F.CLUSTER])
+        for svc, kept in self.rows.items():
+            if svc in own or svc.cluster in clusters or (svc.cluster, svc.namespace) in namespaces:
+                kept.pods_moved = True
+
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+def _new_rows(conn: Connection, after: int, newest: int) -> list[Any]:
+    """The fact rows of the events (after, newest], in fold order, as the driver's tuples (a
+    refresh reads them every time)."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"SELECT {_COLS} FROM facts WHERE event_id > {mark} AND event_id <= {mark} "
+           "ORDER BY event_id, seq")  # fmt: skip
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (after, newest))
+        return [tuple(r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+#: per-Service values that read, of what a probe brings, only the Service's LB polls
+_POLL_READERS = ("ccm_mode", "local_pods", "fail_open")
+
+
+def _polls(state: FoldState, svc: ServiceRef) -> tuple[int, ...]:
+    """The lengths of the Service's LB poll lanes, per node (append-only)."""
+    targets = state.probes["target"]
+    return tuple(len(targets.get((svc, n), ())) for n in sorted(state.service_nodes.get(svc, ())))
+
+
+def _probed_only(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
+    """Whether a Service's own facts among `rows` are probe and LB samples only, and no fact
+    of its cluster names no Service."""
+    other: set[ServiceRef] = set()
+    wide: set[str] = set()
+    for row in rows:
+        svc = _named(row)
+        if svc is None:
+            wide.add(row[F.CLUSTER])
+        elif row[F.FACT] not in PROBE_FACTS:
+            other.add(svc)
+    return lambda svc: svc not in other and svc.cluster not in wide
 
 
 def _per_service(memo: Memo) -> dict[str, dict[Any, Any]]:
@@ -184,7 +257,15 @@ def _restore(
 def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     """Per node of the Service, the lengths of what its lane segments read (replay.segments:
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
-    and under "" the Service's first LB poll: equal versions, equal segments."""
+    and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
+    memo until the next fold."""
+    known = state.memo.versions.get(svc)
+    if known is None:
+        known = state.memo.versions[svc] = _lane_versions(state, svc)
+    return known
+
+
+def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     pods: dict[str, list[tuple[str, int]]] = {}
     for pod, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())

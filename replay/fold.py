@@ -144,9 +144,17 @@ class Memo:
     lane_pte: dict[tuple[ServiceRef, str, int], tuple[tuple[int, int, int], bool | None]] = field(
         default_factory=dict
     )
+    #: replay.lags' lags per (Service, node, settings, proxy only), with the lane lengths they
+    #: were found from (`lags.node_inputs`): kept by `clear` like `lane_pte`
+    lane_lags: dict[tuple[ServiceRef, str, DetectSettings, bool], tuple[Any, list[Any]]] = field(
+        default_factory=dict
+    )
+    #: replay.checkpoint.lane_versions per Service
+    versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
+        self.versions.clear()
         self.ccm_mode.clear()
         self.local_pods.clear()
         self.fail_open.clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
@@ -22,7 +22,7 @@ from gapwatch.replay.fold import FoldState, horizon, lb_facing
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 
 
-class _Pod(NamedTuple):
+class Pod(NamedTuple):
     name: str
     node: str
     revision: str
@@ -49,8 +49,8 @@ def _workload(state: FoldState, svc: ServiceRef, owner: str | None, revision: st
     return f"{kind}/{svc.namespace}/{name}"
 
 
-def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
-    out: list[_Pod] = []
+def pods_of(state: FoldState, svc: ServiceRef) -> list[Pod]:
+    out: list[Pod] = []
     for name, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, name))
         if not samples:
@@ -59,16 +59,29 @@ def _pods(state: FoldState, svc: ServiceRef) -> list[_Pod]:
         owner = next((p.owner for p in reversed(samples) if p.owner), None)
         gone = next((p.at_us for p in samples if p.state == "gone"), None)
         workload = _workload(state, svc, owner, revision)
-        out.append(_Pod(name, node, revision, workload, samples[0].at_us, gone))
+        out.append(Pod(name, node, revision, workload, samples[0].at_us, gone))
     return sorted(out, key=lambda p: (p.first_us, p.name))
 
 
-def _spans(
-    state: FoldState, svc: ServiceRef, end_of_data: int, pods: Sequence[_Pod] | None = None
-) -> list[Rollout]:
-    spans: list[Rollout] = []
-    pods = _pods(state, svc) if pods is None else pods
-    per_workload: dict[str, dict[str, list[_Pod]]] = {}
+class RolloutPart(NamedTuple):
+    """A rollout as the pods give it, its end still to be set by the end of the data."""
+
+    id: str
+    workload: str
+    old: str
+    new: str
+    start_us: int
+    #: the last of the old revision's pods to go, if any went
+    gone_us: int | None
+    #: an old pod is not gone: the rollout runs to the end of the data
+    open: bool
+    nodes: tuple[str, ...]
+
+
+def rollout_parts(svc: ServiceRef, pods: Sequence[Pod]) -> list[RolloutPart]:
+    """The Service's rollouts from its pods (`pods_of`), before the end of the data."""
+    out: list[RolloutPart] = []
+    per_workload: dict[str, dict[str, list[Pod]]] = {}
     for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
         per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
     for workload in sorted(per_workload):
@@ -78,12 +91,33 @@ def _spans(
             olds = [p for p in revisions[old] if p.first_us <= start]
             if not olds:
                 continue
-            end = max(p.gone_us if p.gone_us is not None else end_of_data for p in olds)
+            gone = [p.gone_us for p in olds if p.gone_us is not None]
             nodes = sorted({p.node for p in (*revisions[old], *revisions[new])})
             rid = group_id("ro", svc, workload, old, new, start)
-            spans.append(
-                Rollout(rid, svc, "rollout", workload, old, new, start, end, (), tuple(nodes))
-            )
+            part = RolloutPart(
+                rid, workload, old, new, start, max(gone, default=None), len(gone) < len(olds),
+                tuple(nodes),
+            )  # fmt: skip
+            out.append(part)
+    return out
+
+
+def _spans(
+    state: FoldState,
+    svc: ServiceRef,
+    end_of_data: int,
+    pods: Sequence[Pod] | None = None,
+    parts: Sequence[RolloutPart] | None = None,
+) -> list[Rollout]:
+    spans: list[Rollout] = []
+    if parts is None:
+        parts = rollout_parts(svc, pods_of(state, svc) if pods is None else pods)
+    for r in parts:
+        ends = [*([r.gone_us] if r.gone_us is not None else []), *([end_of_data] if r.open else [])]
+        spans.append(
+            Rollout(r.id, svc, "rollout", r.workload, r.old, r.new, r.start_us, max(ends), (),
+                    r.nodes)
+        )  # fmt: skip
     for node in nodes_of(state, svc):
         down_since: int | None = None
         for s in state.nodes.get((svc.cluster, node), []):
@@ -122,22 +156,45 @@ def group(
         by_service.setdefault(w.service, []).append(w)
     for svc in services if services is not None else lb_facing(state):
         mine = sorted(by_service.get(svc, ()), key=lambda w: w.start_us)
-        pods = _pods(state, svc)
+        pods = pods_of(state, svc)
         spans = _spans(state, svc, horizon(state, svc), pods)
-        owner = _causes(mine, spans, _pod_changes(state, svc, pods), settle_us)
         owned: dict[str | None, list[Window]] = {}
-        for w, o in zip(mine, owner, strict=True):
-            if w.rollout != o:
-                w = replace(w, rollout=o)
-            owned.setdefault(o, []).append(w)
+        for w in assign(mine, spans, pod_changes(state, svc, pods), settle_us):
+            owned.setdefault(w.rollout, []).append(w)
             assigned.append(w)
-        for span in spans:
-            found = owned.get(span.id, [])
-            end = max([span.end_us, *(w.end_us for w in found)])
-            nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
-            groups.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
+        groups.extend(with_windows(spans, owned))
     assigned.sort(key=lambda w: (w.start_us, w.service, w.node))
     return groups, assigned
+
+
+def spans_of(state: FoldState, svc: ServiceRef, parts: Sequence[RolloutPart]) -> list[Rollout]:
+    """The Service's rollouts (from `rollout_parts`) and node disruptions, without their
+    windows."""
+    return _spans(state, svc, horizon(state, svc), parts=parts)
+
+
+def assign(
+    mine: Sequence[Window],
+    spans: Sequence[Rollout],
+    changes: dict[tuple[str, str], list[tuple[int, str]]],
+    settle_us: int,
+) -> list[Window]:
+    """The windows (in start order) with `rollout` set to the group that caused each."""
+    owner = _causes(mine, spans, changes, settle_us)
+    return [
+        w if w.rollout == o else replace(w, rollout=o) for w, o in zip(mine, owner, strict=True)
+    ]
+
+
+def with_windows(spans: Sequence[Rollout], owned: dict[str | None, list[Window]]) -> list[Rollout]:
+    """The spans with the windows they own (in start order), ending when the last closed."""
+    out: list[Rollout] = []
+    for span in spans:
+        found = owned.get(span.id, [])
+        end = max([span.end_us, *(w.end_us for w in found)])
+        nodes = tuple(sorted(set(span.nodes) | {w.node for w in found}))
+        out.append(replace(span, end_us=end, windows=tuple(found), nodes=nodes))
+    return out
 
 
 def _causes(
@@ -182,18 +239,30 @@ def _tie(state: FoldState, cluster: str, target: str) -> tuple[ServiceRef | None
     return svc, state.node_addresses.get((cluster, ip.strip("[]")))
 
 
-def access_impact(state: FoldState) -> Impact:
+def access_impact(
+    state: FoldState,
+    since: Impact | None = None,
+    had: Mapping[tuple[ServiceRef, str], int] | None = None,
+) -> Impact:
     """Failed requests per lane: lines whose Service and node the observation named (the
-    simulator), else tied through the target's address and NodePort; the rest is unknown."""
-    lanes: dict[tuple[ServiceRef, str], list[int]] = {}
-    covered: set[ServiceRef] = set()
-    unknown: dict[ServiceRef | None, int] = {}
-    unknown_at: dict[tuple[str, ServiceRef | None], list[int]] = {}
-    for (svc, node), samples in state.access.items():
+    simulator), else tied through the target's address and NodePort; the rest is unknown.
+    With `since`: the impact of this state when each of its access lanes held `had` lines
+    (they only grow), the Nodes' addresses and the Services' NodePorts as they are now; only
+    the lines after those are added (into new lists: `since` is left as it was)."""
+    base = since if since is not None else Impact({}, set(), {}, {})
+    lanes, covered = dict(base.lanes), set(base.covered)
+    unknown, unknown_at = dict(base.unknown), dict(base.unknown_at)
+    fresh: set[tuple[ServiceRef, str]] = set()
+    fresh_unknown: set[tuple[str, ServiceRef | None]] = set()
+    for key, samples in state.access.items():
+        first = had.get(key, 0) if had is not None and since is not None else 0
+        if first >= len(samples):
+            continue
+        svc, node = key
         named = bool(svc.name)
         if named:
             covered.add(svc)
-        for s in samples:
+        for s in samples[first:]:
             owner: ServiceRef | None = svc if named else None
             where = node or None
             if not named or not where:
@@ -206,21 +275,31 @@ def access_impact(state: FoldState) -> Impact:
                 continue
             if owner is None or where is None:
                 unknown[owner] = unknown.get(owner, 0) + 1
-                unknown_at.setdefault((svc.cluster, owner), []).append(s.at_us)
+                at = (svc.cluster, owner)
+                if at not in fresh_unknown:
+                    unknown_at[at] = list(unknown_at.get(at, ()))
+                    fresh_unknown.add(at)
+                unknown_at[at].append(s.at_us)
             else:
-                lanes.setdefault((owner, where), []).append(s.at_us)
-    for times in (*lanes.values(), *unknown_at.values()):
-        times.sort()
+                lane = (owner, where)
+                if lane not in fresh:
+                    lanes[lane] = list(lanes.get(lane, ()))
+                    fresh.add(lane)
+                lanes[lane].append(s.at_us)
+    for lane in fresh:
+        lanes[lane].sort()
+    for at in fresh_unknown:
+        unknown_at[at].sort()
     return Impact(lanes, covered, unknown, unknown_at)
 
 
-def _pod_changes(
-    state: FoldState, svc: ServiceRef, pods: Sequence[_Pod] | None = None
+def pod_changes(
+    state: FoldState, svc: ServiceRef, pods: Sequence[Pod] | None = None
 ) -> dict[tuple[str, str], list[tuple[int, str]]]:
     """Per (workload, node): (time, revision) of every pod start, deletion and stop, in time
     order."""
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for p in _pods(state, svc) if pods is None else pods:
+    for p in pods_of(state, svc) if pods is None else pods:
         times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
         samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
         times += [s.at_us for s in samples if s.state == "terminating"][:1]

@@ -111,38 +111,83 @@ def lag_samples(
     *,
     proxy_only: bool = False,
 ) -> list[LagSample]:
-    """Every measured lag of the given (default: all LB-facing) Services."""
+    """Every measured lag of the given (default: all LB-facing) Services. A node's lags are
+    kept in the state's memo with the lengths of the lanes they were found from
+    (`node_inputs`: the lanes only grow), so a refresh measures again only the nodes whose
+    lanes moved."""
     out: list[LagSample] = []
     window = seconds_us(settings.match_window_s)
+    kept = state.memo.lane_lags
     for svc in services if services is not None else lb_facing(state):
         node_mode = ccm_mode(state, svc, settings) == "node"
+        listed = listed_at(state, svc)
         for node in nodes_of(state, svc):
-            key = (svc, node)
-            changes = _ready_changes(state.endpoints.get(key, []))
-            if not changes:
-                continue
-            health = sorted_lane(state.probes["health"].get(key, []))
-            nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
-            looks = state.syncs.get((svc.cluster, node))
-            if health:
-                proxy = steps_from_samples(health, "200", False)
-                out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node, window))
-            elif looks and not nodeport:  # no probe: kube-proxy's own sync metrics
-                out.extend(_synced(state, changes, looks, svc, node, window, settings))
-            else:  # a NodePort closes later than the ready set with PTE: openings only
-                proxy = steps_from_samples(nodeport, "connected", False)
-                opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
-                out.extend(s for s in opened if s.up)
-            if proxy_only:
-                continue
-            targets = sorted_lane(state.probes["target"].get(key, []))
-            lb = steps_from_samples(targets, "healthy", False)
-            for sample in _match(changes, lb, "lb", svc, node, window):
-                if node_mode:
-                    name = "lb-health-up" if sample.up else "lb-health-down"
-                else:
-                    name = "ccm-register" if sample.up else "ccm-deregister"
-                out.append(sample._replace(lag=name))
+            inputs = node_inputs(state, svc, node, node_mode, listed)
+            where = (svc, node, settings, proxy_only)
+            known = kept.get(where)
+            if known is None or known[0] != inputs:
+                found = _node_lags(state, svc, node, settings, window, node_mode, proxy_only)
+                known = kept[where] = (inputs, found)
+            out.extend(known[1])
+    return out
+
+
+def node_inputs(
+    state: FoldState, svc: ServiceRef, node: str, node_mode: bool, listed_us: int
+) -> tuple[int | bool, ...]:
+    """What a node's lags are found from: the lengths of its endpoints, probe and LB lanes and
+    of kube-proxy's looks there (all append-only), the CCM mode and when the endpoints were
+    first listed. A rule that reads more of the state must add it here."""
+    key = (svc, node)
+    probes = state.probes
+    return (
+        len(state.endpoints.get(key, ())),
+        len(probes["health"].get(key, ())),
+        len(probes["nodeport"].get(key, ())),
+        len(probes["target"].get(key, ())),
+        len(state.syncs.get((svc.cluster, node), ())),
+        node_mode,
+        listed_us,
+    )
+
+
+def _node_lags(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    window: int,
+    node_mode: bool,
+    proxy_only: bool,
+) -> list[LagSample]:
+    """The measured lags of one node of the Service."""
+    out: list[LagSample] = []
+    key = (svc, node)
+    changes = _ready_changes(state.endpoints.get(key, []))
+    if not changes:
+        return out
+    health = sorted_lane(state.probes["health"].get(key, []))
+    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    looks = state.syncs.get((svc.cluster, node))
+    if health:
+        proxy = steps_from_samples(health, "200", False)
+        out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node, window))
+    elif looks and not nodeport:  # no probe: kube-proxy's own sync metrics
+        out.extend(_synced(state, changes, looks, svc, node, window, settings))
+    else:  # a NodePort closes later than the ready set with PTE: openings only
+        proxy = steps_from_samples(nodeport, "connected", False)
+        opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
+        out.extend(s for s in opened if s.up)
+    if proxy_only:
+        return out
+    targets = sorted_lane(state.probes["target"].get(key, []))
+    lb = steps_from_samples(targets, "healthy", False)
+    for sample in _match(changes, lb, "lb", svc, node, window):
+        if node_mode:
+            name = "lb-health-up" if sample.up else "lb-health-down"
+        else:
+            name = "ccm-register" if sample.up else "ccm-deregister"
+        out.append(sample._replace(lag=name))
     return out
 
 

@@ -10,7 +10,8 @@ node's windows were computed from, and recomputes a node only when something it 
   version and what it makes of ProxyTerminatingEndpoints on the node;
 - the Service's and cluster's derived values (`service_key`), compared by value: the measured
   settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
-  the endpoints were first listed, the service-controller Events, the Service object, whether
+  the endpoints were first listed, the service-controller Events (only where the LB is not
+  polled: they stand in for the polls there), the Service object, whether
   the LB is polled, its first poll, the observers' clock offsets and ProxyTerminatingEndpoints
   as the cluster's probes showed it; any change recomputes every node;
 - the end of the data (`horizon`): it only ends windows still open there, so it recomputes the
@@ -64,7 +65,8 @@ Cache = dict[ServiceRef, ServiceWindows]
 def service_key(
     state: FoldState, svc: ServiceRef, mine: DetectSettings, lag_hi: int
 ) -> tuple[Any, ...]:
-    polled = state.probes["target"]
+    targets = state.probes["target"]
+    polled = any((svc, n) in targets for n in state.service_nodes.get(svc, ()))
     return (
         mine,
         lag_hi,
@@ -73,9 +75,11 @@ def service_key(
         ccm_lag_hi(state, svc, mine),
         probe_period(state, svc),
         listed_at(state, svc),
-        len(state.events.get(svc, ())),
+        # service-controller Events confirm the CCM only where the LB is not polled
+        # (replay.lanes._inferred_routed): a polled LB's lanes never read them
+        0 if polled else len(state.events.get(svc, ())),
         state.services.get(svc),
-        any((svc, n) in polled for n in state.service_nodes.get(svc, ())),
+        polled,
         lane_versions(state, svc)[""],
         tuple(clock_offset(state, svc.cluster, o, mine) for o in sorted(OBSERVERS)),
         pte_known(state, svc.cluster, mine),

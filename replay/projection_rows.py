@@ -102,14 +102,20 @@ def _changed(
     conn: Connection, table: Table, key: str, svc: ServiceRef, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Delete the Service's stored rows that `rows` no longer hold; the rows to insert."""
-    columns = [c.name for c in table.columns if c.name not in _DERIVED and c.name != key]
-    if table is replay_rollouts:  # its key is a content hash: part of what the row is
-        columns.insert(0, key)
+    columns = diff_columns(table, key)
     tuples = [tuple(r[c] for c in columns) for r in rows]
     wanted = dict(zip(tuples, rows, strict=True))
     stale, new = row_diff.stale_and_new(conn, table, key, svc, columns, tuples)
     row_diff.delete_keys(conn, table, key, stale)
     return [wanted[t] for t in new]
+
+
+def diff_columns(table: Table, key: str) -> list[str]:
+    """The columns that say what a stored row is (row_diff compares them)."""
+    columns = [c.name for c in table.columns if c.name not in _DERIVED and c.name != key]
+    if table is replay_rollouts:  # its key is a content hash: part of what the row is
+        columns.insert(0, key)
+    return columns
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

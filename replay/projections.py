@@ -9,12 +9,13 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.store import translate_errors
-from gapwatch.replay import node_cache, scope, settings_reads
+from gapwatch.replay import node_cache, node_rows, scope, settings_reads
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -26,7 +27,7 @@ from gapwatch.replay.behind import caught_up
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
-from gapwatch.replay.group import Impact, group
+from gapwatch.replay.group import Impact, access_impact, group
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.logclock import counted
@@ -77,9 +78,11 @@ def _replace(
     nodes: Sequence[str] | None = None,
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
+    kept: node_rows.Kept | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
-    and rewrite those that changed; its lane segments only on `nodes` (None: every node)."""
+    and rewrite those that changed; its lane segments only on `nodes` (None: every node);
+    `kept`: the rows each Service stored last time (replay.node_rows)."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
@@ -93,8 +96,10 @@ def _replace(
             )
         delete_service(conn, svc)
         _forget_context(conn, svc)
+        if kept is not None:
+            kept.pop(svc, None)
         return
-    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache)
+    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept)
 
 
 def _write(
@@ -107,14 +112,27 @@ def _write(
     diff: bool = False,
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
+    kept: node_rows.Kept | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
-    of theirs) or as a diff against the one Service's stored rows."""
-    windows, rollouts, lags = compute(state, services, settings, impact, cache)
-    write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
+    of theirs) or as a diff against the one Service's stored rows (with `cache` and `kept`:
+    node by node, replay.node_rows)."""
+    if cache is not None and kept is not None:
+        impact = access_impact(state) if impact is None else impact
+        for svc in services:
+            node_rows.write_service(conn, state, svc, settings, impact, cache, kept, empty=not diff)
+    else:
+        windows, rollouts, lags = compute(state, services, settings, impact, cache)
+        write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
-        context.update(scope.context_rows(state, svc, settings))
+        mine = scope.context_rows(state, svc, settings)
+        rows = kept.get(svc) if kept is not None else None
+        if rows is not None:  # the context it stored last time, kept with its rows
+            if diff and rows.context == mine:
+                continue
+            rows.context = mine
+        context.update(mine)
     if context:
         _store_context(conn, context)
     with no_gc():
@@ -209,17 +227,25 @@ def rebuild(
         newest = _max_fact_event(conn)
         state = fold_stored(conn, FoldState(), until_id=newest)
         services = lb_facing(state)
+        impact = None if checkpoint is None else access_impact(state)
         _write(
             conn,
             state,
             services,
             settings,
+            impact=impact,
             cache=None if checkpoint is None else checkpoint.windows,
+            kept=None if checkpoint is None else checkpoint.rows,
         )
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
             checkpoint.seed(str(engine.url), newest, state)
+            checkpoint.impact, checkpoint.settings = impact, settings
+            # the state was built with the cyclic GC off (load.no_gc): its millions of objects
+            # are not yet counted as long-lived, and the first full collection after it would
+            # scan them all inside some later refresh; done now, with the rebuild that made them
+            gc.collect()
             for cluster in sorted({s.cluster for s in services}):
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
@@ -276,13 +302,20 @@ def _from_checkpoint(
     conn: Connection,
     checkpoint: Checkpoint,
     url: str,
-    newest: int,
+    stored: tuple[int, int],
     affected: set[ServiceRef],
     settings: DetectSettings,
 ) -> None:
     """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
     SQL guess `affected`, namespace- and cluster-wide, when the state was built just now). A
-    failure forgets the state: the transaction rolls back, the state would be ahead of it."""
+    failure forgets the state: the transaction rolls back, the state would be ahead of it.
+    `stored`: the projections' last event id and the newest fact's."""
+    after, newest = stored
+    if checkpoint.event_id != after or checkpoint.settings != settings:
+        # another process moved the projections (or their settings): the rows kept are not
+        # the store's any more (replay.node_rows then diffs against the store)
+        checkpoint.rows.clear()
+    checkpoint.settings = settings
     try:
         fresh = checkpoint.state is None or checkpoint.url != url
         state, rows = checkpoint.advance(conn, url, newest)
@@ -298,7 +331,7 @@ def _from_checkpoint(
         impact = checkpoint.impact_of(state)
         for svc in sorted(services):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows)
+            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows)
     except BaseException:
         checkpoint.forget()
         raise
@@ -340,17 +373,21 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
-    settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
     with caught_up(engine, lambda c: (_last(c), _max_fact_event(c))) as behind:
         if behind is None:
+            settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
             return 0
         conn, after, newest = behind
+        settings_reads.remember_in(conn)  # the same, in this transaction (one commit)
         count, services = _affected(conn, after)
         settings = stored_settings(conn)
         if after == 0:
             _store_settings(conn, settings)
         if checkpoint is not None:
-            _from_checkpoint(conn, checkpoint, str(engine.url), newest, services, settings)
+            with no_gc():  # a refresh allocates little: no collection pass over the state
+                _from_checkpoint(
+                    conn, checkpoint, str(engine.url), (after, newest), services, settings
+                )
         else:
             for svc in sorted(services):
                 _replace(conn, svc, settings)

@@ -10,6 +10,7 @@ multiset: two equal rows stored once each stay two rows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,3 +59,41 @@ def delete_keys(conn: Connection, table: Table, key: str, ids: Sequence[Any]) ->
     column = table.c[key]
     for i in range(0, len(ids), 10_000):
         conn.execute(delete(table).where(column.in_(ids[i : i + 10_000])))
+
+
+def delete_matching(
+    conn: Connection,
+    table: Table,
+    key: str,
+    svc: ServiceRef,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> bool:
+    """Delete one of the Service's stored rows per row of `rows` (tuples of `columns`, matched
+    by content: equal rows are interchangeable); whether each found one (False: the store did
+    not hold what the caller thought, and the caller rewrites the Service's rows as a diff)."""
+    if not rows:
+        return True
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    batches: dict[tuple[tuple[bool, ...], int], list[list[Any]]] = {}
+    for row, copies in Counter(rows).items():
+        nulls = tuple(v is None for v in row)
+        params = [svc.cluster, svc.namespace, svc.name, *(v for v in row if v is not None), copies]
+        batches.setdefault((nulls, copies), []).append(params)
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    deleted = 0
+    try:
+        for (nulls, _copies), params in batches.items():
+            match = " AND ".join(
+                f"{c} IS NULL" if null else f"{c} = {mark}"
+                for c, null in zip(columns, nulls, strict=True)
+            )
+            sql = (f"DELETE FROM {table.name} WHERE {key} IN (SELECT {key} FROM {table.name} "
+                   f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark} "
+                   f"AND {match} LIMIT {mark})")  # fmt: skip
+            for one in params:  # executemany's rowcount is not the total on every driver
+                cursor.execute(sql, one)
+                deleted += cursor.rowcount
+    finally:
+        cursor.close()
+    return deleted == len(rows)

@@ -58,25 +58,36 @@ def remember(engine: Engine) -> int:
 
     As projections.refresh: read first without writing (a read-only login on a current store
     never writes), then lock replay_state and check again (two refreshes at once)."""
-    t = events.c
     with caught_up(engine, lambda c: (_position(c), _facts_position(c))) as behind:
         if behind is None:
             return 0
         conn, since, upto = behind
-        found = conn.execute(
-            select(t.id, t.cluster, t.namespace, t.name).where(
-                t.id > since, t.id <= upto, t.kind.in_(SETTINGS_KINDS)
-            )
-        ).all()
-        rows = {
-            f"{_prefix(ServiceRef(c, ns or '', name or ''))}{i}": int(i) for i, c, ns, name in found
-        }
-        keys = [POSITION_KEY, *rows]
-        conn.execute(delete(replay_state).where(replay_state.c.key.in_(keys)))
-        values = [{"key": POSITION_KEY, "value": upto}]
-        values += [{"key": k, "value": v} for k, v in rows.items()]
-        conn.execute(insert(replay_state), values)
-        return len(rows)
+        return _keep(conn, since, upto)
+
+
+def remember_in(conn: Connection) -> int:
+    """`remember` inside a transaction that already holds replay_state's lock (a refresh's:
+    one commit for both)."""
+    since, upto = _position(conn), _facts_position(conn)
+    return _keep(conn, since, upto) if upto > since else 0
+
+
+def _keep(conn: Connection, since: int, upto: int) -> int:
+    t = events.c
+    found = conn.execute(
+        select(t.id, t.cluster, t.namespace, t.name).where(
+            t.id > since, t.id <= upto, t.kind.in_(SETTINGS_KINDS)
+        )
+    ).all()
+    rows = {
+        f"{_prefix(ServiceRef(c, ns or '', name or ''))}{i}": int(i) for i, c, ns, name in found
+    }
+    keys = [POSITION_KEY, *rows]
+    conn.execute(delete(replay_state).where(replay_state.c.key.in_(keys)))
+    values = [{"key": POSITION_KEY, "value": upto}]
+    values += [{"key": k, "value": v} for k, v in rows.items()]
+    conn.execute(insert(replay_state), values)
+    return len(rows)
 
 
 def _rows(conn: Connection, svc: ServiceRef, where: ColumnElement[bool]) -> list[Row]:

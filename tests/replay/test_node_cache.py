@@ -47,7 +47,9 @@ def test_whole_history_without_and_with_an_empty_cache(preset: str) -> None:
     preset=st.sampled_from(PRESETS),
     seed=st.integers(min_value=1, max_value=40),
     splits=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=8),
-    late=st.sampled_from([(), ("Pod",), ("Node",), ("TargetHealth",), ("NodePortProbe",)]),
+    late=st.sampled_from(
+        [(), ("Pod",), ("Node",), ("TargetHealth",), ("NodePortProbe",), ("Event",)]
+    ),
 )
 def test_batch_by_batch_the_cache_gives_what_detect_gives(
     preset: str, seed: int, splits: list[float], late: tuple[str, ...]
@@ -63,6 +65,19 @@ def test_batch_by_batch_the_cache_gives_what_detect_gives(
         assert _cached(state, cache) == expected
 
 
+def _lanes_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The nodes whose lanes node_cache computes from now on (one entry per computation)."""
+    calls: list[str] = []
+    real = node_cache.lanes  # type: ignore[attr-defined]
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[2]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(node_cache, "lanes", counted)
+    return calls
+
+
 def test_reused_nodes_are_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing moved since the cache was filled: no node's lanes are computed again; one probe
     batch later, only nodes it moved are."""
@@ -72,20 +87,44 @@ def test_reused_nodes_are_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> Non
     state, cache = FoldState(), {}  # type: ignore[var-annotated]
     fold(state, [f for e in events[:cut] for f in e])
     _cached(state, cache)
-    calls: list[str] = []
-    real = node_cache.lanes  # type: ignore[attr-defined]
-
-    def counted(*args: object, **kwargs: object) -> object:
-        calls.append(str(args[2]))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(node_cache, "lanes", counted)
+    calls = _lanes_counted(monkeypatch)
     assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     assert calls == []  # nothing moved: every node reused
     fold(state, events[cut])
     assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     svc = lb_facing(state)[0]
     assert len(set(calls)) < len(nodes_of(state, svc))
+
+
+@pytest.mark.parametrize("polled", [True, False])
+def test_a_late_event_re_detects_only_where_the_lb_is_not_polled(
+    monkeypatch: pytest.MonkeyPatch, polled: bool
+) -> None:
+    """service-controller Events stand in for the LB's polls (replay.lanes): arriving late for
+    a Service whose LB is polled they move no node; without polls every node is found again.
+    Either way the cache gives what detect gives."""
+    observations = [
+        o
+        for o in run(load_scenario("aws-nlb"), seed=3).observations
+        if polled or o.kind != "TargetHealth"
+    ]
+    ordered = [o for o in observations if o.kind != "Event"] + [
+        o for o in observations if o.kind == "Event"
+    ]
+    events = [list(derive(i, o)) for i, o in enumerate(ordered, 1)]
+    late = sum(1 for o in ordered if o.kind == "Event")
+    assert late
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    fold(state, [f for e in events[:-late] for f in e])
+    _cached(state, cache)
+    calls = _lanes_counted(monkeypatch)
+    fold(state, [f for e in events[-late:] for f in e])
+    assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
+    svc = lb_facing(state)[0]
+    if polled:
+        assert calls == []
+    else:
+        assert set(calls) == set(nodes_of(state, svc))
 
 
 def test_a_window_open_at_the_end_follows_the_end_of_the_data() -> None:

@@ -136,7 +136,9 @@ def test_random_batches_refresh_like_a_rebuild(
     cp = _PROPERTY_CHECKPOINT.setdefault(str(engine.url), Checkpoint())
     _write_in(engine, [x for x in batches if x], cp)
     incremental = _tables(engine)
-    projections.rebuild(engine, checkpoint=cp)
+    projections.rebuild(engine)  # all at once (replay.projections.compute)
+    assert _tables(engine) == incremental
+    projections.rebuild(engine, checkpoint=cp)  # node by node (replay.node_rows), kept
     assert _tables(engine) == incremental
 
 

@@ -1,0 +1,370 @@
+"""A touched Service's windows, rollouts and lags, recomputed node by node from a checkpoint and
+written as the rows that changed.
+
+`projections.compute` finds a Service's rows from all of its windows at once: failed requests
+counted on the access log's clock (replay.logclock), grouping into rollouts (replay.group),
+the lags (replay.lags). Each of these is per node given a few values of the whole Service,
+so a refresh keeps, per Service and node, what it stored and what that was found from, and
+redoes a node only when one of them moved:
+
+- counting: the node's windows (the same list replay.node_cache kept), its failed lines in
+  the access-log impact and the Service's log clocks (re-estimated only when some node's
+  windows or the impact changed);
+- grouping: the node's counted windows, the pods (kept until a pod, workload or slice fact of
+  the Service's namespace arrives) and the spans as this node's windows see them (a span that
+  only ended later, such as a rollout or disruption still open at the end of the data, moves
+  no owner of a window that started before its old end plus settle_s);
+- lags: replay.lags keeps them per node already (the same list while the lanes did not grow).
+
+The rows a node stores are compared with what it stored before only when its windows or lags
+are a new list; rollouts are compared whole (a few rows). Stale rows are deleted by content
+(row_diff.delete_matching); when the store does not hold what the checkpoint says, the
+Service's rows are rewritten as a diff against the store instead. Equal to `compute`
+(tests/replay/test_node_rows.py, and the refresh properties against a rebuild).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from gapwatch.replay import node_cache, row_diff
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.context import nodes_of
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.group import (
+    Impact,
+    RolloutPart,
+    assign,
+    group,
+    pod_changes,
+    pods_of,
+    rollout_parts,
+    spans_of,
+    with_windows,
+)
+from gapwatch.replay.lags import LagSample, lag_samples
+from gapwatch.replay.logclock import LogClock, counted, log_clocks
+from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.projection_rows import (
+    bulk_insert,
+    diff_columns,
+    lag_row,
+    rollout_row,
+    window_row,
+    write_rows,
+)
+from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
+
+Changes = dict[tuple[str, str], list[tuple[int, str]]]
+
+
+@dataclass(slots=True)
+class NodeRows:
+    raw: list[Window]
+    #: the node's failed lines as the impact had them when counted (None: not covered)
+    lines: list[int] | None
+    counted: list[Window]
+    #: its windows and lags as stored
+    windows: list[Window]
+    lags: list[LagSample]
+
+
+@dataclass(slots=True)
+class ServiceRows:
+    """What one Service's rows in the store are, and what they were found from."""
+
+    clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
+    impact: Impact | None = None
+    basis: tuple[list[RolloutPart], Changes] | None = None
+    #: a pod, workload or slice fact came since `basis` (replay.checkpoint): found again
+    pods_moved: bool = False
+    spans: list[Rollout] = field(default_factory=list)
+    nodes: dict[str, NodeRows] = field(default_factory=dict)
+    #: the windows per group, and each span's row (diff columns), as stored
+    owned: dict[str | None, list[Window]] = field(default_factory=dict)
+    span_rows: dict[str, tuple[Rollout, tuple[Any, ...]]] = field(default_factory=dict)
+    rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    #: its context rows as stored (replay.scope; projections writes them)
+    context: dict[str, int] = field(default_factory=dict)
+
+
+Kept = dict[ServiceRef, ServiceRows]
+
+
+def write_service(
+    conn: Connection,
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    impact: Impact,
+    cache: node_cache.Cache,
+    kept: Kept,
+    *,
+    empty: bool = False,
+) -> None:
+    """Compute the Service's windows, rollouts and lags and store them as the rows that
+    changed since `kept[svc]` (absent: as a diff against the store, or all inserted when the
+    store holds none of its rows: `empty`); `kept` is updated."""
+    found = node_cache.windows(state, svc, settings, cache)
+    per_node = cache.get(svc)
+    prev = kept.pop(svc, None)
+    if per_node is None:  # detected whole (replay.node_cache): no windows per node to reuse
+        windows = counted(state, found, settings, impact=impact)
+        rollouts, windows = group(state, windows, [svc], settings)
+        lags = lag_samples(state, [svc], settings)
+        write_rows(conn, windows, rollouts, lags, None if empty else svc)
+        return
+    now = ServiceRows(impact=impact, context=prev.context if prev is not None else {})
+    raws = {n: nw.windows for n, nw in per_node.nodes.items()}
+    _count(state, svc, settings, prev, now, raws, found)
+    _group(state, svc, settings, prev, now)
+    lag_samples(state, [svc], settings)  # kept per node in the memo (replay.lags)
+    lane_lags = state.memo.lane_lags
+    for node in nodes_of(state, svc):
+        entry = lane_lags.get((svc, node, settings, False))
+        if node in now.nodes:
+            now.nodes[node].lags = entry[1] if entry is not None else []
+        elif entry is not None and entry[1]:
+            now.nodes[node] = NodeRows([], None, [], [], entry[1])
+    if prev is None and not empty:  # what the store holds is not known: diff against it
+        _rollouts(None, now)
+        whole = True
+    else:
+        whole = not _write_changes(conn, svc, prev or ServiceRows(), now)
+    if whole:
+        rollouts = with_windows(now.spans, now.owned)
+        windows = [w for nr in now.nodes.values() for w in nr.windows]
+        lags = [s for nr in now.nodes.values() for s in nr.lags]
+        write_rows(conn, windows, rollouts, lags, svc)
+    kept[svc] = now
+
+
+def _count(
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    prev: ServiceRows | None,
+    now: ServiceRows,
+    raws: dict[str, list[Window]],
+    found: Sequence[Window],
+) -> None:
+    """Failed requests per node (replay.logclock.counted with the Service's clocks)."""
+    impact = now.impact
+    assert impact is not None
+    same_input = (
+        prev is not None
+        and prev.impact is impact
+        and prev.nodes.keys() >= raws.keys()
+        and all(prev.nodes[n].raw is w for n, w in raws.items())
+    )
+    if same_input and prev is not None:
+        now.clocks = prev.clocks
+    else:
+        now.clocks = log_clocks(state, found, settings, impact)
+    same_clock = prev is not None and _offsets(prev.clocks) == _offsets(now.clocks)
+    covered = svc in impact.covered
+    for node, raw in raws.items():
+        lines = impact.lanes.get((svc, node), []) if covered else None
+        old = prev.nodes.get(node) if prev is not None else None
+        if old is not None and same_clock and old.raw is raw and old.lines == lines:
+            now.nodes[node] = NodeRows(raw, lines, old.counted, old.windows, old.lags)
+        else:
+            found_here = counted(state, raw, settings, now.clocks, impact)
+            now.nodes[node] = NodeRows(raw, lines, found_here, [], [])
+
+
+def _offsets(clocks: dict[ServiceRef, LogClock]) -> dict[ServiceRef, tuple[int, int] | None]:
+    """What `counted` reads of the log clocks: the estimated offsets' range, if any."""
+    return {svc: (c.lo_us, c.hi_us) if c.estimated else None for svc, c in clocks.items()}
+
+
+def _group(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings, prev: ServiceRows | None,
+    now: ServiceRows,
+) -> None:  # fmt: skip
+    """Each node's windows with their rollout set (replay.group.assign), reusing a node's
+    when its counted windows, the pods and the spans it can see did not move."""
+    settle = seconds_us(settings.settle_s)
+    basis = prev.basis if prev is not None else None
+    moved_pods: set[str] = set()  # nodes where a pod of some workload changed
+    if basis is None or (prev is not None and prev.pods_moved):
+        pods = pods_of(state, svc)
+        old_basis, basis = basis, (rollout_parts(svc, pods), pod_changes(state, svc, pods))
+        if old_basis is not None:
+            before, after = old_basis[1], basis[1]
+            moved_pods = {n for k in before.keys() | after.keys() if before.get(k) != after.get(k)
+                          for n in k[1:]}  # fmt: skip
+    now.basis = basis
+    now.spans = spans_of(state, svc, basis[0])
+    moved = None if prev is None or prev.basis is None else span_changes(prev.spans, now.spans)
+    for node, rows in now.nodes.items():
+        mine = rows.counted
+        old = prev.nodes.get(node) if prev is not None else None
+        if not mine:
+            rows.windows = []
+            continue
+        if (
+            old is not None
+            and moved is not None
+            and node not in moved_pods
+            and old.counted is mine
+            and owners_hold(
+                moved, min(w.start_us for w in mine), max(w.start_us for w in mine), settle
+            )
+        ):
+            rows.windows = old.windows
+            continue
+        ordered = sorted(mine, key=lambda w: w.start_us)
+        rows.windows = assign(ordered, now.spans, basis[1], settle)
+
+
+SpanChange = tuple[Rollout | None, Rollout | None]
+
+
+def owners_hold(
+    changes: Sequence[SpanChange], earliest_us: int, latest_us: int, settle_us: int
+) -> bool:
+    """Whether windows that start in [earliest_us, latest_us] keep their owners when the spans
+    change as `changes` says ((before, after), None where there was or is none). A span holds
+    a window's start when it started by it and ended no earlier than settle_us before it
+    (replay.group): a span that can hold none of them, before and after, changes no owner; nor
+    does one that only ended elsewhere among values at or after `latest_us - settle_us`."""
+    edge = latest_us - settle_us
+    for a, b in changes:
+        if all(
+            s is None or s.start_us > latest_us or s.end_us + settle_us < earliest_us
+            for s in (a, b)
+        ):
+            continue
+        if a is None or b is None or _but_end(a, b) != b:
+            return False
+        if min(a.end_us, edge) != min(b.end_us, edge):
+            return False
+    return True
+
+
+def _but_end(a: Rollout, b: Rollout) -> Rollout:
+    """`a` with the end of `b` (and its nodes, for a rollout: no owner reads a rollout's nodes,
+    replay.group._cause)."""
+    return replace(a, end_us=b.end_us, nodes=a.nodes if a.kind == "node-disruption" else b.nodes)
+
+
+def span_changes(old: Sequence[Rollout], new: Sequence[Rollout]) -> list[SpanChange] | None:
+    """The spans that differ, matched by id (None when an id repeats)."""
+    before = {s.id: s for s in old}
+    after = {s.id: s for s in new}
+    if len(before) != len(old) or len(after) != len(new):
+        return None
+    return [
+        (before.get(i), after.get(i))
+        for i in before.keys() | after.keys()
+        if before.get(i) != after.get(i)
+    ]
+
+
+def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
+    """The Service's windows per group, in the order replay.group gives them (start, node)."""
+    every = [w for node in sorted(now.nodes) for w in now.nodes[node].windows]
+    every.sort(key=lambda w: (w.start_us, w.node))
+    owned: dict[str | None, list[Window]] = {}
+    for w in every:
+        owned.setdefault(w.rollout, []).append(w)
+    return owned
+
+
+def _rollouts(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
+    """The rollouts' rows (as values of their diff columns) into `now`; those computed this
+    time by value. A span equal to the one before keeps its row unless a window of a node
+    whose windows changed belonged, or belongs, to it."""
+    if prev is None:
+        moved: set[str | None] | None = None
+    else:
+        changed = [
+            n
+            for n in prev.nodes.keys() | now.nodes.keys()
+            if _windows(prev.nodes.get(n)) is not _windows(now.nodes.get(n))
+        ]
+        moved = {
+            w.rollout
+            for n in changed
+            for w in (*_windows(prev.nodes.get(n)), *_windows(now.nodes.get(n)))
+        }
+    now.owned = prev.owned if prev is not None and not moved else _owned(now)
+    columns = diff_columns(replay_rollouts, "id")
+    rows: dict[tuple[Any, ...], Any] = {}
+    kept = prev.span_rows if prev is not None else {}
+    for span in now.spans:
+        before = kept.get(span.id)
+        if moved is not None and before is not None and before[0] == span and span.id not in moved:
+            now.span_rows[span.id] = before
+            continue
+        row = rollout_row(with_windows([span], now.owned)[0])
+        values = tuple(row[c] for c in columns)
+        now.span_rows[span.id] = (span, values)
+        rows[values] = row
+    now.rollouts = Counter(values for _span, values in now.span_rows.values())
+    return rows
+
+
+def _write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: ServiceRows) -> bool:
+    """Store what changed since `prev`; False when a stale row was not in the store."""
+    stale_w: list[Window] = []
+    new_w: list[Window] = []
+    stale_l: list[LagSample] = []
+    new_l: list[LagSample] = []
+    for node in prev.nodes.keys() | now.nodes.keys():
+        old = prev.nodes.get(node)
+        cur = now.nodes.get(node)
+        _diff(_windows(old), _windows(cur), stale_w, new_w)
+        _diff(_lags(old), _lags(cur), stale_l, new_l)
+    rows = _rollouts(prev, now)
+    stale_r = list((prev.rollouts - now.rollouts).elements())
+    new_r = [rows[t] for t in (now.rollouts - prev.rollouts).elements()]
+    w_cols = diff_columns(replay_windows, "id")
+    l_cols = diff_columns(replay_lags, "id")
+    wrows = [window_row(w) for w in stale_w]
+    lrows = [lag_row(s) for s in stale_l]
+    if not (
+        row_diff.delete_matching(conn, replay_windows, "id", svc, w_cols,
+                                 [tuple(r[c] for c in w_cols) for r in wrows])
+        and row_diff.delete_matching(conn, replay_lags, "id", svc, l_cols,
+                                     [tuple(r[c] for c in l_cols) for r in lrows])
+        and row_diff.delete_matching(conn, replay_rollouts, "id", svc,
+                                     diff_columns(replay_rollouts, "id"), stale_r)
+    ):  # fmt: skip
+        return False
+    for table, inserted in (
+        (replay_windows, [window_row(w) for w in new_w]),
+        (replay_rollouts, new_r),
+        (replay_lags, [lag_row(s) for s in new_l]),
+    ):
+        if inserted:
+            bulk_insert(conn, table, inserted)
+    return True
+
+
+_NONE: list[Any] = []
+T = TypeVar("T")
+
+
+def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None:
+    """The rows of `before` that `after` no longer holds onto `stale`, its new ones onto `new`
+    (nothing to compare when the node kept the same list)."""
+    if before is after:
+        return
+    a, b = Counter(before), Counter(after)
+    stale.extend((a - b).elements())
+    new.extend((b - a).elements())
+
+
+def _windows(rows: NodeRows | None) -> list[Window]:
+    return rows.windows if rows is not None else _NONE
+
+
+def _lags(rows: NodeRows | None) -> list[LagSample]:
+    return rows.lags if rows is not None else _NONE

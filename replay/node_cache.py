@@ -34,7 +34,7 @@ from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import windows_from
 from gapwatch.replay.fold import FoldState, horizon
-from gapwatch.replay.lags import ccm_lag_hi
+from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import fail_open, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
@@ -110,8 +110,9 @@ def windows(
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
+    drop_lag = lb_drop_lag(state, svc, mine)  # as detect() classes: a moved median moves all
     whole = cache is None or any(m.cluster == svc.cluster for m in state.members)
-    skey = () if whole else service_key(state, svc, mine, lag_hi)
+    skey = () if whole else (*service_key(state, svc, mine, lag_hi), drop_lag)
     old = None if cache is None or whole else cache.get(svc)
     if old is not None and old.key != skey:
         old = None
@@ -130,7 +131,9 @@ def windows(
             gap = t_and(found.routed, t_not(found.serves))
             kept = NodeWindows(
                 nkey,
-                windows_from(state, svc, node, found, end_of_data, settings=mine),
+                windows_from(
+                    state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag
+                ),
                 any(iv.end >= HI for iv in gap.possible),
             )
         fresh.nodes[node] = kept

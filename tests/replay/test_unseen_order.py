@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold, lb_facing
@@ -120,3 +121,14 @@ def test_a_window_holding_a_seen_drain_is_classed_where_the_lb_takes_the_node_ba
     ]
     (window,) = detect(fold(FoldState(), facts_of(obs)))
     assert not window.certain and window.cls == "registered-before-forwarding"
+
+
+def test_the_node_cache_classes_with_the_measured_drop_lag_as_detect_does() -> None:
+    """The stored windows (projections and refresh detect through replay.node_cache) must be
+    the windows `detect` gives: the drop-lag rule included, with and without a cache."""
+    state = fold(FoldState(), facts_of(_history(8.0)))
+    (svc,) = lb_facing(state)
+    expected = detect(state)
+    assert any(w.cls == "closed-before-deregistered" for w in expected)
+    assert node_cache.windows(state, svc, DEFAULTS) == expected
+    assert node_cache.windows(state, svc, DEFAULTS, {}) == expected

@@ -346,7 +346,7 @@ def windows_from(
             drop_lag,
         )
         skew = seconds_us(settings.watch_skew_s)
-        also = () if sure else also_classes(cls, lanes_.eps, target_times, cand.start, end, skew)
+        also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
         out.append(
             Window(
                 service=svc,

@@ -25,41 +25,42 @@ UNORDERED: tuple[WindowClass, ...] = ("registered-before-forwarding", "closed-be
 
 
 def unseen_lb_excursion(
-    eps: Sequence[Sample], poll_times: Sequence[int], start_us: int, end_us: int, skew_us: int
+    eps: Sequence[Sample], polls: Sequence[Sample], start_us: int, end_us: int, skew_us: int
 ) -> bool:
-    """Whether the endpoints lane (time-ordered) lost its ready endpoints and got them back
-    near [`start_us`, `end_us`) (the change seen up to `skew_us` late or early), with no LB
-    poll (`poll_times`, sorted) strictly between the loss and the return: an LB that dropped
-    the node and took it back in that stretch would not show in the samples."""
-    i, n = 1, len(eps)
-    while i < n:
+    """Whether the last time the endpoints lane (time-ordered) lost its ready endpoints before
+    `end_us` (the change seen up to `skew_us` late) they came back, and no LB poll (`polls`,
+    the target lane, time-ordered) looked between the loss and the later of the return and
+    the window's start, nor saw the node not routed inside the window: the LB may have
+    dropped the node and taken it back unseen while the window opened."""
+    last: tuple[int, int] | None = None
+    for i in range(1, len(eps)):
         if eps[i].value == "ready" or eps[i - 1].value != "ready":
-            i += 1
             continue
-        lost = eps[i].at_us
-        back = next((j for j in range(i + 1, n) if eps[j].value == "ready"), None)
-        if back is None:
-            return False
-        came = eps[back].at_us
-        if lost - skew_us < end_us and came + skew_us > start_us:
-            k = bisect_right(poll_times, lost)
-            if k >= len(poll_times) or poll_times[k] >= came:
-                return True
-        i = back + 1
-    return False
+        if eps[i].at_us - skew_us >= end_us:
+            break
+        back = next((j for j in range(i + 1, len(eps)) if eps[j].value == "ready"), None)
+        last = None if back is None else (eps[i].at_us, eps[back].at_us)
+    if last is None:
+        return False
+    lost, came = last
+    k = bisect_right([p.at_us for p in polls], lost)
+    if k < len(polls) and polls[k].at_us < max(came, start_us):
+        return False
+    # a poll inside the window that saw the node not routed: the drop was seen
+    return all(p.value == "healthy" for p in polls[k:] if p.at_us < end_us)
 
 
 def also_classes(
     cls: WindowClass,
     eps: Sequence[Sample],
-    poll_times: Sequence[int],
+    polls: Sequence[Sample],
     start_us: int,
     end_us: int,
     skew_us: int,
 ) -> tuple[WindowClass, ...]:
     """The other class of an unproven window read as one of the two `UNORDERED` classes, when
     the LB's reaction to the endpoints' excursion inside it is unseen; else ()."""
-    if cls not in UNORDERED or not unseen_lb_excursion(eps, poll_times, start_us, end_us, skew_us):
+    if cls not in UNORDERED or not unseen_lb_excursion(eps, polls, start_us, end_us, skew_us):
         return ()
     return tuple(c for c in UNORDERED if c != cls)
 

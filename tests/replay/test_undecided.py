@@ -1,0 +1,86 @@
+"""Classes the samples cannot decide (docs/semantics.md, "Undecided classes"): a window names
+the other reading (`Window.also`) where the LB's reaction to an endpoints excursion fell
+between two polls, and none where a poll saw it. Literal observations (tests/replay/builders
+and the endpoint-driven history of test_unseen_order)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.model import Window
+from gapwatch.replay.undecided import health_check_drop_floor, unseen_lb_excursion
+from tests.replay.builders import facts_of
+from tests.replay.test_unseen_order import _history, _is_drain, _serving, _target, _us
+
+RBF, CBD = "registered-before-forwarding", "closed-before-deregistered"
+
+
+def _s(t: float, value: str) -> Sample:
+    return Sample(int(t * 1e6), None, value, 0)
+
+
+EXCURSION = [_s(0, "ready"), _s(10, "serving-terminating"), _s(12, "ready")]
+
+
+def test_an_excursion_with_no_poll_inside_is_unseen() -> None:
+    assert unseen_lb_excursion(
+        EXCURSION, [_s(5, "healthy"), _s(15, "healthy")], int(9e6), int(14e6), 0
+    )
+
+
+def test_a_poll_inside_the_excursion_saw_the_lb() -> None:
+    assert not unseen_lb_excursion(
+        EXCURSION, [_s(5, "healthy"), _s(11, "healthy")], int(9e6), int(14e6), 0
+    )
+
+
+def test_a_window_after_the_next_look_is_not_the_excursions() -> None:
+    # the poll at 15 s saw the LB after the return: a window from 20 s is not its reaction
+    assert not unseen_lb_excursion(EXCURSION, [_s(15, "healthy")], int(20e6), int(30e6), int(0.5e6))
+    assert unseen_lb_excursion(EXCURSION, [_s(15, "healthy")], int(13e6), int(30e6), int(0.5e6))
+    # a loss after the window is not its cause (up to the watch skew: seen late)
+    assert not unseen_lb_excursion(EXCURSION, [], int(2e6), int(9e6), int(0.5e6))
+    assert unseen_lb_excursion(EXCURSION, [], int(2e6), int(9.6e6), int(0.5e6))
+
+
+def test_endpoints_that_never_come_back_are_no_excursion() -> None:
+    assert not unseen_lb_excursion(EXCURSION[:2], [], 0, int(30e6), 0)
+
+
+def _late(observations: list[Observation]) -> Window:
+    (window,) = [
+        w for w in detect(fold(FoldState(), facts_of(observations))) if w.start_us > _us(390)
+    ]
+    return window
+
+
+def test_an_unordered_reaction_names_both_readings() -> None:
+    # kube-proxy closes and opens between 403 and 406 s around a replacement pod; no poll
+    # after 325 s: the LB may have dropped and re-added the node, or kept routing
+    measured = _late(_history(8.0))  # the LB's measured drop lag (8 s) makes cbd likelier
+    assert not measured.certain
+    assert (measured.cls, measured.also) == (CBD, (RBF,))
+    unmeasured = _late([o for o in _history(8.0) if not _is_drain(o)])
+    assert (unmeasured.cls, unmeasured.also) == (RBF, (CBD,))
+
+
+def test_a_seen_drain_decides() -> None:
+    # the same change, but a poll at 403.5 s saw the node draining inside the excursion
+    obs = [*_history(8.0), _target(403.5, 400, "draining"), _target(407, 403.5, "healthy")]
+    window = _late(sorted(obs, key=lambda o: o.observed_at))
+    assert window.also == ()
+
+
+def test_a_node_driven_lb_cannot_drop_a_node_faster_than_its_health_check() -> None:
+    assert health_check_drop_floor(DEFAULTS) == 20_000_000  # 3 failed checks 10 s apart
+    fast = replace(DEFAULTS, hc_interval_s=0.5, hc_unhealthy_threshold=2)
+    assert health_check_drop_floor(fast) == 500_000
+    assert health_check_drop_floor(replace(DEFAULTS, hc_unhealthy_threshold=1)) == 0
+
+
+def test_serving_history_has_no_late_window() -> None:
+    assert not [w for w in detect(fold(FoldState(), facts_of(_serving()))) if w.start_us > _us(390)]

@@ -318,6 +318,7 @@ def windows_from(
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
+        drop_at: int | None = None
         if sure:
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
             fell = _fell_by(lanes_.serves, cand.start, start_latest)
@@ -325,7 +326,8 @@ def windows_from(
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
-            lb_opened, proxy_opened = False, not look
+            # a seen drain, then R's rise opens the piece after it: the LB took the node back
+            lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
         cls = classify(
@@ -347,6 +349,18 @@ def windows_from(
         )
         skew = seconds_us(settings.watch_skew_s)
         also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
+        if drop_at is not None and any(p.start < drop_at for p in parts):
+            # the LB seen not routing inside: before it, the gap had a cause of its own
+            at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
+            if not before_look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, at, alive, alive_initial, cand.start, settings,
+                end, before_look, None if before_look else deaths, False, not before_look,
+                drop_lag,
+            )  # fmt: skip
+            if other != cls and other not in also:
+                also = (*also, other)
         out.append(
             Window(
                 service=svc,

@@ -10,10 +10,11 @@ from dataclasses import replace
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing, sorted_lane
+from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import health_check_drop_floor, unseen_lb_excursion
-from tests.replay.builders import facts_of
+from tests.replay.builders import eps, facts_of, health, pod
 from tests.replay.test_unseen_order import _history, _is_drain, _serving, _target, _us
 
 RBF, CBD = "registered-before-forwarding", "closed-before-deregistered"
@@ -68,11 +69,43 @@ def test_an_unordered_reaction_names_both_readings() -> None:
     assert (unmeasured.cls, unmeasured.also) == (RBF, (CBD,))
 
 
-def test_a_seen_drain_decides() -> None:
-    # the same change, but a poll at 403.5 s saw the node draining inside the excursion
+def test_a_seen_drain_decides_the_lb_side() -> None:
+    # the same change, but a poll at 403.5 s saw the node draining inside the window: the
+    # LB's reaction is seen (no unordered reaction to name); what is left is the gap before
+    # that look, kube-proxy's close while the LB still routed
     obs = [*_history(8.0), _target(403.5, 400, "draining"), _target(407, 403.5, "healthy")]
+    state = fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at)))
     window = _late(sorted(obs, key=lambda o: o.observed_at))
-    assert window.also == ()
+    (svc,) = lb_facing(state)
+    lanes_ = lanes(state, svc, "n1", DEFAULTS, 0)
+    polls = sorted_lane(state.probes["target"][(svc, "n1")])
+    assert not unseen_lb_excursion(
+        lanes_.eps, polls, window.start_earliest_us, window.end_latest_us, 500_000
+    )
+    assert (window.cls, window.also) == (RBF, (CBD,))
+
+
+def test_a_drain_seen_inside_leaves_the_gap_before_it_its_own_cause() -> None:
+    # The pod dies at 311 s, kube-proxy answers 503 by 313 s, a poll sees the node draining at
+    # 315 s; the replacement is ready at 317 s, a poll sees the node healthy at 320 s and
+    # kube-proxy answers 200 by 319.5 s. After the drain the LB may have taken the node back
+    # before kube-proxy opened (the class); before it, kube-proxy had closed while the LB
+    # still routed (named too).
+    obs = [
+        *_serving(),
+        pod(311, "p1", "n1", "gone"),
+        eps(311, []),
+        health(313, 312, "n1", 0),
+        _target(315, 310, "draining"),
+        pod(317, "p2", "n1", "ready", revision="bbb"),
+        eps(317, [("p2", "n1", "ready")]),
+        health(319.5, 318.5, "n1", 1),
+        _target(320, 315, "healthy"),
+        _target(325, 320, "healthy"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    assert not window.certain
+    assert (window.cls, window.also) == (RBF, (CBD,))
 
 
 def test_a_node_driven_lb_cannot_drop_a_node_faster_than_its_health_check() -> None:

@@ -14,7 +14,7 @@ from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing, sorted_lane
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import health_check_drop_floor, unseen_lb_excursion
-from tests.replay.builders import eps, facts_of, health, pod
+from tests.replay.builders import eps, facts_of, health, node, pod, service
 from tests.replay.test_unseen_order import _history, _is_drain, _serving, _target, _us
 
 RBF, CBD = "registered-before-forwarding", "closed-before-deregistered"
@@ -106,6 +106,35 @@ def test_a_drain_seen_inside_leaves_the_gap_before_it_its_own_cause() -> None:
     (window,) = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
     assert not window.certain
     assert (window.cls, window.also) == (RBF, (CBD,))
+
+
+def test_after_a_seen_drain_the_lb_opened_the_gap_not_the_old_pod() -> None:
+    # kube-proxy 1.29 (PTE): the old pod terminates at 300 s and is gone at 302 s (endpoints
+    # empty); a poll sees the node draining at 305 s; the replacement is ready at 307 s
+    # (endpoints 307.8 s), kube-proxy answers 200 by 310 s, a poll sees the node healthy at
+    # 315 s. The piece after the drain opened with the LB taking the node back: the old pod's
+    # death is the cause of the gap before the drain (named), not of this one.
+    obs = [
+        service(0),
+        node(0, "n1"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        _target(2, None, "healthy"),
+        health(2, None, "n1", 1),
+        pod(300, "p1", "n1", "terminating", deleted_at=300),
+        eps(300, [("p1", "n1", "terminating")]),
+        pod(302, "p1", "n1", "gone"),
+        eps(302, []),
+        _target(305, 300, "draining"),
+        health(305, 300, "n1", 0),
+        pod(307, "p2", "n1", "ready", revision="bbb"),
+        eps(307.8, [("p2", "n1", "ready")]),
+        health(310, 305, "n1", 1),
+        _target(315, 305, "healthy"),
+    ]
+    (window,) = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    assert not window.certain
+    assert (window.cls, window.also) == (RBF, ("pod-gone-before-deregistered",))
 
 
 def test_a_node_driven_lb_cannot_drop_a_node_faster_than_its_health_check() -> None:

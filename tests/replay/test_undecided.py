@@ -9,10 +9,13 @@ from dataclasses import replace
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.cli import window_dict
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing, sorted_lane
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
+from gapwatch.replay.projection_rows import window_row
+from gapwatch.replay.scope import WINDOW_COLUMNS, window_from_row
 from gapwatch.replay.undecided import health_check_drop_floor, unseen_lb_excursion
 from tests.replay.builders import eps, facts_of, health, node, pod, service
 from tests.replay.test_unseen_order import _history, _is_drain, _serving, _target, _us
@@ -146,3 +149,16 @@ def test_a_node_driven_lb_cannot_drop_a_node_faster_than_its_health_check() -> N
 
 def test_serving_history_has_no_late_window() -> None:
     assert not [w for w in detect(fold(FoldState(), facts_of(_serving()))) if w.start_us > _us(390)]
+
+
+def test_the_stored_window_keeps_what_else_is_possible() -> None:
+    # the projection's row and back (replay_windows.also, comma-separated)
+    window = _late(_history(8.0))
+    row = window_row(window)
+    assert row["also"] == RBF
+    back = window_from_row(tuple(row[c.name] for c in WINDOW_COLUMNS))
+    assert back == window
+    decided = replace(window, also=())
+    assert window_row(decided)["also"] == ""
+    assert window_from_row(tuple(window_row(decided)[c.name] for c in WINDOW_COLUMNS)) == decided
+    assert window_dict(window)["also"] == [RBF]

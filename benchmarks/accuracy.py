@@ -91,6 +91,12 @@ def print_report(total: Report, runs: int, show: int) -> None:
         f"class accuracy, windows holding one true window: {right_any}/{any_matched} "
         f"= {_share(right_any, any_matched)}"
     )
+    print(
+        f"undecided (another class possible too), windows holding one true window: "
+        f"{total.undecided}/{any_matched}; wrong class with the truth among the others: "
+        f"{total.undecided_wrong}; wrong and not undecided: "
+        f"{any_matched - right_any - total.undecided_wrong}"
+    )
     wrong = len(total.wrong_class)
     print(
         f"class accuracy, certain windows holding one true window: "
@@ -109,6 +115,7 @@ def print_report(total: Report, runs: int, show: int) -> None:
         ("missed", total.missed),
         ("false", total.false),
         ("wrong class", total.wrong_class),
+        ("wrong class (any)", total.wrong_any),
     ):
         for item in items[:show]:
             print(f"  {label}: {item}")

@@ -42,11 +42,15 @@ def main() -> None:
     for node, start, end, cls in truth:
         by_node.setdefault(node, []).append((start, end, cls))
     confusion: Counter[tuple[str, str]] = Counter()
+    # windows naming other possible classes (Window.also), by: wrong, the truth among them
+    undecided: Counter[bool] = Counter()
     for w in windows:
         near = by_node.get(w.node, [])
         hits = [c for s, e, c in near if s < w.end_latest_us and e > w.start_earliest_us]
         if len(hits) == 1:
             confusion[(hits[0], w.cls)] += 1
+            if w.also:
+                undecided[hits[0] != w.cls and hits[0] in w.also] += 1
     print(
         f"observations {len(result.observations)}  true windows {len(truth)}  "
         f"replay windows {len(windows)}  ({time.monotonic() - started:.0f} s)"
@@ -56,6 +60,11 @@ def main() -> None:
     print(
         f"replay windows overlapping exactly one true window: {matched}, wrong class "
         f"{matched - right}"
+    )
+    print(
+        f"undecided (another class possible too): {sum(undecided.values())}, of them wrong "
+        f"with the truth among the others {undecided[True]}; wrong and not undecided "
+        f"{matched - right - undecided[True]}"
     )
     short = {c: "".join(p[0] for p in c.split("-")) for c in WINDOW_CLASSES}
     print(f"{'':>6}" + "".join(f"{short[c]:>7}" for c in WINDOW_CLASSES))

@@ -38,6 +38,7 @@ WINDOW_COLUMNS = [
     "cluster", "service", "node", "class", "start", "end", "duration_s", "duration_min_s",
     "duration_max_s", "provenance", "certain", "rollout", "failed_requests", "opened_by",
     "closed_by", "start_earliest", "start_latest", "end_earliest", "end_latest", "failed_at",
+    "also",
 ]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
 SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
@@ -82,6 +83,7 @@ def window_dict(w: Window) -> dict[str, Any]:
         "start_latest": _t(w.start_latest_us),
         "end_earliest": _t(w.end_earliest_us),
         "end_latest": _t(w.end_latest_us),
+        "also": list(w.also),
     }
 
 
@@ -111,6 +113,7 @@ def untied_dict(u: Untied) -> dict[str, Any]:
         "end_earliest": _t(last),
         "end_latest": _t(last),
         "failed_at": [_t(t) for t in u.times_us],
+        "also": [],
     }
 
 
@@ -169,6 +172,7 @@ def gaps(
             r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
             r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
             r["failed_at"] = " ".join(r.get("failed_at") or ())
+            r["also"] = " ".join(r.get("also") or ())
     emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
 
 

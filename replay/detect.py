@@ -11,7 +11,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
-from gapwatch.replay.context import alive_steps, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
@@ -21,6 +21,7 @@ from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.relisted import stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.undecided import also_classes, health_check_drop_floor
 from gapwatch.replay.unseen import pod_deaths
 
 
@@ -50,10 +51,12 @@ def classify(
     stopped serving (R's rise is the later one at the latest instants the samples allow), so
     the window opened with the LB, not with the pods that stopped before it. `drop_lag`: the
     median measured lag of the LB dropping a node that lost its ready endpoints
-    (replay.lags.lb_drop_lag; None: too few measurements). `proxy_opened`: the LB surely routed
-    before kube-proxy's fall opened the window; the change behind a closing is an endpoint
-    leaving, so looking past the start can find that cause seen late, never a ready endpoint
-    (a replacement arriving is what ends the window)."""
+    (replay.lags.lb_drop_lag; None: too few measurements; a node-driven LB then takes the
+    least its health check allows, replay.undecided.health_check_drop_floor).
+    `proxy_opened`: the LB surely routed before kube-proxy's fall opened the window; the
+    change behind a closing is an endpoint leaving, so looking past the start can find that
+    cause seen late, never a ready endpoint (a replacement arriving is what ends the
+    window)."""
     node_lane = state.nodes.get((svc.cluster, node), [])
     if value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings):
         return "node-not-ready"
@@ -96,6 +99,8 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
+    if drop_lag is None and ccm_mode(state, svc, settings) == "node":
+        drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
@@ -341,6 +346,7 @@ def windows_from(
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
+        drop_at: int | None = None
         if sure:
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
             fell = _fell_by(lanes_.serves, cand.start, start_latest)
@@ -348,30 +354,47 @@ def windows_from(
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
-            lb_opened, proxy_opened = False, not look
+            # a seen drain, then R's rise opens the piece after it: the LB took the node back
+            lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
+        cls = classify(
+            state,
+            svc,
+            node,
+            lanes_,
+            probe,
+            alive,
+            alive_initial,
+            cand.start,
+            settings,
+            end,
+            look,
+            None if sure or look else deaths,
+            lb_opened,
+            proxy_opened,
+            drop_lag,
+        )
+        skew = seconds_us(settings.watch_skew_s)
+        also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
+        if drop_at is not None and any(p.start < drop_at for p in parts):
+            # the LB seen not routing inside: before it, the gap had a cause of its own
+            at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
+            if not before_look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, at, alive, alive_initial, cand.start, settings,
+                end, before_look, None if before_look else deaths, False, not before_look,
+                drop_lag,
+            )  # fmt: skip
+            if other != cls and other not in also:
+                also = (*also, other)
         out.append(
             Window(
                 service=svc,
                 node=node,
-                cls=classify(
-                    state,
-                    svc,
-                    node,
-                    lanes_,
-                    probe,
-                    alive,
-                    alive_initial,
-                    cand.start,
-                    settings,
-                    end,
-                    look,
-                    None if sure or look else deaths,
-                    lb_opened,
-                    proxy_opened,
-                    drop_lag,
-                ),
+                cls=cls,
+                also=also,
                 start_us=start,
                 end_us=finish,
                 start_earliest_us=cand.start,

@@ -97,6 +97,10 @@ class Window:
     failed_requests: int | None = None
     #: False when the samples allow this window but do not prove it (duration_min_s is 0)
     certain: bool = True
+    #: other causes the samples allow as well as `cls` (docs/semantics.md, "Undecided
+    #: classes"): empty when the evidence decides; `cls` is then the likelier reading, not a
+    #: proven one
+    also: tuple[WindowClass, ...] = ()
 
     @property
     def duration_s(self) -> float:

@@ -44,6 +44,7 @@ def window_row(w: Window) -> dict[str, Any]:
         "closed_by": ",".join(str(i) for i in w.closed_by),
         "rollout": w.rollout,
         "failed_requests": w.failed_requests,
+        "also": ",".join(w.also),
     }
 
 

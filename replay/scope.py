@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, bindparam, select, text
 
@@ -43,7 +43,7 @@ from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
-from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window
+from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window, WindowClass
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.settings_reads import lb_settings
 from gapwatch.replay.tables import replay_lags, replay_state, replay_windows
@@ -227,20 +227,22 @@ WINDOW_COLUMNS = tuple(
     replay_windows.c[name]
     for name in ("cluster", "namespace", "service", "node", "class", "start_us", "end_us",
                  "start_earliest_us", "start_latest_us", "end_earliest_us", "end_latest_us",
-                 "provenance", "opened_by", "closed_by", "rollout", "failed_requests", "certain")
+                 "provenance", "opened_by", "closed_by", "rollout", "failed_requests", "certain",
+                 "also")
 )  # fmt: skip
 
 
 def window_from_row(r: Any) -> Window:
     """A row of WINDOW_COLUMNS as a Window (unpacked once: this runs for thousands of rows)."""
     (cluster, ns, name, node, cls, start, end, s_early, s_late, e_early, e_late, provenance,
-     opened, closed, rollout, failed, certain) = r  # fmt: skip
+     opened, closed, rollout, failed, certain, also) = r  # fmt: skip
+    others = cast(tuple[WindowClass, ...], tuple(also.split(","))) if also else ()
     return Window(
         ServiceRef(cluster, ns, name), node, cls, start, end, s_early, s_late, e_early, e_late,
         provenance,
         tuple(int(x) for x in opened.split(",")) if opened else (),
         tuple(int(x) for x in closed.split(",")) if closed else (),
-        rollout, failed, bool(certain),
+        rollout, failed, bool(certain), others,
     )  # fmt: skip
 
 

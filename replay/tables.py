@@ -78,6 +78,8 @@ replay_windows = Table(
     Column("closed_by", Text, nullable=False),
     Column("rollout", Text, nullable=True),
     Column("failed_requests", Integer, nullable=True),
+    # the other classes the samples allow (Window.also), comma-separated; "" when decided
+    Column("also", Text, nullable=False, server_default=""),
     Index(None, "cluster", "namespace", "service", "start_us"),
 )
 

@@ -36,6 +36,13 @@ class Report:
     interval_s: float = 0.0
     #: reported windows (certain or not) holding exactly one true window: (true, reported)
     confusion_any: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: every reported window (certain or not) holding one true window with the wrong class
+    wrong_any: list[str] = field(default_factory=list)
+    #: windows holding one true window that name other possible classes (`Window.also`), and
+    #: of those, the ones whose `cls` is wrong while the truth is among `also`
+    undecided: int = 0
+    undecided_wrong: int = 0
+    undecided_right_also: int = 0
 
     def add(self, other: Report) -> None:
         self.truth += other.truth
@@ -49,6 +56,10 @@ class Report:
         self.width_s += other.width_s
         self.interval_s += other.interval_s
         self.confusion_any.update(other.confusion_any)
+        self.wrong_any += other.wrong_any
+        self.undecided += other.undecided
+        self.undecided_wrong += other.undecided_wrong
+        self.undecided_right_also += other.undecided_right_also
 
     @property
     def matched(self) -> int:
@@ -129,6 +140,18 @@ def compare_scenario(
         single = [w for w in hits if overlapping(w) == 1]
         if single:
             report.confusion_any[(t.cls, single[0].cls)] += 1
+            if single[0].also:
+                report.undecided += 1
+                if single[0].cls != t.cls and t.cls in single[0].also:
+                    report.undecided_wrong += 1
+            if single[0].cls != t.cls:
+                w = single[0]
+                report.wrong_any.append(
+                    f"{seed} {t.node} {t.cls} got {w.cls} "
+                    f"{'certain' if w.certain else 'uncertain'} truth {t.start}..{t.end} "
+                    f"window {w.start_earliest_us}-{w.start_latest_us}..{w.end_earliest_us}-"
+                    f"{w.end_latest_us}"
+                )
         alone = [w for w in single if w.certain]
         if alone:
             report.confusion[(t.cls, alone[0].cls)] += 1

@@ -15,6 +15,7 @@ from gapwatch.recorder.store import (
     alembic_config,
     current_revision,
     downgrade,
+    head_revision,
     make_engine,
     upgrade,
 )
@@ -63,7 +64,7 @@ def test_0007_partitions_a_populated_store_and_keeps_every_row(pg_empty_url: str
     assert len(events) == 2 * len(real_observations()) and facts
 
     upgrade(engine)
-    assert current_revision(engine) == "0007_partitions"
+    assert current_revision(engine) == head_revision()  # 0007_partitions or a later one
     assert rows(engine, ALL_EVENTS) == events
     assert rows(engine, ALL_FACTS) == facts
     where = rows(engine, "SELECT DISTINCT tableoid::regclass::text FROM events ORDER BY 1")

@@ -22,11 +22,14 @@ from sqlalchemy import text
 from gapwatch.recorder.backoff import BackoffSettings
 from gapwatch.recorder.observation import RELIST_GAP, Observation, from_dict
 from gapwatch.recorder.sources.k8s.client import ApiEndpoint
-from gapwatch.recorder.sources.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
+from gapwatch.recorder.sources.k8s.resources import RESOURCES, to_observation
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
+from gapwatch.recorder.sources.k8s.storeio import load_resume_times
 from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from gapwatch.recorder.store import make_engine
-from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.tables import source_checkpoints
+from gapwatch.recorder.timefmt import format_time, parse_time
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.facts import write_facts
@@ -137,13 +140,13 @@ def _rows(url: str, sql: str) -> list[Any]:
         engine.dispose()
 
 
-def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime]]:
+def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime | None]]:
     rows = _rows(
         url,
         "SELECT name, resource_version, observed_at, previous_observed_at "
         "FROM events WHERE kind = 'RelistGap' ORDER BY name",
     )
-    return [(r[0], r[1], _aware(r[2]), _aware(r[3])) for r in rows]
+    return [(r[0], r[1], _aware(r[2]), r[3] and _aware(r[3])) for r in rows]
 
 
 def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str) -> None:
@@ -172,7 +175,7 @@ def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str)
         # after down() was sent before it): the stretch covers the outage
         skew = timedelta(seconds=DEFAULTS.watch_skew_s)
         for _name, _rv, observed, previous in first:
-            assert previous - skew <= down_at <= back_at <= observed
+            assert previous is not None and previous - skew <= down_at <= back_at <= observed
         # down: changes, compaction; the restarted recorder's streams get 410 and relist
         stamps = _checkpoint_stamps(store_url)
         script.run(40, noops=False)
@@ -235,3 +238,123 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite's text: UTC without a zone
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _newest_stored(url: str) -> dict[str, datetime]:
+    """kind -> the newest stored observation of that (cluster-wide) stream, read independently."""
+    rows = _rows(
+        url,
+        "SELECT kind, max(observed_at) FROM events "
+        "WHERE source = 'k8s-watch' AND kind <> 'RelistGap' GROUP BY kind",
+    )
+    return {r[0]: _aware(r[1]) for r in rows}
+
+
+def _unstamp_checkpoints(url: str) -> None:
+    """Rewrite every checkpoint as a recorder older than the `at` stamp wrote it."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for row in conn.execute(source_checkpoints.select()).all():
+                old = {"resourceVersion": row.value["resourceVersion"]}
+                conn.execute(
+                    source_checkpoints.update()
+                    .where(
+                        source_checkpoints.c.cluster == row.cluster,
+                        source_checkpoints.c.source == row.source,
+                        source_checkpoints.c.key == row.key,
+                    )
+                    .values(value=old)
+                )
+    finally:
+        engine.dispose()
+
+
+def test_an_old_checkpoint_without_at_starts_the_gap_at_the_newest_stored_row(
+    store_url: str,
+) -> None:
+    """SQLite and PostgreSQL: a store a recorder wrote before checkpoints carried `at` (the
+    stamps removed), changes and a compaction while no recorder runs, then the new recorder:
+    every stream gets 410 and relists, and its gap starts at the newest row stored for that
+    stream - not null, which replay reads as "since the start of the data". A stream with no
+    stored row (Events: the seeded cluster has none) keeps the null start."""
+    config = fast_config()
+    engine = make_engine(store_url)
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        script = Mutator(fake, seed=23)
+        script.seed()
+        rec = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the first sync")
+        rec.stop()
+        newest = _newest_stored(store_url)
+        stamps = _checkpoint_stamps(store_url)
+        _unstamp_checkpoints(store_url)
+        script.run(40, noops=False)
+        fake.compact()
+        rec = RecorderThread(config, store_url, fake.url).start()
+        wait_until(lambda: caught_up(engine, fake, config), "the relists after the upgrade")
+        rec.stop()
+    engine.dispose()
+    assert "Event" not in newest and {"Service", "Node", "Pod", "EndpointSlice"} <= set(newest)
+    # the stamps (removed) were at or past the newest rows: the bound is the row, not a stamp
+    assert all(newest[k] <= stamps[k] for k in newest)
+    assert any(newest[k] < stamps[k] for k in newest)
+    gaps = {r[0]: r[3] for r in _gap_rows(store_url)}
+    assert sorted(gaps) == sorted(kinds(config))  # one per stream
+    assert gaps == {k: newest.get(k) for k in kinds(config)}
+
+
+def test_resume_times_prefer_the_stamp_then_the_newest_row_of_that_stream(
+    store_url: str,
+) -> None:
+    """SQLite and PostgreSQL, the store read directly: a stamped checkpoint gives its stamp; an
+    unstamped one the newest row of exactly its stream (not another cluster's, kind's or
+    namespace's, nor a RelistGap); one with no row of its stream, nothing."""
+    engine = make_engine(store_url)
+
+    def row(cluster: str, kind: str, ns: str | None, name: str, minutes: int) -> Observation:
+        obj: dict[str, Any] = {"metadata": {"name": name, "resourceVersion": str(minutes)}}
+        if ns:
+            obj["metadata"]["namespace"] = ns
+        at = T0 + timedelta(minutes=minutes)
+        return to_observation(cluster=cluster, kind=kind, op="ADDED", obj=obj, observed_at=at)
+
+    gap = gap_observation(
+        cluster="c", kind="Pod", namespace="shop", since=None,
+        until=T0 + timedelta(minutes=90), from_rv="1", to_rv="90", reason="410",
+    )  # fmt: skip
+    rows = [
+        row("c", "Pod", "shop", "a", 5),
+        row("c", "Pod", "shop", "b", 7),
+        row("c", "Pod", "other", "a", 30),  # another namespace
+        row("other", "Pod", "shop", "a", 40),  # another cluster
+        row("c", "Node", None, "n", 3),
+        row("c", "EndpointSlice", "shop", "s", 50),
+        gap,
+    ]
+    try:
+        assert EventWriter(engine, derive=write_facts).write(rows).inserted == len(rows)
+        stamped = format_time(T0 + timedelta(minutes=60))
+        checkpoints = {
+            "Pod/shop": {"resourceVersion": "7"},
+            "Node": {"resourceVersion": "3"},
+            "Service": {"resourceVersion": "3"},  # nothing stored
+            "EndpointSlice/shop": {"resourceVersion": "50", "at": stamped},
+            "Event/shop": {},  # no resume point: nothing to start from
+        }
+        with engine.begin() as conn:
+            for key, value in checkpoints.items():
+                conn.execute(
+                    source_checkpoints.insert().values(
+                        cluster="c", source="k8s-watch", key=key, value=value, updated_at=T0
+                    )
+                )
+        streams = [("Pod", "shop"), ("Node", None), ("Service", None), ("EndpointSlice", "shop")]
+        times = load_resume_times(engine, cluster="c", streams=[*streams, ("Event", "shop")])
+    finally:
+        engine.dispose()
+    assert times == {
+        "Pod/shop": T0 + timedelta(minutes=7),
+        "Node": T0 + timedelta(minutes=3),
+        "EndpointSlice/shop": T0 + timedelta(minutes=60),
+    }

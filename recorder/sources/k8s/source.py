@@ -116,7 +116,9 @@ class K8sSource:
         resume, known, stored = await asyncio.to_thread(
             load_start, ctx.engine, cluster=ctx.cluster, streams=streams, objects_of=VIEW_KINDS
         )
-        since = await asyncio.to_thread(load_resume_times, ctx.engine, cluster=ctx.cluster)
+        since = await asyncio.to_thread(
+            load_resume_times, ctx.engine, cluster=ctx.cluster, streams=streams
+        )
         watchers = []
         for kind, namespace in streams:
             scoped = self.scope is not None and kind != "Service"

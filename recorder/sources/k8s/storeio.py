@@ -135,20 +135,46 @@ def load_last(
     return found
 
 
-def load_resume_times(engine: Engine, *, cluster: str) -> dict[str, datetime]:
-    """stream -> when its checkpoint's resourceVersion was in sync (the recorder's clock, as
-    the watcher stamped it: the start of a stretch a relist may pass over); checkpoints
-    written before the watcher stamped them have none."""
+def load_resume_times(
+    engine: Engine, *, cluster: str, streams: Collection[tuple[str, str | None]]
+) -> dict[str, datetime]:
+    """stream -> when the stream was last known in sync up to its checkpoint's resourceVersion
+    (the recorder's clock: the start of a stretch a relist after 410 Gone may pass over).
+
+    That is the checkpoint's `at`, as the watcher stamped it. A checkpoint written before the
+    watcher stamped them (an older recorder) has none: then the newest stored observation of that
+    stream (same cluster, `k8s-watch`, that kind, that namespace scope), whose `observed_at` is a
+    clock reading at which the watch had just delivered it, so the stream was in sync then. The
+    bound holds because a row and the checkpoint that covers it commit in one transaction: the
+    checkpoint is at or past every stored row of its stream, so what a relist passes over was
+    written after that row's moment (minus the delivery delay replay's `watch_skew_s` allows
+    for, as for a stamp). It is never later than the true moment (bookmarks and no-op updates
+    move the checkpoint without a row), so the stretch can only be longer, never hide a change.
+    No stored row: none (unknown; replay then reaches back to the start of the data).
+    Both read in one snapshot, like `load_start`.
+    """
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     query = source_checkpoints.select().where(
         source_checkpoints.c.cluster == cluster, source_checkpoints.c.source == SOURCE
     )
+    wanted = {kind + (f"/{ns}" if ns else ""): (kind, ns) for kind, ns in streams}
     out: dict[str, datetime] = {}
     with translate_errors(engine), engine.connect() as conn:
-        for row in conn.execute(query):
-            at = row.value.get("at") if isinstance(row.value, dict) else None
-            if isinstance(at, str):
-                with suppress(ValueError):
-                    out[row.key] = parse_time(at)
+        conn = conn.execution_options(**options)
+        with conn.begin():
+            for row in conn.execute(query).all():
+                value = row.value if isinstance(row.value, dict) else {}
+                at = value.get("at")
+                if isinstance(at, str):
+                    with suppress(ValueError):
+                        out[row.key] = parse_time(at)
+                if row.key in out or row.key not in wanted or not value.get("resourceVersion"):
+                    continue
+                newest = conn.execute(
+                    select(func.max(events.c.observed_at)).where(_scope(cluster, *wanted[row.key]))
+                ).scalar()
+                if newest is not None:
+                    out[row.key] = newest
     return out
 
 

@@ -29,7 +29,8 @@ object not written then hid nothing.
 
 A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event
 committed just before it may have been on its way) and ends at the relist's end; one whose start
-is unknown (a checkpoint older than this record) reaches back to the start of the data.
+is unknown (null: the recorder resumed from a checkpoint without a stamp and had no stored row
+of that stream; recorder/sources/k8s/storeio.py) reaches back to the start of the data.
 """
 
 from __future__ import annotations

@@ -8,12 +8,14 @@ happened in between is gone for good: a pod that turned not-ready, terminating a
 is one DELETED; an EndpointSlice that lost and regained its ready endpoint shows nothing.
 
 The watcher knows that stretch: from the last moment its stream was known to be in sync (the
-clock reading of its last event or bookmark, or of the checkpoint it resumed from) to the end
-of the relist. It stores it as one `RelistGap` observation, so replay can treat the lanes fed
+clock reading of its last event or bookmark, or of the checkpoint it resumed from; for a
+checkpoint an older recorder wrote without that stamp, the newest stored row of the stream:
+recorder/sources/k8s/storeio.py `load_resume_times` says why that bound holds) to the end of
+the relist. It stores it as one `RelistGap` observation, so replay can treat the lanes fed
 by that kind as unknown there instead of trusting the relist's timing (docs/semantics.md):
 
 - `observed_at`: the relist's end; `previous_observed_at`: the last instant known in sync
-  (null when unknown: a checkpoint written before this record existed);
+  (null only when unknown: an unstamped checkpoint and no stored row of that stream);
 - `name`: the watched kind (`EndpointSlice`); `namespace`: the watch's namespace, null for a
   cluster-wide watch;
 - `resource_version`: the list's resourceVersion; the payload names the kind, both

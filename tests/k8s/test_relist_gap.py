@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from gapwatch.recorder.backoff import BackoffSettings
+from gapwatch.recorder.config import RecorderConfig
 from gapwatch.recorder.observation import RELIST_GAP, Observation, from_dict
 from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
@@ -149,6 +150,17 @@ def _gap_rows(url: str) -> list[tuple[str, str, datetime, datetime | None]]:
     return [(r[0], r[1], _aware(r[2]), r[3] and _aware(r[3])) for r in rows]
 
 
+def _record_once(config: RecorderConfig, url: str, fake: FakeApiServer, what: str) -> None:
+    """Run the recorder until every stream's checkpoint reaches the fake's resourceVersion."""
+    engine = make_engine(url)
+    rec = RecorderThread(config, url, fake.url).start()
+    try:
+        wait_until(lambda: caught_up(engine, fake, config), what)
+    finally:
+        rec.stop()
+        engine.dispose()
+
+
 def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str) -> None:
     """SQLite and PostgreSQL: an apiserver restart with compaction while the recorder runs,
     then a recorder restart after a compaction while it was down (the stretch starts at the
@@ -180,9 +192,7 @@ def test_recorder_stores_each_streams_gap_once_in_the_real_store(store_url: str)
         stamps = _checkpoint_stamps(store_url)
         script.run(40, noops=False)
         fake.compact()
-        rec = RecorderThread(config, store_url, fake.url).start()
-        wait_until(lambda: caught_up(engine, fake, config), "the relists after the restart")
-        rec.stop()
+        _record_once(config, store_url, fake, "the relists after the restart")
     second = [r for r in _gap_rows(store_url) if r not in first]
     assert sorted(r[0] for r in second) == sorted(kinds(config))
     assert {(r[0], r[3]) for r in second} == {(k, stamps[k]) for k in kinds(config)}
@@ -279,22 +289,16 @@ def test_an_old_checkpoint_without_at_starts_the_gap_at_the_newest_stored_row(
     stream - not null, which replay reads as "since the start of the data". A stream with no
     stored row (Events: the seeded cluster has none) keeps the null start."""
     config = fast_config()
-    engine = make_engine(store_url)
     with FakeApiServer(bookmark_interval=0.05) as fake:
         script = Mutator(fake, seed=23)
         script.seed()
-        rec = RecorderThread(config, store_url, fake.url).start()
-        wait_until(lambda: caught_up(engine, fake, config), "the first sync")
-        rec.stop()
+        _record_once(config, store_url, fake, "the first sync")
         newest = _newest_stored(store_url)
         stamps = _checkpoint_stamps(store_url)
         _unstamp_checkpoints(store_url)
         script.run(40, noops=False)
         fake.compact()
-        rec = RecorderThread(config, store_url, fake.url).start()
-        wait_until(lambda: caught_up(engine, fake, config), "the relists after the upgrade")
-        rec.stop()
-    engine.dispose()
+        _record_once(config, store_url, fake, "the relists after the upgrade")
     assert "Event" not in newest and {"Service", "Node", "Pod", "EndpointSlice"} <= set(newest)
     # the stamps (removed) were at or past the newest rows: the bound is the row, not a stamp
     assert all(newest[k] <= stamps[k] for k in newest)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from gapwatch.recorder.humantable import Col, clock, print_table, seconds, short_ids, short_nodes
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay.model import LagStats, Rollout, Segment, Window
+from gapwatch.replay.model import LagStats, Rollout, Segment, Window, class_text
 from gapwatch.replay.untied import Untied
 
 #: Window classes as narrow tables print them (`--wide` prints the full names).
@@ -23,6 +23,10 @@ SHORT_CLASS = {
     "pod-gone-before-deregistered": "pod-gone-before-dereg",
     "node-not-ready": "node-not-ready",
 }
+
+
+def _short(cls: str, wide: bool) -> str:
+    return cls if wide else SHORT_CLASS.get(cls, cls)
 
 
 def _day_title(what: str, stamps: Sequence[int], clusters: set[str], services: set[str]) -> tuple[
@@ -70,7 +74,7 @@ def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
                 "cluster": w.service.cluster,
                 "service": w.service.key,
                 "node": nodes.get(w.node, w.node),
-                "class": w.cls if wide else SHORT_CLASS.get(w.cls, w.cls),
+                "class": class_text(_short(w.cls, wide), [_short(other, wide) for other in w.also]),
                 "start": clock(from_micros(w.start_us), dated),
                 "end": clock(from_micros(w.end_us), dated),
                 "duration": duration(w),

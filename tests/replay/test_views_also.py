@@ -12,9 +12,7 @@ from gapwatch.replay.projection_rows import window_row
 from gapwatch.replay.tables import replay_windows
 from tests.dashboard.builders import win
 
-UNDECIDED = win(
-    "n1", "closed-before-deregistered", 0, 5.8, also=("registered-before-forwarding",)
-)
+UNDECIDED = win("n1", "closed-before-deregistered", 0, 5.8, also=("registered-before-forwarding",))
 DECIDED = win("n2", "node-not-ready", 10, 12)
 QUERY = "SELECT node, class, also, class_text FROM v_windows ORDER BY node"
 

@@ -48,7 +48,7 @@ def render(ctx: Context) -> None:
         worst = max(wins, key=lambda w: w.duration_s)
         st.error(
             f"{len(wins)} gap windows, {format_seconds(total)} in all; the longest: "
-            f"{worst.cls} on {worst.node} ({format_seconds(worst.duration_s)})."
+            f"{worst.class_text} on {worst.node} ({format_seconds(worst.duration_s)})."
         )
     left, right = st.columns([3, 2])
     left.plotly_chart(

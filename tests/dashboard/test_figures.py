@@ -132,6 +132,10 @@ def test_undecided_windows_keep_their_class_and_name_the_others() -> None:
     assert rows["n2"]["also"] == ""
     assert lanes.window_label(undecided).startswith(f"proven · {wording} · ")
     assert tables.window_row(undecided)["also"] == list(both)  # as gaps --json has it
+    # the what-if comparison's hover words each recorded and replayed window the same way
+    fig = figures.whatif_comparison([undecided, decided], [decided])
+    hovers = [c for t in fig.data for c in t.customdata]
+    assert sorted(hovers) == sorted([wording, decided.cls, decided.cls])
 
 
 def test_rollout_rows_rank_and_sum() -> None:

@@ -204,11 +204,13 @@ def whatif_comparison(recorded: Sequence[Window], replayed: Sequence[Window]) ->
                         "pattern": {"shape": "" if which == "recorded" else "x"},
                     },
                     text=[format_seconds(w.duration_s) for w in mine],
+                    # the class as everywhere: an undecided one names the others
+                    customdata=[w.class_text for w in mine],
                     # past a few dozen bars the labels only overlap: the hover keeps them
                     textposition="auto"
                     if len(recorded) + len(replayed) <= MAX_BAR_LABELS
                     else "none",
-                    hovertemplate="%{y}<br>%{text}<extra>" + cls + "</extra>",
+                    hovertemplate="%{y}<br>%{text}<br>%{customdata}<extra></extra>",
                 )
             )
     if not rows:

@@ -30,9 +30,10 @@ def evidence(win: Window) -> str:
 
 
 def window_label(win: Window) -> str:
-    """`proven · closed-before-deregistered · 4.2 s (3.1-5.0 s)` (`· inferred` when it is)."""
+    """`proven · closed-before-deregistered · 4.2 s (3.1-5.0 s)` (`· inferred` when it is; an
+    undecided class names its alternatives: replay.model.class_text)."""
     text = (
-        f"{evidence(win)} · {win.cls} · "
+        f"{evidence(win)} · {win.class_text} · "
         f"{duration_label(win.duration_s, win.duration_min_s, win.duration_max_s)}"
     )
     return text if win.provenance == "measured" else text + " · inferred"

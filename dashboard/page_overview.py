@@ -48,7 +48,7 @@ def render(ctx: Context) -> None:
         worst = max(wins, key=lambda w: w.duration_s)
         st.error(
             f"{len(wins)} gap windows, {format_seconds(total)} in all; the longest: "
-            f"{worst.cls} on {worst.node} ({format_seconds(worst.duration_s)})."
+            f"{worst.class_text} on {worst.node} ({format_seconds(worst.duration_s)})."
         )
     left, right = st.columns([3, 2])
     left.plotly_chart(
@@ -95,7 +95,9 @@ def _unowned_windows(f: Filters, wins: list[Window]) -> None:
     st.subheader("Windows outside any rollout")
     base = f.with_(page="rollout", rollout=None, node=None).to_params()
     keys = ("cluster", "service", "node", "since", "until")
-    frame = pd.DataFrame(rows)[["cluster", "node", "class", "start", "duration_s", "proven"]]
+    frame = pd.DataFrame(rows)[
+        ["cluster", "node", "class", "also", "start", "duration_s", "proven"]
+    ]
     frame.insert(0, "open", [f"?{urlencode({**base, **{k: r[k] for k in keys}})}" for r in rows])
     _linked_table(
         frame,

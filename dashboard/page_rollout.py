@@ -16,7 +16,7 @@ from gapwatch.replay.model import Rollout, Window
 
 #: The window table's columns on this page, most telling first.
 ROLLOUT_WINDOW_COLUMNS = (
-    "node", "class", "certain", "duration_s", "duration_min_s", "duration_max_s",
+    "node", "class", "also", "certain", "duration_s", "duration_min_s", "duration_max_s",
     "failed_requests", "start", "end", "provenance",
 )  # fmt: skip
 #: Past this many nodes the page first draws only the nodes that had windows.
@@ -148,8 +148,10 @@ def _window_table(wins: list[Window]) -> Any:
     """The windows under the heading "Gap windows"; a row can be picked (its events follow).
     The cluster and Service are the page's (above): the columns that differ fit."""
     st.subheader("Gap windows")
+    frame = pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS))
+    frame["also"] = frame["also"].map(tables.also_cell)
     return st.dataframe(
-        pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS)),
+        frame,
         hide_index=True,
         key="window_table",
         on_select="rerun",

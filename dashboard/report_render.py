@@ -46,7 +46,7 @@ def window_cells(win: Window) -> tuple[str, ...]:
     """One window as the report's table shows it, numbers rounded for people."""
     return (
         win.node,
-        win.cls,
+        win.class_text,
         _short_t(win.start_us),
         _short_t(win.end_us),
         format_seconds(win.duration_s),

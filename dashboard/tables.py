@@ -20,6 +20,7 @@ WINDOW_COLUMNS: tuple[str, ...] = (
     "service",
     "node",
     "class",
+    "also",
     "start",
     "end",
     "duration_s",
@@ -36,6 +37,12 @@ def _t(micros: int) -> str:
     return format_time(from_micros(micros))
 
 
+def also_cell(also: Sequence[str]) -> str:
+    """The `also` column of a dashboard table: the other classes the samples allow, `or`-joined
+    (`class_text` without the class); "" when the evidence decides."""
+    return " or ".join(also)
+
+
 def window_row(win: Window) -> dict[str, Any]:
     """The window as `gapwatch gaps --json` prints it."""
     return window_dict(win)
@@ -47,7 +54,8 @@ def window_rows(windows: Sequence[Window]) -> list[dict[str, Any]]:
 
 
 def class_summary(windows: Sequence[Window]) -> list[dict[str, Any]]:
-    """Per class: windows, gap-seconds (best, lowest, highest), longest window, failed requests.
+    """Per class: windows, how many of them are undecided (another class is as likely: their
+    `also`), gap-seconds (best, lowest, highest), longest window, failed requests.
 
     `failed_requests` is None when no window of the class has impact data.
     """
@@ -59,6 +67,7 @@ def class_summary(windows: Sequence[Window]) -> list[dict[str, Any]]:
             {
                 "class": cls,
                 "windows": len(mine),
+                "undecided": sum(1 for w in mine if w.also),
                 "gap_s": round(sum(w.duration_s for w in mine), 6),
                 "gap_min_s": round(sum(w.duration_min_s for w in mine), 6),
                 "gap_max_s": round(sum(w.duration_max_s for w in mine), 6),
@@ -101,6 +110,7 @@ def unowned_window_rows(windows: Sequence[Window], margin_us: int) -> list[dict[
             "service": w.service.key,
             "node": w.node,
             "class": w.cls,
+            "also": also_cell(w.also),
             "start": _t(w.start_us),
             "duration_s": round(w.duration_s, 6),
             "proven": "proven" if w.certain else "possible",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from gapwatch.recorder.humantable import Col, clock, print_table, seconds, short_ids, short_nodes
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay.model import LagStats, Rollout, Segment, Window
+from gapwatch.replay.model import LagStats, Rollout, Segment, Window, class_text
 from gapwatch.replay.untied import Untied
 
 #: Window classes as narrow tables print them (`--wide` prints the full names).
@@ -23,6 +23,20 @@ SHORT_CLASS = {
     "pod-gone-before-deregistered": "pod-gone-before-dereg",
     "node-not-ready": "node-not-ready",
 }
+
+
+#: Marks a narrow table's undecided class (replay.model.class_text); `--wide` names the others.
+UNDECIDED_MARK = "*"
+UNDECIDED_NOTE = "* undecided: another class fits the samples as well (--wide names it)"
+
+
+def _class_cell(w: Window, wide: bool) -> str:
+    """`--wide`: the class as everywhere (`closed-before-deregistered (or
+    registered-before-forwarding: undecided)`); narrow: the short name, marked when undecided
+    (the full wording does not fit 80 columns)."""
+    if wide:
+        return class_text(w.cls, w.also)
+    return SHORT_CLASS.get(w.cls, w.cls) + (UNDECIDED_MARK if w.also else "")
 
 
 def _day_title(what: str, stamps: Sequence[int], clusters: set[str], services: set[str]) -> tuple[
@@ -70,7 +84,7 @@ def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
                 "cluster": w.service.cluster,
                 "service": w.service.key,
                 "node": nodes.get(w.node, w.node),
-                "class": w.cls if wide else SHORT_CLASS.get(w.cls, w.cls),
+                "class": _class_cell(w, wide),
                 "start": clock(from_micros(w.start_us), dated),
                 "end": clock(from_micros(w.end_us), dated),
                 "duration": duration(w),
@@ -98,6 +112,8 @@ def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
     if len(services) <= 1:
         cols = [c for c in cols if c.key != "service" or wide]
     print_table(rows, cols, title=title, wide=wide)
+    if not wide and any(w.also for w in windows):
+        print(UNDECIDED_NOTE)
 
 
 def print_untied(untied: Sequence[Untied]) -> None:

@@ -8,6 +8,7 @@ The dashboard and the CLI consume these types; they never look inside the fold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,6 +78,16 @@ class Segment:
     event_id: int | None = None
 
 
+def class_text(cls: str, also: Sequence[str]) -> str:
+    """`closed-before-deregistered (or registered-before-forwarding: undecided)`: a window's
+    class with the other classes the samples allow as well; just the class when they decide.
+    The one wording every table, label and report uses (docs/semantics.md, "Undecided
+    classes"); the class itself stays the first word, so filters and colours keep working."""
+    if not also:
+        return cls
+    return f"{cls} (or {' or '.join(also)}: undecided)"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A gap window: the LB routes to `node` while the node does not serve `service`."""
@@ -101,6 +112,11 @@ class Window:
     #: classes"): empty when the evidence decides; `cls` is then the likelier reading, not a
     #: proven one
     also: tuple[WindowClass, ...] = ()
+
+    @property
+    def class_text(self) -> str:
+        """The class as people read it, alternatives beside it (`class_text`)."""
+        return class_text(self.cls, self.also)
 
     @property
     def duration_s(self) -> float:

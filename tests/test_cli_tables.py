@@ -19,6 +19,7 @@ from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder.humantable import short_ids
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
+from gapwatch.replay.cli_tables import UNDECIDED_MARK, UNDECIDED_NOTE
 from tests.test_cli import all_commands
 
 
@@ -37,7 +38,8 @@ def body(lines: list[str]) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of a printed table: the line above the rule is the header."""
     rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
     headers = lines[rule - 1].split()
-    rows = [line.split("  ") for line in lines[rule + 1 :] if line and not line.startswith("--")]
+    notes = ("--", UNDECIDED_NOTE)
+    rows = [line.split("  ") for line in lines[rule + 1 :] if line and not line.startswith(notes)]
     return headers, [[c.strip() for c in r if c.strip()] for r in rows]
 
 
@@ -74,6 +76,25 @@ def test_gaps_shows_cluster_and_the_important_columns(demo: DemoStore) -> None:
         assert row[0] == w.service.cluster
         assert w.node.startswith(row[1])
         assert row[5] == ("proven" if w.certain else "possible")
+
+
+def test_an_undecided_class_is_marked_and_wide_names_the_others(demo: DemoStore) -> None:
+    """The seed rollout's NODE2 window may be either reading (docs/semantics.md, "Undecided
+    classes"): the narrow table marks it and says so, `--wide` gives the full wording."""
+    engine = make_engine(demo.url)
+    windows = api.windows(engine, cluster="seed")
+    engine.dispose()
+    undecided = [w for w in windows if w.also]
+    assert undecided and len(undecided) < len(windows)
+    lines = table("gaps", "--db", demo.url, "--cluster", "seed")
+    _, rows = body(lines)
+    marked = {row[0] for row in rows if row[1].endswith(UNDECIDED_MARK)}
+    assert marked == {w.node for w in undecided}
+    assert lines[-1] == UNDECIDED_NOTE
+    wide = "\n".join(table("gaps", "--db", demo.url, "--cluster", "seed", "--wide"))
+    for w in undecided:
+        assert f"{w.cls} (or {' or '.join(w.also)}: undecided)" in wide
+    assert UNDECIDED_NOTE not in wide
 
 
 def test_one_cluster_goes_to_the_title(demo: DemoStore) -> None:

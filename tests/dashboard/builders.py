@@ -43,6 +43,7 @@ def win(
     failed: int | None = None,
     rollout: str | None = None,
     provenance: str = "measured",
+    also: tuple[WindowClass, ...] = (),
 ) -> Window:
     start, end, slack = T0 + int(start_s * S), T0 + int(end_s * S), int(slack_s * S)
     return Window(
@@ -60,6 +61,7 @@ def win(
         closed_by=(3,),
         rollout=rollout,
         failed_requests=failed,
+        also=also,
     )
 
 

@@ -107,6 +107,37 @@ def test_rollout_page_shows_the_seed_rollout(app: AppTest, store: Engine, demo: 
     assert at.query_params["rollout"] == rollout.id
 
 
+def test_rollout_page_names_an_undecided_class_beside_the_class(
+    app: AppTest, store: Engine
+) -> None:
+    """The seed rollout's NODE2 window may be either reading (docs/semantics.md, "Undecided
+    classes"): its label and hover text give both, its table row keeps `class` the likelier one
+    (filters and colours) with `also` beside it, and the per-class table counts it."""
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    undecided = [w for w in rollout.windows if w.also]
+    assert undecided and len(undecided) < len(rollout.windows)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    labels = [a["text"] for a in spec["layout"]["annotations"]]
+    hovers = [
+        t for trace in spec["data"] if trace.get("name") == "gap windows" for t in trace["text"]
+    ]
+    for w in undecided:
+        wording = f"{w.cls} (or {' or '.join(w.also)}: undecided)"
+        assert any(wording in text for text in labels)
+        assert any(wording in text for text in hovers)
+    assert sum("undecided" in text for text in hovers) == len(undecided)
+    table = at.dataframe(key="window_table").value
+    assert sorted(zip(table["node"], table["class"], table["also"], strict=True)) == sorted(
+        (w.node, w.cls, " or ".join(w.also)) for w in rollout.windows
+    )
+    (per_class,) = [d.value for d in at.dataframe if "undecided" in d.value.columns]
+    per_class = per_class.set_index("class")
+    for cls in {w.cls for w in rollout.windows}:
+        mine = [w for w in rollout.windows if w.cls == cls]
+        assert per_class.loc[cls, "undecided"] == sum(1 for w in mine if w.also)
+
+
 def test_rollout_table_selection_shows_the_events_behind_a_window(
     app: AppTest, store: Engine
 ) -> None:

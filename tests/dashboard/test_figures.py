@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gapwatch.dashboard import figures, tables
-from gapwatch.replay.model import WINDOW_CLASSES
+from gapwatch.dashboard import figures, lanes, tables
+from gapwatch.replay.model import WINDOW_CLASSES, WindowClass
 from tests.dashboard.builders import T0, S, rollout, win
 
 
@@ -115,6 +115,27 @@ def test_class_summary_counts_and_impact() -> None:
     assert summary["closed-before-deregistered"]["failed_requests"] == 3
     assert summary["registered-before-forwarding"]["failed_requests"] is None
     assert summary["node-not-ready"]["windows"] == 0
+
+
+def test_undecided_windows_keep_their_class_and_name_the_others() -> None:
+    both: tuple[WindowClass, ...] = ("registered-before-forwarding",)
+    undecided = win("n1", "closed-before-deregistered", 0, 2, also=both)
+    decided = win("n2", "closed-before-deregistered", 0, 1)
+    wording = "closed-before-deregistered (or registered-before-forwarding: undecided)"
+    assert undecided.class_text == wording and decided.class_text == decided.cls
+    summary = {r["class"]: r for r in tables.class_summary([undecided, decided])}
+    assert summary["closed-before-deregistered"]["windows"] == 2
+    assert summary["closed-before-deregistered"]["undecided"] == 1
+    assert summary["registered-before-forwarding"]["undecided"] == 0  # named, not counted
+    rows = {r["node"]: r for r in tables.unowned_window_rows([undecided, decided], 0)}
+    assert (rows["n1"]["class"], rows["n1"]["also"]) == ("closed-before-deregistered", both[0])
+    assert rows["n2"]["also"] == ""
+    assert lanes.window_label(undecided).startswith(f"proven · {wording} · ")
+    assert tables.window_row(undecided)["also"] == list(both)  # as gaps --json has it
+    # the what-if comparison's hover words each recorded and replayed window the same way
+    fig = figures.whatif_comparison([undecided, decided], [decided])
+    hovers = [c for t in fig.data for c in t.customdata]
+    assert sorted(hovers) == sorted([wording, decided.cls, decided.cls])
 
 
 def test_rollout_rows_rank_and_sum() -> None:

@@ -75,7 +75,7 @@ def md_tables(text: str) -> list[list[dict[str, str]]]:
 def expected_row(w: Window) -> dict[str, str]:
     return {
         "node": w.node,
-        "class": w.cls,
+        "class": w.class_text,
         "range": f"{w.duration_min_s:.1f}-{w.duration_max_s:.1f} s",
         "evidence": "proven" if w.certain else "possible",
         "failed requests": (
@@ -107,6 +107,10 @@ def test_markdown_report_of_the_seed_rollout(
     assert sorted(got, key=str) == sorted((expected_row(w) for w in mine), key=str)
     assert any(r["evidence"] == "proven" for r in windows_table)
     assert any(r["evidence"] == "possible" for r in windows_table)
+    # an undecided class is worded as everywhere else, never as one confident class
+    undecided = [w for w in mine if w.also]
+    assert undecided
+    assert sum(": undecided)" in r["class"] for r in windows_table) == len(undecided)
     # measured lags with their sample counts
     advice = api.advise(store, seed_rollout.service)
     assert {r["lag"]: int(r["measurements"]) for r in lags_table} == {

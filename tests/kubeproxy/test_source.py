@@ -155,7 +155,10 @@ def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine
         again = _prober(engine, view, fakes)
         asyncio.run(_run(again, engine, lambda: again.looks >= 30))
         resumed = _rows(engine)[3:]
-        assert sorted(r.node for r in resumed) == ["node-1", "node-2", "node-3"]
+        said = [(r.node, r.payload.get("look"), r.payload.get("status"), r.payload.get("error"))
+                for r in resumed]  # fmt: skip
+        # a clean-clone CI run once stored node-3 twice here (cause not found): say what
+        assert sorted(r.node for r in resumed) == ["node-1", "node-2", "node-3"], said
         assert {r.payload["look"] for r in resumed} == {"resume"}
         assert {r.node: r.previous_observed_at for r in resumed} == {
             r.node: r.observed_at for r in first

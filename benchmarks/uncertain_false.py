@@ -1,0 +1,224 @@
+"""Uncertain false windows by cause: the uncertain windows of randomized scenarios that hold no
+true window, broken down by what made them possible, their width, and how near the truth was.
+
+    .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
+    .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
+
+Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
+lanes' own sampled changes it lies on: a change of F (the NodePort probe, else the health
+check) and a change of R (the LB poll) whose order between the same looks is open; one of them
+while the other signal changed unseen (an endpoints excursion or a pod death between two probes,
+fail-open or a move between two polls); or neither. Its *side* says which
+signal the samples left open inside it (docs/semantics.md, "R and F as uncertain signals"):
+
+- `F open, R sure`: the LB surely routed somewhere in it and kube-proxy possibly did not
+  forward (an unseen excursion between two probes, or F inferred from the endpoints);
+- `R open, F sure`: kube-proxy surely did not forward and the LB possibly still routed (the
+  LB's change fell between two polls, or R inferred);
+- `both open`: neither is sure anywhere in it (R's and F's changes fell between the same looks:
+  which came first is what the samples do not order).
+
+The *source* names each side's lane (probe: NodePort probe; health: health-check-node-port;
+inferred: no probe, from the endpoints; polled: TargetHealth; inferred-lb: no LB data). *Near*
+is the gap between the window's bounds and the nearest true window on its node (`none` when the
+node has no true window in the run): a true window just outside is a bounds question, not a
+false window. *Excursion*: the node's ready endpoints were lost inside the window's bounds (a
+pod change there) and came back; *death*: a local pod was seen stopped inside them. *Next to a
+certain window*: a certain window on the same node ends or starts within 1 s of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from itertools import pairwise
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.accuracy import HELD_OUT_FROM
+from gapwatch.recorder.sim import from_dict, run
+from gapwatch.recorder.sim.generate import random_scenario
+from gapwatch.recorder.timefmt import parse_time, to_micros
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.context import ccm_mode
+from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import derive
+from gapwatch.replay.fold import FoldState, Sample, fold, sorted_lane
+from gapwatch.replay.lanes import lanes
+from gapwatch.replay.measure import measured_settings
+from gapwatch.replay.model import Window
+from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
+from gapwatch.replay.signals import Iv, Tri, complement, intersect
+from gapwatch.replay.unseen import pod_deaths
+
+#: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
+#: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
+#: poll period, probe period (the scenario's), cause.
+Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str]
+
+_WIDTHS = ((1.0, "<1 s"), (5.0, "1-5 s"), (20.0, "5-20 s"), (float("inf"), ">=20 s"))
+_NEAR = ((1.0, "<1 s"), (5.0, "1-5 s"), (float("inf"), ">=5 s"))
+_PERIODS = ((1.0, "<1 s"), (2.01, "1-2 s"), (5.01, "2-5 s"), (float("inf"), ">5 s"))
+
+
+def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
+    return next(label for edge, label in edges if value < edge)
+
+
+def _hits(ivs: list[Iv], lo: int, hi: int) -> bool:
+    return bool(intersect(ivs, [Iv(lo, hi)]))
+
+
+def _sure_false(tri: Tri) -> list[Iv]:
+    return complement(tri.possible)
+
+
+def _rows(seed: int) -> list[Row]:
+    scenario = from_dict(random_scenario(seed), f"random scenario {seed}")
+    result = run(scenario, seed=seed)
+    periods = (
+        _bucket(scenario.observe.lb_poll_period_s, _PERIODS),
+        _bucket(scenario.observe.kube_proxy_period_s, _PERIODS),
+    )
+    facts = []
+    for event_id, obs in enumerate(result.observations, start=1):
+        facts.extend(derive(event_id, obs))
+    state = fold(FoldState(), facts)
+    found = detect(state, settings=DEFAULTS)
+    truth: dict[str, list[tuple[int, int]]] = {}
+    for t in result.truth.windows:
+        truth.setdefault(t.node, []).append(
+            (to_micros(parse_time(t.start)), to_micros(parse_time(t.end)))
+        )
+    out: list[Row] = []
+    for w in found:
+        mine = truth.get(w.node, [])
+        lo, hi = w.start_earliest_us, w.end_latest_us
+        if w.certain or any(s < hi and e > lo for s, e in mine):
+            continue
+        out.append((*_features(state, w, mine, found), *periods, _cause(state, w)))
+    return out
+
+
+def _features(
+    state: FoldState, w: Window, mine: list[tuple[int, int]], found: list[Window]
+) -> tuple[str, str, str, str, str, bool, bool, bool, str, str, str]:
+    svc, node = w.service, w.node
+    settings = measured_settings(state, svc, DEFAULTS)
+    lanes_ = lanes(state, svc, node, settings, proxy_lag_hi(state, svc, settings))
+    lo, hi = w.start_earliest_us, w.end_latest_us
+    r_sure = _hits(lanes_.routed.definite, lo, hi)
+    f_sure = _hits(_sure_false(lanes_.serves), lo, hi)
+    side = {
+        (False, False): "both open",
+        (True, False): "F open, R sure",
+        (False, True): "R open, F sure",
+        (True, True): "each sure apart",
+    }[(r_sure, f_sure)]
+    probes = state.probes
+    f_src = (
+        "probe"
+        if probes["nodeport"].get((svc, node))
+        else "health"
+        if probes["health"].get((svc, node))
+        else "inferred"
+    )
+    r_src = "polled" if probes["target"].get((svc, node)) else "inferred-lb"
+    width = _bucket((hi - lo) / 1e6, _WIDTHS)
+    gaps = [max(s - hi, lo - e) for s, e in mine]
+    near = _bucket(min(gaps) / 1e6, _NEAR) if gaps else "none"
+    eps = lanes_.eps
+    lost = any(
+        lo <= eps[i].at_us <= hi and eps[i - 1].value == "ready" and eps[i].value != "ready"
+        for i in range(1, len(eps))
+    )
+    died = any(lo <= d <= hi for d in pod_deaths(state, svc, node))
+    second = 1_000_000
+    beside = any(
+        o.certain
+        and o.node == node
+        and o.service == svc
+        and (abs(o.end_latest_us - lo) <= second or abs(hi - o.start_earliest_us) <= second)
+        for o in found
+    )
+    pte = "PTE proven" if pte_sure(state, svc.cluster, node, settings) else "PTE not proven"
+    mode = f"{ccm_mode(state, svc, settings)}-driven"
+    return (side, f_src, r_src, width, near, lost, died, beside, w.cls, mode, pte)
+
+
+def _changed(lane: list[Sample], good: str, lo: int, hi: int) -> bool:
+    """A change of the sampled lane (into or out of `good`) whose bounds touch [lo, hi]."""
+    for before, after in pairwise(lane):
+        if (before.value == good) != (after.value == good):
+            start = after.prev_us if after.prev_us is not None else before.at_us
+            if start <= hi and after.at_us >= lo:
+                return True
+    return False
+
+
+def _cause(state: FoldState, w: Window) -> str:
+    """Which lanes' own sampled changes the window lies on: both (their order between the same
+    looks is what is open), one, or neither (an excursion no sample showed, or fail-open)."""
+    key = (w.service, w.node)
+    lo, hi = w.start_earliest_us, w.end_latest_us
+    f_lane = sorted_lane(state.probes["nodeport"].get(key, []))
+    f = (
+        _changed(f_lane, "connected", lo, hi)
+        if f_lane
+        else _changed(sorted_lane(state.probes["health"].get(key, [])), "200", lo, hi)
+    )
+    r = _changed(sorted_lane(state.probes["target"].get(key, [])), "healthy", lo, hi)
+    return {
+        (True, True): "order of a sampled F change and a sampled R change",
+        (True, False): "a sampled F change, R unseen (fail-open or between polls)",
+        (False, True): "a sampled R change, F unseen (excursion or death between probes)",
+        (False, False): "neither lane changed in its samples",
+    }[(f, r)]
+
+
+def _table(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
+    keys = (index,) if isinstance(index, int) else index
+    counts = Counter(tuple(str(r[k]) for k in keys) for r in rows)
+    print(f"{title}:")
+    for key, n in counts.most_common():
+        print(f"  {' / '.join(key):<58} {n:>5}  {n / len(rows):6.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--random", type=int, default=999, metavar="N")
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    seeds = range(args.first_seed, args.first_seed + args.random)
+    if seeds.stop > HELD_OUT_FROM:
+        parser.error(f"seeds from {HELD_OUT_FROM} are the held-out set: not for this tool")
+    rows: list[Row] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for part in pool.map(_rows, seeds, chunksize=4):
+            rows.extend(part)
+    print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")
+    if not rows:
+        return
+    _table(rows, 13, "cause")
+    _table(rows, (13, 10), "cause / ProxyTerminatingEndpoints")
+    _table(rows, 0, "side left open")
+    _table(rows, (0, 1, 2), "side / F source / R source")
+    _table(rows, 3, "width (start_earliest..end_latest)")
+    _table(rows, 4, "nearest true window on the node")
+    _table(rows, (5, 6), "ready endpoints lost inside / local pod death inside")
+    _table(rows, 7, "next to a certain window (within 1 s)")
+    _table(rows, 8, "class")
+    _table(rows, (0, 4), "side / nearest true window")
+    _table(rows, (9, 10), "CCM mode / ProxyTerminatingEndpoints")
+    _table(rows, (9, 0, 8), "CCM mode / side / class")
+    _table(rows, (11, 0), "LB poll period / side")
+    _table(rows, (12, 0), "probe period / side")
+
+
+if __name__ == "__main__":
+    main()

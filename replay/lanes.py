@@ -15,6 +15,13 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.checked import (
+    check_lead,
+    passed_checks,
+    proven_serving,
+    proven_unrouted,
+    stoppers,
+)
 from gapwatch.replay.clocks import clock_offset, corrected, observer_of
 from gapwatch.replay.context import (
     alive_steps,
@@ -356,6 +363,19 @@ def lanes(
 ) -> Lanes:
     routed, r_measured = routed_signal(state, svc, node, settings)
     serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
+    if (
+        f_measured
+        and ccm_mode(state, svc, settings) == "node"
+        and not pod_targeted(state, (svc, node))
+    ):
+        # a target the LB's health checks passed proves kube-proxy forwarded (replay.checked)
+        targets = observed(state, "target", svc, node, settings)
+        lead = check_lead(state, svc)
+        proofs = passed_checks(targets, lead)
+        if proofs:
+            stops = stoppers(state, svc, node, settings)
+            serves = proven_serving(serves, proofs, stops)
+            routed = proven_unrouted(routed, serves, targets, lead, stops)
     eps = state.endpoints.get((svc, node), [])
     times = [s.at_us for s in reasons]
     pte = pte_enabled(state, svc.cluster, node, settings)

@@ -34,7 +34,6 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -150,13 +149,17 @@ def _features(
     return (side, f_src, r_src, width, near, lost, died, beside, w.cls, mode, pte)
 
 
-def _changed(lane: list[Sample], good: str, lo: int, hi: int) -> bool:
-    """A change of the sampled lane (into or out of `good`) whose bounds touch [lo, hi]."""
-    for before, after in pairwise(lane):
-        if (before.value == good) != (after.value == good):
-            start = after.prev_us if after.prev_us is not None else before.at_us
-            if start <= hi and after.at_us >= lo:
+def _changed(lane: list[Sample], good: str, initial: bool, lo: int, hi: int) -> bool:
+    """A change of the sampled lane (into or out of `good`; before its first sample the value
+    is `initial`, as replay.signals.steps_from_samples reads it) whose bounds touch [lo, hi]."""
+    current, prev_at = initial, None
+    for s in lane:
+        if (s.value == good) != current:
+            start = s.prev_us if s.prev_us is not None else prev_at
+            if (start if start is not None else s.at_us) <= hi and s.at_us >= lo:
                 return True
+            current = not current
+        prev_at = s.at_us
     return False
 
 
@@ -166,15 +169,14 @@ def _cause(state: FoldState, w: Window) -> str:
     key = (w.service, w.node)
     lo, hi = w.start_earliest_us, w.end_latest_us
     f_lane = sorted_lane(state.probes["nodeport"].get(key, []))
-    f = (
-        _changed(f_lane, "connected", lo, hi)
-        if f_lane
-        else _changed(sorted_lane(state.probes["health"].get(key, [])), "200", lo, hi)
-    )
-    r = _changed(sorted_lane(state.probes["target"].get(key, [])), "healthy", lo, hi)
+    if f_lane:
+        f = _changed(f_lane, "connected", True, lo, hi)
+    else:
+        f = _changed(sorted_lane(state.probes["health"].get(key, [])), "200", True, lo, hi)
+    r = _changed(sorted_lane(state.probes["target"].get(key, [])), "healthy", False, lo, hi)
     return {
         (True, True): "order of a sampled F change and a sampled R change",
-        (True, False): "a sampled F change, R unseen (fail-open or between polls)",
+        (True, False): "a sampled F change, R unseen (fail-open, a CCM move between polls)",
         (False, True): "a sampled R change, F unseen (excursion or death between probes)",
         (False, False): "neither lane changed in its samples",
     }[(f, r)]
@@ -206,6 +208,8 @@ def main() -> None:
         return
     _table(rows, 13, "cause")
     _table(rows, (13, 10), "cause / ProxyTerminatingEndpoints")
+    _table(rows, (13, 9), "cause / CCM mode")
+    _table(rows, (13, 4), "cause / nearest true window on the node")
     _table(rows, 0, "side left open")
     _table(rows, (0, 1, 2), "side / F source / R source")
     _table(rows, 3, "width (start_earliest..end_latest)")

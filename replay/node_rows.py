@@ -47,7 +47,7 @@ from gapwatch.replay.group import (
     with_windows,
 )
 from gapwatch.replay.lags import LagSample, lag_samples
-from gapwatch.replay.logclock import LogClock, counted, log_clocks
+from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.pod_index import PodIndex, pods_and_changes
 from gapwatch.replay.projection_rows import (
@@ -93,6 +93,8 @@ class ServiceRows:
     context: dict[str, int] = field(default_factory=dict)
     #: its pods as grouping read them, pod by pod (replay.pod_index)
     pods: PodIndex = field(default_factory=dict)
+    #: each access-log lane's lines outside its windows (replay.logclock.log_clocks)
+    outside: OutsideKept = field(default_factory=dict)
 
 
 Kept = dict[ServiceRef, ServiceRows]
@@ -123,7 +125,7 @@ def write_service(
         return
     now = ServiceRows(impact=impact)
     if prev is not None:
-        now.context, now.pods = prev.context, prev.pods
+        now.context, now.pods, now.outside = prev.context, prev.pods, prev.outside
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
     _group(state, svc, settings, prev, now)
@@ -169,7 +171,7 @@ def _count(
     if same_input and prev is not None:
         now.clocks = prev.clocks
     else:
-        now.clocks = log_clocks(state, found, settings, impact)
+        now.clocks = log_clocks(state, found, settings, impact, now.outside)
     same_clock = prev is not None and _offsets(prev.clocks) == _offsets(now.clocks)
     covered = svc in impact.covered
     for node, raw in raws.items():

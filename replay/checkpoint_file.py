@@ -39,6 +39,7 @@ from sqlalchemy import Engine, text
 from gapwatch.replay import projections
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.fold import FoldState, Memo
+from gapwatch.replay.node_cache import NodeWindows, ServiceWindows
 from gapwatch.replay.node_rows import NodeRows, ServiceRows
 
 log = structlog.get_logger("gapwatch.replay.checkpoint_file")
@@ -57,7 +58,7 @@ _lock = threading.Lock()
 
 
 def _format() -> str:
-    classes = (Checkpoint, FoldState, Memo, ServiceRows, NodeRows)
+    classes = (Checkpoint, FoldState, Memo, ServiceRows, NodeRows, ServiceWindows, NodeWindows)
     fields = [f.name for cls in classes for f in dataclasses.fields(cls)]
     return f"{FORMAT}:{','.join(fields)}"
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
-from gapwatch.replay.fold import FoldState, horizon, lb_facing
+from gapwatch.replay.fold import FoldState, PodSample, horizon, lb_facing
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 
 
@@ -49,18 +49,41 @@ def _workload(state: FoldState, svc: ServiceRef, owner: str | None, revision: st
     return f"{kind}/{svc.namespace}/{name}"
 
 
+def owner_of(samples: Sequence[PodSample]) -> str | None:
+    """The pod's owner as its latest sample naming one gives it."""
+    return next((p.owner for p in reversed(samples) if p.owner), None)
+
+
+def workload_key(svc: ServiceRef, owner: str | None) -> tuple[str, str, str] | None:
+    """The `FoldState.workloads` entry a pod's workload name reads (its ReplicaSet's)."""
+    kind, _, name = (owner or "").partition("/")
+    return (svc.cluster, svc.namespace, name) if kind == "ReplicaSet" else None
+
+
+def pod_of(state: FoldState, svc: ServiceRef, name: str, node: str) -> Pod | None:
+    """One pod of the Service from its samples (None: none seen); reads its samples and the
+    workload at `workload_key` only."""
+    samples = state.pods.get((svc.cluster, svc.namespace, name))
+    if not samples:
+        return None
+    revision = next((p.revision for p in reversed(samples) if p.revision), "") or ""
+    owner = owner_of(samples)
+    gone = next((p.at_us for p in samples if p.state == "gone"), None)
+    workload = _workload(state, svc, owner, revision)
+    return Pod(name, node, revision, workload, samples[0].at_us, gone)
+
+
+def pod_order(p: Pod) -> tuple[int, str]:
+    return p.first_us, p.name
+
+
 def pods_of(state: FoldState, svc: ServiceRef) -> list[Pod]:
     out: list[Pod] = []
     for name, node in state.service_pods.get(svc, {}).items():
-        samples = state.pods.get((svc.cluster, svc.namespace, name))
-        if not samples:
-            continue
-        revision = next((p.revision for p in reversed(samples) if p.revision), "") or ""
-        owner = next((p.owner for p in reversed(samples) if p.owner), None)
-        gone = next((p.at_us for p in samples if p.state == "gone"), None)
-        workload = _workload(state, svc, owner, revision)
-        out.append(Pod(name, node, revision, workload, samples[0].at_us, gone))
-    return sorted(out, key=lambda p: (p.first_us, p.name))
+        pod = pod_of(state, svc, name, node)
+        if pod is not None:
+            out.append(pod)
+    return sorted(out, key=pod_order)
 
 
 class RolloutPart(NamedTuple):
@@ -300,13 +323,18 @@ def pod_changes(
     order."""
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for p in pods_of(state, svc) if pods is None else pods:
-        times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
-        samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
-        times += [s.at_us for s in samples if s.state == "terminating"][:1]
-        out.setdefault((p.workload, p.node), []).extend((t, p.revision) for t in times)
+        out.setdefault((p.workload, p.node), []).extend(changes_of(state, svc, p))
     for changes in out.values():
         changes.sort()
     return out
+
+
+def changes_of(state: FoldState, svc: ServiceRef, p: Pod) -> list[tuple[int, str]]:
+    """(time, revision) of the pod's start, deletion and first stop (`pod_changes`)."""
+    times = [p.first_us, *([p.gone_us] if p.gone_us is not None else [])]
+    samples = state.pods.get((svc.cluster, svc.namespace, p.name), [])
+    times += [s.at_us for s in samples if s.state == "terminating"][:1]
+    return [(t, p.revision) for t in times]
 
 
 def _time(change: tuple[int, str]) -> int:

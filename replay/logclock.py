@@ -124,11 +124,14 @@ def log_clocks(
     windows: Sequence[Window],
     settings: DetectSettings,
     impact: Impact | None = None,
+    kept: OutsideKept | None = None,
 ) -> dict[ServiceRef, LogClock]:
     """Per Service with failed lines tied to its nodes: its access log's clock (`impact`:
     replay.group.access_impact of the state, when the caller has it). A bisect per line finds
     the lines outside every window; the offsets are searched only where at least
-    `min_measurements` are (fewer cannot decide)."""
+    `min_measurements` are (fewer cannot decide). `kept`: each lane's count of lines outside
+    from the last call, reused while its lines (the same list, as long), its windows' bounds
+    and the dispatch slack are (updated; replay.node_rows keeps it per Service)."""
     slack = seconds_us(settings.access_dispatch_s)
     limit = seconds_us(settings.access_clock_max_s)
     by_lane: dict[tuple[ServiceRef, str], list[tuple[int, int]]] = {}
@@ -139,12 +142,13 @@ def log_clocks(
     outside: dict[ServiceRef, int] = {}
     for (svc, node), times in impact.lanes.items():
         bounds = sorted(by_lane.get((svc, node), []))
-        held = merged_intervals([(a - slack, b + slack) for a, b in bounds])
-        starts = [a for a, _b in held]
-        out_here = 0
-        for t in times:
-            i = bisect_right(starts, t) - 1
-            out_here += not (i >= 0 and t <= held[i][1])
+        before = kept.get((svc, node)) if kept is not None else None
+        if before is not None and before[0] is times and before[1:4] == (len(times), slack, bounds):
+            out_here = before[4]
+        else:
+            out_here = _outside(times, bounds, slack)
+            if kept is not None:
+                kept[(svc, node)] = (times, len(times), slack, bounds, out_here)
         lanes.setdefault(svc, []).append((times, bounds))
         outside[svc] = outside.get(svc, 0) + out_here
     out: dict[ServiceRef, LogClock] = {}
@@ -165,6 +169,22 @@ def log_clocks(
                 found = replace(found, explained=top, offset_us=nearest, lo_us=lo, hi_us=hi)
         out[svc] = found
     return out
+
+
+#: per lane: its lines (the list), how many, the dispatch slack, its windows' bounds and the
+#: lines outside them (`log_clocks`)
+OutsideKept = dict[tuple[ServiceRef, str], tuple[list[int], int, int, list[tuple[int, int]], int]]
+
+
+def _outside(times: Sequence[int], bounds: Sequence[tuple[int, int]], slack: int) -> int:
+    """How many of the lane's line times lie outside every window bound (widened by slack)."""
+    held = merged_intervals([(a - slack, b + slack) for a, b in bounds])
+    starts = [a for a, _b in held]
+    out_here = 0
+    for t in times:
+        i = bisect_right(starts, t) - 1
+        out_here += not (i >= 0 and t <= held[i][1])
+    return out_here
 
 
 def counted(

@@ -15,7 +15,11 @@ node's windows were computed from, and recomputes a node only when something it 
   the LB is polled, its first poll, the observers' clock offsets and ProxyTerminatingEndpoints
   as the cluster's probes showed it; any change recomputes every node;
 - the end of the data (`horizon`): it only ends windows still open there, so it recomputes the
-  nodes with a gap reaching past the end of the data.
+  nodes with a gap reaching past the end of the data;
+- the LB's median measured drop lag (`lags.lb_drop_lag`, moved by any new lag sample): detect
+  reads it only to compare how long a node's endpoints stayed not ready with it
+  (`detect._dropped`), so a moved median recomputes just the nodes with such a stretch between
+  the old and the new value (`losses`); to or from None (too few measurements), every node.
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -25,6 +29,8 @@ rebuild).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +39,7 @@ from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import windows_from
-from gapwatch.replay.fold import FoldState, horizon
+from gapwatch.replay.fold import FoldState, Sample, horizon
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import fail_open, lanes
 from gapwatch.replay.measure import measured_settings
@@ -50,6 +56,8 @@ class NodeWindows:
     windows: list[Window]
     #: a gap of the node reaches past the end of the data (its window ends there)
     open: bool
+    #: how long its endpoints stayed not ready each time they came back (sorted: `losses`)
+    losses: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -57,6 +65,32 @@ class ServiceWindows:
     key: tuple[Any, ...]
     horizon: int
     nodes: dict[str, NodeWindows] = field(default_factory=dict)
+    #: the LB's drop lag the windows were classed with (lags.lb_drop_lag)
+    drop_lag: int | None = None
+
+
+def losses(eps: Sequence[Sample]) -> list[int]:
+    """Sorted: for each stretch of not-ready endpoint samples followed by a ready one, the time
+    from its first sample to that ready one: the only durations `detect._dropped` compares
+    with the drop lag (a stretch at the very start counts too; a superset is harmless)."""
+    out: list[int] = []
+    lost: int | None = None
+    for s in eps:
+        if s.value != "ready":
+            if lost is None:
+                lost = s.at_us
+        elif lost is not None:
+            out.append(s.at_us - lost)
+            lost = None
+    out.sort()
+    return out
+
+
+def lag_moves(kept: Sequence[int], before: int, after: int) -> bool:
+    """Whether some duration in `kept` (sorted) compares differently (`d > lag`) with the two
+    drop lags: one in (min, max]."""
+    lo, hi = min(before, after), max(before, after)
+    return bisect_right(kept, hi) > bisect_right(kept, lo)
 
 
 Cache = dict[ServiceRef, ServiceWindows]
@@ -112,12 +146,12 @@ def windows(
     lag_hi = proxy_lag_hi(state, svc, mine)
     drop_lag = lb_drop_lag(state, svc, mine)  # as detect() classes: a moved median moves all
     whole = cache is None or any(m.cluster == svc.cluster for m in state.members)
-    skey = () if whole else (*service_key(state, svc, mine, lag_hi), drop_lag)
+    skey = () if whole else service_key(state, svc, mine, lag_hi)
     old = None if cache is None or whole else cache.get(svc)
-    if old is not None and old.key != skey:
+    if old is not None and (old.key != skey or (old.drop_lag is None) != (drop_lag is None)):
         old = None
     versions = lane_versions(state, svc)
-    fresh = ServiceWindows(skey, end_of_data)
+    fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
     out: list[Window] = []
     for node in nodes_of(state, svc):
         nkey = node_key(state, svc, node, versions, mine)
@@ -126,6 +160,12 @@ def windows(
             kept is None
             or kept.key != nkey
             or (kept.open and old is not None and old.horizon != end_of_data)
+            or (
+                old is not None
+                and old.drop_lag is not None
+                and drop_lag is not None
+                and lag_moves(kept.losses, old.drop_lag, drop_lag)
+            )
         ):
             found = lanes(state, svc, node, mine, lag_hi)
             gap = t_and(found.routed, t_not(found.serves))
@@ -135,6 +175,7 @@ def windows(
                     state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag
                 ),
                 any(iv.end >= HI for iv in gap.possible),
+                losses(found.eps),
             )
         fresh.nodes[node] = kept
         out.extend(kept.windows)

@@ -11,7 +11,8 @@ redoes a node only when one of them moved:
   the access-log impact and the Service's log clocks (re-estimated only when some node's
   windows or the impact changed);
 - grouping: the node's counted windows, the pods (kept until a pod, workload or slice fact of
-  the Service's namespace arrives) and the spans as this node's windows see them (a span that
+  the Service's namespace arrives, then found again only where a pod's samples, node or
+  workload moved: replay.pod_index) and the spans as this node's windows see them (a span that
   only ended later, such as a rollout or disruption still open at the end of the data, moves
   no owner of a window that started before its old end plus settle_s);
 - lags: replay.lags keeps them per node already (the same list while the lanes did not grow).
@@ -41,15 +42,14 @@ from gapwatch.replay.group import (
     RolloutPart,
     assign,
     group,
-    pod_changes,
-    pods_of,
     rollout_parts,
     spans_of,
     with_windows,
 )
 from gapwatch.replay.lags import LagSample, lag_samples
-from gapwatch.replay.logclock import LogClock, counted, log_clocks
+from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
 from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.pod_index import PodIndex, pods_and_changes
 from gapwatch.replay.projection_rows import (
     bulk_insert,
     diff_columns,
@@ -91,6 +91,10 @@ class ServiceRows:
     rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     #: its context rows as stored (replay.scope; projections writes them)
     context: dict[str, int] = field(default_factory=dict)
+    #: its pods as grouping read them, pod by pod (replay.pod_index)
+    pods: PodIndex = field(default_factory=dict)
+    #: each access-log lane's lines outside its windows (replay.logclock.log_clocks)
+    outside: OutsideKept = field(default_factory=dict)
 
 
 Kept = dict[ServiceRef, ServiceRows]
@@ -119,7 +123,9 @@ def write_service(
         lags = lag_samples(state, [svc], settings)
         write_rows(conn, windows, rollouts, lags, None if empty else svc)
         return
-    now = ServiceRows(impact=impact, context=prev.context if prev is not None else {})
+    now = ServiceRows(impact=impact)
+    if prev is not None:
+        now.context, now.pods, now.outside = prev.context, prev.pods, prev.outside
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
     _group(state, svc, settings, prev, now)
@@ -165,7 +171,7 @@ def _count(
     if same_input and prev is not None:
         now.clocks = prev.clocks
     else:
-        now.clocks = log_clocks(state, found, settings, impact)
+        now.clocks = log_clocks(state, found, settings, impact, now.outside)
     same_clock = prev is not None and _offsets(prev.clocks) == _offsets(now.clocks)
     covered = svc in impact.covered
     for node, raw in raws.items():
@@ -193,8 +199,8 @@ def _group(
     basis = prev.basis if prev is not None else None
     moved_pods: set[str] = set()  # nodes where a pod of some workload changed
     if basis is None or (prev is not None and prev.pods_moved):
-        pods = pods_of(state, svc)
-        old_basis, basis = basis, (rollout_parts(svc, pods), pod_changes(state, svc, pods))
+        pods, changes = pods_and_changes(state, svc, now.pods)
+        old_basis, basis = basis, (rollout_parts(svc, pods), changes)
         if old_basis is not None:
             before, after = old_basis[1], basis[1]
             moved_pods = {n for k in before.keys() | after.keys() if before.get(k) != after.get(k)
@@ -354,8 +360,9 @@ T = TypeVar("T")
 
 def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None:
     """The rows of `before` that `after` no longer holds onto `stale`, its new ones onto `new`
-    (nothing to compare when the node kept the same list)."""
-    if before is after:
+    (nothing to compare when the node kept the same list, or had and has none: a node without
+    windows or lags gets a new empty list each time)."""
+    if before is after or not (before or after):
         return
     a, b = Counter(before), Counter(after)
     stale.extend((a - b).elements())

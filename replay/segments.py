@@ -55,20 +55,44 @@ def _segments(
     ]
 
 
-def _pod_samples(state: FoldState, svc: ServiceRef, node: str) -> list[Sample]:
+def _pod_samples(
+    state: FoldState, svc: ServiceRef, node: str, pods: Sequence[str] | None = None
+) -> list[Sample]:
+    """The node's pod lane: at each change of one of its pods (`pods`: the Service's pods on
+    the node, None: found from `service_pods`), serving if one of them is ready, else
+    terminating if one is, else gone (counted as they change, not rescanned per change)."""
+    if pods is None:
+        pods = [p for p, n in state.service_pods.get(svc, {}).items() if n == node]
     changes: list[tuple[int, str, str, int]] = []
-    for pod, pod_node in state.service_pods.get(svc, {}).items():
-        if pod_node == node:
-            for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-                changes.append((p.at_us, pod, p.state, p.event_id))
+    for pod in pods:
+        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+            changes.append((p.at_us, pod, p.state, p.event_id))
     current: dict[str, str] = {}
+    counts = {"serving": 0, "terminating": 0}
     out: list[Sample] = []
-    rank = {"ready": "serving", "terminating": "terminating"}
     for at, pod, pod_state, eid in sorted(changes):
+        was = _RANK.get(current.get(pod, ""))
+        if was is not None:
+            counts[was] -= 1
         current[pod] = pod_state
-        states = {rank.get(v, "gone") for v in current.values()}
-        best = next(x for x in ("serving", "terminating", "gone") if x in states or x == "gone")
+        now = _RANK.get(pod_state)
+        if now is not None:
+            counts[now] += 1
+        best = (
+            "serving" if counts["serving"] else "terminating" if counts["terminating"] else "gone"
+        )
         out.append(Sample(at, None, best, eid))
+    return out
+
+
+_RANK = {"ready": "serving", "terminating": "terminating"}
+
+
+def pods_by_node(state: FoldState, svc: ServiceRef) -> dict[str, list[str]]:
+    """The Service's pods per node (as the EndpointSlices placed them)."""
+    out: dict[str, list[str]] = {}
+    for pod, node in state.service_pods.get(svc, {}).items():
+        out.setdefault(node, []).append(pod)
     return out
 
 
@@ -83,6 +107,7 @@ def lane_segments(
     wanted = set(nodes) if nodes else None
     polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
     first_poll = min(polls) if polls else None
+    local = pods_by_node(state, svc)
     for node in nodes_of(state, svc):
         if wanted is not None and node not in wanted:
             continue
@@ -113,7 +138,9 @@ def lane_segments(
             calls = member_lanes(state).get(key, [])
             targets = [c._replace(prev_us=c.at_us - r) for c in sorted_lane(calls)]
         out += _segments(svc, node, "lb", targets, str.upper, "measured")
-        out += _segments(svc, node, "pod", _pod_samples(state, svc, node), str, "measured")
+        out += _segments(
+            svc, node, "pod", _pod_samples(state, svc, node, local.get(node, [])), str, "measured"
+        )
         node_lane = state.nodes.get((svc.cluster, node), [])
         out += _segments(svc, node, "node", node_lane, str, "measured")
     out.sort(key=lambda s: (s.node, s.lane, s.start_us))

@@ -16,6 +16,9 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
@@ -24,13 +27,13 @@ from gapwatch.recorder.importers.base import Context
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import api
+from gapwatch.replay import api, logclock
 from gapwatch.replay.assumptions import seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import failed_requests
-from gapwatch.replay.logclock import best_range, counted, log_clocks
+from gapwatch.replay.group import access_impact, failed_requests
+from gapwatch.replay.logclock import OutsideKept, best_range, counted, log_clocks
 from gapwatch.replay.model import Window
 from tests.replay.builders import CLUSTER, at, facts_of
 from tests.replay.test_membership import SETTINGS, rollout
@@ -179,3 +182,45 @@ def test_the_store_counts_on_the_log_clock_and_assumptions_says_so(store_url: st
     clock = rows["access_log_clock_offset_s"]
     assert (clock["value"], clock["samples"]) == (-18.0, 7)
     assert clock["provenance"].startswith("measured from 7 of 7 failed lines")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(
+        st.tuples(st.lists(st.integers(21, 70), max_size=6), st.booleans()),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_kept_outside_counts_give_what_a_fresh_count_gives(
+    batches: list[tuple[list[int], bool]],
+) -> None:
+    """Lines arriving batch by batch, the impact extended as a refresh extends it, the windows
+    there or not (their bounds move): the clocks found with each lane's outside count kept
+    from the call before equal the clocks found from scratch, every time."""
+    history = facts_of(_history())
+    state = fold(FoldState(), history)
+    windows = detect(state, settings=SETTINGS)
+    impact = access_impact(state)
+    kept: OutsideKept = {}
+    last = max(f.event_id for f in history)
+    for i, (times, with_windows) in enumerate(batches):
+        had = {key: len(lines) for key, lines in state.access.items()}
+        facts = facts_of([alb_502(t) for t in times])
+        fold(state, [f._replace(event_id=last + 1000 * (i + 1) + f.event_id) for f in facts])
+        impact = access_impact(state, impact, had)
+        shown = windows if with_windows else []
+        assert log_clocks(state, shown, SETTINGS, impact, kept) == log_clocks(
+            state, shown, SETTINGS, access_impact(state)
+        )
+
+
+def test_a_lane_with_the_same_lines_and_windows_is_not_counted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state, windows = _run(*(alb_502(t) for t in range(56, 63)))
+    impact, kept = access_impact(state), {}  # type: ignore[var-annotated]
+    first = log_clocks(state, windows, SETTINGS, impact, kept)
+    assert kept
+    monkeypatch.setattr(logclock, "_outside", lambda *_a: pytest.fail("counted again"))
+    assert log_clocks(state, windows, SETTINGS, impact, kept) == first

@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.replay import detect as detect_module
 from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import Fact, derive
-from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from tests.replay import builders as b
 
 PRESETS = ("aws-nlb", "seed-3node")
@@ -147,3 +148,62 @@ def test_a_window_open_at_the_end_follows_the_end_of_the_data() -> None:
         fold(state, [f._replace(event_id=last + i * 10 + f.event_id) for f in b.facts_of(more)])
         assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     assert _cached(state, cache) != first  # the open window grew
+
+
+_EPS = st.lists(
+    st.tuples(st.integers(1, 40), st.sampled_from(["ready", "not-ready", "terminating", "gone"])),
+    max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(eps=_EPS, at=st.integers(0, 450), lags=st.tuples(st.integers(0, 120), st.integers(0, 120)))
+def test_a_drop_lag_moved_past_no_loss_decides_the_same(
+    eps: list[tuple[int, str]], at: int, lags: tuple[int, int]
+) -> None:
+    """`detect._dropped` compares the drop lag only with the node's not-ready stretches
+    (`node_cache.losses`): when no stretch lies between the old and the new lag
+    (`lag_moves` False) it answers the same at every instant, and when one does, some
+    instant tells them apart."""
+    lane: list[Sample] = []
+    t = 0
+    for step, value in eps:
+        t += step
+        lane.append(Sample(t, None, value, len(lane) + 1))
+    before, after = lags
+    kept = node_cache.losses(lane)
+    moves = node_cache.lag_moves(kept, before, after)
+    differs = [
+        x
+        for x in range(0, t + 2)
+        if detect_module._dropped(lane, x, before) != detect_module._dropped(lane, x, after)
+    ]
+    if not moves:
+        assert detect_module._dropped(lane, at, before) == detect_module._dropped(lane, at, after)
+        assert differs == []
+    else:
+        assert differs
+
+
+def test_a_moved_drop_lag_re_detects_only_the_nodes_it_can_reclass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cache holds windows classed with one drop lag; the Service's median moves: only the
+    nodes with a not-ready stretch between the two lags are detected again, and the windows
+    equal `detect` with the new lag."""
+    state = fold(FoldState(), [f for e in _facts("aws-nlb", 3) for f in e])
+    svc = lb_facing(state)[0]
+    cache: node_cache.Cache = {}
+    node_cache.windows(state, svc, DEFAULTS, cache)
+    kept = cache[svc]
+    stretches = sorted({d for nw in kept.nodes.values() for d in nw.losses})
+    assert len(stretches) >= 2
+    old = stretches[0]  # a lag just below one stretch, then just above it
+    kept.drop_lag = old - 1
+    moved = [n for n, nw in kept.nodes.items() if node_cache.lag_moves(nw.losses, old - 1, old)]
+    monkeypatch.setattr(node_cache, "lb_drop_lag", lambda *_a: old)
+    monkeypatch.setattr(detect_module, "lb_drop_lag", lambda *_a: old)
+    calls = _lanes_counted(monkeypatch)
+    assert node_cache.windows(state, svc, DEFAULTS, cache) == detect(state, [svc], DEFAULTS)
+    assert sorted(set(calls)) == sorted(moved)
+    assert 0 < len(moved) < len(kept.nodes)

@@ -1,0 +1,96 @@
+"""`gapwatch lab` on the other clouds' load balancers: the simulator's CCM drives the Alibaba SLB,
+Tencent CLB and Huawei ELB v3 fakes (recorder/lab/fakes/fakeclouds.py: each API's request and
+answer shapes and signature checks over real HTTP; no real cloud can run here), the real
+`gapwatch record` processes poll them with each cloud's official SDK, into the session's real
+PostgreSQL, and the replayed windows and the stored transitions are compared with the truth.
+
+One run per cloud (its `lab table` row: the cloud's preset, its API throttling twice), the three
+started at once so that the CI time is about one run's (docs/lab.md has the figures)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gapwatch.recorder.lab.compare import CLASS_PROBLEM
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+GAPWATCH = [sys.executable, "-m", "gapwatch.dashboard.cli"]
+#: cloud -> (the simulator preset its row runs, its throttling error code)
+CLOUDS = {
+    "alibaba": ("alibaba-slb", "Throttling.User"),
+    "tencent": ("tencent-clb-grace", "RequestLimitExceeded"),
+    "huawei": ("seed-3node", "APIGW.0308"),
+}
+
+
+@pytest.fixture(scope="module")
+def cloud_runs(pg_template: str | None) -> Iterator[dict[str, tuple[int, Any, str]]]:
+    """`gapwatch lab --faults lb-CLOUD` for every cloud, side by side, each in its own database."""
+    from tests.conftest import _require_pg, drop_pg_database, new_pg_database
+
+    server = _require_pg(pg_template)
+    urls = {cloud: new_pg_database(server, migrated=False) for cloud in CLOUDS}
+    args = ["--speed", "10", "--duration", "80", "--json"]
+    procs = {
+        cloud: subprocess.Popen(
+            [*GAPWATCH, "lab", "--faults", f"lb-{cloud}", "--db", url, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cloud, url in urls.items()
+    }
+    try:
+        runs = {}
+        for cloud, proc in procs.items():
+            out, err = proc.communicate(timeout=400)
+            runs[cloud] = (proc.returncode, json.loads(out or "null"), err)
+        yield runs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+        for url in urls.values():
+            drop_pg_database(url)
+
+
+@pytest.mark.parametrize("cloud", list(CLOUDS))
+def test_each_cloud_is_recorded_with_nothing_lost_or_duplicated(
+    cloud: str, cloud_runs: dict[str, tuple[int, Any, str]]
+) -> None:
+    _code, reports, err = cloud_runs[cloud]
+    assert reports is not None, err[-3000:]
+    (report,) = reports
+    scenario, throttled = CLOUDS[cloud]
+    assert (report["lb"], report["scenario"], report["fault"]) == (cloud, scenario, f"lb-{cloud}")
+    lab = report["lab"]
+    assert lab["true_windows"] >= 2 and lab["found"] == lab["true_windows"], report
+    assert lab["false_positives"] == 0, report
+    # every true window found, bounded, none false; a class that differs is test_lab.py's
+    # CLASS_FLAKE (the detector, not the recording: asserted apart below)
+    assert [p for p in report["problems"] if not p.startswith(CLASS_PROBLEM)] == [], report
+    for kind, count in report["transitions"].items():
+        assert count["expected"] > 0, kind
+        assert count["lost"] == [] and count["duplicated"] == [], (kind, count)
+    assert report["transitions"]["lb"]["expected"] >= 4
+    # every call was signed right: the only errors the API answered are its two throttlings
+    (answered,) = [n for n in report["notes"] if "LB API answered" in n]
+    assert answered.endswith(f"errors: {throttled} x8"), answered
+
+
+@pytest.mark.xfail(strict=False, reason="test_lab.py CLASS_FLAKE (the detector, issue 13)")
+@pytest.mark.parametrize("cloud", list(CLOUDS))
+def test_each_cloud_gives_every_window_its_true_class(
+    cloud: str, cloud_runs: dict[str, tuple[int, Any, str]]
+) -> None:
+    code, reports, err = cloud_runs[cloud]
+    assert reports is not None, err[-3000:]
+    assert reports[0]["problems"] == [] and code == 0, reports[0]["problems"]

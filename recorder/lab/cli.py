@@ -18,7 +18,8 @@ lab_app = typer.Typer(
     name="lab",
     help=(
         "A simulated cluster served over the real protocols (a fake kube-apiserver with "
-        "list/watch, one fake kube-proxy per node on loopback, moto's ELBv2), recorded by real "
+        "list/watch, one fake kube-proxy per node on loopback, moto's ELBv2 or, with --lb, "
+        "Alibaba SLB's, Tencent CLB's or Huawei ELB's API), recorded by real "
         "`gapwatch record` processes into PostgreSQL in accelerated real time, replayed, and "
         "compared with the simulator's truth. Exit 1 when recorded and true windows differ "
         "beyond the sampling bounds or a transition was lost or duplicated. Needs the `lab` "

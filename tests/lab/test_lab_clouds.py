@@ -4,8 +4,8 @@ answer shapes and signature checks over real HTTP; no real cloud can run here), 
 `gapwatch record` processes poll them with each cloud's official SDK, into the session's real
 PostgreSQL, and the replayed windows and the stored transitions are compared with the truth.
 
-One run per cloud (its `lab table` row: the cloud's preset, its API throttling twice), the three
-started at once so that the CI time is about one run's (docs/lab.md has the figures)."""
+One run per cloud (its `lab table` row: the cloud's preset), the three started at once so that
+the CI time is about one run's (docs/lab.md has the figures)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,8 @@ from gapwatch.recorder.lab.compare import CLASS_PROBLEM
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 GAPWATCH = [sys.executable, "-m", "gapwatch.dashboard.cli"]
-#: cloud -> (the simulator preset its row runs, its throttling error code)
-CLOUDS = {
-    "alibaba": ("alibaba-slb", "Throttling.User"),
-    "tencent": ("tencent-clb-grace", "RequestLimitExceeded"),
-    "huawei": ("seed-3node", "APIGW.0308"),
-}
+#: cloud -> the simulator preset its row runs
+CLOUDS = {"alibaba": "alibaba-slb", "tencent": "tencent-clb-grace", "huawei": "seed-3node"}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +33,9 @@ def cloud_runs(pg_template: str | None) -> Iterator[dict[str, tuple[int, Any, st
 
     server = _require_pg(pg_template)
     urls = {cloud: new_pg_database(server, migrated=False) for cloud in CLOUDS}
-    args = ["--speed", "10", "--duration", "80", "--json"]
+    # 90 s: the presets' rollout (from 60 s) has ended, its last pod deleted (tencent-clb-grace:
+    # at 81.7 s), so no window is cut by the end of the run
+    args = ["--speed", "10", "--duration", "90", "--json"]
     procs = {
         cloud: subprocess.Popen(
             [*GAPWATCH, "lab", "--faults", f"lb-{cloud}", "--db", url, *args],
@@ -69,11 +67,11 @@ def test_each_cloud_is_recorded_with_nothing_lost_or_duplicated(
     _code, reports, err = cloud_runs[cloud]
     assert reports is not None, err[-3000:]
     (report,) = reports
-    scenario, throttled = CLOUDS[cloud]
-    assert (report["lb"], report["scenario"], report["fault"]) == (cloud, scenario, f"lb-{cloud}")
-    lab = report["lab"]
-    assert lab["true_windows"] >= 2 and lab["found"] == lab["true_windows"], report
-    assert lab["false_positives"] == 0, report
+    expected = (cloud, CLOUDS[cloud], f"lb-{cloud}")
+    assert (report["lb"], report["scenario"], report["fault"]) == expected
+    lab, why = report["lab"], (report["problems"], report["notes"])
+    assert lab["true_windows"] >= 2 and lab["found"] == lab["true_windows"], why
+    assert lab["false_positives"] == 0, why
     # every true window found, bounded, none false; a class that differs is test_lab.py's
     # CLASS_FLAKE (the detector, not the recording: asserted apart below)
     assert [p for p in report["problems"] if not p.startswith(CLASS_PROBLEM)] == [], report
@@ -81,9 +79,9 @@ def test_each_cloud_is_recorded_with_nothing_lost_or_duplicated(
         assert count["expected"] > 0, kind
         assert count["lost"] == [] and count["duplicated"] == [], (kind, count)
     assert report["transitions"]["lb"]["expected"] >= 4
-    # every call was signed right: the only errors the API answered are its two throttlings
+    # every call was signed right: the API refused none (a wrong signature shows its code here)
     (answered,) = [n for n in report["notes"] if "LB API answered" in n]
-    assert answered.endswith(f"errors: {throttled} x8"), answered
+    assert answered.endswith("errors: none"), answered
 
 
 @pytest.mark.xfail(strict=False, reason="test_lab.py CLASS_FLAKE (the detector, issue 13)")

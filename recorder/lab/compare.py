@@ -46,7 +46,7 @@ from typing import Any
 
 from gapwatch.recorder.sim.result import Window as TrueWindow
 from gapwatch.recorder.timefmt import parse_time
-from gapwatch.replay.model import class_text
+from gapwatch.recorder.wording import class_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ The dashboard and the CLI consume these types; they never look inside the fold.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+# the one wording of a class (recorder/wording.py: the lab's reports use it too)
+from gapwatch.recorder.wording import class_text as class_text
 
 Lane = Literal["endpoints", "proxy", "lb", "pod", "node"]
 Provenance = Literal["measured", "inferred"]
@@ -76,16 +78,6 @@ class Segment:
     start_latest_us: int
     provenance: Provenance
     event_id: int | None = None
-
-
-def class_text(cls: str, also: Sequence[str]) -> str:
-    """`closed-before-deregistered (or registered-before-forwarding: undecided)`: a window's
-    class with the other classes the samples allow as well; just the class when they decide.
-    The one wording every table, label and report uses (docs/semantics.md, "Undecided
-    classes"); the class itself stays the first word, so filters and colours keep working."""
-    if not also:
-        return cls
-    return f"{cls} (or {' or '.join(also)}: undecided)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ lab_app = typer.Typer(
     name="lab",
     help=(
         "A simulated cluster served over the real protocols (a fake kube-apiserver with "
-        "list/watch, one fake kube-proxy per node on loopback, moto's ELBv2), recorded by real "
+        "list/watch, one fake kube-proxy per node on loopback, moto's ELBv2 or, with --lb, "
+        "Alibaba SLB's, Tencent CLB's or Huawei ELB's API), recorded by real "
         "`gapwatch record` processes into PostgreSQL in accelerated real time, replayed, and "
         "compared with the simulator's truth. Exit 1 when recorded and true windows differ "
         "beyond the sampling bounds or a transition was lost or duplicated. Needs the `lab` "
@@ -43,6 +44,23 @@ DurationOpt = Annotated[
     typer.Option(help="Simulate only this many seconds (default: the scenario's duration_s)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+LbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lb",
+        help="The cloud LB the simulated CCM drives and the lab's poller records: aws (moto's "
+        "ELBv2), alibaba (SLB), tencent (CLB), huawei (ELB v3). Default: the scenario's "
+        "(alibaba-slb, tencent-clb*), else aws.",
+    ),
+]
+
+
+def _lb(value: str | None) -> str | None:
+    from gapwatch.recorder.lab.cloudlb import LB_CHOICES
+
+    if value is not None and value not in LB_CHOICES:
+        raise typer.BadParameter(f"{value!r}: one of {', '.join(LB_CHOICES)}", param_hint="--lb")
+    return value
 
 
 def register(app: typer.Typer) -> None:
@@ -99,6 +117,7 @@ def lab(
             "stalls and outages): repeats one run of the long table.",
         ),
     ] = False,
+    lb: LbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the lab once per fault (or once without faults) and print recorded vs true windows."""
@@ -117,6 +136,7 @@ def lab(
         db=db,
         keep=keep,
         spool_bytes=spool_bytes,
+        lb=_lb(lb),
     )
     names = [n.strip() for n in (faults or "").split(",") if n.strip()]
     chosen = seed if fault_seed is None else fault_seed
@@ -137,16 +157,17 @@ def render(report: LabReport) -> str:
     """The human report of one run: windows side by side, the figures, the transitions."""
     s = report.settings
     lines = [
-        f"lab {s.scenario} seed {s.seed} speed {s.speed:g}x fault {report.fault}"
+        f"lab {s.scenario} seed {s.seed} speed {s.speed:g}x lb {s.lb_name} fault {report.fault}"
         + (f" (seed {report.fault_seed})" if report.fault_seed is not None else "")
         + ": "
         f"cluster {report.cluster}" + (f" in {report.db}" if s.keep else ""),
         f"{'node':<10} {'true class':<30} {'true start-end (s)':>19}   "
-        f"{'recorded class':<30} {'start-end (s)':>15} {'error':>6}",
+        f"{'start-end (s)':>15} {'error':>6}  recorded class",
     ]
     for p in report.lab.pairs:
+        # the recorded class last, worded as the product words it (undecided alternatives too)
         recorded = (
-            f"{p.cls:<30} {p.start:7.2f}-{p.end:7.2f} {p.error_s:6.2f}"
+            f"{p.start:7.2f}-{p.end:7.2f} {p.error_s:6.2f}  {p.class_text}"
             if p.cls is not None
             and p.start is not None
             and p.end is not None
@@ -198,6 +219,7 @@ def table(
     first_seed: Annotated[int, typer.Option(help="Run i of a fault uses seed first-seed + i.")] = 1,
     db: DbOpt = None,
     duration: DurationOpt = 100.0,
+    lb: LbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the fault table: fault | runs | transitions expected | lost | duplicated | windows
@@ -211,7 +233,9 @@ def table(
     if only:
         wanted = [n.strip() for n in only.split(",") if n.strip()]
         plan = {n: (LONG_PLAN if long else SHORT_PLAN).get(n, 1) for n in wanted}
-    settings = LabSettings(scenario=scenario, seed=seed, speed=speed, duration_s=duration, db=db)
+    settings = LabSettings(
+        scenario=scenario, seed=seed, speed=speed, duration_s=duration, db=db, lb=_lb(lb)
+    )
     with lab_store(db, keep=False, progress=_progress) as store:
         rows = run_table(settings, store, plan, _progress, first_seed, long=long)
     if json_out:

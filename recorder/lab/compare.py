@@ -46,6 +46,7 @@ from typing import Any
 
 from gapwatch.recorder.sim.result import Window as TrueWindow
 from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.wording import class_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,13 @@ class Pair:
     bounds: tuple[float, float, float, float] | None = None
     #: whether replay called the recorded window certain
     certain: bool | None = None
+    #: the other classes replay says the samples allow (`also`: undecided when not empty)
+    also: tuple[str, ...] = ()
+
+    @property
+    def class_text(self) -> str | None:
+        """The recorded class as the product words it (replay's `class_text`)."""
+        return None if self.cls is None else class_text(self.cls, self.also)
 
     @property
     def error_s(self) -> float | None:
@@ -163,12 +171,24 @@ def score(
             _seconds(r.get("end_latest") or r["end"], origin),
         )
         result.pairs.append(
-            Pair(t.node, t.cls, t_start, t_end, r["class"], start, end, bounds, r.get("certain"))
+            Pair(
+                t.node,
+                t.cls,
+                t_start,
+                t_end,
+                r["class"],
+                start,
+                end,
+                bounds,
+                r.get("certain"),
+                tuple(r.get("also") or ()),
+            )
         )
     for i in free:
         r = recorded[i]
         text = (
-            f"{r['node']} {r['class']} {_seconds(r['start'], origin):.1f}"
+            f"{r['node']} {class_text(r['class'], r.get('also') or ())} "
+            f"{_seconds(r['start'], origin):.1f}"
             f"-{_seconds(r['end'], origin):.1f} s"
         )
         start = _seconds(r.get("start_earliest") or r["start"], origin)
@@ -235,7 +255,7 @@ def verdict(
     if right < baseline_right:
         wrong = [
             f"{m.node} true {m.true_class} at {m.true_start:.1f}-{m.true_end:.1f} s recorded "
-            f"{m.cls} {m.start:.1f}-{m.end:.1f} s"
+            f"{m.class_text} {m.start:.1f}-{m.end:.1f} s"
             for m, _ in judged
             if m.cls is not None
             and m.cls != m.true_class

@@ -1,8 +1,8 @@
 """The base of the lab's faults (faults.py has the catalogue): a fault picks its moments from its
 own seed, schedules them on the lab's timeline (`prepare` returns (simulated second, action)
-pairs), may change the lab's settings (replicas, spool), and leaves notes, blind stretches and
-problems for the report (`finish`). `later` runs an action some wall seconds on without holding
-up the timeline.
+pairs), may change the lab's settings (replicas, spool, the cloud LB and its scenario), and
+leaves notes, blind stretches and problems for the report (`finish`). `later` runs an action
+some wall seconds on without holding up the timeline.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class Fault:
     unknown: list[tuple[float, float]] = field(default_factory=list)
     #: the recorders' spool bound, bytes (None: the lab's setting)
     spool_bytes: int | None = None
+    #: the cloud LB to run on (None: the lab's setting; cloudfaults.py)
+    lb: str | None = None
+    #: the simulator preset to run (None: the lab's setting; cloudfaults.py)
+    scenario: str | None = None
     #: what the fault found wrong beyond the ledger (the run does not match)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from gapwatch.recorder.lab.cloudfaults import CLOUD_FAULTS
 from gapwatch.recorder.lab.faultbase import Event, Fault, later
 from gapwatch.recorder.lab.killfaults import SigKill, SigKillAll, Takeover
 
@@ -114,13 +115,13 @@ class ApiRestart(Fault):
 
 
 class ElbThrottle(Fault):
-    """ELBv2 answers `Throttling` to the next requests (the poller backs off, then catches up)."""
+    """The LB API throttles the next requests (ELBv2 `Throttling`, Alibaba `Throttling.User`,
+    Tencent `RequestLimitExceeded`, Huawei HTTP 429): the poller backs off, then catches up."""
 
     def schedule(self, lab: Lab) -> list[Event]:
         def throttle() -> None:
-            assert lab.world.elb is not None
-            lab.world.elb.throttle(4)
-            self.note(lab, "ELBv2 throttles the next 4 calls")
+            lab.world.throttle_lb(4)
+            self.note(lab, f"the {lab.world.lb} LB API throttles the next 4 calls")
 
         return [(at, throttle) for at in self.pick(lab, 2)]
 
@@ -281,6 +282,7 @@ FAULTS: dict[str, type[Fault]] = {
     "clock-jump": ClockJump,
     "probe-timeout": ProbeTimeout,
     "probe-refused": ProbeRefused,
+    **CLOUD_FAULTS,
 }
 
 

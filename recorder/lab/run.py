@@ -69,6 +69,7 @@ class LabReport:
             "scenario": s.scenario,
             "seed": s.seed,
             "speed": s.speed,
+            "lb": s.lb_name,
             "fault": self.fault,
             "fault_seed": self.fault_seed,
             "cluster": self.cluster,
@@ -139,6 +140,9 @@ def run_lab(
             settings = report.settings = replace(settings, replicas=fault.replicas)
         if fault.spool_bytes is not None and settings.spool_bytes is None:
             settings = report.settings = replace(settings, spool_bytes=fault.spool_bytes)
+        if fault.lb is not None:
+            scenario = fault.scenario or settings.scenario
+            settings = report.settings = replace(settings, lb=fault.lb, scenario=scenario)
     s = settings
     with open_lab(settings, store, progress) as lab:
         report.cluster, report.db = lab.cluster, lab.db
@@ -164,13 +168,13 @@ def run_lab(
         report.problems = verdict(report.lab, report.baseline, bound, blind, unknown)
         report.notes += [
             f"unseen (inside a blind stretch, class not judged): {p.node} {p.true_class} at "
-            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.cls}"
+            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
             for p in report.lab.pairs
             if unseen(p, blind, bound)
         ]
         report.notes += [
             f"relisted (a relist passed over it, class not judged): {p.node} {p.true_class} at "
-            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.cls}"
+            f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
             for p in report.lab.pairs
             if relisted(p, unknown, bound)
         ]

@@ -34,7 +34,7 @@ from gapwatch.recorder.lab.procs import (
     recorder_env,
     wait_for,
 )
-from gapwatch.recorder.lab.world import AWS_ENV, REGION, LabWorld
+from gapwatch.recorder.lab.world import LabWorld
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.result import SimResult
 from gapwatch.recorder.sim.scenario import Scenario
@@ -70,6 +70,15 @@ class LabSettings:
     #: the recorders' spool bound, bytes (None: the recorder's default, 16 MiB); pg-stop runs
     #: with a small one so that the outage fills it
     spool_bytes: int | None = None
+    #: the cloud LB the simulated CCM drives (cloudlb.LB_CHOICES); None: the scenario's own
+    #: (`alibaba-slb` -> alibaba, `tencent-clb*` -> tencent), else AWS
+    lb: str | None = None
+
+    @property
+    def lb_name(self) -> str:
+        from gapwatch.recorder.lab.cloudlb import lb_of_scenario
+
+        return self.lb or lb_of_scenario(self.scenario)
 
 
 def sim_overrides(settings: LabSettings) -> dict[str, Any]:
@@ -157,7 +166,10 @@ class Lab:
 
     def recorder_config(self, **k8s_extra: Any) -> dict[str, Any]:
         s = self.settings
-        service = self.world.service
+        # the poller's backoff at the lab's scale (max_backoff_s, wall seconds)
+        lb_key, lb_section = self.world.lb_section(
+            self.world.service, interval_s=s.interval_s, heartbeat_s=60.0, max_backoff_s=2.0
+        )
         return {
             "cluster": self.cluster,
             "db": self.db,
@@ -188,17 +200,7 @@ class Lab:
                     "heartbeat_s": 60.0,
                     "healthz_port": self.world.proxies.healthz_port,
                 },
-                "elbv2": {
-                    "target_groups": [{"arn": self.world.target_group, "service": service}],
-                    "endpoint": self.world.elb.url if self.world.elb else "",
-                    "region": REGION,
-                    "interval_s": s.interval_s,
-                    "heartbeat_s": 60.0,
-                    "max_backoff_s": 2.0,
-                    # botocore's own retries back off in wall seconds (up to 20 s: minutes of
-                    # simulated time at 10x); the poller's backoff above is at the lab's scale
-                    "max_attempts": 1,
-                },
+                lb_key: lb_section,
             },
         }
 
@@ -211,7 +213,7 @@ class Lab:
         proc = RecorderProcess(
             self.config_path,
             self.workdir / f"{name}-{len(self.recorders)}.log",
-            recorder_env(spec, AWS_ENV),
+            recorder_env(spec, self.world.lb_env()),
         )
         self.recorders.append(proc)
         return proc
@@ -291,7 +293,7 @@ def open_lab(
     rng = random.Random()
     db = store.database()
     gapwatch("db", "upgrade", "--db", db)
-    with LabWorld(scenario, rng, workdir) as world:
+    with LabWorld(scenario, rng, workdir, settings.lb_name) as world:
         cluster = f"lab-{scenario.name}-s{settings.seed}-{uuid.uuid4().hex[:6]}"
         lab = Lab(settings, scenario, result, world, db, workdir, cluster, pg_root=store.root)
         lab.write_config(lab.recorder_config())

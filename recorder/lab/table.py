@@ -35,6 +35,9 @@ LONG_PLAN: dict[str, int] = {
     "clock-jump": 3,
     "probe-timeout": 3,
     "probe-refused": 3,
+    "lb-alibaba": 3,
+    "lb-tencent": 3,
+    "lb-huawei": 3,
 }
 #: the CI version: one run of the faults that need no long wait
 SHORT_PLAN: dict[str, int] = {"sigkill": 1, "gone-410": 1, "poison": 1, "probe-refused": 1}

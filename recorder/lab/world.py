@@ -10,7 +10,9 @@ becomes a change on them.
   503, refused, hanging);
 - moto's ELBv2 server behind fakes.fakeelb.HealthProxy: one VPC, one EC2 instance per node (the
   Nodes' providerIDs name them), one target group; registrations follow the simulated CCM, the
-  health states moto cannot produce (draining, initial, unhealthy) are rewritten by the proxy.
+  health states moto cannot produce (draining, initial, unhealthy) are rewritten by the proxy;
+- or, for `lb` alibaba, tencent or huawei, that cloud's LB API (fakes.fakeclouds, through
+  cloudlb.CloudTargets): the Nodes' providerIDs are that cloud's, the members follow the CCM.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from gapwatch.recorder.lab.cloudlb import ABSENT, LB_CHOICES, CloudTargets
 from gapwatch.recorder.lab.fakes.fakeapi import FakeApiServer
+from gapwatch.recorder.lab.fakes.fakeclouds import CloudLbFake
 from gapwatch.recorder.lab.fakes.fakeelb import HealthProxy, MotoProcess
 from gapwatch.recorder.lab.fakes.fakeproxy import FakeKubeProxies, free_port
 from gapwatch.recorder.observation import Observation
@@ -35,8 +39,7 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 REGION = "us-east-1"
-#: A target's state while it is in no target group.
-ABSENT = "absent"
+__all__ = ["ABSENT", "AWS_ENV", "REGION", "LabWorld"]
 
 
 def proxy_state(mode: str, local_endpoints: int) -> tuple[Any, Any]:
@@ -56,10 +59,18 @@ def loopback_base(rng: random.Random) -> str:
 
 
 class LabWorld:
-    """`with LabWorld(scenario, rng) as world:`; then `world.apply(obs)` in time order."""
+    """`with LabWorld(scenario, rng, workdir, lb) as world:`; then `world.apply(obs)` in time
+    order. `lb`: `aws` (moto's ELBv2) or a cloud of fakes.cloudanswers.CLOUDS."""
 
-    def __init__(self, scenario: Scenario, rng: random.Random, workdir: Path) -> None:
+    def __init__(
+        self, scenario: Scenario, rng: random.Random, workdir: Path, lb: str = "aws"
+    ) -> None:
+        if lb not in LB_CHOICES:
+            raise ValueError(f"unknown load balancer {lb!r}: one of {', '.join(LB_CHOICES)}")
         self.scenario = scenario
+        self.lb = lb
+        #: the other clouds' LB (None: moto's ELBv2)
+        self.cloud: CloudTargets | None = None
         self.moto = MotoProcess(workdir / "moto.log")
         self.names = list(scenario.node_names())
         self.service = f"{scenario.service.namespace}/{scenario.service.name}"
@@ -105,7 +116,12 @@ class LabWorld:
         try:
             self._stack.enter_context(self.api)
             self._stack.enter_context(self.proxies)
-            self.start_moto()
+            if self.lb == "aws":
+                self.start_moto()
+            else:
+                port = self.scenario.service.node_port
+                fake = self._stack.enter_context(CloudLbFake(self.lb, listener_port=80))
+                self.cloud = CloudTargets(fake, node_port=port)
         except BaseException:
             self._stack.close()
             raise
@@ -166,7 +182,11 @@ class LabWorld:
         provider = spec.get("providerID")
         if isinstance(provider, str) and "/" in provider:
             head, _, sim_id = provider.rpartition("/")
-            spec["providerID"] = f"{head}/{self.instance(sim_id)}"
+            if self.cloud is not None:
+                zone = head.rpartition("/")[2] or "zone-1"
+                spec["providerID"] = self.cloud.provider_id(sim_id, zone)
+            else:
+                spec["providerID"] = f"{head}/{self.instance(sim_id)}"
         return {**obj, "spec": spec, "status": status}
 
     def apply(self, obs: Observation, at_s: float) -> None:
@@ -221,7 +241,37 @@ class LabWorld:
                 self.forced[name] = mode
             self._set_proxy(name, mode, at_s)
 
+    def lb_env(self) -> dict[str, str]:
+        """The credentials the recorders' LB poller reads from its environment."""
+        return dict(self.cloud.env) if self.cloud is not None else dict(AWS_ENV)
+
+    def lb_section(self, service: str, **poll: Any) -> tuple[str, dict[str, Any]]:
+        """The recorders' LB poller: its configuration key and section."""
+        if self.cloud is not None:
+            return self.cloud.fake.section(service, **poll)
+        assert self.elb is not None
+        section = {
+            "target_groups": [{"arn": self.target_group, "service": service}],
+            "endpoint": self.elb.url,
+            "region": REGION,
+            **poll,
+            # botocore's own retries back off in wall seconds (up to 20 s: minutes of
+            # simulated time at 10x); the poller's backoff is at the lab's scale
+            "max_attempts": 1,
+        }
+        return "elbv2", section
+
+    def throttle_lb(self, times: int) -> None:
+        """The LB API answers the next `times` calls with its throttling error."""
+        api: Any = self.cloud.fake if self.cloud is not None else self.elb
+        api.throttle(times)
+
     def _target(self, obs: Observation, at_s: float) -> None:
+        if self.cloud is not None:
+            address = self.address.get(obs.node) if obs.node is not None else None
+            ident, state = self.cloud.apply(obs, address)
+            self.target_log.append((at_s, ident, state))
+            return
         assert self.elb is not None
         target = obs.payload["Target"]
         ident = self.instance(target["Id"])

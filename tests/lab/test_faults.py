@@ -29,3 +29,23 @@ def test_faults_of_one_kind_do_not_share_state() -> None:
     a.blind.append((1.0, 2.0))
     a.problems.append("x")
     assert b.blind == [] and b.problems == []
+
+
+def test_the_cloud_rows_run_on_their_cloud_with_its_preset() -> None:
+    got = {n: (make_fault(n, 1).lb, make_fault(n, 1).scenario) for n in FAULTS if n[:3] == "lb-"}
+    assert got == {
+        "lb-alibaba": ("alibaba", "alibaba-slb"),
+        "lb-tencent": ("tencent", "tencent-clb-grace"),
+        "lb-huawei": ("huawei", "seed-3node"),
+    }
+    assert make_fault("sigkill", 1).lb is None
+
+
+def test_an_unknown_load_balancer_is_refused_before_anything_starts() -> None:
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    result = CliRunner().invoke(app, ["lab", "--lb", "gcp"])
+    assert result.exit_code == 2
+    assert "'gcp': one of aws, alibaba, tencent, huawei" in result.output

@@ -3,6 +3,7 @@ one moto server (with the health proxy in front) per module."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +28,20 @@ CLOUD_ENV = {
 }
 
 
+ALI_ID, ALI_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+
+
 @pytest.fixture(autouse=True)
 def cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in CLOUD_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Alibaba's credentials library copies the environment once, when first imported (maybe by
+    # another test module, with other credentials): give its copy these too
+    auth_util = sys.modules.get("alibabacloud_credentials.utils.auth_util")
+    if auth_util is not None:
+        monkeypatch.setattr(auth_util, "environment_access_key_id", CLOUD_ENV[ALI_ID])
+        monkeypatch.setattr(auth_util, "environment_access_key_secret", CLOUD_ENV[ALI_SECRET])
 
 
 @pytest.fixture(scope="module")

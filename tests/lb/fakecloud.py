@@ -20,10 +20,11 @@ import json
 import re
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from gapwatch.recorder.lab.fakes.jsonserver import JsonServer
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "lb"
 _HUAWEI_MEMBERS = re.compile(r"^/v3/[^/]+/elb/pools/([^/]+)/members$")
@@ -41,37 +42,21 @@ class FakeCloud:
         self._failures: dict[str, deque[tuple[int, Any]]] = {}
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, answer = fake._respond(self.command, self.path, dict(self.headers), body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._http = JsonServer(self._answer)
+        self.url, self.host = self._http.url, self._http.host
 
     def __enter__(self) -> FakeCloud:
-        self._thread.start()
+        self._http.__enter__()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def __exit__(self, *exc: object) -> None:
+        self._http.__exit__(*exc)
+
+    def _answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, str]:
+        status, answer = self._respond(method, path, headers, body)
+        return status, answer, "application/json"
 
     def answer(self, action: str, body: Any) -> None:
         """From now on, `action` answers 200 with `body` (or `body(path)` when it is callable)."""

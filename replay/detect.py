@@ -18,11 +18,17 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.proxy import proxy_lag_hi
+from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
-from gapwatch.replay.undecided import also_classes, health_check_drop_floor
-from gapwatch.replay.unseen import pod_deaths
+from gapwatch.replay.undecided import (
+    also_classes,
+    close_unordered,
+    death_unordered,
+    health_check_drop_floor,
+    opened_before_ready,
+)
+from gapwatch.replay.unseen import death_ranges, pod_deaths
 
 
 def classify(
@@ -323,6 +329,7 @@ def windows_from(
     target_times = [t.at_us for t in targets]
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
+    ranges: list[tuple[int, int]] | None = None  # and when each may have happened
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -351,6 +358,8 @@ def windows_from(
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
             fell = _fell_by(lanes_.serves, cand.start, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
+            if proxy_opened and deaths is None:
+                deaths = pod_deaths(state, svc, node)
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
@@ -370,13 +379,35 @@ def windows_from(
             settings,
             end,
             look,
-            None if sure or look else deaths,
+            deaths if (proxy_opened if sure else not look) else None,
             lb_opened,
             proxy_opened,
             drop_lag,
         )
         skew = seconds_us(settings.watch_skew_s)
         also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
+        if cls == "closed-before-deregistered" and not lb_opened:
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+            status = seconds_us(settings.pod_status_s)
+            if death_unordered(ranges, cand.start, probe, status):
+                also = (*also, "pod-gone-before-deregistered")
+        if (
+            cls == "registered-before-forwarding"
+            and not sure
+            and "closed-before-deregistered" not in also
+            and opened_before_ready(lanes_.eps, targets, cand.start, probe)
+        ):
+            also = (*also, "closed-before-deregistered")
+        if cls == "pod-gone-before-deregistered" and not lb_opened:
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+            reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
+            pte = pte_sure(state, svc.cluster, node, settings)
+            if reason not in _ANSWERED and close_unordered(
+                lanes_.eps, ranges, cand.start, probe, skew, pte
+            ):
+                also = (*also, "closed-before-deregistered")
         if drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)

@@ -22,13 +22,14 @@ from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
+    CBD,
+    Ordering,
     also_classes,
-    close_unordered,
-    death_unordered,
+    death_or_close,
     health_check_drop_floor,
     opened_before_ready,
 )
-from gapwatch.replay.unseen import death_ranges, pod_deaths
+from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
 
 
 def classify(
@@ -216,6 +217,28 @@ def _died_forwarded(
     )
 
 
+def _unforwarded(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    eps: Sequence[Sample],
+    deaths: Sequence[int],
+    since_us: int,
+    at_us: int,
+    skew_us: int,
+) -> set[int]:
+    """The deaths in (`since_us`, `at_us`] of pods already terminating while the node had a
+    ready endpoint: kube-proxy forwards to terminating endpoints only when it knows no ready
+    one (KEP-1669), so such a death took traffic only if kube-proxy had not yet programmed the
+    ready endpoint, which the samples do not order."""
+    ending = set(terminating_deaths(state, svc, node))
+    return {
+        d
+        for d in deaths
+        if since_us < d <= at_us and d in ending and value_at(eps, d - skew_us) == "ready"
+    }
+
+
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
     """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
     may have closed first (the cause at the earliest start the assumed lag allows)."""
@@ -386,28 +409,31 @@ def windows_from(
         )
         skew = seconds_us(settings.watch_skew_s)
         also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
-        if cls == "closed-before-deregistered" and not lb_opened:
-            if ranges is None:
-                ranges = death_ranges(state, svc, node)
-            status = seconds_us(settings.pod_status_s)
-            if death_unordered(ranges, cand.start, probe, status):
-                also = (*also, "pod-gone-before-deregistered")
-        if (
-            cls == "registered-before-forwarding"
-            and not sure
-            and "closed-before-deregistered" not in also
-            and opened_before_ready(lanes_.eps, targets, cand.start, probe)
-        ):
-            also = (*also, "closed-before-deregistered")
-        if cls == "pod-gone-before-deregistered" and not lb_opened:
+        if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
+            order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
             pte = pte_sure(state, svc.cluster, node, settings)
-            if reason not in _ANSWERED and close_unordered(
-                lanes_.eps, ranges, cand.start, probe, skew, pte
-            ):
-                also = (*also, "closed-before-deregistered")
+            also = also + death_or_close(cls, lanes_.eps, order, cand.start, probe, pte, reason)
+        elif (
+            cls == "registered-before-forwarding"
+            and not sure
+            and CBD not in also
+            and opened_before_ready(lanes_.eps, targets, cand.start, probe)
+        ):
+            also = (*also, CBD)
+        used = deaths if (proxy_opened if sure else not look) else None
+        if cls == "pod-gone-before-deregistered" and used:
+            quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
+            if quiet:  # read from a death kube-proxy may no longer have forwarded to
+                other = classify(
+                    state, svc, node, lanes_, probe, alive, alive_initial, cand.start,
+                    settings, end, look, [d for d in used if d not in quiet], lb_opened,
+                    proxy_opened, drop_lag,
+                )  # fmt: skip
+                if other != cls and other not in also:
+                    also = (*also, other)
         if drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)

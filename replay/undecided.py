@@ -15,10 +15,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import WindowClass
+
+CBD: WindowClass = "closed-before-deregistered"
+PGBD: WindowClass = "pod-gone-before-deregistered"
+#: probe answers that show kube-proxy's rules in place with no pod behind them
+_RULES_UP = ("refused", "reset")
 
 #: The two readings of an unordered LB and kube-proxy reaction.
 UNORDERED: tuple[WindowClass, ...] = ("registered-before-forwarding", "closed-before-deregistered")
@@ -82,6 +88,37 @@ def death_unordered(
     before the update that says it stopped (`deaths`: replay.unseen.death_ranges). Nothing
     orders that death against kube-proxy's close: either may have opened the window."""
     return any(max(up, gone - status_us) < at_us and gone > since_us for up, gone in deaths)
+
+
+class Ordering(NamedTuple):
+    """What orders a local pod's death against kube-proxy's close: when each death may have
+    happened (replay.unseen.death_ranges), the kubelet's status lag and the watch skew."""
+
+    deaths: Sequence[tuple[int, int]]
+    status_us: int
+    skew_us: int
+
+
+def death_or_close(
+    cls: WindowClass,
+    eps: Sequence[Sample],
+    order: Ordering,
+    since_us: int,
+    at_us: int,
+    pte: bool,
+    reason: str | None,
+) -> tuple[WindowClass, ...]:
+    """The other reading of a window that kube-proxy's side opened in (`since_us`, `at_us`]:
+    one read as kube-proxy's close names the pod's death where a local pod may have died in
+    that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
+    with no pod behind them (`reason`), names kube-proxy's close where it may have come first
+    (`close_unordered`)."""
+    if cls == CBD and death_unordered(order.deaths, since_us, at_us, order.status_us):
+        return (PGBD,)
+    closed = cls == PGBD and reason not in _RULES_UP
+    if closed and close_unordered(eps, order.deaths, since_us, at_us, order.skew_us, pte):
+        return (CBD,)
+    return ()
 
 
 def close_unordered(

@@ -118,3 +118,40 @@ def test_failing_open_before_the_endpoint_arrived() -> None:
     assert not opened_before_ready(lane, [*polls[:1], _s(105, "healthy")], since, until)
     # the endpoint already ready at the earliest start: nothing to order
     assert not opened_before_ready([_s(0, "ready")], polls, since, until)
+
+
+def _replaced(gone: float) -> list[Observation]:
+    """kube-proxy 1.29 (PTE on): p1 terminating at 99 s (its endpoint serving-terminating at
+    99.1 s), its replacement p2 ready at 100 s (in the slice at 100.1 s); p1 seen stopped at
+    `gone`. NodePort probed and the LB polled every 5 s: both never saw a change."""
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.29.3"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        pod(98, "p2", "n1", "pending"),
+        pod(99, "p1", "n1", "terminating", deleted_at=99),
+        eps(99.1, [("p1", "n1", "terminating")]),
+        pod(100, "p2", "n1", "ready"),
+        eps(100.1, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        pod(gone, "p1", "n1", "gone", deleted_at=99),
+        eps(gone + 0.2, [("p2", "n1", "ready")]),
+    ]
+    for t in range(5, 141, 5):
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", "connected"),
+                target(float(t), float(t - 5), "n1", "healthy")]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_a_terminating_pods_death_beside_a_ready_endpoint_names_the_other_reading() -> None:
+    # p1 seen stopped at 100.05 s, while its serving-terminating endpoint was the node's
+    # only one (the ready p2 reached the slice at 100.1 s): kube-proxy forwarded to it
+    w = _window(_replaced(100.05))
+    assert not w.certain
+    assert (w.cls, w.also) == (PGBD, ())
+    # seen stopped at 101 s, with p2's ready endpoint in the slice since 100.1 s: kube-proxy
+    # forwards to a terminating endpoint only while it knows no ready one, so the death took
+    # traffic only if p2 was not yet programmed; nothing orders that
+    w = _window(_replaced(101.0))
+    assert (w.cls, w.also) == (PGBD, (CBD,))

@@ -23,9 +23,11 @@ from gapwatch.replay.relisted import stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
+    PGBD,
     Ordering,
     also_classes,
     death_or_close,
+    death_unordered,
     health_check_drop_floor,
     opened_before_ready,
 )
@@ -416,13 +418,13 @@ def windows_from(
             order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
             pte = pte_sure(state, svc.cluster, node, settings)
             also = also + death_or_close(cls, lanes_.eps, order, cand.start, probe, pte, reason)
-        elif (
-            cls == "registered-before-forwarding"
-            and not sure
-            and CBD not in also
-            and opened_before_ready(lanes_.eps, targets, cand.start, probe)
-        ):
-            also = (*also, CBD)
+        elif cls == "registered-before-forwarding" and not sure:
+            if CBD not in also and opened_before_ready(lanes_.eps, targets, cand.start, probe):
+                also = (*also, CBD)
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+            if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
+                also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)

@@ -13,6 +13,8 @@ recorder/sim/generate.py, heavy-tailed lags, default assumptions. Seeds are spli
 
     .venv/bin/python benchmarks/accuracy.py --random 1000 --first-seed 7000000 [--jobs 2]
     .venv/bin/python benchmarks/accuracy.py --random 200            # development seeds 1-200
+    .venv/bin/python benchmarks/accuracy.py --random 999 --explain  # each wrong class, with
+        # its window, also, certainty, bounds and every lane's samples around it
 
 The preset sweep (the old in-sample figure):
 

@@ -14,7 +14,7 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
-from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.lanes import Lanes, fail_open, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
@@ -355,6 +355,7 @@ def windows_from(
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     ranges: list[tuple[int, int]] | None = None  # and when each may have happened
+    opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -419,8 +420,12 @@ def windows_from(
             pte = pte_sure(state, svc.cluster, node, settings)
             also = also + death_or_close(cls, lanes_.eps, order, cand.start, probe, pte, reason)
         elif cls == "registered-before-forwarding" and not sure:
-            if CBD not in also and opened_before_ready(lanes_.eps, targets, cand.start, probe):
-                also = (*also, CBD)
+            if (
+                CBD not in also
+                and opened_before_ready(lanes_.eps, targets, cand.start, probe)
+                and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
+            ):
+                also = (*also, CBD)  # routed by failing open: owes nothing to the endpoints
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):

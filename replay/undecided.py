@@ -6,6 +6,9 @@ same two looks are not ordered by the log: where a node's endpoints lost their r
 and got them back (a replacement pod) with no LB poll in between, the LB may have dropped the
 node and taken it back unseen before kube-proxy opened (`registered-before-forwarding`) or kept
 routing while kube-proxy closed (`closed-before-deregistered`). The window names both.
+Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
+(`death_or_close`, `death_unordered`), and a failing-open LB against the arrival of the node's
+first ready endpoint (`opened_before_ready`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.

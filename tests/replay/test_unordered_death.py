@@ -155,3 +155,36 @@ def test_a_terminating_pods_death_beside_a_ready_endpoint_names_the_other_readin
     # traffic only if p2 was not yet programmed; nothing orders that
     w = _window(_replaced(101.0))
     assert (w.cls, w.also) == (PGBD, (CBD,))
+
+
+def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> None:
+    # n1 has no endpoint until p1 turns ready at 100 s (in the slice at 100.1 s) and every poll
+    # sees it unhealthy; n2's target turns unhealthy between the polls at 95 s and 100 s, so
+    # from 95 s the LB may fail open (every target unhealthy) and route to n1. kube-proxy on
+    # n1 answers from the probe at 105 s. The window is read at its latest instants
+    # (registered-before-forwarding: the endpoint was there), but the LB's routing owes
+    # nothing to n1's endpoints: it may have begun before p1 was ready
+    obs = [
+        service(0),
+        node(0, "n1"),
+        node(0, "n2"),
+        pod(1, "p2", "n2", "ready"),
+        eps(1, [("p2", "n2", "ready")]),
+        target(1, None, "n1", "unhealthy", "ADDED"),
+        target(1, None, "n2", "healthy", "ADDED"),
+        pod(98, "p1", "n1", "pending"),
+        pod(100, "p1", "n1", "ready"),
+        eps(100.1, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
+    ]
+    for t in range(5, 141, 5):
+        prev = float(t - 5) if t > 5 else None
+        obs += [
+            nodeport(float(t), prev, "n1", "connected" if t >= 105 else "timeout"),
+            nodeport(float(t), prev, "n2", "connected"),
+            target(float(t), float(t - 5), "n1", "unhealthy"),
+            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
+        ]
+    w = _window(sorted(obs, key=lambda o: o.observed_at))
+    assert (w.node, w.certain) == ("n1", False)
+    assert _us(95) <= w.start_earliest_us < _us(100.1)
+    assert (w.cls, w.also) == (RBF, (CBD,))

@@ -13,6 +13,8 @@ recorder/sim/generate.py, heavy-tailed lags, default assumptions. Seeds are spli
 
     .venv/bin/python benchmarks/accuracy.py --random 1000 --first-seed 7000000 [--jobs 2]
     .venv/bin/python benchmarks/accuracy.py --random 200            # development seeds 1-200
+    .venv/bin/python benchmarks/accuracy.py --random 999 --explain  # each wrong class, with
+        # its window, also, certainty, bounds and every lane's samples around it
 
 The preset sweep (the old in-sample figure):
 
@@ -51,10 +53,11 @@ def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
     return compare(name, seed, overrides, drop_sources=_DROP if no_probes else ())
 
 
-def _random(job: tuple[int, bool]) -> Report:
-    seed, no_probes = job
+def _random(job: tuple[int, bool, bool]) -> Report:
+    seed, no_probes, explain = job
     scenario = from_dict(random_scenario(seed), f"random scenario {seed}")
-    return compare_scenario(scenario, seed, drop_sources=_DROP if no_probes else ())
+    drop = _DROP if no_probes else ()
+    return compare_scenario(scenario, seed, drop_sources=drop, explain=explain)
 
 
 def _matrix(confusion: Any, title: str) -> None:
@@ -133,6 +136,8 @@ def main() -> None:
     parser.add_argument("--no-probes", action="store_true")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--show", type=int, default=10)
+    explain = "print each wrong class with its window, bounds and the lane samples around it"
+    parser.add_argument("--explain", action="store_true", help=explain)
     args = parser.parse_args()
     total = Report()
     started = time.monotonic()
@@ -143,7 +148,8 @@ def main() -> None:
             print(f"randomized scenarios: seeds {seeds.start}-{seeds.stop - 1} "
                   f"({'held-out' if held else 'development'} set)")  # fmt: skip
             runs = len(seeds)
-            for report in pool.map(_random, [(s, args.no_probes) for s in seeds], chunksize=4):
+            jobs_ = [(s, args.no_probes, args.explain) for s in seeds]
+            for report in pool.map(_random, jobs_, chunksize=4):
                 total.add(report)
         else:
             extra = {}
@@ -160,6 +166,8 @@ def main() -> None:
             for report in pool.map(_preset, jobs, chunksize=8):
                 total.add(report)
     print_report(total, runs, args.show)
+    for line in total.explained:
+        print(line)
     print(f"wall time {time.monotonic() - started:.0f} s with {args.jobs} jobs")
 
 

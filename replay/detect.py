@@ -14,15 +14,24 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
-from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.lanes import Lanes, fail_open, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.proxy import proxy_lag_hi
+from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
-from gapwatch.replay.undecided import also_classes, health_check_drop_floor
-from gapwatch.replay.unseen import pod_deaths
+from gapwatch.replay.undecided import (
+    CBD,
+    PGBD,
+    Ordering,
+    also_classes,
+    death_or_close,
+    death_unordered,
+    health_check_drop_floor,
+    opened_before_ready,
+)
+from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
 
 
 def classify(
@@ -210,6 +219,28 @@ def _died_forwarded(
     )
 
 
+def _unforwarded(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    eps: Sequence[Sample],
+    deaths: Sequence[int],
+    since_us: int,
+    at_us: int,
+    skew_us: int,
+) -> set[int]:
+    """The deaths in (`since_us`, `at_us`] of pods already terminating while the node had a
+    ready endpoint: kube-proxy forwards to terminating endpoints only when it knows no ready
+    one (KEP-1669), so such a death took traffic only if kube-proxy had not yet programmed the
+    ready endpoint, which the samples do not order."""
+    ending = set(terminating_deaths(state, svc, node))
+    return {
+        d
+        for d in deaths
+        if since_us < d <= at_us and d in ending and value_at(eps, d - skew_us) == "ready"
+    }
+
+
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
     """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
     may have closed first (the cause at the earliest start the assumed lag allows)."""
@@ -323,6 +354,8 @@ def windows_from(
     target_times = [t.at_us for t in targets]
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
+    ranges: list[tuple[int, int]] | None = None  # and when each may have happened
+    opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -351,6 +384,8 @@ def windows_from(
             rose = _rose_by(lanes_.routed, cand.start, start_latest)
             fell = _fell_by(lanes_.serves, cand.start, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
+            if proxy_opened and deaths is None:
+                deaths = pod_deaths(state, svc, node)
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
             probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
@@ -370,13 +405,42 @@ def windows_from(
             settings,
             end,
             look,
-            None if sure or look else deaths,
+            deaths if (proxy_opened if sure else not look) else None,
             lb_opened,
             proxy_opened,
             drop_lag,
         )
         skew = seconds_us(settings.watch_skew_s)
         also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
+        if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+            reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
+            order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+            pte = pte_sure(state, svc.cluster, node, settings)
+            also = also + death_or_close(cls, lanes_.eps, order, cand.start, probe, pte, reason)
+        elif cls == "registered-before-forwarding" and not sure:
+            if (
+                CBD not in also
+                and opened_before_ready(lanes_.eps, targets, cand.start, probe)
+                and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
+            ):
+                also = (*also, CBD)  # routed by failing open: owes nothing to the endpoints
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+            if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
+                also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+        used = deaths if (proxy_opened if sure else not look) else None
+        if cls == "pod-gone-before-deregistered" and used:
+            quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
+            if quiet:  # read from a death kube-proxy may no longer have forwarded to
+                other = classify(
+                    state, svc, node, lanes_, probe, alive, alive_initial, cand.start,
+                    settings, end, look, [d for d in used if d not in quiet], lb_opened,
+                    proxy_opened, drop_lag,
+                )  # fmt: skip
+                if other != cls and other not in also:
+                    also = (*also, other)
         if drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)

@@ -6,6 +6,9 @@ same two looks are not ordered by the log: where a node's endpoints lost their r
 and got them back (a replacement pod) with no LB poll in between, the LB may have dropped the
 node and taken it back unseen before kube-proxy opened (`registered-before-forwarding`) or kept
 routing while kube-proxy closed (`closed-before-deregistered`). The window names both.
+Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
+(`death_or_close`, `death_unordered`), and a failing-open LB against the arrival of the node's
+first ready endpoint (`opened_before_ready`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.
@@ -15,10 +18,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import WindowClass
+
+CBD: WindowClass = "closed-before-deregistered"
+PGBD: WindowClass = "pod-gone-before-deregistered"
+#: probe answers that show kube-proxy's rules in place with no pod behind them
+_RULES_UP = ("refused", "reset")
 
 #: The two readings of an unordered LB and kube-proxy reaction.
 UNORDERED: tuple[WindowClass, ...] = ("registered-before-forwarding", "closed-before-deregistered")
@@ -71,3 +80,91 @@ def health_check_drop_floor(settings: DetectSettings) -> int:
     once, the others `hc_interval_s` apart (the assumptions, or the target group's attributes
     where they were read: replay.measure)."""
     return seconds_us(max(0, settings.hc_unhealthy_threshold - 1) * settings.hc_interval_s)
+
+
+def death_unordered(
+    deaths: Sequence[tuple[int, int]], since_us: int, at_us: int, status_us: int
+) -> bool:
+    """Whether a local pod may have died inside a window's start range (`since_us`, `at_us`]
+    while kube-proxy's close is read as its cause: each death lies after the last update that
+    saw the pod up and no earlier than `status_us` (the kubelet's status write plus the watch)
+    before the update that says it stopped (`deaths`: replay.unseen.death_ranges). Nothing
+    orders that death against kube-proxy's close: either may have opened the window."""
+    return any(max(up, gone - status_us) < at_us and gone > since_us for up, gone in deaths)
+
+
+class Ordering(NamedTuple):
+    """What orders a local pod's death against kube-proxy's close: when each death may have
+    happened (replay.unseen.death_ranges), the kubelet's status lag and the watch skew."""
+
+    deaths: Sequence[tuple[int, int]]
+    status_us: int
+    skew_us: int
+
+
+def death_or_close(
+    cls: WindowClass,
+    eps: Sequence[Sample],
+    order: Ordering,
+    since_us: int,
+    at_us: int,
+    pte: bool,
+    reason: str | None,
+) -> tuple[WindowClass, ...]:
+    """The other reading of a window that kube-proxy's side opened in (`since_us`, `at_us`]:
+    one read as kube-proxy's close names the pod's death where a local pod may have died in
+    that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
+    with no pod behind them (`reason`), names kube-proxy's close where it may have come first
+    (`close_unordered`)."""
+    if cls == CBD and death_unordered(order.deaths, since_us, at_us, order.status_us):
+        return (PGBD,)
+    closed = cls == PGBD and reason not in _RULES_UP
+    if closed and close_unordered(eps, order.deaths, since_us, at_us, order.skew_us, pte):
+        return (CBD,)
+    return ()
+
+
+def close_unordered(
+    eps: Sequence[Sample],
+    deaths: Sequence[tuple[int, int]],
+    since_us: int,
+    at_us: int,
+    skew_us: int,
+    pte: bool,
+) -> bool:
+    """Whether kube-proxy may have closed before the local pod died, in a window read as the
+    pod's death: the endpoints lane (time-ordered) lost what kube-proxy forwards to (its ready
+    endpoints; with ProxyTerminatingEndpoints surely on, `pte`, every serving one) before the
+    update that says the pod stopped, so kube-proxy may have closed (any lag after the
+    change, seen up to `skew_us` late) inside the start range (`since_us`, `at_us`] before
+    that death. Nothing orders kube-proxy's lag against the pod's death there."""
+    keep = ("ready", "serving-terminating") if pte else ("ready",)
+    seen = [gone for up, gone in deaths if up < at_us + skew_us and gone > since_us]
+    if not seen:
+        return False
+    first = min(seen)  # a death seen before the loss opened the window before kube-proxy
+    i = bisect_right([e.at_us for e in eps], min(first, at_us + skew_us))
+    if not i or eps[i - 1].value in keep:
+        return False
+    lost = next((eps[j].at_us for j in range(i - 1, 0, -1) if eps[j - 1].value in keep), None)
+    return lost is not None and lost < first and lost - skew_us < at_us
+
+
+def opened_before_ready(
+    eps: Sequence[Sample], polls: Sequence[Sample], since_us: int, at_us: int
+) -> bool:
+    """Whether a window read as `registered-before-forwarding` (the node's endpoints ready at
+    its start, kube-proxy not yet forwarding) may have opened before they were: the endpoints
+    lane (time-ordered) had no ready endpoint at the window's earliest start `since_us`, and
+    the LB's polls (`polls`, time-ordered) saw the node not routed from before it through
+    `at_us` (where the window is classed), so the LB's routing there came from outside the
+    node's own registration (failing open) and owes nothing to its endpoints. It may then
+    have begun while the node had nothing to forward to (`closed-before-deregistered`) or
+    after the endpoint arrived; nothing in the samples orders the two."""
+    i = bisect_right([e.at_us for e in eps], since_us)
+    if i and eps[i - 1].value == "ready":
+        return False
+    k = bisect_right([p.at_us for p in polls], since_us)
+    if not k or polls[k - 1].value == "healthy":
+        return False
+    return all(p.value != "healthy" for p in polls[k:] if p.at_us <= at_us)

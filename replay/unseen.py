@@ -194,6 +194,18 @@ def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     return sorted(out)
 
 
+def terminating_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
+    """The `pod_deaths` of local pods whose last update before it said terminating."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        last = None
+        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
+            if last == "terminating" and p.state in ("gone", "pending"):
+                out.append(p.at_us)
+            last = p.state
+    return sorted(out)
+
+
 def pod_serves(
     lane: Sequence[PodSample],
     accept: tuple[str, ...],

@@ -16,6 +16,7 @@ from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI
+from tests.replay.explain import evidence
 
 
 @dataclass
@@ -43,6 +44,8 @@ class Report:
     undecided: int = 0
     undecided_wrong: int = 0
     undecided_right_also: int = 0
+    #: with `explain`: each wrong class and the lane evidence around it (tests.replay.explain)
+    explained: list[str] = field(default_factory=list)
 
     def add(self, other: Report) -> None:
         self.truth += other.truth
@@ -60,6 +63,7 @@ class Report:
         self.undecided += other.undecided
         self.undecided_wrong += other.undecided_wrong
         self.undecided_right_also += other.undecided_right_also
+        self.explained += other.explained
 
     @property
     def matched(self) -> int:
@@ -69,10 +73,14 @@ class Report:
 def replay_windows(
     observations: Sequence[Observation], settings: DetectSettings = DEFAULTS
 ) -> list[Window]:
+    return detect(replay_state(observations), settings=settings)
+
+
+def replay_state(observations: Sequence[Observation]) -> FoldState:
     facts = []
     for event_id, obs in enumerate(observations, start=1):
         facts.extend(derive(event_id, obs))
-    return detect(fold(FoldState(), facts), settings=settings)
+    return fold(FoldState(), facts)
 
 
 def compare(
@@ -101,12 +109,15 @@ def compare_scenario(
     drop_sources: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
+    explain: bool = False,
 ) -> Report:
-    """`compare` for a built scenario (a preset with overrides, or a generated one)."""
+    """`compare` for a built scenario (a preset with overrides, or a generated one);
+    `explain`: each wrong class with the lane evidence around it (`Report.explained`)."""
     result = run(scenario, seed=seed)
     dropped = set(drop_sources)
     observations = [o for o in result.observations if o.source not in dropped]
-    found = replay_windows(observations, settings)
+    state = replay_state(observations)
+    found = detect(state, settings=settings)
     truth = [
         (t, to_micros(parse_time(t.start)), to_micros(parse_time(t.end)))
         for t in result.truth.windows
@@ -152,6 +163,12 @@ def compare_scenario(
                     f"window {w.start_earliest_us}-{w.start_latest_us}..{w.end_earliest_us}-"
                     f"{w.end_latest_us}"
                 )
+                if explain:
+                    report.explained.append(
+                        f"  wrong: {seed} {t.node} truth {t.cls} {t.start}..{t.end} got "
+                        f"{w.cls} also {list(w.also)} {'certain' if w.certain else 'uncertain'}"
+                    )
+                    report.explained += evidence(state, w, (start, end))
         alone = [w for w in single if w.certain]
         if alone:
             report.confusion[(t.cls, alone[0].cls)] += 1

@@ -1,0 +1,190 @@
+"""A pod's death against kube-proxy's close (docs/semantics.md, "Undecided classes"): where a
+local pod was seen dying inside a window's start range while kube-proxy still forwarded to it,
+the death opened the window; where nothing orders the death against kube-proxy's close, the
+window names both readings; where the LB's routing came from failing open while the node had
+no ready endpoint, the window names `closed-before-deregistered` beside
+`registered-before-forwarding`. Literal observations (tests/replay/builders.py shapes) and
+literal samples."""
+
+from __future__ import annotations
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.model import Window
+from gapwatch.replay.undecided import close_unordered, death_unordered, opened_before_ready
+from tests.replay.builders import at, eps, facts_of, node, nodeport, pod, service, target
+
+PGBD, CBD, RBF = (
+    "pod-gone-before-deregistered",
+    "closed-before-deregistered",
+    "registered-before-forwarding",
+)
+
+
+def _us(seconds: float) -> int:
+    return to_micros(at(seconds))
+
+
+def _s(t: float, value: str) -> Sample:
+    return Sample(int(t * 1e6), None, value, 0)
+
+
+def _rollout(version: str, pods: tuple[str, ...], gone: dict[str, float]) -> list[Observation]:
+    """Node n1 runs `pods`; all start terminating at 99 s (their endpoints serving-terminating
+    at 99.1 s), the slice drops them at 100.6 s; each Pod update saying it stopped is seen at
+    `gone[pod]`. NodePort probed every second (connected through 100 s, then timeouts), the LB
+    polled every 5 s (healthy through 130 s, unhealthy at 135 s)."""
+    obs = [service(0), node(0, "n1", version=version)]
+    for name in pods:
+        obs += [pod(1, name, "n1", "ready"), pod(99, name, "n1", "terminating", deleted_at=99)]
+        obs.append(pod(gone[name], name, "n1", "gone", deleted_at=99))
+    obs += [
+        eps(1, [(p, "n1", "ready") for p in pods]),
+        eps(99.1, [(p, "n1", "terminating") for p in pods]),
+        eps(100.6, []),
+        target(1, None, "n1", "healthy", "ADDED"),
+    ]
+    obs += [nodeport(float(t), float(t - 1) if t > 1 else None, "n1",
+                     "connected" if t <= 100 else "timeout") for t in range(1, 141)]  # fmt: skip
+    obs += [target(float(t), float(t - 5), "n1", "healthy") for t in range(5, 131, 5)]
+    obs.append(target(135, 130, "n1", "unhealthy"))
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def _window(obs: list[Observation]) -> Window:
+    (window,) = detect(fold(FoldState(), facts_of(obs)))
+    return window
+
+
+def test_a_death_seen_while_forwarded_opens_a_certain_window() -> None:
+    # kube-proxy 1.29 (ProxyTerminatingEndpoints on): it still forwarded to the serving
+    # terminating pods when p1 was seen stopped at 100.4 s, inside the start range
+    # (100 s, 101 s]; p2 stopped only at 103 s, so not all local pods stopped in that range
+    w = _window(_rollout("v1.29.3", ("p1", "p2"), {"p1": 100.4, "p2": 103.0}))
+    assert w.certain
+    assert _us(100) <= w.start_earliest_us and w.start_latest_us <= _us(101)
+    assert (w.cls, w.also) == (PGBD, ())
+
+
+def test_a_death_unordered_against_kube_proxys_close_names_both() -> None:
+    # kube-proxy 1.25 (no PTE): it closes some lag after the endpoints stopped being ready
+    # (99.1 s); the pod was seen stopped at 100.4 s, so it died after 97.4 s (the 3 s status
+    # lag): either opened the window in (100 s, 101 s]
+    w = _window(_rollout("v1.25.0", ("p1",), {"p1": 100.4}))
+    assert w.certain
+    assert (w.cls, w.also) == (CBD, (PGBD,))
+
+
+def test_a_death_seen_long_after_the_start_is_not_named() -> None:
+    # the same with the Pod update 10 s after the close: the death lies after 107.4 s
+    w = _window(_rollout("v1.25.0", ("p1",), {"p1": 110.4}))
+    assert (w.cls, w.also) == (CBD, ())
+
+
+def test_death_ranges_against_a_start_range() -> None:
+    status = int(3e6)
+    # up until 99 s, seen stopped at 100.4 s: died in (99, 100.4]
+    assert death_unordered([(int(99e6), int(100.4e6))], int(100e6), int(101e6), status)
+    # seen stopped at 110 s: died after 107 s, past the start range
+    assert not death_unordered([(int(99e6), int(110e6))], int(100e6), int(101e6), status)
+    # seen stopped before the range: died before it
+    assert not death_unordered([(int(90e6), int(99.5e6))], int(100e6), int(101e6), status)
+
+
+def test_kube_proxys_close_before_the_death_seen() -> None:
+    lane = [_s(0, "ready"), _s(99.1, "serving-terminating"), _s(100.6, "none")]
+    death = [(int(99e6), int(100.4e6))]
+    since, until, skew = int(100e6), int(101e6), int(0.5e6)
+    # no PTE known: the ready endpoint left at 99.1 s, before the death was seen
+    assert close_unordered(lane, death, since, until, skew, pte=False)
+    # PTE surely on: kube-proxy kept forwarding until the slice dropped the endpoint at
+    # 100.6 s, after the death was seen (the change follows the death)
+    assert not close_unordered(lane, death, since, until, skew, pte=True)
+    # the endpoints still ready when the death was seen: kube-proxy had no reason to close
+    ready = [_s(0, "ready"), _s(100.6, "none")]
+    assert not close_unordered(ready, death, since, until, skew, pte=False)
+
+
+def test_failing_open_before_the_endpoint_arrived() -> None:
+    lane = [_s(0, "none"), _s(104.95, "ready")]
+    polls = [_s(90, "unhealthy"), _s(130, "healthy")]
+    since, until = int(100e6), int(106e6)
+    # no ready endpoint at the window's earliest start and the node unhealthy at every poll:
+    # the LB routed by failing open, from before or after the endpoint arrived
+    assert opened_before_ready(lane, polls, since, until)
+    # a poll saw the node healthy inside: its own registration, after the endpoint
+    assert not opened_before_ready(lane, [*polls[:1], _s(105, "healthy")], since, until)
+    # the endpoint already ready at the earliest start: nothing to order
+    assert not opened_before_ready([_s(0, "ready")], polls, since, until)
+
+
+def _replaced(gone: float) -> list[Observation]:
+    """kube-proxy 1.29 (PTE on): p1 terminating at 99 s (its endpoint serving-terminating at
+    99.1 s), its replacement p2 ready at 100 s (in the slice at 100.1 s); p1 seen stopped at
+    `gone`. NodePort probed and the LB polled every 5 s: both never saw a change."""
+    obs = [
+        service(0),
+        node(0, "n1", version="v1.29.3"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        pod(98, "p2", "n1", "pending"),
+        pod(99, "p1", "n1", "terminating", deleted_at=99),
+        eps(99.1, [("p1", "n1", "terminating")]),
+        pod(100, "p2", "n1", "ready"),
+        eps(100.1, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        pod(gone, "p1", "n1", "gone", deleted_at=99),
+        eps(gone + 0.2, [("p2", "n1", "ready")]),
+    ]
+    for t in range(5, 141, 5):
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", "connected"),
+                target(float(t), float(t - 5), "n1", "healthy")]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_a_terminating_pods_death_beside_a_ready_endpoint_names_the_other_reading() -> None:
+    # p1 seen stopped at 100.05 s, while its serving-terminating endpoint was the node's
+    # only one (the ready p2 reached the slice at 100.1 s): kube-proxy forwarded to it
+    w = _window(_replaced(100.05))
+    assert not w.certain
+    assert (w.cls, w.also) == (PGBD, ())
+    # seen stopped at 101 s, with p2's ready endpoint in the slice since 100.1 s: kube-proxy
+    # forwards to a terminating endpoint only while it knows no ready one, so the death took
+    # traffic only if p2 was not yet programmed; nothing orders that
+    w = _window(_replaced(101.0))
+    assert (w.cls, w.also) == (PGBD, (CBD,))
+
+
+def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> None:
+    # n1 has no endpoint until p1 turns ready at 100 s (in the slice at 100.1 s) and every poll
+    # sees it unhealthy; n2's target turns unhealthy between the polls at 95 s and 100 s, so
+    # from 95 s the LB may fail open (every target unhealthy) and route to n1. kube-proxy on
+    # n1 answers from the probe at 105 s. The window is read at its latest instants
+    # (registered-before-forwarding: the endpoint was there), but the LB's routing owes
+    # nothing to n1's endpoints: it may have begun before p1 was ready
+    obs = [
+        service(0),
+        node(0, "n1"),
+        node(0, "n2"),
+        pod(1, "p2", "n2", "ready"),
+        eps(1, [("p2", "n2", "ready")]),
+        target(1, None, "n1", "unhealthy", "ADDED"),
+        target(1, None, "n2", "healthy", "ADDED"),
+        pod(98, "p1", "n1", "pending"),
+        pod(100, "p1", "n1", "ready"),
+        eps(100.1, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
+    ]
+    for t in range(5, 141, 5):
+        prev = float(t - 5) if t > 5 else None
+        obs += [
+            nodeport(float(t), prev, "n1", "connected" if t >= 105 else "timeout"),
+            nodeport(float(t), prev, "n2", "connected"),
+            target(float(t), float(t - 5), "n1", "unhealthy"),
+            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
+        ]
+    w = _window(sorted(obs, key=lambda o: o.observed_at))
+    assert (w.node, w.certain) == ("n1", False)
+    assert _us(95) <= w.start_earliest_us < _us(100.1)
+    assert (w.cls, w.also) == (RBF, (CBD,))

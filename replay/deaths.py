@@ -137,23 +137,6 @@ def unprogrammed(
     return sorted(possible), sorted(sure)
 
 
-def timed_death(
-    state: FoldState, svc: ServiceRef, node: str, since_us: int, at_us: int, clock_us: int
-) -> int | None:
-    """The earliest instant of a local pod's death that its kubelet timed (finishedAt) and
-    that overlaps [`since_us`, `at_us`] (a window's start range), or None."""
-    found: int | None = None
-    for pod in local_pods(state, svc, node):
-        for run in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod):
-            if run.finished_us is None or run.down_us == HI:
-                continue
-            death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
-            if death.start <= at_us and death.end >= since_us:
-                at = max(death.start, since_us)
-                found = at if found is None else min(found, at)
-    return found
-
-
 def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us: int) -> int:
     """By when the run's endpoint surely was in the EndpointSlice as ready: the first slice
     version seen listing it ready from its Pod's Ready on (less the watch skew: the slice may

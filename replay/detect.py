@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
-from gapwatch.replay.deaths import timed_death
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
@@ -93,11 +92,6 @@ def classify(
         and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
-    if not lb_opened and since_us is not None and _ready_through(lanes_.eps, since_us, at_us):
-        clock = seconds_us(settings.node_clock_s)
-        died = timed_death(state, svc, node, since_us, at_us, clock)
-        if died is not None and _holds(lanes_.forwardable, died - skew, False):
-            return "pod-gone-before-deregistered"  # its kubelet says a forwarded pod died then
     inferred = not lanes_.reason_samples
     if (
         inferred

@@ -15,7 +15,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names, text3 the ready ones'
-  (comma-separated; NULL in rows written before it was added).
+  (comma-separated; NULL when none is named, as in rows written before it was added: with
+  ready endpoints counted, unknown).
 - pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
   num2 grace period (s), num3 preStop sleep (ms), num4 when a container last stopped (us: the
   newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
@@ -181,7 +182,7 @@ def _slice(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
                 num3=terminating,
                 text1=slice_name,
                 text2=",".join(sorted(set(pods))),
-                text3=",".join(sorted(set(ready_pods))),
+                text3=",".join(sorted(set(ready_pods))) or None,
             )
         )
     return rows

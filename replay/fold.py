@@ -353,15 +353,16 @@ def _entered_ready(
     state: FoldState,
     svc: ServiceRef,
     slice_name: str,
-    rows: list[Sequence[Any]],
+    head_and_nodes: list[Sequence[Any]],
     deleted: bool,
     at_us: int,
 ) -> None:
-    """Record when pods entered this slice as ready (rows that name them: SLICE_READY_PODS)."""
-    listed = [r[F.SLICE_READY_PODS] for r in rows[1:]]
-    if not deleted and any(names is None for names in listed):
-        return  # facts written before the ready pods were named: unknown
-    now = frozenset() if deleted else frozenset(p for n in listed for p in n.split(",") if p)
+    """Record when pods entered this slice as ready (rows that name them: SLICE_READY_PODS;
+    NULL there with ready endpoints counted: facts written before they were named, unknown)."""
+    rows = [] if deleted else head_and_nodes[1:]
+    if any(r[F.SLICE_READY_PODS] is None and r[F.SLICE_READY] for r in rows):
+        return
+    now = frozenset(p for r in rows for p in (r[F.SLICE_READY_PODS] or "").split(",") if p)
     key = (svc, slice_name)
     for pod in now - state.ready_listed.get(key, frozenset()):
         state.slice_ready.setdefault((svc, pod), []).append(at_us)

@@ -44,6 +44,7 @@ class DetectSettings:
     lag_margin: float = 1.5
     node_grace_s: float = 50.0
     clock_skew_s: float = 0.0
+    node_clock_s: float = 1.0
     clock_offset_max_s: float = 0.0
     sync_span_s: float = 1.0
     min_measurements: int = 5
@@ -179,6 +180,16 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "the windows' bounds when failed access-log lines are counted in them)",
         "NTP keeps hosts within milliseconds: 0; set it for observers whose clocks are not "
         "synchronized (a postmortem from another team's logs)",
+    ),
+    Assumption(
+        "node_clock_s", "s",
+        "how far a node's clock may be off the API server's: a kubelet writes a container's "
+        "finishedAt (whole seconds) on its node's clock, so a pod's own death time is taken as "
+        "[finishedAt - this, finishedAt + 1 s + this) (replay.deaths)",
+        "NTP (RFC 5905) keeps synchronized hosts within tens of milliseconds; Kubernetes "
+        "requires no clock synchronization of nodes: gapwatch's choice, 1 s",
+        "clipped to the Pod updates around the death (after the last that saw the pod up, by "
+        "the one that reports it stopped)",
     ),
     Assumption(
         "sync_span_s", "s",

@@ -31,11 +31,13 @@ SLICE_READY = _AT["num1"]
 SLICE_SERVING_TERMINATING = _AT["num2"]
 SLICE_NAME = _AT["text1"]
 SLICE_PODS = _AT["text2"]
+SLICE_READY_PODS = _AT["text3"]  # the ready ones (NULL: facts written before it was named)
 
 # pod
 POD_DELETION_US = _AT["num1"]
 POD_GRACE_S = _AT["num2"]
 POD_PRESTOP_MS = _AT["num3"]
+POD_FINISHED_US = _AT["num4"]  # the kubelet's finishedAt (node clock, whole seconds)
 POD_OWNER = _AT["text1"]
 POD_REVISION = _AT["text2"]
 POD_IP = _AT["text3"]

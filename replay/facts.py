@@ -14,9 +14,13 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   DELETED), not the observation's source_time.
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
   node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
-  endpoint counts; text1 slice name, text2 the endpoints' pod names (comma-separated).
+  endpoint counts; text1 slice name, text2 the endpoints' pod names, text3 the ready ones'
+  (comma-separated; NULL when none is named, as in rows written before it was added: with
+  ready endpoints counted, unknown).
 - pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
-  num2 grace period (s), num3 preStop sleep (ms); text1 owner Kind/name, text2 revision hash,
+  num2 grace period (s), num3 preStop sleep (ms), num4 when a container last stopped (us: the
+  newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
+  whole seconds; NULL when none is reported); text1 owner Kind/name, text2 revision hash,
   text3 status.podIP (IP targets of an LB map here).
 - node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
@@ -155,15 +159,17 @@ def _slice(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
         ready = _cond(cond, "ready", True)
         serving = _cond(cond, "serving", ready)
         terminating = _cond(cond, "terminating", False)
-        counts = per_node.setdefault(node, [0, 0, 0, []])
+        counts = per_node.setdefault(node, [0, 0, 0, [], []])
         counts[0] += ready and not terminating
         counts[1] += serving and terminating
         counts[2] += terminating
         ref = _dict(ep.get("targetRef"))
         if ref.get("name"):
             counts[3].append(str(ref["name"]))
+            if ready and not terminating:
+                counts[4].append(str(ref["name"]))
     for node in sorted(per_node):
-        ready, serving_term, terminating, pods = per_node[node]
+        ready, serving_term, terminating, pods, ready_pods = per_node[node]
         rows.append(
             dict(
                 base,
@@ -176,6 +182,7 @@ def _slice(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
                 num3=terminating,
                 text1=slice_name,
                 text2=",".join(sorted(set(pods))),
+                text3=",".join(sorted(set(ready_pods))) or None,
             )
         )
     return rows
@@ -197,6 +204,19 @@ def _prestop_ms(spec: Mapping[str, Any]) -> int | None:
         if seconds is not None:
             best = seconds if best is None else max(best, seconds)
     return None if best is None else int(best * 1000)
+
+
+def _finished_us(statuses: Sequence[Mapping[str, Any]]) -> int | None:
+    """When the pod's containers last stopped, as their kubelet wrote it: the newest
+    `state.terminated.finishedAt` or, after a restart, `lastState.terminated.finishedAt`
+    (RFC 3339, whole seconds, the node's clock); None when no container reports one."""
+    best: int | None = None
+    for c in statuses:
+        for key in ("state", "lastState"):
+            at = _time_us(_dict(_dict(c.get(key)).get("terminated")).get("finishedAt"))
+            if at is not None and (best is None or at > best):
+                best = at
+    return best
 
 
 def _pod(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -238,6 +258,7 @@ def _pod(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num1=deletion,
             num2=int(grace) if isinstance(grace, int | float) else None,
             num3=_prestop_ms(spec),
+            num4=_finished_us(statuses),
             text1=owner,
             text2=revision,
             text3=status.get("podIP") or None,

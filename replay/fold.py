@@ -104,6 +104,9 @@ class PodSample(NamedTuple):
     event_id: int
     owner: str | None
     revision: str | None
+    #: when a container last stopped, as its kubelet wrote it (finishedAt: the node's clock,
+    #: whole seconds; None when not reported): replay.deaths
+    finished_us: int | None = None
 
 
 @dataclass(slots=True)
@@ -200,6 +203,11 @@ class FoldState:
     #: (cluster, node) -> kube-proxy's metrics looks, in fold order (replay.syncs)
     syncs: dict[tuple[str, str], list[SyncLook]] = field(default_factory=dict)
     pods: dict[tuple[str, str, str], list[PodSample]] = field(default_factory=dict)
+    #: (Service, pod) -> the lane times its endpoint entered an EndpointSlice as ready (from
+    #: slice facts that name the ready pods: replay.deaths), and per (Service, slice) the pods
+    #: its last version listed ready
+    slice_ready: dict[tuple[ServiceRef, str], list[int]] = field(default_factory=dict)
+    ready_listed: dict[tuple[ServiceRef, str], frozenset[str]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
     #: the nodes that have an endpoints or probe lane, per Service
@@ -325,6 +333,7 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     at_us, event_id = head[F.AT_US], head[F.EVENT_ID]
     _touch(state, svc, at_us)
     at_us = own_time(state.own, ("slice", svc), ("slice", svc), at_us, head[F.SRC_US])
+    _entered_ready(state, svc, slice_name, rows, head[F.OP] == "DELETED", at_us)
     nodes = state.service_nodes.setdefault(svc, set())
     single = len(slices) == 1  # the usual case: one slice per Service
     for node in sorted(old.keys() | new.keys()):
@@ -338,6 +347,26 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         if not lane or lane[-1].value != value:
             when = max(at_us, lane[-1].at_us) if lane else at_us
             lane.append(Sample(when, None, value, event_id, ready))
+
+
+def _entered_ready(
+    state: FoldState,
+    svc: ServiceRef,
+    slice_name: str,
+    head_and_nodes: list[Sequence[Any]],
+    deleted: bool,
+    at_us: int,
+) -> None:
+    """Record when pods entered this slice as ready (rows that name them: SLICE_READY_PODS;
+    NULL there with ready endpoints counted: facts written before they were named, unknown)."""
+    rows = [] if deleted else head_and_nodes[1:]
+    if any(r[F.SLICE_READY_PODS] is None and r[F.SLICE_READY] for r in rows):
+        return
+    now = frozenset(p for r in rows for p in (r[F.SLICE_READY_PODS] or "").split(",") if p)
+    key = (svc, slice_name)
+    for pod in now - state.ready_listed.get(key, frozenset()):
+        state.slice_ready.setdefault((svc, pod), []).append(at_us)
+    state.ready_listed[key] = now
 
 
 def _sample(kind: str, at_us: int, prev_us: int | None, value: str, eid: int, num: Any) -> Sample:
@@ -392,6 +421,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     row[F.EVENT_ID],
                     row[F.POD_OWNER],
                     row[F.POD_REVISION],
+                    row[F.POD_FINISHED_US],
                 )
             )
             if row[F.POD_IP] and row[F.NODE]:

@@ -31,6 +31,7 @@ from gapwatch.replay.context import (
     node_gone_steps,
     node_ready_steps,
 )
+from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
@@ -175,9 +176,13 @@ def serves_signal(
             known,
             status_us,
             unseen_within,
+            seconds_us(settings.node_clock_s),
         )
         serves = t_and(tri_from_steps(steps, True), exists)
-        return _minus_definite(serves, unseen), True, nodeport
+        died = died_unprogrammed(
+            state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within
+        )
+        return dead_first(_minus_definite(serves, unseen), died), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -205,9 +210,13 @@ def serves_signal(
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
-            state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us, unseen_within
-        )
+            state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
+            unseen_within, seconds_us(settings.node_clock_s),
+        )  # fmt: skip
         serves = _minus_definite(t_and(serves, exists), unseen)
+        # the health check counts a dead pod's endpoint until the slice drops it: blind here
+        died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0)
+        serves = dead_first(serves, died)
         if silence:
             inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi)
             inside = Tri(silence, silence)

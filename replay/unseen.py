@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import eps_steps, local_pods
+from gapwatch.replay.deaths import death_range
 from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import (
@@ -72,6 +73,7 @@ def excursions(
     pte_on: bool,
     pod_status_us: int,
     period_us: int = 0,
+    clock_us: int | None = None,
 ) -> list[Iv]:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -81,7 +83,7 @@ def excursions(
     sampling interval; 0: unknown), closes less than one period after the death was seen."""
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
-    deaths = death_ranges(state, svc, node)
+    deaths = death_ranges(state, svc, node, clock_us)
     if not pte_on:
         return _shorter_than(
             dead_before(ready, deaths, eps, samples, bad, period_us), hi_us, period_us
@@ -169,15 +171,21 @@ def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int
     return end, down
 
 
-def death_ranges(state: FoldState, svc: ServiceRef, node: str) -> list[tuple[int, int]]:
+def death_ranges(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int | None = None
+) -> list[tuple[int, int]]:
     """When a local pod that was up stopped: after the last update that saw it up and by the
-    update that says so (no assumed status lag: the kubelet's report can be late)."""
+    update that says so (no assumed status lag: the kubelet's report can be late), narrowed
+    by the kubelet's finishedAt within `clock_us` (replay.deaths.death_range; None: not)."""
     out = []
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
             if up_at is not None and p.state in ("gone", "pending"):
-                out.append((up_at, p.at_us))
+                if clock_us is None:
+                    out.append((up_at, p.at_us))
+                else:
+                    out.append(death_range(up_at, p.at_us, p.finished_us, clock_us)[:2])
             up_at = p.at_us if p.state in ("ready", "terminating") else None
     return sorted(out)
 

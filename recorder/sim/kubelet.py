@@ -68,6 +68,7 @@ class Kubelet:
         w.truth.pod_killed(p)
         p.serving = False
         p.restarts += 1
+        p.stopped = (p.started_us or p.created_us, w.loop.now, 1, "Error")
         w.mark(p.node)
         w.loop.after(w.s.kubelet.status_lag_s.sample_us(w.rng), self._status_crashed, p)
         spec = w.workloads[p.workload].pod_spec
@@ -115,6 +116,11 @@ class Kubelet:
         w = self.w
         if killed and p.serving:
             w.truth.pod_killed(p)  # SIGKILL: requests in flight are reset (a drain ends none)
+        if p.serving or p.stopped is None:
+            # the kubelet records the stop on its node's clock: SIGKILL exits 137, a clean
+            # shutdown 0 (a container already down keeps its earlier stop)
+            code, reason = (137, "Error") if killed else (0, "Completed")
+            p.stopped = (p.started_us or p.created_us, w.loop.now, code, reason)
         p.serving = False
         p.exited = True
         p.phase = "Succeeded"

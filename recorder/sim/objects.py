@@ -148,8 +148,10 @@ def pod_obj(p: PodState, clock: Clock, app_label: str, port: int) -> dict[str, A
     if p.started_us is not None or p.exited:
         conditions.append({"type": "Ready", "status": ready})
         conditions.append({"type": "ContainersReady", "status": ready})
+    last = _terminated(p.stopped, clock)
     if p.exited:
-        state: dict[str, Any] = {"terminated": {"exitCode": 0, "reason": "Completed"}}
+        state: dict[str, Any] = {"terminated": last or {"exitCode": 0, "reason": "Completed"}}
+        last = None
     elif p.serving:
         state = {"running": {"startedAt": clock.k8s(p.started_us or p.created_us)}}
     else:
@@ -159,9 +161,15 @@ def pod_obj(p: PodState, clock: Clock, app_label: str, port: int) -> dict[str, A
     status: dict[str, Any] = {"phase": p.phase, "conditions": conditions, "hostIP": "", "podIP": ""}
     if p.phase != "Pending":
         status["podIP"] = p.ip
-        status["containerStatuses"] = [
-            {"name": app_label, "ready": p.ready, "restartCount": p.restarts, "state": state}
-        ]
+        container_status: dict[str, Any] = {
+            "name": app_label,
+            "ready": p.ready,
+            "restartCount": p.restarts,
+            "state": state,
+        }
+        if last is not None:
+            container_status["lastState"] = {"terminated": last}
+        status["containerStatuses"] = [container_status]
     return {
         "metadata": meta,
         "spec": {
@@ -170,6 +178,20 @@ def pod_obj(p: PodState, clock: Clock, app_label: str, port: int) -> dict[str, A
             "containers": [container],
         },
         "status": status,
+    }
+
+
+def _terminated(stopped: tuple[int, int, int, str] | None, clock: Clock) -> dict[str, Any] | None:
+    """A kubelet's ContainerStateTerminated: RFC 3339 whole seconds (the node's clock: the
+    simulator models no node clock skew, so the scenario's), exit code and reason."""
+    if stopped is None:
+        return None
+    started, finished, code, reason = stopped
+    return {
+        "exitCode": code,
+        "reason": reason,
+        "startedAt": clock.k8s(started),
+        "finishedAt": clock.k8s(finished),
     }
 
 

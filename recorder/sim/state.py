@@ -52,6 +52,9 @@ class PodState:
     restarts: int = 0
     rv: str = "0"
     generation: int = 0
+    #: the container's last stop the kubelet saw: (startedAt, finishedAt, exitCode, reason),
+    #: written as `state.terminated` once exited, else as `lastState.terminated` (a crash)
+    stopped: tuple[int, int, int, str] | None = None
 
     @property
     def terminating(self) -> bool:

@@ -114,7 +114,10 @@ def pod(
     deleted_at: float | None = None,
     grace: int = 30,
     prestop: float | None = None,
+    finished: float | None = None,
 ) -> Observation:
+    """`finished`: when the container stopped, as a kubelet writes it (finishedAt, whole
+    seconds): state.terminated of a gone pod, lastState.terminated of a pending (restarting) one."""
     meta: dict[str, Any] = {
         "name": name,
         "namespace": NS,
@@ -133,8 +136,24 @@ def pod(
         "phase": "Running",
         "conditions": [{"type": "Ready", "status": "True" if state == "ready" else "False"}],
     }
+    stopped: dict[str, Any] = {}
+    if finished is not None:
+        stopped = {
+            "exitCode": 0,
+            "reason": "Completed",
+            "startedAt": at(0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finishedAt": at(finished).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
     if state == "gone":
-        status["containerStatuses"] = [{"name": "istio-proxy", "state": {"terminated": {}}}]
+        status["containerStatuses"] = [{"name": "istio-proxy", "state": {"terminated": stopped}}]
+    elif state == "pending" and stopped:
+        status["containerStatuses"] = [
+            {
+                "name": "istio-proxy",
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": dict(stopped, exitCode=1, reason="Error")},
+            }
+        ]
     return _k8s(
         t,
         "Pod",
@@ -216,4 +235,14 @@ def facts_of(observations: Sequence[Observation]) -> list[Fact]:
     out: list[Fact] = []
     for event_id, obs in enumerate(observations, start=1):
         out.extend(derive(event_id, obs))
+    return out
+
+
+def looks(node_name: str, first: float, last: float, every: float) -> list[Observation]:
+    """NodePort probes of one node that all connected, every look stored with the one before."""
+    out: list[Observation] = []
+    t, prev = first, None
+    while t <= last:
+        out.append(nodeport(t, prev, node_name, "connected"))
+        t, prev = t + every, t
     return out

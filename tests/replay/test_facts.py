@@ -96,3 +96,48 @@ def test_writer_fills_facts_by_default_and_rederive_matches(engine: Engine) -> N
 def test_no_derive_writes_no_facts(engine: Engine) -> None:
     EventWriter(engine, derive=no_derive).write(seed_races())
     assert _stored(engine) == []
+
+
+def _stopped_pod() -> Observation:
+    """A Pod as the API returns it after its container stopped (ContainerStateTerminated:
+    exitCode, reason, startedAt, finishedAt), and a crash reported as lastState."""
+    return pod(9, "p1", "n1", "gone", deleted_at=5, finished=7.6)
+
+
+def test_pod_finished_at_from_state_or_last_state() -> None:
+    (gone,) = derive(1, _stopped_pod())
+    assert gone.num4 == to_micros(at(7))  # the kubelet's whole second
+    (crashed,) = derive(2, pod(9, "p1", "n1", "pending", finished=8.2))
+    assert crashed.state == "pending" and crashed.num4 == to_micros(at(8))
+    # the newest of the two when both are reported (a restarted container stopped again)
+    both = copy.deepcopy(_stopped_pod())
+    status = both.payload["status"]["containerStatuses"][0]
+    status["lastState"] = {"terminated": {"finishedAt": "2026-11-25T08:00:00Z"}}
+    (fact,) = derive(3, both)
+    assert fact.num4 == to_micros(at(7))
+    # without a finishedAt (running, or a status the kubelet never wrote): none
+    (running,) = derive(4, pod(9, "p1", "n1", "ready"))
+    assert running.num4 is None
+    (bare,) = derive(5, pod(9, "p1", "n1", "gone"))
+    assert bare.state == "gone" and bare.num4 is None
+
+
+def test_real_endpointslice_names_its_ready_pods() -> None:
+    labelled = copy.deepcopy(_load("k9s-endpointslice-v1.json"))
+    labelled["metadata"]["labels"] = {"kubernetes.io/service-name": "fred-svc"}
+    _head, n1 = derive(7, _obs("EndpointSlice", labelled))
+    assert n1.text3 == "zorg"  # both endpoints ready (conditions unset mean ready)
+
+
+def test_finished_at_is_stored_and_folded(engine: Engine) -> None:
+    from gapwatch.replay.load import load_state
+
+    observations = [*seed_races(), _stopped_pod()]
+    EventWriter(engine, derive=write_facts).write(observations)
+    fact, num4 = FACT_COLUMNS.index("fact"), FACT_COLUMNS.index("num4")
+    stored = [r for r in _stored(engine) if r[fact] == "pod" and r[num4] is not None]
+    assert [r[num4] for r in stored] == [to_micros(at(7))]
+    state = load_state(engine)
+    lane = next(v for k, v in state.pods.items() if k[2] == "p1")
+    assert lane[-1].finished_us == to_micros(at(7))
+    assert any(times for times in state.slice_ready.values())

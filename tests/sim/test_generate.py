@@ -3,8 +3,6 @@ across seeds, and lags whose tails are not capped (they can exceed any assumed b
 
 from __future__ import annotations
 
-import pytest
-
 from gapwatch.recorder.sim import from_dict
 from gapwatch.recorder.sim.generate import random_scenario
 
@@ -51,19 +49,11 @@ def test_the_added_behaviours_appear_and_leave_the_base_draws_alone() -> None:
     assert 10 < scale_downs < 90 and 3 < grace < 50 and 10 < healthz < 90
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detector (i13-accuracy's rules): random seed 1 with its scale-down of node-007 "
-    "misses a pod-gone-before-deregistered window on node-004 at 00:04:02 (found without the "
-    "scale-down: the window exists only with it). Cause: the old pod died between two 5 s "
-    "probes while kube-proxy still forwarded to it and its replacement was not yet programmed; "
-    "the EndpointSlice never showed the node without a ready endpoint, so no excursion rule "
-    "applies. A possible gap at every such death found it but raised development false "
-    "windows from 18.5 % to 29.6 % (docs/semantics.md); so did the death seen before the "
-    "replacement's ready plus the median measured kube-proxy lag (18 lags here), a rule that "
-    "added 3 false windows for this one (i13-recall, 'The misses by cause')",
-)
 def test_random_seed_1_with_its_scale_down_keeps_every_true_window() -> None:
+    """Seed 1's scale-down: the old pod on node-004 died (finishedAt 00:04:02) before the
+    EndpointSlice listed its replacement, so kube-proxy forwarded only to the dead pod for a
+    while no probe saw (replay.deaths; it was a strict xfail before the kubelet's stop time
+    was recorded and read)."""
     from tests.replay.accuracy import compare_scenario
 
     report = compare_scenario(from_dict(random_scenario(1)), 1)

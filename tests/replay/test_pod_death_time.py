@@ -1,0 +1,137 @@
+"""A pod's own death time (the kubelet's finishedAt) and the gap it shows before kube-proxy
+programmed the replacement (replay.deaths), from literal observations (tests/replay/builders.py
+shapes; the Pod's containerStatuses as the API reference's ContainerStateTerminated has them:
+exitCode, reason, startedAt, finishedAt in RFC 3339 whole seconds)."""
+
+from __future__ import annotations
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.deaths import death_range, runs
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, PodSample, fold
+from gapwatch.replay.model import Window
+from gapwatch.replay.signals import HI
+from tests.replay.builders import at, eps, facts_of, health, looks, node, pod, service, target
+
+
+def _us(seconds: float) -> int:
+    return to_micros(at(seconds))
+
+
+def _deleting() -> list[Observation]:
+    """One node n1 behind a healthy target, its only pod p1 ready, marked for deletion at 100 s."""
+    return [
+        service(0),
+        node(0, "n1"),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        pod(100, "p1", "n1", "terminating", deleted_at=100),
+    ]
+
+
+def _rollout(ready_at: float, finished: float | None) -> list[Observation]:
+    """kube-proxy 1.29 (ProxyTerminatingEndpoints on), NodePort probed every 5 s (at 2, 7, ...,
+    each look stored). p1 is marked for deletion at 100 s and keeps serving (terminating);
+    its replacement p2 turns Ready at `ready_at` and the EndpointSlice lists it 0.3 s later,
+    in the same version that shows p1 terminating (the controller saw both changes at once);
+    p1 dies at 104.4 s (finishedAt 104 s when given), its Pod update says so at 106 s and the
+    slice drops it at 106.3 s. Ready endpoints never left the node: no excursion."""
+    old = "terminating" if ready_at > 100 else "ready"
+    obs = [
+        *_deleting(),
+        pod(ready_at, "p2", "n1", "ready"),
+        eps(ready_at + 0.3, [("p1", "n1", old), ("p2", "n1", "ready")]),
+        pod(106, "p1", "n1", "gone", deleted_at=100, finished=finished),
+        eps(106.3, [("p2", "n1", "ready")]),
+    ]
+    if ready_at < 100:
+        obs.append(eps(100.3, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]))
+    obs += [*looks("n1", 2, 120, 5), target(120, 115, "n1", "healthy")]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def _windows(obs: list[Observation]) -> list[Window]:
+    return detect(fold(FoldState(), facts_of(obs)))
+
+
+def test_a_death_before_the_replacement_was_listed_is_a_possible_gap_from_the_death() -> None:
+    # p2 listed at 105.1 s, after p1's death (finishedAt 104 s: [103 s, 106 s) with the 1 s
+    # node clock): kube-proxy cannot have had p2 when p1 died, and forwarded to p1 only
+    (window,) = _windows(_rollout(ready_at=104.8, finished=104.4))
+    assert not window.certain
+    assert _us(103) <= window.start_earliest_us <= _us(104.4)
+    assert window.end_latest_us >= _us(105.1)
+    assert window.cls == "pod-gone-before-deregistered"
+
+
+def test_a_replacement_listed_long_before_the_death_is_no_evidence() -> None:
+    # p2 listed at 90.3 s, p1 died at 104.4 s: whether kube-proxy had programmed p2 by then is
+    # its lag, which no look shows; finishedAt says the death came 14 s after the listing
+    assert _windows(_rollout(ready_at=90.0, finished=104.4)) == []
+
+
+def test_without_finished_at_the_updates_alone_are_no_evidence() -> None:
+    # a recording whose Pods carry no finishedAt (a node that crashed, an older recorder):
+    # the death is only (100 s, 106 s], no rule claims a gap from it
+    assert _windows(_rollout(ready_at=104.8, finished=None)) == []
+
+
+def test_the_death_range_is_finished_at_widened_by_the_node_clock_and_clipped() -> None:
+    second = 1_000_000
+    assert death_range(100 * second, 106 * second, 104 * second, second) == (
+        103 * second, 106 * second, 0, 0,
+    )  # fmt: skip
+    # clipped to the Pod updates around it
+    assert death_range(103_500_000, 105_200_000, 104 * second, second)[:2] == (
+        103_500_000, 105_200_000,
+    )  # fmt: skip
+    # a finishedAt outside the updates (a node clock further off than assumed): the updates
+    assert death_range(100 * second, 101 * second, 200 * second, second)[:2] == (
+        100 * second, 101 * second,
+    )  # fmt: skip
+    assert death_range(100 * second, 101 * second, None, second)[:2] == (
+        100 * second, 101 * second,
+    )  # fmt: skip
+
+
+def test_runs_carry_the_stop_of_each_stretch_a_pod_was_up() -> None:
+    def sample(t: int, state: str, finished: int | None = None) -> PodSample:
+        return PodSample(t, state, None, None, None, t, None, None, finished)
+
+    lane = [sample(1, "pending"), sample(2, "ready"), sample(5, "pending", 4), sample(8, "ready")]
+    (first, second) = runs(lane, "p")
+    assert (first.ready_us, first.last_up_us, first.down_us, first.finished_us) == (2, 2, 5, 4)
+    assert (second.ready_us, second.down_us, second.finished_us) == (8, HI, None)
+
+
+def test_slice_facts_name_the_ready_pods_and_the_fold_when_they_entered() -> None:
+    obs = _rollout(ready_at=104.8, finished=104.4)
+    state = fold(FoldState(), facts_of(obs))
+    ((svc, _pod), times), *_ = [(k, v) for k, v in state.slice_ready.items() if k[1] == "p2"]
+    assert times == [_us(105.1)]
+    assert state.slice_ready[(svc, "p1")] == [_us(1)]
+
+
+def test_a_death_surely_before_the_replacement_was_ready_is_a_sure_gap() -> None:
+    """The health check (200 every 5 s) counts the dead pod's endpoint: it cannot see this gap.
+    p1 dies at 100.2 s (finishedAt 100 s), the kubelet's report comes at 104 s, the
+    EndpointSlice still lists p1 ready until 104.8 s, where p2 (Ready at 104.5 s) joins it:
+    p2's Ready was written after 103 s (its update's second, less the 0.5 s watch skew), so
+    kube-proxy on n1 forwarded only to the dead p1 from 102 s (the death's latest instant)
+    to 103 s at least, while the LB kept routing to n1. (Its class is read at the start, where
+    the EndpointSlice still said ready: docs/semantics.md, the classing rule not adopted.)"""
+    obs = [
+        *_deleting(),
+        pod(104, "p1", "n1", "gone", deleted_at=100, finished=100.2),
+        pod(104.5, "p2", "n1", "ready"),
+        eps(104.8, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        eps(105, [("p2", "n1", "ready")]),
+        target(120, 115, "n1", "healthy"),
+    ]
+    obs += [health(float(t), float(t - 5) if t > 5 else None, "n1", 1) for t in range(2, 121, 5)]
+    (window,) = _windows(sorted(obs, key=lambda o: o.observed_at))
+    assert window.certain
+    assert _us(100) <= window.start_earliest_us <= window.start_latest_us <= _us(102)
+    assert window.end_earliest_us >= _us(103)

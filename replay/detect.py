@@ -19,7 +19,7 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi
-from gapwatch.replay.relisted import stretches, touching
+from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import also_classes, health_check_drop_floor
 from gapwatch.replay.unseen import pod_deaths
@@ -408,6 +408,7 @@ def windows_from(
             )
         )
     # what a watch relist passed over: a window touching it is never certain (replay.relisted)
+    out = touching(out, node_stretches(state, svc.cluster, node, settings))
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

@@ -30,14 +30,17 @@ from gapwatch.recorder.sources.k8s.storeio import load_resume_times
 from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import source_checkpoints
-from gapwatch.recorder.timefmt import format_time, parse_time
+from gapwatch.recorder.timefmt import format_time, parse_time, to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.relisted import node_stretches
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import RecorderThread, caught_up, fast_config, kinds, wait_until
 from tests.k8s.mutator import Mutator
+from tests.replay.builders import facts_of
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -125,6 +128,28 @@ def test_a_relist_after_compaction_stores_the_stretch_it_passed_over(
     assert after[-1].synced and after[-1].at == gap.observed_at
     # the NDJSON form is valid and round-trips
     assert from_dict(gap.to_dict()) == gap
+
+
+def test_a_node_relist_over_the_wire_leaves_only_the_written_nodes_unknown_in_replay(
+    fake: FakeApiServer,
+) -> None:
+    """The watcher's own output folded by replay: two Nodes updated and one deleted during the
+    outage have their Ready condition unknown from the watch skew before the last sign of sync
+    to the relist (replay.relisted.node_stretches); node-2, not written, keeps its lane."""
+    items, _ = _watch_through(fake, outage=True, writes=2)
+    mark = next(i for i in items if i.stream == "mark")
+    observations = [i.observation for i in items if i.observation is not None]
+    (gap,) = [o for o in observations if o.kind == RELIST_GAP]
+    assert gap.payload["changed"] == ["node-0", "node-1", "node-3"]
+    state = fold(FoldState(), facts_of(observations))
+    skew = timedelta(seconds=DEFAULTS.watch_skew_s)
+    assert mark.at is not None
+    stretch = (to_micros(mark.at - skew), to_micros(gap.observed_at))
+    for name in ("node-0", "node-1", "node-3"):
+        assert [(iv.start, iv.end) for iv in node_stretches(state, "c", name, DEFAULTS)] == [
+            stretch
+        ]
+    assert node_stretches(state, "c", "node-2", DEFAULTS) == []
 
 
 def test_a_410_with_nothing_written_in_between_passes_over_nothing(fake: FakeApiServer) -> None:

@@ -25,6 +25,7 @@ from gapwatch.recorder.observation import RELIST_GAP, Observation, from_dict
 from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
 from gapwatch.recorder.sources.k8s.resources import RESOURCES, to_observation
+from gapwatch.recorder.sources.k8s.source import SCOPE_RELIST
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
 from gapwatch.recorder.sources.k8s.storeio import load_resume_times
 from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
@@ -387,3 +388,48 @@ def test_resume_times_prefer_the_stamp_then_the_newest_row_of_that_stream(
         "Node": T0 + timedelta(minutes=3),
         "EndpointSlice/shop": T0 + timedelta(minutes=60),
     }
+
+
+def _gap_payloads(url: str) -> list[dict[str, Any]]:
+    rows = _rows(url, "SELECT payload FROM events WHERE kind = 'RelistGap' ORDER BY id")
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+
+
+def test_the_service_streams_relist_at_a_restart_stores_the_stretch_it_passed_over(
+    store_url: str,
+) -> None:
+    """SQLite and PostgreSQL, the default scope: its Service stream lists at every start (the
+    scope must know every Service). A first start has nothing to be out of sync with: no gap.
+    While no recorder runs, one Service is changed and changed back and another created (no
+    compaction: the other streams resume from their checkpoints and lose nothing); at the
+    restart the Service stream's LIST sees only the end state, and stores the stretch from its
+    checkpoint's stamp, naming those two. A restart with nothing written since stores none."""
+    config = fast_config(scope="local-services")
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        services = objects.services()
+        for service in services:
+            fake.create("Service", service)
+        fake.create("Node", objects.node(0))
+        _record_once(config, store_url, fake, "the first start")
+        assert _gap_rows(store_url) == []
+        stamps = _checkpoint_stamps(store_url)
+        first = services[0]["metadata"]
+        changed = fake.get("Service", first["namespace"], first["name"])
+        changed["spec"]["externalTrafficPolicy"] = "Cluster"
+        fake.update("Service", changed)
+        changed["spec"]["externalTrafficPolicy"] = "Local"
+        fake.update("Service", changed)
+        extra = json.loads(json.dumps(services[-1]))
+        extra["metadata"] = {"namespace": "shop", "name": "added-while-down"}
+        fake.create("Service", extra)
+        fake.update("Node", fake.get("Node", None, "node-0"))
+        _record_once(config, store_url, fake, "the restart")
+        _record_once(config, store_url, fake, "a restart with nothing written")
+    ((name, rv, observed, previous),) = _gap_rows(store_url)
+    assert name == "Service" and rv == str(fake.rv)
+    assert previous == stamps["Service"] and previous < observed
+    (payload,) = _gap_payloads(store_url)
+    assert payload["changed"] == sorted(
+        [f"{first['namespace']}/{first['name']}", "shop/added-while-down"]
+    )
+    assert payload["reason"] == SCOPE_RELIST

@@ -6,6 +6,7 @@ The replay engine (`api`, `projections`) is imported when a command runs, never 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -187,7 +188,11 @@ def rollouts(
     as_csv: CsvFlag = False,
     wide: WideFlag = False,
 ) -> None:
-    """List rollouts and node disruptions with their windows and gap-seconds."""
+    """List rollouts and node disruptions with their windows and gap-seconds.
+
+    --json/--csv count the windows by class (`windows_by_class`), how many of them are undecided
+    (`undecided`) and by class as `gaps` words it (`windows_by_class_text`).
+    """
     from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
     engine, lo, hi = cli_checks.open_checked(
@@ -199,9 +204,8 @@ def rollouts(
         return
     rows = []
     for r in found:
-        by_class: dict[str, int] = {}
-        for w in r.windows:
-            by_class[w.cls] = by_class.get(w.cls, 0) + 1
+        by_class = Counter(w.cls for w in r.windows)
+        by_text = Counter(w.class_text for w in r.windows)
         worst = max(r.windows, key=lambda w: w.duration_s, default=None)
         failed = [w.failed_requests for w in r.windows if w.failed_requests is not None]
         rows.append(
@@ -211,6 +215,8 @@ def rollouts(
                 "revision_to": r.revision_to, "start": _t(r.start_us), "end": _t(r.end_us),
                 "windows": len(r.windows),
                 "windows_by_class": " ".join(f"{k}={v}" for k, v in sorted(by_class.items())),
+                "undecided": sum(1 for w in r.windows if w.also),
+                "windows_by_class_text": "; ".join(f"{k}={v}" for k, v in sorted(by_text.items())),
                 "gap_seconds": round(r.gap_seconds, 6),
                 "worst_window_s": round(worst.duration_s, 6) if worst else 0.0,
                 "worst_window_node": worst.node if worst else None,

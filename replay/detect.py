@@ -19,7 +19,7 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
-from gapwatch.replay.relisted import stretches, touching
+from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
@@ -472,6 +472,7 @@ def windows_from(
             )
         )
     # what a watch relist passed over: a window touching it is never certain (replay.relisted)
+    out = touching(out, node_stretches(state, svc.cluster, node, settings))
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

@@ -50,7 +50,7 @@ from gapwatch.replay.proxy import (
     silent_stretches,
     unconfirmed_carried,
 )
-from gapwatch.replay.relisted import stretches, unknown_lanes
+from gapwatch.replay.relisted import node_stretches, stretches, unknown_lanes, unknown_over
 from gapwatch.replay.signals import (
     Iv,
     Step,
@@ -265,6 +265,9 @@ def _inferred_serves(
         serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
+    # a Node relist passed over: its Ready condition is unknown there (replay.relisted)
+    unseen = node_stretches(state, svc.cluster, node, settings)
+    ready_node = unknown_over(ready_node, unseen, possible=True)
     return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks)
 
 

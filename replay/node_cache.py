@@ -45,7 +45,7 @@ from gapwatch.replay.lanes import fail_open, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
-from gapwatch.replay.relisted import stretches
+from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.signals import HI, t_and, t_not
 from gapwatch.replay.unseen import listed_at
 
@@ -132,6 +132,7 @@ def node_key(
         state.node_versions.get((cluster, node)),
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
+        tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)
     )
 
 

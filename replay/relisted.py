@@ -27,6 +27,15 @@ stretch is affected (the record names the objects whose resourceVersion moved; a
 names none, for more than recorder.sources.k8s.relist_gap.MAX_CHANGED, affects every one): an
 object not written then hid nothing.
 
+A stretch of **Nodes** (`node_stretches`) leaves each Node that changed in it (every Node, for
+a record that names none) with its Ready condition unknown there: a node that went NotReady and
+back, or was deleted and re-registered, shows only its state at the relist. Where F rests on
+that condition (no probe: the endpoints, the pods and a Ready node) it is never surely true
+there and possibly true; a probed node's F is measured without it and keeps its samples. Every
+window of such a node that touches the stretch is uncertain and keeps the detector's class (the
+EndpointSlices and pods were seen; only `node-not-ready` may hide there). Other nodes keep
+theirs.
+
 A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event
 committed just before it may have been on its way) and ends at the relist's end; one whose start
 is unknown (null: the recorder resumed from a checkpoint without a stamp and had no stored row
@@ -47,17 +56,38 @@ from gapwatch.replay.signals import LO, Iv, Tri, complement, intersect, union
 
 #: The watched kinds whose relist leaves the endpoints and pods lanes unknown.
 LANE_KINDS = frozenset({"EndpointSlice", "Pod"})
+#: The watched kind whose relist leaves a node's Ready condition unknown (`node_stretches`).
+NODE_KIND = "Node"
 
 
 def stretches(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> list[Iv]:
     """The stretches over which `svc`'s endpoints and pods lanes are unknown, merged."""
+    rows = [
+        row
+        for row in state.relists.get(svc.cluster, ())
+        if row.kind in LANE_KINDS
+        and row.namespace in (None, svc.namespace)
+        and (row.changed is None or _touches_service(state, svc, row))
+    ]
+    return _merged(rows, settings)
+
+
+def node_stretches(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> list[Iv]:
+    """The stretches over which `node`'s Ready condition is unknown (a Node relist passed over
+    them and the node changed in it, or the record names none), merged."""
+    rows = [
+        row
+        for row in state.relists.get(cluster, ())
+        if row.kind == NODE_KIND and (row.changed is None or node in row.changed)
+    ]
+    return _merged(rows, settings)
+
+
+def _merged(rows: Iterable[RelistRow], settings: DetectSettings) -> list[Iv]:
+    """The stretches of `rows`, each from the watch skew before its start, merged."""
     skew = seconds_us(settings.watch_skew_s)
     out: list[Iv] = []
-    for row in state.relists.get(svc.cluster, ()):
-        if row.kind not in LANE_KINDS or row.namespace not in (None, svc.namespace):
-            continue
-        if row.changed is not None and not _touches_service(state, svc, row):
-            continue
+    for row in rows:
         start = LO if row.since_us is None else row.since_us - skew
         if start < row.until_us:
             out = union(out, [Iv(start, row.until_us, 0, row.event_id)])

@@ -163,6 +163,7 @@ def test_ctrl_c_during_import_says_what_was_committed_and_how_to_resume(tmp_path
     assert len(lines) >= 4
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONFAULTHANDLER"] = "1"  # a hang is answered with SIGABRT: every thread's stack
     proc = subprocess.Popen(
         [sys.executable, "-m", "gapwatch.dashboard.cli", "import", "events", "-",
          "--db", url, "--batch-size", "2"],
@@ -182,7 +183,7 @@ def test_ctrl_c_during_import_says_what_was_committed_and_how_to_resume(tmp_path
             time.sleep(0.1)
         assert stored == 4, "the two batches were never committed"
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        _exited_or_stacks(proc)
         err = proc.stderr.read()
     finally:
         if proc.poll() is None:
@@ -195,6 +196,19 @@ def test_ctrl_c_during_import_says_what_was_committed_and_how_to_resume(tmp_path
     assert f"{stored} new events committed" in err
     assert "run the same command again" in err
     assert "Traceback" not in err
+
+
+def _exited_or_stacks(proc: subprocess.Popen[str]) -> None:
+    """Wait for `proc` to exit; one that does not within a minute (seen at high load, not
+    reproduced in 50 runs at load 10-13, two CPU hogs running in 20 of them) fails with where
+    each of its threads stood, from faulthandler's dump on SIGABRT."""
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=30)
+        assert proc.stderr is not None
+        raise AssertionError("no exit after SIGINT; its stacks:\n" + proc.stderr.read()) from None
 
 
 def test_import_reports_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:

@@ -25,19 +25,23 @@ from gapwatch.recorder.observation import RELIST_GAP, Observation, from_dict
 from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.relist_gap import gap_observation
 from gapwatch.recorder.sources.k8s.resources import RESOURCES, to_observation
+from gapwatch.recorder.sources.k8s.source import SCOPE_RELIST
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
 from gapwatch.recorder.sources.k8s.storeio import load_resume_times
 from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import source_checkpoints
-from gapwatch.recorder.timefmt import format_time, parse_time
+from gapwatch.recorder.timefmt import format_time, parse_time, to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.relisted import node_stretches
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
 from tests.k8s.harness import RecorderThread, caught_up, fast_config, kinds, wait_until
 from tests.k8s.mutator import Mutator
+from tests.replay.builders import facts_of
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -125,6 +129,28 @@ def test_a_relist_after_compaction_stores_the_stretch_it_passed_over(
     assert after[-1].synced and after[-1].at == gap.observed_at
     # the NDJSON form is valid and round-trips
     assert from_dict(gap.to_dict()) == gap
+
+
+def test_a_node_relist_over_the_wire_leaves_only_the_written_nodes_unknown_in_replay(
+    fake: FakeApiServer,
+) -> None:
+    """The watcher's own output folded by replay: two Nodes updated and one deleted during the
+    outage have their Ready condition unknown from the watch skew before the last sign of sync
+    to the relist (replay.relisted.node_stretches); node-2, not written, keeps its lane."""
+    items, _ = _watch_through(fake, outage=True, writes=2)
+    mark = next(i for i in items if i.stream == "mark")
+    observations = [i.observation for i in items if i.observation is not None]
+    (gap,) = [o for o in observations if o.kind == RELIST_GAP]
+    assert gap.payload["changed"] == ["node-0", "node-1", "node-3"]
+    state = fold(FoldState(), facts_of(observations))
+    skew = timedelta(seconds=DEFAULTS.watch_skew_s)
+    assert mark.at is not None
+    stretch = (to_micros(mark.at - skew), to_micros(gap.observed_at))
+    for name in ("node-0", "node-1", "node-3"):
+        assert [(iv.start, iv.end) for iv in node_stretches(state, "c", name, DEFAULTS)] == [
+            stretch
+        ]
+    assert node_stretches(state, "c", "node-2", DEFAULTS) == []
 
 
 def test_a_410_with_nothing_written_in_between_passes_over_nothing(fake: FakeApiServer) -> None:
@@ -362,3 +388,48 @@ def test_resume_times_prefer_the_stamp_then_the_newest_row_of_that_stream(
         "Node": T0 + timedelta(minutes=3),
         "EndpointSlice/shop": T0 + timedelta(minutes=60),
     }
+
+
+def _gap_payloads(url: str) -> list[dict[str, Any]]:
+    rows = _rows(url, "SELECT payload FROM events WHERE kind = 'RelistGap' ORDER BY id")
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+
+
+def test_the_service_streams_relist_at_a_restart_stores_the_stretch_it_passed_over(
+    store_url: str,
+) -> None:
+    """SQLite and PostgreSQL, the default scope: its Service stream lists at every start (the
+    scope must know every Service). A first start has nothing to be out of sync with: no gap.
+    While no recorder runs, one Service is changed and changed back and another created (no
+    compaction: the other streams resume from their checkpoints and lose nothing); at the
+    restart the Service stream's LIST sees only the end state, and stores the stretch from its
+    checkpoint's stamp, naming those two. A restart with nothing written since stores none."""
+    config = fast_config(scope="local-services")
+    with FakeApiServer(bookmark_interval=0.05) as fake:
+        services = objects.services()
+        for service in services:
+            fake.create("Service", service)
+        fake.create("Node", objects.node(0))
+        _record_once(config, store_url, fake, "the first start")
+        assert _gap_rows(store_url) == []
+        stamps = _checkpoint_stamps(store_url)
+        first = services[0]["metadata"]
+        changed = fake.get("Service", first["namespace"], first["name"])
+        changed["spec"]["externalTrafficPolicy"] = "Cluster"
+        fake.update("Service", changed)
+        changed["spec"]["externalTrafficPolicy"] = "Local"
+        fake.update("Service", changed)
+        extra = json.loads(json.dumps(services[-1]))
+        extra["metadata"] = {"namespace": "shop", "name": "added-while-down"}
+        fake.create("Service", extra)
+        fake.update("Node", fake.get("Node", None, "node-0"))
+        _record_once(config, store_url, fake, "the restart")
+        _record_once(config, store_url, fake, "a restart with nothing written")
+    ((name, rv, observed, previous),) = _gap_rows(store_url)
+    assert name == "Service" and rv == str(fake.rv)
+    assert previous == stamps["Service"] and previous < observed
+    (payload,) = _gap_payloads(store_url)
+    assert payload["changed"] == sorted(
+        [f"{first['namespace']}/{first['name']}", "shop/added-while-down"]
+    )
+    assert payload["reason"] == SCOPE_RELIST

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections import Counter
 
 import pytest
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
+from gapwatch.replay.model import class_text
 
 runner = CliRunner()
 WINDOW_FIELDS = {
@@ -65,6 +69,27 @@ def test_rollouts_timeline_and_replay(seeded: str) -> None:
     lanes = json.loads(gw("timeline", "--db", seeded, "--at", at, "--node", "NODE1", "--json"))
     assert {s["lane"] for s in lanes} == {"endpoints", "proxy", "lb", "pod", "node"}
     assert "rebuilt" in runner.invoke(app, ["replay", "--db", seeded, "--rebuild"]).output
+
+
+def test_rollouts_count_undecided_windows_as_gaps_words_them(seeded: str) -> None:
+    """The seed cluster's rollout has an undecided window (closed-before-deregistered or
+    registered-before-forwarding); `--json` and `--csv` count it by class, as undecided, and by
+    the class text `gaps` prints, from the same windows `gaps --json` lists."""
+    windows = json.loads(gw("gaps", "--db", seeded, "--json"))
+    undecided = [w for w in windows if w["also"]]
+    assert undecided and len(undecided) < len(windows)
+    texts = Counter(class_text(w["class"], w["also"]) for w in windows)
+    (rollout,) = json.loads(gw("rollouts", "--db", seeded, "--json"))
+    assert rollout["windows"] == len(windows)
+    assert rollout["undecided"] == len(undecided)
+    by_class = Counter(w["class"] for w in windows)
+    assert rollout["windows_by_class"] == " ".join(f"{k}={v}" for k, v in sorted(by_class.items()))
+    by_text = dict(part.rsplit("=", 1) for part in rollout["windows_by_class_text"].split("; "))
+    assert {k: int(v) for k, v in by_text.items()} == dict(texts)
+    assert any(k.endswith(": undecided)") for k in by_text)
+    (row,) = csv.DictReader(io.StringIO(gw("rollouts", "--db", seeded, "--csv")))
+    assert row["undecided"] == str(len(undecided))
+    assert row["windows_by_class_text"] == rollout["windows_by_class_text"]
 
 
 @pytest.mark.parametrize("command", ["gaps", "rollouts", "timeline", "advise", "replay"])

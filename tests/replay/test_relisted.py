@@ -9,6 +9,7 @@ at 50 s, while the probes and the LB poller kept looking (they do not go through
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.k8s.relist_gap import MAX_CHANGED, gap_observation
@@ -17,7 +18,7 @@ from gapwatch.replay.assumptions import DEFAULTS, seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import ServiceRef, Window
-from gapwatch.replay.relisted import stretches, unknown_over
+from gapwatch.replay.relisted import node_stretches, stretches, unknown_over
 from gapwatch.replay.signals import Iv, Tri
 from tests.replay.builders import (
     CLUSTER,
@@ -120,7 +121,7 @@ def test_an_excursion_no_probe_saw_inside_the_stretch_is_covered_by_an_uncertain
 
 def test_only_the_services_namespace_and_the_lanes_kinds_count() -> None:
     plain = _rollout_during_outage()
-    assert _rollout_during_outage(_relist("Node")) == plain
+    assert _rollout_during_outage(_relist("Service")) == plain
     assert _rollout_during_outage(_relist("EndpointSlice", "other")) == plain
     changed = _rollout_during_outage(_relist("EndpointSlice", NS))
     assert changed != plain and not any(w.certain for w in changed)
@@ -142,16 +143,23 @@ def test_only_a_stretch_in_which_the_services_slices_or_pods_changed_counts() ->
     assert _rollout_during_outage(_relist("Pod", changed=many)) == [mine]
 
 
+def _replaced_live(stop: float, ready: float) -> list[Observation]:
+    """p1 stops at `stop` (503 from a second later), p2 is ready at `ready` (200 from two
+    seconds later), all watched live."""
+    obs = _base() + _probes(lambda t: 0 if stop + 1 <= t < ready + 2 else 1)
+    return [
+        *obs,
+        pod(stop, "p1", "n1", "gone", deleted_at=stop),
+        eps(stop, [("p1", "n1", "stopped")]),
+        pod(ready, "p2", "n1", "ready", revision="bbb"),
+        eps(ready, [("p2", "n1", "ready")]),
+    ]
+
+
 def test_a_window_before_the_stretch_keeps_its_certainty_and_class() -> None:
     """The pod stops at 5 s (503 from 6 s), the new one serves from 12 s: seen live, long
     before the outage; the relist changes nothing of it."""
-    obs = _base() + _probes(lambda t: 0 if 6 <= t < 12 else 1)
-    obs += [
-        pod(5, "p1", "n1", "gone", deleted_at=5),
-        eps(5, [("p1", "n1", "stopped")]),
-        pod(10, "p2", "n1", "ready", revision="bbb"),
-        eps(10, [("p2", "n1", "ready")]),
-    ]
+    obs = _replaced_live(5, 10)
     plain = detect(fold(FoldState(), facts_of(obs)))
     relisted = detect(fold(FoldState(), facts_of([*obs, _relist()])))
     early = [w for w in plain if w.end_latest_us < _us(SINCE) - seconds_us(DEFAULTS.watch_skew_s)]
@@ -181,11 +189,98 @@ def test_unknown_over_makes_a_signal_unknown_only_there() -> None:
 def test_a_refresh_that_folds_the_relist_later_equals_a_rebuild() -> None:
     """replay.node_cache keeps a node's windows while its inputs did not move: a relist record
     arriving later moves every node of the Services it concerns."""
-    facts = facts_of(_base() + _probes(lambda t: 0 if 26 <= t < 34 else 1) + [_relist()])
+    _refresh_equals_rebuild(_base() + _probes(lambda t: 0 if 26 <= t < 34 else 1) + [_relist()])
+
+
+def _refresh_equals_rebuild(obs: list[Observation]) -> None:
+    """The relist records of `obs` folded last (the newest events): the cached windows then
+    equal a rebuild's, and differ from those before them."""
+    facts = facts_of(obs)
     svc = ServiceRef(CLUSTER, NS, SVC)
     state = fold(FoldState(), [f for f in facts if f.fact != "relist"])
     cache: node_cache.Cache = {}
     before = node_cache.windows(state, svc, DEFAULTS, cache)
-    fold(state, [f for f in facts if f.fact == "relist"])  # the newest event: folded last
+    fold(state, [f for f in facts if f.fact == "relist"])
     after = node_cache.windows(state, svc, DEFAULTS, cache)
     assert after == detect(state, [svc]) != before
+
+
+def _two_nodes() -> list[Observation]:
+    """Two Ready nodes, a ready pod on each, no prober (F inferred from the endpoints, the pods
+    and the Node), both targets polled every 10 s and healthy throughout."""
+    obs = [
+        service(0),
+        node(0, "n1"),
+        node(0, "n2"),
+        pod(1, "p1", "n1", "ready"),
+        pod(1, "p2", "n2", "ready"),
+        eps(1, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+        target(1, None, "n2", "healthy", "ADDED"),
+    ]
+    for t in range(11, 80, 10):
+        obs += [target(t, t - 10, "n1", "healthy"), target(t, t - 10, "n2", "healthy")]
+    return obs
+
+
+def _windows(obs: list[Observation]) -> list[Window]:
+    return detect(fold(FoldState(), facts_of(obs)))
+
+
+def test_a_node_relist_leaves_the_changed_nodes_readiness_unknown_there() -> None:
+    """n1 went NotReady and back inside the outage, unseen: the relist shows it Ready again and
+    names it as changed. Without a prober its serving rested on that Ready condition: over the
+    stretch it may not have served while the LB routed (an uncertain window covering it), never
+    surely. n2, not named, keeps its lanes; a record that names none leaves both unknown."""
+    obs = _two_nodes()
+    assert _windows(obs) == []
+    named = _windows([*obs, node(UNTIL, "n1"), _relist("Node", changed=[("", "n1")])])
+    (w,) = named
+    assert w.node == "n1" and not w.certain
+    skew = seconds_us(DEFAULTS.watch_skew_s)
+    assert w.start_earliest_us <= _us(SINCE) - skew and w.end_latest_us >= _us(UNTIL)
+    (other,) = _windows([*obs, _relist("Node", changed=[("", "n2")])])
+    assert other.node == "n2" and not other.certain
+    unnamed = _windows([*obs, _relist("Node")])
+    assert {x.node for x in unnamed} == {"n1", "n2"} and not any(x.certain for x in unnamed)
+    # a relist in which no Node changed passed over nothing
+    assert _windows([*obs, _relist("Node", changed=[])]) == []
+
+
+def test_a_node_seen_not_ready_at_the_relist_is_a_window_but_not_a_certain_one() -> None:
+    """The relist shows n1 NotReady while the LB still routes to it: a node-not-ready window,
+    certain when the Node was watched live; after a relist that passed over its fall, when it
+    fell is unseen and the window is uncertain, with the same class and bounds."""
+    obs = [*_two_nodes(), node(UNTIL, "n1", ready=False)]
+    (live,) = _windows(obs)
+    assert live.certain and live.cls == "node-not-ready"
+    (relisted,) = _windows([*obs, _relist("Node", changed=[("", "n1")])])
+    assert relisted == replace(live, certain=False)
+
+
+def test_a_probed_node_keeps_its_measured_windows_and_classes_only_uncertain() -> None:
+    """With a prober, F is measured without the Node: a rollout seen live inside a Node relist
+    stretch keeps its window, bounds and class (the slices and pods were watched), but not its
+    certainty (a node-not-ready may hide there); the other node's windows are untouched."""
+    obs = _replaced_live(25, 30)
+    plain = _windows(obs)
+    assert plain and all(w.certain for w in plain)
+    relisted = _windows([*obs, _relist("Node", changed=[("", "n1")])])
+    assert relisted == [replace(w, certain=False) for w in plain]
+    assert _windows([*obs, _relist("Node", changed=[("", "n9")])]) == plain
+
+
+def test_node_stretches_name_only_the_changed_nodes() -> None:
+    rows = [_relist("Node", changed=[("", "n1")]), _relist("Pod")]
+    state = fold(FoldState(), facts_of([service(0), *rows]))
+    skew = seconds_us(DEFAULTS.watch_skew_s)
+    assert [(iv.start, iv.end) for iv in node_stretches(state, CLUSTER, "n1", DEFAULTS)] == [
+        (_us(SINCE) - skew, _us(UNTIL))
+    ]
+    assert node_stretches(state, CLUSTER, "n2", DEFAULTS) == []
+    assert node_stretches(state, "other", "n1", DEFAULTS) == []
+
+
+def test_a_refresh_that_folds_a_node_relist_later_equals_a_rebuild() -> None:
+    """replay.node_cache: a Node relist arriving later moves the windows of the node it names."""
+    _refresh_equals_rebuild([*_two_nodes(), _relist("Node", changed=[("", "n1")])])

@@ -2,7 +2,8 @@
 
 `build(context, settings)` (the REGISTRY entry `k8s`) parses its settings and finds the API.
 `run(sink, stop)` loads each stream's checkpoint and last recorded state from the store, starts
-the Service watcher (always with a LIST, so the default scope knows every Local Service) and, once
+the Service watcher (always with a LIST, so the default scope knows every Local Service; after a
+checkpoint that LIST passes over what changed since, stored as a `RelistGap`) and, once
 it is synced, every other watcher, and puts what they yield into the sink: observations, and after
 each the checkpoint `(k8s-watch, stream) -> {"resourceVersion": ...}`. It feeds the shared
 `ClusterView` with every Service and Node it sees. Ready once every stream has listed or has an
@@ -40,6 +41,8 @@ log = structlog.get_logger("gapwatch.recorder")
 
 #: The kinds the ClusterView is built from (recorder/sources/view.py).
 VIEW_KINDS = ("Service", "Node")
+#: Why a resumed Service stream relists (the `reason` of its RelistGap).
+SCOPE_RELIST = "relisted at start: the local-services scope lists every Service"
 
 
 def build(context: SourceContext, settings: Mapping[str, Any]) -> K8sSource:
@@ -141,10 +144,15 @@ class K8sSource:
                 metrics=self.metrics,
                 rng=ctx.rng,
             )
-            # The Service stream always relists: the scope must know every Service.
+            # The Service stream always relists: the scope must know every Service. After a
+            # checkpoint that relist passes over what changed since (a RelistGap, as after 410
+            # Gone); on a first start (no checkpoint) nothing was recorded to be out of sync with
             if kind != "Service" or self.scope is None:
                 watcher.rv = resume.get(watcher.stream)
                 watcher.synced_at = since.get(watcher.stream)
+            elif resume.get(watcher.stream):
+                at = since.get(watcher.stream)
+                watcher.relist_from(resume[watcher.stream], at, SCOPE_RELIST)
             if watcher.rv is not None and watcher.on_object is not None:
                 # resumed without a relist: the view learns the stored objects here, or the
                 # prober and the LB node map of a restarted recorder would see no Node until one

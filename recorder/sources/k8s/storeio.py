@@ -2,7 +2,8 @@
 
 After a restart a watcher resumes from its checkpoint (`source_checkpoints`, written in the same
 transaction as the events it covers) and knows the last recorded version of every object (the
-newest `k8s-watch` row per object that is not a DELETED), so a relist after 410 Gone diffs against
+newest `k8s-watch` row per object that is not a DELETED; every object change has a
+resourceVersion), so a relist after 410 Gone diffs against
 what the store holds, not against nothing.
 """
 
@@ -23,11 +24,62 @@ from gapwatch.recorder.tables import events, source_checkpoints
 from gapwatch.recorder.timefmt import parse_time
 
 
-def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
-    where = and_(events.c.cluster == cluster, events.c.source == SOURCE, events.c.kind == kind)
+def _objects(cluster: str, kind: str, namespace: str | None) -> Any:
+    """The stored changes of one stream's objects, from any source. `resource_version IS NOT
+    NULL` (every object change has one) is what lets PostgreSQL and SQLite use the partial
+    object-history index (recorder/tables.py); without it they cannot."""
+    where = and_(
+        events.c.cluster == cluster, events.c.kind == kind, events.c.resource_version.is_not(None)
+    )
     if namespace:
         where = and_(where, events.c.namespace == namespace)
     return where
+
+
+def _scope(cluster: str, kind: str, namespace: str | None) -> Any:
+    """The stored changes of one stream's objects that a watch recorded."""
+    return and_(_objects(cluster, kind, namespace), events.c.source == SOURCE)
+
+
+_ROW = (
+    events.c.namespace,
+    events.c.name,
+    events.c.op,
+    events.c.resource_version,
+    events.c.payload,
+    events.c.source,
+)
+
+
+def _newest(
+    conn: Connection, cluster: str, kind: str, namespace: str | None, names: list[str] | None
+) -> list[Any]:
+    """The newest row a watch recorded of each object of the stream (of those named `names`).
+
+    The newest row per object is found from the index alone (an index-only scan: the index has
+    no `source`), whatever recorded it; only an object whose newest row another source wrote
+    (an import of audit events or objects into the same cluster) is looked up again with the
+    source, row by row. On 200,000 rows of the realistic mix, filtering on `source` first made
+    PostgreSQL scan every row (no index fits) or fetch each row of the stream from the heap
+    (benchmarks/resume_queries.py: benchmarks/README.md has the plans and times)."""
+    where = _objects(cluster, kind, namespace)
+    if names is not None:
+        where = and_(where, events.c.name.in_(names))
+    group = (events.c.namespace, events.c.name)
+    newest = select(func.max(events.c.id)).where(where).group_by(*group)
+    rows = list(conn.execute(select(*_ROW).where(events.c.id.in_(newest))))
+    others = {(r.namespace, r.name) for r in rows if r.source != SOURCE}
+    if not others:
+        return rows
+    mine = [r for r in rows if r.source == SOURCE]
+    listed = sorted({name for _, name in others if name is not None})
+    for start in range(0, len(listed), 500):
+        chunk = listed[start : start + 500]
+        scoped = and_(_scope(cluster, kind, namespace), events.c.name.in_(chunk))
+        again = select(func.max(events.c.id)).where(scoped).group_by(*group)
+        found = conn.execute(select(*_ROW).where(events.c.id.in_(again)))
+        mine += [r for r in found if (r.namespace, r.name) in others]
+    return mine
 
 
 #: Per (kind, namespace): the stored objects themselves (load_start's `objects_of`).
@@ -87,16 +139,8 @@ def _known(
     namespace: str | None,
     objects: list[Mapping[str, Any]] | None = None,
 ) -> Known:
-    newest = (
-        select(func.max(events.c.id))
-        .where(_scope(cluster, kind, namespace))
-        .group_by(events.c.namespace, events.c.name)
-    )
-    query = select(
-        events.c.namespace, events.c.name, events.c.op, events.c.resource_version, events.c.payload
-    ).where(events.c.id.in_(newest))
     known: Known = {}
-    for row in conn.execute(query):
+    for row in _newest(conn, cluster, kind, namespace, None):
         if row.op == "DELETED" or row.resource_version is None:
             continue
         key = (row.namespace or "", row.name or "")
@@ -115,20 +159,7 @@ def load_last(
     names = sorted({name for _, name in keys})
     with translate_errors(engine), engine.connect() as conn:
         for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            newest = (
-                select(func.max(events.c.id))
-                .where(_scope(cluster, kind, namespace), events.c.name.in_(chunk))
-                .group_by(events.c.namespace, events.c.name)
-            )
-            query = select(
-                events.c.namespace,
-                events.c.name,
-                events.c.op,
-                events.c.resource_version,
-                events.c.payload,
-            ).where(events.c.id.in_(newest))
-            for row in conn.execute(query):
+            for row in _newest(conn, cluster, kind, namespace, names[start : start + 500]):
                 key = (row.namespace or "", row.name or "")
                 if key in wanted:
                     found[key] = LastRow(row.op, row.resource_version, row.payload)

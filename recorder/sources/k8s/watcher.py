@@ -122,6 +122,13 @@ class ResourceWatcher:
         self.watching = False
         self.path = resource.path(namespace)
 
+    def relist_from(self, rv: str, at: datetime | None, reason: str) -> None:
+        """List first although a resume point `rv` (in sync at `at`) exists: the stream is out
+        of sync since then, and the relist passes over that stretch like one after 410 Gone (a
+        `RelistGap`, unless nothing was written since `rv`)."""
+        self.rv, self.synced_at = None, at
+        self._lost = (rv, at, reason)
+
     def _restart(self, reason: str, error: Exception | None = None) -> None:
         self.metrics.watch_restarts.labels(kind=self.resource.kind, reason=reason).inc()
         if error is not None:

@@ -193,13 +193,19 @@ def test_a_moved_drop_lag_re_detects_only_the_nodes_it_can_reclass(
     equal `detect` with the new lag."""
     state = fold(FoldState(), [f for e in _facts("aws-nlb", 3) for f in e])
     svc = lb_facing(state)[0]
-    cache: node_cache.Cache = {}
-    node_cache.windows(state, svc, DEFAULTS, cache)
-    kept = cache[svc]
-    stretches = sorted({d for nw in kept.nodes.values() for d in nw.losses})
+    scout: node_cache.Cache = {}
+    node_cache.windows(state, svc, DEFAULTS, scout)
+    stretches = sorted({d for nw in scout[svc].nodes.values() for d in nw.losses})
     assert len(stretches) >= 2
     old = stretches[0]  # a lag just below one stretch, then just above it
-    kept.drop_lag = old - 1
+    # the cache classed with a measured lag of old - 1 (not the preset's unmeasured one: the
+    # floor a node-driven LB takes then would class other stretches than old - 1 does)
+    monkeypatch.setattr(node_cache, "lb_drop_lag", lambda *_a: old - 1)
+    monkeypatch.setattr(detect_module, "lb_drop_lag", lambda *_a: old - 1)
+    cache: node_cache.Cache = {}
+    assert node_cache.windows(state, svc, DEFAULTS, cache) == detect(state, [svc], DEFAULTS)
+    kept = cache[svc]
+    assert kept.drop_lag == old - 1
     moved = [n for n, nw in kept.nodes.items() if node_cache.lag_moves(nw.losses, old - 1, old)]
     monkeypatch.setattr(node_cache, "lb_drop_lag", lambda *_a: old)
     monkeypatch.setattr(detect_module, "lb_drop_lag", lambda *_a: old)

@@ -38,7 +38,6 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
-    Impact,
     RolloutPart,
     assign,
     group,
@@ -46,6 +45,7 @@ from gapwatch.replay.group import (
     spans_of,
     with_windows,
 )
+from gapwatch.replay.impact import Impact
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
 from gapwatch.replay.model import Rollout, ServiceRef, Window

@@ -27,7 +27,7 @@ from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.group import assign
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-from gapwatch.replay.node_rows import owners_hold, span_changes
+from gapwatch.replay.span_changes import owners_hold, span_changes
 from tests.replay.test_refresh_checkpoint import _equals_rebuild, _write_in
 
 

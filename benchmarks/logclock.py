@@ -4,7 +4,7 @@ The simulator writes every failed request into the access log at its true time (
 lie inside true windows). Here each `LBAccessLog` observation's request time is moved by
 `--offsets` seconds (the LB's clock off the recorder's), then detection runs under the default
 assumptions and each run reports: failed lines tied to a node, how many the windows count
-without the estimate (replay.group.failed_requests) and with it (replay.logclock.counted), and
+without the estimate (replay.impact.failed_requests) and with it (replay.logclock.counted), and
 the Services whose offset was estimated, with the estimates. Offset 0 measures false estimates.
 Presets with an HTTP listener only (a TCP listener writes no access log, as on AWS).
 
@@ -23,7 +23,7 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import access_impact, failed_requests
+from gapwatch.replay.impact import access_impact, failed_requests
 from gapwatch.replay.logclock import counted, log_clocks
 
 PRESETS = ("seed-3node", "mitigated", "alibaba-slb", "tencent-clb", "slow-kube-proxy")

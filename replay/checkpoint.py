@@ -41,7 +41,7 @@ from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
-from gapwatch.replay.group import Impact, access_impact
+from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
@@ -56,7 +56,7 @@ _OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "
 #: facts that may concern any Service of their namespace (with one) or cluster (without)
 _WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf", "relist"})
 
-#: the facts `group.access_impact` reads (lines, Node addresses, Service NodePorts)
+#: the facts `impact.access_impact` reads (lines, Node addresses, Service NodePorts)
 _IMPACT_FACTS = frozenset({"access", "node", "service"})
 
 ClusterValues = tuple[Any, ...]
@@ -73,7 +73,7 @@ class Checkpoint:
     values: dict[str, ClusterValues] = field(default_factory=dict)
     #: per Service, `lane_versions` from before the last `advance` folded its rows
     before: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
-    #: `group.access_impact(state)`, kept until a fact it reads arrives (None: not computed)
+    #: `impact.access_impact(state)`, kept until a fact it reads arrives (None: not computed)
     impact: Impact | None = None
     #: per Service, its windows per node and what they were found from (replay.node_cache)
     windows: dict[ServiceRef, ServiceWindows] = field(default_factory=dict)

@@ -16,7 +16,7 @@ how far behind the clock is: reactions slower than the offset never show it. An 
 whose clock is *ahead* looks like a slower kube-proxy or LB: causality cannot tell, so no
 offset is estimated that way (`clock_skew_s` widens the bounds for that). A found offset
 shifts the observer's samples (`corrected`) and, being only a lower bound, widens their bounds
-by as much (replay.lanes.observed). A long tail of EndpointSlice watch delays mimics a clock
+by as much (replay.observed.observed). A long tail of EndpointSlice watch delays mimics a clock
 behind (4 of 1,999 development scenarios, one of them a certain false window), so the
 estimate is opt-in: `clock_offset_max_s` is 0 (off) by default. Pure.
 """

@@ -190,7 +190,7 @@ class FoldState:
     #: (Service, node) the line names, or (cluster-only ref, "") when it names neither
     access: dict[LaneKey, list[Sample]] = field(default_factory=dict)
     #: (cluster, IP address) -> node, and (cluster, nodePort) -> Service: to tie access-log
-    #: targets to lanes (replay.group.access_impact)
+    #: targets to lanes (replay.impact.access_impact)
     node_addresses: dict[tuple[str, str], str] = field(default_factory=dict)
     node_ports: dict[tuple[str, int], ServiceRef] = field(default_factory=dict)
     #: (cluster, instance id from the Node's providerID) -> node: CloudTrail targets map here

@@ -1,8 +1,7 @@
 """The two signals of one (service, node): R (the LB routes to it) and F (it serves).
 
-R comes from TargetHealth samples (measured), else from CloudTrail membership changes
-(membership measured, health inferred or unknown: replay.membership), else, without LB data,
-from the endpoints lane plus service-controller Events or an assumed CCM lag (inferred).
+R comes from TargetHealth samples (measured), else from CloudTrail membership changes, else
+from the endpoints lane (inferred): replay.routed; this module combines it with F.
 F comes from NodePort probes (measured: connected or not), else from the health-check-node-port
 answer (measured, plus ProxyTerminatingEndpoints inference), else from the endpoints and pod lanes
 shifted by an assumed kube-proxy lag (inferred). Where the endpoints show an excursion the samples
@@ -22,7 +21,7 @@ from gapwatch.replay.checked import (
     proven_unrouted,
     stoppers,
 )
-from gapwatch.replay.clocks import clock_offset, corrected, observer_of
+from gapwatch.replay.clocks import clock_offset, observer_of
 from gapwatch.replay.context import (
     alive_steps,
     ccm_mode,
@@ -32,15 +31,10 @@ from gapwatch.replay.context import (
     node_ready_steps,
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
-from gapwatch.replay.fold import FoldState, Sample, sorted_lane
-from gapwatch.replay.lags import ccm_lag_hi
-from gapwatch.replay.membership import (
-    HEALTH_UNKNOWN,
-    member_lanes,
-    membership_routed,
-    pod_targeted,
-)
+from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.observed import observed
 from gapwatch.replay.proxy import (
     changed_since,
     probe_period,
@@ -51,32 +45,25 @@ from gapwatch.replay.proxy import (
     unconfirmed_carried,
 )
 from gapwatch.replay.relisted import node_stretches, stretches, unknown_lanes, unknown_over
+
+# fail_open is re-exported: replay.detect reads it from here
+from gapwatch.replay.routed import fail_open as fail_open
+from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.signals import (
     Iv,
     Step,
     Tri,
-    complement,
     constant,
-    intersect,
+    minus_definite,
     shifted,
     steps_from_samples,
-    steps_where,
     t_and,
     t_not,
     t_or,
     tri_from_steps,
 )
 from gapwatch.replay.syncs import index_looks, programmed
-from gapwatch.replay.unseen import backdated, excursions, hidden, listed_at, pod_serves
-
-LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
-
-
-def _lb_update_times(state: FoldState, svc: ServiceRef) -> list[tuple[int, int]]:
-    events = state.events.get(svc, [])
-    return sorted(
-        (s.prev_us or s.at_us, s.event_id) for s in events if s.value in LB_UPDATE_REASONS
-    )
+from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,35 +81,6 @@ class Lanes:
     forwardable: list[Step] = field(default_factory=list)
     #: the health-check-node-port samples (a timeout there: the node itself does not answer)
     health: list[Sample] = field(default_factory=list)
-
-
-def _minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
-    return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
-
-
-def observed(
-    state: FoldState, kind: str, svc: ServiceRef, node: str, settings: DetectSettings
-) -> list[Sample]:
-    """A sampled lane on the recorder's clock: the observer's estimated offset removed
-    (replay.clocks), then widened by the assumed clock skew, or by the offset where that is
-    larger (the estimate is only a lower bound: a clock shown that far off is trusted no
-    better than that)."""
-    samples = sorted_lane(state.probes[kind].get((svc, node), []))
-    offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
-    skew = max(abs(offset), seconds_us(settings.clock_skew_s))
-    return widened(corrected(samples, offset), skew)
-
-
-def widened(samples: list[Sample], skew_us: int) -> list[Sample]:
-    """A sampled lane whose observer's clock may be `skew_us` off (clock_skew_s): each change
-    happened somewhere in its bounds widened by that on both sides."""
-    if not skew_us:
-        return samples
-    out = []
-    for s in samples:
-        prev = s.prev_us if s.prev_us is not None else s.at_us
-        out.append(s._replace(at_us=s.at_us + skew_us, prev_us=prev - skew_us))
-    return out
 
 
 def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
@@ -182,7 +140,7 @@ def serves_signal(
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within
         )
-        return dead_first(_minus_definite(serves, unseen), died), True, nodeport
+        return dead_first(minus_definite(serves, unseen), died), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -203,7 +161,7 @@ def serves_signal(
         stale = [s._replace(value="1" if s.value == "503" and s.num else "0") for s in health]
         behind = tri_from_steps(steps_from_samples(stale, "1", False), False)
         unknown = t_or(restarting, behind)
-        serves = _minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
+        serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
@@ -213,7 +171,7 @@ def serves_signal(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s),
         )  # fmt: skip
-        serves = _minus_definite(t_and(serves, exists), unseen)
+        serves = minus_definite(t_and(serves, exists), unseen)
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
         died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0)
         serves = dead_first(serves, died)
@@ -269,105 +227,6 @@ def _inferred_serves(
     unseen = node_stretches(state, svc.cluster, node, settings)
     ready_node = unknown_over(ready_node, unseen, possible=True)
     return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks)
-
-
-#: Target states that count as registered for fail-open (draining and absent do not).
-_ACTIVE = frozenset({"initial", "healthy", "unhealthy", "unused"})
-_UNHEALTHY = frozenset({"unhealthy"})
-
-
-def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
-    """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
-    known = state.memo.fail_open.get(svc)
-    if known is not None:
-        return known
-    all_bad, any_active = constant(True), constant(False)
-    targets = state.probes["target"]
-    for node in sorted(state.service_nodes.get(svc, ())):
-        lane = sorted_lane(targets.get((svc, node), []))
-        if not lane:
-            continue
-        active = tri_from_steps(steps_where(lane, _ACTIVE, False), False)
-        unhealthy = tri_from_steps(steps_where(lane, _UNHEALTHY, False), False)
-        all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
-        any_active = t_or(any_active, active)
-    opened = t_and(all_bad, any_active)
-    state.memo.fail_open[svc] = opened
-    return opened
-
-
-def routed_signal(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
-) -> tuple[Tri, bool]:
-    key = (svc, node)
-    targets = observed(state, "target", svc, node, settings)
-    if targets:
-        steps = steps_from_samples(targets, "healthy", False)
-        routed = tri_from_steps(steps, False)
-        opened = fail_open(state, svc)
-        if opened.possible:  # every registered target unhealthy: the LB routes to all of them
-            unhealthy = tri_from_steps(steps_where(targets, _UNHEALTHY, False), False)
-            routed = t_or(routed, t_and(opened, unhealthy))
-        if ccm_mode(state, svc, settings) == "endpoint":
-            # the CCM may have deregistered and re-registered between two polls
-            ready = eps_steps(state.endpoints.get(key, []), ("ready",))
-            ccm_hi = ccm_lag_hi(state, svc, settings)
-            routed = _minus_definite(
-                routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
-            )
-        return routed, True
-    polled = state.probes["target"]
-    if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
-        return constant(False), True  # the LB is polled and never had this node
-    node_driven = ccm_mode(state, svc, settings) == "node"
-    inferred = _inferred_routed(state, svc, node, settings, node_driven)
-    members = member_lanes(state).get(key)
-    if members:  # CloudTrail: membership measured, health only inferred (replay.membership)
-        # a node-driven LB checks healthCheckNodePort; IP targets are checked on the pod
-        checked = node_driven and not pod_targeted(state, key)
-        health = _health_inferred(state, svc, node, settings) if checked else HEALTH_UNKNOWN
-        lo = seconds_us(settings.ccm_lag_min_s)
-        hi = ccm_lag_hi(state, svc, settings)
-        return membership_routed(members, inferred, health, lo, hi), True
-    return inferred, False
-
-
-def _health_inferred(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> Tri:
-    """A node-driven LB's health check on healthCheckNodePort, inferred from the endpoints:
-    kube-proxy's lag, then the thresholds' checks (AWS defaults, DESIGN.md section 6)."""
-    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
-    lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
-    interval = seconds_us(settings.hc_interval_s)
-    out = []
-    for s in eps:
-        threshold = settings.hc_healthy_threshold if s.value else settings.hc_unhealthy_threshold
-        out.append(
-            Step(
-                s.earliest + lag_lo + (threshold - 1) * interval,
-                s.latest + lag_hi + threshold * interval,
-                s.value,
-                s.event_id,
-            )
-        )
-    return tri_from_steps(shifted(out, 0, 0), False)
-
-
-def _inferred_routed(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, node_driven: bool
-) -> Tri:
-    """R without LB data: the health check (node-driven), else the CCM following the
-    endpoints after its lag, confirmed by service-controller Events where they exist."""
-    if node_driven:
-        return _health_inferred(state, svc, node, settings)
-    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
-    updates = _lb_update_times(state, svc)
-    lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
-    out = []
-    for s in eps:
-        seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)
-        latest, eid = seen if seen else (s.latest + hi, s.event_id)
-        out.append(Step(s.earliest + lo, max(latest, s.earliest + lo), s.value, eid))
-    return tri_from_steps(shifted(out, 0, 0), False)
 
 
 def lanes(

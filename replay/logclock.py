@@ -1,7 +1,7 @@
 """The LB's access-log clock against the other observers': failed requests lie inside windows.
 
 An access-log line that is the LB's own failure towards a target (recorder.accessfields: 502,
-503 or 504 with no answer from the target) and is tied to a node (replay.group.access_impact)
+503 or 504 with no answer from the target) and is tied to a node (replay.impact.access_impact)
 was dispatched to a node that did not serve the Service: a race window on that node held then.
 Its time is the LB's own (ALB `request_creation_time`, Classic `time`: when the request came
 in; the LB dispatched it within `access_dispatch_s`). Windows lie on the recorder's timeline
@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.clocks import merged_intervals
 from gapwatch.replay.fold import FoldState
-from gapwatch.replay.group import Impact, access_impact
+from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.model import ServiceRef, Window
 
 
@@ -127,7 +127,7 @@ def log_clocks(
     kept: OutsideKept | None = None,
 ) -> dict[ServiceRef, LogClock]:
     """Per Service with failed lines tied to its nodes: its access log's clock (`impact`:
-    replay.group.access_impact of the state, when the caller has it). A bisect per line finds
+    replay.impact.access_impact of the state, when the caller has it). A bisect per line finds
     the lines outside every window; the offsets are searched only where at least
     `min_measurements` are (fewer cannot decide). `kept`: each lane's count of lines outside
     from the last call, reused while its lines (the same list, as long), its windows' bounds
@@ -194,7 +194,7 @@ def counted(
     clocks: Mapping[ServiceRef, LogClock] | None = None,
     impact: Impact | None = None,
 ) -> list[Window]:
-    """replay.group.failed_requests on the access log's clock: each window's bounds moved by
+    """replay.impact.failed_requests on the access log's clock: each window's bounds moved by
     its Service's estimated offsets (all of lo..hi) and widened by `clock_skew_s` (with
     neither, the same counts); the Services without impact data keep None. `impact`:
     `access_impact(state)`, when the caller keeps it (replay.checkpoint)."""

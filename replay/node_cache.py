@@ -41,11 +41,12 @@ from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import windows_from
 from gapwatch.replay.fold import FoldState, Sample, horizon
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lanes import fail_open, lanes
+from gapwatch.replay.lanes import lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
+from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, t_and, t_not
 from gapwatch.replay.unseen import listed_at
 
@@ -110,7 +111,7 @@ def service_key(
         probe_period(state, svc),
         listed_at(state, svc),
         # service-controller Events confirm the CCM only where the LB is not polled
-        # (replay.lanes._inferred_routed): a polled LB's lanes never read them
+        # (replay.routed._inferred_routed): a polled LB's lanes never read them
         0 if polled else len(state.events.get(svc, ())),
         state.services.get(svc),
         polled,

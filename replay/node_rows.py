@@ -18,9 +18,8 @@ redoes a node only when one of them moved:
 - lags: replay.lags keeps them per node already (the same list while the lanes did not grow).
 
 The rows a node stores are compared with what it stored before only when its windows or lags
-are a new list; rollouts are compared whole (a few rows). Stale rows are deleted by content
-(row_diff.delete_matching); when the store does not hold what the checkpoint says, the
-Service's rows are rewritten as a diff against the store instead. Equal to `compute`
+are a new list (replay.row_changes); whether a node's window owners can move when the spans
+change: replay.span_changes. Equal to `compute`
 (tests/replay/test_node_rows.py, and the refresh properties against a rebuild).
 """
 
@@ -28,17 +27,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
-from gapwatch.replay import node_cache, row_diff
+from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
-    Impact,
     RolloutPart,
     assign,
     group,
@@ -46,19 +44,14 @@ from gapwatch.replay.group import (
     spans_of,
     with_windows,
 )
+from gapwatch.replay.impact import Impact
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.pod_index import PodIndex, pods_and_changes
-from gapwatch.replay.projection_rows import (
-    bulk_insert,
-    diff_columns,
-    lag_row,
-    rollout_row,
-    window_row,
-    write_rows,
-)
-from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
+from gapwatch.replay.projection_rows import write_rows
+from gapwatch.replay.row_changes import rollout_rows, write_changes
+from gapwatch.replay.span_changes import owners_hold, span_changes
 
 Changes = dict[tuple[str, str], list[tuple[int, str]]]
 
@@ -138,10 +131,10 @@ def write_service(
         elif entry is not None and entry[1]:
             now.nodes[node] = NodeRows([], None, [], [], entry[1])
     if prev is None and not empty:  # what the store holds is not known: diff against it
-        _rollouts(None, now)
+        rollout_rows(None, now)
         whole = True
     else:
-        whole = not _write_changes(conn, svc, prev or ServiceRows(), now)
+        whole = not write_changes(conn, svc, prev or ServiceRows(), now)
     if whole:
         rollouts = with_windows(now.spans, now.owned)
         windows = [w for nr in now.nodes.values() for w in nr.windows]
@@ -227,151 +220,3 @@ def _group(
             continue
         ordered = sorted(mine, key=lambda w: w.start_us)
         rows.windows = assign(ordered, now.spans, basis[1], settle)
-
-
-SpanChange = tuple[Rollout | None, Rollout | None]
-
-
-def owners_hold(
-    changes: Sequence[SpanChange], earliest_us: int, latest_us: int, settle_us: int
-) -> bool:
-    """Whether windows that start in [earliest_us, latest_us] keep their owners when the spans
-    change as `changes` says ((before, after), None where there was or is none). A span holds
-    a window's start when it started by it and ended no earlier than settle_us before it
-    (replay.group): a span that can hold none of them, before and after, changes no owner; nor
-    does one that only ended elsewhere among values at or after `latest_us - settle_us`."""
-    edge = latest_us - settle_us
-    for a, b in changes:
-        if all(
-            s is None or s.start_us > latest_us or s.end_us + settle_us < earliest_us
-            for s in (a, b)
-        ):
-            continue
-        if a is None or b is None or _but_end(a, b) != b:
-            return False
-        if min(a.end_us, edge) != min(b.end_us, edge):
-            return False
-    return True
-
-
-def _but_end(a: Rollout, b: Rollout) -> Rollout:
-    """`a` with the end of `b` (and its nodes, for a rollout: no owner reads a rollout's nodes,
-    replay.group._cause)."""
-    return replace(a, end_us=b.end_us, nodes=a.nodes if a.kind == "node-disruption" else b.nodes)
-
-
-def span_changes(old: Sequence[Rollout], new: Sequence[Rollout]) -> list[SpanChange] | None:
-    """The spans that differ, matched by id (None when an id repeats)."""
-    before = {s.id: s for s in old}
-    after = {s.id: s for s in new}
-    if len(before) != len(old) or len(after) != len(new):
-        return None
-    return [
-        (before.get(i), after.get(i))
-        for i in before.keys() | after.keys()
-        if before.get(i) != after.get(i)
-    ]
-
-
-def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
-    """The Service's windows per group, in the order replay.group gives them (start, node)."""
-    every = [w for node in sorted(now.nodes) for w in now.nodes[node].windows]
-    every.sort(key=lambda w: (w.start_us, w.node))
-    owned: dict[str | None, list[Window]] = {}
-    for w in every:
-        owned.setdefault(w.rollout, []).append(w)
-    return owned
-
-
-def _rollouts(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
-    """The rollouts' rows (as values of their diff columns) into `now`; those computed this
-    time by value. A span equal to the one before keeps its row unless a window of a node
-    whose windows changed belonged, or belongs, to it."""
-    if prev is None:
-        moved: set[str | None] | None = None
-    else:
-        changed = [
-            n
-            for n in prev.nodes.keys() | now.nodes.keys()
-            if _windows(prev.nodes.get(n)) is not _windows(now.nodes.get(n))
-        ]
-        moved = {
-            w.rollout
-            for n in changed
-            for w in (*_windows(prev.nodes.get(n)), *_windows(now.nodes.get(n)))
-        }
-    now.owned = prev.owned if prev is not None and not moved else _owned(now)
-    columns = diff_columns(replay_rollouts, "id")
-    rows: dict[tuple[Any, ...], Any] = {}
-    kept = prev.span_rows if prev is not None else {}
-    for span in now.spans:
-        before = kept.get(span.id)
-        if moved is not None and before is not None and before[0] == span and span.id not in moved:
-            now.span_rows[span.id] = before
-            continue
-        row = rollout_row(with_windows([span], now.owned)[0])
-        values = tuple(row[c] for c in columns)
-        now.span_rows[span.id] = (span, values)
-        rows[values] = row
-    now.rollouts = Counter(values for _span, values in now.span_rows.values())
-    return rows
-
-
-def _write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: ServiceRows) -> bool:
-    """Store what changed since `prev`; False when a stale row was not in the store."""
-    stale_w: list[Window] = []
-    new_w: list[Window] = []
-    stale_l: list[LagSample] = []
-    new_l: list[LagSample] = []
-    for node in prev.nodes.keys() | now.nodes.keys():
-        old = prev.nodes.get(node)
-        cur = now.nodes.get(node)
-        _diff(_windows(old), _windows(cur), stale_w, new_w)
-        _diff(_lags(old), _lags(cur), stale_l, new_l)
-    rows = _rollouts(prev, now)
-    stale_r = list((prev.rollouts - now.rollouts).elements())
-    new_r = [rows[t] for t in (now.rollouts - prev.rollouts).elements()]
-    w_cols = diff_columns(replay_windows, "id")
-    l_cols = diff_columns(replay_lags, "id")
-    wrows = [window_row(w) for w in stale_w]
-    lrows = [lag_row(s) for s in stale_l]
-    if not (
-        row_diff.delete_matching(conn, replay_windows, "id", svc, w_cols,
-                                 [tuple(r[c] for c in w_cols) for r in wrows])
-        and row_diff.delete_matching(conn, replay_lags, "id", svc, l_cols,
-                                     [tuple(r[c] for c in l_cols) for r in lrows])
-        and row_diff.delete_matching(conn, replay_rollouts, "id", svc,
-                                     diff_columns(replay_rollouts, "id"), stale_r)
-    ):  # fmt: skip
-        return False
-    for table, inserted in (
-        (replay_windows, [window_row(w) for w in new_w]),
-        (replay_rollouts, new_r),
-        (replay_lags, [lag_row(s) for s in new_l]),
-    ):
-        if inserted:
-            bulk_insert(conn, table, inserted)
-    return True
-
-
-_NONE: list[Any] = []
-T = TypeVar("T")
-
-
-def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None:
-    """The rows of `before` that `after` no longer holds onto `stale`, its new ones onto `new`
-    (nothing to compare when the node kept the same list, or had and has none: a node without
-    windows or lags gets a new empty list each time)."""
-    if before is after or not (before or after):
-        return
-    a, b = Counter(before), Counter(after)
-    stale.extend((a - b).elements())
-    new.extend((b - a).elements())
-
-
-def _windows(rows: NodeRows | None) -> list[Window]:
-    return rows.windows if rows is not None else _NONE
-
-
-def _lags(rows: NodeRows | None) -> list[LagSample]:
-    return rows.lags if rows is not None else _NONE

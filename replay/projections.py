@@ -27,7 +27,8 @@ from gapwatch.replay.behind import caught_up
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
-from gapwatch.replay.group import Impact, access_impact, group
+from gapwatch.replay.group import group
+from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.logclock import counted
@@ -56,7 +57,7 @@ def compute(
     cache: node_cache.Cache | None = None,
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services
-    (`impact`: `group.access_impact(state)`, when the caller keeps it; `cache`: the windows
+    (`impact`: `impact.access_impact(state)`, when the caller keeps it; `cache`: the windows
     per node found last time, replay.node_cache)."""
     with no_gc():
         if cache is None:

@@ -164,6 +164,12 @@ def t_or(x: Tri, y: Tri) -> Tri:
     return Tri(union(x.possible, y.possible), union(x.definite, y.definite))
 
 
+def minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
+    """`tri` no longer definitely true over `unsure` (where the samples could have missed a
+    change): still possibly true there."""
+    return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
+
+
 def shifted(steps: Sequence[Step], lo_us: int = 0, hi_us: int = 0) -> list[Step]:
     """The same changes happening `lo..hi` later (an inferred lag with its uncertainty)."""
     out: list[Step] = []

@@ -2,7 +2,7 @@
 
 An access-log line is the LB's own failure towards a target (recorder.accessfields); replay
 ties it to a (Service, node) by the target's address among the Nodes' addresses and its port
-among the Services' nodePorts (replay.group.access_impact). A line whose target matches no
+among the Services' nodePorts (replay.impact.access_impact). A line whose target matches no
 Node (a node the store never saw, an IP target, a line without a target) is never guessed onto
 a window: `gapwatch gaps` lists it here instead, per Service (None where the port names no
 Service either), with its count and request times. Reads only the `access`, `node` and
@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import access_impact
+from gapwatch.replay.impact import access_impact
 from gapwatch.replay.model import ServiceRef
 
 #: The facts that tie an access-log line to a lane (and the lines themselves).

@@ -29,9 +29,9 @@ from gapwatch.replay import api, projections
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState
-from gapwatch.replay.lanes import routed_signal
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import Window
+from gapwatch.replay.routed import routed_signal
 
 Row = tuple[str, str, int, int, int | None]
 

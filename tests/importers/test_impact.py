@@ -1,4 +1,4 @@
-"""Impact from access-log fields (replay.group.access_impact): a line counts when it is the LB's
+"""Impact from access-log fields (replay.impact.access_impact): a line counts when it is the LB's
 own 502/503/504 with no target answer, and belongs to the node whose address and the Service
 whose NodePort its target names; a line tied to no node is unknown, never guessed."""
 
@@ -12,7 +12,7 @@ from gapwatch.recorder.importers.base import Context
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.facts import Fact, derive
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import access_impact, failed_requests
+from gapwatch.replay.impact import access_impact, failed_requests
 from gapwatch.replay.model import ServiceRef, Window
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

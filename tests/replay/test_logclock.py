@@ -32,7 +32,7 @@ from gapwatch.replay.assumptions import seconds_us
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import access_impact, failed_requests
+from gapwatch.replay.impact import access_impact, failed_requests
 from gapwatch.replay.logclock import OutsideKept, best_range, counted, log_clocks
 from gapwatch.replay.model import Window
 from tests.replay.builders import CLUSTER, at, facts_of
@@ -85,7 +85,7 @@ def test_lines_inside_the_window_estimate_nothing_and_are_counted() -> None:
     assert (clock.lines, clock.outside, clock.estimated) == (5, 0, False)
     assert "inside windows" in clock.describe(SETTINGS)
     assert [w.failed_requests for w in counted(state, windows, SETTINGS)] == [5]
-    # nothing estimated, no skew: replay.group's count, exactly
+    # nothing estimated, no skew: replay.impact's count, exactly
     assert counted(state, windows, SETTINGS) == failed_requests(state, windows)
 
 

@@ -14,9 +14,9 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.lanes import routed_signal
 from gapwatch.replay.membership import member_lanes
 from gapwatch.replay.model import LB_STATES, ServiceRef
+from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.segments import lane_segments
 from tests.replay.builders import CLUSTER, NS, SVC, at, eps, facts_of, node, pod, service
 

@@ -24,9 +24,10 @@ from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.group import access_impact, assign
+from gapwatch.replay.group import assign
+from gapwatch.replay.impact import access_impact
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-from gapwatch.replay.node_rows import owners_hold, span_changes
+from gapwatch.replay.span_changes import owners_hold, span_changes
 from tests.replay.test_refresh_checkpoint import _equals_rebuild, _write_in
 
 
@@ -225,7 +226,7 @@ def _impact_batches(splits: list[float], late: tuple[str, ...]) -> int:
 )
 def test_access_impact_added_line_by_line(splits: list[float], late: tuple[str, ...]) -> None:
     """The impact kept by the checkpoint, with each batch's new access lines added to it
-    (replay.group.access_impact with `since`), equals the impact computed from the whole
+    (replay.impact.access_impact with `since`), equals the impact computed from the whole
     state, batch after batch, while no Node address or NodePort moved."""
     _impact_batches(splits, late)
 

@@ -1,0 +1,238 @@
+"""The facts of Kubernetes objects (replay.facts: one extractor per kind, the columns each fills
+are listed there): EndpointSlices, Pods, Nodes, Services, Events and the workloads that own pods.
+Each takes the observation and the row's common columns and answers its rows. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.payload import as_dict, as_list, condition, time_us
+
+SERVICE_LABEL = "kubernetes.io/service-name"
+_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
+
+
+def slice_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    meta = as_dict(obs.payload.get("metadata"))
+    service = as_dict(meta.get("labels")).get(SERVICE_LABEL)
+    if not service:
+        return []
+    ns = meta.get("namespace") or obs.namespace
+    slice_name = meta.get("name") or obs.name
+    rows = [dict(base, namespace=ns, name=service, node=None, state=obs.op, text1=slice_name)]
+    if obs.op == "DELETED":
+        return rows
+    per_node: dict[str, list[Any]] = {}
+    for ep in as_list(obs.payload.get("endpoints")):
+        ep = as_dict(ep)
+        node = ep.get("nodeName")
+        if not node:
+            continue
+        cond = as_dict(ep.get("conditions"))
+        ready = condition(cond, "ready", True)
+        serving = condition(cond, "serving", ready)
+        terminating = condition(cond, "terminating", False)
+        counts = per_node.setdefault(node, [0, 0, 0, [], []])
+        counts[0] += ready and not terminating
+        counts[1] += serving and terminating
+        counts[2] += terminating
+        ref = as_dict(ep.get("targetRef"))
+        if ref.get("name"):
+            counts[3].append(str(ref["name"]))
+            if ready and not terminating:
+                counts[4].append(str(ref["name"]))
+    for node in sorted(per_node):
+        ready, serving_term, terminating, pods, ready_pods = per_node[node]
+        rows.append(
+            dict(
+                base,
+                namespace=ns,
+                name=service,
+                node=node,
+                state=obs.op,
+                num1=ready,
+                num2=serving_term,
+                num3=terminating,
+                text1=slice_name,
+                text2=",".join(sorted(set(pods))),
+                text3=",".join(sorted(set(ready_pods))) or None,
+            )
+        )
+    return rows
+
+
+def _prestop_ms(spec: Mapping[str, Any]) -> int | None:
+    best: float | None = None
+    for container in as_list(spec.get("containers")):
+        hook = as_dict(as_dict(as_dict(container).get("lifecycle")).get("preStop"))
+        seconds: float | None = None
+        if "sleep" in hook:
+            raw = as_dict(hook["sleep"]).get("seconds")
+            seconds = float(raw) if isinstance(raw, int | float) else None
+        elif "exec" in hook:
+            match = _SLEEP.search(
+                " ".join(str(c) for c in as_list(as_dict(hook["exec"]).get("command")))
+            )
+            seconds = float(match.group(1)) if match else None
+        if seconds is not None:
+            best = seconds if best is None else max(best, seconds)
+    return None if best is None else int(best * 1000)
+
+
+def _finished_us(statuses: Sequence[Mapping[str, Any]]) -> int | None:
+    """When the pod's containers last stopped, as their kubelet wrote it: the newest
+    `state.terminated.finishedAt` or, after a restart, `lastState.terminated.finishedAt`
+    (RFC 3339, whole seconds, the node's clock); None when no container reports one."""
+    best: int | None = None
+    for c in statuses:
+        for key in ("state", "lastState"):
+            at = time_us(as_dict(as_dict(c.get(key)).get("terminated")).get("finishedAt"))
+            if at is not None and (best is None or at > best):
+                best = at
+    return best
+
+
+def pod_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    meta, spec, status = (as_dict(payload.get(k)) for k in ("metadata", "spec", "status"))
+    deletion = time_us(meta.get("deletionTimestamp"))
+    statuses = [as_dict(c) for c in as_list(status.get("containerStatuses"))]
+    all_done = bool(statuses) and all("terminated" in as_dict(c.get("state")) for c in statuses)
+    ready = any(
+        as_dict(c).get("type") == "Ready" and as_dict(c).get("status") == "True"
+        for c in as_list(status.get("conditions"))
+    )
+    if obs.op == "DELETED" or status.get("phase") in ("Succeeded", "Failed") or all_done:
+        state = "gone"
+    elif deletion is not None:
+        state = "terminating"
+    else:
+        state = "ready" if ready else "pending"
+    grace = meta.get("deletionGracePeriodSeconds")
+    if grace is None:
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+    owner = next(
+        (
+            f"{as_dict(o).get('kind')}/{as_dict(o).get('name')}"
+            for o in as_list(meta.get("ownerReferences"))
+            if as_dict(o).get("controller", True)
+        ),
+        None,
+    )
+    labels = as_dict(meta.get("labels"))
+    revision = labels.get("pod-template-hash") or labels.get("controller-revision-hash")
+    return [
+        dict(
+            base,
+            namespace=meta.get("namespace") or obs.namespace,
+            name=meta.get("name") or obs.name,
+            node=spec.get("nodeName") or obs.node,
+            state=state,
+            num1=deletion,
+            num2=int(grace) if isinstance(grace, int | float) else None,
+            num3=_prestop_ms(spec),
+            num4=_finished_us(statuses),
+            text1=owner,
+            text2=revision,
+            text3=status.get("podIP") or None,
+        )
+    ]
+
+
+def node_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    meta, spec, status = (as_dict(payload.get(k)) for k in ("metadata", "spec", "status"))
+    ready = next(
+        (
+            as_dict(c).get("status")
+            for c in as_list(status.get("conditions"))
+            if as_dict(c).get("type") == "Ready"
+        ),
+        None,
+    )
+    state = {"True": "Ready", "False": "NotReady"}.get(str(ready), "Unknown")
+    if obs.op == "DELETED":
+        state = "Deleted"
+    info = as_dict(status.get("nodeInfo"))
+    name = meta.get("name") or obs.node or obs.name
+    addresses = [
+        str(as_dict(a).get("address"))
+        for a in as_list(status.get("addresses"))
+        if as_dict(a).get("type") in ("InternalIP", "ExternalIP") and as_dict(a).get("address")
+    ]
+    return [
+        dict(
+            base,
+            name=name,
+            node=name,
+            state=state,
+            num1=int(bool(spec.get("unschedulable"))),
+            text1=info.get("kubeProxyVersion") or info.get("kubeletVersion"),
+            text2=spec.get("providerID"),
+            text3=",".join(addresses) or None,
+        )
+    ]
+
+
+def service_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    meta, spec = as_dict(obs.payload.get("metadata")), as_dict(obs.payload.get("spec"))
+    ports = [str(as_dict(p).get("nodePort")) for p in as_list(spec.get("ports"))]
+    return [
+        dict(
+            base,
+            namespace=meta.get("namespace") or obs.namespace,
+            name=meta.get("name") or obs.name,
+            state=spec.get("type", "ClusterIP"),
+            num1=spec.get("healthCheckNodePort"),
+            text1=spec.get("externalTrafficPolicy"),
+            text2=",".join(p for p in ports if p != "None"),
+        )
+    ]
+
+
+def event_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    involved = as_dict(payload.get("involvedObject") or payload.get("regarding"))
+    source = as_dict(payload.get("source")).get("component") or payload.get("reportingComponent")
+    when = payload.get("lastTimestamp") or payload.get("eventTime")
+    return [
+        dict(
+            base,
+            src_us=base["src_us"] or time_us(when),
+            namespace=involved.get("namespace"),
+            name=involved.get("name"),
+            state=payload.get("reason"),
+            num1=payload.get("count") if isinstance(payload.get("count"), int) else None,
+            text1=source,
+            text2=str(payload.get("message") or payload.get("note") or "")[:200],
+            text3=involved.get("kind"),
+        )
+    ]
+
+
+def workload_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    meta, spec = as_dict(obs.payload.get("metadata")), as_dict(obs.payload.get("spec"))
+    owner = next(
+        (
+            f"{as_dict(o).get('kind')}/{as_dict(o).get('name')}"
+            for o in as_list(meta.get("ownerReferences"))
+        ),
+        None,
+    )
+    labels = as_dict(meta.get("labels"))
+    replicas = spec.get("replicas")
+    return [
+        dict(
+            base,
+            namespace=meta.get("namespace") or obs.namespace,
+            name=meta.get("name") or obs.name,
+            state=obs.kind,
+            num1=replicas if isinstance(replicas, int) else None,
+            text1=owner,
+            text2=labels.get("pod-template-hash"),
+        )
+    ]

@@ -1,0 +1,183 @@
+"""The facts of what is not a Kubernetes object (replay.facts lists the columns each fills): the
+prober's kube-proxy health answers, NodePort probes and metrics scrapes, the LB's TargetHealth,
+access-log lines and target-group settings, CloudTrail's target changes, audit requests and the
+recorder's own relist gaps. Each takes the observation and the row's common columns and answers
+its rows. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gapwatch.recorder.accessfields import is_lb_failure, target_of
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.payload import as_dict
+from gapwatch.replay.tgsettings import settings_read
+
+
+def health_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    status = obs.payload.get("status")
+    body = as_dict(obs.payload.get("body"))
+    local = body.get("localEndpoints")
+    healthy = body.get("serviceProxyHealthy")
+    return [
+        dict(
+            base,
+            state=str(status) if status is not None else str(obs.payload.get("error") or "error"),
+            num1=local if isinstance(local, int) else None,
+            num2=None if healthy is None else int(bool(healthy)),
+        )
+    ]
+
+
+def nodeport_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    latency = obs.payload.get("latency_ms")
+    return [
+        dict(
+            base,
+            state=str(obs.payload.get("result")),
+            num1=int(latency * 1000) if isinstance(latency, int | float) else None,
+        )
+    ]
+
+
+def target_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    health = as_dict(obs.payload.get("TargetHealth"))
+    state = "absent" if obs.op == "DELETED" else str(health.get("State", "unknown")).lower()
+    port = obs.payload.get("HealthCheckPort")
+    return [
+        dict(
+            base,
+            state=state,
+            num1=int(port) if isinstance(port, str | int) and str(port).isdigit() else None,
+            text1=obs.payload.get("TargetGroupArn"),
+            text2=health.get("Reason"),
+            text3=as_dict(obs.payload.get("Target")).get("Id"),
+        )
+    ]
+
+
+def access_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    fields = as_dict(obs.payload.get("fields"))
+    state = fields.get("elb_status_code")
+    reason = fields.get("error_reason")
+    return [
+        dict(
+            base,
+            state=None if state is None else str(state),
+            num1=int(is_lb_failure(fields)),
+            text1=target_of(fields),
+            text2=None if reason in (None, "-") else str(reason),
+        )
+    ]
+
+
+def target_change_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    target = as_dict(payload.get("Target"))
+    params = as_dict(payload.get("requestParameters"))
+    port, check = target.get("Port"), None
+    if obs.op == "ADDED" and target:
+        state = "registered"
+    elif obs.op == "DELETED":
+        state = "deregistered" if target else "group-deleted"
+    elif obs.op == "ADDED" and payload.get("eventName") == "CreateTargetGroup":
+        # no membership, but which port the group sends to and which one it health-checks
+        state, port, check = "group-created", params.get("port"), params.get("healthCheckPort")
+    else:  # a failed call (OBSERVED) or new attributes: no membership changed
+        return []
+    return [
+        dict(
+            base,
+            state=state,
+            num1=port if type(port) is int else None,
+            num2=int(check) if isinstance(check, str) and check.isdigit() else check,
+            text1=payload.get("TargetGroupArn") or payload.get("LoadBalancerName"),
+            text3=target.get("Id"),
+        )
+    ]
+
+
+def tgconf_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """A target group's health-check settings, where the observation states any."""
+    read = settings_read(obs.kind, obs.op, obs.payload)
+    interval = read.get("hc_interval_s")
+    healthy, unhealthy = read.get("hc_healthy_threshold"), read.get("hc_unhealthy_threshold")
+    if interval is None and healthy is None and unhealthy is None:
+        return []
+    return [
+        dict(
+            base,
+            fact="tgconf",
+            num1=None if interval is None else round(interval * 1_000_000),
+            num2=None if healthy is None else int(healthy),
+            num3=None if unhealthy is None else int(unhealthy),
+            text1=obs.payload.get("TargetGroupArn"),
+        )
+    ]
+
+
+def target_change_and_settings_facts(
+    obs: Observation, base: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return target_change_facts(obs, base) + tgconf_facts(obs, base)
+
+
+_LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
+_LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
+_PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
+
+
+def _seconds_us(value: Any) -> int | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if value != value or abs(value) > 1e11:
+        return None
+    return round(float(value) * 1_000_000)
+
+
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return int(value) if ok and value == value and abs(value) < 2**62 else None
+
+
+def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    metrics = as_dict(obs.payload.get("metrics"))
+    synced = _seconds_us(metrics.get(_LAST_SYNC))
+    if synced is None or not obs.node:
+        return []
+    count = metrics.get(_PROGRAMMING + "_count")
+    return [
+        dict(
+            base,
+            state="synced",
+            num1=synced,
+            num2=_seconds_us(metrics.get(_LAST_QUEUED)),
+            num3=_count(count),
+            num4=_seconds_us(metrics.get(_PROGRAMMING + "_sum")),
+        )
+    ]
+
+
+def api_request_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    payload = obs.payload
+    ref = as_dict(payload.get("objectRef"))
+    return [
+        dict(
+            base,
+            state=payload.get("verb"),
+            text1=payload.get("objectKind"),
+            text2=payload.get("username"),
+            text3=ref.get("subresource") or None,
+        )
+    ]
+
+
+def relist_gap_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    kind = obs.payload.get("kind") or obs.name
+    if not isinstance(kind, str) or not kind:
+        return []
+    changed = obs.payload.get("changed")
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return [dict(base, state=kind)]  # unknown: any object may have changed
+    return [dict(base, state=kind, num1=len(changed), text1=",".join(changed) or None)]

@@ -1,0 +1,143 @@
+"""R, whether the LB routes to one (service, node): from TargetHealth samples (measured, with
+the LB failing open where every registered target is unhealthy), else from CloudTrail membership
+changes (membership measured, health inferred or unknown: replay.membership), else, without LB
+data, from the endpoints lane plus service-controller Events or an assumed CCM lag, or, for a
+node-driven LB, its health check on healthCheckNodePort (inferred). Pure.
+"""
+
+from __future__ import annotations
+
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.context import ccm_mode, eps_steps
+from gapwatch.replay.fold import FoldState, sorted_lane
+from gapwatch.replay.lags import ccm_lag_hi
+from gapwatch.replay.membership import (
+    HEALTH_UNKNOWN,
+    member_lanes,
+    membership_routed,
+    pod_targeted,
+)
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.observed import observed
+from gapwatch.replay.signals import (
+    Step,
+    Tri,
+    constant,
+    minus_definite,
+    shifted,
+    steps_from_samples,
+    steps_where,
+    t_and,
+    t_not,
+    t_or,
+    tri_from_steps,
+)
+from gapwatch.replay.unseen import hidden
+
+LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
+
+
+def _lb_update_times(state: FoldState, svc: ServiceRef) -> list[tuple[int, int]]:
+    events = state.events.get(svc, [])
+    return sorted(
+        (s.prev_us or s.at_us, s.event_id) for s in events if s.value in LB_UPDATE_REASONS
+    )
+
+
+#: Target states that count as registered for fail-open (draining and absent do not).
+_ACTIVE = frozenset({"initial", "healthy", "unhealthy", "unused"})
+_UNHEALTHY = frozenset({"unhealthy"})
+
+
+def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
+    """Where the LB fails open (AWS): registered targets exist and every one is unhealthy."""
+    known = state.memo.fail_open.get(svc)
+    if known is not None:
+        return known
+    all_bad, any_active = constant(True), constant(False)
+    targets = state.probes["target"]
+    for node in sorted(state.service_nodes.get(svc, ())):
+        lane = sorted_lane(targets.get((svc, node), []))
+        if not lane:
+            continue
+        active = tri_from_steps(steps_where(lane, _ACTIVE, False), False)
+        unhealthy = tri_from_steps(steps_where(lane, _UNHEALTHY, False), False)
+        all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
+        any_active = t_or(any_active, active)
+    opened = t_and(all_bad, any_active)
+    state.memo.fail_open[svc] = opened
+    return opened
+
+
+def routed_signal(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
+) -> tuple[Tri, bool]:
+    key = (svc, node)
+    targets = observed(state, "target", svc, node, settings)
+    if targets:
+        steps = steps_from_samples(targets, "healthy", False)
+        routed = tri_from_steps(steps, False)
+        opened = fail_open(state, svc)
+        if opened.possible:  # every registered target unhealthy: the LB routes to all of them
+            unhealthy = tri_from_steps(steps_where(targets, _UNHEALTHY, False), False)
+            routed = t_or(routed, t_and(opened, unhealthy))
+        if ccm_mode(state, svc, settings) == "endpoint":
+            # the CCM may have deregistered and re-registered between two polls
+            ready = eps_steps(state.endpoints.get(key, []), ("ready",))
+            ccm_hi = ccm_lag_hi(state, svc, settings)
+            routed = minus_definite(
+                routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
+            )
+        return routed, True
+    polled = state.probes["target"]
+    if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
+        return constant(False), True  # the LB is polled and never had this node
+    node_driven = ccm_mode(state, svc, settings) == "node"
+    inferred = _inferred_routed(state, svc, node, settings, node_driven)
+    members = member_lanes(state).get(key)
+    if members:  # CloudTrail: membership measured, health only inferred (replay.membership)
+        # a node-driven LB checks healthCheckNodePort; IP targets are checked on the pod
+        checked = node_driven and not pod_targeted(state, key)
+        health = _health_inferred(state, svc, node, settings) if checked else HEALTH_UNKNOWN
+        lo = seconds_us(settings.ccm_lag_min_s)
+        hi = ccm_lag_hi(state, svc, settings)
+        return membership_routed(members, inferred, health, lo, hi), True
+    return inferred, False
+
+
+def _health_inferred(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> Tri:
+    """A node-driven LB's health check on healthCheckNodePort, inferred from the endpoints:
+    kube-proxy's lag, then the thresholds' checks (AWS defaults, DESIGN.md section 6)."""
+    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
+    lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
+    interval = seconds_us(settings.hc_interval_s)
+    out = []
+    for s in eps:
+        threshold = settings.hc_healthy_threshold if s.value else settings.hc_unhealthy_threshold
+        out.append(
+            Step(
+                s.earliest + lag_lo + (threshold - 1) * interval,
+                s.latest + lag_hi + threshold * interval,
+                s.value,
+                s.event_id,
+            )
+        )
+    return tri_from_steps(shifted(out, 0, 0), False)
+
+
+def _inferred_routed(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, node_driven: bool
+) -> Tri:
+    """R without LB data: the health check (node-driven), else the CCM following the
+    endpoints after its lag, confirmed by service-controller Events where they exist."""
+    if node_driven:
+        return _health_inferred(state, svc, node, settings)
+    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
+    updates = _lb_update_times(state, svc)
+    lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
+    out = []
+    for s in eps:
+        seen = next(((t, e) for t, e in updates if s.latest <= t <= s.latest + hi), None)
+        latest, eid = seen if seen else (s.latest + hi, s.event_id)
+        out.append(Step(s.earliest + lo, max(latest, s.earliest + lo), s.value, eid))
+    return tri_from_steps(shifted(out, 0, 0), False)

@@ -1,0 +1,134 @@
+"""A Service's stored rows written as the changes since what it stored before (replay.node_rows).
+
+The rows a node stores are compared with what it stored before only when its windows or lags
+are a new list; rollouts are compared whole (a few rows). Stale rows are deleted by content
+(row_diff.delete_matching); `write_changes` answers False when the store does not hold what
+the checkpoint says (the caller then rewrites the Service's rows as a diff against the store).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection
+
+from gapwatch.replay import row_diff
+from gapwatch.replay.group import with_windows
+from gapwatch.replay.lags import LagSample
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.projection_rows import (
+    bulk_insert,
+    diff_columns,
+    lag_row,
+    rollout_row,
+    window_row,
+)
+from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
+
+if TYPE_CHECKING:
+    from gapwatch.replay.node_rows import NodeRows, ServiceRows
+
+
+def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
+    """The Service's windows per group, in the order replay.group gives them (start, node)."""
+    every = [w for node in sorted(now.nodes) for w in now.nodes[node].windows]
+    every.sort(key=lambda w: (w.start_us, w.node))
+    owned: dict[str | None, list[Window]] = {}
+    for w in every:
+        owned.setdefault(w.rollout, []).append(w)
+    return owned
+
+
+def rollout_rows(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
+    """The rollouts' rows (as values of their diff columns) into `now`; those computed this
+    time by value. A span equal to the one before keeps its row unless a window of a node
+    whose windows changed belonged, or belongs, to it."""
+    if prev is None:
+        moved: set[str | None] | None = None
+    else:
+        changed = [
+            n
+            for n in prev.nodes.keys() | now.nodes.keys()
+            if _windows(prev.nodes.get(n)) is not _windows(now.nodes.get(n))
+        ]
+        moved = {
+            w.rollout
+            for n in changed
+            for w in (*_windows(prev.nodes.get(n)), *_windows(now.nodes.get(n)))
+        }
+    now.owned = prev.owned if prev is not None and not moved else _owned(now)
+    columns = diff_columns(replay_rollouts, "id")
+    rows: dict[tuple[Any, ...], Any] = {}
+    kept = prev.span_rows if prev is not None else {}
+    for span in now.spans:
+        before = kept.get(span.id)
+        if moved is not None and before is not None and before[0] == span and span.id not in moved:
+            now.span_rows[span.id] = before
+            continue
+        row = rollout_row(with_windows([span], now.owned)[0])
+        values = tuple(row[c] for c in columns)
+        now.span_rows[span.id] = (span, values)
+        rows[values] = row
+    now.rollouts = Counter(values for _span, values in now.span_rows.values())
+    return rows
+
+
+def write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: ServiceRows) -> bool:
+    """Store what changed since `prev`; False when a stale row was not in the store."""
+    stale_w: list[Window] = []
+    new_w: list[Window] = []
+    stale_l: list[LagSample] = []
+    new_l: list[LagSample] = []
+    for node in prev.nodes.keys() | now.nodes.keys():
+        old = prev.nodes.get(node)
+        cur = now.nodes.get(node)
+        _diff(_windows(old), _windows(cur), stale_w, new_w)
+        _diff(_lags(old), _lags(cur), stale_l, new_l)
+    rows = rollout_rows(prev, now)
+    stale_r = list((prev.rollouts - now.rollouts).elements())
+    new_r = [rows[t] for t in (now.rollouts - prev.rollouts).elements()]
+    w_cols = diff_columns(replay_windows, "id")
+    l_cols = diff_columns(replay_lags, "id")
+    wrows = [window_row(w) for w in stale_w]
+    lrows = [lag_row(s) for s in stale_l]
+    if not (
+        row_diff.delete_matching(conn, replay_windows, "id", svc, w_cols,
+                                 [tuple(r[c] for c in w_cols) for r in wrows])
+        and row_diff.delete_matching(conn, replay_lags, "id", svc, l_cols,
+                                     [tuple(r[c] for c in l_cols) for r in lrows])
+        and row_diff.delete_matching(conn, replay_rollouts, "id", svc,
+                                     diff_columns(replay_rollouts, "id"), stale_r)
+    ):  # fmt: skip
+        return False
+    for table, inserted in (
+        (replay_windows, [window_row(w) for w in new_w]),
+        (replay_rollouts, new_r),
+        (replay_lags, [lag_row(s) for s in new_l]),
+    ):
+        if inserted:
+            bulk_insert(conn, table, inserted)
+    return True
+
+
+_NONE: list[Any] = []
+T = TypeVar("T")
+
+
+def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None:
+    """The rows of `before` that `after` no longer holds onto `stale`, its new ones onto `new`
+    (nothing to compare when the node kept the same list, or had and has none: a node without
+    windows or lags gets a new empty list each time)."""
+    if before is after or not (before or after):
+        return
+    a, b = Counter(before), Counter(after)
+    stale.extend((a - b).elements())
+    new.extend((b - a).elements())
+
+
+def _windows(rows: NodeRows | None) -> list[Window]:
+    return rows.windows if rows is not None else _NONE
+
+
+def _lags(rows: NodeRows | None) -> list[LagSample]:
+    return rows.lags if rows is not None else _NONE

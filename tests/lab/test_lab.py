@@ -97,10 +97,13 @@ def test_a_refused_health_port_changes_no_window(short_table: tuple[int, Any, st
     assert matched == 1, refused["details"]
 
 
-@pytest.mark.xfail(strict=False, reason=CLASS_FLAKE)
 def test_every_row_gives_every_window_its_true_class(short_table: tuple[int, Any, str]) -> None:
+    """A differing class is the known detector defect (CLASS_FLAKE): expected to fail sometimes,
+    so it xfails, with the rows' details in the reason (pytest -ra prints it in the CI log: which
+    window took which class)."""
     code, rows, err = short_table
     assert rows is not None, err[-3000:]
-    for row in rows:
-        assert row["windows_matched"] == "1/1", (row["fault"], row["details"])
+    differing = [(r["fault"], r["details"]) for r in rows if r["windows_matched"] != "1/1"]
+    if differing:
+        pytest.xfail(f"{CLASS_FLAKE}: {differing}")
     assert code == 0, err[-3000:]

@@ -79,11 +79,15 @@ def test_each_cloud_is_recorded_with_nothing_lost_or_duplicated(
     assert answered.endswith("errors: none"), answered
 
 
-@pytest.mark.xfail(strict=False, reason="test_lab.py CLASS_FLAKE (the detector, issue 13)")
 @pytest.mark.parametrize("cloud", list(CLOUDS))
 def test_each_cloud_gives_every_window_its_true_class(
     cloud: str, cloud_runs: dict[str, tuple[int, Any, str]]
 ) -> None:
+    """A differing class is test_lab.py's CLASS_FLAKE (the detector, issue 13): it xfails with
+    the problems in the reason, so the CI log says which window took which class."""
     code, reports, err = cloud_runs[cloud]
     assert reports is not None, err[-3000:]
-    assert reports[0]["problems"] == [] and code == 0, reports[0]["problems"]
+    problems = reports[0]["problems"]
+    if problems and all(p.startswith(CLASS_PROBLEM) for p in problems):
+        pytest.xfail(f"test_lab.py CLASS_FLAKE (the detector, issue 13): {problems}")
+    assert problems == [] and code == 0, problems

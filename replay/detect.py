@@ -29,6 +29,7 @@ from gapwatch.replay.undecided import (
     death_or_close,
     death_unordered,
     health_check_drop_floor,
+    hidden_not_ready,
     opened_before_ready,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
@@ -472,7 +473,8 @@ def windows_from(
             )
         )
     # what a watch relist passed over: a window touching it is never certain (replay.relisted)
-    out = touching(out, node_stretches(state, svc.cluster, node, settings))
+    unseen = node_stretches(state, svc.cluster, node, settings)
+    out = touching(hidden_not_ready(out, unseen), unseen)  # a NotReady it hid: in `also`
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

@@ -144,8 +144,8 @@ class Memo:
     clock: dict[tuple[str, str, DetectSettings], int] = field(default_factory=dict)
     #: replay.proxy's PTE evidence per (Service, node, settle), with the lengths of the lanes it
     #: read: the lanes only grow, so `clear` keeps it (an entry holds while they did not)
-    lane_pte: dict[tuple[ServiceRef, str, int], tuple[tuple[int, int, int], bool | None]] = field(
-        default_factory=dict
+    lane_pte: dict[tuple[ServiceRef, str, int, bool], tuple[tuple[int, int, int], bool | None]] = (
+        field(default_factory=dict)
     )
     #: replay.lags' lags per (Service, node, settings, proxy only), with the lane lengths they
     #: were found from (`lags.node_inputs`): kept by `clear` like `lane_pte`

@@ -12,7 +12,14 @@ from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.lags import lag_samples
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.signals import HI, Iv, intersect, steps_from_samples, tri_from_steps
+from gapwatch.replay.signals import (
+    HI,
+    Iv,
+    exact_steps,
+    intersect,
+    steps_from_samples,
+    tri_from_steps,
+)
 
 
 def _version(text: str | None) -> tuple[int, int] | None:
@@ -66,20 +73,32 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     """A NodePort that answers while the node's endpoints have only been serving-terminating
     for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or
     serving-terminating that long, and are serving-terminating now: PTE off. Any lane's "on"
-    wins, else any lane's "off"."""
+    wins, else any lane's "off".
+
+    Weighed against the version rules (DESIGN.md section 6): a node at 1.28 or later has no
+    gate, so what it shows says nothing of the gate elsewhere (skipped). The "on" read from the
+    lag bound alone (`settle_us`) is an inference that fails when kube-proxy lags past it; it
+    counts only where it agrees with the version's default (1.26-1.27, or unknown). Before 1.26,
+    where the gate is off unless enabled, only kube-proxy's own report proves it on: its health
+    check surely answering no ready local endpoint (counts are pushed after each rule sync)
+    while the NodePort surely connects."""
     verdict: bool | None = None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
+        version = _version(state.node_versions.get((cluster, node)))
+        if version is not None and version >= (1, 28):
+            continue
+        inferred = version is None or version >= (1, 26)
         health = state.probes["health"].get((svc, node), [])
         lane = state.endpoints.get((svc, node), [])
         # the lanes only grow: a lane whose three lists kept their lengths keeps its verdict
-        key, size = (svc, node, settle_us), (len(samples), len(health), len(lane))
+        key, size = (svc, node, settle_us, inferred), (len(samples), len(health), len(lane))
         known = state.memo.lane_pte.get(key)
         if known is not None and known[0] == size:
             found = known[1]
         else:
-            found = _lane_evidence(samples, health, lane, settle_us)
+            found = _lane_evidence(samples, health, lane, settle_us, inferred)
             state.memo.lane_pte[key] = (size, found)
         if found:
             return True
@@ -89,10 +108,15 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
 
 
 def _lane_evidence(
-    samples: list[Sample], health: list[Sample], lane: list[Sample], settle_us: int
+    samples: list[Sample],
+    health: list[Sample],
+    lane: list[Sample],
+    settle_us: int,
+    inferred: bool,
 ) -> bool | None:
-    """One (Service, node)'s PTE evidence (see _pte_evidence)."""
-    if _forwards_without_ready(samples, health):
+    """One (Service, node)'s PTE evidence (see _pte_evidence); `inferred`: whether the "on" read
+    from the lag bound alone may count."""
+    if _forwards_without_ready(samples, health, lane):
         return True
     verdict: bool | None = None
     times = [e.at_us for e in lane]
@@ -100,7 +124,8 @@ def _lane_evidence(
         i = bisect_right(times, s.at_us) - 1
         if i < 0 or lane[i].value != "serving-terminating":
             continue
-        if s.value == "connected" and s.at_us - lane[i].at_us > settle_us:
+        late = s.at_us - lane[i].at_us > settle_us
+        if s.value == "connected" and late and inferred and not _still_counted(health, s.at_us):
             return True
         if s.value == "timeout":
             while i > 0 and lane[i - 1].value in ("ready", "serving-terminating"):
@@ -110,10 +135,26 @@ def _lane_evidence(
     return verdict
 
 
-def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> bool:
+def _still_counted(health: list[Sample], at_us: int) -> bool:
+    """kube-proxy's health check surely still reported a ready local endpoint at `at_us` (the
+    lane read as changes with bounds, as everywhere): kube-proxy had not synced a later change
+    (its lag, as measured there, outlasts any bound), so a NodePort answering then is the old
+    rules."""
+    counted = [s._replace(value="1" if s.value == "200" and (s.num or 0) > 0 else "0")
+               for s in sorted_lane(health)]  # fmt: skip
+    tri = tri_from_steps(steps_from_samples(counted, "1", False), False)
+    return any(iv.start <= at_us < iv.end for iv in tri.definite)
+
+
+def _forwards_without_ready(
+    nodeport: list[Sample], health: list[Sample], lane: list[Sample]
+) -> bool:
     """The NodePort surely connected while the health check surely answered 503 with no ready
-    local endpoint: kube-proxy forwarded to terminating endpoints only, which is PTE."""
-    if not nodeport or not health:
+    local endpoint and the node's endpoints (`lane`) were only serving-terminating: kube-proxy
+    forwarded to terminating endpoints only, which is PTE. While the endpoints say a ready one
+    is there, kube-proxy's 503 is stale (a restarted kube-proxy answers 0 until its first sync
+    while the rules it left keep forwarding): no evidence."""
+    if not nodeport or not health or not lane:
         return False
     connected = tri_from_steps(steps_from_samples(sorted_lane(nodeport), "connected", False), False)
     unready = [
@@ -121,7 +162,10 @@ def _forwards_without_ready(nodeport: list[Sample], health: list[Sample]) -> boo
         for s in sorted_lane(health)
     ]
     no_ready = tri_from_steps(steps_from_samples(unready, "1", False), False)
-    return bool(intersect(connected.definite, no_ready.definite))
+    # the watched endpoints change when the watch says so (its skew is kube-proxy's too)
+    changes = [(e.at_us, e.value == "serving-terminating", e.event_id) for e in lane]
+    terminating = tri_from_steps(exact_steps(changes, False), False)
+    return bool(intersect(intersect(connected.definite, no_ready.definite), terminating.definite))
 
 
 def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:

@@ -33,7 +33,8 @@ back, or was deleted and re-registered, shows only its state at the relist. Wher
 that condition (no probe: the endpoints, the pods and a Ready node) it is never surely true
 there and possibly true; a probed node's F is measured without it and keeps its samples. Every
 window of such a node that touches the stretch is uncertain and keeps the detector's class (the
-EndpointSlices and pods were seen; only `node-not-ready` may hide there). Other nodes keep
+EndpointSlices and pods were seen; only `node-not-ready` may hide there: a window whose start
+range meets the stretch names it in `also`, replay.undecided.hidden_not_ready). Other nodes keep
 theirs.
 
 A stretch starts `watch_skew_s` before the watch's last sign of being in sync (an event

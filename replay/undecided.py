@@ -7,8 +7,9 @@ and got them back (a replacement pod) with no LB poll in between, the LB may hav
 node and taken it back unseen before kube-proxy opened (`registered-before-forwarding`) or kept
 routing while kube-proxy closed (`closed-before-deregistered`). The window names both.
 Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
-(`death_or_close`, `death_unordered`), and a failing-open LB against the arrival of the node's
-first ready endpoint (`opened_before_ready`).
+(`death_or_close`, `death_unordered`), a failing-open LB against the arrival of the node's
+first ready endpoint (`opened_before_ready`), and a NotReady a Node relist may have hidden
+against the class the stale lanes give (`hidden_not_ready`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.
@@ -18,14 +19,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import Sample
-from gapwatch.replay.model import WindowClass
+from gapwatch.replay.model import Window, WindowClass
+from gapwatch.replay.signals import Iv
 
 CBD: WindowClass = "closed-before-deregistered"
 PGBD: WindowClass = "pod-gone-before-deregistered"
+NNR: WindowClass = "node-not-ready"
 #: probe answers that show kube-proxy's rules in place with no pod behind them
 _RULES_UP = ("refused", "reset")
 
@@ -168,3 +172,19 @@ def opened_before_ready(
     if not k or polls[k - 1].value == "healthy":
         return False
     return all(p.value != "healthy" for p in polls[k:] if p.at_us <= at_us)
+
+
+def hidden_not_ready(windows: Sequence[Window], over: Sequence[Iv]) -> list[Window]:
+    """`windows` (one node's) with `node-not-ready` named in `also` where a window's start range
+    [start_earliest, start_latest] meets a stretch over which the node's Ready condition is
+    unknown (`over`: a Node relist passed over it, replay.relisted.node_stretches): a NotReady
+    hidden there may have opened the window, while its class came from lanes that were watched
+    (or stale). A window that opened before the stretch had its cause seen; one classed
+    `node-not-ready` already says it."""
+    out = []
+    for w in windows:
+        meets = any(iv.start <= w.start_latest_us and w.start_earliest_us <= iv.end for iv in over)
+        if meets and w.cls != NNR and NNR not in w.also:
+            w = replace(w, also=(*w.also, NNR))
+        out.append(w)
+    return out

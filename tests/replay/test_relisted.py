@@ -237,6 +237,9 @@ def test_a_node_relist_leaves_the_changed_nodes_readiness_unknown_there() -> Non
     named = _windows([*obs, node(UNTIL, "n1"), _relist("Node", changed=[("", "n1")])])
     (w,) = named
     assert w.node == "n1" and not w.certain
+    # its class comes from the stale lanes (the LB routing to a node whose endpoints were
+    # ready); the NotReady the relist may have hidden is the other reading, named in `also`
+    assert w.cls != "node-not-ready" and "node-not-ready" in w.also
     skew = seconds_us(DEFAULTS.watch_skew_s)
     assert w.start_earliest_us <= _us(SINCE) - skew and w.end_latest_us >= _us(UNTIL)
     (other,) = _windows([*obs, _relist("Node", changed=[("", "n2")])])
@@ -261,12 +264,14 @@ def test_a_node_seen_not_ready_at_the_relist_is_a_window_but_not_a_certain_one()
 def test_a_probed_node_keeps_its_measured_windows_and_classes_only_uncertain() -> None:
     """With a prober, F is measured without the Node: a rollout seen live inside a Node relist
     stretch keeps its window, bounds and class (the slices and pods were watched), but not its
-    certainty (a node-not-ready may hide there); the other node's windows are untouched."""
+    certainty, and a node-not-ready that may hide there is named in `also` (replay.undecided:
+    a NotReady in the stretch may have opened it); the other node's windows are untouched."""
     obs = _replaced_live(25, 30)
     plain = _windows(obs)
     assert plain and all(w.certain for w in plain)
+    assert all(w.cls != "node-not-ready" and "node-not-ready" not in w.also for w in plain)
     relisted = _windows([*obs, _relist("Node", changed=[("", "n1")])])
-    assert relisted == [replace(w, certain=False) for w in plain]
+    assert relisted == [replace(w, certain=False, also=(*w.also, "node-not-ready")) for w in plain]
     assert _windows([*obs, _relist("Node", changed=[("", "n9")])]) == plain
 
 
@@ -284,3 +289,14 @@ def test_node_stretches_name_only_the_changed_nodes() -> None:
 def test_a_refresh_that_folds_a_node_relist_later_equals_a_rebuild() -> None:
     """replay.node_cache: a Node relist arriving later moves the windows of the node it names."""
     _refresh_equals_rebuild([*_two_nodes(), _relist("Node", changed=[("", "n1")])])
+
+
+def test_a_window_opened_before_a_node_relist_does_not_name_a_hidden_not_ready() -> None:
+    """A rollout window that opened at 5 s, before the Node relist stretch (20-50 s, the watch
+    skew before it), had its cause seen while the Node was watched: it touches the stretch
+    (uncertain) but names no hidden NotReady; one opening inside the stretch does."""
+    early = [replace(w, certain=False) for w in _windows(_replaced_live(5, 30))]
+    assert early and all(w.start_latest_us < _us(SINCE) - seconds_us(DEFAULTS.watch_skew_s)
+                         for w in early)  # fmt: skip
+    relisted = _windows([*_replaced_live(5, 30), _relist("Node", changed=[("", "n1")])])
+    assert relisted == early

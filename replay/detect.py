@@ -14,12 +14,13 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.lags import lb_drop_lag
-from gapwatch.replay.lanes import Lanes, fail_open, lanes
+from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
+from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,

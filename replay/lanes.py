@@ -45,9 +45,6 @@ from gapwatch.replay.proxy import (
     unconfirmed_carried,
 )
 from gapwatch.replay.relisted import node_stretches, stretches, unknown_lanes, unknown_over
-
-# fail_open is re-exported: replay.detect reads it from here
-from gapwatch.replay.routed import fail_open as fail_open
 from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.signals import (
     Iv,

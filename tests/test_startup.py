@@ -36,11 +36,15 @@ ENGINES = {
 
 
 #: What the recorder process may load of replay besides: the writer's derive hook (replay's read
-#: model, plain SQLAlchemy) that the composition root hands it, with the two pure helpers it
-#: derives with (objects' write times, target-group settings); never the fold or detection.
+#: model, plain SQLAlchemy) that the composition root hands it, with the pure helpers it derives
+#: with (its extractors and payload readers, objects' write times, target-group settings); never
+#: the fold or detection.
 READ_MODEL = frozenset(
     {
         "gapwatch.replay.facts",
+        "gapwatch.replay.facts_k8s",
+        "gapwatch.replay.facts_probes",
+        "gapwatch.replay.payload",
         "gapwatch.replay.tables",
         "gapwatch.replay.owntime",
         "gapwatch.replay.tgsettings",

@@ -54,6 +54,10 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   one node; at_us the scrape; num1 kubeproxy_sync_proxy_rules_last_timestamp_seconds and num2
   ..._last_queued_timestamp_seconds (both in us, kube-proxy's clock); num3 and num4
   kubeproxy_network_programming_duration_seconds `_count` and `_sum` (us). None without num1.
+  Also from ProxyNodeHealth (kube-proxy's /healthz, /livez), a 503 only (replay.facts_nodehealth):
+  state `unsynced`, at_us the earliest the answer was written, num1 its lastUpdated (the last
+  sync) on the prober's clock, text1 the path; or state `ignored` (num1 NULL), text2 why the
+  lastUpdated was not read. A 200's lastUpdated is the answer's own time: no fact.
 - apireq: APIRequest (an audit event at level Metadata/Request: no object): namespace/name the
   object (node: a Node's name); state the verb; text1 the object's kind, text2 the user, text3
   the subresource; src_us stageTimestamp.
@@ -75,7 +79,7 @@ from sqlalchemy import Connection
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.tables import copy_types
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
-from gapwatch.replay import facts_k8s, facts_probes
+from gapwatch.replay import facts_k8s, facts_nodehealth, facts_probes
 from gapwatch.replay.owntime import write_stamp_us
 from gapwatch.replay.tables import facts as facts_table
 
@@ -129,6 +133,7 @@ _EXTRACTORS = {
     "TargetChange": ("member", facts_probes.target_change_and_settings_facts),
     "TargetGroupAttributes": ("tgconf", facts_probes.tgconf_facts),
     "ProxyMetrics": ("sync", facts_probes.sync_facts),
+    "ProxyNodeHealth": ("sync", facts_nodehealth.node_health_facts),
     "APIRequest": ("apireq", facts_probes.api_request_facts),
     "RelistGap": ("relist", facts_probes.relist_gap_facts),
 }

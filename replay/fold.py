@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gapwatch.replay import factrow as F
+from gapwatch.replay.facts_nodehealth import UNSYNCED
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
 
@@ -59,12 +60,15 @@ class MemberRow(NamedTuple):
 class SyncLook(NamedTuple):
     """One look at kube-proxy's metrics on a node (a `sync` fact): at `at_us` its last rules
     sync had happened at `synced_us` and the last change was queued at `queued_us` (None when
-    not scraped), both in kube-proxy's clock."""
+    not scraped), both in kube-proxy's clock. `complete` False: a 503 from its /healthz or
+    /livez (replay.facts_nodehealth; `synced_us` on the prober's clock), which says only that
+    nothing was synced since: never that a change was programmed."""
 
     at_us: int
     synced_us: int
     queued_us: int | None
     event_id: int
+    complete: bool = True
 
 
 class LbConf(NamedTuple):
@@ -488,9 +492,17 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                 )
             )
         elif kind == "sync":
-            state.syncs.setdefault((cluster, row[F.NODE] or ""), []).append(
-                SyncLook(row[F.AT_US], row[F.SYNC_LAST_US], row[F.SYNC_QUEUED_US], row[F.EVENT_ID])
-            )
+            synced = row[F.SYNC_LAST_US]
+            if synced is not None:  # an `ignored` health answer has none
+                state.syncs.setdefault((cluster, row[F.NODE] or ""), []).append(
+                    SyncLook(
+                        row[F.AT_US],
+                        synced,
+                        row[F.SYNC_QUEUED_US],
+                        row[F.EVENT_ID],
+                        row[F.STATE] != UNSYNCED,
+                    )
+                )
         elif kind == "apireq":
             _apply_request(state, row)
         elif kind == "relist":

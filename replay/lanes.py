@@ -223,7 +223,8 @@ def _inferred_serves(
     # a Node relist passed over: its Ready condition is unknown there (replay.relisted)
     unseen = node_stretches(state, svc.cluster, node, settings)
     ready_node = unknown_over(ready_node, unseen, possible=True)
-    return t_and(t_and(forwarding, per_pod), ready_node), bool(looks.looks)
+    # only the metrics bound both ends: a health 503 (complete False) says "not yet" only
+    return t_and(t_and(forwarding, per_pod), ready_node), any(x.complete for x in looks.looks)
 
 
 def lanes(

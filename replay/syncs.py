@@ -48,6 +48,8 @@ def _done(looks: Sequence[SyncLook], times: Sequence[int], after_us: int) -> int
     for i in range(bisect_left(times, after_us - CLOCKS_US), len(looks)):
         look = looks[i]
         queued = look.queued_us
+        if not look.complete:
+            continue  # a health 503: nothing synced since synced_us, no more
         if look.synced_us >= after_us and (queued is None or queued <= look.synced_us):
             return i
     return None

@@ -43,6 +43,7 @@ READ_MODEL = frozenset(
     {
         "gapwatch.replay.facts",
         "gapwatch.replay.facts_k8s",
+        "gapwatch.replay.facts_nodehealth",
         "gapwatch.replay.facts_probes",
         "gapwatch.replay.payload",
         "gapwatch.replay.tables",

@@ -1,13 +1,20 @@
 """kube-proxy's own /healthz (port 10256) as the prober sees it: `ProxyNodeHealth` looks,
 stored on change and at heartbeats (observe.Prober drives them; docs/observation.md).
+
+The body's times are Go's time.Time.String() text, as kube-proxy prints them (recorder.gotime):
+a 200 says `lastUpdated` = `currentTime` (kube-proxy sets it so on every 200,
+kubernetes/kubernetes#83498), a 503 the real end of the last rules sync (Go's zero time when
+there was none since kube-proxy started).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gapwatch.recorder.gotime import ZERO_US, format_go_time
 from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import PROBE
+from gapwatch.recorder.timefmt import to_micros
 
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
@@ -36,6 +43,12 @@ class NodeHealthz:
         eligible = not self.w.nodes[node].to_be_deleted if self.gate else None
         return (503 if eligible is False else 200), eligible
 
+    def _go_time(self, node: str, t_us: int) -> str:
+        """`t_us` as kube-proxy on `node` prints a time.Now() reading (no node clock skew)."""
+        state = self.w.proxy.nodes.get(node)
+        started = 0 if state is None else state.started_us
+        return format_go_time(to_micros(self.w.clock.dt(t_us)), monotonic_us=t_us - started)
+
     def sample(self, node: str, now: int, *, full: bool) -> None:
         answer = self._answer(node)
         old = self.last.get(node)
@@ -52,8 +65,10 @@ class NodeHealthz:
         if status is None:
             error = "refused" if w.proxy.restarting(node) else "timeout"
         else:
-            stamp = w.clock.micro(now)
-            body = {"lastUpdated": stamp, "currentTime": stamp}
+            stamp = self._go_time(node, now)
+            last = w.proxy.last_sync(node, now) if status == 503 else now
+            synced = format_go_time(ZERO_US) if last is None else self._go_time(node, last)
+            body = {"lastUpdated": synced, "currentTime": stamp}
             if eligible is not None:
                 body["nodeEligible"] = eligible
         latency = w.s.observe.probe_timeout_s * 1000.0 if status is None else 0.5

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 
 from gapwatch.recorder.sim.state import Endpoint
 
+#: The iptables proxier's full resync without changes: its runner's maxInterval (time.Hour)
+RESYNC_US = 3_600_000_000
+
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
 
@@ -25,7 +28,10 @@ class ProxyState:
     forwards_to: tuple[str, ...] = ()
     local_ready: int = 0
     applied_change_us: int = -1
-    last_sync_us: int = 0
+    #: when the last rules sync ended (None: none since this kube-proxy started)
+    last_sync_us: int | None = None
+    #: when this kube-proxy started (its Go monotonic clock counts from here)
+    started_us: int = 0
     #: restarting: the health port refuses, the installed rules keep forwarding, nothing syncs
     restarting: bool = False
 
@@ -41,7 +47,7 @@ class KubeProxies:
 
     def start(self, node: str, *, immediately: bool = False) -> None:
         """kube-proxy comes up on `node` (at bootstrap: already synced)."""
-        self.nodes[node] = ProxyState()
+        self.nodes[node] = ProxyState(started_us=self.w.loop.now)
         if immediately:
             self._apply(node, self.w.slices.by_node.get(node, {}))
         else:
@@ -73,6 +79,7 @@ class KubeProxies:
         if st is None or st.restarting:
             return
         st.restarting = True
+        st.started_us = self.w.loop.now  # a new process: its monotonic clock starts again
         self.w.mark(node)
         self.w.loop.after(self.w.s.kube_proxy.restart_s.sample_us(self.w.rng), self._back, node)
 
@@ -84,6 +91,15 @@ class KubeProxies:
         st.applied_change_us = self.w.loop.now
         self._apply(node, dict(self.w.slices.by_node.get(node, {})))
         self.w.mark(node)
+
+    def last_sync(self, node: str, now: int) -> int | None:
+        """When kube-proxy on `node` last ended a rules sync, as of `now` (None: not since it
+        started). Between changes the iptables proxier resyncs only when its BoundedFrequency
+        runner's one-hour maxInterval runs out (kubernetes/kubernetes#81517): one then."""
+        st = self.nodes.get(node)
+        if st is None or st.last_sync_us is None:
+            return None
+        return now - (now - st.last_sync_us) % RESYNC_US
 
     def restarting(self, node: str) -> bool:
         st = self.nodes.get(node)

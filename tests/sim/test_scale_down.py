@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from gapwatch.recorder.gotime import read_go_time
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import Simulation, load_scenario
+from gapwatch.recorder.timefmt import to_micros
 from tests.replay.accuracy import Report, compare
 
 NODE = "ip-10-0-1-11.ec2.internal"
@@ -180,3 +182,24 @@ def test_kep_3836_before_1_28_is_a_clear_error() -> None:
         )
     )
     assert any(a["status"] == 503 for a in _healthz(obs))
+
+
+def test_kube_proxy_healthz_times_are_written_as_upstream_writes_them() -> None:
+    """kube-proxy's /healthz writes lastUpdated = currentTime on a 200; on a 503 the end of its
+    last rules sync (kubernetes/kubernetes#83498), both as Go's time.Time.String() text."""
+    obs, sim = _run()
+    assert sim.world is not None
+    start_us = to_micros(sim.world.clock.start)
+    syncs = sim.world.proxy.synced_us[NODE]
+    answers = [a for a in _healthz(obs) if a["status"] is not None]
+    unhealthy = [a for a in answers if a["status"] == 503]
+    assert unhealthy and len(unhealthy) < len(answers)
+    for answer in answers:
+        last = read_go_time(answer["body"]["lastUpdated"]).us
+        now = read_go_time(answer["body"]["currentTime"]).us
+        assert last is not None and now is not None
+        if answer["status"] == 200:
+            assert last == now
+        else:  # one of the simulated kube-proxy's syncs, the last before the answer
+            assert last - start_us in syncs and last < now
+            assert not [t for t in syncs if last - start_us < t <= now - start_us]

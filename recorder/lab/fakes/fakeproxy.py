@@ -8,7 +8,12 @@ from the real one (pkg/proxy/healthcheck, the samples in data/):
   serviceProxyHealthy), `Content-Type: application/json`, and from 1.28 the
   `X-Load-Balancing-Endpoint-Weight: N` header; HTTP/1.1 keep-alive;
 - `/healthz` on the healthz port: `{"lastUpdated","currentTime","nodeEligible"}` (503 when not
-  eligible), `/livez` the first two; `/metrics` (metrics port) serves a fixture page;
+  eligible or when the proxy is not healthy: `set_proxy_healthy`), `/livez` the first two (503
+  when the proxy is not healthy), both times in Go's time.Time.String() text (recorder.gotime);
+  `lastUpdated` is `currentTime` on a 200 (kube-proxy sets it so, kubernetes/kubernetes#83498)
+  and the last rules sync on a 503 (`synced_at`: the start, each health-port switch between
+  healthy and unhealthy, a proxy made healthy again); `/metrics` (metrics port) serves a
+  fixture page;
 - a NodePort that accepts connections while the node forwards.
 On cue (`set_mode`) a node's health port switches between `healthy` and `unhealthy`, `refuse`s
 (listener closed, open connections aborted: kube-proxy down), `hang`s (reads the request and
@@ -26,11 +31,12 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from gapwatch.recorder.gotime import ZERO_US, format_go_time
 
 FIXTURES = Path(__file__).resolve().parent / "data"
 LEGACY_BODY = (FIXTURES / "hcnp-body-aks-nginx-legacy-format.json").read_bytes()
@@ -76,6 +82,12 @@ class FakeNode:
     local_endpoints: int = 1
     legacy: bool = False
     node_eligible: bool = True
+    #: kube-proxy's own health: False, a change is queued and not synced in time (503)
+    proxy_healthy: bool = True
+    #: wall-clock time of the last rules sync (None: none since it started)
+    synced_at: float | None = None
+    #: wall-clock time kube-proxy started (its Go monotonic clock counts from here)
+    started_at: float = field(default_factory=time.time)
     mode: str = "healthy"
     servers: dict[int, asyncio.Server] = field(default_factory=dict)
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -99,17 +111,26 @@ class FakeNode:
         }
         return _response(200 if count else 503, orjson.dumps(payload), headers)
 
+    def go_time(self, at: float | None) -> str:
+        """A wall-clock time as kube-proxy prints a time.Now() reading (None: the zero time)."""
+        if at is None:
+            return format_go_time(ZERO_US)
+        return format_go_time(round(at * 1e6), monotonic_us=round((at - self.started_at) * 1e6))
+
     def healthz_answer(self, path: str) -> bytes:
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        body: dict[str, Any] = {"lastUpdated": now, "currentTime": now}
         if path.startswith("/metrics"):
             return _response(200, METRICS_PAGE, {"Content-Type": "text/plain; version=0.0.4"})
-        if path.startswith("/healthz"):
+        now = self.go_time(time.time())
+        healthz = path.startswith("/healthz")
+        ok = self.proxy_healthy and (self.node_eligible or not healthz)
+        body: dict[str, Any] = {
+            "lastUpdated": now if ok else self.go_time(self.synced_at),
+            "currentTime": now,
+        }
+        if healthz:
             body["nodeEligible"] = self.node_eligible
-        ok = self.node_eligible or not path.startswith("/healthz")
-        return _response(
-            200 if ok else 503, orjson.dumps(body), {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
+        return _response(200 if ok else 503, orjson.dumps(body), headers)
 
 
 class FakeKubeProxies:
@@ -148,6 +169,7 @@ class FakeKubeProxies:
     def __enter__(self) -> FakeKubeProxies:
         self.thread.start()
         for node in self.nodes:
+            node.started_at = node.synced_at = time.time()  # kube-proxy up and synced
             self._call(self._open(node, node.health_port, self._health))
             self._call(self._open(node, node.healthz_port, self._healthz))
             self._call(self._open(node, node.node_port, self._nodeport))
@@ -164,6 +186,13 @@ class FakeKubeProxies:
 
     def node(self, name: str) -> FakeNode:
         return next(n for n in self.nodes if n.name == name)
+
+    def set_proxy_healthy(self, name: str, healthy: bool) -> tuple[float, float]:
+        """kube-proxy's own health on a node: False, a queued change was not synced in time
+        (/healthz and /livez answer 503 with the last sync); True, it synced now. Returns the
+        wall-clock times (before, after) as set_mode does."""
+        result: tuple[float, float] = self._call(self._proxy(self.node(name), healthy))
+        return result
 
     def set_mode(self, name: str, mode: str) -> tuple[float, float]:
         """Switch a node's health port. Returns wall-clock times (before, after): every request
@@ -195,9 +224,18 @@ class FakeKubeProxies:
             writer.transport.abort()
         node.servers.clear()
 
+    async def _proxy(self, node: FakeNode, healthy: bool) -> tuple[float, float]:
+        before = time.time()
+        node.proxy_healthy = healthy
+        if healthy:
+            node.synced_at = before
+        return before, time.time()
+
     async def _switch(self, node: FakeNode, mode: str) -> tuple[float, float]:
         before = time.time()
         old, node.mode = node.mode, mode
+        if {old, mode} == {"healthy", "unhealthy"} and node.proxy_healthy:
+            node.synced_at = before  # the health port's answer changed with a rules sync
         if old == "hang" and node.unhang is not None:
             node.unhang.set()
         if mode == "hang":

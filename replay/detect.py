@@ -18,6 +18,7 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.opener import NODE_DOWN, answered, went_down_silent
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
@@ -110,6 +111,9 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
+    grace = seconds_us(settings.node_grace_s)
+    if lanes_.health and went_down_silent(lanes_.health, node_lane, at_us, grace):
+        return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
@@ -140,11 +144,7 @@ def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
     return eps[back].at_us - eps[lost].at_us > drop_lag_us
 
 
-_NODE_DOWN = ("NotReady", "Unknown", "Deleted")
-#: health-check-node-port answers that are HTTP statuses or a refused connection (kube-proxy's
-#: health server down while the node answers); anything else (a timeout) means the node itself
-#: did not answer.
-_ANSWERED = ("refused", "reset")
+_NODE_DOWN = NODE_DOWN
 
 
 def _went_down(
@@ -176,13 +176,9 @@ def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = No
     if k < 0 or health[k].value == "200":
         later = i < len(health) and (until_us is None or health[i].at_us <= until_us)
         k = i if later else -1
-    if k < 0 or _answered(health[k].value):
+    if k < 0 or answered(health[k].value):
         return False
-    return any(_answered(s.value) for s in health[:k])
-
-
-def _answered(value: str) -> bool:
-    return value.isdigit() or value in _ANSWERED
+    return any(answered(s.value) for s in health[:k])
 
 
 def _pods_stopped_first(

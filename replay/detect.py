@@ -18,7 +18,8 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.opener import NODE_DOWN, answered, went_down_silent
+from gapwatch.replay.opener import NODE_DOWN, answered, forwarded_at_start, went_down_silent
+from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
@@ -188,7 +189,8 @@ def _pods_stopped_first(
     to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
     the window opened because the pods were gone, whatever the next probe saw (a crash, or a
     serving-terminating pod killed under ProxyTerminatingEndpoints). The Pod update that says
-    so may be seen up to the watch skew after the start, like the EndpointSlice's."""
+    so may be seen up to the watch skew after the start, like the EndpointSlice's; and the
+    endpoints were forwardable at the range's start (replay.opener.forwarded_at_start)."""
     for step in alive:
         if step.latest > at_us + skew_us:
             break
@@ -197,8 +199,10 @@ def _pods_stopped_first(
             # that turned forwardable inside it belong to a pod that became ready (its Pod
             # update seen late), not to the pods that stopped
             lo = min(since_us, step.latest - skew_us)
-            return _holds(lanes_.forwardable, lo, False) and _holds(
-                lanes_.forwardable, step.latest - skew_us, False
+            return (
+                _holds(lanes_.forwardable, lo, False)
+                and _holds(lanes_.forwardable, step.latest - skew_us, False)
+                and forwarded_at_start(lanes_.forwardable, since_us)
             )
     return False
 
@@ -246,15 +250,6 @@ def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) ->
     if stop is None or not lanes_.forwardable:  # what-if timelines carry no endpoints lane
         return False
     return not _holds(lanes_.forwardable, stop - skew_us, False)
-
-
-def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
-    value = initial
-    for s in steps:
-        if s.latest > at_us:
-            break
-        value = s.value
-    return value
 
 
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:

@@ -1,5 +1,13 @@
-"""What opened a window, where the node's own state decides it rather than the endpoints
-(docs/semantics.md, "Classes"). Each rule is a named assumption about upstream behaviour.
+"""What opened a window (docs/semantics.md, "Classes" and "What opened a window"). Each rule is
+a named assumption about upstream behaviour.
+
+`forwarded_at_start`: the local pods stopping opened a window (`pod-gone-before-deregistered`,
+replay.detect's `_pods_stopped_first`) only if kube-proxy still had endpoints to forward to when
+the window could begin. kube-proxy programs only what the EndpointSlice holds and closes after
+the change that drops the node's last forwardable endpoint; where that change came before the
+window's earliest start, the node had stopped forwarding for it already (kube-proxy closing,
+`closed-before-deregistered`, or a replacement the LB registered before kube-proxy programmed
+it, `registered-before-forwarding`), and a pod stopping after it is not what opened the window.
 
 `went_down_silent`: a node whose health check (healthCheckNodePort) answered before the
 window's classing instant, got no answer at all from then on, and whose Node turned NotReady
@@ -18,6 +26,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.fold import Sample
+from gapwatch.replay.signals import Step
 
 #: Node states that say the node is down (the node controller's, or the Node deleted).
 NODE_DOWN = ("NotReady", "Unknown", "Deleted")
@@ -50,3 +59,20 @@ def went_down_silent(
         return False
     after = [h for h in health[i:] if h.at_us <= down]
     return bool(after) and not any(answered(h.value) for h in after)
+
+
+def holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
+    """The value of a step lane at `at_us`, each step taken at its latest instant (`initial`
+    before the first)."""
+    value = initial
+    for s in steps:
+        if s.latest > at_us:
+            break
+        value = s.value
+    return value
+
+
+def forwarded_at_start(forwardable: Sequence[Step], since_us: int) -> bool:
+    """Whether the node had endpoints kube-proxy forwards to (`forwardable`:
+    replay.lanes.Lanes.forwardable) at the window's earliest start `since_us`."""
+    return holds(forwardable, since_us, False)

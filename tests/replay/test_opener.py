@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import detect
+from gapwatch.replay.detect import classify, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
-from gapwatch.replay.model import Window
-from gapwatch.replay.opener import answered, went_down_silent
+from gapwatch.replay.lanes import Lanes
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.opener import answered, forwarded_at_start, went_down_silent
+from gapwatch.replay.signals import Step, Tri
 from tests.replay.builders import _k8s, eps, facts_of, health, nodeport, pod, target
 from tests.replay.test_real_world import _one_node
 
@@ -94,3 +96,44 @@ def test_a_pod_seen_stopping_at_the_start_opened_it_before_the_node_went() -> No
     # a scale-down after a drain: the pod goes first (its endpoint leaves), then the machine
     (window,) = _machine_stops(112, pod(100.7, "p1", "n1", "gone"), eps(100.8, []))
     assert window.cls == "pod-gone-before-deregistered"
+
+
+# --- forwarded_at_start: the pods' stop opened a window only if kube-proxy had something to
+# forward to when it could begin
+
+
+def _step(t: float, value: bool) -> Step:
+    return Step(int(t * S), int(t * S), value, 0)
+
+
+def test_forwarded_at_start_reads_the_lane_at_the_earliest_start() -> None:
+    lane = [_step(0, True), _step(99.4, False), _step(100.02, True)]
+    assert forwarded_at_start(lane, 99 * S)
+    assert not forwarded_at_start(lane, 100 * S)
+    assert forwarded_at_start(lane, 101 * S)
+    assert not forwarded_at_start([], 100 * S)
+
+
+def _classed(last_forwarded: float) -> str:
+    """A rollout's old pod on n1 (serving-terminating, forwarded under PTE) stops at 99.2-99.6 s;
+    the node's endpoints lose it at `last_forwarded` and its replacement turns ready at
+    100.02 s. A window whose start lies in [100, 101] s, classed at 101 s, with no probe answer
+    that names a cause (no refused, no timeout)."""
+    svc = ServiceRef("c1", "istio-system", "istio-ingressgateway")
+    eps = _lane((0, "ready"), (40, "serving-terminating"), (last_forwarded, "none"))
+    eps.append(Sample(int(100.02 * S), None, "ready", 9))
+    forwardable = [_step(0, True), _step(last_forwarded, False), _step(100.02, True)]
+    alive = [_step(0, True), Step(int(99.2 * S), int(99.6 * S), False, 0), _step(100.0, True)]
+    never = Tri([], [])
+    lanes_ = Lanes(never, never, True, [], eps, [], forwardable)
+    return classify(FoldState(), svc, "n1", lanes_, 101 * S, alive, since_us=100 * S)
+
+
+def test_pods_gone_after_the_endpoints_left_did_not_open_the_window() -> None:
+    # the endpoints left at 99.4 s, before the window could begin: the replacement, ready
+    # before kube-proxy programmed it, is what the LB routed to
+    assert _classed(99.4) == "registered-before-forwarding"
+
+
+def test_pods_that_stopped_while_still_forwarded_opened_the_window() -> None:
+    assert _classed(100.5) == "pod-gone-before-deregistered"

@@ -74,5 +74,6 @@ def holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
 
 def forwarded_at_start(forwardable: Sequence[Step], since_us: int) -> bool:
     """Whether the node had endpoints kube-proxy forwards to (`forwardable`:
-    replay.lanes.Lanes.forwardable) at the window's earliest start `since_us`."""
-    return holds(forwardable, since_us, False)
+    replay.lanes.Lanes.forwardable) until the window's earliest start `since_us`: a change
+    that dropped them at that very instant is the one the window may have opened with."""
+    return holds(forwardable, since_us - 1, False)

@@ -110,6 +110,7 @@ def test_forwarded_at_start_reads_the_lane_at_the_earliest_start() -> None:
     lane = [_step(0, True), _step(99.4, False), _step(100.02, True)]
     assert forwarded_at_start(lane, 99 * S)
     assert not forwarded_at_start(lane, 100 * S)
+    assert forwarded_at_start(lane, int(99.4 * S))  # dropped at the start: opened with it
     assert forwarded_at_start(lane, 101 * S)
     assert not forwarded_at_start([], 100 * S)
 

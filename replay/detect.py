@@ -18,6 +18,8 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.opener import NODE_DOWN, answered, forwarded_at_start, went_down_silent
+from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
@@ -110,6 +112,9 @@ def classify(
         and not _closed_first(lanes_, alive, at_us, skew)
     ):
         return "pod-gone-before-deregistered"
+    grace = seconds_us(settings.node_grace_s)
+    if lanes_.health and went_down_silent(lanes_.health, node_lane, at_us, grace):
+        return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
@@ -140,11 +145,7 @@ def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
     return eps[back].at_us - eps[lost].at_us > drop_lag_us
 
 
-_NODE_DOWN = ("NotReady", "Unknown", "Deleted")
-#: health-check-node-port answers that are HTTP statuses or a refused connection (kube-proxy's
-#: health server down while the node answers); anything else (a timeout) means the node itself
-#: did not answer.
-_ANSWERED = ("refused", "reset")
+_NODE_DOWN = NODE_DOWN
 
 
 def _went_down(
@@ -176,13 +177,9 @@ def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = No
     if k < 0 or health[k].value == "200":
         later = i < len(health) and (until_us is None or health[i].at_us <= until_us)
         k = i if later else -1
-    if k < 0 or _answered(health[k].value):
+    if k < 0 or answered(health[k].value):
         return False
-    return any(_answered(s.value) for s in health[:k])
-
-
-def _answered(value: str) -> bool:
-    return value.isdigit() or value in _ANSWERED
+    return any(answered(s.value) for s in health[:k])
 
 
 def _pods_stopped_first(
@@ -192,7 +189,8 @@ def _pods_stopped_first(
     to forward to: it closes only after the EndpointSlice change (which follows the pods'), so
     the window opened because the pods were gone, whatever the next probe saw (a crash, or a
     serving-terminating pod killed under ProxyTerminatingEndpoints). The Pod update that says
-    so may be seen up to the watch skew after the start, like the EndpointSlice's."""
+    so may be seen up to the watch skew after the start, like the EndpointSlice's; and the
+    endpoints were forwardable at the range's start (replay.opener.forwarded_at_start)."""
     for step in alive:
         if step.latest > at_us + skew_us:
             break
@@ -201,8 +199,10 @@ def _pods_stopped_first(
             # that turned forwardable inside it belong to a pod that became ready (its Pod
             # update seen late), not to the pods that stopped
             lo = min(since_us, step.latest - skew_us)
-            return _holds(lanes_.forwardable, lo, False) and _holds(
-                lanes_.forwardable, step.latest - skew_us, False
+            return (
+                _holds(lanes_.forwardable, lo, False)
+                and _holds(lanes_.forwardable, step.latest - skew_us, False)
+                and forwarded_at_start(lanes_.forwardable, since_us)
             )
     return False
 
@@ -250,15 +250,6 @@ def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) ->
     if stop is None or not lanes_.forwardable:  # what-if timelines carry no endpoints lane
         return False
     return not _holds(lanes_.forwardable, stop - skew_us, False)
-
-
-def _holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
-    value = initial
-    for s in steps:
-        if s.latest > at_us:
-            break
-        value = s.value
-    return value
 
 
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:

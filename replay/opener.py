@@ -1,0 +1,79 @@
+"""What opened a window (docs/semantics.md, "Classes" and "What opened a window"). Each rule is
+a named assumption about upstream behaviour.
+
+`forwarded_at_start`: the local pods stopping opened a window (`pod-gone-before-deregistered`,
+replay.detect's `_pods_stopped_first`) only if kube-proxy still had endpoints to forward to when
+the window could begin. kube-proxy programs only what the EndpointSlice holds and closes after
+the change that drops the node's last forwardable endpoint; where that change came before the
+window's earliest start, the node had stopped forwarding for it already (kube-proxy closing,
+`closed-before-deregistered`, or a replacement the LB registered before kube-proxy programmed
+it, `registered-before-forwarding`), and a pod stopping after it is not what opened the window.
+
+`went_down_silent`: a node whose health check (healthCheckNodePort) answered before the
+window's classing instant, got no answer at all from then on, and whose Node turned NotReady
+(or Unknown, or was deleted) within `node_grace_s` of that instant without answering in between,
+went down there: the node controller marks a node NotReady only `--node-monitor-grace-period`
+after its last heartbeat (kube-controller-manager: 40 s before Kubernetes 1.29, 50 s from 1.29),
+so a NotReady seen after the window has closed may still date the node's end inside its start.
+replay.detect.classify reads it only after the pod-death rules: a local pod seen stopping in the
+start's range opened the window before a node that was shut down later (a scale-down after a
+drain). Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from gapwatch.replay.fold import Sample
+from gapwatch.replay.signals import Step
+
+#: Node states that say the node is down (the node controller's, or the Node deleted).
+NODE_DOWN = ("NotReady", "Unknown", "Deleted")
+#: health-check-node-port answers that are not HTTP statuses but a refused connection
+#: (kube-proxy's health server down while the node answers); anything else that is not a
+#: status (a timeout) means the node itself did not answer.
+_ANSWERS = ("refused", "reset")
+
+
+def answered(value: str) -> bool:
+    """An HTTP status or a refused/reset connection: the node answered (a timeout: it did not)."""
+    return value.isdigit() or value in _ANSWERS
+
+
+def went_down_silent(
+    health: Sequence[Sample], node_lane: Sequence[Sample], at_us: int, grace_us: int
+) -> bool:
+    """Whether the node answered its health check at some point before `at_us`, then never
+    answered again until its Node turned NotReady, Unknown or Deleted, at most `grace_us`
+    after `at_us` (both lanes time-ordered), with at least one check from `at_us` on
+    unanswered. A node never seen answering is joining, not going down."""
+    limit = at_us + grace_us
+    down = next(
+        (n.at_us for n in node_lane if at_us < n.at_us <= limit and n.value in NODE_DOWN), None
+    )
+    if down is None:
+        return False
+    i = bisect_right([h.at_us for h in health], at_us)
+    if not any(answered(h.value) for h in health[:i]):
+        return False
+    after = [h for h in health[i:] if h.at_us <= down]
+    return bool(after) and not any(answered(h.value) for h in after)
+
+
+def holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:
+    """The value of a step lane at `at_us`, each step taken at its latest instant (`initial`
+    before the first)."""
+    value = initial
+    for s in steps:
+        if s.latest > at_us:
+            break
+        value = s.value
+    return value
+
+
+def forwarded_at_start(forwardable: Sequence[Step], since_us: int) -> bool:
+    """Whether the node had endpoints kube-proxy forwards to (`forwardable`:
+    replay.lanes.Lanes.forwardable) until the window's earliest start `since_us`: a change
+    that dropped them at that very instant is the one the window may have opened with."""
+    return holds(forwardable, since_us - 1, False)

@@ -145,10 +145,20 @@ class Checkpoint:
         self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
         probed, state = _probed_only(rows), self.state
+        alike: dict[ServiceRef, bool] = {}
+
+        def polled_alike(svc: ServiceRef) -> bool:
+            if svc not in alike:
+                alike[svc] = polls.get(svc) == _polls(state, svc)
+            return alike[svc]
+
+        # where the LB fails open reads the LB's polls and nothing else: kept while they are
+        # the same, whatever else arrived (a Pod, a Node of the cluster)
+        _restore(memo, {"fail_open": kept["fail_open"]}, polled_alike)
         _restore(
             memo,
             {name: kept[name] for name in _POLL_READERS},
-            lambda svc: probed(svc) and polls.get(svc) == _polls(state, svc),
+            lambda svc: probed(svc) and polled_alike(svc),
         )
         self.event_id = newest
         return self.state, rows
@@ -191,13 +201,15 @@ def _new_rows(conn: Connection, after: int, newest: int) -> list[Any]:
 
 
 #: per-Service values that read, of what a probe brings, only the Service's LB polls
-_POLL_READERS = ("ccm_mode", "local_pods", "fail_open")
+#: (`fail_open`, which reads nothing else, is kept on the polls alone)
+_POLL_READERS = ("ccm_mode", "local_pods")
 
 
-def _polls(state: FoldState, svc: ServiceRef) -> tuple[int, ...]:
-    """The lengths of the Service's LB poll lanes, per node (append-only)."""
+def _polls(state: FoldState, svc: ServiceRef) -> tuple[tuple[str, int], ...]:
+    """The Service's nodes and the lengths of their LB poll lanes (append-only)."""
     targets = state.probes["target"]
-    return tuple(len(targets.get((svc, n), ())) for n in sorted(state.service_nodes.get(svc, ())))
+    nodes = sorted(state.service_nodes.get(svc, ()))
+    return tuple((n, len(targets.get((svc, n), ()))) for n in nodes)
 
 
 def _probed_only(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:

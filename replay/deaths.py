@@ -109,15 +109,20 @@ def unprogrammed(
         for pod in local_pods(state, svc, node)
         for r in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
     ]
+    if not any(r.finished_us is not None and r.down_us != HI for r in every):
+        return [], []  # no reported death on the node: nothing to list
+    # when each run's endpoint surely was listed, found once (not once per death)
+    listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
     bad_times = [s.at_us for s in samples if bad(s.value)]
     possible: list[Iv] = []
     sure: list[Iv] = []
-    for run in every:
+    for i, run in enumerate(every):
         if run.finished_us is None or run.down_us == HI:
             continue
         death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
-        others = [r for r in every if r is not run and r.down_us > death.start]
-        listed = [_listed(state, svc, r, skew_us, slice_us) for r in others]
+        chosen = [j for j, r in enumerate(every) if j != i and r.down_us > death.start]
+        others = [every[j] for j in chosen]
+        listed = [listing[j] for j in chosen]
         if any(at <= death.start for at in listed):
             continue  # an endpoint possibly programmed before the death (kube-proxy's lag)
         later = [r.ready_us for r in others if r.ready_us is not None]

@@ -34,6 +34,7 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     opened_before_ready,
+    times_of,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
 
@@ -349,6 +350,7 @@ def windows_from(
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     ranges: list[tuple[int, int]] | None = None  # and when each may have happened
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
+    eps_at: list[int] | None = None  # the endpoints lane's times, found once
     for cand, parts in zip(candidates, pieces, strict=True):
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
@@ -404,18 +406,26 @@ def windows_from(
             drop_lag,
         )
         skew = seconds_us(settings.watch_skew_s)
-        also = () if sure else also_classes(cls, lanes_.eps, targets, cand.start, end, skew)
+        if eps_at is None:
+            eps_at = times_of(lanes_.eps)
+        also = () if sure else also_classes(
+            cls, lanes_.eps, targets, cand.start, end, skew, (eps_at, target_times)
+        )  # fmt: skip
         if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
             order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
             pte = pte_sure(state, svc.cluster, node, settings)
-            also = also + death_or_close(cls, lanes_.eps, order, cand.start, probe, pte, reason)
+            also = also + death_or_close(
+                cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
+            )
         elif cls == "registered-before-forwarding" and not sure:
             if (
                 CBD not in also
-                and opened_before_ready(lanes_.eps, targets, cand.start, probe)
+                and opened_before_ready(
+                    lanes_.eps, targets, cand.start, probe, eps_at=eps_at, polls_at=target_times
+                )
                 and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
             ):
                 also = (*also, CBD)  # routed by failing open: owes nothing to the endpoints

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
 from typing import NamedTuple
@@ -201,12 +201,20 @@ def assign(
     spans: Sequence[Rollout],
     changes: dict[tuple[str, str], list[tuple[int, str]]],
     settle_us: int,
+    before: Mapping[Window, Window] | None = None,
 ) -> list[Window]:
-    """The windows (in start order) with `rollout` set to the group that caused each."""
+    """The windows (in start order) with `rollout` set to the group that caused each
+    (`before`: windows assigned earlier, by what they were assigned from: one given the same
+    group is reused)."""
     owner = _causes(mine, spans, changes, settle_us)
-    return [
-        w if w.rollout == o else replace(w, rollout=o) for w, o in zip(mine, owner, strict=True)
-    ]
+    out = []
+    for w, o in zip(mine, owner, strict=True):
+        kept = before.get(w) if before and w.rollout != o else None
+        if kept is not None and kept.rollout == o:
+            out.append(kept)
+        else:
+            out.append(w if w.rollout == o else replace(w, rollout=o))
+    return out
 
 
 def with_windows(spans: Sequence[Rollout], owned: dict[str | None, list[Window]]) -> list[Rollout]:

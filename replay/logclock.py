@@ -193,11 +193,13 @@ def counted(
     settings: DetectSettings,
     clocks: Mapping[ServiceRef, LogClock] | None = None,
     impact: Impact | None = None,
+    before: Mapping[Window, Window] | None = None,
 ) -> list[Window]:
     """replay.impact.failed_requests on the access log's clock: each window's bounds moved by
     its Service's estimated offsets (all of lo..hi) and widened by `clock_skew_s` (with
     neither, the same counts); the Services without impact data keep None. `impact`:
-    `access_impact(state)`, when the caller keeps it (replay.checkpoint)."""
+    `access_impact(state)`, when the caller keeps it (replay.checkpoint). `before`: windows
+    counted earlier, by their uncounted selves: one whose count is the same is reused."""
     impact = access_impact(state) if impact is None else impact
     clocks = log_clocks(state, windows, settings, impact) if clocks is None else clocks
     skew = seconds_us(settings.clock_skew_s)
@@ -214,5 +216,9 @@ def counted(
         lane = impact.lanes.get((w.service, w.node), [])
         first = bisect_left(lane, w.start_earliest_us + lo - skew)
         last = bisect_right(lane, w.end_latest_us + hi + skew)
-        out.append(replace(w, failed_requests=last - first))
+        kept = before.get(w) if before else None
+        if kept is not None and kept.failed_requests == last - first:
+            out.append(kept)
+        else:
+            out.append(replace(w, failed_requests=last - first))
     return out

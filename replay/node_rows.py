@@ -173,7 +173,9 @@ def _count(
         if old is not None and same_clock and old.raw is raw and old.lines == lines:
             now.nodes[node] = NodeRows(raw, lines, old.counted, old.windows, old.lags)
         else:
-            found_here = counted(state, raw, settings, now.clocks, impact)
+            # a moved node's windows are mostly the ones it had: those counted alike are reused
+            before = dict(zip(old.raw, old.counted, strict=True)) if old is not None else None
+            found_here = counted(state, raw, settings, now.clocks, impact, before)
             now.nodes[node] = NodeRows(raw, lines, found_here, [], [])
 
 
@@ -219,4 +221,12 @@ def _group(
             rows.windows = old.windows
             continue
         ordered = sorted(mine, key=lambda w: w.start_us)
-        rows.windows = assign(ordered, now.spans, basis[1], settle)
+        rows.windows = assign(ordered, now.spans, basis[1], settle, _assigned(old))
+
+
+def _assigned(old: NodeRows | None) -> dict[Window, Window] | None:
+    """A node's windows as `_group` last assigned them, by the counted windows they came from
+    (`assign` keeps the start order it was given)."""
+    if old is None or len(old.windows) != len(old.counted):
+        return None
+    return dict(zip(sorted(old.counted, key=lambda w: w.start_us), old.windows, strict=True))

@@ -121,9 +121,22 @@ def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None
     windows or lags gets a new empty list each time)."""
     if before is after or not (before or after):
         return
-    a, b = Counter(before), Counter(after)
+    # most of a node's rows are the ones it had (a list recomputed in the same order): only
+    # what lies between the matching head and tail is compared as multisets
+    lo, hi_a, hi_b = 0, len(before), len(after)
+    while lo < hi_a and lo < hi_b and _same(before[lo], after[lo]):
+        lo += 1
+    while hi_a > lo and hi_b > lo and _same(before[hi_a - 1], after[hi_b - 1]):
+        hi_a, hi_b = hi_a - 1, hi_b - 1
+    if lo == hi_a and lo == hi_b:
+        return
+    a, b = Counter(before[lo:hi_a]), Counter(after[lo:hi_b])
     stale.extend((a - b).elements())
     new.extend((b - a).elements())
+
+
+def _same(x: object, y: object) -> bool:
+    return x is y or x == y
 
 
 def _windows(rows: NodeRows | None) -> list[Window]:

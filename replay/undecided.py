@@ -17,7 +17,7 @@ must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
@@ -37,26 +37,41 @@ _RULES_UP = ("refused", "reset")
 UNORDERED: tuple[WindowClass, ...] = ("registered-before-forwarding", "closed-before-deregistered")
 
 
+def times_of(lane: Sequence[Sample]) -> list[int]:
+    """A time-ordered lane's sample times, to bisect (a caller that asks of one lane many
+    times finds them once and passes them on)."""
+    return [s.at_us for s in lane]
+
+
 def unseen_lb_excursion(
-    eps: Sequence[Sample], polls: Sequence[Sample], start_us: int, end_us: int, skew_us: int
+    eps: Sequence[Sample],
+    polls: Sequence[Sample],
+    start_us: int,
+    end_us: int,
+    skew_us: int,
+    *,
+    eps_at: Sequence[int] | None = None,
+    polls_at: Sequence[int] | None = None,
 ) -> bool:
     """Whether the last time the endpoints lane (time-ordered) lost its ready endpoints before
     `end_us` (the change seen up to `skew_us` late) they came back, and no LB poll (`polls`,
     the target lane, time-ordered) looked between the loss and the later of the return and
     the window's start, nor saw the node not routed inside the window: the LB may have
-    dropped the node and taken it back unseen while the window opened."""
-    last: tuple[int, int] | None = None
-    for i in range(1, len(eps)):
-        if eps[i].value == "ready" or eps[i - 1].value != "ready":
-            continue
-        if eps[i].at_us - skew_us >= end_us:
-            break
-        back = next((j for j in range(i + 1, len(eps)) if eps[j].value == "ready"), None)
-        last = None if back is None else (eps[i].at_us, eps[back].at_us)
-    if last is None:
+    dropped the node and taken it back unseen while the window opened. `eps_at` and
+    `polls_at`: the lanes' times, when the caller has them."""
+    # the last loss seen before the window's end: searched back from the first change that
+    # came too late (at or after end_us + skew_us)
+    n = bisect_left(eps_at if eps_at is not None else times_of(eps), end_us + skew_us)
+    i = n - 1
+    while i >= 1 and (eps[i].value == "ready" or eps[i - 1].value != "ready"):
+        i -= 1
+    if i < 1:
         return False
-    lost, came = last
-    k = bisect_right([p.at_us for p in polls], lost)
+    back = next((j for j in range(i + 1, len(eps)) if eps[j].value == "ready"), None)
+    if back is None:
+        return False
+    lost, came = eps[i].at_us, eps[back].at_us
+    k = bisect_right(polls_at if polls_at is not None else times_of(polls), lost)
     if k < len(polls) and polls[k].at_us < max(came, start_us):
         return False
     # a poll inside the window that saw the node not routed: the drop was seen
@@ -70,10 +85,17 @@ def also_classes(
     start_us: int,
     end_us: int,
     skew_us: int,
+    times: tuple[Sequence[int], Sequence[int]] | None = None,
 ) -> tuple[WindowClass, ...]:
     """The other class of an unproven window read as one of the two `UNORDERED` classes, when
-    the LB's reaction to the endpoints' excursion inside it is unseen; else ()."""
-    if cls not in UNORDERED or not unseen_lb_excursion(eps, polls, start_us, end_us, skew_us):
+    the LB's reaction to the endpoints' excursion inside it is unseen; else () (`times`: the
+    two lanes' times, when the caller has them)."""
+    if cls not in UNORDERED:
+        return ()
+    eps_at, polls_at = times if times is not None else (None, None)
+    if not unseen_lb_excursion(
+        eps, polls, start_us, end_us, skew_us, eps_at=eps_at, polls_at=polls_at
+    ):
         return ()
     return tuple(c for c in UNORDERED if c != cls)
 
@@ -114,16 +136,20 @@ def death_or_close(
     at_us: int,
     pte: bool,
     reason: str | None,
+    *,
+    eps_at: Sequence[int] | None = None,
 ) -> tuple[WindowClass, ...]:
     """The other reading of a window that kube-proxy's side opened in (`since_us`, `at_us`]:
     one read as kube-proxy's close names the pod's death where a local pod may have died in
     that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
     with no pod behind them (`reason`), names kube-proxy's close where it may have come first
-    (`close_unordered`)."""
+    (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them)."""
     if cls == CBD and death_unordered(order.deaths, since_us, at_us, order.status_us):
         return (PGBD,)
     closed = cls == PGBD and reason not in _RULES_UP
-    if closed and close_unordered(eps, order.deaths, since_us, at_us, order.skew_us, pte):
+    if closed and close_unordered(
+        eps, order.deaths, since_us, at_us, order.skew_us, pte, eps_at=eps_at
+    ):
         return (CBD,)
     return ()
 
@@ -135,6 +161,8 @@ def close_unordered(
     at_us: int,
     skew_us: int,
     pte: bool,
+    *,
+    eps_at: Sequence[int] | None = None,
 ) -> bool:
     """Whether kube-proxy may have closed before the local pod died, in a window read as the
     pod's death: the endpoints lane (time-ordered) lost what kube-proxy forwards to (its ready
@@ -147,7 +175,7 @@ def close_unordered(
     if not seen:
         return False
     first = min(seen)  # a death seen before the loss opened the window before kube-proxy
-    i = bisect_right([e.at_us for e in eps], min(first, at_us + skew_us))
+    i = bisect_right(eps_at if eps_at is not None else times_of(eps), min(first, at_us + skew_us))
     if not i or eps[i - 1].value in keep:
         return False
     lost = next((eps[j].at_us for j in range(i - 1, 0, -1) if eps[j - 1].value in keep), None)
@@ -155,7 +183,13 @@ def close_unordered(
 
 
 def opened_before_ready(
-    eps: Sequence[Sample], polls: Sequence[Sample], since_us: int, at_us: int
+    eps: Sequence[Sample],
+    polls: Sequence[Sample],
+    since_us: int,
+    at_us: int,
+    *,
+    eps_at: Sequence[int] | None = None,
+    polls_at: Sequence[int] | None = None,
 ) -> bool:
     """Whether a window read as `registered-before-forwarding` (the node's endpoints ready at
     its start, kube-proxy not yet forwarding) may have opened before they were: the endpoints
@@ -164,11 +198,12 @@ def opened_before_ready(
     `at_us` (where the window is classed), so the LB's routing there came from outside the
     node's own registration (failing open) and owes nothing to its endpoints. It may then
     have begun while the node had nothing to forward to (`closed-before-deregistered`) or
-    after the endpoint arrived; nothing in the samples orders the two."""
-    i = bisect_right([e.at_us for e in eps], since_us)
+    after the endpoint arrived; nothing in the samples orders the two (`eps_at`, `polls_at`:
+    the lanes' times, when the caller has them)."""
+    i = bisect_right(eps_at if eps_at is not None else times_of(eps), since_us)
     if i and eps[i - 1].value == "ready":
         return False
-    k = bisect_right([p.at_us for p in polls], since_us)
+    k = bisect_right(polls_at if polls_at is not None else times_of(polls), since_us)
     if not k or polls[k - 1].value == "healthy":
         return False
     return all(p.value != "healthy" for p in polls[k:] if p.at_us <= at_us)

@@ -55,6 +55,28 @@ def test_endpoints_that_never_come_back_are_no_excursion() -> None:
     assert not unseen_lb_excursion(EXCURSION[:2], [], 0, int(30e6), 0)
 
 
+TWO = [*EXCURSION, _s(20, "serving-terminating"), _s(21, "serving-terminating"), _s(40, "ready")]
+
+
+def test_the_last_loss_before_the_window_ends_is_the_one_read() -> None:
+    # losses at 10 s (back at 12 s) and 20 s (back at 40 s): a window ending before 20 s is
+    # read against the first; one ending after it against the second, seen by the poll at 30 s
+    polls = [_s(5, "healthy"), _s(30, "healthy")]
+    assert unseen_lb_excursion(TWO, polls, int(9e6), int(14e6), 0)
+    assert not unseen_lb_excursion(TWO, polls, int(19e6), int(25e6), 0)
+    # the loss at 20 s seen up to 0.5 s late may be before a window's end at 19.6 s (read,
+    # and seen by the poll at 30 s); up to 0.3 s late it is not (the first one is read)
+    assert not unseen_lb_excursion(TWO, polls, int(9e6), int(19.6e6), int(0.5e6))
+    assert unseen_lb_excursion(TWO, polls, int(9e6), int(19.6e6), int(0.3e6))
+    # the times a caller found once answer the same
+    for end in (14e6, 19.6e6, 25e6, 45e6):
+        given = unseen_lb_excursion(
+            TWO, polls, int(9e6), int(end), int(0.5e6),
+            eps_at=[e.at_us for e in TWO], polls_at=[p.at_us for p in polls],
+        )  # fmt: skip
+        assert given == unseen_lb_excursion(TWO, polls, int(9e6), int(end), int(0.5e6))
+
+
 def _late(observations: list[Observation]) -> Window:
     (window,) = [
         w for w in detect(fold(FoldState(), facts_of(observations))) if w.start_us > _us(390)

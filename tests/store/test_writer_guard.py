@@ -4,16 +4,19 @@ base is stale, is dropped, counted and reported, and nothing else is lost."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from gapwatch.recorder.metrics import RecorderMetrics
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted
 from gapwatch.recorder.spool import Spool
+from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import Checkpoint, EventWriter, Guard, Guarded, load_checkpoints
 from gapwatch.replay.facts import write_facts
@@ -137,3 +140,33 @@ def test_the_spool_counts_each_superseded_change_by_source(engine: Engine) -> No
     assert value == 1.0
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 1
+
+
+def test_sqlite_takes_the_write_lock_before_reading_the_last_id(tmp_path: Path) -> None:
+    """pysqlite begins a transaction only at the first INSERT: the highest id read before a
+    batch (and a guard's compare) used to be read with no lock held, so another writer's rows
+    committed in between were taken for this batch's. Now another writer is refused at once
+    (busy_timeout 0) while the batch reads, and the batch is stored as it was given."""
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    refused: list[str] = []
+
+    class Probing(EventWriter):
+        @staticmethod
+        def _max_id(conn: Connection) -> int:
+            other = sqlite3.connect(tmp_path / "lock.db", timeout=0)
+            try:
+                other.execute("UPDATE source_checkpoints SET value = value")
+                other.commit()
+            except sqlite3.OperationalError as exc:
+                refused.append(str(exc))
+            finally:
+                other.close()
+            return EventWriter._max_id(conn)
+
+    first = look(0, "200", "a", "first")
+    assert Probing(engine, derive=write_facts).write([first]).inserted == 1
+    assert refused == ["database is locked"]
+    assert rows(engine) == [("200", "a")]
+    engine.dispose()

@@ -28,6 +28,13 @@ class RecorderMetrics:
             "Observations the store already held (dedupe key).",
             registry=r,
         )
+        self.changes_superseded = Counter(
+            "gapwatch_recorder_changes_superseded",
+            "Changes dropped because the stored state was not the one they were made from "
+            "(the other replica stored the change first: recorder/writer.py, Guard).",
+            ["source"],
+            registry=r,
+        )
         self.write_errors = Counter(
             "gapwatch_recorder_write_errors", "Failed store writes (retried).", registry=r
         )

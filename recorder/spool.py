@@ -32,7 +32,7 @@ from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.metrics import RecorderMetrics
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted
-from gapwatch.recorder.writer import Checkpoint, EventWriter, WriteResult
+from gapwatch.recorder.writer import Checkpoint, EventWriter, Guarded, WriteResult
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -199,23 +199,30 @@ class Spool:
                 self._gauges()
 
     async def _write(self, batch: list[Emitted]) -> None:
-        for source, (observations, checkpoints) in _by_source(batch).items():
-            result = await self._write_retrying(observations, checkpoints)
+        for source, (observations, checkpoints, guarded) in _by_source(batch).items():
+            result = await self._write_retrying(observations, checkpoints, guarded)
             now = self.clock()
             self.last_commit = now
             self.metrics.events_recorded.labels(source=source).inc(result.inserted)
             self.metrics.events_duplicate.inc(result.duplicates)
             self.metrics.quarantined.inc(result.quarantined)
+            if result.superseded:
+                self.metrics.changes_superseded.labels(source=source).inc(result.superseded)
             for obs in observations:
                 self.metrics.write_lag.observe(max((now - obs.observed_at).total_seconds(), 0.0))
 
     async def _write_retrying(
-        self, observations: list[Observation], checkpoints: list[Checkpoint]
+        self,
+        observations: list[Observation],
+        checkpoints: list[Checkpoint],
+        guarded: list[Guarded],
     ) -> WriteResult:
         failures = 0
         while True:
             try:
-                result = await asyncio.to_thread(self.writer.write, observations, checkpoints)
+                result = await asyncio.to_thread(
+                    self.writer.write, observations, checkpoints, guarded
+                )
                 break
             except StoreError as exc:
                 failures += 1
@@ -228,15 +235,26 @@ class Spool:
         return result
 
 
-def _by_source(batch: list[Emitted]) -> dict[str, tuple[list[Observation], list[Checkpoint]]]:
-    """Per source, in order of first appearance: its observations, and its last checkpoint per
-    (cluster, key). Each source's checkpoints cover only its own observations, so each source
-    commits in a transaction of its own (and its rows are counted under its name)."""
-    groups: dict[str, tuple[list[Observation], dict[tuple[str, str], Checkpoint]]] = {}
+def _by_source(
+    batch: list[Emitted],
+) -> dict[str, tuple[list[Observation], list[Checkpoint], list[Guarded]]]:
+    """Per source, in order of first appearance: its observations, its last checkpoint per
+    (cluster, key), and its guarded items in order (writer.Guard: a guarded observation goes
+    with them, not with the others). Each source's checkpoints cover only its own observations,
+    so each source commits in a transaction of its own (and its rows are counted under its
+    name)."""
+    Group = tuple[list[Observation], dict[tuple[str, str], Checkpoint], list[Guarded]]
+    groups: dict[str, Group] = {}
     for item in batch:
+        cp = item.checkpoint
+        if cp is not None and item.guard is not None:
+            group = groups.setdefault(cp.source, ([], {}, []))
+            group[2].append(Guarded(item.observation, cp, item.guard))
+            continue
         if item.observation is not None:
-            groups.setdefault(item.observation.source, ([], {}))[0].append(item.observation)
-        if item.checkpoint is not None:
-            cp = item.checkpoint
-            groups.setdefault(cp.source, ([], {}))[1][(cp.cluster, cp.key)] = cp
-    return {source: (obs, list(cps.values())) for source, (obs, cps) in groups.items()}
+            groups.setdefault(item.observation.source, ([], {}, []))[0].append(item.observation)
+        if cp is not None:
+            groups.setdefault(cp.source, ([], {}, []))[1][(cp.cluster, cp.key)] = cp
+    return {
+        source: (obs, list(cps.values()), guarded) for source, (obs, cps, guarded) in groups.items()
+    }

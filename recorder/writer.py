@@ -18,6 +18,20 @@ PostgreSQL, one transaction per batch:
    the same changes).
 4. The sources' checkpoints, one NOTIFY with the highest id.
 
+Compare-and-set (`Guard`): a sampler's change (a prober look, an LB transition) is written with
+the checkpoint of its target it was made from (`Guard.base`: the value the source read from the
+store or stored itself). Inside the batch transaction, before the events, each guarded item's
+checkpoint is written by `INSERT ... ON CONFLICT DO UPDATE ... WHERE value = base RETURNING`
+(base None: `ON CONFLICT DO NOTHING`, a first look stored only if no replica stored one): when
+no row comes back, the stored checkpoint is not the base (the other replica stored this change,
+or another look, first), so the change is dropped, never stored twice; it is logged, counted in
+`WriteResult.superseded` (the recorder's `gapwatch_recorder_changes_superseded_total{source}`)
+and the guard's `on_superseded` is called, so the source re-reads its state. The base must
+equal the stored value exactly (both backends store the same canonical JSON). Heartbeats,
+resumes and other rows that cannot race carry `Guard(check=False)`: their checkpoint replaces
+only an older one, as an unguarded checkpoint does. Guarded items are applied in order (a
+heartbeat's checkpoint, then the change made from it).
+
 After the commit, the batch's new rows (still in memory) go to the projector
 (recorder/projector.py), which derives replay's facts in its own transaction and moves its
 position: a bug in a derivation can never roll back ingestion, and a projector that fell behind
@@ -28,7 +42,10 @@ events while Python derives facts, and each waits less for the other. One projec
 in flight (memory stays bounded, batches are projected in id order); `finish()` waits for it,
 and `write_all` calls it, so the facts are there when the write returns.
 
-SQLite: one transaction per batch of `INSERT ... ON CONFLICT DO NOTHING`.
+SQLite: one transaction per batch of `INSERT ... ON CONFLICT DO NOTHING`, opened with
+`BEGIN IMMEDIATE`: the write lock is taken before anything is read, so the id read before the
+batch and a guard's compare are not overtaken by another writer's commit (pysqlite begins a
+transaction only at the first INSERT: until then, each read saw whatever had been committed).
 
 Both: strings PostgreSQL cannot store (NUL, lone surrogates) are escaped first
 (recorder/storable.py). A batch that fails because of its data is split in halves, down to the
@@ -41,16 +58,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 import psycopg
 import structlog
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,7 +78,13 @@ from gapwatch.recorder.observation import K8S_KINDS, Observation
 from gapwatch.recorder.projector import Projector
 from gapwatch.recorder.storable import storable, try_dumps
 from gapwatch.recorder.store import redact, translate_errors
-from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events, source_checkpoints
+from gapwatch.recorder.tables import (
+    EVENT_COLUMNS,
+    JsonType,
+    copy_types,
+    events,
+    source_checkpoints,
+)
 
 log = structlog.get_logger("gapwatch.recorder.writer")
 
@@ -150,6 +173,28 @@ class Checkpoint:
     at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Compare-and-set for the checkpoint written with a change (module docstring)."""
+
+    #: the target's checkpoint value the change was made from; None: none is stored yet (a
+    #: first look: stored only if no other look was)
+    base: Any = None
+    #: False: the checkpoint replaces only an older one and the observation is always stored
+    check: bool = True
+    #: called (from the writer's thread) when the change was dropped
+    on_superseded: Callable[[], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """An observation (or none) and the checkpoint of its target, written under `guard`."""
+
+    observation: Observation | None
+    checkpoint: Checkpoint
+    guard: Guard
+
+
 @dataclass(slots=True)
 class WriteResult:
     """What a write did: rows offered, rows stored (the rest were duplicates), and of those
@@ -160,16 +205,19 @@ class WriteResult:
     inserted: int = 0
     quarantined: int = 0
     underived: int = 0
+    #: guarded changes dropped: their base was not the stored checkpoint (module docstring)
+    superseded: int = 0
 
     @property
     def duplicates(self) -> int:
-        return self.offered - self.inserted - self.quarantined
+        return self.offered - self.inserted - self.quarantined - self.superseded
 
     def add(self, other: WriteResult) -> None:
         self.offered += other.offered
         self.inserted += other.inserted
         self.quarantined += other.quarantined
         self.underived += other.underived
+        self.superseded += other.superseded
 
 
 def prepare(obs: Observation) -> tuple[Observation, tuple[Any, ...]]:
@@ -276,9 +324,13 @@ class EventWriter:
         self._pool: ThreadPoolExecutor | None = None
 
     def write(
-        self, observations: Iterable[Observation], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        observations: Iterable[Observation],
+        checkpoints: Sequence[Checkpoint] = (),
+        guarded: Sequence[Guarded] = (),
     ) -> WriteResult:
-        """Store one batch (and the checkpoints that follow it) in one transaction.
+        """Store one batch (and the checkpoints that follow it) in one transaction; `guarded`
+        items are applied in order, before the batch's own checkpoints (module docstring).
 
         A batch its data makes fail is split until the failing observation is found; that one
         is quarantined (`WriteResult.quarantined`) and the rest written, checkpoints last."""
@@ -291,12 +343,31 @@ class EventWriter:
                 yield obs
 
         try:
-            return self._write_batch(tracked(), checkpoints)
+            return self._write_batch(tracked(), checkpoints, guarded)
         except Exception as exc:
             if not quarantine.is_poison(exc):
                 raise self._store_error(exc) from None
             failure: Exception = exc
-        return self._isolate([*seen, *source], checkpoints, failure)
+        plain = [*seen, *source]
+        if not guarded:
+            return self._isolate(plain, checkpoints, failure)
+        result = (
+            self._isolate(plain, checkpoints, failure) if plain or checkpoints else WriteResult()
+        )
+        for item in guarded:  # one by one: the failing one is found and quarantined alone
+            result.add(self._write_guarded_alone(item))
+        return result
+
+    def _write_guarded_alone(self, item: Guarded) -> WriteResult:
+        try:
+            return self._write_batch(iter(()), (), [item])
+        except Exception as exc:
+            if not quarantine.is_poison(exc) or item.observation is None:
+                raise self._store_error(exc) from None
+            failure = exc
+        result = self._isolate([item.observation], (), failure)
+        result.add(self._write_batch(iter(()), (), [Guarded(None, item.checkpoint, item.guard)]))
+        return result
 
     def _isolate(
         self, batch: list[Observation], checkpoints: Sequence[Checkpoint], error: Exception
@@ -327,16 +398,26 @@ class EventWriter:
         return exc
 
     def _write_batch(
-        self, observations: Iterator[Observation], checkpoints: Sequence[Checkpoint]
+        self,
+        observations: Iterator[Observation],
+        checkpoints: Sequence[Checkpoint],
+        guarded: Sequence[Guarded] = (),
     ) -> WriteResult:
         new_rows: list[tuple[int, Observation]] = []
+        superseded: list[Guarded] = []
         with self.engine.begin() as conn:
             derive = self.projector
             if self.dialect == "postgresql":
                 # Held to the commit: ids become visible in id order, and every id above
                 # `before` is this batch's (SQLite's database lock does the same there).
                 conn.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+            else:
+                # the write lock before the first read (module docstring)
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             before = self._max_id(conn) if derive is not None else 0
+            if guarded:
+                kept, superseded = self._apply_guards(conn, guarded)
+                observations = chain(observations, kept)
             if self.dialect == "postgresql":
                 batch, inserted = self._write_postgres(conn, iter(observations))
             else:
@@ -345,11 +426,79 @@ class EventWriter:
                 new_rows = self._new_rows(conn, before, batch, inserted)
             if checkpoints:
                 self._save_checkpoints(conn, checkpoints)
+        for item in superseded:
+            self._superseded(item)
         underived = 0
         if derive is not None and new_rows:
             project = self._hand_over if self.overlap else self._project
             underived = project(derive, new_rows)
-        return WriteResult(offered=len(batch), inserted=inserted, underived=underived)
+        dropped = sum(1 for item in superseded if item.observation is not None)
+        return WriteResult(
+            offered=len(batch) + dropped,
+            inserted=inserted,
+            underived=underived,
+            superseded=dropped,
+        )
+
+    def _apply_guards(
+        self, conn: Connection, guarded: Sequence[Guarded]
+    ) -> tuple[list[Observation], list[Guarded]]:
+        """Each item's checkpoint in order (runs of unchecked ones together); returns the
+        observations to store and the items whose base was not the stored checkpoint."""
+        kept: list[Observation] = []
+        superseded: list[Guarded] = []
+        unchecked: list[Checkpoint] = []
+        for item in guarded:
+            if not item.guard.check:
+                unchecked.append(item.checkpoint)
+                if item.observation is not None:
+                    kept.append(item.observation)
+                continue
+            if unchecked:
+                self._save_checkpoints(conn, unchecked)
+                unchecked = []
+            if self._compare_and_set(conn, item.checkpoint, item.guard.base):
+                if item.observation is not None:
+                    kept.append(item.observation)
+            else:
+                superseded.append(item)
+        if unchecked:
+            self._save_checkpoints(conn, unchecked)
+        return kept, superseded
+
+    def _compare_and_set(self, conn: Connection, checkpoint: Checkpoint, base: Any) -> bool:
+        """Write `checkpoint` if the stored one is `base` exactly (None: if none is stored)."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = insert(source_checkpoints).values(
+            cluster=checkpoint.cluster,
+            source=checkpoint.source,
+            key=checkpoint.key,
+            value=checkpoint.value,
+            updated_at=checkpoint.at or datetime.now(UTC),
+        )
+        keys = ["cluster", "source", "key"]
+        if base is None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                where=source_checkpoints.c.value == bindparam("base", base, JsonType),
+            )
+        return conn.execute(stmt.returning(source_checkpoints.c.key)).first() is not None
+
+    @staticmethod
+    def _superseded(item: Guarded) -> None:
+        obs = item.observation
+        log.info(
+            "change superseded: its base is not the stored state; dropped",
+            source=item.checkpoint.source,
+            key=item.checkpoint.key,
+            kind=None if obs is None else obs.kind,
+            op=None if obs is None else obs.op,
+        )
+        if item.guard.on_superseded is not None:
+            item.guard.on_superseded()
 
     def _hand_over(self, projector: Projector, rows: list[tuple[int, Observation]]) -> int:
         """Start projecting `rows` in the thread once the previous projection is done; returns

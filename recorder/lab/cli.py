@@ -190,7 +190,7 @@ def render(report: LabReport) -> str:
     for kind, count in report.transitions.items():
         lines.append(
             f"transitions {kind}: {count.expected} expected, {len(count.lost)} lost, "
-            f"{len(count.duplicated)} duplicated, {len(count.twice)} stored by both replicas"
+            f"{len(count.duplicated)} duplicated"
             + "".join(f"\n  lost {x[:160]}" for x in count.lost[:5])
             + "".join(f"\n  duplicated {x[:160]}" for x in count.duplicated[:5])
         )

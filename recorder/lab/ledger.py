@@ -14,16 +14,10 @@ Three kinds of transition, each from what the fakes themselves logged:
   legitimately miss a shorter one. Lost: an observable change with no stored row of that state
   within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a
   probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to the state the previous stored row
-  already had, unless a transition to that state was stored less than `bound_s` before: that is
-  the other replica seeing the same change (recorders run as two replicas, as deploy/ does, and
-  each samples on its own: the store's dedupe key is per observer), counted apart as `twice`;
-  so is a transition whose `previous_observed_at` (the look before it that saw the old state)
-  came before the earlier transition to that state was seen: the two rows' sampling intervals
-  both hold the change, so it is the one change, seen by the other replica's first look after
-  it, however late that look ended on a loaded machine (two replicas restarted together, both
-  changing from the same stored look; a poll slowed 0.8 s wall, 4 s simulated). A replica that
-  stores a change it had already seen looked after it first: its previous look is later than
-  the earlier row, and that is a duplicate.
+  already had, whoever stored it and however close to the other: the recorders run as two
+  replicas (as deploy/ does), each sampling on its own, and the writer's compare-and-set
+  (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it first. There
+  is no allowance for the same change "stored by both replicas" any more.
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -60,8 +54,6 @@ class Count:
     expected: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
-    #: the same change stored by each replica within one sampling bound (module doc)
-    twice: list[str] = field(default_factory=list)
     #: changes made and undone while no recorder was looking (module doc): not expected
     unobservable: list[str] = field(default_factory=list)
 
@@ -193,16 +185,9 @@ def count_states(
                 result.lost.append(f"{key} -> {state} at {at:.1f} s")
     for key, seq_rows in stored.items():
         previous: Any = None
-        last_change: dict[Any, float] = {}
-        for i, (at, state, transition, since) in enumerate(seq_rows):
+        for i, (at, state, transition, _since) in enumerate(seq_rows):
             if i and transition and state == previous:
-                then = last_change.get(state, float("-inf"))
-                if at - then <= bound_s or (since is not None and since < then):
-                    result.twice.append(f"{key} -> {state} again at {at:.1f} s")
-                else:
-                    result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
-            if transition:
-                last_change[state] = at
+                result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
             previous = state
     return result
 

@@ -48,10 +48,6 @@ class LabReport:
         return sum(len(c.duplicated) for c in self.transitions.values())
 
     @property
-    def twice(self) -> int:
-        return sum(len(c.twice) for c in self.transitions.values())
-
-    @property
     def unobservable(self) -> int:
         return sum(len(c.unobservable) for c in self.transitions.values())
 
@@ -84,7 +80,6 @@ class LabReport:
                     "expected": c.expected,
                     "lost": c.lost,
                     "duplicated": c.duplicated,
-                    "stored_by_both_replicas": len(c.twice),
                     "unobservable": c.unobservable,
                 }
                 for k, c in self.transitions.items()

@@ -50,7 +50,6 @@ class Row:
     expected: int = 0
     lost: int = 0
     duplicated: int = 0
-    twice: int = 0
     unobservable: int = 0
     matched: int = 0
     #: runs whose windows differ from the truth only in a class (found, bounded, no false ones)
@@ -65,7 +64,6 @@ class Row:
         self.expected += report.expected
         self.lost += report.lost
         self.duplicated += report.duplicated
-        self.twice += report.twice
         self.unobservable += report.unobservable
         self.matched += 0 if report.problems else 1
         if report.problems and all(p.startswith(CLASS_PROBLEM) for p in report.problems):
@@ -86,7 +84,6 @@ class Row:
             "transitions_expected": self.expected,
             "lost": self.lost,
             "duplicated": self.duplicated,
-            "stored_by_both_replicas": self.twice,
             "unobservable": self.unobservable,
             "windows_matched": f"{self.matched}/{self.runs}",
             "differing_only_in_class": self.class_only,
@@ -131,7 +128,7 @@ def run_table(
 def render_table(rows: list[Row]) -> str:
     head = (
         f"{'fault':<18} {'runs':>4} {'transitions expected':>20} {'lost':>5} "
-        f"{'duplicated':>10} {'windows matched':>15}  {'both replicas':>13}  "
+        f"{'duplicated':>10} {'windows matched':>15}  "
         f"{'unobservable':>12}  seeds"
     )
     lines = [head, "-" * len(head)]
@@ -139,7 +136,7 @@ def render_table(rows: list[Row]) -> str:
         seeds = ",".join(str(s) for s in r.seeds) or "-"
         lines.append(
             f"{r.fault:<18} {r.runs:>4} {r.expected:>20} {r.lost:>5} {r.duplicated:>10} "
-            f"{f'{r.matched}/{r.runs}':>15}  {r.twice:>13}  {r.unobservable:>12}  {seeds}"
+            f"{f'{r.matched}/{r.runs}':>15}  {r.unobservable:>12}  {seeds}"
         )
     details = [f"  {r.fault}: {d}" for r in rows for d in r.details]
     return "\n".join(lines + (["", "details:", *details] if details else []))

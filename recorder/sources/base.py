@@ -9,7 +9,8 @@ set. It raises only for a failure the recorder should restart on.
 - `Emitted`: one observation, or none, with the checkpoint that follows it. A checkpoint is
   committed in the same transaction as the observations put before it, so a source that resumes
   from its checkpoint after a crash loses nothing and (thanks to the dedupe key) duplicates
-  nothing.
+  nothing. A `guard` makes the checkpoint a compare-and-set (recorder/writer.py, `Guard`): the
+  observation is dropped when the stored checkpoint is not the base it was made from.
 - `SourceContext`: the recorder's cluster name, the store (for a source that loads its last
   state at start), the injected clock (read once per cycle), a random generator (jitter), the
   Prometheus registry to add metrics to, and the `ClusterView` that the Kubernetes source keeps
@@ -31,7 +32,7 @@ from sqlalchemy import Engine
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.view import ClusterView
-from gapwatch.recorder.writer import Checkpoint, Derive
+from gapwatch.recorder.writer import Checkpoint, Derive, Guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class Emitted:
 
     observation: Observation | None
     checkpoint: Checkpoint | None = None
+    #: with a checkpoint: written under this guard, in order with the source's other guarded
+    #: items (None: an ordinary checkpoint)
+    guard: Guard | None = None
 
 
 class Sink(Protocol):

@@ -40,7 +40,8 @@ def cloud_runs(pg_template: str | None) -> Iterator[dict[str, tuple[int, Any, st
     # 5x, not test_lab.py's 10x: TKE sets a backend's weight to 0 about 2 s (simulated) before
     # kube-proxy closes, and at 10x a poller look late by 0.2 s wall on a loaded machine is 2 s
     # late: a possible window the verdict counts as false; and two replicas' first looks 0.22 s
-    # wall apart stored one change twice, 2.2 s simulated apart (docs/lab.md "CI time")
+    # wall apart stored one change twice, 2.2 s simulated apart (docs/lab.md "CI time"; that
+    # race is closed since: recorder/writer.py Guard)
     args = ["--speed", "5", "--duration", "90", "--json"]
     try:
         runs = {}

@@ -51,18 +51,20 @@ def test_a_state_held_shorter_than_a_look_may_be_missed_a_longer_one_not() -> No
     assert result.lost == ["n1 -> down at 20.0 s"]
 
 
-def test_a_change_stored_twice_is_a_duplicate_unless_both_replicas_saw_it() -> None:
+def test_a_change_stored_twice_is_a_duplicate_however_close_the_two_are() -> None:
+    """The writer's compare-and-set stores a change once whichever replica commits it first
+    (recorder/writer.py, Guard): the other replica's row 0.3 s later is a duplicate too."""
     changes = [(0.0, "n1", "ok"), (10.0, "n1", "down")]
     rows = [
         (0.2, "n1", "ok", True),
         (10.3, "n1", "down", True),
-        (10.6, "n1", "down", True),  # the other replica, within one look
+        (10.6, "n1", "down", True, 9.9),  # the other replica, within one look
         (15.0, "n1", "down", False),  # a heartbeat: not a transition
-        (25.0, "n1", "down", True),  # the same change again, long after: a duplicate
+        (25.0, "n1", "down", True),  # the same change again, long after
     ]
     result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
-    assert result.twice == ["n1 -> down again at 10.6 s"]
-    assert result.duplicated == ["n1 -> down again at 25.0 s"]
+    assert result.duplicated == ["n1 -> down again at 10.6 s", "n1 -> down again at 25.0 s"]
+    assert result.lost == []
 
 
 def test_a_state_that_began_and_ended_while_nobody_looked_is_unobservable_not_lost() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -44,8 +45,10 @@ def poller(engine: Engine, at: datetime, answers: list[GroupLook]) -> PollerSour
     def clock() -> datetime:
         return at
 
-    def resume(tracker: Tracker, now: datetime) -> None:
-        seed_tracker(tracker, engine, cluster="c", now=now, heartbeat_s=60)
+    def resume(tracker: Tracker, now: datetime) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        seed_tracker(tracker, engine, cluster="c", now=now, heartbeat_s=60, stored=stored)
+        return stored
 
     return PollerSource(
         name="elbv2",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -60,8 +61,9 @@ def test_resume_runs_before_the_first_look_and_before_a_look_that_shows_a_change
     )
     resumed: list[int] = []
 
-    def resume(_tracker: Tracker, _at: datetime) -> None:
+    def resume(_tracker: Tracker, _at: datetime) -> dict[str, Any]:
         resumed.append(source.looks)
+        return {}
 
     def adapter(_count: Callable[[str], None]) -> Script:
         return script

@@ -20,7 +20,7 @@ from gapwatch.recorder.sources.base import Emitted
 from gapwatch.recorder.sources.k8s.resources import to_observation
 from gapwatch.recorder.spool import ITEM_OVERHEAD, Spool, SpoolSettings, item_size
 from gapwatch.recorder.tables import events
-from gapwatch.recorder.writer import Checkpoint, EventWriter, WriteResult, load_checkpoints
+from gapwatch.recorder.writer import Checkpoint, EventWriter, Guarded, WriteResult, load_checkpoints
 from gapwatch.replay.facts import write_facts
 from tests.k8s import objects
 
@@ -36,12 +36,15 @@ class GatedWriter(EventWriter):
         self.batches: list[int] = []
 
     def write(
-        self, observations: Iterable[Observation], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        observations: Iterable[Observation],
+        checkpoints: Sequence[Checkpoint] = (),
+        guarded: Sequence[Guarded] = (),
     ) -> WriteResult:
         assert self.gate.wait(30), "the test never opened the gate"
         batch = list(observations)
         self.batches.append(len(batch))
-        return super().write(batch, checkpoints)
+        return super().write(batch, checkpoints, guarded)
 
 
 def pod_item(i: int, padding: int = 0, source_rv: bool = True) -> Emitted:

@@ -54,9 +54,14 @@ def _checkpoint_key(key: TargetKey) -> str:
     )
 
 
+def value_of(payload: Mapping[str, Any], observed_at: datetime) -> dict[str, Any]:
+    """A target's checkpoint value: its last stored look (the base of a guarded change)."""
+    return {"observed_at": format_time(observed_at), "payload": payload}
+
+
 def checkpoint_of(key: TargetKey, observation: Observation) -> Checkpoint:
     """The checkpoint stored with `observation` (a look at `key`): its state and time."""
-    value = {"observed_at": format_time(observation.observed_at), "payload": observation.payload}
+    value = value_of(observation.payload, observation.observed_at)
     return Checkpoint(observation.cluster, observation.source, _checkpoint_key(key), value,
                       at=observation.observed_at)  # fmt: skip
 

@@ -8,7 +8,13 @@ when the clock does not run at the monotonic clock's rate. Before, the end was t
 measured latency: under the lab's 10x clock a look that hung until a fake kube-proxy answered
 again was stamped its wall latency after its start, not ten times that, up to 7 s (simulated)
 before the answer it recorded (the lab's `probe-timeout` lost 1-2 returns to 200 per run).
-Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one that
+Every tracked look goes with its target's checkpoint under a guard (recorder/writer.py, `Guard`):
+a change is stored only if the stored checkpoint is still the one it was made from (the newer of
+what this prober read from the store and what it stored itself), a first look only if none is
+stored; heartbeats and resumes cannot race (`check=False`). A change the other replica stored
+first is dropped by the writer, which says so; the next look of that target re-reads the stored
+state (`TransitionTracker.restore`) and compares with it. Observations go to the sink;
+`on_observation` (the `probe` command's --json) sees every one that
 is a first look or a change.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -26,11 +33,22 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
-from gapwatch.recorder.sources.kubeproxy.laststate import checkpoint_of, load_last, load_one
+from gapwatch.recorder.sources.kubeproxy.laststate import (
+    checkpoint_of,
+    load_last,
+    load_one,
+    value_of,
+)
 from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
-from gapwatch.recorder.sources.kubeproxy.tracker import SOURCE, Look, TransitionTracker
+from gapwatch.recorder.sources.kubeproxy.tracker import (
+    SOURCE,
+    Look,
+    TargetKey,
+    TransitionTracker,
+)
+from gapwatch.recorder.writer import Guard
 
 OnObservation = Callable[[Observation], None]
 
@@ -56,6 +74,11 @@ class KubeProxyProber:
         #: a look that raised (a bug, never a network failure): run() raises it to the recorder
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
+        #: per target, the newest checkpoint known stored (read, or put by this prober): the
+        #: base of its next change, and when it was observed
+        self._bases: dict[TargetKey, tuple[datetime, Any]] = {}
+        #: targets whose change the writer dropped (set from the writer's thread)
+        self._superseded: set[TargetKey] = set()
         self.looks = 0
         self._looks_total = Counter(
             "gapwatch_probe_looks",
@@ -84,6 +107,7 @@ class KubeProxyProber:
         )
         for key, (payload, observed_at) in last.items():
             self.tracker.seed(key, payload, observed_at)
+            self._bases[key] = (observed_at, value_of(payload, observed_at))
         limit = asyncio.Semaphore(self.settings.concurrency)
         async with ProbeClient(
             timeout_s=self.settings.timeout_s, concurrency=self.settings.concurrency
@@ -158,12 +182,46 @@ class KubeProxyProber:
             async with limit:
                 observation = await self.look(client, target)
             if observation is not None:
-                # a tracked look carries its target's last state (laststate.py: a restart,
-                # however late, compares with it)
-                tracked = target.key.kind != "ProxyMetrics"
-                checkpoint = checkpoint_of(target.key, observation) if tracked else None
-                await sink.put(Emitted(observation, checkpoint))
+                await self.put(sink, target.key, observation)
             due = schedule.next_due(due, interval, loop.time())
+
+    async def put(self, sink: Sink, key: TargetKey, observation: Observation) -> None:
+        """Put a look's observation; a tracked one carries its target's last state (laststate.py:
+        a restart, however late, compares with it), under its guard."""
+        if key.kind == "ProxyMetrics":
+            await sink.put(Emitted(observation))
+            return
+        checkpoint = checkpoint_of(key, observation)
+        guard = self._guard(key, observation)
+        self._bases[key] = (observation.observed_at, checkpoint.value)
+        await sink.put(Emitted(observation, checkpoint, guard))
+
+    def _guard(self, key: TargetKey, observation: Observation) -> Guard:
+        """A change (or a first look at a target probed before and forgotten) is made from the
+        newest checkpoint known stored; a first look from none; a heartbeat or a resume cannot
+        race (module docstring)."""
+        if observation.payload.get("look") not in ("first", "change"):
+            return Guard(check=False)
+        known = self._bases.get(key)
+        return Guard(
+            base=None if known is None else known[1],
+            on_superseded=lambda: self._superseded.add(key),
+        )
+
+    async def _restore(self, key: TargetKey) -> None:
+        """This prober's change of `key` was dropped: compare the next look with the stored
+        state. A store that cannot be read changes nothing (the next change is dropped again
+        if it was stored, and this runs again)."""
+        self._superseded.discard(key)
+        try:
+            last = await asyncio.to_thread(
+                load_one, self.context.engine, cluster=self.context.cluster, key=key
+            )
+        except StoreError:
+            return
+        if last is not None:
+            self.tracker.restore(key, *last)
+            self._bases[key] = (last[1], value_of(*last))
 
     async def look(self, client: ProbeClient, target: Target) -> Observation | None:
         """One look at `target`: the observation to store, if any."""
@@ -194,6 +252,8 @@ class KubeProxyProber:
             )
         else:
             seen = Look(target.key, started, finished, payload)
+            if target.key in self._superseded:
+                await self._restore(target.key)
             if self.tracker.differs(seen):  # the other replica may have stored it already
                 await self._adopt_stored(seen)
             observation = self.tracker.see(seen)
@@ -217,6 +277,9 @@ class KubeProxyProber:
             return
         if last is not None and last[1] <= look.finished_at:
             self.tracker.adopt(look.key, *last)
+            known = self._bases.get(look.key)
+            if known is None or known[0] < last[1]:  # the base of the change about to be made
+                self._bases[look.key] = (last[1], value_of(*last))
 
 
 #: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.

@@ -116,6 +116,12 @@ class TransitionTracker:
         seen.state, seen.last_look_started = state, observed_at
         seen.last_stored = max(seen.last_stored, observed_at)
 
+    def restore(self, key: TargetKey, payload: Mapping[str, Any], observed_at: datetime) -> None:
+        """The stored last observation of `key`, after this tracker's own change was dropped
+        (the store held another state than the one it was made from: writer.Guard): the next
+        look is compared with what is stored, whatever this tracker believed."""
+        self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at)
+
     def forget(self, key: TargetKey) -> None:
         """Stop tracking a target that is no longer probed."""
         self._seen.pop(key, None)

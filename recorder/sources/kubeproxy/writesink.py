@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted
-from gapwatch.recorder.writer import Checkpoint, Derive, EventWriter
+from gapwatch.recorder.writer import Checkpoint, Derive, EventWriter, Guarded
 
 
 class WriterSink:
@@ -31,6 +31,7 @@ class WriterSink:
         self.flush_interval_s = flush_interval_s
         self._pending: list[Observation] = []
         self._checkpoints: list[Checkpoint] = []
+        self._guarded: list[Guarded] = []
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self.stored = 0
@@ -47,6 +48,11 @@ class WriterSink:
         await self.flush()
 
     async def put(self, item: Emitted) -> None:
+        if item.checkpoint is not None and item.guard is not None:
+            self._guarded.append(Guarded(item.observation, item.checkpoint, item.guard))
+            if len(self._guarded) >= self.batch_size:
+                await self.flush()
+            return
         if item.observation is not None:
             self._pending.append(item.observation)
         if item.checkpoint is not None:
@@ -58,8 +64,9 @@ class WriterSink:
         async with self._lock:
             batch, self._pending = self._pending, []
             checkpoints, self._checkpoints = self._checkpoints, []
-            if batch or checkpoints:
-                result = await asyncio.to_thread(self.writer.write, batch, checkpoints)
+            guarded, self._guarded = self._guarded, []
+            if batch or checkpoints or guarded:
+                result = await asyncio.to_thread(self.writer.write, batch, checkpoints, guarded)
                 self.stored += result.inserted
 
     async def _tick(self) -> None:

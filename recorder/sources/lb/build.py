@@ -213,14 +213,17 @@ def _source(
 
     from gapwatch.recorder.sources.lb.laststate import seed_tracker
 
-    def resume(tracker: Tracker, now: datetime) -> None:
+    def resume(tracker: Tracker, now: datetime) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
         seed_tracker(
             tracker,
             context.engine,
             cluster=context.cluster,
             now=now,
             heartbeat_s=plan.settings.heartbeat_s,
+            stored=stored,
         )
+        return stored
 
     return PollerSource(
         name=key,

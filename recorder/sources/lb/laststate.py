@@ -53,7 +53,8 @@ log = structlog.get_logger("gapwatch.recorder.lb")
 Last = dict[tuple[str, str], tuple[str, str | None, datetime, Mapping[str, Any]]]
 
 
-def _target_key(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+def target_key(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(group, target key inside it) of a TargetHealth payload."""
     group, target = payload.get("TargetGroupArn"), payload.get("Target")
     if not isinstance(group, str) or not isinstance(target, Mapping):
         return None
@@ -76,7 +77,7 @@ def checkpoint_of(obs: Observation) -> Checkpoint | None:
             return None
         key = ATTRIBUTES_PREFIX + group
     else:
-        found = _target_key(obs.payload)
+        found = target_key(obs.payload)
         if found is None:
             return None
         key = f"{TARGET_PREFIX}{found[0]}|{found[1]}"
@@ -84,7 +85,7 @@ def checkpoint_of(obs: Observation) -> Checkpoint | None:
 
 
 def _checkpoints(
-    engine: Engine, cluster: str, now: datetime
+    engine: Engine, cluster: str, now: datetime, stored: dict[str, Any] | None = None
 ) -> tuple[Last, dict[str, tuple[datetime, Mapping[str, Any]]]]:
     targets: Last = {}
     attributes: dict[str, tuple[datetime, Mapping[str, Any]]] = {}
@@ -97,10 +98,12 @@ def _checkpoints(
             continue
         if at > now:
             continue
+        if stored is not None:
+            stored[key] = value
         payload: Mapping[str, Any] = value["payload"]
         if key.startswith(ATTRIBUTES_PREFIX):
             attributes[key[len(ATTRIBUTES_PREFIX) :]] = (at, payload)
-        elif key.startswith(TARGET_PREFIX) and (found := _target_key(payload)) is not None:
+        elif key.startswith(TARGET_PREFIX) and (found := target_key(payload)) is not None:
             node = value.get("node")
             targets[found] = (
                 str(value.get("op")),
@@ -112,11 +115,19 @@ def _checkpoints(
 
 
 def seed_tracker(
-    tracker: Tracker, engine: Engine, *, cluster: str, now: datetime, heartbeat_s: float
+    tracker: Tracker,
+    engine: Engine,
+    *,
+    cluster: str,
+    now: datetime,
+    heartbeat_s: float,
+    stored: dict[str, Any] | None = None,
 ) -> int:
     """Seed `tracker` with the last stored TargetHealth of every target still in its group (and
     each group's last attributes); returns how many targets. A store that cannot be read seeds
-    nothing (the first look then reports every target as ADDED, as before) and says so."""
+    nothing (the first look then reports every target as ADDED, as before) and says so.
+    `stored`, when given, receives the checkpoint values read, by key (the bases of the next
+    guarded changes: poller.py)."""
     since = now - timedelta(seconds=LOOKBACK_HEARTBEATS * heartbeat_s)
     query = (
         select(events.c.op, events.c.node, events.c.observed_at, events.c.payload)
@@ -130,10 +141,10 @@ def seed_tracker(
         .order_by(events.c.observed_at, events.c.id)
     )
     try:
-        last, attributes = _checkpoints(engine, cluster, now)
+        last, attributes = _checkpoints(engine, cluster, now, stored)
         with translate_errors(engine), engine.connect() as conn:
             for op, node, observed_at, payload in conn.execute(query):
-                found = _target_key(payload) if isinstance(payload, Mapping) else None
+                found = target_key(payload) if isinstance(payload, Mapping) else None
                 if found is not None and (found not in last or last[found][2] <= observed_at):
                     last[found] = (op, node, observed_at, payload)
     except StoreError as exc:

@@ -13,6 +13,16 @@ backoff) or that failed for a while must not report, as its own new transition, 
 other replica already stored meanwhile: a transition is what changed, not who saw it when. One
 store read per look that shows a change (changes are rare); a store that cannot be read seeds
 nothing and the look is recorded as this replica saw it.
+
+That re-read cannot see a commit the other replica has not made yet (two looks 0.22 s apart):
+each target's transition (`ADDED`, `MODIFIED`, `DELETED`) goes with its checkpoint under a guard
+(recorder/writer.py, `Guard`), whose base is the newest checkpoint of that target known stored
+(read at resume, or put by this poller); none for a target never stored (insert only if absent).
+The writer drops a transition whose base is no longer stored: the other replica stored it first.
+The poller then forgets that target and reloads it from the store before the next look.
+Heartbeats (`OBSERVED`) and a group's attributes are not guarded (they cannot be stored twice
+as a transition). Without `resume` (`gapwatch poll`: one process, no store read) nothing is
+guarded.
 """
 
 from __future__ import annotations
@@ -20,20 +30,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
+from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink
-from gapwatch.recorder.sources.lb.laststate import checkpoint_of
+from gapwatch.recorder.sources.lb.laststate import checkpoint_of, target_key
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import NodeMap
 from gapwatch.recorder.sources.lb.shape import GroupLook, LbApiError, Throttled
 from gapwatch.recorder.sources.lb.tracker import DEFAULT_HEARTBEAT_S, ServiceKey, Tracker
 from gapwatch.recorder.sources.view import NodeInfo
+from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.writer import Checkpoint, Guard
+
+#: Seeds a tracker from the store at a time; returns the checkpoint values it read, by key.
+Resume = Callable[[Tracker, datetime], Mapping[str, Any]]
 
 #: Default seconds between two looks, per cloud (issue 11; the simulator's lb_poll_period_s).
 #: Cost per group at 5 s: ELBv2 12 DescribeTargetHealth/min + 2 settings calls/min; Alibaba 24
@@ -74,7 +90,7 @@ class PollerSource:
         service_of: Callable[[str], ServiceKey],
         settings: PollSettings = PollSettings(),
         rng: random.Random | None = None,
-        resume: Callable[[Tracker, datetime], None] | None = None,
+        resume: Resume | None = None,
         flush_each_look: bool = True,
     ) -> None:
         self.name = name
@@ -85,6 +101,11 @@ class PollerSource:
         #: a look that shows a change becomes observations (see the module docstring)
         self._resume = resume
         self._resume_due = resume is not None
+        #: per checkpoint key, the newest value known stored (read, or put by this poller) and
+        #: when it was observed: the base of the target's next transition
+        self._bases: dict[str, tuple[datetime, Any]] = {}
+        #: transitions the writer dropped (group, key, value), appended from its thread
+        self._dropped: list[tuple[str, str, Any]] = []
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -114,8 +135,9 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
+            self._after_drops()
             if self._resume is not None and self._resume_due:
-                await asyncio.to_thread(self._resume, self.tracker, self._clock())
+                await self._reseed(self._clock())
                 self._resume_due = False
             started = self._clock()
             looks = await asyncio.to_thread(self._adapter.poll)
@@ -139,7 +161,7 @@ class PollerSource:
         if self._resume is not None and any(
             self.tracker.differs(g, node_of=node_map.node_of) for g in looks
         ):  # the other replica may have stored this change already
-            await asyncio.to_thread(self._resume, self.tracker, now)
+            await self._reseed(now)
         put = 0
         for group in looks:
             for obs in self.tracker.observe(
@@ -149,15 +171,66 @@ class PollerSource:
                 node_of=node_map.node_of,
                 started=started,
             ):
-                # each carries its target's last state: a restart compares with it, however
-                # long nobody looked (laststate.py)
-                await sink.put(Emitted(obs, checkpoint_of(obs)))
+                await self._put(sink, group.group, obs)
                 put += 1
         self.metrics.targets(sum(len(g.targets) for g in looks))
         self.metrics.per_minute(now)
         if put and self._flush_each_look:
             await sink.flush()
         return put
+
+    async def _reseed(self, at: datetime) -> None:
+        """Seed the tracker from the store (resume) and take the checkpoints read as bases
+        where they are newer than what this poller put."""
+        assert self._resume is not None
+        stored = await asyncio.to_thread(self._resume, self.tracker, at)
+        for key, value in stored.items():
+            try:
+                when = parse_time(str(value["observed_at"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            known = self._bases.get(key)
+            if known is None or known[0] < when:
+                self._bases[key] = (when, value)
+
+    def _after_drops(self) -> None:
+        """Transitions the writer dropped: forget their targets and reload them from the store
+        before the next look (a base this poller put that was not stored is no base)."""
+        if not self._dropped:
+            return
+        dropped, self._dropped = self._dropped, []
+        for group, key, value in dropped:
+            known = self._bases.get(key)
+            if known is not None and known[1] is value:
+                del self._bases[key]
+            target = target_key(value["payload"])
+            if target is not None:
+                self.tracker.forget_target(group, target[1])
+            log.info("lb transition superseded; reloading it", source=self.name, key=key)
+        self._resume_due = True
+
+    async def _put(self, sink: Sink, group: str, obs: Observation) -> None:
+        """Put one observation with its target's checkpoint (a restart compares with it,
+        however long nobody looked: laststate.py), under its guard (module docstring)."""
+        checkpoint = checkpoint_of(obs)
+        if checkpoint is None:
+            await sink.put(Emitted(obs))
+            return
+        guard = self._guard(group, obs, checkpoint)
+        self._bases[checkpoint.key] = (obs.observed_at, checkpoint.value)
+        await sink.put(Emitted(obs, checkpoint, guard))
+
+    def _guard(self, group: str, obs: Observation, checkpoint: Checkpoint) -> Guard | None:
+        if self._resume is None:
+            return None
+        if obs.op == "OBSERVED" or obs.kind != "TargetHealth":
+            return Guard(check=False)
+        known = self._bases.get(checkpoint.key)
+        dropped = (group, checkpoint.key, checkpoint.value)
+        return Guard(
+            base=None if known is None else known[1],
+            on_superseded=lambda: self._dropped.append(dropped),
+        )
 
     async def run(self, sink: Sink, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted
-from gapwatch.recorder.writer import Checkpoint, EventWriter, WriteResult
+from gapwatch.recorder.writer import Checkpoint, EventWriter, Guarded, WriteResult
 
 
 class WriterSink:
@@ -23,19 +23,23 @@ class WriterSink:
         self._writer = writer
         self._pending: list[Observation] = []
         self._checkpoints: list[Checkpoint] = []
+        self._guarded: list[Guarded] = []
         self._on_write = on_write
         self.result = WriteResult()
 
     async def put(self, item: Emitted) -> None:
+        if item.checkpoint is not None and item.guard is not None:
+            self._guarded.append(Guarded(item.observation, item.checkpoint, item.guard))
+            return
         if item.observation is not None:
             self._pending.append(item.observation)
         if item.checkpoint is not None:
             self._checkpoints.append(item.checkpoint)
 
     async def flush(self) -> None:
-        batch, checkpoints = self._pending, self._checkpoints
-        self._pending, self._checkpoints = [], []
-        if batch or checkpoints:
-            result = await asyncio.to_thread(self._writer.write, batch, checkpoints)
+        batch, checkpoints, guarded = self._pending, self._checkpoints, self._guarded
+        self._pending, self._checkpoints, self._guarded = [], [], []
+        if batch or checkpoints or guarded:
+            result = await asyncio.to_thread(self._writer.write, batch, checkpoints, guarded)
             self.result.add(result)
-            self._on_write(batch)
+            self._on_write(batch + [g.observation for g in guarded if g.observation is not None])

@@ -186,6 +186,13 @@ class Tracker:
         if seen is not None and mine is not None and mine.emitted_at < at:
             del seen.targets[key]
 
+    def forget_target(self, group: str, key: str) -> None:
+        """Drop what is known about one target (its transition was not stored: the next seed
+        restores it from the store)."""
+        seen = self._groups.get(group)
+        if seen is not None:
+            seen.targets.pop(key, None)
+
     def forget(self, group: str) -> None:
         """Drop what is known about a group (it is no longer polled)."""
         self._groups.pop(group, None)

@@ -95,6 +95,9 @@ def test_ctrl_c_writes_what_it_has_and_weight_and_body_are_kept(tmp_path: Path) 
         proc = ProbeProcess(fakes, db, "--node-port", str(fakes.node_port), "--interval", "0.2")
         proc.wait_for(2)
         proc.wait_for(2, kind="NodePortProbe")
+        # kube-proxy's own /healthz is looked at in the same rounds, but under load the first
+        # rounds can end before it answers: wait until it was printed, then Ctrl-C
+        proc.wait_for(1, kind="ProxyNodeHealth")
         proc.proc.send_signal(signal.SIGINT)
         code, err = proc.finish()
     assert code == 0, err
@@ -110,3 +113,5 @@ def test_ctrl_c_writes_what_it_has_and_weight_and_body_are_kept(tmp_path: Path) 
         kinds = {r.kind for r in conn.execute(select(events.c.kind).distinct())}
     engine.dispose()
     assert {"ProxyHealth", "NodePortProbe", "ProxyNodeHealth"} <= kinds
+    # every kind printed before Ctrl-C was written
+    assert {o["kind"] for o in proc.seen} <= kinds

@@ -52,7 +52,9 @@ def test_first_change_and_heartbeat() -> None:
     assert tracker.see(_look(5, _health(200, local=2))) is None
     beat = tracker.see(_look(64.1, _health(200, local=2)))
     assert beat is not None and beat.payload["look"] == "heartbeat"
-    assert beat.previous_observed_at is None
+    # bounded by the look before it (5 s), as a change is: the prober's period, not 60 s
+    assert beat.previous_observed_at == T0 + timedelta(seconds=5)
+    validate(beat)
     assert tracker.see(_look(65, _health(200, local=2))) is None
 
 
@@ -122,3 +124,25 @@ def test_settings_defaults_and_errors() -> None:
         parse_settings({"nodeport": "sometimes"})
     with pytest.raises(ConfigError, match="kube-proxy"):
         parse_settings({"interval_s": "fast"})
+
+
+def test_stored_heartbeats_show_replay_the_probe_period_not_the_heartbeat() -> None:
+    """Issue 17 (the lab's late NODE2 end): heartbeats stored without the look before them made
+    replay read the 60 s between stored rows as the probe period, so it assumed a kube-proxy lag
+    of 50 s (replay.proxy.proxy_lag_hi) and held a window open that long after the node served
+    again. Stored looks every 1 s for 130 s, folded as replay folds them: the period is 1 s."""
+    from gapwatch.replay.fold import FoldState, Sample, keep_sample, probe_lane
+
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    stored = [tracker.see(_look(t, _health(200))) for t in range(131)]
+    rows = [o for o in stored if o is not None]
+    assert [o.payload["look"] for o in rows] == ["first", "heartbeat", "heartbeat"]
+    state = FoldState()
+    key = ("health", "c1", "default", "nginx", "node-1")
+    lane = probe_lane(state, key)
+    for i, o in enumerate(rows):
+        prev = o.previous_observed_at
+        at_us = int(o.observed_at.timestamp() * 1e6)
+        prev_us = None if prev is None else int(prev.timestamp() * 1e6)
+        keep_sample(state, key, lane, Sample(at_us, prev_us, "200", i, 1))
+    assert state.look_gap[key] <= 1_002_000  # one interval and one answer's latency

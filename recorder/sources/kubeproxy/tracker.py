@@ -8,8 +8,9 @@ The tracker stores
 - a change (`look: "change"`), with `previous_observed_at` = when the last look that saw the old
   state *started*, and `observed_at` = when the first look that saw the new state *ended*: the
   true change lies inside, and the bounds are at most one interval plus one timeout wide;
-- the unchanged state once every `heartbeat_s` (`look: "heartbeat"`, no previous_observed_at),
-  so a reader knows the prober was looking.
+- the unchanged state once every `heartbeat_s` (`look: "heartbeat"`, with
+  `previous_observed_at` = when the look before it started, which saw the same state), so a
+  reader knows the prober was looking, and how often.
 
 `seed` loads the last stored state of a target (after a restart): a first look that sees the
 same state is then no transition but is stored once (`look: "resume"`, with
@@ -146,10 +147,12 @@ class TransitionTracker:
             previous, seen.last_look_started = seen.last_stored, look.started_at
             seen.last_stored = look.finished_at
             return self._observation(look, "resume", previous)
-        seen.last_look_started = look.started_at
+        previous, seen.last_look_started = seen.last_look_started, look.started_at
         if (look.finished_at - seen.last_stored).total_seconds() >= self.heartbeat_s:
             seen.last_stored = look.finished_at
-            return self._observation(look, "heartbeat", None)
+            # the look before it saw the same state: a reader's sampling period is the gap
+            # between looks, not between stored rows (replay.proxy.probe_period)
+            return self._observation(look, "heartbeat", min(previous, look.started_at))
         return None
 
     def _observation(self, look: Look, why: str, previous: datetime | None) -> Observation:

@@ -4,6 +4,9 @@ PostgreSQL comes from GAPWATCH_TEST_PG (a server URL, as `.ci/run` exports it); 
 session starts its own throwaway server (tests/pgserver.py). When neither works the Postgres tests
 are skipped on a laptop but FAIL under CI=true: CI must prove both backends.
 
+Under pytest-xdist (pyproject's addopts) each worker is its own session: without GAPWATCH_TEST_PG
+each starts its own server; TEMPLATE is per process, so workers never share a template.
+
 Each test that asks for `store_url` gets a brand-new, migrated database: on Postgres a
 `CREATE DATABASE ... TEMPLATE` copy of a migrated template (about 50 ms), on SQLite a new file.
 Every Postgres database a test made is dropped when the test ends (WITH (FORCE): a recorder thread

@@ -27,9 +27,11 @@ MARK = Path("/tmp") / f"gapwatch-attack-{uuid.uuid4().hex}"
 
 
 def attacks() -> list[str]:
+    """The attacks, `{mark}` standing for MARK: test ids must not change between collections
+    (pytest-xdist's workers each collect, and must agree)."""
     return [
-        f"COPY (SELECT 1) TO PROGRAM 'touch {MARK}-program'",
-        f"COPY events TO '{MARK}-copy'",
+        "COPY (SELECT 1) TO PROGRAM 'touch {mark}-program'",
+        "COPY events TO '{mark}-copy'",
         "SELECT pg_read_file('/etc/hostname')",
         "SELECT * FROM pg_ls_dir('.')",
         "SELECT lo_import('/etc/hostname')",
@@ -46,7 +48,7 @@ def attacks() -> list[str]:
         "query_to_xml('SELECT pg_read_file(''/etc/hostname'') AS f', true, false, '')",
         "SELECT set_config('role', 'postgres', true)",
         "SELECT set_config('session_authorization', 'postgres', true)",
-        f"SELECT query_to_xml('SELECT lo_export(0, ''{MARK}-lo'')', true, false, '')",
+        "SELECT query_to_xml('SELECT lo_export(0, ''{mark}-lo'')', true, false, '')",
     ]
 
 
@@ -103,6 +105,7 @@ def _attack(
 ) -> None:
     """Run `sql` through the console as `as_url`; it must raise `expected` and change nothing."""
     before = _server_state(url)
+    sql = sql.replace("{mark}", str(MARK))
     if "{victim}" in sql:
         with Victim(url) as victim, pytest.raises(expected, match=match):
             run_query(as_url, sql.format(victim=victim.pid))

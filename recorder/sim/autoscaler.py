@@ -29,10 +29,9 @@ def draining_nodes_gate(w: World) -> bool:
     explicit = w.s.kube_proxy.draining_terminating_nodes
     if explicit is not None:
         return explicit
-    version = w.s.nodes.kube_proxy_version or w.s.nodes.kubelet_version
-    parts = version.lstrip("v").split(".")
-    minor = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    return minor >= 30
+    from gapwatch.recorder.sim.proxyhealth import kube_proxy_minor
+
+    return kube_proxy_minor(w.s) >= 30
 
 
 def scale_down(w: World, node: str) -> None:

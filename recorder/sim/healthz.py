@@ -4,7 +4,9 @@ stored on change and at heartbeats (observe.Prober drives them; docs/observation
 The body's times are Go's time.Time.String() text, as kube-proxy prints them (recorder.gotime):
 a 200 says `lastUpdated` = `currentTime` (kube-proxy sets it so on every 200,
 kubernetes/kubernetes#83498), a 503 the real end of the last rules sync (Go's zero time when
-there was none since kube-proxy started).
+there was none since kube-proxy started). 503 when kube-proxy is unhealthy (a change received
+and not programmed for its health timeout: recorder.sim.proxyhealth) or, with KEP-3836, the
+node is not eligible.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class NodeHealthz:
         if not proxy.up(node) or proxy.restarting(node):
             return None, None
         eligible = not self.w.nodes[node].to_be_deleted if self.gate else None
-        return (503 if eligible is False else 200), eligible
+        healthy = eligible is not False and proxy.proxier_healthy(node)
+        return (200 if healthy else 503), eligible
 
     def _go_time(self, node: str, t_us: int) -> str:
         """`t_us` as kube-proxy on `node` prints a time.Now() reading (no node clock skew)."""

@@ -4,14 +4,22 @@ Every change to a node's local endpoints is programmed its own lag later (never 
 After a sync the node forwards the NodePort to
 its ready local endpoints, or - with ProxyTerminatingEndpoints (KEP-1669) and no ready one - to
 its serving terminating ones. The health-check node port answers from the same sync: 200 iff at
-least one READY local endpoint (terminating ones never count), else 503; a down node: no answer.
+least one READY local endpoint (terminating ones never count) and, from v1.27, kube-proxy healthy
+(recorder.sim.proxyhealth: no change received and not programmed for its health timeout), else
+503; a down node: no answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gapwatch.recorder.sim.proxyhealth import (
+    health_timeout_us,
+    ignores_never_synced,
+    proxier_healthy,
+    service_check_reads_health,
+)
 from gapwatch.recorder.sim.state import Endpoint
 
 #: The iptables proxier's full resync without changes: its runner's maxInterval (time.Hour)
@@ -34,6 +42,9 @@ class ProxyState:
     started_us: int = 0
     #: restarting: the health port refuses, the installed rules keep forwarding, nothing syncs
     restarting: bool = False
+    #: when each change this kube-proxy received and has not programmed yet was queued (its
+    #: QueuedUpdate() calls; the first is upstream's oldestPendingQueued)
+    pending_us: list[int] = field(default_factory=list)
 
 
 class KubeProxies:
@@ -44,6 +55,9 @@ class KubeProxies:
         #: stops (its lag metrics, recorder.sim.formats `prometheus`)
         self.queued_us: dict[str, list[int]] = {}
         self.synced_us: dict[str, list[int]] = {}
+        self.timeout_us = health_timeout_us(world.s.kube_proxy.sync_period_s)
+        self.service_check_reads_health = service_check_reads_health(world.s)
+        self.ignores_never_synced = ignores_never_synced(world.s)
 
     def start(self, node: str, *, immediately: bool = False) -> None:
         """kube-proxy comes up on `node` (at bootstrap: already synced)."""
@@ -51,24 +65,29 @@ class KubeProxies:
         if immediately:
             self._apply(node, self.w.slices.by_node.get(node, {}))
         else:
-            self.changed(node)
+            self.changed(node, queued=False)
 
     def stop(self, node: str) -> None:
         self.nodes.pop(node, None)
         self.w.mark(node)
         self.w.on_proxy(node)
 
-    def changed(self, node: str) -> None:
+    def changed(self, node: str, *, queued: bool = True) -> None:
         """The node's local endpoints changed: this change is programmed a lag from now.
 
         Each change carries its own lag; a sync applies the endpoints as they were at its change,
-        and never goes back to an older change than one already applied.
+        and never goes back to an older change than one already applied. `queued` False: the
+        first sync after start, which upstream runs without a QueuedUpdate().
         """
         st = self.nodes.get(node)
         if st is None:
             return
         view = dict(self.w.slices.by_node.get(node, {}))
         self.queued_us.setdefault(node, []).append(self.w.loop.now)
+        if queued and not st.restarting:
+            st.pending_us.append(self.w.loop.now)
+            if len(st.pending_us) == 1:
+                self._watch(node, st)
         lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
         self.w.loop.after(lag, self._sync, node, view, self.w.loop.now)
 
@@ -80,6 +99,7 @@ class KubeProxies:
             return
         st.restarting = True
         st.started_us = self.w.loop.now  # a new process: its monotonic clock starts again
+        st.pending_us = []  # and nothing queued: its first sync lists everything
         self.w.mark(node)
         self.w.loop.after(self.w.s.kube_proxy.restart_s.sample_us(self.w.rng), self._back, node)
 
@@ -89,6 +109,7 @@ class KubeProxies:
             return
         st.restarting = False
         st.applied_change_us = self.w.loop.now
+        st.pending_us = []
         self._apply(node, dict(self.w.slices.by_node.get(node, {})))
         self.w.mark(node)
 
@@ -109,8 +130,30 @@ class KubeProxies:
         st = self.nodes.get(node)
         if st is None or changed_us < st.applied_change_us or st.restarting:
             return
+        was = self.proxier_healthy(node)
+        oldest = st.pending_us[0] if st.pending_us else None
         st.applied_change_us = changed_us
+        # Updated(): every change up to the one this sync programs is done
+        st.pending_us = [t for t in st.pending_us if t > changed_us]
         self._apply(node, view)
+        if st.pending_us and st.pending_us[0] != oldest:
+            self._watch(node, st)
+        if self.proxier_healthy(node) != was:
+            self.w.mark(node)
+            self.w.on_proxy(node)
+
+    def _watch(self, node: str, st: ProxyState) -> None:
+        """The oldest pending change turns kube-proxy unhealthy at its health timeout: look then."""
+        due = st.pending_us[0] + self.timeout_us
+        if due > self.w.loop.now:
+            self.w.loop.at(due, self._due, node, st.pending_us[0])
+
+    def _due(self, node: str, oldest_us: int) -> None:
+        st = self.nodes.get(node)
+        if st is None or not st.pending_us or st.pending_us[0] != oldest_us:
+            return
+        self.w.mark(node)
+        self.w.on_proxy(node)
 
     def _apply(self, node: str, local: dict[str, Endpoint]) -> None:
         st = self.nodes[node]
@@ -145,10 +188,25 @@ class KubeProxies:
             (p := pods.get(uid)) is not None and p.serving for uid in self.nodes[node].forwards_to
         )
 
+    def proxier_healthy(self, node: str) -> bool:
+        """kube-proxy's own health on `node` now (recorder.sim.proxyhealth)."""
+        st = self.nodes.get(node)
+        if st is None:
+            return True
+        return proxier_healthy(
+            st.pending_us[0] if st.pending_us else None,
+            self.w.loop.now,
+            self.timeout_us,
+            synced_since_start=st.last_sync_us is not None,
+            per_family=self.ignores_never_synced,
+        )
+
     def health(self, node: str) -> int | None:
         """The health-check node port's status code (None: no answer)."""
         if not self.up(node) or self.nodes[node].restarting:
             return None
+        if self.service_check_reads_health and not self.proxier_healthy(node):
+            return 503
         return 200 if self.nodes[node].local_ready > 0 else 503
 
     def local_ready(self, node: str) -> int:

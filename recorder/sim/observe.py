@@ -8,6 +8,7 @@ something may have changed, which gives exactly what polling every period would 
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.sim.core import us
@@ -39,6 +40,10 @@ class Prober:
         self.w = world
         self.period = us(world.s.observe.kube_proxy_period_s)
         self.last: dict[str, tuple[Any, Any]] = {}
+        #: the last emitted answer without kube-proxy's own health (see `sample`)
+        self.last_by_endpoints: dict[str, tuple[Any, Any]] = {}
+        #: latencies of the looks only kube-proxy's own health changed (see `sample`)
+        self.health_rng = random.Random(f"prober-proxier-health-{world.seed}")
         self.first_us: dict[str, int] = {}
         self.last_emit_us: dict[str, int] = {}
         self.touched: set[str] = set()
@@ -67,6 +72,7 @@ class Prober:
         if self.healthz is not None:
             self.healthz.last.pop(node, None)
         self.last.pop(node, None)
+        self.last_by_endpoints.pop(node, None)
         self.first_us.pop(node, None)
         self.touched.discard(node)
 
@@ -84,20 +90,35 @@ class Prober:
         for node in nodes:
             if not self.w.nodes[node].exists and node not in self.leaving:
                 continue
-            answer = self._answer(node)
+            answer, by_endpoints = self._answer(node)
             if self.healthz is not None:
                 self.healthz.sample(node, now, full=everything)
             if not everything and self.last.get(node) == answer:
                 continue
             if everything and self.last_emit_us.get(node) == now:
                 continue
-            self._emit(node, answer, now, full=everything)
+            # A look that only kube-proxy's own health changed (serviceProxyHealthy, v1.27+)
+            # takes its latency from a generator of its own: every other draw of the run stays
+            # what it was before the simulator modelled that health, so seeds compare.
+            only_health = not everything and self.last_by_endpoints.get(node) == by_endpoints
+            self._emit(
+                node,
+                answer,
+                now,
+                full=everything,
+                rng=self.health_rng if only_health else self.w.rng,
+            )
+            self.last_by_endpoints[node] = by_endpoints
+            if not only_health:
+                self.last_emit_us[node] = now
 
     def heartbeat(self) -> None:
         self.sample(everything=True)
         self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
 
-    def _answer(self, node: str) -> tuple[Any, Any]:
+    def _answer(self, node: str) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """((status, local endpoints or error, serviceProxyHealthy), NodePort result), and the
+        same answer as the local endpoints alone would give it ((status, count), result)."""
         proxy = self.w.proxy
         status = proxy.health(node)
         if not proxy.up(node):
@@ -110,23 +131,29 @@ class Prober:
             port_result = "timeout"
         if status is None:
             error = "refused" if proxy.restarting(node) else "timeout"
-            return (None, error), port_result
-        return (status, proxy.local_ready(node)), port_result
+            return ((None, error, None), port_result), ((None, error), port_result)
+        count = proxy.local_ready(node)
+        healthy = proxy.proxier_healthy(node) if proxy.service_check_reads_health else None
+        by_endpoints = (200 if count > 0 else 503, count)
+        return ((status, count, healthy), port_result), (by_endpoints, port_result)
 
-    def _emit(self, node: str, answer: tuple[Any, Any], now: int, *, full: bool) -> None:
+    def _emit(
+        self, node: str, answer: tuple[Any, Any], now: int, *, full: bool, rng: random.Random
+    ) -> None:
         w = self.w
         s = w.s
         first = self.first_us.setdefault(node, now)
         prev = now - self.period if now - self.period >= first else None
-        (status, count), port_result = answer
+        (status, count, healthy), port_result = answer
         error = count if status is None else None
-        body = None
+        body: dict[str, Any] | None = None
         if status is not None:
             body = {
                 "service": {"namespace": s.service.namespace, "name": s.service.name},
                 "localEndpoints": count,
-                "serviceProxyHealthy": True,
             }
+            if healthy is not None:  # v1.27+ (kubernetes/kubernetes#111661)
+                body["serviceProxyHealthy"] = healthy
         health = {
             "status": status,
             "body": body,
@@ -134,9 +161,9 @@ class Prober:
             "port": s.service.health_check_node_port,
         }
         if port_result == "connected":
-            latency = round(w.rng.uniform(0.3, 2.5), 3)
+            latency = round(rng.uniform(0.3, 2.5), 3)
         elif port_result == "refused":
-            latency = round(w.rng.uniform(0.1, 0.6), 3)
+            latency = round(rng.uniform(0.1, 0.6), 3)
         else:
             latency = s.observe.probe_timeout_s * 1000.0
         port = {"port": s.service.node_port, "result": port_result, "latency_ms": latency}
@@ -169,7 +196,6 @@ class Prober:
                 previous_us=prev,
             )
         self.last[node] = answer
-        self.last_emit_us[node] = now
 
 
 class LbPoller:

@@ -127,6 +127,10 @@ class KubeProxy:
     lag_s: Lag = KUBE_PROXY_LAG
     proxy_terminating_endpoints: bool = False
     restart_s: Lag = KUBE_PROXY_RESTART
+    #: kube-proxy's sync period (`--iptables-sync-period`, `syncPeriod`; default 30 s,
+    #: pkg/proxy/apis/config/v1alpha1/defaults.go): its health timeout is twice this
+    #: (recorder.sim.proxyhealth), past which a change not yet programmed makes it unhealthy
+    sync_period_s: float = 30.0
     #: KEP-3836 (KubeProxyDrainingTerminatingNodes): /healthz answers 503 with nodeEligible
     #: false for a node tainted ToBeDeletedByClusterAutoscaler or being deleted. None: by
     #: version (beta and on by default from 1.30; alpha, off, in 1.28-1.29; absent before)

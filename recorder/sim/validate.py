@@ -69,6 +69,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "endpointslice.max_endpoints_per_slice",
         "must be in 1-1000",
     )
+    need(s.kube_proxy.sync_period_s > 0, "kube_proxy.sync_period_s", "must be > 0")
     need(s.ccm.register_delay_s >= 0, "ccm.register_delay_s", "must be >= 0")
     hc = s.lb.health_check
     need(hc.interval_s > 0, "lb.health_check.interval_s", "must be > 0")
@@ -94,7 +95,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "service.type",
         "a node-driven CCM health-checks the healthCheckNodePort: needs type LoadBalancer",
     )
-    version = _minor(s.nodes.kube_proxy_version or s.nodes.kubelet_version)
+    version = minor_version(s.nodes.kube_proxy_version or s.nodes.kubelet_version)
     need(version is not None, "nodes.kube_proxy_version", "expected a version like v1.28.3")
     need(
         version is None or version < 28 or s.kube_proxy.proxy_terminating_endpoints,
@@ -142,7 +143,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
     return out
 
 
-def _minor(version: str) -> int | None:
+def minor_version(version: str) -> int | None:
     """The minor version of `v1.MINOR.PATCH` (None when it is not one)."""
     parts = version.lstrip("v").split(".")
     if len(parts) < 2 or parts[0] != "1" or not parts[1].isdigit():

@@ -2,8 +2,10 @@
 
 Alibaba's CCM rewrites a Service's vServer group whenever its endpoints or nodes change
 (endpoint-driven), so membership and weight matter as much as health. Per look:
-`DescribeVServerGroupAttribute` (the members: `ServerId`, `Port`, `Weight`) and
-`DescribeHealthStatus` of the load balancer (`ServerHealthStatus` per listener and backend).
+`DescribeHealthStatus` of the load balancer (`ServerHealthStatus` per listener and backend), then
+`DescribeVServerGroupAttribute` (the members: `ServerId`, `Port`, `Weight`), and the health once
+more when the first did not cover every member (lb/joined.py: the two calls are not one
+snapshot; a member bound or unbound between them tore the look).
 A member several listeners check is as healthy as its worst answer. States: `normal` -> healthy,
 `abnormal` -> unhealthy, `unavailable` (no check yet / checks off) -> unavailable; a member no
 listener reports -> unavailable; weight 0 -> draining (`Target.WeightZero`).
@@ -14,9 +16,10 @@ the credentials file, ECS RAM role, OIDC), never gapwatch's configuration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from gapwatch.recorder.sources.lb.joined import members_and_health
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -86,17 +89,11 @@ class AlibabaSlbClient:
             raise _error(exc, operation) from exc
         return body
 
-    def poll(self) -> list[GroupLook]:
-        m = self._models
-        members = self._call(
-            "DescribeVServerGroupAttribute",
-            m.DescribeVServerGroupAttributeRequest(
-                vserver_group_id=self.group, region_id=self.region
-            ),
-        )
+    def _health(self) -> dict[tuple[str, int | None], tuple[str, dict[str, Any]]]:
+        """`DescribeHealthStatus`: per (server, port), its worst state over the listeners."""
         health = self._call(
             "DescribeHealthStatus",
-            m.DescribeHealthStatusRequest(
+            self._models.DescribeHealthStatusRequest(
                 load_balancer_id=self.load_balancer_id, region_id=self.region
             ),
         )
@@ -107,8 +104,21 @@ class AlibabaSlbClient:
             state = _STATES.get(raw, "unavailable")
             if key not in worst or _RANK[state] < _RANK[worst[key][0]]:
                 worst[key] = (state, entry)
+        return worst
+
+    def _members(self) -> dict[str, Any]:
+        return self._call(
+            "DescribeVServerGroupAttribute",
+            self._models.DescribeVServerGroupAttributeRequest(
+                vserver_group_id=self.group, region_id=self.region
+            ),
+        )
+
+    def poll(self) -> list[GroupLook]:
+        # health first, members second (lb/joined.py: a member unbound between the two calls)
+        members, worst = members_and_health(self._health, self._members, _covered)
         targets = []
-        for server in (members.get("BackendServers") or {}).get("BackendServer") or []:
+        for server in _servers(members):
             sid, port = str(server.get("ServerId")), as_int(server.get("Port"))
             weight = as_int(server.get("Weight"))
             state, entry = worst.get((sid, port), ("unavailable", {}))
@@ -129,3 +139,15 @@ class AlibabaSlbClient:
                 )
             )
         return [GroupLook(group=self.group, targets=tuple(targets), cloud=CLOUD)]
+
+
+def _servers(members: dict[str, Any]) -> list[dict[str, Any]]:
+    servers: list[dict[str, Any]] = (members.get("BackendServers") or {}).get("BackendServer") or []
+    return servers
+
+
+def _covered(members: dict[str, Any], health: Mapping[tuple[str, int | None], Any]) -> bool:
+    return all(
+        (str(server.get("ServerId")), as_int(server.get("Port"))) in health
+        for server in _servers(members)
+    )

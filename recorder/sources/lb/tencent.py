@@ -2,8 +2,10 @@
 
 TKE binds nodes (or, with `local-svc-only-bind-node-with-pod`, only nodes with pods) and with
 `enable-grace-shutdown` sets a terminating pod's weight to 0: record membership and weight, not
-only health. Per look: `DescribeTargets` (members per listener, and per rule of a layer-7
-listener, with `Weight`) and `DescribeTargetHealth` (`HealthStatus`, `HealthStatusDetail`).
+only health. Per look: `DescribeTargetHealth` (`HealthStatus`, `HealthStatusDetail`), then
+`DescribeTargets` (members per listener, and per rule of a layer-7 listener, with `Weight`), and
+`DescribeTargetHealth` once more when the first did not cover every member (lb/joined.py: the
+two calls are not one snapshot; a member bound or unbound between them tore the look).
 A group is `LOADBALANCER/LISTENER` (plus `/LOCATION` for a layer-7 rule).
 
 States: `HealthStatusDetail` `Alive` -> healthy, `Dead` -> unhealthy, `Unknown` -> initial,
@@ -17,9 +19,10 @@ file, CVM role, TKE OIDC), never gapwatch's configuration.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gapwatch.recorder.sources.lb.joined import members_and_health
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -89,14 +92,10 @@ class TencentClbClient:
         body: dict[str, Any] = json.loads(answer.to_json_string())
         return body
 
-    def poll(self) -> list[GroupLook]:
-        lb = self.load_balancer_id
-        query: dict[str, Any] = {"LoadBalancerId": lb}
-        if self.listener_ids:
-            query["ListenerIds"] = self.listener_ids
-        members = self._call("DescribeTargets", query)
-        health = self._call("DescribeTargetHealth", {"LoadBalancerIds": [lb]})
-        by_rule: dict[tuple[str, str | None, str, int | None], dict[str, Any]] = {}
+    def _health(self) -> dict[_HealthKey, dict[str, Any]]:
+        """`DescribeTargetHealth`, indexed by (listener, rule or None, target id, port)."""
+        health = self._call("DescribeTargetHealth", {"LoadBalancerIds": [self.load_balancer_id]})
+        by_rule: dict[_HealthKey, dict[str, Any]] = {}
         for balancer in health.get("LoadBalancers") or []:
             for listener in balancer.get("Listeners") or []:
                 for rule in listener.get("Rules") or []:
@@ -104,32 +103,71 @@ class TencentClbClient:
                         ident = (str(t.get("TargetId")), as_int(t.get("Port")))
                         by_rule[(listener["ListenerId"], rule.get("LocationId"), *ident)] = t
                         by_rule.setdefault((listener["ListenerId"], None, *ident), t)
+        return by_rule
+
+    def _members(self) -> dict[str, Any]:
+        query: dict[str, Any] = {"LoadBalancerId": self.load_balancer_id}
+        if self.listener_ids:
+            query["ListenerIds"] = self.listener_ids
+        return self._call("DescribeTargets", query)
+
+    def poll(self) -> list[GroupLook]:
+        # health first, members second (lb/joined.py: a member unbound between the two calls)
+        members, by_rule = members_and_health(self._health, self._members, _covered)
         looks = []
-        for listener in members.get("Listeners") or []:
-            lid = str(listener.get("ListenerId"))
-            groups: list[tuple[str | None, list[dict[str, Any]]]] = []
-            if listener.get("Targets") is not None:
-                groups.append((None, listener["Targets"]))
-            for rule in listener.get("Rules") or []:
-                groups.append((rule.get("LocationId"), rule.get("Targets") or []))
-            for location, targets in groups:
-                group = f"{lb}/{lid}" + (f"/{location}" if location else "")
-                looks.append(
-                    GroupLook(
-                        group=group,
-                        cloud=CLOUD,
-                        targets=tuple(_target(lid, location, t, by_rule) for t in targets),
-                    )
+        for lid, location, targets in _groups(members):
+            group = f"{self.load_balancer_id}/{lid}" + (f"/{location}" if location else "")
+            looks.append(
+                GroupLook(
+                    group=group,
+                    cloud=CLOUD,
+                    targets=tuple(_target(lid, location, t, by_rule) for t in targets),
                 )
+            )
         return looks
 
 
+#: (listener, rule's LocationId or None, target id, port)
+_HealthKey = tuple[str, str | None, str, int | None]
+
+
+def _groups(members: dict[str, Any]) -> list[tuple[str, str | None, list[dict[str, Any]]]]:
+    """(listener, rule or None, members) of a `DescribeTargets` answer: a layer-4 listener's
+    targets, and each rule's of a layer-7 one."""
+    groups: list[tuple[str, str | None, list[dict[str, Any]]]] = []
+    for listener in members.get("Listeners") or []:
+        lid = str(listener.get("ListenerId"))
+        if listener.get("Targets") is not None:
+            groups.append((lid, None, listener["Targets"]))
+        for rule in listener.get("Rules") or []:
+            groups.append((lid, rule.get("LocationId"), rule.get("Targets") or []))
+    return groups
+
+
+def _health_of(
+    lid: str, location: str | None, t: dict[str, Any], health: Mapping[_HealthKey, Any]
+) -> dict[str, Any] | None:
+    tid, port = str(t.get("InstanceId") or t.get("EniIp")), as_int(t.get("Port"))
+    entry: dict[str, Any] | None = health.get((lid, location, tid, port)) or health.get(
+        (lid, None, tid, port)
+    )
+    return entry
+
+
+def _covered(members: dict[str, Any], health: Mapping[_HealthKey, Any]) -> bool:
+    return all(
+        _health_of(lid, location, t, health) is not None
+        for lid, location, targets in _groups(members)
+        for t in targets
+    )
+
+
 def _target(
-    lid: str, location: str | None, t: dict[str, Any], health: dict[Any, dict[str, Any]]
+    lid: str, location: str | None, t: dict[str, Any], health: Mapping[_HealthKey, Any]
 ) -> Target:
     tid, port = str(t.get("InstanceId") or t.get("EniIp")), as_int(t.get("Port"))
     weight = as_int(t.get("Weight"))
-    entry = health.get((lid, location, tid, port)) or health.get((lid, None, tid, port))
+    entry = _health_of(lid, location, t, health)
     state = _health_state(entry) if entry else "unavailable"
     reason = None if entry else "Target.HealthUnknown"
     state, reason = weighted_state(state, weight, reason)

@@ -21,7 +21,8 @@ import pytest
 
 from gapwatch.recorder.lab.compare import CLASS_PROBLEM
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# 900 s: pytest-timeout counts the module fixture's three runs in the first test (270 s at load 5)
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 
 GAPWATCH = [sys.executable, "-m", "gapwatch.dashboard.cli"]
 #: cloud -> the simulator preset its row runs

@@ -375,17 +375,9 @@ def windows_from(
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
         drop_at: int | None = None
-        since = cand.start
         if sure:
-            # a look before the sure start saw the LB not routing: the sure gap began after it
-            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, start_latest)
-            if drop_at is not None:
-                since = drop_at
-                rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
-                rose = min(rose, start_latest)
-            else:
-                rose = _rose_by(lanes_.routed, since, start_latest)
-            fell = _fell_by(lanes_.serves, since, start_latest)
+            rose = _rose_by(lanes_.routed, cand.start, start_latest)
+            fell = _fell_by(lanes_.serves, cand.start, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -404,7 +396,7 @@ def windows_from(
             probe,
             alive,
             alive_initial,
-            since,
+            cand.start,
             settings,
             end,
             look,
@@ -452,7 +444,7 @@ def windows_from(
                 )  # fmt: skip
                 if other != cls and other not in also:
                     also = (*also, other)
-        if not sure and drop_at is not None and any(p.start < drop_at for p in parts):
+        if drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:

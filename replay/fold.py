@@ -283,7 +283,8 @@ def keep_sample(
             sample = sample._replace(prev_us=last)
     if interval and prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
         state.look_gap[key] = at_us - prev_us
-    if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
+    newest_kept = last_in_time(lane) if lane else None
+    if newest_kept is None or at_us < newest_kept[0] or sample[2] != newest_kept[2]:
         lane.append(sample)
         newest = state.seen.get(key)
         if newest is not None and len(lane) > 1 and _answered_late(lane, newest):
@@ -292,6 +293,16 @@ def keep_sample(
             lane.append(Sample(newest, at_us, lane[-2][2], sample[3]))
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
+
+
+def last_in_time(lane: list[Sample]) -> Sample:
+    """The lane's newest sample in time: its last unless that one arrived late (earlier than
+    the one before it), when a repeat of the late value is no repeat of the lane's last value
+    (issue 17: the other replica's heartbeat committed after a change hid the next change
+    back, and NODE2's window stayed open to the end of the log)."""
+    if len(lane) > 1 and lane[-2][0] > lane[-1][0]:
+        return max(lane, key=itemgetter(0))
+    return lane[-1]
 
 
 def _answered_late(lane: list[Sample], newest_us: int) -> bool:

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from gapwatch.replay.fold import FoldState, ProbeKey, Sample, keep_sample, probe_lane
+from gapwatch.replay.fold import (
+    FoldState,
+    ProbeKey,
+    Sample,
+    keep_sample,
+    last_in_time,
+    probe_lane,
+)
 
 
 def fold_probe_arrays(
@@ -163,8 +170,9 @@ def _keep(
     keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
     firsts = zip(starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(), strict=True)
     for lane, (lo, at, value) in zip(lanes, firsts, strict=True):
-        if lane:  # the lane's last sample (an earlier fold) is the last kept one
-            keep[lo] = at < lane[-1].at_us or values[value] != lane[-1].value
+        if lane:  # the lane's newest sample (an earlier fold) is the last kept one
+            last = last_in_time(lane)
+            keep[lo] = at < last.at_us or values[value] != last.value
     back = np.r_[False, at_us[1:] < at_us[:-1]] & ~first & ~keep
     if not back.any():
         return keep

@@ -58,6 +58,8 @@ WORKLOAD_OWNER = _AT["text1"]
 
 # health / nodeport: the probe's number (localEndpoints; a NodePort answer's latency in us)
 PROBE_NUM = _AT["num1"]
+# the prober's `look` (docs/observation.md): a `resume` names no probe interval
+PROBE_LOOK = _AT["text1"]
 
 # access: 1 when the line is the LB's own failure towards the target; the target ip:port
 ACCESS_FAILED = _AT["num1"]

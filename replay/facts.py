@@ -31,8 +31,9 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - workload: ReplicaSet/Deployment/DaemonSet/StatefulSet; state its kind; num1 replicas;
   text1 owner Kind/name, text2 pod-template-hash.
 - health: ProxyHealth; state the HTTP status or the error; num1 localEndpoints,
-  num2 serviceProxyHealthy.
-- nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us).
+  num2 serviceProxyHealthy; text1 the prober's `look` (first/change/heartbeat/resume).
+- nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us);
+  text1 the prober's `look`.
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);
   num1 the target group's HealthCheckPort; text1 target group, text2 reason, text3 target id.
 - access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure

@@ -26,6 +26,7 @@ def health_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
             state=str(status) if status is not None else str(obs.payload.get("error") or "error"),
             num1=local if isinstance(local, int) else None,
             num2=None if healthy is None else int(bool(healthy)),
+            text1=_look(obs),
         )
     ]
 
@@ -37,8 +38,16 @@ def nodeport_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
             base,
             state=str(obs.payload.get("result")),
             num1=int(latency * 1000) if isinstance(latency, int | float) else None,
+            text1=_look(obs),
         )
     ]
+
+
+def _look(obs: Observation) -> str | None:
+    """Why the prober stored the look (`first`, `change`, `heartbeat`, `resume`), None when the
+    source does not say (the simulator, older recordings)."""
+    look = obs.payload.get("look")
+    return look if isinstance(look, str) else None
 
 
 def target_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:

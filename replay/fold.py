@@ -260,9 +260,19 @@ def probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
     return lane
 
 
-def keep_sample(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample) -> None:
+#: a restarted prober's first look in the stored state (docs/observation.md): its
+#: previous_observed_at is the stored look before the restart, a stretch nobody of its own
+#: looked, not a probe interval (replay.proxy.probe_period)
+RESUME = "resume"
+
+
+def keep_sample(
+    state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sample, *, interval: bool = True
+) -> None:
     """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
-    needs the changes, and how long each value was seen (`seen`, and each change's prev_us)."""
+    needs the changes, and how long each value was seen (`seen`, and each change's prev_us).
+    `interval`: the sample's prev_us is the previous look of a prober that kept looking (False
+    for a `resume`), so its distance is a look gap (`look_gap`)."""
     at_us, prev_us = sample[0], sample[1]
     if prev_us is None:
         # stored without previous_observed_at: the previous look (repeats included) saw the
@@ -271,9 +281,10 @@ def keep_sample(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sam
         if last is not None and last < at_us:
             prev_us = last
             sample = sample._replace(prev_us=last)
-    if prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
+    if interval and prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
         state.look_gap[key] = at_us - prev_us
-    if not lane or at_us < lane[-1][0] or sample[2] != lane[-1][2]:
+    newest_kept = last_in_time(lane) if lane else None
+    if newest_kept is None or at_us < newest_kept[0] or sample[2] != newest_kept[2]:
         lane.append(sample)
         newest = state.seen.get(key)
         if newest is not None and len(lane) > 1 and _answered_late(lane, newest):
@@ -282,6 +293,16 @@ def keep_sample(state: FoldState, key: ProbeKey, lane: list[Sample], sample: Sam
             lane.append(Sample(newest, at_us, lane[-2][2], sample[3]))
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
+
+
+def last_in_time(lane: list[Sample]) -> Sample:
+    """The lane's newest sample in time: its last unless that one arrived late (earlier than
+    the one before it), when a repeat of the late value is no repeat of the lane's last value
+    (issue 17: the other replica's heartbeat committed after a change hid the next change
+    back, and NODE2's window stayed open to the end of the log)."""
+    if len(lane) > 1 and lane[-2][0] > lane[-1][0]:
+        return max(lane, key=itemgetter(0))
+    return lane[-1]
 
 
 def _answered_late(lane: list[Sample], newest_us: int) -> bool:
@@ -407,7 +428,8 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                 row[F.EVENT_ID],
                 row[F.PROBE_NUM],
             )
-            keep_sample(state, key, lane, sample)
+            resumed = kind != "target" and row[F.PROBE_LOOK] == RESUME
+            keep_sample(state, key, lane, sample, interval=not resumed)
         elif kind == "slice":
             pending.append(row)
         elif kind == "pod":

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from gapwatch.replay.fold import FoldState, ProbeKey, Sample, keep_sample, probe_lane
+from gapwatch.replay.fold import (
+    FoldState,
+    ProbeKey,
+    Sample,
+    keep_sample,
+    last_in_time,
+    probe_lane,
+)
 
 
 def fold_probe_arrays(
@@ -29,14 +36,18 @@ def fold_probe_arrays(
     values: Sequence[str],
     event_id: Any,
     num: Any,
+    resumed: Any = None,
 ) -> FoldState:
     """Fold probe/LB samples given as numpy columns (the bulk path replay.load uses on
     PostgreSQL): `lane_of` indexes `lane_keys` ((fact, cluster, namespace, name, node)),
-    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL. Builds the same lanes, `seen`
-    and `look_gap` as `fold` does from the same facts."""
+    `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL; `resumed` (booleans, default
+    none) marks a prober's `resume` looks, whose prev_us names no look gap. Builds the same
+    lanes, `seen` and `look_gap` as `fold` does from the same facts."""
     state.memo.clear()
     if not len(at_us):
         return state
+    if resumed is None:
+        resumed = np.zeros(len(at_us), dtype=bool)
     order = np.argsort(lane_of, kind="stable")  # rows mostly come in event id order already
     grouped = lane_of[order]
     ids = event_id[order]
@@ -44,6 +55,7 @@ def fold_probe_arrays(
         order = np.lexsort((event_id, lane_of))
     lane_of, at_us, prev_us = lane_of[order], at_us[order], prev_us[order]
     value_of, event_id, num = value_of[order], event_id[order], num[order]
+    resumed = resumed[order]
     is_nodeport = np.array([k[0] == "nodeport" for k in lane_keys], dtype=bool)[lane_of]
     shift = is_nodeport & (num > 0)
     # a NodePort answer describes the moment the probe was sent, `latency` before it came
@@ -55,7 +67,8 @@ def fold_probe_arrays(
     keys = [lane_keys[i] for i in lane_of[starts].tolist()]
     lanes = [state.lanes.get(key) or probe_lane(state, key) for key in keys]
     _fill_prev(state, keys, starts, ends, at_us, prev_us)
-    gaps = np.maximum.reduceat(np.where(prev_us >= 0, at_us - prev_us, 0), starts).tolist()
+    named = (prev_us >= 0) & ~resumed
+    gaps = np.maximum.reduceat(np.where(named, at_us - prev_us, 0), starts).tolist()
     newest = np.maximum.reduceat(at_us, starts).tolist()
     keep = _keep(lanes, starts, at_us, value_of, values, first)
     late = _late_lanes(state, keys, starts, ends, at_us)
@@ -74,7 +87,7 @@ def fold_probe_arrays(
             strict=True,
         )
     ]
-    columns = (at_us, prev_us, value_of, event_id, num)
+    columns = (at_us, prev_us, value_of, event_id, num, resumed)
     edges: Any = np.searchsorted(kept, np.r_[starts, len(lane_of)])
     bounds: list[int] = edges.tolist()
     for i, (key, lane) in enumerate(zip(keys, lanes, strict=True)):
@@ -111,7 +124,7 @@ def _keep_one_by_one(
     columns: tuple[Any, ...],
     values: Sequence[str],
 ) -> None:
-    at_us, prev_us, value_of, event_id, num = columns
+    at_us, prev_us, value_of, event_id, num, resumed = columns
     for r in rows:
         prev, n = int(prev_us[r]), int(num[r])
         sample = Sample(
@@ -121,7 +134,7 @@ def _keep_one_by_one(
             int(event_id[r]),
             None if n < 0 else n,
         )
-        keep_sample(state, key, lane, sample)
+        keep_sample(state, key, lane, sample, interval=not resumed[r])
 
 
 def _fill_prev(
@@ -157,8 +170,9 @@ def _keep(
     keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
     firsts = zip(starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(), strict=True)
     for lane, (lo, at, value) in zip(lanes, firsts, strict=True):
-        if lane:  # the lane's last sample (an earlier fold) is the last kept one
-            keep[lo] = at < lane[-1].at_us or values[value] != lane[-1].value
+        if lane:  # the lane's newest sample (an earlier fold) is the last kept one
+            last = last_in_time(lane)
+            keep[lo] = at < last.at_us or values[value] != last.value
     back = np.r_[False, at_us[1:] < at_us[:-1]] & ~first & ~keep
     if not back.any():
         return keep

@@ -28,7 +28,7 @@ from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
-from gapwatch.replay.fold import PROBE_FACTS, FoldState, ProbeKey, fold
+from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.tables import facts as facts_table
@@ -108,7 +108,7 @@ def _copy_text(
 
 
 _LANE_COLUMNS = ("fact", "cluster", "namespace", "name", "node")
-_PROBE_COLUMNS = [*_LANE_COLUMNS, "at_us", "prev_us", "state", "event_id", "num1"]
+_PROBE_COLUMNS = [*_LANE_COLUMNS, "at_us", "prev_us", "state", "event_id", "num1", "text1"]
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
@@ -146,7 +146,15 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
         values,
         table["event_id"].to_numpy(),
         pc.fill_null(table["num1"], -1).to_numpy(),
+        _resumed(table),
     )
+
+
+def _resumed(table: pa.Table) -> np.ndarray:
+    """The prober's `resume` looks (text1 of health and nodeport facts: replay.facts)."""
+    look = pc.equal(pc.fill_null(table["text1"], ""), RESUME)
+    probed = pc.is_in(table["fact"], value_set=pa.array(["health", "nodeport"]))
+    return cast(np.ndarray, pc.and_(look, probed).to_numpy(zero_copy_only=False))
 
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:

@@ -3,8 +3,8 @@ row fold builds from the same facts: lanes, the newest look, the look period, th
 
 Random probe and LB rows from hypothesis, with what a real log holds besides samples in time
 order: samples that step back in time (a poller's late page), repeats right after such a step,
-samples stored without a previous look, NodePort latencies, and a second chunk folded onto a
-state that already has lanes (an incremental fold).
+samples stored without a previous look, `resume` looks, NodePort latencies, and a second chunk
+folded onto a state that already has lanes (an incremental fold).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 
 LANES = (("health", "n1"), ("health", "n2"), ("nodeport", "n1"), ("target", "n1"))
+LOOKS = (None, "first", "change", "heartbeat", "resume")
 VALUES = {"health": ("200", "503"), "nodeport": ("connected", "timeout"), "target": ("healthy",)}
 
 
@@ -33,10 +34,13 @@ def probe_rows(draw: st.DrawFn, first_id: int) -> list[tuple[Any, ...]]:
         prev = draw(st.one_of(st.none(), st.integers(0, 30).map(lambda s: s * 1_000_000)))
         num = draw(st.one_of(st.none(), st.integers(0, 3).map(lambda n: n * 400_000)))
         value = draw(st.sampled_from(VALUES[fact]))
+        # the prober's look (a `resume` names no look gap); a target's text1 is its group
+        text1 = draw(st.sampled_from(LOOKS)) if fact != "target" else "arn:tg"
         row = dict.fromkeys(FACT_COLUMNS)
         row.update(
             event_id=event_id, seq=0, cluster="c", at_us=at, prev_us=prev, fact=fact,
             op="OBSERVED", namespace="ns", name="gw", node=node, state=value, num1=num,
+            text1=text1,
         )  # fmt: skip
         rows.append(tuple(row[c] for c in FACT_COLUMNS))
     return rows

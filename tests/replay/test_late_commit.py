@@ -1,0 +1,63 @@
+"""A look one replica committed after the other's newer change (issue 17, sigkill fault seed 6):
+the late look slots in, and the change after it is still a change. Before, the lane's last
+sample in arrival order (the late 200) made the next 200 a repeat: it was dropped, and NODE2's
+health read 503 from 65 s to the end of the log (a certain window open for 233 s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from gapwatch.replay.facts import FACT_COLUMNS
+from gapwatch.replay.fold import FoldState, fold, sorted_lane
+from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
+from gapwatch.replay.model import ServiceRef
+from tests.replay.builders import CLUSTER, NS, SVC, facts_of, health
+
+GW = ServiceRef(CLUSTER, NS, SVC)
+
+
+def _looks() -> list[Any]:
+    """NODE2's health looks in the order the store holds them (event ids)."""
+    return [
+        health(64.34, 63.3, "n2", 1),  # replica A's heartbeat
+        health(65.36, 64.3, "n2", 0),  # replica A: the change to 503
+        health(64.60, 63.6, "n2", 1),  # replica B's heartbeat, committed after A's change
+        health(70.45, 69.3, "n2", 1),  # replica A: the change back to 200
+    ]
+
+
+def _bulk_table(rows: list[Any]) -> pa.Table:
+    """The facts as the columns replay.load reads from PostgreSQL."""
+    return pa.table(
+        {
+            c: pa.array([r[FACT_COLUMNS.index(c)] for r in rows], type=_FACT_TYPES[c])
+            for c in _PROBE_COLUMNS
+        }
+    )
+
+
+def _bulk(state: FoldState, rows: list[Any]) -> FoldState:
+    _fold_probe_columns(state, _bulk_table(rows))
+    return state
+
+
+def _values(state: FoldState) -> list[tuple[float, str]]:
+    lane = state.probes["health"][(GW, "n2")]
+    return [(round(s.at_us / 1e6 % 3600, 2), s.value) for s in sorted_lane(lane)]
+
+
+def test_a_change_after_a_late_committed_look_is_kept() -> None:
+    rows = facts_of(_looks())
+    for state in (fold(FoldState(), rows), _bulk(FoldState(), rows)):
+        assert _values(state)[-2:] == [(65.36, "503"), (70.45, "200")]
+
+
+def test_the_change_in_a_later_fold_is_kept_too() -> None:
+    # the change back arrives in the next refresh (an incremental fold, either path)
+    rows = facts_of(_looks())
+    for later in (fold, _bulk):
+        state = later(fold(FoldState(), rows[:3]), rows[3:])
+        assert _values(state)[-1] == (70.45, "200")

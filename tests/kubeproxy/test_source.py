@@ -72,7 +72,9 @@ def _prober(
 ) -> KubeProxyProber:
     settings = {
         "interval_s": 0.2,
-        "timeout_s": 0.2,
+        # 2 s, not 0.2 s: no test here makes a port hang, and at load 4-5 a 0.2 s answer timed out,
+        # stored as two real changes (timeout, then connected) the row counts below do not expect
+        "timeout_s": 2.0,
         "healthz_port": fakes.healthz_port,
         "metrics_port": fakes.healthz_port,  # the fake serves /metrics there too
         **extra,

@@ -1,5 +1,6 @@
 """The fault catalogue's settings (recorder/lab/faults.py): what each fault changes in the lab
-before it runs. The faults themselves run in test_lab.py (short table) and `lab table --long`."""
+before it runs. The faults themselves run in test_lab_row_*.py (short table) and
+`lab table --long`."""
 
 from __future__ import annotations
 

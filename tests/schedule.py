@@ -1,0 +1,60 @@
+"""pytest-xdist's `--dist loadfile` (pyproject's addopts), with the lab's end-to-end runs first
+and on one worker.
+
+The lab's runs (tests/lab/test_lab.py, test_lab_row_*.py, test_lab_cloud_*.py) take 40-80 s of
+wall each, about 570 s together in a quiet CI run, against seconds for most files. xdist orders
+its work by the number of tests in a file, so these few-test files came last and one worker was
+still running them long after the other had finished (session 10: 875 s of tests). Here they are
+one unit at the head of the queue: one worker runs them one after the other (side by side, two
+labs on two cores made the pollers' looks late: docs/lab.md, "CI time") while the other worker
+starts on the rest, and both share what is left. A worker that dies is handled as xdist does.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadFileScheduling
+
+#: The one work unit every lab run joins.
+LAB_UNIT = "tests/lab/ (the lab's end-to-end runs)"
+
+
+def is_lab_run(path: str) -> bool:
+    """A test file whose tests run `gapwatch lab` end to end."""
+    name = path.rsplit("/", 1)[-1]
+    return path.startswith("tests/lab/") and (
+        name == "test_lab.py"
+        or name.startswith("test_lab_row_")
+        or name.startswith("test_lab_cloud_")
+    )
+
+
+class _LabFirst(OrderedDict[str, Any]):
+    """A work queue that keeps the lab's unit at its head, whatever order units are added in."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if key == LAB_UNIT:
+            self.move_to_end(key, last=False)
+
+
+# xdist is untyped here (pyproject: ignore_missing_imports)
+class LabFirstScheduling(LoadFileScheduling):  # type: ignore[misc]
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        super().__init__(config, log)
+        self.workqueue = _LabFirst()
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return LAB_UNIT if is_lab_run(path) else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    """Ours for `--dist loadfile` only: another --dist keeps xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return LabFirstScheduling(config, log)

@@ -1,0 +1,39 @@
+"""tests/schedule.py: the lab's end-to-end runs are one unit at the head of xdist's queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.schedule import LAB_UNIT, _LabFirst, is_lab_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_file_that_runs_the_lab_joins_the_lab_unit_and_no_other_does() -> None:
+    """A file runs the lab when it calls tests/lab/labcli.py's `run` or star-imports a lab
+    run's tests: adding one that the scheduler does not know would put it back beside the others."""
+    runs_lab = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        if path.resolve() == Path(__file__).resolve():
+            continue
+        text = path.read_text("utf-8")
+        if "from tests.lab.labcli import" in text and " run" in text.split("labcli import")[1][:80]:
+            runs_lab.add(path)
+        if "from tests.lab.faultrow import *" in text or "from tests.lab.cloudrun import *" in text:
+            runs_lab.add(path)
+    classified = {
+        p for p in (ROOT / "tests").rglob("test_*.py") if is_lab_run(str(p.relative_to(ROOT)))
+    }
+    assert len(runs_lab) >= 8
+    assert classified == runs_lab
+
+
+def test_the_lab_unit_is_taken_first_whenever_it_is_queued() -> None:
+    queue = _LabFirst()
+    for unit in ["tests/a.py", "tests/b.py", LAB_UNIT, "tests/c.py"]:
+        queue[unit] = {}
+    assert queue.popitem(last=False)[0] == LAB_UNIT
+    assert list(queue) == ["tests/a.py", "tests/b.py", "tests/c.py"]
+    # a dead worker's units are put back with update(): the lab's unit goes back to the head
+    queue.update({LAB_UNIT: {}})
+    assert next(iter(queue)) == LAB_UNIT

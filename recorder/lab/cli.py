@@ -183,7 +183,9 @@ def render(report: LabReport) -> str:
         d: dict[str, Any] = score.as_dict()
         lines.append(
             f"{name}: recall {d['found']}/{d['true_windows']}, false positives "
-            f"{d['false_positives']}, class agreement {d['class_agreement']}/{d['found']}, "
+            f"{d['false_positives']}, class agreement {d['class_agreement']}/{d['found']}"
+            + (f" (matched-undecided {n})" if (n := d["matched_undecided"]) else "")
+            + ", "
             f"max boundary error {d['max_boundary_error_s']:.2f} s"
         )
     lines.append(f"sampling bound {report.bound_s:.2f} s (simulated)")
@@ -196,7 +198,8 @@ def render(report: LabReport) -> str:
         )
     lines += [f"note: {n}" for n in report.notes]
     lines += [f"MISMATCH: {p}" for p in report.problems]
-    lines.append("MATCH" if report.ok else "DIFFERENT")
+    undecided = report.ok and report.lab.matched_undecided
+    lines.append("MATCH (undecided)" if undecided else "MATCH" if report.ok else "DIFFERENT")
     return "\n".join(lines)
 
 
@@ -224,7 +227,7 @@ def table(
 ) -> None:
     """Print the fault table: fault | runs | transitions expected | lost | duplicated | windows
     matched (and the seeds of every run). Exit 1 unless every row is 0 lost, 0 duplicated and
-    every run's windows matched."""
+    every run's windows matched (plainly, or matched-undecided: counted apart)."""
     from gapwatch.recorder.lab.pg import lab_store
     from gapwatch.recorder.lab.session import LabSettings
     from gapwatch.recorder.lab.table import LONG_PLAN, SHORT_PLAN, render_table, run_table
@@ -244,5 +247,7 @@ def table(
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         print(render_table(rows))
-    good = all(r.lost == 0 and r.duplicated == 0 and r.matched == r.runs for r in rows)
+    good = all(
+        r.lost == 0 and r.duplicated == 0 and r.matched + r.undecided == r.runs for r in rows
+    )
     raise typer.Exit(0 if good else 1)

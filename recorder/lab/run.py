@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
@@ -153,8 +154,16 @@ def run_lab(
         recorded = gaps_json(lab.db, lab.cluster)
         unknown = fault.unknown if fault is not None else []
         report.lab = score(lab.result.truth.windows, recorded, origin, bound, end, unknown)
+        judge_orders(report.lab, lab, origin)
         report.notes += [f"recorded after the simulation's end: {w}" for w in report.lab.after_end]
         report.notes += [f"possible, where a relist passed over: {w}" for w in report.lab.relisted]
+        report.notes += [
+            f"matched-undecided (the stored samples leave the order open): {p.node} "
+            f"{p.true_class} at {p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}, "
+            f"opened in {p.bounds[0]:.2f}-{p.bounds[1]:.2f} s"
+            for p in report.lab.pairs
+            if p.undecided_open and p.bounds is not None
+        ]
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         if key not in _BASELINES:
             _BASELINES[key] = baseline_windows(lab)
@@ -176,6 +185,21 @@ def run_lab(
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
     return report
+
+
+def judge_orders(lab_score: Score, lab: Lab, origin: datetime) -> None:
+    """Set, from the stored rows, whether each window that names its true class only as
+    undecided really had its two causes unordered (recorder/lab/classorder.py)."""
+    from gapwatch.recorder.lab.classorder import judge_order, node_clock_s
+
+    pending = [p for p in lab_score.pairs if p.cls is not None and p.true_class in p.also]
+    if not pending:
+        return
+    clock = node_clock_s(lab.db)
+    lab_score.pairs = [
+        judge_order(p, lab.db, lab.cluster, origin, clock) if p in pending else p
+        for p in lab_score.pairs
+    ]
 
 
 def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:

@@ -52,6 +52,9 @@ class Row:
     duplicated: int = 0
     unobservable: int = 0
     matched: int = 0
+    #: runs that matched only by a matched-undecided window (the stored samples leave its two
+    #: causes unordered: recorder/lab/classorder.py): no problem, and not a plain match
+    undecided: int = 0
     #: runs whose windows differ from the truth only in a class (found, bounded, no false ones)
     class_only: int = 0
     runs: int = 0
@@ -65,7 +68,11 @@ class Row:
         self.lost += report.lost
         self.duplicated += report.duplicated
         self.unobservable += report.unobservable
-        self.matched += 0 if report.problems else 1
+        if not report.problems:
+            if report.lab.matched_undecided:
+                self.undecided += 1
+            else:
+                self.matched += 1
         if report.problems and all(p.startswith(CLASS_PROBLEM) for p in report.problems):
             self.class_only += 1
         for kind, count in report.transitions.items():
@@ -86,6 +93,7 @@ class Row:
             "duplicated": self.duplicated,
             "unobservable": self.unobservable,
             "windows_matched": f"{self.matched}/{self.runs}",
+            "windows_matched_undecided": self.undecided,
             "differing_only_in_class": self.class_only,
             "details": self.details,
         }
@@ -119,7 +127,8 @@ def run_table(
             progress(
                 f"lab table: {name} seed {seed}: {report.expected} expected, {report.lost} lost, "
                 f"{report.duplicated} duplicated, windows "
-                + ("match" if not report.problems else "DIFFER")
+                + ("DIFFER" if report.problems else "match")
+                + (" (matched-undecided)" if report.lab.matched_undecided else "")
             )
         rows.append(row)
     return rows
@@ -128,7 +137,7 @@ def run_table(
 def render_table(rows: list[Row]) -> str:
     head = (
         f"{'fault':<18} {'runs':>4} {'transitions expected':>20} {'lost':>5} "
-        f"{'duplicated':>10} {'windows matched':>15}  "
+        f"{'duplicated':>10} {'windows matched':>15} {'undecided':>9}  "
         f"{'unobservable':>12}  seeds"
     )
     lines = [head, "-" * len(head)]
@@ -136,7 +145,7 @@ def render_table(rows: list[Row]) -> str:
         seeds = ",".join(str(s) for s in r.seeds) or "-"
         lines.append(
             f"{r.fault:<18} {r.runs:>4} {r.expected:>20} {r.lost:>5} {r.duplicated:>10} "
-            f"{f'{r.matched}/{r.runs}':>15}  {r.unobservable:>12}  {seeds}"
+            f"{f'{r.matched}/{r.runs}':>15} {r.undecided:>9}  {r.unobservable:>12}  {seeds}"
         )
     details = [f"  {r.fault}: {d}" for r in rows for d in r.details]
     return "\n".join(lines + (["", "details:", *details] if details else []))

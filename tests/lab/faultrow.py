@@ -38,17 +38,18 @@ def test_the_row_finds_and_bounds_every_window_and_no_false_one(
     row = _the_row(lab_run, request.module.FAULT)
     assert not any("false positives" in d for d in row["details"]), row["details"]
     matched = int(row["windows_matched"].split("/")[0]) + row["differing_only_in_class"]
-    assert matched == 1, row["details"]
+    assert matched + row["windows_matched_undecided"] == 1, row["details"]
 
 
 def test_the_row_gives_every_window_its_true_class(
     lab_run: Run, request: pytest.FixtureRequest
 ) -> None:
-    """A differing class is the known detector defect (CLASS_FLAKE): expected to fail sometimes,
-    so it xfails, with the row's details in the reason (pytest -ra prints it in the CI log: which
-    window took which class)."""
+    """Every window takes its true class, or names it as undecided where the stored samples leave
+    the order of its causes open (matched-undecided: labcli.CLASS_FLAKE's comment). A class the
+    samples decide wrongly is CLASS_FLAKE: it xfails with the row's details in the reason
+    (pytest -ra prints it in the CI log: which window took which class)."""
     code, _rows, err = lab_run
     row = _the_row(lab_run, request.module.FAULT)
-    if row["windows_matched"] != "1/1":
+    if row["windows_matched"] != "1/1" and row["windows_matched_undecided"] != 1:
         pytest.xfail(f"{CLASS_FLAKE}: {row['details']}")
     assert code == 0, err[-3000:]

@@ -29,20 +29,19 @@ SPEED = "5"
 #: (tencent-clb-grace: at 81.7 s), so no window is cut by the end of the run.
 DURATION = "90"
 
-#: A known detector defect (issue 13), not a recording one: in some lab runs (1 of 27 of merged
-#: main) the seed-3node NODE2 window (true closed-before-deregistered, 64.2-69.9 s: the old pod
-#: terminating, the LB healthy throughout, the replacement ready at 67 s) is found and bounded but
-#: takes another class, depending on when the prober's looks fell: registered-before-forwarding
-#: (fixed in session 5: replay/detect.py `proxy_opened`) and pod-gone-before-deregistered (seen
-#: once in a clean-clone CI run at quiet load, cause not found). Not strict: it passes in most
-#: runs; the windows' other claims are asserted strictly. Fixed (issue 17, branch i17-timeout): a
-#: sure start's class is read over its whole range (docs/semantics.md); a grid of 900 perturbed
-#: timings of the kept NODE2 lane gave 340 certain wrong classes before, 0 after, and 10 lab runs
-#: in a row matched. The marker stays, non-strict, as a guard until clean-clone CI runs have shown
-#: it passing (an XPASS there is the evidence).
+#: The seed-3node NODE2 window (true closed-before-deregistered, 64.2-69.9 s: the old pod
+#: terminating, the LB healthy throughout, the replacement ready at 67 s) is sometimes recorded
+#: `pod-gone-before-deregistered (or closed-before-deregistered: undecided)` (1 run in 8 or more
+#: under load). Issue 17 found why from a failing run's stored rows: the prober's looks left
+#: kube-proxy's close anywhere in 63.15-67.66 s and the old pod's death (finishedAt 67 s, seen
+#: gone at 68.41 s) in 66.0-68.41 s: the samples do not order the two causes, and undecided is the
+#: honest answer. The verdict calls such a window matched-undecided when the stored rows leave the
+#: order open (recorder/lab/classorder.py), counted apart (`matched_undecided`): the tests accept
+#: it. A class the stored rows decide and replay gets wrong is a detector defect (issue 13,
+#: measured by benchmarks/accuracy.py), not a recording one: the class tests xfail with it, naming
+#: the window, so the CI log shows it.
 CLASS_FLAKE = (
-    "detector (issue 13): seed-3node's NODE2 closed-before-deregistered window sometimes takes "
-    "another class when the prober's looks fall late (pod-gone-before-deregistered seen in CI)"
+    "detector (issue 13): a window's class is wrong where the stored samples order its causes"
 )
 
 #: The marks of every end-to-end lab test: 600 s because pytest-timeout counts a module

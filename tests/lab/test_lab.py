@@ -48,9 +48,13 @@ def test_seed_3node_recorded_windows_match_the_truth(pg_empty_url: str) -> None:
     (report,) = reports
     assert report["lab"]["found"] == report["lab"]["true_windows"] == 3
     assert report["lab"]["false_positives"] == 0
-    # every true window found, bounded, none false; a class that differs is the known detector
-    # defect of tests/lab/labcli.py's CLASS_FLAKE (asserted in the fault table's rows)
+    # every true window found, bounded, none false; classed right or honestly undecided (the
+    # stored samples leave the order of its causes open: counted apart, labcli.CLASS_FLAKE's
+    # comment); a class the samples decide wrongly is CLASS_FLAKE (asserted in the table's rows)
     assert [p for p in report["problems"] if not p.startswith(CLASS_PROBLEM)] == []
+    classed = report["lab"]["class_agreement"] + report["lab"]["matched_undecided"]
+    class_problems = [p for p in report["problems"] if p.startswith(CLASS_PROBLEM)]
+    assert classed == 3 or class_problems, report["notes"]
     for kind, count in report["transitions"].items():
         assert count["expected"] > 0, kind
         assert count["lost"] == [] and count["duplicated"] == [], (kind, count)

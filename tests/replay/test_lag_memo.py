@@ -9,8 +9,6 @@ from dataclasses import replace
 
 import pytest
 
-from gapwatch.recorder.importers.base import Context
-from gapwatch.recorder.importers.prometheus import parse as parse_prometheus
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.replay import lags as lags_module
 from gapwatch.replay.assumptions import DEFAULTS
@@ -18,7 +16,7 @@ from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.lags import lag_samples, node_lags
-from tests.replay.test_syncs import T0, _cluster, _slice, _state
+from tests.replay.test_syncs import _cluster, _slice, _state, late_sync_metrics
 
 PROXY = "kube-proxy-programming"
 
@@ -76,25 +74,7 @@ def test_where_the_sync_metrics_measure_kube_proxy_their_skew_is_read() -> None:
     """A node without probes, its kube-proxy's metrics scraped (test_syncs): a watch skew
     wider than the looks' bounds leaves the change unmeasured, also after the default
     settings measured it on the same state."""
-    t = T0.timestamp()
-    answer = {
-        "status": "success",
-        "data": {
-            "resultType": "matrix",
-            "result": [
-                {
-                    "metric": {"__name__": name, "instance": "10.0.1.12:10249", "node": "node-a"},
-                    "values": [[t + 10, str(t - 50)], [t + 25, str(t + v)]],
-                }
-                for name, v in (
-                    ("kubeproxy_sync_proxy_rules_last_timestamp_seconds", 14.0),
-                    ("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", 0.2),
-                )
-            ],
-        },
-    }
-    metrics = parse_prometheus(answer, Context(cluster="prod", file="-"))
-    assert isinstance(metrics, list)
+    metrics = late_sync_metrics()
     state = _state([*_cluster(), _slice(-100, ready=True), _slice(0, ready=False), *metrics])
     wide = replace(DEFAULTS, watch_skew_s=20.0)
     assert [(s.lag, s.seconds) for s in lag_samples(state)] == [(PROXY, 12.0)]

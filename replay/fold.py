@@ -157,6 +157,9 @@ class Memo:
     lane_lags: dict[tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any]]] = (
         field(default_factory=dict)
     )
+    #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
+    #: `clear` like `lane_pte`
+    lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 

@@ -151,11 +151,15 @@ class Memo:
     lane_pte: dict[tuple[ServiceRef, str, int, bool], tuple[tuple[int, int, int], bool | None]] = (
         field(default_factory=dict)
     )
-    #: replay.lags' lags per (Service, node, settings, proxy only), with the lane lengths they
-    #: were found from (`lags.node_inputs`): kept by `clear` like `lane_pte`
-    lane_lags: dict[tuple[ServiceRef, str, DetectSettings, bool], tuple[Any, list[Any]]] = field(
-        default_factory=dict
+    #: replay.lags' lags per (Service, node, match window, CCM mode is "node", other settings
+    #: read), with the lane lengths they were found from (`lags.node_inputs`), all and
+    #: kube-proxy's: kept by `clear` like `lane_pte`
+    lane_lags: dict[tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any]]] = (
+        field(default_factory=dict)
     )
+    #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
+    #: `clear` like `lane_pte`
+    lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, nodes_of
@@ -113,23 +113,53 @@ def lag_samples(
 ) -> list[LagSample]:
     """Every measured lag of the given (default: all LB-facing) Services. A node's lags are
     kept in the state's memo with the lengths of the lanes they were found from
-    (`node_inputs`: the lanes only grow), so a refresh measures again only the nodes whose
-    lanes moved."""
+    (`node_inputs`: the lanes only grow) and the settings they read (`_reads`), so a refresh
+    measures again only the nodes whose lanes moved, once for every caller (kube-proxy's lags
+    alone are those of the whole list: `proxy_only`)."""
     out: list[LagSample] = []
-    window = seconds_us(settings.match_window_s)
-    kept = state.memo.lane_lags
     for svc in services if services is not None else lb_facing(state):
-        node_mode = ccm_mode(state, svc, settings) == "node"
-        listed = listed_at(state, svc)
-        for node in nodes_of(state, svc):
-            inputs = node_inputs(state, svc, node, node_mode, listed)
-            where = (svc, node, settings, proxy_only)
-            known = kept.get(where)
-            if known is None or known[0] != inputs:
-                found = _node_lags(state, svc, node, settings, window, node_mode, proxy_only)
-                known = kept[where] = (inputs, found)
-            out.extend(known[1])
+        for known in _per_node(state, svc, settings).values():
+            out.extend(known[2] if proxy_only else known[1])
     return out
+
+
+def node_lags(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings
+) -> dict[str, list[LagSample]]:
+    """The Service's measured lags per node (what `lag_samples` gives, node by node)."""
+    return {node: known[1] for node, known in _per_node(state, svc, settings).items()}
+
+
+#: a node's lags (kept in `Memo.lane_lags`): what they were found from, all of them, kube-proxy's
+_Kept = tuple[Any, list[LagSample], list[LagSample]]
+
+
+def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, _Kept]:
+    kept = state.memo.lane_lags
+    window = seconds_us(settings.match_window_s)
+    node_mode = ccm_mode(state, svc, settings) == "node"
+    listed = listed_at(state, svc)
+    out: dict[str, _Kept] = {}
+    for node in nodes_of(state, svc):
+        inputs = node_inputs(state, svc, node, node_mode, listed)
+        where = (svc, node, window, node_mode, _reads(settings, inputs))
+        known = kept.get(where)
+        if known is None or known[0] != inputs:
+            found = _node_lags(state, svc, node, settings, window, node_mode)
+            proxy = [s for s in found if s.lag == "kube-proxy-programming"]
+            known = kept[where] = (inputs, found, proxy)
+        out[node] = known
+    return out
+
+
+def _reads(settings: DetectSettings, inputs: tuple[int | bool, ...]) -> tuple[float, ...] | None:
+    """The settings a node's lags read besides the match window: those of kube-proxy's sync
+    metrics (`_synced`), where they are what measures it (no health check nor NodePort
+    samples, some looks: `node_inputs` has their lengths); None elsewhere."""
+    health, nodeport, looks = inputs[1], inputs[2], inputs[4]
+    if health or nodeport or not looks:
+        return None
+    return (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
 
 
 def node_inputs(
@@ -158,9 +188,8 @@ def _node_lags(
     settings: DetectSettings,
     window: int,
     node_mode: bool,
-    proxy_only: bool,
 ) -> list[LagSample]:
-    """The measured lags of one node of the Service."""
+    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`)."""
     out: list[LagSample] = []
     key = (svc, node)
     changes = _ready_changes(state.endpoints.get(key, []))
@@ -178,8 +207,6 @@ def _node_lags(
         proxy = steps_from_samples(nodeport, "connected", False)
         opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
         out.extend(s for s in opened if s.up)
-    if proxy_only:
-        return out
     targets = sorted_lane(state.probes["target"].get(key, []))
     lb = steps_from_samples(targets, "healthy", False)
     for sample in _match(changes, lb, "lb", svc, node, window):

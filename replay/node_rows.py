@@ -34,7 +34,6 @@ from sqlalchemy import Connection
 
 from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
     RolloutPart,
@@ -45,7 +44,7 @@ from gapwatch.replay.group import (
     with_windows,
 )
 from gapwatch.replay.impact import Impact
-from gapwatch.replay.lags import LagSample, lag_samples
+from gapwatch.replay.lags import LagSample, lag_samples, node_lags
 from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.pod_index import PodIndex, pods_and_changes
@@ -122,14 +121,11 @@ def write_service(
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
     _group(state, svc, settings, prev, now)
-    lag_samples(state, [svc], settings)  # kept per node in the memo (replay.lags)
-    lane_lags = state.memo.lane_lags
-    for node in nodes_of(state, svc):
-        entry = lane_lags.get((svc, node, settings, False))
+    for node, lags in node_lags(state, svc, settings).items():  # kept in the memo (replay.lags)
         if node in now.nodes:
-            now.nodes[node].lags = entry[1] if entry is not None else []
-        elif entry is not None and entry[1]:
-            now.nodes[node] = NodeRows([], None, [], [], entry[1])
+            now.nodes[node].lags = lags
+        elif lags:
+            now.nodes[node] = NodeRows([], None, [], [], lags)
     if prev is None and not empty:  # what the store holds is not known: diff against it
         rollout_rows(None, now)
         whole = True

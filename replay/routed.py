@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, eps_steps
-from gapwatch.replay.fold import FoldState, sorted_lane
+from gapwatch.replay.fold import FoldState, LaneKey, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
     HEALTH_UNKNOWN,
@@ -57,16 +57,30 @@ def fail_open(state: FoldState, svc: ServiceRef) -> Tri:
     all_bad, any_active = constant(True), constant(False)
     targets = state.probes["target"]
     for node in sorted(state.service_nodes.get(svc, ())):
-        lane = sorted_lane(targets.get((svc, node), []))
+        lane = targets.get((svc, node), [])
         if not lane:
             continue
-        active = tri_from_steps(steps_where(lane, _ACTIVE, False), False)
-        unhealthy = tri_from_steps(steps_where(lane, _UNHEALTHY, False), False)
-        all_bad = t_and(all_bad, t_or(t_not(active), unhealthy))
+        bad, active = _lane_terms(state, (svc, node), lane)
+        all_bad = t_and(all_bad, bad)
         any_active = t_or(any_active, active)
     opened = t_and(all_bad, any_active)
     state.memo.fail_open[svc] = opened
     return opened
+
+
+def _lane_terms(state: FoldState, key: LaneKey, lane: list[Sample]) -> tuple[Tri, Tri]:
+    """One LB poll lane's share of `fail_open`: where its target is not registered or
+    unhealthy, and where it is registered; kept in the memo while the lane (append-only) is
+    as long."""
+    known = state.memo.lane_fail_open.get(key)
+    if known is not None and known[0] == len(lane):
+        return known[1], known[2]
+    ordered = sorted_lane(lane)
+    active = tri_from_steps(steps_where(ordered, _ACTIVE, False), False)
+    unhealthy = tri_from_steps(steps_where(ordered, _UNHEALTHY, False), False)
+    bad = t_or(t_not(active), unhealthy)
+    state.memo.lane_fail_open[key] = (len(lane), bad, active)
+    return bad, active
 
 
 def routed_signal(

@@ -115,25 +115,7 @@ def test_prometheus_answer_narrows_the_inferred_forwarding_lane() -> None:
     from gapwatch.replay.lanes import serves_signal
     from gapwatch.replay.model import ServiceRef
 
-    t = T0.timestamp()
-    answer = {
-        "status": "success",
-        "data": {
-            "resultType": "matrix",
-            "result": [
-                {
-                    "metric": {"__name__": name, "instance": "10.0.1.12:10249", "node": "node-a"},
-                    "values": [[t + 10, str(t - 50)], [t + 25, str(t + v)]],
-                }
-                for name, v in (
-                    ("kubeproxy_sync_proxy_rules_last_timestamp_seconds", 14.0),
-                    ("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", 0.2),
-                )
-            ],
-        },
-    }
-    metrics = parse_prometheus(answer, Context(cluster="prod", file="-"))
-    assert isinstance(metrics, list)
+    metrics = late_sync_metrics()
     svc = ServiceRef("prod", "istio-system", "gw")
     observations = [*_cluster(), _slice(-100, ready=True), _slice(0, ready=False)]
     without = _state(observations)
@@ -154,6 +136,31 @@ def test_prometheus_answer_narrows_the_inferred_forwarding_lane() -> None:
     assert [(x.node, x.lag, x.seconds, x.up) for x in lags] == [
         ("node-a", "kube-proxy-programming", 12.0, False)
     ]
+
+
+def late_sync_metrics() -> list[Observation]:
+    """A Prometheus answer (as the importer reads it) for node-a of `_cluster`: kube-proxy not
+    synced 10 s after T0, synced at +14 s."""
+    t = T0.timestamp()
+    answer = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": {"__name__": name, "instance": "10.0.1.12:10249", "node": "node-a"},
+                    "values": [[t + 10, str(t - 50)], [t + 25, str(t + v)]],
+                }
+                for name, v in (
+                    ("kubeproxy_sync_proxy_rules_last_timestamp_seconds", 14.0),
+                    ("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", 0.2),
+                )
+            ],
+        },
+    }
+    metrics = parse_prometheus(answer, Context(cluster="prod", file="-"))
+    assert isinstance(metrics, list)
+    return metrics
 
 
 def _obs(kind: str, payload: dict[str, Any], seconds: float, **ident: Any) -> Observation:

@@ -60,6 +60,9 @@ WORKLOAD_OWNER = _AT["text1"]
 PROBE_NUM = _AT["num1"]
 # the prober's `look` (docs/observation.md): a `resume` names no probe interval
 PROBE_LOOK = _AT["text1"]
+# health / nodeport / target: 1 when prev_us is the stored observation a restarted prober or
+# poller resumed from, not a look of its own (replay.facts_probes): it names no look gap
+PROBE_RESUMED = _AT["num3"]
 
 # access: 1 when the line is the LB's own failure towards the target; the target ip:port
 ACCESS_FAILED = _AT["num1"]

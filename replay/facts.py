@@ -31,11 +31,15 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - workload: ReplicaSet/Deployment/DaemonSet/StatefulSet; state its kind; num1 replicas;
   text1 owner Kind/name, text2 pod-template-hash.
 - health: ProxyHealth; state the HTTP status or the error; num1 localEndpoints,
-  num2 serviceProxyHealthy; text1 the prober's `look` (first/change/heartbeat/resume).
+  num2 serviceProxyHealthy; num3 1 when prev_us is the stored observation a restarted prober
+  resumed from, not a look of its own (a `resume`, or a change marked `resumed`), else NULL;
+  text1 the prober's `look` (first/change/heartbeat/resume).
 - nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us);
-  text1 the prober's `look`.
+  num3 as health's; text1 the prober's `look`.
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);
-  num1 the target group's HealthCheckPort; text1 target group, text2 reason, text3 target id.
+  num1 the target group's HealthCheckPort; num3 1 when prev_us is the stored observation a
+  restarted poller resumed from (its first look at the group: payload `resumed`), else NULL;
+  text1 target group, text2 reason, text3 target id.
 - access: LBAccessLog; state the LB's status code; num1 1 when the line is the LB's own failure
   towards the target (recorder.accessfields.is_lb_failure), else 0; text1 the target ip:port,
   text2 error_reason.

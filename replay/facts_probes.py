@@ -26,6 +26,7 @@ def health_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
             state=str(status) if status is not None else str(obs.payload.get("error") or "error"),
             num1=local if isinstance(local, int) else None,
             num2=None if healthy is None else int(bool(healthy)),
+            num3=_resumed(obs),
             text1=_look(obs),
         )
     ]
@@ -38,6 +39,7 @@ def nodeport_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
             base,
             state=str(obs.payload.get("result")),
             num1=int(latency * 1000) if isinstance(latency, int | float) else None,
+            num3=_resumed(obs),
             text1=_look(obs),
         )
     ]
@@ -50,6 +52,16 @@ def _look(obs: Observation) -> str | None:
     return look if isinstance(look, str) else None
 
 
+def _resumed(obs: Observation) -> int | None:
+    """1 when the observation's previous_observed_at is the stored observation a restarted
+    observer resumed from, not a look of its own (a prober's `resume`, or the first look after a
+    restart of a prober or an LB poller that saw a change: payload `resumed`), else None: the
+    fold takes no sampling period from it (replay.fold.keep_sample)."""
+    if obs.payload.get("resumed") is True or obs.payload.get("look") == "resume":
+        return 1
+    return None
+
+
 def target_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     health = as_dict(obs.payload.get("TargetHealth"))
     state = "absent" if obs.op == "DELETED" else str(health.get("State", "unknown")).lower()
@@ -59,6 +71,7 @@ def target_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
             base,
             state=state,
             num1=int(port) if isinstance(port, str | int) and str(port).isdigit() else None,
+            num3=_resumed(obs),
             text1=obs.payload.get("TargetGroupArn"),
             text2=health.get("Reason"),
             text3=as_dict(obs.payload.get("Target")).get("Id"),

@@ -236,6 +236,9 @@ class FoldState:
     #: the longest interval between two looks a probe/LB sample names (at_us - prev_us,
     #: repeats included): the lane's sampling period
     look_gap: dict[ProbeKey, int] = field(default_factory=dict)
+    #: per probe/LB lane, the index of its newest sample in time (`last_in_time`): samples
+    #: that came late sit after newer ones
+    newest_kept: dict[ProbeKey, int] = field(default_factory=dict)
     #: target groups' health-check settings, in fold order (replay.measure.lb_settings)
     lb_confs: list[LbConf] = field(default_factory=list)
     #: EndpointSlice, Pod and Node changes timed by the API server's own stamps where they
@@ -266,7 +269,8 @@ def probe_lane(state: FoldState, key: ProbeKey) -> list[Sample]:
 
 #: a restarted prober's first look in the stored state (docs/observation.md): its
 #: previous_observed_at is the stored look before the restart, a stretch nobody of its own
-#: looked, not a probe interval (replay.proxy.probe_period)
+#: looked, not a probe interval (replay.proxy.probe_period). Facts derived before the
+#: `resumed` column (factrow.PROBE_RESUMED) say so by this look alone.
 RESUME = "resume"
 
 
@@ -276,7 +280,8 @@ def keep_sample(
     """Append a probe/LB sample unless it repeats the lane's last value (a heartbeat): detection
     needs the changes, and how long each value was seen (`seen`, and each change's prev_us).
     `interval`: the sample's prev_us is the previous look of a prober that kept looking (False
-    for a `resume`), so its distance is a look gap (`look_gap`)."""
+    for a `resume` or a restarted prober's or poller's first change), so its distance is a look
+    gap (`look_gap`)."""
     at_us, prev_us = sample[0], sample[1]
     if prev_us is None:
         # stored without previous_observed_at: the previous look (repeats included) saw the
@@ -287,26 +292,43 @@ def keep_sample(
             sample = sample._replace(prev_us=last)
     if interval and prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
         state.look_gap[key] = at_us - prev_us
-    newest_kept = last_in_time(lane) if lane else None
+    newest_kept = last_in_time(state, key, lane) if lane else None
     if newest_kept is None or at_us < newest_kept[0] or sample[2] != newest_kept[2]:
         lane.append(sample)
+        appended(state, key, lane)
         newest = state.seen.get(key)
         if newest is not None and len(lane) > 1 and _answered_late(lane, newest):
             # a late answer (a timeout is known a timeout after it was sent) after a newer look
             # whose repeat was dropped: that look still saw the lane's last value
             lane.append(Sample(newest, at_us, lane[-2][2], sample[3]))
+            appended(state, key, lane)
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
 
 
-def last_in_time(lane: list[Sample]) -> Sample:
-    """The lane's newest sample in time: its last unless that one arrived late (earlier than
-    the one before it), when a repeat of the late value is no repeat of the lane's last value
-    (issue 17: the other replica's heartbeat committed after a change hid the next change
-    back, and NODE2's window stayed open to the end of the log)."""
-    if len(lane) > 1 and lane[-2][0] > lane[-1][0]:
-        return max(lane, key=itemgetter(0))
-    return lane[-1]
+def last_in_time(state: FoldState, key: ProbeKey, lane: list[Sample]) -> Sample:
+    """The lane's newest sample in time (the last of equal ones), not the last to arrive: a
+    repeat of a late sample's value is no repeat of the lane's newest value (issue 17: the other
+    replica's heartbeat committed after a change hid the next change back, and NODE2's window
+    stayed open to the end of the log; two late samples in a row hid it from a check of the
+    last two). Kept as an index (`newest_kept`, moved by `appended`), so a late sample costs no
+    scan of the lane; a lane without one is scanned once."""
+    at = state.newest_kept.get(key)
+    if at is None or at >= len(lane):
+        times = list(map(itemgetter(0), lane))
+        newest = max(times)
+        at = state.newest_kept[key] = len(times) - 1 - times[::-1].index(newest)
+    return lane[at]
+
+
+def appended(state: FoldState, key: ProbeKey, lane: list[Sample]) -> None:
+    """A sample was appended to the lane: it is the newest in time unless an earlier one is
+    newer (it came late). Without a known index (lanes grown elsewhere) `last_in_time` scans."""
+    at = state.newest_kept.get(key)
+    if len(lane) == 1 or (at is not None and at < len(lane) and lane[-1][0] >= lane[at][0]):
+        state.newest_kept[key] = len(lane) - 1
+    elif at is None or at >= len(lane):
+        state.newest_kept.pop(key, None)
 
 
 def _answered_late(lane: list[Sample], newest_us: int) -> bool:
@@ -432,7 +454,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                 row[F.EVENT_ID],
                 row[F.PROBE_NUM],
             )
-            resumed = kind != "target" and row[F.PROBE_LOOK] == RESUME
+            resumed = row[F.PROBE_RESUMED] == 1 or (
+                kind != "target" and row[F.PROBE_LOOK] == RESUME
+            )
             keep_sample(state, key, lane, sample, interval=not resumed)
         elif kind == "slice":
             pending.append(row)

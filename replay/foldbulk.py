@@ -41,7 +41,8 @@ def fold_probe_arrays(
     """Fold probe/LB samples given as numpy columns (the bulk path replay.load uses on
     PostgreSQL): `lane_of` indexes `lane_keys` ((fact, cluster, namespace, name, node)),
     `value_of` indexes `values`; -1 in `prev_us`/`num` is NULL; `resumed` (booleans, default
-    none) marks a prober's `resume` looks, whose prev_us names no look gap. Builds the same
+    none) marks the samples whose prev_us is the stored observation a restarted prober or
+    poller resumed from (a `resume`, or its first change): they name no look gap. Builds the same
     lanes, `seen` and `look_gap` as `fold` does from the same facts."""
     state.memo.clear()
     if not len(at_us):
@@ -70,7 +71,7 @@ def fold_probe_arrays(
     named = (prev_us >= 0) & ~resumed
     gaps = np.maximum.reduceat(np.where(named, at_us - prev_us, 0), starts).tolist()
     newest = np.maximum.reduceat(at_us, starts).tolist()
-    keep = _keep(lanes, starts, at_us, value_of, values, first)
+    keep = _keep(state, keys, lanes, starts, at_us, value_of, values, first)
     late = _late_lanes(state, keys, starts, ends, at_us)
     for i in late:  # kept below one by one, as `fold` keeps them
         keep[starts[i] : ends[i]] = False
@@ -95,6 +96,8 @@ def fold_probe_arrays(
             _keep_one_by_one(state, key, lane, range(starts[i], ends[i]), columns, values)
             continue
         lane.extend(samples[bounds[i] : bounds[i + 1]])
+        if bounds[i + 1] > bounds[i]:  # in time order, none earlier than a look folded before
+            state.newest_kept[key] = len(lane) - 1
         if gaps[i] > state.look_gap.get(key, 0):
             state.look_gap[key] = gaps[i]
         state.seen[key] = max(newest[i], state.seen.get(key, newest[i]))
@@ -159,6 +162,8 @@ def _fill_prev(
 
 
 def _keep(
+    state: FoldState,
+    keys: Sequence[ProbeKey],
     lanes: Sequence[list[Sample]],
     starts: Any,
     at_us: Any,
@@ -169,9 +174,9 @@ def _keep(
     """Which samples `keep_sample` keeps: a new value, or earlier than the last kept sample."""
     keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
     firsts = zip(starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(), strict=True)
-    for lane, (lo, at, value) in zip(lanes, firsts, strict=True):
+    for key, lane, (lo, at, value) in zip(keys, lanes, firsts, strict=True):
         if lane:  # the lane's newest sample (an earlier fold) is the last kept one
-            last = last_in_time(lane)
+            last = last_in_time(state, key, lane)
             keep[lo] = at < last.at_us or values[value] != last.value
     back = np.r_[False, at_us[1:] < at_us[:-1]] & ~first & ~keep
     if not back.any():

@@ -108,7 +108,9 @@ def _copy_text(
 
 
 _LANE_COLUMNS = ("fact", "cluster", "namespace", "name", "node")
-_PROBE_COLUMNS = [*_LANE_COLUMNS, "at_us", "prev_us", "state", "event_id", "num1", "text1"]
+_PROBE_COLUMNS = [
+    *_LANE_COLUMNS, "at_us", "prev_us", "state", "event_id", "num1", "num3", "text1"
+]  # fmt: skip
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
@@ -151,10 +153,14 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
 
 
 def _resumed(table: pa.Table) -> np.ndarray:
-    """The prober's `resume` looks (text1 of health and nodeport facts: replay.facts)."""
+    """The samples whose prev_us is the stored observation a restarted prober or poller resumed
+    from (num3 1: replay.facts), or a prober's `resume` look (text1 of health and nodeport
+    facts derived before num3 said so)."""
+    marked = pc.equal(pc.fill_null(table["num3"], 0), 1)
     look = pc.equal(pc.fill_null(table["text1"], ""), RESUME)
     probed = pc.is_in(table["fact"], value_set=pa.array(["health", "nodeport"]))
-    return cast(np.ndarray, pc.and_(look, probed).to_numpy(zero_copy_only=False))
+    resumed = pc.or_(marked, pc.and_(look, probed))
+    return cast(np.ndarray, resumed.to_numpy(zero_copy_only=False))
 
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:

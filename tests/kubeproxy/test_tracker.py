@@ -14,7 +14,12 @@ from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.observation import validate
 from gapwatch.recorder.sources.kubeproxy import schedule
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
-from gapwatch.recorder.sources.kubeproxy.tracker import Look, TargetKey, TransitionTracker
+from gapwatch.recorder.sources.kubeproxy.tracker import (
+    RESUMED,
+    Look,
+    TargetKey,
+    TransitionTracker,
+)
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 KEY = TargetKey("ProxyHealth", "node-1", "default", "nginx")
@@ -84,6 +89,34 @@ def test_seeded_state_is_not_a_transition_and_bounds_a_change() -> None:
     other.seed(KEY, _health(200), T0)
     change = other.see(_look(10, _health(None)))
     assert change is not None and change.previous_observed_at == T0
+
+
+def test_a_restarted_probers_first_change_says_it_resumed() -> None:
+    # issue 17: its previous_observed_at is the stored look from before the restart (53-58 s
+    # back in the lab), not a look of this prober: a reader must not take it for the period
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    tracker.seed(KEY, _health(200), T0)
+    change = tracker.see(_look(55, _health(503, local=0)))
+    assert change is not None and change.payload["look"] == "change"
+    assert change.previous_observed_at == T0 and change.payload[RESUMED] is True
+    validate(change)
+    # its next change bounds a look of its own: no mark
+    later = tracker.see(_look(56, _health(200)))
+    assert later is not None and later.payload["look"] == "change"
+    assert later.previous_observed_at == T0 + timedelta(seconds=55)
+    assert RESUMED not in later.payload
+    # a stored payload that carries the mark is the same state (a restart seeds from it)
+    again = TransitionTracker(cluster="c1", heartbeat_s=60)
+    again.seed(KEY, change.payload, change.observed_at)
+    resumed = again.see(_look(70, _health(503, local=0)))
+    assert resumed is not None and resumed.payload["look"] == "resume"
+
+
+def test_a_change_of_a_prober_that_kept_looking_has_no_mark() -> None:
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    tracker.see(_look(0, _health(200)))
+    change = tracker.see(_look(1, _health(503, local=0)))
+    assert change is not None and RESUMED not in change.payload
 
 
 @given(st.lists(st.sampled_from([200, 503, None]), min_size=1, max_size=60))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from gapwatch.recorder.observation import validate
 from gapwatch.recorder.sources.lb.nodemap import NodeMap
 from gapwatch.recorder.sources.lb.shape import GroupLook, Target
-from gapwatch.recorder.sources.lb.tracker import ServiceKey, Tracker
+from gapwatch.recorder.sources.lb.tracker import RESUMED, ServiceKey, Tracker
 from gapwatch.recorder.sources.view import NodeInfo
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -171,3 +171,42 @@ def test_folding_the_transitions_rebuilds_every_look() -> None:
             assert folded == members
 
     check()
+
+
+def test_a_seeded_groups_first_look_says_it_resumed() -> None:
+    """A restart (issue 17): the first look's bound is the stored observation from before it,
+    not a look of this poller, and says so; later looks bound by its own looks, unmarked."""
+    stored = Tracker(cluster="c").observe(t(0), group(tgt("i-a", "healthy")), started=t(-0.1))
+    tracker = Tracker(cluster="c", heartbeat_s=60)
+    tracker.seed("tg-1", "i-a:32999", dict(stored[0].payload), None, t(0))
+    first = tracker.observe(
+        t(58), group(tgt("i-a", "draining"), tgt("i-b", "initial")), started=t(57.9)
+    )
+    assert [(o.op, o.previous_observed_at, o.payload.get(RESUMED)) for o in first] == [
+        ("MODIFIED", t(0), True),
+        ("ADDED", t(0), True),
+    ]
+    for obs in first:
+        validate(obs)
+    later = tracker.observe(t(63), group(tgt("i-a", "unused")), started=t(62.9))
+    assert [(o.op, o.previous_observed_at, RESUMED in o.payload) for o in later] == [
+        ("MODIFIED", t(57.9), False),
+        ("DELETED", t(57.9), False),
+    ]
+    # a poller that never restarted marks nothing
+    assert all(RESUMED not in o.payload for o in stored)
+
+
+def test_a_stored_mark_is_no_change() -> None:
+    """The next restart seeds from a payload that carries the mark: the same state, no
+    MODIFIED (nor a mark in what it stores later)."""
+    tracker = Tracker(cluster="c", heartbeat_s=60)
+    tracker.seed("tg-1", "i-a:32999", {**_stored_draining(), RESUMED: True}, None, t(0))
+    assert tracker.observe(t(5), group(tgt("i-a", "draining")), started=t(4.9)) == []
+    gone = tracker.observe(t(10), group(), started=t(9.9))
+    assert [(o.op, RESUMED in o.payload) for o in gone] == [("DELETED", False)]
+
+
+def _stored_draining() -> dict[str, object]:
+    looked = Tracker(cluster="c").observe(t(0), group(tgt("i-a", "draining")))
+    return dict(looked[0].payload)

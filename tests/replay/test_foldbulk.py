@@ -3,8 +3,8 @@ row fold builds from the same facts: lanes, the newest look, the look period, th
 
 Random probe and LB rows from hypothesis, with what a real log holds besides samples in time
 order: samples that step back in time (a poller's late page), repeats right after such a step,
-samples stored without a previous look, `resume` looks, NodePort latencies, and a second chunk
-folded onto a state that already has lanes (an incremental fold).
+samples stored without a previous look, `resume` looks and samples marked `resumed` (num3), NodePort
+latencies, and a second chunk folded onto a state that already has lanes (an incremental fold).
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ def probe_rows(draw: st.DrawFn, first_id: int) -> list[tuple[Any, ...]]:
         value = draw(st.sampled_from(VALUES[fact]))
         # the prober's look (a `resume` names no look gap); a target's text1 is its group
         text1 = draw(st.sampled_from(LOOKS)) if fact != "target" else "arn:tg"
+        resumed = draw(st.sampled_from((None, 1)))  # a restarted prober's or poller's first look
         row = dict.fromkeys(FACT_COLUMNS)
         row.update(
             event_id=event_id, seq=0, cluster="c", at_us=at, prev_us=prev, fact=fact,
             op="OBSERVED", namespace="ns", name="gw", node=node, state=value, num1=num,
-            text1=text1,
+            num3=resumed, text1=text1,
         )  # fmt: skip
         rows.append(tuple(row[c] for c in FACT_COLUMNS))
     return rows
@@ -57,6 +58,7 @@ def _same(bulk: FoldState, plain: FoldState) -> None:
     assert bulk.probes == plain.probes
     assert bulk.seen == plain.seen
     assert bulk.look_gap == plain.look_gap
+    assert bulk.newest_kept == plain.newest_kept
     assert bulk.last_event_id == plain.last_event_id
 
 

@@ -15,8 +15,10 @@ The tracker stores
 `seed` loads the last stored state of a target (after a restart): a first look that sees the
 same state is then no transition but is stored once (`look: "resume"`, with
 `previous_observed_at` = the stored observation's time), and one that sees another is a change
-bounded by the stored observation's time. Either way the log shows that this prober was not
-looking in between: when every replica was down, nothing else says so.
+bounded by the stored observation's time, marked `"resumed": true` (RESUMED). Either way the log
+shows that this prober was not looking in between: when every replica was down, nothing else
+says so; and a reader does not take that stretch for the probe period (issue 17: a restarted
+prober's first change named the stored look 53-58 s back, replay.proxy.probe_period).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from gapwatch.recorder.observation import Observation, canonical_json
 SOURCE = "kube-proxy-probe"
 #: The kinds whose looks are tracked as transitions.
 TRACKED_KINDS = ("ProxyHealth", "NodePortProbe", "ProxyNodeHealth")
+#: The payload field a restarted prober's first change carries (true): its
+#: `previous_observed_at` is the stored observation it resumed from, not a look of its own.
+RESUMED = "resumed"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -142,7 +147,7 @@ class TransitionTracker:
             previous = min(seen.last_look_started, look.started_at)
             seen.state, seen.last_look_started = state, look.started_at
             seen.last_stored = look.finished_at
-            return self._observation(look, "change", previous)
+            return self._observation(look, "change", previous, resumed=resumed)
         if resumed:
             previous, seen.last_look_started = seen.last_stored, look.started_at
             seen.last_stored = look.finished_at
@@ -155,14 +160,19 @@ class TransitionTracker:
             return self._observation(look, "heartbeat", min(previous, look.started_at))
         return None
 
-    def _observation(self, look: Look, why: str, previous: datetime | None) -> Observation:
+    def _observation(
+        self, look: Look, why: str, previous: datetime | None, *, resumed: bool = False
+    ) -> Observation:
+        payload = {**look.payload, "look": why}
+        if resumed:
+            payload[RESUMED] = True
         return Observation(
             observed_at=look.finished_at,
             cluster=self.cluster,
             source=self.source,
             kind=look.key.kind,
             op="OBSERVED",
-            payload={**look.payload, "look": why},
+            payload=payload,
             namespace=look.key.namespace,
             name=look.key.name,
             node=look.key.node,

@@ -10,6 +10,10 @@ change of the target). Every observation carries
 previous successful look was asked (`started`), so the true change time lies in
 `[previous_observed_at, observed_at]` even when a change races a request. A failed look changes
 nothing: the next good look's bounds simply widen over the gap. The first look has no lower bound.
+A group seeded from the store (`seed`: a restart) has one: the stored observation's time; the
+first look's TargetHealth observations then carry `"resumed": true` (RESUMED), so a reader does
+not take the stretch nobody of this process looked for the poll period (issue 17, as the
+kube-proxy prober's first change after a restart).
 
 A group's timing attributes become one `TargetGroupAttributes` observation when they change.
 """
@@ -29,6 +33,10 @@ POLLER_SOURCE = "lb-poller"
 #: A full look at an unchanged target is written at least this often (s), as the simulator's
 #: `observe.heartbeat_s` and the kube-proxy prober do: it shows the poller was still looking.
 DEFAULT_HEARTBEAT_S = 60.0
+#: The payload field of a TargetHealth observation from this poller's first look at a group it
+#: was seeded with (true): its `previous_observed_at` is a stored observation, not its own look.
+#: Never part of what is compared (`seed` drops it from a stored payload).
+RESUMED = "resumed"
 
 
 @dataclass(slots=True)
@@ -43,6 +51,8 @@ class _Group:
     last_start: datetime | None = None
     targets: dict[str, _Seen] = field(default_factory=dict)
     attributes: dict[str, Any] | None = None
+    #: this tracker has looked at the group (`last_start` is a look of its own or newer)
+    looked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +97,12 @@ class Tracker:
         """
         group = self._groups.setdefault(look.group, _Group())
         prev = group.last_start
+        resumed = prev is not None and not group.looked
         out: list[Observation] = []
 
         def emit(kind: str, op: str, payload: dict[str, Any], node: str | None) -> None:
+            if resumed and kind == "TargetHealth":
+                payload = {**payload, RESUMED: True}
             out.append(
                 Observation(
                     observed_at=now,
@@ -138,6 +151,7 @@ class Tracker:
             emit("TargetHealth", op, payload, node)
             group.targets[key] = _Seen(payload, node, now)
         group.last_start = started if started is not None else now
+        group.looked = True
         return out
 
     def differs(
@@ -165,6 +179,7 @@ class Tracker:
         mine = seen.targets.get(key)
         if mine is not None and mine.emitted_at >= at:
             return
+        payload = {k: v for k, v in payload.items() if k != RESUMED}
         seen.targets[key] = _Seen(payload, node, at)
         if seen.last_start is None or seen.last_start < at:
             seen.last_start = at

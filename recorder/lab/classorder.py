@@ -13,7 +13,7 @@ local pod died first. The lab judges that from the stored rows, not from replay'
   says it stopped (gone, or pending again: a crash),
   narrowed by the kubelet's `finishedAt` (the pod fact's num4, whole seconds on the node's
   clock) to [finishedAt - c, finishedAt + 1 s + c) where the two overlap, `c` being the
-  store's `node_clock_s` assumption (`gapwatch assumptions`): replay.deaths.death_range.
+  store's `node_clock_s` assumption (`gapwatch assumptions`): the formula of replay.deaths.
 
 The order is open when a death range of one of the node's local pods (the pods its
 EndpointSlice rows name) meets the close's range; closed when every death lies wholly before
@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from gapwatch.recorder.lab.compare import Pair
-from gapwatch.replay.deaths import death_range
 
 CBD = "closed-before-deregistered"
 PGBD = "pod-gone-before-deregistered"
@@ -55,14 +54,17 @@ def death_ranges(rows: Sequence[PodRow], clock_s: float) -> list[tuple[float, fl
     by_pod: dict[str, list[PodRow]] = {}
     for row in rows:
         by_pod.setdefault(row.pod, []).append(row)
-    clock_us = round(clock_s * 1e6)
     for lane in by_pod.values():
         up: float | None = None
         for row in sorted(lane, key=lambda r: r.at_s):
             if up is not None and row.state in _DOWN:
-                finished = None if row.finished_s is None else round(row.finished_s * 1e6)
-                death = death_range(round(up * 1e6), round(row.at_s * 1e6), finished, clock_us)
-                out.append((death.start / 1e6, death.end / 1e6))
+                lo, hi = up, row.at_s
+                if row.finished_s is not None:
+                    f_lo = max(up, row.finished_s - clock_s)
+                    f_hi = min(row.at_s, row.finished_s + 1.0 + clock_s)
+                    if f_lo < f_hi:
+                        lo, hi = f_lo, f_hi
+                out.append((lo, hi))
             up = row.at_s if row.state in _UP else None
     return sorted(out)
 

@@ -24,25 +24,40 @@ LOOKS = (None, "first", "change", "heartbeat", "resume")
 VALUES = {"health": ("200", "503"), "nodeport": ("connected", "timeout"), "target": ("healthy",)}
 
 
+_SECONDS = st.integers(0, 30).map(lambda s: s * 1_000_000)
+
+
+def _lane_row(fact: str, node: str) -> st.SearchStrategy[dict[str, Any]]:
+    """One sample of a lane: its time, previous look, NodePort latency, value, the prober's look
+    (a `resume` names no look gap; a target's text1 is its group) and whether it is a restarted
+    prober's or poller's first look (num3)."""
+    return st.fixed_dictionaries(
+        {
+            "fact": st.just(fact),
+            "node": st.just(node),
+            "at_us": _SECONDS,
+            "prev_us": st.none() | _SECONDS,
+            "num1": st.none() | st.integers(0, 3).map(lambda n: n * 400_000),
+            "state": st.sampled_from(VALUES[fact]),
+            "text1": st.sampled_from(LOOKS) if fact != "target" else st.just("arn:tg"),
+            "num3": st.sampled_from((None, 1)),
+        }
+    )
+
+
+# built once: hypothesis spends most of a run building strategies when a composite makes them
+# per row (52 s for 300 examples; the same draws from these take a few seconds)
+_ROWS = st.lists(st.one_of([_lane_row(fact, node) for fact, node in LANES]), max_size=40)
+
+
 @st.composite
 def probe_rows(draw: st.DrawFn, first_id: int) -> list[tuple[Any, ...]]:
     """Fact rows (FACT_COLUMNS order) of a few lanes, interleaved in event id order."""
     rows: list[tuple[Any, ...]] = []
-    for event_id in range(first_id, first_id + draw(st.integers(0, 40))):
-        fact, node = draw(st.sampled_from(LANES))
-        at = draw(st.integers(0, 30)) * 1_000_000
-        prev = draw(st.one_of(st.none(), st.integers(0, 30).map(lambda s: s * 1_000_000)))
-        num = draw(st.one_of(st.none(), st.integers(0, 3).map(lambda n: n * 400_000)))
-        value = draw(st.sampled_from(VALUES[fact]))
-        # the prober's look (a `resume` names no look gap); a target's text1 is its group
-        text1 = draw(st.sampled_from(LOOKS)) if fact != "target" else "arn:tg"
-        resumed = draw(st.sampled_from((None, 1)))  # a restarted prober's or poller's first look
+    for event_id, sample in enumerate(draw(_ROWS), start=first_id):
         row = dict.fromkeys(FACT_COLUMNS)
-        row.update(
-            event_id=event_id, seq=0, cluster="c", at_us=at, prev_us=prev, fact=fact,
-            op="OBSERVED", namespace="ns", name="gw", node=node, state=value, num1=num,
-            num3=resumed, text1=text1,
-        )  # fmt: skip
+        row.update(sample, event_id=event_id, seq=0, cluster="c", op="OBSERVED", namespace="ns")
+        row.update(name="gw")
         rows.append(tuple(row[c] for c in FACT_COLUMNS))
     return rows
 

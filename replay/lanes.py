@@ -59,7 +59,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
-from gapwatch.replay.syncorder import returned_by, synced_on
+from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
 
@@ -138,8 +138,6 @@ def serves_signal(
             unseen_within,
             seconds_us(settings.node_clock_s),
         )
-        span = seconds_us(settings.sync_span_s)
-        unseen = returned_by(unseen, eps, looks, lag_hi, sync_reach, span)
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within

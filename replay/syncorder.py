@@ -23,9 +23,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from gapwatch.replay.fold import Sample, SyncLook
-from gapwatch.replay.signals import HI, Iv, Step
-from gapwatch.replay.syncs import SyncIndex, programmed
+from gapwatch.replay.fold import SyncLook
+from gapwatch.replay.signals import Step
+from gapwatch.replay.syncs import SyncIndex
 
 
 def _forwarding_since(forwardable: Sequence[Step], at_us: int) -> Step | None:
@@ -74,30 +74,3 @@ def _bounded(step: Step, forwardable: Sequence[Step], looks: SyncIndex, reach_us
     if synced <= waiting.synced_us or synced < opened.earliest - reach_us:
         return step  # no sync since: F turned on without kube-proxy (a pod back, a node up)
     return step._replace(latest=max(step.earliest, min(step.latest, synced)))
-
-
-def returned_by(
-    unseen: Sequence[Iv],
-    eps: Sequence[Sample],
-    looks: SyncIndex,
-    hi_us: int,
-    reach_us: int,
-    span_us: int,
-) -> list[Iv]:
-    """Unseen excursions (replay.unseen.excursions: from a loss to the return plus the largest
-    kube-proxy lag `hi_us`) that end no later than kube-proxy's looks show the return
-    programmed (replay.syncs' "done" look: a sync that ended `reach_us` + `span_us` after the
-    return with nothing queued since)."""
-    if not looks.looks:
-        return list(unseen)
-    at = {s.event_id: s.at_us for s in eps}
-    out = []
-    for iv in unseen:
-        back = at.get(iv.end_eid) if iv.end < HI else None
-        if back is not None:
-            (done,) = programmed([Step(back, back, True, iv.end_eid)], looks, 0, hi_us,
-                                 reach_us, span_us=span_us)  # fmt: skip
-            if iv.start < done.latest < iv.end:
-                iv = iv._replace(end=done.latest)
-        out.append(iv)
-    return out

@@ -22,6 +22,9 @@ The preset sweep (the old in-sample figure):
         [--scenarios seed-3node,mitigated,aws-nlb] [--set key=value]... [--no-probes]
 
 `--no-probes` drops every kube-proxy-probe observation (the proxy lane is then inferred).
+`--with-metrics` and `--with-cloudtrail` (both off by default: the headline figure is without
+them) let the simulator also observe kube-proxy's sync metrics on the probe grid and the CCM's
+CloudTrail calls (recorder/sim/evidence.py); with `--random` or with the preset sweep.
 """
 
 from __future__ import annotations
@@ -48,14 +51,32 @@ HELD_OUT_FROM = 9_000_000
 _DROP = ("kube-proxy-probe",)
 
 
+def evidence_options(metrics: bool, cloudtrail: bool) -> dict[str, bool]:
+    """The observation options of the `--with-metrics` / `--with-cloudtrail` flags (only the
+    ones set: a scenario without them is exactly the default one)."""
+    out = {}
+    if metrics:
+        out["kube_proxy_metrics"] = True
+    if cloudtrail:
+        out["cloudtrail"] = True
+    return out
+
+
+def random_case(seed: int, options: dict[str, bool]) -> Any:
+    """The randomized scenario of `seed`, observed with `options` (evidence_options)."""
+    data = random_scenario(seed)
+    data["observe"].update(options)
+    return from_dict(data, f"random scenario {seed}")
+
+
 def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
     name, seed, overrides, no_probes = job
     return compare(name, seed, overrides, drop_sources=_DROP if no_probes else ())
 
 
-def _random(job: tuple[int, bool, bool]) -> Report:
-    seed, no_probes, explain = job
-    scenario = from_dict(random_scenario(seed), f"random scenario {seed}")
+def _random(job: tuple[int, bool, bool, dict[str, bool]]) -> Report:
+    seed, no_probes, explain, options = job
+    scenario = random_case(seed, options)
     drop = _DROP if no_probes else ()
     return compare_scenario(scenario, seed, drop_sources=drop, explain=explain)
 
@@ -134,11 +155,16 @@ def main() -> None:
     parser.add_argument("--scenarios", default="seed-3node,mitigated,aws-nlb")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-probes", action="store_true")
+    parser.add_argument("--with-metrics", action="store_true",
+                        help="also observe kube-proxy's sync metrics (ProxyMetrics)")  # fmt: skip
+    parser.add_argument("--with-cloudtrail", action="store_true",
+                        help="also observe the CCM's CloudTrail calls (TargetChange)")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--show", type=int, default=10)
     explain = "print each wrong class with its window, bounds and the lane samples around it"
     parser.add_argument("--explain", action="store_true", help=explain)
     args = parser.parse_args()
+    options = evidence_options(args.with_metrics, args.with_cloudtrail)
     total = Report()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -148,11 +174,11 @@ def main() -> None:
             print(f"randomized scenarios: seeds {seeds.start}-{seeds.stop - 1} "
                   f"({'held-out' if held else 'development'} set)")  # fmt: skip
             runs = len(seeds)
-            jobs_ = [(s, args.no_probes, args.explain) for s in seeds]
+            jobs_ = [(s, args.no_probes, args.explain, options) for s in seeds]
             for report in pool.map(_random, jobs_, chunksize=4):
                 total.add(report)
         else:
-            extra = {}
+            extra: dict[str, Any] = {f"observe.{k}": v for k, v in options.items()}
             for item in args.set:
                 key, _, value = item.partition("=")
                 extra[key] = yaml.safe_load(value)

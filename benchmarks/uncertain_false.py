@@ -3,6 +3,7 @@ true window, broken down by what made them possible, their width, and how near t
 
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
+    [--with-metrics] [--with-cloudtrail]   # as benchmarks/accuracy.py's flags
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
 lanes' own sampled changes it lies on: a change of F (the NodePort probe, else the health
@@ -38,9 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.accuracy import HELD_OUT_FROM
-from gapwatch.recorder.sim import from_dict, run
-from gapwatch.recorder.sim.generate import random_scenario
+from benchmarks.accuracy import HELD_OUT_FROM, evidence_options, random_case
+from gapwatch.recorder.sim import run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import ccm_mode
@@ -49,6 +49,7 @@ from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, Sample, fold, sorted_lane
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.measure import measured_settings
+from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.signals import Iv, Tri, complement, intersect
@@ -56,8 +57,8 @@ from gapwatch.replay.unseen import pod_deaths
 
 #: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
-#: poll period, probe period (the scenario's), cause.
-Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str]
+#: poll period, probe period (the scenario's), cause, what the extra observations could order.
+Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str]
 
 _WIDTHS = ((1.0, "<1 s"), (5.0, "1-5 s"), (20.0, "5-20 s"), (float("inf"), ">=20 s"))
 _NEAR = ((1.0, "<1 s"), (5.0, "1-5 s"), (float("inf"), ">=5 s"))
@@ -76,8 +77,9 @@ def _sure_false(tri: Tri) -> list[Iv]:
     return complement(tri.possible)
 
 
-def _rows(seed: int) -> list[Row]:
-    scenario = from_dict(random_scenario(seed), f"random scenario {seed}")
+def _rows(job: tuple[int, dict[str, bool]]) -> list[Row]:
+    seed, options = job
+    scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
     periods = (
         _bucket(scenario.observe.lb_poll_period_s, _PERIODS),
@@ -99,7 +101,9 @@ def _rows(seed: int) -> list[Row]:
         lo, hi = w.start_earliest_us, w.end_latest_us
         if w.certain or any(s < hi and e > lo for s, e in mine):
             continue
-        out.append((*_features(state, w, mine, found), *periods, _cause(state, w)))
+        out.append(
+            (*_features(state, w, mine, found), *periods, _cause(state, w), _orderable(state, w))
+        )
     return out
 
 
@@ -182,6 +186,24 @@ def _cause(state: FoldState, w: Window) -> str:
     }[(f, r)]
 
 
+def _orderable(state: FoldState, w: Window) -> str:
+    """What the extra observations (`--with-metrics`, `--with-cloudtrail`) hold inside the
+    window's bounds, i.e. what could order its F and R changes: a rules sync kube-proxy's metrics
+    show ending there (F's change, if kube-proxy's, lies at or before it), a CloudTrail call of
+    the node there (R's change lies after it)."""
+    lo, hi = w.start_earliest_us, w.end_latest_us
+    looks = state.syncs.get((w.service.cluster, w.node), [])
+    sync = any(x.complete and lo < x.synced_us <= hi for x in looks)
+    calls = member_lanes(state).get((w.service, w.node), [])
+    call = any(lo - EVENT_TIME_RESOLUTION_US <= c.at_us <= hi for c in calls)
+    return {
+        (True, True): "a sync and a call inside",
+        (True, False): "a sync inside",
+        (False, True): "a call inside",
+        (False, False): "neither inside",
+    }[(sync, call)]
+
+
 def _table(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
     keys = (index,) if isinstance(index, int) else index
     counts = Counter(tuple(str(r[k]) for k in keys) for r in rows)
@@ -195,18 +217,23 @@ def main() -> None:
     parser.add_argument("--random", type=int, default=999, metavar="N")
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--with-metrics", action="store_true")
+    parser.add_argument("--with-cloudtrail", action="store_true")
     args = parser.parse_args()
+    options = evidence_options(args.with_metrics, args.with_cloudtrail)
     seeds = range(args.first_seed, args.first_seed + args.random)
     if seeds.stop > HELD_OUT_FROM:
         parser.error(f"seeds from {HELD_OUT_FROM} are the held-out set: not for this tool")
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for part in pool.map(_rows, seeds, chunksize=4):
+        for part in pool.map(_rows, [(s, options) for s in seeds], chunksize=4):
             rows.extend(part)
     print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")
     if not rows:
         return
     _table(rows, 13, "cause")
+    _table(rows, (13, 14), "cause / extra observations inside its bounds")
+    _table(rows, (8, 14), "class / extra observations inside its bounds")
     _table(rows, (13, 10), "cause / ProxyTerminatingEndpoints")
     _table(rows, (13, 9), "cause / CCM mode")
     _table(rows, (13, 4), "cause / nearest true window on the node")

@@ -31,7 +31,8 @@ UNSYNCED = "unsynced"
 IGNORED = "ignored"
 
 
-def _latency_us(value: Any) -> int:
+def latency_us(value: Any) -> int:
+    """A look's `latency_ms` in microseconds (0 when absent or not a number; at most an hour)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
     return round(min(max(float(value), 0.0), 3_600_000.0) * 1000) if ok else 0
 
@@ -51,7 +52,7 @@ def unsynced_look(body: Any, at_us: int, latency_ms: Any) -> tuple[int, int] | s
     age = now.us - last.us
     if age < 0:
         return "lastUpdated is after currentTime"
-    return at_us - _latency_us(latency_ms), at_us - age
+    return at_us - latency_us(latency_ms), at_us - age
 
 
 def node_health_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:

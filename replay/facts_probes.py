@@ -11,6 +11,7 @@ from typing import Any
 
 from gapwatch.recorder.accessfields import is_lb_failure, target_of
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay.facts_nodehealth import latency_us
 from gapwatch.replay.payload import as_dict
 from gapwatch.replay.tgsettings import settings_read
 
@@ -169,9 +170,13 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     if synced is None or not obs.node:
         return []
     count = metrics.get(_PROGRAMMING + "_count")
+    # the page was written after the request went out: a "not yet" look counts from then
+    # (the earliest it can have been written: `latency_ms` before it was received)
+    written = base["at_us"] - latency_us(obs.payload.get("latency_ms"))
     return [
         dict(
             base,
+            at_us=written,
             state="synced",
             num1=synced,
             num2=_seconds_us(metrics.get(_LAST_QUEUED)),

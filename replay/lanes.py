@@ -59,6 +59,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
 
@@ -119,8 +120,12 @@ def serves_signal(
     unseen_within = period + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
     unseen_within += seconds_us(settings.watch_skew_s)
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
+    # kube-proxy's own metrics, where scraped, place a probed turn-on (replay.syncorder)
+    looks = index_looks(state.syncs.get((svc.cluster, node), []))
+    sync_reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
+        steps = synced_on(steps, eps_steps(eps, accept), looks, sync_reach)
         unseen = excursions(
             state,
             svc,
@@ -151,7 +156,9 @@ def serves_signal(
         # kube-proxy restarting: its health port refuses while the rules it installed keep
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
         health, unsure = restart_carried(health, eps)
-        serves = tri_from_steps(steps_from_samples(health, "200", True), True)
+        answered = steps_from_samples(health, "200", True)
+        answered = synced_on(answered, eps_steps(eps, ("ready",)), looks, sync_reach)
+        serves = tri_from_steps(answered, True)
         restarting = Tri(unsure, [])
         # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
         # kube-proxy is behind, its last rules keep forwarding: F unknown there too

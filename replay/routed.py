@@ -8,10 +8,12 @@ node-driven LB, its health check on healthCheckNodePort (inferred). Pure.
 from __future__ import annotations
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.callorder import after_calls
 from gapwatch.replay.context import ccm_mode, eps_steps
 from gapwatch.replay.fold import FoldState, LaneKey, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
+    EVENT_TIME_RESOLUTION_US,
     HEALTH_UNKNOWN,
     member_lanes,
     membership_routed,
@@ -90,6 +92,10 @@ def routed_signal(
     targets = observed(state, "target", svc, node, settings)
     if targets:
         steps = steps_from_samples(targets, "healthy", False)
+        calls = member_lanes(state).get(key)
+        if calls:  # CloudTrail: no turn-on before the call that registered the target
+            within = EVENT_TIME_RESOLUTION_US + seconds_us(settings.clock_skew_s)
+            steps = after_calls(steps, targets, calls, within)
         routed = tri_from_steps(steps, False)
         opened = fail_open(state, svc)
         if opened.possible:  # every registered target unhealthy: the LB routes to all of them

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from typing import IO, Any
 
@@ -26,6 +25,7 @@ from gapwatch.recorder.sim.alblog import access_log_lines
 from gapwatch.recorder.sim.emit import ACCESS_LOG, K8S
 from gapwatch.recorder.sim.promformat import query_range
 from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.sim.trail import trail_record, uid
 from gapwatch.recorder.timefmt import format_time, to_micros
 
 FORMATS = ("k8s-audit", "cloudtrail", "elb-access-log", "prometheus")
@@ -42,11 +42,6 @@ _RESOURCES = {
     "Event": ("v1", "events"),
 }
 _VERBS = {"ADDED": ("create", 201), "MODIFIED": ("update", 200), "DELETED": ("delete", 200)}
-
-
-def _uid(*parts: object) -> str:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def audit_event(obs: Observation) -> dict[str, Any]:
@@ -66,7 +61,7 @@ def audit_event(obs: Observation) -> dict[str, Any]:
         "kind": "Event",
         "apiVersion": "audit.k8s.io/v1",
         "level": "RequestResponse",
-        "auditID": _uid(obs.kind, obs.namespace, obs.name, obs.resource_version, obs.op),
+        "auditID": uid(obs.kind, obs.namespace, obs.name, obs.resource_version, obs.op),
         "stage": "ResponseComplete",
         "requestURI": f"{prefix}{ns_part}/{resource}/{obs.name}",
         "verb": verb,
@@ -93,32 +88,7 @@ def audit_event(obs: Observation) -> dict[str, Any]:
 def _trail_records(sim: Simulation) -> list[dict[str, Any]]:
     world = sim.world
     assert world is not None, "run the simulation first"
-    s = world.s
-    records = []
-    for at_us, node, call in world.lb.calls:
-        name = "RegisterTargets" if call == "register" else "DeregisterTargets"
-        when = world.clock.dt(at_us - at_us % 1_000_000)
-        target = {"id": world.nodes[node].instance_id, "port": s.service.node_port}
-        records.append(
-            {
-                "eventVersion": "1.08",
-                "userIdentity": {"type": "AssumedRole", "accountId": s.lb.account},
-                "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "eventSource": "elasticloadbalancing.amazonaws.com",
-                "eventName": name,
-                "awsRegion": s.lb.region,
-                "sourceIPAddress": "10.0.0.1",
-                "userAgent": "gapwatch-simulator (cloud-controller-manager)",
-                "requestParameters": {"targetGroupArn": world.poller.arn, "targets": [target]},
-                "responseElements": None,
-                "requestID": _uid("request", at_us, node, call),
-                "eventID": _uid("event", at_us, node, call),
-                "eventType": "AwsApiCall",
-                "apiVersion": "2015-12-01",
-                "recipientAccountId": s.lb.account,
-            }
-        )
-    return records
+    return [trail_record(world, at_us, node, call) for at_us, node, call in world.lb.calls]
 
 
 def write_format(sim: Simulation, fmt: str, out: IO[str]) -> Counter[str]:

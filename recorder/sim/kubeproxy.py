@@ -62,6 +62,7 @@ class KubeProxies:
     def start(self, node: str, *, immediately: bool = False) -> None:
         """kube-proxy comes up on `node` (at bootstrap: already synced)."""
         self.nodes[node] = ProxyState(started_us=self.w.loop.now)
+        self.w.on_proxy_metrics(node, started=True)
         if immediately:
             self._apply(node, self.w.slices.by_node.get(node, {}))
         else:
@@ -84,6 +85,7 @@ class KubeProxies:
             return
         view = dict(self.w.slices.by_node.get(node, {}))
         self.queued_us.setdefault(node, []).append(self.w.loop.now)
+        self.w.on_proxy_metrics(node)
         if queued and not st.restarting:
             st.pending_us.append(self.w.loop.now)
             if len(st.pending_us) == 1:
@@ -108,6 +110,7 @@ class KubeProxies:
         if st is None:
             return
         st.restarting = False
+        self.w.on_proxy_metrics(node, started=True)
         st.applied_change_us = self.w.loop.now
         st.pending_us = []
         self._apply(node, dict(self.w.slices.by_node.get(node, {})))
@@ -163,6 +166,7 @@ class KubeProxies:
             forwards = tuple(uid for uid, ep in local.items() if ep.serving and ep.terminating)
         st.last_sync_us = self.w.loop.now
         self.synced_us.setdefault(node, []).append(self.w.loop.now)
+        self.w.on_proxy_metrics(node)
         if forwards != st.forwards_to or len(ready) != st.local_ready:
             st.forwards_to = forwards
             st.local_ready = len(ready)

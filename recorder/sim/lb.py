@@ -59,7 +59,7 @@ class TargetGroup:
             t.weight0 = False
         else:
             return
-        self.calls.append((self.w.loop.now, node, "register"))
+        self.w.on_lb_call(node, "register")
         self._changed(node)
         self.check_soon(node)
 
@@ -84,7 +84,7 @@ class TargetGroup:
         t.weight0 = False
         t.state = "draining"
         t.drain_token += 1
-        self.calls.append((self.w.loop.now, node, "deregister"))
+        self.w.on_lb_call(node, "deregister")
         self._changed(node)
         delay = us(self.w.s.lb.deregistration_delay_s)
         self.w.loop.after(delay, self._drained, node, t.drain_token)

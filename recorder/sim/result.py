@@ -17,6 +17,7 @@ import orjson
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.evidence import hold_us
 from gapwatch.recorder.sim.scenario import Scenario, params
 from gapwatch.recorder.sim.world import World
 
@@ -139,11 +140,12 @@ def drive(w: World, on_progress: Callable[[float], None] | None = None) -> Itera
     the truth is finished, the observations still queued at the end are left to the caller."""
     end = us(w.s.duration_s)
     w.bootstrap()
+    hold = hold_us(w)
     t = 0
     while t < end:
         t = min(t + STEP_US, end)
         w.loop.run_until(t)
-        yield from w.emit.release(t)
+        yield from w.emit.release(t - hold)
         if on_progress is not None:
             on_progress(t / 1e6)
     w.truth.finish(end)

@@ -187,6 +187,10 @@ class Observe:
     poller_clock_offset_s: float = 0.0
     #: also probe kube-proxy's own /healthz (port 10256) on every node: ProxyNodeHealth
     kube_proxy_healthz: bool = False
+    #: also scrape kube-proxy's /metrics on the probe grid: ProxyMetrics (recorder.sim.evidence)
+    kube_proxy_metrics: bool = False
+    #: also emit the CCM's RegisterTargets / DeregisterTargets calls as CloudTrail's TargetChange
+    cloudtrail: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import Loop, us
 from gapwatch.recorder.sim.emit import POLLER, PROBE, Emitter
 from gapwatch.recorder.sim.endpointslice import EndpointSliceController
+from gapwatch.recorder.sim.evidence import MetricsScraper, emit_call
 from gapwatch.recorder.sim.grace import GraceShutdown
 from gapwatch.recorder.sim.kubelet import Kubelet
 from gapwatch.recorder.sim.kubeproxy import KubeProxies
@@ -71,6 +72,9 @@ class World:
         self.ccm = Ccm(self)
         self.grace = GraceShutdown(self)
         self.prober = Prober(self)
+        self.metrics: MetricsScraper | None = None
+        if s.observe.kube_proxy_metrics:
+            self.metrics = MetricsScraper(self)
         self.poller = LbPoller(self)
         self.truth = TruthTracker(self, random.Random(f"traffic-{seed}"))
 
@@ -110,6 +114,23 @@ class World:
         for node in nodes:
             self.proxy.changed(node)
         self.ccm.on_endpoints(nodes)
+
+    def on_proxy_metrics(self, node: str, *, started: bool = False) -> None:
+        """kube-proxy on `node` ended a sync, queued a change or (`started`) began answering."""
+        if self.metrics is not None:
+            if started:
+                self.metrics.answers(node)
+            else:
+                self.metrics.changed(node)
+
+    def on_lb_call(self, node: str, call: str) -> None:
+        """The CCM called RegisterTargets / DeregisterTargets for `node` now."""
+        self.lb.calls.append((self.loop.now, node, call))
+        # CloudTrail is AWS's: an LB that sets weight 0 (Tencent's grace shutdown or deletion)
+        # logs its calls elsewhere (CloudAudit), and its weight-0 drain is no call CloudTrail has
+        tencent = self.s.ccm.grace_shutdown or self.s.ccm.grace_deletion
+        if self.s.observe.cloudtrail and not tencent:
+            emit_call(self, self.loop.now, node, call)
 
     def on_proxy(self, node: str) -> None:
         self.lb.check_soon(node)
@@ -165,6 +186,8 @@ class World:
                 self.lb.register(name)
         self.booting = False
         self.prober.heartbeat()
+        if self.metrics is not None:
+            self.metrics.heartbeat()
         self.poller.heartbeat()
         self.truth.evaluate(self.live_nodes(), routing=True)
         from gapwatch.recorder.sim.actions import schedule_events

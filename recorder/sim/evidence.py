@@ -1,0 +1,140 @@
+"""Optional observations that order an LB change against a kube-proxy change (off by default):
+
+- `observe.kube_proxy_metrics`: the prober scrapes every node's kube-proxy `/metrics` on the
+  probe grid (`ProxyMetrics`, as recorder.sources.kubeproxy stores a scrape):
+  `kubeproxy_sync_proxy_rules_last_timestamp_seconds` (when the last rules sync ended) and
+  `..._last_queued_timestamp_seconds` (when the last change asked for one), Unix seconds on
+  kube-proxy's own clock, as upstream's `SetToCurrentTime()` writes them (the simulator's nodes
+  have no clock skew). A new kube-proxy process reports 0 until its first sync (an unset gauge);
+  a down or restarting kube-proxy does not answer (no observation). The real prober stores every
+  scrape; here only the informative ones are emitted: the look that first shows new values, the
+  look before it (the last that still showed the old ones), and a look of every node at each
+  heartbeat. replay.syncs reads nothing else from the looks in between (they repeat the values).
+- `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
+  `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
+
+Neither draws from the run's generator, so a seed's scenario and truth are the same with or
+without them. Both emit looks up to a probe period in the past: the run releases observations
+that much later (`hold_us`), so they still leave in time order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from typing import TYPE_CHECKING, Any
+
+from gapwatch.recorder.importers.base import Context
+from gapwatch.recorder.importers.cloudtrail import SOURCE as TRAIL
+from gapwatch.recorder.importers.cloudtrail import parse as parse_trail
+from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.emit import PROBE
+from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC, METRICS_PORT
+from gapwatch.recorder.sim.trail import trail_record
+from gapwatch.recorder.sources.kubeproxy.metrics import summarize
+from gapwatch.recorder.timefmt import to_micros
+
+if TYPE_CHECKING:
+    from gapwatch.recorder.sim.world import World
+
+
+def hold_us(world: World) -> int:
+    """How much later than real time the run releases observations: a probe period and a
+    second (the look before a change, CloudTrail's truncated eventTime), 0 without options."""
+    o = world.s.observe
+    if not (o.kube_proxy_metrics or o.cloudtrail):
+        return 0
+    return us(o.kube_proxy_period_s) + 1_000_000
+
+
+def _last(times: list[int], since_us: int, at_us: int) -> int | None:
+    i = bisect.bisect_right(times, at_us)
+    return times[i - 1] if i and times[i - 1] >= since_us else None
+
+
+class MetricsScraper:
+    """kube-proxy's `/metrics` per node on the prober's grid (module docstring)."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.period = us(world.s.observe.kube_proxy_period_s)
+        self.rng = random.Random(f"prober-metrics-{world.seed}")
+        #: per node: when its current kube-proxy process began answering, the last look emitted
+        self.answering: dict[str, int] = {}
+        self.emitted: dict[str, int] = {}
+        self._due: set[tuple[str, int]] = set()
+
+    def answers(self, node: str) -> None:
+        """kube-proxy on `node` (re)started and serves /metrics from now."""
+        self.answering[node] = self.w.loop.now
+        self.changed(node)
+
+    def changed(self, node: str) -> None:
+        """A sync ended or a change was queued on `node`: the next look shows it."""
+        tick = (self.w.loop.now // self.period + 1) * self.period
+        if (node, tick) not in self._due:
+            self._due.add((node, tick))
+            self.w.loop.at(tick, self._look, node, tick)
+
+    def heartbeat(self) -> None:
+        now = self.w.loop.now
+        for node in self.w.live_nodes():
+            if self.emitted.get(node) != now:
+                self._emit(node, now)
+        self.w.loop.after(us(self.w.s.observe.heartbeat_s), self.heartbeat)
+
+    def _look(self, node: str, tick: int) -> None:
+        self._due.discard((node, tick))
+        before = tick - self.period
+        since = self.answering.get(node)
+        if since is not None and before >= since and self.emitted.get(node, -1) < before:
+            self._emit(node, before)
+        if self.emitted.get(node) != tick:
+            self._emit(node, tick)
+
+    def _values(self, node: str, at_us: int) -> tuple[int | None, int | None] | None:
+        """(last sync, last queued) as kube-proxy on `node` reports them at `at_us` (None: not
+        since this process started); None when it does not answer."""
+        proxy = self.w.proxy
+        since = self.answering.get(node)
+        if not proxy.up(node) or proxy.restarting(node) or since is None or at_us < since:
+            return None
+        started = proxy.nodes[node].started_us
+        synced = _last(proxy.synced_us.get(node, []), started, at_us)
+        queued = _last(proxy.queued_us.get(node, []), since, at_us)
+        return synced, queued
+
+    def _emit(self, node: str, at_us: int) -> None:
+        values = self._values(node, at_us)
+        if values is None:
+            return
+        w = self.w
+        epoch = to_micros(w.clock.dt(0))
+        # an unset gauge reads 0
+        metrics = {
+            name: 0.0 if t is None else (epoch + t) / 1e6
+            for name, t in zip((LAST_SYNC, LAST_QUEUED), values, strict=True)
+        }
+        latency = round(self.rng.uniform(2.0, 30.0), 3)
+        payload: dict[str, Any] = {
+            "port": METRICS_PORT,
+            "address": w.nodes[node].ip,
+            "latency_ms": latency,
+            "status": 200,
+            "error": None,
+            "metrics": metrics,
+            "derived": summarize(metrics),
+            "look": "sample",
+        }
+        self.emitted[node] = at_us
+        w.emit.push(at_us + us(latency / 1000.0), PROBE, "ProxyMetrics", "OBSERVED", payload,
+                    node=node)  # fmt: skip
+
+
+def emit_call(world: World, at_us: int, node: str, call: str) -> None:
+    """A membership call as the `cloudtrail` importer stores it (`TargetChange`)."""
+    parsed = parse_trail(trail_record(world, at_us, node, call), Context(world.s.cluster, "sim"))
+    assert isinstance(parsed, list)
+    second = at_us - at_us % 1_000_000
+    for obs in parsed:
+        world.emit.push(second, TRAIL, obs.kind, obs.op, obs.payload, source_time_us=second)

@@ -1,0 +1,82 @@
+"""The optional observations that order LB against kube-proxy (recorder/sim/evidence.py):
+kube-proxy's sync metrics on the probe grid and the CCM's CloudTrail calls."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+
+from gapwatch.recorder.observation import Observation, validate
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC
+from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.timefmt import to_micros
+
+OPTIONS = {"observe.kube_proxy_metrics": True, "observe.cloudtrail": True}
+
+
+def _strip(obs: list[Observation]) -> list[Observation]:
+    return [o for o in obs if o.kind not in ("ProxyMetrics", "TargetChange")]
+
+
+def test_options_add_observations_and_change_nothing_else() -> None:
+    for name in ("seed-3node", "aws-nlb"):
+        plain = run(load_scenario(name, {}), 3)
+        extra = run(load_scenario(name, OPTIONS), 3)
+        assert not [o for o in plain.observations if o.kind in ("ProxyMetrics", "TargetChange")]
+        assert _strip(extra.observations) == plain.observations
+        assert extra.truth.windows == plain.truth.windows
+        times = [o.observed_at for o in extra.observations]
+        assert times == sorted(times), "still emitted in observed_at order"
+        for o in extra.observations:
+            assert validate(o) == o
+
+
+def test_metrics_looks_report_kube_proxys_syncs() -> None:
+    sim = Simulation(load_scenario("seed-3node", OPTIONS), 5)
+    obs = list(sim)
+    world = sim.world
+    assert world is not None
+    start = to_micros(world.clock.dt(0))
+    looks: dict[str, list[Observation]] = defaultdict(list)
+    for o in obs:
+        if o.kind == "ProxyMetrics":
+            assert o.node is not None
+            looks[o.node].append(o)
+    assert set(looks) == set(world.proxy.synced_us)
+    period = round(world.s.observe.kube_proxy_period_s * 1e6)
+    for node, mine in looks.items():
+        synced = world.proxy.synced_us[node]
+        for o in mine:
+            written = to_micros(o.observed_at) - start - round(o.payload["latency_ms"] * 1000)
+            assert written % period == 0, "on the probe grid"
+            i = bisect_right(synced, written)
+            last = o.payload["metrics"][LAST_SYNC]
+            assert round(last * 1e6) - start == synced[i - 1]
+            queued = o.payload["metrics"][LAST_QUEUED]
+            assert queued == 0 or round(queued * 1e6) - start <= written
+        # every sync the run made shows in a look, and the look before it still had the old one
+        shown = {round(o.payload["metrics"][LAST_SYNC] * 1e6) - start for o in mine}
+        assert shown >= {s for s in synced if s < world.loop.now - period}
+
+
+def test_cloudtrail_calls_are_the_ccms_membership_calls() -> None:
+    sim = Simulation(load_scenario("aws-nlb", OPTIONS), 2)
+    obs = list(sim)
+    world = sim.world
+    assert world is not None
+    calls = [o for o in obs if o.kind == "TargetChange"]
+    assert len(calls) == len(world.lb.calls) > 0
+    start = to_micros(world.clock.dt(0))
+    for o, (at_us, node, call) in zip(calls, world.lb.calls, strict=True):
+        assert o.source == "cloudtrail"
+        assert o.op == ("ADDED" if call == "register" else "DELETED")
+        assert to_micros(o.observed_at) - start == at_us - at_us % 1_000_000
+        assert o.payload["Target"]["Id"] == world.nodes[node].instance_id
+
+
+def test_no_cloudtrail_for_a_weight_zero_lb() -> None:
+    overrides = {**OPTIONS, "ccm.mode": "endpoint-driven", "ccm.grace_shutdown": True}
+    obs = run(load_scenario("seed-3node", overrides), 1).observations
+    assert not [o for o in obs if o.kind == "TargetChange"]
+    assert [o for o in obs if o.kind == "ProxyMetrics"]

@@ -19,9 +19,12 @@ from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
 from tests.lab.labcli import SPEED
 
 #: The first replica's launcher sleeps this long (wall seconds) before it execs the recorder:
-#: longer than the lab's lead (4 s), after which the old lab killed both replicas and started
-#: two new ones with twice the lead.
-SLOW_S = 4.5
+#: longer than the lead, after which the old lab killed both replicas and started two new ones
+#: with twice the lead (each retry from zero).
+SLOW_S = 1.0
+#: Short, to keep the test short: the first states the script makes last (the first second of
+#: seed-3node), so first looks made after the first instant still see every one of them.
+LEAD_S = 0.5
 LAUNCH_LATE = (
     "import os, sys, time; time.sleep(float(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
 )
@@ -52,7 +55,7 @@ def test_a_replica_slow_to_start_is_kept_and_the_run_loses_nothing(
         return proc
 
     monkeypatch.setattr(Lab, "new_recorder", new_recorder)
-    settings = LabSettings(speed=float(SPEED), duration_s=5.0)
+    settings = LabSettings(speed=float(SPEED), duration_s=5.0, lead_s=LEAD_S)
     with open_lab(settings, LabStore(given=pg_empty_url), lambda _line: None) as lab:
         record_run(lab, [], lambda _line: None)
         counts = count_transitions(lab, None)

@@ -1,7 +1,8 @@
 """pytest-xdist's `--dist loadfile` (pyproject's addopts), with the lab's end-to-end runs first
 and on one worker.
 
-The lab's runs (tests/lab/test_lab.py, test_lab_row_*.py, test_lab_cloud_*.py) take 40-80 s of
+The lab's runs (tests/lab/test_lab.py, test_lab_row_*.py, test_lab_cloud_*.py, and the shorter
+test_lab_start.py) take 40-80 s of
 wall each, about 570 s together in a quiet CI run, against seconds for most files. xdist orders
 its work by the number of tests in a file, so these few-test files came last and one worker was
 still running them long after the other had finished (session 10: 875 s of tests). Here they are
@@ -29,6 +30,7 @@ def is_lab_run(path: str) -> bool:
         name == "test_lab.py"
         or name.startswith("test_lab_row_")
         or name.startswith("test_lab_cloud_")
+        or name == "test_lab_start.py"
     )
 
 

@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_file_that_runs_the_lab_joins_the_lab_unit_and_no_other_does() -> None:
-    """A file runs the lab when it calls tests/lab/labcli.py's `run` or star-imports a lab
-    run's tests: adding one that the scheduler does not know would put it back beside the others."""
+    """A file runs the lab when it calls tests/lab/labcli.py's `run`, star-imports a lab
+    run's tests or records one in-process (session.record_run): adding one that the scheduler
+    does not know would put it back beside the others."""
     runs_lab = set()
     for path in (ROOT / "tests").rglob("test_*.py"):
         if path.resolve() == Path(__file__).resolve():
@@ -20,6 +21,8 @@ def test_every_file_that_runs_the_lab_joins_the_lab_unit_and_no_other_does() -> 
         if "from tests.lab.labcli import" in text and " run" in text.split("labcli import")[1][:80]:
             runs_lab.add(path)
         if "from tests.lab.faultrow import *" in text or "from tests.lab.cloudrun import *" in text:
+            runs_lab.add(path)
+        if "record_run" in text:
             runs_lab.add(path)
     classified = {
         p for p in (ROOT / "tests").rglob("test_*.py") if is_lab_run(str(p.relative_to(ROOT)))

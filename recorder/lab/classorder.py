@@ -27,6 +27,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy import Engine
+
 from gapwatch.recorder.lab.compare import Pair
 
 CBD = "closed-before-deregistered"
@@ -77,36 +79,30 @@ def order_open(close: tuple[float, float], deaths: Sequence[tuple[float, float]]
     return any(d_lo < hi and lo < d_hi for d_lo, d_hi in deaths)
 
 
-def _rows(db: str, sql: str, params: Mapping[str, object]) -> list[Any]:
-    """One query's rows from the lab's store."""
+def _rows(engine: Engine, sql: str, params: Mapping[str, object]) -> list[Any]:
+    """One query's rows from the lab's store (the verdict's one engine: run.judge_orders)."""
     from sqlalchemy import text
 
-    from gapwatch.recorder.store import make_engine
-
-    engine = make_engine(db)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params).all())
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
 
 
 def stored_pod_rows(
-    db: str, cluster: str, service: str, node: str, origin: datetime
+    engine: Engine, cluster: str, service: str, node: str, origin: datetime
 ) -> list[PodRow]:
     """The `pod` facts of `node`'s pods backing `service` (`namespace/name`): those the
     Service's EndpointSlice rows for that node name."""
     namespace, name = service.split("/", 1)
     key = {"c": cluster, "ns": namespace, "svc": name, "node": node}
     named = _rows(
-        db,
+        engine,
         "SELECT text2 FROM facts WHERE cluster = :c AND fact = 'slice'"
         " AND namespace = :ns AND name = :svc AND node = :node",
         key,
     )
     pods = {p for (listed,) in named if listed for p in listed.split(",")}
     rows = _rows(
-        db,
+        engine,
         "SELECT name, at_us, src_us, state, num4 FROM facts WHERE cluster = :c"
         " AND fact = 'pod' AND namespace = :ns AND node = :node",
         key,
@@ -127,14 +123,19 @@ def stored_pod_rows(
 
 
 def first_closed_look(
-    db: str, cluster: str, service: str, node: str, origin: datetime, span: tuple[float, float]
+    engine: Engine,
+    cluster: str,
+    service: str,
+    node: str,
+    origin: datetime,
+    span: tuple[float, float],
 ) -> float | None:
     """When the first stored health-check answer of `node` inside `span` said 503 (kube-proxy's
     own report of no local endpoint: it had closed by then), simulated seconds; None: none."""
     namespace, name = service.split("/", 1)
     base = origin.timestamp() * 1e6
     ((first,),) = _rows(
-        db,
+        engine,
         "SELECT min(at_us) FROM facts WHERE cluster = :c AND fact = 'health'"
         " AND namespace = :ns AND name = :svc AND node = :node AND state = '503'"
         " AND at_us >= :lo AND at_us <= :hi",
@@ -151,7 +152,11 @@ def first_closed_look(
 
 
 def node_clock_s(db: str) -> float:
-    """The store's `node_clock_s` assumption, as `gapwatch assumptions --json` reports it."""
+    """The store's `node_clock_s` assumption, as `gapwatch assumptions --json` reports it: a
+    subprocess, because the assumptions (their defaults and the store's overrides) are replay's,
+    and no recorder module may import replay (tests/store/test_schema_layers.py); a copy of the
+    default here would be a second source of it. Asked once per verdict, only when a window
+    names its true class as undecided."""
     import json
 
     from gapwatch.recorder.lab.procs import gapwatch
@@ -161,7 +166,7 @@ def node_clock_s(db: str) -> float:
     return float(value)
 
 
-def judge_order(pair: Pair, db: str, cluster: str, origin: datetime, clock_s: float) -> Pair:
+def judge_order(pair: Pair, engine: Engine, cluster: str, origin: datetime, clock_s: float) -> Pair:
     """`pair` with `order_open` set where its recorded window names the true class only in
     `also` and the two are kube-proxy's close and the pod's death (module doc); else as is."""
     if (
@@ -172,8 +177,9 @@ def judge_order(pair: Pair, db: str, cluster: str, origin: datetime, clock_s: fl
         or pair.bounds is None
     ):
         return pair
-    deaths = death_ranges(stored_pod_rows(db, cluster, pair.service, pair.node, origin), clock_s)
+    rows = stored_pod_rows(engine, cluster, pair.service, pair.node, origin)
+    deaths = death_ranges(rows, clock_s)
     s_lo, s_hi, _e_lo, e_hi = pair.bounds
-    closed = first_closed_look(db, cluster, pair.service, pair.node, origin, (s_lo, e_hi))
+    closed = first_closed_look(engine, cluster, pair.service, pair.node, origin, (s_lo, e_hi))
     close = (s_lo, s_hi if closed is None else min(s_hi, closed))
     return replace(pair, order_open=order_open(close, deaths))

@@ -54,6 +54,8 @@ class RecorderProcess:
 
     def __init__(self, config: Path, log_path: Path, env: dict[str, str]) -> None:
         self.config, self.log_path, self.env = config, log_path, env
+        #: what `start` runs (the lab's tests prefix a launcher that starts it late)
+        self.command = [*GAPWATCH, "record", "--config", str(config)]
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         #: the lab ended it (a fault's SIGKILL, the final SIGTERM): not a crash to restart
@@ -63,7 +65,7 @@ class RecorderProcess:
         self.starts += 1
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*GAPWATCH, "record", "--config", str(self.config)],
+                self.command,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 env=self.env,
@@ -109,6 +111,13 @@ class RecorderProcess:
     def started(self) -> bool:
         """It has installed its signal handlers and listed (its log says `synced`)."""
         return any(e.get("event") == "synced" for e in self.log_events())
+
+    def waiting_for_clock(self) -> bool:
+        """It has started (imported, its sources built): its first clock reading waits for the
+        lab's first instant, or has read it (its log says so, or has gone past)."""
+        from gapwatch.recorder.lab.clock import WAITING_EVENT
+
+        return any(e.get("event") in (WAITING_EVENT, "starting") for e in self.log_events())
 
     def ready(self) -> bool:
         """Every source of it is ready (its log says `ready`: listed, loaded, first looks)."""

@@ -191,15 +191,20 @@ def judge_orders(lab_score: Score, lab: Lab, origin: datetime) -> None:
     """Set, from the stored rows, whether each window that names its true class only as
     undecided really had its two causes unordered (recorder/lab/classorder.py)."""
     from gapwatch.recorder.lab.classorder import judge_order, node_clock_s
+    from gapwatch.recorder.store import make_engine
 
     pending = [p for p in lab_score.pairs if p.cls is not None and p.true_class in p.also]
     if not pending:
         return
     clock = node_clock_s(lab.db)
-    lab_score.pairs = [
-        judge_order(p, lab.db, lab.cluster, origin, clock) if p in pending else p
-        for p in lab_score.pairs
-    ]
+    engine = make_engine(lab.db)  # one for the verdict's queries, not one per query
+    try:
+        lab_score.pairs = [
+            judge_order(p, engine, lab.cluster, origin, clock) if p in pending else p
+            for p in lab_score.pairs
+        ]
+    finally:
+        engine.dispose()
 
 
 def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:

@@ -3,6 +3,7 @@
 
 Time: the simulation's second `s` happens at wall time `t0 + s / speed`; the recorders' clock
 (lab/clock.py) reads the simulation's time, so what they store is in the simulation's own time.
+t0 is named once every replica has started (`start_recorders`): their clocks wait for it.
 The recorders look every `interval_s` wall seconds, i.e. every `interval_s * speed` simulated
 seconds: that is the lab's sampling period, and the simulator's own observers are given the same
 period for the baseline (compare.py).
@@ -25,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from gapwatch.recorder.lab.clock import clock_spec
+from gapwatch.recorder.lab.clock import deferred_clock_spec, write_wall
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import (
     LabError,
@@ -48,6 +49,9 @@ SERVED_SOURCES = ("k8s-watch", "kube-proxy-probe", "lb-poller")
 #: The simulator's observers look this often (simulated seconds) to script the fakes: fine
 #: enough that the fakes change within 50 ms of the simulated world, far below any sampling here.
 SCRIPT_PERIOD_S = 0.05
+#: How long (wall seconds) the lab waits for its first recorders to start (imports, the store,
+#: their sources built) before it gives up: about 16 s each at load 10 was seen (issue 17).
+START_TIMEOUT_S = 240.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,8 @@ class LabSettings:
     duration_s: float | None = None
     db: str | None = None
     keep: bool = False
-    #: wall seconds between starting the recorders and the simulation's first instant
+    #: wall seconds from the moment every replica has started (its clock waits for the first
+    #: instant) to the simulation's first instant: their listing and first looks
     lead_s: float = 4.0
     #: recorders running at once: 2 as deploy/base/deployment.yaml runs them (both record, the
     #: store dedupes); a SIGKILLed single recorder is blind while it restarts (seconds)
@@ -204,12 +209,20 @@ class Lab:
             },
         }
 
+    @property
+    def first_instant_path(self) -> Path:
+        """Where the lab writes t0 for the recorders' clocks (clock.py: a deferred WALL)."""
+        return self.workdir / "first-instant"
+
     def new_recorder(self, name: str = "recorder") -> RecorderProcess:
+        """A recorder (not started) whose clock reads the simulation's time from t0 on, t0 being
+        read from `first_instant_path`: the first ones start before the lab has named it."""
         assert self.config_path is not None
         jump = None
         if self.clock_jump is not None and not self.recorders:
-            jump = (self.wall_at(self.clock_jump[0]), self.clock_jump[1])
-        spec = clock_spec(parse_time(self.scenario.start), self.t0, self.settings.speed, jump)
+            jump = (self.clock_jump[0] / self.settings.speed, self.clock_jump[1])
+        start, speed = parse_time(self.scenario.start), self.settings.speed
+        spec = deferred_clock_spec(start, self.first_instant_path, speed, jump)
         proc = RecorderProcess(
             self.config_path,
             self.workdir / f"{name}-{len(self.recorders)}.log",
@@ -328,28 +341,46 @@ def record_run(
 
 
 def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
-    """Start the replicas with the simulation's first instant `lead_s` ahead, and make sure they
-    are recording (listed, signal handlers in place) before it: on a loaded machine a Python
-    process can take many seconds to start. When they are late, start them again with twice the
-    lead (before the first instant nothing exists to record, so nothing is lost or doubled)."""
-    lead = lab.settings.lead_s
-    for _attempt in range(4):
-        lab.t0 = time.time() + lead
-        lab.world.api.clock = lab.sim_clock
-        fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
+    """Start the replicas, wait until every one has started (its clock's first reading waits
+    for the first instant: clock.py), then name the simulation's first instant `lead_s` ahead
+    and wait until they are ready (listed, first looks). On a loaded machine a recorder takes
+    many seconds to start (about 16 s at load 10), and how many cannot be known in advance: the
+    first instant moves, the processes are kept. Nothing exists before it, so nothing is lost or
+    doubled. LabError when a replica exits first, or has not started within START_TIMEOUT_S."""
+    began = time.time()
+    fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
+    for proc in fresh:
+        proc.start()
+    while not all(p.waiting_for_clock() for p in fresh):
         for proc in fresh:
-            proc.start()
-        deadline = lab.t0 - 0.2
-        while time.time() < deadline and not all(p.started() for p in fresh):
-            time.sleep(0.05)
-        if all(p.started() for p in fresh):
-            return
-        for proc in fresh:
-            proc.kill()
-        lab.recorders = [p for p in lab.recorders if p not in fresh]  # (the jump goes to the next)
-        lead *= 2
-        progress(f"lab: recorders not ready in time (a loaded machine); lead now {lead:.0f} s")
-    raise LabError(f"the recorders did not start in time, even with a lead of {lead:.0f} s")
+            if not proc.alive():
+                code = proc.proc.returncode if proc.proc else "?"
+                raise LabError(
+                    f"recorder pid {proc.pid} exited {code} before it started: {proc.last_error()}"
+                )
+        if time.time() - began > START_TIMEOUT_S:
+            late = [str(p.pid) for p in fresh if not p.waiting_for_clock()]
+            raise LabError(
+                f"the recorders did not start within {START_TIMEOUT_S:.0f} s (pid "
+                f"{', '.join(late)} still importing or building its sources: a loaded machine?)"
+            )
+        time.sleep(0.05)
+    lab.t0 = time.time() + lab.settings.lead_s
+    lab.world.api.clock = lab.sim_clock
+    write_wall(lab.first_instant_path, lab.t0)
+    lab.notes.append(
+        f"recorders started in {lab.t0 - lab.settings.lead_s - began:.1f} s (wall); the first "
+        f"instant {lab.settings.lead_s:.1f} s after"
+    )
+    progress(lab.notes[-1])
+    while time.time() < lab.t0 - 0.2 and not all(p.ready() for p in fresh):
+        time.sleep(0.05)
+    for proc in fresh:  # t0 cannot move now: the clocks have read it (settle waits for them)
+        if not proc.ready():
+            lab.notes.append(
+                f"recorder pid {proc.pid} was not ready (listed, first looks) by the first "
+                f"instant: a lead of {lab.settings.lead_s:.1f} s is short on this machine"
+            )
 
 
 def settle(lab: Lab, supervising: Any) -> None:

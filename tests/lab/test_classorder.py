@@ -101,13 +101,12 @@ def test_order_is_open_only_where_a_death_meets_the_close() -> None:
 
 def test_the_captured_rows_leave_the_order_open(engine: Engine) -> None:
     _store(engine, ROWS)
-    url = engine.url.render_as_string(hide_password=False)
     # the window's start range runs to its end (uncertain); the first 503 bounds the close
-    judged = judge_order(_pair(PGBD, (CBD,), (63.152, 71.38)), url, CLUSTER, ORIGIN, 1.0)
+    judged = judge_order(_pair(PGBD, (CBD,), (63.152, 71.38)), engine, CLUSTER, ORIGIN, 1.0)
     assert judged.order_open is True and judged.undecided_open
     # a decided wrong class, or another pair of causes, is not judged
     wrong = _pair(PGBD, (), (63.152, 71.38))
-    assert judge_order(wrong, url, CLUSTER, ORIGIN, 1.0).order_open is None
+    assert judge_order(wrong, engine, CLUSTER, ORIGIN, 1.0).order_open is None
 
 
 def test_a_503_before_the_death_orders_the_causes(engine: Engine) -> None:
@@ -120,8 +119,7 @@ def test_a_503_before_the_death_orders_the_causes(engine: Engine) -> None:
         (70.363, 69.319, None, "health", "OBSERVED", "istio-ingressgateway", "200", None, None),
     ]
     _store(engine, early)
-    url = engine.url.render_as_string(hide_password=False)
-    judged = judge_order(_pair(PGBD, (CBD,), (64.366, 70.363)), url, CLUSTER, ORIGIN, 1.0)
+    judged = judge_order(_pair(PGBD, (CBD,), (64.366, 70.363)), engine, CLUSTER, ORIGIN, 1.0)
     assert judged.order_open is False and not judged.undecided_open
 
 

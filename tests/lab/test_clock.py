@@ -1,19 +1,28 @@
-"""The lab's clock hook (GAPWATCH_LAB_CLOCK): simulated time, speed, a host clock jump."""
+"""The lab's clock hook (GAPWATCH_LAB_CLOCK): simulated time, speed, a host clock jump, a first
+instant named after the recorder started (a deferred WALL)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import structlog
 
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.lab.clock import (
     CLOCK_ENV,
+    WAITING_EVENT,
+    FirstInstantClock,
     clock_from_env,
     clock_spec,
+    deferred_clock_spec,
     parse_clock,
     real_clock,
+    recorder_clock,
+    write_wall,
 )
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -45,3 +54,36 @@ def test_without_the_variable_the_recorder_keeps_the_real_clock() -> None:
 def test_a_malformed_value_is_a_config_error_naming_the_variable(spec: str) -> None:
     with pytest.raises(ConfigError, match=CLOCK_ENV):
         parse_clock(spec)
+
+
+def test_a_deferred_clock_reads_the_first_instant_the_lab_writes_and_its_relative_jump(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "first-instant"
+    spec = deferred_clock_spec(EPOCH, path, 10.0, jump=(1.0, 30.0))
+    now = time.time()
+    write_wall(path, now - 2.0)  # the first instant was 2 s ago; the jump 1 s after it
+    elapsed = (parse_clock(spec)() - EPOCH).total_seconds()
+    assert 20.0 + 30.0 <= elapsed < 20.0 + 30.0 + 10.0 * 5
+
+
+def test_the_recorders_deferred_clock_waits_for_the_first_instant_at_its_first_reading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "first-instant"
+    clock = recorder_clock({CLOCK_ENV: deferred_clock_spec(EPOCH, path, 10.0)})
+    assert isinstance(clock, FirstInstantClock)  # made before the lab names it: no reading yet
+    wall = time.time() + 3600.0  # an hour ahead: the clock reads before EPOCH until then
+    writer = threading.Timer(1.0, write_wall, (path, wall))
+    with structlog.testing.capture_logs() as logs:
+        writer.start()
+        first = clock()
+    writer.join()
+    assert [e["event"] for e in logs] == [WAITING_EVENT]
+    assert (first - EPOCH).total_seconds() < -3600 * 10 + 10.0 * 60
+
+
+def test_a_deferred_clock_never_named_is_a_config_error(tmp_path: Path) -> None:
+    clock = FirstInstantClock(deferred_clock_spec(EPOCH, tmp_path / "never", 1.0), timeout_s=0.1)
+    with pytest.raises(ConfigError, match="no first instant"):
+        clock()

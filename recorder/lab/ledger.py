@@ -26,6 +26,7 @@ Three kinds of transition, each from what the fakes themselves logged:
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ Gap = tuple[int, int]
 #: How long the last state of a target counts as lasting after the script's end (simulated s):
 #: the fakes keep it until the lab stops, and the recorders look on until they have caught up.
 LAST_STATE_S = 3600.0
+_NONE = object()
 
 
 @dataclass
@@ -159,13 +161,20 @@ def count_states(
     slack_s: float,
     end_s: float,
     blind: Sequence[tuple[float, float]] = (),
+    initial: Mapping[str, Any] | None = None,
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
     made; `rows`: (s, key, state, is_transition[, previous_observed_at]) the store holds;
-    `blind`: (from, to) when no recorder was looking."""
+    `blind`: (from, to) when no recorder was looking; `initial`: key -> what the fake answered
+    from its start, before the script's first change: a first change to that same state changed
+    nothing, so a look before it that stored the state saw it (a look at 0.8 s that stored the
+    fake's initial 503 for a script whose first 503 comes at 1.0 s). A different initial state
+    is not expected (the recorders may start looking after the first change)."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
+        if not by_key[key] and initial is not None and initial.get(key, _NONE) == state:
+            at = -math.inf  # the fake answered it since before any look
         if not by_key[key] or by_key[key][-1][1] != state:
             by_key[key].append((at, state))
     stored: dict[str, list[tuple[float, Any, bool, Any]]] = defaultdict(list)
@@ -182,7 +191,8 @@ def count_states(
                 s == state and at - slack_s <= t <= until + bound_s for t, s, _, _ in stored[key]
             )
             if not seen:
-                result.lost.append(f"{key} -> {state} at {at:.1f} s")
+                since = "the start" if at == -math.inf else f"{at:.1f} s"
+                result.lost.append(f"{key} -> {state} at {since}")
     for key, seq_rows in stored.items():
         previous: Any = None
         for i, (at, state, transition, _since) in enumerate(seq_rows):

@@ -226,7 +226,9 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
         return {
             "k8s": ledger.count_k8s(engine, lab.cluster, expected),
             "kube-proxy": states(
-                lab.world.proxy_log, ledger.probe_rows(engine, lab.cluster, origin)
+                lab.world.proxy_log,
+                ledger.probe_rows(engine, lab.cluster, origin),
+                initial=lab.world.proxy_initial,
             ),
             "lb": states(lab.world.target_log, ledger.target_rows(engine, lab.cluster, origin)),
         }

@@ -93,6 +93,11 @@ class LabWorld:
             mode="unhealthy",
         )
         self.address = {n.name: n.address for n in self.proxies.nodes}
+        #: what each fake kube-proxy answers before the script's first change (the ledger's
+        #: `initial`)
+        self.proxy_initial = {
+            n.name: proxy_state(n.mode, n.local_endpoints) for n in self.proxies.nodes
+        }
         self.moto_url = ""
         self.elb: HealthProxy | None = None
         self.target_group = ""

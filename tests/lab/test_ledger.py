@@ -89,3 +89,28 @@ def test_the_last_state_may_be_seen_after_the_scripts_end() -> None:
     rows = [(0.2, "n1", "ok", True), (33.0, "n1", "down", True)]  # a slow look, after the end
     result = count_states(changes, rows, bound_s=1.0, slack_s=0.5, end_s=30.0)
     assert result.lost == [] and result.expected == 2
+
+
+def test_a_first_change_to_the_fakes_initial_state_was_seen_by_a_look_before_it() -> None:
+    """A fake kube-proxy answers 503 from its start; the script's first change for the node sets
+    503 again at 1.0 s. A prober look at 0.2 s stored the 503 and nothing changed after, so no
+    row lies after 1.0 s minus the slack: the state was recorded, not lost (a Huawei lab run
+    counted it lost). An initial state the script changes away from is not expected."""
+    changes = [(1.0, "n1", (503, 0)), (20.0, "n1", (200, 1))]
+    rows = [(0.2, "n1", (503, 0), True), (20.3, "n1", (200, 1), True)]
+    without = count_states(changes, rows, bound_s=0.5, slack_s=0.2, end_s=30.0)
+    assert without.lost == ["n1 -> (503, 0) at 1.0 s"]
+    initial = {"n1": (503, 0)}
+    result = count_states(changes, rows, bound_s=0.5, slack_s=0.2, end_s=30.0, initial=initial)
+    assert result.lost == [] and result.expected == 2
+    # nothing stored of it at all: still lost, named from the start
+    result = count_states(changes, rows[1:], bound_s=0.5, slack_s=0.2, end_s=30.0, initial=initial)
+    assert result.lost == ["n1 -> (503, 0) at the start"]
+    # the fake started healthy and the script's first change is the 503: the 200 before it is
+    # not expected (the recorders may have started looking after 1.0 s)
+    healthy = {"n1": (200, 1)}
+    looked = [(0.2, "n1", (200, 1), True), (1.1, "n1", (503, 0), True), rows[1]]
+    result = count_states(changes, looked, bound_s=0.5, slack_s=0.2, end_s=30.0, initial=healthy)
+    assert result.lost == [] and result.expected == 2
+    result = count_states(changes, rows[1:], bound_s=0.5, slack_s=0.2, end_s=30.0, initial=healthy)
+    assert result.lost == ["n1 -> (503, 0) at 1.0 s"]

@@ -17,12 +17,16 @@ kube-proxy may still forward only to the dead pod: F was possibly false from the
 the replacement was programmed (no later than its Ready plus the EndpointSlice and kube-proxy
 lags). It was surely false from the death's latest instant to the replacement's earliest entry
 when the death surely came first. A replacement surely listed before the death may or may not
-have been programmed (kube-proxy's lag): no rule claims that (docs/semantics.md: it doubled the
-false windows). Pure.
+have been programmed (kube-proxy's lag): no rule claims that from the slice alone
+(docs/semantics.md: it doubled the false windows). kube-proxy's own metrics can (replay.syncs):
+a look at or after the death's earliest instant whose last sync ended before the replacement's
+listing could have reached kube-proxy proves it was not programmed then, so it counts as
+entering after the death, its programming bounded by the same looks. Pure.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -31,9 +35,12 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.fold import FoldState, PodSample, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
-from gapwatch.replay.signals import HI, Iv, Tri, complement, intersect
+from gapwatch.replay.signals import HI, Iv, Step, Tri, complement, intersect
+from gapwatch.replay.syncs import SyncIndex, index_looks, programmed
 
 _UP = ("ready", "terminating")
+#: a node without kube-proxy metrics looks
+NO_LOOKS = SyncIndex((), ())
 _DOWN = ("gone", "pending")
 
 
@@ -95,6 +102,10 @@ def unprogrammed(
     slice_us: int,
     lag_hi_us: int,
     unseen_us: int,
+    looks: SyncIndex = NO_LOOKS,
+    clocks_us: int = 0,
+    reach_us: int = 0,
+    span_us: int = 0,
 ) -> tuple[list[Iv], list[Iv]]:
     """Where F was possibly and surely false because a local pod died (finishedAt known)
     before every endpoint that could replace it can have been programmed (module docstring).
@@ -103,7 +114,10 @@ def unprogrammed(
     pod's endpoint until the EndpointSlice drops it). A lane sample that failed in the
     stretch leaves it to the lane's own steps. Bounds: `skew_us` the watch skew (a Ready
     write up to that and a stamp's second before it was seen), `slice_us` the EndpointSlice
-    controller's lag, `lag_hi_us` kube-proxy's."""
+    controller's lag, `lag_hi_us` kube-proxy's. `looks`: the node's kube-proxy metrics looks
+    (replay.syncs; none: the slice alone), `clocks_us` how far kube-proxy's and the prober's
+    clocks may be off the recorder's, `reach_us` how far kube-proxy's receipt of a change may
+    lie from the store's time for it, `span_us` how long one sync may run."""
     every = [
         r
         for pod in local_pods(state, svc, node)
@@ -113,6 +127,7 @@ def unprogrammed(
         return [], []  # no reported death on the node: nothing to list
     # when each run's endpoint surely was listed, found once (not once per death)
     listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
+    bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
     bad_times = [s.at_us for s in samples if bad(s.value)]
     possible: list[Iv] = []
     sure: list[Iv] = []
@@ -123,14 +138,25 @@ def unprogrammed(
         chosen = [j for j, r in enumerate(every) if j != i and r.down_us > death.start]
         others = [every[j] for j in chosen]
         listed = [listing[j] for j in chosen]
-        if any(at <= death.start for at in listed):
+        # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
+        early = [
+            _unsynced(looks, r, at, death.start, bounds)
+            for r, at in zip(others, listed, strict=True)
+            if at <= death.start
+        ]
+        if any(p is None for p in early):
             continue  # an endpoint possibly programmed before the death (kube-proxy's lag)
+        shown = [p for p in early if p is not None]
         later = [r.ready_us for r in others if r.ready_us is not None]
         if not later or min(later) > run.down_us + slice_us:
             continue  # no replacement before the slice drops the dead pod: an excursion
-        first = min(later)
-        entered_lo = first - STAMP_RESOLUTION_US - skew_us
-        end = min(listed) + lag_hi_us
+        entered = [
+            r.ready_us - STAMP_RESOLUTION_US - skew_us
+            for r, at in zip(others, listed, strict=True)
+            if at > death.start and r.ready_us is not None
+        ]
+        entered_lo = min(entered + [p.earliest for p in shown])
+        end = min([at + lag_hi_us for at in listed if at > death.start] + [p.latest for p in shown])
         if unseen_us:
             end = min(end, death.end + unseen_us)
         if any(death.start <= t < end for t in bad_times):
@@ -156,6 +182,39 @@ def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us:
     return run.ready_us + slice_us
 
 
+def _unsynced(
+    looks: SyncIndex,
+    run: Run,
+    listed_us: int,
+    death_us: int,
+    bounds: tuple[int, int, int, int, int],
+) -> Step | None:
+    """When kube-proxy programmed a run's endpoint that was listed (by `listed_us`) before a
+    death's earliest instant `death_us`, from its metrics: None unless a look at or after that
+    instant shows its last sync ended before the endpoint could be in the EndpointSlice (its
+    Ready write's earliest time, less the clocks' skew: kube-proxy's clock): it was not
+    programmed then. The latest bound is replay.syncs.programmed's (the first sync that surely
+    followed the listing, else the assumed lag). `bounds`: the watch skew, the clocks' skew,
+    the reach (replay.syncs), kube-proxy's largest lag and a sync's longest span."""
+    skew_us, clocks_us, reach_us, lag_hi_us, span_us = bounds
+    if not looks.looks or run.ready_us is None:
+        return None
+    entered = run.ready_us - STAMP_RESOLUTION_US - skew_us
+    ordered, times = looks
+    waiting = None
+    for look in ordered[bisect_left(times, death_us + clocks_us) :]:
+        if look.synced_us >= entered - clocks_us:
+            break  # a sync since the endpoint could be listed (the syncs' times only grow)
+        waiting = look.at_us
+    if waiting is None:
+        return None
+    (step,) = programmed(
+        [Step(entered, listed_us, True, run.event_id)], looks, 0, lag_hi_us, reach_us,
+        span_us=span_us,
+    )  # fmt: skip
+    return Step(max(step.earliest, waiting), max(step.latest, waiting), True, run.event_id)
+
+
 def died_unprogrammed(
     state: FoldState,
     svc: ServiceRef,
@@ -178,6 +237,10 @@ def died_unprogrammed(
         slice_us=seconds_us(settings.slice_lag_s),
         lag_hi_us=lag_hi,
         unseen_us=unseen_us,
+        looks=index_looks(state.syncs.get((svc.cluster, node), [])),
+        clocks_us=seconds_us(settings.clock_skew_s),
+        reach_us=seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s),
+        span_us=seconds_us(settings.sync_span_s),
     )
 
 

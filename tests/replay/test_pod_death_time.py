@@ -13,6 +13,7 @@ from gapwatch.replay.fold import FoldState, PodSample, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI
 from tests.replay.builders import at, eps, facts_of, health, looks, node, pod, service, target
+from tests.replay.test_evidence_order import scrape
 
 
 def _us(seconds: float) -> int:
@@ -135,3 +136,37 @@ def test_a_death_surely_before_the_replacement_was_ready_is_a_sure_gap() -> None
     assert window.certain
     assert _us(100) <= window.start_earliest_us <= window.start_latest_us <= _us(102)
     assert window.end_earliest_us >= _us(103)
+
+
+def _scraped(synced: list[tuple[float, float, float]]) -> list[Observation]:
+    """`_rollout` with p2 Ready at 90 s (listed at 90.3 s) and p1 dead at 104.4 s (finishedAt
+    104 s: [103 s, 106 s)), and kube-proxy's /metrics on n1 scraped as (look, last sync, last
+    queued) in seconds."""
+    obs = _rollout(ready_at=90.0, finished=104.4)
+    obs += [scrape(t, s, q) for t, s, q in synced]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_metrics_showing_the_replacement_unprogrammed_after_the_death_are_a_possible_gap() -> None:
+    # kube-proxy's last sync ended at 50 s, before p2 could be in the slice (Ready at 90 s),
+    # still at the 105 s look (after the death's earliest instant, 103 s): p2 was not
+    # programmed then, p1 possibly dead; the 110 s look shows a sync at 106.5 s with nothing
+    # queued after it: programmed by then
+    obs = _scraped([(95, 50, 90.3), (100, 50, 90.3), (105, 50, 90.3), (110, 106.5, 106.4)])
+    (window,) = _windows(obs)
+    assert not window.certain
+    assert _us(103) <= window.start_earliest_us <= _us(104.4)
+    assert _us(105) <= window.end_latest_us <= _us(106.5)
+    assert window.cls == "pod-gone-before-deregistered"
+
+
+def test_metrics_showing_a_sync_after_the_listing_before_the_death_are_no_gap() -> None:
+    # a sync ended at 92 s, after p2's listing could reach kube-proxy: it may have been
+    # programmed before the death (nothing says the 92 s sync missed it)
+    assert _windows(_scraped([(95, 92, 90.3), (100, 92, 90.3), (105, 92, 90.3)])) == []
+
+
+def test_an_unsynced_look_before_the_death_is_no_gap() -> None:
+    # the last look without a sync is at 100 s, before the death's earliest instant (103 s):
+    # kube-proxy may have programmed p2 between it and the death
+    assert _windows(_scraped([(95, 50, 90.3), (100, 50, 90.3), (110, 106.5, 106.4)])) == []

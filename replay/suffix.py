@@ -7,20 +7,20 @@ from what detection reads; `reusable` checks what it cannot bound (a node falls 
 whole history then):
 
 1. `t_new`: the earliest new sample of any of the node's lanes (endpoints, the three probe/LB
-   lanes, the Node, each local pod, kube-proxy's metrics), or the previous look it names
-   (`Sample.prev_us`: the change happened after it).
+   lanes, the Node, kube-proxy's metrics) or the previous look it names (`Sample.prev_us`:
+   the change happened after it); for a pod's sample saying it stopped after an up state,
+   the sample before (its death range begins there: replay.unseen.death_ranges).
 2. `look_back_us`: the sum of every duration detection shifts or widens an instant by: each
    assumption in seconds (replay.assumptions; the lags times `lag_margin`), the LB's
    health-check thresholds times its interval, and what the Service's data measured in their
    place (kube-proxy's and the CCM's lag bounds, the probe period, the observers' clock
    offsets, the target groups' check lead). A chain of shifts is at most their sum.
-3. From `x = t_new - look_back_us`, each lane's floor: the sample at or before `x` (and its
-   previous look). A pod's death range and its stop (`_stopped`) begin at the pod's previous
-   sample; a Node's NotReady at most node_grace_s before. Where `x` falls inside a stretch
-   that detection reads as one span (the endpoints not ready: an excursion or a loss whose
-   return is searched forward, replay.unseen.hidden and replay.undecided; a probe/LB lane not
-   answering well: silent and refused stretches, replay.proxy; a Node not Ready), the floor
-   is the sample before that stretch began.
+3. From `x = t_new - look_back_us`, each lane's floor. Where `x` falls inside a stretch that
+   detection reads as one span (the endpoints not ready: an excursion, or a loss whose return
+   is searched forward, replay.unseen.hidden and replay.undecided; a probe/LB lane not
+   answering well: silent and refused stretches, replay.proxy; a Node not Ready), the look
+   before that stretch's first sample; else the look before the lane's next change (the
+   change happened after it).
 4. The instant is the lowest floor minus `look_back_us` again (what happens at a floor may be
    shifted back once more).
 
@@ -48,7 +48,7 @@ from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period
-from gapwatch.replay.signals import Iv, Tri
+from gapwatch.replay.signals import HI, Iv, Tri
 
 #: a probe/LB lane's value that answered well (any other is read as a stretch: replay.proxy)
 _WELL = frozenset({"connected", "200", "healthy"})
@@ -112,8 +112,10 @@ def influence_from(
 ) -> int | None:
     """The earliest instant the samples added to the node's lanes since `version` (its lane
     lengths: checkpoint.lane_versions) and `syncs` (its kube-proxy metrics looks) can move
-    detection at (module docstring); None where that is not bounded: a lane that was empty (a
-    lane's first sample changes what its whole history reads), a pod gone from the node."""
+    detection at (module docstring); HI where none was added (only the end of the data moved:
+    it ends the window still open there alone); None where that is not bounded: a lane that
+    was empty (a lane's first sample changes what its whole history reads), a pod gone from
+    the node."""
     key, cluster = (svc, node), svc.cluster
     eps = state.endpoints.get(key, [])
     probes = [state.probes[k].get(key, []) for k in PROBE_FACTS]
@@ -138,7 +140,7 @@ def influence_from(
         t for pod, lane in pods.items() if (t := _pod_floor(lane, old_pods.get(pod, 0))) is not None
     ]
     if not firsts:
-        return None  # nothing grew: the caller recomputes for another reason
+        return HI
     x = min(firsts) - back_us
     floors = [
         _floor(sorted_lane(eps), x, lambda s: s.value != "ready"),

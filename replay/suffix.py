@@ -43,6 +43,7 @@ from typing import Any
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import check_lead
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
+from gapwatch.replay.context import local_pods
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.lanes import Lanes
@@ -123,8 +124,7 @@ def influence_from(
     looks = state.syncs.get((cluster, node), [])
     pods = {
         pod: state.pods.get((cluster, svc.namespace, pod), [])
-        for pod, where in state.service_pods.get(svc, {}).items()
-        if where == node
+        for pod in local_pods(state, svc, node)
     }
     lens = [version[0], *version[1 : 1 + len(PROBE_FACTS)], version[1 + len(PROBE_FACTS)]]
     old_pods = dict(version[2 + len(PROBE_FACTS)])

@@ -62,7 +62,9 @@ _STOPPED = ("gone", "pending")
 def look_back_us(state: FoldState, svc: ServiceRef, mine: DetectSettings, lag_hi: int) -> int:
     """The sum of every duration detection moves an instant by (module docstring, 2)."""
     seconds = sum(
-        getattr(mine, f.name) for f in fields(mine) if f.name.endswith("_s") and f.type == "float"
+        value
+        for f in fields(mine)
+        if f.name.endswith("_s") and isinstance(value := getattr(mine, f.name), int | float)
     )
     checks = (mine.hc_healthy_threshold + mine.hc_unhealthy_threshold) * mine.hc_interval_s
     offsets = max(abs(clock_offset(state, svc.cluster, o, mine)) for o in OBSERVERS)

@@ -4,6 +4,8 @@ Literal observations (tests/replay/builders.py shapes)."""
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 
 from gapwatch.recorder.observation import Observation
@@ -86,3 +88,18 @@ def test_without_the_look_back_the_refresh_would_keep_a_stale_window(
 def test_every_cut_around_the_crash_refreshes_to_the_rebuild(cut: float) -> None:
     _before, after, rebuilt = _refreshed(cut)
     assert after == rebuilt
+
+
+def test_every_assumption_in_seconds_widens_the_look_back() -> None:
+    """The look-back is the sum of every duration detection moves an instant by: each
+    assumption in seconds (replay.assumptions) and the LB's checks widen it."""
+    state = fold(FoldState(), facts_of(_history()))
+    (svc,) = lb_facing(state)
+    base = suffix.look_back_us(state, svc, DEFAULTS, 0)
+    assert base > 0
+    named = [f.name for f in fields(DEFAULTS) if f.name.endswith("_s")]
+    assert "node_grace_s" in named and "pod_status_s" in named
+    for name in [*named, "hc_interval_s", "hc_unhealthy_threshold", "hc_healthy_threshold"]:
+        wider = replace(DEFAULTS, **{name: getattr(DEFAULTS, name) + 10})
+        assert suffix.look_back_us(state, svc, wider, 0) > base, name
+    assert suffix.look_back_us(state, svc, DEFAULTS, 7_000_000) == base + 7_000_000

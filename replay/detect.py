@@ -326,9 +326,13 @@ def windows_from(
     alive_initial: bool = False,
     settings: DetectSettings = DEFAULTS,
     drop_lag: int | None = None,
+    from_us: int | None = None,
+    relists: bool = True,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
-    `drop_lag`: see `classify`)."""
+    `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
+    or after it (a refresh keeps the others: replay.suffix); `relists` False: before what the
+    watch relists passed over is applied (`finished`)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
@@ -352,6 +356,8 @@ def windows_from(
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
     for cand, parts in zip(candidates, pieces, strict=True):
+        if from_us is not None and cand.end < from_us:
+            continue  # every bound of its window lies before `from_us`
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
@@ -474,9 +480,21 @@ def windows_from(
                 certain=bool(sure),
             )
         )
-    # what a watch relist passed over: a window touching it is never certain (replay.relisted)
+    return finished(state, svc, node, lanes_, out, settings) if relists else out
+
+
+def finished(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    raw: list[Window],
+    settings: DetectSettings = DEFAULTS,
+) -> list[Window]:
+    """Windows (`windows_from`'s with `relists` False) with what a watch relist passed over: a
+    window touching it is never certain (replay.relisted)."""
     unseen = node_stretches(state, svc.cluster, node, settings)
-    out = touching(hidden_not_ready(out, unseen), unseen)  # a NotReady it hid: in `also`
+    out = touching(hidden_not_ready(raw, unseen), unseen)  # a NotReady it hid: in `also`
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

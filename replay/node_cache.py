@@ -34,20 +34,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gapwatch.replay import suffix
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
-from gapwatch.replay.detect import windows_from
-from gapwatch.replay.fold import FoldState, Sample, horizon
+from gapwatch.replay.detect import finished, windows_from
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lanes import lanes
+from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, t_and, t_not
+from gapwatch.replay.signals import HI, Tri, t_and, t_not
 from gapwatch.replay.unseen import listed_at
 
 
@@ -59,6 +60,11 @@ class NodeWindows:
     open: bool
     #: how long its endpoints stayed not ready each time they came back (sorted: `losses`)
     losses: list[int] = field(default_factory=list)
+    #: the windows before the watch relists were applied (detect.windows_from), and R, F and
+    #: the whole-lane facts they were found from (replay.suffix: a refresh keeps the windows
+    #: before the instant its new samples can move detection at)
+    raw: list[Window] = field(default_factory=list)
+    signals: tuple[Tri, Tri, tuple[bool, ...]] | None = None
 
 
 @dataclass(slots=True)
@@ -137,6 +143,30 @@ def node_key(
     )
 
 
+def _since(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    kept: NodeWindows,
+    nkey: tuple[Any, ...],
+    found: Lanes,
+    horizon_us: int,
+    back_us: int,
+) -> int | None:
+    """The instant before which the node's kept windows stand (replay.suffix), None: its
+    whole history again (its other inputs moved, or what the suffix cannot bound did)."""
+    if kept.signals is None or kept.key[2:] != nkey[2:] or kept.key[0] is None:
+        return None
+    since = suffix.influence_from(state, svc, node, kept.key[0], kept.key[1], back_us)
+    if since is not None and kept.open:
+        since = min(since, horizon_us)  # the window open at the old end of the data
+    if since is None or not suffix.reusable(
+        state, svc, node, since, kept.signals, found, kept.key[0][1 + PROBE_FACTS.index("target")]
+    ):
+        return None
+    return since
+
+
 def windows(
     state: FoldState, svc: ServiceRef, settings: DetectSettings, cache: Cache | None = None
 ) -> list[Window]:
@@ -155,29 +185,43 @@ def windows(
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
     out: list[Window] = []
+    back: int | None = None  # suffix.look_back_us, found once
     for node in nodes_of(state, svc):
         nkey = node_key(state, svc, node, versions, mine)
         kept = old.nodes.get(node) if old is not None else None
+        lag_moved = (
+            kept is not None
+            and old is not None
+            and old.drop_lag is not None
+            and drop_lag is not None
+            and lag_moves(kept.losses, old.drop_lag, drop_lag)
+        )
         if (
             kept is None
             or kept.key != nkey
             or (kept.open and old is not None and old.horizon != end_of_data)
-            or (
-                old is not None
-                and old.drop_lag is not None
-                and drop_lag is not None
-                and lag_moves(kept.losses, old.drop_lag, drop_lag)
-            )
+            or lag_moved
         ):
             found = lanes(state, svc, node, mine, lag_hi)
             gap = t_and(found.routed, t_not(found.serves))
+            since: int | None = None
+            if kept is not None and old is not None and not lag_moved:
+                if back is None:
+                    back = suffix.look_back_us(state, svc, mine, lag_hi)
+                since = _since(state, svc, node, kept, nkey, found, old.horizon, back)
+            raw = windows_from(
+                state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
+                from_us=since, relists=False,
+            )  # fmt: skip
+            if since is not None and kept is not None:
+                raw = [w for w in kept.raw if w.end_latest_us < since] + raw
             kept = NodeWindows(
                 nkey,
-                windows_from(
-                    state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag
-                ),
+                finished(state, svc, node, found, raw, mine),
                 any(iv.end >= HI for iv in gap.possible),
                 losses(found.eps),
+                raw,
+                (found.routed, found.serves, suffix.shape(found)),
             )
         fresh.nodes[node] = kept
         out.extend(kept.windows)

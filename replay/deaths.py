@@ -36,7 +36,7 @@ from gapwatch.replay.fold import FoldState, PodSample, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.signals import HI, Iv, Step, Tri, complement, intersect
-from gapwatch.replay.syncs import SyncIndex, index_looks, programmed
+from gapwatch.replay.syncs import SyncIndex, programmed, reach_us
 
 _UP = ("ready", "terminating")
 #: a node without kube-proxy metrics looks
@@ -224,8 +224,10 @@ def died_unprogrammed(
     samples: list[Sample],
     good: str,
     unseen_us: int,
+    looks: SyncIndex,
 ) -> tuple[list[Iv], list[Iv]]:
-    """replay.deaths.unprogrammed with the settings' bounds."""
+    """replay.deaths.unprogrammed with the settings' bounds (`looks`: the node's kube-proxy
+    metrics looks, replay.syncs.index_looks)."""
     return unprogrammed(
         state,
         svc,
@@ -237,9 +239,9 @@ def died_unprogrammed(
         slice_us=seconds_us(settings.slice_lag_s),
         lag_hi_us=lag_hi,
         unseen_us=unseen_us,
-        looks=index_looks(state.syncs.get((svc.cluster, node), [])),
+        looks=looks,
         clocks_us=seconds_us(settings.clock_skew_s),
-        reach_us=seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s),
+        reach_us=reach_us(settings),
         span_us=seconds_us(settings.sync_span_s),
     )
 

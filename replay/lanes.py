@@ -60,7 +60,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
 )
 from gapwatch.replay.syncorder import synced_on
-from gapwatch.replay.syncs import index_looks, programmed
+from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
 
 
@@ -122,7 +122,7 @@ def serves_signal(
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     # kube-proxy's own metrics, where scraped, place a probed turn-on (replay.syncorder)
     looks = index_looks(state.syncs.get((svc.cluster, node), []))
-    sync_reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
+    sync_reach = reach_us(settings)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
         steps = synced_on(steps, eps_steps(eps, accept), looks, sync_reach)
@@ -140,7 +140,7 @@ def serves_signal(
         )
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
-            state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within
+            state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks
         )
         return dead_first(minus_definite(serves, unseen), died), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
@@ -177,14 +177,14 @@ def serves_signal(
         )  # fmt: skip
         serves = minus_definite(t_and(serves, exists), unseen)
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
-        died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0)
+        died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0, looks)
         serves = dead_first(serves, died)
         if silence:
-            inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi)
+            inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
             inside = Tri(silence, silence)
             serves = t_or(t_and(serves, t_not(inside)), t_and(inferred, inside))
         return serves, True, health
-    inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi)
+    inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return inferred, synced, []
 
 
@@ -205,17 +205,16 @@ def _inferred_serves(
     eps: list[Sample],
     accept: tuple[str, ...],
     lag_hi: int,
+    looks: SyncIndex,
 ) -> tuple[Tri, bool]:
     """F without probes: the endpoints and the local pods shifted by kube-proxy's lag (bounded
-    by its sync metrics where scraped), on a node whose Node object is Ready. The flag: the
-    sync metrics bounded it."""
+    by its sync metrics where scraped: `looks`, the node's), on a node whose Node object is
+    Ready. The flag: the sync metrics bounded it."""
     lo = seconds_us(settings.proxy_lag_s[0])
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
-    looks = index_looks(state.syncs.get((svc.cluster, node), []))
-    # the scrapes' clock may be off like any observer's (clock_skew_s)
-    reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
+    reach = reach_us(settings)
     span = seconds_us(settings.sync_span_s)
     forwarding = tri_from_steps(
         programmed(fwd, looks, lo, lag_hi, reach, span_us=span), fwd_initial

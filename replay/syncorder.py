@@ -20,7 +20,7 @@ probe has it.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.fold import SyncLook
@@ -30,11 +30,8 @@ from gapwatch.replay.syncs import SyncIndex
 
 def _forwarding_since(forwardable: Sequence[Step], at_us: int) -> Step | None:
     """The forwarding set's last turn-on at or before `at_us`, if it was on from then."""
-    last = None
-    for step in forwardable:
-        if step.earliest > at_us:
-            break
-        last = step
+    i = bisect_right(forwardable, at_us, key=lambda step: step.earliest)
+    last = forwardable[i - 1] if i else None
     return last if last is not None and last.value and last.latest <= at_us else None
 
 

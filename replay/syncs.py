@@ -30,7 +30,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gapwatch.replay.assumptions import DEFAULTS, seconds_us
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.fold import SyncLook
 from gapwatch.replay.signals import Step
 
@@ -83,6 +83,13 @@ class SyncIndex(NamedTuple):
 
     looks: Sequence[SyncLook]
     times: Sequence[int]
+
+
+def reach_us(settings: DetectSettings) -> int:
+    """How far kube-proxy's receipt of a change may lie from the store's time for it: the watch
+    skew between two watchers of the same apiserver, plus the clocks' skew (the scrapes' clock
+    may be off like any observer's)."""
+    return seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
 
 
 def index_looks(looks: Sequence[SyncLook]) -> SyncIndex:

@@ -30,7 +30,10 @@ from sqlalchemy.engine import make_url
 
 from gapwatch.recorder.store import make_engine, upgrade
 from tests import pgserver
-from tests.schedule import pytest_xdist_make_scheduler  # noqa: F401 (xdist's hook: labs first)
+from tests.schedule import (  # noqa: F401 (xdist's hooks: labs first, a worker for them)
+    pytest_xdist_auto_num_workers,
+    pytest_xdist_make_scheduler,
+)
 
 #: Per test session: concurrent sessions (and branches with other migrations) share one server.
 TEMPLATE = f"gapwatch_template_{os.getpid()}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.schedule import LAB_UNIT, _LabFirst, is_lab_run
+import pytest
+from xdist import plugin as xdist_plugin
+
+from tests.schedule import LAB_UNIT, _LabFirst, is_lab_run, pytest_xdist_auto_num_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,3 +43,15 @@ def test_the_lab_unit_is_taken_first_whenever_it_is_queued() -> None:
     # a dead worker's units are put back with update(): the lab's unit goes back to the head
     queue.update({LAB_UNIT: {}})
     assert next(iter(queue)) == LAB_UNIT
+
+
+def test_auto_gives_the_lab_a_worker_of_its_own_unless_told_a_number(
+    pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-n auto` takes one worker more than xdist's own count (the lab's unit waits on its clock);
+    an explicit PYTEST_XDIST_AUTO_NUM_WORKERS is left to xdist, as given."""
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    cores = xdist_plugin.pytest_xdist_auto_num_workers(pytestconfig)
+    assert pytest_xdist_auto_num_workers(pytestconfig) == cores + 1
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "1")
+    assert pytest_xdist_auto_num_workers(pytestconfig) is None

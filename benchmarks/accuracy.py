@@ -21,6 +21,10 @@ The preset sweep (the old in-sample figure):
     .venv/bin/python benchmarks/accuracy.py [--seeds 40] [--periods 0.1,0.5,1,2,5]
         [--scenarios seed-3node,mitigated,aws-nlb] [--set key=value]... [--no-probes]
 
+With `--random`, `--set observe.KEY=VALUE` changes how every scenario is observed (e.g.
+`--set observe.kube_proxy_period_s=0.1 --set observe.lb_poll_period_s=1`: the densest sampling
+the generator draws, for all runs; docs/semantics.md "Accuracy against sampling density").
+
 `--no-probes` drops every kube-proxy-probe observation (the proxy lane is then inferred).
 `--with-metrics` and `--with-cloudtrail` (both off by default: the headline figure is without
 them) let the simulator also observe kube-proxy's sync metrics on the probe grid and the CCM's
@@ -62,8 +66,23 @@ def evidence_options(metrics: bool, cloudtrail: bool) -> dict[str, bool]:
     return out
 
 
-def random_case(seed: int, options: dict[str, bool]) -> Any:
-    """The randomized scenario of `seed`, observed with `options` (evidence_options)."""
+def observe_settings(items: list[str], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """`--set observe.KEY=VALUE` for randomized scenarios: how the run is observed (the probe
+    and poll periods, say), never the generated world's own parameters. The simulator draws
+    its observations from the run's generator, so another period is another draw of the same
+    seed's world: compare sets of runs, not one seed's windows."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("observe."):
+            parser.error(f"--set {item!r}: with --random only observe.KEY=VALUE may be set")
+        out[key.removeprefix("observe.")] = yaml.safe_load(value)
+    return out
+
+
+def random_case(seed: int, options: dict[str, Any]) -> Any:
+    """The randomized scenario of `seed`, observed with `options` (evidence_options, and any
+    `--set observe.KEY=VALUE`)."""
     data = random_scenario(seed)
     data["observe"].update(options)
     return from_dict(data, f"random scenario {seed}")
@@ -74,7 +93,7 @@ def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
     return compare(name, seed, overrides, drop_sources=_DROP if no_probes else ())
 
 
-def _random(job: tuple[int, bool, bool, dict[str, bool]]) -> Report:
+def _random(job: tuple[int, bool, bool, dict[str, Any]]) -> Report:
     seed, no_probes, explain, options = job
     scenario = random_case(seed, options)
     drop = _DROP if no_probes else ()
@@ -164,7 +183,7 @@ def main() -> None:
     explain = "print each wrong class with its window, bounds and the lane samples around it"
     parser.add_argument("--explain", action="store_true", help=explain)
     args = parser.parse_args()
-    options = evidence_options(args.with_metrics, args.with_cloudtrail)
+    options: dict[str, Any] = dict(evidence_options(args.with_metrics, args.with_cloudtrail))
     total = Report()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -174,6 +193,7 @@ def main() -> None:
             print(f"randomized scenarios: seeds {seeds.start}-{seeds.stop - 1} "
                   f"({'held-out' if held else 'development'} set)")  # fmt: skip
             runs = len(seeds)
+            options.update(observe_settings(args.set, parser))
             jobs_ = [(s, args.no_probes, args.explain, options) for s in seeds]
             for report in pool.map(_random, jobs_, chunksize=4):
                 total.add(report)

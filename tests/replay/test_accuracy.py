@@ -4,8 +4,11 @@ Both CCM modes, with and without mitigations, probe periods from 0.1 s to 5 s.""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
+from benchmarks.accuracy import observe_settings, random_case
 from gapwatch.replay.assumptions import DetectSettings
 from tests.replay.accuracy import Report, compare
 
@@ -202,3 +205,19 @@ def test_observer_clock_skew_within_the_assumed_bound_keeps_every_window(
             total.add(compare(name, seed, skewed, settings=DetectSettings(clock_skew_s=bound)))
     assert total.truth >= 15
     assert (total.missed, total.false) == ([], [])
+
+
+def test_random_runs_take_observe_settings_and_nothing_else() -> None:
+    """benchmarks/accuracy.py `--random ... --set observe.KEY=VALUE`: how the runs are observed
+    changes (the densest sampling the generator draws, for all runs); a key of the generated
+    world is refused with one line."""
+    parser = argparse.ArgumentParser()
+    got = observe_settings(
+        ["observe.kube_proxy_period_s=0.1", "observe.lb_poll_period_s=1"], parser
+    )
+    assert got == {"kube_proxy_period_s": 0.1, "lb_poll_period_s": 1}
+    observe = random_case(3, got).observe
+    assert (observe.kube_proxy_period_s, observe.lb_poll_period_s) == (0.1, 1.0)
+    assert random_case(3, {}).observe.lb_poll_period_s != 1.0  # seed 3 draws a slower poll
+    with pytest.raises(SystemExit):
+        observe_settings(["ccm.mode=node-driven"], parser)

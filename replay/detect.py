@@ -27,6 +27,7 @@ from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
     PGBD,
+    RBF,
     Ordering,
     also_classes,
     death_or_close,
@@ -81,8 +82,10 @@ def classify(
         started = alive_initial or any(s.value for s in alive if s.earliest <= at_us)
         return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
     skew = seconds_us(settings.watch_skew_s)
-    # the EndpointSlice change behind a start may be seen up to the watch skew after it
-    ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
+    # the EndpointSlice change behind a start may be seen up to the watch skew after it;
+    # not while the LB surely fails open: its routing then follows no EndpointSlice change
+    ahead = look_ahead and not fails_open_at(state, svc, at_us)
+    ready = value_at(lanes_.eps, at_us + (skew if ahead else 0)) == "ready"
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -121,6 +124,12 @@ def classify(
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+def fails_open_at(state: FoldState, svc: ServiceRef, at_us: int) -> bool:
+    """Every registered target of the Service was surely unhealthy at `at_us`: the LB (AWS)
+    routed to all of them, whatever their endpoints (replay.routed.fail_open)."""
+    return any(iv.start <= at_us < iv.end for iv in fail_open(state, svc).definite)
 
 
 def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
@@ -381,9 +390,17 @@ def windows_from(
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
         drop_at: int | None = None
+        since = cand.start
         if sure:
-            rose = _rose_by(lanes_.routed, cand.start, start_latest)
-            fell = _fell_by(lanes_.serves, cand.start, start_latest)
+            # a look before the sure start saw the LB not routing: the sure gap began after it
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, start_latest)
+            if drop_at is not None:
+                since = drop_at
+                rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
+                rose = min(rose, start_latest)
+            else:
+                rose = _rose_by(lanes_.routed, since, start_latest)
+            fell = _fell_by(lanes_.serves, since, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -402,7 +419,7 @@ def windows_from(
             probe,
             alive,
             alive_initial,
-            cand.start,
+            since,
             settings,
             end,
             look,
@@ -439,6 +456,14 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+        if (
+            cls == CBD
+            and look
+            and RBF not in also
+            and value_at(lanes_.eps, probe + skew) == "ready"
+            and fails_open_at(state, svc, probe)
+        ):
+            also = (*also, RBF)  # read without the look-ahead: the ready endpoint seen late
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
@@ -450,7 +475,7 @@ def windows_from(
                 )  # fmt: skip
                 if other != cls and other not in also:
                     also = (*also, other)
-        if drop_at is not None and any(p.start < drop_at for p in parts):
+        if not sure and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:

@@ -29,6 +29,7 @@ from gapwatch.replay.signals import Iv
 
 CBD: WindowClass = "closed-before-deregistered"
 PGBD: WindowClass = "pod-gone-before-deregistered"
+RBF: WindowClass = "registered-before-forwarding"
 NNR: WindowClass = "node-not-ready"
 #: probe answers that show kube-proxy's rules in place with no pod behind them
 _RULES_UP = ("refused", "reset")

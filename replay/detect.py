@@ -23,7 +23,7 @@ from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
     PGBD,
@@ -296,9 +296,10 @@ def _unproven_start(
 def _drop_seen(
     targets: Sequence[Sample], times: list[int], routed_again: int | None, start: int, end: int
 ) -> int | None:
-    """The last look inside (`start`, `end`) that saw the LB not routing to the node, when a
-    later look saw it routing again (`routed_again`: the last look that saw it routing)."""
-    lo, hi = bisect_right(times, start), bisect_left(times, end)
+    """The last look in [`start`, `end`) that saw the LB not routing to the node, when a
+    later look saw it routing again (`routed_again`: the last look that saw it routing). A look
+    at the window's very start counts: the gap began after it."""
+    lo, hi = bisect_left(times, start), bisect_left(times, end)
     seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
     if not seen or routed_again is None or routed_again <= seen[-1]:
         return None
@@ -319,9 +320,16 @@ def _rose_by(sig: Tri, start: int, last: int) -> int:
 
 def _fell_by(sig: Tri, start: int, last: int) -> int:
     """The latest instant the signal can have fallen: the end of its possibly-true stretch
-    holding `start` (`start` if it is surely false there)."""
+    holding `start` (`start` if it is surely false there, or if the stretch began surely false
+    and the signal is not yet surely true by `start`: a rise not yet seen, its fall before)."""
     held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
-    return start if held is None else min(held.end, last)
+    if held is None:
+        return start
+    if held.start > LO and not any(
+        iv.start <= start and iv.end > held.start for iv in sig.definite if iv.start < held.end
+    ):
+        return start
+    return min(held.end, last)
 
 
 def windows_from(

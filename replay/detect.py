@@ -36,6 +36,7 @@ from gapwatch.replay.undecided import (
     hidden_not_ready,
     opened_before_ready,
     times_of,
+    unseen_return,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
 
@@ -492,6 +493,21 @@ def windows_from(
                 state, svc, node, lanes_, at, alive, alive_initial, cand.start, settings,
                 end, before_look, None if before_look else deaths, False, not before_look,
                 drop_lag,
+            )  # fmt: skip
+            if other != cls and other not in also:
+                also = (*also, other)
+        back = unseen_return(targets, target_times, cand.start, probe + 1)
+        fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
+        if back and back[0] < fell <= back[1]:
+            # the LB's return and kube-proxy's side (or a death) fell between the same looks:
+            # the class with the other opener
+            rise_read = lb_opened if sure else look
+            if rise_read and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, fell if rise_read else min(back[1], end - 1), alive,
+                alive_initial, cand.start, settings, end, not rise_read,
+                deaths if rise_read else None, not rise_read, rise_read, drop_lag,
             )  # fmt: skip
             if other != cls and other not in also:
                 also = (*also, other)

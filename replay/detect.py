@@ -18,7 +18,13 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.opener import NODE_DOWN, answered, forwarded_at_start, went_down_silent
+from gapwatch.replay.opener import (
+    NODE_DOWN,
+    answered,
+    forwarded_at_start,
+    up_unserved_at,
+    went_down_silent,
+)
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
@@ -26,6 +32,7 @@ from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
+    NNR,
     PGBD,
     RBF,
     Ordering,
@@ -495,6 +502,11 @@ def windows_from(
                 drop_lag,
             )  # fmt: skip
             if other != cls and other not in also:
+                also = (*also, other)
+        if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
+            # the node still answered, with nothing to serve, when the gap could begin
+            other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
+            if other not in also:
                 also = (*also, other)
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0

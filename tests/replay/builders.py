@@ -248,10 +248,9 @@ def looks(node_name: str, first: float, last: float, every: float) -> list[Obser
     return out
 
 
-def joining_node(pending: float, ready: float, in_slice: float) -> list[Observation]:
+def two_nodes() -> list[Observation]:
     """Two nodes: n2 with a ready pod, registered healthy; n1 registered unhealthy (no local
-    endpoint) until its pod p1, pending at `pending`, turns ready at `ready` and its endpoint
-    is in the slice at `in_slice`."""
+    endpoint)."""
     return [
         service(0),
         node(0, "n1"),
@@ -260,6 +259,14 @@ def joining_node(pending: float, ready: float, in_slice: float) -> list[Observat
         eps(1, [("p2", "n2", "ready")]),
         target(1, None, "n1", "unhealthy", "ADDED"),
         target(1, None, "n2", "healthy", "ADDED"),
+    ]
+
+
+def joining_node(pending: float, ready: float, in_slice: float) -> list[Observation]:
+    """`two_nodes` until n1's pod p1, pending at `pending`, turns ready at `ready` and its
+    endpoint is in the slice at `in_slice`."""
+    return [
+        *two_nodes(),
         pod(pending, "p1", "n1", "pending"),
         pod(ready, "p1", "n1", "ready"),
         eps(in_slice, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),

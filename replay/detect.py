@@ -18,15 +18,23 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.opener import NODE_DOWN, answered, forwarded_at_start, went_down_silent
+from gapwatch.replay.opener import (
+    NODE_DOWN,
+    answered,
+    forwarded_at_start,
+    up_unserved_at,
+    went_down_silent,
+)
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
 from gapwatch.replay.undecided import (
     CBD,
+    NNR,
     PGBD,
+    RBF,
     Ordering,
     also_classes,
     death_or_close,
@@ -35,6 +43,7 @@ from gapwatch.replay.undecided import (
     hidden_not_ready,
     opened_before_ready,
     times_of,
+    unseen_return,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
 
@@ -81,8 +90,10 @@ def classify(
         started = alive_initial or any(s.value for s in alive if s.earliest <= at_us)
         return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
     skew = seconds_us(settings.watch_skew_s)
-    # the EndpointSlice change behind a start may be seen up to the watch skew after it
-    ready = value_at(lanes_.eps, at_us + (skew if look_ahead else 0)) == "ready"
+    # the EndpointSlice change behind a start may be seen up to the watch skew after it;
+    # not while the LB surely fails open: its routing then follows no EndpointSlice change
+    ahead = look_ahead and not fails_open_at(state, svc, at_us)
+    ready = value_at(lanes_.eps, at_us + (skew if ahead else 0)) == "ready"
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -121,6 +132,12 @@ def classify(
     if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
         return "registered-before-forwarding"
     return "closed-before-deregistered"
+
+
+def fails_open_at(state: FoldState, svc: ServiceRef, at_us: int) -> bool:
+    """Every registered target of the Service was surely unhealthy at `at_us`: the LB (AWS)
+    routed to all of them, whatever their endpoints (replay.routed.fail_open)."""
+    return any(iv.start <= at_us < iv.end for iv in fail_open(state, svc).definite)
 
 
 def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
@@ -287,9 +304,10 @@ def _unproven_start(
 def _drop_seen(
     targets: Sequence[Sample], times: list[int], routed_again: int | None, start: int, end: int
 ) -> int | None:
-    """The last look inside (`start`, `end`) that saw the LB not routing to the node, when a
-    later look saw it routing again (`routed_again`: the last look that saw it routing)."""
-    lo, hi = bisect_right(times, start), bisect_left(times, end)
+    """The last look in [`start`, `end`) that saw the LB not routing to the node, when a
+    later look saw it routing again (`routed_again`: the last look that saw it routing). A look
+    at the window's very start counts: the gap began after it."""
+    lo, hi = bisect_left(times, start), bisect_left(times, end)
     seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
     if not seen or routed_again is None or routed_again <= seen[-1]:
         return None
@@ -310,9 +328,16 @@ def _rose_by(sig: Tri, start: int, last: int) -> int:
 
 def _fell_by(sig: Tri, start: int, last: int) -> int:
     """The latest instant the signal can have fallen: the end of its possibly-true stretch
-    holding `start` (`start` if it is surely false there)."""
+    holding `start` (`start` if it is surely false there, or if the stretch began surely false
+    and the signal is not yet surely true by `start`: a rise not yet seen, its fall before)."""
     held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
-    return start if held is None else min(held.end, last)
+    if held is None:
+        return start
+    if held.start > LO and not any(
+        iv.start <= start and iv.end > held.start for iv in sig.definite if iv.start < held.end
+    ):
+        return start
+    return min(held.end, last)
 
 
 def windows_from(
@@ -381,9 +406,17 @@ def windows_from(
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = start_latest, True  # the cause at the sure start
         drop_at: int | None = None
+        since = cand.start
         if sure:
-            rose = _rose_by(lanes_.routed, cand.start, start_latest)
-            fell = _fell_by(lanes_.serves, cand.start, start_latest)
+            # a look before the sure start saw the LB not routing: the sure gap began after it
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, start_latest)
+            if drop_at is not None:
+                since = drop_at
+                rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
+                rose = min(rose, start_latest)
+            else:
+                rose = _rose_by(lanes_.routed, since, start_latest)
+            fell = _fell_by(lanes_.serves, since, start_latest)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -402,7 +435,7 @@ def windows_from(
             probe,
             alive,
             alive_initial,
-            cand.start,
+            since,
             settings,
             end,
             look,
@@ -439,6 +472,14 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+        if (
+            cls == CBD
+            and look
+            and RBF not in also
+            and value_at(lanes_.eps, probe + skew) == "ready"
+            and fails_open_at(state, svc, probe)
+        ):
+            also = (*also, RBF)  # read without the look-ahead: the ready endpoint seen late
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
@@ -450,7 +491,7 @@ def windows_from(
                 )  # fmt: skip
                 if other != cls and other not in also:
                     also = (*also, other)
-        if drop_at is not None and any(p.start < drop_at for p in parts):
+        if not sure and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:
@@ -459,6 +500,26 @@ def windows_from(
                 state, svc, node, lanes_, at, alive, alive_initial, cand.start, settings,
                 end, before_look, None if before_look else deaths, False, not before_look,
                 drop_lag,
+            )  # fmt: skip
+            if other != cls and other not in also:
+                also = (*also, other)
+        if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
+            # the node still answered, with nothing to serve, when the gap could begin
+            other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
+            if other not in also:
+                also = (*also, other)
+        back = unseen_return(targets, target_times, cand.start, probe + 1)
+        fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
+        if back and back[0] < fell <= back[1]:
+            # the LB's return and kube-proxy's side (or a death) fell between the same looks:
+            # the class with the other opener
+            rise_read = lb_opened if sure else look
+            if rise_read and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, fell if rise_read else min(back[1], end - 1), alive,
+                alive_initial, cand.start, settings, end, not rise_read,
+                deaths if rise_read else None, not rise_read, rise_read, drop_lag,
             )  # fmt: skip
             if other != cls and other not in also:
                 also = (*also, other)

@@ -18,6 +18,10 @@ so a NotReady seen after the window has closed may still date the node's end ins
 replay.detect.classify reads it only after the pod-death rules: a local pod seen stopping in the
 start's range opened the window before a node that was shut down later (a scale-down after a
 drain). Pure.
+
+`up_unserved_at`: a node read as down may still have been answering, with no local endpoint
+(503), when the window could begin: the gap may have opened before it went silent (the window
+names the endpoints' class too, replay.detect).
 """
 
 from __future__ import annotations
@@ -77,3 +81,15 @@ def forwarded_at_start(forwardable: Sequence[Step], since_us: int) -> bool:
     replay.lanes.Lanes.forwardable) until the window's earliest start `since_us`: a change
     that dropped them at that very instant is the one the window may have opened with."""
     return holds(forwardable, since_us - 1, False)
+
+
+def up_unserved_at(health: Sequence[Sample], start_us: int) -> bool:
+    """Whether the node was still answering at `start_us` without a local endpoint to serve:
+    the last health check at or before it answered with a status other than 200 (kube-proxy's
+    healthCheckNodePort answers 503 while it has no local endpoint), and the first check that
+    went unanswered came after it. A node read as down from a silent check may then have
+    stopped only after a gap that its missing endpoint opened."""
+    i = bisect_right([h.at_us for h in health], start_us)
+    if not i or not health[i - 1].value.isdigit() or health[i - 1].value == "200":
+        return False
+    return any(not answered(h.value) for h in health[i:])

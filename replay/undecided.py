@@ -8,7 +8,8 @@ node and taken it back unseen before kube-proxy opened (`registered-before-forwa
 routing while kube-proxy closed (`closed-before-deregistered`). The window names both.
 Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
 (`death_or_close`, `death_unordered`), a failing-open LB against the arrival of the node's
-first ready endpoint (`opened_before_ready`), and a NotReady a Node relist may have hidden
+first ready endpoint (`opened_before_ready`), the LB's return between two looks against
+kube-proxy's side (`unseen_return`), and a NotReady a Node relist may have hidden
 against the class the stale lanes give (`hidden_not_ready`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
@@ -29,6 +30,7 @@ from gapwatch.replay.signals import Iv
 
 CBD: WindowClass = "closed-before-deregistered"
 PGBD: WindowClass = "pod-gone-before-deregistered"
+RBF: WindowClass = "registered-before-forwarding"
 NNR: WindowClass = "node-not-ready"
 #: probe answers that show kube-proxy's rules in place with no pod behind them
 _RULES_UP = ("refused", "reset")
@@ -98,6 +100,25 @@ def also_classes(
     ):
         return ()
     return tuple(c for c in UNORDERED if c != cls)
+
+
+def unseen_return(
+    polls: Sequence[Sample], polls_at: Sequence[int], lo_us: int, hi_us: int
+) -> tuple[int, int] | None:
+    """The LB's return to the node fell between two looks: the last look before `hi_us` that
+    saw the LB not routing to the node and the look right after it, which saw it routing again
+    (`healthy`), where that stretch reaches into [`lo_us`, `hi_us`]. The two looks' times; None
+    where no such pair is there. Inside it the rise is anywhere: the log does not order it
+    against kube-proxy's side or a pod's death that fell in the same stretch."""
+    i = bisect_left(polls_at, hi_us)
+    for k in range(i - 1, -1, -1):
+        if polls[k].value == "healthy":
+            continue
+        nxt = k + 1
+        if nxt >= len(polls) or polls[nxt].value != "healthy" or polls_at[nxt] < lo_us:
+            return None
+        return polls_at[k], polls_at[nxt]
+    return None
 
 
 def health_check_drop_floor(settings: DetectSettings) -> int:

@@ -246,3 +246,28 @@ def looks(node_name: str, first: float, last: float, every: float) -> list[Obser
         out.append(nodeport(t, prev, node_name, "connected"))
         t, prev = t + every, t
     return out
+
+
+def two_nodes() -> list[Observation]:
+    """Two nodes: n2 with a ready pod, registered healthy; n1 registered unhealthy (no local
+    endpoint)."""
+    return [
+        service(0),
+        node(0, "n1"),
+        node(0, "n2"),
+        pod(1, "p2", "n2", "ready"),
+        eps(1, [("p2", "n2", "ready")]),
+        target(1, None, "n1", "unhealthy", "ADDED"),
+        target(1, None, "n2", "healthy", "ADDED"),
+    ]
+
+
+def joining_node(pending: float, ready: float, in_slice: float) -> list[Observation]:
+    """`two_nodes` until n1's pod p1, pending at `pending`, turns ready at `ready` and its
+    endpoint is in the slice at `in_slice`."""
+    return [
+        *two_nodes(),
+        pod(pending, "p1", "n1", "pending"),
+        pod(ready, "p1", "n1", "ready"),
+        eps(in_slice, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
+    ]

@@ -26,12 +26,10 @@ from tests.replay.builders import (
     NS,
     SVC,
     at,
-    eps,
     facts_of,
-    node,
+    joining_node,
     nodeport,
     pod,
-    service,
     target,
 )
 
@@ -66,18 +64,7 @@ def _attributes(t: float, interval: int = 10, healthy: int = 3) -> Observation:
 
 
 def _history(*, stated: bool = True, crash_seen: float | None = None) -> list[Observation]:
-    obs = [
-        service(0),
-        node(0, "n1"),
-        node(0, "n2"),
-        pod(1, "p2", "n2", "ready"),
-        eps(1, [("p2", "n2", "ready")]),
-        target(1, None, "n1", "unhealthy", "ADDED"),
-        target(1, None, "n2", "healthy", "ADDED"),
-        pod(50, "p1", "n1", "pending"),
-        pod(55, "p1", "n1", "ready"),
-        eps(55, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
-    ]
+    obs = joining_node(50, 55, 55)
     if stated:
         obs.append(_attributes(1))
     if crash_seen is not None:

@@ -174,7 +174,8 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     started = _seconds_us(metrics.get(_PROCESS_START))
     # the page was written after the request went out: a "not yet" look counts from then
     # (the earliest it can have been written: `latency_ms` before it was received)
-    written = base["at_us"] - latency_us(obs.payload.get("latency_ms"))
+    latency = latency_us(obs.payload.get("latency_ms"))
+    written = base["at_us"] - latency
     return [
         dict(
             base,
@@ -184,6 +185,7 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num2=_seconds_us(metrics.get(_LAST_QUEUED)),
             num3=_count(metrics.get(_SYNC_COUNT)),
             num4=_seconds_us(metrics.get(_SYNC_SUM)),
+            text2=str(latency),
             text3=None if started is None else str(started),
         )
     ]

@@ -62,7 +62,9 @@ def test_real_metrics_pages_become_sync_facts(page: str) -> None:
     assert fact.text3 is None
     state = fold(FoldState(), [fact])
     (look,) = state.syncs[("prod", "node-a")]
-    assert look == SyncLook(fact.at_us, fact.num1, fact.num2, 7, True, fact.num3, fact.num4, None)
+    assert look == SyncLook(
+        fact.at_us, fact.num1, fact.num2, 7, True, fact.num3, fact.num4, None, fact.at_us
+    )
 
 
 def test_the_process_start_names_the_process_and_a_bad_count_is_none() -> None:

@@ -10,10 +10,10 @@
   take no time, so the histogram's `_sum` is left out: replay then assumes `sync_span_s`, as
   for a real page without it. A new kube-proxy process reports 0 until its first sync (an
   unset gauge); a down or restarting kube-proxy does not answer (no observation). The real
-  prober stores every
-  scrape; here only the informative ones are emitted: the look that first shows new values, the
-  look before it (the last that still showed the old ones), and a look of every node at each
-  heartbeat. replay.syncs reads nothing else from the looks in between (they repeat the values).
+  prober stores every scrape; here only the informative ones are emitted: the look that first
+  shows new values, the look before it (the last that still showed the old ones), and a look of
+  every node at each heartbeat. replay reads nothing else from the looks in between (they
+  repeat the values: the same count at both ends of a stretch means no sync in it).
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 

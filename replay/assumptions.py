@@ -194,7 +194,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption(
         "sync_span_s", "s",
         "how long one kube-proxy rules sync may run: a sync that ended this long after a change "
-        "reached kube-proxy began after it (replay.syncs, from kube-proxy's own metrics)",
+        "reached kube-proxy began after it (replay.syncs, from kube-proxy's own metrics); the "
+        "one sync between two looks changed the rules within this of its end where the page "
+        "has no kubeproxy_sync_proxy_rules_duration_seconds_sum (replay.synccount)",
         "kube-proxy starts a sync at most once per --iptables-min-sync-period (default 1 s, "
         "kube-proxy command-line reference); large clusters should raise it to their measured "
         "kubeproxy_sync_proxy_rules_duration_seconds",

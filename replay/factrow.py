@@ -83,6 +83,10 @@ TGCONF_GROUP = _AT["text1"]
 # sync (ProxyMetrics): kube-proxy's last sync and last queued change (us, its own clock)
 SYNC_LAST_US = _AT["num1"]
 SYNC_QUEUED_US = _AT["num2"]
+SYNC_COUNT = _AT["num3"]  # kubeproxy_sync_proxy_rules_duration_seconds_count
+SYNC_SUM_US = _AT["num4"]  # ..._sum, us
+SYNC_PROCESS = _AT["text3"]  # process_start_time_seconds, us as a decimal string
+SYNC_LATENCY = _AT["text2"]  # the look's latency, us as a decimal string (ProxyMetrics)
 
 # relist (RelistGap): how many objects changed in between, and their namespace/name (NULL: unknown)
 RELIST_COUNT = _AT["num1"]

@@ -58,7 +58,10 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - sync: ProxyMetrics (the prober's scrape of kube-proxy's /metrics, or a Prometheus import) of
   one node; at_us the scrape; num1 kubeproxy_sync_proxy_rules_last_timestamp_seconds and num2
   ..._last_queued_timestamp_seconds (both in us, kube-proxy's clock); num3 and num4
-  kubeproxy_network_programming_duration_seconds `_count` and `_sum` (us). None without num1.
+  kubeproxy_sync_proxy_rules_duration_seconds `_count` (every rules sync of the process) and
+  `_sum` (us); text2 the look's latency (us, decimal: the page was written between at_us and
+  at_us + it); text3 process_start_time_seconds (us, decimal: which process answered). None
+  without num1.
   Also from ProxyNodeHealth (kube-proxy's /healthz, /livez), a 503 only (replay.facts_nodehealth):
   state `unsynced`, at_us the earliest the answer was written, num1 its lastUpdated (the last
   sync) on the prober's clock, text1 the path; or state `ignored` (num1 NULL), text2 why the

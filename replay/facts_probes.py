@@ -148,7 +148,9 @@ def target_change_and_settings_facts(
 
 _LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 _LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
-_PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
+_SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
+_SYNC_SUM = "kubeproxy_sync_proxy_rules_duration_seconds_sum"
+_PROCESS_START = "process_start_time_seconds"
 
 
 def _seconds_us(value: Any) -> int | None:
@@ -161,7 +163,7 @@ def _seconds_us(value: Any) -> int | None:
 
 def _count(value: Any) -> int | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return int(value) if ok and value == value and abs(value) < 2**62 else None
+    return int(value) if ok and value == value and 0 <= value < 2**62 else None
 
 
 def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,10 +171,11 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     synced = _seconds_us(metrics.get(_LAST_SYNC))
     if synced is None or not obs.node:
         return []
-    count = metrics.get(_PROGRAMMING + "_count")
+    started = _seconds_us(metrics.get(_PROCESS_START))
     # the page was written after the request went out: a "not yet" look counts from then
     # (the earliest it can have been written: `latency_ms` before it was received)
-    written = base["at_us"] - latency_us(obs.payload.get("latency_ms"))
+    latency = latency_us(obs.payload.get("latency_ms"))
+    written = base["at_us"] - latency
     return [
         dict(
             base,
@@ -180,8 +183,10 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             state="synced",
             num1=synced,
             num2=_seconds_us(metrics.get(_LAST_QUEUED)),
-            num3=_count(count),
-            num4=_seconds_us(metrics.get(_PROGRAMMING + "_sum")),
+            num3=_count(metrics.get(_SYNC_COUNT)),
+            num4=_seconds_us(metrics.get(_SYNC_SUM)),
+            text2=str(latency),
+            text3=None if started is None else str(started),
         )
     ]
 

@@ -62,13 +62,21 @@ class SyncLook(NamedTuple):
     sync had happened at `synced_us` and the last change was queued at `queued_us` (None when
     not scraped), both in kube-proxy's clock. `complete` False: a 503 from its /healthz or
     /livez (replay.facts_nodehealth; `synced_us` on the prober's clock), which says only that
-    nothing was synced since: never that a change was programmed."""
+    nothing was synced since: never that a change was programmed. `syncs` and `busy_us`: the
+    rules-sync histogram's count and sum (us) so far, `process_us` the answering process's
+    start (None: not scraped; replay.synccount compares two looks of one process);
+    `answered_us` the latest the page can have been written (the answer's receipt; None:
+    not known)."""
 
     at_us: int
     synced_us: int
     queued_us: int | None
     event_id: int
     complete: bool = True
+    syncs: int | None = None
+    busy_us: int | None = None
+    process_us: int | None = None
+    answered_us: int | None = None
 
 
 class LbConf(NamedTuple):
@@ -420,6 +428,19 @@ def _entered_ready(
     state.ready_listed[key] = now
 
 
+def _decimal(text: str | None) -> int | None:
+    """A `sync` fact's number kept as text (decimal us), None when absent or not a number."""
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None
+
+
+def _answered(at_us: int, latency: str | None) -> int | None:
+    late = _decimal(latency)
+    return None if late is None or late < 0 else at_us + late
+
+
 def _sample(kind: str, at_us: int, prev_us: int | None, value: str, eid: int, num: Any) -> Sample:
     if kind == "nodeport" and num:
         # the answer describes the moment the probe was sent, `latency` before it came
@@ -551,6 +572,10 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                         row[F.SYNC_QUEUED_US],
                         row[F.EVENT_ID],
                         row[F.STATE] != UNSYNCED,
+                        row[F.SYNC_COUNT],
+                        row[F.SYNC_SUM_US],
+                        _decimal(row[F.SYNC_PROCESS]),
+                        _answered(row[F.AT_US], row[F.SYNC_LATENCY]),
                     )
                 )
         elif kind == "apireq":

@@ -59,6 +59,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
 from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
@@ -123,9 +124,12 @@ def serves_signal(
     # kube-proxy's own metrics, where scraped, place a probed turn-on (replay.syncorder)
     looks = index_looks(state.syncs.get((svc.cluster, node), []))
     sync_reach = reach_us(settings)
+    # and their sync counts, the spans in which no sync changed anything (replay.synccount)
+    skew = seconds_us(settings.clock_skew_s)
+    quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), skew)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        steps = synced_on(steps, eps_steps(eps, accept), looks, sync_reach)
+        steps = synced_on(steps, eps_steps(eps, accept), looks, sync_reach, quiet)
         unseen = excursions(
             state,
             svc,
@@ -157,7 +161,8 @@ def serves_signal(
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
         health, unsure = restart_carried(health, eps)
         answered = steps_from_samples(health, "200", True)
-        answered = synced_on(answered, eps_steps(eps, ("ready",)), looks, sync_reach)
+        ready = eps_steps(eps, ("ready",))
+        answered = synced_on(answered, ready, looks, sync_reach, quiet, by_sync(health))
         serves = tri_from_steps(answered, True)
         restarting = Tri(unsure, [])
         # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
@@ -168,7 +173,9 @@ def serves_signal(
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
-            terminating = _synced(shifted(eps_steps(eps, accept), lo, lag_hi), health)
+            terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
+            # each change of the set is kube-proxy's, made by a sync: none in a quiet span
+            terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(

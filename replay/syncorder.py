@@ -21,10 +21,11 @@ probe has it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gapwatch.replay.fold import SyncLook
-from gapwatch.replay.signals import Step
+from gapwatch.replay.signals import Iv, Step
+from gapwatch.replay.synccount import outside_quiet
 from gapwatch.replay.syncs import SyncIndex
 
 
@@ -36,18 +37,31 @@ def _forwarding_since(forwardable: Sequence[Step], at_us: int) -> Step | None:
 
 
 def synced_on(
-    steps: Sequence[Step], forwardable: Sequence[Step], looks: SyncIndex, reach_us: int
+    steps: Sequence[Step],
+    forwardable: Sequence[Step],
+    looks: SyncIndex,
+    reach_us: int,
+    quiet: Sequence[Iv] = (),
+    by_sync: Callable[[Step], bool] | None = None,
 ) -> list[Step]:
     """`steps` (a probed F) with each turn-on that kube-proxy's looks place before the probe's
-    look moved there (module docstring)."""
+    look moved there (module docstring), and each change a sync made moved out of the `quiet`
+    spans in which no sync changed anything (replay.synccount). `by_sync`: which changes a sync
+    made (default: the turn-ons of a forwarding set that had turned on, as above)."""
     if not looks.looks:
         return list(steps)
     out: list[Step] = []
     for step in steps:
         if step.value:
             step = _bounded(step, forwardable, looks, reach_us)
+        if quiet and (by_sync(step) if by_sync else _opened(step, forwardable)):
+            step = outside_quiet(step, quiet)
         out.append(step)
     return out
+
+
+def _opened(step: Step, forwardable: Sequence[Step]) -> bool:
+    return step.value and _forwarding_since(forwardable, step.latest) is not None
 
 
 def _bounded(step: Step, forwardable: Sequence[Step], looks: SyncIndex, reach_us: int) -> Step:

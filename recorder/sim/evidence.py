@@ -5,11 +5,15 @@
   `kubeproxy_sync_proxy_rules_last_timestamp_seconds` (when the last rules sync ended) and
   `..._last_queued_timestamp_seconds` (when the last change asked for one), Unix seconds on
   kube-proxy's own clock, as upstream's `SetToCurrentTime()` writes them (the simulator's nodes
-  have no clock skew). A new kube-proxy process reports 0 until its first sync (an unset gauge);
-  a down or restarting kube-proxy does not answer (no observation). The real prober stores every
-  scrape; here only the informative ones are emitted: the look that first shows new values, the
-  look before it (the last that still showed the old ones), and a look of every node at each
-  heartbeat. replay.syncs reads nothing else from the looks in between (they repeat the values).
+  have no clock skew); `kubeproxy_sync_proxy_rules_duration_seconds_count` (every rules sync of
+  the process so far) and `process_start_time_seconds` (when the process started). Its syncs
+  take no time, so the histogram's `_sum` is left out: replay then assumes `sync_span_s`, as
+  for a real page without it. A new kube-proxy process reports 0 until its first sync (an
+  unset gauge); a down or restarting kube-proxy does not answer (no observation). The real
+  prober stores every scrape; here only the informative ones are emitted: the look that first
+  shows new values, the look before it (the last that still showed the old ones), and a look of
+  every node at each heartbeat. replay reads nothing else from the looks in between (they
+  repeat the values: the same count at both ends of a stretch means no sync in it).
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
@@ -31,7 +35,7 @@ from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import PROBE
 from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC, METRICS_PORT
 from gapwatch.recorder.sim.trail import trail_record
-from gapwatch.recorder.sources.kubeproxy.metrics import summarize
+from gapwatch.recorder.sources.kubeproxy.metrics import PROCESS_START, SYNC_COUNT, summarize
 from gapwatch.recorder.timefmt import to_micros
 
 if TYPE_CHECKING:
@@ -92,17 +96,19 @@ class MetricsScraper:
         if self.emitted.get(node) != tick:
             self._emit(node, tick)
 
-    def _values(self, node: str, at_us: int) -> tuple[int | None, int | None] | None:
-        """(last sync, last queued) as kube-proxy on `node` reports them at `at_us` (None: not
-        since this process started); None when it does not answer."""
+    def _values(self, node: str, at_us: int) -> tuple[int | None, int | None, int, int] | None:
+        """(last sync, last queued, syncs so far, process start) as kube-proxy on `node` reports
+        them at `at_us` (None: not since this process started); None when it does not answer."""
         proxy = self.w.proxy
         since = self.answering.get(node)
         if not proxy.up(node) or proxy.restarting(node) or since is None or at_us < since:
             return None
         started = proxy.nodes[node].started_us
-        synced = _last(proxy.synced_us.get(node, []), started, at_us)
+        times = proxy.synced_us.get(node, [])
+        synced = _last(times, started, at_us)
         queued = _last(proxy.queued_us.get(node, []), since, at_us)
-        return synced, queued
+        count = bisect.bisect_right(times, at_us) - bisect.bisect_left(times, started)
+        return synced, queued, max(0, count), started
 
     def _emit(self, node: str, at_us: int) -> None:
         values = self._values(node, at_us)
@@ -111,10 +117,13 @@ class MetricsScraper:
         w = self.w
         epoch = to_micros(w.clock.dt(0))
         # an unset gauge reads 0
+        synced, queued, count, started = values
         metrics = {
             name: 0.0 if t is None else (epoch + t) / 1e6
-            for name, t in zip((LAST_SYNC, LAST_QUEUED), values, strict=True)
+            for name, t in ((LAST_SYNC, synced), (LAST_QUEUED, queued))
         }
+        metrics[SYNC_COUNT] = float(count)
+        metrics[PROCESS_START] = (epoch + started) / 1e6
         latency = round(self.rng.uniform(2.0, 30.0), 3)
         payload: dict[str, Any] = {
             "port": METRICS_PORT,

@@ -50,14 +50,34 @@ def test_real_metrics_pages_become_sync_facts(page: str) -> None:
     (fact,) = derive(7, obs)
     last = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
     queued = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
-    programming = "kubeproxy_network_programming_duration_seconds"
+    rules = "kubeproxy_sync_proxy_rules_duration_seconds"
     assert (fact.fact, fact.node, fact.state) == ("sync", "node-a", "synced")
     assert fact.num1 == round(_figure(text, last) * S)
     assert fact.num2 == round(_figure(text, queued) * S)
-    assert fact.num3 == int(_figure(text, programming + "_count"))
-    assert fact.num4 == round(_figure(text, programming + "_sum") * S)
+    # every rules sync, not the programming-latency histogram beside it (it counts fewer)
+    assert fact.num3 == int(_figure(text, rules + "_count"))
+    assert fact.num3 != int(_figure(text, "kubeproxy_network_programming_duration_seconds_count"))
+    assert fact.num4 == round(_figure(text, rules + "_sum") * S)
+    # the subsets leave out the process_* lines: which process answered is unknown
+    assert fact.text3 is None
     state = fold(FoldState(), [fact])
-    assert state.syncs[("prod", "node-a")] == [SyncLook(fact.at_us, fact.num1, fact.num2, 7)]
+    (look,) = state.syncs[("prod", "node-a")]
+    assert look == SyncLook(
+        fact.at_us, fact.num1, fact.num2, 7, True, fact.num3, fact.num4, None, fact.at_us
+    )
+
+
+def test_the_process_start_names_the_process_and_a_bad_count_is_none() -> None:
+    metrics = {
+        "kubeproxy_sync_proxy_rules_last_timestamp_seconds": 1_700_000_100.5,
+        "kubeproxy_sync_proxy_rules_duration_seconds_count": -3.0,
+        "process_start_time_seconds": 1_700_000_000.25,
+    }
+    payload = {"metrics": metrics, "status": 200, "error": None}
+    obs = Observation(T0, "prod", "kube-proxy-probe", "ProxyMetrics", "OBSERVED", payload,
+                      node="node-a")  # fmt: skip
+    (look,) = fold(FoldState(), derive(3, obs)).syncs[("prod", "node-a")]
+    assert (look.syncs, look.busy_us, look.process_us) == (None, None, 1_700_000_000_250_000)
 
 
 def test_a_failed_scrape_or_a_page_without_syncs_gives_no_fact() -> None:

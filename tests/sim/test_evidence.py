@@ -3,13 +3,15 @@ kube-proxy's sync metrics on the probe grid and the CCM's CloudTrail calls."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from itertools import pairwise
 
 from gapwatch.recorder.observation import Observation, validate
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC
 from gapwatch.recorder.sim.result import Simulation
+from gapwatch.recorder.sources.kubeproxy.metrics import PROCESS_START, SYNC_COUNT
 from gapwatch.recorder.timefmt import to_micros
 
 OPTIONS = {"observe.kube_proxy_metrics": True, "observe.cloudtrail": True}
@@ -80,3 +82,33 @@ def test_no_cloudtrail_for_a_weight_zero_lb() -> None:
     obs = run(load_scenario("seed-3node", overrides), 1).observations
     assert not [o for o in obs if o.kind == "TargetChange"]
     assert [o for o in obs if o.kind == "ProxyMetrics"]
+
+
+def test_metrics_looks_count_every_sync_of_the_process() -> None:
+    """Two looks of one process (same process_start_time_seconds) differ in their sync count
+    by exactly the syncs the run made between the instants their pages were written; a
+    restarted kube-proxy counts again from its own start."""
+    sim = Simulation(load_scenario("seed-3node", OPTIONS), 5)
+    obs = list(sim)
+    world = sim.world
+    assert world is not None
+    start = to_micros(world.clock.dt(0))
+    looks: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    for o in obs:
+        if o.kind == "ProxyMetrics" and o.node is not None:
+            written = to_micros(o.observed_at) - start - round(o.payload["latency_ms"] * 1000)
+            m = o.payload["metrics"]
+            looks[o.node].append((written, m[SYNC_COUNT], m[PROCESS_START]))
+    checked = 0
+    for node, mine in looks.items():
+        synced = world.proxy.synced_us[node]
+        for (a, count_a, proc_a), (b, count_b, proc_b) in pairwise(mine):
+            if proc_a != proc_b:
+                continue
+            between = bisect_right(synced, b) - bisect_right(synced, a)
+            assert count_b - count_a == between
+            checked += 1
+        for written, count, proc in mine:
+            began = round(proc * 1e6) - start
+            assert count == bisect_right(synced, written) - bisect_left(synced, began)
+    assert checked > 10

@@ -7,7 +7,15 @@ Kept (the kube-proxy lag metrics):
 - `kubeproxy_network_programming_duration_seconds` `_sum` and `_count` (cumulative; the mean
   between two scrapes is d(sum)/d(count); measured from the EndpointSlice annotation
   `endpoints.kubernetes.io/last-change-trigger-time`, so skewed by clock drift between machines);
-- `kubeproxy_sync_proxy_rules_no_local_endpoints_total` per `traffic_policy` (1.24+).
+- `kubeproxy_sync_proxy_rules_no_local_endpoints_total` per `traffic_policy` (1.24+);
+- `kubeproxy_sync_proxy_rules_duration_seconds` `_count` and `_sum` (cumulative, every rules
+  sync since the process started, failed ones too: upstream observes it in a deferred call at
+  the end of every sync, pkg/proxy/iptables/proxier.go, metric defined in
+  pkg/proxy/metrics/metrics.go): two scrapes of one process whose counts differ by 0 or 1 say
+  no sync, or exactly one, ran in between (replay.synccount);
+- `process_start_time_seconds` (the Prometheus client's process collector, registered by every
+  Kubernetes component): which kube-proxy process answered, so counts are compared only within
+  one.
 A sample with labels is keyed `name{label="value",...}` (labels sorted), as Prometheus prints it.
 """
 
@@ -21,7 +29,22 @@ LAST_SYNC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
 PROGRAMMING = "kubeproxy_network_programming_duration_seconds"
 NO_LOCAL = "kubeproxy_sync_proxy_rules_no_local_endpoints_total"
-WANTED = frozenset({LAST_SYNC, LAST_QUEUED, PROGRAMMING + "_sum", PROGRAMMING + "_count", NO_LOCAL})
+SYNC_DURATION = "kubeproxy_sync_proxy_rules_duration_seconds"
+SYNC_COUNT = SYNC_DURATION + "_count"
+SYNC_SUM = SYNC_DURATION + "_sum"
+PROCESS_START = "process_start_time_seconds"
+WANTED = frozenset(
+    {
+        LAST_SYNC,
+        LAST_QUEUED,
+        PROGRAMMING + "_sum",
+        PROGRAMMING + "_count",
+        NO_LOCAL,
+        SYNC_COUNT,
+        SYNC_SUM,
+        PROCESS_START,
+    }
+)
 #: A real kube-proxy /metrics page is ~75 KB (elastic/beats' 1.29 fixture); refuse far larger.
 MAX_METRICS_BYTES = 4 * 1024 * 1024
 

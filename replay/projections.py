@@ -33,8 +33,8 @@ from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.logclock import counted
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-from gapwatch.replay.projection_rows import bulk_insert, write_rows
-from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
+from gapwatch.replay.projection_rows import write_rows
+from gapwatch.replay.segment_store import delete_service, segment_rows, write_nodes
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
     replay_lags,
@@ -141,10 +141,8 @@ def _write(
             if nodes is not None and not nodes:
                 continue  # no lane of any node changed
             segs = segment_rows(lane_segments(state, svc, nodes, settings=settings))
-            stale, new = stale_and_new(conn, svc, segs, nodes)
-            delete_ids(conn, stale)
-            if new:
-                bulk_insert(conn, replay_segments, new)
+            rows = kept.get(svc) if kept is not None else None
+            write_nodes(conn, svc, segs, nodes, rows.segments if rows is not None else None)
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:

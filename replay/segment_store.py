@@ -17,6 +17,7 @@ segments). A refresh rewrites only the rows that changed (`stale_and_new`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
 
 from gapwatch.replay import row_diff
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.projection_rows import bulk_insert
 from gapwatch.replay.tables import replay_segments
 
 #: `reach_before_us` of a lane whose earlier segment is still open
@@ -73,6 +75,59 @@ def stale_and_new(
     stale, new = row_diff.stale_and_new(conn, _T, "id", svc, COLUMNS, rows, nodes)
     ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
     return stale, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in new]
+
+
+#: per node, its segment rows (COLUMNS) as the store holds them (replay.node_rows keeps it)
+KeptRows = dict[str, list[tuple[Any, ...]]]
+
+
+def by_node(rows: Sequence[tuple[Any, ...]]) -> KeptRows:
+    out: KeptRows = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def write_nodes(
+    conn: Connection,
+    svc: ServiceRef,
+    rows: Sequence[tuple[Any, ...]],
+    nodes: Sequence[str] | None,
+    kept: KeptRows | None,
+) -> None:
+    """Replace the Service's stored rows of `nodes` (None: all) by `rows`. With `kept` (what the
+    store holds, per node, as the last write left it: updated) the rows are diffed with it in
+    memory and the stale ones deleted by content; a node it lacks, or a store that does not
+    hold what it says, is diffed against the store (`stale_and_new`)."""
+    fresh = by_node(rows)
+    if kept is not None and nodes is not None and all(n in kept for n in nodes):
+        stale: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+        for node in nodes:
+            old, now = Counter(kept[node]), Counter(fresh.get(node, ()))
+            stale += (old - now).elements()
+            new += (now - old).elements()
+        if row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
+            _insert(conn, svc, new)
+            for node in nodes:
+                kept[node] = fresh.get(node, [])
+            return
+        # the store did not hold what was kept (some rows of `stale` may be gone now: the
+        # diff against the store below inserts them again)
+    ids, inserted = stale_and_new(conn, svc, rows, nodes)
+    delete_ids(conn, ids)
+    if inserted:
+        bulk_insert(conn, _T, inserted)
+    if kept is not None:
+        if nodes is None:
+            kept.clear()
+        kept.update({n: fresh.get(n, []) for n in (fresh if nodes is None else nodes)})
+
+
+def _insert(conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+        bulk_insert(conn, _T, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in rows])
 
 
 def delete_ids(conn: Connection, ids: Sequence[int]) -> None:

@@ -88,37 +88,53 @@ def by_node(rows: Sequence[tuple[Any, ...]]) -> KeptRows:
     return out
 
 
-def write_nodes(
+def write_kept(
+    conn: Connection,
+    svc: ServiceRef,
+    rows: Sequence[tuple[Any, ...]],
+    kept: KeptRows,
+    lanes: dict[str, frozenset[str] | None],
+) -> bool:
+    """Replace the rows of each node in `lanes` (only its lanes named there; None: all) by
+    `rows` (theirs alone), diffed in memory with `kept` (what the store holds per node, as
+    the last write left it: updated) and the stale ones deleted by content. False, nothing
+    inserted, when the store did not hold what was kept (some stale rows may be gone: the
+    caller diffs every lane of the nodes against the store, `write_stored`)."""
+    fresh = by_node(rows)
+    stale: list[tuple[Any, ...]] = []
+    new: list[tuple[Any, ...]] = []
+    now: KeptRows = {}
+    for node, mine in lanes.items():
+        held = kept[node]
+        old = held if mine is None else [r for r in held if r[1] in mine]
+        found = fresh.get(node, [])
+        if old != found:
+            before, after = Counter(old), Counter(found)
+            stale += (before - after).elements()
+            new += (after - before).elements()
+        now[node] = found if mine is None else [r for r in held if r[1] not in mine] + found
+    if not row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
+        return False
+    _insert(conn, svc, new)
+    kept.update(now)
+    return True
+
+
+def write_stored(
     conn: Connection,
     svc: ServiceRef,
     rows: Sequence[tuple[Any, ...]],
     nodes: Sequence[str] | None,
     kept: KeptRows | None,
 ) -> None:
-    """Replace the Service's stored rows of `nodes` (None: all) by `rows`. With `kept` (what the
-    store holds, per node, as the last write left it: updated) the rows are diffed with it in
-    memory and the stale ones deleted by content; a node it lacks, or a store that does not
-    hold what it says, is diffed against the store (`stale_and_new`)."""
-    fresh = by_node(rows)
-    if kept is not None and nodes is not None and all(n in kept for n in nodes):
-        stale: list[tuple[Any, ...]] = []
-        new: list[tuple[Any, ...]] = []
-        for node in nodes:
-            old, now = Counter(kept[node]), Counter(fresh.get(node, ()))
-            stale += (old - now).elements()
-            new += (now - old).elements()
-        if row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
-            _insert(conn, svc, new)
-            for node in nodes:
-                kept[node] = fresh.get(node, [])
-            return
-        # the store did not hold what was kept (some rows of `stale` may be gone now: the
-        # diff against the store below inserts them again)
+    """Replace the Service's stored rows of `nodes` (None: all) by `rows`, diffed against the
+    store (`stale_and_new`); `kept` (if any) then holds them per node."""
     ids, inserted = stale_and_new(conn, svc, rows, nodes)
     delete_ids(conn, ids)
     if inserted:
         bulk_insert(conn, _T, inserted)
     if kept is not None:
+        fresh = by_node(rows)
         if nodes is None:
             kept.clear()
         kept.update({n: fresh.get(n, []) for n in (fresh if nodes is None else nodes)})

@@ -17,7 +17,7 @@ from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
 from gapwatch.replay.assumptions import DEFAULTS, seconds_us
-from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.checkpoint import Checkpoint, lane_versions
 from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.group import assign
@@ -26,6 +26,7 @@ from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.node_rows import reassigned
 from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.segment_store import COLUMNS
+from gapwatch.replay.segments import lane_segments, moved_lanes
 from gapwatch.replay.span_changes import span_changes
 from tests.replay.builders import CLUSTER, NS, SVC, at, facts_of, health, service
 from tests.replay.test_projections import _tables
@@ -75,11 +76,13 @@ def test_segments_kept_per_node_equal_the_store_and_a_rebuild(engine: Engine) ->
 def test_kept_segments_the_store_does_not_hold_are_diffed_against_the_store(
     engine: Engine,
 ) -> None:
-    """Kept rows that are not what the store holds (here a row made up for n1, the node the
-    refresh moves): the rows are diffed against the store instead, and equal a rebuild."""
+    """Kept rows that are not what the store holds (here a row made up in n1's Node lane, the
+    lane the refresh moves): the rows are diffed against the store instead, and equal a
+    rebuild."""
     cp, writer, rest = _two_steps(engine, NOT_READY - 5)
     (kept,) = cp.rows.values()
-    made_up = (*kept.segments["n1"][0][:3], "MADE-UP", *kept.segments["n1"][0][4:])
+    real = next(r for r in kept.segments["n1"] if r[1] == "node")
+    made_up = (*real[:3], "MADE-UP", *real[4:])
     kept.segments["n1"].append(made_up)
     writer.write(rest)
     projections.refresh(engine, checkpoint=cp)
@@ -151,3 +154,41 @@ def test_a_moved_nodes_windows_keep_the_owners_no_span_change_can_move() -> None
     assert got == assign(ordered, new_spans, {}, settle)
     assert [w.rollout for w in got] == [None, "d1", "d1"]
     assert got[1] is before[ordered[1]]
+
+
+def _by_lane(state: FoldState, svc: ServiceRef) -> dict[tuple[str, str], list[object]]:
+    out: dict[tuple[str, str], list[object]] = {}
+    for s in lane_segments(state, svc):
+        out.setdefault((s.node, s.lane), []).append(s)
+    return out
+
+
+def test_a_lane_not_moved_keeps_its_segments() -> None:
+    """A simulated gateway (Pods, Nodes, probes, LB polls) folded in 40 batches: after each,
+    every lane `moved_lanes` leaves out of a node's moved lanes has the segments it had, and
+    some lanes of moved nodes are left out (what a refresh then neither computes nor diffs)."""
+    observations = run(load_scenario("aws-nlb"), seed=5).observations
+    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
+    state = FoldState()
+    cuts = sorted({f.event_id for f in facts[:: max(1, len(facts) // 40)]})
+    done, left_out = 0, 0
+    for cut in [*cuts, facts[-1].event_id + 1]:
+        batch = [f for f in facts[done:] if f.event_id < cut]
+        if not batch:
+            continue
+        svcs = lb_facing(state)
+        before = {svc: (dict(lane_versions(state, svc)), _by_lane(state, svc)) for svc in svcs}
+        fold(state, batch)
+        done += len(batch)
+        for svc, (versions, old) in before.items():
+            now, after = lane_versions(state, svc), _by_lane(state, svc)
+            if now[""] != versions[""]:
+                continue  # the first LB poll moved: every node (Checkpoint.changed_nodes)
+            for node, version in versions.items():
+                if not node or node not in now or now[node] == version:
+                    continue
+                moved = moved_lanes(version, now[node])
+                for lane in {"endpoints", "proxy", "lb", "pod", "node"} - moved:
+                    left_out += 1
+                    assert after.get((node, lane)) == old.get((node, lane)), (node, lane)
+    assert done == len(facts) and left_out

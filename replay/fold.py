@@ -170,6 +170,11 @@ class Memo:
     lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)
+    probe_period: dict[ServiceRef, float] = field(default_factory=dict)
+    #: replay.lags' lags of a Service's nodes as one map, per (Service, what `_per_node` keys
+    #: a node's lags by besides the node): found once per fold, read by every lag bound
+    lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -183,6 +188,8 @@ class Memo:
         self.ccm_lag_hi.clear()
         self.members.clear()
         self.pod_targets.clear()
+        self.probe_period.clear()
+        self.lags_of.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane

@@ -135,10 +135,25 @@ _Kept = tuple[Any, list[LagSample], list[LagSample]]
 
 
 def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, _Kept]:
-    kept = state.memo.lane_lags
+    """Every node's lags (`Memo.lane_lags`, per node), as one map kept until the next fold
+    under what any node's key reads (the lag bounds, the drop lag and the rows each read it:
+    one scan of the Service's nodes per fold, not one per reader)."""
     window = seconds_us(settings.match_window_s)
     node_mode = ccm_mode(state, svc, settings) == "node"
     listed = listed_at(state, svc)
+    reads = (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
+    whole = (svc, window, node_mode, listed, reads)
+    known = state.memo.lags_of.get(whole)
+    if known is None:
+        known = state.memo.lags_of[whole] = _scan(state, svc, settings, window, node_mode, listed)
+    return known
+
+
+def _scan(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings, window: int, node_mode: bool,
+    listed: int,
+) -> dict[str, _Kept]:  # fmt: skip
+    kept = state.memo.lane_lags
     out: dict[str, _Kept] = {}
     for node in nodes_of(state, svc):
         inputs = node_inputs(state, svc, node, node_mode, listed)

@@ -50,7 +50,8 @@ from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.pod_index import PodIndex, pods_and_changes
 from gapwatch.replay.projection_rows import write_rows
 from gapwatch.replay.row_changes import rollout_rows, write_changes
-from gapwatch.replay.span_changes import owners_hold, span_changes
+from gapwatch.replay.segment_store import KeptRows
+from gapwatch.replay.span_changes import SpanChange, owners_hold, span_changes
 
 Changes = dict[tuple[str, str], list[tuple[int, str]]]
 
@@ -87,6 +88,8 @@ class ServiceRows:
     pods: PodIndex = field(default_factory=dict)
     #: each access-log lane's lines outside its windows (replay.logclock.log_clocks)
     outside: OutsideKept = field(default_factory=dict)
+    #: its lane segment rows as stored, per node (replay.segment_store.write_nodes)
+    segments: KeptRows = field(default_factory=dict)
 
 
 Kept = dict[ServiceRef, ServiceRows]
@@ -118,6 +121,7 @@ def write_service(
     now = ServiceRows(impact=impact)
     if prev is not None:
         now.context, now.pods, now.outside = prev.context, prev.pods, prev.outside
+        now.segments = prev.segments
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
     _group(state, svc, settings, prev, now)
@@ -217,7 +221,33 @@ def _group(
             rows.windows = old.windows
             continue
         ordered = sorted(mine, key=lambda w: w.start_us)
-        rows.windows = assign(ordered, now.spans, basis[1], settle, _assigned(old))
+        done = _assigned(old)
+        if done and moved is not None and node not in moved_pods:
+            rows.windows = reassigned(ordered, done, moved, now.spans, basis[1], settle)
+        else:
+            rows.windows = assign(ordered, now.spans, basis[1], settle, done)
+
+
+def reassigned(
+    ordered: Sequence[Window],
+    before: dict[Window, Window],
+    moved: Sequence[SpanChange],
+    spans: Sequence[Rollout],
+    changes: Changes,
+    settle_us: int,
+) -> list[Window]:
+    """`assign` of a moved node's windows (in start order) whose pod changes did not move: a
+    window assigned before (`before`, by its counted self) whose owner the span
+    changes `moved` cannot move (span_changes.owners_hold at its start) keeps its assigned
+    self; only the others are assigned (a window's owner reads only itself, the spans holding
+    its start and its node's pod changes: replay.group._cause)."""
+    kept = [
+        before.get(w) if owners_hold(moved, w.start_us, w.start_us, settle_us) else None
+        for w in ordered
+    ]
+    todo = [w for w, k in zip(ordered, kept, strict=True) if k is None]
+    fresh = iter(assign(todo, spans, changes, settle_us, before))
+    return [k if k is not None else next(fresh) for k in kept]
 
 
 def _assigned(old: NodeRows | None) -> dict[Window, Window] | None:

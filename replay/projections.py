@@ -33,8 +33,13 @@ from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.load import fold_stored, no_gc, rederive_facts
 from gapwatch.replay.logclock import counted
 from gapwatch.replay.model import Rollout, ServiceRef, Window
-from gapwatch.replay.projection_rows import bulk_insert, write_rows
-from gapwatch.replay.segment_store import delete_ids, delete_service, segment_rows, stale_and_new
+from gapwatch.replay.projection_rows import write_rows
+from gapwatch.replay.segment_store import (
+    delete_service,
+    segment_rows,
+    write_kept,
+    write_stored,
+)
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
     replay_lags,
@@ -80,10 +85,12 @@ def _replace(
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
+    lanes: dict[str, frozenset[str] | None] | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
-    and rewrite those that changed; its lane segments only on `nodes` (None: every node);
-    `kept`: the rows each Service stored last time (replay.node_rows)."""
+    and rewrite those that changed; its lane segments only on `nodes` (None: every node), and
+    there only the `lanes` named per node (Checkpoint.changed_lanes; None: all); `kept`: the
+    rows each Service stored last time (replay.node_rows)."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
@@ -100,7 +107,8 @@ def _replace(
         if kept is not None:
             kept.pop(svc, None)
         return
-    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept)
+    _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept,
+           lanes=lanes)  # fmt: skip
 
 
 def _write(
@@ -114,10 +122,12 @@ def _write(
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
+    lanes: dict[str, frozenset[str] | None] | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
     of theirs) or as a diff against the one Service's stored rows (with `cache` and `kept`:
-    node by node, replay.node_rows)."""
+    node by node, replay.node_rows; the segments of a node whose rows are kept only on its
+    `lanes`, diffed in memory: replay.segment_store.write_kept)."""
     if cache is not None and kept is not None:
         impact = access_impact(state) if impact is None else impact
         for svc in services:
@@ -140,11 +150,15 @@ def _write(
         for svc in services:
             if nodes is not None and not nodes:
                 continue  # no lane of any node changed
+            rows = kept.get(svc) if kept is not None else None
+            held = rows.segments if rows is not None else None
+            if held is not None and nodes is not None and all(n in held for n in nodes):
+                only = {n: lanes.get(n) if lanes is not None else None for n in nodes}
+                segs = segment_rows(lane_segments(state, svc, nodes, settings, only))
+                if write_kept(conn, svc, segs, held, only):
+                    continue
             segs = segment_rows(lane_segments(state, svc, nodes, settings=settings))
-            stale, new = stale_and_new(conn, svc, segs, nodes)
-            delete_ids(conn, stale)
-            if new:
-                bulk_insert(conn, replay_segments, new)
+            write_stored(conn, svc, segs, nodes, held)
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:
@@ -332,7 +346,9 @@ def _from_checkpoint(
         impact = checkpoint.impact_of(state)
         for svc in sorted(services):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows)
+            lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
+            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows,
+                     lanes)  # fmt: skip
     except BaseException:
         checkpoint.forget()
         raise

@@ -194,13 +194,16 @@ def proxy_lag_measured(state: FoldState, svc: ServiceRef, settings: DetectSettin
 
 def probe_period(state: FoldState, svc: ServiceRef) -> float:
     """The kube-proxy probe period in seconds (the largest gap a sample names between itself
-    and the previous look), 0 without probes."""
-    gaps = [
-        state.look_gap.get((kind, svc.cluster, svc.namespace, svc.name, node), 0)
-        for kind in ("nodeport", "health")
-        for node in state.service_nodes.get(svc, ())
-    ]
-    return max(gaps, default=0) / US
+    and the previous look), 0 without probes. Kept in the memo until the next fold."""
+    known = state.memo.probe_period.get(svc)
+    if known is None:
+        gaps = [
+            state.look_gap.get((kind, svc.cluster, svc.namespace, svc.name, node), 0)
+            for kind in ("nodeport", "health")
+            for node in state.service_nodes.get(svc, ())
+        ]
+        known = state.memo.probe_period[svc] = max(gaps, default=0) / US
+    return known
 
 
 #: health-check-node-port errors of a live node whose kube-proxy health server is down

@@ -17,6 +17,7 @@ segments). A refresh rewrites only the rows that changed (`stale_and_new`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
 
 from gapwatch.replay import row_diff
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.projection_rows import bulk_insert
 from gapwatch.replay.tables import replay_segments
 
 #: `reach_before_us` of a lane whose earlier segment is still open
@@ -73,6 +75,75 @@ def stale_and_new(
     stale, new = row_diff.stale_and_new(conn, _T, "id", svc, COLUMNS, rows, nodes)
     ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
     return stale, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in new]
+
+
+#: per node, its segment rows (COLUMNS) as the store holds them (replay.node_rows keeps it)
+KeptRows = dict[str, list[tuple[Any, ...]]]
+
+
+def by_node(rows: Sequence[tuple[Any, ...]]) -> KeptRows:
+    out: KeptRows = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def write_kept(
+    conn: Connection,
+    svc: ServiceRef,
+    rows: Sequence[tuple[Any, ...]],
+    kept: KeptRows,
+    lanes: dict[str, frozenset[str] | None],
+) -> bool:
+    """Replace the rows of each node in `lanes` (only its lanes named there; None: all) by
+    `rows` (theirs alone), diffed in memory with `kept` (what the store holds per node, as
+    the last write left it: updated) and the stale ones deleted by content. False, nothing
+    inserted, when the store did not hold what was kept (some stale rows may be gone: the
+    caller diffs every lane of the nodes against the store, `write_stored`)."""
+    fresh = by_node(rows)
+    stale: list[tuple[Any, ...]] = []
+    new: list[tuple[Any, ...]] = []
+    now: KeptRows = {}
+    for node, mine in lanes.items():
+        held = kept[node]
+        old = held if mine is None else [r for r in held if r[1] in mine]
+        found = fresh.get(node, [])
+        if old != found:
+            before, after = Counter(old), Counter(found)
+            stale += (before - after).elements()
+            new += (after - before).elements()
+        now[node] = found if mine is None else [r for r in held if r[1] not in mine] + found
+    if not row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
+        return False
+    _insert(conn, svc, new)
+    kept.update(now)
+    return True
+
+
+def write_stored(
+    conn: Connection,
+    svc: ServiceRef,
+    rows: Sequence[tuple[Any, ...]],
+    nodes: Sequence[str] | None,
+    kept: KeptRows | None,
+) -> None:
+    """Replace the Service's stored rows of `nodes` (None: all) by `rows`, diffed against the
+    store (`stale_and_new`); `kept` (if any) then holds them per node."""
+    ids, inserted = stale_and_new(conn, svc, rows, nodes)
+    delete_ids(conn, ids)
+    if inserted:
+        bulk_insert(conn, _T, inserted)
+    if kept is not None:
+        fresh = by_node(rows)
+        if nodes is None:
+            kept.clear()
+        kept.update({n: fresh.get(n, []) for n in (fresh if nodes is None else nodes)})
+
+
+def _insert(conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        ref = {"cluster": svc.cluster, "namespace": svc.namespace, "service": svc.name}
+        bulk_insert(conn, _T, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in rows])
 
 
 def delete_ids(conn: Connection, ids: Sequence[int]) -> None:

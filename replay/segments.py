@@ -9,7 +9,8 @@ NotReady). Pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import nodes_of
@@ -96,55 +97,94 @@ def pods_by_node(state: FoldState, svc: ServiceRef) -> dict[str, list[str]]:
     return out
 
 
+#: what each lane's segments read of a node's lane versions (replay.checkpoint.lane_versions:
+#: the endpoints, the health, NodePort and target lanes, the Node, the local pods), besides
+#: the Service's first LB poll and its CloudTrail membership lanes
+_READS: dict[Lane, tuple[int, ...]] = {
+    "endpoints": (0,), "proxy": (0, 1, 2), "lb": (3,), "pod": (5,), "node": (4,),
+}  # fmt: skip
+
+
+def moved_lanes(before: tuple[Any, ...], after: tuple[Any, ...]) -> frozenset[Lane]:
+    """The lanes of a node whose segments can differ between two of its lane versions."""
+    return frozenset(
+        lane for lane, reads in _READS.items() if any(before[i] != after[i] for i in reads)
+    )
+
+
 def lane_segments(
     state: FoldState,
     svc: ServiceRef,
     nodes: Sequence[str] | None = None,
     settings: DetectSettings = DEFAULTS,
+    lanes: Mapping[str, frozenset[str] | None] | None = None,
 ) -> list[Segment]:
-    """Every lane of every (chosen) node of the Service, in time order."""
+    """Every lane of every (chosen) node of the Service, in time order (`lanes`: per node, the
+    only lanes wanted; None there or no entry: all)."""
     out: list[Segment] = []
     wanted = set(nodes) if nodes else None
     polls = [lane[0].at_us for (ref, _n), lane in state.probes["target"].items() if ref == svc]
     first_poll = min(polls) if polls else None
-    local = pods_by_node(state, svc)
+    local: dict[str, list[str]] | None = None  # found once, if a pod lane is wanted
     for node in nodes_of(state, svc):
         if wanted is not None and node not in wanted:
             continue
+        only = lanes.get(node) if lanes is not None else None
+        if only is None:
+            only = _ALL
         key = (svc, node)
         eps = state.endpoints.get(key, [])
-        out += _segments(svc, node, "endpoints", eps, str, "measured")
-        nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
-        health = sorted_lane(state.probes["health"].get(key, []))
-        if nodeport:
-            out += _segments(
-                svc, node, "proxy", nodeport, lambda v: _PROXY_FROM_PROBE.get(v, "DOWN"), "measured"
-            )
-        elif health:
-            out += _segments(svc, node, "proxy", health, _proxy_health, "measured")
-        else:
-            lag = round(settings.proxy_lag_s[1] * 1_000_000)
-            out += _segments(
-                svc, node, "proxy", eps,
-                lambda v: "OPEN" if v != "none" else "CLOSED", "inferred", lag,
-            )  # fmt: skip
-        targets = sorted_lane(state.probes["target"].get(key, []))
-        if first_poll is not None and (not targets or targets[0].at_us > first_poll):
-            # the poller was looking and this node was no target yet
-            targets = [Sample(first_poll, None, "absent", 0), *targets]
-        if first_poll is None and not targets:
-            # no poller: CloudTrail's calls, each within +-1 s of its eventTime (health unknown)
-            r = EVENT_TIME_RESOLUTION_US
-            calls = member_lanes(state).get(key, [])
-            targets = [c._replace(prev_us=c.at_us - r) for c in sorted_lane(calls)]
-        out += _segments(svc, node, "lb", targets, str.upper, "measured")
-        out += _segments(
-            svc, node, "pod", _pod_samples(state, svc, node, local.get(node, [])), str, "measured"
-        )
-        node_lane = state.nodes.get((svc.cluster, node), [])
-        out += _segments(svc, node, "node", node_lane, str, "measured")
+        if "endpoints" in only:
+            out += _segments(svc, node, "endpoints", eps, str, "measured")
+        if "proxy" in only:
+            out += _proxy_segments(state, key, eps, settings)
+        if "lb" in only:
+            out += _segments(svc, node, "lb", _lb_samples(state, key, first_poll), str.upper,
+                             "measured")  # fmt: skip
+        if "pod" in only:
+            if local is None:
+                local = pods_by_node(state, svc)
+            pods = _pod_samples(state, svc, node, local.get(node, []))
+            out += _segments(svc, node, "pod", pods, str, "measured")
+        if "node" in only:
+            node_lane = state.nodes.get((svc.cluster, node), [])
+            out += _segments(svc, node, "node", node_lane, str, "measured")
     out.sort(key=lambda s: (s.node, s.lane, s.start_us))
     return out
+
+
+_ALL: frozenset[str] = frozenset(_READS)
+
+
+def _proxy_segments(
+    state: FoldState, key: tuple[ServiceRef, str], eps: Sequence[Sample], settings: DetectSettings
+) -> list[Segment]:
+    svc, node = key
+    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+    if nodeport:
+        mapping = lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")  # noqa: E731
+        return _segments(svc, node, "proxy", nodeport, mapping, "measured")
+    health = sorted_lane(state.probes["health"].get(key, []))
+    if health:
+        return _segments(svc, node, "proxy", health, _proxy_health, "measured")
+    lag = round(settings.proxy_lag_s[1] * 1_000_000)
+    return _segments(svc, node, "proxy", eps, lambda v: "OPEN" if v != "none" else "CLOSED",
+                     "inferred", lag)  # fmt: skip
+
+
+def _lb_samples(
+    state: FoldState, key: tuple[ServiceRef, str], first_poll: int | None
+) -> list[Sample]:
+    targets = sorted_lane(state.probes["target"].get(key, []))
+    if first_poll is not None and (not targets or targets[0].at_us > first_poll):
+        # the poller was looking and this node was no target yet
+        targets = [Sample(first_poll, None, "absent", 0), *targets]
+    if first_poll is None and not targets:
+        # no poller: CloudTrail's calls, each within +-1 s of its eventTime (health unknown)
+        r = EVENT_TIME_RESOLUTION_US
+        calls = member_lanes(state).get(key, [])
+        targets = [c._replace(prev_us=c.at_us - r) for c in sorted_lane(calls)]
+    return targets
 
 
 def state_at(segments: Sequence[Segment], at_us: int) -> list[Segment]:

@@ -34,7 +34,7 @@ def hidden(
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
-    bad_times = [s.at_us for s in samples if bad(s.value)]
+    bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
     #: per period, until when a bad sample can be its effect (the next endpoint change after
     #: its return: a later failure is another change's)
@@ -61,6 +61,19 @@ def hidden(
             continue  # the samples saw this one: their own steps bound it
         out.append(iv)
     return out
+
+
+def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int]:
+    """The times of the looks that saw a bad value. A lane keeps only its changes: a bad run's
+    first look is a sample, its last look the next sample's `prev_us` (the last look that saw
+    the old value), so a run that began before an excursion and outlasted its start is seen."""
+    out: list[int] = []
+    for i, s in enumerate(samples):
+        if bad(s.value):
+            out.append(s.at_us)
+        elif i and s.prev_us is not None and bad(samples[i - 1].value):
+            out.append(s.prev_us)
+    return sorted(out)
 
 
 def excursions(

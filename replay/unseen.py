@@ -97,11 +97,12 @@ def excursions(
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
     if not pte_on:
-        return _shorter_than(
+        unseen = _shorter_than(
             dead_before(ready, deaths, eps, samples, bad, period_us), hi_us, period_us
         )
-    health = sorted_lane(state.probes["health"].get((svc, node), []))
+        return [iv for iv in (_synced_back(iv, health, period_us) for iv in unseen) if iv]
     kept = []
     for iv in ready:
         end, before = _programmed(health, iv.start, iv.end)
@@ -166,6 +167,19 @@ def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:
         if start < iv.end:
             out.append(iv._replace(start=start))
     return out
+
+
+def _synced_back(iv: Iv, health: Sequence[Sample], period_us: int) -> Iv | None:
+    """An unseen excursion of the ready set ends by the health check's first 200 after a
+    non-200 inside it (`_programmed`: kube-proxy synced the loss, then a ready local endpoint
+    again), not at the return plus kube-proxy's assumed lag; unseen by a lane looked at every
+    `period_us` (0: unknown), it opened less than that before the last look that still saw it
+    missing. None where nothing of it is left."""
+    end, before = _programmed(health, iv.start, iv.end)
+    if end >= iv.end:
+        return iv
+    start = max(iv.start, before - period_us) if period_us else iv.start
+    return iv._replace(start=start, end=end) if start < end else None
 
 
 def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:

@@ -34,7 +34,7 @@ def hidden(
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
-    bad_times = [s.at_us for s in samples if bad(s.value)]
+    bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
     #: per period, until when a bad sample can be its effect (the next endpoint change after
     #: its return: a later failure is another change's)
@@ -63,6 +63,19 @@ def hidden(
     return out
 
 
+def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int]:
+    """The times of the looks that saw a bad value. A lane keeps only its changes: a bad run's
+    first look is a sample, its last look the next sample's `prev_us` (the last look that saw
+    the old value), so a run that began before an excursion and outlasted its start is seen."""
+    out: list[int] = []
+    for i, s in enumerate(samples):
+        if bad(s.value):
+            out.append(s.at_us)
+        elif i and s.prev_us is not None and bad(samples[i - 1].value):
+            out.append(s.prev_us)
+    return sorted(out)
+
+
 def excursions(
     state: FoldState,
     svc: ServiceRef,
@@ -84,11 +97,12 @@ def excursions(
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
+    health = sorted_lane(state.probes["health"].get((svc, node), []))
     if not pte_on:
-        return _shorter_than(
+        unseen = _shorter_than(
             dead_before(ready, deaths, eps, samples, bad, period_us), hi_us, period_us
         )
-    health = sorted_lane(state.probes["health"].get((svc, node), []))
+        return [iv for iv in (_synced_back(iv, health, period_us) for iv in unseen) if iv]
     kept = []
     for iv in ready:
         end, before = _programmed(health, iv.start, iv.end)
@@ -153,6 +167,19 @@ def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:
         if start < iv.end:
             out.append(iv._replace(start=start))
     return out
+
+
+def _synced_back(iv: Iv, health: Sequence[Sample], period_us: int) -> Iv | None:
+    """An unseen excursion of the ready set ends by the health check's first 200 after a
+    non-200 inside it (`_programmed`: kube-proxy synced the loss, then a ready local endpoint
+    again), not at the return plus kube-proxy's assumed lag; unseen by a lane looked at every
+    `period_us` (0: unknown), it opened less than that before the last look that still saw it
+    missing. None where nothing of it is left."""
+    end, before = _programmed(health, iv.start, iv.end)
+    if end >= iv.end:
+        return iv
+    start = max(iv.start, before - period_us) if period_us else iv.start
+    return iv._replace(start=start, end=end) if start < end else None
 
 
 def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from tests.replay.builders import (
     pod,
     target,
 )
-from tests.replay.test_real_world import _one_node
+from tests.replay.builders import one_pod_node as _one_node
 
 
 def _deleted(t: float, name: str, op: str = "DELETED") -> Observation:

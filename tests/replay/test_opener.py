@@ -15,7 +15,7 @@ from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.opener import answered, forwarded_at_start, went_down_silent
 from gapwatch.replay.signals import Step, Tri
 from tests.replay.builders import _k8s, eps, facts_of, health, nodeport, pod, target
-from tests.replay.test_real_world import _one_node
+from tests.replay.builders import one_pod_node as _one_node
 
 S = 1_000_000
 GRACE = 50 * S  # node_grace_s: kube-controller-manager's --node-monitor-grace-period

@@ -10,7 +10,7 @@ from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from tests.replay.builders import eps, facts_of, nodeport, pod, target
-from tests.replay.test_real_world import _one_node
+from tests.replay.builders import one_pod_node as _one_node
 
 
 def _rollout(back_healthy: bool) -> list[Window]:

@@ -14,7 +14,7 @@ from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI, Iv, Tri
 from gapwatch.replay.undecided import PGBD, RBF, unseen_return
 from tests.replay.builders import eps, facts_of, nodeport, pod, target
-from tests.replay.test_real_world import _one_node
+from tests.replay.builders import one_pod_node as _one_node
 
 
 def _s(t: float, value: str) -> Sample:

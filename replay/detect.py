@@ -459,15 +459,17 @@ def windows_from(
             also = also + death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
             )
-        elif cls == "registered-before-forwarding" and not sure:
-            if (
-                CBD not in also
-                and opened_before_ready(
-                    lanes_.eps, targets, cand.start, probe, eps_at=eps_at, polls_at=target_times
-                )
-                and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
-            ):
-                also = (*also, CBD)  # routed by failing open: owes nothing to the endpoints
+        elif cls == "registered-before-forwarding" and (
+            CBD not in also
+            and opened_before_ready(
+                lanes_.eps, targets, cand.start, probe, eps_at=eps_at, polls_at=target_times
+            )
+            and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
+        ):
+            # routed by failing open: owes nothing to the endpoints; a sure stretch from
+            # the endpoint on (a probe, a sync count) does not order the LB's rise before it
+            also = (*also, CBD)
+        if cls == "registered-before-forwarding" and not sure:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):

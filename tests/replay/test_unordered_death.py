@@ -167,6 +167,21 @@ def test_a_terminating_pods_death_beside_a_ready_endpoint_names_the_other_readin
     assert (w.cls, w.also) == (PGBD, (CBD,))
 
 
+def _failing_open(obs: list[Observation], answers_from: int) -> list[Observation]:
+    """`obs` probed and polled every 5 s: n1's NodePort answers from `answers_from`, n2's
+    always; n1's target is unhealthy at every poll, n2's from the poll at 100 s."""
+    for t in range(5, 141, 5):
+        prev = float(t - 5) if t > 5 else None
+        obs = [
+            *obs,
+            nodeport(float(t), prev, "n1", "connected" if t >= answers_from else "timeout"),
+            nodeport(float(t), prev, "n2", "connected"),
+            target(float(t), float(t - 5), "n1", "unhealthy"),
+            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
+        ]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
 def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> None:
     # n1 has no endpoint until p1 turns ready at 100 s (in the slice at 100.1 s) and every poll
     # sees it unhealthy; n2's target turns unhealthy between the polls at 95 s and 100 s, so
@@ -175,16 +190,20 @@ def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> N
     # where the LB surely fails open: its routing owes nothing to n1's endpoints, so they are
     # read at that instant (closed-before-deregistered), and the ready endpoint seen 0.1 s
     # later (inside the watch skew: it may have been there before) is named
-    obs = joining_node(98, 100, 100.1)
-    for t in range(5, 141, 5):
-        prev = float(t - 5) if t > 5 else None
-        obs += [
-            nodeport(float(t), prev, "n1", "connected" if t >= 105 else "timeout"),
-            nodeport(float(t), prev, "n2", "connected"),
-            target(float(t), float(t - 5), "n1", "unhealthy"),
-            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
-        ]
-    w = _window(sorted(obs, key=lambda o: o.observed_at))
+    w = _window(_failing_open(joining_node(98, 100, 100.1), answers_from=105))
     assert (w.node, w.certain) == ("n1", False)
     assert _us(95) <= w.start_earliest_us < _us(100.1)
     assert (w.cls, w.also) == (CBD, (RBF,))
+
+
+def test_a_certain_window_the_failing_open_lb_may_have_opened_still_names_the_close() -> None:
+    # as above, but p1's endpoint is in the slice at 97.1 s and kube-proxy on n1 answers only
+    # from the probe at 110 s: from the poll at 100 s every target is surely unhealthy (the LB
+    # surely fails open) and the probe at 105 s surely found n1 not forwarding, so the window
+    # is certain, read at its sure start (100 s) with the endpoint ready. The failing-open
+    # routing may have begun at 95 s, before the endpoint: what made the window certain does
+    # not order that, so it names the close
+    w = _window(_failing_open(joining_node(95, 97, 97.1), answers_from=110))
+    assert (w.node, w.certain) == ("n1", True)
+    assert w.start_earliest_us < _us(97.1) <= w.start_latest_us
+    assert (w.cls, w.also) == (RBF, (CBD,))

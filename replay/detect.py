@@ -43,6 +43,7 @@ from gapwatch.replay.undecided import (
     hidden_not_ready,
     opened_before_ready,
     times_of,
+    unseen_close,
     unseen_return,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
@@ -469,6 +470,13 @@ def windows_from(
             # routed by failing open: owes nothing to the endpoints; a sure stretch from
             # the endpoint on (a probe, a sync count) does not order the LB's rise before it
             also = (*also, CBD)
+        if (
+            cls == PGBD
+            and not sure
+            and CBD not in also
+            and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
+        ):
+            also = (*also, CBD)  # kube-proxy's close and reopening between two looks
         if cls == "registered-before-forwarding" and not sure:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import close_unordered, death_unordered, opened_before_ready
+from gapwatch.replay.signals import Step
+from gapwatch.replay.undecided import (
+    close_unordered,
+    death_unordered,
+    opened_before_ready,
+    unseen_close,
+)
 from tests.replay.builders import (
     at,
     eps,
@@ -130,13 +137,16 @@ def test_failing_open_before_the_endpoint_arrived() -> None:
     assert not opened_before_ready([_s(0, "ready")], polls, since, until)
 
 
-def _replaced(gone: float) -> list[Observation]:
-    """kube-proxy 1.29 (PTE on): p1 terminating at 99 s (its endpoint serving-terminating at
-    99.1 s), its replacement p2 ready at 100 s (in the slice at 100.1 s); p1 seen stopped at
-    `gone`. NodePort probed and the LB polled every 5 s: both never saw a change."""
+def _replaced(
+    gone: float, version: str = "v1.29.3", every: int = 5, until: int = 140
+) -> list[Observation]:
+    """kube-proxy `version` (1.29: PTE on): p1 terminating at 99 s (its endpoint
+    serving-terminating at 99.1 s), its replacement p2 ready at 100 s (in the slice at
+    100.1 s); p1 seen stopped at `gone`. NodePort probed every `every` s and the LB polled
+    every 5 s until `until`: both never saw a change."""
     obs = [
         service(0),
-        node(0, "n1", version="v1.29.3"),
+        node(0, "n1", version=version),
         pod(1, "p1", "n1", "ready"),
         eps(1, [("p1", "n1", "ready")]),
         target(1, None, "n1", "healthy", "ADDED"),
@@ -148,9 +158,9 @@ def _replaced(gone: float) -> list[Observation]:
         pod(gone, "p1", "n1", "gone", deleted_at=99),
         eps(gone + 0.2, [("p2", "n1", "ready")]),
     ]
-    for t in range(5, 141, 5):
-        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", "connected"),
-                target(float(t), float(t - 5), "n1", "healthy")]  # fmt: skip
+    obs += [nodeport(float(t), float(t - every) if t > every else None, "n1", "connected")
+            for t in range(every, until + 1, every)]  # fmt: skip
+    obs += [target(float(t), float(t - 5), "n1", "healthy") for t in range(5, until + 1, 5)]
     return sorted(obs, key=lambda o: o.observed_at)
 
 
@@ -207,3 +217,30 @@ def test_a_certain_window_the_failing_open_lb_may_have_opened_still_names_the_cl
     assert (w.node, w.certain) == ("n1", True)
     assert w.start_earliest_us < _us(97.1) <= w.start_latest_us
     assert (w.cls, w.also) == (RBF, (CBD,))
+
+
+def test_kube_proxys_close_no_probe_saw_beside_a_later_death() -> None:
+    # kube-proxy 1.25 (no PTE): the serving-terminating endpoint is nothing it forwards to,
+    # and no probe looked between 99.1 s and 100.1 s (every 30 s): kube-proxy may have closed on the
+    # loss and opened on the return, with the LB routing (closed-before-deregistered), or
+    # programmed neither in time and forwarded to p1 when it died (pod-gone); an endpoint-
+    # driven CCM with no measured drop lag reads the other reading as the LB's (a replacement
+    # registered first): the close is named too
+    state = fold(FoldState(), facts_of(_replaced(106, "v1.25.0", 30, 240)))
+    (w,) = detect(state, settings=DetectSettings(ccm_mode="endpoint"))
+    assert not w.certain
+    assert w.start_earliest_us <= _us(99.1)
+    assert w.cls == PGBD and CBD in w.also
+
+
+def test_a_probe_inside_the_endpoints_excursion_saw_the_node() -> None:
+    lost, back = Step(int(99.1e6), int(99.1e6), False, 1), Step(int(100.1e6), int(100.1e6), True, 2)
+    forwardable = [Step(int(1e6), int(1e6), True, 0), lost, back]
+    since, until, skew = int(99.1e6), int(160e6), int(0.5e6)
+    assert unseen_close(forwardable, [int(90e6), int(120e6)], since, until, skew)
+    # a probe looked between the loss and the return: what it saw is the lane's
+    assert not unseen_close(forwardable, [int(90e6), int(99.5e6)], since, until, skew)
+    # the loss long before the start range: not this window's
+    assert not unseen_close(forwardable, [int(90e6), int(120e6)], int(110e6), until, skew)
+    # the endpoints never came back: no excursion (close_unordered reads that)
+    assert not unseen_close(forwardable[:2], [int(90e6), int(120e6)], since, until, skew)

@@ -42,6 +42,7 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     opened_before_ready,
+    rules_left_unordered,
     times_of,
     unseen_close,
     unseen_return,
@@ -477,6 +478,14 @@ def windows_from(
             and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
         ):
             also = (*also, CBD)  # kube-proxy's close and reopening between two looks
+        if (
+            cls in (CBD, RBF)
+            and PGBD not in also
+            and rules_left_unordered(
+                lanes_.reason_samples, lanes_.reason_times, cand.start, start_latest
+            )
+        ):
+            also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if cls == "registered-before-forwarding" and not sure:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -10,8 +10,9 @@ Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
 (`death_or_close`, `death_unordered`), a failing-open LB against the arrival of the node's
 first ready endpoint (`opened_before_ready`), the LB's return between two looks against
 kube-proxy's side (`unseen_return`), and a NotReady a Node relist may have hidden
-against the class the stale lanes give (`hidden_not_ready`), and kube-proxy's close and
-reopening between two probes against a local pod's later death (`unseen_close`).
+against the class the stale lanes give (`hidden_not_ready`), kube-proxy's close and
+reopening between two probes against a local pod's later death (`unseen_close`), and the LB's
+rise against kube-proxy's removal of a dead pod's rules (`rules_left_unordered`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.
@@ -225,6 +226,24 @@ def unseen_close(
         if i == len(looks_at) or looks_at[i] > back.latest:
             return True
     return False
+
+
+def rules_left_unordered(
+    samples: Sequence[Sample], times: Sequence[int], since_us: int, at_us: int
+) -> bool:
+    """Whether kube-proxy may still have forwarded to a dead pod when a window read as its
+    close (or a registration before it forwarded) opened in (`since_us`, `at_us`]: of the
+    probes F is measured from (`samples`, time-ordered, `times` theirs), the last one by
+    `at_us` got no answer (no rules: dropped) and the one before it was refused or reset (the
+    rules in place with no pod behind them), that change lying across the start range. The
+    LB's rise there is not ordered against kube-proxy's removal of the dead pod's rules:
+    before it, `pod-gone-before-deregistered` opened the window."""
+    i = bisect_right(times, at_us)
+    if i < 2:
+        return False
+    last, before = samples[i - 1], samples[i - 2]
+    silent = last.value not in _RULES_UP and not last.value.isdigit() and last.value != "connected"
+    return silent and before.value in _RULES_UP and before.at_us < at_us and last.at_us > since_us
 
 
 def opened_before_ready(

@@ -248,6 +248,17 @@ def looks(node_name: str, first: float, last: float, every: float) -> list[Obser
     return out
 
 
+def one_node(version: str = "v1.29.3") -> list[Observation]:
+    """A Service with one ready pod p1 on n1 (kube-proxy `version`), registered healthy."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+    ]
+
+
 def two_nodes() -> list[Observation]:
     """Two nodes: n2 with a ready pod, registered healthy; n1 registered unhealthy (no local
     endpoint)."""

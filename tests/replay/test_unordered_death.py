@@ -28,6 +28,7 @@ from tests.replay.builders import (
     joining_node,
     node,
     nodeport,
+    one_node,
     pod,
     service,
     target,
@@ -145,11 +146,7 @@ def _replaced(
     100.1 s); p1 seen stopped at `gone`. NodePort probed every `every` s and the LB polled
     every 5 s until `until`: both never saw a change."""
     obs = [
-        service(0),
-        node(0, "n1", version=version),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
+        *one_node(version),
         pod(98, "p2", "n1", "pending"),
         pod(99, "p1", "n1", "terminating", deleted_at=99),
         eps(99.1, [("p1", "n1", "terminating")]),
@@ -244,3 +241,41 @@ def test_a_probe_inside_the_endpoints_excursion_saw_the_node() -> None:
     assert not unseen_close(forwardable, [int(90e6), int(120e6)], int(110e6), until, skew)
     # the endpoints never came back: no excursion (close_unordered reads that)
     assert not unseen_close(forwardable[:2], [int(90e6), int(120e6)], since, until, skew)
+
+
+def _rules_left(refused_until: int) -> list[Observation]:
+    """kube-proxy 1.25: n1's only pod p1 terminating at 88 s, seen stopped at 91 s (the slice
+    empty at 91.2 s), its replacement p2 ready at 99 s (in the slice at 99.1 s). The NodePort,
+    probed every 5 s, connects through 85 s, is refused (p1's rules, no pod behind them)
+    through `refused_until`, then times out (no rules) until 120 s; the LB polled every 5 s
+    saw n1 draining at 90 and 95 s and healthy from 100 s."""
+    obs = [
+        *one_node("v1.25.0"),
+        pod(88, "p1", "n1", "terminating", deleted_at=88),
+        eps(88.1, [("p1", "n1", "terminating")]),
+        pod(91, "p1", "n1", "gone", deleted_at=88),
+        eps(91.2, []),
+        pod(97, "p2", "n1", "pending"),
+        pod(99, "p2", "n1", "ready"),
+        eps(99.1, [("p2", "n1", "ready")]),
+    ]
+    for t in range(5, 201, 5):
+        seen = "refused" if 85 < t <= refused_until else "timeout" if 85 < t < 120 else "connected"
+        polled = "draining" if 90 <= t <= 95 else "healthy"
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", seen),
+                target(float(t), float(t - 5), "n1", polled)]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_the_lbs_return_against_the_dead_pods_rules_going_away() -> None:
+    # the LB took n1 back in (95 s, 100 s]; the probe at 95 s found p1's rules still in place
+    # (refused), the one at 100 s none (timeout): nothing orders the two. Read at 100 s, with
+    # p2 ready and not yet forwarded to; before the rules went, the dead pod opened it
+    found = detect(fold(FoldState(), facts_of(_rules_left(95))))
+    (w,) = [w for w in found if w.certain]
+    assert _us(95) <= w.start_earliest_us and w.start_latest_us <= _us(100)
+    assert (w.cls, w.also) == (RBF, (PGBD,))
+    # the rules gone by the probe at 95 s, before the LB's return: nothing to name
+    found = detect(fold(FoldState(), facts_of(_rules_left(90))))
+    (w,) = [w for w in found if w.certain]
+    assert (w.cls, w.also) == (RBF, ())

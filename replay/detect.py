@@ -22,6 +22,7 @@ from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
     forwarded_at_start,
+    nodeport_went_silent,
     up_unserved_at,
     went_down_silent,
 )
@@ -527,6 +528,12 @@ def windows_from(
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             if other not in also:
                 also = (*also, other)
+        if cls != NNR and NNR not in also and not lanes_.health:
+            ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
+            node_lane = state.nodes.get((svc.cluster, node), [])
+            grace = seconds_us(settings.node_grace_s)
+            if nodeport_went_silent(ports, node_lane, cand.start, start_latest, grace):
+                also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
         if back and back[0] < fell <= back[1]:

@@ -279,3 +279,28 @@ def test_the_lbs_return_against_the_dead_pods_rules_going_away() -> None:
     found = detect(fold(FoldState(), facts_of(_rules_left(90))))
     (w,) = [w for w in found if w.certain]
     assert (w.cls, w.also) == (RBF, ())
+
+
+def _silent(down_at: float) -> list[Observation]:
+    """kube-proxy 1.25 on n1, no health check probed: the NodePort, probed every 5 s, connects
+    through 95 s and times out from 100 s; the LB routes n1 until it sees it draining at
+    130 s; the Node turns NotReady at `down_at`."""
+    obs = [*one_node("v1.25.0"), node(down_at, "n1", ready=False, version="v1.25.0")]
+    for t in range(5, 201, 5):
+        seen = "connected" if t <= 95 else "timeout"
+        polled = "healthy" if t < 130 else "draining"
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", seen),
+                target(float(t), float(t - 5), "n1", polled)]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_a_nodeport_silent_until_the_node_went_down_names_the_nodes_end() -> None:
+    # the NodePort's timeouts from 100 s: kube-proxy dropping with the endpoints ready (read
+    # at the sure start), or the node gone, which the node controller marks NotReady only
+    # node_grace_s (50 s) after: NotReady at 135 s, after the window closed, may date it
+    (w,) = detect(fold(FoldState(), facts_of(_silent(135))))
+    assert w.certain and w.end_latest_us <= _us(130)
+    assert (w.cls, w.also) == (RBF, ("node-not-ready",))
+    # NotReady past the grace from the start range: not the node's end there
+    (w,) = detect(fold(FoldState(), facts_of(_silent(160))))
+    assert (w.cls, w.also) == (RBF, ())

@@ -22,6 +22,7 @@ from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
     forwarded_at_start,
+    nodeport_went_silent,
     up_unserved_at,
     went_down_silent,
 )
@@ -42,7 +43,9 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     opened_before_ready,
+    rules_left_unordered,
     times_of,
+    unseen_close,
     unseen_return,
 )
 from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
@@ -459,15 +462,32 @@ def windows_from(
             also = also + death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
             )
-        elif cls == "registered-before-forwarding" and not sure:
-            if (
-                CBD not in also
-                and opened_before_ready(
-                    lanes_.eps, targets, cand.start, probe, eps_at=eps_at, polls_at=target_times
-                )
-                and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
-            ):
-                also = (*also, CBD)  # routed by failing open: owes nothing to the endpoints
+        elif cls == "registered-before-forwarding" and (
+            CBD not in also
+            and opened_before_ready(
+                lanes_.eps, targets, cand.start, probe, eps_at=eps_at, polls_at=target_times
+            )
+            and any(iv.start <= probe and iv.end > cand.start for iv in opens.possible)
+        ):
+            # routed by failing open: owes nothing to the endpoints; a sure stretch from
+            # the endpoint on (a probe, a sync count) does not order the LB's rise before it
+            also = (*also, CBD)
+        if (
+            cls == PGBD
+            and not sure
+            and CBD not in also
+            and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
+        ):
+            also = (*also, CBD)  # kube-proxy's close and reopening between two looks
+        if (
+            cls in (CBD, RBF)
+            and PGBD not in also
+            and rules_left_unordered(
+                lanes_.reason_samples, lanes_.reason_times, cand.start, start_latest
+            )
+        ):
+            also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
+        if cls == "registered-before-forwarding" and not sure:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
@@ -508,6 +528,12 @@ def windows_from(
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             if other not in also:
                 also = (*also, other)
+        if cls != NNR and NNR not in also and not lanes_.health:
+            ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
+            node_lane = state.nodes.get((svc.cluster, node), [])
+            grace = seconds_us(settings.node_grace_s)
+            if nodeport_went_silent(ports, node_lane, cand.start, start_latest, grace):
+                also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
         if back and back[0] < fell <= back[1]:

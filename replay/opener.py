@@ -19,6 +19,9 @@ replay.detect.classify reads it only after the pod-death rules: a local pod seen
 start's range opened the window before a node that was shut down later (a scale-down after a
 drain). Pure.
 
+`nodeport_went_silent`: the same read from the NodePort where no health check was probed, to
+name the node's end beside a window's class.
+
 `up_unserved_at`: a node read as down may still have been answering, with no local endpoint
 (503), when the window could begin: the gap may have opened before it went silent (the window
 names the endpoints' class too, replay.detect).
@@ -63,6 +66,36 @@ def went_down_silent(
         return False
     after = [h for h in health[i:] if h.at_us <= down]
     return bool(after) and not any(answered(h.value) for h in after)
+
+
+def nodeport_went_silent(
+    nodeport: Sequence[Sample],
+    node_lane: Sequence[Sample],
+    since_us: int,
+    at_us: int,
+    grace_us: int,
+) -> bool:
+    """Whether a node read only through its NodePort (no health-check lane) may have gone
+    down inside a start range (`since_us`, `at_us`]: the NodePort answered (connected,
+    refused, reset) before it, every look from there until the Node turned NotReady, Unknown
+    or Deleted, at most `grace_us` after `at_us`, timed out (at least one), as
+    `went_down_silent` reads the health check. A NodePort timeout is also kube-proxy dropping
+    with no local rules, so this names the node's end beside the class, never as it."""
+    down = next(
+        (
+            n.at_us
+            for n in node_lane
+            if at_us < n.at_us <= at_us + grace_us and n.value in NODE_DOWN
+        ),
+        None,
+    )
+    if down is None:
+        return False
+    i = bisect_right([s.at_us for s in nodeport], since_us)
+    if not any(s.value != "timeout" for s in nodeport[:i]):
+        return False
+    after = [s for s in nodeport[i:] if s.at_us <= down]
+    return bool(after) and all(s.value == "timeout" for s in after)
 
 
 def holds(steps: Sequence[Step], at_us: int, initial: bool) -> bool:

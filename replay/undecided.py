@@ -10,7 +10,9 @@ Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
 (`death_or_close`, `death_unordered`), a failing-open LB against the arrival of the node's
 first ready endpoint (`opened_before_ready`), the LB's return between two looks against
 kube-proxy's side (`unseen_return`), and a NotReady a Node relist may have hidden
-against the class the stale lanes give (`hidden_not_ready`).
+against the class the stale lanes give (`hidden_not_ready`), kube-proxy's close and
+reopening between two probes against a local pod's later death (`unseen_close`), and the LB's
+rise against kube-proxy's removal of a dead pod's rules (`rules_left_unordered`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.
@@ -26,7 +28,7 @@ from typing import NamedTuple
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import Window, WindowClass
-from gapwatch.replay.signals import Iv
+from gapwatch.replay.signals import Iv, Step
 
 CBD: WindowClass = "closed-before-deregistered"
 PGBD: WindowClass = "pod-gone-before-deregistered"
@@ -201,6 +203,47 @@ def close_unordered(
         return False
     lost = next((eps[j].at_us for j in range(i - 1, 0, -1) if eps[j - 1].value in keep), None)
     return lost is not None and lost < first and lost - skew_us < at_us
+
+
+def unseen_close(
+    forwardable: Sequence[Step], looks_at: Sequence[int], since_us: int, at_us: int, skew_us: int
+) -> bool:
+    """Whether kube-proxy may have closed and opened again unseen inside a window's start range
+    (`since_us`, `at_us`]: the node's endpoints kube-proxy forwards to (`forwardable`,
+    replay.lanes.Lanes.forwardable) went away there (the change seen up to `skew_us` late) and
+    came back with the next change, and no probe (`looks_at`: the times of the samples F is
+    measured from) looked at the node between the two. kube-proxy closes some lag after the
+    loss and opens again the same way after the return: a stretch no look saw, with the LB
+    still routing (`closed-before-deregistered`); a local pod seen dying later does not order
+    it against a kube-proxy that programmed neither change in time."""
+    for k in range(len(forwardable) - 1):
+        lost, back = forwardable[k], forwardable[k + 1]
+        if lost.value or not back.value:
+            continue
+        if not since_us - skew_us < lost.latest <= at_us + skew_us:
+            continue
+        i = bisect_right(looks_at, lost.latest)
+        if i == len(looks_at) or looks_at[i] > back.latest:
+            return True
+    return False
+
+
+def rules_left_unordered(
+    samples: Sequence[Sample], times: Sequence[int], since_us: int, at_us: int
+) -> bool:
+    """Whether kube-proxy may still have forwarded to a dead pod when a window read as its
+    close (or a registration before it forwarded) opened in (`since_us`, `at_us`]: of the
+    probes F is measured from (`samples`, time-ordered, `times` theirs), the last one by
+    `at_us` got no answer (no rules: dropped) and the one before it was refused or reset (the
+    rules in place with no pod behind them), that change lying across the start range. The
+    LB's rise there is not ordered against kube-proxy's removal of the dead pod's rules:
+    before it, `pod-gone-before-deregistered` opened the window."""
+    i = bisect_right(times, at_us)
+    if i < 2:
+        return False
+    last, before = samples[i - 1], samples[i - 2]
+    silent = last.value not in _RULES_UP and not last.value.isdigit() and last.value != "connected"
+    return silent and before.value in _RULES_UP and before.at_us < at_us and last.at_us > since_us
 
 
 def opened_before_ready(

@@ -248,6 +248,17 @@ def looks(node_name: str, first: float, last: float, every: float) -> list[Obser
     return out
 
 
+def one_node(version: str = "v1.29.3") -> list[Observation]:
+    """A Service with one ready pod p1 on n1 (kube-proxy `version`), registered healthy."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"),
+    ]
+
+
 def two_nodes() -> list[Observation]:
     """Two nodes: n2 with a ready pod, registered healthy; n1 registered unhealthy (no local
     endpoint)."""
@@ -270,16 +281,4 @@ def joining_node(pending: float, ready: float, in_slice: float) -> list[Observat
         pod(pending, "p1", "n1", "pending"),
         pod(ready, "p1", "n1", "ready"),
         eps(in_slice, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
-    ]
-
-
-def one_pod_node(version: str = "v1.29.3") -> list[Observation]:
-    """The opening most literal scenarios share: the Service, node n1 (kube-proxy `version`)
-    with its one ready pod p1 in the EndpointSlice, the LB routing to it, all by 1 s."""
-    return [
-        service(0),
-        node(0, "n1", version=version),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
     ]

@@ -11,7 +11,7 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
-from tests.replay.builders import at, eps, facts_of, nodeport, one_pod_node, pod, target
+from tests.replay.builders import at, eps, facts_of, nodeport, one_node, pod, target
 
 
 def _us(seconds: float) -> int:
@@ -26,7 +26,7 @@ def _crash(probe_saw_it: bool) -> list[Observation]:
     answers at 63 s. The LB drains the node at 55 s and routes to it again at 90 s. Without
     `probe_saw_it` the probe lane never changes (a gap shorter than its looks)."""
     obs = [
-        *one_pod_node("v1.25.0"),
+        *one_node("v1.25.0"),
         nodeport(1, None, "n1", "connected"),
         pod(50.8, "p1", "n1", "gone"),
         eps(51.5, []),

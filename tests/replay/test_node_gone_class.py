@@ -18,10 +18,10 @@ from tests.replay.builders import (
     facts_of,
     health,
     nodeport,
+    one_node,
     pod,
     target,
 )
-from tests.replay.builders import one_pod_node as _one_node
 
 
 def _deleted(t: float, name: str, op: str = "DELETED") -> Observation:
@@ -43,7 +43,7 @@ def _deleted_after_probe(seen: float) -> list[Window]:
     100.6 s, the Node's DELETED at `seen`."""
     return _windows(
         [
-            *_one_node(),
+            *one_node(),
             nodeport(2, None, "n1", "connected"),
             pod(100.45, "p1", "n1", "gone"),
             eps(100.6, []),
@@ -79,7 +79,7 @@ def test_a_health_timeout_after_the_window_is_not_its_cause() -> None:
     # health server: replay.proxy.silent_stretches). The first window is the pod's, not a node
     # down 50 s before the node went.
     obs = [
-        *_one_node(),
+        *one_node(),
         health(2, None, "n1", 1),
         nodeport(2, None, "n1", "connected"),
         nodeport(50.3, 50.2, "n1", "refused"),

@@ -14,8 +14,7 @@ from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.opener import answered, forwarded_at_start, went_down_silent
 from gapwatch.replay.signals import Step, Tri
-from tests.replay.builders import _k8s, eps, facts_of, health, nodeport, pod, target
-from tests.replay.builders import one_pod_node as _one_node
+from tests.replay.builders import _k8s, eps, facts_of, health, nodeport, one_node, pod, target
 
 S = 1_000_000
 GRACE = 50 * S  # node_grace_s: kube-controller-manager's --node-monitor-grace-period
@@ -70,7 +69,7 @@ def _machine_stops(deleted_at: float, *more: Observation) -> list[Window]:
     100.5 s times out, the LB is seen draining the node at 102 s, the next health check (sent
     at 102.5 s) times out after that; the Node is deleted at `deleted_at`."""
     obs = [
-        *_one_node(),
+        *one_node(),
         health(2, None, "n1", 1),
         nodeport(2, None, "n1", "connected"),
         nodeport(101.5, 99.5, "n1", "timeout", latency_ms=1000),

@@ -13,7 +13,7 @@ from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import silent_stretches, unconfirmed_carried
 from gapwatch.replay.signals import HI, Iv
 from tests.replay.builders import at, eps, facts_of, health, node, pod, target
-from tests.replay.builders import one_pod_node as real_world_node
+from tests.replay.builders import one_node as real_world_node
 
 
 def _us(seconds: float) -> int:

@@ -20,7 +20,7 @@ from tests.replay.builders import (
     health,
     node,
     nodeport,
-    one_pod_node,
+    one_node,
     pod,
     service,
     target,
@@ -35,7 +35,7 @@ def _rollout_probes(every: bool, with_prev: bool) -> list[Observation]:
     """One node whose only pod goes at 20 s (kube-proxy closes), deregistered at 30 s; the
     NodePort is probed every second, stored as every sample or as changes only, with or
     without previous_observed_at."""
-    obs = one_pod_node("v1.25.0")
+    obs = one_node("v1.25.0")
     last = "connected"
     for t in range(2, 40):
         result = "connected" if t <= 21 else "timeout"
@@ -71,7 +71,7 @@ def test_a_crashed_node_is_node_not_ready_while_its_node_object_still_says_ready
     # probe on, the Node object stays Ready until the node controller's grace runs out (40 s),
     # the endpoint-driven LB keeps routing until the endpoints follow.
     obs = [
-        *one_pod_node(),
+        *one_node(),
         health(2, None, "n1", 1),
         nodeport(2, None, "n1", "connected"),
         health(101, 96, "n1", None),
@@ -88,7 +88,7 @@ def test_a_crashed_node_is_node_not_ready_while_its_node_object_still_says_ready
 def test_a_restarting_kube_proxy_refuses_health_checks_but_is_no_window() -> None:
     # kube-proxy restarts at 50 s: its health port refuses connections for a few seconds while
     # the iptables rules it installed keep forwarding: the NodePort still connects.
-    base = [*one_pod_node(), health(2, None, "n1", 1)]
+    base = [*one_node(), health(2, None, "n1", 1)]
     refused = _health_error(50, 49, "n1", "refused")
     back = health(55, 54, "n1", 1)
     with_nodeport = [*base, nodeport(2, None, "n1", "connected"), refused, back]
@@ -97,7 +97,7 @@ def test_a_restarting_kube_proxy_refuses_health_checks_but_is_no_window() -> Non
     # the last answer before the refusal said (200): no window at all
     assert _windows([*base, refused, back]) == []
     # a refusal with nothing answered before it leaves F unknown: at most an uncertain window
-    first = [*one_pod_node(), refused, back]
+    first = [*one_node(), refused, back]
     assert all(not w.certain for w in _windows(first))
 
 
@@ -110,7 +110,7 @@ def test_a_node_driven_lb_is_recognised_from_its_health_check_port() -> None:
     # Only healthy targets were ever polled, but the target group health-checks the Service's
     # healthCheckNodePort (31805): the LB follows the health check (node-driven), not the
     # EndpointSlices, before any target was seen to fail.
-    obs = one_pod_node()
+    obs = one_node()
     state = fold(FoldState(), facts_of(obs))
     (svc,) = lb_facing(state)
     assert ccm_mode(state, svc, DEFAULTS) == "node"
@@ -149,11 +149,11 @@ def test_a_stale_kube_proxy_503_with_local_endpoints_is_no_sure_window() -> None
             "port": 31805,
         },
     )
-    obs = [*one_pod_node(), health(2, None, "n1", 1), stale, health(60, 59, "n1", 1)]
+    obs = [*one_node(), health(2, None, "n1", 1), stale, health(60, 59, "n1", 1)]
     assert all(not w.certain for w in _windows(obs))
     # a 503 because the endpoints went (0 local endpoints) is a sure window while the LB routes
     gone = [
-        *one_pod_node("v1.25.16"),
+        *one_node("v1.25.16"),
         health(2, None, "n1", 1),
         eps(49, []),
         health(50, 49, "n1", 0),
@@ -167,7 +167,7 @@ def test_pte_follows_the_kube_proxy_version() -> None:
     from gapwatch.replay.proxy import pte_enabled
 
     def pte(version: str, configured: bool | None = None) -> bool:
-        state = fold(FoldState(), facts_of(one_pod_node(version)))
+        state = fold(FoldState(), facts_of(one_node(version)))
         settings = DetectSettings(proxy_terminating_endpoints=configured)
         return pte_enabled(state, "c1", "n1", settings)
 
@@ -183,7 +183,7 @@ def test_a_timeout_known_after_a_newer_answer_does_not_hide_that_answer() -> Non
     # so nothing but the newest look remembers it: the gap ends by 40.6 s, not at the next
     # stored change (the 100 s heartbeat).
     obs = [
-        *one_pod_node("v1.25.0"),
+        *one_node("v1.25.0"),
         nodeport(2, None, "n1", "connected"),
         eps(39, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
         nodeport(40.6, 40.5, "n1", "connected"),
@@ -220,7 +220,7 @@ def test_a_refused_health_port_without_pte_keeps_what_the_rules_did() -> None:
     # kube-proxy 1.25 (no ProxyTerminatingEndpoints inference from the endpoints): its health
     # port refuses from 50 s to 65 s while it restarts (the lab's probe-refused fault). The
     # rules it installed keep forwarding, so F is what the last answer (200) said: no window.
-    base = [*one_pod_node("v1.25.0"), health(2, None, "n1", 1)]
+    base = [*one_node("v1.25.0"), health(2, None, "n1", 1)]
     refused = _health_error(50, 49, "n1", "refused")
     assert _windows([*base, refused, health(65, 64, "n1", 1)]) == []
     # the pod starts terminating at 55 s, inside the refusal: whether the restarting
@@ -259,7 +259,7 @@ def test_a_crash_seen_by_the_watch_after_the_probe_is_still_pod_gone() -> None:
     # after that probe (within the assumed watch skew). The pod stopped while its endpoint was
     # still forwardable: `pod-gone-before-deregistered`, not kube-proxy closing first.
     obs = [
-        *one_pod_node("v1.25.0"),
+        *one_node("v1.25.0"),
         nodeport(2, None, "n1", "connected"),
         nodeport(76.0, 75.5, "n1", "connected"),
         nodeport(76.5, 76.0, "n1", "timeout"),

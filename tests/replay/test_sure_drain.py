@@ -9,8 +9,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
-from tests.replay.builders import eps, facts_of, nodeport, pod, target
-from tests.replay.builders import one_pod_node as _one_node
+from tests.replay.builders import eps, facts_of, nodeport, one_node, pod, target
 
 
 def _rollout(back_healthy: bool) -> list[Window]:
@@ -20,7 +19,7 @@ def _rollout(back_healthy: bool) -> list[Window]:
     112 s (timeout: no local endpoint) and has at 113 s. With `back_healthy` the LB is seen
     routing to n1 again at 111.5 s."""
     obs: list[Observation] = [
-        *_one_node(),
+        *one_node(),
         nodeport(2, None, "n1", "connected"),
         target(96.5, 1, "n1", "healthy"),
         nodeport(99.5, 2, "n1", "connected"),

@@ -10,7 +10,7 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
-from tests.replay.builders import at, eps, facts_of, health, nodeport, one_pod_node, pod, target
+from tests.replay.builders import at, eps, facts_of, health, nodeport, one_node, pod, target
 
 
 def _us(seconds: float) -> int:
@@ -24,7 +24,7 @@ def _rollout(health_saw_it: bool) -> list[Observation]:
     With `health_saw_it` the health check answers 503 (no ready local endpoint) at 53 s and
     200 at 54 s: kube-proxy synced the loss, then the return."""
     obs = [
-        *one_pod_node("v1.25.0"),
+        *one_node("v1.25.0"),
         pod(50, "p1", "n1", "terminating"),
         eps(50, [("p1", "n1", "terminating")]),
         pod(52, "p2", "n1", "ready"),

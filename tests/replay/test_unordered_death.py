@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import close_unordered, death_unordered, opened_before_ready
+from gapwatch.replay.signals import Step
+from gapwatch.replay.undecided import (
+    close_unordered,
+    death_unordered,
+    opened_before_ready,
+    unseen_close,
+)
 from tests.replay.builders import (
     at,
     eps,
@@ -21,6 +28,7 @@ from tests.replay.builders import (
     joining_node,
     node,
     nodeport,
+    one_node,
     pod,
     service,
     target,
@@ -130,16 +138,15 @@ def test_failing_open_before_the_endpoint_arrived() -> None:
     assert not opened_before_ready([_s(0, "ready")], polls, since, until)
 
 
-def _replaced(gone: float) -> list[Observation]:
-    """kube-proxy 1.29 (PTE on): p1 terminating at 99 s (its endpoint serving-terminating at
-    99.1 s), its replacement p2 ready at 100 s (in the slice at 100.1 s); p1 seen stopped at
-    `gone`. NodePort probed and the LB polled every 5 s: both never saw a change."""
+def _replaced(
+    gone: float, version: str = "v1.29.3", every: int = 5, until: int = 140
+) -> list[Observation]:
+    """kube-proxy `version` (1.29: PTE on): p1 terminating at 99 s (its endpoint
+    serving-terminating at 99.1 s), its replacement p2 ready at 100 s (in the slice at
+    100.1 s); p1 seen stopped at `gone`. NodePort probed every `every` s and the LB polled
+    every 5 s until `until`: both never saw a change."""
     obs = [
-        service(0),
-        node(0, "n1", version="v1.29.3"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
+        *one_node(version),
         pod(98, "p2", "n1", "pending"),
         pod(99, "p1", "n1", "terminating", deleted_at=99),
         eps(99.1, [("p1", "n1", "terminating")]),
@@ -148,9 +155,9 @@ def _replaced(gone: float) -> list[Observation]:
         pod(gone, "p1", "n1", "gone", deleted_at=99),
         eps(gone + 0.2, [("p2", "n1", "ready")]),
     ]
-    for t in range(5, 141, 5):
-        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", "connected"),
-                target(float(t), float(t - 5), "n1", "healthy")]  # fmt: skip
+    obs += [nodeport(float(t), float(t - every) if t > every else None, "n1", "connected")
+            for t in range(every, until + 1, every)]  # fmt: skip
+    obs += [target(float(t), float(t - 5), "n1", "healthy") for t in range(5, until + 1, 5)]
     return sorted(obs, key=lambda o: o.observed_at)
 
 
@@ -167,6 +174,21 @@ def test_a_terminating_pods_death_beside_a_ready_endpoint_names_the_other_readin
     assert (w.cls, w.also) == (PGBD, (CBD,))
 
 
+def _failing_open(obs: list[Observation], answers_from: int) -> list[Observation]:
+    """`obs` probed and polled every 5 s: n1's NodePort answers from `answers_from`, n2's
+    always; n1's target is unhealthy at every poll, n2's from the poll at 100 s."""
+    for t in range(5, 141, 5):
+        prev = float(t - 5) if t > 5 else None
+        obs = [
+            *obs,
+            nodeport(float(t), prev, "n1", "connected" if t >= answers_from else "timeout"),
+            nodeport(float(t), prev, "n2", "connected"),
+            target(float(t), float(t - 5), "n1", "unhealthy"),
+            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
+        ]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
 def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> None:
     # n1 has no endpoint until p1 turns ready at 100 s (in the slice at 100.1 s) and every poll
     # sees it unhealthy; n2's target turns unhealthy between the polls at 95 s and 100 s, so
@@ -175,16 +197,110 @@ def test_a_window_the_failing_open_lb_may_have_opened_before_the_endpoint() -> N
     # where the LB surely fails open: its routing owes nothing to n1's endpoints, so they are
     # read at that instant (closed-before-deregistered), and the ready endpoint seen 0.1 s
     # later (inside the watch skew: it may have been there before) is named
-    obs = joining_node(98, 100, 100.1)
-    for t in range(5, 141, 5):
-        prev = float(t - 5) if t > 5 else None
-        obs += [
-            nodeport(float(t), prev, "n1", "connected" if t >= 105 else "timeout"),
-            nodeport(float(t), prev, "n2", "connected"),
-            target(float(t), float(t - 5), "n1", "unhealthy"),
-            target(float(t), float(t - 5), "n2", "healthy" if t <= 95 else "unhealthy"),
-        ]
-    w = _window(sorted(obs, key=lambda o: o.observed_at))
+    w = _window(_failing_open(joining_node(98, 100, 100.1), answers_from=105))
     assert (w.node, w.certain) == ("n1", False)
     assert _us(95) <= w.start_earliest_us < _us(100.1)
     assert (w.cls, w.also) == (CBD, (RBF,))
+
+
+def test_a_certain_window_the_failing_open_lb_may_have_opened_still_names_the_close() -> None:
+    # as above, but p1's endpoint is in the slice at 97.1 s and kube-proxy on n1 answers only
+    # from the probe at 110 s: from the poll at 100 s every target is surely unhealthy (the LB
+    # surely fails open) and the probe at 105 s surely found n1 not forwarding, so the window
+    # is certain, read at its sure start (100 s) with the endpoint ready. The failing-open
+    # routing may have begun at 95 s, before the endpoint: what made the window certain does
+    # not order that, so it names the close
+    w = _window(_failing_open(joining_node(95, 97, 97.1), answers_from=110))
+    assert (w.node, w.certain) == ("n1", True)
+    assert w.start_earliest_us < _us(97.1) <= w.start_latest_us
+    assert (w.cls, w.also) == (RBF, (CBD,))
+
+
+def test_kube_proxys_close_no_probe_saw_beside_a_later_death() -> None:
+    # kube-proxy 1.25 (no PTE): the serving-terminating endpoint is nothing it forwards to,
+    # and no probe looked between 99.1 s and 100.1 s (every 30 s): kube-proxy may have closed on the
+    # loss and opened on the return, with the LB routing (closed-before-deregistered), or
+    # programmed neither in time and forwarded to p1 when it died (pod-gone); an endpoint-
+    # driven CCM with no measured drop lag reads the other reading as the LB's (a replacement
+    # registered first): the close is named too
+    state = fold(FoldState(), facts_of(_replaced(106, "v1.25.0", 30, 240)))
+    (w,) = detect(state, settings=DetectSettings(ccm_mode="endpoint"))
+    assert not w.certain
+    assert w.start_earliest_us <= _us(99.1)
+    assert w.cls == PGBD and CBD in w.also
+
+
+def test_a_probe_inside_the_endpoints_excursion_saw_the_node() -> None:
+    lost, back = Step(int(99.1e6), int(99.1e6), False, 1), Step(int(100.1e6), int(100.1e6), True, 2)
+    forwardable = [Step(int(1e6), int(1e6), True, 0), lost, back]
+    since, until, skew = int(99.1e6), int(160e6), int(0.5e6)
+    assert unseen_close(forwardable, [int(90e6), int(120e6)], since, until, skew)
+    # a probe looked between the loss and the return: what it saw is the lane's
+    assert not unseen_close(forwardable, [int(90e6), int(99.5e6)], since, until, skew)
+    # the loss long before the start range: not this window's
+    assert not unseen_close(forwardable, [int(90e6), int(120e6)], int(110e6), until, skew)
+    # the endpoints never came back: no excursion (close_unordered reads that)
+    assert not unseen_close(forwardable[:2], [int(90e6), int(120e6)], since, until, skew)
+
+
+def _rules_left(refused_until: int) -> list[Observation]:
+    """kube-proxy 1.25: n1's only pod p1 terminating at 88 s, seen stopped at 91 s (the slice
+    empty at 91.2 s), its replacement p2 ready at 99 s (in the slice at 99.1 s). The NodePort,
+    probed every 5 s, connects through 85 s, is refused (p1's rules, no pod behind them)
+    through `refused_until`, then times out (no rules) until 120 s; the LB polled every 5 s
+    saw n1 draining at 90 and 95 s and healthy from 100 s."""
+    obs = [
+        *one_node("v1.25.0"),
+        pod(88, "p1", "n1", "terminating", deleted_at=88),
+        eps(88.1, [("p1", "n1", "terminating")]),
+        pod(91, "p1", "n1", "gone", deleted_at=88),
+        eps(91.2, []),
+        pod(97, "p2", "n1", "pending"),
+        pod(99, "p2", "n1", "ready"),
+        eps(99.1, [("p2", "n1", "ready")]),
+    ]
+    for t in range(5, 201, 5):
+        seen = "refused" if 85 < t <= refused_until else "timeout" if 85 < t < 120 else "connected"
+        polled = "draining" if 90 <= t <= 95 else "healthy"
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", seen),
+                target(float(t), float(t - 5), "n1", polled)]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_the_lbs_return_against_the_dead_pods_rules_going_away() -> None:
+    # the LB took n1 back in (95 s, 100 s]; the probe at 95 s found p1's rules still in place
+    # (refused), the one at 100 s none (timeout): nothing orders the two. Read at 100 s, with
+    # p2 ready and not yet forwarded to; before the rules went, the dead pod opened it
+    found = detect(fold(FoldState(), facts_of(_rules_left(95))))
+    (w,) = [w for w in found if w.certain]
+    assert _us(95) <= w.start_earliest_us and w.start_latest_us <= _us(100)
+    assert (w.cls, w.also) == (RBF, (PGBD,))
+    # the rules gone by the probe at 95 s, before the LB's return: nothing to name
+    found = detect(fold(FoldState(), facts_of(_rules_left(90))))
+    (w,) = [w for w in found if w.certain]
+    assert (w.cls, w.also) == (RBF, ())
+
+
+def _silent(down_at: float) -> list[Observation]:
+    """kube-proxy 1.25 on n1, no health check probed: the NodePort, probed every 5 s, connects
+    through 95 s and times out from 100 s; the LB routes n1 until it sees it draining at
+    130 s; the Node turns NotReady at `down_at`."""
+    obs = [*one_node("v1.25.0"), node(down_at, "n1", ready=False, version="v1.25.0")]
+    for t in range(5, 201, 5):
+        seen = "connected" if t <= 95 else "timeout"
+        polled = "healthy" if t < 130 else "draining"
+        obs += [nodeport(float(t), float(t - 5) if t > 5 else None, "n1", seen),
+                target(float(t), float(t - 5), "n1", polled)]  # fmt: skip
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_a_nodeport_silent_until_the_node_went_down_names_the_nodes_end() -> None:
+    # the NodePort's timeouts from 100 s: kube-proxy dropping with the endpoints ready (read
+    # at the sure start), or the node gone, which the node controller marks NotReady only
+    # node_grace_s (50 s) after: NotReady at 135 s, after the window closed, may date it
+    (w,) = detect(fold(FoldState(), facts_of(_silent(135))))
+    assert w.certain and w.end_latest_us <= _us(130)
+    assert (w.cls, w.also) == (RBF, ("node-not-ready",))
+    # NotReady past the grace from the start range: not the node's end there
+    (w,) = detect(fold(FoldState(), facts_of(_silent(160))))
+    assert (w.cls, w.also) == (RBF, ())

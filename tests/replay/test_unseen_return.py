@@ -13,8 +13,7 @@ from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI, Iv, Tri
 from gapwatch.replay.undecided import PGBD, RBF, unseen_return
-from tests.replay.builders import eps, facts_of, nodeport, pod, target
-from tests.replay.builders import one_pod_node as _one_node
+from tests.replay.builders import eps, facts_of, nodeport, one_node, pod, target
 
 
 def _s(t: float, value: str) -> Sample:
@@ -59,7 +58,7 @@ def test_the_lbs_unseen_return_against_a_death_names_both() -> None:
     # (99 s, 103 s], is read as the opener (it is the later at the latest instants), but p1's
     # death in the same stretch may have come after it
     obs = [
-        *_one_node(),
+        *one_node(),
         pod(96, "p1", "n1", "terminating"),
         pod(96.2, "p2", "n1", "pending"),
         pod(97, "p2", "n1", "ready"),

@@ -13,7 +13,7 @@ from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive
-from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI
 from tests.replay.explain import evidence
@@ -131,12 +131,17 @@ def compare_scenario(
             if t.node == w.node and start < w.end_latest_us and end > w.start_earliest_us
         )
 
-    # a window still open at the end of the data (its end bound is the last observation)
-    # covers the rest of a true window the simulator ran on past that
+    # a window still open at the end of the data covers the rest of a true window the simulator
+    # ran on past that. Detection ends such a window at its Service's horizon: the newest look
+    # (a probe that timed out looked when it was sent, a second before its observation was
+    # written), so the end of the data is the horizon, not the newest observed_at (seed
+    # 9000793 at 0.1 s / 1 s: a window open to the end read as ended 1 s before it)
     data_end = max((to_micros(o.observed_at) for o in observations), default=0)
 
     def until(w: Window) -> int:
-        return HI if w.end_latest_us >= data_end else w.end_latest_us
+        if w.end_latest_us >= min(data_end, horizon(state, w.service)):
+            return HI
+        return w.end_latest_us
 
     for t, start, end in truth:
         hits = [

@@ -4,6 +4,7 @@ true window, broken down by what made them possible, their width, and how near t
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
     [--with-metrics] [--with-cloudtrail]   # as benchmarks/accuracy.py's flags
+    [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
 lanes' own sampled changes it lies on: a change of F (the NodePort probe, else the health
@@ -36,10 +37,11 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.accuracy import HELD_OUT_FROM, evidence_options, random_case
+from benchmarks.accuracy import HELD_OUT_FROM, evidence_options, observe_settings, random_case
 from gapwatch.recorder.sim import run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS
@@ -77,7 +79,7 @@ def _sure_false(tri: Tri) -> list[Iv]:
     return complement(tri.possible)
 
 
-def _rows(job: tuple[int, dict[str, bool]]) -> list[Row]:
+def _rows(job: tuple[int, dict[str, Any]]) -> list[Row]:
     seed, options = job
     scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
@@ -219,8 +221,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--with-metrics", action="store_true")
     parser.add_argument("--with-cloudtrail", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     args = parser.parse_args()
-    options = evidence_options(args.with_metrics, args.with_cloudtrail)
+    options: dict[str, Any] = dict(evidence_options(args.with_metrics, args.with_cloudtrail))
+    options.update(observe_settings(args.set, parser))
     seeds = range(args.first_seed, args.first_seed + args.random)
     if seeds.stop > HELD_OUT_FROM:
         parser.error(f"seeds from {HELD_OUT_FROM} are the held-out set: not for this tool")

@@ -137,6 +137,13 @@ def classify(
     return "closed-before-deregistered"
 
 
+def _naming(
+    also: tuple[WindowClass, ...], cls: WindowClass, other: WindowClass
+) -> tuple[WindowClass, ...]:
+    """`also` with `other` named as possible too, unless it is the window's class or named."""
+    return also if other == cls or other in also else (*also, other)
+
+
 def fails_open_at(state: FoldState, svc: ServiceRef, at_us: int) -> bool:
     """Every registered target of the Service was surely unhealthy at `at_us`: the LB (AWS)
     routed to all of them, whatever their endpoints (replay.routed.fail_open)."""
@@ -509,8 +516,7 @@ def windows_from(
                     settings, end, look, [d for d in used if d not in quiet], lb_opened,
                     proxy_opened, drop_lag,
                 )  # fmt: skip
-                if other != cls and other not in also:
-                    also = (*also, other)
+                also = _naming(also, cls, other)
         if not sure and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
@@ -521,13 +527,11 @@ def windows_from(
                 end, before_look, None if before_look else deaths, False, not before_look,
                 drop_lag,
             )  # fmt: skip
-            if other != cls and other not in also:
-                also = (*also, other)
+            also = _naming(also, cls, other)
         if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
-            if other not in also:
-                also = (*also, other)
+            also = _naming(also, cls, other)
         if cls != NNR and NNR not in also and not lanes_.health:
             ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
             node_lane = state.nodes.get((svc.cluster, node), [])
@@ -547,8 +551,7 @@ def windows_from(
                 alive_initial, cand.start, settings, end, not rise_read,
                 deaths if rise_read else None, not rise_read, rise_read, drop_lag,
             )  # fmt: skip
-            if other != cls and other not in also:
-                also = (*also, other)
+            also = _naming(also, cls, other)
         out.append(
             Window(
                 service=svc,

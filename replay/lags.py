@@ -37,6 +37,10 @@ class LagSample(NamedTuple):
     at_us: int  # the endpoint change it reacts to
     seconds: float
     up: bool  # the change made the node usable (True) or unusable (False)
+    #: the sampling interval the reaction lies in, in seconds after the endpoint change (`seconds`
+    #: is its midpoint); None where it is not known (lags read back from the projections)
+    lo_s: float | None = None
+    hi_s: float | None = None
 
 
 def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
@@ -71,7 +75,9 @@ def _match(
             continue
         step = steps[k]
         mid = (max(step.earliest, at) + step.latest) / 2
-        out.append(LagSample(svc, node, name, at, max(0.0, (mid - at) / 1e6), up))
+        lag = max(0.0, (mid - at) / 1e6)
+        bounds = _bounds(step.earliest, step.latest, at)
+        out.append(LagSample(svc, node, name, at, lag, up, *bounds))
     return out
 
 
@@ -100,8 +106,15 @@ def _synced(
             continue
         mid = (step.earliest + step.latest) / 2
         lag = max(0.0, (mid - at) / 1e6)
-        out.append(LagSample(svc, node, "kube-proxy-programming", at, lag, up))
+        bounds = _bounds(step.earliest, step.latest, at)
+        out.append(LagSample(svc, node, "kube-proxy-programming", at, lag, up, *bounds))
     return out
+
+
+def _bounds(earliest_us: int, latest_us: int, at_us: int) -> tuple[float, float]:
+    """A reaction's sampling interval [earliest, latest] as seconds after the change at `at_us`
+    (never before it)."""
+    return max(0.0, (earliest_us - at_us) / 1e6), max(0.0, (latest_us - at_us) / 1e6)
 
 
 def lag_samples(

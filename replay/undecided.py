@@ -63,23 +63,32 @@ def unseen_lb_excursion(
     the window's start, nor saw the node not routed inside the window: the LB may have
     dropped the node and taken it back unseen while the window opened. `eps_at` and
     `polls_at`: the lanes' times, when the caller has them."""
-    # the last loss seen before the window's end: searched back from the first change that
-    # came too late (at or after end_us + skew_us)
-    n = bisect_left(eps_at if eps_at is not None else times_of(eps), end_us + skew_us)
-    i = n - 1
-    while i >= 1 and (eps[i].value == "ready" or eps[i - 1].value != "ready"):
-        i -= 1
-    if i < 1:
+    found = lb_excursion(eps, end_us, skew_us, eps_at=eps_at)
+    if found is None:
         return False
-    back = next((j for j in range(i + 1, len(eps)) if eps[j].value == "ready"), None)
-    if back is None:
-        return False
-    lost, came = eps[i].at_us, eps[back].at_us
+    lost, came = found
     k = bisect_right(polls_at if polls_at is not None else times_of(polls), lost)
     if k < len(polls) and polls[k].at_us < max(came, start_us):
         return False
     # a poll inside the window that saw the node not routed: the drop was seen
     return all(p.value == "healthy" for p in polls[k:] if p.at_us < end_us)
+
+
+def lb_excursion(
+    eps: Sequence[Sample], end_us: int, skew_us: int, *, eps_at: Sequence[int] | None = None
+) -> tuple[int, int] | None:
+    """The last time the endpoints lane (time-ordered) lost its ready endpoints before `end_us`
+    (the change seen up to `skew_us` late) and the time they came back; None where they did
+    not (`eps_at`: the lane's times, when the caller has them)."""
+    # searched back from the first change that came too late (at or after end_us + skew_us)
+    n = bisect_left(eps_at if eps_at is not None else times_of(eps), end_us + skew_us)
+    i = n - 1
+    while i >= 1 and (eps[i].value == "ready" or eps[i - 1].value != "ready"):
+        i -= 1
+    if i < 1:
+        return None
+    back = next((j for j in range(i + 1, len(eps)) if eps[j].value == "ready"), None)
+    return None if back is None else (eps[i].at_us, eps[back].at_us)
 
 
 def also_classes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def test_auto_gives_the_lab_a_worker_of_its_own_unless_told_a_number(
     assert pytest_xdist_auto_num_workers(pytestconfig) == cores + 1
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "1")
     assert pytest_xdist_auto_num_workers(pytestconfig) is None
+
+
+def test_the_processes_the_session_starts_keep_their_bytecode() -> None:
+    """tests/conftest.py's pytest_configure: a subprocess (xdist's worker running this test, or a
+    `gapwatch` command it starts) writes and reads __pycache__ whatever the machine set."""
+    import subprocess
+    import sys
+
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sys.dont_write_bytecode)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == "False"

@@ -6,6 +6,7 @@ Imports only typer at the top: the simulator, the fakes, moto and boto3 load whe
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -42,6 +43,16 @@ DbOpt = Annotated[
 DurationOpt = Annotated[
     float | None,
     typer.Option(help="Simulate only this many seconds (default: the scenario's duration_s)."),
+]
+BaselineCacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline-cache",
+        help="A directory where the baseline (the simulator's own observers replayed: the same "
+        "for every run of one scenario, seed, speed and duration) is kept as JSON and reused by "
+        "later calls. Only for a series of calls on the same gapwatch code (the test suite's); "
+        "default: computed by each call.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 LbOpt = Annotated[
@@ -118,6 +129,7 @@ def lab(
         ),
     ] = False,
     lb: LbOpt = None,
+    baseline_cache: BaselineCacheOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the lab once per fault (or once without faults) and print recorded vs true windows."""
@@ -137,6 +149,7 @@ def lab(
         keep=keep,
         spool_bytes=spool_bytes,
         lb=_lb(lb),
+        baseline_cache=baseline_cache,
     )
     names = [n.strip() for n in (faults or "").split(",") if n.strip()]
     chosen = seed if fault_seed is None else fault_seed
@@ -223,6 +236,7 @@ def table(
     db: DbOpt = None,
     duration: DurationOpt = 100.0,
     lb: LbOpt = None,
+    baseline_cache: BaselineCacheOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the fault table: fault | runs | transitions expected | lost | duplicated | windows
@@ -237,7 +251,13 @@ def table(
         wanted = [n.strip() for n in only.split(",") if n.strip()]
         plan = {n: (LONG_PLAN if long else SHORT_PLAN).get(n, 1) for n in wanted}
     settings = LabSettings(
-        scenario=scenario, seed=seed, speed=speed, duration_s=duration, db=db, lb=_lb(lb)
+        scenario=scenario,
+        seed=seed,
+        speed=speed,
+        duration_s=duration,
+        db=db,
+        lb=_lb(lb),
+        baseline_cache=baseline_cache,
     )
     with lab_store(db, keep=False, progress=_progress) as store:
         rows = run_table(settings, store, plan, _progress, first_seed, long=long)

@@ -5,9 +5,12 @@ of faults.py), replay it (`gapwatch gaps --json`), score it against the truth an
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
@@ -122,6 +125,30 @@ def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
 _BASELINES: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 
 
+def cached_baseline(
+    cache: Path | None, key: tuple[Any, ...], compute: Callable[[], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The baseline's windows for `key`: this process's, else `cache`'s file for the key (a JSON
+    file per key, written whole before it is renamed into place), else `compute()`d and kept in
+    both. `cache` (`--baseline-cache`) carries them from one `gapwatch lab` call to the next on
+    the same code: the test suite runs six calls on one scenario, seed and settings."""
+    if key in _BASELINES:
+        return _BASELINES[key]
+    if cache is None:
+        _BASELINES[key] = compute()
+        return _BASELINES[key]
+    path = cache / ("baseline-" + "-".join(str(part) for part in key) + ".json")
+    if path.exists():
+        _BASELINES[key] = json.loads(path.read_text())
+        return _BASELINES[key]
+    windows = _BASELINES[key] = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(windows))
+    partial.replace(path)
+    return windows
+
+
 def run_lab(
     settings: LabSettings,
     store: LabStore,
@@ -165,9 +192,8 @@ def run_lab(
             if p.undecided_open and p.bounds is not None
         ]
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
-        if key not in _BASELINES:
-            _BASELINES[key] = baseline_windows(lab)
-        report.baseline = score(lab.result.truth.windows, _BASELINES[key], origin, bound, end)
+        baseline = cached_baseline(s.baseline_cache, key, lambda: baseline_windows(lab))
+        report.baseline = score(lab.result.truth.windows, baseline, origin, bound, end)
         blind = fault.blind if fault is not None else []
         report.problems = verdict(report.lab, report.baseline, bound, blind, unknown)
         report.notes += [

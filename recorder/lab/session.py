@@ -78,6 +78,9 @@ class LabSettings:
     #: the cloud LB the simulated CCM drives (cloudlb.LB_CHOICES); None: the scenario's own
     #: (`alibaba-slb` -> alibaba, `tencent-clb*` -> tencent), else AWS
     lb: str | None = None
+    #: where the baseline's windows are kept between `gapwatch lab` calls (run.cached_baseline);
+    #: None: computed by each call
+    baseline_cache: Path | None = None
 
     @property
     def lb_name(self) -> str:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,15 +60,19 @@ def run(*args: str, timeout: float) -> Run:
     return done.returncode, json.loads(done.stdout or "null"), done.stderr
 
 
-def run_in_own_database(pg_template: str | None, *args: str) -> Iterator[Run]:
+def run_in_own_database(pg_template: str | None, *args: str, cache: Path) -> Iterator[Run]:
     """`gapwatch ARGS` at the lab tests' speed and duration, recording into an empty database of
-    the session's PostgreSQL, dropped after (a module fixture yields from it)."""
+    the session's PostgreSQL, dropped after (a module fixture yields from it); the baseline kept
+    in `cache` (`--baseline-cache`)."""
     from tests.conftest import _require_pg, drop_pg_database, new_pg_database
 
     url = new_pg_database(_require_pg(pg_template), migrated=False)
     try:
         yield run(
-            *args, "--speed", SPEED, "--duration", DURATION, "--db", url, "--json", timeout=400
+            *args,
+            *("--speed", SPEED, "--duration", DURATION, "--db", url, "--json"),
+            *("--baseline-cache", str(cache)),
+            timeout=400,
         )
     finally:
         drop_pg_database(url)

@@ -40,9 +40,13 @@ def test_ci_runs_every_cloud_the_lab_fakes() -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_seed_3node_recorded_windows_match_the_truth(pg_empty_url: str) -> None:
+def test_seed_3node_recorded_windows_match_the_truth(
+    pg_empty_url: str, lab_baselines: Path
+) -> None:
     _code, reports, err = run(
-        "lab", "--speed", SPEED, "--duration", DURATION, "--db", pg_empty_url, "--json", timeout=400
+        *("lab", "--speed", SPEED, "--duration", DURATION, "--db", pg_empty_url, "--json"),
+        *("--baseline-cache", str(lab_baselines)),
+        timeout=400,
     )
     assert reports is not None, err[-3000:]
     (report,) = reports

@@ -53,12 +53,13 @@ def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
 def _match(
     changes: list[tuple[int, bool]],
     steps: list[Step],
-    name: str,
+    name: str | tuple[str, str],
     svc: ServiceRef,
     node: str,
     window_us: int,
 ) -> list[LagSample]:
-    """Pair each change with the first reacting step within `window_us` (match_window_s)."""
+    """Pair each change with the first reacting step within `window_us` (match_window_s);
+    `name`: the lag's, or (the one of a change that made the node unusable, usable)."""
     out: list[LagSample] = []
     latest = [s.latest for s in steps]
     for i, (at, up) in enumerate(changes):
@@ -71,7 +72,8 @@ def _match(
             continue
         step = steps[k]
         mid = (max(step.earliest, at) + step.latest) / 2
-        out.append(LagSample(svc, node, name, at, max(0.0, (mid - at) / 1e6), up))
+        lag = name if isinstance(name, str) else name[up]
+        out.append(LagSample(svc, node, lag, at, max(0.0, (mid - at) / 1e6), up))
     return out
 
 
@@ -137,34 +139,47 @@ _Kept = tuple[Any, list[LagSample], list[LagSample]]
 def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, _Kept]:
     """Every node's lags (`Memo.lane_lags`, per node), as one map kept until the next fold
     under what any node's key reads (the lag bounds, the drop lag and the rows each read it:
-    one scan of the Service's nodes per fold, not one per reader)."""
+    one scan of the Service's nodes per fold, not one per reader); where no node measures
+    kube-proxy from its sync metrics alone (`_reads`), one map for every settings object
+    (detection's measured settings and the stored ones differ in the watch skew only)."""
     window = seconds_us(settings.match_window_s)
     node_mode = ccm_mode(state, svc, settings) == "node"
     listed = listed_at(state, svc)
-    reads = (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
-    whole = (svc, window, node_mode, listed, reads)
-    known = state.memo.lags_of.get(whole)
+    memo = state.memo.lags_of
+    base = (svc, window, node_mode, listed)
+    known = memo.get(base)  # no node's lags read the other settings: any settings' map
     if known is None:
-        known = state.memo.lags_of[whole] = _scan(state, svc, settings, window, node_mode, listed)
+        reads = (settings.watch_skew_s, settings.clock_skew_s, settings.list_s,
+                 settings.sync_span_s)  # fmt: skip
+        whole = (*base, reads)
+        known = memo.get(whole)
+        if known is None:
+            known, free = _scan(state, svc, settings, window, node_mode, listed)
+            memo[base if free else whole] = known
     return known
 
 
 def _scan(
     state: FoldState, svc: ServiceRef, settings: DetectSettings, window: int, node_mode: bool,
     listed: int,
-) -> dict[str, _Kept]:  # fmt: skip
+) -> tuple[dict[str, _Kept], bool]:  # fmt: skip
+    """Every node's lags, and whether none of them read the settings `_reads` names (which
+    depends on the lanes, not on the settings: then every settings object gets this map)."""
     kept = state.memo.lane_lags
     out: dict[str, _Kept] = {}
+    free = True
     for node in nodes_of(state, svc):
         inputs = node_inputs(state, svc, node, node_mode, listed)
-        where = (svc, node, window, node_mode, _reads(settings, inputs))
+        reads = _reads(settings, inputs)
+        free = free and reads is None
+        where = (svc, node, window, node_mode, reads)
         known = kept.get(where)
         if known is None or known[0] != inputs:
             found = _node_lags(state, svc, node, settings, window, node_mode)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
             known = kept[where] = (inputs, found, proxy)
         out[node] = known
-    return out
+    return out, free
 
 
 def _reads(settings: DetectSettings, inputs: tuple[int | bool, ...]) -> tuple[float, ...] | None:
@@ -224,12 +239,8 @@ def _node_lags(
         out.extend(s for s in opened if s.up)
     targets = sorted_lane(state.probes["target"].get(key, []))
     lb = steps_from_samples(targets, "healthy", False)
-    for sample in _match(changes, lb, "lb", svc, node, window):
-        if node_mode:
-            name = "lb-health-up" if sample.up else "lb-health-down"
-        else:
-            name = "ccm-register" if sample.up else "ccm-deregister"
-        out.append(sample._replace(lag=name))
+    names = ("lb-health-down", "lb-health-up") if node_mode else ("ccm-deregister", "ccm-register")
+    out.extend(_match(changes, lb, names, svc, node, window))
     return out
 
 

@@ -169,6 +169,9 @@ class Memo:
     #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
     #: `clear` like `lane_pte`
     lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
+    #: replay.lags' largest gap between an LB poll and the look before, per poll lane, with
+    #: the lane's length: kept by `clear` like `lane_pte`
+    lane_poll_gap: dict[LaneKey, tuple[int, int]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)

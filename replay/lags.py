@@ -256,11 +256,11 @@ def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> i
     measured = [s.seconds for s in lag_samples(state, [svc], settings) if s.lag in names]
     hi = 0
     if measured:
+        targets = state.probes["target"]
         polls = [
-            s.at_us - s.prev_us
+            _poll_gap(state, (svc, node), lane)
             for node in state.service_nodes.get(svc, ())
-            for s in state.probes["target"].get((svc, node), ())
-            if s.prev_us is not None and s.at_us > s.prev_us
+            if (lane := targets.get((svc, node)))
         ]
         half = max(polls, default=0) / 2 / 1e6
         hi = seconds_us(settings.lag_margin * (max(measured) + half))
@@ -268,6 +268,19 @@ def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> i
         hi = max(hi, seconds_us(settings.ccm_lag_max_s))
     state.memo.ccm_lag_hi[key] = hi
     return hi
+
+
+def _poll_gap(state: FoldState, key: tuple[ServiceRef, str], lane: list[Sample]) -> int:
+    """The largest gap an LB poll lane's samples name between themselves and the look
+    before (0: none); kept in the memo with the lane's length (append-only: the samples
+    added since are read alone)."""
+    known = state.memo.lane_poll_gap.get(key)
+    seen, gap = known if known is not None and known[0] <= len(lane) else (0, 0)
+    for s in lane[seen:]:
+        if s.prev_us is not None and s.at_us - s.prev_us > gap:
+            gap = s.at_us - s.prev_us
+    state.memo.lane_poll_gap[key] = (len(lane), gap)
+    return gap
 
 
 def lb_drop_lag(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int | None:

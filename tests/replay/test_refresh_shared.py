@@ -18,7 +18,7 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.group import with_windows
-from gapwatch.replay.lags import lag_samples, node_lags
+from gapwatch.replay.lags import ccm_lag_hi, lag_samples, node_lags
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.node_rows import NodeRows, ServiceRows
 from gapwatch.replay.projection_rows import write_rows
@@ -138,3 +138,27 @@ def test_pte_evidence_is_found_once_per_lag_bound(monkeypatch: pytest.MonkeyPatc
     same_bound = replace(DEFAULTS, watch_skew_s=DEFAULTS.watch_skew_s + 1.0)
     assert pte_known(state, "c1", same_bound) is True
     assert passes == []
+
+
+def test_the_poll_gap_kept_per_lane_reads_the_samples_added_since() -> None:
+    """seed-3node (the CCM's lags measured from the LB polls) folded in halves: after each
+    half the CCM's lag bound, which reads the largest gap between an LB poll and the look
+    before it (kept per poll lane with its length), equals one fold's; and a lane given a
+    wider gap after it was read gives that gap (reading the kept gap alone would not)."""
+    observations = run(load_scenario("seed-3node"), seed=3).observations
+    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
+    half = len(facts) // 2
+    while facts[half].event_id == facts[half - 1].event_id:
+        half += 1  # a fold takes whole events
+    state = fold(FoldState(), facts[:half])
+    svc = lb_facing(state)[0]
+    first = ccm_lag_hi(state, svc, DEFAULTS)
+    assert first == ccm_lag_hi(fold(FoldState(), facts[:half]), svc, DEFAULTS)
+    fold(state, facts[half:])
+    assert ccm_lag_hi(state, svc, DEFAULTS) == ccm_lag_hi(fold(FoldState(), facts), svc, DEFAULTS)
+    node = sorted(state.service_nodes[svc])[0]
+    lane = state.probes["target"][(svc, node)]
+    widest = lags_module._poll_gap(state, (svc, node), lane)
+    last = lane[-1]
+    lane.append(last._replace(at_us=last.at_us + widest + 7, prev_us=last.at_us))
+    assert lags_module._poll_gap(state, (svc, node), lane) == widest + 7

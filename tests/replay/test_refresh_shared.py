@@ -11,11 +11,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.replay import lags as lags_module
 from gapwatch.replay import proxy as proxy_module
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
-from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.group import with_windows
 from gapwatch.replay.lags import ccm_lag_hi, lag_samples, node_lags
@@ -24,7 +22,8 @@ from gapwatch.replay.node_rows import NodeRows, ServiceRows
 from gapwatch.replay.projection_rows import write_rows
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.row_changes import rollout_rows, write_changes
-from tests.replay.builders import CLUSTER, NS, SVC
+from tests.replay.builders import CLUSTER, NS, SVC, simulated_halves
+from tests.replay.test_lag_memo import _simulated
 from tests.replay.test_pte_evidence import _answers, _slice, _state, _terminating
 
 GW = ServiceRef(CLUSTER, NS, SVC)
@@ -89,12 +88,6 @@ def test_a_rollout_row_follows_the_windows_that_changed(engine: Engine, moves: s
     assert {r: refreshed[r] for r in expected} == expected
 
 
-def _simulated(preset: str, seed: int) -> FoldState:
-    observations = run(load_scenario(preset), seed=seed).observations
-    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
-    return fold(FoldState(), facts)
-
-
 def test_settings_differing_in_what_no_node_reads_share_the_lag_map(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -145,11 +138,7 @@ def test_the_poll_gap_kept_per_lane_reads_the_samples_added_since() -> None:
     half the CCM's lag bound, which reads the largest gap between an LB poll and the look
     before it (kept per poll lane with its length), equals one fold's; and a lane given a
     wider gap after it was read gives that gap (reading the kept gap alone would not)."""
-    observations = run(load_scenario("seed-3node"), seed=3).observations
-    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
-    half = len(facts) // 2
-    while facts[half].event_id == facts[half - 1].event_id:
-        half += 1  # a fold takes whole events
+    facts, half = simulated_halves("seed-3node", 3)
     state = fold(FoldState(), facts[:half])
     svc = lb_facing(state)[0]
     first = ccm_lag_hi(state, svc, DEFAULTS)

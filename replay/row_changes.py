@@ -31,9 +31,15 @@ if TYPE_CHECKING:
     from gapwatch.replay.node_rows import NodeRows, ServiceRows
 
 
-def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
-    """The Service's windows per group, in the order replay.group gives them (start, node)."""
-    every = [w for node in sorted(now.nodes) for w in now.nodes[node].windows]
+def _owned(now: ServiceRows, only: set[str | None] | None = None) -> dict[str | None, list[Window]]:
+    """The Service's windows per group, in the order replay.group gives them (start, node);
+    `only`: of these groups alone."""
+    every = [
+        w
+        for node in sorted(now.nodes)
+        for w in now.nodes[node].windows
+        if only is None or w.rollout in only
+    ]
     every.sort(key=lambda w: (w.start_us, w.node))
     owned: dict[str | None, list[Window]] = {}
     for w in every:
@@ -50,7 +56,13 @@ def rollout_rows(
     have and those they have new, write_changes' diff; a row reads only its windows'
     multiset: counts, sums, the latest end, the nodes)."""
     moved = None if prev is None else {w.rollout for w in changed}
-    now.owned = prev.owned if prev is not None and not moved else _owned(now)
+    if prev is None or moved is None:  # (moved is None only without prev)
+        now.owned = _owned(now)
+    elif not moved:
+        now.owned = prev.owned
+    else:  # only the groups a changed window left or joined are found again
+        now.owned = {g: ws for g, ws in prev.owned.items() if g not in moved}
+        now.owned.update(_owned(now, moved))
     columns = diff_columns(replay_rollouts, "id")
     rows: dict[tuple[Any, ...], Any] = {}
     kept = prev.span_rows if prev is not None else {}

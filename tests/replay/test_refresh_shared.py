@@ -21,7 +21,7 @@ from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.node_rows import NodeRows, ServiceRows
 from gapwatch.replay.projection_rows import write_rows
 from gapwatch.replay.proxy import pte_known
-from gapwatch.replay.row_changes import rollout_rows, write_changes
+from gapwatch.replay.row_changes import _owned, rollout_rows, write_changes
 from tests.replay.builders import CLUSTER, NS, SVC, simulated_halves
 from tests.replay.test_lag_memo import _simulated
 from tests.replay.test_pte_evidence import _answers, _slice, _state, _terminating
@@ -58,7 +58,8 @@ def test_a_rollout_row_follows_the_windows_that_changed(engine: Engine, moves: s
     """Rollouts r1 (0-100 s) and r2 (100-300 s), n1 and n2 with a window in each. A refresh
     gives n1 a new list: one window more in r1, or its r1 window now in r2; n2 keeps its list.
     The rows written as the changes equal the rows of the new windows written afresh, and a
-    rollout no changed window touches keeps its row as it was (not computed again)."""
+    rollout no changed window touches keeps its row as it was (not computed again); the windows
+    per group kept for the next refresh are those all the windows give."""
     spans = [_span("r1", 0, 100), _span("r2", 100, 300), _span("r3", 300, 400)]
     n2 = [_window("n2", 150, "r2")]
     prev = _service_rows({"n1": [_window("n1", 10, "r1")], "n2": n2}, spans)
@@ -74,6 +75,7 @@ def test_a_rollout_row_follows_the_windows_that_changed(engine: Engine, moves: s
     with engine.begin() as conn:
         assert write_changes(conn, GW, prev, now)
     assert now.span_rows["r3"] is prev.span_rows["r3"]
+    assert now.owned == _owned(now)  # the groups kept and those found again, as all at once
     refreshed = _stored(engine)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM replay_rollouts"))

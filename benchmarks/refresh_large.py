@@ -51,6 +51,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -226,7 +227,9 @@ def _restore(url: str, pristine: str) -> None:
         c.execute(f"CREATE DATABASE {name} TEMPLATE {pristine}")
 
 
-def _prepare(backend: str, source: Path, args: argparse.Namespace, keep: Path, url: str) -> dict:
+def _prepare(
+    backend: str, source: Path, args: argparse.Namespace, keep: Path, url: str
+) -> dict[str, Any]:
     """The work store at the cut, rebuilt with a checkpoint (pickled), the first batch's facts
     inserted; saved as the pristine copy `_restore` starts from."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
@@ -246,7 +249,7 @@ def _prepare(backend: str, source: Path, args: argparse.Namespace, keep: Path, u
         pristine = str(keep / "pristine.db")
         shutil.copyfile(url.removeprefix("sqlite:///"), pristine)
     else:
-        pristine = make_url(url).database + "_pristine"
+        pristine = f"{make_url(url).database}_pristine"
         admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
         with psycopg.connect(dsn(admin), autocommit=True) as c:
             c.execute(f"DROP DATABASE IF EXISTS {pristine}")

@@ -243,9 +243,12 @@ def test_a_lane_the_impact_update_grew_counts_only_the_added_lines(
     impact = access_impact(state, impact, had)
     counts: list[int] = []
     outside = logclock._outside
-    monkeypatch.setattr(
-        logclock, "_outside", lambda times, *a: counts.append(len(times)) or outside(times, *a)
-    )
+
+    def counted(times: list[int], bounds: list[tuple[int, int]], slack: int) -> int:
+        counts.append(len(times))
+        return outside(times, bounds, slack)
+
+    monkeypatch.setattr(logclock, "_outside", counted)
     (grown,) = log_clocks(state, windows, SETTINGS, impact, kept).values()
     assert counts == [2]
     (fresh,) = log_clocks(state, windows, SETTINGS, access_impact(state)).values()

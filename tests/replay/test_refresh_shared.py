@@ -7,6 +7,7 @@ evidence is found once per lag bound, not once per settings object."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -103,7 +104,12 @@ def test_settings_differing_in_what_no_node_reads_share_the_lag_map(
     first = node_lags(state, svc, DEFAULTS)
     scans: list[object] = []
     scan = lags_module._scan
-    monkeypatch.setattr(lags_module, "_scan", lambda *a: scans.append(a) or scan(*a))
+
+    def counted(*args: Any) -> Any:
+        scans.append(args)
+        return scan(*args)
+
+    monkeypatch.setattr(lags_module, "_scan", counted)
     skewed = replace(DEFAULTS, watch_skew_s=DEFAULTS.watch_skew_s + 3.0)
     assert node_lags(state, svc, skewed) == first
     assert scans == []
@@ -125,11 +131,12 @@ def test_pte_evidence_is_found_once_per_lag_bound(monkeypatch: pytest.MonkeyPatc
     assert pte_known(state, "c1", wide) is None is pte_known(_state(obs), "c1", wide)
     passes: list[int] = []
     evidence = proxy_module._pte_evidence
-    monkeypatch.setattr(
-        proxy_module,
-        "_pte_evidence",
-        lambda s, c, settle: passes.append(settle) or evidence(s, c, settle),
-    )
+
+    def counted(state: FoldState, cluster: str, settle: int) -> bool | None:
+        passes.append(settle)
+        return evidence(state, cluster, settle)
+
+    monkeypatch.setattr(proxy_module, "_pte_evidence", counted)
     same_bound = replace(DEFAULTS, watch_skew_s=DEFAULTS.watch_skew_s + 1.0)
     assert pte_known(state, "c1", same_bound) is True
     assert passes == []

@@ -1,7 +1,7 @@
 """Incremental refresh on the `large` demo store: its own next events, Pods and Nodes included.
 
     benchmarks/refresh_large.py [--backend sqlite|postgres|both] [--pg URL] [--repeat 3]
-                                [--profile N]
+                                [--profile N] [--batch-only N [--keep DIR] [--no-check]]
 
 The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gateway Service on
 300 nodes, a simulated day) is read, never written. A work store gets its facts up to a cut
@@ -20,6 +20,15 @@ The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gate
 `--profile N` runs each refresh from the checkpoint under cProfile and prints its N costliest
 calls (cumulative; the profiler slows it about 2-3x: read where the time goes, not the total).
 
+`--batch-only N` times the first batch (the one with a Node and Pods) alone, N times: the work
+store and the checkpoint a rebuild leaves are made once (kept under `--keep DIR` for the next
+run of the same code: a main checkout and a branch each keep their own), the batch's facts
+inserted, and each round restores the store (a file copy; on PostgreSQL a database made from
+the saved one as its template) and unpickles the checkpoint, then refreshes, timed: wall and
+process CPU (a first round, untimed, warms the statement cache of the one engine they share,
+as the rebuild does in a long-running process). The rows of the last refresh are compared with
+a rebuild (`--no-check`: not).
+
 PostgreSQL: a throwaway server with its default durability unless `--pg` names one. The work
 store (a SQLite file or a database) is removed at the end. Prints medians, the load average.
 """
@@ -28,8 +37,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
+import json
 import os
+import pickle
 import pstats
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -38,11 +51,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from benchmarks.large_store import DEFAULT_CACHE, key
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
@@ -197,6 +212,115 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         sys.exit(f"[{backend}] the refreshed projections differ from a rebuild")
 
 
+def _restore(url: str, pristine: str) -> None:
+    """Make the work store `url` a copy of `pristine` (a SQLite path, or a database name)."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        for stale in (f"{path}-wal", f"{path}-shm"):
+            Path(stale).unlink(missing_ok=True)
+        shutil.copyfile(pristine, path)
+        return
+    name = make_url(url).database
+    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(dsn(admin), autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {name} TEMPLATE {pristine}")
+
+
+def _prepare(
+    backend: str, source: Path, args: argparse.Namespace, keep: Path, url: str
+) -> dict[str, Any]:
+    """The work store at the cut, rebuilt with a checkpoint (pickled), the first batch's facts
+    inserted; saved as the pristine copy `_restore` starts from."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    cut = pick_cut(src, args.events)
+    engine = make_engine(url)
+    upgrade(engine)
+    copy_facts(engine, source, src, 0, cut)
+    checkpoint = Checkpoint()
+    started = time.perf_counter()
+    projections.rebuild(engine, checkpoint=checkpoint)
+    rebuilt = time.perf_counter() - started
+    copy_facts(engine, source, src, cut, cut + args.events)
+    engine.dispose()
+    with (keep / "checkpoint.pickle").open("wb") as f:
+        pickle.dump(checkpoint, f, protocol=pickle.HIGHEST_PROTOCOL)
+    if backend == "sqlite":
+        pristine = str(keep / "pristine.db")
+        shutil.copyfile(url.removeprefix("sqlite:///"), pristine)
+    else:
+        pristine = f"{make_url(url).database}_pristine"
+        admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+        with psycopg.connect(dsn(admin), autocommit=True) as c:
+            c.execute(f"DROP DATABASE IF EXISTS {pristine}")
+            c.execute(f"CREATE DATABASE {pristine} TEMPLATE {make_url(url).database}")
+    meta = {"url": url, "pristine": pristine, "cut": cut,
+            "mix": mix(src, cut, cut + args.events)}  # fmt: skip
+    (keep / "meta.json").write_text(json.dumps(meta))
+    print(f"[{backend}] prepared under {keep}: rebuild {rebuilt:.1f} s, batch {meta['mix']}")
+    return meta
+
+
+def batch_only(backend: str, source: Path, args: argparse.Namespace) -> None:
+    """`--batch-only N`: the first batch refreshed N times from the same store and checkpoint."""
+    keep = args.keep or Path(tempfile.mkdtemp(prefix="gapwatch-batch-", dir="/tmp"))
+    keep.mkdir(parents=True, exist_ok=True)
+    meta_file = keep / "meta.json"
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+    elif backend == "postgres" and not args.pg:
+        sys.exit("--batch-only on PostgreSQL keeps its databases: name the server with --pg")
+    elif backend == "sqlite":
+        meta = _prepare(backend, source, args, keep, f"sqlite:///{keep}/work.db")
+    else:
+        meta = _prepare(backend, source, args, keep, fresh_db(args.pg, migrate=False))
+    url = meta["url"]
+    cpu: list[float] = []
+    wall: list[float] = []
+    # one engine for every round, as a long-running process has: its statement cache warm
+    # after the first round (untimed), as the rebuild leaves it there
+    engine = make_engine(url)
+    for i in range(args.batch_only + 1):
+        engine.dispose()
+        _restore(url, meta["pristine"])
+        gc.disable()
+        with (keep / "checkpoint.pickle").open("rb") as f:
+            checkpoint = pickle.load(f)
+        gc.enable()
+        gc.collect()  # as rebuild leaves it: the state's objects counted as long-lived
+        load = os.getloadavg()[0]
+        if i == 0:
+            projections.refresh(engine, checkpoint=checkpoint)
+            continue
+        profiler = cProfile.Profile() if args.profile else None
+        started, started_cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        projections.refresh(engine, checkpoint=checkpoint)
+        if profiler is not None:
+            profiler.disable()
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        print(f"[{backend}] batch ({meta['mix']}): {wall[-1] * 1000:.0f} ms wall, "
+              f"{cpu[-1] * 1000:.0f} ms CPU, load {load:.1f}", flush=True)  # fmt: skip
+        if len(cpu) < args.batch_only:
+            del checkpoint
+    same = None
+    if not args.no_check:
+        refreshed = snapshot(engine)
+        projections.rebuild(engine)
+        same = snapshot(engine) == refreshed
+    engine.dispose()
+    print(f"[{backend}] batch alone x{len(cpu)}: CPU median "
+          f"{statistics.median(cpu) * 1000:.0f} ms {[round(x * 1000) for x in cpu]}, wall median "
+          f"{statistics.median(wall) * 1000:.0f} ms {[round(x * 1000) for x in wall]}; "
+          f"refreshed rows == rebuilt rows: {same}; load {os.getloadavg()}")  # fmt: skip
+    if same is False:
+        sys.exit(f"[{backend}] the refreshed projections differ from a rebuild")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
@@ -208,6 +332,12 @@ def main() -> None:
         "--profile", type=int, default=0, metavar="N",
         help="cProfile each refresh from the checkpoint and print its N costliest calls",
     )  # fmt: skip
+    parser.add_argument(
+        "--batch-only", type=int, default=0, metavar="N",
+        help="refresh the first batch alone N times from one store and checkpoint",
+    )  # fmt: skip
+    parser.add_argument("--keep", type=Path, help="--batch-only: where its store is kept")
+    parser.add_argument("--no-check", action="store_true", help="--batch-only: no rebuild")
     args = parser.parse_args()
     source = args.cache / f"{key(LARGE_SCENARIO[0], 1)}.db"
     if not source.exists():
@@ -215,7 +345,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gapwatch-checkpoints-", dir="/tmp") as saved:
         os.environ["GAPWATCH_CHECKPOINT_DIR"] = saved  # PostgreSQL's file: removed at the end
         for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
-            run(backend, source, args)
+            if args.batch_only:
+                batch_only(backend, source, args)
+            else:
+                run(backend, source, args)
 
 
 if __name__ == "__main__":

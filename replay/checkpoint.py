@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -259,8 +260,14 @@ def _named(row: Sequence[Any]) -> ServiceRef | None:
     """The Service a fact is about, when it names one (its own facts)."""
     ns, name = row[F.NAMESPACE], row[F.NAME]
     if row[F.FACT] in _OWN and ns and name:
-        return ServiceRef(row[F.CLUSTER], ns, name)
+        return _service(row[F.CLUSTER], ns, name)
     return None
+
+
+@lru_cache(maxsize=1024)
+def _service(cluster: str, namespace: str, name: str) -> ServiceRef:
+    """One ServiceRef per Service (a refresh names it for each of its facts, several times)."""
+    return ServiceRef(cluster, namespace, name)
 
 
 def _restore(

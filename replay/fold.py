@@ -145,7 +145,8 @@ class Memo:
     #: per Service: node -> the pods backing it there
     local_pods: dict[ServiceRef, dict[str, list[str]]] = field(default_factory=dict)
     fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
-    pte: dict[tuple[str, DetectSettings], bool | None] = field(default_factory=dict)
+    #: per (cluster, settings), and per (cluster, the lag bound the evidence read)
+    pte: dict[tuple[str, DetectSettings | int], bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
@@ -168,12 +169,16 @@ class Memo:
     #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
     #: `clear` like `lane_pte`
     lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
+    #: replay.lags' largest gap between an LB poll and the look before, per poll lane, with
+    #: the lane's length: kept by `clear` like `lane_pte`
+    lane_poll_gap: dict[LaneKey, tuple[int, int]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)
     probe_period: dict[ServiceRef, float] = field(default_factory=dict)
     #: replay.lags' lags of a Service's nodes as one map, per (Service, what `_per_node` keys
-    #: a node's lags by besides the node): found once per fold, read by every lag bound
+    #: a node's lags by besides the node; without the sync settings where no node reads
+    #: them): found once per fold, read by every lag bound
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     def clear(self) -> None:

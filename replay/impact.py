@@ -26,6 +26,9 @@ class Impact(NamedTuple):
     unknown: dict[ServiceRef | None, int]
     #: their request times (us) in time order, per (cluster, Service or None)
     unknown_at: dict[tuple[str, ServiceRef | None], list[int]]
+    #: per lane that an update (`access_impact` with `since`) added lines to: the list it had
+    #: and the times added (the lane's list holds both)
+    grown: dict[tuple[ServiceRef, str], tuple[list[int], list[int]]] | None = None
 
 
 def _tie(state: FoldState, cluster: str, target: str) -> tuple[ServiceRef | None, str | None]:
@@ -51,6 +54,7 @@ def access_impact(
     unknown, unknown_at = dict(base.unknown), dict(base.unknown_at)
     fresh: set[tuple[ServiceRef, str]] = set()
     fresh_unknown: set[tuple[str, ServiceRef | None]] = set()
+    grown: dict[tuple[ServiceRef, str], tuple[list[int], list[int]]] = {}
     for key, samples in state.access.items():
         first = had.get(key, 0) if had is not None and since is not None else 0
         if first >= len(samples):
@@ -82,12 +86,16 @@ def access_impact(
                 if lane not in fresh:
                     lanes[lane] = list(lanes.get(lane, ()))
                     fresh.add(lane)
+                    if since is not None and lane in base.lanes:
+                        grown[lane] = (base.lanes[lane], [])
                 lanes[lane].append(s.at_us)
+                if lane in grown:
+                    grown[lane][1].append(s.at_us)
     for lane in fresh:
         lanes[lane].sort()
     for at in fresh_unknown:
         unknown_at[at].sort()
-    return Impact(lanes, covered, unknown, unknown_at)
+    return Impact(lanes, covered, unknown, unknown_at, grown if since is not None else None)
 
 
 def failed_requests(

@@ -57,12 +57,13 @@ def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
 def _match(
     changes: list[tuple[int, bool]],
     steps: list[Step],
-    name: str,
+    name: str | tuple[str, str],
     svc: ServiceRef,
     node: str,
     window_us: int,
 ) -> list[LagSample]:
-    """Pair each change with the first reacting step within `window_us` (match_window_s)."""
+    """Pair each change with the first reacting step within `window_us` (match_window_s);
+    `name`: the lag's, or (the one of a change that made the node unusable, usable)."""
     out: list[LagSample] = []
     latest = [s.latest for s in steps]
     for i, (at, up) in enumerate(changes):
@@ -75,9 +76,10 @@ def _match(
             continue
         step = steps[k]
         mid = (max(step.earliest, at) + step.latest) / 2
+        kind = name if isinstance(name, str) else name[up]
         lag = max(0.0, (mid - at) / 1e6)
         bounds = _bounds(step.earliest, step.latest, at)
-        out.append(LagSample(svc, node, name, at, lag, up, *bounds))
+        out.append(LagSample(svc, node, kind, at, lag, up, *bounds))
     return out
 
 
@@ -150,34 +152,47 @@ _Kept = tuple[Any, list[LagSample], list[LagSample]]
 def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, _Kept]:
     """Every node's lags (`Memo.lane_lags`, per node), as one map kept until the next fold
     under what any node's key reads (the lag bounds, the drop lag and the rows each read it:
-    one scan of the Service's nodes per fold, not one per reader)."""
+    one scan of the Service's nodes per fold, not one per reader); where no node measures
+    kube-proxy from its sync metrics alone (`_reads`), one map for every settings object
+    (detection's measured settings and the stored ones differ in the watch skew only)."""
     window = seconds_us(settings.match_window_s)
     node_mode = ccm_mode(state, svc, settings) == "node"
     listed = listed_at(state, svc)
-    reads = (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
-    whole = (svc, window, node_mode, listed, reads)
-    known = state.memo.lags_of.get(whole)
+    memo = state.memo.lags_of
+    base = (svc, window, node_mode, listed)
+    known = memo.get(base)  # no node's lags read the other settings: any settings' map
     if known is None:
-        known = state.memo.lags_of[whole] = _scan(state, svc, settings, window, node_mode, listed)
+        reads = (settings.watch_skew_s, settings.clock_skew_s, settings.list_s,
+                 settings.sync_span_s)  # fmt: skip
+        whole = (*base, reads)
+        known = memo.get(whole)
+        if known is None:
+            known, free = _scan(state, svc, settings, window, node_mode, listed)
+            memo[base if free else whole] = known
     return known
 
 
 def _scan(
     state: FoldState, svc: ServiceRef, settings: DetectSettings, window: int, node_mode: bool,
     listed: int,
-) -> dict[str, _Kept]:  # fmt: skip
+) -> tuple[dict[str, _Kept], bool]:  # fmt: skip
+    """Every node's lags, and whether none of them read the settings `_reads` names (which
+    depends on the lanes, not on the settings: then every settings object gets this map)."""
     kept = state.memo.lane_lags
     out: dict[str, _Kept] = {}
+    free = True
     for node in nodes_of(state, svc):
         inputs = node_inputs(state, svc, node, node_mode, listed)
-        where = (svc, node, window, node_mode, _reads(settings, inputs))
+        reads = _reads(settings, inputs)
+        free = free and reads is None
+        where = (svc, node, window, node_mode, reads)
         known = kept.get(where)
         if known is None or known[0] != inputs:
             found = _node_lags(state, svc, node, settings, window, node_mode)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
             known = kept[where] = (inputs, found, proxy)
         out[node] = known
-    return out
+    return out, free
 
 
 def _reads(settings: DetectSettings, inputs: tuple[int | bool, ...]) -> tuple[float, ...] | None:
@@ -237,12 +252,8 @@ def _node_lags(
         out.extend(s for s in opened if s.up)
     targets = sorted_lane(state.probes["target"].get(key, []))
     lb = steps_from_samples(targets, "healthy", False)
-    for sample in _match(changes, lb, "lb", svc, node, window):
-        if node_mode:
-            name = "lb-health-up" if sample.up else "lb-health-down"
-        else:
-            name = "ccm-register" if sample.up else "ccm-deregister"
-        out.append(sample._replace(lag=name))
+    names = ("lb-health-down", "lb-health-up") if node_mode else ("ccm-deregister", "ccm-register")
+    out.extend(_match(changes, lb, names, svc, node, window))
     return out
 
 
@@ -258,11 +269,11 @@ def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> i
     measured = [s.seconds for s in lag_samples(state, [svc], settings) if s.lag in names]
     hi = 0
     if measured:
+        targets = state.probes["target"]
         polls = [
-            s.at_us - s.prev_us
+            _poll_gap(state, (svc, node), lane)
             for node in state.service_nodes.get(svc, ())
-            for s in state.probes["target"].get((svc, node), ())
-            if s.prev_us is not None and s.at_us > s.prev_us
+            if (lane := targets.get((svc, node)))
         ]
         half = max(polls, default=0) / 2 / 1e6
         hi = seconds_us(settings.lag_margin * (max(measured) + half))
@@ -270,6 +281,19 @@ def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> i
         hi = max(hi, seconds_us(settings.ccm_lag_max_s))
     state.memo.ccm_lag_hi[key] = hi
     return hi
+
+
+def _poll_gap(state: FoldState, key: tuple[ServiceRef, str], lane: list[Sample]) -> int:
+    """The largest gap an LB poll lane's samples name between themselves and the look
+    before (0: none); kept in the memo with the lane's length (append-only: the samples
+    added since are read alone)."""
+    known = state.memo.lane_poll_gap.get(key)
+    seen, gap = known if known is not None and known[0] <= len(lane) else (0, 0)
+    for s in lane[seen:]:
+        if s.prev_us is not None and s.at_us - s.prev_us > gap:
+            gap = s.at_us - s.prev_us
+    state.memo.lane_poll_gap[key] = (len(lane), gap)
+    return gap
 
 
 def lb_drop_lag(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int | None:

@@ -143,10 +143,19 @@ def log_clocks(
     for (svc, node), times in impact.lanes.items():
         bounds = sorted(by_lane.get((svc, node), []))
         before = kept.get((svc, node)) if kept is not None else None
+        grew = impact.grown.get((svc, node)) if impact.grown and before is not None else None
         if before is not None and before[0] is times and before[1:4] == (len(times), slack, bounds):
             out_here = before[4]
         else:
-            out_here = _outside(times, bounds, slack)
+            if (
+                before is not None
+                and grew is not None
+                and before[0] is grew[0]
+                and before[1:4] == (len(grew[0]), slack, bounds)
+            ):  # the lines it had, counted then, and those the impact's update added
+                out_here = before[4] + _outside(grew[1], bounds, slack)
+            else:
+                out_here = _outside(times, bounds, slack)
             if kept is not None:
                 kept[(svc, node)] = (times, len(times), slack, bounds, out_here)
         lanes.setdefault(svc, []).append((times, bounds))
@@ -172,7 +181,8 @@ def log_clocks(
 
 
 #: per lane: its lines (the list), how many, the dispatch slack, its windows' bounds and the
-#: lines outside them (`log_clocks`)
+#: lines outside them (`log_clocks`; a lane the impact's update grew counts the added lines
+#: only: `Impact.grown`)
 OutsideKept = dict[tuple[ServiceRef, str], tuple[list[int], int, int, list[tuple[int, int]], int]]
 
 

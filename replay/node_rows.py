@@ -36,6 +36,7 @@ from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
+    Pod,
     RolloutPart,
     assign,
     group,
@@ -84,8 +85,10 @@ class ServiceRows:
     rollouts: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     #: its context rows as stored (replay.scope; projections writes them)
     context: dict[str, int] = field(default_factory=dict)
-    #: its pods as grouping read them, pod by pod (replay.pod_index)
+    #: its pods as grouping read them, pod by pod (replay.pod_index), and in order as `basis`
+    #: was found from them
     pods: PodIndex = field(default_factory=dict)
+    pod_list: list[Pod] | None = None
     #: each access-log lane's lines outside its windows (replay.logclock.log_clocks)
     outside: OutsideKept = field(default_factory=dict)
     #: its lane segment rows as stored, per node (replay.segment_store.write_nodes)
@@ -121,6 +124,7 @@ def write_service(
     now = ServiceRows(impact=impact)
     if prev is not None:
         now.context, now.pods, now.outside = prev.context, prev.pods, prev.outside
+        now.pod_list = prev.pod_list
         now.segments = prev.segments
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, found)
@@ -194,7 +198,9 @@ def _group(
     basis = prev.basis if prev is not None else None
     moved_pods: set[str] = set()  # nodes where a pod of some workload changed
     if basis is None or (prev is not None and prev.pods_moved):
-        pods, changes = pods_and_changes(state, svc, now.pods)
+        last = (now.pod_list, basis[1]) if basis is not None and now.pod_list is not None else None
+        pods, changes = pods_and_changes(state, svc, now.pods, last)
+        now.pod_list = pods
         old_basis, basis = basis, (rollout_parts(svc, pods), changes)
         if old_basis is not None:
             before, after = old_basis[1], basis[1]

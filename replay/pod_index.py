@@ -12,6 +12,8 @@ workloads included).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,8 @@ from gapwatch.replay.fold import FoldState, PodSample
 from gapwatch.replay.group import Pod, changes_of, owner_of, pod_of, pod_order, workload_key
 from gapwatch.replay.model import ServiceRef
 
-Changes = dict[tuple[str, str], list[tuple[int, str]]]
+Key = tuple[str, str]
+Changes = dict[Key, list[tuple[int, str]]]
 
 
 @dataclass(slots=True)
@@ -39,19 +42,25 @@ PodIndex = dict[str, PodEntry]
 
 
 def pods_and_changes(
-    state: FoldState, svc: ServiceRef, index: PodIndex
+    state: FoldState,
+    svc: ServiceRef,
+    index: PodIndex,
+    last: tuple[list[Pod], Changes] | None = None,
 ) -> tuple[list[Pod], Changes]:
     """`group.pods_of(state, svc)` and `group.pod_changes` of them, reusing the entries of
-    `index` whose inputs did not move (`index` is updated to the Service's pods now)."""
+    `index` whose inputs did not move (`index` is updated to the Service's pods now). `last`:
+    what the previous call on `index` returned; the pods found again are then moved in its
+    sorted list and only their (workload, node) changes sorted again (a few pods of 3,527)."""
     known = state.service_pods.get(svc, {})
+    moved: list[tuple[PodEntry | None, PodEntry | None]] = []  # (before, now) of each pod
     for gone in [n for n in index if n not in known]:
-        del index[gone]
+        moved.append((index.pop(gone), None))
     pods: list[Pod] = []
-    out: Changes = {}
     for name, node in known.items():
         samples = state.pods.get((svc.cluster, svc.namespace, name))
         if not samples:
-            index.pop(name, None)
+            if name in index:
+                moved.append((index.pop(name), None))
             continue
         entry = index.get(name)
         if (
@@ -66,14 +75,51 @@ def pods_and_changes(
             assert pod is not None
             at = workload_key(svc, owner_of(samples))
             value = state.workloads.get(at) if at is not None else None
-            entry = PodEntry(
+            found = PodEntry(
                 samples, len(samples), node, at, value, pod, changes_of(state, svc, pod)
             )
-            index[name] = entry
+            moved.append((entry, found))
+            entry = index[name] = found
         pods.append(entry.pod)
+    patched = _patched(last, moved, index) if last is not None else None
+    if patched is not None:
+        return patched
     pods.sort(key=pod_order)
+    return pods, _changes(pods, index)
+
+
+def _changes(pods: Sequence[Pod], index: PodIndex, keys: set[Key] | None = None) -> Changes:
+    """Per (workload, node) of the pods (only `keys`, if given), their changes in time order."""
+    out: Changes = {}
     for pod in pods:
-        out.setdefault((pod.workload, pod.node), []).extend(index[pod.name].changes)
+        key = (pod.workload, pod.node)
+        if keys is None or key in keys:
+            out.setdefault(key, []).extend(index[pod.name].changes)
     for changes in out.values():
         changes.sort()
+    return out
+
+
+def _patched(
+    last: tuple[list[Pod], Changes],
+    moved: Sequence[tuple[PodEntry | None, PodEntry | None]],
+    index: PodIndex,
+) -> tuple[list[Pod], Changes] | None:
+    """`last` with the moved pods taken out of the sorted list and put back as they are now,
+    and the changes of their (workload, node) keys found again (None: a pod was not where
+    the list had it: find all)."""
+    before, changes = last
+    pods = list(before)
+    for old, _new in moved:
+        if old is not None:
+            at = bisect_left(pods, pod_order(old.pod), key=pod_order)
+            if at == len(pods) or pods[at] is not old.pod:
+                return None
+            del pods[at]
+    for _old, new in moved:
+        if new is not None:
+            insort(pods, new.pod, key=pod_order)
+    keys = {(e.pod.workload, e.pod.node) for pair in moved for e in pair if e is not None}
+    out = {k: v for k, v in changes.items() if k not in keys}
+    out.update(_changes(pods, index, keys))
     return pods, out

@@ -39,11 +39,16 @@ def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool 
     if settings.proxy_terminating_endpoints is not None:
         return settings.proxy_terminating_endpoints
     key = (cluster, settings)
-    if key not in state.memo.pte:
+    memo = state.memo.pte
+    if key not in memo:
         services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
         settle = max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
-        state.memo.pte[key] = _pte_evidence(state, cluster, settle)
-    return state.memo.pte[key]
+        # the evidence reads the settings through the lag bound only: one pass per bound
+        by_settle = (cluster, settle)
+        if by_settle not in memo:
+            memo[by_settle] = _pte_evidence(state, cluster, settle)
+        memo[key] = memo[by_settle]
+    return memo[key]
 
 
 def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:

@@ -9,6 +9,7 @@ the checkpoint says (the caller then rewrites the Service's rows as a diff again
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
@@ -30,9 +31,15 @@ if TYPE_CHECKING:
     from gapwatch.replay.node_rows import NodeRows, ServiceRows
 
 
-def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
-    """The Service's windows per group, in the order replay.group gives them (start, node)."""
-    every = [w for node in sorted(now.nodes) for w in now.nodes[node].windows]
+def _owned(now: ServiceRows, only: set[str | None] | None = None) -> dict[str | None, list[Window]]:
+    """The Service's windows per group, in the order replay.group gives them (start, node);
+    `only`: of these groups alone."""
+    every = [
+        w
+        for node in sorted(now.nodes)
+        for w in now.nodes[node].windows
+        if only is None or w.rollout in only
+    ]
     every.sort(key=lambda w: (w.start_us, w.node))
     owned: dict[str | None, list[Window]] = {}
     for w in every:
@@ -40,24 +47,22 @@ def _owned(now: ServiceRows) -> dict[str | None, list[Window]]:
     return owned
 
 
-def rollout_rows(prev: ServiceRows | None, now: ServiceRows) -> dict[tuple[Any, ...], Any]:
+def rollout_rows(
+    prev: ServiceRows | None, now: ServiceRows, changed: Iterable[Window] = ()
+) -> dict[tuple[Any, ...], Any]:
     """The rollouts' rows (as values of their diff columns) into `now`; those computed this
-    time by value. A span equal to the one before keeps its row unless a window of a node
-    whose windows changed belonged, or belongs, to it."""
-    if prev is None:
-        moved: set[str | None] | None = None
-    else:
-        changed = [
-            n
-            for n in prev.nodes.keys() | now.nodes.keys()
-            if _windows(prev.nodes.get(n)) is not _windows(now.nodes.get(n))
-        ]
-        moved = {
-            w.rollout
-            for n in changed
-            for w in (*_windows(prev.nodes.get(n)), *_windows(now.nodes.get(n)))
-        }
-    now.owned = prev.owned if prev is not None and not moved else _owned(now)
+    time by value. A span equal to the one before keeps its row unless a window that changed
+    since `prev` belonged, or belongs, to it: one of `changed` (the windows the nodes no longer
+    have and those they have new, write_changes' diff; a row reads only its windows'
+    multiset: counts, sums, the latest end, the nodes)."""
+    moved = None if prev is None else {w.rollout for w in changed}
+    if prev is None or moved is None:  # (moved is None only without prev)
+        now.owned = _owned(now)
+    elif not moved:
+        now.owned = prev.owned
+    else:  # only the groups a changed window left or joined are found again
+        now.owned = {g: ws for g, ws in prev.owned.items() if g not in moved}
+        now.owned.update(_owned(now, moved))
     columns = diff_columns(replay_rollouts, "id")
     rows: dict[tuple[Any, ...], Any] = {}
     kept = prev.span_rows if prev is not None else {}
@@ -85,7 +90,7 @@ def write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: Ser
         cur = now.nodes.get(node)
         _diff(_windows(old), _windows(cur), stale_w, new_w)
         _diff(_lags(old), _lags(cur), stale_l, new_l)
-    rows = rollout_rows(prev, now)
+    rows = rollout_rows(prev, now, (*stale_w, *new_w))
     stale_r = list((prev.rollouts - now.rollouts).elements())
     new_r = [rows[t] for t in (now.rollouts - prev.rollouts).elements()]
     w_cols = diff_columns(replay_windows, "id")

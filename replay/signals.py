@@ -46,13 +46,19 @@ class Tri(NamedTuple):
 
 def steps_from_samples(samples: Sequence[Sample], true: str, initial: bool) -> list[Step]:
     """The changes a sample list shows (the signal is true where the value is `true`); before
-    the first sample the signal is `initial`. The hot loop of a replay: kept plain."""
+    the first sample the signal is `initial`."""
+    return steps_where(samples, frozenset((true,)), initial)
+
+
+def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool) -> list[Step]:
+    """steps_from_samples for a signal that is true where the value is any of `accept`. The
+    hot loop of a replay: kept plain."""
     steps: list[Step] = []
     current = initial
     prev_at: int | None = None
     new = tuple.__new__
     for at_us, prev_us, value_text, event_id, _num in samples:
-        if (value_text == true) is not current:
+        if (value_text in accept) is not current:
             earliest = prev_us if prev_us is not None else prev_at
             if earliest is None or earliest > at_us:
                 earliest = at_us
@@ -62,12 +68,6 @@ def steps_from_samples(samples: Sequence[Sample], true: str, initial: bool) -> l
             steps.append(new(Step, (earliest, at_us, current, event_id)))
         prev_at = at_us
     return steps
-
-
-def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool) -> list[Step]:
-    """steps_from_samples for a signal that is true where the value is any of `accept`."""
-    marked = [s._replace(value="1" if s.value in accept else "0") for s in samples]
-    return steps_from_samples(marked, "1", initial)
 
 
 def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:

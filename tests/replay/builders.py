@@ -282,3 +282,16 @@ def joining_node(pending: float, ready: float, in_slice: float) -> list[Observat
         pod(ready, "p1", "n1", "ready"),
         eps(in_slice, [("p2", "n2", "ready"), ("p1", "n1", "ready")]),
     ]
+
+
+def simulated_halves(preset: str, seed: int) -> tuple[list[Fact], int]:
+    """A simulated preset's facts and where their second half starts (at an event's first
+    fact: a fold takes whole events)."""
+    from gapwatch.recorder.sim import load_scenario, run
+
+    observations = run(load_scenario(preset), seed=seed).observations
+    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
+    half = len(facts) // 2
+    while facts[half].event_id == facts[half - 1].event_id:
+        half += 1
+    return facts, half

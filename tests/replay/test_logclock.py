@@ -224,3 +224,32 @@ def test_a_lane_with_the_same_lines_and_windows_is_not_counted_again(
     assert kept
     monkeypatch.setattr(logclock, "_outside", lambda *_a: pytest.fail("counted again"))
     assert log_clocks(state, windows, SETTINGS, impact, kept) == first
+
+
+def test_a_lane_the_impact_update_grew_counts_only_the_added_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seven lines outside the window, counted and kept; two more arrive (one inside the
+    window, one outside), the impact extended as a refresh extends it: the lane's count adds
+    the two lines counted alone to the seven, and the clocks equal those found from scratch
+    (counting the seven again, or not counting the two, would not give them)."""
+    state, windows = _run(*(alb_502(t) for t in range(56, 63)))
+    impact, kept = access_impact(state), {}  # type: ignore[var-annotated]
+    log_clocks(state, windows, SETTINGS, impact, kept)
+    had = {key: len(lines) for key, lines in state.access.items()}
+    last = max(max(f.event_id for f in facts_of(_history())), 1000)
+    added = facts_of([alb_502(44), alb_502(70)])
+    fold(state, [f._replace(event_id=last + 1000 + f.event_id) for f in added])
+    impact = access_impact(state, impact, had)
+    counts: list[int] = []
+    outside = logclock._outside
+
+    def counted(times: list[int], bounds: list[tuple[int, int]], slack: int) -> int:
+        counts.append(len(times))
+        return outside(times, bounds, slack)
+
+    monkeypatch.setattr(logclock, "_outside", counted)
+    (grown,) = log_clocks(state, windows, SETTINGS, impact, kept).values()
+    assert counts == [2]
+    (fresh,) = log_clocks(state, windows, SETTINGS, access_impact(state)).values()
+    assert grown == fresh and (grown.lines, grown.outside) == (9, 8)

@@ -28,7 +28,16 @@ from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.segment_store import COLUMNS
 from gapwatch.replay.segments import lane_segments, moved_lanes
 from gapwatch.replay.span_changes import span_changes
-from tests.replay.builders import CLUSTER, NS, SVC, at, facts_of, health, service
+from tests.replay.builders import (
+    CLUSTER,
+    NS,
+    SVC,
+    at,
+    facts_of,
+    health,
+    service,
+    simulated_halves,
+)
 from tests.replay.test_projections import _tables
 from tests.replay.test_suffix import NOT_READY, _history
 
@@ -112,11 +121,7 @@ def test_the_probe_period_is_found_again_after_a_fold() -> None:
 def test_the_lags_of_a_services_nodes_are_found_again_after_a_fold() -> None:
     """The lags as one map per Service are kept for one fold: folded in two steps, the lags
     after the second are those one fold of everything gives (not the first step's)."""
-    observations = run(load_scenario("aws-nlb"), seed=3).observations
-    facts = [f for i, o in enumerate(observations, 1) for f in derive(i, o)]
-    half = len(facts) // 2
-    while facts[half].event_id == facts[half - 1].event_id:
-        half += 1  # a fold takes whole events
+    facts, half = simulated_halves("aws-nlb", 3)
     state = fold(FoldState(), facts[:half])
     svc = lb_facing(state)[0]
     early = lag_samples(state, [svc], DEFAULTS)

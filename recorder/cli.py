@@ -87,19 +87,6 @@ def db_current(db: DbOption = DEFAULT_URL) -> None:
     print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
 
 
-def _refuse_input_as_errors(errors: Path, files: list[str]) -> None:
-    """`--errors` is truncated when opened: it must not be one of the inputs."""
-    for name in files:
-        if name == "-":
-            continue
-        try:
-            same = Path(name).exists() and errors.exists() and errors.samefile(name)
-        except OSError:
-            same = False
-        if same or errors.resolve() == Path(name).resolve():
-            raise typer.BadParameter(f"{errors} is also an input file", param_hint="--errors")
-
-
 @import_app.command("events")
 def import_events(
     ctx: typer.Context,
@@ -125,12 +112,11 @@ def import_events(
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
     """
     from gapwatch.recorder.importer import import_files
-    from gapwatch.recorder.importers.cli import print_rejected, rejected_sink
+    from gapwatch.recorder.importers.cli import check_inputs, print_rejected, rejected_sink
     from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
-    if errors is not None:
-        _refuse_input_as_errors(errors, files)
+    check_inputs(files, errors)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None

@@ -98,6 +98,30 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
     return command
 
 
+def check_inputs(files: list[str], errors: Path | None) -> None:
+    """Before anything is written: every input opens, and `--errors` (truncated when opened) is
+    none of them. Found halfway instead, a missing file stopped an import after some batches were
+    committed and said nothing of them; an `--errors` that was an input emptied it."""
+    from gapwatch.recorder.errors import ObservationError
+    from gapwatch.recorder.ndjson import open_input
+
+    for name in files:
+        if name == "-":
+            continue
+        if errors is not None:
+            try:
+                same = Path(name).exists() and errors.exists() and errors.samefile(name)
+            except OSError:
+                same = False
+            if same or errors.resolve() == Path(name).resolve():
+                raise typer.BadParameter(f"{errors} is also an input file", param_hint="--errors")
+        try:
+            with open_input(name):
+                pass
+        except ObservationError as exc:
+            raise ObservationError(f"{exc}; nothing was imported") from exc
+
+
 @contextmanager
 def rejected_sink(path: Path | None) -> Iterator[ErrorSink | None]:
     """An ErrorSink writing rejected records to `path` (`--errors`), or None without one."""
@@ -132,13 +156,16 @@ def run_import(
     """Import `files` in format `fmt_name`, print the summary, exit 3 if records were rejected."""
     from gapwatch.recorder.importers import load
     from gapwatch.recorder.importers.driver import import_format
+    from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
     fmt = load(fmt_name)
+    check_inputs(files, errors)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
     with (
+        committed_on_interrupt(engine),
         rejected_sink(errors) as on_error,
         progress(f"importing {fmt_name}", total, unit_bytes=True) as advance,
     ):

@@ -18,7 +18,11 @@ from gapwatch.recorder.cliutil import (
     FormatOption,
     JsonFlag,
     OutputFormat,
+    check_data_in_range,
+    check_range,
     emit_rows,
+    known_clusters,
+    not_found,
     open_store,
     pick_format,
     progress,
@@ -179,13 +183,13 @@ def export_events(
         raise typer.BadParameter("choose ndjson, csv or parquet", param_hint="--format")
     if fmt == "parquet" and out == "-":
         raise typer.BadParameter("parquet needs a file: --out FILE.parquet", param_hint="--out")
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
     engine = open_store(db)
-    rows = exporter.iter_events(
-        engine,
-        cluster=cluster,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
+    if cluster is not None and cluster not in (known := known_clusters(engine)):
+        not_found("cluster", cluster, "--cluster", known)
+    check_data_in_range(engine, lo, hi, cluster)
+    rows = exporter.iter_events(engine, cluster=cluster, since=lo, until=hi)
     with progress("exporting", None) as advance:
 
         def counted(items: Iterator[tuple[int, Observation]]) -> Iterator[tuple[int, Observation]]:

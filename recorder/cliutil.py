@@ -14,9 +14,10 @@ were rejected and reported, the rest was stored).
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,6 +127,82 @@ def usage_error(message: str) -> NoReturn:
     """Print `error: MESSAGE` as one line on stderr and exit 2 (usage)."""
     stderr.print(f"error: {message}", markup=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+def close_matches(word: str, choices: Iterable[str], n: int = 5) -> list[str]:
+    """The known names closest to `word`; names that contain it (or it them) come first."""
+    pool = sorted(set(choices))
+    low = word.lower()
+    inside = [c for c in pool if low and (low in c.lower() or c.lower() in low)]
+    fuzzy = difflib.get_close_matches(word, pool, n=n, cutoff=0.5)
+    return list(dict.fromkeys(inside + fuzzy))[:n]
+
+
+def not_found(
+    what: str, value: str, option: str, choices: Iterable[str], where: str = ""
+) -> NoReturn:
+    """`no cluster 'nope' in this store (--cluster); close matches: seed, aws`, exit 2."""
+    pool = sorted(set(choices))
+    close = close_matches(value, pool)
+    if close:
+        hint = "; close matches: " + ", ".join(close)
+    elif pool:
+        shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+        hint = f"; known: {shown}"
+    else:
+        hint = "; the store knows none"
+    usage_error(f"no {what} {value!r} {where or 'in this store'} ({option}){hint}")
+
+
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    """`--since` must lie before `--until`."""
+    if since is not None and until is not None and since >= until:
+        usage_error(
+            f"--since {since.isoformat()} is not before --until {until.isoformat()}: "
+            "the range is empty"
+        )
+
+
+def known_clusters(engine: Engine) -> list[str]:
+    """Every cluster the store's events name."""
+    from sqlalchemy import text
+
+    from gapwatch.recorder.store import translate_errors
+
+    with translate_errors(engine), engine.connect() as conn:
+        return [c for (c,) in conn.execute(text("SELECT DISTINCT cluster FROM events"))]
+
+
+def check_data_in_range(
+    engine: Engine, since: datetime | None, until: datetime | None, cluster: str | None
+) -> None:
+    """For a command whose answer came back empty: a `--since`/`--until` range that lies wholly
+    outside the recorded events is an error naming what the store holds, not "nothing happened"
+    (`gaps --since` a day after the data once answered that the LB never misrouted)."""
+    if since is None and until is None:
+        return
+    from sqlalchemy import func, select
+
+    from gapwatch.recorder.store import translate_errors
+    from gapwatch.recorder.tables import events
+    from gapwatch.recorder.timefmt import format_time
+
+    query = select(func.min(events.c.observed_at), func.max(events.c.observed_at))
+    if cluster is not None:
+        query = query.where(events.c.cluster == cluster)
+    with translate_errors(engine), engine.connect() as conn:
+        first, last = conn.execute(query).one()
+    if first is None:
+        return
+    if (since is not None and since > last) or (until is not None and until <= first):
+        asked = " ".join(
+            f"{name} {format_time(t)}" for name, t in (("--since", since), ("--until", until)) if t
+        )
+        whose = f"cluster {cluster!r}" if cluster is not None else "the store"
+        usage_error(
+            f"nothing recorded in the range asked ({asked}): {whose} holds events from "
+            f"{format_time(first)} to {format_time(last)}"
+        )
 
 
 def _plain(value: Any) -> Any:

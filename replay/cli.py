@@ -19,6 +19,7 @@ from gapwatch.recorder.cliutil import (
     FormatOption,
     JsonFlag,
     OutputFormat,
+    check_data_in_range,
     emit_rows,
     open_store,
     pick_format,
@@ -162,6 +163,8 @@ def gaps(
         since_us=None if lo is None else to_micros(lo),
         until_us=None if hi is None else to_micros(hi),
     )
+    if not found and not untied:
+        check_data_in_range(engine, lo, hi, cluster)
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
         cli_tables.print_windows(found, wide=wide)
@@ -199,6 +202,8 @@ def rollouts(
         db, cluster=cluster, service=service, since=since, until=until
     )
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
+    if not found:
+        check_data_in_range(engine, lo, hi, cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
         return

@@ -60,6 +60,36 @@ def run(*args: str) -> tuple[int, str, str]:
             ["rollouts", "--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T01:00:00Z"],
             ["is not before --until"],
         ),
+        # a range wholly outside the data once answered "the LB never routed to a node that
+        # did not serve" (gaps), an empty table (rollouts) or nothing (export)
+        (
+            ["gaps", "--since", "2030-01-01T00:00:00Z"],
+            [
+                "nothing recorded in the range asked (--since 2030-01-01T00:00:00.000000Z): "
+                "the store holds events from 2026-01-01T00:00:00.000000Z to 2026-01-01T00:"
+            ],
+        ),
+        (
+            ["gaps", "--json", "--until", "2025-12-31T00:00:00Z"],
+            ["nothing recorded in the range asked (--until 2025-12-31T00:00:00.000000Z)"],
+        ),
+        (
+            ["rollouts", "--cluster", "seed", "--since", "2026-01-01T00:30:00Z"],
+            ["nothing recorded", "cluster 'seed' holds events from 2026-01-01T00:00:00"],
+        ),
+        (["export", "events", "--cluster", "sed"], ["no cluster 'sed'", "close matches: seed"]),
+        (["export", "events", "--since", "2031-01-01T00:00:00Z"], ["nothing recorded"]),
+        (
+            [
+                "export",
+                "events",
+                "--since",
+                "2026-01-02T00:00:00Z",
+                "--until",
+                "2026-01-01T00:00:00Z",
+            ],
+            ["is not before --until"],
+        ),
     ],
 )
 def test_a_filter_that_names_nothing_is_an_error(
@@ -71,6 +101,13 @@ def test_a_filter_that_names_nothing_is_an_error(
     for text in says:
         assert text in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_an_empty_range_inside_the_data_still_answers(demo: DemoStore) -> None:
+    code, out, err = run("gaps", "--db", demo.url, "--since", "2026-01-01T00:20:00Z",
+                         "--until", "2026-01-01T00:21:00Z")  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("no gap windows: in this range")
 
 
 def test_real_filters_still_answer(demo: DemoStore) -> None:

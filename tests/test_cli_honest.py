@@ -154,6 +154,17 @@ def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_pat
         assert "no cluster name" not in other.stderr and "no store" in other.stderr, other.stderr
 
 
+def test_a_record_config_that_is_not_yaml_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    """PyYAML's message spans six lines with a caret and no file name; simulate -c and
+    assumptions --file already said FILE:LINE."""
+    (tmp_path / "record.yaml").write_text("cluster: eu-1\nsources:\n  k8s: {kinds: [Pod\n")
+    done = gapwatch("record", "--config", "record.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: record.yaml:4: not valid YAML: expected ',' or ']', but got '<stream end>'\n"
+    )
+
+
 def test_db_upgrade_still_creates_the_store(tmp_path: Path) -> None:
     done = gapwatch("db", "upgrade", "--db", "sqlite:///new.db", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -8,6 +8,7 @@ replay's facts, so the recorder's commands derive them without importing replay.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 import typer
@@ -66,6 +67,23 @@ revisions.register(recorder_cli.db_app)
 maintain_cli.register(recorder_cli.db_app)
 sqlcli.register(app)
 lab_cli.register(app)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Typer's command lists keep the line breaks of a docstring's first paragraph in "rich"
+    markup mode (`gapwatch --help` read "... Events) and" / "every other source ..."): give each
+    command whose summary spans lines that paragraph on one line as its short help."""
+    for info in group.registered_commands:
+        text = info.help or inspect.getdoc(info.callback) or ""
+        first = text.split("\n\n", 1)[0]
+        if info.short_help is None and "\n" in first:
+            info.short_help = " ".join(first.split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:

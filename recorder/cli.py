@@ -107,7 +107,9 @@ def import_events(
             "--errors", help="Write every rejected line, with its reason, to this NDJSON file."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Valid lines per committed batch.")
+    ] = 5000,
     show: Annotated[int, typer.Option(help="How many bad lines to print.")] = 20,
 ) -> None:
     """Import observations in gapwatch's NDJSON interchange (docs/observation.md).

@@ -46,6 +46,42 @@ def all_commands() -> list[list[str]]:
     return found
 
 
+def _command_at(path: list[str]) -> object:
+    command: object = typer.main.get_command(app)
+    for name in path:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_every_option_and_argument_says_what_it_is(path: list[str]) -> None:
+    """`import ... --batch-size` showed only `[default: 5000]`: 5000 of what?"""
+    command = _command_at(path)
+    if isinstance(command, TyperGroup):
+        return
+    assert isinstance(command, TyperCommand)
+    silent = [p.opts for p in command.params if not (getattr(p, "help", None) or "").strip()]
+    assert not silent, f"{' '.join(path)}: no help for {silent}"
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_no_help_names_a_default_other_than_the_one_shown(path: list[str]) -> None:
+    """`lab table --duration` read "(default: the scenario's duration_s)" beside [default: 100.0]
+    (its own default)."""
+    command = _command_at(path)
+    if isinstance(command, TyperGroup):
+        return
+    assert isinstance(command, TyperCommand)
+    for p in command.params:
+        if "(default:" in (getattr(p, "help", None) or ""):
+            shown = p.default not in (None, False) and getattr(p, "show_default", None) is not False
+            assert not shown, f"{' '.join(path)} {p.opts}: {p.help!r} and [default: {p.default}]"
+
+
+GROUPS = [p for p in all_commands() if isinstance(_command_at(p), TyperGroup)]
+
+
 @pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
 def test_every_command_explains_itself(path: list[str]) -> None:
     from typer.testing import CliRunner
@@ -53,12 +89,24 @@ def test_every_command_explains_itself(path: list[str]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    command: object = typer.main.get_command(app)
-    for name in path:
-        assert isinstance(command, TyperGroup)
-        command = command.commands[name]
+    command = _command_at(path)
     assert isinstance(command, TyperGroup | TyperCommand)
     assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "gapwatch")
+def test_a_command_list_gives_each_command_one_line(path: list[str]) -> None:
+    """On a terminal wide enough for every summary, each row of the Commands panel names a
+    command: `gapwatch --help` once broke record's, receive's, demo's, report's, db maintain's
+    summaries where their docstrings wrap ("... Events) and" / "every other source ...")."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    panel = result.output.split("Commands ─", 1)[1].split("╰", 1)[0]
+    rows = [line.strip("│ ") for line in panel.splitlines()[1:]]
+    names = sorted(_command_at(path).commands)  # type: ignore[attr-defined]
+    assert sorted(row.split()[0] for row in rows) == names, result.output
 
 
 def test_readme_first_steps_work_on_the_default_sqlite(tmp_path: Path) -> None:

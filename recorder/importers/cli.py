@@ -90,7 +90,9 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
             Path | None,
             typer.Option("--errors", help="Write every rejected record, with its reason, here."),
         ] = None,
-        batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+        batch_size: Annotated[
+            int, typer.Option(min=1, max=100_000, help="Valid observations per committed batch.")
+        ] = 5000,
         show: Annotated[int, typer.Option(help="How many bad records to print.")] = 20,
     ) -> None:
         run_import(ctx, fmt_name, files, cluster, db, strict, errors, batch_size, show)

@@ -147,4 +147,5 @@ def simulate(
     assert result is not None
     if truth is not None:
         result.save(truth)
-    stderr.print(summary(spec.name, seed, counts, result), markup=False)
+    noun = "records" if out is not None and fmt != "ndjson" else "observations"
+    stderr.print(summary(spec.name, seed, counts, result, noun), markup=False)

@@ -39,8 +39,11 @@ def to_store(
     return counts
 
 
-def summary(name: str, seed: int, counts: Counter[str], truth: Truth) -> str:
-    """`seed-3node seed 1: 147 observations (...); 4 true windows (...); ...`"""
+def summary(
+    name: str, seed: int, counts: Counter[str], truth: Truth, noun: str = "observations"
+) -> str:
+    """`seed-3node seed 1: 147 observations (...); 4 true windows (...); ...` (`noun`: what
+    `counts` counts, records for a postmortem format)."""
 
     def parts(counter: Counter[str]) -> str:
         return f" ({', '.join(f'{k} {v}' for k, v in sorted(counter.items()))})" if counter else ""
@@ -48,7 +51,7 @@ def summary(name: str, seed: int, counts: Counter[str], truth: Truth) -> str:
     classes = Counter(w.cls for w in truth.windows)
     outcomes = Counter(q.outcome for q in truth.requests)
     return (
-        f"{name} seed {seed}: {sum(counts.values())} observations{parts(counts)}; "
+        f"{name} seed {seed}: {sum(counts.values())} {noun}{parts(counts)}; "
         f"{len(truth.windows)} true windows{parts(classes)}; "
         f"{len(truth.requests)} failed requests{parts(outcomes)}; "
         f"{len(truth.rollouts)} rollouts"

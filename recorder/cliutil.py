@@ -297,7 +297,12 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; gapwatch's own errors become one line on stderr and exit code 1."""
+    """Run the CLI; gapwatch's own errors become one line on stderr and exit code 1.
+
+    Ctrl-C outside a command's own handling (recorder.interrupt, which says what was committed)
+    says `interrupted`: Typer turns that KeyboardInterrupt into a silent exit 130 (its Exit,
+    caused by the interrupt), which left a user who pressed Ctrl-C while an import was starting
+    with no word at all."""
     try:
         app()
     except GapwatchError as exc:
@@ -306,3 +311,9 @@ def run_app(app: typer.Typer) -> None:
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130 and isinstance(
+            getattr(exc.__context__, "__cause__", None), KeyboardInterrupt
+        ):
+            stderr.print("interrupted")
+        raise

@@ -190,6 +190,11 @@ def demo(
         "(the truth knows the exact timeline; replay sees only samples, so it also reports the "
         "windows they allow but cannot prove, as 'possible', and times each within a range)"
     )
+    stderr.print(
+        f"next: export GAPWATCH_DB={store.url}, then `gapwatch gaps`, `gapwatch rollouts`, "
+        "`gapwatch advise --cluster seed` (README.md, After the demo)",
+        markup=False,
+    )
     if build_only:
         print(store.url)
         return

@@ -188,7 +188,10 @@ def require_existing_file(url: str) -> None:
         return
     path = Path(parsed.database)
     if not path.exists():
+        # `gapwatch demo` builds gapwatch-demo.db; the default --db is gapwatch.db
+        beside = sorted(p.name for p in path.resolve().parent.glob("*.db") if p.is_file())
+        shown = f" (beside it: {', '.join(beside[:5])})" if beside else ""
         raise StoreError(
-            f"no store at {path.resolve()} ({redact(url)}): check the path, or run "
+            f"no store at {path.resolve()} ({redact(url)}): check the path{shown}, or run "
             "`gapwatch db upgrade` with the same --db to create it"
         )

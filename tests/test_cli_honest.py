@@ -136,6 +136,19 @@ def test_a_read_command_never_creates_a_sqlite_store(tmp_path: Path) -> None:
         assert not (tmp_path / "nothere.db").exists(), command
 
 
+def test_a_missing_store_names_the_stores_beside_it(tmp_path: Path) -> None:
+    """After `gapwatch demo`, `gapwatch gaps` reads the default gapwatch.db, which is not there:
+    the error pointed only at `db upgrade` (an empty store), not at the demo's file."""
+    upgrade(make_engine(f"sqlite:///{tmp_path / 'gapwatch-demo.db'}"))
+    done = gapwatch("gaps", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: no store at {(tmp_path / 'gapwatch.db').resolve()} (sqlite:///gapwatch.db): "
+        "check the path (beside it: gapwatch-demo.db), or run `gapwatch db upgrade` with the "
+        "same --db to create it\n"
+    )
+
+
 def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_path: Path) -> None:
     """It used to record as `default`, which a second cluster would share."""
     (tmp_path / "record.yaml").write_text("listen: 127.0.0.1:0\nsources: {}\n")

@@ -297,7 +297,8 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; gapwatch's own errors become one line on stderr and exit code 1.
+    """Run the CLI; gapwatch's own errors and OS errors (files) become one line on stderr and
+    exit code 1.
 
     Ctrl-C outside a command's own handling (recorder.interrupt, which says what was committed)
     says `interrupted`: Typer turns that KeyboardInterrupt into a silent exit 130 (its Exit,
@@ -307,6 +308,12 @@ def run_app(app: typer.Typer) -> None:
         app()
     except GapwatchError as exc:
         stderr.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        # a file the user named cannot be written or read (`report -o missing/dir/x.html`,
+        # `--errors`, parquet): one line, not Typer's traceback
+        said = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        stderr.print(f"error: {said}", markup=False)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         stderr.print("interrupted")

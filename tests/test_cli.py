@@ -164,3 +164,31 @@ def test_errors_are_one_clean_line(tmp_path: Path) -> None:
     gapwatch("db", "upgrade", cwd=tmp_path)
     missing = gapwatch("import", "events", str(tmp_path / "nope.ndjson"), cwd=tmp_path)
     assert missing.returncode == 1 and "No such file" in missing.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_one_clean_line(tmp_path: Path) -> None:
+    """`report -o`, `export --format parquet -o` and `import --errors` into a folder that does
+    not exist (or onto a folder) printed Typer's full traceback."""
+    data = tmp_path / "sample.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    gapwatch("import", "events", str(data), cwd=tmp_path)
+    gone = tmp_path / "no" / "such"
+    cases = {
+        ("report", "-o", str(gone / "r.md")): f"error: {gone / 'r.md'}: No such file or directory",
+        ("report", "-o", str(tmp_path)): f"error: {tmp_path}: Is a directory",
+        ("import", "events", str(data), "--errors", str(gone / "e.ndjson")): (
+            f"error: {gone / 'e.ndjson'}: No such file or directory"
+        ),
+        ("export", "events", "--format", "parquet", "-o", str(gone / "x.parquet")): (
+            f"Failed to open local file '{gone / 'x.parquet'}'"
+        ),
+    }
+    for args, said in cases.items():
+        done = gapwatch(*args, cwd=tmp_path)
+        assert done.returncode == 1, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], (
+            args,
+            done.stderr,
+        )

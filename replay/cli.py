@@ -262,13 +262,12 @@ def timeline(
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
     from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
+    moment = time_option(at, "--at")  # a bad time first: it was reported after --service
     engine, lo, hi = cli_checks.open_checked(
         db, cluster=cluster, service=service, since=since, until=until, nodes=node
     )
     svc = _service(engine, service, cluster)
-    if at is not None:
-        moment = time_option(at, "--at")
-        assert moment is not None
+    if moment is not None:
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
         segs = api.timeline(engine, svc, since=lo, until=hi, nodes=node)

@@ -103,6 +103,14 @@ def test_a_filter_that_names_nothing_is_an_error(
     assert len(err.strip().splitlines()) == 1, err
 
 
+def test_a_bad_time_is_named_before_anything_else(demo: DemoStore) -> None:
+    """With two Services in the store and no --service, `timeline --at garbage` said to choose
+    a Service; fixed that, the user met the time error next."""
+    code, out, err = run("timeline", "--db", demo.url, "--at", "garbage")
+    assert code == 2 and out == ""
+    assert "Invalid value for --at: 'garbage' is not an RFC 3339 timestamp" in err
+
+
 def test_an_empty_range_inside_the_data_still_answers(demo: DemoStore) -> None:
     code, out, err = run("gaps", "--db", demo.url, "--since", "2026-01-01T00:20:00Z",
                          "--until", "2026-01-01T00:21:00Z")  # fmt: skip

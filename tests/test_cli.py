@@ -74,9 +74,10 @@ def test_no_help_names_a_default_other_than_the_one_shown(path: list[str]) -> No
         return
     assert isinstance(command, TyperCommand)
     for p in command.params:
-        if "(default:" in (getattr(p, "help", None) or ""):
+        said = getattr(p, "help", None) or ""
+        if "(default:" in said:
             shown = p.default not in (None, False) and getattr(p, "show_default", None) is not False
-            assert not shown, f"{' '.join(path)} {p.opts}: {p.help!r} and [default: {p.default}]"
+            assert not shown, f"{' '.join(path)} {p.opts}: {said!r} and [default: {p.default}]"
 
 
 GROUPS = [p for p in all_commands() if isinstance(_command_at(p), TyperGroup)]

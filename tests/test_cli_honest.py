@@ -175,6 +175,20 @@ def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_pat
         assert "no cluster name" not in other.stderr and "no store" in other.stderr, other.stderr
 
 
+def test_record_help_names_the_defaults_it_falls_back_to() -> None:
+    """`--listen` and `--db` come from the config when not given; --help showed no default, and
+    the fallback listen address is every interface."""
+    from gapwatch.recorder.config import RecorderConfig
+    from gapwatch.recorder.defaults import DEFAULT_URL
+
+    said = " ".join(
+        CliRunner().invoke(app, ["record", "--help"], env={"COLUMNS": "300"}).output.split()
+    )
+    fallback = RecorderConfig(cluster="x")
+    assert f"else {fallback.listen}: every interface" in said
+    assert f"else {DEFAULT_URL})" in said and fallback.db == DEFAULT_URL
+
+
 def test_a_record_config_that_is_not_yaml_is_one_line_with_file_and_line(tmp_path: Path) -> None:
     """PyYAML's message spans six lines with a caret and no file name; simulate -c and
     assumptions --file already said FILE:LINE."""

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, stderr
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr
 from gapwatch.recorder.errors import ConfigError
 
 APP = Path(__file__).with_name("app.py")
@@ -176,6 +176,7 @@ def demo(
         seed=seed,
         replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
+        track=progress if large else None,  # minutes of work; the default demo takes seconds
     )
     found = demo_mod.windows_per_cluster(store.url)
     for c in store.clusters:

@@ -296,6 +296,19 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
         yield advance
 
 
+def advance_to(advance: Callable[[float], None]) -> Callable[[float], None]:
+    """For a `progress` bar's `advance(increment)`: a callback that takes the position reached
+    (a simulation's `on_progress` reports simulated seconds)."""
+    done = 0.0
+
+    def to(position: float) -> None:
+        nonlocal done
+        advance(position - done)
+        done = position
+
+    return to
+
+
 def run_app(app: typer.Typer) -> None:
     """Run the CLI; gapwatch's own errors and OS errors (files) become one line on stderr and
     exit code 1.

@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr, wiring
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    DbOption,
+    advance_to,
+    open_store,
+    progress,
+    stderr,
+    wiring,
+)
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sim.presets import PRESETS  # plain data: the names for --help
 
@@ -125,14 +133,7 @@ def simulate(
         sim = SharedSimulation(pair, seed)
     written = WriteResult()
     with progress(f"simulating {spec.name}", spec.duration_s) as advance:
-        done = 0.0
-
-        def step(t: float) -> None:
-            nonlocal done
-            advance(t - done)
-            done = t
-
-        sim.on_progress = step
+        sim.on_progress = advance_to(advance)
         if out is not None and fmt != "ndjson":
             from gapwatch.recorder.sim.formats import write_format
 

@@ -8,7 +8,6 @@ replay's facts, so the recorder's commands derive them without importing replay.
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING
 
 import typer
@@ -69,21 +68,19 @@ sqlcli.register(app)
 lab_cli.register(app)
 
 
-def _one_line_summaries(group: typer.Typer) -> None:
-    """Typer's command lists keep the line breaks of a docstring's first paragraph in "rich"
-    markup mode (`gapwatch --help` read "... Events) and" / "every other source ..."): give each
-    command whose summary spans lines that paragraph on one line as its short help."""
-    for info in group.registered_commands:
-        text = info.help or inspect.getdoc(info.callback) or ""
-        first = text.split("\n\n", 1)[0]
-        if info.short_help is None and "\n" in first:
-            info.short_help = " ".join(first.split())
+def _reflowed_help(group: typer.Typer) -> None:
+    """Help in Typer's "markdown" mode, for this app and every group below it. In its default
+    "rich" mode Typer keeps a docstring's line breaks: command lists broke summaries mid-sentence
+    (`gapwatch --help` read "... Events) and" / "every other source ...") and later paragraphs
+    came out ragged at 80 columns. Markdown reflows them; the text is the same (backticks render
+    as code)."""
+    group.rich_markup_mode = "markdown"
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
-            _one_line_summaries(sub.typer_instance)
+            _reflowed_help(sub.typer_instance)
 
 
-_one_line_summaries(app)
+_reflowed_help(app)
 
 
 def main() -> None:

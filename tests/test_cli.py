@@ -110,6 +110,18 @@ def test_a_command_list_gives_each_command_one_line(path: list[str]) -> None:
     assert sorted(row.split()[0] for row in rows) == names, result.output
 
 
+def test_help_paragraphs_are_reflowed_not_broken_where_the_docstring_wraps() -> None:
+    """Typer's "rich" mode kept the docstring's line breaks: at 80 columns `probe --help` read
+    "... kube-proxy's /healthz and" / "/livez. Stores ..." / "(docs/observation.md). Stops"."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["probe", "--help"], env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    assert "kube-proxy's /healthz and /livez. Stores transitions with their bounds" in (
+        result.output
+    )
+
+
 def test_readme_first_steps_work_on_the_default_sqlite(tmp_path: Path) -> None:
     data = tmp_path / "sample.ndjson"
     data.write_text("".join(dumps(o) + "\n" for o in real_observations()))

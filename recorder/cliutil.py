@@ -174,7 +174,12 @@ def known_clusters(engine: Engine) -> list[str]:
 
 
 def check_data_in_range(
-    engine: Engine, since: datetime | None, until: datetime | None, cluster: str | None
+    engine: Engine,
+    since: datetime | None,
+    until: datetime | None,
+    cluster: str | None,
+    *,
+    until_option: str = "--until",
 ) -> None:
     """For a command whose answer came back empty: a `--since`/`--until` range that lies wholly
     outside the recorded events is an error naming what the store holds, not "nothing happened"
@@ -195,9 +200,8 @@ def check_data_in_range(
     if first is None:
         return
     if (since is not None and since > last) or (until is not None and until <= first):
-        asked = " ".join(
-            f"{name} {format_time(t)}" for name, t in (("--since", since), ("--until", until)) if t
-        )
+        bounds = (("--since", since), (until_option, until))
+        asked = " ".join(f"{name} {format_time(t)}" for name, t in bounds if t)
         whose = f"cluster {cluster!r}" if cluster is not None else "the store"
         usage_error(
             f"nothing recorded in the range asked ({asked}): {whose} holds events from "

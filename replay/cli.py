@@ -271,6 +271,10 @@ def timeline(
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
         segs = api.timeline(engine, svc, since=lo, until=hi, nodes=node)
+    if not segs:  # --at before the first event, or a range outside the data
+        if moment is not None:
+            check_data_in_range(engine, None, moment, svc.cluster, until_option="--at")
+        check_data_in_range(engine, lo, hi, svc.cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
         return

@@ -77,6 +77,14 @@ def run(*args: str) -> tuple[int, str, str]:
             ["rollouts", "--cluster", "seed", "--since", "2026-01-01T00:30:00Z"],
             ["nothing recorded", "cluster 'seed' holds events from 2026-01-01T00:00:00"],
         ),
+        (
+            ["timeline", "--cluster", "seed", "--at", "2025-06-01T00:00:00Z"],
+            ["nothing recorded in the range asked (--at 2025-06-01T00:00:00.000000Z)"],
+        ),
+        (
+            ["timeline", "--cluster", "seed", "--until", "2025-06-01T00:00:00Z"],
+            ["nothing recorded", "cluster 'seed' holds events from 2026-01-01T00:00:00"],
+        ),
         (["export", "events", "--cluster", "sed"], ["no cluster 'sed'", "close matches: seed"]),
         (["export", "events", "--since", "2031-01-01T00:00:00Z"], ["nothing recorded"]),
         (

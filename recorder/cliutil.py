@@ -184,29 +184,41 @@ def check_data_in_range(
     """For a command whose answer came back empty: a `--since`/`--until` range that lies wholly
     outside the recorded events is an error naming what the store holds, not "nothing happened"
     (`gaps --since` a day after the data once answered that the LB never misrouted)."""
-    if since is None and until is None:
+    from gapwatch.recorder.timefmt import format_time
+
+    span = recorded_span(engine, cluster)
+    if span is None or not outside(span, since, until):
         return
+    bounds = (("--since", since), (until_option, until))
+    asked = " ".join(f"{name} {format_time(t)}" for name, t in bounds if t)
+    whose = f"cluster {cluster!r}" if cluster is not None else "the store"
+    usage_error(
+        f"nothing recorded in the range asked ({asked}): {whose} holds events from "
+        f"{format_time(span[0])} to {format_time(span[1])}"
+    )
+
+
+def recorded_span(engine: Engine, cluster: str | None) -> tuple[datetime, datetime] | None:
+    """The first and last observed_at of the store's events (of `cluster`), None when none."""
     from sqlalchemy import func, select
 
     from gapwatch.recorder.store import translate_errors
     from gapwatch.recorder.tables import events
-    from gapwatch.recorder.timefmt import format_time
 
     query = select(func.min(events.c.observed_at), func.max(events.c.observed_at))
     if cluster is not None:
         query = query.where(events.c.cluster == cluster)
     with translate_errors(engine), engine.connect() as conn:
         first, last = conn.execute(query).one()
-    if first is None:
-        return
-    if (since is not None and since > last) or (until is not None and until <= first):
-        bounds = (("--since", since), (until_option, until))
-        asked = " ".join(f"{name} {format_time(t)}" for name, t in bounds if t)
-        whose = f"cluster {cluster!r}" if cluster is not None else "the store"
-        usage_error(
-            f"nothing recorded in the range asked ({asked}): {whose} holds events from "
-            f"{format_time(first)} to {format_time(last)}"
-        )
+    return None if first is None else (first, last)
+
+
+def outside(
+    span: tuple[datetime, datetime], since: datetime | None, until: datetime | None
+) -> bool:
+    """Whether [since, until) lies wholly outside `span` (a bound left out is open)."""
+    first, last = span
+    return (since is not None and since > last) or (until is not None and until <= first)
 
 
 def _plain(value: Any) -> Any:

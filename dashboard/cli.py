@@ -68,6 +68,21 @@ sqlcli.register(app)
 lab_cli.register(app)
 
 
+def _reflowed_help(group: typer.Typer) -> None:
+    """Help in Typer's "markdown" mode, for this app and every group below it. In its default
+    "rich" mode Typer keeps a docstring's line breaks: command lists broke summaries mid-sentence
+    (`gapwatch --help` read "... Events) and" / "every other source ...") and later paragraphs
+    came out ragged at 80 columns. Markdown reflows them; the text is the same (backticks render
+    as code)."""
+    group.rich_markup_mode = "markdown"
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflowed_help(sub.typer_instance)
+
+
+_reflowed_help(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     run_app(app)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, stderr
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr
 from gapwatch.recorder.errors import ConfigError
 
 APP = Path(__file__).with_name("app.py")
@@ -176,6 +176,7 @@ def demo(
         seed=seed,
         replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
+        track=progress if large else None,  # minutes of work; the default demo takes seconds
     )
     found = demo_mod.windows_per_cluster(store.url)
     for c in store.clusters:
@@ -189,6 +190,11 @@ def demo(
         f"replay found {store.windows} gap windows; store {store.url}\n"
         "(the truth knows the exact timeline; replay sees only samples, so it also reports the "
         "windows they allow but cannot prove, as 'possible', and times each within a range)"
+    )
+    stderr.print(
+        f"next: export GAPWATCH_DB={store.url}, then `gapwatch gaps`, `gapwatch rollouts`, "
+        "`gapwatch advise --cluster seed` (README.md, After the demo)",
+        markup=False,
     )
     if build_only:
         print(store.url)

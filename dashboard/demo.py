@@ -11,12 +11,15 @@ compare.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
 from gapwatch.dashboard.errors import DashboardError
+from gapwatch.recorder.cliutil import advance_to
 from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
@@ -28,6 +31,8 @@ DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-
 #: Added by `gapwatch demo --large`: the simulator's `large` preset as it is (300 nodes for 24
 #: hours, about 1.1M observations: docs/simulator.md); commands.LARGE_SUMMARY is what help says.
 LARGE_SCENARIO: tuple[str, str] = ("large", "large")
+#: A progress bar: (description, total) -> a context giving advance(increment).
+Track = Callable[[str, float], AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +64,25 @@ def _remove(path: Path) -> None:
 
 
 def simulate_into(
-    engine: Engine, preset: str, cluster: str, *, seed: int = 1, duration_s: float | None = None
+    engine: Engine,
+    preset: str,
+    cluster: str,
+    *,
+    seed: int = 1,
+    duration_s: float | None = None,
+    track: Track | None = None,
 ) -> SimulatedCluster:
-    """Run one preset as `cluster` and write its observations (facts derived at ingest)."""
+    """Run one preset as `cluster` and write its observations (facts derived at ingest); with
+    `track` (recorder.cliutil.progress), a progress bar over the simulated time."""
     overrides: dict[str, object] = {"cluster": cluster}
     if duration_s is not None:
         overrides["duration_s"] = duration_s
     sim = Simulation(load_scenario(preset, overrides), seed)
-    written = EventWriter(engine, derive=write_facts, notify=False).write_all(sim)
+    bar = track(f"simulating {preset}", sim.scenario.duration_s) if track else nullcontext()
+    with bar as advance:
+        if advance is not None:
+            sim.on_progress = advance_to(advance)
+        written = EventWriter(engine, derive=write_facts, notify=False).write_all(sim)
     if sim.truth is None:  # pragma: no cover - the simulator sets it when exhausted
         raise DashboardError(f"simulation of {preset} gave no truth")
     return SimulatedCluster(preset, cluster, seed, written.inserted, sim.truth)
@@ -92,8 +108,10 @@ def build_demo_store(
     seed: int = 1,
     replace: bool = True,
     on_step: Callable[[str], None] | None = None,
+    track: Track | None = None,
 ) -> DemoStore:
-    """Simulate `scenarios` into a fresh SQLite file at `path` and run the replay over it."""
+    """Simulate `scenarios` into a fresh SQLite file at `path` and run the replay over it
+    (`track`: a progress bar per simulation, as simulate_into)."""
     if path.exists():
         if not replace:
             raise DashboardError(f"{path} exists: pass --replace to rebuild it as a demo store")
@@ -107,7 +125,7 @@ def build_demo_store(
         for preset, cluster in scenarios:
             if on_step:
                 on_step(f"simulating {preset} as cluster {cluster!r}")
-            clusters.append(simulate_into(engine, preset, cluster, seed=seed))
+            clusters.append(simulate_into(engine, preset, cluster, seed=seed, track=track))
         if on_step:
             on_step("replaying: folding timelines, detecting windows, grouping rollouts")
         api.refresh(engine)

@@ -22,7 +22,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from gapwatch.dashboard.errors import DashboardError
-from gapwatch.recorder.timefmt import from_micros, to_micros
+from gapwatch.recorder.cliutil import outside, recorded_span
+from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
 
@@ -79,6 +80,8 @@ class Postmortem:
     until_us: int | None
     rollout: Rollout | None
     sections: tuple[ServiceReport, ...] = field(default=())
+    #: said when there is no section: the span lies outside what the store recorded
+    note: str = ""
 
 
 def recommendations(advice: Advice) -> tuple[Recommendation, ...]:
@@ -163,10 +166,16 @@ def collect(
         section = _section(engine, svc, since, until, mine)
         if section.windows or section.rollouts:
             sections.append(section)
+    note = ""
+    span = recorded_span(engine, cluster) if not sections else None
+    if span is not None and outside(span, since, until):
+        first, last = (format_time(t) for t in span)
+        note = f"Nothing was recorded in this span: the store holds events from {first} to {last}."
     return Postmortem(
         "Postmortem: gap windows",
         None if since is None else to_micros(since),
         None if until is None else to_micros(until),
         None,
         tuple(sections),
+        note,
     )

@@ -138,6 +138,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
     out = [f"# {report.title}", "", f"Scope: {_scope(report)}.", ""]
     if not report.sections:
         out += ["No LB-facing Service had a gap window or a rollout in this span.", ""]
+        out += [report.note, ""] if report.note else []
     for sec in report.sections:
         svc = sec.service
         out += [f"## {svc.key} in cluster {svc.cluster}", "", summary(sec), ""]
@@ -244,6 +245,7 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
     body = [f"<h1>{e(report.title)}</h1>", f"<p>Scope: {e(_scope(report))}.</p>"]
     if not report.sections:
         body.append("<p>No LB-facing Service had a gap window or a rollout in this span.</p>")
+        body += [f"<p>{e(report.note)}</p>"] if report.note else []
     for i, sec in enumerate(report.sections):
         svc = sec.service
         link = dashboard_link(dashboard_url, report, sec)

@@ -18,7 +18,11 @@ from gapwatch.recorder.cliutil import (
     FormatOption,
     JsonFlag,
     OutputFormat,
+    check_data_in_range,
+    check_range,
     emit_rows,
+    known_clusters,
+    not_found,
     open_store,
     pick_format,
     progress,
@@ -87,19 +91,6 @@ def db_current(db: DbOption = DEFAULT_URL) -> None:
     print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
 
 
-def _refuse_input_as_errors(errors: Path, files: list[str]) -> None:
-    """`--errors` is truncated when opened: it must not be one of the inputs."""
-    for name in files:
-        if name == "-":
-            continue
-        try:
-            same = Path(name).exists() and errors.exists() and errors.samefile(name)
-        except OSError:
-            same = False
-        if same or errors.resolve() == Path(name).resolve():
-            raise typer.BadParameter(f"{errors} is also an input file", param_hint="--errors")
-
-
 @import_app.command("events")
 def import_events(
     ctx: typer.Context,
@@ -116,7 +107,9 @@ def import_events(
             "--errors", help="Write every rejected line, with its reason, to this NDJSON file."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Valid lines per committed batch.")
+    ] = 5000,
     show: Annotated[int, typer.Option(help="How many bad lines to print.")] = 20,
 ) -> None:
     """Import observations in gapwatch's NDJSON interchange (docs/observation.md).
@@ -125,12 +118,11 @@ def import_events(
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
     """
     from gapwatch.recorder.importer import import_files
-    from gapwatch.recorder.importers.cli import print_rejected, rejected_sink
+    from gapwatch.recorder.importers.cli import check_inputs, print_rejected, rejected_sink
     from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
-    if errors is not None:
-        _refuse_input_as_errors(errors, files)
+    check_inputs(files, errors)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
@@ -193,13 +185,13 @@ def export_events(
         raise typer.BadParameter("choose ndjson, csv or parquet", param_hint="--format")
     if fmt == "parquet" and out == "-":
         raise typer.BadParameter("parquet needs a file: --out FILE.parquet", param_hint="--out")
+    lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
     engine = open_store(db)
-    rows = exporter.iter_events(
-        engine,
-        cluster=cluster,
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
-    )
+    if cluster is not None and cluster not in (known := known_clusters(engine)):
+        not_found("cluster", cluster, "--cluster", known)
+    check_data_in_range(engine, lo, hi, cluster)
+    rows = exporter.iter_events(engine, cluster=cluster, since=lo, until=hi)
     with progress("exporting", None) as advance:
 
         def counted(items: Iterator[tuple[int, Observation]]) -> Iterator[tuple[int, Observation]]:

@@ -14,9 +14,10 @@ were rejected and reported, the rest was stored).
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,6 +129,98 @@ def usage_error(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+def close_matches(word: str, choices: Iterable[str], n: int = 5) -> list[str]:
+    """The known names closest to `word`; names that contain it (or it them) come first."""
+    pool = sorted(set(choices))
+    low = word.lower()
+    inside = [c for c in pool if low and (low in c.lower() or c.lower() in low)]
+    fuzzy = difflib.get_close_matches(word, pool, n=n, cutoff=0.5)
+    return list(dict.fromkeys(inside + fuzzy))[:n]
+
+
+def not_found(
+    what: str, value: str, option: str, choices: Iterable[str], where: str = ""
+) -> NoReturn:
+    """`no cluster 'nope' in this store (--cluster); close matches: seed, aws`, exit 2."""
+    pool = sorted(set(choices))
+    close = close_matches(value, pool)
+    if close:
+        hint = "; close matches: " + ", ".join(close)
+    elif pool:
+        shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+        hint = f"; known: {shown}"
+    else:
+        hint = "; the store knows none"
+    usage_error(f"no {what} {value!r} {where or 'in this store'} ({option}){hint}")
+
+
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    """`--since` must lie before `--until`."""
+    if since is not None and until is not None and since >= until:
+        usage_error(
+            f"--since {since.isoformat()} is not before --until {until.isoformat()}: "
+            "the range is empty"
+        )
+
+
+def known_clusters(engine: Engine) -> list[str]:
+    """Every cluster the store's events name."""
+    from sqlalchemy import text
+
+    from gapwatch.recorder.store import translate_errors
+
+    with translate_errors(engine), engine.connect() as conn:
+        return [c for (c,) in conn.execute(text("SELECT DISTINCT cluster FROM events"))]
+
+
+def check_data_in_range(
+    engine: Engine,
+    since: datetime | None,
+    until: datetime | None,
+    cluster: str | None,
+    *,
+    until_option: str = "--until",
+) -> None:
+    """For a command whose answer came back empty: a `--since`/`--until` range that lies wholly
+    outside the recorded events is an error naming what the store holds, not "nothing happened"
+    (`gaps --since` a day after the data once answered that the LB never misrouted)."""
+    from gapwatch.recorder.timefmt import format_time
+
+    span = recorded_span(engine, cluster)
+    if span is None or not outside(span, since, until):
+        return
+    bounds = (("--since", since), (until_option, until))
+    asked = " ".join(f"{name} {format_time(t)}" for name, t in bounds if t)
+    whose = f"cluster {cluster!r}" if cluster is not None else "the store"
+    usage_error(
+        f"nothing recorded in the range asked ({asked}): {whose} holds events from "
+        f"{format_time(span[0])} to {format_time(span[1])}"
+    )
+
+
+def recorded_span(engine: Engine, cluster: str | None) -> tuple[datetime, datetime] | None:
+    """The first and last observed_at of the store's events (of `cluster`), None when none."""
+    from sqlalchemy import func, select
+
+    from gapwatch.recorder.store import translate_errors
+    from gapwatch.recorder.tables import events
+
+    query = select(func.min(events.c.observed_at), func.max(events.c.observed_at))
+    if cluster is not None:
+        query = query.where(events.c.cluster == cluster)
+    with translate_errors(engine), engine.connect() as conn:
+        first, last = conn.execute(query).one()
+    return None if first is None else (first, last)
+
+
+def outside(
+    span: tuple[datetime, datetime], since: datetime | None, until: datetime | None
+) -> bool:
+    """Whether [since, until) lies wholly outside `span` (a bound left out is open)."""
+    first, last = span
+    return (since is not None and since > last) or (until is not None and until <= first)
+
+
 def _plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         from gapwatch.recorder.timefmt import format_time
@@ -219,13 +312,44 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
         yield advance
 
 
+def advance_to(advance: Callable[[float], None]) -> Callable[[float], None]:
+    """For a `progress` bar's `advance(increment)`: a callback that takes the position reached
+    (a simulation's `on_progress` reports simulated seconds)."""
+    done = 0.0
+
+    def to(position: float) -> None:
+        nonlocal done
+        advance(position - done)
+        done = position
+
+    return to
+
+
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; gapwatch's own errors become one line on stderr and exit code 1."""
+    """Run the CLI; gapwatch's own errors and OS errors (files) become one line on stderr and
+    exit code 1.
+
+    Ctrl-C outside a command's own handling (recorder.interrupt, which says what was committed)
+    says `interrupted`: Typer turns that KeyboardInterrupt into a silent exit 130 (its Exit,
+    caused by the interrupt), which left a user who pressed Ctrl-C while an import was starting
+    with no word at all."""
     try:
         app()
     except GapwatchError as exc:
         stderr.print(f"error: {exc}", markup=False)
         sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        # a file the user named cannot be written or read (`report -o missing/dir/x.html`,
+        # `--errors`, parquet): one line, not Typer's traceback
+        said = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        stderr.print(f"error: {said}", markup=False)
+        sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         stderr.print("interrupted")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130 and isinstance(
+            getattr(exc.__context__, "__cause__", None), KeyboardInterrupt
+        ):
+            stderr.print("interrupted")
+        raise

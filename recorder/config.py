@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.errors import ConfigError, yaml_error
 from gapwatch.recorder.spool import SpoolSettings
 from gapwatch.recorder.store import DEFAULT_URL
 
@@ -118,7 +118,7 @@ def _read(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not YAML: {exc}") from exc
+        raise yaml_error(path, exc) from exc
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top")
     return dict(loaded or {})

@@ -8,3 +8,8 @@ from __future__ import annotations
 
 #: The event store when no --db / GAPWATCH_DB is given: SQLite in the current directory.
 DEFAULT_URL = "sqlite:///gapwatch.db"
+#: Seconds to wait for a PostgreSQL server to answer a new connection (libpq `connect_timeout`;
+#: the URL's own `?connect_timeout=N` wins). Without it a server that accepts the TCP connection
+#: and never answers hung every command silently, and a dropped SYN took the kernel's ~2 minutes.
+#: The same 10 s as the Kubernetes watcher's connect timeout.
+PG_CONNECT_TIMEOUT_S = 10

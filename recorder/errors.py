@@ -47,3 +47,11 @@ class ConfigError(GapwatchError):
 
 class SourceError(GapwatchError):
     """A data source failed."""
+
+
+def yaml_error(path: object, exc: Exception) -> ConfigError:
+    """`FILE:LINE: not valid YAML: PROBLEM` on one line, from a yaml.YAMLError (whose own message
+    spans several lines with a caret, and names no file)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark is not None else ""
+    return ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}")

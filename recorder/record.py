@@ -87,7 +87,12 @@ def record(
         typer.Option("--config", envvar="GAPWATCH_RECORD_CONFIG", help="YAML configuration file."),
     ] = None,
     db: Annotated[
-        str | None, typer.Option("--db", envvar="GAPWATCH_DB", help="Event store URL.")
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="GAPWATCH_DB",
+            help="Event store URL (default: the config's `db`, else sqlite:///gapwatch.db).",
+        ),
     ] = None,
     cluster: Annotated[
         str | None,
@@ -98,7 +103,11 @@ def record(
         ),
     ] = None,
     listen: Annotated[
-        str | None, typer.Option(help="HOST:PORT for /livez, /readyz, /metrics.")
+        str | None,
+        typer.Option(
+            help="HOST:PORT for /livez, /readyz, /metrics (default: the config's `listen`, env "
+            "GAPWATCH_RECORD_LISTEN, else 0.0.0.0:8080: every interface)."
+        ),
     ] = None,
     api_server: Annotated[
         str | None,
@@ -110,7 +119,8 @@ def record(
     """Record Kubernetes changes (EndpointSlices, Services, Nodes, Pods, workloads, Events) and
     every other source configured under `sources:`, into the event store.
 
-    Runs until SIGTERM; then commits what it has read and exits 0. See docs/recorder.md.
+    Runs until SIGTERM or Ctrl-C; then commits what it has read and exits 0.
+    See docs/recorder.md.
     """
     import asyncio
     import dataclasses

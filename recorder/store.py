@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
+from gapwatch.recorder.defaults import PG_CONNECT_TIMEOUT_S
 from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
 
 
@@ -103,6 +104,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _query_keys(url: str) -> set[str]:
+    try:
+        return set(make_url(url).query)
+    except ArgumentError:
+        return set()  # create_engine below says what is wrong with the URL
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An Engine for the store at `url`, tuned per backend."""
     url = normalize_url(url)
@@ -112,6 +120,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     }
     if url.startswith("postgresql"):
         options["pool_pre_ping"] = True
+        if "connect_timeout" not in _query_keys(url):
+            options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     options.update(kwargs)
     try:
         engine = create_engine(url, **options)
@@ -188,7 +198,10 @@ def require_existing_file(url: str) -> None:
         return
     path = Path(parsed.database)
     if not path.exists():
+        # `gapwatch demo` builds gapwatch-demo.db; the default --db is gapwatch.db
+        beside = sorted(p.name for p in path.resolve().parent.glob("*.db") if p.is_file())
+        shown = f" (beside it: {', '.join(beside[:5])})" if beside else ""
         raise StoreError(
-            f"no store at {path.resolve()} ({redact(url)}): check the path, or run "
+            f"no store at {path.resolve()} ({redact(url)}): check the path{shown}, or run "
             "`gapwatch db upgrade` with the same --db to create it"
         )

@@ -49,14 +49,14 @@ def register(app: typer.Typer) -> None:
 def _from_file(path: Path) -> dict[str, Any]:
     import yaml
 
+    from gapwatch.recorder.errors import yaml_error
+
     try:
         loaded = yaml.safe_load(path.read_text("utf-8"))
     except OSError as exc:
         raise typer.BadParameter(f"{path}: {exc.strerror or exc}", param_hint="--file") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise typer.BadParameter(f"{path}{where}: not valid YAML", param_hint="--file") from exc
+        raise typer.BadParameter(str(yaml_error(path, exc)), param_hint="--file") from exc
     if isinstance(loaded, dict) and isinstance(loaded.get("assumptions"), dict):
         loaded = loaded["assumptions"]
     if not isinstance(loaded, dict):

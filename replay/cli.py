@@ -19,6 +19,7 @@ from gapwatch.recorder.cliutil import (
     FormatOption,
     JsonFlag,
     OutputFormat,
+    check_data_in_range,
     emit_rows,
     open_store,
     pick_format,
@@ -162,6 +163,8 @@ def gaps(
         since_us=None if lo is None else to_micros(lo),
         until_us=None if hi is None else to_micros(hi),
     )
+    if not found and not untied:
+        check_data_in_range(engine, lo, hi, cluster)
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
         cli_tables.print_windows(found, wide=wide)
@@ -199,6 +202,8 @@ def rollouts(
         db, cluster=cluster, service=service, since=since, until=until
     )
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
+    if not found:
+        check_data_in_range(engine, lo, hi, cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
         return
@@ -257,16 +262,19 @@ def timeline(
     """Show the lanes (endpoints, proxy, lb, pod, node) of a Service's nodes, or the state at T."""
     from gapwatch.replay import api, cli_checks, cli_tables  # at run time: --help stays light
 
+    moment = time_option(at, "--at")  # a bad time first: it was reported after --service
     engine, lo, hi = cli_checks.open_checked(
         db, cluster=cluster, service=service, since=since, until=until, nodes=node
     )
     svc = _service(engine, service, cluster)
-    if at is not None:
-        moment = time_option(at, "--at")
-        assert moment is not None
+    if moment is not None:
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
         segs = api.timeline(engine, svc, since=lo, until=hi, nodes=node)
+    if not segs:  # --at before the first event, or a range outside the data
+        if moment is not None:
+            check_data_in_range(engine, None, moment, svc.cluster, until_option="--at")
+        check_data_in_range(engine, lo, hi, svc.cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
         return

@@ -2,8 +2,10 @@
 
 In a postmortem an empty table reads as "nothing happened". So before a command queries, every
 filter that names a thing (`--cluster`, `--service`, `--node`, `--rollout`) is checked against
-what the store knows, and a time range must run forwards. A miss prints one line on stderr that
-says what was not found and lists the closest names (difflib), and exits 2 (usage).
+what the store knows, and a time range must run forwards; an empty answer for a range that lies
+wholly outside the recorded events is an error too (recorder.cliutil.check_data_in_range). A
+miss prints one line on stderr that says what was not found and lists the closest names
+(difflib), and exits 2 (usage).
 
 The commands call `open_checked` (or `check_filters` / `check_range`); this module only reads
 the store.
@@ -11,51 +13,22 @@ the store.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NoReturn
 
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.cliutil import open_store, time_option, usage_error
+from gapwatch.recorder.cliutil import (
+    check_range,
+    known_clusters,
+    not_found,
+    open_store,
+    time_option,
+    usage_error,
+)
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import api
 from gapwatch.replay.model import ServiceRef
-
-
-def close_matches(word: str, choices: Iterable[str], n: int = 5) -> list[str]:
-    """The known names closest to `word`; names that contain it (or it them) come first."""
-    pool = sorted(set(choices))
-    low = word.lower()
-    inside = [c for c in pool if low and (low in c.lower() or c.lower() in low)]
-    fuzzy = difflib.get_close_matches(word, pool, n=n, cutoff=0.5)
-    return list(dict.fromkeys(inside + fuzzy))[:n]
-
-
-def not_found(
-    what: str, value: str, option: str, choices: Iterable[str], where: str = ""
-) -> NoReturn:
-    """`no cluster 'nope' in this store (--cluster); close matches: seed, aws`, exit 2."""
-    pool = sorted(set(choices))
-    close = close_matches(value, pool)
-    if close:
-        hint = "; close matches: " + ", ".join(close)
-    elif pool:
-        shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
-        hint = f"; known: {shown}"
-    else:
-        hint = "; the store knows none"
-    usage_error(f"no {what} {value!r} {where or 'in this store'} ({option}){hint}")
-
-
-def check_range(since: datetime | None, until: datetime | None) -> None:
-    """`--since` must lie before `--until`."""
-    if since is not None and until is not None and since >= until:
-        usage_error(
-            f"--since {since.isoformat()} is not before --until {until.isoformat()}: "
-            "the range is empty"
-        )
 
 
 def open_checked(
@@ -76,11 +49,6 @@ def open_checked(
     return engine, lo, hi
 
 
-def _clusters(engine: Engine) -> list[str]:
-    with translate_errors(engine), engine.connect() as conn:
-        return [c for (c,) in conn.execute(text("SELECT DISTINCT cluster FROM events"))]
-
-
 def _nodes(engine: Engine, clusters: Sequence[str]) -> list[str]:
     query = text("SELECT DISTINCT cluster, node FROM events WHERE node IS NOT NULL")
     with translate_errors(engine), engine.connect() as conn:
@@ -98,7 +66,7 @@ def check_filters(
     """Check every given filter against the store; return the LB-facing Services they allow."""
     services = api.services(engine)
     if cluster is not None:
-        known = set(_clusters(engine)) | {s.cluster for s in services}
+        known = set(known_clusters(engine)) | {s.cluster for s in services}
         if cluster not in known:
             not_found("cluster", cluster, "--cluster", known)
     allowed = [s for s in services if cluster is None or s.cluster == cluster]

@@ -46,6 +46,43 @@ def all_commands() -> list[list[str]]:
     return found
 
 
+def _command_at(path: list[str]) -> object:
+    command: object = typer.main.get_command(app)
+    for name in path:
+        assert isinstance(command, TyperGroup)
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_every_option_and_argument_says_what_it_is(path: list[str]) -> None:
+    """`import ... --batch-size` showed only `[default: 5000]`: 5000 of what?"""
+    command = _command_at(path)
+    if isinstance(command, TyperGroup):
+        return
+    assert isinstance(command, TyperCommand)
+    silent = [p.opts for p in command.params if not (getattr(p, "help", None) or "").strip()]
+    assert not silent, f"{' '.join(path)}: no help for {silent}"
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_no_help_names_a_default_other_than_the_one_shown(path: list[str]) -> None:
+    """`lab table --duration` read "(default: the scenario's duration_s)" beside [default: 100.0]
+    (its own default)."""
+    command = _command_at(path)
+    if isinstance(command, TyperGroup):
+        return
+    assert isinstance(command, TyperCommand)
+    for p in command.params:
+        said = getattr(p, "help", None) or ""
+        if "(default:" in said:
+            shown = p.default not in (None, False) and getattr(p, "show_default", None) is not False
+            assert not shown, f"{' '.join(path)} {p.opts}: {said!r} and [default: {p.default}]"
+
+
+GROUPS = [p for p in all_commands() if isinstance(_command_at(p), TyperGroup)]
+
+
 @pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
 def test_every_command_explains_itself(path: list[str]) -> None:
     from typer.testing import CliRunner
@@ -53,12 +90,36 @@ def test_every_command_explains_itself(path: list[str]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-    command: object = typer.main.get_command(app)
-    for name in path:
-        assert isinstance(command, TyperGroup)
-        command = command.commands[name]
+    command = _command_at(path)
     assert isinstance(command, TyperGroup | TyperCommand)
     assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "gapwatch")
+def test_a_command_list_gives_each_command_one_line(path: list[str]) -> None:
+    """On a terminal wide enough for every summary, each row of the Commands panel names a
+    command: `gapwatch --help` once broke record's, receive's, demo's, report's, db maintain's
+    summaries where their docstrings wrap ("... Events) and" / "every other source ...")."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    panel = result.output.split("Commands ─", 1)[1].split("╰", 1)[0]
+    rows = [line.strip("│ ") for line in panel.splitlines()[1:]]
+    names = sorted(_command_at(path).commands)  # type: ignore[attr-defined]
+    assert sorted(row.split()[0] for row in rows) == names, result.output
+
+
+def test_help_paragraphs_are_reflowed_not_broken_where_the_docstring_wraps() -> None:
+    """Typer's "rich" mode kept the docstring's line breaks: at 80 columns `probe --help` read
+    "... kube-proxy's /healthz and" / "/livez. Stores ..." / "(docs/observation.md). Stops"."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["probe", "--help"], env={"COLUMNS": "2000"})
+    assert result.exit_code == 0, result.output
+    assert "kube-proxy's /healthz and /livez. Stores transitions with their bounds" in (
+        result.output
+    )
 
 
 def test_readme_first_steps_work_on_the_default_sqlite(tmp_path: Path) -> None:
@@ -116,3 +177,31 @@ def test_errors_are_one_clean_line(tmp_path: Path) -> None:
     gapwatch("db", "upgrade", cwd=tmp_path)
     missing = gapwatch("import", "events", str(tmp_path / "nope.ndjson"), cwd=tmp_path)
     assert missing.returncode == 1 and "No such file" in missing.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_one_clean_line(tmp_path: Path) -> None:
+    """`report -o`, `export --format parquet -o` and `import --errors` into a folder that does
+    not exist (or onto a folder) printed Typer's full traceback."""
+    data = tmp_path / "sample.ndjson"
+    data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    gapwatch("import", "events", str(data), cwd=tmp_path)
+    gone = tmp_path / "no" / "such"
+    cases = {
+        ("report", "-o", str(gone / "r.md")): f"error: {gone / 'r.md'}: No such file or directory",
+        ("report", "-o", str(tmp_path)): f"error: {tmp_path}: Is a directory",
+        ("import", "events", str(data), "--errors", str(gone / "e.ndjson")): (
+            f"error: {gone / 'e.ndjson'}: No such file or directory"
+        ),
+        ("export", "events", "--format", "parquet", "-o", str(gone / "x.parquet")): (
+            f"Failed to open local file '{gone / 'x.parquet'}'"
+        ),
+    }
+    for args, said in cases.items():
+        done = gapwatch(*args, cwd=tmp_path)
+        assert done.returncode == 1, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], (
+            args,
+            done.stderr,
+        )

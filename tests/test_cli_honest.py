@@ -60,6 +60,44 @@ def run(*args: str) -> tuple[int, str, str]:
             ["rollouts", "--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T01:00:00Z"],
             ["is not before --until"],
         ),
+        # a range wholly outside the data once answered "the LB never routed to a node that
+        # did not serve" (gaps), an empty table (rollouts) or nothing (export)
+        (
+            ["gaps", "--since", "2030-01-01T00:00:00Z"],
+            [
+                "nothing recorded in the range asked (--since 2030-01-01T00:00:00.000000Z): "
+                "the store holds events from 2026-01-01T00:00:00.000000Z to 2026-01-01T00:"
+            ],
+        ),
+        (
+            ["gaps", "--json", "--until", "2025-12-31T00:00:00Z"],
+            ["nothing recorded in the range asked (--until 2025-12-31T00:00:00.000000Z)"],
+        ),
+        (
+            ["rollouts", "--cluster", "seed", "--since", "2026-01-01T00:30:00Z"],
+            ["nothing recorded", "cluster 'seed' holds events from 2026-01-01T00:00:00"],
+        ),
+        (
+            ["timeline", "--cluster", "seed", "--at", "2025-06-01T00:00:00Z"],
+            ["nothing recorded in the range asked (--at 2025-06-01T00:00:00.000000Z)"],
+        ),
+        (
+            ["timeline", "--cluster", "seed", "--until", "2025-06-01T00:00:00Z"],
+            ["nothing recorded", "cluster 'seed' holds events from 2026-01-01T00:00:00"],
+        ),
+        (["export", "events", "--cluster", "sed"], ["no cluster 'sed'", "close matches: seed"]),
+        (["export", "events", "--since", "2031-01-01T00:00:00Z"], ["nothing recorded"]),
+        (
+            [
+                "export",
+                "events",
+                "--since",
+                "2026-01-02T00:00:00Z",
+                "--until",
+                "2026-01-01T00:00:00Z",
+            ],
+            ["is not before --until"],
+        ),
     ],
 )
 def test_a_filter_that_names_nothing_is_an_error(
@@ -71,6 +109,21 @@ def test_a_filter_that_names_nothing_is_an_error(
     for text in says:
         assert text in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_bad_time_is_named_before_anything_else(demo: DemoStore) -> None:
+    """With two Services in the store and no --service, `timeline --at garbage` said to choose
+    a Service; fixed that, the user met the time error next."""
+    code, out, err = run("timeline", "--db", demo.url, "--at", "garbage")
+    assert code == 2 and out == ""
+    assert "Invalid value for --at: 'garbage' is not an RFC 3339 timestamp" in err
+
+
+def test_an_empty_range_inside_the_data_still_answers(demo: DemoStore) -> None:
+    code, out, err = run("gaps", "--db", demo.url, "--since", "2026-01-01T00:20:00Z",
+                         "--until", "2026-01-01T00:21:00Z")  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("no gap windows: in this range")
 
 
 def test_real_filters_still_answer(demo: DemoStore) -> None:
@@ -99,6 +152,19 @@ def test_a_read_command_never_creates_a_sqlite_store(tmp_path: Path) -> None:
         assert not (tmp_path / "nothere.db").exists(), command
 
 
+def test_a_missing_store_names_the_stores_beside_it(tmp_path: Path) -> None:
+    """After `gapwatch demo`, `gapwatch gaps` reads the default gapwatch.db, which is not there:
+    the error pointed only at `db upgrade` (an empty store), not at the demo's file."""
+    upgrade(make_engine(f"sqlite:///{tmp_path / 'gapwatch-demo.db'}"))
+    done = gapwatch("gaps", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: no store at {(tmp_path / 'gapwatch.db').resolve()} (sqlite:///gapwatch.db): "
+        "check the path (beside it: gapwatch-demo.db), or run `gapwatch db upgrade` with the "
+        "same --db to create it\n"
+    )
+
+
 def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_path: Path) -> None:
     """It used to record as `default`, which a second cluster would share."""
     (tmp_path / "record.yaml").write_text("listen: 127.0.0.1:0\nsources: {}\n")
@@ -115,6 +181,31 @@ def test_record_without_a_cluster_name_is_one_line_naming_the_three_ways(tmp_pat
     for extra, env in (([], {"GAPWATCH_CLUSTER": "eu-1"}), (["--cluster", "eu-1"], {})):
         other = gapwatch(*args, *extra, cwd=tmp_path, **env)
         assert "no cluster name" not in other.stderr and "no store" in other.stderr, other.stderr
+
+
+def test_record_help_names_the_defaults_it_falls_back_to() -> None:
+    """`--listen` and `--db` come from the config when not given; --help showed no default, and
+    the fallback listen address is every interface."""
+    from gapwatch.recorder.config import RecorderConfig
+    from gapwatch.recorder.defaults import DEFAULT_URL
+
+    said = " ".join(
+        CliRunner().invoke(app, ["record", "--help"], env={"COLUMNS": "300"}).output.split()
+    )
+    fallback = RecorderConfig(cluster="x")
+    assert f"else {fallback.listen}: every interface" in said
+    assert f"else {DEFAULT_URL})" in said and fallback.db == DEFAULT_URL
+
+
+def test_a_record_config_that_is_not_yaml_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    """PyYAML's message spans six lines with a caret and no file name; simulate -c and
+    assumptions --file already said FILE:LINE."""
+    (tmp_path / "record.yaml").write_text("cluster: eu-1\nsources:\n  k8s: {kinds: [Pod\n")
+    done = gapwatch("record", "--config", "record.yaml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: record.yaml:4: not valid YAML: expected ',' or ']', but got '<stream end>'\n"
+    )
 
 
 def test_db_upgrade_still_creates_the_store(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ sends a real one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
+from gapwatch.recorder import cli as recorder_cli
+from gapwatch.recorder.cliutil import run_app
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.result import Simulation
 from gapwatch.recorder.store import make_engine, upgrade
@@ -117,3 +120,21 @@ def test_ctrl_c_during_replay_rebuild_rolls_back_says_so_and_the_rerun_finishes(
     monkeypatch.undo()
     code, err = invoke("replay", "--rebuild", "--db", url)
     assert code == 0 and f"rebuilt: {len(windows)} windows" in err, err
+
+
+def test_ctrl_c_that_no_command_handles_still_says_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Typer turns a KeyboardInterrupt into a silent exit 130: an import interrupted while it
+    was starting (before its own handler) said nothing at all."""
+    url = store(tmp_path / "s.db")
+
+    def interrupted(db: str) -> list[dict[str, object]]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recorder_cli, "stats_rows", interrupted)
+    monkeypatch.setattr(sys, "argv", ["gapwatch", "db", "stats", "--db", url])
+    with pytest.raises(SystemExit) as exited:
+        run_app(app)
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"

@@ -90,12 +90,38 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
             Path | None,
             typer.Option("--errors", help="Write every rejected record, with its reason, here."),
         ] = None,
-        batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+        batch_size: Annotated[
+            int, typer.Option(min=1, max=100_000, help="Valid observations per committed batch.")
+        ] = 5000,
         show: Annotated[int, typer.Option(help="How many bad records to print.")] = 20,
     ) -> None:
         run_import(ctx, fmt_name, files, cluster, db, strict, errors, batch_size, show)
 
     return command
+
+
+def check_inputs(files: list[str], errors: Path | None) -> None:
+    """Before anything is written: every input opens, and `--errors` (truncated when opened) is
+    none of them. Found halfway instead, a missing file stopped an import after some batches were
+    committed and said nothing of them; an `--errors` that was an input emptied it."""
+    from gapwatch.recorder.errors import ObservationError
+    from gapwatch.recorder.ndjson import open_input
+
+    for name in files:
+        if name == "-":
+            continue
+        if errors is not None:
+            try:
+                same = Path(name).exists() and errors.exists() and errors.samefile(name)
+            except OSError:
+                same = False
+            if same or errors.resolve() == Path(name).resolve():
+                raise typer.BadParameter(f"{errors} is also an input file", param_hint="--errors")
+        try:
+            with open_input(name):
+                pass
+        except ObservationError as exc:
+            raise ObservationError(f"{exc}; nothing was imported") from exc
 
 
 @contextmanager
@@ -132,13 +158,16 @@ def run_import(
     """Import `files` in format `fmt_name`, print the summary, exit 3 if records were rejected."""
     from gapwatch.recorder.importers import load
     from gapwatch.recorder.importers.driver import import_format
+    from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
     fmt = load(fmt_name)
+    check_inputs(files, errors)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None
     with (
+        committed_on_interrupt(engine),
         rejected_sink(errors) as on_error,
         progress(f"importing {fmt_name}", total, unit_bytes=True) as advance,
     ):

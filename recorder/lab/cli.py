@@ -221,7 +221,10 @@ def table(
     long: Annotated[
         bool,
         typer.Option(
-            "--long", help="The issue's version: 20 SIGKILL runs, PostgreSQL stopped 60 s, ..."
+            "--long",
+            help="Every fault, most several times, in its long version (20 SIGKILL runs, "
+            "PostgreSQL stopped 60 s, ...). Without it: sigkill, gone-410, poison and "
+            "probe-refused once each, as CI runs it.",
         ),
     ] = False,
     only: Annotated[
@@ -234,7 +237,9 @@ def table(
     seed: SeedOpt = 1,
     first_seed: Annotated[int, typer.Option(help="Run i of a fault uses seed first-seed + i.")] = 1,
     db: DbOpt = None,
-    duration: DurationOpt = 100.0,
+    duration: Annotated[
+        float, typer.Option(help="Simulate only this many seconds of the scenario.")
+    ] = 100.0,
     lb: LbOpt = None,
     baseline_cache: BaselineCacheOpt = None,
     json_out: JsonOpt = False,

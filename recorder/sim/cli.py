@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr, wiring
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    DbOption,
+    advance_to,
+    open_store,
+    progress,
+    stderr,
+    wiring,
+)
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sim.presets import PRESETS  # plain data: the names for --help
 
@@ -98,6 +106,7 @@ def simulate(
     from gapwatch.recorder.sim.config import load_scenario
     from gapwatch.recorder.sim.result import Simulation
     from gapwatch.recorder.sim.sinks import summary, to_ndjson, to_store
+    from gapwatch.recorder.writer import WriteResult
 
     if fmt != "ndjson":
         from gapwatch.recorder.sim.formats import FORMATS
@@ -122,15 +131,9 @@ def simulate(
         pair = with_second_service(spec, second_service)
         check_shared(pair)
         sim = SharedSimulation(pair, seed)
+    written = WriteResult()
     with progress(f"simulating {spec.name}", spec.duration_s) as advance:
-        done = 0.0
-
-        def step(t: float) -> None:
-            nonlocal done
-            advance(t - done)
-            done = t
-
-        sim.on_progress = step
+        sim.on_progress = advance_to(advance)
         if out is not None and fmt != "ndjson":
             from gapwatch.recorder.sim.formats import write_format
 
@@ -142,9 +145,16 @@ def simulate(
         else:
             engine = open_store(db)
             with committed_on_interrupt(engine, f"run the same command again (--seed {seed})"):
-                counts = to_store(sim, engine, derive=wiring(ctx).derive, batch_size=batch_size)
+                counts = to_store(
+                    sim, engine, derive=wiring(ctx).derive, batch_size=batch_size, written=written
+                )
     result = sim.truth
     assert result is not None
     if truth is not None:
         result.save(truth)
-    stderr.print(summary(spec.name, seed, counts, result), markup=False)
+    noun = "records" if out is not None and fmt != "ndjson" else "observations"
+    stderr.print(summary(spec.name, seed, counts, result, noun), markup=False)
+    if out is None:  # a second run of the same seed stores nothing: say so
+        stderr.print(
+            f"stored: {written.inserted} new, {written.duplicates} already stored", markup=False
+        )

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.errors import ConfigError, yaml_error
 from gapwatch.recorder.sim.core import Lag
 from gapwatch.recorder.sim.presets import PRESETS
 from gapwatch.recorder.sim.scenario import Scenario
@@ -81,9 +81,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise yaml_error(path, exc) from exc
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -112,7 +112,6 @@ def write_format(sim: Simulation, fmt: str, out: IO[str]) -> Counter[str]:
             out.write(line)
             out.write("\n")
             counts["access-log line"] += 1
-        counts["access-log failed request"] = len(failed)
     if fmt == "prometheus":
         answer = query_range(world)
         out.write(orjson.dumps(answer).decode())

@@ -56,6 +56,8 @@ def test_demo_build_only_builds_a_replayed_store(tmp_path: Path) -> None:
                 in done.stderr
             )
         assert "'possible'" in done.stderr
+        # the next step, with this store: `gapwatch gaps` alone reads gapwatch.db
+        assert f"next: export GAPWATCH_DB={url}, then `gapwatch gaps`" in done.stderr
         assert total > 0
     finally:
         engine.dispose()

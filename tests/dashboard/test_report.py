@@ -183,6 +183,16 @@ def test_report_range_outside_the_data_says_so(demo: DemoStore) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert "No LB-facing Service had a gap window or a rollout in this span." in out
+    # and why: nothing was recorded then (it read as "nothing went wrong")
+    assert "Nothing was recorded in this span: the store holds events from 2026-01-01T00:00:00" in (
+        out
+    )
+    code, out, err = run(
+        "report", "--db", demo.url, "--since", "2026-01-01T00:20:00Z",
+        "--until", "2026-01-01T00:21:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "No LB-facing Service had" in out and "Nothing was recorded" not in out
 
 
 @pytest.mark.parametrize(

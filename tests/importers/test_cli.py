@@ -61,3 +61,17 @@ def test_simulate_writes_each_postmortem_format(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     records = orjson.loads((tmp_path / "ct.json").read_bytes())["Records"]
     assert records and {r["eventName"] for r in records} <= {"RegisterTargets", "DeregisterTargets"}
+    assert f"seed-3node seed 1: {len(records)} records (CloudTrail record {len(records)});" in (
+        made.stderr
+    )
+
+
+def test_simulate_counts_the_access_log_lines_it_writes(tmp_path: Path) -> None:
+    """It said '1418 observations (access-log failed request 133, access-log line 1285)' for a
+    file of 1285 lines: the failed requests are some of the lines (the truth counts them)."""
+    args = ("simulate", "--seed", "3", "--format", "elb-access-log", "--out", "alb.log")
+    made = gapwatch(*args, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    lines = len((tmp_path / "alb.log").read_text().splitlines())
+    assert f"seed-3node seed 3: {lines} records (access-log line {lines});" in made.stderr
+    assert "; 133 failed requests (502 133);" in made.stderr

@@ -41,9 +41,12 @@ def test_simulate_into_the_store_is_idempotent(store_url: str, tmp_path: Path) -
     runner = CliRunner()
     assert runner.invoke(app, ["simulate", "--out", str(out)]).exit_code == 0
     expected = len(out.read_text().splitlines())
-    for _ in range(2):
+    for run_no in range(2):
         result = runner.invoke(app, ["simulate", "--db", store_url])
         assert result.exit_code == 0, result.output
+        # the summary says what the store did: the second run is all duplicates
+        new, old = (expected, 0) if run_no == 0 else (0, expected)
+        assert result.stderr.endswith(f"stored: {new} new, {old} already stored\n")
         engine = make_engine(store_url)
         with engine.connect() as conn:
             stored = conn.execute(select(func.count()).select_from(events)).scalar_one()

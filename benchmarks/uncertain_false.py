@@ -3,7 +3,7 @@ true window, broken down by what made them possible, their width, and how near t
 
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
-    [--with-metrics] [--with-cloudtrail]   # as benchmarks/accuracy.py's flags
+    [--with-metrics] [--with-cloudtrail] [--with-access-log]   # as accuracy.py's flags
     [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
@@ -221,9 +221,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--with-metrics", action="store_true")
     parser.add_argument("--with-cloudtrail", action="store_true")
+    parser.add_argument("--with-access-log", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     args = parser.parse_args()
-    options: dict[str, Any] = dict(evidence_options(args.with_metrics, args.with_cloudtrail))
+    options: dict[str, Any] = dict(
+        evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
+    )
     options.update(observe_settings(args.set, parser))
     seeds = range(args.first_seed, args.first_seed + args.random)
     if seeds.stop > HELD_OUT_FROM:

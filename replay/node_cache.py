@@ -35,12 +35,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gapwatch.replay import suffix
+from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
+from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
@@ -65,6 +67,10 @@ class NodeWindows:
     #: before the instant its new samples can move detection at)
     raw: list[Window] = field(default_factory=list)
     signals: tuple[Tri, Tri, tuple[bool, ...]] | None = None
+    #: the windows before the LB's failed requests were read (`windows` with `proofs` read:
+    #: replay.accessed; the same list when there are none)
+    plain: list[Window] = field(default_factory=list)
+    proofs: list[Proof] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -185,6 +191,7 @@ def windows(
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
     out: list[Window] = []
+    seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
     for node in nodes_of(state, svc):
         nkey = node_key(state, svc, node, versions, mine)
@@ -202,7 +209,7 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = lanes(state, svc, node, mine, lag_hi)
+            found = seen[node] = lanes(state, svc, node, mine, lag_hi)
             gap = t_and(found.routed, t_not(found.serves))
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
@@ -215,15 +222,34 @@ def windows(
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
+            plain = finished(state, svc, node, found, raw, mine)
             kept = NodeWindows(
                 nkey,
-                finished(state, svc, node, found, raw, mine),
+                plain,
                 any(iv.end >= HI for iv in gap.possible),
                 losses(found.eps),
                 raw,
                 (found.routed, found.serves, suffix.shape(found)),
+                plain,
             )
         fresh.nodes[node] = kept
+        out.extend(kept.plain)
+    # the LB's failed requests, as detect() reads them: a second look where they prove a gap
+    impact = access_impact(state) if state.access else None
+    proofs = access_proofs(state, svc, out, settings, impact)
+    out = []
+    for node, kept in fresh.nodes.items():
+        mine_proofs = proofs.get(node, [])
+        if mine_proofs != kept.proofs:
+            kept.proofs = mine_proofs
+            kept.windows = kept.plain
+            if mine_proofs:
+                found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
+                raw = windows_from(
+                    state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
+                    relists=False, proven=mine_proofs,
+                )  # fmt: skip
+                kept.windows = decided(kept.plain, finished(state, svc, node, found, raw, mine))
         out.extend(kept.windows)
     if cache is not None:
         if whole:

@@ -1,0 +1,119 @@
+"""The LB's failed requests as evidence of the windows they fell in (docs/semantics.md, "Access
+log lines as evidence").
+
+A failed access-log line tied to a node (recorder.accessfields.is_lb_failure: the LB's own
+502/503/504 with no answer from the target; replay.impact) is a request the LB dispatched to the
+node (R on) that nothing there answered (F off): a gap held at its dispatch. The dispatch lies
+within `access_dispatch_s` after the line's request time t (ALB `request_creation_time`,
+Classic `time`), on the log's clock; on the recorder's timeline that is [t - hi - skew,
+t + dispatch - lo + skew], where lo..hi are the offsets replay.logclock estimates for the
+Service's log from the windows found without this evidence (0..0 when it estimates none) and
+skew is `clock_skew_s`. So:
+
+- the window of the node whose bounds [start_earliest, end_latest] alone meet that range held a
+  gap somewhere in their intersection [a, b]: it is certain, it started by b and ended no
+  earlier than a; detection reads it again with that proof (detect.windows_from's `proven`:
+  its sure start, and so its class, read as a certain window's);
+- a range that meets several windows cannot say which one: no proof; one that meets none (a
+  window detection missed, a failure that was no race, or a clock the lines could not
+  estimate) proves nothing either;
+- a line after the Service's horizon (the newest look of its lanes) is past the data.
+
+A proof moves a window's certainty, sure range and class, never its outer bounds (the offsets and
+the counts read those): the windows found with the proofs give the same proofs. Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.fold import FoldState, horizon
+from gapwatch.replay.impact import Impact
+from gapwatch.replay.logclock import LogClock, log_clocks
+from gapwatch.replay.model import ServiceRef, Window
+
+#: per window a failed line proved: (the latest its gap began, the earliest it ended), us
+Proof = tuple[int, int]
+
+
+def lane_proofs(
+    windows: Sequence[Window], failed: Sequence[int], before_us: int, after_us: int, end_us: int
+) -> list[Proof]:
+    """The proofs one lane's failed lines give its windows: each line's gap lies in
+    [t - before_us, t + after_us] on the recorder's timeline (`reach`); `failed` sorted, lines
+    after `end_us` not read. One proof per window some line alone meets, in time order; only
+    those that prove more than the window's own samples did."""
+    if not failed or not windows:
+        return []
+    order = sorted(windows, key=lambda w: w.start_earliest_us)
+    starts = [w.start_earliest_us for w in order]
+    found: dict[int, Proof] = {}
+    for t in failed[: bisect_right(failed, end_us)]:
+        a, b = t - before_us, t + after_us
+        hits = [i for i in range(bisect_right(starts, b)) if order[i].end_latest_us >= a]
+        if len(hits) != 1:
+            continue  # none, or several the line cannot tell apart
+        w = order[hits[0]]
+        ya, yb = max(a, w.start_earliest_us), min(b, w.end_latest_us)
+        was = found.get(hits[0])
+        found[hits[0]] = (yb, ya) if was is None else (min(was[0], yb), max(was[1], ya))
+    out = []
+    for i, (start_by, end_from) in sorted(found.items()):
+        w = order[i]
+        if w.certain and start_by >= w.start_latest_us and end_from <= w.end_earliest_us:
+            continue  # the samples had proven as much
+        out.append((start_by, end_from))
+    return out
+
+
+def reach(clock: LogClock | None, settings: DetectSettings) -> tuple[int, int]:
+    """How far before and after its request time (the log's clock) a failed line's dispatch can
+    lie on the recorder's timeline: (before, after), us."""
+    skew = seconds_us(settings.clock_skew_s)
+    dispatch = seconds_us(settings.access_dispatch_s)
+    lo = hi = 0
+    if clock is not None and clock.estimated:
+        lo, hi = clock.lo_us, clock.hi_us
+    return hi + skew, dispatch - lo + skew
+
+
+def access_proofs(
+    state: FoldState,
+    svc: ServiceRef,
+    windows: Sequence[Window],
+    settings: DetectSettings,
+    impact: Impact | None,
+) -> dict[str, list[Proof]]:
+    """Per node of `svc`, the proofs its failed lines give `windows` (the Service's windows
+    found without them), on the Service's log clock; only nodes with some proof."""
+    if impact is None:
+        return {}
+    mine = {key: times for key, times in impact.lanes.items() if key[0] == svc and times}
+    if not mine:
+        return {}
+    own = Impact(mine, {svc} & impact.covered, {}, {})
+    clock = log_clocks(state, windows, settings, own).get(svc)
+    before, after = reach(clock, settings)
+    end = horizon(state, svc)
+    out: dict[str, list[Proof]] = {}
+    for (_svc, node), failed in mine.items():
+        proofs = lane_proofs([w for w in windows if w.node == node], failed, before, after, end)
+        if proofs:
+            out[node] = proofs
+    return out
+
+
+def decided(plain: Sequence[Window], proven: Sequence[Window]) -> list[Window]:
+    """One lane's windows read with its proofs (`proven`), where the reading is decided: a
+    window the samples left uncertain keeps its first reading (`plain`: the same windows
+    without the proofs) when, proven, it still names other possible classes (`also`). A
+    certain window promises the cause read at its sure start; a failed request proves the gap,
+    not the order of the reactions before it (its count says the gap was real)."""
+    before = {(w.start_earliest_us, w.end_latest_us): w for w in plain}
+    out = []
+    for w in proven:
+        was = before.get((w.start_earliest_us, w.end_latest_us))
+        out.append(was if was is not None and w.also and not was.certain else w)
+    return out

@@ -25,7 +25,7 @@ the counts read those): the windows found with the proofs give the same proofs. 
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -44,24 +44,29 @@ def lane_proofs(
     """The proofs one lane's failed lines give its windows: each line's gap lies in
     [t - before_us, t + after_us] on the recorder's timeline (`reach`); `failed` sorted, lines
     after `end_us` not read. One proof per window some line alone meets, in time order; only
-    those that prove more than the window's own samples did."""
+    those that prove more than the window's own samples did. Per window, by bisection: the
+    lines that meet it and no other window lie in one run of `failed`, and its first line
+    bounds the start, its last the end."""
     if not failed or not windows:
         return []
     order = sorted(windows, key=lambda w: w.start_earliest_us)
-    starts = [w.start_earliest_us for w in order]
-    found: dict[int, Proof] = {}
-    for t in failed[: bisect_right(failed, end_us)]:
-        a, b = t - before_us, t + after_us
-        hits = [i for i in range(bisect_right(starts, b)) if order[i].end_latest_us >= a]
-        if len(hits) != 1:
-            continue  # none, or several the line cannot tell apart
-        w = order[hits[0]]
-        ya, yb = max(a, w.start_earliest_us), min(b, w.end_latest_us)
-        was = found.get(hits[0])
-        found[hits[0]] = (yb, ya) if was is None else (min(was[0], yb), max(was[1], ya))
-    out = []
-    for i, (start_by, end_from) in sorted(found.items()):
-        w = order[i]
+    last_line = bisect_right(failed, end_us)
+    out: list[Proof] = []
+    reached = None  # the latest end of the windows before this one
+    for i, w in enumerate(order):
+        lo = w.start_earliest_us - after_us
+        if reached is not None:
+            lo = max(lo, reached + before_us + 1)  # lines that meet an earlier window too
+        hi = w.end_latest_us + before_us
+        if i + 1 < len(order):
+            hi = min(hi, order[i + 1].start_earliest_us - after_us - 1)  # or a later one
+        reached = w.end_latest_us if reached is None else max(reached, w.end_latest_us)
+        first = bisect_left(failed, lo, 0, last_line)
+        last = bisect_right(failed, hi, 0, last_line) - 1
+        if first > last:
+            continue
+        start_by = min(failed[first] + after_us, w.end_latest_us)
+        end_from = max(failed[last] - before_us, w.start_earliest_us)
         if w.certain and start_by >= w.start_latest_us and end_from <= w.end_earliest_us:
             continue  # the samples had proven as much
         out.append((start_by, end_from))

@@ -418,25 +418,28 @@ def windows_from(
         proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
         for start_by, end_from in proofs:
             start_latest, end_earliest = min(start_latest, start_by), max(end_earliest, end_from)
+        # the cause is read at the samples' sure start where they have one (a failed request
+        # seen earlier falls where the lanes may not show the cause yet), else at the proof's
+        read = max(definite_here[0].start, cand.start) if definite_here else start_latest
         sure = bool(definite_here or proofs)
         if sure:
             start = (cand.start + start_latest) // 2
             finish = max(start, (end_earliest + end) // 2)
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
-        probe, look = start_latest, True  # the cause at the sure start
+        probe, look = read, True  # the cause at the sure start
         drop_at: int | None = None
         since = cand.start
         if sure:
             # a look before the sure start saw the LB not routing: the sure gap began after it
-            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, start_latest)
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, read)
             if drop_at is not None:
                 since = drop_at
                 rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
-                rose = min(rose, start_latest)
+                rose = min(rose, read)
             else:
-                rose = _rose_by(lanes_.routed, since, start_latest)
-            fell = _fell_by(lanes_.serves, since, start_latest)
+                rose = _rose_by(lanes_.routed, since, read)
+            fell = _fell_by(lanes_.serves, since, read)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -501,9 +504,7 @@ def windows_from(
         if (
             cls in (CBD, RBF)
             and PGBD not in also
-            and rules_left_unordered(
-                lanes_.reason_samples, lanes_.reason_times, cand.start, start_latest
-            )
+            and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if cls == "registered-before-forwarding" and not definite_here:
@@ -548,7 +549,7 @@ def windows_from(
             ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
             node_lane = state.nodes.get((svc.cluster, node), [])
             grace = seconds_us(settings.node_grace_s)
-            if nodeport_went_silent(ports, node_lane, cand.start, start_latest, grace):
+            if nodeport_went_silent(ports, node_lane, cand.start, read, grace):
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0

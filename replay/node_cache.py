@@ -42,7 +42,7 @@ from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
-from gapwatch.replay.impact import access_impact
+from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
@@ -174,11 +174,15 @@ def _since(
 
 
 def windows(
-    state: FoldState, svc: ServiceRef, settings: DetectSettings, cache: Cache | None = None
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    cache: Cache | None = None,
+    impact: Impact | None = None,
 ) -> list[Window]:
     """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
     nodes whose inputs did not move keep the windows found last time (and the cache is
-    updated)."""
+    updated). `impact`: `impact.access_impact(state)`, when the caller keeps it."""
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
@@ -235,7 +239,8 @@ def windows(
         fresh.nodes[node] = kept
         out.extend(kept.plain)
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap
-    impact = access_impact(state) if state.access else None
+    if impact is None and state.access:
+        impact = access_impact(state)
     proofs = access_proofs(state, svc, out, settings, impact)
     out = []
     for node, kept in fresh.nodes.items():

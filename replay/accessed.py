@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, horizon
 from gapwatch.replay.impact import Impact
-from gapwatch.replay.logclock import LogClock, log_clocks
+from gapwatch.replay.logclock import LogClock, OutsideKept, log_clocks
 from gapwatch.replay.model import ServiceRef, Window
 
 #: per window a failed line proved: (the latest its gap began, the earliest it ended), us
@@ -90,21 +90,26 @@ def access_proofs(
     windows: Sequence[Window],
     settings: DetectSettings,
     impact: Impact | None,
+    kept: OutsideKept | None = None,
 ) -> dict[str, list[Proof]]:
     """Per node of `svc`, the proofs its failed lines give `windows` (the Service's windows
-    found without them), on the Service's log clock; only nodes with some proof."""
+    found without them), on the Service's log clock; only nodes with some proof. `kept`: the
+    lines outside each lane's windows from the last call (replay.logclock.log_clocks)."""
     if impact is None:
         return {}
     mine = {key: times for key, times in impact.lanes.items() if key[0] == svc and times}
     if not mine:
         return {}
     own = Impact(mine, {svc} & impact.covered, {}, {})
-    clock = log_clocks(state, windows, settings, own).get(svc)
+    clock = log_clocks(state, windows, settings, own, kept).get(svc)
     before, after = reach(clock, settings)
     end = horizon(state, svc)
+    by_node: dict[str, list[Window]] = {}
+    for w in windows:
+        by_node.setdefault(w.node, []).append(w)
     out: dict[str, list[Proof]] = {}
     for (_svc, node), failed in mine.items():
-        proofs = lane_proofs([w for w in windows if w.node == node], failed, before, after, end)
+        proofs = lane_proofs(by_node.get(node, []), failed, before, after, end)
         if proofs:
             out[node] = proofs
     return out

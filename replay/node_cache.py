@@ -45,6 +45,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.logclock import OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
@@ -179,10 +180,12 @@ def windows(
     settings: DetectSettings,
     cache: Cache | None = None,
     impact: Impact | None = None,
+    outside: OutsideKept | None = None,
 ) -> list[Window]:
     """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
     nodes whose inputs did not move keep the windows found last time (and the cache is
-    updated). `impact`: `impact.access_impact(state)`, when the caller keeps it."""
+    updated). `impact`: `impact.access_impact(state)`, when the caller keeps it; `outside`:
+    the access lines outside each lane's windows, kept between calls (replay.logclock)."""
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
@@ -241,7 +244,7 @@ def windows(
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap
     if impact is None and state.access:
         impact = access_impact(state)
-    proofs = access_proofs(state, svc, out, settings, impact)
+    proofs = access_proofs(state, svc, out, settings, impact, outside)
     out = []
     for node, kept in fresh.nodes.items():
         mine_proofs = proofs.get(node, [])

@@ -26,7 +26,7 @@ the counts read those): the windows found with the proofs give the same proofs. 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, horizon
@@ -84,32 +84,51 @@ def reach(clock: LogClock | None, settings: DetectSettings) -> tuple[int, int]:
     return hi + skew, dispatch - lo + skew
 
 
+#: per node, what its proofs were found from (its windows, its lines, how many were read, the
+#: reach) and the proofs: reused while all of these are the same objects and values
+ProofMemo = dict[str, tuple[Sequence[Window], Sequence[int], int, int, int, list[Proof]]]
+
+
 def access_proofs(
     state: FoldState,
     svc: ServiceRef,
-    windows: Sequence[Window],
+    windows: Mapping[str, Sequence[Window]],
     settings: DetectSettings,
     impact: Impact | None,
     kept: OutsideKept | None = None,
+    memo: ProofMemo | None = None,
 ) -> dict[str, list[Proof]]:
-    """Per node of `svc`, the proofs its failed lines give `windows` (the Service's windows
-    found without them), on the Service's log clock; only nodes with some proof. `kept`: the
-    lines outside each lane's windows from the last call (replay.logclock.log_clocks)."""
+    """Per node of `svc`, the proofs its failed lines give its `windows` (per node, found
+    without them), on the Service's log clock; only nodes with some proof. `kept`: the lines
+    outside each lane's windows from the last call (replay.logclock.log_clocks); `memo`: each
+    node's proofs from the last call (updated), reused while its windows (the same list) and
+    its lines did not move."""
     if impact is None:
         return {}
     mine = {key: times for key, times in impact.lanes.items() if key[0] == svc and times}
     if not mine:
         return {}
     own = Impact(mine, {svc} & impact.covered, {}, {})
-    clock = log_clocks(state, windows, settings, own, kept).get(svc)
+    every = [w for ws in windows.values() for w in ws]
+    clock = log_clocks(state, every, settings, own, kept).get(svc)
     before, after = reach(clock, settings)
     end = horizon(state, svc)
-    by_node: dict[str, list[Window]] = {}
-    for w in windows:
-        by_node.setdefault(w.node, []).append(w)
     out: dict[str, list[Proof]] = {}
     for (_svc, node), failed in mine.items():
-        proofs = lane_proofs(by_node.get(node, []), failed, before, after, end)
+        here = windows.get(node, ())
+        read = bisect_right(failed, end)
+        was = memo.get(node) if memo is not None else None
+        if (
+            was is not None
+            and was[0] is here
+            and was[1] is failed
+            and was[2:5] == (read, before, after)
+        ):
+            proofs = was[5]
+        else:
+            proofs = lane_proofs(here, failed, before, after, end)
+            if memo is not None:
+                memo[node] = (here, failed, read, before, after, proofs)
         if proofs:
             out[node] = proofs
     return out

@@ -622,8 +622,7 @@ def detect(
                 state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first
             )
         # the LB's failed requests, on its log's clock: a second look where they prove a gap
-        every = [w for ws in got.values() for w in ws]
-        for node, proofs in access_proofs(state, svc, every, settings, impact).items():
+        for node, proofs in access_proofs(state, svc, got, settings, impact).items():
             proven = windows_from(
                 state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first,
                 proven=proofs,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gapwatch.replay import suffix
-from gapwatch.replay.accessed import Proof, access_proofs, decided
+from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
@@ -81,6 +81,8 @@ class ServiceWindows:
     nodes: dict[str, NodeWindows] = field(default_factory=dict)
     #: the LB's drop lag the windows were classed with (lags.lb_drop_lag)
     drop_lag: int | None = None
+    #: each node's proofs from its failed access lines (replay.accessed.access_proofs)
+    proof_memo: ProofMemo = field(default_factory=dict)
 
 
 def losses(eps: Sequence[Sample]) -> list[int]:
@@ -240,11 +242,13 @@ def windows(
                 plain,
             )
         fresh.nodes[node] = kept
-        out.extend(kept.plain)
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap
     if impact is None and state.access:
         impact = access_impact(state)
-    proofs = access_proofs(state, svc, out, settings, impact, outside)
+    if old is not None:
+        fresh.proof_memo = old.proof_memo
+    plains = {node: kept.plain for node, kept in fresh.nodes.items()}
+    proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
     out = []
     for node, kept in fresh.nodes.items():
         mine_proofs = proofs.get(node, [])

@@ -135,14 +135,15 @@ def access_proofs(
 
 
 def decided(plain: Sequence[Window], proven: Sequence[Window]) -> list[Window]:
-    """One lane's windows read with its proofs (`proven`), where the reading is decided: a
-    window the samples left uncertain keeps its first reading (`plain`: the same windows
-    without the proofs) when, proven, it still names other possible classes (`also`). A
-    certain window promises the cause read at its sure start; a failed request proves the gap,
-    not the order of the reactions before it (its count says the gap was real)."""
-    before = {(w.start_earliest_us, w.end_latest_us): w for w in plain}
+    """One lane's windows (`plain`, found without proofs) with those read again with their
+    proofs (`proven`, the same windows' bounds) in their place, where the reading is decided:
+    a window the samples left uncertain keeps its first reading when, proven, it still names
+    other possible classes (`also`). A certain window promises the cause read at its sure
+    start; a failed request proves the gap, not the order of the reactions before it (its count
+    says the gap was real)."""
+    again = {(w.start_earliest_us, w.end_latest_us): w for w in proven}
     out = []
-    for w in proven:
-        was = before.get((w.start_earliest_us, w.end_latest_us))
-        out.append(was if was is not None and w.also and not was.certain else w)
+    for was in plain:
+        w = again.get((was.start_earliest_us, was.end_latest_us))
+        out.append(was if w is None or (w.also and not was.certain) else w)
     return out

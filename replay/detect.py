@@ -366,13 +366,15 @@ def windows_from(
     from_us: int | None = None,
     relists: bool = True,
     proven: Sequence[Proof] = (),
+    proven_only: bool = False,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
     `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
     or after it (a refresh keeps the others: replay.suffix); `relists` False: before what the
     watch relists passed over is applied (`finished`). `proven`: what the LB's failed requests
     prove of these windows (replay.accessed.access_proofs): each one's window is certain, its
-    sure range holds the proof's and its class is read at that sure start."""
+    sure range holds the proof's and its class is read at that sure start; `proven_only`:
+    only those windows (the others are the ones found without `proven`)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
@@ -421,6 +423,8 @@ def windows_from(
         # the cause is read at the samples' sure start where they have one (a failed request
         # seen earlier falls where the lanes may not show the cause yet), else at the proof's
         read = max(definite_here[0].start, cand.start) if definite_here else start_latest
+        if proven_only and not proofs:
+            continue  # what the samples alone found stands
         sure = bool(definite_here or proofs)
         if sure:
             start = (cand.start + start_latest) // 2
@@ -625,7 +629,7 @@ def detect(
         for node, proofs in access_proofs(state, svc, got, settings, impact).items():
             proven = windows_from(
                 state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first,
-                proven=proofs,
+                proven=proofs, proven_only=True,
             )  # fmt: skip
             got[node] = decided(got[node], proven)
         for ws in got.values():

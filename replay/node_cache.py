@@ -259,7 +259,7 @@ def windows(
                 found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
                 raw = windows_from(
                     state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-                    relists=False, proven=mine_proofs,
+                    relists=False, proven=mine_proofs, proven_only=True,
                 )  # fmt: skip
                 kept.windows = decided(kept.plain, finished(state, svc, node, found, raw, mine))
         out.extend(kept.windows)

@@ -30,6 +30,9 @@ the generator draws, for all runs; docs/semantics.md "Accuracy against sampling 
 `--with-metrics` and `--with-cloudtrail` (both off by default: the headline figure is without
 them) let the simulator also observe kube-proxy's sync metrics on the probe grid and the CCM's
 CloudTrail calls (recorder/sim/evidence.py); with `--random` or with the preset sweep.
+`--with-access-log` gives the randomized runs whose listener is `http` client traffic and the
+ALB's access log (recorder.sim.generate.with_access_log: failed and a sample of successful
+requests); `--listener http|tcp` keeps only the runs whose LB listener is that one.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gapwatch.recorder.sim import from_dict
-from gapwatch.recorder.sim.generate import random_scenario
+from gapwatch.recorder.sim.generate import random_scenario, with_access_log
 from gapwatch.replay.model import WINDOW_CLASSES
 from tests.replay.accuracy import Report, compare, compare_scenario
 
@@ -56,14 +59,17 @@ HELD_OUT_FROM = 10_000_000
 _DROP = ("kube-proxy-probe",)
 
 
-def evidence_options(metrics: bool, cloudtrail: bool) -> dict[str, bool]:
-    """The observation options of the `--with-metrics` / `--with-cloudtrail` flags (only the
-    ones set: a scenario without them is exactly the default one)."""
+def evidence_options(metrics: bool, cloudtrail: bool, access_log: bool = False) -> dict[str, bool]:
+    """The observation options of the `--with-metrics` / `--with-cloudtrail` /
+    `--with-access-log` flags (only the ones set: a scenario without them is exactly the default
+    one)."""
     out = {}
     if metrics:
         out["kube_proxy_metrics"] = True
     if cloudtrail:
         out["cloudtrail"] = True
+    if access_log:
+        out["access_log"] = True
     return out
 
 
@@ -85,8 +91,15 @@ def random_case(seed: int, options: dict[str, Any]) -> Any:
     """The randomized scenario of `seed`, observed with `options` (evidence_options, and any
     `--set observe.KEY=VALUE`)."""
     data = random_scenario(seed)
+    if options.get("access_log"):
+        data = with_access_log(data, seed)
     data["observe"].update(options)
     return from_dict(data, f"random scenario {seed}")
+
+
+def listener_of(seed: int) -> str:
+    """The LB listener the randomized scenario of `seed` draws (`http` or `tcp`)."""
+    return str(random_scenario(seed)["lb"]["listener"])
 
 
 def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
@@ -179,20 +192,28 @@ def main() -> None:
                         help="also observe kube-proxy's sync metrics (ProxyMetrics)")  # fmt: skip
     parser.add_argument("--with-cloudtrail", action="store_true",
                         help="also observe the CCM's CloudTrail calls (TargetChange)")  # fmt: skip
+    parser.add_argument("--with-access-log", action="store_true",
+                        help="HTTP listeners: client traffic and the ALB's access log")  # fmt: skip
+    parser.add_argument("--listener", choices=("http", "tcp"),
+                        help="with --random: only the runs whose LB listener is this")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--show", type=int, default=10)
     explain = "print each wrong class with its window, bounds and the lane samples around it"
     parser.add_argument("--explain", action="store_true", help=explain)
     args = parser.parse_args()
-    options: dict[str, Any] = dict(evidence_options(args.with_metrics, args.with_cloudtrail))
+    options: dict[str, Any] = dict(
+        evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
+    )
     total = Report()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         if args.random:
-            seeds = range(args.first_seed, args.first_seed + args.random)
-            held = sum(1 for s in seeds if s >= HELD_OUT_FROM)
-            print(f"randomized scenarios: seeds {seeds.start}-{seeds.stop - 1} "
-                  f"({'held-out' if held else 'development'} set)")  # fmt: skip
+            span = range(args.first_seed, args.first_seed + args.random)
+            held = sum(1 for s in span if s >= HELD_OUT_FROM)
+            seeds = [s for s in span if not args.listener or listener_of(s) == args.listener]
+            only = f", {args.listener} listeners only" if args.listener else ""
+            print(f"randomized scenarios: seeds {span.start}-{span.stop - 1} "
+                  f"({'held-out' if held else 'development'} set{only})")  # fmt: skip
             runs = len(seeds)
             options.update(observe_settings(args.set, parser))
             jobs_ = [(s, args.no_probes, args.explain, options) for s in seeds]

@@ -3,7 +3,7 @@ true window, broken down by what made them possible, their width, and how near t
 
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
-    [--with-metrics] [--with-cloudtrail]   # as benchmarks/accuracy.py's flags
+    [--with-metrics] [--with-cloudtrail] [--with-access-log]   # as accuracy.py's flags
     [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
@@ -60,7 +60,7 @@ from gapwatch.replay.unseen import pod_deaths
 #: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
 #: poll period, probe period (the scenario's), cause, what the extra observations could order.
-Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str]
+Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str, str]
 
 _WIDTHS = ((1.0, "<1 s"), (5.0, "1-5 s"), (20.0, "5-20 s"), (float("inf"), ">=20 s"))
 _NEAR = ((1.0, "<1 s"), (5.0, "1-5 s"), (float("inf"), ">=5 s"))
@@ -104,7 +104,13 @@ def _rows(job: tuple[int, dict[str, Any]]) -> list[Row]:
         if w.certain or any(s < hi and e > lo for s, e in mine):
             continue
         out.append(
-            (*_features(state, w, mine, found), *periods, _cause(state, w), _orderable(state, w))
+            (
+                *_features(state, w, mine, found),
+                *periods,
+                _cause(state, w),
+                _orderable(state, w),
+                _lines(state, w),
+            )
         )
     return out
 
@@ -206,6 +212,21 @@ def _orderable(state: FoldState, w: Window) -> str:
     }[(sync, call)]
 
 
+def _lines(state: FoldState, w: Window) -> str:
+    """Which access-log lines of the window's node (`--with-access-log`) lie inside its bounds:
+    a failed one (the LB's own 502 with no target answer: a gap there), else a successful one
+    (the target answered: the LB routed there and the node served at that instant), else
+    none; `no access log` where the Service has no line at all."""
+    lines = [s for (svc, _n), got in state.access.items() if svc == w.service for s in got]
+    if not lines:
+        return "no access log"
+    mine = state.access.get((w.service, w.node), [])
+    inside = [s for s in mine if w.start_earliest_us <= s.at_us <= w.end_latest_us]
+    if any(s.num for s in inside):
+        return "a failed line inside"
+    return "a success inside" if inside else "no line inside"
+
+
 def _table(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
     keys = (index,) if isinstance(index, int) else index
     counts = Counter(tuple(str(r[k]) for k in keys) for r in rows)
@@ -221,9 +242,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--with-metrics", action="store_true")
     parser.add_argument("--with-cloudtrail", action="store_true")
+    parser.add_argument("--with-access-log", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     args = parser.parse_args()
-    options: dict[str, Any] = dict(evidence_options(args.with_metrics, args.with_cloudtrail))
+    options: dict[str, Any] = dict(
+        evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
+    )
     options.update(observe_settings(args.set, parser))
     seeds = range(args.first_seed, args.first_seed + args.random)
     if seeds.stop > HELD_OUT_FROM:
@@ -238,6 +262,8 @@ def main() -> None:
     _table(rows, 13, "cause")
     _table(rows, (13, 14), "cause / extra observations inside its bounds")
     _table(rows, (8, 14), "class / extra observations inside its bounds")
+    _table(rows, 15, "access-log lines of its node inside its bounds")
+    _table(rows, (13, 15), "cause / access-log lines inside")
     _table(rows, (13, 10), "cause / ProxyTerminatingEndpoints")
     _table(rows, (13, 9), "cause / CCM mode")
     _table(rows, (13, 4), "cause / nearest true window on the node")

@@ -10,9 +10,11 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
+from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
+from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
@@ -363,11 +365,16 @@ def windows_from(
     drop_lag: int | None = None,
     from_us: int | None = None,
     relists: bool = True,
+    proven: Sequence[Proof] = (),
+    proven_only: bool = False,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
     `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
     or after it (a refresh keeps the others: replay.suffix); `relists` False: before what the
-    watch relists passed over is applied (`finished`)."""
+    watch relists passed over is applied (`finished`). `proven`: what the LB's failed requests
+    prove of these windows (replay.accessed.access_proofs): each one's window is certain, its
+    sure range holds the proof's and its class is read at that sure start; `proven_only`:
+    only those windows (the others are the ones found without `proven`)."""
     gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
@@ -398,35 +405,45 @@ def windows_from(
             continue
         while j < len(definite) and definite[j].end <= cand.start:
             j += 1
-        sure = []
+        definite_here = []
         k = j
         while k < len(definite) and definite[k].start < end:
             if definite[k].end > cand.start:
-                sure.append(definite[k])
+                definite_here.append(definite[k])
             k += 1
-        if sure:
-            start_latest = max(sure[0].start, cand.start)
-            end_earliest = min(sure[-1].end, end)
+        if definite_here:
+            start_latest = max(definite_here[0].start, cand.start)
+            end_earliest = min(definite_here[-1].end, end)
         else:
             start_latest, end_earliest = end, cand.start
+        # the LB's failed requests that fell in it alone (replay.accessed): gap instants
+        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
+        for start_by, end_from in proofs:
+            start_latest, end_earliest = min(start_latest, start_by), max(end_earliest, end_from)
+        # the cause is read at the samples' sure start where they have one (a failed request
+        # seen earlier falls where the lanes may not show the cause yet), else at the proof's
+        read = max(definite_here[0].start, cand.start) if definite_here else start_latest
+        if proven_only and not proofs:
+            continue  # what the samples alone found stands
+        sure = bool(definite_here or proofs)
         if sure:
             start = (cand.start + start_latest) // 2
             finish = max(start, (end_earliest + end) // 2)
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
-        probe, look = start_latest, True  # the cause at the sure start
+        probe, look = read, True  # the cause at the sure start
         drop_at: int | None = None
         since = cand.start
         if sure:
             # a look before the sure start saw the LB not routing: the sure gap began after it
-            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, start_latest)
+            drop_at = _drop_seen(targets, target_times, routed_again, cand.start, read)
             if drop_at is not None:
                 since = drop_at
                 rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
-                rose = min(rose, start_latest)
+                rose = min(rose, read)
             else:
-                rose = _rose_by(lanes_.routed, since, start_latest)
-            fell = _fell_by(lanes_.serves, since, start_latest)
+                rose = _rose_by(lanes_.routed, since, read)
+            fell = _fell_by(lanes_.serves, since, read)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -457,7 +474,9 @@ def windows_from(
         skew = seconds_us(settings.watch_skew_s)
         if eps_at is None:
             eps_at = times_of(lanes_.eps)
-        also = () if sure else also_classes(
+        # a failed request proves a gap, not the order of the reactions before it: the other
+        # classes the samples allow stay named where no definite stretch fixes the start
+        also = () if definite_here else also_classes(
             cls, lanes_.eps, targets, cand.start, end, skew, (eps_at, target_times)
         )  # fmt: skip
         if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
@@ -481,7 +500,7 @@ def windows_from(
             also = (*also, CBD)
         if (
             cls == PGBD
-            and not sure
+            and not definite_here
             and CBD not in also
             and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
         ):
@@ -489,12 +508,10 @@ def windows_from(
         if (
             cls in (CBD, RBF)
             and PGBD not in also
-            and rules_left_unordered(
-                lanes_.reason_samples, lanes_.reason_times, cand.start, start_latest
-            )
+            and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
-        if cls == "registered-before-forwarding" and not sure:
+        if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
@@ -517,7 +534,7 @@ def windows_from(
                     proxy_opened, drop_lag,
                 )  # fmt: skip
                 also = _naming(also, cls, other)
-        if not sure and drop_at is not None and any(p.start < drop_at for p in parts):
+        if not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:
@@ -536,7 +553,7 @@ def windows_from(
             ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
             node_lane = state.nodes.get((svc.cluster, node), [])
             grace = seconds_us(settings.node_grace_s)
-            if nodeport_went_silent(ports, node_lane, cand.start, start_latest, grace):
+            if nodeport_went_silent(ports, node_lane, cand.start, read, grace):
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
@@ -567,7 +584,7 @@ def windows_from(
                 provenance="measured" if lanes_.measured else "inferred",
                 opened_by=(cand.start_eid,) if cand.start_eid else (),
                 closed_by=(cand.end_eid,) if cand.end_eid and cand.end < HI else (),
-                certain=bool(sure),
+                certain=sure,
             )
         )
     return finished(state, svc, node, lanes_, out, settings) if relists else out
@@ -595,15 +612,27 @@ def detect(
 ) -> list[Window]:
     """Every gap window of the given (default: all LB-facing) Services, in time order."""
     out: list[Window] = []
+    impact = access_impact(state) if state.access else None
     for svc in services if services is not None else lb_facing(state):
         end_of_data = horizon(state, svc)
         mine = measured_settings(state, svc, settings)  # the measured watch skew (measure.py)
         lag_hi = proxy_lag_hi(state, svc, mine)
         first = lb_drop_lag(state, svc, mine)
+        found: dict[str, Lanes] = {}
+        got: dict[str, list[Window]] = {}
         for node in nodes_of(state, svc):
-            found = lanes(state, svc, node, mine, lag_hi)
-            out.extend(
-                windows_from(state, svc, node, found, end_of_data, settings=mine, drop_lag=first)
+            found[node] = lanes(state, svc, node, mine, lag_hi)
+            got[node] = windows_from(
+                state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first
             )
+        # the LB's failed requests, on its log's clock: a second look where they prove a gap
+        for node, proofs in access_proofs(state, svc, got, settings, impact).items():
+            proven = windows_from(
+                state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first,
+                proven=proofs, proven_only=True,
+            )  # fmt: skip
+            got[node] = decided(got[node], proven)
+        for ws in got.values():
+            out.extend(ws)
     out.sort(key=lambda w: (w.start_us, w.service, w.node))
     return out

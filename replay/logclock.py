@@ -17,8 +17,10 @@ least `min_measurements` more lines inside windows than 0 does and more than hal
 tied lines; it is a lower bound of the offset's size (the offsets that explain as many lines
 run from `lo_us` to `hi_us`, and failed requests are counted over all of them). Where the
 lines cannot decide, the count's bounds widen by `clock_skew_s` (the assumed skew of clocks
-that are not synchronized). Only the failed-request counts read the access log: detection
-does not, so an offset found here changes no window. Pure.
+that are not synchronized). The counts read the log on this clock, and so does detection's
+second look (replay.accessed: each failed line a gap instant), which moves a window's certainty,
+sure range and class, never its outer bounds: the offset found on the windows without that
+evidence is the one found on the windows with it. Pure.
 """
 
 from __future__ import annotations

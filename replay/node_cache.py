@@ -35,14 +35,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gapwatch.replay import suffix
+from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
+from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.logclock import OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
@@ -65,6 +68,10 @@ class NodeWindows:
     #: before the instant its new samples can move detection at)
     raw: list[Window] = field(default_factory=list)
     signals: tuple[Tri, Tri, tuple[bool, ...]] | None = None
+    #: the windows before the LB's failed requests were read (`windows` with `proofs` read:
+    #: replay.accessed; the same list when there are none)
+    plain: list[Window] = field(default_factory=list)
+    proofs: list[Proof] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -74,6 +81,8 @@ class ServiceWindows:
     nodes: dict[str, NodeWindows] = field(default_factory=dict)
     #: the LB's drop lag the windows were classed with (lags.lb_drop_lag)
     drop_lag: int | None = None
+    #: each node's proofs from its failed access lines (replay.accessed.access_proofs)
+    proof_memo: ProofMemo = field(default_factory=dict)
 
 
 def losses(eps: Sequence[Sample]) -> list[int]:
@@ -168,11 +177,17 @@ def _since(
 
 
 def windows(
-    state: FoldState, svc: ServiceRef, settings: DetectSettings, cache: Cache | None = None
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    cache: Cache | None = None,
+    impact: Impact | None = None,
+    outside: OutsideKept | None = None,
 ) -> list[Window]:
     """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
     nodes whose inputs did not move keep the windows found last time (and the cache is
-    updated)."""
+    updated). `impact`: `impact.access_impact(state)`, when the caller keeps it; `outside`:
+    the access lines outside each lane's windows, kept between calls (replay.logclock)."""
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
@@ -185,6 +200,7 @@ def windows(
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
     out: list[Window] = []
+    seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
     for node in nodes_of(state, svc):
         nkey = node_key(state, svc, node, versions, mine)
@@ -202,7 +218,7 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = lanes(state, svc, node, mine, lag_hi)
+            found = seen[node] = lanes(state, svc, node, mine, lag_hi)
             gap = t_and(found.routed, t_not(found.serves))
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
@@ -215,15 +231,37 @@ def windows(
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
+            plain = finished(state, svc, node, found, raw, mine)
             kept = NodeWindows(
                 nkey,
-                finished(state, svc, node, found, raw, mine),
+                plain,
                 any(iv.end >= HI for iv in gap.possible),
                 losses(found.eps),
                 raw,
                 (found.routed, found.serves, suffix.shape(found)),
+                plain,
             )
         fresh.nodes[node] = kept
+    # the LB's failed requests, as detect() reads them: a second look where they prove a gap
+    if impact is None and state.access:
+        impact = access_impact(state)
+    if old is not None:
+        fresh.proof_memo = old.proof_memo
+    plains = {node: kept.plain for node, kept in fresh.nodes.items()}
+    proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
+    out = []
+    for node, kept in fresh.nodes.items():
+        mine_proofs = proofs.get(node, [])
+        if mine_proofs != kept.proofs:
+            kept.proofs = mine_proofs
+            kept.windows = kept.plain
+            if mine_proofs:
+                found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
+                raw = windows_from(
+                    state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
+                    relists=False, proven=mine_proofs, proven_only=True,
+                )  # fmt: skip
+                kept.windows = decided(kept.plain, finished(state, svc, node, found, raw, mine))
         out.extend(kept.windows)
     if cache is not None:
         if whole:

@@ -112,9 +112,10 @@ def write_service(
     """Compute the Service's windows, rollouts and lags and store them as the rows that
     changed since `kept[svc]` (absent: as a diff against the store, or all inserted when the
     store holds none of its rows: `empty`); `kept` is updated."""
-    found = node_cache.windows(state, svc, settings, cache)
-    per_node = cache.get(svc)
     prev = kept.pop(svc, None)
+    outside = prev.outside if prev is not None else None  # the log clock's, as `_count`'s
+    found = node_cache.windows(state, svc, settings, cache, impact, outside)
+    per_node = cache.get(svc)
     if per_node is None:  # detected whole (replay.node_cache): no windows per node to reuse
         windows = counted(state, found, settings, impact=impact)
         rollouts, windows = group(state, windows, [svc], settings)

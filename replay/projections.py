@@ -68,7 +68,11 @@ def compute(
         if cache is None:
             found = detect(state, services, settings)
         else:
-            found = [w for svc in services for w in node_cache.windows(state, svc, settings, cache)]
+            if impact is None and state.access:
+                impact = access_impact(state)
+            found = []
+            for svc in services:
+                found += node_cache.windows(state, svc, settings, cache, impact)
             found.sort(key=lambda w: (w.start_us, w.service, w.node))
         # failed access-log lines counted on the LB's clock (replay.logclock)
         windows = counted(state, found, settings, impact=impact)

@@ -8,6 +8,11 @@ LB split evenly over the routed nodes, as the failures are drawn. The rate is a 
 scenario's traffic (capped at its `rps`), to keep the files compact: what matters to an importer
 is that most lines are successes it must not count, not how many there are. Drawn with their
 own random generator, seeded by the run's seed: the simulation itself is unchanged.
+
+With `observe.access_log` the same successes are also emitted in-band after the run (the
+failed lines are emitted as they happen, recorder.sim.traffic), each observed when its 5-minute
+file is delivered, or at the end of the run when that has passed: replay then reads a run's
+whole ALB log beside its other observations.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from gapwatch.recorder.sim.traffic import access_line
+from gapwatch.recorder.sim.traffic import access_line, queue_line
 
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
@@ -73,3 +78,15 @@ def access_log_lines(w: World, seed: int, failed: list[tuple[int, str]]) -> Iter
     lines.sort(key=lambda pair: pair[0])
     for _at, line in lines:
         yield line
+
+
+def emit_successes(w: World, seed: int) -> None:
+    """Queue the successful requests' lines (`success_times`) as LBAccessLog observations, as
+    recorder.sim.traffic queues the failed ones (`observe.access_log`, HTTP listeners only)."""
+    if w.s.lb.listener != "http" or not w.s.traffic.access_log:
+        return
+    now = w.loop.now
+    first = len(w.truth.requests) + 1
+    for seq, (at_us, node) in enumerate(success_times(w, seed, now), start=first):
+        line, fields = access_line(w, node, at_us, seq, status="200")
+        queue_line(w, node, at_us, line, fields)

@@ -81,6 +81,27 @@ def _extras(seed: int, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: Client requests per second through the LB with `observe.access_log` (log-uniform): from one
+#: request a second (a quiet service) to 200 (eight of AWS's Load Balancer Capacity Units of new
+#: connections, one LCU being 25 new connections per second: Elastic Load Balancing pricing).
+ACCESS_RPS = (1.0, 200.0)
+
+
+def with_access_log(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`data` (a `random_scenario`) observed with the ALB's access log: `observe.access_log` and,
+    for an HTTP listener (an NLB's TCP listener writes no such log), client traffic at a rate
+    drawn from its own generator, so that the run's world (every other draw) is the same as
+    without it. The failed requests are then drawn inside the true windows (recorder.sim.truth,
+    from the traffic's own generator too) and a sample of the successes is logged
+    (recorder.sim.alblog)."""
+    data["observe"]["access_log"] = True
+    if data["lb"]["listener"] == "http":
+        rng = random.Random(f"gapwatch-random-traffic-{seed}")
+        lo, hi = ACCESS_RPS
+        data["traffic"] = {"rps": round(lo * (hi / lo) ** rng.random(), 2)}
+    return data
+
+
 def random_scenario(seed: int) -> dict[str, Any]:
     """One random scenario (the YAML form) for `seed`."""
     return _extras(seed, _base_scenario(seed))

@@ -15,6 +15,7 @@ from typing import IO, Any
 import orjson
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.alblog import emit_successes
 from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.evidence import hold_us
@@ -132,6 +133,8 @@ class Simulation:
         w = self.world = World(self.scenario, self.seed)
         yield from drive(w, self.on_progress)
         self.truth = _truth(w, self.seed)
+        if w.s.observe.access_log:
+            emit_successes(w, self.seed)
         yield from w.emit.release(None)
 
 

@@ -191,6 +191,10 @@ class Observe:
     kube_proxy_metrics: bool = False
     #: also emit the CCM's RegisterTargets / DeregisterTargets calls as CloudTrail's TargetChange
     cloudtrail: bool = False
+    #: also emit the ALB's successful requests in-band (recorder.sim.alblog: a sample of them;
+    #: the failed ones are emitted whenever `traffic.rps` > 0), as the `elb-access-log` importer
+    #: stores a line; HTTP listeners only
+    access_log: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,9 +76,15 @@ def log_failed_request(w: World, node: str, at_us: int, outcome: str, seq: int) 
         return
     line, fields = access_line(w, node, at_us, seq)
     fields["outcome"] = outcome
-    observed = max((at_us // DELIVERY_US + 1) * DELIVERY_US, w.loop.now)
+    queue_line(w, node, at_us, line, fields)
+
+
+def queue_line(w: World, node: str, at_us: int, line: str, fields: dict[str, Any]) -> None:
+    """Queue one access-log line of a request sent to `node` at `at_us`: observed when the file
+    holding it is delivered (the next 5-minute boundary), or now when that has passed."""
+    s = w.s
     w.emit.push(
-        observed,
+        max((at_us // DELIVERY_US + 1) * DELIVERY_US, w.loop.now),
         ACCESS_LOG,
         "LBAccessLog",
         "OBSERVED",

@@ -12,7 +12,7 @@ from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC
 from gapwatch.recorder.sim.result import Simulation
 from gapwatch.recorder.sources.kubeproxy.metrics import PROCESS_START, SYNC_COUNT
-from gapwatch.recorder.timefmt import to_micros
+from gapwatch.recorder.timefmt import parse_time, to_micros
 
 OPTIONS = {"observe.kube_proxy_metrics": True, "observe.cloudtrail": True}
 
@@ -112,3 +112,36 @@ def test_metrics_looks_count_every_sync_of_the_process() -> None:
             began = round(proc * 1e6) - start
             assert count == bisect_right(synced, written) - bisect_left(synced, began)
     assert checked > 10
+
+
+def test_the_access_log_adds_the_successes_and_changes_nothing_else() -> None:
+    # seed-3node sends traffic (rps 100) through an HTTP listener: its failed requests are
+    # emitted either way; `observe.access_log` adds the successful ones the ALB logs too,
+    # drawn from their own generator (recorder.sim.alblog), and aws-nlb's TCP listener has none
+    for name in ("seed-3node", "aws-nlb"):
+        plain = run(load_scenario(name, {}), 3)
+        extra = run(load_scenario(name, {"observe.access_log": True}), 3)
+        added = [o for o in extra.observations if o not in plain.observations]
+        assert [o for o in extra.observations if o in plain.observations] == plain.observations
+        assert (extra.truth.windows, extra.truth.requests) == (
+            plain.truth.windows,
+            plain.truth.requests,
+        )
+        times = [o.observed_at for o in extra.observations]
+        assert times == sorted(times), "still emitted in observed_at order"
+        if name == "aws-nlb":
+            assert added == []
+            continue
+        assert len(added) > 100
+        assert {o.kind for o in added} == {"LBAccessLog"}
+        for o in added:
+            fields = o.payload["fields"]
+            assert (fields["elb_status_code"], fields["target_status_code"]) == ("200", "200")
+            assert validate(o) == o
+        # outside every true window of their node: the LB routed there and the node served
+        spans = [(w.node, to_micros(parse_time(w.start)), to_micros(parse_time(w.end))) for w in
+                 plain.truth.windows]  # fmt: skip
+        for o in added:
+            assert o.source_time is not None
+            at = to_micros(o.source_time)
+            assert not [n for n, a, b in spans if n == o.node and a <= at < b]

@@ -30,8 +30,9 @@ rebuild).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from gapwatch.replay import suffix
@@ -72,6 +73,83 @@ class NodeWindows:
     #: replay.accessed; the same list when there are none)
     plain: list[Window] = field(default_factory=list)
     proofs: list[Proof] = field(default_factory=list)
+
+
+class _Holding:
+    """Which of a lane's windows hold a proof: it lies within their outer bounds (replay.accessed
+    clips each proof to its window's; detect.windows_from gives a window the proofs inside its
+    bounds). Windows by their earliest start, with the latest end so far, so a look stops at
+    the first window before which none reaches the proof."""
+
+    def __init__(self, windows: Sequence[Window]) -> None:
+        self.windows = windows
+        self.order = sorted(range(len(windows)), key=lambda i: windows[i].start_earliest_us)
+        self.starts = [windows[i].start_earliest_us for i in self.order]
+        self.reach: list[int] = []
+        for i in self.order:
+            end = windows[i].end_latest_us
+            self.reach.append(max(self.reach[-1], end) if self.reach else end)
+
+    def of(self, proof: Proof) -> list[int]:
+        """The indexes (in the windows given) of the windows that hold `proof`."""
+        lo, hi = min(proof), max(proof)
+        out = []
+        k = bisect_right(self.starts, lo) - 1
+        while k >= 0 and self.reach[k] >= hi:
+            w = self.windows[self.order[k]]
+            if w.end_latest_us >= hi:
+                out.append(self.order[k])
+            k -= 1
+        return out
+
+
+def _held(plain: Sequence[Window], proofs: Sequence[Proof]) -> list[frozenset[Proof]]:
+    """Per window, the proofs it holds."""
+    holding = _Holding(plain)
+    held: list[set[Proof]] = [set() for _ in plain]
+    for p in proofs:
+        for i in holding.of(p):
+            held[i].add(p)
+    return [frozenset(h) for h in held]
+
+
+def _proven(
+    kept: NodeWindows,
+    proofs: list[Proof],
+    was: NodeWindows | None,
+    until: int,
+    read: Callable[[list[Proof]], list[Window]],
+) -> list[Window]:
+    """A node's windows with its proofs read (replay.accessed.decided), one per `kept.plain`
+    window: a window holding no proof is its plain self; one that `was` (the node's entry
+    before) had, ending before `until`, with the same proofs, keeps the reading it had; the
+    others are read again (`read`: detect.windows_from with the proofs given, then `finished`),
+    each with every proof it holds and those no window holds."""
+    held = _held(kept.plain, proofs)
+    before: dict[Window, tuple[frozenset[Proof], Window]] = {}
+    if was is not None:
+        for w, had, reading in zip(
+            was.plain, _held(was.plain, was.proofs), was.windows, strict=True
+        ):
+            if w.end_latest_us < until:
+                before[w] = (had, reading)
+    out: list[Window | None] = []
+    again = False
+    for w, mine in zip(kept.plain, held, strict=True):
+        prior = before.get(w)
+        if not mine:
+            out.append(w)
+        elif prior is not None and prior[0] == mine:
+            out.append(prior[1])
+        else:
+            out.append(None)
+            again = True
+    if not again:
+        return [w for w in out if w is not None]
+    redo = {p for mine, now in zip(held, out, strict=True) if now is None for p in mine}
+    inside: set[Proof] = set().union(*held)
+    fresh = decided(kept.plain, read([p for p in proofs if p in redo or p not in inside]))
+    return [new if now is None else now for now, new in zip(out, fresh, strict=True)]
 
 
 @dataclass(slots=True)
@@ -202,9 +280,15 @@ def windows(
     out: list[Window] = []
     seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
+    #: per node, its entry before this call and before which its windows' readings with
+    #: proofs may be kept from it (all of them when the node is kept, those before the suffix's
+    #: instant when found again from it, none when found again whole)
+    previous: dict[str, tuple[NodeWindows, int]] = {}
     for node in nodes_of(state, svc):
         nkey = node_key(state, svc, node, versions, mine)
         kept = old.nodes.get(node) if old is not None else None
+        if kept is not None:
+            previous[node] = (kept, HI)
         lag_moved = (
             kept is not None
             and old is not None
@@ -231,6 +315,9 @@ def windows(
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
+                previous[node] = (kept, since)
+            else:
+                previous.pop(node, None)
             plain = finished(state, svc, node, found, raw, mine)
             kept = NodeWindows(
                 nkey,
@@ -250,18 +337,21 @@ def windows(
     plains = {node: kept.plain for node, kept in fresh.nodes.items()}
     proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
     out = []
+
+    def reread(node: str, proven: list[Proof]) -> list[Window]:
+        found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
+        raw = windows_from(
+            state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
+            relists=False, proven=proven, proven_only=True,
+        )  # fmt: skip
+        return finished(state, svc, node, found, raw, mine)
+
     for node, kept in fresh.nodes.items():
         mine_proofs = proofs.get(node, [])
-        if mine_proofs != kept.proofs:
+        was, until = previous.get(node, (None, 0))
+        if mine_proofs != kept.proofs or (was is not kept and mine_proofs):
+            kept.windows = _proven(kept, mine_proofs, was, until, partial(reread, node))
             kept.proofs = mine_proofs
-            kept.windows = kept.plain
-            if mine_proofs:
-                found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
-                raw = windows_from(
-                    state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-                    relists=False, proven=mine_proofs, proven_only=True,
-                )  # fmt: skip
-                kept.windows = decided(kept.plain, finished(state, svc, node, found, raw, mine))
         out.extend(kept.windows)
     if cache is not None:
         if whole:

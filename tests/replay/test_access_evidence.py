@@ -22,6 +22,7 @@ from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.logclock import counted
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.projections import compute
+from gapwatch.replay.signals import HI
 from tests.replay.builders import at, facts_of
 from tests.replay.test_logclock import _history, _run, alb_502
 from tests.replay.test_membership import SETTINGS
@@ -140,3 +141,81 @@ def test_an_undecided_reading_keeps_the_window_as_the_samples_left_it() -> None:
         replace(plain[1], certain=True),
     ]
     assert decided(plain, proven) == [plain[0], proven[1]]
+
+
+def test_a_proof_that_grows_rereads_its_window_and_one_that_does_not_keeps_it() -> None:
+    """The per-node cache reads again only the windows a proof came to or left
+    (node_cache._Holding): a later line that moves the window's proof (47 s: the gap lasted
+    past it) is read as detect() reads all the lines; one outside every window (60 s) moves no
+    proof and the window is kept as it was."""
+    history = _history()
+    first = facts_of([*history, alb_502(41)])[len(facts_of(history)) :]
+    later = facts_of([*history, alb_502(41), alb_502(47)])[len(facts_of(history)) + 1 :]
+    outside = facts_of([*history, alb_502(41), alb_502(47), alb_502(60)])
+    outside = outside[len(facts_of(history)) + 2 :]
+    state = fold(FoldState(), [*facts_of(history), *first])
+    cache: node_cache.Cache = {}
+    services = lb_facing(state)
+    (w1,), _r, _l = compute(state, services, SETTINGS, cache=cache)
+    assert _bounds(w1) == (40.0, 42.0, 41.0, 49.0)
+    for batch, bounds in ((later, (40.0, 42.0, 47.0, 49.0)), (outside, (40.0, 42.0, 47.0, 49.0))):
+        state = fold(state, batch)
+        (stored,), _r, _l = compute(state, services, SETTINGS, cache=cache)
+        (found,) = detect(state, settings=SETTINGS)
+        assert _bounds(stored) == bounds
+        assert replace(stored, rollout=None, failed_requests=None) == replace(
+            found, rollout=None, failed_requests=None
+        )
+
+
+def test_the_windows_holding_a_proof_are_found_as_a_scan_finds_them() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        windows = []
+        for _k in range(rng.randint(0, 8)):
+            a = rng.randint(0, 100)
+            windows.append(_window(a, a + rng.randint(0, 30)))
+        holding = node_cache._Holding(windows)
+        for _p in range(10):
+            x = rng.randint(-5, 135)
+            proof = (T0 + x * 1_000_000, T0 + (x + rng.randint(-3, 10)) * 1_000_000)
+            scan = [
+                i
+                for i, w in enumerate(windows)
+                if all(w.start_earliest_us <= t <= w.end_latest_us for t in proof)
+            ]
+            assert sorted(holding.of(proof)) == scan
+
+
+def test_a_node_reads_again_only_the_windows_whose_proofs_moved() -> None:
+    """node_cache._proven: a window keeps the reading it had while it holds the same proofs and
+    ends before the instant the node was found again from; else it is read again (`read`: here
+    a stand-in that marks what it was asked to read)."""
+    a, b = _window(10, 20), _window(40, 50)
+    calls: list[list[tuple[int, int]]] = []
+
+    def read(proofs: list[tuple[int, int]]) -> list[Window]:
+        calls.append(proofs)
+        return [
+            replace(w, certain=True)
+            for w in (a, b)
+            if any(w.start_earliest_us <= p[0] <= w.end_latest_us for p in proofs)
+        ]
+
+    pa, pa2, pb = (T0 + 12_000_000,) * 2, (T0 + 15_000_000,) * 2, (T0 + 45_000_000,) * 2
+    was = node_cache.NodeWindows(
+        ("k",), [replace(a, certain=True), b], False, plain=[a, b], proofs=[pa]
+    )
+    # kept whole (until past everything): a's proof moved, b got one: both read again
+    got = node_cache._proven(was, [pa2, pb], was, HI, read)
+    assert [w.certain for w in got] == [True, True] and calls == [[pa2, pb]]
+    # the same proofs: nothing is read, each window keeps its reading
+    calls.clear()
+    assert node_cache._proven(was, [pa], was, HI, read) == was.windows
+    assert calls == []
+    # found again from 15 s: a ends after that instant, so it is read again with its proof
+    fresh = node_cache.NodeWindows(("k",), [a, b], False, plain=[a, b])
+    got = node_cache._proven(fresh, [pa], was, T0 + 15_000_000, read)
+    assert calls == [[pa]] and got[0].certain and not got[1].certain

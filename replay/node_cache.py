@@ -277,7 +277,6 @@ def windows(
         old = None
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
-    out: list[Window] = []
     seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
     #: per node, its entry before this call and before which its windows' readings with
@@ -336,7 +335,7 @@ def windows(
         fresh.proof_memo = old.proof_memo
     plains = {node: kept.plain for node, kept in fresh.nodes.items()}
     proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
-    out = []
+    out: list[Window] = []
 
     def reread(node: str, proven: list[Proof]) -> list[Window]:
         found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)

@@ -2,8 +2,9 @@
 and on one worker.
 
 The lab's runs (tests/lab/test_lab.py, test_lab_row_*.py, test_lab_cloud_*.py, and the shorter
-test_lab_start.py) take 40-80 s of
-wall each, about 570 s together in a quiet CI run, against seconds for most files. xdist orders
+test_lab_start.py) take 30-43 s of
+wall each since session 14 kept bytecode and the baseline once per suite (40-80 s each, about
+570 s together, before), against seconds for most files. xdist orders
 its work by the number of tests in a file, so these few-test files came last and one worker was
 still running them long after the other had finished (session 10: 875 s of tests). Here they are
 one unit at the head of the queue: one worker runs them one after the other (side by side, two

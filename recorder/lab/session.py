@@ -107,15 +107,30 @@ def simulate(settings: LabSettings) -> tuple[Scenario, SimResult]:
 
 
 def script_of(result: SimResult, start: str) -> list[tuple[float, Observation]]:
-    """(simulated seconds since `start`, observation) for every change the fakes must make."""
+    """(simulated seconds since `start`, observation) for every change the fakes must make, at
+    the moment it happened in the simulated world (`change_at`)."""
     origin = parse_time(start)
     steps = [
-        ((o.observed_at - origin).total_seconds(), o)
+        ((change_at(o) - origin).total_seconds(), o)
         for o in result.observations
         if o.source in SERVED_SOURCES and not (o.source == "lb-poller" and o.op == "OBSERVED")
     ]
     steps.sort(key=lambda s: s[0])
     return steps
+
+
+def change_at(obs: Observation) -> datetime:
+    """When the fakes must make the change `obs` saw. The simulator's prober (sim/observe.py)
+    stamps a look when it *ends*, and one whose NodePort probe times out ends the probe's timeout
+    (1 s, simulated) after it began, though it saw the world as it was when it began: on the
+    observer's grid, one period (SCRIPT_PERIOD_S) after the look before it
+    (`previous_observed_at`). Scripting such a change at its stamp closed a node's kube-proxy a
+    second after the true window began, and the lab's recorders then bounded the window up to
+    that second late (seen in CI: the truth 1.01-1.04 s outside the bounds, 1 run in 5).
+    Watch events and the poller's looks are stamped when they happen."""
+    if obs.source == "kube-proxy-probe" and obs.previous_observed_at is not None:
+        return min(obs.observed_at, obs.previous_observed_at + timedelta(seconds=SCRIPT_PERIOD_S))
+    return obs.observed_at
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Inputs a new user meets that hold less than they seem: a gzip file cut short (the line it
-breaks off inside is reported with its file and line and kept in `--errors` as read: nothing
-lost).
+"""Inputs a new user meets that hold less than they seem: an empty file (said, and exit 1 when
+nothing else was given), and a gzip file cut short (the line it breaks off inside is reported
+with its file and line and kept in `--errors` as read: nothing lost).
 
 In-process through Typer's runner against a SQLite store (no subprocess: each costs about a
 second of imports); the console entry point's one-line errors are tests/test_cli.py's.
@@ -38,6 +38,47 @@ def run(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
 
 def _lines() -> bytes:
     return b"".join(dumps(o).encode() + b"\n" for o in real_observations())
+
+
+@pytest.mark.parametrize(
+    ("command", "noun"),
+    [(["import", "events"], "observations"), (["import", "k8s-audit"], "records")],
+)
+@pytest.mark.parametrize("kind", ["plain", "gzip", "stdin"])
+def test_an_empty_input_alone_is_named_and_fails(
+    db: str, tmp_path: Path, command: list[str], noun: str, kind: str
+) -> None:
+    """It exited 0 with "0 valid lines: 0 new": a script importing a capture that came out
+    empty learned nothing."""
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(gzip.compress(b"") if kind == "gzip" else b"")
+    name, arg = ("<stdin>", "-") if kind == "stdin" else (str(path), str(path))
+    code, err = run(*command, arg, "--db", db, stdin=b"" if kind == "stdin" else None)
+    assert code == 1, err
+    assert f"{name}: empty, no {noun}" in err
+    assert "error: nothing to import: every input is empty" in err
+    assert stored(db) == 0
+
+
+def test_strict_names_empty_standard_input_as_stdin(db: str) -> None:
+    """--strict spools standard input to a temporary file: the message still says <stdin>."""
+    code, err = run("import", "events", "-", "--strict", "--db", db, stdin=b"")
+    assert code == 1, err
+    assert "<stdin>: empty, no observations" in err
+
+
+def test_an_empty_input_among_others_is_named_and_the_rest_imported(
+    db: str, tmp_path: Path
+) -> None:
+    empty, full = tmp_path / "empty.ndjson.gz", tmp_path / "full.ndjson"
+    empty.write_bytes(gzip.compress(b""))
+    full.write_bytes(_lines())
+    code, err = run("import", "events", str(empty), str(full), "--db", db)
+    assert code == 0, err
+    assert f"{empty}: empty, no observations" in err
+    assert f"{full}:" not in err
+    assert f"{len(real_observations())} new" in err
+    assert stored(db) == len(real_observations())
 
 
 def _cut_points(data: bytes) -> list[int]:

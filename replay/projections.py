@@ -10,10 +10,12 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
+from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import node_cache, node_rows, scope, settings_reads
 from gapwatch.replay.assumptions import (
@@ -224,10 +226,13 @@ def rebuild(
     rederive: bool = False,
     settings: DetectSettings | None = None,
     checkpoint: Checkpoint | None = None,
+    track: Track | None = None,
 ) -> int:
     """Recompute every projection from scratch, under `settings` (None: the ones recorded, else
     the defaults), and record them; returns the number of windows. `checkpoint` (if given)
-    keeps the folded state for the next `refresh`."""
+    keeps the folded state for the next `refresh`; `track` (recorder.progresslines) shows each
+    step's progress: on a large store a rebuild takes minutes."""
+    step = track or _untracked
     if checkpoint is not None:
         checkpoint.forget()
     if rederive:
@@ -235,7 +240,9 @@ def rebuild(
             epoch = _state_value(conn, EPOCH_KEY) + 1
             conn.execute(delete(replay_state).where(replay_state.c.key == EPOCH_KEY))
             conn.execute(insert(replay_state).values(key=EPOCH_KEY, value=epoch))
-        rederive_facts(engine)
+        events = _count(engine, "events") if track is not None else None
+        with step("re-deriving facts", events) as advance:
+            rederive_facts(engine, on_events=advance if track is not None else None)
     with translate_errors(engine), engine.begin() as conn:
         if settings is None:
             settings = stored_settings(conn)
@@ -244,18 +251,23 @@ def rebuild(
             conn.execute(delete(table))
         _forget_context(conn)
         newest = _max_fact_event(conn)
-        state = fold_stored(conn, FoldState(), until_id=newest)
+        facts = _count(conn, "facts") if track is not None else None
+        with step("folding facts", facts) as advance:
+            on_rows = advance if track is not None else None
+            state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
         services = lb_facing(state)
         impact = None if checkpoint is None else access_impact(state)
-        _write(
-            conn,
-            state,
-            services,
-            settings,
-            impact=impact,
-            cache=None if checkpoint is None else checkpoint.windows,
-            kept=None if checkpoint is None else checkpoint.rows,
-        )
+        with step(f"detecting windows of {len(services)} Services", len(services)) as advance:
+            _write(
+                conn,
+                state,
+                services,
+                settings,
+                impact=impact,
+                cache=None if checkpoint is None else checkpoint.windows,
+                kept=None if checkpoint is None else checkpoint.rows,
+            )
+            advance(len(services))
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
@@ -268,6 +280,19 @@ def rebuild(
             for cluster in sorted({s.cluster for s in services}):
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
+
+
+def _untracked(_description: str, _total: float | None) -> nullcontext[Callable[[float], None]]:
+    return nullcontext(lambda _n: None)
+
+
+def _count(where: Engine | Connection, table: str) -> int:
+    """Rows in `table` (events or facts), for a progress bar's total."""
+    query = text(f"SELECT count(*) FROM {table}")
+    if isinstance(where, Connection):
+        return int(where.execute(query).scalar_one())
+    with translate_errors(where), where.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:

@@ -48,7 +48,10 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="GAPWATCH_DB",
-        help="Event store URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+        metavar="URL",
+        # no word longer than about 22 characters: Typer's rich help cuts a word wider than
+        # its column with "…" (a URL spelled out in full lost its end below 110 columns)
+        help="Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB.",
         show_default=True,
     ),
 ]

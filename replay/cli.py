@@ -345,8 +345,8 @@ def replay(
     and says so; running the same command again starts it over. An incremental run continues
     from the fold state the last one saved (beside a SQLite store, else under
     ~/.cache/gapwatch/checkpoints): it folds only the new facts; --rebuild drops that state.
-    Each step of a rebuild shows its progress on stderr (a bar in a terminal; in a log, a line
-    at each tenth of a step of 100,000 or more events or facts).
+    Each step shows its progress on stderr (a bar in a terminal; in a log, a line at each
+    tenth of a step of 100,000 or more events or facts).
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
     from gapwatch.replay import checkpoint_file, projections
@@ -379,4 +379,5 @@ def replay(
             count = projections.rebuild(engine, rederive=rederive, track=step_progress)
             stderr.print(f"rebuilt: {count} windows")
         else:
-            stderr.print(f"processed {checkpoint_file.refresh(engine, persist=True)} new events")
+            done = checkpoint_file.refresh(engine, persist=True, track=step_progress)
+            stderr.print(f"processed {done} new events")

@@ -10,7 +10,7 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
@@ -286,13 +286,29 @@ def _untracked(_description: str, _total: float | None) -> nullcontext[Callable[
     return nullcontext(lambda _n: None)
 
 
-def _count(where: Engine | Connection, table: str) -> int:
-    """Rows in `table` (events or facts), for a progress bar's total."""
-    query = text(f"SELECT count(*) FROM {table}")
+def _count(where: Engine | Connection, table: str, after: int = 0, until: int | None = None) -> int:
+    """Rows in `table` (events or facts; of the events after `after`, up to `until`), for a
+    progress bar's total."""
+    column = "id" if table == "events" else "event_id"
+    bounds = f" WHERE {column} > {int(after)}" if after or until is not None else ""
+    if until is not None:
+        bounds += f" AND {column} <= {int(until)}"
+    query = text(f"SELECT count(*) FROM {table}{bounds}")
     if isinstance(where, Connection):
         return int(where.execute(query).scalar_one())
     with translate_errors(where), where.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def _each(services: list[ServiceRef], track: Track | None) -> Iterator[ServiceRef]:
+    """`services`, each advancing a "detecting windows" bar (none without `track`)."""
+    if track is None:
+        yield from services
+        return
+    with track(f"detecting windows of {len(services)} Services", len(services)) as advance:
+        for svc in services:
+            yield svc
+            advance(1)
 
 
 def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
@@ -349,11 +365,13 @@ def _from_checkpoint(
     stored: tuple[int, int],
     affected: set[ServiceRef],
     settings: DetectSettings,
+    track: Track | None = None,
 ) -> None:
     """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
     SQL guess `affected`, namespace- and cluster-wide, when the state was built just now). A
     failure forgets the state: the transaction rolls back, the state would be ahead of it.
-    `stored`: the projections' last event id and the newest fact's."""
+    `stored`: the projections' last event id and the newest fact's; `track`: progress, as
+    `rebuild`'s."""
     after, newest = stored
     if checkpoint.event_id != after or checkpoint.settings != settings:
         # another process moved the projections (or their settings): the rows kept are not
@@ -362,7 +380,12 @@ def _from_checkpoint(
     checkpoint.settings = settings
     try:
         fresh = checkpoint.state is None or checkpoint.url != url
-        state, rows = checkpoint.advance(conn, url, newest)
+        if track is None:
+            state, rows = checkpoint.advance(conn, url, newest)
+        else:
+            since = checkpoint.folds_after(url, newest)
+            with track("folding facts", _count(conn, "facts", since, newest)) as advance:
+                state, rows = checkpoint.advance(conn, url, newest, on_rows=advance)
         if fresh:
             clusters = {s.cluster for s in affected}
             services = {s for s in lb_facing(state) if s.cluster in clusters} | affected
@@ -373,7 +396,7 @@ def _from_checkpoint(
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
         impact = checkpoint.impact_of(state)
-        for svc in sorted(services):
+        for svc in _each(sorted(services), track):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
             lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
             _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows,
@@ -411,10 +434,13 @@ def touched_share(engine: Engine) -> float:
         return mine / total if total else 0.0
 
 
-def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
+def refresh(
+    engine: Engine, *, checkpoint: Checkpoint | None = None, track: Track | None = None
+) -> int:
     """Bring the projections up to the newest facts, under the assumptions they were built with;
     returns the events processed. With a `checkpoint` (replay.checkpoint) only the new facts
     are folded, into the state it keeps, and only the Services they touch are recomputed.
+    `track`: progress, as `rebuild`'s (the first refresh of a large store folds it all).
 
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
@@ -432,10 +458,10 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 _from_checkpoint(
-                    conn, checkpoint, str(engine.url), (after, newest), services, settings
+                    conn, checkpoint, str(engine.url), (after, newest), services, settings, track
                 )
         else:
-            for svc in sorted(services):
+            for svc in _each(sorted(services), track):
                 _replace(conn, svc, settings)
         if after == 0:  # every Service was computed: their context is all there
             _store_context(conn, {scope.COMPLETE: 1})

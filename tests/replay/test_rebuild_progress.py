@@ -19,6 +19,7 @@ from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.writer import EventWriter, no_derive
 from gapwatch.replay import projections
 from gapwatch.replay.catchup import catch_up
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.facts import write_facts
 from tests.replay.test_projections import _tables
 
@@ -40,8 +41,9 @@ def _count(engine: Engine, table: str) -> int:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
-def _seeded(engine: Engine, derive: object = write_facts) -> None:
-    EventWriter(engine, derive=derive).write(run(load_scenario("seed-3node"), seed=3).observations)  # type: ignore[arg-type]
+def _seeded(engine: Engine, derive: object = write_facts, cluster: str = "sim") -> None:
+    scenario = load_scenario("seed-3node", {"cluster": cluster})
+    EventWriter(engine, derive=derive).write(run(scenario, seed=3).observations)  # type: ignore[arg-type]
 
 
 def test_each_step_of_a_rebuild_reaches_its_total(engine: Engine) -> None:
@@ -83,6 +85,31 @@ def test_an_untracked_rebuild_gives_the_same_rows(engine: Engine) -> None:
     assert _tables(engine) == rows
 
 
+def test_a_refresh_with_a_checkpoint_folds_what_is_new_with_a_bar(engine: Engine) -> None:
+    """`gapwatch replay` without --rebuild: its first run on a large store folds it all."""
+    _seeded(engine)
+    checkpoint, bars = Checkpoint(), []  # type: ignore[var-annotated]
+    projections.refresh(engine, checkpoint=checkpoint, track=_recorder(bars))
+    assert [(d, t) for d, t, _ in bars] == [
+        ("folding facts", _count(engine, "facts")),
+        ("detecting windows of 1 Services", 1),
+    ]
+    assert all(sum(steps) == total for _d, total, steps in bars)
+    before = _count(engine, "facts")
+    _seeded(engine, cluster="other")  # a second cluster's events: only their facts are new
+    bars.clear()
+    projections.refresh(engine, checkpoint=checkpoint, track=_recorder(bars))
+    assert bars[0][:2] == ("folding facts", _count(engine, "facts") - before)
+    assert all(sum(steps) == total for _d, total, steps in bars)
+
+
+def test_a_refresh_without_a_checkpoint_counts_the_services(engine: Engine) -> None:
+    _seeded(engine)
+    bars: Bars = []
+    projections.refresh(engine, track=_recorder(bars))
+    assert [(d, t, s) for d, t, s in bars] == [("detecting windows of 1 Services", 1, [1])]
+
+
 def _cli_store(tmp_path: Path) -> str:
     from tests.test_cli_interrupt import store
 
@@ -108,6 +135,18 @@ def test_replay_rebuild_prints_progress_lines_in_a_log_for_a_large_step(
     assert any(line.startswith("re-deriving facts: 100% (") for line in lines), lines
     assert any(line.startswith("folding facts: 100% (") for line in lines), lines
     assert lines[-1].startswith("rebuilt: ")
+
+
+def test_replay_prints_progress_lines_in_a_log_for_a_large_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _cli_store(tmp_path)
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    result = CliRunner().invoke(app, ["replay", "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("folding facts: 100% (") for line in lines), lines
+    assert lines[-1].startswith("processed ")
 
 
 def test_replay_rebuild_of_a_small_store_in_a_log_says_only_what_it_did(tmp_path: Path) -> None:

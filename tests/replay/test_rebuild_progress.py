@@ -149,6 +149,20 @@ def test_replay_prints_progress_lines_in_a_log_for_a_large_step(
     assert lines[-1].startswith("processed ")
 
 
+@pytest.mark.parametrize("command", [["gaps"], ["rollouts"], ["advise"]])
+def test_a_read_command_shows_the_refresh_it_runs_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`gapwatch gaps` after a large import computes every projection before it answers."""
+    url = _cli_store(tmp_path)
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    result = CliRunner().invoke(app, [*command, "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "detecting windows of 1 Services: 100% (1 of 1)" in result.stderr.splitlines()
+    again = CliRunner().invoke(app, [*command, "--db", url])  # nothing new: nothing shown
+    assert "detecting windows" not in again.stderr
+
+
 def test_replay_rebuild_of_a_small_store_in_a_log_says_only_what_it_did(tmp_path: Path) -> None:
     """A store of seconds' work: no progress lines in a cron job's log."""
     url = _cli_store(tmp_path)

@@ -128,7 +128,8 @@ def _cut(name: str, number: int, failure: Exception, partial: bytes) -> InputCut
     if isinstance(failure, EOFError):
         cause = "the compressed input ends early (the file was cut short)"
     else:
-        cause = f"the compressed input is corrupt ({failure})"
+        # a CRC or length check fails at the end of a member, after its lines were handed out
+        cause = f"the compressed input is corrupt ({failure}; the lines before may be damaged)"
     return InputCut(name, number, cause, partial)
 
 

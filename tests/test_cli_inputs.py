@@ -121,6 +121,21 @@ def test_a_gzip_cut_short_loses_nothing(db: str, tmp_path: Path, where: int) -> 
     assert stored(db) == complete
 
 
+def test_a_gzip_whose_check_fails_says_the_lines_before_may_be_damaged(
+    db: str, tmp_path: Path
+) -> None:
+    """gzip checks its CRC at the end, after every line was read and stored: say so."""
+    whole = bytearray(gzip.compress(_lines()))
+    whole[-6] ^= 0xFF  # in the trailer's CRC-32
+    path = tmp_path / "crc.ndjson.gz"
+    path.write_bytes(whole)
+    code, err = run("import", "events", str(path), "--db", db)
+    assert code == 3, err
+    lines = len(real_observations())
+    assert f"{path}:{lines + 1}: the compressed input is corrupt (CRC check failed" in err
+    assert f"the lines before may be damaged), after line {lines}" in err
+
+
 def test_a_postmortem_format_cut_short_keeps_the_partial_record(db: str, tmp_path: Path) -> None:
     """The same for `import FORMAT` (recorder.importers.records reads through the same lines)."""
     whole = gzip.compress(AUDIT.read_bytes())

@@ -11,15 +11,14 @@ compare.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
 from gapwatch.dashboard.errors import DashboardError
-from gapwatch.recorder.cliutil import advance_to
+from gapwatch.recorder.progresslines import Track, advance_to
 from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
@@ -31,8 +30,6 @@ DEFAULT_SCENARIOS: tuple[tuple[str, str], ...] = (("seed-3node", "seed"), ("aws-
 #: Added by `gapwatch demo --large`: the simulator's `large` preset as it is (300 nodes for 24
 #: hours, about 1.1M observations: docs/simulator.md); commands.LARGE_SUMMARY is what help says.
 LARGE_SCENARIO: tuple[str, str] = ("large", "large")
-#: A progress bar: (description, total) -> a context giving advance(increment).
-Track = Callable[[str, float], AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True, slots=True)

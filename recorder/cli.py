@@ -115,10 +115,16 @@ def import_events(
     """Import observations in gapwatch's NDJSON interchange (docs/observation.md).
 
     Valid lines are stored once (importing the same file again adds nothing); each bad line is
-    reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected.
+    reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected. An empty
+    input is named; when every input is empty the exit code is 1.
     """
     from gapwatch.recorder.importer import import_files
-    from gapwatch.recorder.importers.cli import check_inputs, print_rejected, rejected_sink
+    from gapwatch.recorder.importers.cli import (
+        check_inputs,
+        print_rejected,
+        rejected_sink,
+        report_empty,
+    )
     from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
@@ -140,6 +146,7 @@ def import_events(
             on_error=on_error,
             on_bytes=advance,
         )
+    report_empty(report, len(files), "observations")
     print_rejected(report, show, "lines")
     if report.strict_aborted:
         stderr.print(

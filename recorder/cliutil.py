@@ -29,6 +29,7 @@ from rich.console import Console
 
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import GapwatchError
+from gapwatch.recorder.progresslines import advance_to as advance_to
 from gapwatch.recorder.timefmt import parse_time
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="GAPWATCH_DB",
-        help="Event store URL: sqlite:///FILE or postgresql://USER@HOST:PORT/DB.",
+        metavar="URL",
+        # no word longer than about 22 characters: Typer's rich help cuts a word wider than
+        # its column with "…" (a URL spelled out in full lost its end below 110 columns)
+        help="Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB.",
         show_default=True,
     ),
 ]
@@ -312,17 +316,21 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
         yield advance
 
 
-def advance_to(advance: Callable[[float], None]) -> Callable[[float], None]:
-    """For a `progress` bar's `advance(increment)`: a callback that takes the position reached
-    (a simulation's `on_progress` reports simulated seconds)."""
-    done = 0.0
+#: In a log (stderr not a terminal), a step of `step_progress` prints its lines only from this
+#: many items: a smaller step takes seconds, and ten lines for it are noise in every cron log.
+LOG_PROGRESS_FROM = 100_000
 
-    def to(position: float) -> None:
-        nonlocal done
-        advance(position - done)
-        done = position
 
-    return to
+@contextmanager
+def step_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
+    """`progress` for the steps of work that is long only on a large store (`gapwatch replay
+    --rebuild`): a bar in a terminal (gone when the step ends); in a log, the lines at each tenth
+    only for a step of LOG_PROGRESS_FROM items or more."""
+    if not stderr.is_terminal and (total is None or total < LOG_PROGRESS_FROM):
+        yield lambda _n: None
+        return
+    with progress(description, total) as advance:
+        yield advance
 
 
 def run_app(app: typer.Typer) -> None:

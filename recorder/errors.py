@@ -3,6 +3,7 @@
     GapwatchError
     ├── ObservationError      an observation breaks the contract (docs/observation.md)
     │   └── LineError         ... and we know which file and line it came from
+    │       └── InputCut      ... the input broke off there (a gzip stream cut short)
     ├── StoreError            the event store could not be reached or used
     │   └── SchemaOutOfDate   the store exists but its migrations are behind the code
     ├── ConfigError           a configuration file or option is wrong
@@ -31,6 +32,22 @@ class LineError(ObservationError):
         self.line = line
         self.reason = reason
         super().__init__(f"{file}:{line}: {reason}")
+
+
+class InputCut(LineError):
+    """The input could not be read past this line: a compressed stream cut short or corrupt.
+    `cause` says why (cut short, corrupt); `text` is what was read of the line the input broke
+    off inside (empty when it broke off between lines), so the rejected-lines file keeps it."""
+
+    def __init__(self, file: str, line: int, cause: str, text: bytes = b"") -> None:
+        if text:
+            reason = f"{cause}, inside this line: it is incomplete"
+        else:
+            where = f"after line {line - 1}" if line > 1 else "before its first line"
+            reason = f"{cause}, {where}: anything after that is lost"
+        super().__init__(file, line, reason)
+        self.cause = cause
+        self.text = text
 
 
 class StoreError(GapwatchError):

@@ -63,6 +63,8 @@ class ImportReport:
     error_count: int = 0
     errors: list[LineError] = field(default_factory=list)
     strict_aborted: bool = False
+    #: Inputs that held nothing at all (not a byte once decompressed), as errors name them.
+    empty: list[str] = field(default_factory=list)
 
     def record_error(self, error: LineError) -> None:
         self.error_count += 1
@@ -118,7 +120,17 @@ def _good(
 ) -> Iterator[_Good]:
     for path in paths:
         name = "<stdin>" if path == "-" else path
-        for raw, item in read(path, on_bytes):
+        read_bytes = 0
+
+        def counted(n: int) -> None:
+            nonlocal read_bytes
+            read_bytes += n
+            if on_bytes is not None:
+                on_bytes(n)
+
+        anything = False
+        for raw, item in read(path, counted):
+            anything = True
             if isinstance(item, LineError):
                 _reject(report, on_error, item, raw)
                 continue
@@ -131,6 +143,8 @@ def _good(
             report.lines_ok += 1
             # a reader may not keep a record's raw text: never drop the record for it
             yield _Good(item, name, raw if raw is not None else RawLine(0, b""))
+        if not anything and not read_bytes:
+            report.empty.append(name)
 
 
 def _batches(items: Iterator[_Good], lines: int, max_bytes: int) -> Iterator[list[_Good]]:
@@ -144,6 +158,13 @@ def _batches(items: Iterator[_Good], lines: int, max_bytes: int) -> Iterator[lis
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _named_stdin(report: ImportReport, spooled: IO[bytes] | None) -> ImportReport:
+    """`report` with standard input (spooled to a file for --strict) called <stdin> again."""
+    if spooled is not None:
+        report.empty = ["<stdin>" if name == spooled.name else name for name in report.empty]
+    return report
 
 
 def import_files(
@@ -192,7 +213,7 @@ def _import(
                 pass
             if check.error_count:
                 check.strict_aborted = True
-                return check
+                return _named_stdin(check, spooled)
         report = ImportReport()
         sink = None if strict else on_error
         current: dict[int, _Good] = {}
@@ -212,7 +233,7 @@ def _import(
             current = {id(item.obs): item for item in batch}
             report.written.add(writer.write([item.obs for item in batch]))
         report.written.add(writer.finish())  # the last batch's facts, before we answer
-        return report
+        return _named_stdin(report, spooled)
     finally:
         if spooled is not None:
             spooled.close()

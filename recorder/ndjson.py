@@ -6,7 +6,9 @@ line, however hostile, raises. Beyond JSON and the schema, a line is refused whe
 could not keep it as it is: a payload nested deeper than STORABLE_DEPTH levels (orjson's limit),
 an integer outside 64 bits (orjson would read it as a float, silently), a time outside 1-9999.
 Files may be gzip-compressed (by content, whatever their name: a plain file that merely starts
-with the gzip magic bytes is read as plain); `-` is standard input.
+with the gzip magic bytes is read as plain); `-` is standard input. A compressed file cut short
+(a copy or an upload that stopped) is read to where it breaks off; the line it breaks off inside
+is an InputCut error carrying the text read of it, so `--errors` keeps that too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import IO, BinaryIO
 
 import orjson
 
-from gapwatch.recorder.errors import LineError, ObservationError
+from gapwatch.recorder.errors import InputCut, LineError, ObservationError
 from gapwatch.recorder.observation import Observation, canonical_json, from_dict
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -68,21 +70,74 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
         size = file.stat().st_size
         if handle.peek(2)[:2] == GZIP_MAGIC and _is_gzip(handle):
             with gzip.GzipFile(fileobj=handle) as unzipped:
-                yield unzipped, None  # type: ignore[misc]
+                yield io.BufferedReader(_Inflated(unzipped)), None
         else:
             yield handle, size
 
 
 def _is_gzip(handle: BinaryIO) -> bool:
-    """Whether the stream really is gzip (its header parses and the first bytes inflate)."""
+    """Whether the stream really is gzip: its header parses and the first bytes inflate, or it
+    ends before they could (a gzip file cut short inside its first bytes is still gzip)."""
     try:
         with gzip.GzipFile(fileobj=handle) as probe:
             probe.read(1)
         return True
-    except (OSError, EOFError, zlib.error):
+    except EOFError:
+        return True
+    except (OSError, zlib.error):
         return False
     finally:
         handle.seek(0)
+
+
+class _Inflated(io.RawIOBase):
+    """A gzip stream that ends where its data breaks off and keeps why in `failure`.
+
+    GzipFile.readline raises on a stream cut short and drops the partial line it had read;
+    read1 hands out every byte inflated before the break, and the BufferedReader around this
+    class then returns that partial line as the last one."""
+
+    def __init__(self, unzipped: gzip.GzipFile) -> None:
+        self._unzipped = unzipped
+        self.failure: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.failure is not None:
+            return 0
+        try:
+            data = self._unzipped.read1(len(buffer))
+        except (OSError, EOFError, zlib.error) as exc:
+            self.failure = exc
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _failure(stream: BinaryIO) -> Exception | None:
+    """Why a stream from `open_input` ended early, None when it ended whole."""
+    raw = getattr(stream, "raw", None)
+    return raw.failure if isinstance(raw, _Inflated) else None
+
+
+def _cut(name: str, number: int, failure: Exception, partial: bytes) -> InputCut:
+    """The error for an input that broke off inside line `number` (after it when `partial` is
+    empty)."""
+    if isinstance(failure, EOFError):
+        cause = "the compressed input ends early (the file was cut short)"
+    else:
+        # a CRC or length check fails at the end of a member, after its lines were handed out
+        cause = f"the compressed input is corrupt ({failure}; the lines before may be damaged)"
+    return InputCut(name, number, cause, partial)
+
+
+def cut_raw(error: LineError) -> RawLine | None:
+    """The partial line an InputCut carries (for the rejected-lines file), else None."""
+    if isinstance(error, InputCut) and error.text:
+        return RawLine(error.line, error.text)
+    return None
 
 
 def read_lines(
@@ -95,6 +150,11 @@ def read_lines(
             line = stream.readline(MAX_LINE_BYTES + 1)
         except (OSError, EOFError, zlib.error) as exc:
             yield LineError(name, number + 1, f"cannot read further: {exc}")
+            return
+        if not line.endswith(b"\n") and (failure := _failure(stream)) is not None:
+            if on_bytes is not None and line:
+                on_bytes(len(line))
+            yield _cut(name, number + 1, failure, line)
             return
         if not line:
             return
@@ -180,7 +240,7 @@ def read_observations(
     with open_input(path) as (stream, _size):
         for item in read_lines(stream, name, on_bytes):
             if isinstance(item, LineError):
-                yield None, item
+                yield cut_raw(item), item
             else:
                 yield item, parse_line(item, name)
 

@@ -6,11 +6,29 @@ same lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 #: Without a known total, a line every this many units (bytes or items).
 EVERY_BYTES = 64 * 1024 * 1024
 EVERY_ITEMS = 100_000
+
+#: How work reports progress without knowing who shows it: `track(description, total)` is a
+#: context giving `advance(increment)` (recorder.cliutil.progress is the CLI's).
+Track = Callable[[str, float | None], AbstractContextManager[Callable[[float], None]]]
+#: Items per advance() when counting rows as they stream by: the count costs nothing per row.
+COUNT_EVERY = 10_000
+
+
+def counted(rows: Iterable[Any], advance: Callable[[float], None]) -> Iterator[Any]:
+    """`rows` unchanged, calling `advance` every COUNT_EVERY rows and once at the end."""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if not n % COUNT_EVERY:
+            advance(COUNT_EVERY)
+        yield row
+    advance(n % COUNT_EVERY)
 
 
 def _amount(value: float, unit_bytes: bool) -> str:
@@ -50,3 +68,16 @@ def line_progress(
             write(f"{description}: {_amount(done, unit_bytes)} so far")
 
     return advance
+
+
+def advance_to(advance: Callable[[float], None]) -> Callable[[float], None]:
+    """For a progress bar's `advance(increment)`: a callback that takes the position reached
+    (a simulation's `on_progress` reports simulated seconds, a projector the id it reached)."""
+    done = 0.0
+
+    def to(position: float) -> None:
+        nonlocal done
+        advance(position - done)
+        done = position
+
+    return to

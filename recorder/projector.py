@@ -115,8 +115,9 @@ class Projector:
         with translate_errors(self.engine), self.engine.connect() as conn:
             return self._read(conn)
 
-    def catch_up(self) -> Progress:
-        """Derive every event stored above the position; returns when none is left."""
+    def catch_up(self, on_position: Callable[[int], None] | None = None) -> Progress:
+        """Derive every event stored above the position; returns when none is left.
+        `on_position(id)` hears of the position after each step (a progress bar)."""
         total = Progress(position=self.position())
         while True:
             done = self._run(None, until=None)
@@ -124,6 +125,8 @@ class Projector:
                 total.position = max(total.position, done.position)
                 return total
             total.add(done)
+            if on_position is not None:
+                on_position(done.position)
 
     def apply(self, rows: Sequence[tuple[int, Observation]]) -> Progress:
         """Derive `rows`, (id, observation) pairs in id order that the caller just committed,

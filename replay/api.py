@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 
+from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
@@ -240,9 +241,12 @@ def assumptions(engine: Engine) -> DetectSettings:
         return projections.stored_settings(conn)
 
 
-def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
+def refresh(
+    engine: Engine, *, checkpoint: Checkpoint | None = None, track: Track | None = None
+) -> int:
     """Incremental projection update (facts caught up with the log first); returns the events
     processed. A long-running caller passes the same `checkpoint` every time (it holds the
-    whole store's fold state: new facts are folded into it, not history re-folded)."""
-    catch_up(engine)
-    return projections.refresh(engine, checkpoint=checkpoint)
+    whole store's fold state: new facts are folded into it, not history re-folded). `track`:
+    each step's progress (recorder.progresslines), for a command's first read of a large store."""
+    catch_up(engine, track=track)
+    return projections.refresh(engine, checkpoint=checkpoint, track=track)

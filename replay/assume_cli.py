@@ -18,6 +18,7 @@ from gapwatch.recorder.cliutil import (
     emit_rows,
     open_store,
     stderr,
+    step_progress,
 )
 
 SetOption = Annotated[
@@ -95,7 +96,7 @@ def assumptions(
             chosen = parse_assumptions(set_ or [], base)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--set/--file") from exc
-        count = projections.rebuild(engine, settings=chosen)
+        count = projections.rebuild(engine, settings=chosen, track=step_progress)
         stderr.print(f"rebuilt under these assumptions: {count} windows")
         current = chosen
     rows = describe(current)

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Engine, func, select
 
 from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.progresslines import Track, advance_to
 from gapwatch.recorder.projector import FACTS, Progress, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events, projector_positions
@@ -39,13 +40,18 @@ def behind(engine: Engine) -> tuple[int, int]:
     return int(at or 0), int(last)
 
 
-def catch_up(engine: Engine) -> Progress:
-    """Derive replay's facts for every event stored above the projector's position."""
+def catch_up(engine: Engine, track: Track | None = None) -> Progress:
+    """Derive replay's facts for every event stored above the projector's position (`track`:
+    a progress bar over the ids behind, recorder.progresslines)."""
     position, last = behind(engine)
     if position >= last:
         return Progress(position=position)
     try:
-        return facts_projector(engine).catch_up()
+        if track is None:
+            return facts_projector(engine).catch_up()
+        with track("deriving facts", last - position) as advance:
+            to = advance_to(advance)
+            return facts_projector(engine).catch_up(lambda at: to(at - position))
     except StoreError as exc:
         log.warning("facts behind the log", position=position, last_id=last, error=str(exc))
         return Progress(position=position)

@@ -127,11 +127,24 @@ class Checkpoint:
         self.values.clear()
         self.impact = None
 
-    def advance(self, conn: Connection, url: str, newest: int) -> tuple[FoldState, list[Any]]:
-        """The state with every fact up to `newest` folded in, and the fact rows that were
-        new to it (all of them, on a first call: the state is built from scratch)."""
+    def folds_after(self, url: str, newest: int) -> int:
+        """The event id `advance(conn, url, newest)` folds the facts after (0: all of them)."""
         if self.state is None or self.url != url or self.event_id > newest:
-            state = fold_stored(conn, FoldState(), until_id=newest)
+            return 0
+        return self.event_id
+
+    def advance(
+        self,
+        conn: Connection,
+        url: str,
+        newest: int,
+        on_rows: Callable[[float], None] | None = None,
+    ) -> tuple[FoldState, list[Any]]:
+        """The state with every fact up to `newest` folded in, and the fact rows that were
+        new to it (all of them, on a first call: the state is built from scratch); `on_rows(n)`
+        hears of the rows folded (a progress bar)."""
+        if self.state is None or self.url != url or self.event_id > newest:
+            state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
             self.seed(url, newest, state)
             self.windows.clear()
             self.rows.clear()
@@ -145,6 +158,8 @@ class Checkpoint:
         lines = {key: len(samples) for key, samples in self.state.access.items()}
         ties = (dict(self.state.node_addresses), dict(self.state.node_ports))
         fold(self.state, rows)  # clears the memo
+        if on_rows is not None:
+            on_rows(len(rows))
         if any(row[F.FACT] in _IMPACT_FACTS for row in rows):
             # new lines are added to the impact kept, unless a Node's addresses or a Service's
             # NodePorts moved (they may tie the lines before them elsewhere)

@@ -36,6 +36,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from gapwatch.recorder.progresslines import Track
 from gapwatch.replay import projections
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.fold import FoldState, Memo
@@ -154,17 +155,19 @@ def forget(engine: Engine) -> None:
         path_for(engine).unlink(missing_ok=True)
 
 
-def refresh(engine: Engine, *, persist: bool = False) -> int:
+def refresh(engine: Engine, *, persist: bool = False, track: Track | None = None) -> int:
     """projections.refresh from the store's kept checkpoint (loaded from its file the first
-    time); `persist`: save it when it moved. Returns the events processed."""
+    time); `persist`: save it when it moved. Returns the events processed (`track`: progress,
+    as projections.refresh's)."""
     with _lock:  # one refresh of a kept checkpoint at a time (Streamlit runs sessions in threads)
         if not projections.pending(engine):
             return 0
         url = str(engine.url)
         if url not in _kept and persist and projections.touched_share(engine) < WHOLE_SHARE:
-            return projections.refresh(engine)  # folding those Services costs less than the file
+            # folding those Services costs less than the file
+            return projections.refresh(engine, track=track)
         cp = _kept.pop(url, None) or load(engine)
-        done = projections.refresh(engine, checkpoint=cp)
+        done = projections.refresh(engine, checkpoint=cp, track=track)
         _kept[url] = cp
         while len(_kept) > KEEP:
             _kept.popitem(last=False)

@@ -24,6 +24,7 @@ from gapwatch.recorder.cliutil import (
     open_store,
     pick_format,
     stderr,
+    step_progress,
     time_option,
 )
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
@@ -344,6 +345,8 @@ def replay(
     and says so; running the same command again starts it over. An incremental run continues
     from the fold state the last one saved (beside a SQLite store, else under
     ~/.cache/gapwatch/checkpoints): it folds only the new facts; --rebuild drops that state.
+    Each step shows its progress on stderr (a bar in a terminal; in a log, a line at each
+    tenth of a step of 100,000 or more events or facts).
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
     from gapwatch.replay import checkpoint_file, projections
@@ -370,10 +373,11 @@ def replay(
             return f"the projections hold {conn.execute(query).scalar_one()} windows"
 
     with rolled_back_on_interrupt(engine, what, holds, f"run `{command}` again"):
-        catch_up(engine)
+        catch_up(engine, track=step_progress)
         if rebuild:
             checkpoint_file.forget(engine)
-            count = projections.rebuild(engine, rederive=rederive)
+            count = projections.rebuild(engine, rederive=rederive, track=step_progress)
             stderr.print(f"rebuilt: {count} windows")
         else:
-            stderr.print(f"processed {checkpoint_file.refresh(engine, persist=True)} new events")
+            done = checkpoint_file.refresh(engine, persist=True, track=step_progress)
+            stderr.print(f"processed {done} new events")

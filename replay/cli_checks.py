@@ -23,6 +23,7 @@ from gapwatch.recorder.cliutil import (
     known_clusters,
     not_found,
     open_store,
+    step_progress,
     time_option,
     usage_error,
 )
@@ -63,7 +64,11 @@ def check_filters(
     nodes: Sequence[str] | None = None,
     rollout: str | None = None,
 ) -> list[ServiceRef]:
-    """Check every given filter against the store; return the LB-facing Services they allow."""
+    """Check every given filter against the store; return the LB-facing Services they allow.
+
+    The projections are brought up to date first, with each step's progress: the first read
+    command on a large store (an import's worth of new events) folds and detects for minutes."""
+    api.refresh(engine, track=step_progress)
     services = api.services(engine)
     if cluster is not None:
         known = set(known_clusters(engine)) | {s.cluster for s in services}

@@ -12,7 +12,7 @@ Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tupl
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder.exporter import iter_events
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.progresslines import counted
 from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
@@ -195,17 +196,20 @@ def fold_stored(
     cluster: str | None = None,
     service: ServiceRef | None = None,
     until_id: int | None = None,
+    on_rows: Callable[[float], None] | None = None,
 ) -> FoldState:
     """Fold the stored facts (all, one cluster's or one Service's; up to `until_id`) into
-    `state`.
+    `state`; `on_rows(n)` hears of the rows folded, every few thousand (a progress bar).
 
     PostgreSQL: one COPY of the facts (one scan), parsed by Arrow; the probe/LB rows go to the
     fold as columns, the others as rows in event order."""
     with no_gc():
         if conn.dialect.name != "postgresql":
             rows = iter_facts(conn, cluster=cluster, service=service, until_id=until_id)
-            return fold(state, rows)
-        return _fold_pg(conn, state, cluster=cluster, service=service, until_id=until_id)
+            return fold(state, rows if on_rows is None else counted(rows, on_rows))
+        return _fold_pg(
+            conn, state, cluster=cluster, service=service, until_id=until_id, on_rows=on_rows
+        )
 
 
 @contextmanager
@@ -228,6 +232,7 @@ def _fold_pg(
     cluster: str | None,
     service: ServiceRef | None,
     until_id: int | None = None,
+    on_rows: Callable[[float], None] | None = None,
 ) -> FoldState:
     where, params = _where(cluster, service, 0, until_id)
     table = _copy_text(conn, f"SELECT {_COLS} FROM facts WHERE {where}", params, _FACT_TYPES)
@@ -235,9 +240,12 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    fold(state, list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)))
+    rows = list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True))
+    fold(state, rows if on_rows is None else counted(rows, on_rows))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     _fold_probe_columns(state, probes)
+    if on_rows is not None:
+        on_rows(probes.num_rows)
     return state
 
 
@@ -254,8 +262,11 @@ def load_state(
         return fold_stored(conn, state, cluster=cluster, service=service)
 
 
-def rederive_facts(engine: Engine, *, batch: int = 5000) -> int:
-    """Rebuild the facts table from the events' payloads; returns the facts written.
+def rederive_facts(
+    engine: Engine, *, batch: int = 5000, on_events: Callable[[float], None] | None = None
+) -> int:
+    """Rebuild the facts table from the events' payloads; returns the facts written;
+    `on_events(n)` hears of each batch of events derived (a progress bar).
 
     Reads the log through recorder.exporter (streaming) and writes in one transaction, so a
     failure leaves the old facts in place.
@@ -271,8 +282,12 @@ def rederive_facts(engine: Engine, *, batch: int = 5000) -> int:
             last = row[0]
             if len(pending) >= batch:
                 written += _insert(conn, pending)
+                if on_events is not None:
+                    on_events(len(pending))
                 pending = []
         written += _insert(conn, pending)
+        if on_events is not None:
+            on_events(len(pending))
         projector.move(conn, last)
     return written
 

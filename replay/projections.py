@@ -10,10 +10,12 @@ from-scratch give identical rows (tests/replay/test_projections.py). All in one 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
+from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import node_cache, node_rows, scope, settings_reads
 from gapwatch.replay.assumptions import (
@@ -224,10 +226,13 @@ def rebuild(
     rederive: bool = False,
     settings: DetectSettings | None = None,
     checkpoint: Checkpoint | None = None,
+    track: Track | None = None,
 ) -> int:
     """Recompute every projection from scratch, under `settings` (None: the ones recorded, else
     the defaults), and record them; returns the number of windows. `checkpoint` (if given)
-    keeps the folded state for the next `refresh`."""
+    keeps the folded state for the next `refresh`; `track` (recorder.progresslines) shows each
+    step's progress: on a large store a rebuild takes minutes."""
+    step = track or _untracked
     if checkpoint is not None:
         checkpoint.forget()
     if rederive:
@@ -235,7 +240,9 @@ def rebuild(
             epoch = _state_value(conn, EPOCH_KEY) + 1
             conn.execute(delete(replay_state).where(replay_state.c.key == EPOCH_KEY))
             conn.execute(insert(replay_state).values(key=EPOCH_KEY, value=epoch))
-        rederive_facts(engine)
+        events = _count(engine, "events") if track is not None else None
+        with step("re-deriving facts", events) as advance:
+            rederive_facts(engine, on_events=advance if track is not None else None)
     with translate_errors(engine), engine.begin() as conn:
         if settings is None:
             settings = stored_settings(conn)
@@ -244,18 +251,23 @@ def rebuild(
             conn.execute(delete(table))
         _forget_context(conn)
         newest = _max_fact_event(conn)
-        state = fold_stored(conn, FoldState(), until_id=newest)
+        facts = _count(conn, "facts") if track is not None else None
+        with step("folding facts", facts) as advance:
+            on_rows = advance if track is not None else None
+            state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
         services = lb_facing(state)
         impact = None if checkpoint is None else access_impact(state)
-        _write(
-            conn,
-            state,
-            services,
-            settings,
-            impact=impact,
-            cache=None if checkpoint is None else checkpoint.windows,
-            kept=None if checkpoint is None else checkpoint.rows,
-        )
+        with step(f"detecting windows of {len(services)} Services", len(services)) as advance:
+            _write(
+                conn,
+                state,
+                services,
+                settings,
+                impact=impact,
+                cache=None if checkpoint is None else checkpoint.windows,
+                kept=None if checkpoint is None else checkpoint.rows,
+            )
+            advance(len(services))
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
@@ -268,6 +280,35 @@ def rebuild(
             for cluster in sorted({s.cluster for s in services}):
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
+
+
+def _untracked(_description: str, _total: float | None) -> nullcontext[Callable[[float], None]]:
+    return nullcontext(lambda _n: None)
+
+
+def _count(where: Engine | Connection, table: str, after: int = 0, until: int | None = None) -> int:
+    """Rows in `table` (events or facts; of the events after `after`, up to `until`), for a
+    progress bar's total."""
+    column = "id" if table == "events" else "event_id"
+    bounds = f" WHERE {column} > {int(after)}" if after or until is not None else ""
+    if until is not None:
+        bounds += f" AND {column} <= {int(until)}"
+    query = text(f"SELECT count(*) FROM {table}{bounds}")
+    if isinstance(where, Connection):
+        return int(where.execute(query).scalar_one())
+    with translate_errors(where), where.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _each(services: list[ServiceRef], track: Track | None) -> Iterator[ServiceRef]:
+    """`services`, each advancing a "detecting windows" bar (none without `track`)."""
+    if track is None:
+        yield from services
+        return
+    with track(f"detecting windows of {len(services)} Services", len(services)) as advance:
+        for svc in services:
+            yield svc
+            advance(1)
 
 
 def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
@@ -324,11 +365,13 @@ def _from_checkpoint(
     stored: tuple[int, int],
     affected: set[ServiceRef],
     settings: DetectSettings,
+    track: Track | None = None,
 ) -> None:
     """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
     SQL guess `affected`, namespace- and cluster-wide, when the state was built just now). A
     failure forgets the state: the transaction rolls back, the state would be ahead of it.
-    `stored`: the projections' last event id and the newest fact's."""
+    `stored`: the projections' last event id and the newest fact's; `track`: progress, as
+    `rebuild`'s."""
     after, newest = stored
     if checkpoint.event_id != after or checkpoint.settings != settings:
         # another process moved the projections (or their settings): the rows kept are not
@@ -337,7 +380,12 @@ def _from_checkpoint(
     checkpoint.settings = settings
     try:
         fresh = checkpoint.state is None or checkpoint.url != url
-        state, rows = checkpoint.advance(conn, url, newest)
+        if track is None:
+            state, rows = checkpoint.advance(conn, url, newest)
+        else:
+            since = checkpoint.folds_after(url, newest)
+            with track("folding facts", _count(conn, "facts", since, newest)) as advance:
+                state, rows = checkpoint.advance(conn, url, newest, on_rows=advance)
         if fresh:
             clusters = {s.cluster for s in affected}
             services = {s for s in lb_facing(state) if s.cluster in clusters} | affected
@@ -348,7 +396,7 @@ def _from_checkpoint(
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
         impact = checkpoint.impact_of(state)
-        for svc in sorted(services):
+        for svc in _each(sorted(services), track):
             nodes = None if fresh else checkpoint.changed_nodes(state, svc)
             lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
             _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows,
@@ -386,10 +434,13 @@ def touched_share(engine: Engine) -> float:
         return mine / total if total else 0.0
 
 
-def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
+def refresh(
+    engine: Engine, *, checkpoint: Checkpoint | None = None, track: Track | None = None
+) -> int:
     """Bring the projections up to the newest facts, under the assumptions they were built with;
     returns the events processed. With a `checkpoint` (replay.checkpoint) only the new facts
     are folded, into the state it keeps, and only the Services they touch are recomputed.
+    `track`: progress, as `rebuild`'s (the first refresh of a large store folds it all).
 
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
@@ -407,10 +458,10 @@ def refresh(engine: Engine, *, checkpoint: Checkpoint | None = None) -> int:
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 _from_checkpoint(
-                    conn, checkpoint, str(engine.url), (after, newest), services, settings
+                    conn, checkpoint, str(engine.url), (after, newest), services, settings, track
                 )
         else:
-            for svc in sorted(services):
+            for svc in _each(sorted(services), track):
                 _replace(conn, svc, settings)
         if after == 0:  # every Service was computed: their context is all there
             _store_context(conn, {scope.COMPLETE: 1})

@@ -110,6 +110,19 @@ def test_a_command_list_gives_each_command_one_line(path: list[str]) -> None:
     assert sorted(row.split()[0] for row in rows) == names, result.output
 
 
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_every_help_fits_80_columns_without_cutting_a_word(path: list[str]) -> None:
+    """Typer's rich help cuts a word wider than its column with "…": below 110 columns `probe
+    --help` read `--health-check…`, `healthCheckNode…`, `--no-proxy-hea…`, and every command
+    with `--db` `postgresql://USER@HOST:PO…`. Nothing cut, nothing beyond 80 columns."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    cut = [line for line in result.output.splitlines() if "…" in line or len(line) > 80]
+    assert not cut, "\n".join(cut)
+
+
 def test_help_paragraphs_are_reflowed_not_broken_where_the_docstring_wraps() -> None:
     """Typer's "rich" mode kept the docstring's line breaks: at 80 columns `probe --help` read
     "... kube-proxy's /healthz and" / "/livez. Stores ..." / "(docs/observation.md). Stops"."""

@@ -17,6 +17,7 @@ import typer
 
 from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
+    EXIT_ERROR,
     EXIT_PARTIAL,
     DbOption,
     open_store,
@@ -136,6 +137,22 @@ def rejected_sink(path: Path | None) -> Iterator[ErrorSink | None]:
         yield error_writer(out)
 
 
+def report_empty(report: ImportReport, inputs: int, noun: str) -> None:
+    """Name each input that held nothing (`FILE: empty, no observations`); when every input was
+    empty, say nothing was imported and exit 1.
+
+    A script importing a capture that came out empty (a `kubectl get -w` that failed, an export
+    of the wrong cluster, a wrong path in a loop) must learn it from the exit code, as `kubectl
+    apply -f` of an empty file fails with "no objects passed to apply": the recorder writes
+    heartbeats, so a real capture is never empty. One empty file among others lost nothing: it
+    is named and the exit code is the others' (globbing rotated files keeps working)."""
+    for name in report.empty:
+        stderr.print(f"{name}: empty, no {noun}", markup=False)
+    if report.empty and len(report.empty) == inputs:
+        stderr.print("error: nothing to import: every input is empty", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+
+
 def print_rejected(report: ImportReport, show: int, noun: str) -> None:
     """Print the first `show` rejections as FILE:LINE: reason, and how many more there were."""
     for err in report.errors[:show]:
@@ -183,6 +200,7 @@ def run_import(
             on_bytes=advance,
         )
     report, stats = result.report, result.stats
+    report_empty(report, len(files), "records")
     print_rejected(report, show, "records")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.kinds.items())) or "nothing"
     skipped = ", ".join(f"{r} {n}" for r, n in sorted(stats.skipped.items()))

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from gapwatch.recorder.errors import LineError
+from gapwatch.recorder.errors import InputCut, LineError
 from gapwatch.recorder.importers.base import Format
-from gapwatch.recorder.ndjson import RawLine, open_input, read_lines
+from gapwatch.recorder.ndjson import RawLine, cut_raw, open_input, read_lines
 
 #: Largest multi-line JSON document read into memory (a CloudTrail delivery file is at most a
 #: few MB; a `kubectl get -o json` list of a large cluster's Pods some tens of MB).
@@ -48,8 +48,17 @@ def json_values(
     start = 0
     size = 0
     for item in lines:
+        if isinstance(item, InputCut) and pending:
+            # the input broke off inside an open document: report the document, all of it
+            raw = RawLine(start, b"".join(pending) + item.text)
+            yield (
+                raw,
+                LineError(name, start, f"{item.cause}, inside this document: it is incomplete"),
+            )
+            pending = []
+            continue
         if isinstance(item, LineError):
-            yield None, item
+            yield cut_raw(item), item
             continue
         if pending and item.text[:1] in (b"{", b"["):
             # a new top-level value at column 0: the open document never closed
@@ -100,7 +109,7 @@ def read_records(
         if fmt.text:
             for item in lines:
                 if isinstance(item, LineError):
-                    yield None, item, ""
+                    yield cut_raw(item), item, ""
                 else:
                     yield item, item.text.decode("utf-8", "replace").strip(), ""
             return

@@ -17,10 +17,10 @@ from gapwatch.recorder.sim import load_scenario
 
 
 def test_each_simulation_advances_its_bar_to_the_scenario_duration(tmp_path: Path) -> None:
-    bars: list[tuple[str, float, list[float]]] = []
+    bars: list[tuple[str, float | None, list[float]]] = []
 
     @contextmanager
-    def track(description: str, total: float) -> Iterator[Any]:
+    def track(description: str, total: float | None) -> Iterator[Any]:
         steps: list[float] = []
         bars.append((description, total, steps))
         yield steps.append

@@ -24,7 +24,8 @@ OK = ["--service", "default/nginx", "--health-check-node-port", "31805", "--node
         ({"--health-check-node-port": None}, "give --health-check-node-port, --node-port or both"),
         ({"--interval": "0.01"}, "interval_s: must be 0.1..3600"),
         ({"--duration": "0"}, "must be above 0"),
-        ({"--health-check-node-port": "70000"}, "less than or equal to 65535"),
+        ({"--health-check-node-port": "70000"}, "70000 is not a TCP port (1-65535)"),
+        ({"--healthz-port": "0"}, "0 is not a TCP port (1-65535)"),
     ],
 )
 def test_bad_options_are_usage_errors(change: dict[str, str | None], message: str) -> None:

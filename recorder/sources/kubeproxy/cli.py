@@ -27,6 +27,14 @@ def _service(value: str) -> tuple[str, str]:
     return namespace, name
 
 
+def _port(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
+    """A TCP port, 1-65535. Checked here rather than with min/max: Typer's help shows a range as
+    `[1<=x<=65535]` beside the type, and that column pushed probe's help past 80 columns."""
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (1-65535)")
+    return value
+
+
 def _nodes(values: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for value in values:
@@ -51,12 +59,17 @@ def probe(
     health_check_node_port: Annotated[
         int | None,
         typer.Option(
-            "--health-check-node-port", min=1, max=65535, help="The Service's healthCheckNodePort."
+            "--health-check-node-port",
+            metavar="PORT",
+            callback=_port,
+            help="The Service's healthCheckNodePort.",
         ),
     ] = None,
     node_port: Annotated[
         int | None,
-        typer.Option("--node-port", min=1, max=65535, help="Also TCP-connect to this NodePort."),
+        typer.Option(
+            "--node-port", metavar="PORT", callback=_port, help="Also TCP-connect to this NodePort."
+        ),
     ] = None,
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between looks (0.1 to 3600).")
@@ -69,12 +82,23 @@ def probe(
         float | None,
         typer.Option("--duration", help="Stop after this many seconds (default: at Ctrl-C)."),
     ] = None,
-    proxy_healthz: Annotated[
+    no_proxy_healthz: Annotated[
         bool,
-        typer.Option(help="Also look at kube-proxy's /healthz and /livez (--healthz-port)."),
-    ] = True,
+        typer.Option(
+            "--no-proxy-healthz",
+            help="Do not look at kube-proxy's /healthz and /livez (--healthz-port).",
+        ),
+    ] = False,
+    # The default, kept for scripts that spelled it out: as the pair --proxy-healthz/--no-...
+    # Typer's help gave the second its own column, and the table no longer fit 80 columns.
+    _proxy_healthz: Annotated[
+        bool, typer.Option("--proxy-healthz", hidden=True, help="The default.")
+    ] = False,
     healthz_port: Annotated[
-        int, typer.Option("--healthz-port", min=1, max=65535, help="kube-proxy's healthz port.")
+        int,
+        typer.Option(
+            "--healthz-port", metavar="PORT", callback=_port, help="kube-proxy's healthz port."
+        ),
     ] = 10256,
     cluster: Annotated[
         str, typer.Option("--cluster", envvar="GAPWATCH_CLUSTER", help="Cluster name recorded.")
@@ -110,7 +134,7 @@ def probe(
             timeout_s=timeout,
             heartbeat_s=heartbeat,
             nodeport="always" if node_port is not None else "never",
-            proxy_healthz=proxy_healthz,
+            proxy_healthz=not no_proxy_healthz,
             healthz_port=healthz_port,
         )
     except ConfigError as exc:

@@ -1,0 +1,172 @@
+"""`gapwatch replay --rebuild` runs for minutes on a large store: each step shows its progress
+(it printed nothing until "rebuilt: N windows"). The steps' totals are what the store holds and
+each bar reaches its total, on both backends (PostgreSQL folds from one COPY, SQLite from a
+cursor); the CLI shows lines in a log only for a step large enough to take a while."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.recorder import cliutil
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.writer import EventWriter, no_derive
+from gapwatch.replay import projections
+from gapwatch.replay.catchup import catch_up
+from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.facts import write_facts
+from tests.replay.test_projections import _tables
+
+Bars = list[tuple[str, float | None, list[float]]]
+
+
+def _recorder(bars: Bars):  # type: ignore[no-untyped-def]
+    @contextmanager
+    def track(description: str, total: float | None) -> Iterator[object]:
+        steps: list[float] = []
+        bars.append((description, total, steps))
+        yield steps.append
+
+    return track
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def _seeded(engine: Engine, derive: object = write_facts, cluster: str = "sim") -> None:
+    scenario = load_scenario("seed-3node", {"cluster": cluster})
+    EventWriter(engine, derive=derive).write(run(scenario, seed=3).observations)  # type: ignore[arg-type]
+
+
+def test_each_step_of_a_rebuild_reaches_its_total(engine: Engine) -> None:
+    _seeded(engine)
+    bars: Bars = []
+    windows = projections.rebuild(engine, rederive=True, track=_recorder(bars))
+    assert windows > 0
+    events, facts = _count(engine, "events"), _count(engine, "facts")
+    services = 1
+    assert [(d, t) for d, t, _ in bars] == [
+        ("re-deriving facts", events),
+        ("folding facts", facts),
+        (f"detecting windows of {services} Services", services),
+    ]
+    for description, total, steps in bars:
+        assert sum(steps) == total, description
+        assert min(steps) >= 0
+
+
+def test_catching_up_facts_shows_the_events_behind(engine: Engine) -> None:
+    """Events stored without facts (a writer that does not derive) are derived first."""
+    _seeded(engine, derive=no_derive)
+    bars: Bars = []
+    catch_up(engine, track=_recorder(bars))
+    [(description, total, steps)] = bars
+    with engine.connect() as conn:
+        lo, hi = conn.execute(text("SELECT min(id), max(id) FROM events")).one()
+    assert description == "deriving facts"
+    assert total == hi - lo + 1  # ids behind the projector's position 0 ... max(id)
+    assert sum(steps) == total
+    assert _count(engine, "facts") > 0
+
+
+def test_an_untracked_rebuild_gives_the_same_rows(engine: Engine) -> None:
+    _seeded(engine)
+    tracked = projections.rebuild(engine, track=_recorder([]))
+    rows = _tables(engine)
+    assert projections.rebuild(engine) == tracked
+    assert _tables(engine) == rows
+
+
+def test_a_refresh_with_a_checkpoint_folds_what_is_new_with_a_bar(engine: Engine) -> None:
+    """`gapwatch replay` without --rebuild: its first run on a large store folds it all."""
+    _seeded(engine)
+    checkpoint, bars = Checkpoint(), []  # type: ignore[var-annotated]
+    projections.refresh(engine, checkpoint=checkpoint, track=_recorder(bars))
+    assert [(d, t) for d, t, _ in bars] == [
+        ("folding facts", _count(engine, "facts")),
+        ("detecting windows of 1 Services", 1),
+    ]
+    assert all(sum(steps) == total for _d, total, steps in bars)
+    before = _count(engine, "facts")
+    _seeded(engine, cluster="other")  # a second cluster's events: only their facts are new
+    bars.clear()
+    projections.refresh(engine, checkpoint=checkpoint, track=_recorder(bars))
+    assert bars[0][:2] == ("folding facts", _count(engine, "facts") - before)
+    assert all(sum(steps) == total for _d, total, steps in bars)
+
+
+def test_a_refresh_without_a_checkpoint_counts_the_services(engine: Engine) -> None:
+    _seeded(engine)
+    bars: Bars = []
+    projections.refresh(engine, track=_recorder(bars))
+    assert [(d, t, s) for d, t, s in bars] == [("detecting windows of 1 Services", 1, [1])]
+
+
+def _cli_store(tmp_path: Path) -> str:
+    from tests.test_cli_interrupt import store
+
+    url = store(tmp_path / "store.db")
+    from gapwatch.recorder.store import make_engine
+
+    engine = make_engine(url)
+    _seeded(engine)
+    engine.dispose()
+    return url
+
+
+def test_replay_rebuild_prints_progress_lines_in_a_log_for_a_large_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a terminal (the runner's stderr): lines at each tenth, as `import events` prints
+    them, once a step is large enough (here: the threshold lowered to this store's size)."""
+    url = _cli_store(tmp_path)
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    result = CliRunner().invoke(app, ["replay", "--rebuild", "--rederive", "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("re-deriving facts: 100% (") for line in lines), lines
+    assert any(line.startswith("folding facts: 100% (") for line in lines), lines
+    assert lines[-1].startswith("rebuilt: ")
+
+
+def test_replay_prints_progress_lines_in_a_log_for_a_large_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _cli_store(tmp_path)
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    result = CliRunner().invoke(app, ["replay", "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("folding facts: 100% (") for line in lines), lines
+    assert lines[-1].startswith("processed ")
+
+
+@pytest.mark.parametrize("command", [["gaps"], ["rollouts"], ["advise"]])
+def test_a_read_command_shows_the_refresh_it_runs_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`gapwatch gaps` after a large import computes every projection before it answers."""
+    url = _cli_store(tmp_path)
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    result = CliRunner().invoke(app, [*command, "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "detecting windows of 1 Services: 100% (1 of 1)" in result.stderr.splitlines()
+    again = CliRunner().invoke(app, [*command, "--db", url])  # nothing new: nothing shown
+    assert "detecting windows" not in again.stderr
+
+
+def test_replay_rebuild_of_a_small_store_in_a_log_says_only_what_it_did(tmp_path: Path) -> None:
+    """A store of seconds' work: no progress lines in a cron job's log."""
+    url = _cli_store(tmp_path)
+    result = CliRunner().invoke(app, ["replay", "--rebuild", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("rebuilt: ")

@@ -1,0 +1,178 @@
+"""Inputs a new user meets that hold less than they seem: an empty file (said, and exit 1 when
+nothing else was given), and a gzip file cut short (the line it breaks off inside is reported
+with its file and line and kept in `--errors` as read: nothing lost).
+
+In-process through Typer's runner against a SQLite store (no subprocess: each costs about a
+second of imports); the console entry point's one-line errors are tests/test_cli.py's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.recorder.ndjson import dumps
+from tests.importers.helpers import FIXTURES
+from tests.importers.test_inputs import stored
+from tests.store.samples import real_observations
+from tests.test_cli_interrupt import store
+
+AUDIT = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return store(tmp_path / "store.db")
+
+
+def run(*args: str, stdin: bytes | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stderr
+
+
+def _lines() -> bytes:
+    return b"".join(dumps(o).encode() + b"\n" for o in real_observations())
+
+
+@pytest.mark.parametrize(
+    ("command", "noun"),
+    [(["import", "events"], "observations"), (["import", "k8s-audit"], "records")],
+)
+@pytest.mark.parametrize("kind", ["plain", "gzip", "stdin"])
+def test_an_empty_input_alone_is_named_and_fails(
+    db: str, tmp_path: Path, command: list[str], noun: str, kind: str
+) -> None:
+    """It exited 0 with "0 valid lines: 0 new": a script importing a capture that came out
+    empty learned nothing."""
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(gzip.compress(b"") if kind == "gzip" else b"")
+    name, arg = ("<stdin>", "-") if kind == "stdin" else (str(path), str(path))
+    code, err = run(*command, arg, "--db", db, stdin=b"" if kind == "stdin" else None)
+    assert code == 1, err
+    assert f"{name}: empty, no {noun}" in err
+    assert "error: nothing to import: every input is empty" in err
+    assert stored(db) == 0
+
+
+def test_strict_names_empty_standard_input_as_stdin(db: str) -> None:
+    """--strict spools standard input to a temporary file: the message still says <stdin>."""
+    code, err = run("import", "events", "-", "--strict", "--db", db, stdin=b"")
+    assert code == 1, err
+    assert "<stdin>: empty, no observations" in err
+
+
+def test_an_empty_input_among_others_is_named_and_the_rest_imported(
+    db: str, tmp_path: Path
+) -> None:
+    empty, full = tmp_path / "empty.ndjson.gz", tmp_path / "full.ndjson"
+    empty.write_bytes(gzip.compress(b""))
+    full.write_bytes(_lines())
+    code, err = run("import", "events", str(empty), str(full), "--db", db)
+    assert code == 0, err
+    assert f"{empty}: empty, no observations" in err
+    assert f"{full}:" not in err
+    assert f"{len(real_observations())} new" in err
+    assert stored(db) == len(real_observations())
+
+
+def _cut_points(data: bytes) -> list[int]:
+    """Offsets to cut a gzip file at: inside its header, inside its first line, in the middle,
+    and just before its 8-byte trailer (every line whole, the end missing)."""
+    return [5, 40, len(data) // 2, len(data) - 5]
+
+
+def _inflated(cut: bytes) -> bytes:
+    """Every byte a gzip file cut short still holds."""
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut)
+
+
+@pytest.mark.parametrize("where", range(4), ids=["header", "first-line", "middle", "trailer"])
+def test_a_gzip_cut_short_loses_nothing(db: str, tmp_path: Path, where: int) -> None:
+    """The line the stream broke off inside was reported without its text (`raw` null) and the
+    reason was the decompressor's own words; now the file, the line, that the file was cut short,
+    and the partial line in --errors: stored lines plus that text are every byte the file holds."""
+    whole = gzip.compress(_lines())
+    offset = _cut_points(whole)[where]
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(whole[:offset])
+    errors = tmp_path / "rejected.ndjson"
+    code, err = run("import", "events", str(path), "--db", db, "--errors", str(errors))
+    assert code == 3, err
+    held = _inflated(whole[:offset])
+    complete = held.count(b"\n")
+    partial = held[held.rfind(b"\n") + 1 :]
+    [record] = [orjson.loads(line) for line in errors.read_bytes().splitlines()]
+    assert record["file"] == str(path)
+    assert record["line"] == complete + 1
+    assert "the file was cut short" in record["reason"]
+    assert f"{path}:{complete + 1}: the compressed input ends early" in err
+    if partial:
+        assert record["raw"] == partial.decode()
+        assert "inside this line: it is incomplete" in record["reason"]
+    else:
+        assert record["raw"] is None
+        assert ("after line" if complete else "before its first line") in record["reason"]
+    assert stored(db) == complete
+
+
+def test_a_gzip_whose_check_fails_says_the_lines_before_may_be_damaged(
+    db: str, tmp_path: Path
+) -> None:
+    """gzip checks its CRC at the end, after every line was read and stored: say so."""
+    whole = bytearray(gzip.compress(_lines()))
+    whole[-6] ^= 0xFF  # in the trailer's CRC-32
+    path = tmp_path / "crc.ndjson.gz"
+    path.write_bytes(whole)
+    code, err = run("import", "events", str(path), "--db", db)
+    assert code == 3, err
+    lines = len(real_observations())
+    assert f"{path}:{lines + 1}: the compressed input is corrupt (CRC check failed" in err
+    assert f"the lines before may be damaged), after line {lines}" in err
+
+
+def test_a_postmortem_format_cut_short_keeps_the_partial_record(db: str, tmp_path: Path) -> None:
+    """The same for `import FORMAT` (recorder.importers.records reads through the same lines)."""
+    whole = gzip.compress(AUDIT.read_bytes())
+    path = tmp_path / "audit.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    errors = tmp_path / "rejected.ndjson"
+    code, err = run("import", "k8s-audit", str(path), "--db", db, "--errors", str(errors))
+    assert code == 3, err
+    held = _inflated(whole[: len(whole) // 2])
+    records = [orjson.loads(line) for line in errors.read_bytes().splitlines()]
+    cut = [r for r in records if "cut short" in r["reason"]]
+    assert len(cut) == 1
+    assert cut[0]["line"] == held.count(b"\n") + 1
+    assert cut[0]["raw"] == held[held.rfind(b"\n") + 1 :].decode()
+
+
+def test_a_pretty_printed_document_cut_short_is_kept_whole(tmp_path: Path) -> None:
+    """A multi-line document the input breaks off inside is one error at the line it starts on,
+    with every line read of it (not only the last, partial one)."""
+    from tests.importers.helpers import parse
+
+    doc = orjson.dumps(
+        {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "a", "resourceVersion": "1"}},
+        option=orjson.OPT_INDENT_2,
+    )
+    whole = gzip.compress(doc + b"\n")
+    path = tmp_path / "watch.json.gz"
+    path.write_bytes(whole[:-12])  # the last bytes of the document and the trailer
+    held = _inflated(whole[:-12])
+    assert held.count(b"\n") > 2 and not held.endswith(b"\n")
+    from gapwatch.recorder.importers import load
+    from gapwatch.recorder.importers.records import read_records
+
+    items = list(read_records(load("k8s-watch"), str(path)))
+    assert len(items) == 1
+    raw, error, _where = items[0]
+    assert raw is not None and raw.text == held
+    assert error.line == 1 and "inside this document: it is incomplete" in error.reason
+    found, errors, _stats = parse("k8s-watch", path)
+    assert found == [] and len(errors) == 1

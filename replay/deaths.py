@@ -21,7 +21,14 @@ have been programmed (kube-proxy's lag): no rule claims that from the slice alon
 (docs/semantics.md: it doubled the false windows). kube-proxy's own metrics can (replay.syncs):
 a look at or after the death's earliest instant whose last sync ended before the replacement's
 listing could have reached kube-proxy proves it was not programmed then, so it counts as
-entering after the death, its programming bounded by the same looks. Pure.
+entering after the death, its programming bounded by the same looks. So can the Service's
+health check (`_unready`): kube-proxy answers on the healthCheckNodePort with the count of the
+ready local endpoints it has programmed (`localEndpoints`, pushed after each sync: DESIGN.md
+section 6), so a 503 counting 0 at or after the death's earliest instant proves that an
+endpoint ready since before it was not programmed then; its programming lies after that
+look's run of 503s, by the next 200. A 503 proves nothing about an endpoint that was
+terminating at the look: it is not counted, and with ProxyTerminatingEndpoints it is still
+forwarded to. Pure.
 """
 
 from __future__ import annotations
@@ -106,6 +113,7 @@ def unprogrammed(
     clocks_us: int = 0,
     reach_us: int = 0,
     span_us: int = 0,
+    health: Sequence[Sample] = (),
 ) -> tuple[list[Iv], list[Iv]]:
     """Where F was possibly and surely false because a local pod died (finishedAt known)
     before every endpoint that could replace it can have been programmed (module docstring).
@@ -117,7 +125,8 @@ def unprogrammed(
     controller's lag, `lag_hi_us` kube-proxy's. `looks`: the node's kube-proxy metrics looks
     (replay.syncs; none: the slice alone), `clocks_us` how far kube-proxy's and the prober's
     clocks may be off the recorder's, `reach_us` how far kube-proxy's receipt of a change may
-    lie from the store's time for it, `span_us` how long one sync may run."""
+    lie from the store's time for it, `span_us` how long one sync may run. `health`: the
+    node's health-check samples on the recorder's clock (replay.observed; none: not read)."""
     every = [
         r
         for pod in local_pods(state, svc, node)
@@ -141,6 +150,7 @@ def unprogrammed(
         # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
         early = [
             _unsynced(looks, r, at, death.start, bounds)
+            or _unready(state, svc, health, r, at, death.start, lag_hi_us)
             for r, at in zip(others, listed, strict=True)
             if at <= death.start
         ]
@@ -180,6 +190,40 @@ def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us:
         if at >= run.ready_us - skew_us:
             return at
     return run.ready_us + slice_us
+
+
+def _unready(
+    state: FoldState,
+    svc: ServiceRef,
+    health: Sequence[Sample],
+    run: Run,
+    listed_us: int,
+    death_us: int,
+    lag_hi_us: int,
+) -> Step | None:
+    """When kube-proxy programmed a run's endpoint listed (by `listed_us`) before a death's
+    earliest instant `death_us`, from the health check: None unless a look at or after that
+    instant answered 503 counting 0 ready local endpoints while the run's pod was ready (not
+    terminating) since before it: not programmed then. It was programmed after the last look
+    of that run of 503s (the next sample's `prev_us`), by that next sample when it is a 200,
+    else within kube-proxy's largest lag `lag_hi_us` of the listing. `health` is on the
+    recorder's clock, widened by the prober's clock skew (replay.observed)."""
+    if run.ready_us is None:
+        return None
+    pod = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
+    for i, s in enumerate(health):
+        if s.value != "503" or s.num != 0:
+            continue
+        after = health[i + 1] if i + 1 < len(health) else None
+        last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
+        if last < death_us or last < run.ready_us:
+            continue
+        if any(p.state != "ready" for p in pod if run.ready_us <= p.at_us <= last):
+            continue  # terminating at the look: not counted, maybe still forwarded to
+        done = after.at_us if after is not None and after.value == "200" else HI
+        latest = max(min(done, listed_us + lag_hi_us), last)
+        return Step(last, latest, True, run.event_id)
+    return None
 
 
 def _unsynced(
@@ -225,9 +269,10 @@ def died_unprogrammed(
     good: str,
     unseen_us: int,
     looks: SyncIndex,
+    health: Sequence[Sample] = (),
 ) -> tuple[list[Iv], list[Iv]]:
     """replay.deaths.unprogrammed with the settings' bounds (`looks`: the node's kube-proxy
-    metrics looks, replay.syncs.index_looks)."""
+    metrics looks, replay.syncs.index_looks; `health`: its health-check samples)."""
     return unprogrammed(
         state,
         svc,
@@ -243,6 +288,7 @@ def died_unprogrammed(
         clocks_us=seconds_us(settings.clock_skew_s),
         reach_us=reach_us(settings),
         span_us=seconds_us(settings.sync_span_s),
+        health=health,
     )
 
 

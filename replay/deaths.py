@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -113,7 +114,7 @@ def unprogrammed(
     clocks_us: int = 0,
     reach_us: int = 0,
     span_us: int = 0,
-    health: Sequence[Sample] = (),
+    health: Callable[[], Sequence[Sample]] = tuple,
 ) -> tuple[list[Iv], list[Iv]]:
     """Where F was possibly and surely false because a local pod died (finishedAt known)
     before every endpoint that could replace it can have been programmed (module docstring).
@@ -125,8 +126,9 @@ def unprogrammed(
     controller's lag, `lag_hi_us` kube-proxy's. `looks`: the node's kube-proxy metrics looks
     (replay.syncs; none: the slice alone), `clocks_us` how far kube-proxy's and the prober's
     clocks may be off the recorder's, `reach_us` how far kube-proxy's receipt of a change may
-    lie from the store's time for it, `span_us` how long one sync may run. `health`: the
-    node's health-check samples on the recorder's clock (replay.observed; none: not read)."""
+    lie from the store's time for it, `span_us` how long one sync may run. `health`: reads
+    the node's health-check samples on the recorder's clock (replay.observed), once and only
+    where a death's replacement needs them (none: not read)."""
     every = [
         r
         for pod in local_pods(state, svc, node)
@@ -138,6 +140,7 @@ def unprogrammed(
     listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
     bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
     bad_times = [s.at_us for s in samples if bad(s.value)]
+    zeros = cache(lambda: _zero_counts(health()))
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
@@ -150,7 +153,7 @@ def unprogrammed(
         # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
         early = [
             _unsynced(looks, r, at, death.start, bounds)
-            or _unready(state, svc, health, r, at, death.start, lag_hi_us)
+            or _unready(state, svc, zeros(), r, at, death.start, lag_hi_us)
             for r, at in zip(others, listed, strict=True)
             if at <= death.start
         ]
@@ -195,28 +198,25 @@ def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us:
 def _unready(
     state: FoldState,
     svc: ServiceRef,
-    health: Sequence[Sample],
+    zeros: Sequence[tuple[Sample, Sample | None]],
     run: Run,
     listed_us: int,
     death_us: int,
     lag_hi_us: int,
 ) -> Step | None:
     """When kube-proxy programmed a run's endpoint listed (by `listed_us`) before a death's
-    earliest instant `death_us`, from the health check: None unless a look at or after that
-    instant answered 503 counting 0 ready local endpoints while the run's pod was ready (not
-    terminating) since before it: not programmed then. It was programmed after the last look
-    of that run of 503s (the next sample's `prev_us`), by that next sample when it is a 200,
-    else within kube-proxy's largest lag `lag_hi_us` of the listing. `health` is on the
-    recorder's clock, widened by the prober's clock skew (replay.observed)."""
+    earliest instant `death_us`, from the health check (`zeros`: its 503s counting 0 ready
+    local endpoints, each with the sample after it, `_zero_counts`): None unless such a look
+    at or after that instant, and within kube-proxy's largest lag `lag_hi_us` of the listing,
+    came while the run's pod was ready (not terminating) since before it: not programmed then.
+    It was programmed after the last look of that run of 503s (the next sample's `prev_us`),
+    by that next sample when it is a 200, else within `lag_hi_us` of the listing."""
     if run.ready_us is None:
         return None
     pod = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
-    for i, s in enumerate(health):
-        if s.value != "503" or s.num != 0:
-            continue
-        after = health[i + 1] if i + 1 < len(health) else None
+    for s, after in zeros:
         last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
-        if last < death_us or last < run.ready_us:
+        if last < death_us or last < run.ready_us or s.at_us > listed_us + lag_hi_us:
             continue
         if any(p.state != "ready" for p in pod if run.ready_us <= p.at_us <= last):
             continue  # terminating at the look: not counted, maybe still forwarded to
@@ -224,6 +224,17 @@ def _unready(
         latest = max(min(done, listed_us + lag_hi_us), last)
         return Step(last, latest, True, run.event_id)
     return None
+
+
+def _zero_counts(health: Sequence[Sample]) -> list[tuple[Sample, Sample | None]]:
+    """The health check's 503s that counted 0 ready local endpoints, each with the sample
+    after it (None: the last), in order. `health` is on the recorder's clock, widened by the
+    prober's clock skew (replay.observed)."""
+    return [
+        (s, health[i + 1] if i + 1 < len(health) else None)
+        for i, s in enumerate(health)
+        if s.value == "503" and s.num == 0
+    ]
 
 
 def _unsynced(
@@ -269,10 +280,10 @@ def died_unprogrammed(
     good: str,
     unseen_us: int,
     looks: SyncIndex,
-    health: Sequence[Sample] = (),
+    health: Callable[[], Sequence[Sample]] = tuple,
 ) -> tuple[list[Iv], list[Iv]]:
     """replay.deaths.unprogrammed with the settings' bounds (`looks`: the node's kube-proxy
-    metrics looks, replay.syncs.index_looks; `health`: its health-check samples)."""
+    metrics looks, replay.syncs.index_looks; `health`: reads its health-check samples)."""
     return unprogrammed(
         state,
         svc,

@@ -145,7 +145,7 @@ def serves_signal(
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
-            observed(state, "health", svc, node, settings),
+            lambda: observed(state, "health", svc, node, settings),
         )  # fmt: skip
         return dead_first(minus_definite(serves, unseen), died), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])

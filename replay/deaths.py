@@ -8,27 +8,30 @@ what the Pod updates say anyway: after the last one that saw the pod up, by the 
 it stopped (`death_range`). Without finishedAt (a node that crashed: no kubelet reports; older
 recordings) the death keeps those updates' range.
 
-The rule (`unprogrammed`), from what kube-proxy can do: with externalTrafficPolicy Local the node
-forwards only to local endpoints, and kube-proxy programs only what the EndpointSlice holds; the
-EndpointSlice controller lists a pod ready only after its Ready condition was written. When a
-local pod dies and every other local endpoint that could take over entered the EndpointSlice
-possibly after the death (its Ready write not surely before the death's earliest instant),
-kube-proxy may still forward only to the dead pod: F was possibly false from the death until
-the replacement was programmed (no later than its Ready plus the EndpointSlice and kube-proxy
-lags). It was surely false from the death's latest instant to the replacement's earliest entry
-when the death surely came first. A replacement surely listed before the death may or may not
-have been programmed (kube-proxy's lag): no rule claims that from the slice alone
-(docs/semantics.md: it doubled the false windows). kube-proxy's own metrics can (replay.syncs):
-a look at or after the death's earliest instant whose last sync ended before the replacement's
-listing could have reached kube-proxy proves it was not programmed then, so it counts as
-entering after the death, its programming bounded by the same looks. So can the Service's
-health check (`_unready`): kube-proxy answers on the healthCheckNodePort with the count of the
-ready local endpoints it has programmed (`localEndpoints`, pushed after each sync: DESIGN.md
-section 6), so a 503 counting 0 at or after the death's earliest instant proves that an
-endpoint ready since before it was not programmed then; its programming lies after that
-look's run of 503s, by the next 200. A 503 proves nothing about an endpoint that was
-terminating at the look: it is not counted, and with ProxyTerminatingEndpoints it is still
-forwarded to. Pure.
+The rule (`unprogrammed`), from what kube-proxy can do: with externalTrafficPolicy Local the
+node forwards only to local endpoints, and kube-proxy programs only what the EndpointSlice
+holds; the EndpointSlice controller lists a pod ready only after its Ready condition was
+written. When a local pod dies and every other local endpoint that could take over entered the
+EndpointSlice possibly after the death (its Ready write not surely before the death's earliest
+instant), kube-proxy may still forward only to the dead pod: F was possibly false from the death
+until the replacement was programmed (no later than its Ready plus the EndpointSlice and
+kube-proxy lags). Where a probe lane looks every so often and saw no failure, the gap was
+shorter than its sampling interval and lasted until the replacement was programmed: it opened
+less than that interval before the replacement's earliest programming, and closed less than that
+after the death's latest instant. It was surely false from the death's latest instant to the
+replacement's earliest entry when the death surely came first. A replacement surely listed
+before the death may or may not have been programmed (kube-proxy's lag): no rule claims that
+from the slice alone (docs/semantics.md: it doubled the false windows). kube-proxy's own metrics
+can (replay.syncs): a look at or after the death's earliest instant whose last sync ended before
+the replacement's listing could have reached kube-proxy proves it was not programmed then, so it
+counts as entering after the death, its programming bounded by the same looks. So can the
+Service's health check (`_unready`): kube-proxy answers on the healthCheckNodePort with the
+count of the ready local endpoints it has programmed (`localEndpoints`, pushed after each sync:
+DESIGN.md section 6), so a 503 counting 0 at or after the death's earliest instant proves that
+an endpoint ready since before it was not programmed then; its programming lies after that
+look's run of 503s, by the next 200. A 503 proves nothing about an endpoint that was terminating
+at the look: it is not counted, and with ProxyTerminatingEndpoints it is still forwarded to.
+Pure.
 """
 
 from __future__ import annotations
@@ -170,12 +173,16 @@ def unprogrammed(
         ]
         entered_lo = min(entered + [p.earliest for p in shown])
         end = min([at + lag_hi_us for at in listed if at > death.start] + [p.latest for p in shown])
+        start = death.start
         if unseen_us:
+            # no look saw the gap: shorter than unseen_us, and it lasted until a replacement
+            # was programmed, at entered_lo at the earliest
             end = min(end, death.end + unseen_us)
+            start = max(start, entered_lo - unseen_us)
         if any(death.start <= t < end for t in bad_times):
             continue  # a look saw it: the lane's own steps bound it
-        if death.start < end:
-            possible.append(Iv(death.start, end, run.event_id, 0))
+        if start < end:
+            possible.append(Iv(start, end, run.event_id, 0))
         if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
             sure.append(Iv(death.end, entered_lo, run.event_id, 0))
     return sorted(possible), sorted(sure)

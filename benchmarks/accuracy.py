@@ -104,9 +104,10 @@ def listener_of(seed: int) -> str:
     return str(random_scenario(seed)["lb"]["listener"])
 
 
-def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
-    name, seed, overrides, no_probes = job
-    return compare(name, seed, overrides, drop_sources=_DROP if no_probes else ())
+def _preset(job: tuple[str, int, dict[str, Any], bool, bool]) -> Report:
+    name, seed, overrides, no_probes, misses = job
+    drop = _DROP if no_probes else ()
+    return compare(name, seed, overrides, drop_sources=drop, misses=misses)
 
 
 def _random(job: tuple[int, bool, bool, dict[str, Any], bool]) -> Report:
@@ -203,8 +204,8 @@ def main() -> None:
     explain = "print each wrong class with its window, bounds and the lane samples around it"
     parser.add_argument("--explain", action="store_true", help=explain)
     misses = (
-        "with --random: print each missed true window with its duration, the probe and poll "
-        "periods, how many looks of each fell inside it, and its lanes' samples around it"
+        "print each missed true window with its duration, the probe and poll periods, how "
+        "many looks of each fell inside it, and its lanes' samples around it"
     )
     parser.add_argument("--misses", action="store_true", help=misses)
     args = parser.parse_args()
@@ -231,8 +232,9 @@ def main() -> None:
             for item in args.set:
                 key, _, value = item.partition("=")
                 extra[key] = yaml.safe_load(value)
+            flags = (args.no_probes, args.misses)
             jobs = [
-                (name, seed, {"observe.kube_proxy_period_s": float(p), **extra}, args.no_probes)
+                (name, seed, {"observe.kube_proxy_period_s": float(p), **extra}, *flags)
                 for name in args.scenarios.split(",")
                 for p in args.periods.split(",")
                 for seed in range(1, args.seeds + 1)

@@ -96,6 +96,7 @@ def compare(
     drop_sources: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
+    misses: bool = False,
 ) -> Report:
     """Simulate, replay (without the observations of `drop_sources`) and compare."""
     return compare_scenario(
@@ -104,6 +105,7 @@ def compare(
         drop_sources=drop_sources,
         settings=settings,
         expect_provenance=expect_provenance,
+        misses=misses,
     )
 
 

@@ -156,7 +156,7 @@ def unprogrammed(
         # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
         early = [
             _unsynced(looks, r, at, death.start, bounds)
-            or _unready(state, svc, zeros(), r, at, death.start, lag_hi_us)
+            or _unready(state, svc, zeros(), r, at, death.start, (lag_hi_us, span_us))
             for r, at in zip(others, listed, strict=True)
             if at <= death.start
         ]
@@ -209,15 +209,18 @@ def _unready(
     run: Run,
     listed_us: int,
     death_us: int,
-    lag_hi_us: int,
+    bounds: tuple[int, int],
 ) -> Step | None:
     """When kube-proxy programmed a run's endpoint listed (by `listed_us`) before a death's
     earliest instant `death_us`, from the health check (`zeros`: its 503s counting 0 ready
     local endpoints, each with the sample after it, `_zero_counts`): None unless such a look
-    at or after that instant, and within kube-proxy's largest lag `lag_hi_us` of the listing,
-    came while the run's pod was ready (not terminating) since before it: not programmed then.
-    It was programmed after the last look of that run of 503s (the next sample's `prev_us`),
-    by that next sample when it is a 200, else within `lag_hi_us` of the listing."""
+    at or after that instant, and within kube-proxy's largest lag of the listing, came while
+    the run's pod was ready (not terminating) since before it: not programmed then. It was
+    programmed after the last look of that run of 503s (the next sample's `prev_us`), less one
+    sync's span (a sync pushes its counts when it ends, after writing the rules), by that next
+    sample when it is a 200, else within the largest lag of the listing. `bounds`: kube-proxy's
+    largest lag and a sync's longest span."""
+    lag_hi_us, span_us = bounds
     if run.ready_us is None:
         return None
     pod = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
@@ -229,7 +232,7 @@ def _unready(
             continue  # terminating at the look: not counted, maybe still forwarded to
         done = after.at_us if after is not None and after.value == "200" else HI
         latest = max(min(done, listed_us + lag_hi_us), last)
-        return Step(last, latest, True, run.event_id)
+        return Step(last - span_us, latest, True, run.event_id)
     return None
 
 

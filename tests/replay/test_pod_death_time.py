@@ -251,7 +251,8 @@ def test_a_health_check_counting_no_ready_endpoint_says_nothing_of_a_terminating
 
 def test_a_gap_no_dense_look_saw_opened_less_than_a_look_before_the_programming() -> None:
     """Looks every 0.5 s: `_unready`'s shape with the health check answering 503 counting 0
-    from 101.5 s to 103 s and 200 from 103.5 s (p2 programmed in (103 s, 103.5 s]). p1 died
+    from 101.5 s to 104 s and 200 from 104.5 s: p2 programmed by 104.5 s, not before 103 s
+    (the last 503 less one sync's span, 1 s: the rules are written before the counts). p1 died
     in [101 s, 104 s) (finishedAt 102 s, the 1 s node clock), and every NodePort look
     connected: a gap from its death to p2's programming would have been seen unless it opened
     less than the looks' unseen interval (0.5 s plus the 0.5 s watch skew) before 103 s, so
@@ -259,11 +260,11 @@ def test_a_gap_no_dense_look_saw_opened_less_than_a_look_before_the_programming(
     obs = [o for o in _unready(finished=102.6) if o.kind not in ("ProxyHealth", "NodePortProbe")]
     obs += [*looks("n1", 2, 126.5, 0.5), nodeport(127, 126.5, "n1", "refused")]
     obs += [
-        health(t, t - 0.5 if t > 2 else None, "n1", 0 if 101.5 <= t <= 103 else 1)
+        health(t, t - 0.5 if t > 2 else None, "n1", 0 if 101.5 <= t <= 104 else 1)
         for t in (2 + k * 0.5 for k in range(241))
     ]
     windows = _windows(sorted(obs, key=lambda o: o.observed_at))
     (window,) = [w for w in windows if w.start_earliest_us < _us(120)]
     assert not window.certain
     assert window.start_earliest_us == _us(102)
-    assert _us(103) <= window.end_latest_us <= _us(103.5)
+    assert _us(104) <= window.end_latest_us <= _us(104.5)

@@ -27,11 +27,11 @@ the replacement's listing could have reached kube-proxy proves it was not progra
 counts as entering after the death, its programming bounded by the same looks. So can the
 Service's health check (`_unready`): kube-proxy answers on the healthCheckNodePort with the
 count of the ready local endpoints it has programmed (`localEndpoints`, pushed after each sync:
-DESIGN.md section 6), so a 503 counting 0 at or after the death's earliest instant proves that
-an endpoint ready since before it was not programmed then; its programming lies after that
-look's run of 503s, by the next 200. A 503 proves nothing about an endpoint that was terminating
-at the look: it is not counted, and with ProxyTerminatingEndpoints it is still forwarded to.
-Pure.
+DESIGN.md section 6), so a 503 counting 0 a sync's span or more after the death's earliest
+instant proves that an endpoint ready since before it was not programmed then; its programming
+lies after that look's run of 503s less a sync's span, by the next 200. A 503 proves nothing
+about an endpoint that was terminating at the look: it is not counted, and with
+ProxyTerminatingEndpoints it is still forwarded to. Pure.
 """
 
 from __future__ import annotations
@@ -214,8 +214,9 @@ def _unready(
     """When kube-proxy programmed a run's endpoint listed (by `listed_us`) before a death's
     earliest instant `death_us`, from the health check (`zeros`: its 503s counting 0 ready
     local endpoints, each with the sample after it, `_zero_counts`): None unless such a look
-    at or after that instant, and within kube-proxy's largest lag of the listing, came while
-    the run's pod was ready (not terminating) since before it: not programmed then. It was
+    at least one sync's span after that instant (its counts may lag the rules by that much),
+    and within kube-proxy's largest lag of the listing, came while the run's pod was ready (not
+    terminating) since before it: not programmed then. It was
     programmed after the last look of that run of 503s (the next sample's `prev_us`), less one
     sync's span (a sync pushes its counts when it ends, after writing the rules), by that next
     sample when it is a 200, else within the largest lag of the listing. `bounds`: kube-proxy's
@@ -226,7 +227,7 @@ def _unready(
     pod = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
     for s, after in zeros:
         last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
-        if last < death_us or last < run.ready_us or s.at_us > listed_us + lag_hi_us:
+        if last - span_us < death_us or last < run.ready_us or s.at_us > listed_us + lag_hi_us:
             continue
         if any(p.state != "ready" for p in pod if run.ready_us <= p.at_us <= last):
             continue  # terminating at the look: not counted, maybe still forwarded to

@@ -268,3 +268,12 @@ def test_a_gap_no_dense_look_saw_opened_less_than_a_look_before_the_programming(
     assert not window.certain
     assert window.start_earliest_us == _us(102)
     assert _us(104) <= window.end_latest_us <= _us(104.5)
+
+
+def test_a_503_less_than_a_sync_span_after_the_death_s_earliest_instant_is_no_gap() -> None:
+    # p1 seen still up (terminating) at 101.5 s: it died in [101.5 s, 104 s). The 503 at
+    # 102 s shows the counts of a sync that ended by then; a sync still running may have
+    # written p2's rules from 101 s (102 s less the 1 s sync span), before the death
+    obs = [*_unready(finished=102.6), pod(101.5, "p1", "n1", "terminating", deleted_at=90)]
+    windows = _windows(sorted(obs, key=lambda o: o.observed_at))
+    assert [w for w in windows if w.start_earliest_us < _us(120)] == []

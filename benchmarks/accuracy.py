@@ -16,6 +16,8 @@ recorder/sim/generate.py, heavy-tailed lags, default assumptions. Seeds are spli
     .venv/bin/python benchmarks/accuracy.py --random 200            # development seeds 1-200
     .venv/bin/python benchmarks/accuracy.py --random 999 --explain  # each wrong class, with
         # its window, also, certainty, bounds and every lane's samples around it
+    .venv/bin/python benchmarks/accuracy.py --random 999 --misses   # each missed true window:
+        # duration, probe and poll periods, looks inside it, every lane's samples around it
 
 The preset sweep (the old in-sample figure):
 
@@ -102,16 +104,17 @@ def listener_of(seed: int) -> str:
     return str(random_scenario(seed)["lb"]["listener"])
 
 
-def _preset(job: tuple[str, int, dict[str, Any], bool]) -> Report:
-    name, seed, overrides, no_probes = job
-    return compare(name, seed, overrides, drop_sources=_DROP if no_probes else ())
+def _preset(job: tuple[str, int, dict[str, Any], bool, bool]) -> Report:
+    name, seed, overrides, no_probes, misses = job
+    drop = _DROP if no_probes else ()
+    return compare(name, seed, overrides, drop_sources=drop, misses=misses)
 
 
-def _random(job: tuple[int, bool, bool, dict[str, Any]]) -> Report:
-    seed, no_probes, explain, options = job
+def _random(job: tuple[int, bool, bool, dict[str, Any], bool]) -> Report:
+    seed, no_probes, explain, options, misses = job
     scenario = random_case(seed, options)
     drop = _DROP if no_probes else ()
-    return compare_scenario(scenario, seed, drop_sources=drop, explain=explain)
+    return compare_scenario(scenario, seed, drop_sources=drop, explain=explain, misses=misses)
 
 
 def _matrix(confusion: Any, title: str) -> None:
@@ -200,6 +203,11 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=10)
     explain = "print each wrong class with its window, bounds and the lane samples around it"
     parser.add_argument("--explain", action="store_true", help=explain)
+    misses = (
+        "print each missed true window with its duration, the probe and poll periods, how "
+        "many looks of each fell inside it, and its lanes' samples around it"
+    )
+    parser.add_argument("--misses", action="store_true", help=misses)
     args = parser.parse_args()
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
@@ -216,7 +224,7 @@ def main() -> None:
                   f"({'held-out' if held else 'development'} set{only})")  # fmt: skip
             runs = len(seeds)
             options.update(observe_settings(args.set, parser))
-            jobs_ = [(s, args.no_probes, args.explain, options) for s in seeds]
+            jobs_ = [(s, args.no_probes, args.explain, options, args.misses) for s in seeds]
             for report in pool.map(_random, jobs_, chunksize=4):
                 total.add(report)
         else:
@@ -224,8 +232,9 @@ def main() -> None:
             for item in args.set:
                 key, _, value = item.partition("=")
                 extra[key] = yaml.safe_load(value)
+            flags = (args.no_probes, args.misses)
             jobs = [
-                (name, seed, {"observe.kube_proxy_period_s": float(p), **extra}, args.no_probes)
+                (name, seed, {"observe.kube_proxy_period_s": float(p), **extra}, *flags)
                 for name in args.scenarios.split(",")
                 for p in args.periods.split(",")
                 for seed in range(1, args.seeds + 1)
@@ -234,7 +243,7 @@ def main() -> None:
             for report in pool.map(_preset, jobs, chunksize=8):
                 total.add(report)
     print_report(total, runs, args.show)
-    for line in total.explained:
+    for line in total.explained + total.missed_explained:
         print(line)
     print(f"wall time {time.monotonic() - started:.0f} s with {args.jobs} jobs")
 

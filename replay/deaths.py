@@ -8,26 +8,37 @@ what the Pod updates say anyway: after the last one that saw the pod up, by the 
 it stopped (`death_range`). Without finishedAt (a node that crashed: no kubelet reports; older
 recordings) the death keeps those updates' range.
 
-The rule (`unprogrammed`), from what kube-proxy can do: with externalTrafficPolicy Local the node
-forwards only to local endpoints, and kube-proxy programs only what the EndpointSlice holds; the
-EndpointSlice controller lists a pod ready only after its Ready condition was written. When a
-local pod dies and every other local endpoint that could take over entered the EndpointSlice
-possibly after the death (its Ready write not surely before the death's earliest instant),
-kube-proxy may still forward only to the dead pod: F was possibly false from the death until
-the replacement was programmed (no later than its Ready plus the EndpointSlice and kube-proxy
-lags). It was surely false from the death's latest instant to the replacement's earliest entry
-when the death surely came first. A replacement surely listed before the death may or may not
-have been programmed (kube-proxy's lag): no rule claims that from the slice alone
-(docs/semantics.md: it doubled the false windows). kube-proxy's own metrics can (replay.syncs):
-a look at or after the death's earliest instant whose last sync ended before the replacement's
-listing could have reached kube-proxy proves it was not programmed then, so it counts as
-entering after the death, its programming bounded by the same looks. Pure.
+The rule (`unprogrammed`), from what kube-proxy can do: with externalTrafficPolicy Local the
+node forwards only to local endpoints, and kube-proxy programs only what the EndpointSlice
+holds; the EndpointSlice controller lists a pod ready only after its Ready condition was
+written. When a local pod dies and every other local endpoint that could take over entered the
+EndpointSlice possibly after the death (its Ready write not surely before the death's earliest
+instant), kube-proxy may still forward only to the dead pod: F was possibly false from the death
+until the replacement was programmed (no later than its Ready plus the EndpointSlice and
+kube-proxy lags). Where a probe lane looks every so often and saw no failure, the gap was
+shorter than its sampling interval and lasted until the replacement was programmed: it opened
+less than that interval before the replacement's earliest programming, and closed less than that
+after the death's latest instant. It was surely false from the death's latest instant to the
+replacement's earliest entry when the death surely came first. A replacement surely listed
+before the death may or may not have been programmed (kube-proxy's lag): no rule claims that
+from the slice alone (docs/semantics.md: it doubled the false windows). kube-proxy's own metrics
+can (replay.syncs): a look at or after the death's earliest instant whose last sync ended before
+the replacement's listing could have reached kube-proxy proves it was not programmed then, so it
+counts as entering after the death, its programming bounded by the same looks. So can the
+Service's health check (`_unready`): kube-proxy answers on the healthCheckNodePort with the
+count of the ready local endpoints it has programmed (`localEndpoints`, pushed after each sync:
+DESIGN.md section 6), so a 503 counting 0 a sync's span or more after the death's earliest
+instant proves that an endpoint ready since before it was not programmed then; its programming
+lies after that look's run of 503s less a sync's span, by the next 200. A 503 proves nothing
+about an endpoint that was terminating at the look: it is not counted, and with
+ProxyTerminatingEndpoints it is still forwarded to. Pure.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -106,6 +117,7 @@ def unprogrammed(
     clocks_us: int = 0,
     reach_us: int = 0,
     span_us: int = 0,
+    health: Callable[[], Sequence[Sample]] = tuple,
 ) -> tuple[list[Iv], list[Iv]]:
     """Where F was possibly and surely false because a local pod died (finishedAt known)
     before every endpoint that could replace it can have been programmed (module docstring).
@@ -117,7 +129,9 @@ def unprogrammed(
     controller's lag, `lag_hi_us` kube-proxy's. `looks`: the node's kube-proxy metrics looks
     (replay.syncs; none: the slice alone), `clocks_us` how far kube-proxy's and the prober's
     clocks may be off the recorder's, `reach_us` how far kube-proxy's receipt of a change may
-    lie from the store's time for it, `span_us` how long one sync may run."""
+    lie from the store's time for it, `span_us` how long one sync may run. `health`: reads
+    the node's health-check samples on the recorder's clock (replay.observed), once and only
+    where a death's replacement needs them (none: not read)."""
     every = [
         r
         for pod in local_pods(state, svc, node)
@@ -129,6 +143,7 @@ def unprogrammed(
     listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
     bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
     bad_times = [s.at_us for s in samples if bad(s.value)]
+    zeros = cache(lambda: _zero_counts(health()))
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
@@ -141,6 +156,7 @@ def unprogrammed(
         # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
         early = [
             _unsynced(looks, r, at, death.start, bounds)
+            or _unready(state, svc, zeros(), r, at, death.start, (lag_hi_us, span_us))
             for r, at in zip(others, listed, strict=True)
             if at <= death.start
         ]
@@ -157,12 +173,16 @@ def unprogrammed(
         ]
         entered_lo = min(entered + [p.earliest for p in shown])
         end = min([at + lag_hi_us for at in listed if at > death.start] + [p.latest for p in shown])
+        start = death.start
         if unseen_us:
+            # no look saw the gap: shorter than unseen_us, and it lasted until a replacement
+            # was programmed, at entered_lo at the earliest
             end = min(end, death.end + unseen_us)
+            start = max(start, entered_lo - unseen_us)
         if any(death.start <= t < end for t in bad_times):
             continue  # a look saw it: the lane's own steps bound it
-        if death.start < end:
-            possible.append(Iv(death.start, end, run.event_id, 0))
+        if start < end:
+            possible.append(Iv(start, end, run.event_id, 0))
         if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
             sure.append(Iv(death.end, entered_lo, run.event_id, 0))
     return sorted(possible), sorted(sure)
@@ -180,6 +200,52 @@ def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us:
         if at >= run.ready_us - skew_us:
             return at
     return run.ready_us + slice_us
+
+
+def _unready(
+    state: FoldState,
+    svc: ServiceRef,
+    zeros: Sequence[tuple[Sample, Sample | None]],
+    run: Run,
+    listed_us: int,
+    death_us: int,
+    bounds: tuple[int, int],
+) -> Step | None:
+    """When kube-proxy programmed a run's endpoint listed (by `listed_us`) before a death's
+    earliest instant `death_us`, from the health check (`zeros`: its 503s counting 0 ready
+    local endpoints, each with the sample after it, `_zero_counts`): None unless such a look
+    at least one sync's span after that instant (its counts may lag the rules by that much),
+    and within kube-proxy's largest lag of the listing, came while the run's pod was ready (not
+    terminating) since before it: not programmed then. It was
+    programmed after the last look of that run of 503s (the next sample's `prev_us`), less one
+    sync's span (a sync pushes its counts when it ends, after writing the rules), by that next
+    sample when it is a 200, else within the largest lag of the listing. `bounds`: kube-proxy's
+    largest lag and a sync's longest span."""
+    lag_hi_us, span_us = bounds
+    if run.ready_us is None:
+        return None
+    pod = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
+    for s, after in zeros:
+        last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
+        if last - span_us < death_us or last < run.ready_us or s.at_us > listed_us + lag_hi_us:
+            continue
+        if any(p.state != "ready" for p in pod if run.ready_us <= p.at_us <= last):
+            continue  # terminating at the look: not counted, maybe still forwarded to
+        done = after.at_us if after is not None and after.value == "200" else HI
+        latest = max(min(done, listed_us + lag_hi_us), last)
+        return Step(last - span_us, latest, True, run.event_id)
+    return None
+
+
+def _zero_counts(health: Sequence[Sample]) -> list[tuple[Sample, Sample | None]]:
+    """The health check's 503s that counted 0 ready local endpoints, each with the sample
+    after it (None: the last), in order. `health` is on the recorder's clock, widened by the
+    prober's clock skew (replay.observed)."""
+    return [
+        (s, health[i + 1] if i + 1 < len(health) else None)
+        for i, s in enumerate(health)
+        if s.value == "503" and s.num == 0
+    ]
 
 
 def _unsynced(
@@ -225,9 +291,10 @@ def died_unprogrammed(
     good: str,
     unseen_us: int,
     looks: SyncIndex,
+    health: Callable[[], Sequence[Sample]] = tuple,
 ) -> tuple[list[Iv], list[Iv]]:
     """replay.deaths.unprogrammed with the settings' bounds (`looks`: the node's kube-proxy
-    metrics looks, replay.syncs.index_looks)."""
+    metrics looks, replay.syncs.index_looks; `health`: reads its health-check samples)."""
     return unprogrammed(
         state,
         svc,
@@ -243,6 +310,7 @@ def died_unprogrammed(
         clocks_us=seconds_us(settings.clock_skew_s),
         reach_us=reach_us(settings),
         span_us=seconds_us(settings.sync_span_s),
+        health=health,
     )
 
 

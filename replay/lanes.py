@@ -99,6 +99,17 @@ def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
     return out
 
 
+def _counted_none(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
+) -> list[Sample]:
+    """The node's health-check lane on the recorder's clock (replay.observed) where it ever
+    answered 503 counting 0 ready local endpoints (replay.deaths reads only those), else []."""
+    raw = state.probes["health"].get((svc, node), ())
+    if not any(s.value == "503" and s.num == 0 for s in raw):
+        return []
+    return observed(state, "health", svc, node, settings)
+
+
 def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
 ) -> tuple[Tri, bool, list[Sample]]:
@@ -144,8 +155,9 @@ def serves_signal(
         )
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
-            state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks
-        )
+            state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
+            lambda: _counted_none(state, svc, node, settings),
+        )  # fmt: skip
         return dead_first(minus_definite(serves, unseen), died), True, nodeport
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import Scenario, load_scenario, run
+from gapwatch.recorder.sim.result import Window as TrueWindow
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.detect import detect
@@ -16,7 +17,7 @@ from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI
-from tests.replay.explain import evidence
+from tests.replay.explain import evidence, lanes_around, looks_inside
 
 
 @dataclass
@@ -46,6 +47,9 @@ class Report:
     undecided_right_also: int = 0
     #: with `explain`: each wrong class and the lane evidence around it (tests.replay.explain)
     explained: list[str] = field(default_factory=list)
+    #: with `misses`: each missed true window, the run's sampling periods, how many looks of
+    #: the probe and poll grids fell inside it, and the lane evidence around it
+    missed_explained: list[str] = field(default_factory=list)
 
     def add(self, other: Report) -> None:
         self.truth += other.truth
@@ -64,6 +68,7 @@ class Report:
         self.undecided_wrong += other.undecided_wrong
         self.undecided_right_also += other.undecided_right_also
         self.explained += other.explained
+        self.missed_explained += other.missed_explained
 
     @property
     def matched(self) -> int:
@@ -91,6 +96,7 @@ def compare(
     drop_sources: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
+    misses: bool = False,
 ) -> Report:
     """Simulate, replay (without the observations of `drop_sources`) and compare."""
     return compare_scenario(
@@ -99,6 +105,7 @@ def compare(
         drop_sources=drop_sources,
         settings=settings,
         expect_provenance=expect_provenance,
+        misses=misses,
     )
 
 
@@ -110,9 +117,11 @@ def compare_scenario(
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
     explain: bool = False,
+    misses: bool = False,
 ) -> Report:
     """`compare` for a built scenario (a preset with overrides, or a generated one);
-    `explain`: each wrong class with the lane evidence around it (`Report.explained`)."""
+    `explain`: each wrong class with the lane evidence around it (`Report.explained`);
+    `misses`: each missed true window with its sampling and evidence (`missed_explained`)."""
     result = run(scenario, seed=seed)
     dropped = set(drop_sources)
     observations = [o for o in result.observations if o.source not in dropped]
@@ -151,6 +160,8 @@ def compare_scenario(
         ]
         if not hits:
             report.missed.append(f"{seed} {t.node} {t.cls} {t.start}..{t.end}")
+            if misses:
+                report.missed_explained += miss_lines(scenario, seed, state, t, start, end)
             continue
         # a window that merges several true ones (overlapping uncertainty) has one class
         single = [w for w in hits if overlapping(w) == 1]
@@ -192,3 +203,23 @@ def compare_scenario(
             else:
                 report.uncertain_false += 1
     return report
+
+
+def miss_lines(
+    scenario: Scenario, seed: int, state: FoldState, t: TrueWindow, start: int, end: int
+) -> list[str]:
+    """A missed true window: the run, the window and its duration, the sampling periods and
+    how many looks of each grid fell inside it, then the lanes of its (Service, node)."""
+    observe = scenario.observe
+    origin = to_micros(parse_time(scenario.start))
+    probe = looks_inside(origin, observe.kube_proxy_period_s, start, end)
+    poll = looks_inside(origin, observe.lb_poll_period_s, start, end)
+    lines = [
+        f"  miss: {scenario.name} seed {seed} {t.node} {t.cls} {t.start}..{t.end} "
+        f"({(end - start) / 1e6:.3f} s); probe every {observe.kube_proxy_period_s:g} s "
+        f"({probe} looks inside), LB poll every {observe.lb_poll_period_s:g} s ({poll} inside)"
+    ]
+    for svc in state.service_nodes:
+        if f"{svc.namespace}/{svc.name}" == t.service and svc.cluster == t.cluster:
+            lines += lanes_around(state, svc, t.node, start, end)
+    return lines

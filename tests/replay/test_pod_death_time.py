@@ -12,7 +12,18 @@ from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, PodSample, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI
-from tests.replay.builders import at, eps, facts_of, health, looks, node, pod, service, target
+from tests.replay.builders import (
+    at,
+    eps,
+    facts_of,
+    health,
+    looks,
+    node,
+    nodeport,
+    pod,
+    service,
+    target,
+)
 from tests.replay.test_evidence_order import scrape
 
 
@@ -20,15 +31,16 @@ def _us(seconds: float) -> int:
     return to_micros(at(seconds))
 
 
-def _deleting() -> list[Observation]:
-    """One node n1 behind a healthy target, its only pod p1 ready, marked for deletion at 100 s."""
+def _deleting(deleted: float = 100) -> list[Observation]:
+    """One node n1 behind a healthy target, its only pod p1 ready, marked for deletion at
+    `deleted` seconds."""
     return [
         service(0),
         node(0, "n1"),
         pod(1, "p1", "n1", "ready"),
         eps(1, [("p1", "n1", "ready")]),
         target(1, None, "n1", "healthy", "ADDED"),
-        pod(100, "p1", "n1", "terminating", deleted_at=100),
+        pod(deleted, "p1", "n1", "terminating", deleted_at=deleted),
     ]
 
 
@@ -170,3 +182,98 @@ def test_an_unsynced_look_before_the_death_is_no_gap() -> None:
     # the last look without a sync is at 100 s, before the death's earliest instant (103 s):
     # kube-proxy may have programmed p2 between it and the death
     assert _windows(_scraped([(95, 50, 90.3), (100, 50, 90.3), (110, 106.5, 106.4)])) == []
+
+
+def _unready(finished: float, serving: bool = False) -> list[Observation]:
+    """Random development seed 871's shape (kube-proxy 1.29, ProxyTerminatingEndpoints on),
+    NodePort and health check probed every 5 s (at 2, 7, ..., each look stored). p1 is marked
+    for deletion at 90 s and keeps serving (terminating: the slice shows it so at 90.3 s, the
+    node without a ready endpoint); its replacement p2 turns Ready at 96.8 s and the slice
+    lists it at 97 s. kube-proxy is late: the health check counts p1 (1) until 97 s, 0 at
+    102 s (it synced p1's termination, not yet p2's Ready) and p2 (1) from 107 s. p1 dies
+    (finishedAt `finished`), its Pod update says so at 106 s. Every NodePort look connects
+    until p2 crashes at 126 s: refused at 127 s, the slice drops it at 127.5 s. `serving`:
+    another old pod p3 on n1, ready from 1 s, terminating from 90 s like p1, lives on."""
+    old = [("p3", "n1", "terminating")] if serving else []
+    obs = [
+        *_deleting(90),
+        eps(90.3, [("p1", "n1", "terminating"), *old]),
+        pod(96.8, "p2", "n1", "ready"),
+        eps(97, [("p1", "n1", "terminating"), ("p2", "n1", "ready"), *old]),
+        pod(106, "p1", "n1", "gone", deleted_at=90, finished=finished),
+        eps(106.3, [("p2", "n1", "ready"), *old]),
+        *looks("n1", 2, 122, 5),
+        nodeport(127, 122, "n1", "refused"),
+        pod(127.2, "p2", "n1", "pending"),
+        eps(127.5, old),
+        target(140, 135, "n1", "healthy"),
+    ]
+    if serving:
+        obs += [
+            pod(1, "p3", "n1", "ready"),
+            eps(1.5, [("p1", "n1", "ready"), ("p3", "n1", "ready")]),
+            pod(90, "p3", "n1", "terminating", deleted_at=90),
+        ]
+    obs += [
+        health(float(t), float(t - 5) if t > 5 else None, "n1", 0 if t == 102 else 1)
+        for t in range(2, 123, 5)
+    ]
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_a_health_check_counting_no_ready_endpoint_after_the_death_is_a_possible_gap() -> None:
+    # finishedAt 102 s with the 1 s node clock: p1 died in [101 s, 103 s) (after its last
+    # update that saw it up, 90 s); p2 was listed at 97 s, before that, but the 102 s look
+    # answered 503 counting 0 ready local endpoints: kube-proxy had not programmed p2 then, so
+    # it forwarded only to p1, possibly dead, until the 200 at 107 s. No NodePort look fell
+    # in the gap; it is reported uncertain rather than missed (the refusal at 127 s, p2's
+    # crash, is another gap)
+    windows = _windows(_unready(finished=102.6))
+    (window,) = [w for w in windows if w.start_earliest_us < _us(120)]
+    assert not window.certain
+    assert _us(101) <= window.start_earliest_us <= _us(102)
+    assert _us(102) < window.end_latest_us <= _us(107)
+    assert window.cls == "pod-gone-before-deregistered"
+
+
+def test_a_health_check_counting_no_ready_endpoint_before_the_death_is_no_gap() -> None:
+    # finishedAt 104 s: p1 died in [103 s, 106 s), after the last 503 look (102 s): kube-proxy
+    # may have programmed p2 between that look and the death
+    assert [w for w in _windows(_unready(finished=104.4)) if w.start_earliest_us < _us(120)] == []
+
+
+def test_a_health_check_counting_no_ready_endpoint_says_nothing_of_a_terminating_one() -> None:
+    # p3, terminating since 90 s, is not counted by the health check but still served (PTE):
+    # the 503 at 102 s does not show n1 without a pod to forward to when p1 died
+    windows = _windows(_unready(finished=102.6, serving=True))
+    assert [w for w in windows if w.start_earliest_us < _us(120)] == []
+
+
+def test_a_gap_no_dense_look_saw_opened_less_than_a_look_before_the_programming() -> None:
+    """Looks every 0.5 s: `_unready`'s shape with the health check answering 503 counting 0
+    from 101.5 s to 104 s and 200 from 104.5 s: p2 programmed by 104.5 s, not before 103 s
+    (the last 503 less one sync's span, 1 s: the rules are written before the counts). p1 died
+    in [101 s, 104 s) (finishedAt 102 s, the 1 s node clock), and every NodePort look
+    connected: a gap from its death to p2's programming would have been seen unless it opened
+    less than the looks' unseen interval (0.5 s plus the 0.5 s watch skew) before 103 s, so
+    from 102 s, not from the death's earliest instant (101 s)."""
+    obs = [o for o in _unready(finished=102.6) if o.kind not in ("ProxyHealth", "NodePortProbe")]
+    obs += [*looks("n1", 2, 126.5, 0.5), nodeport(127, 126.5, "n1", "refused")]
+    obs += [
+        health(t, t - 0.5 if t > 2 else None, "n1", 0 if 101.5 <= t <= 104 else 1)
+        for t in (2 + k * 0.5 for k in range(241))
+    ]
+    windows = _windows(sorted(obs, key=lambda o: o.observed_at))
+    (window,) = [w for w in windows if w.start_earliest_us < _us(120)]
+    assert not window.certain
+    assert window.start_earliest_us == _us(102)
+    assert _us(104) <= window.end_latest_us <= _us(104.5)
+
+
+def test_a_503_less_than_a_sync_span_after_the_death_s_earliest_instant_is_no_gap() -> None:
+    # p1 seen still up (terminating) at 101.5 s: it died in [101.5 s, 104 s). The 503 at
+    # 102 s shows the counts of a sync that ended by then; a sync still running may have
+    # written p2's rules from 101 s (102 s less the 1 s sync span), before the death
+    obs = [*_unready(finished=102.6), pod(101.5, "p1", "n1", "terminating", deleted_at=90)]
+    windows = _windows(sorted(obs, key=lambda o: o.observed_at))
+    assert [w for w in windows if w.start_earliest_us < _us(120)] == []

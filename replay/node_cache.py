@@ -73,6 +73,11 @@ class NodeWindows:
     #: replay.accessed; the same list when there are none)
     plain: list[Window] = field(default_factory=list)
     proofs: list[Proof] = field(default_factory=list)
+    #: the lanes its windows were found from (replay.lanes: a function of what `key` and the
+    #: Service's key hold, so valid while the node is kept): a kept node whose proofs moved
+    #: reads those windows again from them (None: found again; not in the saved checkpoint
+    #: file, replay.checkpoint_file)
+    found: Lanes | None = None
 
 
 class _Holding:
@@ -277,7 +282,6 @@ def windows(
         old = None
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
-    seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
     #: per node, its entry before this call and before which its windows' readings with
     #: proofs may be kept from it (all of them when the node is kept, those before the suffix's
@@ -301,7 +305,7 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = seen[node] = lanes(state, svc, node, mine, lag_hi)
+            found = lanes(state, svc, node, mine, lag_hi)
             gap = t_and(found.routed, t_not(found.serves))
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
@@ -326,6 +330,7 @@ def windows(
                 raw,
                 (found.routed, found.serves, suffix.shape(found)),
                 plain,
+                found=found,
             )
         fresh.nodes[node] = kept
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap
@@ -338,7 +343,10 @@ def windows(
     out: list[Window] = []
 
     def reread(node: str, proven: list[Proof]) -> list[Window]:
-        found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
+        entry = fresh.nodes[node]  # kept, or found again above (its lanes then in `found`)
+        found = entry.found
+        if found is None:
+            found = entry.found = lanes(state, svc, node, mine, lag_hi)
         raw = windows_from(
             state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
             relists=False, proven=proven, proven_only=True,

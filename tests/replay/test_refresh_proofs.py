@@ -1,0 +1,66 @@
+"""What a refresh keeps for the LB's failed requests (round 10 of issue 15, replay/node_cache.py
+and replay/accessed.py): each test refreshes the per-node cache batch by batch and compares it
+with `detect` on the whole state, at a step where the shortcut it checks is taken.
+
+The history is tests/replay/test_suffix.py's (n1 and n2 probed every 5 s, their LB targets
+polled every 10 s; on n1 kube-proxy refuses at 100-105 s, a window found from the samples),
+with n1 given an InternalIP so that ALB access-log lines name it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay import node_cache
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.model import Window
+from tests.replay.builders import at, facts_of
+from tests.replay.test_logclock import N1_IP, alb_502
+from tests.replay.test_suffix import _history as _suffix_history
+
+
+def _history() -> list[Observation]:
+    out = []
+    for obs in _suffix_history():
+        if obs.kind == "Node" and obs.name == "n1":
+            status = dict(
+                obs.payload["status"], addresses=[{"type": "InternalIP", "address": N1_IP}]
+            )
+            obs = replace(obs, payload=dict(obs.payload, status=status))
+        out.append(obs)
+    return out
+
+
+def _steps(*cuts: float, lines: tuple[float, ...]) -> list[tuple[list[Window], list[Window]]]:
+    """The history folded up to each cut in turn, then the failed lines at `lines` (s) after
+    it all; per step, what the cache gives and what `detect` gives."""
+    history = _history()
+    facts = facts_of([*history, *(alb_502(t) for t in lines)])
+    split = len(facts_of(history))
+    bounds = [to_micros(at(c)) for c in cuts]
+    batches = [[f for f in facts[:split] if lo < f.at_us <= hi]
+               for lo, hi in zip([-1, *bounds], [*bounds, 2**62], strict=True)]  # fmt: skip
+    batches.append(facts[split:])
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    out = []
+    for batch in batches:
+        state = fold(state, batch)
+        (svc,) = lb_facing(state)
+        found = node_cache.windows(state, svc, DEFAULTS, cache)
+        out.append((found, detect(state, [svc], DEFAULTS)))
+    return out
+
+
+def test_a_kept_node_reads_its_proven_windows_from_the_lanes_found_last() -> None:
+    # n1 found before its window (90 s), found again with it (the rest of the history), then
+    # lines alone arrive: n1 is kept and its window, proven past the samples' sure end, is read
+    # again from the lanes kept with it. Lanes kept from the first step (before the window
+    # existed) read nothing there: the window would keep the samples' sure end.
+    *_earlier, (before, _), (after, rebuilt) = _steps(90, lines=(108.5,))
+    assert after == rebuilt
+    (was,) = (w for w in before if w.node == "n1" and w.start_earliest_us < to_micros(at(200)))
+    (now,) = (w for w in after if w.node == "n1" and w.start_earliest_us < to_micros(at(200)))
+    assert now.end_earliest_us > was.end_earliest_us

@@ -33,14 +33,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from gapwatch.replay import suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
-from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
@@ -52,8 +52,22 @@ from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Tri, t_and, t_not
+from gapwatch.replay.signals import HI, Step, Tri, t_and, t_not
 from gapwatch.replay.unseen import listed_at
+
+
+class Found(NamedTuple):
+    """What detect.windows_from reads a node's windows from: its lanes, R and not F (`gap`)
+    and its local pods' lane (`alive`: context.alive_steps)."""
+
+    lanes: Lanes
+    gap: Tri
+    alive: list[Step]
+
+    @classmethod
+    def of(cls, state: FoldState, svc: ServiceRef, node: str, found: Lanes) -> Found:
+        gap = t_and(found.routed, t_not(found.serves))
+        return cls(found, gap, alive_steps(state, svc, node))
 
 
 @dataclass(slots=True)
@@ -73,11 +87,11 @@ class NodeWindows:
     #: replay.accessed; the same list when there are none)
     plain: list[Window] = field(default_factory=list)
     proofs: list[Proof] = field(default_factory=list)
-    #: the lanes its windows were found from (replay.lanes: a function of what `key` and the
-    #: Service's key hold, so valid while the node is kept): a kept node whose proofs moved
-    #: reads those windows again from them (None: found again; not in the saved checkpoint
-    #: file, replay.checkpoint_file)
-    found: Lanes | None = None
+    #: what its windows were found from (its lanes, R and not F, its local pods' lane: a
+    #: function of what `key` and the Service's key hold, so valid while the node is kept): a
+    #: kept node whose proofs moved reads those windows again from them (None: found again;
+    #: not in the saved checkpoint file, replay.checkpoint_file)
+    found: Found | None = None
 
 
 class _Holding:
@@ -305,30 +319,29 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = lanes(state, svc, node, mine, lag_hi)
-            gap = t_and(found.routed, t_not(found.serves))
+            found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
-                since = _since(state, svc, node, kept, nkey, found, old.horizon, back)
+                since = _since(state, svc, node, kept, nkey, found.lanes, old.horizon, back)
             raw = windows_from(
-                state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-                from_us=since, relists=False,
+                state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
+                from_us=since, relists=False, gap=found.gap, alive=found.alive,
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
                 previous[node] = (kept, since)
             else:
                 previous.pop(node, None)
-            plain = finished(state, svc, node, found, raw, mine)
+            plain = finished(state, svc, node, found.lanes, raw, mine)
             kept = NodeWindows(
                 nkey,
                 plain,
-                any(iv.end >= HI for iv in gap.possible),
-                losses(found.eps),
+                any(iv.end >= HI for iv in found.gap.possible),
+                losses(found.lanes.eps),
                 raw,
-                (found.routed, found.serves, suffix.shape(found)),
+                (found.lanes.routed, found.lanes.serves, suffix.shape(found.lanes)),
                 plain,
                 found=found,
             )
@@ -343,15 +356,17 @@ def windows(
     out: list[Window] = []
 
     def reread(node: str, proven: list[Proof]) -> list[Window]:
-        entry = fresh.nodes[node]  # kept, or found again above (its lanes then in `found`)
+        entry = fresh.nodes[node]  # kept, or found again above (with what it was found from)
         found = entry.found
         if found is None:
-            found = entry.found = lanes(state, svc, node, mine, lag_hi)
+            found = entry.found = Found.of(
+                state, svc, node, lanes(state, svc, node, mine, lag_hi)
+            )
         raw = windows_from(
-            state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-            relists=False, proven=proven, proven_only=True,
+            state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
+            relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,
         )  # fmt: skip
-        return finished(state, svc, node, found, raw, mine)
+        return finished(state, svc, node, found.lanes, raw, mine)
 
     for node, kept in fresh.nodes.items():
         mine_proofs = proofs.get(node, [])

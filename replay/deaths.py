@@ -128,43 +128,48 @@ def unprogrammed(
     # when each run's endpoint surely was listed, found once (not once per death)
     listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
     bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
-    bad_times = [s.at_us for s in samples if bad(s.value)]
+    bad_times = sorted(s.at_us for s in samples if bad(s.value))
+    entered_by = STAMP_RESOLUTION_US + skew_us  # a Ready write's earliest, before its stamp
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
         if run.finished_us is None or run.down_us == HI:
             continue
         death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
-        chosen = [j for j, r in enumerate(every) if j != i and r.down_us > death.start]
-        others = [every[j] for j in chosen]
-        listed = [listing[j] for j in chosen]
-        # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
-        early = [
-            _unsynced(looks, r, at, death.start, bounds)
-            for r, at in zip(others, listed, strict=True)
-            if at <= death.start
-        ]
-        if any(p is None for p in early):
-            continue  # an endpoint possibly programmed before the death (kube-proxy's lag)
-        shown = [p for p in early if p is not None]
-        later = [r.ready_us for r in others if r.ready_us is not None]
-        if not later or min(later) > run.down_us + slice_us:
-            continue  # no replacement before the slice drops the dead pod: an excursion
-        entered = [
-            r.ready_us - STAMP_RESOLUTION_US - skew_us
-            for r, at in zip(others, listed, strict=True)
-            if at > death.start and r.ready_us is not None
-        ]
-        entered_lo = min(entered + [p.earliest for p in shown])
-        end = min([at + lag_hi_us for at in listed if at > death.start] + [p.latest for p in shown])
-        if unseen_us:
-            end = min(end, death.end + unseen_us)
-        if any(death.start <= t < end for t in bad_times):
-            continue  # a look saw it: the lane's own steps bound it
-        if death.start < end:
-            possible.append(Iv(death.start, end, run.event_id, 0))
-        if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
-            sure.append(Iv(death.end, entered_lo, run.event_id, 0))
+        # one pass over the runs still up after the death's earliest instant (the others):
+        # the first ready of any, and when a replacement entered and was programmed at the
+        # latest, from the slice or, where listed before the death, kube-proxy's metrics
+        first_ready = entered_lo = end = HI
+        for j, r in enumerate(every):
+            if r.down_us <= death.start or j == i:
+                continue
+            at, ready = listing[j], r.ready_us
+            if ready is not None and ready < first_ready:
+                first_ready = ready
+            if at <= death.start:
+                # an endpoint listed before the death: kube-proxy's metrics may show it
+                # unprogrammed
+                shown = _unsynced(looks, r, at, death.start, bounds)
+                if shown is None:
+                    break  # possibly programmed before the death (kube-proxy's lag)
+                entered_lo, end = min(entered_lo, shown.earliest), min(end, shown.latest)
+                continue
+            if ready is not None and ready - entered_by < entered_lo:
+                entered_lo = ready - entered_by
+            if at + lag_hi_us < end:
+                end = at + lag_hi_us
+        else:
+            if first_ready == HI or first_ready > run.down_us + slice_us:
+                continue  # no replacement before the slice drops the dead pod: an excursion
+            if unseen_us:
+                end = min(end, death.end + unseen_us)
+            k = bisect_left(bad_times, death.start)
+            if k < len(bad_times) and bad_times[k] < end:
+                continue  # a look saw it: the lane's own steps bound it
+            if death.start < end:
+                possible.append(Iv(death.start, end, run.event_id, 0))
+            if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
+                sure.append(Iv(death.end, entered_lo, run.event_id, 0))
     return sorted(possible), sorted(sure)
 
 

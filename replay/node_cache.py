@@ -46,7 +46,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
-from gapwatch.replay.logclock import OutsideKept
+from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
@@ -180,6 +180,9 @@ class ServiceWindows:
     drop_lag: int | None = None
     #: each node's proofs from its failed access lines (replay.accessed.access_proofs)
     proof_memo: ProofMemo = field(default_factory=dict)
+    #: the Service's access-log clock they were found on, where it has failed lines
+    #: (replay.logclock: it reads the windows' outer bounds, which proofs do not move)
+    clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
 
 
 def losses(eps: Sequence[Sample]) -> list[int]:
@@ -352,16 +355,16 @@ def windows(
     if old is not None:
         fresh.proof_memo = old.proof_memo
     plains = {node: kept.plain for node, kept in fresh.nodes.items()}
-    proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
+    proofs = access_proofs(
+        state, svc, plains, settings, impact, outside, fresh.proof_memo, fresh.clocks
+    )
     out: list[Window] = []
 
     def reread(node: str, proven: list[Proof]) -> list[Window]:
         entry = fresh.nodes[node]  # kept, or found again above (with what it was found from)
         found = entry.found
         if found is None:
-            found = entry.found = Found.of(
-                state, svc, node, lanes(state, svc, node, mine, lag_hi)
-            )
+            found = entry.found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
         raw = windows_from(
             state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
             relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy import Engine, text
+
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay import node_cache
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import node_cache, projections
 from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import Window
 from tests.replay.builders import at, facts_of
 from tests.replay.test_logclock import N1_IP, alb_502
+from tests.replay.test_projections import _tables
 from tests.replay.test_suffix import _history as _suffix_history
 
 
@@ -64,3 +70,26 @@ def test_a_kept_node_reads_its_proven_windows_from_the_lanes_found_last() -> Non
     (was,) = (w for w in before if w.node == "n1" and w.start_earliest_us < to_micros(at(200)))
     (now,) = (w for w in after if w.node == "n1" and w.start_earliest_us < to_micros(at(200)))
     assert now.end_earliest_us > was.end_earliest_us
+
+
+def test_the_counts_read_the_log_clock_the_proofs_were_found_on(engine: Engine) -> None:
+    # seven failures at 100-106 s logged 15 s ahead (115-121 s): outside n1's window at zero
+    # offset, all inside it on the clock replay.logclock estimates. The refresh counts them on
+    # the clock node_cache estimated for the proofs (the same windows' outer bounds), not on
+    # one estimated again: without it the window would count none of them.
+    writer = EventWriter(engine, derive=write_facts)
+    writer.write_all(_history())
+    cp = Checkpoint()
+    projections.rebuild(engine, checkpoint=cp)
+    writer.write([alb_502(t + 15) for t in range(100, 107)])
+    projections.refresh(engine, checkpoint=cp)
+    refreshed = _tables(engine)
+    (svc,) = cp.windows
+    assert cp.windows[svc].clocks[svc].estimated
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text("SELECT failed_requests FROM replay_windows WHERE node = 'n1'")
+        ).scalars()
+        assert 7 in list(counts)
+    projections.rebuild(engine)
+    assert _tables(engine) == refreshed

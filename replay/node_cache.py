@@ -92,6 +92,8 @@ class NodeWindows:
     #: kept node whose proofs moved reads those windows again from them (None: found again;
     #: not in the saved checkpoint file, replay.checkpoint_file)
     found: Found | None = None
+    #: per `plain` window, the proofs of `proofs` it holds (`_held`; None: not found yet)
+    held: list[frozenset[Proof]] | None = None
 
 
 class _Holding:
@@ -124,6 +126,8 @@ class _Holding:
 
 def _held(plain: Sequence[Window], proofs: Sequence[Proof]) -> list[frozenset[Proof]]:
     """Per window, the proofs it holds."""
+    if not proofs:
+        return [frozenset()] * len(plain)
     holding = _Holding(plain)
     held: list[set[Proof]] = [set() for _ in plain]
     for p in proofs:
@@ -138,18 +142,20 @@ def _proven(
     was: NodeWindows | None,
     until: int,
     read: Callable[[list[Proof]], list[Window]],
+    held: list[frozenset[Proof]] | None = None,
 ) -> list[Window]:
     """A node's windows with its proofs read (replay.accessed.decided), one per `kept.plain`
     window: a window holding no proof is its plain self; one that `was` (the node's entry
     before) had, ending before `until`, with the same proofs, keeps the reading it had; the
     others are read again (`read`: detect.windows_from with the proofs given, then `finished`),
-    each with every proof it holds and those no window holds."""
-    held = _held(kept.plain, proofs)
+    each with every proof it holds and those no window holds. `held`: `_held(kept.plain,
+    proofs)`, when the caller has it."""
+    if held is None:
+        held = _held(kept.plain, proofs)
     before: dict[Window, tuple[frozenset[Proof], Window]] = {}
     if was is not None:
-        for w, had, reading in zip(
-            was.plain, _held(was.plain, was.proofs), was.windows, strict=True
-        ):
+        had_before = was.held if was.held is not None else _held(was.plain, was.proofs)
+        for w, had, reading in zip(was.plain, had_before, was.windows, strict=True):
             if w.end_latest_us < until:
                 before[w] = (had, reading)
     out: list[Window | None] = []
@@ -375,8 +381,9 @@ def windows(
         mine_proofs = proofs.get(node, [])
         was, until = previous.get(node, (None, 0))
         if mine_proofs != kept.proofs or (was is not kept and mine_proofs):
-            kept.windows = _proven(kept, mine_proofs, was, until, partial(reread, node))
-            kept.proofs = mine_proofs
+            held = _held(kept.plain, mine_proofs)
+            kept.windows = _proven(kept, mine_proofs, was, until, partial(reread, node), held)
+            kept.proofs, kept.held = mine_proofs, held
         out.extend(kept.windows)
     if cache is not None:
         if whole:

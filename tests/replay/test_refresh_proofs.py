@@ -93,3 +93,23 @@ def test_the_counts_read_the_log_clock_the_proofs_were_found_on(engine: Engine) 
         assert 7 in list(counts)
     projections.rebuild(engine)
     assert _tables(engine) == refreshed
+
+
+def test_the_proofs_each_window_held_are_kept_as_a_fresh_look_finds_them() -> None:
+    # lines arrive in three batches on n1's window at 100-110 s, each proving more of it; the
+    # proofs each window held are kept with the node (`held`) and read as the previous entry's
+    # by the next refresh: kept as `_held` finds them, and every step equals detect
+    history = _history()
+    batches = [[alb_502(107.5)], [alb_502(108.5)], [alb_502(109.0), alb_502(101.0)]]
+    facts = facts_of([*history, *(o for b in batches for o in b)])
+    split = len(facts_of(history))
+    state, cache = fold(FoldState(), facts[:split]), {}  # type: ignore[var-annotated]
+    (svc,) = lb_facing(state)
+    node_cache.windows(state, svc, DEFAULTS, cache)
+    for batch in batches:
+        state = fold(state, facts[split : split + len(batch)])
+        split += len(batch)
+        assert node_cache.windows(state, svc, DEFAULTS, cache) == detect(state, [svc], DEFAULTS)
+        entry = cache[svc].nodes["n1"]
+        assert entry.proofs
+        assert entry.held == node_cache._held(entry.plain, entry.proofs)

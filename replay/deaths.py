@@ -130,6 +130,12 @@ def unprogrammed(
     bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
     bad_times = sorted(s.at_us for s in samples if bad(s.value))
     entered_by = STAMP_RESOLUTION_US + skew_us  # a Ready write's earliest, before its stamp
+    # the runs latest down first: a death reads only those still up after its earliest instant
+    by_down = sorted(
+        ((r.down_us, listing[j], r.ready_us, j) for j, r in enumerate(every)),
+        key=lambda x: x[0],
+        reverse=True,
+    )
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
@@ -140,36 +146,40 @@ def unprogrammed(
         # the first ready of any, and when a replacement entered and was programmed at the
         # latest, from the slice or, where listed before the death, kube-proxy's metrics
         first_ready = entered_lo = end = HI
-        for j, r in enumerate(every):
-            if r.down_us <= death.start or j == i:
+        programmed_before = False
+        for down, at, ready, j in by_down:
+            if down <= death.start:
+                break  # the rest went down before the death: no replacement for it
+            if j == i:
                 continue
-            at, ready = listing[j], r.ready_us
             if ready is not None and ready < first_ready:
                 first_ready = ready
             if at <= death.start:
                 # an endpoint listed before the death: kube-proxy's metrics may show it
                 # unprogrammed
-                shown = _unsynced(looks, r, at, death.start, bounds)
-                if shown is None:
-                    break  # possibly programmed before the death (kube-proxy's lag)
+                shown = _unsynced(looks, every[j], at, death.start, bounds)
+                if shown is None:  # possibly programmed before the death (kube-proxy's lag)
+                    programmed_before = True
+                    break
                 entered_lo, end = min(entered_lo, shown.earliest), min(end, shown.latest)
                 continue
             if ready is not None and ready - entered_by < entered_lo:
                 entered_lo = ready - entered_by
             if at + lag_hi_us < end:
                 end = at + lag_hi_us
-        else:
-            if first_ready == HI or first_ready > run.down_us + slice_us:
-                continue  # no replacement before the slice drops the dead pod: an excursion
-            if unseen_us:
-                end = min(end, death.end + unseen_us)
-            k = bisect_left(bad_times, death.start)
-            if k < len(bad_times) and bad_times[k] < end:
-                continue  # a look saw it: the lane's own steps bound it
-            if death.start < end:
-                possible.append(Iv(death.start, end, run.event_id, 0))
-            if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
-                sure.append(Iv(death.end, entered_lo, run.event_id, 0))
+        if programmed_before:
+            continue
+        if first_ready == HI or first_ready > run.down_us + slice_us:
+            continue  # no replacement before the slice drops the dead pod: an excursion
+        if unseen_us:
+            end = min(end, death.end + unseen_us)
+        k = bisect_left(bad_times, death.start)
+        if k < len(bad_times) and bad_times[k] < end:
+            continue  # a look saw it: the lane's own steps bound it
+        if death.start < end:
+            possible.append(Iv(death.start, end, run.event_id, 0))
+        if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
+            sure.append(Iv(death.end, entered_lo, run.event_id, 0))
     return sorted(possible), sorted(sure)
 
 

@@ -1,6 +1,8 @@
 """What a refresh keeps for the LB's failed requests (round 10 of issue 15, replay/node_cache.py
 and replay/accessed.py): each test refreshes the per-node cache batch by batch and compares it
-with `detect` on the whole state, at a step where the shortcut it checks is taken.
+with `detect` on the whole state, at a step where the shortcut it checks is taken. The last
+checks the segment rows' diff in memory (replay.segment_store.write_kept) against the plain
+multiset difference.
 
 The history is tests/replay/test_suffix.py's (n1 and n2 probed every 5 s, their LB targets
 polled every 10 s; on n1 kube-proxy refuses at 100-105 s, a window found from the samples),
@@ -8,8 +10,11 @@ with n1 given an InternalIP so that ALB access-log lines name it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.observation import Observation
@@ -22,6 +27,7 @@ from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import Window
+from gapwatch.replay.segment_store import changed
 from tests.replay.builders import at, facts_of
 from tests.replay.test_logclock import N1_IP, alb_502
 from tests.replay.test_projections import _tables
@@ -113,3 +119,21 @@ def test_the_proofs_each_window_held_are_kept_as_a_fresh_look_finds_them() -> No
         entry = cache[svc].nodes["n1"]
         assert entry.proofs
         assert entry.held == node_cache._held(entry.plain, entry.proofs)
+
+
+_ROWS = st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3)), max_size=12)
+
+
+@given(_ROWS, _ROWS, _ROWS, _ROWS)
+def test_kept_segment_rows_differ_by_their_multisets_between_equal_heads_and_tails(
+    head: list[tuple[str, int]],
+    old: list[tuple[str, int]],
+    new: list[tuple[str, int]],
+    tail: list[tuple[str, int]],
+) -> None:
+    # replay.segment_store.write_kept diffs a lane's kept rows with its new ones: counting only
+    # what lies between their equal heads and tails gives the plain multiset difference
+    was, now = head + old + tail, head + new + tail
+    stale, added = changed(was, now)
+    assert Counter(stale) == Counter(was) - Counter(now)
+    assert Counter(added) == Counter(now) - Counter(was)

@@ -97,12 +97,14 @@ def access_proofs(
     impact: Impact | None,
     kept: OutsideKept | None = None,
     memo: ProofMemo | None = None,
+    clocks: dict[ServiceRef, LogClock] | None = None,
 ) -> dict[str, list[Proof]]:
     """Per node of `svc`, the proofs its failed lines give its `windows` (per node, found
     without them), on the Service's log clock; only nodes with some proof. `kept`: the lines
     outside each lane's windows from the last call (replay.logclock.log_clocks); `memo`: each
     node's proofs from the last call (updated), reused while its windows (the same list) and
-    its lines did not move."""
+    its lines did not move; `clocks`: given the Service's log clock, where it has failed lines
+    (the proofs do not move the windows' outer bounds, all the clock reads)."""
     if impact is None:
         return {}
     mine = {key: times for key, times in impact.lanes.items() if key[0] == svc and times}
@@ -111,6 +113,8 @@ def access_proofs(
     own = Impact(mine, {svc} & impact.covered, {}, {})
     every = [w for ws in windows.values() for w in ws]
     clock = log_clocks(state, every, settings, own, kept).get(svc)
+    if clocks is not None and clock is not None:
+        clocks[svc] = clock
     before, after = reach(clock, settings)
     end = horizon(state, svc)
     out: dict[str, list[Proof]] = {}

@@ -137,7 +137,19 @@ def save(engine: Engine, cp: Checkpoint) -> None:
     # each node's segment rows as stored (node_rows.ServiceRows.segments) are left out: a
     # sixth more to read and write, and the first refresh reads a moved node's from the store
     rows = {svc: dataclasses.replace(r, segments={}) for svc, r in cp.rows.items()}
-    saved = (_format(), _fingerprint(engine, cp.event_id), dataclasses.replace(cp, rows=rows))
+    # and each node's lanes (node_cache.NodeWindows.found): a twentieth more, found again
+    # where a node's proofs move
+    windows = {
+        svc: dataclasses.replace(
+            sw, nodes={n: dataclasses.replace(nw, found=None) for n, nw in sw.nodes.items()}
+        )
+        for svc, sw in cp.windows.items()
+    }
+    saved = (
+        _format(),
+        _fingerprint(engine, cp.event_id),
+        dataclasses.replace(cp, rows=rows, windows=windows),
+    )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -142,44 +142,60 @@ def unprogrammed(
     # when each run's endpoint surely was listed, found once (not once per death)
     listing = [_listed(state, svc, r, skew_us, slice_us) for r in every]
     bounds = (skew_us, clocks_us, reach_us, lag_hi_us, span_us)
-    bad_times = [s.at_us for s in samples if bad(s.value)]
+    bad_times = sorted(s.at_us for s in samples if bad(s.value))
     zeros = cache(lambda: _zero_counts(health()))
+    entered_by = STAMP_RESOLUTION_US + skew_us  # a Ready write's earliest, before its stamp
+    # the runs latest down first: a death reads only those still up after its earliest instant
+    by_down = sorted(
+        ((r.down_us, listing[j], r.ready_us, j) for j, r in enumerate(every)),
+        key=lambda x: x[0],
+        reverse=True,
+    )
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
         if run.finished_us is None or run.down_us == HI:
             continue
         death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
-        chosen = [j for j, r in enumerate(every) if j != i and r.down_us > death.start]
-        others = [every[j] for j in chosen]
-        listed = [listing[j] for j in chosen]
-        # an endpoint listed before the death: kube-proxy's metrics may show it unprogrammed
-        early = [
-            _unsynced(looks, r, at, death.start, bounds)
-            or _unready(state, svc, zeros(), r, at, death.start, (lag_hi_us, span_us))
-            for r, at in zip(others, listed, strict=True)
-            if at <= death.start
-        ]
-        if any(p is None for p in early):
-            continue  # an endpoint possibly programmed before the death (kube-proxy's lag)
-        shown = [p for p in early if p is not None]
-        later = [r.ready_us for r in others if r.ready_us is not None]
-        if not later or min(later) > run.down_us + slice_us:
+        # one pass over the runs still up after the death's earliest instant (the others):
+        # the first ready of any, and when a replacement entered and was programmed at the
+        # latest, from the slice or, where listed before the death, kube-proxy's metrics
+        first_ready = entered_lo = end = HI
+        programmed_before = False
+        for down, at, ready, j in by_down:
+            if down <= death.start:
+                break  # the rest went down before the death: no replacement for it
+            if j == i:
+                continue
+            if ready is not None and ready < first_ready:
+                first_ready = ready
+            if at <= death.start:
+                # an endpoint listed before the death: kube-proxy's metrics, or a health check
+                # counting 0 after it, may show it unprogrammed
+                shown = _unsynced(looks, every[j], at, death.start, bounds) or _unready(
+                    state, svc, zeros(), every[j], at, death.start, (lag_hi_us, span_us)
+                )
+                if shown is None:  # possibly programmed before the death (kube-proxy's lag)
+                    programmed_before = True
+                    break
+                entered_lo, end = min(entered_lo, shown.earliest), min(end, shown.latest)
+                continue
+            if ready is not None and ready - entered_by < entered_lo:
+                entered_lo = ready - entered_by
+            if at + lag_hi_us < end:
+                end = at + lag_hi_us
+        if programmed_before:
+            continue
+        if first_ready == HI or first_ready > run.down_us + slice_us:
             continue  # no replacement before the slice drops the dead pod: an excursion
-        entered = [
-            r.ready_us - STAMP_RESOLUTION_US - skew_us
-            for r, at in zip(others, listed, strict=True)
-            if at > death.start and r.ready_us is not None
-        ]
-        entered_lo = min(entered + [p.earliest for p in shown])
-        end = min([at + lag_hi_us for at in listed if at > death.start] + [p.latest for p in shown])
         start = death.start
         if unseen_us:
             # no look saw the gap: shorter than unseen_us, and it lasted until a replacement
             # was programmed, at entered_lo at the earliest
             end = min(end, death.end + unseen_us)
             start = max(start, entered_lo - unseen_us)
-        if any(death.start <= t < end for t in bad_times):
+        k = bisect_left(bad_times, death.start)
+        if k < len(bad_times) and bad_times[k] < end:
             continue  # a look saw it: the lane's own steps bound it
         if start < end:
             possible.append(Iv(start, end, run.event_id, 0))

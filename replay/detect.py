@@ -367,6 +367,7 @@ def windows_from(
     relists: bool = True,
     proven: Sequence[Proof] = (),
     proven_only: bool = False,
+    gap: Tri | None = None,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
     `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
@@ -374,8 +375,10 @@ def windows_from(
     watch relists passed over is applied (`finished`). `proven`: what the LB's failed requests
     prove of these windows (replay.accessed.access_proofs): each one's window is certain, its
     sure range holds the proof's and its class is read at that sure start; `proven_only`:
-    only those windows (the others are the ones found without `proven`)."""
-    gap = t_and(lanes_.routed, t_not(lanes_.serves))
+    only those windows (the others are the ones found without `proven`). `gap`: R and not F
+    of `lanes_`, when the caller has it."""
+    if gap is None:
+        gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
     out: list[Window] = []

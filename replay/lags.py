@@ -66,20 +66,33 @@ def _match(
     `name`: the lag's, or (the one of a change that made the node unusable, usable)."""
     out: list[LagSample] = []
     latest = [s.latest for s in steps]
+    count, last = len(steps), len(changes) - 1
+    named = name if isinstance(name, str) else None
     for i, (at, up) in enumerate(changes):
-        until = changes[i + 1][0] if i + 1 < len(changes) else at + window_us
-        until = min(until, at + window_us)
+        until = at + window_us
+        if i < last and changes[i + 1][0] < until:
+            until = changes[i + 1][0]
         k = bisect_left(latest, at)
-        while k < len(steps) and steps[k].latest <= until and steps[k].value != up:
+        step = None
+        while k < count:
+            s = steps[k]
+            if s.latest > until:
+                break
+            if s.value == up:
+                step = s
+                break
             k += 1
-        if k == len(steps) or steps[k].latest > until:
+        if step is None:
             continue
-        step = steps[k]
-        mid = (max(step.earliest, at) + step.latest) / 2
-        kind = name if isinstance(name, str) else name[up]
-        lag = max(0.0, (mid - at) / 1e6)
-        bounds = _bounds(step.earliest, step.latest, at)
-        out.append(LagSample(svc, node, kind, at, lag, up, *bounds))
+        earliest, reacted = step.earliest, step.latest
+        mid = ((earliest if earliest > at else at) + reacted) / 2
+        kind = named if named is not None else name[up]
+        lag = (mid - at) / 1e6
+        lo, hi = (earliest - at) / 1e6, (reacted - at) / 1e6  # as `_bounds`
+        out.append(
+            LagSample(svc, node, kind, at, lag if lag > 0.0 else 0.0, up,
+                      lo if lo > 0.0 else 0.0, hi if hi > 0.0 else 0.0)
+        )  # fmt: skip
     return out
 
 

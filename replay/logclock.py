@@ -137,8 +137,13 @@ def log_clocks(
     slack = seconds_us(settings.access_dispatch_s)
     limit = seconds_us(settings.access_clock_max_s)
     by_lane: dict[tuple[ServiceRef, str], list[tuple[int, int]]] = {}
-    for w in windows:
-        by_lane.setdefault((w.service, w.node), []).append((w.start_earliest_us, w.end_latest_us))
+    here: list[tuple[int, int]] = []
+    at: tuple[ServiceRef | None, str | None] = (None, None)
+    for w in windows:  # a lane's windows mostly come together: looked up once per run of them
+        if w.node != at[1] or w.service is not at[0]:
+            at = (w.service, w.node)
+            here = by_lane.setdefault((w.service, w.node), [])
+        here.append((w.start_earliest_us, w.end_latest_us))
     impact = access_impact(state) if impact is None else impact
     lanes: dict[ServiceRef, list[tuple[list[int], list[tuple[int, int]]]]] = {}
     outside: dict[ServiceRef, int] = {}

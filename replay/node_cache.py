@@ -33,27 +33,41 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from gapwatch.replay import suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
-from gapwatch.replay.context import ccm_mode, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
-from gapwatch.replay.logclock import OutsideKept
+from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Tri, t_and, t_not
+from gapwatch.replay.signals import HI, Step, Tri, t_and, t_not
 from gapwatch.replay.unseen import listed_at
+
+
+class Found(NamedTuple):
+    """What detect.windows_from reads a node's windows from: its lanes, R and not F (`gap`)
+    and its local pods' lane (`alive`: context.alive_steps)."""
+
+    lanes: Lanes
+    gap: Tri
+    alive: list[Step]
+
+    @classmethod
+    def of(cls, state: FoldState, svc: ServiceRef, node: str, found: Lanes) -> Found:
+        gap = t_and(found.routed, t_not(found.serves))
+        return cls(found, gap, alive_steps(state, svc, node))
 
 
 @dataclass(slots=True)
@@ -73,6 +87,13 @@ class NodeWindows:
     #: replay.accessed; the same list when there are none)
     plain: list[Window] = field(default_factory=list)
     proofs: list[Proof] = field(default_factory=list)
+    #: what its windows were found from (its lanes, R and not F, its local pods' lane: a
+    #: function of what `key` and the Service's key hold, so valid while the node is kept): a
+    #: kept node whose proofs moved reads those windows again from them (None: found again;
+    #: not in the saved checkpoint file, replay.checkpoint_file)
+    found: Found | None = None
+    #: per `plain` window, the proofs of `proofs` it holds (`_held`; None: not found yet)
+    held: list[frozenset[Proof]] | None = None
 
 
 class _Holding:
@@ -105,6 +126,8 @@ class _Holding:
 
 def _held(plain: Sequence[Window], proofs: Sequence[Proof]) -> list[frozenset[Proof]]:
     """Per window, the proofs it holds."""
+    if not proofs:
+        return [frozenset()] * len(plain)
     holding = _Holding(plain)
     held: list[set[Proof]] = [set() for _ in plain]
     for p in proofs:
@@ -119,18 +142,20 @@ def _proven(
     was: NodeWindows | None,
     until: int,
     read: Callable[[list[Proof]], list[Window]],
+    held: list[frozenset[Proof]] | None = None,
 ) -> list[Window]:
     """A node's windows with its proofs read (replay.accessed.decided), one per `kept.plain`
     window: a window holding no proof is its plain self; one that `was` (the node's entry
     before) had, ending before `until`, with the same proofs, keeps the reading it had; the
     others are read again (`read`: detect.windows_from with the proofs given, then `finished`),
-    each with every proof it holds and those no window holds."""
-    held = _held(kept.plain, proofs)
+    each with every proof it holds and those no window holds. `held`: `_held(kept.plain,
+    proofs)`, when the caller has it."""
+    if held is None:
+        held = _held(kept.plain, proofs)
     before: dict[Window, tuple[frozenset[Proof], Window]] = {}
     if was is not None:
-        for w, had, reading in zip(
-            was.plain, _held(was.plain, was.proofs), was.windows, strict=True
-        ):
+        had_before = was.held if was.held is not None else _held(was.plain, was.proofs)
+        for w, had, reading in zip(was.plain, had_before, was.windows, strict=True):
             if w.end_latest_us < until:
                 before[w] = (had, reading)
     out: list[Window | None] = []
@@ -161,6 +186,9 @@ class ServiceWindows:
     drop_lag: int | None = None
     #: each node's proofs from its failed access lines (replay.accessed.access_proofs)
     proof_memo: ProofMemo = field(default_factory=dict)
+    #: the Service's access-log clock they were found on, where it has failed lines
+    #: (replay.logclock: it reads the windows' outer bounds, which proofs do not move)
+    clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
 
 
 def losses(eps: Sequence[Sample]) -> list[int]:
@@ -277,7 +305,6 @@ def windows(
         old = None
     versions = lane_versions(state, svc)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
-    seen: dict[str, Lanes] = {}  # the lanes found for the nodes found again
     back: int | None = None  # suffix.look_back_us, found once
     #: per node, its entry before this call and before which its windows' readings with
     #: proofs may be kept from it (all of them when the node is kept, those before the suffix's
@@ -301,31 +328,31 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = seen[node] = lanes(state, svc, node, mine, lag_hi)
-            gap = t_and(found.routed, t_not(found.serves))
+            found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
-                since = _since(state, svc, node, kept, nkey, found, old.horizon, back)
+                since = _since(state, svc, node, kept, nkey, found.lanes, old.horizon, back)
             raw = windows_from(
-                state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-                from_us=since, relists=False,
+                state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
+                from_us=since, relists=False, gap=found.gap, alive=found.alive,
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
                 previous[node] = (kept, since)
             else:
                 previous.pop(node, None)
-            plain = finished(state, svc, node, found, raw, mine)
+            plain = finished(state, svc, node, found.lanes, raw, mine)
             kept = NodeWindows(
                 nkey,
                 plain,
-                any(iv.end >= HI for iv in gap.possible),
-                losses(found.eps),
+                any(iv.end >= HI for iv in found.gap.possible),
+                losses(found.lanes.eps),
                 raw,
-                (found.routed, found.serves, suffix.shape(found)),
+                (found.lanes.routed, found.lanes.serves, suffix.shape(found.lanes)),
                 plain,
+                found=found,
             )
         fresh.nodes[node] = kept
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap
@@ -334,23 +361,29 @@ def windows(
     if old is not None:
         fresh.proof_memo = old.proof_memo
     plains = {node: kept.plain for node, kept in fresh.nodes.items()}
-    proofs = access_proofs(state, svc, plains, settings, impact, outside, fresh.proof_memo)
+    proofs = access_proofs(
+        state, svc, plains, settings, impact, outside, fresh.proof_memo, fresh.clocks
+    )
     out: list[Window] = []
 
     def reread(node: str, proven: list[Proof]) -> list[Window]:
-        found = seen.get(node) or lanes(state, svc, node, mine, lag_hi)
+        entry = fresh.nodes[node]  # kept, or found again above (with what it was found from)
+        found = entry.found
+        if found is None:
+            found = entry.found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
         raw = windows_from(
-            state, svc, node, found, end_of_data, settings=mine, drop_lag=drop_lag,
-            relists=False, proven=proven, proven_only=True,
+            state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
+            relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,
         )  # fmt: skip
-        return finished(state, svc, node, found, raw, mine)
+        return finished(state, svc, node, found.lanes, raw, mine)
 
     for node, kept in fresh.nodes.items():
         mine_proofs = proofs.get(node, [])
         was, until = previous.get(node, (None, 0))
         if mine_proofs != kept.proofs or (was is not kept and mine_proofs):
-            kept.windows = _proven(kept, mine_proofs, was, until, partial(reread, node))
-            kept.proofs = mine_proofs
+            held = _held(kept.plain, mine_proofs)
+            kept.windows = _proven(kept, mine_proofs, was, until, partial(reread, node), held)
+            kept.proofs, kept.held = mine_proofs, held
         out.extend(kept.windows)
     if cache is not None:
         if whole:

@@ -8,8 +8,8 @@ so a refresh keeps, per Service and node, what it stored and what that was found
 redoes a node only when one of them moved:
 
 - counting: the node's windows (the same list replay.node_cache kept), its failed lines in
-  the access-log impact and the Service's log clocks (re-estimated only when some node's
-  windows or the impact changed);
+  the access-log impact and the Service's log clocks (the ones replay.node_cache found the
+  access-log proofs on: they read only the windows' outer bounds, which proofs do not move);
 - grouping: the node's counted windows, the pods (kept until a pod, workload or slice fact of
   the Service's namespace arrives, then found again only where a pod's samples, node or
   workload moved: replay.pod_index) and the spans as this node's windows see them (a span that
@@ -46,7 +46,7 @@ from gapwatch.replay.group import (
 )
 from gapwatch.replay.impact import Impact
 from gapwatch.replay.lags import LagSample, lag_samples, node_lags
-from gapwatch.replay.logclock import LogClock, OutsideKept, counted, log_clocks
+from gapwatch.replay.logclock import LogClock, OutsideKept, counted
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.pod_index import PodIndex, pods_and_changes
 from gapwatch.replay.projection_rows import write_rows
@@ -113,7 +113,8 @@ def write_service(
     changed since `kept[svc]` (absent: as a diff against the store, or all inserted when the
     store holds none of its rows: `empty`); `kept` is updated."""
     prev = kept.pop(svc, None)
-    outside = prev.outside if prev is not None else None  # the log clock's, as `_count`'s
+    # the lines outside each lane's windows, as the log clock counted them (replay.logclock)
+    outside: OutsideKept = prev.outside if prev is not None else {}
     found = node_cache.windows(state, svc, settings, cache, impact, outside)
     per_node = cache.get(svc)
     if per_node is None:  # detected whole (replay.node_cache): no windows per node to reuse
@@ -122,13 +123,13 @@ def write_service(
         lags = lag_samples(state, [svc], settings)
         write_rows(conn, windows, rollouts, lags, None if empty else svc)
         return
-    now = ServiceRows(impact=impact)
+    now = ServiceRows(impact=impact, outside=outside)
     if prev is not None:
-        now.context, now.pods, now.outside = prev.context, prev.pods, prev.outside
+        now.context, now.pods = prev.context, prev.pods
         now.pod_list = prev.pod_list
         now.segments = prev.segments
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
-    _count(state, svc, settings, prev, now, raws, found)
+    _count(state, svc, settings, prev, now, raws, per_node.clocks)
     _group(state, svc, settings, prev, now)
     for node, lags in node_lags(state, svc, settings).items():  # kept in the memo (replay.lags)
         if node in now.nodes:
@@ -155,21 +156,13 @@ def _count(
     prev: ServiceRows | None,
     now: ServiceRows,
     raws: dict[str, list[Window]],
-    found: Sequence[Window],
+    clocks: dict[ServiceRef, LogClock],
 ) -> None:
-    """Failed requests per node (replay.logclock.counted with the Service's clocks)."""
+    """Failed requests per node (replay.logclock.counted with the Service's clocks: those
+    replay.node_cache found its access-log proofs on, from the same windows' outer bounds)."""
     impact = now.impact
     assert impact is not None
-    same_input = (
-        prev is not None
-        and prev.impact is impact
-        and prev.nodes.keys() >= raws.keys()
-        and all(prev.nodes[n].raw is w for n, w in raws.items())
-    )
-    if same_input and prev is not None:
-        now.clocks = prev.clocks
-    else:
-        now.clocks = log_clocks(state, found, settings, impact, now.outside)
+    now.clocks = clocks
     same_clock = prev is not None and _offsets(prev.clocks) == _offsets(now.clocks)
     covered = svc in impact.covered
     for node, raw in raws.items():

@@ -88,6 +88,23 @@ def by_node(rows: Sequence[tuple[Any, ...]]) -> KeptRows:
     return out
 
 
+def changed(
+    old: Sequence[tuple[Any, ...]], found: Sequence[tuple[Any, ...]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of `old` not in `found` and those of `found` not in `old`, as multisets (a row
+    twice in one and once in the other counts once); equal heads and tails cancel out, so only
+    what lies between them is counted."""
+    head, end = 0, min(len(old), len(found))
+    while head < end and old[head] == found[head]:
+        head += 1
+    tail = 0
+    while tail < end - head and old[-1 - tail] == found[-1 - tail]:
+        tail += 1
+    before = Counter(old[head : len(old) - tail])
+    after = Counter(found[head : len(found) - tail])
+    return list((before - after).elements()), list((after - before).elements())
+
+
 def write_kept(
     conn: Connection,
     svc: ServiceRef,
@@ -109,9 +126,9 @@ def write_kept(
         old = held if mine is None else [r for r in held if r[1] in mine]
         found = fresh.get(node, [])
         if old != found:
-            before, after = Counter(old), Counter(found)
-            stale += (before - after).elements()
-            new += (after - before).elements()
+            gone, added = changed(old, found)
+            stale += gone
+            new += added
         now[node] = found if mine is None else [r for r in held if r[1] not in mine] + found
     if not row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
         return False

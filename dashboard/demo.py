@@ -106,9 +106,11 @@ def build_demo_store(
     replace: bool = True,
     on_step: Callable[[str], None] | None = None,
     track: Track | None = None,
+    replay_track: Track | None = None,
 ) -> DemoStore:
     """Simulate `scenarios` into a fresh SQLite file at `path` and run the replay over it
-    (`track`: a progress bar per simulation, as simulate_into)."""
+    (`track`: a progress bar per simulation, as simulate_into; `replay_track`: the replay's
+    steps, as `gapwatch replay` shows them: replay.api.refresh)."""
     if path.exists():
         if not replace:
             raise DashboardError(f"{path} exists: pass --replace to rebuild it as a demo store")
@@ -125,7 +127,7 @@ def build_demo_store(
             clusters.append(simulate_into(engine, preset, cluster, seed=seed, track=track))
         if on_step:
             on_step("replaying: folding timelines, detecting windows, grouping rollouts")
-        api.refresh(engine)
+        api.refresh(engine, track=replay_track)
         found = len(api.windows(engine))
     finally:
         engine.dispose()

@@ -23,6 +23,7 @@ from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.facts import write_facts
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
@@ -127,7 +128,10 @@ def build_demo_store(
             clusters.append(simulate_into(engine, preset, cluster, seed=seed, track=track))
         if on_step:
             on_step("replaying: folding timelines, detecting windows, grouping rollouts")
-        api.refresh(engine, track=replay_track)
+        # With a checkpoint the store's facts are folded once, counted on a "folding facts" bar,
+        # as `gapwatch replay`'s first run does; without one each Service folds its own, and the
+        # only bar is "detecting windows of 3 Services", still through the large one's fold.
+        api.refresh(engine, checkpoint=Checkpoint(), track=replay_track)
         found = len(api.windows(engine))
     finally:
         engine.dispose()

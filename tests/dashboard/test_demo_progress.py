@@ -14,7 +14,10 @@ from gapwatch.dashboard import demo
 from gapwatch.dashboard.cli import app
 from gapwatch.recorder import cliutil
 from gapwatch.recorder.sim import load_scenario
-from tests.replay.test_rebuild_progress import Bars, _recorder
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import projections
+from tests.replay.test_projections import _tables
+from tests.replay.test_rebuild_progress import Bars, _count, _recorder
 
 
 def test_each_simulation_advances_its_bar_to_the_scenario_duration(tmp_path: Path) -> None:
@@ -44,20 +47,30 @@ def test_the_demo_shows_the_bars_with_large_only(monkeypatch: pytest.MonkeyPatch
 
 def test_the_demo_replay_shows_its_steps_apart_from_the_simulations(tmp_path: Path) -> None:
     """The replay after the simulations folded and detected with nothing shown: on `--large`
-    (1.1M events) several seconds after the last simulation's bar was gone."""
+    (1.1M events) about 11 s after the last simulation's bar was gone. It folds the store's
+    facts once, counted as `gapwatch replay`'s first run counts them, then detects per Service;
+    the rows are what a rebuild writes."""
     simulations: Bars = []
     replay: Bars = []
     store = demo.build_demo_store(
         tmp_path / "d.db", track=_recorder(simulations), replay_track=_recorder(replay)
     )
-    services = len(demo.windows_per_cluster(store.url))  # one LB-facing Service per cluster
-    assert services == len(demo.DEFAULT_SCENARIOS)
-    assert [(d, t) for d, t, _ in replay] == [
-        (f"detecting windows of {services} Services", services)
-    ]
-    for description, total, steps in replay:
-        assert sum(steps) == total, description
-    assert all(d.startswith("simulating ") for d, _t, _s in simulations)
+    engine = make_engine(store.url)
+    try:
+        facts = _count(engine, "facts")
+        services = len(demo.DEFAULT_SCENARIOS)  # one LB-facing Service per cluster
+        assert [(d, t) for d, t, _ in replay] == [
+            ("folding facts", facts),
+            (f"detecting windows of {services} Services", services),
+        ]
+        for description, total, steps in replay:
+            assert sum(steps) == total, description
+        assert all(d.startswith("simulating ") for d, _t, _s in simulations)
+        rows = _tables(engine)
+        assert projections.rebuild(engine) == store.windows
+        assert _tables(engine) == rows
+    finally:
+        engine.dispose()
 
 
 def test_the_demo_prints_its_replay_steps_in_a_log_only_for_a_large_step(

@@ -130,7 +130,7 @@ def build_demo_store(
             on_step("replaying: folding timelines, detecting windows, grouping rollouts")
         # With a checkpoint the store's facts are folded once, counted on a "folding facts" bar,
         # as `gapwatch replay`'s first run does; without one each Service folds its own, and the
-        # only bar is "detecting windows of 3 Services", still through the large one's fold.
+        # only bar counts Services (3 with --large), still at 1 through the large one's fold.
         api.refresh(engine, checkpoint=Checkpoint(), track=replay_track)
         found = len(api.windows(engine))
     finally:

@@ -47,7 +47,7 @@ def test_the_demo_shows_the_bars_with_large_only(monkeypatch: pytest.MonkeyPatch
 
 def test_the_demo_replay_shows_its_steps_apart_from_the_simulations(tmp_path: Path) -> None:
     """The replay after the simulations folded and detected with nothing shown: on `--large`
-    (1.1M events) about 11 s after the last simulation's bar was gone. It folds the store's
+    (1.1M events) about 13 s after the last simulation's bar was gone. It folds the store's
     facts once, counted as `gapwatch replay`'s first run counts them, then detects per Service;
     the rows are what a rebuild writes."""
     simulations: Bars = []

@@ -17,7 +17,7 @@ from gapwatch.dashboard import report_cli, sqlcli
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
-from gapwatch.recorder.cliutil import Wiring, run_app
+from gapwatch.recorder.cliutil import Wiring, flags_show_no_type, run_app
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.lab import cli as lab_cli
 from gapwatch.recorder.sim import cli as sim_cli
@@ -81,6 +81,7 @@ def _reflowed_help(group: typer.Typer) -> None:
 
 
 _reflowed_help(app)
+flags_show_no_type()
 
 
 def main() -> None:

@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, open_store, progress, stderr
+from gapwatch.recorder.cliutil import (
+    DEFAULT_URL,
+    DbOption,
+    open_store,
+    progress,
+    stderr,
+    step_progress,
+)
 from gapwatch.recorder.errors import ConfigError
 
 APP = Path(__file__).with_name("app.py")
@@ -177,6 +184,8 @@ def demo(
         replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
         track=progress if large else None,  # minutes of work; the default demo takes seconds
+        # as `gapwatch replay`: a bar per step in a terminal, quiet in a log below 100,000 items
+        replay_track=step_progress,
     )
     found = demo_mod.windows_per_cluster(store.url)
     for c in store.clusters:

@@ -23,6 +23,7 @@ from gapwatch.recorder.sim import Simulation, Truth, load_scenario
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.facts import write_facts
 
 #: (preset, cluster name) simulated by default: the seed and a larger, busier cluster.
@@ -106,9 +107,11 @@ def build_demo_store(
     replace: bool = True,
     on_step: Callable[[str], None] | None = None,
     track: Track | None = None,
+    replay_track: Track | None = None,
 ) -> DemoStore:
     """Simulate `scenarios` into a fresh SQLite file at `path` and run the replay over it
-    (`track`: a progress bar per simulation, as simulate_into)."""
+    (`track`: a progress bar per simulation, as simulate_into; `replay_track`: the replay's
+    steps, as `gapwatch replay` shows them: replay.api.refresh)."""
     if path.exists():
         if not replace:
             raise DashboardError(f"{path} exists: pass --replace to rebuild it as a demo store")
@@ -125,7 +128,10 @@ def build_demo_store(
             clusters.append(simulate_into(engine, preset, cluster, seed=seed, track=track))
         if on_step:
             on_step("replaying: folding timelines, detecting windows, grouping rollouts")
-        api.refresh(engine)
+        # With a checkpoint the store's facts are folded once, counted on a "folding facts" bar,
+        # as `gapwatch replay`'s first run does; without one each Service folds its own, and the
+        # only bar counts Services (3 with --large), still at 1 through the large one's fold.
+        api.refresh(engine, checkpoint=Checkpoint(), track=replay_track)
         found = len(api.windows(engine))
     finally:
         engine.dispose()

@@ -116,7 +116,7 @@ def import_events(
 
     Valid lines are stored once (importing the same file again adds nothing); each bad line is
     reported as FILE:LINE: REASON and the exit code is 3 when any line was rejected. An empty
-    input is named; when every input is empty the exit code is 1.
+    input (or one of blank lines only) is named; when every input is empty the exit code is 1.
     """
     from gapwatch.recorder.importer import import_files
     from gapwatch.recorder.importers.cli import (

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Protocol
 
 import orjson
 from sqlalchemy import Engine
@@ -63,8 +63,10 @@ class ImportReport:
     error_count: int = 0
     errors: list[LineError] = field(default_factory=list)
     strict_aborted: bool = False
-    #: Inputs that held nothing at all (not a byte once decompressed), as errors name them.
+    #: Inputs that held nothing (not a byte once decompressed, or only blank lines), as errors
+    #: name them; `blank` those of them that held blank lines.
     empty: list[str] = field(default_factory=list)
+    blank: list[str] = field(default_factory=list)
 
     def record_error(self, error: LineError) -> None:
         self.error_count += 1
@@ -73,10 +75,21 @@ class ImportReport:
 
 
 ErrorSink = Callable[[LineError, RawLine | None], None]
-#: Reads one file ('-' is stdin) into (raw line, Observation or LineError) pairs.
-Reader = Callable[
-    [str, Callable[[int], None] | None], Iterator[tuple[RawLine | None, Observation | LineError]]
-]
+
+
+class Reader(Protocol):
+    """Reads one file ('-' is stdin) into (raw line, Observation or LineError) pairs, counting
+    the bytes it reads into `on_bytes` and calling `on_text` at its first line that is not blank
+    (recorder.ndjson.read_lines)."""
+
+    def __call__(
+        self,
+        path: str,
+        on_bytes: Callable[[int], None] | None = None,
+        /,
+        *,
+        on_text: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[RawLine | None, Observation | LineError]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +141,14 @@ def _good(
             if on_bytes is not None:
                 on_bytes(n)
 
+        text = False
+
+        def held_text() -> None:
+            nonlocal text
+            text = True
+
         anything = False
-        for raw, item in read(path, counted):
+        for raw, item in read(path, counted, on_text=held_text):
             anything = True
             if isinstance(item, LineError):
                 _reject(report, on_error, item, raw)
@@ -143,8 +162,12 @@ def _good(
             report.lines_ok += 1
             # a reader may not keep a record's raw text: never drop the record for it
             yield _Good(item, name, raw if raw is not None else RawLine(0, b""))
-        if not anything and not read_bytes:
+        if not anything and not text:
+            # nothing, or only blank lines (which readers pass over): a capture that came out
+            # empty either way; a file whose records were all skipped held text and is not
             report.empty.append(name)
+            if read_bytes:
+                report.blank.append(name)
 
 
 def _batches(items: Iterator[_Good], lines: int, max_bytes: int) -> Iterator[list[_Good]]:
@@ -164,6 +187,7 @@ def _named_stdin(report: ImportReport, spooled: IO[bytes] | None) -> ImportRepor
     """`report` with standard input (spooled to a file for --strict) called <stdin> again."""
     if spooled is not None:
         report.empty = ["<stdin>" if name == spooled.name else name for name in report.empty]
+        report.blank = ["<stdin>" if name == spooled.name else name for name in report.blank]
     return report
 
 

@@ -141,9 +141,16 @@ def cut_raw(error: LineError) -> RawLine | None:
 
 
 def read_lines(
-    stream: BinaryIO, name: str, on_bytes: Callable[[int], None] | None = None
+    stream: BinaryIO,
+    name: str,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    on_text: Callable[[], None] | None = None,
 ) -> Iterator[RawLine | LineError]:
-    """Yield each non-blank line with its 1-based number; an over-long line becomes a LineError."""
+    """Yield each non-blank line with its 1-based number; an over-long line becomes a LineError.
+
+    `on_text` is called once, at the first line that is not blank: an importer tells an input
+    that held only blank lines (as good as empty) from one whose records all came to nothing."""
     number = 0
     while True:
         try:
@@ -161,6 +168,9 @@ def read_lines(
         if on_bytes is not None:
             on_bytes(len(line))
         number += 1
+        if on_text is not None and line.strip():
+            on_text()
+            on_text = None
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             # Skip the rest of the long line so the next one starts clean.
             while (chunk := stream.readline(MAX_LINE_BYTES)) and not chunk.endswith(b"\n"):
@@ -233,12 +243,15 @@ def _check_storable(text: bytes) -> None:
 
 
 def read_observations(
-    path: str, on_bytes: Callable[[int], None] | None = None
+    path: str,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    on_text: Callable[[], None] | None = None,
 ) -> Iterator[tuple[RawLine | None, Observation | LineError]]:
-    """Every line of `path` as (raw line, Observation or LineError)."""
+    """Every line of `path` as (raw line, Observation or LineError); `on_text` as read_lines'."""
     name = "<stdin>" if path == "-" else path
     with open_input(path) as (stream, _size):
-        for item in read_lines(stream, name, on_bytes):
+        for item in read_lines(stream, name, on_bytes, on_text=on_text):
             if isinstance(item, LineError):
                 yield cut_raw(item), item
             else:

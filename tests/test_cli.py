@@ -123,6 +123,26 @@ def test_every_help_fits_80_columns_without_cutting_a_word(path: list[str]) -> N
     assert not cut, "\n".join(cut)
 
 
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
+def test_a_flag_shows_no_value_in_help(path: list[str]) -> None:
+    """Typer's rich help wrote a type beside every flag (`--strict <bool>`, `--json <bool>`,
+    `--help <bool>`): it read as if the flag took a value, which it refuses. A flag's row names
+    the flag and its help only; an option that takes a value still shows what it takes."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output, result.output
+    rows = {}
+    for line in result.output.splitlines():
+        words = line.strip("│ *").split()
+        if words and words[0].startswith("--"):
+            rows[words[0]] = line
+    assert "<" not in rows["--help"].split("Show this message")[0], rows["--help"]
+    if "--db" in rows:
+        assert " URL " in rows["--db"], rows["--db"]
+
+
 def test_help_paragraphs_are_reflowed_not_broken_where_the_docstring_wraps() -> None:
     """Typer's "rich" mode kept the docstring's line breaks: at 80 columns `probe --help` read
     "... kube-proxy's /healthz and" / "/livez. Stores ..." / "(docs/observation.md). Stops"."""

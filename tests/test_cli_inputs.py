@@ -60,6 +60,63 @@ def test_an_empty_input_alone_is_named_and_fails(
     assert stored(db) == 0
 
 
+BLANK = b"\n  \n\t\r\n\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "noun"),
+    [
+        (["import", "events"], "observations"),
+        (["import", "k8s-audit"], "records"),
+        (["import", "elb-access-log"], "records"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["plain", "gzip", "stdin", "strict-stdin"])
+def test_an_input_of_blank_lines_alone_is_named_and_fails(
+    db: str, tmp_path: Path, command: list[str], noun: str, kind: str
+) -> None:
+    """A file of nothing but blank lines (a `kubectl get -w` that printed only newlines, a
+    template left unfilled) said "0 valid lines: 0 new" and exited 0, where an empty file is
+    named and fails: it holds no more than one."""
+    path = tmp_path / "capture.ndjson"
+    path.write_bytes(gzip.compress(BLANK) if kind == "gzip" else BLANK)
+    stdin = kind.endswith("stdin")
+    name, arg = ("<stdin>", "-") if stdin else (str(path), str(path))
+    strict = ["--strict"] if kind == "strict-stdin" else []
+    code, err = run(*command, arg, *strict, "--db", db, stdin=BLANK if stdin else None)
+    assert code == 1, err
+    assert f"{name}: empty (only blank lines), no {noun}" in err
+    assert "error: nothing to import: every input is empty" in err
+    assert stored(db) == 0
+
+
+def test_blank_and_empty_inputs_among_others_are_named_and_the_rest_imported(
+    db: str, tmp_path: Path
+) -> None:
+    empty, blank, full = tmp_path / "empty.ndjson", tmp_path / "blank.ndjson", tmp_path / "full"
+    empty.write_bytes(b"")
+    blank.write_bytes(BLANK)
+    full.write_bytes(BLANK + _lines() + BLANK)
+    code, err = run("import", "events", str(empty), str(blank), str(full), "--db", db)
+    assert code == 0, err
+    assert f"{empty}: empty, no observations" in err
+    assert f"{blank}: empty (only blank lines), no observations" in err
+    assert f"{full}:" not in err
+    assert stored(db) == len(real_observations())
+
+
+def test_records_all_skipped_are_not_an_empty_input(db: str, tmp_path: Path) -> None:
+    """An audit log of read-only requests holds records, all skipped (and counted as such): it
+    is no empty capture, and exits 0 as before."""
+    path = tmp_path / "reads.jsonl"
+    event = {"kind": "Event", "stage": "ResponseComplete", "verb": "get", "auditID": "a"}
+    path.write_bytes(b"\n" + orjson.dumps(event) + b"\n\n")
+    code, err = run("import", "k8s-audit", str(path), "--db", db)
+    assert code == 0, err
+    assert "empty" not in err
+    assert "read-only request" in err
+
+
 def test_strict_names_empty_standard_input_as_stdin(db: str) -> None:
     """--strict spools standard input to a temporary file: the message still says <stdin>."""
     code, err = run("import", "events", "-", "--strict", "--db", db, stdin=b"")

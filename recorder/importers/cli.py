@@ -138,8 +138,9 @@ def rejected_sink(path: Path | None) -> Iterator[ErrorSink | None]:
 
 
 def report_empty(report: ImportReport, inputs: int, noun: str) -> None:
-    """Name each input that held nothing (`FILE: empty, no observations`); when every input was
-    empty, say nothing was imported and exit 1.
+    """Name each input that held nothing (`FILE: empty, no observations`; `FILE: empty (only
+    blank lines), ...` when it held blank lines only, which readers pass over); when every input
+    was empty, say nothing was imported and exit 1.
 
     A script importing a capture that came out empty (a `kubectl get -w` that failed, an export
     of the wrong cluster, a wrong path in a loop) must learn it from the exit code, as `kubectl
@@ -147,7 +148,8 @@ def report_empty(report: ImportReport, inputs: int, noun: str) -> None:
     heartbeats, so a real capture is never empty. One empty file among others lost nothing: it
     is named and the exit code is the others' (globbing rotated files keeps working)."""
     for name in report.empty:
-        stderr.print(f"{name}: empty, no {noun}", markup=False)
+        what = "empty (only blank lines)" if name in report.blank else "empty"
+        stderr.print(f"{name}: {what}, no {noun}", markup=False)
     if report.empty and len(report.empty) == inputs:
         stderr.print("error: nothing to import: every input is empty", markup=False)
         raise typer.Exit(EXIT_ERROR)

@@ -32,12 +32,14 @@ def parse_file(
     on_bytes: Callable[[int], None] | None = None,
     *,
     name: str | None = None,
+    on_text: Callable[[], None] | None = None,
 ) -> Iterator[Outcome]:
     """Every observation and every LineError of one file, counting into `stats`; `name` is
-    what errors call the file (default: its path, or <stdin> for '-')."""
+    what errors call the file (default: its path, or <stdin> for '-'); `on_text` as
+    recorder.ndjson.read_lines'."""
     name = name or ("<stdin>" if path == "-" else path)
     ctx = Context(cluster=cluster, file=name, notes=stats.notes)
-    for raw, value, where in read_records(fmt, path, on_bytes, name):
+    for raw, value, where in read_records(fmt, path, on_bytes, name, on_text=on_text):
         stats.records += 1
         if isinstance(value, LineError):
             stats.rejected += 1
@@ -88,14 +90,19 @@ def import_format(
     result = FormatReport(ImportReport())
     calls = 0
 
-    def read(path: str, advance: Callable[[int], None] | None) -> Iterator[Outcome]:
+    def read(
+        path: str,
+        advance: Callable[[int], None] | None = None,
+        *,
+        on_text: Callable[[], None] | None = None,
+    ) -> Iterator[Outcome]:
         nonlocal calls
         if calls % max(len(paths), 1) == 0:  # strict reads everything twice: count the last pass
             result.stats = Stats()
         calls += 1
         # --strict spools standard input to a file: its errors still say <stdin>
         name = "<stdin>" if path not in paths and "-" in paths else None
-        return parse_file(fmt, path, cluster, result.stats, advance, name=name)
+        return parse_file(fmt, path, cluster, result.stats, advance, name=name, on_text=on_text)
 
     result.report = import_files(
         engine,

@@ -100,12 +100,18 @@ def _unclosed(pending: list[bytes], start: int, name: str) -> tuple[RawLine, Lin
 
 
 def read_records(
-    fmt: Format, path: str, on_bytes: Callable[[int], None] | None = None, name: str | None = None
+    fmt: Format,
+    path: str,
+    on_bytes: Callable[[int], None] | None = None,
+    name: str | None = None,
+    *,
+    on_text: Callable[[], None] | None = None,
 ) -> Iterator[Item]:
-    """Every record of `path` ('-': stdin; gzip by content) as (raw, value or error, where)."""
+    """Every record of `path` ('-': stdin; gzip by content) as (raw, value or error, where);
+    `on_text` as recorder.ndjson.read_lines'."""
     name = name or ("<stdin>" if path == "-" else path)
     with open_input(path) as (stream, _size):
-        lines = read_lines(stream, name, on_bytes)
+        lines = read_lines(stream, name, on_bytes, on_text=on_text)
         if fmt.text:
             for item in lines:
                 if isinstance(item, LineError):

@@ -1,10 +1,9 @@
 """`gapwatch demo --large` simulates 1.1M events for minutes: it shows a progress bar per
-simulation (it printed one line, then nothing until the end)."""
+simulation (it printed one line, then nothing until the end), and the replay after them shows
+its steps as `gapwatch replay` does (tests/replay/test_rebuild_progress.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,17 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard import demo
 from gapwatch.dashboard.cli import app
+from gapwatch.recorder import cliutil
 from gapwatch.recorder.sim import load_scenario
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import projections
+from tests.replay.test_projections import _tables
+from tests.replay.test_rebuild_progress import Bars, _count, _recorder
 
 
 def test_each_simulation_advances_its_bar_to_the_scenario_duration(tmp_path: Path) -> None:
-    bars: list[tuple[str, float | None, list[float]]] = []
-
-    @contextmanager
-    def track(description: str, total: float | None) -> Iterator[Any]:
-        steps: list[float] = []
-        bars.append((description, total, steps))
-        yield steps.append
-
-    demo.build_demo_store(tmp_path / "d.db", track=track)
+    bars: Bars = []
+    demo.build_demo_store(tmp_path / "d.db", track=_recorder(bars))
     assert [(d, t) for d, t, _ in bars] == [
         (f"simulating {preset}", load_scenario(preset).duration_s)
         for preset, _ in demo.DEFAULT_SCENARIOS
@@ -46,3 +43,48 @@ def test_the_demo_shows_the_bars_with_large_only(monkeypatch: pytest.MonkeyPatch
     for extra in ([], ["--large"]):
         CliRunner().invoke(app, ["demo", "--build-only", "--path", "x.db", *extra])
     assert given[0] is None and callable(given[1])
+
+
+def test_the_demo_replay_shows_its_steps_apart_from_the_simulations(tmp_path: Path) -> None:
+    """The replay after the simulations folded and detected with nothing shown: on `--large`
+    (1.1M events) about 13 s after the last simulation's bar was gone. It folds the store's
+    facts once, counted as `gapwatch replay`'s first run counts them, then detects per Service;
+    the rows are what a rebuild writes."""
+    simulations: Bars = []
+    replay: Bars = []
+    store = demo.build_demo_store(
+        tmp_path / "d.db", track=_recorder(simulations), replay_track=_recorder(replay)
+    )
+    engine = make_engine(store.url)
+    try:
+        facts = _count(engine, "facts")
+        services = len(demo.DEFAULT_SCENARIOS)  # one LB-facing Service per cluster
+        assert [(d, t) for d, t, _ in replay] == [
+            ("folding facts", facts),
+            (f"detecting windows of {services} Services", services),
+        ]
+        for description, total, steps in replay:
+            assert sum(steps) == total, description
+        assert all(d.startswith("simulating ") for d, _t, _s in simulations)
+        rows = _tables(engine)
+        assert projections.rebuild(engine) == store.windows
+        assert _tables(engine) == rows
+    finally:
+        engine.dispose()
+
+
+def test_the_demo_prints_its_replay_steps_in_a_log_only_for_a_large_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `gapwatch replay` (recorder.cliutil.step_progress): stderr is not a terminal here, so
+    a step prints its lines only from LOG_PROGRESS_FROM items; lowered, they show."""
+    args = ["demo", "--build-only", "--replace", "--path", str(tmp_path / "d.db")]
+    quiet = CliRunner().invoke(app, args)
+    assert quiet.exit_code == 0, quiet.output
+    assert "detecting windows of" not in quiet.stderr
+    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    shown = CliRunner().invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    services = len(demo.DEFAULT_SCENARIOS)
+    done = f"detecting windows of {services} Services: 100% ({services} of {services})"
+    assert done in shown.stderr.splitlines(), shown.stderr

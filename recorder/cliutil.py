@@ -342,14 +342,15 @@ def flags_show_no_type() -> None:
     which no option of ours could reach). Idempotent."""
     from typer.core import TyperOption
 
-    if getattr(TyperOption.display_type_rich, "_gapwatch_flags", False):
-        return
-    shown = TyperOption.display_type_rich
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_gapwatch_flags", False):
+        return  # a Typer without it (its help may differ) or already done: the help still works
 
     def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
         if self.is_flag or self.count:
             return None
-        return shown(self, ctx)
+        text: str | None = shown(self, ctx)
+        return text
 
     display_type_rich._gapwatch_flags = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]

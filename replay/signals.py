@@ -13,6 +13,7 @@ Pure functions; times are integer microseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from gapwatch.replay.fold import Sample
@@ -70,21 +71,33 @@ def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool
     return steps
 
 
+_at = itemgetter(0)
+
+
 def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:
     """Steps with no uncertainty from (time, value, event id) changes (what-if timelines).
 
-    Of several changes at one instant the last one given holds.
+    Of several changes at one instant the last one given holds. One pass over the changes in
+    time order (a stable sort keeps the given order within an instant; most lanes come sorted):
+    a change is held back until the next one shows its instant is over. Called for every lane
+    a node's detection reads: kept plain.
     """
-    by_time: dict[int, tuple[bool, int]] = {}
-    for at, value, eid in sorted(changes, key=lambda c: c[0]):
-        by_time[at] = (value, eid)
     steps: list[Step] = []
+    if not changes:
+        return steps
     current = initial
-    for at in sorted(by_time):
-        value, eid = by_time[at]
-        if value != current:
-            steps.append(Step(at, at, value, eid))
-            current = value
+    new = tuple.__new__
+    ordered = sorted(changes, key=_at)
+    held_at, held_value, held_eid = ordered[0]
+    for at, value, eid in ordered:
+        if at != held_at:
+            if held_value != current:
+                steps.append(new(Step, (held_at, held_at, held_value, held_eid)))
+                current = held_value
+            held_at = at
+        held_value, held_eid = value, eid
+    if held_value != current:
+        steps.append(new(Step, (held_at, held_at, held_value, held_eid)))
     return steps
 
 

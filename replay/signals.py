@@ -125,18 +125,26 @@ def constant(value: bool) -> Tri:
 
 
 def intersect(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
+    """Where both hold; a bound shared by both keeps `a`'s event id. Kept plain (every AND)."""
     out: list[Iv] = []
+    new = tuple.__new__
     i = j = 0
-    while i < len(a) and j < len(b):
-        x, y = a[i], b[j]
-        start, start_eid = (x.start, x.start_eid) if x.start >= y.start else (y.start, y.start_eid)
-        end, end_eid = (x.end, x.end_eid) if x.end <= y.end else (y.end, y.end_eid)
-        if start < end:
-            out.append(Iv(start, end, start_eid, end_eid))
-        if x.end <= y.end:
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        x_start, x_end, x_start_eid, x_end_eid = a[i]
+        y_start, y_end, y_start_eid, y_end_eid = b[j]
+        if x_start >= y_start:
+            start, start_eid = x_start, x_start_eid
+        else:
+            start, start_eid = y_start, y_start_eid
+        if x_end <= y_end:
+            end, end_eid = x_end, x_end_eid
             i += 1
         else:
+            end, end_eid = y_end, y_end_eid
             j += 1
+        if start < end:
+            out.append(new(Iv, (start, end, start_eid, end_eid)))
     return out
 
 

@@ -102,20 +102,25 @@ def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list
 
 
 def tri_from_steps(steps: Sequence[Step], initial: bool) -> Tri:
+    """Possibly true from a rise's earliest to the fall's latest, surely true from the rise's
+    latest to the fall's earliest. Kept plain (every lane of a node's detection)."""
     possible: list[Iv] = []
     definite: list[Iv] = []
-    rise: Step | None = Step(LO, LO, True, 0) if initial else None
-    for step in steps:
-        if step.value and rise is None:
-            rise = step
-        elif not step.value and rise is not None:
-            possible.append(Iv(rise.earliest, step.latest, rise.event_id, step.event_id))
-            if rise.latest < step.earliest:
-                definite.append(Iv(rise.latest, step.earliest, rise.event_id, step.event_id))
-            rise = None
-    if rise is not None:
-        possible.append(Iv(rise.earliest, HI, rise.event_id, 0))
-        definite.append(Iv(rise.latest, HI, rise.event_id, 0))
+    new = tuple.__new__
+    rising = bool(initial)
+    rise_earliest = rise_latest = LO
+    rise_eid = 0
+    for earliest, latest, value, event_id in steps:
+        if value and not rising:
+            rising, rise_earliest, rise_latest, rise_eid = True, earliest, latest, event_id
+        elif not value and rising:
+            possible.append(new(Iv, (rise_earliest, latest, rise_eid, event_id)))
+            if rise_latest < earliest:
+                definite.append(new(Iv, (rise_latest, earliest, rise_eid, event_id)))
+            rising = False
+    if rising:
+        possible.append(Iv(rise_earliest, HI, rise_eid, 0))
+        definite.append(Iv(rise_latest, HI, rise_eid, 0))
     return Tri(possible, definite)
 
 

@@ -36,7 +36,7 @@ ProxyTerminatingEndpoints it is still forwarded to. Pure.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import NamedTuple
@@ -145,45 +145,41 @@ def unprogrammed(
     bad_times = sorted(s.at_us for s in samples if bad(s.value))
     zeros = cache(lambda: _zero_counts(health()))
     entered_by = STAMP_RESOLUTION_US + skew_us  # a Ready write's earliest, before its stamp
-    # the runs latest down first: a death reads only those still up after its earliest instant
-    by_down = sorted(
-        ((r.down_us, listing[j], r.ready_us, j) for j, r in enumerate(every)),
-        key=lambda x: x[0],
-        reverse=True,
-    )
+    # a death reads only the runs still up after its earliest instant: those listed after it
+    # count by their earliest ready, entry and programming (`_Later`: minima kept per prefix),
+    # those listed by it by what kube-proxy's metrics or the health check show of them
+    later = _Later(every, listing, entered_by, lag_hi_us)
+    by_down = sorted(range(len(every)), key=lambda j: every[j].down_us, reverse=True)
+    downs = [-every[j].down_us for j in by_down]
+    by_listing = sorted(range(len(every)), key=listing.__getitem__)
+    listings = [listing[j] for j in by_listing]
     possible: list[Iv] = []
     sure: list[Iv] = []
     for i, run in enumerate(every):
         if run.finished_us is None or run.down_us == HI:
             continue
         death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
-        # one pass over the runs still up after the death's earliest instant (the others):
-        # the first ready of any, and when a replacement entered and was programmed at the
-        # latest, from the slice or, where listed before the death, kube-proxy's metrics
-        first_ready = entered_lo = end = HI
+        first_ready, entered_lo, end = later.minima(death.start, i)
         programmed_before = False
-        for down, at, ready, j in by_down:
-            if down <= death.start:
-                break  # the rest went down before the death: no replacement for it
-            if j == i:
+        # the runs up after the death and listed by it: the shorter of the two prefixes read
+        up_after = bisect_left(downs, -death.start)  # down after the death's earliest instant
+        listed_by = bisect_right(listings, death.start)
+        scan = by_down[:up_after] if up_after <= listed_by else by_listing[:listed_by]
+        for j in scan:
+            if j == i or listing[j] > death.start or every[j].down_us <= death.start:
                 continue
+            ready = every[j].ready_us
             if ready is not None and ready < first_ready:
                 first_ready = ready
-            if at <= death.start:
-                # an endpoint listed before the death: kube-proxy's metrics, or a health check
-                # counting 0 after it, may show it unprogrammed
-                shown = _unsynced(looks, every[j], at, death.start, bounds) or _unready(
-                    state, svc, zeros(), every[j], at, death.start, (lag_hi_us, span_us)
-                )
-                if shown is None:  # possibly programmed before the death (kube-proxy's lag)
-                    programmed_before = True
-                    break
-                entered_lo, end = min(entered_lo, shown.earliest), min(end, shown.latest)
-                continue
-            if ready is not None and ready - entered_by < entered_lo:
-                entered_lo = ready - entered_by
-            if at + lag_hi_us < end:
-                end = at + lag_hi_us
+            # an endpoint listed before the death: kube-proxy's metrics, or a health check
+            # counting 0 after it, may show it unprogrammed
+            shown = _unsynced(looks, every[j], listing[j], death.start, bounds) or _unready(
+                state, svc, zeros(), every[j], listing[j], death.start, (lag_hi_us, span_us)
+            )
+            if shown is None:  # possibly programmed before the death (kube-proxy's lag)
+                programmed_before = True
+                break
+            entered_lo, end = min(entered_lo, shown.earliest), min(end, shown.latest)
         if programmed_before:
             continue
         if first_ready == HI or first_ready > run.down_us + slice_us:
@@ -202,6 +198,43 @@ def unprogrammed(
         if death.end < entered_lo and (not unseen_us or entered_lo - death.end < unseen_us):
             sure.append(Iv(death.end, entered_lo, run.event_id, 0))
     return sorted(possible), sorted(sure)
+
+
+class _Later:
+    """Of a node's runs (`every`, listed by `listing`), those listed after an instant and still
+    up after it (both after it: min(listing, down) after it), their earliest ready, entry (a
+    Ready write's earliest, `entered_by` before its stamp) and programming by kube-proxy's
+    largest lag from the listing (`lag_hi_us`): minima over the runs in that order, latest
+    first, so each instant reads a prefix."""
+
+    def __init__(self, every: Sequence[Run], listing: Sequence[int], entered_by: int,
+                 lag_hi_us: int) -> None:  # fmt: skip
+        after = [min(listing[j], r.down_us) for j, r in enumerate(every)]
+        self.order = sorted(range(len(every)), key=after.__getitem__, reverse=True)
+        self.keys = [-after[j] for j in self.order]
+        self.place = {j: k for k, j in enumerate(self.order)}
+        self.terms = [
+            (HI, HI, listing[j] + lag_hi_us)
+            if (ready := every[j].ready_us) is None
+            else (ready, ready - entered_by, listing[j] + lag_hi_us)
+            for j in self.order
+        ]
+        self.prefix = [(HI, HI, HI)]
+        for ready, entered, end in self.terms:
+            last = self.prefix[-1]
+            self.prefix.append((min(last[0], ready), min(last[1], entered), min(last[2], end)))
+
+    def minima(self, at_us: int, but: int) -> tuple[int, int, int]:
+        """(first ready, entry, programmed by) over the runs listed after `at_us` and up after
+        it, but the run `but`."""
+        k = bisect_left(self.keys, -at_us)
+        if self.place[but] >= k:
+            return self.prefix[k]
+        ready = entered = end = HI
+        for n, (r, e, p) in enumerate(self.terms[:k]):
+            if self.order[n] != but:
+                ready, entered, end = min(ready, r), min(entered, e), min(end, p)
+        return ready, entered, end
 
 
 def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us: int) -> int:

@@ -159,11 +159,14 @@ def watch_delay(rows: Iterable[Row], *, list_s: float) -> Measured:
 def _late_of(state: FoldState, svc: ServiceRef) -> list[Late]:
     """How late the Service's own lanes' stamped changes were seen: its EndpointSlices, the
     pods they named, the nodes it has lanes on (all in any fold that holds the Service)."""
-    late = state.own.late
-    keys: list[object] = [("slice", svc)]
-    keys += [(svc.cluster, svc.namespace, pod) for pod in state.service_pods.get(svc, {})]
-    keys += [(svc.cluster, node) for node in state.service_nodes.get(svc, ())]
-    return [late[k] for k in keys if k in late]
+    get = state.own.late.get  # one look-up a key: a Service has thousands of pods
+    cluster, namespace = svc.cluster, svc.namespace
+    found = [x for x in (get(("slice", svc)),) if x is not None]
+    pods = state.service_pods.get(svc, {})
+    found += [x for pod in pods if (x := get((cluster, namespace, pod))) is not None]
+    nodes = state.service_nodes.get(svc, ())
+    found += [x for node in nodes if (x := get((cluster, node))) is not None]
+    return found
 
 
 def watch_skew(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> Measured:

@@ -13,6 +13,7 @@ Pure functions; times are integer microseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from gapwatch.replay.fold import Sample
@@ -70,39 +71,56 @@ def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool
     return steps
 
 
+_at = itemgetter(0)
+
+
 def exact_steps(changes: Sequence[tuple[int, bool, int]], initial: bool) -> list[Step]:
     """Steps with no uncertainty from (time, value, event id) changes (what-if timelines).
 
-    Of several changes at one instant the last one given holds.
+    Of several changes at one instant the last one given holds. One pass over the changes in
+    time order (a stable sort keeps the given order within an instant; most lanes come sorted):
+    a change is held back until the next one shows its instant is over. Called for every lane
+    a node's detection reads: kept plain.
     """
-    by_time: dict[int, tuple[bool, int]] = {}
-    for at, value, eid in sorted(changes, key=lambda c: c[0]):
-        by_time[at] = (value, eid)
     steps: list[Step] = []
+    if not changes:
+        return steps
     current = initial
-    for at in sorted(by_time):
-        value, eid = by_time[at]
-        if value != current:
-            steps.append(Step(at, at, value, eid))
-            current = value
+    new = tuple.__new__
+    ordered = sorted(changes, key=_at)
+    held_at, held_value, held_eid = ordered[0]
+    for at, value, eid in ordered:
+        if at != held_at:
+            if held_value != current:
+                steps.append(new(Step, (held_at, held_at, held_value, held_eid)))
+                current = held_value
+            held_at = at
+        held_value, held_eid = value, eid
+    if held_value != current:
+        steps.append(new(Step, (held_at, held_at, held_value, held_eid)))
     return steps
 
 
 def tri_from_steps(steps: Sequence[Step], initial: bool) -> Tri:
+    """Possibly true from a rise's earliest to the fall's latest, surely true from the rise's
+    latest to the fall's earliest. Kept plain (every lane of a node's detection)."""
     possible: list[Iv] = []
     definite: list[Iv] = []
-    rise: Step | None = Step(LO, LO, True, 0) if initial else None
-    for step in steps:
-        if step.value and rise is None:
-            rise = step
-        elif not step.value and rise is not None:
-            possible.append(Iv(rise.earliest, step.latest, rise.event_id, step.event_id))
-            if rise.latest < step.earliest:
-                definite.append(Iv(rise.latest, step.earliest, rise.event_id, step.event_id))
-            rise = None
-    if rise is not None:
-        possible.append(Iv(rise.earliest, HI, rise.event_id, 0))
-        definite.append(Iv(rise.latest, HI, rise.event_id, 0))
+    new = tuple.__new__
+    rising = bool(initial)
+    rise_earliest = rise_latest = LO
+    rise_eid = 0
+    for earliest, latest, value, event_id in steps:
+        if value and not rising:
+            rising, rise_earliest, rise_latest, rise_eid = True, earliest, latest, event_id
+        elif not value and rising:
+            possible.append(new(Iv, (rise_earliest, latest, rise_eid, event_id)))
+            if rise_latest < earliest:
+                definite.append(new(Iv, (rise_latest, earliest, rise_eid, event_id)))
+            rising = False
+    if rising:
+        possible.append(Iv(rise_earliest, HI, rise_eid, 0))
+        definite.append(Iv(rise_latest, HI, rise_eid, 0))
     return Tri(possible, definite)
 
 
@@ -112,18 +130,26 @@ def constant(value: bool) -> Tri:
 
 
 def intersect(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
+    """Where both hold; a bound shared by both keeps `a`'s event id. Kept plain (every AND)."""
     out: list[Iv] = []
+    new = tuple.__new__
     i = j = 0
-    while i < len(a) and j < len(b):
-        x, y = a[i], b[j]
-        start, start_eid = (x.start, x.start_eid) if x.start >= y.start else (y.start, y.start_eid)
-        end, end_eid = (x.end, x.end_eid) if x.end <= y.end else (y.end, y.end_eid)
-        if start < end:
-            out.append(Iv(start, end, start_eid, end_eid))
-        if x.end <= y.end:
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        x_start, x_end, x_start_eid, x_end_eid = a[i]
+        y_start, y_end, y_start_eid, y_end_eid = b[j]
+        if x_start >= y_start:
+            start, start_eid = x_start, x_start_eid
+        else:
+            start, start_eid = y_start, y_start_eid
+        if x_end <= y_end:
+            end, end_eid = x_end, x_end_eid
             i += 1
         else:
+            end, end_eid = y_end, y_end_eid
             j += 1
+        if start < end:
+            out.append(new(Iv, (start, end, start_eid, end_eid)))
     return out
 
 

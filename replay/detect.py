@@ -318,12 +318,19 @@ def _drop_seen(
 ) -> int | None:
     """The last look in [`start`, `end`) that saw the LB not routing to the node, when a
     later look saw it routing again (`routed_again`: the last look that saw it routing). A look
-    at the window's very start counts: the gap began after it."""
+    at the window's very start counts: the gap began after it. The lane holds changes only, so
+    the last look of a not-routing run is the next sample's `prev_us`."""
     lo, hi = bisect_left(times, start), bisect_left(times, end)
     seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
-    if not seen or routed_again is None or routed_again <= seen[-1]:
+    # the lane keeps its changes only: a run of such looks ends at the next sample's `prev_us`
+    # (the last look that saw the old value, as replay.unseen.bad_looks reads it)
+    for i in range(max(lo, 1), min(hi + 1, len(targets))):
+        last = targets[i].prev_us
+        if last is not None and start <= last < end and targets[i - 1].value != "healthy":
+            seen.append(last)
+    if not seen or routed_again is None or routed_again <= max(seen):
         return None
-    return seen[-1]
+    return max(seen)
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:

@@ -1,0 +1,102 @@
+"""What the spent held-out set 11,000,000-11,000,999 showed (docs/semantics.md, "The spent
+held-out set read (session 16)"): windows whose class the samples decide, or leave undecided,
+and replay read as one other class. Literal observations shaped like the runs they were read
+from (tests/replay/builders.py shapes; times in seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.detect import _drop_seen, detect
+from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.model import Window
+from gapwatch.replay.undecided import PGBD, RBF
+from tests.replay.builders import at, eps, facts_of, looks, nodeport, one_node, pod, target
+
+NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
+
+
+def _stopping(t: float, name: str) -> Observation:
+    """A pod deleted at `t` that still serves: its Ready condition holds until the container
+    stops (the EndpointSlice lists it serving-terminating, not ready)."""
+    obs = pod(t, name, "n1", "terminating", deleted_at=t)
+    status = {**obs.payload["status"], "conditions": [{"type": "Ready", "status": "True"}]}
+    return replace(obs, payload={**obs.payload, "status": status})
+
+
+def _endpoint_driven(obs: list[Observation]) -> list[Observation]:
+    """`obs` with the LB of an endpoint-driven CCM, which checks the traffic port (the
+    NodePort) rather than healthCheckNodePort."""
+    return [
+        replace(o, payload={**o.payload, "HealthCheckPort": "32999"})
+        if o.kind == "TargetHealth"
+        else o
+        for o in obs
+    ]
+
+
+def _replaced(deleted: float, unlisted: float, ready: float, listed: float) -> list[Observation]:
+    """n1 on a kube-proxy without PTE: p1 deleted at `deleted` (serving-terminating in the
+    slice at `unlisted`), its replacement p2 pending from then, ready at `ready` and listed
+    beside p1 at `listed`."""
+    return [
+        *one_node(NO_PTE),
+        pod(deleted, "p1", "n1", "terminating"),
+        pod(deleted, "p2", "n1", "pending"),
+        eps(unlisted, [("p1", "n1", "terminating")]),
+        pod(ready, "p2", "n1", "ready"),
+        eps(listed, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+    ]
+
+
+def _windows(obs: list[Observation]) -> list[Window]:
+    ordered = sorted(obs, key=lambda o: o.observed_at)
+    return detect(fold(FoldState(), facts_of(ordered)))
+
+
+def _around(ws: list[Window], lo: float, hi: float) -> list[Window]:
+    """The windows that meet [lo, hi] s."""
+    first, last = to_micros(at(lo)), to_micros(at(hi))
+    return [w for w in ws if w.start_earliest_us < last and w.end_latest_us > first]
+
+
+def test_the_last_look_of_a_not_routing_run_is_the_next_samples_prev() -> None:
+    # the lane keeps changes only: draining first seen at 90 s, last seen at 95 s (the healthy
+    # sample's prev_us); a window from 95 s holds that look
+    lane = [
+        Sample(int(90e6), int(85e6), "draining", 1),
+        Sample(int(100e6), int(95e6), "healthy", 2),
+    ]
+    at = [s.at_us for s in lane]
+    assert _drop_seen(lane, at, at[1], int(95e6), int(100e6)) == int(95e6)
+    assert _drop_seen(lane, at, at[1], int(95e6) + 1, int(100e6)) is None  # before the window
+
+
+def test_the_lbs_return_after_a_drain_seen_at_the_start_opens_the_window() -> None:
+    # random 11000087 node-004 (an endpoint-driven CCM, PTE): p1 serving-terminating; the LB
+    # drains n1 (first seen at 90 s, last at 95 s) and is seen routing again at 100 s; p1 dies:
+    # refused at 96 s, its rules gone by 98 s (timeout), p2 listed ready at 98.04 s and
+    # programmed by 100 s. The gap opened with the LB's return somewhere in (95, 100] s, after
+    # the death: read there it is `registered-before-forwarding`; the death stays named
+    obs = [
+        *one_node(),
+        _stopping(88.4, "p1"),
+        eps(88.5, [("p1", "n1", "terminating")]),
+        pod(89.9, "p2", "n1", "pending"),
+        target(90, 85, "n1", "draining"),
+        *looks("n1", 80, 94, 2),
+        nodeport(96, 94, "n1", "refused"),
+        pod(95.98, "p1", "n1", "gone"),
+        eps(96.0, []),
+        nodeport(98, 96, "n1", "timeout"),
+        pod(97.5, "p2", "n1", "ready"),
+        eps(98.04, [("p2", "n1", "ready")]),
+        target(100, 95, "n1", "healthy"),
+        nodeport(100, 98, "n1", "connected"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 90, 101)
+    assert not w.certain
+    assert w.cls == RBF
+    assert PGBD in w.also

@@ -134,7 +134,15 @@ def classify(
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
-    if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
+    if ready and (
+        look_ahead
+        or drop_lag is None
+        or (since_us is not None and _ready_through(lanes_.eps, since_us, at_us + skew))
+        or _dropped(lanes_.eps, at_us, drop_lag)
+    ):
+        # ready through the whole start range (and the watch skew after it, where a loss
+        # behind the close could still be seen): kube-proxy closed with the replacement listed
+        # and not yet programmed (the class as defined), whatever the LB did before
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 

@@ -100,3 +100,22 @@ def test_the_lbs_return_after_a_drain_seen_at_the_start_opens_the_window() -> No
     assert not w.certain
     assert w.cls == RBF
     assert PGBD in w.also
+
+
+def test_a_close_with_the_replacement_listed_through_the_start_is_registered_first() -> None:
+    # random 11000141 node-006 (no PTE): p1 terminating (no traffic for it), p2 listed ready at
+    # 98.475 s; kube-proxy closes between the looks at 99 s and 100 s (timeout) and opens at
+    # 101 s; the LB routed all along. At the window's start the endpoints were ready: the
+    # replacement was listed and not yet programmed, whatever the LB's drop lag
+    obs = [
+        *_replaced(96.7, 97.855, 98.4, 98.475),
+        *looks("n1", 90, 99, 1),
+        nodeport(100, 99, "n1", "timeout"),
+        nodeport(101, 100, "n1", "connected"),
+        target(95, 1, "n1", "healthy"),
+        target(110, 95, "n1", "healthy"),
+        pod(120, "p1", "n1", "gone"),
+        eps(120.1, [("p2", "n1", "ready")]),
+    ]
+    [w] = _around(_windows(obs), 95, 105)
+    assert (w.cls, w.certain) == (RBF, False)

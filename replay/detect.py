@@ -542,6 +542,16 @@ def windows_from(
             and fails_open_at(state, svc, probe)
         ):
             also = (*also, RBF)  # read without the look-ahead: the ready endpoint seen late
+        if (
+            cls == CBD
+            and (proxy_opened if sure else not look)
+            and RBF not in also
+            and value_at(lanes_.eps, probe) == "ready"
+            and value_at(lanes_.eps, probe + skew) == "ready"
+        ):
+            # kube-proxy's close somewhere in the start range, the replacement listed inside it:
+            # nothing orders the two (a close after the listing left it unprogrammed)
+            also = (*also, RBF)
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)

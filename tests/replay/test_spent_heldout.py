@@ -12,8 +12,8 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.detect import _drop_seen, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import PGBD, RBF
-from tests.replay.builders import at, eps, facts_of, looks, nodeport, one_node, pod, target
+from gapwatch.replay.undecided import CBD, PGBD, RBF
+from tests.replay.builders import at, eps, facts_of, health, looks, nodeport, one_node, pod, target
 
 NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
 
@@ -119,3 +119,28 @@ def test_a_close_with_the_replacement_listed_through_the_start_is_registered_fir
     ]
     [w] = _around(_windows(obs), 95, 105)
     assert (w.cls, w.certain) == (RBF, False)
+
+
+def test_a_close_whose_start_range_holds_the_replacements_listing_names_both() -> None:
+    # random 11000797 node-002 (no PTE): p1 terminating at 98.97 s, p2 listed ready at 100.58 s;
+    # connected at 100 s, timeout at 102 s and 104 s (503 at 103 s), connected at 106 s. The
+    # close lies in (100, 102] s: before the listing it is `closed-before-deregistered`, after
+    # it the listed replacement is not yet programmed
+    obs = [
+        *_replaced(98.79, 98.97, 100.53, 100.58),
+        *looks("n1", 90, 100, 2),
+        nodeport(102, 100, "n1", "timeout"),
+        nodeport(104, 102, "n1", "timeout"),
+        nodeport(106, 104, "n1", "connected"),
+        health(97, None, "n1", 1),
+        health(103, 97, "n1", 0),
+        health(106, 103, "n1", 1),
+        target(95, 1, "n1", "healthy"),
+        target(110, 95, "n1", "healthy"),
+        pod(129, "p1", "n1", "gone"),
+        eps(129.1, [("p2", "n1", "ready")]),
+    ]
+    [w] = _around(_windows(obs), 95, 110)
+    assert w.certain
+    assert w.cls == CBD
+    assert RBF in w.also

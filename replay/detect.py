@@ -573,6 +573,18 @@ def windows_from(
                 drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
+            if other in (CBD, PGBD):
+                # that reading's own start leaves a death and kube-proxy's close unordered
+                # as the window's class does (`death_or_close`): name what it names too
+                if ranges is None:
+                    ranges = death_ranges(state, svc, node)
+                order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+                pte = pte_sure(state, svc.cluster, node, settings)
+                reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at)
+                for more in death_or_close(
+                    other, lanes_.eps, order, cand.start, at, pte, reason, eps_at=eps_at
+                ):
+                    also = _naming(also, cls, more)
         if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD

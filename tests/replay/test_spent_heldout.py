@@ -144,3 +144,35 @@ def test_a_close_whose_start_range_holds_the_replacements_listing_names_both() -
     assert w.certain
     assert w.cls == CBD
     assert RBF in w.also
+
+
+def test_the_reading_before_a_seen_drain_names_its_unordered_close() -> None:
+    # random 11000785 node-003 (no PTE): p1 terminating (listed at 101.36 s, kube-proxy drops
+    # it), seen gone at 101.8 s; timeout at 102 s; the LB draining at 104 s and back at 109 s;
+    # p2 listed ready at 106.02 s, connected at 108 s. Before the drain the gap opened with p1's
+    # death or kube-proxy's close, which nothing orders
+    obs = [
+        *one_node(NO_PTE),
+        _stopping(101.04, "p1"),
+        pod(101.08, "p2", "n1", "pending"),
+        eps(101.36, [("p1", "n1", "terminating")]),
+        pod(101.8, "p1", "n1", "gone"),
+        eps(101.85, []),
+        pod(105.46, "p2", "n1", "ready"),
+        eps(106.02, [("p2", "n1", "ready")]),
+        *looks("n1", 90, 100, 2),
+        nodeport(102, 100, "n1", "timeout"),
+        nodeport(104, 102, "n1", "timeout"),
+        nodeport(106, 104, "n1", "timeout"),
+        nodeport(108, 106, "n1", "connected"),
+        health(98, None, "n1", 1),
+        health(103, 98, "n1", 0),
+        health(108, 103, "n1", 1),
+        target(99, 1, "n1", "healthy"),
+        target(104, 99, "n1", "draining"),
+        target(109, 104, "n1", "healthy"),
+    ]
+    obs = _endpoint_driven(obs)
+    [w] = _around(_windows(obs), 95, 110)
+    assert not w.certain
+    assert {PGBD, CBD} <= {w.cls, *w.also}

@@ -597,7 +597,14 @@ def windows_from(
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
-        if back and back[0] < fell <= back[1]:
+        if (
+            back
+            and back[0] < fell
+            and (
+                fell <= back[1]
+                or not any(iv.start <= back[1] - 1 < iv.end for iv in lanes_.serves.definite)
+            )
+        ):
             # the LB's return and kube-proxy's side (or a death) fell between the same looks:
             # the class with the other opener
             rise_read = lb_opened if sure else look

@@ -176,3 +176,26 @@ def test_the_reading_before_a_seen_drain_names_its_unordered_close() -> None:
     [w] = _around(_windows(obs), 95, 110)
     assert not w.certain
     assert {PGBD, CBD} <= {w.cls, *w.also}
+
+
+def test_the_lbs_return_against_a_fall_not_yet_sure_names_both() -> None:
+    # random 11000838 node-002 (PTE, probes every 5 s that all connected): the LB drains n1
+    # (96 s) and is back at 102 s (last drained look 100 s); p1 dies (100.11 s), p2 is listed
+    # ready at 100.33 s. kube-proxy's programming of p2 is bounded only by its lag: its fall
+    # may lie after the LB's return or before it; the return first leaves p2 unprogrammed
+    obs = [
+        *one_node(),
+        _stopping(95.5, "p1"),
+        pod(95.5, "p2", "n1", "pending"),
+        eps(95.64, [("p1", "n1", "terminating")]),
+        target(96, 94, "n1", "draining"),
+        pod(100.11, "p1", "n1", "gone"),
+        eps(100.08, []),
+        pod(100.18, "p2", "n1", "ready"),
+        eps(100.33, [("p2", "n1", "ready")]),
+        target(102, 100, "n1", "healthy"),
+        *looks("n1", 80, 130, 5),
+    ]
+    ws = [w for w in _around(_windows(_endpoint_driven(obs)), 98, 110) if not w.certain]
+    assert ws
+    assert all(RBF in (w.cls, *w.also) for w in ws)

@@ -191,8 +191,9 @@ def _went_down(
 ) -> bool:
     """With its endpoints still ready, the Node turned NotReady (or was deleted) while the
     window was still open, within node_grace_s of its start: the node controller marks a node
-    that stopped answering only that long after, so the node itself went down at the start."""
-    limit = min(until_us, at_us + seconds_us(s.node_grace_s))
+    that stopped answering only that long after, so the node itself went down at the start. The
+    update may be seen up to the watch skew after it was written, like any watched change."""
+    limit = min(until_us, at_us + seconds_us(s.node_grace_s + s.watch_skew_s))
     lane = state.nodes.get((svc.cluster, node), [])
     return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
 

@@ -12,8 +12,19 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.detect import _drop_seen, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import CBD, PGBD, RBF
-from tests.replay.builders import at, eps, facts_of, health, looks, nodeport, one_node, pod, target
+from gapwatch.replay.undecided import CBD, NNR, PGBD, RBF
+from tests.replay.builders import (
+    at,
+    eps,
+    facts_of,
+    health,
+    looks,
+    node,
+    nodeport,
+    one_node,
+    pod,
+    target,
+)
 
 NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
 
@@ -199,3 +210,22 @@ def test_the_lbs_return_against_a_fall_not_yet_sure_names_both() -> None:
     ws = [w for w in _around(_windows(_endpoint_driven(obs)), 98, 110) if not w.certain]
     assert ws
     assert all(RBF in (w.cls, *w.also) for w in ws)
+
+
+def test_a_node_marked_down_seen_up_to_the_watch_skew_late_went_down_at_the_start() -> None:
+    # random 11000880 node-001 at 0.1 s / 1 s: the node stops answering between the NodePort
+    # looks at 100 s and 101 s, its endpoints still ready; the node controller marks it NotReady
+    # 50 s after (node-monitor-grace-period), the update seen 0.2 s later through the watch
+    timeouts = [nodeport(t, t - 1, "n1", "timeout") for t in range(101, 161)]
+    obs = [
+        *one_node(),
+        *looks("n1", 90, 100, 1),
+        *timeouts,
+        target(90, 1, "n1", "healthy"),
+        eps(150.66, []),
+        node(151.2, "n1", ready=False),
+        target(153.2, 152.2, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 95, 160)
+    assert w.certain
+    assert w.cls == NNR

@@ -105,7 +105,12 @@ def classify(
         ready = value_at(lanes_.eps, at_us) == "ready"
         if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
             ready = ready and _ready_through(lanes_.eps, since_us, at_us)
-    if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
+    looks = (lanes_.reason_samples, lanes_.health)
+    if (
+        ready
+        and until_us is not None
+        and _went_down(state, svc, node, at_us, until_us, settings, looks)
+    ):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
@@ -187,7 +192,13 @@ _NODE_DOWN = NODE_DOWN
 
 
 def _went_down(
-    state: FoldState, svc: ServiceRef, node: str, at_us: int, until_us: int, s: DetectSettings
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    at_us: int,
+    until_us: int,
+    s: DetectSettings,
+    looks: Sequence[Sequence[Sample]] = (),
 ) -> bool:
     """With its endpoints still ready, the Node turned NotReady (or was deleted) while the
     window was still open, within node_grace_s of its start: the node controller marks a node
@@ -195,7 +206,16 @@ def _went_down(
     update may be seen up to the watch skew after it was written, like any watched change."""
     limit = min(until_us, at_us + seconds_us(s.node_grace_s + s.watch_skew_s))
     lane = state.nodes.get((svc.cluster, node), [])
-    return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
+    down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
+    if down is None:
+        return False
+    # a look the node answered from the start on (a refused connection: kube-proxy's rules with
+    # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start
+    return not any(
+        at_us <= a.at_us < down and (answered(a.value) or a.value == "connected")
+        for lane_ in looks
+        for a in lane_
+    )
 
 
 def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:

@@ -229,3 +229,29 @@ def test_a_node_marked_down_seen_up_to_the_watch_skew_late_went_down_at_the_star
     [w] = _around(_windows(obs), 95, 160)
     assert w.certain
     assert w.cls == NNR
+
+
+def test_a_node_that_refused_after_the_start_did_not_go_down_at_it() -> None:
+    # random 11000991 node-001 at 0.1 s / 1 s: the node is drained, its pod dies while still
+    # listed ready (until 102.43 s) and kube-proxy's rules stay (refused from 101 s); the node
+    # answers 503 at 106.4 s, then stops answering and is marked NotReady at 116.37 s, inside
+    # the grace. The refused connections are the node's own answer: it was up at the start
+    refused = [nodeport(t, t - 1, "n1", "refused") for t in range(101, 106)]
+    obs = [
+        *one_node(),
+        _stopping(99.5, "p1"),
+        pod(101.5, "p1", "n1", "gone"),
+        *looks("n1", 90, 100, 1),
+        *refused,
+        nodeport(106, 105, "n1", "timeout"),
+        eps(102.43, []),
+        health(95, None, "n1", 1),
+        health(106.4, 95, "n1", 0),
+        health(116.7, 106.4, "n1", None),
+        node(116.37, "n1", ready=False),
+        target(90, 1, "n1", "healthy"),
+        target(120.5, 119.5, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 95, 125)
+    assert w.certain
+    assert w.cls == PGBD

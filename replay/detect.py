@@ -105,7 +105,12 @@ def classify(
         ready = value_at(lanes_.eps, at_us) == "ready"
         if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
             ready = ready and _ready_through(lanes_.eps, since_us, at_us)
-    if ready and until_us is not None and _went_down(state, svc, node, at_us, until_us, settings):
+    looks = (lanes_.reason_samples, lanes_.health)
+    if (
+        ready
+        and until_us is not None
+        and _went_down(state, svc, node, at_us, until_us, settings, looks)
+    ):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     if reason in ("refused", "reset"):
@@ -134,7 +139,15 @@ def classify(
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
-    if ready and (look_ahead or drop_lag is None or _dropped(lanes_.eps, at_us, drop_lag)):
+    if ready and (
+        look_ahead
+        or drop_lag is None
+        or (since_us is not None and _ready_through(lanes_.eps, since_us, at_us + skew))
+        or _dropped(lanes_.eps, at_us, drop_lag)
+    ):
+        # ready through the whole start range (and the watch skew after it, where a loss
+        # behind the close could still be seen): kube-proxy closed with the replacement listed
+        # and not yet programmed (the class as defined), whatever the LB did before
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
@@ -179,14 +192,30 @@ _NODE_DOWN = NODE_DOWN
 
 
 def _went_down(
-    state: FoldState, svc: ServiceRef, node: str, at_us: int, until_us: int, s: DetectSettings
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    at_us: int,
+    until_us: int,
+    s: DetectSettings,
+    looks: Sequence[Sequence[Sample]] = (),
 ) -> bool:
     """With its endpoints still ready, the Node turned NotReady (or was deleted) while the
     window was still open, within node_grace_s of its start: the node controller marks a node
-    that stopped answering only that long after, so the node itself went down at the start."""
-    limit = min(until_us, at_us + seconds_us(s.node_grace_s))
+    that stopped answering only that long after, so the node itself went down at the start. The
+    update may be seen up to the watch skew after it was written, like any watched change."""
+    limit = min(until_us, at_us + seconds_us(s.node_grace_s + s.watch_skew_s))
     lane = state.nodes.get((svc.cluster, node), [])
-    return any(at_us < n.at_us <= limit and n.value in _NODE_DOWN for n in lane)
+    down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
+    if down is None:
+        return False
+    # a look the node answered from the start on (a refused connection: kube-proxy's rules with
+    # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start
+    return not any(
+        at_us <= a.at_us < down and (answered(a.value) or a.value == "connected")
+        for lane_ in looks
+        for a in lane_
+    )
 
 
 def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:
@@ -318,12 +347,19 @@ def _drop_seen(
 ) -> int | None:
     """The last look in [`start`, `end`) that saw the LB not routing to the node, when a
     later look saw it routing again (`routed_again`: the last look that saw it routing). A look
-    at the window's very start counts: the gap began after it."""
+    at the window's very start counts: the gap began after it. The lane holds changes only, so
+    the last look of a not-routing run is the next sample's `prev_us`."""
     lo, hi = bisect_left(times, start), bisect_left(times, end)
     seen = [s.at_us for s in targets[lo:hi] if s.value != "healthy"]
-    if not seen or routed_again is None or routed_again <= seen[-1]:
+    # the lane keeps its changes only: a run of such looks ends at the next sample's `prev_us`
+    # (the last look that saw the old value, as replay.unseen.bad_looks reads it)
+    for i in range(max(lo, 1), min(hi + 1, len(targets))):
+        last = targets[i].prev_us
+        if last is not None and start <= last < end and targets[i - 1].value != "healthy":
+            seen.append(last)
+    if not seen or routed_again is None or routed_again <= max(seen):
         return None
-    return seen[-1]
+    return max(seen)
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -527,6 +563,16 @@ def windows_from(
             and fails_open_at(state, svc, probe)
         ):
             also = (*also, RBF)  # read without the look-ahead: the ready endpoint seen late
+        if (
+            cls == CBD
+            and (proxy_opened if sure else not look)
+            and RBF not in also
+            and value_at(lanes_.eps, probe) == "ready"
+            and value_at(lanes_.eps, probe + skew) == "ready"
+        ):
+            # kube-proxy's close somewhere in the start range, the replacement listed inside it:
+            # nothing orders the two (a close after the listing left it unprogrammed)
+            also = (*also, RBF)
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
@@ -548,6 +594,18 @@ def windows_from(
                 drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
+            if other in (CBD, PGBD):
+                # that reading's own start leaves a death and kube-proxy's close unordered
+                # as the window's class does (`death_or_close`): name what it names too
+                if ranges is None:
+                    ranges = death_ranges(state, svc, node)
+                order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+                pte = pte_sure(state, svc.cluster, node, settings)
+                reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at)
+                for more in death_or_close(
+                    other, lanes_.eps, order, cand.start, at, pte, reason, eps_at=eps_at
+                ):
+                    also = _naming(also, cls, more)
         if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
@@ -560,7 +618,14 @@ def windows_from(
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
-        if back and back[0] < fell <= back[1]:
+        if (
+            back
+            and back[0] < fell
+            and (
+                fell <= back[1]
+                or not any(iv.start <= back[1] - 1 < iv.end for iv in lanes_.serves.definite)
+            )
+        ):
             # the LB's return and kube-proxy's side (or a death) fell between the same looks:
             # the class with the other opener
             rise_read = lb_opened if sure else look

@@ -41,8 +41,9 @@ def _serving() -> list[Observation]:
 def _history(drop_s: float) -> list[Observation]:
     """Five times the node's pod leaves for 30 s: kube-proxy answers 503 within 1 s, the CCM
     deregisters `drop_s` later (the poll that saw it: the next 5 s tick). Then, at 400 s, the
-    old pod terminates and a new one is ready 2 s later; kube-proxy closes (503 between 403
-    and 404 s) and opens again by 406 s; no poll sees the LB move."""
+    old pod terminates and a new one is ready 2 s later; kube-proxy closes (503 between 401.5
+    and 403 s: maybe before the new one was listed) and opens again by 406 s; no poll sees
+    the LB move."""
     obs = _serving()
     for k in range(5):
         t0 = 50.0 + 60 * k
@@ -60,7 +61,8 @@ def _history(drop_s: float) -> list[Observation]:
         eps(400, [("p1", "n1", "terminating")]),
         pod(402, "p2", "n1", "ready", revision="bbb"),
         eps(402, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
-        health(404, 403, "n1", 0),
+        health(401.5, 400.5, "n1", 1),
+        health(403, 401.5, "n1", 0),
         health(406, 405, "n1", 1),
     ]
     return sorted(obs, key=lambda o: o.observed_at)

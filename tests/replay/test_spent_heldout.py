@@ -1,0 +1,257 @@
+"""What the spent held-out set 11,000,000-11,000,999 showed (docs/semantics.md, "The spent
+held-out set read (session 16)"): windows whose class the samples decide, or leave undecided,
+and replay read as one other class. Literal observations shaped like the runs they were read
+from (tests/replay/builders.py shapes; times in seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.detect import _drop_seen, detect
+from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.model import Window
+from gapwatch.replay.undecided import CBD, NNR, PGBD, RBF
+from tests.replay.builders import (
+    at,
+    eps,
+    facts_of,
+    health,
+    looks,
+    node,
+    nodeport,
+    one_node,
+    pod,
+    target,
+)
+
+NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
+
+
+def _stopping(t: float, name: str) -> Observation:
+    """A pod deleted at `t` that still serves: its Ready condition holds until the container
+    stops (the EndpointSlice lists it serving-terminating, not ready)."""
+    obs = pod(t, name, "n1", "terminating", deleted_at=t)
+    status = {**obs.payload["status"], "conditions": [{"type": "Ready", "status": "True"}]}
+    return replace(obs, payload={**obs.payload, "status": status})
+
+
+def _endpoint_driven(obs: list[Observation]) -> list[Observation]:
+    """`obs` with the LB of an endpoint-driven CCM, which checks the traffic port (the
+    NodePort) rather than healthCheckNodePort."""
+    return [
+        replace(o, payload={**o.payload, "HealthCheckPort": "32999"})
+        if o.kind == "TargetHealth"
+        else o
+        for o in obs
+    ]
+
+
+def _replaced(deleted: float, unlisted: float, ready: float, listed: float) -> list[Observation]:
+    """n1 on a kube-proxy without PTE: p1 deleted at `deleted` (serving-terminating in the
+    slice at `unlisted`), its replacement p2 pending from then, ready at `ready` and listed
+    beside p1 at `listed`."""
+    return [
+        *one_node(NO_PTE),
+        pod(deleted, "p1", "n1", "terminating"),
+        pod(deleted, "p2", "n1", "pending"),
+        eps(unlisted, [("p1", "n1", "terminating")]),
+        pod(ready, "p2", "n1", "ready"),
+        eps(listed, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+    ]
+
+
+def _windows(obs: list[Observation]) -> list[Window]:
+    ordered = sorted(obs, key=lambda o: o.observed_at)
+    return detect(fold(FoldState(), facts_of(ordered)))
+
+
+def _around(ws: list[Window], lo: float, hi: float) -> list[Window]:
+    """The windows that meet [lo, hi] s."""
+    first, last = to_micros(at(lo)), to_micros(at(hi))
+    return [w for w in ws if w.start_earliest_us < last and w.end_latest_us > first]
+
+
+def test_the_last_look_of_a_not_routing_run_is_the_next_samples_prev() -> None:
+    # the lane keeps changes only: draining first seen at 90 s, last seen at 95 s (the healthy
+    # sample's prev_us); a window from 95 s holds that look
+    lane = [
+        Sample(int(90e6), int(85e6), "draining", 1),
+        Sample(int(100e6), int(95e6), "healthy", 2),
+    ]
+    at = [s.at_us for s in lane]
+    assert _drop_seen(lane, at, at[1], int(95e6), int(100e6)) == int(95e6)
+    assert _drop_seen(lane, at, at[1], int(95e6) + 1, int(100e6)) is None  # before the window
+
+
+def test_the_lbs_return_after_a_drain_seen_at_the_start_opens_the_window() -> None:
+    # random 11000087 node-004 (an endpoint-driven CCM, PTE): p1 serving-terminating; the LB
+    # drains n1 (first seen at 90 s, last at 95 s) and is seen routing again at 100 s; p1 dies:
+    # refused at 96 s, its rules gone by 98 s (timeout), p2 listed ready at 98.04 s and
+    # programmed by 100 s. The gap opened with the LB's return somewhere in (95, 100] s, after
+    # the death: read there it is `registered-before-forwarding`; the death stays named
+    obs = [
+        *one_node(),
+        _stopping(88.4, "p1"),
+        eps(88.5, [("p1", "n1", "terminating")]),
+        pod(89.9, "p2", "n1", "pending"),
+        target(90, 85, "n1", "draining"),
+        *looks("n1", 80, 94, 2),
+        nodeport(96, 94, "n1", "refused"),
+        pod(95.98, "p1", "n1", "gone"),
+        eps(96.0, []),
+        nodeport(98, 96, "n1", "timeout"),
+        pod(97.5, "p2", "n1", "ready"),
+        eps(98.04, [("p2", "n1", "ready")]),
+        target(100, 95, "n1", "healthy"),
+        nodeport(100, 98, "n1", "connected"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 90, 101)
+    assert not w.certain
+    assert w.cls == RBF
+    assert PGBD in w.also
+
+
+def test_a_close_with_the_replacement_listed_through_the_start_is_registered_first() -> None:
+    # random 11000141 node-006 (no PTE): p1 terminating (no traffic for it), p2 listed ready at
+    # 98.475 s; kube-proxy closes between the looks at 99 s and 100 s (timeout) and opens at
+    # 101 s; the LB routed all along. At the window's start the endpoints were ready: the
+    # replacement was listed and not yet programmed, whatever the LB's drop lag
+    obs = [
+        *_replaced(96.7, 97.855, 98.4, 98.475),
+        *looks("n1", 90, 99, 1),
+        nodeport(100, 99, "n1", "timeout"),
+        nodeport(101, 100, "n1", "connected"),
+        target(95, 1, "n1", "healthy"),
+        target(110, 95, "n1", "healthy"),
+        pod(120, "p1", "n1", "gone"),
+        eps(120.1, [("p2", "n1", "ready")]),
+    ]
+    [w] = _around(_windows(obs), 95, 105)
+    assert (w.cls, w.certain) == (RBF, False)
+
+
+def test_a_close_whose_start_range_holds_the_replacements_listing_names_both() -> None:
+    # random 11000797 node-002 (no PTE): p1 terminating at 98.97 s, p2 listed ready at 100.58 s;
+    # connected at 100 s, timeout at 102 s and 104 s (503 at 103 s), connected at 106 s. The
+    # close lies in (100, 102] s: before the listing it is `closed-before-deregistered`, after
+    # it the listed replacement is not yet programmed
+    obs = [
+        *_replaced(98.79, 98.97, 100.53, 100.58),
+        *looks("n1", 90, 100, 2),
+        nodeport(102, 100, "n1", "timeout"),
+        nodeport(104, 102, "n1", "timeout"),
+        nodeport(106, 104, "n1", "connected"),
+        health(97, None, "n1", 1),
+        health(103, 97, "n1", 0),
+        health(106, 103, "n1", 1),
+        target(95, 1, "n1", "healthy"),
+        target(110, 95, "n1", "healthy"),
+        pod(129, "p1", "n1", "gone"),
+        eps(129.1, [("p2", "n1", "ready")]),
+    ]
+    [w] = _around(_windows(obs), 95, 110)
+    assert w.certain
+    assert w.cls == CBD
+    assert RBF in w.also
+
+
+def test_the_reading_before_a_seen_drain_names_its_unordered_close() -> None:
+    # random 11000785 node-003 (no PTE): p1 terminating (listed at 101.36 s, kube-proxy drops
+    # it), seen gone at 101.8 s; timeout at 102 s; the LB draining at 104 s and back at 109 s;
+    # p2 listed ready at 106.02 s, connected at 108 s. Before the drain the gap opened with p1's
+    # death or kube-proxy's close, which nothing orders
+    obs = [
+        *one_node(NO_PTE),
+        _stopping(101.04, "p1"),
+        pod(101.08, "p2", "n1", "pending"),
+        eps(101.36, [("p1", "n1", "terminating")]),
+        pod(101.8, "p1", "n1", "gone"),
+        eps(101.85, []),
+        pod(105.46, "p2", "n1", "ready"),
+        eps(106.02, [("p2", "n1", "ready")]),
+        *looks("n1", 90, 100, 2),
+        nodeport(102, 100, "n1", "timeout"),
+        nodeport(104, 102, "n1", "timeout"),
+        nodeport(106, 104, "n1", "timeout"),
+        nodeport(108, 106, "n1", "connected"),
+        health(98, None, "n1", 1),
+        health(103, 98, "n1", 0),
+        health(108, 103, "n1", 1),
+        target(99, 1, "n1", "healthy"),
+        target(104, 99, "n1", "draining"),
+        target(109, 104, "n1", "healthy"),
+    ]
+    obs = _endpoint_driven(obs)
+    [w] = _around(_windows(obs), 95, 110)
+    assert not w.certain
+    assert {PGBD, CBD} <= {w.cls, *w.also}
+
+
+def test_the_lbs_return_against_a_fall_not_yet_sure_names_both() -> None:
+    # random 11000838 node-002 (PTE, probes every 5 s that all connected): the LB drains n1
+    # (96 s) and is back at 102 s (last drained look 100 s); p1 dies (100.11 s), p2 is listed
+    # ready at 100.33 s. kube-proxy's programming of p2 is bounded only by its lag: its fall
+    # may lie after the LB's return or before it; the return first leaves p2 unprogrammed
+    obs = [
+        *one_node(),
+        _stopping(95.5, "p1"),
+        pod(95.5, "p2", "n1", "pending"),
+        eps(95.64, [("p1", "n1", "terminating")]),
+        target(96, 94, "n1", "draining"),
+        pod(100.11, "p1", "n1", "gone"),
+        eps(100.08, []),
+        pod(100.18, "p2", "n1", "ready"),
+        eps(100.33, [("p2", "n1", "ready")]),
+        target(102, 100, "n1", "healthy"),
+        *looks("n1", 80, 130, 5),
+    ]
+    ws = [w for w in _around(_windows(_endpoint_driven(obs)), 98, 110) if not w.certain]
+    assert ws
+    assert all(RBF in (w.cls, *w.also) for w in ws)
+
+
+def test_a_node_marked_down_seen_up_to_the_watch_skew_late_went_down_at_the_start() -> None:
+    # random 11000880 node-001 at 0.1 s / 1 s: the node stops answering between the NodePort
+    # looks at 100 s and 101 s, its endpoints still ready; the node controller marks it NotReady
+    # 50 s after (node-monitor-grace-period), the update seen 0.2 s later through the watch
+    timeouts = [nodeport(t, t - 1, "n1", "timeout") for t in range(101, 161)]
+    obs = [
+        *one_node(),
+        *looks("n1", 90, 100, 1),
+        *timeouts,
+        target(90, 1, "n1", "healthy"),
+        eps(150.66, []),
+        node(151.2, "n1", ready=False),
+        target(153.2, 152.2, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 95, 160)
+    assert w.certain
+    assert w.cls == NNR
+
+
+def test_a_node_that_refused_after_the_start_did_not_go_down_at_it() -> None:
+    # random 11000991 node-001 at 0.1 s / 1 s: the node is drained, its pod dies while still
+    # listed ready (until 102.43 s) and kube-proxy's rules stay (refused from 101 s); the node
+    # answers 503 at 106.4 s, then stops answering and is marked NotReady at 116.37 s, inside
+    # the grace. The refused connections are the node's own answer: it was up at the start
+    refused = [nodeport(t, t - 1, "n1", "refused") for t in range(101, 106)]
+    obs = [
+        *one_node(),
+        _stopping(99.5, "p1"),
+        pod(101.5, "p1", "n1", "gone"),
+        *looks("n1", 90, 100, 1),
+        *refused,
+        nodeport(106, 105, "n1", "timeout"),
+        eps(102.43, []),
+        health(95, None, "n1", 1),
+        health(106.4, 95, "n1", 0),
+        health(116.7, 106.4, "n1", None),
+        node(116.37, "n1", ready=False),
+        target(90, 1, "n1", "healthy"),
+        target(120.5, 119.5, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 95, 125)
+    assert w.certain
+    assert w.cls == PGBD

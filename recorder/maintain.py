@@ -3,9 +3,12 @@ retention (`gapwatch db maintain`, and the recorder once an hour).
 
 Each step is its own short transaction that waits at most partitions.LOCK_TIMEOUT for its lock,
 so a long read delays maintenance (until the next run), never the recorder's writes for long.
-Creating and dropping partitions needs the owner of `events` (PostgreSQL's rule): a recorder
-whose login only has gapwatch_writer's grants logs that and keeps writing (into the default
-partition once the days created ahead run out); `gapwatch db maintain`, run by the owner, fixes it.
+Creating and dropping partitions needs the owner of `events` (PostgreSQL's rule): a login that is
+not (deploy/: the recorder's gapwatch_recorder) gets MaintenanceNotPermitted, naming the owner and
+the last day created, before anything is tried. The recorder logs that once, and again every hour
+once the days created ahead are down to today and tomorrow, and keeps writing (into the default
+partition once they run out); `gapwatch db maintain` run by the owner (deploy/base: CronJob
+gapwatch-maintain) fixes it.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder import partitions as parts
-from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.errors import MaintenanceNotPermitted
+from gapwatch.recorder.store import redact, translate_errors
 
 log = structlog.get_logger("gapwatch.maintain")
 
 #: How often the recorder maintains its store (partitions are a day wide; hourly leaves 23
 #: retries before a missing day matters).
 RECORDER_EVERY_S = 3600.0
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -56,6 +61,8 @@ def maintain(
     with translate_errors(engine):
         with engine.connect() as conn:
             partitioned = parts.is_partitioned(conn)
+            if partitioned:
+                _require_owner(conn, str(engine.url))
         result = MaintainResult(partitioned=partitioned, cutoff=cutoff)
         if not partitioned:
             if cutoff is not None:
@@ -65,6 +72,34 @@ def maintain(
         if cutoff is not None:
             _expire(engine, cutoff, result)
     return result
+
+
+def _require_owner(conn: Connection, url: str) -> None:
+    """Raise MaintenanceNotPermitted unless this login owns `events` (or is a member of the
+    role that does, or a superuser): only then may it create and drop partitions."""
+    login, owner, permitted = conn.execute(
+        text(
+            "SELECT current_user, pg_get_userbyid(relowner), "
+            "pg_has_role(current_user, relowner, 'USAGE') "
+            "FROM pg_class WHERE oid = to_regclass('events')"
+        )
+    ).one()
+    if permitted:
+        return
+    days = parts.day_partitions(conn)
+    last = max(days, default=None)
+    until = (
+        f"the day partitions end on {last:%Y-%m-%d}: rows of later days wait in "
+        f"{parts.DEFAULT_PARTITION} and no retention applies until the owner runs it"
+        if last is not None
+        else f"no day partition exists: every row waits in {parts.DEFAULT_PARTITION}"
+    )
+    raise MaintenanceNotPermitted(
+        f"{redact(url)}: login {login} may not create or drop the day partitions of events "
+        f"(only its owner, {owner}, may): run `gapwatch db maintain` daily as {owner} "
+        f"(deploy/base: CronJob gapwatch-maintain; docs/retention.md); {until}",
+        last_day=last,
+    )
 
 
 def _create(engine: Engine, now: datetime, ahead_days: int, result: MaintainResult) -> None:
@@ -101,12 +136,15 @@ async def run_periodically(
     every_s: float = RECORDER_EVERY_S,
 ) -> None:
     """The recorder's maintenance: at start (even when stopped at once), then every `every_s`
-    until `stop`. A failure (no privilege, a lock not granted in time) is logged and retried
-    next time: recording goes on."""
+    until `stop`. A failure (a lock not granted in time, the store away) is logged and retried
+    next time: recording goes on. A login that may not maintain the store (not the owner) is
+    logged once, and then every time only while the partitions end tomorrow or sooner."""
+    told = False
     while True:
+        now = clock()
         try:
             done = await asyncio.to_thread(
-                maintain, engine, now=clock(), retention=retention, ahead_days=ahead_days
+                maintain, engine, now=now, retention=retention, ahead_days=ahead_days
             )
             log.info(
                 "maintained",
@@ -115,6 +153,11 @@ async def run_periodically(
                 dropped_partitions=len(done.dropped.partitions),
                 dropped_events=done.dropped.events,
             )
+        except MaintenanceNotPermitted as exc:
+            soon = exc.last_day is None or exc.last_day <= now.astimezone(UTC).date() + ONE_DAY
+            if soon or not told:
+                log.warning("maintenance not permitted", error=str(exc))
+            told = True
         except Exception as exc:  # maintenance never stops recording
             log.warning("maintenance failed; retrying later", error=str(exc).splitlines()[0])
         with contextlib.suppress(TimeoutError):

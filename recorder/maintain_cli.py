@@ -47,8 +47,9 @@ def db_maintain(
 ) -> None:
     """Maintain the store: on PostgreSQL create the day partitions of `events` ahead (today and
     --ahead-days more), move rows waiting in the default partition (days that had none) into
-    their day's, then apply --retention. Run it daily (a CronJob) as the owner of the tables;
-    `gapwatch record` does the same hourly when its config sets `retention`."""
+    their day's, then apply --retention. Run it daily as the owner of the tables (deploy/base:
+    CronJob gapwatch-maintain); `gapwatch record` tries the same hourly, with its config's
+    `retention`, and says so when its login is not the owner."""
     from datetime import UTC, datetime
 
     import orjson

@@ -56,6 +56,7 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     from gapwatch.recorder.cliutil import open_store
     from gapwatch.recorder.lab.clock import recorder_clock
     from gapwatch.recorder.run import Recorder
+    from gapwatch.recorder.store import redact
 
     engine = open_store(config.db)
     stop = asyncio.Event()
@@ -67,7 +68,11 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
         clock = recorder_clock(os.environ)
         recorder = Recorder(config=config, engine=engine, derive=derive, clock=clock)
         structlog.get_logger("gapwatch.recorder").info(
-            "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]
+            "starting",
+            cluster=config.cluster,
+            sources=[s.name for s in recorder.sources],
+            store=redact(config.db),
+            listen=config.listen or None,
         )
         await recorder.run(stop)
     finally:

@@ -124,7 +124,8 @@ def record(
     """Record Kubernetes changes (EndpointSlices, Services, Nodes, Pods, workloads, Events) and
     every other source configured under `sources:`, into the event store.
 
-    Runs until SIGTERM or Ctrl-C; then commits what it has read and exits 0.
+    Runs until SIGTERM or Ctrl-C; then commits what it has read and exits 0 (1, saying how
+    much was not written, when the store does not take it within shutdown_timeout_s).
     See docs/recorder.md.
     """
     import asyncio

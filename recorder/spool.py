@@ -94,6 +94,11 @@ class Spool:
     def held_bytes(self) -> int:
         return self._held_bytes
 
+    @property
+    def held_items(self) -> int:
+        """Items queued or being written: not yet committed."""
+        return self._held_items
+
     def _fits(self, size: int) -> bool:
         s = self.settings
         if s.max_items is not None and self._held_items >= s.max_items:

@@ -223,6 +223,7 @@ class Spool:
         guarded: list[Guarded],
     ) -> WriteResult:
         failures = 0
+        failed_at: datetime | None = None
         while True:
             try:
                 result = await asyncio.to_thread(
@@ -231,11 +232,18 @@ class Spool:
                 break
             except StoreError as exc:
                 failures += 1
+                failed_at = failed_at or self.clock()
                 self.healthy = False
                 self.metrics.write_errors.inc()
                 wait = delay(failures, self.settings.backoff, self.rng)
                 log.warning("store write failed; retrying", error=str(exc), retry_in_s=wait)
                 await asyncio.sleep(wait)
+        if failed_at is not None:  # the end of the warnings above, said as plainly
+            log.info(
+                "store writable again",
+                failures=failures,
+                down_s=round((self.clock() - failed_at).total_seconds(), 1),
+            )
         self.healthy = True
         return result
 

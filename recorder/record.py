@@ -27,6 +27,18 @@ def register(app: typer.Typer) -> None:
     app.command("record")(record)
 
 
+def _log_value(value: object) -> object:
+    """A log field JSON cannot hold as it is: a time as RFC 3339 UTC (structlog's own fallback
+    wrote `datetime.datetime(2026, 12, 4, ...)`, which no log query can compare), else repr."""
+    from datetime import datetime
+
+    from gapwatch.recorder.timefmt import format_time
+
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return format_time(value)
+    return repr(value)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """One JSON object per line on stderr (timestamp, level, event, fields); no secrets."""
     import logging
@@ -39,7 +51,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(default=_log_value),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
 from sqlalchemy import Connection, Engine, text
@@ -31,7 +31,6 @@ log = structlog.get_logger("gapwatch.maintain")
 #: How often the recorder maintains its store (partitions are a day wide; hourly leaves 23
 #: retries before a missing day matters).
 RECORDER_EVERY_S = 3600.0
-ONE_DAY = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -43,6 +42,8 @@ class MaintainResult:
     moved: int = 0
     cutoff: datetime | None = None
     dropped: parts.Dropped = field(default_factory=parts.Dropped)
+    #: The last day that has a partition once the run is done (None: no partitions).
+    last_day: date | None = None
 
 
 def maintain(
@@ -71,6 +72,8 @@ def maintain(
         _create(engine, now, ahead_days, result)
         if cutoff is not None:
             _expire(engine, cutoff, result)
+        with engine.connect() as conn:
+            result.last_day = max(parts.day_partitions(conn), default=None)
     return result
 
 
@@ -126,6 +129,11 @@ def _expire(engine: Engine, cutoff: datetime, result: MaintainResult) -> None:
             parts.drop_day(conn, name, result.dropped)
 
 
+def _days_after(last: date | None, now: datetime) -> int | None:
+    """Whole days from `now`'s UTC day to `last` (negative once it is past); None: no day."""
+    return None if last is None else (last - now.astimezone(UTC).date()).days
+
+
 async def run_periodically(
     engine: Engine,
     *,
@@ -134,11 +142,14 @@ async def run_periodically(
     clock: Callable[[], datetime],
     stop: asyncio.Event,
     every_s: float = RECORDER_EVERY_S,
+    days_ahead: Callable[[int | None], None] | None = None,
 ) -> None:
     """The recorder's maintenance: at start (even when stopped at once), then every `every_s`
     until `stop`. A failure (a lock not granted in time, the store away) is logged and retried
     next time: recording goes on. A login that may not maintain the store (not the owner) is
-    logged once, and then every time only while the partitions end tomorrow or sooner."""
+    logged once, and then every time only while the partitions end tomorrow or sooner.
+    `days_ahead` hears, after each run that could tell, the days from today to the last day
+    partition (None: the store has no partitions), for a gauge an alert can watch."""
     told = False
     while True:
         now = clock()
@@ -146,6 +157,8 @@ async def run_periodically(
             done = await asyncio.to_thread(
                 maintain, engine, now=now, retention=retention, ahead_days=ahead_days
             )
+            if days_ahead is not None:
+                days_ahead(_days_after(done.last_day, now) if done.partitioned else None)
             log.info(
                 "maintained",
                 created=len(done.created),
@@ -154,7 +167,10 @@ async def run_periodically(
                 dropped_events=done.dropped.events,
             )
         except MaintenanceNotPermitted as exc:
-            soon = exc.last_day is None or exc.last_day <= now.astimezone(UTC).date() + ONE_DAY
+            ahead = _days_after(exc.last_day, now)
+            if days_ahead is not None:
+                days_ahead(ahead)
+            soon = ahead is None or ahead <= 1
             if soon or not told:
                 log.warning("maintenance not permitted", error=str(exc))
             told = True

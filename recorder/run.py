@@ -150,7 +150,11 @@ class Recorder:
             ahead_days=self.config.partitions_ahead_days,
             clock=self.clock,
             stop=stop,
+            days_ahead=self._set_days_ahead,
         )
+
+    def _set_days_ahead(self, days: int | None) -> None:
+        self.metrics.partition_days_ahead.set(float("nan") if days is None else days)
 
     async def _announce_ready(self, stop: asyncio.Event) -> None:
         """Log `ready` once, when every source is (a supervisor, the lab, reads it); then wait."""

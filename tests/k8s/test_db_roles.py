@@ -87,8 +87,11 @@ def test_each_login_can_do_its_job_and_no_more(logins: dict[str, str]) -> None:
     assert counted.rows[0][0] > 0
 
 
-def _maintenance_warnings(engine: Engine, clock: list[datetime]) -> list[str]:
-    """The warnings of the recorder's maintenance loop over one run per reading of `clock`."""
+def _maintenance_warnings(
+    engine: Engine, clock: list[datetime], days_ahead: list[int | None] | None = None
+) -> list[str]:
+    """The warnings of the recorder's maintenance loop over one run per reading of `clock`
+    (and into `days_ahead`, what its gauge heard)."""
     readings = list(clock)
     stop = asyncio.Event()
 
@@ -99,7 +102,13 @@ def _maintenance_warnings(engine: Engine, clock: list[datetime]) -> list[str]:
 
     async def main() -> None:
         await run_periodically(
-            engine, retention=None, ahead_days=7, clock=now, stop=stop, every_s=0.001
+            engine,
+            retention=None,
+            ahead_days=7,
+            clock=now,
+            stop=stop,
+            every_s=0.001,
+            days_ahead=None if days_ahead is None else days_ahead.append,
         )
 
     with capture_logs() as logs:
@@ -127,11 +136,12 @@ def test_the_recorders_login_is_told_it_may_not_maintain_the_store(
     assert "gapwatch db maintain" in message and "CronJob gapwatch-maintain" in message
     assert f"end on {last:%Y-%m-%d}" in message
     assert caught.value.last_day == last
-    assert _maintenance_warnings(recorder, [today] * 3) == ["maintenance not permitted"]
+    heard: list[int | None] = []
+    assert _maintenance_warnings(recorder, [today] * 3, heard) == ["maintenance not permitted"]
     day_before_last = today + timedelta(days=6)
-    assert (
-        _maintenance_warnings(recorder, [day_before_last] * 3) == ["maintenance not permitted"] * 3
-    )
+    warned = _maintenance_warnings(recorder, [day_before_last] * 3, heard)
+    assert warned == ["maintenance not permitted"] * 3
+    assert heard == [7, 7, 7, 1, 1, 1]  # the gauge an alert watches, every run
     assert maintain(migrator, now=day_before_last).created  # the owner may
     recorder.dispose()
     migrator.dispose()

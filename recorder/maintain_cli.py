@@ -66,6 +66,7 @@ def db_maintain(
     summary = {
         "partitioned": done.partitioned,
         "created": done.created,
+        "partitions_until": done.last_day.isoformat() if done.last_day else None,
         "moved_from_default": done.moved,
         "cutoff": done.cutoff.isoformat() if done.cutoff else None,
         "dropped_partitions": done.dropped.partitions,
@@ -77,9 +78,10 @@ def db_maintain(
         print(orjson.dumps(summary).decode())
         return
     if done.partitioned:
+        until = f"{done.last_day:%Y-%m-%d}" if done.last_day else "none"
         stderr.print(
-            f"partitions: {len(done.created)} created, {done.moved} rows moved out of the "
-            "default partition"
+            f"partitions: {len(done.created)} created (days up to {until} have one), "
+            f"{done.moved} rows moved out of the default partition"
         )
     if done.cutoff is None:
         stderr.print("retention: none given, nothing dropped")

@@ -65,7 +65,8 @@ async def follow(
     """Catch `projector` up until `stop` is set: at start, on each NOTIFY, every `poll_s`.
 
     A store error is logged (once while it stays the same, then `projector caught up`) and
-    retried on the next wake-up (the events are safe; facts wait).
+    retried on the next wake-up (the events are safe; facts wait); a LISTEN lost with the store
+    is tried again once it is back, not left to polling for the rest of the process.
     `started` is set once it listens and has caught up the first time."""
     conn = await _listener(projector, channel)
     behind: str | None = None  # the error last logged; the same one is not logged every poll
@@ -77,6 +78,8 @@ async def follow(
                 if behind is not None:
                     log.info("projector caught up", projector=projector.name, failures=failures)
                     behind, failures = None, 0
+                    if conn is None:  # it could not listen while the store was away: again
+                        conn = await _listener(projector, channel)
             except StoreError as exc:
                 failures += 1
                 if str(exc) != behind:

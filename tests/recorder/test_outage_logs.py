@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
+from gapwatch.recorder import follow as follow_module
 from gapwatch.recorder.backoff import BackoffSettings
 from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.follow import follow
@@ -82,10 +83,19 @@ class DownProjector(Projector):
 
 
 def test_the_projector_says_it_is_behind_once_per_error_and_when_it_caught_up(
-    engine: Engine,
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """... and listens again once the store is back: LISTEN failed with the store (`cannot
+    listen; polling`), and without another try the follower polled for the rest of its life."""
     refused, gone = "sqlite:///x: connection refused", "sqlite:///x: server closed"
     projector = DownProjector(engine, 6, [refused, refused, refused, gone])
+    listens: list[int] = []
+
+    async def cannot_listen(projector: Projector, channel: str) -> None:
+        listens.append(projector.runs)  # how many catch-ups had run when it tried
+        return None
+
+    monkeypatch.setattr(follow_module, "_listener", cannot_listen)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -104,3 +114,4 @@ def test_the_projector_says_it_is_behind_once_per_error_and_when_it_caught_up(
         ("projector caught up", None),
     ]
     assert logs[-1]["failures"] == 6
+    assert listens == [0, 7]  # at start, and after the first catch-up that succeeded

@@ -91,7 +91,7 @@ def test_the_projector_says_it_is_behind_once_per_error_and_when_it_caught_up(
     projector = DownProjector(engine, 6, [refused, refused, refused, gone])
     listens: list[int] = []
 
-    async def cannot_listen(projector: Projector, channel: str) -> None:
+    async def cannot_listen(follower: Projector, channel: str) -> None:
         listens.append(projector.runs)  # how many catch-ups had run when it tried
         return None
 

@@ -162,10 +162,16 @@ def test_the_store_is_maintained_daily_by_the_owner_of_its_tables(
     assert minute.isdigit() and hour.isdigit() and days == ["*", "*", "*"]  # once a day
     pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
+    # Pod Security `restricted` (the namespace enforces it: a pod short of it is not admitted)
     assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert container["args"] == ["db", "maintain"]
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert {"cpu", "memory"} <= set(container["resources"]["limits"])
     env = {e["name"]: e["valueFrom"] for e in container["env"]}
     # the owner's login: the one the migrate init container uses, not the recorder's

@@ -117,7 +117,14 @@ def _scope(report: Postmortem) -> str:
             else ("nodes " + ", ".join(r.nodes))
         )
         return f"{r.kind} of {r.workload} ({change}), {_t(r.start_us)} to {_t(r.end_us)} UTC"
-    return f"{_t(report.since_us)} to {_t(report.until_us)} UTC"
+    since, until = report.since_us, report.until_us
+    if since is None and until is None:
+        return "everything recorded"
+    if until is None:  # not "X to -": an open end says so
+        return f"from {_t(since)} UTC on"
+    if since is None:
+        return f"up to {_t(until)} UTC"
+    return f"{_t(since)} to {_t(until)} UTC"
 
 
 # ---- Markdown ---------------------------------------------------------------------------------

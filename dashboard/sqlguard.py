@@ -37,8 +37,8 @@ DANGEROUS_ROLES = (
     "pg_signal_backend",
 )
 HOW_TO = (
-    "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): "
-    f"CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
+    "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): deploy/sql/roles.sql's "
+    f"gapwatch_console, or CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
     "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB' (docs/sql.md)"
 )
 
@@ -75,13 +75,15 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
         for role in DANGEROUS_ROLES:
             if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
-    if not _one(conn, "SELECT pg_has_role(session_user, %s, 'MEMBER')", READER):
-        raise UnsafeLogin(f"{login} cannot SET ROLE {READER}: GRANT {READER} TO {login}")
+    # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
+    # the recorder's) would only lead to this refusal, so that is not the advice it gets.
     if _one(conn, "SELECT to_regclass('events') IS NOT NULL") and _one(
         conn,
         "SELECT has_table_privilege(session_user, 'events', 'INSERT,UPDATE,DELETE,TRUNCATE')",
     ):
         raise UnsafeLogin(f"{login} may write the event store; refused: {HOW_TO}")
+    if not _one(conn, "SELECT pg_has_role(session_user, %s, 'MEMBER')", READER):
+        raise UnsafeLogin(f"{login} cannot SET ROLE {READER}: GRANT {READER} TO {login}")
     if str(_one(conn, "SELECT current_setting('temp_file_limit')")) == "-1":
         raise UnsafeLogin(
             f"{login} has no temp_file_limit (a query could fill the server's disk): "

@@ -266,7 +266,9 @@ def emit_rows(
 
         table = Table(title=title, show_lines=False)
         for c in columns:
-            table.add_column(c)
+            # a cell too wide for the terminal wraps: never cut with an ellipsis (`db stats`'
+            # first and last times read `2026-12-04T2…` in a pipe's 80 columns)
+            table.add_column(c, overflow="fold")
         for r in rows:
             table.add_row(*("" if r.get(c) is None else str(_plain(r.get(c))) for c in columns))
         Console(soft_wrap=False).print(table)

@@ -5,7 +5,8 @@
     │   └── LineError         ... and we know which file and line it came from
     │       └── InputCut      ... the input broke off there (a gzip stream cut short)
     ├── StoreError            the event store could not be reached or used
-    │   └── SchemaOutOfDate   the store exists but its migrations are behind the code
+    │   ├── SchemaOutOfDate   the store exists but its migrations are behind the code
+    │   └── MaintenanceNotPermitted  this login does not own `events`: it cannot make partitions
     ├── ConfigError           a configuration file or option is wrong
     └── SourceError           a source (Kubernetes API, probe, LB API) failed in a way we report
 
@@ -14,6 +15,8 @@ at the module that talks to them, so the CLI can print one clean line per error.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 
 class GapwatchError(Exception):
@@ -56,6 +59,15 @@ class StoreError(GapwatchError):
 
 class SchemaOutOfDate(StoreError):
     """The store's schema is behind the code: run `gapwatch db upgrade`."""
+
+
+class MaintenanceNotPermitted(StoreError):
+    """The login does not own `events`, so it may not create or drop its day partitions
+    (PostgreSQL's rule); `last_day` is the last day that has a partition (None: none has)."""
+
+    def __init__(self, message: str, *, last_day: date | None) -> None:
+        super().__init__(message)
+        self.last_day = last_day
 
 
 class ConfigError(GapwatchError):

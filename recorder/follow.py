@@ -64,15 +64,27 @@ async def follow(
 ) -> None:
     """Catch `projector` up until `stop` is set: at start, on each NOTIFY, every `poll_s`.
 
-    A store error is logged and retried on the next wake-up (the events are safe; facts wait).
+    A store error is logged (once while it stays the same, then `projector caught up`) and
+    retried on the next wake-up (the events are safe; facts wait); a LISTEN lost with the store
+    is tried again once it is back, not left to polling for the rest of the process.
     `started` is set once it listens and has caught up the first time."""
     conn = await _listener(projector, channel)
+    behind: str | None = None  # the error last logged; the same one is not logged every poll
+    failures = 0
     try:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(projector.catch_up)
+                if behind is not None:
+                    log.info("projector caught up", projector=projector.name, failures=failures)
+                    behind, failures = None, 0
+                    if conn is None:  # it could not listen while the store was away: again
+                        conn = await _listener(projector, channel)
             except StoreError as exc:
-                log.warning("projector behind", projector=projector.name, error=str(exc))
+                failures += 1
+                if str(exc) != behind:
+                    log.warning("projector behind", projector=projector.name, error=str(exc))
+                    behind = str(exc)
             if started is not None:
                 started.set()
             waiter = asyncio.create_task(_notified(conn, poll_s))

@@ -3,9 +3,12 @@ retention (`gapwatch db maintain`, and the recorder once an hour).
 
 Each step is its own short transaction that waits at most partitions.LOCK_TIMEOUT for its lock,
 so a long read delays maintenance (until the next run), never the recorder's writes for long.
-Creating and dropping partitions needs the owner of `events` (PostgreSQL's rule): a recorder
-whose login only has gapwatch_writer's grants logs that and keeps writing (into the default
-partition once the days created ahead run out); `gapwatch db maintain`, run by the owner, fixes it.
+Creating and dropping partitions needs the owner of `events` (PostgreSQL's rule): a login that is
+not (deploy/: the recorder's gapwatch_recorder) gets MaintenanceNotPermitted, naming the owner and
+the last day created, before anything is tried. The recorder logs that once, and again every hour
+once the days created ahead are down to today and tomorrow, and keeps writing (into the default
+partition once they run out); `gapwatch db maintain` run by the owner (deploy/base: CronJob
+gapwatch-maintain) fixes it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder import partitions as parts
-from gapwatch.recorder.store import translate_errors
+from gapwatch.recorder.errors import MaintenanceNotPermitted
+from gapwatch.recorder.store import redact, translate_errors
 
 log = structlog.get_logger("gapwatch.maintain")
 
@@ -38,6 +42,8 @@ class MaintainResult:
     moved: int = 0
     cutoff: datetime | None = None
     dropped: parts.Dropped = field(default_factory=parts.Dropped)
+    #: The last day that has a partition once the run is done (None: no partitions).
+    last_day: date | None = None
 
 
 def maintain(
@@ -56,6 +62,8 @@ def maintain(
     with translate_errors(engine):
         with engine.connect() as conn:
             partitioned = parts.is_partitioned(conn)
+            if partitioned:
+                _require_owner(conn, str(engine.url))
         result = MaintainResult(partitioned=partitioned, cutoff=cutoff)
         if not partitioned:
             if cutoff is not None:
@@ -64,7 +72,37 @@ def maintain(
         _create(engine, now, ahead_days, result)
         if cutoff is not None:
             _expire(engine, cutoff, result)
+        with engine.connect() as conn:
+            result.last_day = max(parts.day_partitions(conn), default=None)
     return result
+
+
+def _require_owner(conn: Connection, url: str) -> None:
+    """Raise MaintenanceNotPermitted unless this login owns `events` (or is a member of the
+    role that does, or a superuser): only then may it create and drop partitions."""
+    login, owner, permitted = conn.execute(
+        text(
+            "SELECT current_user, pg_get_userbyid(relowner), "
+            "pg_has_role(current_user, relowner, 'USAGE') "
+            "FROM pg_class WHERE oid = to_regclass('events')"
+        )
+    ).one()
+    if permitted:
+        return
+    days = parts.day_partitions(conn)
+    last = max(days, default=None)
+    until = (
+        f"the day partitions end on {last:%Y-%m-%d}: rows of later days wait in "
+        f"{parts.DEFAULT_PARTITION} and no retention applies until the owner runs it"
+        if last is not None
+        else f"no day partition exists: every row waits in {parts.DEFAULT_PARTITION}"
+    )
+    raise MaintenanceNotPermitted(
+        f"{redact(url)}: login {login} may not create or drop the day partitions of events "
+        f"(only its owner, {owner}, may): run `gapwatch db maintain` daily as {owner} "
+        f"(deploy/base: CronJob gapwatch-maintain; docs/retention.md); {until}",
+        last_day=last,
+    )
 
 
 def _create(engine: Engine, now: datetime, ahead_days: int, result: MaintainResult) -> None:
@@ -91,6 +129,11 @@ def _expire(engine: Engine, cutoff: datetime, result: MaintainResult) -> None:
             parts.drop_day(conn, name, result.dropped)
 
 
+def _days_after(last: date | None, now: datetime) -> int | None:
+    """Whole days from `now`'s UTC day to `last` (negative once it is past); None: no day."""
+    return None if last is None else (last - now.astimezone(UTC).date()).days
+
+
 async def run_periodically(
     engine: Engine,
     *,
@@ -99,15 +142,23 @@ async def run_periodically(
     clock: Callable[[], datetime],
     stop: asyncio.Event,
     every_s: float = RECORDER_EVERY_S,
+    days_ahead: Callable[[int | None], None] | None = None,
 ) -> None:
     """The recorder's maintenance: at start (even when stopped at once), then every `every_s`
-    until `stop`. A failure (no privilege, a lock not granted in time) is logged and retried
-    next time: recording goes on."""
+    until `stop`. A failure (a lock not granted in time, the store away) is logged and retried
+    next time: recording goes on. A login that may not maintain the store (not the owner) is
+    logged once, and then every time only while the partitions end tomorrow or sooner.
+    `days_ahead` hears, after each run that could tell, the days from today to the last day
+    partition (None: the store has no partitions), for a gauge an alert can watch."""
+    told = False
     while True:
+        now = clock()
         try:
             done = await asyncio.to_thread(
-                maintain, engine, now=clock(), retention=retention, ahead_days=ahead_days
+                maintain, engine, now=now, retention=retention, ahead_days=ahead_days
             )
+            if days_ahead is not None:
+                days_ahead(_days_after(done.last_day, now) if done.partitioned else None)
             log.info(
                 "maintained",
                 created=len(done.created),
@@ -115,6 +166,14 @@ async def run_periodically(
                 dropped_partitions=len(done.dropped.partitions),
                 dropped_events=done.dropped.events,
             )
+        except MaintenanceNotPermitted as exc:
+            ahead = _days_after(exc.last_day, now)
+            if days_ahead is not None:
+                days_ahead(ahead)
+            soon = ahead is None or ahead <= 1
+            if soon or not told:
+                log.warning("maintenance not permitted", error=str(exc))
+            told = True
         except Exception as exc:  # maintenance never stops recording
             log.warning("maintenance failed; retrying later", error=str(exc).splitlines()[0])
         with contextlib.suppress(TimeoutError):

@@ -47,8 +47,9 @@ def db_maintain(
 ) -> None:
     """Maintain the store: on PostgreSQL create the day partitions of `events` ahead (today and
     --ahead-days more), move rows waiting in the default partition (days that had none) into
-    their day's, then apply --retention. Run it daily (a CronJob) as the owner of the tables;
-    `gapwatch record` does the same hourly when its config sets `retention`."""
+    their day's, then apply --retention. Run it daily as the owner of the tables (deploy/base:
+    CronJob gapwatch-maintain); `gapwatch record` tries the same hourly, with its config's
+    `retention`, and says so when its login is not the owner."""
     from datetime import UTC, datetime
 
     import orjson
@@ -65,6 +66,7 @@ def db_maintain(
     summary = {
         "partitioned": done.partitioned,
         "created": done.created,
+        "partitions_until": done.last_day.isoformat() if done.last_day else None,
         "moved_from_default": done.moved,
         "cutoff": done.cutoff.isoformat() if done.cutoff else None,
         "dropped_partitions": done.dropped.partitions,
@@ -76,9 +78,10 @@ def db_maintain(
         print(orjson.dumps(summary).decode())
         return
     if done.partitioned:
+        until = f"{done.last_day:%Y-%m-%d}" if done.last_day else "none"
         stderr.print(
-            f"partitions: {len(done.created)} created, {done.moved} rows moved out of the "
-            "default partition"
+            f"partitions: {len(done.created)} created (days up to {until} have one), "
+            f"{done.moved} rows moved out of the default partition"
         )
     if done.cutoff is None:
         stderr.print("retention: none given, nothing dropped")

@@ -67,6 +67,14 @@ class RecorderMetrics:
             "The host's wall clock minus the recorder's steady clock (recorder/steadyclock.py).",
             registry=r,
         )
+        self.partition_days_ahead = Gauge(
+            "gapwatch_recorder_partition_days_ahead",
+            "PostgreSQL: days from today (UTC) to the last day partition of events, as the "
+            "recorder's hourly maintenance found them; rows after it wait in events_default "
+            "(docs/retention.md). NaN before the first run and where the store has none.",
+            registry=r,
+        )
+        self.partition_days_ahead.set(float("nan"))
         self.spool_full_episodes = Counter(
             "gapwatch_recorder_spool_full_episodes",
             "Times the spool became full.",

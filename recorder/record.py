@@ -27,6 +27,18 @@ def register(app: typer.Typer) -> None:
     app.command("record")(record)
 
 
+def _log_value(value: object) -> object:
+    """A log field JSON cannot hold as it is: a time as RFC 3339 UTC (structlog's own fallback
+    wrote `datetime.datetime(2026, 12, 4, ...)`, which no log query can compare), else repr."""
+    from datetime import datetime
+
+    from gapwatch.recorder.timefmt import format_time
+
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return format_time(value)
+    return repr(value)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """One JSON object per line on stderr (timestamp, level, event, fields); no secrets."""
     import logging
@@ -39,7 +51,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(default=_log_value),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
@@ -56,6 +68,7 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
     from gapwatch.recorder.cliutil import open_store
     from gapwatch.recorder.lab.clock import recorder_clock
     from gapwatch.recorder.run import Recorder
+    from gapwatch.recorder.store import redact
 
     engine = open_store(config.db)
     stop = asyncio.Event()
@@ -67,7 +80,11 @@ async def _run(config: RecorderConfig, derive: Derive) -> None:
         clock = recorder_clock(os.environ)
         recorder = Recorder(config=config, engine=engine, derive=derive, clock=clock)
         structlog.get_logger("gapwatch.recorder").info(
-            "starting", cluster=config.cluster, sources=[s.name for s in recorder.sources]
+            "starting",
+            cluster=config.cluster,
+            sources=[s.name for s in recorder.sources],
+            store=redact(config.db),
+            listen=config.listen or None,
         )
         await recorder.run(stop)
     finally:
@@ -119,7 +136,8 @@ def record(
     """Record Kubernetes changes (EndpointSlices, Services, Nodes, Pods, workloads, Events) and
     every other source configured under `sources:`, into the event store.
 
-    Runs until SIGTERM or Ctrl-C; then commits what it has read and exits 0.
+    Runs until SIGTERM or Ctrl-C; then commits what it has read and exits 0 (1, saying how
+    much was not written, when the store does not take it within shutdown_timeout_s).
     See docs/recorder.md.
     """
     import asyncio

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Engine
 
 from gapwatch.recorder.config import RecorderConfig
-from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.errors import ConfigError, StoreError
 from gapwatch.recorder.follow import follow
 from gapwatch.recorder.health import health_app, serve
 from gapwatch.recorder.metrics import RecorderMetrics
@@ -117,6 +117,26 @@ class Recorder:
             return "the store is not writable"
         return None
 
+    def _not_written(self) -> StoreError:
+        """What is lost when the store does not take the spool before the shutdown deadline: the
+        items this process held. Said once in the log and as the command's error, never as an
+        empty `error:` (a bare TimeoutError)."""
+        held = self.spool.held_items
+        last = self.spool.last_commit
+        log.error(
+            "stopped with items not written",
+            not_written=held,
+            shutdown_timeout_s=self.config.shutdown_timeout_s,
+            last_commit=last.isoformat() if last else None,
+        )
+        since = f"since {last.isoformat()}" if last else "at all"
+        return StoreError(
+            f"stopped with {held} observations and checkpoints not written: the store took "
+            f"none {since} and shutdown_timeout_s ({self.config.shutdown_timeout_s:g} s) ran "
+            "out. Only the checkpoints stored are resumed from: the Kubernetes source re-reads "
+            "what changed after them at its next start; unwritten probe and LB samples are lost"
+        )
+
     # --- running ---------------------------------------------------------------------------
     async def _maintain(self, stop: asyncio.Event) -> None:
         """Day partitions ahead and retention, hourly (recorder/maintain.py); never fails."""
@@ -130,7 +150,11 @@ class Recorder:
             ahead_days=self.config.partitions_ahead_days,
             clock=self.clock,
             stop=stop,
+            days_ahead=self._set_days_ahead,
         )
+
+    def _set_days_ahead(self, days: int | None) -> None:
+        self.metrics.partition_days_ahead.set(float("nan") if days is None else days)
 
     async def _announce_ready(self, stop: asyncio.Event) -> None:
         """Log `ready` once, when every source is (a supervisor, the lab, reads it); then wait."""
@@ -160,12 +184,22 @@ class Recorder:
         running.append(asyncio.create_task(self._announce_ready(stop), name="ready"))
         try:
             await wait_first([stopper, self._writer_task, projector, *running])
+            # One deadline for the whole shutdown (sources, writer, projector): it must end
+            # within the pod's grace period, not take shutdown_timeout_s three times over.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.config.shutdown_timeout_s
             if running:  # each source returns soon after `stop`; one that does not is cancelled
                 await asyncio.wait(running, timeout=self.config.shutdown_timeout_s)
             await self.spool.close()
-            await asyncio.wait_for(self._writer_task, self.config.shutdown_timeout_s)
+            try:
+                await asyncio.wait_for(self._writer_task, max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                raise self._not_written() from None
             done_following.set()  # its last catch-up runs after the writer's last commit
-            await asyncio.wait_for(projector, self.config.shutdown_timeout_s)
+            try:
+                await asyncio.wait_for(projector, max(deadline - loop.time(), 0.0))
+            except TimeoutError:  # facts are derived from the log: the next start catches up
+                log.warning("stopped before the facts caught up; the next start derives them")
             log.info("stopped", spool_depth=self.spool.depth)
         finally:
             stopper.cancel()

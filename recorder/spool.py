@@ -94,6 +94,11 @@ class Spool:
     def held_bytes(self) -> int:
         return self._held_bytes
 
+    @property
+    def held_items(self) -> int:
+        """Items queued or being written: not yet committed."""
+        return self._held_items
+
     def _fits(self, size: int) -> bool:
         s = self.settings
         if s.max_items is not None and self._held_items >= s.max_items:
@@ -218,6 +223,7 @@ class Spool:
         guarded: list[Guarded],
     ) -> WriteResult:
         failures = 0
+        failed_at: datetime | None = None
         while True:
             try:
                 result = await asyncio.to_thread(
@@ -226,11 +232,18 @@ class Spool:
                 break
             except StoreError as exc:
                 failures += 1
+                failed_at = failed_at or self.clock()
                 self.healthy = False
                 self.metrics.write_errors.inc()
                 wait = delay(failures, self.settings.backoff, self.rng)
                 log.warning("store write failed; retrying", error=str(exc), retry_in_s=wait)
                 await asyncio.sleep(wait)
+        if failed_at is not None:  # the end of the warnings above, said as plainly
+            log.info(
+                "store writable again",
+                failures=failures,
+                down_s=round((self.clock() - failed_at).total_seconds(), 1),
+            )
         self.healthy = True
         return result
 

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -154,15 +154,30 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None
 
 
+#: The transaction-level advisory lock `upgrade` and `downgrade` take first on PostgreSQL
+#: ("gapwatch" in ASCII; advisory locks are per database): two at once, as deploy/'s two
+#: replicas' init containers on a first install, run one after the other. Without it the
+#: second failed (`relation "alembic_version" already exists`, or a duplicate key in pg_type)
+#: and its pod restarted.
+MIGRATION_LOCK = 0x6761707761746368
+
+
+def _serialized(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the store to `revision`."""
+    """Create or migrate the store to `revision` (one migration at a time per database)."""
     with translate_errors(engine), engine.begin() as conn:
+        _serialized(conn)
         command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the store down to `revision` ("base" drops everything gapwatch made)."""
     with translate_errors(engine), engine.begin() as conn:
+        _serialized(conn)
         command.downgrade(alembic_config(conn), revision)
 
 

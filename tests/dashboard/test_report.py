@@ -196,6 +196,21 @@ def test_report_range_outside_the_data_says_so(demo: DemoStore) -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "scope"),
+    [
+        (["--since", "2026-01-01T00:20:00Z"], "from 2026-01-01 00:20:00.000000Z UTC on"),
+        (["--until", "2026-01-01T00:20:00Z"], "up to 2026-01-01 00:20:00.000000Z UTC"),
+        ([], "everything recorded"),
+    ],
+)
+def test_an_open_range_reads_as_one(demo: DemoStore, args: list[str], scope: str) -> None:
+    """A range open at one end was shown as `X to - UTC`."""
+    code, out, err = run("report", "--db", demo.url, *args)
+    assert code == 0, err
+    assert f"Scope: {scope}." in out
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--rollout", "ro-nothere"], "no rollout 'ro-nothere'"),

@@ -4,6 +4,7 @@ console's login passes the SQL guard. Login names get a unique suffix (roles are
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from structlog.testing import capture_logs
 
 from gapwatch.dashboard.sqlconsole import run_query
-from gapwatch.recorder.errors import StoreError
+from gapwatch.recorder.errors import MaintenanceNotPermitted, StoreError
+from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import Checkpoint, EventWriter
@@ -82,3 +85,63 @@ def test_each_login_can_do_its_job_and_no_more(logins: dict[str, str]) -> None:
     recorder.dispose()
     counted = run_query(logins["gapwatch_console"], "SELECT count(*) AS n FROM facts")
     assert counted.rows[0][0] > 0
+
+
+def _maintenance_warnings(
+    engine: Engine, clock: list[datetime], days_ahead: list[int | None] | None = None
+) -> list[str]:
+    """The warnings of the recorder's maintenance loop over one run per reading of `clock`
+    (and into `days_ahead`, what its gauge heard)."""
+    readings = list(clock)
+    stop = asyncio.Event()
+
+    def now() -> datetime:
+        if len(readings) == 1:
+            stop.set()  # this run is the last
+        return readings.pop(0)
+
+    async def main() -> None:
+        await run_periodically(
+            engine,
+            retention=None,
+            ahead_days=7,
+            clock=now,
+            stop=stop,
+            every_s=0.001,
+            days_ahead=None if days_ahead is None else days_ahead.append,
+        )
+
+    with capture_logs() as logs:
+        asyncio.run(asyncio.wait_for(main(), 60))
+    return [e["event"] for e in logs if e["log_level"] == "warning"]
+
+
+def test_the_recorders_login_is_told_it_may_not_maintain_the_store(
+    logins: dict[str, str],
+) -> None:
+    """deploy/: the recorder's login writes but does not own `events`, so it cannot create the
+    day partitions. It is told so once, by name (not 'permission denied for table
+    events_default' every hour from its first minute), and warned again each run once the days
+    created ahead are down to tomorrow; the migration login maintains the store."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)  # today and 7 days ahead
+    recorder = make_engine(logins["gapwatch_recorder"])
+    today = datetime.now(UTC)
+    last = today.date() + timedelta(days=7)
+    with pytest.raises(MaintenanceNotPermitted) as caught:
+        maintain(recorder, now=today)
+    owner = make_url(logins["gapwatch_migrator"]).username
+    message = str(caught.value)
+    assert f"only its owner, {owner}, may" in message
+    assert "gapwatch db maintain" in message and "CronJob gapwatch-maintain" in message
+    assert f"end on {last:%Y-%m-%d}" in message
+    assert caught.value.last_day == last
+    heard: list[int | None] = []
+    assert _maintenance_warnings(recorder, [today] * 3, heard) == ["maintenance not permitted"]
+    day_before_last = today + timedelta(days=6)
+    warned = _maintenance_warnings(recorder, [day_before_last] * 3, heard)
+    assert warned == ["maintenance not permitted"] * 3
+    assert heard == [7, 7, 7, 1, 1, 1]  # the gauge an alert watches, every run
+    assert maintain(migrator, now=day_before_last).created  # the owner may
+    recorder.dispose()
+    migrator.dispose()

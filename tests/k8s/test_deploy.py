@@ -40,9 +40,9 @@ def rendered() -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [d for d in docs if d["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+def _one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
 
 
@@ -59,8 +59,10 @@ def test_manifests_validate_offline(rendered: list[dict[str, Any]]) -> None:
             "ClusterRole",
             "ClusterRoleBinding",
             "ConfigMap",
+            "CronJob",
             "Deployment",
             "Namespace",
+            "NetworkPolicy",
             "NetworkPolicy",
             "PodDisruptionBudget",
             "ServiceAccount",
@@ -126,7 +128,7 @@ def test_deployment_is_probed_limited_non_root_and_reads_the_db_from_a_secret(
     parse_settings(config.sources["k8s"])  # the k8s source accepts its section
     assert config.listen.endswith(":" + str(recorder["ports"][0]["containerPort"]))
     assert config.shutdown_timeout_s < pod["terminationGracePeriodSeconds"]
-    policy = _one(rendered, "NetworkPolicy")
+    policy = _one(rendered, "NetworkPolicy", "gapwatch-recorder")
     assert (
         policy["spec"]["podSelector"]["matchLabels"]
         == deployment["spec"]["selector"]["matchLabels"]
@@ -146,6 +148,48 @@ def test_deployment_is_probed_limited_non_root_and_reads_the_db_from_a_secret(
     budget = _one(rendered, "PodDisruptionBudget")
     assert budget["spec"]["selector"] == deployment["spec"]["selector"]
     assert budget["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+
+
+def test_the_store_is_maintained_daily_by_the_owner_of_its_tables(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """The recorder's login may not create or drop partitions (deploy/sql/roles.sql): without a
+    job run by the owner, the days created at `db upgrade` run out after a week, every later row
+    waits in events_default and no retention applies (docs/retention.md)."""
+    job = _one(rendered, "CronJob")
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    minute, hour, *days = job["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and days == ["*", "*", "*"]  # once a day
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    # Pod Security `restricted` (the namespace enforces it: a pod short of it is not admitted)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["args"] == ["db", "maintain"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    # the owner's login: the one the migrate init container uses, not the recorder's
+    init = _one(rendered, "Deployment")["spec"]["template"]["spec"]["initContainers"][0]
+    assert env["GAPWATCH_DB"] == init["env"][0]["valueFrom"]
+    # a retention only where the user's ConfigMap sets one: none is never a silent default
+    retention = env["GAPWATCH_RETENTION"]["configMapKeyRef"]
+    assert retention == {"name": "gapwatch-cluster", "key": "retention", "optional": True}
+    labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    policy = _one(rendered, "NetworkPolicy", "gapwatch-maintain")
+    assert policy["spec"]["podSelector"]["matchLabels"] == labels
+    assert "ingress" not in policy["spec"] and "Ingress" in policy["spec"]["policyTypes"]
+    recorder_policy = _one(rendered, "NetworkPolicy", "gapwatch-recorder")
+    assert policy["spec"]["egress"][-1] == recorder_policy["spec"]["egress"][-1]  # PostgreSQL
+    # the recorder's own selectors do not take the job's pods in
+    for selector in (recorder_policy["spec"]["podSelector"],
+                     _one(rendered, "PodDisruptionBudget")["spec"]["selector"]):  # fmt: skip
+        assert not set(selector["matchLabels"].items()) <= set(labels.items())
 
 
 def test_dockerfile_slim_numeric_user_exec_entrypoint() -> None:

@@ -76,6 +76,9 @@ def test_the_documented_overlay_sets_image_and_cluster_on_every_pod(
         containers = pod["containers"] + pod.get("initContainers", [])
         assert {c["image"] for c in containers} == {"registry.test/team/gw:9.9.9"}
         assert _cluster_of(docs, namespace, pod["containers"][0]) == "ap-south-7"
+    (job,) = [d for d in docs if d["kind"] == "CronJob"]  # the store's maintenance
+    job_pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert {c["image"] for c in job_pod["containers"]} == {"registry.test/team/gw:9.9.9"}
 
 
 @pytest.mark.parametrize("base", ["base", "overlays/node-agent", "overlays/central-prober"])

@@ -63,3 +63,32 @@ def test_each_caller_keeps_its_own_message(tmp_path: Path) -> None:
         load_endpoint(kubeconfig=missing)
     with pytest.raises(LbApiError, match=r"^TargetGroupBindings: no Kubernetes configuration: "):
         BindingLister(kubeconfig=missing)
+
+
+def test_a_token_file_ending_in_a_newline_gives_a_usable_header(tmp_path: Path) -> None:
+    """`echo TOKEN > file` leaves a newline that client-go trims (transport/token_source.go) and
+    the Python client keeps: the recorder sent it, aiohttp refused the header before any request
+    ("Forbidden control character") and it retried that forever, recording nothing."""
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    path = tmp_path / "config"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"tokenFile": str(token)}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    endpoint = load_endpoint(kubeconfig=str(path))
+    # each request re-reads the token (the client's refresh hook, which re-installs itself)
+    for _ in range(3):
+        assert endpoint.headers()["Authorization"] == "Bearer s3cret"
+    # the TargetGroupBinding lister's client sends the configuration's key as it is
+    cfg = load_configuration(kubeconfig=str(path), fail=Refused)
+    for _ in range(3):
+        assert cfg.get_api_key_with_prefix("BearerToken") == "Bearer s3cret"

@@ -67,6 +67,33 @@ def test_http_errors_and_silent_streams_become_k8s_errors(fake: FakeApiServer) -
         asyncio.run(_events(fake, str(fake.rv), read_timeout=0.2))
 
 
+def test_refusals_that_retrying_never_fixes_say_what_to_do(fake: FakeApiServer) -> None:
+    """401 and 403 are retried like any error, forever: the line repeated in the log names the
+    fix (the credentials; the ClusterRole's list and watch), not only the server's words."""
+
+    async def listed() -> None:
+        async with aiohttp.ClientSession() as session:
+            await list_page(
+                session, ApiEndpoint(host=fake.url), "/api/v1/nodes", {"limit": "5"}, timeout=5
+            )
+
+    fake.refuse(403, "nodes")
+    for attempt in (listed(), _events(fake, str(fake.rv))):
+        with pytest.raises(K8sError) as info:
+            asyncio.run(attempt)
+        assert info.value.status == 403
+        assert "nodes is forbidden" in str(info.value)
+        assert "needs list and watch on this resource" in str(info.value)
+    fake.refuse(None, "nodes")
+    fake.refuse(401)
+    with pytest.raises(K8sError) as info:
+        asyncio.run(listed())
+    assert info.value.status == 401
+    assert "refused the credentials" in str(info.value)
+    fake.refuse(None)
+    asyncio.run(listed())  # and back
+
+
 async def _no_rows(kind: str, namespace: str | None, keys: list[Key]) -> dict[Key, LastRow]:
     return {}
 

@@ -88,10 +88,11 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     env = {e["name"]: e["valueFrom"] for e in container["env"]}
     assert env["GAPWATCH_PROBE_NODE"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
     assert "secretKeyRef" in env["GAPWATCH_DB"]
-    # it reads Services and nothing else
+    # it lists and watches Services and nothing else (its watcher is the recorder's: never a GET,
+    # which the fake API would answer 404 for one object)
     role = _one(docs, "ClusterRole", "gapwatch-kube-proxy-agent")
     assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]}
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]}
     ]
     binding = _one(docs, "ClusterRoleBinding", "gapwatch-kube-proxy-agent")
     assert binding["subjects"] == [

@@ -161,3 +161,26 @@ def test_parse_body_names_lines_as_numbered_in_the_body() -> None:
     assert "missing required field" in bad[0].reason
     with pytest.raises(ValueError, match="more than 1 lines"):
         parse_body(ndjson([line(1), line(2)]), max_lines=1)
+
+
+def test_refused_requests_are_logged_without_the_token(receiver: Receiver) -> None:
+    """Each request that stored nothing is a warning on the receiver's side (status, why, the
+    first bad line, the peer); the token sent, right or wrong, is in no line."""
+    good = ndjson([line(i) for i in range(1, 3)])
+    wrong = "wrong-token-of-the-same-size-xxxxx"
+    assert receiver.post(good, token=wrong)[0] == 401
+    assert receiver.post(good + b" " * 20_000)[0] == 413
+    assert receiver.post(ndjson([dict(line(1), op="UPSERTED")]))[0] == 400
+    assert receiver.post(good)[0] == 200
+    receiver.proc.send_signal(signal.SIGTERM)
+    assert receiver.proc.stderr is not None
+    said = receiver.proc.stderr.read()
+    refused = [e for e in map(json.loads, said.splitlines()) if e["event"] == "push refused"]
+    assert [(e["status"], e["level"]) for e in refused] == [
+        (401, "warning"),
+        (413, "warning"),
+        (400, "warning"),
+    ]
+    assert refused[2]["first_line"] == 1 and "op" in refused[2]["first_reason"]
+    assert refused[0]["peer"] == "127.0.0.1"
+    assert wrong not in said and TOKEN not in said

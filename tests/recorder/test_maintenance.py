@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,3 +81,29 @@ def test_retention_comes_from_the_environment_too(tmp_path: Path) -> None:
     assert load_config(path, {"GAPWATCH_RETENTION": "13w"}).retention == "13w"
     with pytest.raises(ConfigError, match="expected a number of days"):
         load_config(path, {"GAPWATCH_RETENTION": "13"})
+
+
+def test_the_days_left_ahead_are_reported_for_a_gauge(engine: Engine) -> None:
+    """The recorder's gauge gapwatch_recorder_partition_days_ahead hears, after each run, how
+    many days of partitions are left after today: what an alert watches, since the log says a
+    login that may not maintain the store only once (PostgreSQL); no figure without partitions."""
+    heard: list[int | None] = []
+    stop = asyncio.Event()
+
+    def now() -> datetime:
+        stop.set()  # one run
+        return NOW
+
+    asyncio.run(
+        run_periodically(
+            engine, retention=None, ahead_days=3, clock=now, stop=stop, days_ahead=heard.append
+        )
+    )
+    with engine.connect() as conn:
+        partitioned = is_partitioned(conn)
+        last = max(day_partitions(conn), default=None) if partitioned else None
+    if partitioned:  # the migration's days ahead of the real today, and NOW's 3 more
+        assert last is not None and heard == [(last - NOW.date()).days]
+        assert (last - NOW.date()).days >= 3
+    else:
+        assert heard == [None]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from structlog.testing import capture_logs
 
 from gapwatch.recorder import sources
 from gapwatch.recorder.config import RecorderConfig
-from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.errors import ConfigError, StoreError
 from gapwatch.recorder.run import Recorder
 from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.writer import load_checkpoints
@@ -87,3 +88,38 @@ def test_api_server_option_needs_the_k8s_source(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["record", "--config", str(config), "--api-server", "x"])
     assert isinstance(result.exception, ConfigError)
     assert "--api-server: no k8s source is configured" in str(result.exception)
+
+
+def test_a_stop_while_the_store_is_down_says_what_was_not_written(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while the store refuses every write: the shutdown ends at its one deadline and
+    says how many items were not written, in the log and as the command's error; it was a bare
+    TimeoutError, printed by the CLI as `error: ` and nothing else, after 25 s per step."""
+    config = RecorderConfig(
+        cluster="c", listen="127.0.0.1:0", sources={"toy": {"rounds": 1}}, shutdown_timeout_s=0.5
+    )
+
+    async def main() -> None:
+        recorder = Recorder(config=config, engine=engine, derive=write_facts, clock=lambda: NOW)
+
+        def refuse(*args: object) -> None:
+            raise StoreError("the store is down")
+
+        monkeypatch.setattr(recorder.spool.writer, "write", refuse)
+        stop = asyncio.Event()
+        task = asyncio.create_task(recorder.run(stop))
+        while recorder.spool.healthy:  # the toy's one observation failed to write once
+            await asyncio.sleep(0.01)
+        stop.set()
+        with pytest.raises(StoreError) as caught:
+            await asyncio.wait_for(task, 30)
+        message = str(caught.value)
+        assert message.startswith("stopped with 1 observations and checkpoints not written")
+        assert "shutdown_timeout_s (0.5 s)" in message
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    (said,) = [e for e in logs if e["event"] == "stopped with items not written"]
+    assert (said["log_level"], said["not_written"], said["last_commit"]) == ("error", 1, None)
+    assert rows(engine) == []

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from gapwatch.recorder.store import (
     alembic_config,
@@ -13,6 +20,8 @@ from gapwatch.recorder.store import (
     make_engine,
     upgrade,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_upgrade_check_downgrade_upgrade(empty_store_url: str) -> None:
@@ -61,4 +70,68 @@ def test_0006_starts_the_facts_projector_after_the_events_already_stored(
     with engine.connect() as conn:
         derived = conn.execute(text("SELECT DISTINCT event_id FROM facts")).scalars().all()
     assert derived and min(derived) > last
+    engine.dispose()
+
+
+#: Upgrade A: held just before its first DDL statement until the file argv[3] exists.
+HELD_UPGRADE = """
+import sys, time
+from pathlib import Path
+from sqlalchemy import event
+from gapwatch.recorder.store import make_engine, upgrade
+url, at, release = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+engine = make_engine(url)
+
+@event.listens_for(engine, "before_cursor_execute")
+def hold(conn, cursor, statement, *args):
+    if statement.lstrip().upper().startswith("CREATE") and not at.exists():
+        at.touch()
+        deadline = time.monotonic() + 60
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+upgrade(engine)
+"""
+
+
+@pytest.mark.postgres
+def test_two_upgrades_at_once_run_one_after_the_other(pg_empty_url: str, tmp_path: Path) -> None:
+    """deploy/: both replicas' init containers run `gapwatch db upgrade` on a first install.
+    Upgrade A (a process) is held just before its first DDL statement while `gapwatch db upgrade`
+    B runs: B must wait for A (advisory lock), then find nothing to do. Without the lock B
+    created everything and A failed: `relation "alembic_version" already exists` (or a
+    duplicate key in pg_type), and its pod restarted."""
+    at, release = tmp_path / "a-at-ddl", tmp_path / "release-a"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    a = subprocess.Popen(
+        [sys.executable, "-c", HELD_UPGRADE, pg_empty_url, str(at), str(release)],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60  # hang guards, not timing assertions
+    while not at.exists() and a.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert at.exists(), "upgrade A never reached its first DDL statement"
+    b = subprocess.Popen(
+        [sys.executable, "-m", "gapwatch.dashboard.cli", "db", "upgrade", "--db", pg_empty_url],
+        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    engine = make_engine(pg_empty_url)
+    # release A once B waits for a lock, or is done (a fresh transaction per look:
+    # pg_stat_activity is a snapshot per transaction)
+    while b.poll() is None and time.monotonic() < deadline:
+        with engine.connect() as watcher:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        if waiting:
+            break
+        time.sleep(0.02)
+    release.touch()
+    _, a_err = a.communicate(timeout=120)
+    _, b_err = b.communicate(timeout=120)
+    assert (a.returncode, b.returncode) == (0, 0), (a_err[-1500:], b_err[-1500:])
+    assert current_revision(engine) == head_revision()
     engine.dispose()

@@ -157,5 +157,8 @@ def test_db_maintain_applies_retention_from_now(store_url: str, engine: Engine) 
     summary = json.loads(result.stdout)
     assert summary["dropped_events"] == len(old)
     assert summary["partitioned"] is (engine.dialect.name == "postgresql")
+    # how far ahead the days are ready: what the CronJob's log shows an operator
+    ahead = datetime.now(UTC).date() + timedelta(days=7)
+    assert summary["partitions_until"] == (ahead.isoformat() if summary["partitioned"] else None)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == len(fresh)

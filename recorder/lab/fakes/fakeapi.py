@@ -17,9 +17,12 @@ What it does, as the real apiserver does it:
   sent) is cut off, as the watch cache closes unresponsive watchers;
 - scripted faults: `drop_watches()` aborts every open stream mid-body, `silence()` keeps streams
   open but sends nothing (a half-open connection), `send_gone()` ends streams with ERROR 410,
-  `compact()` forgets history, `down()` answers every request 503 (and drops streams).
+  `compact()` forgets history, `down()` answers every request 503 (and drops streams),
+  `refuse(401)` answers every request as an API server that rejects the credentials and
+  `refuse(403, "pods")` those of one resource as RBAC does, with the real servers' Status bodies.
 
-What it does NOT cover: authentication and authorization (any token is accepted), field
+What it does NOT cover: authentication and authorization (any token is accepted unless
+`refuse()` is on; nothing checks which token or role), field
 selectors, set-based label selectors (`in`, `notin`), `resourceVersionMatch`, server-side apply,
 watch-list streaming (`sendInitialEvents`), HTTP/2, protobuf, `GET` of a single object, admission,
 finalizers (a delete removes at once), API discovery, and the watch cache's own window sizes.
@@ -71,6 +74,8 @@ class FakeApiServer(FakeStore):
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        #: plural (or "*": every request) -> the refusal's HTTP status (refuse())
+        self._refused: dict[str, int] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -115,6 +120,25 @@ class FakeApiServer(FakeStore):
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
 
+    def refuse(self, code: int | None, plural: str = "*") -> None:
+        """Answer `code` (401 or 403) to every request for `plural` ("*": all); None: stop."""
+        if code is None:
+            self._refused.pop(plural, None)
+        else:
+            self._refused[plural] = code
+
+    def _refusal(self, plural: str) -> web.Response | None:
+        code = self._refused.get(plural) or self._refused.get("*")
+        if code is None:
+            return None
+        self._count(code)
+        if code == 401:
+            return web.json_response(status(401, "Unauthorized", "Unauthorized"), status=401)
+        user = "system:serviceaccount:gapwatch:gapwatch-recorder"
+        body = status(code, "Forbidden", f'{plural} is forbidden: User "{user}" cannot list '
+                      f'resource "{plural}" at the cluster scope')  # fmt: skip
+        return web.json_response(body, status=code)
+
     def _notify(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake_all)
@@ -150,6 +174,9 @@ class FakeApiServer(FakeStore):
             self._count(404)
             return web.json_response(status(404, "NotFound", request.path), status=404)
         plural, namespace = route
+        refusal = self._refusal(plural)
+        if refusal is not None:
+            return refusal
         if request.query.get("watch") in ("1", "true"):
             return await self._watch(request, plural, namespace)
         return self._list(request, plural, namespace)

@@ -54,7 +54,31 @@ def load_configuration(
             # not chained: the loader's frames hold the kubeconfig's tokens and keys, and the
             # recorder's logged tracebacks show frame locals (structlog's dict_tracebacks)
             raise fail(str(exc)) from None
+    _trim_tokens(cfg)
     return cfg
+
+
+def _trim_tokens(cfg: Any) -> None:
+    """Strip the whitespace around the bearer token, now and after every refresh of it.
+
+    A token file often ends with a newline (`echo ... > token`). client-go trims it
+    (transport/token_source.go, `strings.TrimSpace`); the Python client sends it, and aiohttp
+    and urllib3 refuse the header ("Forbidden control character") before any request is made:
+    the recorder retried that forever and recorded nothing. The client re-reads the token in
+    its `refresh_api_key_hook` (before each request), which installs itself again: the trim runs
+    after it and puts itself back."""
+    refresh = cfg.refresh_api_key_hook
+
+    def trimmed(configuration: Any) -> None:
+        if refresh is not None:
+            refresh(configuration)
+        configuration.api_key = {
+            key: value.strip() if isinstance(value, str) else value
+            for key, value in (configuration.api_key or {}).items()
+        }
+        configuration.refresh_api_key_hook = trimmed
+
+    trimmed(cfg)
 
 
 def load_endpoint(*, kubeconfig: str | None = None, context: str | None = None) -> ApiEndpoint:

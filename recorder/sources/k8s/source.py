@@ -33,6 +33,7 @@ from gapwatch.recorder.sources.k8s.scope import LocalServiceScope
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
 from gapwatch.recorder.sources.k8s.storeio import load_last, load_resume_times, load_start
 from gapwatch.recorder.sources.k8s.watcher import Item, OnObject, ResourceWatcher
+from gapwatch.recorder.store import redact
 from gapwatch.recorder.tasks import wait_first
 from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import Checkpoint
@@ -188,6 +189,13 @@ class K8sSource:
     async def run(self, sink: Sink, stop: asyncio.Event) -> None:
         """Watch until `stop` is set (see the module docstring)."""
         self._sink = sink
+        log.info(
+            "watching",
+            api_server=redact(self.api.host),
+            scope=self.settings.scope,
+            kinds=list(self.settings.kinds),
+            namespaces=list(self.settings.namespaces) or "all",
+        )
         pumps: list[asyncio.Task[None]] = []
         stopper = asyncio.create_task(stop.wait())
         try:

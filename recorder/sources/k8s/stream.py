@@ -36,13 +36,22 @@ async def _translated(what: str) -> AsyncIterator[None]:
         raise K8sError(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
+#: What an operator does about the answers that retrying never fixes.
+STATUS_HINTS = {
+    401: "the API server refused the credentials: a token expired, revoked or for another cluster",
+    403: "RBAC: the service account needs list and watch on this resource (deploy/: the "
+    "ClusterRole in clusterrole.yaml, or the node agent's in rbac.yaml)",
+}
+
+
 def _status_error(what: str, status: int, body: bytes) -> K8sError:
     message = body[:300].decode("utf-8", "replace")
     with suppress(orjson.JSONDecodeError, AttributeError):
         message = str(orjson.loads(body).get("message", message))
     if status == 410:
         return Gone(f"{what}: 410 {message}")
-    return K8sError(f"{what}: HTTP {status}: {message}", status=status)
+    hint = f" ({STATUS_HINTS[status]})" if status in STATUS_HINTS else ""
+    return K8sError(f"{what}: HTTP {status}: {message}{hint}", status=status)
 
 
 async def list_page(

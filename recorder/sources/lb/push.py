@@ -100,6 +100,24 @@ def _answer(status: int, body: dict[str, Any], **headers: str) -> web.Response:
     )
 
 
+def _refused(
+    request: web.Request, status: int, body: dict[str, Any], **headers: str
+) -> web.Response:
+    """The answer to a request that stored nothing, said in the log too: the client is told,
+    and so is whoever runs the receiver (a pusher with a wrong token or a bad script was
+    invisible on this side). The first bad line's reason only; never the token given."""
+    lines = body.get("lines") or [{}]
+    log.warning(
+        "push refused",
+        status=status,
+        error=body["error"],
+        first_line=lines[0].get("line"),
+        first_reason=lines[0].get("reason"),
+        peer=request.remote,
+    )
+    return _answer(status, body, **headers)
+
+
 class PushHandler:
     """The request handler; one EventWriter, writes serialized."""
 
@@ -119,27 +137,29 @@ class PushHandler:
 
     async def post(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return _answer(
+            return _refused(
+                request,
                 401,
                 {"error": "missing or wrong bearer token"},
                 **{"WWW-Authenticate": 'Bearer realm="gapwatch"'},
             )
         limit = self.limits.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            return _answer(413, {"error": f"body larger than {limit} bytes"})
+            return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _answer(413, {"error": f"body larger than {limit} bytes"})
+            return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
         if len(body) > limit:
-            return _answer(413, {"error": f"body larger than {limit} bytes"})
+            return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
         try:
             good, bad = parse_body(body, self.limits.max_lines)
         except ValueError as exc:
-            return _answer(413, {"error": str(exc)})
+            return _refused(request, 413, {"error": str(exc)})
         if bad:
             lines = [{"line": b.line, "reason": b.reason} for b in bad[:MAX_REPORTED]]
-            return _answer(
+            return _refused(
+                request,
                 400,
                 {
                     "error": f"{len(bad)} invalid line(s); nothing was stored",
@@ -148,7 +168,7 @@ class PushHandler:
                 },
             )
         if not good:
-            return _answer(400, {"error": "no observations in the body"})
+            return _refused(request, 400, {"error": "no observations in the body"})
         async with self._lock:
             try:
                 result = await asyncio.to_thread(self._writer.write, good)

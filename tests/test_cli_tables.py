@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
-from gapwatch.recorder.humantable import short_ids
+from gapwatch.recorder.humantable import seconds, short_ids
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
 from gapwatch.replay.cli_tables import UNDECIDED_MARK, UNDECIDED_NOTE
@@ -61,6 +61,15 @@ def test_tables_fit_80_columns_without_cutting_cells(demo: DemoStore, args: list
     assert "…" not in "\n".join(lines)
     # numbers for people: no seconds with more than one decimal
     assert not re.search(r"\d\.\d{2,} s\b|\d\.\d{4,}", "\n".join(table_lines)), "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0.5012, "501 ms"), (2.84, "2.8 s"), (9.94, "9.9 s"), (9.96, "10 s"), (17.04, "17 s"),
+     (95.2, "95 s"), (None, "-")],
+)  # fmt: skip
+def test_durations_keep_two_or_three_figures(value: float | None, shown: str) -> None:
+    assert seconds(value) == shown
 
 
 def test_gaps_shows_cluster_and_the_important_columns(demo: DemoStore) -> None:

@@ -23,7 +23,7 @@ from gapwatch.replay.owntime import StampedTimes, own_time
 
 if TYPE_CHECKING:
     from gapwatch.replay.assumptions import DetectSettings
-    from gapwatch.replay.signals import Tri
+    from gapwatch.replay.signals import Step, Tri
 
 #: Lane sample sources in the state (facts of one kind each).
 PROBE_FACTS = ("health", "nodeport", "target")
@@ -180,6 +180,11 @@ class Memo:
     #: a node's lags by besides the node; without the sync settings where no node reads
     #: them): found once per fold, read by every lag bound
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    #: replay.context.endpoint_steps per (Service, node, values read as forwarding), with the
+    #: lane object and length it was found from: the four readers of a node's lanes share it
+    eps_steps: dict[
+        tuple[ServiceRef, str, tuple[str, ...]], tuple[list[Sample], int, list[Step]]
+    ] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -195,6 +200,7 @@ class Memo:
         self.pod_targets.clear()
         self.probe_period.clear()
         self.lags_of.clear()
+        self.eps_steps.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane

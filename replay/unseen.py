@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.context import eps_steps, local_pods
+from gapwatch.replay.context import endpoint_steps, local_pods
 from gapwatch.replay.deaths import death_range
 from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
@@ -95,7 +95,7 @@ def excursions(
     gap opens at the death and, unseen by a lane looked at every `period_us` (its measured
     sampling interval; 0: unknown), closes less than one period after the death was seen."""
     eps = state.endpoints.get((svc, node), [])
-    ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
+    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     if not pte_on:
@@ -115,7 +115,9 @@ def excursions(
                 end = min(end, max(d[1] for d in dead) + period_us)
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
-    serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
+    serving = hidden(
+        endpoint_steps(state, svc, node, ("ready", "serving-terminating")), samples, bad, hi_us
+    )
     return union(sorted(kept), dead_before(serving, deaths, eps, samples, bad, period_us))
 
 

@@ -406,6 +406,11 @@ def windows_from(
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
+        # the LB's failed requests that fell in it alone (replay.accessed): gap instants
+        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
+        if proven_only and not proofs:
+            continue  # what the samples alone found stands (`definite` is read by a later one:
+            # its scan moves on by start, and candidates start later and later)
         while j < len(definite) and definite[j].end <= cand.start:
             j += 1
         definite_here = []
@@ -419,15 +424,11 @@ def windows_from(
             end_earliest = min(definite_here[-1].end, end)
         else:
             start_latest, end_earliest = end, cand.start
-        # the LB's failed requests that fell in it alone (replay.accessed): gap instants
-        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
         for start_by, end_from in proofs:
             start_latest, end_earliest = min(start_latest, start_by), max(end_earliest, end_from)
         # the cause is read at the samples' sure start where they have one (a failed request
         # seen earlier falls where the lanes may not show the cause yet), else at the proof's
         read = max(definite_here[0].start, cand.start) if definite_here else start_latest
-        if proven_only and not proofs:
-            continue  # what the samples alone found stands
         sure = bool(definite_here or proofs)
         if sure:
             start = (cand.start + start_latest) // 2

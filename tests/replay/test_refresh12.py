@@ -1,0 +1,109 @@
+"""Refresh round 12 (issue 15): the two shortcuts on a moved node's path, each against what it
+stands for.
+
+- replay.context.endpoint_steps: `eps_steps` of a node's endpoints lane, kept in the fold's memo
+  (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
+  a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
+  list it got before.
+- detect.windows_from with `proven_only`: a candidate no proof falls in is passed over before
+  its definite stretches are read; the windows are those `windows_from` finds with the same
+  proofs that hold one (its definition), on the history of tests/replay/test_suffix.py with
+  generated gaps and proofs.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.context import endpoint_steps, eps_steps
+from gapwatch.replay.detect import windows_from
+from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
+from gapwatch.replay.lanes import lanes
+from gapwatch.replay.model import Window
+from gapwatch.replay.proxy import proxy_lag_hi
+from gapwatch.replay.signals import Iv, Tri
+from tests.replay.builders import eps, facts_of
+from tests.replay.test_suffix import _history
+
+ACCEPTS = [("ready",), ("ready", "serving-terminating")]
+
+
+def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
+    history = _history()
+    facts = facts_of([*history, eps(4100, [("p2", "n2", "ready")])])
+    split = len(facts_of(history))
+    # the last slice (n1's endpoint gone at 4,100 s) folded apart from the rest
+    state = fold(FoldState(), facts[:split])
+    (svc,) = lb_facing(state)
+    lane = state.endpoints[(svc, "n1")]
+    first = {a: endpoint_steps(state, svc, "n1", a) for a in ACCEPTS}
+    for a in ACCEPTS:
+        assert first[a] == eps_steps(lane, a)
+        first[a].clear()  # the caller's own list: the next reader gets the steps whole
+        assert endpoint_steps(state, svc, "n1", a) == eps_steps(lane, a)
+    before = eps_steps(lane, ("ready",))
+    fold(state, facts[split:])
+    grown = state.endpoints[(svc, "n1")]
+    assert eps_steps(grown, ("ready",)) != before  # the fold moved n1's steps
+    for a in ACCEPTS:
+        assert endpoint_steps(state, svc, "n1", a) == eps_steps(grown, a)
+    # a sample appended without a fold (the memo not cleared): found again from the lane
+    last = grown[-1]
+    grown.append(Sample(last.at_us + 10_000_000, None, "ready", last.event_id + 1))
+    for a in ACCEPTS:
+        assert endpoint_steps(state, svc, "n1", a) == eps_steps(grown, a)
+    # another list in the lane's place, as long: found from that list
+    state.endpoints[(svc, "n1")] = [s._replace(value="serving-terminating") for s in grown]
+    for a in ACCEPTS:
+        assert endpoint_steps(state, svc, "n1", a) == eps_steps(state.endpoints[(svc, "n1")], a)
+
+
+_STATE = fold(FoldState(), facts_of(_history()))
+(_SVC,) = lb_facing(_STATE)
+_LAG_HI = proxy_lag_hi(_STATE, _SVC, DEFAULTS)
+_LANES = lanes(_STATE, _SVC, "n1", DEFAULTS, _LAG_HI)
+_END = horizon(_STATE, _SVC)
+_LO = _LANES.eps[0].at_us
+_SPAN = _END - _LO
+
+
+@st.composite
+def _gaps(draw: st.DrawFn) -> Tri:
+    """Sorted disjoint possible stretches over the history (the last may stay open), each
+    with a definite part or none."""
+    cuts = sorted(set(draw(st.lists(st.integers(0, 400), min_size=2, max_size=24))))
+    possible, definite = [], []
+    for k, (a, b) in enumerate(zip(cuts[::2], cuts[1::2], strict=False)):
+        start, end = _LO + a * _SPAN // 400, _LO + b * _SPAN // 400
+        if draw(st.booleans()) and k == len(cuts) // 2 - 1:
+            end = 2**62  # still open at the end of the data
+        possible.append(Iv(start, end, k + 1, k + 100))
+        if draw(st.booleans()):
+            lo = draw(st.integers(start, min(end, _END) - 1))
+            hi = draw(st.integers(lo + 1, min(end, _END)))
+            definite.append(Iv(lo, hi, k + 1, k + 100))
+    return Tri(possible, definite)
+
+
+_instants = st.integers(_LO - _SPAN // 20, _END + _SPAN // 20)
+
+
+def _holds(w: Window, proof: tuple[int, int]) -> bool:
+    return all(w.start_earliest_us <= p <= w.end_latest_us for p in proof)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_gaps(), st.lists(st.tuples(_instants, _instants), max_size=6))
+def test_proven_only_gives_the_windows_holding_a_proof(
+    gap: Tri, proofs: list[tuple[int, int]]
+) -> None:
+    def found(**kw: object) -> list[Window]:
+        return windows_from(
+            _STATE, _SVC, "n1", _LANES, _END, settings=DEFAULTS, relists=False, gap=gap,
+            proven=proofs, **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    every = found()
+    assert found(proven_only=True) == [w for w in every if any(_holds(w, p) for p in proofs)]

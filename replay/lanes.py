@@ -254,11 +254,24 @@ def _inferred_serves(
     return t_and(t_and(forwarding, per_pod), ready_node), any(x.complete for x in looks.looks)
 
 
+#: what `serves_signal` gives: F, whether it was measured, and the samples explaining it false
+Serves = tuple[Tri, bool, list[Sample]]
+
+
 def lanes(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    lag_hi: int,
+    served: Serves | None = None,
 ) -> Lanes:
+    """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
+    has it (replay.node_cache keeps it while what it reads stands)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
-    serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
+    if served is None:
+        served = serves_signal(state, svc, node, settings, lag_hi)
+    serves, f_measured, reasons = served
     if (
         f_measured
         and ccm_mode(state, svc, settings) == "node"

@@ -21,6 +21,11 @@ node's windows were computed from, and recomputes a node only when something it 
   (`detect._dropped`), so a moved median recomputes just the nodes with such a stretch between
   the old and the new value (`losses`); to or from None (too few measurements), every node.
 
+A node found again whose LB poll lane alone moved (its R, and the checks read after F) keeps F
+as `lanes.serves_signal` gave it (`Found.find`): F reads the node's other lanes, its local pods'
+samples and the EndpointSlice versions listing them ready (`serves_key`), and the Service's
+values `service_key` holds (tests/replay/test_refresh12.py).
+
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
 gives (tests/replay/test_node_cache.py compares them; the refresh properties compare with a
@@ -40,12 +45,12 @@ from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
-from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
 from gapwatch.replay.detect import finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_signal
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
@@ -58,16 +63,38 @@ from gapwatch.replay.unseen import listed_at
 
 class Found(NamedTuple):
     """What detect.windows_from reads a node's windows from: its lanes, R and not F (`gap`)
-    and its local pods' lane (`alive`: context.alive_steps)."""
+    and its local pods' lane (`alive`: context.alive_steps); and F as `lanes.serves_signal`
+    gave it (`served`) with what it read of the node (`reads`: `serves_key`)."""
 
     lanes: Lanes
     gap: Tri
     alive: list[Step]
+    served: Serves | None = None
+    reads: tuple[Any, ...] | None = None
 
     @classmethod
-    def of(cls, state: FoldState, svc: ServiceRef, node: str, found: Lanes) -> Found:
+    def find(
+        cls,
+        state: FoldState,
+        svc: ServiceRef,
+        node: str,
+        mine: DetectSettings,
+        lag_hi: int,
+        nkey: tuple[Any, ...],
+        was: Found | None = None,
+    ) -> Found:
+        """The node's lanes; `was`: what they were found from last, under the same Service
+        key (`service_key`): its F is read again only if what F reads of the node moved (a
+        node moved by its LB polls alone keeps it: F does not read them)."""
+        reads = serves_key(state, svc, node, nkey)
+        served = (
+            was.served if was is not None and reads is not None and was.reads == reads else None
+        )
+        if served is None:
+            served = serves_signal(state, svc, node, mine, lag_hi)
+        found = lanes(state, svc, node, mine, lag_hi, served)
         gap = t_and(found.routed, t_not(found.serves))
-        return cls(found, gap, alive_steps(state, svc, node))
+        return cls(found, gap, alive_steps(state, svc, node), served, reads)
 
 
 @dataclass(slots=True)
@@ -258,6 +285,21 @@ def node_key(
     )
 
 
+def serves_key(
+    state: FoldState, svc: ServiceRef, node: str, nkey: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """What `lanes.serves_signal` reads of the node besides what `service_key` holds: its
+    `node_key` without the LB poll lane's length (the target lane: R's, and the checks'
+    that `lanes` reads after F), and how many EndpointSlice versions listed each local pod
+    ready (deaths._listed); None: no lane versions."""
+    version = nkey[0]
+    if version is None:
+        return None
+    target = 1 + PROBE_FACTS.index("target")
+    listed = tuple(len(state.slice_ready.get((svc, p), ())) for p in local_pods(state, svc, node))
+    return (*version[:target], *version[target + 1 :], *nkey[1:], listed)
+
+
 def _since(
     state: FoldState,
     svc: ServiceRef,
@@ -328,7 +370,9 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
+            found = Found.find(
+                state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None
+            )
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
@@ -370,7 +414,7 @@ def windows(
         entry = fresh.nodes[node]  # kept, or found again above (with what it was found from)
         found = entry.found
         if found is None:
-            found = entry.found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
+            found = entry.found = Found.find(state, svc, node, mine, lag_hi, entry.key)
         raw = windows_from(
             state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
             relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,

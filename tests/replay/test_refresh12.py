@@ -5,6 +5,11 @@ stands for.
   (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
+- replay.node_cache.Found.find: a node found again keeps F (`lanes.serves_signal`) while what
+  F reads of it stands (`node_cache.serves_key`): its LB polls alone moved it. Refreshed batch by
+  batch against `detect`: polls alone keep F (the same object), a NodePort refusal with them
+  finds F again (a key without the NodePort lane's length keeps the stale F and misses the
+  window).
 - detect.windows_from with `proven_only`: a candidate no proof falls in is passed over before
   its definite stretches are read; the windows are those `windows_from` finds with the same
   proofs that hold one (its definition), on the history of tests/replay/test_suffix.py with
@@ -16,15 +21,18 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import endpoint_steps, eps_steps
-from gapwatch.replay.detect import windows_from
+from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Iv, Tri
-from tests.replay.builders import eps, facts_of
+from tests.replay.builders import at, eps, facts_of, nodeport, target
 from tests.replay.test_suffix import _history
 
 ACCEPTS = [("ready",), ("ready", "serving-terminating")]
@@ -58,6 +66,47 @@ def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
     state.endpoints[(svc, "n1")] = [s._replace(value="serving-terminating") for s in grown]
     for a in ACCEPTS:
         assert endpoint_steps(state, svc, "n1", a) == eps_steps(state.endpoints[(svc, "n1")], a)
+
+
+def _polls_then_refusal() -> list[Observation]:
+    """test_suffix's history with n1's LB target unhealthy at 2,040-2,050 s (R moves, F does
+    not) and n1's NodePort refusing at 2,070-2,080 s (F moves)."""
+    out = []
+    for obs in _history():
+        t = (obs.observed_at - at(0)).total_seconds()
+        if obs.kind == "TargetHealth" and obs.node == "n1" and 2040 <= t < 2050:
+            obs = target(t, t - 10, "n1", "unhealthy")
+        elif obs.kind == "NodePortProbe" and obs.node == "n1" and 2070 <= t < 2080:
+            obs = nodeport(t, t - 5, "n1", "refused")
+        out.append(obs)
+    return out
+
+
+def test_a_node_moved_by_its_polls_alone_keeps_f() -> None:
+    facts = facts_of(_polls_then_refusal())
+    lo, hi = to_micros(at(2000)), to_micros(at(2100))
+    polls = [f for f in facts if lo < f.at_us <= hi and f.fact == "target" and f.node == "n1"]
+    rest = [f for f in facts if lo < f.at_us <= hi and f not in polls]
+    state = fold(FoldState(), [f for f in facts if f.at_us <= lo])
+    (svc,) = lb_facing(state)
+    cache: node_cache.Cache = {}
+    node_cache.windows(state, svc, DEFAULTS, cache)
+    before = cache[svc].nodes["n1"].found
+    assert before is not None and before.served is not None
+    fold(state, polls)
+    assert node_cache.windows(state, svc, DEFAULTS, cache) == detect(state, [svc], DEFAULTS)
+    polled = cache[svc].nodes["n1"].found
+    assert polled is not None and polled is not before  # n1 found again (its R moved) ...
+    assert polled.served is before.served  # ... with the F it had
+    fold(state, rest)
+    found = node_cache.windows(state, svc, DEFAULTS, cache)
+    assert found == detect(state, [svc], DEFAULTS)
+    refused = cache[svc].nodes["n1"].found
+    assert refused is not None and refused.served is not polled.served
+    assert any(
+        w.node == "n1" and w.start_earliest_us <= to_micros(at(2075)) <= w.end_latest_us
+        for w in found
+    )
 
 
 _STATE = fold(FoldState(), facts_of(_history()))

@@ -10,6 +10,9 @@ stands for.
   batch against `detect`: polls alone keep F (the same object), a NodePort refusal with them
   finds F again (a key without the NodePort lane's length keeps the stale F and misses the
   window).
+- replay.lags._scan: a node whose LB poll lane alone grew keeps kube-proxy's lags and finds the
+  LB's again; against the lags of the same state folded afresh (no memo), with polls alone,
+  then with an endpoints change and kube-proxy's health check reacting to it.
 - detect.windows_from with `proven_only`: a candidate no proof falls in is passed over before
   its definite stretches are read; the windows are those `windows_from` finds with the same
   proofs that hold one (its definition), on the history of tests/replay/test_suffix.py with
@@ -28,11 +31,12 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import endpoint_steps, eps_steps
 from gapwatch.replay.detect import detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
+from gapwatch.replay.lags import lag_samples
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Iv, Tri
-from tests.replay.builders import at, eps, facts_of, nodeport, target
+from tests.replay.builders import at, eps, facts_of, health, nodeport, target
 from tests.replay.test_suffix import _history
 
 ACCEPTS = [("ready",), ("ready", "serving-terminating")]
@@ -107,6 +111,41 @@ def test_a_node_moved_by_its_polls_alone_keeps_f() -> None:
         w.node == "n1" and w.start_earliest_us <= to_micros(at(2075)) <= w.end_latest_us
         for w in found
     )
+
+
+def test_a_node_moved_by_its_polls_alone_keeps_kube_proxys_lags() -> None:
+    # n1's endpoint not ready at 2,060-2,070 s, its health check answering 0 at 2,065-2,075 s
+    obs = []
+    for o in _polls_then_refusal():
+        t = (o.observed_at - at(0)).total_seconds()
+        if o.kind == "ProxyHealth" and o.node == "n1" and 2065 <= t < 2075:
+            o = health(t, t - 5, "n1", 0)
+        obs.append(o)
+    obs += [eps(2060, [("p1", "n1", "stopped"), ("p2", "n2", "ready")])]
+    obs += [eps(2070, [("p1", "n1", "ready"), ("p2", "n2", "ready")])]
+    facts = facts_of(sorted(obs, key=lambda o: o.observed_at))
+    lo, hi = to_micros(at(2000)), to_micros(at(2100))
+    polls = [f for f in facts if lo < f.at_us <= hi and f.fact == "target" and f.node == "n1"]
+    rest = [f for f in facts if lo < f.at_us <= hi and f not in polls]
+    done = [f for f in facts if f.at_us <= lo]
+    state = fold(FoldState(), done)
+    (svc,) = lb_facing(state)
+
+    def proxy_lags() -> list[object]:
+        return [v[2] for k, v in state.memo.lane_lags.items() if k[1] == "n1"]
+
+    lag_samples(state, [svc], DEFAULTS)
+    (before,) = proxy_lags()
+    for batch in (polls, rest):
+        fold(state, batch)
+        done += batch
+        assert lag_samples(state, [svc], DEFAULTS) == lag_samples(
+            fold(FoldState(), done), [svc], DEFAULTS
+        )
+        if batch is polls:
+            assert proxy_lags() == [before] and proxy_lags()[0] is before  # kept
+    (after,) = proxy_lags()
+    assert len(after) > len(before)  # the health check's reaction measured
 
 
 _STATE = fold(FoldState(), facts_of(_history()))

@@ -84,17 +84,18 @@ class Found(NamedTuple):
         was: Found | None = None,
     ) -> Found:
         """The node's lanes; `was`: what they were found from last, under the same Service
-        key (`service_key`): its F is read again only if what F reads of the node moved (a
-        node moved by its LB polls alone keeps it: F does not read them)."""
+        key (`service_key`): its F and its local pods' lane are found again only if what F
+        reads of the node moved (a node moved by its LB polls alone keeps both: neither reads
+        them)."""
         reads = serves_key(state, svc, node, nkey)
-        served = (
-            was.served if was is not None and reads is not None and was.reads == reads else None
-        )
-        if served is None:
+        if was is not None and was.served is not None and reads is not None and was.reads == reads:
+            served, alive = was.served, was.alive  # the local pods' lane reads their samples
+        else:
             served = serves_signal(state, svc, node, mine, lag_hi)
+            alive = alive_steps(state, svc, node)
         found = lanes(state, svc, node, mine, lag_hi, served)
         gap = t_and(found.routed, t_not(found.serves))
-        return cls(found, gap, alive_steps(state, svc, node), served, reads)
+        return cls(found, gap, alive, served, reads)
 
 
 @dataclass(slots=True)

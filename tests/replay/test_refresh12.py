@@ -5,8 +5,8 @@ stands for.
   (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
-- replay.node_cache.Found.find: a node found again keeps F (`lanes.serves_signal`) while what
-  F reads of it stands (`node_cache.serves_key`): its LB polls alone moved it. Refreshed batch by
+- replay.node_cache.Found.find: a node found again keeps F (`lanes.serves_signal`) and its
+  local pods' lane while what F reads of it stands (`node_cache.serves_key`): its LB polls alone moved it. Refreshed batch by
   batch against `detect`: polls alone keep F (the same object), a NodePort refusal with them
   finds F again (a key without the NodePort lane's length keeps the stale F and misses the
   window).
@@ -102,6 +102,7 @@ def test_a_node_moved_by_its_polls_alone_keeps_f() -> None:
     polled = cache[svc].nodes["n1"].found
     assert polled is not None and polled is not before  # n1 found again (its R moved) ...
     assert polled.served is before.served  # ... with the F it had
+    assert polled.alive is before.alive  # and the local pods' lane
     fold(state, rest)
     found = node_cache.windows(state, svc, DEFAULTS, cache)
     assert found == detect(state, [svc], DEFAULTS)

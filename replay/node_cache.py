@@ -46,7 +46,7 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
-from gapwatch.replay.detect import finished, windows_from
+from gapwatch.replay.detect import Candidates, candidates_of, finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
@@ -71,6 +71,8 @@ class Found(NamedTuple):
     alive: list[Step]
     served: Serves | None = None
     reads: tuple[Any, ...] | None = None
+    #: `gap`'s candidate windows (detect.candidates_of), for each windows_from pass
+    merged: Candidates | None = None
 
     @classmethod
     def find(
@@ -95,7 +97,7 @@ class Found(NamedTuple):
             alive = alive_steps(state, svc, node)
         found = lanes(state, svc, node, mine, lag_hi, served)
         gap = t_and(found.routed, t_not(found.serves))
-        return cls(found, gap, alive, served, reads)
+        return cls(found, gap, alive, served, reads, candidates_of(gap))
 
 
 @dataclass(slots=True)
@@ -382,6 +384,7 @@ def windows(
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,
+                merged=found.merged,
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
@@ -419,6 +422,7 @@ def windows(
         raw = windows_from(
             state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
             relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,
+            merged=found.merged,
         )  # fmt: skip
         return finished(state, svc, node, found.lanes, raw, mine)
 

@@ -1,4 +1,4 @@
-"""Refresh round 12 (issue 15): the two shortcuts on a moved node's path, each against what it
+"""Refresh round 12 (issue 15): the shortcuts on a moved node's path, each against what it
 stands for.
 
 - replay.context.endpoint_steps: `eps_steps` of a node's endpoints lane, kept in the fold's memo
@@ -6,17 +6,18 @@ stands for.
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
 - replay.node_cache.Found.find: a node found again keeps F (`lanes.serves_signal`) and its
-  local pods' lane while what F reads of it stands (`node_cache.serves_key`): its LB polls alone moved it. Refreshed batch by
-  batch against `detect`: polls alone keep F (the same object), a NodePort refusal with them
-  finds F again (a key without the NodePort lane's length keeps the stale F and misses the
-  window).
+  local pods' lane while what F reads of it stands (`node_cache.serves_key`): its LB polls alone
+  moved it. Refreshed batch by batch against `detect`: polls alone keep F (the same object), a
+  NodePort refusal with them finds F again (a key without the NodePort lane's length keeps
+  the stale F and misses the window).
 - replay.lags._scan: a node whose LB poll lane alone grew keeps kube-proxy's lags and finds the
   LB's again; against the lags of the same state folded afresh (no memo), with polls alone,
   then with an endpoints change and kube-proxy's health check reacting to it.
-- detect.windows_from with `proven_only`: a candidate no proof falls in is passed over before
-  its definite stretches are read; the windows are those `windows_from` finds with the same
-  proofs that hold one (its definition), on the history of tests/replay/test_suffix.py with
-  generated gaps and proofs.
+- detect.windows_from reads only the candidates `from_us` and `proven_only` leave (bisected in
+  `candidates_of`, kept with a node's lanes): the windows are those `windows_from` finds with the
+  same proofs whose candidate ends at or after `from_us` and that hold a proof (its definition),
+  on the history of tests/replay/test_suffix.py with generated gaps, proofs and instants (on the
+  gap's bounds too).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import endpoint_steps, eps_steps
-from gapwatch.replay.detect import detect, windows_from
+from gapwatch.replay.detect import candidates_of, detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
 from gapwatch.replay.lags import lag_samples
 from gapwatch.replay.lanes import lanes
@@ -183,11 +184,17 @@ def _holds(w: Window, proof: tuple[int, int]) -> bool:
     return all(w.start_earliest_us <= p <= w.end_latest_us for p in proof)
 
 
-@settings(max_examples=150, deadline=None)
-@given(_gaps(), st.lists(st.tuples(_instants, _instants), max_size=6))
-def test_proven_only_gives_the_windows_holding_a_proof(
-    gap: Tri, proofs: list[tuple[int, int]]
+@settings(max_examples=200, deadline=None)
+@given(_gaps(), st.data())
+def test_proven_only_and_from_us_give_the_windows_of_their_definition(
+    gap: Tri, data: st.DataObject
 ) -> None:
+    # instants anywhere, and on the gap's own bounds (a proof or a cut at a candidate's edge)
+    edges = sorted({x for iv in gap.possible for x in (iv.start, iv.end) if x < 2**62})
+    instant = _instants | st.sampled_from(edges) if edges else _instants
+    proofs = data.draw(st.lists(st.tuples(instant, instant), max_size=6))
+    since = data.draw(st.none() | instant)
+
     def found(**kw: object) -> list[Window]:
         return windows_from(
             _STATE, _SVC, "n1", _LANES, _END, settings=DEFAULTS, relists=False, gap=gap,
@@ -195,4 +202,13 @@ def test_proven_only_gives_the_windows_holding_a_proof(
         )  # fmt: skip
 
     every = found()
-    assert found(proven_only=True) == [w for w in every if any(_holds(w, p) for p in proofs)]
+    # from_us: the windows of the candidates ending at or after it (one still open: all)
+    ends = {c.start: c.end for c in candidates_of(gap).spans}
+    late = [w for w in every if since is None or ends[w.start_earliest_us] >= since]
+    assert found(from_us=since) == late
+    assert found(from_us=since, proven_only=True) == [
+        w for w in late if any(_holds(w, p) for p in proofs)
+    ]
+    assert found(proven_only=True, merged=candidates_of(gap)) == [
+        w for w in every if any(_holds(w, p) for p in proofs)
+    ]

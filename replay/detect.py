@@ -415,10 +415,10 @@ def windows_from(
     # `from_us`; with `proven_only`, those a proof may fall in: the last one starting at or
     # before its earliest instant (an earlier one ends before that one starts)
     first = 0 if from_us is None else bisect_left(merged.ends, from_us)
-    order: Sequence[int] = range(first, len(candidates))
+    chosen: Sequence[int] = range(first, len(candidates))
     if proven_only:
         held = {bisect_right(merged.starts, min(p)) - 1 for p in proven}
-        order = [i for i in sorted(held) if i >= first]
+        chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
     targets = sorted_lane(state.probes["target"].get((svc, node), []))
     target_times = [t.at_us for t in targets]
@@ -427,7 +427,7 @@ def windows_from(
     ranges: list[tuple[int, int]] | None = None  # and when each may have happened
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
-    for i in order:
+    for i in chosen:
         cand, parts = candidates[i], pieces[i]
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:

@@ -32,7 +32,7 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import endpoint_steps, eps_steps
 from gapwatch.replay.detect import candidates_of, detect, windows_from
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
-from gapwatch.replay.lags import lag_samples
+from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi
@@ -133,7 +133,7 @@ def test_a_node_moved_by_its_polls_alone_keeps_kube_proxys_lags() -> None:
     state = fold(FoldState(), done)
     (svc,) = lb_facing(state)
 
-    def proxy_lags() -> list[object]:
+    def proxy_lags() -> list[list[LagSample]]:
         return [v[2] for k, v in state.memo.lane_lags.items() if k[1] == "n1"]
 
     lag_samples(state, [svc], DEFAULTS)

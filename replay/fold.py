@@ -134,6 +134,10 @@ class ServiceInfo:
 LaneKey = tuple[ServiceRef, str]
 
 
+#: a node's local pods, each with its samples (the list itself) and their count then
+PodLanes = list[tuple[str, list[PodSample], int]]
+
+
 @dataclass(slots=True)
 class Memo:
     """Values detection derives from the whole state, one typed map each; every fold clears
@@ -182,6 +186,12 @@ class Memo:
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     #: replay.context.endpoint_steps per (Service, node, values read as forwarding), with the
     #: lane object and length it was found from: the four readers of a node's lanes share it
+    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), with the
+    #: local pods' sample lists and lengths they were found from: the lists only grow, so
+    #: `clear` keeps it (an entry holds while they are the same lists, as long)
+    pod_deaths: dict[tuple[ServiceRef, str, str, int | None], tuple[PodLanes, list[Any]]] = field(
+        default_factory=dict
+    )
     eps_steps: dict[
         tuple[ServiceRef, str, tuple[str, ...]], tuple[list[Sample], int, list[Step]]
     ] = field(default_factory=dict)

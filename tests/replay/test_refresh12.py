@@ -5,6 +5,10 @@ stands for.
   (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
+- replay.unseen.death_ranges / pod_deaths, kept in the memo across folds while the node's
+  local pods' sample lists are the same lists, as long: equal to what the samples give now
+  after a fold that killed a pod, after a sample appended without a fold, with a pod new to
+  the node, and whatever a caller did to a list it got before.
 - replay.node_cache.Found.find: a node found again keeps F (`lanes.serves_signal`) and its
   local pods' lane while what F reads of it stands (`node_cache.serves_key`): its LB polls alone
   moved it. Refreshed batch by batch against `detect`: polls alone keep F (the same object), a
@@ -37,7 +41,8 @@ from gapwatch.replay.lanes import lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Iv, Tri
-from tests.replay.builders import at, eps, facts_of, health, nodeport, target
+from gapwatch.replay.unseen import _death_ranges, _pod_deaths, death_ranges, pod_deaths
+from tests.replay.builders import at, eps, facts_of, health, nodeport, pod, target
 from tests.replay.test_suffix import _history
 
 ACCEPTS = [("ready",), ("ready", "serving-terminating")]
@@ -71,6 +76,36 @@ def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
     state.endpoints[(svc, "n1")] = [s._replace(value="serving-terminating") for s in grown]
     for a in ACCEPTS:
         assert endpoint_steps(state, svc, "n1", a) == eps_steps(state.endpoints[(svc, "n1")], a)
+
+
+def test_pod_deaths_follow_the_pods_through_folds_and_appends() -> None:
+    history = _history()
+    later = [pod(3000, "p1", "n1", "gone", finished=2999), pod(3001, "p3", "n1", "ready")]
+    later += [eps(3002, [("p3", "n1", "ready"), ("p2", "n2", "ready")])]
+    later += [pod(3100, "p3", "n1", "gone")]
+    facts = facts_of([*history, *later])
+    split = len(facts_of(history))
+    state = fold(FoldState(), facts[:split])
+    (svc,) = lb_facing(state)
+
+    def check() -> None:
+        for clock in (None, 2_000_000):
+            assert death_ranges(state, svc, "n1", clock) == _death_ranges(state, svc, "n1", clock)
+        assert pod_deaths(state, svc, "n1") == _pod_deaths(state, svc, "n1")
+
+    check()
+    assert pod_deaths(state, svc, "n1") == []
+    pod_deaths(state, svc, "n1").append(1)  # the caller's own list
+    check()
+    fold(state, facts[split:])  # p1 dies, p3 comes to n1 and dies
+    assert len(pod_deaths(state, svc, "n1")) == 2
+    check()
+    # a sample appended without a fold (the memo is kept by folds anyway): found again
+    lane = state.pods[(svc.cluster, svc.namespace, "p1")]
+    lane.append(lane[-2]._replace(at_us=lane[-1].at_us + 1, event_id=lane[-1].event_id + 1))
+    lane.append(lane[-2]._replace(at_us=lane[-1].at_us + 2, event_id=lane[-1].event_id + 1))
+    assert len(pod_deaths(state, svc, "n1")) == 3
+    check()
 
 
 def _polls_then_refusal() -> list[Observation]:

@@ -7,7 +7,9 @@ node's windows were computed from, and recomputes a node only when something it 
 - the node's own inputs (`node_key`): its lanes' lengths (`checkpoint.lane_versions`: the
   endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only,
   a repeated probe value is not appended), kube-proxy's scraped syncs there, its kube-proxy
-  version and what it makes of ProxyTerminatingEndpoints on the node;
+  version and what it makes of ProxyTerminatingEndpoints on the node, and how many EndpointSlice
+  versions listed each local pod ready (a version listing a pod ready may leave the node's
+  endpoints lane as it was; replay.deaths reads when it came);
 - the Service's and cluster's derived values (`service_key`), compared by value: the measured
   settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
   the endpoints were first listed, the service-controller Events (only where the LB is not
@@ -23,8 +25,8 @@ node's windows were computed from, and recomputes a node only when something it 
 
 A node found again whose LB poll lane alone moved (its R, and the checks read after F) keeps F
 as `lanes.serves_signal` gave it (`Found.find`): F reads the node's other lanes, its local pods'
-samples and the EndpointSlice versions listing them ready (`serves_key`), and the Service's
-values `service_key` holds (tests/replay/test_refresh12.py).
+samples and when the EndpointSlices listed them ready (`serves_key`: all `node_key` holds but
+the poll lane), and the Service's values `service_key` holds (tests/replay/test_refresh12.py).
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -285,6 +287,9 @@ def node_key(
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
         tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)
+        # when the EndpointSlices listed each local pod ready (deaths._listed): a version
+        # that lists one without changing the node's endpoints lane moves nothing above
+        tuple(len(state.slice_ready.get((svc, p), ())) for p in local_pods(state, svc, node)),
     )
 
 
@@ -293,14 +298,12 @@ def serves_key(
 ) -> tuple[Any, ...] | None:
     """What `lanes.serves_signal` reads of the node besides what `service_key` holds: its
     `node_key` without the LB poll lane's length (the target lane: R's, and the checks'
-    that `lanes` reads after F), and how many EndpointSlice versions listed each local pod
-    ready (deaths._listed); None: no lane versions."""
+    that `lanes` reads after F); None: no lane versions."""
     version = nkey[0]
     if version is None:
         return None
     target = 1 + PROBE_FACTS.index("target")
-    listed = tuple(len(state.slice_ready.get((svc, p), ())) for p in local_pods(state, svc, node))
-    return (*version[:target], *version[target + 1 :], *nkey[1:], listed)
+    return (*version[:target], *version[target + 1 :], *nkey[1:])
 
 
 def _since(

@@ -5,6 +5,11 @@ stands for.
   (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
+- replay.node_cache.node_key holds when the EndpointSlices listed each local pod ready: a
+  version that lists the replacement of a pod that died without changing the node's
+  endpoints lane (the dead pod still listed ready) moves the window's end (replay.deaths reads
+  the listing), and the node is found again (main kept its windows: they differed from
+  `detect`).
 - replay.unseen.death_ranges / pod_deaths, kept in the memo across folds while the node's
   local pods' sample lists are the same lists, as long: equal to what the samples give now
   after a fold that killed a pod, after a sample appended without a fold, with a pod new to
@@ -42,7 +47,17 @@ from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Iv, Tri
 from gapwatch.replay.unseen import _death_ranges, _pod_deaths, death_ranges, pod_deaths
-from tests.replay.builders import at, eps, facts_of, health, nodeport, pod, target
+from tests.replay.builders import (
+    at,
+    eps,
+    facts_of,
+    health,
+    node,
+    nodeport,
+    pod,
+    service,
+    target,
+)
 from tests.replay.test_suffix import _history
 
 ACCEPTS = [("ready",), ("ready", "serving-terminating")]
@@ -106,6 +121,47 @@ def test_pod_deaths_follow_the_pods_through_folds_and_appends() -> None:
     lane.append(lane[-2]._replace(at_us=lane[-1].at_us + 2, event_id=lane[-1].event_id + 1))
     assert len(pod_deaths(state, svc, "n1")) == 3
     check()
+
+
+def _replaced(listed: float) -> tuple[list[Observation], list[Observation]]:
+    """n1's pod p1 (ready, listed) dies at 104.4 s (seen at 105 s) after p2 (in the slice,
+    not ready) turned Ready at 104.8 s; the health check answers 200 every 5 s. Then, in a
+    second batch, the slice lists p2 ready at `listed` (p1 still listed ready: the node's
+    endpoints stay ready) and drops p1 1.2 s later."""
+    first = [
+        service(0), node(0, "n1"), pod(1, "p1", "n1", "ready"), eps(1, [("p1", "n1", "ready")]),
+        target(1, None, "n1", "healthy", "ADDED"), pod(50, "p2", "n1", "pending"),
+        eps(50.3, [("p1", "n1", "ready"), ("p2", "n1", "stopped")]),
+        pod(104.8, "p2", "n1", "ready"),
+        pod(105, "p1", "n1", "gone", deleted_at=100, finished=104.4),
+    ]  # fmt: skip
+    second = [eps(listed, [("p1", "n1", "ready"), ("p2", "n1", "ready")])]
+    second += [eps(listed + 1.2, [("p2", "n1", "ready")]), target(120, 115, "n1", "healthy")]
+    looks = [health(2 + 5 * i, 2 + 5 * (i - 1) if i else None, "n1", 1) for i in range(24)]
+    return (
+        sorted(first + [h for h in looks if h.observed_at <= at(105)], key=lambda o: o.observed_at),
+        sorted(second + [h for h in looks if h.observed_at > at(105)], key=lambda o: o.observed_at),
+    )
+
+
+def test_a_slice_listing_the_replacement_finds_the_node_again() -> None:
+    ends = []
+    for listed in (105.1, 108.0, 110.0):
+        first, second = _replaced(listed)
+        facts = facts_of(first + second)
+        split = len(facts_of(first))
+        state = fold(FoldState(), facts[:split])
+        (svc,) = lb_facing(state)
+        cache: node_cache.Cache = {}
+        node_cache.windows(state, svc, DEFAULTS, cache)
+        versions = cache[svc].nodes["n1"].key[0]
+        fold(state, facts[split:])
+        found = node_cache.windows(state, svc, DEFAULTS, cache)
+        assert cache[svc].nodes["n1"].key[0] == versions  # the lanes' lengths did not move
+        assert found == detect(state, [svc], DEFAULTS)
+        (window,) = found
+        ends.append(window.end_latest_us)
+    assert ends == sorted(set(ends))  # each read from when p2 was listed
 
 
 def _polls_then_refusal() -> list[Observation]:

@@ -7,9 +7,9 @@ node's windows were computed from, and recomputes a node only when something it 
 - the node's own inputs (`node_key`): its lanes' lengths (`checkpoint.lane_versions`: the
   endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only,
   a repeated probe value is not appended), kube-proxy's scraped syncs there, its kube-proxy
-  version and what it makes of ProxyTerminatingEndpoints on the node, and how many EndpointSlice
-  versions listed each local pod ready (a version listing a pod ready may leave the node's
-  endpoints lane as it was; replay.deaths reads when it came);
+  version and what it makes of ProxyTerminatingEndpoints on the node (the versions also count
+  how often the EndpointSlices listed a local pod ready: a slice version listing one may leave
+  the node's endpoints lane as it was, and replay.deaths reads when it came);
 - the Service's and cluster's derived values (`service_key`), compared by value: the measured
   settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
   the endpoints were first listed, the service-controller Events (only where the LB is not
@@ -47,7 +47,7 @@ from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
-from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.detect import Candidates, candidates_of, finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
@@ -287,9 +287,6 @@ def node_key(
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
         tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)
-        # when the EndpointSlices listed each local pod ready (deaths._listed): a version
-        # that lists one without changing the node's endpoints lane moves nothing above
-        tuple(len(state.slice_ready.get((svc, p), ())) for p in local_pods(state, svc, node)),
     )
 
 

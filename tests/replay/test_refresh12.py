@@ -5,7 +5,8 @@ stands for.
   (four readers of a node's lanes share it): equal to `eps_steps` of the lane as it is now, after
   a fold that grew it, after a sample appended without a fold, and whatever a caller did to a
   list it got before.
-- replay.node_cache.node_key holds when the EndpointSlices listed each local pod ready: a
+- replay.checkpoint.lane_versions (node_cache.node_key's) count the EndpointSlices' listings of
+  the local pods as ready: a
   version that lists the replacement of a pod that died without changing the node's
   endpoints lane (the dead pod still listed ready) moves the window's end (replay.deaths reads
   the listing), and the node is found again (main kept its windows: they differed from
@@ -123,11 +124,12 @@ def test_pod_deaths_follow_the_pods_through_folds_and_appends() -> None:
     check()
 
 
-def _replaced(listed: float) -> tuple[list[Observation], list[Observation]]:
+def _replaced(listed: float, seen: float) -> tuple[list[Observation], list[Observation]]:
     """n1's pod p1 (ready, listed) dies at 104.4 s (seen at 105 s) after p2 (in the slice,
-    not ready) turned Ready at 104.8 s; the health check answers 200 every 5 s. Then, in a
-    second batch, the slice lists p2 ready at `listed` (p1 still listed ready: the node's
-    endpoints stay ready) and drops p1 1.2 s later."""
+    not ready) turned Ready at 104.8 s; the health check answers 200 every 5 s up to 240 s.
+    Then, in a second batch, the slice version listing p2 ready at `listed` (p1 still listed
+    ready: the node's endpoints stay ready) and the one dropping p1 1.2 s later; the looks
+    after `seen` come with them (`seen` past the window's end: they arrive late)."""
     first = [
         service(0), node(0, "n1"), pod(1, "p1", "n1", "ready"), eps(1, [("p1", "n1", "ready")]),
         target(1, None, "n1", "healthy", "ADDED"), pod(50, "p2", "n1", "pending"),
@@ -136,18 +138,21 @@ def _replaced(listed: float) -> tuple[list[Observation], list[Observation]]:
         pod(105, "p1", "n1", "gone", deleted_at=100, finished=104.4),
     ]  # fmt: skip
     second = [eps(listed, [("p1", "n1", "ready"), ("p2", "n1", "ready")])]
-    second += [eps(listed + 1.2, [("p2", "n1", "ready")]), target(120, 115, "n1", "healthy")]
-    looks = [health(2 + 5 * i, 2 + 5 * (i - 1) if i else None, "n1", 1) for i in range(24)]
+    second += [eps(listed + 1.2, [("p2", "n1", "ready")]), target(240, 235, "n1", "healthy")]
+    looks = [health(2 + 5 * i, 2 + 5 * (i - 1) if i else None, "n1", 1) for i in range(48)]
     return (
-        sorted(first + [h for h in looks if h.observed_at <= at(105)], key=lambda o: o.observed_at),
-        sorted(second + [h for h in looks if h.observed_at > at(105)], key=lambda o: o.observed_at),
+        sorted(
+            first + [h for h in looks if h.observed_at <= at(seen)], key=lambda o: o.observed_at
+        ),
+        second + [h for h in looks if h.observed_at > at(seen)],
     )
 
 
 def test_a_slice_listing_the_replacement_finds_the_node_again() -> None:
+    # the listing before the window's end, in time (105 s) and late (after 200 s of looks)
     ends = []
-    for listed in (105.1, 108.0, 110.0):
-        first, second = _replaced(listed)
+    for listed, seen in [(105.1, 105), (108.0, 105), (110.0, 105), (105.1, 200), (110.0, 200)]:
+        first, second = _replaced(listed, seen)
         facts = facts_of(first + second)
         split = len(facts_of(first))
         state = fold(FoldState(), facts[:split])
@@ -157,11 +162,14 @@ def test_a_slice_listing_the_replacement_finds_the_node_again() -> None:
         versions = cache[svc].nodes["n1"].key[0]
         fold(state, facts[split:])
         found = node_cache.windows(state, svc, DEFAULTS, cache)
-        assert cache[svc].nodes["n1"].key[0] == versions  # the lanes' lengths did not move
+        now = cache[svc].nodes["n1"].key[0]
+        assert now[:-1] == versions[:-1]  # the lanes' lengths did not move
+        assert now[-1] == versions[-1] + 1  # p2 listed ready once more
         assert found == detect(state, [svc], DEFAULTS)
         (window,) = found
         ends.append(window.end_latest_us)
-    assert ends == sorted(set(ends))  # each read from when p2 was listed
+    assert ends[:3] == sorted(set(ends[:3])) and ends[3:] == [ends[0], ends[2]]  # each read
+    # from when p2 was listed
 
 
 def _polls_then_refusal() -> list[Observation]:

@@ -301,8 +301,9 @@ def _restore(
 def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     """Per node of the Service, the lengths of what its lane segments read (replay.segments:
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
-    then how many times the EndpointSlices listed one of its local pods ready (replay.deaths
-    reads when: the lists only grow, so with the same pods an equal sum is the same lists),
+    then how many times the EndpointSlices listed a pod they put on it ready
+    (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
+    moved to the node moves the pods' entry too),
     and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
     memo until the next fold."""
     known = state.memo.versions.get(svc)
@@ -313,14 +314,10 @@ def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...
 
 def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     pods: dict[str, list[tuple[str, int]]] = {}
-    listed: dict[str, int] = {}
-    ready_in_slices = state.slice_ready
     for pod, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
         pods.setdefault(node, []).append((pod, len(samples)))
-        times = ready_in_slices.get((svc, pod))
-        if times:
-            listed[node] = listed.get(node, 0) + len(times)
+    listed = state.slice_listed
     probes = [state.probes[k] for k in PROBE_FACTS]
     targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
     polls = [
@@ -334,7 +331,7 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
             *(len(p.get(key, ())) for p in probes),
             len(state.nodes.get((svc.cluster, node), ())),
             tuple(sorted(pods.get(node, ()))),
-            listed.get(node, 0),
+            listed.get(key, 0),
         )
     return out
 

@@ -252,6 +252,9 @@ class FoldState:
     #: its last version listed ready
     slice_ready: dict[tuple[ServiceRef, str], list[int]] = field(default_factory=dict)
     ready_listed: dict[tuple[ServiceRef, str], frozenset[str]] = field(default_factory=dict)
+    #: (Service, node) -> how many `slice_ready` times were recorded for a pod the slices put
+    #: on that node then (replay.checkpoint.lane_versions: a listing moves its node's version)
+    slice_listed: dict[LaneKey, int] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
     #: the nodes that have an endpoints or probe lane, per Service
@@ -451,8 +454,11 @@ def _entered_ready(
         return
     now = frozenset(p for r in rows for p in (r[F.SLICE_READY_PODS] or "").split(",") if p)
     key = (svc, slice_name)
+    placed = state.service_pods.get(svc, {})
     for pod in now - state.ready_listed.get(key, frozenset()):
         state.slice_ready.setdefault((svc, pod), []).append(at_us)
+        on = (svc, placed.get(pod, ""))
+        state.slice_listed[on] = state.slice_listed.get(on, 0) + 1
     state.ready_listed[key] = now
 
 

@@ -301,6 +301,9 @@ def _restore(
 def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
     """Per node of the Service, the lengths of what its lane segments read (replay.segments:
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
+    then how many times the EndpointSlices listed a pod they put on it ready
+    (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
+    moved to the node moves the pods' entry too),
     and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
     memo until the next fold."""
     known = state.memo.versions.get(svc)
@@ -314,6 +317,7 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
     for pod, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
         pods.setdefault(node, []).append((pod, len(samples)))
+    listed = state.slice_listed
     probes = [state.probes[k] for k in PROBE_FACTS]
     targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
     polls = [
@@ -327,6 +331,7 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
             *(len(p.get(key, ())) for p in probes),
             len(state.nodes.get((svc.cluster, node), ())),
             tuple(sorted(pods.get(node, ()))),
+            listed.get(key, 0),
         )
     return out
 

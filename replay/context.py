@@ -70,6 +70,20 @@ def eps_steps(lane: Sequence[Sample], accept: tuple[str, ...]) -> list[Step]:
     return exact_steps([(s.at_us, s.value in accept, s.event_id) for s in lane], False)
 
 
+def endpoint_steps(
+    state: FoldState, svc: ServiceRef, node: str, accept: tuple[str, ...]
+) -> list[Step]:
+    """`eps_steps` of the node's endpoints lane, found once per fold (a moved node's lanes read
+    it four times: replay.lanes, replay.unseen, replay.routed) and while the lane is the same
+    list, as long (a copy: the callers own what they get)."""
+    lane = state.endpoints.get((svc, node), [])
+    key = (svc, node, accept)
+    known = state.memo.eps_steps.get(key)
+    if known is None or known[0] is not lane or known[1] != len(lane):
+        known = state.memo.eps_steps[key] = (lane, len(lane), eps_steps(lane, accept))
+    return list(known[2])
+
+
 def node_ready_steps(
     state: FoldState, cluster: str, node: str, settings: DetectSettings
 ) -> list[Step]:

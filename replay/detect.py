@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
@@ -388,6 +389,30 @@ def _fell_by(sig: Tri, start: int, last: int) -> int:
     return min(held.end, last)
 
 
+class Candidates(NamedTuple):
+    """R and not F's possible stretches merged where they touch (`windows_from`'s candidate
+    windows: disjoint, in time order), the stretches each one merged, their starts and ends."""
+
+    spans: list[Iv]
+    pieces: list[list[Iv]]
+    starts: list[int]
+    ends: list[int]
+
+
+def candidates_of(gap: Tri) -> Candidates:
+    spans: list[Iv] = []
+    pieces: list[list[Iv]] = []
+    for iv in gap.possible:
+        if spans and iv.start <= spans[-1].end:
+            last = spans[-1]
+            spans[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
+            pieces[-1].append(iv)
+        else:
+            spans.append(iv)
+            pieces.append([iv])
+    return Candidates(spans, pieces, [c.start for c in spans], [c.end for c in spans])
+
+
 def windows_from(
     state: FoldState,
     svc: ServiceRef,
@@ -404,6 +429,7 @@ def windows_from(
     proven: Sequence[Proof] = (),
     proven_only: bool = False,
     gap: Tri | None = None,
+    merged: Candidates | None = None,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
     `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
@@ -412,22 +438,23 @@ def windows_from(
     prove of these windows (replay.accessed.access_proofs): each one's window is certain, its
     sure range holds the proof's and its class is read at that sure start; `proven_only`:
     only those windows (the others are the ones found without `proven`). `gap`: R and not F
-    of `lanes_`, when the caller has it."""
+    of `lanes_`, when the caller has it; `merged`: `candidates_of(gap)`, when it has that."""
     if gap is None:
         gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
         alive = alive_steps(state, svc, node)
     out: list[Window] = []
-    candidates: list[Iv] = []
-    pieces: list[list[Iv]] = []
-    for iv in gap.possible:
-        if candidates and iv.start <= candidates[-1].end:
-            last = candidates[-1]
-            candidates[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
-            pieces[-1].append(iv)
-        else:
-            candidates.append(iv)
-            pieces.append([iv])
+    if merged is None:
+        merged = candidates_of(gap)
+    candidates, pieces = merged.spans, merged.pieces
+    # the candidates read (their ends rise, they are disjoint): those ending at or after
+    # `from_us`; with `proven_only`, those a proof may fall in: the last one starting at or
+    # before its earliest instant (an earlier one ends before that one starts)
+    first = 0 if from_us is None else bisect_left(merged.ends, from_us)
+    chosen: Sequence[int] = range(first, len(candidates))
+    if proven_only:
+        held = {bisect_right(merged.starts, min(p)) - 1 for p in proven}
+        chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
     targets = sorted_lane(state.probes["target"].get((svc, node), []))
     target_times = [t.at_us for t in targets]
@@ -436,12 +463,16 @@ def windows_from(
     ranges: list[tuple[int, int]] | None = None  # and when each may have happened
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
-    for cand, parts in zip(candidates, pieces, strict=True):
-        if from_us is not None and cand.end < from_us:
-            continue  # every bound of its window lies before `from_us`
+    for i in chosen:
+        cand, parts = candidates[i], pieces[i]
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
+        # the LB's failed requests that fell in it alone (replay.accessed): gap instants
+        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
+        if proven_only and not proofs:
+            continue  # what the samples alone found stands (`definite` is read by a later one:
+            # its scan moves on by start, and candidates start later and later)
         while j < len(definite) and definite[j].end <= cand.start:
             j += 1
         definite_here = []
@@ -455,15 +486,11 @@ def windows_from(
             end_earliest = min(definite_here[-1].end, end)
         else:
             start_latest, end_earliest = end, cand.start
-        # the LB's failed requests that fell in it alone (replay.accessed): gap instants
-        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
         for start_by, end_from in proofs:
             start_latest, end_earliest = min(start_latest, start_by), max(end_earliest, end_from)
         # the cause is read at the samples' sure start where they have one (a failed request
         # seen earlier falls where the lanes may not show the cause yet), else at the proof's
         read = max(definite_here[0].start, cand.start) if definite_here else start_latest
-        if proven_only and not proofs:
-            continue  # what the samples alone found stands
         sure = bool(definite_here or proofs)
         if sure:
             start = (cand.start + start_latest) // 2

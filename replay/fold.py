@@ -23,7 +23,7 @@ from gapwatch.replay.owntime import StampedTimes, own_time
 
 if TYPE_CHECKING:
     from gapwatch.replay.assumptions import DetectSettings
-    from gapwatch.replay.signals import Tri
+    from gapwatch.replay.signals import Step, Tri
 
 #: Lane sample sources in the state (facts of one kind each).
 PROBE_FACTS = ("health", "nodeport", "target")
@@ -134,6 +134,10 @@ class ServiceInfo:
 LaneKey = tuple[ServiceRef, str]
 
 
+#: a node's local pods, each with its samples (the list itself) and their count then
+PodLanes = list[tuple[str, list[PodSample], int]]
+
+
 @dataclass(slots=True)
 class Memo:
     """Values detection derives from the whole state, one typed map each; every fold clears
@@ -180,6 +184,17 @@ class Memo:
     #: a node's lags by besides the node; without the sync settings where no node reads
     #: them): found once per fold, read by every lag bound
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    #: replay.context.endpoint_steps per (Service, node, values read as forwarding), with the
+    #: lane object and length it was found from: the four readers of a node's lanes share it
+    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), with the
+    #: local pods' sample lists and lengths they were found from: the lists only grow, so
+    #: `clear` keeps it (an entry holds while they are the same lists, as long)
+    pod_deaths: dict[tuple[ServiceRef, str, str, int | None], tuple[PodLanes, list[Any]]] = field(
+        default_factory=dict
+    )
+    eps_steps: dict[
+        tuple[ServiceRef, str, tuple[str, ...]], tuple[list[Sample], int, list[Step]]
+    ] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -195,6 +210,7 @@ class Memo:
         self.pod_targets.clear()
         self.probe_period.clear()
         self.lags_of.clear()
+        self.eps_steps.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane
@@ -236,6 +252,9 @@ class FoldState:
     #: its last version listed ready
     slice_ready: dict[tuple[ServiceRef, str], list[int]] = field(default_factory=dict)
     ready_listed: dict[tuple[ServiceRef, str], frozenset[str]] = field(default_factory=dict)
+    #: (Service, node) -> how many `slice_ready` times were recorded for a pod the slices put
+    #: on that node then (replay.checkpoint.lane_versions: a listing moves its node's version)
+    slice_listed: dict[LaneKey, int] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
     #: the nodes that have an endpoints or probe lane, per Service
@@ -435,8 +454,11 @@ def _entered_ready(
         return
     now = frozenset(p for r in rows for p in (r[F.SLICE_READY_PODS] or "").split(",") if p)
     key = (svc, slice_name)
+    placed = state.service_pods.get(svc, {})
     for pod in now - state.ready_listed.get(key, frozenset()):
         state.slice_ready.setdefault((svc, pod), []).append(at_us)
+        on = (svc, placed.get(pod, ""))
+        state.slice_listed[on] = state.slice_listed.get(on, 0) + 1
     state.ready_listed[key] = now
 
 

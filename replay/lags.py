@@ -200,7 +200,12 @@ def _scan(
         free = free and reads is None
         where = (svc, node, window, node_mode, reads)
         known = kept.get(where)
-        if known is None or known[0] != inputs:
+        if known is not None and known[0] != inputs and _polls_alone(known[0], inputs):
+            # kube-proxy's lags (the list's head) read no LB poll: only the LB's found again
+            proxy = known[2]
+            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode)]
+            known = kept[where] = (inputs, found, proxy)
+        elif known is None or known[0] != inputs:
             found = _node_lags(state, svc, node, settings, window, node_mode)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
             known = kept[where] = (inputs, found, proxy)
@@ -263,11 +268,34 @@ def _node_lags(
         proxy = steps_from_samples(nodeport, "connected", False)
         opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
         out.extend(s for s in opened if s.up)
+    out.extend(_lb_lags(state, svc, node, window, node_mode, changes))
+    return out
+
+
+def _lb_lags(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    window: int,
+    node_mode: bool,
+    changes: list[tuple[int, bool]] | None = None,
+) -> list[LagSample]:
+    """The LB's lags of one node (the tail of `_node_lags`; `changes`: its endpoints' ready
+    changes, when the caller has them)."""
+    key = (svc, node)
+    if changes is None:
+        changes = _ready_changes(state.endpoints.get(key, []))
+    if not changes:
+        return []
     targets = sorted_lane(state.probes["target"].get(key, []))
     lb = steps_from_samples(targets, "healthy", False)
     names = ("lb-health-down", "lb-health-up") if node_mode else ("ccm-deregister", "ccm-register")
-    out.extend(_match(changes, lb, names, svc, node, window))
-    return out
+    return _match(changes, lb, names, svc, node, window)
+
+
+def _polls_alone(before: tuple[int | bool, ...], now: tuple[int | bool, ...]) -> bool:
+    """Whether two `node_inputs` differ in the LB poll lane's length alone."""
+    return before[:3] == now[:3] and before[4:] == now[4:]
 
 
 def ccm_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:

@@ -25,7 +25,7 @@ from gapwatch.replay.clocks import clock_offset, observer_of
 from gapwatch.replay.context import (
     alive_steps,
     ccm_mode,
-    eps_steps,
+    endpoint_steps,
     local_pods,
     node_gone_steps,
     node_ready_steps,
@@ -140,7 +140,7 @@ def serves_signal(
     quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), skew)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        steps = synced_on(steps, eps_steps(eps, accept), looks, sync_reach, quiet)
+        steps = synced_on(steps, endpoint_steps(state, svc, node, accept), looks, sync_reach, quiet)
         unseen = excursions(
             state,
             svc,
@@ -173,7 +173,7 @@ def serves_signal(
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
         health, unsure = restart_carried(health, eps)
         answered = steps_from_samples(health, "200", True)
-        ready = eps_steps(eps, ("ready",))
+        ready = endpoint_steps(state, svc, node, ("ready",))
         answered = synced_on(answered, ready, looks, sync_reach, quiet, by_sync(health))
         serves = tri_from_steps(answered, True)
         restarting = Tri(unsure, [])
@@ -185,7 +185,7 @@ def serves_signal(
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
-            terminating = shifted(eps_steps(eps, accept), lo, lag_hi)
+            terminating = shifted(endpoint_steps(state, svc, node, accept), lo, lag_hi)
             # each change of the set is kube-proxy's, made by a sync: none in a quiet span
             terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
             serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
@@ -231,7 +231,9 @@ def _inferred_serves(
     Ready. The flag: the sync metrics bounded it."""
     lo = seconds_us(settings.proxy_lag_s[0])
     listed = listed_at(state, svc)
-    fwd, fwd_initial = backdated(eps_steps(eps, accept), listed, seconds_us(settings.list_s))
+    fwd, fwd_initial = backdated(
+        endpoint_steps(state, svc, node, accept), listed, seconds_us(settings.list_s)
+    )
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
     reach = reach_us(settings)
     span = seconds_us(settings.sync_span_s)
@@ -252,11 +254,24 @@ def _inferred_serves(
     return t_and(t_and(forwarding, per_pod), ready_node), any(x.complete for x in looks.looks)
 
 
+#: what `serves_signal` gives: F, whether it was measured, and the samples explaining it false
+Serves = tuple[Tri, bool, list[Sample]]
+
+
 def lanes(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    lag_hi: int,
+    served: Serves | None = None,
 ) -> Lanes:
+    """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
+    has it (replay.node_cache keeps it while what it reads stands)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
-    serves, f_measured, reasons = serves_signal(state, svc, node, settings, lag_hi)
+    if served is None:
+        served = serves_signal(state, svc, node, settings, lag_hi)
+    serves, f_measured, reasons = served
     if (
         f_measured
         and ccm_mode(state, svc, settings) == "node"
@@ -274,7 +289,7 @@ def lanes(
     times = [s.at_us for s in reasons]
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
-    forwardable = eps_steps(eps, accept)
+    forwardable = endpoint_steps(state, svc, node, accept)
     health = observed(state, "health", svc, node, settings)
     # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
     health = unconfirmed_carried(health, _unconfirmed_silence(state, svc, node, settings, health))

@@ -7,7 +7,9 @@ node's windows were computed from, and recomputes a node only when something it 
 - the node's own inputs (`node_key`): its lanes' lengths (`checkpoint.lane_versions`: the
   endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only,
   a repeated probe value is not appended), kube-proxy's scraped syncs there, its kube-proxy
-  version and what it makes of ProxyTerminatingEndpoints on the node;
+  version and what it makes of ProxyTerminatingEndpoints on the node (the versions also count
+  how often the EndpointSlices listed a local pod ready: a slice version listing one may leave
+  the node's endpoints lane as it was, and replay.deaths reads when it came);
 - the Service's and cluster's derived values (`service_key`), compared by value: the measured
   settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
   the endpoints were first listed, the service-controller Events (only where the LB is not
@@ -20,6 +22,11 @@ node's windows were computed from, and recomputes a node only when something it 
   reads it only to compare how long a node's endpoints stayed not ready with it
   (`detect._dropped`), so a moved median recomputes just the nodes with such a stretch between
   the old and the new value (`losses`); to or from None (too few measurements), every node.
+
+A node found again whose LB poll lane alone moved (its R, and the checks read after F) keeps F
+as `lanes.serves_signal` gave it (`Found.find`): F reads the node's other lanes, its local pods'
+samples and when the EndpointSlices listed them ready (`serves_key`: all `node_key` holds but
+the poll lane), and the Service's values `service_key` holds (tests/replay/test_refresh12.py).
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -41,11 +48,11 @@ from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
-from gapwatch.replay.detect import finished, windows_from
+from gapwatch.replay.detect import Candidates, candidates_of, finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_signal
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
@@ -58,16 +65,41 @@ from gapwatch.replay.unseen import listed_at
 
 class Found(NamedTuple):
     """What detect.windows_from reads a node's windows from: its lanes, R and not F (`gap`)
-    and its local pods' lane (`alive`: context.alive_steps)."""
+    and its local pods' lane (`alive`: context.alive_steps); and F as `lanes.serves_signal`
+    gave it (`served`) with what it read of the node (`reads`: `serves_key`)."""
 
     lanes: Lanes
     gap: Tri
     alive: list[Step]
+    served: Serves | None = None
+    reads: tuple[Any, ...] | None = None
+    #: `gap`'s candidate windows (detect.candidates_of), for each windows_from pass
+    merged: Candidates | None = None
 
     @classmethod
-    def of(cls, state: FoldState, svc: ServiceRef, node: str, found: Lanes) -> Found:
+    def find(
+        cls,
+        state: FoldState,
+        svc: ServiceRef,
+        node: str,
+        mine: DetectSettings,
+        lag_hi: int,
+        nkey: tuple[Any, ...],
+        was: Found | None = None,
+    ) -> Found:
+        """The node's lanes; `was`: what they were found from last, under the same Service
+        key (`service_key`): its F and its local pods' lane are found again only if what F
+        reads of the node moved (a node moved by its LB polls alone keeps both: neither reads
+        them)."""
+        reads = serves_key(state, svc, node, nkey)
+        if was is not None and was.served is not None and reads is not None and was.reads == reads:
+            served, alive = was.served, was.alive  # the local pods' lane reads their samples
+        else:
+            served = serves_signal(state, svc, node, mine, lag_hi)
+            alive = alive_steps(state, svc, node)
+        found = lanes(state, svc, node, mine, lag_hi, served)
         gap = t_and(found.routed, t_not(found.serves))
-        return cls(found, gap, alive_steps(state, svc, node))
+        return cls(found, gap, alive, served, reads, candidates_of(gap))
 
 
 @dataclass(slots=True)
@@ -258,6 +290,19 @@ def node_key(
     )
 
 
+def serves_key(
+    state: FoldState, svc: ServiceRef, node: str, nkey: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """What `lanes.serves_signal` reads of the node besides what `service_key` holds: its
+    `node_key` without the LB poll lane's length (the target lane: R's, and the checks'
+    that `lanes` reads after F); None: no lane versions."""
+    version = nkey[0]
+    if version is None:
+        return None
+    target = 1 + PROBE_FACTS.index("target")
+    return (*version[:target], *version[target + 1 :], *nkey[1:])
+
+
 def _since(
     state: FoldState,
     svc: ServiceRef,
@@ -328,7 +373,9 @@ def windows(
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
         ):
-            found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
+            found = Found.find(
+                state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None
+            )
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
@@ -337,6 +384,7 @@ def windows(
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,
+                merged=found.merged,
             )  # fmt: skip
             if since is not None and kept is not None:
                 raw = [w for w in kept.raw if w.end_latest_us < since] + raw
@@ -370,10 +418,11 @@ def windows(
         entry = fresh.nodes[node]  # kept, or found again above (with what it was found from)
         found = entry.found
         if found is None:
-            found = entry.found = Found.of(state, svc, node, lanes(state, svc, node, mine, lag_hi))
+            found = entry.found = Found.find(state, svc, node, mine, lag_hi, entry.key)
         raw = windows_from(
             state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
             relists=False, proven=proven, proven_only=True, gap=found.gap, alive=found.alive,
+            merged=found.merged,
         )  # fmt: skip
         return finished(state, svc, node, found.lanes, raw, mine)
 

@@ -7,6 +7,7 @@ that need the whole state are memoized in `FoldState.memo`.
 from __future__ import annotations
 
 from bisect import bisect_right
+from functools import lru_cache
 
 from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
@@ -22,7 +23,10 @@ from gapwatch.replay.signals import (
 )
 
 
+@lru_cache(maxsize=256)
 def _version(text: str | None) -> tuple[int, int] | None:
+    """A kube-proxy version's (major, minor) (read per node, ~1,000 times a refresh of the
+    `large` store: a few distinct strings)."""
     if not text:
         return None
     parts = text.lstrip("v").split(".")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.callorder import after_calls
-from gapwatch.replay.context import ccm_mode, eps_steps
+from gapwatch.replay.context import ccm_mode, endpoint_steps
 from gapwatch.replay.fold import FoldState, LaneKey, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
@@ -103,7 +103,7 @@ def routed_signal(
             routed = t_or(routed, t_and(opened, unhealthy))
         if ccm_mode(state, svc, settings) == "endpoint":
             # the CCM may have deregistered and re-registered between two polls
-            ready = eps_steps(state.endpoints.get(key, []), ("ready",))
+            ready = endpoint_steps(state, svc, node, ("ready",))
             ccm_hi = ccm_lag_hi(state, svc, settings)
             routed = minus_definite(
                 routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
@@ -128,7 +128,7 @@ def routed_signal(
 def _health_inferred(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> Tri:
     """A node-driven LB's health check on healthCheckNodePort, inferred from the endpoints:
     kube-proxy's lag, then the thresholds' checks (AWS defaults, DESIGN.md section 6)."""
-    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
+    eps = endpoint_steps(state, svc, node, ("ready",))
     lag_lo, lag_hi = (seconds_us(x) for x in settings.proxy_lag_s)
     interval = seconds_us(settings.hc_interval_s)
     out = []
@@ -152,7 +152,7 @@ def _inferred_routed(
     endpoints after its lag, confirmed by service-controller Events where they exist."""
     if node_driven:
         return _health_inferred(state, svc, node, settings)
-    eps = eps_steps(state.endpoints.get((svc, node), []), ("ready",))
+    eps = endpoint_steps(state, svc, node, ("ready",))
     updates = _lb_update_times(state, svc)
     lo, hi = (seconds_us(x) for x in settings.ccm_lag_s)
     out = []

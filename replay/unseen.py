@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.context import eps_steps, local_pods
+from gapwatch.replay.context import endpoint_steps, local_pods
 from gapwatch.replay.deaths import death_range
-from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
+from gapwatch.replay.fold import FoldState, PodLanes, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import (
     HI,
@@ -95,7 +96,7 @@ def excursions(
     gap opens at the death and, unseen by a lane looked at every `period_us` (its measured
     sampling interval; 0: unknown), closes less than one period after the death was seen."""
     eps = state.endpoints.get((svc, node), [])
-    ready = hidden(eps_steps(eps, ("ready",)), samples, bad, hi_us)
+    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     if not pte_on:
@@ -115,7 +116,9 @@ def excursions(
                 end = min(end, max(d[1] for d in dead) + period_us)
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
-    serving = hidden(eps_steps(eps, ("ready", "serving-terminating")), samples, bad, hi_us)
+    serving = hidden(
+        endpoint_steps(state, svc, node, ("ready", "serving-terminating")), samples, bad, hi_us
+    )
     return union(sorted(kept), dead_before(serving, deaths, eps, samples, bad, period_us))
 
 
@@ -198,12 +201,51 @@ def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int
     return end, down
 
 
+def _pod_lanes(state: FoldState, svc: ServiceRef, node: str) -> PodLanes:
+    """The node's local pods with their sample lists (append-only) and lengths."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod))
+        if lane is not None:
+            out.append((pod, lane, len(lane)))
+    return out
+
+
+def _same(a: PodLanes, b: PodLanes) -> bool:
+    return len(a) == len(b) and all(
+        x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(a, b, strict=True)
+    )
+
+
+def _kept_deaths(
+    state: FoldState, key: tuple[ServiceRef, str, str, int | None], find: Callable[[], list[Any]]
+) -> list[Any]:
+    """`find()` (what the node's local pods' samples give, `key`: the Service, the node and
+    which reading), kept in the memo across folds while the node's pods and their sample lists
+    are the same, as long (the lists only grow); a copy."""
+    svc, node = key[0], key[1]
+    lanes = _pod_lanes(state, svc, node)
+    known = state.memo.pod_deaths.get(key)
+    if known is None or not _same(known[0], lanes):
+        known = state.memo.pod_deaths[key] = (lanes, find())
+    return list(known[1])
+
+
 def death_ranges(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int | None = None
 ) -> list[tuple[int, int]]:
     """When a local pod that was up stopped: after the last update that saw it up and by the
     update that says so (no assumed status lag: the kubelet's report can be late), narrowed
-    by the kubelet's finishedAt within `clock_us` (replay.deaths.death_range; None: not)."""
+    by the kubelet's finishedAt within `clock_us` (replay.deaths.death_range; None: not).
+    Kept per node while its pods' samples are (`_kept_deaths`)."""
+    return _kept_deaths(
+        state, (svc, node, "ranges", clock_us), lambda: _death_ranges(state, svc, node, clock_us)
+    )
+
+
+def _death_ranges(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int | None
+) -> list[tuple[int, int]]:
     out = []
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
@@ -218,7 +260,12 @@ def death_ranges(
 
 
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
-    """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed)."""
+    """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed).
+    Kept per node while its pods' samples are (`_kept_deaths`)."""
+    return _kept_deaths(state, (svc, node, "deaths", None), lambda: _pod_deaths(state, svc, node))
+
+
+def _pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     out = []
     for pod in local_pods(state, svc, node):
         up = False

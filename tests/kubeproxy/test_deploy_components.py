@@ -6,6 +6,7 @@ Services. Under CI=true the tools must be there (no skip)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,33 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     assert list(recorder.sources["k8s"]["kinds"]) == ["Service"]
     assert set(recorder.sources) == {"k8s", "kube-proxy"}
     assert recorder.listen.endswith(f":{container['ports'][0]['containerPort']}")
+
+
+def _probe_target(container: dict[str, Any], probe: str) -> tuple[str | None, int]:
+    """(host, port) the kubelet's `probe` connects to, a named port resolved."""
+    get = container[probe]["httpGet"]
+    port = get["port"]
+    if isinstance(port, str):
+        (port,) = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
+    return get.get("host"), int(port)
+
+
+def test_node_agent_listens_on_loopback_where_the_kubelet_probes(tmp_path: Path) -> None:
+    """hostNetwork puts the agent's port on the node: on 0.0.0.0 its /metrics and health were open
+    on every node IP to whatever the network lets reach the nodes, and most CNIs apply no
+    NetworkPolicy to hostNetwork pods. It binds 127.0.0.1 and every probe names that host (the
+    kubelet shares the node's network namespace; without `host` it would dial the pod IP, the
+    node IP, where nothing listens)."""
+    docs = _render("node-agent")
+    ds = _one(docs, "DaemonSet", "gapwatch-kube-proxy-agent")
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    (container,) = pod["containers"]
+    config = _one(docs, "ConfigMap", pod["volumes"][0]["configMap"]["name"])
+    (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])
+    env = {e["name"] for e in container["env"]}
+    assert "GAPWATCH_RECORD_LISTEN" not in env  # nothing overrides the file's address
+    host, _, port = load_config(tmp_path / "record.yaml", {}).listen.rpartition(":")
+    assert ipaddress.ip_address(host).is_loopback
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert _probe_target(container, probe) == (host, int(port)), probe

@@ -57,10 +57,13 @@ def db_upgrade(
 
     check_revision(revision)
     engine = open_store(db, require_schema=False, create=True)
-    before = store.current_revision(engine)
-    store.upgrade(engine, revision)
-    after = store.current_revision(engine)
-    stderr.print(f"{store.redact(db)}: schema {before or 'empty'} -> {after}")
+    # what the store held once this upgrade held the migration lock: another replica's upgrade
+    # may have run while it waited
+    found, after = store.upgrade(engine, revision)
+    if found == after:
+        stderr.print(f"{store.redact(db)}: schema {after or 'empty'}, already current")
+    else:
+        stderr.print(f"{store.redact(db)}: schema {found or 'empty'} -> {after}")
 
 
 @db_app.command("downgrade")

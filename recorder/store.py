@@ -167,11 +167,16 @@ def _serialized(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the store to `revision` (one migration at a time per database)."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Create or migrate the store to `revision` (one migration at a time per database).
+    Returns the revisions (None: empty) found once the lock was held, and after: the one read
+    before waiting is stale when another upgrade ran meanwhile (the second replica said
+    "schema empty -> 0009" after finding 0009 and doing nothing)."""
     with translate_errors(engine), engine.begin() as conn:
         _serialized(conn)
+        found = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(alembic_config(conn), revision)
+        return found, MigrationContext.configure(conn).get_current_revision()
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -6,7 +6,9 @@ Services. Under CI=true the tools must be there (no skip)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,39 @@ def test_central_prober_adds_only_its_source_and_node_egress(tmp_path: Path) -> 
     egress = _one(docs, "NetworkPolicy", "gapwatch-recorder")["spec"]["egress"]
     ports = {(p["port"], p.get("endPort")) for rule in egress for p in rule.get("ports", [])}
     assert {(30000, 32767), (10256, None)} <= ports
+    # every rule names its destination: the node ports' one the private ranges until set
+    assert all(rule.get("to") for rule in egress)
+    assert _cidrs(_node_port_rule(egress)) == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+
+
+def _node_port_rule(egress: list[dict[str, Any]]) -> dict[str, Any]:
+    (rule,) = [r for r in egress if any(p.get("endPort") == 32767 for p in r.get("ports", []))]
+    return rule
+
+
+def _cidrs(rule: dict[str, Any]) -> set[str]:
+    assert rule.get("to"), "no destination: every address"
+    return {peer["ipBlock"]["cidr"] for peer in rule["to"]}
+
+
+def test_the_documented_node_cidr_patch_narrows_the_node_ports_rule_only(tmp_path: Path) -> None:
+    """deploy/README.md's overlay that sets the nodes' CIDR replaces the node ports' rule's
+    destinations (it finds that rule by index: a rule added before it in the base would make the
+    patch narrow another one) and leaves the other rules as they were."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (DEPLOY / "README.md").read_text(), re.S)
+    (block,) = [b for b in blocks if b.startswith("# overlays/prober/kustomization.yaml")]
+    overlay = yaml.safe_load(block)
+    mine = tmp_path / "overlays" / "prober"
+    mine.mkdir(parents=True)
+    overlay["resources"] = [os.path.relpath(DEPLOY / "overlays" / "central-prober", mine)]
+    (mine / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    shipped = _one(_render("central-prober"), "NetworkPolicy", "gapwatch-recorder")
+    patched = _one(kustomize(mine), "NetworkPolicy", "gapwatch-recorder")
+    before, after = shipped["spec"]["egress"], patched["spec"]["egress"]
+    assert _cidrs(_node_port_rule(after)) == {"10.0.0.0/16"}
+    assert [r for r in after if r != _node_port_rule(after)] == [
+        r for r in before if r != _node_port_rule(before)
+    ]
 
 
 def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) -> None:
@@ -108,3 +143,33 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     assert list(recorder.sources["k8s"]["kinds"]) == ["Service"]
     assert set(recorder.sources) == {"k8s", "kube-proxy"}
     assert recorder.listen.endswith(f":{container['ports'][0]['containerPort']}")
+
+
+def _probe_target(container: dict[str, Any], probe: str) -> tuple[str | None, int]:
+    """(host, port) the kubelet's `probe` connects to, a named port resolved."""
+    get = container[probe]["httpGet"]
+    port = get["port"]
+    if isinstance(port, str):
+        (port,) = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
+    return get.get("host"), int(port)
+
+
+def test_node_agent_listens_on_loopback_where_the_kubelet_probes(tmp_path: Path) -> None:
+    """hostNetwork puts the agent's port on the node: on 0.0.0.0 its /metrics and health were open
+    on every node IP to whatever the network lets reach the nodes, and most CNIs apply no
+    NetworkPolicy to hostNetwork pods. It binds 127.0.0.1 and every probe names that host (the
+    kubelet shares the node's network namespace; without `host` it would dial the pod IP, the
+    node IP, where nothing listens)."""
+    docs = _render("node-agent")
+    ds = _one(docs, "DaemonSet", "gapwatch-kube-proxy-agent")
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+    (container,) = pod["containers"]
+    config = _one(docs, "ConfigMap", pod["volumes"][0]["configMap"]["name"])
+    (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])
+    env = {e["name"] for e in container["env"]}
+    assert "GAPWATCH_RECORD_LISTEN" not in env  # nothing overrides the file's address
+    host, _, port = load_config(tmp_path / "record.yaml", {}).listen.rpartition(":")
+    assert ipaddress.ip_address(host).is_loopback
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert _probe_target(container, probe) == (host, int(port)), probe

@@ -38,7 +38,12 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 
-def build(key: str, settings: Mapping[str, Any], engine: Engine | None = None) -> Source:
+def build(
+    key: str,
+    settings: Mapping[str, Any],
+    engine: Engine | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Source:
     module, _, function = REGISTRY[key].partition(":")
     builder = getattr(importlib.import_module(module), function)
     ctx = SourceContext(
@@ -46,7 +51,7 @@ def build(key: str, settings: Mapping[str, Any], engine: Engine | None = None) -
         engine=engine or make_engine("sqlite://"),
         clock=now,
         rng=random.Random(7),
-        registry=CollectorRegistry(),
+        registry=registry if registry is not None else CollectorRegistry(),
         view=ClusterView(),
         derive=write_facts,
     )
@@ -106,7 +111,9 @@ def test_the_push_source_serves_inside_the_recorders_loop(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    source = build("push", {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)}, engine)
+    registry = CollectorRegistry()  # the recorder's: its /metrics shows the push counters too
+    settings = {"listen": f"127.0.0.1:{port}", "token_file": str(token_file)}
+    source = build("push", settings, engine, registry)
     body = b"".join(orjson.dumps(line(i)) + b"\n" for i in range(3))
 
     async def scenario() -> tuple[int, Any]:
@@ -132,6 +139,8 @@ def test_the_push_source_serves_inside_the_recorders_loop(
     engine.dispose()
     assert (status, answer) == (200, {"received": 3, "stored": 3, "duplicates": 0})
     assert source.ready() is None
+    assert registry.get_sample_value("gapwatch_push_observations_stored_total") == 3
+    assert registry.get_sample_value("gapwatch_push_requests_total", {"code": "200"}) == 1
 
 
 def test_poll_and_receive_load_no_sdk_until_run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,12 +17,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sources.lb.push import parse_body
+from gapwatch.recorder.sources.lb.push import make_app, parse_body
+from gapwatch.recorder.sources.lb.pushhealth import PushMetrics, StoreCheck, add_health
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
 
@@ -44,6 +49,14 @@ class Receiver:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
+
+    def get(self, path: str) -> tuple[int, str]:
+        url = self.url.replace("/v1/observations", path)
+        try:
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
 
 
 def _wait_listening(proc: subprocess.Popen[str]) -> str:
@@ -184,3 +197,71 @@ def test_refused_requests_are_logged_without_the_token(receiver: Receiver) -> No
     assert refused[2]["first_line"] == 1 and "op" in refused[2]["first_reason"]
     assert refused[0]["peer"] == "127.0.0.1"
     assert wrong not in said and TOKEN not in said
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_receive_serves_readyz_and_metrics_and_says_stopped(receiver: Receiver) -> None:
+    """`gapwatch receive` alone has the recorder's /readyz and /metrics (prometheus-client) and
+    ends with a `stopped` line that says what it did."""
+    assert receiver.get("/readyz") == (200, "ok")
+    good = ndjson([line(i) for i in range(1, 6)])
+    assert receiver.post(good)[0] == 200
+    assert receiver.post(good)[0] == 200  # a retry: all duplicates
+    assert receiver.post(good, token="wrong-token-of-the-same-size-xxxxx")[0] == 401
+    status, text = receiver.get("/metrics")
+    assert status == 200
+    samples = _samples(text)
+    assert samples[("gapwatch_push_requests_total", (("code", "200"),))] == 2
+    assert samples[("gapwatch_push_requests_total", (("code", "401"),))] == 1
+    assert samples[("gapwatch_push_observations_stored_total", ())] == 5
+    assert samples[("gapwatch_push_observations_duplicate_total", ())] == 5
+    assert samples[("gapwatch_push_write_errors_total", ())] == 0
+    receiver.proc.send_signal(signal.SIGTERM)
+    assert receiver.proc.stderr is not None
+    said = [json.loads(x) for x in receiver.proc.stderr.read().splitlines()]
+    (stopped,) = [e for e in said if e["event"] == "stopped"]
+    assert stopped["requests"] == 3 and stopped["answered"] == {"200": 2, "401": 1}
+    assert stopped["stored"] == 5 and stopped["duplicates"] == 5
+
+
+def test_readyz_is_503_while_the_store_does_not_answer_and_ready_again_after(
+    tmp_path: Path,
+) -> None:
+    """Not ready while the store fails (a probe takes the receiver out of its Service), and ready
+    again once it answers, with no push needed (none reaches a pod out of its Service)."""
+    folder = tmp_path / "not-yet"
+    engine = make_engine(f"sqlite:///{folder / 'store.db'}")  # its folder missing: cannot open
+    metrics = PushMetrics()
+    app, _handler = make_app(engine, TOKEN, derive=lambda _conn, _rows: None, metrics=metrics)
+    add_health(app, metrics, StoreCheck(engine))
+
+    async def probe() -> list[tuple[int, str]]:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        answers = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(2):
+                    async with session.get(f"http://{host}:{port}/readyz") as answer:
+                        answers.append((answer.status, await answer.text()))
+                    folder.mkdir(exist_ok=True)
+        finally:
+            await runner.cleanup()
+        return answers
+
+    try:
+        (down, back) = asyncio.run(probe())
+    finally:
+        engine.dispose()
+    assert down[0] == 503 and "the event store does not answer" in down[1]
+    assert back == (200, "ok")

@@ -134,4 +134,22 @@ def test_two_upgrades_at_once_run_one_after_the_other(pg_empty_url: str, tmp_pat
     _, b_err = b.communicate(timeout=120)
     assert (a.returncode, b.returncode) == (0, 0), (a_err[-1500:], b_err[-1500:])
     assert current_revision(engine) == head_revision()
+    # B says what it found once it held the lock (A's schema), not what it read before waiting
+    assert f"schema {head_revision()}, already current" in b_err, b_err[-1500:]
+    assert "schema empty" not in b_err
     engine.dispose()
+
+
+def test_db_upgrade_says_what_it_found_and_did(empty_store_url: str) -> None:
+    """`gapwatch db upgrade` on an empty store, then again: the second finds nothing to do."""
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    said = []
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["db", "upgrade", "--db", empty_store_url])
+        assert result.exit_code == 0, result.output
+        said.append(result.stderr)
+    assert f"schema empty -> {head_revision()}" in said[0]
+    assert f"schema {head_revision()}, already current" in said[1]

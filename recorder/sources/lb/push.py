@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.sources.lb.pushhealth import PushMetrics
 from gapwatch.recorder.writer import Derive, EventWriter
 
 PATH = "/v1/observations"
@@ -119,15 +120,25 @@ def _refused(
 
 
 class PushHandler:
-    """The request handler; one EventWriter, writes serialized."""
+    """The request handler; one EventWriter, writes serialized; counts in `metrics`."""
 
     def __init__(
-        self, engine: Engine, token: str, limits: Limits = Limits(), *, derive: Derive
+        self,
+        engine: Engine,
+        token: str,
+        limits: Limits = Limits(),
+        *,
+        derive: Derive,
+        metrics: PushMetrics | None = None,
     ) -> None:
         self._writer = EventWriter(engine, derive=derive)
         self._token = token.encode("utf-8")
         self.limits = limits
+        self.metrics = metrics if metrics is not None else PushMetrics()
         self._lock = asyncio.Lock()
+        #: what the process did, for its `stopped` line
+        self.answered: dict[int, int] = {}
+        self.stored = self.duplicates = 0
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -136,6 +147,12 @@ class PushHandler:
         return hmac.compare_digest(given.strip().encode("utf-8"), self._token)
 
     async def post(self, request: web.Request) -> web.Response:
+        response = await self._answer(request)
+        self.answered[response.status] = self.answered.get(response.status, 0) + 1
+        self.metrics.requests.labels(code=str(response.status)).inc()
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _refused(
                 request,
@@ -174,8 +191,13 @@ class PushHandler:
                 result = await asyncio.to_thread(self._writer.write, good)
             except GapwatchError as exc:
                 log.error("push write failed", error=str(exc))
+                self.metrics.write_errors.inc()
                 return _answer(503, {"error": "the event store failed; retry"})
         log.info("push stored", received=len(good), stored=result.inserted)
+        self.metrics.stored.inc(result.inserted)
+        self.metrics.duplicates.inc(result.duplicates)
+        self.stored += result.inserted
+        self.duplicates += result.duplicates
         return _answer(
             200, {"received": len(good), "stored": result.inserted, "duplicates": result.duplicates}
         )
@@ -192,24 +214,30 @@ def add_routes(
     limits: Limits = Limits(),
     *,
     derive: Derive,
+    metrics: PushMetrics | None = None,
 ) -> PushHandler:
     """Mount `POST /v1/observations` on an existing application (e.g. the recorder's server,
     whose `client_max_size` should be at least `limits.max_body_bytes`: past it aiohttp itself
     refuses the body, which the handler still answers with 413)."""
-    handler = PushHandler(engine, token, limits, derive=derive)
+    handler = PushHandler(engine, token, limits, derive=derive, metrics=metrics)
     app.router.add_post(PATH, handler.post)
     return handler
 
 
 def make_app(
-    engine: Engine, token: str, limits: Limits = Limits(), *, derive: Derive
-) -> web.Application:
-    """A stand-alone aiohttp application serving the push API (and /livez)."""
+    engine: Engine,
+    token: str,
+    limits: Limits = Limits(),
+    *,
+    derive: Derive,
+    metrics: PushMetrics | None = None,
+) -> tuple[web.Application, PushHandler]:
+    """A stand-alone aiohttp application serving the push API (and /livez), and its handler."""
     # aiohttp's own cap sits above ours so that our 413 (with a JSON reason) answers first
     app = web.Application(client_max_size=limits.max_body_bytes + 1)
-    add_routes(app, engine, token, limits, derive=derive)
+    handler = add_routes(app, engine, token, limits, derive=derive, metrics=metrics)
     app.router.add_get("/livez", _livez)
-    return app
+    return app, handler
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -247,9 +275,16 @@ class PushSource:
     name = "push"
 
     def __init__(
-        self, engine: Engine, token: str, listen: str, limits: Limits, *, derive: Derive
+        self,
+        engine: Engine,
+        token: str,
+        listen: str,
+        limits: Limits,
+        *,
+        derive: Derive,
+        metrics: PushMetrics | None = None,
     ) -> None:
-        self.app = make_app(engine, token, limits, derive=derive)
+        self.app, _handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         self.listen = listen
         self._started = False
 
@@ -284,4 +319,11 @@ def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
         int(raw.get("max_body_bytes", limits.max_body_bytes)),
         int(raw.get("max_lines", limits.max_lines)),
     )
-    return PushSource(context.engine, token, listen, limits, derive=context.derive)
+    return PushSource(
+        context.engine,
+        token,
+        listen,
+        limits,
+        derive=context.derive,
+        metrics=PushMetrics(context.registry),  # in the recorder's /metrics
+    )

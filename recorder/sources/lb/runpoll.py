@@ -112,7 +112,15 @@ def run_receive(
     max_lines: int,
     derive: Derive,
 ) -> None:
-    from gapwatch.recorder.sources.lb.push import Limits, load_token, make_app, parse_listen, serve
+    from gapwatch.recorder.sources.lb.push import (
+        Limits,
+        load_token,
+        log,
+        make_app,
+        parse_listen,
+        serve,
+    )
+    from gapwatch.recorder.sources.lb.pushhealth import PushMetrics, StoreCheck, add_health
 
     parse_listen(listen)
     token = load_token(token_file)
@@ -125,7 +133,18 @@ def run_receive(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         limits = Limits(max_body_bytes, max_lines)
-        await serve(make_app(engine, token, limits, derive=derive), listen, stop)
+        metrics = PushMetrics()
+        app, handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
+        add_health(app, metrics, StoreCheck(engine))
+        await serve(app, listen, stop)
+        # what the process did, as the recorder's `stopped` line: a restart's log says so
+        log.info(
+            "stopped",
+            requests=sum(handler.answered.values()),
+            answered={str(code): n for code, n in sorted(handler.answered.items())},
+            stored=handler.stored,
+            duplicates=handler.duplicates,
+        )
 
     try:
         asyncio.run(main())

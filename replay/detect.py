@@ -234,6 +234,12 @@ def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = No
     up yet; the node may already say Ready), not down."""
     i = bisect_right([s.at_us for s in health], at_us)
     k = i - 1 if i else -1
+    if k >= 0 and health[k].value == "200" and i < len(health):
+        # the lane keeps its changes only: the run of 200s ends at the next sample's `prev_us`
+        # (the last look that saw it), so a check after `at_us` may have answered 200 too
+        last = health[i].prev_us
+        if last is not None and last > at_us:
+            return False
     if k < 0 or health[k].value == "200":
         later = i < len(health) and (until_us is None or health[i].at_us <= until_us)
         k = i if later else -1

@@ -255,3 +255,30 @@ def test_a_node_that_refused_after_the_start_did_not_go_down_at_it() -> None:
     [w] = _around(_windows(obs), 95, 125)
     assert w.certain
     assert w.cls == PGBD
+
+
+def test_a_health_check_that_answered_200_after_the_start_was_not_unreachable() -> None:
+    # random 12000447 node-003 at 0.1 s / 1 s (spent set 12,000,000-): the node is drained, its
+    # pod dies while still listed ready and kube-proxy's rules stay (refused from 100.1 s); the
+    # health check goes on answering 200 every second until 112.7 s and times out from 113.8 s,
+    # the node marked down at 112.89 s, inside the grace. The lane keeps its changes only: the
+    # check after the start is not the timeout sample but a 200 look before it (its prev_us)
+    checks = [health(t, t - 1 if t > 90 else None, "n1", 1) for t in range(90, 113)]
+    obs = [
+        *one_node(),
+        _stopping(96, "p1"),
+        pod(101.96, "p1", "n1", "gone"),
+        *looks("n1", 90, 100, 0.5),
+        nodeport(100.1, 100, "n1", "refused"),
+        nodeport(112.8, 112.7, "n1", "timeout"),
+        *checks,
+        health(112.7, 112, "n1", 1),
+        health(113.8, 112.7, "n1", None),
+        node(112.89, "n1", ready=False),
+        eps(113.2, []),
+        target(90, 1, "n1", "healthy"),
+        target(118.3, 117.3, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 99, 119)
+    assert w.certain
+    assert w.cls == PGBD

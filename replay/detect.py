@@ -106,6 +106,9 @@ def classify(
         ready = value_at(lanes_.eps, at_us) == "ready"
         if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
             ready = ready and _ready_through(lanes_.eps, since_us, at_us)
+        # kube-proxy closes after the EndpointSlice change it read, which the recorder may
+        # see up to the watch skew later: an endpoint leaving seen that soon is the close's cause
+        ready = ready and _ready_through(lanes_.eps, at_us, at_us + skew)
     looks = (lanes_.reason_samples, lanes_.health)
     if (
         ready

@@ -282,3 +282,27 @@ def test_a_health_check_that_answered_200_after_the_start_was_not_unreachable() 
     [w] = _around(_windows(obs), 99, 119)
     assert w.certain
     assert w.cls == PGBD
+
+
+def test_a_close_whose_endpoint_left_within_the_watch_skew_after_is_closed_first() -> None:
+    # random 12000053 node-001 (spent set 12,000,000-; 12000404 node-002 is the same shape):
+    # 1.24 without PTE, an endpoint-driven CCM, kube-proxy probed every 0.1 s. p1 is deleted
+    # at 99.8 s (still serving); kube-proxy drops its traffic (timeout from 100.1 s), and the
+    # recorder sees the slice list p1 serving-terminating at 100.17 s, 0.07 s after the close:
+    # kube-proxy read that change before the recorder's watch showed it. The LB is seen
+    # draining at 100.8 s. The endpoints were not ready behind the close:
+    # `closed-before-deregistered`, not a replacement listed and not yet programmed
+    obs = [
+        *one_node("v1.24.17"),
+        _stopping(99.8, "p1"),
+        *looks("n1", 95, 100, 0.1),
+        nodeport(100.1, 100.0, "n1", "timeout"),
+        eps(100.17, [("p1", "n1", "terminating")]),
+        target(98.8, 96.8, "n1", "healthy"),
+        target(100.8, 98.8, "n1", "draining"),
+        pod(124.8, "p1", "n1", "gone"),
+        eps(125.12, []),
+    ]
+    ws = _around(_windows(_endpoint_driven(obs)), 100, 101)
+    assert ws
+    assert all(w.cls == CBD for w in ws)

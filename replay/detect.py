@@ -24,6 +24,7 @@ from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
+    answered_in,
     forwarded_at_start,
     nodeport_went_silent,
     up_unserved_at,
@@ -215,11 +216,7 @@ def _went_down(
         return False
     # a look the node answered from the start on (a refused connection: kube-proxy's rules with
     # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start
-    return not any(
-        at_us <= a.at_us < down and (answered(a.value) or a.value == "connected")
-        for lane_ in looks
-        for a in lane_
-    )
+    return not any(answered_in(lane_, at_us, down) for lane_ in looks)
 
 
 def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:

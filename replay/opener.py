@@ -48,6 +48,19 @@ def answered(value: str) -> bool:
     return value.isdigit() or value in _ANSWERS
 
 
+def answered_in(lane: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """A look of `lane` in [`lo_us`, `hi_us`) that the node answered (connected, refused,
+    reset, an HTTP status). The lane keeps its changes only: a run of answered looks goes on
+    from its sample to the next sample's `prev_us` (the last look that saw it)."""
+    for i, a in enumerate(lane):
+        if not (answered(a.value) or a.value == "connected") or a.at_us >= hi_us:
+            continue
+        last = lane[i + 1].prev_us if i + 1 < len(lane) else None
+        if max(a.at_us, last or a.at_us) >= lo_us:
+            return True
+    return False
+
+
 def went_down_silent(
     health: Sequence[Sample], node_lane: Sequence[Sample], at_us: int, grace_us: int
 ) -> bool:
@@ -65,7 +78,7 @@ def went_down_silent(
     if not any(answered(h.value) for h in health[:i]):
         return False
     after = [h for h in health[i:] if h.at_us <= down]
-    return bool(after) and not any(answered(h.value) for h in after)
+    return bool(after) and not answered_in(health, at_us + 1, down + 1)
 
 
 def nodeport_went_silent(

@@ -9,9 +9,11 @@ from dataclasses import replace
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import _drop_seen, detect
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.detect import _drop_seen, _went_down, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
-from gapwatch.replay.model import Window
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.opener import answered_in, went_down_silent
 from gapwatch.replay.undecided import CBD, NNR, PGBD, RBF
 from tests.replay.builders import (
     at,
@@ -306,3 +308,41 @@ def test_a_close_whose_endpoint_left_within_the_watch_skew_after_is_closed_first
     ws = _around(_windows(_endpoint_driven(obs)), 100, 101)
     assert ws
     assert all(w.cls == CBD for w in ws)
+
+
+def test_a_health_check_run_answered_past_the_start_is_not_a_silent_node() -> None:
+    # random 831 node-005 at 0.1 s / 1 s (a node with no local endpoint: 503 every 0.1 s until
+    # 5.3 s, then timeouts; Unknown at 44.34 s) and 12000726 node-001 (200 from 4 s, last seen
+    # at 9 s, a timeout at 15 s; Unknown at 51.02 s, the start read at 8.65 s). The lane keeps
+    # its changes only: the answered run goes on to the timeout sample's prev_us, after the
+    # start, so the node was up then and went down later
+    grace = int(50e6)
+    health = [Sample(int(-60e6), None, "503", 1), Sample(int(5.4e6), int(5.3e6), "timeout", 2)]
+    node_lane = [Sample(int(-60e6), None, "Ready", 3), Sample(int(44.34e6), None, "Unknown", 4)]
+    assert answered_in(health, int(1e6), int(44.34e6))
+    assert not went_down_silent(health, node_lane, int(1e6), grace)
+    assert went_down_silent(health, node_lane, int(5.35e6), grace)  # no answer after 5.3 s
+    health = [
+        Sample(int(-60e6), None, "200", 1),
+        Sample(int(-1e6), int(-6e6), "503", 2),
+        Sample(int(4e6), int(-1e6), "200", 3),
+        Sample(int(15e6), int(9e6), "timeout", 4),
+    ]
+    node_lane = [Sample(int(-60e6), None, "Ready", 5), Sample(int(51.02e6), None, "Unknown", 6)]
+    assert not went_down_silent(health, node_lane, int(8.65e6), grace)
+    assert went_down_silent(health, node_lane, int(9.5e6), grace)
+
+
+def test_a_nodeport_run_answered_past_the_start_is_not_a_node_gone_at_it() -> None:
+    # `_went_down` reads the same runs: the NodePort connected from 60 s before the start until
+    # 9 s after it (the timeout sample's prev_us), the Node marked Unknown at 45 s, inside the
+    # grace: the node was up after the start, so it did not go down at it
+    state = FoldState()
+    svc = ServiceRef("c1", "default", "web")
+    state.nodes[("c1", "n1")] = [
+        Sample(int(-60e6), None, "Ready", 1),
+        Sample(int(45e6), None, "Unknown", 2),
+    ]
+    ports = [Sample(int(-60e6), None, "connected", 3), Sample(int(10e6), int(9e6), "timeout", 4)]
+    assert not _went_down(state, svc, "n1", 0, int(100e6), DEFAULTS, (ports,))
+    assert _went_down(state, svc, "n1", int(9.5e6), int(100e6), DEFAULTS, (ports,))

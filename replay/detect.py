@@ -27,6 +27,7 @@ from gapwatch.replay.opener import (
     answered_in,
     forwarded_at_start,
     nodeport_went_silent,
+    unserved_inside,
     up_unserved_at,
     went_down_silent,
 )
@@ -639,7 +640,14 @@ def windows_from(
                     other, lanes_.eps, order, cand.start, at, pte, reason, eps_at=eps_at
                 ):
                     also = _naming(also, cls, more)
-        if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
+        if (
+            cls == NNR
+            and lanes_.health
+            and (
+                up_unserved_at(lanes_.health, cand.start)
+                or unserved_inside(lanes_.health, cand.start, probe)
+            )
+        ):
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             also = _naming(also, cls, other)

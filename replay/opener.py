@@ -139,3 +139,11 @@ def up_unserved_at(health: Sequence[Sample], start_us: int) -> bool:
     if not i or not health[i - 1].value.isdigit() or health[i - 1].value == "200":
         return False
     return any(not answered(h.value) for h in health[i:])
+
+
+def unserved_inside(health: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """Whether a health check in [`lo_us`, `hi_us`] (a start range) answered with a status
+    other than 200: the node was up there with no local endpoint to serve (kube-proxy's
+    healthCheckNodePort answers 503 then), so a gap that began there is the missing
+    endpoint's, whatever the Node said later."""
+    return any(lo_us <= h.at_us <= hi_us and h.value.isdigit() and h.value != "200" for h in health)

@@ -25,8 +25,8 @@ from tests.replay.builders import (
     nodeport,
     one_node,
     pod,
-    service,
     target,
+    two_nodes,
 )
 
 NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
@@ -350,33 +350,27 @@ def test_a_nodeport_run_answered_past_the_start_is_not_a_node_gone_at_it() -> No
 
 
 def test_a_node_that_answered_503_inside_the_start_range_names_the_missing_endpoint() -> None:
-    # random 12000817 node-004 (spent set 12,000,000-): n2 has no local endpoint (NodePort
+    # random 12000817 node-004 (spent set 12,000,000-): n1 has no local endpoint (NodePort
     # timeouts, health check 503; refused once while kube-proxy's health server restarted).
-    # n1 turns unhealthy between the polls at 90 s and 100 s: every target unhealthy, the LB
-    # fails open and routes to n2 from somewhere in (90, 100] s. n2's Node is deleted at 99.66 s,
-    # so the window read at its latest start is `node-not-ready`; but n2 answered 503 at 92 s,
+    # n2 turns unhealthy between the polls at 90 s and 100 s: every target unhealthy, the LB
+    # fails open and routes to n1 from somewhere in (90, 100] s. n1's Node is deleted at 99.66 s,
+    # so the window read at its latest start is `node-not-ready`; but n1 answered 503 at 92 s,
     # inside the start range: a gap that began there was its missing endpoint's
-    refused = health(86, 83, "n2", None)
+    refused = health(86, 83, "n1", None)
     refused = replace(refused, payload={**refused.payload, "error": "refused"})
     obs = [
-        service(0),
-        node(0, "n1"),
-        node(0, "n2"),
-        pod(1, "p1", "n1", "ready"),
-        eps(1, [("p1", "n1", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
-        target(1, None, "n2", "unhealthy", "ADDED"),
-        *looks("n1", 1, 120, 5),
-        nodeport(1, None, "n2", "timeout"),
-        health(1, None, "n2", 0),
+        *two_nodes(),
+        *looks("n2", 1, 120, 5),
+        nodeport(1, None, "n1", "timeout"),
+        health(1, None, "n1", 0),
         refused,
-        health(92, 89, "n2", 0),
-        target(90, 80, "n1", "healthy"),
-        target(100, 90, "n1", "unhealthy"),
-        target(100, 90, "n2", "draining"),
-        replace(node(99.66, "n2"), op="DELETED"),
+        health(92, 89, "n1", 0),
+        target(90, 80, "n2", "healthy"),
+        target(100, 90, "n2", "unhealthy"),
+        target(100, 90, "n1", "draining"),
+        replace(node(99.66, "n1"), op="DELETED"),
     ]
-    [w] = [w for w in _around(_windows(obs), 90, 100) if w.node == "n2"]
+    [w] = [w for w in _around(_windows(obs), 90, 100) if w.node == "n1"]
     assert not w.certain
     assert w.cls == NNR
     assert CBD in w.also

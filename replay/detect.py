@@ -24,8 +24,10 @@ from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
+    answered_in,
     forwarded_at_start,
     nodeport_went_silent,
+    unserved_inside,
     up_unserved_at,
     went_down_silent,
 )
@@ -106,6 +108,9 @@ def classify(
         ready = value_at(lanes_.eps, at_us) == "ready"
         if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
             ready = ready and _ready_through(lanes_.eps, since_us, at_us)
+        # kube-proxy closes after the EndpointSlice change it read, which the recorder may
+        # see up to the watch skew later: an endpoint leaving seen that soon is the close's cause
+        ready = ready and _ready_through(lanes_.eps, at_us, at_us + skew)
     looks = (lanes_.reason_samples, lanes_.health)
     if (
         ready
@@ -212,11 +217,7 @@ def _went_down(
         return False
     # a look the node answered from the start on (a refused connection: kube-proxy's rules with
     # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start
-    return not any(
-        at_us <= a.at_us < down and (answered(a.value) or a.value == "connected")
-        for lane_ in looks
-        for a in lane_
-    )
+    return not any(answered_in(lane_, at_us, down) for lane_ in looks)
 
 
 def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:
@@ -234,6 +235,12 @@ def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = No
     up yet; the node may already say Ready), not down."""
     i = bisect_right([s.at_us for s in health], at_us)
     k = i - 1 if i else -1
+    if k >= 0 and health[k].value == "200" and i < len(health):
+        # the lane keeps its changes only: the run of 200s ends at the next sample's `prev_us`
+        # (the last look that saw it), so a check after `at_us` may have answered 200 too
+        last = health[i].prev_us
+        if last is not None and last > at_us:
+            return False
     if k < 0 or health[k].value == "200":
         later = i < len(health) and (until_us is None or health[i].at_us <= until_us)
         k = i if later else -1
@@ -633,7 +640,14 @@ def windows_from(
                     other, lanes_.eps, order, cand.start, at, pte, reason, eps_at=eps_at
                 ):
                     also = _naming(also, cls, more)
-        if cls == NNR and lanes_.health and up_unserved_at(lanes_.health, cand.start):
+        if (
+            cls == NNR
+            and lanes_.health
+            and (
+                up_unserved_at(lanes_.health, cand.start)
+                or unserved_inside(lanes_.health, cand.start, probe)
+            )
+        ):
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             also = _naming(also, cls, other)

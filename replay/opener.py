@@ -48,6 +48,19 @@ def answered(value: str) -> bool:
     return value.isdigit() or value in _ANSWERS
 
 
+def answered_in(lane: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """A look of `lane` in [`lo_us`, `hi_us`) that the node answered (connected, refused,
+    reset, an HTTP status). The lane keeps its changes only: a run of answered looks goes on
+    from its sample to the next sample's `prev_us` (the last look that saw it)."""
+    for i, a in enumerate(lane):
+        if not (answered(a.value) or a.value == "connected") or a.at_us >= hi_us:
+            continue
+        last = lane[i + 1].prev_us if i + 1 < len(lane) else None
+        if max(a.at_us, last or a.at_us) >= lo_us:
+            return True
+    return False
+
+
 def went_down_silent(
     health: Sequence[Sample], node_lane: Sequence[Sample], at_us: int, grace_us: int
 ) -> bool:
@@ -65,7 +78,7 @@ def went_down_silent(
     if not any(answered(h.value) for h in health[:i]):
         return False
     after = [h for h in health[i:] if h.at_us <= down]
-    return bool(after) and not any(answered(h.value) for h in after)
+    return bool(after) and not answered_in(health, at_us + 1, down + 1)
 
 
 def nodeport_went_silent(
@@ -126,3 +139,11 @@ def up_unserved_at(health: Sequence[Sample], start_us: int) -> bool:
     if not i or not health[i - 1].value.isdigit() or health[i - 1].value == "200":
         return False
     return any(not answered(h.value) for h in health[i:])
+
+
+def unserved_inside(health: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """Whether a health check in [`lo_us`, `hi_us`] (a start range) answered with a status
+    other than 200: the node was up there with no local endpoint to serve (kube-proxy's
+    healthCheckNodePort answers 503 then), so a gap that began there is the missing
+    endpoint's, whatever the Node said later."""
+    return any(lo_us <= h.at_us <= hi_us and h.value.isdigit() and h.value != "200" for h in health)

@@ -9,9 +9,11 @@ from dataclasses import replace
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import _drop_seen, detect
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.detect import _drop_seen, _went_down, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
-from gapwatch.replay.model import Window
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.opener import answered_in, went_down_silent
 from gapwatch.replay.undecided import CBD, NNR, PGBD, RBF
 from tests.replay.builders import (
     at,
@@ -24,6 +26,7 @@ from tests.replay.builders import (
     one_node,
     pod,
     target,
+    two_nodes,
 )
 
 NO_PTE = "v1.25.16"  # ProxyTerminatingEndpoints alpha, off: terminating endpoints get no traffic
@@ -255,3 +258,119 @@ def test_a_node_that_refused_after_the_start_did_not_go_down_at_it() -> None:
     [w] = _around(_windows(obs), 95, 125)
     assert w.certain
     assert w.cls == PGBD
+
+
+def test_a_health_check_that_answered_200_after_the_start_was_not_unreachable() -> None:
+    # random 12000447 node-003 at 0.1 s / 1 s (spent set 12,000,000-): the node is drained, its
+    # pod dies while still listed ready and kube-proxy's rules stay (refused from 100.1 s); the
+    # health check goes on answering 200 every second until 112.7 s and times out from 113.8 s,
+    # the node marked down at 112.89 s, inside the grace. The lane keeps its changes only: the
+    # check after the start is not the timeout sample but a 200 look before it (its prev_us)
+    checks = [health(t, t - 1 if t > 90 else None, "n1", 1) for t in range(90, 113)]
+    obs = [
+        *one_node(),
+        _stopping(96, "p1"),
+        pod(101.96, "p1", "n1", "gone"),
+        *looks("n1", 90, 100, 0.5),
+        nodeport(100.1, 100, "n1", "refused"),
+        nodeport(112.8, 112.7, "n1", "timeout"),
+        *checks,
+        health(112.7, 112, "n1", 1),
+        health(113.8, 112.7, "n1", None),
+        node(112.89, "n1", ready=False),
+        eps(113.2, []),
+        target(90, 1, "n1", "healthy"),
+        target(118.3, 117.3, "n1", "draining"),
+    ]
+    [w] = _around(_windows(obs), 99, 119)
+    assert w.certain
+    assert w.cls == PGBD
+
+
+def test_a_close_whose_endpoint_left_within_the_watch_skew_after_is_closed_first() -> None:
+    # random 12000053 node-001 (spent set 12,000,000-; 12000404 node-002 is the same shape):
+    # 1.24 without PTE, an endpoint-driven CCM, kube-proxy probed every 0.1 s. p1 is deleted
+    # at 99.8 s (still serving); kube-proxy drops its traffic (timeout from 100.1 s), and the
+    # recorder sees the slice list p1 serving-terminating at 100.17 s, 0.07 s after the close:
+    # kube-proxy read that change before the recorder's watch showed it. The LB is seen
+    # draining at 100.8 s. The endpoints were not ready behind the close:
+    # `closed-before-deregistered`, not a replacement listed and not yet programmed
+    obs = [
+        *one_node("v1.24.17"),
+        _stopping(99.8, "p1"),
+        *looks("n1", 95, 100, 0.1),
+        nodeport(100.1, 100.0, "n1", "timeout"),
+        eps(100.17, [("p1", "n1", "terminating")]),
+        target(98.8, 96.8, "n1", "healthy"),
+        target(100.8, 98.8, "n1", "draining"),
+        pod(124.8, "p1", "n1", "gone"),
+        eps(125.12, []),
+    ]
+    ws = _around(_windows(_endpoint_driven(obs)), 100, 101)
+    assert ws
+    assert all(w.cls == CBD for w in ws)
+
+
+def test_a_health_check_run_answered_past_the_start_is_not_a_silent_node() -> None:
+    # random 831 node-005 at 0.1 s / 1 s (a node with no local endpoint: 503 every 0.1 s until
+    # 5.3 s, then timeouts; Unknown at 44.34 s) and 12000726 node-001 (200 from 4 s, last seen
+    # at 9 s, a timeout at 15 s; Unknown at 51.02 s, the start read at 8.65 s). The lane keeps
+    # its changes only: the answered run goes on to the timeout sample's prev_us, after the
+    # start, so the node was up then and went down later
+    grace = int(50e6)
+    health = [Sample(int(-60e6), None, "503", 1), Sample(int(5.4e6), int(5.3e6), "timeout", 2)]
+    node_lane = [Sample(int(-60e6), None, "Ready", 3), Sample(int(44.34e6), None, "Unknown", 4)]
+    assert answered_in(health, int(1e6), int(44.34e6))
+    assert not went_down_silent(health, node_lane, int(1e6), grace)
+    assert went_down_silent(health, node_lane, int(5.35e6), grace)  # no answer after 5.3 s
+    health = [
+        Sample(int(-60e6), None, "200", 1),
+        Sample(int(-1e6), int(-6e6), "503", 2),
+        Sample(int(4e6), int(-1e6), "200", 3),
+        Sample(int(15e6), int(9e6), "timeout", 4),
+    ]
+    node_lane = [Sample(int(-60e6), None, "Ready", 5), Sample(int(51.02e6), None, "Unknown", 6)]
+    assert not went_down_silent(health, node_lane, int(8.65e6), grace)
+    assert went_down_silent(health, node_lane, int(9.5e6), grace)
+
+
+def test_a_nodeport_run_answered_past_the_start_is_not_a_node_gone_at_it() -> None:
+    # `_went_down` reads the same runs: the NodePort connected from 60 s before the start until
+    # 9 s after it (the timeout sample's prev_us), the Node marked Unknown at 45 s, inside the
+    # grace: the node was up after the start, so it did not go down at it
+    state = FoldState()
+    svc = ServiceRef("c1", "default", "web")
+    state.nodes[("c1", "n1")] = [
+        Sample(int(-60e6), None, "Ready", 1),
+        Sample(int(45e6), None, "Unknown", 2),
+    ]
+    ports = [Sample(int(-60e6), None, "connected", 3), Sample(int(10e6), int(9e6), "timeout", 4)]
+    assert not _went_down(state, svc, "n1", 0, int(100e6), DEFAULTS, (ports,))
+    assert _went_down(state, svc, "n1", int(9.5e6), int(100e6), DEFAULTS, (ports,))
+
+
+def test_a_node_that_answered_503_inside_the_start_range_names_the_missing_endpoint() -> None:
+    # random 12000817 node-004 (spent set 12,000,000-): n1 has no local endpoint (NodePort
+    # timeouts, health check 503; refused once while kube-proxy's health server restarted).
+    # n2 turns unhealthy between the polls at 90 s and 100 s: every target unhealthy, the LB
+    # fails open and routes to n1 from somewhere in (90, 100] s. n1's Node is deleted at 99.66 s,
+    # so the window read at its latest start is `node-not-ready`; but n1 answered 503 at 92 s,
+    # inside the start range: a gap that began there was its missing endpoint's
+    refused = health(86, 83, "n1", None)
+    refused = replace(refused, payload={**refused.payload, "error": "refused"})
+    obs = [
+        *two_nodes(),
+        *looks("n2", 1, 120, 5),
+        nodeport(1, None, "n1", "timeout"),
+        health(1, None, "n1", 0),
+        refused,
+        health(92, 89, "n1", 0),
+        target(90, 80, "n2", "healthy"),
+        target(100, 90, "n2", "unhealthy"),
+        target(100, 90, "n1", "draining"),
+        replace(node(99.66, "n1"), op="DELETED"),
+    ]
+    [w] = [w for w in _around(_windows(obs), 90, 100) if w.node == "n1"]
+    assert not w.certain
+    assert w.cls == NNR
+    assert CBD in w.also

@@ -2,7 +2,8 @@
 
 `group.rollout_parts` with a memo (kept per Service by replay.node_rows) gives what it gives
 without one, whatever moved between calls: a pod's end, node or first instant, a pod added or
-gone, a revision new to the workload."""
+gone, a revision new to the workload. `logclock._outside` counts the lines outside the
+windows per merged bound as its definition counts them per line."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapwatch.replay.group import PartMemo, Pod, pod_order, rollout_parts
+from gapwatch.replay.logclock import _outside
 from gapwatch.replay.model import ServiceRef
 
 SVC = ServiceRef("c", "ns", "web")
@@ -62,3 +64,23 @@ def test_a_pod_that_ends_moves_its_pairs_and_keeps_the_others() -> None:
     third = rollout_parts(SVC, [a1, b1_node, c1_gone, d1], memo)
     assert third[0].nodes == ("n1", "n3")
     assert third == rollout_parts(SVC, [a1, b1_node, c1_gone, d1])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    times=st.lists(st.integers(min_value=0, max_value=60), max_size=30),
+    bounds=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), st.integers(min_value=0, max_value=20)),
+        max_size=6,
+    ),
+    slack=st.integers(min_value=0, max_value=3),
+)
+def test_lines_outside_by_bounds_equal_lines_outside_by_line(
+    times: list[int], bounds: list[tuple[int, int]], slack: int
+) -> None:
+    """`logclock._outside` counts per merged bound what its definition counts per line: lines on
+    a bound, repeated lines, bounds that overlap or touch once widened."""
+    lines = sorted(times)
+    spans = [(a, a + d) for a, d in bounds]
+    by_line = sum(not any(a - slack <= t <= b + slack for a, b in spans) for t in lines)
+    assert _outside(lines, spans, slack) == by_line

@@ -101,28 +101,57 @@ class RolloutPart(NamedTuple):
     nodes: tuple[str, ...]
 
 
-def rollout_parts(svc: ServiceRef, pods: Sequence[Pod]) -> list[RolloutPart]:
-    """The Service's rollouts from its pods (`pods_of`), before the end of the data."""
+#: `rollout_parts`'s pairs as last found, per (workload, old, new): the two revisions' pods
+#: they were found from and the part (None: no old pod was there at the start)
+PartMemo = dict[tuple[str, str, str], tuple[list[Pod], list[Pod], RolloutPart | None]]
+
+
+def rollout_parts(
+    svc: ServiceRef, pods: Sequence[Pod], memo: PartMemo | None = None
+) -> list[RolloutPart]:
+    """The Service's rollouts from its pods (`pods_of`), before the end of the data. `memo`
+    (one per Service, updated): a pair of revisions whose pods are equal to those it was last
+    found from keeps its part (it reads only those pods and its names; tests/replay/
+    test_refresh13.py)."""
     out: list[RolloutPart] = []
     per_workload: dict[str, dict[str, list[Pod]]] = {}
     for p in pods:  # in first-seen order: a workload's revisions in the order they appeared
         per_workload.setdefault(p.workload, {}).setdefault(p.revision, []).append(p)
+    fresh: PartMemo = {}
     for workload in sorted(per_workload):
         revisions = per_workload[workload]
         for old, new in pairwise(revisions):
-            start = min(p.first_us for p in revisions[new])
-            olds = [p for p in revisions[old] if p.first_us <= start]
-            if not olds:
-                continue
-            gone = [p.gone_us for p in olds if p.gone_us is not None]
-            nodes = sorted({p.node for p in (*revisions[old], *revisions[new])})
-            rid = group_id("ro", svc, workload, old, new, start)
-            part = RolloutPart(
-                rid, workload, old, new, start, max(gone, default=None), len(gone) < len(olds),
-                tuple(nodes),
-            )  # fmt: skip
-            out.append(part)
+            olds, news = revisions[old], revisions[new]
+            known = memo.get((workload, old, new)) if memo is not None else None
+            if known is not None and known[0] == olds and known[1] == news:
+                part = known[2]
+            else:
+                part = _part(svc, workload, old, new, olds, news)
+            fresh[(workload, old, new)] = (olds, news, part)
+            if part is not None:
+                out.append(part)
+    if memo is not None:
+        memo.clear()
+        memo.update(fresh)
     return out
+
+
+def _part(
+    svc: ServiceRef, workload: str, old: str, new: str, olds: list[Pod], news: list[Pod]
+) -> RolloutPart | None:
+    """The rollout from revision `old` (its pods `olds`) to `new` (`news`), if an old pod was
+    there when the first new one came."""
+    start = min(p.first_us for p in news)
+    there = [p for p in olds if p.first_us <= start]
+    if not there:
+        return None
+    gone = [p.gone_us for p in there if p.gone_us is not None]
+    nodes = sorted({p.node for p in (*olds, *news)})
+    rid = group_id("ro", svc, workload, old, new, start)
+    return RolloutPart(
+        rid, workload, old, new, start, max(gone, default=None), len(gone) < len(there),
+        tuple(nodes),
+    )  # fmt: skip
 
 
 def _spans(

@@ -160,7 +160,7 @@ def log_clocks(
                 and before[0] is grew[0]
                 and before[1:4] == (len(grew[0]), slack, bounds)
             ):  # the lines it had, counted then, and those the impact's update added
-                out_here = before[4] + _outside(grew[1], bounds, slack)
+                out_here = before[4] + _outside(sorted(grew[1]), bounds, slack)
             else:
                 out_here = _outside(times, bounds, slack)
             if kept is not None:
@@ -194,14 +194,14 @@ OutsideKept = dict[tuple[ServiceRef, str], tuple[list[int], int, int, list[tuple
 
 
 def _outside(times: Sequence[int], bounds: Sequence[tuple[int, int]], slack: int) -> int:
-    """How many of the lane's line times lie outside every window bound (widened by slack)."""
-    held = merged_intervals([(a - slack, b + slack) for a, b in bounds])
-    starts = [a for a, _b in held]
-    out_here = 0
-    for t in times:
-        i = bisect_right(starts, t) - 1
-        out_here += not (i >= 0 and t <= held[i][1])
-    return out_here
+    """How many of the lane's line times (sorted) lie outside every window bound (widened by
+    slack): all but those inside the merged bounds, two bisects a merged bound (they are
+    disjoint: touching ones join), not one a line (a lane holds up to 3,300 lines and about
+    100 windows on the `large` store)."""
+    inside = 0
+    for lo, hi in merged_intervals([(a - slack, b + slack) for a, b in bounds]):
+        inside += bisect_right(times, hi) - bisect_left(times, lo)
+    return len(times) - inside
 
 
 def counted(

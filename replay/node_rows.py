@@ -36,6 +36,7 @@ from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.group import (
+    PartMemo,
     Pod,
     RolloutPart,
     assign,
@@ -89,6 +90,8 @@ class ServiceRows:
     #: was found from them
     pods: PodIndex = field(default_factory=dict)
     pod_list: list[Pod] | None = None
+    #: the rollout parts per pair of revisions, with the pods they were found from
+    parts: PartMemo = field(default_factory=dict)
     #: each access-log lane's lines outside its windows (replay.logclock.log_clocks)
     outside: OutsideKept = field(default_factory=dict)
     #: its lane segment rows as stored, per node (replay.segment_store.write_nodes)
@@ -127,6 +130,7 @@ def write_service(
     if prev is not None:
         now.context, now.pods = prev.context, prev.pods
         now.pod_list = prev.pod_list
+        now.parts = prev.parts
         now.segments = prev.segments
     raws = {n: nw.windows for n, nw in per_node.nodes.items()}
     _count(state, svc, settings, prev, now, raws, per_node.clocks)
@@ -195,7 +199,7 @@ def _group(
         last = (now.pod_list, basis[1]) if basis is not None and now.pod_list is not None else None
         pods, changes = pods_and_changes(state, svc, now.pods, last)
         now.pod_list = pods
-        old_basis, basis = basis, (rollout_parts(svc, pods), changes)
+        old_basis, basis = basis, (rollout_parts(svc, pods, now.parts), changes)
         if old_basis is not None:
             before, after = old_basis[1], basis[1]
             moved_pods = {n for k in before.keys() | after.keys() if before.get(k) != after.get(k)

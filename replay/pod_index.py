@@ -56,20 +56,25 @@ def pods_and_changes(
     for gone in [n for n in index if n not in known]:
         moved.append((index.pop(gone), None))
     pods: list[Pod] = []
+    # the loop runs over every pod of the Service (3,527 on the `large` store's gateway) and
+    # finds few again: its look-ups bound once
+    cluster, namespace = svc.cluster, svc.namespace
+    samples_of, workload_of, entry_of = state.pods.get, state.workloads.get, index.get
+    append = pods.append
     for name, node in known.items():
-        samples = state.pods.get((svc.cluster, svc.namespace, name))
+        samples = samples_of((cluster, namespace, name))
         if not samples:
             if name in index:
                 moved.append((index.pop(name), None))
             continue
-        entry = index.get(name)
+        entry = entry_of(name)
         if (
             entry is None
             or entry.samples is not samples
             or entry.length != len(samples)
             or entry.node != node
             or (entry.workload_at is not None
-                and state.workloads.get(entry.workload_at) != entry.workload)
+                and workload_of(entry.workload_at) != entry.workload)
         ):  # fmt: skip
             pod = pod_of(state, svc, name, node)
             assert pod is not None
@@ -80,7 +85,7 @@ def pods_and_changes(
             )
             moved.append((entry, found))
             entry = index[name] = found
-        pods.append(entry.pod)
+        append(entry.pod)
     patched = _patched(last, moved, index) if last is not None else None
     if patched is not None:
         return patched
@@ -91,7 +96,10 @@ def pods_and_changes(
 def _changes(pods: Sequence[Pod], index: PodIndex, keys: set[Key] | None = None) -> Changes:
     """Per (workload, node) of the pods (only `keys`, if given), their changes in time order."""
     out: Changes = {}
+    nodes = None if keys is None else {node for _workload, node in keys}
     for pod in pods:
+        if nodes is not None and pod.node not in nodes:  # a string's hash is kept: cheap
+            continue
         key = (pod.workload, pod.node)
         if keys is None or key in keys:
             out.setdefault(key, []).extend(index[pod.name].changes)
@@ -120,6 +128,8 @@ def _patched(
         if new is not None:
             insort(pods, new.pod, key=pod_order)
     keys = {(e.pod.workload, e.pod.node) for pair in moved for e in pair if e is not None}
+    if not keys:
+        return pods, dict(changes)
     out = {k: v for k, v in changes.items() if k not in keys}
     out.update(_changes(pods, index, keys))
     return pods, out

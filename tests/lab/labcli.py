@@ -33,7 +33,8 @@ DURATION = "90"
 #: The seed-3node NODE2 window (true closed-before-deregistered, 64.2-69.9 s: the old pod
 #: terminating, the LB healthy throughout, the replacement ready at 67 s) is sometimes recorded
 #: `pod-gone-before-deregistered (or closed-before-deregistered: undecided)` (1 run in 8 or more
-#: under load). Issue 17 found why from a failing run's stored rows: the prober's looks left
+#: under load, with the lab's late script of before session 15; 0 in 8 on 59d3da9, docs/lab.md).
+#: Issue 17 found why from a failing run's stored rows: the prober's looks left
 #: kube-proxy's close anywhere in 63.15-67.66 s and the old pod's death (finishedAt 67 s, seen
 #: gone at 68.41 s) in 66.0-68.41 s: the samples do not order the two causes, and undecided is the
 #: honest answer. The verdict calls such a window matched-undecided when the stored rows leave the

@@ -1,6 +1,7 @@
 """deploy/components/dashboard renders offline and validates: the dashboard runs in the recorder's
-namespace (Pod Security `restricted`, enforced) as a pod that meets it, reads the store only as
-roles.sql's read-only console login, listens beyond loopback only with Streamlit's OIDC login
+namespace (Pod Security `restricted`, enforced) as a pod that meets it, runs its pages as
+roles.sql's gapwatch_dashboard (which may refresh replay's projections) and its SQL console as the
+read-only gapwatch_console, listens beyond loopback only with Streamlit's OIDC login
 mounted where `gapwatch dashboard` looks for it, is probed on Streamlit's health path, and its
 Service and NetworkPolicy select it and nothing of the recorder's. Under CI=true the tools must
 be there (no skip)."""
@@ -12,10 +13,22 @@ from typing import Any
 
 from gapwatch.dashboard.exposure import PROXY_ENV, is_loopback, secrets_files
 from tests.k8s.kustomize import kustomize
+from tests.k8s.test_db_roles import ROLES_SQL
 from tests.kubeproxy.test_deploy_components import DEPLOY, _one, _probe_target, _validate
 
+#: env -> the Secret with its store URL: the pages may refresh replay's projections (roles.sql's
+#: gapwatch_dashboard), the SQL console reads only (gapwatch_console)
+LOGIN_SECRETS = {
+    "GAPWATCH_DB": "gapwatch-db-dashboard",
+    "GAPWATCH_CONSOLE_DB": "gapwatch-db-console",
+}
+SECRET_LOGINS = {
+    "gapwatch-db-dashboard": "gapwatch_dashboard",
+    "gapwatch-db-console": "gapwatch_console",
+}
 
-def test_dashboard_is_a_restricted_read_only_console_behind_its_login() -> None:
+
+def test_dashboard_is_a_restricted_pod_with_a_read_only_console_behind_its_login() -> None:
     docs = kustomize(DEPLOY / "overlays" / "dashboard")
     _validate(docs)
     deployment = _one(docs, "Deployment", "gapwatch-dashboard")
@@ -36,7 +49,8 @@ def test_dashboard_is_a_restricted_read_only_console_behind_its_login() -> None:
     }
     assert {"cpu", "memory"} <= set(container["resources"]["limits"])
 
-    # the store, and the SQL console, only as the read-only console login
+    # the pages as the dashboard's login (writes replay's projections only), the SQL console as
+    # the read-only console login, neither a login the recorder or the migration uses
     env = {e["name"]: e for e in container["env"]}
     recorder = _one(docs, "Deployment", "gapwatch-recorder")["spec"]["template"]["spec"]
     written_by = {
@@ -45,10 +59,13 @@ def test_dashboard_is_a_restricted_read_only_console_behind_its_login() -> None:
         for e in c["env"]
         if e["name"] == "GAPWATCH_DB"
     }
-    console = {
-        env[k]["valueFrom"]["secretKeyRef"]["name"] for k in ("GAPWATCH_DB", "GAPWATCH_CONSOLE_DB")
-    }
-    assert console == {"gapwatch-db-console"} and not console & written_by
+    logins = {k: env[k]["valueFrom"]["secretKeyRef"]["name"] for k in LOGIN_SECRETS}
+    assert logins == LOGIN_SECRETS and not set(logins.values()) & written_by
+    header = (DEPLOY / "components" / "dashboard" / "kustomization.yaml").read_text()
+    for secret in LOGIN_SECRETS.values():  # each Secret's login, as the component says to make it
+        (line,) = [line for line in header.splitlines() if f"generic {secret} " in line]
+        assert f"postgresql://{SECRET_LOGINS[secret]}:" in line, line
+        assert f"CREATE ROLE {SECRET_LOGINS[secret]} LOGIN" in ROLES_SQL.read_text()
 
     # beyond loopback only with the OIDC login where `gapwatch dashboard` reads it (no proxy
     # claimed: nothing stands in front of it)

@@ -25,9 +25,9 @@ from gapwatch.recorder.errors import MaintenanceNotPermitted, StoreError
 from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
-from gapwatch.recorder.writer import Checkpoint, EventWriter
+from gapwatch.recorder.writer import Checkpoint, EventWriter, no_derive
 from gapwatch.replay import tables as replay_tables
-from gapwatch.replay.catchup import catch_up
+from gapwatch.replay.catchup import behind, catch_up
 from gapwatch.replay.facts import write_facts
 from tests.dashboard.test_reader import _read_like_the_app as read_like_the_app
 from tests.dashboard.test_reader import _write as write_scenario
@@ -157,6 +157,15 @@ def test_the_dashboards_login_refreshes_the_projections_and_writes_nothing_else(
             text("SELECT value FROM replay_state WHERE key = 'last_event_id'")
         ).scalar_one()
     assert int(again) > position
+    # events no projector derived (a raw-log writer): the dashboard may not derive them, says so
+    # in its log and answers from the facts there are
+    recorder = make_engine(logins["gapwatch_recorder"])
+    EventWriter(recorder, derive=no_derive).write([_obs(10_000), _obs(10_001, name="late")])
+    recorder.dispose()
+    with capture_logs() as logs:
+        assert catch_up(dashboard).position < behind(dashboard)[1]
+    assert [e["event"] for e in logs] == ["facts behind the log"]
+    assert read_like_the_app(dashboard) > 0
     for forbidden, refused in (
         ("INSERT INTO events (id) VALUES (1)", "permission denied for table events"),
         ("DELETE FROM events", "permission denied for table events"),

@@ -9,8 +9,10 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    0005) and is itself harmless: not a superuser, no CREATEROLE, not a member of
    pg_execute_server_program / pg_read_server_files / pg_write_server_files / pg_signal_backend,
    no write privilege on `events` (an owner or the recorder's login could cancel the recorder's
-   queries), and a finite `temp_file_limit` (superuser-only to set: give the login one with
-   `ALTER ROLE ... SET temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
+   queries) or any other table of the store's schema (the dashboard's login, which may refresh
+   replay's projections, is not the console's: deploy/sql/roles.sql), and a finite
+   `temp_file_limit` (superuser-only to set: give the login one with `ALTER ROLE ... SET
+   temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
    `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`.
 3. The query itself runs as a server-side cursor (`DECLARE`), which takes one SELECT/VALUES/TABLE
@@ -54,6 +56,16 @@ class Limits:
     idle_timeout_ms: int = 60_000
 
 
+#: A table of the store's schema the login may write, `events` first (None: none).
+_WRITTEN = """
+SELECT c.relname FROM pg_class c
+WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('r', 'p')
+  AND has_table_privilege(session_user, c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE')
+ORDER BY c.relname <> 'events', c.relname
+LIMIT 1
+"""
+
+
 def _one(conn: psycopg.Connection[Any], query: str, *params: Any) -> Any:
     row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]
@@ -76,12 +88,13 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
             if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
-    # the recorder's) would only lead to this refusal, so that is not the advice it gets.
-    if _one(conn, "SELECT to_regclass('events') IS NOT NULL") and _one(
-        conn,
-        "SELECT has_table_privilege(session_user, 'events', 'INSERT,UPDATE,DELETE,TRUNCATE')",
-    ):
+    # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the
+    # advice it gets.
+    written = _one(conn, _WRITTEN)
+    if written == "events":
         raise UnsafeLogin(f"{login} may write the event store; refused: {HOW_TO}")
+    if written is not None:
+        raise UnsafeLogin(f"{login} may write {written}; a console login writes nothing: {HOW_TO}")
     if not _one(conn, "SELECT pg_has_role(session_user, %s, 'MEMBER')", READER):
         raise UnsafeLogin(f"{login} cannot SET ROLE {READER}: GRANT {READER} TO {login}")
     if str(_one(conn, "SELECT current_setting('temp_file_limit')")) == "-1":

@@ -6,7 +6,11 @@
 -- gapwatch_recorder  LOGIN, member of gapwatch_writer: SELECT/INSERT on what it records.
 -- gapwatch_console   LOGIN, member of gapwatch_reader: the SQL console and `gapwatch sql`
 --                    (dashboard/sqlguard.py refuses any login with more rights than that).
+-- gapwatch_dashboard LOGIN, member of gapwatch_reader and gapwatch_replayer: the dashboard's pages
+--                    (they bring replay's projections up to the facts, which writes them).
 -- gapwatch_writer / gapwatch_reader  NOLOGIN: migration 0005 grants them their tables.
+-- gapwatch_replayer  NOLOGIN: migration 0010 grants it writing replay's projection tables
+--                    (replay_windows, _rollouts, _lags, _segments, _state) and nothing else.
 
 DO $$
 BEGIN
@@ -15,6 +19,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_writer') THEN
         CREATE ROLE gapwatch_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_replayer') THEN
+        CREATE ROLE gapwatch_replayer NOLOGIN;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_migrator') THEN
         CREATE ROLE gapwatch_migrator LOGIN;
@@ -25,9 +32,12 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_console') THEN
         CREATE ROLE gapwatch_console LOGIN IN ROLE gapwatch_reader;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_dashboard') THEN
+        CREATE ROLE gapwatch_dashboard LOGIN IN ROLE gapwatch_reader, gapwatch_replayer;
+    END IF;
 END $$;
 
--- The migrator creates the tables (so owns them) and grants the two group roles their rights.
+-- The migrator creates the tables (so owns them) and grants the group roles their rights.
 GRANT CREATE, USAGE ON SCHEMA public TO gapwatch_migrator;
 -- The migrator grants on its own tables; to grant to these roles it need not be a member.
 -- A console query may write temporary files up to this much (superuser-only to set).

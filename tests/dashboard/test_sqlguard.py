@@ -168,6 +168,10 @@ def test_temp_files_are_limited(pg_url: str) -> None:
         ("GRANT INSERT ON events TO {name}", "may write"),
         # a writing login outside gapwatch_reader (the migration's): not told to GRANT it
         ("REVOKE gapwatch_reader FROM {name}; GRANT INSERT ON events TO {name}", "may write"),
+        # the dashboard's pages' login (migration 0010's role: replay's projections) or any
+        # other write right: not the console's
+        ("GRANT gapwatch_replayer TO {name}", "may write replay_lags; a console login writes"),
+        ("GRANT INSERT ON quarantine TO {name}", "may write quarantine"),
         ("GRANT pg_read_server_files TO {name}", "pg_read_server_files"),
         ("ALTER ROLE {name} CREATEROLE", "create roles"),
     ],
@@ -181,5 +185,5 @@ def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
             run_query(url, "SELECT 1")
     finally:
         with _admin(pg_url) as conn:
-            conn.execute(f"REVOKE ALL ON events FROM {name}")
+            conn.execute(f"REVOKE ALL ON events, quarantine FROM {name}")
         drop_login(pg_url, name)

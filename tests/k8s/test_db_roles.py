@@ -1,6 +1,7 @@
 """deploy/sql/roles.sql on a real PostgreSQL: the migration login migrates, the recorder's login
-records (events, facts, checkpoints, quarantine) but cannot change the schema or delete, and the
-console's login passes the SQL guard. Login names get a unique suffix (roles are server-wide)."""
+records (events, facts, checkpoints, quarantine) but cannot change the schema or delete, the
+console's login passes the SQL guard, and the dashboard's login refreshes replay's projections
+and writes nothing else. Login names get a unique suffix (roles are server-wide)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,34 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
+from gapwatch.dashboard import data
+from gapwatch.dashboard.filters import Filters
 from gapwatch.dashboard.sqlconsole import run_query
+from gapwatch.recorder.cliutil import open_store
 from gapwatch.recorder.errors import MaintenanceNotPermitted, StoreError
 from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
-from gapwatch.recorder.writer import Checkpoint, EventWriter
+from gapwatch.recorder.writer import Checkpoint, EventWriter, no_derive
+from gapwatch.replay import tables as replay_tables
+from gapwatch.replay.catchup import behind, catch_up
 from gapwatch.replay.facts import write_facts
+from tests.dashboard.test_reader import _read_like_the_app as read_like_the_app
+from tests.dashboard.test_reader import _write as write_scenario
 
 pytestmark = pytest.mark.postgres
 ROLES_SQL = Path(__file__).resolve().parents[2] / "deploy" / "sql" / "roles.sql"
-LOGINS = ("gapwatch_migrator", "gapwatch_recorder", "gapwatch_console")
+#: replay's projection tables: what migration 0010's gapwatch_replayer may write
+PROJECTIONS = sorted(
+    t.name
+    for t in vars(replay_tables).values()
+    if isinstance(t, Table) and t.name.startswith("replay_")
+)
+LOGINS = ("gapwatch_migrator", "gapwatch_recorder", "gapwatch_console", "gapwatch_dashboard")
 
 
 def _dsn(url: str, database: str | None = None) -> str:
@@ -85,6 +99,88 @@ def test_each_login_can_do_its_job_and_no_more(logins: dict[str, str]) -> None:
     recorder.dispose()
     counted = run_query(logins["gapwatch_console"], "SELECT count(*) AS n FROM facts")
     assert counted.rows[0][0] > 0
+
+
+def _refused(engine: Engine, statement: str) -> str:
+    """The error `statement` gets as `engine`'s login (it must get one)."""
+    with pytest.raises(StoreError) as caught, engine.begin() as conn:
+        try:
+            conn.execute(text(statement))
+        except Exception as exc:
+            raise StoreError(str(exc)) from exc
+    return str(caught.value)
+
+
+def test_the_dashboards_login_refreshes_the_projections_and_writes_nothing_else(
+    logins: dict[str, str],
+) -> None:
+    """deploy/components/dashboard runs the pages as gapwatch_dashboard (gapwatch_reader and
+    migration 0010's gapwatch_replayer): a page's refresh of replay's projections behind the
+    facts writes them (LOCK replay_state IN EXCLUSIVE MODE, DELETE, INSERT, COPY), which the
+    console's read-only login may not; the dashboard's may, and may not write the log, the
+    facts or the schema."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    write_scenario(recorder, 1)  # a simulated rollout's log: windows, rollouts, lags, segments
+    recorder.dispose()
+    # the console's login reads, and may not refresh (a page as it fails)
+    console = open_store(logins["gapwatch_console"])
+    assert data.store_info(console).events > 0
+    with pytest.raises(StoreError, match="permission denied for table replay_state"):
+        data.windows(console, Filters())
+    console.dispose()
+    # what `gapwatch dashboard` does at start (the schema check) and on each page (catch up,
+    # refresh, read), as the dashboard's login
+    dashboard = open_store(logins["gapwatch_dashboard"])
+    assert catch_up(dashboard).position > 0
+    assert read_like_the_app(dashboard) > 0
+    with dashboard.connect() as conn:
+        written = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in PROJECTIONS
+        }
+        position = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+        refreshed = conn.execute(
+            text("SELECT value FROM replay_state WHERE key = 'last_event_id'")
+        ).scalar_one()
+    assert all(written.values()), written  # every projection table written (ids: sequences)
+    assert int(refreshed) == position  # the projections are the log's
+    # more events, and the refresh changes the rows already there (DELETE, INSERT, COPY)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    write_scenario(recorder, 2)
+    recorder.dispose()
+    assert read_like_the_app(dashboard) > 0
+    with dashboard.connect() as conn:
+        assert conn.execute(text("SELECT max(id) FROM events")).scalar_one() > position
+        again = conn.execute(
+            text("SELECT value FROM replay_state WHERE key = 'last_event_id'")
+        ).scalar_one()
+    assert int(again) > position
+    # events no projector derived (a raw-log writer): the dashboard may not derive them, says so
+    # in its log and answers from the facts there are
+    recorder = make_engine(logins["gapwatch_recorder"])
+    EventWriter(recorder, derive=no_derive).write([_obs(10_000), _obs(10_001, name="late")])
+    recorder.dispose()
+    with capture_logs() as logs:
+        assert catch_up(dashboard).position < behind(dashboard)[1]
+    assert [e["event"] for e in logs] == ["facts behind the log"]
+    assert read_like_the_app(dashboard) > 0
+    for forbidden, refused in (
+        ("INSERT INTO events (id) VALUES (1)", "permission denied for table events"),
+        ("DELETE FROM events", "permission denied for table events"),
+        ("UPDATE facts SET seq = seq", "permission denied for table facts"),
+        ("DELETE FROM facts", "permission denied for table facts"),
+        ("INSERT INTO facts SELECT * FROM facts", "permission denied for table facts"),
+        ("UPDATE projector_positions SET position = 0", "permission denied for table projector"),
+        ("TRUNCATE replay_state", "permission denied for table replay_state"),
+        ("DROP TABLE replay_state", "must be owner of table replay_state"),
+        ("ALTER TABLE replay_windows ADD COLUMN x int", "must be owner of table replay_windows"),
+        ("CREATE TABLE evil (x int)", "permission denied for schema"),
+        ("CREATE ROLE evil", "permission denied to create role"),
+    ):
+        assert refused in _refused(dashboard, forbidden), forbidden
+    dashboard.dispose()
 
 
 def _maintenance_warnings(

@@ -153,3 +153,33 @@ def test_db_upgrade_says_what_it_found_and_did(empty_store_url: str) -> None:
         said.append(result.stderr)
     assert f"schema empty -> {head_revision()}" in said[0]
     assert f"schema {head_revision()}, already current" in said[1]
+
+
+@pytest.mark.postgres
+def test_0010_lets_gapwatch_replayer_write_the_projections_and_nothing_else(
+    pg_empty_url: str,
+) -> None:
+    """The dashboard's login (deploy/sql/roles.sql) refreshes replay's projections as a member of
+    gapwatch_replayer: 0010 grants it those tables and their sequences, not the log, the facts or
+    the schema, and its downgrade takes them back (tests/k8s/test_db_roles.py runs a refresh)."""
+    engine = make_engine(pg_empty_url)
+    rights = text(
+        "SELECT has_table_privilege('gapwatch_replayer', 'replay_state', 'INSERT, UPDATE, DELETE'),"
+        " has_table_privilege('gapwatch_replayer', 'replay_windows', 'INSERT, DELETE'),"
+        " has_sequence_privilege('gapwatch_replayer', pg_get_serial_sequence('replay_segments',"
+        " 'id'), 'USAGE'),"
+        " has_table_privilege('gapwatch_replayer', 'events', 'INSERT, UPDATE, DELETE, TRUNCATE'),"
+        " has_table_privilege('gapwatch_replayer', 'facts', 'INSERT, UPDATE, DELETE, TRUNCATE'),"
+        " has_table_privilege('gapwatch_replayer', 'replay_state', 'TRUNCATE'),"
+        " has_schema_privilege('gapwatch_replayer', current_schema(), 'CREATE')"
+    )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(rights).one()) == (True, True, True, False, False, False, False)
+    downgrade(engine, "0009_views_also")
+    with engine.connect() as conn:
+        assert not any(conn.execute(rights).one())
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(rights).one())[:3] == (True, True, True)
+    engine.dispose()

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import structlog
 from prometheus_client import Counter
 
 from gapwatch.recorder.errors import SourceError, StoreError
@@ -49,6 +50,11 @@ from gapwatch.recorder.sources.kubeproxy.tracker import (
     TransitionTracker,
 )
 from gapwatch.recorder.writer import Guard
+
+log = structlog.get_logger("gapwatch.recorder.kubeproxy")
+
+#: What a look that got no answer at all says (http/metrics `error`, connect `result`).
+TIMED_OUT = "timeout"
 
 OnObservation = Callable[[Observation], None]
 
@@ -80,6 +86,11 @@ class KubeProxyProber:
         #: targets whose change the writer dropped (set from the writer's thread)
         self._superseded: set[TargetKey] = set()
         self.looks = 0
+        #: until some look gets an answer: the targets whose looks all timed out (every target
+        #: silent from the start is a network path that drops the prober's packets, e.g. an
+        #: egress policy narrowed to the wrong node CIDR: said once, see `_silent_from_start`)
+        self._answered = False
+        self._silent: set[TargetKey] = set()
         self._looks_total = Counter(
             "gapwatch_probe_looks",
             "Looks by the kube-proxy prober, by kind and outcome.",
@@ -240,6 +251,8 @@ class KubeProxyProber:
         self.looks += 1
         outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
         self._looks_total.labels(target.key.kind, str(outcome)).inc()
+        if not self._answered:
+            self._silent_from_start(target.key, timed_out=outcome == TIMED_OUT)
         if target.key.kind == "ProxyMetrics":
             observation: Observation | None = Observation(
                 observed_at=finished,
@@ -264,6 +277,31 @@ class KubeProxyProber:
         if self.on_observation is not None and why in ("first", "change"):
             self.on_observation(observation)
         return observation
+
+    def _silent_from_start(self, key: TargetKey, *, timed_out: bool) -> None:
+        """Warn once when every target probed has timed out and none ever answered: nothing
+        in the stored looks tells a dropped path from nodes that are all down, and a wrong
+        egress rule (deploy/README.md, "Egress") looks exactly like this."""
+        if not timed_out:
+            self._answered = True
+            self._silent.clear()
+            return
+        self._silent.add(key)
+        if len(self._silent) < len(self._tasks):
+            return
+        nodes = sorted({k.node for k in self._silent if k.node})
+        log.warning(
+            "kube-proxy prober: every look has timed out since the start, none answered",
+            targets=len(self._silent),
+            nodes=len(nodes),
+            timeout_s=self.settings.timeout_s,
+            hint=(
+                "the prober's packets to the nodes are dropped, or every node is down: check "
+                "its network path (a NetworkPolicy's egress to the nodes' CIDR, deploy/README.md "
+                "'Egress'; security groups, host firewalls)"
+            ),
+        )
+        self._answered = True  # said once; the stored looks carry each timeout
 
     async def _adopt_stored(self, look: Look) -> None:
         """Before a change becomes an observation: the target's stored last state, if another

@@ -30,7 +30,8 @@ say what they did not keep durable):
   index's upkeep costs; replay's reads need it);
 - writer, events + facts, and import, with facts UNLOGGED.
 
-The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
+The paths run round-robin, --repeat rounds, every other round in reverse order, so drifting load
+hits all of them alike (and each --facts-costs path runs next to the path it varies). Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
 (each round against that round's COPY: steadier on a shared machine), the facts stored and the
 runs. Then the CPU this process (every thread: parsing, deriving, writing) spent per row on each
@@ -69,6 +70,9 @@ from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.writer import EventWriter, _JsonTextDumper, no_derive, prepare
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, write_facts
 from gapwatch.replay.tables import facts as facts_table
+
+#: A path: the rows it stores and the run that stores them into a database and times it.
+Run = tuple[int, Callable[[str], float]]
 
 ORM_FIELDS = ("cluster", "observed_at", "source", "kind", "op", "namespace", "name", "node",
               "source_time", "resource_version", "previous_observed_at")  # fmt: skip
@@ -205,7 +209,7 @@ def main() -> None:
         for obs in observations:
             out.write(dumps(obs) + "\n")
 
-    paths: dict[str, tuple[int, Callable[[str], float]]] = {
+    paths: dict[str, Run] = {
         "raw COPY (write_row), the baseline": (n, lambda url: raw_copy(url, rows)),
         "writer, events only": (n, lambda url: writer(url, observations, args.batch, facts=False)),
         "writer, events + facts (projector)": (
@@ -219,15 +223,18 @@ def main() -> None:
         "naive (ORM, commit per row)": (naive_n, lambda url: naive(url, observations[:naive_n])),
     }
     if args.facts_costs:
-        paths.update(facts_cost_paths(args, observations, rows, str(ndjson)))
+        paths = beside(paths, facts_cost_paths(args, observations, rows, str(ndjson)))
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
-        for _ in range(args.repeat):
-            for label, (_count, run) in paths.items():
+        for round_ in range(args.repeat):
+            order = list(paths.items())
+            if round_ % 2:  # every other round backwards: drift hits neighbours alike
+                order.reverse()
+            for label, (_count, run) in order:
                 url = fresh_db(base)
                 try:
                     before = client_cpu()
@@ -267,30 +274,49 @@ def facts_cost_paths(
     observations: list[Observation],
     rows: list[tuple[Any, ...]],
     ndjson: str,
-) -> dict[str, tuple[int, Callable[[str], float]]]:
-    """--facts-costs: where the facts' time goes on the server (a fresh database's events get
-    ids 1..n, so the facts derived here match the rows the raw COPY stores)."""
+) -> list[tuple[str, str, Run]]:
+    """--facts-costs: where the facts' time goes on the server, as (the path it runs after,
+    label, path). A fresh database's events get ids 1..n, so the facts derived here are the
+    ones the raw COPY's rows would get."""
     n = len(observations)
     derived = derive_all(enumerate(observations, start=1))
-    return {
-        "raw COPY events + facts": (n, lambda url: raw_copy_facts(url, rows, derived)),
-        "raw COPY events + facts UNLOGGED *": (
-            n,
-            lambda url: raw_copy_facts(altered(url, UNLOGGED), rows, derived),
+    baseline, write, imp = (
+        "raw COPY (write_row), the baseline",
+        "writer, events + facts (projector)",
+        "import events, end to end from NDJSON",
+    )
+    return [
+        (baseline, "raw COPY events + facts", (n, lambda url: raw_copy_facts(url, rows, derived))),
+        (
+            baseline,
+            "raw COPY events + facts UNLOGGED *",
+            (n, lambda url: raw_copy_facts(altered(url, UNLOGGED), rows, derived)),
         ),
-        "raw COPY events + facts, no secondary index": (
-            n,
-            lambda url: raw_copy_facts(altered(url, NO_FACTS_INDEX), rows, derived),
+        (
+            baseline,
+            "raw COPY events + facts, no secondary index",
+            (n, lambda url: raw_copy_facts(altered(url, NO_FACTS_INDEX), rows, derived)),
         ),
-        "writer, events + facts UNLOGGED *": (
-            n,
-            lambda url: writer(altered(url, UNLOGGED), observations, args.batch, facts=True),
+        (
+            write,
+            "writer, events + facts UNLOGGED *",
+            (n, lambda url: writer(altered(url, UNLOGGED), observations, args.batch, facts=True)),
         ),
-        "import events, facts UNLOGGED *": (
-            n,
-            lambda url: import_file(altered(url, UNLOGGED), ndjson, n, args.batch),
+        (
+            imp,
+            "import events, facts UNLOGGED *",
+            (n, lambda url: import_file(altered(url, UNLOGGED), ndjson, n, args.batch)),
         ),
-    }
+    ]
+
+
+def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:
+    """`paths` with each extra path right after the one it names (so they run side by side)."""
+    out: dict[str, Run] = {}
+    for label, path in paths.items():
+        out[label] = path
+        out.update({new: run for after, new, run in extra if after == label})
+    return out
 
 
 def client_cpu() -> float:
@@ -299,9 +325,7 @@ def client_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def print_cpu(
-    paths: dict[str, tuple[int, Callable[[str], float]]], cpu: dict[str, list[float]]
-) -> None:
+def print_cpu(paths: dict[str, Run], cpu: dict[str, list[float]]) -> None:
     """This process's CPU per row on each path, median of the runs."""
     print(f"\n{'client CPU per row (us), median':<46}{'us':>10}")
     for label, (count, _run) in paths.items():

@@ -33,11 +33,12 @@ say what they did not keep durable):
 The paths run round-robin, --repeat rounds, every other round in reverse order, so drifting load
 hits all of them alike (and each --facts-costs path runs next to the path it varies). Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
-(each round against that round's COPY: steadier on a shared machine), the facts stored and the
-runs. Then the CPU this process (every thread: parsing, deriving, writing) spent per row on each
-path, medians: on a loaded machine wall-clock ratios follow the load, this does not. (The
-server's share was tried from /proc, the postmaster's reaped children, and came out erratic:
-not printed.)
+(each round against that round's COPY: steadier on a shared machine), the facts stored, the
+median WAL the server wrote during the path (the whole server's: other work on a --pg server
+counts too) and the runs. Then the CPU this process (every thread: parsing, deriving, writing)
+spent per row on each path, medians: on a loaded machine wall-clock ratios follow the load, this
+does not. (The server's CPU share was tried from /proc, the postmaster's reaped children, and
+came out erratic: not printed.)
 """
 
 from __future__ import annotations
@@ -177,6 +178,18 @@ def naive(url: str, observations: list[Observation]) -> float:
     return elapsed
 
 
+def wal_position(url: str) -> str:
+    with psycopg.connect(dsn(url)) as conn:
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+
+
+def wal_since(url: str, lsn: str) -> int:
+    """WAL bytes the server wrote since `lsn` (all of the server's: alone on it, one path's)."""
+    with psycopg.connect(dsn(url)) as conn:
+        query = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)"
+        return int(conn.execute(query, (lsn,)).fetchone()[0])  # type: ignore[index]
+
+
 def facts_count(url: str) -> int:
     with psycopg.connect(dsn(url)) as conn:
         return int(conn.execute("SELECT count(*) FROM facts").fetchone()[0])  # type: ignore[index]
@@ -227,6 +240,7 @@ def main() -> None:
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
+    wal: dict[str, list[int]] = {label: [] for label in paths}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
@@ -237,9 +251,10 @@ def main() -> None:
             for label, (_count, run) in order:
                 url = fresh_db(base)
                 try:
-                    before = client_cpu()
+                    before, lsn = client_cpu(), wal_position(url)
                     times[label].append(run(url))
                     cpu[label].append(client_cpu() - before)
+                    wal[label].append(wal_since(url, lsn))
                     facts[label] = facts_count(url)
                 finally:
                     drop_db(url)
@@ -249,7 +264,7 @@ def main() -> None:
 
     copies = times["raw COPY (write_row), the baseline"]
     base_rate = n / statistics.median(copies)
-    print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts   runs (s)")
+    print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  WAL MB  runs (s)")
     for label, (count, _run) in paths.items():
         rate = count / statistics.median(times[label])
         # each round's ratio to that round's COPY: steadier than medians when the load drifts
@@ -259,7 +274,7 @@ def main() -> None:
         runs = ", ".join(f"{t:.2f}" for t in times[label])
         print(
             f"{label:<46}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
-            f"{facts[label]:>8,}  {runs}"
+            f"{facts[label]:>8,}{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
         )
     if args.facts_costs:
         print(

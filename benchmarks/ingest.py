@@ -19,13 +19,26 @@ realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices
 - naive: the SQLAlchemy ORM, one INSERT and one COMMIT per row, on --naive-n rows (default
   the same --n; it takes long on a durable server).
 
-The paths run round-robin, --repeat rounds, so drifting load hits all of them alike. Prints each
+With --facts-costs, where the facts' time goes on the server, five more paths (measurement only:
+DDL on the fresh database before the clock starts; labels marked `*` and the line under the table
+say what they did not keep durable):
+
+- raw COPY events + facts: the baseline's COPY, committed, then a binary COPY of the same
+  events' facts (derived before the clock starts), committed: the physical limit with facts;
+- the same with `facts` and `projector_positions` UNLOGGED (no WAL: emptied by a crash);
+- the same with facts logged but without `ix_facts_cluster_namespace_name_at_us` (what that
+  index's upkeep costs; replay's reads need it);
+- writer, events + facts, and import, with facts UNLOGGED.
+
+The paths run round-robin, --repeat rounds, every other round in reverse order, so drifting load
+hits all of them alike (and each --facts-costs path runs next to the path it varies). Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
-(each round against that round's COPY: steadier on a shared machine), the facts stored and the
-runs. Then the CPU this process (every thread: parsing, deriving, writing) spent per row on each
-path, medians: on a loaded machine wall-clock ratios follow the load, this does not. (The
-server's share was tried from /proc, the postmaster's reaped children, and came out erratic:
-not printed.)
+(each round against that round's COPY: steadier on a shared machine), the facts stored, the
+median WAL the server wrote during the path (the whole server's: other work on a --pg server
+counts too) and the runs. Then the CPU this process (every thread: parsing, deriving, writing)
+spent per row on each path, medians: on a loaded machine wall-clock ratios follow the load, this
+does not. (The server's CPU share was tried from /proc, the postmaster's reaped children, and
+came out erratic: not printed.)
 """
 
 from __future__ import annotations
@@ -38,13 +51,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, registry
 
 from benchmarks.observations import generate
@@ -55,7 +69,11 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.writer import EventWriter, _JsonTextDumper, no_derive, prepare
-from gapwatch.replay.facts import write_facts
+from gapwatch.replay.facts import FACT_COLUMNS, derive_all, write_facts
+from gapwatch.replay.tables import facts as facts_table
+
+#: A path: the rows it stores and the run that stores them into a database and times it.
+Run = tuple[int, Callable[[str], float]]
 
 ORM_FIELDS = ("cluster", "observed_at", "source", "kind", "op", "namespace", "name", "node",
               "source_time", "resource_version", "previous_observed_at")  # fmt: skip
@@ -76,16 +94,40 @@ def tune_gc() -> None:
 
 def raw_copy(url: str, rows: list[tuple[Any, ...]]) -> float:
     """The physical limit: binary COPY of prepared rows, one transaction."""
-    cols = ", ".join(EVENT_COLUMNS)
+    return raw_copy_facts(url, rows, [])
+
+
+def raw_copy_facts(url: str, rows: list[tuple[Any, ...]], facts: list[Any]) -> float:
+    """The baseline's COPY, then (when given) the same events' facts by binary COPY, each
+    committed: the projector's pattern without its Python, the physical limit with facts."""
     with psycopg.connect(dsn(url)) as conn, conn.cursor() as cur:
         cur.adapters.register_dumper(None, _JsonTextDumper)
         start = time.perf_counter()
-        with cur.copy(f"COPY events ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(copy_types(events, EVENT_COLUMNS))
-            for row in rows:
-                copy.write_row(row)
+        _copy(cur, events, EVENT_COLUMNS, rows)
         conn.commit()
+        if facts:
+            _copy(cur, facts_table, FACT_COLUMNS, facts)
+            conn.commit()
         return time.perf_counter() - start
+
+
+def _copy(cur: psycopg.Cursor[Any], table: Table, columns: Sequence[str], rows: Any) -> None:
+    with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(copy_types(table, columns))
+        for row in rows:
+            copy.write_row(row)
+
+
+#: --facts-costs: DDL on a fresh database before a path's clock starts (measurement only).
+UNLOGGED = ("ALTER TABLE facts SET UNLOGGED", "ALTER TABLE projector_positions SET UNLOGGED")
+NO_FACTS_INDEX = ("DROP INDEX ix_facts_cluster_namespace_name_at_us",)
+
+
+def altered(url: str, statements: tuple[str, ...]) -> str:
+    with psycopg.connect(dsn(url)) as conn:
+        for statement in statements:
+            conn.execute(statement)
+    return url
 
 
 def writer(url: str, observations: list[Observation], batch: int, *, facts: bool) -> float:
@@ -136,6 +178,18 @@ def naive(url: str, observations: list[Observation]) -> float:
     return elapsed
 
 
+def wal_position(url: str) -> str:
+    with psycopg.connect(dsn(url)) as conn:
+        return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
+
+
+def wal_since(url: str, lsn: str) -> int:
+    """WAL bytes the server wrote since `lsn` (all of the server's: alone on it, one path's)."""
+    with psycopg.connect(dsn(url)) as conn:
+        query = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)"
+        return int(conn.execute(query, (lsn,)).fetchone()[0])  # type: ignore[index]
+
+
 def facts_count(url: str) -> int:
     with psycopg.connect(dsn(url)) as conn:
         return int(conn.execute("SELECT count(*) FROM facts").fetchone()[0])  # type: ignore[index]
@@ -150,6 +204,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--naive-n", type=int, help="rows for the naive path (default --n)")
     parser.add_argument("--pg", default=os.environ.get("GAPWATCH_BENCH_PG"))
+    parser.add_argument(
+        "--facts-costs",
+        action="store_true",
+        help="add the facts' server-side paths (facts UNLOGGED, without their secondary index)",
+    )
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds")
     args = parser.parse_args()
     if not args.default_gc:
@@ -163,7 +222,7 @@ def main() -> None:
         for obs in observations:
             out.write(dumps(obs) + "\n")
 
-    paths: dict[str, tuple[int, Callable[[str], float]]] = {
+    paths: dict[str, Run] = {
         "raw COPY (write_row), the baseline": (n, lambda url: raw_copy(url, rows)),
         "writer, events only": (n, lambda url: writer(url, observations, args.batch, facts=False)),
         "writer, events + facts (projector)": (
@@ -176,19 +235,26 @@ def main() -> None:
         ),
         "naive (ORM, commit per row)": (naive_n, lambda url: naive(url, observations[:naive_n])),
     }
+    if args.facts_costs:
+        paths = beside(paths, facts_cost_paths(args, observations, rows, str(ndjson)))
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
+    wal: dict[str, list[int]] = {label: [] for label in paths}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
-        for _ in range(args.repeat):
-            for label, (_count, run) in paths.items():
+        for round_ in range(args.repeat):
+            order = list(paths.items())
+            if round_ % 2:  # every other round backwards: drift hits neighbours alike
+                order.reverse()
+            for label, (_count, run) in order:
                 url = fresh_db(base)
                 try:
-                    before = client_cpu()
+                    before, lsn = client_cpu(), wal_position(url)
                     times[label].append(run(url))
                     cpu[label].append(client_cpu() - before)
+                    wal[label].append(wal_since(url, lsn))
                     facts[label] = facts_count(url)
                 finally:
                     drop_db(url)
@@ -198,7 +264,7 @@ def main() -> None:
 
     copies = times["raw COPY (write_row), the baseline"]
     base_rate = n / statistics.median(copies)
-    print(f"\n{'path':<42}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts   runs (s)")
+    print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  WAL MB  runs (s)")
     for label, (count, _run) in paths.items():
         rate = count / statistics.median(times[label])
         # each round's ratio to that round's COPY: steadier than medians when the load drifts
@@ -207,10 +273,65 @@ def main() -> None:
         )
         runs = ", ".join(f"{t:.2f}" for t in times[label])
         print(
-            f"{label:<42}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
-            f"{facts[label]:>8,}  {runs}"
+            f"{label:<46}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
+            f"{facts[label]:>8,}{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
+        )
+    if args.facts_costs:
+        print(
+            "* facts and projector_positions UNLOGGED: not WAL-logged, NOT durable (a crash "
+            "empties them; not on replicas). Measurement only: the store keeps them logged."
         )
     print_cpu(paths, cpu)
+
+
+def facts_cost_paths(
+    args: argparse.Namespace,
+    observations: list[Observation],
+    rows: list[tuple[Any, ...]],
+    ndjson: str,
+) -> list[tuple[str, str, Run]]:
+    """--facts-costs: where the facts' time goes on the server, as (the path it runs after,
+    label, path). A fresh database's events get ids 1..n, so the facts derived here are the
+    ones the raw COPY's rows would get."""
+    n = len(observations)
+    derived = derive_all(enumerate(observations, start=1))
+    baseline, write, imp = (
+        "raw COPY (write_row), the baseline",
+        "writer, events + facts (projector)",
+        "import events, end to end from NDJSON",
+    )
+    return [
+        (baseline, "raw COPY events + facts", (n, lambda url: raw_copy_facts(url, rows, derived))),
+        (
+            baseline,
+            "raw COPY events + facts UNLOGGED *",
+            (n, lambda url: raw_copy_facts(altered(url, UNLOGGED), rows, derived)),
+        ),
+        (
+            baseline,
+            "raw COPY events + facts, no secondary index",
+            (n, lambda url: raw_copy_facts(altered(url, NO_FACTS_INDEX), rows, derived)),
+        ),
+        (
+            write,
+            "writer, events + facts UNLOGGED *",
+            (n, lambda url: writer(altered(url, UNLOGGED), observations, args.batch, facts=True)),
+        ),
+        (
+            imp,
+            "import events, facts UNLOGGED *",
+            (n, lambda url: import_file(altered(url, UNLOGGED), ndjson, n, args.batch)),
+        ),
+    ]
+
+
+def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:
+    """`paths` with each extra path right after the one it names (so they run side by side)."""
+    out: dict[str, Run] = {}
+    for label, path in paths.items():
+        out[label] = path
+        out.update({new: run for after, new, run in extra if after == label})
+    return out
 
 
 def client_cpu() -> float:
@@ -219,13 +340,11 @@ def client_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def print_cpu(
-    paths: dict[str, tuple[int, Callable[[str], float]]], cpu: dict[str, list[float]]
-) -> None:
+def print_cpu(paths: dict[str, Run], cpu: dict[str, list[float]]) -> None:
     """This process's CPU per row on each path, median of the runs."""
-    print(f"\n{'client CPU per row (us), median':<42}{'us':>10}")
+    print(f"\n{'client CPU per row (us), median':<46}{'us':>10}")
     for label, (count, _run) in paths.items():
-        print(f"{label:<42}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
+        print(f"{label:<46}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from psycopg import pq
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
 
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.store import make_engine
@@ -31,6 +31,32 @@ from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_state, r
 from tests.replay.test_projections import _tables
 
 SVC = ServiceRef("trips", "ns", "gw")
+
+
+@contextmanager
+def engine_trace(engine: Engine) -> Iterator[list[str]]:
+    """libpq's protocol trace of every connection the engine checks out inside the block
+    (its lines, filled when the block ends)."""
+    lines: list[str] = []
+    flags = pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE
+    with tempfile.TemporaryFile() as trace:
+
+        def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
+            dbapi.pgconn.trace(trace.fileno())
+            dbapi.pgconn.set_trace_flags(flags)
+
+        def on_checkin(dbapi: Any, _record: Any) -> None:
+            dbapi.pgconn.untrace()
+
+        event.listen(engine, "checkout", on_checkout)
+        event.listen(engine, "checkin", on_checkin)
+        try:
+            yield lines
+        finally:
+            event.remove(engine, "checkout", on_checkout)
+            event.remove(engine, "checkin", on_checkin)
+            trace.seek(0)
+            lines += trace.read().decode(errors="replace").splitlines()
 
 
 @contextmanager
@@ -273,3 +299,23 @@ def test_a_refresh_that_deletes_updates_and_inserts_in_one_batch_equals_a_rebuil
             and s.get("-replay_segments") and s.get("+replay_segments")]  # fmt: skip
     assert both, seen
     assert any(updated), seen
+
+
+@pytest.mark.postgres
+def test_a_look_at_a_current_store_is_one_round_trip_a_projection(pg_url: str) -> None:
+    """A refresh of a current store looks at both projections' positions (the windows', the
+    settings reads'): one statement each, outside a transaction on PostgreSQL (no BEGIN, no
+    ROLLBACK: main took three round trips a look, and two statements), and writes nothing."""
+    engine = make_engine(pg_url)
+    writer, observations = _simulated(engine)
+    writer.write(observations[:100])
+    projections.refresh(engine)
+    before = _tables(engine)
+    with engine_trace(engine) as lines:
+        assert projections.refresh(engine) == 0
+    engine.dispose()
+    sent = [ln.split("\t")[2] for ln in lines if ln.startswith("F\t")]
+    waits = [ln for ln in lines if ln.startswith("B") and "\tReadyForQuery" in ln]
+    assert len(waits) == 2 and sent.count("Execute") + sent.count("Query") == 2, lines
+    assert not any("BEGIN" in ln or "ROLLBACK" in ln for ln in lines)
+    assert _tables(make_engine(pg_url)) == before

@@ -231,6 +231,37 @@ def _restore(url: str, pristine: str) -> None:
         c.execute(f"CREATE DATABASE {name} TEMPLATE {pristine}")
 
 
+#: what a refresh writes (`--warm` puts them back as they were)
+_WRITTEN = ("replay_windows", "replay_rollouts", "replay_lags", "replay_segments", "replay_state")
+
+
+def _keep_pristine(engine: Engine) -> None:
+    """`--warm`: a copy of the tables a refresh writes, in the work database (schema
+    `pristine`), for `_undo`."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS pristine CASCADE"))
+        conn.execute(text("CREATE SCHEMA pristine"))
+        for table in _WRITTEN:
+            conn.execute(text(f"CREATE TABLE pristine.{table} AS TABLE public.{table}"))
+
+
+def _undo(engine: Engine) -> None:
+    """`--warm`: put the rows a refresh changed back as `_keep_pristine` copied them (whole
+    rows compared, as multisets), on the connection the refresh used: no new server process
+    with cold catalog and plan caches, as a long-running process keeps its pool."""
+    with engine.begin() as conn:
+        for table in _WRITTEN:
+            key = "key" if table == "replay_state" else "id"
+            conn.execute(text(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM (SELECT * FROM {table} "
+                f"EXCEPT ALL SELECT * FROM pristine.{table}) changed)"
+            ))  # fmt: skip
+            conn.execute(text(
+                f"INSERT INTO {table} SELECT * FROM pristine.{table} EXCEPT ALL "
+                f"SELECT * FROM {table}"
+            ))  # fmt: skip
+
+
 def _prepare(
     backend: str, source: Path, args: argparse.Namespace, keep: Path, url: str
 ) -> dict[str, Any]:
@@ -286,9 +317,15 @@ def batch_only(backend: str, source: Path, args: argparse.Namespace) -> None:
     # one engine for every round, as a long-running process has: its statement cache warm
     # after the first round (untimed), as the rebuild leaves it there
     engine = make_engine(url)
+    warm = args.warm and backend == "postgres"
     for i in range(args.batch_only + 1):
-        engine.dispose()
-        _restore(url, meta["pristine"])
+        if warm and i > 0:
+            _undo(engine)  # the same server connection, its caches warm
+        else:
+            engine.dispose()
+            _restore(url, meta["pristine"])
+            if warm:
+                _keep_pristine(engine)
         gc.disable()
         with (keep / "checkpoint.pickle").open("rb") as f:
             checkpoint = pickle.load(f)
@@ -400,6 +437,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--keep", type=Path, help="--batch-only: where its store is kept")
     parser.add_argument("--no-check", action="store_true", help="--batch-only: no rebuild")
+    parser.add_argument(
+        "--warm", action="store_true",
+        help="--batch-only on PostgreSQL: put the rows back between refreshes on the same "
+        "connection (a warm server process) instead of a new database from the template",
+    )  # fmt: skip
     parser.add_argument(
         "--round-trips", action="store_true",
         help="--batch-only on PostgreSQL: count each refresh's round trips (libpq's trace)",

@@ -169,20 +169,23 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         projections.rebuild(engine, checkpoint=checkpoint)
         rebuilds = [time.perf_counter() - started]
         refreshes: list[float] = []
+        cpu: list[float] = []
         at = cut
         for _ in range(args.repeat):
             copy_facts(engine, source, src, at, at + args.events)
             profiler = cProfile.Profile() if args.profile else None
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
                 profiler.enable()
             done = projections.refresh(engine, checkpoint=checkpoint)
             refreshes.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
             if profiler is not None:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
             print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
-                  f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms, "
+                  f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms "
+                  f"({cpu[-1] * 1000:.0f} ms CPU), "
                   f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
             at += args.events
         # a one-shot command (`gapwatch replay`) after the last one saved its fold state:
@@ -208,7 +211,8 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         engine.dispose()
     print(f"[{backend}] full rebuild: {[round(x, 1) for x in rebuilds]} s; refresh from the "
           f"checkpoint: median {statistics.median(refreshes) * 1000:.0f} ms "
-          f"{[round(x * 1000) for x in refreshes]}; one-shot from the saved checkpoint "
+          f"{[round(x * 1000) for x in refreshes]} (CPU {[round(x * 1000) for x in cpu]}); "
+          f"one-shot from the saved checkpoint "
           f"(load, refresh, save): {saved:.1f} s; without a checkpoint (one-shot): "
           f"{one_shot:.1f} s; refreshed rows == rebuilt rows: {same}; "
           f"load {os.getloadavg()}")  # fmt: skip

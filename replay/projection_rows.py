@@ -143,7 +143,7 @@ def insert_all(conn: Connection, batches: Sequence[tuple[Table, list[dict[str, A
         return
     raw: Any = conn.connection.driver_connection
     if sum(len(rows) for _table, rows in batches) <= PIPELINED_ROWS:
-        with raw.pipeline(), raw.cursor() as cur:
+        with row_diff.pipeline(raw), raw.cursor() as cur:
             for table, rows in batches:
                 columns = list(rows[0])
                 sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "

@@ -5,13 +5,15 @@ A refresh recomputes a touched Service whole, but new facts mostly change its la
 segments and lag samples (and the rollouts still open), so the write costs what changed, not the
 Service's history. The comparison is on the columns that say what a row is (`columns`; not its
 surrogate id nor values derived from those columns, such as `start_at` from `start_us`), as a
-multiset: two equal rows stored once each stay two rows.
+multiset: two equal rows stored once each stay two rows. On PostgreSQL the DELETEs of a write
+(one per distinct stale row) go in one pipeline: one round trip whatever their number.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete
@@ -59,6 +61,15 @@ def delete_keys(conn: Connection, table: Table, key: str, ids: Sequence[Any]) ->
     column = table.c[key]
     for i in range(0, len(ids), 10_000):
         conn.execute(delete(table).where(column.in_(ids[i : i + 10_000])))
+
+
+def pipeline(raw: Any) -> AbstractContextManager[Any]:
+    """psycopg's pipeline mode on a driver connection (statements sent without waiting for
+    each answer: one round trip), or nothing where libpq lacks it (before 14): executemany
+    then waits for each statement, with the same results."""
+    import psycopg  # only on PostgreSQL (a SQLite store's commands never load the driver)
+
+    return raw.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
 
 
 #: one `delete_matching` job: table, its key, the Service, the columns, the rows (tuples)
@@ -110,7 +121,7 @@ def delete_all_matching(conn: Connection, jobs: Sequence[Job]) -> bool:
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.driver_connection
         cursors = []
-        with raw.pipeline():
+        with pipeline(raw):
             for sql, params, i in pending:
                 cur = raw.cursor()
                 cur.executemany(sql, params)  # its rowcount: the total (psycopg 3)

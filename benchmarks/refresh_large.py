@@ -174,18 +174,21 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         for _ in range(args.repeat):
             copy_facts(engine, source, src, at, at + args.events)
             profiler = cProfile.Profile() if args.profile else None
+            sched = _sched()
             started, started_cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
                 profiler.enable()
             done = projections.refresh(engine, checkpoint=checkpoint)
             refreshes.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
+            on_cpu, waited = (b - a for a, b in zip(sched, _sched(), strict=True))
             if profiler is not None:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
             print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
                   f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms "
-                  f"({cpu[-1] * 1000:.0f} ms CPU), "
+                  f"({cpu[-1] * 1000:.0f} ms CPU, {waited * 1000:.0f} ms waiting for a CPU, "
+                  f"{(refreshes[-1] - on_cpu - waited) * 1000:.0f} ms off CPU otherwise), "
                   f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
             at += args.events
         # a one-shot command (`gapwatch replay`) after the last one saved its fold state:

@@ -331,15 +331,19 @@ def _affected(
     """The events after `after` and the Services their facts may touch (the SQL guess: by
     name, namespace and cluster); from `rows` (fact rows that hold every fact after `after`,
     a checkpoint's: no query) or else the store."""
+    found: list[tuple[Any, ...]]
     if rows is None:
         marks = ", ".join(f"'{f}'" for f in _AFFECTING)
-        found = conn.execute(
-            text(
-                "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
-                f"AND fact IN ({marks})"
-            ),
-            {"after": after},
-        ).all()
+        found = [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
+                    f"AND fact IN ({marks})"
+                ),
+                {"after": after},
+            )
+        ]
         events = int(
             conn.execute(
                 text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),

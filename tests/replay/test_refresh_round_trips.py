@@ -80,7 +80,7 @@ def round_trips(conn: Connection) -> Iterator[Callable[[], int]]:
 
 def _window(node: str, start: int, rollout: str | None = None) -> Window:
     return Window(
-        service=SVC, node=node, cls="closed-before-deregistered", start_us=start,  # type: ignore[arg-type]
+        service=SVC, node=node, cls="closed-before-deregistered", start_us=start,
         end_us=start + 5, start_earliest_us=start, start_latest_us=start,
         end_earliest_us=start + 5, end_latest_us=start + 5, provenance="measured",
         opened_by=(1,), closed_by=(2,), certain=True, rollout=rollout,
@@ -227,7 +227,7 @@ def test_state_rows_are_set_in_one_statement(engine: Engine) -> None:
             assert trips() == 1
         else:
             state_rows.put(conn, {"a": 10, **{f"k{i}": i for i in range(50)}})
-        rows = dict(conn.execute(text("SELECT key, value FROM replay_state")).all())
+        rows: dict[str, int] = dict(conn.execute(text("SELECT key, value FROM replay_state")).all())
     assert rows == {"a": 10, "b": 2, "keep": 7, **{f"k{i}": i for i in range(50)}}
     assert replay_state.c.key.primary_key
 

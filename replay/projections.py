@@ -334,16 +334,11 @@ def _affected(
     found: list[tuple[Any, ...]]
     if rows is None:
         marks = ", ".join(f"'{f}'" for f in _AFFECTING)
-        found = [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
-                    f"AND fact IN ({marks})"
-                ),
-                {"after": after},
-            )
-        ]
+        query = text(
+            "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
+            f"AND fact IN ({marks})"
+        )
+        found = [tuple(r) for r in conn.execute(query, {"after": after})]
         events = int(
             conn.execute(
                 text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),

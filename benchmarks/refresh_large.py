@@ -1,7 +1,8 @@
 """Incremental refresh on the `large` demo store: its own next events, Pods and Nodes included.
 
     benchmarks/refresh_large.py [--backend sqlite|postgres|both] [--pg URL] [--repeat 3]
-                                [--profile N] [--batch-only N [--keep DIR] [--no-check]]
+                                [--profile N] [--batch-only N [--keep DIR] [--no-check]
+                                [--round-trips]]
 
 The store (benchmarks/large_store.py builds and caches it: 1.1M events, one gateway Service on
 300 nodes, a simulated day) is read, never written. A work store gets its facts up to a cut
@@ -27,7 +28,10 @@ inserted, and each round restores the store (a file copy; on PostgreSQL a databa
 the saved one as its template) and unpickles the checkpoint, then refreshes, timed: wall and
 process CPU (a first round, untimed, warms the statement cache of the one engine they share,
 as the rebuild does in a long-running process). The rows of the last refresh are compared with
-a rebuild (`--no-check`: not).
+a rebuild (`--no-check`: not). Each refresh's wall time is split by the thread's schedstat:
+on a CPU, waiting for one (the machine's load), and off CPU otherwise (waiting on the server:
+round trips, its work, the commit's flush); `--round-trips` (PostgreSQL) counts the times it
+waited for the server and the statements it sent, from libpq's protocol trace.
 
 PostgreSQL: a throwaway server with its default durability unless `--pg` names one. The work
 store (a SQLite file or a database) is removed at the end. Prints medians, the load average.
@@ -48,7 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,7 +60,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.large_store import DEFAULT_CACHE, key
@@ -165,20 +169,26 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         projections.rebuild(engine, checkpoint=checkpoint)
         rebuilds = [time.perf_counter() - started]
         refreshes: list[float] = []
+        cpu: list[float] = []
         at = cut
         for _ in range(args.repeat):
             copy_facts(engine, source, src, at, at + args.events)
             profiler = cProfile.Profile() if args.profile else None
-            started = time.perf_counter()
+            sched = _sched()
+            started, started_cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
                 profiler.enable()
             done = projections.refresh(engine, checkpoint=checkpoint)
             refreshes.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            on_cpu, waited = (b - a for a, b in zip(sched, _sched(), strict=True))
             if profiler is not None:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
             print(f"[{backend}] refresh of events {at + 1}..{at + args.events} ({done} with "
-                  f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms, "
+                  f"facts: {mix(src, at, at + args.events)}): {refreshes[-1] * 1000:.0f} ms "
+                  f"({cpu[-1] * 1000:.0f} ms CPU, {waited * 1000:.0f} ms waiting for a CPU, "
+                  f"{(refreshes[-1] - on_cpu - waited) * 1000:.0f} ms off CPU otherwise), "
                   f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
             at += args.events
         # a one-shot command (`gapwatch replay`) after the last one saved its fold state:
@@ -204,7 +214,8 @@ def run(backend: str, source: Path, args: argparse.Namespace) -> None:
         engine.dispose()
     print(f"[{backend}] full rebuild: {[round(x, 1) for x in rebuilds]} s; refresh from the "
           f"checkpoint: median {statistics.median(refreshes) * 1000:.0f} ms "
-          f"{[round(x * 1000) for x in refreshes]}; one-shot from the saved checkpoint "
+          f"{[round(x * 1000) for x in refreshes]} (CPU {[round(x * 1000) for x in cpu]}); "
+          f"one-shot from the saved checkpoint "
           f"(load, refresh, save): {saved:.1f} s; without a checkpoint (one-shot): "
           f"{one_shot:.1f} s; refreshed rows == rebuilt rows: {same}; "
           f"load {os.getloadavg()}")  # fmt: skip
@@ -225,6 +236,37 @@ def _restore(url: str, pristine: str) -> None:
     with psycopg.connect(dsn(admin), autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {name} TEMPLATE {pristine}")
+
+
+#: what a refresh writes (`--warm` puts them back as they were)
+_WRITTEN = ("replay_windows", "replay_rollouts", "replay_lags", "replay_segments", "replay_state")
+
+
+def _keep_pristine(engine: Engine) -> None:
+    """`--warm`: a copy of the tables a refresh writes, in the work database (schema
+    `pristine`), for `_undo`."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS pristine CASCADE"))
+        conn.execute(text("CREATE SCHEMA pristine"))
+        for table in _WRITTEN:
+            conn.execute(text(f"CREATE TABLE pristine.{table} AS TABLE public.{table}"))
+
+
+def _undo(engine: Engine) -> None:
+    """`--warm`: put the rows a refresh changed back as `_keep_pristine` copied them (whole
+    rows compared, as multisets), on the connection the refresh used: no new server process
+    with cold catalog and plan caches, as a long-running process keeps its pool."""
+    with engine.begin() as conn:
+        for table in _WRITTEN:
+            key = "key" if table == "replay_state" else "id"
+            conn.execute(text(
+                f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM (SELECT * FROM {table} "
+                f"EXCEPT ALL SELECT * FROM pristine.{table}) changed)"
+            ))  # fmt: skip
+            conn.execute(text(
+                f"INSERT INTO {table} SELECT * FROM pristine.{table} EXCEPT ALL "
+                f"SELECT * FROM {table}"
+            ))  # fmt: skip
 
 
 def _prepare(
@@ -277,12 +319,20 @@ def batch_only(backend: str, source: Path, args: argparse.Namespace) -> None:
     url = meta["url"]
     cpu: list[float] = []
     wall: list[float] = []
+    runnable: list[float] = []  # waiting for a CPU (the machine's load)
+    off: list[float] = []  # neither: waiting on the server (round trips, its work, the commit)
     # one engine for every round, as a long-running process has: its statement cache warm
     # after the first round (untimed), as the rebuild leaves it there
     engine = make_engine(url)
+    warm = args.warm and backend == "postgres"
     for i in range(args.batch_only + 1):
-        engine.dispose()
-        _restore(url, meta["pristine"])
+        if warm and i > 0:
+            _undo(engine)  # the same server connection, its caches warm
+        else:
+            engine.dispose()
+            _restore(url, meta["pristine"])
+            if warm:
+                _keep_pristine(engine)
         gc.disable()
         with (keep / "checkpoint.pickle").open("rb") as f:
             checkpoint = pickle.load(f)
@@ -293,18 +343,25 @@ def batch_only(backend: str, source: Path, args: argparse.Namespace) -> None:
             projections.refresh(engine, checkpoint=checkpoint)
             continue
         profiler = cProfile.Profile() if args.profile else None
+        sched = _sched()
         started, started_cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
-        projections.refresh(engine, checkpoint=checkpoint)
+        with _round_trips(engine, args.round_trips) as trips:
+            projections.refresh(engine, checkpoint=checkpoint)
         if profiler is not None:
             profiler.disable()
         cpu.append(time.process_time() - started_cpu)
         wall.append(time.perf_counter() - started)
+        on_cpu, waited = (b - a for a, b in zip(sched, _sched(), strict=True))
+        runnable.append(waited)
+        off.append(wall[-1] - on_cpu - waited)
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         print(f"[{backend}] batch ({meta['mix']}): {wall[-1] * 1000:.0f} ms wall, "
-              f"{cpu[-1] * 1000:.0f} ms CPU, load {load:.1f}", flush=True)  # fmt: skip
+              f"{cpu[-1] * 1000:.0f} ms CPU, {runnable[-1] * 1000:.1f} ms waiting for a CPU, "
+              f"{off[-1] * 1000:.1f} ms off CPU otherwise{trips()}, load {load:.1f}",
+              flush=True)  # fmt: skip
         if len(cpu) < args.batch_only:
             del checkpoint
     same = None
@@ -315,10 +372,59 @@ def batch_only(backend: str, source: Path, args: argparse.Namespace) -> None:
     engine.dispose()
     print(f"[{backend}] batch alone x{len(cpu)}: CPU median "
           f"{statistics.median(cpu) * 1000:.0f} ms {[round(x * 1000) for x in cpu]}, wall median "
-          f"{statistics.median(wall) * 1000:.0f} ms {[round(x * 1000) for x in wall]}; "
+          f"{statistics.median(wall) * 1000:.0f} ms {[round(x * 1000) for x in wall]}, "
+          f"waiting for a CPU median {statistics.median(runnable) * 1000:.1f} ms, off CPU "
+          f"otherwise median {statistics.median(off) * 1000:.1f} ms "
+          f"{[round(x * 1000, 1) for x in off]}; "
           f"refreshed rows == rebuilt rows: {same}; load {os.getloadavg()}")  # fmt: skip
     if same is False:
         sys.exit(f"[{backend}] the refreshed projections differ from a rebuild")
+
+
+def _sched() -> tuple[float, float]:
+    """This thread's time on a CPU and waiting for one (runnable), in seconds (Linux's
+    schedstat; zeros elsewhere): the rest of a wall time is spent waiting on something else,
+    here the server."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            on_cpu, waited, _slices = (int(x) for x in f.read().split())
+    except OSError:
+        return 0.0, 0.0
+    return on_cpu / 1e9, waited / 1e9
+
+
+@contextmanager
+def _round_trips(engine: Engine, count: bool) -> Iterator[Callable[[], str]]:
+    """With `count` (PostgreSQL): the times the refresh waited for the server, from libpq's
+    protocol trace of every connection it checked out (each ReadyForQuery, each COPY's
+    CopyInResponse), and its statements; told as ", N round trips (M statements)"."""
+    if not count or engine.dialect.name != "postgresql":
+        yield lambda: ""
+        return
+    with tempfile.TemporaryFile() as trace:
+        flags = psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+
+        def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
+            dbapi.pgconn.trace(trace.fileno())
+            dbapi.pgconn.set_trace_flags(flags)
+
+        def on_checkin(dbapi: Any, _record: Any) -> None:
+            dbapi.pgconn.untrace()
+
+        event.listen(engine, "checkout", on_checkout)
+        event.listen(engine, "checkin", on_checkin)
+        told: list[str] = []
+        try:
+            yield lambda: told[0]
+        finally:
+            event.remove(engine, "checkout", on_checkout)
+            event.remove(engine, "checkin", on_checkin)
+            trace.seek(0)
+            kinds = [ln.split("\t")[2] for ln in trace.read().decode(errors="replace").splitlines()
+                     if ln.count("\t") >= 2]  # fmt: skip
+            trips = sum(k in ("ReadyForQuery", "CopyInResponse") for k in kinds)
+            statements = sum(k in ("Query", "Execute") for k in kinds)
+            told.append(f", {trips} round trips ({statements} statements)")
 
 
 def main() -> None:
@@ -338,6 +444,15 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--keep", type=Path, help="--batch-only: where its store is kept")
     parser.add_argument("--no-check", action="store_true", help="--batch-only: no rebuild")
+    parser.add_argument(
+        "--warm", action="store_true",
+        help="--batch-only on PostgreSQL: put the rows back between refreshes on the same "
+        "connection (a warm server process) instead of a new database from the template",
+    )  # fmt: skip
+    parser.add_argument(
+        "--round-trips", action="store_true",
+        help="--batch-only on PostgreSQL: count each refresh's round trips (libpq's trace)",
+    )  # fmt: skip
     args = parser.parse_args()
     source = args.cache / f"{key(LARGE_SCENARIO[0], 1)}.db"
     if not source.exists():

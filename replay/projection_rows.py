@@ -119,16 +119,42 @@ def diff_columns(table: Table, key: str) -> list[str]:
     return columns
 
 
+#: on PostgreSQL, up to this many rows (every table's, together) go as INSERTs in one pipeline:
+#: one round trip, where a COPY costs two per table and a fixed server cost (a refresh writes
+#: tens of rows into up to four tables); more go by COPY, which costs less a row
+PIPELINED_ROWS = 1000
+
+
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """COPY on PostgreSQL (one round trip), executemany elsewhere."""
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
+    insert_all(conn, [(table, rows)])
+
+
+def insert_all(conn: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Insert each table's rows (dicts with the same keys): executemany on SQLite; on
+    PostgreSQL the INSERTs of every table in one pipeline when they are few (PIPELINED_ROWS),
+    else a COPY per table."""
+    batches = [(table, rows) for table, rows in batches if rows]
+    if not batches:
         return
-    columns = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        for table, rows in batches:
+            conn.execute(insert(table), rows)
+        return
     raw: Any = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+    if sum(len(rows) for _table, rows in batches) <= PIPELINED_ROWS:
+        with row_diff.pipeline(raw), raw.cursor() as cur:
+            for table, rows in batches:
+                columns = list(rows[0])
+                sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                       f"VALUES ({', '.join(['%s'] * len(columns))})")  # fmt: skip
+                cur.executemany(sql, [[row[c] for c in columns] for row in rows])
+        return
+    for table, rows in batches:
+        columns = list(rows[0])
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row([row[c] for c in columns])

@@ -12,12 +12,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
-from gapwatch.replay import node_cache, node_rows, scope, settings_reads
+from gapwatch.replay import factrow as F
+from gapwatch.replay import node_cache, node_rows, scope, settings_reads, state_rows
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -168,8 +170,7 @@ def _write(
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:
-    conn.execute(delete(replay_state).where(replay_state.c.key.in_(list(rows))))
-    conn.execute(insert(replay_state), [{"key": k, "value": v} for k, v in rows.items()])
+    state_rows.put(conn, rows)
 
 
 def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
@@ -194,9 +195,19 @@ def facts_epoch(conn: Connection) -> int:
     return _state_value(conn, EPOCH_KEY)
 
 
+def _positions(conn: Connection) -> tuple[int, int]:
+    """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh)."""
+    last, newest = conn.execute(
+        select(
+            select(replay_state.c.value).where(replay_state.c.key == STATE_KEY).scalar_subquery(),
+            text("(SELECT coalesce(max(event_id), 0) FROM facts)"),
+        )
+    ).one()
+    return int(last or 0), int(newest)
+
+
 def _set_last(conn: Connection, value: int) -> None:
-    conn.execute(delete(replay_state).where(replay_state.c.key == STATE_KEY))
-    conn.execute(insert(replay_state).values(key=STATE_KEY, value=value))
+    state_rows.put(conn, {STATE_KEY: value})
 
 
 def _max_fact_event(conn: Connection) -> int:
@@ -215,9 +226,7 @@ def stored_settings(conn: Connection) -> DetectSettings:
 
 
 def _store_settings(conn: Connection, settings: DetectSettings) -> None:
-    rows = to_state(settings)
-    conn.execute(delete(replay_state).where(replay_state.c.key.in_(list(rows))))
-    conn.execute(insert(replay_state), [{"key": k, "value": v} for k, v in rows.items()])
+    state_rows.put(conn, to_state(settings))
 
 
 def rebuild(
@@ -311,33 +320,51 @@ def _each(services: list[ServiceRef], track: Track | None) -> Iterator[ServiceRe
             advance(1)
 
 
-def _affected(conn: Connection, after: int) -> tuple[int, set[ServiceRef]]:
-    rows = conn.execute(
-        text(
+#: the fact kinds `_affected` reads
+_AFFECTING = ("slice", "health", "nodeport", "target", "access", "event", "service", "pod",
+              "workload", "node", "member", "sync", "apireq", "tgconf")  # fmt: skip
+
+
+def _affected(
+    conn: Connection, after: int, rows: Sequence[Sequence[Any]] | None = None
+) -> tuple[int, set[ServiceRef]]:
+    """The events after `after` and the Services their facts may touch (the SQL guess: by
+    name, namespace and cluster); from `rows` (fact rows that hold every fact after `after`,
+    a checkpoint's: no query) or else the store."""
+    found: list[tuple[Any, ...]]
+    if rows is None:
+        marks = ", ".join(f"'{f}'" for f in _AFFECTING)
+        query = text(
             "SELECT DISTINCT cluster, fact, namespace, name FROM facts WHERE event_id > :after "
-            "AND fact IN ('slice','health','nodeport','target','access','event','service',"
-            "'pod','workload','node','member','sync','apireq','tgconf')"
-        ),
-        {"after": after},
-    ).all()
-    events = int(
-        conn.execute(
-            text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),
-            {"after": after},
-        ).scalar_one()
-    )
+            f"AND fact IN ({marks})"
+        )
+        found = [tuple(r) for r in conn.execute(query, {"after": after})]
+        events = int(
+            conn.execute(
+                text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),
+                {"after": after},
+            ).scalar_one()
+        )
+    else:
+        mine = [r for r in rows if r[F.EVENT_ID] > after]
+        events = len({r[F.EVENT_ID] for r in mine})
+        found = list({
+            (r[F.CLUSTER], r[F.FACT], r[F.NAMESPACE], r[F.NAME])
+            for r in mine
+            if r[F.FACT] in _AFFECTING
+        })  # fmt: skip
     direct = {
         ServiceRef(c, ns or "", n or "")
-        for c, f, ns, n in rows
+        for c, f, ns, n in found
         if f not in ("pod", "workload", "node", "member", "sync", "apireq")
         and (ns or f != "access")
     }
-    namespaces = {(c, ns) for c, f, ns, _n in rows if f in ("pod", "workload", "apireq") and ns}
+    namespaces = {(c, ns) for c, f, ns, _n in found if f in ("pod", "workload", "apireq") and ns}
     # a node (its Node object, kube-proxy's syncs, an API request on it), a CloudTrail call or
     # an access-log line tied to no Service yet may concern any of the cluster's Services
     clusters = {
         c
-        for c, f, ns, _n in rows
+        for c, f, ns, _n in found
         if f in ("node", "sync", "member") or (f in ("access", "apireq", "tgconf") and not ns)
     }
     if namespaces or clusters:
@@ -363,15 +390,14 @@ def _from_checkpoint(
     checkpoint: Checkpoint,
     url: str,
     stored: tuple[int, int],
-    affected: set[ServiceRef],
     settings: DetectSettings,
     track: Track | None = None,
-) -> None:
+) -> int:
     """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
-    SQL guess `affected`, namespace- and cluster-wide, when the state was built just now). A
-    failure forgets the state: the transaction rolls back, the state would be ahead of it.
-    `stored`: the projections' last event id and the newest fact's; `track`: progress, as
-    `rebuild`'s."""
+    SQL guess `_affected`, namespace- and cluster-wide, when the state was built just now);
+    returns the events after the projections' last. A failure forgets the state: the
+    transaction rolls back, the state would be ahead of it. `stored`: the projections' last
+    event id and the newest fact's; `track`: progress, as `rebuild`'s."""
     after, newest = stored
     if checkpoint.event_id != after or checkpoint.settings != settings:
         # another process moved the projections (or their settings): the rows kept are not
@@ -380,12 +406,15 @@ def _from_checkpoint(
     checkpoint.settings = settings
     try:
         fresh = checkpoint.state is None or checkpoint.url != url
+        since = checkpoint.folds_after(url, newest)
         if track is None:
             state, rows = checkpoint.advance(conn, url, newest)
         else:
-            since = checkpoint.folds_after(url, newest)
             with track("folding facts", _count(conn, "facts", since, newest)) as advance:
                 state, rows = checkpoint.advance(conn, url, newest, on_rows=advance)
+        # the rows folded are every fact after `since`: those after `after` among them when
+        # `since` is not past it (no query), else the store's
+        count, affected = _affected(conn, after, rows if 0 < since <= after else None)
         if fresh:
             clusters = {s.cluster for s in affected}
             services = {s for s in lb_facing(state) if s.cluster in clusters} | affected
@@ -401,6 +430,7 @@ def _from_checkpoint(
             lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
             _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows,
                      lanes)  # fmt: skip
+        return count
     except BaseException:
         checkpoint.forget()
         raise
@@ -409,7 +439,8 @@ def _from_checkpoint(
 def pending(engine: Engine) -> bool:
     """Whether facts newer than the projections exist (two primary-key lookups, no lock)."""
     with translate_errors(engine), engine.connect() as conn:
-        return _max_fact_event(conn) > _last(conn)
+        last, newest = _positions(conn)
+        return newest > last
 
 
 def touched_share(engine: Engine) -> float:
@@ -445,22 +476,22 @@ def refresh(
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
-    with caught_up(engine, lambda c: (_last(c), _max_fact_event(c))) as behind:
+    with caught_up(engine, _positions) as behind:
         if behind is None:
             settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
             return 0
         conn, after, newest = behind
         settings_reads.remember_in(conn)  # the same, in this transaction (one commit)
-        count, services = _affected(conn, after)
         settings = stored_settings(conn)
         if after == 0:
             _store_settings(conn, settings)
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
-                _from_checkpoint(
-                    conn, checkpoint, str(engine.url), (after, newest), services, settings, track
+                count = _from_checkpoint(
+                    conn, checkpoint, str(engine.url), (after, newest), settings, track
                 )
         else:
+            count, services = _affected(conn, after)
             for svc in _each(sorted(services), track):
                 _replace(conn, svc, settings)
         if after == 0:  # every Service was computed: their context is all there

@@ -19,8 +19,8 @@ from gapwatch.replay.group import with_windows
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.projection_rows import (
-    bulk_insert,
     diff_columns,
+    insert_all,
     lag_row,
     rollout_row,
     window_row,
@@ -97,22 +97,23 @@ def write_changes(conn: Connection, svc: ServiceRef, prev: ServiceRows, now: Ser
     l_cols = diff_columns(replay_lags, "id")
     wrows = [window_row(w) for w in stale_w]
     lrows = [lag_row(s) for s in stale_l]
-    if not (
-        row_diff.delete_matching(conn, replay_windows, "id", svc, w_cols,
-                                 [tuple(r[c] for c in w_cols) for r in wrows])
-        and row_diff.delete_matching(conn, replay_lags, "id", svc, l_cols,
-                                     [tuple(r[c] for c in l_cols) for r in lrows])
-        and row_diff.delete_matching(conn, replay_rollouts, "id", svc,
-                                     diff_columns(replay_rollouts, "id"), stale_r)
-    ):  # fmt: skip
-        return False
-    for table, inserted in (
-        (replay_windows, [window_row(w) for w in new_w]),
-        (replay_rollouts, new_r),
-        (replay_lags, [lag_row(s) for s in new_l]),
+    if not row_diff.delete_all_matching(
+        conn,
+        [
+            (replay_windows, "id", svc, w_cols, [tuple(r[c] for c in w_cols) for r in wrows]),
+            (replay_lags, "id", svc, l_cols, [tuple(r[c] for c in l_cols) for r in lrows]),
+            (replay_rollouts, "id", svc, diff_columns(replay_rollouts, "id"), stale_r),
+        ],
     ):
-        if inserted:
-            bulk_insert(conn, table, inserted)
+        return False
+    insert_all(
+        conn,
+        [
+            (replay_windows, [window_row(w) for w in new_w]),
+            (replay_rollouts, new_r),
+            (replay_lags, [lag_row(s) for s in new_l]),
+        ],
+    )
     return True
 
 

@@ -16,11 +16,12 @@ just makes the read vanish, as from the log).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
 
 from gapwatch.recorder.projector import FACTS
 from gapwatch.recorder.tables import events, projector_positions
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
+from gapwatch.replay import state_rows
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.behind import caught_up
 from gapwatch.replay.measure import Measured, Row, target_group_settings
@@ -47,9 +48,12 @@ def _position(conn: Connection) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
-def _facts_position(conn: Connection) -> int:
-    query = select(projector_positions.c.position).where(projector_positions.c.name == FACTS)
-    return int(conn.execute(query).scalar() or 0)
+def _positions(conn: Connection) -> tuple[int, int]:
+    """`_position` and the facts projector's position, in one statement (one round trip)."""
+    kept = select(replay_state.c.value).where(replay_state.c.key == POSITION_KEY)
+    facts = select(projector_positions.c.position).where(projector_positions.c.name == FACTS)
+    since, upto = conn.execute(select(kept.scalar_subquery(), facts.scalar_subquery())).one()
+    return int(since or 0), int(upto or 0)
 
 
 def remember(engine: Engine) -> int:
@@ -58,7 +62,7 @@ def remember(engine: Engine) -> int:
 
     As projections.refresh: read first without writing (a read-only login on a current store
     never writes), then lock replay_state and check again (two refreshes at once)."""
-    with caught_up(engine, lambda c: (_position(c), _facts_position(c))) as behind:
+    with caught_up(engine, _positions) as behind:
         if behind is None:
             return 0
         conn, since, upto = behind
@@ -68,7 +72,7 @@ def remember(engine: Engine) -> int:
 def remember_in(conn: Connection) -> int:
     """`remember` inside a transaction that already holds replay_state's lock (a refresh's:
     one commit for both)."""
-    since, upto = _position(conn), _facts_position(conn)
+    since, upto = _positions(conn)
     return _keep(conn, since, upto) if upto > since else 0
 
 
@@ -82,11 +86,7 @@ def _keep(conn: Connection, since: int, upto: int) -> int:
     rows = {
         f"{_prefix(ServiceRef(c, ns or '', name or ''))}{i}": int(i) for i, c, ns, name in found
     }
-    keys = [POSITION_KEY, *rows]
-    conn.execute(delete(replay_state).where(replay_state.c.key.in_(keys)))
-    values = [{"key": POSITION_KEY, "value": upto}]
-    values += [{"key": k, "value": v} for k, v in rows.items()]
-    conn.execute(insert(replay_state), values)
+    state_rows.put(conn, {POSITION_KEY: upto, **rows})
     return len(rows)
 
 

@@ -35,9 +35,10 @@ time (ingest round 7), each in place of `ix_facts_cluster_namespace_name_at_us` 
 clock starts; measurement only, the store keeps its index):
 
 - raw COPY events + facts with a two-bigint btree (hash of cluster, namespace and name computed
-  by the server: an expression index, `hashtextextended`; at_us), with a BRIN on at_us, and with
-  no secondary index;
-- writer, events + facts, with the hashed-key index and with no secondary index.
+  by the server: an expression index, `hashtextextended`; at_us), the same plus a partial
+  (cluster, namespace) index of the facts that name no Service (what a Service's whole-history
+  read needs beside it), a BRIN on at_us, and no secondary index;
+- writer, events + facts, with the hashed-key index, hashed + partial, and no secondary index.
 
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
@@ -141,6 +142,13 @@ HASHED_KEY = (
     "|| coalesce(name, ''), 0)"
 )
 HASHED_INDEX = (*NO_FACTS_INDEX, f"CREATE INDEX ix_facts_hashed ON facts (({HASHED_KEY}), at_us)")
+#: ... and what replay's whole-history read of a Service needs beside it: its namespace's and
+#: its cluster's facts that name no Service (pods, workloads, nodes, access lines): a partial index.
+HASHED_PARTIAL = (
+    *HASHED_INDEX,
+    "CREATE INDEX ix_facts_namespace_wide ON facts (cluster, namespace) WHERE fact IN ("
+    "'pod', 'workload', 'apireq', 'relist', 'node', 'access', 'member', 'sync', 'tgconf')",
+)
 BRIN_INDEX = (*NO_FACTS_INDEX, "CREATE INDEX ix_facts_at_us_brin ON facts USING brin (at_us)")
 
 
@@ -384,13 +392,15 @@ def facts_index_paths(
     extra = [
         (BASELINE, "raw COPY events + facts", (n, lambda url: raw_copy_facts(url, rows, derived))),
         (BASELINE, "raw COPY events + facts, hashed key index", copy_with(HASHED_INDEX)),
+        (BASELINE, "raw COPY events + facts, hashed + partial", copy_with(HASHED_PARTIAL)),
         (BASELINE, "raw COPY events + facts, BRIN at_us", copy_with(BRIN_INDEX)),
         (BASELINE, "raw COPY events + facts, no secondary index", copy_with(NO_FACTS_INDEX)),
         (write, "writer, events + facts, hashed key index", write_with(HASHED_INDEX)),
+        (write, "writer, events + facts, hashed + partial", write_with(HASHED_PARTIAL)),
         (write, "writer, events + facts, no secondary index", write_with(NO_FACTS_INDEX)),
     ]
-    if args.facts_costs:  # the first and the fourth are --facts-costs paths already
-        del extra[3], extra[0]
+    if args.facts_costs:  # the first and the fifth are --facts-costs paths already
+        del extra[4], extra[0]
     return extra
 
 

@@ -30,6 +30,19 @@ say what they did not keep durable):
   index's upkeep costs; replay's reads need it);
 - writer, events + facts, and import, with facts UNLOGGED.
 
+With --facts-indexes, the cheaper indexes that could serve replay's reads of facts by Service and
+time (ingest round 7), each in place of `ix_facts_cluster_namespace_name_at_us` (DDL before the
+clock starts; measurement only, the store keeps its index):
+
+- raw COPY events + facts with a two-bigint btree (hash of cluster, namespace and name computed
+  by the server: an expression index, `hashtextextended`; at_us), the same plus a partial
+  (cluster, namespace) index of the facts that name no Service (what a Service's whole-history
+  read needs beside it), a BRIN on at_us, and no secondary index;
+- writer, events + facts, with the hashed-key index, hashed + partial, and no secondary index.
+
+--only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
+always runs): a run of the index variants alone is shorter.
+
 The paths run round-robin, --repeat rounds, every other round in reverse order, so drifting load
 hits all of them alike (and each --facts-costs path runs next to the path it varies). Prints each
 path's median rows/s, its ratio to the raw COPY's median, the median of its per-round ratios
@@ -71,6 +84,8 @@ from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.writer import EventWriter, _JsonTextDumper, no_derive, prepare
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, write_facts
 from gapwatch.replay.tables import facts as facts_table
+
+BASELINE = "raw COPY (write_row), the baseline"
 
 #: A path: the rows it stores and the run that stores them into a database and times it.
 Run = tuple[int, Callable[[str], float]]
@@ -121,6 +136,20 @@ def _copy(cur: psycopg.Cursor[Any], table: Table, columns: Sequence[str], rows: 
 #: --facts-costs: DDL on a fresh database before a path's clock starts (measurement only).
 UNLOGGED = ("ALTER TABLE facts SET UNLOGGED", "ALTER TABLE projector_positions SET UNLOGGED")
 NO_FACTS_INDEX = ("DROP INDEX ix_facts_cluster_namespace_name_at_us",)
+#: --facts-indexes: the Service's key hashed to one bigint by the server, beside at_us.
+HASHED_KEY = (
+    "hashtextextended(cluster || chr(31) || coalesce(namespace, '') || chr(31) "
+    "|| coalesce(name, ''), 0)"
+)
+HASHED_INDEX = (*NO_FACTS_INDEX, f"CREATE INDEX ix_facts_hashed ON facts (({HASHED_KEY}), at_us)")
+#: ... and what replay's whole-history read of a Service needs beside it: its namespace's and
+#: its cluster's facts that name no Service (pods, workloads, nodes, access lines): a partial index.
+HASHED_PARTIAL = (
+    *HASHED_INDEX,
+    "CREATE INDEX ix_facts_namespace_wide ON facts (cluster, namespace) WHERE fact IN ("
+    "'pod', 'workload', 'apireq', 'relist', 'node', 'access', 'member', 'sync', 'tgconf')",
+)
+BRIN_INDEX = (*NO_FACTS_INDEX, "CREATE INDEX ix_facts_at_us_brin ON facts USING brin (at_us)")
 
 
 def altered(url: str, statements: tuple[str, ...]) -> str:
@@ -209,6 +238,18 @@ def main() -> None:
         action="store_true",
         help="add the facts' server-side paths (facts UNLOGGED, without their secondary index)",
     )
+    parser.add_argument(
+        "--facts-indexes",
+        action="store_true",
+        help="add paths with cheaper indexes in place of the facts' secondary index",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="run only the paths whose label starts with PREFIX (repeatable; baseline kept)",
+    )
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds")
     args = parser.parse_args()
     if not args.default_gc:
@@ -223,7 +264,7 @@ def main() -> None:
             out.write(dumps(obs) + "\n")
 
     paths: dict[str, Run] = {
-        "raw COPY (write_row), the baseline": (n, lambda url: raw_copy(url, rows)),
+        BASELINE: (n, lambda url: raw_copy(url, rows)),
         "writer, events only": (n, lambda url: writer(url, observations, args.batch, facts=False)),
         "writer, events + facts (projector)": (
             n,
@@ -237,6 +278,14 @@ def main() -> None:
     }
     if args.facts_costs:
         paths = beside(paths, facts_cost_paths(args, observations, rows, str(ndjson)))
+    if args.facts_indexes:
+        paths = beside(paths, facts_index_paths(args, observations, rows))
+    if args.only:
+        paths = {
+            label: run
+            for label, run in paths.items()
+            if label == BASELINE or any(label.startswith(prefix) for prefix in args.only)
+        }
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, int] = {}
@@ -262,7 +311,7 @@ def main() -> None:
     ndjson.unlink()
     workdir.rmdir()
 
-    copies = times["raw COPY (write_row), the baseline"]
+    copies = times[BASELINE]
     base_rate = n / statistics.median(copies)
     print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  WAL MB  runs (s)")
     for label, (count, _run) in paths.items():
@@ -323,6 +372,36 @@ def facts_cost_paths(
             (n, lambda url: import_file(altered(url, UNLOGGED), ndjson, n, args.batch)),
         ),
     ]
+
+
+def facts_index_paths(
+    args: argparse.Namespace, observations: list[Observation], rows: list[tuple[Any, ...]]
+) -> list[tuple[str, str, Run]]:
+    """--facts-indexes: the raw COPY of events + facts and the writer with facts, each with a
+    cheaper index (or none) in place of the facts' secondary index, beside the path it varies."""
+    n = len(observations)
+    derived = derive_all(enumerate(observations, start=1))
+    write = "writer, events + facts (projector)"
+
+    def copy_with(ddl: tuple[str, ...]) -> Run:
+        return (n, lambda url: raw_copy_facts(altered(url, ddl), rows, derived))
+
+    def write_with(ddl: tuple[str, ...]) -> Run:
+        return (n, lambda url: writer(altered(url, ddl), observations, args.batch, facts=True))
+
+    extra = [
+        (BASELINE, "raw COPY events + facts", (n, lambda url: raw_copy_facts(url, rows, derived))),
+        (BASELINE, "raw COPY events + facts, hashed key index", copy_with(HASHED_INDEX)),
+        (BASELINE, "raw COPY events + facts, hashed + partial", copy_with(HASHED_PARTIAL)),
+        (BASELINE, "raw COPY events + facts, BRIN at_us", copy_with(BRIN_INDEX)),
+        (BASELINE, "raw COPY events + facts, no secondary index", copy_with(NO_FACTS_INDEX)),
+        (write, "writer, events + facts, hashed key index", write_with(HASHED_INDEX)),
+        (write, "writer, events + facts, hashed + partial", write_with(HASHED_PARTIAL)),
+        (write, "writer, events + facts, no secondary index", write_with(NO_FACTS_INDEX)),
+    ]
+    if args.facts_costs:  # the first and the fifth are --facts-costs paths already
+        del extra[4], extra[0]
+    return extra
 
 
 def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from gapwatch.recorder.dburl import holds_secret
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.progresslines import advance_to as advance_to
@@ -43,15 +44,41 @@ EXIT_PARTIAL = 3
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def secret_on_command_line(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
+    """A `--db` callback: a URL typed on the command line with a password in it is readable by
+    every user of the machine while the command runs (`ps`, /proc/PID/cmdline); say so once, on
+    stderr, without the password. Not when the URL came from the environment or a file."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source is not None and source.name == "COMMANDLINE" and holds_secret(value):
+        option = param.opts[0] if param.opts else "--db"
+        envvars = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+        instead = f"give the URL in {envvars[0]} instead, or " if envvars else ""
+        stderr.print(
+            f"warning: the {option} URL holds a password, and every user of this machine can "
+            "read a command line while it runs (ps, /proc/PID/cmdline): "
+            f"{instead}leave the password out of the URL for libpq to find in PGPASSWORD, "
+            "PGPASSFILE or ~/.pgpass (README.md, Commands)",
+            markup=False,
+        )
+    return value
+
+
 DbOption = Annotated[
     str,
     typer.Option(
         "--db",
         envvar="GAPWATCH_DB",
         metavar="URL",
+        callback=secret_on_command_line,
         # no word longer than about 22 characters: Typer's rich help cuts a word wider than
         # its column with "…" (a URL spelled out in full lost its end below 110 columns)
-        help="Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB.",
+        help=(
+            "Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB. A "
+            "password here shows in ps: use the variable, PGPASSWORD or ~/.pgpass."
+        ),
         show_default=True,
     ),
 ]

@@ -89,7 +89,7 @@ def test_the_lab_hands_its_store_to_gapwatch_in_the_environment(
         seen.append((argv, dict(kwargs["env"])))  # type: ignore[call-overload]
         return SimpleNamespace(returncode=0, stdout="[]", stderr="")
 
-    monkeypatch.setattr(procs.subprocess, "run", run)
+    monkeypatch.setattr("gapwatch.recorder.lab.procs.subprocess.run", run)
     procs.gapwatch("db", "upgrade", db=UNREACHABLE)
     procs.gaps_json(UNREACHABLE, "c")
     for argv, env in seen:

@@ -124,6 +124,7 @@ def import_events(
     from gapwatch.recorder.importer import import_files
     from gapwatch.recorder.importers.cli import (
         check_inputs,
+        hint_format,
         print_rejected,
         rejected_sink,
         report_empty,
@@ -151,6 +152,8 @@ def import_events(
         )
     report_empty(report, len(files), "observations")
     print_rejected(report, show, "lines")
+    if report.error_count and not report.lines_ok:
+        hint_format(files, "events")
     if report.strict_aborted:
         stderr.print(
             f"--strict: {report.error_count} bad lines, nothing written "

@@ -291,13 +291,22 @@ def emit_rows(
     else:
         from rich.table import Table
 
+        from gapwatch.recorder.humantable import fits, print_records, terminal_width
+
+        cells = [
+            {c: "" if r.get(c) is None else str(_plain(r.get(c))) for c in columns} for r in rows
+        ]
+        width = terminal_width()
+        if cells and not fits(cells, columns, width):
+            print_records(cells, columns, title=title, width=width)
+            return
         table = Table(title=title, show_lines=False)
         for c in columns:
             # a cell too wide for the terminal wraps: never cut with an ellipsis (`db stats`'
             # first and last times read `2026-12-04T2…` in a pipe's 80 columns)
             table.add_column(c, overflow="fold")
-        for r in rows:
-            table.add_row(*("" if r.get(c) is None else str(_plain(r.get(c))) for c in columns))
+        for cell in cells:
+            table.add_row(*(cell[c] for c in columns))
         Console(soft_wrap=False).print(table)
 
 

@@ -207,6 +207,9 @@ def rollouts(
         check_data_in_range(engine, lo, hi, cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
+        cli_tables.print_outside(
+            api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
+        )
         return
     rows = []
     for r in found:

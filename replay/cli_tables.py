@@ -179,6 +179,23 @@ def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
     print_table(rows, cols, title=title, wide=wide)
 
 
+#: What starts the line under `rollouts` that counts the windows no row holds.
+OUTSIDE_MARK = "+ "
+
+
+def print_outside(windows: Sequence[Window]) -> None:
+    """Under the rollouts table: the windows in no rollout or disruption, which its rows do not
+    count (the demo's aws cluster: a proven 13 s window 80 s after the last disruption was in
+    no row, and the rows' gap-seconds read as the whole damage)."""
+    alone = [w for w in windows if w.rollout is None]
+    if alone:
+        n, total = len(alone), seconds(sum(w.duration_s for w in alone))
+        print(
+            f"{OUTSIDE_MARK}{n} window{'s' if n > 1 else ''} ({total}) in no rollout or "
+            "disruption: `gapwatch gaps`"
+        )
+
+
 def print_lags(lags: Sequence[LagStats], title: str, *, wide: bool = False) -> None:
     """Measured lags in seconds, rounded; `samples` says how much each figure rests on."""
     rows = [

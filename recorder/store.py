@@ -7,6 +7,7 @@ password hidden.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -114,6 +115,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+#: libpq's refusal of a database that does not exist on the server.
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
 @contextmanager
 def translate_errors(engine: Engine) -> Iterator[None]:
     """Turn driver errors into StoreError naming the (redacted) store."""
@@ -121,6 +126,13 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        missing = _MISSING_DATABASE.search(reason)
+        if missing:  # `db upgrade` makes a SQLite file, but a PostgreSQL database it cannot
+            name = missing.group(1)
+            reason += (
+                f": create it first (createdb {name}, or CREATE DATABASE {name} OWNER the login "
+                "that runs `gapwatch db upgrade`), then `gapwatch db upgrade` makes its tables"
+            )
         # not chained: the SQLAlchemy error repeats the statement with its parameters (a whole
         # batch of payloads): noise in every log line, and data that does not belong there
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None

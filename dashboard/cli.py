@@ -14,6 +14,7 @@ import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.dashboard import report_cli, sqlcli
+from gapwatch.dashboard.examples import add_examples
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
@@ -81,6 +82,7 @@ def _reflowed_help(group: typer.Typer) -> None:
 
 
 _reflowed_help(app)
+add_examples(app)
 flags_show_no_type()
 
 

@@ -168,7 +168,8 @@ def gaps(
         check_data_in_range(engine, lo, hi, cluster)
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
-        cli_tables.print_windows(found, wide=wide)
+        lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
+        cli_tables.print_windows(found, wide=wide, lb_lanes=lanes)
         cli_tables.print_untied(untied)
         return
     rows = [window_dict(w) for w in found] + [untied_dict(u) for u in untied]

@@ -108,3 +108,22 @@ def resolve_rollout(engine: Engine, value: str, cluster: str | None = None) -> s
     if len(prefixed) > 1:
         usage_error(f"rollout {value!r} is ambiguous {where}: {', '.join(sorted(prefixed))}")
     not_found("rollout", value, "--rollout", ids, where)
+
+
+def lb_lanes(engine: Engine, *, cluster: str | None, service: str | None) -> int:
+    """How many (Service, node) pairs replay has an LB lane for, within the filters: none means
+    no window could be found, whatever happened (no poller, CloudTrail, push API or
+    service-controller Event ever named a node's membership)."""
+    where, params = ["lane = 'lb'"], {}
+    if cluster is not None:
+        where.append("cluster = :cluster")
+        params["cluster"] = cluster
+    if service is not None and "/" in service:
+        where.append("namespace = :ns AND service = :name")
+        params["ns"], params["name"] = service.split("/", 1)
+    query = text(
+        "SELECT count(*) FROM (SELECT DISTINCT cluster, namespace, service, node "
+        f"FROM replay_segments WHERE {' AND '.join(where)}) AS lanes"
+    )
+    with translate_errors(engine), engine.connect() as conn:
+        return int(conn.execute(query, params).scalar_one())

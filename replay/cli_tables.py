@@ -63,10 +63,25 @@ def duration(w: Window) -> str:
     return f"{seconds(w.duration_s)} ({w.duration_min_s:.0f}-{w.duration_max_s:.0f})"
 
 
-def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
+#: What `gaps` says when there is nothing to find windows in (no LB lane at all).
+NO_LB_LANE = (
+    "no gap windows, and none could be seen: no Service has a recorded LB lane (which nodes "
+    "the LB routes to: an LB poller, CloudTrail, the push API or service-controller Events; "
+    "docs/lb.md, docs/importers.md)"
+)
+
+
+def print_windows(
+    windows: Sequence[Window], *, wide: bool = False, lb_lanes: int | None = None
+) -> None:
     """The gap windows, one per row (or one line saying there are none: the filters were
-    checked against the store first, so none means none)."""
+    checked against the store first, so none means none, where replay had an LB lane to look
+    at; `lb_lanes` 0 says there was none)."""
     if not windows:
+        if lb_lanes == 0:
+            # a store of Kubernetes objects only once answered that the LB never misrouted
+            print(NO_LB_LANE)
+            return
         print(
             "no gap windows: in this range the load balancer never routed to a node that did "
             "not serve"

@@ -24,7 +24,7 @@ from gapwatch.recorder.lab import cli as lab_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
 from gapwatch.recorder.sources.lb import cli as lb_cli
-from gapwatch.replay import assume_cli
+from gapwatch.replay import assume_cli, whatif_cli
 from gapwatch.replay import cli as replay_cli
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ sim_cli.register(app)
 probe_cli.register(app)
 lb_cli.register(app)
 replay_cli.register(app)
+whatif_cli.register(app)
 assume_cli.register(app)
 dashboard_commands.register(app)
 report_cli.register(app)

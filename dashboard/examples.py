@@ -53,6 +53,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("simulate",): "gapwatch simulate -s aws-nlb --seed 7 --truth truth.ndjson",
     ("sql",): 'gapwatch sql "SELECT class, count(*) AS n FROM v_windows GROUP BY class"',
     ("timeline",): f"gapwatch timeline --service {SVC} --at 2026-01-01T00:01:11Z",
+    ("whatif",): "gapwatch whatif --rollout ro-8ce96 --prestop 10 --pte --register-delay 5",
 }
 #: Commands whose own help already ends with an example.
 OWN_EXAMPLE = frozenset({("report",)})

@@ -120,7 +120,9 @@ def untied_dict(u: Untied) -> dict[str, Any]:
     }
 
 
-def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+def service_named(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+    """The one LB-facing Service `--service`/`--cluster` name (a usage error naming the
+    candidates when they name none or several)."""
     from gapwatch.replay import api
 
     known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
@@ -271,7 +273,7 @@ def timeline(
     engine, lo, hi = cli_checks.open_checked(
         db, cluster=cluster, service=service, since=since, until=until, nodes=node
     )
-    svc = _service(engine, service, cluster)
+    svc = service_named(engine, service, cluster)
     if moment is not None:
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
@@ -304,7 +306,7 @@ def advise(
 
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
-    svc = _service(engine, service, cluster)
+    svc = service_named(engine, service, cluster)
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)
     settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}

@@ -21,6 +21,7 @@ from gapwatch.recorder.cliutil import (
     FormatOption,
     JsonFlag,
     OutputFormat,
+    check_range,
     emit_rows,
     open_store,
     pick_format,
@@ -96,6 +97,7 @@ def whatif(
         ccm_register_delay_s=register_delay,
     )
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
+    check_range(lo, hi)
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
     if rollout is not None:

@@ -79,6 +79,7 @@ def db_downgrade(
     check_revision(revision)
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
+        stderr.print("not downgraded: the store is unchanged", markup=False)
         raise typer.Exit(1)
     store.downgrade(engine, revision)
     stderr.print(f"{store.redact(db)}: schema now {store.current_revision(engine) or 'empty'}")

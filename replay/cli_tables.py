@@ -144,8 +144,20 @@ def print_untied(untied: Sequence[Untied]) -> None:
         )
 
 
+#: What `rollouts` says when it finds none.
+NO_ROLLOUTS = (
+    "no rollouts or node disruptions in the recorded events (a rollout: the workload of an "
+    "LB-facing Service changing revision; a disruption: a node behind one drained, cordoned or "
+    "removed)"
+)
+
+
 def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
-    """Rollouts and node disruptions with their damage."""
+    """Rollouts and node disruptions with their damage (or one line saying there are none: an
+    empty table with eleven headers read like a command that had failed)."""
+    if not rollouts:
+        print(NO_ROLLOUTS)
+        return
     clusters = {r.service.cluster for r in rollouts}
     services = {r.service.key for r in rollouts}
     title, dated = _day_title("rollouts", [r.start_us for r in rollouts], clusters, services)

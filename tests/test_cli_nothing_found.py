@@ -1,6 +1,8 @@
-"""`gaps` with nothing to look at says so: a store of Kubernetes objects alone (no LB poller,
-CloudTrail, push API or service-controller Event) once answered "no gap windows: in this range the
-load balancer never routed to a node that did not serve", a claim about an LB nothing recorded."""
+"""Commands that find nothing say what they looked at. A store of Kubernetes objects alone (no
+LB poller, CloudTrail, push API or service-controller Event) once answered `gaps` with "no gap
+windows: in this range the load balancer never routed to a node that did not serve", a claim
+about an LB nothing recorded; `rollouts` printed an empty table of eleven headers; `db downgrade`
+answered "n" exited 1 without a word."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import build_demo_store
-from gapwatch.replay.cli_tables import NO_LB_LANE
+from gapwatch.replay.cli_tables import NO_LB_LANE, NO_ROLLOUTS
 from tests.importers.helpers import FIXTURES
+from tests.test_cli import gapwatch
 
 
 def gaps(*args: str) -> str:
@@ -34,9 +37,20 @@ def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
     done = runner.invoke(app, ["import", "k8s-watch", "--db", url, *objects])
     assert done.exit_code == 0, done.output
     assert gaps("--db", url).strip() == NO_LB_LANE
+    result = runner.invoke(app, ["rollouts", "--db", url])
+    assert result.exit_code == 0 and result.stdout.strip() == NO_ROLLOUTS
 
 
 def test_a_quiet_range_with_lb_lanes_still_says_no_gaps(tmp_path: Path) -> None:
     store = build_demo_store(tmp_path / "demo.db")
     out = gaps("--db", store.url, "--cluster", "seed", "--since", "2026-01-01T00:05:00Z")
     assert out.startswith("no gap windows: in this range the load balancer never routed")
+
+
+def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
+    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    done = gapwatch("db", "downgrade", "0009_views_also", cwd=tmp_path, stdin="n\n")
+    assert done.returncode == 1
+    assert "not downgraded: the store is unchanged" in done.stderr + done.stdout
+    current = gapwatch("db", "current", cwd=tmp_path)
+    assert "up to date" in current.stdout + current.stderr

@@ -31,6 +31,7 @@ SqlDbOption = Annotated[
     str,
     typer.Option(
         "--db",
+        metavar="URL",
         envvar=["GAPWATCH_CONSOLE_DB", "GAPWATCH_DB"],
         callback=secret_on_command_line,
         help=(

@@ -109,6 +109,7 @@ def record(
         str | None,
         typer.Option(
             "--db",
+            metavar="URL",
             envvar="GAPWATCH_DB",
             callback=secret_on_command_line,
             help="Event store URL (default: the config's `db`, else sqlite:///gapwatch.db).",

@@ -40,6 +40,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="URL",
         help="A PostgreSQL URL to record into (default: a throwaway server of our own).",
         callback=secret_on_command_line,
     ),

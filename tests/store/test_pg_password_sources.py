@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,27 @@ def test_every_way_to_keep_the_password_off_the_command_line(port: int, tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"n": 0}], done.stdout
+
+
+def test_the_password_is_nowhere_in_the_store_or_beside_it(port: int, tmp_path: Path) -> None:
+    """Simulated, replayed and queried with the password in GAPWATCH_DB: no row of any table
+    (pg_dump of the whole database), no checkpoint file and no output holds it."""
+    with_password = url(port).replace(f"{OWNER}@", f"{OWNER}:{PASSWORD}@")
+    env = {"GAPWATCH_DB": with_password, "GAPWATCH_CHECKPOINT_DIR": str(tmp_path / "cp")}
+    said = ""
+    for command in (["db", "upgrade"], ["simulate", "--seed", "3"], ["replay"], ["gaps"]):
+        done = gapwatch(*command, cwd=tmp_path, **env)
+        assert done.returncode == 0, done.stderr
+        said += done.stdout + done.stderr
+    assert PASSWORD not in said
+    binary = pgserver.pg_bin()
+    assert binary is not None
+    dump = subprocess.run(
+        [str(binary / "pg_dump"), f"postgresql://postgres@127.0.0.1:{port}/{DB}"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert b"istio-ingressgateway" in dump and PASSWORD.encode() not in dump
+    kept = [f for f in (tmp_path / "cp").rglob("*") if f.is_file()]
+    assert kept  # replay keeps its fold state there for a PostgreSQL store
+    for f in kept:
+        assert PASSWORD.encode() not in f.read_bytes(), f

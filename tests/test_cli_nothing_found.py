@@ -54,3 +54,16 @@ def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
     assert "not downgraded: the store is unchanged" in done.stderr + done.stdout
     current = gapwatch("db", "current", cwd=tmp_path)
     assert "up to date" in current.stdout + current.stderr
+
+
+def test_the_report_claims_no_gap_only_where_an_lb_lane_was_recorded() -> None:
+    """A report section (a Service with a rollout) without an LB lane said the load balancer
+    never routed to a node that did not serve."""
+    from types import SimpleNamespace
+
+    from gapwatch.dashboard.report_render import summary
+
+    blind = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="endpoints"),))
+    assert summary(blind).startswith("No gap windows could be seen: nothing recorded")  # type: ignore[arg-type]
+    seen = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="lb"),))
+    assert summary(seen).startswith("No gap windows: the load balancer never routed")  # type: ignore[arg-type]

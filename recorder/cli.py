@@ -182,8 +182,13 @@ def import_events(
 def export_events(
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
-    since: Annotated[str | None, typer.Option(help="From this RFC 3339 time (inclusive).")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="From this RFC 3339 time (inclusive), or this long ago: 2h, 7d."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="ndjson (re-importable), csv or parquet.")
     ] = "ndjson",

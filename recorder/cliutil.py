@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -112,14 +113,29 @@ def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
     return fmt
 
 
-def time_option(value: str | None, option: str) -> datetime | None:
-    """An RFC 3339 option value (or None); a bad one is a usage error naming the option."""
+#: `--since 2h`: a duration back from now, as `kubectl logs --since` takes it.
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def time_option(
+    value: str | None, option: str, *, now: Callable[[], datetime] | None = None
+) -> datetime | None:
+    """An RFC 3339 option value, or a duration back from `now` (`30m`, `2h`, `7d`: an incident
+    an hour ago needs no timestamp typed); None for None; a bad one is a usage error naming the
+    option."""
     if value is None:
         return None
+    ago = _AGO.match(value.strip())
+    if ago:
+        back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
+        return (now or (lambda: datetime.now(UTC)))() - back
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
+        raise typer.BadParameter(
+            f"{exc}, nor a duration back from now such as 30m, 2h or 7d", param_hint=option
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,12 @@ WINDOW_COLUMNS = [
     "also",
 ]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
-SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
-UntilOption = Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")]
+SinceOption = Annotated[
+    str | None, typer.Option(help="From this RFC 3339 time, or this long ago: 2h, 7d.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
+]
 WideFlag = Annotated[
     bool, typer.Option("--wide", help="Every column, full names (tables fit the terminal).")
 ]

@@ -14,6 +14,7 @@ import typer
 
 from gapwatch.dashboard import commands as dashboard_commands
 from gapwatch.dashboard import report_cli, sqlcli
+from gapwatch.dashboard.examples import add_examples
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
@@ -23,7 +24,7 @@ from gapwatch.recorder.lab import cli as lab_cli
 from gapwatch.recorder.sim import cli as sim_cli
 from gapwatch.recorder.sources.kubeproxy import cli as probe_cli
 from gapwatch.recorder.sources.lb import cli as lb_cli
-from gapwatch.replay import assume_cli
+from gapwatch.replay import assume_cli, whatif_cli
 from gapwatch.replay import cli as replay_cli
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ sim_cli.register(app)
 probe_cli.register(app)
 lb_cli.register(app)
 replay_cli.register(app)
+whatif_cli.register(app)
 assume_cli.register(app)
 dashboard_commands.register(app)
 report_cli.register(app)
@@ -81,6 +83,7 @@ def _reflowed_help(group: typer.Typer) -> None:
 
 
 _reflowed_help(app)
+add_examples(app)
 flags_show_no_type()
 
 

@@ -106,6 +106,24 @@ def serve(db: str, *, port: int, address: str, headless: bool) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def check_port(address: str, port: int) -> None:
+    """ConfigError when `address:port` is taken, before anything is built or started: Streamlit
+    itself only logged `Port 8501 is not available` (a second `gapwatch demo` found out after
+    building its store) and exited 1 without naming --port."""
+    import errno
+    import socket
+
+    try:
+        socket.create_server((address, port)).close()  # SO_REUSEADDR, as the server sets it
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return  # the server reports anything else itself
+        raise ConfigError(
+            f"{address}:{port} is already in use (another dashboard, or `gapwatch demo`?): "
+            "choose another port with --port N (env GAPWATCH_PORT)"
+        ) from None
+
+
 def _has_display() -> bool:
     """Whether a graphical browser can open here (a console browser would take the terminal)."""
     if sys.platform in ("darwin", "win32"):
@@ -144,6 +162,7 @@ def dashboard(
     from gapwatch.dashboard.exposure import check_address
 
     check_address(address)
+    check_port(address, port)
     open_store(db).dispose()  # a missing or old schema is one clear line, not a broken page
     raise typer.Exit(serve(db, port=port, address=address, headless=no_browser))
 
@@ -174,6 +193,8 @@ def demo(
     from gapwatch.dashboard.exposure import check_address
 
     check_address(address)
+    if not build_only:
+        check_port(address, port)
     scenarios = list(demo_mod.DEFAULT_SCENARIOS)
     if large:
         scenarios.append(demo_mod.LARGE_SCENARIO)

@@ -39,8 +39,12 @@ def report(
             "`gapwatch rollouts` prints it.",
         ),
     ] = None,
-    since: Annotated[str | None, typer.Option(help="From this RFC 3339 time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="From this RFC 3339 time, or this long ago: 2h, 7d.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
+    ] = None,
     fmt: Annotated[
         ReportFormat,
         typer.Option(

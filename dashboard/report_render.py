@@ -92,6 +92,12 @@ def dashboard_link(base: str, report: Postmortem, section: ServiceReport) -> str
 def summary(section: ServiceReport) -> str:
     """One sentence: how many windows, how many proven, how long in total, what they cost."""
     wins = section.windows
+    if not wins and not any(s.lane == "lb" for s in section.segments):
+        # a Service with a rollout and no LB lane: the line below claimed what nothing recorded
+        return (
+            "No gap windows could be seen: nothing recorded which nodes the load balancer routed "
+            "to (no LB poller, CloudTrail, push API or service-controller Event)."
+        )
     if not wins:
         return "No gap windows: the load balancer never routed to a node that did not serve."
     proven = sum(1 for w in wins if w.certain)

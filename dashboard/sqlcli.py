@@ -23,6 +23,7 @@ from gapwatch.recorder.cliutil import (
     OutputFormat,
     emit_rows,
     pick_format,
+    secret_on_command_line,
     stderr,
 )
 
@@ -30,7 +31,9 @@ SqlDbOption = Annotated[
     str,
     typer.Option(
         "--db",
+        metavar="URL",
         envvar=["GAPWATCH_CONSOLE_DB", "GAPWATCH_DB"],
+        callback=secret_on_command_line,
         help=(
             "Store URL to query (env GAPWATCH_CONSOLE_DB, then GAPWATCH_DB). On PostgreSQL a "
             "login that is a member of gapwatch_reader and nothing more (docs/sql.md)."

@@ -57,6 +57,12 @@ def tokens(line: str) -> list[str]:
     return [q if b is None or b == "" else b for q, b in _TOKEN.findall(line)]
 
 
+def unclosed_quote(line: str) -> bool:
+    """Whether a field opens a double quote that the line never closes (a closed one is a
+    quoted token; an open one falls to the bare-word branch, quote and all)."""
+    return any(bare.startswith('"') for _quoted, bare in _TOKEN.findall(line))
+
+
 def detect(first: str) -> str | None:
     """`alb`, `nlb` or `classic` from a line's first token(s), None when it is none of them."""
     if first in ALB_TYPES:

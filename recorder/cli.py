@@ -79,6 +79,7 @@ def db_downgrade(
     check_revision(revision)
     engine = open_store(db, require_schema=False)
     if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
+        stderr.print("not downgraded: the store is unchanged", markup=False)
         raise typer.Exit(1)
     store.downgrade(engine, revision)
     stderr.print(f"{store.redact(db)}: schema now {store.current_revision(engine) or 'empty'}")
@@ -124,6 +125,7 @@ def import_events(
     from gapwatch.recorder.importer import import_files
     from gapwatch.recorder.importers.cli import (
         check_inputs,
+        hint_format,
         print_rejected,
         rejected_sink,
         report_empty,
@@ -151,6 +153,8 @@ def import_events(
         )
     report_empty(report, len(files), "observations")
     print_rejected(report, show, "lines")
+    if report.error_count and not report.lines_ok:
+        hint_format(files, "events")
     if report.strict_aborted:
         stderr.print(
             f"--strict: {report.error_count} bad lines, nothing written "
@@ -178,8 +182,13 @@ def import_events(
 def export_events(
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
-    since: Annotated[str | None, typer.Option(help="From this RFC 3339 time (inclusive).")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="From this RFC 3339 time (inclusive), or this long ago: 2h, 7d."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="ndjson (re-importable), csv or parquet.")
     ] = "ndjson",

@@ -16,17 +16,19 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
+from gapwatch.recorder.dburl import holds_secret
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.progresslines import advance_to as advance_to
@@ -43,15 +45,41 @@ EXIT_PARTIAL = 3
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def secret_on_command_line(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
+    """A `--db` callback: a URL typed on the command line with a password in it is readable by
+    every user of the machine while the command runs (`ps`, /proc/PID/cmdline); say so once, on
+    stderr, without the password. Not when the URL came from the environment or a file."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source is not None and source.name == "COMMANDLINE" and holds_secret(value):
+        option = param.opts[0] if param.opts else "--db"
+        envvars = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+        instead = f"give the URL in {envvars[0]} instead, or " if envvars else ""
+        stderr.print(
+            f"warning: the {option} URL holds a password, and every user of this machine can "
+            "read a command line while it runs (ps, /proc/PID/cmdline): "
+            f"{instead}leave the password out of the URL for libpq to find in PGPASSWORD, "
+            "PGPASSFILE or ~/.pgpass (README.md, Commands)",
+            markup=False,
+        )
+    return value
+
+
 DbOption = Annotated[
     str,
     typer.Option(
         "--db",
         envvar="GAPWATCH_DB",
         metavar="URL",
+        callback=secret_on_command_line,
         # no word longer than about 22 characters: Typer's rich help cuts a word wider than
         # its column with "…" (a URL spelled out in full lost its end below 110 columns)
-        help="Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB.",
+        help=(
+            "Event store URL: sqlite:///FILE, or postgresql:// with USER@HOST:PORT/DB. A "
+            "password here shows in ps: use the variable, PGPASSWORD or ~/.pgpass."
+        ),
         show_default=True,
     ),
 ]
@@ -85,14 +113,29 @@ def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
     return fmt
 
 
-def time_option(value: str | None, option: str) -> datetime | None:
-    """An RFC 3339 option value (or None); a bad one is a usage error naming the option."""
+#: `--since 2h`: a duration back from now, as `kubectl logs --since` takes it.
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def time_option(
+    value: str | None, option: str, *, now: Callable[[], datetime] | None = None
+) -> datetime | None:
+    """An RFC 3339 option value, or a duration back from `now` (`30m`, `2h`, `7d`: an incident
+    an hour ago needs no timestamp typed); None for None; a bad one is a usage error naming the
+    option."""
     if value is None:
         return None
+    ago = _AGO.match(value.strip())
+    if ago:
+        back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
+        return (now or (lambda: datetime.now(UTC)))() - back
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
+        raise typer.BadParameter(
+            f"{exc}, nor a duration back from now such as 30m, 2h or 7d", param_hint=option
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +307,22 @@ def emit_rows(
     else:
         from rich.table import Table
 
+        from gapwatch.recorder.humantable import fits, print_records, terminal_width
+
+        cells = [
+            {c: "" if r.get(c) is None else str(_plain(r.get(c))) for c in columns} for r in rows
+        ]
+        width = terminal_width()
+        if cells and not fits(cells, columns, width):
+            print_records(cells, columns, title=title, width=width)
+            return
         table = Table(title=title, show_lines=False)
         for c in columns:
             # a cell too wide for the terminal wraps: never cut with an ellipsis (`db stats`'
             # first and last times read `2026-12-04T2…` in a pipe's 80 columns)
             table.add_column(c, overflow="fold")
-        for r in rows:
-            table.add_row(*("" if r.get(c) is None else str(_plain(r.get(c))) for c in columns))
+        for cell in cells:
+            table.add_row(*(cell[c] for c in columns))
         Console(soft_wrap=False).print(table)
 
 

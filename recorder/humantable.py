@@ -9,12 +9,20 @@ column either fits whole or is left out. Machine output (--json/--csv) does not 
 Helpers shorten what people do not need in full: `short_ids` (the shortest unique prefix, at least
 8 characters, like git), `short_nodes` (drop a domain suffix every node shares), `clock` (the time
 of day; the date goes in the title once), `seconds` (rounded for people).
+
+Tables whose columns are not ours to choose (`gapwatch sql`, `assumptions`, `db stats`) go
+through `fits` first: one wider than the terminal is printed by `print_records`, one block per row
+and one line per column, as psql's expanded display (`\\x auto`) does; folded into 80 columns
+their headers and values broke mid-word (`proxy_lag_mi` / `n_s`) and a row ran over dozens of
+lines.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,3 +149,33 @@ def seconds(value: float | None) -> str:
     if round(value, 1) < 10:
         return f"{value:.1f} s"
     return f"{value:.0f} s"
+
+
+def fits(rows: Sequence[Mapping[str, str]], columns: Sequence[str], width: int) -> bool:
+    """Whether rich's default table (a heavy head, edges, one space of padding each side) of
+    these rows shows every cell on one line within `width` columns."""
+    cells = [
+        max([len(c), *(len(line) for r in rows for line in r.get(c, "").splitlines() or [""])])
+        for c in columns
+    ]
+    return sum(cells) + 3 * len(cells) + 1 <= width
+
+
+def print_records(
+    rows: Sequence[Mapping[str, str]], columns: Sequence[str], *, title: str | None, width: int
+) -> None:
+    """Each row as a block `-[ N ]----` of `column  value` lines, values wrapped under their
+    column (never cut), for a table too wide for the terminal."""
+    key = max(len(c) for c in columns)
+    room = max(20, width - key - 2)
+    out = [title] if title else []
+    for n, row in enumerate(rows, 1):
+        head = f"-[ {n} ]"
+        out.append(head + "-" * max(0, min(width, key + 2 + room) - len(head)))
+        for c in columns:
+            wrapped: list[str] = []
+            for line in row.get(c, "").splitlines() or [""]:
+                wrapped += textwrap.wrap(line, room, break_on_hyphens=False) or [""]
+            out.append(f"{c.ljust(key)}  {wrapped[0]}".rstrip())
+            out += [" " * (key + 2) + w for w in wrapped[1:]]
+    sys.stdout.write("\n".join(out) + "\n")

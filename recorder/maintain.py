@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from gapwatch.recorder import partitions as parts
 from gapwatch.recorder.errors import MaintenanceNotPermitted
 from gapwatch.recorder.store import redact, translate_errors
+from gapwatch.recorder.tables import events
 
 log = structlog.get_logger("gapwatch.maintain")
 
@@ -118,6 +119,54 @@ def _create(engine: Engine, now: datetime, ahead_days: int, result: MaintainResu
                 continue
             result.moved += parts.create_day(conn, day)
             result.created.append(parts.partition_name(day))
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What `maintain` with a retention would drop, found without changing anything."""
+
+    cutoff: datetime
+    events: int
+    #: the day partitions that would go (PostgreSQL), oldest first
+    partitions: tuple[str, ...]
+    #: the recorded span (None: an empty store), to show the cutoff against
+    first: datetime | None
+    last: datetime | None
+
+
+def preview(engine: Engine, *, now: datetime, retention: timedelta) -> Preview:
+    """The events `maintain(..., retention=retention)` would drop at `now`: on PostgreSQL the
+    expired day partitions' rows and the default partition's rows of days that ended before the
+    cutoff (maintain moves those into their day first); without partitions the rows older than
+    the cutoff."""
+    cutoff = now.astimezone(UTC) - retention
+    with translate_errors(engine), engine.connect() as conn:
+        first, last = conn.execute(
+            text("SELECT min(observed_at), max(observed_at) FROM events")
+        ).one()
+        if not parts.is_partitioned(conn):
+            # the very comparison delete_before makes (the column's type converts the cutoff)
+            older = select(func.count()).select_from(events).where(events.c.observed_at < cutoff)
+            count = conn.execute(older).scalar_one()
+            return Preview(cutoff, int(count), (), _utc(first), _utc(last))
+        expired = [name for _day, name in parts.expired_days(parts.day_partitions(conn), cutoff)]
+        count = sum(
+            int(conn.execute(text(f"SELECT count(*) FROM {n}")).scalar_one()) for n in expired
+        )
+        waiting = conn.execute(
+            text(f"SELECT count(*) FROM {parts.DEFAULT_PARTITION} WHERE observed_at < :day"),
+            {"day": parts.day_bounds(cutoff.date())[0]},
+        ).scalar_one()
+    return Preview(cutoff, count + int(waiting), tuple(expired), _utc(first), _utc(last))
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A timestamp as the driver returns it (SQLite: naive or text) in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _expire(engine: Engine, cutoff: datetime, result: MaintainResult) -> None:

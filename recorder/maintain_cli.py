@@ -5,12 +5,16 @@ dashboard.cli registers it under `db` (`register(db_app)`). The work is recorder
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gapwatch.recorder.cliutil import DbOption, open_store, stderr, usage_error
 from gapwatch.recorder.defaults import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 RetentionOption = Annotated[
     str | None,
@@ -44,6 +48,13 @@ def db_maintain(
     retention: RetentionOption = None,
     ahead_days: AheadOption = 7,
     as_json: JsonOnly = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what --retention would drop, against the recorded span; change nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Maintain the store: on PostgreSQL create the day partitions of `events` ahead (today and
     --ahead-days more), move rows waiting in the default partition (days that had none) into
@@ -62,6 +73,9 @@ def db_maintain(
     except ValueError as exc:
         usage_error(f"--retention: {exc}")
     engine = open_store(db)
+    if dry_run:
+        _dry_run(engine, keep, as_json)
+        return
     done = maintain(engine, now=datetime.now(UTC), retention=keep, ahead_days=ahead_days)
     summary = {
         "partitioned": done.partitioned,
@@ -90,4 +104,40 @@ def db_maintain(
     stderr.print(
         f"retention: dropped {how} before {done.cutoff:%Y-%m-%d %H:%M} UTC: "
         f"{done.dropped.events} events, {done.dropped.derived} facts"
+    )
+
+
+def _dry_run(engine: Engine, keep: timedelta | None, as_json: bool) -> None:
+    """`--dry-run`: what the retention would drop, nothing changed. A store of old data (the
+    demo's events are of 2026-01-01) lost every event to `--retention 1d` with no way to look
+    first."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from gapwatch.recorder.maintain import preview
+
+    if keep is None:
+        usage_error("--dry-run shows what --retention would drop: give --retention")
+    seen = preview(engine, now=datetime.now(UTC), retention=keep)
+    span = (
+        f"the store holds events from {seen.first:%Y-%m-%d %H:%M} to {seen.last:%Y-%m-%d %H:%M} UTC"
+        if seen.first is not None and seen.last is not None
+        else "the store holds no events"
+    )
+    if as_json:
+        doc = {
+            "dry_run": True,
+            "cutoff": seen.cutoff.isoformat(),
+            "would_drop_events": seen.events,
+            "would_drop_partitions": list(seen.partitions),
+            "first": seen.first.isoformat() if seen.first else None,
+            "last": seen.last.isoformat() if seen.last else None,
+        }
+        print(orjson.dumps(doc).decode())
+        return
+    stderr.print(
+        f"dry run: --retention would drop {seen.events} events recorded before "
+        f"{seen.cutoff:%Y-%m-%d %H:%M} UTC, with their facts ({span}); nothing was changed",
+        markup=False,
     )

@@ -181,12 +181,21 @@ def read_lines(
             yield RawLine(number, line)
 
 
+def json_reason(raw: RawLine, exc: orjson.JSONDecodeError, what: str = "line") -> str:
+    """Why `raw` is not JSON. A value that ends early on the input's last, unterminated line is
+    a file cut short (a copy or download that stopped): said so, as for a `.gz` cut short,
+    instead of only `unexpected end of data`."""
+    if not raw.text.endswith(b"\n") and str(exc).startswith("unexpected end of data"):
+        return f"the input ends inside this {what} (was the file cut short?): not valid JSON: {exc}"
+    return f"not valid JSON: {exc}"
+
+
 def parse_line(raw: RawLine, name: str) -> Observation | LineError:
     """Decode and validate one line; never raises (an unexpected failure is a LineError too)."""
     try:
         data = orjson.loads(raw.text)
     except orjson.JSONDecodeError as exc:
-        return LineError(name, raw.number, f"not valid JSON: {exc}")
+        return LineError(name, raw.number, json_reason(raw, exc))
     try:
         _check_storable(raw.text)
         return from_dict(data)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gapwatch.recorder.cliutil import secret_on_command_line
+
 if TYPE_CHECKING:
     from gapwatch.recorder.config import RecorderConfig
     from gapwatch.recorder.writer import Derive
@@ -107,7 +109,9 @@ def record(
         str | None,
         typer.Option(
             "--db",
+            metavar="URL",
             envvar="GAPWATCH_DB",
+            callback=secret_on_command_line,
             help="Event store URL (default: the config's `db`, else sqlite:///gapwatch.db).",
         ),
     ] = None,

@@ -20,37 +20,45 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from gapwatch.recorder.dburl import ambiguous_userinfo
+from gapwatch.recorder.dburl import redact as redact
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.defaults import PG_CONNECT_TIMEOUT_S
 from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
 
-
-def _ambiguous_userinfo(url: str) -> bool:
-    """Whether the user information holds an unencoded '@' or '/' (parsers split it wrongly)."""
-    match = _SCHEME.match(url.strip())
-    if match is None or match.group(2).startswith("/"):
-        return False
-    rest = match.group(2)
-    region = rest[: rest.rfind("@")] if "@" in rest else ""
-    if "?" in region and "=" in region.split("?", 1)[1]:
-        return False  # the last '@' is in a query parameter's value
-    return "@" in region or "/" in region
+#: What a store URL looks like, for errors about one that is not.
+URL_FORMS = "sqlite:///FILE or postgresql://USER@HOST:PORT/DB"
 
 
-def normalize_url(url: str) -> str:
-    """Make every PostgreSQL URL use psycopg 3; leave others as they are."""
-    if _ambiguous_userinfo(url):
+def parse_url(url: str) -> URL:
+    """`url` parsed, or StoreError saying what is wrong without ever showing its password.
+
+    SQLAlchemy's own errors are not passed on: a port that is not a number raised a bare
+    ValueError (a traceback), and the text of a URL it cannot parse is the URL itself."""
+    if ambiguous_userinfo(url):
         raise StoreError(
             f"{redact(url)}: the user or password holds an unencoded '@' or '/': "
             "percent-encode them (%40, %2F)"
         )
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError:
-        raise StoreError(f"not a database URL: {redact(url)}") from None
+        # redact() hides a value it cannot parse whole; one without '@' or '=' holds no secret
+        secret = "@" in url or "=" in url
+        shown = "the value given (not shown: it may hold a password)" if secret else repr(url)
+        raise StoreError(
+            f"not a database URL: {shown}: expected {URL_FORMS} (sqlite:/// has three slashes)"
+        ) from None
+    except ValueError:  # int() of the port
+        raise StoreError(f"{redact(url)}: the port is not a number: expected {URL_FORMS}") from None
+
+
+def normalize_url(url: str) -> str:
+    """Make every PostgreSQL URL use psycopg 3; leave others as they are."""
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.get_backend_name() != "sqlite":
@@ -58,38 +66,6 @@ def normalize_url(url: str) -> str:
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
         )
     return parsed.render_as_string(hide_password=False)
-
-
-#: Query parameters whose values are secrets (libpq's password/sslpassword, tokens, keys).
-_SECRET_PARAM = re.compile(r"(pass|pwd|secret|token|api[-_]?key|credential)", re.IGNORECASE)
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
-
-
-def redact(url: str) -> str:
-    """The URL with its password (and secret query parameters) replaced by ***.
-
-    Parsed by hand, not by SQLAlchemy, so odd forms redact too: an unencoded `@` or `/` in the
-    password (everything up to the last `@` is user information), `?password=`, `&sslpassword=`.
-    When unsure it hides more, never less. Anything that is not a URL is hidden whole."""
-    match = _SCHEME.match(url.strip())
-    if match is None:
-        return "<unparseable URL>" if url.strip() else url
-    scheme, rest = match.groups()
-    at = -1 if rest.startswith("/") else rest.rfind("@")  # sqlite:///path has no user part
-    if at >= 0:
-        user = rest[:at].split(":", 1)
-        userinfo = f"{user[0]}:***" if len(user) == 2 else user[0]
-        if "/" in user[0] or "?" in user[0]:  # the '@' sits in a path or query: hide it all
-            userinfo = "***"
-        rest = f"{userinfo}@{rest[at + 1 :]}"
-    head, sep, query = rest.partition("?")
-    if sep:
-        parts = []
-        for item in query.split("&"):
-            key, eq, _value = item.partition("=")
-            parts.append(f"{key}=***" if eq and _SECRET_PARAM.search(key) else item)
-        rest = head + "?" + "&".join(parts)
-    return scheme + rest
 
 
 def _json_dumps(value: Any) -> str:
@@ -105,10 +81,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _query_keys(url: str) -> set[str]:
-    try:
-        return set(make_url(url).query)
-    except ArgumentError:
-        return set()  # create_engine below says what is wrong with the URL
+    return set(parse_url(url).query)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -142,6 +115,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+#: libpq's refusal of a database that does not exist on the server.
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
 @contextmanager
 def translate_errors(engine: Engine) -> Iterator[None]:
     """Turn driver errors into StoreError naming the (redacted) store."""
@@ -149,6 +126,13 @@ def translate_errors(engine: Engine) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        missing = _MISSING_DATABASE.search(reason)
+        if missing:  # `db upgrade` makes a SQLite file, but a PostgreSQL database it cannot
+            name = missing.group(1)
+            reason += (
+                f": create it first (createdb {name}, or CREATE DATABASE {name} OWNER the login "
+                "that runs `gapwatch db upgrade`), then `gapwatch db upgrade` makes its tables"
+            )
         # not chained: the SQLAlchemy error repeats the statement with its parameters (a whole
         # batch of payloads): noise in every log line, and data that does not belong there
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None
@@ -210,10 +194,7 @@ def require_current(engine: Engine) -> None:
 def require_existing_file(url: str) -> None:
     """Raise StoreError when `url` is a SQLite file that does not exist (connecting would create
     it): only `gapwatch db upgrade` creates stores."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(f"not a database URL: {url!r}") from None
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
     path = Path(parsed.database)

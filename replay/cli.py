@@ -44,8 +44,12 @@ WINDOW_COLUMNS = [
     "also",
 ]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
-SinceOption = Annotated[str | None, typer.Option(help="From this RFC 3339 time.")]
-UntilOption = Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")]
+SinceOption = Annotated[
+    str | None, typer.Option(help="From this RFC 3339 time, or this long ago: 2h, 7d.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
+]
 WideFlag = Annotated[
     bool, typer.Option("--wide", help="Every column, full names (tables fit the terminal).")
 ]
@@ -120,7 +124,9 @@ def untied_dict(u: Untied) -> dict[str, Any]:
     }
 
 
-def _service(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+def service_named(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
+    """The one LB-facing Service `--service`/`--cluster` name (a usage error naming the
+    candidates when they name none or several)."""
     from gapwatch.replay import api
 
     known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
@@ -168,7 +174,8 @@ def gaps(
         check_data_in_range(engine, lo, hi, cluster)
     chosen = pick_format(fmt, as_json, as_csv)
     if chosen is OutputFormat.table:
-        cli_tables.print_windows(found, wide=wide)
+        lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
+        cli_tables.print_windows(found, wide=wide, lb_lanes=lanes)
         cli_tables.print_untied(untied)
         return
     rows = [window_dict(w) for w in found] + [untied_dict(u) for u in untied]
@@ -207,6 +214,9 @@ def rollouts(
         check_data_in_range(engine, lo, hi, cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
+        cli_tables.print_outside(
+            api.windows(engine, cluster=cluster, service=service, since=lo, until=hi)
+        )
         return
     rows = []
     for r in found:
@@ -267,7 +277,7 @@ def timeline(
     engine, lo, hi = cli_checks.open_checked(
         db, cluster=cluster, service=service, since=since, until=until, nodes=node
     )
-    svc = _service(engine, service, cluster)
+    svc = service_named(engine, service, cluster)
     if moment is not None:
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
@@ -300,7 +310,7 @@ def advise(
 
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
-    svc = _service(engine, service, cluster)
+    svc = service_named(engine, service, cluster)
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)
     settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}

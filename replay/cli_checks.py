@@ -19,10 +19,12 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.cliutil import (
+    LOG_PROGRESS_FROM,
     check_range,
     known_clusters,
     not_found,
     open_store,
+    stderr,
     step_progress,
     time_option,
     usage_error,
@@ -68,6 +70,7 @@ def check_filters(
 
     The projections are brought up to date first, with each step's progress: the first read
     command on a large store (an import's worth of new events) folds and detects for minutes."""
+    say_catching_up(engine)
     api.refresh(engine, track=step_progress)
     services = api.services(engine)
     if cluster is not None:
@@ -108,3 +111,50 @@ def resolve_rollout(engine: Engine, value: str, cluster: str | None = None) -> s
     if len(prefixed) > 1:
         usage_error(f"rollout {value!r} is ambiguous {where}: {', '.join(sorted(prefixed))}")
     not_found("rollout", value, "--rollout", ids, where)
+
+
+def lb_lanes(engine: Engine, *, cluster: str | None, service: str | None) -> int:
+    """How many (Service, node) pairs replay has an LB lane for, within the filters: none means
+    no window could be found, whatever happened (no poller, CloudTrail, push API or
+    service-controller Event ever named a node's membership)."""
+    where, params = ["lane = 'lb'"], {}
+    if cluster is not None:
+        where.append("cluster = :cluster")
+        params["cluster"] = cluster
+    if service is not None and "/" in service:
+        where.append("namespace = :ns AND service = :name")
+        params["ns"], params["name"] = service.split("/", 1)
+    query = text(
+        "SELECT count(*) FROM (SELECT DISTINCT cluster, namespace, service, node "
+        f"FROM replay_segments WHERE {' AND '.join(where)}) AS lanes"
+    )
+    with translate_errors(engine), engine.connect() as conn:
+        return int(conn.execute(query, params).scalar_one())
+
+
+#: Events behind the projections from which a read command says, in a log, that it catches up.
+CATCH_UP_NOTE_FROM = LOG_PROGRESS_FROM
+
+
+def say_catching_up(engine: Engine) -> None:
+    """In a log, one line before a read command brings a far-behind store up to date. Its steps
+    print lines only when they count 100,000 items or more, and on one Service the only counted
+    step is "detecting windows of 1 Services": `gapwatch gaps` after simulating the large preset
+    (1.1 million events) was silent for 25 s. A terminal shows the steps' bars instead."""
+    if stderr.is_terminal:
+        return
+    from gapwatch.replay.projections import STATE_KEY
+
+    query = text(
+        "SELECT (SELECT max(id) FROM events), (SELECT value FROM replay_state WHERE key = :key)"
+    )
+    with translate_errors(engine), engine.connect() as conn:
+        newest, last = conn.execute(query, {"key": STATE_KEY}).one()
+    behind = (newest or 0) - (last or 0)
+    if behind >= CATCH_UP_NOTE_FROM:
+        stderr.print(
+            f"bringing replay's projections up to date first: about {behind:,} events since they "
+            "were last updated (minutes on a large store; `gapwatch replay` after an import does "
+            "it ahead)",
+            markup=False,
+        )

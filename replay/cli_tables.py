@@ -63,10 +63,25 @@ def duration(w: Window) -> str:
     return f"{seconds(w.duration_s)} ({w.duration_min_s:.0f}-{w.duration_max_s:.0f})"
 
 
-def print_windows(windows: Sequence[Window], *, wide: bool = False) -> None:
+#: What `gaps` says when there is nothing to find windows in (no LB lane at all).
+NO_LB_LANE = (
+    "no gap windows, and none could be seen: no Service has a recorded LB lane (which nodes "
+    "the LB routes to: an LB poller, CloudTrail, the push API or service-controller Events; "
+    "docs/lb.md, docs/importers.md)"
+)
+
+
+def print_windows(
+    windows: Sequence[Window], *, wide: bool = False, lb_lanes: int | None = None
+) -> None:
     """The gap windows, one per row (or one line saying there are none: the filters were
-    checked against the store first, so none means none)."""
+    checked against the store first, so none means none, where replay had an LB lane to look
+    at; `lb_lanes` 0 says there was none)."""
     if not windows:
+        if lb_lanes == 0:
+            # a store of Kubernetes objects only once answered that the LB never misrouted
+            print(NO_LB_LANE)
+            return
         print(
             "no gap windows: in this range the load balancer never routed to a node that did "
             "not serve"
@@ -129,8 +144,20 @@ def print_untied(untied: Sequence[Untied]) -> None:
         )
 
 
+#: What `rollouts` says when it finds none.
+NO_ROLLOUTS = (
+    "no rollouts or node disruptions in the recorded events (a rollout: the workload of an "
+    "LB-facing Service changing revision; a disruption: a node behind one drained, cordoned or "
+    "removed)"
+)
+
+
 def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
-    """Rollouts and node disruptions with their damage."""
+    """Rollouts and node disruptions with their damage (or one line saying there are none: an
+    empty table with eleven headers read like a command that had failed)."""
+    if not rollouts:
+        print(NO_ROLLOUTS)
+        return
     clusters = {r.service.cluster for r in rollouts}
     services = {r.service.key for r in rollouts}
     title, dated = _day_title("rollouts", [r.start_us for r in rollouts], clusters, services)
@@ -177,6 +204,23 @@ def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
     if len(clusters) <= 1 and not wide:
         cols = [c for c in cols if c.key != "cluster"]
     print_table(rows, cols, title=title, wide=wide)
+
+
+#: What starts the line under `rollouts` that counts the windows no row holds.
+OUTSIDE_MARK = "+ "
+
+
+def print_outside(windows: Sequence[Window]) -> None:
+    """Under the rollouts table: the windows in no rollout or disruption, which its rows do not
+    count (the demo's aws cluster: a proven 13 s window 80 s after the last disruption was in
+    no row, and the rows' gap-seconds read as the whole damage)."""
+    alone = [w for w in windows if w.rollout is None]
+    if alone:
+        n, total = len(alone), seconds(sum(w.duration_s for w in alone))
+        print(
+            f"{OUTSIDE_MARK}{n} window{'s' if n > 1 else ''} ({total}) in no rollout or "
+            "disruption: `gapwatch gaps`"
+        )
 
 
 def print_lags(lags: Sequence[LagStats], title: str, *, wide: bool = False) -> None:

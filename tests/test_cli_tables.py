@@ -19,7 +19,7 @@ from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder.humantable import seconds, short_ids
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
-from gapwatch.replay.cli_tables import UNDECIDED_MARK, UNDECIDED_NOTE
+from gapwatch.replay.cli_tables import OUTSIDE_MARK, UNDECIDED_MARK, UNDECIDED_NOTE
 from tests.test_cli import all_commands
 
 
@@ -38,7 +38,7 @@ def body(lines: list[str]) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of a printed table: the line above the rule is the header."""
     rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
     headers = lines[rule - 1].split()
-    notes = ("--", UNDECIDED_NOTE)
+    notes = ("--", UNDECIDED_NOTE, OUTSIDE_MARK)
     rows = [line.split("  ") for line in lines[rule + 1 :] if line and not line.startswith(notes)]
     return headers, [[c.strip() for c in r if c.strip()] for r in rows]
 
@@ -142,6 +142,26 @@ def test_short_rollout_ids_are_unique_and_accepted_by_report(demo: DemoStore) ->
         result = CliRunner().invoke(app, ["report", "--db", demo.url, "--rollout", prefix])
         assert result.exit_code == 0, result.output
         assert full in result.stdout
+
+
+def test_rollouts_counts_the_windows_no_row_holds(demo: DemoStore) -> None:
+    """The aws preset's crash window after its last disruption is in no rollout: the table's
+    rows alone read as the whole damage."""
+    engine = make_engine(demo.url)
+    alone = [w for w in api.windows(engine, cluster="aws") if w.rollout is None]
+    seed = [w for w in api.windows(engine, cluster="seed") if w.rollout is None]
+    engine.dispose()
+    assert alone and not seed
+    total = seconds(sum(w.duration_s for w in alone))
+    lines = table("rollouts", "--db", demo.url, "--cluster", "aws")
+    assert lines[-1] == (
+        f"{OUTSIDE_MARK}{len(alone)} window{'s' if len(alone) > 1 else ''} ({total}) in no "
+        "rollout or disruption: `gapwatch gaps`"
+    )
+    assert not any(
+        line.startswith(OUTSIDE_MARK)
+        for line in table("rollouts", "--db", demo.url, "--cluster", "seed")
+    )
 
 
 def _command(path: list[str]) -> TyperCommand | TyperGroup:

@@ -31,7 +31,11 @@ HEAVY = ("streamlit", "plotly", "pandas", "pyarrow", "numpy", "boto3", "botocore
 #: Packages whose CLI module (and the simulator's preset names) may load, but nothing else.
 ENGINES = {
     "gapwatch.recorder.sim": {"gapwatch.recorder.sim.cli", "gapwatch.recorder.sim.presets"},
-    "gapwatch.replay": {"gapwatch.replay.cli", "gapwatch.replay.assume_cli"},
+    "gapwatch.replay": {
+        "gapwatch.replay.cli",
+        "gapwatch.replay.assume_cli",
+        "gapwatch.replay.whatif_cli",
+    },
 }
 
 

@@ -23,6 +23,7 @@ from gapwatch.recorder.accessfields import (
     is_lb_failure,
     target_of,
     tokens,
+    unclosed_quote,
 )
 from gapwatch.recorder.importers.base import Context, Format, Parsed, RecordError, Stats
 from gapwatch.recorder.observation import Observation
@@ -54,6 +55,10 @@ def parse_line(line: str) -> tuple[str, dict[str, Any]]:
     fmt = detect(parts[0]) if parts else None
     if fmt is None:
         raise RecordError("not an ALB, NLB or Classic ELB access-log line")
+    if unclosed_quote(line):
+        # the request or user agent broke off: a download or copy that stopped mid-line was
+        # stored as a whole line with the fields it still had
+        raise RecordError("a quoted field is not closed: the line is cut short")
     if len(parts) < MIN_FIELDS[fmt]:
         raise RecordError(f"{fmt} line with {len(parts)} fields, expected {MIN_FIELDS[fmt]}+")
     names = _NAMES[fmt]

@@ -163,6 +163,17 @@ def print_rejected(report: ImportReport, show: int, noun: str) -> None:
         stderr.print(f"... and {report.error_count - show} more bad {noun}", markup=False)
 
 
+def hint_format(files: list[str], given: str) -> None:
+    """For an import whose every record was rejected: name the importer each file looks made for
+    (recorder.importers.sniff), so a wrong format word is not read as a broken file."""
+    from gapwatch.recorder.importers.sniff import suggest
+
+    for name in files:
+        hint = suggest(name, given) if name != "-" else None
+        if hint is not None:
+            stderr.print(f"hint: {hint}", markup=False)
+
+
 def run_import(
     ctx: typer.Context,
     fmt_name: str,
@@ -214,6 +225,8 @@ def run_import(
     )
     for note in fmt.notes(stats) if fmt.notes else []:
         stderr.print(f"note: {note}", markup=False)
+    if stats.records and stats.rejected == stats.records:
+        hint_format(files, fmt_name)
     if report.strict_aborted:
         stderr.print(f"--strict: {report.error_count} bad records, nothing written")
         raise typer.Exit(EXIT_PARTIAL)

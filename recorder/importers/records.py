@@ -19,7 +19,7 @@ import orjson
 
 from gapwatch.recorder.errors import InputCut, LineError
 from gapwatch.recorder.importers.base import Format
-from gapwatch.recorder.ndjson import RawLine, cut_raw, open_input, read_lines
+from gapwatch.recorder.ndjson import RawLine, cut_raw, json_reason, open_input, read_lines
 
 #: Largest multi-line JSON document read into memory (a CloudTrail delivery file is at most a
 #: few MB; a `kubectl get -o json` list of a large cluster's Pods some tens of MB).
@@ -29,11 +29,11 @@ Item = tuple[RawLine | None, Any, str]
 """(raw record, decoded value or LineError, prefix for error reasons such as 'items[3]: ')."""
 
 
-def _decode(raw: RawLine, name: str) -> Any:
+def _decode(raw: RawLine, name: str, what: str = "line") -> Any:
     try:
         return orjson.loads(raw.text)
     except orjson.JSONDecodeError as exc:
-        return LineError(name, raw.number, f"not valid JSON: {exc}")
+        return LineError(name, raw.number, json_reason(raw, exc, what))
 
 
 def _opens_document(text: bytes) -> bool:
@@ -93,7 +93,7 @@ def json_values(
 
 def _unclosed(pending: list[bytes], start: int, name: str) -> tuple[RawLine, LineError]:
     raw = RawLine(start, b"".join(pending))
-    error = _decode(raw, name)
+    error = _decode(raw, name, "document")
     if not isinstance(error, LineError):  # pragma: no cover - joined text parsed after all
         error = LineError(name, start, "document is not followed by a line break")
     return raw, error

@@ -161,7 +161,7 @@ def node_clock_s(db: str) -> float:
 
     from gapwatch.recorder.lab.procs import gapwatch
 
-    listed = json.loads(gapwatch("assumptions", "--json", "--db", db))["assumptions"]
+    listed = json.loads(gapwatch("assumptions", "--json", db=db))["assumptions"]
     (value,) = [a["value"] for a in listed if a["name"] == "node_clock_s"]
     return float(value)
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gapwatch.recorder.cliutil import secret_on_command_line
+
 if TYPE_CHECKING:
     from gapwatch.recorder.lab.faults import Fault
     from gapwatch.recorder.lab.run import LabReport
@@ -37,7 +39,10 @@ SeedOpt = Annotated[int, typer.Option(help="The simulation's seed (faults derive
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", help="A PostgreSQL URL to record into (default: a throwaway server of our own)."
+        "--db",
+        metavar="URL",
+        help="A PostgreSQL URL to record into (default: a throwaway server of our own).",
+        callback=secret_on_command_line,
     ),
 ]
 DurationOpt = Annotated[

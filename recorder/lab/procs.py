@@ -26,8 +26,15 @@ class LabError(GapwatchError):
     """A lab run could not be carried out (a fake or a gapwatch process failed)."""
 
 
-def gapwatch(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
-    """Run one gapwatch command to completion; its stdout, or LabError with its stderr."""
+def gapwatch(
+    *args: str, db: str | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> str:
+    """Run one gapwatch command to completion; its stdout, or LabError with its stderr.
+
+    The store `db` goes in GAPWATCH_DB, never on the command line: a `gapwatch lab --db` URL's
+    password would be readable by every user of the machine in the child's `ps` line."""
+    if db is not None:
+        env = {**(os.environ if env is None else env), "GAPWATCH_DB": db}
     done = subprocess.run(
         [*GAPWATCH, *args],
         capture_output=True,
@@ -44,7 +51,7 @@ def gapwatch(*args: str, env: dict[str, str] | None = None, timeout: float = 300
 
 def gaps_json(db: str, cluster: str) -> list[dict[str, Any]]:
     """Every gap window replay finds in `db`, as `gapwatch gaps --json` prints them."""
-    out = gapwatch("gaps", "--json", "--db", db, "--cluster", cluster)
+    out = gapwatch("gaps", "--json", "--cluster", cluster, db=db)
     windows: list[dict[str, Any]] = json.loads(out or "[]")
     return windows
 

@@ -104,8 +104,8 @@ def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
     """The simulator's own observers, looking as often as the lab's recorders, replayed."""
     s = lab.settings
     db = f"sqlite:///{lab.workdir / 'baseline.db'}"
-    gapwatch("db", "upgrade", "--db", db)
-    args = ["simulate", "--scenario", s.scenario, "--seed", str(s.seed), "--db", db]
+    gapwatch("db", "upgrade", db=db)
+    args = ["simulate", "--scenario", s.scenario, "--seed", str(s.seed)]
     period = s.interval_s * s.speed
     sets = [
         f"observe.kube_proxy_period_s={period}",
@@ -116,7 +116,7 @@ def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
         sets.append(f"duration_s={s.duration_s}")
     for item in sets:
         args += ["--set", item]
-    gapwatch(*args)
+    gapwatch(*args, db=db)
     return gaps_json(db, lab.scenario.cluster)
 
 

@@ -12,6 +12,7 @@ period for the baseline (compare.py).
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import shutil
 import tempfile
@@ -266,7 +267,11 @@ class Lab:
 
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_path = self.workdir / "record.yaml"
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+        # its `db` may hold the --db URL's password: readable by this user only (the work
+        # directory is 0755 for the postgres user's sake)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(yaml.safe_dump(config, sort_keys=False))
 
     def drive(
         self,
@@ -323,7 +328,7 @@ def open_lab(
     # machine (a table and a replay of one of its runs) do not bind the same address and port
     rng = random.Random()
     db = store.database()
-    gapwatch("db", "upgrade", "--db", db)
+    gapwatch("db", "upgrade", db=db)
     with LabWorld(scenario, rng, workdir, settings.lb_name) as world:
         cluster = f"lab-{scenario.name}-s{settings.seed}-{uuid.uuid4().hex[:6]}"
         lab = Lab(settings, scenario, result, world, db, workdir, cluster, pg_root=store.root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from gapwatch.dashboard.commands import streamlit_command
-from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
 from gapwatch.replay import api
 
@@ -116,3 +117,23 @@ def test_demo_with_a_browser_requested_serves_on_a_fresh_machine(tmp_path: Path)
             output = proc.communicate()[0].decode()
             raise AssertionError("gapwatch demo did not stop on SIGTERM") from exc
     assert "Email:" not in output
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_built(tmp_path: Path) -> None:
+    """Streamlit only logged `Port 8501 is not available`: a second `gapwatch demo` built its
+    store first, and neither command named --port."""
+    store = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{store}")
+    upgrade(engine)
+    engine.dispose()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        served = _gapwatch(
+            "dashboard", "--db", f"sqlite:///{store}", "--port", port, "--no-browser"
+        )
+        demo = _gapwatch("demo", "--path", str(tmp_path / "demo.db"), "--port", port, "--no-open")
+    for done in (served, demo):
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"error: 127.0.0.1:{port} is already in use"), done.stderr
+        assert "--port N" in done.stderr
+    assert not (tmp_path / "demo.db").exists()

@@ -66,6 +66,12 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
         where = str(token_file)
     else:
         token, where = env.get(TOKEN_ENV, "").strip(), TOKEN_ENV
+        if not token:  # said 'GAPWATCH_PUSH_TOKEN: ... at least 16 characters' when unset
+            raise ConfigError(
+                f"no push token: set {TOKEN_ENV}, or name a file holding it (`receive "
+                "--token-file`, the push source's `token_file`); 16 characters or more, which "
+                "every client sends as Authorization: Bearer TOKEN"
+            )
     if len(token) < 16:
         raise ConfigError(f"{where}: the push token must be at least 16 characters")
     return token

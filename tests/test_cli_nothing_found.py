@@ -1,0 +1,69 @@
+"""Commands that find nothing say what they looked at. A store of Kubernetes objects alone (no
+LB poller, CloudTrail, push API or service-controller Event) once answered `gaps` with "no gap
+windows: in this range the load balancer never routed to a node that did not serve", a claim
+about an LB nothing recorded; `rollouts` printed an empty table of eleven headers; `db downgrade`
+answered "n" exited 1 without a word."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.dashboard.demo import build_demo_store
+from gapwatch.replay.cli_tables import NO_LB_LANE, NO_ROLLOUTS
+from tests.importers.helpers import FIXTURES
+from tests.test_cli import gapwatch
+
+
+def gaps(*args: str) -> str:
+    result = CliRunner().invoke(app, ["gaps", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k8s.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
+    objects = [
+        str(FIXTURES / f)
+        for f in (
+            "kubelb-kind-services-lb-local-healthchecknodeport.json",
+            "aws-kops-nodelist-2nodes.json",
+        )
+    ]
+    done = runner.invoke(app, ["import", "k8s-watch", "--db", url, *objects])
+    assert done.exit_code == 0, done.output
+    assert gaps("--db", url).strip() == NO_LB_LANE
+    result = runner.invoke(app, ["rollouts", "--db", url])
+    assert result.exit_code == 0 and result.stdout.strip() == NO_ROLLOUTS
+
+
+def test_a_quiet_range_with_lb_lanes_still_says_no_gaps(tmp_path: Path) -> None:
+    store = build_demo_store(tmp_path / "demo.db")
+    out = gaps("--db", store.url, "--cluster", "seed", "--since", "2026-01-01T00:05:00Z")
+    assert out.startswith("no gap windows: in this range the load balancer never routed")
+
+
+def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
+    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    done = gapwatch("db", "downgrade", "0009_views_also", cwd=tmp_path, stdin="n\n")
+    assert done.returncode == 1
+    assert "not downgraded: the store is unchanged" in done.stderr + done.stdout
+    current = gapwatch("db", "current", cwd=tmp_path)
+    assert "up to date" in current.stdout + current.stderr
+
+
+def test_the_report_claims_no_gap_only_where_an_lb_lane_was_recorded() -> None:
+    """A report section (a Service with a rollout) without an LB lane said the load balancer
+    never routed to a node that did not serve."""
+    from types import SimpleNamespace
+
+    from gapwatch.dashboard.report_render import summary
+
+    blind = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="endpoints"),))
+    assert summary(blind).startswith("No gap windows could be seen: nothing recorded")  # type: ignore[arg-type]
+    seen = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="lb"),))
+    assert summary(seen).startswith("No gap windows: the load balancer never routed")  # type: ignore[arg-type]

@@ -1,0 +1,42 @@
+"""`--since 2h`: a duration back from now, as `kubectl logs --since` takes one. Every time
+option wanted an RFC 3339 timestamp typed out, and `2h` was 'not an RFC 3339 timestamp'."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from gapwatch.dashboard.cli import app
+from gapwatch.dashboard.demo import build_demo_store
+from gapwatch.recorder.cliutil import time_option
+
+NOW = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "back"),
+    [("90s", 90), ("30m", 1800), ("2h", 7200), ("1.5h", 5400), ("7d", 7 * 86400), ("1w", 604800)],
+)
+def test_a_duration_is_that_long_before_now(value: str, back: float) -> None:
+    assert time_option(value, "--since", now=lambda: NOW) == NOW - timedelta(seconds=back)
+
+
+def test_a_timestamp_is_still_a_timestamp_and_nonsense_says_both_forms() -> None:
+    stamp = "2026-01-01T00:01:00Z"
+    assert time_option(stamp, "--since", now=lambda: NOW) == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    with pytest.raises(typer.BadParameter, match="nor a duration back from now such as 30m"):
+        time_option("yesterday", "--since")
+
+
+def test_gaps_since_a_duration(tmp_path: Path) -> None:
+    store = build_demo_store(tmp_path / "demo.db")
+    # the demo's events are of 2026-01-01: 36,500 days back holds them, 2 hours back does not
+    found = CliRunner().invoke(app, ["gaps", "--db", store.url, "--since", "36500d", "--json"])
+    assert found.exit_code == 0, found.output
+    assert '"class"' in found.stdout
+    recent = CliRunner().invoke(app, ["gaps", "--db", store.url, "--since", "2h"])
+    assert recent.exit_code == 2 and "nothing recorded in the range asked" in recent.stderr

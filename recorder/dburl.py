@@ -43,6 +43,13 @@ def redact(url: str) -> str:
     return scheme + rest
 
 
+def store_key(url: object) -> str:
+    """A store's URL as a key kept with its data (replay's checkpoints): `str(url)` with every
+    secret hidden. SQLAlchemy's `str(URL)` hides the password of the user information but keeps
+    `?password=` and other query secrets, which a pickled checkpoint would then carry."""
+    return redact(str(url))
+
+
 def ambiguous_userinfo(url: str) -> bool:
     """Whether the user information holds an unencoded '@' or '/' (parsers split it wrongly)."""
     match = SCHEME.match(url.strip())

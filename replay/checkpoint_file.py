@@ -36,6 +36,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
 from gapwatch.replay import projections
 from gapwatch.replay.checkpoint import Checkpoint
@@ -118,7 +119,7 @@ def load(engine: Engine) -> Checkpoint:
         with path.open("rb") as f:
             saved = pickle.load(f)  # our own file: owner and mode checked above
         key, fingerprint, cp = saved
-        if key != _format() or not isinstance(cp, Checkpoint) or cp.url != str(engine.url):
+        if key != _format() or not isinstance(cp, Checkpoint) or cp.url != store_key(engine.url):
             return Checkpoint()
         if _fingerprint(engine, cp.event_id) != fingerprint:
             return Checkpoint()
@@ -163,7 +164,7 @@ def save(engine: Engine, cp: Checkpoint) -> None:
 def forget(engine: Engine) -> None:
     """Drop the store's checkpoint, kept and saved (its facts or projections were rebuilt)."""
     with _lock:
-        _kept.pop(str(engine.url), None)
+        _kept.pop(store_key(engine.url), None)
         path_for(engine).unlink(missing_ok=True)
 
 
@@ -174,7 +175,7 @@ def refresh(engine: Engine, *, persist: bool = False, track: Track | None = None
     with _lock:  # one refresh of a kept checkpoint at a time (Streamlit runs sessions in threads)
         if not projections.pending(engine):
             return 0
-        url = str(engine.url)
+        url = store_key(engine.url)
         if url not in _kept and persist and projections.touched_share(engine) < WHOLE_SHARE:
             # folding those Services costs less than the file
             return projections.refresh(engine, track=track)

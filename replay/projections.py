@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
+from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import factrow as F
@@ -280,7 +281,7 @@ def rebuild(
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
-            checkpoint.seed(str(engine.url), newest, state)
+            checkpoint.seed(store_key(engine.url), newest, state)
             checkpoint.impact, checkpoint.settings = impact, settings
             # the state was built with the cyclic GC off (load.no_gc): its millions of objects
             # are not yet counted as long-lived, and the first full collection after it would
@@ -488,7 +489,7 @@ def refresh(
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 count = _from_checkpoint(
-                    conn, checkpoint, str(engine.url), (after, newest), settings, track
+                    conn, checkpoint, store_key(engine.url), (after, newest), settings, track
                 )
         else:
             count, services = _affected(conn, after)

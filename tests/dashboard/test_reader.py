@@ -112,6 +112,7 @@ def test_only_replay_writes_while_the_dashboard_reads_new_events(
         "replay/row_diff.py",
         "replay/segment_store.py",
         "replay/settings_reads.py",
+        "replay/state_rows.py",
         "replay/behind.py",
     }
     assert {origin for _, origin in writes} <= replay

@@ -343,7 +343,8 @@ def emit_rows(
 @contextmanager
 def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
     """A progress bar on stderr; yields advance(n). When stderr is not a terminal, a plain line
-    at each tenth instead (recorder.progresslines)."""
+    at most every LOG_EVERY_S seconds instead, none for work done sooner
+    (recorder.progresslines)."""
     if not stderr.is_terminal:
         from gapwatch.recorder.progresslines import line_progress
 
@@ -384,19 +385,12 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
         yield advance
 
 
-#: In a log (stderr not a terminal), a step of `step_progress` prints its lines only from this
-#: many items: a smaller step takes seconds, and ten lines for it are noise in every cron log.
-LOG_PROGRESS_FROM = 100_000
-
-
 @contextmanager
 def step_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
-    """`progress` for the steps of work that is long only on a large store (`gapwatch replay
-    --rebuild`): a bar in a terminal (gone when the step ends); in a log, the lines at each tenth
-    only for a step of LOG_PROGRESS_FROM items or more."""
-    if not stderr.is_terminal and (total is None or total < LOG_PROGRESS_FROM):
-        yield lambda _n: None
-        return
+    """`progress` as a progresslines.Track, for the steps of work that is long only on a large
+    store (`gapwatch replay --rebuild`): a bar in a terminal (gone when the step ends); in a log,
+    `progress`'s lines, so a step of seconds prints none (it once printed nothing below 100,000
+    items, a count standing in for the time the lines now go by)."""
     with progress(description, total) as advance:
         yield advance
 

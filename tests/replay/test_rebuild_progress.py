@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
-from gapwatch.recorder import cliutil
+from gapwatch.recorder import progresslines
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.writer import EventWriter, no_derive
 from gapwatch.replay import projections
@@ -125,10 +125,10 @@ def _cli_store(tmp_path: Path) -> str:
 def test_replay_rebuild_prints_progress_lines_in_a_log_for_a_large_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not a terminal (the runner's stderr): lines at each tenth, as `import events` prints
-    them, once a step is large enough (here: the threshold lowered to this store's size)."""
+    """Not a terminal (the runner's stderr): a line at most every LOG_EVERY_S seconds, as
+    `import events` prints them, once a step lasts that long (here: the interval set to 0)."""
     url = _cli_store(tmp_path)
-    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    monkeypatch.setattr(progresslines, "LOG_EVERY_S", 0.0)
     result = CliRunner().invoke(app, ["replay", "--rebuild", "--rederive", "--db", url])
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
@@ -141,7 +141,7 @@ def test_replay_prints_progress_lines_in_a_log_for_a_large_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = _cli_store(tmp_path)
-    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    monkeypatch.setattr(progresslines, "LOG_EVERY_S", 0.0)
     result = CliRunner().invoke(app, ["replay", "--db", url])
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
@@ -155,7 +155,7 @@ def test_a_read_command_shows_the_refresh_it_runs_first(
 ) -> None:
     """`gapwatch gaps` after a large import computes every projection before it answers."""
     url = _cli_store(tmp_path)
-    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    monkeypatch.setattr(progresslines, "LOG_EVERY_S", 0.0)
     result = CliRunner().invoke(app, [*command, "--db", url])
     assert result.exit_code == 0, result.output
     assert "detecting windows of 1 Services: 100% (1 of 1)" in result.stderr.splitlines()
@@ -163,8 +163,12 @@ def test_a_read_command_shows_the_refresh_it_runs_first(
     assert "detecting windows" not in again.stderr
 
 
-def test_replay_rebuild_of_a_small_store_in_a_log_says_only_what_it_did(tmp_path: Path) -> None:
-    """A store of seconds' work: no progress lines in a cron job's log."""
+def test_replay_rebuild_of_a_small_store_in_a_log_says_only_what_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store of seconds' work: no progress lines in a cron job's log (the clock stopped, so
+    no machine is slow enough to make it long)."""
+    monkeypatch.setattr(progresslines, "monotonic", lambda: 0.0)
     url = _cli_store(tmp_path)
     result = CliRunner().invoke(app, ["replay", "--rebuild", "--db", url])
     assert result.exit_code == 0, result.output

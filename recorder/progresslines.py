@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: In a log, a progress line at most this often (seconds): often enough that a long import or
 #: replay is seen to move in `kubectl logs -f`, rare enough that a minute's work prints six.
@@ -31,6 +33,20 @@ def counted(rows: Iterable[Any], advance: Callable[[float], None]) -> Iterator[A
             advance(COUNT_EVERY)
         yield row
     advance(n % COUNT_EVERY)
+
+
+def ticking(items: Iterable[T], advance: Callable[[float], None] | None) -> Iterable[T]:
+    """`items` unchanged, calling `advance(1)` after each is done with (when the next is asked
+    for); `items` itself without `advance` (nothing added to an untracked loop)."""
+    if advance is None:
+        return items
+    return _ticks(items, advance)
+
+
+def _ticks(items: Iterable[T], advance: Callable[[float], None]) -> Iterator[T]:
+    for item in items:
+        yield item
+        advance(1)
 
 
 def _amount(value: float, unit_bytes: bool) -> str:

@@ -16,11 +16,15 @@ from typer.testing import CliRunner
 from gapwatch.dashboard.cli import app
 from gapwatch.recorder import progresslines
 from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter, no_derive
 from gapwatch.replay import projections
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState, lb_facing
+from gapwatch.replay.load import fold_stored
 from tests.replay.test_projections import _tables
 
 Bars = list[tuple[str, float | None, list[float]]]
@@ -41,6 +45,17 @@ def _count(engine: Engine, table: str) -> int:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
+def _nodes(engine: Engine) -> int:
+    """The nodes of the store's LB-facing Services: what "detecting windows" counts."""
+    with engine.connect() as conn:
+        state = fold_stored(conn, FoldState())
+    return sum(len(nodes_of(state, s)) for s in lb_facing(state))
+
+
+def _detecting(services: int, nodes: int) -> tuple[str, int]:
+    return f"detecting windows of {services} Services on {nodes:,} nodes", nodes
+
+
 def _seeded(engine: Engine, derive: object = write_facts, cluster: str = "sim") -> None:
     scenario = load_scenario("seed-3node", {"cluster": cluster})
     EventWriter(engine, derive=derive).write(run(scenario, seed=3).observations)  # type: ignore[arg-type]
@@ -52,15 +67,18 @@ def test_each_step_of_a_rebuild_reaches_its_total(engine: Engine) -> None:
     windows = projections.rebuild(engine, rederive=True, track=_recorder(bars))
     assert windows > 0
     events, facts = _count(engine, "events"), _count(engine, "facts")
-    services = 1
+    nodes = _nodes(engine)
+    assert nodes > 1
     assert [(d, t) for d, t, _ in bars] == [
         ("re-deriving facts", events),
         ("folding facts", facts),
-        (f"detecting windows of {services} Services", services),
+        _detecting(1, nodes),
     ]
     for description, total, steps in bars:
         assert sum(steps) == total, description
         assert min(steps) >= 0
+    # one Service is one long step on a large store: its bar moves node by node
+    assert bars[-1][2] == [1] * nodes
 
 
 def test_catching_up_facts_shows_the_events_behind(engine: Engine) -> None:
@@ -92,9 +110,10 @@ def test_a_refresh_with_a_checkpoint_folds_what_is_new_with_a_bar(engine: Engine
     projections.refresh(engine, checkpoint=checkpoint, track=_recorder(bars))
     assert [(d, t) for d, t, _ in bars] == [
         ("folding facts", _count(engine, "facts")),
-        ("detecting windows of 1 Services", 1),
+        _detecting(1, _nodes(engine)),
     ]
     assert all(sum(steps) == total for _d, total, steps in bars)
+    assert bars[-1][2] == [1] * _nodes(engine)
     before = _count(engine, "facts")
     _seeded(engine, cluster="other")  # a second cluster's events: only their facts are new
     bars.clear()
@@ -103,11 +122,17 @@ def test_a_refresh_with_a_checkpoint_folds_what_is_new_with_a_bar(engine: Engine
     assert all(sum(steps) == total for _d, total, steps in bars)
 
 
-def test_a_refresh_without_a_checkpoint_counts_the_services(engine: Engine) -> None:
+def test_a_refresh_without_a_checkpoint_counts_the_facts_then_the_nodes(engine: Engine) -> None:
+    """Each Service is folded from its own facts, then detected: both counted as they go (a
+    large store's one Service was one step, its bar at 0/1 for the whole first refresh)."""
     _seeded(engine)
     bars: Bars = []
     projections.refresh(engine, track=_recorder(bars))
-    assert [(d, t, s) for d, t, s in bars] == [("detecting windows of 1 Services", 1, [1])]
+    nodes = _nodes(engine)
+    [(fold, total, folded), detecting] = bars
+    assert (fold, total) == ("folding facts of istio-system/istio-ingressgateway", None)
+    assert 0 < sum(folded) <= _count(engine, "facts")  # its facts (a few name no Service)
+    assert detecting == (*_detecting(1, nodes), [1] * nodes)
 
 
 def _cli_store(tmp_path: Path) -> str:
@@ -158,7 +183,11 @@ def test_a_read_command_shows_the_refresh_it_runs_first(
     monkeypatch.setattr(progresslines, "LOG_EVERY_S", 0.0)
     result = CliRunner().invoke(app, [*command, "--db", url])
     assert result.exit_code == 0, result.output
-    assert "detecting windows of 1 Services: 100% (1 of 1)" in result.stderr.splitlines()
+    engine = make_engine(url)
+    nodes = _nodes(engine)
+    engine.dispose()
+    done = f"{_detecting(1, nodes)[0]}: 100% ({nodes} of {nodes})"
+    assert done in result.stderr.splitlines(), result.stderr
     again = CliRunner().invoke(app, [*command, "--db", url])  # nothing new: nothing shown
     assert "detecting windows" not in again.stderr
 

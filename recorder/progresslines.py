@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from itertools import chain, islice
 from time import monotonic
 from typing import Any, TypeVar
 
@@ -26,13 +27,17 @@ COUNT_EVERY = 10_000
 
 
 def counted(rows: Iterable[Any], advance: Callable[[float], None]) -> Iterator[Any]:
-    """`rows` unchanged, calling `advance` every COUNT_EVERY rows and once at the end."""
-    n = 0
-    for n, row in enumerate(rows, 1):
-        if not n % COUNT_EVERY:
-            advance(COUNT_EVERY)
-        yield row
-    advance(n % COUNT_EVERY)
+    """`rows` unchanged, calling `advance(n)` as each chunk of up to COUNT_EVERY is taken. The
+    rows pass through C iterators (no Python frame per row: a generator that counted row by
+    row cost a one-Service fold of 1.6M facts 0.2 s, 1 %); the count runs a chunk ahead."""
+    source = iter(rows)
+    chunks = iter(lambda: list(islice(source, COUNT_EVERY)), [])
+
+    def ticked(chunk: list[Any]) -> list[Any]:
+        advance(len(chunk))
+        return chunk
+
+    return chain.from_iterable(map(ticked, chunks))
 
 
 def ticking(items: Iterable[T], advance: Callable[[float], None] | None) -> Iterable[T]:

@@ -320,18 +320,20 @@ def _count(where: Engine | Connection, table: str, after: int = 0, until: int | 
 
 @contextmanager
 def _detecting(
-    track: Track | None, state: FoldState, services: Sequence[ServiceRef]
+    track: Track | None, state: FoldState, services: Sequence[ServiceRef], which: str = ""
 ) -> Iterator[Callable[[float], None] | None]:
     """The "detecting windows" step, counted in the nodes of the LB-facing `services`: each
     node's detection advances it (replay.detect, replay.node_cache). Counted in Services, a
     large store's one Service on 300 nodes sat at 0/1 for the whole of its first refresh.
-    None without `track` (nothing added to the loops)."""
+    `which`: the Services' name in the step (default: how many). None without `track` (nothing
+    added to the loops)."""
     if track is None:
         yield None
         return
     facing = set(lb_facing(state))
     nodes = sum(len(nodes_of(state, s)) for s in services if s in facing)
-    with track(f"detecting windows of {len(services)} Services on {nodes:,} nodes", nodes) as on:
+    which = which or f"{len(services)} Services"
+    with track(f"detecting windows of {which} on {nodes:,} nodes", nodes) as on:
         yield on
 
 
@@ -509,15 +511,17 @@ def refresh(
                 )
         else:
             count, services = _affected(conn, after)
-            for svc in sorted(services):
+            ordered = sorted(services)
+            for i, svc in enumerate(ordered, 1):
                 if track is None:
                     _replace(conn, svc, settings)
                     continue
                 # shown in two steps, each counted as it goes: a large store's one Service
                 # was one step of both, its bar at 0/1 for the whole of the first refresh
-                with track(f"folding facts of {svc.key}", None) as advance:
+                which = f"{svc.key} in {svc.cluster} ({i} of {len(ordered)} Services)"
+                with track(f"folding facts of {which}", None) as advance:
                     state = fold_stored(conn, FoldState(), service=svc, on_rows=advance)
-                with _detecting(track, state, [svc]) as on_node:
+                with _detecting(track, state, [svc], which) as on_node:
                     _replace(conn, svc, settings, state, on_node=on_node)
         if after == 0:  # every Service was computed: their context is all there
             _store_context(conn, {scope.COMPLETE: 1})

@@ -260,7 +260,9 @@ def timeline(
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     node: Annotated[list[str] | None, typer.Option("--node", help="Only these nodes.")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="The state of every lane at T.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="The state of every lane at T (as --since takes it).")
+    ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     fmt: FormatOption = OutputFormat.table,

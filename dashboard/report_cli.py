@@ -14,6 +14,8 @@ import typer
 
 from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
+    SINCE_HELP,
+    UNTIL_HELP,
     ClusterOption,
     DbOption,
     stderr,
@@ -39,12 +41,8 @@ def report(
             "`gapwatch rollouts` prints it.",
         ),
     ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="From this RFC 3339 time, or this long ago: 2h, 7d.")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
-    ] = None,
+    since: Annotated[str | None, typer.Option(help=SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
     fmt: Annotated[
         ReportFormat,
         typer.Option(

@@ -12,6 +12,8 @@ import typer
 from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
     EXIT_PARTIAL,
+    SINCE_HELP,
+    UNTIL_HELP,
     ClusterOption,
     CsvFlag,
     DbOption,
@@ -182,13 +184,8 @@ def import_events(
 def export_events(
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
-    since: Annotated[
-        str | None,
-        typer.Option(help="From this RFC 3339 time (inclusive), or this long ago: 2h, 7d."),
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
-    ] = None,
+    since: Annotated[str | None, typer.Option(help=SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="ndjson (re-importable), csv or parquet.")
     ] = "ndjson",

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -116,14 +116,21 @@ def pick_format(fmt: OutputFormat, as_json: bool, as_csv: bool) -> OutputFormat:
 #: `--since 2h`: a duration back from now, as `kubectl logs --since` takes it.
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: `--since 2026-01-01`: a date alone, as a postmortem names the day, is its 00:00 UTC (a
+#: date-time without a zone stays refused: its hour means nothing until a zone is said).
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: The help of every --since/--until option (export, gaps, rollouts, timeline, whatif, report).
+SINCE_HELP = "From this RFC 3339 time, this date (00:00 UTC), or this long ago: 2h, 7d."
+UNTIL_HELP = "Before this RFC 3339 time, this date (00:00 UTC), or this long ago."
 
 
 def time_option(
     value: str | None, option: str, *, now: Callable[[], datetime] | None = None
 ) -> datetime | None:
-    """An RFC 3339 option value, or a duration back from `now` (`30m`, `2h`, `7d`: an incident
-    an hour ago needs no timestamp typed); None for None; a bad one is a usage error naming the
-    option."""
+    """An RFC 3339 option value, a date alone (its 00:00 UTC), or a duration back from `now`
+    (`30m`, `2h`, `7d`: an incident an hour ago needs no timestamp typed); None for None; a bad one
+    is a usage error naming the option."""
     if value is None:
         return None
     ago = _AGO.match(value.strip())
@@ -131,11 +138,18 @@ def time_option(
         back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
         return (now or (lambda: datetime.now(UTC)))() - back
     try:
-        return parse_time(value)
+        return _day_start(value) if _DATE.match(value.strip()) else parse_time(value)
     except ValueError as exc:
         raise typer.BadParameter(
             f"{exc}, nor a duration back from now such as 30m, 2h or 7d", param_hint=option
         ) from exc
+
+
+def _day_start(text: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(text.strip()), time(), UTC)
+    except ValueError:  # 2026-02-30: date's own message names no value
+        raise ValueError(f"{text!r} is not a date") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +343,8 @@ def emit_rows(
 @contextmanager
 def progress(description: str, total: float | None, *, unit_bytes: bool = False) -> Iterator[Any]:
     """A progress bar on stderr; yields advance(n). When stderr is not a terminal, a plain line
-    at each tenth instead (recorder.progresslines)."""
+    at most every LOG_EVERY_S seconds instead, none for work done sooner
+    (recorder.progresslines)."""
     if not stderr.is_terminal:
         from gapwatch.recorder.progresslines import line_progress
 
@@ -370,19 +385,12 @@ def progress(description: str, total: float | None, *, unit_bytes: bool = False)
         yield advance
 
 
-#: In a log (stderr not a terminal), a step of `step_progress` prints its lines only from this
-#: many items: a smaller step takes seconds, and ten lines for it are noise in every cron log.
-LOG_PROGRESS_FROM = 100_000
-
-
 @contextmanager
 def step_progress(description: str, total: float | None) -> Iterator[Callable[[float], None]]:
-    """`progress` for the steps of work that is long only on a large store (`gapwatch replay
-    --rebuild`): a bar in a terminal (gone when the step ends); in a log, the lines at each tenth
-    only for a step of LOG_PROGRESS_FROM items or more."""
-    if not stderr.is_terminal and (total is None or total < LOG_PROGRESS_FROM):
-        yield lambda _n: None
-        return
+    """`progress` as a progresslines.Track, for the steps of work that is long only on a large
+    store (`gapwatch replay --rebuild`): a bar in a terminal (gone when the step ends); in a log,
+    `progress`'s lines, so a step of seconds prints none (it once printed nothing below 100,000
+    items, a count standing in for the time the lines now go by)."""
     with progress(description, total) as advance:
         yield advance
 

@@ -1,18 +1,23 @@
 """Progress for logs: when stderr is not a terminal (CI, `kubectl logs`, `2> file`), a long
-command prints a plain line at every tenth of the work, or every `every` units when the total is
-unknown, instead of a bar nobody sees. Count-driven, never clock-driven: the same input prints the
-same lines.
+command prints a plain line at most every LOG_EVERY_S seconds instead of a bar nobody sees, and
+work that ends sooner prints none (the command's own summary line says what it did). Lines at each
+tenth of the work once did it: ten lines for a 17 kB import, noise in every cron log, while a
+tenth of a large step could still leave the log silent for minutes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from itertools import chain, islice
+from time import monotonic
+from typing import Any, TypeVar
 
-#: Without a known total, a line every this many units (bytes or items).
-EVERY_BYTES = 64 * 1024 * 1024
-EVERY_ITEMS = 100_000
+T = TypeVar("T")
+
+#: In a log, a progress line at most this often (seconds): often enough that a long import or
+#: replay is seen to move in `kubectl logs -f`, rare enough that a minute's work prints six.
+LOG_EVERY_S = 10.0
 
 #: How work reports progress without knowing who shows it: `track(description, total)` is a
 #: context giving `advance(increment)` (recorder.cliutil.progress is the CLI's).
@@ -22,13 +27,31 @@ COUNT_EVERY = 10_000
 
 
 def counted(rows: Iterable[Any], advance: Callable[[float], None]) -> Iterator[Any]:
-    """`rows` unchanged, calling `advance` every COUNT_EVERY rows and once at the end."""
-    n = 0
-    for n, row in enumerate(rows, 1):
-        if not n % COUNT_EVERY:
-            advance(COUNT_EVERY)
-        yield row
-    advance(n % COUNT_EVERY)
+    """`rows` unchanged, calling `advance(n)` as each chunk of up to COUNT_EVERY is taken. The
+    rows pass through C iterators (no Python frame per row: a generator that counted row by
+    row cost a one-Service fold of 1.6M facts 0.2 s, 1 %); the count runs a chunk ahead."""
+    source = iter(rows)
+    chunks = iter(lambda: list(islice(source, COUNT_EVERY)), [])
+
+    def ticked(chunk: list[Any]) -> list[Any]:
+        advance(len(chunk))
+        return chunk
+
+    return chain.from_iterable(map(ticked, chunks))
+
+
+def ticking(items: Iterable[T], advance: Callable[[float], None] | None) -> Iterable[T]:
+    """`items` unchanged, calling `advance(1)` after each is done with (when the next is asked
+    for); `items` itself without `advance` (nothing added to an untracked loop)."""
+    if advance is None:
+        return items
+    return _ticks(items, advance)
+
+
+def _ticks(items: Iterable[T], advance: Callable[[float], None]) -> Iterator[T]:
+    for item in items:
+        yield item
+        advance(1)
 
 
 def _amount(value: float, unit_bytes: bool) -> str:
@@ -46,25 +69,30 @@ def line_progress(
     write: Callable[[str], None],
     *,
     unit_bytes: bool = False,
+    clock: Callable[[], float] | None = None,
 ) -> Callable[[float], None]:
-    """An `advance(n)` that writes `description: 30% (3.1 MB of 10.2 MB)` at each tenth."""
+    """An `advance(n)` that writes `description: 30% (3.1 MB of 10.2 MB)` (or `3.1 MB so far`
+    without a total) when LOG_EVERY_S seconds of `clock` (default: time.monotonic) have passed
+    since the start or the last line; the clock is read once per advance."""
+    now = clock or monotonic
+    every = LOG_EVERY_S
+    last = now()
     done = 0.0
-    step = 0
-    every = EVERY_BYTES if unit_bytes else EVERY_ITEMS
 
     def advance(n: float) -> None:
-        nonlocal done, step
+        nonlocal done, last
         done += n
+        at = now()
+        if at - last < every:
+            return
+        last = at
         if total:
-            reached = min(10, int(done * 10 // total))
-            if reached > step:
-                step = reached
-                write(
-                    f"{description}: {reached * 10}% ({_amount(done, unit_bytes)} of "
-                    f"{_amount(total, unit_bytes)})"
-                )
-        elif int(done // every) > step:
-            step = int(done // every)
+            percent = min(100, int(done * 100 // total))
+            write(
+                f"{description}: {percent}% ({_amount(done, unit_bytes)} of "
+                f"{_amount(total, unit_bytes)})"
+            )
+        else:
             write(f"{description}: {_amount(done, unit_bytes)} so far")
 
     return advance

@@ -13,6 +13,8 @@ import typer
 
 from gapwatch.recorder.cliutil import (
     DEFAULT_URL,
+    SINCE_HELP,
+    UNTIL_HELP,
     ClusterOption,
     CsvFlag,
     DbOption,
@@ -44,12 +46,8 @@ WINDOW_COLUMNS = [
     "also",
 ]  # fmt: skip
 ServiceOption = Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")]
-SinceOption = Annotated[
-    str | None, typer.Option(help="From this RFC 3339 time, or this long ago: 2h, 7d.")
-]
-UntilOption = Annotated[
-    str | None, typer.Option(help="Before this RFC 3339 time, or this long ago.")
-]
+SinceOption = Annotated[str | None, typer.Option(help=SINCE_HELP)]
+UntilOption = Annotated[str | None, typer.Option(help=UNTIL_HELP)]
 WideFlag = Annotated[
     bool, typer.Option("--wide", help="Every column, full names (tables fit the terminal).")
 ]
@@ -262,7 +260,9 @@ def timeline(
     cluster: ClusterOption = None,
     service: ServiceOption = None,
     node: Annotated[list[str] | None, typer.Option("--node", help="Only these nodes.")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="The state of every lane at T.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="The state of every lane at T (as --since takes it).")
+    ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     fmt: FormatOption = OutputFormat.table,

@@ -19,7 +19,6 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.cliutil import (
-    LOG_PROGRESS_FROM,
     check_range,
     known_clusters,
     not_found,
@@ -133,14 +132,15 @@ def lb_lanes(engine: Engine, *, cluster: str | None, service: str | None) -> int
 
 
 #: Events behind the projections from which a read command says, in a log, that it catches up.
-CATCH_UP_NOTE_FROM = LOG_PROGRESS_FROM
+CATCH_UP_NOTE_FROM = 100_000
 
 
 def say_catching_up(engine: Engine) -> None:
     """In a log, one line before a read command brings a far-behind store up to date. Its steps
-    print lines only when they count 100,000 items or more, and on one Service the only counted
-    step is "detecting windows of 1 Services": `gapwatch gaps` after simulating the large preset
-    (1.1 million events) was silent for 25 s. A terminal shows the steps' bars instead."""
+    print a line at most every 10 s and only as they advance, and the steps of a store of one
+    Service long counted only "detecting windows of 1 Services", once at its end: `gapwatch gaps`
+    after simulating the large preset (1.1 million events) was silent for 25 s. A terminal shows
+    the steps' bars instead."""
     if stderr.is_terminal:
         return
     from gapwatch.replay.projections import STATE_KEY

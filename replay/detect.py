@@ -8,9 +8,10 @@ docs/semantics.md has the rules.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
@@ -718,8 +719,11 @@ def detect(
     state: FoldState,
     services: Sequence[ServiceRef] | None = None,
     settings: DetectSettings = DEFAULTS,
+    *,
+    on_node: Callable[[float], None] | None = None,
 ) -> list[Window]:
-    """Every gap window of the given (default: all LB-facing) Services, in time order."""
+    """Every gap window of the given (default: all LB-facing) Services, in time order;
+    `on_node(1)` after each node of each (a progress bar's advance)."""
     out: list[Window] = []
     impact = access_impact(state) if state.access else None
     for svc in services if services is not None else lb_facing(state):
@@ -729,7 +733,7 @@ def detect(
         first = lb_drop_lag(state, svc, mine)
         found: dict[str, Lanes] = {}
         got: dict[str, list[Window]] = {}
-        for node in nodes_of(state, svc):
+        for node in ticking(nodes_of(state, svc), on_node):
             found[node] = lanes(state, svc, node, mine, lag_hi)
             got[node] = windows_from(
                 state, svc, node, found[node], end_of_data, settings=mine, drop_lag=first

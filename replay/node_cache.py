@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
+from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay import suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
@@ -334,11 +335,14 @@ def windows(
     cache: Cache | None = None,
     impact: Impact | None = None,
     outside: OutsideKept | None = None,
+    *,
+    on_node: Callable[[float], None] | None = None,
 ) -> list[Window]:
     """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
     nodes whose inputs did not move keep the windows found last time (and the cache is
     updated). `impact`: `impact.access_impact(state)`, when the caller keeps it; `outside`:
-    the access lines outside each lane's windows, kept between calls (replay.logclock)."""
+    the access lines outside each lane's windows, kept between calls (replay.logclock);
+    `on_node(1)` after each node (a progress bar's advance)."""
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
@@ -355,7 +359,7 @@ def windows(
     #: proofs may be kept from it (all of them when the node is kept, those before the suffix's
     #: instant when found again from it, none when found again whole)
     previous: dict[str, tuple[NodeWindows, int]] = {}
-    for node in nodes_of(state, svc):
+    for node in ticking(nodes_of(state, svc), on_node):
         nkey = node_key(state, svc, node, versions, mine)
         kept = old.nodes.get(node) if old is not None else None
         if kept is not None:

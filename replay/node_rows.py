@@ -26,7 +26,7 @@ change: replay.span_changes. Equal to `compute`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,14 +111,15 @@ def write_service(
     kept: Kept,
     *,
     empty: bool = False,
+    on_node: Callable[[float], None] | None = None,
 ) -> None:
     """Compute the Service's windows, rollouts and lags and store them as the rows that
     changed since `kept[svc]` (absent: as a diff against the store, or all inserted when the
-    store holds none of its rows: `empty`); `kept` is updated."""
+    store holds none of its rows: `empty`); `kept` is updated. `on_node`: node_cache.windows'."""
     prev = kept.pop(svc, None)
     # the lines outside each lane's windows, as the log clock counted them (replay.logclock)
     outside: OutsideKept = prev.outside if prev is not None else {}
-    found = node_cache.windows(state, svc, settings, cache, impact, outside)
+    found = node_cache.windows(state, svc, settings, cache, impact, outside, on_node=on_node)
     per_node = cache.get(svc)
     if per_node is None:  # detected whole (replay.node_cache): no windows per node to reuse
         windows = counted(state, found, settings, impact=impact)

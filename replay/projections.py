@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
@@ -30,6 +30,7 @@ from gapwatch.replay.assumptions import (
 )
 from gapwatch.replay.behind import caught_up
 from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
+from gapwatch.replay.context import nodes_of
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
 from gapwatch.replay.group import group
@@ -65,19 +66,21 @@ def compute(
     settings: DetectSettings = DEFAULTS,
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
+    *,
+    on_node: Callable[[float], None] | None = None,
 ) -> tuple[list[Window], list[Rollout], list[LagSample]]:
     """Windows (with rollout ids and failed requests), rollouts and lags of the Services
     (`impact`: `impact.access_impact(state)`, when the caller keeps it; `cache`: the windows
-    per node found last time, replay.node_cache)."""
+    per node found last time, replay.node_cache; `on_node(1)` after each node's detection)."""
     with no_gc():
         if cache is None:
-            found = detect(state, services, settings)
+            found = detect(state, services, settings, on_node=on_node)
         else:
             if impact is None and state.access:
                 impact = access_impact(state)
             found = []
             for svc in services:
-                found += node_cache.windows(state, svc, settings, cache, impact)
+                found += node_cache.windows(state, svc, settings, cache, impact, on_node=on_node)
             found.sort(key=lambda w: (w.start_us, w.service, w.node))
         # failed access-log lines counted on the LB's clock (replay.logclock)
         windows = counted(state, found, settings, impact=impact)
@@ -95,11 +98,12 @@ def _replace(
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
     lanes: dict[str, frozenset[str] | None] | None = None,
+    on_node: Callable[[float], None] | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
     and rewrite those that changed; its lane segments only on `nodes` (None: every node), and
     there only the `lanes` named per node (Checkpoint.changed_lanes; None: all); `kept`: the
-    rows each Service stored last time (replay.node_rows)."""
+    rows each Service stored last time (replay.node_rows); `on_node`: `_write`'s."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
@@ -117,7 +121,7 @@ def _replace(
             kept.pop(svc, None)
         return
     _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept,
-           lanes=lanes)  # fmt: skip
+           lanes=lanes, on_node=on_node)  # fmt: skip
 
 
 def _write(
@@ -132,17 +136,21 @@ def _write(
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
     lanes: dict[str, frozenset[str] | None] | None = None,
+    on_node: Callable[[float], None] | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
     of theirs) or as a diff against the one Service's stored rows (with `cache` and `kept`:
     node by node, replay.node_rows; the segments of a node whose rows are kept only on its
-    `lanes`, diffed in memory: replay.segment_store.write_kept)."""
+    `lanes`, diffed in memory: replay.segment_store.write_kept); `on_node(1)` after each node's
+    detection (a progress bar's advance: one Service on 300 nodes is one long step)."""
     if cache is not None and kept is not None:
         impact = access_impact(state) if impact is None else impact
         for svc in services:
-            node_rows.write_service(conn, state, svc, settings, impact, cache, kept, empty=not diff)
+            node_rows.write_service(
+                conn, state, svc, settings, impact, cache, kept, empty=not diff, on_node=on_node
+            )
     else:
-        windows, rollouts, lags = compute(state, services, settings, impact, cache)
+        windows, rollouts, lags = compute(state, services, settings, impact, cache, on_node=on_node)
         write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
@@ -267,7 +275,7 @@ def rebuild(
             state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
         services = lb_facing(state)
         impact = None if checkpoint is None else access_impact(state)
-        with step(f"detecting windows of {len(services)} Services", len(services)) as advance:
+        with _detecting(track, state, services) as on_node:
             _write(
                 conn,
                 state,
@@ -276,8 +284,8 @@ def rebuild(
                 impact=impact,
                 cache=None if checkpoint is None else checkpoint.windows,
                 kept=None if checkpoint is None else checkpoint.rows,
+                on_node=on_node,
             )
-            advance(len(services))
         _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)
         if checkpoint is not None:
@@ -310,15 +318,23 @@ def _count(where: Engine | Connection, table: str, after: int = 0, until: int | 
         return int(conn.execute(query).scalar_one())
 
 
-def _each(services: list[ServiceRef], track: Track | None) -> Iterator[ServiceRef]:
-    """`services`, each advancing a "detecting windows" bar (none without `track`)."""
+@contextmanager
+def _detecting(
+    track: Track | None, state: FoldState, services: Sequence[ServiceRef], which: str = ""
+) -> Iterator[Callable[[float], None] | None]:
+    """The "detecting windows" step, counted in the nodes of the LB-facing `services`: each
+    node's detection advances it (replay.detect, replay.node_cache). Counted in Services, a
+    large store's one Service on 300 nodes sat at 0/1 for the whole of its first refresh.
+    `which`: the Services' name in the step (default: how many). None without `track` (nothing
+    added to the loops)."""
     if track is None:
-        yield from services
+        yield None
         return
-    with track(f"detecting windows of {len(services)} Services", len(services)) as advance:
-        for svc in services:
-            yield svc
-            advance(1)
+    facing = set(lb_facing(state))
+    nodes = sum(len(nodes_of(state, s)) for s in services if s in facing)
+    which = which or f"{len(services)} Services"
+    with track(f"detecting windows of {which} on {nodes:,} nodes", nodes) as on:
+        yield on
 
 
 #: the fact kinds `_affected` reads
@@ -426,11 +442,13 @@ def _from_checkpoint(
             # a Service no longer LB-facing (its Service object changed) loses its rows
             services |= {s for s in affected if s not in set(lb_facing(state))}
         impact = checkpoint.impact_of(state)
-        for svc in _each(sorted(services), track):
-            nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-            lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
-            _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows, checkpoint.rows,
-                     lanes)  # fmt: skip
+        ordered = sorted(services)
+        with _detecting(track, state, ordered) as on_node:
+            for svc in ordered:
+                nodes = None if fresh else checkpoint.changed_nodes(state, svc)
+                lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
+                _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows,
+                         checkpoint.rows, lanes, on_node)  # fmt: skip
         return count
     except BaseException:
         checkpoint.forget()
@@ -493,8 +511,18 @@ def refresh(
                 )
         else:
             count, services = _affected(conn, after)
-            for svc in _each(sorted(services), track):
-                _replace(conn, svc, settings)
+            ordered = sorted(services)
+            for i, svc in enumerate(ordered, 1):
+                if track is None:
+                    _replace(conn, svc, settings)
+                    continue
+                # shown in two steps, each counted as it goes: a large store's one Service
+                # was one step of both, its bar at 0/1 for the whole of the first refresh
+                which = f"{svc.key} in {svc.cluster} ({i} of {len(ordered)} Services)"
+                with track(f"folding facts of {which}", None) as advance:
+                    state = fold_stored(conn, FoldState(), service=svc, on_rows=advance)
+                with _detecting(track, state, [svc], which) as on_node:
+                    _replace(conn, svc, settings, state, on_node=on_node)
         if after == 0:  # every Service was computed: their context is all there
             _store_context(conn, {scope.COMPLETE: 1})
         _set_last(conn, newest)

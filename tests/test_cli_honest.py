@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
+from gapwatch.recorder import progresslines
 from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
@@ -312,16 +314,41 @@ def _exited_or_stacks(proc: subprocess.Popen[str]) -> None:
         raise AssertionError("no exit after SIGINT; its stacks:\n" + proc.stderr.read()) from None
 
 
-def test_import_reports_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
-    """Piped to a log, the import prints a line at each tenth of the input (count-driven)."""
+def _import_in_a_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Callable[[], float]
+) -> list[str]:
+    """`gapwatch import events` into a fresh store, stderr not a terminal (the runner's), with
+    progresslines reading `clock`: its stderr lines."""
     url = f"sqlite:///{tmp_path / 's.db'}"
     upgrade(make_engine(url))
     data = tmp_path / "in.ndjson"
     data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
-    done = gapwatch("import", "events", str(data), "--db", url, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    steps = [line for line in done.stderr.splitlines() if line.startswith("importing: ")]
+    monkeypatch.setattr(progresslines, "monotonic", clock)
+    done = CliRunner().invoke(app, ["import", "events", str(data), "--db", url])
+    assert done.exit_code == 0, done.output
+    return done.stderr.splitlines()
+
+
+def test_a_long_import_reports_progress_when_stderr_is_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piped to a log, a long import shows that it moves: here each reading of the clock is
+    LOG_EVERY_S later than the one before, as if every chunk took that long."""
+    ticks = iter(range(0, 10**6, int(progresslines.LOG_EVERY_S)))
+    lines = _import_in_a_log(tmp_path, monkeypatch, lambda: float(next(ticks)))
+    steps = [line for line in lines if line.startswith("importing: ")]
     assert steps[-1].startswith("importing: 100% (")
     assert len(steps) >= 2
     percents = [int(line.split()[1].rstrip("%")) for line in steps]
-    assert percents == sorted(set(percents))
+    assert percents == sorted(percents)
+    assert "already stored" in lines[-1], lines  # the summary, as before
+
+
+def test_a_short_import_in_a_log_prints_only_its_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 17 kB file printed ten `importing: N%` lines at each tenth in a log; work that ends
+    within LOG_EVERY_S prints none (here the clock does not move), the summary as before."""
+    lines = _import_in_a_log(tmp_path, monkeypatch, lambda: 0.0)
+    assert not [line for line in lines if line.startswith("importing")], lines
+    assert len(lines) == 1 and "new, 0 already stored" in lines[0], lines

@@ -40,3 +40,31 @@ def test_gaps_since_a_duration(tmp_path: Path) -> None:
     assert '"class"' in found.stdout
     recent = CliRunner().invoke(app, ["gaps", "--db", store.url, "--since", "2h"])
     assert recent.exit_code == 2 and "nothing recorded in the range asked" in recent.stderr
+
+
+def test_a_date_alone_is_that_days_midnight_utc_and_a_zoneless_time_stays_refused() -> None:
+    """`--since 2026-01-01` was refused as having no time zone: a postmortem names the day."""
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    assert time_option("2026-01-01", "--since", now=lambda: NOW) == day
+    assert time_option(" 2026-01-02 ", "--until") == day + timedelta(days=1)
+    with pytest.raises(typer.BadParameter, match="has no time zone"):
+        time_option("2026-01-01T09:00", "--since")  # which zone's 09:00: still ambiguous
+    with pytest.raises(typer.BadParameter, match="'2026-02-30' is not a date"):
+        time_option("2026-02-30", "--until")
+
+
+def test_gaps_and_export_take_a_day_and_say_so_in_help(tmp_path: Path) -> None:
+    store = build_demo_store(tmp_path / "demo.db")
+    # the demo's events are of 2026-01-01: that day holds them, the next day does not
+    whole = ["--since", "2026-01-01", "--until", "2026-01-02"]
+    found = CliRunner().invoke(app, ["gaps", "--db", store.url, *whole, "--json"])
+    assert found.exit_code == 0, found.output
+    assert '"class"' in found.stdout
+    later = CliRunner().invoke(app, ["gaps", "--db", store.url, "--since", "2026-01-02"])
+    assert later.exit_code == 2 and "nothing recorded in the range asked" in later.stderr
+    export = CliRunner().invoke(app, ["export", "events", "--db", store.url, *whole])
+    assert export.exit_code == 0, export.output
+    assert export.stdout.count("\n") > 10
+    for command in (["gaps"], ["export", "events"], ["report"], ["whatif"], ["rollouts"]):
+        shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "2000"})
+        assert "this date (00:00 UTC)" in shown.stdout, command

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard import demo
 from gapwatch.dashboard.cli import app
-from gapwatch.recorder import cliutil
+from gapwatch.recorder import progresslines
 from gapwatch.recorder.sim import load_scenario
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import projections
 from tests.replay.test_projections import _tables
-from tests.replay.test_rebuild_progress import Bars, _count, _recorder
+from tests.replay.test_rebuild_progress import Bars, _count, _detecting, _nodes, _recorder
 
 
 def test_each_simulation_advances_its_bar_to_the_scenario_duration(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_the_demo_replay_shows_its_steps_apart_from_the_simulations(tmp_path: Pa
         services = len(demo.DEFAULT_SCENARIOS)  # one LB-facing Service per cluster
         assert [(d, t) for d, t, _ in replay] == [
             ("folding facts", facts),
-            (f"detecting windows of {services} Services", services),
+            _detecting(services, _nodes(engine)),
         ]
         for description, total, steps in replay:
             assert sum(steps) == total, description
@@ -73,18 +73,21 @@ def test_the_demo_replay_shows_its_steps_apart_from_the_simulations(tmp_path: Pa
         engine.dispose()
 
 
-def test_the_demo_prints_its_replay_steps_in_a_log_only_for_a_large_step(
+def test_the_demo_prints_its_replay_steps_in_a_log_only_for_a_long_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As `gapwatch replay` (recorder.cliutil.step_progress): stderr is not a terminal here, so
-    a step prints its lines only from LOG_PROGRESS_FROM items; lowered, they show."""
+    a step prints a line only once LOG_EVERY_S seconds have passed: none on a stopped clock,
+    one at each advance with the interval at 0."""
     args = ["demo", "--build-only", "--replace", "--path", str(tmp_path / "d.db")]
+    monkeypatch.setattr(progresslines, "monotonic", lambda: 0.0)
     quiet = CliRunner().invoke(app, args)
     assert quiet.exit_code == 0, quiet.output
     assert "detecting windows of" not in quiet.stderr
-    monkeypatch.setattr(cliutil, "LOG_PROGRESS_FROM", 1)
+    monkeypatch.setattr(progresslines, "LOG_EVERY_S", 0.0)
     shown = CliRunner().invoke(app, args)
     assert shown.exit_code == 0, shown.output
-    services = len(demo.DEFAULT_SCENARIOS)
-    done = f"detecting windows of {services} Services: 100% ({services} of {services})"
-    assert done in shown.stderr.splitlines(), shown.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    step, nodes = _detecting(len(demo.DEFAULT_SCENARIOS), _nodes(engine))
+    engine.dispose()
+    assert f"{step}: 100% ({nodes} of {nodes})" in shown.stderr.splitlines(), shown.stderr

@@ -60,7 +60,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.large_store import DEFAULT_CACHE, key
@@ -71,6 +71,7 @@ from gapwatch.replay import checkpoint_file, projections
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_segments, replay_windows
+from tests import pgtrace
 
 _COLS = ", ".join(FACT_COLUMNS)
 TABLES = (replay_windows, replay_rollouts, replay_lags, replay_segments)
@@ -395,36 +396,16 @@ def _sched() -> tuple[float, float]:
 
 @contextmanager
 def _round_trips(engine: Engine, count: bool) -> Iterator[Callable[[], str]]:
-    """With `count` (PostgreSQL): the times the refresh waited for the server, from libpq's
-    protocol trace of every connection it checked out (each ReadyForQuery, each COPY's
-    CopyInResponse), and its statements; told as ", N round trips (M statements)"."""
+    """With `count` (PostgreSQL): the times the refresh waited for the server and its statements,
+    from libpq's protocol trace of every connection it checked out (tests/pgtrace.py); told as
+    ", N round trips (M statements)"."""
     if not count or engine.dialect.name != "postgresql":
         yield lambda: ""
         return
-    with tempfile.TemporaryFile() as trace:
-        flags = psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
-
-        def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
-            dbapi.pgconn.trace(trace.fileno())
-            dbapi.pgconn.set_trace_flags(flags)
-
-        def on_checkin(dbapi: Any, _record: Any) -> None:
-            dbapi.pgconn.untrace()
-
-        event.listen(engine, "checkout", on_checkout)
-        event.listen(engine, "checkin", on_checkin)
-        told: list[str] = []
-        try:
-            yield lambda: told[0]
-        finally:
-            event.remove(engine, "checkout", on_checkout)
-            event.remove(engine, "checkin", on_checkin)
-            trace.seek(0)
-            kinds = [ln.split("\t")[2] for ln in trace.read().decode(errors="replace").splitlines()
-                     if ln.count("\t") >= 2]  # fmt: skip
-            trips = sum(k in ("ReadyForQuery", "CopyInResponse") for k in kinds)
-            statements = sum(k in ("Query", "Execute") for k in kinds)
-            told.append(f", {trips} round trips ({statements} statements)")
+    with pgtrace.engine_trace(engine) as lines:
+        yield (
+            lambda: f", {pgtrace.waits(lines)} round trips ({pgtrace.statements(lines)} statements)"
+        )
 
 
 def main() -> None:

@@ -9,14 +9,12 @@ for what it writes: the rows equal a rebuild, on both backends."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from psycopg import pq
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, text
 
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.store import make_engine
@@ -28,54 +26,17 @@ from gapwatch.replay.lags import LagSample
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.projection_rows import diff_columns, insert_all, lag_row, window_row
 from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_state, replay_windows
+from tests.pgtrace import connection_trace, engine_trace, waits
 from tests.replay.test_projections import _tables
 
 SVC = ServiceRef("trips", "ns", "gw")
 
 
 @contextmanager
-def engine_trace(engine: Engine) -> Iterator[list[str]]:
-    """libpq's protocol trace of every connection the engine checks out inside the block
-    (its lines, filled when the block ends)."""
-    lines: list[str] = []
-    flags = pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE
-    with tempfile.TemporaryFile() as trace:
-
-        def on_checkout(dbapi: Any, _record: Any, _proxy: Any) -> None:
-            dbapi.pgconn.trace(trace.fileno())
-            dbapi.pgconn.set_trace_flags(flags)
-
-        def on_checkin(dbapi: Any, _record: Any) -> None:
-            dbapi.pgconn.untrace()
-
-        event.listen(engine, "checkout", on_checkout)
-        event.listen(engine, "checkin", on_checkin)
-        try:
-            yield lines
-        finally:
-            event.remove(engine, "checkout", on_checkout)
-            event.remove(engine, "checkin", on_checkin)
-            trace.seek(0)
-            lines += trace.read().decode(errors="replace").splitlines()
-
-
-@contextmanager
 def round_trips(conn: Connection) -> Iterator[Callable[[], int]]:
     """The times the connection waits for PostgreSQL inside the block (read after it)."""
-    raw: Any = conn.connection.driver_connection
-    with tempfile.TemporaryFile() as trace:
-        raw.pgconn.trace(trace.fileno())
-        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-        counted: list[int] = []
-        try:
-            yield lambda: counted[0]
-        finally:
-            raw.pgconn.untrace()
-            trace.seek(0)
-            lines = trace.read().decode(errors="replace").splitlines()
-            waits = [ln for ln in lines if ln.startswith("B")
-                     and ln.split("\t")[2] in ("ReadyForQuery", "CopyInResponse")]  # fmt: skip
-            counted.append(len(waits))
+    with connection_trace(conn) as lines:
+        yield lambda: waits(lines)
 
 
 def _window(node: str, start: int, rollout: str | None = None) -> Window:

@@ -96,13 +96,13 @@ def whatif(
         proxy_terminating_endpoints=pte,
         ccm_register_delay_s=register_delay,
     )
+    if rollout is not None and (since is not None or until is not None):
+        raise typer.BadParameter("--rollout sets the span: no --since/--until with it")
     lo, hi = time_option(since, "--since"), time_option(until, "--until")
     check_range(lo, hi)
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
     if rollout is not None:
-        if since is not None or until is not None:
-            raise typer.BadParameter("--rollout sets the span: no --since/--until with it")
         full = cli_checks.resolve_rollout(engine, rollout, cluster)
         (chosen,) = [r for r in api.rollouts(engine, cluster=cluster) if r.id == full]
         svc = chosen.service

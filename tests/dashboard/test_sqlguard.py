@@ -62,9 +62,13 @@ def _server_state(url: str) -> tuple[Any, ...]:
     with _admin(url) as conn:
         reload_time = conn.execute("SELECT pg_conf_load_time()").fetchone()
         objects = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
+        # this store's locks only: pg_locks is the whole server's, and another test's
+        # migration (its advisory lock, recorder/store.py) may come or go meanwhile
         locks = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-            "OR (relation = to_regclass('events') AND mode <> 'AccessShareLock')"
+            "SELECT count(*) FROM pg_locks WHERE database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+            "(locktype = 'advisory' "
+            "OR (relation = to_regclass('events') AND mode <> 'AccessShareLock'))"
         ).fetchone()
     return reload_time, objects, locks
 

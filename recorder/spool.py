@@ -1,12 +1,15 @@
 """The bounded spool between every source and the store, and the loop that writes it.
 
 Sources `put` `Emitted` items (an observation and/or the checkpoint that follows it). The spool is
-bounded in **bytes**: an item weighs its payload's JSON size (orjson, about a microsecond per KB)
-plus a fixed overhead, so 16 MiB hold ~270 of the largest (60 KB) EndpointSlices or ~13,000
-1 KB objects. When the next item does not fit, `put` waits (backpressure: a watch stream is read
-more slowly and the API server buffers or closes it; a poller polls later); the spool logs once
-per episode and sets `gapwatch_recorder_spool_full` to 1 until it drains. An item larger than the
-whole bound is still taken once the spool is empty. `max_items` (optional) bounds the count too.
+bounded in **bytes of memory**: an item weighs an estimate of what it holds in the process,
+MEMORY_PER_JSON_BYTE times its payload's JSON size (orjson, about a microsecond per KB) plus
+ITEM_OVERHEAD, so 16 MiB hold ~70 of the largest (60 KB) EndpointSlices or ~3,000 1 KB objects.
+(The payload as Python objects is 3-5 times its JSON: weighing the JSON alone let a 16 MiB spool
+hold ~65 MB, which was most of the recorder's peak RSS on a 65,000-object cluster.) When the
+next item does not fit, `put` waits (backpressure: a watch stream is read more slowly and the API
+server buffers or closes it; a poller polls later); the spool logs once per episode and sets
+`gapwatch_recorder_spool_full` to 1 until it drains. An item larger than the whole bound is still
+taken once the spool is empty. `max_items` (optional) bounds the count too.
 
 The writer takes a batch when it has `batch_size` items or `flush_interval_s` after the first one
 arrived, and writes, per source, its observations and its checkpoints (per key, the last one in
@@ -36,8 +39,16 @@ from gapwatch.recorder.writer import Checkpoint, EventWriter, Guarded, WriteResu
 
 log = structlog.get_logger("gapwatch.recorder")
 
-#: What an item costs beyond its payload's JSON (the Observation and its fields, a checkpoint).
-ITEM_OVERHEAD = 256
+#: The memory a payload holds as Python objects per byte of its JSON. Measured with tracemalloc on
+#: payloads decoded by orjson (which shares dict keys): the published samples (a kops Node list,
+#: a minikube Node, an EndpointSlice, LoadBalancer Services) 3.1-5.0; the benchmarks' realistic
+#: mix 3.75 (EndpointSlice, Node) to 5.3 (Pod), higher only on probe answers under 300 bytes,
+#: whose memory the overhead below covers.
+MEMORY_PER_JSON_BYTE = 4
+
+#: What an item holds beyond its payload: the Emitted, the Observation and its strings and
+#: datetimes, a checkpoint (measured: 380-510 bytes on the realistic mix).
+ITEM_OVERHEAD = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +62,12 @@ class SpoolSettings:
 
 
 def item_size(item: Emitted) -> int:
-    """The bytes an item holds in the spool: its payload's JSON size plus ITEM_OVERHEAD."""
+    """The bytes of memory an item holds in the spool, estimated: MEMORY_PER_JSON_BYTE times its
+    payload's JSON size, plus ITEM_OVERHEAD."""
     if item.observation is None:
         return ITEM_OVERHEAD
-    return ITEM_OVERHEAD + len(orjson.dumps(item.observation.payload, default=str))
+    json_size = len(orjson.dumps(item.observation.payload, default=str))
+    return ITEM_OVERHEAD + MEMORY_PER_JSON_BYTE * json_size
 
 
 class Spool:

@@ -203,8 +203,9 @@ class PgStop(Fault):
         return super().finish(lab)
 
 
-#: The spool bound the pg-stop fault runs with: 256 KiB, ~250 of the lab's EndpointSlice-sized
-#: items; the lab's three nodes fill it within the long outage (60 s wall = 600 s simulated).
+#: The spool bound the pg-stop fault runs with: 256 KiB of memory, ~60 of the lab's
+#: EndpointSlice-sized items; the lab's three nodes fill it within the long outage (60 s wall =
+#: 600 s simulated).
 PG_STOP_SPOOL_BYTES = 256 * 1024
 
 

@@ -37,7 +37,7 @@ def test_postgres_outage_loses_nothing() -> None:
     try:
         engine = make_engine(url)
         upgrade(engine)
-        # ~20 small objects' worth of bytes: sources wait while the store is down
+        # ~5 small objects' worth of memory: sources wait while the store is down
         config = fast_config(
             spool=SpoolSettings(max_bytes=20 * 1024, batch_size=10, flush_interval_s=0.01)
         )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import tracemalloc
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import Engine, func, select
 from structlog.testing import capture_logs
 
@@ -18,7 +20,13 @@ from gapwatch.recorder.metrics import RecorderMetrics
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted
 from gapwatch.recorder.sources.k8s.resources import to_observation
-from gapwatch.recorder.spool import ITEM_OVERHEAD, Spool, SpoolSettings, item_size
+from gapwatch.recorder.spool import (
+    ITEM_OVERHEAD,
+    MEMORY_PER_JSON_BYTE,
+    Spool,
+    SpoolSettings,
+    item_size,
+)
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.writer import Checkpoint, EventWriter, Guarded, WriteResult, load_checkpoints
 from gapwatch.replay.facts import write_facts
@@ -71,10 +79,44 @@ def count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
 
 
-def test_item_size_is_the_payloads_json_size() -> None:
+def test_item_size_weighs_the_payloads_json_size_times_its_memory_factor() -> None:
     small, large = pod_item(1), pod_item(2, padding=60_000)
-    assert item_size(large) - item_size(small) == 60_000
+    assert item_size(large) - item_size(small) == MEMORY_PER_JSON_BYTE * 60_000
     assert item_size(Emitted(None, Checkpoint("c", "s", "k", 1))) == ITEM_OVERHEAD
+
+
+def decoded_items() -> list[tuple[str, bytes]]:
+    """(kind, JSON) of the published objects (tests/fixtures/k8s) and of this suite's Pods."""
+    out = [("Node", orjson.dumps(node)) for node in objects.nodes()]
+    out += [("Service", orjson.dumps(service)) for service in objects.services()]
+    out.append(("EndpointSlice", orjson.dumps(objects.endpoint_slice("shop", "gw-a", "gw", "n1"))))
+    out += [("Pod", orjson.dumps(pod_item(i).observation.payload)) for i in range(3)]  # type: ignore[union-attr]
+    return out
+
+
+def test_item_size_is_the_memory_the_item_holds_within_a_third() -> None:
+    """The spool's bound is memory: each item, decoded as a watch decodes it (orjson), holds
+    within a third of its weight as measured by tracemalloc. Weighing the JSON alone (the
+    spool before) put the held memory at 3-5 times the bound."""
+    for kind, body in decoded_items():
+        copies = 50
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            held = [
+                Emitted(
+                    to_observation(
+                        cluster="c", kind=kind, op="ADDED", obj=orjson.loads(body), observed_at=NOW
+                    ),
+                    None,
+                )
+                for _ in range(copies)
+            ]
+            measured = (tracemalloc.get_traced_memory()[0] - before) / copies
+        finally:
+            tracemalloc.stop()
+        weight = item_size(held[0])
+        assert 0.67 * weight <= measured <= 1.33 * weight, (kind, len(body), weight, measured)
 
 
 def test_full_spool_backpressures_logs_once_and_loses_nothing(engine: Engine) -> None:

@@ -14,6 +14,7 @@ in which `*` matches every key of an object or every item of a list, e.g.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "<redacted by gapwatch>"
@@ -26,8 +27,11 @@ ENV_VALUE_PATHS: tuple[str, ...] = tuple(
 )
 
 
+@lru_cache(maxsize=1024)
 def parse_path(path: str) -> tuple[str, ...]:
-    """A JSON Pointer's segments (ValueError unless it starts with '/')."""
+    """A JSON Pointer's segments (ValueError unless it starts with '/'). Cached: every object
+    of a watch is redacted along the same few paths (ENV_VALUE_PATHS and the configured ones),
+    and parsing them again for each object was a third of a watch's CPU at 2,000 changes/s."""
     if not path.startswith("/"):
         raise ValueError(f"redact path {path!r} must start with '/' (a JSON Pointer)")
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/"))
@@ -38,14 +42,6 @@ def _redact(node: Any, segments: tuple[str, ...]) -> tuple[Any, bool]:
     if not segments:
         return (REDACTED, True) if node is not None else (node, False)
     head, rest = segments[0], segments[1:]
-    if isinstance(node, Mapping):
-        keys = list(node) if head == "*" else [head] if head in node else []
-        changed: dict[str, Any] = {}
-        for key in keys:
-            value, did = _redact(node[key], rest)
-            if did:
-                changed[key] = value
-        return ({**node, **changed}, True) if changed else (node, False)
     if isinstance(node, list):
         if head == "*":
             indexes = range(len(node))
@@ -58,6 +54,15 @@ def _redact(node: Any, segments: tuple[str, ...]) -> tuple[Any, bool]:
             out[i], did = _redact(node[i], rest)
             any_change = any_change or did
         return (out, True) if any_change else (node, False)
+    # dict first: what JSON decodes to, checked in C; the Mapping ABC's check costs a microsecond
+    if isinstance(node, (dict, Mapping)):
+        keys = list(node) if head == "*" else [head] if head in node else []
+        changed: dict[str, Any] = {}
+        for key in keys:
+            value, did = _redact(node[key], rest)
+            if did:
+                changed[key] = value
+        return ({**node, **changed}, True) if changed else (node, False)
     return node, False
 
 

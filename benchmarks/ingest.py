@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import os
 import resource
 import statistics
@@ -65,15 +66,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from sqlalchemy import Table
+from psycopg.copy import FileWriter
 from sqlalchemy.orm import Session, registry
 
+from benchmarks import factgroups
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 from gapwatch.recorder.importer import import_files
@@ -112,25 +115,62 @@ def raw_copy(url: str, rows: list[tuple[Any, ...]]) -> float:
     return raw_copy_facts(url, rows, [])
 
 
-def raw_copy_facts(url: str, rows: list[tuple[Any, ...]], facts: list[Any]) -> float:
+def raw_copy_facts(
+    url: str,
+    rows: list[tuple[Any, ...]],
+    facts: list[Any],
+    *,
+    grouped: bool = False,
+    encoded: dict[str, bytes] | None = None,
+) -> float:
     """The baseline's COPY, then (when given) the same events' facts by binary COPY, each
-    committed: the projector's pattern without its Python, the physical limit with facts."""
+    committed: the projector's pattern without its Python, the physical limit with facts.
+    `grouped`: `facts` are benchmarks/factgroups.py rows, copied into its scratch table.
+    `encoded`: the facts' COPY data is encoded once before the clock (kept in this dict for the
+    next rounds) and written as bytes: the server's share without the client's dumping."""
+    table, columns, types = (
+        ("facts_grouped", factgroups.COLUMNS, factgroups.COPY_TYPES)
+        if grouped
+        else (facts_table.name, FACT_COLUMNS, copy_types(facts_table, FACT_COLUMNS))
+    )
     with psycopg.connect(dsn(url)) as conn, conn.cursor() as cur:
         cur.adapters.register_dumper(None, _JsonTextDumper)
+        if encoded is not None and "data" not in encoded:
+            encoded["data"] = _encode(cur, types, facts)
         start = time.perf_counter()
-        _copy(cur, events, EVENT_COLUMNS, rows)
+        _copy(cur, events.name, EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), rows)
         conn.commit()
         if facts:
-            _copy(cur, facts_table, FACT_COLUMNS, facts)
+            _copy(cur, table, columns, types, facts, encoded and encoded["data"])
             conn.commit()
         return time.perf_counter() - start
 
 
-def _copy(cur: psycopg.Cursor[Any], table: Table, columns: Sequence[str], rows: Any) -> None:
-    with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(copy_types(table, columns))
+def _copy(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Any,
+    data: bytes | None = None,
+) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        if data is not None:
+            copy.write(data)
+            return
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def _encode(cur: psycopg.Cursor[Any], types: Sequence[str], rows: Any) -> bytes:
+    """Binary COPY data of `rows`, as `write_row` would send it (nothing goes to the server)."""
+    out = io.BytesIO()
+    with psycopg.Copy(cur, binary=True, writer=FileWriter(out)) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+    return out.getvalue()
 
 
 #: --facts-costs: DDL on a fresh database before a path's clock starts (measurement only).
@@ -219,9 +259,20 @@ def wal_since(url: str, lsn: str) -> int:
         return int(conn.execute(query, (lsn,)).fetchone()[0])  # type: ignore[index]
 
 
-def facts_count(url: str) -> int:
+def facts_stored(url: str) -> tuple[int, int]:
+    """Rows of `facts` (and of --facts-grouped's `facts_grouped`, when there is one) and their
+    bytes on disk (heap, TOAST and indexes)."""
+    query = (
+        "SELECT (SELECT count(*) FROM facts), pg_total_relation_size('facts'), "
+        "to_regclass('facts_grouped') IS NOT NULL"
+    )
+    grouped = "SELECT count(*), pg_total_relation_size('facts_grouped') FROM facts_grouped"
     with psycopg.connect(dsn(url)) as conn:
-        return int(conn.execute("SELECT count(*) FROM facts").fetchone()[0])  # type: ignore[index]
+        rows, size, has_grouped = conn.execute(query).fetchone()  # type: ignore[misc]
+        if has_grouped:
+            more, more_size = conn.execute(grouped).fetchone()  # type: ignore[misc]
+            rows, size = rows + more, size + more_size
+        return int(rows), int(size)
 
 
 def main() -> None:
@@ -242,6 +293,19 @@ def main() -> None:
         "--facts-indexes",
         action="store_true",
         help="add paths with cheaper indexes in place of the facts' secondary index",
+    )
+    parser.add_argument(
+        "--facts-grouped",
+        action="store_true",
+        help="add the raw COPY of events + facts grouped one row per key per batch (round 8)",
+    )
+    parser.add_argument(
+        "--group-batch",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="--facts-grouped: events per batch (repeatable; default 1000)",
     )
     parser.add_argument(
         "--only",
@@ -280,6 +344,8 @@ def main() -> None:
         paths = beside(paths, facts_cost_paths(args, observations, rows, str(ndjson)))
     if args.facts_indexes:
         paths = beside(paths, facts_index_paths(args, observations, rows))
+    if args.facts_grouped:
+        paths = beside(paths, facts_grouped_paths(args, observations, rows))
     if args.only:
         paths = {
             label: run
@@ -288,7 +354,7 @@ def main() -> None:
         }
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
-    facts: dict[str, int] = {}
+    facts: dict[str, tuple[int, int]] = {}
     wal: dict[str, list[int]] = {label: [] for label in paths}
     with server(args.pg) as base:
         print(machine(base))
@@ -304,7 +370,7 @@ def main() -> None:
                     times[label].append(run(url))
                     cpu[label].append(client_cpu() - before)
                     wal[label].append(wal_since(url, lsn))
-                    facts[label] = facts_count(url)
+                    facts[label] = facts_stored(url)
                 finally:
                     drop_db(url)
         print(f"after the runs: {machine(base)}")
@@ -313,7 +379,10 @@ def main() -> None:
 
     copies = times[BASELINE]
     base_rate = n / statistics.median(copies)
-    print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  WAL MB  runs (s)")
+    print(
+        f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  facts MB  WAL MB"
+        "  runs (s)"
+    )
     for label, (count, _run) in paths.items():
         rate = count / statistics.median(times[label])
         # each round's ratio to that round's COPY: steadier than medians when the load drifts
@@ -323,7 +392,8 @@ def main() -> None:
         runs = ", ".join(f"{t:.2f}" for t in times[label])
         print(
             f"{label:<46}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
-            f"{facts[label]:>8,}{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
+            f"{facts[label][0]:>8,}{facts[label][1] / 1e6:>10.1f}"
+            f"{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
         )
     if args.facts_costs:
         print(
@@ -401,6 +471,43 @@ def facts_index_paths(
     ]
     if args.facts_costs:  # the first and the fifth are --facts-costs paths already
         del extra[4], extra[0]
+    return extra
+
+
+def facts_grouped_paths(
+    args: argparse.Namespace, observations: list[Observation], rows: list[tuple[Any, ...]]
+) -> list[tuple[str, str, Run]]:
+    """--facts-grouped: the raw COPY of the events and their facts grouped one row per key per
+    batch of events (benchmarks/factgroups.py, into its scratch table with its key index; the
+    table `facts` stays empty), beside the raw COPY of the events with today's facts."""
+    n = len(observations)
+    derived = derive_all(enumerate(observations, start=1))
+    extra: list[tuple[str, str, Run]] = []
+    if not (args.facts_costs or args.facts_indexes):
+        copy = (n, lambda url: raw_copy_facts(url, rows, derived))
+        extra.append((BASELINE, "raw COPY events + facts", copy))
+    encoded: dict[str, bytes] = {}
+    extra.append(
+        (
+            BASELINE,
+            "raw COPY events + facts, pre-encoded",
+            (n, lambda url: raw_copy_facts(url, rows, derived, encoded=encoded)),
+        )
+    )
+    for size in args.group_batch or [1000]:
+        grouped = factgroups.group(derived, size)
+        print(f"grouped per {size:,} events: {len(derived):,} facts -> {len(grouped):,} rows")
+
+        def run(
+            url: str, grouped: list[Any] = grouped, pre: dict[str, bytes] | None = None
+        ) -> float:
+            url = altered(url, factgroups.DDL)
+            return raw_copy_facts(url, rows, grouped, grouped=True, encoded=pre)
+
+        label = f"raw COPY events + grouped /{size}"
+        extra.append((BASELINE, label, (n, run)))
+        pre: dict[str, bytes] = {}
+        extra.append((BASELINE, f"{label}, pre-encoded", (n, partial(run, pre=pre))))
     return extra
 
 

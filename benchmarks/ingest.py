@@ -380,7 +380,7 @@ def main() -> None:
     copies = times[BASELINE]
     base_rate = n / statistics.median(copies)
     print(
-        f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  facts MB  WAL MB"
+        f"\n{'path':<52}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  facts MB  WAL MB"
         "  runs (s)"
     )
     for label, (count, _run) in paths.items():
@@ -391,7 +391,7 @@ def main() -> None:
         )
         runs = ", ".join(f"{t:.2f}" for t in times[label])
         print(
-            f"{label:<46}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
+            f"{label:<52}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
             f"{facts[label][0]:>8,}{facts[label][1] / 1e6:>10.1f}"
             f"{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
         )
@@ -499,15 +499,20 @@ def facts_grouped_paths(
         print(f"grouped per {size:,} events: {len(derived):,} facts -> {len(grouped):,} rows")
 
         def run(
-            url: str, grouped: list[Any] = grouped, pre: dict[str, bytes] | None = None
+            url: str,
+            grouped: list[Any] = grouped,
+            pre: dict[str, bytes] | None = None,
+            ddl: tuple[str, ...] = factgroups.DDL,
         ) -> float:
-            url = altered(url, factgroups.DDL)
+            url = altered(url, ddl)
             return raw_copy_facts(url, rows, grouped, grouped=True, encoded=pre)
 
         label = f"raw COPY events + grouped /{size}"
         extra.append((BASELINE, label, (n, run)))
         pre: dict[str, bytes] = {}
         extra.append((BASELINE, f"{label}, pre-encoded", (n, partial(run, pre=pre))))
+        lz4 = partial(run, pre=pre, ddl=factgroups.LZ4)
+        extra.append((BASELINE, f"{label}, lz4, pre-encoded", (n, lz4)))
     return extra
 
 
@@ -528,9 +533,9 @@ def client_cpu() -> float:
 
 def print_cpu(paths: dict[str, Run], cpu: dict[str, list[float]]) -> None:
     """This process's CPU per row on each path, median of the runs."""
-    print(f"\n{'client CPU per row (us), median':<46}{'us':>10}")
+    print(f"\n{'client CPU per row (us), median':<52}{'us':>10}")
     for label, (count, _run) in paths.items():
-        print(f"{label:<46}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
+        print(f"{label:<52}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,15 @@ facts as they are, `benchmarks/fact_reads.py`-style reads of it are in benchmark
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
-from gapwatch.replay.facts import FACT_COLUMNS
+from sqlalchemy import Connection
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.facts import FACT_COLUMNS, derive_all
 
 _AT = {name: i for i, name in enumerate(FACT_COLUMNS)}
 KEY = ("cluster", "namespace", "name", "fact")
@@ -64,33 +69,131 @@ def group(facts: Iterable[Sequence[Any]], batch: int) -> list[tuple[Any, ...]]:
     """The facts of each `batch` events (by event id: 1..batch, batch+1..2*batch, ...) that
     share a key, as `facts_grouped` rows; facts in (event_id, seq) order, as derived."""
     out: list[tuple[Any, ...]] = []
-    current = -1
+    end = 0  # the current batch's last event id
     keys: dict[tuple[Any, ...], list[Sequence[Any]]] = {}
+    key_of = _key_of
     for fact in facts:
-        b = (fact[0] - 1) // batch
-        if b != current:
+        if fact[0] > end:
             out.extend(_rows(keys))
-            keys, current = {}, b
-        key = tuple(fact[i] for i in _KEY_AT)
-        members = keys.get(key)
-        if members is None:
-            keys[key] = [fact]
-        else:
-            members.append(fact)
+            keys = {}
+            end = ((fact[0] - 1) // batch + 1) * batch
+        keys.setdefault(key_of(fact), []).append(fact)
     out.extend(_rows(keys))
     return out
 
 
+_key_of = itemgetter(*_KEY_AT)
+_arrays_of = itemgetter(*_ARRAY_AT)
+_AT_US = ARRAYS.index("at_us")
+
+
 def _rows(keys: dict[tuple[Any, ...], list[Sequence[Any]]]) -> Iterable[tuple[Any, ...]]:
     for key, members in keys.items():
-        columns = [[f[i] for f in members] for i in _ARRAY_AT]
-        at = columns[ARRAYS.index("at_us")]
+        n = len(members)
+        columns = _arrays_of(tuple(zip(*members, strict=True)))
+        at = columns[_AT_US]
         yield (
             members[0][0],
             members[0][1],
             *key,
             min(at),
             max(at),
-            len(members),
-            *(None if all(v is None for v in col) else col for col in columns),
+            n,
+            *(None if col.count(None) == n else list(col) for col in columns),
         )
+
+
+_INT_ARRAYS = frozenset(i for i, c in enumerate(ARRAYS) if _array_type(c) != "text")
+#: Characters COPY's text format escapes (a backslash, tab, newline, carriage return).
+_COPY_SPECIAL = re.compile("[\\\\\t\n\r]").search
+
+
+def text_copy(rows: Iterable[Sequence[Any]]) -> str:
+    """`rows` as COPY's text format (for `COPY facts_grouped FROM STDIN`), built by hand: the
+    arrays as literals, every text element quoted (slices' pods and nodes' addresses hold
+    commas), backslashes and quotes escaped for the array, then for COPY."""
+    encode = [_int_array if i in _INT_ARRAYS else _text_array for i in range(len(ARRAYS))]
+    lines = []
+    for row in rows:
+        fields = [str(row[0]), str(row[1])]
+        fields.extend(_text(v) for v in row[2:6])
+        fields.extend((str(row[6]), str(row[7]), str(row[8])))
+        fields.extend(map(_apply, encode, row[9:]))
+        lines.append("\t".join(fields))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _apply(encode: Any, col: Any) -> str:
+    return "\\N" if col is None else encode(col)
+
+
+def _copy_escape(value: str) -> str:
+    if _COPY_SPECIAL(value):
+        for c, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+            value = value.replace(c, escaped)
+    return value
+
+
+def _text(value: str | None) -> str:
+    return "\\N" if value is None else _copy_escape(value)
+
+
+def _int_array(col: list[int | None]) -> str:
+    if None in col:
+        return "{" + ",".join("NULL" if v is None else str(v) for v in col) + "}"
+    return "{" + ",".join(map(str, col)) + "}"
+
+
+def _text_array(col: list[str | None]) -> str:
+    if None not in col:
+        joined = '","'.join(col)  # type: ignore[arg-type]
+        if joined.count('"') == 2 * (len(col) - 1) and not _COPY_SPECIAL(joined):
+            return '{"' + joined + '"}'
+    items = (
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in col
+    )
+    return _copy_escape("{" + ",".join(items) + "}")
+
+
+#: What replay's readers would read instead of `facts`: one row per fact again (multi-argument
+#: unnest pads a NULL array with NULLs), FACT_COLUMNS order.
+UNNESTED = (
+    "SELECT u.event_id, u.seq, g.cluster, u.at_us, u.prev_us, u.src_us, g.fact, u.op, "
+    "g.namespace, g.name, u.node, u.state, u.num1, u.num2, u.num3, u.num4, u.text1, u.text2, "
+    "u.text3 FROM facts_grouped g, unnest("
+    + ", ".join(f"g.{c}s" for c in ARRAYS)
+    + ") AS u("
+    + ", ".join(ARRAYS)
+    + ")"
+)
+
+
+def write_grouped(conn: Connection, rows: list[tuple[int, Observation]], *, text: bool) -> None:
+    """A derive hook like replay.facts.write_facts (the projector calls it with each step's new
+    events, in its own transaction): the same facts, grouped per key per 1,000 events into
+    `facts_grouped` (which must exist: DDL), as COPY text built by hand or psycopg's binary
+    `write_row` of the list columns."""
+    grouped = group(derive_all(rows), 1000)
+    if not grouped:
+        return
+    raw: Any = conn.connection.driver_connection
+    statement = f"COPY facts_grouped ({', '.join(COLUMNS)}) FROM STDIN"
+    with raw.cursor() as cur:
+        if text:
+            with cur.copy(statement) as copy:
+                copy.write(text_copy(grouped))
+            return
+        with cur.copy(f"{statement} (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
+            for row in grouped:
+                copy.write_row(row)
+
+
+def write_grouped_text(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
+    write_grouped(conn, rows, text=True)
+
+
+def write_grouped_binary(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
+    write_grouped(conn, rows, text=False)

@@ -199,9 +199,16 @@ def altered(url: str, statements: tuple[str, ...]) -> str:
     return url
 
 
-def writer(url: str, observations: list[Observation], batch: int, *, facts: bool) -> float:
+def writer(
+    url: str,
+    observations: list[Observation],
+    batch: int,
+    *,
+    facts: bool = True,
+    derive: Any = write_facts,
+) -> float:
     engine = make_engine(url)
-    write = EventWriter(engine, derive=write_facts if facts else no_derive)
+    write = EventWriter(engine, derive=derive if facts else no_derive)
     start = time.perf_counter()
     result = write.write_all(iter(observations), batch_size=batch)
     elapsed = time.perf_counter() - start
@@ -513,6 +520,20 @@ def facts_grouped_paths(
         extra.append((BASELINE, f"{label}, pre-encoded", (n, partial(run, pre=pre))))
         lz4 = partial(run, pre=pre, ddl=factgroups.LZ4)
         extra.append((BASELINE, f"{label}, lz4, pre-encoded", (n, lz4)))
+
+    def write_with(derive: Any, ddl: tuple[str, ...] = factgroups.DDL) -> Run:
+        def run(url: str) -> float:
+            return writer(altered(url, ddl), observations, args.batch, derive=derive)
+
+        return (n, run)
+
+    write, label = "writer, events + facts (projector)", "writer, events + grouped /1000"
+    text, binary = factgroups.write_grouped_text, factgroups.write_grouped_binary
+    extra += [
+        (write, f"{label}, text", write_with(text)),
+        (write, f"{label}, text, lz4", write_with(text, factgroups.LZ4)),
+        (write, f"{label}, binary", write_with(binary)),
+    ]
     return extra
 
 

@@ -16,6 +16,7 @@ facts as they are, `benchmarks/fact_reads.py`-style reads of it are in benchmark
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.facts import FACT_COLUMNS, derive_all
+from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts
 
 _AT = {name: i for i, name in enumerate(FACT_COLUMNS)}
 KEY = ("cluster", "namespace", "name", "fact")
@@ -65,20 +66,27 @@ DDL = (
 LZ4 = (*DDL, *(f"ALTER TABLE facts_grouped ALTER {c}s SET COMPRESSION lz4" for c in ARRAYS))
 
 
-def group(facts: Iterable[Sequence[Any]], batch: int) -> list[tuple[Any, ...]]:
+def group(
+    facts: Iterable[Sequence[Any]], batch: int, singles: list[Sequence[Any]] | None = None
+) -> list[tuple[Any, ...]]:
     """The facts of each `batch` events (by event id: 1..batch, batch+1..2*batch, ...) that
-    share a key, as `facts_grouped` rows; facts in (event_id, seq) order, as derived."""
+    share a key, as `facts_grouped` rows; facts in (event_id, seq) order, as derived. With
+    `singles` (the hybrid layout), a key's only fact in a batch is appended there instead, to
+    stay a `facts` row: most pods and nodes appear once a batch, and a one-fact row costs
+    more than a plain fact to encode and to read."""
     out: list[tuple[Any, ...]] = []
     end = 0  # the current batch's last event id
     keys: dict[tuple[Any, ...], list[Sequence[Any]]] = {}
     key_of = _key_of
     for fact in facts:
         if fact[0] > end:
-            out.extend(_rows(keys))
+            out.extend(_rows(keys, singles))
             keys = {}
             end = ((fact[0] - 1) // batch + 1) * batch
         keys.setdefault(key_of(fact), []).append(fact)
-    out.extend(_rows(keys))
+    out.extend(_rows(keys, singles))
+    if singles is not None:
+        singles.sort(key=_id_of)
     return out
 
 
@@ -87,9 +95,17 @@ _arrays_of = itemgetter(*_ARRAY_AT)
 _AT_US = ARRAYS.index("at_us")
 
 
-def _rows(keys: dict[tuple[Any, ...], list[Sequence[Any]]]) -> Iterable[tuple[Any, ...]]:
+_id_of = itemgetter(0, 1)
+
+
+def _rows(
+    keys: dict[tuple[Any, ...], list[Sequence[Any]]], singles: list[Sequence[Any]] | None
+) -> Iterable[tuple[Any, ...]]:
     for key, members in keys.items():
         n = len(members)
+        if n == 1 and singles is not None:
+            singles.append(members[0])
+            continue
         columns = _arrays_of(tuple(zip(*members, strict=True)))
         at = columns[_AT_US]
         yield (
@@ -191,9 +207,89 @@ def write_grouped(conn: Connection, rows: list[tuple[int, Observation]], *, text
                 copy.write_row(row)
 
 
+def write_hybrid(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
+    """The hybrid layout: a key's facts of a batch in one `facts_grouped` row (BinaryCopy)
+    when it has more than one there, else a plain `facts` row (replay.facts.insert_facts)."""
+    singles: list[Sequence[Any]] = []
+    grouped = group(derive_all(rows), 1000, singles)
+    insert_facts(conn, singles)  # type: ignore[arg-type]
+    if grouped:
+        raw: Any = conn.connection.driver_connection
+        statement = f"COPY facts_grouped ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(BinaryCopy().rows(grouped))
+
+
 def write_grouped_text(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
     write_grouped(conn, rows, text=True)
 
 
 def write_grouped_binary(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
     write_grouped(conn, rows, text=False)
+
+
+_OIDS = {"int8": 20, "int4": 23, "text": 25}
+_NULL = b"\xff\xff\xff\xff"
+_I32 = struct.Struct(">i").pack
+
+
+class _Elements(dict[Any, bytes]):
+    """Each array element's binary COPY form (length, then bytes; NULL is length -1), made once
+    per distinct value: kind names, node names, states and small counts repeat in every batch."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__({None: _NULL})
+        self.kind = kind
+
+    def __missing__(self, value: Any) -> bytes:
+        if self.kind == "text":
+            data = value.encode()
+            out = _I32(len(data)) + data
+        else:
+            out = struct.pack(
+                ">iq" if self.kind == "int8" else ">ii", 8 if self.kind == "int8" else 4, value
+            )
+        self[value] = out
+        return out
+
+
+class BinaryCopy:
+    """`facts_grouped` rows as COPY's binary format, built by hand with `struct` (psycopg dumps
+    a list element by element in Python): an int array without NULLs is one `struct` call, any
+    other array the join of its elements' cached forms."""
+
+    def __init__(self) -> None:
+        self.kinds = [_array_type(c) for c in ARRAYS]
+        self.elements = [_Elements(k) for k in self.kinds]
+        self.structs: dict[tuple[str, int], struct.Struct] = {}
+
+    def rows(self, rows: Iterable[Sequence[Any]]) -> bytes:
+        out = [b"PGCOPY\n\xff\r\n\x00", struct.pack(">ii", 0, 0)]
+        count = struct.pack(">h", len(COLUMNS))
+        scalars = struct.Struct(">iqii")
+        for row in rows:
+            out.append(count)
+            out.append(scalars.pack(8, row[0], 4, row[1]))
+            out.extend(_NULL if v is None else _I32(len(b := v.encode())) + b for v in row[2:6])
+            out.append(struct.pack(">iqiqii", 8, row[6], 8, row[7], 4, row[8]))
+            out.extend(map(self._array, self.kinds, self.elements, row[9:]))
+        out.append(b"\xff\xff")
+        return b"".join(out)
+
+    def _array(self, kind: str, elements: _Elements, col: list[Any] | None) -> bytes:
+        if col is None:
+            return _NULL
+        n = len(col)
+        hasnull = None in col
+        head = struct.pack(">iiiii", 1, int(hasnull), _OIDS[kind], n, 1)
+        if kind != "text" and not hasnull:
+            packer = self.structs.get((kind, n))
+            if packer is None:
+                packer = struct.Struct(">" + ("iq" if kind == "int8" else "ii") * n)
+                self.structs[kind, n] = packer
+            values = [8 if kind == "int8" else 4] * (2 * n)
+            values[1::2] = col
+            body = head + packer.pack(*values)
+        else:
+            body = head + b"".join(map(elements.__getitem__, col))
+        return _I32(len(body)) + body

@@ -55,6 +55,15 @@ def psycopg_copy(cur: psycopg.Cursor[Any], types: Any, rows: Any, *, binary: boo
     return out.getvalue()
 
 
+def hybrid(cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> bytes:
+    """The hybrid layout's COPY data: the grouped rows' and the single facts'."""
+    singles: list[Any] = []
+    grouped = factgroups.group(facts, batch, singles)
+    return factgroups.BinaryCopy().rows(grouped) + psycopg_copy(
+        cur, FACT_TYPES, singles, binary=True
+    )
+
+
 def encodings(cur: psycopg.Cursor[Any], batch: int) -> dict[str, Callable[[list[Any]], Any]]:
     """Each way of turning a batch's facts into COPY data (binary or text)."""
     types = factgroups.COPY_TYPES
@@ -71,6 +80,9 @@ def encodings(cur: psycopg.Cursor[Any], batch: int) -> dict[str, Callable[[list[
             cur, types, group(f, batch), binary=False
         ),
         "grouped: text_copy by hand": lambda f: factgroups.text_copy(group(f, batch)),
+        "grouped: BinaryCopy by hand": lambda f: factgroups.BinaryCopy().rows(group(f, batch)),
+        "hybrid: group() alone": lambda f: group(f, batch, []),
+        "hybrid: BinaryCopy + singles' write_row": lambda f: hybrid(cur, f, batch),
     }
 
 
@@ -81,6 +93,7 @@ def check(url: str, cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> N
         "binary": (psycopg_copy(cur, factgroups.COPY_TYPES, grouped, binary=True), "BINARY"),
         "text": (psycopg_copy(cur, factgroups.COPY_TYPES, grouped, binary=False), "TEXT"),
         "by hand": (factgroups.text_copy(grouped).encode(), "TEXT"),
+        "binary by hand": (factgroups.BinaryCopy().rows(grouped), "BINARY"),
     }
     cols = ", ".join(factgroups.COLUMNS)
     stored = {}
@@ -100,7 +113,22 @@ def check(url: str, cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> N
             drop_db(db)
         if [tuple(f) for f in facts] != unnested:
             raise SystemExit(f"{label}: the grouped rows do not unnest to the derived facts")
-    if not stored["binary"] == stored["text"] == stored["by hand"]:
+    singles: list[Any] = []
+    hybrid = factgroups.group(facts, batch, singles)
+    db = fresh_db(url, migrate=False)
+    try:
+        with psycopg.connect(dsn(db)) as conn, conn.cursor() as c:
+            for statement in factgroups.DDL:
+                c.execute(statement)
+            with c.copy(f"COPY facts_grouped ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(factgroups.BinaryCopy().rows(hybrid))
+            unnested = c.execute(f"{factgroups.UNNESTED} ORDER BY 1, 2").fetchall()
+    finally:
+        drop_db(db)
+    if sorted([*unnested, *(tuple(f) for f in singles)]) != [tuple(f) for f in facts]:
+        raise SystemExit("hybrid: the grouped rows and the single facts are not the facts")
+    print(f"checked: hybrid, {len(hybrid):,} grouped rows and {len(singles):,} single facts")
+    if len({repr(rows) for rows in stored.values()}) != 1:
         raise SystemExit("the encodings stored different rows")
     print(f"checked: {len(grouped):,} grouped rows, the same from each encoding, unnest to "
           f"the {len(facts):,} facts")  # fmt: skip

@@ -122,12 +122,15 @@ def raw_copy_facts(
     *,
     grouped: bool = False,
     encoded: dict[str, bytes] | None = None,
+    then: bytes | None = None,
 ) -> float:
     """The baseline's COPY, then (when given) the same events' facts by binary COPY, each
     committed: the projector's pattern without its Python, the physical limit with facts.
     `grouped`: `facts` are benchmarks/factgroups.py rows, copied into its scratch table.
     `encoded`: the facts' COPY data is encoded once before the clock (kept in this dict for the
-    next rounds) and written as bytes: the server's share without the client's dumping."""
+    next rounds) and written as bytes: the server's share without the client's dumping.
+    `then`: binary COPY data of `facts_grouped` rows, written after the facts, same commit
+    (--facts-grouped's hybrid layout)."""
     table, columns, types = (
         ("facts_grouped", factgroups.COLUMNS, factgroups.COPY_TYPES)
         if grouped
@@ -142,6 +145,9 @@ def raw_copy_facts(
         conn.commit()
         if facts:
             _copy(cur, table, columns, types, facts, encoded and encoded["data"])
+        if then is not None:
+            _copy(cur, "facts_grouped", factgroups.COLUMNS, (), (), then)
+        if facts or then is not None:
             conn.commit()
         return time.perf_counter() - start
 
@@ -520,6 +526,18 @@ def facts_grouped_paths(
         extra.append((BASELINE, f"{label}, pre-encoded", (n, partial(run, pre=pre))))
         lz4 = partial(run, pre=pre, ddl=factgroups.LZ4)
         extra.append((BASELINE, f"{label}, lz4, pre-encoded", (n, lz4)))
+    singles: list[Any] = []
+    hybrid = factgroups.group(derived, 1000, singles)
+    print(f"hybrid: {len(hybrid):,} grouped rows holding {len(derived) - len(singles):,} facts, "
+          f"{len(singles):,} single facts")  # fmt: skip
+    encoded_singles: dict[str, bytes] = {}
+    hybrid_data = factgroups.BinaryCopy().rows(hybrid)
+
+    def run_hybrid(url: str) -> float:
+        url = altered(url, factgroups.LZ4)
+        return raw_copy_facts(url, rows, singles, encoded=encoded_singles, then=hybrid_data)
+
+    extra.append((BASELINE, "raw COPY events + hybrid /1000, lz4, pre-encoded", (n, run_hybrid)))
 
     def write_with(derive: Any, ddl: tuple[str, ...] = factgroups.DDL) -> Run:
         def run(url: str) -> float:
@@ -533,6 +551,11 @@ def facts_grouped_paths(
         (write, f"{label}, text", write_with(text)),
         (write, f"{label}, text, lz4", write_with(text, factgroups.LZ4)),
         (write, f"{label}, binary", write_with(binary)),
+        (
+            write,
+            "writer, events + hybrid /1000, lz4",
+            write_with(factgroups.write_hybrid, factgroups.LZ4),
+        ),
     ]
     return extra
 

@@ -1,6 +1,7 @@
 """Ingest benchmark: every ingest path beside the raw COPY of the same rows, same run, same server.
 
     python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N]
+        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--only PREFIX]
 
 Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 with the server's DEFAULT
 durability (benchmarks/server.py); the line above the figures says which durability the server
@@ -39,6 +40,21 @@ clock starts; measurement only, the store keeps its index):
   (cluster, namespace) index of the facts that name no Service (what a Service's whole-history
   read needs beside it), a BRIN on at_us, and no secondary index;
 - writer, events + facts, with the hashed-key index, hashed + partial, and no secondary index.
+
+With --facts-grouped, facts stored one row per key (cluster, namespace, name, fact kind) per
+batch of events, the batch's values in arrays (benchmarks/factgroups.py; ingest round 8; a
+scratch table `facts_grouped` made by DDL before the clock, `facts` left empty; nothing reads it):
+
+- raw COPY events + grouped /N (N: --group-batch, repeatable, default 1000 events): the
+  baseline's COPY, then the grouped rows by psycopg's binary `write_row`; the same pre-encoded
+  (the COPY data made once before the clock and written as bytes: the server's share without
+  psycopg dumping the lists element by element), and pre-encoded with the arrays compressed by
+  lz4 instead of pglz; beside them raw COPY events + facts, also pre-encoded;
+- raw COPY events + hybrid /1000, lz4, pre-encoded: a key's facts of a batch grouped only when
+  it has more than one there, its only fact a plain `facts` row (most pods and nodes);
+- writer, events + grouped /1000 (text: COPY text built by hand; text with lz4; binary:
+  psycopg's `write_row`) and writer, events + hybrid /1000, lz4: the writer with a derive hook
+  of factgroups (the same derive, then grouping), beside the writer with today's facts.
 
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.

@@ -54,7 +54,9 @@ scratch table `facts_grouped` made by DDL before the clock, `facts` left empty; 
   it has more than one there, its only fact a plain `facts` row (most pods and nodes);
 - writer, events + grouped /1000 (text: COPY text built by hand; text with lz4; binary:
   psycopg's `write_row`) and writer, events + hybrid /1000, lz4: the writer with a derive hook
-  of factgroups (the same derive, then grouping), beside the writer with today's facts.
+  of factgroups (the same derive, then grouping), beside the writer with today's facts; and
+  writer, events + derive, nothing written: the facts derived and dropped, the bound of any
+  layout of them while derive stays in Python.
 
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
@@ -572,6 +574,7 @@ def facts_grouped_paths(
             "writer, events + hybrid /1000, lz4",
             write_with(factgroups.write_hybrid, factgroups.LZ4),
         ),
+        (write, "writer, events + derive, nothing written", write_with(factgroups.derive_only)),
     ]
     return extra
 

@@ -242,6 +242,7 @@ class _Elements(dict[Any, bytes]):
         self.kind = kind
 
     def __missing__(self, value: Any) -> bytes:
+        out: bytes
         if self.kind == "text":
             data = value.encode()
             out = _I32(len(data)) + data

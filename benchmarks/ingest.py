@@ -162,7 +162,7 @@ def raw_copy_facts(
         _copy(cur, events.name, EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), rows)
         conn.commit()
         if facts:
-            _copy(cur, table, columns, types, facts, encoded and encoded["data"])
+            _copy(cur, table, columns, types, facts, encoded["data"] if encoded else None)
         if then is not None:
             _copy(cur, "facts_grouped", factgroups.COLUMNS, (), (), then)
         if facts or then is not None:

@@ -1,6 +1,7 @@
 """Ingest benchmark: every ingest path beside the raw COPY of the same rows, same run, same server.
 
     python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N]
+        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--only PREFIX]
 
 Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 with the server's DEFAULT
 durability (benchmarks/server.py); the line above the figures says which durability the server
@@ -40,6 +41,23 @@ clock starts; measurement only, the store keeps its index):
   read needs beside it), a BRIN on at_us, and no secondary index;
 - writer, events + facts, with the hashed-key index, hashed + partial, and no secondary index.
 
+With --facts-grouped, facts stored one row per key (cluster, namespace, name, fact kind) per
+batch of events, the batch's values in arrays (benchmarks/factgroups.py; ingest round 8; a
+scratch table `facts_grouped` made by DDL before the clock, `facts` left empty; nothing reads it):
+
+- raw COPY events + grouped /N (N: --group-batch, repeatable, default 1000 events): the
+  baseline's COPY, then the grouped rows by psycopg's binary `write_row`; the same pre-encoded
+  (the COPY data made once before the clock and written as bytes: the server's share without
+  psycopg dumping the lists element by element), and pre-encoded with the arrays compressed by
+  lz4 instead of pglz; beside them raw COPY events + facts, also pre-encoded;
+- raw COPY events + hybrid /1000, lz4, pre-encoded: a key's facts of a batch grouped only when
+  it has more than one there, its only fact a plain `facts` row (most pods and nodes);
+- writer, events + grouped /1000 (text: COPY text built by hand; text with lz4; binary:
+  psycopg's `write_row`) and writer, events + hybrid /1000, lz4: the writer with a derive hook
+  of factgroups (the same derive, then grouping), beside the writer with today's facts; and
+  writer, events + derive, nothing written: the facts derived and dropped, the bound of any
+  layout of them while derive stays in Python.
+
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
 
@@ -58,6 +76,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import os
 import resource
 import statistics
@@ -65,15 +84,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from sqlalchemy import Table
+from psycopg.copy import FileWriter
 from sqlalchemy.orm import Session, registry
 
+from benchmarks import factgroups
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 from gapwatch.recorder.importer import import_files
@@ -112,25 +133,68 @@ def raw_copy(url: str, rows: list[tuple[Any, ...]]) -> float:
     return raw_copy_facts(url, rows, [])
 
 
-def raw_copy_facts(url: str, rows: list[tuple[Any, ...]], facts: list[Any]) -> float:
+def raw_copy_facts(
+    url: str,
+    rows: list[tuple[Any, ...]],
+    facts: list[Any],
+    *,
+    grouped: bool = False,
+    encoded: dict[str, bytes] | None = None,
+    then: bytes | None = None,
+) -> float:
     """The baseline's COPY, then (when given) the same events' facts by binary COPY, each
-    committed: the projector's pattern without its Python, the physical limit with facts."""
+    committed: the projector's pattern without its Python, the physical limit with facts.
+    `grouped`: `facts` are benchmarks/factgroups.py rows, copied into its scratch table.
+    `encoded`: the facts' COPY data is encoded once before the clock (kept in this dict for the
+    next rounds) and written as bytes: the server's share without the client's dumping.
+    `then`: binary COPY data of `facts_grouped` rows, written after the facts, same commit
+    (--facts-grouped's hybrid layout)."""
+    table, columns, types = (
+        ("facts_grouped", factgroups.COLUMNS, factgroups.COPY_TYPES)
+        if grouped
+        else (facts_table.name, FACT_COLUMNS, copy_types(facts_table, FACT_COLUMNS))
+    )
     with psycopg.connect(dsn(url)) as conn, conn.cursor() as cur:
         cur.adapters.register_dumper(None, _JsonTextDumper)
+        if encoded is not None and "data" not in encoded:
+            encoded["data"] = _encode(cur, types, facts)
         start = time.perf_counter()
-        _copy(cur, events, EVENT_COLUMNS, rows)
+        _copy(cur, events.name, EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), rows)
         conn.commit()
         if facts:
-            _copy(cur, facts_table, FACT_COLUMNS, facts)
+            _copy(cur, table, columns, types, facts, encoded["data"] if encoded else None)
+        if then is not None:
+            _copy(cur, "facts_grouped", factgroups.COLUMNS, (), (), then)
+        if facts or then is not None:
             conn.commit()
         return time.perf_counter() - start
 
 
-def _copy(cur: psycopg.Cursor[Any], table: Table, columns: Sequence[str], rows: Any) -> None:
-    with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(copy_types(table, columns))
+def _copy(
+    cur: psycopg.Cursor[Any],
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Any,
+    data: bytes | None = None,
+) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        if data is not None:
+            copy.write(data)
+            return
+        copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def _encode(cur: psycopg.Cursor[Any], types: Sequence[str], rows: Any) -> bytes:
+    """Binary COPY data of `rows`, as `write_row` would send it (nothing goes to the server)."""
+    out = io.BytesIO()
+    with psycopg.Copy(cur, binary=True, writer=FileWriter(out)) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+    return out.getvalue()
 
 
 #: --facts-costs: DDL on a fresh database before a path's clock starts (measurement only).
@@ -159,9 +223,16 @@ def altered(url: str, statements: tuple[str, ...]) -> str:
     return url
 
 
-def writer(url: str, observations: list[Observation], batch: int, *, facts: bool) -> float:
+def writer(
+    url: str,
+    observations: list[Observation],
+    batch: int,
+    *,
+    facts: bool = True,
+    derive: Any = write_facts,
+) -> float:
     engine = make_engine(url)
-    write = EventWriter(engine, derive=write_facts if facts else no_derive)
+    write = EventWriter(engine, derive=derive if facts else no_derive)
     start = time.perf_counter()
     result = write.write_all(iter(observations), batch_size=batch)
     elapsed = time.perf_counter() - start
@@ -219,9 +290,20 @@ def wal_since(url: str, lsn: str) -> int:
         return int(conn.execute(query, (lsn,)).fetchone()[0])  # type: ignore[index]
 
 
-def facts_count(url: str) -> int:
+def facts_stored(url: str) -> tuple[int, int]:
+    """Rows of `facts` (and of --facts-grouped's `facts_grouped`, when there is one) and their
+    bytes on disk (heap, TOAST and indexes)."""
+    query = (
+        "SELECT (SELECT count(*) FROM facts), pg_total_relation_size('facts'), "
+        "to_regclass('facts_grouped') IS NOT NULL"
+    )
+    grouped = "SELECT count(*), pg_total_relation_size('facts_grouped') FROM facts_grouped"
     with psycopg.connect(dsn(url)) as conn:
-        return int(conn.execute("SELECT count(*) FROM facts").fetchone()[0])  # type: ignore[index]
+        rows, size, has_grouped = conn.execute(query).fetchone()  # type: ignore[misc]
+        if has_grouped:
+            more, more_size = conn.execute(grouped).fetchone()  # type: ignore[misc]
+            rows, size = rows + more, size + more_size
+        return int(rows), int(size)
 
 
 def main() -> None:
@@ -242,6 +324,19 @@ def main() -> None:
         "--facts-indexes",
         action="store_true",
         help="add paths with cheaper indexes in place of the facts' secondary index",
+    )
+    parser.add_argument(
+        "--facts-grouped",
+        action="store_true",
+        help="add the raw COPY of events + facts grouped one row per key per batch (round 8)",
+    )
+    parser.add_argument(
+        "--group-batch",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="--facts-grouped: events per batch (repeatable; default 1000)",
     )
     parser.add_argument(
         "--only",
@@ -280,6 +375,8 @@ def main() -> None:
         paths = beside(paths, facts_cost_paths(args, observations, rows, str(ndjson)))
     if args.facts_indexes:
         paths = beside(paths, facts_index_paths(args, observations, rows))
+    if args.facts_grouped:
+        paths = beside(paths, facts_grouped_paths(args, observations, rows))
     if args.only:
         paths = {
             label: run
@@ -288,7 +385,7 @@ def main() -> None:
         }
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
-    facts: dict[str, int] = {}
+    facts: dict[str, tuple[int, int]] = {}
     wal: dict[str, list[int]] = {label: [] for label in paths}
     with server(args.pg) as base:
         print(machine(base))
@@ -304,7 +401,7 @@ def main() -> None:
                     times[label].append(run(url))
                     cpu[label].append(client_cpu() - before)
                     wal[label].append(wal_since(url, lsn))
-                    facts[label] = facts_count(url)
+                    facts[label] = facts_stored(url)
                 finally:
                     drop_db(url)
         print(f"after the runs: {machine(base)}")
@@ -313,7 +410,10 @@ def main() -> None:
 
     copies = times[BASELINE]
     base_rate = n / statistics.median(copies)
-    print(f"\n{'path':<46}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  WAL MB  runs (s)")
+    print(
+        f"\n{'path':<52}{'rows/s':>10}{'vs COPY':>9}{'per round':>11}  facts  facts MB  WAL MB"
+        "  runs (s)"
+    )
     for label, (count, _run) in paths.items():
         rate = count / statistics.median(times[label])
         # each round's ratio to that round's COPY: steadier than medians when the load drifts
@@ -322,8 +422,9 @@ def main() -> None:
         )
         runs = ", ".join(f"{t:.2f}" for t in times[label])
         print(
-            f"{label:<46}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
-            f"{facts[label]:>8,}{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
+            f"{label:<52}{rate:>10,.0f}{rate / base_rate:>8.2f}x{rounds:>10.2f}x "
+            f"{facts[label][0]:>8,}{facts[label][1] / 1e6:>10.1f}"
+            f"{statistics.median(wal[label]) / 1e6:>8.1f}  {runs}"
         )
     if args.facts_costs:
         print(
@@ -404,6 +505,80 @@ def facts_index_paths(
     return extra
 
 
+def facts_grouped_paths(
+    args: argparse.Namespace, observations: list[Observation], rows: list[tuple[Any, ...]]
+) -> list[tuple[str, str, Run]]:
+    """--facts-grouped: the raw COPY of the events and their facts grouped one row per key per
+    batch of events (benchmarks/factgroups.py, into its scratch table with its key index; the
+    table `facts` stays empty), beside the raw COPY of the events with today's facts."""
+    n = len(observations)
+    derived = derive_all(enumerate(observations, start=1))
+    extra: list[tuple[str, str, Run]] = []
+    if not (args.facts_costs or args.facts_indexes):
+        copy = (n, lambda url: raw_copy_facts(url, rows, derived))
+        extra.append((BASELINE, "raw COPY events + facts", copy))
+    encoded: dict[str, bytes] = {}
+    extra.append(
+        (
+            BASELINE,
+            "raw COPY events + facts, pre-encoded",
+            (n, lambda url: raw_copy_facts(url, rows, derived, encoded=encoded)),
+        )
+    )
+    for size in args.group_batch or [1000]:
+        grouped = factgroups.group(derived, size)
+        print(f"grouped per {size:,} events: {len(derived):,} facts -> {len(grouped):,} rows")
+
+        def run(
+            url: str,
+            grouped: list[Any] = grouped,
+            pre: dict[str, bytes] | None = None,
+            ddl: tuple[str, ...] = factgroups.DDL,
+        ) -> float:
+            url = altered(url, ddl)
+            return raw_copy_facts(url, rows, grouped, grouped=True, encoded=pre)
+
+        label = f"raw COPY events + grouped /{size}"
+        extra.append((BASELINE, label, (n, run)))
+        pre: dict[str, bytes] = {}
+        extra.append((BASELINE, f"{label}, pre-encoded", (n, partial(run, pre=pre))))
+        lz4 = partial(run, pre=pre, ddl=factgroups.LZ4)
+        extra.append((BASELINE, f"{label}, lz4, pre-encoded", (n, lz4)))
+    singles: list[Any] = []
+    hybrid = factgroups.group(derived, 1000, singles)
+    print(f"hybrid: {len(hybrid):,} grouped rows holding {len(derived) - len(singles):,} facts, "
+          f"{len(singles):,} single facts")  # fmt: skip
+    encoded_singles: dict[str, bytes] = {}
+    hybrid_data = factgroups.BinaryCopy().rows(hybrid)
+
+    def run_hybrid(url: str) -> float:
+        url = altered(url, factgroups.LZ4)
+        return raw_copy_facts(url, rows, singles, encoded=encoded_singles, then=hybrid_data)
+
+    extra.append((BASELINE, "raw COPY events + hybrid /1000, lz4, pre-encoded", (n, run_hybrid)))
+
+    def write_with(derive: Any, ddl: tuple[str, ...] = factgroups.DDL) -> Run:
+        def run(url: str) -> float:
+            return writer(altered(url, ddl), observations, args.batch, derive=derive)
+
+        return (n, run)
+
+    write, label = "writer, events + facts (projector)", "writer, events + grouped /1000"
+    text, binary = factgroups.write_grouped_text, factgroups.write_grouped_binary
+    extra += [
+        (write, f"{label}, text", write_with(text)),
+        (write, f"{label}, text, lz4", write_with(text, factgroups.LZ4)),
+        (write, f"{label}, binary", write_with(binary)),
+        (
+            write,
+            "writer, events + hybrid /1000, lz4",
+            write_with(factgroups.write_hybrid, factgroups.LZ4),
+        ),
+        (write, "writer, events + derive, nothing written", write_with(factgroups.derive_only)),
+    ]
+    return extra
+
+
 def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:
     """`paths` with each extra path right after the one it names (so they run side by side)."""
     out: dict[str, Run] = {}
@@ -421,9 +596,9 @@ def client_cpu() -> float:
 
 def print_cpu(paths: dict[str, Run], cpu: dict[str, list[float]]) -> None:
     """This process's CPU per row on each path, median of the runs."""
-    print(f"\n{'client CPU per row (us), median':<46}{'us':>10}")
+    print(f"\n{'client CPU per row (us), median':<52}{'us':>10}")
     for label, (count, _run) in paths.items():
-        print(f"{label:<46}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
+        print(f"{label:<52}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
 
 
 if __name__ == "__main__":

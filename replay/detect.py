@@ -54,7 +54,7 @@ from gapwatch.replay.undecided import (
     unseen_close,
     unseen_return,
 )
-from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
+from gapwatch.replay.unseen import bad_looks, death_ranges, pod_deaths, terminating_deaths
 
 
 def classify(
@@ -320,10 +320,14 @@ def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) ->
     return not _holds(lanes_.forwardable, stop - skew_us, False)
 
 
+#: the looks that saw the node serving (a NodePort connecting, a health check answering 200)
+_SERVING = ("connected", "200")
+
+
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:
     """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
     first after it."""
-    bad = ("connected", "200")
+    bad = _SERVING
     i = bisect_right(times, at_us)
     before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
     if before is not None:
@@ -369,6 +373,26 @@ def _drop_seen(
     if not seen or routed_again is None or routed_again <= max(seen):
         return None
     return max(seen)
+
+
+def _seen_gap(targets: Sequence[Sample], lanes_: Lanes, start: int, drop_at: int) -> int | None:
+    """The first instant in [`start`, `drop_at`) at which a look saw the LB routing to the node
+    and another saw the node surely not serving: a gap there, before the drain seen at
+    `drop_at` (None: no such instant). Each lane keeps its changes only: a run's last look is
+    the next sample's `prev_us` (replay.unseen.bad_looks)."""
+    routing = set(bad_looks(targets, lambda v: v == "healthy"))
+    failing = bad_looks(lanes_.reason_samples, lambda v: v not in _SERVING)
+    serves = lanes_.serves.possible
+    return next(
+        (
+            t
+            for t in failing
+            if start <= t < drop_at
+            and t in routing
+            and not any(iv.start <= t < iv.end for iv in serves)
+        ),
+        None,
+    )
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -507,6 +531,7 @@ def windows_from(
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = read, True  # the cause at the sure start
         drop_at: int | None = None
+        seen_gap = False
         since = cand.start
         if sure:
             # a look before the sure start saw the LB not routing: the sure gap began after it
@@ -523,7 +548,14 @@ def windows_from(
                 deaths = pod_deaths(state, svc, node)
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
-            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            # a gap the looks saw before the drain: the LB's return does not open the window
+            seen = None if drop_at is None else _seen_gap(targets, lanes_, cand.start, drop_at)
+            seen_gap = seen is not None
+            if seen is not None:  # read in the piece that holds it
+                held = [p for p in parts if p.start <= seen < p.end] or parts
+                probe, look = _unproven_start(lanes_.routed, lanes_.serves, held, end)
+            else:
+                probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -618,7 +650,18 @@ def windows_from(
                     proxy_opened, drop_lag,
                 )  # fmt: skip
                 also = _naming(also, cls, other)
-        if not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
+        if not definite_here and drop_at is not None and seen_gap:
+            # read before the drain (a gap seen there): the LB's return after it opens the other
+            at, after_look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            if not after_look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, at, alive, alive_initial, drop_at, settings, end,
+                after_look, None if after_look else deaths, after_look and at >= drop_at,
+                not after_look, drop_lag,
+            )  # fmt: skip
+            also = _naming(also, cls, other)
+        elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:

@@ -374,3 +374,32 @@ def test_a_node_that_answered_503_inside_the_start_range_names_the_missing_endpo
     assert not w.certain
     assert w.cls == NNR
     assert CBD in w.also
+
+
+def test_a_gap_both_looks_saw_before_a_seen_drain_is_read_there() -> None:
+    # random 13000029 node-004 (spent set 13,000,000-; an endpoint-driven CCM, PTE, probes every
+    # 5 s, polls every 10 s): p1 crashes at about 93.3 s. At 95 s the NodePort is refused (its
+    # rules left, no pod behind them) and the LB's poll at the same instant sees n1 healthy: a
+    # gap then. The LB drains n1 (seen at 105 s) and takes it back by 115 s; p1 restarts, is
+    # listed ready at 107.6 s and connects at 110 s. Rule A reads a window after a seen drain
+    # (the LB's return: `registered-before-forwarding`); here the gap seen before the drain was
+    # the dead pod's, and the return after it stays named
+    obs = [
+        *one_node(),
+        *looks("n1", 80, 90, 5),
+        pod(93.9, "p1", "n1", "pending"),
+        eps(94.0, []),
+        nodeport(95, 90, "n1", "refused"),
+        nodeport(100, 95, "n1", "timeout"),
+        pod(107.0, "p1", "n1", "ready"),
+        eps(107.6, [("p1", "n1", "ready")]),
+        nodeport(110, 105, "n1", "connected"),
+        target(85, 75, "n1", "healthy"),
+        target(95, 85, "n1", "healthy"),
+        target(105, 95, "n1", "draining"),
+        target(115, 105, "n1", "healthy"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 90, 115)
+    assert not w.certain
+    assert w.cls == PGBD
+    assert RBF in w.also

@@ -49,6 +49,7 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     opened_before_ready,
+    rules_gone_unordered,
     rules_left_unordered,
     times_of,
     unseen_close,
@@ -617,6 +618,14 @@ def windows_from(
             and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
+        if (
+            cls == PGBD
+            and (lb_opened if sure else look)
+            and rules_gone_unordered(lanes_.reason_samples, lanes_.reason_times, probe)
+        ):
+            # the LB's rise against the dead pod's rules going away: after it, the node had none
+            other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
+            also = _naming(also, cls, other)
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -403,3 +403,33 @@ def test_a_gap_both_looks_saw_before_a_seen_drain_is_read_there() -> None:
     assert not w.certain
     assert w.cls == PGBD
     assert RBF in w.also
+
+
+def test_the_lbs_return_against_the_dead_pods_rules_going_away_names_both() -> None:
+    # random 13000900 node-001 (spent set 13,000,000-; an endpoint-driven CCM, PTE, probes every
+    # 5 s, polls every 10 s): the LB drains n1 (seen at 100 s) as p1 terminates; p1 dies
+    # (seen gone at 101.35 s), its rules still refused at 105 s; p2 is listed ready at 105.72 s
+    # and connects at 110 s, when the LB is seen routing again. The return lies in (100, 110] s
+    # and the dead pod's rules went away in (105, 110] s: before their removal the return opened
+    # `pod-gone-before-deregistered`, after it (p2 listed, not yet programmed)
+    # `registered-before-forwarding`; nothing orders the two
+    obs = [
+        *one_node("v1.26.15"),
+        *looks("n1", 80, 100, 5),
+        _stopping(99.45, "p1"),
+        eps(99.5, [("p1", "n1", "terminating")]),
+        pod(99.5, "p2", "n1", "pending"),
+        pod(101.35, "p1", "n1", "gone"),
+        eps(101.55, []),
+        pod(102.92, "p2", "n1", "ready"),
+        eps(105.72, [("p2", "n1", "ready")]),
+        nodeport(105, 100, "n1", "refused"),
+        nodeport(110, 105, "n1", "connected"),
+        target(90, 80, "n1", "healthy"),
+        target(100, 90, "n1", "draining"),
+        target(110, 100, "n1", "healthy"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 100, 110)
+    assert not w.certain
+    assert w.cls == PGBD
+    assert RBF in w.also

@@ -553,8 +553,8 @@ def windows_from(
             seen = None if drop_at is None else _seen_gap(targets, lanes_, cand.start, drop_at)
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
-                held = [p for p in parts if p.start <= seen < p.end] or parts
-                probe, look = _unproven_start(lanes_.routed, lanes_.serves, held, end)
+                holding = [p for p in parts if p.start <= seen < p.end] or parts
+                probe, look = _unproven_start(lanes_.routed, lanes_.serves, holding, end)
             else:
                 probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
             # a seen drain, then R's rise opens the piece after it: the LB took the node back

@@ -620,7 +620,8 @@ def windows_from(
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if (
             cls == PGBD
-            and (lb_opened if sure else look)
+            and not sure
+            and look
             and rules_gone_unordered(lanes_.reason_samples, lanes_.reason_times, probe)
         ):
             # the LB's rise against the dead pod's rules going away: after it, the node had none

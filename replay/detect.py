@@ -212,7 +212,10 @@ def _went_down(
     window was still open, within node_grace_s of its start: the node controller marks a node
     that stopped answering only that long after, so the node itself went down at the start. The
     update may be seen up to the watch skew after it was written, like any watched change."""
-    limit = min(until_us, at_us + seconds_us(s.node_grace_s + s.watch_skew_s))
+    skew = seconds_us(s.watch_skew_s)
+    # the LB's drop that ended the window may be the CCM's reaction to that very mark, which
+    # the recorder may see up to the watch skew after it: as late past the window's end
+    limit = min(until_us + skew, at_us + seconds_us(s.node_grace_s) + skew)
     lane = state.nodes.get((svc.cluster, node), [])
     down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
     if down is None:

@@ -433,3 +433,23 @@ def test_the_lbs_return_against_the_dead_pods_rules_going_away_names_both() -> N
     assert not w.certain
     assert w.cls == PGBD
     assert RBF in w.also
+
+
+def test_a_node_deletion_seen_just_after_the_drain_it_caused_is_the_nodes_going_down() -> None:
+    # random 13000325 node-002 at 0.1 s / 1 s (spent set 13,000,000-; node-driven): n1 stops at
+    # 0 s; the NodePort times out from 0.1 s (the look before, at 0 s, connected), the LB drains
+    # it at 0.9 s (the CCM dropping the deleted node: the window ends there) and the Node's
+    # deletion is seen at 1.21 s, 0.31 s after that end, inside the watch skew. The drain may be
+    # the CCM's reaction to that deletion, so `_went_down` reads the Node's mark up to the
+    # watch skew past the window's end; a mark later than that is not read
+    state = FoldState()
+    svc = ServiceRef("c1", "default", "web")
+    state.nodes[("c1", "n1")] = [
+        Sample(int(-60e6), None, "Ready", 1),
+        Sample(int(1.21e6), None, "Deleted", 2),
+    ]
+    ports = [Sample(int(-60e6), None, "connected", 3), Sample(int(0.1e6), 0, "timeout", 4)]
+    at_, until = int(0.1e6), int(0.9e6)
+    assert _went_down(state, svc, "n1", at_, until, DEFAULTS, (ports,))
+    state.nodes[("c1", "n1")][1] = Sample(int(1.5e6), None, "Deleted", 2)  # past the skew
+    assert not _went_down(state, svc, "n1", at_, until, DEFAULTS, (ports,))

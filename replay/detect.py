@@ -49,12 +49,13 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     opened_before_ready,
+    rules_gone_unordered,
     rules_left_unordered,
     times_of,
     unseen_close,
     unseen_return,
 )
-from gapwatch.replay.unseen import death_ranges, pod_deaths, terminating_deaths
+from gapwatch.replay.unseen import bad_looks, death_ranges, pod_deaths, terminating_deaths
 
 
 def classify(
@@ -211,7 +212,10 @@ def _went_down(
     window was still open, within node_grace_s of its start: the node controller marks a node
     that stopped answering only that long after, so the node itself went down at the start. The
     update may be seen up to the watch skew after it was written, like any watched change."""
-    limit = min(until_us, at_us + seconds_us(s.node_grace_s + s.watch_skew_s))
+    skew = seconds_us(s.watch_skew_s)
+    # the LB's drop that ended the window may be the CCM's reaction to that very mark, which
+    # the recorder may see up to the watch skew after it: as late past the window's end
+    limit = min(until_us + skew, at_us + seconds_us(s.node_grace_s) + skew)
     lane = state.nodes.get((svc.cluster, node), [])
     down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
     if down is None:
@@ -320,10 +324,14 @@ def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) ->
     return not _holds(lanes_.forwardable, stop - skew_us, False)
 
 
+#: the looks that saw the node serving (a NodePort connecting, a health check answering 200)
+_SERVING = ("connected", "200")
+
+
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:
     """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
     first after it."""
-    bad = ("connected", "200")
+    bad = _SERVING
     i = bisect_right(times, at_us)
     before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
     if before is not None:
@@ -369,6 +377,26 @@ def _drop_seen(
     if not seen or routed_again is None or routed_again <= max(seen):
         return None
     return max(seen)
+
+
+def _seen_gap(targets: Sequence[Sample], lanes_: Lanes, start: int, drop_at: int) -> int | None:
+    """The first instant in [`start`, `drop_at`) at which a look saw the LB routing to the node
+    and another saw the node surely not serving: a gap there, before the drain seen at
+    `drop_at` (None: no such instant). Each lane keeps its changes only: a run's last look is
+    the next sample's `prev_us` (replay.unseen.bad_looks)."""
+    routing = set(bad_looks(targets, lambda v: v == "healthy"))
+    failing = bad_looks(lanes_.reason_samples, lambda v: v not in _SERVING)
+    serves = lanes_.serves.possible
+    return next(
+        (
+            t
+            for t in failing
+            if start <= t < drop_at
+            and t in routing
+            and not any(iv.start <= t < iv.end for iv in serves)
+        ),
+        None,
+    )
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -507,6 +535,7 @@ def windows_from(
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = read, True  # the cause at the sure start
         drop_at: int | None = None
+        seen_gap = False
         since = cand.start
         if sure:
             # a look before the sure start saw the LB not routing: the sure gap began after it
@@ -523,7 +552,14 @@ def windows_from(
                 deaths = pod_deaths(state, svc, node)
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
-            probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            # a gap the looks saw before the drain: the LB's return does not open the window
+            seen = None if drop_at is None else _seen_gap(targets, lanes_, cand.start, drop_at)
+            seen_gap = seen is not None
+            if seen is not None:  # read in the piece that holds it
+                holding = [p for p in parts if p.start <= seen < p.end] or parts
+                probe, look = _unproven_start(lanes_.routed, lanes_.serves, holding, end)
+            else:
+                probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -585,6 +621,15 @@ def windows_from(
             and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
+        if (
+            cls == PGBD
+            and not sure
+            and look
+            and rules_gone_unordered(lanes_.reason_samples, lanes_.reason_times, probe)
+        ):
+            # the LB's rise against the dead pod's rules going away: after it, the node had none
+            other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
+            also = _naming(also, cls, other)
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
@@ -618,7 +663,18 @@ def windows_from(
                     proxy_opened, drop_lag,
                 )  # fmt: skip
                 also = _naming(also, cls, other)
-        if not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
+        if not definite_here and drop_at is not None and seen_gap:
+            # read before the drain (a gap seen there): the LB's return after it opens the other
+            at, after_look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            if not after_look and deaths is None:
+                deaths = pod_deaths(state, svc, node)
+            other = classify(
+                state, svc, node, lanes_, at, alive, alive_initial, drop_at, settings, end,
+                after_look, None if after_look else deaths, after_look and at >= drop_at,
+                not after_look, drop_lag,
+            )  # fmt: skip
+            also = _naming(also, cls, other)
+        elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
             at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
             if not before_look and deaths is None:

@@ -255,6 +255,22 @@ def rules_left_unordered(
     return silent and before.value in _RULES_UP and before.at_us < at_us and last.at_us > since_us
 
 
+def rules_gone_unordered(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> bool:
+    """Whether the dead pod's rules may already have been gone when a window read as
+    `pod-gone-before-deregistered` from them opened with the LB's rise by `at_us`: of the probes
+    F is measured from, the last not-serving one by `at_us` was refused or reset (the rules in
+    place, no pod behind them) and the next look changed that before `at_us` may have (its
+    `prev_us`, the last refused look, lies before it). The LB's rise after their removal opened
+    a gap of another class (the mirror of `rules_left_unordered`)."""
+    i = bisect_right(times, at_us)
+    j = next((k for k in range(i - 1, -1, -1) if samples[k].value in _RULES_UP), None)
+    if j is None or j + 1 >= len(samples) or samples[j].at_us >= at_us:
+        return False
+    after = samples[j + 1]
+    last_up = after.prev_us if after.prev_us is not None else samples[j].at_us
+    return after.value not in _RULES_UP and last_up < at_us
+
+
 def opened_before_ready(
     eps: Sequence[Sample],
     polls: Sequence[Sample],

@@ -374,3 +374,82 @@ def test_a_node_that_answered_503_inside_the_start_range_names_the_missing_endpo
     assert not w.certain
     assert w.cls == NNR
     assert CBD in w.also
+
+
+def test_a_gap_both_looks_saw_before_a_seen_drain_is_read_there() -> None:
+    # random 13000029 node-004 (spent set 13,000,000-; an endpoint-driven CCM, PTE, probes every
+    # 5 s, polls every 10 s): p1 crashes at about 93.3 s. At 95 s the NodePort is refused (its
+    # rules left, no pod behind them) and the LB's poll at the same instant sees n1 healthy: a
+    # gap then. The LB drains n1 (seen at 105 s) and takes it back by 115 s; p1 restarts, is
+    # listed ready at 107.6 s and connects at 110 s. Rule A reads a window after a seen drain
+    # (the LB's return: `registered-before-forwarding`); here the gap seen before the drain was
+    # the dead pod's, and the return after it stays named
+    obs = [
+        *one_node(),
+        *looks("n1", 80, 90, 5),
+        pod(93.9, "p1", "n1", "pending"),
+        eps(94.0, []),
+        nodeport(95, 90, "n1", "refused"),
+        nodeport(100, 95, "n1", "timeout"),
+        pod(107.0, "p1", "n1", "ready"),
+        eps(107.6, [("p1", "n1", "ready")]),
+        nodeport(110, 105, "n1", "connected"),
+        target(85, 75, "n1", "healthy"),
+        target(95, 85, "n1", "healthy"),
+        target(105, 95, "n1", "draining"),
+        target(115, 105, "n1", "healthy"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 90, 115)
+    assert not w.certain
+    assert w.cls == PGBD
+    assert RBF in w.also
+
+
+def test_the_lbs_return_against_the_dead_pods_rules_going_away_names_both() -> None:
+    # random 13000900 node-001 (spent set 13,000,000-; an endpoint-driven CCM, PTE, probes every
+    # 5 s, polls every 10 s): the LB drains n1 (seen at 100 s) as p1 terminates; p1 dies
+    # (seen gone at 101.35 s), its rules still refused at 105 s; p2 is listed ready at 105.72 s
+    # and connects at 110 s, when the LB is seen routing again. The return lies in (100, 110] s
+    # and the dead pod's rules went away in (105, 110] s: before their removal the return opened
+    # `pod-gone-before-deregistered`, after it (p2 listed, not yet programmed)
+    # `registered-before-forwarding`; nothing orders the two
+    obs = [
+        *one_node("v1.26.15"),
+        *looks("n1", 80, 100, 5),
+        _stopping(99.45, "p1"),
+        eps(99.5, [("p1", "n1", "terminating")]),
+        pod(99.5, "p2", "n1", "pending"),
+        pod(101.35, "p1", "n1", "gone"),
+        eps(101.55, []),
+        pod(102.92, "p2", "n1", "ready"),
+        eps(105.72, [("p2", "n1", "ready")]),
+        nodeport(105, 100, "n1", "refused"),
+        nodeport(110, 105, "n1", "connected"),
+        target(90, 80, "n1", "healthy"),
+        target(100, 90, "n1", "draining"),
+        target(110, 100, "n1", "healthy"),
+    ]
+    [w] = _around(_windows(_endpoint_driven(obs)), 100, 110)
+    assert not w.certain
+    assert w.cls == PGBD
+    assert RBF in w.also
+
+
+def test_a_node_deletion_seen_just_after_the_drain_it_caused_is_the_nodes_going_down() -> None:
+    # random 13000325 node-002 at 0.1 s / 1 s (spent set 13,000,000-; node-driven): n1 stops at
+    # 0 s; the NodePort times out from 0.1 s (the look before, at 0 s, connected), the LB drains
+    # it at 0.9 s (the CCM dropping the deleted node: the window ends there) and the Node's
+    # deletion is seen at 1.21 s, 0.31 s after that end, inside the watch skew. The drain may be
+    # the CCM's reaction to that deletion, so `_went_down` reads the Node's mark up to the
+    # watch skew past the window's end; a mark later than that is not read
+    state = FoldState()
+    svc = ServiceRef("c1", "default", "web")
+    state.nodes[("c1", "n1")] = [
+        Sample(int(-60e6), None, "Ready", 1),
+        Sample(int(1.21e6), None, "Deleted", 2),
+    ]
+    ports = [Sample(int(-60e6), None, "connected", 3), Sample(int(0.1e6), 0, "timeout", 4)]
+    at_, until = int(0.1e6), int(0.9e6)
+    assert _went_down(state, svc, "n1", at_, until, DEFAULTS, (ports,))
+    state.nodes[("c1", "n1")][1] = Sample(int(1.5e6), None, "Deleted", 2)  # past the skew
+    assert not _went_down(state, svc, "n1", at_, until, DEFAULTS, (ports,))

@@ -14,7 +14,7 @@ recorder/sim/generate.py, heavy-tailed lags, default assumptions. Seeds are spli
 - held-out set: seeds from 16,000,000 (never looked at while writing rules; run once, on the
   final rules, and reported in docs/semantics.md).
 
-    .venv/bin/python benchmarks/accuracy.py --random 1000 --first-seed 16000000 [--jobs 2]
+    .venv/bin/python benchmarks/accuracy.py --random 1000 --first-seed 16000000 --held-out
     .venv/bin/python benchmarks/accuracy.py --random 200            # development seeds 1-200
     .venv/bin/python benchmarks/accuracy.py --random 999 --explain  # each wrong class, with
         # its window, also, certainty, bounds and every lane's samples around it
@@ -210,7 +210,17 @@ def main() -> None:
         "many looks of each fell inside it, and its lanes' samples around it"
     )
     parser.add_argument("--misses", action="store_true", help=misses)
+    held_out = (
+        f"run seeds from HELD_OUT_FROM ({HELD_OUT_FROM:,}): the held-out set, once, on the final "
+        "rules (a run spends the seeds; without this flag they are refused)"
+    )
+    parser.add_argument("--held-out", action="store_true", help=held_out)
     args = parser.parse_args()
+    if args.random and args.first_seed + args.random > HELD_OUT_FROM and not args.held_out:
+        parser.error(
+            f"seeds from {HELD_OUT_FROM:,} are the held-out set: running them spends them; "
+            "pass --held-out to run them (once, on the final rules)"
+        )
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
     )

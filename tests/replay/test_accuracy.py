@@ -5,10 +5,13 @@ Both CCM modes, with and without mitigations, probe periods from 0.1 s to 5 s.""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks.accuracy import observe_settings, random_case
+from benchmarks.accuracy import HELD_OUT_FROM, observe_settings, random_case
 from gapwatch.replay.assumptions import DetectSettings
 from tests.replay.accuracy import Report, compare
 
@@ -221,3 +224,18 @@ def test_random_runs_take_observe_settings_and_nothing_else() -> None:
     assert random_case(3, {}).observe.lb_poll_period_s != 1.0  # seed 3 draws a slower poll
     with pytest.raises(SystemExit):
         observe_settings(["ccm.mode=node-driven"], parser)
+
+
+def test_the_held_out_seeds_are_refused_without_the_flag() -> None:
+    """A run spends held-out seeds: benchmarks/accuracy.py refuses any of them unless told
+    `--held-out` (session 18 spent two by running a check across the bound)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--random", "2", "--first-seed", str(HELD_OUT_FROM - 1)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout
+    assert "held-out set" in done.stderr and "--held-out" in done.stderr
+    assert "randomized scenarios" not in done.stdout  # refused before any run

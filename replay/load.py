@@ -28,6 +28,7 @@ from gapwatch.recorder.progresslines import counted
 from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
+from gapwatch.replay.copyout import copy_out
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
 from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
@@ -91,12 +92,8 @@ def _copy_text(
 ) -> pa.Table:
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
-    raw: Any = conn.connection.driver_connection
-    data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
-    with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-        for block in copy:
-            data += block
+    data = copy_out(conn.connection.driver_connection, copy_sql)
     return pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
         # one thread: on a shared machine Arrow's threads cost more CPU than they save

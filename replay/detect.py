@@ -324,12 +324,14 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
     first after it."""
     bad = ("connected", "200")
-    i = bisect_right(times, at_us)
-    before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
-    if before is not None:
-        return before.value
-    after = next((s for s in samples[i:] if s.value not in bad), None)
-    return after.value if after else None
+    i = min(bisect_right(times, at_us), len(samples))
+    for j in range(i - 1, -1, -1):  # by index: no copy of the lane's head (twice a window)
+        if samples[j].value not in bad:
+            return samples[j].value
+    for j in range(i, len(samples)):
+        if samples[j].value not in bad:
+            return samples[j].value
+    return None
 
 
 def _unproven_start(
@@ -347,7 +349,7 @@ def _unproven_start(
     start, last = piece.start, min(piece.end, end) - 1
     rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
     if drop_at is not None and start >= drop_at:
-        rose = min(last, next((iv.start for iv in routed.definite if iv.start >= drop_at), last))
+        rose = min(last, _first_start_from(routed.definite, drop_at, last))
     return min(last, max(rose, fell)), rose >= fell
 
 
@@ -397,6 +399,14 @@ def _fell_by(sig: Tri, start: int, last: int) -> int:
         else:
             return start
     return min(held.end, last)
+
+
+def _first_start_from(ivs: Sequence[Iv], at: int, default: int) -> int:
+    """The first interval's start at or after `at` (`default` if none)."""
+    for iv in ivs:
+        if iv.start >= at:
+            return iv.start
+    return default
 
 
 def _holding(ivs: Sequence[Iv], at: int) -> Iv | None:

@@ -1,7 +1,9 @@
 """Detection's look-ups rewritten for speed read what their definitions read.
 
-The lanes' times are bisected with a key (`fold.AT_US`) instead of a list built per call, and
-a start's possibly-true stretch is found by a plain loop: each function against its previous
+The lanes' times are bisected with a key (`fold.AT_US`) instead of a list built per call (and
+`signals.value_at` by `bisect_right` instead of its own loop), a start's possibly-true stretch
+and the first definite start after a look are found by plain loops, and `_false_reason` reads
+the lane by index instead of a copy of its head: each function against its previous
 body, kept here as the definition, on random lanes and interval lists (unsorted and
 overlapping ones too: the rewrites must not lean on an order the definitions did not).
 """
@@ -14,10 +16,18 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gapwatch.replay.detect import _dropped, _fell_by, _ready_through, _rose_by, _unreachable
+from gapwatch.replay.detect import (
+    _dropped,
+    _false_reason,
+    _fell_by,
+    _first_start_from,
+    _ready_through,
+    _rose_by,
+    _unreachable,
+)
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.opener import answered, up_unserved_at
-from gapwatch.replay.signals import HI, LO, Iv, Tri
+from gapwatch.replay.signals import HI, LO, Iv, Tri, value_at
 
 _TIMES = st.integers(0, 6)
 _VALUES = st.sampled_from(("ready", "none", "200", "503", "timeout"))
@@ -68,6 +78,29 @@ def _up_unserved_defined(health: Sequence[Sample], start_us: int) -> bool:
     return any(not answered(h.value) for h in health[i:])
 
 
+def _value_at_defined(samples: Sequence[Sample], at_us: int) -> str | None:
+    lo, hi = 0, len(samples)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if samples[mid].at_us <= at_us:
+            lo = mid + 1
+        else:
+            hi = mid
+    return samples[lo - 1].value if lo else None
+
+
+def _false_reason_defined(
+    samples: Sequence[Sample], times: Sequence[int], at_us: int
+) -> str | None:
+    bad = ("connected", "200")
+    i = bisect_right(times, at_us)
+    before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
+    if before is not None:
+        return before.value
+    after = next((s for s in samples[i:] if s.value not in bad), None)
+    return after.value if after else None
+
+
 @settings(max_examples=1000, deadline=None)
 @given(_LANES | _SORTED_LANES, _BOUND, _BOUND, st.none() | _BOUND)
 def test_lane_look_ups_read_what_their_definitions_read(
@@ -77,6 +110,9 @@ def test_lane_look_ups_read_what_their_definitions_read(
     assert _dropped(lane, a, b) == _dropped_defined(lane, a, b)
     assert _unreachable(lane, a, until) == _unreachable_defined(lane, a, until)
     assert up_unserved_at(lane, a) == _up_unserved_defined(lane, a)
+    assert value_at(lane, a) == _value_at_defined(lane, a)
+    times = [s.at_us for s in lane]
+    assert _false_reason(lane, times, a) == _false_reason_defined(lane, times, a)
 
 
 def _rose_by_defined(sig: Tri, start: int, last: int) -> int:
@@ -112,3 +148,5 @@ def test_a_starts_stretch_is_the_first_holding_it(
     sig = Tri(possible, definite)
     assert _rose_by(sig, start, last) == _rose_by_defined(sig, start, last)
     assert _fell_by(sig, start, last) == _fell_by_defined(sig, start, last)
+    first = next((iv.start for iv in definite if iv.start >= start), last)
+    assert _first_start_from(definite, start, last) == first

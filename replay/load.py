@@ -1,11 +1,12 @@
 """Reading facts out of the store into the fold (the only replay module that reads facts).
 
 `fold_stored` is what replay uses. On PostgreSQL one `COPY (SELECT ...) TO STDOUT` (text, one
-scan, its rows gathered from libpq by replay.copyout) is parsed by Arrow's C++ CSV reader; the probe and LB samples (most of a real log) go to
-replay.foldbulk.fold_probe_arrays as numpy columns, the other facts to replay.fold.fold as rows in
-event order. Measured on 1M events: ~3x quicker than psycopg's typed binary COPY rows, whose
-per-row overhead dominated. On SQLite one ordered SELECT. `iter_facts` yields every fact as a
-tuple in replay.facts.FACT_COLUMNS order (the plain path, and what the tests compare with).
+scan, its rows gathered from libpq by replay.copyout) is parsed by Arrow's C++ CSV reader; the
+probe and LB samples (most of a real log) go to replay.foldbulk.fold_probe_arrays as numpy
+columns, the other facts to replay.fold.fold as rows in event order. Measured on 1M events: ~3x
+quicker than psycopg's typed binary COPY rows, whose per-row overhead dominated. On SQLite one
+ordered SELECT. `iter_facts` yields every fact as a tuple in replay.facts.FACT_COLUMNS order
+(the plain path, and what the tests compare with).
 Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tuples.
 """
 

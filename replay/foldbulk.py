@@ -109,14 +109,16 @@ def _late_lanes(
     state: FoldState, keys: Sequence[ProbeKey], starts: Any, ends: Any, at_us: Any
 ) -> set[int]:
     """The lanes with a sample earlier than a look already folded (a late answer): they may
-    need `keep_sample`'s restoring sample, so they are kept one by one."""
-    out = set()
-    for i, key in enumerate(keys):
-        times = at_us[int(starts[i]) : int(ends[i])]
-        looks = np.maximum.accumulate(np.r_[state.seen.get(key, -1), times])[:-1]
-        if np.any(times < looks):
-            out.add(i)
-    return out
+    need `keep_sample`'s restoring sample, so they are kept one by one. A sample is earlier
+    than the newest look before it (the lane's `seen`, or a sample before it in the lane)
+    exactly when it is earlier than `seen` or than the sample right before it (times that
+    never step back make the previous one the newest): both read as whole columns."""
+    seen = np.array([state.seen.get(key, -1) for key in keys], dtype=np.int64)
+    below = at_us < np.repeat(seen, ends - starts)
+    back = np.r_[False, at_us[1:] < at_us[:-1]]
+    back[starts] = False  # a lane's first sample follows another lane's last
+    late = np.logical_or.reduceat(below | back, starts)
+    return set(np.flatnonzero(late).tolist())
 
 
 def _keep_one_by_one(

@@ -11,6 +11,8 @@ waiting on the socket only when libpq has no whole row buffered. The bytes are t
 from __future__ import annotations
 
 import select
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from psycopg import errors, pq
@@ -18,21 +20,33 @@ from psycopg import errors, pq
 
 def copy_out(raw: Any, sql: str) -> bytearray:
     """The bytes `sql` (a `COPY ... TO STDOUT`) sends, on the psycopg connection `raw`."""
-    data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
+    return next(copy_pieces(raw, sql, sys.maxsize), bytearray())
+
+
+def copy_pieces(raw: Any, sql: str, size: int) -> Iterator[bytearray]:
+    """The bytes `sql` sends, in pieces of whole rows of at least `size` bytes (the last may be
+    shorter; none without rows): a caller can parse one while the server sends the next (the
+    socket's buffers hold what comes meanwhile). Read to the end (or closed: psycopg's `Copy`
+    then cancels the rest)."""
     with raw.cursor() as cur, cur.copy(sql):
         pgconn = raw.pgconn
         get = pgconn.get_copy_data
+        data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
         while True:
-            size, block = get(1)  # 1: never block inside libpq (Ctrl-C stays heard)
-            if size > 0:
+            got, block = get(1)  # 1: never block inside libpq (Ctrl-C stays heard)
+            if got > 0:
                 data += block
-            elif size == 0:  # no whole row buffered: wait for the server, then read
+                if len(data) >= size:
+                    yield data
+                    data = bytearray()
+            elif got == 0:  # no whole row buffered: wait for the server, then read
                 select.select([pgconn.socket], [], [])
                 pgconn.consume_input()
             else:  # -1: the copy is done; its result says whether it succeeded
                 break
         _finish(pgconn, raw.info.encoding)
-    return data
+    if data:
+        yield data
 
 
 def _finish(pgconn: Any, encoding: str) -> None:

@@ -29,7 +29,7 @@ from gapwatch.recorder.progresslines import counted
 from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
-from gapwatch.replay.copyout import copy_out
+from gapwatch.replay.copyout import copy_pieces
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
 from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
@@ -94,7 +94,17 @@ def _copy_text(
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
-    data = copy_out(conn.connection.driver_connection, copy_sql)
+    raw = conn.connection.driver_connection
+    # each piece parsed while the server sends the next (the same rows, in order)
+    tables = [_parse(piece, types) for piece in copy_pieces(raw, copy_sql, _PIECE_BYTES)]
+    return pa.concat_tables(tables) if tables else _parse(bytearray(), types)
+
+
+#: how much of the COPY's text is parsed at a time (13 pieces for 1M facts)
+_PIECE_BYTES = 8 << 20
+
+
+def _parse(data: bytearray, types: dict[str, Any]) -> pa.Table:
     return pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
         # one thread: on a shared machine Arrow's threads cost more CPU than they save

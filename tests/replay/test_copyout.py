@@ -1,5 +1,6 @@
-"""replay.copyout: COPY TO's bytes read from libpq row by row are psycopg's bytes; a server
-error while rows stream is psycopg's exception, and the connection goes on."""
+"""replay.copyout: COPY TO's bytes read from libpq row by row are psycopg's bytes, whole or in
+pieces of whole rows; a server error while rows stream is psycopg's exception, and the
+connection goes on (after an error, or a reader that stopped early)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from gapwatch.replay.copyout import copy_out
+from gapwatch.replay.copyout import copy_out, copy_pieces
 
 pytestmark = pytest.mark.postgres
 
@@ -66,3 +67,27 @@ def test_inside_the_callers_transaction(pg_url: str) -> None:
         assert copy_out(conn, "COPY t TO STDOUT") == bytearray(b"7\n")
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
         conn.rollback()
+
+
+@pytest.mark.parametrize("size", [1, 100_000, 10**9])
+def test_pieces_are_whole_rows_of_at_least_the_size(pg_url: str, size: int) -> None:
+    sql = f"COPY ({_ROWS}) TO STDOUT"
+    with _connect(pg_url) as conn:
+        expected = _psycopg_bytes(conn, sql)
+        pieces = list(copy_pieces(conn, sql, size))
+    assert b"".join(pieces) == expected
+    assert all(len(p) >= size for p in pieces[:-1])
+    assert all(p.endswith(b"\n") for p in pieces)  # a text COPY's row ends with one
+    if size > len(expected):
+        assert len(pieces) == 1
+    if size == 1:
+        assert len(pieces) == 20000  # one row a piece
+
+
+def test_a_reader_that_stops_early_leaves_the_connection_usable(pg_url: str) -> None:
+    with _connect(pg_url) as conn:
+        pieces = copy_pieces(conn, f"COPY ({_ROWS}) TO STDOUT", 1000)
+        assert next(pieces)
+        pieces.close()  # psycopg's Copy cancels the rest and drains it
+        conn.rollback()
+        assert copy_out(conn, "COPY (SELECT 'after') TO STDOUT") == bytearray(b"after\n")

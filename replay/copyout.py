@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import select
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from psycopg import errors, pq
@@ -23,7 +23,7 @@ def copy_out(raw: Any, sql: str) -> bytearray:
     return next(copy_pieces(raw, sql, sys.maxsize), bytearray())
 
 
-def copy_pieces(raw: Any, sql: str, size: int) -> Iterator[bytearray]:
+def copy_pieces(raw: Any, sql: str, size: int) -> Generator[bytearray, None, None]:
     """The bytes `sql` sends, in pieces of whole rows of at least `size` bytes (the last may be
     shorter; none without rows): a caller can parse one while the server sends the next (the
     socket's buffers hold what comes meanwhile). Read to the end (or closed: psycopg's `Copy`

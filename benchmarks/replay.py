@@ -250,10 +250,7 @@ def main() -> None:
     server = os.environ.get("GAPWATCH_TEST_PG")
     if not server:
         sys.exit("set GAPWATCH_TEST_PG to a PostgreSQL server URL")
-    name = "bench_" + uuid.uuid4().hex[:8]
-    with psycopg.connect(_dsn(server).rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
-        c.execute(f"CREATE DATABASE {name}")
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    url = new_database(server)
     try:
         start = time.perf_counter()
         rows = build(url, args.services, args.nodes, args.events, args.rollout_minutes)
@@ -268,9 +265,20 @@ def main() -> None:
         if args.keep:
             print(f"kept {url}")
         else:
-            admin = _dsn(server).rsplit("/", 1)[0] + "/postgres"
-            with psycopg.connect(admin, autocommit=True) as c:
-                c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            drop_database(url)
+
+
+def new_database(server: str) -> str:
+    """A new empty database on the server (`server`: a URL of any of its databases)."""
+    name = "bench_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(_dsn(server).rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    with psycopg.connect(_dsn(url).rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
 
 
 def replay_vs_copy(url: str, repeat: int) -> None:

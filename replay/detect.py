@@ -15,7 +15,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
-from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing, sorted_lane
+from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
@@ -175,7 +175,7 @@ def fails_open_at(state: FoldState, svc: ServiceRef, at_us: int) -> bool:
 
 def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     """The node's endpoints were ready at `lo_us` and stayed so until `hi_us`."""
-    i = bisect_right([s.at_us for s in eps], lo_us)
+    i = bisect_right(eps, lo_us, key=AT_US)
     if not i or eps[i - 1].value != "ready":
         return False
     return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
@@ -186,7 +186,7 @@ def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
     `registered-before-forwarding` needs the LB to have dropped the node unseen (between two
     polls) before kube-proxy closed, and taken it back before kube-proxy opened. Likely only
     where the endpoints stayed not ready longer than the LB's median measured drop lag."""
-    i = bisect_right([s.at_us for s in eps], at_us)
+    i = bisect_right(eps, at_us, key=AT_US)
     back = next((j for j in range(i - 1, -1, -1) if eps[j].value == "ready"), None)
     if back is None or back == 0 or eps[back - 1].value == "ready":
         return True  # no loss of the ready endpoints before it: nothing to decide
@@ -238,7 +238,7 @@ def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = No
     node_grace_s). Only a node that answered before
     went down: one that never answered since the recording began is joining (its kube-proxy not
     up yet; the node may already say Ready), not down."""
-    i = bisect_right([s.at_us for s in health], at_us)
+    i = bisect_right(health, at_us, key=AT_US)
     k = i - 1 if i else -1
     if k >= 0 and health[k].value == "200" and i < len(health):
         # the lane keeps its changes only: the run of 200s ends at the next sample's `prev_us`
@@ -332,12 +332,14 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
     """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
     first after it."""
     bad = _SERVING
-    i = bisect_right(times, at_us)
-    before = next((s for s in reversed(samples[:i]) if s.value not in bad), None)
-    if before is not None:
-        return before.value
-    after = next((s for s in samples[i:] if s.value not in bad), None)
-    return after.value if after else None
+    i = min(bisect_right(times, at_us), len(samples))
+    for j in range(i - 1, -1, -1):  # by index: no copy of the lane's head (twice a window)
+        if samples[j].value not in bad:
+            return samples[j].value
+    for j in range(i, len(samples)):
+        if samples[j].value not in bad:
+            return samples[j].value
+    return None
 
 
 def _unproven_start(
@@ -355,7 +357,7 @@ def _unproven_start(
     start, last = piece.start, min(piece.end, end) - 1
     rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
     if drop_at is not None and start >= drop_at:
-        rose = min(last, next((iv.start for iv in routed.definite if iv.start >= drop_at), last))
+        rose = min(last, _first_start_from(routed.definite, drop_at, last))
     return min(last, max(rose, fell)), rose >= fell
 
 
@@ -402,7 +404,7 @@ def _seen_gap(targets: Sequence[Sample], lanes_: Lanes, start: int, drop_at: int
 def _rose_by(sig: Tri, start: int, last: int) -> int:
     """The latest instant the signal's rise can have happened: `start` if it was already
     definite there, else its first definite instant in the stretch (`last` if none)."""
-    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    held = _holding(sig.possible, start)
     if held is None:
         return last
     for iv in sig.definite:
@@ -415,14 +417,32 @@ def _fell_by(sig: Tri, start: int, last: int) -> int:
     """The latest instant the signal can have fallen: the end of its possibly-true stretch
     holding `start` (`start` if it is surely false there, or if the stretch began surely false
     and the signal is not yet surely true by `start`: a rise not yet seen, its fall before)."""
-    held = next((iv for iv in sig.possible if iv.start <= start < iv.end), None)
+    held = _holding(sig.possible, start)
     if held is None:
         return start
-    if held.start > LO and not any(
-        iv.start <= start and iv.end > held.start for iv in sig.definite if iv.start < held.end
-    ):
-        return start
+    if held.start > LO:
+        for iv in sig.definite:
+            if iv.start < held.end and iv.start <= start and iv.end > held.start:
+                break
+        else:
+            return start
     return min(held.end, last)
+
+
+def _first_start_from(ivs: Sequence[Iv], at: int, default: int) -> int:
+    """The first interval's start at or after `at` (`default` if none)."""
+    for iv in ivs:
+        if iv.start >= at:
+            return iv.start
+    return default
+
+
+def _holding(ivs: Sequence[Iv], at: int) -> Iv | None:
+    """The first interval holding `at` (a plain loop: called twice a classification)."""
+    for iv in ivs:
+        if iv.start <= at < iv.end:
+            return iv
+    return None
 
 
 class Candidates(NamedTuple):

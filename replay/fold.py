@@ -40,6 +40,11 @@ class Sample(NamedTuple):
     num: int | None = None
 
 
+#: A sample's time as a bisect key: `bisect_right(lane, t, key=AT_US)` finds what
+#: `bisect_right([s.at_us for s in lane], t)` finds, without the list.
+AT_US = itemgetter(0)
+
+
 class MemberRow(NamedTuple):
     """One CloudTrail membership change (a `member` fact) before it is tied to a lane: the
     importer cannot name the Service or node, replay.membership resolves them."""

@@ -93,7 +93,7 @@ def fold_probe_arrays(
     bounds: list[int] = edges.tolist()
     for i, (key, lane) in enumerate(zip(keys, lanes, strict=True)):
         if i in late:
-            _keep_one_by_one(state, key, lane, range(starts[i], ends[i]), columns, values)
+            _keep_one_by_one(state, key, lane, (int(starts[i]), int(ends[i])), columns, values)
             continue
         lane.extend(samples[bounds[i] : bounds[i + 1]])
         if bounds[i + 1] > bounds[i]:  # in time order, none earlier than a look folded before
@@ -109,35 +109,35 @@ def _late_lanes(
     state: FoldState, keys: Sequence[ProbeKey], starts: Any, ends: Any, at_us: Any
 ) -> set[int]:
     """The lanes with a sample earlier than a look already folded (a late answer): they may
-    need `keep_sample`'s restoring sample, so they are kept one by one."""
-    out = set()
-    for i, key in enumerate(keys):
-        times = at_us[int(starts[i]) : int(ends[i])]
-        looks = np.maximum.accumulate(np.r_[state.seen.get(key, -1), times])[:-1]
-        if np.any(times < looks):
-            out.add(i)
-    return out
+    need `keep_sample`'s restoring sample, so they are kept one by one. A sample is earlier
+    than the newest look before it (the lane's `seen`, or a sample before it in the lane)
+    exactly when it is earlier than `seen` or than the sample right before it (times that
+    never step back make the previous one the newest): both read as whole columns."""
+    seen = np.array([state.seen.get(key, -1) for key in keys], dtype=np.int64)
+    below = at_us < np.repeat(seen, ends - starts)
+    back = np.r_[False, at_us[1:] < at_us[:-1]]
+    back[starts] = False  # a lane's first sample follows another lane's last
+    late = np.logical_or.reduceat(below | back, starts)
+    return set(np.flatnonzero(late).tolist())
 
 
 def _keep_one_by_one(
     state: FoldState,
     key: ProbeKey,
     lane: list[Sample],
-    rows: range,
+    rows: tuple[int, int],
     columns: tuple[Any, ...],
     values: Sequence[str],
 ) -> None:
-    at_us, prev_us, value_of, event_id, num, resumed = columns
-    for r in rows:
-        prev, n = int(prev_us[r]), int(num[r])
-        sample = Sample(
-            int(at_us[r]),
-            None if prev < 0 else prev,
-            values[int(value_of[r])],
-            int(event_id[r]),
-            None if n < 0 else n,
-        )
-        keep_sample(state, key, lane, sample, interval=not resumed[r])
+    """The lane's rows [lo, hi) through `keep_sample`, in order (each column's slice as Python
+    values at once: no numpy scalar per cell)."""
+    lo, hi = rows
+    at_us, prev_us, value_of, event_id, num, resumed = (c[lo:hi].tolist() for c in columns)
+    for at, prev, value, eid, n, res in zip(
+        at_us, prev_us, value_of, event_id, num, resumed, strict=True
+    ):
+        sample = Sample(at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
+        keep_sample(state, key, lane, sample, interval=not res)
 
 
 def _fill_prev(

@@ -1,11 +1,12 @@
 """Reading facts out of the store into the fold (the only replay module that reads facts).
 
 `fold_stored` is what replay uses. On PostgreSQL one `COPY (SELECT ...) TO STDOUT` (text, one
-scan) is parsed by Arrow's C++ CSV reader; the probe and LB samples (most of a real log) go to
-replay.foldbulk.fold_probe_arrays as numpy columns, the other facts to replay.fold.fold as rows in
-event order. Measured on 1M events: ~3x quicker than psycopg's typed binary COPY rows, whose
-per-row overhead dominated. On SQLite one ordered SELECT. `iter_facts` yields every fact as a
-tuple in replay.facts.FACT_COLUMNS order (the plain path, and what the tests compare with).
+scan, its rows gathered from libpq by replay.copyout) is parsed by Arrow's C++ CSV reader; the
+probe and LB samples (most of a real log) go to replay.foldbulk.fold_probe_arrays as numpy
+columns, the other facts to replay.fold.fold as rows in event order. Measured on 1M events: ~3x
+quicker than psycopg's typed binary COPY rows, whose per-row overhead dominated. On SQLite one
+ordered SELECT. `iter_facts` yields every fact as a tuple in replay.facts.FACT_COLUMNS order
+(the plain path, and what the tests compare with).
 Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tuples.
 """
 
@@ -28,6 +29,7 @@ from gapwatch.recorder.progresslines import counted
 from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
+from gapwatch.replay.copyout import copy_pieces
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
 from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
@@ -91,12 +93,18 @@ def _copy_text(
 ) -> pa.Table:
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
-    raw: Any = conn.connection.driver_connection
-    data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
-    with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-        for block in copy:
-            data += block
+    raw = conn.connection.driver_connection
+    # each piece parsed while the server sends the next (the same rows, in order)
+    tables = [_parse(piece, types) for piece in copy_pieces(raw, copy_sql, _PIECE_BYTES)]
+    return pa.concat_tables(tables) if tables else _parse(bytearray(), types)
+
+
+#: how much of the COPY's text is parsed at a time (13 pieces for 1M facts)
+_PIECE_BYTES = 8 << 20
+
+
+def _parse(data: bytearray, types: dict[str, Any]) -> pa.Table:
     return pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
         # one thread: on a shared machine Arrow's threads cost more CPU than they save

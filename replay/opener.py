@@ -32,7 +32,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import AT_US, Sample
 from gapwatch.replay.signals import Step
 
 #: Node states that say the node is down (the node controller's, or the Node deleted).
@@ -74,7 +74,7 @@ def went_down_silent(
     )
     if down is None:
         return False
-    i = bisect_right([h.at_us for h in health], at_us)
+    i = bisect_right(health, at_us, key=AT_US)
     if not any(answered(h.value) for h in health[:i]):
         return False
     after = [h for h in health[i:] if h.at_us <= down]
@@ -104,7 +104,7 @@ def nodeport_went_silent(
     )
     if down is None:
         return False
-    i = bisect_right([s.at_us for s in nodeport], since_us)
+    i = bisect_right(nodeport, since_us, key=AT_US)
     if not any(s.value != "timeout" for s in nodeport[:i]):
         return False
     after = [s for s in nodeport[i:] if s.at_us <= down]
@@ -135,7 +135,7 @@ def up_unserved_at(health: Sequence[Sample], start_us: int) -> bool:
     healthCheckNodePort answers 503 while it has no local endpoint), and the first check that
     went unanswered came after it. A node read as down from a silent check may then have
     stopped only after a gap that its missing endpoint opened."""
-    i = bisect_right([h.at_us for h in health], start_us)
+    i = bisect_right(health, start_us, key=AT_US)
     if not i or not health[i - 1].value.isdigit() or health[i - 1].value == "200":
         return False
     return any(not answered(h.value) for h in health[i:])

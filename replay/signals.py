@@ -12,11 +12,12 @@ Pure functions; times are integer microseconds.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import AT_US, Sample
 
 LO = -(2**62)
 HI = 2**62
@@ -210,11 +211,5 @@ def shifted(steps: Sequence[Step], lo_us: int = 0, hi_us: int = 0) -> list[Step]
 
 def value_at(samples: Sequence[Sample], at_us: int) -> str | None:
     """The value of the last sample at or before `at_us` (None before the first)."""
-    lo, hi = 0, len(samples)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if samples[mid].at_us <= at_us:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = bisect_right(samples, at_us, key=AT_US)  # the same halving, in C
     return samples[lo - 1].value if lo else None

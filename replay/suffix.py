@@ -44,7 +44,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import check_lead
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import local_pods
-from gapwatch.replay.fold import PROBE_FACTS, FoldState, PodSample, Sample, sorted_lane
+from gapwatch.replay.fold import AT_US, PROBE_FACTS, FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
@@ -77,7 +77,7 @@ def _floor(lane: Sequence[Sample], at_us: int, stretch: Callable[[Sample], bool]
     """How far back what the lane (time-ordered) shows at `at_us` reaches: inside a stretch of
     samples `stretch` holds for, to where that stretch began (the look before its first
     sample); else to the look before the next change, which happened after it."""
-    i = bisect_right([s.at_us for s in lane], at_us) - 1
+    i = bisect_right(lane, at_us, key=AT_US) - 1
     out = at_us
     if i >= 0 and stretch(lane[i]):
         while i > 0 and stretch(lane[i - 1]):

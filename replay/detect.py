@@ -381,24 +381,24 @@ def _drop_seen(
     return max(seen)
 
 
-def _seen_gap(targets: Sequence[Sample], lanes_: Lanes, start: int, drop_at: int) -> int | None:
-    """The first instant in [`start`, `drop_at`) at which a look saw the LB routing to the node
-    and another saw the node surely not serving: a gap there, before the drain seen at
-    `drop_at` (None: no such instant). Each lane keeps its changes only: a run's last look is
-    the next sample's `prev_us` (replay.unseen.bad_looks)."""
+def _gap_looks(targets: Sequence[Sample], lanes_: Lanes) -> list[int]:
+    """The instants, in order, at which a look saw the LB routing to the node and another saw
+    the node surely not serving (a gap there). Each lane keeps its changes only: a run's last
+    look is the next sample's `prev_us` (replay.unseen.bad_looks). One node's, for `_seen_gap`."""
     routing = set(bad_looks(targets, lambda v: v == "healthy"))
-    failing = bad_looks(lanes_.reason_samples, lambda v: v not in _SERVING)
     serves = lanes_.serves.possible
-    return next(
-        (
-            t
-            for t in failing
-            if start <= t < drop_at
-            and t in routing
-            and not any(iv.start <= t < iv.end for iv in serves)
-        ),
-        None,
-    )
+    return [
+        t
+        for t in bad_looks(lanes_.reason_samples, lambda v: v not in _SERVING)
+        if t in routing and not any(iv.start <= t < iv.end for iv in serves)
+    ]
+
+
+def _seen_gap(looks: Sequence[int], start: int, drop_at: int) -> int | None:
+    """The first of `_gap_looks` in [`start`, `drop_at`): a gap the looks saw before the drain
+    seen at `drop_at` (None: no such instant)."""
+    i = bisect_left(looks, start)
+    return looks[i] if i < len(looks) and looks[i] < drop_at else None
 
 
 def _rose_by(sig: Tri, start: int, last: int) -> int:
@@ -514,6 +514,7 @@ def windows_from(
     definite, j = gap.definite, 0
     targets = sorted_lane(state.probes["target"].get((svc, node), []))
     target_times = [t.at_us for t in targets]
+    gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
     ranges: list[tuple[int, int]] | None = None  # and when each may have happened
@@ -573,7 +574,9 @@ def windows_from(
         else:
             drop_at = _drop_seen(targets, target_times, routed_again, cand.start, end)
             # a gap the looks saw before the drain: the LB's return does not open the window
-            seen = None if drop_at is None else _seen_gap(targets, lanes_, cand.start, drop_at)
+            if drop_at is not None and gap_looks is None:
+                gap_looks = _gap_looks(targets, lanes_)
+            seen = None if drop_at is None else _seen_gap(gap_looks or [], cand.start, drop_at)
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
                 holding = [p for p in parts if p.start <= seen < p.end] or parts

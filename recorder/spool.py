@@ -3,7 +3,7 @@
 Sources `put` `Emitted` items (an observation and/or the checkpoint that follows it). The spool is
 bounded in **bytes of memory**: an item weighs an estimate of what it holds in the process,
 MEMORY_PER_JSON_BYTE times its payload's JSON size (orjson, about a microsecond per KB) plus
-ITEM_OVERHEAD, so 16 MiB hold ~70 of the largest (60 KB) EndpointSlices or ~3,000 1 KB objects.
+ITEM_OVERHEAD, so 16 MiB hold ~68 of the largest (60 KB) EndpointSlices or ~3,600 1 KB objects.
 (The payload as Python objects is 3-5 times its JSON: weighing the JSON alone let a 16 MiB spool
 hold ~65 MB, which was most of the recorder's peak RSS on a 65,000-object cluster.) When the
 next item does not fit, `put` waits (backpressure: a watch stream is read more slowly and the API

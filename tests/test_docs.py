@@ -7,6 +7,7 @@ where commands are shown; `[text](target)` links and bare `NAME.md` mentions are
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -171,3 +172,125 @@ def test_every_alternative_shown_exists(doc: str, line: str) -> None:
     sub = command.commands[group]  # type: ignore[attr-defined]
     for name in second.split("|"):
         assert name in sub.commands, f"{doc}: `gapwatch {group} {name}` does not exist"
+
+
+# -- names and defaults the docs show are the code's ------------------------------------------
+
+OPERATOR_DOCS = [*DOCS, ROOT / "deploy" / "README.md"]
+#: A metric name as the docs write it (the roles gapwatch_recorder, gapwatch_reader, ... are not).
+DOC_METRIC = re.compile(r"\bgapwatch_(?:recorder|lb|probe|push)_[a-z_]*[a-z]\b")
+METRIC_TYPES = {"Counter", "Gauge", "Histogram", "Summary", "GaugeMetricFamily"}
+
+
+@functools.lru_cache(maxsize=1)
+def _exported_metrics() -> frozenset[str]:
+    """Every metric name the recorder's code registers, as /metrics shows it (a Counter `x` is
+    `x_total`; a Histogram adds `_bucket`, `_sum`, `_count`), read from the source with ast so
+    that no source has to be built."""
+    import ast
+
+    names: set[str] = set()
+    for path in (ROOT / "recorder").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            kind = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            first = node.args[0]
+            if kind in METRIC_TYPES and isinstance(first, ast.Constant):
+                name = str(first.value)
+                names.add(name)
+                if kind == "Counter":
+                    names.add(f"{name}_total")
+                if kind == "Histogram":
+                    names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return frozenset(names)
+
+
+def test_the_metrics_scan_finds_every_family() -> None:
+    """The scan above sees the recorder's own, the Kubernetes source's custom collector, the LB
+    pollers', the push API's and the prober's metrics (so the next test cannot pass vacuously)."""
+    exported = _exported_metrics()
+    for name in (
+        "gapwatch_recorder_spool_full_episodes_total",
+        "gapwatch_recorder_write_lag_seconds_bucket",
+        "gapwatch_recorder_last_event_age_seconds",
+        "gapwatch_lb_poll_errors_total",
+        "gapwatch_push_write_errors_total",
+        "gapwatch_probe_looks_total",
+    ):
+        assert name in exported, name
+    named = {m for d in OPERATOR_DOCS for m in DOC_METRIC.findall(d.read_text())}
+    assert len(named) >= 20 and "gapwatch_probe_looks_total" in named, sorted(named)
+
+
+@pytest.mark.parametrize("doc", OPERATOR_DOCS, ids=_doc_id)
+def test_every_metric_the_docs_name_is_exported(doc: Path) -> None:
+    exported = _exported_metrics()
+    missing = sorted(set(DOC_METRIC.findall(doc.read_text())) - exported)
+    assert not missing, f"{_doc_id(doc)} names metrics the recorder does not export: {missing}"
+
+
+def _recorder_example() -> dict[str, Any]:
+    import yaml
+
+    text = (ROOT / "docs" / "recorder.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "sources:" in b]
+    assert len(blocks) == 1, "docs/recorder.md should show one recorder configuration"
+    loaded = yaml.safe_load(blocks[0])
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_recorder_example_parses_and_shows_the_defaults(tmp_path: Path) -> None:
+    """docs/recorder.md's configuration file is accepted as it stands, and every value it shows
+    (but the cluster's name and the retention, which have no default) is the code's default:
+    the page is where an operator learns them."""
+    import dataclasses
+
+    import yaml
+
+    from gapwatch.recorder.config import RecorderConfig, load_config
+    from gapwatch.recorder.sources.k8s.config import K8sSettings, parse_settings
+    from gapwatch.recorder.spool import SpoolSettings
+
+    example = _recorder_example()
+    path = tmp_path / "record.yaml"
+    path.write_text(yaml.safe_dump(example))
+    config = load_config(path, {})
+    k8s_shown = example["sources"]["k8s"]
+    k8s = parse_settings(config.sources["k8s"], "sources.k8s")
+
+    wrong = []
+    defaults = RecorderConfig()
+    for key, shown in example.items():
+        if key in ("cluster", "retention", "sources"):
+            continue
+        if key == "spool":
+            for sub in shown:
+                if getattr(config.spool, sub) != getattr(SpoolSettings(), sub):
+                    wrong.append(f"spool.{sub}: {shown[sub]!r}")
+        elif getattr(config, key) != getattr(defaults, key):
+            wrong.append(f"{key}: {shown!r}")
+    k8s_defaults = K8sSettings()
+    for key, shown in k8s_shown.items():
+        if key == "watch":
+            for sub in shown:
+                if getattr(k8s.watch, sub) != getattr(k8s_defaults.watch, sub):
+                    wrong.append(f"watch.{sub}: {shown[sub]!r}")
+        elif getattr(k8s, key) != getattr(k8s_defaults, key):
+            wrong.append(f"sources.k8s.{key}: {shown!r}")
+    assert not wrong, f"docs/recorder.md shows values that are not the defaults: {wrong}"
+    # every key of the k8s source is shown, but the connection ones (their default: none)
+    hidden = {f.name for f in dataclasses.fields(K8sSettings)} - set(k8s_shown)
+    assert hidden <= {"kubeconfig", "api_server", "context"}, sorted(hidden)
+
+
+def test_every_environment_variable_of_the_recorder_is_documented() -> None:
+    from gapwatch.recorder.config import LEGACY_ENV
+
+    text = (ROOT / "docs" / "recorder.md").read_text()
+    source = (ROOT / "recorder" / "config.py").read_text()
+    shown = set(re.findall(r"GAPWATCH_[A-Z_]+", source)) | set(LEGACY_ENV)
+    missing = sorted(name for name in shown if name not in text)
+    assert not missing, f"docs/recorder.md does not name {missing}"

@@ -1,8 +1,10 @@
 """The docs are true: every link and every file they name exists, and every `gapwatch ...`
 command line they show names commands and options the CLI has (the Typer app, parsed).
 
-Reads README.md and docs/*.md as a reader would: fenced code blocks and inline code spans are
-where commands are shown; `[text](target)` links and bare `NAME.md` mentions are files.
+Reads README.md, docs/*.md and deploy/README.md as a reader would: fenced code blocks and inline
+code spans are where commands are shown; `[text](target)` links and bare `NAME.md` mentions are
+files. Below, the names and defaults they show (metrics, the recorder's example configuration and
+environment variables) are checked against the code.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import typer
 from gapwatch.dashboard.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "deploy" / "README.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 MD_MENTION = re.compile(r"(?<![\w/.-])([\w./-]+\.md)\b")
 FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
@@ -176,7 +178,6 @@ def test_every_alternative_shown_exists(doc: str, line: str) -> None:
 
 # -- names and defaults the docs show are the code's ------------------------------------------
 
-OPERATOR_DOCS = [*DOCS, ROOT / "deploy" / "README.md"]
 #: A metric name as the docs write it (the roles gapwatch_recorder, gapwatch_reader, ... are not).
 DOC_METRIC = re.compile(r"\bgapwatch_(?:recorder|lb|probe|push)_[a-z_]*[a-z]\b")
 METRIC_TYPES = {"Counter", "Gauge", "Histogram", "Summary", "GaugeMetricFamily"}
@@ -220,11 +221,11 @@ def test_the_metrics_scan_finds_every_family() -> None:
         "gapwatch_probe_looks_total",
     ):
         assert name in exported, name
-    named = {m for d in OPERATOR_DOCS for m in DOC_METRIC.findall(d.read_text())}
+    named = {m for d in DOCS for m in DOC_METRIC.findall(d.read_text())}
     assert len(named) >= 20 and "gapwatch_probe_looks_total" in named, sorted(named)
 
 
-@pytest.mark.parametrize("doc", OPERATOR_DOCS, ids=_doc_id)
+@pytest.mark.parametrize("doc", DOCS, ids=_doc_id)
 def test_every_metric_the_docs_name_is_exported(doc: Path) -> None:
     exported = _exported_metrics()
     missing = sorted(set(DOC_METRIC.findall(doc.read_text())) - exported)

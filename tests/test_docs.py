@@ -295,3 +295,60 @@ def test_every_environment_variable_of_the_recorder_is_documented() -> None:
     shown = set(re.findall(r"GAPWATCH_[A-Z_]+", source)) | set(LEGACY_ENV)
     missing = sorted(name for name in shown if name not in text)
     assert not missing, f"docs/recorder.md does not name {missing}"
+
+
+def _simulator_cell(text: str) -> Any:
+    """A default as docs/simulator.md's table writes it: `{p50, p90, max}` for a lag, `()` for an
+    empty tuple, true/false/null, a number, or text."""
+    text = text.strip().strip("`")
+    if text.startswith("{"):
+        return [float(x) for x in text.strip("{}").split(",")]
+    words = {"()": [], "true": True, "false": False, "null": None, '""': ""}
+    if text in words:
+        return words[text]
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _simulator_code(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"p50", "p90", "max"}:
+        return [float(value[k]) for k in ("p50", "p90", "max")]
+    if isinstance(value, (list, tuple)):
+        return [float(v) if isinstance(v, (int, float)) else v for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def test_the_simulator_parameters_table_shows_the_defaults() -> None:
+    """Every row of docs/simulator.md's "Parameters" table names a field of the scenario and its
+    default (a row of several keys with one value: the value of each)."""
+    import dataclasses
+
+    from gapwatch.recorder.sim.scenario import Scenario
+
+    defaults = dataclasses.asdict(Scenario())
+    text = (ROOT / "docs" / "simulator.md").read_text()
+    table = text.split("## Parameters", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (`[^|]+`) \| ([^|]+) \|", table, re.M)
+    assert len(rows) > 40
+    wrong = []
+    for keys_cell, value_cell in rows:
+        keys = [k.strip().strip("`") for k in keys_cell.split(",")]
+        values = re.split(r",\s*(?![^{]*\})", value_cell.strip())
+        if len(values) != len(keys):
+            values = [value_cell] * len(keys)
+        for key, shown in zip(keys, values, strict=True):
+            code: Any = defaults
+            for part in key.split("."):
+                code = code[part]
+            if key == "nodes.zones":  # written us-east-1a/b/c
+                code = "/".join([code[0], *(z[-1] for z in code[1:])])
+            as_shown = _simulator_cell(shown)
+            if isinstance(code, str) and as_shown != "":
+                as_shown = shown.strip().strip("`")
+            if _simulator_code(code) != as_shown:
+                wrong.append(f"{key}: shown {shown.strip()!r}, default {code!r}")
+    assert not wrong, f"docs/simulator.md: {wrong}"

@@ -352,3 +352,33 @@ def test_the_simulator_parameters_table_shows_the_defaults() -> None:
             if _simulator_code(code) != as_shown:
                 wrong.append(f"{key}: shown {shown.strip()!r}, default {code!r}")
     assert not wrong, f"docs/simulator.md: {wrong}"
+
+
+def test_the_prober_settings_table_shows_the_defaults() -> None:
+    """docs/kubeproxy.md's Settings table lists every key of the prober's section with its
+    default."""
+    import dataclasses
+
+    from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings
+
+    text = (ROOT / "docs" / "kubeproxy.md").read_text()
+    table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M))
+    fields = {f.name: f.default for f in dataclasses.fields(ProberSettings)}
+    assert sorted(rows) == sorted(fields), "the table's keys are not ProberSettings' fields"
+    wrong = []
+    for key, cell in rows.items():
+        shown = re.sub(r"\s*\(.*\)$", "", cell.strip()).strip("`")
+        value: Any = {"none": None, "true": True, "false": False}.get(shown, shown)
+        if isinstance(value, str) and value.startswith("["):
+            value = [v.strip() for v in value.strip("[]").split(",")]
+        elif isinstance(value, str) and re.fullmatch(r"[0-9.]+", value):
+            value = float(value)
+        code = fields[key]
+        if isinstance(code, tuple):
+            code = list(code)
+        elif isinstance(code, (int, float)) and not isinstance(code, bool):
+            code = float(code)
+        if code != value:
+            wrong.append(f"{key}: shown {cell.strip()!r}, default {fields[key]!r}")
+    assert not wrong, f"docs/kubeproxy.md: {wrong}"

@@ -382,3 +382,18 @@ def test_the_prober_settings_table_shows_the_defaults() -> None:
         if code != value:
             wrong.append(f"{key}: shown {cell.strip()!r}, default {fields[key]!r}")
     assert not wrong, f"docs/kubeproxy.md: {wrong}"
+
+
+def test_citus_md_places_every_table_as_the_code_does() -> None:
+    """docs/citus.md's "Where each table goes" names the tables of recorder/distribution.py's
+    three lists, each in its row."""
+    from gapwatch.recorder import distribution
+
+    text = (ROOT / "docs" / "citus.md").read_text()
+    rows = {
+        kind: set(re.findall(r"`([a-z_]+)`", tables))
+        for kind, tables in re.findall(r"^\| ([a-z-]+)[^|]* \| ([^|]+) \|", text, re.M)
+    }
+    assert rows["distributed"] == set(distribution.DISTRIBUTED)
+    assert rows["reference"] == set(distribution.REFERENCE)
+    assert rows["coordinator-local"] == set(distribution.COORDINATOR_LOCAL)

@@ -397,3 +397,21 @@ def test_citus_md_places_every_table_as_the_code_does() -> None:
     assert rows["distributed"] == set(distribution.DISTRIBUTED)
     assert rows["reference"] == set(distribution.REFERENCE)
     assert rows["coordinator-local"] == set(distribution.COORDINATOR_LOCAL)
+
+
+def test_sql_md_lists_every_table_and_view() -> None:
+    """docs/sql.md's Tables and Views name every table of the schema and every view migration
+    0002 creates (deploy/README.md's alerts point operators at `quarantine`, say)."""
+    import importlib
+
+    import gapwatch.replay.tables  # noqa: F401 (its tables join the recorder's MetaData)
+    from gapwatch.recorder.tables import metadata
+
+    views = importlib.import_module("gapwatch.migrations.versions.0002_facts_projections")
+
+    text = (ROOT / "docs" / "sql.md").read_text()
+    tables = text.split("## Tables", 1)[1].split("\n### ", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", " ".join(re.findall(r"^\| ([^|]+) \|", tables, re.M))))
+    assert set(metadata.tables) <= named, sorted(set(metadata.tables) - named)
+    view_rows = text.split("## Views", 1)[1].split("\n## ", 1)[0]
+    assert set(views.VIEWS) <= set(re.findall(r"^\| `(v_[a-z_]+)` \|", view_rows, re.M))

@@ -415,3 +415,23 @@ def test_sql_md_lists_every_table_and_view() -> None:
     assert set(metadata.tables) <= named, sorted(set(metadata.tables) - named)
     view_rows = text.split("## Views", 1)[1].split("\n## ", 1)[0]
     assert set(views.VIEWS) <= set(re.findall(r"^\| `(v_[a-z_]+)` \|", view_rows, re.M))
+
+
+def _benchmark_lines() -> list[tuple[str, str, str]]:
+    """(doc, script, its arguments) for every `benchmarks/NAME.py ...` a doc shows as code."""
+    found = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for chunk in FENCE.findall(text) + SPAN.findall(_strip_fences(text)):
+            for match in re.finditer(r"benchmarks/(\w+\.py)([^\n`|;&#]*)", chunk):
+                found.append((_doc_id(doc), match.group(1), match.group(2)))
+    return found
+
+
+@pytest.mark.parametrize(("doc", "script", "args"), _benchmark_lines())
+def test_every_benchmark_option_shown_exists(doc: str, script: str, args: str) -> None:
+    path = ROOT / "benchmarks" / script
+    assert path.exists(), f"{doc}: benchmarks/{script} does not exist"
+    source = path.read_text()
+    for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", args):
+        assert f'"{option}"' in source, f"{doc}: benchmarks/{script} has no option {option}"

@@ -435,3 +435,23 @@ def test_every_benchmark_option_shown_exists(doc: str, script: str, args: str) -
     source = path.read_text()
     for option in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", args):
         assert f'"{option}"' in source, f"{doc}: benchmarks/{script} has no option {option}"
+
+
+#: Paths a doc names as history (what a measurement ran), not as files of today.
+HISTORICAL_PATHS = {"tests/lab/test_lab_clouds.py"}  # docs/lab.md "CI time": since split
+REPO_PATH = re.compile(
+    r"(?<![\w/.-])((?:tests|recorder|replay|dashboard|benchmarks|migrations|deploy)/[\w./*-]*\w)"
+)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_doc_id)
+def test_every_repository_path_named_exists(doc: Path) -> None:
+    """`recorder/sources/k8s/stream.py`, `tests/k8s/test_ha.py`, `deploy/components/alerts`: a
+    path a doc names exists (a glob matches something)."""
+    missing = []
+    for path in set(REPO_PATH.findall(doc.read_text())) - HISTORICAL_PATHS:
+        # `replay/detect` (a module), `tests/lb/fakecloud.FakeCloud` (a module's attribute)
+        candidates = [path, f"{path}.py", re.sub(r"\.[A-Za-z_]\w*$", ".py", path)]
+        if not any(list(ROOT.glob(c)) if "*" in c else (ROOT / c).exists() for c in candidates):
+            missing.append(path)
+    assert not missing, f"{_doc_id(doc)} names paths that do not exist: {sorted(missing)}"

@@ -455,3 +455,11 @@ def test_every_repository_path_named_exists(doc: Path) -> None:
         if not any(list(ROOT.glob(c)) if "*" in c else (ROOT / c).exists() for c in candidates):
             missing.append(path)
     assert not missing, f"{_doc_id(doc)} names paths that do not exist: {sorted(missing)}"
+
+
+def test_simulator_md_lists_every_preset() -> None:
+    from gapwatch.recorder.sim.presets import PRESETS
+
+    text = (ROOT / "docs" / "simulator.md").read_text()
+    table = text.split("## Presets", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `([\w-]+)`", table, re.M)) == set(PRESETS)

@@ -463,3 +463,13 @@ def test_simulator_md_lists_every_preset() -> None:
     text = (ROOT / "docs" / "simulator.md").read_text()
     table = text.split("## Presets", 1)[1].split("\n## ", 1)[0]
     assert set(re.findall(r"^\| `([\w-]+)`", table, re.M)) == set(PRESETS)
+
+
+def test_dashboard_md_names_every_dashboard_module() -> None:
+    text = (ROOT / "docs" / "dashboard.md").read_text()
+    table = text.split("## Code", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(?:dashboard/)?(\w+)\.py`", table))
+    for glob in re.findall(r"`(?:dashboard/)?(\w*\*)\.py`", table):
+        named |= {p.stem for p in (ROOT / "dashboard").glob(f"{glob}.py")}
+    modules = {p.stem for p in (ROOT / "dashboard").glob("*.py")} - {"__init__"}
+    assert modules <= named, f"docs/dashboard.md, Code: {sorted(modules - named)} not named"

@@ -24,8 +24,9 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.sources.lb.push import make_app, parse_body
+from gapwatch.recorder.sources.lb.push import load_token, make_app, parse_body
 from gapwatch.recorder.sources.lb.pushhealth import PushMetrics, StoreCheck, add_health
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
@@ -265,3 +266,17 @@ def test_readyz_is_503_while_the_store_does_not_answer_and_ready_again_after(
         engine.dispose()
     assert down[0] == 503 and "the event store does not answer" in down[1]
     assert back == (200, "ok")
+
+
+def test_a_token_file_of_two_lines_is_refused_at_start(tmp_path: Path) -> None:
+    """The token file was documented as read by its first line but read whole: a second line
+    made a token no Authorization header can carry, and every push got 401. Now refused at
+    start, naming the file and never printing the token."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\nsecond-line\n")
+    with pytest.raises(ConfigError) as caught:
+        load_token(token_file, env={})
+    assert str(token_file) in str(caught.value) and "more than one line" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+    token_file.write_text(TOKEN + "\n")  # one line and its newline: fine
+    assert load_token(token_file, env={}) == TOKEN

@@ -57,7 +57,10 @@ class Limits:
 
 
 def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> str:
-    """The shared secret from a file (first line) or the environment; never logged."""
+    """The shared secret from a file (its content, surrounding whitespace stripped) or the
+    environment; never logged. A token with whitespace inside (a file of two lines, a pasted
+    `Bearer TOKEN`) is refused: no Authorization header could carry it, so every push would
+    have been answered 401."""
     if token_file is not None:
         try:
             token = token_file.read_text("utf-8").strip()
@@ -74,6 +77,11 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
             )
     if len(token) < 16:
         raise ConfigError(f"{where}: the push token must be at least 16 characters")
+    if any(c.isspace() for c in token):
+        raise ConfigError(
+            f"{where}: the push token holds whitespace or more than one line; it must be one "
+            "word (clients send it as Authorization: Bearer TOKEN)"
+        )
     return token
 
 

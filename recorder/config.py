@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from gapwatch.recorder.defaults import DEFAULT_AHEAD_DAYS
 from gapwatch.recorder.errors import ConfigError, yaml_error
 from gapwatch.recorder.spool import SpoolSettings
 from gapwatch.recorder.store import DEFAULT_URL
@@ -62,7 +63,7 @@ class RecorderConfig:
     #: and whole days older than this dropped with their facts.
     retention: str = ""
     #: PostgreSQL: day partitions the recorder keeps created ahead of today.
-    partitions_ahead_days: int = 7
+    partitions_ahead_days: int = DEFAULT_AHEAD_DAYS
     #: source key -> its settings, in the order given.
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {LEGACY_SOURCE: {}})
     #: Where the configuration came from (a file name), for error messages.

@@ -13,3 +13,6 @@ DEFAULT_URL = "sqlite:///gapwatch.db"
 #: and never answers hung every command silently, and a dropped SYN took the kernel's ~2 minutes.
 #: The same 10 s as the Kubernetes watcher's connect timeout.
 PG_CONNECT_TIMEOUT_S = 10
+#: PostgreSQL: day partitions created ahead of today (the recorder and `db maintain`): a recorder
+#: whose maintenance fails for a week still writes into day partitions, not into the default one.
+DEFAULT_AHEAD_DAYS = 7

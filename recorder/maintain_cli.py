@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gapwatch.recorder.cliutil import DbOption, open_store, stderr, usage_error
-from gapwatch.recorder.defaults import DEFAULT_URL
+from gapwatch.recorder.defaults import DEFAULT_AHEAD_DAYS, DEFAULT_URL
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -46,7 +46,7 @@ def register(db_app: typer.Typer) -> None:
 def db_maintain(
     db: DbOption = DEFAULT_URL,
     retention: RetentionOption = None,
-    ahead_days: AheadOption = 7,
+    ahead_days: AheadOption = DEFAULT_AHEAD_DAYS,
     as_json: JsonOnly = False,
     dry_run: Annotated[
         bool,

@@ -31,15 +31,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine, column, delete, select, table, text
 
+# days created ahead of today: in defaults.py, where `--help` reads it without SQLAlchemy
+from gapwatch.recorder.defaults import DEFAULT_AHEAD_DAYS as DEFAULT_AHEAD_DAYS
+
 PARENT = "events"
 DEFAULT_PARTITION = "events_default"
 #: A daily partition's name: events_p20261202.
 PARTITION_NAME = re.compile(r"^events_p(\d{8})$")
 #: What `alembic check` must not report as tables missing from the models: the partitions.
 PARTITION_TABLE = re.compile(r"^events_(p\d{8}|default)$")
-#: Days created ahead of today (the recorder and `db maintain`): a recorder whose maintenance
-#: fails for a week still writes into day partitions, not into the default one.
-DEFAULT_AHEAD_DAYS = 7
 #: How long a maintenance step waits for its lock before giving up until the next run: creating
 #: or dropping a partition needs the parent's ACCESS EXCLUSIVE lock, and every write queued
 #: behind a waiting request waits too.

@@ -54,7 +54,8 @@ class RecorderMetrics:
         )
         self.spool_bytes = Gauge(
             "gapwatch_recorder_spool_bytes",
-            "Estimated JSON size of the items waiting to be written.",
+            "Estimated memory of the items waiting or being written (bytes: 4x the payload's "
+            "JSON + 512 an item, recorder/spool.py).",
             registry=r,
         )
         self.spool_full = Gauge(

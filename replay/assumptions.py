@@ -5,8 +5,8 @@ code, KEP or cloud document it names); `ASSUMPTIONS` lists them for `gapwatch as
 docs/semantics.md and the projection record (replay_state rows `assume:NAME`). Where the log
 measures a quantity, the measurement replaces the assumption (replay.proxy, replay.lags) and the
 output says so (`Provenance` of the bound, `advise` notes). Values come from the defaults, the
-config file (`assumptions:` mapping) or `--assume NAME=VALUE`. Units: seconds, or a count.
-The engine works in integer microseconds (`seconds_us`). Pure.
+config file (`assumptions:` mapping) or `gapwatch assumptions --set NAME=VALUE`. Units: seconds,
+or a count. The engine works in integer microseconds (`seconds_us`). Pure.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "watch_skew_s", "s",
         "how much earlier an EndpointSlice update may be seen than the Pod update that caused it",
         "no upstream figure (sig-scalability's watch-latency SLI has no SLO yet): gapwatch's "
-        "choice, 0.5 s; widen it with --assume for a slow apiserver",
+        "choice, 0.5 s; widen it with `assumptions --set` for a slow apiserver",
         "objects' own write times (managedFields): how late a lane time lies after its "
         "stamp, per Service (replay.measure.watch_skew, used by detection)",
     ),
@@ -284,14 +284,15 @@ _TYPES = {f.name: f.type for f in fields(DetectSettings)}
 
 
 def parse_assumptions(pairs: Iterable[str], base: DetectSettings = DEFAULTS) -> DetectSettings:
-    """`NAME=VALUE` pairs (the CLI's --assume) over `base`; ValueError names the bad pair."""
+    """`NAME=VALUE` pairs (`gapwatch assumptions --set`) over `base`; ValueError names the bad
+    pair."""
     values: dict[str, Any] = {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep:
-            raise ValueError(f"--assume {pair!r}: expected NAME=VALUE")
+            raise ValueError(f"--set {pair!r}: expected NAME=VALUE")
         values[name.strip()] = raw.strip()
-    return with_values(values, base, origin="--assume")
+    return with_values(values, base, origin="--set")
 
 
 def with_values(

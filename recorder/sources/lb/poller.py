@@ -54,7 +54,7 @@ Resume = Callable[[Tracker, datetime], Mapping[str, Any]]
 #: Default seconds between two looks, per cloud (issue 11; the simulator's lb_poll_period_s).
 #: Cost per group at 5 s: ELBv2 12 DescribeTargetHealth/min + 2 settings calls/min; Alibaba 24
 #: calls/min; Tencent 24 calls/min per load balancer; Huawei 12 ListMembers/min per pool (per
-#: page of 500 members). docs/recorder.md has the table.
+#: page of 500 members). docs/lb.md, "What a poll costs", has the table.
 DEFAULT_INTERVAL_S = 5.0
 #: Longest wait after repeated throttling or errors (s).
 DEFAULT_MAX_BACKOFF_S = 300.0

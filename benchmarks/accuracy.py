@@ -60,6 +60,26 @@ from tests.replay.accuracy import Report, compare, compare_scenario
 
 #: Seeds at or above this are the held-out set; below it, the development set.
 HELD_OUT_FROM = 16_000_000
+
+
+def refuse_held_out(
+    parser: argparse.ArgumentParser, seeds: range, held_out_flag: bool | None = None
+) -> None:
+    """Stop (usage error) before any run if `seeds` reach HELD_OUT_FROM: running them spends
+    them. `held_out_flag`: the tool's --held-out (given: they run); None: the tool never runs
+    them."""
+    if seeds.stop <= HELD_OUT_FROM or held_out_flag:
+        return
+    how = (
+        "pass --held-out to run them (once, on the final rules)"
+        if held_out_flag is not None
+        else "development seeds only for this tool"
+    )
+    parser.error(
+        f"seeds from {HELD_OUT_FROM:,} are the held-out set: running them spends them; {how}"
+    )
+
+
 _DROP = ("kube-proxy-probe",)
 
 
@@ -216,10 +236,9 @@ def main() -> None:
     )
     parser.add_argument("--held-out", action="store_true", help=held_out)
     args = parser.parse_args()
-    if args.random and args.first_seed + args.random > HELD_OUT_FROM and not args.held_out:
-        parser.error(
-            f"seeds from {HELD_OUT_FROM:,} are the held-out set: running them spends them; "
-            "pass --held-out to run them (once, on the final rules)"
+    if args.random:
+        refuse_held_out(
+            parser, range(args.first_seed, args.first_seed + args.random), args.held_out
         )
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.accuracy import HELD_OUT_FROM, evidence_options, observe_settings, random_case
+from benchmarks.accuracy import evidence_options, observe_settings, random_case, refuse_held_out
 from gapwatch.recorder.sim import run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS
@@ -250,8 +250,7 @@ def main() -> None:
     )
     options.update(observe_settings(args.set, parser))
     seeds = range(args.first_seed, args.first_seed + args.random)
-    if seeds.stop > HELD_OUT_FROM:
-        parser.error(f"seeds from {HELD_OUT_FROM} are the held-out set: not for this tool")
+    refuse_held_out(parser, seeds)
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for part in pool.map(_rows, [(s, options) for s in seeds], chunksize=4):

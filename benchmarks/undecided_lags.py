@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.accuracy import HELD_OUT_FROM, random_case
+from benchmarks.accuracy import random_case, refuse_held_out
 from gapwatch.recorder.sim import SimResult, load_scenario, run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS, seconds_us
@@ -288,8 +288,7 @@ def main() -> None:
         print(f"the large preset, {args.large:g} h")
     elif args.random:
         seeds = range(args.first_seed, args.first_seed + args.random)
-        if seeds.stop > HELD_OUT_FROM:
-            parser.error(f"seeds from {HELD_OUT_FROM:,} are the held-out set")
+        refuse_held_out(parser, seeds)
         print(f"randomized scenarios: seeds {seeds.start}-{seeds.stop - 1} (development set)")
         rows = []
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -134,6 +134,20 @@ def time_order(conn: psycopg.Connection[Any]) -> None:
     conn.execute("ALTER TABLE facts ADD PRIMARY KEY (event_id, seq, cluster)")
 
 
+def ordered_store_pods(conn: psycopg.Connection[Any]) -> list[str]:
+    """The store rewritten in at_us order (`time_order`), then the pods of the read's namespace
+    inside its range, by name (the scope's by-name read, Q4)."""
+    time_order(conn)
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT name FROM facts WHERE cluster = %s AND namespace = %s "
+            "AND fact = 'pod' AND at_us >= %s AND at_us < %s ORDER BY name",
+            (CLUSTER, NAMESPACE, LO, HI),
+        )
+    ]
+
+
 def measure(conn: psycopg.Connection[Any], variant: str, pods: list[str], repeat: int) -> None:
     for name in (*DROP, "ix_facts_cluster_namespace_name_at_us"):
         conn.execute(f"DROP INDEX IF EXISTS {name}")
@@ -173,15 +187,7 @@ def main() -> None:
         try:
             rows = build(url, 50, 20, args.events, 20)
             with psycopg.connect(dsn(url), autocommit=True) as conn:
-                time_order(conn)
-                pods = [
-                    str(r[0])
-                    for r in conn.execute(
-                        "SELECT DISTINCT name FROM facts WHERE cluster = %s AND namespace = %s "
-                        "AND fact = 'pod' AND at_us >= %s AND at_us < %s ORDER BY name",
-                        (CLUSTER, NAMESPACE, LO, HI),
-                    )
-                ]
+                pods = ordered_store_pods(conn)
                 print(f"{rows:,} facts, heap in at_us order; {CLUSTER}/{NAMESPACE}/{SERVICE}")
                 for variant in variants:
                     measure(conn, variant, pods, args.repeat)

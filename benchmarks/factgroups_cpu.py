@@ -22,7 +22,6 @@ gives the derived facts, every column.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import time
@@ -33,10 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from psycopg.copy import FileWriter
 
 from benchmarks import factgroups
-from benchmarks.ingest import tune_gc
+from benchmarks.ingest import encode, tune_gc
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 from gapwatch.recorder.tables import copy_types
@@ -46,22 +44,11 @@ from gapwatch.replay.tables import facts as facts_table
 FACT_TYPES = copy_types(facts_table, FACT_COLUMNS)
 
 
-def psycopg_copy(cur: psycopg.Cursor[Any], types: Any, rows: Any, *, binary: bool) -> bytes:
-    out = io.BytesIO()
-    with psycopg.Copy(cur, binary=binary, writer=FileWriter(out)) as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
-    return out.getvalue()
-
-
 def hybrid(cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> bytes:
     """The hybrid layout's COPY data: the grouped rows' and the single facts'."""
     singles: list[Any] = []
     grouped = factgroups.group(facts, batch, singles)
-    return factgroups.BinaryCopy().rows(grouped) + psycopg_copy(
-        cur, FACT_TYPES, singles, binary=True
-    )
+    return factgroups.BinaryCopy().rows(grouped) + encode(cur, FACT_TYPES, singles, binary=True)
 
 
 def encodings(cur: psycopg.Cursor[Any], batch: int) -> dict[str, Callable[[list[Any]], Any]]:
@@ -69,14 +56,12 @@ def encodings(cur: psycopg.Cursor[Any], batch: int) -> dict[str, Callable[[list[
     types = factgroups.COPY_TYPES
     group = factgroups.group
     return {
-        "today: write_row per fact, binary": lambda f: psycopg_copy(
-            cur, FACT_TYPES, f, binary=True
-        ),
+        "today: write_row per fact, binary": lambda f: encode(cur, FACT_TYPES, f, binary=True),
         "grouped: group() alone": lambda f: group(f, batch),
-        "grouped: psycopg write_row, binary arrays": lambda f: psycopg_copy(
+        "grouped: psycopg write_row, binary arrays": lambda f: encode(
             cur, types, group(f, batch), binary=True
         ),
-        "grouped: psycopg write_row, text arrays": lambda f: psycopg_copy(
+        "grouped: psycopg write_row, text arrays": lambda f: encode(
             cur, types, group(f, batch), binary=False
         ),
         "grouped: text_copy by hand": lambda f: factgroups.text_copy(group(f, batch)),
@@ -86,45 +71,40 @@ def encodings(cur: psycopg.Cursor[Any], batch: int) -> dict[str, Callable[[list[
     }
 
 
-def check(url: str, cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> None:
-    """Every grouped encoding stores the same rows; they unnest back to `facts`."""
-    grouped = factgroups.group(facts, batch)
-    data = {
-        "binary": (psycopg_copy(cur, factgroups.COPY_TYPES, grouped, binary=True), "BINARY"),
-        "text": (psycopg_copy(cur, factgroups.COPY_TYPES, grouped, binary=False), "TEXT"),
-        "by hand": (factgroups.text_copy(grouped).encode(), "TEXT"),
-        "binary by hand": (factgroups.BinaryCopy().rows(grouped), "BINARY"),
-    }
+def _stored(url: str, payload: bytes, fmt: str) -> tuple[list[Any], list[Any]]:
+    """COPY `payload` into a fresh facts_grouped table: (its rows, the facts they unnest to),
+    each in key order."""
     cols = ", ".join(factgroups.COLUMNS)
-    stored = {}
-    for label, (payload, fmt) in data.items():
-        db = fresh_db(url, migrate=False)
-        try:
-            with psycopg.connect(dsn(db)) as conn, conn.cursor() as c:
-                for statement in factgroups.DDL:
-                    c.execute(statement)
-                with c.copy(f"COPY facts_grouped ({cols}) FROM STDIN (FORMAT {fmt})") as copy:
-                    copy.write(payload)
-                stored[label] = c.execute(
-                    f"SELECT {cols} FROM facts_grouped ORDER BY 1, 2"
-                ).fetchall()
-                unnested = c.execute(f"{factgroups.UNNESTED} ORDER BY 1, 2").fetchall()
-        finally:
-            drop_db(db)
-        if [tuple(f) for f in facts] != unnested:
-            raise SystemExit(f"{label}: the grouped rows do not unnest to the derived facts")
-    singles: list[Any] = []
-    hybrid = factgroups.group(facts, batch, singles)
     db = fresh_db(url, migrate=False)
     try:
         with psycopg.connect(dsn(db)) as conn, conn.cursor() as c:
             for statement in factgroups.DDL:
                 c.execute(statement)
-            with c.copy(f"COPY facts_grouped ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(factgroups.BinaryCopy().rows(hybrid))
-            unnested = c.execute(f"{factgroups.UNNESTED} ORDER BY 1, 2").fetchall()
+            with c.copy(f"COPY facts_grouped ({cols}) FROM STDIN (FORMAT {fmt})") as copy:
+                copy.write(payload)
+            rows = c.execute(f"SELECT {cols} FROM facts_grouped ORDER BY 1, 2").fetchall()
+            return rows, c.execute(f"{factgroups.UNNESTED} ORDER BY 1, 2").fetchall()
     finally:
         drop_db(db)
+
+
+def check(url: str, cur: psycopg.Cursor[Any], facts: list[Any], batch: int) -> None:
+    """Every grouped encoding stores the same rows; they unnest back to `facts`."""
+    grouped = factgroups.group(facts, batch)
+    data = {
+        "binary": (encode(cur, factgroups.COPY_TYPES, grouped, binary=True), "BINARY"),
+        "text": (encode(cur, factgroups.COPY_TYPES, grouped, binary=False), "TEXT"),
+        "by hand": (factgroups.text_copy(grouped).encode(), "TEXT"),
+        "binary by hand": (factgroups.BinaryCopy().rows(grouped), "BINARY"),
+    }
+    stored = {}
+    for label, (payload, fmt) in data.items():
+        stored[label], unnested = _stored(url, payload, fmt)
+        if [tuple(f) for f in facts] != unnested:
+            raise SystemExit(f"{label}: the grouped rows do not unnest to the derived facts")
+    singles: list[Any] = []
+    hybrid = factgroups.group(facts, batch, singles)
+    _, unnested = _stored(url, factgroups.BinaryCopy().rows(hybrid), "BINARY")
     if sorted([*unnested, *(tuple(f) for f in singles)]) != [tuple(f) for f in facts]:
         raise SystemExit("hybrid: the grouped rows and the single facts are not the facts")
     print(f"checked: hybrid, {len(hybrid):,} grouped rows and {len(singles):,} single facts")

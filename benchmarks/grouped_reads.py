@@ -40,9 +40,9 @@ from benchmarks.fact_reads import (
     NAMESPACE,
     SERVICE,
     VARIANTS,
+    ordered_store_pods,
     queries,
     scans,
-    time_order,
     timed,
 )
 from benchmarks.replay import build
@@ -198,15 +198,7 @@ def main() -> None:
         try:
             rows = build(url, 50, 20, args.events, 20)
             with psycopg.connect(dsn(url), autocommit=True) as conn:
-                time_order(conn)
-                pods = [
-                    str(r[0])
-                    for r in conn.execute(
-                        "SELECT DISTINCT name FROM facts WHERE cluster = %s AND namespace = %s "
-                        "AND fact = 'pod' AND at_us >= %s AND at_us < %s ORDER BY name",
-                        (CLUSTER, NAMESPACE, LO, HI),
-                    )
-                ]
+                pods = ordered_store_pods(conn)
                 for statement in VARIANTS["current"]:
                     conn.execute(statement)
                 conn.execute("ANALYZE facts")

@@ -157,7 +157,7 @@ def raw_copy_facts(
     with psycopg.connect(dsn(url)) as conn, conn.cursor() as cur:
         cur.adapters.register_dumper(None, _JsonTextDumper)
         if encoded is not None and "data" not in encoded:
-            encoded["data"] = _encode(cur, types, facts)
+            encoded["data"] = encode(cur, types, facts)
         start = time.perf_counter()
         _copy(cur, events.name, EVENT_COLUMNS, copy_types(events, EVENT_COLUMNS), rows)
         conn.commit()
@@ -187,10 +187,11 @@ def _copy(
             copy.write_row(row)
 
 
-def _encode(cur: psycopg.Cursor[Any], types: Sequence[str], rows: Any) -> bytes:
-    """Binary COPY data of `rows`, as `write_row` would send it (nothing goes to the server)."""
+def encode(cur: psycopg.Cursor[Any], types: Any, rows: Any, *, binary: bool = True) -> bytes:
+    """COPY data of `rows` (binary, or text), as `write_row` would send it (nothing goes to the
+    server)."""
     out = io.BytesIO()
-    with psycopg.Copy(cur, binary=True, writer=FileWriter(out)) as copy:
+    with psycopg.Copy(cur, binary=binary, writer=FileWriter(out)) as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)

@@ -390,7 +390,7 @@ def _gap_looks(targets: Sequence[Sample], lanes_: Lanes) -> list[int]:
     return [
         t
         for t in bad_looks(lanes_.reason_samples, lambda v: v not in _SERVING)
-        if t in routing and not any(iv.start <= t < iv.end for iv in serves)
+        if t in routing and _holding(serves, t) is None
     ]
 
 

@@ -15,6 +15,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
+from gapwatch.replay.deaths import stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
@@ -91,7 +92,18 @@ def classify(
     cause seen late, never a ready endpoint (a replacement arriving is what ends the
     window)."""
     node_lane = state.nodes.get((svc.cluster, node), [])
-    if value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings):
+    skew = seconds_us(settings.watch_skew_s)
+
+    def ran_on() -> bool:
+        """A window kube-proxy's side opened, whose local pods all stopped while the node still
+        ran (their kubelet reported each stop): F fell before the node's mark (replay.deaths)."""
+        since = at_us if since_us is None else since_us
+        clock = seconds_us(settings.node_clock_s)
+        return not lb_opened and stopped_while_up(state, svc, node, since, at_us + skew, clock)
+
+    if (
+        value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings)
+    ) and not ran_on():
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us, until_us):
         return "node-not-ready"
@@ -99,7 +111,6 @@ def classify(
         # IP targets: no kube-proxy on the path; the pods were not up yet, or no longer
         started = alive_initial or any(s.value for s in alive if s.earliest <= at_us)
         return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
-    skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it;
     # not while the LB surely fails open: its routing then follows no EndpointSlice change
     ahead = look_ahead and not fails_open_at(state, svc, at_us)

@@ -34,7 +34,7 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
-from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
+from gapwatch.replay.proxy import proxy_lag_hi, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
@@ -167,6 +167,9 @@ def classify(
         # ready through the whole start range (and the watch skew after it, where a loss
         # behind the close could still be seen): kube-proxy closed with the replacement listed
         # and not yet programmed (the class as defined), whatever the LB did before
+        seen = at_us + (skew if ahead and not proxy_opened else 0)
+        if _handed_over(lanes_.eps, seen) and pte_stated(state, svc.cluster, node, settings):
+            return "pod-gone-before-deregistered"
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
@@ -190,6 +193,19 @@ def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     if not i or eps[i - 1].value != "ready":
         return False
     return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
+
+
+def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
+    """The node's run of ready endpoints holding `at_us` began straight from serving-terminating
+    ones: with ProxyTerminatingEndpoints kube-proxy forwarded to those until it programmed the
+    ready ones, so its rules for the node were never empty; a gap before that programming is
+    the terminating pod's death under its rules, not a listed endpoint left unprogrammed."""
+    k = bisect_right(eps, at_us, key=AT_US) - 1
+    if k < 0 or eps[k].value != "ready":
+        return False
+    while k > 0 and eps[k - 1].value == "ready":
+        k -= 1
+    return k > 0 and eps[k - 1].value == "serving-terminating"
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:

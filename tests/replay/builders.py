@@ -83,7 +83,8 @@ def node_deleted(t: float, name: str, ready: str = "Unknown") -> Observation:
 def eps(
     t: float, endpoints: Sequence[tuple[str, str, str]], name: str = SVC + "-abc"
 ) -> Observation:
-    """endpoints: (pod, node, state) with state ready / terminating / gone-terminating."""
+    """endpoints: (pod, node, state) with state ready / terminating / stopped (terminating and
+    no longer serving)."""
     items = []
     for pod, node_name, state in endpoints:
         cond = {

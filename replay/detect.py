@@ -208,6 +208,18 @@ def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
     return k > 0 and eps[k - 1].value == "serving-terminating"
 
 
+def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """The node's endpoints were ready at some instant of [`lo_us`, `hi_us`]."""
+    if value_at(eps, lo_us) == "ready":
+        return True
+    i = bisect_right(eps, lo_us, key=AT_US)
+    while i < len(eps) and eps[i].at_us <= hi_us:
+        if eps[i].value == "ready":
+            return True
+        i += 1
+    return False
+
+
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
     """An unproven window opened by kube-proxy closing, when the endpoints were ready again:
     `registered-before-forwarding` needs the LB to have dropped the node unseen (between two
@@ -685,6 +697,15 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+        if (
+            cls in (CBD, PGBD)
+            and not sure
+            and look
+            and lb_opened
+            and RBF not in also
+            and _ready_inside(lanes_.eps, cand.start, probe)
+        ):
+            also = (*also, RBF)  # the LB's rise while a listed endpoint was not yet programmed
         if (
             cls == CBD
             and look

@@ -680,7 +680,9 @@ def windows_from(
         if (
             cls in (CBD, RBF)
             and PGBD not in also
-            and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
+            and rules_left_unordered(
+                lanes_.reason_samples, lanes_.reason_times, cand.start, read if sure else probe
+            )
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if (

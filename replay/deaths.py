@@ -373,3 +373,27 @@ def dead_first(serves: Tri, died: tuple[list[Iv], list[Iv]]) -> Tri:
         intersect(serves.possible, complement(sure)) if sure else serves.possible,
         intersect(serves.definite, complement(possible)),
     )
+
+
+def stopped_while_up(
+    state: FoldState, svc: ServiceRef, node: str, since_us: int, by_us: int, clock_us: int
+) -> bool:
+    """Every local pod up at or after `since_us` was seen stopped by `by_us`, each stop
+    reported by its kubelet: a `finishedAt` after the last update that saw the pod up (less
+    the node clock's `clock_us`; an older one is a previous restart's `lastState`, which a
+    deletion carries along). The kubelet writes a container's `terminated` state only while its
+    node runs (a node that went down writes nothing; its pods are marked later by the node
+    lifecycle controller or garbage-collected), so the node was still up when its last pod
+    stopped: F fell then, with the node up, not when the node went down."""
+    every = [
+        r
+        for pod in local_pods(state, svc, node)
+        for r in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
+        if r.down_us >= since_us
+    ]
+    return bool(every) and all(
+        r.down_us <= by_us
+        and r.finished_us is not None
+        and r.finished_us + STAMP_RESOLUTION_US + clock_us > r.last_up_us
+        for r in every
+    )

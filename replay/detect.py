@@ -15,6 +15,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
+from gapwatch.replay.deaths import stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
@@ -33,7 +34,7 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
-from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
+from gapwatch.replay.proxy import proxy_lag_hi, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
@@ -91,7 +92,18 @@ def classify(
     cause seen late, never a ready endpoint (a replacement arriving is what ends the
     window)."""
     node_lane = state.nodes.get((svc.cluster, node), [])
-    if value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings):
+    skew = seconds_us(settings.watch_skew_s)
+
+    def ran_on() -> bool:
+        """A window kube-proxy's side opened, whose local pods all stopped while the node still
+        ran (their kubelet reported each stop): F fell before the node's mark (replay.deaths)."""
+        since = at_us if since_us is None else since_us
+        clock = seconds_us(settings.node_clock_s)
+        return not lb_opened and stopped_while_up(state, svc, node, since, at_us + skew, clock)
+
+    if (
+        value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings)
+    ) and not ran_on():
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us, until_us):
         return "node-not-ready"
@@ -99,7 +111,6 @@ def classify(
         # IP targets: no kube-proxy on the path; the pods were not up yet, or no longer
         started = alive_initial or any(s.value for s in alive if s.earliest <= at_us)
         return "pod-gone-before-deregistered" if started else "registered-before-forwarding"
-    skew = seconds_us(settings.watch_skew_s)
     # the EndpointSlice change behind a start may be seen up to the watch skew after it;
     # not while the LB surely fails open: its routing then follows no EndpointSlice change
     ahead = look_ahead and not fails_open_at(state, svc, at_us)
@@ -156,6 +167,9 @@ def classify(
         # ready through the whole start range (and the watch skew after it, where a loss
         # behind the close could still be seen): kube-proxy closed with the replacement listed
         # and not yet programmed (the class as defined), whatever the LB did before
+        seen = at_us + (skew if ahead and not proxy_opened else 0)
+        if _handed_over(lanes_.eps, seen) and pte_stated(state, svc.cluster, node, settings):
+            return "pod-gone-before-deregistered"
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
@@ -179,6 +193,31 @@ def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     if not i or eps[i - 1].value != "ready":
         return False
     return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
+
+
+def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
+    """The node's run of ready endpoints holding `at_us` began straight from serving-terminating
+    ones: with ProxyTerminatingEndpoints kube-proxy forwarded to those until it programmed the
+    ready ones, so its rules for the node were never empty; a gap before that programming is
+    the terminating pod's death under its rules, not a listed endpoint left unprogrammed."""
+    k = bisect_right(eps, at_us, key=AT_US) - 1
+    if k < 0 or eps[k].value != "ready":
+        return False
+    while k > 0 and eps[k - 1].value == "ready":
+        k -= 1
+    return k > 0 and eps[k - 1].value == "serving-terminating"
+
+
+def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """The node's endpoints were ready at some instant of [`lo_us`, `hi_us`]."""
+    if value_at(eps, lo_us) == "ready":
+        return True
+    i = bisect_right(eps, lo_us, key=AT_US)
+    while i < len(eps) and eps[i].at_us <= hi_us:
+        if eps[i].value == "ready":
+            return True
+        i += 1
+    return False
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -641,7 +680,9 @@ def windows_from(
         if (
             cls in (CBD, RBF)
             and PGBD not in also
-            and rules_left_unordered(lanes_.reason_samples, lanes_.reason_times, cand.start, read)
+            and rules_left_unordered(
+                lanes_.reason_samples, lanes_.reason_times, cand.start, read if sure else probe
+            )
         ):
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if (
@@ -658,6 +699,15 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
             if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+        if (
+            cls in (CBD, PGBD)
+            and not sure
+            and look
+            and lb_opened
+            and RBF not in also
+            and _ready_inside(lanes_.eps, cand.start, probe)
+        ):
+            also = (*also, RBF)  # the LB's rise while a listed endpoint was not yet programmed
         if (
             cls == CBD
             and look

@@ -78,6 +78,16 @@ def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings
     ) is True
 
 
+def pte_stated(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
+    """ProxyTerminatingEndpoints on for `node` by what is stated, not inferred: its kube-proxy
+    is 1.28 or later (GA: no gate to turn it off) or the configuration says so. The probes'
+    evidence (`pte_known`) is left out: it reads PTE from a lag bound, which fails when
+    kube-proxy lags past it."""
+    version = _version(state.node_versions.get((cluster, node)))
+    stated = settings.proxy_terminating_endpoints
+    return stated is True or (stated is None and version is not None and version >= (1, 28))
+
+
 def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:
     """A NodePort that answers while the node's endpoints have only been serving-terminating
     for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or

@@ -70,10 +70,21 @@ def node(t: float, name: str, ready: bool = True, version: str = "v1.29.3") -> O
     )
 
 
+def node_deleted(t: float, name: str, ready: str = "Unknown") -> Observation:
+    """The Node's deletion (`ready`: its Ready condition's status as the deletion carries it)."""
+    payload: dict[str, Any] = {
+        "metadata": {"name": name},
+        "spec": {"providerID": f"aws:///eu-west-1a/i-{name}"},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    }
+    return _k8s(t, "Node", "DELETED", payload, node=name)
+
+
 def eps(
     t: float, endpoints: Sequence[tuple[str, str, str]], name: str = SVC + "-abc"
 ) -> Observation:
-    """endpoints: (pod, node, state) with state ready / terminating / gone-terminating."""
+    """endpoints: (pod, node, state) with state ready / terminating / stopped (terminating and
+    no longer serving)."""
     items = []
     for pod, node_name, state in endpoints:
         cond = {

@@ -5,8 +5,6 @@ literal observations (the shapes of tests/replay/builders.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.detect import classify, detect
 from gapwatch.replay.fold import FoldState, Sample, fold
@@ -14,7 +12,16 @@ from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.opener import answered, forwarded_at_start, went_down_silent
 from gapwatch.replay.signals import Step, Tri
-from tests.replay.builders import _k8s, eps, facts_of, health, nodeport, one_node, pod, target
+from tests.replay.builders import (
+    eps,
+    facts_of,
+    health,
+    node_deleted,
+    nodeport,
+    one_node,
+    pod,
+    target,
+)
 
 S = 1_000_000
 GRACE = 50 * S  # node_grace_s: kube-controller-manager's --node-monitor-grace-period
@@ -55,15 +62,6 @@ def test_a_node_never_seen_answering_is_joining_not_going_down() -> None:
     assert not went_down_silent(checks, _lane((0, "Ready"), (112, "Deleted")), 100 * S, GRACE)
 
 
-def _deleted(t: float, name: str) -> Observation:
-    payload: dict[str, Any] = {
-        "metadata": {"name": name},
-        "spec": {"providerID": f"aws:///eu-west-1a/i-{name}"},
-        "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]},
-    }
-    return _k8s(t, "Node", "DELETED", payload, node=name)
-
-
 def _machine_stops(deleted_at: float, *more: Observation) -> list[Window]:
     """The machine behind n1 stops at 100 s with its pod still ready: the NodePort probe sent at
     100.5 s times out, the LB is seen draining the node at 102 s, the next health check (sent
@@ -76,7 +74,7 @@ def _machine_stops(deleted_at: float, *more: Observation) -> list[Window]:
         target(102, 97, "n1", "draining"),
         health(103.5, 97.5, "n1", None),
         *more,
-        _deleted(deleted_at, "n1"),
+        node_deleted(deleted_at, "n1"),
     ]
     return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
@@ -91,7 +92,10 @@ def classify(
     cause seen late, never a ready endpoint (a replacement arriving is what ends the
     window)."""
     node_lane = state.nodes.get((svc.cluster, node), [])
-    if value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings):
+    # (a node without a Node lane has no status to read: the usual case, read first)
+    if node_lane and (
+        value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings)
+    ):
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us, until_us):
         return "node-not-ready"
@@ -143,7 +147,7 @@ def classify(
     ):
         return "pod-gone-before-deregistered"
     grace = seconds_us(settings.node_grace_s)
-    if lanes_.health and went_down_silent(lanes_.health, node_lane, at_us, grace):
+    if lanes_.health and node_lane and went_down_silent(lanes_.health, node_lane, at_us, grace):
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
@@ -178,7 +182,8 @@ def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     i = bisect_right(eps, lo_us, key=AT_US)
     if not i or eps[i - 1].value != "ready":
         return False
-    return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
+    # no copy of the lane's tail (up to four times a window)
+    return all(s.value == "ready" or s.at_us > hi_us for s in islice(eps, i, None))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -212,11 +217,13 @@ def _went_down(
     window was still open, within node_grace_s of its start: the node controller marks a node
     that stopped answering only that long after, so the node itself went down at the start. The
     update may be seen up to the watch skew after it was written, like any watched change."""
+    lane = state.nodes.get((svc.cluster, node))
+    if not lane:
+        return False  # no Node status seen: none turned NotReady
     skew = seconds_us(s.watch_skew_s)
     # the LB's drop that ended the window may be the CCM's reaction to that very mark, which
     # the recorder may see up to the watch skew after it: as late past the window's end
     limit = min(until_us + skew, at_us + seconds_us(s.node_grace_s) + skew)
-    lane = state.nodes.get((svc.cluster, node), [])
     down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
     if down is None:
         return False

@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import proxy as proxy_module
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import F, FoldState, Sample, fold
+from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import _lane_evidence, _pte_evidence
-from tests.replay.builders import nodeport
+from gapwatch.replay.signals import HI
+from gapwatch.replay.unseen import listed_at
+from tests.replay.builders import eps, facts_of, nodeport, service
 from tests.replay.test_pte_evidence import _slice, _state, _terminating
 
 _TIMES = st.integers(0, 8)
@@ -65,3 +68,35 @@ def _looks(name: str, result: str) -> list[Observation]:
     """The NodePort on `name` every 5 s from 85 s to 100 s, each with `result`."""
     return [nodeport(float(t), float(t - 5) if t > 85 else None, name, result)
             for t in range(85, 101, 5)]  # fmt: skip
+
+
+_SERVICES = st.sampled_from([ServiceRef("c1", "ns", "a"), ServiceRef("c1", "ns", "b")])
+_EPS_LANES = st.dictionaries(
+    st.tuples(_SERVICES, st.sampled_from(["n1", "n2", "n3"])),
+    st.lists(st.builds(Sample, _TIMES, st.none(), st.just("ready"), _NUMS), max_size=3),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_EPS_LANES, _SERVICES)
+def test_listed_at_found_in_one_pass_is_each_services_first_listing(
+    endpoints: dict[tuple[ServiceRef, str], list[Sample]], svc: ServiceRef
+) -> None:
+    """The one pass over every Service's lanes gives what a pass over the Service's own gives
+    (empty lanes and Services without lanes too)."""
+    state = FoldState()
+    state.endpoints.update(endpoints)
+    firsts = [lane[0].at_us for (s, _n), lane in endpoints.items() if s == svc and lane]
+    assert listed_at(state, svc) == min(firsts, default=HI)
+
+
+def test_listed_at_is_found_again_after_a_fold() -> None:
+    """Kept until the next fold: a Service listed by a later fold is read from it (fails with
+    the memo not cleared by the fold: still 'never listed')."""
+    facts = facts_of([service(0), eps(5, [("p1", "n1", "ready")])])
+    split = next(i for i, f in enumerate(facts) if f[F.FACT] == "slice")
+    state = fold(FoldState(), facts[:split])
+    svc = next(iter(state.services))
+    assert listed_at(state, svc) == HI
+    fold(state, facts[split:])
+    assert listed_at(state, svc) == state.endpoints[(svc, "n1")][0].at_us < HI

@@ -182,8 +182,10 @@ def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     i = bisect_right(eps, lo_us, key=AT_US)
     if not i or eps[i - 1].value != "ready":
         return False
-    # no copy of the lane's tail (up to four times a window)
-    return all(s.value == "ready" or s.at_us > hi_us for s in islice(eps, i, None))
+    # the lane runs forward in time (fold keeps an endpoints lane's times non-decreasing,
+    # whatif builds it from changes in time order): the samples up to `hi_us` are a run
+    j = bisect_right(eps, hi_us, lo=i, key=AT_US)
+    return all(s.value == "ready" for s in islice(eps, i, j))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -362,9 +364,11 @@ def _unproven_start(
         pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
-    rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    fell = _fell_by(serves, start, last)
     if drop_at is not None and start >= drop_at:
         rose = min(last, _first_start_from(routed.definite, drop_at, last))
+    else:  # (only here: the rise after a seen drain is its first definite start)
+        rose = _rose_by(routed, start, last)
     return min(last, max(rose, fell)), rose >= fell
 
 

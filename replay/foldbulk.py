@@ -133,11 +133,12 @@ def _keep_one_by_one(
     values at once: no numpy scalar per cell)."""
     lo, hi = rows
     at_us, prev_us, value_of, event_id, num, resumed = (c[lo:hi].tolist() for c in columns)
+    new = tuple.__new__  # a Sample without its constructor's Python frame (as the bulk path)
     for at, prev, value, eid, n, res in zip(
         at_us, prev_us, value_of, event_id, num, resumed, strict=True
     ):
-        sample = Sample(at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
-        keep_sample(state, key, lane, sample, interval=not res)
+        row = (at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
+        keep_sample(state, key, lane, new(Sample, row), interval=not res)
 
 
 def _fill_prev(

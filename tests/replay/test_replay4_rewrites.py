@@ -3,6 +3,7 @@ skips or reads once is shown to give what the full reading gives."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import proxy as proxy_module
 from gapwatch.replay.fold import F, FoldState, Sample, fold
+from gapwatch.replay.load import _ranked
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import _lane_evidence, _pte_evidence
 from gapwatch.replay.signals import HI
@@ -100,3 +102,16 @@ def test_listed_at_is_found_again_after_a_fold() -> None:
     assert listed_at(state, svc) == HI
     fold(state, facts[split:])
     assert listed_at(state, svc) == state.endpoints[(svc, "n1")][0].at_us < HI
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.integers(0, 30))
+def test_ranked_codes_are_what_unique_and_searchsorted_give(codes: list[int], more: int) -> None:
+    """The lanes' codes ranked from a table of their space (no larger than the codes) or by a
+    sort (larger): the distinct codes in order and each one's index among them, either way
+    (fails with the table's ranks off by one, or a code past the table's end)."""
+    array = np.array(codes, dtype=np.int64)
+    space = (max(codes) + 1 if codes else 0) + more
+    unique, rank = _ranked(array, space)
+    assert unique.tolist() == np.unique(array).tolist()
+    assert rank.tolist() == np.searchsorted(np.unique(array), array).tolist()

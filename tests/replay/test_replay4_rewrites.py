@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import proxy as proxy_module
 from gapwatch.replay.fold import F, FoldState, Sample, fold
+from gapwatch.replay.foldbulk import _lane_order
 from gapwatch.replay.load import _ranked
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import _lane_evidence, _pte_evidence
@@ -115,3 +116,26 @@ def test_ranked_codes_are_what_unique_and_searchsorted_give(codes: list[int], mo
     unique, rank = _ranked(array, space)
     assert unique.tolist() == np.unique(array).tolist()
     assert rank.tolist() == np.searchsorted(np.unique(array), array).tolist()
+
+
+def _lane_order_defined(lane_of: np.ndarray, event_id: np.ndarray) -> np.ndarray:
+    order = np.argsort(lane_of, kind="stable")
+    grouped, ids = lane_of[order], event_id[order]
+    if np.any((ids[1:] <= ids[:-1]) & (grouped[1:] == grouped[:-1])):
+        order = np.lexsort((event_id, lane_of))
+    return order
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), max_size=40), st.booleans())
+def test_lane_order_is_the_stable_sort_or_the_lexsort_it_replaced(
+    rows: list[tuple[int, int]], rising: bool
+) -> None:
+    """The probe rows' order (ids rising, or not: repeats, steps back, in one lane or across
+    lanes) is the permutation the sort by lane, checked and redone by lane and id, gave (fails
+    with the sort by lane alone taken for rows whose ids do not rise)."""
+    lanes = np.array([lane for lane, _ in rows], dtype=np.int64)
+    ids = np.array([i for _, i in rows], dtype=np.int64)
+    if rising:
+        ids = np.cumsum(ids + 1)
+    assert _lane_order(lanes, ids).tolist() == _lane_order_defined(lanes, ids).tolist()

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay import factrow as F
 from gapwatch.replay import proxy as proxy_module
-from gapwatch.replay.fold import F, FoldState, Sample, fold
+from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.foldbulk import _lane_order
 from gapwatch.replay.load import _ranked
 from gapwatch.replay.model import ServiceRef

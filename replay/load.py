@@ -260,7 +260,9 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    rows = list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True))
+    # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
+    # rows of 19 values alive at once
+    rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
     fold(state, rows if on_rows is None else counted(rows, on_rows))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     _fold_probe_columns(state, probes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
@@ -101,9 +102,12 @@ def classify(
         clock = seconds_us(settings.node_clock_s)
         return not lb_opened and stopped_while_up(state, svc, node, since, at_us + skew, clock)
 
+    # (a node without a Node lane has no status to read: the usual case, read first)
     if (
-        value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings)
-    ) and not ran_on():
+        node_lane
+        and (value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings))
+        and not ran_on()
+    ):
         return "node-not-ready"
     if lanes_.health and _unreachable(lanes_.health, at_us, until_us):
         return "node-not-ready"
@@ -154,7 +158,7 @@ def classify(
     ):
         return "pod-gone-before-deregistered"
     grace = seconds_us(settings.node_grace_s)
-    if lanes_.health and went_down_silent(lanes_.health, node_lane, at_us, grace):
+    if lanes_.health and node_lane and went_down_silent(lanes_.health, node_lane, at_us, grace):
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
@@ -192,7 +196,10 @@ def _ready_through(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     i = bisect_right(eps, lo_us, key=AT_US)
     if not i or eps[i - 1].value != "ready":
         return False
-    return all(s.value == "ready" for s in eps[i:] if s.at_us <= hi_us)
+    # the lane runs forward in time (fold keeps an endpoints lane's times non-decreasing,
+    # whatif builds it from changes in time order): the samples up to `hi_us` are a run
+    j = bisect_right(eps, hi_us, lo=i, key=AT_US)
+    return all(s.value == "ready" for s in islice(eps, i, j))
 
 
 def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
@@ -251,11 +258,13 @@ def _went_down(
     window was still open, within node_grace_s of its start: the node controller marks a node
     that stopped answering only that long after, so the node itself went down at the start. The
     update may be seen up to the watch skew after it was written, like any watched change."""
+    lane = state.nodes.get((svc.cluster, node))
+    if not lane:
+        return False  # no Node status seen: none turned NotReady
     skew = seconds_us(s.watch_skew_s)
     # the LB's drop that ended the window may be the CCM's reaction to that very mark, which
     # the recorder may see up to the watch skew after it: as late past the window's end
     limit = min(until_us + skew, at_us + seconds_us(s.node_grace_s) + skew)
-    lane = state.nodes.get((svc.cluster, node), [])
     down = next((n.at_us for n in lane if at_us < n.at_us <= limit and n.value in _NODE_DOWN), None)
     if down is None:
         return False
@@ -394,9 +403,11 @@ def _unproven_start(
         pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
-    rose, fell = _rose_by(routed, start, last), _fell_by(serves, start, last)
+    fell = _fell_by(serves, start, last)
     if drop_at is not None and start >= drop_at:
         rose = min(last, _first_start_from(routed.definite, drop_at, last))
+    else:  # (only here: the rise after a seen drain is its first definite start)
+        rose = _rose_by(routed, start, last)
     return min(last, max(rose, fell)), rose >= fell
 
 

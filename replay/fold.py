@@ -200,6 +200,9 @@ class Memo:
     eps_steps: dict[
         tuple[ServiceRef, str, tuple[str, ...]], tuple[list[Sample], int, list[Step]]
     ] = field(default_factory=dict)
+    #: replay.unseen.listed_at of every Service, found in one pass over the endpoints lanes
+    #: (one map or none)
+    listed_at: list[dict[ServiceRef, int]] = field(default_factory=list)
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -216,6 +219,7 @@ class Memo:
         self.probe_period.clear()
         self.lags_of.clear()
         self.eps_steps.clear()
+        self.listed_at.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane

@@ -49,11 +49,7 @@ def fold_probe_arrays(
         return state
     if resumed is None:
         resumed = np.zeros(len(at_us), dtype=bool)
-    order = np.argsort(lane_of, kind="stable")  # rows mostly come in event id order already
-    grouped = lane_of[order]
-    ids = event_id[order]
-    if np.any((ids[1:] <= ids[:-1]) & (grouped[1:] == grouped[:-1])):
-        order = np.lexsort((event_id, lane_of))
+    order = _lane_order(lane_of, event_id)
     lane_of, at_us, prev_us = lane_of[order], at_us[order], prev_us[order]
     value_of, event_id, num = value_of[order], event_id[order], num[order]
     resumed = resumed[order]
@@ -105,6 +101,15 @@ def fold_probe_arrays(
     return state
 
 
+def _lane_order(lane_of: Any, event_id: Any) -> Any:
+    """The rows by lane, each lane's in event id order: rows read in that order (ids rising)
+    sort stably by lane alone; the others by lane and id, which is what the stable sort gives
+    too wherever a lane's ids already rise (no sort by lane made and thrown away for them)."""
+    if np.all(event_id[1:] > event_id[:-1]):
+        return np.argsort(lane_of, kind="stable")
+    return np.lexsort((event_id, lane_of))
+
+
 def _late_lanes(
     state: FoldState, keys: Sequence[ProbeKey], starts: Any, ends: Any, at_us: Any
 ) -> set[int]:
@@ -133,11 +138,12 @@ def _keep_one_by_one(
     values at once: no numpy scalar per cell)."""
     lo, hi = rows
     at_us, prev_us, value_of, event_id, num, resumed = (c[lo:hi].tolist() for c in columns)
+    new = tuple.__new__  # a Sample without its constructor's Python frame (as the bulk path)
     for at, prev, value, eid, n, res in zip(
         at_us, prev_us, value_of, event_id, num, resumed, strict=True
     ):
-        sample = Sample(at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
-        keep_sample(state, key, lane, sample, interval=not res)
+        row = (at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
+        keep_sample(state, key, lane, new(Sample, row), interval=not res)
 
 
 def _fill_prev(

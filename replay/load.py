@@ -13,6 +13,7 @@ Folding runs with the cyclic GC paused (`no_gc`): millions of small acyclic tupl
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -137,8 +138,7 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
         names.append(dictionary)
         sizes.append(len(dictionary))
         combined = combined * len(dictionary) + codes
-    unique = np.unique(combined)
-    lane_of = np.searchsorted(unique, combined)
+    unique, lane_of = _ranked(combined, math.prod(sizes))
     keys = []
     for code in unique.tolist():
         parts = []
@@ -159,6 +159,18 @@ def _fold_probe_columns(state: FoldState, table: pa.Table) -> None:
         pc.fill_null(table["num1"], -1).to_numpy(),
         _resumed(table),
     )
+
+
+def _ranked(codes: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes in order and each code's index among them (`np.unique`, then
+    `np.searchsorted`); where the codes' space (0 <= code < `space`) is no larger than the
+    codes themselves, from a table of that space: one pass each, no sort."""
+    if space > len(codes):
+        unique = np.unique(codes)
+        return unique, np.searchsorted(unique, codes)
+    present = np.zeros(space, dtype=bool)
+    present[codes] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[codes]
 
 
 def _resumed(table: pa.Table) -> np.ndarray:
@@ -248,9 +260,13 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    rows = list(zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True))
-    fold(state, rows if on_rows is None else counted(rows, on_rows))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
+    del table  # what is read from here on is in `others` and `probes`: the whole read freed
+    # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
+    # rows of 19 values alive at once
+    rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
+    del others  # (the zip holds the columns' values)
+    fold(state, rows if on_rows is None else counted(rows, on_rows))
     _fold_probe_columns(state, probes)
     if on_rows is not None:
         on_rows(probes.num_rows)

@@ -105,12 +105,14 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
+        lane = state.endpoints.get((svc, node), [])
+        if not any(e.value == "serving-terminating" for e in lane):
+            continue  # no evidence: `_lane_evidence` reads only serving-terminating stretches
         version = _version(state.node_versions.get((cluster, node)))
         if version is not None and version >= (1, 28):
             continue
         inferred = version is None or version >= (1, 26)
         health = state.probes["health"].get((svc, node), [])
-        lane = state.endpoints.get((svc, node), [])
         # the lanes only grow: a lane whose three lists kept their lengths keeps its verdict
         key, size = (svc, node, settle_us, inferred), (len(samples), len(health), len(lane))
         known = state.memo.lane_pte.get(key)

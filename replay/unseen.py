@@ -331,8 +331,16 @@ def _stopped(step: Step, seen: list[int], status_us: int) -> Step:
 
 
 def listed_at(state: FoldState, svc: ServiceRef) -> int:
-    firsts = [lane[0].at_us for (s, _n), lane in state.endpoints.items() if s == svc and lane]
-    return min(firsts, default=HI)
+    """When the Service's endpoints were first listed: its lanes' first change (HI: none).
+    Every Service's is found in one pass over the lanes, kept until the next fold (read per
+    node: a pass per call compared each lane's Service, 150 passes over 1,000 lanes)."""
+    if not state.memo.listed_at:
+        firsts: dict[ServiceRef, int] = {}
+        for (s, _n), lane in state.endpoints.items():
+            if lane and (s not in firsts or lane[0].at_us < firsts[s]):
+                firsts[s] = lane[0].at_us
+        state.memo.listed_at.append(firsts)
+    return state.memo.listed_at[0].get(svc, HI)
 
 
 def backdated(steps: list[Step], listed_us: int, list_us: int) -> tuple[list[Step], bool]:

@@ -24,7 +24,11 @@ LOOKS = (None, "first", "change", "heartbeat", "resume")
 VALUES = {"health": ("200", "503"), "nodeport": ("connected", "timeout"), "target": ("healthy",)}
 
 
-_SECONDS = st.integers(0, 30).map(lambda s: s * 1_000_000)
+#: times are microseconds since the epoch, as stored (2026-01-01 here): never negative, which
+#: the bulk path's -1 for NULL relies on (a NodePort answer at 0 s with 0.4 s of latency would
+#: describe a look at -0.4 s, a time no log holds)
+_EPOCH_2026_US = 1_767_225_600_000_000
+_SECONDS = st.integers(0, 30).map(lambda s: _EPOCH_2026_US + s * 1_000_000)
 
 
 def _lane_row(fact: str, node: str) -> st.SearchStrategy[dict[str, Any]]:

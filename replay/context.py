@@ -51,19 +51,38 @@ def local_pods(state: FoldState, svc: ServiceRef, node: str) -> list[str]:
 
 def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
     """Whether any local pod backing the Service is still up (ready or terminating)."""
+    return exact_steps(_pods_in(state, svc, node, ("ready", "terminating")), False)
+
+
+def ready_pod_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
+    """Whether any local pod backing the Service is ready and not terminating, as its Pod
+    updates say. A loss may have come up to `skew_us` before its update was seen (and, where a
+    CCM holds the deletion until it has acted, the CCM's reaction before it: Tencent's
+    enable-grace-deletion), so a loss counts from `skew_us` before it was seen."""
+    return [
+        s if s.value else s._replace(earliest=s.earliest - skew_us, latest=s.latest - skew_us)
+        for s in exact_steps(_pods_in(state, svc, node, ("ready",)), False)
+    ]
+
+
+def _pods_in(
+    state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...]
+) -> list[tuple[int, bool, int]]:
+    """(time, whether any local pod is in one of `states`, event id) at each Pod update that
+    changes it."""
     changes: list[tuple[int, int, int]] = []
     for pod in local_pods(state, svc, node):
-        alive = False
+        inside = False
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            now = p.state in ("ready", "terminating")
-            if now != alive:
+            now = p.state in states
+            if now != inside:
                 changes.append((p.at_us, 1 if now else -1, p.event_id))
-                alive = now
+                inside = now
     count, out = 0, []
     for at, delta, eid in sorted(changes):
         count += delta
         out.append((at, count > 0, eid))
-    return exact_steps(out, False)
+    return out
 
 
 def eps_steps(lane: Sequence[Sample], accept: tuple[str, ...]) -> list[Step]:

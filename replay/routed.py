@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.callorder import after_calls
-from gapwatch.replay.context import ccm_mode, endpoint_steps
+from gapwatch.replay.context import ccm_mode, endpoint_steps, ready_pod_steps
 from gapwatch.replay.fold import FoldState, LaneKey, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
@@ -33,6 +33,7 @@ from gapwatch.replay.signals import (
     t_not,
     t_or,
     tri_from_steps,
+    union,
 )
 from gapwatch.replay.unseen import hidden
 
@@ -105,9 +106,13 @@ def routed_signal(
             # the CCM may have deregistered and re-registered between two polls
             ready = endpoint_steps(state, svc, node, ("ready",))
             ccm_hi = ccm_lag_hi(state, svc, settings)
-            routed = minus_definite(
-                routed, hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
-            )
+            unseen = hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
+            # a CCM that reacts to Pods (Tencent's enable-grace-shutdown/-deletion zero a node's
+            # weight when its last ready pod terminates) may drop the node with no EndpointSlice
+            # change seen (the slice controller may go from the old ready pod to the new one)
+            pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
+            unseen = union(unseen, hidden(pods, targets, lambda v: v != "healthy", ccm_hi))
+            routed = minus_definite(routed, unseen)
         return routed, True
     polled = state.probes["target"]
     if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):

@@ -260,13 +260,11 @@ def _fold_pg(
     others = table.filter(pc.invert(is_probe)).sort_by(
         [("event_id", "ascending"), ("seq", "ascending")]
     )
-    probes = table.select(_PROBE_COLUMNS).filter(is_probe)
-    del table  # what is read from here on is in `others` and `probes`: the whole read freed
     # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
     # rows of 19 values alive at once
     rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
-    del others  # (the zip holds the columns' values)
     fold(state, rows if on_rows is None else counted(rows, on_rows))
+    probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     _fold_probe_columns(state, probes)
     if on_rows is not None:
         on_rows(probes.num_rows)

@@ -12,6 +12,7 @@ import pytest
 
 from gapwatch.recorder.observation import Observation, validate
 from gapwatch.recorder.sim import PRESETS, load_scenario, run
+from gapwatch.recorder.sim.observe import HEALTH_ANSWER_MS
 from gapwatch.recorder.timefmt import parse_time, to_micros
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sim"
@@ -166,3 +167,23 @@ def test_each_kind_is_watched_in_resource_version_order() -> None:
             rv = int(o.resource_version or 0)
             assert rv > last.get(o.kind, 0), o
             last[o.kind] = rv
+
+
+@pytest.mark.parametrize("name", ["aws-nlb", "seed-3node"])
+def test_a_health_answer_is_stamped_at_its_own_end_not_the_nodeport_timeout(name: str) -> None:
+    # The real prober stores each probe at its own look's end (recorder/sources/kubeproxy/
+    # tracker.py): where the NodePort probe of a look times out, the health check answered
+    # beside it is not held up by that timeout, so no answered health check shares the timed-out
+    # probe's instant; it comes from the same look, one timeout earlier.
+    obs = observations(name)
+    timeout_s = load_scenario(name).observe.probe_timeout_s
+    answered = {
+        (o.node, o.observed_at)
+        for o in obs
+        if o.kind == "ProxyHealth" and o.payload["status"] is not None
+    }
+    timed_out = [o for o in obs if o.kind == "NodePortProbe" and o.payload["result"] == "timeout"]
+    assert timed_out
+    assert not [o for o in timed_out if (o.node, o.observed_at) in answered]
+    lead = timedelta(seconds=timeout_s) - timedelta(milliseconds=HEALTH_ANSWER_MS)
+    assert any((o.node, o.observed_at - lead) in answered for o in timed_out)

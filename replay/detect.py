@@ -217,14 +217,9 @@ def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
 
 def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     """The node's endpoints were ready at some instant of [`lo_us`, `hi_us`]."""
-    if value_at(eps, lo_us) == "ready":
-        return True
     i = bisect_right(eps, lo_us, key=AT_US)
-    while i < len(eps) and eps[i].at_us <= hi_us:
-        if eps[i].value == "ready":
-            return True
-        i += 1
-    return False
+    j = bisect_right(eps, hi_us, lo=i, key=AT_US)  # the lane runs forward in time
+    return any(s.value == "ready" for s in islice(eps, max(i - 1, 0), j))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -379,13 +374,12 @@ _SERVING = ("connected", "200")
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:
     """The value of the not-serving sample nearest `at_us`: the last at or before it, else the
     first after it."""
-    bad = _SERVING
     i = min(bisect_right(times, at_us), len(samples))
     for j in range(i - 1, -1, -1):  # by index: no copy of the lane's head (twice a window)
-        if samples[j].value not in bad:
+        if samples[j].value not in _SERVING:
             return samples[j].value
     for j in range(i, len(samples)):
-        if samples[j].value not in bad:
+        if samples[j].value not in _SERVING:
             return samples[j].value
     return None
 

@@ -72,10 +72,13 @@ def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings
     """ProxyTerminatingEndpoints surely on for `node`: its kube-proxy is 1.28 or later (GA, no
     gate to turn it off), or configured or shown on (pte_known). A default (1.26-1.27) is no
     proof: the gate could have been turned off."""
+    return _ga(state, cluster, node) or pte_known(state, cluster, settings) is True
+
+
+def _ga(state: FoldState, cluster: str, node: str) -> bool:
+    """The node's kube-proxy is 1.28 or later: ProxyTerminatingEndpoints GA, no gate."""
     version = _version(state.node_versions.get((cluster, node)))
-    return (version is not None and version >= (1, 28)) or pte_known(
-        state, cluster, settings
-    ) is True
+    return version is not None and version >= (1, 28)
 
 
 def pte_stated(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
@@ -83,9 +86,8 @@ def pte_stated(state: FoldState, cluster: str, node: str, settings: DetectSettin
     is 1.28 or later (GA: no gate to turn it off) or the configuration says so. The probes'
     evidence (`pte_known`) is left out: it reads PTE from a lag bound, which fails when
     kube-proxy lags past it."""
-    version = _version(state.node_versions.get((cluster, node)))
     stated = settings.proxy_terminating_endpoints
-    return stated is True or (stated is None and version is not None and version >= (1, 28))
+    return stated is True or (stated is None and _ga(state, cluster, node))
 
 
 def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None:

@@ -86,6 +86,11 @@ def _lane_terms(state: FoldState, key: LaneKey, lane: list[Sample]) -> tuple[Tri
     return bad, active
 
 
+def _not_routing(state: str) -> bool:
+    """A target state in which the LB sends the node no new connections."""
+    return state != "healthy"
+
+
 def routed_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
 ) -> tuple[Tri, bool]:
@@ -106,12 +111,12 @@ def routed_signal(
             # the CCM may have deregistered and re-registered between two polls
             ready = endpoint_steps(state, svc, node, ("ready",))
             ccm_hi = ccm_lag_hi(state, svc, settings)
-            unseen = hidden(ready, targets, lambda v: v != "healthy", ccm_hi)
+            unseen = hidden(ready, targets, _not_routing, ccm_hi)
             # a CCM that reacts to Pods (Tencent's enable-grace-shutdown/-deletion zero a node's
             # weight when its last ready pod terminates) may drop the node with no EndpointSlice
             # change seen (the slice controller may go from the old ready pod to the new one)
             pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
-            unseen = union(unseen, hidden(pods, targets, lambda v: v != "healthy", ccm_hi))
+            unseen = union(unseen, hidden(pods, targets, _not_routing, ccm_hi))
             routed = minus_definite(routed, unseen)
         return routed, True
     polled = state.probes["target"]

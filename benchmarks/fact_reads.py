@@ -31,6 +31,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -181,16 +183,31 @@ def main() -> None:
     variants = args.variants or [*VARIANTS, "current"]
     if unknown := set(variants) - set(VARIANTS):
         parser.error(f"unknown variants {sorted(unknown)}: choose from {', '.join(VARIANTS)}")
-    with server(args.pg) as base:
+    with built_store(args.pg, args.events) as (conn, pods):
+        for variant in variants:
+            measure(conn, variant, pods, args.repeat)
+
+
+@contextmanager
+def built_store(
+    pg: str | None, events: int, prepare: Sequence[str] = ()
+) -> Iterator[tuple[psycopg.Connection[Any], list[str]]]:
+    """A fresh store of `events` events (replay.py's build) on the server, its connection
+    (autocommit) and its pods in store order, after the `prepare` statements and ANALYZE where
+    there are any; the machine printed before and after, the database dropped at the end."""
+    with server(pg) as base:
         print(machine(base))
         url = fresh_db(base)
         try:
-            rows = build(url, 50, 20, args.events, 20)
+            rows = build(url, 50, 20, events, 20)
             with psycopg.connect(dsn(url), autocommit=True) as conn:
                 pods = ordered_store_pods(conn)
+                for statement in prepare:
+                    conn.execute(statement)
+                if prepare:
+                    conn.execute("ANALYZE facts")
                 print(f"{rows:,} facts, heap in at_us order; {CLUSTER}/{NAMESPACE}/{SERVICE}")
-                for variant in variants:
-                    measure(conn, variant, pods, args.repeat)
+                yield conn, pods
         finally:
             drop_db(url)
         print(f"after the runs: {machine(base)}")

@@ -40,13 +40,11 @@ from benchmarks.fact_reads import (
     NAMESPACE,
     SERVICE,
     VARIANTS,
-    ordered_store_pods,
+    built_store,
     queries,
     scans,
     timed,
 )
-from benchmarks.replay import build
-from benchmarks.server import drop_db, dsn, fresh_db, machine, server
 
 #: The unnested grouped rows, one per fact, named as `facts`' columns.
 _UNNEST = factgroups.UNNESTED.split(" FROM ", 1)[1]
@@ -192,31 +190,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    with server(args.pg) as base:
-        print(machine(base))
-        url = fresh_db(base)
-        try:
-            rows = build(url, 50, 20, args.events, 20)
-            with psycopg.connect(dsn(url), autocommit=True) as conn:
-                pods = ordered_store_pods(conn)
-                for statement in VARIANTS["current"]:
-                    conn.execute(statement)
-                conn.execute("ANALYZE facts")
-                print(f"{rows:,} facts, heap in at_us order; {CLUSTER}/{NAMESPACE}/{SERVICE}")
-                found: dict[str, Any] = {}
-                for variant in ("current", "hybrid", "grouped", "current"):
-                    print(f"{variant} (load {os.getloadavg()[0]:.1f}):")
-                    if variant == "current":
-                        print(f"  {sizes(conn, ('facts',))}")
-                        run(conn, queries("current", pods), args.repeat, found)
-                        continue
-                    made = lay_out(conn, args.batch, hybrid=variant == "hybrid")
-                    print(f"  {made[0]:,} grouped rows, {made[1]:,} single facts; "
-                          f"{sizes(conn, ('facts_grouped', 'facts_singles'))}")  # fmt: skip
-                    run(conn, grouped_queries(pods), args.repeat, found)
-        finally:
-            drop_db(url)
-        print(f"after the runs: {machine(base)}")
+    with built_store(args.pg, args.events, VARIANTS["current"]) as (conn, pods):
+        found: dict[str, Any] = {}
+        for variant in ("current", "hybrid", "grouped", "current"):
+            print(f"{variant} (load {os.getloadavg()[0]:.1f}):")
+            if variant == "current":
+                print(f"  {sizes(conn, ('facts',))}")
+                run(conn, queries("current", pods), args.repeat, found)
+                continue
+            made = lay_out(conn, args.batch, hybrid=variant == "hybrid")
+            print(f"  {made[0]:,} grouped rows, {made[1]:,} single facts; "
+                  f"{sizes(conn, ('facts_grouped', 'facts_singles'))}")  # fmt: skip
+            run(conn, grouped_queries(pods), args.repeat, found)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -36,6 +37,21 @@ from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.tables import facts as facts_table
+
+
+def use_system_allocator() -> None:
+    """Arrow's buffers from the C library's malloc instead of pyarrow's bundled mimalloc, unless
+    ARROW_DEFAULT_MEMORY_POOL chooses. In a new process mimalloc faulted in fresh pages for
+    every large buffer of the first read: 1.2-2.1 s of system CPU on the first replay of 1M
+    events (4.2-4.6 s against 3.1-3.3 s, peak 707 against 647-678 MB; later replays alike).
+    A one-shot `gapwatch replay` is that first replay. A process that replays everything again
+    and again keeps more with malloc (high-water 860 against 723 MB): benchmarks/README.md,
+    "Replay", the allocator."""
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
+use_system_allocator()
 
 _COLS = ", ".join(FACT_COLUMNS)
 _PG_TYPES = copy_types(facts_table, FACT_COLUMNS)

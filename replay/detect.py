@@ -741,6 +741,15 @@ def windows_from(
                     proxy_opened, drop_lag,
                 )  # fmt: skip
                 also = _naming(also, cls, other)
+                # that reading's own order, where the LB's reaction to the endpoints' excursion
+                # is unseen (rbf against cbd), is no more decided: name what it names too. Not
+                # under PTE surely on: kube-proxy then forwarded to the terminating pod until it
+                # died, so nothing was unprogrammed while it lived (that is the death's reading)
+                if not pte_sure(state, svc.cluster, node, settings):
+                    for more in also_classes(
+                        other, lanes_.eps, targets, cand.start, end, skew, (eps_at, target_times)
+                    ):
+                        also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
             at, after_look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)

@@ -304,3 +304,15 @@ def test_a_nodeport_silent_until_the_node_went_down_names_the_nodes_end() -> Non
     # NotReady past the grace from the start range: not the node's end there
     (w,) = detect(fold(FoldState(), facts_of(_silent(160))))
     assert (w.cls, w.also) == (RBF, ())
+
+
+def test_without_pte_sure_the_reading_without_the_death_names_its_own_order_too() -> None:
+    """The same replacement under kube-proxy 1.27 (PTE on by default, but the gate could be
+    off: not sure). Without the death the window reads `closed-before-deregistered`; the LB
+    polled every 5 s saw nothing of the node's 1 s without a ready endpoint, so an
+    endpoint-driven LB may as well have dropped it and taken it back before kube-proxy
+    programmed p2: `registered-before-forwarding` is named too (the `large` preset's 12
+    windows with nothing right named, all this; docs/semantics.md, "Undecided classes")."""
+    w = _window(_replaced(101.0, "v1.27.8"))
+    assert not w.certain
+    assert (w.cls, w.also) == (PGBD, (CBD, RBF))

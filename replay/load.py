@@ -202,9 +202,20 @@ def _resumed(table: pa.Table) -> np.ndarray:
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:
     """A column as Python values: through numpy when it holds integers and no NULL (several
-    times quicker than Arrow's own conversion)."""
+    times quicker than Arrow's own conversion); text through its dictionary, one string object
+    per distinct value (a Service's, a node's, a state's name repeats on every row: the fold's
+    dict lookups then meet the same object; 1M events' other facts folded in 0.27 s of CPU
+    against 0.31 s, benchmarks/README.md "Replay")."""
     if column.null_count == 0 and pa.types.is_integer(column.type):
         return cast(list[Any], column.to_numpy().tolist())
+    if pa.types.is_string(column.type) and column.null_count < len(column):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        words: list[Any] = encoded.dictionary.to_pylist()
+        codes = encoded.indices
+        if codes.null_count:
+            words.append(None)
+            codes = pc.fill_null(codes, len(words) - 1)
+        return [words[i] for i in codes.to_numpy().tolist()]
     return cast(list[Any], column.to_pylist())
 
 

@@ -57,7 +57,13 @@ from gapwatch.replay.undecided import (
     unseen_close,
     unseen_return,
 )
-from gapwatch.replay.unseen import bad_looks, death_ranges, pod_deaths, terminating_deaths
+from gapwatch.replay.unseen import (
+    bad_looks,
+    death_ranges,
+    death_spans,
+    pod_deaths,
+    terminating_deaths,
+)
 
 
 def classify(
@@ -561,7 +567,9 @@ def windows_from(
     gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
-    ranges: list[tuple[int, int]] | None = None  # and when each may have happened
+    ranges: list[tuple[int, int]] | None = None  # the Pod updates around each
+    spans: list[tuple[int, int]] = []  # and when each may have happened (with `ranges`)
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
     for i in chosen:
@@ -659,8 +667,9 @@ def windows_from(
         if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
+                spans = death_spans(state, svc, node, clock, status)
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
-            order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+            order = Ordering(ranges, spans, skew)
             pte = pte_sure(state, svc.cluster, node, settings)
             also = also + death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
@@ -702,7 +711,8 @@ def windows_from(
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
-            if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
+                spans = death_spans(state, svc, node, clock, status)
+            if death_unordered(spans, cand.start, probe):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
         if (
             cls in (CBD, PGBD)
@@ -768,7 +778,8 @@ def windows_from(
                 # as the window's class does (`death_or_close`): name what it names too
                 if ranges is None:
                     ranges = death_ranges(state, svc, node)
-                order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+                    spans = death_spans(state, svc, node, clock, status)
+                order = Ordering(ranges, spans, skew)
                 pte = pte_sure(state, svc.cluster, node, settings)
                 reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at)
                 for more in death_or_close(

@@ -59,6 +59,7 @@ from gapwatch.replay.undecided import (
 )
 from gapwatch.replay.unseen import (
     bad_looks,
+    death_earliest,
     death_ranges,
     death_spans,
     pod_deaths,
@@ -154,6 +155,7 @@ def classify(
         deaths is not None
         and since_us is not None
         and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+        and not _rules_gone_before(lanes_, deaths, since_us, state, svc, node, settings)
     ):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
@@ -339,6 +341,31 @@ def _died_forwarded(
         i < len(deaths)
         and deaths[i] <= at_us
         and _holds(lanes_.forwardable, deaths[i] - skew_us, False)
+    )
+
+
+def _rules_gone_before(
+    lanes_: Lanes,
+    deaths: Sequence[int],
+    since_us: int,
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+) -> bool:
+    """The death `_died_forwarded` reads (the first seen after `since_us`) came after a look
+    inside the start's range found kube-proxy with no rules at all (a NodePort timeout): the
+    latest probe look at or before the death's earliest instant (its kubelet's finishedAt,
+    else the status lag before the update: replay.deaths.death_span) timed out. kube-proxy
+    had already stopped forwarding to the pod (it closed with the replacement listed but not
+    yet programmed, or with nothing listed), so the death took no traffic and did not open
+    the window: kube-proxy's close did."""
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
+    death = deaths[bisect_right(deaths, since_us)]
+    lo = death_earliest(state, svc, node, clock, status).get(death, death)
+    i = bisect_right(lanes_.reason_times, lo) - 1
+    return (
+        i >= 0 and lanes_.reason_times[i] > since_us and lanes_.reason_samples[i].value == "timeout"
     )
 
 

@@ -289,6 +289,18 @@ def _death_spans(
     )
 
 
+def death_earliest(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> dict[int, int]:
+    """For each `pod_deaths` instant (a Pod update that says a local pod stopped), the
+    earliest instant a pod it reports may have died (replay.deaths.death_span)."""
+    out: dict[int, int] = {}
+    for up, down, done in _stops(state, svc, node):
+        lo = death_span(up, down, done, clock_us, status_us)[0]
+        out[down] = min(lo, out.get(down, lo))
+    return out
+
+
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed).
     Kept per node while its pods' samples are (`_kept_deaths`)."""

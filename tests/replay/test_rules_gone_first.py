@@ -21,23 +21,10 @@ from dataclasses import replace
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.assumptions import DEFAULTS
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.model import Window
-from tests.replay.builders import _sample, eps, facts_of, node, nodeport, pod, service
+from tests.replay.builders import eps, looks, node, pod, polled_healthy, service, window_on
 
 SETTINGS = replace(DEFAULTS, ccm_lag_max_s=5.0)
 PGBD, RBF = "pod-gone-before-deregistered", "registered-before-forwarding"
-
-
-def _target(t: float, prev: float | None, op: str = "OBSERVED") -> Observation:
-    payload = {
-        "Target": {"Id": "i-n1", "Port": 32999},
-        "HealthCheckPort": "32999",
-        "TargetHealth": {"State": "healthy"},
-        "TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s/1",
-    }
-    return _sample(t, prev, "TargetHealth", "lb-poller", "n1", payload, op)
 
 
 def _swap(finished: float) -> list[Observation]:
@@ -58,30 +45,20 @@ def _swap(finished: float) -> list[Observation]:
         pod(25.2, "p1", "n1", "gone", deleted_at=20, finished=finished),
         eps(25.4, [("p2", "n1", "ready")]),
     ]
-    obs += [_target(0, None, "ADDED")] + [_target(t, t - 10) for t in (10, 20, 30, 40)]
-    prev = None
-    for k in range(2, 81):
-        t = k / 2
-        obs.append(nodeport(t, prev, "n1", "timeout" if 22.5 <= t <= 28 else "connected"))
-        prev = t
-    return sorted(obs, key=lambda o: o.observed_at)
-
-
-def _window(obs: list[Observation]) -> Window:
-    state = fold(FoldState(), facts_of(obs))
-    (window,) = [w for w in detect(state, settings=SETTINGS) if w.node == "n1"]
-    return window
+    obs += polled_healthy("n1", (0, 10, 20, 30, 40), check_port=32999)
+    obs += looks("n1", 1, 40, 0.5, lambda t: "timeout" if 22.5 <= t <= 28 else "connected")
+    return obs
 
 
 def test_a_death_after_the_first_look_without_rules_is_not_the_cause() -> None:
     # finishedAt 24 s: p1 died in [23 s, 25.2 s], after the timeout at 22.5 s
-    w = _window(_swap(finished=24))
+    w = window_on(_swap(finished=24), "n1", SETTINGS)
     assert w.certain
     assert w.cls == RBF
 
 
 def test_a_death_that_may_precede_that_look_still_opens_the_window() -> None:
     # finishedAt 22 s: p1 may have died from 21 s on, before any look found no rules
-    w = _window(_swap(finished=22))
+    w = window_on(_swap(finished=22), "n1", SETTINGS)
     assert w.certain
     assert w.cls == PGBD

@@ -50,11 +50,13 @@ from gapwatch.replay.undecided import (
     death_unordered,
     health_check_drop_floor,
     hidden_not_ready,
+    lb_excursion,
     opened_before_ready,
     rules_gone_unordered,
     rules_left_unordered,
     times_of,
     unseen_close,
+    unseen_lb_excursion,
     unseen_return,
 )
 from gapwatch.replay.unseen import (
@@ -228,6 +230,33 @@ def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     i = bisect_right(eps, lo_us, key=AT_US)
     j = bisect_right(eps, hi_us, lo=i, key=AT_US)  # the lane runs forward in time
     return any(s.value == "ready" for s in islice(eps, max(i - 1, 0), j))
+
+
+def _returned_unprogrammed(
+    lanes_: Lanes,
+    polls: Sequence[Sample],
+    start_us: int,
+    end_us: int,
+    skew_us: int,
+    eps_at: Sequence[int],
+    polls_at: Sequence[int],
+) -> bool:
+    """An unproven window read as a pod's death: the node's endpoints lost their ready ones
+    and came back with no LB poll between (`unseen_lb_excursion`: an endpoint-driven CCM may
+    have dropped the node and taken it back unseen), the return listed inside the window,
+    and the NodePort's last look before that listing found kube-proxy with no rules (a
+    timeout: the dead pod's rules gone, the replacement not programmed). The LB's return
+    follows the listing it reacts to, so it may have met a listed endpoint kube-proxy had not
+    programmed: `registered-before-forwarding`."""
+    if not unseen_lb_excursion(
+        lanes_.eps, polls, start_us, end_us, skew_us, eps_at=eps_at, polls_at=polls_at
+    ):
+        return False
+    found = lb_excursion(lanes_.eps, end_us, skew_us, eps_at=eps_at)
+    if found is None:
+        return False
+    came = found[1]
+    return start_us < came < end_us and value_at(lanes_.reason_samples, came) == "timeout"
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -718,6 +747,14 @@ def windows_from(
             and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
         ):
             also = (*also, CBD)  # kube-proxy's close and reopening between two looks
+        if (
+            cls == PGBD
+            and not sure
+            and RBF not in also
+            and _returned_unprogrammed(lanes_, targets, cand.start, end, skew, eps_at, target_times)
+        ):
+            # the LB's unseen return met a listing kube-proxy had not programmed
+            also = (*also, RBF)
         if (
             cls in (CBD, RBF)
             and PGBD not in also

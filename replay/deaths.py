@@ -68,16 +68,38 @@ class Run(NamedTuple):
     event_id: int
 
 
+def _timed(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> Iv | None:
+    """[finishedAt - clock, finishedAt + 1 s + clock) within (`up_us`, `down_us`]; None
+    without a finishedAt, or where the two do not overlap (a node clock further off than
+    assumed)."""
+    if finished_us is None:
+        return None
+    lo = max(up_us, finished_us - clock_us)
+    hi = min(down_us, finished_us + STAMP_RESOLUTION_US + clock_us)
+    return Iv(lo, hi, 0, 0) if lo < hi else None
+
+
 def death_range(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> Iv:
     """When a pod died: after `up_us` (the last update that saw it up), by `down_us` (the one
     that says it stopped), narrowed to [finishedAt - clock, finishedAt + 1 s + clock) where
     that overlaps (a node clock further off than assumed: the updates alone)."""
-    if finished_us is not None:
-        lo = max(up_us, finished_us - clock_us)
-        hi = min(down_us, finished_us + STAMP_RESOLUTION_US + clock_us)
-        if lo < hi:
-            return Iv(lo, hi, 0, 0)
-    return Iv(up_us, down_us, 0, 0)
+    timed = _timed(up_us, down_us, finished_us, clock_us)
+    return Iv(up_us, down_us, 0, 0) if timed is None else timed
+
+
+def death_span(
+    up_us: int, down_us: int, finished_us: int | None, clock_us: int, status_us: int
+) -> tuple[int, int]:
+    """When a pod may have died, to order its death against kube-proxy's close: its kubelet's
+    finishedAt where it reported one (`death_range`), however late that report was seen (a
+    kubelet's status writes queue behind its API rate limit, and a watch can lag); without
+    one, after the last update that saw it up and no more than `status_us` (the kubelet's
+    status write plus the watch: the pod_status_s assumption) before the update that says it
+    stopped."""
+    timed = _timed(up_us, down_us, finished_us, clock_us)
+    if timed is not None:
+        return timed.start, timed.end
+    return max(up_us, down_us - status_us), down_us
 
 
 def runs(lane: Sequence[PodSample], pod: str) -> list[Run]:

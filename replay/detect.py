@@ -50,14 +50,23 @@ from gapwatch.replay.undecided import (
     death_unordered,
     health_check_drop_floor,
     hidden_not_ready,
+    lb_excursion,
     opened_before_ready,
     rules_gone_unordered,
     rules_left_unordered,
     times_of,
     unseen_close,
+    unseen_lb_excursion,
     unseen_return,
 )
-from gapwatch.replay.unseen import bad_looks, death_ranges, pod_deaths, terminating_deaths
+from gapwatch.replay.unseen import (
+    bad_looks,
+    death_earliest,
+    death_ranges,
+    death_spans,
+    pod_deaths,
+    terminating_deaths,
+)
 
 
 def classify(
@@ -148,6 +157,7 @@ def classify(
         deaths is not None
         and since_us is not None
         and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+        and not _rules_gone_before(lanes_, deaths, since_us, state, svc, node, settings)
     ):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
@@ -220,6 +230,33 @@ def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     i = bisect_right(eps, lo_us, key=AT_US)
     j = bisect_right(eps, hi_us, lo=i, key=AT_US)  # the lane runs forward in time
     return any(s.value == "ready" for s in islice(eps, max(i - 1, 0), j))
+
+
+def _returned_unprogrammed(
+    lanes_: Lanes,
+    polls: Sequence[Sample],
+    start_us: int,
+    end_us: int,
+    skew_us: int,
+    eps_at: Sequence[int],
+    polls_at: Sequence[int],
+) -> bool:
+    """An unproven window read as a pod's death: the node's endpoints lost their ready ones
+    and came back with no LB poll between (`unseen_lb_excursion`: an endpoint-driven CCM may
+    have dropped the node and taken it back unseen), the return listed inside the window,
+    and the NodePort's last look before that listing found kube-proxy with no rules (a
+    timeout: the dead pod's rules gone, the replacement not programmed). The LB's return
+    follows the listing it reacts to, so it may have met a listed endpoint kube-proxy had not
+    programmed: `registered-before-forwarding`."""
+    if not unseen_lb_excursion(
+        lanes_.eps, polls, start_us, end_us, skew_us, eps_at=eps_at, polls_at=polls_at
+    ):
+        return False
+    found = lb_excursion(lanes_.eps, end_us, skew_us, eps_at=eps_at)
+    if found is None:
+        return False
+    came = found[1]
+    return start_us < came < end_us and value_at(lanes_.reason_samples, came) == "timeout"
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -333,6 +370,31 @@ def _died_forwarded(
         i < len(deaths)
         and deaths[i] <= at_us
         and _holds(lanes_.forwardable, deaths[i] - skew_us, False)
+    )
+
+
+def _rules_gone_before(
+    lanes_: Lanes,
+    deaths: Sequence[int],
+    since_us: int,
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+) -> bool:
+    """The death `_died_forwarded` reads (the first seen after `since_us`) came after a look
+    inside the start's range found kube-proxy with no rules at all (a NodePort timeout): the
+    latest probe look at or before the death's earliest instant (its kubelet's finishedAt,
+    else the status lag before the update: replay.deaths.death_span) timed out. kube-proxy
+    had already stopped forwarding to the pod (it closed with the replacement listed but not
+    yet programmed, or with nothing listed), so the death took no traffic and did not open
+    the window: kube-proxy's close did."""
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
+    death = deaths[bisect_right(deaths, since_us)]
+    lo = death_earliest(state, svc, node, clock, status).get(death, death)
+    i = bisect_right(lanes_.reason_times, lo) - 1
+    return (
+        i >= 0 and lanes_.reason_times[i] > since_us and lanes_.reason_samples[i].value == "timeout"
     )
 
 
@@ -561,7 +623,9 @@ def windows_from(
     gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)
     deaths: list[int] | None = None  # the pair's pod deaths, found once (pure of the state)
-    ranges: list[tuple[int, int]] | None = None  # and when each may have happened
+    ranges: list[tuple[int, int]] | None = None  # the Pod updates around each
+    spans: list[tuple[int, int]] = []  # and when each may have happened (with `ranges`)
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
     for i in chosen:
@@ -659,8 +723,9 @@ def windows_from(
         if not lb_opened and cls in ("closed-before-deregistered", "pod-gone-before-deregistered"):
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
+                spans = death_spans(state, svc, node, clock, status)
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
-            order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+            order = Ordering(ranges, spans, skew)
             pte = pte_sure(state, svc.cluster, node, settings)
             also = also + death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
@@ -683,6 +748,14 @@ def windows_from(
         ):
             also = (*also, CBD)  # kube-proxy's close and reopening between two looks
         if (
+            cls == PGBD
+            and not sure
+            and RBF not in also
+            and _returned_unprogrammed(lanes_, targets, cand.start, end, skew, eps_at, target_times)
+        ):
+            # the LB's unseen return met a listing kube-proxy had not programmed
+            also = (*also, RBF)
+        if (
             cls in (CBD, RBF)
             and PGBD not in also
             and rules_left_unordered(
@@ -702,7 +775,8 @@ def windows_from(
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)
-            if death_unordered(ranges, cand.start, probe, seconds_us(settings.pod_status_s)):
+                spans = death_spans(state, svc, node, clock, status)
+            if death_unordered(spans, cand.start, probe):
                 also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
         if (
             cls in (CBD, PGBD)
@@ -777,7 +851,8 @@ def windows_from(
                 # as the window's class does (`death_or_close`): name what it names too
                 if ranges is None:
                     ranges = death_ranges(state, svc, node)
-                order = Ordering(ranges, seconds_us(settings.pod_status_s), skew)
+                    spans = death_spans(state, svc, node, clock, status)
+                order = Ordering(ranges, spans, skew)
                 pte = pte_sure(state, svc.cluster, node, settings)
                 reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at)
                 for more in death_or_close(

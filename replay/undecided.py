@@ -140,23 +140,22 @@ def health_check_drop_floor(settings: DetectSettings) -> int:
     return seconds_us(max(0, settings.hc_unhealthy_threshold - 1) * settings.hc_interval_s)
 
 
-def death_unordered(
-    deaths: Sequence[tuple[int, int]], since_us: int, at_us: int, status_us: int
-) -> bool:
+def death_unordered(spans: Sequence[tuple[int, int]], since_us: int, at_us: int) -> bool:
     """Whether a local pod may have died inside a window's start range (`since_us`, `at_us`]
-    while kube-proxy's close is read as its cause: each death lies after the last update that
-    saw the pod up and no earlier than `status_us` (the kubelet's status write plus the watch)
-    before the update that says it stopped (`deaths`: replay.unseen.death_ranges). Nothing
-    orders that death against kube-proxy's close: either may have opened the window."""
-    return any(max(up, gone - status_us) < at_us and gone > since_us for up, gone in deaths)
+    while kube-proxy's close is read as its cause: each death lies in its span
+    (replay.unseen.death_spans: the kubelet's finishedAt, else no earlier than the kubelet's
+    status write plus the watch before the update that says it stopped). Nothing orders that
+    death against kube-proxy's close: either may have opened the window."""
+    return any(lo < at_us and hi > since_us for lo, hi in spans)
 
 
 class Ordering(NamedTuple):
-    """What orders a local pod's death against kube-proxy's close: when each death may have
-    happened (replay.unseen.death_ranges), the kubelet's status lag and the watch skew."""
+    """What orders a local pod's death against kube-proxy's close: the Pod updates around
+    each death (replay.unseen.death_ranges), when each may have happened
+    (replay.unseen.death_spans) and the watch skew."""
 
     deaths: Sequence[tuple[int, int]]
-    status_us: int
+    spans: Sequence[tuple[int, int]]
     skew_us: int
 
 
@@ -176,7 +175,7 @@ def death_or_close(
     that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
     with no pod behind them (`reason`), names kube-proxy's close where it may have come first
     (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them)."""
-    if cls == CBD and death_unordered(order.deaths, since_us, at_us, order.status_us):
+    if cls == CBD and death_unordered(order.spans, since_us, at_us):
         return (PGBD,)
     closed = cls == PGBD and reason not in _RULES_UP
     if closed and close_unordered(

@@ -12,7 +12,7 @@ from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import endpoint_steps, local_pods
-from gapwatch.replay.deaths import death_range
+from gapwatch.replay.deaths import death_range, death_span
 from gapwatch.replay.fold import FoldState, PodLanes, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import (
@@ -243,20 +243,62 @@ def death_ranges(
     )
 
 
-def _death_ranges(
-    state: FoldState, svc: ServiceRef, node: str, clock_us: int | None
-) -> list[tuple[int, int]]:
+def _stops(state: FoldState, svc: ServiceRef, node: str) -> list[tuple[int, int, int | None]]:
+    """Each stop of a local pod that was up: (the last update that saw it up, the one that says
+    it stopped, its kubelet's finishedAt or None)."""
     out = []
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
             if up_at is not None and p.state in ("gone", "pending"):
-                if clock_us is None:
-                    out.append((up_at, p.at_us))
-                else:
-                    out.append(death_range(up_at, p.at_us, p.finished_us, clock_us)[:2])
+                out.append((up_at, p.at_us, p.finished_us))
             up_at = p.at_us if p.state in ("ready", "terminating") else None
-    return sorted(out)
+    return out
+
+
+def _death_ranges(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int | None
+) -> list[tuple[int, int]]:
+    if clock_us is None:
+        return sorted((up, down) for up, down, _ in _stops(state, svc, node))
+    return sorted(
+        death_range(up, down, done, clock_us)[:2] for up, down, done in _stops(state, svc, node)
+    )
+
+
+def death_spans(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> list[tuple[int, int]]:
+    """When each local pod that was up and stopped may have died, to order it against
+    kube-proxy's close (replay.deaths.death_span: the kubelet's finishedAt within `clock_us`,
+    else the `status_us` before the update that says it stopped). Kept per node while its
+    pods' samples are (`_kept_deaths`)."""
+    return _kept_deaths(
+        state,
+        (svc, node, f"spans {status_us}", clock_us),
+        lambda: _death_spans(state, svc, node, clock_us, status_us),
+    )
+
+
+def _death_spans(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> list[tuple[int, int]]:
+    return sorted(
+        death_span(up, down, done, clock_us, status_us)
+        for up, down, done in _stops(state, svc, node)
+    )
+
+
+def death_earliest(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> dict[int, int]:
+    """For each `pod_deaths` instant (a Pod update that says a local pod stopped), the
+    earliest instant a pod it reports may have died (replay.deaths.death_span)."""
+    out: dict[int, int] = {}
+    for up, down, done in _stops(state, svc, node):
+        lo = death_span(up, down, done, clock_us, status_us)[0]
+        out[down] = min(lo, out.get(down, lo))
+    return out
 
 
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:

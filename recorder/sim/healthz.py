@@ -35,16 +35,21 @@ class NodeHealthz:
 
         self.w = world
         self.gate = draining_nodes_gate(world)
-        self.last: dict[str, tuple[int | None, bool | None]] = {}
+        self.last: dict[str, tuple[int | None, bool | None, str | None]] = {}
         self.first_us: dict[str, int] = {}
 
-    def _answer(self, node: str) -> tuple[int | None, bool | None]:
+    def _answer(self, node: str) -> tuple[int | None, bool | None, str | None]:
+        """(status, nodeEligible, error): no answer from a node that is down (a timeout,
+        whatever its kube-proxy was doing), a refused connection from a restarting kube-proxy
+        on a node that runs."""
         proxy = self.w.proxy
-        if not proxy.up(node) or proxy.restarting(node):
-            return None, None
+        if not proxy.up(node):
+            return None, None, "timeout"
+        if proxy.restarting(node):
+            return None, None, "refused"
         eligible = not self.w.nodes[node].to_be_deleted if self.gate else None
         healthy = eligible is not False and proxy.proxier_healthy(node)
-        return (200 if healthy else 503), eligible
+        return (200 if healthy else 503), eligible, None
 
     def _go_time(self, node: str, t_us: int) -> str:
         """`t_us` as kube-proxy on `node` prints a time.Now() reading (no node clock skew)."""
@@ -62,12 +67,9 @@ class NodeHealthz:
         first = self.first_us.setdefault(node, now)
         period = us(w.s.observe.kube_proxy_period_s)
         prev = now - period if now - period >= first else None
-        status, eligible = answer
+        status, eligible, error = answer
         body: dict[str, Any] | None = None
-        error = None
-        if status is None:
-            error = "refused" if w.proxy.restarting(node) else "timeout"
-        else:
+        if status is not None:
             stamp = self._go_time(node, now)
             last = w.proxy.last_sync(node, now) if status == 503 else now
             synced = format_go_time(ZERO_US) if last is None else self._go_time(node, last)

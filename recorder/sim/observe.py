@@ -135,7 +135,9 @@ class Prober:
         else:
             port_result = "timeout"
         if status is None:
-            error = "refused" if proxy.restarting(node) else "timeout"
+            # a machine that is down answers nothing: only a running node refuses (its
+            # kube-proxy restarting, the health port closed)
+            error = "refused" if proxy.up(node) and proxy.restarting(node) else "timeout"
             return ((None, error, None), port_result), ((None, error), port_result)
         count = proxy.local_ready(node)
         healthy = proxy.proxier_healthy(node) if proxy.service_check_reads_health else None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import count
+from itertools import count, pairwise
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import Fact, derive
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.model import Window
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CLUSTER = "c1"
@@ -230,11 +234,19 @@ def health(t: float, prev: float | None, node_name: str, local: int | None) -> O
 
 
 def target(
-    t: float, prev: float | None, node_name: str, state: str, op: str = "MODIFIED"
+    t: float,
+    prev: float | None,
+    node_name: str,
+    state: str,
+    op: str = "MODIFIED",
+    *,
+    check_port: int = 31805,
 ) -> Observation:
+    """`check_port`: the group's HealthCheckPort (the healthCheckNodePort: a node-driven LB;
+    the NodePort, 32999, for one that checks the traffic port: endpoint-driven)."""
     payload = {
         "Target": {"Id": f"i-{node_name}", "Port": 32999},
-        "HealthCheckPort": "31805",
+        "HealthCheckPort": str(check_port),
         "TargetHealth": {"State": state},
         "TargetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/tg/1",
     }
@@ -249,13 +261,39 @@ def facts_of(observations: Sequence[Observation]) -> list[Fact]:
     return out
 
 
-def looks(node_name: str, first: float, last: float, every: float) -> list[Observation]:
-    """NodePort probes of one node that all connected, every look stored with the one before."""
+def window_on(
+    observations: Sequence[Observation], node_name: str, settings: DetectSettings = DEFAULTS
+) -> Window:
+    """The one window replay finds on `node_name` (observations in time order or not)."""
+    ordered = sorted(observations, key=lambda o: o.observed_at)
+    state = fold(FoldState(), facts_of(ordered))
+    (window,) = [w for w in detect(state, settings=settings) if w.node == node_name]
+    return window
+
+
+def looks(
+    node_name: str,
+    first: float,
+    last: float,
+    every: float,
+    result: Callable[[float], str] = lambda t: "connected",
+) -> list[Observation]:
+    """NodePort probes of one node (by default all connected; else each look's `result(t)`),
+    every look stored with the one before."""
     out: list[Observation] = []
     t, prev = first, None
     while t <= last:
-        out.append(nodeport(t, prev, node_name, "connected"))
+        out.append(nodeport(t, prev, node_name, result(t)))
         t, prev = t + every, t
+    return out
+
+
+def polled_healthy(node_name: str, times: Sequence[float], check_port: int) -> list[Observation]:
+    """The LB poller's looks at one node's target, all healthy (the first one ADDED), each
+    stored with the one before."""
+    out = [target(times[0], None, node_name, "healthy", "ADDED", check_port=check_port)]
+    for prev, t in pairwise(times):
+        out.append(target(t, prev, node_name, "healthy", "OBSERVED", check_port=check_port))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.deaths import death_span
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.model import Window
@@ -49,15 +50,22 @@ def _s(t: float, value: str) -> Sample:
     return Sample(int(t * 1e6), None, value, 0)
 
 
-def _rollout(version: str, pods: tuple[str, ...], gone: dict[str, float]) -> list[Observation]:
+def _rollout(
+    version: str,
+    pods: tuple[str, ...],
+    gone: dict[str, float],
+    finished: dict[str, float] | None = None,
+) -> list[Observation]:
     """Node n1 runs `pods`; all start terminating at 99 s (their endpoints serving-terminating
     at 99.1 s), the slice drops them at 100.6 s; each Pod update saying it stopped is seen at
-    `gone[pod]`. NodePort probed every second (connected through 100 s, then timeouts), the LB
-    polled every 5 s (healthy through 130 s, unhealthy at 135 s)."""
+    `gone[pod]`, with its kubelet's finishedAt where `finished` has one. NodePort probed every
+    second (connected through 100 s, then timeouts), the LB polled every 5 s (healthy through
+    130 s, unhealthy at 135 s)."""
     obs = [service(0), node(0, "n1", version=version)]
     for name in pods:
         obs += [pod(1, name, "n1", "ready"), pod(99, name, "n1", "terminating", deleted_at=99)]
-        obs.append(pod(gone[name], name, "n1", "gone", deleted_at=99))
+        done = (finished or {}).get(name)
+        obs.append(pod(gone[name], name, "n1", "gone", deleted_at=99, finished=done))
     obs += [
         eps(1, [(p, "n1", "ready") for p in pods]),
         eps(99.1, [(p, "n1", "terminating") for p in pods]),
@@ -101,14 +109,43 @@ def test_a_death_seen_long_after_the_start_is_not_named() -> None:
     assert (w.cls, w.also) == (CBD, ())
 
 
+def test_a_death_timed_by_its_kubelet_is_named_however_late_its_report() -> None:
+    # random 16,000,524 node-005's shape: kube-proxy 1.25 (no PTE) closes some lag after the
+    # endpoint stopped being ready (99.1 s); the Pod update saying p1 stopped came 10 s after
+    # the close (the kubelet's status write late: its API rate limit, a busy node), but its
+    # finishedAt (100 s) puts the death in [99 s, 102 s): either opened the window in
+    # (100 s, 101 s]. The status-lag reading alone put the death after 107.4 s.
+    w = _window(_rollout("v1.25.0", ("p1",), {"p1": 110.4}, finished={"p1": 100}))
+    assert w.certain
+    assert (w.cls, w.also) == (CBD, (PGBD,))
+
+
+def test_a_death_timed_before_the_start_range_is_not_named() -> None:
+    # the Pod update inside the start range (100.4 s), but its finishedAt (98 s, the pod seen
+    # up until 99 s) puts the death in (99 s, 100 s): before the range, so kube-proxy's close
+    # (the first timeout at 101 s) opened the window
+    w = _window(_rollout("v1.25.0", ("p1",), {"p1": 100.4}, finished={"p1": 98}))
+    assert (w.cls, w.also) == (CBD, ())
+
+
 def test_death_ranges_against_a_start_range() -> None:
-    status = int(3e6)
+    status, clock = int(3e6), int(1e6)
+
+    def span(up: float, gone: float, finished: float | None = None) -> tuple[int, int]:
+        done = None if finished is None else int(finished * 1e6)
+        return death_span(int(up * 1e6), int(gone * 1e6), done, clock, status)
+
+    since, until = int(100e6), int(101e6)
     # up until 99 s, seen stopped at 100.4 s: died in (99, 100.4]
-    assert death_unordered([(int(99e6), int(100.4e6))], int(100e6), int(101e6), status)
+    assert death_unordered([span(99, 100.4)], since, until)
     # seen stopped at 110 s: died after 107 s, past the start range
-    assert not death_unordered([(int(99e6), int(110e6))], int(100e6), int(101e6), status)
+    assert not death_unordered([span(99, 110)], since, until)
     # seen stopped before the range: died before it
-    assert not death_unordered([(int(90e6), int(99.5e6))], int(100e6), int(101e6), status)
+    assert not death_unordered([span(90, 99.5)], since, until)
+    # seen stopped at 110 s, its kubelet's finishedAt 100 s: died in [99, 101.0 + 1): inside
+    assert death_unordered([span(99, 110, finished=100)], since, until)
+    # seen stopped at 100.4 s, finishedAt 98 s: died in (99, 100), before the range
+    assert not death_unordered([span(97, 100.4, finished=98)], since, until)
 
 
 def test_kube_proxys_close_before_the_death_seen() -> None:

@@ -345,10 +345,14 @@ def keep_sample(
         lane.append(sample)
         appended(state, key, lane)
         newest = state.seen.get(key)
-        if newest is not None and len(lane) > 1 and _answered_late(lane, newest):
+        if (
+            newest is not None
+            and newest_kept is not None
+            and _answered_late(sample, newest_kept, newest)
+        ):
             # a late answer (a timeout is known a timeout after it was sent) after a newer look
-            # whose repeat was dropped: that look still saw the lane's last value
-            lane.append(Sample(newest, at_us, lane[-2][2], sample[3]))
+            # whose repeat was dropped: that look still saw the lane's newest value
+            lane.append(Sample(newest, at_us, newest_kept[2], sample[3]))
             appended(state, key, lane)
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
@@ -379,12 +383,11 @@ def appended(state: FoldState, key: ProbeKey, lane: list[Sample]) -> None:
         state.newest_kept.pop(key, None)
 
 
-def _answered_late(lane: list[Sample], newest_us: int) -> bool:
-    """The lane's last sample (just kept) changes the value between the newest sample and the
-    newest look, which saw the newest sample's value (it was a dropped repeat)."""
-    late, last = lane[-1], lane[-2]
-    in_order = len(lane) < 3 or lane[-3][0] <= last[0]
-    return in_order and last[0] < late[0] < newest_us and late[2] != last[2]
+def _answered_late(late: Sample, top: Sample, newest_us: int) -> bool:
+    """`late` (just kept) changes the value between the lane's newest sample in time before it
+    (`top`, last_in_time: not the last to arrive, which may be an earlier late answer) and the
+    newest look, which saw `top`'s value (it was a dropped repeat)."""
+    return top[0] < late[0] < newest_us and late[2] != top[2]
 
 
 def _eps_state(ready: int, serving: int) -> str:

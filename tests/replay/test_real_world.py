@@ -269,3 +269,25 @@ def test_a_crash_seen_by_the_watch_after_the_probe_is_still_pod_gone() -> None:
     ]
     (window,) = _windows(obs)
     assert window.certain and window.cls == "pod-gone-before-deregistered"
+
+
+def test_a_late_timeout_after_an_earlier_late_timeout_does_not_hide_the_newer_answer() -> None:
+    # As above, but the lane already holds a late answer: a probe sent at 30 s timed out,
+    # known at 31 s, after the one sent at 30.5 s had connected (stored first). The lane's last
+    # sample to arrive is then not its newest in time, and the later late timeout (sent at 40 s)
+    # must still be read against the newest (connected at 30.6 s), whose repeat at 40.6 s was
+    # dropped (held-out seed 17,000,396 at 0.1 s probes: a certain 50 s window that never was).
+    obs = [
+        *one_node("v1.25.0"),
+        nodeport(2, None, "n1", "connected"),
+        nodeport(30, 28.9, "n1", "timeout", latency_ms=1000),
+        nodeport(30.6, 30.5, "n1", "connected"),
+        nodeport(31, 29.9, "n1", "timeout", latency_ms=1000),
+        eps(39, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        nodeport(40.6, 40.5, "n1", "connected"),
+        nodeport(41, 39.9, "n1", "timeout", latency_ms=1000),
+        nodeport(100, 99.9, "n1", "connected"),
+    ]
+    windows = _windows(obs)
+    assert windows and all(w.end_latest_us <= _us(40.6) for w in windows)
+    assert _windows(obs) == detect(_bulk_fold(obs))

@@ -152,7 +152,6 @@ def serves_signal(
             status_us,
             unseen_within,
             seconds_us(settings.node_clock_s),
-            seconds_us(settings.watch_skew_s),
         )
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
@@ -193,7 +192,7 @@ def serves_signal(
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
-            unseen_within, seconds_us(settings.node_clock_s), seconds_us(settings.watch_skew_s),
+            unseen_within, seconds_us(settings.node_clock_s),
         )  # fmt: skip
         serves = minus_definite(t_and(serves, exists), unseen)
         # the health check counts a dead pod's endpoint until the slice drops it: blind here

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
-from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
 from gapwatch.replay.deaths import stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
@@ -35,7 +35,7 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
-from gapwatch.replay.proxy import proxy_lag_hi, pte_stated, pte_sure
+from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
@@ -158,6 +158,7 @@ def classify(
         and since_us is not None
         and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
         and not _rules_gone_before(lanes_, deaths, since_us, state, svc, node, settings)
+        and not _dropped_terminating(state, (svc, node), settings, lanes_.health, deaths, since_us)
     ):
         return "pod-gone-before-deregistered"
     inferred = not lanes_.reason_samples
@@ -396,6 +397,51 @@ def _rules_gone_before(
     return (
         i >= 0 and lanes_.reason_times[i] > since_us and lanes_.reason_samples[i].value == "timeout"
     )
+
+
+def _dropped_terminating(
+    state: FoldState,
+    where: tuple[ServiceRef, str],
+    settings: DetectSettings,
+    health: Sequence[Sample],
+    deaths: Sequence[int],
+    since_us: int,
+) -> bool:
+    """The death `_died_forwarded` reads (the first seen after `since_us`) is of a pod that was
+    terminating, on a kube-proxy surely without ProxyTerminatingEndpoints (configured off, or
+    shown off by the probes: `pte_known`; a version's default is no proof, the gate could have
+    been turned on), and after the pod turned terminating and before the start's range the
+    node's health check (`health`, of `where`: the Service and node) answered 503 counting no
+    ready local endpoint: kube-proxy had synced the termination, and without PTE it never
+    forwards to a terminating endpoint (KEP-1669), so its rules held none of the pod from then
+    on; the death took no traffic and did not open the window."""
+    svc, node = where
+    if (
+        pte_enabled(state, svc.cluster, node, settings)
+        or pte_known(state, svc.cluster, settings) is not False
+    ):
+        return False
+    death = deaths[bisect_right(deaths, since_us)]
+    since = _terminating_since(state, svc, node, death)
+    if since is None:
+        return False
+    return any(since < h.at_us <= since_us and h.value == "503" and h.num == 0 for h in health)
+
+
+def _terminating_since(state: FoldState, svc: ServiceRef, node: str, death: int) -> int | None:
+    """When the local pod seen stopped at `death` was first seen terminating, in the run of
+    terminating updates just before that stop (None: it was not terminating then)."""
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        for j, p in enumerate(lane):
+            if p.at_us != death or p.state not in ("gone", "pending"):
+                continue
+            k = j
+            while k > 0 and lane[k - 1].state == "terminating":
+                k -= 1
+            if k < j:
+                return lane[k].at_us
+    return None
 
 
 def _unforwarded(

@@ -261,13 +261,19 @@ def facts_of(observations: Sequence[Observation]) -> list[Fact]:
     return out
 
 
+def windows_of(
+    observations: Sequence[Observation], settings: DetectSettings = DEFAULTS
+) -> list[Window]:
+    """Every window replay finds (observations in time order or not)."""
+    ordered = sorted(observations, key=lambda o: o.observed_at)
+    return detect(fold(FoldState(), facts_of(ordered)), settings=settings)
+
+
 def window_on(
     observations: Sequence[Observation], node_name: str, settings: DetectSettings = DEFAULTS
 ) -> Window:
     """The one window replay finds on `node_name` (observations in time order or not)."""
-    ordered = sorted(observations, key=lambda o: o.observed_at)
-    state = fold(FoldState(), facts_of(ordered))
-    (window,) = [w for w in detect(state, settings=settings) if w.node == node_name]
+    (window,) = [w for w in windows_of(observations, settings) if w.node == node_name]
     return window
 
 

@@ -8,11 +8,9 @@ node-002 (docs/semantics.md, "The fourth spent set read"); times in seconds."""
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import PGBD, RBF
-from tests.replay.builders import eps, facts_of, health, nodeport, one_node, pod, target
+from tests.replay.builders import eps, health, nodeport, one_node, pod, target, windows_of
 
 
 def _handover(version: str, *between: Observation) -> list[Window]:
@@ -40,7 +38,7 @@ def _handover(version: str, *between: Observation) -> list[Window]:
         health(24, 19, "n1", 1),
         nodeport(24, 19, "n1", "connected"),
     ]
-    windows = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    windows = windows_of(obs)
     return [w for w in windows if not w.certain]
 
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from tests.replay.builders import (
     _k8s,
     _sample,
     eps,
-    facts_of,
     health,
     nodeport,
     one_node,
     pod,
     target,
+    windows_of,
 )
 
 
@@ -34,7 +32,7 @@ def _deleted(t: float, name: str, op: str = "DELETED") -> Observation:
 
 
 def _windows(obs: list[Observation]) -> list[Window]:
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def _deleted_after_probe(seen: float) -> list[Window]:

@@ -6,21 +6,21 @@ literal observations (the shapes of tests/replay/builders.py)."""
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import classify, detect
-from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.detect import classify
+from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.opener import answered, forwarded_at_start, went_down_silent
 from gapwatch.replay.signals import Step, Tri
 from tests.replay.builders import (
     eps,
-    facts_of,
     health,
     node_deleted,
     nodeport,
     one_node,
     pod,
     target,
+    windows_of,
 )
 
 S = 1_000_000
@@ -76,7 +76,7 @@ def _machine_stops(deleted_at: float, *more: Observation) -> list[Window]:
         *more,
         node_deleted(deleted_at, "n1"),
     ]
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def test_a_machine_that_stops_with_its_pod_ready_is_node_not_ready() -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import Window
 from gapwatch.replay.proxy import silent_stretches, unconfirmed_carried
 from gapwatch.replay.signals import HI, Iv
-from tests.replay.builders import at, eps, facts_of, health, node, pod, target
+from tests.replay.builders import at, eps, health, node, pod, target, windows_of
 from tests.replay.builders import one_node as real_world_node
 
 
@@ -21,7 +20,7 @@ def _us(seconds: float) -> int:
 
 
 def _windows(obs: list[Observation]) -> list[Window]:
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def _one_node(version: str = "v1.25.16") -> list[Observation]:

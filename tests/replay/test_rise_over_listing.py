@@ -7,11 +7,18 @@ random 14000509 node-003 (docs/semantics.md, "The fourth spent set read"); times
 from __future__ import annotations
 
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import CBD, RBF
-from tests.replay.builders import at, eps, facts_of, looks, nodeport, one_node, pod, target
+from tests.replay.builders import (
+    at,
+    eps,
+    looks,
+    nodeport,
+    one_node,
+    pod,
+    target,
+    windows_of,
+)
 
 
 def _returned(listed: float) -> list[Window]:
@@ -37,7 +44,7 @@ def _returned(listed: float) -> list[Window]:
         pod(102.3, "p2", "n1", "terminating", deleted_at=102.3),
         eps(102.4, [("p2", "n1", "terminating")]),
     ]
-    windows = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    windows = windows_of(obs)
     return [w for w in windows if w.start_earliest_us >= to_micros(at(99))]
 
 

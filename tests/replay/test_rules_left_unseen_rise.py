@@ -9,11 +9,19 @@ again. Literal observations shaped like random 14000567 node-001 at 0.1 s / 1 s
 from __future__ import annotations
 
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import PGBD, RBF
-from tests.replay.builders import at, eps, facts_of, health, looks, nodeport, one_node, pod, target
+from tests.replay.builders import (
+    at,
+    eps,
+    health,
+    looks,
+    nodeport,
+    one_node,
+    pod,
+    target,
+    windows_of,
+)
 
 
 def _returned(gone: float) -> list[Window]:
@@ -41,7 +49,7 @@ def _returned(gone: float) -> list[Window]:
         nodeport(101.1, 101.0, "n1", "connected"),
         health(101.1, 101.0, "n1", 1),
     ]
-    windows = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    windows = windows_of(obs)
     return [w for w in windows if w.start_earliest_us >= to_micros(at(99.5))]
 
 

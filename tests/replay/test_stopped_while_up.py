@@ -8,11 +8,17 @@ stopped_while_up). Literal observations shaped like random 14000612 node-001 (do
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import NNR, PGBD
-from tests.replay.builders import eps, facts_of, node_deleted, nodeport, one_node, pod, target
+from tests.replay.builders import (
+    eps,
+    node_deleted,
+    nodeport,
+    one_node,
+    pod,
+    target,
+    windows_of,
+)
 
 PTE = "v1.29.3"  # ProxyTerminatingEndpoints GA: the terminating pod is forwarded to
 
@@ -33,7 +39,7 @@ def _scaled_down(stop: Observation) -> list[Window]:
         node_deleted(13.14, "n1", "True"),
         target(15.86, 13.86, "n1", "draining"),
     ]
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def test_a_pod_stop_its_kubelet_reported_before_the_nodes_deletion_is_the_pods_window() -> None:

@@ -6,10 +6,8 @@ before it (docs/semantics.md, "Classes"). Hand-built observations (tests/replay/
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import Window
-from tests.replay.builders import eps, facts_of, nodeport, one_node, pod, target
+from tests.replay.builders import eps, nodeport, one_node, pod, target, windows_of
 
 
 def _rollout(back_healthy: bool) -> list[Window]:
@@ -38,7 +36,7 @@ def _rollout(back_healthy: bool) -> list[Window]:
     ]
     if back_healthy:
         obs.append(target(111.5, 101.5, "n1", "healthy"))
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def test_the_lb_taking_the_node_back_after_a_seen_drain_opened_the_sure_gap() -> None:

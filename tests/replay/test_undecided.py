@@ -17,7 +17,7 @@ from gapwatch.replay.model import Window
 from gapwatch.replay.projection_rows import window_row
 from gapwatch.replay.scope import WINDOW_COLUMNS, window_from_row
 from gapwatch.replay.undecided import health_check_drop_floor, unseen_lb_excursion
-from tests.replay.builders import eps, facts_of, health, node, pod, service
+from tests.replay.builders import eps, facts_of, health, node, pod, service, windows_of
 from tests.replay.test_unseen_order import _history, _is_drain, _serving, _target, _us
 
 RBF, CBD = "registered-before-forwarding", "closed-before-deregistered"
@@ -128,7 +128,7 @@ def test_a_drain_seen_inside_leaves_the_gap_before_it_its_own_cause() -> None:
         _target(320, 315, "healthy"),
         _target(325, 320, "healthy"),
     ]
-    (window,) = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    (window,) = windows_of(obs)
     assert not window.certain
     assert (window.cls, window.also) == (RBF, (CBD,))
 
@@ -157,7 +157,7 @@ def test_after_a_seen_drain_the_lb_opened_the_gap_not_the_old_pod() -> None:
         health(310, 305, "n1", 1),
         _target(315, 305, "healthy"),
     ]
-    (window,) = detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    (window,) = windows_of(obs)
     assert not window.certain
     assert (window.cls, window.also) == (RBF, ("pod-gone-before-deregistered",))
 

@@ -8,12 +8,12 @@ window names both readings. Literal signals, samples and observations
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.detect import _drop_seen, _fell_by, _unproven_start, detect
-from gapwatch.replay.fold import FoldState, Sample, fold
+from gapwatch.replay.detect import _drop_seen, _fell_by, _unproven_start
+from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import Window
 from gapwatch.replay.signals import HI, Iv, Tri
 from gapwatch.replay.undecided import PGBD, RBF, unseen_return
-from tests.replay.builders import eps, facts_of, nodeport, one_node, pod, target
+from tests.replay.builders import eps, nodeport, one_node, pod, target, windows_of
 
 
 def _s(t: float, value: str) -> Sample:
@@ -47,7 +47,7 @@ def test_the_return_between_two_looks() -> None:
 
 
 def _windows(obs: list[Observation]) -> list[Window]:
-    return detect(fold(FoldState(), facts_of(sorted(obs, key=lambda o: o.observed_at))))
+    return windows_of(obs)
 
 
 def test_the_lbs_unseen_return_against_a_death_names_both() -> None:

@@ -293,12 +293,22 @@ def death_earliest(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
 ) -> dict[int, int]:
     """For each `pod_deaths` instant (a Pod update that says a local pod stopped), the
-    earliest instant a pod it reports may have died (replay.deaths.death_span)."""
+    earliest instant a pod it reports may have died (replay.deaths.death_span). Kept per node
+    while its pods' samples are (`_kept_deaths`): classify asks for each death it reads."""
+    key = (svc, node, f"earliest {status_us}", clock_us)
+    return dict(
+        _kept_deaths(state, key, lambda: _death_earliest(state, svc, node, clock_us, status_us))
+    )
+
+
+def _death_earliest(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> list[tuple[int, int]]:
     out: dict[int, int] = {}
     for up, down, done in _stops(state, svc, node):
         lo = death_span(up, down, done, clock_us, status_us)[0]
         out[down] = min(lo, out.get(down, lo))
-    return out
+    return list(out.items())
 
 
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server import machine  # noqa: E402
+from benchmarks.server import machine, rss_kb  # noqa: E402
 from gapwatch.recorder.store import make_engine, upgrade  # noqa: E402
 from tests import pgserver  # noqa: E402
 from tests.k8s import objects  # noqa: E402
@@ -65,16 +65,6 @@ def make_pod(i: int, nodes: int) -> dict[str, Any]:
         ],
     )
     return pod
-
-
-def rss_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of a process, in kB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields["VmRSS"], fields["VmHWM"]
 
 
 def cpu_s(pid: int) -> float:

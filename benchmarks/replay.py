@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from sqlalchemy.engine import make_url
 
+from benchmarks.server import rss_kb
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import EventWriter
@@ -281,14 +281,7 @@ def _own_peak_mb() -> float:
     over from the spawning process across exec: with the system allocator this benchmark's parent
     keeps ~0.8 GB after its replays, and the child "peaked" at that (835-843 MB against its own
     664-686 MB)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rss_kb(os.getpid())[1] / 1024
 
 
 def new_database(server: str) -> str:

@@ -71,3 +71,13 @@ def machine(url: str) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     durability = pgserver.describe_durability(pgserver.durability(url))
     return f"{durability}; {os.cpu_count()} CPUs, load average {load} (shared machine)"
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, in kB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["VmHWM"]

@@ -53,14 +53,22 @@ from gapwatch.replay.lanes import lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Window
+from gapwatch.replay.openness import Openness, change_bracket, read
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
-from gapwatch.replay.signals import Iv, Tri, complement, intersect
 from gapwatch.replay.unseen import pod_deaths
 
 #: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
-#: poll period, probe period (the scenario's), cause, what the extra observations could order.
-Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str, str]
+#: poll period, probe period (the scenario's), cause, what the extra observations could order,
+#: the access log's lines inside, what would have decided it (replay.openness's kinds).
+Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str, str, str]
+#: replay.openness's sides as this table names them
+_SIDES = {
+    "order": "both open",
+    "kube-proxy": "F open, R sure",
+    "lb": "R open, F sure",
+    "apart": "each sure apart",
+}
 
 _WIDTHS = ((1.0, "<1 s"), (5.0, "1-5 s"), (20.0, "5-20 s"), (float("inf"), ">=20 s"))
 _NEAR = ((1.0, "<1 s"), (5.0, "1-5 s"), (float("inf"), ">=5 s"))
@@ -69,14 +77,6 @@ _PERIODS = ((1.0, "<1 s"), (2.01, "1-2 s"), (5.01, "2-5 s"), (float("inf"), ">5 
 
 def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
     return next(label for edge, label in edges if value < edge)
-
-
-def _hits(ivs: list[Iv], lo: int, hi: int) -> bool:
-    return bool(intersect(ivs, [Iv(lo, hi)]))
-
-
-def _sure_false(tri: Tri) -> list[Iv]:
-    return complement(tri.possible)
 
 
 def _rows(job: tuple[int, dict[str, Any]]) -> list[Row]:
@@ -103,33 +103,23 @@ def _rows(job: tuple[int, dict[str, Any]]) -> list[Row]:
         lo, hi = w.start_earliest_us, w.end_latest_us
         if w.certain or any(s < hi and e > lo for s, e in mine):
             continue
+        features, why = _features(state, w, mine, found)
+        decide = "+".join(kind for kind, _text in why.decide) or "looks inside already, or narrow"
         out.append(
-            (
-                *_features(state, w, mine, found),
-                *periods,
-                _cause(state, w),
-                _orderable(state, w),
-                _lines(state, w),
-            )
+            (*features, *periods, _cause(state, w), _orderable(state, w), _lines(state, w), decide)
         )
     return out
 
 
 def _features(
     state: FoldState, w: Window, mine: list[tuple[int, int]], found: list[Window]
-) -> tuple[str, str, str, str, str, bool, bool, bool, str, str, str]:
+) -> tuple[tuple[str, str, str, str, str, bool, bool, bool, str, str, str], Openness]:
     svc, node = w.service, w.node
     settings = measured_settings(state, svc, DEFAULTS)
     lanes_ = lanes(state, svc, node, settings, proxy_lag_hi(state, svc, settings))
     lo, hi = w.start_earliest_us, w.end_latest_us
-    r_sure = _hits(lanes_.routed.definite, lo, hi)
-    f_sure = _hits(_sure_false(lanes_.serves), lo, hi)
-    side = {
-        (False, False): "both open",
-        (True, False): "F open, R sure",
-        (False, True): "R open, F sure",
-        (True, True): "each sure apart",
-    }[(r_sure, f_sure)]
+    why = read(state, w, lanes_)
+    side = _SIDES[why.side]
     probes = state.probes
     f_src = (
         "probe"
@@ -158,21 +148,12 @@ def _features(
     )
     pte = "PTE proven" if pte_sure(state, svc.cluster, node, settings) else "PTE not proven"
     mode = f"{ccm_mode(state, svc, settings)}-driven"
-    return (side, f_src, r_src, width, near, lost, died, beside, w.cls, mode, pte)
+    return (side, f_src, r_src, width, near, lost, died, beside, w.cls, mode, pte), why
 
 
 def _changed(lane: list[Sample], good: str, initial: bool, lo: int, hi: int) -> bool:
-    """A change of the sampled lane (into or out of `good`; before its first sample the value
-    is `initial`, as replay.signals.steps_from_samples reads it) whose bounds touch [lo, hi]."""
-    current, prev_at = initial, None
-    for s in lane:
-        if (s.value == good) != current:
-            start = s.prev_us if s.prev_us is not None else prev_at
-            if (start if start is not None else s.at_us) <= hi and s.at_us >= lo:
-                return True
-            current = not current
-        prev_at = s.at_us
-    return False
+    """A change of the sampled lane whose looks touch [lo, hi] (replay.openness)."""
+    return change_bracket(lane, good, initial, lo, hi) is not None
 
 
 def _cause(state: FoldState, w: Window) -> str:
@@ -259,6 +240,8 @@ def main() -> None:
     if not rows:
         return
     _table(rows, 13, "cause")
+    _table(rows, 16, "what would have decided it (replay.openness; + joins several)")
+    _table(rows, (0, 16), "side / what would have decided it")
     _table(rows, (13, 14), "cause / extra observations inside its bounds")
     _table(rows, (8, 14), "class / extra observations inside its bounds")
     _table(rows, 15, "access-log lines of its node inside its bounds")

@@ -18,6 +18,7 @@ from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import measure as measure_mod
+from gapwatch.replay import openness as openness_mod
 from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
@@ -202,6 +203,21 @@ def advise(
     state = load_state(engine, service=service)
     measured = measurements(engine, service).lb
     return advise_mod.advise(state, service, assumptions(engine), measured)
+
+
+def openness(
+    engine: Engine, service: ServiceRef, windows: Sequence[Window]
+) -> dict[Window, openness_mod.Openness]:
+    """Why each possible window of the Service among `windows` (as `windows(...)` gives them)
+    is only possible, and what would have decided it (replay.openness), from one fold of the
+    Service's facts (the probe and LB lanes are not in the projections); {} without a possible
+    window (nothing folded)."""
+    possible = [w for w in windows if not w.certain and w.service == service]
+    if not possible:
+        return {}
+    catch_up(engine)
+    state = load_state(engine, service=service)
+    return openness_mod.openness(state, possible, assumptions(engine))
 
 
 def measurements(engine: Engine, service: ServiceRef) -> Measurements:

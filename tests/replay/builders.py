@@ -294,6 +294,22 @@ def looks(
     return out
 
 
+def unseen_excursion(last_look: float | None) -> list[Observation]:
+    """kube-proxy 1.25; the NodePort connected at 1 s and at 60 s (that sample names its
+    previous look `last_look`); the LB saw the target healthy from 1 s; the node had no ready
+    endpoint from 30 to 32 s (p1 terminating, p2 not yet ready), which no look saw."""
+    return [
+        service(0),
+        node(0, "n1", version="v1.25.0"),
+        nodeport(1, None, "n1", "connected"),
+        target(1, None, "n1", "healthy", "ADDED"),
+        eps(1, [("p1", "n1", "ready")]),
+        eps(30, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
+        eps(32, [("p2", "n1", "ready")]),
+        nodeport(60, last_look, "n1", "connected"),
+    ]
+
+
 def polled_healthy(node_name: str, times: Sequence[float], check_port: int) -> list[Observation]:
     """The LB poller's looks at one node's target, all healthy (the first one ADDED), each
     stored with the one before."""

@@ -8,6 +8,7 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
+from tests.replay import builders
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 from tests.replay.scenarios import seed_races
 
@@ -145,16 +146,7 @@ def test_an_excursion_between_two_samples_is_reported_as_possible(
     # 60 s, the gap may have opened at the loss (30 s). Looked at every second (the sample
     # names its previous look 59 s), a gap no look saw was shorter than that period plus the
     # watch skew (0.5 s), and kube-proxy opened only after the return (32 s): from 30.5 s.
-    obs = [
-        service(0),
-        node(0, "n1", version="v1.25.0"),
-        nodeport(1, None, "n1", "connected"),
-        target(1, None, "n1", "healthy", "ADDED"),
-        eps(1, [("p1", "n1", "ready")]),
-        eps(30, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
-        eps(32, [("p2", "n1", "ready")]),
-        nodeport(60, last_look, "n1", "connected"),
-    ]
+    obs = builders.unseen_excursion(last_look)
     # one lag measurement is too few to replace the assumed bound, stated here: 2 s
     settings = DetectSettings(proxy_lag_max_s=2.0)
     (window,) = detect(fold(FoldState(), facts_of(obs)), settings=settings)

@@ -11,11 +11,13 @@ HTML. Scope rules:
 
 Advice is folded over everything recorded for the Service (lags are only trustworthy with many
 samples), and each recommended figure names the measurements it rests on, with their counts.
+Each possible window says why the samples leave it open and which observations would have
+decided it (replay.openness, from a fold of the facts around the possible windows only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from gapwatch.recorder.cliutil import outside, recorded_span
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
+from gapwatch.replay.openness import Openness
 
 #: Which measured lags each recommended setting is derived from (replay.advise's reasoning:
 #: a registration delay must outlast kube-proxy's programming after the CCM registers; a preStop
@@ -65,6 +68,8 @@ class ServiceReport:
     segments: tuple[Segment, ...]
     advice: Advice
     recommendations: tuple[Recommendation, ...]
+    #: each possible window's reason and what would have decided it (replay.openness)
+    openness: Mapping[Window, Openness] = field(default_factory=dict)
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -134,6 +139,7 @@ def _section(
         segments=tuple(segs),
         advice=advice,
         recommendations=recommendations(advice),
+        openness=api.openness(engine, svc, wins),
     )
 
 

@@ -10,6 +10,7 @@ dashboard draw the same picture.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from gapwatch.dashboard.report import Postmortem, Recommendation, ServiceReport
 from gapwatch.dashboard.style import format_seconds
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay.model import LagStats, Window
+from gapwatch.replay.openness import DECIDERS, SHORTEST_LOOK_S
 
 WINDOW_HEAD = ("node", "class", "start (UTC)", "end (UTC)", "duration", "range", "evidence",
                "lanes", "failed requests")  # fmt: skip
@@ -55,6 +57,71 @@ def window_cells(win: Window) -> tuple[str, ...]:
         win.provenance,
         impact(win),
     )
+
+
+#: possible windows the report explains one by one (in time order); the others are counted
+OPEN_SHOWN = 10
+
+
+def open_summary(section: ServiceReport) -> str:
+    """How many possible windows a shorter probe or poll interval would have put a look
+    inside, by which; empty without a possible window."""
+    why = section.openness
+    if not why:
+        return ""
+    n = len(why)
+    them = "them" if n != 1 else "it"
+    head = (
+        f"{n} possible window{'s' if n != 1 else ''}: the samples allow {them}, not prove {them}."
+    )
+    counts = Counter(kind for o in why.values() for kind, _text in o.decide)
+    helped = sum(1 for o in why.values() if o.decide)
+    narrow = sum(1 for o in why.values() if not o.decide and o.width_s < SHORTEST_LOOK_S)
+    parts = []
+    kinds = ", ".join(f"{DECIDERS[k]}: {c}" for k, c in counts.most_common())
+    if helped:
+        parts.append(f"denser sampling would have put a look inside {helped} ({kinds})")
+    if n - helped - narrow:
+        parts.append(f"looks already fell inside {n - helped - narrow}")
+    if narrow:
+        parts.append(f"{narrow} {'are' if narrow != 1 else 'is'} narrower than any look")
+    if n != 1:
+        return f"{head} Of them: {'; '.join(parts)}."
+    if helped:
+        return f"{head} Denser sampling would have put a look inside it ({kinds})."
+    if narrow:
+        return f"{head} It is narrower than any look."
+    return (
+        f"{head} Looks already fell inside it: only the two reactions' own times would decide it."
+    )
+
+
+def open_lines(section: ServiceReport) -> list[str]:
+    """One sentence per possible window (the first `OPEN_SHOWN` in time order), then how many
+    more there are."""
+    why = section.openness
+    shown = sorted(why, key=lambda w: (w.start_us, w.node))
+    out = []
+    for w in shown[:OPEN_SHOWN]:
+        o = why[w]
+        if o.decide:
+            then = "Denser sampling: " + "; ".join(text for _kind, text in o.decide) + "."
+        elif o.width_s < SHORTEST_LOOK_S:
+            then = (
+                f"It is {o.width_s * 1000:.0f} ms wide, narrower than any look: only the two "
+                "reactions' own times would decide it."
+            )
+        else:
+            then = (
+                "Looks already fall inside it: only the two reactions' own times would decide it."
+            )
+        out.append(
+            f"{w.node}, {_short_t(w.start_earliest_us)}-{_short_t(w.end_latest_us)}, "
+            f"{w.class_text}: {o.why}. kube-proxy: {o.kube_proxy}. LB: {o.lb}. {then}"
+        )
+    if len(shown) > OPEN_SHOWN:
+        out.append(f"... and {len(shown) - OPEN_SHOWN} more possible windows.")
+    return out
 
 
 def _num(value: float | None) -> str:
@@ -163,6 +230,9 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
                 "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
                 "",
             ]
+        if sec.openness:
+            out += ["### Why the possible windows are possible", "", open_summary(sec), ""]
+            out += [f"- {line}" for line in open_lines(sec)] + [""]
         link = dashboard_link(dashboard_url, report, sec)
         out += [
             f"Lanes per node (endpoints, proxy, lb, pod): [open in the dashboard]({link}), "
@@ -275,6 +345,10 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                 "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
                 "hatched.</p>"
             )
+        if sec.openness:
+            items = "".join(f"<li>{e(x)}</li>" for x in open_lines(sec))
+            body += ["<h3>Why the possible windows are possible</h3>",
+                     f"<p>{e(open_summary(sec))}</p>", f"<ul>{items}</ul>"]  # fmt: skip
         body.append(_figure_html(report, sec, i == 0))
         body.append(f'<p class="note"><a href="{e(link)}">Open this in the dashboard</a></p>')
         body += ["<h3>Measured lags</h3>",

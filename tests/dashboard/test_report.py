@@ -245,3 +245,81 @@ def test_service_scope(demo: DemoStore, store: Engine) -> None:
     assert code == 0, err
     assert "in cluster aws" in out and "in cluster seed" not in out
     assert len(md_tables(out)[0]) == len(api.windows(store, service=svc))
+
+
+WHY = "### Why the possible windows are possible"
+
+
+def test_each_possible_window_says_why_and_what_would_decide_it(
+    demo: DemoStore, store: Engine
+) -> None:
+    """Every possible window of the span gets one line: which side the samples left open, each
+    lane's change, and the observations that would have decided it (replay.openness, asked
+    through the API here); proven windows get none."""
+    code, out, err = run(
+        "report", "--db", demo.url, "--since", "2026-01-01T00:00:00Z",
+        "--until", "2026-01-02T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    seen = 0
+    for svc in api.services(store):
+        mine = api.windows(store, service=svc)
+        why = api.openness(store, svc, mine)
+        possible = [w for w in mine if not w.certain]
+        assert set(why) == set(possible)
+        part = out.split(f"in cluster {svc.cluster}")[1].split("### Measured lags")[0]
+        if not possible:
+            assert WHY not in part
+            continue
+        lines = [x for x in part.split(WHY)[1].splitlines() if x.startswith("- ")]
+        assert len(lines) == len(possible)
+        for w in possible:
+            (line,) = [x for x in lines if x.startswith(f"- {w.node}, ")]
+            o = why[w]
+            assert o.why in line and f"kube-proxy: {o.kube_proxy}." in line
+            assert f"LB: {o.lb}." in line
+            assert all(text in line for _kind, text in o.decide)
+            seen += 1
+    assert seen >= 2, "the demo has possible windows in both clusters"
+    # a span with proven windows only (aws, 00:16:40) says nothing of the kind
+    code, out, err = run(
+        "report", "--db", demo.url, "--cluster", "aws", "--since", "2026-01-01T00:16:00Z",
+        "--until", "2026-01-01T00:17:30Z",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = md_tables(out)[0]
+    assert rows and all(r["evidence"] == "proven" for r in rows)
+    assert WHY not in out
+
+
+def test_the_summary_counts_what_denser_sampling_would_reach() -> None:
+    """The summary line counts the windows a denser look would reach, by which, those looks
+    already fell inside and those narrower than any look."""
+    from gapwatch.dashboard.report import ServiceReport
+    from gapwatch.dashboard.report_render import open_summary
+    from gapwatch.replay.openness import Openness
+
+    svc = ServiceRef("c1", "ns", "svc")
+
+    def window(node: str) -> Window:
+        return Window(svc, node, "pod-gone-before-deregistered", 0, 1, 0, 0, 1, 1, "measured",
+                      certain=False)  # fmt: skip
+
+    poll = (("poll", "target-health polls every 2.0 s or less would put one inside it"),)
+    probe = (("probe", "kube-proxy looks every 2.0 s or less would put one inside it"),)
+    why = {
+        window("a"): Openness("lb", "", "", poll, 2.0),
+        window("b"): Openness("order", "", "", (*probe, *poll), 2.0),
+        window("c"): Openness("order", "", "", (), 3.0),
+        window("d"): Openness("order", "", "", (), 0.05),
+    }
+    section = ServiceReport(svc, (), (), (), None, (), why)  # type: ignore[arg-type]
+    assert open_summary(section) == (
+        "4 possible windows: the samples allow them, not prove them. Of them: denser sampling "
+        "would have put a look inside 2 (target-health polls inside it (a shorter poll "
+        "interval): 2, kube-proxy looks inside it (a shorter probe interval): 1); looks already "
+        "fell inside 1; 1 is narrower than any look."
+    )
+    alone = ServiceReport(svc, (), (), (), None, (), {window("d"): why[window("d")]})  # type: ignore[arg-type]
+    assert open_summary(alone).endswith("It is narrower than any look.")
+    assert open_summary(ServiceReport(svc, (), (), (), None, ())) == ""  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from gapwatch.replay import api, checkpoint_file
 from gapwatch.replay import scope as replay_scope
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from gapwatch.replay.openness import Openness
 from gapwatch.replay.scope import Scope
 
 
@@ -112,3 +113,11 @@ def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Adv
         return replay_scope.advise(found)
     result: Advice = api.advise(engine(url), service)
     return result
+
+
+@st.cache_data(show_spinner="Reading the Service's samples...", max_entries=64)
+def openness(url: str, window: Window, version: int) -> Openness | None:
+    """Why a possible window is only possible (replay.openness); None for a proven one. One
+    fold of the window's Service: asked for only when a person wants it (the rollout page's
+    toggle)."""
+    return api.openness(engine(url), window.service, [window]).get(window)

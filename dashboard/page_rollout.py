@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
+from gapwatch.dashboard import cache, data, figures, lanes, nav, report_render, tables
 from gapwatch.dashboard.filters import pick_service
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
@@ -165,8 +165,27 @@ def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None
         st.caption(lanes.window_label(win))
         rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
         st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
+        if not win.certain:
+            _why_possible(ctx, win)
     elif wins:
         st.caption("Select a window (diamond in the chart or a table row) to see its events.")
+
+
+def _why_possible(ctx: Context, win: Window) -> None:
+    """On request (it folds the Service's facts): why the selected possible window is only
+    possible, and what denser sampling would have done (replay.openness, as the report words
+    it)."""
+    asked = st.toggle(
+        "Why is it only possible? (reads the Service's samples: seconds on a large store)",
+        key="why-possible",
+    )
+    why = cache.openness(ctx.url, win, ctx.version) if asked else None
+    if why is None:
+        return
+    st.markdown(
+        f"**Why possible:** {why.why}.  \n**kube-proxy:** {why.kube_proxy}.  \n"
+        f"**LB:** {why.lb}.  \n{report_render.denser(why)}"
+    )
 
 
 def render(ctx: Context) -> None:

@@ -152,6 +152,30 @@ def test_rollout_table_selection_shows_the_events_behind_a_window(
     assert sorted(shown["id"]) == sorted(set(first.opened_by) | set(first.closed_by))
 
 
+def test_a_possible_window_says_why_on_request(app: AppTest, store: Engine) -> None:
+    """Selecting the seed rollout's possible window offers a toggle (off: nothing folded);
+    on, the page says why it is only possible, as replay.openness reads it."""
+    at = _open(app, page="rollout", cluster="seed")
+    (rollout,) = [r for r in api.rollouts(store, cluster="seed") if r.windows]
+    listed = sorted(rollout.windows, key=lambda w: (w.start_us, w.node))
+    row, win = next((i, w) for i, w in enumerate(listed) if not w.certain)
+    at.session_state["window_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    (toggle,) = [t for t in at.toggle if t.key == "why-possible"]
+    assert not any("Why possible" in m.value for m in at.markdown)
+    toggle.set_value(True).run()
+    assert not at.exception
+    why = api.openness(store, win.service, [win])[win]
+    (said,) = [m.value for m in at.markdown if "Why possible" in m.value]
+    assert why.why in said and why.kube_proxy in said and why.lb in said
+    # a proven window offers nothing of the kind
+    proven = next(i for i, w in enumerate(listed) if w.certain)
+    at.session_state["window_table"] = {"selection": {"rows": [proven], "columns": [], "cells": []}}
+    at.run()
+    assert not [t for t in at.toggle if t.key == "why-possible"]
+
+
 def test_whatif_recomputes_with_the_replay_engine(app: AppTest, store: Engine) -> None:
     at = _open(app, page="whatif", cluster="seed")
     (service,) = [s for s in api.services(store) if s.cluster == "seed"]

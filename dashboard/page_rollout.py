@@ -176,10 +176,11 @@ def _why_possible(ctx: Context, win: Window) -> None:
     possible, and what denser sampling would have done (replay.openness, as the report words
     it)."""
     asked = st.toggle(
-        "Why is it only possible? (reads the Service's samples: seconds on a large store)",
+        "Why is it only possible? (reads all of the Service's samples once: up to a quarter of "
+        "a minute on a store of a million events)",
         key="why-possible",
     )
-    why = cache.openness(ctx.url, win, ctx.version) if asked else None
+    why = cache.openness(ctx.url, win.service, ctx.version).get(win) if asked else None
     if why is None:
         return
     st.markdown(

@@ -131,7 +131,7 @@ def _section(
     wins = api.windows(engine, service=svc, since=since, until=until)
     nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
     segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
-    advice = api.advise(engine, svc)
+    advice, why = api.advise_and_openness(engine, svc, wins)
     return ServiceReport(
         service=svc,
         windows=tuple(wins),
@@ -139,7 +139,7 @@ def _section(
         segments=tuple(segs),
         advice=advice,
         recommendations=recommendations(advice),
-        openness=api.openness(engine, svc, wins),
+        openness=why,
     )
 
 

@@ -24,6 +24,7 @@ from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
 from gapwatch.replay.logclock import LogClock, log_clocks
 from gapwatch.replay.measure import Measured, measured_values
@@ -200,9 +201,25 @@ def advise(
     if since is not None and until is not None:
         return scope.advise(load_scope(engine, service, since, until))
     catch_up(engine)
-    state = load_state(engine, service=service)
+    return _advise(engine, service, load_state(engine, service=service))
+
+
+def _advise(engine: Engine, service: ServiceRef, state: FoldState) -> Advice:
     measured = measurements(engine, service).lb
     return advise_mod.advise(state, service, assumptions(engine), measured)
+
+
+def advise_and_openness(
+    engine: Engine, service: ServiceRef, windows: Sequence[Window]
+) -> tuple[Advice, dict[Window, openness_mod.Openness]]:
+    """`advise(engine, service)` (everything recorded) and `openness(engine, service,
+    windows)` from one fold of the Service's facts (a postmortem asks for both: on the large
+    demo store each fold is ~14 s)."""
+    catch_up(engine)
+    state = load_state(engine, service=service)
+    possible = [w for w in windows if not w.certain and w.service == service]
+    why = openness_mod.openness(state, possible, assumptions(engine)) if possible else {}
+    return _advise(engine, service, state), why
 
 
 def openness(
@@ -212,11 +229,11 @@ def openness(
     is only possible, and what would have decided it (replay.openness), from one fold of the
     Service's facts (the probe and LB lanes are not in the projections); {} without a possible
     window (nothing folded)."""
-    possible = [w for w in windows if not w.certain and w.service == service]
-    if not possible:
+    if not any(not w.certain and w.service == service for w in windows):
         return {}
     catch_up(engine)
     state = load_state(engine, service=service)
+    possible = [w for w in windows if not w.certain and w.service == service]
     return openness_mod.openness(state, possible, assumptions(engine))
 
 

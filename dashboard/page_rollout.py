@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from gapwatch.dashboard import cache, data, figures, lanes, nav, report_render, tables
+from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.dashboard.filters import pick_service
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
@@ -185,7 +185,7 @@ def _why_possible(ctx: Context, win: Window) -> None:
         return
     st.markdown(
         f"**Why possible:** {why.why}.  \n**kube-proxy:** {why.kube_proxy}.  \n"
-        f"**LB:** {why.lb}.  \n{report_render.denser(why)}"
+        f"**LB:** {why.lb}.  \n{why.denser}"
     )
 
 

@@ -18,7 +18,7 @@ from gapwatch.dashboard.report import Postmortem, Recommendation, ServiceReport
 from gapwatch.dashboard.style import format_seconds
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay.model import LagStats, Window
-from gapwatch.replay.openness import DECIDERS, SHORTEST_LOOK_S, Openness
+from gapwatch.replay.openness import DECIDERS, SHORTEST_LOOK_S
 
 WINDOW_HEAD = ("node", "class", "start (UTC)", "end (UTC)", "duration", "range", "evidence",
                "lanes", "failed requests")  # fmt: skip
@@ -96,18 +96,6 @@ def open_summary(section: ServiceReport) -> str:
     )
 
 
-def denser(o: Openness) -> str:
-    """What denser sampling would have done for one possible window, as a sentence."""
-    if o.decide:
-        return "Denser sampling: " + "; ".join(text for _kind, text in o.decide) + "."
-    if o.width_s < SHORTEST_LOOK_S:
-        return (
-            f"It is {o.width_s * 1000:.0f} ms wide, narrower than any look: only the two "
-            "reactions' own times would decide it."
-        )
-    return "Looks already fall inside it: only the two reactions' own times would decide it."
-
-
 def open_lines(section: ServiceReport) -> list[str]:
     """One sentence per possible window (the first `OPEN_SHOWN` in time order), then how many
     more there are."""
@@ -118,7 +106,7 @@ def open_lines(section: ServiceReport) -> list[str]:
         o = why[w]
         out.append(
             f"{w.node}, {_short_t(w.start_earliest_us)}-{_short_t(w.end_latest_us)}, "
-            f"{w.class_text}: {o.why}. kube-proxy: {o.kube_proxy}. LB: {o.lb}. {denser(o)}"
+            f"{w.class_text}: {o.why}. kube-proxy: {o.kube_proxy}. LB: {o.lb}. {o.denser}"
         )
     if len(shown) > OPEN_SHOWN:
         out.append(f"... and {len(shown) - OPEN_SHOWN} more possible windows.")

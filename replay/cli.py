@@ -6,6 +6,7 @@ The replay engine (`api`, `projections`) is imported when a command runs, never 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,7 +33,10 @@ from gapwatch.recorder.cliutil import (
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from gapwatch.replay.model import Segment, ServiceRef, Window
+    from gapwatch.replay.openness import Openness
     from gapwatch.replay.untied import Untied
 
 #: How `gaps` names the node of failed requests that no Node's address matches (replay.untied).
@@ -149,10 +153,21 @@ def gaps(
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
     wide: WideFlag = False,
+    why: Annotated[
+        bool,
+        typer.Option(
+            "--why",
+            help="Say why each possible window is only possible and what denser sampling would "
+            "have done (reads each such Service's samples: seconds to a minute on a large store).",
+        ),
+    ] = False,
 ) -> None:
     """List gap windows: the LB routed to a node that did not serve the Service.
 
-    Access-log failures tied to no node follow as `unknown` node rows (class untied-failures)."""
+    Access-log failures tied to no node follow as `unknown` node rows (class untied-failures).
+    --why adds, per possible window, the side the samples left open, the looks around each
+    lane's change and the shorter probe or poll interval that would have put a look inside it
+    (docs/semantics.md, "Why a possible window is possible")."""
     # at run time: --help stays light
     from gapwatch.replay import api, cli_checks, cli_tables
     from gapwatch.replay import untied as untied_mod
@@ -171,19 +186,48 @@ def gaps(
     if not found and not untied:
         check_data_in_range(engine, lo, hi, cluster)
     chosen = pick_format(fmt, as_json, as_csv)
+    reasons = _open_reasons(engine, found) if why else {}
     if chosen is OutputFormat.table:
         lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
         cli_tables.print_windows(found, wide=wide, lb_lanes=lanes)
+        cli_tables.print_open(found, reasons)
         cli_tables.print_untied(untied)
         return
-    rows = [window_dict(w) for w in found] + [untied_dict(u) for u in untied]
+    rows = [window_dict(w) | (_open_fields(reasons.get(w)) if why else {}) for w in found]
+    rows += [untied_dict(u) for u in untied]
     if chosen is not OutputFormat.json:
         for r in rows:
             r["opened_by"] = " ".join(str(i) for i in r["opened_by"])
             r["closed_by"] = " ".join(str(i) for i in r["closed_by"])
             r["failed_at"] = " ".join(r.get("failed_at") or ())
             r["also"] = " ".join(r.get("also") or ())
-    emit_rows(rows, WINDOW_COLUMNS, chosen, title="gap windows")
+    columns = WINDOW_COLUMNS + (OPEN_COLUMNS if why else [])
+    emit_rows(rows, columns, chosen, title="gap windows")
+
+
+#: `gaps --why --json/--csv`: the fields replay.openness adds to a possible window (empty for a
+#: proven one)
+OPEN_COLUMNS = ["open_side", "open_kube_proxy", "open_lb", "denser"]
+
+
+def _open_reasons(engine: Engine, found: list[Window]) -> dict[Window, Openness]:
+    """replay.openness for every possible window among `found`: one fold per such Service."""
+    from gapwatch.replay import api
+
+    services = sorted({w.service for w in found if not w.certain})
+    reasons: dict[Window, Openness] = {}
+    for i, svc in enumerate(services, start=1):
+        print(f"reading the samples of {svc.cluster}/{svc.key} ({i}/{len(services)})",
+              file=sys.stderr)  # fmt: skip
+        reasons.update(api.openness(engine, svc, found))
+    return reasons
+
+
+def _open_fields(o: Openness | None) -> dict[str, object]:
+    if o is None:
+        return dict.fromkeys(OPEN_COLUMNS)
+    return {"open_side": o.side, "open_kube_proxy": o.kube_proxy, "open_lb": o.lb,
+            "denser": o.denser}  # fmt: skip
 
 
 def rollouts(

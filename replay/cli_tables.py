@@ -9,11 +9,12 @@ every field at full precision (replay.cli).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gapwatch.recorder.humantable import Col, clock, print_table, seconds, short_ids, short_nodes
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay.model import LagStats, Rollout, Segment, Window, class_text
+from gapwatch.replay.openness import Openness
 from gapwatch.replay.untied import Untied
 
 #: Window classes as narrow tables print them (`--wide` prints the full names).
@@ -129,6 +130,23 @@ def print_windows(
     print_table(rows, cols, title=title, wide=wide)
     if not wide and any(w.also for w in windows):
         print(UNDECIDED_NOTE)
+
+
+def print_open(windows: Sequence[Window], why: Mapping[Window, Openness]) -> None:
+    """`gaps --why`: one paragraph per possible window, in the table's order: which side the
+    samples left open, each lane's change, what denser sampling would have done."""
+    shown = [w for w in windows if w in why]
+    if not shown:
+        return
+    dated = len({from_micros(w.start_us).date() for w in windows}) > 1
+    print()
+    print(f"why possible ({len(shown)} window{'s' if len(shown) != 1 else ''}):")
+    for w in shown:
+        o = why[w]
+        print(
+            f"- {w.node} {clock(from_micros(w.start_us), dated)} ({w.service.cluster}): {o.why}. "
+            f"kube-proxy: {o.kube_proxy}. LB: {o.lb}. {o.denser}"
+        )
 
 
 def print_untied(untied: Sequence[Untied]) -> None:

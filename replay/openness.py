@@ -68,6 +68,18 @@ class Openness:
     def why(self) -> str:
         return SIDES[self.side]
 
+    @property
+    def denser(self) -> str:
+        """What denser sampling would have done for this window, as a sentence."""
+        if self.decide:
+            return "Denser sampling: " + "; ".join(text for _kind, text in self.decide) + "."
+        if self.width_s < SHORTEST_LOOK_S:
+            return (
+                f"It is {self.width_s * 1000:.0f} ms wide, narrower than any look: only the two "
+                "reactions' own times would decide it."
+            )
+        return "Looks already fall inside it: only the two reactions' own times would decide it."
+
 
 def openness(
     state: FoldState, windows: Sequence[Window], settings: DetectSettings

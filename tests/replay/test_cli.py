@@ -47,6 +47,43 @@ def test_gaps_json_lists_both_seed_classes(seeded: str) -> None:
     assert len(csv_lines) == len(windows) + 1
 
 
+def test_gaps_why_says_why_each_possible_window_is_possible(seeded: str) -> None:
+    """`gaps --why`: every possible window carries replay.openness's reading (asked here of
+    the API on the same store), a proven one carries none; the table says it in a paragraph."""
+    from gapwatch.recorder.store import make_engine
+    from gapwatch.replay import api
+
+    result = runner.invoke(app, ["gaps", "--db", seeded, "--json", "--why"])
+    assert result.exit_code == 0, result.output
+    # which Service's samples it reads goes to stderr (a progress note), never into the JSON
+    assert "reading the samples of sim/" in result.stderr
+    rows = json.loads(result.stdout)
+    engine = make_engine(seeded)
+    try:
+        found = api.windows(engine)
+        why = {}
+        for svc in {w.service for w in found}:
+            why.update(api.openness(engine, svc, found))
+    finally:
+        engine.dispose()
+    assert len(rows) == len(found) and why, "the seed run has a possible window"
+    for row, w in zip(rows, found, strict=True):
+        assert row["node"] == w.node and row["certain"] == w.certain
+        if w.certain:
+            assert row["open_side"] is None and row["denser"] is None
+            continue
+        o = why[w]
+        assert (row["open_side"], row["open_kube_proxy"], row["open_lb"], row["denser"]) == (
+            o.side, o.kube_proxy, o.lb, o.denser
+        )  # fmt: skip
+    table = gw("gaps", "--db", seeded, "--why")
+    assert f"why possible ({len(why)} window" in table
+    assert all(o.why in table and o.denser in table for o in why.values())
+    # without --why nothing of it is read or printed
+    assert "why possible" not in gw("gaps", "--db", seeded)
+    assert "open_side" not in json.loads(gw("gaps", "--db", seeded, "--json"))[0]
+
+
 def test_advise_recommends_settings_whose_whatif_has_no_windows(seeded: str) -> None:
     advice = json.loads(gw("advise", "--db", seeded, "--json"))
     assert advice["windows_before"] > 0

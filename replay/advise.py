@@ -71,14 +71,18 @@ def _left(
     classes: tuple[str, ...],
     settings: DetectSettings,
     known: Recorded,
+    limit: int | None = None,
 ) -> int:
-    """Windows of `classes` left under `candidate`, with recorded and with worst-case lags."""
-    return sum(
-        1
-        for worst in (False, True)
-        for w in known.whatif(state, candidate, svc, settings, worst_case=worst)
-        if w.cls in classes
-    )
+    """Windows of `classes` left under `candidate`, with recorded and with worst-case lags;
+    past `limit` with the recorded lags already, the worst case is not replayed (a count above
+    it is all a caller compares)."""
+    left = 0
+    for worst in (False, True):
+        found = known.whatif(state, candidate, svc, settings, worst_case=worst)
+        left += sum(1 for w in found if w.cls in classes)
+        if limit is not None and left > limit:
+            break
+    return left
 
 
 def _smallest(
@@ -101,7 +105,7 @@ def _smallest(
     floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, known)
     for value in LADDER_S:
         candidate = at(float(value))
-        if _left(state, svc, candidate, classes, settings, known) <= floor:
+        if _left(state, svc, candidate, classes, settings, known, limit=floor) <= floor:
             return candidate, floor
     return None, floor
 

@@ -46,6 +46,9 @@ class Recorded:
     books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
     #: the LB settings measured from the log (replay.measure; only measured ones)
     lb: Mapping[str, float] | None = None
+    #: the what-if windows of each (settings, worst case) asked for already: the advice's
+    #: final settings are the last candidate its search replayed
+    runs: dict[tuple[WhatIf, ServiceRef, bool], list[Window]] = field(default_factory=dict)
 
     def within(self, windows: Sequence[Window]) -> list[Window]:
         if self.span is None:
@@ -57,11 +60,13 @@ class Recorded:
         self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,
         *, worst_case: bool = False,
     ) -> list[Window]:  # fmt: skip
-        found = whatif(
-            state, settings, [svc], detect_settings, worst_case=worst_case,
-            lb=self.lb, samples=self.samples, recorded=self.windows, books=self.books,
-        )  # fmt: skip
-        return self.within(found)
+        key = (settings, svc, worst_case)
+        if key not in self.runs:
+            self.runs[key] = whatif(
+                state, settings, [svc], detect_settings, worst_case=worst_case,
+                lb=self.lb, samples=self.samples, recorded=self.windows, books=self.books,
+            )  # fmt: skip
+        return self.within(self.runs[key])
 
 
 def _left(

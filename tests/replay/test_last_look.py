@@ -33,7 +33,7 @@ def _last(obs: Observation) -> Observation:
     return dataclasses.replace(obs, payload={**obs.payload, "look": "last"})
 
 
-def _log(*, last_looks: bool) -> list[Observation]:
+def _log(*, last_looks: bool, heartbeat_at: float | None = None) -> list[Observation]:
     timeout_ms = 1000.0
     stored = [
         service(0),
@@ -48,6 +48,8 @@ def _log(*, last_looks: bool) -> list[Observation]:
         node_deleted(85.62, "n1"),
         target(91.0, 90.0, "n1", "draining", check_port=TRAFFIC_PORT),
     ]
+    if heartbeat_at is not None:  # a heartbeat inside the window, before the deletion
+        stored.append(health(heartbeat_at, heartbeat_at - 0.5, "n1", 0))
     if last_looks:  # stored as the prober dropped the node (at 85.62)
         stored += [
             _last(health(85.501, 85.0, "n1", 0)),
@@ -65,3 +67,9 @@ def test_without_it_the_node_reads_down_from_the_start() -> None:
     # what the log held before the prober stored last looks: the same read as before
     window = window_on(_log(last_looks=False), "n1")
     assert window.cls == "node-not-ready"
+
+
+def test_a_heartbeat_inside_the_window_is_read_as_well() -> None:
+    # the same rule: a lane's last run goes on to its newest look, whatever stored it
+    window = window_on(_log(last_looks=False, heartbeat_at=80.001), "n1")
+    assert window.cls == "registered-before-forwarding"

@@ -88,3 +88,23 @@ def test_the_last_looks_draw_nothing(case: str, monkeypatch: pytest.MonkeyPatch)
     assert truth == truth_before
     lasts = [o for o in observations if o.payload.get("look") == "last"]
     assert lasts and [o for o in observations if o not in lasts] == before
+
+
+def test_a_last_healthz_look_reads_the_syncs_kube_proxy_left_behind() -> None:
+    """A node's /healthz last look may be emitted after its kube-proxy stopped (the machine
+    deleted, the prober's watch later): the last rules sync as of that look comes from the syncs
+    kept after the stop, as KubeProxies.last_sync gave it while kube-proxy ran."""
+    from gapwatch.recorder.sim.world import World
+
+    w = World(from_dict(_scenario(2.0), "deleted"), seed=448)
+    w.bootstrap()
+    w.loop.run_until(200_000_000)
+    healthz = w.prober.healthz
+    assert healthz is not None
+    healthz.sample("node-001", w.loop.now, full=True)
+    looks = [w.loop.now, w.loop.now + 5_000_000]
+    running = [w.proxy.last_sync("node-001", t) for t in looks]
+    assert running[-1] is not None
+    w.proxy.stop("node-001")
+    assert w.proxy.last_sync("node-001", w.loop.now) is None  # its state is gone
+    assert [healthz._last_sync("node-001", t) for t in looks] == running

@@ -24,6 +24,7 @@ from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
@@ -302,8 +303,10 @@ def _went_down(
     if down is None:
         return False
     # a look the node answered from the start on (a refused connection: kube-proxy's rules with
-    # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start
-    return not any(answered_in(lane_, at_us, down) for lane_ in looks)
+    # no pod behind them; an HTTP status) shows it up then: it went down later, not at the start.
+    # A lane's last run goes on to its newest look (a heartbeat, the prober's last look)
+    newest = newest_looks(state, svc, node, s)
+    return not any(answered_in(lane_, at_us, down) for lane_ in (*looks, newest))
 
 
 def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:

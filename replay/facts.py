@@ -33,7 +33,7 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 - health: ProxyHealth; state the HTTP status or the error; num1 localEndpoints,
   num2 serviceProxyHealthy; num3 1 when prev_us is the stored observation a restarted prober
   resumed from, not a look of its own (a `resume`, or a change marked `resumed`), else NULL;
-  text1 the prober's `look` (first/change/heartbeat/resume).
+  text1 the prober's `look` (first/change/heartbeat/resume/last).
 - nodeport: NodePortProbe; state connected/refused/reset/timeout/error; num1 latency (us);
   num3 as health's; text1 the prober's `look`.
 - target: TargetHealth; state healthy/initial/unhealthy/draining/unused/absent (DELETED);

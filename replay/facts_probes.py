@@ -47,8 +47,8 @@ def nodeport_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any
 
 
 def _look(obs: Observation) -> str | None:
-    """Why the prober stored the look (`first`, `change`, `heartbeat`, `resume`), None when the
-    source does not say (the simulator, older recordings)."""
+    """Why the prober stored the look (`first`, `change`, `heartbeat`, `resume`, `last`), None
+    when the source does not say (the simulator but for its `last` looks, older recordings)."""
     look = obs.payload.get("look")
     return look if isinstance(look, str) else None
 

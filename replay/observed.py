@@ -33,3 +33,24 @@ def widened(samples: list[Sample], skew_us: int) -> list[Sample]:
         prev = s.prev_us if s.prev_us is not None else s.at_us
         out.append(s._replace(at_us=s.at_us + skew_us, prev_us=prev - skew_us))
     return out
+
+
+def newest_looks(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings
+) -> list[Sample]:
+    """Per probe lane of `node` (health check, NodePort), its newest look, with the value of
+    the lane's last sample, on the recorder's clock at the earliest it can have been. A lane
+    keeps its changes only (replay.fold.keep_sample): the looks that repeated its last value
+    since (heartbeats; the prober's last look at a node it stopped probing, `look: "last"`,
+    docs/observation.md) are known only as the lane's newest time, `FoldState.seen`."""
+    out = []
+    for kind in ("health", "nodeport"):
+        samples = state.probes[kind].get((svc, node))
+        newest = state.seen.get((kind, svc.cluster, svc.namespace, svc.name, node))
+        if not samples or newest is None:
+            continue
+        last = sorted_lane(samples)[-1]
+        offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
+        skew = max(abs(offset), seconds_us(settings.clock_skew_s))
+        out.append(last._replace(at_us=newest - offset - skew, prev_us=None))
+    return out

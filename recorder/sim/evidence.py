@@ -18,8 +18,9 @@
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
 Neither draws from the run's generator, so a seed's scenario and truth are the same with or
-without them. Both emit looks up to a probe period in the past: the run releases observations
-that much later (`hold_us`), so they still leave in time order.
+without them. Both emit looks up to a probe period in the past (as the prober's last look at a
+node it drops does): the run releases observations that much later (`hold_us`), so they still
+leave in time order.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ if TYPE_CHECKING:
 
 
 def hold_us(world: World) -> int:
-    """How much later than real time the run releases observations: a probe period and a
-    second (the look before a change, CloudTrail's truncated eventTime), 0 without options."""
+    """How much later than real time the run releases observations: a probe period (a node's
+    last look, emitted when the prober drops it: recorder.sim.observe) and, with options, a
+    second more (the look before a change, CloudTrail's truncated eventTime)."""
     o = world.s.observe
+    period = us(o.kube_proxy_period_s)
     if not (o.kube_proxy_metrics or o.cloudtrail):
-        return 0
-    return us(o.kube_proxy_period_s) + 1_000_000
+        return period
+    return period + 1_000_000
 
 
 def _last(times: list[int], since_us: int, at_us: int) -> int | None:

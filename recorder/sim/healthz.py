@@ -11,11 +11,14 @@ node is not eligible.
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.gotime import ZERO_US, format_go_time
 from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import PROBE
+from gapwatch.recorder.sim.kubeproxy import RESYNC_US
+from gapwatch.recorder.sim.observe import last_tick
 from gapwatch.recorder.timefmt import to_micros
 
 if TYPE_CHECKING:
@@ -37,6 +40,10 @@ class NodeHealthz:
         self.gate = draining_nodes_gate(world)
         self.last: dict[str, tuple[int | None, bool | None, str | None]] = {}
         self.first_us: dict[str, int] = {}
+        #: per node, when the look last emitted was taken, and when its kube-proxy process
+        #: started as of the last sample (a restart since is a change: sampled)
+        self.looked_us: dict[str, int] = {}
+        self.started_us: dict[str, int] = {}
 
     def _answer(self, node: str) -> tuple[int | None, bool | None, str | None]:
         """(status, nodeEligible, error): no answer from a node that is down (a timeout,
@@ -53,31 +60,69 @@ class NodeHealthz:
 
     def _go_time(self, node: str, t_us: int) -> str:
         """`t_us` as kube-proxy on `node` prints a time.Now() reading (no node clock skew)."""
-        state = self.w.proxy.nodes.get(node)
-        started = 0 if state is None else state.started_us
+        started = self.started_us.get(node, 0)
         return format_go_time(to_micros(self.w.clock.dt(t_us)), monotonic_us=t_us - started)
 
+    def _last_sync(self, node: str, at_us: int) -> int | None:
+        """KubeProxies.last_sync as of `at_us`, from the syncs it keeps after kube-proxy stops
+        (a look taken before its node went away, emitted when the prober dropped the node)."""
+        proxy = self.w.proxy
+        state = proxy.nodes.get(node)
+        if state is not None and (state.last_sync_us is None or state.last_sync_us <= at_us):
+            return proxy.last_sync(node, at_us)
+        synced = proxy.synced_us.get(node, [])
+        i = bisect.bisect_right(synced, at_us)
+        return at_us - (at_us - synced[i - 1]) % RESYNC_US if i else None
+
     def sample(self, node: str, now: int, *, full: bool) -> None:
+        state = self.w.proxy.nodes.get(node)
+        self.started_us[node] = 0 if state is None else state.started_us
         answer = self._answer(node)
         old = self.last.get(node)
         if not full and old == answer:
             return
-        w = self.w
         self.last[node] = answer
-        first = self.first_us.setdefault(node, now)
+        self.first_us.setdefault(node, now)
+        self.looked_us[node] = now
+        self._push(node, answer, now, None)
+
+    def forget(self, node: str) -> None:
+        """The prober drops `node`: its last look, if not emitted (observe.Prober.forget)."""
+        answer, first = self.last.get(node), self.first_us.get(node)
+        if answer is not None and first is not None:
+            period = us(self.w.s.observe.kube_proxy_period_s)
+            at = last_tick(self.w.loop.now, us(self._latency(answer) / 1000.0), period)
+            if at >= first and at > self.looked_us.get(node, -1):
+                self._push(node, answer, at, "last")
+        for known in (self.last, self.first_us, self.looked_us, self.started_us):
+            known.pop(node, None)
+
+    def _latency(self, answer: tuple[int | None, bool | None, str | None]) -> float:
+        return self.w.s.observe.probe_timeout_s * 1000.0 if answer[0] is None else 0.5
+
+    def _push(
+        self,
+        node: str,
+        answer: tuple[int | None, bool | None, str | None],
+        now: int,
+        look: str | None,
+    ) -> None:
+        """Emit the look taken at `now` that got `answer` (`look`: why, when not a sample)."""
+        w = self.w
+        first = self.first_us.get(node, now)
         period = us(w.s.observe.kube_proxy_period_s)
         prev = now - period if now - period >= first else None
         status, eligible, error = answer
         body: dict[str, Any] | None = None
         if status is not None:
             stamp = self._go_time(node, now)
-            last = w.proxy.last_sync(node, now) if status == 503 else now
+            last = self._last_sync(node, now) if status == 503 else now
             synced = format_go_time(ZERO_US) if last is None else self._go_time(node, last)
             body = {"lastUpdated": synced, "currentTime": stamp}
             if eligible is not None:
                 body["nodeEligible"] = eligible
-        latency = w.s.observe.probe_timeout_s * 1000.0 if status is None else 0.5
-        payload = {
+        latency = self._latency(answer)
+        payload: dict[str, Any] = {
             "path": "/healthz",
             "status": status,
             "body": body,
@@ -85,6 +130,8 @@ class NodeHealthz:
             "port": self.PORT,
             "latency_ms": latency,
         }
+        if look is not None:
+            payload["look"] = look
         w.emit.push(
             now + us(latency / 1000.0),
             PROBE,

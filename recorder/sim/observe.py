@@ -4,6 +4,11 @@ Both emit only when an answer changed, with `previous_observed_at` = the previou
 still saw the old answer), plus a full sample every `heartbeat_s`. Samples are taken on a fixed grid
 (multiples of the period), lazily: a sample is computed only at the first grid instant after
 something may have changed, which gives exactly what polling every period would have emitted.
+When the prober drops a node (its watch delivered the deletion) it emits the node's last look
+(`look: "last"`) if that look was not emitted, as the recorder's prober does
+(recorder/sources/kubeproxy/tracker.py, `forget`): the last grid instant whose look ended by
+then, with the answer last emitted (nothing changed since, or a sample would have followed) and
+that look's latency (no new draw).
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ def _next_tick(now: int, period: int) -> int:
     return (now // period + 1) * period
 
 
+def last_tick(now: int, took_us: int, period: int) -> int:
+    """The last grid instant whose look, taking `took_us`, ended by `now`."""
+    return (now - took_us) // period * period
+
+
 class Prober:
     """kube-proxy-probe: ProxyHealth (health-check node port) and NodePortProbe per node."""
 
@@ -51,6 +61,10 @@ class Prober:
         self.health_rng = random.Random(f"prober-proxier-health-{world.seed}")
         self.first_us: dict[str, int] = {}
         self.last_emit_us: dict[str, int] = {}
+        #: per (node, kind), when the look last emitted was taken; per node, the latency (ms)
+        #: drawn for the last answer emitted: a last look's (`forget`)
+        self.looked_us: dict[tuple[str, str], int] = {}
+        self.latency_ms: dict[str, float] = {}
         self.touched: set[str] = set()
         #: deleted nodes the prober still looks at: its watch has not delivered the deletion
         self.leaving: set[str] = set()
@@ -73,13 +87,48 @@ class Prober:
         self.w.loop.at(seen_us, self.forget, node)
 
     def forget(self, node: str) -> None:
+        self._last_looks(node)
         self.leaving.discard(node)
         if self.healthz is not None:
-            self.healthz.last.pop(node, None)
+            self.healthz.forget(node)
         self.last.pop(node, None)
         self.last_by_endpoints.pop(node, None)
         self.first_us.pop(node, None)
         self.touched.discard(node)
+        self.latency_ms.pop(node, None)
+        for kind in ("ProxyHealth", "NodePortProbe"):
+            self.looked_us.pop((node, kind), None)
+
+    def _last_looks(self, node: str) -> None:
+        """Emit the node's last looks that were not emitted (module docstring). Every change
+        before the last grid instant was sampled by it (`touch`), so that look saw the answer
+        last emitted."""
+        answer, first = self.last.get(node), self.first_us.get(node)
+        if answer is None or first is None or node not in self.latency_ms:
+            return
+        w = self.w
+        now = w.loop.now
+        health, port, health_us, port_us = self._payloads(answer, self.latency_ms[node])
+        ns, name = w.s.service.namespace, w.s.service.name
+        looks = [("NodePortProbe", port, port_us)]
+        if w.s.service.type == "LoadBalancer":
+            looks.insert(0, ("ProxyHealth", health, health_us))
+        for kind, payload, took_us in looks:
+            at = last_tick(now, took_us, self.period)
+            if at < first or at <= self.looked_us.get((node, kind), -1):
+                continue
+            prev = at - self.period if at - self.period >= first else None
+            w.emit.push(
+                at + took_us,
+                PROBE,
+                kind,
+                "OBSERVED",
+                {**payload, "look": "last"},
+                namespace=ns,
+                name=name,
+                node=node,
+                previous_us=prev,
+            )
 
     def touch(self, node: str) -> None:
         self.touched.add(node)
@@ -151,6 +200,52 @@ class Prober:
         s = w.s
         first = self.first_us.setdefault(node, now)
         prev = now - self.period if now - self.period >= first else None
+        port_result = answer[1]
+        if port_result == "connected":
+            latency = round(rng.uniform(0.3, 2.5), 3)
+        elif port_result == "refused":
+            latency = round(rng.uniform(0.1, 0.6), 3)
+        else:
+            latency = s.observe.probe_timeout_s * 1000.0
+        self.latency_ms[node] = latency
+        health, port, health_us, port_us = self._payloads(answer, latency)
+        ns, name = s.service.namespace, s.service.name
+        old = self.last.get(node)
+        has_hc_port = s.service.type == "LoadBalancer"
+        if has_hc_port and (full or old is None or old[0] != answer[0]):
+            self.looked_us[(node, "ProxyHealth")] = now
+            w.emit.push(
+                now + health_us,
+                PROBE,
+                "ProxyHealth",
+                "OBSERVED",
+                health,
+                namespace=ns,
+                name=name,
+                node=node,
+                previous_us=prev,
+            )
+        if full or old is None or old[1] != answer[1]:
+            self.looked_us[(node, "NodePortProbe")] = now
+            w.emit.push(
+                now + port_us,
+                PROBE,
+                "NodePortProbe",
+                "OBSERVED",
+                port,
+                namespace=ns,
+                name=name,
+                node=node,
+                previous_us=prev,
+            )
+        self.last[node] = answer
+
+    def _payloads(
+        self, answer: tuple[Any, Any], latency: float
+    ) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+        """The ProxyHealth and NodePortProbe payloads of a look that got `answer`, the NodePort
+        probe taking `latency` ms, and how long after the look's start each is stored."""
+        s = self.w.s
         (status, count, healthy), port_result = answer
         error = count if status is None else None
         body: dict[str, Any] | None = None
@@ -167,47 +262,14 @@ class Prober:
             "error": error,
             "port": s.service.health_check_node_port,
         }
-        if port_result == "connected":
-            latency = round(rng.uniform(0.3, 2.5), 3)
-        elif port_result == "refused":
-            latency = round(rng.uniform(0.1, 0.6), 3)
-        else:
-            latency = s.observe.probe_timeout_s * 1000.0
         port = {"port": s.service.node_port, "result": port_result, "latency_ms": latency}
-        ns, name = s.service.namespace, s.service.name
-        observed = now + us(latency / 1000.0)
+        observed = us(latency / 1000.0)
         # each answer is stored at its own look's end, as the real prober does
         # (recorder/sources/kubeproxy/tracker.py): a health check that answered is not held up
         # by the NodePort probe's timeout
-        answered_at = now + us(HEALTH_ANSWER_MS / 1000.0)
-        health_at = answered_at if port_result == "timeout" and error != "timeout" else observed
-        old = self.last.get(node)
-        has_hc_port = s.service.type == "LoadBalancer"
-        if has_hc_port and (full or old is None or old[0] != answer[0]):
-            w.emit.push(
-                health_at,
-                PROBE,
-                "ProxyHealth",
-                "OBSERVED",
-                health,
-                namespace=ns,
-                name=name,
-                node=node,
-                previous_us=prev,
-            )
-        if full or old is None or old[1] != answer[1]:
-            w.emit.push(
-                observed,
-                PROBE,
-                "NodePortProbe",
-                "OBSERVED",
-                port,
-                namespace=ns,
-                name=name,
-                node=node,
-                previous_us=prev,
-            )
-        self.last[node] = answer
+        answered = us(HEALTH_ANSWER_MS / 1000.0)
+        health_at = answered if port_result == "timeout" and error != "timeout" else observed
+        return health, port, health_at, observed
 
 
 class LbPoller:

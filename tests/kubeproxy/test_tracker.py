@@ -179,3 +179,54 @@ def test_stored_heartbeats_show_replay_the_probe_period_not_the_heartbeat() -> N
         prev_us = None if prev is None else int(prev.timestamp() * 1e6)
         keep_sample(state, key, lane, Sample(at_us, prev_us, "200", i, 1))
     assert state.look_gap[key] <= 1_002_000  # one interval and one answer's latency
+
+
+def test_forgetting_a_target_gives_its_unstored_last_look() -> None:
+    """17,000,089's shape: a node answers 503 (no local endpoint programmed) look after look,
+    stored once; the prober stops looking (its Node deleted): the last look is what it answered
+    until then, bounded by the look before it, as a heartbeat is."""
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    assert tracker.see(_look(0, _health(503, local=0))) is not None
+    for t in range(1, 26):
+        assert tracker.see(_look(t, _health(503, local=0, latency=float(t)))) is None
+    last = tracker.forget(KEY)
+    assert last is not None and last.payload["look"] == "last"
+    # its own payload (the latency of the 25th look) and timing
+    assert last.payload["latency_ms"] == 25.0 and last.payload["status"] == 503
+    assert last.observed_at == T0 + timedelta(seconds=25, milliseconds=2)
+    assert last.previous_observed_at == T0 + timedelta(seconds=24)
+    assert (last.kind, last.node, last.name) == ("ProxyHealth", "node-1", "nginx")
+    validate(last)
+    # once: the target is gone
+    assert tracker.forget(KEY) is None and KEY not in tracker.known()
+
+
+def test_forgetting_after_a_stored_look_gives_nothing() -> None:
+    tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+    tracker.see(_look(0, _health(200)))
+    assert tracker.forget(KEY) is None  # the first look was the last
+    tracker.see(_look(0, _health(200)))
+    tracker.see(_look(1, _health(200)))
+    assert tracker.see(_look(2, _health(503, local=0))) is not None  # a change, stored
+    assert tracker.forget(KEY) is None
+    tracker.see(_look(0, _health(200)))
+    tracker.see(_look(1, _health(200)))
+    assert tracker.see(_look(61, _health(200))) is not None  # a heartbeat, stored
+    assert tracker.forget(KEY) is None
+    # seeded from the store and never looked at: nothing of this prober's to store
+    tracker.seed(KEY, _health(200), T0)
+    assert tracker.forget(KEY) is None
+    tracker.seed(KEY, _health(200), T0)
+    assert tracker.see(_look(5, _health(200))) is not None  # resume, stored
+    assert tracker.forget(KEY) is None
+
+
+def test_a_stored_state_adopted_or_restored_drops_the_unstored_look() -> None:
+    """The other replica stored a newer state (adopt), or this prober's change was dropped
+    (restore): the unstored look saw a state the store has left, and is not the last word."""
+    for replace in ("adopt", "restore"):
+        tracker = TransitionTracker(cluster="c1", heartbeat_s=60)
+        tracker.see(_look(0, _health(200)))
+        tracker.see(_look(1, _health(200)))
+        getattr(tracker, replace)(KEY, _health(503, local=0), T0 + timedelta(seconds=1.5))
+        assert tracker.forget(KEY) is None, replace

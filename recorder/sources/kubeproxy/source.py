@@ -13,9 +13,10 @@ a change is stored only if the stored checkpoint is still the one it was made fr
 what this prober read from the store and what it stored itself), a first look only if none is
 stored; heartbeats and resumes cannot race (`check=False`). A change the other replica stored
 first is dropped by the writer, which says so; the next look of that target re-reads the stored
-state (`TransitionTracker.restore`) and compares with it. Observations go to the sink;
-`on_observation` (the `probe` command's --json) sees every one that
-is a first look or a change.
+state (`TransitionTracker.restore`) and compares with it. A target the view drops is stopped,
+and its last look stored if it was not (`look: "last"`, a heartbeat's guard:
+`TransitionTracker.forget`). Observations go to the sink; `on_observation` (the `probe`
+command's --json) sees every one that is a first look or a change.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
 from gapwatch.recorder.sources.kubeproxy.tracker import (
+    LAST,
     SOURCE,
     Look,
     TargetKey,
@@ -99,7 +101,8 @@ class KubeProxyProber:
         )
         self._stored_total = Counter(
             "gapwatch_probe_stored",
-            "Observations the kube-proxy prober stored, by kind and why (first/change/heartbeat).",
+            "Observations the kube-proxy prober stored, by kind and why "
+            "(first/change/heartbeat/resume/last).",
             ["kind", "look"],
             registry=context.registry,
         )
@@ -126,7 +129,8 @@ class KubeProxyProber:
             self._started = True
             try:
                 while not stop.is_set() and self._failure is None:
-                    self._reconcile(client, sink, limit)
+                    for key, final in self._reconcile(client, sink, limit):
+                        await self._put_last(sink, key, final)
                     waits = {
                         asyncio.ensure_future(self.context.view.changed()),
                         asyncio.ensure_future(stop.wait()),
@@ -147,12 +151,19 @@ class KubeProxyProber:
             view.nodes(), self.settings
         )
 
-    def _reconcile(self, client: ProbeClient, sink: Sink, limit: asyncio.Semaphore) -> None:
+    def _reconcile(
+        self, client: ProbeClient, sink: Sink, limit: asyncio.Semaphore
+    ) -> list[tuple[TargetKey, Observation]]:
+        """Start the targets the view adds, stop those it dropped: the last looks of the
+        stopped ones that were not stored (TransitionTracker.forget), to store."""
         wanted = set(self._wanted())
         gone = [t for t in self._tasks if t not in wanted]
-        for target in gone:
+        lasts: list[tuple[TargetKey, Observation]] = []
+        for target in sorted(gone):
             self._tasks.pop(target).cancel()
-            self.tracker.forget(target.key)
+            last = self.tracker.forget(target.key)
+            if last is not None:
+                lasts.append((target.key, last))
         origin = asyncio.get_running_loop().time()
         for target in sorted(wanted - set(self._tasks)):
             if target.key.kind == "ProxyMetrics":
@@ -165,6 +176,13 @@ class KubeProxyProber:
                 name=f"probe {target.key}",
             )
             self._tasks[target].add_done_callback(self._task_done)
+        return lasts
+
+    async def _put_last(self, sink: Sink, key: TargetKey, observation: Observation) -> None:
+        """A target's last look, stored as it stops being probed (its task is cancelled: a look
+        in flight then is never finished, so the last look is the last one that answered)."""
+        self._stored_total.labels(key.kind, LAST).inc()
+        await self.put(sink, key, observation)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None and self._failure is None:

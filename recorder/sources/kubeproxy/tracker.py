@@ -10,7 +10,13 @@ The tracker stores
   true change lies inside, and the bounds are at most one interval plus one timeout wide;
 - the unchanged state once every `heartbeat_s` (`look: "heartbeat"`, with
   `previous_observed_at` = when the look before it started, which saw the same state), so a
-  reader knows the prober was looking, and how often.
+  reader knows the prober was looking, and how often;
+- the last look at a target it stops looking at (`forget`: the Node deleted, the Service gone),
+  when that look was not stored (`look: "last"`, bounded as a heartbeat is): the log then says
+  what the target answered until the prober left it. Without it, the looks since the last
+  stored row left no trace: 17,000,089's node answered 503 for 25 s before its deletion, the
+  log held nothing after -15 s, and replay read the node down from the window's start
+  (docs/semantics.md, "The last look").
 
 `seed` loads the last stored state of a target (after a restart): a first look that sees the
 same state is then no transition but is stored once (`look: "resume"`, with
@@ -36,6 +42,8 @@ TRACKED_KINDS = ("ProxyHealth", "NodePortProbe", "ProxyNodeHealth")
 #: The payload field a restarted prober's first change carries (true): its
 #: `previous_observed_at` is the stored observation it resumed from, not a look of its own.
 RESUMED = "resumed"
+#: `look` of the observation `forget` returns: the last look at a target no longer probed.
+LAST = "last"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -89,6 +97,9 @@ class _Seen:
     last_stored: datetime
     #: loaded from the store (`seed`), not yet looked at by this prober
     seeded: bool = False
+    #: the last look, when it was not stored, and the start of the look before it (which saw
+    #: the same state): what `forget` stores
+    unstored: tuple[Look, datetime] | None = None
 
 
 class TransitionTracker:
@@ -121,6 +132,7 @@ class TransitionTracker:
             return
         seen.state, seen.last_look_started = state, observed_at
         seen.last_stored = max(seen.last_stored, observed_at)
+        seen.unstored = None  # a look at a state the store has since left: not the last word
 
     def restore(self, key: TargetKey, payload: Mapping[str, Any], observed_at: datetime) -> None:
         """The stored last observation of `key`, after this tracker's own change was dropped
@@ -128,9 +140,15 @@ class TransitionTracker:
         look is compared with what is stored, whatever this tracker believed."""
         self._seen[key] = _Seen(state_of(key.kind, payload), observed_at, observed_at)
 
-    def forget(self, key: TargetKey) -> None:
-        """Stop tracking a target that is no longer probed."""
-        self._seen.pop(key, None)
+    def forget(self, key: TargetKey) -> Observation | None:
+        """Stop tracking a target that is no longer probed: the observation to store of its
+        last look (`look: "last"`), when that look was not stored; else None. Once only: the
+        target is dropped, and a restart seeds from the store, which holds no unstored look."""
+        seen = self._seen.pop(key, None)
+        if seen is None or seen.unstored is None:
+            return None
+        look, previous = seen.unstored
+        return self._observation(look, LAST, previous)
 
     def known(self) -> set[TargetKey]:
         return set(self._seen)
@@ -142,7 +160,7 @@ class TransitionTracker:
         if seen is None:
             self._seen[look.key] = _Seen(state, look.started_at, look.finished_at)
             return self._observation(look, "first", None)
-        resumed, seen.seeded = seen.seeded, False
+        resumed, seen.seeded, seen.unstored = seen.seeded, False, None
         if state != seen.state:
             previous = min(seen.last_look_started, look.started_at)
             seen.state, seen.last_look_started = state, look.started_at
@@ -158,6 +176,7 @@ class TransitionTracker:
             # the look before it saw the same state: a reader's sampling period is the gap
             # between looks, not between stored rows (replay.proxy.probe_period)
             return self._observation(look, "heartbeat", min(previous, look.started_at))
+        seen.unstored = (look, min(previous, look.started_at))
         return None
 
     def _observation(

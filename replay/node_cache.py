@@ -9,7 +9,8 @@ node's windows were computed from, and recomputes a node only when something it 
   a repeated probe value is not appended), kube-proxy's scraped syncs there, its kube-proxy
   version and what it makes of ProxyTerminatingEndpoints on the node (the versions also count
   how often the EndpointSlices listed a local pod ready: a slice version listing one may leave
-  the node's endpoints lane as it was, and replay.deaths reads when it came);
+  the node's endpoints lane as it was, and replay.deaths reads when it came), and for a node
+  down now its probe lanes' newest looks (`down_looks`: a repeated value moves no length);
 - the Service's and cluster's derived values (`service_key`), compared by value: the measured
   settings, the kube-proxy and CCM lag bounds, fail-open, the CCM mode, the probe period, when
   the endpoints were first listed, the service-controller Events (only where the LB is not
@@ -50,13 +51,14 @@ from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.detect import Candidates, candidates_of, finished, windows_from
-from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon
+from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted_lane
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_signal
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
@@ -288,7 +290,22 @@ def node_key(
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
         tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)
+        down_looks(state, svc, node),
     )
+
+
+def down_looks(state: FoldState, svc: ServiceRef, node: str) -> tuple[int | None, ...]:
+    """The newest look of each probe lane of a node that is down now (its newest Node sample
+    NotReady, unknown or deleted): what `detect._went_down` reads beyond the lanes' changes
+    (replay.observed.newest_looks). A look that repeats its lane's value (a heartbeat, the
+    prober's last look as it drops a deleted node) leaves the lane's length as it was, so the
+    lane versions miss it. () for a node up now: its newest looks come after any mark that
+    took it down, where `_went_down` does not read them (and a mark since grows its lane)."""
+    lane = state.nodes.get((svc.cluster, node))
+    if not lane or sorted_lane(lane)[-1].value not in NODE_DOWN:
+        return ()
+    ref = (svc.cluster, svc.namespace, svc.name, node)
+    return tuple(state.seen.get((kind, *ref)) for kind in ("health", "nodeport"))
 
 
 def serves_key(
@@ -316,9 +333,16 @@ def _since(
 ) -> int | None:
     """The instant before which the node's kept windows stand (replay.suffix), None: its
     whole history again (its other inputs moved, or what the suffix cannot bound did)."""
-    if kept.signals is None or kept.key[2:] != nkey[2:] or kept.key[0] is None:
+    if kept.signals is None or kept.key[2:-1] != nkey[2:-1] or kept.key[0] is None:
         return None
-    since = suffix.influence_from(state, svc, node, kept.key[0], kept.key[1], back_us)
+    # a down node's newest looks (last in the key): a moved one re-detects from the one it
+    # replaced; a lane's first one, from the start
+    before, now = kept.key[-1], nkey[-1]
+    changed = [old for old, new in zip(before, now, strict=False) if old != new]
+    if before and now and None in changed:
+        return None
+    moved = [old for old in changed if old is not None] if before and now else []
+    since = suffix.influence_from(state, svc, node, kept.key[0], kept.key[1], back_us, moved)
     if since is not None and kept.open:
         since = min(since, horizon_us)  # the window open at the old end of the data
     if since is None or not suffix.reusable(

@@ -112,13 +112,16 @@ def influence_from(
     version: tuple[Any, ...],
     syncs: int,
     back_us: int,
+    moved: Sequence[int] = (),
 ) -> int | None:
     """The earliest instant the samples added to the node's lanes since `version` (its lane
     lengths: checkpoint.lane_versions) and `syncs` (its kube-proxy metrics looks) can move
     detection at (module docstring); HI where none was added (only the end of the data moved:
     it ends the window still open there alone); None where that is not bounded: a lane that
     was empty (a lane's first sample changes what its whole history reads), a pod gone from
-    the node."""
+    the node. `moved`: the newest looks of a down node's probe lanes that a newer look (a
+    repeat, which no lane length counts) replaced (replay.node_cache.down_looks): what
+    `detect._went_down` read changes after them, as after a new sample's previous look."""
     key, cluster = (svc, node), svc.cluster
     eps = state.endpoints.get(key, [])
     probes = [state.probes[k].get(key, []) for k in PROBE_FACTS]
@@ -138,6 +141,7 @@ def influence_from(
     grown: list[Sequence[Any]] = [lane[n:] for n, lane in zip(lens, lanes_, strict=True)]
     firsts = [min(_look_before(s) for s in new) for new in grown if new]
     firsts += [look.at_us for look in looks[syncs:]]
+    firsts += moved
     firsts += [
         t for pod, lane in pods.items() if (t := _pod_floor(lane, old_pods.get(pod, 0))) is not None
     ]

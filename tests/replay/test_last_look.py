@@ -73,3 +73,29 @@ def test_a_heartbeat_inside_the_window_is_read_as_well() -> None:
     # the same rule: a lane's last run goes on to its newest look, whatever stored it
     window = window_on(_log(last_looks=False, heartbeat_at=80.001), "n1")
     assert window.cls == "registered-before-forwarding"
+
+
+def test_a_last_look_stored_after_the_deletion_refreshes_to_the_rebuild() -> None:
+    """The prober stores a node's last look as the deletion reaches it, so a refresh can fold
+    the deletion first and the last look later. The last look repeats its lane's value (the
+    lane does not grow: replay.fold.keep_sample), yet it moves what `detect._went_down` reads:
+    the node cache re-detects a down node whose newest looks moved, and the refresh gives what
+    a rebuild gives."""
+    from gapwatch.replay import node_cache
+    from gapwatch.replay.assumptions import DEFAULTS
+    from gapwatch.replay.detect import detect
+    from gapwatch.replay.fold import FoldState, fold, lb_facing
+    from tests.replay.builders import facts_of
+
+    log = sorted(_log(last_looks=False), key=lambda o: o.observed_at)
+    lasts = _log(last_looks=True)[len(log) :]
+    facts = facts_of([*log, *lasts])  # the last looks' events come after the deletion's
+    first = facts_of(log)
+    state, cache = fold(FoldState(), first), {}  # type: ignore[var-annotated]
+    (svc,) = lb_facing(state)
+    (before,) = node_cache.windows(state, svc, DEFAULTS, cache)
+    assert before.cls == "node-not-ready"
+    fold(state, facts[len(first) :])
+    (after,) = node_cache.windows(state, svc, DEFAULTS, cache)
+    assert [after] == detect(state, [svc], DEFAULTS)
+    assert after.cls == "registered-before-forwarding"

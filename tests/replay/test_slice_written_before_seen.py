@@ -31,9 +31,10 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
-from gapwatch.replay.detect import detect
+from gapwatch.replay.detect import detect, opened_earlier
 from gapwatch.replay.facts import derive
 from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.signals import LO, Iv
 from tests.replay.builders import (
     at,
     eps,
@@ -136,3 +137,12 @@ def test_a_refresh_that_brings_the_first_write_time_finds_what_a_rebuild_finds()
     (after,) = node_cache.windows(state, svc, DEFAULTS, cache)
     assert [after] == detect(state, settings=DEFAULTS)
     assert after.start_earliest_us == to_micros(at(48.0))
+
+
+def test_an_earlier_start_runs_through_touching_stretches_and_not_into_the_window_before() -> None:
+    earlier = [Iv(10, 12), Iv(12, 15), Iv(16, 20)]
+    assert opened_earlier(20, earlier, LO) == 16  # a break at 15-16: not further
+    assert opened_earlier(15, earlier, LO) == 10  # touching stretches: one run
+    assert opened_earlier(14, earlier, LO) == 10  # a start inside a stretch
+    assert opened_earlier(15, earlier, 11) == 11  # the previous window ended at 11: two stay two
+    assert opened_earlier(9, earlier, LO) == 9  # no stretch reaches it

@@ -125,7 +125,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     ),
     Assumption(
         "watch_skew_s", "s",
-        "how much earlier an EndpointSlice update may be seen than the Pod update that caused it",
+        "how much earlier an EndpointSlice update may be seen than the Pod update that caused "
+        "it, and how much later the recorder's watch may deliver a change than kube-proxy's "
+        "(an unseen gap's earlier start, replay.unseen.Unseen)",
         "no upstream figure (sig-scalability's watch-latency SLI has no SLO yet): gapwatch's "
         "choice, 0.5 s; widen it with `assumptions --set` for a slow apiserver",
         "objects' own write times (managedFields): how late a lane time lies after its "

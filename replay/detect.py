@@ -39,7 +39,18 @@ from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, LO, Iv, Step, Tri, t_and, t_not, value_at
+from gapwatch.replay.signals import (
+    HI,
+    LO,
+    Iv,
+    Step,
+    Tri,
+    intersect,
+    reaching_back,
+    t_and,
+    t_not,
+    value_at,
+)
 from gapwatch.replay.undecided import (
     CBD,
     NNR,
@@ -624,6 +635,17 @@ def candidates_of(gap: Tri) -> Candidates:
     return Candidates(spans, pieces, [c.start for c in spans], [c.end for c in spans])
 
 
+def opened_earlier(start_us: int, earlier: Sequence[Iv], floor_us: int) -> int:
+    """The earliest start of a window found from `start_us`: where an unseen gap may already
+    have been open before it, the LB possibly routing (`earlier`: replay.unseen.Unseen's,
+    within R's possible stretches), without a break up to `start_us`, the window may have
+    opened there (kube-proxy may have read the EndpointSlice change before the recorder did);
+    never before the previous window's end (`floor_us`: two windows stay two). A stretch of
+    `earlier` that reaches no window's start makes none: alone it shows only that the watch
+    skew allows it."""
+    return reaching_back(earlier, start_us, floor_us) if earlier else start_us
+
+
 def windows_from(
     state: FoldState,
     svc: ServiceRef,
@@ -660,11 +682,14 @@ def windows_from(
     candidates, pieces = merged.spans, merged.pieces
     # the candidates read (their ends rise, they are disjoint): those ending at or after
     # `from_us`; with `proven_only`, those a proof may fall in: the last one starting at or
-    # before its earliest instant (an earlier one ends before that one starts)
+    # before its earliest instant (an earlier one ends before that one starts), or the next
+    # one (its start moved earlier: `opened_earlier`)
     first = 0 if from_us is None else bisect_left(merged.ends, from_us)
     chosen: Sequence[int] = range(first, len(candidates))
     if proven_only:
         held = {bisect_right(merged.starts, min(p)) - 1 for p in proven}
+        if lanes_.earlier:
+            held |= {k + 1 for k in held if k + 1 < len(candidates)}
         chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
     targets = sorted_lane(state.probes["target"].get((svc, node), []))
@@ -677,13 +702,17 @@ def windows_from(
     clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
+    # where an unseen gap may already have been open with the LB possibly routing: it moves
+    # the earliest start of a window found without it (`opened_earlier`), never makes one
+    earlier = intersect(lanes_.earlier, lanes_.routed.possible) if lanes_.earlier else []
     for i in chosen:
         cand, parts = candidates[i], pieces[i]
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
         if end <= cand.start:
             continue
+        begin = opened_earlier(cand.start, earlier, candidates[i - 1].end if i else LO)
         # the LB's failed requests that fell in it alone (replay.accessed): gap instants
-        proofs = [p for p in proven if cand.start <= p[0] <= end and cand.start <= p[1] <= end]
+        proofs = [p for p in proven if begin <= p[0] <= end and begin <= p[1] <= end]
         if proven_only and not proofs:
             continue  # what the samples alone found stands (`definite` is read by a later one:
             # its scan moves on by start, and candidates start later and later)
@@ -954,7 +983,7 @@ def windows_from(
                 also=also,
                 start_us=start,
                 end_us=finish,
-                start_earliest_us=cand.start,
+                start_earliest_us=begin,
                 start_latest_us=start_latest,
                 end_earliest_us=end_earliest,
                 end_latest_us=end,

@@ -50,7 +50,9 @@ from gapwatch.replay.signals import (
     Iv,
     Step,
     Tri,
+    complement,
     constant,
+    intersect,
     minus_definite,
     shifted,
     steps_from_samples,
@@ -63,6 +65,10 @@ from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
 from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
+
+#: what `serves_signal` gives: F, whether it was measured, the samples explaining it false,
+#: and where an unseen gap it shows may already have been open (`Lanes.earlier`)
+Serves = tuple[Tri, bool, list[Sample], list[Iv]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,9 @@ class Lanes:
     forwardable: list[Step] = field(default_factory=list)
     #: the health-check-node-port samples (a timeout there: the node itself does not answer)
     health: list[Sample] = field(default_factory=list)
+    #: where an unseen gap F shows may already have been open (replay.unseen.Unseen.earlier):
+    #: it moves the start of a window found without it, never makes one
+    earlier: list[Iv] = field(default_factory=list)
 
 
 def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
@@ -112,12 +121,12 @@ def _counted_none(
 
 def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
-) -> tuple[Tri, bool, list[Sample]]:
+) -> Serves:
     key = (svc, node)
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
         alive = tri_from_steps(alive_steps(state, svc, node), False)
-        return alive, False, []
+        return alive, False, [], []
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -130,14 +139,15 @@ def serves_signal(
     # against Pod and EndpointSlice changes seen by the watch (up to the watch skew late)
     offset = clock_offset(state, svc.cluster, observer_of("health"), settings)
     unseen_within = period + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
-    unseen_within += seconds_us(settings.watch_skew_s)
+    skew = seconds_us(settings.watch_skew_s)
+    unseen_within += skew
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     # kube-proxy's own metrics, where scraped, place a probed turn-on (replay.syncorder)
     looks = index_looks(state.syncs.get((svc.cluster, node), []))
     sync_reach = reach_us(settings)
     # and their sync counts, the spans in which no sync changed anything (replay.synccount)
-    skew = seconds_us(settings.clock_skew_s)
-    quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), skew)
+    clock_skew = seconds_us(settings.clock_skew_s)
+    quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
         steps = synced_on(steps, endpoint_steps(state, svc, node, accept), looks, sync_reach, quiet)
@@ -152,13 +162,15 @@ def serves_signal(
             status_us,
             unseen_within,
             seconds_us(settings.node_clock_s),
+            skew,
         )
         serves = t_and(tri_from_steps(steps, True), exists)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
-        return dead_first(minus_definite(serves, unseen), died), True, nodeport
+        serves = dead_first(minus_definite(serves, unseen.gaps), died)
+        return serves, True, nodeport, unseen.earlier
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -192,9 +204,10 @@ def serves_signal(
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
-            unseen_within, seconds_us(settings.node_clock_s),
+            unseen_within, seconds_us(settings.node_clock_s), skew,
         )  # fmt: skip
-        serves = minus_definite(t_and(serves, exists), unseen)
+        serves = minus_definite(t_and(serves, exists), unseen.gaps)
+        earlier = unseen.earlier
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
         died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0, looks)
         serves = dead_first(serves, died)
@@ -202,9 +215,10 @@ def serves_signal(
             inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
             inside = Tri(silence, silence)
             serves = t_or(t_and(serves, t_not(inside)), t_and(inferred, inside))
-        return serves, True, health
+            earlier = intersect(earlier, complement(silence))  # F inferred there
+        return serves, True, health, earlier
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
-    return inferred, synced, []
+    return inferred, synced, [], []
 
 
 def _unconfirmed_silence(
@@ -254,10 +268,6 @@ def _inferred_serves(
     return t_and(t_and(forwarding, per_pod), ready_node), any(x.complete for x in looks.looks)
 
 
-#: what `serves_signal` gives: F, whether it was measured, and the samples explaining it false
-Serves = tuple[Tri, bool, list[Sample]]
-
-
 def lanes(
     state: FoldState,
     svc: ServiceRef,
@@ -271,7 +281,7 @@ def lanes(
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
-    serves, f_measured, reasons = served
+    serves, f_measured, reasons, earlier = served
     if (
         f_measured
         and ccm_mode(state, svc, settings) == "node"
@@ -299,5 +309,6 @@ def lanes(
             state, svc, node, settings, (routed, serves), r_measured=r_measured, pte=pte, over=over
         )
     return Lanes(
-        routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health
-    )
+        routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
+        earlier,
+    )  # fmt: skip

@@ -62,8 +62,8 @@ from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Step, Tri, t_and, t_not
-from gapwatch.replay.unseen import listed_at
+from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not
+from gapwatch.replay.unseen import listed_at, slices_stamped
 
 
 class Found(NamedTuple):
@@ -117,7 +117,7 @@ class NodeWindows:
     #: the whole-lane facts they were found from (replay.suffix: a refresh keeps the windows
     #: before the instant its new samples can move detection at)
     raw: list[Window] = field(default_factory=list)
-    signals: tuple[Tri, Tri, tuple[bool, ...]] | None = None
+    signals: tuple[Tri, Tri, tuple[bool, ...], list[Iv]] | None = None
     #: the windows before the LB's failed requests were read (`windows` with `proofs` read:
     #: replay.accessed; the same list when there are none)
     plain: list[Window] = field(default_factory=list)
@@ -275,6 +275,9 @@ def service_key(
         tuple(clock_offset(state, svc.cluster, o, mine) for o in sorted(OBSERVERS)),
         pte_known(state, svc.cluster, mine),
         tuple(stretches(state, svc, mine)),
+        # where a Service's slices carry write times, an unseen gap's earlier start is bounded
+        # by the write's second (replay.unseen._written_before): read from `state.own`
+        slices_stamped(state, svc),
     )
 
 
@@ -426,7 +429,12 @@ def windows(
                 any(iv.end >= HI for iv in found.gap.possible),
                 losses(found.lanes.eps),
                 raw,
-                (found.lanes.routed, found.lanes.serves, suffix.shape(found.lanes)),
+                (
+                    found.lanes.routed,
+                    found.lanes.serves,
+                    suffix.shape(found.lanes),
+                    found.lanes.earlier,
+                ),
                 plain,
                 found=found,
             )

@@ -12,7 +12,7 @@ Pure functions; times are integer microseconds.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import NamedTuple
@@ -195,6 +195,21 @@ def minus_definite(tri: Tri, unsure: list[Iv]) -> Tri:
     """`tri` no longer definitely true over `unsure` (where the samples could have missed a
     change): still possibly true there."""
     return Tri(tri.possible, intersect(tri.definite, complement(unsure))) if unsure else tri
+
+
+def reaching_back(ivs: Sequence[Iv], at_us: int, floor_us: int) -> int:
+    """How far back from `at_us` `ivs` (sorted, disjoint or touching) hold without a break:
+    the start of the run of intervals that reaches `at_us` (`at_us` where none does), never
+    before `floor_us`."""
+    out = at_us
+    k = bisect_left(ivs, out, key=_start) - 1
+    while k >= 0 and out > floor_us and ivs[k].start < out <= ivs[k].end:
+        out = max(ivs[k].start, floor_us)
+        k -= 1
+    return out
+
+
+_start = itemgetter(0)
 
 
 def shifted(steps: Sequence[Step], lo_us: int = 0, hi_us: int = 0) -> list[Step]:

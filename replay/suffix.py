@@ -184,15 +184,18 @@ def reusable(
     svc: ServiceRef,
     node: str,
     at_us: int,
-    old: tuple[Tri, Tri, tuple[bool, ...]],
+    old: tuple[Tri, Tri, tuple[bool, ...], list[Iv]],
     found: Lanes,
     targets_before: int,
 ) -> bool:
-    """Whether the windows before `at_us` can be kept: R and F the same before it, the same
+    """Whether the windows before `at_us` can be kept: R and F the same before it, where an
+    unseen gap may have opened earlier (`Lanes.earlier`) the same before it, the same
     whole-lane facts (`shape`), the last look routing to the node the same or after it (the
     target lane had `targets_before` samples), and a not-serving sample before it."""
-    routed, serves, was = old
+    routed, serves, was, earlier = old
     if was != shape(found):
+        return False
+    if before(Tri(earlier, []), at_us) != before(Tri(found.earlier, []), at_us):
         return False
     if before(routed, at_us) != before(found.routed, at_us):
         return False

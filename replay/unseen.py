@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import endpoint_steps, local_pods
 from gapwatch.replay.deaths import death_range, death_span
 from gapwatch.replay.fold import FoldState, PodLanes, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.signals import (
     HI,
     Iv,
     Step,
     Tri,
+    complement,
     exact_steps,
+    intersect,
     shifted,
     t_and,
     tri_from_steps,
@@ -77,6 +80,16 @@ def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int
     return sorted(out)
 
 
+class Unseen(NamedTuple):
+    """What `excursions` finds: where F may have been false unseen (`gaps`), and before them
+    where such a gap may already have been open (`earlier`: kube-proxy may have read the
+    EndpointSlice change before the recorder did, `_written_before`). `earlier` only moves the
+    start of a window found without it (replay.detect.opened_earlier): alone it opens none."""
+
+    gaps: list[Iv]
+    earlier: list[Iv]
+
+
 def excursions(
     state: FoldState,
     svc: ServiceRef,
@@ -88,22 +101,33 @@ def excursions(
     pod_status_us: int,
     period_us: int = 0,
     clock_us: int | None = None,
-) -> list[Iv]:
+    early_us: int = 0,
+) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
     kube-proxy keeps forwarding to serving-terminating endpoints: a ready-set excursion only
     hides a gap when a local pod died during it (before its replacement was programmed); that
     gap opens at the death and, unseen by a lane looked at every `period_us` (its measured
-    sampling interval; 0: unknown), closes less than one period after the death was seen."""
+    sampling interval; 0: unknown), closes less than one period after the death was seen.
+    `early_us`: how long before its lane time an EndpointSlice change may have been written
+    (the watch skew): where each gap may have opened earlier (`Unseen.earlier`)."""
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
+    stamped = slices_stamped(state, svc)
     if not pte_on:
-        unseen = _shorter_than(
-            dead_before(ready, deaths, eps, samples, bad, period_us), hi_us, period_us
-        )
-        return [iv for iv in (_synced_back(iv, health, period_us) for iv in unseen) if iv]
+        losses = dead_before(ready, deaths, eps, samples, bad, period_us)
+
+        def unseen_of(found: list[Iv]) -> list[Iv]:
+            unseen = _shorter_than(found, hi_us, period_us)
+            return [iv for iv in (_synced_back(iv, health, period_us) for iv in unseen) if iv]
+
+        gaps = unseen_of(losses)
+        if not early_us or not gaps:
+            return Unseen(gaps, [])
+        wide = unseen_of(_written_before(ready, losses, samples, early_us, stamped))
+        return Unseen(gaps, _beyond(wide, gaps))
     kept = []
     for iv in ready:
         end, before = _programmed(health, iv.start, iv.end)
@@ -119,7 +143,48 @@ def excursions(
     serving = hidden(
         endpoint_steps(state, svc, node, ("ready", "serving-terminating")), samples, bad, hi_us
     )
-    return union(sorted(kept), dead_before(serving, deaths, eps, samples, bad, period_us))
+    losses = dead_before(serving, deaths, eps, samples, bad, period_us)
+    gaps = union(sorted(kept), losses)
+    if not early_us or not losses:
+        return Unseen(gaps, [])
+    wide = union(sorted(kept), _written_before(serving, losses, samples, early_us, stamped))
+    return Unseen(gaps, _beyond(wide, gaps))
+
+
+def slices_stamped(state: FoldState, svc: ServiceRef) -> bool:
+    """Whether the Service's EndpointSlice changes carry their write times (managedFields:
+    replay.owntime), so a change's lane time lies in its write's second."""
+    late = state.own.late.get(("slice", svc))
+    return late is not None and late.stamped > 0
+
+
+def _beyond(wide: list[Iv], narrow: list[Iv]) -> list[Iv]:
+    """Where `wide` holds and `narrow` does not."""
+    return intersect(union([], wide), complement(union([], narrow)))
+
+
+def _written_before(
+    periods: list[Iv], found: list[Iv], samples: Sequence[Sample], early_us: int, stamped: bool
+) -> list[Iv]:
+    """`found` (one per excursion of `periods`, in order) opening no later than `early_us`
+    before its loss's lane time, and not before the lane's last sample at or before that loss
+    (a look there bounds it by its own steps). kube-proxy and the recorder are separate watch
+    clients: kube-proxy may read the EndpointSlice change, and close, before the recorder's
+    watch delivers it; the lane time lies up to the watch skew after the write (`early_us`,
+    per Service, measured from the objects' own write times where they carry them:
+    replay.measure.watch_skew). Where the Service's slices carry write times (`stamped`), the
+    write lies in its stamp's second, which ends at or after the lane time
+    (replay.owntime.bounded_at): no earlier than the whole second at or after lane time - 1 s."""
+    looks = [s.at_us for s in samples]
+    out = []
+    for loss, iv in zip(periods, found, strict=True):
+        k = bisect_right(looks, loss.start) - 1
+        floor = looks[k] if k >= 0 else loss.start - early_us
+        if stamped:
+            second = -(-(loss.start - STAMP_RESOLUTION_US) // STAMP_RESOLUTION_US)
+            floor = max(floor, second * STAMP_RESOLUTION_US)
+        out.append(iv._replace(start=min(iv.start, max(loss.start - early_us, floor))))
+    return out
 
 
 def dead_before(

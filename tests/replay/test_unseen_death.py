@@ -55,6 +55,7 @@ def test_a_death_seen_before_the_slice_opens_the_unseen_gap_at_the_death() -> No
 
 def test_a_death_seen_after_the_slice_leaves_the_gap_at_the_slice() -> None:
     # the same, the Pod update saying p1 stopped seen after the slice's change: nothing says
-    # the pod stopped before the EndpointSlice controller removed it
+    # the pod stopped before the EndpointSlice controller removed it (kube-proxy's watch may
+    # have delivered that change up to the watch skew, 0.5 s, before the recorder's)
     (window,) = _windows(_crash(gone_seen=106.0))
-    assert window.start_earliest_us == _us(104)
+    assert window.start_earliest_us == _us(103.5)

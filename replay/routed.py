@@ -7,6 +7,8 @@ node-driven LB, its health check on healthCheckNodePort (inferred). Pure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.callorder import after_calls
 from gapwatch.replay.context import ccm_mode, endpoint_steps, ready_pod_steps
@@ -22,6 +24,7 @@ from gapwatch.replay.membership import (
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
 from gapwatch.replay.signals import (
+    Iv,
     Step,
     Tri,
     constant,
@@ -118,6 +121,9 @@ def routed_signal(
             pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
             unseen = union(unseen, hidden(pods, targets, _not_routing, ccm_hi))
             routed = minus_definite(routed, unseen)
+        skipped = registered_unseen(targets, ccm_mode(state, svc, settings), settings)
+        if skipped:
+            routed = Tri(union(routed.possible, skipped), routed.definite)
         return routed, True
     polled = state.probes["target"]
     if any((svc, n) in polled for n in state.service_nodes.get(svc, ())):
@@ -133,6 +139,29 @@ def routed_signal(
         hi = ccm_lag_hi(state, svc, settings)
         return membership_routed(members, inferred, health, lo, hi), True
     return inferred, False
+
+
+def registered_unseen(targets: Sequence[Sample], mode: str, settings: DetectSettings) -> list[Iv]:
+    """Where the LB may have routed to a target no poll saw registered: one that appeared
+    (its lane's first sample, or after `absent`) already `draining`. A draining target is one
+    being deregistered (AWS's target health states, `Target.DeregistrationInProgress`: DESIGN.md
+    section 6), so it was registered, and possibly routed to, somewhere between the poll before
+    (its `prev_us`: the group's last look, which did not list it) and this one. An endpoint-driven
+    CCM's target takes traffic once registered; a health-checked one only after its healthy
+    threshold of checks (`hc_healthy_threshold` x `hc_interval_s`, the first one at once):
+    shorter than that between the two polls, it never turned healthy. A first look with no
+    poll before it (`prev_us` None) bounds nothing and adds nothing."""
+    need = 0
+    if mode != "endpoint":
+        need = seconds_us((settings.hc_healthy_threshold - 1) * settings.hc_interval_s)
+    out = []
+    before = "absent"
+    for s in targets:
+        appeared = s.value == "draining" and before == "absent" and s.prev_us is not None
+        if appeared and s.at_us - s.prev_us > need:  # type: ignore[operator]
+            out.append(Iv(s.prev_us + need, s.at_us, 0, s.event_id))  # type: ignore[operator]
+        before = s.value
+    return out
 
 
 def _health_inferred(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> Tri:

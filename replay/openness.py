@@ -149,13 +149,13 @@ def read(state: FoldState, w: Window, lanes_: Lanes) -> Openness:
 
     decide: list[tuple[str, str]] = []
     lookable = width >= SHORTEST_LOOK_S
-    if lookable and side in ("kube-proxy", "order") and (not f_lane or f_period > width):
+    if lookable and side != "lb" and (not f_lane or f_period > width):
         decide.append((
             "probe",
             f"kube-proxy looks every {width:.1f} s or less{_now(f_lane, f_period)} would put one "
             "inside it (the kube-proxy source's interval_s, or gapwatch probe --interval)",
         ))  # fmt: skip
-    if lookable and side in ("lb", "order") and (not polled or r_period > width):
+    if lookable and side != "kube-proxy" and (not polled or r_period > width):
         decide.append((
             "poll",
             f"target-health polls every {width:.1f} s or less{_now(polled, r_period)} would put "

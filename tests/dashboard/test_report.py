@@ -8,6 +8,7 @@ replay API on the same store, never from the report itself.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -174,6 +175,15 @@ def test_html_report_is_one_self_contained_file(
         assert f"{w.duration_min_s:.1f}-{w.duration_max_s:.1f} s" in page.cells
     for svc in api.services(store):
         assert f"in cluster {svc.cluster}</h2>" in text
+    # each possible window's reason, as the Markdown report gives it (escaped for HTML)
+    found = api.windows(store)
+    assert any(not w.certain for w in found)
+    assert text.count("<h3>Why the possible windows are possible</h3>") == len(
+        {w.service for w in found if not w.certain}
+    )
+    for svc in {w.service for w in found if not w.certain}:
+        for o in api.openness(store, svc, found).values():
+            assert html.escape(o.why) in text and html.escape(o.denser) in text
 
 
 def test_report_range_outside_the_data_says_so(demo: DemoStore) -> None:

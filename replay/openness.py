@@ -11,9 +11,10 @@ with the interval the log shows now.
 
 Only denser looks are named: on the development seeds they halved the uncertain false windows
 (docs/semantics.md, "Accuracy against sampling density"), while kube-proxy's sync metrics,
-CloudTrail's calls and the LB's access log, as replay reads them, did not lower them
-(docs/semantics.md, "Why a possible window is possible"). Where looks already fall inside the
-window, nothing is named: only the two reactions' own times would order them.
+CloudTrail's calls and the LB's access log, as replay reads them, barely moved them (341 on
+1-999: 346, 336, 341; docs/semantics.md, "Why a possible window is possible"). Where looks
+already fall inside the window, nothing is named: only the two reactions' own times would
+order them.
 
 Pure: it reads the fold state and a window; `replay.api.openness` folds one Service for it.
 """

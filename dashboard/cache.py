@@ -118,7 +118,8 @@ def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Adv
 @st.cache_resource(show_spinner="Reading the Service's samples...", max_entries=4)
 def openness(url: str, service: ServiceRef, version: int) -> dict[Window, Openness]:
     """Why each possible window of the Service is only possible (replay.openness). One fold of
-    the Service's facts (~14 s for the large demo store's 1.1M events on SQLite), so it is
+    the Service's facts (~14 s for the large demo store's 1.1M events on SQLite), unless this
+    server keeps a current fold of the store (it does while following a recorder), so it is
     asked for only when a person wants it (the rollout page's toggle), for all of the
     Service's possible windows at once: the next window picked reads the cache."""
     found = api.openness(engine(url), service, api.windows(engine(url), service=service))

@@ -17,9 +17,9 @@ from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
+from gapwatch.replay import checkpoint_file, projections, scope, segment_store
 from gapwatch.replay import measure as measure_mod
 from gapwatch.replay import openness as openness_mod
-from gapwatch.replay import projections, scope, segment_store
 from gapwatch.replay import whatif as whatif_mod
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
@@ -227,14 +227,18 @@ def openness(
 ) -> dict[Window, openness_mod.Openness]:
     """Why each possible window of the Service among `windows` (as `windows(...)` gives them)
     is only possible, and what would have decided it (replay.openness), from one fold of the
-    Service's facts (the probe and LB lanes are not in the projections); {} without a possible
-    window (nothing folded)."""
-    if not any(not w.certain and w.service == service for w in windows):
+    Service's facts (the probe and LB lanes are not in the projections), or from the whole
+    store's fold a long-running process keeps when it is current (replay.checkpoint_file:
+    the dashboard following a recorder); {} without a possible window (nothing folded)."""
+    possible = [w for w in windows if not w.certain and w.service == service]
+    if not possible:
         return {}
     catch_up(engine)
-    state = load_state(engine, service=service)
-    possible = [w for w in windows if not w.certain and w.service == service]
-    return openness_mod.openness(state, possible, assumptions(engine))
+    settings = assumptions(engine)
+    with checkpoint_file.current(engine) as kept:  # a long-running process's, when current
+        if kept is not None:
+            return openness_mod.openness(kept, possible, settings)
+    return openness_mod.openness(load_state(engine, service=service), possible, settings)
 
 
 def measurements(engine: Engine, service: ServiceRef) -> Measurements:

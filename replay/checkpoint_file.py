@@ -30,6 +30,8 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,23 @@ def save(engine: Engine, cp: Checkpoint) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def current(engine: Engine) -> Iterator[FoldState | None]:
+    """The kept checkpoint's fold state while it holds every stored fact (it is at the
+    projections' position and no fact is newer), held under the refresh lock so that no refresh
+    moves it meanwhile (a reader's memoized values go into its memo, which the next fold
+    clears); None when this process keeps none that is current (the reader folds what it needs
+    itself). A dashboard following a recorder keeps one: each new version refreshes it."""
+    with _lock:
+        cp = _kept.get(store_key(engine.url))
+        if cp is None or cp.state is None:
+            yield None
+            return
+        with engine.connect() as conn:
+            last, newest = projections.positions(conn)
+        yield cp.state if cp.event_id == last == newest else None
 
 
 def forget(engine: Engine) -> None:

@@ -204,8 +204,9 @@ def facts_epoch(conn: Connection) -> int:
     return _state_value(conn, EPOCH_KEY)
 
 
-def _positions(conn: Connection) -> tuple[int, int]:
-    """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh)."""
+def positions(conn: Connection) -> tuple[int, int]:
+    """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh): the
+    last fact event the projections hold, and the store's newest."""
     last, newest = conn.execute(
         select(
             select(replay_state.c.value).where(replay_state.c.key == STATE_KEY).scalar_subquery(),
@@ -458,7 +459,7 @@ def _from_checkpoint(
 def pending(engine: Engine) -> bool:
     """Whether facts newer than the projections exist (two primary-key lookups, no lock)."""
     with translate_errors(engine), engine.connect() as conn:
-        last, newest = _positions(conn)
+        last, newest = positions(conn)
         return newest > last
 
 
@@ -495,7 +496,7 @@ def refresh(
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
-    with caught_up(engine, _positions) as behind:
+    with caught_up(engine, positions) as behind:
         if behind is None:
             settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
             return 0

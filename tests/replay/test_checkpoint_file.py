@@ -102,3 +102,41 @@ def test_a_small_touched_share_refreshes_without_the_file(engine: Engine) -> Non
     incremental = _tables(engine)
     projections.rebuild(engine)
     assert _tables(engine) == incremental
+
+
+def test_openness_reads_the_kept_fold_while_it_is_current(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that keeps the whole store's fold (the dashboard following a recorder: each new
+    version refreshes it) answers `api.openness` from it while it holds every stored fact, and
+    folds the Service again once a newer fact is stored; the answers are the same."""
+    from gapwatch.replay import api, load
+
+    observations = _history("c1")
+    half = len(observations) // 2
+    _write(engine, observations[:half])
+    checkpoint_file.refresh(engine)  # kept in the process, as the dashboard's
+    _write(engine, observations[half:])
+    assert checkpoint_file.refresh(engine) > 0
+    (svc,) = api.services(engine)
+    found = api.windows(engine, service=svc)
+    assert any(not w.certain for w in found), "the seed run has a possible window"
+    folded = api.openness(engine, svc, found)
+    assert folded and set(folded) == {w for w in found if not w.certain}
+
+    folds: list[object] = []
+    real = load.load_state
+
+    def counted(*args: object, **kwargs: object) -> object:
+        folds.append(kwargs.get("service"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("gapwatch.replay.api.load_state", counted)
+    assert api.openness(engine, svc, found) == folded
+    assert folds == []  # read from the kept fold
+    # a fact newer than the kept fold: it no longer holds everything, so the Service is folded
+    probe = next(o for o in reversed(observations) if o.kind == "NodePortProbe")
+    later = probe.observed_at + (probe.observed_at - observations[0].observed_at)
+    _write(engine, [dataclasses.replace(probe, observed_at=later, previous_observed_at=None)])
+    assert api.openness(engine, svc, found) == folded
+    assert folds == [svc]

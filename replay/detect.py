@@ -855,7 +855,7 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
                 spans = death_spans(state, svc, node, clock, status)
             if death_unordered(spans, cand.start, probe):
-                also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+                also = _naming(also, cls, PGBD)  # the LB's unseen rise against a death
         if (
             cls in (CBD, PGBD)
             and not sure

@@ -258,9 +258,11 @@ def _returned_unprogrammed(
     and came back with no LB poll between (`unseen_lb_excursion`: an endpoint-driven CCM may
     have dropped the node and taken it back unseen), the return listed inside the window,
     and the NodePort's last look before that listing found kube-proxy with no rules (a
-    timeout: the dead pod's rules gone, the replacement not programmed). The LB's return
-    follows the listing it reacts to, so it may have met a listed endpoint kube-proxy had not
-    programmed: `registered-before-forwarding`."""
+    timeout: the dead pod's rules gone, the replacement not programmed), or (rule AA) no look
+    of it fell inside the excursion and the endpoints listed nothing for the node in it (its
+    rules gone once kube-proxy synced that, PTE or not). The LB's return follows the listing it
+    reacts to, so it may have met a listed endpoint kube-proxy had not programmed:
+    `registered-before-forwarding`."""
     if not unseen_lb_excursion(
         lanes_.eps, polls, start_us, end_us, skew_us, eps_at=eps_at, polls_at=polls_at
     ):
@@ -268,8 +270,18 @@ def _returned_unprogrammed(
     found = lb_excursion(lanes_.eps, end_us, skew_us, eps_at=eps_at)
     if found is None:
         return False
-    came = found[1]
-    return start_us < came < end_us and value_at(lanes_.reason_samples, came) == "timeout"
+    lost, came = found
+    if not start_us < came < end_us:
+        return False
+    if value_at(lanes_.reason_samples, came) == "timeout":
+        return True
+    # rule AA: no look inside the excursion says what kube-proxy held at the listing
+    i = bisect_right(lanes_.reason_times, lost)
+    if i < len(lanes_.reason_times) and lanes_.reason_times[i] <= came:
+        return False
+    j = bisect_right(eps_at, lost)
+    k = bisect_left(eps_at, came, lo=j)
+    return any(s.value == "none" for s in islice(lanes_.eps, j, k))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -855,7 +867,7 @@ def windows_from(
                 ranges = death_ranges(state, svc, node)
                 spans = death_spans(state, svc, node, clock, status)
             if death_unordered(spans, cand.start, probe):
-                also = (*also, PGBD)  # the LB's unseen rise against a death: unordered
+                also = _naming(also, cls, PGBD)  # the LB's unseen rise against a death
         if (
             cls in (CBD, PGBD)
             and not sure

@@ -28,6 +28,7 @@ from gapwatch.replay.signals import (
     Step,
     Tri,
     constant,
+    intersect,
     minus_definite,
     shifted,
     steps_from_samples,
@@ -121,7 +122,11 @@ def routed_signal(
             pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
             unseen = union(unseen, hidden(pods, targets, _not_routing, ccm_hi))
             routed = minus_definite(routed, unseen)
-        skipped = registered_unseen(targets, ccm_mode(state, svc, settings), settings)
+        mode = ccm_mode(state, svc, settings)
+        listed = None
+        if mode == "endpoint":  # it registers a node for its ready endpoints
+            listed = tri_from_steps(endpoint_steps(state, svc, node, ("ready",)), False).possible
+        skipped = registered_unseen(targets, mode, settings, listed)
         if skipped:
             routed = Tri(union(routed.possible, skipped), routed.definite)
         return routed, True
@@ -141,7 +146,12 @@ def routed_signal(
     return inferred, False
 
 
-def registered_unseen(targets: Sequence[Sample], mode: str, settings: DetectSettings) -> list[Iv]:
+def registered_unseen(
+    targets: Sequence[Sample],
+    mode: str,
+    settings: DetectSettings,
+    listed: Sequence[Iv] | None = None,
+) -> list[Iv]:
     """Where the LB may have routed to a target no poll saw registered: one that appeared
     (its lane's first sample, or after `absent`) already `draining`. A draining target is one
     being deregistered (AWS's target health states, `Target.DeregistrationInProgress`: DESIGN.md
@@ -149,8 +159,10 @@ def registered_unseen(targets: Sequence[Sample], mode: str, settings: DetectSett
     (its `prev_us`: the group's last look, which did not list it) and this one. An endpoint-driven
     CCM's target takes traffic once registered; a health-checked one only after its healthy
     threshold of checks (`hc_healthy_threshold` x `hc_interval_s`, the first one at once):
-    shorter than that between the two polls, it never turned healthy. A first look with no
-    poll before it (`prev_us` None) bounds nothing and adds nothing."""
+    shorter than that between the two polls, it never turned healthy. An endpoint-driven CCM
+    registers a node for its ready endpoints (`listed`: where the node's endpoints were
+    possibly ready): not before they were, where they were between the two polls. A first look
+    with no poll before it (`prev_us` None) bounds nothing and adds nothing."""
     need = 0
     if mode != "endpoint":
         need = seconds_us((settings.hc_healthy_threshold - 1) * settings.hc_interval_s)
@@ -159,7 +171,9 @@ def registered_unseen(targets: Sequence[Sample], mode: str, settings: DetectSett
     for s in targets:
         appeared = s.value == "draining" and before == "absent" and s.prev_us is not None
         if appeared and s.at_us - s.prev_us > need:  # type: ignore[operator]
-            out.append(Iv(s.prev_us + need, s.at_us, 0, s.event_id))  # type: ignore[operator]
+            start = s.prev_us + need  # type: ignore[operator]
+            ready = intersect(listed, [Iv(start, s.at_us)]) if listed else []
+            out.append(Iv(ready[0].start if ready else start, s.at_us, 0, s.event_id))
         before = s.value
     return out
 

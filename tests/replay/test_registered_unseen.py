@@ -44,6 +44,8 @@ def test_a_target_first_seen_draining_may_have_been_routed_since_the_poll_before
     (window,) = [w for w in found if w.start_earliest_us <= _us(10.2)]
     assert window.cls == "registered-before-forwarding"
     assert window.end_latest_us >= _us(12.0)
+    # an endpoint-driven CCM registers the node for its ready endpoint: not before the listing
+    assert window.start_earliest_us == _us(10.2)
 
 
 def test_not_where_health_checks_could_not_have_passed_between_the_polls() -> None:

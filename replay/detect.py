@@ -38,7 +38,7 @@ from gapwatch.replay.opener import (
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
-from gapwatch.replay.routed import fail_open
+from gapwatch.replay.routed import fail_open, registered_unseen
 from gapwatch.replay.signals import (
     HI,
     LO,
@@ -539,6 +539,18 @@ def _unproven_start(
     return min(last, max(rose, fell)), rose >= fell
 
 
+def _registered_unprogrammed(registered: Sequence[Iv], serves: Tri, start: int, end: int) -> bool:
+    """An unseen registration (a target first seen draining: routed.registered_unseen) reaching
+    into [start, end) while kube-proxy never possibly forwarded from that registration's
+    earliest instant to `end`: what the window met was the LB's rise against rules never
+    programmed (`registered-before-forwarding`), whatever a reading at the rise's latest instant
+    says of the endpoints then (the drain came after it)."""
+    for iv in registered:
+        if iv.start < end and iv.end > start:
+            return not intersect(serves.possible, [Iv(iv.start, end)])
+    return False
+
+
 def _drop_seen(
     targets: Sequence[Sample], times: list[int], routed_again: int | None, start: int, end: int
 ) -> int | None:
@@ -714,6 +726,7 @@ def windows_from(
     clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
+    registered: list[Iv] | None = None  # routed.registered_unseen of the node, found once
     # where an unseen gap may already have been open with the LB possibly routing: it moves
     # the earliest start of a window found without it (`opened_earlier`), never makes one
     earlier = intersect(lanes_.earlier, lanes_.routed.possible) if lanes_.earlier else []
@@ -966,6 +979,11 @@ def windows_from(
             grace = seconds_us(settings.node_grace_s)
             if nodeport_went_silent(ports, node_lane, cand.start, read, grace):
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
+        if cls == CBD and not sure and RBF not in also:
+            if registered is None:
+                registered = registered_unseen(targets, ccm_mode(state, svc, settings), settings)
+            if _registered_unprogrammed(registered, lanes_.serves, cand.start, end):
+                also = (*also, RBF)  # the unseen registration met rules never programmed
         back = unseen_return(targets, target_times, cand.start, probe + 1)
         fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
         if (

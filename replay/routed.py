@@ -161,9 +161,10 @@ def registered_unseen(
     threshold of checks (`hc_healthy_threshold` x `hc_interval_s`, the first one at once):
     shorter than that between the two polls, it never turned healthy. An endpoint-driven CCM
     registers a node for its ready endpoints (`listed`: where the node's endpoints were
-    possibly ready): not before they were, where they were between the two polls. A first look
+    possibly ready): not before they were (less the watch skew: the CCM's watch may have
+    delivered the change before the recorder's), where they were between the two polls. A first look
     with no poll before it (`prev_us` None) bounds nothing and adds nothing."""
-    need = 0
+    need, skew = 0, seconds_us(settings.watch_skew_s)
     if mode != "endpoint":
         need = seconds_us((settings.hc_healthy_threshold - 1) * settings.hc_interval_s)
     out = []
@@ -172,8 +173,10 @@ def registered_unseen(
         appeared = s.value == "draining" and before == "absent" and s.prev_us is not None
         if appeared and s.at_us - s.prev_us > need:  # type: ignore[operator]
             start = s.prev_us + need  # type: ignore[operator]
-            ready = intersect(listed, [Iv(start, s.at_us)]) if listed else []
-            out.append(Iv(ready[0].start if ready else start, s.at_us, 0, s.event_id))
+            # the CCM may have seen the endpoints ready up to the watch skew before the recorder
+            ready = intersect(listed, [Iv(start + skew, s.at_us)]) if listed else []
+            out.append(Iv(max(start, ready[0].start - skew) if ready else start, s.at_us,
+                          0, s.event_id))  # fmt: skip
         before = s.value
     return out
 

@@ -38,7 +38,7 @@ from gapwatch.replay.opener import (
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches, touching
-from gapwatch.replay.routed import fail_open, registered_unseen
+from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
     HI,
     LO,
@@ -540,7 +540,7 @@ def _unproven_start(
 
 
 def _registered_unprogrammed(registered: Sequence[Iv], serves: Tri, start: int, end: int) -> bool:
-    """An unseen registration (a target first seen draining: routed.registered_unseen) reaching
+    """An unseen registration (a target first seen draining: routed.unseen_registrations) reaching
     into [start, end) while kube-proxy never possibly forwarded from that registration's
     earliest instant to `end`: what the window met was the LB's rise against rules never
     programmed (`registered-before-forwarding`), whatever a reading at the rise's latest instant
@@ -726,7 +726,7 @@ def windows_from(
     clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
     opens = fail_open(state, svc)  # where the LB may fail open (memoized per Service)
     eps_at: list[int] | None = None  # the endpoints lane's times, found once
-    registered: list[Iv] | None = None  # routed.registered_unseen of the node, found once
+    registered: list[Iv] | None = None  # routed.unseen_registrations of the node, found once
     # where an unseen gap may already have been open with the LB possibly routing: it moves
     # the earliest start of a window found without it (`opened_earlier`), never makes one
     earlier = intersect(lanes_.earlier, lanes_.routed.possible) if lanes_.earlier else []
@@ -981,7 +981,7 @@ def windows_from(
                 also = (*also, NNR)  # the NodePort's silence: no rules, or the node gone
         if cls == CBD and not sure and RBF not in also:
             if registered is None:
-                registered = registered_unseen(targets, ccm_mode(state, svc, settings), settings)
+                registered = unseen_registrations(state, svc, node, settings)
             if _registered_unprogrammed(registered, lanes_.serves, cand.start, end):
                 also = (*also, RBF)  # the unseen registration met rules never programmed
         back = unseen_return(targets, target_times, cand.start, probe + 1)

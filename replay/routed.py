@@ -122,11 +122,7 @@ def routed_signal(
             pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
             unseen = union(unseen, hidden(pods, targets, _not_routing, ccm_hi))
             routed = minus_definite(routed, unseen)
-        mode = ccm_mode(state, svc, settings)
-        listed = None
-        if mode == "endpoint":  # it registers a node for its ready endpoints
-            listed = tri_from_steps(endpoint_steps(state, svc, node, ("ready",)), False).possible
-        skipped = registered_unseen(targets, mode, settings, listed)
+        skipped = unseen_registrations(state, svc, node, settings, targets)
         if skipped:
             routed = Tri(union(routed.possible, skipped), routed.definite)
         return routed, True
@@ -144,6 +140,25 @@ def routed_signal(
         hi = ccm_lag_hi(state, svc, settings)
         return membership_routed(members, inferred, health, lo, hi), True
     return inferred, False
+
+
+def unseen_registrations(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    targets: Sequence[Sample] | None = None,
+) -> list[Iv]:
+    """`registered_unseen` of the node's target lane (`targets`: the lane on the recorder's
+    clock, when the caller has it), with the CCM mode and, endpoint-driven, where the node's
+    endpoints were possibly ready (it registers a node for them)."""
+    if targets is None:
+        targets = observed(state, "target", svc, node, settings)
+    mode = ccm_mode(state, svc, settings)
+    listed = None
+    if mode == "endpoint":
+        listed = tri_from_steps(endpoint_steps(state, svc, node, ("ready",)), False).possible
+    return registered_unseen(targets, mode, settings, listed)
 
 
 def registered_unseen(

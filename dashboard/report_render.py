@@ -106,7 +106,7 @@ def open_lines(section: ServiceReport) -> list[str]:
         o = why[w]
         out.append(
             f"{w.node}, {_short_t(w.start_earliest_us)}-{_short_t(w.end_latest_us)}, "
-            f"{w.class_text}: {o.why}. kube-proxy: {o.kube_proxy}. LB: {o.lb}. {o.denser}"
+            f"{w.class_text}: {o.sentence}"
         )
     if len(shown) > OPEN_SHOWN:
         out.append(f"... and {len(shown) - OPEN_SHOWN} more possible windows.")

@@ -217,9 +217,13 @@ def advise_and_openness(
     demo store each fold is ~14 s)."""
     catch_up(engine)
     state = load_state(engine, service=service)
-    possible = [w for w in windows if not w.certain and w.service == service]
+    possible = _possible(windows, service)
     why = openness_mod.openness(state, possible, assumptions(engine)) if possible else {}
     return _advise(engine, service, state), why
+
+
+def _possible(windows: Sequence[Window], service: ServiceRef) -> list[Window]:
+    return [w for w in windows if not w.certain and w.service == service]
 
 
 def openness(
@@ -230,7 +234,7 @@ def openness(
     Service's facts (the probe and LB lanes are not in the projections), or from the whole
     store's fold a long-running process keeps when it is current (replay.checkpoint_file:
     the dashboard following a recorder); {} without a possible window (nothing folded)."""
-    possible = [w for w in windows if not w.certain and w.service == service]
+    possible = _possible(windows, service)
     if not possible:
         return {}
     catch_up(engine)

@@ -144,8 +144,8 @@ def print_open(windows: Sequence[Window], why: Mapping[Window, Openness]) -> Non
     for w in shown:
         o = why[w]
         print(
-            f"- {w.node} {clock(from_micros(w.start_us), dated)} ({w.service.cluster}): {o.why}. "
-            f"kube-proxy: {o.kube_proxy}. LB: {o.lb}. {o.denser}"
+            f"- {w.node} {clock(from_micros(w.start_us), dated)} ({w.service.cluster}): "
+            f"{o.sentence}"
         )
 
 

@@ -70,6 +70,11 @@ class Openness:
         return SIDES[self.side]
 
     @property
+    def sentence(self) -> str:
+        """The whole reading as one paragraph (the report and `gaps --why`)."""
+        return f"{self.why}. kube-proxy: {self.kube_proxy}. LB: {self.lb}. {self.denser}"
+
+    @property
     def denser(self) -> str:
         """What denser sampling would have done for this window, as a sentence."""
         if self.decide:

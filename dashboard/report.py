@@ -9,10 +9,16 @@ HTML. Scope rules:
 - `since`/`until`: every LB-facing Service (narrowed by `cluster`/`service`) with a window or a
   rollout in the range.
 
-Advice is folded over everything recorded for the Service (lags are only trustworthy with many
-samples), and each recommended figure names the measurements it rests on, with their counts.
-Each possible window says why the samples leave it open and which observations would have
-decided it (replay.openness, from a fold of the facts around the possible windows only).
+Advice answers for the report's span by default, as the dashboard's rollout page does
+(`advice_over="span"`: the smallest settings that close the windows overlapping the span,
+replayed from the projections around it; replay.scope). The lags it rests on are always the
+Service's, measured over everything recorded (lags are only trustworthy with many samples), and
+each recommended figure names the measurements it rests on, with their counts.
+`advice_over="history"` asks what closes every window ever recorded for the Service (the
+whole history replayed under each candidate: ~40 s for the `large` demo store's Service), which
+is also what a span left open on either side gets. Each possible window says why the samples
+leave it open and which observations would have decided it (replay.openness, from one fold of
+the Service's facts).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ SETTING_BASIS: dict[str, tuple[str, ...]] = {
     "termination_grace_s": ("ccm-deregister", "lb-health-down"),
     "proxy_terminating_endpoints": (),
 }
+#: What the advice can answer for: the report's span, or the Service's whole history.
+ADVICE_OVER = ("span", "history")
 #: What each setting is called where people change it.
 SETTING_NAMES: dict[str, str] = {
     "ccm_register_delay_s": "CCM registration delay (or a readiness gate)",
@@ -70,6 +78,8 @@ class ServiceReport:
     recommendations: tuple[Recommendation, ...]
     #: each possible window's reason and what would have decided it (replay.openness)
     openness: Mapping[Window, Openness] = field(default_factory=dict)
+    #: the span whose windows the advice closes; None: every window recorded for the Service
+    advice_span: tuple[int, int] | None = None
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -127,11 +137,18 @@ def _section(
     since: datetime | None,
     until: datetime | None,
     rollouts: Sequence[Rollout],
+    advice_over: str,
 ) -> ServiceReport:
     wins = api.windows(engine, service=svc, since=since, until=until)
     nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
     segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
-    advice, why = api.advise_and_openness(engine, svc, wins)
+    span = None
+    if advice_over == "span" and since is not None and until is not None:
+        span = (to_micros(since), to_micros(until))
+        advice = api.advise(engine, svc, since=since, until=until)
+        why = api.openness(engine, svc, wins)
+    else:
+        advice, why = api.advise_and_openness(engine, svc, wins)
     return ServiceReport(
         service=svc,
         windows=tuple(wins),
@@ -140,6 +157,7 @@ def _section(
         advice=advice,
         recommendations=recommendations(advice),
         openness=why,
+        advice_span=span,
     )
 
 
@@ -151,12 +169,17 @@ def collect(
     until: datetime | None = None,
     cluster: str | None = None,
     service: str | None = None,
+    advice_over: str = "span",
 ) -> Postmortem:
-    """The postmortem of one rollout, or of every Service's windows in [since, until)."""
+    """The postmortem of one rollout, or of every Service's windows in [since, until);
+    `advice_over`: "span" (the advice closes the span's windows) or "history" (every window
+    recorded for the Service)."""
+    if advice_over not in ADVICE_OVER:
+        raise ValueError(f"advice_over must be one of {', '.join(ADVICE_OVER)}: {advice_over!r}")
     if rollout is not None:
         found = find_rollout(engine, rollout, cluster)
         lo, hi = from_micros(found.start_us), from_micros(found.end_us)
-        section = _section(engine, found.service, lo, hi, [found])
+        section = _section(engine, found.service, lo, hi, [found], advice_over)
         title = (
             f"Postmortem: {found.kind} {found.workload} in cluster {found.service.cluster} "
             f"({found.id})"
@@ -169,7 +192,7 @@ def collect(
         if service is not None and svc.key != service:
             continue
         mine = api.rollouts(engine, service=svc, since=since, until=until)
-        section = _section(engine, svc, since, until, mine)
+        section = _section(engine, svc, since, until, mine, advice_over)
         if section.windows or section.rollouts:
             sections.append(section)
     note = ""

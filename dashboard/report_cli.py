@@ -27,6 +27,11 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
+class AdviceOver(StrEnum):
+    span = "span"
+    history = "history"
+
+
 def register(app: typer.Typer) -> None:
     """Add `report` to the root `gapwatch` app."""
     app.command("report")(report)
@@ -58,6 +63,17 @@ def report(
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
     service: Annotated[str | None, typer.Option("--service", help="Only NAMESPACE/NAME.")] = None,
+    advice_over: Annotated[
+        AdviceOver,
+        typer.Option(
+            "--advice-over",
+            help="span: the settings that close this rollout's (or range's) windows, as the "
+            "dashboard's rollout page advises (seconds); history: those that close every "
+            "window ever recorded for the Service (the whole history replayed per candidate: "
+            "~40 s on the 1.1M-event demo store). The lags are the whole history's either "
+            "way; a range open on one side always gets history.",
+        ),
+    ] = AdviceOver.span,
     dashboard_url: Annotated[
         str, typer.Option("--dashboard-url", help="Base URL of the dashboard the report links to.")
     ] = "http://127.0.0.1:8501",
@@ -79,7 +95,13 @@ def report(
     if rollout is not None:
         rollout = resolve_rollout(engine, rollout, cluster)
     found = report_mod.collect(
-        engine, rollout=rollout, since=lo, until=hi, cluster=cluster, service=service
+        engine,
+        rollout=rollout,
+        since=lo,
+        until=hi,
+        cluster=cluster,
+        service=service,
+        advice_over=advice_over.value,
     )
     render = report_render.to_html if fmt is ReportFormat.html else report_render.to_markdown
     text = render(found, dashboard_url=dashboard_url)

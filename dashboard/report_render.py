@@ -132,6 +132,26 @@ def advice_cells(rec: Recommendation) -> tuple[str, ...]:
     return (rec.label, value, rests)
 
 
+def advice_intro(sec: ServiceReport) -> str:
+    """What the advice answers for (the span's windows, or every recorded one) and its counts."""
+    advice = sec.advice
+    counts = f"{advice.windows_before} windows observed, {advice.windows_after} left when the"
+    if sec.advice_span is None:
+        return (
+            f"Folded over everything recorded for this Service: {counts} recorded timeline is "
+            "replayed under the settings below."
+        )
+    lo, hi = sec.advice_span
+    svc = sec.service
+    return (
+        f"For the windows of this span ({_t(lo)} to {_t(hi)}): {counts} span's recorded "
+        "timeline is replayed under the settings below. The lags it rests on are the "
+        "Service's, measured over everything recorded. For every window ever recorded, "
+        "render with `--advice-over history`, or run `gapwatch advise --service "
+        f"{svc.namespace}/{svc.name} --cluster {svc.cluster}`."
+    )
+
+
 def dashboard_link(base: str, report: Postmortem, section: ServiceReport) -> str:
     """A deep link to the dashboard's rollout page showing the same Service and span."""
     params = {"page": "rollout", "cluster": section.service.cluster,
@@ -238,12 +258,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
 
 def _advice_md(sec: ServiceReport) -> list[str]:
     advice = sec.advice
-    out = [
-        f"Folded over everything recorded for this Service: {advice.windows_before} windows "
-        f"observed, {advice.windows_after} left when the recorded timeline is replayed under "
-        "the settings below.",
-        "",
-    ]
+    out = [advice_intro(sec), ""]
     if sec.recommendations:
         out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
     else:
@@ -344,11 +359,7 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                  _html_table(LAG_HEAD, [lag_cells(lag) for lag in sec.lags]),
                  "<h3>Advice</h3>"]  # fmt: skip
         advice = sec.advice
-        body.append(
-            f"<p>Folded over everything recorded for this Service: {advice.windows_before} "
-            f"windows observed, {advice.windows_after} left when the recorded timeline is "
-            "replayed under the settings below.</p>"
-        )
+        body.append(f"<p>{e(advice_intro(sec))}</p>")
         if sec.recommendations:
             body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
         else:

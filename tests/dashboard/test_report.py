@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder.store import make_engine
-from gapwatch.recorder.timefmt import from_micros
+from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 
@@ -43,6 +43,11 @@ def seed_rollout(store: Engine) -> Rollout:
     assert len(found) == 1, "the seed scenario has one rollout"
     assert found[0].windows, "and it has gap windows"
     return found[0]
+
+
+def to_text(us: int) -> str:
+    """A time as the report writes it."""
+    return format_time(from_micros(us)).replace("T", " ")
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -112,8 +117,11 @@ def test_markdown_report_of_the_seed_rollout(
     undecided = [w for w in mine if w.also]
     assert undecided
     assert sum(": undecided)" in r["class"] for r in windows_table) == len(undecided)
-    # measured lags with their sample counts
-    advice = api.advise(store, seed_rollout.service)
+    # measured lags with their sample counts (the Service's, over everything recorded)
+    lo, hi = from_micros(seed_rollout.start_us), from_micros(seed_rollout.end_us)
+    advice = api.advise(store, seed_rollout.service, since=lo, until=hi)
+    history = api.advise(store, seed_rollout.service)
+    assert advice.lags == history.lags
     assert {r["lag"]: int(r["measurements"]) for r in lags_table} == {
         lag.name: lag.samples for lag in advice.lags
     }
@@ -127,9 +135,40 @@ def test_markdown_report_of_the_seed_rollout(
         f"kube-proxy-programming ({samples['kube-proxy-programming']} measurements"
         in (delay["rests on"])
     )
+    # the advice answers for this rollout's windows, as the dashboard's rollout page does
+    assert advice.windows_before == len(mine)
+    assert f"For the windows of this span ({to_text(seed_rollout.start_us)} to " in text
     assert f"{advice.windows_before} windows observed, {advice.windows_after} left" in text
     # the link opens the same view in the dashboard
     assert f"rollout={seed_rollout.id}" in text and "cluster=seed" in text
+
+
+def test_advice_over_the_whole_history_on_request(
+    demo: DemoStore, store: Engine, tmp_path: Path
+) -> None:
+    """`--advice-over history`: the settings that close every window recorded for the Service
+    (what the report gave for a rollout before the span became the default). The aws cluster's
+    rollout leaves one of its Service's windows outside its span."""
+    (rollout,) = [r for r in api.rollouts(store, cluster="aws") if r.kind == "rollout"]
+    history = api.advise(store, rollout.service)
+    lo, hi = from_micros(rollout.start_us), from_micros(rollout.end_us)
+    span = api.advise(store, rollout.service, since=lo, until=hi)
+    assert history.windows_before > span.windows_before > 0
+    for over, advice in (("history", history), ("span", span)):
+        out = tmp_path / f"{over}.md"
+        args = ("report", "--db", demo.url, "--rollout", rollout.id, "-o", str(out))
+        code, _, err = run(*args, "--advice-over", over)
+        assert code == 0, err
+        text = out.read_text()
+        counts = f"{advice.windows_before} windows observed, {advice.windows_after} left"
+        assert counts in text
+        assert ("Folded over everything recorded for this Service" in text) is (over == "history")
+        table = md_tables(text)[2]
+        prestop = next(r for r in table if r["setting"] == "preStop sleep")
+        assert prestop["value"] == f"{advice.settings.prestop_s:g} s"
+    code, _, err = run("report", "--db", demo.url, "--rollout", rollout.id,
+                       "--advice-over", "ever")  # fmt: skip
+    assert code == 2 and "ever" in err
 
 
 class _Html(HTMLParser):

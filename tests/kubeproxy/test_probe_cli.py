@@ -78,7 +78,16 @@ def test_scripted_switches_come_back_as_bounded_transitions(tmp_path: Path) -> N
             )
         ).all()
     engine.dispose()
-    stored = {(r.node, r.observed_at.timestamp()) for r in rows if r.payload["look"] != "heartbeat"}
+    unprinted = ("heartbeat", "last")
+    stored = {
+        (r.node, r.observed_at.timestamp()) for r in rows if r.payload["look"] not in unprinted
+    }
+    # SIGTERM is a graceful stop: each target's last look is stored, after everything else
+    lasts = [r for r in rows if r.payload["look"] == "last"]
+    assert sorted(r.node for r in lasts) == sorted(script)
+    for r in lasts:
+        assert all(o.observed_at < r.observed_at for o in rows if o.node == r.node and o is not r)
+        assert _state(r.payload) == "200"  # every script ends healthy
     printed = {
         (o["node"], parse_time(o["observed_at"]).timestamp())
         for o in proc.seen

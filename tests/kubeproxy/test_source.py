@@ -140,12 +140,22 @@ def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine
 
         asyncio.run(_run(prober, engine, third_node_after_first_looks))
         assert prober.ready() is None
-        first = _rows(engine)
+        stored = _rows(engine)
+        first = [r for r in stored if r.payload["look"] == "first"]
         assert sorted(r.node for r in first) == ["node-1", "node-2", "node-3"]
-        assert {r.payload["look"] for r in first} == {"first"}
+        # a graceful stop stores each target's last look (none was stored since the first)
+        assert [r.payload["look"] for r in stored] == ["first"] * 3 + ["last"] * 3
+        stopped = {r.node: r for r in stored[3:]}
+        assert sorted(stopped) == ["node-1", "node-2", "node-3"]
+        for r in first:
+            last = stopped[r.node]
+            assert last.payload["status"] == r.payload["status"]
+            assert last.previous_observed_at < last.observed_at
+            assert r.observed_at < last.observed_at
         assert {r.name for r in first} == {"nginx"}  # not the Cluster-policy Service
-        assert len(_rows(engine, "NodePortProbe")) == 3
-        assert len(_rows(engine, "ProxyNodeHealth")) == 6  # /healthz and /livez per node
+        assert len([r for r in _rows(engine, "NodePortProbe") if r.payload["look"] == "first"]) == 3
+        health = _rows(engine, "ProxyNodeHealth")  # /healthz and /livez per node
+        assert len([r for r in health if r.payload["look"] == "first"]) == 6
         metrics = _rows(engine, "ProxyMetrics")
         assert (
             metrics
@@ -153,27 +163,29 @@ def test_probes_what_the_view_holds_and_resumes_without_inventing(engine: Engine
             == 1.704894799332805e09
         )
 
-        # a restart that sees the same states stores no transition, only where it resumed
+        # a restart that sees the same states stores no transition, only where it resumed,
+        # bounded by the stopped prober's last look
         again = _prober(engine, view, fakes)
         asyncio.run(_run(again, engine, lambda: again.looks >= 30))
-        resumed = _rows(engine)[3:]
+        resumed = [r for r in _rows(engine)[6:] if r.payload["look"] != "last"]
         said = [(r.node, r.payload.get("look"), r.payload.get("status"), r.payload.get("error"))
                 for r in resumed]  # fmt: skip
         # a clean-clone CI run once stored node-3 twice here (cause not found): say what
         assert sorted(r.node for r in resumed) == ["node-1", "node-2", "node-3"], said
         assert {r.payload["look"] for r in resumed} == {"resume"}
         assert {r.node: r.previous_observed_at for r in resumed} == {
-            r.node: r.observed_at for r in first
+            node: r.observed_at for node, r in stopped.items()
         }
 
         # a restart that sees a change stores it, bounded by the last stored look
         fakes.set_mode("node-2", "unhealthy")
+        stored_before = max(r.observed_at for r in _rows(engine) if r.node == "node-2")
         third = _prober(engine, view, fakes)
-        asyncio.run(_run(third, engine, lambda: len(_rows(engine)) == 9))
-        change = next(r for r in _rows(engine)[6:] if r.node == "node-2")
+        changed = lambda: any(r.payload["look"] == "change" for r in _rows(engine))  # noqa: E731
+        asyncio.run(_run(third, engine, changed))
+        change = next(r for r in _rows(engine) if r.payload["look"] == "change")
+        assert change.node == "node-2"
         assert change.payload["status"] == 503
-        assert change.payload["look"] == "change"
-        stored_before = next(r for r in resumed if r.node == "node-2").observed_at
         assert change.previous_observed_at == stored_before
 
 

@@ -15,7 +15,9 @@ stored; heartbeats and resumes cannot race (`check=False`). A change the other r
 first is dropped by the writer, which says so; the next look of that target re-reads the stored
 state (`TransitionTracker.restore`) and compares with it. A target the view drops is stopped,
 and its last look stored if it was not (`look: "last"`, a heartbeat's guard:
-`TransitionTracker.forget`). Observations go to the sink; `on_observation` (the `probe`
+`TransitionTracker.forget`); so is every target's when the prober stops gracefully (SIGTERM,
+Ctrl-C, `probe --duration`): a restarted prober's first look is then bounded by the stopped
+one's last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier. Observations go to the sink; `on_observation` (the `probe`
 command's --json) sees every one that is a first look or a change.
 """
 
@@ -142,7 +144,13 @@ class KubeProxyProber:
                 if self._failure is not None:
                     raise SourceError(f"kube-proxy prober: {self._failure!r}") from self._failure
             finally:
-                await self._cancel(list(self._tasks))
+                probed = sorted(self._tasks)
+                await self._cancel(probed)
+        if stop.is_set():  # a graceful stop: what each target answered until the prober left
+            for target in probed:
+                final = self.tracker.forget(target.key)
+                if final is not None:
+                    await self._put_last(sink, target.key, final)
         await sink.flush()
 
     def _wanted(self) -> list[Target]:

@@ -17,8 +17,9 @@ state (`TransitionTracker.restore`) and compares with it. A target the view drop
 and its last look stored if it was not (`look: "last"`, a heartbeat's guard:
 `TransitionTracker.forget`); so is every target's when the prober stops gracefully (SIGTERM,
 Ctrl-C, `probe --duration`): a restarted prober's first look is then bounded by the stopped
-one's last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier. Observations go to the sink; `on_observation` (the `probe`
-command's --json) sees every one that is a first look or a change.
+one's last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier.
+Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one
+that is a first look or a change.
 """
 
 from __future__ import annotations

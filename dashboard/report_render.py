@@ -10,6 +10,7 @@ dashboard draw the same picture.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlencode
@@ -299,6 +300,11 @@ def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: boo
 FIGURE_MARGIN_US = 15_000_000
 
 
+def _code_html(text: str) -> str:
+    """Escaped HTML of a sentence, its `commands` as <code> (as Markdown would show them)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
     from gapwatch.dashboard.lanes import lane_timeline
     from gapwatch.dashboard.style import us_to_iso
@@ -359,7 +365,7 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                  _html_table(LAG_HEAD, [lag_cells(lag) for lag in sec.lags]),
                  "<h3>Advice</h3>"]  # fmt: skip
         advice = sec.advice
-        body.append(f"<p>{e(advice_intro(sec))}</p>")
+        body.append(f"<p>{_code_html(advice_intro(sec))}</p>")
         if sec.recommendations:
             body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
         else:

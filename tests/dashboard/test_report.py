@@ -166,6 +166,13 @@ def test_advice_over_the_whole_history_on_request(
         table = md_tables(text)[2]
         prestop = next(r for r in table if r["setting"] == "preStop sleep")
         assert prestop["value"] == f"{advice.settings.prestop_s:g} s"
+    # the HTML shows the commands it names as code, not between backticks
+    out = tmp_path / "span.html"
+    code, _, err = run("report", "--db", demo.url, "--rollout", rollout.id, "-f", "html",
+                       "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    page = out.read_text()
+    assert "<code>--advice-over history</code>" in page and "`--advice-over" not in page
     code, _, err = run("report", "--db", demo.url, "--rollout", rollout.id,
                        "--advice-over", "ever")  # fmt: skip
     assert code == 2 and "ever" in err

@@ -54,5 +54,9 @@ def test_a_change_the_other_replica_stored_is_not_stored_again(engine: Engine) -
         # from the other's change, not the change again; the next one stores nothing
         resumed = asyncio.run(_look_at(slow, "node-2"))
         assert resumed is not None and resumed.payload["look"] == "resume"
-        assert resumed.previous_observed_at == changes[0].observed_at
+        # from the newest stored look: the change, or the 503 the quick replica's stop stored
+        # after it (a graceful stop stores a look it had left unstored)
+        newest = [r for r in _rows(engine) if r.node == "node-2"][-1]
+        assert newest.payload["status"] == 503 and newest.id >= changes[0].id
+        assert resumed.previous_observed_at == newest.observed_at
         assert asyncio.run(_look_at(slow, "node-2")) is None

@@ -25,6 +25,8 @@ WINDOW_HEAD = ("node", "class", "start (UTC)", "end (UTC)", "duration", "range",
                "lanes", "failed requests")  # fmt: skip
 LAG_HEAD = ("lag", "measurements", "p50", "p90", "max")
 ADVICE_HEAD = ("setting", "value", "rests on")
+#: what introduces `Advice.knobs`: where each advised setting is set on this platform
+KNOBS_HEAD = "Where to set them on this platform, and what each number rests on:"
 
 
 def _t(us: int | None) -> str:
@@ -264,6 +266,8 @@ def _advice_md(sec: ServiceReport) -> list[str]:
         out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
     else:
         out += ["Nothing to change.", ""]
+    if advice.knobs:
+        out += [KNOBS_HEAD, "", *(f"- {knob}" for knob in advice.knobs), ""]
     out += [f"- {note}" for note in advice.notes]
     return [*out, ""]
 
@@ -370,6 +374,9 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
             body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
         else:
             body.append("<p>Nothing to change.</p>")
+        if advice.knobs:
+            knobs = "".join(f"<li>{e(k)}</li>" for k in advice.knobs)
+            body += [f"<p>{e(KNOBS_HEAD)}</p>", f"<ul>{knobs}</ul>"]
         if advice.notes:
             body.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in advice.notes) + "</ul>")
     return (

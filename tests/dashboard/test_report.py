@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
+from gapwatch.dashboard.report_render import KNOBS_HEAD
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay import api
@@ -139,6 +141,11 @@ def test_markdown_report_of_the_seed_rollout(
     assert advice.windows_before == len(mine)
     assert f"For the windows of this span ({to_text(seed_rollout.start_us)} to " in text
     assert f"{advice.windows_before} windows observed, {advice.windows_after} left" in text
+    # and says where each setting is set on this platform (the knobs `gapwatch advise` prints)
+    assert advice.knobs
+    after_head = text.split(KNOBS_HEAD, 1)[1]
+    for knob in advice.knobs:
+        assert f"- {knob}" in after_head
     # the link opens the same view in the dashboard
     assert f"rollout={seed_rollout.id}" in text and "cluster=seed" in text
 
@@ -230,6 +237,12 @@ def test_html_report_is_one_self_contained_file(
     for svc in {w.service for w in found if not w.certain}:
         for o in api.openness(store, svc, found).values():
             assert html.escape(o.why) in text and html.escape(o.denser) in text
+    # where each advised setting is set on the platform, per Service (the span's advice)
+    lo, hi = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    for svc in api.services(store):
+        for knob in api.advise(store, svc, since=lo, until=hi).knobs:
+            assert f"<li>{html.escape(knob)}</li>" in text
+    assert text.count(f"<p>{html.escape(KNOBS_HEAD)}</p>") == len(api.services(store))
 
 
 def test_report_range_outside_the_data_says_so(demo: DemoStore) -> None:

@@ -149,9 +149,9 @@ class KubeProxyProber:
                 await self._cancel(probed)
         if stop.is_set():  # a graceful stop: what each target answered until the prober left
             for target in probed:
-                final = self.tracker.forget(target.key)
-                if final is not None:
-                    await self._put_last(sink, target.key, final)
+                unstored = self.tracker.forget(target.key)
+                if unstored is not None:
+                    await self._put_last(sink, target.key, unstored)
         await sink.flush()
 
     def _wanted(self) -> list[Target]:

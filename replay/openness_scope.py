@@ -25,8 +25,11 @@ nothing further from the windows moves what R and F are inside them, so the answ
 fold's (tests/replay/test_openness_scope.py compares every possible window of simulated
 stores). Not scoped (None: the caller folds the Service): projections that predate these rows,
 and a cluster with CloudTrail membership calls (replay.membership ties an IP target to a pod
-through every pod the Service's slices ever named). replay.scope's known limit holds here too:
-of a Service with several EndpointSlices, one that did not change near the range is not seen.
+through every pod the Service's slices ever named). replay.scope's known limits hold here too:
+of a Service with several EndpointSlices, one that did not change near the range is not seen;
+and a pod the slices stopped naming before the range is not among the node's local pods, which
+only matters where its own lane never ended (a deletion the recorder did not see) and F is
+read from the pods (no probes, or IP targets).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ measured settings and kube-proxy's lag bound. What it reads:
   replay.scope reads them for what-if; and of every probe and LB lane of the Service the last
   sample before the range (a lane keeps only changes: its value there may be hours old);
 - the whole Nodes (their versions and Ready lanes), the cluster's relisted stretches and
-  target-group statements (few rows each);
+  target-group statements (few rows each), and kube-proxy's sync metrics where scraped (whole:
+  a look's reach is not bounded here yet);
 - the values derived from the whole history, which the projections store per Service when
   they compute it (`context_rows`, replay_state rows beside replay.scope's): the measured
   settings detection used (`measure.measured_settings`: the watch skew, the target groups'
@@ -23,13 +24,14 @@ measured settings and kube-proxy's lag bound. What it reads:
 `pad` is every reach of the detection's assumptions added up (`reach_us`) plus the lag bounds:
 nothing further from the windows moves what R and F are inside them, so the answer is the full
 fold's (tests/replay/test_openness_scope.py compares every possible window of simulated
-stores). Not scoped (None: the caller folds the Service): projections that predate these rows,
-and a cluster with CloudTrail membership calls (replay.membership ties an IP target to a pod
-through every pod the Service's slices ever named). replay.scope's known limits hold here too:
-of a Service with several EndpointSlices, one that did not change near the range is not seen;
-and a pod the slices stopped naming before the range is not among the node's local pods, which
-only matters where its own lane never ended (a deletion the recorder did not see) and F is
-read from the pods (no probes, or IP targets).
+stores). Not scoped (None: the caller folds the Service): projections that predate these rows
+(a rebuild stores them, a refresh for each Service it recomputes), a range over `WHOLE_SHARE`
+of the Service's recorded span, and a cluster with CloudTrail membership calls
+(replay.membership ties an IP target to a pod through every pod the Service's slices ever
+named). Two limits: replay.scope's (of a Service with several EndpointSlices, one that did not
+change near the range is not seen); and a pod the slices stopped naming before the range is
+not among the node's local pods, which only matters where its own lane never ended (a deletion
+the recorder did not see) and F is read from the pods (no probes, or IP targets).
 """
 
 from __future__ import annotations
@@ -154,7 +156,8 @@ def load(
     )
     stored = {str(k): int(v) for k, v in conn.execute(query)}
     mine = {k[len(prefix) :]: v for k, v in stored.items() if k.startswith(prefix)}
-    if "listed" not in mine or mine["members"] or len(stored) - len(mine) < 3:
+    horizon = stored.get(scope.context_key(svc, "horizon"))
+    if "listed" not in mine or mine["members"] or horizon is None:
         return None
     changes: dict[str, Any] = {}
     for name in MEASURED:
@@ -163,7 +166,7 @@ def load(
     measured = replace(settings, **changes)
     proxy_hi, ccm_hi = mine["proxy_hi"], mine["ccm_hi"]
     pad = reach_us(measured, proxy_hi, ccm_hi)
-    recorded = stored[scope.context_key(svc, "horizon")] - min(mine["listed"], lo)
+    recorded = horizon - min(mine["listed"], lo)
     if whole_share is not None and hi - lo + 2 * pad > whole_share * recorded:
         return None
     gaps = {  # (kind, node): a Node's name holds no colon (a DNS subdomain)

@@ -116,11 +116,15 @@ def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Adv
 
 
 @st.cache_resource(show_spinner="Reading the Service's samples...", max_entries=4)
-def openness(url: str, service: ServiceRef, version: int) -> dict[Window, Openness]:
-    """Why each possible window of the Service is only possible (replay.openness). One fold of
-    the Service's facts (~14 s for the large demo store's 1.1M events on SQLite), unless this
-    server keeps a current fold of the store (it does while following a recorder), so it is
-    asked for only when a person wants it (the rollout page's toggle), for all of the
-    Service's possible windows at once: the next window picked reads the cache."""
-    found = api.openness(engine(url), service, api.windows(engine(url), service=service))
+def openness(
+    url: str, service: ServiceRef, since_us: int, until_us: int, version: int
+) -> dict[Window, Openness]:
+    """Why each possible window of the Service that overlaps [since, until) (a rollout's) is
+    only possible (replay.openness), from the facts around them (replay.openness_scope), or
+    this server's current fold of the store (it keeps one while following a recorder). Asked
+    for only when a person wants it (the rollout page's toggle), for all of the rollout's
+    possible windows at once: the next window picked reads the cache."""
+    since, until = from_micros(since_us), from_micros(until_us)
+    wins = api.windows(engine(url), service=service, since=since, until=until)
+    found = api.openness(engine(url), service, wins)
     return found

@@ -166,21 +166,25 @@ def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None
         rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
         st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
         if not win.certain:
-            _why_possible(ctx, win)
+            _why_possible(ctx, win, wins)
     elif wins:
         st.caption("Select a window (diamond in the chart or a table row) to see its events.")
 
 
-def _why_possible(ctx: Context, win: Window) -> None:
-    """On request (it folds the Service's facts): why the selected possible window is only
-    possible, and what denser sampling would have done (replay.openness, as the report words
-    it)."""
+def _why_possible(ctx: Context, win: Window, wins: list[Window]) -> None:
+    """On request (it reads the samples around the shown windows): why the selected possible
+    window is only possible, and what denser sampling would have done (replay.openness, as the
+    report words it), read for the shown windows of its Service at once."""
     asked = st.toggle(
-        "Why is it only possible? (reads all of the Service's samples once: up to a quarter of "
-        "a minute on a store of a million events)",
+        "Why is it only possible? (reads the samples around these windows: about a second on "
+        "a store of a million events)",
         key="why-possible",
     )
-    why = cache.openness(ctx.url, win.service, ctx.version).get(win) if asked else None
+    mine = [w for w in wins if w.service == win.service] or [win]
+    since, until = min(w.start_us for w in mine), max(w.end_us for w in mine) + 1
+    why = (
+        cache.openness(ctx.url, win.service, since, until, ctx.version).get(win) if asked else None
+    )
     if why is None:
         return
     st.markdown(

@@ -17,8 +17,8 @@ each recommended figure names the measurements it rests on, with their counts.
 `advice_over="history"` asks what closes every window ever recorded for the Service (the
 whole history replayed under each candidate: ~40 s for the `large` demo store's Service), which
 is also what a span left open on either side gets. Each possible window says why the samples
-leave it open and which observations would have decided it (replay.openness, from one fold of
-the Service's facts).
+leave it open and which observations would have decided it (replay.openness, from the facts
+around the windows: replay.openness_scope).
 """
 
 from __future__ import annotations

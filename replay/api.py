@@ -17,7 +17,7 @@ from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
-from gapwatch.replay import checkpoint_file, projections, scope, segment_store
+from gapwatch.replay import checkpoint_file, openness_scope, projections, scope, segment_store
 from gapwatch.replay import measure as measure_mod
 from gapwatch.replay import openness as openness_mod
 from gapwatch.replay import whatif as whatif_mod
@@ -230,10 +230,12 @@ def openness(
     engine: Engine, service: ServiceRef, windows: Sequence[Window]
 ) -> dict[Window, openness_mod.Openness]:
     """Why each possible window of the Service among `windows` (as `windows(...)` gives them)
-    is only possible, and what would have decided it (replay.openness), from one fold of the
-    Service's facts (the probe and LB lanes are not in the projections), or from the whole
-    store's fold a long-running process keeps when it is current (replay.checkpoint_file:
-    the dashboard following a recorder); {} without a possible window (nothing folded)."""
+    is only possible, and what would have decided it (replay.openness): from the whole store's
+    fold a long-running process keeps when it is current (replay.checkpoint_file: the
+    dashboard following a recorder), else from the facts around the windows and the
+    projections (replay.openness_scope: the cost is the windows' span, not the Service's
+    history), else (projections that predate its stored values, CloudTrail membership calls)
+    from one fold of the Service's facts; {} without a possible window (nothing folded)."""
     possible = _possible(windows, service)
     if not possible:
         return {}
@@ -242,6 +244,11 @@ def openness(
     with checkpoint_file.current(engine) as kept:  # a long-running process's, when current
         if kept is not None:
             return openness_mod.openness(kept, possible, settings)
+    refresh(engine)  # the scoped read rests on the projections' stored values
+    with translate_errors(engine), engine.connect() as conn:
+        scoped = openness_scope.scoped_openness(conn, service, possible, settings)
+    if scoped is not None:
+        return scoped
     return openness_mod.openness(load_state(engine, service=service), possible, settings)
 
 

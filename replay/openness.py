@@ -16,12 +16,13 @@ CloudTrail's calls and the LB's access log, as replay reads them, barely moved t
 already fall inside the window, nothing is named: only the two reactions' own times would
 order them.
 
-Pure: it reads the fold state and a window; `replay.api.openness` folds one Service for it.
+Pure: it reads the fold state and a window; `replay.api.openness` folds the facts around the
+windows for it (replay.openness_scope), or one Service's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gapwatch.replay.assumptions import US, DetectSettings
@@ -88,14 +89,19 @@ class Openness:
 
 
 def openness(
-    state: FoldState, windows: Sequence[Window], settings: DetectSettings
+    state: FoldState,
+    windows: Sequence[Window],
+    settings: DetectSettings,
+    *,
+    measured: Mapping[ServiceRef, DetectSettings] | None = None,
 ) -> dict[Window, Openness]:
     """Each possible window's `Openness` (certain windows are left out); `settings`: the
     assumptions the windows were detected with (measured ones put in per Service, as detection
-    does)."""
+    does, unless `measured` gives a Service's: replay.openness_scope, whose state holds too
+    little of the history to measure them)."""
     out: dict[Window, Openness] = {}
     found: dict[tuple[ServiceRef, str], Lanes] = {}
-    mine: dict[ServiceRef, DetectSettings] = {}
+    mine: dict[ServiceRef, DetectSettings] = dict(measured or {})
     for w in windows:
         if w.certain:
             continue

@@ -20,7 +20,14 @@ from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import factrow as F
-from gapwatch.replay import node_cache, node_rows, scope, settings_reads, state_rows
+from gapwatch.replay import (
+    node_cache,
+    node_rows,
+    openness_scope,
+    scope,
+    settings_reads,
+    state_rows,
+)
 from gapwatch.replay.assumptions import (
     DEFAULTS,
     STATE_PREFIX,
@@ -154,7 +161,8 @@ def _write(
         write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
     context: dict[str, int] = {}
     for svc in services:
-        mine = scope.context_rows(state, svc, settings)
+        mine = {**scope.context_rows(state, svc, settings),
+                **openness_scope.context_rows(state, svc, settings)}  # fmt: skip
         rows = kept.get(svc) if kept is not None else None
         if rows is not None:  # the context it stored last time, kept with its rows
             if diff and rows.context == mine:

@@ -45,6 +45,7 @@ from gapwatch.replay.load import fold_stored
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window, WindowClass
 from gapwatch.replay.proxy import pte_known
+from gapwatch.replay.relisted import LANE_KINDS, NODE_KIND
 from gapwatch.replay.settings_reads import lb_settings
 from gapwatch.replay.tables import replay_lags, replay_state, replay_windows
 
@@ -157,7 +158,7 @@ def lag_samples(conn: Connection, svc: ServiceRef) -> list[LagSample]:
     ]
 
 
-def _rows(
+def fact_rows(
     conn: Connection, where: str, params: dict[str, Any], **lists: Sequence[Any]
 ) -> list[Any]:
     query = text(f"SELECT {_COLS} FROM facts WHERE {where}")
@@ -177,7 +178,7 @@ def _slice_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any
     lo (the last one before it: an index walk back from lo)."""
     params = {"c": svc.cluster, "ns": svc.namespace, "n": svc.name, "lo": lo, "hi": hi}
     of = "cluster = :c AND namespace = :ns AND name = :n AND fact = 'slice'"
-    rows = _rows(conn, f"{of} AND at_us >= :lo AND at_us < :hi", params)
+    rows = fact_rows(conn, f"{of} AND at_us >= :lo AND at_us < :hi", params)
     names = {r[F.SLICE_NAME] for r in rows if r[F.SEQ] == 0}
     last = f"SELECT event_id, text1 FROM facts WHERE {of} AND seq = 0 AND at_us < :lo"
     first = conn.execute(text(f"{last} ORDER BY at_us DESC LIMIT 1"), params).first()
@@ -191,7 +192,7 @@ def _slice_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any
         if found is not None:
             seeds.add(found[0])
     if seeds:
-        rows += _rows(conn, "fact = 'slice' AND event_id IN :ids", {}, ids=sorted(seeds))
+        rows += fact_rows(conn, "fact = 'slice' AND event_id IN :ids", {}, ids=sorted(seeds))
     return rows
 
 
@@ -202,24 +203,37 @@ def load(
     samples = lag_samples(conn, svc)
     longest = max((s.seconds for s in samples), default=0.0)
     pad = round((SETTINGS_REACH_S + longest) * US)
-    rows = _slice_rows(conn, svc, since_us - pad, until_us + pad)
+    rows = range_rows(conn, svc, since_us - pad, until_us + pad)
+    state = fold(FoldState(), rows)
+    restore_context(conn, state, svc, settings)
+    recorded = recorded_windows(conn, svc, since_us, until_us)
+    lb_reads = {**lb_settings(conn, svc, settings), **_stated_reads(conn, svc)}
+    return Scope(svc, since_us, until_us, state, samples, recorded, settings, lb_reads)
+
+
+def range_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any]:
+    """The facts of the Service's EndpointSlice versions in [lo, hi) and the ones holding at
+    lo, of every pod they name (whole lifecycles), of those pods' Nodes, and the cluster's
+    relisted stretches, in fold order."""
+    rows = _slice_rows(conn, svc, lo, hi)
     pods = {p for r in rows for p in (r[F.SLICE_PODS] or "").split(",") if p}
     nodes = {r[F.NODE] for r in rows if r[F.NODE]}
     params = {"c": svc.cluster, "ns": svc.namespace}
     for chunk in _chunks(pods):
         where = "cluster = :c AND namespace = :ns AND name IN :names AND fact = 'pod'"
-        rows += _rows(conn, where, params, names=chunk)
+        rows += fact_rows(conn, where, params, names=chunk)
     for chunk in _chunks(nodes):
         where = "cluster = :c AND namespace IS NULL AND name IN :names AND fact = 'node'"
-        rows += _rows(conn, where, {"c": svc.cluster}, names=chunk)
-    # the stretches watch relists passed over (replay.relisted): few, read whole
-    rows += _rows(conn, "cluster = :c AND fact = 'relist'", {"c": svc.cluster})
+        rows += fact_rows(conn, where, {"c": svc.cluster}, names=chunk)
+    # the stretches watch relists passed over that replay.relisted reads (the lanes' kinds in
+    # the Service's namespace or all, the Nodes'): few, read whole, by the index (a relist
+    # fact's name is its kind)
+    kinds = sorted(LANE_KINDS | {NODE_KIND})
+    for where in ("namespace = :ns", "namespace IS NULL"):
+        where = f"cluster = :c AND {where} AND name IN :kinds AND fact = 'relist'"
+        rows += fact_rows(conn, where, params, kinds=kinds)
     rows.sort(key=lambda r: (r[F.EVENT_ID], r[F.SEQ]))
-    state = fold(FoldState(), rows)
-    _restore_context(conn, state, svc, settings)
-    recorded = recorded_windows(conn, svc, since_us, until_us)
-    lb_reads = {**lb_settings(conn, svc, settings), **_stated_reads(conn, svc)}
-    return Scope(svc, since_us, until_us, state, samples, recorded, settings, lb_reads)
+    return rows
 
 
 #: The replay_windows columns a Window is made of, in `window_from_row`'s order.
@@ -259,7 +273,7 @@ def recorded_windows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> lis
     return [window_from_row(r) for r in conn.execute(query.order_by(t.c.start_us, t.c.node))]
 
 
-def _restore_context(
+def restore_context(
     conn: Connection, state: FoldState, svc: ServiceRef, settings: DetectSettings
 ) -> None:
     """Put the whole state's values (context_rows) into the scoped state's memo."""

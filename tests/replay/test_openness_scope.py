@@ -1,0 +1,141 @@
+"""Why a possible window is possible, read around the windows (replay.openness_scope), equals
+the reading of the Service's whole fold, on both backends.
+
+The reference is `openness.openness` over `load_state(service=...)`: every fact of the Service
+folded, its measured settings found from them. The scoped reading folds the facts around the
+windows and puts back the whole-history values the projections stored. Stores are simulated:
+every preset of recorder.sim but `large` (the benchmark's), randomized scenarios of
+benchmarks/accuracy.py (development seeds, with each evidence option in turn) and a store that
+grows by incremental refreshes. The windows are each rollout's possible ones (what the report
+and the dashboard's rollout page ask for) and each possible window alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import Engine, text
+
+from benchmarks.accuracy import random_case
+from gapwatch.recorder.sim import PRESETS, load_scenario, run
+from gapwatch.recorder.sim.scenario import Scenario
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api, openness_scope, projections
+from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.load import load_state
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.openness import openness
+
+#: the evidence options the randomized scenarios take in turn (benchmarks.accuracy's flags)
+OPTIONS: tuple[dict[str, bool], ...] = (
+    {},
+    {"kube_proxy_metrics": True},
+    {"access_log": True},
+    {"cloudtrail": True},
+)
+
+
+def _write(engine: Engine, scenario: Scenario, seed: int) -> None:
+    EventWriter(engine, derive=write_facts).write_all(run(scenario, seed=seed).observations)
+
+
+def _groups(possible: Sequence[Window], alone: bool) -> list[list[Window]]:
+    by_rollout: dict[str | None, list[Window]] = {}
+    for w in possible:
+        by_rollout.setdefault(w.rollout, []).append(w)
+    return [g for k, g in by_rollout.items() if k] + ([[w] for w in possible] if alone else [])
+
+
+def _check(engine: Engine, svc: ServiceRef, *, alone: bool = True) -> tuple[int, int]:
+    """(possible windows compared, windows not scoped: the cluster's CloudTrail calls);
+    `alone`: each window alone too, not only each rollout's."""
+    settings = api.assumptions(engine)
+    possible = [w for w in api.windows(engine, service=svc) if not w.certain]
+    full = openness(load_state(engine, service=svc), possible, settings)
+    compared = unscoped = 0
+    for group in _groups(possible, alone):
+        with engine.connect() as conn:
+            got = openness_scope.scoped_openness(conn, svc, group, settings, whole_share=None)
+        if got is None:
+            unscoped += len(group)
+            continue
+        assert got == {w: full[w] for w in group}, group
+        compared += len(group)
+    # and through the API (what the report and the dashboard call)
+    assert api.openness(engine, svc, possible) == full
+    return compared, unscoped
+
+
+@pytest.mark.parametrize("name", [p for p in PRESETS if p != "large"])
+def test_scoped_openness_equals_the_full_fold_on_the_presets(engine: Engine, name: str) -> None:
+    _write(engine, load_scenario(name), 1)
+    for svc in api.services(engine):
+        _check(engine, svc)
+
+
+def test_scoped_openness_equals_the_full_fold_over_hours(engine: Engine) -> None:
+    """The `large` preset's first two hours (300 nodes, a rollout every 15 minutes): most
+    rollouts lie further from the start than the pad, so the lanes' last samples before the
+    range and the stored values are what the reading rests on."""
+    _write(engine, replace(load_scenario("large"), duration_s=7200.0), 1)
+    (svc,) = api.services(engine)
+    assert _check(engine, svc, alone=False)[0] >= 100
+    # and the scoped state holds the range, not the history
+    settings = api.assumptions(engine)
+    rollout = [
+        r for r in api.rollouts(engine, service=svc) if any(not w.certain for w in r.windows)
+    ][-1]
+    with engine.connect() as conn:
+        loaded = openness_scope.load(conn, svc, rollout.start_us, rollout.end_us, settings)
+        # a rollout's span is bounded: the API's default reads it scoped
+        assert openness_scope.scoped_openness(conn, svc, rollout.windows, settings)
+    assert loaded is not None
+    full = load_state(engine, service=svc)
+    assert _samples(loaded[0]) * 2 < _samples(full)
+
+
+def _samples(state: FoldState) -> int:
+    return sum(len(lane) for lanes in state.probes.values() for lane in lanes.values())
+
+
+@pytest.mark.parametrize("seed", range(1, 41))
+def test_scoped_openness_equals_the_full_fold_on_random_scenarios(
+    engine: Engine, seed: int
+) -> None:
+    options = OPTIONS[seed % len(OPTIONS)]
+    _write(engine, random_case(seed, options), seed)
+    for svc in api.services(engine):
+        _compared, unscoped = _check(engine, svc)
+        # only a cluster with CloudTrail calls is folded whole (and still answers alike)
+        assert unscoped == 0 or options.get("cloudtrail")
+
+
+def test_scoped_openness_follows_incremental_refresh(engine: Engine) -> None:
+    observations = list(run(load_scenario("seed-3node"), seed=2).observations)
+    writer = EventWriter(engine, derive=write_facts)
+    step = len(observations) // 3 + 1
+    compared = 0
+    for i in range(0, len(observations), step):
+        writer.write(observations[i : i + step])
+        projections.refresh(engine)
+        for svc in api.services(engine):
+            compared += _check(engine, svc)[0]
+    assert compared > 0
+
+
+def test_projections_from_before_the_stored_values_fold_the_service(engine: Engine) -> None:
+    _write(engine, load_scenario("seed-3node"), 1)
+    (svc,) = api.services(engine)
+    settings = api.assumptions(engine)
+    possible = [w for w in api.windows(engine, service=svc) if not w.certain]
+    assert possible
+    full = openness(load_state(engine, service=svc), possible, settings)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM replay_state WHERE key LIKE 'ctx:%:open:%'"))
+    with engine.connect() as conn:
+        found = openness_scope.scoped_openness(conn, svc, possible, settings, whole_share=None)
+    assert found is None
+    assert api.openness(engine, svc, possible) == full

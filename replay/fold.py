@@ -158,6 +158,9 @@ class Memo:
     pte: dict[tuple[str, DetectSettings | int], bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
+    #: replay.measure.measured_settings per (Service, settings): detection and the stored
+    #: context read it for the same state
+    measured: dict[tuple[ServiceRef, DetectSettings], DetectSettings] = field(default_factory=dict)
     #: the CloudTrail membership lanes (replay.membership), once resolved: one map or none
     members: list[dict[LaneKey, list[Sample]]] = field(default_factory=list)
     #: the membership lanes whose targets are pods (IP targets: no kube-proxy on the path)
@@ -214,6 +217,7 @@ class Memo:
         self.clock.clear()
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
+        self.measured.clear()
         self.members.clear()
         self.pod_targets.clear()
         self.probe_period.clear()

@@ -253,7 +253,17 @@ def measured_settings(
 ) -> DetectSettings:
     """`settings` for detecting the Service's windows (replay.detect uses this per Service):
     the measured watch skew and the target groups' stated health-check settings in place of
-    the assumed ones where the log has them."""
+    the assumed ones where the log has them. Kept in the state's memo until the next fold."""
+    key = (svc, settings)
+    known = state.memo.measured.get(key)
+    if known is None:
+        known = state.memo.measured[key] = _measured_settings(state, svc, settings)
+    return known
+
+
+def _measured_settings(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings
+) -> DetectSettings:
     changes: dict[str, Any] = {}
     skew = watch_skew(state, svc, settings)
     if skew.measured and skew.value is not None:

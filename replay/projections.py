@@ -165,9 +165,9 @@ def _write(
                 **openness_scope.context_rows(state, svc, settings)}  # fmt: skip
         rows = kept.get(svc) if kept is not None else None
         if rows is not None:  # the context it stored last time, kept with its rows
-            if diff and rows.context == mine:
-                continue
-            rows.context = mine
+            stored, rows.context = rows.context, mine
+            if diff and stored:  # only the values that moved (a refresh moves a few of ~700)
+                mine = {k: v for k, v in mine.items() if stored.get(k) != v}
         context.update(mine)
     if context:
         _store_context(conn, context)

@@ -9,8 +9,10 @@ rendering), in this process, warm (the store's pages cached by the OS after a fi
 not timed): the default `--advice-over span` (the advice closes the rollout's windows, from the
 projections around it; replay.scope) against `--advice-over history` (the baseline: the
 Service's whole history replayed per candidate setting, what the report did before), the two
-alternated. Also timed on their own: the fold the possible windows' reasons read
-(`api.openness`) and the span's advice (`api.advise` with both bounds). Prints each one's
+alternated. Also timed on their own: the possible windows' reasons (`api.openness`: the facts
+around them, replay.openness_scope, where the store's projections hold the context it reads; a
+store replayed by older code folds the Service until `gapwatch replay --rebuild`) and the
+span's advice (`api.advise` with both bounds). Prints each one's
 median and runs, the ratio to the baseline, and the load average before and after.
 """
 
@@ -68,7 +70,7 @@ def main() -> None:
         "report, advice over the span (default)": report("span"),
         "report, advice over the history (before)": report("history"),
         "  the span's advice alone": lambda: api.advise(engine, svc, since=lo, until=hi),
-        "  the possible windows' fold alone": lambda: api.openness(engine, svc, windows),
+        "  the possible windows' reasons alone": lambda: api.openness(engine, svc, windows),
     }
     print(f"store {url}; rollout {rollout.id}: {len(windows)} windows, "
           f"{sum(not w.certain for w in windows)} possible")  # fmt: skip

@@ -36,7 +36,9 @@ def _prober(
         view=view,
         derive=write_facts,
     )
-    settings = {"interval_s": 0.2, "timeout_s": 0.2, "healthz_port": fakes.healthz_port,
+    # a 2 s timeout, as test_source's: at CI's load a 0.2 s answer timed out, and the restarted
+    # prober's first look at a healthy node read as a change to `timeout`
+    settings = {"interval_s": 0.2, "timeout_s": 2.0, "healthz_port": fakes.healthz_port,
                 "heartbeat_s": 60.0}  # fmt: skip
     return build(context, settings)
 

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay import scope
@@ -53,7 +53,6 @@ from gapwatch.replay.measure import COUNTS, measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.openness import Openness, openness
 from gapwatch.replay.proxy import proxy_lag_hi, pte_known
-from gapwatch.replay.tables import replay_state
 from gapwatch.replay.unseen import listed_at
 
 #: the settings `measure.measured_settings` can replace (the watch skew, the LB's checks)
@@ -151,10 +150,7 @@ def load(
     CloudTrail membership calls, or the padded range covers more than `whole_share` of the
     Service's recorded span (its first listing to its horizon)."""
     prefix = scope.context_key(svc, _OPEN)
-    query = select(replay_state.c.key, replay_state.c.value).where(
-        replay_state.c.key.like(scope.context_key(svc, "%"))
-    )
-    stored = {str(k): int(v) for k, v in conn.execute(query)}
+    stored = scope.stored_context(conn, svc)
     mine = {k[len(prefix) :]: v for k, v in stored.items() if k.startswith(prefix)}
     horizon = stored.get(scope.context_key(svc, "horizon"))
     if "listed" not in mine or mine["members"] or horizon is None:
@@ -176,7 +172,7 @@ def load(
     }
     rows = _rows(conn, svc, lo - pad, hi + pad, sorted(gaps))
     state = fold(FoldState(), rows)
-    scope.restore_context(conn, state, svc, settings)
+    scope.restore_context(conn, state, svc, settings, stored)
     for (kind, node), gap in gaps.items():
         if gap:
             state.look_gap[(kind, svc.cluster, svc.namespace, svc.name, node)] = gap

@@ -81,14 +81,23 @@ def context_rows(state: FoldState, svc: ServiceRef, settings: DetectSettings) ->
 _STATED, _STATED_N = "stated:", "stated-count:"
 
 
-def _stated_reads(conn: Connection, svc: ServiceRef) -> dict[str, Measured]:
-    """The health-check settings `context_rows` stored for the Service (none: not stated)."""
+def stored_context(conn: Connection, svc: ServiceRef) -> dict[str, int]:
+    """Every context row the projections stored for the Service (`context_key` -> value)."""
     query = select(replay_state.c.key, replay_state.c.value).where(
-        replay_state.c.key.like(context_key(svc, f"{_STATED}%"))
-        | replay_state.c.key.like(context_key(svc, f"{_STATED_N}%"))
+        replay_state.c.key.like(context_key(svc, "%"))
     )
+    return {str(k): int(v) for k, v in conn.execute(query)}
+
+
+def _stated_reads(context: Mapping[str, int], svc: ServiceRef) -> dict[str, Measured]:
+    """The health-check settings `context_rows` stored for the Service (none: not stated),
+    from its stored context rows."""
     prefix = len(context_key(svc, ""))
-    stored = {str(k)[prefix:]: int(v) for k, v in conn.execute(query)}
+    stored = {
+        k[prefix:]: v
+        for k, v in context.items()
+        if k[prefix:].startswith(_STATED) or k[prefix:].startswith(_STATED_N)
+    }
     out: dict[str, Measured] = {}
     source = "target-group statements (LB poller reads, CloudTrail calls)"
     for key, value in stored.items():
@@ -205,9 +214,10 @@ def load(
     pad = round((SETTINGS_REACH_S + longest) * US)
     rows = range_rows(conn, svc, since_us - pad, until_us + pad)
     state = fold(FoldState(), rows)
-    restore_context(conn, state, svc, settings)
+    context = stored_context(conn, svc)
+    restore_context(conn, state, svc, settings, context)
     recorded = recorded_windows(conn, svc, since_us, until_us)
-    lb_reads = {**lb_settings(conn, svc, settings), **_stated_reads(conn, svc)}
+    lb_reads = {**lb_settings(conn, svc, settings), **_stated_reads(context, svc)}
     return Scope(svc, since_us, until_us, state, samples, recorded, settings, lb_reads)
 
 
@@ -274,13 +284,14 @@ def recorded_windows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> lis
 
 
 def restore_context(
-    conn: Connection, state: FoldState, svc: ServiceRef, settings: DetectSettings
+    conn: Connection,
+    state: FoldState,
+    svc: ServiceRef,
+    settings: DetectSettings,
+    stored: Mapping[str, int],
 ) -> None:
-    """Put the whole state's values (context_rows) into the scoped state's memo."""
-    query = select(replay_state.c.key, replay_state.c.value).where(
-        replay_state.c.key.like(context_key(svc, "%"))
-    )
-    stored = {k: int(v) for k, v in conn.execute(query)}
+    """Put the whole state's values (context_rows; `stored`: `stored_context`) into the
+    scoped state's memo."""
     if len(stored) < 3:  # projections from before the context was stored: derive it once
         stored = context_rows(fold_stored(conn, FoldState(), service=svc), svc, settings)
     mode = "node" if stored[context_key(svc, "node_driven")] else "endpoint"

@@ -94,15 +94,18 @@ def compare(
     overrides: Mapping[str, object],
     *,
     drop_sources: Iterable[str] = (),
+    drop_kinds: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
     misses: bool = False,
 ) -> Report:
-    """Simulate, replay (without the observations of `drop_sources`) and compare."""
+    """Simulate, replay (without the observations of `drop_sources` and of `drop_kinds`) and
+    compare."""
     return compare_scenario(
         load_scenario(name, overrides),
         seed,
         drop_sources=drop_sources,
+        drop_kinds=drop_kinds,
         settings=settings,
         expect_provenance=expect_provenance,
         misses=misses,
@@ -114,6 +117,7 @@ def compare_scenario(
     seed: int,
     *,
     drop_sources: Iterable[str] = (),
+    drop_kinds: Iterable[str] = (),
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
     explain: bool = False,
@@ -123,8 +127,10 @@ def compare_scenario(
     `explain`: each wrong class with the lane evidence around it (`Report.explained`);
     `misses`: each missed true window with its sampling and evidence (`missed_explained`)."""
     result = run(scenario, seed=seed)
-    dropped = set(drop_sources)
-    observations = [o for o in result.observations if o.source not in dropped]
+    dropped, kinds = set(drop_sources), set(drop_kinds)
+    observations = [
+        o for o in result.observations if o.source not in dropped and o.kind not in kinds
+    ]
     state = replay_state(observations)
     found = detect(state, settings=settings)
     truth = [

@@ -71,10 +71,7 @@ def plan(
                 out.append(
                     Target(TargetKey("ProxyHealth", node.name, ns, name), address, hcnp, "http")
                 )
-            wants_nodeport = settings.nodeport == "always" or (
-                settings.nodeport == "fallback" and hcnp is None
-            )
-            if wants_nodeport and svc.node_ports:
+            if wants_nodeport(settings, hcnp) and svc.node_ports:
                 key = TargetKey("NodePortProbe", node.name, ns, name)
                 out.append(Target(key, address, svc.node_ports[0], "tcp", ""))
         if settings.proxy_healthz:
@@ -82,6 +79,14 @@ def plan(
                 key = TargetKey("ProxyNodeHealth", node.name, path=path)
                 out.append(Target(key, address, settings.healthz_port, "http", path))
     return sorted(out)
+
+
+def wants_nodeport(settings: ProberSettings, health_check_node_port: int | None) -> bool:
+    """Whether the prober connects to a Service's NodePort: `always`, or `fallback` where the
+    Service has no health-check node port (docs/kubeproxy.md)."""
+    return settings.nodeport == "always" or (
+        settings.nodeport == "fallback" and health_check_node_port is None
+    )
 
 
 def metrics_targets(nodes: Iterable[NodeInfo], settings: ProberSettings) -> list[Target]:

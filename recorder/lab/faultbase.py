@@ -43,6 +43,9 @@ class Fault:
     #: what the fault found wrong beyond the ledger (the run does not match)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (from, to) simulated seconds `pick` draws in; None: the scenario's busy stretch (a soak
+    #: gives each fault its own slot: soak.py)
+    span: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         """Subclasses set their settings here (dataclass fields shadow class attributes)."""
@@ -58,7 +61,11 @@ class Fault:
         return [f"{self.name} (seed {self.seed}): {n}" for n in self.notes]
 
     def pick(self, lab: Lab, count: int) -> list[float]:
-        """`count` moments (simulated s), sorted, inside the scenario's first events' stretch."""
+        """`count` moments (simulated s), sorted, inside `span` or else the scenario's first
+        events' stretch."""
+        if self.span is not None:
+            lo, hi = self.span
+            return sorted(self.rng.uniform(lo, hi) for _ in range(count))
         starts = [e.at_s for e in lab.scenario.events] or [lab.scenario.duration_s / 3]
         lo = max(1.0, min(starts) - 10)
         hi = min(lab.scenario.duration_s - 5, max(starts) + 60)

@@ -21,7 +21,7 @@ from gapwatch.recorder.lab.killfaults import SigKill, SigKillAll, Takeover
 if TYPE_CHECKING:
     from gapwatch.recorder.lab.session import Lab
 
-__all__ = ["FAULTS", "Event", "Fault", "describe", "make_fault"]
+__all__ = ["FAULTS", "Event", "Fault", "PgStop", "describe", "make_fault"]
 
 
 class WatchDrop(Fault):
@@ -164,6 +164,9 @@ class PgStop(Fault):
     then the sources wait (the watch is read no further and resumes from its resourceVersion,
     the samplers look later) and nothing is lost."""
 
+    #: start the server again with its own defaults (a soak's durable server), not FAST_SETTINGS
+    durable = False
+
     def __post_init__(self) -> None:
         self.spool_bytes = PG_STOP_SPOOL_BYTES
 
@@ -177,7 +180,7 @@ class PgStop(Fault):
         port = int(lab.db.rsplit(":", 1)[1].split("/", 1)[0])
 
         def pg_up() -> None:
-            start(root, port)
+            start(root, port, durable=self.durable)
             self.note(lab, "PostgreSQL started")
 
         def pg_down() -> None:

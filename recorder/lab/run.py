@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from gapwatch.recorder.timefmt import parse_time
 
 if TYPE_CHECKING:
     from gapwatch.recorder.lab.faults import Fault
+    from gapwatch.recorder.sim.scenario import Service as ServiceSpec
 
 #: Objects the poison fault makes to be set aside, not recorded (faults.Poison checks their fate)
 UNRECORDABLE_NAMESPACES = ("lab-poison",)
@@ -101,7 +102,10 @@ def sampling_bound(settings: LabSettings, late_s: float = 0.0) -> float:
 
 
 def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
-    """The simulator's own observers, looking as often as the lab's recorders, replayed."""
+    """The simulator's own observers, looking as often as the lab's recorders and at what they
+    look at, replayed. The simulator's prober connects to the NodePort of every Service; the
+    recorders' prober, with its default settings, only where a Service has no health-check node
+    port (`baseline_kinds_dropped`)."""
     s = lab.settings
     db = f"sqlite:///{lab.workdir / 'baseline.db'}"
     gapwatch("db", "upgrade", db=db)
@@ -116,8 +120,38 @@ def baseline_windows(lab: Lab) -> list[dict[str, Any]]:
         sets.append(f"duration_s={s.duration_s}")
     for item in sets:
         args += ["--set", item]
-    gapwatch(*args, db=db)
+    dropped = baseline_kinds_dropped(lab)
+    if not dropped:
+        gapwatch(*args, db=db)
+        return gaps_json(db, lab.scenario.cluster)
+    observed = lab.workdir / "baseline.ndjson"
+    gapwatch(*args, "--out", str(observed), db=db)
+    kept = lab.workdir / "baseline-kept.ndjson"
+    with observed.open("rb") as src, kept.open("wb") as dst:
+        for line in src:
+            if json.loads(line).get("kind") not in dropped:
+                dst.write(line)
+    gapwatch("import", "events", str(kept), db=db)
     return gaps_json(db, lab.scenario.cluster)
+
+
+def baseline_kinds_dropped(lab: Lab) -> frozenset[str]:
+    """The observation kinds the simulator emits and the lab's recorders do not record
+    (`kinds_not_recorded` for the lab's own configuration and Service)."""
+    section = lab.recorder_config()["sources"]["kube-proxy"]
+    return kinds_not_recorded(section, lab.scenario.service)
+
+
+def kinds_not_recorded(prober: Mapping[str, Any], service: ServiceSpec) -> frozenset[str]:
+    """NodePortProbe when a prober configured with `prober` (a `kube-proxy:` section: the
+    recorder's defaults for what it leaves out) does not connect to `service`'s NodePort."""
+    from gapwatch.recorder.sources.kubeproxy.settings import parse_settings
+    from gapwatch.recorder.sources.kubeproxy.targets import wants_nodeport
+
+    hcnp = service.health_check_node_port if service.type == "LoadBalancer" else None
+    if wants_nodeport(parse_settings(prober), hcnp):
+        return frozenset()
+    return frozenset({"NodePortProbe"})
 
 
 #: (scenario, seed, speed, interval, duration) -> the baseline's windows (the same for every

@@ -13,6 +13,10 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.replay.payload import as_dict, as_list, condition, time_us
 
 SERVICE_LABEL = "kubernetes.io/service-name"
+#: discovery.k8s.io/v1beta1's topology key for the endpoint's node (v1 has `nodeName`; before
+#: 1.20 a v1beta1 slice carried only this, "the hostname of the node ... should match the
+#: corresponding node label": the Node's name wherever kubelet's hostname is not overridden)
+HOSTNAME_KEY = "kubernetes.io/hostname"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
 
 
@@ -24,13 +28,14 @@ def slice_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     ns = meta.get("namespace") or obs.namespace
     slice_name = meta.get("name") or obs.name
     rows = [dict(base, namespace=ns, name=service, node=None, state=obs.op, text1=slice_name)]
-    if obs.op == "DELETED":
+    if obs.op == "DELETED" or obs.payload.get("addressType") == "FQDN":
+        # kube-proxy programs IPv4 and IPv6 slices only: an FQDN slice forwards nothing
         return rows
     per_node: dict[str, list[Any]] = {}
     for ep in as_list(obs.payload.get("endpoints")):
         ep = as_dict(ep)
-        node = ep.get("nodeName")
-        if not node:
+        node = ep.get("nodeName") or as_dict(ep.get("topology")).get(HOSTNAME_KEY)
+        if not node or not isinstance(node, str):
             continue
         cond = as_dict(ep.get("conditions"))
         ready = condition(cond, "ready", True)

@@ -134,6 +134,10 @@ class ServiceInfo:
     external_traffic_policy: str | None = None
     health_check_node_port: int | None = None
     deleted: bool = False
+    #: when the Service became, or stopped being, an externalTrafficPolicy Local NodePort or
+    #: LoadBalancer one (its type, its policy or its deletion moved): (time, Local, event id),
+    #: the first version seen first (replay.policy)
+    local: tuple[tuple[int, bool, int], ...] = ()
 
 
 LaneKey = tuple[ServiceRef, str]
@@ -574,11 +578,13 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     state.node_addresses[(cluster, address)] = name or ""
         elif kind == "service":
             svc = _ref(state, cluster, ns, name)
+            deleted = row[F.OP] == "DELETED"
             state.services[svc] = ServiceInfo(
                 row[F.STATE],
                 row[F.SERVICE_TRAFFIC_POLICY],
                 row[F.SERVICE_HC_NODE_PORT],
-                row[F.OP] == "DELETED",
+                deleted,
+                _local_history(state.services.get(svc), row, deleted),
             )
             for port in (row[F.SERVICE_NODE_PORTS] or "").split(","):
                 if port.isdigit():
@@ -713,12 +719,25 @@ def horizon(state: FoldState, svc: ServiceRef) -> int:
     return newest
 
 
+LB_TYPES = ("LoadBalancer", "NodePort")
+
+
+def _local_history(
+    was: ServiceInfo | None, row: Sequence[Any], deleted: bool
+) -> tuple[tuple[int, bool, int], ...]:
+    """`ServiceInfo.local` after the Service version `row`."""
+    local = not deleted and row[F.SERVICE_TRAFFIC_POLICY] == "Local" and row[F.STATE] in LB_TYPES
+    history = was.local if was is not None else ()
+    if history and history[-1][1] == local:
+        return history
+    return (*history, (row[F.AT_US], local, row[F.EVENT_ID]))
+
+
 def lb_facing(state: FoldState) -> list[ServiceRef]:
-    """Services that matter: eTP Local NodePort/LoadBalancer ones, or any with probe/LB data."""
+    """Services that matter: those ever seen an eTP Local NodePort/LoadBalancer one (where
+    they were not, replay.policy keeps them out of the windows), or any with probe/LB data."""
     found = {
-        svc
-        for svc, info in state.services.items()
-        if info.external_traffic_policy == "Local" and info.type in ("LoadBalancer", "NodePort")
+        svc for svc, info in state.services.items() if any(local for _, local, _ in info.local)
     }
     for lanes in state.probes.values():
         found.update(svc for svc, _node in lanes)

@@ -23,7 +23,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
   whole seconds; NULL when none is reported); text1 owner Kind/name, text2 revision hash,
   text3 status.podIP (IP targets of an LB map here).
-- node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
+- node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable, num2 1 when labelled
+  node.kubernetes.io/exclude-from-external-load-balancers; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
 - service: state spec.type; num1 healthCheckNodePort; text1 externalTrafficPolicy, text2 nodePorts.
 - event: namespace/name the involved object; state reason; num1 count; text1 component,

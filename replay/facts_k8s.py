@@ -17,6 +17,9 @@ SERVICE_LABEL = "kubernetes.io/service-name"
 #: 1.20 a v1beta1 slice carried only this, "the hostname of the node ... should match the
 #: corresponding node label": the Node's name wherever kubelet's hostname is not overridden)
 HOSTNAME_KEY = "kubernetes.io/hostname"
+#: a Node labelled so is never an LB target of the service controller, whatever the value (GA
+#: in 1.21; kubeadm sets it on control-plane nodes)
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
 
 
@@ -176,6 +179,7 @@ def node_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             node=name,
             state=state,
             num1=int(bool(spec.get("unschedulable"))),
+            num2=int(EXCLUDE_LB_LABEL in as_dict(meta.get("labels"))),
             text1=info.get("kubeProxyVersion") or info.get("kubeletVersion"),
             text2=spec.get("providerID"),
             text3=",".join(addresses) or None,

@@ -278,6 +278,9 @@ class FoldState:
     service_nodes: dict[ServiceRef, set[str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     node_versions: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (cluster, node) -> when the Node gained or lost the label that keeps it out of every LB
+    #: (time, excluded, event id), the first version seen first (replay.excluded)
+    lb_excluded: dict[tuple[str, str], list[tuple[int, bool, int]]] = field(default_factory=dict)
     events: dict[ServiceRef, list[Sample]] = field(default_factory=dict)
     workloads: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
     last_event_id: int = 0
@@ -570,6 +573,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
             if row[F.NODE_PROXY_VERSION]:
                 state.node_versions[(cluster, name or "")] = row[F.NODE_PROXY_VERSION]
+            excluded = state.lb_excluded.setdefault(node_key, [])
+            if not excluded or excluded[-1][1] != (row[F.NODE_LB_EXCLUDED] == 1):
+                excluded.append((row[F.AT_US], row[F.NODE_LB_EXCLUDED] == 1, row[F.EVENT_ID]))
             provider = row[F.NODE_PROVIDER_ID]
             if provider:  # aws:///eu-west-1a/i-0abc: the instance id is the last part
                 state.node_ids[(cluster, provider.rstrip("/").rsplit("/", 1)[-1])] = name or ""

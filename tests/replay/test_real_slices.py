@@ -13,6 +13,7 @@ each by default) and its label `kubernetes.io/service-name` is the only link to 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,33 @@ def test_the_docs_example_slice_and_null_endpoints(engine: Engine) -> None:
         ("example", "node-1", 1, 0, 0, "example-abc"),
         ("example", None, None, None, None, "example-abc"),
     ]
+
+
+def _managed_by(controller: str) -> Any:
+    def slices(t: float, state: str) -> list[Observation]:
+        def label(payload: dict[str, Any]) -> None:
+            payload["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] = controller
+
+        return [_reshaped(o, label) for o in _v1(t, state)]
+
+    return slices
+
+
+def test_a_slice_of_another_controller_counts_as_kube_proxy_reads_it(engine: Engine) -> None:
+    """kube-proxy reads every slice labelled with the Service's name, whoever manages it (the
+    mirroring controller's for a selectorless Service's Endpoints, another mesh's): the same
+    window as the EndpointSlice controller's slice gives."""
+    own = windows_of(_rollout_on_n1(_managed_by("endpointslice-controller.k8s.io"), False))
+    assert [(w.node, w.cls) for w in own] == [("n1", "closed-before-deregistered")]
+    mirrored = _rollout_on_n1(_managed_by("endpointslicemirroring-controller.k8s.io"), False)
+    assert _bounds(stored_windows(engine, mirrored)) == _bounds(own)
+
+
+def test_a_slice_without_the_service_label_is_no_ones(engine: Engine) -> None:
+    """The k9s dump (tests/fixtures/k8s/k9s-endpointslice-v1.json) has no
+    `kubernetes.io/service-name` label: no Service's slice (kube-proxy maps slices to Services
+    by that label alone), so it gives no fact."""
+    dump = json.loads((FIXTURES / "k9s-endpointslice-v1.json").read_text())
+    EventWriter(engine, derive=write_facts).write_all([_slice(1, dump, "ADDED")])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM facts WHERE fact = 'slice'")).scalar() == 0

@@ -138,6 +138,9 @@ class ServiceInfo:
     #: LoadBalancer one (its type, its policy or its deletion moved): (time, Local, event id),
     #: the first version seen first (replay.policy)
     local: tuple[tuple[int, bool, int], ...] = ()
+    #: every healthCheckNodePort it had (a Service changed to Cluster and back gets a new one:
+    #: a target group's HealthCheckPort may name any of them)
+    health_check_ports: frozenset[int] = frozenset()
 
 
 LaneKey = tuple[ServiceRef, str]
@@ -585,12 +588,17 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
         elif kind == "service":
             svc = _ref(state, cluster, ns, name)
             deleted = row[F.OP] == "DELETED"
+            was = state.services.get(svc)
+            ports = was.health_check_ports if was is not None else frozenset()
+            if row[F.SERVICE_HC_NODE_PORT] is not None:
+                ports = ports | {row[F.SERVICE_HC_NODE_PORT]}
             state.services[svc] = ServiceInfo(
                 row[F.STATE],
                 row[F.SERVICE_TRAFFIC_POLICY],
                 row[F.SERVICE_HC_NODE_PORT],
                 deleted,
-                _local_history(state.services.get(svc), row, deleted),
+                _local_history(was, row, deleted),
+                ports,
             )
             for port in (row[F.SERVICE_NODE_PORTS] or "").split(","):
                 if port.isdigit():

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import json
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,41 @@ def test_what_if_has_no_window_while_cluster(engine: Engine) -> None:
     assert api.whatif(engine, svc, WhatIf(prestop_s=1)) == []
     until = T0 + timedelta(seconds=400)
     assert api.whatif(engine, svc, WhatIf(prestop_s=1), since=T0, until=until) == []
+
+
+def _polled(node_name: str, times: list[float]) -> list[Observation]:
+    out = [_target(times[0], None, node_name, "healthy", "ADDED")]
+    out += [_target(t, prev, node_name, "healthy", "OBSERVED") for prev, t in pairwise(times)]
+    return out
+
+
+def test_a_new_health_check_node_port_keeps_the_lb_read_as_health_checked(engine: Engine) -> None:
+    """The LB polled while it checked healthCheckNodePort 31805 (the fixture's HCNP), never
+    seen `initial` or `unhealthy`: a node-driven LB, and p1's window on n1 is certain
+    (kube-proxy closed at 31-32 s, the LB still routing at its 41 and 51 s polls). Changed to
+    Cluster at 200 s and back to Local at 300 s, the API allocates a new healthCheckNodePort
+    (32117). Before: replay compared the target group's HealthCheckPort with the last port
+    only, read the LB as endpoint-driven and the window as possible only (31-260 s)."""
+    obs = [
+        service(0, "ADDED"),
+        node(0, "n1"),
+        node(0, "n2"),
+        _pod(1, "p1", "n1", "ready"),
+        _slice(1, [("p1", "n1", "ready")]),
+        _pod(5, "p2", "n2", "ready"),
+        _slice(5, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
+        *_polled("n1", [1, 11, 21, 31, 41, 51]),
+        *_polled("n2", [15, 25, 35, 45, 55]),
+        _pod(30, "p1", "n1", "terminating", deleted_at=30),
+        _slice(30, [("p1", "n1", "stopped"), ("p2", "n2", "ready")]),
+        _pod(33, "p1", "n1", "gone"),
+        _slice(34, [("p2", "n2", "ready")]),
+        _probe(2, None, "n1", "connected"),
+        _probe(32, 31, "n1", "timeout"),
+        _probe(2, None, "n2", "timeout"),
+        _probe(12, 11, "n2", "connected"),
+        cluster_policy(200),
+        service(300, healthCheckNodePort=32117),
+    ]
+    n1 = [w for w in _seen(stored(engine, obs, cut=100)) if w[0] == "n1"]
+    assert [w[:5] for w in n1] == [("n1", "closed-before-deregistered", True, 31.0, 32.0)]

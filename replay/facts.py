@@ -14,7 +14,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   second (replay.owntime: the newest managedFields time; None without managedFields or for a
   DELETED), not the observation's source_time.
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
-  node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
+  node NULL, then one row per node: num1 ready (terminating or not, as kube-proxy counts it),
+  num2 serving-terminating (not ready), num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names, text3 the ready ones'
   (comma-separated; NULL when none is named, as in rows written before it was added: with
   ready endpoints counted, unknown).

@@ -41,17 +41,20 @@ def slice_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
         if not node or not isinstance(node, str):
             continue
         cond = as_dict(ep.get("conditions"))
+        # as kube-proxy reads them: `ready` is ready even while terminating (the controller
+        # sets that only for a Service with publishNotReadyAddresses, and kube-proxy forwards
+        # to it as to any ready endpoint); a terminating one that is not is serving-terminating
         ready = condition(cond, "ready", True)
         serving = condition(cond, "serving", ready)
         terminating = condition(cond, "terminating", False)
         counts = per_node.setdefault(node, [0, 0, 0, [], []])
-        counts[0] += ready and not terminating
-        counts[1] += serving and terminating
+        counts[0] += ready
+        counts[1] += serving and terminating and not ready
         counts[2] += terminating
         ref = as_dict(ep.get("targetRef"))
         if ref.get("name"):
             counts[3].append(str(ref["name"]))
-            if ready and not terminating:
+            if ready:
                 counts[4].append(str(ref["name"]))
     for node in sorted(per_node):
         ready, serving_term, terminating, pods, ready_pods = per_node[node]

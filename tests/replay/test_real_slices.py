@@ -255,3 +255,33 @@ def test_a_slice_without_the_service_label_is_no_ones(engine: Engine) -> None:
     EventWriter(engine, derive=write_facts).write_all([_slice(1, dump, "ADDED")])
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM facts WHERE fact = 'slice'")).scalar() == 0
+
+
+def test_ready_while_terminating_is_ready_as_kube_proxy_reads_it(engine: Engine) -> None:
+    """For a Service with publishNotReadyAddresses the controller keeps `ready: true` on a
+    terminating endpoint (the API: ready "should never be true for terminating endpoints,
+    except when the normal readiness behavior is being explicitly overridden, for example when
+    the associated Service has set the publishNotReadyAddresses flag"), and kube-proxy forwards
+    to it as to any ready endpoint until it leaves the slice. p1 terminating at 20 s so
+    flagged, gone at 25 s, out of the slice at 26 s: the window of an endpoint ready until 26 s.
+    Before: read serving-terminating from 20 s, which kube-proxy 1.25 (no PTE) would not
+    forward to, so the same window was classed `closed-before-deregistered` (kube-proxy
+    closing first) where kube-proxy kept forwarding and the pod went first."""
+
+    def published(t: float, state: str) -> list[Observation]:
+        def flag(payload: dict[str, Any]) -> None:
+            for ep in payload["endpoints"]:
+                ep["conditions"] = {"ready": True, "serving": True, "terminating": True}
+
+        (obs,) = _v1(t, "ready")
+        return [_reshaped(obs, flag)] if state == "stopped" else [obs]
+
+    def still_ready(t: float, state: str) -> list[Observation]:
+        return _v1(t, "ready")
+
+    def scenario(slices: Any) -> list[Observation]:
+        return [*_rollout_on_n1(slices, probes=False), eps(26, [])]
+
+    kept = windows_of(scenario(still_ready))
+    assert [(w.node, w.cls) for w in kept] == [("n1", "pod-gone-before-deregistered")]
+    assert _bounds(stored_windows(engine, scenario(published))) == _bounds(kept)

@@ -14,8 +14,8 @@ from gapwatch.replay.payload import as_dict, as_list, condition, time_us
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 #: discovery.k8s.io/v1beta1's topology key for the endpoint's node (v1 has `nodeName`; before
-#: 1.20 a v1beta1 slice carried only this, "the hostname of the node ... should match the
-#: corresponding node label": the Node's name wherever kubelet's hostname is not overridden)
+#: 1.21 a v1beta1 slice usually carried only this, "the hostname of the node ... should match
+#: the corresponding node label": the Node's name wherever kubelet's hostname is not overridden)
 HOSTNAME_KEY = "kubernetes.io/hostname"
 #: a Node labelled so is never an LB target of the service controller, whatever the value (GA
 #: in 1.21; kubeadm sets it on control-plane nodes)

@@ -42,7 +42,7 @@ from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
 from gapwatch.replay import projections
 from gapwatch.replay.checkpoint import Checkpoint
-from gapwatch.replay.fold import FoldState, Memo
+from gapwatch.replay.fold import FoldState, Memo, ServiceInfo
 from gapwatch.replay.node_cache import NodeWindows, ServiceWindows
 from gapwatch.replay.node_rows import NodeRows, ServiceRows
 
@@ -62,7 +62,8 @@ _lock = threading.Lock()
 
 
 def _format() -> str:
-    classes = (Checkpoint, FoldState, Memo, ServiceRows, NodeRows, ServiceWindows, NodeWindows)
+    classes = (Checkpoint, FoldState, Memo, ServiceInfo, ServiceRows, NodeRows, ServiceWindows,
+               NodeWindows)  # fmt: skip
     fields = [f.name for cls in classes for f in dataclasses.fields(cls)]
     return f"{FORMAT}:{','.join(fields)}"
 

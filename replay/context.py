@@ -28,11 +28,9 @@ def ccm_mode(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> str
         targets = state.probes["target"]
         lanes = (targets.get((svc, n), ()) for n in state.service_nodes.get(svc, ()))
         info = state.services.get(svc)
-        port = info.health_check_node_port if info is not None else None
+        ports = info.health_check_ports if info is not None else frozenset()
         checks = any(
-            s.value in ("initial", "unhealthy") or (port is not None and s.num == port)
-            for lane in lanes
-            for s in lane
+            s.value in ("initial", "unhealthy") or s.num in ports for lane in lanes for s in lane
         )
         checks = checks or node_driven_by_trail(state, svc)
         known = state.memo.ccm_mode[key] = "node" if checks else "endpoint"

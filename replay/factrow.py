@@ -44,6 +44,9 @@ POD_IP = _AT["text3"]
 
 # node
 NODE_UNSCHEDULABLE = _AT["num1"]
+NODE_LB_EXCLUDED = _AT[
+    "num2"
+]  # 1: labelled node.kubernetes.io/exclude-from-external-load-balancers
 NODE_PROXY_VERSION = _AT["text1"]
 NODE_PROVIDER_ID = _AT["text2"]
 NODE_ADDRESSES = _AT["text3"]  # comma-separated

@@ -14,7 +14,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   second (replay.owntime: the newest managedFields time; None without managedFields or for a
   DELETED), not the observation's source_time.
 - slice: namespace/name = the Service (label kubernetes.io/service-name); one header row with
-  node NULL, then one row per node: num1 ready, num2 serving-terminating, num3 terminating
+  node NULL, then one row per node: num1 ready (terminating or not, as kube-proxy counts it),
+  num2 serving-terminating (not ready), num3 terminating
   endpoint counts; text1 slice name, text2 the endpoints' pod names, text3 the ready ones'
   (comma-separated; NULL when none is named, as in rows written before it was added: with
   ready endpoints counted, unknown).
@@ -23,7 +24,8 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
   whole seconds; NULL when none is reported); text1 owner Kind/name, text2 revision hash,
   text3 status.podIP (IP targets of an LB map here).
-- node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable; text1 kube-proxy version,
+- node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable, num2 1 when labelled
+  node.kubernetes.io/exclude-from-external-load-balancers; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).
 - service: state spec.type; num1 healthCheckNodePort; text1 externalTrafficPolicy, text2 nodePorts.
 - event: namespace/name the involved object; state reason; num1 count; text1 component,

@@ -13,6 +13,13 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.replay.payload import as_dict, as_list, condition, time_us
 
 SERVICE_LABEL = "kubernetes.io/service-name"
+#: discovery.k8s.io/v1beta1's topology key for the endpoint's node (v1 has `nodeName`; before
+#: 1.21 a v1beta1 slice usually carried only this, "the hostname of the node ... should match
+#: the corresponding node label": the Node's name wherever kubelet's hostname is not overridden)
+HOSTNAME_KEY = "kubernetes.io/hostname"
+#: a Node labelled so is never an LB target of the service controller, whatever the value (GA
+#: in 1.21; kubeadm sets it on control-plane nodes)
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 _SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)")
 
 
@@ -24,26 +31,30 @@ def slice_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     ns = meta.get("namespace") or obs.namespace
     slice_name = meta.get("name") or obs.name
     rows = [dict(base, namespace=ns, name=service, node=None, state=obs.op, text1=slice_name)]
-    if obs.op == "DELETED":
+    if obs.op == "DELETED" or obs.payload.get("addressType") == "FQDN":
+        # kube-proxy programs IPv4 and IPv6 slices only: an FQDN slice forwards nothing
         return rows
     per_node: dict[str, list[Any]] = {}
     for ep in as_list(obs.payload.get("endpoints")):
         ep = as_dict(ep)
-        node = ep.get("nodeName")
-        if not node:
+        node = ep.get("nodeName") or as_dict(ep.get("topology")).get(HOSTNAME_KEY)
+        if not node or not isinstance(node, str):
             continue
         cond = as_dict(ep.get("conditions"))
+        # as kube-proxy reads them: `ready` is ready even while terminating (the controller
+        # sets that only for a Service with publishNotReadyAddresses, and kube-proxy forwards
+        # to it as to any ready endpoint); a terminating one that is not is serving-terminating
         ready = condition(cond, "ready", True)
         serving = condition(cond, "serving", ready)
         terminating = condition(cond, "terminating", False)
         counts = per_node.setdefault(node, [0, 0, 0, [], []])
-        counts[0] += ready and not terminating
-        counts[1] += serving and terminating
+        counts[0] += ready
+        counts[1] += serving and terminating and not ready
         counts[2] += terminating
         ref = as_dict(ep.get("targetRef"))
         if ref.get("name"):
             counts[3].append(str(ref["name"]))
-            if ready and not terminating:
+            if ready:
                 counts[4].append(str(ref["name"]))
     for node in sorted(per_node):
         ready, serving_term, terminating, pods, ready_pods = per_node[node]
@@ -171,6 +182,7 @@ def node_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             node=name,
             state=state,
             num1=int(bool(spec.get("unschedulable"))),
+            num2=int(EXCLUDE_LB_LABEL in as_dict(meta.get("labels"))),
             text1=info.get("kubeProxyVersion") or info.get("kubeletVersion"),
             text2=spec.get("providerID"),
             text3=",".join(addresses) or None,

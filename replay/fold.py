@@ -134,6 +134,13 @@ class ServiceInfo:
     external_traffic_policy: str | None = None
     health_check_node_port: int | None = None
     deleted: bool = False
+    #: when the Service became, or stopped being, an externalTrafficPolicy Local NodePort or
+    #: LoadBalancer one (its type, its policy or its deletion moved): (time, Local, event id),
+    #: the first version seen first (replay.policy)
+    local: tuple[tuple[int, bool, int], ...] = ()
+    #: every healthCheckNodePort it had (a Service changed to Cluster and back gets a new one:
+    #: a target group's HealthCheckPort may name any of them)
+    health_check_ports: frozenset[int] = frozenset()
 
 
 LaneKey = tuple[ServiceRef, str]
@@ -274,6 +281,9 @@ class FoldState:
     service_nodes: dict[ServiceRef, set[str]] = field(default_factory=dict)
     nodes: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     node_versions: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (cluster, node) -> when the Node gained or lost the label that keeps it out of every LB
+    #: (time, excluded, event id), the first version seen first (replay.excluded)
+    lb_excluded: dict[tuple[str, str], list[tuple[int, bool, int]]] = field(default_factory=dict)
     events: dict[ServiceRef, list[Sample]] = field(default_factory=dict)
     workloads: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
     last_event_id: int = 0
@@ -566,6 +576,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
             if row[F.NODE_PROXY_VERSION]:
                 state.node_versions[(cluster, name or "")] = row[F.NODE_PROXY_VERSION]
+            excluded = state.lb_excluded.setdefault(node_key, [])
+            if not excluded or excluded[-1][1] != (row[F.NODE_LB_EXCLUDED] == 1):
+                excluded.append((row[F.AT_US], row[F.NODE_LB_EXCLUDED] == 1, row[F.EVENT_ID]))
             provider = row[F.NODE_PROVIDER_ID]
             if provider:  # aws:///eu-west-1a/i-0abc: the instance id is the last part
                 state.node_ids[(cluster, provider.rstrip("/").rsplit("/", 1)[-1])] = name or ""
@@ -574,11 +587,18 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                     state.node_addresses[(cluster, address)] = name or ""
         elif kind == "service":
             svc = _ref(state, cluster, ns, name)
+            deleted = row[F.OP] == "DELETED"
+            was = state.services.get(svc)
+            ports = was.health_check_ports if was is not None else frozenset()
+            if row[F.SERVICE_HC_NODE_PORT] is not None:
+                ports = ports | {row[F.SERVICE_HC_NODE_PORT]}
             state.services[svc] = ServiceInfo(
                 row[F.STATE],
                 row[F.SERVICE_TRAFFIC_POLICY],
                 row[F.SERVICE_HC_NODE_PORT],
-                row[F.OP] == "DELETED",
+                deleted,
+                _local_history(was, row, deleted),
+                ports,
             )
             for port in (row[F.SERVICE_NODE_PORTS] or "").split(","):
                 if port.isdigit():
@@ -713,12 +733,25 @@ def horizon(state: FoldState, svc: ServiceRef) -> int:
     return newest
 
 
+LB_TYPES = ("LoadBalancer", "NodePort")
+
+
+def _local_history(
+    was: ServiceInfo | None, row: Sequence[Any], deleted: bool
+) -> tuple[tuple[int, bool, int], ...]:
+    """`ServiceInfo.local` after the Service version `row`."""
+    local = not deleted and row[F.SERVICE_TRAFFIC_POLICY] == "Local" and row[F.STATE] in LB_TYPES
+    history = was.local if was is not None else ()
+    if history and history[-1][1] == local:
+        return history
+    return (*history, (row[F.AT_US], local, row[F.EVENT_ID]))
+
+
 def lb_facing(state: FoldState) -> list[ServiceRef]:
-    """Services that matter: eTP Local NodePort/LoadBalancer ones, or any with probe/LB data."""
+    """Services that matter: those ever seen an eTP Local NodePort/LoadBalancer one (where
+    they were not, replay.policy keeps them out of the windows), or any with probe/LB data."""
     found = {
-        svc
-        for svc, info in state.services.items()
-        if info.external_traffic_policy == "Local" and info.type in ("LoadBalancer", "NodePort")
+        svc for svc, info in state.services.items() if any(local for _, local, _ in info.local)
     }
     for lanes in state.probes.values():
         found.update(svc for svc, _node in lanes)

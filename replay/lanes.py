@@ -35,6 +35,7 @@ from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
+from gapwatch.replay.policy import while_local
 from gapwatch.replay.proxy import (
     changed_since,
     probe_period,
@@ -308,6 +309,7 @@ def lanes(
         routed, serves = unknown_lanes(
             state, svc, node, settings, (routed, serves), r_measured=r_measured, pte=pte, over=over
         )
+    routed = while_local(routed, state, svc, lag_hi)  # no gap where it was not Local
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
         earlier,

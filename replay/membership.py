@@ -48,9 +48,9 @@ def node_driven_by_trail(state: FoldState, svc: ServiceRef) -> bool:
     endpoint-driven CCM registers only nodes with endpoints; one that registers every node
     relies on the health check to skip the empty ones)."""
     info = state.services.get(svc)
-    port = info.health_check_node_port if info is not None else None
-    if port is not None and any(
-        m.state == GROUP_CREATED and m.health_check_port == port and _service(state, m) == svc
+    ports = info.health_check_ports if info is not None else frozenset()
+    if any(
+        m.state == GROUP_CREATED and m.health_check_port in ports and _service(state, m) == svc
         for m in state.members
     ):
         return True

@@ -290,6 +290,7 @@ def node_key(
         versions.get(node),
         len(state.syncs.get((cluster, node), ())),
         state.node_versions.get((cluster, node)),
+        len(state.lb_excluded.get((cluster, node), ())),
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
         tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.callorder import after_calls
 from gapwatch.replay.context import ccm_mode, endpoint_steps, ready_pod_steps
+from gapwatch.replay.excluded import unless_excluded
 from gapwatch.replay.fold import FoldState, LaneKey, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.membership import (
@@ -139,7 +140,10 @@ def routed_signal(
         lo = seconds_us(settings.ccm_lag_min_s)
         hi = ccm_lag_hi(state, svc, settings)
         return membership_routed(members, inferred, health, lo, hi), True
-    return inferred, False
+    # a Node labelled out of every LB is routed to by none (replay.excluded)
+    return unless_excluded(
+        inferred, state, svc.cluster, node, ccm_lag_hi(state, svc, settings)
+    ), False
 
 
 def unseen_registrations(

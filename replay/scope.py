@@ -223,9 +223,12 @@ def load(
 
 def range_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any]:
     """The facts of the Service's EndpointSlice versions in [lo, hi) and the ones holding at
-    lo, of every pod they name (whole lifecycles), of those pods' Nodes, and the cluster's
-    relisted stretches, in fold order."""
+    lo, of its own versions before hi, of every pod they name (whole lifecycles), of those
+    pods' Nodes, and the cluster's relisted stretches, in fold order."""
     rows = _slice_rows(conn, svc, lo, hi)
+    # the Service's versions up to hi: where it was Local (replay.policy; a few rows)
+    of = "cluster = :c AND namespace = :ns AND name = :n AND fact = 'service' AND at_us < :hi"
+    rows += fact_rows(conn, of, {"c": svc.cluster, "ns": svc.namespace, "n": svc.name, "hi": hi})
     pods = {p for r in rows for p in (r[F.SLICE_PODS] or "").split(",") if p}
     nodes = {r[F.NODE] for r in rows if r[F.NODE]}
     params = {"c": svc.cluster, "ns": svc.namespace}

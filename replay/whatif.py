@@ -34,6 +34,7 @@ from gapwatch.replay.fold import FoldState, Sample, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples, percentile
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef, WhatIf, Window
+from gapwatch.replay.policy import while_local
 from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.recorded_lb import recorded_for, recorded_lb, unchanged_dropped
 from gapwatch.replay.signals import HI, LO, exact_steps, t_and, tri_from_steps
@@ -275,7 +276,7 @@ def node_windows(
             name = "ccm-register" if up else "ccm-deregister"
             routed_changes.append((at + book.get(node, at, name) + (delay if up else 0), up, 0))
     routed_steps = exact_steps(_in_order(routed_changes), ready0 > 0)
-    routed = tri_from_steps(routed_steps, ready0 > 0)
+    routed = while_local(tri_from_steps(routed_steps, ready0 > 0), state, svc, 0)
     eps = [
         Sample(at, None, "ready" if r else ("serving-terminating" if s else "none"), 0)
         for at, r, s, _a in counts[1:]

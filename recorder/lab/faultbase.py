@@ -46,6 +46,9 @@ class Fault:
     #: (from, to) simulated seconds `pick` draws in; None: the scenario's busy stretch (a soak
     #: gives each fault its own slot: soak.py)
     span: tuple[float, float] | None = None
+    #: the simulated second after which what happens is another fault's (a soak's next slot;
+    #: None: the run's end): a fault's `finish` reads its effects up to it
+    until_s: float | None = None
 
     def __post_init__(self) -> None:
         """Subclasses set their settings here (dataclass fields shadow class attributes)."""

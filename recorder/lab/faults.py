@@ -99,9 +99,10 @@ class ApiRestart(Fault):
 
         relists: dict[str, int] = {}
         last_wall = 0.0
+        until = lab.wall_at(self.until_s) if self.until_s is not None else float("inf")
         for plural, rv, wall in lab.world.api.lists_served:
             kind = KINDS[plural][0]
-            if wall >= self.back_wall and kind not in relists:
+            if self.back_wall <= wall <= until and kind not in relists:
                 relists[kind] = rv  # the first relist after the restart
                 last_wall = max(last_wall, wall)
         for kind, rv in relists.items():

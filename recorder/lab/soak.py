@@ -72,6 +72,7 @@ class Soak(Fault):
             if isinstance(child, PgStop):
                 child.durable = self.durable
             child.span = (lo, min(lo + self.slot_s / 2, end))
+            child.until_s = lo + self.slot_s
             events += child.prepare(lab)
             self.children.append(child)
         return events

@@ -40,6 +40,7 @@ def test_each_fault_strikes_in_its_own_slot_in_turn() -> None:
     assert [c.name for c in soak.children] == [*CYCLE, *CYCLE, *CYCLE]  # slots 100-900
     for child, lo in zip(soak.children, slots(1000, 100), strict=True):
         assert child.span == (lo, lo + 50)  # the first half: a fault ends before the next
+        assert child.until_s == lo + 100  # its effects are read up to the next slot
     # every moment lies in its fault's slot: watch-drop 3, gone-410 2, elb-throttle 2 a slot
     assert len(events) == 3 * (3 + 2 + 2)
     for child, lo in zip(soak.children, slots(1000, 100), strict=True):
@@ -123,3 +124,32 @@ def test_the_baseline_leaves_out_what_the_recorders_do_not_probe() -> None:
     assert kinds_not_recorded({}, node_port) == frozenset()
     assert kinds_not_recorded({"nodeport": "always"}, lb) == frozenset()
     assert kinds_not_recorded({"nodeport": "never"}, node_port) == {"NodePortProbe"}
+
+
+def test_a_restart_in_a_soak_reads_only_the_relists_of_its_own_slot() -> None:
+    """A recorder restarted by a later fault lists every kind again: an apiserver restart's
+    relist gaps and its relisted stretch must not reach over it (the 20-minute soak of session
+    23 marked windows 2,000 s later as 'a relist passed over it')."""
+    fault: Any = make_fault("apiserver-restart", 1)
+    fault.back_wall, fault.down_s = 100.0, 500.0
+    fault.points = {"Pod": "10", "Node": "12"}
+    served = [
+        ("pods", 20, 101.0),
+        ("nodes", 21, 102.0),
+        ("pods", 90, 300.0),
+        ("services", 95, 300.0),
+    ]
+    lab: Any = SimpleNamespace(
+        world=SimpleNamespace(api=SimpleNamespace(lists_served=served)),
+        t0=0.0,
+        settings=SimpleNamespace(speed=5.0),
+        wall_at=lambda sim_s: sim_s / 5.0,
+    )
+    fault.until_s = 1000.0  # wall 200: the lists at wall 300 belong to a later fault
+    fault.finish(lab)
+    assert fault.gaps == {"Pod": [(10, 20)], "Node": [(12, 21)]}
+    assert fault.unknown == [(500.0, 510.0)]
+    unbounded: Any = make_fault("apiserver-restart", 1)
+    unbounded.back_wall, unbounded.down_s, unbounded.points = 100.0, 500.0, fault.points
+    unbounded.finish(lab)
+    assert unbounded.gaps["Service"] == [(0, 95)] and unbounded.unknown == [(500.0, 1500.0)]

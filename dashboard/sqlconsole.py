@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from gapwatch.dashboard.sqlguard import Limits, begin_guarded, check_login
+from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -215,6 +215,7 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     def translate(exc: Exception) -> QueryError:
         return _postgres_error(exc, sql, limits.timeout_s)
 
+    deadline = time.monotonic() + limits.timeout_s
     try:
         conn = psycopg.connect(dsn, connect_timeout=max(1, int(limits.timeout_s)))
     except psycopg.Error as exc:
@@ -226,11 +227,29 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         with conn.cursor(name="gapwatch_console") as cur:
             cur.execute(sql)
             columns = [d.name for d in cur.description or ()]
-            yield RowStream(columns, cur.fetchmany, limits, translate)
+            yield RowStream(columns, _armed_fetch(conn, cur, limits, deadline), limits, translate)
     except psycopg.Error as exc:
         raise translate(exc) from None
     finally:
         conn.close()  # rolls back; session state (advisory locks, settings) dies with it
+
+
+def _armed_fetch(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.ServerCursor[Any],
+    limits: Limits,
+    deadline: float,
+) -> Callable[[int], list[Any]]:
+    """The cursor's fetch, each FETCH under the limits again and the time left to the query."""
+
+    def fetch(size: int) -> list[Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise QueryTimeout(f"query cancelled after {limits.timeout_s:g} s")
+        arm(conn, limits, remaining)
+        return cur.fetchmany(size)
+
+    return fetch
 
 
 def _first_line(exc: BaseException) -> str:

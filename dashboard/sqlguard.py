@@ -14,7 +14,9 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    `temp_file_limit` (superuser-only to set: give the login one with `ALTER ROLE ... SET
    temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
-   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`.
+   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`;
+   `arm` sets them again before every FETCH (the query may have changed them in its first rows),
+   the timeout what is left of the query's own, so the whole query ends by its deadline.
 3. The query itself runs as a server-side cursor (`DECLARE`), which takes one SELECT/VALUES/TABLE
    statement only (no COPY, DO, LOCK, EXPLAIN ANALYZE of a write, no second statement), and the
    connection is closed afterwards (session advisory locks and settings die with it).
@@ -107,13 +109,27 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
 
 def begin_guarded(conn: psycopg.Connection[Any], limits: Limits) -> None:
     """Open the query's transaction: read-only, limited, as gapwatch_reader."""
-    timeout_ms = max(1, int(limits.timeout_s * 1000))
     conn.execute("SET TRANSACTION READ ONLY")
-    for name, value in (
+    arm(conn, limits, limits.timeout_s)
+
+
+def arm(conn: psycopg.Connection[Any], limits: Limits, remaining_s: float) -> None:
+    """Set the limits for the transaction's next statement (the DECLARE, then each FETCH).
+
+    A setting holds from a statement's start to its end, and the query may change it meanwhile
+    (`set_config('statement_timeout', '0', true)` in its first rows): so each FETCH gets them
+    anew, its timeout what is left of the query's own (`remaining_s`), not a fresh one.
+    """
+    timeout_ms = max(1, int(remaining_s * 1000))
+    settings = (
         ("statement_timeout", str(timeout_ms)),
         ("lock_timeout", str(min(timeout_ms, 2000))),
         ("work_mem", limits.work_mem),
         ("idle_in_transaction_session_timeout", str(limits.idle_timeout_ms)),
-    ):
-        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER)))
+    )
+    statements = [
+        sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), sql.Literal(value))
+        for name, value in settings
+    ]
+    statements.append(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER)))
+    conn.execute(sql.SQL("; ").join(statements))

@@ -12,7 +12,10 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    queries) or any other table of the store's schema (the dashboard's login, which may refresh
    replay's projections, is not the console's: deploy/sql/roles.sql), and a finite
    `temp_file_limit` (superuser-only to set: give the login one with `ALTER ROLE ... SET
-   temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
+   temp_file_limit`, docs/sql.md), and no EXECUTE on `set_config` (a query that calls it in
+   its first rows lifts `work_mem` for the sorts and hashes that start after: a 5,000,000-row sort
+   held in memory past a 64 MB temp_file_limit; deploy/sql/roles.sql revokes it from PUBLIC).
+   gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
    `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`;
    `arm` sets them again before every FETCH (the query may have changed them in its first rows),
@@ -40,10 +43,14 @@ DANGEROUS_ROLES = (
     "pg_write_server_files",
     "pg_signal_backend",
 )
+#: The function a query could change its own limits with (SET itself cannot run in a cursor).
+SET_CONFIG = "pg_catalog.set_config(text, text, boolean)"
+REVOKE_SET_CONFIG = f"REVOKE EXECUTE ON FUNCTION {SET_CONFIG} FROM PUBLIC"
 HOW_TO = (
     "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): deploy/sql/roles.sql's "
     f"gapwatch_console, or CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
-    "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB' (docs/sql.md)"
+    "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB'; in the store's database "
+    f"{REVOKE_SET_CONFIG} (docs/dashboard.md)"
 )
 
 
@@ -89,6 +96,11 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
         for role in DANGEROUS_ROLES:
             if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
+        if _one(conn, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", who, SET_CONFIG):
+            raise UnsafeLogin(
+                f"{who} may call set_config (a query could lift its own work_mem): as a "
+                f"superuser, in the store's database, {REVOKE_SET_CONFIG}"
+            )
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
     # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the
     # advice it gets.

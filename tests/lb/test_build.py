@@ -84,6 +84,7 @@ def test_every_poller_key_builds_a_source_with_its_settings(key: str) -> None:
         ("push", {"listen": "127.0.0.1:0", "max_lines": -1}, "max_lines"),
         ("push", {"listen": "127.0.0.1:0", "read_timeout_s": 0}, "read_timeout_s"),
         ("push", {"listen": "127.0.0.1:0", "read_timeout_s": "30"}, "read_timeout_s"),
+        ("push", {"listen": "127.0.0.1:0", "max_connections": 0}, "max_connections"),
     ],
 )
 def test_bad_settings_name_the_source_and_key(

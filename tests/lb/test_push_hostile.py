@@ -21,6 +21,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,9 @@ class Receiver:
         raise AssertionError("no VmHWM")
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Receiver]:
+@contextmanager
+def running(tmp_path: Path, *options: str) -> Iterator[Receiver]:
+    """`gapwatch receive` on a fresh SQLite store with `options`, stopped afterwards."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -65,7 +67,7 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "gapwatch.dashboard.cli", "receive", "--listen", "127.0.0.1:0",
          "--token-file", str(token_file), "--db", url, "--max-body-bytes", "20000",
-         "--read-timeout", str(READ_TIMEOUT_S)],
+         *options],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip
     try:
@@ -74,6 +76,12 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    with running(tmp_path, "--read-timeout", str(READ_TIMEOUT_S)) as started:
+        yield started
 
 
 def _closed_after(sock: socket.socket) -> tuple[float, bytes]:
@@ -162,3 +170,33 @@ def test_the_recorders_health_server_cuts_off_a_stalled_client() -> None:
             await runner.cleanup()
 
     assert asyncio.run(main()) < READ_TIMEOUT_S + 3
+
+
+def _livez(receiver: Receiver) -> bytes:
+    """What GET /livez on a new connection gets back (b'' when the connection is closed)."""
+    with receiver.connect() as sock:
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            return sock.recv(4096)
+        except ConnectionResetError:
+            return b""
+
+
+def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path) -> None:
+    """Three clients hold their connections open (answered once, then idle): a fourth is closed
+    unanswered, and answered again once they are gone; the stop line counts the refused."""
+    with running(tmp_path, "--max-connections", "3") as receiver:
+        held = [receiver.connect() for _ in range(3)]
+        for sock in held:  # answered: the receiver has surely counted it
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        assert _livez(receiver) == b""
+        for sock in held:
+            sock.close()
+        deadline = time.monotonic() + PATIENCE_S
+        while not (answer := _livez(receiver)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert receiver.proc.stderr is not None
+    said = receiver.proc.stderr.read()
+    assert '"event": "connections refused"' in said and '"cap": 3' in said, said

@@ -205,6 +205,10 @@ def receive(
             help="Seconds a client has to send a request's headers, and then its body (408).",
         ),
     ] = 30.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(min=1, help="Connections open at once; past it a new one is closed."),
+    ] = 256,
 ) -> None:
     """Run the push API alone: POST /v1/observations with an NDJSON body of observations
     (docs/observation.md) and `Authorization: Bearer TOKEN`. A request with one bad line stores
@@ -212,4 +216,13 @@ def receive(
     Runs until SIGTERM or Ctrl-C."""
     from gapwatch.recorder.sources.lb.runpoll import run_receive
 
-    run_receive(listen, token_file, db, max_body_bytes, max_lines, wiring(ctx).derive, read_timeout)
+    run_receive(
+        listen,
+        token_file,
+        db,
+        max_body_bytes,
+        max_lines,
+        wiring(ctx).derive,
+        read_timeout,
+        max_connections,
+    )

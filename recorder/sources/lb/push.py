@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.sources.lb.listener import Listener
 from gapwatch.recorder.sources.lb.pushhealth import PushMetrics
 from gapwatch.recorder.writer import Derive, EventWriter
 
@@ -49,6 +50,8 @@ DEFAULT_MAX_LINES = 10_000
 #: Seconds a client has for a request's headers (from its connection or its last answer) and
 #: for its body: without it a client sending a byte now and then held its connection for ever.
 DEFAULT_READ_TIMEOUT_S = 30.0
+#: Connections open at once; past it a new one is closed when accepted (listener.py).
+DEFAULT_MAX_CONNECTIONS = 256
 #: Bad lines named in one 400 answer (the count says how many more there were).
 MAX_REPORTED = 100
 
@@ -60,6 +63,7 @@ class Limits:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_lines: int = DEFAULT_MAX_LINES
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> str:
@@ -279,23 +283,26 @@ async def serve(
     listen: str,
     stop: asyncio.Event,
     on_ready: Callable[[], None] = lambda: None,
-    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    limits: Limits = Limits(),
 ) -> None:
     """Serve `app` on HOST:PORT until `stop` is set; logs the bound address. A connection that
-    has not sent a whole request's headers `read_timeout_s` after it opened (or after its last
-    answer) is closed."""
+    has not sent a whole request's headers `limits.read_timeout_s` after it opened (or after its
+    last answer) is closed, and at most `limits.max_connections` are open at once."""
     host, port = parse_listen(listen)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=read_timeout_s)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.read_timeout_s)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = [f"{a[0]}:{a[1]}" for a in runner.addresses]
-    log.info("push API listening", addresses=bound, path=PATH)
-    on_ready()
+    assert runner.server is not None  # set by setup()
+    listener = Listener(runner.server, limits.max_connections)
     try:
+        bound = await listener.start(host, port)
+        log.info("push API listening", addresses=bound, path=PATH)
+        on_ready()
         await stop.wait()
     finally:
+        await listener.stop()
         await runner.cleanup()
+    if listener.refused:
+        log.warning("connections refused", refused=listener.refused, cap=limits.max_connections)
 
 
 class PushSource:
@@ -315,7 +322,7 @@ class PushSource:
     ) -> None:
         self.app, _handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         self.listen = listen
-        self.read_timeout_s = limits.read_timeout_s
+        self.limits = limits
         self._started = False
 
     def ready(self) -> str | None:
@@ -325,13 +332,14 @@ class PushSource:
         def started() -> None:
             self._started = True
 
-        await serve(self.app, self.listen, stop, started, self.read_timeout_s)
+        await serve(self.app, self.listen, stop, started, self.limits)
 
 
 def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
     """`sources.push`: `listen` (HOST:PORT), `token_file` (else env GAPWATCH_PUSH_TOKEN),
-    `max_body_bytes`, `max_lines`, `read_timeout_s`."""
+    `max_body_bytes`, `max_lines`, `read_timeout_s`, `max_connections`."""
     keys = {"listen", "token_file", "max_body_bytes", "max_lines", "read_timeout_s"}
+    keys.add("max_connections")
     unknown = sorted(set(raw) - keys)
     if unknown:
         raise ConfigError(f"sources.push: unknown key(s): {', '.join(unknown)}")
@@ -342,7 +350,7 @@ def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
     token_file = raw.get("token_file")
     token = load_token(Path(token_file) if isinstance(token_file, str) else None)
     limits = Limits()
-    for key in ("max_body_bytes", "max_lines"):
+    for key in ("max_body_bytes", "max_lines", "max_connections"):
         value = raw.get(key, getattr(limits, key))
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"sources.push.{key}: expected an integer > 0")
@@ -353,6 +361,7 @@ def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
         int(raw.get("max_body_bytes", limits.max_body_bytes)),
         int(raw.get("max_lines", limits.max_lines)),
         float(timeout),
+        int(raw.get("max_connections", limits.max_connections)),
     )
     return PushSource(
         context.engine,

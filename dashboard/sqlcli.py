@@ -66,7 +66,7 @@ def sql(
         int, typer.Option("--max-bytes", min=0, help="Stop after this much cell text (0: none).")
     ] = 256 * 1024 * 1024,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.001, help="Statement timeout in seconds.")
+        float, typer.Option("--timeout", min=0.001, help="Time limit of the whole query (s).")
     ] = 30.0,
 ) -> None:
     """Run one read-only SQL query against the store and print the rows.

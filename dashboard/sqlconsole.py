@@ -36,7 +36,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from gapwatch.dashboard.sqlguard import Limits, begin_guarded, check_login
+from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -44,6 +44,13 @@ DEFAULT_ROW_LIMIT = 1000
 DEFAULT_BYTE_LIMIT = 32 * 1024 * 1024
 #: Longest string or blob a SQLite console query may build (SQLITE_LIMIT_LENGTH).
 SQLITE_VALUE_LIMIT = 16 * 1024 * 1024
+#: Most columns a SQLite console row may have (SQLITE_LIMIT_COLUMN; the widest relation has 24):
+#: with the value limit a row is at most 1 GiB, as on PostgreSQL, and rows are fetched one at a
+#: time, so a query cut at its byte limit has held one row beyond it, not 500.
+SQLITE_COLUMN_LIMIT = 64
+#: Functions no console query calls: fts3_tokenizer hands out (and with two arguments replaces)
+#: a C pointer of the library; load_extension loads a shared library.
+_SQLITE_DENIED_FUNCTIONS = {"fts3_tokenizer", "load_extension"}
 #: Rows fetched from the server per round trip.
 CHUNK = 500
 
@@ -132,7 +139,9 @@ def _clean(sql: str) -> str:
     return text
 
 
-def _sqlite_authorizer(action: int, arg1: str | None, *_rest: Any) -> int:
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_rest: Any) -> int:
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _SQLITE_DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
     if action in _SQLITE_ALLOWED:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _SQLITE_PRAGMAS:
@@ -156,11 +165,12 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     try:
         conn.execute("PRAGMA query_only=ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_LIMIT)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, SQLITE_COLUMN_LIMIT)
         conn.set_authorizer(_sqlite_authorizer)
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
-        fetch: Callable[[int], list[Any]] = cursor.fetchmany if cursor.description else _none
+        fetch: Callable[[int], list[Any]] = _one_row(cursor) if cursor.description else _none
         yield RowStream(columns, fetch, limits, translate)
     except sqlite3.Error as exc:
         raise translate(exc) from None
@@ -170,6 +180,15 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
 
 def _none(_size: int) -> list[Any]:
     return []
+
+
+def _one_row(cursor: sqlite3.Cursor) -> Callable[[int], list[Any]]:
+    """SQLite rows one at a time (in-process, no round trip): the byte limit is checked on each."""
+
+    def fetch(_size: int) -> list[Any]:
+        return cursor.fetchmany(1)
+
+    return fetch
 
 
 def _sqlite_error(exc: Exception, timeout_s: float) -> QueryError:
@@ -215,6 +234,7 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     def translate(exc: Exception) -> QueryError:
         return _postgres_error(exc, sql, limits.timeout_s)
 
+    deadline = time.monotonic() + limits.timeout_s
     try:
         conn = psycopg.connect(dsn, connect_timeout=max(1, int(limits.timeout_s)))
     except psycopg.Error as exc:
@@ -226,11 +246,29 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         with conn.cursor(name="gapwatch_console") as cur:
             cur.execute(sql)
             columns = [d.name for d in cur.description or ()]
-            yield RowStream(columns, cur.fetchmany, limits, translate)
+            yield RowStream(columns, _armed_fetch(conn, cur, limits, deadline), limits, translate)
     except psycopg.Error as exc:
         raise translate(exc) from None
     finally:
         conn.close()  # rolls back; session state (advisory locks, settings) dies with it
+
+
+def _armed_fetch(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.ServerCursor[Any],
+    limits: Limits,
+    deadline: float,
+) -> Callable[[int], list[Any]]:
+    """The cursor's fetch, each FETCH under the limits again and the time left to the query."""
+
+    def fetch(size: int) -> list[Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise QueryTimeout(f"query cancelled after {limits.timeout_s:g} s")
+        arm(conn, limits, remaining)
+        return cur.fetchmany(size)
+
+    return fetch
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,9 +12,14 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    queries) or any other table of the store's schema (the dashboard's login, which may refresh
    replay's projections, is not the console's: deploy/sql/roles.sql), and a finite
    `temp_file_limit` (superuser-only to set: give the login one with `ALTER ROLE ... SET
-   temp_file_limit`, docs/sql.md). gapwatch_reader itself must be harmless too.
+   temp_file_limit`, docs/sql.md), and no EXECUTE on `set_config` (a query that calls it in
+   its first rows lifts `work_mem` for the sorts and hashes that start after: a 5,000,000-row sort
+   held in memory past a 64 MB temp_file_limit; deploy/sql/roles.sql revokes it from PUBLIC).
+   gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
-   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`.
+   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`;
+   `arm` sets them again before every FETCH (the query may have changed them in its first rows),
+   the timeout what is left of the query's own, so the whole query ends by its deadline.
 3. The query itself runs as a server-side cursor (`DECLARE`), which takes one SELECT/VALUES/TABLE
    statement only (no COPY, DO, LOCK, EXPLAIN ANALYZE of a write, no second statement), and the
    connection is closed afterwards (session advisory locks and settings die with it).
@@ -38,10 +43,14 @@ DANGEROUS_ROLES = (
     "pg_write_server_files",
     "pg_signal_backend",
 )
+#: The function a query could change its own limits with (SET itself cannot run in a cursor).
+SET_CONFIG = "pg_catalog.set_config(text, text, boolean)"
+REVOKE_SET_CONFIG = f"REVOKE EXECUTE ON FUNCTION {SET_CONFIG} FROM PUBLIC"
 HOW_TO = (
     "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): deploy/sql/roles.sql's "
     f"gapwatch_console, or CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
-    "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB' (docs/sql.md)"
+    "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB'; in the store's database "
+    f"{REVOKE_SET_CONFIG} (docs/dashboard.md)"
 )
 
 
@@ -87,6 +96,11 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
         for role in DANGEROUS_ROLES:
             if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
+        if _one(conn, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", who, SET_CONFIG):
+            raise UnsafeLogin(
+                f"{who} may call set_config (a query could lift its own work_mem): as a "
+                f"superuser, in the store's database, {REVOKE_SET_CONFIG}"
+            )
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
     # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the
     # advice it gets.
@@ -107,13 +121,27 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
 
 def begin_guarded(conn: psycopg.Connection[Any], limits: Limits) -> None:
     """Open the query's transaction: read-only, limited, as gapwatch_reader."""
-    timeout_ms = max(1, int(limits.timeout_s * 1000))
     conn.execute("SET TRANSACTION READ ONLY")
-    for name, value in (
+    arm(conn, limits, limits.timeout_s)
+
+
+def arm(conn: psycopg.Connection[Any], limits: Limits, remaining_s: float) -> None:
+    """Set the limits for the transaction's next statement (the DECLARE, then each FETCH).
+
+    A setting holds from a statement's start to its end, and the query may change it meanwhile
+    (`set_config('statement_timeout', '0', true)` in its first rows): so each FETCH gets them
+    anew, its timeout what is left of the query's own (`remaining_s`), not a fresh one.
+    """
+    timeout_ms = max(1, int(remaining_s * 1000))
+    settings = (
         ("statement_timeout", str(timeout_ms)),
         ("lock_timeout", str(min(timeout_ms, 2000))),
         ("work_mem", limits.work_mem),
         ("idle_in_transaction_session_timeout", str(limits.idle_timeout_ms)),
-    ):
-        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER)))
+    )
+    statements = [
+        sql.SQL("SET LOCAL {} = {}").format(sql.Identifier(name), sql.Literal(value))
+        for name, value in settings
+    ]
+    statements.append(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER)))
+    conn.execute(sql.SQL("; ").join(statements))

@@ -16,6 +16,9 @@ from aiohttp import web
 from gapwatch.recorder.metrics import RecorderMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
+#: A connection that has not sent a whole request this long after it opened (or after its last
+#: answer) is closed: without it one that sent part of its headers stayed open for ever.
+IDLE_TIMEOUT_S = 30.0
 
 
 def health_app(
@@ -44,10 +47,14 @@ def health_app(
     return app
 
 
-async def serve(app: web.Application, listen: str) -> tuple[web.AppRunner, int]:
+async def serve(
+    app: web.Application, listen: str, idle_timeout_s: float = IDLE_TIMEOUT_S
+) -> tuple[web.AppRunner, int]:
     """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port."""
     host, _, port = listen.rpartition(":")
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, keepalive_timeout=idle_timeout_s
+    )
     await runner.setup()
     site = web.TCPSite(runner, host or "0.0.0.0", int(port))
     await site.start()

@@ -42,3 +42,10 @@ GRANT CREATE, USAGE ON SCHEMA public TO gapwatch_migrator;
 -- The migrator grants on its own tables; to grant to these roles it need not be a member.
 -- A console query may write temporary files up to this much (superuser-only to set).
 ALTER ROLE gapwatch_console SET temp_file_limit = '256MB';
+-- A console query could lift its own work_mem (a sort held in memory past temp_file_limit) with
+-- set_config; SET itself cannot run inside the console's cursor. Function rights are per
+-- database: this one is revoked in the database this script runs in (-d gapwatch), and
+-- dashboard/sqlguard.py refuses a console login that may still call it.
+REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean)
+    TO gapwatch_migrator, gapwatch_writer, gapwatch_replayer;

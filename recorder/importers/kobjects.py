@@ -1,7 +1,11 @@
 """Kubernetes objects from other records (audit `responseObject`, watch captures) as observations.
 
-The observation is the one the watch recorder writes for the same change: the object as the API
-returned it, its kind, namespace/name, resourceVersion, and for Pods and Nodes the node.
+The observation is the one the watch recorder writes for the same change: the object under its
+default `trim` projection (container `env[].value` redacted, the last-applied-configuration
+annotation and managedFields' field sets dropped: recorder/sources/k8s/noop.py), its kind,
+namespace/name, resourceVersion, and for Pods and Nodes the node. An audit log or a watch
+capture holds the object whole; imported as it was, a password set with `env[].value` (and again
+inside last-applied-configuration) was stored where the recorder would never have put it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from gapwatch.recorder.importers.base import RecordError, need_dict
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sources.k8s.noop import project
 
 #: API resource (plural, as in an audit objectRef) -> the kind replay folds.
 RESOURCE_KINDS: dict[str, str] = {
@@ -74,7 +79,7 @@ def object_observation(
         source=source,
         kind=kind,
         op=op,
-        payload=obj,
+        payload=project(obj, "trim"),
         namespace=namespace,
         name=name,
         node=node,

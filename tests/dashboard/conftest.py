@@ -1,8 +1,9 @@
 """A console login for the SQL console's tests: on PostgreSQL a fresh, harmless LOGIN role.
 
 The store's own URL is a superuser's, which the console refuses (dashboard/sqlguard.py); the
-console runs as a login that is a member of gapwatch_reader with a temp_file_limit, as
-docs/sql.md tells an operator to create it. Roles are server-wide: each is dropped afterwards.
+console runs as a login that is a member of gapwatch_reader with a temp_file_limit, in a
+database where PUBLIC may not call set_config, as docs/dashboard.md tells an operator to make
+it. Roles are server-wide: each is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from gapwatch.dashboard.sqlguard import REVOKE_SET_CONFIG
+
 
 def make_console_login(store_url: str, *, temp_file_limit: str = "64MB") -> tuple[str, str]:
     """Create a login role fit for the console on the store's server; (its URL, its name)."""
@@ -22,6 +25,7 @@ def make_console_login(store_url: str, *, temp_file_limit: str = "64MB") -> tupl
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {name} LOGIN IN ROLE gapwatch_reader")
         conn.execute(f"ALTER ROLE {name} SET temp_file_limit = '{temp_file_limit}'")
+        conn.execute(REVOKE_SET_CONFIG)
     url = make_url(store_url).set(username=name, password=None)
     return url.render_as_string(hide_password=False), name
 

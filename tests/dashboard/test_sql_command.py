@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
-from gapwatch.dashboard.errors import QueryRejected, QueryTimeout
+from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlconsole import SQLITE_VALUE_LIMIT, run_query
 from tests.dashboard.conftest import drop_login, make_console_login
 
@@ -108,3 +109,31 @@ def test_sqlite_values_are_bounded(tmp_path: Path, store_url: str, backend: str)
     with pytest.raises(QueryTimeout):
         run_query(store_url, many.replace("WHERE x < 100", "") + "SELECT max(x) FROM c",
                   timeout_s=0.2)  # fmt: skip
+
+
+def test_sqlite_holds_one_row_past_the_byte_limit(tmp_path: Path) -> None:
+    """200 rows of 4 MB blobs against a 1 MB limit: cut after the first row, never 500 fetched
+    (800 MB held before the limit was looked at)."""
+    db = tmp_path / "store.db"
+    sqlite3.connect(db).close()
+    rows = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 200) "
+    query = rows + "SELECT zeroblob(4000000) AS b FROM c"
+    code, rss, err = _run_measured(
+        ["sql", query, "--db", f"sqlite:///{db}", "--csv", "--max-bytes", "1000000"]
+    )
+    assert code == 3 and "cut after 0 rows" in err, err
+    assert rss < RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
+
+
+def test_sqlite_refuses_library_pointers_and_wide_rows(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    sqlite3.connect(tmp_path / "store.db").close()
+    # fts3_tokenizer returns the address of a tokenizer module and, given a second argument,
+    # replaces it: an address leak and a write of a C pointer
+    for sql in ("SELECT fts3_tokenizer('simple')", "SELECT fts3_tokenizer('simple', x'41414141')"):
+        with pytest.raises(QueryRejected, match="fts3_tokenizer"):
+            run_query(db, sql)
+    # at most 64 columns of at most 16 MiB each: a row stays under 1 GiB
+    with pytest.raises(QueryError, match="too many columns"):
+        run_query(db, "SELECT " + ", ".join(["zeroblob(16000000)"] * 65))
+    assert len(run_query(db, "SELECT " + ", ".join(["1"] * 64)).columns) == 64

@@ -50,6 +50,12 @@ def attacks() -> list[str]:
         "SELECT set_config('role', 'postgres', true)",
         "SELECT set_config('session_authorization', 'postgres', true)",
         "SELECT query_to_xml('SELECT lo_export(0, ''{mark}-lo'')', true, false, '')",
+        # lifting its own limits: work_mem for a sort that starts after (held in memory past
+        # temp_file_limit), statement_timeout for the FETCHes that follow
+        "SELECT count(*) FROM (SELECT set_config('work_mem', '4GB', true) AS w) a, LATERAL (SELECT "
+        "g FROM generate_series(1, 5000000 + 0 * length(a.w)) g ORDER BY g DESC OFFSET 1) b",
+        "SELECT g, CASE WHEN g = 1 THEN set_config('statement_timeout', '0', true) END "
+        "FROM generate_series(1, 600) g",
     ]
 
 
@@ -178,6 +184,8 @@ def test_temp_files_are_limited(pg_url: str) -> None:
         ("GRANT INSERT ON quarantine TO {name}", "may write quarantine"),
         ("GRANT pg_read_server_files TO {name}", "pg_read_server_files"),
         ("ALTER ROLE {name} CREATEROLE", "create roles"),
+        ("GRANT EXECUTE ON FUNCTION set_config(text, text, boolean) TO {name}", "set_config"),
+        ("GRANT EXECUTE ON FUNCTION set_config(text, text, boolean) TO PUBLIC", "set_config"),
     ],
 )
 def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
@@ -190,4 +198,5 @@ def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
     finally:
         with _admin(pg_url) as conn:
             conn.execute(f"REVOKE ALL ON events, quarantine FROM {name}")
+            conn.execute(f"REVOKE ALL ON FUNCTION set_config(text, text, boolean) FROM {name}")
         drop_login(pg_url, name)

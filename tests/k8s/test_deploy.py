@@ -143,6 +143,18 @@ def test_deployment_is_probed_limited_non_root_and_reads_the_db_from_a_secret(
     secret = {c["name"]: c["env"][0]["valueFrom"]["secretKeyRef"]["name"]
               for c in (migrate, recorder)}  # fmt: skip
     assert secret["migrate"] != secret["recorder"]
+    # the API token in the recorder container only (it watches the API; the migration does not)
+    assert pod["automountServiceAccountToken"] is False
+    token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    mounted = {c["name"]: {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+               for c in (migrate, recorder)}  # fmt: skip
+    assert token_dir not in mounted["migrate"]
+    volume = {v["name"]: v for v in pod["volumes"]}[mounted["recorder"][token_dir]]
+    sources = volume["projected"]["sources"]
+    assert any("serviceAccountToken" in s for s in sources)
+    assert {"key": "ca.crt", "path": "ca.crt"} in next(
+        s["configMap"]["items"] for s in sources if "configMap" in s
+    )
     memory = migrate["resources"]["limits"]["memory"]
     assert memory.endswith("Mi") and int(memory[:-2]) >= 256  # 138 MiB measured peak
     budget = _one(rendered, "PodDisruptionBudget")

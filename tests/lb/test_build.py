@@ -82,6 +82,9 @@ def test_every_poller_key_builds_a_source_with_its_settings(key: str) -> None:
         ("huawei-elb", {"pool_id": "p", "region": "r", "service": "no-slash"}, "NAMESPACE/NAME"),
         ("push", {"listen": "localhost"}, "HOST:PORT"),
         ("push", {"listen": "127.0.0.1:0", "max_lines": -1}, "max_lines"),
+        ("push", {"listen": "127.0.0.1:0", "read_timeout_s": 0}, "read_timeout_s"),
+        ("push", {"listen": "127.0.0.1:0", "read_timeout_s": "30"}, "read_timeout_s"),
+        ("push", {"listen": "127.0.0.1:0", "max_connections": 0}, "max_connections"),
     ],
 )
 def test_bad_settings_name_the_source_and_key(
@@ -247,3 +250,35 @@ def test_a_recorder_without_kubernetes_source_maps_targets_with_the_stores_nodes
     nodes = [o.node for _id, o in iter_events(engine, cluster="c1") if o.kind == "TargetHealth"]
     engine.dispose()
     assert nodes == ["cce-1", "cce-1", None]
+
+
+def test_the_push_source_cuts_off_a_stalled_client_at_its_read_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside the recorder's process: a client that never ends its headers is closed after
+    `read_timeout_s`, not held with one of the recorder's file descriptors for as long as it
+    likes."""
+    monkeypatch.setenv("GAPWATCH_PUSH_TOKEN", TOKEN)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = {"listen": f"127.0.0.1:{port}", "read_timeout_s": 1}
+    source = build("push", settings, make_engine(f"sqlite:///{tmp_path / 'push.db'}"))
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(source.run(None, stop))  # type: ignore[arg-type]
+        while source.ready() is not None:
+            await asyncio.sleep(0.02)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /v1/observations HTTP/1.1\r\nHost: x\r\n")
+        started = asyncio.get_running_loop().time()
+        said = await asyncio.wait_for(reader.read(), 10)
+        waited = asyncio.get_running_loop().time() - started
+        writer.close()
+        stop.set()
+        await task
+        assert said == b""
+        return waited
+
+    assert asyncio.run(scenario()) < 4

@@ -198,6 +198,17 @@ def receive(
         4 * 1024 * 1024
     ),
     max_lines: Annotated[int, typer.Option(min=1, help="Most lines per request (413).")] = 10_000,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds a client has to send a request's headers, and then its body (408).",
+        ),
+    ] = 30.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(min=1, help="Connections open at once; past it a new one is closed."),
+    ] = 256,
 ) -> None:
     """Run the push API alone: POST /v1/observations with an NDJSON body of observations
     (docs/observation.md) and `Authorization: Bearer TOKEN`. A request with one bad line stores
@@ -205,4 +216,13 @@ def receive(
     Runs until SIGTERM or Ctrl-C."""
     from gapwatch.recorder.sources.lb.runpoll import run_receive
 
-    run_receive(listen, token_file, db, max_body_bytes, max_lines, wiring(ctx).derive)
+    run_receive(
+        listen,
+        token_file,
+        db,
+        max_body_bytes,
+        max_lines,
+        wiring(ctx).derive,
+        read_timeout,
+        max_connections,
+    )

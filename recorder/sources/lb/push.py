@@ -5,6 +5,8 @@ per line, blank lines ignored. The answer:
 
 - 401 without `Authorization: Bearer TOKEN` or with a wrong token (compared in constant time);
 - 413 when the body is larger than `max_body_bytes` or has more than `max_lines` lines;
+- 408 when the body has not arrived `read_timeout_s` after the headers (a connection that has
+  not sent a whole request's headers, or is idle, that long is closed);
 - 400 when any line is not valid: nothing of the request is stored, and the answer names every
   bad line and why (`{"error": ..., "lines": [{"line": 3, "reason": "..."}]}`);
 - 200 `{"received": N, "stored": S, "duplicates": D}` otherwise: the whole request is written in
@@ -35,6 +37,7 @@ from sqlalchemy import Engine
 from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.sources.lb.listener import Listener
 from gapwatch.recorder.sources.lb.pushhealth import PushMetrics
 from gapwatch.recorder.writer import Derive, EventWriter
 
@@ -44,6 +47,11 @@ TOKEN_ENV = "GAPWATCH_PUSH_TOKEN"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: Lines per request; a larger batch is split by the client.
 DEFAULT_MAX_LINES = 10_000
+#: Seconds a client has for a request's headers (from its connection or its last answer) and
+#: for its body: without it a client sending a byte now and then held its connection for ever.
+DEFAULT_READ_TIMEOUT_S = 30.0
+#: Connections open at once; past it a new one is closed when accepted (listener.py).
+DEFAULT_MAX_CONNECTIONS = 256
 #: Bad lines named in one 400 answer (the count says how many more there were).
 MAX_REPORTED = 100
 
@@ -54,6 +62,8 @@ log = structlog.get_logger("gapwatch.recorder.push")
 class Limits:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_lines: int = DEFAULT_MAX_LINES
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> str:
@@ -177,10 +187,16 @@ class PushHandler:
         limit = self.limits.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
+        timeout = self.limits.read_timeout_s
         try:
-            body = await request.read()
+            async with asyncio.timeout(timeout):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
+        except TimeoutError:
+            late = _refused(request, 408, {"error": f"body not received within {timeout:g} s"})
+            late.force_close()
+            return late
         if len(body) > limit:
             return _refused(request, 413, {"error": f"body larger than {limit} bytes"})
         try:
@@ -267,20 +283,26 @@ async def serve(
     listen: str,
     stop: asyncio.Event,
     on_ready: Callable[[], None] = lambda: None,
+    limits: Limits = Limits(),
 ) -> None:
-    """Serve `app` on HOST:PORT until `stop` is set; logs the bound address."""
+    """Serve `app` on HOST:PORT until `stop` is set; logs the bound address. A connection that
+    has not sent a whole request's headers `limits.read_timeout_s` after it opened (or after its
+    last answer) is closed, and at most `limits.max_connections` are open at once."""
     host, port = parse_listen(listen)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.read_timeout_s)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = [f"{a[0]}:{a[1]}" for a in runner.addresses]
-    log.info("push API listening", addresses=bound, path=PATH)
-    on_ready()
+    assert runner.server is not None  # set by setup()
+    listener = Listener(runner.server, limits.max_connections)
     try:
+        bound = await listener.start(host, port)
+        log.info("push API listening", addresses=bound, path=PATH)
+        on_ready()
         await stop.wait()
     finally:
+        await listener.stop()
         await runner.cleanup()
+    if listener.refused:
+        log.warning("connections refused", refused=listener.refused, cap=limits.max_connections)
 
 
 class PushSource:
@@ -300,6 +322,7 @@ class PushSource:
     ) -> None:
         self.app, _handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         self.listen = listen
+        self.limits = limits
         self._started = False
 
     def ready(self) -> str | None:
@@ -309,13 +332,15 @@ class PushSource:
         def started() -> None:
             self._started = True
 
-        await serve(self.app, self.listen, stop, started)
+        await serve(self.app, self.listen, stop, started, self.limits)
 
 
 def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
     """`sources.push`: `listen` (HOST:PORT), `token_file` (else env GAPWATCH_PUSH_TOKEN),
-    `max_body_bytes`, `max_lines`."""
-    unknown = sorted(set(raw) - {"listen", "token_file", "max_body_bytes", "max_lines"})
+    `max_body_bytes`, `max_lines`, `read_timeout_s`, `max_connections`."""
+    keys = {"listen", "token_file", "max_body_bytes", "max_lines", "read_timeout_s"}
+    keys.add("max_connections")
+    unknown = sorted(set(raw) - keys)
     if unknown:
         raise ConfigError(f"sources.push: unknown key(s): {', '.join(unknown)}")
     listen = raw.get("listen")
@@ -325,13 +350,18 @@ def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:
     token_file = raw.get("token_file")
     token = load_token(Path(token_file) if isinstance(token_file, str) else None)
     limits = Limits()
-    for key in ("max_body_bytes", "max_lines"):
+    for key in ("max_body_bytes", "max_lines", "max_connections"):
         value = raw.get(key, getattr(limits, key))
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"sources.push.{key}: expected an integer > 0")
+    timeout = raw.get("read_timeout_s", limits.read_timeout_s)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError("sources.push.read_timeout_s: expected a number of seconds > 0")
     limits = Limits(
         int(raw.get("max_body_bytes", limits.max_body_bytes)),
         int(raw.get("max_lines", limits.max_lines)),
+        float(timeout),
+        int(raw.get("max_connections", limits.max_connections)),
     )
     return PushSource(
         context.engine,

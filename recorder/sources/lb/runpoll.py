@@ -111,6 +111,8 @@ def run_receive(
     max_body_bytes: int,
     max_lines: int,
     derive: Derive,
+    read_timeout_s: float,
+    max_connections: int,
 ) -> None:
     from gapwatch.recorder.sources.lb.push import (
         Limits,
@@ -132,11 +134,11 @@ def run_receive(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        limits = Limits(max_body_bytes, max_lines)
+        limits = Limits(max_body_bytes, max_lines, read_timeout_s, max_connections)
         metrics = PushMetrics()
         app, handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         add_health(app, metrics, StoreCheck(engine))
-        await serve(app, listen, stop)
+        await serve(app, listen, stop, limits=limits)
         # what the process did, as the recorder's `stopped` line: a restart's log says so
         log.info(
             "stopped",

@@ -1,0 +1,100 @@
+"""`gapwatch import k8s-audit` and `k8s-watch` store no secret a Pod spec carries (real CLI,
+real SQLite file): the recorder's `trim` projection applies to imported objects too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_cli import gapwatch
+
+ENV_SECRET = "env-value-hunter2"
+APPLIED_SECRET = "last-applied-hunter3"
+
+
+def _pod() -> dict[str, Any]:
+    env = [{"name": "DB_PASSWORD", "value": APPLIED_SECRET}]
+    applied = {"spec": {"containers": [{"env": env}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "web-1",
+            "namespace": "default",
+            "resourceVersion": "101",
+            "creationTimestamp": "2026-12-01T10:00:00Z",
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied),
+                "team": "web",
+            },
+            "managedFields": [
+                {
+                    "manager": "kubectl",
+                    "operation": "Update",
+                    "time": "2026-12-01T10:00:00Z",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {}},
+                },
+            ],
+        },
+        "spec": {
+            "nodeName": "n1",
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "web:1",
+                    "env": [
+                        {"name": "DB_PASSWORD", "value": ENV_SECRET},
+                        {
+                            "name": "FROM_SECRET",
+                            "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+                        },
+                    ],
+                },
+            ],
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+def _audit() -> dict[str, Any]:
+    return {
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": "a1", "stage": "ResponseComplete", "verb": "update",
+        "requestURI": "/api/v1/namespaces/default/pods/web-1", "user": {"username": "kubectl"},
+        "objectRef": {"resource": "pods", "namespace": "default", "name": "web-1",
+                      "apiVersion": "v1"},
+        "responseStatus": {"code": 200}, "responseObject": _pod(),
+        "requestReceivedTimestamp": "2026-12-01T10:00:01.000000Z",
+        "stageTimestamp": "2026-12-01T10:00:01.100000Z",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fmt", "record"),
+    [("k8s-audit", _audit()), ("k8s-watch", {"type": "ADDED", "object": _pod()})],
+)
+def test_an_imported_pod_keeps_no_secret(tmp_path: Path, fmt: str, record: dict[str, Any]) -> None:
+    store = tmp_path / "store.db"
+    db = f"sqlite:///{store}"
+    assert gapwatch("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    source = tmp_path / "records.json"
+    source.write_text(json.dumps(record) + "\n")
+    done = gapwatch("import", fmt, str(source), "--db", db, "--cluster", "c1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout + done.stderr
+    shown = gapwatch("sql", "SELECT payload FROM events", "--db", db, "--json", cwd=tmp_path)
+    payload = json.loads(json.loads(shown.stdout)[0]["payload"])
+    env = payload["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "DB_PASSWORD", "value": "<redacted by gapwatch>"}
+    assert env[1]["valueFrom"]["secretKeyRef"] == {"name": "db", "key": "password"}
+    assert payload["metadata"]["annotations"] == {"team": "web"}
+    assert payload["metadata"]["managedFields"] == [
+        {"manager": "kubectl", "operation": "Update", "time": "2026-12-01T10:00:00Z"}
+    ]
+    # nowhere in the file, the facts and any page the store holds included
+    raw = store.read_bytes()
+    assert ENV_SECRET.encode() not in raw and APPLIED_SECRET.encode() not in raw

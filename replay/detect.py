@@ -778,7 +778,7 @@ def windows_from(
                 rose = min(rose, read)
             else:
                 rose = _rose_by(lanes_.routed, since, read)
-            fell = _fell_by(lanes_.serves, since, read)
+            fell = _fell_by(lanes_.placing, since, read)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -791,9 +791,9 @@ def windows_from(
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
                 holding = [p for p in parts if p.start <= seen < p.end] or parts
-                probe, look = _unproven_start(lanes_.routed, lanes_.serves, holding, end)
+                probe, look = _unproven_start(lanes_.routed, lanes_.placing, holding, end)
             else:
-                probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+                probe, look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -929,7 +929,7 @@ def windows_from(
                         also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
-            at, after_look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            at, after_look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
             if not after_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -940,7 +940,7 @@ def windows_from(
             also = _naming(also, cls, other)
         elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
-            at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
+            at, before_look = _unproven_start(lanes_.routed, lanes_.placing, parts, drop_at)
             if not before_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -985,7 +985,7 @@ def windows_from(
             if _registered_unprogrammed(registered, lanes_.serves, cand.start, end):
                 also = (*also, RBF)  # the unseen registration met rules never programmed
         back = unseen_return(targets, target_times, cand.start, probe + 1)
-        fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
+        fell = _fell_by(lanes_.placing, back[0], probe) if back else 0
         if (
             back
             and back[0] < fell

@@ -35,6 +35,7 @@ from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
+from gapwatch.replay.podsup import pods_up
 from gapwatch.replay.proxy import (
     changed_since,
     probe_period,
@@ -230,6 +231,13 @@ def serves_signal(
             inside = Tri(silence, silence)
             serves = t_or(t_and(serves, t_not(inside)), t_and(inferred, inside))
             earlier = intersect(earlier, complement(silence))  # F inferred there
+        # the health check counts a dead pod's endpoint: no local pod up, no serving
+        up = pods_up(
+            state, svc, node, skew_us=skew, clock_us=seconds_us(settings.node_clock_s),
+            status_us=status_us,
+        )  # fmt: skip
+        if up is not None:
+            serves = t_and(serves, up)
         return serves, True, health, earlier, doubt
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return inferred, synced, [], [], None

@@ -43,6 +43,7 @@ from gapwatch.replay.proxy import (
     pte_possible,
     pte_sure,
     restart_carried,
+    silent,
     silent_stretches,
     unconfirmed_carried,
 )
@@ -208,14 +209,18 @@ def serves_signal(
         unknown = t_or(restarting, behind)
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         doubt = None
+        # the endpoints say nothing of a node that stopped answering, its Node marked down
+        answers = t_not(_silent_down(state, svc, node, settings, looked))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(endpoint_steps(state, svc, node, accept), lo, lag_hi)
             # each change of the set is kube-proxy's, made by a sync: none in a quiet span
             terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
-            serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
+            kept = t_and(tri_from_steps(terminating, False), alive)
+            serves = t_or(serves, t_and(kept, answers))
         elif pte_possible(state, svc.cluster, node, settings):
             doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive)
+            doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
@@ -257,6 +262,27 @@ def _gate_doubt(
         return None
     kept = t_and(tri_from_steps(shifted(steps, lo, lag_hi), False), alive)
     return Tri(kept.possible, []) if kept.possible else None
+
+
+def _silent_down(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
+) -> Tri:
+    """Where the node surely and possibly answered nothing: the stretches of silent health
+    looks its Node's status confirms as the node down (replay.proxy.silent_stretches), possibly
+    from the last answer before the first silent look, surely from that look (a look describes
+    the moment it was sent) to the next answer."""
+    lane = state.nodes.get((svc.cluster, node), [])
+    down = silent_stretches(health, lane, seconds_us(settings.node_grace_s))[0]
+    if not down:
+        return Tri([], [])
+    times = [h.at_us for h in health]
+    sure = []
+    for iv in down:
+        after = health[bisect_left(times, iv.start) :]
+        first = next((h.at_us for h in after if silent(h.value)), iv.end)
+        if first < iv.end:
+            sure.append(Iv(first, iv.end))
+    return Tri(down, sure)
 
 
 def _unconfirmed_silence(

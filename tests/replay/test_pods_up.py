@@ -49,3 +49,52 @@ def test_the_last_local_pods_death_opens_the_gap_the_health_check_does_not_show(
 def test_a_pod_still_up_on_the_node_keeps_it_serving() -> None:
     # p2 stayed up on n1: p1's death left the node serving
     assert _drain(second=True) == []
+
+
+def _replaced(p2_ready: float, counted: bool = False) -> list[Window]:
+    """n1 (kube-proxy 1.29) with one pod p1, deleted at 10 s (kube-proxy keeps forwarding to it,
+    terminating), its container stopped at 12 s (finishedAt; seen at 13.1 s); its replacement
+    p2 pending from 1 s before `p2_ready`, ready then, and the slice goes from p1 ready
+    straight to p2 ready 0.2 s later (the node's endpoints never left ready). The health check,
+    every 5 s, counts one ready local endpoint throughout (p1's, then p2's); the LB, polled
+    every 2 s, routes to n1 throughout. `counted`: the health check looks every second from
+    10 s, and counts none from 13 s (kube-proxy synced p1's stop) until 16 s."""
+    looks = [health(t, t - 5 if t > 5 else None, "n1", 1) for t in range(5, 41, 5)]
+    if counted:
+        looks = [
+            health(5, None, "n1", 1),
+            *[health(t, t - 1, "n1", 0 if 13 <= t < 16 else 1) for t in range(6, 41)],
+        ]
+    obs = [
+        *one_node(),
+        *looks,
+        *[target(t, t - 2, "n1", "healthy", "OBSERVED") for t in range(3, 41, 2)],
+        pod(10, "p1", "n1", "terminating", deleted_at=10),
+        pod(p2_ready - 1, "p2", "n1", "pending"),
+        pod(13.1, "p1", "n1", "gone", deleted_at=10, finished=12),
+        pod(p2_ready, "p2", "n1", "ready"),
+        eps(p2_ready + 0.2, [("p2", "n1", "ready")]),
+    ]
+    return [w for w in windows_of(obs) if w.node == "n1"]
+
+
+def test_a_replacement_up_after_the_death_may_not_be_programmed_yet() -> None:
+    # p2 came up at 14.8 s, after p1 died at 12 s (no pod up between: a sure gap); kube-proxy
+    # forwarded to n1 again only once it programmed p2, which nothing shows (the health check
+    # counted one endpoint throughout, p1's or p2's), up to its lag after the listing: the gap
+    # may outlast p2's Ready
+    (window,) = _replaced(14.8)
+    assert window.certain
+    assert window.start_earliest_us <= to_micros(at(12))
+    assert window.end_latest_us >= to_micros(at(20))
+
+
+def test_a_replacement_up_before_the_death_needs_no_programming_bound() -> None:
+    # p2 came up at 8 s while p1 still ran: whichever kube-proxy forwarded to was up
+    assert _replaced(8.0) == []
+
+
+def test_a_count_that_rose_after_the_replacement_came_up_ends_the_gap() -> None:
+    # the health check counted none at 13-15 s and one again at 16 s: that sync programmed p2
+    (window,) = _replaced(14.8, counted=True)
+    assert window.end_latest_us <= to_micros(at(16))

@@ -217,7 +217,10 @@ def serves_signal(
             # each change of the set is kube-proxy's, made by a sync: none in a quiet span
             terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
             kept = t_and(tri_from_steps(terminating, False), alive)
-            serves = t_or(serves, t_and(kept, answers))
+            kept = t_and(kept, answers)
+            # on by default (1.26-1.27) the gate may have been turned off: the 503 over a
+            # terminating pod then allows a gap (kube-proxy closed) and proves none
+            serves = t_or(serves, kept if known else Tri(kept.possible, []))
         elif pte_possible(state, svc.cluster, node, settings):
             doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive)
             doubt = None if doubt is None else t_and(doubt, answers)

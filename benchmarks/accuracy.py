@@ -33,9 +33,10 @@ With `--random`, `--set observe.KEY=VALUE` changes how every scenario is observe
 the generator draws, for all runs; docs/semantics.md "Accuracy against sampling density").
 
 `--no-probes` drops every kube-proxy-probe observation (the proxy lane is then inferred).
-`--without-nodeport` drops the NodePort connect probes (NodePortProbe) only: what the recorder
-stores for a Service with a health-check node port under its default `nodeport: fallback`
-(docs/kubeproxy.md), where the simulator's prober looks at both ports.
+`--without-nodeport` drops the NodePort connect probes (NodePortProbe) of every Service with a
+health-check node port: what the recorder stores under its default `nodeport: fallback`
+(docs/kubeproxy.md), where the simulator's prober looks at both ports; a Service of type
+NodePort (none) keeps its NodePort probes, as the recorder's fallback does.
 `--with-metrics` and `--with-cloudtrail` (both off by default: the headline figure is without
 them) let the simulator also observe kube-proxy's sync metrics on the probe grid and the CCM's
 CloudTrail calls (recorder/sim/evidence.py); with `--random` or with the preset sweep.
@@ -131,18 +132,20 @@ def listener_of(seed: int) -> str:
     return str(random_scenario(seed)["lb"]["listener"])
 
 
-def _preset(job: tuple[str, int, dict[str, Any], bool, bool, tuple[str, ...]]) -> Report:
-    name, seed, overrides, no_probes, misses, kinds = job
+def _preset(job: tuple[str, int, dict[str, Any], bool, bool, bool]) -> Report:
+    name, seed, overrides, no_probes, misses, fallback = job
     drop = _DROP if no_probes else ()
-    return compare(name, seed, overrides, drop_sources=drop, drop_kinds=kinds, misses=misses)
+    return compare(
+        name, seed, overrides, drop_sources=drop, without_nodeport=fallback, misses=misses
+    )
 
 
-def _random(job: tuple[int, bool, bool, dict[str, Any], bool, tuple[str, ...]]) -> Report:
-    seed, no_probes, explain, options, misses, kinds = job
+def _random(job: tuple[int, bool, bool, dict[str, Any], bool, bool]) -> Report:
+    seed, no_probes, explain, options, misses, fallback = job
     scenario = random_case(seed, options)
     drop = _DROP if no_probes else ()
     return compare_scenario(
-        scenario, seed, drop_sources=drop, drop_kinds=kinds, explain=explain, misses=misses
+        scenario, seed, drop_sources=drop, without_nodeport=fallback, explain=explain, misses=misses
     )
 
 
@@ -221,8 +224,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-probes", action="store_true")
     without_nodeport = (
-        "replay without the NodePort connect probes (NodePortProbe), as the recorder records a "
-        "Service with a health-check node port under its default `nodeport: fallback`"
+        "replay without the NodePort connect probes (NodePortProbe) of a Service with a "
+        "health-check node port, as the recorder records under its default `nodeport: fallback`"
     )
     parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
     parser.add_argument("--with-metrics", action="store_true",
@@ -255,7 +258,6 @@ def main() -> None:
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
     )
-    kinds = ("NodePortProbe",) if args.without_nodeport else ()
     total = Report()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -268,7 +270,10 @@ def main() -> None:
                   f"({'held-out' if held else 'development'} set{only})")  # fmt: skip
             runs = len(seeds)
             options.update(observe_settings(args.set, parser))
-            jobs_ = [(s, args.no_probes, args.explain, options, args.misses, kinds) for s in seeds]
+            jobs_ = [
+                (s, args.no_probes, args.explain, options, args.misses, args.without_nodeport)
+                for s in seeds
+            ]
             for report in pool.map(_random, jobs_, chunksize=4):
                 total.add(report)
         else:
@@ -276,7 +281,7 @@ def main() -> None:
             for item in args.set:
                 key, _, value = item.partition("=")
                 extra[key] = yaml.safe_load(value)
-            flags = (args.no_probes, args.misses, kinds)
+            flags = (args.no_probes, args.misses, args.without_nodeport)
             jobs = [
                 (name, seed, {"observe.kube_proxy_period_s": float(p), **extra}, *flags)
                 for name in args.scenarios.split(",")

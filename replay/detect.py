@@ -16,7 +16,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
-from gapwatch.replay.deaths import stopped_while_up
+from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
@@ -77,6 +77,7 @@ from gapwatch.replay.unseen import (
     death_ranges,
     death_spans,
     pod_deaths,
+    reported_stops,
     terminating_deaths,
 )
 
@@ -168,7 +169,10 @@ def classify(
     if (
         deaths is not None
         and since_us is not None
-        and _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+        and (
+            _died_forwarded(lanes_, deaths, since_us, at_us, skew)
+            or _reported_dead(state, svc, node, lanes_, deaths, (since_us, at_us), settings)
+        )
         and not _rules_gone_before(lanes_, deaths, since_us, state, svc, node, settings)
         and not _dropped_terminating(state, (svc, node), settings, lanes_.health, deaths, since_us)
     ):
@@ -398,6 +402,36 @@ def _died_forwarded(
         and deaths[i] <= at_us
         and _holds(lanes_.forwardable, deaths[i] - skew_us, False)
     )
+
+
+def _reported_dead(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    deaths: Sequence[int],
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """F read from the health check alone (no NodePort probe): the first local pod's death seen
+    after the start range's beginning was reported by its kubelet (finishedAt) as happening
+    inside the range, however late the update saying so was seen (a kubelet's status writes
+    queue behind its API rate limit), while its endpoints were forwardable: the health check
+    counts a dead pod's endpoint until the EndpointSlice drops it, so nothing else shows the
+    death opening the window (`_died_forwarded` reads the update's time)."""
+    since_us, at_us = start
+    if not lanes_.health or state.probes["nodeport"].get((svc, node)):
+        return False
+    i = bisect_right(deaths, since_us)
+    if i == len(deaths):
+        return False
+    clock = seconds_us(settings.node_clock_s)
+    for up, down, finished in reported_stops(state, svc, node):
+        if down == deaths[i] and finished is not None:
+            lo = death_span(up, down, finished, clock, 0)[0]
+            if lo <= at_us and _holds(lanes_.forwardable, lo, False):
+                return True
+    return False
 
 
 def _rules_gone_before(
@@ -778,7 +812,7 @@ def windows_from(
                 rose = min(rose, read)
             else:
                 rose = _rose_by(lanes_.routed, since, read)
-            fell = _fell_by(lanes_.serves, since, read)
+            fell = _fell_by(lanes_.placing, since, read)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -791,9 +825,9 @@ def windows_from(
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
                 holding = [p for p in parts if p.start <= seen < p.end] or parts
-                probe, look = _unproven_start(lanes_.routed, lanes_.serves, holding, end)
+                probe, look = _unproven_start(lanes_.routed, lanes_.placing, holding, end)
             else:
-                probe, look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+                probe, look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -929,7 +963,7 @@ def windows_from(
                         also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
-            at, after_look = _unproven_start(lanes_.routed, lanes_.serves, parts, end, drop_at)
+            at, after_look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
             if not after_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -940,7 +974,7 @@ def windows_from(
             also = _naming(also, cls, other)
         elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
-            at, before_look = _unproven_start(lanes_.routed, lanes_.serves, parts, drop_at)
+            at, before_look = _unproven_start(lanes_.routed, lanes_.placing, parts, drop_at)
             if not before_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -985,7 +1019,7 @@ def windows_from(
             if _registered_unprogrammed(registered, lanes_.serves, cand.start, end):
                 also = (*also, RBF)  # the unseen registration met rules never programmed
         back = unseen_return(targets, target_times, cand.start, probe + 1)
-        fell = _fell_by(lanes_.serves, back[0], probe) if back else 0
+        fell = _fell_by(lanes_.placing, back[0], probe) if back else 0
         if (
             back
             and back[0] < fell

@@ -35,13 +35,16 @@ from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
+from gapwatch.replay.podsup import pods_up
 from gapwatch.replay.policy import while_local
 from gapwatch.replay.proxy import (
     changed_since,
     probe_period,
     pte_enabled,
+    pte_possible,
     pte_sure,
     restart_carried,
+    silent,
     silent_stretches,
     unconfirmed_carried,
 )
@@ -68,8 +71,9 @@ from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
 
 #: what `serves_signal` gives: F, whether it was measured, the samples explaining it false,
-#: and where an unseen gap it shows may already have been open (`Lanes.earlier`)
-Serves = tuple[Tri, bool, list[Sample], list[Iv]]
+#: where an unseen gap it shows may already have been open (`Lanes.earlier`), and where F is
+#: possible only because a ProxyTerminatingEndpoints gate may be on (`gate_doubt`; None: none)
+Serves = tuple[Tri, bool, list[Sample], list[Iv], Tri | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,15 @@ class Lanes:
     #: where an unseen gap F shows may already have been open (replay.unseen.Unseen.earlier):
     #: it moves the start of a window found without it, never makes one
     earlier: list[Iv] = field(default_factory=list)
+    #: F as the health check reads it with the gate off, where a gate that may be on makes F
+    #: possible over a terminating pod (`gate_doubt`): where such a window opened (kube-proxy
+    #: closed when it answered 503, if it did at all); None: `serves`
+    closing: Tri | None = None
+
+    @property
+    def placing(self) -> Tri:
+        """F for placing an unproven window's opening (replay.detect._unproven_start)."""
+        return self.serves if self.closing is None else self.closing
 
 
 def _synced(steps: list[Step], health: list[Sample]) -> list[Step]:
@@ -127,7 +140,7 @@ def serves_signal(
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
         alive = tri_from_steps(alive_steps(state, svc, node), False)
-        return alive, False, [], []
+        return alive, False, [], [], None
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -171,7 +184,7 @@ def serves_signal(
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
         serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        return serves, True, nodeport, unseen.earlier
+        return serves, True, nodeport, unseen.earlier, None
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -196,12 +209,22 @@ def serves_signal(
         behind = tri_from_steps(steps_from_samples(stale, "1", False), False)
         unknown = t_or(restarting, behind)
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
+        doubt = None
+        # the endpoints say nothing of a node that stopped answering, its Node marked down
+        answers = t_not(_silent_down(state, svc, node, settings, looked))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(endpoint_steps(state, svc, node, accept), lo, lag_hi)
             # each change of the set is kube-proxy's, made by a sync: none in a quiet span
             terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
-            serves = t_or(serves, t_and(tri_from_steps(terminating, False), alive))
+            kept = t_and(tri_from_steps(terminating, False), alive)
+            kept = t_and(kept, answers)
+            # on by default (1.26-1.27) the gate may have been turned off: the 503 over a
+            # terminating pod then allows a gap (kube-proxy closed) and proves none
+            serves = t_or(serves, kept if known else Tri(kept.possible, []))
+        elif pte_possible(state, svc.cluster, node, settings):
+            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive)
+            doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
@@ -217,9 +240,54 @@ def serves_signal(
             inside = Tri(silence, silence)
             serves = t_or(t_and(serves, t_not(inside)), t_and(inferred, inside))
             earlier = intersect(earlier, complement(silence))  # F inferred there
-        return serves, True, health, earlier
+        # the health check counts a dead pod's endpoint: no local pod up, no serving
+        up = pods_up(
+            state, svc, node, skew_us=skew, clock_us=seconds_us(settings.node_clock_s),
+            status_us=status_us, program_us=seconds_us(settings.slice_lag_s) + lag_hi,
+            health=looked,
+        )  # fmt: skip
+        if up is not None:
+            serves = t_and(serves, up)
+        return serves, True, health, earlier, doubt
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
-    return inferred, synced, [], []
+    return inferred, synced, [], [], None
+
+
+def _gate_doubt(
+    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri
+) -> Tri | None:
+    """Where F is possible only because a ProxyTerminatingEndpoints gate that may be on (1.22-
+    1.25: proxy.pte_possible) kept a serving-terminating local pod forwarded: while the node's
+    endpoints were serving-terminating (as kube-proxy may have read them, within its lag) and a
+    local pod was up. The health check answers 503 there either way (it never counts
+    terminating endpoints), so it proves no gap; with no serving endpoint left, the gate
+    forwards nothing and the 503 stands. None where the endpoints never were so."""
+    steps = endpoint_steps(state, svc, node, ("serving-terminating",))
+    if not any(s.value for s in steps):
+        return None
+    kept = t_and(tri_from_steps(shifted(steps, lo, lag_hi), False), alive)
+    return Tri(kept.possible, []) if kept.possible else None
+
+
+def _silent_down(
+    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
+) -> Tri:
+    """Where the node surely and possibly answered nothing: the stretches of silent health
+    looks its Node's status confirms as the node down (replay.proxy.silent_stretches), possibly
+    from the last answer before the first silent look, surely from that look (a look describes
+    the moment it was sent) to the next answer."""
+    lane = state.nodes.get((svc.cluster, node), [])
+    down = silent_stretches(health, lane, seconds_us(settings.node_grace_s))[0]
+    if not down:
+        return Tri([], [])
+    times = [h.at_us for h in health]
+    sure = []
+    for iv in down:
+        after = health[bisect_left(times, iv.start) :]
+        first = next((h.at_us for h in after if silent(h.value)), iv.end)
+        if first < iv.end:
+            sure.append(Iv(first, iv.end))
+    return Tri(down, sure)
 
 
 def _unconfirmed_silence(
@@ -282,7 +350,7 @@ def lanes(
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
-    serves, f_measured, reasons, earlier = served
+    serves, f_measured, reasons, earlier, doubt = served
     if (
         f_measured
         and ccm_mode(state, svc, settings) == "node"
@@ -296,6 +364,9 @@ def lanes(
             stops = stoppers(state, svc, node, settings)
             serves = proven_serving(serves, proofs, stops)
             routed = proven_unrouted(routed, serves, targets, lead, stops)
+    closing = None
+    if doubt is not None:
+        closing, serves = serves, t_or(serves, doubt)
     eps = state.endpoints.get((svc, node), [])
     times = [s.at_us for s in reasons]
     pte = pte_enabled(state, svc.cluster, node, settings)
@@ -309,8 +380,13 @@ def lanes(
         routed, serves = unknown_lanes(
             state, svc, node, settings, (routed, serves), r_measured=r_measured, pte=pte, over=over
         )
+        if closing is not None:
+            closing = unknown_lanes(
+                state, svc, node, settings, (routed, closing), r_measured=r_measured, pte=pte,
+                over=over,
+            )[1]  # fmt: skip
     routed = while_local(routed, state, svc, lag_hi)  # no gap where it was not Local
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
-        earlier,
+        earlier, closing,
     )  # fmt: skip

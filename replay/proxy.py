@@ -68,6 +68,19 @@ def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSetti
     return version is None or version >= (1, 26)
 
 
+def pte_possible(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
+    """ProxyTerminatingEndpoints may be on for `node` though `pte_enabled` reads it off: its
+    kube-proxy is 1.22-1.25, where the gate exists (alpha from 1.22, KEP-1669; DESIGN.md
+    section 6) and may have been enabled, and neither the configuration nor the probes say it
+    is off. What kube-proxy then forwarded to a serving-terminating local pod is unknown."""
+    if settings.proxy_terminating_endpoints is not None:
+        return settings.proxy_terminating_endpoints
+    version = _version(state.node_versions.get((cluster, node)))
+    if version is None or version >= (1, 26):
+        return pte_enabled(state, cluster, node, settings)
+    return version >= (1, 22) and pte_known(state, cluster, settings) is not False
+
+
 def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
     """ProxyTerminatingEndpoints surely on for `node`: its kube-proxy is 1.28 or later (GA, no
     gate to turn it off), or configured or shown on (pte_known). A default (1.26-1.27) is no

@@ -308,7 +308,9 @@ def death_ranges(
     )
 
 
-def _stops(state: FoldState, svc: ServiceRef, node: str) -> list[tuple[int, int, int | None]]:
+def reported_stops(
+    state: FoldState, svc: ServiceRef, node: str
+) -> list[tuple[int, int, int | None]]:
     """Each stop of a local pod that was up: (the last update that saw it up, the one that says
     it stopped, its kubelet's finishedAt or None)."""
     out = []
@@ -325,9 +327,10 @@ def _death_ranges(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int | None
 ) -> list[tuple[int, int]]:
     if clock_us is None:
-        return sorted((up, down) for up, down, _ in _stops(state, svc, node))
+        return sorted((up, down) for up, down, _ in reported_stops(state, svc, node))
     return sorted(
-        death_range(up, down, done, clock_us)[:2] for up, down, done in _stops(state, svc, node)
+        death_range(up, down, done, clock_us)[:2]
+        for up, down, done in reported_stops(state, svc, node)
     )
 
 
@@ -350,7 +353,7 @@ def _death_spans(
 ) -> list[tuple[int, int]]:
     return sorted(
         death_span(up, down, done, clock_us, status_us)
-        for up, down, done in _stops(state, svc, node)
+        for up, down, done in reported_stops(state, svc, node)
     )
 
 
@@ -370,7 +373,7 @@ def _death_earliest(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
 ) -> list[tuple[int, int]]:
     out: dict[int, int] = {}
-    for up, down, done in _stops(state, svc, node):
+    for up, down, done in reported_stops(state, svc, node):
         lo = death_span(up, down, done, clock_us, status_us)[0]
         out[down] = min(lo, out.get(down, lo))
     return list(out.items())

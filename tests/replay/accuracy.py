@@ -88,24 +88,42 @@ def replay_state(observations: Sequence[Observation]) -> FoldState:
     return fold(FoldState(), facts)
 
 
+def nodeport_fallback(observations: Sequence[Observation]) -> list[Observation]:
+    """`observations` without the NodePort probes of every Service that has a
+    healthCheckNodePort: what the recorder's prober stores under its default `nodeport:
+    fallback` (docs/kubeproxy.md), where the simulator's prober looks at both ports. A Service
+    without one (type NodePort) keeps them: the prober's fallback probes its NodePort."""
+    checked = {
+        (o.cluster, o.namespace, o.name)
+        for o in observations
+        if o.kind == "Service" and (o.payload.get("spec") or {}).get("healthCheckNodePort")
+    }
+    return [
+        o
+        for o in observations
+        if o.kind != "NodePortProbe" or (o.cluster, o.namespace, o.name) not in checked
+    ]
+
+
 def compare(
     name: str,
     seed: int,
     overrides: Mapping[str, object],
     *,
     drop_sources: Iterable[str] = (),
-    drop_kinds: Iterable[str] = (),
+    without_nodeport: bool = False,
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
     misses: bool = False,
 ) -> Report:
-    """Simulate, replay (without the observations of `drop_sources` and of `drop_kinds`) and
+    """Simulate, replay (without the observations of `drop_sources`, and with
+    `without_nodeport` only the NodePort probes the recorder's default makes: `fallback`) and
     compare."""
     return compare_scenario(
         load_scenario(name, overrides),
         seed,
         drop_sources=drop_sources,
-        drop_kinds=drop_kinds,
+        without_nodeport=without_nodeport,
         settings=settings,
         expect_provenance=expect_provenance,
         misses=misses,
@@ -117,7 +135,7 @@ def compare_scenario(
     seed: int,
     *,
     drop_sources: Iterable[str] = (),
-    drop_kinds: Iterable[str] = (),
+    without_nodeport: bool = False,
     settings: DetectSettings = DEFAULTS,
     expect_provenance: str | None = None,
     explain: bool = False,
@@ -127,10 +145,10 @@ def compare_scenario(
     `explain`: each wrong class with the lane evidence around it (`Report.explained`);
     `misses`: each missed true window with its sampling and evidence (`missed_explained`)."""
     result = run(scenario, seed=seed)
-    dropped, kinds = set(drop_sources), set(drop_kinds)
-    observations = [
-        o for o in result.observations if o.source not in dropped and o.kind not in kinds
-    ]
+    dropped = set(drop_sources)
+    observations = [o for o in result.observations if o.source not in dropped]
+    if without_nodeport:
+        observations = nodeport_fallback(observations)
     state = replay_state(observations)
     found = detect(state, settings=settings)
     truth = [

@@ -221,7 +221,9 @@ def test_kube_proxy_closing_first_is_not_reclassified_by_a_later_endpoint_change
     only then did the new pod become ready and kube-proxy open again. The window opened with
     kube-proxy closing, whose cause (the terminating pod) was seen before it: a watch skew as wide
     as the gap to the next EndpointSlice change must not make its class
-    registered-before-forwarding (the look past the start is for windows the LB opened)."""
+    registered-before-forwarding (the look past the start is for windows the LB opened).
+    The gate is stated off: on 1.25 it may have been enabled, and the health check's 503 alone
+    would leave the window possible (tests/replay/test_gate_doubt.py)."""
     obs = [
         service(0),
         node(0, "n1", version="v1.25.4"),
@@ -240,7 +242,7 @@ def test_kube_proxy_closing_first_is_not_reclassified_by_a_later_endpoint_change
         health(70.8, 69.8, "n1", 1),
         target(80, 79, "n1", "healthy"),
     ]
-    settings = DetectSettings(watch_skew_s=skew_s)
+    settings = DetectSettings(watch_skew_s=skew_s, proxy_terminating_endpoints=False)
     found = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     assert [(w.cls, w.certain) for w in found] == [("closed-before-deregistered", True)]
     (window,) = found

@@ -141,8 +141,8 @@ def test_prometheus_answer_narrows_the_inferred_forwarding_lane() -> None:
     without = _state(observations)
     with_metrics = _state(observations + metrics)
     base = T0.timestamp() * S
-    plain, measured, _, _ = serves_signal(without, svc, "node-a", DEFAULTS, 60 * S)
-    narrowed, measured_now, _, _ = serves_signal(with_metrics, svc, "node-a", DEFAULTS, 60 * S)
+    plain, measured, *_ = serves_signal(without, svc, "node-a", DEFAULTS, 60 * S)
+    narrowed, measured_now, *_ = serves_signal(with_metrics, svc, "node-a", DEFAULTS, 60 * S)
     assert not measured and measured_now
     # F possibly true until the end of the uncertainty, surely true until its start
     assert [(iv.end - base) / S for iv in plain.possible] == [60]

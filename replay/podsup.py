@@ -1,0 +1,99 @@
+"""Whether a local pod was up, from the Pod objects alone: for F read from the health check.
+
+With externalTrafficPolicy Local a node forwards external traffic only to its own endpoints, so
+it serves only while one of its local pods runs. The health-check node port cannot show a pod's
+death: it counts the endpoints kube-proxy programmed, and a dead pod's endpoint stays counted
+until the EndpointSlice drops it and kube-proxy syncs (docs/semantics.md). A NodePort probe
+sees it (`refused`: rules left, no pod); without one, the Pod object is the evidence: its
+kubelet reports the container's `terminated` state with `finishedAt`, or the pod is deleted.
+A pod is up from its first update that says so (ready or terminating; possibly up to the watch
+skew earlier: the update may be seen late) to its death (replay.deaths.death_span: its
+finishedAt where reported, else after the last update that saw it up and no more than
+pod_status_s before the one that says it stopped). A pod whose first update seen says it is up
+was up before the recording saw it (the initial list). Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from gapwatch.replay.context import local_pods
+from gapwatch.replay.deaths import death_span
+from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import HI, LO, Iv, Tri, union
+
+_UP = ("ready", "terminating")
+_DOWN = ("gone", "pending")
+
+
+def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int) -> int:
+    """When kube-proxy surely forwarded to a pod that came up at `up_us`: by `by_us`, or at the
+    first health-check answer after it that counted more ready local endpoints than the one
+    stored before it (a 200 after a 503, or a higher `localEndpoints`): counts are pushed after
+    the rules sync that wrote them (DESIGN.md section 6)."""
+    for i in range(bisect_left(times, up_us), len(health)):
+        h = health[i]
+        if h.at_us >= by_us:
+            break
+        before = health[i - 1] if i else None
+        if h.value == "200" and before is not None and (before.num or 0) < (h.num or 0):
+            return h.at_us
+        if h.value == "200" and before is not None and before.value == "503":
+            return h.at_us
+    return by_us
+
+
+def pods_up(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    *,
+    skew_us: int,
+    clock_us: int,
+    status_us: int,
+    program_us: int,
+    health: Sequence[Sample] = (),
+) -> Tri | None:
+    """Where any local pod of the Service was possibly up and surely up and programmed (module
+    docstring); None where no local pod's Pod object was seen (nothing to say: F is left as it
+    was). `program_us`: how long after a pod came up kube-proxy may still not forward to it
+    (the EndpointSlice controller's lag and kube-proxy's largest), where it came up while no
+    other local pod surely was (a pod that came up beside a live one needs no such bound: the
+    one kube-proxy forwarded to was up): the health check's 200 does not say which endpoint it
+    counted, a dead one still listed or its replacement, unless its count rose after the pod
+    came up (`health`: the node's health-check lane, `_counted`)."""
+    runs: list[tuple[int, int, int]] = []  # (came up, surely stopped by, possibly up until)
+    seen = False
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        seen = seen or bool(lane)
+        began: int | None = None
+        last_up = LO
+        for i, p in enumerate(lane):
+            if p.state in _UP:
+                if began is None:
+                    began = LO if i == 0 else p.at_us
+                last_up = p.at_us
+            elif began is not None and p.state in _DOWN:
+                lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
+                runs.append((began, lo, hi))
+                began = None
+        if began is not None:
+            runs.append((began, HI, HI))
+    if not seen:
+        return None
+    times = [h.at_us for h in health]
+    possible: list[Iv] = []
+    definite: list[Iv] = []
+    for began, lo, hi in runs:
+        possible.append(Iv(max(LO, began - skew_us), hi))
+        sure = began
+        # a pod that came up while no other local pod surely was: the node had nothing kube-proxy
+        # forwarded to, and it forwards to this one only once it programmed it
+        if began > LO and not any(b <= began < e for b, e, _ in runs if b != began):
+            sure = _counted(health, times, began, began + program_us)
+        if sure < lo:
+            definite.append(Iv(sure, lo))
+    return Tri(union(possible, []), union(definite, []))

@@ -135,8 +135,14 @@ def time_option(
         return None
     ago = _AGO.match(value.strip())
     if ago:
-        back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
-        return (now or (lambda: datetime.now(UTC)))() - back
+        try:
+            back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
+            return (now or (lambda: datetime.now(UTC)))() - back
+        except OverflowError:  # 99999999d: before the year 1, or beyond timedelta's days
+            raise typer.BadParameter(
+                f"{value!r} reaches back before the year 1: leave {option} out for no bound",
+                param_hint=option,
+            ) from None
     try:
         return _day_start(value) if _DATE.match(value.strip()) else parse_time(value)
     except ValueError as exc:

@@ -10,7 +10,9 @@ sends a real one.
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,5 +172,31 @@ def test_ctrl_c_that_no_command_handles_still_says_interrupted(
     monkeypatch.setattr(sys, "argv", ["gapwatch", "db", "stats", "--db", url])
     with pytest.raises(SystemExit) as exited:
         run_app(app)
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_ctrl_c_while_the_cli_is_imported_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script imported the CLI (about a second) before run_app could hear Ctrl-C:
+    pressed then, it printed a traceback of whichever import it hit (a real SIGINT 0.8 s after
+    `gapwatch replay --rebuild` started: 40 lines ending in typer's `def command(`)."""
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    entry = "gapwatch.dashboard.entry:main"
+    assert scripts["project"]["scripts"] == {"gapwatch": entry, "kubectl-gapwatch": entry}
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_args: object) -> None:
+            if name == "gapwatch.dashboard.cli":
+                raise KeyboardInterrupt  # as SIGINT lands inside an import
+            return None
+
+    from gapwatch.dashboard.entry import main
+
+    monkeypatch.delitem(sys.modules, "gapwatch.dashboard.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        main()
     assert exited.value.code == 130
     assert capsys.readouterr().err == "interrupted\n"

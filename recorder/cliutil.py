@@ -139,9 +139,9 @@ def time_option(
             back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
             return (now or (lambda: datetime.now(UTC)))() - back
         except OverflowError:  # 99999999d: before the year 1, or beyond timedelta's days
+            hint = "" if option == "--at" else f": leave {option} out for no bound"
             raise typer.BadParameter(
-                f"{value!r} reaches back before the year 1: leave {option} out for no bound",
-                param_hint=option,
+                f"{value!r} reaches back before the year 1{hint}", param_hint=option
             ) from None
     try:
         return _day_start(value) if _DATE.match(value.strip()) else parse_time(value)

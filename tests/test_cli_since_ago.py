@@ -76,8 +76,10 @@ def test_a_duration_back_before_the_year_1_is_a_usage_error_naming_it(
 ) -> None:
     """`--since 99999999d` printed an OverflowError traceback (date value out of range, or
     'Python int too large to convert to C int'): a value too far back is the user's to fix."""
-    with pytest.raises(typer.BadParameter, match="reaches back before the year 1"):
+    with pytest.raises(typer.BadParameter, match="before the year 1: leave --since out for no"):
         time_option(value, "--since", now=lambda: NOW)
+    with pytest.raises(typer.BadParameter, match=r"reaches back before the year 1$"):
+        time_option(value, "--at", now=lambda: NOW)  # no bound to leave out: the state at T
     store = build_demo_store(tmp_path / "demo.db")
     for command in (["gaps"], ["export", "events"], ["rollouts"]):
         args = [*command, "--db", store.url, "--since", value]

@@ -116,7 +116,9 @@ def import_events(
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Valid lines per committed batch.")
     ] = 5000,
-    show: Annotated[int, typer.Option(help="How many bad lines to print.")] = 20,
+    show: Annotated[
+        int, typer.Option(min=0, help="How many bad lines to print (0: none, counted).")
+    ] = 20,
 ) -> None:
     """Import observations in gapwatch's NDJSON interchange (docs/observation.md).
 

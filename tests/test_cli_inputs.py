@@ -276,3 +276,21 @@ def test_a_byte_order_mark_costs_a_postmortem_format_nothing(
     assert code == 0, err
     assert "0 rejected" in err and "BOM" not in err
     assert stored(marked) == stored(plain)
+
+
+@pytest.mark.parametrize("command", [["import", "events"], ["import", "k8s-audit"]])
+def test_show_counts_what_it_does_not_print_and_takes_no_negative(
+    db: str, tmp_path: Path, command: list[str]
+) -> None:
+    """`--show -5` with one bad line said `... and 6 more bad lines`; `--show 0` said `... and 1
+    more` after printing none."""
+    path = tmp_path / "one-bad.ndjson"
+    good = _lines() if command[1] == "events" else AUDIT.read_bytes()
+    path.write_bytes(good + b"{not json\n")
+    code, err = run(*command, str(path), "--db", db, "--show", "-5")
+    assert code == 2 and "--show" in err and "greater than or equal to 0" in err, err
+    code, err = run(*command, str(path), "--db", db, "--show", "0")
+    assert code == 3, err
+    noun = "lines" if command[1] == "events" else "records"
+    assert f"1 bad {noun}, not printed (--show 0)" in err and "... and" not in err, err
+    assert "{not json" not in err and f"{path}:" not in err.split("\n")[0], err

@@ -190,6 +190,15 @@ def open_store(db: str, *, require_schema: bool = True, create: bool = False) ->
     return engine
 
 
+def tcp_port(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
+    """An option callback: a TCP port, 1-65535. Checked here rather than with min/max: Typer's
+    help shows a range as `[1<=x<=65535]` beside the type, and that column pushed probe's help
+    past 80 columns."""
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (1-65535)")
+    return value
+
+
 def usage_error(message: str) -> NoReturn:
     """Print `error: MESSAGE` as one line on stderr and exit 2 (usage)."""
     stderr.print(f"error: {message}", markup=False)

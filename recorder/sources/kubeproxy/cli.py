@@ -27,6 +27,16 @@ def _service(value: str) -> tuple[str, str]:
     return namespace, name
 
 
+#: ProberSettings' fields as probe's options name them: its errors named `interval_s`, a
+#: config file's key, to a user who typed --interval.
+_OPTIONS = {
+    "interval_s": "--interval",
+    "timeout_s": "--timeout",
+    "heartbeat_s": "--heartbeat",
+    "healthz_port": "--healthz-port",
+}
+
+
 def _nodes(values: list[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for value in values:
@@ -133,7 +143,10 @@ def probe(
             healthz_port=healthz_port,
         )
     except ConfigError as exc:
-        raise typer.BadParameter(str(exc).removeprefix("kube-proxy.")) from exc
+        field, _, what = str(exc).removeprefix("kube-proxy.").partition(": ")
+        for name, option in _OPTIONS.items():  # the settings' names are the config file's
+            what = what.replace(name, option)
+        raise typer.BadParameter(what, param_hint=_OPTIONS.get(field, field)) from exc
     request = ProbeRequest(
         cluster=cluster,
         db=db,

@@ -80,7 +80,15 @@ def db_downgrade(
 
     check_revision(revision)
     engine = open_store(db, require_schema=False)
-    if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
+    try:
+        agreed = yes or typer.confirm(f"Downgrade {store.redact(db)} to {revision}?")
+    except typer.Abort:  # no answer: standard input closed (a script) or Ctrl-C; was "Aborted."
+        stderr.print(
+            "\nnot downgraded: no answer to the question (--yes downgrades without asking)",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+    if not agreed:
         stderr.print("not downgraded: the store is unchanged", markup=False)
         raise typer.Exit(1)
     store.downgrade(engine, revision)

@@ -21,6 +21,7 @@ from gapwatch.recorder.cliutil import (
     progress,
     stderr,
     step_progress,
+    tcp_port,
 )
 from gapwatch.recorder.errors import ConfigError
 
@@ -31,7 +32,10 @@ DEMO_PATH = "gapwatch-demo.db"
 LARGE_SUMMARY = "a 300-node, 24-hour cluster (the simulator's `large`, about 1.1M events)"
 
 PortOption = Annotated[
-    int, typer.Option("--port", envvar="GAPWATCH_PORT", help="Port to serve the dashboard on.")
+    int,
+    typer.Option(
+        "--port", envvar="GAPWATCH_PORT", callback=tcp_port, help="Port to serve the dashboard on."
+    ),
 ]
 AddressOption = Annotated[
     str,

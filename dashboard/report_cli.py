@@ -6,6 +6,7 @@ command, so `gapwatch --help` stays fast.
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -58,7 +59,12 @@ def report(
         ),
     ] = ReportFormat.md,
     out: Annotated[
-        str, typer.Option("--out", "-o", help="Write to this file ('-' is standard output).")
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file ('-' is standard output; html to a terminal needs a file).",
+        ),
     ] = "-",
     db: DbOption = DEFAULT_URL,
     cluster: ClusterOption = None,
@@ -91,6 +97,12 @@ def report(
 
     if rollout is not None and (since is not None or until is not None):
         usage_error("--rollout and --since/--until exclude each other: pick one scope")
+    if fmt is ReportFormat.html and out == "-" and sys.stdout.isatty():
+        # 4.8 MB of HTML and Plotly's script poured into the terminal, for a page to open
+        usage_error(
+            "--format html is a page to open in a browser (about 5 MB with the lanes figure's "
+            "script): write it with -o FILE.html, or redirect standard output"
+        )
     engine, lo, hi = open_checked(db, cluster=cluster, service=service, since=since, until=until)
     if rollout is not None:
         rollout = resolve_rollout(engine, rollout, cluster)

@@ -80,7 +80,15 @@ def db_downgrade(
 
     check_revision(revision)
     engine = open_store(db, require_schema=False)
-    if not yes and not typer.confirm(f"Downgrade {store.redact(db)} to {revision}?"):
+    try:
+        agreed = yes or typer.confirm(f"Downgrade {store.redact(db)} to {revision}?")
+    except typer.Abort:  # no answer: standard input closed (a script) or Ctrl-C; was "Aborted."
+        stderr.print(
+            "\nnot downgraded: no answer to the question (--yes downgrades without asking)",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+    if not agreed:
         stderr.print("not downgraded: the store is unchanged", markup=False)
         raise typer.Exit(1)
     store.downgrade(engine, revision)
@@ -116,7 +124,9 @@ def import_events(
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Valid lines per committed batch.")
     ] = 5000,
-    show: Annotated[int, typer.Option(help="How many bad lines to print.")] = 20,
+    show: Annotated[
+        int, typer.Option(min=0, help="How many bad lines to print (0: none, counted).")
+    ] = 20,
 ) -> None:
     """Import observations in gapwatch's NDJSON interchange (docs/observation.md).
 

@@ -135,8 +135,14 @@ def time_option(
         return None
     ago = _AGO.match(value.strip())
     if ago:
-        back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
-        return (now or (lambda: datetime.now(UTC)))() - back
+        try:
+            back = timedelta(seconds=float(ago.group(1)) * _UNIT_S[ago.group(2)])
+            return (now or (lambda: datetime.now(UTC)))() - back
+        except OverflowError:  # 99999999d: before the year 1, or beyond timedelta's days
+            hint = "" if option == "--at" else f": leave {option} out for no bound"
+            raise typer.BadParameter(
+                f"{value!r} reaches back before the year 1{hint}", param_hint=option
+            ) from None
     try:
         return _day_start(value) if _DATE.match(value.strip()) else parse_time(value)
     except ValueError as exc:
@@ -182,6 +188,15 @@ def open_store(db: str, *, require_schema: bool = True, create: bool = False) ->
     if require_schema:
         require_current(engine)
     return engine
+
+
+def tcp_port(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
+    """An option callback: a TCP port, 1-65535. Checked here rather than with min/max: Typer's
+    help shows a range as `[1<=x<=65535]` beside the type, and that column pushed probe's help
+    past 80 columns."""
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (1-65535)")
+    return value
 
 
 def usage_error(message: str) -> NoReturn:

@@ -145,6 +145,27 @@ def _sources(raw: dict[str, Any], legacy: dict[str, Any], where: str) -> dict[st
     return sources
 
 
+def _check_top_level(legacy: Mapping[str, Any], own: set[str], where: str) -> None:
+    """A top-level key neither the recorder's nor the k8s source's is a typo of either: named
+    with both lists (a mistyped `retension:` was reported as `sources.k8s: unknown key`, with a
+    list of the k8s source's keys that had no `retention` in it)."""
+    from difflib import get_close_matches
+
+    from gapwatch.recorder.sources.k8s.config import K8sSettings
+
+    k8s = {f.name for f in dataclasses.fields(K8sSettings)}
+    unknown = sorted(str(k) for k in set(legacy) - k8s)
+    if not unknown:
+        return
+    close = get_close_matches(unknown[0], sorted(own | k8s), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        f"{where}: unknown key {unknown[0]!r} at the top: {hint}the recorder's keys are "
+        f"{', '.join(sorted(own))}; the k8s source's (at the top, or under sources.k8s) are "
+        f"{', '.join(sorted(k8s))}"
+    )
+
+
 def _check_retention(raw: dict[str, Any], where: str) -> None:
     from gapwatch.recorder.partitions import parse_retention
 
@@ -174,6 +195,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
     raw.update({k: v for k, v in overrides.items() if v})
     own = {f.name for f in dataclasses.fields(RecorderConfig)} - {"origin"}
     legacy = {k: raw.pop(k) for k in list(raw) if k not in own}
+    _check_top_level(legacy, own, where)
     sources = _sources(raw, legacy, where)
     unknown = sorted(set(sources) - set(REGISTRY))
     if unknown:

@@ -64,5 +64,8 @@ def ambiguous_userinfo(url: str) -> bool:
 
 def holds_secret(url: str) -> bool:
     """Whether `url` holds a password or a secret query parameter (or cannot be read well enough
-    to tell: then it may)."""
+    to tell: then it may). Without an '@' or an '=' there is no place for one (no user
+    information, no query value): `--db foo` was warned of as holding a password."""
+    if "@" not in url and "=" not in url:
+        return False
     return redact(url) != url

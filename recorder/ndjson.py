@@ -30,6 +30,9 @@ from gapwatch.recorder.errors import InputCut, LineError, ObservationError
 from gapwatch.recorder.observation import Observation, canonical_json, from_dict
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: The UTF-8 byte order mark some editors and Windows tools (PowerShell 5's Out-File, Notepad's
+#: "UTF-8 with BOM") write first; it marks the encoding and is no part of the first line.
+UTF8_BOM = b"\xef\xbb\xbf"
 MAX_LINE_BYTES = 16 * 1024 * 1024
 #: orjson serializes at most 254 levels of nesting; a whole line (the observation object around
 #: its payload) must fit for export to write it back, so a payload may nest 253 levels.
@@ -148,6 +151,7 @@ def read_lines(
     on_text: Callable[[], None] | None = None,
 ) -> Iterator[RawLine | LineError]:
     """Yield each non-blank line with its 1-based number; an over-long line becomes a LineError.
+    A UTF-8 byte order mark opening the input is dropped (the first line's JSON would fail on it).
 
     `on_text` is called once, at the first line that is not blank: an importer tells an input
     that held only blank lines (as good as empty) from one whose records all came to nothing."""
@@ -167,6 +171,8 @@ def read_lines(
             return
         if on_bytes is not None:
             on_bytes(len(line))
+        if number == 0 and line.startswith(UTF8_BOM):
+            line = line[len(UTF8_BOM) :]
         number += 1
         if on_text is not None and line.strip():
             on_text()

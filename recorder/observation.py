@@ -159,9 +159,29 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema())
 
 
+#: What a pattern of the schema asks, in words: its regex told a user nothing
+#: (`'2026-01-01T00:00:00' does not match '^\\d{4}-...$'`).
+_TIME_SHAPE = (
+    "an RFC 3339 time with seconds (at most 6 decimals) and a zone ('Z' for UTC), "
+    "like 2026-01-01T00:00:00.5Z"
+)
+_PATTERN_WORDS = {
+    "observed_at": _TIME_SHAPE,
+    "source_time": _TIME_SHAPE,
+    "previous_observed_at": _TIME_SHAPE,
+    "source": "a source name: lowercase letters, digits, '.', '_' and '-', like k8s-watch",
+    "kind": "a kind: a capital letter, then letters and digits, like EndpointSlice",
+}
+#: JSON's names for what a line held, where Python's (NoneType, list, str) were printed.
+_JSON_TYPES = {"NoneType": "null", "list": "an array", "str": "a string", "bool": "true or false"}
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path)
     message = error.message
+    words = _PATTERN_WORDS.get(where) if error.validator == "pattern" else None
+    if words is not None:
+        message = f"{error.instance!r} is not {words}"
     if len(message) > 200:
         message = message[:197] + "..."
     return f"{where}: {message}" if where else message
@@ -173,7 +193,8 @@ def from_dict(data: Any) -> Observation:
     Raises ObservationError with the field and what was wrong with it.
     """
     if not isinstance(data, dict):
-        raise ObservationError(f"expected a JSON object, got {type(data).__name__}")
+        got = type(data).__name__
+        raise ObservationError(f"expected a JSON object, got {_JSON_TYPES.get(got, 'a number')}")
     # The common case in microseconds (recorder/conforms.py); jsonschema decides the rest.
     errors = [] if conforms(data) else list(_validator().iter_errors(data))
     if errors:

@@ -49,6 +49,9 @@ LOCK_TIMEOUT = "5s"
 #: replay (replay/tables.py defines `facts`).
 DERIVED_BY_EVENT_ID: tuple[str, ...] = ("facts",)
 _RETENTION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+#: The longest retention taken: a thousand years. Longer ones put the cutoff before the year 1
+#: (Python's datetime ends there), and keeping everything is saying no retention at all.
+MAX_RETENTION_DAYS = 365_000
 
 
 def parse_retention(value: str) -> timedelta:
@@ -59,6 +62,11 @@ def parse_retention(value: str) -> timedelta:
     amount = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
     if amount < 1:
         raise ValueError(f"{value!r}: must be at least one day (like 90d)")
+    if amount > MAX_RETENTION_DAYS:
+        raise ValueError(
+            f"{value!r}: more than {MAX_RETENTION_DAYS:,} days (a thousand years); "
+            "to keep everything, give no retention"
+        )
     return timedelta(days=amount)
 
 

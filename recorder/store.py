@@ -44,7 +44,7 @@ def parse_url(url: str) -> URL:
             "percent-encode them (%40, %2F)"
         )
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError:
         # redact() hides a value it cannot parse whole; one without '@' or '=' holds no secret
         secret = "@" in url or "=" in url
@@ -54,12 +54,21 @@ def parse_url(url: str) -> URL:
         ) from None
     except ValueError:  # int() of the port
         raise StoreError(f"{redact(url)}: the port is not a number: expected {URL_FORMS}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.host:
+        # sqlite://gapwatch.db read its file as a host (SQLAlchemy's four-line error), and
+        # sqlite://dir/x.db opened x.db here, without dir
+        path = "/".join(p for p in (parsed.host, parsed.database) if p)
+        raise StoreError(
+            f"{redact(url)}: a SQLite URL has three slashes before a relative path "
+            f"(sqlite:///{path}) and four before an absolute one (sqlite:////{path})"
+        )
+    return parsed
 
 
 def normalize_url(url: str) -> str:
     """Make every PostgreSQL URL use psycopg 3; leave others as they are."""
     parsed = parse_url(url)
-    if parsed.get_backend_name() == "postgresql":
+    if parsed.get_backend_name() in ("postgresql", "postgres"):  # libpq takes both schemes
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.get_backend_name() != "sqlite":
         raise StoreError(

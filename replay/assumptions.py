@@ -17,6 +17,10 @@ from typing import Any
 
 #: Microseconds per second (the engine's time unit is the microsecond).
 US = 1_000_000
+#: The largest value an assumption takes (seconds, a ratio or a count): a million, 11.6 days of
+#: seconds where every default is seconds to minutes, and far inside the int64 micro-units the
+#: projections record it in (1e308 overflowed them).
+MAX_VALUE = 1_000_000
 
 
 def seconds_us(seconds: float) -> int:
@@ -332,8 +336,8 @@ def _convert(name: str, kind: str, raw: Any, origin: str) -> Any:
         number = float(text)
     except ValueError:
         raise ValueError(f"{origin}: {name}: expected a number, got {raw!r}") from None
-    if not number >= 0 or number == float("inf"):
-        raise ValueError(f"{origin}: {name}: must be a finite number >= 0, got {raw!r}")
+    if not 0 <= number <= MAX_VALUE:  # nan fails both; 1e308 overflowed to_state (a traceback)
+        raise ValueError(f"{origin}: {name}: must be a number from 0 to {MAX_VALUE:,}, got {raw!r}")
     if kind == "int":
         if number != int(number) or number < 1:
             raise ValueError(f"{origin}: {name}: expected a whole number >= 1, got {raw!r}")

@@ -29,6 +29,14 @@ SHORT_CLASS = {
 #: Marks a narrow table's undecided class (replay.model.class_text); `--wide` names the others.
 UNDECIDED_MARK = "*"
 UNDECIDED_NOTE = "* undecided: another class fits the samples as well (--wide names it)"
+#: Under a table whose `failed` column has a blank cell: blank is unknown, not none (a rollout
+#: of the demo's aws cluster, 3 windows and 19 s of gap, read as failing no request).
+FAILED_NOTE = "failed: blank where no LB access log was imported for it (unknown, not 0)"
+
+
+def _note_unknown_failed(shown: Sequence[Col], rows: Sequence[Mapping[str, str]]) -> None:
+    if any(c.key == "failed" for c in shown) and any(r["failed"] == "" for r in rows):
+        print(FAILED_NOTE)
 
 
 def _class_cell(w: Window, wide: bool) -> str:
@@ -127,9 +135,10 @@ def print_windows(
         cols = [c for c in cols if c.key != "cluster" or wide]
     if len(services) <= 1:
         cols = [c for c in cols if c.key != "service" or wide]
-    print_table(rows, cols, title=title, wide=wide)
+    shown = print_table(rows, cols, title=title, wide=wide)
     if not wide and any(w.also for w in windows):
         print(UNDECIDED_NOTE)
+    _note_unknown_failed(shown, rows)
 
 
 def print_open(windows: Sequence[Window], why: Mapping[Window, Openness]) -> None:
@@ -221,7 +230,9 @@ def print_rollouts(rollouts: Sequence[Rollout], *, wide: bool = False) -> None:
     ]
     if len(clusters) <= 1 and not wide:
         cols = [c for c in cols if c.key != "cluster"]
-    print_table(rows, cols, title=title, wide=wide)
+    shown = print_table(rows, cols, title=title, wide=wide)
+    # a row without windows has nothing to count: its blank is no unknown
+    _note_unknown_failed(shown, [row for row, r in zip(rows, rollouts, strict=True) if r.windows])
 
 
 #: What starts the line under `rollouts` that counts the windows no row holds.

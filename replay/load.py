@@ -16,7 +16,7 @@ import gc
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any, cast
 
 import numpy as np
@@ -112,8 +112,11 @@ def _copy_text(
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
     raw = conn.connection.driver_connection
-    # each piece parsed while the server sends the next (the same rows, in order)
-    tables = [_parse(piece, types) for piece in copy_pieces(raw, copy_sql, _PIECE_BYTES)]
+    # each piece parsed while the server sends the next (the same rows, in order); closed on
+    # the way out: a Ctrl-C inside _parse left the COPY open in the suspended generator, holding
+    # psycopg's connection lock, and the rollback that followed waited for that lock forever
+    with closing(copy_pieces(raw, copy_sql, _PIECE_BYTES)) as pieces:
+        tables = [_parse(piece, types) for piece in pieces]
     return pa.concat_tables(tables) if tables else _parse(bytearray(), types)
 
 

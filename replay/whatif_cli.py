@@ -36,6 +36,10 @@ from gapwatch.replay.cli import (
     window_dict,
 )
 
+#: The longest setting a what-if takes, in seconds: a day. Past it (1e308, inf) the replay's
+#: microsecond arithmetic overflowed, and nan compared as nothing.
+MAX_SETTING_S = 86_400
+
 
 def register(app: typer.Typer) -> None:
     """Add `whatif` to the root `gapwatch` app."""
@@ -90,6 +94,11 @@ def whatif(
     ):
         if value is not None and value < 0:
             raise typer.BadParameter(f"{value} is negative", param_hint=option)
+        if value is not None and not value <= MAX_SETTING_S:  # nan, inf, 1e308: a traceback
+            raise typer.BadParameter(
+                f"{value} is not a number of seconds up to {MAX_SETTING_S:,} (a day)",
+                param_hint=option,
+            )
     settings = WhatIf(
         prestop_s=prestop,
         termination_grace_s=grace,

@@ -233,3 +233,64 @@ def test_a_pretty_printed_document_cut_short_is_kept_whole(tmp_path: Path) -> No
     assert error.line == 1 and "inside this document: it is incomplete" in error.reason
     found, errors, _stats = parse("k8s-watch", path)
     assert found == [] and len(errors) == 1
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "stdin"])
+def test_a_utf8_byte_order_mark_is_no_part_of_the_first_line(
+    db: str, tmp_path: Path, kind: str
+) -> None:
+    """A file saved with a BOM (PowerShell 5's Out-File, Notepad's "UTF-8 with BOM") lost its
+    first observation: `FILE:1: not valid JSON: UTF-8 byte order mark (BOM) is not supported`,
+    exit 3."""
+    data = BOM + _lines().replace(b"\n", b"\r\n")
+    path = tmp_path / "saved.ndjson"
+    path.write_bytes(gzip.compress(data) if kind == "gzip" else data)
+    arg = "-" if kind == "stdin" else str(path)
+    code, err = run("import", "events", arg, "--db", db, stdin=data if kind == "stdin" else None)
+    assert code == 0, err
+    assert "0 rejected" in err and "BOM" not in err
+    assert stored(db) == len(real_observations())
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("k8s-audit", "falco-k8s-audit-minikube-2018.jsonl"),
+        ("cloudtrail", "awsdocs-alb-cloudtrail-CreateLoadBalancer.json"),
+    ],
+)
+def test_a_byte_order_mark_costs_a_postmortem_format_nothing(
+    tmp_path: Path, command: str, name: str
+) -> None:
+    """A pretty-printed CloudTrail document with a BOM was rejected whole (its one document
+    starts on line 1), an audit log lost its first event."""
+    plain, marked = store(tmp_path / "plain.db"), store(tmp_path / "marked.db")
+    path = tmp_path / name
+    path.write_bytes(BOM + (FIXTURES / name).read_bytes())
+    code, err = run("import", command, "--cluster", "c", str(FIXTURES / name), "--db", plain)
+    assert code == 0, err
+    code, err = run("import", command, "--cluster", "c", str(path), "--db", marked)
+    assert code == 0, err
+    assert "0 rejected" in err and "BOM" not in err
+    assert stored(marked) == stored(plain)
+
+
+@pytest.mark.parametrize("command", [["import", "events"], ["import", "k8s-audit"]])
+def test_show_counts_what_it_does_not_print_and_takes_no_negative(
+    db: str, tmp_path: Path, command: list[str]
+) -> None:
+    """`--show -5` with one bad line said `... and 6 more bad lines`; `--show 0` said `... and 1
+    more` after printing none."""
+    path = tmp_path / "one-bad.ndjson"
+    good = _lines() if command[1] == "events" else AUDIT.read_bytes()
+    path.write_bytes(good + b"{not json\n")
+    code, err = run(*command, str(path), "--db", db, "--show", "-5")
+    assert code == 2 and "--show" in err and "greater than or equal to 0" in err, err
+    code, err = run(*command, str(path), "--db", db, "--show", "0")
+    assert code == 3, err
+    noun = "lines" if command[1] == "events" else "records"
+    assert f"1 bad {noun}, not printed (--show 0)" in err and "... and" not in err, err
+    assert "{not json" not in err and f"{path}:" not in err.split("\n")[0], err

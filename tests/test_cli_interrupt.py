@@ -10,7 +10,9 @@ sends a real one.
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.result import Simulation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
-from gapwatch.replay import projections
+from gapwatch.replay import load, projections
 from gapwatch.replay.tables import replay_windows
 
 WINDOW = ("cluster", "service", "node", "class", "start_us", "end_us", "certain", "rollout")
@@ -122,6 +124,40 @@ def test_ctrl_c_during_replay_rebuild_rolls_back_says_so_and_the_rerun_finishes(
     assert code == 0 and f"rebuilt: {len(windows)} windows" in err, err
 
 
+@pytest.mark.postgres
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_facts_are_parsed_on_postgresql_rolls_back(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while Arrow parsed a piece of the facts' COPY (replay.load) hung the rebuild for
+    good: the COPY stayed open in the suspended generator, holding psycopg's connection lock, and
+    the rollback waited for it (seen with a real SIGINT 4 s into a 200,000-event rebuild; the
+    server sat in ClientWrite)."""
+    assert invoke(*SIMULATE, "--db", pg_url)[0] == 0
+    code, err = invoke("replay", "--rebuild", "--db", pg_url)
+    assert code == 0, err
+    windows = rows(pg_url, replay_windows, *WINDOW)
+    parsed = []
+    real_parse = load._parse
+
+    def parse(data: bytearray, types: dict[str, Any]) -> Any:
+        parsed.append(len(data))
+        if len(parsed) == 2:  # the COPY has more to send
+            raise KeyboardInterrupt
+        return real_parse(data, types)
+
+    monkeypatch.setattr(load, "_PIECE_BYTES", 1)  # a piece per row
+    monkeypatch.setattr(load, "_parse", parse)
+    code, err = invoke("replay", "--rebuild", "--db", pg_url)
+    assert code == 130, err
+    assert "interrupted: the rebuild was rolled back, nothing of it committed" in err
+    assert f"the projections hold {len(windows)} windows" in err
+    assert rows(pg_url, replay_windows, *WINDOW) == windows
+    monkeypatch.undo()
+    code, err = invoke("replay", "--rebuild", "--db", pg_url)
+    assert code == 0 and f"rebuilt: {len(windows)} windows" in err, err
+
+
 def test_ctrl_c_that_no_command_handles_still_says_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,5 +172,31 @@ def test_ctrl_c_that_no_command_handles_still_says_interrupted(
     monkeypatch.setattr(sys, "argv", ["gapwatch", "db", "stats", "--db", url])
     with pytest.raises(SystemExit) as exited:
         run_app(app)
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_ctrl_c_while_the_cli_is_imported_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script imported the CLI (about a second) before run_app could hear Ctrl-C:
+    pressed then, it printed a traceback of whichever import it hit (a real SIGINT 0.8 s after
+    `gapwatch replay --rebuild` started: 40 lines ending in typer's `def command(`)."""
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    entry = "gapwatch.dashboard.entry:main"
+    assert scripts["project"]["scripts"] == {"gapwatch": entry, "kubectl-gapwatch": entry}
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_args: object) -> None:
+            if name == "gapwatch.dashboard.cli":
+                raise KeyboardInterrupt  # as SIGINT lands inside an import
+            return None
+
+    from gapwatch.dashboard.entry import main
+
+    monkeypatch.delitem(sys.modules, "gapwatch.dashboard.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        main()
     assert exited.value.code == 130
     assert capsys.readouterr().err == "interrupted\n"

@@ -56,6 +56,22 @@ def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
     assert "up to date" in current.stdout + current.stderr
 
 
+def test_a_downgrade_nobody_answered_says_so_and_how_to_skip_the_question(
+    tmp_path: Path,
+) -> None:
+    """With standard input closed (a script, a CI job) the question got no answer and Click said
+    `Aborted.`: neither what happened to the store nor that --yes exists."""
+    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    done = gapwatch("db", "downgrade", "0009_views_also", cwd=tmp_path, stdin="")
+    assert done.returncode == 1
+    assert "Aborted" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "not downgraded: no answer to the question (--yes downgrades without asking)"
+    ), done.stderr
+    current = gapwatch("db", "current", cwd=tmp_path)
+    assert "up to date" in current.stdout + current.stderr
+
+
 def test_the_report_claims_no_gap_only_where_an_lb_lane_was_recorded() -> None:
     """A report section (a Service with a rollout) without an LB lane said the load balancer
     never routed to a node that did not serve."""

@@ -68,3 +68,22 @@ def test_gaps_and_export_take_a_day_and_say_so_in_help(tmp_path: Path) -> None:
     for command in (["gaps"], ["export", "events"], ["report"], ["whatif"], ["rollouts"]):
         shown = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "2000"})
         assert "this date (00:00 UTC)" in shown.stdout, command
+
+
+@pytest.mark.parametrize("value", ["99999999d", "999999999999w", "99999999999999999999999s"])
+def test_a_duration_back_before_the_year_1_is_a_usage_error_naming_it(
+    tmp_path: Path, value: str
+) -> None:
+    """`--since 99999999d` printed an OverflowError traceback (date value out of range, or
+    'Python int too large to convert to C int'): a value too far back is the user's to fix."""
+    with pytest.raises(typer.BadParameter, match="before the year 1: leave --since out for no"):
+        time_option(value, "--since", now=lambda: NOW)
+    with pytest.raises(typer.BadParameter, match=r"reaches back before the year 1$"):
+        time_option(value, "--at", now=lambda: NOW)  # no bound to leave out: the state at T
+    store = build_demo_store(tmp_path / "demo.db")
+    for command in (["gaps"], ["export", "events"], ["rollouts"]):
+        args = [*command, "--db", store.url, "--since", value]
+        shown = CliRunner().invoke(app, args, env={"COLUMNS": "2000"})
+        assert shown.exit_code == 2, (command, shown.output)
+        assert shown.exception is None or isinstance(shown.exception, SystemExit), shown.exception
+        assert f"'{value}' reaches back before the year 1" in shown.stderr, shown.stderr

@@ -19,7 +19,7 @@ from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder.humantable import seconds, short_ids
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
-from gapwatch.replay.cli_tables import OUTSIDE_MARK, UNDECIDED_MARK, UNDECIDED_NOTE
+from gapwatch.replay.cli_tables import FAILED_NOTE, OUTSIDE_MARK, UNDECIDED_MARK, UNDECIDED_NOTE
 from tests.test_cli import all_commands
 
 
@@ -38,7 +38,7 @@ def body(lines: list[str]) -> tuple[list[str], list[list[str]]]:
     """(headers, rows) of a printed table: the line above the rule is the header."""
     rule = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"})
     headers = lines[rule - 1].split()
-    notes = ("--", UNDECIDED_NOTE, OUTSIDE_MARK)
+    notes = ("--", UNDECIDED_NOTE, OUTSIDE_MARK, FAILED_NOTE)
     rows = [line.split("  ") for line in lines[rule + 1 :] if line and not line.startswith(notes)]
     return headers, [[c.strip() for c in r if c.strip()] for r in rows]
 
@@ -162,6 +162,17 @@ def test_rollouts_counts_the_windows_no_row_holds(demo: DemoStore) -> None:
         line.startswith(OUTSIDE_MARK)
         for line in table("rollouts", "--db", demo.url, "--cluster", "seed")
     )
+
+
+def test_a_blank_failed_cell_is_said_to_be_unknown(demo: DemoStore) -> None:
+    """The aws cluster's rollout (3 windows, 19 s of gap, an NLB: no access log) showed an
+    empty failed cell beside the seed rollout's 143, read as no failed request."""
+    lines = table("rollouts", "--db", demo.url)
+    headers, _rows = body(lines)
+    assert "failed" in headers and FAILED_NOTE in lines
+    assert FAILED_NOTE not in table("rollouts", "--db", demo.url, "--cluster", "seed")
+    assert FAILED_NOTE in table("gaps", "--db", demo.url, "--cluster", "aws")
+    assert FAILED_NOTE not in table("gaps", "--db", demo.url, "--cluster", "seed")
 
 
 def _command(path: list[str]) -> TyperCommand | TyperGroup:

@@ -94,7 +94,9 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
         batch_size: Annotated[
             int, typer.Option(min=1, max=100_000, help="Valid observations per committed batch.")
         ] = 5000,
-        show: Annotated[int, typer.Option(help="How many bad records to print.")] = 20,
+        show: Annotated[
+            int, typer.Option(min=0, help="How many bad records to print (0: none, counted).")
+        ] = 20,
     ) -> None:
         run_import(ctx, fmt_name, files, cluster, db, strict, errors, batch_size, show)
 
@@ -159,7 +161,9 @@ def print_rejected(report: ImportReport, show: int, noun: str) -> None:
     """Print the first `show` rejections as FILE:LINE: reason, and how many more there were."""
     for err in report.errors[:show]:
         stderr.print(str(err), markup=False)
-    if report.error_count > show:
+    if show == 0 and report.error_count:
+        stderr.print(f"{report.error_count} bad {noun}, not printed (--show 0)", markup=False)
+    elif report.error_count > show:
         stderr.print(f"... and {report.error_count - show} more bad {noun}", markup=False)
 
 

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.commands import streamlit_command
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
@@ -137,3 +140,18 @@ def test_a_port_in_use_is_one_line_before_anything_is_built(tmp_path: Path) -> N
         assert done.stderr.startswith(f"error: 127.0.0.1:{port} is already in use"), done.stderr
         assert "--port N" in done.stderr
     assert not (tmp_path / "demo.db").exists()
+
+
+@pytest.mark.parametrize("port", ["-1", "0", "70000"])
+def test_a_port_out_of_range_is_a_usage_error(
+    tmp_path: Path, port: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gapwatch dashboard --port 70000` (or -1) printed an OverflowError traceback from the
+    port check (bind(): port must be 0-65535); port 0 served on a port nobody was told."""
+    monkeypatch.chdir(tmp_path)  # demo builds its store in the working directory
+    url = f"sqlite:///{tmp_path / 'gapwatch.db'}"
+    for command in (["dashboard", "--db", url, "--no-browser"], ["demo", "--build-only"]):
+        done = CliRunner().invoke(app, [*command, "--port", port], env={"COLUMNS": "200"})
+        assert done.exit_code == 2, (command, done.output, done.exception)
+        assert f"{port} is not a TCP port (1-65535)" in done.stderr, (command, done.stderr)
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,8 @@ from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.k8s.client import load_configuration, load_endpoint
 from gapwatch.recorder.sources.lb.bindings import BindingLister
 from gapwatch.recorder.sources.lb.shape import LbApiError
+from tests.test_cli import gapwatch
+from tests.test_cli_interrupt import store
 
 
 def _kubeconfig(path: Path, server: str, context: str = "fake") -> Path:
@@ -92,3 +94,36 @@ def test_a_token_file_ending_in_a_newline_gives_a_usable_header(tmp_path: Path) 
     cfg = load_configuration(kubeconfig=str(path), fail=Refused)
     for _ in range(3):
         assert cfg.get_api_key_with_prefix("BearerToken") == "Bearer s3cret"
+
+
+def test_a_missing_kubeconfig_is_named_with_where_it_came_from(tmp_path: Path) -> None:
+    """`Invalid kube-config file. No configuration found.` named no file: a mistyped
+    --kubeconfig (or KUBECONFIG) read as a broken cluster."""
+    missing = str(tmp_path / "missing")
+    with pytest.raises(ConfigError) as caught:
+        load_endpoint(kubeconfig=missing)
+    assert str(caught.value).endswith(f"(read {missing}, kubeconfig; no such file: {missing})")
+
+
+def test_a_kubeconfig_that_is_not_yaml_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A yaml.YAMLError escaped the loader: the recorder printed a traceback."""
+    broken = tmp_path / "config"
+    broken.write_text("clusters: [\n")
+    with pytest.raises(Refused) as caught:
+        load_configuration(kubeconfig=str(broken), fail=Refused)
+    said = str(caught.value)
+    assert "\n" not in said and said.endswith(f"(read {broken}, kubeconfig)"), said
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_record_names_the_kubeconfig_variable_it_read(tmp_path: Path) -> None:
+    """The real command: KUBECONFIG pointing nowhere is named, in one line."""
+    missing = str(tmp_path / "nowhere")
+    db = store(tmp_path / "r.db")
+    done = gapwatch("record", "--cluster", "c", "--db", db, cwd=tmp_path, KUBECONFIG=missing)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: configuration: sources.k8s: no Kubernetes configuration (in-cluster or "
+        "kubeconfig): Invalid kube-config file. No configuration found. "
+        f"(read {missing}, KUBECONFIG; no such file: {missing})"
+    ], done.stderr

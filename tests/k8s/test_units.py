@@ -169,6 +169,34 @@ def test_config_file_then_environment(tmp_path: Path) -> None:
         assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("retension: 90d\n", "retention"),
+        ("namespace: [a]\n", "namespaces"),
+        ("shutdown: 5\n", None),
+    ],
+)
+def test_a_mistyped_top_level_key_names_both_key_lists(
+    tmp_path: Path, text: str, meant: str | None
+) -> None:
+    """`retension: 90d` was `sources.k8s: unknown key 'retension' (known: api_server, ...)`: a
+    section the user never wrote, and a list without the `retention` they meant."""
+    path = tmp_path / "record.yaml"
+    path.write_text("cluster: prod\n" + text)
+    with pytest.raises(ConfigError) as info:
+        _k8s(path, {})
+    message = str(info.value)
+    key = text.split(":", 1)[0]
+    assert message.startswith(f"{path}: unknown key {key!r} at the top: "), message
+    assert "sources.k8s: unknown key" not in message
+    assert (
+        "the recorder's keys are cluster, db, listen, partitions_ahead_days, retention" in message
+    )
+    assert "the k8s source's (at the top, or under sources.k8s) are api_server" in message
+    assert (f"did you mean {meant!r}?" in message) == (meant is not None)
+
+
 def test_the_documented_configuration_loads(tmp_path: Path) -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "recorder.md").read_text("utf-8")
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]

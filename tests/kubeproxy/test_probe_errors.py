@@ -22,7 +22,10 @@ OK = ["--service", "default/nginx", "--health-check-node-port", "31805", "--node
         ({"--service": "nginx"}, "expected NAMESPACE/NAME"),
         ({"--node": "10.0.0.1"}, "expected NAME=ADDRESS"),
         ({"--health-check-node-port": None}, "give --health-check-node-port, --node-port or both"),
-        ({"--interval": "0.01"}, "interval_s: must be 0.1..3600"),
+        # the settings' own names (interval_s, a config file's key) were in these messages
+        ({"--interval": "0.01"}, "Invalid value for --interval: must be 0.1..3600"),
+        ({"--timeout": "-1"}, "Invalid value for --timeout: must be above 0 and at most 60"),
+        ({"--heartbeat": "0.5"}, "Invalid value for --heartbeat: must be at least --interval"),
         ({"--duration": "0"}, "must be above 0"),
         ({"--health-check-node-port": "70000"}, "70000 is not a TCP port (1-65535)"),
         ({"--healthz-port": "0"}, "0 is not a TCP port (1-65535)"),

@@ -168,6 +168,16 @@ def test_rejected_requests_store_nothing_and_a_valid_body_is_stored_once(
     assert stored_count(store_url) == 8
 
 
+def test_a_body_saved_with_a_byte_order_mark_is_stored_whole(
+    receiver: Receiver, store_url: str
+) -> None:
+    """A BOM (a file a Windows tool saved, sent as it is) failed the whole request: 400, `line
+    1: not JSON: UTF-8 byte order mark (BOM) is not supported`, nothing stored."""
+    body = b"\xef\xbb\xbf" + ndjson([line(1), line(2)]).replace(b"\n", b"\r\n")
+    assert receiver.post(body) == (200, {"received": 2, "stored": 2, "duplicates": 0})
+    assert stored_count(store_url) == 2
+
+
 def test_parse_body_names_lines_as_numbered_in_the_body() -> None:
     body = b"\n" + ndjson([line(1)]) + b"\n\n" + b'{"kind": "TargetHealth"}\n'
     good, bad = parse_body(body, max_lines=10)

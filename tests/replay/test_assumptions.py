@@ -60,7 +60,12 @@ def test_parse_and_record_round_trip() -> None:
     [
         ("proxy_lag=3", "unknown assumption"),
         ("proxy_lag_max_s=soon", "expected a number"),
-        ("proxy_lag_max_s=-1", ">= 0"),
+        ("proxy_lag_max_s=-1", "from 0 to 1,000,000"),
+        # 1e308 passed and overflowed the projections' micro-units: a traceback in rebuild
+        ("proxy_lag_max_s=1e308", "must be a number from 0 to 1,000,000, got '1e308'"),
+        ("proxy_lag_max_s=1000001", "from 0 to 1,000,000"),
+        ("proxy_lag_max_s=nan", "from 0 to 1,000,000"),
+        ("lag_margin=inf", "from 0 to 1,000,000"),
         ("hc_healthy_threshold=2.5", "whole number"),
         ("ccm_mode=cloud", "endpoint, node or auto"),
         ("proxy_lag_max_s", "NAME=VALUE"),

@@ -57,3 +57,27 @@ def test_a_rollout_sets_the_span(demo: DemoStore) -> None:
         "whatif", "--db", demo.url, "--rollout", rollout["id"], "--since", "2026-01-01T00:00:00Z"
     )
     assert code == 2 and "--rollout sets the span" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--register-delay", "1e308"),
+        ("--prestop", "nan"),
+        ("--grace", "inf"),
+        ("--prestop", "86401"),
+    ],
+)
+def test_a_setting_past_a_day_or_no_number_is_a_usage_error(
+    demo: DemoStore, option: str, value: str
+) -> None:
+    """--register-delay 1e308 printed an OverflowError traceback (cannot convert float infinity
+    to integer), --prestop nan a ValueError one, --grace inf ran."""
+    code, out, err = run("whatif", "--db", demo.url, "--cluster", "seed", option, value)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "Error:" not in err, err
+    assert f"Invalid value for {option}:" in err, err
+    said = " ".join(err.replace("│", " ").split())  # Typer's box, wrapped at 80 columns
+    assert "is not a number of seconds up to 86,400 (a day)" in said, err
+    code, out, err = run("whatif", "--db", demo.url, "--cluster", "seed", option, "86400")
+    assert code == 0, err

@@ -34,7 +34,7 @@ def _base() -> dict[str, Any]:
         (lambda d: d.update(observed_at="2026-13-01T00:00:00Z"), "observed_at"),
         (lambda d: d.update(observed_at="2026-01-01T00:00:00"), "observed_at"),
         (lambda d: d.update(op="UPSERTED"), "op: 'UPSERTED' is not one of"),
-        (lambda d: d.update(kind="service"), "kind: 'service' does not match"),
+        (lambda d: d.update(kind="service"), "kind: 'service' is not a kind: a capital letter"),
         (lambda d: d.update(name="other"), "differs from payload/metadata/name"),
         (lambda d: d.update(payload=[1, 2]), "payload: [1, 2] is not of type 'object'"),
         (lambda d: d.update(unknown=1), "Additional properties are not allowed ('unknown'"),
@@ -51,6 +51,46 @@ def test_invalid_observations_say_which_field_and_why(change: Any, expected: str
     with pytest.raises(ObservationError) as info:
         from_dict(data)
     assert expected in str(info.value)
+
+
+SHAPE = "is not an RFC 3339 time with seconds (at most 6 decimals) and a zone ('Z' for UTC)"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("observed_at", "yesterday"),
+        ("observed_at", "2026-01-01T09:00:00"),
+        ("observed_at", "2026-01-01T09:00Z"),
+        ("source_time", "2026-01-01T09:00:00.1234567Z"),
+        ("previous_observed_at", "1767258000"),
+    ],
+)
+def test_a_bad_time_says_what_a_time_is_not_the_schema_regex(field: str, value: str) -> None:
+    """`observed_at: 'yesterday' does not match '^\\d{4}-\\d{2}-...$'`: the regex told a user
+    importing a file (or pushing to the API) nothing they could act on."""
+    data = _base()
+    data[field] = value
+    with pytest.raises(ObservationError) as info:
+        from_dict(data)
+    assert str(info.value).startswith(f"{field}: {value!r} {SHAPE}"), info.value
+    assert "does not match" not in str(info.value) and "\\d" not in str(info.value)
+
+
+def test_a_bad_source_name_says_what_a_source_is() -> None:
+    data = _base()
+    data["source"] = "LB Poller"
+    with pytest.raises(ObservationError, match="source: 'LB Poller' is not a source name"):
+        from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("line", "got"), [([], "an array"), (None, "null"), (1.5, "a number"), ("x", "a string")]
+)
+def test_a_line_that_is_no_object_is_named_in_json_terms(line: Any, got: str) -> None:
+    """It said `got NoneType` or `got list`: Python's names for JSON's null and array."""
+    with pytest.raises(ObservationError, match=f"expected a JSON object, got {got}$"):
+        from_dict(line)
 
 
 def test_probe_without_node_is_rejected() -> None:

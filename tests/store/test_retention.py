@@ -138,6 +138,20 @@ def test_a_bad_retention_is_a_usage_error(value: str, tmp_path: Any) -> None:
     assert "--retention" in result.output and "90d" in result.output
 
 
+@pytest.mark.parametrize("value", ["9999999d", "1500000w"])
+def test_a_retention_before_the_year_1_is_a_usage_error(value: str, tmp_path: Any) -> None:
+    """`--retention 9999999d` printed an OverflowError traceback (now - retention is before the
+    year 1): a retention that long keeps everything, which is giving none."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert CliRunner().invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
+    for extra in (["--dry-run"], []):
+        args = ["db", "maintain", "--db", url, "--retention", value, *extra]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "2000"})
+        assert result.exit_code == 2, (extra, result.output)
+        assert f"--retention: '{value}': more than 365,000 days" in result.stderr
+        assert "give no retention" in result.stderr
+
+
 def test_db_maintain_applies_retention_from_now(store_url: str, engine: Engine) -> None:
     """The command measures from the real clock: rows from 2020 are long expired."""
     old = [replace(o, observed_at=o.observed_at.replace(year=2020)) for o in real_observations()]

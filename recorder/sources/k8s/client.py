@@ -8,9 +8,11 @@ a per-read timeout, and raw JSON never becomes the client's slow model objects.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from gapwatch.recorder.errors import ConfigError
@@ -37,6 +39,7 @@ def load_configuration(
 ) -> Any:
     """The `kubernetes` client's Configuration from the in-cluster service account, else from a
     kubeconfig (`kubeconfig` given: that file only). When neither loads, raises `fail(why)`."""
+    import yaml
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -50,12 +53,28 @@ def load_configuration(
             config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=kubeconfig, context=context, client_configuration=cfg
             )
-        except (ConfigException, OSError) as exc:
+        except (ConfigException, OSError, yaml.YAMLError) as exc:  # YAML: not a kubeconfig
             # not chained: the loader's frames hold the kubeconfig's tokens and keys, and the
             # recorder's logged tracebacks show frame locals (structlog's dict_tracebacks)
-            raise fail(str(exc)) from None
+            why = " ".join(str(exc).split())  # one line: YAML's errors span three
+            raise fail(f"{why}{_files_read(kubeconfig)}") from None
     _trim_tokens(cfg)
     return cfg
+
+
+def _files_read(kubeconfig: str | None) -> str:
+    """Which kubeconfig files were read, and from where, for the error when none loaded: the
+    loader's `Invalid kube-config file. No configuration found.` named no file, so a mistyped
+    KUBECONFIG or --kubeconfig read as a broken cluster."""
+    if kubeconfig is not None:
+        paths, origin = [kubeconfig], "kubeconfig"
+    elif os.environ.get("KUBECONFIG"):
+        paths, origin = [p for p in os.environ["KUBECONFIG"].split(os.pathsep) if p], "KUBECONFIG"
+    else:
+        paths, origin = ["~/.kube/config"], "the default"
+    missing = [p for p in paths if not Path(p).expanduser().exists()]
+    said = f" (read {', '.join(paths)}, {origin}"
+    return said + (f"; no such file: {', '.join(missing)})" if missing else ")")
 
 
 def _trim_tokens(cfg: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, wiring
+from gapwatch.recorder.cliutil import DEFAULT_URL, DbOption, tcp_port, wiring
 from gapwatch.recorder.errors import ConfigError
 
 
@@ -27,12 +27,14 @@ def _service(value: str) -> tuple[str, str]:
     return namespace, name
 
 
-def _port(ctx: typer.Context, param: typer.CallbackParam, value: int | None) -> int | None:
-    """A TCP port, 1-65535. Checked here rather than with min/max: Typer's help shows a range as
-    `[1<=x<=65535]` beside the type, and that column pushed probe's help past 80 columns."""
-    if value is not None and not 1 <= value <= 65535:
-        raise typer.BadParameter(f"{value} is not a TCP port (1-65535)")
-    return value
+#: ProberSettings' fields as probe's options name them: its errors named `interval_s`, a
+#: config file's key, to a user who typed --interval.
+_OPTIONS = {
+    "interval_s": "--interval",
+    "timeout_s": "--timeout",
+    "heartbeat_s": "--heartbeat",
+    "healthz_port": "--healthz-port",
+}
 
 
 def _nodes(values: list[str]) -> list[tuple[str, str]]:
@@ -61,14 +63,17 @@ def probe(
         typer.Option(
             "--health-check-node-port",
             metavar="PORT",
-            callback=_port,
+            callback=tcp_port,
             help="The Service's healthCheckNodePort.",
         ),
     ] = None,
     node_port: Annotated[
         int | None,
         typer.Option(
-            "--node-port", metavar="PORT", callback=_port, help="Also TCP-connect to this NodePort."
+            "--node-port",
+            metavar="PORT",
+            callback=tcp_port,
+            help="Also TCP-connect to this NodePort.",
         ),
     ] = None,
     interval: Annotated[
@@ -97,7 +102,7 @@ def probe(
     healthz_port: Annotated[
         int,
         typer.Option(
-            "--healthz-port", metavar="PORT", callback=_port, help="kube-proxy's healthz port."
+            "--healthz-port", metavar="PORT", callback=tcp_port, help="kube-proxy's healthz port."
         ),
     ] = 10256,
     cluster: Annotated[
@@ -138,7 +143,10 @@ def probe(
             healthz_port=healthz_port,
         )
     except ConfigError as exc:
-        raise typer.BadParameter(str(exc).removeprefix("kube-proxy.")) from exc
+        field, _, what = str(exc).removeprefix("kube-proxy.").partition(": ")
+        for name, option in _OPTIONS.items():  # the settings' names are the config file's
+            what = what.replace(name, option)
+        raise typer.BadParameter(what, param_hint=_OPTIONS.get(field, field)) from exc
     request = ProbeRequest(
         cluster=cluster,
         db=db,

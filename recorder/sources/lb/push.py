@@ -35,6 +35,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
+from gapwatch.recorder.ndjson import UTF8_BOM
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
 from gapwatch.recorder.sources.lb.listener import Listener
@@ -104,6 +105,8 @@ class BadLine:
 def parse_body(body: bytes, max_lines: int) -> tuple[list[Observation], list[BadLine]]:
     """Every observation of an NDJSON body, or every bad line (pure). Raises ValueError past
     `max_lines` lines."""
+    # a BOM opens what a Windows tool saved (PowerShell's Invoke-RestMethod -InFile sends it)
+    body = body.removeprefix(UTF8_BOM)
     lines = [(n, raw) for n, raw in enumerate(body.split(b"\n"), start=1) if raw.strip()]
     if len(lines) > max_lines:
         raise ValueError(f"more than {max_lines} lines")

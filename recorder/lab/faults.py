@@ -207,6 +207,9 @@ class PgStop(Fault):
         return super().finish(lab)
 
 
+#: The namespace of the poison fault's objects (run.UNRECORDABLE_NAMESPACES)
+UNRECORDABLE_NAMESPACE = "lab-poison"
+
 #: The spool bound the pg-stop fault runs with: 256 KiB of memory, ~60 of the lab's
 #: EndpointSlice-sized items; the lab's three nodes fill it within the long outage (60 s wall =
 #: 600 s simulated).
@@ -219,18 +222,19 @@ class Poison(Fault):
 
     def schedule(self, lab: Lab) -> list[Event]:
         api = lab.world.api
+        ns = UNRECORDABLE_NAMESPACE
 
-        def poison() -> None:
+        def poison() -> None:  # named by the seed: a soak makes them more than once
             api.create(
                 "Pod",
-                {"metadata": {"name": "poison-" + "x" * 300_000, "namespace": "lab-poison"}},
+                {"metadata": {"name": f"poison-{self.seed}-" + "x" * 300_000, "namespace": ns}},
             )
             api.create(
                 "Event",
                 {
-                    "metadata": {"name": "poison-nul", "namespace": "lab-poison"},
+                    "metadata": {"name": f"poison-nul-{self.seed}", "namespace": ns},
                     "message": "bad\u0000byte",
-                    "involvedObject": {"kind": "Pod", "name": "x", "namespace": "lab-poison"},
+                    "involvedObject": {"kind": "Pod", "name": "x", "namespace": ns},
                 },
             )
             self.note(lab, "poison objects created")

@@ -153,3 +153,22 @@ def test_a_restart_in_a_soak_reads_only_the_relists_of_its_own_slot() -> None:
     unbounded.back_wall, unbounded.down_s, unbounded.points = 100.0, 500.0, fault.points
     unbounded.finish(lab)
     assert unbounded.gaps["Service"] == [(0, 95)] and unbounded.unknown == [(500.0, 1500.0)]
+
+
+def test_a_soak_poisons_more_than_once() -> None:
+    """The poison fault's objects are named by its seed: the second poison slot of a soak made
+    the same Pod again and the fake apiserver refused it (the soak stopped with a KeyError)."""
+    from gapwatch.recorder.lab.fakes.fakestore import FakeStore
+
+    api = FakeStore()
+    lab: Any = SimpleNamespace(
+        world=SimpleNamespace(api=api),
+        scenario=SimpleNamespace(duration_s=1000, events=[]),
+        sim_now=lambda: 1.0,
+    )
+    soak = Soak(name="soak", seed=1, cycle=("poison",), slot_s=200)
+    for _at, action in soak.prepare(lab):
+        action()
+    assert len(soak.children) == 4
+    made = [c for c in api.log if c.key[0] == "lab-poison"]
+    assert len(made) == 8 and len({c.key for c in made}) == 8

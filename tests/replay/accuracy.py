@@ -93,15 +93,20 @@ def nodeport_fallback(observations: Sequence[Observation]) -> list[Observation]:
     healthCheckNodePort: what the recorder's prober stores under its default `nodeport:
     fallback` (docs/kubeproxy.md), where the simulator's prober looks at both ports. A Service
     without one (type NodePort) keeps them: the prober's fallback probes its NodePort."""
-    checked = {
+    from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings
+    from gapwatch.recorder.sources.kubeproxy.targets import wants_nodeport
+
+    defaults = ProberSettings()
+    unprobed = {
         (o.cluster, o.namespace, o.name)
         for o in observations
-        if o.kind == "Service" and (o.payload.get("spec") or {}).get("healthCheckNodePort")
+        if o.kind == "Service"
+        and not wants_nodeport(defaults, (o.payload.get("spec") or {}).get("healthCheckNodePort"))
     }
     return [
         o
         for o in observations
-        if o.kind != "NodePortProbe" or (o.cluster, o.namespace, o.name) not in checked
+        if o.kind != "NodePortProbe" or (o.cluster, o.namespace, o.name) not in unprobed
     ]
 
 

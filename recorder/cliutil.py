@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+# what a shell reports for a C tool killed by SIGPIPE (128 + 13): `gapwatch gaps | head` ends the
+# way `git log | head` does, not with the exit code of an error
+EXIT_PIPE_CLOSED = 141
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -443,6 +447,8 @@ def run_app(app: typer.Typer) -> None:
     with no word at all."""
     try:
         app()
+    except BrokenPipeError:
+        _stdout_closed()
     except GapwatchError as exc:
         stderr.print(f"error: {exc}", markup=False)
         sys.exit(EXIT_ERROR)
@@ -456,8 +462,25 @@ def run_app(app: typer.Typer) -> None:
         stderr.print("interrupted")
         sys.exit(130)
     except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):
+            # rich's Console.on_broken_pipe: stdout already pointed at /dev/null, SystemExit(1)
+            _stdout_closed()
         if exc.code == 130 and isinstance(
             getattr(exc.__context__, "__cause__", None), KeyboardInterrupt
         ):
             stderr.print("interrupted")
         raise
+
+
+def _stdout_closed() -> NoReturn:
+    """The reader of stdout went away (`| head`): quiet, and exit as a C tool killed by SIGPIPE.
+
+    Python ignores SIGPIPE, so the write raised BrokenPipeError instead (rich turns it into
+    SystemExit(1)); exit 1 read as an error to a script under `set -o pipefail`. stdout goes to
+    /dev/null first, so the interpreter's last flush at exit does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_PIPE_CLOSED)

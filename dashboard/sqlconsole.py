@@ -9,8 +9,9 @@ Every query runs on a connection of its own that cannot write, with a layer per 
   fetched in chunks; then rolled back and the connection closed.
 - SQLite: the file opened `mode=ro`, `PRAGMA query_only=ON`, an authorizer that allows only
   reading (SELECT, reads, functions, recursive CTEs, a few schema PRAGMAs), a length limit on
-  every string and blob the query makes (`zeroblob(7e9)` fails at once), and a progress handler
-  that interrupts the query at the deadline. Python's sqlite3 runs one statement per call.
+  every string and blob the query makes (`zeroblob(7e9)` fails at once), temporary data in
+  memory only, and a progress handler that interrupts the query at the deadline or past 256 MiB
+  of it (dashboard/sqlitemem.py). Python's sqlite3 runs one statement per call.
 
 Rows are streamed and cut at `row_limit` rows or `byte_limit` bytes of cell text (`truncated`
 says there were more; 0 means no limit, for `gapwatch sql` writing to a pipe). Errors are
@@ -37,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
+from gapwatch.dashboard.sqlitemem import Stopper
 from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -159,15 +161,23 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     except sqlite3.Error as exc:
         raise QueryError(f"cannot open {path} read-only: {exc}") from None
 
+    stopper = Stopper(deadline)
+
     def translate(exc: Exception) -> QueryError:
+        if stopper.over_memory:
+            return QueryRejected(
+                f"query cancelled: its sorts and temporary tables held more than "
+                f"{stopper.limit_bytes // 2**20} MiB (the SQLite console's limit)"
+            )
         return _sqlite_error(exc, limits.timeout_s)
 
     try:
         conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")  # sorts never spill to disk (sqlitemem.py)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_LIMIT)
         conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, SQLITE_COLUMN_LIMIT)
         conn.set_authorizer(_sqlite_authorizer)
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
+        conn.set_progress_handler(stopper, 2000)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
         fetch: Callable[[int], list[Any]] = _one_row(cursor) if cursor.description else _none

@@ -1,0 +1,62 @@
+"""Bound what a SQLite console query may hold for its sorts and temporary tables.
+
+SQLite spills a large sort or temporary b-tree to files in the machine's temp directory, and
+nothing in the library bounds their size: a console query with `ORDER BY random()` over a
+recursive CTE wrote 1.4 GB there in 10 s, limited only by the query's deadline. PostgreSQL has
+`temp_file_limit` for this; SQLite has no per-connection equivalent (its heap limit is the
+whole process's, and would fail the dashboard's own reads).
+
+So the console's connection keeps its temporary data in memory (`PRAGMA temp_store=MEMORY`:
+nothing touches the disk) and the progress handler watches the process's resident memory:
+past `limit_bytes` above what it was when the query began, the query is interrupted. The
+resident size is the process's, so a dashboard serving other sessions at the same moment may
+stop a query a little early, never late by more than the memory one check interval allocates.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+
+#: Memory a SQLite console query may add to the process for sorts and temporary tables
+#: (PostgreSQL's console: work_mem 16 MB in memory, the login's temp_file_limit on disk).
+SQLITE_MEMORY_LIMIT = 256 * 1024 * 1024
+#: Progress-handler calls between two looks at the resident size (each call is 2,000 SQLite
+#: VM steps; reading /proc/self/statm costs about as much as 2,000 steps).
+CHECK_EVERY = 32
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), else its peak so far (macOS, BSD)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class Stopper:
+    """A SQLite progress handler: stop at the deadline, or past the memory limit."""
+
+    def __init__(self, deadline: float, limit_bytes: int | None = None) -> None:
+        self.deadline = deadline
+        self.limit_bytes = SQLITE_MEMORY_LIMIT if limit_bytes is None else limit_bytes
+        self.start_bytes = resident_bytes()
+        self.over_memory = False
+        self._calls = 0
+
+    def __call__(self) -> int:
+        if time.monotonic() > self.deadline:
+            return 1
+        self._calls += 1
+        if self._calls % CHECK_EVERY:
+            return 0
+        if resident_bytes() - self.start_bytes > self.limit_bytes:
+            self.over_memory = True
+            return 1
+        return 0

@@ -68,7 +68,7 @@ from gapwatch.replay.signals import (
 from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
 from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
-from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves
+from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
 
 #: what `serves_signal` gives: F, whether it was measured, the samples explaining it false,
 #: where an unseen gap it shows may already have been open (`Lanes.earlier`), and where F is
@@ -325,9 +325,16 @@ def _inferred_serves(
     )
     per_pod = constant(False)
     seen = [e.at_us for e in eps] if looks.looks else []
+    list_us = seconds_us(settings.list_s)
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
-        serves = pod_serves(lane, accept, listed, lo, lag_hi, settings, looks, reach, seen)
+        if not lane:
+            # no Pod object seen (a recording without Pods): nothing says the pod died before
+            # its endpoint left the slice, which `forwarding` reads; F is not read as false
+            per_pod = constant(True)
+            break
+        known = with_listing(state, svc, pod, lane, listed, list_us)
+        serves = pod_serves(known, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
     ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
     # a Node relist passed over: its Ready condition is unknown there (replay.relisted)

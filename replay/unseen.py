@@ -463,6 +463,36 @@ def listed_at(state: FoldState, svc: ServiceRef) -> int:
     return state.memo.listed_at[0].get(svc, HI)
 
 
+def with_listing(
+    state: FoldState,
+    svc: ServiceRef,
+    pod: str,
+    lane: Sequence[PodSample],
+    listed_us: int,
+    list_us: int,
+) -> Sequence[PodSample]:
+    """The pod's lane, begun with its state at the Service's first listing (`listed_us`) where
+    the EndpointSlices' initial list (within `list_us` of it) named it ready and its own Pod
+    stream listed it only later: the EndpointSlice controller lists an endpoint ready only
+    while its Pod is Ready, so the pod was up then, whatever its own list says later. The
+    recorder lists each kind on its own stream, and in a large cluster the Pods arrive seconds
+    after the slices: a pod listed ready 1.02 s after them (past list_s) read as a pod that came
+    up then, and the node as surely serving nothing before it (a certain window on every node
+    at the start of 49 + 54 development runs without probes); one listed gone read as gone from
+    before the recording, not as dead since the listing."""
+    ready = state.slice_ready.get((svc, pod))
+    if not lane or not ready or ready[0] > listed_us + list_us:
+        return lane
+    if lane[0].at_us <= listed_us + list_us:
+        return lane  # listed with the slices: its first state held before (backdated)
+    first = lane[0]
+    listing = PodSample(
+        listed_us, "ready", None, first.grace_s, first.prestop_ms, first.event_id, first.owner,
+        first.revision,
+    )  # fmt: skip
+    return [listing, *lane]
+
+
 def backdated(steps: list[Step], listed_us: int, list_us: int) -> tuple[list[Step], bool]:
     """A lane whose first change came with the initial list (within `list_us`, the list_s
     assumption): that value held before it (the state the recording found, not a change

@@ -131,3 +131,16 @@ def test_the_verdict_is_an_observation_the_contract_accepts() -> None:
     wrong = verdict.to_dict() | {"payload": {**verdict.payload, "verdict": "fine"}}
     with pytest.raises(ObservationError, match="verdict"):
         from_dict(wrong)
+
+
+def test_a_proof_is_stored_with_rfc3339_times() -> None:
+    check = SelfCheck(settle_s=0)
+    rounds(check, [0, 1, 2])
+    proofs = health(check, 3)
+    assert isinstance(proofs, list)
+    assert proofs[0].as_payload() == {
+        "health_before": "2026-12-06T00:00:00.010000Z",
+        "nodeport_started": "2026-12-06T00:00:00.500000Z",
+        "nodeport_finished": "2026-12-06T00:00:00.510000Z",
+        "health_after_started": "2026-12-06T00:00:01.000000Z",
+    }

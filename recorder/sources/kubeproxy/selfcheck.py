@@ -35,6 +35,7 @@ from typing import Any
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.kubeproxy.targets import Target
 from gapwatch.recorder.sources.kubeproxy.tracker import SOURCE
+from gapwatch.recorder.timefmt import format_time
 
 #: The observation kind of a decided self-check (docs/observation.md).
 KIND = "NodePortSelfCheck"
@@ -57,11 +58,12 @@ class Proof:
     health_after_started: datetime
 
     def as_payload(self) -> dict[str, str]:
+        """The proof as the observation stores it: RFC 3339 times, as every stored time."""
         return {
-            "health_before": self.health_before.isoformat(),
-            "nodeport_started": self.nodeport_started.isoformat(),
-            "nodeport_finished": self.nodeport_finished.isoformat(),
-            "health_after_started": self.health_after_started.isoformat(),
+            "health_before": format_time(self.health_before),
+            "nodeport_started": format_time(self.nodeport_started),
+            "nodeport_finished": format_time(self.nodeport_finished),
+            "health_after_started": format_time(self.health_after_started),
         }
 
 

@@ -47,6 +47,7 @@ from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.segments import moved_lanes
+from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 
 if TYPE_CHECKING:
     from gapwatch.replay.node_cache import ServiceWindows
@@ -56,7 +57,9 @@ _COLS = ", ".join(FACT_COLUMNS)
 #: facts that name their Service (namespace and name)
 _OWN = frozenset({"slice", "health", "nodeport", "target", "event", "service", "access", "tgconf"})
 #: facts that may concern any Service of their namespace (with one) or cluster (without)
-_WIDE = frozenset({"workload", "member", "sync", "apireq", "access", "tgconf", "relist"})
+_WIDE = frozenset(
+    {"workload", "member", "sync", "apireq", "access", "tgconf", "relist", "selfcheck"}
+)
 
 #: the facts `impact.access_impact` reads (lines, Node addresses, Service NodePorts)
 _IMPACT_FACTS = frozenset({"access", "node", "service"})
@@ -83,6 +86,8 @@ class Checkpoint:
     rows: dict[ServiceRef, ServiceRows] = field(default_factory=dict)
     #: the assumptions `rows` were computed with
     settings: DetectSettings | None = None
+    #: the last `advance` folded the store again from the start (the state is a fresh one)
+    refolded: bool = False
 
     def forget(self) -> None:
         self.url, self.event_id, self.state = "", 0, None
@@ -142,14 +147,19 @@ class Checkpoint:
     ) -> tuple[FoldState, list[Any]]:
         """The state with every fact up to `newest` folded in, and the fact rows that were
         new to it (all of them, on a first call: the state is built from scratch); `on_rows(n)`
-        hears of the rows folded (a progress bar)."""
-        if self.state is None or self.url != url or self.event_id > newest:
+        hears of the rows folded (a progress bar). New rows holding a self-check verdict that
+        voids NodePort lanes the state holds fold the store again from the start (`refolded`:
+        none, and the caller recomputes as for a fresh state)."""
+        stale = self.state is None or self.url != url or self.event_id > newest
+        rows = [] if stale else _new_rows(conn, self.event_id, newest)
+        self.refolded = _voids(self.state, rows)
+        if stale or self.refolded:
             state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
             self.seed(url, newest, state)
             self.windows.clear()
             self.rows.clear()
             return state, []
-        rows = _new_rows(conn, self.event_id, newest)
+        assert self.state is not None
         memo = self.state.memo
         kept = _per_service(memo)
         facing = lb_facing(self.state)
@@ -210,6 +220,15 @@ class Checkpoint:
 
 
 _PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+
+
+def _voids(state: FoldState | None, rows: Sequence[Sequence[Any]]) -> bool:
+    """Whether `rows` hold a self-check verdict of a cluster whose NodePort lanes `state` holds:
+    the verdict voids them over the whole store (replay.shortcircuit), so the state is folded
+    again from the start, with no cache of what they gave."""
+    return state is not None and any(
+        r[F.FACT] == SELFCHECK and r[F.CLUSTER] not in state.short_circuited for r in rows
+    )
 
 
 def _new_rows(conn: Connection, after: int, newest: int) -> list[Any]:

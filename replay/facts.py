@@ -76,6 +76,11 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   prev_us the last instant the watch was known in sync (NULL: unknown); num1 how many objects
   changed in between and text1 their `namespace/name`s (comma-separated; both NULL: unknown,
   any object may have). replay.relisted.
+- selfcheck: NodePortSelfCheck (the prober's NodePort looks were answered by the cluster-wide
+  chain); a fact of the cluster: namespace and name NULL, node the node it was found at;
+  state the verdict (`short-circuited`); text1 the Service it was found at (`namespace/name`),
+  text2 the address looked at. Replay then reads none of the cluster's NodePort looks
+  (replay.shortcircuit).
 """
 
 from __future__ import annotations
@@ -146,6 +151,7 @@ _EXTRACTORS = {
     "ProxyNodeHealth": ("sync", facts_nodehealth.node_health_facts),
     "APIRequest": ("apireq", facts_probes.api_request_facts),
     "RelistGap": ("relist", facts_probes.relist_gap_facts),
+    "NodePortSelfCheck": ("selfcheck", facts_probes.selfcheck_facts),
 }
 
 

@@ -213,3 +213,24 @@ def relist_gap_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, A
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         return [dict(base, state=kind)]  # unknown: any object may have changed
     return [dict(base, state=kind, num1=len(changed), text1=",".join(changed) or None)]
+
+
+def selfcheck_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """A NodePortSelfCheck: the prober's NodePort looks in this cluster were answered by the
+    cluster-wide chain (recorder/sources/kubeproxy/selfcheck.py). A fact of the cluster, not of
+    the Service it was found at (namespace and name NULL, the Service in text1): replay reads
+    none of the cluster's NodePort looks (replay.shortcircuit)."""
+    verdict = obs.payload.get("verdict")
+    if not isinstance(verdict, str) or not verdict:
+        return []
+    address = obs.payload.get("address")
+    return [
+        dict(
+            base,
+            namespace=None,
+            name=None,
+            state=verdict,
+            text1=f"{obs.namespace or ''}/{obs.name or ''}",
+            text2=address if isinstance(address, str) else None,
+        )
+    ]

@@ -20,6 +20,8 @@ from gapwatch.replay import factrow as F
 from gapwatch.replay.facts_nodehealth import UNSYNCED
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
+from gapwatch.replay.shortcircuit import FACT as SELFCHECK
+from gapwatch.replay.shortcircuit import SHORT_CIRCUITED, short_circuit
 
 if TYPE_CHECKING:
     from gapwatch.replay.assumptions import DetectSettings
@@ -308,6 +310,9 @@ class FoldState:
     own: StampedTimes = field(default_factory=StampedTimes)
     #: per cluster, the stretches watch relists passed over, in fold order (replay.relisted)
     relists: dict[str, list[RelistRow]] = field(default_factory=dict)
+    #: the clusters whose prober's NodePort looks were short-circuited: none of their NodePort
+    #: lanes is kept (replay.shortcircuit)
+    short_circuited: set[str] = field(default_factory=set)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -525,6 +530,8 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             last_id = row[F.EVENT_ID]
         cluster, ns, name = row[F.CLUSTER], row[F.NAMESPACE], row[F.NAME]
         if kind in _PROBES:
+            if kind == "nodeport" and state.short_circuited and cluster in state.short_circuited:
+                continue
             key = (kind, cluster, ns or "", name or "", row[F.NODE] or "")
             lane = state.lanes.get(key) or probe_lane(state, key)
             sample = _sample(
@@ -650,6 +657,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                 )
         elif kind == "apireq":
             _apply_request(state, row)
+        elif kind == SELFCHECK:
+            if row[F.STATE] == SHORT_CIRCUITED:
+                short_circuit(state, cluster)
         elif kind == "relist":
             count, names = row[F.RELIST_COUNT], row[F.RELIST_CHANGED]
             changed = None if count is None else frozenset((names or "").split(",")) - {""}

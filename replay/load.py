@@ -36,6 +36,7 @@ from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_
 from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.shortcircuit import NODEPORT
 from gapwatch.replay.tables import facts as facts_table
 
 
@@ -73,14 +74,15 @@ def _where(
         # workloads of its namespace, the cluster's nodes, and access-log lines and CloudTrail
         # membership changes that name no Service (tied by target address and NodePort),
         # kube-proxy's syncs per node, API requests without their objects, the stretches a
-        # watch relist passed over (of the namespace or of every namespace)
+        # watch relist passed over (of the namespace or of every namespace), the prober's
+        # self-check verdicts (of the cluster: replay.shortcircuit)
         params.update(cluster=service.cluster, ns=service.namespace, svc=service.name)
         clauses.append("cluster = :cluster")
         clauses.append(
             "((namespace = :ns AND (name = :svc"
             " OR fact IN ('pod', 'workload', 'apireq', 'relist')))"
             " OR (namespace IS NULL AND fact IN ('node', 'access', 'member', 'sync', 'apireq',"
-            " 'tgconf', 'relist')))"
+            " 'tgconf', 'relist', 'selfcheck')))"
         )
     return " AND ".join(clauses), params
 
@@ -295,6 +297,12 @@ def _fold_pg(
     rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
     fold(state, rows if on_rows is None else counted(rows, on_rows))
     probes = table.select(_PROBE_COLUMNS).filter(is_probe)
+    if state.short_circuited:  # folded with the other facts: none of their NodePort lanes
+        voided = pc.and_(
+            pc.equal(probes["fact"], NODEPORT),
+            pc.is_in(probes["cluster"], value_set=pa.array(sorted(state.short_circuited))),
+        )
+        probes = probes.filter(pc.invert(voided))
     _fold_probe_columns(state, probes)
     if on_rows is not None:
         on_rows(probes.num_rows)

@@ -348,7 +348,7 @@ def _detecting(
 
 #: the fact kinds `_affected` reads
 _AFFECTING = ("slice", "health", "nodeport", "target", "access", "event", "service", "pod",
-              "workload", "node", "member", "sync", "apireq", "tgconf")  # fmt: skip
+              "workload", "node", "member", "sync", "apireq", "tgconf", "selfcheck")  # fmt: skip
 
 
 def _affected(
@@ -382,16 +382,18 @@ def _affected(
     direct = {
         ServiceRef(c, ns or "", n or "")
         for c, f, ns, n in found
-        if f not in ("pod", "workload", "node", "member", "sync", "apireq")
+        if f not in ("pod", "workload", "node", "member", "sync", "apireq", "selfcheck")
         and (ns or f != "access")
     }
     namespaces = {(c, ns) for c, f, ns, _n in found if f in ("pod", "workload", "apireq") and ns}
     # a node (its Node object, kube-proxy's syncs, an API request on it), a CloudTrail call or
-    # an access-log line tied to no Service yet may concern any of the cluster's Services
+    # an access-log line tied to no Service yet may concern any of the cluster's Services; a
+    # self-check verdict voids every NodePort look of the cluster (replay.shortcircuit)
     clusters = {
         c
         for c, f, ns, _n in found
-        if f in ("node", "sync", "member") or (f in ("access", "apireq", "tgconf") and not ns)
+        if f in ("node", "sync", "member", "selfcheck")
+        or (f in ("access", "apireq", "tgconf") and not ns)
     }
     if namespaces or clusters:
         stored = scope.stored_services(conn)  # those with projections: a few rows, not a scan
@@ -439,8 +441,11 @@ def _from_checkpoint(
             with track("folding facts", _count(conn, "facts", since, newest)) as advance:
                 state, rows = checkpoint.advance(conn, url, newest, on_rows=advance)
         # the rows folded are every fact after `since`: those after `after` among them when
-        # `since` is not past it (no query), else the store's
-        count, affected = _affected(conn, after, rows if 0 < since <= after else None)
+        # `since` is not past it (no query), else the store's; a state folded again from the
+        # start (a new self-check verdict: replay.checkpoint) is a fresh one
+        fresh = fresh or checkpoint.refolded
+        mine = 0 < since <= after and not checkpoint.refolded
+        count, affected = _affected(conn, after, rows if mine else None)
         if fresh:
             clusters = {s.cluster for s in affected}
             services = {s for s in lb_facing(state) if s.cluster in clusters} | affected

@@ -4,6 +4,11 @@ The Kubernetes source calls `observe(kind, op, obj)` for every Service and Node 
 kube-proxy prober and the LB pollers read `local_services()` and `nodes()` (and wait on
 `changed()`) to know what to probe and how to map a target to a node. Without a Kubernetes source
 in the same process (a sidecar, `gapwatch probe`), a caller fills the view itself with `put_*`.
+
+It also keeps, per Service, how many endpoints its EndpointSlices list on each node
+(`listed_endpoints`), in any condition: the prober's NodePort self-check
+(recorder/sources/kubeproxy/selfcheck.py) asks whether a node has none. A slice change does not
+wake `changed()`: it changes no target.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+#: The label an EndpointSlice names its Service by.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: discovery.k8s.io/v1beta1's node of an endpoint (v1 has `nodeName`).
+HOSTNAME_KEY = "kubernetes.io/hostname"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +93,31 @@ def node_info(obj: Mapping[str, Any]) -> NodeInfo:
     )
 
 
+def slice_listing(obj: Mapping[str, Any]) -> tuple[str, str, dict[str, int]] | None:
+    """An EndpointSlice's Service (`namespace/name`), its own name, and how many endpoints it
+    lists on each node, whatever their conditions (ready, serving, terminating); None when it
+    names no Service."""
+    meta = obj.get("metadata") or {}
+    service = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    if not service:
+        return None
+    per_node: dict[str, int] = {}
+    for ep in obj.get("endpoints") or ():
+        if not isinstance(ep, Mapping):
+            continue
+        node = ep.get("nodeName") or (ep.get("topology") or {}).get(HOSTNAME_KEY)
+        if isinstance(node, str) and node:
+            per_node[node] = per_node.get(node, 0) + 1
+    return f"{meta.get('namespace') or ''}/{service}", str(meta.get("name") or ""), per_node
+
+
 class ClusterView:
     """See the module docstring. Lives in one event loop; not thread-safe."""
 
     def __init__(self) -> None:
         self._services: dict[str, ServiceInfo] = {}
+        #: Service key -> slice name -> node -> endpoints listed there
+        self._slices: dict[str, dict[str, dict[str, int]]] = {}
         self._nodes: dict[str, NodeInfo] = {}
         self.generation = 0
         self._changed: asyncio.Event | None = None
@@ -112,6 +142,23 @@ class ClusterView:
                 self.drop_node(node.name)
             else:
                 self.put_node(node)
+        elif kind == "EndpointSlice":
+            listing = slice_listing(obj)
+            if listing is not None:
+                service, name, per_node = listing
+                slices = self._slices.setdefault(service, {})
+                if op == "DELETED":
+                    slices.pop(name, None)
+                else:
+                    slices[name] = per_node
+
+    def listed_endpoints(self, service_key: str, node: str) -> int | None:
+        """How many endpoints the Service's EndpointSlices list on `node`, in any condition;
+        None when no slice of the Service was seen (the view does not know)."""
+        slices = self._slices.get(service_key)
+        if slices is None:
+            return None
+        return sum(per_node.get(node, 0) for per_node in slices.values())
 
     def put_service(self, svc: ServiceInfo) -> None:
         if self._services.get(svc.key) != svc:

@@ -176,25 +176,35 @@ def test_a_restarted_recorder_knows_the_stored_nodes_and_services_without_a_reli
     store_url: str,
 ) -> None:
     """Resumed from its checkpoints, the watch sends only what changed since: the shared view
-    (what the prober probes, what LB targets map to) is loaded from the store, or a recorder
+    (what the prober probes, what LB targets map to, how many endpoints the EndpointSlices list
+    per node for the prober's NodePort self-check) is loaded from the store, or a recorder
     restarted while the other replica was also down probed nothing (the lab's sigkill-all)."""
-    config = fast_config(scope="all", kinds=("Service", "Node"))
+    config = fast_config(scope="all", kinds=("Service", "Node", "EndpointSlice"))
     service = objects.services()[-1]
+    namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
+    endpoints = objects.endpoint_slice(namespace, f"{name}-x1", name, "node-1")
+    listed = len(endpoints["endpoints"])
     engine = make_engine(store_url)
     with FakeApiServer(bookmark_interval=0.05) as fake:
         fake.create("Service", service)
         fake.create("Node", objects.node(1))
         fake.create("Node", objects.node(2))
+        fake.create("EndpointSlice", endpoints)
         first = RecorderThread(config, store_url, fake.url).start()
         wait_until(lambda: caught_up(engine, fake, config), "the first recorder to catch up")
+        assert first.recorder.view.listed_endpoints(f"{namespace}/{name}", "node-1") == listed
         first.stop()
         lists = fake.counters.lists
         second = RecorderThread(config, store_url, fake.url).start()
         wait_until(lambda: second.recorder.port is not None, "the second recorder")
         wait_until(lambda: len(second.recorder.view.nodes()) == 2, "the view's Nodes")
         assert fake.counters.lists == lists  # resumed from the checkpoints: no relist
-        assert [s.key for s in second.recorder.view.services()] == [
-            f"{service['metadata']['namespace']}/{service['metadata']['name']}"
-        ]
+        assert [s.key for s in second.recorder.view.services()] == [f"{namespace}/{name}"]
+        view = second.recorder.view
+        wait_until(lambda: view.listed_endpoints(f"{namespace}/{name}", "node-1") is not None,
+                   "the view's EndpointSlices")  # fmt: skip
+        assert listed >= 1 and view.listed_endpoints(f"{namespace}/{name}", "node-1") == listed
+        assert view.listed_endpoints(f"{namespace}/{name}", "node-2") == 0
+        assert view.listed_endpoints(f"{namespace}/other", "node-1") is None
         second.stop()
     engine.dispose()

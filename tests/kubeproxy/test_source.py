@@ -23,25 +23,13 @@ from gapwatch.recorder.sources.kubeproxy.writesink import WriterSink
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.tables import events
 from gapwatch.replay.facts import write_facts
-from tests.kubeproxy.fakeproxy import FakeKubeProxies
+from tests.kubeproxy.fakeproxy import FakeKubeProxies, local_service
 from tests.kubeproxy.probeproc import random_loopback_base
 
 
 def _view(fakes: FakeKubeProxies, nodes: int | None = None) -> ClusterView:
     view = ClusterView()
-    view.observe(
-        "Service",
-        "ADDED",
-        {
-            "metadata": {"namespace": "default", "name": "nginx"},
-            "spec": {
-                "type": "LoadBalancer",
-                "externalTrafficPolicy": "Local",
-                "healthCheckNodePort": fakes.health_port,
-                "ports": [{"port": 80, "nodePort": fakes.node_port}],
-            },
-        },
-    )
+    view.observe("Service", "ADDED", local_service(fakes))
     view.observe(  # a Cluster-policy Service is not probed
         "Service",
         "ADDED",

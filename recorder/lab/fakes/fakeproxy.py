@@ -14,7 +14,9 @@ from the real one (pkg/proxy/healthcheck, the samples in data/):
   and the last rules sync on a 503 (`synced_at`: the start, each health-port switch between
   healthy and unhealthy, a proxy made healthy again); `/metrics` (metrics port) serves a
   fixture page;
-- a NodePort that accepts connections while the node forwards.
+- a NodePort that accepts connections while the node forwards (`set_node_port` closes it: a
+  connect is refused, as to a node whose rules reject; open, it accepts whatever the health port
+  says, as kube-proxy's cluster-wide chain answers a pod or the node itself).
 On cue (`set_mode`) a node's health port switches between `healthy` and `unhealthy`, `refuse`s
 (listener closed, open connections aborted: kube-proxy down), `hang`s (reads the request and
 never answers), or `reset`s (RST on every request). Each switch returns the wall-clock time it
@@ -201,7 +203,23 @@ class FakeKubeProxies:
         result: tuple[float, float] = self._call(self._switch(self.node(name), mode))
         return result
 
+    def set_node_port(self, name: str, accepting: bool) -> tuple[float, float]:
+        """Open or close a node's NodePort listener (closed: a connect is refused). Returns the
+        wall-clock times (before, after) as set_mode does."""
+        result: tuple[float, float] = self._call(self._node_port(self.node(name), accepting))
+        return result
+
     # -- inside the loop ---------------------------------------------------------------
+    async def _node_port(self, node: FakeNode, accepting: bool) -> tuple[float, float]:
+        before = time.time()
+        server = node.servers.get(node.node_port)
+        if accepting and server is None:
+            await self._open(node, node.node_port, self._nodeport)
+        elif not accepting and server is not None:
+            node.servers.pop(node.node_port).close()
+            await server.wait_closed()
+        return before, time.time()
+
     async def _open(self, node: FakeNode, port: int, handler: Any) -> None:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             node.writers.add(writer)

@@ -40,8 +40,9 @@ from gapwatch.recorder.writer import Checkpoint
 
 log = structlog.get_logger("gapwatch.recorder")
 
-#: The kinds the ClusterView is built from (recorder/sources/view.py).
-VIEW_KINDS = ("Service", "Node")
+#: The kinds the ClusterView is built from (recorder/sources/view.py; the EndpointSlices for the
+#: prober's NodePort self-check: how many endpoints each lists per node).
+VIEW_KINDS = ("Service", "Node", "EndpointSlice")
 #: Why a resumed Service stream relists (the `reason` of its RelistGap).
 SCOPE_RELIST = "relisted at start: the local-services scope lists every Service"
 

@@ -73,7 +73,11 @@ def probe(
             "--node-port",
             metavar="PORT",
             callback=tcp_port,
-            help="Also TCP-connect to this NodePort.",
+            help=(
+                "Also TCP-connect to this NodePort. Only from outside the cluster: from a pod or "
+                "a node, kube-proxy answers it from any endpoint (docs/kubeproxy.md); the "
+                "self-check needs EndpointSlices, which probe does not read."
+            ),
         ),
     ] = None,
     interval: Annotated[

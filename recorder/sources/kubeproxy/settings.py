@@ -46,6 +46,13 @@ class ProberSettings:
     #: "fallback": NodePort connect only where a Service has no healthCheckNodePort; "always":
     #: also where it has one (tells "forwards" from "says it has endpoints"); "never".
     nodeport: str = "fallback"
+    #: Check that a NodePort look sees what the LB sees (selfcheck.py): where it does not, store
+    #: a NodePortSelfCheck and stop the cluster's NodePort looks.
+    nodeport_selfcheck: bool = True
+    #: How long the EndpointSlices must have listed no endpoint on a node before a NodePort look
+    #: there counts as a proof: kube-proxy calls itself unhealthy past 60 s without a sync
+    #: (2 x its 30 s --iptables-sync-period), so by then its rules have dropped the endpoint.
+    nodeport_selfcheck_settle_s: float = 60.0
     #: Look at kube-proxy's /healthz and /livez (port below) too.
     proxy_healthz: bool = True
     healthz_port: int = KUBE_PROXY_HEALTHZ_PORT
@@ -72,6 +79,8 @@ class ProberSettings:
             raise ConfigError("kube-proxy.concurrency: must be 1..10000")
         if self.nodeport not in NODEPORT_MODES:
             raise ConfigError(f"kube-proxy.nodeport: one of {', '.join(NODEPORT_MODES)}")
+        if not 0 <= self.nodeport_selfcheck_settle_s <= 3600:
+            raise ConfigError("kube-proxy.nodeport_selfcheck_settle_s: must be 0..3600")
         if self.metrics_interval_s and self.metrics_interval_s < self.interval_s:
             raise ConfigError("kube-proxy.metrics_interval_s: 0 (off) or at least interval_s")
         for key in ("healthz_port", "metrics_port"):

@@ -20,6 +20,13 @@ Ctrl-C, `probe --duration`): a restarted prober's first look is then bounded by 
 one's last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier.
 Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one
 that is a first look or a change.
+Every ProxyHealth and NodePortProbe look also feeds the NodePort self-check (selfcheck.py,
+`nodeport_selfcheck`): once it decides that the NodePort looks are short-circuited (answered by
+the cluster-wide chain, not by what the node does for the LB), the prober stores one
+NodePortSelfCheck observation, says so once in the log and in
+`gapwatch_probe_nodeport_short_circuited`, and stops every NodePort look of the cluster (each
+target's last look stored as for any target it stops): replay reads none of them
+(docs/kubeproxy.md, "The self-check").
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from gapwatch.recorder.errors import SourceError, StoreError
 from gapwatch.recorder.observation import Observation
@@ -45,6 +52,7 @@ from gapwatch.recorder.sources.kubeproxy.laststate import (
     value_of,
 )
 from gapwatch.recorder.sources.kubeproxy.metrics import MAX_METRICS_BYTES
+from gapwatch.recorder.sources.kubeproxy.selfcheck import SelfCheck, verdict_observation
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings, parse_settings
 from gapwatch.recorder.sources.kubeproxy.targets import Target, metrics_targets, plan
 from gapwatch.recorder.sources.kubeproxy.tracker import (
@@ -96,6 +104,16 @@ class KubeProxyProber:
         #: egress policy narrowed to the wrong node CIDR: said once, see `_silent_from_start`)
         self._answered = False
         self._silent: set[TargetKey] = set()
+        #: only `nodeport: always` looks at both ports of a Service: nothing to check else
+        self.selfcheck = (
+            SelfCheck(settle_s=settings.nodeport_selfcheck_settle_s)
+            if settings.nodeport_selfcheck and settings.nodeport == "always"
+            else None
+        )
+        #: the self-check's observation, waiting to be stored
+        self._verdicts: list[Observation] = []
+        #: set when the targets must be planned again without the view changing
+        self._replan = asyncio.Event()
         self._looks_total = Counter(
             "gapwatch_probe_looks",
             "Looks by the kube-proxy prober, by kind and outcome.",
@@ -107,6 +125,18 @@ class KubeProxyProber:
             "Observations the kube-proxy prober stored, by kind and why "
             "(first/change/heartbeat/resume/last).",
             ["kind", "look"],
+            registry=context.registry,
+        )
+        self._proofs_total = Counter(
+            "gapwatch_probe_nodeport_short_circuit_proofs",
+            "NodePort looks answered connected at a node whose health check counted no ready "
+            "local endpoint before and after, its EndpointSlices listing none (selfcheck.py).",
+            registry=context.registry,
+        )
+        self._short_circuited = Gauge(
+            "gapwatch_probe_nodeport_short_circuited",
+            "1 once the self-check decided this prober's NodePort looks are answered by the "
+            "cluster-wide chain (its NodePort looks stopped), else 0.",
             registry=context.registry,
         )
 
@@ -138,10 +168,12 @@ class KubeProxyProber:
                         asyncio.ensure_future(self.context.view.changed()),
                         asyncio.ensure_future(stop.wait()),
                         asyncio.ensure_future(self._failed.wait()),
+                        asyncio.ensure_future(self._replan.wait()),
                     }
                     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                     for fut in waits:
                         fut.cancel()
+                    self._replan.clear()
                 if self._failure is not None:
                     raise SourceError(f"kube-proxy prober: {self._failure!r}") from self._failure
             finally:
@@ -156,9 +188,10 @@ class KubeProxyProber:
 
     def _wanted(self) -> list[Target]:
         view = self.context.view
-        return plan(view.local_services(), view.nodes(), self.settings) + metrics_targets(
-            view.nodes(), self.settings
-        )
+        planned = plan(view.local_services(), view.nodes(), self.settings)
+        if self.selfcheck is not None and self.selfcheck.decided is not None:
+            planned = [t for t in planned if t.key.kind != "NodePortProbe"]
+        return planned + metrics_targets(view.nodes(), self.settings)
 
     def _reconcile(
         self, client: ProbeClient, sink: Sink, limit: asyncio.Semaphore
@@ -221,6 +254,8 @@ class KubeProxyProber:
                 observation = await self.look(client, target)
             if observation is not None:
                 await self.put(sink, target.key, observation)
+            while self._verdicts:
+                await sink.put(Emitted(self._verdicts.pop(0)))
             due = schedule.next_due(due, interval, loop.time())
 
     async def put(self, sink: Sink, key: TargetKey, observation: Observation) -> None:
@@ -276,6 +311,8 @@ class KubeProxyProber:
             payload = payloads.http_payload(target, await client.get(target.url))
         finished = max(started, self.context.clock())
         self.looks += 1
+        if self.selfcheck is not None and target.key.kind in ("ProxyHealth", "NodePortProbe"):
+            self._check(target, started, finished, payload)
         outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
         self._looks_total.labels(target.key.kind, str(outcome)).inc()
         if not self._answered:
@@ -304,6 +341,49 @@ class KubeProxyProber:
         if self.on_observation is not None and why in ("first", "change"):
             self.on_observation(observation)
         return observation
+
+    def _check(
+        self, target: Target, started: datetime, finished: datetime, payload: dict[str, Any]
+    ) -> None:
+        """Feed the self-check one look; when it decides, queue its observation, say so and
+        plan the targets again (without the NodePort looks)."""
+        check, key = self.selfcheck, target.key
+        assert check is not None
+        pair = (f"{key.namespace}/{key.name}", key.node)
+        listed = self.context.view.listed_endpoints(pair[0], key.node)
+        if key.kind == "NodePortProbe":
+            check.nodeport(pair, started, finished, str(payload.get("result")), listed)
+            return
+        before = check.proofs
+        proofs = check.health(pair, started, finished, payload, listed)
+        if check.proofs > before:
+            self._proofs_total.inc(check.proofs - before)
+        if proofs is None:
+            return
+        ports = [
+            t.port
+            for t in self._tasks
+            if t.key == TargetKey("NodePortProbe", key.node, key.namespace, key.name)
+        ]
+        self._verdicts.append(
+            verdict_observation(
+                self.context.cluster, target, ports[0] if ports else None, proofs, finished
+            )
+        )
+        self._short_circuited.set(1)
+        log.warning(
+            "kube-proxy prober: NodePort looks are answered by the cluster-wide chain, not as "
+            "the LB's traffic is; NodePort looks stopped, replay reads none of them",
+            service=pair[0],
+            node=key.node,
+            proofs=len(proofs),
+            hint=(
+                "kube-proxy sends pod (--detect-local-mode) and node-local traffic of an "
+                "externalTrafficPolicy: Local Service to every endpoint: probe NodePorts only "
+                "from outside the cluster (docs/kubeproxy.md, 'The self-check')"
+            ),
+        )
+        self._replan.set()
 
     def _silent_from_start(self, key: TargetKey, *, timed_out: bool) -> None:
         """Warn once when every target probed has timed out and none ever answered: nothing

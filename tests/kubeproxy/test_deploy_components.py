@@ -138,6 +138,9 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     _own, sources = _split(config["data"]["record.yaml"])
     settings = parse_settings(sources["kube-proxy"])
     assert settings.address_override == "127.0.0.1"
+    # from the node itself a Local Service's NodePort answers through the cluster-wide chain
+    # (--src-type LOCAL, kubernetes#77523): no NodePort look, not even `fallback`'s
+    assert settings.nodeport == "never"
     (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])
     recorder = load_config(tmp_path / "record.yaml", {})
     assert list(recorder.sources["k8s"]["kinds"]) == ["Service"]

@@ -16,6 +16,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
+from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
@@ -164,6 +165,12 @@ def classify(
         not lb_opened
         and since_us is not None
         and _pods_stopped_first(lanes_, alive, since_us, at_us, skew)
+    ):
+        return "pod-gone-before-deregistered"
+    if (
+        deaths is not None
+        and since_us is not None
+        and _counted_at_death(state, svc, node, lanes_, (since_us, at_us), settings)
     ):
         return "pod-gone-before-deregistered"
     if (
@@ -432,6 +439,32 @@ def _reported_dead(
             if lo <= at_us and _holds(lanes_.forwardable, lo, False):
                 return True
     return False
+
+
+def _counted_at_death(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """F read from the health check alone (no NodePort probe): a local pod that may have died
+    in the start range was still counted by the health check after its death's latest
+    instant, so kube-proxy forwarded to it when it died (replay.counted)."""
+    if not lanes_.health or state.probes["nodeport"].get((svc, node)):
+        return False
+    return counted_dead(
+        state,
+        svc,
+        node,
+        lanes_.health,
+        start,
+        clock_us=seconds_us(settings.node_clock_s),
+        status_us=seconds_us(settings.pod_status_s),
+        skew_us=seconds_us(settings.watch_skew_s),
+        lag_hi_us=proxy_lag_hi(state, svc, settings),
+    )
 
 
 def _rules_gone_before(
@@ -864,9 +897,16 @@ def windows_from(
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
             order = Ordering(ranges, spans, skew)
             pte = pte_sure(state, svc.cluster, node, settings)
-            also = also + death_or_close(
+            named = death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
             )
+            if (
+                named
+                and cls == PGBD
+                and _counted_at_death(state, svc, node, lanes_, (since, probe), settings)
+            ):
+                named = ()  # kube-proxy counted the pod after it died: it had not closed
+            also = also + named
         elif cls == "registered-before-forwarding" and (
             CBD not in also
             and opened_before_ready(

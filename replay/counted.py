@@ -7,10 +7,12 @@ NodePort probes"). A ready endpoint is forwarded to whatever ProxyTerminatingEnd
 (the gate only adds terminating ones when no ready one is left). So a look that counted a local
 pod's endpoint after that pod had surely died shows kube-proxy still forwarding to it when it
 died: the gap opened with kube-proxy's rules in place, `pod-gone-before-deregistered`, decided,
-where a NodePort probe would have seen it as `refused`. The count is the pod's where it exceeds
-the number of other local pods whose endpoint can have been counted then (one that came up
-before the look, within the watch skew, and had not stopped more than kube-proxy's largest lag
-before the run of answers began). Pure.
+where a NodePort probe would have seen it as `refused`. The count is a dead pod's where it
+exceeds the number of other local pods whose endpoint can have been counted then while they
+were still up (one that came up before the look, within the watch skew, had not stopped more
+than kube-proxy's largest lag before the run of answers began, and may not yet have died at
+the look): kube-proxy's count grows only with an endpoint newly ready, so its rules held a
+dead pod from that death to the look. Pure.
 """
 
 from __future__ import annotations
@@ -47,26 +49,33 @@ def counted_dead(
         return False
     since_us, at_us = start
     every = [r for pod in local_pods(state, svc, node) for r in _runs_of(state, svc, pod)]
+    died = {
+        id(r): death_span(r.last_up_us, r.down_us, r.finished_us, clock_us, status_us)
+        for r in every
+        if r.down_us != HI
+    }
     times = [h.at_us for h in health]
     for run in every:
-        if run.down_us == HI:
+        if id(run) not in died:
             continue
-        lo, hi = death_span(run.last_up_us, run.down_us, run.finished_us, clock_us, status_us)
+        lo, hi = died[id(run)]
         if lo > at_us or hi < since_us:
             continue  # not a death that may have opened the window
         last = _counted_through(health, times, hi)
         if last is None:
             continue
         began, n, seen = last
-        others = sum(
+        # the other local pods whose endpoint the look may have counted while they were up
+        alive = sum(
             1
             for r in every
             if r is not run
             and r.ready_us is not None
             and r.ready_us - skew_us <= seen
             and r.down_us > began - lag_hi_us
+            and (id(r) not in died or died[id(r)][1] > seen)
         )
-        if n > others:
+        if n > alive:
             return True
     return False
 

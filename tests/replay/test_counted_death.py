@@ -77,24 +77,18 @@ def test_a_pod_no_longer_counted_before_it_died_stays_undecided() -> None:
     assert window.also == (PGBD,)
 
 
-def _state_with_replacement(ready_at: float) -> tuple[FoldState, ServiceRef]:
-    """The same n1 (the health check counting one endpoint through 14 s), plus p2 on n1,
-    pending from 10.5 s and ready at `ready_at`."""
-    obs = [
-        *_p1_deleted(14.0),
-        pod(10.5, "p2", "n1", "pending", revision="bbb"),
-        pod(ready_at, "p2", "n1", "ready", revision="bbb"),
-        eps(ready_at + 0.1, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
-        pod(13, "p1", "n1", "gone", deleted_at=10, finished=12),
-    ]
+def _state_with(p2: list[Observation]) -> tuple[FoldState, ServiceRef]:
+    """The same n1 (the health check counting one endpoint through 14 s, p1 seen stopped at
+    13 s, finishedAt 12 s), plus `p2`'s updates on n1."""
+    obs = [*_p1_deleted(14.0), *p2, pod(13, "p1", "n1", "gone", deleted_at=10, finished=12)]
     ordered = sorted(obs, key=lambda o: o.observed_at)
     state = fold(FoldState(), facts_of(ordered))
     (svc,) = lb_facing(state)
     return state, svc
 
 
-def _counted(ready_at: float) -> bool:
-    state, svc = _state_with_replacement(ready_at)
+def _counted(p2: list[Observation]) -> bool:
+    state, svc = _state_with(p2)
     lane = sorted_lane(state.probes["health"][(svc, "n1")])
     start = (to_micros(at(10)), to_micros(at(13)))
     return counted_dead(
@@ -103,8 +97,25 @@ def _counted(ready_at: float) -> bool:
     )  # fmt: skip
 
 
-def test_the_count_is_the_dead_pods_only_where_no_other_can_hold_it() -> None:
+def _replacement(ready_at: float) -> list[Observation]:
+    """p2, pending from 10.5 s, ready at `ready_at` (listed 0.1 s later)."""
+    return [
+        pod(10.5, "p2", "n1", "pending", revision="bbb"),
+        pod(ready_at, "p2", "n1", "ready", revision="bbb"),
+        eps(ready_at + 0.1, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+    ]
+
+
+def test_the_count_is_a_dead_pods_only_where_no_live_one_can_hold_it() -> None:
     # p2 ready at 11 s: the one endpoint counted at 14 s may be p2's, not the dead p1's
-    assert not _counted(11.0)
+    assert not _counted(_replacement(11.0))
     # p2 ready only at 20 s, after the last look counting one: that one was p1
-    assert _counted(20.0)
+    assert _counted(_replacement(20.0))
+    # p2 ready at 11 s crashed too (finishedAt 12 s, seen at 12.8 s): whichever of the two
+    # the look at 14 s counted, it was a dead pod's: kube-proxy still forwarded to one
+    crashed = [
+        *_replacement(11.0),
+        pod(12.8, "p2", "n1", "pending", revision="bbb", finished=12),
+        eps(13.5, [("p1", "n1", "terminating"), ("p2", "n1", "stopped")]),
+    ]
+    assert _counted(crashed)

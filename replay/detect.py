@@ -22,6 +22,7 @@ from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, s
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.leftover import dead_left_listed
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
@@ -37,7 +38,14 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
-from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
+from gapwatch.replay.proxy import (
+    proxy_lag_hi,
+    pte_enabled,
+    pte_known,
+    pte_possible,
+    pte_stated,
+    pte_sure,
+)
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -949,6 +957,20 @@ def windows_from(
             # the LB's rise against the dead pod's rules going away: after it, the node had none
             other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
             also = _naming(also, cls, other)
+        if (
+            cls == CBD
+            and PGBD not in also
+            and (lb_opened if sure else look)
+            and lanes_.health  # F read from the health check alone
+            and not state.probes["nodeport"].get((svc, node))
+            and pte_possible(state, svc.cluster, node, settings)
+        ):
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+                spans = death_spans(state, svc, node, clock, status)
+            lag_hi = proxy_lag_hi(state, svc, settings)
+            if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
+                also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -194,6 +194,8 @@ def print_report(total: Report, runs: int, show: int) -> None:
     print(
         f"class accuracy, certain windows holding one true window: "
         f"{total.matched - wrong}/{total.matched} = {_share(total.matched - wrong, total.matched)}"
+        f"; wrong with the truth among the others: {total.certain_wrong_named}; wrong and not "
+        f"undecided: {wrong - total.certain_wrong_named}"
     )
     if total.found:
         width = total.width_s / total.found

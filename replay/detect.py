@@ -16,11 +16,13 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
+from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
+from gapwatch.replay.leftover import dead_left_listed
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
@@ -36,7 +38,14 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
-from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled, pte_known, pte_stated, pte_sure
+from gapwatch.replay.proxy import (
+    proxy_lag_hi,
+    pte_enabled,
+    pte_known,
+    pte_possible,
+    pte_stated,
+    pte_sure,
+)
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -164,6 +173,12 @@ def classify(
         not lb_opened
         and since_us is not None
         and _pods_stopped_first(lanes_, alive, since_us, at_us, skew)
+    ):
+        return "pod-gone-before-deregistered"
+    if (
+        deaths is not None
+        and since_us is not None
+        and _counted_at_death(state, svc, node, lanes_, (since_us, at_us), settings)
     ):
         return "pod-gone-before-deregistered"
     if (
@@ -432,6 +447,32 @@ def _reported_dead(
             if lo <= at_us and _holds(lanes_.forwardable, lo, False):
                 return True
     return False
+
+
+def _counted_at_death(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """F read from the health check alone (no NodePort probe): a local pod that may have died
+    in the start range was still counted by the health check after its death's latest
+    instant, so kube-proxy forwarded to it when it died (replay.counted)."""
+    if not lanes_.health or state.probes["nodeport"].get((svc, node)):
+        return False
+    return counted_dead(
+        state,
+        svc,
+        node,
+        lanes_.health,
+        start,
+        clock_us=seconds_us(settings.node_clock_s),
+        status_us=seconds_us(settings.pod_status_s),
+        skew_us=seconds_us(settings.watch_skew_s),
+        lag_hi_us=proxy_lag_hi(state, svc, settings),
+    )
 
 
 def _rules_gone_before(
@@ -864,9 +905,16 @@ def windows_from(
             reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, probe)
             order = Ordering(ranges, spans, skew)
             pte = pte_sure(state, svc.cluster, node, settings)
-            also = also + death_or_close(
+            named = death_or_close(
                 cls, lanes_.eps, order, cand.start, probe, pte, reason, eps_at=eps_at
             )
+            if (
+                named
+                and cls == PGBD
+                and _counted_at_death(state, svc, node, lanes_, (since, probe), settings)
+            ):
+                named = ()  # kube-proxy counted the pod after it died: it had not closed
+            also = also + named
         elif cls == "registered-before-forwarding" and (
             CBD not in also
             and opened_before_ready(
@@ -909,6 +957,20 @@ def windows_from(
             # the LB's rise against the dead pod's rules going away: after it, the node had none
             other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
             also = _naming(also, cls, other)
+        if (
+            cls == CBD
+            and PGBD not in also
+            and (lb_opened if sure else look)
+            and lanes_.health  # F read from the health check alone
+            and not state.probes["nodeport"].get((svc, node))
+            and pte_possible(state, svc.cluster, node, settings)
+        ):
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+                spans = death_spans(state, svc, node, clock, status)
+            lag_hi = proxy_lag_hi(state, svc, settings)
+            if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
+                also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -45,6 +45,9 @@ class Report:
     undecided: int = 0
     undecided_wrong: int = 0
     undecided_right_also: int = 0
+    #: of the certain windows reporting one true window alone with the wrong class, the ones
+    #: that name the truth among `also` (honestly undecided, not confidently wrong)
+    certain_wrong_named: int = 0
     #: with `explain`: each wrong class and the lane evidence around it (tests.replay.explain)
     explained: list[str] = field(default_factory=list)
     #: with `misses`: each missed true window, the run's sampling periods, how many looks of
@@ -67,6 +70,7 @@ class Report:
         self.undecided += other.undecided
         self.undecided_wrong += other.undecided_wrong
         self.undecided_right_also += other.undecided_right_also
+        self.certain_wrong_named += other.certain_wrong_named
         self.explained += other.explained
         self.missed_explained += other.missed_explained
 
@@ -219,6 +223,7 @@ def compare_scenario(
             report.confusion[(t.cls, alone[0].cls)] += 1
             if all(w.cls != t.cls for w in alone):
                 report.wrong_class.append(f"{seed} {t.node} {t.cls} got {alone[0].cls} {t.start}")
+                report.certain_wrong_named += t.cls in alone[0].also
     interval = max(scenario.observe.kube_proxy_period_s, scenario.observe.lb_poll_period_s)
     for w in found:
         ranges = (w.start_latest_us - w.start_earliest_us) + (w.end_latest_us - w.end_earliest_us)

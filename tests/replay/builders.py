@@ -344,6 +344,21 @@ def two_nodes() -> list[Observation]:
     ]
 
 
+def ready_pair(t: float, version: str = "v1.29.3") -> list[Observation]:
+    """Two nodes on kube-proxy `version`, each with one ready pod (p1 on n1, p2 on n2) listed
+    at `t`, both registered healthy then."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        node(0, "n2", version=version),
+        pod(t, "p1", "n1", "ready"),
+        pod(t, "p2", "n2", "ready"),
+        eps(t, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
+        target(t, None, "n1", "healthy", "ADDED"),
+        target(t, None, "n2", "healthy", "ADDED"),
+    ]
+
+
 def joining_node(pending: float, ready: float, in_slice: float) -> list[Observation]:
     """`two_nodes` until n1's pod p1, pending at `pending`, turns ready at `ready` and its
     endpoint is in the slice at `in_slice`."""

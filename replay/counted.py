@@ -1,0 +1,102 @@
+"""A local pod's death under kube-proxy's rules, shown by the health check's own count.
+
+kube-proxy answers on a Service's healthCheckNodePort with the number of ready local endpoints
+its last rules sync programmed (`localEndpoints`): the proxier hands that count to its health
+server after writing the rules of the same sync (DESIGN.md section 6; docs/semantics.md, "Without
+NodePort probes"). A ready endpoint is forwarded to whatever ProxyTerminatingEndpoints says
+(the gate only adds terminating ones when no ready one is left). So a look that counted a local
+pod's endpoint after that pod had surely died shows kube-proxy still forwarding to it when it
+died: the gap opened with kube-proxy's rules in place, `pod-gone-before-deregistered`, decided,
+where a NodePort probe would have seen it as `refused`. The count is a dead pod's where it
+exceeds the number of other local pods whose endpoint can have been counted then while they
+were still up (one that came up before the look, within the watch skew, had not stopped more
+than kube-proxy's largest lag before the run of answers began, and may not yet have died at
+the look): kube-proxy's count grows only with an endpoint newly ready, so its rules held a
+dead pod from that death to the look. Pure.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from gapwatch.replay.context import local_pods
+from gapwatch.replay.deaths import Run, death_span, runs
+from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.signals import HI
+
+#: the answers that carry a count of programmed ready local endpoints
+_COUNTING = ("200", "503")
+
+
+def counted_dead(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    health: Sequence[Sample],
+    start: tuple[int, int],
+    *,
+    clock_us: int,
+    status_us: int,
+    skew_us: int,
+    lag_hi_us: int,
+) -> bool:
+    """A local pod that may have died in the start range `start` (lo, hi) was still counted
+    by the node's health check (`health`, time-ordered) at a look at or after its death's
+    latest instant (replay.deaths.death_span): kube-proxy forwarded to it when it died."""
+    if not health:
+        return False
+    since_us, at_us = start
+    every = [r for pod in local_pods(state, svc, node) for r in _runs_of(state, svc, pod)]
+    died = {
+        id(r): death_span(r.last_up_us, r.down_us, r.finished_us, clock_us, status_us)
+        for r in every
+        if r.down_us != HI
+    }
+    times = [h.at_us for h in health]
+    for run in every:
+        if id(run) not in died:
+            continue
+        lo, hi = died[id(run)]
+        if lo > at_us or hi < since_us:
+            continue  # not a death that may have opened the window
+        last = _counted_through(health, times, hi)
+        if last is None:
+            continue
+        began, n, seen = last
+        # the other local pods whose endpoint the look may have counted while they were up
+        alive = sum(
+            1
+            for r in every
+            if r is not run
+            and r.ready_us is not None
+            and r.ready_us - skew_us <= seen
+            and r.down_us > began - lag_hi_us
+            and (id(r) not in died or died[id(r)][1] > seen)
+        )
+        if n > alive:
+            return True
+    return False
+
+
+def _runs_of(state: FoldState, svc: ServiceRef, pod: str) -> list[Run]:
+    return runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
+
+
+def _counted_through(
+    health: Sequence[Sample], times: list[int], at_us: int
+) -> tuple[int, int, int] | None:
+    """The run of answers in effect at `at_us` when it counted ready local endpoints and a look
+    of it at or after `at_us` saw the same answer: (its first look, its count, that last look).
+    The lane keeps changes only: a run's last look is the next sample's `prev_us`."""
+    k = bisect_right(times, at_us) - 1
+    if k < 0 or k + 1 >= len(health):
+        return None
+    run, after = health[k], health[k + 1]
+    if run.value not in _COUNTING or not run.num:
+        return None
+    last = after.prev_us
+    if last is None or last < at_us:
+        return None
+    return run.at_us, run.num, last

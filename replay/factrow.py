@@ -90,6 +90,7 @@ SYNC_COUNT = _AT["num3"]  # kubeproxy_sync_proxy_rules_duration_seconds_count
 SYNC_SUM_US = _AT["num4"]  # ..._sum, us
 SYNC_PROCESS = _AT["text3"]  # process_start_time_seconds, us as a decimal string
 SYNC_LATENCY = _AT["text2"]  # the look's latency, us as a decimal string (ProxyMetrics)
+SYNC_PTE_GATE = _AT["text1"]  # `true` / `false`: ProxyTerminatingEndpoints' gate metric, or NULL
 
 # relist (RelistGap): how many objects changed in between, and their namespace/name (NULL: unknown)
 RELIST_COUNT = _AT["num1"]

@@ -7,6 +7,7 @@ its rows. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from gapwatch.recorder.accessfields import is_lb_failure, target_of
@@ -151,6 +152,16 @@ _LAST_QUEUED = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
 _SYNC_COUNT = "kubeproxy_sync_proxy_rules_duration_seconds_count"
 _SYNC_SUM = "kubeproxy_sync_proxy_rules_duration_seconds_sum"
 _PROCESS_START = "process_start_time_seconds"
+_PTE_GATE = 'kubernetes_feature_enabled{name="ProxyTerminatingEndpoints"'
+
+
+def _pte_gate(metrics: Mapping[str, Any]) -> str | None:
+    """`true` / `false`: the ProxyTerminatingEndpoints gate as the page's feature-gate metric
+    states it (its `stage` label varies by release); None where the page has no such sample."""
+    for key, value in metrics.items():
+        if key.startswith(_PTE_GATE) and isinstance(value, int | float):
+            return "true" if value else "false"
+    return None
 
 
 def _seconds_us(value: Any) -> int | None:
@@ -185,6 +196,7 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
             num2=_seconds_us(metrics.get(_LAST_QUEUED)),
             num3=_count(metrics.get(_SYNC_COUNT)),
             num4=_seconds_us(metrics.get(_SYNC_SUM)),
+            text1=_pte_gate(metrics),
             text2=str(latency),
             text3=None if started is None else str(started),
         )

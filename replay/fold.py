@@ -64,6 +64,10 @@ class MemberRow(NamedTuple):
     health_check_port: int | None = None  # group-created only
 
 
+#: a `sync` fact's gate text as a value
+_GATE = {"true": True, "false": False}
+
+
 class SyncLook(NamedTuple):
     """One look at kube-proxy's metrics on a node (a `sync` fact): at `at_us` its last rules
     sync had happened at `synced_us` and the last change was queued at `queued_us` (None when
@@ -84,6 +88,9 @@ class SyncLook(NamedTuple):
     busy_us: int | None = None
     process_us: int | None = None
     answered_us: int | None = None
+    #: the ProxyTerminatingEndpoints gate as the page's feature-gate metric stated it (None:
+    #: not stated; replay.proxy.pte_known)
+    pte_gate: bool | None = None
 
 
 class LbConf(NamedTuple):
@@ -653,6 +660,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                         row[F.SYNC_SUM_US],
                         _decimal(row[F.SYNC_PROCESS]),
                         _answered(row[F.AT_US], row[F.SYNC_LATENCY]),
+                        _GATE.get(row[F.SYNC_PTE_GATE] or ""),
                     )
                 )
         elif kind == "apireq":

@@ -37,14 +37,19 @@ def _version(text: str | None) -> tuple[int, int] | None:
 
 
 def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool | None:
-    """ProxyTerminatingEndpoints as configured, else as the probes showed it in this cluster (a
-    NodePort answering, or not, while the node's only endpoints had long been
-    serving-terminating); None when neither says."""
+    """ProxyTerminatingEndpoints as configured, else as kube-proxy's own metrics state it
+    (`gate_stated`), else as the probes showed it in this cluster (a NodePort answering, or
+    not, while the node's only endpoints had long been serving-terminating); None when none
+    says."""
     if settings.proxy_terminating_endpoints is not None:
         return settings.proxy_terminating_endpoints
     key = (cluster, settings)
     memo = state.memo.pte
     if key not in memo:
+        stated = gate_stated(state, cluster)
+        if stated is not None:
+            memo[key] = stated
+            return stated
         services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
         settle = max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
         # the evidence reads the settings through the lag bound only: one pass per bound
@@ -53,6 +58,21 @@ def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool 
             memo[by_settle] = _pte_evidence(state, cluster, settle)
         memo[key] = memo[by_settle]
     return memo[key]
+
+
+def gate_stated(state: FoldState, cluster: str) -> bool | None:
+    """The ProxyTerminatingEndpoints gate as the cluster's kube-proxies state it in their
+    metrics (`kubernetes_feature_enabled`, every component from 1.26: kubernetes#112690; the
+    prober keeps that one gate's sample), where every scrape that states it says the same;
+    None where none states it, or they differ (then the probes' evidence decides, as before)."""
+    seen = {
+        look.pte_gate
+        for (where, _node), lane in state.syncs.items()
+        if where == cluster
+        for look in lane
+        if look.pte_gate is not None
+    }
+    return seen.pop() if len(seen) == 1 else None
 
 
 def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient, classify
 from gapwatch.recorder.sources.kubeproxy.metrics import MetricsError, parse_metrics, summarize
 from gapwatch.recorder.sources.kubeproxy.payloads import http_payload
 from gapwatch.recorder.sources.kubeproxy.targets import Target
 from gapwatch.recorder.sources.kubeproxy.tracker import TargetKey
+from gapwatch.replay.facts import derive
 from tests.kubeproxy.fakeproxy import FIXTURES, FakeKubeProxies, free_port
 from tests.kubeproxy.probeproc import random_loopback_base
 
@@ -129,3 +132,29 @@ def test_real_metrics_pages_parse(name: str) -> None:
 def test_a_page_that_is_not_prometheus_text_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(MetricsError):
         parse_metrics("kubeproxy_sync_proxy_rules_last_timestamp_seconds not-a-number\n")
+
+
+def _gate_text(metrics: dict[str, float]) -> str | None:
+    """The gate a stored scrape's replay fact carries (`text1` of its `sync` fact)."""
+    seen = datetime(2024, 1, 10, tzinfo=UTC)
+    obs = Observation(seen, "c1", "kube-proxy-probe", "ProxyMetrics", "OBSERVED",
+                      {"metrics": metrics, "latency_ms": 3.0}, node="n1")  # fmt: skip
+    (fact,) = derive(1, obs)
+    assert fact.state == "synced"
+    return fact.text1
+
+
+def test_the_proxy_terminating_endpoints_gate_is_kept_and_no_other() -> None:
+    """kube-proxy states its feature gates in its /metrics (every component from 1.26): the
+    prober keeps ProxyTerminatingEndpoints' sample, which decides what a serving-terminating
+    pod gets on 1.26-1.27 (on by default, can be off), and the replay fact carries it."""
+    real = (FIXTURES / "elastic-beats-kubeproxy-v1.29.0-metrics-subset.prom").read_text()
+    gates = (FIXTURES / "elastic-beats-kubeproxy-v1.29.0-feature-gates-subset.prom").read_text()
+    ga = 'kubernetes_feature_enabled{name="ProxyTerminatingEndpoints",stage=""}'
+    metrics = parse_metrics(real + gates)
+    assert {k: v for k, v in metrics.items() if k.startswith("kubernetes_feature")} == {ga: 1.0}
+    assert _gate_text(metrics) == "true"
+    beta_off = {k: v for k, v in metrics.items() if k != ga}
+    beta_off['kubernetes_feature_enabled{name="ProxyTerminatingEndpoints",stage="BETA"}'] = 0.0
+    assert _gate_text(beta_off) == "false"
+    assert _gate_text(parse_metrics(real)) is None  # 1.25 and before: no such metric

@@ -233,6 +233,24 @@ def health(t: float, prev: float | None, node_name: str, local: int | None) -> O
     return _sample(t, prev, "ProxyHealth", "kube-proxy-probe", node_name, payload)
 
 
+def proxy_metrics(t: float, node_name: str, pte_gate: bool | None) -> Observation:
+    """A scrape of kube-proxy's /metrics as the prober stores it: its last sync 1 s before the
+    scrape, nothing queued since, and ProxyTerminatingEndpoints' feature-gate sample where
+    `pte_gate` is not None (stage BETA, as 1.26-1.27 print it)."""
+    synced = at(t - 1).timestamp()
+    metrics: dict[str, float] = {
+        "kubeproxy_sync_proxy_rules_last_timestamp_seconds": synced,
+        "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds": synced,
+    }
+    if pte_gate is not None:
+        key = 'kubernetes_feature_enabled{name="ProxyTerminatingEndpoints",stage="BETA"}'
+        metrics[key] = float(pte_gate)
+    payload = {"port": 10249, "address": "127.0.0.1", "latency_ms": 2.0, "status": 200,
+               "error": None, "metrics": metrics, "derived": None, "look": "sample"}  # fmt: skip
+    return Observation(at(t), CLUSTER, "kube-proxy-probe", "ProxyMetrics", "OBSERVED", payload,
+                       node=node_name)  # fmt: skip
+
+
 def target(
     t: float,
     prev: float | None,

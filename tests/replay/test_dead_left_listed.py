@@ -15,16 +15,32 @@ answers (the Service's healthCheckNodePort), DescribeTargetHealth answers; times
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.model import Window
-from tests.replay.builders import at, eps, health, pod, ready_pair, target, windows_of
+from tests.replay.builders import (
+    at,
+    eps,
+    health,
+    pod,
+    proxy_metrics,
+    ready_pair,
+    target,
+    windows_of,
+)
 
 PGBD, CBD = "pod-gone-before-deregistered", "closed-before-deregistered"
 
 
-def _fails_open(n2_failing: float, version: str, settings: DetectSettings = DEFAULTS) -> Window:
+def _fails_open(
+    n2_failing: float,
+    version: str,
+    settings: DetectSettings = DEFAULTS,
+    extra: Sequence[Observation] = (),
+) -> Window:
     """n1 and n2 (kube-proxy `version`), p1 on n1 and p2 on n2. p1 is deleted at 10 s (preStop
     28 s) and serving-terminating from 10.05 s; the health check of n1, every 0.5 s, answers
     200 counting one ready local endpoint through 10 s, then 503 counting none. The LB, polled
@@ -38,6 +54,7 @@ def _fails_open(n2_failing: float, version: str, settings: DetectSettings = DEFA
         eps(10.05, [("p1", "n1", "terminating"), ("p2", "n2", "ready")]),
         pod(31, "p1", "n1", "gone", deleted_at=10, grace=60, prestop=28, finished=30),
         eps(38, [("p2", "n2", "ready")]),
+        *extra,
     ]
     polls = range(3, 160, 2)
     obs += [target(t, t - 2, "n1", "healthy" if t < 13 else "unhealthy") for t in polls]
@@ -67,3 +84,17 @@ def test_a_gate_stated_off_names_nothing() -> None:
     # without the gate kube-proxy dropped the terminating endpoint at its 503 (10.5 s)
     off = DetectSettings(proxy_terminating_endpoints=False)
     assert _fails_open(41, "v1.27.16", off).also == ()
+
+
+def test_a_gate_kube_proxy_states_off_in_its_metrics_names_nothing() -> None:
+    """kube-proxy states its gates in its own metrics (`kubernetes_feature_enabled`, from
+    1.26): scraped once before anything happened, off reads as the setting stated off; on, the
+    dead pod's rules are named beside kube-proxy's close as under the version's default; a
+    page without the gate's sample changes nothing."""
+
+    def scraped(gate: bool | None) -> list[Observation]:
+        return [proxy_metrics(1.5, node, gate) for node in ("n1", "n2")]
+
+    assert _fails_open(41, "v1.27.16", extra=scraped(False)).also == ()
+    assert _fails_open(41, "v1.27.16", extra=scraped(None)).also == (PGBD,)
+    assert _fails_open(41, "v1.27.16", extra=scraped(True)).also == (PGBD,)

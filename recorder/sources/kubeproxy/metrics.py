@@ -15,7 +15,11 @@ Kept (the kube-proxy lag metrics):
   no sync, or exactly one, ran in between (replay.synccount);
 - `process_start_time_seconds` (the Prometheus client's process collector, registered by every
   Kubernetes component): which kube-proxy process answered, so counts are compared only within
-  one.
+  one;
+- `kubernetes_feature_enabled{name="ProxyTerminatingEndpoints",...}` (component-base's feature
+  gate metric, every component from 1.26: kubernetes#112690): whether this kube-proxy runs with
+  ProxyTerminatingEndpoints on, which its version alone does not say on 1.26-1.27 (on by
+  default, can be turned off); the other gates' samples are not kept.
 A sample with labels is keyed `name{label="value",...}` (labels sorted), as Prometheus prints it.
 """
 
@@ -33,6 +37,9 @@ SYNC_DURATION = "kubeproxy_sync_proxy_rules_duration_seconds"
 SYNC_COUNT = SYNC_DURATION + "_count"
 SYNC_SUM = SYNC_DURATION + "_sum"
 PROCESS_START = "process_start_time_seconds"
+FEATURE = "kubernetes_feature_enabled"
+#: The one feature gate detection reads (replay.proxy.pte_known).
+PTE_GATE = "ProxyTerminatingEndpoints"
 WANTED = frozenset(
     {
         LAST_SYNC,
@@ -66,7 +73,9 @@ def parse_metrics(text: str) -> dict[str, float]:
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name in WANTED:
+                if sample.name in WANTED or (
+                    sample.name == FEATURE and sample.labels.get("name") == PTE_GATE
+                ):
                     out[_key(sample.name, dict(sample.labels))] = float(sample.value)
     except ValueError as exc:
         raise MetricsError(str(exc)[:200]) from exc

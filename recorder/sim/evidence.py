@@ -36,10 +36,18 @@ from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import PROBE
 from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC, METRICS_PORT
 from gapwatch.recorder.sim.trail import trail_record
-from gapwatch.recorder.sources.kubeproxy.metrics import PROCESS_START, SYNC_COUNT, summarize
+from gapwatch.recorder.sim.validate import minor_version
+from gapwatch.recorder.sources.kubeproxy.metrics import (
+    FEATURE,
+    PROCESS_START,
+    PTE_GATE,
+    SYNC_COUNT,
+    summarize,
+)
 from gapwatch.recorder.timefmt import to_micros
 
 if TYPE_CHECKING:
+    from gapwatch.recorder.sim.scenario import KubeProxy
     from gapwatch.recorder.sim.world import World
 
 
@@ -127,6 +135,7 @@ class MetricsScraper:
         }
         metrics[SYNC_COUNT] = float(count)
         metrics[PROCESS_START] = (epoch + started) / 1e6
+        metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.s.kube_proxy))
         latency = round(self.rng.uniform(2.0, 30.0), 3)
         payload: dict[str, Any] = {
             "port": METRICS_PORT,
@@ -141,6 +150,18 @@ class MetricsScraper:
         self.emitted[node] = at_us
         w.emit.push(at_us + us(latency / 1000.0), PROBE, "ProxyMetrics", "OBSERVED", payload,
                     node=node)  # fmt: skip
+
+
+def gate_sample(version: str, proxy: KubeProxy) -> dict[str, float]:
+    """ProxyTerminatingEndpoints' `kubernetes_feature_enabled` sample as kube-proxy `version`
+    prints it: none before 1.26 (the metric came with 1.26: kubernetes#112690), stage BETA and
+    the gate's setting in 1.26-1.27, stage "" and 1 from 1.28 (GA: kube-proxy v1.29.0's page,
+    tests/fixtures/kubeproxy)."""
+    minor = minor_version(version)
+    if minor is None or minor < 26:
+        return {}
+    stage, on = ("BETA", proxy.proxy_terminating_endpoints) if minor < 28 else ("", True)
+    return {f'{FEATURE}{{name="{PTE_GATE}",stage="{stage}"}}': float(on)}
 
 
 def emit_call(world: World, at_us: int, node: str, call: str) -> None:

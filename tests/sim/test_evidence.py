@@ -145,3 +145,24 @@ def test_the_access_log_adds_the_successes_and_changes_nothing_else() -> None:
             assert o.source_time is not None
             at = to_micros(o.source_time)
             assert not [n for n, a, b in spans if n == o.node and a <= at < b]
+
+
+def test_metrics_looks_state_the_gate_as_that_kube_proxy_prints_it() -> None:
+    """kube-proxy prints ProxyTerminatingEndpoints' `kubernetes_feature_enabled` from 1.26 (BETA,
+    its setting) and from 1.28 as GA (stage "", 1); before 1.26 there is no such metric. The
+    replay fact reads the same sample the recorder keeps from a real page."""
+    gate = 'kubernetes_feature_enabled{{name="ProxyTerminatingEndpoints",stage="{}"}}'
+    cases = [
+        ("v1.25.16", True, {}),
+        ("v1.27.8", False, {gate.format("BETA"): 0.0}),
+        ("v1.26.15", True, {gate.format("BETA"): 1.0}),
+        ("v1.29.10", True, {gate.format(""): 1.0}),
+    ]
+    for version, pte, expected in cases:
+        overrides = {**OPTIONS, "nodes.kube_proxy_version": version,
+                     "kube_proxy.proxy_terminating_endpoints": pte}  # fmt: skip
+        obs = run(load_scenario("seed-3node", overrides), 1).observations
+        pages = [o.payload["metrics"] for o in obs if o.kind == "ProxyMetrics"]
+        assert pages
+        for page in pages:
+            assert {k: v for k, v in page.items() if k.startswith("kubernetes_")} == expected

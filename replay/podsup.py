@@ -59,11 +59,12 @@ def pods_up(
     """Where any local pod of the Service was possibly up and surely up and programmed (module
     docstring); None where no local pod's Pod object was seen (nothing to say: F is left as it
     was). `program_us`: how long after a pod came up kube-proxy may still not forward to it
-    (the EndpointSlice controller's lag and kube-proxy's largest), where it came up while no
-    other local pod surely was (a pod that came up beside a live one needs no such bound: the
-    one kube-proxy forwarded to was up): the health check's 200 does not say which endpoint it
-    counted, a dead one still listed or its replacement, unless its count rose after the pod
-    came up (`health`: the node's health-check lane, `_counted`)."""
+    (the EndpointSlice controller's lag and kube-proxy's largest), also where another local
+    pod was up then: that one is forwarded to only while it lives (a replacement read as
+    forwarded from its Ready because the old pod was up hid the gap where the old pod died
+    first: tests/replay/test_replacement_unprogrammed.py). The health check's 200 does not say
+    which endpoint it counted, a dead one still listed or its replacement, unless its count
+    rose after the pod came up (`health`: the node's health-check lane, `_counted`)."""
     runs: list[tuple[int, int, int]] = []  # (came up, surely stopped by, possibly up until)
     seen = False
     for pod in local_pods(state, svc, node):
@@ -90,9 +91,10 @@ def pods_up(
     for began, lo, hi in runs:
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
-        # a pod that came up while no other local pod surely was: the node had nothing kube-proxy
-        # forwarded to, and it forwards to this one only once it programmed it
-        if began > LO and not any(b <= began < e for b, e, _ in runs if b != began):
+        # a pod that came up during the recording is forwarded to only once kube-proxy programmed
+        # it, also beside another local pod: that one forwarded only while it lived, and where it
+        # died first the node had nothing to forward to until then (the union of the runs)
+        if began > LO:
             sure = _counted(health, times, began, began + program_us)
         if sure < lo:
             definite.append(Iv(sure, lo))

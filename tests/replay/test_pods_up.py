@@ -89,9 +89,16 @@ def test_a_replacement_up_after_the_death_may_not_be_programmed_yet() -> None:
     assert window.end_latest_us >= to_micros(at(20))
 
 
-def test_a_replacement_up_before_the_death_needs_no_programming_bound() -> None:
-    # p2 came up at 8 s while p1 still ran: whichever kube-proxy forwarded to was up
-    assert _replaced(8.0) == []
+def test_a_replacement_up_before_the_death_is_forwarded_to_once_programmed() -> None:
+    # p2 came up at 8 s while p1 still ran, and the slice swapped them at 8.2 s: kube-proxy
+    # forwarded to p1 until the sync that read the swap, to p2 after it. Had that sync come
+    # after p1 died at 12 s (within kube-proxy's lag bound: none measured), nothing on n1
+    # served in between; the count (one endpoint throughout) does not say when it came. A
+    # possible window, never a certain one (this read as no window before session 24:
+    # tests/replay/test_replacement_unprogrammed.py)
+    (window,) = _replaced(8.0)
+    assert not window.certain and window.cls == PGBD
+    assert window.start_earliest_us <= to_micros(at(12)) <= window.start_latest_us
 
 
 def test_a_count_that_rose_after_the_replacement_came_up_ends_the_gap() -> None:

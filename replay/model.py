@@ -9,7 +9,7 @@ The dashboard and the CLI consume these types; they never look inside the fold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 # the one wording of a class (recorder/wording.py: the lab's reports use it too)
 from gapwatch.recorder.wording import class_text as class_text
@@ -46,13 +46,32 @@ LB_STATES = (
 POD_STATES = ("serving", "terminating", "gone")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, order=True)
 class ServiceRef:
-    """An LB-facing Service in one cluster."""
+    """An LB-facing Service in one cluster.
+
+    Its hash is computed once (a slot beside the fields, not a field): it keys most of the
+    fold's and detection's dicts, alone and in (Service, node) tuples, and a dataclass's own
+    `__hash__` builds and hashes the fields' tuple on every lookup (8-9 % of a refresh's CPU
+    went to such hashes, benchmarks/README.md "Session 24"). Pickled by its fields, so the
+    hash is computed again where it is loaded (string hashes differ between processes)."""
+
+    __slots__ = ("_hash", "cluster", "name", "namespace")
+    #: set once by `__post_init__` (a ClassVar to the dataclass: no field, no init argument)
+    _hash: ClassVar[int]
 
     cluster: str
     namespace: str
     name: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.cluster, self.namespace, self.name)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[ServiceRef], tuple[str, str, str]]:
+        return (ServiceRef, (self.cluster, self.namespace, self.name))
 
     @property
     def key(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, ClassVar
+from typing import Any
 
 #: Microseconds per second (the engine's time unit is the microsecond).
 US = 1_000_000
@@ -36,9 +36,6 @@ class DetectSettings:
     a refresh looks them up per node (a dataclass's own `__hash__` hashes the 24 fields' tuple
     on every look-up). Pickled by its fields, so the hash is computed again where it is loaded
     (string hashes differ between processes)."""
-
-    #: set once by `__post_init__` (a ClassVar to the dataclass: no field, no init argument)
-    _hash: ClassVar[int]
 
     proxy_lag_min_s: float = 0.0
     proxy_lag_max_s: float = 60.0
@@ -71,7 +68,7 @@ class DetectSettings:
         object.__setattr__(self, "_hash", hash(self._values()))
 
     def __hash__(self) -> int:
-        return self._hash
+        return self._hash  # type: ignore[attr-defined,no-any-return]  # set by __post_init__, no field
 
     def __reduce__(self) -> tuple[type[DetectSettings], tuple[Any, ...]]:
         return (DetectSettings, self._values())

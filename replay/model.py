@@ -9,7 +9,7 @@ The dashboard and the CLI consume these types; they never look inside the fold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Literal
 
 # the one wording of a class (recorder/wording.py: the lab's reports use it too)
 from gapwatch.recorder.wording import class_text as class_text
@@ -57,8 +57,6 @@ class ServiceRef:
     hash is computed again where it is loaded (string hashes differ between processes)."""
 
     __slots__ = ("_hash", "cluster", "name", "namespace")
-    #: set once by `__post_init__` (a ClassVar to the dataclass: no field, no init argument)
-    _hash: ClassVar[int]
 
     cluster: str
     namespace: str
@@ -68,7 +66,7 @@ class ServiceRef:
         object.__setattr__(self, "_hash", hash((self.cluster, self.namespace, self.name)))
 
     def __hash__(self) -> int:
-        return self._hash
+        return self._hash  # type: ignore[attr-defined,no-any-return]  # set by __post_init__, no field
 
     def __reduce__(self) -> tuple[type[ServiceRef], tuple[str, str, str]]:
         return (ServiceRef, (self.cluster, self.namespace, self.name))

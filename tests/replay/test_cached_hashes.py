@@ -39,6 +39,7 @@ def test_equal_refs_hash_alike_however_made() -> None:
         assert other == ref and hash(other) == hash(ref)
         assert {other: 1}[ref] == 1
     assert dataclasses.astuple(ref) == ("c1", "ns", "gw")  # the hash is no field
+    assert list(ServiceRef.__dataclass_fields__) == ["cluster", "namespace", "name"]
     assert ServiceRef("c1", "ns", "a") < ServiceRef("c1", "ns", "b")
 
 
@@ -81,3 +82,4 @@ def test_equal_settings_hash_alike_however_made() -> None:
     # the hash is no field: what is shown and compared holds the assumptions alone
     assert [f.name for f in dataclasses.fields(mine)][-1] == "proxy_terminating_endpoints"
     assert "_hash" not in dataclasses.asdict(mine) and "_hash" not in repr(mine)
+    assert "_hash" not in DetectSettings.__dataclass_fields__  # a pseudo-field, as ClassVars are

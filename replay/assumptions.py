@@ -28,9 +28,14 @@ def seconds_us(seconds: float) -> int:
     return round(seconds * US)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DetectSettings:
-    """The assumptions detection uses (fields: see `ASSUMPTIONS` for unit and source)."""
+    """The assumptions detection uses (fields: see `ASSUMPTIONS` for unit and source).
+
+    Its hash is computed once, kept beside the fields (not one of them): memo keys hold it and
+    a refresh looks them up per node (a dataclass's own `__hash__` hashes the 24 fields' tuple
+    on every look-up). Pickled by its fields, so the hash is computed again where it is loaded
+    (string hashes differ between processes)."""
 
     proxy_lag_min_s: float = 0.0
     proxy_lag_max_s: float = 60.0
@@ -58,6 +63,18 @@ class DetectSettings:
     ccm_mode: str | None = None
     #: None: from the probes, else from the nodes' kube-proxy version
     proxy_terminating_endpoints: bool | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self._values()))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]  # set by __post_init__, no field
+
+    def __reduce__(self) -> tuple[type[DetectSettings], tuple[Any, ...]]:
+        return (DetectSettings, self._values())
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
 
     @property
     def proxy_lag_s(self) -> tuple[float, float]:

@@ -49,7 +49,7 @@ from gapwatch.replay.node_rows import NodeRows, ServiceRows
 log = structlog.get_logger("gapwatch.replay.checkpoint_file")
 
 #: bumped when what a checkpoint holds changes meaning
-FORMAT = "gapwatch-checkpoint-2"
+FORMAT = "gapwatch-checkpoint-3"
 #: stores whose checkpoint one process keeps (the dashboard has one; tests open many)
 KEEP = 2
 #: a one-shot refresh uses the saved checkpoint when the touched Services hold at least this

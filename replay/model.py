@@ -46,13 +46,30 @@ LB_STATES = (
 POD_STATES = ("serving", "terminating", "gone")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, order=True)
 class ServiceRef:
-    """An LB-facing Service in one cluster."""
+    """An LB-facing Service in one cluster.
+
+    Its hash is computed once (a slot beside the fields, not a field): it keys most of the
+    fold's and detection's dicts, alone and in (Service, node) tuples, and a dataclass's own
+    `__hash__` builds and hashes the fields' tuple on every lookup (8-9 % of a refresh's CPU
+    went to such hashes, benchmarks/README.md "Session 24"). Pickled by its fields, so the
+    hash is computed again where it is loaded (string hashes differ between processes)."""
+
+    __slots__ = ("_hash", "cluster", "name", "namespace")
 
     cluster: str
     namespace: str
     name: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.cluster, self.namespace, self.name)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]  # set by __post_init__, no field
+
+    def __reduce__(self) -> tuple[type[ServiceRef], tuple[str, str, str]]:
+        return (ServiceRef, (self.cluster, self.namespace, self.name))
 
     @property
     def key(self) -> str:

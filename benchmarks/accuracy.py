@@ -12,7 +12,8 @@ recorder/sim/generate.py, heavy-tailed lags, default assumptions. Seeds are spli
   15,000,000-15,000,999 (two of its seeds were run once by mistake in session 18),
   16,000,000-16,000,999 (run once in session 19), 17,000,000-17,000,999 (run once in
   session 20), 18,000,000-18,000,999 and 19,000,000-19,000,999 (run once each in session 21),
-  20,000,000-20,000,999 (run once in session 23, with and without NodePort probes)
+  20,000,000-20,000,999 (run once in session 23, with and without NodePort probes),
+  21,000,000-21,000,999 (run once in session 24, each way and without any probe)
   (looked at while writing rules, or run once and so spent);
 - held-out set: seeds from 22,000,000 (never looked at while writing rules; run once, on the
   final rules, and reported in docs/semantics.md).

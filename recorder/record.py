@@ -165,6 +165,9 @@ def record(
         cfg = dataclasses.replace(cfg, sources=sources)
     require_cluster(cfg)
     configure_logging()
+    from gapwatch.recorder.heap import limit_arenas
+
+    limit_arenas()  # before any thread: recorder/heap.py
     dump = os.environ.get(DEBUG_MODULES_ENV)
     if os.environ.get(MEMORY_ENV):
         from gapwatch.recorder.memtrace import start_from_env

@@ -2,19 +2,23 @@
 
 The recorder runs for months. Its Python objects do not grow (GAPWATCH_DEBUG_MEMORY: 20.8-21.1 MB
 traced, 661-665k blocks over 9 minutes of a soak), yet its resident memory grew ~20 MB an hour
-(benchmarks/README.md, the soak). What grew was glibc's heap: every thread that calls malloc gets
-an arena of its own (up to 8 per core), and the recorder's worker threads (asyncio's default
-executor: the writer's batches, the LB poller, the projector, the prober's store reads) held
-seven between them; in a soak without faults the anonymous memory that grew was in those
-threads' arenas, each a little bigger every minute. Free pages inside a heap (after a relist,
-a full spool) are not given back either: glibc trims only a heap's top. So:
+over the soak's faults, ~4 without them (benchmarks/README.md). What grew was glibc's heap: every
+thread that calls malloc gets an arena of its own (up to 8 per core), and the recorder's worker
+threads (asyncio's default executor: the writer's batches, the LB poller, the projector, the
+prober's store reads) held seven between them; in a soak without faults most of the anonymous
+memory that grew was in those threads' arenas. And glibc gives back only the top of a heap: the
+free pages inside (after a relist's pages, a spool filled while the store was away) stay
+resident. So:
 
 - `limit_arenas` (at start, before any thread): at most `ARENAS` arenas (mallopt M_ARENA_MAX,
   what MALLOC_ARENA_MAX=2 sets from the environment; a value there wins);
 - `trim_heap` (in the run loop): malloc_trim(0) every `TRIM_EVERY_S`, which gives the free
   pages of every arena back to the system (0.24 ms after freeing 30 MB in 3 KB blocks).
 
-Both are glibc's; elsewhere (musl, macOS) they do nothing and say so (False).
+The same 15-minute soak with the same faults: +10.7 MB/h instead of +19-21, the last sample
+under the highest; the arena limit alone (MALLOC_ARENA_MAX=2, no trim) measured +22-25: the trim
+is what helps (the two were measured together; the limit alone, not). Both calls are glibc's;
+elsewhere (musl, macOS) they do nothing and say so (False).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ registers it).
 Imports only typer at the top: the run loop, the sources and the store load when the command
 runs, so `gapwatch record --help` stays fast. With GAPWATCH_DEBUG_MODULES=FILE the process writes
 the names of every module it loaded to FILE when it stops (the tests use it to prove the recorder
-never loads the dashboard, the replay engine or the simulator).
+never loads the dashboard, the replay engine or the simulator). With GAPWATCH_DEBUG_MEMORY=DIR it
+traces its memory into DIR (recorder/memtrace.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from gapwatch.recorder.writer import Derive
 
 DEBUG_MODULES_ENV = "GAPWATCH_DEBUG_MODULES"
+#: recorder/memtrace.py's switch (named here so that the module loads only when it is set)
+MEMORY_ENV = "GAPWATCH_DEBUG_MEMORY"
 
 
 def register(app: typer.Typer) -> None:
@@ -162,7 +165,14 @@ def record(
         cfg = dataclasses.replace(cfg, sources=sources)
     require_cluster(cfg)
     configure_logging()
+    from gapwatch.recorder.heap import limit_arenas
+
+    limit_arenas()  # before any thread: recorder/heap.py
     dump = os.environ.get(DEBUG_MODULES_ENV)
+    if os.environ.get(MEMORY_ENV):
+        from gapwatch.recorder.memtrace import start_from_env
+
+        start_from_env(os.environ)
     try:
         asyncio.run(_run(cfg, wiring(ctx).derive))
     finally:

@@ -25,6 +25,7 @@ from gapwatch.recorder.config import RecorderConfig
 from gapwatch.recorder.errors import ConfigError, StoreError
 from gapwatch.recorder.follow import follow
 from gapwatch.recorder.health import health_app, serve
+from gapwatch.recorder.heap import trim_heap
 from gapwatch.recorder.metrics import RecorderMetrics
 from gapwatch.recorder.projector import Projector
 from gapwatch.recorder.sources import REGISTRY
@@ -182,6 +183,7 @@ class Recorder:
         ]
         running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
         running.append(asyncio.create_task(self._announce_ready(stop), name="ready"))
+        running.append(asyncio.create_task(trim_heap(stop), name="heap"))
         try:
             await wait_first([stopper, self._writer_task, projector, *running])
             # One deadline for the whole shutdown (sources, writer, projector): it must end

@@ -130,8 +130,44 @@ def _relisted(changes: list[Change], a: int, b: int, noop: set[int]) -> set[K8sK
     return expected
 
 
-def count_k8s(engine: Engine, cluster: str, expected: set[K8sKey]) -> Count:
-    """Lost and duplicated Kubernetes changes."""
+def relisted_deletions(
+    log: Iterable[Change],
+    gaps: Mapping[str, Sequence[Gap]] | None = None,
+    noop: set[int] | None = None,
+) -> dict[K8sKey, int]:
+    """The deletions `expected_k8s` expects as a relist records them (the last recorded
+    version's resourceVersion), each with the last resourceVersion of its gap. `a`, the gap's
+    start, is the checkpoint the store held when the fault read it, which is not all the store
+    holds: the replicas share one checkpoint row per stream and the last to commit writes it
+    (recorder/writer.py: an untimed checkpoint replaces any), so the replica ahead may have
+    stored rows past it; and a replica may hold later events of the stream read from the watch
+    and not yet committed (its spool flushes every 100 ms). Such a real DELETED (its own
+    resourceVersion, inside the gap) is the object's last row when the relist looks
+    (watcher.py `_vanished`), so no second deletion is made up.
+    `count_k8s` takes any stored deletion of the object from the expected resourceVersion to the
+    gap's end for the expected one."""
+    gaps = gaps or {}
+    changes = list(log)
+    if noop is None:
+        noop = _noop_updates(changes)
+    ends: dict[K8sKey, int] = {}
+    for kind, ranges in gaps.items():
+        mine = [c for c in changes if KINDS[c.plural][0] == kind]
+        for a, b in ranges:
+            for key in _relisted(mine, a, b, noop):
+                if key[4] == "DELETED":
+                    ends[key] = max(b, ends.get(key, b))
+    return ends
+
+
+def count_k8s(
+    engine: Engine,
+    cluster: str,
+    expected: set[K8sKey],
+    relisted: Mapping[K8sKey, int] | None = None,
+) -> Count:
+    """Lost and duplicated Kubernetes changes. `relisted` (relisted_deletions): an expected
+    deletion a relist may have found recorded by the watch instead, up to its gap's end."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -145,8 +181,22 @@ def count_k8s(engine: Engine, cluster: str, expected: set[K8sKey]) -> Count:
         (kind, ns or "", name, str(rv), "DELETED" if op == "DELETED" else "")
         for kind, ns, name, rv, op in rows
     )
+    deleted: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for kind, ns, name, rv, op in stored:
+        if op:
+            deleted[(kind, ns, name)].append(rv)
+
+    def found(key: K8sKey) -> bool:
+        if stored[key]:
+            return True
+        end = (relisted or {}).get(key)
+        if end is None or not key[3].isdigit():
+            return False
+        low = int(key[3])
+        return any(rv.isdigit() and low <= int(rv) <= end for rv in deleted[key[:3]])
+
     result = Count(expected=len(expected))
-    result.lost = sorted("/".join(k).rstrip("/")[:200] for k in expected if stored[k] == 0)
+    result.lost = sorted("/".join(k).rstrip("/")[:200] for k in expected if not found(k))
     result.duplicated = sorted(
         f"{'/'.join(k).rstrip('/')[:200]} x{n}" for k, n in stored.items() if n > 1
     )

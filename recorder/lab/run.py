@@ -284,7 +284,9 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
             ledger.count_states, bound_s=bound, slack_s=slack, end_s=end, blind=blind
         )
         return {
-            "k8s": ledger.count_k8s(engine, lab.cluster, expected),
+            "k8s": ledger.count_k8s(
+                engine, lab.cluster, expected, ledger.relisted_deletions(log, gaps)
+            ),
             "kube-proxy": states(
                 lab.world.proxy_log,
                 ledger.probe_rows(engine, lab.cluster, origin),

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from gapwatch.recorder.lab.fakes.fakestore import FakeStore
-from gapwatch.recorder.lab.ledger import count_states, expected_k8s
+from sqlalchemy import Engine
+
+from gapwatch.recorder.lab.fakes.fakestore import Change, FakeStore
+from gapwatch.recorder.lab.ledger import (
+    count_k8s,
+    count_states,
+    expected_k8s,
+    relisted_deletions,
+)
+from gapwatch.recorder.sources.k8s.resources import to_observation
+from gapwatch.recorder.writer import EventWriter, no_derive
 
 
 def pod(name: str, phase: str, heartbeat: str = "t0") -> dict[str, Any]:
@@ -39,6 +49,56 @@ def test_a_relist_gap_expects_only_each_objects_last_state() -> None:
     gone = fake.delete("Pod", "ns", "b")  # created and deleted inside the gap: never seen
     expected = expected_k8s(fake.log, {"Pod": [(first, gone)]})
     assert expected == {("Pod", "ns", "a", str(first), ""), ("Pod", "ns", "a", str(last), "")}
+
+
+def _store(engine: Engine, changes: list[Change]) -> None:
+    """The changes as a watch records them, through the real writer."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        to_observation(cluster="lab", kind="Pod", op=c.type, obj=c.obj, observed_at=at)
+        for c in changes
+    ]
+    EventWriter(engine, derive=no_derive).write(rows)
+
+
+def test_a_relisted_deletion_the_watch_recorded_first_is_not_lost(engine: Engine) -> None:
+    """The apiserver-restart fault reads the stored checkpoint (the gap's start) while a replica
+    may still hold later events of the stream, read from the watch and not yet committed. Its
+    real DELETED (own resourceVersion, inside the gap) is then stored, and the relist, finding it
+    the object's last row, makes up no second one: the deletion is recorded, in the watch's form
+    and not the relist's. Session 23's 3 'lost' Pod DELETEs (rv 1177-1205, just before the
+    compaction to 1219) fit this; a deletion recorded in neither form is still lost."""
+    fake = FakeStore()
+    fake.create("Pod", pod("a", "Running"))
+    terminating = fake.update("Pod", pod("a", "Succeeded"))  # the last version committed
+    gone = fake.delete("Pod", "ns", "a")  # read from the watch, committed after the fault read
+    relist = fake.create("Pod", pod("b", "Pending"))
+    gaps = {"Pod": [(terminating, relist)]}
+    expected = expected_k8s(fake.log, gaps)
+    assert ("Pod", "ns", "a", str(terminating), "DELETED") in expected  # the relist's form
+    relisted = relisted_deletions(fake.log, gaps)
+    assert relisted == {("Pod", "ns", "a", str(terminating), "DELETED"): relist}
+    _store(engine, [c for c in fake.log if c.rv <= gone])  # the watch's real DELETED
+    result = count_k8s(engine, "lab", expected, relisted)
+    assert result.lost == ["Pod/ns/b/" + str(relist)]  # b: created after, not recorded here
+    assert count_k8s(engine, "lab", expected).lost == [
+        f"Pod/ns/a/{terminating}/DELETED",
+        f"Pod/ns/b/{relist}",
+    ]  # the rule before: the watch's form did not count
+
+
+def test_a_relisted_deletion_recorded_in_neither_form_is_lost(engine: Engine) -> None:
+    fake = FakeStore()
+    fake.create("Pod", pod("a", "Running"))
+    terminating = fake.update("Pod", pod("a", "Succeeded"))
+    fake.delete("Pod", "ns", "a")
+    relist = fake.create("Pod", pod("b", "Pending"))
+    gaps = {"Pod": [(terminating, relist)]}
+    _store(engine, [c for c in fake.log if c.rv <= terminating or c.rv == relist])
+    result = count_k8s(
+        engine, "lab", expected_k8s(fake.log, gaps), relisted_deletions(fake.log, gaps)
+    )
+    assert result.lost == [f"Pod/ns/a/{terminating}/DELETED"]
 
 
 def test_a_state_held_shorter_than_a_look_may_be_missed_a_longer_one_not() -> None:

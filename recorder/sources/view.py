@@ -149,6 +149,8 @@ class ClusterView:
                 slices = self._slices.setdefault(service, {})
                 if op == "DELETED":
                     slices.pop(name, None)
+                    if not slices:  # the Service's last slice: nothing kept for a name gone
+                        del self._slices[service]
                 else:
                     slices[name] = per_node
 

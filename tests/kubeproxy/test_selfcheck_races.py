@@ -144,3 +144,17 @@ def test_a_proof_is_stored_with_rfc3339_times() -> None:
         "nodeport_finished": "2026-12-06T00:00:00.510000Z",
         "health_after_started": "2026-12-06T00:00:01.000000Z",
     }
+
+
+def test_a_pair_no_target_looks_at_any_more_is_forgotten() -> None:
+    # two proofs at a node, then the node leaves (an autoscaler's scale-down) and comes back
+    # under the same name: its old proofs are gone with it, and months of node churn keep
+    # nothing of the nodes that left
+    check = SelfCheck(settle_s=0)
+    rounds(check, [0, 1, 2])
+    assert check.proofs == 2
+    check.keep_only(set())
+    assert check._pairs == {}
+    # two new proofs after it: two, not four (which would decide)
+    assert rounds(check, [10, 11]) is None and health(check, 12) is None
+    assert check.decided is None

@@ -109,6 +109,12 @@ class SelfCheck:
         #: proofs found so far, every pair (a metric)
         self.proofs = 0
 
+    def keep_only(self, keys: set[PairKey]) -> None:
+        """Forget the pairs no look feeds any more (a node or Service gone): a recorder runs for
+        months, and nodes come and go under an autoscaler."""
+        for key in [k for k in self._pairs if k not in keys]:
+            del self._pairs[key]
+
     def _pair(self, key: PairKey, listed: int | None, at: datetime) -> _Pair:
         pair = self._pairs.setdefault(key, _Pair())
         if listed == 0:

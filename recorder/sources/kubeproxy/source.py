@@ -199,6 +199,10 @@ class KubeProxyProber:
         """Start the targets the view adds, stop those it dropped: the last looks of the
         stopped ones that were not stored (TransitionTracker.forget), to store."""
         wanted = set(self._wanted())
+        if self.selfcheck is not None:
+            self.selfcheck.keep_only(
+                {(f"{t.key.namespace}/{t.key.name}", t.key.node) for t in wanted}
+            )
         gone = [t for t in self._tasks if t not in wanted]
         lasts: list[tuple[TargetKey, Observation]] = []
         for target in sorted(gone):

@@ -6,9 +6,11 @@ kube-proxy prober and the LB pollers read `local_services()` and `nodes()` (and 
 in the same process (a sidecar, `gapwatch probe`), a caller fills the view itself with `put_*`.
 
 It also keeps, per Service, how many endpoints its EndpointSlices list on each node
-(`listed_endpoints`), in any condition: the prober's NodePort self-check
-(recorder/sources/kubeproxy/selfcheck.py) asks whether a node has none. A slice change does not
-wake `changed()`: it changes no target.
+(`listed_endpoints`), in any condition, where a consumer asked for it (`wants_slices`, set
+before the sources run): the prober's NodePort self-check (recorder/sources/kubeproxy/
+selfcheck.py) asks whether a node has none. Without it the Kubernetes source neither loads the
+stored slices at its start nor hands the view the watched ones. A slice change does not wake
+`changed()`: it changes no target.
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ def slice_listing(obj: Mapping[str, Any]) -> tuple[str, str, dict[str, int]] | N
 class ClusterView:
     """See the module docstring. Lives in one event loop; not thread-safe."""
 
+    #: keep the EndpointSlices' listing (a consumer sets it on its view before the sources run)
+    wants_slices: bool = False
+
     def __init__(self) -> None:
         self._services: dict[str, ServiceInfo] = {}
         #: Service key -> slice name -> node -> endpoints listed there
@@ -142,7 +147,7 @@ class ClusterView:
                 self.drop_node(node.name)
             else:
                 self.put_node(node)
-        elif kind == "EndpointSlice":
+        elif kind == "EndpointSlice" and self.wants_slices:
             listing = slice_listing(obj)
             if listing is not None:
                 service, name, per_node = listing

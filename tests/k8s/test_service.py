@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gapwatch.recorder.sources.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.store import make_engine
 from tests.k8s import objects
 from tests.k8s.fakeapi import FakeApiServer
@@ -173,13 +174,15 @@ def test_a_resumed_recorder_is_ready_once_its_watches_are_open(tmp_path: Path) -
 
 
 def test_a_restarted_recorder_knows_the_stored_nodes_and_services_without_a_relist(
-    store_url: str,
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Resumed from its checkpoints, the watch sends only what changed since: the shared view
     (what the prober probes, what LB targets map to, how many endpoints the EndpointSlices list
     per node for the prober's NodePort self-check) is loaded from the store, or a recorder
     restarted while the other replica was also down probed nothing (the lab's sigkill-all)."""
     config = fast_config(scope="all", kinds=("Service", "Node", "EndpointSlice"))
+    # every view asks for the slices, as the prober's self-check does (`nodeport: always`)
+    monkeypatch.setattr(ClusterView, "wants_slices", True)
     service = objects.services()[-1]
     namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
     endpoints = objects.endpoint_slice(namespace, f"{name}-x1", name, "node-1")

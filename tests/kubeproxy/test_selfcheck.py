@@ -52,6 +52,7 @@ def _endpoint(node: str, *, ready: bool = True, terminating: bool = False) -> di
 
 def _view(fakes: FakeKubeProxies, endpoints: list[dict[str, Any]]) -> ClusterView:
     view = ClusterView()
+    view.wants_slices = True  # as the prober asks once built (the view is filled before it)
     view.observe("Service", "ADDED", local_service(fakes))
     for node in fakes.nodes:
         view.observe(

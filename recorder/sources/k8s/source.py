@@ -40,9 +40,9 @@ from gapwatch.recorder.writer import Checkpoint
 
 log = structlog.get_logger("gapwatch.recorder")
 
-#: The kinds the ClusterView is built from (recorder/sources/view.py; the EndpointSlices for the
-#: prober's NodePort self-check: how many endpoints each lists per node).
-VIEW_KINDS = ("Service", "Node", "EndpointSlice")
+#: The kinds the ClusterView is built from (recorder/sources/view.py), and the EndpointSlices
+#: where it wants them (`wants_slices`: the prober's NodePort self-check).
+VIEW_KINDS = ("Service", "Node")
 #: Why a resumed Service stream relists (the `reason` of its RelistGap).
 SCOPE_RELIST = "relisted at start: the local-services scope lists every Service"
 
@@ -118,8 +118,9 @@ class K8sSource:
     ) -> list[ResourceWatcher]:
         streams = self._streams(kinds)
         ctx = self.context
+        viewed = (*VIEW_KINDS, "EndpointSlice") if ctx.view.wants_slices else VIEW_KINDS
         resume, known, stored = await asyncio.to_thread(
-            load_start, ctx.engine, cluster=ctx.cluster, streams=streams, objects_of=VIEW_KINDS
+            load_start, ctx.engine, cluster=ctx.cluster, streams=streams, objects_of=viewed
         )
         since = await asyncio.to_thread(
             load_resume_times, ctx.engine, cluster=ctx.cluster, streams=streams
@@ -138,7 +139,7 @@ class K8sSource:
                 namespace=namespace,
                 label_selector=self.settings.label_selectors.get(kind),
                 relevant=self.scope.relevant if self.scope is not None else None,
-                on_object=self._on_object(kind) if kind in VIEW_KINDS else None,
+                on_object=self._on_object(kind) if kind in viewed else None,
                 scope_generation=self._scope_generation if scoped else None,
                 projection=self.settings.projection,
                 redact=self.settings.redact_paths,

@@ -110,6 +110,8 @@ class KubeProxyProber:
             if settings.nodeport_selfcheck and settings.nodeport == "always"
             else None
         )
+        if self.selfcheck is not None:
+            context.view.wants_slices = True  # the check reads what the slices list per node
         #: the self-check's observation, waiting to be stored
         self._verdicts: list[Observation] = []
         #: set when the targets must be planned again without the view changing

@@ -20,8 +20,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from gapwatch.replay.context import local_pods
-from gapwatch.replay.deaths import Run, death_span, runs
+from gapwatch.replay.deaths import death_span, local_runs
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import HI
@@ -48,7 +47,7 @@ def counted_dead(
     if not health:
         return False
     since_us, at_us = start
-    every = [r for pod in local_pods(state, svc, node) for r in _runs_of(state, svc, pod)]
+    every = local_runs(state, svc, node)
     died = {
         id(r): death_span(r.last_up_us, r.down_us, r.finished_us, clock_us, status_us)
         for r in every
@@ -78,10 +77,6 @@ def counted_dead(
         if n > alive:
             return True
     return False
-
-
-def _runs_of(state: FoldState, svc: ServiceRef, pod: str) -> list[Run]:
-    return runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
 
 
 def _counted_through(

@@ -102,6 +102,15 @@ def death_span(
     return max(up_us, down_us - status_us), down_us
 
 
+def local_runs(state: FoldState, svc: ServiceRef, node: str) -> list[Run]:
+    """Every run of every local pod of the Service on `node` (`runs`, pod by pod)."""
+    return [
+        r
+        for pod in local_pods(state, svc, node)
+        for r in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
+    ]
+
+
 def runs(lane: Sequence[PodSample], pod: str) -> list[Run]:
     """The stretches one pod was up (ready or terminating), in order."""
     out: list[Run] = []
@@ -154,11 +163,7 @@ def unprogrammed(
     lie from the store's time for it, `span_us` how long one sync may run. `health`: reads
     the node's health-check samples on the recorder's clock (replay.observed), once and only
     where a death's replacement needs them (none: not read)."""
-    every = [
-        r
-        for pod in local_pods(state, svc, node)
-        for r in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
-    ]
+    every = local_runs(state, svc, node)
     if not any(r.finished_us is not None and r.down_us != HI for r in every):
         return [], []  # no reported death on the node: nothing to list
     # when each run's endpoint surely was listed, found once (not once per death)
@@ -407,12 +412,7 @@ def stopped_while_up(
     node runs (a node that went down writes nothing; its pods are marked later by the node
     lifecycle controller or garbage-collected), so the node was still up when its last pod
     stopped: F fell then, with the node up, not when the node went down."""
-    every = [
-        r
-        for pod in local_pods(state, svc, node)
-        for r in runs(state.pods.get((svc.cluster, svc.namespace, pod), []), pod)
-        if r.down_us >= since_us
-    ]
+    every = [r for r in local_runs(state, svc, node) if r.down_us >= since_us]
     return bool(every) and all(
         r.down_us <= by_us
         and r.finished_us is not None

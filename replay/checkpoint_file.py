@@ -12,7 +12,8 @@ holds the whole store's state, and reading and writing it would cost more.
 The file is `<sqlite file>.checkpoint` beside a SQLite store, else
 `$GAPWATCH_CHECKPOINT_DIR` (default `~/.cache/gapwatch/checkpoints`)/`<sha256 of the URL>`. It
 is a pickle: it is loaded only if it is a regular file owned by this user and writable by
-nobody else, written under a format key (this module's `FORMAT`, the FoldState's fields), for
+nobody else, written under a format key (this module's `FORMAT`, the code's revision
+(replay.revision), the FoldState's fields), for
 the same URL, and for a store whose facts up to the checkpoint's event id are still the ones it
 folded: the same SQLite file (inode) or database (oid), not re-derived since (replay_state's
 `facts_epoch`, bumped by `rebuild --rederive`), the same count and last fact. Anything else,
@@ -40,7 +41,7 @@ from sqlalchemy import Engine, text
 
 from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
-from gapwatch.replay import projections
+from gapwatch.replay import projections, revision
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.fold import FoldState, Memo, ServiceInfo
 from gapwatch.replay.node_cache import NodeWindows, ServiceWindows
@@ -65,7 +66,8 @@ def _format() -> str:
     classes = (Checkpoint, FoldState, Memo, ServiceInfo, ServiceRows, NodeRows, ServiceWindows,
                NodeWindows)  # fmt: skip
     fields = [f.name for cls in classes for f in dataclasses.fields(cls)]
-    return f"{FORMAT}:{','.join(fields)}"
+    # the cached windows and rows are the rules' output: another revision's are void
+    return f"{FORMAT}:{revision.current()}:{','.join(fields)}"
 
 
 def path_for(engine: Engine) -> Path:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from gapwatch.recorder.dburl import store_key
@@ -24,6 +25,7 @@ from gapwatch.replay import (
     node_cache,
     node_rows,
     openness_scope,
+    revision,
     scope,
     settings_reads,
     state_rows,
@@ -61,6 +63,8 @@ from gapwatch.replay.tables import (
     replay_state,
     replay_windows,
 )
+
+log = structlog.get_logger("gapwatch.replay.projections")
 
 STATE_KEY = "last_event_id"
 #: replay_state: bumped by every re-derivation of the facts (replay.checkpoint_file)
@@ -215,13 +219,34 @@ def facts_epoch(conn: Connection) -> int:
 def positions(conn: Connection) -> tuple[int, int]:
     """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh): the
     last fact event the projections hold, and the store's newest."""
-    last, newest = conn.execute(
+    last, newest, _built = _looks(conn)
+    return last, newest
+
+
+#: `_due`'s position for projections that other code built (replay.revision): behind any store
+STALE = -1
+
+
+def _due(conn: Connection) -> tuple[int, int]:
+    """`positions`, the projections' position read as `STALE` where projections exist that
+    another revision of replay's code built (or one from before the revision was recorded):
+    what a refresh must bring up to date, in the same one statement."""
+    last, newest, built = _looks(conn)
+    return (STALE if last > 0 and built != revision.current() else last), newest
+
+
+def _looks(conn: Connection) -> tuple[int, int, int | None]:
+    def value(key: str) -> Any:
+        return select(replay_state.c.value).where(replay_state.c.key == key).scalar_subquery()
+
+    last, newest, built = conn.execute(
         select(
-            select(replay_state.c.value).where(replay_state.c.key == STATE_KEY).scalar_subquery(),
+            value(STATE_KEY),
             text("(SELECT coalesce(max(event_id), 0) FROM facts)"),
+            value(revision.KEY),
         )
     ).one()
-    return int(last or 0), int(newest)
+    return int(last or 0), int(newest), None if built is None else int(built)
 
 
 def _set_last(conn: Connection, value: int) -> None:
@@ -271,42 +296,63 @@ def rebuild(
         with step("re-deriving facts", events) as advance:
             rederive_facts(engine, on_events=advance if track is not None else None)
     with translate_errors(engine), engine.begin() as conn:
-        if settings is None:
-            settings = stored_settings(conn)
-        _store_settings(conn, settings)
-        for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
-            conn.execute(delete(table))
-        _forget_context(conn)
-        newest = _max_fact_event(conn)
-        facts = _count(conn, "facts") if track is not None else None
-        with step("folding facts", facts) as advance:
-            on_rows = advance if track is not None else None
-            state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
-        services = lb_facing(state)
-        impact = None if checkpoint is None else access_impact(state)
-        with _detecting(track, state, services) as on_node:
-            _write(
-                conn,
-                state,
-                services,
-                settings,
-                impact=impact,
-                cache=None if checkpoint is None else checkpoint.windows,
-                kept=None if checkpoint is None else checkpoint.rows,
-                on_node=on_node,
-            )
-        _store_context(conn, {scope.COMPLETE: 1})
-        _set_last(conn, newest)
-        if checkpoint is not None:
-            checkpoint.seed(store_key(engine.url), newest, state)
-            checkpoint.impact, checkpoint.settings = impact, settings
-            # the state was built with the cyclic GC off (load.no_gc): its millions of objects
-            # are not yet counted as long-lived, and the first full collection after it would
-            # scan them all inside some later refresh; done now, with the rebuild that made them
-            gc.collect()
-            for cluster in sorted({s.cluster for s in services}):
-                checkpoint.values[cluster] = cluster_values(state, cluster, settings)
-        return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
+        _lock(conn)
+        return _rebuild_in(conn, engine, settings, checkpoint, track)
+
+
+def _lock(conn: Connection) -> None:
+    """The refresh lock (replay.behind): one writer of the projections at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE replay_state IN EXCLUSIVE MODE"))
+
+
+def _rebuild_in(
+    conn: Connection,
+    engine: Engine,
+    settings: DetectSettings | None,
+    checkpoint: Checkpoint | None,
+    track: Track | None,
+) -> int:
+    """`rebuild`'s recomputation, in the caller's transaction (holding the lock); returns the
+    number of windows."""
+    step = track or _untracked
+    if settings is None:
+        settings = stored_settings(conn)
+    _store_settings(conn, settings)
+    state_rows.put(conn, {revision.KEY: revision.current()})
+    for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
+        conn.execute(delete(table))
+    _forget_context(conn)
+    newest = _max_fact_event(conn)
+    facts = _count(conn, "facts") if track is not None else None
+    with step("folding facts", facts) as advance:
+        on_rows = advance if track is not None else None
+        state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
+    services = lb_facing(state)
+    impact = None if checkpoint is None else access_impact(state)
+    with _detecting(track, state, services) as on_node:
+        _write(
+            conn,
+            state,
+            services,
+            settings,
+            impact=impact,
+            cache=None if checkpoint is None else checkpoint.windows,
+            kept=None if checkpoint is None else checkpoint.rows,
+            on_node=on_node,
+        )
+    _store_context(conn, {scope.COMPLETE: 1})
+    _set_last(conn, newest)
+    if checkpoint is not None:
+        checkpoint.seed(store_key(engine.url), newest, state)
+        checkpoint.impact, checkpoint.settings = impact, settings
+        # the state was built with the cyclic GC off (load.no_gc): its millions of objects
+        # are not yet counted as long-lived, and the first full collection after it would
+        # scan them all inside some later refresh; done now, with the rebuild that made them
+        gc.collect()
+        for cluster in sorted({s.cluster for s in services}):
+            checkpoint.values[cluster] = cluster_values(state, cluster, settings)
+    return int(conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one())
 
 
 def _untracked(_description: str, _total: float | None) -> nullcontext[Callable[[float], None]]:
@@ -469,10 +515,37 @@ def _from_checkpoint(
         raise
 
 
+def _rebuild_stale(
+    conn: Connection, engine: Engine, checkpoint: Checkpoint | None, track: Track | None
+) -> int:
+    """Rebuild projections that another revision of replay's code built (replay.revision), under
+    the settings they were built with; returns the events newer than their old position (what
+    a refresh reports)."""
+    last = _last(conn)
+    built = _state_value(conn, revision.KEY) or None
+    log.warning(
+        "projections were built by other replay code: rebuilding them",
+        built_by=built,
+        this=revision.current(),
+        hint="every window is recomputed under this version's rules",
+    )
+    count = int(
+        conn.execute(
+            text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),
+            {"after": last},
+        ).scalar_one()
+    )
+    if checkpoint is not None:
+        checkpoint.forget()
+    _rebuild_in(conn, engine, None, checkpoint, track)
+    return count
+
+
 def pending(engine: Engine) -> bool:
-    """Whether facts newer than the projections exist (two primary-key lookups, no lock)."""
+    """Whether facts newer than the projections exist, or the projections were built by other
+    code (one statement of primary-key lookups, no lock)."""
     with translate_errors(engine), engine.connect() as conn:
-        last, newest = positions(conn)
+        last, newest = _due(conn)
         return newest > last
 
 
@@ -509,15 +582,18 @@ def refresh(
     Reading first, without the lock, lets a reader (the dashboard, a read-only role) call this
     on a current store without writing or locking anything; the lock is taken, and the check
     repeated under it, only when there is something to do."""
-    with caught_up(engine, positions) as behind:
+    with caught_up(engine, _due) as behind:
         if behind is None:
             settings_reads.remember(engine)  # the LB settings reads what-if needs, found once
             return 0
         conn, after, newest = behind
         settings_reads.remember_in(conn)  # the same, in this transaction (one commit)
+        if after == STALE:
+            return _rebuild_stale(conn, engine, checkpoint, track)
         settings = stored_settings(conn)
         if after == 0:
             _store_settings(conn, settings)
+            state_rows.put(conn, {revision.KEY: revision.current()})
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 count = _from_checkpoint(

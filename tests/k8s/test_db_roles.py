@@ -26,6 +26,7 @@ from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.writer import Checkpoint, EventWriter, no_derive
+from gapwatch.replay import revision
 from gapwatch.replay import tables as replay_tables
 from gapwatch.replay.catchup import behind, catch_up
 from gapwatch.replay.facts import write_facts
@@ -157,6 +158,20 @@ def test_the_dashboards_login_refreshes_the_projections_and_writes_nothing_else(
             text("SELECT value FROM replay_state WHERE key = 'last_event_id'")
         ).scalar_one()
     assert int(again) > position
+    # projections another gapwatch build made (its revision, replay.revision): the page's
+    # refresh rebuilds them all, as the dashboard's login (LOCK, DELETE of every row, INSERT)
+    migrator = make_engine(logins["gapwatch_migrator"])
+    with migrator.begin() as conn:
+        conn.execute(
+            text("UPDATE replay_state SET value = value + 1 WHERE key = :k"), {"k": revision.KEY}
+        )
+    migrator.dispose()
+    assert read_like_the_app(dashboard) > 0
+    with dashboard.connect() as conn:
+        rebuilt = conn.execute(
+            text("SELECT value FROM replay_state WHERE key = :k"), {"k": revision.KEY}
+        ).scalar_one()
+    assert int(rebuilt) == revision.current()
     # events no projector derived (a raw-log writer): the dashboard may not derive them, says so
     # in its log and answers from the facts there are
     recorder = make_engine(logins["gapwatch_recorder"])

@@ -22,6 +22,13 @@ Three kinds of transition, each from what the fakes themselves logged:
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
   `ready`): no sampler could have recorded it, so it is counted apart, not expected and not lost.
+  So is a state that ended before the lane's first look (`first_look_s`: the earliest first look
+  any replica's log names, `lb first look`): the first instant is named once the replicas have
+  started, not once they look: traced (`GAPWATCH_DEBUG_MEMORY`) at load 5-7, the LB poller's
+  first answer came 9-13 s (wall) after it, the prober's 2-4 s (session 25), and session 24's
+  traced soak "lost" the two LB states that ended first, at 82.2 and 90.1 s (simulated, 5x):
+  before any look. The first look stores what it finds (`ADDED`, no previous look); what ended
+  before it no sampler saw.
 """
 
 from __future__ import annotations
@@ -212,6 +219,7 @@ def count_states(
     end_s: float,
     blind: Sequence[tuple[float, float]] = (),
     initial: Mapping[str, Any] | None = None,
+    first_look_s: float | None = None,
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
     made; `rows`: (s, key, state, is_transition[, previous_observed_at]) the store holds;
@@ -219,7 +227,9 @@ def count_states(
     from its start, before the script's first change: a first change to that same state changed
     nothing, so a look before it that stored the state saw it (a look at 0.8 s that stored the
     fake's initial 503 for a script whose first 503 comes at 1.0 s). A different initial state
-    is not expected (the recorders may start looking after the first change)."""
+    is not expected (the recorders may start looking after the first change). `first_look_s`:
+    when the lane's first look answered (None: unknown, every state is expected); a state that
+    ended by then is unobservable (module doc), one that lasted past it is expected."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
@@ -235,6 +245,13 @@ def count_states(
         for at, until, state in _observable(seq, bound_s, end_s):
             if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
                 result.unobservable.append(f"{key} -> {state} at {at:.1f}-{until:.1f} s")
+                continue
+            if first_look_s is not None and until <= first_look_s:
+                since = "the start" if at == -math.inf else f"{at:.1f} s"
+                result.unobservable.append(
+                    f"{key} -> {state} from {since} to {until:.1f} s, before the first look "
+                    f"at {first_look_s:.1f} s"
+                )
                 continue
             result.expected += 1
             seen = any(

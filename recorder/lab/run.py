@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: Objects the poison fault makes to be set aside, not recorded (faults.Poison checks their fate)
 UNRECORDABLE_NAMESPACES = ("lab-poison",)
+#: The LB poller's log line at its first successful look (recorder/sources/lb/poller.py)
+LB_FIRST_LOOK = "lb first look"
 #: The driver's own lateness allowance, wall seconds (x speed = simulated): a shared machine.
 DRIVER_SLACK_WALL_S = 0.1
 
@@ -244,6 +246,12 @@ def run_lab(
         ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
+        if (first := first_look_s(lab, LB_FIRST_LOOK)) is not None:
+            before = [u for u in report.transitions["lb"].unobservable if "before the first" in u]
+            report.notes.append(
+                f"the LB poller's first look answered at {first:.1f} s (simulated)"
+                + (f": {len(before)} LB state(s) ended before it, unobservable" if before else "")
+            )
     return report
 
 
@@ -292,7 +300,20 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
                 ledger.probe_rows(engine, lab.cluster, origin),
                 initial=lab.world.proxy_initial,
             ),
-            "lb": states(lab.world.target_log, ledger.target_rows(engine, lab.cluster, origin)),
+            "lb": states(
+                lab.world.target_log,
+                ledger.target_rows(engine, lab.cluster, origin),
+                first_look_s=first_look_s(lab, LB_FIRST_LOOK),
+            ),
         }
     finally:
         engine.dispose()
+
+
+def first_look_s(lab: Lab, event: str) -> float | None:
+    """When the earliest first look any recorder's log names (`event`) answered, in simulated
+    seconds (None: no log names one): what ended before it no sampler saw (ledger.py)."""
+    looks = [at for p in lab.recorders if (at := p.first_look(event)) is not None]
+    if not looks:
+        return None
+    return (min(looks) - parse_time(lab.scenario.start)).total_seconds()

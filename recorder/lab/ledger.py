@@ -65,6 +65,8 @@ class Count:
     duplicated: list[str] = field(default_factory=list)
     #: changes made and undone while no recorder was looking (module doc): not expected
     unobservable: list[str] = field(default_factory=list)
+    #: per lost state transition, the stored rows of its key nearest it (`around`)
+    around: dict[str, str] = field(default_factory=dict)
 
 
 def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> K8sKey:
@@ -260,6 +262,7 @@ def count_states(
             if not seen:
                 since = "the start" if at == -math.inf else f"{at:.1f} s"
                 result.lost.append(f"{key} -> {state} at {since}")
+                result.around[result.lost[-1]] = around(stored[key], at, until)
     for key, seq_rows in stored.items():
         previous: Any = None
         for i, (at, state, transition, _since) in enumerate(seq_rows):
@@ -267,6 +270,25 @@ def count_states(
                 result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
             previous = state
     return result
+
+
+def around(seq: Sequence[tuple[float, Any, bool, Any]], at: float, until: float) -> str:
+    """What the store holds of a key around a lost state's [at, until] (simulated s): the last
+    row before it, every row inside it, the first after it, each with its state, whether it is
+    a transition or a heartbeat, and the look before it (`previous_observed_at`: which look
+    chain stored it; the store does not say which replica)."""
+    before = [r for r in seq if r[0] < at][-1:]
+    inside = [r for r in seq if at <= r[0] <= until]
+    after = [r for r in seq if r[0] > until][:1]
+
+    def one(row: tuple[float, Any, bool, Any]) -> str:
+        t, state, transition, since = row
+        look = "" if since is None else f", previous look {since:.1f} s"
+        return f"{t:.1f} s {state} ({'transition' if transition else 'heartbeat'}{look})"
+
+    shown = [one(r) for r in (*before, *inside[:4], *after)]
+    more = f" and {len(inside) - 4} more inside" if len(inside) > 4 else ""
+    return "stored around it: " + ("; ".join(shown) or "nothing") + more
 
 
 def _observable(

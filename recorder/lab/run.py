@@ -88,6 +88,7 @@ class LabReport:
                     "lost": c.lost,
                     "duplicated": c.duplicated,
                     "unobservable": c.unobservable,
+                    "lost_around": c.around,
                 }
                 for k, c in self.transitions.items()
             },

@@ -206,3 +206,20 @@ def test_a_state_that_ended_before_the_first_look_is_unobservable_one_after_it_n
     # and so is a later one
     result = count_states(changes, rows[:-1], first_look_s=95.0, **kwargs)
     assert result.lost == ["t1 -> unhealthy at 312.2 s"]
+
+
+def test_a_lost_state_names_what_the_store_holds_around_it() -> None:
+    """A lost transition says which rows of its key lie before, inside and after it (state,
+    transition or heartbeat, the look before each), so a soak's `lost 2` can be placed."""
+    changes = [(0.0, "t1", "healthy"), (90.0, "t1", "unhealthy"), (150.0, "t1", "healthy")]
+    rows = [
+        (5.0, "t1", "healthy", True),
+        (65.0, "t1", "healthy", False, 64.0),  # a heartbeat
+        (151.0, "t1", "healthy", True, 149.5),  # the change back, bounded by the look before
+    ]
+    result = count_states(changes, rows, bound_s=5.0, slack_s=1.0, end_s=300.0)
+    assert result.lost == ["t1 -> unhealthy at 90.0 s"]
+    assert result.around == {
+        "t1 -> unhealthy at 90.0 s": "stored around it: 65.0 s healthy (heartbeat, previous look "
+        "64.0 s); 151.0 s healthy (transition, previous look 149.5 s)"
+    }

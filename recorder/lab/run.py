@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -231,10 +232,11 @@ def run_lab(
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         baseline = cached_baseline(s.baseline_cache, key, lambda: baseline_windows(lab))
         report.baseline = score(lab.result.truth.windows, baseline, origin, bound, end)
-        blind = fault.blind if fault is not None else []
+        blind = (fault.blind if fault is not None else []) + start_blind(lab)
         report.problems = verdict(report.lab, report.baseline, bound, blind, unknown)
         report.notes += [
-            f"unseen (inside a blind stretch, class not judged): {p.node} {p.true_class} at "
+            f"unseen (nobody looked: a blind stretch, or before the LB poller's first look; "
+            f"class not judged): {p.node} {p.true_class} at "
             f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
             for p in report.lab.pairs
             if unseen(p, blind, bound)
@@ -309,6 +311,15 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
         }
     finally:
         engine.dispose()
+
+
+def start_blind(lab: Lab) -> list[tuple[float, float]]:
+    """The stretch before the LB poller's first look (simulated s), as a blind stretch of the
+    window verdict (compare.py `unseen`): no recorder knew which nodes the LB routed to, so a
+    true window that began and ended in it need not be found and its class is not judged
+    (docs/lab.md, "The start"). None when no log names the first look."""
+    first = first_look_s(lab, LB_FIRST_LOOK)
+    return [] if first is None else [(-math.inf, first)]
 
 
 def first_look_s(lab: Lab, event: str) -> float | None:

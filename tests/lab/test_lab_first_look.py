@@ -16,8 +16,16 @@ import pytest
 import yaml
 from sqlalchemy import text
 
+from gapwatch.recorder.lab.compare import score, unseen
 from gapwatch.recorder.lab.pg import LabStore
-from gapwatch.recorder.lab.run import LB_FIRST_LOOK, count_transitions, first_look_s
+from gapwatch.recorder.lab.procs import gaps_json
+from gapwatch.recorder.lab.run import (
+    LB_FIRST_LOOK,
+    count_transitions,
+    first_look_s,
+    sampling_bound,
+    start_blind,
+)
 from gapwatch.recorder.lab.session import LabSettings, open_lab, record_run
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.timefmt import parse_time
@@ -56,9 +64,14 @@ def test_lb_states_before_the_first_look_are_unobservable_and_a_dropped_row_is_l
         first = first_look_s(lab, LB_FIRST_LOOK)
         counts = count_transitions(lab, None)
         ends = _state_ends(lab.world.target_log)
+        origin = parse_time(lab.scenario.start)
+        # the windows: the true one at 19.6-30.1 s (ip-10-0-1-10) lies before the first look
+        bound = sampling_bound(lab.settings, lab.late_s)
+        recorded = gaps_json(lab.db, lab.cluster)
+        windows = score(lab.result.truth.windows, recorded, origin, bound, lab.scenario.duration_s)
+        hidden = [p for p in windows.pairs if unseen(p, start_blind(lab), bound)]
         # take every stored `healthy` of ip-10-0-1-10's target after the second rollout away
         back = next(ident for at, ident, state in lab.world.target_log if 60 < at < 85)
-        origin = parse_time(lab.scenario.start)
         engine = make_engine(lab.db)
         try:
             with engine.begin() as conn:
@@ -82,6 +95,11 @@ def test_lb_states_before_the_first_look_are_unobservable_and_a_dropped_row_is_l
     assert lb.expected > 0
     for kind in ("k8s", "kube-proxy"):
         assert counts[kind].lost == [] and counts[kind].duplicated == [], (kind, counts[kind])
+    # no LB look saw the first window: unseen (need not be found, class not judged), and
+    # replay must not claim it certain; the later two are judged as ever
+    assert [round(p.true_start, 1) for p in hidden] == [19.6], windows.pairs
+    assert not any(p.certain for p in hidden), hidden
+    assert len(windows.pairs) == 3
     # a real loss is still one
     assert after.lost == [f"{back} -> healthy at 80.1 s"], after
     assert after.expected == lb.expected

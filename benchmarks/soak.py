@@ -49,6 +49,8 @@ from gapwatch.recorder.lab.soak import DEFAULT_CYCLE, Sampler, Soak, growth  # n
 #: a process's memory is judged over at least this many minutes after its warm-up (a shorter
 #: stretch shows the allocator settling, not a leak)
 MIN_JUDGED_MIN = 10.0
+#: transitions listed per lane and kind (lost, duplicated, unobservable); --json has them all
+LISTED = 20
 #: the node the drains take (the aws-nlb preset's second node)
 DRAINED = "ip-10-0-1-11.ec2.internal"
 
@@ -150,6 +152,13 @@ def verdict(report: LabReport, grown: list[Any], wall_min: float, args: Any) -> 
             f"{lane}: expected {count.expected}, lost {len(count.lost)}, duplicated "
             f"{len(count.duplicated)}, unobservable {len(count.unobservable)}"
         )
+        # what, not only how many: session 24's soak printed `lost 2` and nothing to place them
+        for x in count.lost[:LISTED]:
+            print(f"  lost {x[:200]}" + (f"\n    {count.around[x]}" if x in count.around else ""))
+        for x in count.duplicated[:LISTED]:
+            print(f"  duplicated {x[:200]}")
+        for x in count.unobservable[:LISTED]:
+            print(f"  unobservable {x[:200]}")
     for note in report.notes:
         print(f"  note: {note}")
     print("recorder processes after warm-up (memory MB first / last / highest, slope MB/h):")

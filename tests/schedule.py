@@ -2,7 +2,7 @@
 and on one worker.
 
 The lab's runs (tests/lab/test_lab.py, test_lab_row_*.py, test_lab_cloud_*.py, and the shorter
-test_lab_start.py) take 30-43 s of
+test_lab_start.py and test_lab_first_look.py) take 30-43 s of
 wall each since session 14 kept bytecode and the baseline once per suite (40-80 s each, about
 570 s together, before), against seconds for most files. xdist orders
 its work by the number of tests in a file, so these few-test files came last and one worker was
@@ -33,7 +33,7 @@ def is_lab_run(path: str) -> bool:
         name == "test_lab.py"
         or name.startswith("test_lab_row_")
         or name.startswith("test_lab_cloud_")
-        or name == "test_lab_start.py"
+        or name in ("test_lab_start.py", "test_lab_first_look.py")
     )
 
 

@@ -211,7 +211,7 @@ def render(report: LabReport) -> str:
         lines.append(
             f"transitions {kind}: {count.expected} expected, {len(count.lost)} lost, "
             f"{len(count.duplicated)} duplicated"
-            + "".join(f"\n  lost {x[:160]}" for x in count.lost[:5])
+            + "".join(f"\n  lost {x[:160]}{_around(count.around, x)}" for x in count.lost[:5])
             + "".join(f"\n  duplicated {x[:160]}" for x in count.duplicated[:5])
         )
     lines += [f"note: {n}" for n in report.notes]
@@ -219,6 +219,11 @@ def render(report: LabReport) -> str:
     undecided = report.ok and report.lab.matched_undecided
     lines.append("MATCH (undecided)" if undecided else "MATCH" if report.ok else "DIFFERENT")
     return "\n".join(lines)
+
+
+def _around(around: dict[str, str], lost: str) -> str:
+    """The stored rows nearest a lost transition (ledger.around), on a line of their own."""
+    return f"\n    {around[lost][:400]}" if lost in around else ""
 
 
 @lab_app.command("table")

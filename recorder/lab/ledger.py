@@ -22,6 +22,13 @@ Three kinds of transition, each from what the fakes themselves logged:
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
   `ready`): no sampler could have recorded it, so it is counted apart, not expected and not lost.
+  So is a state that ended before the lane's first look (`first_look_s`: the earliest first look
+  any replica's log names, `lb first look`): the first instant is named once the replicas have
+  started, not once they look: traced (`GAPWATCH_DEBUG_MEMORY`) at load 5-7, the LB poller's
+  first answer came 9-13 s (wall) after it, the prober's 2-4 s (session 25), and session 24's
+  traced soak "lost" the two LB states that ended first, at 82.2 and 90.1 s (simulated, 5x):
+  before any look. The first look stores what it finds (`ADDED`, no previous look); what ended
+  before it no sampler saw.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ class Count:
     duplicated: list[str] = field(default_factory=list)
     #: changes made and undone while no recorder was looking (module doc): not expected
     unobservable: list[str] = field(default_factory=list)
+    #: per lost state transition, the stored rows of its key nearest it (`around`)
+    around: dict[str, str] = field(default_factory=dict)
 
 
 def _key(change: Change, rv: int | None = None, deleted: bool | None = None) -> K8sKey:
@@ -212,6 +221,7 @@ def count_states(
     end_s: float,
     blind: Sequence[tuple[float, float]] = (),
     initial: Mapping[str, Any] | None = None,
+    first_look_s: float | None = None,
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
     made; `rows`: (s, key, state, is_transition[, previous_observed_at]) the store holds;
@@ -219,7 +229,9 @@ def count_states(
     from its start, before the script's first change: a first change to that same state changed
     nothing, so a look before it that stored the state saw it (a look at 0.8 s that stored the
     fake's initial 503 for a script whose first 503 comes at 1.0 s). A different initial state
-    is not expected (the recorders may start looking after the first change)."""
+    is not expected (the recorders may start looking after the first change). `first_look_s`:
+    when the lane's first look answered (None: unknown, every state is expected); a state that
+    ended by then is unobservable (module doc), one that lasted past it is expected."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
@@ -236,6 +248,13 @@ def count_states(
             if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
                 result.unobservable.append(f"{key} -> {state} at {at:.1f}-{until:.1f} s")
                 continue
+            if first_look_s is not None and until <= first_look_s:
+                since = "the start" if at == -math.inf else f"{at:.1f} s"
+                result.unobservable.append(
+                    f"{key} -> {state} from {since} to {until:.1f} s, before the first look "
+                    f"at {first_look_s:.1f} s"
+                )
+                continue
             result.expected += 1
             seen = any(
                 s == state and at - slack_s <= t <= until + bound_s for t, s, _, _ in stored[key]
@@ -243,6 +262,7 @@ def count_states(
             if not seen:
                 since = "the start" if at == -math.inf else f"{at:.1f} s"
                 result.lost.append(f"{key} -> {state} at {since}")
+                result.around[result.lost[-1]] = around(stored[key], at, until)
     for key, seq_rows in stored.items():
         previous: Any = None
         for i, (at, state, transition, _since) in enumerate(seq_rows):
@@ -250,6 +270,25 @@ def count_states(
                 result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
             previous = state
     return result
+
+
+def around(seq: Sequence[tuple[float, Any, bool, Any]], at: float, until: float) -> str:
+    """What the store holds of a key around a lost state's [at, until] (simulated s): the last
+    row before it, every row inside it, the first after it, each with its state, whether it is
+    a transition or a heartbeat, and the look before it (`previous_observed_at`: which look
+    chain stored it; the store does not say which replica)."""
+    before = [r for r in seq if r[0] < at][-1:]
+    inside = [r for r in seq if at <= r[0] <= until]
+    after = [r for r in seq if r[0] > until][:1]
+
+    def one(row: tuple[float, Any, bool, Any]) -> str:
+        t, state, transition, since = row
+        look = "" if since is None else f", previous look {since:.1f} s"
+        return f"{t:.1f} s {state} ({'transition' if transition else 'heartbeat'}{look})"
+
+    shown = [one(r) for r in (*before, *inside[:4], *after)]
+    more = f" and {len(inside) - 4} more inside" if len(inside) > 4 else ""
+    return "stored around it: " + ("; ".join(shown) or "nothing") + more
 
 
 def _observable(

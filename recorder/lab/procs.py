@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,20 @@ class RecorderProcess:
             if e.get("event") == "ready" and isinstance(e.get("timestamp"), str):
                 return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
         return None
+
+    def first_look(self, event: str) -> datetime | None:
+        """The earliest `observed_at` (its clock: the simulation's time) of the log lines named
+        `event` (the LB poller's `lb first look`), or None."""
+        from gapwatch.recorder.timefmt import parse_time
+
+        found: list[datetime] = []
+        for e in self.log_events():
+            if e.get("event") == event and isinstance(e.get("observed_at"), str):
+                try:
+                    found.append(parse_time(e["observed_at"]))
+                except ValueError:
+                    continue
+        return min(found, default=None)
 
     def log_events(self) -> list[dict[str, Any]]:
         """The recorder's JSON log lines so far (lines that are not JSON are skipped)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Objects the poison fault makes to be set aside, not recorded (faults.Poison checks their fate)
 UNRECORDABLE_NAMESPACES = ("lab-poison",)
+#: The LB poller's log line at its first successful look (recorder/sources/lb/poller.py)
+LB_FIRST_LOOK = "lb first look"
 #: The driver's own lateness allowance, wall seconds (x speed = simulated): a shared machine.
 DRIVER_SLACK_WALL_S = 0.1
 
@@ -86,6 +89,7 @@ class LabReport:
                     "lost": c.lost,
                     "duplicated": c.duplicated,
                     "unobservable": c.unobservable,
+                    "lost_around": c.around,
                 }
                 for k, c in self.transitions.items()
             },
@@ -228,10 +232,11 @@ def run_lab(
         key = (s.scenario, s.seed, s.speed, s.interval_s, s.duration_s)
         baseline = cached_baseline(s.baseline_cache, key, lambda: baseline_windows(lab))
         report.baseline = score(lab.result.truth.windows, baseline, origin, bound, end)
-        blind = fault.blind if fault is not None else []
+        blind = (fault.blind if fault is not None else []) + start_blind(lab)
         report.problems = verdict(report.lab, report.baseline, bound, blind, unknown)
         report.notes += [
-            f"unseen (inside a blind stretch, class not judged): {p.node} {p.true_class} at "
+            f"unseen (nobody looked: a blind stretch, or before the LB poller's first look; "
+            f"class not judged): {p.node} {p.true_class} at "
             f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
             for p in report.lab.pairs
             if unseen(p, blind, bound)
@@ -244,6 +249,12 @@ def run_lab(
         ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
+        if (first := first_look_s(lab, LB_FIRST_LOOK)) is not None:
+            before = [u for u in report.transitions["lb"].unobservable if "before the first" in u]
+            report.notes.append(
+                f"the LB poller's first look answered at {first:.1f} s (simulated)"
+                + (f": {len(before)} LB state(s) ended before it, unobservable" if before else "")
+            )
     return report
 
 
@@ -292,7 +303,29 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
                 ledger.probe_rows(engine, lab.cluster, origin),
                 initial=lab.world.proxy_initial,
             ),
-            "lb": states(lab.world.target_log, ledger.target_rows(engine, lab.cluster, origin)),
+            "lb": states(
+                lab.world.target_log,
+                ledger.target_rows(engine, lab.cluster, origin),
+                first_look_s=first_look_s(lab, LB_FIRST_LOOK),
+            ),
         }
     finally:
         engine.dispose()
+
+
+def start_blind(lab: Lab) -> list[tuple[float, float]]:
+    """The stretch before the LB poller's first look (simulated s), as a blind stretch of the
+    window verdict (compare.py `unseen`): no recorder knew which nodes the LB routed to, so a
+    true window that began and ended in it need not be found and its class is not judged
+    (docs/lab.md, "The start"). None when no log names the first look."""
+    first = first_look_s(lab, LB_FIRST_LOOK)
+    return [] if first is None else [(-math.inf, first)]
+
+
+def first_look_s(lab: Lab, event: str) -> float | None:
+    """When the earliest first look any recorder's log names (`event`) answered, in simulated
+    seconds (None: no log names one): what ended before it no sampler saw (ledger.py)."""
+    looks = [at for p in lab.recorders if (at := p.first_look(event)) is not None]
+    if not looks:
+        return None
+    return (min(looks) - parse_time(lab.scenario.start)).total_seconds()

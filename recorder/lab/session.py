@@ -368,8 +368,10 @@ def start_recorders(lab: Lab, progress: Callable[[str], None]) -> None:
     for the first instant: clock.py), then name the simulation's first instant `lead_s` ahead
     and wait until they are ready (listed, first looks). On a loaded machine a recorder takes
     many seconds to start (about 16 s at load 10), and how many cannot be known in advance: the
-    first instant moves, the processes are kept. Nothing exists before it, so nothing is lost or
-    doubled. LabError when a replica exits first, or has not started within START_TIMEOUT_S."""
+    first instant moves, the processes are kept. Nothing exists before it, so nothing is doubled;
+    a sampler's first look may still come after states that ended (the ledger counts those
+    unobservable: ledger.py, `first_look_s`). LabError when a replica exits first, or has not
+    started within START_TIMEOUT_S."""
     began = time.time()
     fresh = [lab.new_recorder() for _ in range(lab.settings.replicas)]
     for proc in fresh:

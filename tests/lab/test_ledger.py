@@ -174,3 +174,52 @@ def test_a_first_change_to_the_fakes_initial_state_was_seen_by_a_look_before_it(
     assert result.lost == [] and result.expected == 2
     result = count_states(changes, rows[1:], bound_s=0.5, slack_s=0.2, end_s=30.0, initial=healthy)
     assert result.lost == ["n1 -> (503, 0) at 1.0 s"]
+
+
+def test_a_state_that_ended_before_the_first_look_is_unobservable_one_after_it_not() -> None:
+    """Session 24's traced soak (`lb: expected 24, lost 2`): the LB poller's first answer came
+    after the two states that ended first (82.2 and 90.1 s). Its first look stores what it
+    finds; what ended before it no sampler saw. A state that lasted past it must be stored."""
+    changes = [
+        (0.0, "t1", "unhealthy"),
+        (0.0, "t2", "healthy"),
+        (0.0, "t3", "healthy"),
+        (82.2, "t1", "healthy"),
+        (90.1, "t2", "unhealthy"),
+        (312.2, "t1", "unhealthy"),
+    ]
+    first = [(95.0, "t1", "healthy", True), (95.0, "t2", "unhealthy", True)]
+    rows = [*first, (95.0, "t3", "healthy", True), (313.0, "t1", "unhealthy", True)]
+    kwargs: dict[str, Any] = {"bound_s": 5.0, "slack_s": 4.5, "end_s": 3600.0}
+    before = count_states(changes, rows, **kwargs)
+    assert before.lost == ["t1 -> unhealthy at 0.0 s", "t2 -> healthy at 0.0 s"]
+    result = count_states(changes, rows, first_look_s=95.0, **kwargs)
+    assert result.lost == [] and result.duplicated == [] and result.expected == 4
+    assert result.unobservable == [
+        "t1 -> unhealthy from 0.0 s to 82.2 s, before the first look at 95.0 s",
+        "t2 -> healthy from 0.0 s to 90.1 s, before the first look at 95.0 s",
+    ]
+    # a state that lasted past the first look and was not stored is lost
+    missing = [r for r in rows if r[1] != "t3"]
+    result = count_states(changes, missing, first_look_s=95.0, **kwargs)
+    assert result.lost == ["t3 -> healthy at 0.0 s"]
+    # and so is a later one
+    result = count_states(changes, rows[:-1], first_look_s=95.0, **kwargs)
+    assert result.lost == ["t1 -> unhealthy at 312.2 s"]
+
+
+def test_a_lost_state_names_what_the_store_holds_around_it() -> None:
+    """A lost transition says which rows of its key lie before, inside and after it (state,
+    transition or heartbeat, the look before each), so a soak's `lost 2` can be placed."""
+    changes = [(0.0, "t1", "healthy"), (90.0, "t1", "unhealthy"), (150.0, "t1", "healthy")]
+    rows = [
+        (5.0, "t1", "healthy", True),
+        (65.0, "t1", "healthy", False, 64.0),  # a heartbeat
+        (151.0, "t1", "healthy", True, 149.5),  # the change back, bounded by the look before
+    ]
+    result = count_states(changes, rows, bound_s=5.0, slack_s=1.0, end_s=300.0)
+    assert result.lost == ["t1 -> unhealthy at 90.0 s"]
+    assert result.around == {
+        "t1 -> unhealthy at 90.0 s": "stored around it: 65.0 s healthy (heartbeat, previous look "
+        "64.0 s); 151.0 s healthy (transition, previous look 149.5 s)"
+    }

@@ -6,6 +6,10 @@ transitions, put them into the sink and flush. A throttled or failed look change
 next good look's bounds widen over it) and doubles the wait, with jitter, up to `max_backoff_s`;
 a good look resets it to `interval_s`.
 
+The first successful look is logged (`lb first look`, with its answer's time): before it this
+process saw no target, and the lab's ledger (recorder/lab/ledger.py) counts what ended before the
+earliest replica's as unobservable.
+
 Resume: right before the first look, and whenever a look shows a change, the tracker is seeded
 from the store (`resume`, lb/laststate.py) before the look becomes observations. Two replicas
 poll the same groups; one whose look was slow (the SDK retrying a throttled call with its own
@@ -45,7 +49,7 @@ from gapwatch.recorder.sources.lb.nodemap import NodeMap
 from gapwatch.recorder.sources.lb.shape import GroupLook, LbApiError, Throttled
 from gapwatch.recorder.sources.lb.tracker import DEFAULT_HEARTBEAT_S, ServiceKey, Tracker
 from gapwatch.recorder.sources.view import NodeInfo
-from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.timefmt import format_time, parse_time
 from gapwatch.recorder.writer import Checkpoint, Guard
 
 #: Seeds a tracker from the store at a time; returns the checkpoint values it read, by key.
@@ -157,6 +161,13 @@ class PollerSource:
         now = self._clock()
         self.failures, self._problem = 0, None
         self.looks += 1
+        if self.looks == 1:  # before it nobody of this process saw the groups (the lab's ledger)
+            log.info(
+                "lb first look",
+                source=self.name,
+                observed_at=format_time(now),
+                targets=sum(len(g.targets) for g in looks),
+            )
         node_map = NodeMap(self._nodes())
         if self._resume is not None and any(
             self.tracker.differs(g, node_of=node_map.node_of) for g in looks

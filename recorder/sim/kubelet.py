@@ -44,12 +44,17 @@ class Kubelet:
         if p.gone or p.exited:
             return
         p.phase = "Running"
+        if not p.probed:
+            # a kubelet reports a new container ready only once its readiness probe passed:
+            # after a crash whose own status write has not landed yet, not from the old one's
+            p.ready = False
         self.w.api.pod(p, "MODIFIED")
 
     def _probe_ready(self, p: PodState, restarts: int) -> None:
         if p.gone or not p.serving or p.restarts != restarts or p.deletion_us is not None:
             return
         w = self.w
+        p.probed = True
         w.loop.after(w.s.kubelet.status_lag_s.sample_us(w.rng), self._status_ready, p, restarts)
 
     def _status_ready(self, p: PodState, restarts: int) -> None:
@@ -66,7 +71,7 @@ class Kubelet:
             return
         w = self.w
         w.truth.pod_killed(p)
-        p.serving = False
+        p.serving = p.probed = False
         p.restarts += 1
         p.stopped = (p.started_us or p.created_us, w.loop.now, 1, "Error")
         w.mark(p.node)
@@ -76,7 +81,10 @@ class Kubelet:
         w.loop.after(delay, self._restart, p)
 
     def _status_crashed(self, p: PodState) -> None:
-        if p.gone:
+        if p.gone or p.serving:
+            # restarted before this write landed: a kubelet writes what it sees now, and the
+            # restart's own write reports the stop (restartCount, lastState.terminated); a
+            # write of the crash after it would mark the new container not ready for good
             return
         p.ready = False
         self.w.api.pod(p, "MODIFIED")

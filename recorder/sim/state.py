@@ -50,6 +50,9 @@ class PodState:
     exited: bool = False
     gone: bool = False
     restarts: int = 0
+    #: the running container passed its readiness probe (the kubelet knows it at once, the API
+    #: from its status write): a restarted container is not ready before its own probe passes
+    probed: bool = False
     rv: str = "0"
     generation: int = 0
     #: the container's last stop the kubelet saw: (startedAt, finishedAt, exitCode, reason),

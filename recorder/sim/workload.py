@@ -62,7 +62,7 @@ class WorkloadController:
         targets = self._initial_nodes()
         for i, node in enumerate(targets):
             p = self.make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
-            p.phase, p.serving, p.ready = "Running", True, True
+            p.phase, p.serving, p.ready, p.probed = "Running", True, True, True
             p.started_us = p.ready_us = p.created_us
         self._write_workload("ADDED")
         if self.kind == "Deployment":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gapwatch.recorder.sim.core import us
-from gapwatch.recorder.sim.state import PodState
+from gapwatch.recorder.sim.state import KubeletReport, PodState
 
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
@@ -48,7 +48,7 @@ class Kubelet:
             # a kubelet reports a new container ready only once its readiness probe passed:
             # after a crash whose own status write has not landed yet, not from the old one's
             p.ready = False
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
 
     def _probe_ready(self, p: PodState, restarts: int) -> None:
         if p.gone or not p.serving or p.restarts != restarts or p.deletion_us is not None:
@@ -63,7 +63,7 @@ class Kubelet:
         p.phase = "Running"
         p.ready = True
         p.ready_us = self.w.loop.now
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
 
     def crash(self, p: PodState) -> None:
         """The container dies; the kubelet reports it and restarts it after a back-off."""
@@ -87,7 +87,7 @@ class Kubelet:
             # write of the crash after it would mark the new container not ready for good
             return
         p.ready = False
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
 
     def _restart(self, p: PodState) -> None:
         if p.deletion_us is not None:
@@ -139,7 +139,7 @@ class Kubelet:
         if p.gone:
             return
         p.ready = False
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
         self.w.loop.after(self.w.s.kubelet.delete_lag_s.sample_us(self.w.rng), self.remove, p)
 
     def remove(self, p: PodState) -> None:
@@ -154,6 +154,11 @@ class Kubelet:
         p.ready = False
         w.api.pod(p, "DELETED")
         w.forget_pod(p)
+
+    def _report(self, p: PodState) -> None:
+        """The kubelet writes the pod's status as it sees it now."""
+        p.reported = KubeletReport.of(p)
+        self.w.api.pod(p, "MODIFIED")
 
     def _node_up(self, p: PodState) -> bool:
         node = self.w.nodes.get(p.node)

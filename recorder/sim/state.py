@@ -25,6 +25,27 @@ class NodeState:
     rv: str = "0"
 
 
+@dataclass(frozen=True, slots=True)
+class KubeletReport:
+    """What a pod's kubelet last wrote of it (the phase, the container's state, readiness,
+    restarts and last stop): the status every other writer keeps. The API server's deletion
+    mark changes the metadata alone; the node lifecycle controller sets the Ready condition
+    alone (MarkPodsNotReady), the container left `running` and ready as the kubelet last wrote
+    it: a node that went down reports nothing."""
+
+    phase: str
+    serving: bool
+    exited: bool
+    ready: bool
+    restarts: int
+    started_us: int | None
+    stopped: tuple[int, int, int, str] | None
+
+    @classmethod
+    def of(cls, p: PodState) -> KubeletReport:
+        return cls(p.phase, p.serving, p.exited, p.ready, p.restarts, p.started_us, p.stopped)
+
+
 @dataclass(slots=True)
 class PodState:
     """One pod. `serving` is the truth (process alive and accepting); the rest is API state."""
@@ -58,6 +79,8 @@ class PodState:
     #: the container's last stop the kubelet saw: (startedAt, finishedAt, exitCode, reason),
     #: written as `state.terminated` once exited, else as `lastState.terminated` (a crash)
     stopped: tuple[int, int, int, str] | None = None
+    #: the kubelet's last status write (the API server's, Pending, for a new pod)
+    reported: KubeletReport | None = None
 
     @property
     def terminating(self) -> bool:

@@ -84,3 +84,24 @@ def test_a_probed_container_is_not_marked_not_ready_by_the_crash_before_it() -> 
     ]
     assert pairs
     assert [after["ready"] for _, after in pairs] == [True] * len(pairs)
+
+
+def test_a_node_gone_down_keeps_its_pods_last_kubelet_report() -> None:
+    """The node lifecycle controller marks the pods of a node NotReady by their Ready condition
+    alone: ContainersReady, the container's `ready` and its `running` state stay as the kubelet
+    last wrote them (the kubelet is the one not heard from). Before: `waiting`
+    (ContainerCreating), not ready, ContainersReady False, as if the kubelet had reported it."""
+    events = [{"at_s": 100, "action": "node_down", "node": "NODE1"}]
+    result = run(load_scenario("seed-3node", {"events": events}), 1)
+    marked = [
+        o.payload["status"]
+        for o in result.observations
+        if o.kind == "Pod" and o.node == "NODE1" and o.op == "MODIFIED"
+    ]
+    assert marked, "the node's pods are marked"
+    for status in marked:
+        conditions = {c["type"]: c["status"] for c in status["conditions"]}
+        (container,) = status["containerStatuses"]
+        assert (conditions["Ready"], conditions["ContainersReady"]) == ("False", "True")
+        assert container["ready"] is True
+        assert list(container["state"]) == ["running"]

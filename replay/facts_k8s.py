@@ -125,7 +125,7 @@ def pod_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     elif ready:
         state = "ready"
     else:  # a readiness loss while the kubelet reports it running (replay.podstate)
-        state = UNREADY if runs_unready(spec, statuses) else "pending"
+        state = UNREADY if runs_unready(spec, status) else "pending"
     grace = meta.get("deletionGracePeriodSeconds")
     if grace is None:
         grace = spec.get("terminationGracePeriodSeconds", 30)

@@ -1,15 +1,21 @@
-"""A pod's states: what the `pod` fact says (`fact_state`) and how the pod lane reads it.
+"""A pod's states: what the `pod` fact says (replay.facts_k8s) and how the pod lane reads it.
 
 The fact's state is `ready`, `pending` (not ready, no more said), `terminating`, `gone`, or
-`unready`: not Ready, not being deleted, and its kubelet reports the pod's serving containers
-`state.running` while it marks a container not ready itself (`containerStatuses[].ready`
-false). That is a readiness loss, not a stop: the process still runs and answers, kube-proxy
-stops forwarding to it because the EndpointSlice lists it not ready (a close). The kubelet
-reports each container's state as exactly one of `running`, `waiting` and `terminated`.
+`unready`: not Ready, not being deleted, and its kubelet reports every container that may serve
+`state.running` while it marks one not ready itself (`containerStatuses[].ready` false). That is
+a readiness loss, not a stop: the process still runs and answers, kube-proxy stops forwarding to
+it because the EndpointSlice lists it not ready (a close). The kubelet reports each container's
+state as exactly one of `running`, `waiting` and `terminated`.
 
-Which containers count (`_serving`): those that declare a port in the Pod's spec (a Service's
-targetPort can name only a declared port by name; sidecars that declare none are left out),
-every container where none declares one. A Ready condition set False while every container
+Which containers count (`_serving`): every one of `spec.containers`, and the restartable init
+containers (`restartPolicy: Always`, native sidecars: an Istio proxy injected so carries the
+pod's traffic); their statuses are `containerStatuses` and `initContainerStatuses`. The Pod
+does not say which container serves the Service: a numeric targetPort needs no declared port
+(a declared one is informational), so a container that declares no port may be the server and
+one that declares one may be a sidecar (istio-proxy declares its metrics port). A pod is
+`unready` only where all of them run; a crashed sidecar beside a running server reads as a stop,
+as every not-ready pod did before (the safe side: a dead server is never read as alive). A
+Ready condition set False while every container
 still reports ready is not the kubelet's (the node lifecycle controller marks the pods of a
 NotReady node so, and the kubelet that could say whether they run is the one not heard from),
 and a readiness gate's False says nothing about the containers: both stay `pending`, as every
@@ -43,16 +49,24 @@ STOPPED = ("gone", "pending")
 
 
 def _serving(spec: Mapping[str, Any]) -> set[str]:
-    """The names of the containers that declare a port (every container where none does)."""
-    containers = [as_dict(c) for c in as_list(spec.get("containers"))]
-    named = {str(c.get("name")) for c in containers if as_list(c.get("ports"))}
-    return named or {str(c.get("name")) for c in containers}
+    """The names of the containers that may serve: every container and every restartable init
+    container (module docstring)."""
+    inits = [as_dict(c) for c in as_list(spec.get("initContainers"))]
+    return {str(as_dict(c).get("name")) for c in as_list(spec.get("containers"))} | {
+        str(c.get("name")) for c in inits if c.get("restartPolicy") == "Always"
+    }
 
 
-def runs_unready(spec: Mapping[str, Any], statuses: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether the kubelet reports a not-ready pod running: every serving container's state is
-    `running`, and a container's `ready` is false (module docstring)."""
+def runs_unready(spec: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """Whether the kubelet reports a not-ready pod running: every container that may serve is
+    `running`, and one of them is not `ready` (module docstring)."""
     serving = _serving(spec)
+    statuses = [
+        c
+        for key in ("containerStatuses", "initContainerStatuses")
+        for c in map(as_dict, as_list(status.get(key)))
+        if str(c.get("name")) in serving
+    ]
     if not serving or not any(c.get("ready") is False for c in statuses):
         return False
     running = {str(c.get("name")) for c in statuses if "running" in as_dict(c.get("state"))}

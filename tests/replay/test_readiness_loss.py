@@ -122,26 +122,30 @@ def test_the_pod_fact_says_unready_only_where_the_kubelet_reports_it_running(
     assert [r[0] for r in rows] == ["ready", "unready", "pending", "pending", "unready", "ready"]
 
 
-def test_the_serving_containers_are_those_that_declare_a_port() -> None:
-    """A sidecar without ports (`sleep` here) crashing beside a running `gateway` that declares
-    one: the pod still serves; the `gateway` crashing: it does not, whatever the sidecar."""
+def test_every_container_and_native_sidecar_must_run() -> None:
+    """The Pod does not say which container serves (a numeric targetPort needs no declared
+    port), so every container counts, and the restartable init container (`sidecar` in the
+    real Pod, a native sidecar such as an injected Istio proxy): a second container crashed
+    beside the running `sleep`, or the native sidecar crashed, is a stop as before; both
+    running with `sleep` not ready is a readiness loss."""
 
-    def two(sidecar: dict[str, Any], gateway: dict[str, Any]) -> Observation:
+    def with_second(second: dict[str, Any], sidecar: dict[str, Any]) -> Observation:
         obs = kind_pod(1, "unready")
         payload = copy.deepcopy(dict(obs.payload))
-        spec_gateway = dict(payload["spec"]["containers"][0], name="gateway")
-        spec_gateway["ports"] = [{"containerPort": 8080, "protocol": "TCP"}]
-        payload["spec"]["containers"].append(spec_gateway)
-        first = payload["status"]["containerStatuses"][0]
-        payload["status"]["containerStatuses"] = [
-            dict(first, **sidecar),
-            dict(first, name="gateway", **gateway),
-        ]
+        spec = dict(payload["spec"]["containers"][0], name="gateway")
+        spec["ports"] = [{"containerPort": 8080, "protocol": "TCP"}]
+        payload["spec"]["containers"].append(spec)
+        status = payload["status"]
+        first = status["containerStatuses"][0]
+        status["containerStatuses"].append(dict(first, name="gateway", **second))
+        status["initContainerStatuses"][1].update(sidecar)
         return _k8s(1, "Pod", "MODIFIED", payload, node="n1")
 
     crash = {"ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
-    runs = {"ready": True}
-    assert _states([two(crash, runs), two(runs, crash)]) == ["unready", "pending"]
+    runs: dict[str, Any] = {"ready": True}
+    assert _states(
+        [with_second(runs, runs), with_second(crash, runs), with_second(runs, crash)]
+    ) == ["unready", "pending", "pending"]
 
 
 def _readiness_loss() -> list[Observation]:

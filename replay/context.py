@@ -13,6 +13,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.membership import member_lanes, node_driven_by_trail
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.podstate import ALIVE
 from gapwatch.replay.signals import Step, exact_steps
 
 
@@ -48,8 +49,9 @@ def local_pods(state: FoldState, svc: ServiceRef, node: str) -> list[str]:
 
 
 def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
-    """Whether any local pod backing the Service is still up (ready or terminating)."""
-    return exact_steps(_pods_in(state, svc, node, ("ready", "terminating")), False)
+    """Whether any local pod backing the Service is still up (ready or terminating, or not
+    ready after that while its kubelet reports it running: replay.podstate)."""
+    return exact_steps(_pods_in(state, svc, node, ALIVE), False)
 
 
 def ready_pod_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:

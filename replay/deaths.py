@@ -46,13 +46,12 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.fold import FoldState, PodSample, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
+from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, Iv, Step, Tri, complement, intersect
 from gapwatch.replay.syncs import SyncIndex, programmed, reach_us
 
-_UP = ("ready", "terminating")
 #: a node without kube-proxy metrics looks
 NO_LOOKS = SyncIndex((), ())
-_DOWN = ("gone", "pending")
 
 
 class Run(NamedTuple):
@@ -112,19 +111,20 @@ def local_runs(state: FoldState, svc: ServiceRef, node: str) -> list[Run]:
 
 
 def runs(lane: Sequence[PodSample], pod: str) -> list[Run]:
-    """The stretches one pod was up (ready or terminating), in order."""
+    """The stretches one pod was up (from ready or terminating, through a readiness loss:
+    replay.podstate), in order."""
     out: list[Run] = []
     start: PodSample | None = None
     ready: int | None = None
     last: PodSample | None = None
     for p in lane:
-        if p.state in _UP:
+        if p.state in UP or (start is not None and p.state in ALIVE):
             if start is None:
                 start, ready = p, None
             if ready is None and p.state == "ready":
                 ready = p.at_us
             last = p
-        elif start is not None and last is not None and p.state in _DOWN:
+        elif start is not None and last is not None and p.state in STOPPED:
             out.append(Run(pod, ready, last.at_us, p.at_us, p.finished_us, p.event_id))
             start = last = None
     if start is not None and last is not None:

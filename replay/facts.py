@@ -19,7 +19,9 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   endpoint counts; text1 slice name, text2 the endpoints' pod names, text3 the ready ones'
   (comma-separated; NULL when none is named, as in rows written before it was added: with
   ready endpoints counted, unknown).
-- pod: the Pod and its node; state pending/ready/terminating/gone; num1 deletionTimestamp (us),
+- pod: the Pod and its node; state pending/ready/unready/terminating/gone (unready: not Ready
+  while its kubelet reports every container running, a readiness loss: replay.podstate;
+  facts derived before it say pending there); num1 deletionTimestamp (us),
   num2 grace period (s), num3 preStop sleep (ms), num4 when a container last stopped (us: the
   newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
   whole seconds; NULL when none is reported); text1 owner Kind/name, text2 revision hash,

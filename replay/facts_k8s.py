@@ -11,6 +11,7 @@ from typing import Any
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.payload import as_dict, as_list, condition, time_us
+from gapwatch.replay.podstate import UNREADY, runs_unready
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 #: discovery.k8s.io/v1beta1's topology key for the endpoint's node (v1 has `nodeName`; before
@@ -121,8 +122,10 @@ def pod_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
         state = "gone"
     elif deletion is not None:
         state = "terminating"
-    else:
-        state = "ready" if ready else "pending"
+    elif ready:
+        state = "ready"
+    else:  # a readiness loss while the kubelet reports it running (replay.podstate)
+        state = UNREADY if runs_unready(spec, status) else "pending"
     grace = meta.get("deletionGracePeriodSeconds")
     if grace is None:
         grace = spec.get("terminationGracePeriodSeconds", 30)

@@ -20,6 +20,7 @@ from gapwatch.replay import factrow as F
 from gapwatch.replay.facts_nodehealth import UNSYNCED
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
+from gapwatch.replay.podstate import lane_state
 from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 from gapwatch.replay.shortcircuit import SHORT_CIRCUITED, short_circuit
 
@@ -123,7 +124,7 @@ class RelistRow(NamedTuple):
 
 class PodSample(NamedTuple):
     at_us: int
-    state: str  # pending / ready / terminating / gone
+    state: str  # pending / ready / unready / terminating / gone (replay.podstate)
     deletion_us: int | None
     grace_s: int | None
     prestop_ms: int | None
@@ -563,7 +564,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             pod_lane.append(
                 PodSample(
                     max(when, pod_lane[-1].at_us) if pod_lane else when,
-                    row[F.STATE],
+                    lane_state(row[F.STATE], row[F.POD_FINISHED_US], pod_lane),
                     row[F.POD_DELETION_US],
                     row[F.POD_GRACE_S],
                     row[F.POD_PRESTOP_MS],

@@ -22,10 +22,8 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, LO, Iv, Tri, union
-
-_UP = ("ready", "terminating")
-_DOWN = ("gone", "pending")
 
 
 def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int) -> int:
@@ -73,11 +71,11 @@ def pods_up(
         began: int | None = None
         last_up = LO
         for i, p in enumerate(lane):
-            if p.state in _UP:
+            if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
                     began = LO if i == 0 else p.at_us
                 last_up = p.at_us
-            elif began is not None and p.state in _DOWN:
+            elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
                 runs.append((began, lo, hi))
                 began = None

@@ -48,6 +48,7 @@ from gapwatch.replay.fold import AT_US, PROBE_FACTS, FoldState, PodSample, Sampl
 from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.signals import HI, Iv, Tri
 
@@ -55,8 +56,6 @@ from gapwatch.replay.signals import HI, Iv, Tri
 _WELL = frozenset({"connected", "200", "healthy"})
 #: not-serving sample values (detect._false_reason reads the others)
 _SERVING = ("connected", "200")
-_UP = ("ready", "terminating")
-_STOPPED = ("gone", "pending")
 
 
 def look_back_us(state: FoldState, svc: ServiceRef, mine: DetectSettings, lag_hi: int) -> int:
@@ -99,7 +98,7 @@ def _pod_floor(lane: Sequence[PodSample], old: int) -> int | None:
     out: int | None = None
     for i in range(old, len(lane)):
         at = lane[i].at_us
-        if i and lane[i].state in _STOPPED and lane[i - 1].state in _UP:
+        if i and lane[i].state in STOPPED and lane[i - 1].state in ALIVE:
             at = min(at, lane[i - 1].at_us)
         out = at if out is None else min(out, at)
     return out

@@ -16,6 +16,7 @@ from gapwatch.replay.deaths import death_range, death_span
 from gapwatch.replay.fold import FoldState, PodLanes, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
+from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.signals import (
     HI,
     Iv,
@@ -317,9 +318,9 @@ def reported_stops(
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up_at is not None and p.state in ("gone", "pending"):
+            if up_at is not None and p.state in STOPPED:
                 out.append((up_at, p.at_us, p.finished_us))
-            up_at = p.at_us if p.state in ("ready", "terminating") else None
+            up_at = p.at_us if p.state in ALIVE else None
     return out
 
 
@@ -390,9 +391,9 @@ def _pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     for pod in local_pods(state, svc, node):
         up = False
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up and p.state in ("gone", "pending"):
+            if up and p.state in STOPPED:
                 out.append(p.at_us)
-            up = p.state in ("ready", "terminating")
+            up = p.state in ALIVE
     return sorted(out)
 
 
@@ -402,7 +403,7 @@ def terminating_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int
     for pod in local_pods(state, svc, node):
         last = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if last == "terminating" and p.state in ("gone", "pending"):
+            if last == "terminating" and p.state in STOPPED:
                 out.append(p.at_us)
             last = p.state
     return sorted(out)
@@ -427,9 +428,7 @@ def pod_serves(
     states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
     fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
     fwd, fwd_initial = backdated(fwd, listed, list_us)
-    up = exact_steps(
-        [(p.at_us, p.state in ("ready", "terminating"), p.event_id) for p in lane], False
-    )
+    up = exact_steps([(p.at_us, p.state in ALIVE, p.event_id) for p in lane], False)
     up, up_initial = backdated(up, listed, list_us)
     seen = [p.at_us for p in lane]
     up = shifted([s if s.value else _stopped(s, seen, status_us) for s in up])

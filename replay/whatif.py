@@ -92,6 +92,7 @@ def _gone_under(pod: PodLife, settings: WhatIf) -> int | None:
 _CONTRIBUTES = {
     "ready": (1, 0, 1),
     "terminating": (0, 1, 1),
+    "unready": (0, 0, 1),
     "pending": (0, 0, 0),
     "gone": (0, 0, 0),
 }

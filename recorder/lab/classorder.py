@@ -9,8 +9,10 @@ local pod died first. The lab judges that from the stored rows, not from replay'
   closed, with the LB routing throughout), and no later than the first stored health-check
   answer 503 inside the window (an uncertain window's start range runs to its end);
 - a local pod's death lies after the last stored Pod row that saw it up (ready or
-  terminating; as of its version's write time, `src_us`, whole seconds) and by the first that
-  says it stopped (gone, or pending again: a crash),
+  terminating, or `unready` after that: not Ready while its kubelet reports it running, a
+  readiness loss, unless its finishedAt is newer than any the pod reported before: a crash
+  between two updates; as of its version's write time, `src_us`, whole seconds) and by the
+  first that says it stopped (gone, or pending again: a crash),
   narrowed by the kubelet's `finishedAt` (the pod fact's num4, whole seconds on the node's
   clock) to [finishedAt - c, finishedAt + 1 s + c) where the two overlap, `c` being the
   store's `node_clock_s` assumption (`gapwatch assumptions`): the formula of replay.deaths.
@@ -37,6 +39,7 @@ PGBD = "pod-gone-before-deregistered"
 ORDERED_PAIR = frozenset((CBD, PGBD))
 _UP = ("ready", "terminating")
 _DOWN = ("gone", "pending")
+UNREADY = "unready"
 
 
 class PodRow(NamedTuple):
@@ -58,8 +61,12 @@ def death_ranges(rows: Sequence[PodRow], clock_s: float) -> list[tuple[float, fl
         by_pod.setdefault(row.pod, []).append(row)
     for lane in by_pod.values():
         up: float | None = None
+        newest: float | None = None  # the newest finishedAt the pod reported so far
         for row in sorted(lane, key=lambda r: r.at_s):
-            if up is not None and row.state in _DOWN:
+            state = row.state
+            if state == UNREADY and (up is None or _newer(row.finished_s, newest)):
+                state = "pending"  # a pod starting, or a container stopped since the last row
+            if up is not None and state in _DOWN:
                 lo, hi = up, row.at_s
                 if row.finished_s is not None:
                     f_lo = max(up, row.finished_s - clock_s)
@@ -67,8 +74,14 @@ def death_ranges(rows: Sequence[PodRow], clock_s: float) -> list[tuple[float, fl
                     if f_lo < f_hi:
                         lo, hi = f_lo, f_hi
                 out.append((lo, hi))
-            up = row.at_s if row.state in _UP else None
+            up = row.at_s if state in _UP or state == UNREADY else None
+            if _newer(row.finished_s, newest):
+                newest = row.finished_s
     return sorted(out)
+
+
+def _newer(finished_s: float | None, newest: float | None) -> bool:
+    return finished_s is not None and (newest is None or finished_s > newest)
 
 
 def order_open(close: tuple[float, float], deaths: Sequence[tuple[float, float]]) -> bool:

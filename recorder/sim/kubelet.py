@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gapwatch.recorder.sim.core import us
-from gapwatch.recorder.sim.state import PodState
+from gapwatch.recorder.sim.state import KubeletReport, PodState
 
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
@@ -44,12 +44,17 @@ class Kubelet:
         if p.gone or p.exited:
             return
         p.phase = "Running"
-        self.w.api.pod(p, "MODIFIED")
+        if not p.probed:
+            # a kubelet reports a new container ready only once its readiness probe passed:
+            # after a crash whose own status write has not landed yet, not from the old one's
+            p.ready = False
+        self._report(p)
 
     def _probe_ready(self, p: PodState, restarts: int) -> None:
         if p.gone or not p.serving or p.restarts != restarts or p.deletion_us is not None:
             return
         w = self.w
+        p.probed = True
         w.loop.after(w.s.kubelet.status_lag_s.sample_us(w.rng), self._status_ready, p, restarts)
 
     def _status_ready(self, p: PodState, restarts: int) -> None:
@@ -58,7 +63,7 @@ class Kubelet:
         p.phase = "Running"
         p.ready = True
         p.ready_us = self.w.loop.now
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
 
     def crash(self, p: PodState) -> None:
         """The container dies; the kubelet reports it and restarts it after a back-off."""
@@ -66,7 +71,7 @@ class Kubelet:
             return
         w = self.w
         w.truth.pod_killed(p)
-        p.serving = False
+        p.serving = p.probed = False
         p.restarts += 1
         p.stopped = (p.started_us or p.created_us, w.loop.now, 1, "Error")
         w.mark(p.node)
@@ -76,10 +81,13 @@ class Kubelet:
         w.loop.after(delay, self._restart, p)
 
     def _status_crashed(self, p: PodState) -> None:
-        if p.gone:
+        if p.gone or p.serving:
+            # restarted before this write landed: a kubelet writes what it sees now, and the
+            # restart's own write reports the stop (restartCount, lastState.terminated); a
+            # write of the crash after it would mark the new container not ready for good
             return
         p.ready = False
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
 
     def _restart(self, p: PodState) -> None:
         if p.deletion_us is not None:
@@ -131,7 +139,7 @@ class Kubelet:
         if p.gone:
             return
         p.ready = False
-        self.w.api.pod(p, "MODIFIED")
+        self._report(p)
         self.w.loop.after(self.w.s.kubelet.delete_lag_s.sample_us(self.w.rng), self.remove, p)
 
     def remove(self, p: PodState) -> None:
@@ -146,6 +154,11 @@ class Kubelet:
         p.ready = False
         w.api.pod(p, "DELETED")
         w.forget_pod(p)
+
+    def _report(self, p: PodState) -> None:
+        """The kubelet writes the pod's status as it sees it now."""
+        p.reported = KubeletReport.of(p)
+        self.w.api.pod(p, "MODIFIED")
 
     def _node_up(self, p: PodState) -> bool:
         node = self.w.nodes.get(p.node)

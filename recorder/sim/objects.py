@@ -10,7 +10,13 @@ from typing import Any
 
 from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.scenario import Scenario
-from gapwatch.recorder.sim.state import Endpoint, NodeState, PodState, ReplicaSetState
+from gapwatch.recorder.sim.state import (
+    Endpoint,
+    KubeletReport,
+    NodeState,
+    PodState,
+    ReplicaSetState,
+)
 
 
 def node_obj(n: NodeState, s: Scenario, clock: Clock, now_us: int) -> dict[str, Any]:
@@ -143,28 +149,29 @@ def pod_obj(p: PodState, clock: Clock, app_label: str, port: int) -> dict[str, A
         container["lifecycle"] = {
             "preStop": {"exec": {"command": ["/bin/sleep", f"{p.prestop_s:g}"]}}
         }
-    ready = "True" if p.ready else "False"
+    # the status as the kubelet last wrote it; the Ready condition as anyone last set it
+    r = p.reported or KubeletReport.of(p)
     conditions = [{"type": "PodScheduled", "status": "True"}]
-    if p.started_us is not None or p.exited:
-        conditions.append({"type": "Ready", "status": ready})
-        conditions.append({"type": "ContainersReady", "status": ready})
-    last = _terminated(p.stopped, clock)
-    if p.exited:
+    if r.started_us is not None or r.exited:
+        conditions.append({"type": "Ready", "status": "True" if p.ready else "False"})
+        conditions.append({"type": "ContainersReady", "status": "True" if r.ready else "False"})
+    last = _terminated(r.stopped, clock)
+    if r.exited:
         state: dict[str, Any] = {"terminated": last or {"exitCode": 0, "reason": "Completed"}}
         last = None
-    elif p.serving:
-        state = {"running": {"startedAt": clock.k8s(p.started_us or p.created_us)}}
+    elif r.serving:
+        state = {"running": {"startedAt": clock.k8s(r.started_us or p.created_us)}}
     else:
         state = {
-            "waiting": {"reason": "ContainerCreating" if not p.restarts else "CrashLoopBackOff"}
+            "waiting": {"reason": "ContainerCreating" if not r.restarts else "CrashLoopBackOff"}
         }
-    status: dict[str, Any] = {"phase": p.phase, "conditions": conditions, "hostIP": "", "podIP": ""}
-    if p.phase != "Pending":
+    status: dict[str, Any] = {"phase": r.phase, "conditions": conditions, "hostIP": "", "podIP": ""}
+    if r.phase != "Pending":
         status["podIP"] = p.ip
         container_status: dict[str, Any] = {
             "name": app_label,
-            "ready": p.ready,
-            "restartCount": p.restarts,
+            "ready": r.ready,
+            "restartCount": r.restarts,
             "state": state,
         }
         if last is not None:

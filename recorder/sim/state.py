@@ -25,6 +25,27 @@ class NodeState:
     rv: str = "0"
 
 
+@dataclass(frozen=True, slots=True)
+class KubeletReport:
+    """What a pod's kubelet last wrote of it (the phase, the container's state, readiness,
+    restarts and last stop): the status every other writer keeps. The API server's deletion
+    mark changes the metadata alone; the node lifecycle controller sets the Ready condition
+    alone (MarkPodsNotReady), the container left `running` and ready as the kubelet last wrote
+    it: a node that went down reports nothing."""
+
+    phase: str
+    serving: bool
+    exited: bool
+    ready: bool
+    restarts: int
+    started_us: int | None
+    stopped: tuple[int, int, int, str] | None
+
+    @classmethod
+    def of(cls, p: PodState) -> KubeletReport:
+        return cls(p.phase, p.serving, p.exited, p.ready, p.restarts, p.started_us, p.stopped)
+
+
 @dataclass(slots=True)
 class PodState:
     """One pod. `serving` is the truth (process alive and accepting); the rest is API state."""
@@ -50,11 +71,16 @@ class PodState:
     exited: bool = False
     gone: bool = False
     restarts: int = 0
+    #: the running container passed its readiness probe (the kubelet knows it at once, the API
+    #: from its status write): a restarted container is not ready before its own probe passes
+    probed: bool = False
     rv: str = "0"
     generation: int = 0
     #: the container's last stop the kubelet saw: (startedAt, finishedAt, exitCode, reason),
     #: written as `state.terminated` once exited, else as `lastState.terminated` (a crash)
     stopped: tuple[int, int, int, str] | None = None
+    #: the kubelet's last status write (the API server's, Pending, for a new pod)
+    reported: KubeletReport | None = None
 
     @property
     def terminating(self) -> bool:

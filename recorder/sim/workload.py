@@ -13,7 +13,7 @@ from gapwatch.recorder.sim import ids, objects
 from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.daemonset import reconcile_daemonset
 from gapwatch.recorder.sim.scenario import Workload
-from gapwatch.recorder.sim.state import PodState, ReplicaSetState
+from gapwatch.recorder.sim.state import KubeletReport, PodState, ReplicaSetState
 
 if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
@@ -62,8 +62,9 @@ class WorkloadController:
         targets = self._initial_nodes()
         for i, node in enumerate(targets):
             p = self.make_pod(rs, node, created_us=-us(3000) + i * 1_000_000)
-            p.phase, p.serving, p.ready = "Running", True, True
+            p.phase, p.serving, p.ready, p.probed = "Running", True, True, True
             p.started_us = p.ready_us = p.created_us
+            p.reported = KubeletReport.of(p)  # running and ready when the scenario begins
         self._write_workload("ADDED")
         if self.kind == "Deployment":
             rs.replicas = rs.ready = len(targets)
@@ -202,6 +203,7 @@ class WorkloadController:
         w.pods[name] = p
         w.pods_by_uid[p.uid] = p
         if created_us is None:
+            p.reported = KubeletReport.of(p)  # Pending: no container status yet
             w.api.pod(p, "ADDED")
             w.kubelet.admit(p)
         return p

@@ -92,6 +92,23 @@ def test_death_ranges_from_the_stored_pod_rows() -> None:
     assert death_ranges([PodRow("q", 5.0, "pending", None)], 1.0) == []
 
 
+def test_a_readiness_loss_keeps_the_pod_alive() -> None:
+    """A pod row `unready` (not Ready, its container running: replay.podstate) after it was up
+    is no death, and the pod stays up through it: a stop after it lies after the `unready` row.
+    With a finishedAt newer than before, the container stopped in between: a death. Before: the
+    `unready` row ended the pod's up stretch, and the crash after it was no death."""
+    loss = [
+        PodRow("p", 10.0, "ready", 5.0),
+        PodRow("p", 20.0, "unready", 5.0),
+        PodRow("p", 30.0, "pending", 29.0),
+    ]
+    assert death_ranges(loss, 1.0) == [(28.0, 30.0)]
+    restarted = [*loss[:1], PodRow("p", 20.0, "unready", 18.0)]
+    assert death_ranges(restarted, 1.0) == [(17.0, 20.0)]
+    starting = [PodRow("q", 5.0, "unready", None), PodRow("q", 8.0, "pending", None)]
+    assert death_ranges(starting, 1.0) == []
+
+
 def test_order_is_open_only_where_a_death_meets_the_close() -> None:
     assert order_open((63.152, 67.657), [(66.0, 68.414)])
     assert not order_open((64.366, 65.375), [(66.0, 68.414)])  # closed before the death

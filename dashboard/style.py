@@ -45,6 +45,7 @@ STATE_COLORS: dict[str, str] = {
     # pod
     "serving": GOOD,
     "terminating": LEAVING,
+    "unready": "#f08080",  # up but not Ready (a readiness loss): not forwarded to, not dead
     "gone": BAD,
     # node
     "Ready": GOOD,

@@ -43,7 +43,7 @@ LB_STATES = (
     "REGISTERED",
     "DEREGISTERED",
 )
-POD_STATES = ("serving", "terminating", "gone")
+POD_STATES = ("serving", "terminating", "unready", "gone")
 
 
 @dataclass(frozen=True, order=True)

@@ -3,8 +3,8 @@
 Lanes (docs/semantics.md): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
 DOWN, measured by the probes or inferred from the endpoints lane), lb (ABSENT / INITIAL / HEALTHY
 / UNHEALTHY / DRAINING / UNUSED from the poller; REGISTERED / DEREGISTERED from CloudTrail when no
-poller looked: membership, health unknown), pod (serving / terminating / gone) and node (Ready /
-NotReady). Pure.
+poller looked: membership, health unknown), pod (serving / terminating / unready / gone) and node
+(Ready / NotReady). Pure.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _pod_samples(
 ) -> list[Sample]:
     """The node's pod lane: at each change of one of its pods (`pods`: the Service's pods on
     the node, None: found from `service_pods`), serving if one of them is ready, else
-    terminating if one is, else gone (counted as they change, not rescanned per change)."""
+    terminating if one is, else unready if one runs not Ready (a readiness loss: up, not
+    forwarded to), else gone (counted as they change, not rescanned per change)."""
     if pods is None:
         pods = [p for p, n in state.service_pods.get(svc, {}).items() if n == node]
     changes: list[tuple[int, str, str, int]] = []
@@ -69,7 +70,7 @@ def _pod_samples(
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
             changes.append((p.at_us, pod, p.state, p.event_id))
     current: dict[str, str] = {}
-    counts = {"serving": 0, "terminating": 0}
+    counts = {"serving": 0, "terminating": 0, "unready": 0}
     out: list[Sample] = []
     for at, pod, pod_state, eid in sorted(changes):
         was = _RANK.get(current.get(pod, ""))
@@ -79,14 +80,14 @@ def _pod_samples(
         now = _RANK.get(pod_state)
         if now is not None:
             counts[now] += 1
-        best = (
-            "serving" if counts["serving"] else "terminating" if counts["terminating"] else "gone"
-        )
+        best = next((lane for lane in _ORDER if counts[lane]), "gone")
         out.append(Sample(at, None, best, eid))
     return out
 
 
-_RANK = {"ready": "serving", "terminating": "terminating"}
+_RANK = {"ready": "serving", "terminating": "terminating", "unready": "unready"}
+#: the pod lane's states, best first (the first any local pod holds; else gone)
+_ORDER = ("serving", "terminating", "unready")
 
 
 def pods_by_node(state: FoldState, svc: ServiceRef) -> dict[str, list[str]]:

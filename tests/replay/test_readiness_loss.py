@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api, projections
 from gapwatch.replay.context import alive_steps
@@ -29,6 +30,7 @@ from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.podsup import pods_up
+from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.signals import HI
 from gapwatch.replay.unseen import pod_deaths, reported_stops
 from tests.replay.builders import (
@@ -224,3 +226,14 @@ def test_old_facts_read_as_before_until_rederived(engine: Engine) -> None:
     assert _classes(api.windows(engine)) == [("n1", PGBD)]
     projections.rebuild(engine, rederive=True)
     assert _classes(api.windows(engine)) == [("n1", CBD)]
+
+
+def test_the_timeline_shows_a_readiness_loss_as_unready_not_gone() -> None:
+    """The pod lane of the segments (the dashboard's timeline, `replay_segments`): after the
+    not-ready update p1 is `unready` to the end. Before: `gone` from 100 s, as if the pod had
+    died, beside windows that say it did not."""
+    state = fold(FoldState(), facts_of(_readiness_loss()))
+    svc = ServiceRef(CLUSTER, NS, SVC)
+    pod_lane = [(s.state, s.start_us) for s in lane_segments(state, svc, ["n1"]) if s.lane == "pod"]
+    assert pod_lane[-1] == ("unready", to_micros(at(100)))
+    assert "gone" not in [state for state, _start in pod_lane]

@@ -136,7 +136,10 @@ def classify(
     # (a node without a Node lane has no status to read: the usual case, read first)
     if (
         node_lane
-        and (value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings))
+        and (
+            value_at(node_lane, at_us) in _NODE_DOWN
+            or _deleted_by(node_lane, at_us, settings, (lanes_.reason_samples, lanes_.health))
+        )
         and not ran_on()
     ):
         return "node-not-ready"
@@ -351,10 +354,23 @@ def _went_down(
     return not any(answered_in(lane_, at_us, down) for lane_ in (*looks, newest))
 
 
-def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:
+def _deleted_by(
+    lane: Sequence[Sample],
+    at_us: int,
+    s: DetectSettings,
+    looks: Sequence[Sequence[Sample]] = (),
+) -> bool:
     """The Node's deletion seen up to the watch skew after `at_us`: a deletion carries no
-    write time of its own (replay.owntime), so the watch may show it that late."""
-    return value_at(lane, at_us + seconds_us(s.watch_skew_s)) == "Deleted"
+    write time of its own (replay.owntime), so the watch may show it that late. Not where a
+    look of `looks` was answered (an HTTP status, a refused or accepted connection) from
+    `at_us` until the deletion was seen: the node and its kube-proxy were up at the start,
+    so the node went down after it, not before (as `_went_down` reads a NotReady)."""
+    if value_at(lane, at_us + seconds_us(s.watch_skew_s)) != "Deleted":
+        return False
+    if value_at(lane, at_us) == "Deleted":
+        return True
+    seen = next(n.at_us for n in lane if n.at_us > at_us and n.value == "Deleted")
+    return not any(answered_in(lane_, at_us, seen) for lane_ in looks)
 
 
 def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = None) -> bool:

@@ -22,23 +22,13 @@ from tests.replay import builders as b
 
 def _swap(health_503_at: float | None) -> Window:
     """p1 on n1 is ready from 0.5 s; it is deleted at 100 s and its container stops at 101.4 s
-    (seen gone at 102 s), while the EndpointSlice controller, behind, still lists it ready
+    (seen gone 0.3 s later), while the EndpointSlice controller, behind, still lists it ready
     until one write at 106.5 s lists its replacement p2 (Ready at 103 s) in its place. The LB
     drains n1 at the termination (seen from the poll at 101 s) and routes to it again (seen at
     107 s). The health check counts one ready local endpoint at every look, but where
     `health_503_at` is set, that look answers 503 counting none. The window the LB's return
     opened (the drain's own, at 100-101 s, aside)."""
-    obs: list[Observation] = [
-        b.service(0),
-        b.node(0, "n1", version="v1.29.3"),
-        b.pod(0.5, "p1", "n1", "ready"),
-        b.eps(0.5, [("p1", "n1", "ready")]),
-        b.pod(100, "p1", "n1", "terminating", deleted_at=100, grace=30),
-        b.pod(100.2, "p2", "n1", "pending", revision="bbb"),
-        b.pod(102, "p1", "n1", "gone", deleted_at=100, grace=30, finished=101.4),
-        b.pod(103, "p2", "n1", "ready", revision="bbb"),
-        b.eps(106.5, [("p2", "n1", "ready")]),
-    ]
+    obs: list[Observation] = b.unlisted_swap(100, 101.4, 100.2, 103, 106.5)
     prev: float | None = None
     for t in range(1, 131, 2):
         state = "draining" if 101 <= t <= 105 else "healthy"

@@ -8,9 +8,12 @@ sees it (`refused`: rules left, no pod); without one, the Pod object is the evid
 kubelet reports the container's `terminated` state with `finishedAt`, or the pod is deleted.
 A pod is up from its first update that says so (ready or terminating; possibly up to the watch
 skew earlier: the update may be seen late) to its death (replay.deaths.death_span: its
-finishedAt where reported, else after the last update that saw it up and no more than
-pod_status_s before the one that says it stopped). A pod whose first update seen says it is up
-was up before the recording saw it (the initial list). One that came up during the recording is
+finishedAt where reported, else no more than pod_status_s before the update that says it
+stopped; either way after the last update that saw it up, whose write is known to the second
+at best (metav1.Time: replay.owntime places it at the latest its stamp allows; a terminating
+update is the DELETE's write, its status the kubelet's last report), so from up to
+STAMP_RESOLUTION_US before that update). A pod whose first update seen says it is up was up
+before the recording saw it (the initial list). One that came up during the recording is
 surely forwarded to only once kube-proxy can have programmed it, and kube-proxy programs only
 what the EndpointSlices list: no sooner than its lag bound after the first slice version that
 listed the pod ready (FoldState.slice_ready; an EndpointSlice controller behind leaves a Ready
@@ -27,6 +30,7 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.signals import HI, LO, Iv, Tri, union
 
 _UP = ("ready", "terminating")
@@ -94,7 +98,7 @@ def pods_up(
             if p.state in _UP:
                 if began is None:
                     began = LO if i == 0 else p.at_us
-                last_up = p.at_us
+                last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in _DOWN:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
                 runs.append((began, lo, hi, pod))

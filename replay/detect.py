@@ -136,7 +136,10 @@ def classify(
     # (a node without a Node lane has no status to read: the usual case, read first)
     if (
         node_lane
-        and (value_at(node_lane, at_us) in _NODE_DOWN or _deleted_by(node_lane, at_us, settings))
+        and (
+            value_at(node_lane, at_us) in _NODE_DOWN
+            or _deleted_by(node_lane, at_us, settings, (lanes_.reason_samples, lanes_.health))
+        )
         and not ran_on()
     ):
         return "node-not-ready"
@@ -216,6 +219,9 @@ def classify(
         seen = at_us + (skew if ahead and not proxy_opened else 0)
         if _handed_over(lanes_.eps, seen) and pte_stated(state, svc.cluster, node, settings):
             return "pod-gone-before-deregistered"
+        span = (at_us if since_us is None else since_us, seen)
+        if _held_rules(state, svc, node, lanes_, span, settings):
+            return "pod-gone-before-deregistered"
         return "registered-before-forwarding"
     return "closed-before-deregistered"
 
@@ -255,6 +261,41 @@ def _handed_over(eps: Sequence[Sample], at_us: int) -> bool:
     while k > 0 and eps[k - 1].value == "ready":
         k -= 1
     return k > 0 and eps[k - 1].value == "serving-terminating"
+
+
+def _held_rules(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    span: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """Read from the health check (no NodePort lane): the node's endpoints listed a ready one
+    at every EndpointSlice version from kube-proxy's largest lag before `span` to its end.
+    kube-proxy programs whole versions and forwards to every ready endpoint (with or without
+    ProxyTerminatingEndpoints), so whatever version it held anywhere in `span` gave it rules
+    for the node: it had not closed, and a gap there had rules with no live pod behind them
+    (`pod-gone-before-deregistered`), not a listed endpoint left unprogrammed. Only where the
+    health check agrees, counting ready endpoints (200) from the look before `span` to the
+    one after it: a 503 says kube-proxy had not programmed them (a lag past the bound). Where
+    a NodePort lane exists its own looks say whether rules were there (a timeout: none)."""
+    if state.probes["nodeport"].get((svc, node)) or not lanes_.health:
+        return False
+    lo, hi = span
+    if not _ready_through(lanes_.eps, lo - proxy_lag_hi(state, svc, settings), hi):
+        return False
+    # and the health check counted ready endpoints from before the span to the look after it
+    # (a 503 there: kube-proxy had not programmed them, its lag past the bound)
+    # (the lane keeps changes only: a run of 200s goes on to the next sample's `prev_us`)
+    health = lanes_.health
+    i = bisect_right(health, lo, key=AT_US)
+    if not i or health[i - 1].value != "200":
+        return False
+    if i == len(health):
+        return True
+    after = health[i]
+    return after.at_us > hi and after.prev_us is not None and after.prev_us >= hi
 
 
 def _ready_inside(eps: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
@@ -351,10 +392,23 @@ def _went_down(
     return not any(answered_in(lane_, at_us, down) for lane_ in (*looks, newest))
 
 
-def _deleted_by(lane: Sequence[Sample], at_us: int, s: DetectSettings) -> bool:
+def _deleted_by(
+    lane: Sequence[Sample],
+    at_us: int,
+    s: DetectSettings,
+    looks: Sequence[Sequence[Sample]] = (),
+) -> bool:
     """The Node's deletion seen up to the watch skew after `at_us`: a deletion carries no
-    write time of its own (replay.owntime), so the watch may show it that late."""
-    return value_at(lane, at_us + seconds_us(s.watch_skew_s)) == "Deleted"
+    write time of its own (replay.owntime), so the watch may show it that late. Not where a
+    look of `looks` was answered (an HTTP status, a refused or accepted connection) from
+    `at_us` until the deletion was seen: the node and its kube-proxy were up at the start,
+    so the node went down after it, not before (as `_went_down` reads a NotReady)."""
+    if value_at(lane, at_us + seconds_us(s.watch_skew_s)) != "Deleted":
+        return False
+    if value_at(lane, at_us) == "Deleted":
+        return True
+    seen = next(n.at_us for n in lane if n.at_us > at_us and n.value == "Deleted")
+    return not any(answered_in(lane_, at_us, seen) for lane_ in looks)
 
 
 def _unreachable(health: Sequence[Sample], at_us: int, until_us: int | None = None) -> bool:

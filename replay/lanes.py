@@ -244,7 +244,7 @@ def serves_signal(
         up = pods_up(
             state, svc, node, skew_us=skew, clock_us=seconds_us(settings.node_clock_s),
             status_us=status_us, program_us=seconds_us(settings.slice_lag_s) + lag_hi,
-            health=looked,
+            lag_us=lag_hi, health=looked,
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)

@@ -8,9 +8,17 @@ sees it (`refused`: rules left, no pod); without one, the Pod object is the evid
 kubelet reports the container's `terminated` state with `finishedAt`, or the pod is deleted.
 A pod is up from its first update that says so (ready or terminating; possibly up to the watch
 skew earlier: the update may be seen late) to its death (replay.deaths.death_span: its
-finishedAt where reported, else after the last update that saw it up and no more than
-pod_status_s before the one that says it stopped). A pod whose first update seen says it is up
-was up before the recording saw it (the initial list). Pure.
+finishedAt where reported, else no more than pod_status_s before the update that says it
+stopped; either way after the last update that saw it up, whose write is known to the second
+at best (metav1.Time: replay.owntime places it at the latest its stamp allows; a terminating
+update is the DELETE's write, its status the kubelet's last report), so from up to
+STAMP_RESOLUTION_US before that update). A pod whose first update seen says it is up was up
+before the recording saw it (the initial list). One that came up during the recording is
+surely forwarded to only once kube-proxy can have programmed it, and kube-proxy programs only
+what the EndpointSlices list: no sooner than its lag bound after the first slice version that
+listed the pod ready (FoldState.slice_ready; an EndpointSlice controller behind leaves a Ready
+pod unlisted, while the dead pod's endpoint it still lists keeps the health check at 200).
+Pure.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, LO, Iv, Tri, union
 
@@ -43,6 +52,15 @@ def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int)
     return by_us
 
 
+def _listed(listings: Sequence[int], since_us: int, lag_us: int) -> int:
+    """When kube-proxy surely forwards to a pod whose run began at `since_us`: kube-proxy
+    programs only the endpoints an EndpointSlice lists, so no sooner than its lag bound after
+    the first listing of the pod as ready from then on (`listings`: FoldState.slice_ready);
+    never (HI) where no slice listed it ready (the EndpointSlice controller behind)."""
+    i = bisect_left(listings, since_us)
+    return listings[i] + lag_us if i < len(listings) else HI
+
+
 def pods_up(
     state: FoldState,
     svc: ServiceRef,
@@ -52,6 +70,7 @@ def pods_up(
     clock_us: int,
     status_us: int,
     program_us: int,
+    lag_us: int,
     health: Sequence[Sample] = (),
 ) -> Tri | None:
     """Where any local pod of the Service was possibly up and surely up and programmed (module
@@ -62,8 +81,11 @@ def pods_up(
     forwarded from its Ready because the old pod was up hid the gap where the old pod died
     first: tests/replay/test_replacement_unprogrammed.py). The health check's 200 does not say
     which endpoint it counted, a dead one still listed or its replacement, unless its count
-    rose after the pod came up (`health`: the node's health-check lane, `_counted`)."""
-    runs: list[tuple[int, int, int]] = []  # (came up, surely stopped by, possibly up until)
+    rose after the pod came up (`health`: the node's health-check lane, `_counted`). `lag_us`:
+    kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
+    the slice facts name their ready pods."""
+    # (came up, surely stopped by, possibly up until, the pod)
+    runs: list[tuple[int, int, int, str]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
@@ -74,26 +96,33 @@ def pods_up(
             if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
                     began = LO if i == 0 else p.at_us
-                last_up = p.at_us
+                last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi))
+                runs.append((began, lo, hi, pod))
                 began = None
         if began is not None:
-            runs.append((began, HI, HI))
+            runs.append((began, HI, HI, pod))
     if not seen:
         return None
     times = [h.at_us for h in health]
     possible: list[Iv] = []
     definite: list[Iv] = []
-    for began, lo, hi in runs:
+    # the slice facts name their ready pods (facts derived before they did name none: then
+    # the listing is unknown, and only the Ready and the lags bound the programming)
+    named = any((svc, pod) in state.slice_ready for *_, pod in runs)
+    for began, lo, hi, pod in runs:
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
         # it, also beside another local pod: that one forwarded only while it lived, and where it
         # died first the node had nothing to forward to until then (the union of the runs)
         if began > LO:
-            sure = _counted(health, times, began, began + program_us)
+            by = began + program_us
+            if named:
+                listings = state.slice_ready.get((svc, pod), ())
+                by = max(by, _listed(listings, began - skew_us, lag_us))
+            sure = _counted(health, times, began, by)
         if sure < lo:
             definite.append(Iv(sure, lo))
     return Tri(union(possible, []), union(definite, []))

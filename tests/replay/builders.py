@@ -388,6 +388,26 @@ def joining_node(pending: float, ready: float, in_slice: float) -> list[Observat
     ]
 
 
+def unlisted_swap(
+    deleted: float, stopped: float, pending: float, ready: float, listed: float
+) -> list[Observation]:
+    """kube-proxy 1.29: p1 on n1 ready from 0.5 s, deleted at `deleted`, its container stopped
+    at `stopped` (seen gone 0.3 s later); its replacement p2 pending at `pending`, Ready at
+    `ready`. The EndpointSlice controller, behind, lists p1 ready until one write at `listed`
+    lists p2 in its place (no LB or probe looks: the caller adds them)."""
+    return [
+        service(0),
+        node(0, "n1", version="v1.29.3"),
+        pod(0.5, "p1", "n1", "ready"),
+        eps(0.5, [("p1", "n1", "ready")]),
+        pod(deleted, "p1", "n1", "terminating", deleted_at=deleted, grace=30),
+        pod(pending, "p2", "n1", "pending", revision="bbb"),
+        pod(stopped + 0.3, "p1", "n1", "gone", deleted_at=deleted, grace=30, finished=stopped),
+        pod(ready, "p2", "n1", "ready", revision="bbb"),
+        eps(listed, [("p2", "n1", "ready")]),
+    ]
+
+
 def simulated_halves(preset: str, seed: int) -> tuple[list[Fact], int]:
     """A simulated preset's facts and where their second half starts (at an event's first
     fact: a fold takes whole events)."""

@@ -198,7 +198,7 @@ def test_every_reader_of_the_pod_lane_keeps_the_pod_alive() -> None:
     assert [(r.pod, r.down_us) for r in local_runs(state, svc, "n1")] == [("p1", HI)]
     assert pod_deaths(state, svc, "n1") == []
     assert reported_stops(state, svc, "n1") == []
-    up = pods_up(state, svc, "n1", skew_us=0, clock_us=0, status_us=0, program_us=0)
+    up = pods_up(state, svc, "n1", skew_us=0, clock_us=0, status_us=0, program_us=0, lag_us=0)
     assert up is not None and [iv.end for iv in up.possible] == [HI]
 
 

@@ -210,9 +210,10 @@ class Memo:
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     #: replay.context.endpoint_steps per (Service, node, values read as forwarding), with the
     #: lane object and length it was found from: the four readers of a node's lanes share it
-    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), with the
-    #: local pods' sample lists and lengths they were found from: the lists only grow, so
-    #: `clear` keeps it (an entry holds while they are the same lists, as long)
+    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), and
+    #: replay.context's local pods' changes (reading "pods-in:<states>"), with the local
+    #: pods' sample lists and lengths they were found from: the lists only grow, so `clear`
+    #: keeps it (an entry holds while they are the same lists, as long: context.kept_by_pods)
     pod_deaths: dict[tuple[ServiceRef, str, str, int | None], tuple[PodLanes, list[Any]]] = field(
         default_factory=dict
     )

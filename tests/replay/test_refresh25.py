@@ -1,0 +1,129 @@
+"""Session 25's reuse in the Node/Pod batch refresh:
+
+- replay.context's local pods' changes (`alive_steps`, `ready_pod_steps`), kept in the memo
+  across folds while the node's local pods' sample lists are the same lists, as long
+  (`context.kept_by_pods`): equal to what the same facts folded afresh give, after a fold
+  that killed a pod and brought a new one to the node, after a sample appended without a
+  fold, and whatever a caller did to a list it got before. A node moved by its LB polls
+  alone reads them from the memo (routed.routed_signal, endpoint-driven).
+- replay.model.Window computes its hash once (a refresh keys its reuse of a moved node's
+  windows by them), equal to the dataclass's own hash of its fields, and again after a pickle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+from gapwatch.replay import context
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.context import alive_steps, ready_pod_steps
+from gapwatch.replay.facts import Fact
+from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.routed import routed_signal
+from gapwatch.replay.signals import Step
+from tests.replay.builders import eps, facts_of, pod, target
+from tests.replay.test_suffix import _history
+
+SKEW = 700_000
+
+
+Lanes = tuple[list[Step], list[Step]]
+
+
+def _afresh(facts: list[Fact], svc: ServiceRef, node: str) -> Lanes:
+    """The local pods' lanes of `node` from `facts` folded into a new state (no memo)."""
+    state = fold(FoldState(), facts)
+    return alive_steps(state, svc, node), ready_pod_steps(state, svc, node, SKEW)
+
+
+def test_local_pods_changes_follow_the_pods_through_folds_and_appends() -> None:
+    history = _history()
+    later = [pod(3000, "p1", "n1", "gone", finished=2999), pod(3001, "p3", "n1", "ready")]
+    later += [eps(3002, [("p3", "n1", "ready"), ("p2", "n2", "ready")])]
+    later += [pod(3100, "p3", "n1", "terminating")]
+    facts = facts_of([*history, *later])
+    split = len(facts_of(history))
+    state = fold(FoldState(), facts[:split])
+    (svc,) = lb_facing(state)
+
+    def mine() -> Lanes:
+        return alive_steps(state, svc, "n1"), ready_pod_steps(state, svc, "n1", SKEW)
+
+    before = mine()
+    assert before == _afresh(facts[:split], svc, "n1")
+    alive_steps(state, svc, "n1").clear()  # the caller's own list
+    ready_pod_steps(state, svc, "n1", SKEW).clear()
+    assert mine() == before
+    fold(state, facts[split:])  # p1 dies, p3 comes to n1, goes terminating
+    after = mine()
+    assert after != before
+    assert after == _afresh(facts, svc, "n1")
+    # a sample appended without a fold (the memo is kept by folds anyway): found again
+    lane = state.pods[(svc.cluster, svc.namespace, "p3")]
+    lane.append(lane[-1]._replace(at_us=lane[-1].at_us + 1_000_000, state="ready"))
+    alive, ready = mine()
+    assert alive != after[0] and alive[-1].value is True
+    assert ready != after[1] and ready[-1].value is True
+
+
+def test_a_node_moved_by_its_polls_alone_reads_its_ready_pods_from_the_memo() -> None:
+    history = _history()
+    facts = facts_of([*history, target(3500, None, "n1", "healthy", "MODIFIED")])
+    split = len(facts_of(history))
+    state = fold(FoldState(), facts[:split])
+    (svc,) = lb_facing(state)
+    settings = dataclasses.replace(DEFAULTS, ccm_mode="endpoint")
+    routed_signal(state, svc, "n1", settings)
+    fold(state, facts[split:])
+    found: list[str] = []
+    was = context._pods_changes
+
+    def counting(*args: object) -> object:
+        found.append(str(args[2]))
+        return was(*args)  # type: ignore[arg-type]
+
+    context._pods_changes = counting  # type: ignore[assignment]
+    try:
+        routed = routed_signal(state, svc, "n1", settings)
+    finally:
+        context._pods_changes = was
+    assert found == []  # its pods' samples did not move
+    fresh = fold(FoldState(), facts)
+    assert routed == routed_signal(fresh, svc, "n1", settings)
+
+
+class _Counted(int):
+    """An int that counts how often it is hashed."""
+
+    hashed = 0
+
+    def __hash__(self) -> int:
+        _Counted.hashed += 1
+        return int.__hash__(self)
+
+
+def _window(**changes: object) -> Window:
+    ref = ServiceRef("c1", "ns", "gw")
+    w = Window(ref, "n1", "node-not-ready", 1, 2, 1, 1, 2, 2, "measured", (3, 4), (5,))
+    return dataclasses.replace(w, **changes)  # type: ignore[arg-type]
+
+
+def test_a_window_hashes_its_fields_once() -> None:
+    w = _window(opened_by=(_Counted(7),))
+    _Counted.hashed = 0
+    first = hash(w)
+    assert {w: 1}[w] == 1 and hash(w) == first
+    assert _Counted.hashed == 1
+    # the hash the dataclass gave: of the fields' tuple (sets of windows iterate as before)
+    assert first == hash(_fields(w))
+    loaded = pickle.loads(pickle.dumps(w))
+    assert loaded == w and hash(loaded) == first
+    assert _window(start_us=1) == _window() and hash(_window()) == hash(_window())
+    assert _window(node="n2") != _window() and {_window(): 1}.get(_window(node="n2")) is None
+    assert "_hash" not in [f.name for f in dataclasses.fields(w)] and "_hash" not in repr(w)
+
+
+def _fields(w: Window) -> tuple[object, ...]:
+    return tuple(getattr(w, f.name) for f in dataclasses.fields(w))

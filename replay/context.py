@@ -80,37 +80,41 @@ def kept_by_pods(
 
 
 def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
-    """Whether any local pod backing the Service is still up (ready or terminating)."""
-    return exact_steps(_pods_in(state, svc, node, ("ready", "terminating")), False)
+    """Whether any local pod backing the Service is still up (ready or terminating); kept
+    while the node's local pods' samples are (`kept_by_pods`)."""
+    found: list[Step] = kept_by_pods(
+        state,
+        (svc, node, "alive", None),
+        lambda: exact_steps(_pods_changes(state, svc, node, ("ready", "terminating")), False),
+    )
+    return found
 
 
 def ready_pod_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
     """Whether any local pod backing the Service is ready and not terminating, as its Pod
     updates say. A loss may have come up to `skew_us` before its update was seen (and, where a
     CCM holds the deletion until it has acted, the CCM's reaction before it: Tencent's
-    enable-grace-deletion), so a loss counts from `skew_us` before it was seen."""
-    return [
-        s if s.value else s._replace(earliest=s.earliest - skew_us, latest=s.latest - skew_us)
-        for s in exact_steps(_pods_in(state, svc, node, ("ready",)), False)
-    ]
-
-
-def _pods_in(
-    state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...]
-) -> list[tuple[int, bool, int]]:
-    """(time, whether any local pod is in one of `states`, event id) at each Pod update that
-    changes it; kept while the node's local pods' samples are (`kept_by_pods`: a node moved
-    by its LB polls alone reads R from its ready pods again, replay.routed)."""
-    key = (svc, node, "pods-in:" + ",".join(states), None)
-    found: list[tuple[int, bool, int]] = kept_by_pods(
-        state, key, lambda: _pods_changes(state, svc, node, states)
+    enable-grace-deletion), so a loss counts from `skew_us` before it was seen. Kept while
+    the node's local pods' samples are (`kept_by_pods`: a node moved by its LB polls alone
+    reads R from it again, replay.routed)."""
+    found: list[Step] = kept_by_pods(
+        state, (svc, node, "ready", skew_us), lambda: _ready_steps(state, svc, node, skew_us)
     )
     return found
+
+
+def _ready_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
+    return [
+        s if s.value else s._replace(earliest=s.earliest - skew_us, latest=s.latest - skew_us)
+        for s in exact_steps(_pods_changes(state, svc, node, ("ready",)), False)
+    ]
 
 
 def _pods_changes(
     state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...]
 ) -> list[tuple[int, bool, int]]:
+    """(time, whether any local pod is in one of `states`, event id) at each Pod update that
+    changes it."""
     changes: list[tuple[int, int, int]] = []
     for pod in local_pods(state, svc, node):
         inside = False

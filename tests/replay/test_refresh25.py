@@ -17,7 +17,7 @@ import pickle
 
 from gapwatch.replay import context
 from gapwatch.replay.assumptions import DEFAULTS
-from gapwatch.replay.context import alive_steps, ready_pod_steps
+from gapwatch.replay.context import alive_steps, local_pods, ready_pod_steps
 from gapwatch.replay.facts import Fact
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import ServiceRef, Window
@@ -127,3 +127,21 @@ def test_a_window_hashes_its_fields_once() -> None:
 
 def _fields(w: Window) -> tuple[object, ...]:
     return tuple(getattr(w, f.name) for f in dataclasses.fields(w))
+
+
+def test_the_local_pods_follow_a_pod_the_slices_move_to_another_node() -> None:
+    history = _history()
+    later = [eps(3002, [("p1", "n1", "ready"), ("p2", "n1", "ready"), ("p4", "n2", "ready")])]
+    later += [eps(3003, [("p1", "n2", "ready"), ("p2", "n1", "ready"), ("p4", "n2", "ready")])]
+    facts = facts_of([*history, *later])
+    split = len(facts_of(history))
+    state = fold(FoldState(), facts[:split])
+    (svc,) = lb_facing(state)
+    assert [local_pods(state, svc, n) for n in ("n1", "n2")] == [["p1"], ["p2"]]
+    for cut in (split + 1, len(facts)):  # p2 to n1 and p4 new on n2; then p1 to n2
+        fold(state, facts[split:cut])
+        fresh = fold(FoldState(), facts[:cut])
+        for n in ("n1", "n2", "n3"):
+            assert local_pods(state, svc, n) == local_pods(fresh, svc, n)
+        split = cut
+    assert [local_pods(state, svc, n) for n in ("n1", "n2")] == [["p2"], ["p1", "p4"]]

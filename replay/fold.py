@@ -196,6 +196,9 @@ class Memo:
     lane_lags: dict[tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any]]] = (
         field(default_factory=dict)
     )
+    #: replay.lags.proxy_extent's count and largest of a node's kube-proxy lags, per (Service,
+    #: node), with the list of `lane_lags` they were read from: kept by `clear` like it
+    proxy_tops: dict[LaneKey, tuple[list[Any], float]] = field(default_factory=dict)
     #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
     #: `clear` like `lane_pte`
     lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)

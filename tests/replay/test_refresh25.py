@@ -20,10 +20,13 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import alive_steps, local_pods, ready_pod_steps
 from gapwatch.replay.facts import Fact
 from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.lags import lag_samples, proxy_extent
 from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.signals import Step
 from tests.replay.builders import eps, facts_of, pod, target
+from tests.replay.test_refresh12 import lag_batches
 from tests.replay.test_suffix import _history
 
 SKEW = 700_000
@@ -145,3 +148,23 @@ def test_the_local_pods_follow_a_pod_the_slices_move_to_another_node() -> None:
             assert local_pods(state, svc, n) == local_pods(fresh, svc, n)
         split = cut
     assert [local_pods(state, svc, n) for n in ("n1", "n2")] == [["p2"], ["p1", "p4"]]
+
+
+def test_kube_proxys_lag_bound_follows_a_node_whose_lags_moved() -> None:
+    # a slower lag than any before (n1's endpoint lost at 2,050 s), measured in the second
+    # batch; the first, n1's LB polls alone, keeps n1's lags
+    done, polls, rest = lag_batches(lost=2050)
+    state = fold(FoldState(), done)
+    (svc,) = lb_facing(state)
+    one = dataclasses.replace(DEFAULTS, min_measurements=1, lag_margin=1.0)
+    seen = []
+    for batch in ([], polls, rest):
+        fold(state, batch)
+        done += batch
+        fresh = fold(FoldState(), done)
+        samples = [s.seconds for s in lag_samples(fresh, [svc], one, proxy_only=True)]
+        assert proxy_extent(state, svc, one) == (len(samples), max(samples, default=None))
+        assert proxy_lag_hi(state, svc, one) == proxy_lag_hi(fresh, svc, one)
+        seen.append(proxy_extent(state, svc, one))
+    assert seen[0] == seen[1] == (2, 4.0)
+    assert seen[2] == (4, 12.5)  # the slower reaction

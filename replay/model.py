@@ -97,23 +97,9 @@ class Segment:
     event_id: int | None = None
 
 
-class _HashSlot:
-    """A slot for a hash kept beside a slotted dataclass's fields (no field: not compared,
-    shown, pickled nor copied; `dataclass(slots=True)` makes slots of the fields alone)."""
-
-    __slots__ = ("_hash",)
-
-
 @dataclass(frozen=True, slots=True)
-class Window(_HashSlot):
-    """A gap window: the LB routes to `node` while the node does not serve `service`.
-
-    Its hash is computed at its first use and kept: a refresh keys its reuse of a moved node's
-    windows by them (replay.node_cache's readings with proofs, node_rows' counts and rollout
-    sets), some 7,600 look-ups of 3,500 windows in the large store's Node/Pod batch, and a
-    dataclass's own `__hash__` hashes the 16 fields' tuple each time (benchmarks/README.md
-    "Session 25"). Not pickled (a slotted dataclass pickles its fields): computed again where
-    it is loaded, whose string hashes differ."""
+class Window:
+    """A gap window: the LB routes to `node` while the node does not serve `service`."""
 
     service: ServiceRef
     node: str
@@ -135,18 +121,6 @@ class Window(_HashSlot):
     #: classes"): empty when the evidence decides; `cls` is then the likelier reading, not a
     #: proven one
     also: tuple[WindowClass, ...] = ()
-
-    def __hash__(self) -> int:
-        known: int | None = getattr(self, "_hash", None)
-        if known is None:
-            known = hash(
-                (self.service, self.node, self.cls, self.start_us, self.end_us,
-                 self.start_earliest_us, self.start_latest_us, self.end_earliest_us,
-                 self.end_latest_us, self.provenance, self.opened_by, self.closed_by,
-                 self.rollout, self.failed_requests, self.certain, self.also)
-            )  # fmt: skip
-            object.__setattr__(self, "_hash", known)
-        return known
 
     @property
     def class_text(self) -> str:

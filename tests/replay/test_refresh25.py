@@ -6,14 +6,16 @@
   that killed a pod and brought a new one to the node, after a sample appended without a
   fold, and whatever a caller did to a list it got before. A node moved by its LB polls
   alone reads them from the memo (routed.routed_signal, endpoint-driven).
-- replay.model.Window computes its hash once (a refresh keys its reuse of a moved node's
-  windows by them), equal to the dataclass's own hash of its fields, and again after a pickle.
+- replay.context.local_pods' index, kept across folds: the fold moves a pod in it where a slice
+  puts it on another node, and adds one new to the Service; equal to a fresh fold's.
+- replay.lags.proxy_extent (kube-proxy's lag bound): each node's count and largest lag kept
+  while its lags are the same list; a slower lag measured after a batch of polls alone (which
+  keeps the node's lags) moves the bound as a fresh fold does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
 
 from gapwatch.replay import context
 from gapwatch.replay.assumptions import DEFAULTS
@@ -21,7 +23,7 @@ from gapwatch.replay.context import alive_steps, local_pods, ready_pod_steps
 from gapwatch.replay.facts import Fact
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.lags import lag_samples, proxy_extent
-from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.signals import Step
@@ -95,41 +97,6 @@ def test_a_node_moved_by_its_polls_alone_reads_its_ready_pods_from_the_memo() ->
     assert found == []  # its pods' samples did not move
     fresh = fold(FoldState(), facts)
     assert routed == routed_signal(fresh, svc, "n1", settings)
-
-
-class _Counted(int):
-    """An int that counts how often it is hashed."""
-
-    hashed = 0
-
-    def __hash__(self) -> int:
-        _Counted.hashed += 1
-        return int.__hash__(self)
-
-
-def _window(**changes: object) -> Window:
-    ref = ServiceRef("c1", "ns", "gw")
-    w = Window(ref, "n1", "node-not-ready", 1, 2, 1, 1, 2, 2, "measured", (3, 4), (5,))
-    return dataclasses.replace(w, **changes)  # type: ignore[arg-type]
-
-
-def test_a_window_hashes_its_fields_once() -> None:
-    w = _window(opened_by=(_Counted(7),))
-    _Counted.hashed = 0
-    first = hash(w)
-    assert {w: 1}[w] == 1 and hash(w) == first
-    assert _Counted.hashed == 1
-    # the hash the dataclass gave: of the fields' tuple (sets of windows iterate as before)
-    assert first == hash(_fields(w))
-    loaded = pickle.loads(pickle.dumps(w))
-    assert loaded == w and hash(loaded) == first
-    assert _window(start_us=1) == _window() and hash(_window()) == hash(_window())
-    assert _window(node="n2") != _window() and {_window(): 1}.get(_window(node="n2")) is None
-    assert "_hash" not in [f.name for f in dataclasses.fields(w)] and "_hash" not in repr(w)
-
-
-def _fields(w: Window) -> tuple[object, ...]:
-    return tuple(getattr(w, f.name) for f in dataclasses.fields(w))
 
 
 def test_the_local_pods_follow_a_pod_the_slices_move_to_another_node() -> None:

@@ -219,7 +219,7 @@ class Checkpoint:
                 kept.pods_moved = True
 
 
-_PER_SERVICE = ("horizon", "ccm_mode", "local_pods", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
+_PER_SERVICE = ("horizon", "ccm_mode", "fail_open", "proxy_lag_hi", "ccm_lag_hi")
 
 
 def _voids(state: FoldState | None, rows: Sequence[Sequence[Any]]) -> bool:
@@ -247,7 +247,7 @@ def _new_rows(conn: Connection, after: int, newest: int) -> list[Any]:
 
 #: per-Service values that read, of what a probe brings, only the Service's LB polls
 #: (`fail_open`, which reads nothing else, is kept on the polls alone)
-_POLL_READERS = ("ccm_mode", "local_pods")
+_POLL_READERS = ("ccm_mode",)
 
 
 def _polls(state: FoldState, svc: ServiceRef) -> tuple[tuple[str, int], ...]:

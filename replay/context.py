@@ -7,10 +7,11 @@ replay.proxy.)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.fold import FoldState, PodLanes, Sample
 from gapwatch.replay.membership import member_lanes, node_driven_by_trail
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE
@@ -48,24 +49,70 @@ def local_pods(state: FoldState, svc: ServiceRef, node: str) -> list[str]:
     return sorted(index.get(node, []))
 
 
+def pod_lanes(state: FoldState, svc: ServiceRef, node: str) -> PodLanes:
+    """The node's local pods with their sample lists (append-only) and lengths."""
+    out = []
+    for pod in local_pods(state, svc, node):
+        lane = state.pods.get((svc.cluster, svc.namespace, pod))
+        if lane is not None:
+            out.append((pod, lane, len(lane)))
+    return out
+
+
+def _same(a: PodLanes, b: PodLanes) -> bool:
+    return len(a) == len(b) and all(
+        x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(a, b, strict=True)
+    )
+
+
+def kept_by_pods(
+    state: FoldState, key: tuple[ServiceRef, str, str, int | None], find: Callable[[], list[Any]]
+) -> list[Any]:
+    """`find()` (what the node's local pods' samples give, `key`: the Service, the node and
+    which reading), kept in the memo across folds while the node's pods and their sample lists
+    are the same, as long (the lists only grow): a pod's new sample, a pod new to the node or
+    gone from it finds it again; a copy."""
+    svc, node = key[0], key[1]
+    lanes = pod_lanes(state, svc, node)
+    known = state.memo.pod_deaths.get(key)
+    if known is None or not _same(known[0], lanes):
+        known = state.memo.pod_deaths[key] = (lanes, find())
+    return list(known[1])
+
+
 def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
     """Whether any local pod backing the Service is still up (ready or terminating, or not
-    ready after that while its kubelet reports it running: replay.podstate)."""
-    return exact_steps(_pods_in(state, svc, node, ALIVE), False)
+    ready after that while its kubelet reports it running: replay.podstate); kept while the
+    node's local pods' samples are (`kept_by_pods`)."""
+    found: list[Step] = kept_by_pods(
+        state,
+        (svc, node, "alive", None),
+        lambda: exact_steps(_pods_changes(state, svc, node, ALIVE), False),
+    )
+    return found
 
 
 def ready_pod_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
     """Whether any local pod backing the Service is ready and not terminating, as its Pod
     updates say. A loss may have come up to `skew_us` before its update was seen (and, where a
     CCM holds the deletion until it has acted, the CCM's reaction before it: Tencent's
-    enable-grace-deletion), so a loss counts from `skew_us` before it was seen."""
+    enable-grace-deletion), so a loss counts from `skew_us` before it was seen. Kept while
+    the node's local pods' samples are (`kept_by_pods`: a node moved by its LB polls alone
+    reads R from it again, replay.routed)."""
+    found: list[Step] = kept_by_pods(
+        state, (svc, node, "ready", skew_us), lambda: _ready_steps(state, svc, node, skew_us)
+    )
+    return found
+
+
+def _ready_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
     return [
         s if s.value else s._replace(earliest=s.earliest - skew_us, latest=s.latest - skew_us)
-        for s in exact_steps(_pods_in(state, svc, node, ("ready",)), False)
+        for s in exact_steps(_pods_changes(state, svc, node, ("ready",)), False)
     ]
 
 
-def _pods_in(
+def _pods_changes(
     state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...]
 ) -> list[tuple[int, bool, int]]:
     """(time, whether any local pod is in one of `states`, event id) at each Pod update that

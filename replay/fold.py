@@ -168,7 +168,9 @@ class Memo:
 
     horizon: dict[ServiceRef, int] = field(default_factory=dict)
     ccm_mode: dict[tuple[ServiceRef, str | None], str] = field(default_factory=dict)
-    #: per Service: node -> the pods backing it there
+    #: per Service: node -> the pods backing it there (`service_pods` by node); `clear` keeps
+    #: it: the fold moves a pod in it where an EndpointSlice puts it on another node
+    #: (`_apply_slice`, the one writer of `service_pods`)
     local_pods: dict[ServiceRef, dict[str, list[str]]] = field(default_factory=dict)
     fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
     #: per (cluster, settings), and per (cluster, the lag bound the evidence read)
@@ -195,6 +197,9 @@ class Memo:
     lane_lags: dict[tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any]]] = (
         field(default_factory=dict)
     )
+    #: replay.lags.proxy_extent's count and largest of a node's kube-proxy lags, per (Service,
+    #: node), with the list of `lane_lags` they were read from: kept by `clear` like it
+    proxy_tops: dict[LaneKey, tuple[list[Any], float]] = field(default_factory=dict)
     #: replay.routed's share of fail-open per LB poll lane, with the lane's length: kept by
     #: `clear` like `lane_pte`
     lane_fail_open: dict[LaneKey, tuple[int, Tri, Tri]] = field(default_factory=dict)
@@ -211,9 +216,10 @@ class Memo:
     lags_of: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     #: replay.context.endpoint_steps per (Service, node, values read as forwarding), with the
     #: lane object and length it was found from: the four readers of a node's lanes share it
-    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), with the
-    #: local pods' sample lists and lengths they were found from: the lists only grow, so
-    #: `clear` keeps it (an entry holds while they are the same lists, as long)
+    #: replay.unseen's pod deaths per (Service, node, which reading, clock bound), and
+    #: replay.context's local pods' changes (reading "alive" and "ready"), with the local
+    #: pods' sample lists and lengths they were found from: the lists only grow, so `clear`
+    #: keeps it (an entry holds while they are the same lists, as long: context.kept_by_pods)
     pod_deaths: dict[tuple[ServiceRef, str, str, int | None], tuple[PodLanes, list[Any]]] = field(
         default_factory=dict
     )
@@ -228,7 +234,6 @@ class Memo:
         self.horizon.clear()
         self.versions.clear()
         self.ccm_mode.clear()
-        self.local_pods.clear()
         self.fail_open.clear()
         self.pte.clear()
         self.clock.clear()
@@ -455,9 +460,14 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
             )
     slices[slice_name] = new
     known = state.service_pods.setdefault(svc, {})
+    index = state.memo.local_pods.get(svc)  # kept across folds: moved with the pods
     for node, (_r, _s, pods) in new.items():
         for pod in pods.split(","):
-            if pod:
+            if pod and known.get(pod) != node:
+                if index is not None:
+                    if pod in known:
+                        index[known[pod]].remove(pod)
+                    index.setdefault(node, []).append(pod)
                 known[pod] = node
     at_us, event_id = head[F.AT_US], head[F.EVENT_ID]
     _touch(state, svc, at_us)

@@ -151,6 +151,28 @@ def lag_samples(
     return out
 
 
+def proxy_extent(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings
+) -> tuple[int, float | None]:
+    """How many kube-proxy lags the Service's nodes measured and the largest (seconds; None:
+    none): `lag_samples(..., proxy_only=True)`'s count and largest, from each node's count and
+    largest, kept with its lags (`Memo.proxy_tops`: while they are the same list, which
+    `_scan` replaces when the node's lanes move) rather than read from every lag again (6,910
+    on the large store's gateway, twice a refresh)."""
+    tops = state.memo.proxy_tops
+    count, top = 0, None
+    for node, known in _per_node(state, svc, settings).items():
+        proxy = known[2]
+        if not proxy:
+            continue
+        was = tops.get((svc, node))
+        if was is None or was[0] is not proxy:
+            was = tops[(svc, node)] = (proxy, max(s.seconds for s in proxy))
+        count += len(proxy)
+        top = was[1] if top is None else max(top, was[1])
+    return count, top
+
+
 def node_lags(
     state: FoldState, svc: ServiceRef, settings: DetectSettings
 ) -> dict[str, list[LagSample]]:

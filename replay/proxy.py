@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
-from gapwatch.replay.lags import lag_samples
+from gapwatch.replay.lags import proxy_extent
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.signals import (
     HI,
@@ -235,9 +235,9 @@ def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) ->
     if known is not None:
         return known
     half = probe_period(state, svc) / 2
-    measured = [s.seconds for s in lag_samples(state, [svc], settings, proxy_only=True)]
-    hi = seconds_us(settings.lag_margin * (max(measured) + half)) if measured else 0
-    if len(measured) < settings.min_measurements:
+    count, top = proxy_extent(state, svc, settings)
+    hi = seconds_us(settings.lag_margin * (top + half)) if top is not None else 0
+    if count < settings.min_measurements:
         hi = max(hi, seconds_us(settings.proxy_lag_max_s))
     state.memo.proxy_lag_hi[key] = hi
     return hi
@@ -245,7 +245,7 @@ def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) ->
 
 def proxy_lag_measured(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
     """How many kube-proxy lag measurements the bound rests on (0: the assumption holds)."""
-    return len(lag_samples(state, [svc], settings, proxy_only=True))
+    return proxy_extent(state, svc, settings)[0]
 
 
 def probe_period(state: FoldState, svc: ServiceRef) -> float:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.context import endpoint_steps, local_pods
+from gapwatch.replay.context import endpoint_steps, kept_by_pods, local_pods
 from gapwatch.replay.deaths import death_range, death_span
-from gapwatch.replay.fold import FoldState, PodLanes, PodSample, Sample, SyncLook, sorted_lane
+from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED
@@ -267,36 +267,6 @@ def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int
     return end, down
 
 
-def _pod_lanes(state: FoldState, svc: ServiceRef, node: str) -> PodLanes:
-    """The node's local pods with their sample lists (append-only) and lengths."""
-    out = []
-    for pod in local_pods(state, svc, node):
-        lane = state.pods.get((svc.cluster, svc.namespace, pod))
-        if lane is not None:
-            out.append((pod, lane, len(lane)))
-    return out
-
-
-def _same(a: PodLanes, b: PodLanes) -> bool:
-    return len(a) == len(b) and all(
-        x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(a, b, strict=True)
-    )
-
-
-def _kept_deaths(
-    state: FoldState, key: tuple[ServiceRef, str, str, int | None], find: Callable[[], list[Any]]
-) -> list[Any]:
-    """`find()` (what the node's local pods' samples give, `key`: the Service, the node and
-    which reading), kept in the memo across folds while the node's pods and their sample lists
-    are the same, as long (the lists only grow); a copy."""
-    svc, node = key[0], key[1]
-    lanes = _pod_lanes(state, svc, node)
-    known = state.memo.pod_deaths.get(key)
-    if known is None or not _same(known[0], lanes):
-        known = state.memo.pod_deaths[key] = (lanes, find())
-    return list(known[1])
-
-
 def death_ranges(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int | None = None
 ) -> list[tuple[int, int]]:
@@ -304,7 +274,7 @@ def death_ranges(
     update that says so (no assumed status lag: the kubelet's report can be late), narrowed
     by the kubelet's finishedAt within `clock_us` (replay.deaths.death_range; None: not).
     Kept per node while its pods' samples are (`_kept_deaths`)."""
-    return _kept_deaths(
+    return kept_by_pods(
         state, (svc, node, "ranges", clock_us), lambda: _death_ranges(state, svc, node, clock_us)
     )
 
@@ -342,7 +312,7 @@ def death_spans(
     kube-proxy's close (replay.deaths.death_span: the kubelet's finishedAt within `clock_us`,
     else the `status_us` before the update that says it stopped). Kept per node while its
     pods' samples are (`_kept_deaths`)."""
-    return _kept_deaths(
+    return kept_by_pods(
         state,
         (svc, node, f"spans {status_us}", clock_us),
         lambda: _death_spans(state, svc, node, clock_us, status_us),
@@ -366,7 +336,7 @@ def death_earliest(
     while its pods' samples are (`_kept_deaths`): classify asks for each death it reads."""
     key = (svc, node, f"earliest {status_us}", clock_us)
     return dict(
-        _kept_deaths(state, key, lambda: _death_earliest(state, svc, node, clock_us, status_us))
+        kept_by_pods(state, key, lambda: _death_earliest(state, svc, node, clock_us, status_us))
     )
 
 
@@ -383,7 +353,7 @@ def _death_earliest(
 def pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     """When a local pod that was up (ready or terminating) was seen stopped (gone or crashed).
     Kept per node while its pods' samples are (`_kept_deaths`)."""
-    return _kept_deaths(state, (svc, node, "deaths", None), lambda: _pod_deaths(state, svc, node))
+    return kept_by_pods(state, (svc, node, "deaths", None), lambda: _pod_deaths(state, svc, node))
 
 
 def _pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:

@@ -41,6 +41,7 @@ from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.context import endpoint_steps, eps_steps
 from gapwatch.replay.detect import candidates_of, detect, windows_from
+from gapwatch.replay.facts import Fact
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.lanes import lanes
@@ -214,21 +215,26 @@ def test_a_node_moved_by_its_polls_alone_keeps_f() -> None:
     )
 
 
-def test_a_node_moved_by_its_polls_alone_keeps_kube_proxys_lags() -> None:
-    # n1's endpoint not ready at 2,060-2,070 s, its health check answering 0 at 2,065-2,075 s
+def lag_batches(lost: float = 2060) -> tuple[list[Fact], list[Fact], list[Fact]]:
+    """n1's endpoint not ready at `lost`-2,070 s, its health check answering 0 at 2,065-2,075 s:
+    the facts up to 2,000 s, n1's LB polls of 2,000-2,100 s, and the rest of them."""
     obs = []
     for o in _polls_then_refusal():
         t = (o.observed_at - at(0)).total_seconds()
         if o.kind == "ProxyHealth" and o.node == "n1" and 2065 <= t < 2075:
             o = health(t, t - 5, "n1", 0)
         obs.append(o)
-    obs += [eps(2060, [("p1", "n1", "stopped"), ("p2", "n2", "ready")])]
+    obs += [eps(lost, [("p1", "n1", "stopped"), ("p2", "n2", "ready")])]
     obs += [eps(2070, [("p1", "n1", "ready"), ("p2", "n2", "ready")])]
     facts = facts_of(sorted(obs, key=lambda o: o.observed_at))
     lo, hi = to_micros(at(2000)), to_micros(at(2100))
     polls = [f for f in facts if lo < f.at_us <= hi and f.fact == "target" and f.node == "n1"]
     rest = [f for f in facts if lo < f.at_us <= hi and f not in polls]
-    done = [f for f in facts if f.at_us <= lo]
+    return [f for f in facts if f.at_us <= lo], polls, rest
+
+
+def test_a_node_moved_by_its_polls_alone_keeps_kube_proxys_lags() -> None:
+    done, polls, rest = lag_batches()
     state = fold(FoldState(), done)
     (svc,) = lb_facing(state)
 

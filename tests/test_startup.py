@@ -41,7 +41,8 @@ ENGINES = {
 
 #: What the recorder process may load of replay besides: the writer's derive hook (replay's read
 #: model, plain SQLAlchemy) that the composition root hands it, with the pure helpers it derives
-#: with (its extractors and payload readers, objects' write times, target-group settings); never
+#: with (its extractors and payload readers, objects' write times, target-group settings, the pod
+#: states the Pod fact names); never
 #: the fold or detection.
 READ_MODEL = frozenset(
     {
@@ -50,6 +51,7 @@ READ_MODEL = frozenset(
         "gapwatch.replay.facts_nodehealth",
         "gapwatch.replay.facts_probes",
         "gapwatch.replay.payload",
+        "gapwatch.replay.podstate",
         "gapwatch.replay.tables",
         "gapwatch.replay.owntime",
         "gapwatch.replay.tgsettings",

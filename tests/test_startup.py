@@ -42,8 +42,7 @@ ENGINES = {
 #: What the recorder process may load of replay besides: the writer's derive hook (replay's read
 #: model, plain SQLAlchemy) that the composition root hands it, with the pure helpers it derives
 #: with (its extractors and payload readers, objects' write times, target-group settings, the pod
-#: states the Pod fact names); never
-#: the fold or detection.
+#: states the Pod fact names); never the fold or detection.
 READ_MODEL = frozenset(
     {
         "gapwatch.replay.facts",

@@ -156,7 +156,10 @@ def verdict(report: LabReport, grown: list[Any], wall_min: float, args: Any) -> 
         for x in count.lost[:LISTED]:
             print(f"  lost {x[:200]}" + (f"\n    {count.around[x]}" if x in count.around else ""))
         for x in count.duplicated[:LISTED]:
-            print(f"  duplicated {x[:200]}")
+            print(
+                f"  duplicated {x[:200]}"
+                + (f"\n    {count.around[x]}" if x in count.around else "")
+            )
         for x in count.unobservable[:LISTED]:
             print(f"  unobservable {x[:200]}")
     for note in report.notes:

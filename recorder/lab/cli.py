@@ -212,7 +212,9 @@ def render(report: LabReport) -> str:
             f"transitions {kind}: {count.expected} expected, {len(count.lost)} lost, "
             f"{len(count.duplicated)} duplicated"
             + "".join(f"\n  lost {x[:160]}{_around(count.around, x)}" for x in count.lost[:5])
-            + "".join(f"\n  duplicated {x[:160]}" for x in count.duplicated[:5])
+            + "".join(
+                f"\n  duplicated {x[:160]}{_around(count.around, x)}" for x in count.duplicated[:5]
+            )
         )
     lines += [f"note: {n}" for n in report.notes]
     lines += [f"MISMATCH: {p}" for p in report.problems]
@@ -222,7 +224,8 @@ def render(report: LabReport) -> str:
 
 
 def _around(around: dict[str, str], lost: str) -> str:
-    """The stored rows nearest a lost transition (ledger.around), on a line of their own."""
+    """The stored rows nearest a lost transition (ledger.around), or those a duplicated one
+    repeats (ledger.twice), on a line of their own."""
     return f"\n    {around[lost][:400]}" if lost in around else ""
 
 

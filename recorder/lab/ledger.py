@@ -13,11 +13,14 @@ Three kinds of transition, each from what the fakes themselves logged:
   look interval plus one timeout, in simulated seconds, plus the driver's slack); a sampler may
   legitimately miss a shorter one. Lost: an observable change with no stored row of that state
   within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a
-  probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to the state the previous stored row
-  already had, whoever stored it and however close to the other: the recorders run as two
+  probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to a state a row since the last
+  transition to another state already had, observed when the transition's own replica still
+  saw the old state (at or after its `previous_observed_at`: both saw the same change;
+  `duplicates`), whoever stored it and however close to the other: the recorders run as two
   replicas (as deploy/ does), each sampling on its own, and the writer's compare-and-set
   (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it first. There
-  is no allowance for the same change "stored by both replicas" any more.
+  is no allowance for the same change "stored by both replicas" any more. Each duplicate names
+  the row it repeats and what lies between (`twice`).
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -40,11 +43,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from gapwatch.recorder.lab.fakes.fakeapi import KINDS, Change
 from gapwatch.recorder.lab.world import ABSENT
 from gapwatch.recorder.sources.k8s.noop import fingerprint
+from gapwatch.recorder.tables import events
 
 #: (kind, namespace, name, resourceVersion, "DELETED" or "")
 K8sKey = tuple[str, str, str, str, str]
@@ -65,7 +69,8 @@ class Count:
     duplicated: list[str] = field(default_factory=list)
     #: changes made and undone while no recorder was looking (module doc): not expected
     unobservable: list[str] = field(default_factory=list)
-    #: per lost state transition, the stored rows of its key nearest it (`around`)
+    #: per lost state transition, the stored rows of its key nearest it (`around`); per
+    #: duplicated one, the row it repeats and the rows between (`twice`)
     around: dict[str, str] = field(default_factory=dict)
 
 
@@ -264,12 +269,65 @@ def count_states(
                 result.lost.append(f"{key} -> {state} at {since}")
                 result.around[result.lost[-1]] = around(stored[key], at, until)
     for key, seq_rows in stored.items():
-        previous: Any = None
-        for i, (at, state, transition, _since) in enumerate(seq_rows):
-            if i and transition and state == previous:
-                result.duplicated.append(f"{key} -> {state} again at {at:.1f} s")
-            previous = state
+        for i, j in duplicates(seq_rows):
+            entry = f"{key} -> {seq_rows[j][1]} again at {seq_rows[j][0]:.1f} s"
+            result.duplicated.append(entry)
+            result.around[entry] = twice(seq_rows, i, j)
     return result
+
+
+def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, int]]:
+    """(i, j): row j (a transition) stores again the change row i already stored (module doc).
+
+    Row j, a transition to S whose replica last saw the old state in a look that began at
+    `since`, repeats an earlier row i of S when no transition to another state lies between
+    them and row i was observed at or after `since`: the two looks overlap, so both saw the
+    same change (a look of the old state that began after row i was observed saw the state
+    leave S and come back: a new change, stored rightly). A row i that is a heartbeat counts
+    too; a row j without `since` repeats the row just before it when that row is of S.
+    Rows are in `observed_at` order, which is when a look *ended*: a look that began before
+    another replica's change and ended after it (its replica's event loop stalled) is stored
+    after that change with the state from before it. Ordered so, a heartbeat of the old state
+    lies between a change and the next one, and the first rule (a transition to the state of
+    the row just before it) both counted the change back as stored twice (the session-25
+    soaks' `(200, 1) again`) and let a change stored twice around such a heartbeat pass."""
+    found: list[tuple[int, int]] = []
+    for j, (_at, state, transition, since) in enumerate(seq):
+        if not transition or j == 0:
+            continue
+        if since is None:
+            if seq[j - 1][1] == state:
+                found.append((j - 1, j))
+            continue
+        for i in range(j - 1, -1, -1):
+            at, other, other_transition, _ = seq[i]
+            if other != state:
+                if other_transition:
+                    break  # a change to another state lies between
+                continue
+            if at >= since:
+                found.append((i, j))
+            break  # the newest row of S decides: an older one is older still
+    return found
+
+
+def twice(seq: Sequence[tuple[float, Any, bool, Any]], first: int, again: int) -> str:
+    """A duplicate, placed: the row it repeats, what lies between (up to 4 rows) and itself,
+    each as `around` shows a row, so the next soak that reports one can be read without its
+    store."""
+    between = seq[first + 1 : again]
+    shown = [_one(seq[first]), *(_one(r) for r in between[:4])]
+    more = f" and {len(between) - 4} more" if len(between) > 4 else ""
+    return (
+        f"stored first: {shown[0]}; between: {'; '.join(shown[1:]) or 'nothing'}{more}; "
+        f"again: {_one(seq[again])}"
+    )
+
+
+def _one(row: tuple[float, Any, bool, Any]) -> str:
+    t, state, transition, since = row
+    look = "" if since is None else f", previous look {since:.1f} s"
+    return f"{t:.1f} s {state} ({'transition' if transition else 'heartbeat'}{look})"
 
 
 def around(seq: Sequence[tuple[float, Any, bool, Any]], at: float, until: float) -> str:
@@ -281,12 +339,7 @@ def around(seq: Sequence[tuple[float, Any, bool, Any]], at: float, until: float)
     inside = [r for r in seq if at <= r[0] <= until]
     after = [r for r in seq if r[0] > until][:1]
 
-    def one(row: tuple[float, Any, bool, Any]) -> str:
-        t, state, transition, since = row
-        look = "" if since is None else f", previous look {since:.1f} s"
-        return f"{t:.1f} s {state} ({'transition' if transition else 'heartbeat'}{look})"
-
-    shown = [one(r) for r in (*before, *inside[:4], *after)]
+    shown = [_one(r) for r in (*before, *inside[:4], *after)]
     more = f" and {len(inside) - 4} more inside" if len(inside) > 4 else ""
     return "stored around it: " + ("; ".join(shown) or "nothing") + more
 
@@ -348,15 +401,15 @@ def target_rows(
 def _rows(
     engine: Engine, cluster: str, kind: str
 ) -> list[tuple[datetime, str | None, Any, str, datetime | None]]:
+    e = events.c
+    # the table's column types: aware datetimes from SQLite's text too
+    query = (
+        select(e.observed_at, e.node, e.payload, e.op, e.previous_observed_at)
+        .where(e.cluster == cluster, e.kind == kind)
+        .order_by(e.observed_at, e.id)
+    )
     with engine.connect() as conn:
-        result = conn.execute(
-            text(
-                "SELECT observed_at, node, payload, op, previous_observed_at FROM events "
-                "WHERE cluster = :c AND kind = :k ORDER BY observed_at, id"
-            ),
-            {"c": cluster, "k": kind},
-        )
-        return [(r[0], r[1], _json(r[2]), r[3], r[4]) for r in result]
+        return [(r[0], r[1], _json(r[2]), r[3], r[4]) for r in conn.execute(query)]
 
 
 def _s(when: datetime | None, origin: datetime) -> float | None:

@@ -89,7 +89,8 @@ class LabReport:
                     "lost": c.lost,
                     "duplicated": c.duplicated,
                     "unobservable": c.unobservable,
-                    "lost_around": c.around,
+                    # the rows around each lost transition and under each duplicated one
+                    "around": c.around,
                 }
                 for k, c in self.transitions.items()
             },

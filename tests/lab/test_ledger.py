@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,10 +13,14 @@ from gapwatch.recorder.lab.ledger import (
     count_k8s,
     count_states,
     expected_k8s,
+    probe_rows,
     relisted_deletions,
 )
+from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.k8s.resources import to_observation
 from gapwatch.recorder.writer import EventWriter, no_derive
+from tests.store.test_writer_guard import T0
+from tests.store.test_writer_guard import look as replica_look
 
 
 def pod(name: str, phase: str, heartbeat: str = "t0") -> dict[str, Any]:
@@ -223,3 +228,90 @@ def test_a_lost_state_names_what_the_store_holds_around_it() -> None:
         "t1 -> unhealthy at 90.0 s": "stored around it: 65.0 s healthy (heartbeat, previous look "
         "64.0 s); 151.0 s healthy (transition, previous look 149.5 s)"
     }
+
+
+#: a kube-proxy health state as the ledger reads one (probe_rows: status, localEndpoints)
+UP, DOWN = (200, 1), (503, 0)
+
+
+def stalled_heartbeat_rows(change_back: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Session 25's soaks (`(200, 1) again`) as the store held them: replica A stores the 503
+    at 72.6 s (its look of the 200 before it began at 64.9 s); replica B's look began while
+    the fake still answered 200 and ended at 73.5 s, after A's change (its event loop stalled
+    under load), and was due for a heartbeat: a 200 row after the 503 by `observed_at`.
+    `change_back` is the row after it."""
+    return [
+        (14.4, "n1", UP, False),  # a first look
+        (72.6, "n1", DOWN, True, 64.9),  # A: the change
+        (73.5, "n1", UP, False, 63.1),  # B: a heartbeat of a look that began before it
+        change_back,
+    ]
+
+
+def test_a_change_back_after_a_heartbeat_stamped_late_is_no_duplicate() -> None:
+    """A's change back to 200 at 86.0 s, whose last look of the 503 began at 84.0 s (after B's
+    heartbeat was observed), is the one change back: the rule before counted it as the
+    heartbeat's 200 stored again."""
+    changes = [(0.0, "n1", UP), (70.0, "n1", DOWN), (85.0, "n1", UP)]
+    rows = stalled_heartbeat_rows((86.0, "n1", UP, True, 84.0))
+    result = count_states(changes, rows, bound_s=2.0, slack_s=1.0, end_s=120.0, initial={})
+    assert result.duplicated == [] and result.lost == []
+
+
+def test_a_change_stored_twice_around_a_heartbeat_stamped_late_is_a_duplicate() -> None:
+    """B's own 503 at 74.0 s, whose last look of the 200 began at 66.0 s, before A's 503 was
+    observed: both looks saw the same change, stored twice. The rule before let it pass (the
+    row before it, B's heartbeat, was a 200)."""
+    changes = [(0.0, "n1", UP), (70.0, "n1", DOWN)]
+    rows = stalled_heartbeat_rows((74.0, "n1", DOWN, True, 66.0))
+    result = count_states(changes, rows, bound_s=2.0, slack_s=1.0, end_s=120.0, initial={})
+    assert result.duplicated == ["n1 -> (503, 0) again at 74.0 s"]
+    assert result.around["n1 -> (503, 0) again at 74.0 s"] == (
+        "stored first: 72.6 s (503, 0) (transition, previous look 64.9 s); between: 73.5 s "
+        "(200, 1) (heartbeat, previous look 63.1 s); again: 74.0 s (503, 0) (transition, "
+        "previous look 66.0 s)"
+    )
+
+
+def test_a_change_after_a_flap_no_replica_stored_is_no_duplicate() -> None:
+    """A change whose replica saw the old state after the same change was stored before: the
+    state went and came back (run 1 of session 25's repeat: the 503 of 72.6 s ended, the one
+    200 stored after it a heartbeat, and the next 503 came at 676.9 s). Not stored twice."""
+    rows = [
+        (14.4, "n1", UP, False),
+        (72.6, "n1", DOWN, True, 64.9),
+        (93.5, "n1", UP, False, 63.1),  # the way back, a heartbeat only
+        (676.9, "n1", DOWN, True, 669.9),
+    ]
+    changes = [(0.0, "n1", UP), (70.0, "n1", DOWN), (90.0, "n1", UP), (675.0, "n1", DOWN)]
+    result = count_states(changes, rows, bound_s=2.0, slack_s=1.0, end_s=700.0, initial={})
+    assert result.duplicated == [] and result.lost == []
+
+
+def test_a_duplicate_written_into_a_store_is_reported_with_the_row_it_repeats(
+    engine: Engine,
+) -> None:
+    """The same health change written by two replicas (both observations, each its own
+    dedupe key) into a real store, read back as the soak reads it (probe_rows): reported."""
+
+    def look(at: float, status: int, why: str, since: float | None) -> Observation:
+        body = {"localEndpoints": 1 if status == 200 else 0}
+        return replace(
+            replica_look(at, "any", "any"),  # its time, cluster "c", node n1
+            payload={"status": status, "body": body, "error": None, "look": why},
+            previous_observed_at=None if since is None else T0 + timedelta(seconds=since),
+        )
+
+    EventWriter(engine, derive=no_derive).write(
+        [
+            look(14.4, 200, "first", None),
+            look(72.6, 503, "change", 64.9),
+            look(73.5, 200, "heartbeat", 63.1),
+            look(74.0, 503, "change", 66.0),  # the other replica: the same change
+        ]
+    )
+    rows = probe_rows(engine, "c", T0)
+    changes = [(0.0, "n1", UP), (70.0, "n1", DOWN)]
+    result = count_states(changes, rows, bound_s=2.0, slack_s=1.0, end_s=120.0, initial={})
+    assert result.duplicated == ["n1 -> (503, 0) again at 74.0 s"]
+    assert result.around[result.duplicated[0]].startswith("stored first: 72.6 s (503, 0)")

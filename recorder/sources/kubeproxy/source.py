@@ -96,6 +96,8 @@ class KubeProxyProber:
         #: per target, the newest checkpoint known stored (read, or put by this prober): the
         #: base of its next change, and when it was observed
         self._bases: dict[TargetKey, tuple[datetime, Any]] = {}
+        #: per target, when its last answered look began (`_ordered_at`)
+        self._look_started: dict[TargetKey, datetime] = {}
         #: targets whose change the writer dropped (set from the writer's thread)
         self._superseded: set[TargetKey] = set()
         self.looks = 0
@@ -212,6 +214,8 @@ class KubeProxyProber:
             last = self.tracker.forget(target.key)
             if last is not None:
                 lasts.append((target.key, last))
+            else:
+                self._look_started.pop(target.key, None)
         origin = asyncio.get_running_loop().time()
         for target in sorted(wanted - set(self._tasks)):
             if target.key.kind == "ProxyMetrics":
@@ -231,6 +235,7 @@ class KubeProxyProber:
         in flight then is never finished, so the last look is the last one that answered)."""
         self._stored_total.labels(key.kind, LAST).inc()
         await self.put(sink, key, observation)
+        self._look_started.pop(key, None)  # not looked at any more
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None and self._failure is None:
@@ -270,10 +275,22 @@ class KubeProxyProber:
         if key.kind == "ProxyMetrics":
             await sink.put(Emitted(observation))
             return
-        checkpoint = checkpoint_of(key, observation)
         guard = self._guard(key, observation)
+        checkpoint = checkpoint_of(key, observation, at=self._ordered_at(key, observation, guard))
         self._bases[key] = (observation.observed_at, checkpoint.value)
         await sink.put(Emitted(observation, checkpoint, guard))
+
+    def _ordered_at(self, key: TargetKey, observation: Observation, guard: Guard) -> datetime:
+        """What orders an unguarded look's checkpoint (a heartbeat, a resume, a last look)
+        against the stored one, which it replaces only if older: when its look *began*, not
+        when it ended. A look that began before the other replica's change and ended after it
+        (a stalled loop) may have seen the state from before the change; ordered by its end,
+        its checkpoint replaced the change's, and this replica's next look of the new state
+        was made from it and stored the change a second time (tests/kubeproxy/
+        test_stale_heartbeat.py). A guarded look (a first, a change) is ordered by its end."""
+        if guard.check:
+            return observation.observed_at
+        return min(self._look_started.get(key, observation.observed_at), observation.observed_at)
 
     def _guard(self, key: TargetKey, observation: Observation) -> Guard:
         """A change (or a first look at a target probed before and forgotten) is made from the
@@ -335,6 +352,7 @@ class KubeProxyProber:
             )
         else:
             seen = Look(target.key, started, finished, payload)
+            self._look_started[target.key] = started
             if target.key in self._superseded:
                 await self._restore(target.key)
             if self.tracker.differs(seen):  # the other replica may have stored it already

@@ -68,3 +68,11 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Engine]:
+    """A store on both backends (`engine` here is SQLite only)."""
+    eng = make_engine(store_url)
+    yield eng
+    eng.dispose()

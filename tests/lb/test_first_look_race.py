@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
@@ -23,28 +22,25 @@ from gapwatch.recorder.sources.lb.poller import PollerSource, PollSettings
 from gapwatch.recorder.sources.lb.sink import WriterSink
 from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, Tracker
-from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
 from tests.lb.fakecloud import FakeCloud, fixture
 from tests.lb.harness import CLUSTER, node, now, stored
 
 
-@pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
-    """Both backends (tests/lb/conftest.py's `engine` is SQLite only)."""
-    eng = make_engine(store_url)
-    yield eng
-    eng.dispose()
-
-
-def replica(fake: FakeCloud, engine: Engine) -> PollerSource:
+def replica(
+    fake: FakeCloud,
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = now,
+    heartbeat_s: float = 3600.0,
+) -> PollerSource:
     """A poller as the recorder builds it (lb/build.py): it reads the store at resume, and the
     spool commits on its own (no flush per look)."""
 
     def resume(tracker: Tracker, at: datetime) -> dict[str, Any]:
         read: dict[str, Any] = {}
-        seed_tracker(tracker, engine, cluster=CLUSTER, now=at, heartbeat_s=3600, stored=read)
+        seed_tracker(tracker, engine, cluster=CLUSTER, now=at, heartbeat_s=heartbeat_s, stored=read)
         return read
 
     def adapter(count: Callable[[str], None]) -> TencentClbClient:
@@ -56,11 +52,11 @@ def replica(fake: FakeCloud, engine: Engine) -> PollerSource:
         name="tencent-clb",
         cluster=CLUSTER,
         adapter=adapter,
-        clock=now,
+        clock=clock,
         metrics=PollerMetrics(CollectorRegistry(), "tencent-clb", now),
         nodes=lambda: [node("tke-1", "qcloud:///800002/ins-19425y2y")],
         service_of=lambda _group: NO_SERVICE,
-        settings=PollSettings(interval_s=0.01, heartbeat_s=3600),
+        settings=PollSettings(interval_s=0.01, heartbeat_s=heartbeat_s),
         resume=resume,
         flush_each_look=False,
     )

@@ -25,8 +25,14 @@ each target's transition (`ADDED`, `MODIFIED`, `DELETED`) goes with its checkpoi
 The writer drops a transition whose base is no longer stored: the other replica stored it first.
 The poller then forgets that target and reloads it from the store before the next look.
 Heartbeats (`OBSERVED`) and a group's attributes are not guarded (they cannot be stored twice
-as a transition). Without `resume` (`gapwatch poll`: one process, no store read) nothing is
-guarded.
+as a transition), and their checkpoint is ordered against the stored one by when their look
+*began*, not when its answer arrived (`_put`): a look that began before the other replica's
+change and was answered after it may report the state from before the change; ordered by its
+answer, its checkpoint replaced the change's, and this replica's next look of the new state was
+made from it, passed the compare-and-set and stored the change a second time
+(tests/lb/test_stale_heartbeat.py; the kube-proxy prober's same defect was found in traced
+soaks: tests/kubeproxy/test_stale_heartbeat.py). Without `resume` (`gapwatch poll`: one
+process, no store read) nothing is guarded.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -182,7 +188,7 @@ class PollerSource:
                 node_of=node_map.node_of,
                 started=started,
             ):
-                await self._put(sink, group.group, obs)
+                await self._put(sink, group.group, obs, started)
                 put += 1
         self.metrics.targets(sum(len(g.targets) for g in looks))
         self.metrics.per_minute(now)
@@ -220,14 +226,17 @@ class PollerSource:
             log.info("lb transition superseded; reloading it", source=self.name, key=key)
         self._resume_due = True
 
-    async def _put(self, sink: Sink, group: str, obs: Observation) -> None:
+    async def _put(self, sink: Sink, group: str, obs: Observation, started: datetime) -> None:
         """Put one observation with its target's checkpoint (a restart compares with it,
-        however long nobody looked: laststate.py), under its guard (module docstring)."""
+        however long nobody looked: laststate.py), under its guard (module docstring); an
+        unguarded one's checkpoint ordered by when its look began (`started`)."""
         checkpoint = checkpoint_of(obs)
         if checkpoint is None:
             await sink.put(Emitted(obs))
             return
         guard = self._guard(group, obs, checkpoint)
+        if guard is not None and not guard.check:
+            checkpoint = replace(checkpoint, at=min(started, obs.observed_at))
         self._bases[checkpoint.key] = (obs.observed_at, checkpoint.value)
         await sink.put(Emitted(obs, checkpoint, guard))
 

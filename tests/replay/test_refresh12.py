@@ -45,7 +45,7 @@ from gapwatch.replay.facts import Fact
 from gapwatch.replay.fold import FoldState, Sample, fold, horizon, lb_facing
 from gapwatch.replay.lags import LagSample, lag_samples
 from gapwatch.replay.lanes import lanes
-from gapwatch.replay.model import Window
+from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Iv, Tri
 from gapwatch.replay.unseen import _death_ranges, _pod_deaths, death_ranges, pod_deaths
@@ -65,13 +65,22 @@ from tests.replay.test_suffix import _history
 ACCEPTS = [("ready",), ("ready", "serving-terminating")]
 
 
-def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
+def history_then(
+    later: list[Observation],
+) -> tuple[list[Fact], int, FoldState, ServiceRef]:
+    """The facts of test_suffix's history and then `later`, where `later`'s begin (`split`),
+    and a state of the history's alone with its one Service: the fold a refresh continues."""
     history = _history()
-    facts = facts_of([*history, eps(4100, [("p2", "n2", "ready")])])
+    facts = facts_of([*history, *later])
     split = len(facts_of(history))
-    # the last slice (n1's endpoint gone at 4,100 s) folded apart from the rest
     state = fold(FoldState(), facts[:split])
     (svc,) = lb_facing(state)
+    return facts, split, state, svc
+
+
+def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
+    # the last slice (n1's endpoint gone at 4,100 s) folded apart from the rest
+    facts, split, state, svc = history_then([eps(4100, [("p2", "n2", "ready")])])
     lane = state.endpoints[(svc, "n1")]
     first = {a: endpoint_steps(state, svc, "n1", a) for a in ACCEPTS}
     for a in ACCEPTS:
@@ -96,14 +105,10 @@ def test_endpoint_steps_follow_the_lane_through_folds_and_appends() -> None:
 
 
 def test_pod_deaths_follow_the_pods_through_folds_and_appends() -> None:
-    history = _history()
     later = [pod(3000, "p1", "n1", "gone", finished=2999), pod(3001, "p3", "n1", "ready")]
     later += [eps(3002, [("p3", "n1", "ready"), ("p2", "n2", "ready")])]
     later += [pod(3100, "p3", "n1", "gone")]
-    facts = facts_of([*history, *later])
-    split = len(facts_of(history))
-    state = fold(FoldState(), facts[:split])
-    (svc,) = lb_facing(state)
+    facts, split, state, svc = history_then(later)
 
     def check() -> None:
         for clock in (None, 2_000_000):

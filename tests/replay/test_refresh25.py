@@ -27,9 +27,8 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.routed import routed_signal
 from gapwatch.replay.signals import Step
-from tests.replay.builders import eps, facts_of, pod, target
-from tests.replay.test_refresh12 import lag_batches
-from tests.replay.test_suffix import _history
+from tests.replay.builders import eps, pod, target
+from tests.replay.test_refresh12 import history_then, lag_batches
 
 SKEW = 700_000
 
@@ -44,14 +43,10 @@ def _afresh(facts: list[Fact], svc: ServiceRef, node: str) -> Lanes:
 
 
 def test_local_pods_changes_follow_the_pods_through_folds_and_appends() -> None:
-    history = _history()
     later = [pod(3000, "p1", "n1", "gone", finished=2999), pod(3001, "p3", "n1", "ready")]
     later += [eps(3002, [("p3", "n1", "ready"), ("p2", "n2", "ready")])]
     later += [pod(3100, "p3", "n1", "terminating")]
-    facts = facts_of([*history, *later])
-    split = len(facts_of(history))
-    state = fold(FoldState(), facts[:split])
-    (svc,) = lb_facing(state)
+    facts, split, state, svc = history_then(later)
 
     def mine() -> Lanes:
         return alive_steps(state, svc, "n1"), ready_pod_steps(state, svc, "n1", SKEW)
@@ -74,11 +69,7 @@ def test_local_pods_changes_follow_the_pods_through_folds_and_appends() -> None:
 
 
 def test_a_node_moved_by_its_polls_alone_reads_its_ready_pods_from_the_memo() -> None:
-    history = _history()
-    facts = facts_of([*history, target(3500, None, "n1", "healthy", "MODIFIED")])
-    split = len(facts_of(history))
-    state = fold(FoldState(), facts[:split])
-    (svc,) = lb_facing(state)
+    facts, split, state, svc = history_then([target(3500, None, "n1", "healthy", "MODIFIED")])
     settings = dataclasses.replace(DEFAULTS, ccm_mode="endpoint")
     routed_signal(state, svc, "n1", settings)
     fold(state, facts[split:])
@@ -100,13 +91,9 @@ def test_a_node_moved_by_its_polls_alone_reads_its_ready_pods_from_the_memo() ->
 
 
 def test_the_local_pods_follow_a_pod_the_slices_move_to_another_node() -> None:
-    history = _history()
     later = [eps(3002, [("p1", "n1", "ready"), ("p2", "n1", "ready"), ("p4", "n2", "ready")])]
     later += [eps(3003, [("p1", "n2", "ready"), ("p2", "n1", "ready"), ("p4", "n2", "ready")])]
-    facts = facts_of([*history, *later])
-    split = len(facts_of(history))
-    state = fold(FoldState(), facts[:split])
-    (svc,) = lb_facing(state)
+    facts, split, state, svc = history_then(later)
     assert [local_pods(state, svc, n) for n in ("n1", "n2")] == [["p1"], ["p2"]]
     for cut in (split + 1, len(facts)):  # p2 to n1 and p4 new on n2; then p1 to n2
         fold(state, facts[split:cut])

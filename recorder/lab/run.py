@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
-from gapwatch.recorder.lab.compare import Score, relisted, score, unseen, verdict
+from gapwatch.recorder.lab.compare import (
+    Pair,
+    Score,
+    closed_unseen,
+    opened_unseen,
+    relisted,
+    score,
+    unseen,
+    verdict,
+)
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import gaps_json, gapwatch
 from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
@@ -242,6 +251,7 @@ def run_lab(
             for p in report.lab.pairs
             if unseen(p, blind, bound)
         ]
+        report.notes += unseen_edge_notes(report.lab.pairs, blind, bound)
         report.notes += [
             f"relisted (a relist passed over it, class not judged): {p.node} {p.true_class} at "
             f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
@@ -257,6 +267,29 @@ def run_lab(
                 + (f": {len(before)} LB state(s) ended before it, unobservable" if before else "")
             )
     return report
+
+
+def unseen_edge_notes(
+    pairs: list[Pair], blind: list[tuple[float, float]], bound: float
+) -> list[str]:
+    """The true windows one edge of which nobody could see (compare.py `opened_unseen`,
+    `closed_unseen`), and what of each the verdict did not judge."""
+    notes = []
+    for p in pairs:
+        for unseen_edge, what in (
+            (
+                opened_unseen,
+                "opened while nobody looked (before the LB poller's first look, or "
+                "in a blind stretch; found and its end judged, its start and class not)",
+            ),
+            (closed_unseen, "closed in a blind stretch (its end not judged)"),
+        ):
+            if unseen_edge(p, blind, bound):
+                notes.append(
+                    f"{what}: {p.node} {p.true_class} at {p.true_start:.1f}-{p.true_end:.1f} s "
+                    f"recorded {p.class_text or 'nothing'}"
+                )
+    return notes
 
 
 def judge_orders(lab_score: Score, lab: Lab, origin: datetime) -> None:

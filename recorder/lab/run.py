@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 UNRECORDABLE_NAMESPACES = ("lab-poison",)
 #: The LB poller's log line at its first successful look (recorder/sources/lb/poller.py)
 LB_FIRST_LOOK = "lb first look"
+#: the kube-proxy prober's log line at its first health-check look (kubeproxy/source.py)
+PROXY_FIRST_LOOK = "kube-proxy first look"
 #: The driver's own lateness allowance, wall seconds (x speed = simulated): a shared machine.
 DRIVER_SLACK_WALL_S = 0.1
 
@@ -260,13 +262,26 @@ def run_lab(
         ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
-        if (first := first_look_s(lab, LB_FIRST_LOOK)) is not None:
-            before = [u for u in report.transitions["lb"].unobservable if "before the first" in u]
-            report.notes.append(
-                f"the LB poller's first look answered at {first:.1f} s (simulated)"
-                + (f": {len(before)} LB state(s) ended before it, unobservable" if before else "")
-            )
+        report.notes += first_look_notes(lab, report.transitions)
     return report
+
+
+def first_look_notes(lab: Lab, counts: dict[str, ledger.Count]) -> list[str]:
+    """When each sampler's first look answered, and how many of its lane's states ended before
+    it (unobservable: ledger.py)."""
+    notes = []
+    for lane, event, who in (
+        ("kube-proxy", PROXY_FIRST_LOOK, "the kube-proxy prober's first health look ended"),
+        ("lb", LB_FIRST_LOOK, "the LB poller's first look answered"),
+    ):
+        if (first := first_look_s(lab, event)) is None:
+            continue
+        before = [u for u in counts[lane].unobservable if "before the first" in u]
+        notes.append(
+            f"{who} at {first:.1f} s (simulated)"
+            + (f": {len(before)} {lane} state(s) ended before it, unobservable" if before else "")
+        )
+    return notes
 
 
 def unseen_edge_notes(
@@ -336,6 +351,7 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
                 lab.world.proxy_log,
                 ledger.probe_rows(engine, lab.cluster, origin),
                 initial=lab.world.proxy_initial,
+                first_look_s=first_look_s(lab, PROXY_FIRST_LOOK),
             ),
             "lb": states(
                 lab.world.target_log,

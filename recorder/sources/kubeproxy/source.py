@@ -63,6 +63,7 @@ from gapwatch.recorder.sources.kubeproxy.tracker import (
     TargetKey,
     TransitionTracker,
 )
+from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import Guard
 
 log = structlog.get_logger("gapwatch.recorder.kubeproxy")
@@ -100,6 +101,8 @@ class KubeProxyProber:
         #: targets whose change the writer dropped (set from the writer's thread)
         self._superseded: set[TargetKey] = set()
         self.looks = 0
+        #: a health-check look got an answer (logged once: `kube-proxy first look`)
+        self._first_health = False
         #: until some look gets an answer: the targets whose looks all timed out (every target
         #: silent from the start is a network path that drops the prober's packets, e.g. an
         #: egress policy narrowed to the wrong node CIDR: said once, see `_silent_from_start`)
@@ -322,6 +325,16 @@ class KubeProxyProber:
             self._check(target, started, finished, payload)
         outcome = payload.get("result") or payload.get("error") or str(payload.get("status"))
         self._looks_total.labels(target.key.kind, str(outcome)).inc()
+        if not self._first_health and target.key.kind == "ProxyHealth" and outcome != TIMED_OUT:
+            # before it this process saw no health check's state (a timeout shows none): the
+            # lab's ledger counts what ended earlier as unobservable (recorder/lab/run.py)
+            self._first_health = True
+            log.info(
+                "kube-proxy first look",
+                observed_at=format_time(finished),
+                node=target.key.node,
+                outcome=str(outcome),
+            )
         if not self._answered:
             self._silent_from_start(target.key, timed_out=outcome == TIMED_OUT)
         if target.key.kind == "ProxyMetrics":

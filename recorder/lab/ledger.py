@@ -31,11 +31,17 @@ Three kinds of transition, each from what the fakes themselves logged:
   first answer came 9-13 s (wall) after it, the prober's 2-4 s (session 25), and session 24's
   traced soak "lost" the two LB states that ended first, at 82.2 and 90.1 s (simulated, 5x):
   before any look. The first look stores what it finds (`ADDED`, no previous look); what ended
-  before it no sampler saw.
+  before it no sampler saw. The kube-proxy lane has the same rule (`kube-proxy first look`, the
+  prober's first health look that got an answer). And an LB state that no answer the fake gave
+  carried while it held (`served`: moto's proxy keeps them) is unobservable too, whatever kept
+  the looks away: in session 25's traced soaks a poller stalled 1.6-3.8 s wall against a 0.1 s
+  interval and "lost" a 20 s state (2 s wall) it never had a chance to see. The state after such
+  a one, when equal to the one before it, continues that one for the recorder.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -227,6 +233,7 @@ def count_states(
     blind: Sequence[tuple[float, float]] = (),
     initial: Mapping[str, Any] | None = None,
     first_look_s: float | None = None,
+    served: Sequence[tuple[float, Mapping[str, Any]]] | None = None,
 ) -> Count:
     """Lost and duplicated state transitions (module doc). `changes`: (s, key, state) the fakes
     made; `rows`: (s, key, state, is_transition[, previous_observed_at]) the store holds;
@@ -236,7 +243,11 @@ def count_states(
     fake's initial 503 for a script whose first 503 comes at 1.0 s). A different initial state
     is not expected (the recorders may start looking after the first change). `first_look_s`:
     when the lane's first look answered (None: unknown, every state is expected); a state that
-    ended by then is unobservable (module doc), one that lasted past it is expected."""
+    ended by then is unobservable (module doc), one that lasted past it is expected. `served`:
+    (s, {key: state}) every answer the fake gave a look, in time order (None: not known, every
+    state is expected); a state no answer carried while it held (from its start to its end plus
+    `slack_s`, the driver's lateness; a key an answer does not list is ABSENT) is unobservable,
+    whatever kept the looks away (a stalled poller, before the first look)."""
     result = Count()
     by_key: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     for at, key, state in sorted(changes, key=lambda c: c[0]):
@@ -249,9 +260,14 @@ def count_states(
         at, key, state, transition = row[:4]
         stored[key].append((at, state, transition, row[4] if len(row) > 4 else None))
     for key, seq in by_key.items():
+        #: the last state judged, and whether states nobody could see came after it: a state
+        #: equal to it after them continues it for the recorder (no transition in between)
+        judged: tuple[float, Any] | None = None
+        skipped = False
         for at, until, state in _observable(seq, bound_s, end_s):
             if any(a - bound_s <= at and until <= b + bound_s for a, b in blind):
                 result.unobservable.append(f"{key} -> {state} at {at:.1f}-{until:.1f} s")
+                skipped = True
                 continue
             if first_look_s is not None and until <= first_look_s:
                 since = "the start" if at == -math.inf else f"{at:.1f} s"
@@ -259,10 +275,20 @@ def count_states(
                     f"{key} -> {state} from {since} to {until:.1f} s, before the first look "
                     f"at {first_look_s:.1f} s"
                 )
+                skipped = True
+                continue
+            if served is not None and not _served(served, key, state, at, until + slack_s):
+                result.unobservable.append(
+                    f"{key} -> {state} at {at:.1f}-{until:.1f} s: no look was answered while "
+                    f"it held ({_answers_around(served, at, until)})"
+                )
+                skipped = True
                 continue
             result.expected += 1
+            lo = judged[0] if skipped and judged is not None and judged[1] == state else at
+            judged, skipped = (lo, state), False
             seen = any(
-                s == state and at - slack_s <= t <= until + bound_s for t, s, _, _ in stored[key]
+                s == state and lo - slack_s <= t <= until + bound_s for t, s, _, _ in stored[key]
             )
             if not seen:
                 since = "the start" if at == -math.inf else f"{at:.1f} s"
@@ -274,6 +300,29 @@ def count_states(
             result.duplicated.append(entry)
             result.around[entry] = twice(seq_rows, i, j)
     return result
+
+
+def _served(
+    served: Sequence[tuple[float, Mapping[str, Any]]], key: str, state: Any, at: float, until: float
+) -> bool:
+    """Whether an answer between `at` and `until` carried `key` in `state`."""
+    times = [t for t, _ in served]
+    first = bisect.bisect_left(times, at)
+    last = bisect.bisect_right(times, until)
+    return any(members.get(key, ABSENT) == state for _, members in served[first:last])
+
+
+def _answers_around(
+    served: Sequence[tuple[float, Mapping[str, Any]]], at: float, until: float
+) -> str:
+    """The answers nearest a state no answer carried: the last before it and the first after."""
+    times = [t for t, _ in served]
+    i = bisect.bisect_left(times, at)
+    before = f"the last answer before at {times[i - 1]:.1f} s" if i > 0 else "no answer before"
+    j = bisect.bisect_right(times, until)
+    after = f"the first after at {times[j]:.1f} s" if j < len(times) else "none after"
+    inside = j - i
+    return f"{before}, {inside} inside, {after}"
 
 
 def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, int]]:

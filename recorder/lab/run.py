@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.lab import ledger
-from gapwatch.recorder.lab.compare import Score, relisted, score, unseen, verdict
+from gapwatch.recorder.lab.compare import (
+    Pair,
+    Score,
+    closed_unseen,
+    opened_unseen,
+    relisted,
+    score,
+    unseen,
+    verdict,
+)
 from gapwatch.recorder.lab.pg import LabStore
 from gapwatch.recorder.lab.procs import gaps_json, gapwatch
 from gapwatch.recorder.lab.session import Lab, LabSettings, open_lab, record_run
@@ -29,6 +38,8 @@ if TYPE_CHECKING:
 UNRECORDABLE_NAMESPACES = ("lab-poison",)
 #: The LB poller's log line at its first successful look (recorder/sources/lb/poller.py)
 LB_FIRST_LOOK = "lb first look"
+#: the kube-proxy prober's log line at its first health-check look (kubeproxy/source.py)
+PROXY_FIRST_LOOK = "kube-proxy first look"
 #: The driver's own lateness allowance, wall seconds (x speed = simulated): a shared machine.
 DRIVER_SLACK_WALL_S = 0.1
 
@@ -242,6 +253,7 @@ def run_lab(
             for p in report.lab.pairs
             if unseen(p, blind, bound)
         ]
+        report.notes += unseen_edge_notes(report.lab.pairs, blind, bound)
         report.notes += [
             f"relisted (a relist passed over it, class not judged): {p.node} {p.true_class} at "
             f"{p.true_start:.1f}-{p.true_end:.1f} s recorded {p.class_text}"
@@ -250,13 +262,49 @@ def run_lab(
         ]
         report.problems += fault.problems if fault is not None else []
         report.transitions = count_transitions(lab, fault)
-        if (first := first_look_s(lab, LB_FIRST_LOOK)) is not None:
-            before = [u for u in report.transitions["lb"].unobservable if "before the first" in u]
-            report.notes.append(
-                f"the LB poller's first look answered at {first:.1f} s (simulated)"
-                + (f": {len(before)} LB state(s) ended before it, unobservable" if before else "")
-            )
+        report.notes += first_look_notes(lab, report.transitions)
     return report
+
+
+def first_look_notes(lab: Lab, counts: dict[str, ledger.Count]) -> list[str]:
+    """When each sampler's first look answered, and how many of its lane's states ended before
+    it (unobservable: ledger.py)."""
+    notes = []
+    for lane, event, who in (
+        ("kube-proxy", PROXY_FIRST_LOOK, "the kube-proxy prober's first health look ended"),
+        ("lb", LB_FIRST_LOOK, "the LB poller's first look answered"),
+    ):
+        if (first := first_look_s(lab, event)) is None:
+            continue
+        before = [u for u in counts[lane].unobservable if "before the first" in u]
+        notes.append(
+            f"{who} at {first:.1f} s (simulated)"
+            + (f": {len(before)} {lane} state(s) ended before it, unobservable" if before else "")
+        )
+    return notes
+
+
+def unseen_edge_notes(
+    pairs: list[Pair], blind: list[tuple[float, float]], bound: float
+) -> list[str]:
+    """The true windows one edge of which nobody could see (compare.py `opened_unseen`,
+    `closed_unseen`), and what of each the verdict did not judge."""
+    notes = []
+    for p in pairs:
+        for unseen_edge, what in (
+            (
+                opened_unseen,
+                "opened while nobody looked (before the LB poller's first look, or "
+                "in a blind stretch; found and its end judged, its start and class not)",
+            ),
+            (closed_unseen, "closed in a blind stretch (its end not judged)"),
+        ):
+            if unseen_edge(p, blind, bound):
+                notes.append(
+                    f"{what}: {p.node} {p.true_class} at {p.true_start:.1f}-{p.true_end:.1f} s "
+                    f"recorded {p.class_text or 'nothing'}"
+                )
+    return notes
 
 
 def judge_orders(lab_score: Score, lab: Lab, origin: datetime) -> None:
@@ -303,15 +351,30 @@ def count_transitions(lab: Lab, fault: Fault | None) -> dict[str, ledger.Count]:
                 lab.world.proxy_log,
                 ledger.probe_rows(engine, lab.cluster, origin),
                 initial=lab.world.proxy_initial,
+                first_look_s=first_look_s(lab, PROXY_FIRST_LOOK),
             ),
             "lb": states(
                 lab.world.target_log,
                 ledger.target_rows(engine, lab.cluster, origin),
                 first_look_s=first_look_s(lab, LB_FIRST_LOOK),
+                served=served_s(lab),
             ),
         }
     finally:
         engine.dispose()
+
+
+def served_s(lab: Lab) -> list[tuple[float, dict[str, str]]] | None:
+    """Every DescribeTargetHealth answer moto's proxy gave (fakes/fakeelb.py `served`), in
+    simulated seconds: the ledger counts an LB state no answer carried as unobservable (a poller
+    stalled mid-run, 1.6-3.8 s wall against a 0.1 s interval in session 25's traced soaks, missed
+    a 20 s state it never had a chance to see). None for the other clouds' fakes (not kept):
+    every state is expected there."""
+    elb = lab.world.elb
+    if lab.world.cloud is not None or elb is None:
+        return None
+    speed = lab.settings.speed
+    return [((wall - lab.t0) * speed, members) for wall, members in list(elb.served)]
 
 
 def start_blind(lab: Lab) -> list[tuple[float, float]]:

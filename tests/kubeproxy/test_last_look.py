@@ -49,8 +49,9 @@ def test_a_deleted_nodes_last_look_is_stored_once(engine: Engine) -> None:
         seen = looks[key]
         assert len(seen) >= 3  # looks between the first and the last were not stored
         first, last = rows
-        # the last look itself, bounded by the look before it (which saw the same 503)
-        assert last.observed_at == seen[-1].finished_at
+        # the last look itself (stamped when it began: a repeat, tracker.stamp), bounded by the
+        # look before it (which saw the same 503)
+        assert last.observed_at == seen[-1].started_at
         assert last.previous_observed_at == seen[-2].started_at
         assert last.payload["latency_ms"] == seen[-1].payload["latency_ms"]
         assert last.observed_at > first.observed_at

@@ -59,6 +59,8 @@ def test_first_change_and_heartbeat() -> None:
     assert beat is not None and beat.payload["look"] == "heartbeat"
     # bounded by the look before it (5 s), as a change is: the prober's period, not 60 s
     assert beat.previous_observed_at == T0 + timedelta(seconds=5)
+    # stamped when its look began: a repeat claims the state no later than its answer
+    assert beat.observed_at == T0 + timedelta(seconds=64.1)
     validate(beat)
     assert tracker.see(_look(65, _health(200, local=2))) is None
 
@@ -193,7 +195,8 @@ def test_forgetting_a_target_gives_its_unstored_last_look() -> None:
     assert last is not None and last.payload["look"] == "last"
     # its own payload (the latency of the 25th look) and timing
     assert last.payload["latency_ms"] == 25.0 and last.payload["status"] == 503
-    assert last.observed_at == T0 + timedelta(seconds=25, milliseconds=2)
+    # stamped when that look began, as a heartbeat is (tracker.stamp): it repeats a known state
+    assert last.observed_at == T0 + timedelta(seconds=25)
     assert last.previous_observed_at == T0 + timedelta(seconds=24)
     assert (last.kind, last.node, last.name) == ("ProxyHealth", "node-1", "nginx")
     validate(last)

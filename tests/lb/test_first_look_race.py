@@ -21,7 +21,8 @@ from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.poller import PollerSource, PollSettings
 from gapwatch.recorder.sources.lb.sink import WriterSink
 from gapwatch.recorder.sources.lb.tencent import TencentClbClient
-from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, Tracker
+from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey, Tracker
+from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
 from tests.lb.fakecloud import FakeCloud, fixture
@@ -34,6 +35,8 @@ def replica(
     *,
     clock: Callable[[], datetime] = now,
     heartbeat_s: float = 3600.0,
+    service: ServiceKey = NO_SERVICE,
+    nodes: tuple[NodeInfo, ...] = (node("tke-1", "qcloud:///800002/ins-19425y2y"),),
 ) -> PollerSource:
     """A poller as the recorder builds it (lb/build.py): it reads the store at resume, and the
     spool commits on its own (no flush per look)."""
@@ -54,8 +57,8 @@ def replica(
         adapter=adapter,
         clock=clock,
         metrics=PollerMetrics(CollectorRegistry(), "tencent-clb", now),
-        nodes=lambda: [node("tke-1", "qcloud:///800002/ins-19425y2y")],
-        service_of=lambda _group: NO_SERVICE,
+        nodes=lambda: nodes,
+        service_of=lambda _group: service,
         settings=PollSettings(interval_s=0.01, heartbeat_s=heartbeat_s),
         resume=resume,
         flush_each_look=False,

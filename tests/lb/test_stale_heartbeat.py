@@ -37,13 +37,24 @@ def replica(fake: FakeCloud, engine: Engine) -> tuple[PollerSource, Clock]:
 async def look(
     source: PollerSource, clock: Clock, sink: WriterSink, asked: float, answered: float
 ) -> int:
-    """One look asked at `asked` and answered at `answered` (a resume before it reads the
-    clock at `asked` too); returns the observations put."""
-    if source._resume_due:
+    """One look asked at `asked` and answered at `answered` (a resume before it, at the start or
+    after a transition the writer dropped, reads the clock at `asked` too); returns the
+    observations put."""
+    if source._resume_due or source._dropped:
         clock.reads(asked, asked, answered)
     else:
         clock.reads(asked, answered)
     return await source.look(sink)
+
+
+async def first_looks(
+    a: tuple[PollerSource, Clock, WriterSink], b: tuple[PollerSource, Clock, WriterSink]
+) -> None:
+    """A's first look (every target `ADDED`, stored at 10.1 s), then B's, which reads them from
+    the store and stores nothing."""
+    assert await look(*a, 10.0, 10.1) == 2
+    await a[2].flush()
+    assert await look(*b, 10.5, 10.6) == 0
 
 
 def weights(engine: Engine) -> list[tuple[str, int]]:
@@ -68,9 +79,7 @@ def test_a_stalled_replicas_heartbeat_does_not_let_it_store_the_change_again(
         async def race() -> None:
             sink_a = WriterSink(EventWriter(store, derive=write_facts))
             sink_b = WriterSink(EventWriter(store, derive=write_facts))
-            assert await look(a, a_clock, sink_a, 10.0, 10.1) == 2  # first looks: stored
-            await sink_a.flush()
-            assert await look(b, b_clock, sink_b, 10.5, 10.6) == 0  # read from the store
+            await first_looks((a, a_clock, sink_a), (b, b_clock, sink_b))
             # B's look is asked at 66.0 and gets weight 40; its answer is read at 73.5 ...
             assert await look(b, b_clock, sink_b, 66.0, 73.5) >= 1  # heartbeats (5 s passed)
             # ... while the target is drained (weight 0) and A stores the change at 72.6

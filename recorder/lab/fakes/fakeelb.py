@@ -9,6 +9,9 @@ forwards every request unchanged (signature included) to moto and, on cue:
   (`State`, `Reason`, `Description` elements, in ELBv2's namespace, as AWS sends them), so
   membership still comes from moto and only the health verdict is scripted;
 - answers the next N requests with ELBv2's `Throttling` error (HTTP 400, `ErrorResponse` XML).
+
+It keeps every `DescribeTargetHealth` it answered (`served`): what a poller could have seen, and
+when.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class HealthProxy:
         self._health: dict[str, tuple[str, str | None, str | None]] = {}
         self._throttle = 0
         self.actions: list[str] = []
+        #: every DescribeTargetHealth answered (not throttled): when it was sent (wall clock)
+        #: and each member's `State` in it, as the poller got it; the lab's ledger counts an LB
+        #: state no answer carried as unobservable (recorder/lab/ledger.py, `served`)
+        self.served: list[tuple[float, dict[str, str]]] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -132,9 +139,24 @@ class HealthProxy:
                 )
         except urllib.error.HTTPError as exc:
             status, out_headers, data = exc.code, list(exc.headers.items()), exc.read()
-        if action == "DescribeTargetHealth" and status == 200 and overrides:
-            data = _rewrite(data, overrides)
+        if action == "DescribeTargetHealth" and status == 200:
+            if overrides:
+                data = _rewrite(data, overrides)
+            members = _states(data)
+            with self._lock:
+                self.served.append((time.time(), members))
         return status, out_headers, data
+
+
+def _states(data: bytes) -> dict[str, str]:
+    """Each member's `State` in a DescribeTargetHealth answer, by target id."""
+    found: dict[str, str] = {}
+    for member in ET.fromstring(data).iter(f"{{{NS}}}member"):
+        ident = member.find(f"{{{NS}}}Target/{{{NS}}}Id")
+        state = member.find(f"{{{NS}}}TargetHealth/{{{NS}}}State")
+        if ident is not None and ident.text and state is not None and state.text:
+            found[ident.text] = state.text
+    return found
 
 
 def _rewrite(data: bytes, overrides: dict[str, tuple[str, str | None, str | None]]) -> bytes:

@@ -59,15 +59,15 @@ def value_of(payload: Mapping[str, Any], observed_at: datetime) -> dict[str, Any
     return {"observed_at": format_time(observed_at), "payload": payload}
 
 
-def checkpoint_of(
-    key: TargetKey, observation: Observation, at: datetime | None = None
-) -> Checkpoint:
-    """The checkpoint stored with `observation` (a look at `key`): its state and time. `at`
-    orders it against the stored one (default: when the look ended; source.py gives an
-    unguarded look's start)."""
+def checkpoint_of(key: TargetKey, observation: Observation) -> Checkpoint:
+    """The checkpoint stored with `observation` (a look at `key`): its state and time, which
+    orders it against the stored one. A repeat of the known state (heartbeat, resume, last look)
+    is stamped when its look began (tracker.stamp): a look that began before the other replica's
+    change and ended after it (a stalled loop) no longer replaces the change's checkpoint, nor
+    lets this replica store the change a second time (tests/kubeproxy/test_stale_heartbeat.py)."""
     value = value_of(observation.payload, observation.observed_at)
     return Checkpoint(observation.cluster, observation.source, _checkpoint_key(key), value,
-                      at=observation.observed_at if at is None else at)  # fmt: skip
+                      at=observation.observed_at)  # fmt: skip
 
 
 def _from_checkpoints(engine: Engine, cluster: str, source: str) -> Last:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from gapwatch.recorder.cliutil import open_store, stderr
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.record import configure_logging
 from gapwatch.recorder.sources.base import SourceContext
 from gapwatch.recorder.sources.kubeproxy.settings import ProberSettings
 from gapwatch.recorder.sources.kubeproxy.source import KubeProxyProber
@@ -64,7 +65,10 @@ def _print(observation: Observation) -> None:
 
 
 async def run_probe(request: ProbeRequest, settings: ProberSettings, derive: Derive) -> None:
-    """Probe until the duration is over or a signal comes; then store what is pending."""
+    """Probe until the duration is over or a signal comes; then store what is pending. The
+    prober's log lines go to stderr as JSON, warnings only (structlog's default printed them on
+    stdout, among the --json observations: `kube-proxy first look` broke every reader of it)."""
+    configure_logging("WARNING")
     engine = open_store(request.db)
     context = SourceContext(
         cluster=request.cluster,

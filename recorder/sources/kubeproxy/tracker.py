@@ -9,8 +9,9 @@ The tracker stores
   state *started*, and `observed_at` = when the first look that saw the new state *ended*: the
   true change lies inside, and the bounds are at most one interval plus one timeout wide;
 - the unchanged state once every `heartbeat_s` (`look: "heartbeat"`, with
-  `previous_observed_at` = when the look before it started, which saw the same state), so a
-  reader knows the prober was looking, and how often;
+  `previous_observed_at` = when the look before it started, which saw the same state, and
+  `observed_at` = when its own look *started*: a repeat claims the state no later than its
+  look's answer, `stamp`), so a reader knows the prober was looking, and how often;
 - the last look at a target it stops looking at (`forget`: the Node deleted, the Service gone),
   when that look was not stored (`look: "last"`, bounded as a heartbeat is): the log then says
   what the target answered until the prober left it. Without it, the looks since the last
@@ -86,6 +87,27 @@ def state_of(kind: str, payload: Mapping[str, Any]) -> str:
             payload.get("port"),
         ]
     return canonical_json(parts)
+
+
+#: The looks stored because they saw a state the tracker did not know: stamped when they
+#: ended. Every other (`heartbeat`, `resume`, `last`) repeats the known state: stamped when it
+#: began (`stamp`).
+NEW_STATE = ("first", "change")
+
+
+def stamp(look: Look, why: str, previous: datetime | None) -> datetime:
+    """A stored look's `observed_at`: when it ended if it saw a new state (`first`, `change`:
+    the new state held by then), when it began if it repeats the known one (never before the
+    row it names as `previous_observed_at`). A look's answer came somewhere in between, and its
+    end may come long after (a loop stalled between the answer and the clock's reading: 7.5 s in
+    tests/kubeproxy/test_stale_heartbeat.py); a repeat stamped at its end claimed the old state
+    after the other replica's stored change, which replay read as a change back, and whose
+    checkpoint, read back after a dropped change, bounded the change by that end
+    (tests/kubeproxy/test_stale_heartbeat_replay.py). A change is bounded by the start of the last
+    look that saw the old state (the module docstring): a repeat's row says no more than that."""
+    if why in NEW_STATE:
+        return look.finished_at
+    return look.started_at if previous is None else max(look.started_at, previous)
 
 
 @dataclass(slots=True)
@@ -168,14 +190,16 @@ class TransitionTracker:
             return self._observation(look, "change", previous, resumed=resumed)
         if resumed:
             previous, seen.last_look_started = seen.last_stored, look.started_at
-            seen.last_stored = look.finished_at
-            return self._observation(look, "resume", previous)
+            observation = self._observation(look, "resume", previous)
+            seen.last_stored = observation.observed_at
+            return observation
         previous, seen.last_look_started = seen.last_look_started, look.started_at
         if (look.finished_at - seen.last_stored).total_seconds() >= self.heartbeat_s:
-            seen.last_stored = look.finished_at
             # the look before it saw the same state: a reader's sampling period is the gap
             # between looks, not between stored rows (replay.proxy.probe_period)
-            return self._observation(look, "heartbeat", min(previous, look.started_at))
+            observation = self._observation(look, "heartbeat", min(previous, look.started_at))
+            seen.last_stored = observation.observed_at
+            return observation
         seen.unstored = (look, min(previous, look.started_at))
         return None
 
@@ -186,7 +210,7 @@ class TransitionTracker:
         if resumed:
             payload[RESUMED] = True
         return Observation(
-            observed_at=look.finished_at,
+            observed_at=stamp(look, why, previous),
             cluster=self.cluster,
             source=self.source,
             kind=look.key.kind,

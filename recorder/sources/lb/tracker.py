@@ -8,7 +8,9 @@ became known (the Node reached the recorder's view after the target's first look
 change of the target). Every observation carries
 `observed_at` = when this look's answer arrived and `previous_observed_at` = when the group's
 previous successful look was asked (`started`), so the true change time lies in
-`[previous_observed_at, observed_at]` even when a change races a request. A failed look changes
+`[previous_observed_at, observed_at]` even when a change races a request. A heartbeat
+(`OBSERVED`) repeats a known state: its `observed_at` is when its look was asked
+(`repeat_stamp`). A failed look changes
 nothing: the next good look's bounds simply widen over the gap. The first look has no lower bound.
 A group seeded from the store (`seed`: a restart) has one: the stored observation's time; the
 first look's TargetHealth observations then carry `"resumed": true` (RESUMED), so a reader does
@@ -44,6 +46,11 @@ class _Seen:
     payload: dict[str, Any]
     node: str | None
     emitted_at: datetime
+    #: the stored observation this state was reloaded from, when this tracker had looked at the
+    #: group before (`seed` after its transition was dropped, or for a target it had not seen):
+    #: the target's next change is bounded by it, not by the group's last look, which did not
+    #: see this state (it saw the dropped transition's). Cleared by a look that sees it.
+    since: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -65,6 +72,21 @@ class ServiceKey:
 
 #: A group whose Service is not known.
 NO_SERVICE = ServiceKey()
+
+
+def repeat_stamp(now: datetime, started: datetime | None, previous: datetime | None) -> datetime:
+    """The `observed_at` of a heartbeat (`OBSERVED`): when its look was asked (`started`), not
+    when the answer was read (`now`), and never before the look it names as previous. The
+    answer came somewhere in between, and reading it may come long after (a stalled loop, an
+    SDK retrying: 16-38 s simulated in the lab's traced soaks); a repeat stamped when it was
+    read claimed the old state after the other replica's stored change, which replay read as the
+    target back in service, and whose row or checkpoint, read back by a replica reloading its
+    state, bounded the change by that time or let it store the change again
+    (tests/lb/test_stale_heartbeat_replay.py). A transition is stamped `now`: its new state held
+    by then."""
+    if started is None:
+        return now
+    return min(now, started if previous is None else max(started, previous))
 
 
 class Tracker:
@@ -99,13 +121,20 @@ class Tracker:
         prev = group.last_start
         resumed = prev is not None and not group.looked
         out: list[Observation] = []
+        asked = repeat_stamp(now, started, prev)
 
-        def emit(kind: str, op: str, payload: dict[str, Any], node: str | None) -> None:
+        def emit(
+            kind: str,
+            op: str,
+            payload: dict[str, Any],
+            node: str | None,
+            previous: datetime | None = prev,
+        ) -> datetime:
             if resumed and kind == "TargetHealth":
                 payload = {**payload, RESUMED: True}
             out.append(
                 Observation(
-                    observed_at=now,
+                    observed_at=asked if op == "OBSERVED" else now,
                     cluster=self.cluster,
                     source=self.source,
                     kind=kind,
@@ -114,9 +143,10 @@ class Tracker:
                     namespace=service.namespace,
                     name=service.name,
                     node=node,
-                    previous_observed_at=prev,
+                    previous_observed_at=previous,
                 )
             )
+            return out[-1].observed_at
 
         attrs = attributes_payload(look)
         if look.attributes and attrs != group.attributes:
@@ -132,9 +162,10 @@ class Tracker:
         for key in sorted(set(current) | set(group.targets)):
             old = group.targets.get(key)
             target = current.get(key)
+            since = prev if old is None or old.since is None else old.since
             if target is None:
                 assert old is not None
-                emit("TargetHealth", "DELETED", old.payload, old.node)
+                emit("TargetHealth", "DELETED", old.payload, old.node, since)
                 del group.targets[key]
                 continue
             payload, node = target_payload(look, target), node_of(target)
@@ -147,9 +178,10 @@ class Tracker:
             elif now - old.emitted_at >= self.heartbeat:
                 op = "OBSERVED"
             else:
+                old.since = None  # this look saw the state: it bounds the next change
                 continue
-            emit("TargetHealth", op, payload, node)
-            group.targets[key] = _Seen(payload, node, now)
+            emitted = emit("TargetHealth", op, payload, node, since)
+            group.targets[key] = _Seen(payload, node, emitted)
         group.last_start = started if started is not None else now
         group.looked = True
         return out
@@ -173,14 +205,16 @@ class Tracker:
         self, group: str, key: str, payload: dict[str, Any], node: str | None, at: datetime
     ) -> None:
         """A target's last stored observation (resuming after a restart, or before a look that
-        shows a change: lb/laststate.py); the next look's changes are bounded by `at`. What this
-        tracker itself emitted at or after `at` is newer and stays."""
+        shows a change: lb/laststate.py); the next look's changes are bounded by `at` (in a group
+        this tracker looked at before, by `at` alone: its last look there did not see this
+        state, `_Seen.since`). What this tracker itself emitted at or after `at` is newer and
+        stays."""
         seen = self._groups.setdefault(group, _Group())
         mine = seen.targets.get(key)
         if mine is not None and mine.emitted_at >= at:
             return
         payload = {k: v for k, v in payload.items() if k != RESUMED}
-        seen.targets[key] = _Seen(payload, node, at)
+        seen.targets[key] = _Seen(payload, node, at, at if seen.looked else None)
         if seen.last_start is None or seen.last_start < at:
             seen.last_start = at
 

@@ -13,6 +13,12 @@ transaction:
 So re-running over the same ids writes nothing twice, and a crash between the writer's commit
 and the projector's leaves the events stored and the projector behind, never ahead.
 
+The row also says which code derived the rows (recorder/derivedby.py): the revision of
+`derive`'s code (recorder/coderev.py) and the events that other code derived. Holding the row
+with another revision there (an upgrade) marks every event up to the position as other code's,
+logs `derived by other code` once and goes on: recording never stops for it, and readers say so
+until `gapwatch replay --rebuild --rederive` derives them again.
+
 Tail-by-id is safe because the writer takes `LOCK TABLE events IN EXCLUSIVE MODE` per batch
 (recorder/writer.py): ids are handed out and committed in order, so when an id is visible every
 lower id is visible too or never will be (a rolled-back batch leaves a gap, which is skipped).
@@ -41,6 +47,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gapwatch.recorder import derivedby
+from gapwatch.recorder.coderev import revision_of
 from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.exporter import observation_of
 from gapwatch.recorder.observation import Observation
@@ -108,6 +116,8 @@ class Projector:
         """`on_failure(event_id, reason)` hears of each event stepped over."""
         self.engine, self.derive, self.name, self.step = engine, derive, name, step
         self.on_failure = on_failure
+        #: the revision of `derive`'s code, stored with the position (recorder.coderev)
+        self.revision = revision_of(derive)
 
     # --- public ----------------------------------------------------------------------------
     def position(self) -> int:
@@ -207,23 +217,52 @@ class Projector:
         return [(int(r.id), observation_of(r)) for r in conn.execute(query.limit(self.step))]
 
     # --- the position row ------------------------------------------------------------------
-    def hold(self, conn: Connection) -> int:
+    def hold(self, conn: Connection, *, mark: bool = True) -> int:
         """Lock this projector's position row (a write first: SQLite then holds its write lock
-        from the start and cannot deadlock upgrading) and return the position."""
+        from the start and cannot deadlock upgrading) and return the position; `mark`: record
+        the events other code derived, when the row says so (recorder.derivedby)."""
         now = datetime.now(UTC)
         mine = _positions.c.name == self.name
         touch = _positions.update().where(mine).values(updated_at=now)
         if conn.execute(touch).rowcount == 0:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            new = insert(_positions).values(name=self.name, position=0, updated_at=now)
+            new = insert(_positions).values(
+                name=self.name, position=0, updated_at=now, revision=self.revision, revision_at=0
+            )
             conn.execute(new.on_conflict_do_nothing(index_elements=["name"]))
             conn.execute(touch)
-        return self._read(conn)
+        row = derivedby.read(conn, self.name)
+        assert row is not None  # inserted above, or there
+        other = derivedby.marked(row, self.revision) if mark else None
+        if other is not None:
+            values = {"revision": self.revision, "revision_at": row.position}
+            conn.execute(_positions.update().where(mine).values(
+                other_from=other[0], other_to=other[1], **values))  # fmt: skip
+            if other[1] > other[0]:
+                log.warning(
+                    "derived by other code",
+                    projector=self.name,
+                    events=f"{other[0] + 1}-{other[1]}",
+                    stored=row.revision,
+                    this=self.revision,
+                    hint=f"run `{derivedby.REDERIVE}` to derive them with this code",
+                )
+        return row.position
 
     def _read(self, conn: Connection) -> int:
         query = select(_positions.c.position).where(_positions.c.name == self.name)
         return int(conn.execute(query).scalar() or 0)
 
     def move(self, conn: Connection, position: int) -> None:
+        """Move the position (held in `conn`), as this code's."""
         mine = _positions.c.name == self.name
-        conn.execute(_positions.update().where(mine).values(position=position))
+        values = {"position": position, "revision_at": position}
+        conn.execute(_positions.update().where(mine).values(**values))
+
+    def derived_all(self, conn: Connection, position: int) -> None:
+        """Every event up to `position` derived by this code (a re-derivation of the log, the
+        row held with `hold(mark=False)`): no other code's rows are left."""
+        mine = _positions.c.name == self.name
+        values = {"revision": self.revision, "other_from": 0, "other_to": 0}
+        conn.execute(_positions.update().where(mine).values(
+            position=position, revision_at=position, **values))  # fmt: skip

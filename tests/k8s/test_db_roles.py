@@ -256,3 +256,34 @@ def test_the_recorders_login_is_told_it_may_not_maintain_the_store(
     assert maintain(migrator, now=day_before_last).created  # the owner may
     recorder.dispose()
     migrator.dispose()
+
+
+def test_the_recorders_login_records_which_code_derived_the_facts(
+    logins: dict[str, str],
+) -> None:
+    """Migration 0011's columns of projector_positions are written by the login that derives
+    the facts, the recorder's (gapwatch_writer may not write replay_state): on a store whose
+    facts another build derived, its next batch marks them; the dashboard's login reads the
+    mark (and may not re-derive); the migration login's `rebuild --rederive` clears it."""
+    from gapwatch.recorder.coderev import revision_of
+    from gapwatch.replay import projections
+    from gapwatch.replay.catchup import derived_by
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    EventWriter(recorder, derive=write_facts).write([_obs(1), _obs(2, name="b")])
+    with migrator.begin() as conn:  # as another build's recorder left it
+        conn.execute(text("UPDATE projector_positions SET revision = revision + 1"))
+        before = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
+    EventWriter(recorder, derive=write_facts).write([_obs(3, name="c")])
+    recorder.dispose()
+    dashboard = open_store(logins["gapwatch_dashboard"])
+    seen = derived_by(dashboard)
+    assert seen.other == (0, before) and seen.stored == revision_of(write_facts)
+    assert "gapwatch replay --rebuild --rederive" in seen.message()
+    assert "permission denied for table facts" in _refused(dashboard, "DELETE FROM facts")
+    projections.rebuild(migrator, rederive=True)
+    assert not derived_by(dashboard).mixed
+    dashboard.dispose()
+    migrator.dispose()

@@ -235,6 +235,12 @@ def _due(conn: Connection) -> tuple[int, int]:
     return (STALE if last > 0 and built != revision.current() else last), newest
 
 
+def looks(conn: Connection) -> tuple[int, int, int | None]:
+    """The last fact event the projections hold, the store's newest, and the replay revision
+    that built them (None: not recorded), in the one statement a refresh's look sends."""
+    return _looks(conn)
+
+
 def _looks(conn: Connection) -> tuple[int, int, int | None]:
     def value(key: str) -> Any:
         return select(replay_state.c.value).where(replay_state.c.key == key).scalar_subquery()

@@ -277,6 +277,12 @@ def test_the_recorders_login_records_which_code_derived_the_facts(
         conn.execute(text("UPDATE projector_positions SET revision = revision + 1"))
         before = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
     EventWriter(recorder, derive=write_facts).write([_obs(3, name="c")])
+    # why the revision lives beside the position: the recorder's login may write neither the
+    # projections' state nor delete facts (re-deriving them is the owner's)
+    assert "permission denied for table replay_state" in _refused(
+        recorder, "UPDATE replay_state SET value = 0"
+    )
+    assert "permission denied for table facts" in _refused(recorder, "DELETE FROM facts")
     recorder.dispose()
     dashboard = open_store(logins["gapwatch_dashboard"])
     seen = derived_by(dashboard)

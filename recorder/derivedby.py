@@ -12,7 +12,9 @@ is what a projector of revision `mine` makes of the row when it holds it:
   it (a recorder older than 0011 still running beside a new one): those events join the other
   code's, one range from the lowest of either (events between derived twice, never missed).
 
-`gapwatch replay --rebuild --rederive` derives every event again and empties the range. A
+The recorder derives the range again in the background, from its lower end up
+(`Projector.rederive_step`, counting `rederived` up when done); `gapwatch replay --rebuild
+--rederive` derives every event again at once. Either empties the range. A
 reader (replay, the dashboard, `gapwatch db current`) reads the row the same way with its own
 revision: `DerivedBy`.
 """
@@ -100,7 +102,8 @@ class DerivedBy:
         said = (
             f"the facts of events {low + 1}-{high} were derived by other code than this "
             f"gapwatch's (before an upgrade that changed what is derived): replay reads them "
-            f"with this version's rules until `{REDERIVE}` derives them again"
+            f"with this version's rules until they are derived again, by a running `gapwatch "
+            f"record` of this version in the background or by `{REDERIVE}` at once"
         )
         if self.stored is not None and self.stored != self.this:
             said += (

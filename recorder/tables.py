@@ -202,7 +202,7 @@ quarantine = Table(
 #: in the same transaction as what the projector derives, so a position never runs ahead of it.
 #: Which code derived the rows (migration 0011): `revision` (recorder/coderev.py) moved the
 #: position last and left it at `revision_at`; events in (`other_from`, `other_to`] had theirs
-#: derived by other code.
+#: derived by other code; `rederived` counts the re-derivations of such ranges done.
 projector_positions = Table(
     "projector_positions",
     metadata,
@@ -213,6 +213,7 @@ projector_positions = Table(
     Column("revision_at", BigInteger, nullable=True),
     Column("other_from", BigInteger, nullable=False, server_default="0"),
     Column("other_to", BigInteger, nullable=False, server_default="0"),
+    Column("rederived", BigInteger, nullable=False, server_default="0"),
 )
 
 #: Events a projector could not derive from even alone: skipped (the log keeps them), with why.

@@ -7,6 +7,8 @@ long reads as a hung dashboard:
 
 - `rebuild`: the projections were built by other replay code (replay.revision: an upgrade);
   every window is recomputed under this version's rules;
+- `refacts`: the recorder derived again, with this version's code, facts that other code had
+  derived (recorder.derivedby): every window is recomputed from them;
 - `build`: there are none yet (a store never replayed);
 - `fold`: this process keeps no fold state of the store yet (replay.checkpoint_file: the first
   page since the dashboard started) and facts are pending: it reads the whole store once.
@@ -53,6 +55,13 @@ class Due:
                 f"recomputed from the facts under this version's rules, once; the page "
                 f"follows when it is done (minutes on a store of months).",
             )
+        if self.step == "refacts":
+            return (
+                "Rebuilding the projections: the facts were derived again",
+                "The recorder derived again, with this version's code, facts that an older "
+                "version had derived: every window, rollout and lane is recomputed from them, "
+                "once; the page follows when it is done.",
+            )
         if self.step == "build":
             return (
                 "Building the projections for the first time",
@@ -72,13 +81,16 @@ class Due:
 def due(engine: Engine) -> Due:
     """What the next refresh has to do, and which code derived the facts."""
     with translate_errors(engine), engine.connect() as conn:
-        last, newest, built = projections.looks(conn)
+        last, newest, built, moved = projections.looks(conn)
         row = derivedby.read(conn, FACTS)
     facts = derivedby.derived_by(row, revision_of(write_facts))
     step: str | None = None
-    if newest > last or (last > 0 and built != revision.current()):
-        if last > 0 and built != revision.current():
+    other = last > 0 and built != revision.current()
+    if newest > last or other or (last > 0 and moved):
+        if other:
             step = "rebuild"
+        elif last > 0 and moved:
+            step = "refacts"
         elif last == 0:
             step = "build"
         elif not checkpoint_file.kept(engine):

@@ -10,14 +10,18 @@ state `unready`) and replay read them with the new rules, silently. The facts pr
 (recorder/projector.py) now keeps, beside its position, the revision of the derive code that
 moved it (`revision`, recorder/coderev.py), the position that code left (`revision_at`: a
 position beyond it was moved by code that does not keep the revision, a recorder older than
-this migration still running), and the events whose rows other code derived
-(`other_from` < id <= `other_to`; empty when equal), which `gapwatch replay --rebuild
---rederive` derives again. Every row is left with no revision: which code derived the rows
-stored so far is not known, so the next step of the projector counts them as other code's
-(none, on a store with no event yet).
+this migration still running), the events whose rows other code derived
+(`other_from` < id <= `other_to`; empty when equal), which the recorder re-derives in the
+background, range by range from `other_from` up (or `gapwatch replay --rebuild --rederive` at
+once), and `rederived`, counted up each time such a range is done (replay rebuilds its
+projections when it moved: replay/projections.py). Every row is left with no revision: which
+code derived the rows stored so far is not known, so the next step of the projector counts them
+as other code's (none, on a store with no event yet).
 
 The recorder's login (gapwatch_writer) writes these columns with the position: 0006 granted it
-SELECT, INSERT, UPDATE on the whole table, which covers columns added later.
+SELECT, INSERT, UPDATE on the whole table, which covers columns added later. To re-derive a
+range it deletes that range's facts first: DELETE on `facts` is granted to it here (facts are
+derived from the log, which it still may not delete from).
 """
 
 from collections.abc import Sequence
@@ -39,9 +43,27 @@ def upgrade() -> None:
             sa.Column("other_from", sa.BigInteger(), nullable=False, server_default="0")
         )
         table.add_column(sa.Column("other_to", sa.BigInteger(), nullable=False, server_default="0"))
+        table.add_column(
+            sa.Column("rederived", sa.BigInteger(), nullable=False, server_default="0")
+        )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_writer("GRANT DELETE ON %I.facts TO gapwatch_writer"))
+
+
+def _writer(statement: str) -> str:
+    return f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'gapwatch_writer') THEN
+        EXECUTE format('{statement}', current_schema());
+    END IF;
+END $$
+"""
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_writer("REVOKE DELETE ON %I.facts FROM gapwatch_writer"))
     with op.batch_alter_table("projector_positions") as table:
-        for name in ("other_to", "other_from", "revision_at", "revision"):
+        for name in ("rederived", "other_to", "other_from", "revision_at", "revision"):
             table.drop_column(name)

@@ -105,3 +105,23 @@ def test_the_first_fold_since_start_is_said_on_the_page(
     [status] = at.status
     assert status.label.startswith("Reading the store's facts: the first page since")
     assert checkpoint_file.kept(store)
+
+
+def test_a_rebuild_after_the_recorder_derived_facts_again_is_said_on_the_page(
+    store: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder derived again, in the background, facts an older version had derived
+    (recorder/follow.py): the projections built on the old facts are rebuilt by the next page,
+    which says why."""
+    from gapwatch.recorder.projector import Projector
+
+    projections.rebuild(store)
+    with store.begin() as conn:  # as a recorder before the upgrade left them
+        conn.execute(text("UPDATE projector_positions SET revision = NULL"))
+    projector = Projector(store, write_facts)
+    while projector.rederive_step(step=3)[1]:
+        pass
+    at = _page(store_url, monkeypatch)
+    [status] = at.status
+    assert status.label.startswith("Rebuilding the projections: the facts were derived again")
+    assert not at.warning  # every fact is this version's now

@@ -23,6 +23,8 @@ from gapwatch.recorder.store import DEFAULT_URL, redact
 from gapwatch.recorder.timefmt import format_time, parse_time
 
 LIVE_EVERY_S = 5.0
+#: session key: this run's main already refreshed (the page body need not look again)
+_REFRESHED = "_refreshed"
 ALL = "(all)"
 
 
@@ -139,7 +141,8 @@ def render_page(url: str, filters: Filters) -> None:
     from gapwatch.dashboard import page_overview, page_rollout, page_sql, page_whatif
 
     version = cache.version(url)
-    if filters.page != "sql":
+    # the run's first body follows main's own refresh; a live rerun of the fragment refreshes
+    if filters.page != "sql" and not st.session_state.pop(_REFRESHED, False):
         refresh(url, version)
     ctx = Context(url=url, filters=filters, version=version)
     {
@@ -177,6 +180,7 @@ def main() -> None:
         version = cache.version(url)
         if st.session_state.get("page") != "sql":
             refresh(url, version, warn=True)
+            st.session_state[_REFRESHED] = True
         filters = sidebar(url, version)
         st.query_params.from_dict(filters.to_params())
         body = st.fragment(render_page, run_every=LIVE_EVERY_S if filters.live else None)

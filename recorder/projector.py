@@ -291,7 +291,8 @@ class Projector:
                     events=f"{other[0] + 1}-{other[1]}",
                     stored=row.revision,
                     this=self.revision,
-                    hint=f"run `{derivedby.REDERIVE}` to derive them with this code",
+                    hint="a recorder of this version derives them again in the background; "
+                    f"`{derivedby.REDERIVE}` at once",
                 )
         return row.position
 

@@ -9,8 +9,6 @@ rebuilds. Skipped without chromium or playwright, except under CI=true (test_bro
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +24,14 @@ from typer.testing import CliRunner
 from gapwatch.dashboard.cli import app
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import projections, revision
-from tests.dashboard.test_browser import ARGS, CHROMIUM, ROOT, _free_port, _require_browser
+from tests.dashboard.test_browser import (
+    ARGS,
+    CHROMIUM,
+    ROOT,
+    _free_port,
+    _require_browser,
+    stop_server,
+)
 
 
 @pytest.fixture
@@ -65,12 +70,7 @@ def server(upgraded_store: str, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_server(proc)
         log.close()
 
 

@@ -170,6 +170,10 @@ class Projector:
         bound of those left ((0, 0): nothing to do). A derive that raises is the caller's:
         nothing moved."""
         tables = DERIVED.get(self.name, ())
+        with translate_errors(self.engine), self.engine.connect() as conn:
+            looked = derivedby.read(conn, self.name)  # a look first: no write while none is left
+        if not tables or not derivedby.derived_by(looked, self.revision).mixed:
+            return 0, 0
         with translate_errors(self.engine), self.engine.begin() as conn:
             self.hold(conn)
             row = derivedby.read(conn, self.name)

@@ -124,3 +124,18 @@ def test_the_recorders_follow_task_rederives_in_the_background(engine: Engine) -
     assert "derived by other code" in said
     assert "re-derived what other code derived" in said
     assert _n1(engine) == [("n1", CBD)]
+
+
+def test_a_step_on_a_current_store_writes_nothing(engine: Engine) -> None:
+    """`follow` asks for a step after every catch-up (each writer batch's NOTIFY): on a store
+    whose facts are all this code's it only looks. Before, every ask locked and touched the
+    position row in a write transaction of its own."""
+    EventWriter(engine, derive=write_facts).write(real_observations())
+
+    def touched() -> object:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT updated_at FROM projector_positions")).scalar_one()
+
+    before = touched()
+    assert Projector(engine, write_facts).rederive_step() == (0, 0)
+    assert touched() == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -22,6 +23,8 @@ from gapwatch.recorder.store import DEFAULT_URL, redact
 from gapwatch.recorder.timefmt import format_time, parse_time
 
 LIVE_EVERY_S = 5.0
+#: session key: this run's main already refreshed (the page body need not look again)
+_REFRESHED = "_refreshed"
 ALL = "(all)"
 
 
@@ -112,13 +115,35 @@ def sidebar(url: str, version: int) -> Filters:
     return filters
 
 
+def refresh(url: str, version: int, *, warn: bool = False) -> None:
+    """Bring the projections up to date; a long refresh (a rebuild after an upgrade, a first
+    build, the first fold since start: replay.due) says on the page what it does and why while
+    it runs, instead of a page that only spins; `warn`: say too when other code derived facts.
+    A run refreshes before the sidebar, whose Service list reads the projections."""
+    due = cache.due(url)
+    if warn and due.facts.mixed:
+        st.warning(due.facts.message(), icon=":material/history:")
+    saying = due.saying()
+    if saying is None:
+        cache.refreshed(url, version)
+        return
+    label, why = saying
+    with st.status(label + "...", expanded=True) as status:
+        st.write(why)
+        started = time.monotonic()
+        cache.refresh_now(url)
+        took = time.monotonic() - started
+        status.update(label=f"{label}: done in {took:.1f} s", state="complete", expanded=False)
+
+
 def render_page(url: str, filters: Filters) -> None:
     """One run of the page body (inside a fragment in live mode)."""
     from gapwatch.dashboard import page_overview, page_rollout, page_sql, page_whatif
 
     version = cache.version(url)
-    if filters.page != "sql":
-        cache.refreshed(url, version)
+    # the run's first body follows main's own refresh; a live rerun of the fragment refreshes
+    if filters.page != "sql" and not st.session_state.pop(_REFRESHED, False):
+        refresh(url, version)
     ctx = Context(url=url, filters=filters, version=version)
     {
         "overview": page_overview.render,
@@ -152,7 +177,11 @@ def main() -> None:
     for problem in problems:
         st.warning(f"ignored URL parameter {problem}")
     try:
-        filters = sidebar(url, cache.version(url))
+        version = cache.version(url)
+        if st.session_state.get("page") != "sql":
+            refresh(url, version, warn=True)
+            st.session_state[_REFRESHED] = True
+        filters = sidebar(url, version)
         st.query_params.from_dict(filters.to_params())
         body = st.fragment(render_page, run_every=LIVE_EVERY_S if filters.live else None)
         body(url, filters)

@@ -20,6 +20,8 @@ from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api, checkpoint_file
 from gapwatch.replay import scope as replay_scope
 from gapwatch.replay.catchup import catch_up
+from gapwatch.replay.due import Due
+from gapwatch.replay.due import due as replay_due
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
 from gapwatch.replay.openness import Openness
 from gapwatch.replay.scope import Scope
@@ -48,6 +50,19 @@ def refreshed(url: str, version: int) -> int:
     folds only its new facts."""
     catch_up(engine(url))
     return checkpoint_file.refresh(engine(url))
+
+
+def refresh_now(url: str) -> int:
+    """`refreshed` without the cache: a long refresh the page announces (replay.due) runs even
+    where this version was refreshed before (a rebuild by other code moves no version)."""
+    catch_up(engine(url))
+    return checkpoint_file.refresh(engine(url))
+
+
+def due(url: str) -> Due:
+    """What the next refresh has to do (replay.due), read on every run of a page: one
+    statement of primary-key lookups, not cached (a rederive or rebuild moves no version)."""
+    return replay_due(engine(url))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -19,6 +19,7 @@ from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import Wiring, flags_show_no_type, run_app
+from gapwatch.recorder.coderev import runs
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.lab import cli as lab_cli
 from gapwatch.recorder.sim import cli as sim_cli
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from gapwatch.recorder.observation import Observation
 
 
+@runs("gapwatch.replay.facts")  # its revision is replay.facts' (recorder.coderev)
 def _write_facts(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
     """Every command that writes events derives replay's facts in the same transaction
     (imported on first write, so `--help` stays light)."""

@@ -96,13 +96,22 @@ def db_downgrade(
 
 
 @db_app.command("current")
-def db_current(db: DbOption = DEFAULT_URL) -> None:
-    """Print the store's schema revision and the code's newest one."""
-    from gapwatch.recorder import store
+def db_current(ctx: typer.Context, db: DbOption = DEFAULT_URL) -> None:
+    """Print the store's schema revision and the code's newest one, and whether this
+    gapwatch's code derived the stored facts."""
+    from gapwatch.recorder import derivedby, store
+    from gapwatch.recorder.coderev import revision_of
+    from gapwatch.recorder.projector import FACTS
 
     engine = open_store(db, require_schema=False)
     have, want = store.current_revision(engine), store.head_revision()
     print(f"store: {have or 'empty'}  code: {want}  {'up to date' if have == want else 'BEHIND'}")
+    if have != want:  # the row's columns are the newest schema's
+        return
+    with store.translate_errors(engine), engine.connect() as conn:
+        row = derivedby.read(conn, FACTS)
+    said = derivedby.derived_by(row, revision_of(wiring(ctx).derive)).message()
+    print(f"facts: {said or 'derived by this code'}")
 
 
 @import_app.command("events")

@@ -179,6 +179,18 @@ def wiring(ctx: typer.Context) -> Wiring:
     return found
 
 
+def logs_to_stderr() -> None:
+    """A command's log lines (structlog's: `projections were built by other replay code:
+    rebuilding them`, `derived by other code`) go to stderr, as its progress does: structlog
+    prints to stdout unless told, and the first `gapwatch gaps --json` after an upgrade printed
+    its warning before the JSON. Only where the output goes changes (`gapwatch record` sets
+    its own JSON lines, on stderr too); sys.stderr is looked up at each line (a test runner
+    swaps it)."""
+    import structlog
+
+    structlog.configure(logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr))
+
+
 def open_store(db: str, *, require_schema: bool = True, create: bool = False) -> Engine:
     """The engine for `--db`, after checking the schema is current (unless told not to).
 
@@ -186,6 +198,7 @@ def open_store(db: str, *, require_schema: bool = True, create: bool = False) ->
     mistyped path on any other command is an error, not an empty store."""
     from gapwatch.recorder.store import make_engine, require_current, require_existing_file
 
+    logs_to_stderr()
     if not create:
         require_existing_file(db)
     engine = make_engine(db)

@@ -7,12 +7,20 @@ reconnect, a writer started with notify=False). On SQLite, which has no notifica
 The writer in the same process already projects what it commits; this task picks up what other
 processes wrote (the `gapwatch lb receive` endpoint, a `no_derive` tool) and what a failed
 projection left behind.
+
+After an upgrade that changed what is derived, the events other code derived
+(recorder/derivedby.py) are derived again here, `Projector.rederive_step` after each catch-up
+while any are left: each step waits as long as it took before the next (half the time at
+most, so recording keeps the rest), and is resumed by the next start where the last committed
+step left the range. A derive that raises on one of them stops it for this process (logged):
+`gapwatch replay --rebuild --rederive` is left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import psycopg
 import structlog
@@ -54,6 +62,45 @@ async def _notified(conn: psycopg.AsyncConnection[object] | None, timeout: float
     return False
 
 
+class _Rederiving:
+    """The background re-derivation's state in one `follow`: its steps, logged at its start and
+    end, stopped for good by a derive that raises."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+        self.started = False
+        self.stopped = False
+        self.done = 0
+
+    def step(self) -> float | None:
+        """One step; how long to wait before the next (None: nothing left, or stopped)."""
+        if self.stopped:
+            return None
+        began = time.monotonic()
+        try:
+            done, left = self.projector.rederive_step()
+        except StoreError:
+            raise
+        except Exception as exc:  # the data, or a bug of derive: leave it to the command
+            self.stopped = True
+            log.warning("re-deriving stopped", projector=self.projector.name, error=str(exc),
+                        hint="run `gapwatch replay --rebuild --rederive`")  # fmt: skip
+            return None
+        took = time.monotonic() - began
+        if done and not self.started:
+            self.started = True
+            log.info("re-deriving what other code derived", projector=self.projector.name,
+                     left=done + left)  # fmt: skip
+        self.done += done
+        if not left:
+            if self.started:
+                log.info("re-derived what other code derived", projector=self.projector.name,
+                         events=self.done)  # fmt: skip
+                self.started, self.done = False, 0
+            return None
+        return max(took, 0.01)
+
+
 async def follow(
     projector: Projector,
     stop: asyncio.Event,
@@ -71,10 +118,15 @@ async def follow(
     conn = await _listener(projector, channel)
     behind: str | None = None  # the error last logged; the same one is not logged every poll
     failures = 0
+    rederiving = _Rederiving(projector)
     try:
         while not stop.is_set():
+            wait = poll_s
             try:
                 await asyncio.to_thread(projector.catch_up)
+                pause = await asyncio.to_thread(rederiving.step)
+                if pause is not None:
+                    wait = min(poll_s, pause)
                 if behind is not None:
                     log.info("projector caught up", projector=projector.name, failures=failures)
                     behind, failures = None, 0
@@ -87,7 +139,7 @@ async def follow(
                     behind = str(exc)
             if started is not None:
                 started.set()
-            waiter = asyncio.create_task(_notified(conn, poll_s))
+            waiter = asyncio.create_task(_notified(conn, wait))
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
             for task in (waiter, stopper):

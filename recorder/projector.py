@@ -13,6 +13,14 @@ transaction:
 So re-running over the same ids writes nothing twice, and a crash between the writer's commit
 and the projector's leaves the events stored and the projector behind, never ahead.
 
+The row also says which code derived the rows (recorder/derivedby.py): the revision of
+`derive`'s code (recorder/coderev.py) and the events that other code derived. Holding the row
+with another revision there (an upgrade) marks every event up to the position as other code's,
+logs `derived by other code` once and goes on: recording never stops for it, and readers say so
+until they are derived again: by `rederive_step`, which the recorder's `follow` task runs in the
+background, a range of ids at a time from the lower end (resumable: the range's lower end moves
+up in each step's transaction), or at once by `gapwatch replay --rebuild --rederive`.
+
 Tail-by-id is safe because the writer takes `LOCK TABLE events IN EXCLUSIVE MODE` per batch
 (recorder/writer.py): ids are handed out and committed in order, so when an id is visible every
 lower id is visible too or never will be (a rolled-back batch leaves a gap, which is skipped).
@@ -36,14 +44,17 @@ from datetime import UTC, datetime
 
 import psycopg
 import structlog
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gapwatch.recorder import derivedby
+from gapwatch.recorder.coderev import revision_of
 from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.exporter import observation_of
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.partitions import DERIVED_BY_EVENT_ID
 from gapwatch.recorder.quarantine import describe
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events, projector_failures
@@ -59,6 +70,12 @@ ProjectFn = Callable[[Connection, Rows], None]
 FACTS = "facts"
 #: Events read from the log per step (the writer's batch size: one step per writer batch).
 DEFAULT_STEP = 5000
+#: Events re-derived per background step (`rederive_step`): the position row stays locked
+#: for the step, so the writer's own projection waits that long (about 0.1 s at 10,000/s)
+REDERIVE_STEP = 1000
+#: The tables each projector derives, one or more rows per event, by `event_id` (deleted
+#: before a range is derived again)
+DERIVED = {FACTS: DERIVED_BY_EVENT_ID}
 
 #: Errors that say "the store", not "this event": they propagate, nothing is skipped.
 _STORE_ERRORS: tuple[type[BaseException], ...] = (
@@ -108,6 +125,8 @@ class Projector:
         """`on_failure(event_id, reason)` hears of each event stepped over."""
         self.engine, self.derive, self.name, self.step = engine, derive, name, step
         self.on_failure = on_failure
+        #: the revision of `derive`'s code, stored with the position (recorder.coderev)
+        self.revision = revision_of(derive)
 
     # --- public ----------------------------------------------------------------------------
     def position(self) -> int:
@@ -142,6 +161,47 @@ class Projector:
             total.add(done)
             if done.position >= last or not (done.projected or done.failed):
                 return total
+
+    def rederive_step(self, step: int = REDERIVE_STEP) -> tuple[int, int]:
+        """Derive again, with this code, the next `step` events of the range other code
+        derived (recorder.derivedby), from its lower end, in one transaction: their rows
+        deleted, derived, the range's lower end moved past them; the range emptied and
+        `rederived` counted up with the last. Returns the events derived again and an upper
+        bound of those left ((0, 0): nothing to do). A derive that raises is the caller's:
+        nothing moved."""
+        tables = DERIVED.get(self.name, ())
+        with translate_errors(self.engine), self.engine.connect() as conn:
+            looked = derivedby.read(conn, self.name)  # a look first: no write while none is left
+        if not tables or not derivedby.derived_by(looked, self.revision).mixed:
+            return 0, 0
+        with translate_errors(self.engine), self.engine.begin() as conn:
+            self.hold(conn)
+            row = derivedby.read(conn, self.name)
+            assert row is not None  # hold made it
+            low, high = row.other_from, row.other_to
+            if high <= low or not tables:
+                return 0, 0
+            query = select(events).where(events.c.id > low, events.c.id <= high)
+            todo = [
+                (int(r.id), observation_of(r))
+                for r in conn.execute(query.order_by(events.c.id).limit(step))
+            ]
+            upper = todo[-1][0] if len(todo) == step else high
+            for table in tables:
+                conn.execute(
+                    text(f"DELETE FROM {table} WHERE event_id > :low AND event_id <= :upper"),
+                    {"low": low, "upper": upper},
+                )
+            if todo:
+                self.derive(conn, todo)
+            mine = _positions.update().where(_positions.c.name == self.name)
+            if upper < high:
+                conn.execute(mine.values(other_from=upper))
+                return len(todo), high - upper
+            conn.execute(
+                mine.values(other_from=0, other_to=0, rederived=_positions.c.rederived + 1)
+            )
+            return len(todo), 0
 
     # --- one step --------------------------------------------------------------------------
     def _run(self, rows: Rows | None, *, until: int | None) -> Progress:
@@ -207,23 +267,54 @@ class Projector:
         return [(int(r.id), observation_of(r)) for r in conn.execute(query.limit(self.step))]
 
     # --- the position row ------------------------------------------------------------------
-    def hold(self, conn: Connection) -> int:
+    def hold(self, conn: Connection, *, mark: bool = True) -> int:
         """Lock this projector's position row (a write first: SQLite then holds its write lock
-        from the start and cannot deadlock upgrading) and return the position."""
+        from the start and cannot deadlock upgrading) and return the position; `mark`: record
+        the events other code derived, when the row says so (recorder.derivedby)."""
         now = datetime.now(UTC)
         mine = _positions.c.name == self.name
         touch = _positions.update().where(mine).values(updated_at=now)
         if conn.execute(touch).rowcount == 0:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            new = insert(_positions).values(name=self.name, position=0, updated_at=now)
+            new = insert(_positions).values(
+                name=self.name, position=0, updated_at=now, revision=self.revision, revision_at=0
+            )
             conn.execute(new.on_conflict_do_nothing(index_elements=["name"]))
             conn.execute(touch)
-        return self._read(conn)
+        row = derivedby.read(conn, self.name)
+        assert row is not None  # inserted above, or there
+        other = derivedby.marked(row, self.revision) if mark else None
+        if other is not None:
+            values = {"revision": self.revision, "revision_at": row.position}
+            conn.execute(_positions.update().where(mine).values(
+                other_from=other[0], other_to=other[1], **values))  # fmt: skip
+            if other[1] > other[0]:
+                log.warning(
+                    "derived by other code",
+                    projector=self.name,
+                    events=f"{other[0] + 1}-{other[1]}",
+                    stored=row.revision,
+                    this=self.revision,
+                    hint="a recorder of this version derives them again in the background; "
+                    f"`{derivedby.REDERIVE}` at once",
+                )
+        return row.position
 
     def _read(self, conn: Connection) -> int:
         query = select(_positions.c.position).where(_positions.c.name == self.name)
         return int(conn.execute(query).scalar() or 0)
 
     def move(self, conn: Connection, position: int) -> None:
+        """Move the position (held in `conn`), as this code's."""
         mine = _positions.c.name == self.name
-        conn.execute(_positions.update().where(mine).values(position=position))
+        values = {"position": position, "revision_at": position}
+        conn.execute(_positions.update().where(mine).values(**values))
+
+    def derived_all(self, conn: Connection, position: int) -> None:
+        """Every event up to `position` derived by this code (a re-derivation of the log, the
+        row held with `hold(mark=False)`): no other code's rows are left."""
+        mine = _positions.c.name == self.name
+        values = {"revision": self.revision, "other_from": 0, "other_to": 0}
+        conn.execute(_positions.update().where(mine).values(
+            position=position, revision_at=position, rederived=_positions.c.rederived + 1,
+            **values))  # fmt: skip

@@ -200,12 +200,20 @@ quarantine = Table(
 #: How far each projector (recorder/projector.py) has followed `events` by id: every event with
 #: an id at or below `position` has been projected (or recorded in projector_failures). Written
 #: in the same transaction as what the projector derives, so a position never runs ahead of it.
+#: Which code derived the rows (migration 0011): `revision` (recorder/coderev.py) moved the
+#: position last and left it at `revision_at`; events in (`other_from`, `other_to`] had theirs
+#: derived by other code; `rederived` counts the re-derivations of such ranges done.
 projector_positions = Table(
     "projector_positions",
     metadata,
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("revision", BigInteger, nullable=True),
+    Column("revision_at", BigInteger, nullable=True),
+    Column("other_from", BigInteger, nullable=False, server_default="0"),
+    Column("other_to", BigInteger, nullable=False, server_default="0"),
+    Column("rederived", BigInteger, nullable=False, server_default="0"),
 )
 
 #: Events a projector could not derive from even alone: skipped (the log keeps them), with why.

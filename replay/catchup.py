@@ -9,6 +9,11 @@ command answers (replay.api's entry points, `gapwatch replay`, the dashboard's r
 A store that is current costs two primary-key lookups and no write, so a read-only login (the
 dashboard's, `gapwatch_reader`) can call it; if it is behind and the login may not write, the
 answer is given from the facts there are, with a warning naming how far behind they are.
+
+The first of those lookups reads the projector's whole row, which says which code derived the
+facts (recorder/derivedby.py): `derived_by` tells the read commands, `gapwatch replay`,
+`gapwatch db current` and the dashboard's pages, which say so with the command that derives
+them again.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import Engine, func, select
 
+from gapwatch.recorder import derivedby
+from gapwatch.recorder.coderev import revision_of
+from gapwatch.recorder.derivedby import DerivedBy
 from gapwatch.recorder.errors import StoreError
 from gapwatch.recorder.progresslines import Track, advance_to
 from gapwatch.recorder.projector import FACTS, Progress, Projector
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.tables import events, projector_positions
+from gapwatch.recorder.tables import events
 from gapwatch.replay.facts import write_facts
 
 log = structlog.get_logger("gapwatch.replay.catchup")
@@ -33,11 +41,21 @@ def facts_projector(engine: Engine) -> Projector:
 
 def behind(engine: Engine) -> tuple[int, int]:
     """(the facts projector's position, the log's highest id): equal when nothing is behind."""
-    position = select(projector_positions.c.position).where(projector_positions.c.name == FACTS)
+    position, last, _by = _looks(engine)
+    return position, last
+
+
+def derived_by(engine: Engine) -> DerivedBy:
+    """Which code derived the stored facts, as this installation reads them."""
+    return _looks(engine)[2]
+
+
+def _looks(engine: Engine) -> tuple[int, int, DerivedBy]:
     with translate_errors(engine), engine.connect() as conn:
-        at = conn.execute(position).scalar()
+        row = derivedby.read(conn, FACTS)
         last = conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
-    return int(at or 0), int(last)
+    by = derivedby.derived_by(row, revision_of(write_facts))
+    return (row.position if row is not None else 0), int(last), by
 
 
 def catch_up(engine: Engine, track: Track | None = None) -> Progress:

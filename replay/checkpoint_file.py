@@ -183,6 +183,13 @@ def current(engine: Engine) -> Iterator[FoldState | None]:
         yield cp.state if cp.event_id == last == newest else None
 
 
+def kept(engine: Engine) -> bool:
+    """Whether this process keeps a checkpoint of the store (its next refresh folds only new
+    facts into it; else it loads the file or folds the whole store first). Not under the
+    lock, which a refresh holds for its whole length: a look, not a wait."""
+    return store_key(engine.url) in _kept
+
+
 def forget(engine: Engine) -> None:
     """Drop the store's checkpoint, kept and saved (its facts or projections were rebuilt)."""
     with _lock:

@@ -403,7 +403,7 @@ def replay(
     tenth of a step of 100,000 or more events or facts).
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
-    from gapwatch.replay import checkpoint_file, projections
+    from gapwatch.replay import checkpoint_file, cli_checks, projections
     from gapwatch.replay.catchup import catch_up
 
     engine = open_store(db)
@@ -435,3 +435,5 @@ def replay(
         else:
             done = checkpoint_file.refresh(engine, persist=True, track=step_progress)
             stderr.print(f"processed {done} new events")
+    if not rederive:
+        cli_checks.say_derived_by_other_code(engine)

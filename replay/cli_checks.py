@@ -71,6 +71,7 @@ def check_filters(
     command on a large store (an import's worth of new events) folds and detects for minutes."""
     say_catching_up(engine)
     api.refresh(engine, track=step_progress)
+    say_derived_by_other_code(engine)
     services = api.services(engine)
     if cluster is not None:
         known = set(known_clusters(engine)) | {s.cluster for s in services}
@@ -158,3 +159,14 @@ def say_catching_up(engine: Engine) -> None:
             "it ahead)",
             markup=False,
         )
+
+
+def say_derived_by_other_code(engine: Engine) -> None:
+    """One line on stderr when other code than this installation's derived some of the facts
+    (recorder.derivedby: an upgrade that changed what is derived): the answer reads them with
+    this version's rules, and the line names the command that derives them again."""
+    from gapwatch.replay.catchup import derived_by
+
+    said = derived_by(engine).message()
+    if said:
+        stderr.print(f"note: {said}", markup=False, soft_wrap=True)

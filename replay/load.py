@@ -334,7 +334,7 @@ def rederive_facts(
     written = last = 0
     projector = Projector(engine, write_facts, name=FACTS)
     with translate_errors(engine), engine.begin() as conn:
-        projector.hold(conn)  # the projector waits: no event derived twice
+        projector.hold(conn, mark=False)  # the projector waits: no event derived twice
         conn.execute(text("DELETE FROM facts"))
         pending: list[tuple[int, Observation]] = []
         for row in iter_events(engine):
@@ -348,7 +348,7 @@ def rederive_facts(
         written += _insert(conn, pending)
         if on_events is not None:
             on_events(len(pending))
-        projector.move(conn, last)
+        projector.derived_all(conn, last)  # every event by this code: none by other code
     return written
 
 

@@ -69,6 +69,10 @@ log = structlog.get_logger("gapwatch.replay.projections")
 STATE_KEY = "last_event_id"
 #: replay_state: bumped by every re-derivation of the facts (replay.checkpoint_file)
 EPOCH_KEY = "facts_epoch"
+#: replay_state: the facts projector's `rederived` count the projections were built with (a
+#: range of facts derived again since, by the recorder in the background: rebuilt)
+REDERIVED_KEY = "facts_rederived"
+_REDERIVED = "(SELECT coalesce(max(rederived), 0) FROM projector_positions WHERE name = 'facts')"
 
 
 def compute(
@@ -219,34 +223,54 @@ def facts_epoch(conn: Connection) -> int:
 def positions(conn: Connection) -> tuple[int, int]:
     """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh): the
     last fact event the projections hold, and the store's newest."""
-    last, newest, _built = _looks(conn)
+    last, newest, _built, _moved = _looks(conn)
     return last, newest
 
 
-#: `_due`'s position for projections that other code built (replay.revision): behind any store
+#: `_due`'s position for projections that other code built (replay.revision), or built before
+#: the recorder derived a range of their facts again (recorder.derivedby): behind any store
 STALE = -1
 
 
 def _due(conn: Connection) -> tuple[int, int]:
     """`positions`, the projections' position read as `STALE` where projections exist that
-    another revision of replay's code built (or one from before the revision was recorded):
-    what a refresh must bring up to date, in the same one statement."""
-    last, newest, built = _looks(conn)
-    return (STALE if last > 0 and built != revision.current() else last), newest
+    another revision of replay's code built (or one from before the revision was recorded), or
+    that were built before facts below their position were derived again: what a refresh must
+    bring up to date, in the same one statement."""
+    last, newest, built, moved = _looks(conn)
+    stale = last > 0 and (built != revision.current() or moved)
+    return (STALE if stale else last), newest
 
 
-def _looks(conn: Connection) -> tuple[int, int, int | None]:
+def looks(conn: Connection) -> tuple[int, int, int | None, bool]:
+    """The last fact event the projections hold, the store's newest, the replay revision
+    that built them (None: not recorded), and whether facts were derived again since, in the
+    one statement a refresh's look sends."""
+    return _looks(conn)
+
+
+def _looks(conn: Connection) -> tuple[int, int, int | None, bool]:
     def value(key: str) -> Any:
         return select(replay_state.c.value).where(replay_state.c.key == key).scalar_subquery()
 
-    last, newest, built = conn.execute(
+    last, newest, built, rederived, seen = conn.execute(
         select(
             value(STATE_KEY),
             text("(SELECT coalesce(max(event_id), 0) FROM facts)"),
             value(revision.KEY),
+            text(_REDERIVED),
+            value(REDERIVED_KEY),
         )
     ).one()
-    return int(last or 0), int(newest), None if built is None else int(built)
+    moved = int(rederived or 0) != int(seen or 0)
+    return int(last or 0), int(newest), None if built is None else int(built), moved
+
+
+def _built_with(conn: Connection) -> dict[str, int]:
+    """What the projections record of what built them: this replay code's revision and the
+    facts projector's `rederived` count."""
+    rederived = int(conn.execute(text(f"SELECT {_REDERIVED}")).scalar_one())
+    return {revision.KEY: revision.current(), REDERIVED_KEY: rederived}
 
 
 def _set_last(conn: Connection, value: int) -> None:
@@ -319,7 +343,7 @@ def _rebuild_in(
     if settings is None:
         settings = stored_settings(conn)
     _store_settings(conn, settings)
-    state_rows.put(conn, {revision.KEY: revision.current()})
+    state_rows.put(conn, _built_with(conn))
     for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
         conn.execute(delete(table))
     _forget_context(conn)
@@ -523,12 +547,15 @@ def _rebuild_stale(
     a refresh reports)."""
     last = _last(conn)
     built = _state_value(conn, revision.KEY) or None
-    log.warning(
-        "projections were built by other replay code: rebuilding them",
-        built_by=built,
-        this=revision.current(),
-        hint="every window is recomputed under this version's rules",
-    )
+    if built == revision.current():
+        log.warning("facts were derived again: rebuilding the projections", projector="facts")
+    else:
+        log.warning(
+            "projections were built by other replay code: rebuilding them",
+            built_by=built,
+            this=revision.current(),
+            hint="every window is recomputed under this version's rules",
+        )
     count = int(
         conn.execute(
             text("SELECT count(DISTINCT event_id) FROM facts WHERE event_id > :after"),
@@ -593,7 +620,7 @@ def refresh(
         settings = stored_settings(conn)
         if after == 0:
             _store_settings(conn, settings)
-            state_rows.put(conn, {revision.KEY: revision.current()})
+            state_rows.put(conn, _built_with(conn))
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 count = _from_checkpoint(

@@ -3,7 +3,8 @@
 --   psql -v ON_ERROR_STOP=1 -d gapwatch -f deploy/sql/roles.sql
 --
 -- gapwatch_migrator  LOGIN: owns the schema; `gapwatch db upgrade` (the init container) runs as it.
--- gapwatch_recorder  LOGIN, member of gapwatch_writer: SELECT/INSERT on what it records.
+-- gapwatch_recorder  LOGIN, member of gapwatch_writer: SELECT/INSERT on what it records (and
+--                    DELETE on facts, which it derives again after an upgrade: migration 0011).
 -- gapwatch_console   LOGIN, member of gapwatch_reader: the SQL console and `gapwatch sql`
 --                    (dashboard/sqlguard.py refuses any login with more rights than that).
 -- gapwatch_dashboard LOGIN, member of gapwatch_reader and gapwatch_replayer: the dashboard's pages

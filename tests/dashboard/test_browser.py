@@ -91,13 +91,18 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
             time.sleep(0.5)
         yield base, f"sqlite:///{db}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_server(proc)
         log.close()
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session: SIGTERM to the group, SIGKILL after 10 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _save(shot: Path, name: str) -> None:

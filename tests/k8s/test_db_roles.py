@@ -256,3 +256,55 @@ def test_the_recorders_login_is_told_it_may_not_maintain_the_store(
     assert maintain(migrator, now=day_before_last).created  # the owner may
     recorder.dispose()
     migrator.dispose()
+
+
+def test_the_recorders_login_records_which_code_derived_the_facts(
+    logins: dict[str, str],
+) -> None:
+    """Migration 0011's columns of projector_positions are written by the login that derives
+    the facts, the recorder's (gapwatch_writer may not write replay_state): on a store whose
+    facts another build derived, its next batch marks them, and it derives them again in the
+    background (0011 grants it DELETE on facts, nothing more); the dashboard's login reads the
+    mark (and may not re-derive) and rebuilds the projections after; the migration login's
+    `rebuild --rederive` does it at once."""
+    from gapwatch.recorder.coderev import revision_of
+    from gapwatch.recorder.projector import Projector
+    from gapwatch.replay import api, projections
+    from gapwatch.replay.catchup import derived_by
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    EventWriter(recorder, derive=write_facts).write([_obs(1), _obs(2, name="b")])
+    with migrator.begin() as conn:  # as another build's recorder left it
+        conn.execute(text("UPDATE projector_positions SET revision = revision + 1"))
+        before = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
+    EventWriter(recorder, derive=write_facts).write([_obs(3, name="c")])
+    # why the revision lives beside the position: the recorder's login may not write the
+    # projections' state
+    assert "permission denied for table replay_state" in _refused(
+        recorder, "UPDATE replay_state SET value = 0"
+    )
+    dashboard = open_store(logins["gapwatch_dashboard"])
+    api.refresh(dashboard)  # projections built on the marked facts
+    seen = derived_by(dashboard)
+    assert seen.other == (0, before) and seen.stored == revision_of(write_facts)
+    assert "gapwatch replay --rebuild --rederive" in seen.message()
+    assert "permission denied for table facts" in _refused(dashboard, "DELETE FROM facts")
+    projector = Projector(recorder, write_facts)
+    while projector.rederive_step(step=1)[1]:
+        pass
+    assert not derived_by(dashboard).mixed
+    for forbidden in ("DELETE FROM events", "UPDATE facts SET seq = seq"):  # no more than that
+        assert "permission denied" in _refused(recorder, forbidden), forbidden
+    recorder.dispose()
+    with capture_logs() as logs:
+        api.refresh(dashboard)
+    assert "facts were derived again: rebuilding the projections" in [e["event"] for e in logs]
+    with migrator.begin() as conn:
+        conn.execute(text("UPDATE projector_positions SET revision = revision + 1"))
+    assert derived_by(dashboard).mixed
+    projections.rebuild(migrator, rederive=True)
+    assert not derived_by(dashboard).mixed
+    dashboard.dispose()
+    migrator.dispose()

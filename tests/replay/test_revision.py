@@ -106,3 +106,23 @@ def test_a_checkpoint_saved_by_other_code_is_not_loaded(
     assert checkpoint_file.load(engine).state is not None
     monkeypatch.setattr(revision, "current", lambda: 12345)
     assert checkpoint_file.load(engine).state is None
+
+
+def test_a_read_commands_json_after_an_upgrade_is_still_json(
+    engine: Engine, store_url: str
+) -> None:
+    """The first read after an upgrade rebuilds the projections and logs so: the line went to
+    stdout (structlog's default) before `gapwatch gaps --json`'s JSON, which no longer parsed.
+    Now it goes to stderr, with the command's progress."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    _built(engine)
+    _as_other_code_left_it(engine, revision.current() ^ 1)
+    done = CliRunner().invoke(app, ["gaps", "--db", store_url, "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)  # the windows, and nothing else
+    assert "projections were built by other replay code: rebuilding them" in done.stderr

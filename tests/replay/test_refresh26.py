@@ -3,21 +3,25 @@ versions (checkpoint.lane_versions), which `Checkpoint.advance` reads for every 
 before each fold. Kept across the fold for a Service none of whose own facts came and no fact
 of its cluster naming no Service (a Node, a Pod); found again otherwise. Checked on two Services
 of one cluster sharing their nodes (tests/replay/test_suffix.py's history, and the same in a
-second namespace), refreshed from a checkpoint, on both backends, against a rebuild."""
+second namespace), refreshed from a checkpoint, on both backends, against a rebuild. And the
+context rows a refresh moves are stored with its position, in one round trip."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
 from gapwatch.replay.checkpoint import Checkpoint, _lane_versions
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.model import ServiceRef
+from tests.pgtrace import engine_trace
 from tests.replay.builders import CLUSTER, NS, SVC, at, health, node, pod
 from tests.replay.test_projections import _tables
 from tests.replay.test_suffix import _history
@@ -91,3 +95,38 @@ def test_a_node_or_pod_fact_moves_the_versions_of_every_service_of_its_cluster(
     assert now == _lane_versions(checkpoint.state, GW2)
     assert now["n2"] != kept["n2"] and now["n1"] == kept["n1"]
     _equals_a_rebuild(engine)
+
+
+def _context_and_position(engine: Engine) -> dict[str, int]:
+    query = "SELECT key, value FROM replay_state WHERE key LIKE 'ctx:%' OR key = 'last_event_id'"
+    with engine.connect() as conn:
+        return {key: int(value) for key, value in conn.execute(text(query))}
+
+
+@pytest.mark.postgres
+def test_a_refresh_stores_its_moved_context_with_its_position_in_one_round_trip(
+    pg_url: str,
+) -> None:
+    """A probe moves some of the Service's context rows (replay.scope): they are written with
+    the projections' new position, in one round trip (main wrote them, waited, then wrote the
+    position); the rows equal a rebuild's."""
+    engine = make_engine(pg_url)
+    checkpoint, writer = _rebuilt(engine, 300)
+    before = _context_and_position(engine)
+    writer.write([health(302, 300, "n1", 1)])
+    fresh = make_engine(pg_url)  # a connection of its own: no statement of it prepared yet
+    with engine_trace(fresh) as lines:
+        assert projections.refresh(fresh, checkpoint=checkpoint) == 1
+    fresh.dispose()
+    after = _context_and_position(engine)
+    moved = {key for key, value in after.items() if before.get(key) != value}
+    assert "last_event_id" in moved and len(moved) > 1
+    # the moved context's rows and the position go in one round trip: no answer between them
+    binds = [i for i, line in enumerate(lines) if "\tBind\t" in line]
+    first = min(i for i in binds if "'ctx:" in lines[i])
+    position = max(i for i in binds if "'last_event_id'" in lines[i])
+    assert first < position
+    assert not any("ReadyForQuery" in line for line in lines[first:position])
+    projections.rebuild(engine)
+    assert _context_and_position(engine) == after
+    engine.dispose()

@@ -121,10 +121,10 @@ def diff_columns(table: Table, key: str) -> list[str]:
 
 #: on PostgreSQL, a table with up to this many new rows has them sent as INSERTs, in one
 #: pipeline with the other such tables' (one round trip for all); a table with more sends them
-#: by COPY, which waits twice but costs the server and psycopg far less a row: 200 window rows
-#: took 7.5 ms as pipelined INSERTs and 2.4 ms by COPY (0.5 ms of CPU instead of 2.5), 20 rows
-#: 0.76 and 0.31 ms (on one durable PG 15 at load 4.6; a refresh of 1,000 probe events writes
-#: 200 windows and 420 lane segments)
+#: by COPY, which waits twice but costs the server and psycopg far less a row: 200 rows of
+#: replay_segments took 7.5 ms as pipelined INSERTs and 2.4 ms by COPY (0.5 ms of CPU instead
+#: of 2.5), 20 rows 0.76 and 0.31 ms (one durable PG 15 at load 4.6; a refresh of 1,000 probe
+#: events of benchmarks/replay.py writes 200 windows and 420 lane segments)
 PIPELINED_ROWS = 50
 
 

@@ -119,21 +119,24 @@ def diff_columns(table: Table, key: str) -> list[str]:
     return columns
 
 
-#: on PostgreSQL, up to this many rows (every table's, together) go as INSERTs in one pipeline:
-#: one round trip, where a COPY costs two per table and a fixed server cost (a refresh writes
-#: tens of rows into up to four tables); more go by COPY, which costs less a row
-PIPELINED_ROWS = 1000
+#: on PostgreSQL, a table with up to this many new rows has them sent as INSERTs, in one
+#: pipeline with the other such tables' (one round trip for all); a table with more sends them
+#: by COPY, which waits twice but costs the server and psycopg far less a row: 200 rows of
+#: replay_segments took 7.5 ms as pipelined INSERTs and 2.4 ms by COPY (0.5 ms of CPU instead
+#: of 2.5), 20 rows 0.76 and 0.31 ms (one durable PG 15 at load 4.6; a refresh of 1,000 probe
+#: events of benchmarks/replay.py writes 200 windows and 420 lane segments)
+PIPELINED_ROWS = 50
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (one round trip), executemany elsewhere."""
+    """`insert_all` of one table's rows."""
     insert_all(conn, [(table, rows)])
 
 
 def insert_all(conn: Connection, batches: Sequence[tuple[Table, list[dict[str, Any]]]]) -> None:
     """Insert each table's rows (dicts with the same keys): executemany on SQLite; on
-    PostgreSQL the INSERTs of every table in one pipeline when they are few (PIPELINED_ROWS),
-    else a COPY per table."""
+    PostgreSQL by COPY for each table with more than PIPELINED_ROWS rows, the INSERTs of the
+    others in one pipeline."""
     batches = [(table, rows) for table, rows in batches if rows]
     if not batches:
         return
@@ -142,15 +145,17 @@ def insert_all(conn: Connection, batches: Sequence[tuple[Table, list[dict[str, A
             conn.execute(insert(table), rows)
         return
     raw: Any = conn.connection.driver_connection
-    if sum(len(rows) for _table, rows in batches) <= PIPELINED_ROWS:
+    few = [(table, rows) for table, rows in batches if len(rows) <= PIPELINED_ROWS]
+    if few:
         with row_diff.pipeline(raw), raw.cursor() as cur:
-            for table, rows in batches:
+            for table, rows in few:
                 columns = list(rows[0])
                 sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                        f"VALUES ({', '.join(['%s'] * len(columns))})")  # fmt: skip
                 cur.executemany(sql, [[row[c] for c in columns] for row in rows])
-        return
     for table, rows in batches:
+        if len(rows) <= PIPELINED_ROWS:
+            continue
         columns = list(rows[0])
         with (
             raw.cursor() as cur,

@@ -114,11 +114,12 @@ def _replace(
     kept: node_rows.Kept | None = None,
     lanes: dict[str, frozenset[str] | None] | None = None,
     on_node: Callable[[float], None] | None = None,
+    context: dict[str, int] | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
     and rewrite those that changed; its lane segments only on `nodes` (None: every node), and
     there only the `lanes` named per node (Checkpoint.changed_lanes; None: all); `kept`: the
-    rows each Service stored last time (replay.node_rows); `on_node`: `_write`'s."""
+    rows each Service stored last time (replay.node_rows); `on_node`, `context`: `_write`'s."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
@@ -136,7 +137,7 @@ def _replace(
             kept.pop(svc, None)
         return
     _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept,
-           lanes=lanes, on_node=on_node)  # fmt: skip
+           lanes=lanes, on_node=on_node, context=context)  # fmt: skip
 
 
 def _write(
@@ -152,12 +153,15 @@ def _write(
     kept: node_rows.Kept | None = None,
     lanes: dict[str, frozenset[str] | None] | None = None,
     on_node: Callable[[float], None] | None = None,
+    context: dict[str, int] | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
     of theirs) or as a diff against the one Service's stored rows (with `cache` and `kept`:
     node by node, replay.node_rows; the segments of a node whose rows are kept only on its
     `lanes`, diffed in memory: replay.segment_store.write_kept); `on_node(1)` after each node's
-    detection (a progress bar's advance: one Service on 300 nodes is one long step)."""
+    detection (a progress bar's advance: one Service on 300 nodes is one long step); their
+    context rows (replay.scope) added to `context` for the caller to store with its own
+    replay_state rows (one statement), or stored here where it is None."""
     if cache is not None and kept is not None:
         impact = access_impact(state) if impact is None else impact
         for svc in services:
@@ -167,7 +171,7 @@ def _write(
     else:
         windows, rollouts, lags = compute(state, services, settings, impact, cache, on_node=on_node)
         write_rows(conn, windows, rollouts, lags, services[0] if diff else None)
-    context: dict[str, int] = {}
+    moved: dict[str, int] = {}
     for svc in services:
         mine = {**scope.context_rows(state, svc, settings),
                 **openness_scope.context_rows(state, svc, settings)}  # fmt: skip
@@ -176,9 +180,11 @@ def _write(
             stored, rows.context = rows.context, mine
             if diff and stored:  # only the values that moved (a refresh moves a few of ~700)
                 mine = {k: v for k, v in mine.items() if stored.get(k) != v}
-        context.update(mine)
-    if context:
-        _store_context(conn, context)
+        moved.update(mine)
+    if context is not None:
+        context.update(moved)
+    elif moved:
+        _store_context(conn, moved)
     with no_gc():
         for svc in services:
             if nodes is not None and not nodes:
@@ -490,12 +496,13 @@ def _from_checkpoint(
     stored: tuple[int, int],
     settings: DetectSettings,
     track: Track | None = None,
+    context: dict[str, int] | None = None,
 ) -> int:
     """Fold the new facts into the checkpoint's state; recompute the Services they touch (the
     SQL guess `_affected`, namespace- and cluster-wide, when the state was built just now);
     returns the events after the projections' last. A failure forgets the state: the
     transaction rolls back, the state would be ahead of it. `stored`: the projections' last
-    event id and the newest fact's; `track`: progress, as `rebuild`'s."""
+    event id and the newest fact's; `track`: progress, as `rebuild`'s; `context`: `_write`'s."""
     after, newest = stored
     if checkpoint.event_id != after or checkpoint.settings != settings:
         # another process moved the projections (or their settings): the rows kept are not
@@ -532,7 +539,7 @@ def _from_checkpoint(
                 nodes = None if fresh else checkpoint.changed_nodes(state, svc)
                 lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
                 _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows,
-                         checkpoint.rows, lanes, on_node)  # fmt: skip
+                         checkpoint.rows, lanes, on_node, context)  # fmt: skip
         return count
     except BaseException:
         checkpoint.forget()
@@ -621,17 +628,20 @@ def refresh(
         if after == 0:
             _store_settings(conn, settings)
             state_rows.put(conn, _built_with(conn))
+        # the Services' context rows that moved, stored with the new position: one statement
+        written: dict[str, int] = {}
         if checkpoint is not None:
             with no_gc():  # a refresh allocates little: no collection pass over the state
                 count = _from_checkpoint(
-                    conn, checkpoint, store_key(engine.url), (after, newest), settings, track
-                )
+                    conn, checkpoint, store_key(engine.url), (after, newest), settings, track,
+                    written,
+                )  # fmt: skip
         else:
             count, services = _affected(conn, after)
             ordered = sorted(services)
             for i, svc in enumerate(ordered, 1):
                 if track is None:
-                    _replace(conn, svc, settings)
+                    _replace(conn, svc, settings, context=written)
                     continue
                 # shown in two steps, each counted as it goes: a large store's one Service
                 # was one step of both, its bar at 0/1 for the whole of the first refresh
@@ -639,8 +649,8 @@ def refresh(
                 with track(f"folding facts of {which}", None) as advance:
                     state = fold_stored(conn, FoldState(), service=svc, on_rows=advance)
                 with _detecting(track, state, [svc], which) as on_node:
-                    _replace(conn, svc, settings, state, on_node=on_node)
+                    _replace(conn, svc, settings, state, on_node=on_node, context=written)
         if after == 0:  # every Service was computed: their context is all there
-            _store_context(conn, {scope.COMPLETE: 1})
-        _set_last(conn, newest)
+            written[scope.COMPLETE] = 1
+        state_rows.put(conn, {**written, STATE_KEY: newest})
         return count

@@ -22,8 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay.fold import Sample
 from gapwatch.replay.model import Window
-from tests.replay.builders import _sample, eps, health, node, pod, service, target, windows_of
+from gapwatch.replay.proxy import restart_carried
+from gapwatch.replay.signals import Iv
+from tests.replay.builders import _sample, at, eps, health, node, pod, service, target, windows_of
 
 
 def _refused(t: float, prev: float) -> Observation:
@@ -54,3 +58,19 @@ def test_the_first_listing_is_no_change_the_restart_may_have_missed() -> None:
     # the rules of 0.5 s forwarded to p1, which the slices listed ready from the start and
     # throughout: nothing changed for the restarting kube-proxy to miss, no window
     assert _restart() == []
+
+
+def test_a_lane_that_begins_after_the_first_listing_begins_with_a_change() -> None:
+    # a node whose endpoints were first listed 40 s after the Service's (or a read of a range
+    # whose lane begins with the version holding at its start, replay.openness_scope): that
+    # sample is a change the restarting kube-proxy may have missed, F unknown over the refusals
+    health_ = [Sample(_us(0.5), None, "200", 1, 1), Sample(_us(50), _us(49.9), "refused", 2)]
+    health_.append(Sample(_us(55.5), _us(55.4), "200", 3, 1))
+    eps_ = [Sample(_us(40), None, "ready", 4, 1)]
+    assert restart_carried(health_, eps_, _us(2))[1] == [Iv(_us(49.9), _us(55.5))]
+    # the same sample within the first listing: no change, F carried from the answer
+    assert restart_carried(health_, eps_, _us(41))[1] == []
+
+
+def _us(t: float) -> int:
+    return to_micros(at(t))

@@ -4,6 +4,7 @@ true window, broken down by what made them possible, their width, and how near t
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
     [--with-metrics] [--with-cloudtrail] [--with-access-log]   # as accuracy.py's flags
+    [--without-nodeport]   # as accuracy.py's: the NodePort probes the recorder's default keeps
     [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
@@ -56,6 +57,7 @@ from gapwatch.replay.model import Window
 from gapwatch.replay.openness import Openness, change_bracket, read
 from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.unseen import pod_deaths
+from tests.replay.accuracy import nodeport_fallback
 
 #: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
@@ -79,16 +81,17 @@ def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
     return next(label for edge, label in edges if value < edge)
 
 
-def _rows(job: tuple[int, dict[str, Any]]) -> list[Row]:
-    seed, options = job
+def _rows(job: tuple[int, dict[str, Any], bool]) -> list[Row]:
+    seed, options, fallback = job
     scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
+    observations = nodeport_fallback(result.observations) if fallback else result.observations
     periods = (
         _bucket(scenario.observe.lb_poll_period_s, _PERIODS),
         _bucket(scenario.observe.kube_proxy_period_s, _PERIODS),
     )
     facts = []
-    for event_id, obs in enumerate(result.observations, start=1):
+    for event_id, obs in enumerate(observations, start=1):
         facts.extend(derive(event_id, obs))
     state = fold(FoldState(), facts)
     found = detect(state, settings=DEFAULTS)
@@ -225,6 +228,8 @@ def main() -> None:
     parser.add_argument("--with-cloudtrail", action="store_true")
     parser.add_argument("--with-access-log", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
+    without_nodeport = "as benchmarks/accuracy.py's: the NodePort probes `nodeport: fallback` keeps"
+    parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
     args = parser.parse_args()
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
@@ -234,7 +239,9 @@ def main() -> None:
     refuse_held_out(parser, seeds)
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for part in pool.map(_rows, [(s, options) for s in seeds], chunksize=4):
+        for part in pool.map(
+            _rows, [(s, options, args.without_nodeport) for s in seeds], chunksize=4
+        ):
             rows.extend(part)
     print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")
     if not rows:

@@ -327,7 +327,8 @@ def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
     then how many times the EndpointSlices listed a pod they put on it ready
     (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
-    moved to the node moves the pods' entry too),
+    moved to the node moves the pods' entry too) and how many times its ready count changed
+    (`FoldState.ready_counts`: replay.podsup reads which versions a health-check count fits),
     and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
     memo until the next fold."""
     known = state.memo.versions.get(svc)
@@ -356,6 +357,7 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
             len(state.nodes.get((svc.cluster, node), ())),
             tuple(sorted(pods.get(node, ()))),
             listed.get(key, 0),
+            len(state.ready_counts.get(key, ())),
         )
     return out
 

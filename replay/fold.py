@@ -290,6 +290,11 @@ class FoldState:
     #: (Service, node) -> how many `slice_ready` times were recorded for a pod the slices put
     #: on that node then (replay.checkpoint.lane_versions: a listing moves its node's version)
     slice_listed: dict[LaneKey, int] = field(default_factory=dict)
+    #: (Service, node) -> the node's count of ready endpoints over the Service's slices, at each
+    #: version that changed it: (lane time, count), in fold order (replay.podsup reads which
+    #: versions a health-check count can be kube-proxy's; the endpoints lane keeps its state's
+    #: changes only)
+    ready_counts: dict[LaneKey, list[tuple[int, int]]] = field(default_factory=dict)
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
     #: the nodes that have an endpoints or probe lane, per Service
@@ -373,7 +378,7 @@ def keep_sample(
     if interval and prev_us is not None and at_us - prev_us > state.look_gap.get(key, 0):
         state.look_gap[key] = at_us - prev_us
     newest_kept = last_in_time(state, key, lane) if lane else None
-    if newest_kept is None or at_us < newest_kept[0] or sample[2] != newest_kept[2]:
+    if newest_kept is None or at_us < newest_kept[0] or _changes(key, sample, newest_kept):
         lane.append(sample)
         appended(state, key, lane)
         newest = state.seen.get(key)
@@ -388,6 +393,13 @@ def keep_sample(
             appended(state, key, lane)
     if at_us > state.seen.get(key, at_us - 1):
         state.seen[key] = at_us
+
+
+def _changes(key: ProbeKey, sample: Sample, kept: Sample) -> bool:
+    """`sample` is no repeat of `kept`: its value differs, or on a health-check lane its count
+    of ready local endpoints (`localEndpoints`) does: kube-proxy's count rising or falling under
+    the same status is what shows which endpoints a sync programmed (replay.podsup)."""
+    return sample[2] != kept[2] or (key[0] == "health" and sample[4] != kept[4])
 
 
 def last_in_time(state: FoldState, key: ProbeKey, lane: list[Sample]) -> Sample:
@@ -486,6 +498,9 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         if not lane or lane[-1].value != value:
             when = max(at_us, lane[-1].at_us) if lane else at_us
             lane.append(Sample(when, None, value, event_id, ready))
+        counts = state.ready_counts.setdefault((svc, node), [])
+        if not counts or counts[-1][1] != ready:
+            counts.append((max(at_us, counts[-1][0]) if counts else at_us, ready))
 
 
 def _entered_ready(

@@ -67,7 +67,8 @@ def fold_probe_arrays(
     named = (prev_us >= 0) & ~resumed
     gaps = np.maximum.reduceat(np.where(named, at_us - prev_us, 0), starts).tolist()
     newest = np.maximum.reduceat(at_us, starts).tolist()
-    keep = _keep(state, keys, lanes, starts, at_us, value_of, values, first)
+    is_health = np.array([k[0] == "health" for k in lane_keys], dtype=bool)[lane_of]
+    keep = _keep(state, keys, lanes, starts, at_us, (value_of, num, is_health), values, first)
     late = _late_lanes(state, keys, starts, ends, at_us)
     for i in late:  # kept below one by one, as `fold` keeps them
         keep[starts[i] : ends[i]] = False
@@ -173,17 +174,28 @@ def _keep(
     lanes: Sequence[list[Sample]],
     starts: Any,
     at_us: Any,
-    value_of: Any,
+    read: tuple[Any, Any, Any],
     values: Sequence[str],
     first: Any,
 ) -> Any:
-    """Which samples `keep_sample` keeps: a new value, or earlier than the last kept sample."""
-    keep = first | np.r_[True, value_of[1:] != value_of[:-1]]
-    firsts = zip(starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(), strict=True)
-    for key, lane, (lo, at, value) in zip(keys, lanes, firsts, strict=True):
+    """Which samples `keep_sample` keeps: a new value (on a health-check lane, or a new count:
+    `read` is the value, num and health-lane columns), or earlier than the last kept sample."""
+    value_of, num, is_health = read
+    changed = (value_of[1:] != value_of[:-1]) | (is_health[1:] & (num[1:] != num[:-1]))
+    keep = first | np.r_[True, changed]
+    firsts = zip(
+        starts.tolist(), at_us[starts].tolist(), value_of[starts].tolist(),
+        num[starts].tolist(), strict=True,
+    )  # fmt: skip
+    for key, lane, (lo, at, value, n) in zip(keys, lanes, firsts, strict=True):
         if lane:  # the lane's newest sample (an earlier fold) is the last kept one
             last = last_in_time(state, key, lane)
-            keep[lo] = at < last.at_us or values[value] != last.value
+            count = None if n < 0 else n
+            keep[lo] = (
+                at < last.at_us
+                or values[value] != last.value
+                or (key[0] == "health" and count != last.num)
+            )
     back = np.r_[False, at_us[1:] < at_us[:-1]] & ~first & ~keep
     if not back.any():
         return keep

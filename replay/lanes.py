@@ -197,7 +197,9 @@ def serves_signal(
         silence = changed_since(silence, eps)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
-        health, unsure = restart_carried(health, eps)
+        # (the slices' first listing, within the initial list's time, is no change)
+        listing = listed_at(state, svc) + seconds_us(settings.list_s)
+        health, unsure = restart_carried(health, eps, listing)
         answered = steps_from_samples(health, "200", True)
         ready = endpoint_steps(state, svc, node, ("ready",))
         answered = synced_on(answered, ready, looks, sync_reach, quiet, by_sync(health))

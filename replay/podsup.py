@@ -18,12 +18,15 @@ surely forwarded to only once kube-proxy can have programmed it, and kube-proxy 
 what the EndpointSlices list: no sooner than its lag bound after the first slice version that
 listed the pod ready (FoldState.slice_ready; an EndpointSlice controller behind leaves a Ready
 pod unlisted, while the dead pod's endpoint it still lists keeps the health check at 200).
-Pure.
+Sooner where the health check's count of ready local endpoints shows a version listing it:
+kube-proxy hands its health server the count of the version it synced, so a count that only
+versions listing the pod had, among those kube-proxy can have held at the look, is one of
+theirs (`_count_shows`, FoldState.ready_counts). Pure.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.context import local_pods
@@ -37,17 +40,58 @@ from gapwatch.replay.signals import HI, LO, Iv, Tri, union
 
 def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int) -> int:
     """When kube-proxy surely forwarded to a pod that came up at `up_us`: by `by_us`, or at the
-    first health-check answer after it that counted more ready local endpoints than the one
-    stored before it (a 200 after a 503, or a higher `localEndpoints`): counts are pushed after
-    the rules sync that wrote them (DESIGN.md section 6)."""
+    first health-check answer after it that counted more ready local endpoints than the answer
+    stored before it, where that one was no 200 (a 200 after a 503 or a look that got no
+    count): counts are pushed after the rules sync that wrote them (DESIGN.md section 6). A
+    count that rose between two 200s may be another pod's newly listed endpoint: `_count_shows`
+    reads those."""
     for i in range(bisect_left(times, up_us), len(health)):
         h = health[i]
         if h.at_us >= by_us:
             break
         before = health[i - 1] if i else None
-        if h.value == "200" and before is not None and (before.num or 0) < (h.num or 0):
+        rose = before is not None and (before.value == "503" or (before.num or 0) < (h.num or 0))
+        if h.value == "200" and before is not None and before.value != "200" and rose:
             return h.at_us
-        if h.value == "200" and before is not None and before.value == "503":
+    return by_us
+
+
+def _count_shows(
+    health: Sequence[Sample],
+    times: list[int],
+    counts: Sequence[tuple[int, int]],
+    listed_us: int,
+    until_us: int,
+    by_us: int,
+    lag_us: int,
+    skew_us: int,
+) -> int:
+    """When kube-proxy surely forwarded to a pod first listed ready at `listed_us` and listed
+    until `until_us`: at the first health-check answer from the listing on whose count of
+    ready local endpoints (`localEndpoints`) only a slice version listing the pod had, else
+    `by_us`. kube-proxy programs whole versions and hands the health server the ready count of
+    the version it synced (DESIGN.md section 6), no older at a look than the newest version
+    written its lag bound (`lag_us`) before: so a count that every version before the listing
+    from then on had not (`counts`: the node's ready count at each version that changed it,
+    each written up to `skew_us` before its lane time), and that a version from the listing to
+    the look had, is the count of a version listing the pod."""
+    if not counts:
+        return by_us
+    at = [t for t, _n in counts]
+    for i in range(bisect_left(times, listed_us), len(health)):
+        h = health[i]
+        if h.at_us >= min(by_us, until_us):
+            break
+        if h.value != "200" or not h.num:
+            continue
+        # the versions kube-proxy may hold at the look without the pod: from the newest written
+        # its lag bound before the look, to the listing (exclusive)
+        first = max(0, bisect_right(at, h.at_us - lag_us - skew_us) - 1)
+        without = {n for t, n in counts[first:] if t < listed_us}
+        # the versions listing it, from the listing to the look
+        since = max(0, bisect_right(at, listed_us) - 1)
+        listing = {n for t, n in counts[since:] if t <= h.at_us}
+        if h.num in listing and h.num not in without:
             return h.at_us
     return by_us
 
@@ -81,28 +125,33 @@ def pods_up(
     forwarded from its Ready because the old pod was up hid the gap where the old pod died
     first: tests/replay/test_replacement_unprogrammed.py). The health check's 200 does not say
     which endpoint it counted, a dead one still listed or its replacement, unless its count
-    rose after the pod came up (`health`: the node's health-check lane, `_counted`). `lag_us`:
+    rose after the pod came up from a look that counted none (`health`: the node's
+    health-check lane, `_counted`) or is one only a slice version listing the pod had
+    (`_count_shows`). `lag_us`:
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
-    # (came up, surely stopped by, possibly up until, the pod)
-    runs: list[tuple[int, int, int, str]] = []
+    # (came up, surely stopped by, possibly up until, the pod, first seen not ready at)
+    runs: list[tuple[int, int, int, str, int]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         seen = seen or bool(lane)
         began: int | None = None
         last_up = LO
+        unready = HI
         for i, p in enumerate(lane):
             if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
-                    began = LO if i == 0 else p.at_us
+                    began, unready = (LO if i == 0 else p.at_us), HI
+                if p.state != "ready":
+                    unready = min(unready, p.at_us)
                 last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod))
+                runs.append((began, lo, hi, pod, min(unready, p.at_us)))
                 began = None
         if began is not None:
-            runs.append((began, HI, HI, pod))
+            runs.append((began, HI, HI, pod, unready))
     if not seen:
         return None
     times = [h.at_us for h in health]
@@ -110,8 +159,9 @@ def pods_up(
     definite: list[Iv] = []
     # the slice facts name their ready pods (facts derived before they did name none: then
     # the listing is unknown, and only the Ready and the lags bound the programming)
-    named = any((svc, pod) in state.slice_ready for *_, pod in runs)
-    for began, lo, hi, pod in runs:
+    named = any((svc, pod) in state.slice_ready for *_, pod, _u in runs)
+    counts = state.ready_counts.get((svc, node), ())
+    for began, lo, hi, pod, unready in runs:
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
@@ -122,6 +172,11 @@ def pods_up(
             if named:
                 listings = state.slice_ready.get((svc, pod), ())
                 by = max(by, _listed(listings, began - skew_us, lag_us))
+                listed = _listed(listings, began - skew_us, 0)
+                if listed < HI:
+                    # listed until its first update not ready, possibly seen that late
+                    until = unready - skew_us
+                    by = _count_shows(health, times, counts, listed, until, by, lag_us, skew_us)
             sure = _counted(health, times, began, by)
         if sure < lo:
             definite.append(Iv(sure, lo))

@@ -268,13 +268,18 @@ REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
 UNKNOWN = "unknown"
 
 
-def restart_carried(health: list[Sample], eps: list[Sample]) -> tuple[list[Sample], list[Iv]]:
+def restart_carried(
+    health: list[Sample], eps: list[Sample], listing_us: int = -HI
+) -> tuple[list[Sample], list[Iv]]:
     """kube-proxy restarting: its health port refuses connections while the rules it installed
     keep forwarding. Each refused answer takes the value of the last answer before the refusal
     (what those rules did); F is unknown (the intervals returned) from the refusal's start
     where nothing answered before it, else from the first EndpointSlice change after that
     answer (a change the restarting kube-proxy may or may not have programmed), until the
-    next answer. Refused answers with no answer before them say `UNKNOWN`."""
+    next answer; the endpoints lane's first sample, where it is part of the slices' first
+    listing (by `listing_us`: what they held when the recording began), is no change where it
+    agrees with that answer (tests/replay/test_restart_listing.py). Refused answers with no
+    answer before them say `UNKNOWN`."""
     out: list[Sample] = []
     unknown: list[Iv] = []
     changes = [e.at_us for e in eps]
@@ -290,7 +295,11 @@ def restart_carried(health: list[Sample], eps: list[Sample]) -> tuple[list[Sampl
         began = s.prev_us if s.prev_us is not None else s.at_us
         end = next((h.at_us for h in health[i:] if h.value not in REFUSED), HI)
         if answered is not None:
+            # the slices' first listing is no change where it agrees with the answer (a 200
+            # over a ready endpoint, a 503 over none)
             j = bisect_right(changes, answered.at_us)
+            if j == 0 and eps and eps[0].at_us <= listing_us:
+                j = int((answered.value == "200") == (eps[0].value == "ready"))
             if j == len(changes) or changes[j] >= end:
                 continue
             began = max(began, changes[j])

@@ -169,8 +169,9 @@ def test_a_slice_listing_the_replacement_finds_the_node_again() -> None:
         fold(state, facts[split:])
         found = node_cache.windows(state, svc, DEFAULTS, cache)
         now = cache[svc].nodes["n1"].key[0]
-        assert now[:-1] == versions[:-1]  # the lanes' lengths did not move
-        assert now[-1] == versions[-1] + 1  # p2 listed ready once more
+        assert now[:-2] == versions[:-2]  # the lanes' lengths did not move
+        assert now[-2] == versions[-2] + 1  # p2 listed ready once more (so its ready count
+        # moved too: the last, FoldState.ready_counts)
         assert found == detect(state, [svc], DEFAULTS)
         (window,) = found
         ends.append(window.end_latest_us)

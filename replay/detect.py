@@ -15,7 +15,7 @@ from typing import NamedTuple
 from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
-from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
@@ -38,6 +38,7 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
+from gapwatch.replay.orphans import orphaned_by
 from gapwatch.replay.proxy import (
     proxy_lag_hi,
     pte_enabled,
@@ -133,12 +134,26 @@ def classify(
         clock = seconds_us(settings.node_clock_s)
         return not lb_opened and stopped_while_up(state, svc, node, since, at_us + skew, clock)
 
+    def orphaned() -> bool:
+        """A local pod removed in the start range as PodGC removes the pods of a deleted Node,
+        the deletion seen next (replay.orphans), and no look answered from the removal on."""
+        lo = at_us if since_us is None else since_us
+        seen_by = (at_us if until_us is None else until_us) + skew
+        lanes_of = [lane for _, lane, _ in pod_lanes(state, svc, node)]
+        removed = orphaned_by(lanes_of, node_lane, lo, at_us + skew, seen_by)
+        if removed is None:
+            return False
+        gone = next(n.at_us for n in node_lane if n.at_us > removed and n.value == "Deleted")
+        looks = (lanes_.reason_samples, lanes_.health)
+        return not any(answered_in(lane, min(removed, at_us), gone) for lane in looks)
+
     # (a node without a Node lane has no status to read: the usual case, read first)
     if (
         node_lane
         and (
             value_at(node_lane, at_us) in _NODE_DOWN
             or _deleted_by(node_lane, at_us, settings, (lanes_.reason_samples, lanes_.health))
+            or orphaned()
         )
         and not ran_on()
     ):

@@ -1027,7 +1027,7 @@ def windows_from(
             other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
             also = _naming(also, cls, other)
         if (
-            cls == CBD
+            cls in (CBD, RBF)
             and PGBD not in also
             and (lb_opened if sure else look)
             and lanes_.health  # F read from the health check alone

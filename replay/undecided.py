@@ -207,10 +207,20 @@ def close_unordered(
         return False
     first = min(seen)  # a death seen before the loss opened the window before kube-proxy
     i = bisect_right(eps_at if eps_at is not None else times_of(eps), min(first, at_us + skew_us))
-    if not i or eps[i - 1].value in keep:
+    # the last loss before it, whether or not a replacement was listed again by the death: a
+    # close at that loss left the node without rules until kube-proxy programmed the listing
+    lost = next(
+        (
+            eps[j].at_us
+            for j in range(i - 1, 0, -1)
+            if eps[j - 1].value in keep and eps[j].value not in keep
+        ),
+        None,
+    )
+    if lost is None or not lost < first or lost - skew_us >= at_us:
         return False
-    lost = next((eps[j].at_us for j in range(i - 1, 0, -1) if eps[j - 1].value in keep), None)
-    return lost is not None and lost < first and lost - skew_us < at_us
+    # listed forwardable again by the death: only a loss inside the start range is a close there
+    return eps[i - 1].value not in keep or lost > since_us - skew_us
 
 
 def unseen_close(

@@ -22,7 +22,7 @@ from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, s
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
-from gapwatch.replay.leftover import dead_left_listed
+from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
@@ -89,6 +89,7 @@ from gapwatch.replay.unseen import (
     pod_deaths,
     reported_stops,
     terminating_deaths,
+    terminating_spans,
 )
 
 
@@ -1040,6 +1041,17 @@ def windows_from(
             lag_hi = proxy_lag_hi(state, svc, settings)
             if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
                 also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
+        if (
+            cls == RBF
+            and PGBD not in also
+            and lanes_.health  # F read from the health check alone
+            and not state.probes["nodeport"].get((svc, node))
+            and pte_possible(state, svc.cluster, node, settings)
+        ):
+            lag_hi = proxy_lag_hi(state, svc, settings)
+            ended = terminating_spans(state, svc, node, clock, status)
+            if dead_left_unsynced(lanes_.health, ended, probe, lag_hi_us=lag_hi):
+                also = (*also, PGBD)  # kube-proxy knew no ready endpoint: the dead pod's stood
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

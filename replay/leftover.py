@@ -48,3 +48,19 @@ def dead_left_listed(
     if dropped <= at_us - lag_hi_us:
         return False
     return any(hi <= at_us and lo <= dropped and hi > since - skew_us for lo, hi in spans)
+
+
+def dead_left_unsynced(
+    health: Sequence[Sample], spans: Sequence[tuple[int, int]], at_us: int, *, lag_hi_us: int
+) -> bool:
+    """The health check's answer in effect at `at_us` (`health`: the node's lane, time-ordered)
+    was a 503 counting no ready local endpoint, while a local pod that was terminating
+    (`spans`: when each such pod may have died) had surely died by `at_us`, less than
+    kube-proxy's lag bound before it: kube-proxy then knew no ready endpoint (a replacement the
+    slice listed was not programmed yet), so with ProxyTerminatingEndpoints it forwarded to the
+    serving-terminating ones it had, the dead pod's among them until it synced that pod's
+    removal, which follows the death."""
+    k = bisect_right(health, at_us, key=AT_US) - 1
+    if k < 0 or health[k].value != "503" or health[k].num != 0:
+        return False
+    return any(at_us - lag_hi_us < hi <= at_us for _, hi in spans)

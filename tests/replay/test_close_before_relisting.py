@@ -39,10 +39,7 @@ def _swapped(settings: DetectSettings = DEFAULTS) -> Window:
         b.eps(12.53, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
         b.pod(14.9, "p1", "n1", "gone", deleted_at=10.75, grace=30, finished=14),
     ]
-    prev: float | None = None
-    for t in range(2, 80, 2):
-        obs.append(b.health(t, prev, "n1", 0 if t == 12 else 1))
-        prev = t
+    obs += b.health_looks("n1", range(2, 80, 2), lambda t: int(t != 12))
     (window,) = [w for w in b.windows_of(obs, settings) if w.node == "n1"]
     return window
 

@@ -36,11 +36,8 @@ def _returned(rise: int, settings: DetectSettings = DEFAULTS) -> Window:
     from `rise`. The health check counts one ready local endpoint through 30 s (kube-proxy has
     not synced the drop: the dead p1), none from 30.5 s, one again from 36 s (p2
     programmed)."""
-    obs: list[Observation] = [
-        b.service(0),
-        b.node(0, "n1", version="v1.27.16"),
-        b.pod(1, "p1", "n1", "ready"),
-        b.eps(1, [("p1", "n1", "ready")]),
+    obs: list[Observation] = b.listed_pod("v1.27.16")
+    obs += [
         b.pod(20, "p1", "n1", "terminating", deleted_at=20, grace=60),
         b.eps(20.1, [("p1", "n1", "terminating")]),
         b.pod(20.5, "p2", "n1", "pending"),
@@ -49,14 +46,10 @@ def _returned(rise: int, settings: DetectSettings = DEFAULTS) -> Window:
         b.pod(25, "p2", "n1", "ready"),
         b.eps(25.1, [("p2", "n1", "ready")]),
     ]
-    for poll in range(2, 120):
-        state = "healthy" if poll < 22 or poll >= rise else "draining"
-        obs.append(b.target(poll, poll - 1, "n1", state, check_port=_TRAFFIC))
-    prev: float | None = None
-    for k in range(4, 240):
-        t = k / 2
-        obs.append(b.health(t, prev, "n1", 0 if 30 < t < 36 else 1))
-        prev = t
+    obs += b.polled(
+        "n1", range(1, 120), lambda t: "draining" if 22 <= t < rise else "healthy", _TRAFFIC
+    )
+    obs += b.health_looks("n1", [k / 2 for k in range(4, 240)], lambda t: int(not 30 < t < 36))
     ours = [w for w in b.windows_of(obs, settings) if w.node == "n1"]
     (window,) = [w for w in ours if w.end_latest_us > to_micros(b.at(rise))]
     return window

@@ -9,7 +9,9 @@ without rules until it programmed the replacement: the gap opened then, before t
 Shaped like random 22,000,926 node-002 (kube-proxy 1.26 with the gate turned off, the close at
 the endpoint's not-ready, the replacement programmed 2.7 s later, the old pod dead 1.2 s after
 that; read `pod-gone-before-deregistered` with nothing named, truth
-`closed-before-deregistered`) and 22,000,807 node-001.
+`closed-before-deregistered`) and 22,000,807 node-001; and where the close came after the
+replacement's listing, `registered-before-forwarding` (22,000,155 node-new-1: kube-proxy
+closed 0.9 s after it, rule R).
 
 Literal observations: health-check answers every 2 s (no NodePort probe: the recorder's default
 for a LoadBalancer Service), DescribeTargetHealth every 10 s. Times in seconds."""
@@ -19,7 +21,7 @@ from __future__ import annotations
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import CBD, PGBD
+from gapwatch.replay.undecided import CBD, PGBD, RBF
 from tests.replay import builders as b
 
 
@@ -48,6 +50,13 @@ def test_a_close_at_the_ready_endpoints_loss_is_named_beside_the_death() -> None
     window = _swapped()
     assert window.cls == PGBD
     assert CBD in window.also
+
+
+def test_a_close_after_the_replacements_listing_is_named_as_such() -> None:
+    # the close may have come after p2's listing at 12.53 s too: kube-proxy then closed with a
+    # ready endpoint listed and not yet programmed, `registered-before-forwarding` (rule R;
+    # random 22,000,155 node-new-1's truth)
+    assert RBF in _swapped().also
 
 
 def test_the_gate_stated_on_leaves_the_death_decided() -> None:

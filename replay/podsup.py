@@ -17,8 +17,10 @@ before the recording saw it (the initial list). One that came up during the reco
 surely forwarded to only once kube-proxy can have programmed it, and kube-proxy programs only
 what the EndpointSlices list: no sooner than its lag bound after the first slice version that
 listed the pod ready (FoldState.slice_ready; an EndpointSlice controller behind leaves a Ready
-pod unlisted, while the dead pod's endpoint it still lists keeps the health check at 200).
-Pure.
+pod unlisted, while the dead pod's endpoint it still lists keeps the health check at 200). The
+health check's count rising shows that programming from the pod's first listing as ready on,
+also where the listing came before the Pod update that says Ready (the controller lists only a
+Ready pod, so it was Ready by then; the Pod watch may be the later one). Pure.
 """
 
 from __future__ import annotations
@@ -84,14 +86,14 @@ def pods_up(
     rose after the pod came up (`health`: the node's health-check lane, `_counted`). `lag_us`:
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
-    # (came up, surely stopped by, possibly up until, the pod)
-    runs: list[tuple[int, int, int, str]] = []
+    # (came up, surely stopped by, possibly up until, the pod, its stop before)
+    runs: list[tuple[int, int, int, str, int]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         seen = seen or bool(lane)
         began: int | None = None
-        last_up = LO
+        last_up = after = LO
         for i, p in enumerate(lane):
             if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
@@ -99,10 +101,10 @@ def pods_up(
                 last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod))
-                began = None
+                runs.append((began, lo, hi, pod, after))
+                began, after = None, p.at_us
         if began is not None:
-            runs.append((began, HI, HI, pod))
+            runs.append((began, HI, HI, pod, after))
     if not seen:
         return None
     times = [h.at_us for h in health]
@@ -110,8 +112,8 @@ def pods_up(
     definite: list[Iv] = []
     # the slice facts name their ready pods (facts derived before they did name none: then
     # the listing is unknown, and only the Ready and the lags bound the programming)
-    named = any((svc, pod) in state.slice_ready for *_, pod in runs)
-    for began, lo, hi, pod in runs:
+    named = any((svc, pod) in state.slice_ready for *_, pod, _ in runs)
+    for began, lo, hi, pod, after in runs:
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
@@ -119,10 +121,13 @@ def pods_up(
         # died first the node had nothing to forward to until then (the union of the runs)
         if began > LO:
             by = began + program_us
+            counted_from = began
             if named:
                 listings = state.slice_ready.get((svc, pod), ())
                 by = max(by, _listed(listings, began - skew_us, lag_us))
-            sure = _counted(health, times, began, by)
+                # listed ready before its Ready was seen: the pod was Ready by its listing
+                counted_from = min(began, _listed(listings, max(after, began - lag_us), 0))
+            sure = _counted(health, times, counted_from, by)
         if sure < lo:
             definite.append(Iv(sure, lo))
     return Tri(union(possible, []), union(definite, []))

@@ -15,14 +15,14 @@ from typing import NamedTuple
 from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
-from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of
+from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lanes import Lanes, lanes
-from gapwatch.replay.leftover import dead_left_listed
+from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
@@ -38,6 +38,7 @@ from gapwatch.replay.opener import (
     went_down_silent,
 )
 from gapwatch.replay.opener import holds as _holds
+from gapwatch.replay.orphans import orphaned_by
 from gapwatch.replay.proxy import (
     proxy_lag_hi,
     pte_enabled,
@@ -88,6 +89,7 @@ from gapwatch.replay.unseen import (
     pod_deaths,
     reported_stops,
     terminating_deaths,
+    terminating_spans,
 )
 
 
@@ -133,12 +135,26 @@ def classify(
         clock = seconds_us(settings.node_clock_s)
         return not lb_opened and stopped_while_up(state, svc, node, since, at_us + skew, clock)
 
+    def orphaned() -> bool:
+        """A local pod removed in the start range as PodGC removes the pods of a deleted Node,
+        the deletion seen next (replay.orphans), and no look answered from the removal on."""
+        lo = at_us if since_us is None else since_us
+        seen_by = (at_us if until_us is None else until_us) + skew
+        lanes_of = [lane for _, lane, _ in pod_lanes(state, svc, node)]
+        removed = orphaned_by(lanes_of, node_lane, lo, at_us + skew, seen_by)
+        if removed is None:
+            return False
+        gone = next(n.at_us for n in node_lane if n.at_us > removed and n.value == "Deleted")
+        looks = (lanes_.reason_samples, lanes_.health)
+        return not any(answered_in(lane, min(removed, at_us), gone) for lane in looks)
+
     # (a node without a Node lane has no status to read: the usual case, read first)
     if (
         node_lane
         and (
             value_at(node_lane, at_us) in _NODE_DOWN
             or _deleted_by(node_lane, at_us, settings, (lanes_.reason_samples, lanes_.health))
+            or orphaned()
         )
         and not ran_on()
     ):
@@ -1012,7 +1028,7 @@ def windows_from(
             other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
             also = _naming(also, cls, other)
         if (
-            cls == CBD
+            cls in (CBD, RBF)
             and PGBD not in also
             and (lb_opened if sure else look)
             and lanes_.health  # F read from the health check alone
@@ -1025,6 +1041,17 @@ def windows_from(
             lag_hi = proxy_lag_hi(state, svc, settings)
             if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
                 also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
+        if (
+            cls == RBF
+            and PGBD not in also
+            and lanes_.health  # F read from the health check alone
+            and not state.probes["nodeport"].get((svc, node))
+            and pte_possible(state, svc.cluster, node, settings)
+        ):
+            lag_hi = proxy_lag_hi(state, svc, settings)
+            ended = terminating_spans(state, svc, node, clock, status)
+            if dead_left_unsynced(lanes_.health, ended, probe, lag_hi_us=lag_hi):
+                also = (*also, PGBD)  # kube-proxy knew no ready endpoint: the dead pod's stood
         if cls == "registered-before-forwarding" and not definite_here:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

@@ -21,7 +21,10 @@ pod unlisted, while the dead pod's endpoint it still lists keeps the health chec
 Sooner where the health check's count of ready local endpoints shows a version listing it:
 kube-proxy hands its health server the count of the version it synced, so a count that only
 versions listing the pod had, among those kube-proxy can have held at the look, is one of
-theirs (`_count_shows`, FoldState.ready_counts). Pure.
+theirs (`_count_shows`, FoldState.ready_counts). The count rising shows that programming from
+the pod's first listing as ready on, also where the listing came before the Pod update that
+says Ready (the controller lists only a Ready pod, so it was Ready by then; the Pod watch may
+be the later one). Pure.
 """
 
 from __future__ import annotations
@@ -130,14 +133,15 @@ def pods_up(
     (`_count_shows`). `lag_us`:
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
-    # (came up, surely stopped by, possibly up until, the pod, first seen not ready at)
-    runs: list[tuple[int, int, int, str, int]] = []
+    # (came up, surely stopped by, possibly up until, the pod, first seen not ready at, its
+    # stop before)
+    runs: list[tuple[int, int, int, str, int, int]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         seen = seen or bool(lane)
         began: int | None = None
-        last_up = LO
+        last_up = after = LO
         unready = HI
         for i, p in enumerate(lane):
             if p.state in UP or (began is not None and p.state in ALIVE):
@@ -148,10 +152,10 @@ def pods_up(
                 last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod, min(unready, p.at_us)))
-                began = None
+                runs.append((began, lo, hi, pod, min(unready, p.at_us), after))
+                began, after = None, p.at_us
         if began is not None:
-            runs.append((began, HI, HI, pod, unready))
+            runs.append((began, HI, HI, pod, unready, after))
     if not seen:
         return None
     times = [h.at_us for h in health]
@@ -159,9 +163,9 @@ def pods_up(
     definite: list[Iv] = []
     # the slice facts name their ready pods (facts derived before they did name none: then
     # the listing is unknown, and only the Ready and the lags bound the programming)
-    named = any((svc, pod) in state.slice_ready for *_, pod, _u in runs)
+    named = any((svc, pod) in state.slice_ready for *_, pod, _u, _a in runs)
     counts = state.ready_counts.get((svc, node), ())
-    for began, lo, hi, pod, unready in runs:
+    for began, lo, hi, pod, unready, after in runs:
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
@@ -169,6 +173,7 @@ def pods_up(
         # died first the node had nothing to forward to until then (the union of the runs)
         if began > LO:
             by = began + program_us
+            counted_from = began
             if named:
                 listings = state.slice_ready.get((svc, pod), ())
                 by = max(by, _listed(listings, began - skew_us, lag_us))
@@ -177,7 +182,9 @@ def pods_up(
                     # listed until its first update not ready, possibly seen that late
                     until = unready - skew_us
                     by = _count_shows(health, times, counts, listed, until, by, lag_us, skew_us)
-            sure = _counted(health, times, began, by)
+                # listed ready before its Ready was seen: the pod was Ready by its listing
+                counted_from = min(began, _listed(listings, max(after, began - lag_us), 0))
+            sure = _counted(health, times, counted_from, by)
         if sure < lo:
             definite.append(Iv(sure, lo))
     return Tri(union(possible, []), union(definite, []))

@@ -174,15 +174,40 @@ def death_or_close(
     one read as kube-proxy's close names the pod's death where a local pod may have died in
     that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
     with no pod behind them (`reason`), names kube-proxy's close where it may have come first
-    (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them)."""
+    (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them), and
+    where a replacement was listed ready again before the death, a close after that listing
+    too: kube-proxy then closed with it listed and not yet programmed (`registered-before-
+    forwarding`, the class as defined)."""
     if cls == CBD and death_unordered(order.spans, since_us, at_us):
         return (PGBD,)
     closed = cls == PGBD and reason not in _RULES_UP
     if closed and close_unordered(
         eps, order.deaths, since_us, at_us, order.skew_us, pte, eps_at=eps_at
     ):
-        return (CBD,)
+        at = _at_first_death(eps, order.deaths, since_us, at_us, order.skew_us, eps_at)
+        return (
+            (CBD, RBF) if at is not None and at[1] and eps[at[1] - 1].value == "ready" else (CBD,)
+        )
     return ()
+
+
+def _at_first_death(
+    eps: Sequence[Sample],
+    deaths: Sequence[tuple[int, int]],
+    since_us: int,
+    at_us: int,
+    skew_us: int,
+    eps_at: Sequence[int] | None,
+) -> tuple[int, int] | None:
+    """The first update that says a local pod stopped in the start range (`deaths`: each
+    one's last update up and the one that says it stopped), and how many samples of the
+    endpoints lane lie at or before it (or the watch skew after `at_us`, the earlier)."""
+    seen = [gone for up, gone in deaths if up < at_us + skew_us and gone > since_us]
+    if not seen:
+        return None
+    first = min(seen)  # a death seen before the loss opened the window before kube-proxy
+    times = eps_at if eps_at is not None else times_of(eps)
+    return first, bisect_right(times, min(first, at_us + skew_us))
 
 
 def close_unordered(
@@ -202,15 +227,24 @@ def close_unordered(
     change, seen up to `skew_us` late) inside the start range (`since_us`, `at_us`] before
     that death. Nothing orders kube-proxy's lag against the pod's death there."""
     keep = ("ready", "serving-terminating") if pte else ("ready",)
-    seen = [gone for up, gone in deaths if up < at_us + skew_us and gone > since_us]
-    if not seen:
+    found = _at_first_death(eps, deaths, since_us, at_us, skew_us, eps_at)
+    if found is None:
         return False
-    first = min(seen)  # a death seen before the loss opened the window before kube-proxy
-    i = bisect_right(eps_at if eps_at is not None else times_of(eps), min(first, at_us + skew_us))
-    if not i or eps[i - 1].value in keep:
+    first, i = found
+    # the last loss before it, whether or not a replacement was listed again by the death: a
+    # close at that loss left the node without rules until kube-proxy programmed the listing
+    lost = next(
+        (
+            eps[j].at_us
+            for j in range(i - 1, 0, -1)
+            if eps[j - 1].value in keep and eps[j].value not in keep
+        ),
+        None,
+    )
+    if lost is None or not lost < first or lost - skew_us >= at_us:
         return False
-    lost = next((eps[j].at_us for j in range(i - 1, 0, -1) if eps[j - 1].value in keep), None)
-    return lost is not None and lost < first and lost - skew_us < at_us
+    # listed forwardable again by the death: only a loss inside the start range is a close there
+    return eps[i - 1].value not in keep or lost > since_us - skew_us
 
 
 def unseen_close(

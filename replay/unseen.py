@@ -379,6 +379,18 @@ def terminating_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int
     return sorted(out)
 
 
+def terminating_spans(
+    state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
+) -> list[tuple[int, int]]:
+    """`death_spans` of the local pods whose last update before their stop said terminating."""
+    ended = set(terminating_deaths(state, svc, node))
+    return sorted(
+        death_span(up, down, done, clock_us, status_us)
+        for up, down, done in reported_stops(state, svc, node)
+        if down in ended
+    )
+
+
 def pod_serves(
     lane: Sequence[PodSample],
     accept: tuple[str, ...],

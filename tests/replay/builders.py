@@ -337,6 +337,36 @@ def polled_healthy(node_name: str, times: Sequence[float], check_port: int) -> l
     return out
 
 
+def polled(
+    node_name: str, times: Sequence[float], state: Callable[[float], str], check_port: int
+) -> list[Observation]:
+    """The LB poller's looks at one node's target, each `state(t)`, each stored with the one
+    before (`check_port`: as `target`)."""
+    return [
+        target(t, prev, node_name, state(t), check_port=check_port) for prev, t in pairwise(times)
+    ]
+
+
+def health_looks(
+    node_name: str, times: Sequence[float], local: Callable[[float], int | None]
+) -> list[Observation]:
+    """The health-check node port's answers on one node, counting `local(t)` ready local
+    endpoints (None: no answer), each stored with the one before (the first with none)."""
+    prevs: list[float | None] = [None, *times]
+    return [health(t, prev, node_name, local(t)) for prev, t in zip(prevs, times, strict=False)]
+
+
+def listed_pod(version: str) -> list[Observation]:
+    """A Service with one pod p1 on n1 (kube-proxy `version`), Ready and listed ready at 1 s;
+    no LB look (the caller's target group decides the CCM mode)."""
+    return [
+        service(0),
+        node(0, "n1", version=version),
+        pod(1, "p1", "n1", "ready"),
+        eps(1, [("p1", "n1", "ready")]),
+    ]
+
+
 def one_node(version: str = "v1.29.3") -> list[Observation]:
     """A Service with one ready pod p1 on n1 (kube-proxy `version`), registered healthy."""
     return [

@@ -35,15 +35,24 @@ def _windows(obs: list[Observation]) -> list[Window]:
     return windows_of(obs)
 
 
-def _deleted_after_probe(seen: float) -> list[Window]:
+def _deleted_after_probe(seen: float, drained: bool = False) -> list[Window]:
     """The machine is deleted at 100.2 s: the probe sent at 100.5 s times out (known 1 s
     later), its pod's forced deletion and the emptied EndpointSlice are seen at 100.45 and
-    100.6 s, the Node's DELETED at `seen`."""
+    100.6 s, the Node's DELETED at `seen`. `drained`: the pod was deleted gracefully first
+    (seen terminating at 100.0 s), so its removal is its own, not PodGC's of a deleted Node's
+    pods (replay.orphans)."""
+    first = [pod(100.0, "p1", "n1", "terminating", deleted_at=100)] if drained else []
+    gone = (
+        pod(100.45, "p1", "n1", "gone", deleted_at=100)
+        if drained
+        else pod(100.45, "p1", "n1", "gone")
+    )
     return _windows(
         [
             *one_node(),
             nodeport(2, None, "n1", "connected"),
-            pod(100.45, "p1", "n1", "gone"),
+            *first,
+            gone,
             eps(100.6, []),
             _deleted(seen, "n1"),
             nodeport(101.5, 100.0, "n1", "timeout", latency_ms=1000),
@@ -59,9 +68,16 @@ def test_a_node_deleted_just_before_the_watch_shows_it_is_node_not_ready() -> No
 
 
 def test_a_deletion_seen_later_than_the_watch_skew_leaves_the_pods_cause() -> None:
-    # seen 2 s after the probe: not the cause the probe saw
-    (window,) = _deleted_after_probe(102.5)
+    # seen 2 s after the probe, the pod deleted gracefully before: not the cause the probe saw
+    (window,) = _deleted_after_probe(102.5, drained=True)
     assert window.cls == "pod-gone-before-deregistered"
+
+
+def test_a_pod_removed_at_once_dates_a_deletion_seen_later() -> None:
+    # the pod's forced removal before the Node's deletion was seen: PodGC removes the pods of a
+    # Node already deleted, so the node was gone by then (rule L), however late the watch
+    (window,) = _deleted_after_probe(102.5)
+    assert window.certain and window.cls == "node-not-ready"
 
 
 def _health_timeout(t: float, prev: float, name: str) -> Observation:

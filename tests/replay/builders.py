@@ -438,6 +438,21 @@ def unlisted_swap(
     ]
 
 
+def terminating_swap(
+    deleted: float, listed: float, pending: float, ready: float, both: float, grace: int = 30
+) -> list[Observation]:
+    """p1 on n1 deleted at `deleted` (grace `grace` s) and listed serving-terminating at
+    `listed`; its replacement p2 pending at `pending`, Ready at `ready` and listed ready beside
+    p1 at `both` (a rolling update's swap on one node; the caller adds p1's death and the rest)."""
+    return [
+        pod(deleted, "p1", "n1", "terminating", deleted_at=deleted, grace=grace),
+        eps(listed, [("p1", "n1", "terminating")]),
+        pod(pending, "p2", "n1", "pending"),
+        pod(ready, "p2", "n1", "ready"),
+        eps(both, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+    ]
+
+
 def simulated_halves(preset: str, seed: int) -> tuple[list[Fact], int]:
     """A simulated preset's facts and where their second half starts (at an event's first
     fact: a fold takes whole events)."""

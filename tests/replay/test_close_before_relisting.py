@@ -33,14 +33,8 @@ def _swapped(settings: DetectSettings = DEFAULTS) -> Window:
     the LB routes to n1 throughout."""
     obs: list[Observation] = b.one_node("v1.26.15")
     obs += [b.target(t, t - 10, "n1", "healthy") for t in range(11, 80, 10)]
-    obs += [
-        b.pod(10.75, "p1", "n1", "terminating", deleted_at=10.75, grace=30),
-        b.eps(10.79, [("p1", "n1", "terminating")]),
-        b.pod(10.81, "p2", "n1", "pending"),
-        b.pod(12.33, "p2", "n1", "ready"),
-        b.eps(12.53, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
-        b.pod(14.9, "p1", "n1", "gone", deleted_at=10.75, grace=30, finished=14),
-    ]
+    obs += b.terminating_swap(10.75, 10.79, 10.81, 12.33, 12.53)
+    obs.append(b.pod(14.9, "p1", "n1", "gone", deleted_at=10.75, grace=30, finished=14))
     obs += b.health_looks("n1", range(2, 80, 2), lambda t: int(t != 12))
     (window,) = [w for w in b.windows_of(obs, settings) if w.node == "n1"]
     return window

@@ -37,12 +37,8 @@ def _returned(settings: DetectSettings = DEFAULTS) -> Window:
     again from 22 s. The health check counts one ready endpoint through 10 s, none from 11 s
     (kube-proxy synced p1's termination, not p2's listing), one from 24 s."""
     obs: list[Observation] = b.listed_pod("v1.27.16")
+    obs += b.terminating_swap(10, 10.1, 10.5, 14, 14.1, grace=60)
     obs += [
-        b.pod(10, "p1", "n1", "terminating", deleted_at=10, grace=60),
-        b.eps(10.1, [("p1", "n1", "terminating")]),
-        b.pod(10.5, "p2", "n1", "pending"),
-        b.pod(14, "p2", "n1", "ready"),
-        b.eps(14.1, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
         b.pod(20.5, "p1", "n1", "gone", deleted_at=10, grace=60, finished=20),
         b.eps(20.6, [("p2", "n1", "ready")]),
     ]

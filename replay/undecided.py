@@ -175,9 +175,9 @@ def death_or_close(
     that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
     with no pod behind them (`reason`), names kube-proxy's close where it may have come first
     (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them), and
-    where a replacement was listed ready again before the death, a close after that listing
-    too: kube-proxy then closed with it listed and not yet programmed (`registered-before-
-    forwarding`, the class as defined)."""
+    where a replacement was listed ready again by the death or after it inside the range
+    (`_relisted`), a close after that listing too: kube-proxy then closed with it listed and
+    not yet programmed (`registered-before-forwarding`, the class as defined)."""
     if cls == CBD and death_unordered(order.spans, since_us, at_us):
         return (PGBD,)
     closed = cls == PGBD and reason not in _RULES_UP

@@ -16,8 +16,11 @@ LB took the node back for the replacement before kube-proxy programmed it)."""
 
 from __future__ import annotations
 
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.undecided import CBD, PGBD, RBF, Ordering, death_or_close
+from tests.replay import builders as b
 
 S = 1_000_000  # microseconds in a second
 
@@ -40,3 +43,25 @@ def test_a_listing_after_the_start_range_names_the_close_only() -> None:
     # the start range ends before the listing: kube-proxy closed before it was written
     named = death_or_close(PGBD, EPS, ORDER, 0, 1_930_000, False, None)
     assert named == (CBD,)
+
+
+def test_the_swap_observed_names_the_close_after_the_listing() -> None:
+    """The same swap as observations: p1 on n1 (kube-proxy 1.24) deleted at 10.6 s (grace 60)
+    and listed serving-terminating at 10.86 s; p2 pending at 10.65 s, Ready at 11.87 s; p1's
+    container stopped at 11 s (finishedAt), seen at 11.925 s; the slice lists p1 stopped and
+    p2 ready at 11.94 s. The health check counts one ready local endpoint at every look (2 s),
+    the LB routes to n1 at every poll (10 s)."""
+    obs: list[Observation] = b.one_node("v1.24.17")
+    obs += [b.target(t, t - 10, "n1", "healthy") for t in range(11, 80, 10)]
+    obs += [
+        b.pod(10.6, "p1", "n1", "terminating", deleted_at=10.6, grace=60),
+        b.pod(10.65, "p2", "n1", "pending"),
+        b.eps(10.86, [("p1", "n1", "terminating")]),
+        b.pod(11.87, "p2", "n1", "ready"),
+        b.pod(11.925, "p1", "n1", "gone", deleted_at=10.6, grace=60, finished=11),
+        b.eps(11.94, [("p1", "n1", "stopped"), ("p2", "n1", "ready")]),
+    ]
+    obs += b.health_looks("n1", [0.5 + 2 * k for k in range(40)], lambda t: 1)
+    (window,) = [w for w in b.windows_of(obs, DEFAULTS) if w.node == "n1"]
+    assert window.cls == PGBD
+    assert window.also == (CBD, RBF)

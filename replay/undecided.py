@@ -175,9 +175,9 @@ def death_or_close(
     that range (`death_unordered`); one read as the pod's death, unless a probe saw the rules
     with no pod behind them (`reason`), names kube-proxy's close where it may have come first
     (`close_unordered`; `eps_at`: the endpoints lane's times, when the caller has them), and
-    where a replacement was listed ready again before the death, a close after that listing
-    too: kube-proxy then closed with it listed and not yet programmed (`registered-before-
-    forwarding`, the class as defined)."""
+    where a replacement was listed ready again by the death or after it inside the range
+    (`_relisted`), a close after that listing too: kube-proxy then closed with it listed and
+    not yet programmed (`registered-before-forwarding`, the class as defined)."""
     if cls == CBD and death_unordered(order.spans, since_us, at_us):
         return (PGBD,)
     closed = cls == PGBD and reason not in _RULES_UP
@@ -185,10 +185,24 @@ def death_or_close(
         eps, order.deaths, since_us, at_us, order.skew_us, pte, eps_at=eps_at
     ):
         at = _at_first_death(eps, order.deaths, since_us, at_us, order.skew_us, eps_at)
-        return (
-            (CBD, RBF) if at is not None and at[1] and eps[at[1] - 1].value == "ready" else (CBD,)
-        )
+        return (CBD, RBF) if at is not None and _relisted(eps, at[1], at_us, eps_at) else (CBD,)
     return ()
+
+
+def _relisted(
+    eps: Sequence[Sample], i: int, at_us: int, eps_at: Sequence[int] | None = None
+) -> bool:
+    """Whether the endpoints lane listed a ready endpoint at the first death (its `i`th
+    sample the last one at or before it) or again after it, before the start range's end
+    `at_us`: kube-proxy applies the versions its watch delivers, some lag after each was
+    written, so its close may have come after that listing, the endpoint listed and not yet
+    programmed (`registered-before-forwarding`, the class as defined)."""
+    if not i:
+        return False
+    times = eps_at if eps_at is not None else times_of(eps)
+    return eps[i - 1].value == "ready" or any(
+        eps[j].value == "ready" for j in range(i, bisect_left(times, at_us))
+    )
 
 
 def _at_first_death(

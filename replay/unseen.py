@@ -288,7 +288,8 @@ def reported_stops(
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up_at is not None and p.state in STOPPED:
+            if up_at is not None and (p.state in STOPPED or p.started_us is not None):
+                # a stop, or a crash and restart between two updates (replay.podstate.restarted)
                 out.append((up_at, p.at_us, p.finished_us))
             up_at = p.at_us if p.state in ALIVE else None
     return out
@@ -361,7 +362,7 @@ def _pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     for pod in local_pods(state, svc, node):
         up = False
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up and p.state in STOPPED:
+            if up and (p.state in STOPPED or p.started_us is not None):
                 out.append(p.at_us)
             up = p.state in ALIVE
     return sorted(out)

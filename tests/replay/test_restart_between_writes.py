@@ -19,8 +19,11 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.unseen import reported_stops
 from tests.replay import builders as b
-from tests.replay.test_readiness_loss import _STAMP, kind_pod
+from tests.replay.test_readiness_loss import _STAMP, PGBD, kind_pod
 
 _ROWS = text(
     "SELECT event_id, fact, name, node, state, num1, num2, num3 FROM facts"
@@ -51,3 +54,51 @@ def test_the_restart_fact_carries_the_stop_and_the_new_start(engine: Engine) -> 
     ]
     assert rows[2][0] == rows[1][0] != rows[0][0]  # the second update's
     assert tuple(rows[2][2:]) == ("p1", "n1", "ready", to_micros(b.at(50)), to_micros(b.at(61)), 1)
+
+
+def _restarted(beside: bool = False) -> list[Observation]:
+    """p1, the only pod on n1 (`beside`: p2 too, up throughout), crashed at 50 s and ran
+    again from 61 s; the kubelet's next write, seen at 62 s, says Ready (restartCount 1). The
+    slice lists the pods ready throughout, the health check answers 200 counting them every
+    3 s, the LB keeps the target healthy."""
+    obs = [
+        b.service(0),
+        b.node(0, "n1"),
+        pod(1),
+        b.eps(1, [("p1", "n1", "ready"), *([("p2", "n1", "ready")] if beside else [])]),
+        b.target(1, None, "n1", "healthy", "ADDED"),
+        pod(62, restart=(50, 61)),
+        *([pod(1, name="p2")] if beside else []),
+    ]
+    prev = None
+    for t in range(2, 120, 3):
+        obs.append(b.health(t, prev, "n1", 2 if beside else 1))
+        prev = t
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_the_restart_is_a_stop_in_the_pod_lane() -> None:
+    """The update that reports the restart reads as a stop after the one before (its
+    finishedAt the death's time). Before: no stop."""
+    state = fold(FoldState(), b.facts_of(_restarted()))
+    svc = ServiceRef(b.CLUSTER, b.NS, b.SVC)
+    (stop,) = reported_stops(state, svc, "n1")
+    assert stop[1:] == (to_micros(b.at(62)), to_micros(b.at(50)))
+
+
+def test_a_restart_between_two_writes_is_a_window() -> None:
+    """The node forwarded to p1's closed port from its crash to its new container: a window,
+    surely false from the stop's second plus the node clock's allowance to the start's less
+    it (50 + 1 + 1 to 61 - 1 s), the pod gone before the LB deregistered. Before: none."""
+    (window,) = b.windows_of(_restarted())
+    assert (window.node, window.cls, window.certain) == ("n1", PGBD, True)
+    assert window.start_earliest_us >= to_micros(b.at(49))
+    assert window.start_latest_us <= to_micros(b.at(52))
+    assert window.end_earliest_us >= to_micros(b.at(60))
+    assert window.end_latest_us <= to_micros(b.at(62))
+
+
+def test_a_restart_beside_a_live_local_pod_is_no_window() -> None:
+    """kube-proxy forwards to p2 as well, which lived throughout: the node forwarded to a live
+    pod, no window (as before)."""
+    assert b.windows_of(_restarted(beside=True)) == []

@@ -56,11 +56,11 @@ def test_the_restart_fact_carries_the_stop_and_the_new_start(engine: Engine) -> 
     assert tuple(rows[2][2:]) == ("p1", "n1", "ready", to_micros(b.at(50)), to_micros(b.at(61)), 1)
 
 
-def _restarted(beside: bool = False) -> list[Observation]:
+def _restarted(beside: bool = False, looks: bool = True) -> list[Observation]:
     """p1, the only pod on n1 (`beside`: p2 too, up throughout), crashed at 50 s and ran
     again from 61 s; the kubelet's next write, seen at 62 s, says Ready (restartCount 1). The
     slice lists the pods ready throughout, the health check answers 200 counting them every
-    3 s, the LB keeps the target healthy."""
+    3 s (`looks`: else no probe at all), the LB keeps the target healthy."""
     obs = [
         b.service(0),
         b.node(0, "n1"),
@@ -71,7 +71,7 @@ def _restarted(beside: bool = False) -> list[Observation]:
         *([pod(1, name="p2")] if beside else []),
     ]
     prev = None
-    for t in range(2, 120, 3):
+    for t in range(2, 120 if looks else 0, 3):
         obs.append(b.health(t, prev, "n1", 2 if beside else 1))
         prev = t
     return sorted(obs, key=lambda o: o.observed_at)
@@ -102,3 +102,15 @@ def test_a_restart_beside_a_live_local_pod_is_no_window() -> None:
     """kube-proxy forwards to p2 as well, which lived throughout: the node forwarded to a live
     pod, no window (as before)."""
     assert b.windows_of(_restarted(beside=True)) == []
+
+
+def test_without_any_probe_the_restart_is_a_window_too() -> None:
+    """F inferred from the pods (unseen.pod_serves): p1 down from its crash (50 s within the
+    node clock's allowance) until its new container started (61 s less it), the window the
+    same as with the health check. Before: none."""
+    (window,) = b.windows_of(_restarted(looks=False))
+    assert (window.node, window.cls) == ("n1", PGBD)
+    assert to_micros(b.at(49)) <= window.start_earliest_us <= window.start_latest_us
+    assert window.start_latest_us <= to_micros(b.at(52))
+    assert to_micros(b.at(60)) <= window.end_earliest_us <= window.end_latest_us
+    assert window.end_latest_us <= to_micros(b.at(62))

@@ -20,7 +20,9 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.load import load_state
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.scope import range_rows
 from gapwatch.replay.unseen import reported_stops
 from tests.replay import builders as b
 from tests.replay.test_readiness_loss import _STAMP, PGBD, kind_pod
@@ -114,3 +116,19 @@ def test_without_any_probe_the_restart_is_a_window_too() -> None:
     assert window.start_latest_us <= to_micros(b.at(52))
     assert to_micros(b.at(60)) <= window.end_earliest_us <= window.end_latest_us
     assert window.end_latest_us <= to_micros(b.at(62))
+
+
+def test_one_services_reads_of_the_store_keep_the_restart(engine: Engine) -> None:
+    """The Service's own fold (load_state with `service`: `gapwatch gaps --service`) and its
+    range read (scope.range_rows: what-if, advice, the timeline by range) read the restart row
+    with the Pod's (SQLite and PostgreSQL). Before: both read the `pod` rows only, so the
+    restart was seen by the whole store's fold and by neither of them."""
+    EventWriter(engine, derive=write_facts).write_all(_restarted())
+    svc = ServiceRef(b.CLUSTER, b.NS, b.SVC)
+    started = to_micros(b.at(61))
+    state = load_state(engine, service=svc)
+    assert [p.started_us for p in state.pods[(b.CLUSTER, b.NS, "p1")]] == [None, started]
+    with engine.connect() as conn:
+        rows = range_rows(conn, svc, to_micros(b.at(0)), to_micros(b.at(120)))
+    ranged = fold(FoldState(), rows)
+    assert [p.started_us for p in ranged.pods[(b.CLUSTER, b.NS, "p1")]] == [None, started]

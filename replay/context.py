@@ -87,7 +87,7 @@ def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
     found: list[Step] = kept_by_pods(
         state,
         (svc, node, "alive", None),
-        lambda: exact_steps(_pods_changes(state, svc, node, ALIVE), False),
+        lambda: exact_steps(_pods_changes(state, svc, node, ALIVE, restarts=True), False),
     )
     return found
 
@@ -113,15 +113,23 @@ def _ready_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> 
 
 
 def _pods_changes(
-    state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...]
+    state: FoldState, svc: ServiceRef, node: str, states: tuple[str, ...], restarts: bool = False
 ) -> list[tuple[int, bool, int]]:
     """(time, whether any local pod is in one of `states`, event id) at each Pod update that
-    changes it."""
+    changes it; with `restarts`, a pod that crashed and restarted between two updates
+    (podstate.restarted) leaves them from its kubelet's finishedAt to the new container's
+    startedAt, each within the two updates."""
     changes: list[tuple[int, int, int]] = []
     for pod in local_pods(state, svc, node):
         inside = False
+        before: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
             now = p.state in states
+            if restarts and inside and now and p.started_us is not None and before is not None:
+                down = min(max(p.finished_us or p.at_us, before + 1), p.at_us - 1)
+                up = min(max(p.started_us, down + 1), p.at_us)
+                changes += [(down, -1, p.event_id), (up, 1, p.event_id)]
+            before = p.at_us
             if now != inside:
                 changes.append((p.at_us, 1 if now else -1, p.event_id))
                 inside = now

@@ -42,6 +42,10 @@ POD_OWNER = _AT["text1"]
 POD_REVISION = _AT["text2"]
 POD_IP = _AT["text3"]
 
+# restart (replay.facts_k8s.restart_facts: a container running again after a stop)
+RESTART_FINISHED_US = _AT["num1"]
+RESTART_STARTED_US = _AT["num2"]
+
 # node
 NODE_UNSCHEDULABLE = _AT["num1"]
 NODE_LB_EXCLUDED = _AT[

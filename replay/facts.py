@@ -26,6 +26,13 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   newest containerStatuses[].state/lastState.terminated.finishedAt, the kubelet's node clock,
   whole seconds; NULL when none is reported); text1 owner Kind/name, text2 revision hash,
   text3 status.podIP (IP targets of an LB map here).
+- restart: beside a pod row (same event, next seq) where a running container reports a stop
+  before its start (replay.facts_k8s.restart_facts): the Pod and its node; state `ready` or
+  `running` (that container's own `ready`); num1 its lastState.terminated.finishedAt, num2
+  its state.running.startedAt (us, the node's clock, whole seconds), num3 its restartCount.
+  Replay reads it only where the finishedAt is newer than any the pod reported before
+  (replay.podstate.restarted: a crash and a restart between two status writes). Rows derived
+  before it: none (read as before).
 - node: state Ready/NotReady/Unknown/Deleted; num1 unschedulable, num2 1 when labelled
   node.kubernetes.io/exclude-from-external-load-balancers; text1 kube-proxy version,
   text2 providerID, text3 the node's IP addresses (comma-separated: access-log targets map here).

@@ -108,6 +108,52 @@ def _finished_us(statuses: Sequence[Mapping[str, Any]]) -> int | None:
     return best
 
 
+def restarted(statuses: Sequence[Mapping[str, Any]]) -> tuple[int, int, int, bool] | None:
+    """The newest restart the kubelet reports: a container running again after a stop, as
+    (its `lastState.terminated.finishedAt`, its `state.running.startedAt`, its
+    `restartCount`, whether it is `ready`); RFC 3339 whole seconds on the node's clock, in
+    us. None where no running container reports a stop before its start."""
+    best: tuple[int, int, int, bool] | None = None
+    for c in statuses:
+        done = time_us(as_dict(as_dict(c.get("lastState")).get("terminated")).get("finishedAt"))
+        began = time_us(as_dict(as_dict(c.get("state")).get("running")).get("startedAt"))
+        if done is None or began is None or began < done:
+            continue  # a new container starts after the old one stopped (same node clock)
+        if best is not None and done <= best[0]:
+            continue
+        count = c.get("restartCount")
+        best = (done, began, count if isinstance(count, int) else 0, c.get("ready") is True)
+    return best
+
+
+def restart_facts(
+    row: dict[str, Any], statuses: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The `restart` row beside a Pod's `pod` row (same pod and node) where a container runs
+    again after a stop (`restarted`): state `ready` or `running` (the restarted container's
+    own `ready`), num1 the stop's finishedAt, num2 the new container's startedAt (us), num3
+    its restartCount. Replay (replay.podstate.restarted) reads it only where the finishedAt is newer
+    than any the pod reported before: a crash and a restart between two status writes."""
+    found = restarted(statuses)
+    if found is None or row["state"] == "gone":
+        return []
+    done, began, count, ready = found
+    return [
+        dict(
+            row,
+            fact="restart",
+            state="ready" if ready else "running",
+            num1=done,
+            num2=began,
+            num3=count,
+            num4=None,
+            text1=None,
+            text2=None,
+            text3=None,
+        )
+    ]
+
+
 def pod_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     payload = obs.payload
     meta, spec, status = (as_dict(payload.get(k)) for k in ("metadata", "spec", "status"))
@@ -139,22 +185,21 @@ def pod_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     )
     labels = as_dict(meta.get("labels"))
     revision = labels.get("pod-template-hash") or labels.get("controller-revision-hash")
-    return [
-        dict(
-            base,
-            namespace=meta.get("namespace") or obs.namespace,
-            name=meta.get("name") or obs.name,
-            node=spec.get("nodeName") or obs.node,
-            state=state,
-            num1=deletion,
-            num2=int(grace) if isinstance(grace, int | float) else None,
-            num3=_prestop_ms(spec),
-            num4=_finished_us(statuses),
-            text1=owner,
-            text2=revision,
-            text3=status.get("podIP") or None,
-        )
-    ]
+    row = dict(
+        base,
+        namespace=meta.get("namespace") or obs.namespace,
+        name=meta.get("name") or obs.name,
+        node=spec.get("nodeName") or obs.node,
+        state=state,
+        num1=deletion,
+        num2=int(grace) if isinstance(grace, int | float) else None,
+        num3=_prestop_ms(spec),
+        num4=_finished_us(statuses),
+        text1=owner,
+        text2=revision,
+        text3=status.get("podIP") or None,
+    )
+    return [row, *restart_facts(row, statuses)]
 
 
 def node_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:

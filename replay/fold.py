@@ -20,7 +20,7 @@ from gapwatch.replay import factrow as F
 from gapwatch.replay.facts_nodehealth import UNSYNCED
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
-from gapwatch.replay.podstate import lane_state
+from gapwatch.replay.podstate import lane_state, restarted
 from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 from gapwatch.replay.shortcircuit import SHORT_CIRCUITED, short_circuit
 
@@ -134,6 +134,9 @@ class PodSample(NamedTuple):
     #: when a container last stopped, as its kubelet wrote it (finishedAt: the node's clock,
     #: whole seconds; None when not reported): replay.deaths
     finished_us: int | None = None
+    #: where this update reports a container crashed and restarted since the pod's previous
+    #: update (replay.podstate.restarted): the new container's startedAt (node clock, whole seconds)
+    started_us: int | None = None
 
 
 @dataclass(slots=True)
@@ -601,6 +604,10 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
             if row[F.POD_IP] and row[F.NODE]:
                 state.pod_ips[(cluster, row[F.POD_IP])] = (ns or "", name or "", row[F.NODE])
+        elif kind == "restart":
+            lane_of = state.pods.get((cluster, ns or "", name or ""))
+            if lane_of and lane_of[-1].event_id == row[F.EVENT_ID]:
+                lane_of[-1] = restarted(lane_of, row[F.RESTART_STARTED_US])
         elif kind == "node":
             node_key = (cluster, name or "")
             node_lane = state.nodes.setdefault(node_key, [])

@@ -70,17 +70,17 @@ def _where(
         clauses.append("cluster = :cluster")
         params["cluster"] = cluster
     if service is not None:
-        # index-friendly (cluster, namespace, ...): the Service's own facts, the pods and
-        # workloads of its namespace, the cluster's nodes, and access-log lines and CloudTrail
-        # membership changes that name no Service (tied by target address and NodePort),
-        # kube-proxy's syncs per node, API requests without their objects, the stretches a
-        # watch relist passed over (of the namespace or of every namespace), the prober's
-        # self-check verdicts (of the cluster: replay.shortcircuit)
+        # index-friendly (cluster, namespace, ...): the Service's own facts, the pods (and
+        # their restarts) and workloads of its namespace, the cluster's nodes, and access-log
+        # lines and CloudTrail membership changes that name no Service (tied by target
+        # address and NodePort), kube-proxy's syncs per node, API requests without their
+        # objects, the stretches a watch relist passed over (of the namespace or of every
+        # namespace), the prober's self-check verdicts (of the cluster: replay.shortcircuit)
         params.update(cluster=service.cluster, ns=service.namespace, svc=service.name)
         clauses.append("cluster = :cluster")
         clauses.append(
             "((namespace = :ns AND (name = :svc"
-            " OR fact IN ('pod', 'workload', 'apireq', 'relist')))"
+            " OR fact IN ('pod', 'restart', 'workload', 'apireq', 'relist')))"
             " OR (namespace IS NULL AND fact IN ('node', 'access', 'member', 'sync', 'apireq',"
             " 'tgconf', 'relist', 'selfcheck')))"
         )

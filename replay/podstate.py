@@ -26,7 +26,16 @@ The lane (`lane_state`) keeps `unready` only after the pod was seen up and where
 is reported: a finishedAt newer than any the pod's earlier samples reported means a container
 stopped (and was restarted) between two updates, a death; an `unready` pod never seen up is
 a pod starting (`pending`). Readers: `UP` begins a run of the pod, `ALIVE` keeps it going (a
-death needs a `STOPPED` after an alive sample), `unready` is never forwarded to. Pure.
+death needs a `STOPPED` after an alive sample), `unready` is never forwarded to.
+
+A container can crash and restart between two of its kubelet's status writes: every update
+seen then says Ready, and the next one reports the stop (`restartCount` +1,
+`lastState.terminated.finishedAt`) beside the new container's `state.running.startedAt`
+(the `restart` fact, replay.facts_k8s.restart_facts). `restarted` marks such an update
+(PodSample.started_us) where it is up, follows one that saw the pod alive and its finishedAt
+is newer than any the pod reported before: the process was gone from that finishedAt until
+the new container started, the endpoint still listed (replay.podsup reads it as a stop and a
+new run of the same endpoint; replay.unseen's stops and deaths list it). Pure.
 """
 
 from __future__ import annotations
@@ -90,3 +99,20 @@ def lane_state(state: str, finished_us: int | None, lane: Sequence[PodSample]) -
         if before is None or finished_us > before:
             return "pending"
     return UNREADY
+
+
+def restarted(lane: Sequence[PodSample], started_us: int | None) -> PodSample:
+    """The lane's last sample, marked restarted (`started_us`) where it reports a container
+    running again after a stop newer than any the pod's earlier samples reported, up and
+    following a sample that saw it alive: the container crashed and restarted between two
+    status writes, no update showing it down (module docstring). Else as it was."""
+    last = lane[-1]
+    if started_us is None or last.finished_us is None or last.state not in UP or len(lane) < 2:
+        return last
+    before = lane[-2]
+    if before.state not in ALIVE:
+        return last
+    newest = _newest_finished(lane[:-1])
+    if newest is not None and last.finished_us <= newest:
+        return last
+    return last._replace(started_us=started_us)

@@ -108,6 +108,30 @@ def _listed(listings: Sequence[int], since_us: int, lag_us: int) -> int:
     return listings[i] + lag_us if i < len(listings) else HI
 
 
+def _restarted(
+    state: FoldState,
+    svc: ServiceRef,
+    pod: str,
+    began: int,
+    again: int,
+    sure_before: int,
+    lag_us: int,
+    skew_us: int,
+) -> int:
+    """When kube-proxy surely forwards again to a pod whose container crashed and restarted
+    between two status writes (replay.podstate.restarted), the new one seen up at `again`: by that
+    update (it reports the new container ready), and no sooner than its endpoint was surely
+    forwarded to before the crash (`sure_before`); where a slice listed the pod ready anew
+    since the new container began (`began`: the Ready was written false in between, unseen),
+    kube-proxy programs it again, its lag bound after that listing."""
+    sure = max(again, sure_before)
+    listings = state.slice_ready.get((svc, pod), ())
+    relisted = _listed(listings, began - skew_us, lag_us)
+    if relisted < HI and relisted - lag_us <= again + skew_us:
+        sure = max(sure, relisted)
+    return sure
+
+
 def pods_up(
     state: FoldState,
     svc: ServiceRef,
@@ -134,8 +158,8 @@ def pods_up(
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
     # (came up, surely stopped by, possibly up until, the pod, first seen not ready at, its
-    # stop before)
-    runs: list[tuple[int, int, int, str, int, int]] = []
+    # stop before, surely up again by where it restarted in the run before, else None)
+    runs: list[tuple[int, int, int, str, int, int, int | None]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
@@ -143,7 +167,17 @@ def pods_up(
         began: int | None = None
         last_up = after = LO
         unready = HI
+        again: int | None = None
         for i, p in enumerate(lane):
+            if began is not None and p.started_us is not None:
+                # a crash and a restart between two status writes (podstate.restarted): down
+                # from the old container's finishedAt, possibly up again from the new one's
+                # startedAt (whole seconds, the node's clock), surely by this update (ready)
+                lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
+                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again))
+                began, after, unready = max(lo, p.started_us - clock_us), p.at_us, HI
+                again, last_up = p.at_us, p.at_us - STAMP_RESOLUTION_US
+                continue
             if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
                     began, unready = (LO if i == 0 else p.at_us), HI
@@ -152,10 +186,10 @@ def pods_up(
                 last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod, min(unready, p.at_us), after))
-                began, after = None, p.at_us
+                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again))
+                began, after, again = None, p.at_us, None
         if began is not None:
-            runs.append((began, HI, HI, pod, unready, after))
+            runs.append((began, HI, HI, pod, unready, after, again))
     if not seen:
         return None
     times = [h.at_us for h in health]
@@ -163,9 +197,19 @@ def pods_up(
     definite: list[Iv] = []
     # the slice facts name their ready pods (facts derived before they did name none: then
     # the listing is unknown, and only the Ready and the lags bound the programming)
-    named = any((svc, pod) in state.slice_ready for *_, pod, _u, _a in runs)
+    named = any((svc, pod) in state.slice_ready for *_, pod, _u, _a, _g in runs)
     counts = state.ready_counts.get((svc, node), ())
-    for began, lo, hi, pod, unready, after in runs:
+    sure_before = LO
+    for began, lo, hi, pod, unready, after, again in runs:
+        if again is not None:
+            # the same endpoint, not relisted: forwarded to again as it was before the crash,
+            # once the new container runs and is ready (`restarted`)
+            possible.append(Iv(max(LO, began), hi))
+            sure = _restarted(state, svc, pod, began, again, sure_before, lag_us, skew_us)
+            if sure < lo:
+                definite.append(Iv(sure, lo))
+            sure_before = sure
+            continue
         possible.append(Iv(max(LO, began - skew_us), hi))
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
@@ -187,4 +231,5 @@ def pods_up(
             sure = _counted(health, times, counted_from, by)
         if sure < lo:
             definite.append(Iv(sure, lo))
+        sure_before = sure
     return Tri(union(possible, []), union(definite, []))

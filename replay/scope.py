@@ -223,7 +223,8 @@ def load(
 
 def range_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any]:
     """The facts of the Service's EndpointSlice versions in [lo, hi) and the ones holding at
-    lo, of its own versions before hi, of every pod they name (whole lifecycles), of those
+    lo, of its own versions before hi, of every pod they name (whole lifecycles, restarts
+    too: replay.podstate.restarted), of those
     pods' Nodes, and the cluster's relisted stretches, in fold order."""
     rows = _slice_rows(conn, svc, lo, hi)
     # the Service's versions up to hi: where it was Local (replay.policy; a few rows)
@@ -233,7 +234,7 @@ def range_rows(conn: Connection, svc: ServiceRef, lo: int, hi: int) -> list[Any]
     nodes = {r[F.NODE] for r in rows if r[F.NODE]}
     params = {"c": svc.cluster, "ns": svc.namespace}
     for chunk in _chunks(pods):
-        where = "cluster = :c AND namespace = :ns AND name IN :names AND fact = 'pod'"
+        where = "cluster = :c AND namespace = :ns AND name IN :names AND fact IN ('pod', 'restart')"
         rows += fact_rows(conn, where, params, names=chunk)
     for chunk in _chunks(nodes):
         where = "cluster = :c AND namespace IS NULL AND name IN :names AND fact = 'node'"

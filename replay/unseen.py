@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -288,7 +289,8 @@ def reported_stops(
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up_at is not None and p.state in STOPPED:
+            if up_at is not None and (p.state in STOPPED or p.started_us is not None):
+                # a stop, or a crash and restart between two updates (replay.podstate.restarted)
                 out.append((up_at, p.at_us, p.finished_us))
             up_at = p.at_us if p.state in ALIVE else None
     return out
@@ -361,7 +363,7 @@ def _pod_deaths(state: FoldState, svc: ServiceRef, node: str) -> list[int]:
     for pod in local_pods(state, svc, node):
         up = False
         for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            if up and p.state in STOPPED:
+            if up and (p.state in STOPPED or p.started_us is not None):
                 out.append(p.at_us)
             up = p.state in ALIVE
     return sorted(out)
@@ -410,10 +412,20 @@ def pod_serves(
     states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
     fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
     fwd, fwd_initial = backdated(fwd, listed, list_us)
-    up = exact_steps([(p.at_us, p.state in ALIVE, p.event_id) for p in lane], False)
+    # a crash and restart between two updates (podstate.restarted): down just before the
+    # update that reports it, its bounds set by `_restarts`
+    changes = [
+        c
+        for i, p in enumerate(lane)
+        for c in (
+            [(p.at_us - 1, False, p.event_id)] if i and p.started_us is not None else []
+        ) + [(p.at_us, p.state in ALIVE, p.event_id)]
+    ]  # fmt: skip
+    up = exact_steps(changes, False)
     up, up_initial = backdated(up, listed, list_us)
     seen = [p.at_us for p in lane]
-    up = shifted([s if s.value else _stopped(s, seen, status_us) for s in up])
+    up = [s if s.value else _stopped(s, seen, status_us) for s in up]
+    up = shifted(_restarts(up, lane, seconds_us(settings.node_clock_s)))
     slice_us = seconds_us(settings.slice_lag_s)
     # the EndpointSlice follows the Pod within slice_us: kube-proxy gets the change that late
     synced = programmed(
@@ -421,6 +433,30 @@ def pod_serves(
         span_us=seconds_us(settings.sync_span_s),
     )  # fmt: skip
     return t_and(tri_from_steps(synced, fwd_initial), tri_from_steps(up, up_initial))
+
+
+def _restarts(up: list[Step], lane: Sequence[PodSample], clock_us: int) -> list[Step]:
+    """`up` with each restart's stop and return (podstate.restarted) placed where the kubelet's
+    times put them: the stop in the death range (finishedAt within `clock_us`, after the update
+    before: replay.deaths.death_range), the return from the new container's startedAt less
+    `clock_us` (no sooner than the stop) to the update that reports it."""
+    found: dict[int, tuple[Iv, int]] = {}
+    for before, p in pairwise(lane):
+        if p.started_us is not None:
+            death = death_range(before.at_us, p.at_us, p.finished_us, clock_us)
+            found[p.event_id] = (death, max(death.start, p.started_us - clock_us))
+    if not found:
+        return up
+    out = []
+    for s in up:
+        hit = found.get(s.event_id)
+        if hit is None:
+            out.append(s)
+        elif s.value:
+            out.append(s._replace(earliest=min(hit[1], s.latest)))
+        else:
+            out.append(s._replace(earliest=hit[0].start, latest=hit[0].end))
+    return out
 
 
 def _stopped(step: Step, seen: list[int], status_us: int) -> Step:

@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DetectSettings
 from tests.replay.builders import eps, looks, node, pod, polled_healthy, service, window_on
 
 PGBD, RBF = "pod-gone-before-deregistered", "registered-before-forwarding"
+CBD = "closed-before-deregistered"
 
 
 def _swap(
@@ -62,9 +64,19 @@ def test_an_unseen_return_after_nothing_was_listed_names_registered_before_forwa
 
 def test_a_terminating_endpoint_listed_throughout_does_not() -> None:
     # with PTE kube-proxy forwarded to the terminating endpoint until the replacement's sync:
-    # the slice never left it without rules, so the return met the dead pod's rules
-    w = window_on(_swap(unlisted=False), "n1")
+    # the slice never left it without rules, so the return met the dead pod's rules. The gate
+    # stated on: on 1.26 it is only a default, and turned off kube-proxy may have closed after
+    # the replacement's listing, which rule R names (docs/semantics.md, "Confidently wrong
+    # windows"), whatever the LB did
+    on = DetectSettings(proxy_terminating_endpoints=True)
+    w = window_on(_swap(unlisted=False), "n1", on)
     assert w.cls == PGBD and RBF not in w.also
+
+
+def test_with_the_gate_a_default_a_close_after_the_listing_is_named() -> None:
+    # rule R, not AA: the close (gate off) may have come after p2's listing at 24 s
+    w = window_on(_swap(unlisted=False), "n1")
+    assert w.cls == PGBD and CBD in w.also and RBF in w.also
 
 
 def test_a_look_inside_that_found_the_dead_pods_rules_does_not() -> None:

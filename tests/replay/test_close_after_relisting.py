@@ -62,6 +62,6 @@ def test_the_swap_observed_names_the_close_after_the_listing() -> None:
         b.eps(11.94, [("p1", "n1", "stopped"), ("p2", "n1", "ready")]),
     ]
     obs += b.health_looks("n1", [0.5 + 2 * k for k in range(40)], lambda t: 1)
-    (window,) = [w for w in b.windows_of(obs, DEFAULTS) if w.node == "n1"]
+    window = b.window_on(obs, "n1", DEFAULTS)
     assert window.cls == PGBD
     assert window.also == (CBD, RBF)

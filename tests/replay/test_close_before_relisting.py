@@ -36,8 +36,7 @@ def _swapped(settings: DetectSettings = DEFAULTS) -> Window:
     obs += b.terminating_swap(10.75, 10.79, 10.81, 12.33, 12.53)
     obs.append(b.pod(14.9, "p1", "n1", "gone", deleted_at=10.75, grace=30, finished=14))
     obs += b.health_looks("n1", range(2, 80, 2), lambda t: int(t != 12))
-    (window,) = [w for w in b.windows_of(obs, settings) if w.node == "n1"]
-    return window
+    return b.window_on(obs, "n1", settings)
 
 
 def test_a_close_at_the_ready_endpoints_loss_is_named_beside_the_death() -> None:

@@ -40,8 +40,7 @@ def _removed(node_deleted_at: float | None, answered_after: bool = False) -> Win
         prev = t
     if answered_after:
         obs.append(b.health(46.5, prev, "n1", 0))
-    (window,) = [w for w in b.windows_of(obs) if w.node == "n1"]
-    return window
+    return b.window_on(obs, "n1")
 
 
 def test_a_pod_removed_at_once_before_its_nodes_deletion_is_the_node_gone() -> None:

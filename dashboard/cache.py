@@ -60,8 +60,8 @@ def refresh_now(url: str) -> int:
 
 
 def due(url: str) -> Due:
-    """What the next refresh has to do (replay.due), read on every run of a page: one
-    statement of primary-key lookups, not cached (a rederive or rebuild moves no version)."""
+    """What the next refresh has to do (replay.due), read on every run of a page: two
+    statements of primary-key lookups, not cached (a rederive or rebuild moves no version)."""
     return replay_due(engine(url))
 
 

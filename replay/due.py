@@ -13,8 +13,8 @@ long reads as a hung dashboard:
 - `fold`: this process keeps no fold state of the store yet (replay.checkpoint_file: the first
   page since the dashboard started) and facts are pending: it reads the whole store once.
 
-`due` reads it in one statement of primary-key lookups (the one a refresh's own look sends,
-projections.looks, with the facts projector's row beside it), and also tells whether other
+`due` reads it in two statements of primary-key lookups (the one a refresh's own look sends,
+projections.looks, and the facts projector's row), and also tells whether other
 code derived some of the facts (recorder.derivedby), which a refresh does not mend: the page
 says so with the command that does.
 """

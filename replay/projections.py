@@ -229,7 +229,7 @@ def facts_epoch(conn: Connection) -> int:
 def positions(conn: Connection) -> tuple[int, int]:
     """`_last` and `_max_fact_event` in one statement (one round trip, twice a refresh): the
     last fact event the projections hold, and the store's newest."""
-    last, newest, _built, _moved = _looks(conn)
+    last, newest, _built, _moved = looks(conn)
     return last, newest
 
 
@@ -243,7 +243,7 @@ def _due(conn: Connection) -> tuple[int, int]:
     another revision of replay's code built (or one from before the revision was recorded), or
     that were built before facts below their position were derived again: what a refresh must
     bring up to date, in the same one statement."""
-    last, newest, built, moved = _looks(conn)
+    last, newest, built, moved = looks(conn)
     stale = last > 0 and (built != revision.current() or moved)
     return (STALE if stale else last), newest
 
@@ -252,10 +252,7 @@ def looks(conn: Connection) -> tuple[int, int, int | None, bool]:
     """The last fact event the projections hold, the store's newest, the replay revision
     that built them (None: not recorded), and whether facts were derived again since, in the
     one statement a refresh's look sends."""
-    return _looks(conn)
 
-
-def _looks(conn: Connection) -> tuple[int, int, int | None, bool]:
     def value(key: str) -> Any:
         return select(replay_state.c.value).where(replay_state.c.key == key).scalar_subquery()
 

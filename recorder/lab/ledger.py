@@ -12,15 +12,15 @@ Three kinds of transition, each from what the fakes themselves logged:
   A change is *observable* when the new state lasted at least `bound_s` (the sampling bound: one
   look interval plus one timeout, in simulated seconds, plus the driver's slack); a sampler may
   legitimately miss a shorter one. Lost: an observable change with no stored row of that state
-  within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a
-  probe `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to a state a row since the last
-  transition to another state already had, observed when the transition's own replica still
-  saw the old state (at or after its `previous_observed_at`: both saw the same change;
-  `duplicates`), whoever stored it and however close to the other: the recorders run as two
-  replicas (as deploy/ does), each sampling on its own, and the writer's compare-and-set
-  (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it first. There
-  is no allowance for the same change "stored by both replicas" any more. Each duplicate names
-  the row it repeats and what lies between (`twice`).
+  within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a probe
+  `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to a state a transition since the last
+  transition to another state already stored, the newest row of that state observed when the
+  transition's own replica still saw the old state (at or after its `previous_observed_at`: both saw
+  the same change; `duplicates`), whoever stored it and however close to the other: the recorders
+  run as two replicas (as deploy/ does), each sampling on its own, and the writer's compare-and-set
+  (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it first. There is
+  no allowance for the same change "stored by both replicas" any more. Each duplicate names the row
+  it repeats and what lies between (`twice`).
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -339,7 +339,13 @@ def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, i
     after that change with the state from before it. Ordered so, a heartbeat of the old state
     lies between a change and the next one, and the first rule (a transition to the state of
     the row just before it) both counted the change back as stored twice (the session-25
-    soaks' `(200, 1) again`) and let a change stored twice around such a heartbeat pass."""
+    soaks' `(200, 1) again`) and let a change stored twice around such a heartbeat pass.
+    And only a run of S that holds a transition to S was stored before: a heartbeat of S with
+    no transition to S before it (a replica whose own transition to S the writer dropped, the
+    other's not yet committed, looked again and saw only the target's node become known: an
+    `OBSERVED` stamped when that look began) is an observation, and the one transition after
+    it stores the change once (CI of session 26: `healthy again at 1.7 s`, stored first as
+    that heartbeat, nothing between)."""
     found: list[tuple[int, int]] = []
     for j, (_at, state, transition, since) in enumerate(seq):
         if not transition or j == 0:
@@ -348,15 +354,19 @@ def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, i
             if seq[j - 1][1] == state:
                 found.append((j - 1, j))
             continue
+        newest: int | None = None  # the newest row of S: it decides, an older one is older
+        stored = False  # a transition to S lies in the run: the change is in the store
         for i in range(j - 1, -1, -1):
-            at, other, other_transition, _ = seq[i]
+            _at, other, other_transition, _ = seq[i]
             if other != state:
                 if other_transition:
                     break  # a change to another state lies between
                 continue
-            if at >= since:
-                found.append((i, j))
-            break  # the newest row of S decides: an older one is older still
+            if newest is None:
+                newest = i
+            stored = stored or other_transition
+        if newest is not None and stored and seq[newest][0] >= since:
+            found.append((newest, j))
     return found
 
 

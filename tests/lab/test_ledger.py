@@ -315,3 +315,24 @@ def test_a_duplicate_written_into_a_store_is_reported_with_the_row_it_repeats(
     result = count_states(changes, rows, bound_s=2.0, slack_s=1.0, end_s=120.0, initial={})
     assert result.duplicated == ["n1 -> (503, 0) again at 74.0 s"]
     assert result.around[result.duplicated[0]].startswith("stored first: 72.6 s (503, 0)")
+
+
+def test_a_heartbeat_before_the_one_transition_to_its_state_is_no_duplicate() -> None:
+    """Session 26's CI (tests/lab/test_lab_start.py, the LB lane): B stored the target's first
+    state at 0.5 s; A's first look saw it healthy, its ADDED was dropped (B's came first), and
+    before A learnt so it looked again, saw only the target's node become known and stored an
+    `OBSERVED` of healthy stamped when that look began (1.0 s, its previous look 0.5 s); B's
+    MODIFIED to healthy at 1.7 s, its previous look 0.5 s, is the change's one transition. The
+    ledger counted it as `healthy again at 1.7 s` (the heartbeat at or after its previous look);
+    a transition to the same state after that heartbeat is still counted twice."""
+    changes = [(0.0, "t", "initial"), (0.6, "t", "healthy")]
+    rows = [
+        (0.5, "t", "initial", True, None),  # B: the first look
+        (1.0, "t", "healthy", False, 0.5),  # A: a heartbeat, its own transition dropped
+        (1.7, "t", "healthy", True, 0.5),  # B: the change
+    ]
+    result = count_states(changes, rows, bound_s=0.3, slack_s=0.2, end_s=5.0, initial={})
+    assert result.duplicated == [] and result.lost == []
+    again = [*rows, (1.9, "t", "healthy", True, 1.2)]  # A again, its look overlapping B's
+    result = count_states(changes, again, bound_s=0.3, slack_s=0.2, end_s=5.0, initial={})
+    assert result.duplicated == ["t -> healthy again at 1.9 s"]

@@ -62,8 +62,29 @@ from tests.replay.accuracy import nodeport_fallback
 #: One uncertain false window's features: side, F source, R source, width bucket, near bucket,
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
 #: poll period, probe period (the scenario's), cause, what the extra observations could order,
-#: the access log's lines inside, what would have decided it (replay.openness's kinds).
-Row = tuple[str, str, str, str, str, bool, bool, bool, str, str, str, str, str, str, str, str, str]
+#: the access log's lines inside, what would have decided it (replay.openness's kinds), its
+#: width in seconds, and where it is (seed, node, start_earliest..end_latest) for `--list`.
+Row = tuple[
+    str,
+    str,
+    str,
+    str,
+    str,
+    bool,
+    bool,
+    bool,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    str,
+    float,
+    str,
+]
 #: replay.openness's sides as this table names them
 _SIDES = {
     "order": "both open",
@@ -108,8 +129,18 @@ def _rows(job: tuple[int, dict[str, Any], bool]) -> list[Row]:
             continue
         features, why = _features(state, w, mine, found)
         decide = "+".join(kind for kind, _text in why.decide) or "looks inside already, or narrow"
+        where = f"{seed} {w.node} {w.cls} {lo}..{hi}"
         out.append(
-            (*features, *periods, _cause(state, w), _orderable(state, w), _lines(state, w), decide)
+            (
+                *features,
+                *periods,
+                _cause(state, w),
+                _orderable(state, w),
+                _lines(state, w),
+                decide,
+                (hi - lo) / 1e6,
+                where,
+            )
         )
     return out
 
@@ -219,6 +250,17 @@ def _table(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
         print(f"  {' / '.join(key):<58} {n:>5}  {n / len(rows):6.1%}")
 
 
+def _widths(rows: list[Row], index: int, title: str) -> None:
+    """Count, share and mean width (start_earliest..end_latest) by one column."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(str(r[index]), []).append(r[17])
+    print(f"{title}:")
+    for key, got in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        share = len(got) / len(rows)
+        print(f"  {key:<58} {len(got):>5}  {share:6.1%}  mean {sum(got) / len(got):6.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--random", type=int, default=999, metavar="N")
@@ -230,6 +272,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     without_nodeport = "as benchmarks/accuracy.py's: the NodePort probes `nodeport: fallback` keeps"
     parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
+    listing = "also print each window: seed, node, class, bounds (us), cause, side"
+    parser.add_argument("--list", action="store_true", help=listing)
     args = parser.parse_args()
     options: dict[str, Any] = dict(
         evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
@@ -246,7 +290,7 @@ def main() -> None:
     print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")
     if not rows:
         return
-    _table(rows, 13, "cause")
+    _widths(rows, 13, "cause (count, share, mean width)")
     _table(rows, 16, "what would have decided it (replay.openness; + joins several)")
     _table(rows, (0, 16), "side / what would have decided it")
     _table(rows, (13, 14), "cause / extra observations inside its bounds")
@@ -268,6 +312,9 @@ def main() -> None:
     _table(rows, (9, 0, 8), "CCM mode / side / class")
     _table(rows, (11, 0), "LB poll period / side")
     _table(rows, (12, 0), "probe period / side")
+    if args.list:
+        for r in sorted(rows, key=lambda r: r[18]):
+            print(f"  window {r[18]} {r[17]:.2f}s | {r[13]} | {r[0]}")
 
 
 if __name__ == "__main__":

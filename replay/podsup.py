@@ -152,8 +152,9 @@ def pods_up(
     forwarded from its Ready because the old pod was up hid the gap where the old pod died
     first: tests/replay/test_replacement_unprogrammed.py). The health check's 200 does not say
     which endpoint it counted, a dead one still listed or its replacement, unless its count
-    rose after the pod came up from a look that counted none (`health`: the node's
-    health-check lane, `_counted`) or is one only a slice version listing the pod had
+    rose after the pod came up (or after its listing, less the watch skew `skew_us`: kube-proxy
+    may read the version before the recorder does) from a look that counted none (`health`:
+    the node's health-check lane, `_counted`) or is one only a slice version listing the pod had
     (`_count_shows`). `lag_us`:
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
@@ -228,7 +229,9 @@ def pods_up(
                     by = _count_shows(health, times, counts, listed, until, by, lag_us, skew_us)
                 # listed ready before its Ready was seen: the pod was Ready by its listing
                 counted_from = min(began, _listed(listings, max(after, began - lag_us), 0))
-            sure = _counted(health, times, counted_from, by)
+            # kube-proxy may have had the version listing it up to the watch skew before the
+            # recorder's watch delivered it, and counted it then
+            sure = _counted(health, times, counted_from - skew_us, by)
         if sure < lo:
             definite.append(Iv(sure, lo))
         sure_before = sure

@@ -1,7 +1,7 @@
 """Ingest benchmark: every ingest path beside the raw COPY of the same rows, same run, same server.
 
     python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N] [--ndjson FILE]
-        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]]
+        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--derive-process]
         [--only PREFIX]
 
 Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 with the server's DEFAULT
@@ -60,6 +60,10 @@ scratch table `facts_grouped` made by DDL before the clock, `facts` left empty; 
   writer, events + derive, nothing written: the facts derived and dropped, the bound of any
   layout of them while derive stays in Python.
 
+With --derive-process (ingest session 27, measured, not adopted), the writer with facts and the
+import with the projector in a child process (benchmarks/deriveproc.py), each beside today's
+path (the projector in a thread).
+
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
 
@@ -70,10 +74,10 @@ path's median rows/s, its ratio to the raw COPY's median, the median of its per-
 median WAL the server wrote during the path (the whole server's: other work on a --pg server
 counts too) and the runs. Then the CPU this process (every thread: parsing, deriving, writing)
 spent per row on each path, medians: on a loaded machine wall-clock ratios follow the load, this
-does not; the CPU of the processes it started is counted with it. Beside it, the server's CPU
-per row when the benchmark started the server itself (not with --pg): every process of the
-server from /proc (the postmaster, its live children, and the children it reaped: a closed
-connection's backend), read before the path and 0.3 s after it, autovacuum included.
+does not; the derive process's CPU is counted with it. Beside it, the server's CPU per row when
+the benchmark started the server itself (not with --pg): every process of the server from /proc
+(the postmaster, its live children, and the children it reaped: a closed connection's backend),
+read before the path and 0.3 s after it, autovacuum included.
 """
 
 from __future__ import annotations
@@ -100,8 +104,10 @@ from psycopg.copy import FileWriter
 from sqlalchemy.orm import Session, registry
 
 from benchmarks import factgroups
+from benchmarks.deriveproc import ProcessWriter
 from benchmarks.observations import generate
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server, server_cpu, server_pid
+from gapwatch.recorder import importer
 from gapwatch.recorder.importer import import_files
 from gapwatch.recorder.ndjson import dumps, read_observations
 from gapwatch.recorder.observation import Observation
@@ -236,9 +242,10 @@ def writer(
     *,
     facts: bool = True,
     derive: Any = write_facts,
+    kind: type[EventWriter] = EventWriter,
 ) -> float:
     engine = make_engine(url)
-    write = EventWriter(engine, derive=derive if facts else no_derive)
+    write = kind(engine, derive=derive if facts else no_derive)
     start = time.perf_counter()
     result = write.write_all(iter(observations), batch_size=batch)
     elapsed = time.perf_counter() - start
@@ -248,10 +255,17 @@ def writer(
     return elapsed
 
 
-def import_file(url: str, path: str, n: int, batch: int) -> float:
+def import_file(
+    url: str, path: str, n: int, batch: int, kind: type[EventWriter] = EventWriter
+) -> float:
+    """`gapwatch import events`' library call; `kind` the writer it builds (measurement only)."""
     engine = make_engine(url)
     start = time.perf_counter()
-    report = import_files(engine, [path], derive=write_facts, batch_size=batch)
+    importer.EventWriter = kind  # type: ignore[attr-defined]
+    try:
+        report = import_files(engine, [path], derive=write_facts, batch_size=batch)
+    finally:
+        importer.EventWriter = EventWriter  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
     engine.dispose()
     if report.written.inserted != n or report.error_count:
@@ -348,6 +362,11 @@ def main() -> None:
         help="--facts-grouped: events per batch (repeatable; default 1000)",
     )
     parser.add_argument(
+        "--derive-process",
+        action="store_true",
+        help="add the writer and import with the projector in a child process (session 27)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         default=[],
@@ -391,6 +410,8 @@ def main() -> None:
         paths = beside(paths, facts_index_paths(args, observations, rows))
     if args.facts_grouped:
         paths = beside(paths, facts_grouped_paths(args, observations, rows))
+    if args.derive_process:
+        paths = beside(paths, derive_process_paths(args, observations, str(ndjson)))
     if args.only:
         paths = {
             label: run
@@ -599,6 +620,26 @@ def facts_grouped_paths(
     return extra
 
 
+def derive_process_paths(
+    args: argparse.Namespace, observations: list[Observation], ndjson: str
+) -> list[tuple[str, str, Run]]:
+    """--derive-process: the writer and the import with the projector in a child process
+    (benchmarks/deriveproc.py), each beside today's (a thread)."""
+    n = len(observations)
+    return [
+        (
+            "writer, events + facts (projector)",
+            "writer, events + facts, derive process",
+            (n, lambda url: writer(url, observations, args.batch, kind=ProcessWriter)),
+        ),
+        (
+            "import events, end to end from NDJSON",
+            "import events, derive process",
+            (n, lambda url: import_file(url, ndjson, n, args.batch, kind=ProcessWriter)),
+        ),
+    ]
+
+
 def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:
     """`paths` with each extra path right after the one it names (so they run side by side)."""
     out: dict[str, Run] = {}
@@ -609,7 +650,8 @@ def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str
 
 
 def client_cpu() -> float:
-    """CPU seconds of this process so far, every thread, and of its children that ended."""
+    """CPU seconds of this process so far, every thread, and of its children that ended (the
+    derive process)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -618,7 +660,7 @@ def client_cpu() -> float:
 def print_cpu(
     paths: dict[str, Run], cpu: dict[str, list[float]], server: dict[str, list[float]]
 ) -> None:
-    """The client's CPU per row on each path (this process and its children), and the
+    """The client's CPU per row on each path (this process and its derive process), and the
     server's (every process of our own server; not printed with --pg), medians of the runs."""
     print(f"\n{'CPU per row (us), median':<52}{'client':>10}{'server':>10}")
     for label, (count, _run) in paths.items():

@@ -96,7 +96,10 @@ def _serve(pipe_in: Pipe, pipe_out: Pipe) -> None:
             except StoreError as exc:  # as the writer's thread: behind, the next catch-up resumes
                 log.warning("projector behind", error=str(exc), first_id=batch[0][0])
                 failed = 0
-            pipe_out.send(failed)
+            try:
+                pipe_out.send(failed)
+            except OSError:  # the parent went away: this batch is committed all the same
+                return
     finally:
         engine.dispose()
 

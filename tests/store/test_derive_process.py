@@ -111,3 +111,32 @@ def test_a_child_killed_inside_a_batch_loses_nothing_and_derives_nothing_twice(
         assert Projector(engine, write_facts).position() == _max_id(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_parent_gone_leaves_the_child_ending_and_the_next_catch_up_derives_the_rest(
+    pg_url: str,
+) -> None:
+    """The parent's ends of the pipes closed without a word (what its death does) while the
+    child pauses inside a batch: the child commits what it holds, reads the end and exits; the
+    next catch-up (the recorder's follower, a read command) derives the rest, nothing twice."""
+    from gapwatch.recorder.store import make_engine
+
+    engine = make_engine(pg_url)
+    obs = _mix()
+    writer = ProcessWriter(engine, derive=slow_facts, overlap=True)
+    try:
+        for start in range(0, 4 * BATCH, BATCH):
+            writer.write(obs[start : start + BATCH])
+        child = writer._child
+        assert child is not None, "no derive process"
+        child._send.close()
+        child._recv.close()
+        assert child._process.wait(30) == 0, "the child did not end on its own"
+        assert Projector(engine, write_facts).position() < _max_id(engine)
+        Projector(engine, write_facts).catch_up()
+        assert stored_facts(engine) == expected(obs[: 4 * BATCH])
+        assert Projector(engine, write_facts).position() == _max_id(engine)
+    finally:
+        writer._child = None  # gone: nothing to end
+        engine.dispose()

@@ -157,6 +157,9 @@ def main() -> None:
           f"{args.passes} passes (process_time, one thread)")  # fmt: skip
     for label, took in steps:
         print(f"  {label:<72}{took / n * 1e6:>8.2f}")
+    if not args.ndjson:  # the mix's file is ours
+        path.unlink()
+        path.parent.rmdir()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Ingest benchmark: every ingest path beside the raw COPY of the same rows, same run, same server.
 
-    python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N]
-        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--only PREFIX]
+    python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N] [--ndjson FILE]
+        [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--derive-process]
+        [--only PREFIX]
 
 Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 with the server's DEFAULT
 durability (benchmarks/server.py); the line above the figures says which durability the server
 had. Every run writes into a fresh, migrated database. The rows are --n observations of the
 realistic mix (benchmarks/observations.py: probes, target health, EndpointSlices, Pods, Nodes;
-~1 KB on average), the same rows for every path:
+~1 KB on average; --ndjson: the first --n observations of a file instead, e.g. an export of the
+`large` preset), the same rows for every path:
 
 - raw COPY (the baseline, the physical limit with the `events` indexes): psycopg
   `COPY events FROM STDIN (FORMAT BINARY)`, `write_row` of rows prepared before the clock
@@ -58,6 +60,10 @@ scratch table `facts_grouped` made by DDL before the clock, `facts` left empty; 
   writer, events + derive, nothing written: the facts derived and dropped, the bound of any
   layout of them while derive stays in Python.
 
+With --derive-process (ingest session 27, measured, not adopted), the writer with facts and the
+import with the projector in a child process (benchmarks/deriveproc.py), each beside today's
+path (the projector in a thread).
+
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
 
@@ -68,8 +74,10 @@ path's median rows/s, its ratio to the raw COPY's median, the median of its per-
 median WAL the server wrote during the path (the whole server's: other work on a --pg server
 counts too) and the runs. Then the CPU this process (every thread: parsing, deriving, writing)
 spent per row on each path, medians: on a loaded machine wall-clock ratios follow the load, this
-does not. (The server's CPU share was tried from /proc, the postmaster's reaped children, and
-came out erratic: not printed.)
+does not; the derive process's CPU is counted with it. Beside it, the server's CPU per row when
+the benchmark started the server itself (not with --pg): every process of the server from /proc
+(the postmaster, its live children, and the children it reaped: a closed connection's backend),
+read before the path and 0.3 s after it, autovacuum included.
 """
 
 from __future__ import annotations
@@ -85,6 +93,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +104,12 @@ from psycopg.copy import FileWriter
 from sqlalchemy.orm import Session, registry
 
 from benchmarks import factgroups
+from benchmarks.deriveproc import ProcessWriter
 from benchmarks.observations import generate
-from benchmarks.server import drop_db, dsn, fresh_db, machine, server
+from benchmarks.server import drop_db, dsn, fresh_db, machine, server, server_cpu, server_pid
+from gapwatch.recorder import importer
 from gapwatch.recorder.importer import import_files
-from gapwatch.recorder.ndjson import dumps
+from gapwatch.recorder.ndjson import dumps, read_observations
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
@@ -231,9 +242,10 @@ def writer(
     *,
     facts: bool = True,
     derive: Any = write_facts,
+    kind: type[EventWriter] = EventWriter,
 ) -> float:
     engine = make_engine(url)
-    write = EventWriter(engine, derive=derive if facts else no_derive)
+    write = kind(engine, derive=derive if facts else no_derive)
     start = time.perf_counter()
     result = write.write_all(iter(observations), batch_size=batch)
     elapsed = time.perf_counter() - start
@@ -243,10 +255,17 @@ def writer(
     return elapsed
 
 
-def import_file(url: str, path: str, n: int, batch: int) -> float:
+def import_file(
+    url: str, path: str, n: int, batch: int, kind: type[EventWriter] = EventWriter
+) -> float:
+    """`gapwatch import events`' library call; `kind` the writer it builds (measurement only)."""
     engine = make_engine(url)
     start = time.perf_counter()
-    report = import_files(engine, [path], derive=write_facts, batch_size=batch)
+    importer.EventWriter = kind  # type: ignore[attr-defined]
+    try:
+        report = import_files(engine, [path], derive=write_facts, batch_size=batch)
+    finally:
+        importer.EventWriter = EventWriter  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
     engine.dispose()
     if report.written.inserted != n or report.error_count:
@@ -317,6 +336,9 @@ def main() -> None:
     parser.add_argument("--naive-n", type=int, help="rows for the naive path (default --n)")
     parser.add_argument("--pg", default=os.environ.get("GAPWATCH_BENCH_PG"))
     parser.add_argument(
+        "--ndjson", help="the first --n observations of this NDJSON file instead of the mix"
+    )
+    parser.add_argument(
         "--facts-costs",
         action="store_true",
         help="add the facts' server-side paths (facts UNLOGGED, without their secondary index)",
@@ -340,6 +362,11 @@ def main() -> None:
         help="--facts-grouped: events per batch (repeatable; default 1000)",
     )
     parser.add_argument(
+        "--derive-process",
+        action="store_true",
+        help="add the writer and import with the projector in a child process (session 27)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         default=[],
@@ -350,8 +377,13 @@ def main() -> None:
     args = parser.parse_args()
     if not args.default_gc:
         tune_gc()
-    n, naive_n = args.n, args.naive_n if args.naive_n is not None else args.n
-    observations = list(generate(n, seed=7))
+    if args.ndjson:  # the first --n observations of a file (an export, a simulation)
+        read = (obs for _raw, obs in read_observations(args.ndjson))
+        observations = [obs for obs in islice(read, args.n) if isinstance(obs, Observation)]
+    else:
+        observations = list(generate(args.n, seed=7))
+    n = len(observations)
+    naive_n = args.naive_n if args.naive_n is not None else n
     rows = [prepare(obs)[1] for obs in observations]
     workdir = Path(tempfile.mkdtemp(prefix="gapwatch-bench-ingest-"))
     ndjson = workdir / "observations.ndjson"
@@ -378,6 +410,8 @@ def main() -> None:
         paths = beside(paths, facts_index_paths(args, observations, rows))
     if args.facts_grouped:
         paths = beside(paths, facts_grouped_paths(args, observations, rows))
+    if args.derive_process:
+        paths = beside(paths, derive_process_paths(args, observations, str(ndjson)))
     if args.only:
         paths = {
             label: run
@@ -386,11 +420,13 @@ def main() -> None:
         }
     times: dict[str, list[float]] = {label: [] for label in paths}
     cpu: dict[str, list[float]] = {label: [] for label in paths}
+    server_cpus: dict[str, list[float]] = {label: [] for label in paths}
     facts: dict[str, tuple[int, int]] = {}
     wal: dict[str, list[int]] = {label: [] for label in paths}
     with server(args.pg) as base:
         print(machine(base))
         print(f"{n:,} observations, {ndjson.stat().st_size / n:,.0f} bytes per NDJSON line")
+        postmaster = server_pid(base) if not args.pg else None
         for round_ in range(args.repeat):
             order = list(paths.items())
             if round_ % 2:  # every other round backwards: drift hits neighbours alike
@@ -399,8 +435,12 @@ def main() -> None:
                 url = fresh_db(base)
                 try:
                     before, lsn = client_cpu(), wal_position(url)
+                    served = server_cpu(postmaster) if postmaster else 0.0
                     times[label].append(run(url))
                     cpu[label].append(client_cpu() - before)
+                    if postmaster:
+                        time.sleep(0.3)  # the closed connections' backends reaped
+                        server_cpus[label].append(server_cpu(postmaster) - served)
                     wal[label].append(wal_since(url, lsn))
                     facts[label] = facts_stored(url)
                 finally:
@@ -432,7 +472,7 @@ def main() -> None:
             "* facts and projector_positions UNLOGGED: not WAL-logged, NOT durable (a crash "
             "empties them; not on replicas). Measurement only: the store keeps them logged."
         )
-    print_cpu(paths, cpu)
+    print_cpu(paths, cpu, server_cpus)
 
 
 def facts_cost_paths(
@@ -580,6 +620,26 @@ def facts_grouped_paths(
     return extra
 
 
+def derive_process_paths(
+    args: argparse.Namespace, observations: list[Observation], ndjson: str
+) -> list[tuple[str, str, Run]]:
+    """--derive-process: the writer and the import with the projector in a child process
+    (benchmarks/deriveproc.py), each beside today's (a thread)."""
+    n = len(observations)
+    return [
+        (
+            "writer, events + facts (projector)",
+            "writer, events + facts, derive process",
+            (n, lambda url: writer(url, observations, args.batch, kind=ProcessWriter)),
+        ),
+        (
+            "import events, end to end from NDJSON",
+            "import events, derive process",
+            (n, lambda url: import_file(url, ndjson, n, args.batch, kind=ProcessWriter)),
+        ),
+    ]
+
+
 def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str, Run]:
     """`paths` with each extra path right after the one it names (so they run side by side)."""
     out: dict[str, Run] = {}
@@ -590,16 +650,22 @@ def beside(paths: dict[str, Run], extra: list[tuple[str, str, Run]]) -> dict[str
 
 
 def client_cpu() -> float:
-    """CPU seconds of this process so far, every thread."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process so far, every thread, and of its children that ended (the
+    derive process)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def print_cpu(paths: dict[str, Run], cpu: dict[str, list[float]]) -> None:
-    """This process's CPU per row on each path, median of the runs."""
-    print(f"\n{'client CPU per row (us), median':<52}{'us':>10}")
+def print_cpu(
+    paths: dict[str, Run], cpu: dict[str, list[float]], server: dict[str, list[float]]
+) -> None:
+    """The client's CPU per row on each path (this process and its derive process), and the
+    server's (every process of our own server; not printed with --pg), medians of the runs."""
+    print(f"\n{'CPU per row (us), median':<52}{'client':>10}{'server':>10}")
     for label, (count, _run) in paths.items():
-        print(f"{label:<52}{statistics.median(cpu[label]) / count * 1e6:>10.1f}")
+        served = f"{statistics.median(server[label]) / count * 1e6:>10.1f}" if server[label] else ""
+        print(f"{label:<52}{statistics.median(cpu[label]) / count * 1e6:>10.1f}{served}")
 
 
 if __name__ == "__main__":

@@ -81,3 +81,36 @@ def rss_kb(pid: int) -> tuple[int, int]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0])
     return fields["VmRSS"], fields["VmHWM"]
+
+
+def server_pid(url: str) -> int:
+    """The postmaster's pid of the server at `url` (read from its data directory: the
+    benchmark's own server, on this machine)."""
+    with psycopg.connect(dsn(url)) as conn:
+        data = str(conn.execute("SHOW data_directory").fetchone()[0])  # type: ignore[index]
+    return int((Path(data) / "postmaster.pid").read_text().split()[0])
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the whole server has used so far: the postmaster, its live children (backends,
+    WAL writer, checkpointer, autovacuum) and the children it has reaped (a closed connection's
+    backend), from /proc. Monotone: a child's time moves from its own line to the postmaster's
+    reaped-children counters when it exits and is reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(p: int | str) -> list[str]:
+        stat = Path(f"/proc/{p}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is [0]
+
+    own = fields(pid)
+    total = sum(int(own[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = fields(entry.name)
+        except (OSError, ValueError):
+            continue  # gone meanwhile: its time is in the postmaster's counters once reaped
+        if int(child[1]) == pid:  # ppid
+            total += int(child[11]) + int(child[12])
+    return total / tick

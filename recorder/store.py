@@ -101,7 +101,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         "json_deserializer": orjson.loads,
     }
     if url.startswith("postgresql"):
+        # kept: a long-running recorder's pooled connection may have outlived a server restart
         options["pool_pre_ping"] = True
+        # no column or value of ours is an hstore: a new engine's first connection need not
+        # look its type up (3 round trips a run: tests/store/test_engine_setup.py)
+        options["use_native_hstore"] = False
         if "connect_timeout" not in _query_keys(url):
             options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     options.update(kwargs)

@@ -20,7 +20,9 @@ whole history then):
    is searched forward, replay.unseen.hidden and replay.undecided; a probe/LB lane not
    answering well: silent and refused stretches, replay.proxy; a Node not Ready), the look
    before that stretch's first sample; else the look before the lane's next change (the
-   change happened after it).
+   change happened after it). The endpoints' unended not-ready stretch that the lane did not
+   grow in, once a probe look saw a bad value after its last sample, floors at `x` itself
+   (`_eps_floor` says why each reader allows it).
 4. The instant is the lowest floor minus `look_back_us` again (what happens at a floor may be
    shifted back once more).
 
@@ -35,7 +37,7 @@ tests/replay/test_suffix.py refreshes in two steps at a cut inside a window's lo
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -51,6 +53,7 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.signals import HI, Iv, Tri
+from gapwatch.replay.unseen import bad_looks
 
 #: a probe/LB lane's value that answered well (any other is read as a stretch: replay.proxy)
 _WELL = frozenset({"connected", "200", "healthy"})
@@ -85,6 +88,48 @@ def _floor(lane: Sequence[Sample], at_us: int, stretch: Callable[[Sample], bool]
     elif i + 1 < len(lane):
         out = min(out, _look_before(lane[i + 1]))
     return out
+
+
+def _eps_floor(
+    eps: Sequence[Sample], at_us: int, grew: bool, probes: Sequence[Sequence[Sample]]
+) -> int:
+    """The endpoints lane's floor (`_floor`), but `at_us` itself where it falls inside the
+    lane's unended not-ready stretch, the lane did not grow (`grew`) and a look of the node's
+    probe/LB lanes (`probes`, time-ordered) saw a bad value (`unseen.bad_looks`) between the
+    lane's last sample and `at_us`. A window reads the endpoints lane at or before instants of
+    its own (detect._dropped, _ready_through, _handed_over, value_at) but for
+    undecided.lb_excursion, which searches forward for the end of a loss: an unended stretch
+    has none, and the lane did not grow. `unseen.hidden` reads an unended down period (of the
+    ready or the serving endpoints: each begins at or before the lane's last sample) as one
+    span: a bad look anywhere in it drops the period, so once one is there no new look changes
+    what it gives. Without one, a new bad look would move R or F from the period's start,
+    which `reusable` compares (the whole history again): the stretch's floor stands then."""
+    floor = _floor(eps, at_us, _not_ready)
+    if grew or floor >= at_us or not eps or eps[-1].value == "ready":
+        return floor
+    if any(s.value == "ready" for s in eps[bisect_right(eps, at_us, key=AT_US) :]):
+        return floor  # the stretch ends after at_us: not unended
+    last = eps[-1].at_us
+    for lane in probes:
+        # bad_looks of the samples around [last, at_us): a bad run that began before `last`
+        # is seen at the next sample's previous look
+        i = max(bisect_left(lane, last, key=AT_US) - 1, 0)
+        j = bisect_left(lane, at_us, key=AT_US) + 1
+        if any(last <= t < at_us for t in bad_looks(lane[i:j], _bad)):
+            return at_us
+    return floor
+
+
+def _not_ready(s: Sample) -> bool:
+    return s.value != "ready"
+
+
+def _bad(value: str) -> bool:
+    return value not in _WELL
+
+
+def _bad_sample(s: Sample) -> bool:
+    return s.value not in _WELL
 
 
 def _look_before(s: Sample) -> int:
@@ -147,9 +192,10 @@ def influence_from(
     if not firsts:
         return HI
     x = min(firsts) - back_us
+    ordered = [sorted_lane(p) for p in probes]
     floors = [
-        _floor(sorted_lane(eps), x, lambda s: s.value != "ready"),
-        *(_floor(sorted_lane(p), x, lambda s: s.value not in _WELL) for p in probes),
+        _eps_floor(sorted_lane(eps), x, len(eps) > lens[0], ordered),
+        *(_floor(p, x, _bad_sample) for p in ordered),
         _floor(sorted_lane(node_lane), x, lambda s: s.value != "Ready"),
     ]
     return min(x, *floors) - back_us

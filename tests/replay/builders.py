@@ -8,10 +8,12 @@ from itertools import count, pairwise
 from typing import Any
 
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay import node_cache
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import Fact, derive
-from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import Window
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -277,6 +279,23 @@ def facts_of(observations: Sequence[Observation]) -> list[Fact]:
     for event_id, obs in enumerate(observations, start=1):
         out.extend(derive(event_id, obs))
     return out
+
+
+def refreshed_at(
+    observations: Sequence[Observation], cut: float
+) -> tuple[list[Window], list[Window], list[Window]]:
+    """The windows replay.node_cache finds from the observations (in time order) up to `cut`
+    (filling its cache), those it gives once the rest is folded, and what detect gives for
+    the whole history: a refresh in two steps against a rebuild."""
+    facts = facts_of(observations)
+    bound = to_micros(at(cut))
+    first = [f for f in facts if f.at_us <= bound]
+    state, cache = fold(FoldState(), first), {}  # type: ignore[var-annotated]
+    (svc,) = lb_facing(state)
+    before = node_cache.windows(state, svc, DEFAULTS, cache)
+    fold(state, facts[len(first) :])
+    after = node_cache.windows(state, svc, DEFAULTS, cache)
+    return before, after, detect(state, [svc], DEFAULTS)
 
 
 def windows_of(

@@ -10,11 +10,11 @@ import pytest
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
-from gapwatch.replay import node_cache, suffix
+from gapwatch.replay import suffix
 from gapwatch.replay.assumptions import DEFAULTS
-from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.model import Window
+from tests.replay import builders
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 
 CRASH = 4000.0  # n1 stops answering
@@ -45,17 +45,7 @@ def _history() -> list[Observation]:
 
 
 def _refreshed(cut: float) -> tuple[list[Window], list[Window], list[Window]]:
-    """The windows found from the history up to `cut` (filling the cache), those the cache
-    gives once the rest is folded, and what detect gives for the whole history."""
-    facts = facts_of(_history())
-    bound = to_micros(at(cut))
-    first = [f for f in facts if f.at_us <= bound]
-    state, cache = fold(FoldState(), first), {}  # type: ignore[var-annotated]
-    (svc,) = lb_facing(state)
-    before = node_cache.windows(state, svc, DEFAULTS, cache)
-    fold(state, facts[len(first) :])
-    after = node_cache.windows(state, svc, DEFAULTS, cache)
-    return before, after, detect(state, [svc], DEFAULTS)
+    return builders.refreshed_at(_history(), cut)
 
 
 def test_a_fact_inside_a_windows_look_back_re_detects_it() -> None:

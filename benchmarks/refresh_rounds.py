@@ -1,0 +1,129 @@
+"""Does the refresh's cost grow round by round? replay.py's 1M-event store, a rebuild seeding the
+checkpoint, then rounds of replay.py's 1,000 new probe/LB events refreshed from it (a new engine
+each, as `replay.py --refresh-only`), each round's refresh timed: wall, the thread's CPU and its
+wait for a CPU (/proc/thread-self/schedstat), and the CPU of the two steps that read a moved
+node's history (`node_cache.windows`, `segments.lane_segments`).
+
+    GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB]
+
+Without `--base` it builds the store and keeps it (its name printed: pass it as `--base` to
+the next run); each run refreshes a `CREATE DATABASE ... TEMPLATE` copy, dropped after. Run
+main's code on the same base with a `git archive` of it first on PYTHONPATH (benchmarks/README.md,
+"Session 27") to alternate the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from benchmarks import replay as bench
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import node_cache, projections, segments
+from gapwatch.replay.checkpoint import Checkpoint
+
+
+def _schedstat() -> tuple[int, int]:
+    """This thread's time on a CPU and waiting for one, in ns."""
+    with open("/proc/thread-self/schedstat") as f:
+        run, wait, _ = f.read().split()
+    return int(run), int(wait)
+
+
+class Rounds:
+    """Each refresh's wall, CPU and wait (ms), and its steps' CPU (ms)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, float, float]] = []
+        self.steps: dict[str, list[float]] = {"windows": [], "segments": []}
+
+    def wrap_refresh(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            for key in self.steps:
+                self.steps[key].append(0.0)
+            _run0, wait0 = _schedstat()
+            cpu0, wall0 = time.thread_time(), time.perf_counter()
+            out = f(*args, **kwargs)
+            _run1, wait1 = _schedstat()
+            cpu1, wall1 = time.thread_time(), time.perf_counter()
+            self.rows.append(((wall1 - wall0) * 1e3, (cpu1 - cpu0) * 1e3, (wait1 - wait0) / 1e6))
+            return out
+
+        return timed
+
+    def wrap_step(self, key: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            cpu0 = time.thread_time()
+            out = f(*args, **kwargs)
+            if self.steps[key]:
+                self.steps[key][-1] += (time.thread_time() - cpu0) * 1e3
+            return out
+
+        return timed
+
+
+def _copy(server: str, base: str) -> str:
+    name = "rounds_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(bench._dsn(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE {name} TEMPLATE "{base}"')
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--base", help="a store this script built (its database name)")
+    args = parser.parse_args()
+    server = os.environ.get("GAPWATCH_TEST_PG")
+    if not server:
+        sys.exit("set GAPWATCH_TEST_PG to a PostgreSQL server URL")
+    base = args.base
+    if base is None:
+        url = bench.new_database(server)
+        bench.build(url, 50, 20, 1_000_000, 20)
+        base = make_url(url).database
+        print(f"built and kept {base}")
+    url = _copy(server, str(base))
+    rounds = Rounds()
+    # patched where the callers look them up: bench.incremental, projections' and node_rows'
+    patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+        (projections, "refresh", rounds.wrap_refresh),
+        (node_cache, "windows", partial(rounds.wrap_step, "windows")),
+        (projections, "lane_segments", partial(rounds.wrap_step, "segments")),
+    ]
+    originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, wrap in patches:
+        setattr(module, name, wrap(getattr(module, name)))
+    try:
+        checkpoint = Checkpoint()
+        projections.rebuild(make_engine(url), checkpoint=checkpoint)
+        rounds.rows.clear()
+        rounds.steps = {key: [] for key in rounds.steps}
+        for k in range(args.rounds):
+            bench.incremental(url, k, checkpoint)
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+        with psycopg.connect(bench._dsn(server), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {make_url(url).database} WITH (FORCE)")
+    print(f"code {segments.__file__}; load {os.getloadavg()}")
+    for i, label in enumerate(("wall", "CPU", "waiting for a CPU")):
+        print(f"{label}: {[round(r[i], 1) for r in rounds.rows]} ms")
+    for key, values in rounds.steps.items():
+        print(f"{key} CPU: {[round(v, 1) for v in values]} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -334,9 +334,11 @@ def _returned_unprogrammed(
     and came back with no LB poll between (`unseen_lb_excursion`: an endpoint-driven CCM may
     have dropped the node and taken it back unseen), the return listed inside the window,
     and the NodePort's last look before that listing found kube-proxy with no rules (a
-    timeout: the dead pod's rules gone, the replacement not programmed), or (rule AA) no look
-    of it fell inside the excursion and the endpoints listed nothing for the node in it (its
-    rules gone once kube-proxy synced that, PTE or not). The LB's return follows the listing it
+    timeout: the dead pod's rules gone, the replacement not programmed), or (rule AA) the
+    endpoints listed nothing for the node in it (its rules gone once kube-proxy synced that,
+    PTE or not) and no look of it fell between that listing and the return that says anything
+    of the rules (`_rules_looked`; a look before the listing saw what the listing of nothing
+    then took away). The LB's return follows the listing it
     reacts to, so it may have met a listed endpoint kube-proxy had not programmed:
     `registered-before-forwarding`."""
     if not unseen_lb_excursion(
@@ -351,13 +353,31 @@ def _returned_unprogrammed(
         return False
     if value_at(lanes_.reason_samples, came) == "timeout":
         return True
-    # rule AA: no look inside the excursion says what kube-proxy held at the listing
-    i = bisect_right(lanes_.reason_times, lost)
-    if i < len(lanes_.reason_times) and lanes_.reason_times[i] <= came:
-        return False
+    # rule AA: no look after the excursion's first `none` listing says what kube-proxy held at
+    # the return; a look before it saw rules the listing of nothing then took away
     j = bisect_right(eps_at, lost)
     k = bisect_left(eps_at, came, lo=j)
-    return any(s.value == "none" for s in islice(lanes_.eps, j, k))
+    none_at = next((s.at_us for s in islice(lanes_.eps, j, k) if s.value == "none"), None)
+    return none_at is not None and not _rules_looked(lanes_, none_at, came)
+
+
+def _rules_looked(lanes_: Lanes, lo_us: int, hi_us: int) -> bool:
+    """Whether a look of the lane F is measured from fell in (`lo_us`, `hi_us`] that says
+    something of kube-proxy's rules: any NodePort answer, a health check's 200; not a status
+    other than 200 (kube-proxy's count of ready endpoints, none: the same with the rules of a
+    terminating or dead pod as with none). A lane keeps changes, so a run that holds at `lo_us`
+    goes on to the next sample's `prev_us`."""
+    samples, times = lanes_.reason_samples, lanes_.reason_times
+
+    def says(value: str) -> bool:
+        return not (value.isdigit() and value != "200")
+
+    i = bisect_right(times, lo_us)
+    if i < len(samples) and i and says(samples[i - 1].value):
+        last = samples[i].prev_us
+        if last is not None and lo_us < last <= hi_us:
+            return True
+    return any(says(s.value) for s in islice(samples, i, bisect_right(times, hi_us, lo=i)))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:

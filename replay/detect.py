@@ -31,6 +31,7 @@ from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
     answered_in,
+    first_unserved,
     forwarded_at_start,
     nodeport_went_silent,
     unserved_inside,
@@ -1170,6 +1171,12 @@ def windows_from(
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             also = _naming(also, cls, other)
+            answered_at = first_unserved(lanes_.health, cand.start, probe)
+            if answered_at is not None:
+                # what kube-proxy's count missed at that answer: a ready endpoint listed then
+                # (not programmed) or none (closed)
+                other = RBF if value_at(lanes_.eps, answered_at) == "ready" else CBD
+                also = _naming(also, cls, other)
         if cls != NNR and NNR not in also and not lanes_.health:
             ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
             node_lane = state.nodes.get((svc.cluster, node), [])

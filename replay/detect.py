@@ -1041,8 +1041,7 @@ def windows_from(
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if (
             cls == PGBD
-            and not sure
-            and look
+            and (lb_opened if sure else look)
             and rules_gone_unordered(lanes_.reason_samples, lanes_.reason_times, probe)
         ):
             # the LB's rise against the dead pod's rules going away: after it, the node had none

@@ -31,6 +31,7 @@ from gapwatch.replay.opener import (
     NODE_DOWN,
     answered,
     answered_in,
+    first_unserved,
     forwarded_at_start,
     nodeport_went_silent,
     unserved_inside,
@@ -334,9 +335,11 @@ def _returned_unprogrammed(
     and came back with no LB poll between (`unseen_lb_excursion`: an endpoint-driven CCM may
     have dropped the node and taken it back unseen), the return listed inside the window,
     and the NodePort's last look before that listing found kube-proxy with no rules (a
-    timeout: the dead pod's rules gone, the replacement not programmed), or (rule AA) no look
-    of it fell inside the excursion and the endpoints listed nothing for the node in it (its
-    rules gone once kube-proxy synced that, PTE or not). The LB's return follows the listing it
+    timeout: the dead pod's rules gone, the replacement not programmed), or (rule AA) the
+    endpoints listed nothing for the node in it (its rules gone once kube-proxy synced that,
+    PTE or not) and no look of it fell between that listing and the return that says anything
+    of the rules (`_rules_looked`; a look before the listing saw what the listing of nothing
+    then took away). The LB's return follows the listing it
     reacts to, so it may have met a listed endpoint kube-proxy had not programmed:
     `registered-before-forwarding`."""
     if not unseen_lb_excursion(
@@ -351,13 +354,31 @@ def _returned_unprogrammed(
         return False
     if value_at(lanes_.reason_samples, came) == "timeout":
         return True
-    # rule AA: no look inside the excursion says what kube-proxy held at the listing
-    i = bisect_right(lanes_.reason_times, lost)
-    if i < len(lanes_.reason_times) and lanes_.reason_times[i] <= came:
-        return False
+    # rule AA: no look after the excursion's first `none` listing says what kube-proxy held at
+    # the return; a look before it saw rules the listing of nothing then took away
     j = bisect_right(eps_at, lost)
     k = bisect_left(eps_at, came, lo=j)
-    return any(s.value == "none" for s in islice(lanes_.eps, j, k))
+    none_at = next((s.at_us for s in islice(lanes_.eps, j, k) if s.value == "none"), None)
+    return none_at is not None and not _rules_looked(lanes_, none_at, came)
+
+
+def _rules_looked(lanes_: Lanes, lo_us: int, hi_us: int) -> bool:
+    """Whether a look of the lane F is measured from fell in (`lo_us`, `hi_us`] that says
+    something of kube-proxy's rules: any NodePort answer, a health check's 200; not a status
+    other than 200 (kube-proxy's count of ready endpoints, none: the same with the rules of a
+    terminating or dead pod as with none). A lane keeps changes, so a run that holds at `lo_us`
+    goes on to the next sample's `prev_us`."""
+    samples, times = lanes_.reason_samples, lanes_.reason_times
+
+    def says(value: str) -> bool:
+        return not (value.isdigit() and value != "200")
+
+    i = bisect_right(times, lo_us)
+    if i < len(samples) and i and says(samples[i - 1].value):
+        last = samples[i].prev_us
+        if last is not None and lo_us < last <= hi_us:
+            return True
+    return any(says(s.value) for s in islice(samples, i, bisect_right(times, hi_us, lo=i)))
 
 
 def _dropped(eps: Sequence[Sample], at_us: int, drop_lag_us: int) -> bool:
@@ -1020,8 +1041,7 @@ def windows_from(
             also = (*also, PGBD)  # the LB's rise against the dead pod's rules going away
         if (
             cls == PGBD
-            and not sure
-            and look
+            and (lb_opened if sure else look)
             and rules_gone_unordered(lanes_.reason_samples, lanes_.reason_times, probe)
         ):
             # the LB's rise against the dead pod's rules going away: after it, the node had none
@@ -1150,6 +1170,12 @@ def windows_from(
             # the node still answered, with nothing to serve, when the gap could begin
             other = RBF if value_at(lanes_.eps, cand.start) == "ready" else CBD
             also = _naming(also, cls, other)
+            answered_at = first_unserved(lanes_.health, cand.start, probe)
+            if answered_at is not None:
+                # what kube-proxy's count missed at that answer: a ready endpoint listed then
+                # (not programmed) or none (closed)
+                other = RBF if value_at(lanes_.eps, answered_at) == "ready" else CBD
+                also = _naming(also, cls, other)
         if cls != NNR and NNR not in also and not lanes_.health:
             ports = sorted_lane(state.probes["nodeport"].get((svc, node), []))
             node_lane = state.nodes.get((svc.cluster, node), [])

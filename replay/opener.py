@@ -141,6 +141,19 @@ def up_unserved_at(health: Sequence[Sample], start_us: int) -> bool:
     return any(not answered(h.value) for h in health[i:])
 
 
+def first_unserved(health: Sequence[Sample], lo_us: int, hi_us: int) -> int | None:
+    """The time of the first health check in [`lo_us`, `hi_us`] that answered with a status
+    other than 200 (`unserved_inside`); None where none did."""
+    return next(
+        (
+            h.at_us
+            for h in health
+            if lo_us <= h.at_us <= hi_us and h.value.isdigit() and h.value != "200"
+        ),
+        None,
+    )
+
+
 def unserved_inside(health: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
     """Whether a health check in [`lo_us`, `hi_us`] (a start range) answered with a status
     other than 200: the node was up there with no local endpoint to serve (kube-proxy's

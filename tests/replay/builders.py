@@ -472,6 +472,36 @@ def terminating_swap(
     ]
 
 
+def replaced_on_n1(
+    deleted: float,
+    listed: float,
+    pending: float,
+    gone: float,
+    finished: float,
+    emptied: float,
+    ready: float,
+    relisted: float,
+) -> list[Observation]:
+    """A Service whose one pod p1 on n1 (kube-proxy 1.29) is replaced by p2 with nothing
+    between: p1 deleted at `deleted`, listed serving-terminating at `listed`, seen stopped at
+    `gone` (finishedAt `finished`), the slice without an endpoint on n1 from `emptied`; p2
+    pending at `pending`, Ready at `ready`, listed ready at `relisted` (the caller adds the
+    probes and the LB's answers)."""
+    return [
+        service(0),
+        node(0, "n1", version="v1.29.3"),
+        pod(0.5, "p1", "n1", "ready"),
+        eps(0.5, [("p1", "n1", "ready")]),
+        pod(deleted, "p1", "n1", "terminating", deleted_at=deleted),
+        eps(listed, [("p1", "n1", "terminating")]),
+        pod(pending, "p2", "n1", "pending", revision="bbb"),
+        pod(gone, "p1", "n1", "gone", deleted_at=deleted, finished=finished),
+        eps(emptied, []),
+        pod(ready, "p2", "n1", "ready", revision="bbb"),
+        eps(relisted, [("p2", "n1", "ready")]),
+    ]
+
+
 def simulated_halves(preset: str, seed: int) -> tuple[list[Fact], int]:
     """A simulated preset's facts and where their second half starts (at an event's first
     fact: a fold takes whole events)."""

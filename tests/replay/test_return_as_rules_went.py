@@ -18,7 +18,7 @@ results, DescribeTargetHealth answers (the group checks the NodePort: endpoint-d
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from tests.replay.builders import eps, looks, node, pod, polled, service, window_on
+from tests.replay.builders import looks, polled, replaced_on_n1, window_on
 
 PGBD, RBF = "pod-gone-before-deregistered", "registered-before-forwarding"
 
@@ -36,17 +36,7 @@ def _return(timed_out: float) -> list[Observation]:
         return "refused" if t < timed_out else "timeout"
 
     return [
-        service(0),
-        node(0, "n1", version="v1.29.3"),
-        pod(0.5, "p1", "n1", "ready"),
-        eps(0.5, [("p1", "n1", "ready")]),
-        pod(10.0, "p1", "n1", "terminating", deleted_at=10),
-        eps(10.1, [("p1", "n1", "terminating")]),
-        pod(10.2, "p2", "n1", "pending", revision="bbb"),
-        pod(15.9, "p1", "n1", "gone", deleted_at=10, finished=15),
-        eps(16.0, []),
-        pod(18.7, "p2", "n1", "ready", revision="bbb"),
-        eps(18.9, [("p2", "n1", "ready")]),
+        *replaced_on_n1(10.0, 10.1, 10.2, 15.9, 15, 16.0, 18.7, 18.9),
         *polled(
             "n1",
             [2.0 * k for k in range(0, 40)],

@@ -16,7 +16,7 @@ results, DescribeTargetHealth answers (the group checks the NodePort: endpoint-d
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from tests.replay.builders import eps, looks, node, pod, polled_healthy, service, window_on
+from tests.replay.builders import looks, polled_healthy, replaced_on_n1, window_on
 
 PGBD, RBF = "pod-gone-before-deregistered", "registered-before-forwarding"
 
@@ -27,19 +27,7 @@ def _swap(rules_until: float) -> list[Observation]:
     (probed every 0.5 s) connects through 20.5 s, refuses (the dead pod's rules) until
     `rules_until`, then times out until 24 s and connects from 24.5 s. The LB polled every
     10 s, healthy throughout."""
-    obs = [
-        service(0),
-        node(0, "n1", version="v1.29.3"),
-        pod(0.5, "p1", "n1", "ready"),
-        eps(0.5, [("p1", "n1", "ready")]),
-        pod(20.0, "p1", "n1", "terminating", deleted_at=20),
-        eps(20.05, [("p1", "n1", "terminating")]),
-        pod(20.1, "p2", "n1", "pending", revision="bbb"),
-        pod(21.0, "p1", "n1", "gone", deleted_at=20, finished=20),
-        eps(21.5, []),
-        pod(23.9, "p2", "n1", "ready", revision="bbb"),
-        eps(24.0, [("p2", "n1", "ready")]),
-    ]
+    obs = replaced_on_n1(20.0, 20.05, 20.1, 21.0, 20, 21.5, 23.9, 24.0)
     obs += polled_healthy("n1", (0, 10, 20, 30, 40), check_port=32999)
 
     def result(t: float) -> str:

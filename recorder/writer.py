@@ -26,11 +26,12 @@ checkpoint is written by `INSERT ... ON CONFLICT DO UPDATE ... WHERE value = bas
 no row comes back, the stored checkpoint is not the base (the other replica stored this change,
 or another look, first), so the change is dropped, never stored twice; it is logged, counted in
 `WriteResult.superseded` (the recorder's `gapwatch_recorder_changes_superseded_total{source}`)
-and the guard's `on_superseded` is called, so the source re-reads its state. The base must
-equal the stored value exactly (both backends store the same canonical JSON). Heartbeats,
-resumes and other rows that cannot race carry `Guard(check=False)`: their checkpoint replaces
-only an older one, as an unguarded checkpoint does. Guarded items are applied in order (a
-heartbeat's checkpoint, then the change made from it).
+and the guard's `on_superseded` is called, so the source re-reads its state (`on_stored`, when
+one was stored: the source then knows its checkpoint is the stored one). The base must
+equal the stored value exactly (both backends store the same canonical JSON). Heartbeats of a
+state known stored, resumes and other rows that cannot race carry `Guard(check=False)`: their
+checkpoint replaces only an older one, as an unguarded checkpoint does. Guarded items are
+applied in order (a heartbeat's checkpoint, then the change made from it).
 
 After the commit, the batch's new rows (still in memory) go to the projector
 (recorder/projector.py), which derives replay's facts in its own transaction and moves its
@@ -184,6 +185,8 @@ class Guard:
     check: bool = True
     #: called (from the writer's thread) when the change was dropped
     on_superseded: Callable[[], None] | None = field(default=None, compare=False)
+    #: called (from the writer's thread) once the change is committed with its checkpoint
+    on_stored: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +407,7 @@ class EventWriter:
         guarded: Sequence[Guarded] = (),
     ) -> WriteResult:
         new_rows: list[tuple[int, Observation]] = []
+        applied: list[Guarded] = []
         superseded: list[Guarded] = []
         with self.engine.begin() as conn:
             derive = self.projector
@@ -416,7 +420,8 @@ class EventWriter:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             before = self._max_id(conn) if derive is not None else 0
             if guarded:
-                kept, superseded = self._apply_guards(conn, guarded)
+                applied, superseded = self._apply_guards(conn, guarded)
+                kept = (item.observation for item in applied if item.observation is not None)
                 observations = chain(observations, kept)
             if self.dialect == "postgresql":
                 batch, inserted = self._write_postgres(conn, iter(observations))
@@ -428,6 +433,9 @@ class EventWriter:
                 self._save_checkpoints(conn, checkpoints)
         for item in superseded:
             self._superseded(item)
+        for item in applied:
+            if item.guard.check and item.guard.on_stored is not None:
+                item.guard.on_stored()
         underived = 0
         if derive is not None and new_rows:
             project = self._hand_over if self.overlap else self._project
@@ -442,24 +450,22 @@ class EventWriter:
 
     def _apply_guards(
         self, conn: Connection, guarded: Sequence[Guarded]
-    ) -> tuple[list[Observation], list[Guarded]]:
-        """Each item's checkpoint in order (runs of unchecked ones together); returns the
-        observations to store and the items whose base was not the stored checkpoint."""
-        kept: list[Observation] = []
+    ) -> tuple[list[Guarded], list[Guarded]]:
+        """Each item's checkpoint in order (runs of unchecked ones together); returns the items
+        to store and those whose base was not the stored checkpoint."""
+        kept: list[Guarded] = []
         superseded: list[Guarded] = []
         unchecked: list[Checkpoint] = []
         for item in guarded:
             if not item.guard.check:
                 unchecked.append(item.checkpoint)
-                if item.observation is not None:
-                    kept.append(item.observation)
+                kept.append(item)
                 continue
             if unchecked:
                 self._save_checkpoints(conn, unchecked)
                 unchecked = []
             if self._compare_and_set(conn, item.checkpoint, item.guard.base):
-                if item.observation is not None:
-                    kept.append(item.observation)
+                kept.append(item)
             else:
                 superseded.append(item)
         if unchecked:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,10 +36,11 @@ def replica(
     clock: Callable[[], datetime] = now,
     heartbeat_s: float = 3600.0,
     service: ServiceKey = NO_SERVICE,
-    nodes: tuple[NodeInfo, ...] = (node("tke-1", "qcloud:///800002/ins-19425y2y"),),
+    nodes: Sequence[NodeInfo] = (node("tke-1", "qcloud:///800002/ins-19425y2y"),),
 ) -> PollerSource:
     """A poller as the recorder builds it (lb/build.py): it reads the store at resume, and the
-    spool commits on its own (no flush per look)."""
+    spool commits on its own (no flush per look). `nodes` is read at each look (a list the
+    caller extends is a Node reaching the view)."""
 
     def resume(tracker: Tracker, at: datetime) -> dict[str, Any]:
         read: dict[str, Any] = {}

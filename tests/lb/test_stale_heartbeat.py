@@ -57,6 +57,19 @@ async def first_looks(
     assert await look(*b, 10.5, 10.6) == 0
 
 
+async def keep_looking(
+    a: tuple[PollerSource, Clock, WriterSink],
+    b: tuple[PollerSource, Clock, WriterSink],
+    starts: tuple[float, ...],
+) -> None:
+    """At each start A looks (answered 0.1 s later), then B (0.2 s after A), each look committed
+    before the next."""
+    for start in starts:
+        for (source, clock, sink), after in ((a, 0.0), (b, 0.2)):
+            await look(source, clock, sink, start + after, start + after + 0.1)
+            await sink.flush()
+
+
 def weights(engine: Engine) -> list[tuple[str, int]]:
     return [
         (o.op, o.payload["Weight"])

@@ -32,7 +32,7 @@ from tests.kubeproxy.test_stale_heartbeat_replay import lane_starts, seconds
 from tests.lb.fakecloud import FakeCloud
 from tests.lb.harness import CLUSTER, node, stored
 from tests.lb.test_first_look_race import replica as race_replica
-from tests.lb.test_stale_heartbeat import first_looks, look
+from tests.lb.test_stale_heartbeat import first_looks, keep_looking, look
 
 NODE, OTHER = "tke-1", "tke-2"
 SERVICE = ServiceRef(CLUSTER, "default", "nginx")
@@ -177,11 +177,8 @@ def test_a_stalled_replicas_heartbeat_does_not_put_the_target_back_in_service(
             first, second = (sink_b, sink_a) if stale_first else (sink_a, sink_b)
             await first.flush()
             await second.flush()
-            for start in (74.0, 75.0, 80.0, 86.0):  # both keep looking: unhealthy
-                await look(a, a_clock, sink_a, start, start + 0.1)
-                await sink_a.flush()
-                await look(b, b_clock, sink_b, start + 0.2, start + 0.3)
-                await sink_b.flush()
+            # both keep looking: unhealthy
+            await keep_looking((a, a_clock, sink_a), (b, b_clock, sink_b), (74.0, 75.0, 80.0, 86.0))
 
         asyncio.run(race())
 

@@ -78,6 +78,34 @@ def test_a_change_from_a_stale_base_is_dropped_and_reported(engine: Engine) -> N
     assert rows(engine)[-1] == ("200", "b")
 
 
+def test_each_checked_item_hears_whether_it_was_stored_after_the_commit(engine: Engine) -> None:
+    """`on_stored` for a checked item applied, `on_superseded` for one dropped, neither for an
+    unchecked one (the LB poller guards a heartbeat made from a change until it hears)."""
+    heard: list[str] = []
+
+    def guard(name: str, base: Any = None, check: bool = True) -> Guard:
+        return Guard(
+            base,
+            check=check,
+            on_superseded=lambda: heard.append(f"{name} dropped"),
+            on_stored=lambda: heard.append(f"{name} stored"),
+        )
+
+    first, other = look(0, "200", "a", "first"), look(0.1, "503", "b", "first")
+    beat = look(5, "200", "a", "heartbeat")
+    EventWriter(engine, derive=write_facts).write(
+        [],
+        (),
+        [
+            Guarded(first, checkpoint(first), guard("first")),
+            Guarded(other, checkpoint(other), guard("other")),
+            Guarded(beat, checkpoint(beat), guard("beat", checkpoint(first).value)),
+            Guarded(beat, checkpoint(beat), guard("unchecked", check=False)),
+        ],
+    )
+    assert heard == ["other dropped", "first stored", "beat stored"]
+
+
 def test_a_first_look_is_stored_once_whoever_looks_second(engine: Engine) -> None:
     a, b = EventWriter(engine, derive=write_facts), EventWriter(engine, derive=write_facts)
     mine, theirs = look(0, "200", "a", "first"), look(0.3, "200", "b", "first")

@@ -12,13 +12,18 @@ Every tracked look goes with its target's checkpoint under a guard (recorder/wri
 a change is stored only if the stored checkpoint is still the one it was made from (the newer of
 what this prober read from the store and what it stored itself), a first look only if none is
 stored; heartbeats and resumes cannot race (`check=False`: their checkpoint replaces only an
-older one, and they are stamped when their look began, tracker.stamp). A change the other
-replica stored first is dropped by the writer, which says so; the next look of that target
-re-reads the stored state (`TransitionTracker.restore`) and compares with it. A target the view
-drops is stopped, and its last look stored if it was not (`look: "last"`, a heartbeat's guard:
-`TransitionTracker.forget`); so is every target's when the prober stops gracefully (SIGTERM,
-Ctrl-C, `probe --duration`): a restarted prober's first look is then bounded by the stopped
-one's last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier.
+older one, and they are stamped when their look began, tracker.stamp), but for one that repeats
+a change this prober put and has not yet heard stored (`Guard.on_stored`): guarded by that
+change's checkpoint, it is dropped with it. The writer may drop the change when the batch is
+written, after the next look; before, that heartbeat was stored, a state no change stored, and
+where it committed first its checkpoint replaced the one the other replica's change was made
+from, so the change was stored only as a heartbeat (tests/kubeproxy/test_dropped_first_look.py).
+A change the other replica stored first is dropped by the writer, which says so; the next look of
+that target re-reads the stored state (`TransitionTracker.restore`) and compares with it. A target
+the view drops is stopped, and its last look stored if it was not (`look: "last"`, a heartbeat's
+guard: `TransitionTracker.forget`); so is every target's when the prober stops gracefully (SIGTERM,
+Ctrl-C, `probe --duration`): a restarted prober's first look is then bounded by the stopped one's
+last, not by its last stored change or heartbeat, up to `heartbeat_s` earlier.
 Observations go to the sink; `on_observation` (the `probe` command's --json) sees every one
 that is a first look or a change.
 Every ProxyHealth and NodePortProbe look also feeds the NodePort self-check (selfcheck.py,
@@ -100,6 +105,11 @@ class KubeProxyProber:
         self._bases: dict[TargetKey, tuple[datetime, Any]] = {}
         #: targets whose change the writer dropped (set from the writer's thread)
         self._superseded: set[TargetKey] = set()
+        #: per target, the checkpoint this prober put under a checked guard and has not yet
+        #: heard stored: a repeat of it is guarded by it (`_guard`)
+        self._unsure: dict[TargetKey, Any] = {}
+        #: checked puts the writer stored (target, value), appended from its thread
+        self._heard: list[tuple[TargetKey, Any]] = []
         self.looks = 0
         #: a health-check look got an answer (logged once: `kube-proxy first look`)
         self._first_health = False
@@ -274,21 +284,34 @@ class KubeProxyProber:
         if key.kind == "ProxyMetrics":
             await sink.put(Emitted(observation))
             return
-        guard = self._guard(key, observation)
+        heard, self._heard = self._heard, []
+        for target, value in heard:
+            if self._unsure.get(target) is value:
+                del self._unsure[target]
         checkpoint = checkpoint_of(key, observation)
+        guard = self._guard(key, observation, checkpoint.value)
         self._bases[key] = (observation.observed_at, checkpoint.value)
+        if guard.check:
+            self._unsure[key] = checkpoint.value
         await sink.put(Emitted(observation, checkpoint, guard))
 
-    def _guard(self, key: TargetKey, observation: Observation) -> Guard:
+    def _guard(self, key: TargetKey, observation: Observation, value: Any) -> Guard:
         """A change (or a first look at a target probed before and forgotten) is made from the
-        newest checkpoint known stored; a first look from none; a heartbeat or a resume cannot
-        race (module docstring)."""
-        if observation.payload.get("look") not in ("first", "change"):
+        newest checkpoint known stored; a first look from none; a heartbeat, a resume or a last
+        look cannot race (module docstring), unless it repeats a change this prober put and has
+        not yet heard stored: then it is guarded by that change's checkpoint, and dropped with
+        it (the writer may have dropped the change, and the state is then not the store's)."""
+        if observation.payload.get("look") in ("first", "change"):
+            known = self._bases.get(key)
+            base = None if known is None else known[1]
+        elif key in self._unsure:
+            base = self._unsure[key]
+        else:
             return Guard(check=False)
-        known = self._bases.get(key)
         return Guard(
-            base=None if known is None else known[1],
+            base=base,
             on_superseded=lambda: self._superseded.add(key),
+            on_stored=lambda: self._heard.append((key, value)),
         )
 
     async def _restore(self, key: TargetKey) -> None:
@@ -302,6 +325,7 @@ class KubeProxyProber:
             )
         except StoreError:
             return
+        self._unsure.pop(key, None)
         if last is not None:
             self.tracker.restore(key, *last)
             self._bases[key] = (last[1], value_of(*last))
@@ -445,6 +469,7 @@ class KubeProxyProber:
             known = self._bases.get(look.key)
             if known is None or known[0] < last[1]:  # the base of the change about to be made
                 self._bases[look.key] = (last[1], value_of(*last))
+                self._unsure.pop(look.key, None)
 
 
 #: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.

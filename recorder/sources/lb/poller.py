@@ -24,7 +24,17 @@ each target's transition (`ADDED`, `MODIFIED`, `DELETED`) goes with its checkpoi
 (read at resume, or put by this poller); none for a target never stored (insert only if absent).
 The writer drops a transition whose base is no longer stored: the other replica stored it first.
 The poller then forgets that target and reloads it from the store before the next look.
-Heartbeats (`OBSERVED`) and a group's attributes are not guarded (they cannot be stored twice
+It hears of the drop only when its batch is written, and may look again before (the spool
+commits on its own): a heartbeat (`OBSERVED`) made then repeats a state the store may not hold.
+So a heartbeat made from a checkpoint this poller put under a guard and has not yet heard stored
+(`Guard.on_stored`, or read back from the store) is guarded by that checkpoint: dropped with
+it. Before, where only the target's node became known between the two looks (the Node reached
+the view late), that heartbeat was stored: a state no transition had stored, and where it
+committed before the other replica's transition to that state, its checkpoint replaced the one
+that transition was made from, so the change was dropped (or never made: the other replica
+re-read the heartbeat) and stored only as a heartbeat (tests/lb/test_dropped_first_look.py;
+session 26's CI, tests/lab/test_lab_start.py).
+Other heartbeats and a group's attributes are not guarded (they cannot be stored twice
 as a transition), and their checkpoint is ordered against the stored one by when their look
 *began*, not when its answer arrived (`_put`): a look that began before the other replica's
 change and was answered after it may report the state from before the change; ordered by its
@@ -116,6 +126,11 @@ class PollerSource:
         self._bases: dict[str, tuple[datetime, Any]] = {}
         #: transitions the writer dropped (group, key, value), appended from its thread
         self._dropped: list[tuple[str, str, Any]] = []
+        #: per checkpoint key, the value this poller put under a checked guard and has not yet
+        #: heard stored: a heartbeat made from it is guarded by it (module docstring)
+        self._unsure: dict[str, Any] = {}
+        #: checked puts the writer stored (key, value), appended from its thread
+        self._stored: list[tuple[str, Any]] = []
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -145,7 +160,7 @@ class PollerSource:
         try:
             if self._adapter is None:
                 self._adapter = await asyncio.to_thread(self._make_adapter, self.metrics.count)
-            self._after_drops()
+            self._after_writes()
             if self._resume is not None and self._resume_due:
                 await self._reseed(self._clock())
                 self._resume_due = False
@@ -209,10 +224,18 @@ class PollerSource:
             known = self._bases.get(key)
             if known is None or known[0] < when:
                 self._bases[key] = (when, value)
+                self._unsure.pop(key, None)
+            elif self._unsure.get(key) == value:  # what this poller put, read back: stored
+                del self._unsure[key]
 
-    def _after_drops(self) -> None:
-        """Transitions the writer dropped: forget their targets and reload them from the store
-        before the next look (a base this poller put that was not stored is no base)."""
+    def _after_writes(self) -> None:
+        """What the writer did with the checked puts: those stored are known stored; those
+        dropped have their targets forgotten and reloaded from the store before the next look
+        (a base this poller put that was not stored is no base)."""
+        stored, self._stored = self._stored, []
+        for key, value in stored:
+            if self._unsure.get(key) is value:
+                del self._unsure[key]
         if not self._dropped:
             return
         dropped, self._dropped = self._dropped, []
@@ -220,6 +243,8 @@ class PollerSource:
             known = self._bases.get(key)
             if known is not None and known[1] is value:
                 del self._bases[key]
+            if self._unsure.get(key) is value:
+                del self._unsure[key]
             target = target_key(value["payload"])
             if target is not None:
                 self.tracker.forget_target(group, target[1])
@@ -238,18 +263,30 @@ class PollerSource:
         if guard is not None and not guard.check:
             checkpoint = replace(checkpoint, at=min(started, obs.observed_at))
         self._bases[checkpoint.key] = (obs.observed_at, checkpoint.value)
+        if guard is not None and guard.check:
+            self._unsure[checkpoint.key] = checkpoint.value
         await sink.put(Emitted(obs, checkpoint, guard))
 
     def _guard(self, group: str, obs: Observation, checkpoint: Checkpoint) -> Guard | None:
+        """A transition is made from the newest checkpoint known (read, or put by this poller),
+        a heartbeat from a put not yet heard stored is guarded by it, any other heartbeat and a
+        group's attributes cannot race (module docstring)."""
         if self._resume is None:
             return None
-        if obs.op == "OBSERVED" or obs.kind != "TargetHealth":
+        if obs.kind != "TargetHealth":
             return Guard(check=False)
-        known = self._bases.get(checkpoint.key)
-        dropped = (group, checkpoint.key, checkpoint.value)
+        if obs.op == "OBSERVED":
+            if checkpoint.key not in self._unsure:
+                return Guard(check=False)
+            base = self._unsure[checkpoint.key]
+        else:
+            known = self._bases.get(checkpoint.key)
+            base = None if known is None else known[1]
+        key, value = checkpoint.key, checkpoint.value
         return Guard(
-            base=None if known is None else known[1],
-            on_superseded=lambda: self._dropped.append(dropped),
+            base=base,
+            on_superseded=lambda: self._dropped.append((group, key, value)),
+            on_stored=lambda: self._stored.append((key, value)),
         )
 
     async def run(self, sink: Sink, stop: asyncio.Event) -> None:

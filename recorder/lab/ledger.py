@@ -14,13 +14,14 @@ Three kinds of transition, each from what the fakes themselves logged:
   legitimately miss a shorter one. Lost: an observable change with no stored row of that state
   within [change - slack, end of the state + bound]. Duplicated: a stored *transition* row (a probe
   `look: change`, an LB `ADDED`/`MODIFIED`/`DELETED`) to a state a transition since the last
-  transition to another state already stored, the newest row of that state observed when the
-  transition's own replica still saw the old state (at or after its `previous_observed_at`: both saw
-  the same change; `duplicates`), whoever stored it and however close to the other: the recorders
-  run as two replicas (as deploy/ does), each sampling on its own, and the writer's compare-and-set
-  (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it first. There is
-  no allowance for the same change "stored by both replicas" any more. Each duplicate names the row
-  it repeats and what lies between (`twice`).
+  transition to another state already stored (where none did, the row before it is a heartbeat that
+  claimed the state before its one transition: listed too), the newest row of that state observed
+  when the transition's own replica still saw the old state (at or after its `previous_observed_at`:
+  both saw the same change; `duplicates`), whoever stored it and however close to the other: the
+  recorders run as two replicas (as deploy/ does), each sampling on its own, and the writer's
+  compare-and-set (recorder/writer.py, `Guard`) stores a change once, whichever replica commits it
+  first. There is no allowance for the same change "stored by both replicas" any more. Each
+  duplicate names the row it repeats and what lies between (`twice`).
   *Unobservable*: a state that began and ended while no recorder was looking (the `sigkill-all`
   fault's blind stretch, widened by one bound on each side: a change the last replica saw just
   before it died may not have been committed, and the first looks come up to one interval after
@@ -295,8 +296,13 @@ def count_states(
                 result.lost.append(f"{key} -> {state} at {since}")
                 result.around[result.lost[-1]] = around(stored[key], at, until)
     for key, seq_rows in stored.items():
-        for i, j in duplicates(seq_rows):
-            entry = f"{key} -> {seq_rows[j][1]} again at {seq_rows[j][0]:.1f} s"
+        for i, j, early in duplicates(seq_rows):
+            at, state = seq_rows[j][0], seq_rows[j][1]
+            entry = (
+                f"{key} -> {state} claimed by a heartbeat before its one transition at {at:.1f} s"
+                if early
+                else f"{key} -> {state} again at {at:.1f} s"
+            )
             result.duplicated.append(entry)
             result.around[entry] = twice(seq_rows, i, j)
     return result
@@ -325,8 +331,10 @@ def _answers_around(
     return f"{before}, {inside} inside, {after}"
 
 
-def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, int]]:
-    """(i, j): row j (a transition) stores again the change row i already stored (module doc).
+def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, int, bool]]:
+    """(i, j, early): row j (a transition) stores again the change row i already stored, or
+    (`early`) row i, a heartbeat, claimed the state before any transition stored it (module
+    doc).
 
     Row j, a transition to S whose replica last saw the old state in a look that began at
     `since`, repeats an earlier row i of S when no transition to another state lies between
@@ -340,19 +348,14 @@ def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, i
     lies between a change and the next one, and the first rule (a transition to the state of
     the row just before it) both counted the change back as stored twice (the session-25
     soaks' `(200, 1) again`) and let a change stored twice around such a heartbeat pass.
-    And only a run of S that holds a transition to S was stored before: a heartbeat of S with
-    no transition to S before it (a replica whose own transition to S the writer dropped, the
-    other's not yet committed, looked again and saw only the target's node become known: an
-    `OBSERVED` stamped when that look began) is an observation, and the one transition after
-    it stores the change once (CI of session 26: `healthy again at 1.7 s`, stored first as
-    that heartbeat, nothing between)."""
-    found: list[tuple[int, int]] = []
+    Where no transition to S lies in the run before row j, the change is stored once, by row
+    j, and the heartbeat i before it is a different defect, reported as such (`early`): a
+    replica stored a heartbeat of a state it had put as a change the writer then dropped
+    (session 26's CI, `healthy again at 1.7 s`; the samplers guard such a heartbeat since
+    session 27: docs/recorder.md, "The samplers")."""
+    found: list[tuple[int, int, bool]] = []
     for j, (_at, state, transition, since) in enumerate(seq):
         if not transition or j == 0:
-            continue
-        if since is None:
-            if seq[j - 1][1] == state:
-                found.append((j - 1, j))
             continue
         newest: int | None = None  # the newest row of S: it decides, an older one is older
         stored = False  # a transition to S lies in the run: the change is in the store
@@ -365,8 +368,11 @@ def duplicates(seq: Sequence[tuple[float, Any, bool, Any]]) -> list[tuple[int, i
             if newest is None:
                 newest = i
             stored = stored or other_transition
-        if newest is not None and stored and seq[newest][0] >= since:
-            found.append((newest, j))
+        if since is None:
+            if seq[j - 1][1] == state:
+                found.append((j - 1, j, not stored))
+        elif newest is not None and seq[newest][0] >= since:
+            found.append((newest, j, not stored))
     return found
 
 

@@ -128,19 +128,28 @@ def untied_dict(u: Untied) -> dict[str, Any]:
 
 def service_named(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
     """The one LB-facing Service `--service`/`--cluster` name (a usage error naming the
-    candidates when they name none or several)."""
+    candidates when they name none or several, each as the options take it: `NS/NAME`, with
+    `--cluster C` where more than one cluster is listed; `C:NS/NAME` was refused by --service)."""
     from gapwatch.replay import api
 
     known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
     if value is not None:
         known = [s for s in known if s.key == value]
     if len(known) != 1:
-        names = ", ".join(f"{s.cluster}:{s.key}" for s in known) or "none"
+        names = ", ".join(as_options(known)) or "none"
         raise typer.BadParameter(
             f"choose one LB-facing Service with --service/--cluster (found: {names})",
             param_hint="--service",
         )
     return known[0]
+
+
+def as_options(services: list[ServiceRef]) -> list[str]:
+    """Each Service as `--service` takes it, with its `--cluster` where the list spans several
+    (one to paste)."""
+    if len({s.cluster for s in services}) <= 1:
+        return [s.key for s in services]
+    return [f"{s.key} (--cluster {s.cluster})" for s in services]
 
 
 def gaps(

@@ -340,6 +340,16 @@ def timeline(
             check_data_in_range(engine, None, moment, svc.cluster, until_option="--at")
         check_data_in_range(engine, lo, hi, svc.cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
+        if not segs:  # an empty table of headers said nothing
+            where = "at the time given" if moment is not None else "in the range asked"
+            if moment is None and lo is None and hi is None:
+                where = "in the store"
+            nodes = f" on {', '.join(node)}" if node else ""
+            print(
+                f"no lanes of {svc.key}, cluster {svc.cluster}{nodes}, {where}: nothing recorded "
+                "places its endpoints, pods, kube-proxy or load balancer on a node"
+            )
+            return
         cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
         return
     rows = [_segment_row(s) for s in segs]
@@ -367,6 +377,12 @@ def advise(
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)
     settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}
+    notes = list(advice.notes)
+    blind = not advice.windows_before and not cli_checks.lb_lanes(
+        engine, cluster=svc.cluster, service=svc.key
+    )
+    if blind:
+        notes.insert(0, cli_tables.no_lb_lane_for(svc.key, svc.cluster))
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,
@@ -375,7 +391,7 @@ def advise(
         "windows_before": advice.windows_before,
         "windows_after": advice.windows_after,
         "whatif_windows": [window_dict(w) for w in proof],
-        "notes": list(advice.notes),
+        "notes": notes,
         "knobs": list(advice.knobs),
     }
     if as_json:
@@ -384,12 +400,12 @@ def advise(
     cli_tables.print_lags(
         advice.lags, f"measured lags, cluster {svc.cluster}, {svc.key}", wide=wide
     )
-    print(f"windows observed: {advice.windows_before}")
+    print(f"windows observed: {advice.windows_before}" + (" (none could be seen)" if blind else ""))
     print("recommended: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "nothing"))
     print(f"windows under the recommendation (what-if): {advice.windows_after}")
     for knob in advice.knobs:
         print(f"knob: {knob}")
-    for note in advice.notes:
+    for note in notes:
         print(f"note: {note}")
 
 

@@ -150,3 +150,18 @@ def test_a_timeline_with_no_lane_says_so_rather_than_print_bare_headers(tmp_path
         f"no lanes of {SERVICE}, cluster default, in the store: nothing recorded places its "
         "endpoints, pods, kube-proxy or load balancer on a node"
     )
+
+
+def test_a_query_that_selects_no_row_says_so(tmp_path: Path) -> None:
+    """`gapwatch sql`'s own --help example on a store with no window printed a header row and
+    nothing under it; psql says `(0 rows)`. --csv and --json stay as they were."""
+    url = _objects_only(tmp_path)
+    query = "SELECT class, count(*) AS n FROM v_windows GROUP BY class"
+    runner = CliRunner()
+    done = runner.invoke(app, ["sql", "--db", url, query])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[-1] == "(0 rows)", done.stdout
+    assert runner.invoke(app, ["sql", "--db", url, query, "--csv"]).stdout == "class,n\n"
+    assert runner.invoke(app, ["sql", "--db", url, query, "--json"]).stdout == "[\n]\n"
+    some = runner.invoke(app, ["sql", "--db", url, "SELECT kind FROM events LIMIT 1"])
+    assert "(0 rows)" not in some.stdout, some.stdout

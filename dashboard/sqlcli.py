@@ -84,6 +84,8 @@ def sql(
         if chosen is OutputFormat.table:
             rows = [dict(zip(stream.columns, row, strict=True)) for row in stream]
             emit_rows(rows, stream.columns, chosen)
+            if not rows:  # a header row alone read as output cut off, or a query not run
+                print("(0 rows)")
         elif chosen is OutputFormat.csv:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(stream.columns)

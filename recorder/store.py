@@ -199,8 +199,11 @@ def require_current(engine: Engine) -> None:
     have, want = current_revision(engine), head_revision()
     if have != want:
         state = "is empty" if have is None else f"is at revision {have}, the code wants {want}"
+        # without the same --db a pasted `gapwatch db upgrade` migrated (or created) the default
+        # sqlite:///gapwatch.db, and the store named here stayed behind
         raise SchemaOutOfDate(
-            f"the store {redact(str(engine.url))} {state}: run `gapwatch db upgrade`"
+            f"the store {redact(str(engine.url))} {state}: run `gapwatch db upgrade` with the "
+            "same --db (or GAPWATCH_DB)"
         )
 
 

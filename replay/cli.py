@@ -128,19 +128,28 @@ def untied_dict(u: Untied) -> dict[str, Any]:
 
 def service_named(engine: Any, value: str | None, cluster: str | None) -> ServiceRef:
     """The one LB-facing Service `--service`/`--cluster` name (a usage error naming the
-    candidates when they name none or several)."""
+    candidates when they name none or several, each as the options take it: `NS/NAME`, with
+    `--cluster C` where more than one cluster is listed; `C:NS/NAME` was refused by --service)."""
     from gapwatch.replay import api
 
     known = [s for s in api.services(engine) if cluster is None or s.cluster == cluster]
     if value is not None:
         known = [s for s in known if s.key == value]
     if len(known) != 1:
-        names = ", ".join(f"{s.cluster}:{s.key}" for s in known) or "none"
+        names = ", ".join(as_options(known)) or "none"
         raise typer.BadParameter(
             f"choose one LB-facing Service with --service/--cluster (found: {names})",
             param_hint="--service",
         )
     return known[0]
+
+
+def as_options(services: list[ServiceRef]) -> list[str]:
+    """Each Service as `--service` takes it, with its `--cluster` where the list spans several
+    (one to paste)."""
+    if len({s.cluster for s in services}) <= 1:
+        return [s.key for s in services]
+    return [f"{s.key} (--cluster {s.cluster})" for s in services]
 
 
 def gaps(
@@ -331,6 +340,16 @@ def timeline(
             check_data_in_range(engine, None, moment, svc.cluster, until_option="--at")
         check_data_in_range(engine, lo, hi, svc.cluster)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
+        if not segs:  # an empty table of headers said nothing
+            where = "at the time given" if moment is not None else "in the range asked"
+            if moment is None and lo is None and hi is None:
+                where = "in the store"
+            nodes = f" on {', '.join(node)}" if node else ""
+            print(
+                f"no lanes of {svc.key}, cluster {svc.cluster}{nodes}, {where}: nothing recorded "
+                "places its endpoints, pods, kube-proxy or load balancer on a node"
+            )
+            return
         cli_tables.print_segments(segs, f"lanes of {svc.key}", wide=wide)
         return
     rows = [_segment_row(s) for s in segs]
@@ -358,6 +377,12 @@ def advise(
     advice = api.advise(engine, svc)
     proof = api.whatif(engine, svc, advice.settings)
     settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}
+    notes = list(advice.notes)
+    blind = not advice.windows_before and not cli_checks.lb_lanes(
+        engine, cluster=svc.cluster, service=svc.key
+    )
+    if blind:
+        notes.insert(0, cli_tables.no_lb_lane_for(svc.key, svc.cluster))
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,
@@ -366,7 +391,7 @@ def advise(
         "windows_before": advice.windows_before,
         "windows_after": advice.windows_after,
         "whatif_windows": [window_dict(w) for w in proof],
-        "notes": list(advice.notes),
+        "notes": notes,
         "knobs": list(advice.knobs),
     }
     if as_json:
@@ -375,12 +400,12 @@ def advise(
     cli_tables.print_lags(
         advice.lags, f"measured lags, cluster {svc.cluster}, {svc.key}", wide=wide
     )
-    print(f"windows observed: {advice.windows_before}")
+    print(f"windows observed: {advice.windows_before}" + (" (none could be seen)" if blind else ""))
     print("recommended: " + (", ".join(f"{k}={v}" for k, v in settings.items()) or "nothing"))
     print(f"windows under the recommendation (what-if): {advice.windows_after}")
     for knob in advice.knobs:
         print(f"knob: {knob}")
-    for note in advice.notes:
+    for note in notes:
         print(f"note: {note}")
 
 

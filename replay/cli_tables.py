@@ -80,6 +80,18 @@ NO_LB_LANE = (
 )
 
 
+def no_lb_lane_for(service: str, cluster: str) -> str:
+    """What `advise` and `whatif` say of a Service with no LB lane: 0 windows there is nothing
+    seen, not an LB that never misrouted (`recommended: nothing` read as the settings being
+    safe)."""
+    return (
+        f"no window could be seen for {service}, cluster {cluster}: no LB lane was recorded for "
+        "it (which nodes the LB routes to: an LB poller, CloudTrail, the push API or "
+        "service-controller Events; docs/lb.md, docs/importers.md): 0 windows here says nothing "
+        "about the load balancer"
+    )
+
+
 def print_windows(
     windows: Sequence[Window], *, wide: bool = False, lb_lanes: int | None = None
 ) -> None:

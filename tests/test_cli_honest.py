@@ -25,7 +25,7 @@ from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.recorder import progresslines
 from gapwatch.recorder.ndjson import dumps
-from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.store import head_revision, make_engine, upgrade
 from gapwatch.recorder.tables import events
 from gapwatch.replay import api
 from tests.store.samples import real_observations
@@ -352,3 +352,19 @@ def test_a_short_import_in_a_log_prints_only_its_summary(
     lines = _import_in_a_log(tmp_path, monkeypatch, lambda: 0.0)
     assert not [line for line in lines if line.startswith("importing")], lines
     assert len(lines) == 1 and "new, 0 already stored" in lines[0], lines
+
+
+def test_the_upgrade_a_behind_store_asks_for_acts_on_that_store(tmp_path: Path) -> None:
+    """A store behind the code said `run \\`gapwatch db upgrade\\``: pasted as said, without the
+    --db it was opened with, that created the default gapwatch.db beside it and the store named
+    stayed behind."""
+    old = f"sqlite:///{tmp_path / 'old.db'}"
+    assert run("db", "upgrade", "--db", old)[0] == 0
+    assert run("db", "downgrade", "0006_projector", "--yes", "--db", old)[0] == 0
+    done = gapwatch("gaps", "--db", old, cwd=tmp_path)
+    assert done.returncode == 1
+    assert not (tmp_path / "gapwatch.db").exists()
+    assert done.stderr.strip() == (
+        f"error: the store {old} is at revision 0006_projector, the code wants "
+        f"{head_revision()}: run `gapwatch db upgrade` with the same --db (or GAPWATCH_DB)"
+    )

@@ -23,7 +23,11 @@ def gaps(*args: str) -> str:
     return result.stdout
 
 
-def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
+SERVICE = "kubelb/kubelb-ingress-nginx-controller"
+
+
+def _objects_only(tmp_path: Path) -> str:
+    """A postmortem store of the kubelb Services and a NodeList: no LB lane, no lane at all."""
     url = f"sqlite:///{tmp_path / 'k8s.db'}"
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
@@ -36,6 +40,12 @@ def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
     ]
     done = runner.invoke(app, ["import", "k8s-watch", "--db", url, *objects])
     assert done.exit_code == 0, done.output
+    return url
+
+
+def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
+    url = _objects_only(tmp_path)
+    runner = CliRunner()
     assert gaps("--db", url).strip() == NO_LB_LANE
     result = runner.invoke(app, ["rollouts", "--db", url])
     assert result.exit_code == 0 and result.stdout.strip() == NO_ROLLOUTS
@@ -83,3 +93,75 @@ def test_the_report_claims_no_gap_only_where_an_lb_lane_was_recorded() -> None:
     assert summary(blind).startswith("No gap windows could be seen: nothing recorded")  # type: ignore[arg-type]
     seen = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="lb"),))
     assert summary(seen).startswith("No gap windows: the load balancer never routed")  # type: ignore[arg-type]
+
+
+def test_advise_and_whatif_without_an_lb_lane_say_nothing_could_be_seen(tmp_path: Path) -> None:
+    """`advise` answered 'windows observed: 0 / recommended: nothing' and `whatif` '0 window(s)
+    left, against 0 recorded' for a Service no LB lane was recorded for, where `gaps` says none
+    could be seen: read as settings proven safe."""
+    import orjson
+
+    url = _objects_only(tmp_path)
+    runner = CliRunner()
+    advise = runner.invoke(app, ["advise", "--db", url, "--service", SERVICE])
+    assert advise.exit_code == 0, advise.output
+    assert "windows observed: 0 (none could be seen)" in advise.stdout, advise.stdout
+    from gapwatch.replay.cli_tables import no_lb_lane_for
+
+    said = no_lb_lane_for(SERVICE, "default")
+    assert f"note: {said}" in advise.stdout, advise.stdout
+    doc = orjson.loads(
+        runner.invoke(app, ["advise", "--db", url, "--service", SERVICE, "--json"]).stdout
+    )
+    assert doc["notes"][0] == said
+    whatif = runner.invoke(app, ["whatif", "--db", url, "--service", SERVICE, "--prestop", "10"])
+    assert whatif.exit_code == 0, whatif.output
+    assert whatif.stdout.splitlines()[1:] == [f"note: {said}"], whatif.stdout
+    doc = orjson.loads(
+        runner.invoke(app, ["whatif", "--db", url, "--service", SERVICE, "--json"]).stdout
+    )
+    assert doc["notes"] == [said]
+
+
+def test_advise_and_whatif_with_an_lb_lane_add_no_such_note(tmp_path: Path) -> None:
+    import orjson
+
+    store = build_demo_store(tmp_path / "demo.db")
+    runner = CliRunner()
+    args = [
+        "--db",
+        store.url,
+        "--cluster",
+        "seed",
+        "--service",
+        "istio-system/istio-ingressgateway",
+    ]
+    for command in ("advise", "whatif"):
+        doc = orjson.loads(runner.invoke(app, [command, *args, "--json"]).stdout)
+        assert not any("could be seen" in note for note in doc.get("notes", [])), doc
+
+
+def test_a_timeline_with_no_lane_says_so_rather_than_print_bare_headers(tmp_path: Path) -> None:
+    """It printed 'lanes of NS/NAME' and a header row over nothing."""
+    url = _objects_only(tmp_path)
+    done = CliRunner().invoke(app, ["timeline", "--db", url, "--service", SERVICE])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == (
+        f"no lanes of {SERVICE}, cluster default, in the store: nothing recorded places its "
+        "endpoints, pods, kube-proxy or load balancer on a node"
+    )
+
+
+def test_a_query_that_selects_no_row_says_so(tmp_path: Path) -> None:
+    """`gapwatch sql`'s own --help example on a store with no window printed a header row and
+    nothing under it; psql says `(0 rows)`. --csv and --json stay as they were."""
+    url = _objects_only(tmp_path)
+    query = "SELECT class, count(*) AS n FROM v_windows GROUP BY class"
+    runner = CliRunner()
+    done = runner.invoke(app, ["sql", "--db", url, query])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[-1] == "(0 rows)", done.stdout
+    assert runner.invoke(app, ["sql", "--db", url, query, "--csv"]).stdout == "class,n\n"
+    assert runner.invoke(app, ["sql", "--db", url, query, "--json"]).stdout == "[\n]\n"
+    some = runner.invoke(app, ["sql", "--db", url, "SELECT kind FROM events LIMIT 1"])
+    assert "(0 rows)" not in some.stdout, some.stdout

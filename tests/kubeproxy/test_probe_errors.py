@@ -54,5 +54,6 @@ def test_an_unmigrated_store_is_one_clean_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"error: the store {db} is empty: run `gapwatch db upgrade`"
+        f"error: the store {db} is empty: run `gapwatch db upgrade` with the same --db (or "
+        "GAPWATCH_DB)"
     ]

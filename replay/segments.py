@@ -14,9 +14,10 @@ from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import nodes_of
-from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.podstate import ALIVE
 
 _PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
 
@@ -62,17 +63,59 @@ def _pod_samples(
     """The node's pod lane: at each change of one of its pods (`pods`: the Service's pods on
     the node, None: found from `service_pods`), serving if one of them is ready, else
     terminating if one is, else unready if one runs not Ready (a readiness loss: up, not
-    forwarded to), else gone (counted as they change, not rescanned per change)."""
+    forwarded to), else gone (counted as they change, not rescanned per change). A pod that
+    crashed and restarted between two status writes counts as none from the old container's
+    finishedAt to the new one's startedAt (`pod_entries`)."""
     if pods is None:
         pods = [p for p, n in state.service_pods.get(svc, {}).items() if n == node]
-    changes: list[tuple[int, str, str, int]] = []
+    entries: list[tuple[int, str, int, str, int]] = []
     for pod in pods:
-        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            changes.append((p.at_us, pod, p.state, p.event_id))
-    current: dict[str, str] = {}
+        samples = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        entries += [(at, pod, order, s, eid) for at, order, s, eid in pod_entries(samples)]
+    return counted_pods(entries, {})
+
+
+#: one pod's entry in the pod lane: (time, its order among the pod's entries, state, event id)
+PodEntry = tuple[int, int, str, int]
+#: the state of a pod that crashed and restarted between two status writes, from the old
+#: container's finishedAt to the new one's startedAt: counted as none
+RESTARTING = "restarting"
+
+
+def pod_entries(samples: Sequence[PodSample], start: int = 0) -> list[PodEntry]:
+    """The pod's entries from its sample `start` on, in the samples' order: each sample's
+    state at its time; before a sample marked restarted (podstate.restarted) that follows one
+    that saw the pod alive, none from its finishedAt and the state before again from its
+    startedAt, each within the two updates as the detector's alive lane places them
+    (context._pods_changes): the stop and the new start no update showed."""
+    out: list[PodEntry] = []
+    for i in range(start, len(samples)):
+        p = samples[i]
+        if i and p.started_us is not None and p.state in ALIVE:
+            before = samples[i - 1]
+            if before.state in ALIVE:
+                down = min(max(p.finished_us or p.at_us, before.at_us + 1), p.at_us - 1)
+                up = min(max(p.started_us, down + 1), p.at_us)
+                out.append((down, 3 * i, RESTARTING, p.event_id))
+                out.append((up, 3 * i + 1, before.state, p.event_id))
+        out.append((p.at_us, 3 * i + 2, p.state, p.event_id))
+    return out
+
+
+def counted_pods(
+    entries: list[tuple[int, str, int, str, int]], current: dict[str, str]
+) -> list[Sample]:
+    """The pod lane's samples at `entries` ((time, pod, order, state, event id), sorted here
+    by time, then pod, then the pod's own order), each pod's state before them in `current`
+    (updated)."""
     counts = {"serving": 0, "terminating": 0, "unready": 0}
+    for pod_state in current.values():
+        held = _RANK.get(pod_state)
+        if held is not None:
+            counts[held] += 1
     out: list[Sample] = []
-    for at, pod, pod_state, eid in sorted(changes):
+    entries.sort()
+    for at, pod, _order, pod_state, eid in entries:
         was = _RANK.get(current.get(pod, ""))
         if was is not None:
             counts[was] -= 1

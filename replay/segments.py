@@ -9,7 +9,7 @@ poller looked: membership, health unknown), pod (serving / terminating / unready
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
@@ -37,24 +37,40 @@ def _segments(
     provenance: Provenance,
     lag_us: int = 0,
 ) -> list[Segment]:
-    changes: list[tuple[str, int, int, int]] = []  # (value, start, earliest, event id)
-    for s in samples:
-        value = mapping(s.value)
-        if changes and changes[-1][0] == value:
-            continue
-        # A sampled source says when it last saw the old value (prev_us); a watch stream sees a
-        # change as it happens, so its observation time is the change's time.
-        earliest = s.prev_us if s.prev_us is not None else s.at_us
-        changes.append((value, s.at_us + lag_us, earliest, s.event_id))
+    changes = lane_changes(samples, mapping, lag_us)
     # each segment ends where the next one starts (built once: this runs on every refresh)
     ends: list[int | None] = [c[1] for c in changes[1:]]
-    ends.append(None)
-    if not changes:
-        return []
+    if changes:
+        ends.append(None)
     return [
         Segment(svc, node, lane, value, start, end, earliest, start, provenance, eid)
         for (value, start, earliest, eid), end in zip(changes, ends, strict=True)
     ]
+
+
+#: a lane's change: (value, start, earliest, event id)
+Change = tuple[str, int, int, int]
+
+
+def lane_changes(
+    samples: Iterable[Sample],
+    mapping: Callable[[str], str],
+    lag_us: int = 0,
+    value: str | None = None,
+) -> list[Change]:
+    """The samples where the lane's (mapped) value changes, in their order (`value`: the
+    lane's value before them, None: none)."""
+    changes: list[Change] = []
+    for s in samples:
+        mapped = mapping(s.value)
+        if mapped == value:
+            continue
+        value = mapped
+        # A sampled source says when it last saw the old value (prev_us); a watch stream sees a
+        # change as it happens, so its observation time is the change's time.
+        earliest = s.prev_us if s.prev_us is not None else s.at_us
+        changes.append((mapped, s.at_us + lag_us, earliest, s.event_id))
+    return changes
 
 
 def _pod_samples(
@@ -204,16 +220,29 @@ def _proxy_segments(
     state: FoldState, key: tuple[ServiceRef, str], eps: Sequence[Sample], settings: DetectSettings
 ) -> list[Segment]:
     svc, node = key
-    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
-    if nodeport:
-        mapping = lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")  # noqa: E731
-        return _segments(svc, node, "proxy", nodeport, mapping, "measured")
-    health = sorted_lane(state.probes["health"].get(key, []))
-    if health:
-        return _segments(svc, node, "proxy", health, _proxy_health, "measured")
-    lag = round(settings.proxy_lag_s[1] * 1_000_000)
-    return _segments(svc, node, "proxy", eps, lambda v: "OPEN" if v != "none" else "CLOSED",
-                     "inferred", lag)  # fmt: skip
+    for kind in ("nodeport", "health"):
+        probes = sorted_lane(state.probes[kind].get(key, []))
+        if probes:
+            return _segments(svc, node, "proxy", probes, probe_proxy(kind), "measured")
+    mapping, lag = inferred_proxy(settings)
+    return _segments(svc, node, "proxy", eps, mapping, "inferred", lag)
+
+
+def probe_proxy(kind: str) -> Callable[[str], str]:
+    """The proxy lane's value of a NodePort (`kind` nodeport) or health-check probe's."""
+    if kind == "nodeport":
+        return lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")
+    return _proxy_health
+
+
+def inferred_proxy(settings: DetectSettings) -> tuple[Callable[[str], str], int]:
+    """The proxy lane inferred from the endpoints lane: its value of an endpoints state, and
+    kube-proxy's assumed lag after it (us)."""
+    return _inferred, round(settings.proxy_lag_s[1] * 1_000_000)
+
+
+def _inferred(value: str) -> str:
+    return "OPEN" if value != "none" else "CLOSED"
 
 
 def _lb_samples(

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.observation import Observation
@@ -19,11 +21,11 @@ from gapwatch.recorder.sim.config import from_dict
 from gapwatch.recorder.sim.generate import random_scenario
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import projections, segments
+from gapwatch.replay import podstate, projections, segments
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.checkpoint import Checkpoint, lane_versions
 from gapwatch.replay.facts import derive, write_facts
-from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.fold import FoldState, PodSample, fold, lb_facing
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.segment_store import (
     COLUMNS,
@@ -199,3 +201,52 @@ def _stored(engine: Engine) -> list[tuple[object, ...]]:
     with engine.connect() as conn:
         rows = conn.execute(text(f"SELECT {columns} FROM replay_segments ORDER BY node, lane, seq"))
         return [tuple(r) for r in rows]
+
+
+_POD_STATES = ["pending", "ready", "unready", "terminating", "gone"]
+_SAMPLE = st.tuples(
+    st.integers(0, 40),  # time
+    st.sampled_from(_POD_STATES),
+    st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))),  # restart
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["n1", "n2"]), st.lists(_SAMPLE, max_size=3)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_pod_lane_carried_on_equals_the_whole(
+    steps: list[tuple[int, str, list[tuple[int, str, tuple[int, int] | None]]]],
+) -> None:
+    """Pods placed on n1 or n2 (and moved between them), their updates arriving batch by
+    batch in any time order, some marked restarted: after each batch the pod lanes carried on
+    from their cut equal a whole segmentation."""
+    state = FoldState()
+    state.service_nodes[_GW] = {"n1", "n2"}
+    placed = state.service_pods.setdefault(_GW, {})
+    kept: KeptRows | None = None
+    eid = 0
+    for pod_no, node, samples in steps:
+        pod = f"p{pod_no}"
+        placed[pod] = node
+        lane = state.pods.setdefault((_GW.cluster, _GW.namespace, pod), [])
+        for at, value, restart in samples:
+            eid += 1
+            finished, started = restart if restart else (None, None)
+            lane.append(PodSample(at, value, None, None, None, eid, None, None, finished))
+            if started is not None and len(lane) > 1:
+                lane[-1] = podstate.restarted(lane, started)
+        state.memo.clear()
+        versions = lane_versions(state, _GW)
+        if kept is None:
+            kept = _whole(state, _GW)
+            continue
+        moved = [n for n in ("n1", "n2") if kept[n].version != versions[n]]
+        found = tails(state, _GW, moved, kept, versions, DEFAULTS)
+        assert found is not None
+        apply_tails(found, kept, versions)
+        assert _lanes(kept) == _lanes(_whole(state, _GW))

@@ -2,7 +2,9 @@
 checkpoint, then rounds of replay.py's 1,000 new probe/LB events refreshed from it (a new engine
 each, as `replay.py --refresh-only`), each round's refresh timed: wall, the thread's CPU and its
 wait for a CPU (/proc/thread-self/schedstat), and the CPU of the two steps that read a moved
-node's history (`node_cache.windows`, `segments.lane_segments`).
+node's history (`node_cache.windows`, `segments.lane_segments`), and of the whole segments step
+(the moved lanes' rows found, diffed and written: `lane_segments`, `segment_rows` and the
+writes as projections calls them, and `segment_tail.tails` where the code has it).
 
     GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB]
 
@@ -47,7 +49,7 @@ class Rounds:
 
     def __init__(self) -> None:
         self.rows: list[tuple[float, float, float]] = []
-        self.steps: dict[str, list[float]] = {"windows": [], "segments": []}
+        self.steps: dict[str, list[float]] = {"windows": [], "segments": [], "segment step": []}
 
     def wrap_refresh(self, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -103,6 +105,16 @@ def main() -> None:
         (node_cache, "windows", partial(rounds.wrap_step, "windows")),
         (projections, "lane_segments", partial(rounds.wrap_step, "segments")),
     ]
+    # the segments step as `projections._write` calls it, on either code (none nested)
+    step = partial(rounds.wrap_step, "segment step")
+    patches += [
+        (projections, name, step)
+        for name in ("lane_segments", "segment_rows", "write_kept", "write_stored", "write_tails")
+        if hasattr(projections, name)
+    ]
+    tail = getattr(projections, "segment_tail", None)
+    if tail is not None:
+        patches.append((tail, "tails", step))
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, wrap in patches:
         setattr(module, name, wrap(getattr(module, name)))

@@ -46,7 +46,6 @@ from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_known
-from gapwatch.replay.segments import moved_lanes
 from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 
 if TYPE_CHECKING:
@@ -117,15 +116,6 @@ class Checkpoint:
         if after[""] != before[""]:
             return None
         return sorted(n for n, v in after.items() if n and before.get(n) != v)
-
-    def changed_lanes(
-        self, state: FoldState, svc: ServiceRef, nodes: Sequence[str]
-    ) -> dict[str, frozenset[str] | None]:
-        """Per node of `nodes` (changed_nodes), the lanes whose segments the last `advance`
-        may have changed (segments.moved_lanes; None: all, a node new to the Service)."""
-        before = self.before.get(svc, {})
-        after = lane_versions(state, svc)
-        return {n: moved_lanes(before[n], after[n]) if n in before else None for n in nodes}
 
     def seed(self, url: str, event_id: int, state: FoldState) -> None:
         self.url, self.event_id, self.state = url, event_id, state

@@ -27,6 +27,7 @@ from gapwatch.replay import (
     openness_scope,
     revision,
     scope,
+    segment_tail,
     settings_reads,
     state_rows,
 )
@@ -38,7 +39,7 @@ from gapwatch.replay.assumptions import (
     to_state,
 )
 from gapwatch.replay.behind import caught_up
-from gapwatch.replay.checkpoint import Checkpoint, cluster_values, touched
+from gapwatch.replay.checkpoint import Checkpoint, cluster_values, lane_versions, touched
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, lb_facing
@@ -52,8 +53,8 @@ from gapwatch.replay.projection_rows import write_rows
 from gapwatch.replay.segment_store import (
     delete_service,
     segment_rows,
-    write_kept,
     write_stored,
+    write_tails,
 )
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
@@ -112,14 +113,13 @@ def _replace(
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
-    lanes: dict[str, frozenset[str] | None] | None = None,
     on_node: Callable[[float], None] | None = None,
     context: dict[str, int] | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
-    and rewrite those that changed; its lane segments only on `nodes` (None: every node), and
-    there only the `lanes` named per node (Checkpoint.changed_lanes; None: all); `kept`: the
-    rows each Service stored last time (replay.node_rows); `on_node`, `context`: `_write`'s."""
+    and rewrite those that changed; its lane segments only on `nodes` (None: every node);
+    `kept`: the rows each Service stored last time (replay.node_rows); `on_node`, `context`:
+    `_write`'s."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
@@ -137,7 +137,7 @@ def _replace(
             kept.pop(svc, None)
         return
     _write(conn, state, [svc], settings, nodes, diff=True, impact=impact, cache=cache, kept=kept,
-           lanes=lanes, on_node=on_node, context=context)  # fmt: skip
+           on_node=on_node, context=context)  # fmt: skip
 
 
 def _write(
@@ -151,17 +151,16 @@ def _write(
     impact: Impact | None = None,
     cache: node_cache.Cache | None = None,
     kept: node_rows.Kept | None = None,
-    lanes: dict[str, frozenset[str] | None] | None = None,
     on_node: Callable[[float], None] | None = None,
     context: dict[str, int] | None = None,
 ) -> None:
     """Compute the Services' rows and store them: inserted (`diff` False: the tables hold none
     of theirs) or as a diff against the one Service's stored rows (with `cache` and `kept`:
     node by node, replay.node_rows; the segments of a node whose rows are kept only on its
-    `lanes`, diffed in memory: replay.segment_store.write_kept); `on_node(1)` after each node's
-    detection (a progress bar's advance: one Service on 300 nodes is one long step); their
-    context rows (replay.scope) added to `context` for the caller to store with its own
-    replay_state rows (one statement), or stored here where it is None."""
+    moved lanes, from where their inputs changed: replay.segment_tail); `on_node(1)` after
+    each node's detection (a progress bar's advance: one Service on 300 nodes is one long
+    step); their context rows (replay.scope) added to `context` for the caller to store with
+    its own replay_state rows (one statement), or stored here where it is None."""
     if cache is not None and kept is not None:
         impact = access_impact(state) if impact is None else impact
         for svc in services:
@@ -191,13 +190,14 @@ def _write(
                 continue  # no lane of any node changed
             rows = kept.get(svc) if kept is not None else None
             held = rows.segments if rows is not None else None
+            versions = lane_versions(state, svc) if held is not None else {}
             if held is not None and nodes is not None and all(n in held for n in nodes):
-                only = {n: lanes.get(n) if lanes is not None else None for n in nodes}
-                segs = segment_rows(lane_segments(state, svc, nodes, settings, only))
-                if write_kept(conn, svc, segs, held, only):
+                # the moved lanes from where their inputs changed (replay.segment_tail)
+                found = segment_tail.tails(state, svc, nodes, held, versions, settings)
+                if found is not None and write_tails(conn, svc, found, held, versions):
                     continue
             segs = segment_rows(lane_segments(state, svc, nodes, settings=settings))
-            write_stored(conn, svc, segs, nodes, held)
+            write_stored(conn, svc, segs, nodes, held, versions)
 
 
 def _store_context(conn: Connection, rows: dict[str, int]) -> None:
@@ -534,9 +534,8 @@ def _from_checkpoint(
         with _detecting(track, state, ordered) as on_node:
             for svc in ordered:
                 nodes = None if fresh else checkpoint.changed_nodes(state, svc)
-                lanes = None if nodes is None else checkpoint.changed_lanes(state, svc, nodes)
                 _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows,
-                         checkpoint.rows, lanes, on_node, context)  # fmt: skip
+                         checkpoint.rows, on_node, context)  # fmt: skip
         return count
     except BaseException:
         checkpoint.forget()

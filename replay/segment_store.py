@@ -12,14 +12,15 @@ history, as `timeline` used to fold it on every call). A range read then costs t
   then that lane's earlier segments are read and filtered: the answer is always the full fold's.
 
 Rows come back in the order of the full list ((node, lane, seq); `seq` numbers a lane's
-segments). A refresh rewrites only the rows that changed (`stale_and_new`).
+segments). A refresh rewrites only the rows that changed (`stale_and_new`); from the checkpoint,
+only the moved lanes' rows from where their inputs changed (replay.segment_tail, `write_tails`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, and_, bindparam, delete, select, text, tuple_
 
@@ -77,14 +78,25 @@ def stale_and_new(
     return stale, [{**ref, **dict(zip(COLUMNS, r, strict=True))} for r in new]
 
 
-#: per node, its segment rows (COLUMNS) as the store holds them (replay.node_rows keeps it)
-KeptRows = dict[str, list[tuple[Any, ...]]]
+class NodeSegments(NamedTuple):
+    """A node's segment rows (COLUMNS) as the store holds them, per lane in `seq` order, and
+    the lane versions they were found from (replay.checkpoint.lane_versions: the Service's
+    first LB poll, the node's)."""
+
+    first_poll: tuple[Any, ...]
+    version: tuple[Any, ...]
+    lanes: dict[str, list[tuple[Any, ...]]]
 
 
-def by_node(rows: Sequence[tuple[Any, ...]]) -> KeptRows:
-    out: KeptRows = {}
+#: per node, its segment rows as the store holds them (replay.node_rows keeps it)
+KeptRows = dict[str, NodeSegments]
+
+
+def by_lane(rows: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
+    """Rows (COLUMNS) per node, per lane, in their order."""
+    out: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
     for row in rows:
-        out.setdefault(row[0], []).append(row)
+        out.setdefault(row[0], {}).setdefault(row[1], []).append(row)
     return out
 
 
@@ -105,36 +117,52 @@ def changed(
     return list((before - after).elements()), list((after - before).elements())
 
 
-def write_kept(
+class LaneTail(NamedTuple):
+    """A lane's rows after a refresh: its first `keep` kept rows, then `rows`."""
+
+    keep: int
+    rows: list[tuple[Any, ...]]
+
+
+def write_tails(
     conn: Connection,
     svc: ServiceRef,
-    rows: Sequence[tuple[Any, ...]],
+    tails: dict[str, dict[str, LaneTail]],
     kept: KeptRows,
-    lanes: dict[str, frozenset[str] | None],
+    versions: dict[str, tuple[Any, ...]],
 ) -> bool:
-    """Replace the rows of each node in `lanes` (only its lanes named there; None: all) by
-    `rows` (theirs alone), diffed in memory with `kept` (what the store holds per node, as
-    the last write left it: updated) and the stale ones deleted by content. False, nothing
-    inserted, when the store did not hold what was kept (some stale rows may be gone: the
-    caller diffs every lane of the nodes against the store, `write_stored`)."""
-    fresh = by_node(rows)
+    """Replace each lane in `tails` (per node; each node's rows in `kept`) by its kept rows'
+    first `keep` and the tail's rows: the rows after them are diffed in memory with the tail's
+    and the stale ones deleted by content; `kept` then holds them, found from `versions`
+    (checkpoint.lane_versions now). False, nothing inserted nor kept, when the store did not
+    hold what was kept (some stale rows may be gone: the caller diffs every lane of the nodes
+    against the store, `write_stored`)."""
     stale: list[tuple[Any, ...]] = []
     new: list[tuple[Any, ...]] = []
-    now: KeptRows = {}
-    for node, mine in lanes.items():
-        held = kept[node]
-        old = held if mine is None else [r for r in held if r[1] in mine]
-        found = fresh.get(node, [])
-        if old != found:
-            gone, added = changed(old, found)
+    for node, lanes in tails.items():
+        held = kept[node].lanes
+        for lane, tail in lanes.items():
+            gone, added = changed(held.get(lane, [])[tail.keep :], tail.rows)
             stale += gone
             new += added
-        now[node] = found if mine is None else [r for r in held if r[1] not in mine] + found
     if not row_diff.delete_matching(conn, _T, "id", svc, COLUMNS, stale):
         return False
     _insert(conn, svc, new)
-    kept.update(now)
+    apply_tails(tails, kept, versions)
     return True
+
+
+def apply_tails(
+    tails: dict[str, dict[str, LaneTail]], kept: KeptRows, versions: dict[str, tuple[Any, ...]]
+) -> None:
+    """`kept` with each lane of `tails` replaced (`write_tails`), found from `versions`."""
+    for node, lanes in tails.items():
+        held = kept[node].lanes
+        for lane, tail in lanes.items():
+            rows = held.setdefault(lane, [])
+            del rows[tail.keep :]
+            rows.extend(tail.rows)
+        kept[node] = NodeSegments(versions[""], versions[node], held)
 
 
 def write_stored(
@@ -143,18 +171,24 @@ def write_stored(
     rows: Sequence[tuple[Any, ...]],
     nodes: Sequence[str] | None,
     kept: KeptRows | None,
+    versions: dict[str, tuple[Any, ...]],
 ) -> None:
     """Replace the Service's stored rows of `nodes` (None: all) by `rows`, diffed against the
-    store (`stale_and_new`); `kept` (if any) then holds them per node."""
+    store (`stale_and_new`); `kept` (if any) then holds them per node, found from `versions`
+    (checkpoint.lane_versions now)."""
     ids, inserted = stale_and_new(conn, svc, rows, nodes)
     delete_ids(conn, ids)
     if inserted:
         bulk_insert(conn, _T, inserted)
     if kept is not None:
-        fresh = by_node(rows)
+        fresh = by_lane(rows)
         if nodes is None:
             kept.clear()
-        kept.update({n: fresh.get(n, []) for n in (fresh if nodes is None else nodes)})
+        for node in fresh if nodes is None else nodes:
+            if node in versions:
+                kept[node] = NodeSegments(versions[""], versions[node], fresh.get(node, {}))
+            else:
+                kept.pop(node, None)
 
 
 def _insert(conn: Connection, svc: ServiceRef, rows: Sequence[tuple[Any, ...]]) -> None:

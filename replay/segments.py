@@ -9,14 +9,15 @@ poller looked: membership, health unknown), pod (serving / terminating / unready
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import nodes_of
-from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
+from gapwatch.replay.podstate import ALIVE
 
 _PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
 
@@ -36,24 +37,40 @@ def _segments(
     provenance: Provenance,
     lag_us: int = 0,
 ) -> list[Segment]:
-    changes: list[tuple[str, int, int, int]] = []  # (value, start, earliest, event id)
-    for s in samples:
-        value = mapping(s.value)
-        if changes and changes[-1][0] == value:
-            continue
-        # A sampled source says when it last saw the old value (prev_us); a watch stream sees a
-        # change as it happens, so its observation time is the change's time.
-        earliest = s.prev_us if s.prev_us is not None else s.at_us
-        changes.append((value, s.at_us + lag_us, earliest, s.event_id))
+    changes = lane_changes(samples, mapping, lag_us)
     # each segment ends where the next one starts (built once: this runs on every refresh)
     ends: list[int | None] = [c[1] for c in changes[1:]]
-    ends.append(None)
-    if not changes:
-        return []
+    if changes:
+        ends.append(None)
     return [
         Segment(svc, node, lane, value, start, end, earliest, start, provenance, eid)
         for (value, start, earliest, eid), end in zip(changes, ends, strict=True)
     ]
+
+
+#: a lane's change: (value, start, earliest, event id)
+Change = tuple[str, int, int, int]
+
+
+def lane_changes(
+    samples: Iterable[Sample],
+    mapping: Callable[[str], str],
+    lag_us: int = 0,
+    value: str | None = None,
+) -> list[Change]:
+    """The samples where the lane's (mapped) value changes, in their order (`value`: the
+    lane's value before them, None: none)."""
+    changes: list[Change] = []
+    for s in samples:
+        mapped = mapping(s.value)
+        if mapped == value:
+            continue
+        value = mapped
+        # A sampled source says when it last saw the old value (prev_us); a watch stream sees a
+        # change as it happens, so its observation time is the change's time.
+        earliest = s.prev_us if s.prev_us is not None else s.at_us
+        changes.append((mapped, s.at_us + lag_us, earliest, s.event_id))
+    return changes
 
 
 def _pod_samples(
@@ -62,17 +79,59 @@ def _pod_samples(
     """The node's pod lane: at each change of one of its pods (`pods`: the Service's pods on
     the node, None: found from `service_pods`), serving if one of them is ready, else
     terminating if one is, else unready if one runs not Ready (a readiness loss: up, not
-    forwarded to), else gone (counted as they change, not rescanned per change)."""
+    forwarded to), else gone (counted as they change, not rescanned per change). A pod that
+    crashed and restarted between two status writes counts as none from the old container's
+    finishedAt to the new one's startedAt (`pod_entries`)."""
     if pods is None:
         pods = [p for p, n in state.service_pods.get(svc, {}).items() if n == node]
-    changes: list[tuple[int, str, str, int]] = []
+    entries: list[tuple[int, str, int, str, int]] = []
     for pod in pods:
-        for p in state.pods.get((svc.cluster, svc.namespace, pod), []):
-            changes.append((p.at_us, pod, p.state, p.event_id))
-    current: dict[str, str] = {}
+        samples = state.pods.get((svc.cluster, svc.namespace, pod), [])
+        entries += [(at, pod, order, s, eid) for at, order, s, eid in pod_entries(samples)]
+    return counted_pods(entries, {})
+
+
+#: one pod's entry in the pod lane: (time, its order among the pod's entries, state, event id)
+PodEntry = tuple[int, int, str, int]
+#: the state of a pod that crashed and restarted between two status writes, from the old
+#: container's finishedAt to the new one's startedAt: counted as none
+RESTARTING = "restarting"
+
+
+def pod_entries(samples: Sequence[PodSample], start: int = 0) -> list[PodEntry]:
+    """The pod's entries from its sample `start` on, in the samples' order: each sample's
+    state at its time; before a sample marked restarted (podstate.restarted) that follows one
+    that saw the pod alive, none from its finishedAt and the state before again from its
+    startedAt, each within the two updates as the detector's alive lane places them
+    (context._pods_changes): the stop and the new start no update showed."""
+    out: list[PodEntry] = []
+    for i in range(start, len(samples)):
+        p = samples[i]
+        if i and p.started_us is not None and p.state in ALIVE:
+            before = samples[i - 1]
+            if before.state in ALIVE:
+                down = min(max(p.finished_us or p.at_us, before.at_us + 1), p.at_us - 1)
+                up = min(max(p.started_us, down + 1), p.at_us)
+                out.append((down, 3 * i, RESTARTING, p.event_id))
+                out.append((up, 3 * i + 1, before.state, p.event_id))
+        out.append((p.at_us, 3 * i + 2, p.state, p.event_id))
+    return out
+
+
+def counted_pods(
+    entries: list[tuple[int, str, int, str, int]], current: dict[str, str]
+) -> list[Sample]:
+    """The pod lane's samples at `entries` ((time, pod, order, state, event id), sorted here
+    by time, then pod, then the pod's own order), each pod's state before them in `current`
+    (updated)."""
     counts = {"serving": 0, "terminating": 0, "unready": 0}
+    for pod_state in current.values():
+        held = _RANK.get(pod_state)
+        if held is not None:
+            counts[held] += 1
     out: list[Sample] = []
-    for at, pod, pod_state, eid in sorted(changes):
+    entries.sort()
+    for at, pod, _order, pod_state, eid in entries:
         was = _RANK.get(current.get(pod, ""))
         if was is not None:
             counts[was] -= 1
@@ -161,16 +220,29 @@ def _proxy_segments(
     state: FoldState, key: tuple[ServiceRef, str], eps: Sequence[Sample], settings: DetectSettings
 ) -> list[Segment]:
     svc, node = key
-    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
-    if nodeport:
-        mapping = lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")  # noqa: E731
-        return _segments(svc, node, "proxy", nodeport, mapping, "measured")
-    health = sorted_lane(state.probes["health"].get(key, []))
-    if health:
-        return _segments(svc, node, "proxy", health, _proxy_health, "measured")
-    lag = round(settings.proxy_lag_s[1] * 1_000_000)
-    return _segments(svc, node, "proxy", eps, lambda v: "OPEN" if v != "none" else "CLOSED",
-                     "inferred", lag)  # fmt: skip
+    for kind in ("nodeport", "health"):
+        probes = sorted_lane(state.probes[kind].get(key, []))
+        if probes:
+            return _segments(svc, node, "proxy", probes, probe_proxy(kind), "measured")
+    mapping, lag = inferred_proxy(settings)
+    return _segments(svc, node, "proxy", eps, mapping, "inferred", lag)
+
+
+def probe_proxy(kind: str) -> Callable[[str], str]:
+    """The proxy lane's value of a NodePort (`kind` nodeport) or health-check probe's."""
+    if kind == "nodeport":
+        return lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")
+    return _proxy_health
+
+
+def inferred_proxy(settings: DetectSettings) -> tuple[Callable[[str], str], int]:
+    """The proxy lane inferred from the endpoints lane: its value of an endpoints state, and
+    kube-proxy's assumed lag after it (us)."""
+    return _inferred, round(settings.proxy_lag_s[1] * 1_000_000)
+
+
+def _inferred(value: str) -> str:
+    return "OPEN" if value != "none" else "CLOSED"
 
 
 def _lb_samples(

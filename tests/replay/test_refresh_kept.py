@@ -52,8 +52,8 @@ def _stored_segments(engine: Engine) -> Counter[tuple[object, ...]]:
 
 
 def _kept_segments(cp: Checkpoint) -> Counter[tuple[object, ...]]:
-    return Counter(row for kept in cp.rows.values() for rows in kept.segments.values()
-                   for row in rows)  # fmt: skip
+    return Counter(row for kept in cp.rows.values() for node in kept.segments.values()
+                   for rows in node.lanes.values() for row in rows)  # fmt: skip
 
 
 def _two_steps(engine: Engine, cut_s: float) -> tuple[Checkpoint, EventWriter, list[Observation]]:
@@ -90,9 +90,9 @@ def test_kept_segments_the_store_does_not_hold_are_diffed_against_the_store(
     rebuild."""
     cp, writer, rest = _two_steps(engine, NOT_READY - 5)
     (kept,) = cp.rows.values()
-    real = next(r for r in kept.segments["n1"] if r[1] == "node")
+    real = kept.segments["n1"].lanes["node"][-1]
     made_up = (*real[:3], "MADE-UP", *real[4:])
-    kept.segments["n1"].append(made_up)
+    kept.segments["n1"].lanes["node"][-1] = made_up
     writer.write(rest)
     projections.refresh(engine, checkpoint=cp)
     refreshed = _tables(engine)

@@ -1,7 +1,7 @@
 """What a refresh keeps for the LB's failed requests (round 10 of issue 15, replay/node_cache.py
 and replay/accessed.py): each test refreshes the per-node cache batch by batch and compares it
 with `detect` on the whole state, at a step where the shortcut it checks is taken. The last
-checks the segment rows' diff in memory (replay.segment_store.write_kept) against the plain
+checks the segment rows' diff in memory (replay.segment_store.changed) against the plain
 multiset difference.
 
 The history is tests/replay/test_suffix.py's (n1 and n2 probed every 5 s, their LB targets
@@ -131,7 +131,7 @@ def test_kept_segment_rows_differ_by_their_multisets_between_equal_heads_and_tai
     new: list[tuple[str, int]],
     tail: list[tuple[str, int]],
 ) -> None:
-    # replay.segment_store.write_kept diffs a lane's kept rows with its new ones: counting only
+    # replay.segment_store.write_tails diffs a lane's kept rows with its new ones: counting only
     # what lies between their equal heads and tails gives the plain multiset difference
     was, now = head + old + tail, head + new + tail
     stale, added = changed(was, now)

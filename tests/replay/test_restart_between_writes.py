@@ -18,6 +18,8 @@ from sqlalchemy import Engine, text
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api, projections
+from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.load import load_state
@@ -25,6 +27,7 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.scope import range_rows
 from gapwatch.replay.unseen import reported_stops
 from tests.replay import builders as b
+from tests.replay.test_projections import _tables
 from tests.replay.test_readiness_loss import _STAMP, PGBD, kind_pod
 
 _ROWS = text(
@@ -132,3 +135,37 @@ def test_one_services_reads_of_the_store_keep_the_restart(engine: Engine) -> Non
         rows = range_rows(conn, svc, to_micros(b.at(0)), to_micros(b.at(120)))
     ranged = fold(FoldState(), rows)
     assert [p.started_us for p in ranged.pods[(b.CLUSTER, b.NS, "p1")]] == [None, started]
+
+
+def _pod_at(engine: Engine, t: float) -> str:
+    (seg,) = [s for s in api.state_at(engine, GW, b.at(t)) if s.lane == "pod"]
+    return seg.state
+
+
+GW = ServiceRef(b.CLUSTER, b.NS, b.SVC)
+
+
+def test_the_dashboards_pod_lane_shows_the_restart_and_a_refresh_across_it_equals_a_rebuild(
+    engine: Engine,
+) -> None:
+    """The segments projection (the dashboard's timeline and `state_at`) shows p1's node with
+    no pod up from the crash to the new container (50 to 61 s), as the detector's alive lane
+    does, on SQLite and PostgreSQL. The history is written up to 61 s and rebuilt with a
+    checkpoint, then the update that reports the restart (at 62 s, naming 50 s) arrives and
+    is refreshed from the checkpoint: the rows equal a rebuild's. Before: the pod lane read
+    serving straight through the restart."""
+    history = _restarted()
+    first = [o for o in history if o.observed_at < b.at(62)]
+    writer = EventWriter(engine, derive=write_facts)
+    writer.write_all(first)
+    cp = Checkpoint()
+    projections.rebuild(engine, checkpoint=cp)
+    assert _pod_at(engine, 55) == "serving"  # no update has said otherwise yet
+    writer.write(history[len(first) :])
+    projections.refresh(engine, checkpoint=cp)
+    assert [_pod_at(engine, t) for t in (49, 50, 55, 60.9, 61, 70)] == [
+        "serving", "gone", "gone", "gone", "serving", "serving",
+    ]  # fmt: skip
+    refreshed = _tables(engine)
+    projections.rebuild(engine)
+    assert _tables(engine) == refreshed

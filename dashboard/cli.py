@@ -8,7 +8,7 @@ replay's facts, so the recorder's commands derive them without importing replay.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,13 @@ from gapwatch.dashboard.examples import add_examples
 from gapwatch.recorder import cli as recorder_cli
 from gapwatch.recorder import maintain_cli, revisions
 from gapwatch.recorder import record as record_cli
-from gapwatch.recorder.cliutil import Wiring, flags_show_no_type, run_app
+from gapwatch.recorder.cliutil import (
+    ROOT_DB,
+    Wiring,
+    flags_show_no_type,
+    run_app,
+    secret_on_command_line,
+)
 from gapwatch.recorder.coderev import runs
 from gapwatch.recorder.importers import cli as importers_cli
 from gapwatch.recorder.lab import cli as lab_cli
@@ -54,6 +60,24 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"], "obj": Wiring(derive=_write_facts)},
 )
+
+
+@app.callback()
+def _before_the_command(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            callback=secret_on_command_line,
+            help="The event store for the command that follows, as its own --db (which wins).",
+        ),
+    ] = None,
+) -> None:
+    if db is not None:
+        ctx.meta[ROOT_DB] = db
+
 
 recorder_cli.register(app)
 record_cli.register(app)

@@ -50,13 +50,25 @@ EXIT_PIPE_CLOSED = 141
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+#: `Context.meta` key (shared by every context of one command line) of the `--db` given before
+#: the command (dashboard.cli's root options)
+ROOT_DB = "gapwatch.root_db"
+
+
 def secret_on_command_line(
     ctx: typer.Context, param: typer.CallbackParam, value: str | None
 ) -> str | None:
     """A `--db` callback: a URL typed on the command line with a password in it is readable by
     every user of the machine while the command runs (`ps`, /proc/PID/cmdline); say so once, on
-    stderr, without the password. Not when the URL came from the environment or a file."""
+    stderr, without the password. Not when the URL came from the environment or a file.
+
+    A command not given its own `--db` takes the one given before it (`gapwatch --db URL gaps`,
+    `ROOT_DB`), over the environment and the default: the README says every command takes
+    `--db`, and a newcomer who put it first was told only "No such option: --db"."""
     source = ctx.get_parameter_source(param.name or "")
+    given = ctx.meta.get(ROOT_DB)
+    if given is not None and (source is None or source.name != "COMMANDLINE"):
+        return str(given)  # warned of, if need be, where it was typed
     if value and source is not None and source.name == "COMMANDLINE" and holds_secret(value):
         option = param.opts[0] if param.opts else "--db"
         envvars = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])

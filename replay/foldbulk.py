@@ -12,6 +12,7 @@ one, everything else as whole columns, and the Python objects are built once for
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from gapwatch.replay.fold import (
     FoldState,
     ProbeKey,
     Sample,
+    _changes,
     keep_sample,
     last_in_time,
     probe_lane,
@@ -135,16 +137,64 @@ def _keep_one_by_one(
     columns: tuple[Any, ...],
     values: Sequence[str],
 ) -> None:
-    """The lane's rows [lo, hi) through `keep_sample`, in order (each column's slice as Python
-    values at once: no numpy scalar per cell)."""
+    """The lane's rows [lo, hi) as `keep_sample` keeps them in order: the late ones (earlier
+    than a look before them) through it, each run of the others at once (`_keep_run`). On
+    replay.py's store 350 lanes hold 107,100 rows of which 4,900 are late (benchmarks/README.md,
+    "Session 27: replay")."""
     lo, hi = rows
-    at_us, prev_us, value_of, event_id, num, resumed = (c[lo:hi].tolist() for c in columns)
-    new = tuple.__new__  # a Sample without its constructor's Python frame (as the bulk path)
-    for at, prev, value, eid, n, res in zip(
-        at_us, prev_us, value_of, event_id, num, resumed, strict=True
-    ):
-        row = (at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
-        keep_sample(state, key, lane, new(Sample, row), interval=not res)
+    at_us, prev_us, value_of, event_id, num, resumed = (c[lo:hi] for c in columns)
+    floor = state.seen.get(key, -1)
+    if lane:
+        floor = max(floor, last_in_time(state, key, lane).at_us)
+    # at or after every look before it, kept or not: keep_sample's "changed" decides it
+    ontime = at_us >= np.maximum.accumulate(np.r_[floor, at_us[:-1]])
+    health = key[0] == "health"
+    changed = (value_of[1:] != value_of[:-1]) | (health & (num[1:] != num[:-1]))
+    named = np.where((prev_us >= 0) & ~resumed, at_us - prev_us, 0)
+    edges = np.flatnonzero(np.r_[True, ontime[1:] != ontime[:-1], True]).tolist()
+    cells = (at_us.tolist(), prev_us.tolist(), value_of.tolist(), event_id.tolist(), num.tolist())
+    res = resumed.tolist()
+    for a, b in pairwise(edges):
+        if ontime[a]:
+            _keep_run(state, key, lane, (a, b), cells, values, changed, int(named[a:b].max()))
+            continue
+        for r in range(a, b):
+            keep_sample(state, key, lane, _row_sample(cells, r, values), interval=not res[r])
+
+
+def _row_sample(cells: tuple[list[Any], ...], r: int, values: Sequence[str]) -> Sample:
+    at, prev, value, eid, n = (c[r] for c in cells)
+    row = (at, None if prev < 0 else prev, values[value], eid, None if n < 0 else n)
+    return tuple.__new__(Sample, row)  # without its constructor's Python frame (the bulk path)
+
+
+def _keep_run(
+    state: FoldState,
+    key: ProbeKey,
+    lane: list[Sample],
+    run: tuple[int, int],
+    cells: tuple[list[Any], ...],
+    values: Sequence[str],
+    changed: Any,
+    gap: int,
+) -> None:
+    """Rows [a, b) of a lane, each at or after every look before it (so never earlier than the
+    last kept sample, nor a late answer), as `keep_sample` keeps them: the first when it
+    changes the lane's newest sample, each next when it changes the row before it (a dropped
+    row repeats the newest kept one); `gap` is the run's longest look gap."""
+    a, b = run
+    kept = [r + 1 for r in np.flatnonzero(changed[a : b - 1]).tolist()]
+    first = _row_sample(cells, a, values)
+    size = len(lane)
+    if not lane or _changes(key, first, last_in_time(state, key, lane)):
+        lane.append(first)
+    lane.extend(_row_sample(cells, a + r, values) for r in kept)
+    if len(lane) > size:  # each newest in time, as `appended` says
+        state.newest_kept[key] = len(lane) - 1
+    if gap > state.look_gap.get(key, 0):
+        state.look_gap[key] = gap
+    newest = cells[0][b - 1]
+    state.seen[key] = max(newest, state.seen.get(key, newest))
 
 
 def _fill_prev(

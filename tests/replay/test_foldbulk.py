@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gapwatch.replay import foldbulk
 from gapwatch.replay.facts import FACT_COLUMNS
-from gapwatch.replay.fold import FoldState, fold
+from gapwatch.replay.fold import FoldState, fold, keep_sample
 from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 
 LANES = (("health", "n1"), ("health", "n2"), ("nodeport", "n1"), ("target", "n1"))
@@ -110,4 +112,42 @@ def test_a_repeat_after_a_step_back_is_kept_only_when_earlier_than_the_last_kept
     (lane,) = bulk.probes["health"].values()
     kept = [(s.at_us // 1_000_000, s.value) for s in lane]
     assert kept == [(10, "503"), (30, "200"), (25, "200")]
+    _same(bulk, fold(FoldState(), rows))
+
+
+def test_a_lane_with_a_late_answer_goes_through_keep_sample_only_at_the_late_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A late answer makes its lane one to fold in order (a restoring sample may follow it),
+    but only the rows earlier than a look before them need `keep_sample`: the runs of the
+    others are kept as whole columns, and the lane, its newest look, look gap and newest kept
+    sample are the row fold's (replay.py's store: 4,900 late rows of 107,100 in such lanes)."""
+
+    def row(event_id: int, at_s: int, value: str) -> tuple[Any, ...]:
+        values = dict.fromkeys(FACT_COLUMNS)
+        values.update(
+            event_id=event_id, seq=0, cluster="c", at_us=_EPOCH_2026_US + at_s * 1_000_000,
+            prev_us=_EPOCH_2026_US + (at_s - 2) * 1_000_000, fact="health", op="OBSERVED",
+            namespace="ns", name="gw", node="n1", state=value,
+        )  # fmt: skip
+        return tuple(values[c] for c in FACT_COLUMNS)
+
+    # every 2 s a look, 503 from 100 s on; at id 30 a late 503 answered for 5 s (after the
+    # look at 58 s, which saw 200: a restoring sample at 58 s), at id 80 a late 200 for 9 s
+    rows = [row(i, 2 * i, "200" if i < 50 else "503") for i in range(1, 120)]
+    rows[29] = row(30, 5, "503")
+    rows[79] = row(80, 9, "200")
+    calls: list[int] = []
+    keep = keep_sample
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        keep(*args, **kwargs)
+
+    monkeypatch.setattr(foldbulk, "keep_sample", counted)
+    bulk = _bulk(FoldState(), rows)
+    (lane,) = bulk.probes["health"].values()
+    kept = [((s.at_us - _EPOCH_2026_US) // 1_000_000, s.value) for s in lane]
+    assert kept == [(2, "200"), (5, "503"), (58, "200"), (100, "503"), (9, "200")]
+    assert len(calls) == 2  # the two late rows (each row after them is later than every look)
     _same(bulk, fold(FoldState(), rows))

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select, text
 
 from gapwatch.recorder.sources.base import SourceContext
+from gapwatch.recorder.sources.kubeproxy.selfcheck import PROOFS_NEEDED
 from gapwatch.recorder.sources.kubeproxy.source import KubeProxyProber, build
 from gapwatch.recorder.sources.kubeproxy.writesink import WriterSink
 from gapwatch.recorder.sources.view import ClusterView
@@ -166,7 +167,10 @@ def test_a_nodeport_accepting_where_no_local_endpoint_is_is_a_short_circuit(
         assert payload["port"] == fakes.node_port
         assert payload["health_port"] == fakes.health_port
         assert payload["address"] == fakes.node("node-2").address
-        assert len(payload["proofs"]) == 3
+        # three decide; a late health look closes every NodePort look before it at once, so
+        # under load the verdict may carry more (test_selfcheck_races.py), each its own look
+        assert len(payload["proofs"]) >= PROOFS_NEEDED
+        assert len({p["nodeport_started"] for p in payload["proofs"]}) == len(payload["proofs"])
         for proof in payload["proofs"]:
             times = [datetime.fromisoformat(proof[k]) for k in (
                 "health_before", "nodeport_started", "nodeport_finished", "health_after_started"
@@ -184,7 +188,8 @@ def test_a_nodeport_accepting_where_no_local_endpoint_is_is_a_short_circuit(
         ]
         assert set(later) <= {"last"}
         assert _value(registry, "gapwatch_probe_nodeport_short_circuited") == 1
-        assert _value(registry, "gapwatch_probe_nodeport_short_circuit_proofs_total") >= 3
+        proofs_total = _value(registry, "gapwatch_probe_nodeport_short_circuit_proofs_total")
+        assert proofs_total >= len(payload["proofs"])
         said = [e for e in logs if "cluster-wide chain" in e["event"]]
         assert len(said) == 1 and said[0]["log_level"] == "warning"
         assert said[0]["service"] == "default/nginx" and said[0]["node"] == "node-2"

@@ -60,6 +60,18 @@ def test_three_sandwiched_proofs_decide_two_do_not() -> None:
     assert health(check, 4) is None  # once
 
 
+def test_a_late_health_look_closes_every_nodeport_look_before_it_at_once() -> None:
+    """Under load the health looks come late (session 27's merged suite, -n 2): two NodePort
+    looks between the same two health looks are two proofs, closed by one look; from two, the
+    verdict carries all four, not the three that would have sufficed."""
+    check = SelfCheck(settle_s=0)
+    assert rounds(check, [0, 1, 2]) is None and check.proofs == 2
+    nodeport(check, 2.8)  # a second look before the late health look at 3 s
+    proofs = health(check, 3)
+    assert isinstance(proofs, list)
+    assert [p.nodeport_started for p in proofs] == [at(0.5), at(1.5), at(2.5), at(2.8)]
+
+
 def test_a_nodeport_look_overlapping_a_health_look_is_no_proof() -> None:
     check = SelfCheck(settle_s=0)
     health(check, 0)

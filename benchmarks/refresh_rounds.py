@@ -2,7 +2,9 @@
 checkpoint, then rounds of replay.py's 1,000 new probe/LB events refreshed from it (a new engine
 each, as `replay.py --refresh-only`), each round's refresh timed: wall, the thread's CPU and its
 wait for a CPU (/proc/thread-self/schedstat), and the CPU of the two steps that read a moved
-node's history (`node_cache.windows`, `segments.lane_segments`), and of the whole segments step
+node's history (`node_cache.windows`, `segments.lane_segments`), of two parts of the first (each
+moved node's R and F, `Found.find`; the instant its kept windows stand before, `_since`), and of
+the whole segments step
 (the moved lanes' rows found, diffed and written: `lane_segments`, `segment_rows` and the
 writes as projections calls them, and `segment_tail.tails` where the code has it).
 
@@ -49,7 +51,13 @@ class Rounds:
 
     def __init__(self) -> None:
         self.rows: list[tuple[float, float, float]] = []
-        self.steps: dict[str, list[float]] = {"windows": [], "segments": [], "segment step": []}
+        self.steps: dict[str, list[float]] = {
+            "windows": [],
+            "R and F": [],
+            "suffix": [],
+            "segments": [],
+            "segment step": [],
+        }
 
     def wrap_refresh(self, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -103,6 +111,10 @@ def main() -> None:
     patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
         (projections, "refresh", rounds.wrap_refresh),
         (node_cache, "windows", partial(rounds.wrap_step, "windows")),
+        # inside it: each moved node's R and F (`Found.find`, called on the class) and the
+        # instant its kept windows stand before (`_since`: suffix.influence_from, reusable)
+        (node_cache.Found, "find", partial(rounds.wrap_step, "R and F")),
+        (node_cache, "_since", partial(rounds.wrap_step, "suffix")),
         (projections, "lane_segments", partial(rounds.wrap_step, "segments")),
     ]
     # the segments step as `projections._write` calls it, on either code (none nested)

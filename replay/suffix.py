@@ -53,7 +53,6 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.signals import HI, Iv, Tri
-from gapwatch.replay.unseen import bad_looks
 
 #: a probe/LB lane's value that answered well (any other is read as a stretch: replay.proxy)
 _WELL = frozenset({"connected", "200", "healthy"})
@@ -110,14 +109,27 @@ def _eps_floor(
     if any(s.value == "ready" for s in eps[bisect_right(eps, at_us, key=AT_US) :]):
         return floor  # the stretch ends after at_us: not unended
     last = eps[-1].at_us
-    for lane in probes:
-        # bad_looks of the samples around [last, at_us): a bad run that began before `last`
-        # is seen at the next sample's previous look
-        i = max(bisect_left(lane, last, key=AT_US) - 1, 0)
-        j = bisect_left(lane, at_us, key=AT_US) + 1
-        if any(last <= t < at_us for t in bad_looks(lane[i:j], _bad)):
-            return at_us
+    if any(_bad_look_within(lane, last, at_us) for lane in probes):
+        return at_us
     return floor
+
+
+def _bad_look_within(lane: Sequence[Sample], lo: int, hi: int) -> bool:
+    """Whether a look of the lane (time-ordered) saw a bad value in [lo, hi): what
+    `unseen.bad_looks` finds of the samples around it (a bad run that began before `lo` is
+    seen at the next sample's previous look), searched from `hi` back, so that it stops at
+    the newest such look. A refresh inside a long unended stretch asks with `lo` the stretch's
+    last endpoints sample: a search from `lo` on read the probe lanes' whole history since."""
+    i = max(bisect_left(lane, lo, key=AT_US) - 1, 0)
+    j = min(bisect_left(lane, hi, key=AT_US) + 1, len(lane))
+    for k in range(j - 1, i - 1, -1):
+        s = lane[k]
+        if _bad(s.value):
+            if lo <= s.at_us < hi:
+                return True
+        elif k > i and s.prev_us is not None and _bad(lane[k - 1].value) and lo <= s.prev_us < hi:
+            return True
+    return False
 
 
 def _not_ready(s: Sample) -> bool:

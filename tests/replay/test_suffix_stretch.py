@@ -7,6 +7,8 @@ each, the LB still routing to it)."""
 
 from __future__ import annotations
 
+import random
+from bisect import bisect_left
 from collections.abc import Callable
 
 import pytest
@@ -16,8 +18,9 @@ from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import suffix
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
-from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
+from gapwatch.replay.fold import AT_US, FoldState, Sample, fold, lb_facing
 from gapwatch.replay.model import Window
+from gapwatch.replay.unseen import bad_looks
 from tests.replay import builders
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 
@@ -139,3 +142,45 @@ def test_a_bad_run_begun_before_the_stretchs_last_sample_is_a_bad_look_in_it() -
     assert suffix._eps_floor(lane, 1000, False, [probe(40, 70, 60)]) == 1000
     assert suffix._eps_floor(lane, 1000, False, [probe(40, 49, 45)]) == 50
     assert suffix._eps_floor(lane, 1000, False, [probe(1200, 1300, 1250)]) == 50
+
+
+def test_the_bad_look_inside_the_stretch_is_searched_from_the_instant_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node down since long before (its endpoints' last sample at 50) whose NodePort lane
+    changed 20,000 times since: the floor asks whether a look saw a bad value between that
+    sample and the instant, and stops at the newest one before the instant instead of reading
+    the lane from 50 on (the refresh's cost grew with the stretch's length)."""
+    lane = [Sample(10, None, "ready", 1, 1), Sample(50, None, "none", 2, 0)]
+    probe = [
+        Sample(100 + 10 * k, 100 + 10 * k - 5, "timeout" if k % 2 else "connected", 3 + k, 0)
+        for k in range(20_000)
+    ]
+    read: list[str] = []
+
+    def counted(value: str) -> bool:
+        read.append(value)
+        return value not in ("connected", "200", "healthy")
+
+    monkeypatch.setattr(suffix, "_bad", counted)
+    x = probe[-100].at_us
+    assert suffix._eps_floor(lane, x, False, [probe]) == x
+    assert len(read) <= 4
+
+
+def test_the_backward_search_finds_what_bad_looks_finds() -> None:
+    """suffix._bad_look_within against unseen.bad_looks of the samples around [lo, hi) on
+    random lanes (runs, repeats, looks with and without a previous look)."""
+    rng = random.Random(27)
+    values = ["connected", "timeout", "refused", "200", "healthy", "unhealthy"]
+    for _ in range(3000):
+        t, lane = 0, []
+        for k in range(rng.randint(0, 12)):
+            t += rng.randint(1, 5)
+            prev = rng.choice([None, t - rng.randint(0, 3)])
+            lane.append(Sample(t, prev, rng.choice(values), k, 0))
+        lo, hi = sorted(rng.randint(-2, t + 3) for _ in range(2))
+        i = max(bisect_left(lane, lo, key=AT_US) - 1, 0)
+        j = bisect_left(lane, hi, key=AT_US) + 1
+        bad = bad_looks(lane[i:j], lambda v: v not in ("connected", "200", "healthy"))
+        assert suffix._bad_look_within(lane, lo, hi) == any(lo <= s < hi for s in bad)

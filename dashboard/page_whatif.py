@@ -213,11 +213,7 @@ def _advice(advice: Advice) -> None:
         for knob in advice.knobs:
             st.markdown(f"- {knob}")
     st.caption("Evidence: the measured lags these settings must cover")
-    lags = [
-        {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(lag).items()}
-        for lag in advice.lags
-    ]  # seconds, to a tenth: the samples column says how much each figure rests on
-    st.dataframe(pd.DataFrame(lags), hide_index=True, key="advice_lags")
+    st.dataframe(pd.DataFrame(tables.lag_rows(advice.lags)), hide_index=True, key="advice_lags")
     for note in advice.notes:
         st.markdown(f"- {note}")
     st.button("Try the advised settings", on_click=_apply_advice, args=(advice,))

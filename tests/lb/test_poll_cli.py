@@ -183,3 +183,29 @@ def test_replay_reads_a_store_with_an_unmapped_target(tmp_path: object) -> None:
     assert timeline.exit_code == 0, timeline.output
     lb = [s for s in json.loads(timeline.output) if s["lane"] == "lb"]
     assert [(s["node"], s["state"], s["provenance"]) for s in lb] == [("n1", "HEALTHY", "measured")]
+
+
+def _poll_briefly(store_url: str, moto_url: str, arn: str) -> subprocess.CompletedProcess[str]:
+    return gapwatch(
+        "poll", "elbv2", "--target-group", arn, "--region", REGION, "--endpoint-url", moto_url,
+        "--interval", "0.3", "--duration", "1.5", "--cluster", CLUSTER,
+        "--service", f"{b.NS}/{b.SVC}", "--db", store_url,
+    )  # fmt: skip
+
+
+def test_a_poll_with_no_node_to_map_to_says_so_and_gaps_says_why(
+    store_url: str, moto_url: str
+) -> None:
+    """A first poll into a store that holds no Node of its cluster (a new SRE's first try) stores
+    every target with no node, which replay places on no lane. The poll only said `mapping
+    targets to 0 node(s)`, and `gaps` then answered that no LB poller had recorded a lane."""
+    world: AwsWorld = make_world(moto_url, instances=2)
+    world.register(0, 1)
+    poll = _poll_briefly(store_url, moto_url, world.arn)
+    assert poll.returncode == 0, poll.stderr
+    assert f"the store holds no Node of cluster {CLUSTER!r}" in poll.stderr
+    assert poll.stdout.count("ADDED") == 3  # the group's attributes and both targets
+    gaps = gapwatch("gaps", "--db", store_url)
+    assert gaps.returncode == 0, gaps.stderr
+    assert "2 target-health observation(s) were recorded with no node" in gaps.stdout
+    assert "no Service has a recorded LB lane" not in gaps.stdout

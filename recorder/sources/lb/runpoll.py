@@ -60,7 +60,18 @@ def _print(batch: Sequence[Observation]) -> None:
 async def _poll(job: PollJob, name: str, plan: Plan) -> None:
     engine = open_store(job.db)
     nodes = StoreNodes(engine, job.cluster)
-    stderr.print(f"{name}: mapping targets to {len(nodes())} node(s) of cluster {job.cluster!r}")
+    known = len(nodes())
+    stderr.print(f"{name}: mapping targets to {known} node(s) of cluster {job.cluster!r}")
+    if known == 0:
+        # the targets are then stored with no node, which replay places on no lane: `gaps`
+        # after such a poll found nothing, and nothing said why
+        stderr.print(
+            f"{name}: warning: the store holds no Node of cluster {job.cluster!r}: targets are "
+            "stored with no node, and replay can place none of them until the cluster's Nodes "
+            "are recorded (gapwatch record) or imported (gapwatch import k8s-watch); --cluster "
+            "names the cluster whose Nodes map them (docs/lb.md, Node mapping)",
+            markup=False,
+        )
     sink = WriterSink(EventWriter(engine, derive=job.derive), on_write=_print)
     metrics = PollerMetrics(CollectorRegistry(), name, _clock)
     source = PollerSource(

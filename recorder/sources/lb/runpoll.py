@@ -18,6 +18,7 @@ from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.record import configure_logging
 from gapwatch.recorder.sources.lb.build import PLANS, Plan
+from gapwatch.recorder.sources.lb.laststate import store_resume
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import PollerSource
@@ -83,6 +84,9 @@ async def _poll(job: PollJob, name: str, plan: Plan) -> None:
         nodes=nodes,
         service_of=plan.service_of,
         settings=plan.settings,
+        # from the store's last states, as the recorder's pollers: without it every run stored
+        # each target ADDED again, with no previous look, however recently the last run ended
+        resume=store_resume(engine, job.cluster, plan.settings.heartbeat_s),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -86,6 +86,11 @@ def sidebar(url: str, version: int) -> Filters:
         return Filters(page="sql")
     clusters = [ALL, *info.clusters]
     if st.session_state.get("cluster") not in clusters:
+        # a URL's cluster the store does not hold showed every cluster without a word
+        st.warning(
+            f"ignored URL parameter cluster: no cluster {st.session_state.get('cluster')!r} in "
+            f"this store (it holds {', '.join(info.clusters) or 'none'}): showing every cluster"
+        )
         st.session_state["cluster"] = ALL
     picked = st.sidebar.selectbox("Cluster", clusters, key="cluster")
     cluster = None if picked == ALL else picked

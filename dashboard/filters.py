@@ -116,3 +116,22 @@ def pick_service(services: list[ServiceRef], filters: Filters) -> ServiceRef | N
     """The service the filters name, else the first one they allow (None when none)."""
     allowed = [s for s in services if filters.matches(s)]
     return allowed[0] if allowed else None
+
+
+def match_rollout(wanted: str | None, ids: list[str]) -> tuple[str | None, str | None]:
+    """The id of `ids` the URL's (or the session's) rollout names: itself, or the one id it is a
+    prefix of (`gapwatch rollouts` prints the shortest unique prefix, `report --rollout` takes
+    it); else None and what was wrong, for the page to say before it shows another rollout."""
+    if wanted is None or wanted in ids:
+        return wanted, None
+    prefixed = [i for i in ids if i.startswith(wanted)]
+    if len(prefixed) == 1:
+        return prefixed[0], None
+    if prefixed:
+        return None, f"rollout {wanted!r} is the start of {len(prefixed)} ids: " + ", ".join(
+            sorted(prefixed)
+        )
+    return None, (
+        f"rollout {wanted!r} is none of the {len(ids)} rollouts and node disruptions in this "
+        "range and filter (`gapwatch rollouts` lists them)"
+    )

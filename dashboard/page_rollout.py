@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
-from gapwatch.dashboard.filters import pick_service
+from gapwatch.dashboard.filters import match_rollout, pick_service
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay.model import Rollout, Window
 
@@ -31,8 +31,12 @@ def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
     if not ranked:
         return None
     by_id = {r.id: r for r in ranked}
-    if st.session_state.get("rollout") not in by_id:
-        st.session_state["rollout"] = ranked[0].id
+    # a URL's rollout the range does not hold (a short id, another store's, a typo) was replaced
+    # by the worst rollout without a word: the page showed another rollout than the one asked for
+    found, problem = match_rollout(st.session_state.get("rollout"), list(by_id))
+    if problem is not None:
+        st.warning(f"{problem}: showing the worst one")
+    st.session_state["rollout"] = found or ranked[0].id
     chosen = st.selectbox(
         "Rollout (worst first)",
         list(by_id),

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, tables
-from gapwatch.dashboard.filters import Filters, pick_service
+from gapwatch.dashboard.filters import Filters, match_rollout, pick_service
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
 from gapwatch.replay.assumptions import DetectSettings
@@ -162,7 +162,10 @@ def _scope(ctx: Context, service: ServiceRef) -> Filters:
         # the URL's rollout, else the worst one: a rollout's span replays in a second, the
         # whole history of a large Service takes minutes (docs/dashboard.md, Performance)
         wanted = ctx.filters.rollout or st.session_state.get("rollout")
-        st.session_state[key] = wanted if wanted in by_id else options[min(1, len(options) - 1)]
+        found, problem = match_rollout(wanted, list(by_id))
+        if problem is not None:
+            st.warning(f"{problem}: the scope is the worst one")
+        st.session_state[key] = found or options[min(1, len(options) - 1)]
     chosen = st.selectbox(
         "Scope",
         options,
@@ -210,11 +213,7 @@ def _advice(advice: Advice) -> None:
         for knob in advice.knobs:
             st.markdown(f"- {knob}")
     st.caption("Evidence: the measured lags these settings must cover")
-    lags = [
-        {k: round(v, 1) if isinstance(v, float) else v for k, v in asdict(lag).items()}
-        for lag in advice.lags
-    ]  # seconds, to a tenth: the samples column says how much each figure rests on
-    st.dataframe(pd.DataFrame(lags), hide_index=True, key="advice_lags")
+    st.dataframe(pd.DataFrame(tables.lag_rows(advice.lags)), hide_index=True, key="advice_lags")
     for note in advice.notes:
         st.markdown(f"- {note}")
     st.button("Try the advised settings", on_click=_apply_advice, args=(advice,))

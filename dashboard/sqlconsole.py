@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.dashboard.sqlitemem import Stopper
+from gapwatch.recorder.partitions import PARTITION_TABLE
 from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -320,12 +321,14 @@ def run_query(
 
 
 def describe_relations(engine: Engine) -> list[Relation]:
-    """The store's views then tables, each with its columns, for the console's side panel."""
+    """The store's views then tables, each with its columns, for the console's side panel. Not
+    the day partitions of `events` on PostgreSQL: `events` reads them all, and a store of 90
+    days listed 90 more tables of the same 15 columns, `events_default` and 7 days ahead too."""
     insp = inspect(engine)
     out: list[Relation] = []
     for kind, names in (("view", insp.get_view_names()), ("table", insp.get_table_names())):
         for name in sorted(names):
-            if name == "alembic_version":
+            if name == "alembic_version" or PARTITION_TABLE.match(name):
                 continue
             cols = [(c["name"], str(c["type"])) for c in insp.get_columns(name)]
             out.append(Relation(name=name, kind=kind, columns=cols))

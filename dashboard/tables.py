@@ -13,7 +13,7 @@ from typing import Any
 from gapwatch.dashboard.figures import rank_rollouts, rollout_label
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay.cli import window_dict
-from gapwatch.replay.model import WINDOW_CLASSES, Rollout, Window
+from gapwatch.replay.model import WINDOW_CLASSES, LagStats, Rollout, Window
 
 WINDOW_COLUMNS: tuple[str, ...] = (
     "cluster",
@@ -130,3 +130,24 @@ def worst_nodes(wins: list[Window], count: int) -> list[str]:
         damage[w.node] = (seconds + w.duration_s, n + 1)
     ranked = sorted(damage, key=lambda node: (-damage[node][0], -damage[node][1], node))
     return sorted(ranked[:count])
+
+
+def _tenth(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+def lag_rows(lags: Sequence[LagStats]) -> list[dict[str, Any]]:
+    """The measured lags as the what-if page lists them: seconds to a tenth, the unit in each
+    column's name as in the other tables (`gap_s`); `samples` says how much each rests on. The
+    page showed p50, p90, p99 and max as bare numbers, no unit on the page or in its captions."""
+    return [
+        {
+            "lag": lag.name,
+            "samples": lag.samples,
+            "p50_s": _tenth(lag.p50),
+            "p90_s": _tenth(lag.p90),
+            "p99_s": _tenth(lag.p99),
+            "max_s": _tenth(lag.max),
+        }
+        for lag in lags
+    ]

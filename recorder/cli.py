@@ -276,10 +276,18 @@ def db_stats(
     as_csv: CsvFlag = False,
 ) -> None:
     """Count stored events per cluster, source and kind, with first and last times."""
+    from gapwatch.recorder import store
+
     rows = stats_rows(db)
+    chosen = pick_format(fmt, as_json, as_csv)
+    if not rows and chosen is OutputFormat.table:
+        # an empty store printed the table's frame and headers and nothing under them, as an
+        # output cut short would; --json / --csv stay an empty list / a header row
+        print(f"no events in {store.redact(db)} (gapwatch record, simulate or import store some)")
+        return
     emit_rows(
         rows,
         ["cluster", "source", "kind", "events", "first", "last"],
-        pick_format(fmt, as_json, as_csv),
+        chosen,
         title="events",
     )

@@ -198,7 +198,12 @@ def gaps(
     reasons = _open_reasons(engine, found) if why else {}
     if chosen is OutputFormat.table:
         lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
-        cli_tables.print_windows(found, wide=wide, lb_lanes=lanes)
+        unplaced = (
+            cli_checks.unplaced_targets(engine, cluster=cluster, service=service)
+            if lanes == 0
+            else 0
+        )
+        cli_tables.print_windows(found, wide=wide, lb_lanes=lanes, unplaced=unplaced)
         cli_tables.print_open(found, reasons)
         cli_tables.print_untied(untied)
         return

@@ -113,21 +113,40 @@ def resolve_rollout(engine: Engine, value: str, cluster: str | None = None) -> s
     not_found("rollout", value, "--rollout", ids, where)
 
 
-def lb_lanes(engine: Engine, *, cluster: str | None, service: str | None) -> int:
-    """How many (Service, node) pairs replay has an LB lane for, within the filters: none means
-    no window could be found, whatever happened (no poller, CloudTrail, push API or
-    service-controller Event ever named a node's membership)."""
-    where, params = ["lane = 'lb'"], {}
+def _scoped(
+    where: list[str], cluster: str | None, service: str | None, name_column: str
+) -> tuple[list[str], dict[str, str]]:
+    """`where` narrowed to the cluster and the NAMESPACE/NAME Service (its name in
+    `name_column`), with the parameters."""
+    params: dict[str, str] = {}
     if cluster is not None:
         where.append("cluster = :cluster")
         params["cluster"] = cluster
     if service is not None and "/" in service:
-        where.append("namespace = :ns AND service = :name")
+        where.append(f"namespace = :ns AND {name_column} = :name")
         params["ns"], params["name"] = service.split("/", 1)
+    return where, params
+
+
+def lb_lanes(engine: Engine, *, cluster: str | None, service: str | None) -> int:
+    """How many (Service, node) pairs replay has an LB lane for, within the filters: none means
+    no window could be found, whatever happened (no poller, CloudTrail, push API or
+    service-controller Event ever named a node's membership)."""
+    where, params = _scoped(["lane = 'lb'"], cluster, service, "service")
     query = text(
         "SELECT count(*) FROM (SELECT DISTINCT cluster, namespace, service, node "
         f"FROM replay_segments WHERE {' AND '.join(where)}) AS lanes"
     )
+    with translate_errors(engine), engine.connect() as conn:
+        return int(conn.execute(query, params).scalar_one())
+
+
+def unplaced_targets(engine: Engine, *, cluster: str | None, service: str | None) -> int:
+    """How many target-health facts name no node, within the filters: an LB poller that found no
+    Node of its cluster in the store to map the targets to (docs/lb.md, "Node mapping") recorded
+    the LB, but no lane of it, and `gaps` said no poller had recorded one."""
+    where, params = _scoped(["fact = 'target'", "node IS NULL"], cluster, service, "name")
+    query = text(f"SELECT count(*) FROM facts WHERE {' AND '.join(where)}")
     with translate_errors(engine), engine.connect() as conn:
         return int(conn.execute(query, params).scalar_one())
 

@@ -80,6 +80,17 @@ NO_LB_LANE = (
 )
 
 
+def unplaced_lb(observations: int) -> str:
+    """What `gaps` says when the LB was recorded but no target was mapped to a node."""
+    return (
+        f"no gap windows, and none could be seen: {observations} target-health observation(s) "
+        "were recorded with no node (their target matched no Node of the cluster in the store, "
+        "by instance id or IP), and replay places an LB lane on a node: record the cluster's "
+        "Nodes (gapwatch record) or import them (gapwatch import k8s-watch), then poll again "
+        "(docs/lb.md, Node mapping)"
+    )
+
+
 def no_lb_lane_for(service: str, cluster: str) -> str:
     """What `advise` and `whatif` say of a Service with no LB lane: 0 windows there is nothing
     seen, not an LB that never misrouted (`recommended: nothing` read as the settings being
@@ -93,12 +104,19 @@ def no_lb_lane_for(service: str, cluster: str) -> str:
 
 
 def print_windows(
-    windows: Sequence[Window], *, wide: bool = False, lb_lanes: int | None = None
+    windows: Sequence[Window],
+    *,
+    wide: bool = False,
+    lb_lanes: int | None = None,
+    unplaced: int = 0,
 ) -> None:
     """The gap windows, one per row (or one line saying there are none: the filters were
     checked against the store first, so none means none, where replay had an LB lane to look
-    at; `lb_lanes` 0 says there was none)."""
+    at; `lb_lanes` 0 says there was none, `unplaced` how many LB observations named no node)."""
     if not windows:
+        if lb_lanes == 0 and unplaced:
+            print(unplaced_lb(unplaced))
+            return
         if lb_lanes == 0:
             # a store of Kubernetes objects only once answered that the LB never misrouted
             print(NO_LB_LANE)

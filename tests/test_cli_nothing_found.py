@@ -165,3 +165,15 @@ def test_a_query_that_selects_no_row_says_so(tmp_path: Path) -> None:
     assert runner.invoke(app, ["sql", "--db", url, query, "--json"]).stdout == "[\n]\n"
     some = runner.invoke(app, ["sql", "--db", url, "SELECT kind FROM events LIMIT 1"])
     assert "(0 rows)" not in some.stdout, some.stdout
+
+
+def test_db_stats_of_an_empty_store_says_so(store_url: str) -> None:
+    """`db stats` on a new store printed the table's frame and six headers with nothing under
+    them, as an output cut short would; --json stays an empty list."""
+    runner = CliRunner()
+    done = runner.invoke(app, ["db", "stats", "--db", store_url])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith("no events in "), done.stdout
+    assert "cluster" not in done.stdout
+    as_json = runner.invoke(app, ["db", "stats", "--db", store_url, "--json"])
+    assert as_json.exit_code == 0 and as_json.stdout.strip() == "[]", as_json.output

@@ -21,7 +21,7 @@ from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
-from gapwatch.replay.model import Window
+from gapwatch.replay.model import Rollout, Window
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -436,3 +436,51 @@ def test_a_window_outside_any_rollout_is_listed_and_its_link_opens_its_lanes(
     assert (win.cls, win.node) in set(zip(shown["class"], shown["node"], strict=True))
     assert any(f"Events behind the window on {win.node}" in h.value for h in fresh.subheader)
     assert fresh.query_params["node"] == win.node
+
+
+# A URL that names a rollout or a cluster the store does not hold says so on the page. Before,
+# `?page=rollout&rollout=nope` showed the worst rollout and `?cluster=nope` every cluster without
+# a word, as if they were what the URL asked for; and the id `gapwatch rollouts` prints
+# (`nd-58d59`, the shortest unique prefix, which `report --rollout` takes) opened another rollout
+# than the one it names, on the rollout page and on the what-if page alike.
+
+
+def _quiet_disruption(store: Engine) -> Rollout:
+    """A node disruption without windows: never the worst one, which a page falls back to."""
+    return next(r for r in api.rollouts(store) if r.kind != "rollout" and not r.windows)
+
+
+def test_the_short_id_rollouts_prints_opens_that_rollout(
+    demo: DemoStore, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet = _quiet_disruption(store)
+    short = quiet.id[:8]  # as `gapwatch rollouts` prints it: nd-58d59
+    assert [r.id for r in api.rollouts(store) if r.id.startswith(short)] == [quiet.id]
+    monkeypatch.setenv("GAPWATCH_DB", demo.url)
+    at = _open(AppTest.from_file(APP, default_timeout=30), page="rollout", rollout=short)
+    assert at.selectbox(key="rollout").value == quiet.id
+    assert not at.warning and _metrics(at)["Gap windows"] == "0"
+    cluster = quiet.service.cluster
+    whatif = _open(
+        AppTest.from_file(APP, default_timeout=30), page="whatif", cluster=cluster, rollout=short
+    )
+    assert whatif.selectbox(key="whatif-rollout").value == quiet.id
+    assert not whatif.warning
+
+
+def test_a_rollout_the_store_lacks_is_named_before_another_is_shown(app: AppTest) -> None:
+    at = _open(app, page="rollout", rollout="ro-nope")
+    [warning] = at.warning
+    assert "'ro-nope' is none of the 4 rollouts" in warning.value
+    assert "showing the worst one" in warning.value
+    whatif = _open(
+        AppTest.from_file(APP, default_timeout=30), page="whatif", cluster="seed", rollout="ro-nope"
+    )
+    assert any("'ro-nope'" in w.value for w in whatif.warning)
+
+
+def test_a_cluster_the_store_lacks_is_named(app: AppTest) -> None:
+    at = _open(app, page="overview", cluster="prod")
+    [warning] = at.warning
+    assert "no cluster 'prod' in this store (it holds aws, seed)" in warning.value
+    assert at.selectbox(key="cluster").value == "(all)"

@@ -103,3 +103,12 @@ def test_relations_list_tables_with_columns(engine: Engine) -> None:
     cols = [c for c, _type in rels["events"].columns]
     assert cols[:3] == ["id", "cluster", "observed_at"]
     assert "alembic_version" not in rels
+
+
+def test_relations_leave_out_the_day_partitions(engine: Engine) -> None:
+    """On PostgreSQL `events` is partitioned by day (docs/retention.md): `events` reads them all,
+    and the console listed each day's table too, today's and 7 days ahead from the start."""
+    _fill(engine)
+    names = {r.name for r in describe_relations(engine)}
+    assert {"events", "facts", "v_windows"} <= names
+    assert not {n for n in names if n.startswith("events_")}, names

@@ -131,3 +131,23 @@ def test_the_page_lists_the_advised_knobs_with_what_each_number_rests_on(
         assert "HealthCheckIntervalSeconds 10 (measured, 1 read(s))" in shown
     else:  # an endpoint-driven LB: Tencent's knob for the closing side
         assert "enable-grace-deletion" in shown
+
+
+def test_the_measured_lags_say_their_unit(
+    demo: DemoStore, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence table's figures are seconds, and its columns say so as the page's other
+    tables do (gap_s); they were bare p50, p90, p99, max beside a samples count."""
+    monkeypatch.setenv("GAPWATCH_DB", demo.url)
+    (service,) = [s for s in api.services(store) if s.cluster == "aws"]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"page": "whatif", "cluster": "aws"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [d.value for d in at.dataframe if "samples" in d.value.columns]
+    assert list(table.columns) == ["lag", "samples", "p50_s", "p90_s", "p99_s", "max_s"]
+    measured = {lag.name: lag for lag in api.advise(store, service).lags}
+    row = table.set_index("lag").loc["kube-proxy-programming"]
+    lag = measured["kube-proxy-programming"]
+    assert lag.max is not None and row["max_s"] == round(lag.max, 1)
+    assert row["samples"] == lag.samples > 0

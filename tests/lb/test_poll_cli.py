@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
@@ -183,3 +185,58 @@ def test_replay_reads_a_store_with_an_unmapped_target(tmp_path: object) -> None:
     assert timeline.exit_code == 0, timeline.output
     lb = [s for s in json.loads(timeline.output) if s["lane"] == "lb"]
     assert [(s["node"], s["state"], s["provenance"]) for s in lb] == [("n1", "HEALTHY", "measured")]
+
+
+def _poll_briefly(store_url: str, moto_url: str, arn: str) -> subprocess.CompletedProcess[str]:
+    return gapwatch(
+        "poll", "elbv2", "--target-group", arn, "--region", REGION, "--endpoint-url", moto_url,
+        "--interval", "0.3", "--duration", "1.5", "--cluster", CLUSTER,
+        "--service", f"{b.NS}/{b.SVC}", "--db", store_url,
+    )  # fmt: skip
+
+
+def test_a_poll_with_no_node_to_map_to_says_so_and_gaps_says_why(
+    store_url: str, moto_url: str
+) -> None:
+    """A first poll into a store that holds no Node of its cluster (a new SRE's first try) stores
+    every target with no node, which replay places on no lane. The poll only said `mapping
+    targets to 0 node(s)`, and `gaps` then answered that no LB poller had recorded a lane."""
+    world: AwsWorld = make_world(moto_url, instances=2)
+    world.register(0, 1)
+    poll = _poll_briefly(store_url, moto_url, world.arn)
+    assert poll.returncode == 0, poll.stderr
+    assert f"the store holds no Node of cluster {CLUSTER!r}" in poll.stderr
+    assert poll.stdout.count("ADDED") == 3  # the group's attributes and both targets
+    gaps = gapwatch("gaps", "--db", store_url)
+    assert gaps.returncode == 0, gaps.stderr
+    assert "2 target-health observation(s) were recorded with no node" in gaps.stdout
+    assert "no Service has a recorded LB lane" not in gaps.stdout
+
+
+def test_a_second_poll_resumes_from_the_first(store_url: str, moto_url: str) -> None:
+    """`gapwatch poll` runs for --duration and is run again: the second run starts from the
+    stored states, as a restarted recorder's poller does (docs/lb.md, lb/laststate.py). It built
+    its poller without them, and each run stored every target ADDED again, with no previous
+    look, seconds after the last run had stored it."""
+    world: AwsWorld = make_world(moto_url, instances=2)
+    world.register(0, 1)
+    _write(
+        store_url,
+        _node("node-0", world.instances[0], world.ips[0]),
+        _node("node-1", world.instances[1], world.ips[1]),
+    )
+    first = _poll_briefly(store_url, moto_url, world.arn)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("ADDED") == 3  # the group's attributes and both targets
+    again = _poll_briefly(store_url, moto_url, world.arn)
+    assert again.returncode == 0, again.stderr
+    assert "ADDED" not in again.stdout
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            added = conn.execute(
+                text("SELECT count(*) FROM events WHERE kind = 'TargetHealth' AND op = 'ADDED'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert added == 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from gapwatch.recorder.errors import ConfigError
@@ -18,7 +17,7 @@ from gapwatch.recorder.sources.base import Source, SourceContext
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
-from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey, Tracker
+from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
 
 NodesFn = Callable[[], Iterable[NodeInfo]]
@@ -211,19 +210,7 @@ def _source(
         def nodes() -> Iterable[NodeInfo]:
             return context.view.nodes() or stored()
 
-    from gapwatch.recorder.sources.lb.laststate import seed_tracker
-
-    def resume(tracker: Tracker, now: datetime) -> dict[str, Any]:
-        stored: dict[str, Any] = {}
-        seed_tracker(
-            tracker,
-            context.engine,
-            cluster=context.cluster,
-            now=now,
-            heartbeat_s=plan.settings.heartbeat_s,
-            stored=stored,
-        )
-        return stored
+    from gapwatch.recorder.sources.lb.laststate import store_resume
 
     return PollerSource(
         name=key,
@@ -235,7 +222,7 @@ def _source(
         service_of=plan.service_of,
         settings=plan.settings,
         rng=context.rng,
-        resume=resume,
+        resume=store_resume(context.engine, context.cluster, plan.settings.heartbeat_s),
         flush_each_look=False,
     )
 

@@ -26,7 +26,7 @@ look to see.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,3 +160,20 @@ def seed_tracker(
             tracker.seed(group, key, dict(payload), node, observed_at)
             seeded += 1
     return seeded
+
+
+def store_resume(
+    engine: Engine, cluster: str, heartbeat_s: float
+) -> Callable[[Tracker, datetime], dict[str, Any]]:
+    """A poller's `resume` (poller.Resume): seed its tracker from `engine`'s last states of
+    `cluster`, and hand back the checkpoint values read. The recorder's pollers and `gapwatch
+    poll` both take it."""
+
+    def resume(tracker: Tracker, now: datetime) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        seed_tracker(
+            tracker, engine, cluster=cluster, now=now, heartbeat_s=heartbeat_s, stored=stored
+        )
+        return stored
+
+    return resume

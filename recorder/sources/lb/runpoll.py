@@ -18,6 +18,7 @@ from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.record import configure_logging
 from gapwatch.recorder.sources.lb.build import PLANS, Plan
+from gapwatch.recorder.sources.lb.laststate import store_resume
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import PollerSource
@@ -60,7 +61,18 @@ def _print(batch: Sequence[Observation]) -> None:
 async def _poll(job: PollJob, name: str, plan: Plan) -> None:
     engine = open_store(job.db)
     nodes = StoreNodes(engine, job.cluster)
-    stderr.print(f"{name}: mapping targets to {len(nodes())} node(s) of cluster {job.cluster!r}")
+    known = len(nodes())
+    stderr.print(f"{name}: mapping targets to {known} node(s) of cluster {job.cluster!r}")
+    if known == 0:
+        # the targets are then stored with no node, which replay places on no lane: `gaps`
+        # after such a poll found nothing, and nothing said why
+        stderr.print(
+            f"{name}: warning: the store holds no Node of cluster {job.cluster!r}: targets are "
+            "stored with no node, and replay can place none of them until the cluster's Nodes "
+            "are recorded (gapwatch record) or imported (gapwatch import k8s-watch); --cluster "
+            "names the cluster whose Nodes map them (docs/lb.md, Node mapping)",
+            markup=False,
+        )
     sink = WriterSink(EventWriter(engine, derive=job.derive), on_write=_print)
     metrics = PollerMetrics(CollectorRegistry(), name, _clock)
     source = PollerSource(
@@ -72,6 +84,9 @@ async def _poll(job: PollJob, name: str, plan: Plan) -> None:
         nodes=nodes,
         service_of=plan.service_of,
         settings=plan.settings,
+        # from the store's last states, as the recorder's pollers: without it every run stored
+        # each target ADDED again, with no previous look, however recently the last run ended
+        resume=store_resume(engine, job.cluster, plan.settings.heartbeat_s),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -383,11 +383,11 @@ def advise(
     proof = api.whatif(engine, svc, advice.settings)
     settings = {k: v for k, v in asdict(advice.settings).items() if v is not None}
     notes = list(advice.notes)
-    blind = not advice.windows_before and not cli_checks.lb_lanes(
-        engine, cluster=svc.cluster, service=svc.key
+    blind = cli_checks.blind_note(
+        engine, cluster=svc.cluster, service=svc.key, windows=advice.windows_before
     )
     if blind:
-        notes.insert(0, cli_tables.no_lb_lane_for(svc.key, svc.cluster))
+        notes.insert(0, blind)
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,

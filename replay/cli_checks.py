@@ -151,6 +151,18 @@ def unplaced_targets(engine: Engine, *, cluster: str | None, service: str | None
         return int(conn.execute(query, params).scalar_one())
 
 
+def blind_note(engine: Engine, *, cluster: str, service: str, windows: int) -> str | None:
+    """What `advise` and `whatif` add when they found no window for a Service with no LB lane
+    (None where there is a lane or a window): why nothing could be seen, an LB never recorded
+    or recorded with no node to place it on."""
+    if windows or lb_lanes(engine, cluster=cluster, service=service):
+        return None
+    from gapwatch.replay.cli_tables import no_lb_lane_for
+
+    unplaced = unplaced_targets(engine, cluster=cluster, service=service)
+    return no_lb_lane_for(service, cluster, unplaced)
+
+
 #: Events behind the projections from which a read command says, in a log, that it catches up.
 CATCH_UP_NOTE_FROM = 100_000
 

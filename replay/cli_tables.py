@@ -91,15 +91,25 @@ def unplaced_lb(observations: int) -> str:
     )
 
 
-def no_lb_lane_for(service: str, cluster: str) -> str:
+def no_lb_lane_for(service: str, cluster: str, unplaced: int = 0) -> str:
     """What `advise` and `whatif` say of a Service with no LB lane: 0 windows there is nothing
     seen, not an LB that never misrouted (`recommended: nothing` read as the settings being
-    safe)."""
+    safe). `unplaced`: target-health observations of it that name no node (an LB recorded, but
+    mapped to no Node: `unplaced_lb`)."""
+    if unplaced:
+        why = (
+            f"{unplaced} target-health observation(s) were recorded with no node (their target "
+            "matched no Node of the cluster in the store; docs/lb.md, Node mapping)"
+        )
+    else:
+        why = (
+            "no LB lane was recorded for it (which nodes the LB routes to: an LB poller, "
+            "CloudTrail, the push API or service-controller Events; docs/lb.md, "
+            "docs/importers.md)"
+        )
     return (
-        f"no window could be seen for {service}, cluster {cluster}: no LB lane was recorded for "
-        "it (which nodes the LB routes to: an LB poller, CloudTrail, the push API or "
-        "service-controller Events; docs/lb.md, docs/importers.md): 0 windows here says nothing "
-        "about the load balancer"
+        f"no window could be seen for {service}, cluster {cluster}: {why}: 0 windows here says "
+        "nothing about the load balancer"
     )
 
 

@@ -84,7 +84,7 @@ def whatif(
 
     from gapwatch.recorder.humantable import Col, clock, print_table, seconds
     from gapwatch.recorder.timefmt import from_micros
-    from gapwatch.replay import api, cli_checks, cli_tables
+    from gapwatch.replay import api, cli_checks
     from gapwatch.replay.model import WhatIf
 
     for option, value in (
@@ -121,8 +121,10 @@ def whatif(
     recorded = api.windows(engine, cluster=svc.cluster, service=svc.key, since=lo, until=hi)
     after = api.whatif(engine, svc, settings, since=lo, until=hi)
     asked = {k: v for k, v in asdict(settings).items() if v is not None}
-    blind = not recorded and not cli_checks.lb_lanes(engine, cluster=svc.cluster, service=svc.key)
-    notes = [cli_tables.no_lb_lane_for(svc.key, svc.cluster)] if blind else []
+    blind = cli_checks.blind_note(
+        engine, cluster=svc.cluster, service=svc.key, windows=len(recorded)
+    )
+    notes = [blind] if blind else []
     rows: list[dict[str, Any]] = [window_dict(w) for w in after]
     out = pick_format(fmt, as_json, as_csv)
     if out is OutputFormat.json:

@@ -177,3 +177,36 @@ def test_db_stats_of_an_empty_store_says_so(store_url: str) -> None:
     assert "cluster" not in done.stdout
     as_json = runner.invoke(app, ["db", "stats", "--db", store_url, "--json"])
     assert as_json.exit_code == 0 and as_json.stdout.strip() == "[]", as_json.output
+
+
+def test_advise_and_whatif_of_an_lb_recorded_with_no_node_say_so(tmp_path: Path) -> None:
+    """An LB poller that found no Node to map its targets to recorded the LB, but no lane:
+    `gaps` said how many observations named no node (s27-newuser2), while `advise` and `whatif`
+    still said no LB lane was recorded, sending the user after a poller that had run."""
+    import dataclasses
+
+    import orjson
+
+    from gapwatch.recorder.store import make_engine
+    from gapwatch.recorder.writer import EventWriter
+    from gapwatch.replay.facts import write_facts
+    from tests.replay import builders as b
+
+    url = f"sqlite:///{tmp_path / 'unplaced.db'}"
+    assert CliRunner().invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
+    looks = [
+        dataclasses.replace(obs, node=None)
+        for obs in b.polled("n1", [0, 10, 20], lambda _t: "healthy", check_port=32999)
+    ]
+    engine = make_engine(url)
+    try:
+        EventWriter(engine, derive=write_facts).write([b.service(0), *looks])
+    finally:
+        engine.dispose()
+    service = f"{b.NS}/{b.SVC}"
+    for command in ("advise", "whatif"):
+        done = CliRunner().invoke(app, [command, "--db", url, "--service", service, "--json"])
+        assert done.exit_code == 0, done.output
+        [note] = orjson.loads(done.stdout)["notes"][:1]
+        assert "2 target-health observation(s) were recorded with no node" in note, note
+        assert "no LB lane was recorded" not in note

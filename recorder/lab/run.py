@@ -277,8 +277,11 @@ def first_look_notes(lab: Lab, counts: dict[str, ledger.Count]) -> list[str]:
         if (first := first_look_s(lab, event)) is None:
             continue
         before = [u for u in counts[lane].unobservable if "before the first" in u]
+        # negative: before the simulation's first instant, which is named once every replica
+        # has started (the pollers look from their start on)
+        when = " (simulated, before the first instant)" if first < 0 else " (simulated)"
         notes.append(
-            f"{who} at {first:.1f} s (simulated)"
+            f"{who} at {first:.1f} s{when}"
             + (f": {len(before)} {lane} state(s) ended before it, unobservable" if before else "")
         )
     return notes

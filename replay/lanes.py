@@ -223,9 +223,10 @@ def serves_signal(
             kept = t_and(tri_from_steps(terminating, False), alive)
             kept = t_and(kept, answers)
             # a 503 counting no ready local endpoint leaves only serving-terminating ones: none
-            # forwarded where no local pod was terminating and up (replay.uncounted)
+            # forwarded where no local pod was terminating and up (replay.uncounted); possible
+            # only, as the Pod lane may have missed a deletion (a watch outage)
             early = skew + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
-            kept = t_and(kept, t_not(forwarded_to_none(state, svc, node, looked, early)))
+            kept = minus_definite(kept, forwarded_to_none(state, svc, node, looked, early).possible)
             # on by default (1.26-1.27) the gate may have been turned off: the 503 over a
             # terminating pod then allows a gap (kube-proxy closed) and proves none
             serves = t_or(serves, kept if known else Tri(kept.possible, []))

@@ -12,7 +12,8 @@ again not terminating (a deletion is not undone), so that pod is terminating or 
 later version too: where no local pod is terminating and up, kube-proxy forwards to no live pod,
 whatever the slices list now (a ready endpoint listed and not yet programmed: kube-proxy behind).
 The lane's PTE term (`lanes.serves_signal`), which reads the listed set as forwarded a lag bound
-after its listing, is not true there. Pure.
+after its listing, is only possible there, not sure: the Pod lane may have missed a deletion (a
+watch outage), and then a pod it holds ready was terminating. Pure.
 """
 
 from __future__ import annotations

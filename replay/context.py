@@ -92,6 +92,12 @@ def alive_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
     return found
 
 
+def terminating_pod_steps(state: FoldState, svc: ServiceRef, node: str) -> list[Step]:
+    """Whether any local pod backing the Service is terminating (its deletion requested) and
+    not yet gone, as its Pod updates say (replay.uncounted)."""
+    return exact_steps(_pods_changes(state, svc, node, ("terminating",)), False)
+
+
 def ready_pod_steps(state: FoldState, svc: ServiceRef, node: str, skew_us: int) -> list[Step]:
     """Whether any local pod backing the Service is ready and not terminating, as its Pod
     updates say. A loss may have come up to `skew_us` before its update was seen (and, where a

@@ -68,6 +68,7 @@ from gapwatch.replay.signals import (
 from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
 from gapwatch.replay.syncorder import synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
+from gapwatch.replay.uncounted import forwarded_to_none
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
 
 #: what `serves_signal` gives: F, whether it was measured, the samples explaining it false,
@@ -221,6 +222,11 @@ def serves_signal(
             terminating = _synced([outside_quiet(s, quiet) for s in terminating], health)
             kept = t_and(tri_from_steps(terminating, False), alive)
             kept = t_and(kept, answers)
+            # a 503 counting no ready local endpoint leaves only serving-terminating ones: none
+            # forwarded where no local pod was terminating and up (replay.uncounted); possible
+            # only, as the Pod lane may have missed a deletion (a watch outage)
+            early = skew + 2 * max(abs(offset), seconds_us(settings.clock_skew_s))
+            kept = minus_definite(kept, forwarded_to_none(state, svc, node, looked, early).possible)
             # on by default (1.26-1.27) the gate may have been turned off: the 503 over a
             # terminating pod then allows a gap (kube-proxy closed) and proves none
             serves = t_or(serves, kept if known else Tri(kept.possible, []))

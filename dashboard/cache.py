@@ -75,6 +75,15 @@ def services(url: str, cluster: str | None, version: int) -> list[ServiceRef]:
     return data.services(engine(url), Filters(cluster=cluster))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def lb_lanes(url: str, cluster: str | None, service: str | None, version: int) -> int:
+    """How many (Service, node) pairs have an LB lane (replay.cli_checks.lb_lanes): none means no
+    window could be seen, whatever the LB did."""
+    from gapwatch.replay.cli_checks import lb_lanes as count
+
+    return count(engine(url), cluster=cluster, service=service)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def windows(url: str, filters: Filters, version: int) -> list[Window]:
     return data.windows(engine(url), _key(filters))

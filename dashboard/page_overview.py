@@ -39,7 +39,14 @@ def render(ctx: Context) -> None:
         help=f"Node disruptions (drains, deletions) are counted apart: "
         f"{sum(1 for r in disruptions if r.windows)} of {len(disruptions)} had gaps.",
     )
-    if not wins:
+    if not wins and not cache.lb_lanes(ctx.url, f.cluster, f.service, ctx.version):
+        # as `gaps` says it: "clean" claimed what nothing recorded
+        st.warning(
+            "No gap windows could be seen: nothing recorded which nodes the load balancer routes "
+            "to (no LB poller, CloudTrail, push API or service-controller Event; docs/lb.md, "
+            "docs/importers.md). 0 windows here says nothing about the load balancer."
+        )
+    elif not wins:
         st.success(
             "Clean: no gap windows in this range. The load balancer never sent traffic to a node "
             "that could not serve it."

@@ -26,7 +26,7 @@ def gaps(*args: str) -> str:
 SERVICE = "kubelb/kubelb-ingress-nginx-controller"
 
 
-def _objects_only(tmp_path: Path) -> str:
+def objects_only(tmp_path: Path) -> str:
     """A postmortem store of the kubelb Services and a NodeList: no LB lane, no lane at all."""
     url = f"sqlite:///{tmp_path / 'k8s.db'}"
     runner = CliRunner()
@@ -44,7 +44,7 @@ def _objects_only(tmp_path: Path) -> str:
 
 
 def test_no_lb_lane_is_not_reported_as_no_gaps(tmp_path: Path) -> None:
-    url = _objects_only(tmp_path)
+    url = objects_only(tmp_path)
     runner = CliRunner()
     assert gaps("--db", url).strip() == NO_LB_LANE
     result = runner.invoke(app, ["rollouts", "--db", url])
@@ -101,7 +101,7 @@ def test_advise_and_whatif_without_an_lb_lane_say_nothing_could_be_seen(tmp_path
     could be seen: read as settings proven safe."""
     import orjson
 
-    url = _objects_only(tmp_path)
+    url = objects_only(tmp_path)
     runner = CliRunner()
     advise = runner.invoke(app, ["advise", "--db", url, "--service", SERVICE])
     assert advise.exit_code == 0, advise.output
@@ -143,7 +143,7 @@ def test_advise_and_whatif_with_an_lb_lane_add_no_such_note(tmp_path: Path) -> N
 
 def test_a_timeline_with_no_lane_says_so_rather_than_print_bare_headers(tmp_path: Path) -> None:
     """It printed 'lanes of NS/NAME' and a header row over nothing."""
-    url = _objects_only(tmp_path)
+    url = objects_only(tmp_path)
     done = CliRunner().invoke(app, ["timeline", "--db", url, "--service", SERVICE])
     assert done.exit_code == 0, done.output
     assert done.stdout.strip() == (
@@ -155,7 +155,7 @@ def test_a_timeline_with_no_lane_says_so_rather_than_print_bare_headers(tmp_path
 def test_a_query_that_selects_no_row_says_so(tmp_path: Path) -> None:
     """`gapwatch sql`'s own --help example on a store with no window printed a header row and
     nothing under it; psql says `(0 rows)`. --csv and --json stay as they were."""
-    url = _objects_only(tmp_path)
+    url = objects_only(tmp_path)
     query = "SELECT class, count(*) AS n FROM v_windows GROUP BY class"
     runner = CliRunner()
     done = runner.invoke(app, ["sql", "--db", url, query])

@@ -68,6 +68,7 @@ from gapwatch.recorder.sources.kubeproxy.tracker import (
     TargetKey,
     TransitionTracker,
 )
+from gapwatch.recorder.sources.unheard import Unheard
 from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import Guard
 
@@ -105,11 +106,9 @@ class KubeProxyProber:
         self._bases: dict[TargetKey, tuple[datetime, Any]] = {}
         #: targets whose change the writer dropped (set from the writer's thread)
         self._superseded: set[TargetKey] = set()
-        #: per target, the checkpoint this prober put under a checked guard and has not yet
-        #: heard stored: a repeat of it is guarded by it (`_guard`)
-        self._unsure: dict[TargetKey, Any] = {}
-        #: checked puts the writer stored (target, value), appended from its thread
-        self._heard: list[tuple[TargetKey, Any]] = []
+        #: the checkpoints this prober put under a checked guard and has not yet heard stored:
+        #: a repeat of one is guarded by it (`_guard`)
+        self._unheard: Unheard[TargetKey] = Unheard()
         self.looks = 0
         #: a health-check look got an answer (logged once: `kube-proxy first look`)
         self._first_health = False
@@ -284,15 +283,12 @@ class KubeProxyProber:
         if key.kind == "ProxyMetrics":
             await sink.put(Emitted(observation))
             return
-        heard, self._heard = self._heard, []
-        for target, value in heard:
-            if self._unsure.get(target) is value:
-                del self._unsure[target]
+        self._unheard.settle()
         checkpoint = checkpoint_of(key, observation)
         guard = self._guard(key, observation, checkpoint.value)
         self._bases[key] = (observation.observed_at, checkpoint.value)
         if guard.check:
-            self._unsure[key] = checkpoint.value
+            self._unheard.put(key, checkpoint.value)
         await sink.put(Emitted(observation, checkpoint, guard))
 
     def _guard(self, key: TargetKey, observation: Observation, value: Any) -> Guard:
@@ -304,14 +300,14 @@ class KubeProxyProber:
         if observation.payload.get("look") in ("first", "change"):
             known = self._bases.get(key)
             base = None if known is None else known[1]
-        elif key in self._unsure:
-            base = self._unsure[key]
         else:
-            return Guard(check=False)
+            unheard, base = self._unheard.base(key)
+            if not unheard:
+                return Guard(check=False)
         return Guard(
             base=base,
             on_superseded=lambda: self._superseded.add(key),
-            on_stored=lambda: self._heard.append((key, value)),
+            on_stored=self._unheard.stored(key, value),
         )
 
     async def _restore(self, key: TargetKey) -> None:
@@ -325,7 +321,7 @@ class KubeProxyProber:
             )
         except StoreError:
             return
-        self._unsure.pop(key, None)
+        self._unheard.forget(key)
         if last is not None:
             self.tracker.restore(key, *last)
             self._bases[key] = (last[1], value_of(*last))
@@ -469,7 +465,7 @@ class KubeProxyProber:
             known = self._bases.get(look.key)
             if known is None or known[0] < last[1]:  # the base of the change about to be made
                 self._bases[look.key] = (last[1], value_of(*last))
-                self._unsure.pop(look.key, None)
+                self._unheard.forget(look.key)
 
 
 #: Set from the downward API (spec.nodeName) in the node-local agent: probe only this node.

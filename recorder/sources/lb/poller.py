@@ -64,6 +64,7 @@ from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import NodeMap
 from gapwatch.recorder.sources.lb.shape import GroupLook, LbApiError, Throttled
 from gapwatch.recorder.sources.lb.tracker import DEFAULT_HEARTBEAT_S, ServiceKey, Tracker
+from gapwatch.recorder.sources.unheard import Unheard
 from gapwatch.recorder.sources.view import NodeInfo
 from gapwatch.recorder.timefmt import format_time, parse_time
 from gapwatch.recorder.writer import Checkpoint, Guard
@@ -128,9 +129,7 @@ class PollerSource:
         self._dropped: list[tuple[str, str, Any]] = []
         #: per checkpoint key, the value this poller put under a checked guard and has not yet
         #: heard stored: a heartbeat made from it is guarded by it (module docstring)
-        self._unsure: dict[str, Any] = {}
-        #: checked puts the writer stored (key, value), appended from its thread
-        self._stored: list[tuple[str, Any]] = []
+        self._unheard: Unheard[str] = Unheard()
         self._make_adapter = adapter
         self._clock = clock
         self.metrics = metrics
@@ -224,18 +223,15 @@ class PollerSource:
             known = self._bases.get(key)
             if known is None or known[0] < when:
                 self._bases[key] = (when, value)
-                self._unsure.pop(key, None)
-            elif self._unsure.get(key) == value:  # what this poller put, read back: stored
-                del self._unsure[key]
+                self._unheard.forget(key)
+            else:  # what this poller put, read back: stored
+                self._unheard.read_back(key, value)
 
     def _after_writes(self) -> None:
         """What the writer did with the checked puts: those stored are known stored; those
         dropped have their targets forgotten and reloaded from the store before the next look
         (a base this poller put that was not stored is no base)."""
-        stored, self._stored = self._stored, []
-        for key, value in stored:
-            if self._unsure.get(key) is value:
-                del self._unsure[key]
+        self._unheard.settle()
         if not self._dropped:
             return
         dropped, self._dropped = self._dropped, []
@@ -243,8 +239,7 @@ class PollerSource:
             known = self._bases.get(key)
             if known is not None and known[1] is value:
                 del self._bases[key]
-            if self._unsure.get(key) is value:
-                del self._unsure[key]
+            self._unheard.forget(key, value)
             target = target_key(value["payload"])
             if target is not None:
                 self.tracker.forget_target(group, target[1])
@@ -264,7 +259,7 @@ class PollerSource:
             checkpoint = replace(checkpoint, at=min(started, obs.observed_at))
         self._bases[checkpoint.key] = (obs.observed_at, checkpoint.value)
         if guard is not None and guard.check:
-            self._unsure[checkpoint.key] = checkpoint.value
+            self._unheard.put(checkpoint.key, checkpoint.value)
         await sink.put(Emitted(obs, checkpoint, guard))
 
     def _guard(self, group: str, obs: Observation, checkpoint: Checkpoint) -> Guard | None:
@@ -276,9 +271,9 @@ class PollerSource:
         if obs.kind != "TargetHealth":
             return Guard(check=False)
         if obs.op == "OBSERVED":
-            if checkpoint.key not in self._unsure:
+            unheard, base = self._unheard.base(checkpoint.key)
+            if not unheard:
                 return Guard(check=False)
-            base = self._unsure[checkpoint.key]
         else:
             known = self._bases.get(checkpoint.key)
             base = None if known is None else known[1]
@@ -286,7 +281,7 @@ class PollerSource:
         return Guard(
             base=base,
             on_superseded=lambda: self._dropped.append((group, key, value)),
-            on_stored=lambda: self._stored.append((key, value)),
+            on_stored=self._unheard.stored(key, value),
         )
 
     async def run(self, sink: Sink, stop: asyncio.Event) -> None:

@@ -74,11 +74,6 @@ def module_revision(name: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
-def modules_of(derive: Callable[..., Any]) -> list[str]:
-    """The modules `revision_of(derive)` digests, in name order."""
-    return sorted(_closure(_module_of(derive)))
-
-
 def code_text(module: str) -> str:
     """What the digest reads of one module: its tree without docstrings, as text ("" when the
     module has no source)."""

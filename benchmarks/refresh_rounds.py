@@ -55,6 +55,11 @@ class Rounds:
             "windows": [],
             "R and F": [],
             "suffix": [],
+            "F": [],
+            "lanes": [],
+            "R and not F": [],
+            "windows_from": [],
+            "finished": [],
             "segments": [],
             "segment step": [],
         }
@@ -115,8 +120,23 @@ def main() -> None:
         # instant its kept windows stand before (`_since`: suffix.influence_from, reusable)
         (node_cache.Found, "find", partial(rounds.wrap_step, "R and F")),
         (node_cache, "_since", partial(rounds.wrap_step, "suffix")),
+        # inside `Found.find`: F (`serves_signal`), the lanes read after it (`lanes`: R, the
+        # checks), R and not F with its candidates; after it, detection from the lanes
+        (node_cache, "serves_signal", partial(rounds.wrap_step, "F")),
+        (node_cache, "lanes", partial(rounds.wrap_step, "lanes")),
+        (node_cache, "windows_from", partial(rounds.wrap_step, "windows_from")),
+        (node_cache, "finished", partial(rounds.wrap_step, "finished")),
         (projections, "lane_segments", partial(rounds.wrap_step, "segments")),
     ]
+    # R and not F with its candidates: carried on (replay.gap_tail.gap) or over the whole lanes
+    gap = getattr(node_cache, "gap_tail", None)
+    if gap is not None:
+        patches.append((gap, "gap", partial(rounds.wrap_step, "R and not F")))
+    else:
+        patches += [
+            (node_cache, name, partial(rounds.wrap_step, "R and not F"))
+            for name in ("t_and", "t_not", "candidates_of")
+        ]
     # the segments step as `projections._write` calls it, on either code (none nested)
     step = partial(rounds.wrap_step, "segment step")
     patches += [

@@ -44,14 +44,15 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
-from gapwatch.replay import suffix
+from gapwatch.replay import gap_tail, suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.checkpoint import lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
-from gapwatch.replay.detect import Candidates, candidates_of, finished, windows_from
+from gapwatch.replay.detect import Candidates, finished, windows_from
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted_lane
+from gapwatch.replay.gap_tail import GapTrail
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
 from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_signal
@@ -62,7 +63,7 @@ from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
-from gapwatch.replay.signals import HI, Iv, Step, Tri, t_and, t_not
+from gapwatch.replay.signals import HI, Iv, Step, Tri
 from gapwatch.replay.unseen import listed_at, slices_stamped
 
 
@@ -78,6 +79,9 @@ class Found(NamedTuple):
     reads: tuple[Any, ...] | None = None
     #: `gap`'s candidate windows (detect.candidates_of), for each windows_from pass
     merged: Candidates | None = None
+    #: how `gap` and `merged` were found (replay.gap_tail: the next find of the node resumes
+    #: them where R and F moved)
+    trail: GapTrail | None = None
 
     @classmethod
     def find(
@@ -93,7 +97,8 @@ class Found(NamedTuple):
         """The node's lanes; `was`: what they were found from last, under the same Service
         key (`service_key`): its F and its local pods' lane are found again only if what F
         reads of the node moved (a node moved by its LB polls alone keeps both: neither reads
-        them)."""
+        them). R and not F and its candidates carry on from `was`'s where R and F moved
+        (replay.gap_tail)."""
         reads = serves_key(state, svc, node, nkey)
         if was is not None and was.served is not None and reads is not None and was.reads == reads:
             served, alive = was.served, was.alive  # the local pods' lane reads their samples
@@ -101,8 +106,9 @@ class Found(NamedTuple):
             served = serves_signal(state, svc, node, mine, lag_hi)
             alive = alive_steps(state, svc, node)
         found = lanes(state, svc, node, mine, lag_hi, served)
-        gap = t_and(found.routed, t_not(found.serves))
-        return cls(found, gap, alive, served, reads, candidates_of(gap))
+        trail = was.trail if was is not None else None
+        gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
+        return cls(found, gap, alive, served, reads, merged, trail)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,178 @@
+"""A moved node's R and not F (node_cache.Found's `gap`) and its candidate windows, carried on
+from what its last refresh found instead of over the node's whole lanes.
+
+`gap = t_and(R, t_not(F))` and `detect.candidates_of(gap)` are five loops (two `complement`s,
+two `intersect`s, the candidates' merge), each reading its inputs in order, once, with a state
+(its cursor or indexes, how much it has output) that depends only on the elements read so far.
+Where a loop's new inputs begin with the elements its last run read to reach a state, the new
+run passes through that state with the same output up to it: it resumes there. Each run keeps
+its state every `STRIDE` steps (`Trail`); the next run resumes from the last kept state whose
+inputs read so far equal the new ones' (a list comparison each, no Python loop: the one part
+left linear in the lists' length) and steps through the rest. The output is the plain
+functions' own (the loops are theirs, restarted; tests/replay/test_gap_tail.py compares them on
+random interval lists, well formed or not), and a refresh whose new samples move R and F only
+near the end of the lanes steps through that end and at most `STRIDE` elements before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from gapwatch.replay.detect import Candidates
+from gapwatch.replay.signals import HI, LO, Iv, Tri
+
+#: steps between two kept states (a moved node's lists here hold tens of intervals, ~10 more a
+#: round in benchmarks/refresh_rounds.py)
+STRIDE = 8
+
+
+class Trail(NamedTuple):
+    """One loop's inputs, output and kept states (each state: what the loop holds before a
+    step, the step's index first)."""
+
+    inputs: tuple[Sequence[Any], ...]
+    out: list[Any]
+    states: list[tuple[Any, ...]]
+
+
+class GapTrail(NamedTuple):
+    """The five loops' trails, in the order `gap` runs them."""
+
+    not_definite: Trail
+    not_possible: Trail
+    possible: Trail
+    definite: Trail
+    candidates: Trail
+
+
+def same(a: Sequence[Any], b: Sequence[Any], k: int) -> bool:
+    """Whether `a` and `b` share their first `k` elements (one list comparison)."""
+    return k <= len(a) and k <= len(b) and (k == 0 or a is b or a[:k] == b[:k])
+
+
+def _resume(was: Trail | None, fits: Any) -> tuple[tuple[Any, ...] | None, list[Any]]:
+    """The last kept state of `was` that `fits` (its inputs' elements read up to it are the
+    new ones'), and the states before it; (None, []) where none does. From the last state
+    back: a refresh moves the lists' ends, so the last or the one before it fits."""
+    if was is None:
+        return None, []
+    k = len(was.states) - 1
+    while k >= 0 and not fits(was.states[k]):
+        k -= 1
+    if k < 0:
+        return None, []
+    return was.states[k], was.states[:k]
+
+
+def complement(a: Sequence[Iv], was: Trail | None = None) -> tuple[list[Iv], Trail]:
+    """signals.complement(a), resumed from `was` (a trail of it)."""
+    # the state before element i reads a[:i]
+    state, states = _resume(was, lambda s: was is not None and same(a, was.inputs[0], s[0]))
+    if state is None or was is None:
+        i, cursor, cursor_eid, out = 0, LO, 0, []
+    else:
+        i, cursor, cursor_eid, length = state
+        out = was.out[:length]
+    n = len(a)
+    while i < n:
+        if i % STRIDE == 0:
+            states.append((i, cursor, cursor_eid, len(out)))
+        iv = a[i]
+        if iv.start > cursor:
+            out.append(Iv(cursor, iv.start, cursor_eid, iv.start_eid))
+        cursor, cursor_eid = max(cursor, iv.end), iv.end_eid
+        i += 1
+    done = list(out)
+    if cursor < HI:
+        done.append(Iv(cursor, HI, cursor_eid, 0))
+    return done, Trail((a,), out, states)
+
+
+def intersect(a: Sequence[Iv], b: Sequence[Iv], was: Trail | None = None) -> tuple[list[Iv], Trail]:
+    """signals.intersect(a, b), resumed from `was` (a trail of it)."""
+    # the state before a step at (i, j) has read at most a[:i + 1] and b[:j + 1]
+    state, states = _resume(
+        was,
+        lambda s: (
+            was is not None
+            and same(a, was.inputs[0], s[1] + 1)
+            and same(b, was.inputs[1], s[2] + 1)
+        ),
+    )
+    if state is None or was is None:
+        step, i, j, out = 0, 0, 0, []
+    else:
+        step, i, j, length = state
+        out = was.out[:length]
+    new = tuple.__new__
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        if step % STRIDE == 0:
+            states.append((step, i, j, len(out)))
+        step += 1
+        x_start, x_end, x_start_eid, x_end_eid = a[i]
+        y_start, y_end, y_start_eid, y_end_eid = b[j]
+        if x_start >= y_start:
+            start, start_eid = x_start, x_start_eid
+        else:
+            start, start_eid = y_start, y_start_eid
+        if x_end <= y_end:
+            end, end_eid = x_end, x_end_eid
+            i += 1
+        else:
+            end, end_eid = y_end, y_end_eid
+            j += 1
+        if start < end:
+            out.append(new(Iv, (start, end, start_eid, end_eid)))
+    return list(out), Trail((a, b), out, states)
+
+
+def candidates(possible: Sequence[Iv], was: Trail | None = None) -> tuple[Candidates, Trail]:
+    """detect.candidates_of(Tri(possible, ...)), resumed from `was` (a trail of it). Its
+    output (`Trail.out`) is the Candidates; a state holds how many spans there were, the last
+    one as it stood and how many pieces it had (the spans before it are closed: neither they
+    nor their pieces change after)."""
+    state, states = _resume(was, lambda s: was is not None and same(possible, was.inputs[0], s[0]))
+    spans: list[Iv]
+    pieces: list[list[Iv]]
+    closed = 0  # spans whose start and end are the old run's
+    if state is None or was is None:
+        i, spans, pieces = 0, [], []
+    else:
+        i, count, last, parts = state
+        spans, pieces = was.out[0].spans[:count], was.out[0].pieces[:count]
+        if count:
+            spans[-1], pieces[-1] = last, pieces[-1][:parts]  # a copy: appended to below
+        closed = max(count - 1, 0)
+    n = len(possible)
+    while i < n:
+        if i % STRIDE == 0:
+            states.append(
+                (i, len(spans), spans[-1] if spans else None, len(pieces[-1]) if pieces else 0)
+            )
+        iv = possible[i]
+        if spans and iv.start <= spans[-1].end:
+            last = spans[-1]
+            spans[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
+            pieces[-1].append(iv)
+        else:
+            spans.append(iv)
+            pieces.append([iv])
+        i += 1
+    starts, ends = [c.start for c in spans[closed:]], [c.end for c in spans[closed:]]
+    if closed and was is not None:
+        starts = was.out[0].starts[:closed] + starts
+        ends = was.out[0].ends[:closed] + ends
+    out = Candidates(spans, pieces, starts, ends)
+    return out, Trail((possible,), [out], states)
+
+
+def gap(routed: Tri, serves: Tri, was: GapTrail | None = None) -> tuple[Tri, Candidates, GapTrail]:
+    """`t_and(routed, t_not(serves))` and its `detect.candidates_of`, resumed from `was`."""
+    not_definite, t1 = complement(serves.definite, was.not_definite if was else None)
+    not_possible, t2 = complement(serves.possible, was.not_possible if was else None)
+    possible, t3 = intersect(routed.possible, not_definite, was.possible if was else None)
+    definite, t4 = intersect(routed.definite, not_possible, was.definite if was else None)
+    merged, t5 = candidates(possible, was.candidates if was else None)
+    return Tri(possible, definite), merged, GapTrail(t1, t2, t3, t4, t5)

@@ -814,7 +814,16 @@ class Candidates(NamedTuple):
 def candidates_of(gap: Tri) -> Candidates:
     spans: list[Iv] = []
     pieces: list[list[Iv]] = []
-    for iv in gap.possible:
+    merge_touching(gap.possible, 0, len(gap.possible), spans, pieces)
+    return Candidates(spans, pieces, [c.start for c in spans], [c.end for c in spans])
+
+
+def merge_touching(
+    possible: Sequence[Iv], i: int, stop: int, spans: list[Iv], pieces: list[list[Iv]]
+) -> None:
+    """`candidates_of`'s merge of `possible[i:stop]` onto `spans` (each stretch merged with the
+    last span where it touches it) and `pieces` (the stretches each span merged)."""
+    for iv in islice(possible, i, stop):
         if spans and iv.start <= spans[-1].end:
             last = spans[-1]
             spans[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
@@ -822,7 +831,6 @@ def candidates_of(gap: Tri) -> Candidates:
         else:
             spans.append(iv)
             pieces.append([iv])
-    return Candidates(spans, pieces, [c.start for c in spans], [c.end for c in spans])
 
 
 def opened_earlier(start_us: int, earlier: Sequence[Iv], floor_us: int) -> int:

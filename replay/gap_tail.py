@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from gapwatch.replay.detect import Candidates
-from gapwatch.replay.signals import HI, LO, Iv, Tri
+from gapwatch.replay.detect import Candidates, merge_touching
+from gapwatch.replay.signals import HI, LO, Iv, Tri, intersect_run
 
 #: steps between two kept states (a moved node's lists here hold tens of intervals, ~10 more a
 #: round in benchmarks/refresh_rounds.py)
@@ -105,26 +105,12 @@ def intersect(a: Sequence[Iv], b: Sequence[Iv], was: Trail | None = None) -> tup
     else:
         step, i, j, length = state
         out = was.out[:length]
-    new = tuple.__new__
-    na, nb = len(a), len(b)
-    while i < na and j < nb:
+    # each step moves i or j on by one: the step's index is i + j
+    while i < len(a) and j < len(b):
         if step % STRIDE == 0:
             states.append((step, i, j, len(out)))
-        step += 1
-        x_start, x_end, x_start_eid, x_end_eid = a[i]
-        y_start, y_end, y_start_eid, y_end_eid = b[j]
-        if x_start >= y_start:
-            start, start_eid = x_start, x_start_eid
-        else:
-            start, start_eid = y_start, y_start_eid
-        if x_end <= y_end:
-            end, end_eid = x_end, x_end_eid
-            i += 1
-        else:
-            end, end_eid = y_end, y_end_eid
-            j += 1
-        if start < end:
-            out.append(new(Iv, (start, end, start_eid, end_eid)))
+        i, j = intersect_run(a, b, i, j, out, step - step % STRIDE + STRIDE)
+        step = i + j
     return list(out), Trail((a, b), out, states)
 
 
@@ -151,15 +137,9 @@ def candidates(possible: Sequence[Iv], was: Trail | None = None) -> tuple[Candid
             states.append(
                 (i, len(spans), spans[-1] if spans else None, len(pieces[-1]) if pieces else 0)
             )
-        iv = possible[i]
-        if spans and iv.start <= spans[-1].end:
-            last = spans[-1]
-            spans[-1] = Iv(last.start, max(last.end, iv.end), last.start_eid, iv.end_eid)
-            pieces[-1].append(iv)
-        else:
-            spans.append(iv)
-            pieces.append([iv])
-        i += 1
+        stop = min(i - i % STRIDE + STRIDE, n)
+        merge_touching(possible, i, stop, spans, pieces)
+        i = stop
     starts, ends = [c.start for c in spans[closed:]], [c.end for c in spans[closed:]]
     if closed and was is not None:
         starts = was.out[0].starts[:closed] + starts

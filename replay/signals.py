@@ -133,10 +133,19 @@ def constant(value: bool) -> Tri:
 def intersect(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
     """Where both hold; a bound shared by both keeps `a`'s event id. Kept plain (every AND)."""
     out: list[Iv] = []
+    intersect_run(a, b, 0, 0, out, len(a) + len(b))
+    return out
+
+
+def intersect_run(
+    a: Sequence[Iv], b: Sequence[Iv], i: int, j: int, out: list[Iv], stop: int
+) -> tuple[int, int]:
+    """`intersect`'s merge from `a[i]` and `b[j]`, appending to `out`, until either list ends
+    or `i + j` reaches `stop` (each step moves one of them on by one); where it stopped.
+    replay.gap_tail runs it a few steps at a time to keep its state between them."""
     new = tuple.__new__
-    i = j = 0
     na, nb = len(a), len(b)
-    while i < na and j < nb:
+    while i < na and j < nb and i + j < stop:
         x_start, x_end, x_start_eid, x_end_eid = a[i]
         y_start, y_end, y_start_eid, y_end_eid = b[j]
         if x_start >= y_start:
@@ -151,7 +160,7 @@ def intersect(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:
             j += 1
         if start < end:
             out.append(new(Iv, (start, end, start_eid, end_eid)))
-    return out
+    return i, j
 
 
 def union(a: Sequence[Iv], b: Sequence[Iv]) -> list[Iv]:

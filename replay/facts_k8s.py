@@ -50,7 +50,7 @@ def slice_rows(obs: Observation, base: dict[str, Any]) -> list[tuple[Any, ...]]:
         return rows
     per_node: dict[str, list[Any]] = {}
     # The loop over every endpoint of every slice version (the ingest's hot path): as_dict and
-    # replay.payload.condition spelled out where the value is a dict, as JSON gives.
+    # a condition read as "its truth, the default when not stated", spelled out.
     for ep in as_list(obs.payload.get("endpoints")):
         if type(ep) is not dict:
             ep = as_dict(ep)

@@ -94,7 +94,7 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -140,8 +140,12 @@ FACT_COLUMNS: tuple[str, ...] = Fact._fields
 #: they feed are bounded by it, so a late watch does not move them.
 _WRITE_STAMPED = frozenset({"slice", "pod", "node"})
 
-_EXTRACTORS = {
-    "EndpointSlice": ("slice", facts_k8s.slice_facts),
+#: Per kind, its fact and its extractor: rows as dicts of every column (the base's, changed), or
+#: for the facts in _FINISHED rows as tuples already in FACT_COLUMNS order, seq numbered and
+#: the columns typed (a slice has a row per node: a dict each cost twice the tuple).
+_FINISHED = frozenset({"slice"})
+_EXTRACTORS: dict[str, tuple[str, Callable[[Observation, dict[str, Any]], list[Any]]]] = {
+    "EndpointSlice": ("slice", facts_k8s.slice_rows),
     "Pod": ("pod", facts_k8s.pod_facts),
     "Node": ("node", facts_k8s.node_facts),
     "Service": ("service", facts_k8s.service_facts),
@@ -179,7 +183,12 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "cluster": obs.cluster,
         "at_us": to_micros(obs.observed_at),
         "prev_us": to_micros_or_none(obs.previous_observed_at),
-        "src_us": to_micros_or_none(obs.source_time),
+        # the API server's time of this version's write (replay.owntime), not source_time
+        "src_us": (
+            write_stamp_us(obs.op, payload)
+            if fact in _WRITE_STAMPED
+            else to_micros_or_none(obs.source_time)
+        ),
         "fact": fact,
         "op": obs.op,
         "namespace": obs.namespace,
@@ -194,10 +203,11 @@ def derive(event_id: int, obs: Observation) -> list[Fact]:
         "text2": None,
         "text3": None,
     }
-    if fact in _WRITE_STAMPED:
-        # the API server's time of this version's write (replay.owntime), not source_time
-        base["src_us"] = write_stamp_us(obs.op, obs.payload)
     rows = extract(obs, base)
+    if fact in _FINISHED:
+        return list(map(_new_fact, rows))
+    if len(rows) == 1:  # most observations: no enumerate, no second list
+        return [_new_fact(_values(_typed(rows[0])))]  # seq 0, as in base
     out = []
     for i, row in enumerate(rows):  # each row is the extractor's own copy: safe to change
         row["seq"] = i
@@ -218,6 +228,25 @@ _NUM_KEYS = ("num1", "num2", "num3", "num4")
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with each text and number column of a foreign type emptied (what `_retyped` does),
+    checked first in one expression: every value is usually of its column's type already."""
+    state, text1, text2, text3 = row["state"], row["text1"], row["text2"], row["text3"]
+    num1, num2, num3, num4 = row["num1"], row["num2"], row["num3"], row["num4"]
+    if (
+        (state is None or type(state) is str)
+        and (text1 is None or type(text1) is str)
+        and (text2 is None or type(text2) is str)
+        and (text3 is None or type(text3) is str)
+        and (num1 is None or (type(num1) is int and -_INT64 <= num1 <= _INT64))
+        and (num2 is None or (type(num2) is int and -_INT64 <= num2 <= _INT64))
+        and (num3 is None or (type(num3) is int and -_INT64 <= num3 <= _INT64))
+        and (num4 is None or (type(num4) is int and -_INT64 <= num4 <= _INT64))
+    ):
+        return row
+    return _retyped(row)
+
+
+def _retyped(row: dict[str, Any]) -> dict[str, Any]:
     for key in _TEXT_KEYS:
         value = row[key]
         if value is not None and type(value) is not str and not isinstance(value, str):

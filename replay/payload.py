@@ -34,9 +34,3 @@ def as_list(value: Any) -> Sequence[Any]:
 
 #: What `as_dict` answers for a non-object (read-only: never mutated, shared).
 EMPTY: Mapping[str, Any] = {}
-
-
-def condition(conditions: Mapping[str, Any], key: str, default: bool) -> bool:
-    """A condition's truth, `default` when it is not stated."""
-    value = conditions.get(key)
-    return default if value is None else bool(value)

@@ -1,8 +1,10 @@
 """What ingest makes of known observations, as digests: the `events` values `prepare` gives
 and the facts `derive` gives, for the benchmark's mix and every simulator preset, each line
 passed through its NDJSON text, `from_dict` and the storable checks as `gapwatch import` reads
-it. tests/store/test_ingest_exact.py pins them: a rewrite of the ingest path for speed must
-keep every row, byte for byte."""
+it. A rewrite of the ingest path for speed must keep every row, byte for byte: run it on main
+and on the rewrite and compare (session 28's derive cuts did, against main eba45cd).
+
+    .venv/bin/python -m benchmarks.ingest_digest"""
 
 from __future__ import annotations
 

@@ -170,6 +170,11 @@ def classify(
     # not while the LB surely fails open: its routing then follows no EndpointSlice change
     ahead = look_ahead and not fails_open_at(state, svc, at_us)
     ready = value_at(lanes_.eps, at_us + (skew if ahead else 0)) == "ready"
+    if not ready and lb_opened and since_us is not None:
+        # the LB took the node back while a ready endpoint was listed through the start range:
+        # an endpoint leaving seen after it is no cause of a registration (a CCM registers a
+        # node for its ready endpoints, a health check passes on a ready one counted)
+        ready = _ready_through(lanes_.eps, since_us, at_us)
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)

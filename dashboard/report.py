@@ -80,6 +80,9 @@ class ServiceReport:
     openness: Mapping[Window, Openness] = field(default_factory=dict)
     #: the span whose windows the advice closes; None: every window recorded for the Service
     advice_span: tuple[int, int] | None = None
+    #: the possible windows whose samples retention dropped, said in a sentence (not in
+    #: `openness`: api.retention_dropped); empty without one
+    dropped_note: str = ""
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -158,6 +161,7 @@ def _section(
         recommendations=recommendations(advice),
         openness=why,
         advice_span=span,
+        dropped_note=api.retention_dropped(engine, wins)[1],
     )
 
 

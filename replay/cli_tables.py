@@ -181,9 +181,15 @@ def print_windows(
     _note_unknown_failed(shown, rows)
 
 
-def print_open(windows: Sequence[Window], why: Mapping[Window, Openness]) -> None:
+def print_open(
+    windows: Sequence[Window], why: Mapping[Window, Openness], dropped: str = ""
+) -> None:
     """`gaps --why`: one paragraph per possible window, in the table's order: which side the
-    samples left open, each lane's change, what denser sampling would have done."""
+    samples left open, each lane's change, what denser sampling would have done; then
+    `dropped`, the sentence on those whose samples retention dropped (api.retention_dropped)."""
+    if dropped:
+        print()
+        print(dropped)
     shown = [w for w in windows if w in why]
     if not shown:
         return

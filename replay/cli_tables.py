@@ -316,8 +316,9 @@ def print_lags(lags: Sequence[LagStats], title: str, *, wide: bool = False) -> N
         Col("samples", "samples", always=True, right=True),
         Col("p50", "p50", always=True, right=True),
         Col("p90", "p90", right=True),
-        Col("max", "max", right=True),
         Col("p99", "p99", right=True),
+        # last, as percentiles read, but kept before p99 when the terminal is narrow
+        Col("max", "max", always=True, right=True),
     ]
     print_table(rows, cols, title=title, wide=wide)
 

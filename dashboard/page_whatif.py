@@ -196,12 +196,26 @@ def _apply_advice(advice: Advice) -> None:
             st.session_state[key] = above[0] if above else choices[-1]
 
 
+def advice_outcome(advice: Advice) -> str:
+    """What the advised settings do to the recorded timeline, in words: the page said "the
+    replay finds **0** windows instead of **3**", which reads as a search that came back empty
+    as much as a timeline with every gap closed."""
+    before = f"{advice.windows_before} window{'s' if advice.windows_before != 1 else ''}"
+    if advice.windows_after == 0:
+        return (
+            "Replayed under these settings, the recorded timeline has **no gap window left** "
+            f"(as recorded it has {before})."
+        )
+    after = f"{advice.windows_after} gap window{'s' if advice.windows_after != 1 else ''}"
+    return (
+        f"Replayed under these settings, the recorded timeline still has **{after}** (as "
+        f"recorded it has {before})."
+    )
+
+
 def _advice(advice: Advice) -> None:
     st.subheader("Advice (`gapwatch advise`)")
-    st.write(
-        f"With these settings the replay finds **{advice.windows_after}** windows instead of "
-        f"**{advice.windows_before}**."
-    )
+    st.write(advice_outcome(advice))
     changed = {k: _label(v) for k, v in asdict(advice.settings).items() if v is not None}
     st.dataframe(
         pd.DataFrame([{"setting": k, "advised": v} for k, v in changed.items()]),

@@ -256,7 +256,10 @@ def render(ctx: Context) -> None:
     c[2].metric("Recorded gap-seconds", f"{rec_s:.1f}")
     delta = f"{new_s - rec_s:.1f}" if abs(new_s - rec_s) >= 0.05 else None
     c[3].metric("What-if gap-seconds", f"{new_s:.1f}", delta=delta, delta_color="inverse")
-    st.plotly_chart(figures.whatif_comparison(recorded, replayed), key="whatif_fig")
+    if recorded or replayed:
+        st.plotly_chart(figures.whatif_comparison(recorded, replayed), key="whatif_fig")
+    else:  # an empty frame, with nothing on the page saying why
+        st.caption("No window recorded and none under these settings: nothing to chart.")
     left, right = st.columns(2)
     left.caption("Recorded, per class")
     left.dataframe(pd.DataFrame(tables.class_summary(recorded)), hide_index=True, key="rec_cls")

@@ -92,11 +92,15 @@ def render(ctx: Context) -> None:
             frame,
             "rollout_table",
             rollout=st.column_config.TextColumn("rollout (cluster · workload)", width="large"),
-            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.2f"),
+            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.1f"),
         )
     _unowned_windows(f, wins)
     st.subheader("Services")
-    st.dataframe(pd.DataFrame(data.service_rows(svcs, wins, rolls)), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(data.service_rows(svcs, wins, rolls)),
+        hide_index=True,
+        column_config={"gap_s": st.column_config.NumberColumn("gap_s", format="%.1f")},
+    )
 
 
 #: what the Overview says where its rollouts chart would show nothing
@@ -123,7 +127,7 @@ def _unowned_windows(f: Filters, wins: list[Window]) -> None:
     _linked_table(
         frame,
         "unowned_table",
-        duration_s=st.column_config.NumberColumn("duration (s)", format="%.2f"),
+        duration_s=st.column_config.NumberColumn("duration (s)", format="%.1f"),
     )
 
 

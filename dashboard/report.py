@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from gapwatch.dashboard.errors import DashboardError
 from gapwatch.recorder.cliutil import outside, recorded_span
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
-from gapwatch.replay import api
+from gapwatch.replay import api, retained
 from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
 from gapwatch.replay.openness import Openness
 
@@ -83,6 +83,9 @@ class ServiceReport:
     #: the possible windows whose samples retention dropped, said in a sentence (not in
     #: `openness`: api.retention_dropped); empty without one
     dropped_note: str = ""
+    #: what the advice cannot answer for: windows whose timeline retention dropped; empty
+    #: without one
+    advice_note: str = ""
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -162,7 +165,15 @@ def _section(
         openness=why,
         advice_span=span,
         dropped_note=api.retention_dropped(engine, wins)[1],
+        advice_note=_advice_note(engine, svc, wins, advice_over),
     )
+
+
+def _advice_note(engine: Engine, svc: ServiceRef, wins: Sequence[Window], over: str) -> str:
+    """retained.advice_note for the windows the advice speaks of (the span's, or every one)."""
+    spoken = wins if over == "span" else api.windows(engine, service=svc)
+    first = retained.first_events_us(engine, [svc.cluster])
+    return retained.advice_note(len(retained.before_held(spoken, first)), len(spoken))
 
 
 def collect(

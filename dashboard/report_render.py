@@ -264,6 +264,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
 def _advice_md(sec: ServiceReport) -> list[str]:
     advice = sec.advice
     out = [advice_intro(sec), ""]
+    out += [f"**{sec.advice_note}.**", ""] if sec.advice_note else []
     if sec.recommendations:
         out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
     else:
@@ -373,6 +374,8 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                  "<h3>Advice</h3>"]  # fmt: skip
         advice = sec.advice
         body.append(f"<p>{_code_html(advice_intro(sec))}</p>")
+        if sec.advice_note:
+            body.append(f"<p><b>{e(sec.advice_note)}.</b></p>")
         if sec.recommendations:
             body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
         else:

@@ -35,3 +35,20 @@ def test_windows_whose_events_were_dropped_are_not_blamed_on_missing_probes(
         assert "no target health recorded" not in out
         assert "1 possible window lies before the first event the store still holds" in out
         assert "of cluster seed it holds none" in out
+
+
+def test_the_advice_says_it_cannot_answer_for_windows_whose_timeline_was_dropped(
+    store_url: str,
+) -> None:
+    """The report's advice replays the span's timeline under the settings it tries: after the
+    retention that timeline is gone, and the demo's report advised preStop 1 s (10 s before) for
+    '3 windows observed, 0 left'. It says the settings are not shown to close those windows."""
+    _ok("simulate", "--db", store_url, "--cluster", "seed")
+    _ok("replay", "--db", store_url)
+    span = ("--since", "2026-01-01", "--until", "2026-01-02")
+    note = "3 of the 3 windows this advice speaks of lie before the first event the store"
+    assert note not in _ok("report", "--db", store_url, *span)
+    _ok("db", "maintain", "--db", store_url, "--retention", "1d")
+    for over in ("span", "history"):
+        out = _ok("report", "--db", store_url, *span, "--advice-over", over)
+        assert note in out and "the settings are not shown to close them" in out

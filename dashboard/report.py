@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from gapwatch.dashboard.errors import DashboardError
 from gapwatch.recorder.cliutil import outside, recorded_span
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
-from gapwatch.replay import api, retained
+from gapwatch.replay import api
 from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
 from gapwatch.replay.openness import Openness
 
@@ -170,10 +170,9 @@ def _section(
 
 
 def _advice_note(engine: Engine, svc: ServiceRef, wins: Sequence[Window], over: str) -> str:
-    """retained.advice_note for the windows the advice speaks of (the span's, or every one)."""
+    """api.retention_advice_note for the windows the advice speaks of (the span's, or all)."""
     spoken = wins if over == "span" else api.windows(engine, service=svc)
-    first = retained.first_events_us(engine, [svc.cluster])
-    return retained.advice_note(len(retained.before_held(spoken, first)), len(spoken))
+    return api.retention_advice_note(engine, svc, spoken)
 
 
 def collect(

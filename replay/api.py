@@ -239,6 +239,13 @@ def _possible(engine: Engine, windows: Sequence[Window], service: ServiceRef) ->
     return [w for w in possible if w not in gone]
 
 
+def retention_advice_note(engine: Engine, service: ServiceRef, windows: Sequence[Window]) -> str:
+    """What an advice over `windows` (the Service's) cannot answer for: those whose timeline
+    retention dropped (replay.retained.advice_note); empty without one."""
+    first = retained.first_events_us(engine, [service.cluster])
+    return retained.advice_note(len(retained.before_held(windows, first)), len(windows))
+
+
 def retention_dropped(engine: Engine, windows: Sequence[Window]) -> tuple[list[Window], str]:
     """The possible windows among `windows` whose samples retention dropped (`openness` does
     not read them: the facts left would call recorded lanes unrecorded), and a sentence saying

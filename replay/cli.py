@@ -389,6 +389,10 @@ def advise(
     )
     if blind:
         notes.insert(0, blind)
+    # after a retention the projections keep windows the replay that advises no longer holds
+    lost = api.retention_advice_note(engine, svc, api.windows(engine, service=svc))
+    if lost:
+        notes.insert(0, lost)
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,

@@ -57,9 +57,9 @@ def advice_note(gone: int, total: int) -> str:
     return (
         f"{gone} of the {total} window{'s' if total != 1 else ''} this advice speaks of "
         f"{'lie' if gone != 1 else 'lies'} before the first event the store still holds: "
-        "retention dropped the timeline they were found in, so the replay under the settings "
-        "below does not hold them and the settings are not shown to close them (the measured "
-        "lags are the projections', kept)"
+        "retention dropped the timeline they were found in, so the replay that searched the "
+        "settings does not hold them and the settings are not shown to close them (the "
+        "measured lags are the projections', kept)"
     )
 
 

@@ -52,3 +52,6 @@ def test_the_advice_says_it_cannot_answer_for_windows_whose_timeline_was_dropped
     for over in ("span", "history"):
         out = _ok("report", "--db", store_url, *span, "--advice-over", over)
         assert note in out and "the settings are not shown to close them" in out
+    advise = _ok("advise", "--db", store_url, "--cluster", "seed")
+    assert "windows observed: 0" in advise  # the replay's, of the events kept
+    assert "note: 3 of the 3 windows this advice speaks of lie before the first event" in advise

@@ -96,7 +96,7 @@ def gap_seconds_over_time(
                 width=size * 1000 * 0.9,
                 name=cls,
                 marker_color=class_color(cls),
-                hovertemplate="%{x}<br>%{y:.2f} gap-seconds<extra>" + cls + "</extra>",
+                hovertemplate="%{x}<br>%{y:.1f} gap-seconds<extra>" + cls + "</extra>",
             )
         )
     fig.update_layout(barmode="stack")
@@ -142,7 +142,7 @@ def rollouts_ranked(rollouts: Sequence[Rollout], *, top: int = 20) -> Any:
                 name=cls,
                 marker_color=class_color(cls),
                 customdata=[r.id for r in ranked],
-                hovertemplate="%{y}<br>%{x:.2f} gap-seconds<extra>" + cls + "</extra>",
+                hovertemplate="%{y}<br>%{x:.1f} gap-seconds<extra>" + cls + "</extra>",
             )
         )
     if not fig.data:

@@ -57,22 +57,28 @@ def render(ctx: Context) -> None:
             f"{len(wins)} gap windows, {format_seconds(total)} in all; the longest: "
             f"{worst.class_text} on {worst.node} ({format_seconds(worst.duration_s)})."
         )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(
-        figures.gap_seconds_over_time(wins, since_us=f.since_us, until_us=f.until_us),
-        key="gap_time",
-    )
-    right.plotly_chart(figures.window_class_counts(wins), key="class_counts")
+    if wins:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(
+            figures.gap_seconds_over_time(wins, since_us=f.since_us, until_us=f.until_us),
+            key="gap_time",
+        )
+        right.plotly_chart(figures.window_class_counts(wins), key="class_counts")
+    else:  # two empty frames said "clean" even where the warning above says nothing was seen
+        st.caption("No gap window in this range: no gap-seconds over time or windows by class.")
     st.subheader("Rollouts ranked by damage")
-    event = st.plotly_chart(
-        figures.rollouts_ranked(rolls),
-        key="ranked",
-        on_select="rerun",
-        selection_mode="points",
-    )
-    points = nav.selection(event, "points")
-    if points and points[0].get("customdata"):
-        nav.go("rollout", rollout=str(points[0]["customdata"]))
+    if any(r.windows for r in rolls):
+        event = st.plotly_chart(
+            figures.rollouts_ranked(rolls),
+            key="ranked",
+            on_select="rerun",
+            selection_mode="points",
+        )
+        points = nav.selection(event, "points")
+        if points and points[0].get("customdata"):
+            nav.go("rollout", rollout=str(points[0]["customdata"]))
+    else:
+        st.caption(_NOTHING_RANKED if rolls else _NO_ROLLOUTS)
     rows = tables.rollout_rows(rolls)
     if rows:
         shown = ["rollout", "windows", "gap_s", "failed_requests", "kind"]
@@ -86,11 +92,23 @@ def render(ctx: Context) -> None:
             frame,
             "rollout_table",
             rollout=st.column_config.TextColumn("rollout (cluster · workload)", width="large"),
-            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.2f"),
+            gap_s=st.column_config.NumberColumn("gap-seconds", format="%.1f"),
         )
     _unowned_windows(f, wins)
     st.subheader("Services")
-    st.dataframe(pd.DataFrame(data.service_rows(svcs, wins, rolls)), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(data.service_rows(svcs, wins, rolls)),
+        hide_index=True,
+        column_config={"gap_s": st.column_config.NumberColumn("gap_s", format="%.1f")},
+    )
+
+
+#: what the Overview says where its rollouts chart would show nothing
+_NO_ROLLOUTS = "No rollout or node disruption in this range: nothing to rank."
+_NOTHING_RANKED = (
+    "No rollout or node disruption in this range had a gap window: each would be a bar of 0 "
+    "gap-seconds (the table below lists them)."
+)
 
 
 def _unowned_windows(f: Filters, wins: list[Window]) -> None:
@@ -109,7 +127,7 @@ def _unowned_windows(f: Filters, wins: list[Window]) -> None:
     _linked_table(
         frame,
         "unowned_table",
-        duration_s=st.column_config.NumberColumn("duration (s)", format="%.2f"),
+        duration_s=st.column_config.NumberColumn("duration (s)", format="%.1f"),
     )
 
 

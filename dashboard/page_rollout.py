@@ -112,7 +112,7 @@ def _metrics(rollout: Rollout, wins: list[Window]) -> None:
     impact = [w.failed_requests for w in wins if w.failed_requests is not None]
     c = st.columns(5)
     c[0].metric("Gap windows", len(wins))
-    c[1].metric("Gap-seconds", f"{sum(w.duration_s for w in wins):.2f}")
+    c[1].metric("Gap-seconds", f"{sum(w.duration_s for w in wins):.1f}")
     low, high = sum(w.duration_min_s for w in wins), sum(w.duration_max_s for w in wins)
     c[2].metric("Possible range", f"{low:.1f}-{high:.1f} s")
     c[3].metric("Nodes", len(rollout.nodes) or len({w.node for w in wins}))

@@ -196,12 +196,26 @@ def _apply_advice(advice: Advice) -> None:
             st.session_state[key] = above[0] if above else choices[-1]
 
 
+def advice_outcome(advice: Advice) -> str:
+    """What the advised settings do to the recorded timeline, in words: the page said "the
+    replay finds **0** windows instead of **3**", which reads as a search that came back empty
+    as much as a timeline with every gap closed."""
+    before = f"{advice.windows_before} window{'s' if advice.windows_before != 1 else ''}"
+    if advice.windows_after == 0:
+        return (
+            "Replayed under these settings, the recorded timeline has **no gap window left** "
+            f"(as recorded it has {before})."
+        )
+    after = f"{advice.windows_after} gap window{'s' if advice.windows_after != 1 else ''}"
+    return (
+        f"Replayed under these settings, the recorded timeline still has **{after}** (as "
+        f"recorded it has {before})."
+    )
+
+
 def _advice(advice: Advice) -> None:
     st.subheader("Advice (`gapwatch advise`)")
-    st.write(
-        f"With these settings the replay finds **{advice.windows_after}** windows instead of "
-        f"**{advice.windows_before}**."
-    )
+    st.write(advice_outcome(advice))
     changed = {k: _label(v) for k, v in asdict(advice.settings).items() if v is not None}
     st.dataframe(
         pd.DataFrame([{"setting": k, "advised": v} for k, v in changed.items()]),
@@ -242,7 +256,10 @@ def render(ctx: Context) -> None:
     c[2].metric("Recorded gap-seconds", f"{rec_s:.1f}")
     delta = f"{new_s - rec_s:.1f}" if abs(new_s - rec_s) >= 0.05 else None
     c[3].metric("What-if gap-seconds", f"{new_s:.1f}", delta=delta, delta_color="inverse")
-    st.plotly_chart(figures.whatif_comparison(recorded, replayed), key="whatif_fig")
+    if recorded or replayed:
+        st.plotly_chart(figures.whatif_comparison(recorded, replayed), key="whatif_fig")
+    else:  # an empty frame, with nothing on the page saying why
+        st.caption("No window recorded and none under these settings: nothing to chart.")
     left, right = st.columns(2)
     left.caption("Recorded, per class")
     left.dataframe(pd.DataFrame(tables.class_summary(recorded)), hide_index=True, key="rec_cls")

@@ -80,6 +80,12 @@ class ServiceReport:
     openness: Mapping[Window, Openness] = field(default_factory=dict)
     #: the span whose windows the advice closes; None: every window recorded for the Service
     advice_span: tuple[int, int] | None = None
+    #: the possible windows whose samples retention dropped, said in a sentence (not in
+    #: `openness`: api.retention_dropped); empty without one
+    dropped_note: str = ""
+    #: what the advice cannot answer for: windows whose timeline retention dropped; empty
+    #: without one
+    advice_note: str = ""
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -158,7 +164,15 @@ def _section(
         recommendations=recommendations(advice),
         openness=why,
         advice_span=span,
+        dropped_note=api.retention_dropped(engine, wins)[1],
+        advice_note=_advice_note(engine, svc, wins, advice_over),
     )
+
+
+def _advice_note(engine: Engine, svc: ServiceRef, wins: Sequence[Window], over: str) -> str:
+    """api.retention_advice_note for the windows the advice speaks of (the span's, or all)."""
+    spoken = wins if over == "span" else api.windows(engine, service=svc)
+    return api.retention_advice_note(engine, svc, spoken)
 
 
 def collect(

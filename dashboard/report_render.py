@@ -242,8 +242,10 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
                 "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
                 "",
             ]
-        if sec.openness:
-            out += ["### Why the possible windows are possible", "", open_summary(sec), ""]
+        if sec.openness or sec.dropped_note:
+            out += ["### Why the possible windows are possible", ""]
+            for said in (open_summary(sec), sec.dropped_note):
+                out += [said, ""] if said else []
             out += [f"- {line}" for line in open_lines(sec)] + [""]
         link = dashboard_link(dashboard_url, report, sec)
         out += [
@@ -262,6 +264,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
 def _advice_md(sec: ServiceReport) -> list[str]:
     advice = sec.advice
     out = [advice_intro(sec), ""]
+    out += [f"**{sec.advice_note}.**", ""] if sec.advice_note else []
     if sec.recommendations:
         out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
     else:
@@ -359,10 +362,11 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                 "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
                 "hatched.</p>"
             )
-        if sec.openness:
+        if sec.openness or sec.dropped_note:
             items = "".join(f"<li>{e(x)}</li>" for x in open_lines(sec))
-            body += ["<h3>Why the possible windows are possible</h3>",
-                     f"<p>{e(open_summary(sec))}</p>", f"<ul>{items}</ul>"]  # fmt: skip
+            said = "".join(f"<p>{e(x)}</p>" for x in (open_summary(sec), sec.dropped_note) if x)
+            body += ["<h3>Why the possible windows are possible</h3>", said,
+                     f"<ul>{items}</ul>" if items else ""]  # fmt: skip
         body.append(_figure_html(report, sec, i == 0))
         body.append(f'<p class="note"><a href="{e(link)}">Open this in the dashboard</a></p>')
         body += ["<h3>Measured lags</h3>",
@@ -370,6 +374,8 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                  "<h3>Advice</h3>"]  # fmt: skip
         advice = sec.advice
         body.append(f"<p>{_code_html(advice_intro(sec))}</p>")
+        if sec.advice_note:
+            body.append(f"<p><b>{e(sec.advice_note)}.</b></p>")
         if sec.recommendations:
             body.append(_html_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]))
         else:

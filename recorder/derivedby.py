@@ -106,9 +106,12 @@ class DerivedBy:
             f"record` of this version in the background or by `{REDERIVE}` at once"
         )
         if self.stored is not None and self.stored != self.this:
+            # not the two digests (recorder/coderev.py): no command shows a build's digest, so
+            # a user could match neither to a running process
             said += (
-                f"; the recorder derives with other code (revision {self.stored}, this "
-                f"gapwatch's {self.this}): run one version for both"
+                "; the last facts were derived by another build of gapwatch than this one (a "
+                "`gapwatch record` of another version still running, most likely): run one "
+                "version for both"
             )
         return said
 

@@ -97,6 +97,11 @@ def db_maintain(
             f"partitions: {len(done.created)} created (days up to {until} have one), "
             f"{done.moved} rows moved out of the default partition"
         )
+    else:  # `--ahead-days 30` on SQLite said nothing of the partitions it did not create
+        stderr.print(
+            "partitions: none on SQLite (events is one table; day partitions and --ahead-days "
+            "are PostgreSQL's), none created"
+        )
     if done.cutoff is None:
         stderr.print("retention: none given, nothing dropped")
         return

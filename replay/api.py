@@ -17,7 +17,14 @@ from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
-from gapwatch.replay import checkpoint_file, openness_scope, projections, scope, segment_store
+from gapwatch.replay import (
+    checkpoint_file,
+    openness_scope,
+    projections,
+    retained,
+    scope,
+    segment_store,
+)
 from gapwatch.replay import measure as measure_mod
 from gapwatch.replay import openness as openness_mod
 from gapwatch.replay import whatif as whatif_mod
@@ -217,13 +224,38 @@ def advise_and_openness(
     demo store each fold is ~14 s)."""
     catch_up(engine)
     state = load_state(engine, service=service)
-    possible = _possible(windows, service)
+    possible = _possible(engine, windows, service)
     why = openness_mod.openness(state, possible, assumptions(engine)) if possible else {}
     return _advise(engine, service, state), why
 
 
-def _possible(windows: Sequence[Window], service: ServiceRef) -> list[Window]:
-    return [w for w in windows if not w.certain and w.service == service]
+def _possible(engine: Engine, windows: Sequence[Window], service: ServiceRef) -> list[Window]:
+    """The Service's possible windows among `windows` whose samples the store still holds
+    (`retention_dropped` gives the others)."""
+    possible = [w for w in windows if not w.certain and w.service == service]
+    if not possible:
+        return []
+    gone = set(retained.dropped(possible, retained.first_events_us(engine, [service.cluster])))
+    return [w for w in possible if w not in gone]
+
+
+def retention_advice_note(engine: Engine, service: ServiceRef, windows: Sequence[Window]) -> str:
+    """What an advice over `windows` (the Service's) cannot answer for: those whose timeline
+    retention dropped (replay.retained.advice_note); empty without one."""
+    first = retained.first_events_us(engine, [service.cluster])
+    return retained.advice_note(len(retained.before_held(windows, first)), len(windows))
+
+
+def retention_dropped(engine: Engine, windows: Sequence[Window]) -> tuple[list[Window], str]:
+    """The possible windows among `windows` whose samples retention dropped (`openness` does
+    not read them: the facts left would call recorded lanes unrecorded), and a sentence saying
+    so (empty without one: replay.retained)."""
+    possible = [w for w in windows if not w.certain]
+    if not possible:
+        return [], ""
+    first = retained.first_events_us(engine, [w.service.cluster for w in possible])
+    gone = retained.dropped(possible, first)
+    return gone, retained.dropped_note(gone, first)
 
 
 def openness(
@@ -235,8 +267,9 @@ def openness(
     dashboard following a recorder), else from the facts around the windows and the
     projections (replay.openness_scope: the cost is the windows' span, not the Service's
     history), else (projections that predate its stored values, CloudTrail membership calls)
-    from one fold of the Service's facts; {} without a possible window (nothing folded)."""
-    possible = _possible(windows, service)
+    from one fold of the Service's facts; {} without a possible window (nothing folded). A
+    window whose samples retention dropped is left out (`retention_dropped`)."""
+    possible = _possible(engine, windows, service)
     if not possible:
         return {}
     catch_up(engine)

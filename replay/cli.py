@@ -204,7 +204,8 @@ def gaps(
             else 0
         )
         cli_tables.print_windows(found, wide=wide, lb_lanes=lanes, unplaced=unplaced)
-        cli_tables.print_open(found, reasons)
+        dropped = api.retention_dropped(engine, found)[1] if why else ""
+        cli_tables.print_open(found, reasons, dropped)
         cli_tables.print_untied(untied)
         return
     rows = [window_dict(w) | (_open_fields(reasons.get(w)) if why else {}) for w in found]
@@ -388,6 +389,10 @@ def advise(
     )
     if blind:
         notes.insert(0, blind)
+    # after a retention the projections keep windows the replay that advises no longer holds
+    lost = api.retention_advice_note(engine, svc, api.windows(engine, service=svc))
+    if lost:
+        notes.insert(0, lost)
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,

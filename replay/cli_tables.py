@@ -181,9 +181,15 @@ def print_windows(
     _note_unknown_failed(shown, rows)
 
 
-def print_open(windows: Sequence[Window], why: Mapping[Window, Openness]) -> None:
+def print_open(
+    windows: Sequence[Window], why: Mapping[Window, Openness], dropped: str = ""
+) -> None:
     """`gaps --why`: one paragraph per possible window, in the table's order: which side the
-    samples left open, each lane's change, what denser sampling would have done."""
+    samples left open, each lane's change, what denser sampling would have done; then
+    `dropped`, the sentence on those whose samples retention dropped (api.retention_dropped)."""
+    if dropped:
+        print()
+        print(dropped)
     shown = [w for w in windows if w in why]
     if not shown:
         return
@@ -310,8 +316,9 @@ def print_lags(lags: Sequence[LagStats], title: str, *, wide: bool = False) -> N
         Col("samples", "samples", always=True, right=True),
         Col("p50", "p50", always=True, right=True),
         Col("p90", "p90", right=True),
-        Col("max", "max", right=True),
         Col("p99", "p99", right=True),
+        # last, as percentiles read, but kept before p99 when the terminal is narrow
+        Col("max", "max", always=True, right=True),
     ]
     print_table(rows, cols, title=title, wide=wide)
 

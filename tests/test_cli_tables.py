@@ -20,6 +20,7 @@ from gapwatch.recorder.humantable import seconds, short_ids
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
 from gapwatch.replay.cli_tables import FAILED_NOTE, OUTSIDE_MARK, UNDECIDED_MARK, UNDECIDED_NOTE
+from gapwatch.replay.model import ServiceRef
 from tests.test_cli import all_commands
 
 
@@ -104,6 +105,19 @@ def test_an_undecided_class_is_marked_and_wide_names_the_others(demo: DemoStore)
     for w in undecided:
         assert f"{w.cls} (or {' or '.join(w.also)}: undecided)" in wide
     assert UNDECIDED_NOTE not in wide
+
+
+def test_advise_lists_the_percentiles_in_order_then_max(demo: DemoStore) -> None:
+    """`gapwatch advise` printed p50, p90, max, p99: a reader takes the fourth column for the
+    highest. A narrow terminal drops p99 and p90, never max, the worst case the advice covers."""
+    headers, rows = body(table("advise", "--cluster", "seed", "--db", demo.url))
+    assert headers == ["lag", "samples", "p50", "p90", "p99", "max"]
+    svc = ServiceRef("seed", "istio-system", "istio-ingressgateway")
+    lag = next(x for x in api.advise(make_engine(demo.url), svc).lags if x.samples)
+    row = next(r for r in rows if r[0] == lag.name)
+    assert row[2:] == [seconds(lag.p50), seconds(lag.p90), seconds(lag.p99), seconds(lag.max)]
+    narrow, _ = body(table("advise", "--cluster", "seed", "--db", demo.url, width=40))
+    assert narrow == ["lag", "samples", "p50", "max"]
 
 
 def test_one_cluster_goes_to_the_title(demo: DemoStore) -> None:

@@ -151,3 +151,24 @@ def test_the_measured_lags_say_their_unit(
     lag = measured["kube-proxy-programming"]
     assert lag.max is not None and row["max_s"] == round(lag.max, 1)
     assert row["samples"] == lag.samples > 0
+
+
+def test_the_advice_says_plainly_what_it_leaves(
+    demo: DemoStore, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page said 'With these settings the replay finds **0** windows instead of **3**': a
+    search that came back empty reads the same. It says the timeline has no gap window left."""
+    monkeypatch.setenv("GAPWATCH_DB", demo.url)
+    (service,) = [s for s in api.services(store) if s.cluster == "seed"]
+    advice = api.advise(store, service)
+    assert advice.windows_after == 0 and advice.windows_before > 0
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"page": "whatif", "cluster": "seed"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(m.value for m in at.markdown)
+    assert "finds **0** windows" not in shown
+    assert (
+        "Replayed under these settings, the recorded timeline has **no gap window left** "
+        f"(as recorded it has {advice.windows_before} windows)."
+    ) in shown

@@ -195,6 +195,18 @@ def _poll_briefly(store_url: str, moto_url: str, arn: str) -> subprocess.Complet
     )  # fmt: skip
 
 
+def _world_with_nodes(store_url: str, moto_url: str) -> AwsWorld:
+    """A target group of two registered instances, and their Nodes in the store."""
+    world: AwsWorld = make_world(moto_url, instances=2)
+    world.register(0, 1)
+    _write(
+        store_url,
+        _node("node-0", world.instances[0], world.ips[0]),
+        _node("node-1", world.instances[1], world.ips[1]),
+    )
+    return world
+
+
 def test_a_poll_with_no_node_to_map_to_says_so_and_gaps_says_why(
     store_url: str, moto_url: str
 ) -> None:
@@ -218,13 +230,7 @@ def test_a_second_poll_resumes_from_the_first(store_url: str, moto_url: str) -> 
     stored states, as a restarted recorder's poller does (docs/lb.md, lb/laststate.py). It built
     its poller without them, and each run stored every target ADDED again, with no previous
     look, seconds after the last run had stored it."""
-    world: AwsWorld = make_world(moto_url, instances=2)
-    world.register(0, 1)
-    _write(
-        store_url,
-        _node("node-0", world.instances[0], world.ips[0]),
-        _node("node-1", world.instances[1], world.ips[1]),
-    )
+    world = _world_with_nodes(store_url, moto_url)
     first = _poll_briefly(store_url, moto_url, world.arn)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("ADDED") == 3  # the group's attributes and both targets
@@ -240,3 +246,18 @@ def test_a_second_poll_resumes_from_the_first(store_url: str, moto_url: str) -> 
     finally:
         engine.dispose()
     assert added == 2
+
+
+def test_a_poll_writes_its_log_in_the_words_of_its_other_lines(
+    store_url: str, moto_url: str
+) -> None:
+    """`gapwatch poll`'s stderr read `elbv2: mapping targets to 2 node(s) ...`, then a JSON
+    object (`{"source": "elbv2", ..., "event": "lb first look", ...}`), then `elbv2: 3 look(s)
+    ...`: the recorder's log format, for a log collector, in a command run from a terminal."""
+    world = _world_with_nodes(store_url, moto_url)
+    poll = _poll_briefly(store_url, moto_url, world.arn)
+    assert poll.returncode == 0, poll.stderr
+    lines = poll.stderr.splitlines()
+    assert lines and all(line.startswith("elbv2: ") for line in lines), lines
+    assert any(line.startswith("elbv2: lb first look (") for line in lines), lines
+    assert "targets=2" in poll.stderr

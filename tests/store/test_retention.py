@@ -176,3 +176,17 @@ def test_db_maintain_applies_retention_from_now(store_url: str, engine: Engine) 
     assert summary["partitions_until"] == (ahead.isoformat() if summary["partitioned"] else None)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == len(fresh)
+
+
+def test_db_maintain_says_what_it_did_of_the_partitions(store_url: str, engine: Engine) -> None:
+    """`--ahead-days 30` on SQLite printed only 'retention: none given, nothing dropped', as if
+    30 days of partitions were ready: it says SQLite has none; PostgreSQL says how far they go."""
+    result = CliRunner().invoke(app, ["db", "maintain", "--db", store_url, "--ahead-days", "30"])
+    assert result.exit_code == 0, result.output
+    if engine.dialect.name == "postgresql":
+        ahead = datetime.now(UTC).date() + timedelta(days=30)
+        assert f"(days up to {ahead:%Y-%m-%d} have one)" in result.stderr
+    else:
+        assert "partitions: none on SQLite" in result.stderr
+        assert "--ahead-days are PostgreSQL's" in result.stderr
+    assert "retention: none given, nothing dropped" in result.stderr

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from gapwatch.recorder.cliutil import open_store, stderr
 from gapwatch.recorder.errors import SourceError
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.plainlog import configure_plain_logging
 from gapwatch.recorder.record import configure_logging
 from gapwatch.recorder.sources.lb.build import PLANS, Plan
 from gapwatch.recorder.sources.lb.laststate import store_resume
@@ -115,7 +116,7 @@ def run_poll(job: PollJob, key: str, options: dict[str, Any]) -> None:
         if value is not None:
             raw[name] = value
     plan = PLANS[key](raw)
-    configure_logging()
+    configure_plain_logging(key)  # its own stderr lines are plain text: the log's too
     asyncio.run(_poll(job, key, plan))
 
 

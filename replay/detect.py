@@ -1289,5 +1289,13 @@ def detect(
             got[node] = decided(got[node], proven)
         for ws in got.values():
             out.extend(ws)
-    out.sort(key=lambda w: (w.start_us, w.service, w.node))
+    out.sort(key=_time_order)
     return out
+
+
+def _time_order(w: Window) -> tuple[int, str, str, str, str]:
+    """`detect`'s order: by start, then Service (ServiceRef orders by cluster, namespace, name)
+    and node. The Service's fields, not the ServiceRef: a tie on the start compared two
+    ServiceRefs with the dataclass's `__eq__` and `__lt__`, each building two tuples."""
+    svc = w.service
+    return (w.start_us, svc.cluster, svc.namespace, svc.name, w.node)

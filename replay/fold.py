@@ -500,7 +500,7 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         nodes.add(node)
         if not lane or lane[-1].value != value:
             when = max(at_us, lane[-1].at_us) if lane else at_us
-            lane.append(Sample(when, None, value, event_id, ready))
+            lane.append(tuple.__new__(Sample, (when, None, value, event_id, ready)))
         counts = state.ready_counts.setdefault((svc, node), [])
         if not counts or counts[-1][1] != ready:
             counts.append((max(at_us, counts[-1][0]) if counts else at_us, ready))
@@ -589,17 +589,23 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             pod_lane = state.pods.setdefault(pod_key, [])
             group = ("pod", cluster, ns or "")
             when = own_time(state.own, group, pod_key, row[F.AT_US], row[F.SRC_US])
+            # tuple.__new__ with every field (started_us None): the namedtuple's own __new__
+            # was 5-6 % of the row fold's CPU (benchmarks/README.md, "Session 28: replay")
             pod_lane.append(
-                PodSample(
-                    max(when, pod_lane[-1].at_us) if pod_lane else when,
-                    lane_state(row[F.STATE], row[F.POD_FINISHED_US], pod_lane),
-                    row[F.POD_DELETION_US],
-                    row[F.POD_GRACE_S],
-                    row[F.POD_PRESTOP_MS],
-                    row[F.EVENT_ID],
-                    row[F.POD_OWNER],
-                    row[F.POD_REVISION],
-                    row[F.POD_FINISHED_US],
+                tuple.__new__(
+                    PodSample,
+                    (
+                        max(when, pod_lane[-1].at_us) if pod_lane else when,
+                        lane_state(row[F.STATE], row[F.POD_FINISHED_US], pod_lane),
+                        row[F.POD_DELETION_US],
+                        row[F.POD_GRACE_S],
+                        row[F.POD_PRESTOP_MS],
+                        row[F.EVENT_ID],
+                        row[F.POD_OWNER],
+                        row[F.POD_REVISION],
+                        row[F.POD_FINISHED_US],
+                        None,
+                    ),
                 )
             )
             if row[F.POD_IP] and row[F.NODE]:

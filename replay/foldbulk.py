@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -76,14 +76,15 @@ def fold_probe_arrays(
         keep[starts[i] : ends[i]] = False
     kept = np.flatnonzero(keep)
     new = tuple.__new__
+    # each column made in C: NULL (-1) as None, each value the same string object
     samples = [
         new(Sample, r)
         for r in zip(
             at_us[kept].tolist(),
-            [None if p < 0 else p for p in prev_us[kept].tolist()],
-            [values[v] for v in value_of[kept].tolist()],
+            _or_none(prev_us[kept]),
+            np.array(values, dtype=object)[value_of[kept]].tolist(),
             event_id[kept].tolist(),
-            [None if n < 0 else n for n in num[kept].tolist()],
+            _or_none(num[kept]),
             strict=True,
         )
     ]
@@ -102,6 +103,13 @@ def fold_probe_arrays(
         state.seen[key] = max(newest[i], state.seen.get(key, newest[i]))
     state.last_event_id = max(state.last_event_id, int(event_id.max()))
     return state
+
+
+def _or_none(column: Any) -> list[int | None]:
+    """An integer column's values as Python ints, None where negative (-1 stands for NULL)."""
+    out = column.astype(object)
+    out[column < 0] = None
+    return cast(list[int | None], out.tolist())
 
 
 def _lane_order(lane_of: Any, event_id: Any) -> Any:

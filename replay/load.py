@@ -222,7 +222,8 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
         if codes.null_count:
             words.append(None)
             codes = pc.fill_null(codes, len(words) - 1)
-        return [words[i] for i in codes.to_numpy().tolist()]
+        # the words taken by numpy from an object array: the same string objects, in C
+        return cast(list[Any], np.array(words, dtype=object)[codes.to_numpy()].tolist())
     return cast(list[Any], column.to_pylist())
 
 

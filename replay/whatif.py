@@ -178,8 +178,9 @@ def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
     shortest (-1/3) where short does; with fewer than MIN_SAMPLES measurements the tail is
     unknown, so at least the FEW_SAMPLES_WORST_S bound (0 s where short hurts)."""
     worst: dict[str, float] = {}
+    by_name = _seconds_by_lag(samples)
     for name, default in DEFAULT_LAGS_S.items():
-        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
+        values = by_name.get(name) or [default]
         few = len(values) < MIN_SAMPLES
         if name in SLOW_HURTS:
             worst[name] = max(values[-1] * WORST_MARGIN, FEW_SAMPLES_WORST_S[name] if few else 0)
@@ -190,13 +191,26 @@ def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
 
 def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
     """Per-change lags and medians; `worst_case`: every change gets its kind's worst lag
-    (`worst_lags`) instead."""
+    (`worst_lags`) instead: then `get` reads nothing else, and nothing else is built."""
+    if worst_case:
+        return LagBook({}, {}, worst_lags(samples))
     exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
-    median: dict[str, float] = {}
-    for name, default in DEFAULT_LAGS_S.items():
-        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
-        median[name] = percentile(values, 50)
-    return LagBook(exact, median, worst_lags(samples) if worst_case else None, lanes_of(exact))
+    by_name = _seconds_by_lag(samples)
+    median = {
+        name: percentile(by_name.get(name) or [default], 50)
+        for name, default in DEFAULT_LAGS_S.items()
+    }
+    return LagBook(exact, median, None, lanes_of(exact))
+
+
+def _seconds_by_lag(samples: Sequence[LagSample]) -> dict[str, list[float]]:
+    """Each lag's measured seconds, sorted (one pass over the samples)."""
+    out: dict[str, list[float]] = {}
+    for s in samples:
+        out.setdefault(s.lag, []).append(s.seconds)
+    for values in out.values():
+        values.sort()
+    return out
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:

@@ -23,7 +23,15 @@ from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
-from gapwatch.replay.whatif import MIN_SAMPLES, LagBook, pod_lives, whatif, worst_lags
+from gapwatch.replay.whatif import (
+    MIN_SAMPLES,
+    LagBook,
+    Lives,
+    lives_of,
+    whatif_parts,
+    window_order,
+    worst_lags,
+)
 
 #: Candidate values, smallest first (seconds).
 LADDER_S = (1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300)
@@ -49,6 +57,10 @@ class Recorded:
     #: the what-if windows of each (settings, worst case) asked for already: the advice's
     #: final settings are the last candidate its search replayed
     runs: dict[tuple[WhatIf, ServiceRef, bool], list[Window]] = field(default_factory=dict)
+    #: each node's pod lives (replay.whatif.lives_of), read by every candidate's what-if
+    lives: Lives = field(default_factory=dict)
+    #: per Service, the longest recorded shutdown after preStop (`_with_grace`)
+    shutdowns: dict[ServiceRef, float] = field(default_factory=dict)
 
     def within(self, windows: Sequence[Window]) -> list[Window]:
         if self.span is None:
@@ -60,13 +72,34 @@ class Recorded:
         self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,
         *, worst_case: bool = False,
     ) -> list[Window]:  # fmt: skip
+        self.left(state, settings, svc, detect_settings, (), worst_case=worst_case)
+        return self.within(self.runs[(settings, svc, worst_case)])
+
+    def left(
+        self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,
+        classes: tuple[str, ...], *, worst_case: bool = False, limit: int | None = None,
+    ) -> int:  # fmt: skip
+        """How many windows of `classes` the what-if leaves (of those the span counts); past
+        `limit` the replay stops at that node (the count is then only known to exceed it, and
+        the run is not kept)."""
         key = (settings, svc, worst_case)
-        if key not in self.runs:
-            self.runs[key] = whatif(
-                state, settings, [svc], detect_settings, worst_case=worst_case,
-                lb=self.lb, samples=self.samples, recorded=self.windows, books=self.books,
-            )  # fmt: skip
-        return self.within(self.runs[key])
+        if key in self.runs:
+            return sum(1 for w in self.within(self.runs[key]) if w.cls in classes)
+        parts = whatif_parts(
+            state, settings, [svc], detect_settings, worst_case=worst_case,
+            lb=self.lb, samples=self.samples, recorded=self.windows, books=self.books,
+            lives=self.lives,
+        )  # fmt: skip
+        found: list[Window] = []
+        left = 0
+        for part in parts:
+            found.extend(part)
+            left += sum(1 for w in self.within(part) if w.cls in classes)
+            if limit is not None and left > limit:
+                return left
+        found.sort(key=window_order)
+        self.runs[key] = found
+        return left
 
 
 def _left(
@@ -83,8 +116,8 @@ def _left(
     it is all a caller compares)."""
     left = 0
     for worst in (False, True):
-        found = known.whatif(state, candidate, svc, settings, worst_case=worst)
-        left += sum(1 for w in found if w.cls in classes)
+        rest = None if limit is None else limit - left
+        left += known.left(state, candidate, svc, settings, classes, worst_case=worst, limit=rest)
         if limit is not None and left > limit:
             break
     return left
@@ -105,7 +138,7 @@ def _smallest(
 
     def at(value: float) -> WhatIf:
         changes: dict[str, Any] = {field: value}
-        return _with_grace(state, svc, replace(base, **changes))
+        return _with_grace(state, svc, replace(base, **changes), known)
 
     floor = _left(state, svc, at(float(LADDER_S[-1])), classes, settings, known)
     for value in LADDER_S:
@@ -115,17 +148,25 @@ def _smallest(
     return None, floor
 
 
-def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf) -> WhatIf:
+def _shutdown(state: FoldState, svc: ServiceRef, known: Recorded) -> float:
+    """The longest a recorded pod took to stop after its preStop (seconds; 0: none seen)."""
+    shutdown = known.shutdowns.get(svc)
+    if shutdown is None:
+        shutdown = 0.0
+        for node in {n for n in state.service_pods.get(svc, {}).values()}:
+            for pod in lives_of(state, svc, node, known.lives):
+                if pod.deletion_us is not None and pod.gone_us is not None:
+                    took = (pod.gone_us - pod.deletion_us) / 1e6
+                    shutdown = max(shutdown, took - pod.prestop_s)
+        known.shutdowns[svc] = shutdown
+    return shutdown
+
+
+def _with_grace(state: FoldState, svc: ServiceRef, settings: WhatIf, known: Recorded) -> WhatIf:
     """terminationGracePeriodSeconds that leaves room for preStop plus the recorded shutdown."""
     if settings.prestop_s is None:
         return settings
-    shutdown = 0.0
-    for node in {n for n in state.service_pods.get(svc, {}).values()}:
-        for pod in pod_lives(state, svc, node):
-            if pod.deletion_us is not None and pod.gone_us is not None:
-                took = (pod.gone_us - pod.deletion_us) / 1e6
-                shutdown = max(shutdown, took - pod.prestop_s)
-    grace = math.ceil(settings.prestop_s + shutdown + 5)
+    grace = math.ceil(settings.prestop_s + _shutdown(state, svc, known) + 5)
     return replace(settings, termination_grace_s=float(max(grace, 30)))
 
 

@@ -48,6 +48,7 @@ from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.relisted import LANE_KINDS, NODE_KIND
 from gapwatch.replay.settings_reads import lb_settings
 from gapwatch.replay.tables import replay_lags, replay_state, replay_windows
+from gapwatch.replay.whatif import LagBook, Lives
 
 #: The reach of a what-if setting: terminationGracePeriodSeconds up to 300 s (the largest the
 #: dashboard offers, and preStop counts inside it) and AWS's default deregistration delay of
@@ -143,6 +144,10 @@ class Scope:
     settings: DetectSettings
     #: the LB settings the log measured for the Service (replay.measure_store)
     lb_reads: Mapping[str, Measured] = field(default_factory=dict)
+    #: what every what-if of this scope derives alike, kept by its first: the LagBooks of
+    #: `samples` and each node's pod lives (`state` is folded no further)
+    books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
+    lives: Lives = field(default_factory=dict)
 
     @property
     def lb(self) -> dict[str, float]:
@@ -314,6 +319,7 @@ def whatif(scope: Scope, settings: WhatIf) -> list[Window]:
     found = whatif_mod.whatif(
         scope.state, settings, [scope.service], scope.settings,
         lb=scope.lb, samples=scope.samples, recorded=scope.recorded,
+        books=scope.books, lives=scope.lives,
     )  # fmt: skip
     return _overlaps(scope, found)
 
@@ -322,8 +328,9 @@ def advise(scope: Scope) -> Advice:
     """Advice for the scope's range: the lags are the Service's; the windows before and after
     are those that overlap the range."""
     known = advise_mod.Recorded(
-        scope.samples, scope.recorded, span=(scope.since_us, scope.until_us)
-    )
+        scope.samples, scope.recorded, span=(scope.since_us, scope.until_us),
+        books=scope.books, lives=scope.lives,
+    )  # fmt: skip
     return advise_mod.advise(
         scope.state, scope.service, scope.settings, scope.lb_reads, known=known
     )

@@ -13,7 +13,7 @@ them. Pure; never imports the simulator.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import NamedTuple
@@ -74,6 +74,21 @@ def pod_lives(state: FoldState, svc: ServiceRef, node: str) -> list[PodLife]:
         prestop = (last.prestop_ms or 0) / 1000
         out.append(PodLife(name, tuple(phases), deletion, gone, grace, prestop))
     return out
+
+
+#: pod_lives per (Service, node) of one state that is folded no further (a Scope's, one
+#: advice's): the what-if runs of an advice read every node's pods once per candidate
+Lives = dict[tuple[ServiceRef, str], list[PodLife]]
+
+
+def lives_of(state: FoldState, svc: ServiceRef, node: str, lives: Lives | None) -> list[PodLife]:
+    """`pod_lives`, kept in `lives` when given (its state must not be folded further)."""
+    if lives is None:
+        return pod_lives(state, svc, node)
+    found = lives.get((svc, node))
+    if found is None:
+        found = lives[(svc, node)] = pod_lives(state, svc, node)
+    return found
 
 
 def _gone_under(pod: PodLife, settings: WhatIf) -> int | None:
@@ -163,8 +178,9 @@ def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
     shortest (-1/3) where short does; with fewer than MIN_SAMPLES measurements the tail is
     unknown, so at least the FEW_SAMPLES_WORST_S bound (0 s where short hurts)."""
     worst: dict[str, float] = {}
+    by_name = _seconds_by_lag(samples)
     for name, default in DEFAULT_LAGS_S.items():
-        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
+        values = by_name.get(name) or [default]
         few = len(values) < MIN_SAMPLES
         if name in SLOW_HURTS:
             worst[name] = max(values[-1] * WORST_MARGIN, FEW_SAMPLES_WORST_S[name] if few else 0)
@@ -175,13 +191,26 @@ def worst_lags(samples: Sequence[LagSample]) -> dict[str, float]:
 
 def lag_book(samples: Sequence[LagSample], *, worst_case: bool = False) -> LagBook:
     """Per-change lags and medians; `worst_case`: every change gets its kind's worst lag
-    (`worst_lags`) instead."""
+    (`worst_lags`) instead: then `get` reads nothing else, and nothing else is built."""
+    if worst_case:
+        return LagBook({}, {}, worst_lags(samples))
     exact = {(s.node, s.at_us, s.lag): s.seconds for s in samples}
-    median: dict[str, float] = {}
-    for name, default in DEFAULT_LAGS_S.items():
-        values = sorted(s.seconds for s in samples if s.lag == name) or [default]
-        median[name] = percentile(values, 50)
-    return LagBook(exact, median, worst_lags(samples) if worst_case else None, lanes_of(exact))
+    by_name = _seconds_by_lag(samples)
+    median = {
+        name: percentile(by_name.get(name) or [default], 50)
+        for name, default in DEFAULT_LAGS_S.items()
+    }
+    return LagBook(exact, median, None, lanes_of(exact))
+
+
+def _seconds_by_lag(samples: Sequence[LagSample]) -> dict[str, list[float]]:
+    """Each lag's measured seconds, sorted (one pass over the samples)."""
+    out: dict[str, list[float]] = {}
+    for s in samples:
+        out.setdefault(s.lag, []).append(s.seconds)
+    for values in out.values():
+        values.sort()
+    return out
 
 
 def _counts(pods: Sequence[PodLife], settings: WhatIf) -> list[tuple[int, int, int, int]]:
@@ -238,10 +267,11 @@ def node_windows(
     book: LagBook,
     detect_settings: DetectSettings,
     lb: Mapping[str, float] | None = None,
+    lives: Lives | None = None,
 ) -> list[Window]:
     """The node's windows under `settings`; `lb`: the recorded LB settings (`recorded_lb`)."""
     hc = recorded_lb(detect_settings, lb)
-    pods = pod_lives(state, svc, node)
+    pods = lives_of(state, svc, node, lives)
     counts = _counts(pods, settings)
     pte = settings.proxy_terminating_endpoints
     if pte is None:
@@ -298,7 +328,11 @@ def node_windows(
 
 
 def as_recorded(
-    state: FoldState, svc: ServiceRef, settings: WhatIf, detect_settings: DetectSettings
+    state: FoldState,
+    svc: ServiceRef,
+    settings: WhatIf,
+    detect_settings: DetectSettings,
+    lives: Lives | None = None,
 ) -> bool:
     """Whether `settings` change nothing the recording had: every one unset or equal to what
     the pods and nodes ran with (a zero registration delay adds nothing). Then the what-if is
@@ -319,7 +353,7 @@ def as_recorded(
         pte = settings.proxy_terminating_endpoints
         if pte is not None and pte != pte_enabled(state, svc.cluster, node, detect_settings):
             return False
-        for pod in pod_lives(state, svc, node):
+        for pod in lives_of(state, svc, node, lives):
             if settings.prestop_s is not None and settings.prestop_s != pod.prestop_s:
                 return False
             grace = settings.termination_grace_s
@@ -339,6 +373,7 @@ def whatif(
     samples: Sequence[LagSample] | None = None,
     recorded: Sequence[Window] | None = None,
     books: dict[tuple[ServiceRef, bool], LagBook] | None = None,
+    lives: Lives | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under `settings` (with every change
     given the worst measured lags, when `worst_case`). `lb`: the LB settings measured from the
@@ -348,8 +383,30 @@ def whatif(
     `recorded`, when given, are the Services' measured lags and recorded windows (as the
     projections hold them: a state folded from part of the history cannot measure them;
     replay.scope). `books` keeps each Service's LagBook between calls on the same state and
-    lags (replay.advise's ladder)."""
-    out: list[Window] = []
+    lags (replay.advise's ladder), `lives` each node's pod lives (`lives_of`): both only for
+    a state that is folded no further between the calls (replay.scope's, one advice's)."""
+    parts = whatif_parts(
+        state, settings, services, detect_settings, worst_case=worst_case, lb=lb,
+        samples=samples, recorded=recorded, books=books, lives=lives,
+    )  # fmt: skip
+    out = [w for part in parts for w in part]
+    out.sort(key=window_order)
+    return out
+
+
+def window_order(w: Window) -> tuple[int, ServiceRef, str]:
+    """The order `whatif` returns its windows in."""
+    return (w.start_us, w.service, w.node)
+
+
+def whatif_parts(
+    state: FoldState, settings: WhatIf, services: Sequence[ServiceRef] | None,
+    detect_settings: DetectSettings, *, worst_case: bool, lb: Mapping[str, float] | None,
+    samples: Sequence[LagSample] | None, recorded: Sequence[Window] | None,
+    books: dict[tuple[ServiceRef, bool], LagBook] | None, lives: Lives | None,
+) -> Iterator[list[Window]]:  # fmt: skip
+    """`whatif`'s windows unsorted, a node (or a Service replayed as recorded) at a time, so
+    that a caller that only counts can stop early (replay.advise)."""
     asked = settings
     for svc in services if services is not None else lb_facing(state):
         # the LB settings detection ran with for this Service (CloudTrail's statements too)
@@ -359,8 +416,8 @@ def whatif(
             mine = detect(state, [svc], detect_settings)
         else:
             mine = [w for w in recorded if w.service == svc]
-        if not worst_case and as_recorded(state, svc, settings, detect_settings):
-            out.extend(mine)  # the recorded timeline itself
+        if not worst_case and as_recorded(state, svc, settings, detect_settings, lives):
+            yield list(mine)  # the recorded timeline itself
             continue
         book = None if books is None else books.get((svc, worst_case))
         if book is None:
@@ -369,8 +426,8 @@ def whatif(
             if books is not None:
                 books[(svc, worst_case)] = book
         for node in nodes_of(state, svc):
-            found = node_windows(state, svc, node, settings, book, detect_settings, recorded_hc)
-            out.extend(replace(w, provenance="inferred") for w in found)
-        out.extend(w for w in mine if w.cls == "node-not-ready")
-    out.sort(key=lambda w: (w.start_us, w.service, w.node))
-    return out
+            found = node_windows(
+                state, svc, node, settings, book, detect_settings, recorded_hc, lives
+            )
+            yield [replace(w, provenance="inferred") for w in found]
+        yield [w for w in mine if w.cls == "node-not-ready"]

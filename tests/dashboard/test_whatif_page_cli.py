@@ -1,0 +1,164 @@
+"""The What-if page shows the figures `gapwatch whatif` and `gapwatch advise` print for the same
+Service and range, and a new event in the range reaches both (nothing the page or a scope keeps
+answers for the store before it).
+
+The page keeps its scope (replay.scope.Scope: the fold around the rollout, its lag books and
+pod lives) per store version; the CLI folds afresh each time, so it is the reference.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gapwatch.dashboard.data import MARGIN_US
+from gapwatch.dashboard.demo import DemoStore, build_demo_store, sqlite_url
+from gapwatch.dashboard.figures import rank_rollouts
+from gapwatch.dashboard.page_whatif import WHOLE_RANGE
+from gapwatch.recorder.sim import load_scenario
+from gapwatch.recorder.sim import run as run_sim
+from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.timefmt import from_micros
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import api
+from gapwatch.replay.facts import write_facts
+from gapwatch.replay.model import ServiceRef
+from tests.test_cli_honest import run
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+ADVICE = re.compile(r"finds \*\*(\d+)\*\* windows instead of \*\*(\d+)\*\*")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> DemoStore:
+    return build_demo_store(tmp_path / "demo.db")
+
+
+def _page(
+    url: str, monkeypatch: pytest.MonkeyPatch, scope: str | None, cluster: str = "seed"
+) -> AppTest:
+    monkeypatch.setenv("GAPWATCH_DB", url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "whatif", "cluster": cluster})
+    at.run()
+    if scope is not None:
+        at.selectbox(key="whatif-rollout").set_value(scope).run()
+    at.select_slider(key="whatif-prestop_s").set_value(30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _shown(at: AppTest) -> tuple[int, int, int, int]:
+    """(recorded windows, what-if windows, advice after, advice before) as the page says."""
+    metrics = {m.label: m.value for m in at.metric}
+    (said,) = [m.value for m in at.markdown if ADVICE.search(m.value)]
+    found = ADVICE.search(said)
+    assert found is not None
+    after, before = int(found[1]), int(found[2])
+    return int(metrics["Recorded windows"]), int(metrics["What-if windows"]), after, before
+
+
+def test_the_page_shows_what_the_cli_prints_for_the_whole_range(
+    demo: DemoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _page(demo.url, monkeypatch, WHOLE_RANGE)
+    code, out, err = run("advise", "--db", demo.url, "--cluster", "seed", "--json")
+    assert code == 0, err
+    advice = orjson.loads(out)
+    code, out, err = run(
+        "whatif", "--db", demo.url, "--cluster", "seed", "--prestop", "30", "--json"
+    )
+    assert code == 0, err
+    doc = orjson.loads(out)
+    shown = _shown(at)
+    assert shown == (
+        doc["windows_recorded"], len(doc["windows"]),
+        advice["windows_after"], advice["windows_before"],
+    )  # fmt: skip
+    assert shown[0] > shown[2]  # the advice closes windows: the comparison is not vacuous
+
+
+#: `api.advise` of a range, in a process of its own (as `_gapwatch`)
+_ADVISE = """
+import sys
+from datetime import datetime
+from gapwatch.recorder.store import make_engine
+from gapwatch.replay import api
+from gapwatch.replay.model import ServiceRef
+url, cluster, namespace, name, since, until = sys.argv[1:]
+advice = api.advise(
+    make_engine(url), ServiceRef(cluster, namespace, name),
+    since=datetime.fromisoformat(since), until=datetime.fromisoformat(until),
+)
+print(advice.windows_after, advice.windows_before)
+"""
+
+
+def _gapwatch(*args: str) -> str:
+    """The `gapwatch` command in a process of its own: nothing the page's process keeps (a
+    scope, its lag books and pod lives) can answer for it."""
+    command = [str(Path(sys.executable).parent / "gapwatch"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _expected(at: AppTest, url: str, svc: ServiceRef) -> tuple[int, int, int, int]:
+    """What the CLI prints for the range the page's chosen rollout scopes (its span and
+    margin, as the page does), and the advice for that range, each in a new process."""
+    engine = make_engine(url)
+    try:
+        chosen = at.selectbox(key="whatif-rollout").value
+        (r,) = [x for x in api.rollouts(engine, service=svc) if x.id == chosen]
+    finally:
+        engine.dispose()
+    since = from_micros(r.start_us - MARGIN_US).isoformat()
+    until = from_micros(r.end_us + MARGIN_US).isoformat()
+    doc = orjson.loads(
+        _gapwatch(
+            "whatif", "--db", url, "--cluster", svc.cluster, "--prestop", "30",
+            "--since", since, "--until", until, "--json",
+        )
+    )  # fmt: skip
+    advice = subprocess.run(
+        [sys.executable, "-c", _ADVISE, url, svc.cluster, svc.namespace, svc.name, since, until],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout.split()  # fmt: skip
+    return doc["windows_recorded"], len(doc["windows"]), int(advice[0]), int(advice[1])
+
+
+def test_a_new_event_in_the_rollout_reaches_the_open_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page opened on a store recorded up to the middle of its worst rollout (the page's
+    default scope) shows what the CLI prints for that rollout's range; then the rest of the
+    recording arrives (new events in the range) and the open page reruns: its figures follow
+    the CLI's, not what the scope kept before."""
+    observations = list(run_sim(load_scenario("seed-3node"), seed=1).observations)
+    full = make_engine(sqlite_url(tmp_path / "full.db"))
+    upgrade(full)
+    EventWriter(full, derive=write_facts).write_all(observations)
+    (svc,) = api.services(full)
+    worst = rank_rollouts(api.rollouts(full, service=svc))[0]
+    full.dispose()
+    mid = from_micros((worst.start_us + worst.end_us) // 2)
+    url = sqlite_url(tmp_path / "grows.db")
+    engine = make_engine(url)
+    upgrade(engine)
+    writer = EventWriter(engine, derive=write_facts)
+    writer.write_all([o for o in observations if o.observed_at < mid])
+    at = _page(url, monkeypatch, None, svc.cluster)
+    first = _shown(at)
+    assert first == _expected(at, url, svc)
+    writer.write_all([o for o in observations if o.observed_at >= mid])
+    engine.dispose()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _shown(at) != first  # the new events change the answer: not vacuous
+    assert _shown(at) == _expected(at, url, svc)

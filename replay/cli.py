@@ -427,6 +427,16 @@ def replay(
     rederive: Annotated[
         bool, typer.Option("--rederive", help="With --rebuild: re-derive facts from events too.")
     ] = False,
+    forget_dropped: Annotated[
+        bool,
+        typer.Option(
+            "--forget-dropped",
+            help="With --rebuild: also delete the windows, rollouts and lag samples that lie "
+            "before the first event the store still holds of their cluster (an earlier build "
+            "computed them from events `db maintain --retention` dropped since; nothing can "
+            "compute them again). Without it a rebuild keeps them.",
+        ),
+    ] = False,
 ) -> None:
     """Update the window/rollout projections (incrementally, or from scratch with --rebuild).
 
@@ -441,9 +451,14 @@ def replay(
     from gapwatch.replay import checkpoint_file, cli_checks, projections
     from gapwatch.replay.catchup import catch_up
 
+    if forget_dropped and not rebuild:
+        raise typer.BadParameter("only with --rebuild", param_hint="--forget-dropped")
     engine = open_store(db)
     command = (
-        "gapwatch replay" + (" --rebuild" if rebuild else "") + (" --rederive" if rederive else "")
+        "gapwatch replay"
+        + (" --rebuild" if rebuild else "")
+        + (" --rederive" if rederive else "")
+        + (" --forget-dropped" if forget_dropped else "")
     )
 
     if rederive and rebuild:  # two transactions: the facts first, then the projections
@@ -465,7 +480,9 @@ def replay(
         catch_up(engine, track=step_progress)
         if rebuild:
             checkpoint_file.forget(engine)
-            count = projections.rebuild(engine, rederive=rederive, track=step_progress)
+            count = projections.rebuild(
+                engine, rederive=rederive, track=step_progress, forget_dropped=forget_dropped
+            )
             stderr.print(f"rebuilt: {count} windows")
         else:
             done = checkpoint_file.refresh(engine, persist=True, track=step_progress)

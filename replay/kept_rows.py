@@ -125,6 +125,16 @@ def clear(conn: Connection, bounds: Mapping[str, int | None]) -> None:
     record(conn, bounds)
 
 
+def services(conn: Connection) -> set[tuple[str, str, str]]:
+    """(cluster, namespace, service) of every row of the kept tables: after `clear`, the
+    Services that hold kept rows."""
+    found: set[tuple[str, str, str]] = set()
+    for table, _at in KEPT:
+        query = select(table.c.cluster, table.c.namespace, table.c.service).distinct()
+        found.update((c, ns, n) for c, ns, n in conn.execute(query))
+    return found
+
+
 def record(conn: Connection, bounds: Mapping[str, int | None]) -> None:
     """Store `bounds` as the boundaries (replacing any) and clear the mark."""
     conn.execute(delete(replay_state).where(state_keys()))
@@ -157,6 +167,20 @@ def floor(conn: Connection, table: Table, cluster: str) -> tuple[str, int] | Non
         return None
     bound = bounds[cluster]
     return at, ALL if bound is None else bound
+
+
+def holds(conn: Connection, cluster: str, namespace: str, name: str) -> bool:
+    """Whether kept rows of the Service are stored (only where its cluster keeps rows)."""
+    bounds: Mapping[str, int | None] | None = conn.info.get(INFO)
+    if not bounds or cluster not in bounds:
+        return False
+    for table, _at in KEPT:
+        query = select(table.c.cluster).where(
+            table.c.cluster == cluster, table.c.namespace == namespace, table.c.service == name
+        )
+        if conn.execute(query.limit(1)).first() is not None:
+            return True
+    return False
 
 
 def delete_service(conn: Connection, table: Table, cluster: str, namespace: str, name: str) -> None:

@@ -124,7 +124,8 @@ def _replace(
         for table, _at in kept_rows.KEPT:  # but the rows of a span retention dropped
             kept_rows.delete_service(conn, table, svc.cluster, svc.namespace, svc.name)
         delete_service(conn, svc)
-        _forget_context(conn, svc)
+        if not kept_rows.holds(conn, svc.cluster, svc.namespace, svc.name):
+            _forget_context(conn, svc)  # else the readers know it by its context
         if kept is not None:
             kept.pop(svc, None)
         return
@@ -200,6 +201,20 @@ def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
     """Drop the stored context of one Service (of every one: None)."""
     pattern = "ctx:%" if svc is None else scope.context_key(svc, "%")
     conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
+
+
+def _forget_context_but(conn: Connection, prefixes: set[str]) -> None:
+    """Drop the stored context of every Service but those whose keys start with one of
+    `prefixes` (none: every Service's, `_forget_context`)."""
+    if not prefixes:
+        _forget_context(conn)
+        return
+    keys = conn.execute(
+        select(replay_state.c.key).where(replay_state.c.key.like("ctx:%"))
+    ).scalars()
+    gone = [k for k in keys if not any(k.startswith(p) for p in prefixes)]
+    for i in range(0, len(gone), 10_000):
+        conn.execute(delete(replay_state).where(replay_state.c.key.in_(gone[i : i + 10_000])))
 
 
 def _state_value(conn: Connection, key: str) -> int:
@@ -351,15 +366,20 @@ def _rebuild_in(
         settings = stored_settings(conn)
     _store_settings(conn, settings)
     state_rows.put(conn, _built_with(conn))
-    kept_rows.clear(conn, {} if forget_dropped else kept_rows.boundaries(conn))
+    bounds = {} if forget_dropped else kept_rows.boundaries(conn)
+    kept_rows.clear(conn, bounds)
+    kept = kept_rows.services(conn) if bounds else set()
     conn.execute(delete(replay_segments))
-    _forget_context(conn)
     newest = _max_fact_event(conn)
     facts = _count(conn, "facts") if track is not None else None
     with step("folding facts", facts) as advance:
         on_rows = advance if track is not None else None
         state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
     services = lb_facing(state)
+    # a Service whose rows are all kept (none of its events left) keeps its context: the
+    # readers know it by it (api.services) and read its scope from it
+    _forget_context_but(conn, {scope.context_key(ServiceRef(*k), "") for k in kept}
+                        - {scope.context_key(s, "") for s in services})  # fmt: skip
     impact = None if checkpoint is None else access_impact(state)
     with _detecting(track, state, services) as on_node:
         _write(

@@ -42,15 +42,25 @@ LATER = datetime(2026, 1, 3, tzinfo=UTC)
 NOW = datetime(2026, 1, 4, 12, tzinfo=UTC)
 
 
-def _record(engine: Engine, start: datetime, seed: int, tag: str) -> None:
-    """A 10-minute run of the seed's cluster from `start` (its resourceVersions its own)."""
+def _record(
+    engine: Engine,
+    start: datetime,
+    seed: int,
+    tag: str,
+    kinds: frozenset[str] | None = None,
+    cluster: str = "sim",
+) -> None:
+    """A 10-minute run of the seed's cluster from `start` (its resourceVersions its own; of
+    `kinds` alone, where given)."""
     from dataclasses import replace
 
-    scenario = load_scenario("seed-3node", {"start": start.strftime("'%Y-%m-%dT%H:%M:%SZ'")})
+    at = start.strftime("'%Y-%m-%dT%H:%M:%SZ'")
+    scenario = load_scenario("seed-3node", {"start": at, "cluster": cluster})
     observations = [
         replace(o, resource_version=None if o.resource_version is None
                 else f"{o.resource_version}-{tag}")
         for o in run(scenario, seed=seed).observations
+        if kinds is None or o.kind in kinds
     ]  # fmt: skip
     EventWriter(engine, derive=write_facts).write_all(observations)
 
@@ -181,3 +191,22 @@ def test_the_recorder_and_replay_name_one_mark() -> None:
     from gapwatch.replay.kept_rows import MARK
 
     assert DROPPED_MARK == MARK
+
+
+def test_a_service_left_with_kept_rows_alone_stays_known(engine: Engine) -> None:
+    """Every event of the Service dropped, then Pods of its namespace recorded: the refresh
+    recomputes the Service, finds it no longer LB-facing (no Service object, no slice left) and
+    deleted its rows and its context; the readers knew it no more."""
+    from gapwatch.replay import api
+
+    _built_over_two_days(engine)
+    # another cluster recorded on: the store's newest events stay (SQLite would number the
+    # next events from 1 again once every event was deleted)
+    _record(engine, datetime(2026, 1, 6, tzinfo=UTC), 6, "o", cluster="other")
+    assert projections.refresh(engine) > 0
+    built, services = _rows(engine), api.services(engine)
+    maintain(engine, now=NOW + timedelta(days=3), retention=timedelta(days=2), ahead_days=0)
+    _record(engine, datetime(2026, 1, 7, tzinfo=UTC), 5, "c", frozenset({"Pod"}))
+    assert projections.refresh(engine) > 0
+    assert _rows(engine) == built
+    assert api.services(engine) == services

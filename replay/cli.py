@@ -194,6 +194,7 @@ def gaps(
     )
     if not found and not untied:
         check_data_in_range(engine, lo, hi, cluster)
+    _say_kept(api.retention_kept_note(engine, found))
     chosen = pick_format(fmt, as_json, as_csv)
     reasons = _open_reasons(engine, found) if why else {}
     if chosen is OutputFormat.table:
@@ -218,6 +219,13 @@ def gaps(
             r["also"] = " ".join(r.get("also") or ())
     columns = WINDOW_COLUMNS + (OPEN_COLUMNS if why else [])
     emit_rows(rows, columns, chosen, title="gap windows")
+
+
+def _say_kept(note: str) -> None:
+    """The note on rows kept from a span retention dropped (api.retention_kept_note), one line
+    on stderr (stdout stays the answer, --json included); nothing when empty."""
+    if note:
+        stderr.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
 #: `gaps --why --json/--csv`: the fields replay.openness adds to a possible window (empty for a
@@ -269,6 +277,7 @@ def rollouts(
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
     if not found:
         check_data_in_range(engine, lo, hi, cluster)
+    _say_kept(api.retention_kept_note(engine, [w for r in found for w in r.windows], found))
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
         cli_tables.print_outside(
@@ -390,9 +399,13 @@ def advise(
     if blind:
         notes.insert(0, blind)
     # after a retention the projections keep windows the replay that advises no longer holds
-    lost = api.retention_advice_note(engine, svc, api.windows(engine, service=svc))
-    if lost:
-        notes.insert(0, lost)
+    held = api.windows(engine, service=svc)
+    for said in (
+        api.retention_advice_note(engine, svc, held),
+        api.retention_kept_note(engine, held),
+    ):
+        if said:
+            notes.insert(0, said)
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,

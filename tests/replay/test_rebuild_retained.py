@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, text
 
 from gapwatch.recorder.maintain import maintain
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import projections, revision
+from gapwatch.replay import checkpoint_file, projections, revision
 from gapwatch.replay.facts import write_facts
 
 #: what each table's rows are (not their surrogate ids), and the time that places them
@@ -86,12 +87,16 @@ def _before(
     return out
 
 
-def _upgrade(engine: Engine) -> None:
-    """What an upgrade leaves: projections another revision of replay's code built."""
+def _upgrade(engine: Engine, how: str = "upgrade") -> None:
+    """What an upgrade leaves: projections another revision of replay's code built; or
+    (`refacts`) projections built before the recorder derived facts again."""
+    key, value = (revision.KEY, revision.current() ^ 1)
+    if how == "refacts":
+        key, value = projections.REDERIVED_KEY, 7  # the facts projector's count is 0
     with engine.begin() as conn:
+        conn.execute(text("DELETE FROM replay_state WHERE key = :k"), {"k": key})
         conn.execute(
-            text("UPDATE replay_state SET value = :v WHERE key = :k"),
-            {"k": revision.KEY, "v": revision.current() ^ 1},
+            text("INSERT INTO replay_state (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
         )
 
 
@@ -114,7 +119,8 @@ def _built_over_two_days(engine: Engine) -> dict[str, Counter[tuple[object, ...]
     return built
 
 
-def test_an_upgrades_rebuild_keeps_the_rows_of_the_dropped_span(engine: Engine) -> None:
+@pytest.mark.parametrize("how", ["upgrade", "refacts"])
+def test_an_upgrades_rebuild_keeps_the_rows_of_the_dropped_span(engine: Engine, how: str) -> None:
     built = _built_over_two_days(engine)
     done = maintain(engine, now=NOW, retention=timedelta(days=2), ahead_days=0)
     assert done.dropped.events > 0
@@ -123,7 +129,8 @@ def test_an_upgrades_rebuild_keeps_the_rows_of_the_dropped_span(engine: Engine) 
     dropped_span = _before(built, first)
     assert all(dropped_span.values()), "the first day's run must have windows, rollouts, lags"
 
-    _upgrade(engine)
+    _upgrade(engine, how)
+    assert projections.pending(engine)
     assert projections.refresh(engine) == 0  # rebuilt: no new events
     after = _rows(engine)
     for table, rows in dropped_span.items():
@@ -172,14 +179,24 @@ def test_a_store_without_retention_rebuilds_as_before(engine: Engine) -> None:
     assert _rows(engine) == built
 
 
-def test_a_refresh_after_the_retention_keeps_them(engine: Engine) -> None:
+@pytest.mark.parametrize("kept", [False, True], ids=["store", "checkpoint"])
+def test_a_refresh_after_the_retention_keeps_them(engine: Engine, kept: bool) -> None:
     """The recorder goes on recording after a retention: the next refresh recomputes the
-    Service its new events touch, from the facts left, and rewrites its rows as a diff."""
+    Service its new events touch, from the facts left, and rewrites its rows as a diff (against
+    the store; or from a fold state `gapwatch replay` saved, which the retention voids: the
+    next process folds the facts left anew)."""
     built = _built_over_two_days(engine)
+    if kept:
+        checkpoint_file._kept.clear()
+        checkpoint_file.refresh(engine, persist=True)  # nothing new: the state saved
     maintain(engine, now=NOW, retention=timedelta(days=2), ahead_days=0)
     first = _first_held_us(engine)
     _record(engine, datetime(2026, 1, 4, tzinfo=UTC), 5, "c")
-    assert projections.refresh(engine) > 0
+    if kept:
+        checkpoint_file._kept.clear()  # the next `gapwatch replay`, another process
+        assert checkpoint_file.refresh(engine, persist=True) > 0
+    else:
+        assert projections.refresh(engine) > 0
     after = _rows(engine)
     for table, rows in _before(built, first).items():
         assert after[table] & rows == rows, f"{table}: rows of the dropped span lost"

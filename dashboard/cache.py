@@ -94,6 +94,15 @@ def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
     return data.rollouts(engine(url), _key(filters))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def kept_note(url: str, filters: Filters, version: int) -> str:
+    """api.retention_kept_note of the filtered windows and rollouts: those an earlier replay
+    computed from events retention dropped since, kept as they were."""
+    return api.retention_kept_note(
+        engine(url), windows(url, filters, version), rollouts(url, filters, version)
+    )
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def rollout_page(
     url: str, rollout: Rollout, since_us: int | None, until_us: int | None, version: int

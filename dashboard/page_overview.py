@@ -39,6 +39,9 @@ def render(ctx: Context) -> None:
         help=f"Node disruptions (drains, deletions) are counted apart: "
         f"{sum(1 for r in disruptions if r.windows)} of {len(disruptions)} had gaps.",
     )
+    kept = cache.kept_note(ctx.url, f, ctx.version)
+    if kept:  # as `gaps` says it: rows of a span retention dropped, kept as they were
+        st.info(f"Note: {kept}.", icon=":material/history:")
     if not wins and not cache.lb_lanes(ctx.url, f.cluster, f.service, ctx.version):
         # as `gaps` says it: "clean" claimed what nothing recorded
         st.warning(

@@ -86,6 +86,9 @@ class ServiceReport:
     #: what the advice cannot answer for: windows whose timeline retention dropped; empty
     #: without one
     advice_note: str = ""
+    #: the windows and rollouts an earlier replay computed from events retention dropped
+    #: since, kept as they were (api.retention_kept_note); empty without one
+    kept_note: str = ""
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -166,6 +169,7 @@ def _section(
         advice_span=span,
         dropped_note=api.retention_dropped(engine, wins)[1],
         advice_note=_advice_note(engine, svc, wins, advice_over),
+        kept_note=api.retention_kept_note(engine, wins, rollouts),
     )
 
 

@@ -242,6 +242,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
                 "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
                 "",
             ]
+        out += [f"**Note: {sec.kept_note}.**", ""] if sec.kept_note else []
         if sec.openness or sec.dropped_note:
             out += ["### Why the possible windows are possible", ""]
             for said in (open_summary(sec), sec.dropped_note):
@@ -362,6 +363,8 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                 "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
                 "hatched.</p>"
             )
+        if sec.kept_note:
+            body.append(f"<p><b>Note: {e(sec.kept_note)}.</b></p>")
         if sec.openness or sec.dropped_note:
             items = "".join(f"<li>{e(x)}</li>" for x in open_lines(sec))
             said = "".join(f"<p>{e(x)}</p>" for x in (open_summary(sec), sec.dropped_note) if x)

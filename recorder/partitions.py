@@ -20,7 +20,8 @@ object's state within the retention horizon).
 
 Retention drops whole day partitions (upper bound at or before now - retention), and with them
 the rows derived from one event each (`DERIVED_BY_EVENT_ID`, replay's facts) and their
-`event_keys`; nothing else. SQLite has no partitions: there retention deletes by time.
+`event_keys`, and sets replay's mark (`DROPPED_MARK`) that the projections of the span dropped
+are to be kept; nothing else. SQLite has no partitions: there retention deletes by time.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ LOCK_TIMEOUT = "5s"
 #: deletes a dropped event's rows there too. Named, not imported: the recorder does not import
 #: replay (replay/tables.py defines `facts`).
 DERIVED_BY_EVENT_ID: tuple[str, ...] = ("facts",)
+#: replay_state's key a retention that dropped events sets: the next refresh keeps the
+#: projection rows of the span dropped (replay.kept_rows.MARK; named, not imported, as above)
+DROPPED_MARK = "retention_dropped"
 _RETENTION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 #: The longest retention taken: a thousand years. Longer ones put the cutoff before the year 1
 #: (Python's datetime ends there), and keeping everything is saying no retention at all.
@@ -160,7 +164,10 @@ class Dropped:
 
 def drop_day(conn: Connection, name: str, dropped: Dropped) -> None:
     """Drop one day partition with its derived rows and keys (the caller holds the lock)."""
-    dropped.events += int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+    held = int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+    dropped.events += held
+    if held:
+        mark_dropped(conn)
     for derived in DERIVED_BY_EVENT_ID:
         gone = conn.execute(
             text(
@@ -206,4 +213,18 @@ def delete_before(engine: Engine, cutoff: datetime) -> Dropped:
             dropped.derived += int(gone.rowcount)
         result = conn.execute(delete(events).where(events.c.observed_at < cutoff))
         dropped.events = int(result.rowcount)
+        if dropped.events:
+            mark_dropped(conn)
     return dropped
+
+
+def mark_dropped(conn: Connection) -> None:
+    """Tell replay that events were dropped (`DROPPED_MARK`): its next refresh finds which
+    projection rows now lie before the first event left, and keeps them (replay.kept_rows)."""
+    conn.execute(
+        text(
+            "INSERT INTO replay_state (key, value) VALUES (:k, 1) "
+            "ON CONFLICT (key) DO UPDATE SET value = replay_state.value + 1"
+        ),
+        {"k": DROPPED_MARK},
+    )

@@ -246,6 +246,18 @@ def retention_advice_note(engine: Engine, service: ServiceRef, windows: Sequence
     return retained.advice_note(len(retained.before_held(windows, first)), len(windows))
 
 
+def retention_kept_note(
+    engine: Engine, windows: Sequence[Window], rollouts: Sequence[Rollout] = ()
+) -> str:
+    """A sentence on the windows and rollouts among these that an earlier replay computed from
+    events retention dropped since, kept as they were (replay.retained.kept_note); empty
+    without one. Reads the first held event of their clusters (an index lookup each)."""
+    clusters = {w.service.cluster for w in windows} | {r.service.cluster for r in rollouts}
+    if not clusters:
+        return ""
+    return retained.kept_note(windows, rollouts, retained.first_events_us(engine, sorted(clusters)))
+
+
 def retention_dropped(engine: Engine, windows: Sequence[Window]) -> tuple[list[Window], str]:
     """The possible windows among `windows` whose samples retention dropped (`openness` does
     not read them: the facts left would call recorded lanes unrecorded), and a sentence saying

@@ -194,6 +194,7 @@ def gaps(
     )
     if not found and not untied:
         check_data_in_range(engine, lo, hi, cluster)
+    _say_kept(api.retention_kept_note(engine, found))
     chosen = pick_format(fmt, as_json, as_csv)
     reasons = _open_reasons(engine, found) if why else {}
     if chosen is OutputFormat.table:
@@ -218,6 +219,13 @@ def gaps(
             r["also"] = " ".join(r.get("also") or ())
     columns = WINDOW_COLUMNS + (OPEN_COLUMNS if why else [])
     emit_rows(rows, columns, chosen, title="gap windows")
+
+
+def _say_kept(note: str) -> None:
+    """The note on rows kept from a span retention dropped (api.retention_kept_note), one line
+    on stderr (stdout stays the answer, --json included); nothing when empty."""
+    if note:
+        stderr.print(f"note: {note}", markup=False, soft_wrap=True)
 
 
 #: `gaps --why --json/--csv`: the fields replay.openness adds to a possible window (empty for a
@@ -269,6 +277,7 @@ def rollouts(
     found = api.rollouts(engine, cluster=cluster, service=service, since=lo, until=hi)
     if not found:
         check_data_in_range(engine, lo, hi, cluster)
+    _say_kept(api.retention_kept_note(engine, [w for r in found for w in r.windows], found))
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
         cli_tables.print_rollouts(found, wide=wide)
         cli_tables.print_outside(
@@ -390,9 +399,13 @@ def advise(
     if blind:
         notes.insert(0, blind)
     # after a retention the projections keep windows the replay that advises no longer holds
-    lost = api.retention_advice_note(engine, svc, api.windows(engine, service=svc))
-    if lost:
-        notes.insert(0, lost)
+    held = api.windows(engine, service=svc)
+    for said in (
+        api.retention_advice_note(engine, svc, held),
+        api.retention_kept_note(engine, held),
+    ):
+        if said:
+            notes.insert(0, said)
     doc = {
         "cluster": svc.cluster,
         "service": svc.key,
@@ -427,6 +440,16 @@ def replay(
     rederive: Annotated[
         bool, typer.Option("--rederive", help="With --rebuild: re-derive facts from events too.")
     ] = False,
+    forget_dropped: Annotated[
+        bool,
+        typer.Option(
+            "--forget-dropped",
+            help="With --rebuild: also delete the windows, rollouts and lag samples that lie "
+            "before the first event the store still holds of their cluster (an earlier build "
+            "computed them from events `db maintain --retention` dropped since; nothing can "
+            "compute them again). Without it a rebuild keeps them.",
+        ),
+    ] = False,
 ) -> None:
     """Update the window/rollout projections (incrementally, or from scratch with --rebuild).
 
@@ -441,9 +464,14 @@ def replay(
     from gapwatch.replay import checkpoint_file, cli_checks, projections
     from gapwatch.replay.catchup import catch_up
 
+    if forget_dropped and not rebuild:
+        raise typer.BadParameter("only with --rebuild", param_hint="--forget-dropped")
     engine = open_store(db)
     command = (
-        "gapwatch replay" + (" --rebuild" if rebuild else "") + (" --rederive" if rederive else "")
+        "gapwatch replay"
+        + (" --rebuild" if rebuild else "")
+        + (" --rederive" if rederive else "")
+        + (" --forget-dropped" if forget_dropped else "")
     )
 
     if rederive and rebuild:  # two transactions: the facts first, then the projections
@@ -465,7 +493,9 @@ def replay(
         catch_up(engine, track=step_progress)
         if rebuild:
             checkpoint_file.forget(engine)
-            count = projections.rebuild(engine, rederive=rederive, track=step_progress)
+            count = projections.rebuild(
+                engine, rederive=rederive, track=step_progress, forget_dropped=forget_dropped
+            )
             stderr.print(f"rebuilt: {count} windows")
         else:
             done = checkpoint_file.refresh(engine, persist=True, track=step_progress)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert
 
 from gapwatch.recorder.timefmt import from_micros
-from gapwatch.replay import row_diff
+from gapwatch.replay import kept_rows, row_diff
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.model import Rollout, ServiceRef, Window
 from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
@@ -106,7 +106,8 @@ def _changed(
     columns = diff_columns(table, key)
     tuples = [tuple(r[c] for c in columns) for r in rows]
     wanted = dict(zip(tuples, rows, strict=True))
-    stale, new = row_diff.stale_and_new(conn, table, key, svc, columns, tuples)
+    floor = kept_rows.floor(conn, table, svc.cluster)
+    stale, new = row_diff.stale_and_new(conn, table, key, svc, columns, tuples, floor=floor)
     row_diff.delete_keys(conn, table, key, stale)
     return [wanted[t] for t in new]
 

@@ -15,13 +15,14 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, text
 
 from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
 from gapwatch.replay import factrow as F
 from gapwatch.replay import (
+    kept_rows,
     node_cache,
     node_rows,
     openness_scope,
@@ -58,11 +59,8 @@ from gapwatch.replay.segment_store import (
 )
 from gapwatch.replay.segments import lane_segments
 from gapwatch.replay.tables import (
-    replay_lags,
-    replay_rollouts,
     replay_segments,
     replay_state,
-    replay_windows,
 )
 
 log = structlog.get_logger("gapwatch.replay.projections")
@@ -123,16 +121,11 @@ def _replace(
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
     if svc not in lb_facing(state):
-        for table in (replay_windows, replay_rollouts, replay_lags):
-            conn.execute(
-                delete(table).where(
-                    table.c.cluster == svc.cluster,
-                    table.c.namespace == svc.namespace,
-                    table.c.service == svc.name,
-                )
-            )
+        for table, _at in kept_rows.KEPT:  # but the rows of a span retention dropped
+            kept_rows.delete_service(conn, table, svc.cluster, svc.namespace, svc.name)
         delete_service(conn, svc)
-        _forget_context(conn, svc)
+        if not kept_rows.holds(conn, svc.cluster, svc.namespace, svc.name):
+            _forget_context(conn, svc)  # else the readers know it by its context
         if kept is not None:
             kept.pop(svc, None)
         return
@@ -208,6 +201,20 @@ def _forget_context(conn: Connection, svc: ServiceRef | None = None) -> None:
     """Drop the stored context of one Service (of every one: None)."""
     pattern = "ctx:%" if svc is None else scope.context_key(svc, "%")
     conn.execute(delete(replay_state).where(replay_state.c.key.like(pattern)))
+
+
+def _forget_context_but(conn: Connection, prefixes: set[str]) -> None:
+    """Drop the stored context of every Service but those whose keys start with one of
+    `prefixes` (none: every Service's, `_forget_context`)."""
+    if not prefixes:
+        _forget_context(conn)
+        return
+    keys = conn.execute(
+        select(replay_state.c.key).where(replay_state.c.key.like("ctx:%"))
+    ).scalars()
+    gone = [k for k in keys if not any(k.startswith(p) for p in prefixes)]
+    for i in range(0, len(gone), 10_000):
+        conn.execute(delete(replay_state).where(replay_state.c.key.in_(gone[i : i + 10_000])))
 
 
 def _state_value(conn: Connection, key: str) -> int:
@@ -287,12 +294,20 @@ def _max_fact_event(conn: Connection) -> int:
 def stored_settings(conn: Connection) -> DetectSettings:
     """The assumptions the stored projections were computed with (the defaults when none are
     recorded)."""
+    return _settings_and_kept(conn)[0]
+
+
+def _settings_and_kept(conn: Connection) -> tuple[DetectSettings, dict[str, int | None], bool]:
+    """`stored_settings`, the boundaries of the rows kept from a span retention dropped and
+    whether a retention marked the store since (replay.kept_rows), in one statement."""
     rows = conn.execute(
         select(replay_state.c.key, replay_state.c.value).where(
-            replay_state.c.key.like(STATE_PREFIX + "%")
+            or_(replay_state.c.key.like(STATE_PREFIX + "%"), kept_rows.state_keys())
         )
     ).all()
-    return from_state({k: int(v) for k, v in rows})
+    found = {k: int(v) for k, v in rows}
+    bounds, marked = kept_rows.stored(found)
+    return from_state(found), bounds, marked
 
 
 def _store_settings(conn: Connection, settings: DetectSettings) -> None:
@@ -306,11 +321,13 @@ def rebuild(
     settings: DetectSettings | None = None,
     checkpoint: Checkpoint | None = None,
     track: Track | None = None,
+    forget_dropped: bool = False,
 ) -> int:
     """Recompute every projection from scratch, under `settings` (None: the ones recorded, else
-    the defaults), and record them; returns the number of windows. `checkpoint` (if given)
-    keeps the folded state for the next `refresh`; `track` (recorder.progresslines) shows each
-    step's progress: on a large store a rebuild takes minutes."""
+    the defaults), and record them; returns the number of windows. The rows of the span
+    retention dropped are kept (replay.kept_rows) unless `forget_dropped`. `checkpoint` (if
+    given) keeps the folded state for the next `refresh`; `track` (recorder.progresslines) shows
+    each step's progress: on a large store a rebuild takes minutes."""
     step = track or _untracked
     if checkpoint is not None:
         checkpoint.forget()
@@ -324,7 +341,7 @@ def rebuild(
             rederive_facts(engine, on_events=advance if track is not None else None)
     with translate_errors(engine), engine.begin() as conn:
         _lock(conn)
-        return _rebuild_in(conn, engine, settings, checkpoint, track)
+        return _rebuild_in(conn, engine, settings, checkpoint, track, forget_dropped)
 
 
 def _lock(conn: Connection) -> None:
@@ -339,23 +356,30 @@ def _rebuild_in(
     settings: DetectSettings | None,
     checkpoint: Checkpoint | None,
     track: Track | None,
+    forget_dropped: bool = False,
 ) -> int:
     """`rebuild`'s recomputation, in the caller's transaction (holding the lock); returns the
-    number of windows."""
+    number of windows. The windows, rollouts and lags of the span retention dropped stay
+    (replay.kept_rows: no fact left recomputes them) unless `forget_dropped`."""
     step = track or _untracked
     if settings is None:
         settings = stored_settings(conn)
     _store_settings(conn, settings)
     state_rows.put(conn, _built_with(conn))
-    for table in (replay_windows, replay_rollouts, replay_lags, replay_segments):
-        conn.execute(delete(table))
-    _forget_context(conn)
+    bounds = {} if forget_dropped else kept_rows.boundaries(conn)
+    kept_rows.clear(conn, bounds)
+    kept = kept_rows.services(conn) if bounds else set()
+    conn.execute(delete(replay_segments))
     newest = _max_fact_event(conn)
     facts = _count(conn, "facts") if track is not None else None
     with step("folding facts", facts) as advance:
         on_rows = advance if track is not None else None
         state = fold_stored(conn, FoldState(), until_id=newest, on_rows=on_rows)
     services = lb_facing(state)
+    # a Service whose rows are all kept (none of its events left) keeps its context: the
+    # readers know it by it (api.services) and read its scope from it
+    _forget_context_but(conn, {scope.context_key(ServiceRef(*k), "") for k in kept}
+                        - {scope.context_key(s, "") for s in services})  # fmt: skip
     impact = None if checkpoint is None else access_impact(state)
     with _detecting(track, state, services) as on_node:
         _write(
@@ -621,33 +645,54 @@ def refresh(
         settings_reads.remember_in(conn)  # the same, in this transaction (one commit)
         if after == STALE:
             return _rebuild_stale(conn, engine, checkpoint, track)
-        settings = stored_settings(conn)
-        if after == 0:
-            _store_settings(conn, settings)
-            state_rows.put(conn, _built_with(conn))
-        # the Services' context rows that moved, stored with the new position: one statement
-        written: dict[str, int] = {}
-        if checkpoint is not None:
-            with no_gc():  # a refresh allocates little: no collection pass over the state
-                count = _from_checkpoint(
-                    conn, checkpoint, store_key(engine.url), (after, newest), settings, track,
-                    written,
-                )  # fmt: skip
-        else:
-            count, services = _affected(conn, after)
-            ordered = sorted(services)
-            for i, svc in enumerate(ordered, 1):
-                if track is None:
-                    _replace(conn, svc, settings, context=written)
-                    continue
-                # shown in two steps, each counted as it goes: a large store's one Service
-                # was one step of both, its bar at 0/1 for the whole of the first refresh
-                which = f"{svc.key} in {svc.cluster} ({i} of {len(ordered)} Services)"
-                with track(f"folding facts of {which}", None) as advance:
-                    state = fold_stored(conn, FoldState(), service=svc, on_rows=advance)
-                with _detecting(track, state, [svc], which) as on_node:
-                    _replace(conn, svc, settings, state, on_node=on_node, context=written)
-        if after == 0:  # every Service was computed: their context is all there
-            written[scope.COMPLETE] = 1
-        state_rows.put(conn, {**written, STATE_KEY: newest})
-        return count
+        settings, kept, marked = _settings_and_kept(conn)
+        if marked:  # a retention dropped events since: their rows are kept from now on
+            kept = kept_rows.boundaries(conn)
+            kept_rows.record(conn, kept)
+        conn.info[kept_rows.INFO] = kept
+        try:
+            return _refresh_in(conn, engine, checkpoint, track, (after, newest), settings)
+        finally:
+            conn.info.pop(kept_rows.INFO, None)
+
+
+def _refresh_in(
+    conn: Connection,
+    engine: Engine,
+    checkpoint: Checkpoint | None,
+    track: Track | None,
+    stored: tuple[int, int],
+    settings: DetectSettings,
+) -> int:
+    """`refresh`'s work, in its transaction (holding the lock), from the projections' last
+    event id and the newest fact's (`stored`); returns the events processed."""
+    after, newest = stored
+    if after == 0:
+        _store_settings(conn, settings)
+        state_rows.put(conn, _built_with(conn))
+    # the Services' context rows that moved, stored with the new position: one statement
+    written: dict[str, int] = {}
+    if checkpoint is not None:
+        with no_gc():  # a refresh allocates little: no collection pass over the state
+            count = _from_checkpoint(
+                conn, checkpoint, store_key(engine.url), (after, newest), settings, track,
+                written,
+            )  # fmt: skip
+    else:
+        count, services = _affected(conn, after)
+        ordered = sorted(services)
+        for i, svc in enumerate(ordered, 1):
+            if track is None:
+                _replace(conn, svc, settings, context=written)
+                continue
+            # shown in two steps, each counted as it goes: a large store's one Service
+            # was one step of both, its bar at 0/1 for the whole of the first refresh
+            which = f"{svc.key} in {svc.cluster} ({i} of {len(ordered)} Services)"
+            with track(f"folding facts of {which}", None) as advance:
+                state = fold_stored(conn, FoldState(), service=svc, on_rows=advance)
+            with _detecting(track, state, [svc], which) as on_node:
+                _replace(conn, svc, settings, state, on_node=on_node, context=written)
+    if after == 0:  # every Service was computed: their context is all there
+        written[scope.COMPLETE] = 1
+    state_rows.put(conn, {**written, STATE_KEY: newest})
+    return count

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events
 from gapwatch.recorder.timefmt import from_micros, to_micros
-from gapwatch.replay.model import Window
+from gapwatch.replay.model import Rollout, Window
 
 
 def first_events_us(engine: Engine, clusters: Sequence[str]) -> dict[str, int | None]:
@@ -81,4 +81,39 @@ def dropped_note(gone: Sequence[Window], first_us: Mapping[str, int | None]) -> 
         f"still holds ({held}): retention (gapwatch db maintain --retention) dropped the samples "
         f"around {it}, so why {they} only possible can no longer be read (the windows are "
         "the projections', which outlive the events: docs/retention.md)"
+    )
+
+
+def kept_note(
+    windows: Sequence[Window], rollouts: Sequence[Rollout], first_us: Mapping[str, int | None]
+) -> str:
+    """One sentence on the windows and rollouts that lie wholly before their cluster's first
+    held event (`first_us`): rows a rebuild keeps as they were (replay.kept_rows), computed
+    before retention dropped their events, by the gapwatch of that time; empty without one."""
+
+    def gone(cluster: str, end_us: int) -> bool:
+        first = first_us.get(cluster)
+        return first is None or end_us < first
+
+    old = [w for w in windows if gone(w.service.cluster, w.end_latest_us)]
+    groups = [r for r in rollouts if gone(r.service.cluster, r.end_us)]
+    if not old and not groups:
+        return ""
+    said = [f"{len(old)} window{'s' if len(old) != 1 else ''}"] if old else []
+    if groups:
+        said.append(f"{len(groups)} rollout{'s' if len(groups) != 1 else ''}")
+    clusters = sorted({w.service.cluster for w in old} | {r.service.cluster for r in groups})
+    held = "; ".join(
+        f"of cluster {c} it holds none"
+        if first_us.get(c) is None
+        else f"of cluster {c} from {from_micros(first_us[c] or 0):%Y-%m-%d %H:%M:%S} UTC"
+        for c in clusters
+    )
+    lies = "lie" if len(old) + len(groups) != 1 else "lies"
+    return (
+        f"{' and '.join(said)} {lies} before the first event the store still holds ({held}): "
+        "gapwatch computed them before retention (gapwatch db maintain --retention) dropped "
+        "their events, under the rules of the version that ran then, and keeps them as they "
+        "were: no event left can compute them again (`gapwatch replay --rebuild "
+        "--forget-dropped` deletes them; docs/retention.md)"
     )

@@ -29,16 +29,22 @@ def stale_and_new(
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
     nodes: Sequence[str] | None = None,
+    floor: tuple[str, int] | None = None,
 ) -> tuple[list[Any], list[tuple[Any, ...]]]:
     """The `key` values (the table's primary key) of the Service's stored rows (of `nodes`;
-    None: all) that `rows` (tuples of `columns`) no longer hold, and the rows not stored yet."""
+    None: all) that `rows` (tuples of `columns`) no longer hold, and the rows not stored yet;
+    `floor` (column, value): the stored rows whose column is below it are left out (the rows
+    of a span retention dropped: replay.kept_rows)."""
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (f"SELECT {key}, {', '.join(columns)} FROM {table.name} "
            f"WHERE cluster = {mark} AND namespace = {mark} AND service = {mark}")  # fmt: skip
-    params: list[str] = [svc.cluster, svc.namespace, svc.name]
+    params: list[Any] = [svc.cluster, svc.namespace, svc.name]
     if nodes is not None:
         sql += f" AND node IN ({', '.join([mark] * len(nodes))})"
         params += nodes
+    if floor is not None:
+        sql += f" AND {floor[0]} >= {mark}"
+        params.append(floor[1])
     cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:  # the driver's plain tuples: this runs on every refresh of every touched Service
         cursor.execute(sql, params)

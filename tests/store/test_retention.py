@@ -1,5 +1,6 @@
 """Retention on both backends: it drops the expired days' events, their facts and their dedupe
-keys, and nothing else (every other row of every table is compared before and after)."""
+keys, and nothing else (every other row of every table is compared before and after) but
+replay's mark that the projections of the span dropped are kept (replay.kept_rows)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from typer.testing import CliRunner
 from gapwatch.dashboard.cli import app
 from gapwatch.recorder.maintain import maintain
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.partitions import PARTITION_TABLE, day_partitions, parse_retention
+from gapwatch.recorder.partitions import (
+    DROPPED_MARK,
+    PARTITION_TABLE,
+    day_partitions,
+    parse_retention,
+)
 from gapwatch.recorder.writer import Checkpoint, EventWriter
 from gapwatch.replay.facts import write_facts
 from tests.store.samples import real_observations
@@ -107,6 +113,10 @@ def test_retention_drops_partitions_and_nothing_else(engine: Engine) -> None:
         assert after["event_keys"] == {k for k in before["event_keys"] if k[1] not in gone_keys}
         assert done.dropped.keys == len(gone_keys) > 0
     untouched = set(before) - {"events", "facts", "event_keys", "v_lane_samples"}
+    # but the one mark that tells replay to keep the projections of the span dropped
+    mark = {r for r in after["replay_state"] if r[0] == DROPPED_MARK}
+    assert mark and mark.isdisjoint(before["replay_state"])
+    after["replay_state"] -= mark
     assert {n: after[n] for n in untouched} == {n: before[n] for n in untouched}
     assert untouched >= {"source_checkpoints", "replay_state", "quarantine"}
     # the view over facts lost exactly the dropped facts' samples

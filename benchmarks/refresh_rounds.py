@@ -6,7 +6,9 @@ node's history (`node_cache.windows`, `segments.lane_segments`), of two parts of
 moved node's R and F, `Found.find`; the instant its kept windows stand before, `_since`), and of
 the whole segments step
 (the moved lanes' rows found, diffed and written: `lane_segments`, `segment_rows` and the
-writes as projections calls them, and `segment_tail.tails` where the code has it).
+writes as projections calls them, and `segment_tail.tails` where the code has it), and outside
+`node_cache.windows` the rows' steps (`node_rows._count`, `_group`, `node_lags`,
+`write_changes`) and the cluster's values (`checkpoint.cluster_values`).
 
     GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB]
 
@@ -35,7 +37,8 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import replay as bench
 from gapwatch.recorder.store import make_engine
-from gapwatch.replay import node_cache, projections, segments
+from gapwatch.replay import checkpoint as checkpoint_mod
+from gapwatch.replay import node_cache, node_rows, projections, segments
 from gapwatch.replay.checkpoint import Checkpoint
 
 
@@ -62,6 +65,11 @@ class Rounds:
             "finished": [],
             "segments": [],
             "segment step": [],
+            "count": [],
+            "group": [],
+            "node lags": [],
+            "row changes": [],
+            "cluster values": [],
         }
 
     def wrap_refresh(self, f: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,21 +120,34 @@ def main() -> None:
         print(f"built and kept {base}")
     url = _copy(server, str(base))
     rounds = Rounds()
-    # patched where the callers look them up: bench.incremental, projections' and node_rows'
-    patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
-        (projections, "refresh", rounds.wrap_refresh),
-        (node_cache, "windows", partial(rounds.wrap_step, "windows")),
+    # each step: (module, name, the key its CPU is added to), patched where the callers look
+    # them up: bench.incremental, projections', node_rows' and checkpoint's
+    steps: list[tuple[Any, str, str]] = [
+        (node_cache, "windows", "windows"),
         # inside it: each moved node's R and F (`Found.find`, called on the class) and the
         # instant its kept windows stand before (`_since`: suffix.influence_from, reusable)
-        (node_cache.Found, "find", partial(rounds.wrap_step, "R and F")),
-        (node_cache, "_since", partial(rounds.wrap_step, "suffix")),
+        (node_cache.Found, "find", "R and F"),
+        (node_cache, "_since", "suffix"),
         # inside `Found.find`: F (`serves_signal`), the lanes read after it (`lanes`: R, the
         # checks), R and not F with its candidates; after it, detection from the lanes
-        (node_cache, "serves_signal", partial(rounds.wrap_step, "F")),
-        (node_cache, "lanes", partial(rounds.wrap_step, "lanes")),
-        (node_cache, "windows_from", partial(rounds.wrap_step, "windows_from")),
-        (node_cache, "finished", partial(rounds.wrap_step, "finished")),
-        (projections, "lane_segments", partial(rounds.wrap_step, "segments")),
+        (node_cache, "serves_signal", "F"),
+        (node_cache, "lanes", "lanes"),
+        (node_cache, "windows_from", "windows_from"),
+        (node_cache, "finished", "finished"),
+        (projections, "lane_segments", "segments"),
+        # outside `node_cache.windows`, in `node_rows.write_service`: the failed requests per
+        # window (`_count`), the rollouts (`_group`), the lags (`node_lags`) and the rows'
+        # diff and writes (`write_changes`); before it, the cluster's values
+        (node_rows, "_count", "count"),
+        (node_rows, "_group", "group"),
+        (node_rows, "node_lags", "node lags"),
+        (node_rows, "write_changes", "row changes"),
+        (checkpoint_mod, "cluster_values", "cluster values"),
+        (projections, "cluster_values", "cluster values"),
+    ]
+    patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+        (projections, "refresh", rounds.wrap_refresh),
+        *((module, name, partial(rounds.wrap_step, key)) for module, name, key in steps),
     ]
     # R and not F with its candidates: carried on (replay.gap_tail.gap) or over the whole lanes
     gap = getattr(node_cache, "gap_tail", None)

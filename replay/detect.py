@@ -15,6 +15,16 @@ from typing import NamedTuple
 from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay.accessed import Proof, access_proofs, decided
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
+from gapwatch.replay.chains import (
+    Chains,
+    begun_by,
+    first_holding,
+    first_overlapping,
+    first_start_from,
+    holding,
+    plain,
+    skip_ended,
+)
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
@@ -690,23 +700,30 @@ def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -
 
 
 def _unproven_start(
-    routed: Tri, serves: Tri, pieces: Sequence[Iv], end: int, drop_at: int | None = None
+    routed: Tri,
+    serves: Tri,
+    pieces: Sequence[Iv],
+    end: int,
+    drop_at: int | None = None,
+    chains: Chains | None = None,
 ) -> tuple[int, bool]:
     """Where an unproven window is classified. Its longest piece (R and not F possible, one
     stretch of each) is where the gap most likely was; where a look saw the LB not routing to
     the node inside the window (`drop_at`), R rose again after it and only a gap after that
     look needs nothing unseen, so the longest piece after it. The piece opens at the later of
     R's rise and F's fall, each at the latest instant the samples allow (as a certain window's
-    `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`)."""
+    `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`). `chains`:
+    as `_rose_by`'s."""
+    read = chains.of if chains is not None else plain
     if drop_at is not None:
         pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
-    fell = _fell_by(serves, start, last)
+    fell = _fell_by(serves, start, last, chains)
     if drop_at is not None and start >= drop_at:
-        rose = min(last, _first_start_from(routed.definite, drop_at, last))
+        rose = min(last, first_start_from(read(routed.definite), drop_at, last))
     else:  # (only here: the rise after a seen drain is its first definite start)
-        rose = _rose_by(routed, start, last)
+        rose = _rose_by(routed, start, last, chains)
     return min(last, max(rose, fell)), rose >= fell
 
 
@@ -762,48 +779,35 @@ def _seen_gap(looks: Sequence[int], start: int, drop_at: int) -> int | None:
     return looks[i] if i < len(looks) and looks[i] < drop_at else None
 
 
-def _rose_by(sig: Tri, start: int, last: int) -> int:
+def _rose_by(sig: Tri, start: int, last: int, chains: Chains | None = None) -> int:
     """The latest instant the signal's rise can have happened: `start` if it was already
-    definite there, else its first definite instant in the stretch (`last` if none)."""
-    held = _holding(sig.possible, start)
+    definite there, else its first definite instant in the stretch (`last` if none).
+    `chains`: the lists read by bisection where they are chains (replay.chains)."""
+    read = chains.of if chains is not None else plain
+    held = holding(read(sig.possible), start)
     if held is None:
         return last
-    for iv in sig.definite:
-        if iv.end > held.start and iv.start < held.end:
-            return start if iv.start <= start else min(iv.start, last)
+    iv = first_overlapping(read(sig.definite), held)
+    if iv is not None:
+        return start if iv.start <= start else min(iv.start, last)
     return last
 
 
-def _fell_by(sig: Tri, start: int, last: int) -> int:
+def _fell_by(sig: Tri, start: int, last: int, chains: Chains | None = None) -> int:
     """The latest instant the signal can have fallen: the end of its possibly-true stretch
     holding `start` (`start` if it is surely false there, or if the stretch began surely false
-    and the signal is not yet surely true by `start`: a rise not yet seen, its fall before)."""
-    held = _holding(sig.possible, start)
+    and the signal is not yet surely true by `start`: a rise not yet seen, its fall before).
+    `chains`: as `_rose_by`'s."""
+    read = chains.of if chains is not None else plain
+    held = holding(read(sig.possible), start)
     if held is None:
         return start
-    if held.start > LO:
-        for iv in sig.definite:
-            if iv.start < held.end and iv.start <= start and iv.end > held.start:
-                break
-        else:
-            return start
+    if held.start > LO and not begun_by(read(sig.definite), start, held):
+        return start
     return min(held.end, last)
 
 
-def _first_start_from(ivs: Sequence[Iv], at: int, default: int) -> int:
-    """The first interval's start at or after `at` (`default` if none)."""
-    for iv in ivs:
-        if iv.start >= at:
-            return iv.start
-    return default
-
-
-def _holding(ivs: Sequence[Iv], at: int) -> Iv | None:
-    """The first interval holding `at` (a plain loop: called twice a classification)."""
-    for iv in ivs:
-        if iv.start <= at < iv.end:
-            return iv
-    return None
+_holding = first_holding  # the first interval holding an instant (a plain loop)
 
 
 class Candidates(NamedTuple):
@@ -895,6 +899,7 @@ def windows_from(
             held |= {k + 1 for k in held if k + 1 < len(candidates)}
         chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
+    chains = Chains()  # the lists read by bisection where they are chains (replay.chains)
     targets = sorted_lane(state.probes["target"].get((svc, node), []))
     target_times = [t.at_us for t in targets]
     gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
@@ -920,8 +925,7 @@ def windows_from(
         if proven_only and not proofs:
             continue  # what the samples alone found stands (`definite` is read by a later one:
             # its scan moves on by start, and candidates start later and later)
-        while j < len(definite) and definite[j].end <= cand.start:
-            j += 1
+        j = skip_ended(chains.of(definite), j, cand.start)
         definite_here = []
         k = j
         while k < len(definite) and definite[k].start < end:
@@ -956,8 +960,8 @@ def windows_from(
                 rose = next((iv.start for iv in lanes_.routed.definite if iv.start >= since), since)
                 rose = min(rose, read)
             else:
-                rose = _rose_by(lanes_.routed, since, read)
-            fell = _fell_by(lanes_.placing, since, read)
+                rose = _rose_by(lanes_.routed, since, read, chains)
+            fell = _fell_by(lanes_.placing, since, read, chains)
             lb_opened, proxy_opened = rose > fell, rose < fell
             if proxy_opened and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -970,9 +974,13 @@ def windows_from(
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
                 holding = [p for p in parts if p.start <= seen < p.end] or parts
-                probe, look = _unproven_start(lanes_.routed, lanes_.placing, holding, end)
+                probe, look = _unproven_start(
+                    lanes_.routed, lanes_.placing, holding, end, None, chains
+                )
             else:
-                probe, look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
+                probe, look = _unproven_start(
+                    lanes_.routed, lanes_.placing, parts, end, drop_at, chains
+                )
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -1139,7 +1147,9 @@ def windows_from(
                         also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
-            at, after_look = _unproven_start(lanes_.routed, lanes_.placing, parts, end, drop_at)
+            at, after_look = _unproven_start(
+                lanes_.routed, lanes_.placing, parts, end, drop_at, chains
+            )
             if not after_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -1150,7 +1160,9 @@ def windows_from(
             also = _naming(also, cls, other)
         elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
-            at, before_look = _unproven_start(lanes_.routed, lanes_.placing, parts, drop_at)
+            at, before_look = _unproven_start(
+                lanes_.routed, lanes_.placing, parts, drop_at, None, chains
+            )
             if not before_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
             other = classify(
@@ -1201,7 +1213,7 @@ def windows_from(
             if _registered_unprogrammed(registered, lanes_.serves, cand.start, end):
                 also = (*also, RBF)  # the unseen registration met rules never programmed
         back = unseen_return(targets, target_times, cand.start, probe + 1)
-        fell = _fell_by(lanes_.placing, back[0], probe) if back else 0
+        fell = _fell_by(lanes_.placing, back[0], probe, chains) if back else 0
         if (
             back
             and back[0] < fell

@@ -209,6 +209,9 @@ class Memo:
     #: replay.lags' largest gap between an LB poll and the look before, per poll lane, with
     #: the lane's length: kept by `clear` like `lane_pte`
     lane_poll_gap: dict[LaneKey, tuple[int, int]] = field(default_factory=dict)
+    #: replay.proxy: whether an endpoints lane ever showed its endpoints serving-terminating,
+    #: with the lane's length read: kept by `clear` like `lane_pte`
+    lane_terminating: dict[LaneKey, tuple[int, bool]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per Service
     versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from functools import lru_cache
+from itertools import islice
 
 from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
@@ -141,7 +142,7 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
         if svc.cluster != cluster:
             continue
         lane = state.endpoints.get((svc, node), [])
-        if not any(e.value == "serving-terminating" for e in lane):
+        if not _ever_terminating(state, (svc, node), lane):
             continue  # no evidence: `_lane_evidence` reads only serving-terminating stretches
         version = _version(state.node_versions.get((cluster, node)))
         if version is not None and version >= (1, 28):
@@ -161,6 +162,18 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
         if found is False:
             verdict = False
     return verdict
+
+
+def _ever_terminating(state: FoldState, key: tuple[ServiceRef, str], lane: list[Sample]) -> bool:
+    """Whether the endpoints lane shows serving-terminating anywhere; kept in the memo with the
+    lane's length (the lanes only grow: a lane that showed it still does, and one that did not
+    is read from where it was read to)."""
+    known = state.memo.lane_terminating.get(key)
+    seen, found = known if known is not None and known[0] <= len(lane) else (0, False)
+    if not found:
+        found = any(e.value == "serving-terminating" for e in islice(lane, seen, None))
+    state.memo.lane_terminating[key] = (len(lane), found)
+    return found
 
 
 def _lane_evidence(

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gapwatch.replay.chains import Chains, chain, first_start_from, plain
 from gapwatch.replay.detect import (
     _dropped,
     _false_reason,
     _fell_by,
-    _first_start_from,
     _ready_through,
     _rose_by,
     _unreachable,
@@ -152,5 +152,9 @@ def test_a_starts_stretch_is_the_first_holding_it(
     sig = Tri(possible, definite)
     assert _rose_by(sig, start, last) == _rose_by_defined(sig, start, last)
     assert _fell_by(sig, start, last) == _fell_by_defined(sig, start, last)
+    # by bisection where the lists are chains (replay.chains), by the loops elsewhere
+    assert _rose_by(sig, start, last, Chains()) == _rose_by_defined(sig, start, last)
+    assert _fell_by(sig, start, last, Chains()) == _fell_by_defined(sig, start, last)
     first = next((iv.start for iv in definite if iv.start >= start), last)
-    assert _first_start_from(definite, start, last) == first
+    assert first_start_from(plain(definite), start, last) == first
+    assert first_start_from(chain(definite), start, last) == first

@@ -32,7 +32,11 @@ from gapwatch.replay.model import ServiceRef
 from tests.test_cli_honest import run
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-ADVICE = re.compile(r"finds \*\*(\d+)\*\* windows instead of \*\*(\d+)\*\*")
+#: the page's advice outcome (dashboard.page_whatif.advice_outcome): no window left, or how many
+ADVICE = re.compile(
+    r"recorded timeline (?:has \*\*no gap window left\*\*|still has \*\*(\d+) gap windows?\*\*)"
+    r" \(as recorded it has (\d+) windows?\)"
+)
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def _shown(at: AppTest) -> tuple[int, int, int, int]:
     (said,) = [m.value for m in at.markdown if ADVICE.search(m.value)]
     found = ADVICE.search(said)
     assert found is not None
-    after, before = int(found[1]), int(found[2])
+    after, before = int(found[1] or 0), int(found[2])
     return int(metrics["Recorded windows"]), int(metrics["What-if windows"]), after, before
 
 

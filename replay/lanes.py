@@ -236,7 +236,7 @@ def serves_signal(
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
-            unseen_within, seconds_us(settings.node_clock_s), skew,
+            unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
         )  # fmt: skip
         serves = minus_definite(t_and(serves, exists), unseen.gaps)
         earlier = unseen.earlier

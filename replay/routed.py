@@ -41,6 +41,7 @@ from gapwatch.replay.signals import (
     union,
 )
 from gapwatch.replay.unseen import hidden
+from gapwatch.replay.unseenreturn import returned_unseen
 
 LB_UPDATE_REASONS = frozenset({"UpdatedLoadBalancer", "EnsuredLoadBalancer"})
 
@@ -123,6 +124,13 @@ def routed_signal(
             pods = ready_pod_steps(state, svc, node, seconds_us(settings.watch_skew_s))
             unseen = union(unseen, hidden(pods, targets, _not_routing, ccm_hi))
             routed = minus_definite(routed, unseen)
+            # and registered it again and drained it once more between two polls that both
+            # saw it draining (replay.unseenreturn)
+            gap = max((s.at_us - s.prev_us for s in targets if s.prev_us is not None), default=0)
+            skew = seconds_us(settings.watch_skew_s)
+            back = returned_unseen(ready, targets, ccm_hi, gap, skew)
+            if back:
+                routed = Tri(union(routed.possible, back), routed.definite)
         skipped = unseen_registrations(state, svc, node, settings, targets)
         if skipped:
             routed = Tri(union(routed.possible, skipped), routed.definite)

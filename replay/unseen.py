@@ -20,6 +20,7 @@ from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.signals import (
     HI,
+    LO,
     Iv,
     Step,
     Tri,
@@ -31,6 +32,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
     union,
 )
+from gapwatch.replay.stillcounted import counted_until, ready_between
 from gapwatch.replay.syncs import SyncIndex, programmed
 
 
@@ -104,6 +106,7 @@ def excursions(
     period_us: int = 0,
     clock_us: int | None = None,
     early_us: int = 0,
+    counts_dead: bool = False,
 ) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -112,7 +115,10 @@ def excursions(
     gap opens at the death and, unseen by a lane looked at every `period_us` (its measured
     sampling interval; 0: unknown), closes less than one period after the death was seen.
     `early_us`: how long before its lane time an EndpointSlice change may have been written
-    (the watch skew): where each gap may have opened earlier (`Unseen.earlier`)."""
+    (the watch skew): where each gap may have opened earlier (`Unseen.earlier`). `counts_dead`:
+    the lane is the health check, which cannot see such a gap (it counts the dead pod's
+    endpoint until kube-proxy drops it): with no other local pod ready, the gap lasts while
+    the count does (replay.stillcounted), past the return's programming and the lane's period."""
     eps = state.endpoints.get((svc, node), [])
     ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
     deaths = death_ranges(state, svc, node, clock_us)
@@ -140,6 +146,8 @@ def excursions(
                 # it ends when the return is programmed, after the health check's last 503
                 start = max(start, before - period_us)
                 end = min(end, max(d[1] for d in dead) + period_us)
+            if counts_dead:
+                end = max(end, _still_counted(state, svc, node, health, dead, early_us))
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
     serving = hidden(
@@ -151,6 +159,28 @@ def excursions(
         return Unseen(gaps, [])
     wide = union(sorted(kept), _written_before(serving, losses, samples, early_us, stamped))
     return Unseen(gaps, _beyond(wide, gaps))
+
+
+def _still_counted(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    health: Sequence[Sample],
+    dead: Sequence[tuple[int, int]],
+    skew_us: int,
+) -> int:
+    """The latest look by which kube-proxy may still have forwarded to a dead local pod's ready
+    endpoint, the health check counting it with no other local pod ready (replay.stillcounted:
+    ProxyTerminatingEndpoints falls back only where no ready endpoint is held); LO where none."""
+    lanes = [
+        state.pods.get((svc.cluster, svc.namespace, p), []) for p in local_pods(state, svc, node)
+    ]
+    out = LO
+    for _lo, hi in dead:
+        until = counted_until(health, hi)
+        if until is not None and not ready_between(lanes, hi, until, skew_us):
+            out = max(out, until)
+    return out
 
 
 def slices_stamped(state: FoldState, svc: ServiceRef) -> bool:

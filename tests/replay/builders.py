@@ -314,6 +314,14 @@ def window_on(
     return window
 
 
+def covers(windows: Sequence[Window], start: float, end: float) -> bool:
+    """Whether one of `windows` may begin by `start` and end no sooner than `end` (seconds)."""
+    return any(
+        w.start_earliest_us <= to_micros(at(start)) and w.end_latest_us >= to_micros(at(end))
+        for w in windows
+    )
+
+
 def looks(
     node_name: str,
     first: float,

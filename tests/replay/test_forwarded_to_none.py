@@ -20,9 +20,8 @@ answers; times in seconds."""
 
 from __future__ import annotations
 
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
-from tests.replay.builders import at, eps, health_looks, one_node, pod, target, windows_of
+from tests.replay.builders import covers, eps, health_looks, one_node, pod, target, windows_of
 
 
 def _behind(p1_dies: float) -> list[Window]:
@@ -57,21 +56,14 @@ def _behind(p1_dies: float) -> list[Window]:
     ]
 
 
-def _covers(windows: list[Window], start: float, end: float) -> bool:
-    return any(
-        w.start_earliest_us <= to_micros(at(start)) and w.end_latest_us >= to_micros(at(end))
-        for w in windows
-    )
-
-
 def test_a_503_counting_none_with_no_terminating_pod_up_is_no_forwarding() -> None:
     # p1 died at 40 s: from its death until the 200 at 180.5 s kube-proxy forwarded to no live
     # pod (nothing it counted, no terminating pod left): a window from the death to the 200,
     # not ended a lag bound after p2's listing (80.1 s)
-    assert _covers(_behind(p1_dies=40), 40.5, 178.5)
+    assert covers(_behind(p1_dies=40), 40.5, 178.5)
 
 
 def test_a_terminating_pod_up_may_still_be_forwarded_to() -> None:
     # the same 503s while p1, terminating, stays up until 185 s: with the gate kube-proxy
     # forwards to it (the 503 counts ready endpoints only), so no window spans the stretch
-    assert not _covers(_behind(p1_dies=185), 90, 170)
+    assert not covers(_behind(p1_dies=185), 90, 170)

@@ -52,9 +52,11 @@ def synced_on(
         return list(steps)
     out: list[Step] = []
     for step in steps:
+        # (asked of the probe's own step: `by_sync` finds a health-check change by its sample)
+        made = by_sync(step) if by_sync else _opened(step, forwardable)
         if step.value:
             step = _bounded(step, forwardable, looks, reach_us)
-        if quiet and (by_sync(step) if by_sync else _opened(step, forwardable)):
+        if quiet and made:
             step = outside_quiet(step, quiet)
         out.append(step)
     return out

@@ -29,6 +29,7 @@ from gapwatch.replay.context import (
     local_pods,
     node_gone_steps,
     node_ready_steps,
+    pod_lanes,
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample
@@ -66,7 +67,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
 )
 from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
-from gapwatch.replay.syncorder import synced_on
+from gapwatch.replay.syncorder import brought_back, synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.uncounted import forwarded_to_none
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
@@ -165,7 +166,10 @@ def serves_signal(
     quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        steps = synced_on(steps, endpoint_steps(state, svc, node, accept), looks, sync_reach, quiet)
+        span = seconds_us(settings.sync_span_s)
+        forwardable = endpoint_steps(state, svc, node, accept)
+        steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
+                          back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
         unseen = excursions(
             state,
             svc,
@@ -405,3 +409,10 @@ def lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
         earlier, closing,
     )  # fmt: skip
+
+
+def _ready_times(state: FoldState, svc: ServiceRef, node: str) -> list[list[int]]:
+    """When each local pod was seen ready (replay.syncorder.brought_back)."""
+    return [
+        [p.at_us for p in lane if p.state == "ready"] for _, lane, _ in pod_lanes(state, svc, node)
+    ]

@@ -16,14 +16,17 @@ from gapwatch.recorder.sources.kubeproxy.targets import Target
 from gapwatch.recorder.sources.kubeproxy.tracker import TargetKey
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.lanes import lanes
+from gapwatch.replay.model import Window
 from tests.replay.builders import (
     CLUSTER,
     at,
     eps,
     facts_of,
     health,
+    nodeport,
     pod,
     service,
     target,
@@ -90,6 +93,51 @@ def behind(changes: list[float], sync_at: float | None = None) -> list[Observati
     return out
 
 
+def two_pods() -> list[Observation]:
+    """n1 and n2 on kube-proxy 1.25, p1 ready on n1 and p2 on n2, listed so at 0 s."""
+    return [
+        service(0),
+        node_obj(0, "n1", version="v1.25.16"),
+        node_obj(0, "n2", version="v1.25.16"),
+        pod(0, "p1", "n1", "ready"),
+        pod(0, "p2", "n2", "ready"),
+        eps(0, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
+    ]
+
+
+def restarted(sync_at: float | None) -> list[Observation]:
+    """p1's container stopped at 19 s and started again: p1 not ready (its endpoint too) at
+    19.5 s, ready again at 30.2 s. The NodePort refused from 20 s to 30 s and connected at
+    32 s; the endpoint-driven CCM deregistered n1 (absent at 25 s) and registered it again,
+    healthy at 31 s. kube-proxy on n1 ran no sync from 5 s to 31.6 s (`behind`), or one more
+    at `sync_at`."""
+    obs = [
+        *two_pods(),
+        target(0, None, "n1", "healthy", "ADDED", check_port=32999),
+        target(0, None, "n2", "healthy", "ADDED", check_port=32999),
+        pod(19.5, "p1", "n1", "pending", finished=19),
+        eps(19.5, [("p1", "n1", "unready"), ("p2", "n2", "ready")]),
+        pod(30.2, "p1", "n1", "ready"),
+        eps(30.2, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
+    ]
+    for t in range(2, 41, 2):
+        result = "refused" if 20 <= t <= 30 else "connected"
+        obs.append(nodeport(t, None if t == 2 else t - 2, "n1", result))
+    for t in range(3, 42, 2):
+        state = "healthy" if t < 23 or t >= 31 else ("draining" if t == 23 else "absent")
+        op = "DELETED" if t == 25 else ("ADDED" if t == 31 else "MODIFIED")
+        if state != "absent" or t == 25:
+            obs.append(target(t, t - 2, "n1", state, op, check_port=32999))
+        obs.append(target(t, t - 2, "n2", "healthy", check_port=32999))
+    obs += behind([19.5, 30.2], sync_at)
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def windows(obs: list[Observation]) -> list[Window]:
+    found = detect(fold(FoldState(), facts_of(obs)), settings=SETTINGS)
+    return [w for w in found if w.node == "n1"]
+
+
 def joined() -> list[Observation]:
     """n1's first pod p1 ready and listed at 30.2 s; the health check on n1 answered 503
     counting no local endpoint every 2 s to 30 s, then 200 counting one at 32 s; n1 unhealthy
@@ -120,6 +168,23 @@ def joined() -> list[Observation]:
 
 def _s(at_us: int) -> float:
     return (at_us - to_micros(at(0))) / 1e6
+
+
+def test_a_container_back_behind_rules_that_never_dropped_it_is_no_syncs_turn_on() -> None:
+    """kube-proxy ran no sync between p1's restart and its return, so its rules named p1
+    throughout and F came back with the container (30.2 s), not with the sync at 31.6 s. Taken
+    for the sync's turn-on, F was pinned into the sync (31.55-31.6 s), after the LB's return
+    by 31 s: a certain pod-gone-before-deregistered window that never was (random 5,000,486
+    node-002 with the histogram's `_sum` on the simulator's page). Where kube-proxy did sync
+    at 22 s (it programmed the empty set), only a sync can bring F back: certain, as before."""
+    restart, return_ = windows(restarted(None))
+    assert restart.certain and _s(restart.start_latest_us) == 20.0
+    assert not return_.certain
+    assert (_s(return_.start_earliest_us), _s(return_.end_latest_us)) == (29.0, 31.6)
+    _, programmed_empty = windows(restarted(22.0))
+    assert programmed_empty.certain
+    assert _s(programmed_empty.start_latest_us) == 31.0
+    assert _s(programmed_empty.end_earliest_us) == 31.549999
 
 
 def test_a_health_check_turn_on_a_sync_made_lies_in_that_sync() -> None:

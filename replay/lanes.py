@@ -235,7 +235,10 @@ def serves_signal(
             # terminating pod then allows a gap (kube-proxy closed) and proves none
             serves = t_or(serves, kept if known else Tri(kept.possible, []))
         elif pte_possible(state, svc.cluster, node, settings):
-            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive)
+            # (with kube-proxy's looks, F's changes are pinned to syncs: a sync may have read
+            # the slice up to the reach before the store did)
+            early = sync_reach if looks.looks else 0
+            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
@@ -266,7 +269,7 @@ def serves_signal(
 
 
 def _gate_doubt(
-    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri
+    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri, early_us: int
 ) -> Tri | None:
     """Where F is possible only because a ProxyTerminatingEndpoints gate that may be on (1.22-
     1.25: proxy.pte_possible) kept a serving-terminating local pod forwarded: while the node's
@@ -277,7 +280,7 @@ def _gate_doubt(
     steps = endpoint_steps(state, svc, node, ("serving-terminating",))
     if not any(s.value for s in steps):
         return None
-    kept = t_and(tri_from_steps(shifted(steps, lo, lag_hi), False), alive)
+    kept = t_and(tri_from_steps(_read_early(shifted(steps, lo, lag_hi), early_us), False), alive)
     return Tri(kept.possible, []) if kept.possible else None
 
 
@@ -416,3 +419,14 @@ def _ready_times(state: FoldState, svc: ServiceRef, node: str) -> list[list[int]
     return [
         [p.at_us for p in lane if p.state == "ready"] for _, lane, _ in pod_lanes(state, svc, node)
     ]
+
+
+def _read_early(steps: list[Step], reach_us: int) -> list[Step]:
+    """`steps` (changes of what kube-proxy forwards, from the slice's store times) each
+    possible from `reach_us` earlier (replay.syncs.reach_us: kube-proxy's watch may have read
+    the slice that much before the store's), never before the change before it was done."""
+    out: list[Step] = []
+    for step in steps:
+        floor = out[-1].latest if out else step.earliest - reach_us
+        out.append(step._replace(earliest=max(step.earliest - reach_us, floor)))
+    return out

@@ -29,6 +29,7 @@ from gapwatch.replay.context import (
     local_pods,
     node_gone_steps,
     node_ready_steps,
+    pod_lanes,
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample
@@ -66,7 +67,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
 )
 from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
-from gapwatch.replay.syncorder import synced_on
+from gapwatch.replay.syncorder import brought_back, synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.uncounted import forwarded_to_none
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
@@ -165,7 +166,10 @@ def serves_signal(
     quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
     if nodeport:
         steps = steps_from_samples(nodeport, "connected", True)
-        steps = synced_on(steps, endpoint_steps(state, svc, node, accept), looks, sync_reach, quiet)
+        span = seconds_us(settings.sync_span_s)
+        forwardable = endpoint_steps(state, svc, node, accept)
+        steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
+                          back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
         unseen = excursions(
             state,
             svc,
@@ -231,7 +235,10 @@ def serves_signal(
             # terminating pod then allows a gap (kube-proxy closed) and proves none
             serves = t_or(serves, kept if known else Tri(kept.possible, []))
         elif pte_possible(state, svc.cluster, node, settings):
-            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive)
+            # (with kube-proxy's looks, F's changes are pinned to syncs: a sync may have read
+            # the slice up to the reach before the store did)
+            early = sync_reach if looks.looks else 0
+            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         unseen = excursions(
@@ -262,7 +269,7 @@ def serves_signal(
 
 
 def _gate_doubt(
-    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri
+    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri, early_us: int
 ) -> Tri | None:
     """Where F is possible only because a ProxyTerminatingEndpoints gate that may be on (1.22-
     1.25: proxy.pte_possible) kept a serving-terminating local pod forwarded: while the node's
@@ -273,7 +280,7 @@ def _gate_doubt(
     steps = endpoint_steps(state, svc, node, ("serving-terminating",))
     if not any(s.value for s in steps):
         return None
-    kept = t_and(tri_from_steps(shifted(steps, lo, lag_hi), False), alive)
+    kept = t_and(tri_from_steps(_read_early(shifted(steps, lo, lag_hi), early_us), False), alive)
     return Tri(kept.possible, []) if kept.possible else None
 
 
@@ -405,3 +412,21 @@ def lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
         earlier, closing,
     )  # fmt: skip
+
+
+def _ready_times(state: FoldState, svc: ServiceRef, node: str) -> list[list[int]]:
+    """When each local pod was seen ready (replay.syncorder.brought_back)."""
+    return [
+        [p.at_us for p in lane if p.state == "ready"] for _, lane, _ in pod_lanes(state, svc, node)
+    ]
+
+
+def _read_early(steps: list[Step], reach_us: int) -> list[Step]:
+    """`steps` (changes of what kube-proxy forwards, from the slice's store times) each
+    possible from `reach_us` earlier (replay.syncs.reach_us: kube-proxy's watch may have read
+    the slice that much before the store's), never before the change before it was done."""
+    out: list[Step] = []
+    for step in steps:
+        floor = out[-1].latest if out else step.earliest - reach_us
+        out.append(step._replace(earliest=max(step.earliest - reach_us, floor)))
+    return out

@@ -6,14 +6,16 @@
   `..._last_queued_timestamp_seconds` (when the last change asked for one), Unix seconds on
   kube-proxy's own clock, as upstream's `SetToCurrentTime()` writes them (the simulator's nodes
   have no clock skew); `kubeproxy_sync_proxy_rules_duration_seconds_count` (every rules sync of
-  the process so far) and `process_start_time_seconds` (when the process started). Its syncs
-  take no time, so the histogram's `_sum` is left out: replay then assumes `sync_span_s`, as
-  for a real page without it. A new kube-proxy process reports 0 until its first sync (an
-  unset gauge); a down or restarting kube-proxy does not answer (no observation). The real
-  prober stores every scrape; here only the informative ones are emitted: the look that first
-  shows new values, the look before it (the last that still showed the old ones), and a look of
-  every node at each heartbeat. replay reads nothing else from the looks in between (they
-  repeat the values: the same count at both ends of a stretch means no sync in it).
+  the process so far) with the histogram's `_sum` beside it, as every Prometheus histogram
+  prints it (the durations of those syncs added up: 0, as its syncs change the rules at one
+  instant; a real page adds up real durations, which replay reads as such), and
+  `process_start_time_seconds` (when the process started). A new kube-proxy process reports 0
+  until its first sync (an unset gauge); a down or restarting kube-proxy does not answer (no
+  observation). The real prober stores every scrape; here only the informative ones are
+  emitted: the look that first shows new values, the look before it (the last that still
+  showed the old ones), and a look of every node at each heartbeat. replay reads nothing else
+  from the looks in between (they repeat the values: the same count at both ends of a stretch
+  means no sync in it).
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
@@ -42,6 +44,7 @@ from gapwatch.recorder.sources.kubeproxy.metrics import (
     PROCESS_START,
     PTE_GATE,
     SYNC_COUNT,
+    SYNC_SUM,
     summarize,
 )
 from gapwatch.recorder.timefmt import to_micros
@@ -134,6 +137,7 @@ class MetricsScraper:
             for name, t in ((LAST_SYNC, synced), (LAST_QUEUED, queued))
         }
         metrics[SYNC_COUNT] = float(count)
+        metrics[SYNC_SUM] = 0.0  # its syncs take no time
         metrics[PROCESS_START] = (epoch + started) / 1e6
         metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.s.kube_proxy))
         latency = round(self.rng.uniform(2.0, 30.0), 3)

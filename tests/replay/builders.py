@@ -90,13 +90,14 @@ def eps(
     t: float, endpoints: Sequence[tuple[str, str, str]], name: str = SVC + "-abc"
 ) -> Observation:
     """endpoints: (pod, node, state) with state ready / terminating / stopped (terminating and
-    no longer serving)."""
+    no longer serving) / unready (not terminating, not ready: a container restarting)."""
     items = []
     for pod, node_name, state in endpoints:
         cond = {
             "ready": {"ready": True, "serving": True, "terminating": False},
             "terminating": {"ready": False, "serving": True, "terminating": True},
             "stopped": {"ready": False, "serving": False, "terminating": True},
+            "unready": {"ready": False, "serving": False, "terminating": False},
         }[state]
         items.append(
             {

@@ -210,3 +210,29 @@ def test_a_probed_turn_on_lies_in_the_one_sync_that_programmed_it() -> None:
     # a turn-on where the set did not turn on first (a node back): left as the probe has it
     (other,) = synced_on(probe, [], index, reach, quiet)
     assert other == probe[0]
+
+
+def test_a_pod_back_behind_rules_that_never_dropped_it_is_no_syncs_turn_on() -> None:
+    """n1's only endpoint went not ready at 20 s (its container restarted) and ready again at
+    30 s; kube-proxy ran no sync from 5 s to 34.5 s, so its rules named the pod throughout and
+    F came back with the container, not with a sync (random 5,000,486 node-002, with the
+    histogram's `_sum` on the page: the turn-on pinned to the sync made a certain false
+    window). The NodePort refused at 33 s and connected at 35 s: the turn-on stays (33, 34.5]
+    (the sync's end still bounds it above), not moved to the sync. Where a sync at 22 s
+    programmed the empty set, only a sync can turn F on again: moved as before."""
+    probe = [Step(33 * S, 35 * S, True, 9)]
+    forwardable = [Step(0, 0, True, 1), Step(20 * S, 20 * S, False, 2),
+                   Step(30 * S, 30 * S, True, 3)]  # fmt: skip
+    reach = reach_us(SETTINGS)
+
+    def turned_on(last_sync_s: float) -> Step:
+        looks = [look(31, last_sync_s, 5, busy_s=0.0), look(33, last_sync_s, 5, busy_s=0.0),
+                 look(35, 34.5, 6, busy_s=0.0)]  # fmt: skip
+        quiet = quiet_spans(looks, SPAN, 0)
+        (step,) = synced_on(probe, forwardable, index_looks(looks), reach, quiet)
+        return step
+
+    never_dropped = turned_on(5)
+    assert (never_dropped.earliest, never_dropped.latest) == (33 * S, round(34.5 * S))
+    programmed_empty = turned_on(22)
+    assert programmed_empty.earliest == round(34.5 * S) - 1

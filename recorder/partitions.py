@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, Engine, column, delete, func, select, table, text
+from sqlalchemy import Connection, Engine, column, delete, select, table, text
 
 # days created ahead of today: in defaults.py, where `--help` reads it without SQLAlchemy
 from gapwatch.recorder.defaults import DEFAULT_AHEAD_DAYS as DEFAULT_AHEAD_DAYS
@@ -205,19 +205,13 @@ def delete_before(engine: Engine, cutoff: datetime) -> Dropped:
     from gapwatch.recorder.tables import events
 
     dropped = Dropped()
-    expired = events.c.observed_at < cutoff
-    if engine.dialect.name == "sqlite":
-        # SQLite gives a new row the largest id in the table plus one: with every row deleted
-        # it would count from 1 again, below the positions the projectors keep, and they would
-        # never read those events. The newest event stays, so ids never go back.
-        expired &= events.c.id < select(func.max(events.c.id)).scalar_subquery()
-    old = select(events.c.id).where(expired)
+    old = select(events.c.id).where(events.c.observed_at < cutoff)
     with engine.begin() as conn:
         for name in DERIVED_BY_EVENT_ID:
             derived = table(name, column("event_id"))
             gone = conn.execute(delete(derived).where(derived.c.event_id.in_(old)))
             dropped.derived += int(gone.rowcount)
-        result = conn.execute(delete(events).where(expired))
+        result = conn.execute(delete(events).where(events.c.observed_at < cutoff))
         dropped.events = int(result.rowcount)
         if dropped.events:
             mark_dropped(conn)

@@ -200,32 +200,3 @@ def test_db_maintain_says_what_it_did_of_the_partitions(store_url: str, engine: 
         assert "partitions: none on SQLite" in result.stderr
         assert "--ahead-days are PostgreSQL's" in result.stderr
     assert "retention: none given, nothing dropped" in result.stderr
-
-
-def test_ids_never_go_back_after_a_retention_that_expires_every_event(engine: Engine) -> None:
-    """SQLite gives a new row the largest id in the table plus one: a retention that deleted
-    every event (a store idle for longer than its retention) made the next events count from
-    1 again, below the facts projector's position, so they were stored and never derived (16
-    Pod events of a two-day store: ids 1-16 under a position of 755). The newest event stays on
-    SQLite; PostgreSQL's sequence never goes back."""
-    writer = EventWriter(engine, derive=write_facts)
-    if engine.dialect.name == "postgresql":
-        maintain(engine, now=NOW - timedelta(days=101), ahead_days=2)
-    writer.write(batch("100 days ago"))
-    with engine.connect() as conn:
-        high = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
-    maintain(engine, now=NOW, retention=parse_retention("90d"), ahead_days=0)
-
-    fresh = batch("now")
-    assert writer.write(fresh).inserted == len(fresh)
-    with engine.connect() as conn:
-        new_ids = set(
-            conn.execute(
-                text(f"SELECT id FROM events WHERE observed_at >= '{NOW:%Y-%m-%d}'")
-            ).scalars()
-        )
-        facts = conn.execute(text("SELECT max(event_id) FROM facts")).scalar_one()
-        position = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
-    assert len(new_ids) == len(fresh) and min(new_ids) > high
-    assert position == max(new_ids)  # the facts projector read every new event
-    assert facts > high  # and derived facts of them

@@ -446,8 +446,8 @@ def replay(
             "--forget-dropped",
             help="With --rebuild: also delete the windows, rollouts and lag samples that lie "
             "before the first event the store still holds of their cluster (an earlier build "
-            "computed them from events `db maintain --retention` dropped since; nothing can "
-            "compute them again). Without it a rebuild keeps them.",
+            "computed them from events retention (`gapwatch db maintain`) dropped since; "
+            "nothing can compute them again). Without it a rebuild keeps them.",
         ),
     ] = False,
 ) -> None:

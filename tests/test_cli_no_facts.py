@@ -34,4 +34,7 @@ def test_a_store_emptied_by_retention_rebuilds_and_reports(store_url: str) -> No
     # the projections outlive the raw rows (docs/retention.md): the report still has windows
     report = _ok("report", "--db", store_url, "--since", "2026-01-01", "--until", "2026-01-02")
     assert "gap windows" in report and "| NODE1 |" in report
-    assert "rebuilt: 0 windows" in _ok("replay", "--rebuild", "--db", store_url)
+    # a rebuild folds the empty store and keeps the windows the retention left (replay.kept_rows)
+    assert "rebuilt: 3 windows" in _ok("replay", "--rebuild", "--db", store_url)
+    forget = ("replay", "--rebuild", "--forget-dropped", "--db", store_url)
+    assert "rebuilt: 0 windows" in _ok(*forget)

@@ -18,7 +18,9 @@ from gapwatch.recorder.timefmt import parse_time
 from tests.kubeproxy.fakeproxy import FakeKubeProxies
 from tests.kubeproxy.probeproc import ProbeProcess, db_upgrade, random_loopback_base
 
-INTERVAL, TIMEOUT = 0.5, 0.3
+#: A look at a healthy fake timed out at 0.3 s on CI once (session 28: node-3's "healthy" step
+#: stored timeout, 200 between its real changes), so the timeout leaves a loaded machine room.
+INTERVAL, TIMEOUT = 1.0, 0.8
 #: What one look may add beyond interval + timeout on a shared, busy 2-core machine: the event
 #: loop waking late for the look's tick (the bound is structural, the wake-up is not).
 LOOP_SLACK_S = 0.25
@@ -49,7 +51,7 @@ def test_scripted_switches_come_back_as_bounded_transitions(tmp_path: Path) -> N
     switched: dict[str, list[tuple[float, float]]] = {n: [] for n in script}
     with FakeKubeProxies(3, base=random_loopback_base()) as fakes:
         proc = ProbeProcess(
-            fakes, db, "--interval", str(INTERVAL), "--timeout", str(TIMEOUT), "--duration", "30"
+            fakes, db, "--interval", str(INTERVAL), "--timeout", str(TIMEOUT), "--duration", "60"
         )
         proc.wait_for(3)  # every node's first look is in
         for step in range(4):

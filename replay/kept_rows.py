@@ -36,9 +36,8 @@ from collections.abc import Mapping
 from sqlalchemy import Column, Connection, Table, and_, delete, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from gapwatch.recorder.tables import events
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import state_rows
+from gapwatch.replay.retained import first_event_us
 from gapwatch.replay.tables import (
     facts,
     replay_lags,
@@ -74,13 +73,10 @@ def boundaries(conn: Connection) -> dict[str, int | None]:
     a read of a cluster's fact times only where a row lies before its first event."""
     out: dict[str, int | None] = {}
     for cluster in _clusters(conn):
-        first = conn.execute(
-            select(func.min(events.c.observed_at)).where(events.c.cluster == cluster)
-        ).scalar_one()
-        if first is None:
+        first_us = first_event_us(conn, cluster)
+        if first_us is None:
             out[cluster] = None
             continue
-        first_us = to_micros(first)
         if not _any_before(conn, cluster, first_us):
             continue
         fact_us = conn.execute(

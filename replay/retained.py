@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events
@@ -22,13 +22,16 @@ from gapwatch.replay.model import Rollout, Window
 
 def first_events_us(engine: Engine, clusters: Sequence[str]) -> dict[str, int | None]:
     """The first observed_at (µs) the store holds of each cluster; None where it holds none."""
-    out: dict[str, int | None] = {}
     with translate_errors(engine), engine.connect() as conn:
-        for cluster in sorted(set(clusters)):
-            query = select(func.min(events.c.observed_at)).where(events.c.cluster == cluster)
-            first = conn.execute(query).scalar_one()
-            out[cluster] = None if first is None else to_micros(first)
-    return out
+        return {cluster: first_event_us(conn, cluster) for cluster in sorted(set(clusters))}
+
+
+def first_event_us(conn: Connection, cluster: str) -> int | None:
+    """The first observed_at (µs) the store holds of `cluster` (an index lookup); None where
+    it holds none."""
+    query = select(func.min(events.c.observed_at)).where(events.c.cluster == cluster)
+    first = conn.execute(query).scalar_one()
+    return None if first is None else to_micros(first)
 
 
 def before_held(windows: Sequence[Window], first_us: Mapping[str, int | None]) -> list[Window]:

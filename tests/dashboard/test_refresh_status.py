@@ -10,13 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
-from streamlit.testing.v1 import AppTest
 
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections, revision
 from gapwatch.replay.facts import write_facts
-from tests.dashboard.test_app import APP
+from tests.dashboard.test_overview_no_lb import overview
 from tests.replay.test_readiness_loss import _readiness_loss
 
 
@@ -26,15 +25,6 @@ def store(store_url: str) -> Iterator[Engine]:
     EventWriter(engine, derive=write_facts).write_all(_readiness_loss())
     yield engine
     engine.dispose()
-
-
-def _page(store_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("GAPWATCH_DB", store_url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params["page"] = "overview"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _built_by(engine: Engine) -> int:
@@ -54,7 +44,7 @@ def test_a_rebuild_after_an_upgrade_is_said_on_the_page(
         conn.execute(
             text("UPDATE replay_state SET value = value + 1 WHERE key = :k"), {"k": revision.KEY}
         )
-    at = _page(store_url, monkeypatch)
+    at = overview(store_url, monkeypatch)
     [status] = at.status
     assert status.label.startswith("Rebuilding the projections: they were built by other")
     assert status.label.endswith(" s") and "done in" in status.label
@@ -62,14 +52,14 @@ def test_a_rebuild_after_an_upgrade_is_said_on_the_page(
     said = " ".join(str(m.value) for m in at.markdown)
     assert "gapwatch was upgraded" in said and "under this version's rules" in said
     assert _built_by(store) == revision.current()  # rebuilt by the page
-    again = _page(store_url, monkeypatch)  # current now: nothing to say
+    again = overview(store_url, monkeypatch)  # current now: nothing to say
     assert not again.status
 
 
 def test_a_first_build_is_said_on_the_page(
     store: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _page(store_url, monkeypatch)
+    at = overview(store_url, monkeypatch)
     [status] = at.status
     assert status.label.startswith("Building the projections for the first time")
     assert status.state == "complete"
@@ -83,7 +73,7 @@ def test_facts_derived_by_other_code_are_said_on_the_page(
     with store.begin() as conn:  # as a recorder before the upgrade left them
         conn.execute(text("UPDATE projector_positions SET revision = NULL"))
         last = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
-    at = _page(store_url, monkeypatch)
+    at = overview(store_url, monkeypatch)
     [warning] = at.warning
     assert f"the facts of events 1-{last} were derived by other code" in str(warning.value)
     assert "`gapwatch replay --rebuild --rederive`" in str(warning.value)
@@ -101,7 +91,7 @@ def test_the_first_fold_since_start_is_said_on_the_page(
     projections.rebuild(store)
     EventWriter(store, derive=write_facts).write_all(shifted(_readiness_loss(), 600))
     checkpoint_file.forget(store)  # as a server just started
-    at = _page(store_url, monkeypatch)
+    at = overview(store_url, monkeypatch)
     [status] = at.status
     assert status.label.startswith("Reading the store's facts: the first page since")
     assert checkpoint_file.kept(store)
@@ -121,7 +111,7 @@ def test_a_rebuild_after_the_recorder_derived_facts_again_is_said_on_the_page(
     projector = Projector(store, write_facts)
     while projector.rederive_step(step=3)[1]:
         pass
-    at = _page(store_url, monkeypatch)
+    at = overview(store_url, monkeypatch)
     [status] = at.status
     assert status.label.startswith("Rebuilding the projections: the facts were derived again")
     assert not at.warning  # every fact is this version's now

@@ -196,10 +196,10 @@ class Memo:
     )
     #: replay.lags' lags per (Service, node, match window, CCM mode is "node", other settings
     #: read), with the lane lengths they were found from (`lags.node_inputs`), all and
-    #: kube-proxy's: kept by `clear` like `lane_pte`
-    lane_lags: dict[tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any]]] = (
-        field(default_factory=dict)
-    )
+    #: kube-proxy's, and the lanes' pairings (`lags.Paired`): kept by `clear` like `lane_pte`
+    lane_lags: dict[
+        tuple[ServiceRef, str, int, bool, Any], tuple[Any, list[Any], list[Any], Any]
+    ] = field(default_factory=dict)
     #: replay.lags.proxy_extent's count and largest of a node's kube-proxy lags, per (Service,
     #: node), with the list of `lane_lags` they were read from: kept by `clear` like it
     proxy_tops: dict[LaneKey, tuple[list[Any], float]] = field(default_factory=dict)

@@ -10,14 +10,16 @@ reacting change's sampling interval minus the endpoint change time. Pure.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState, Sample, SyncLook, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
-from gapwatch.replay.signals import Step, steps_from_samples
+from gapwatch.replay.signals import Step, steps_from_samples, steps_where
 from gapwatch.replay.syncs import index_looks, programmed
 from gapwatch.replay.unseen import listed_at
 
@@ -54,21 +56,27 @@ def _ready_changes(lane: Sequence[Sample]) -> list[tuple[int, bool]]:
     return out
 
 
-def _match(
+def _pair(
     changes: list[tuple[int, bool]],
+    which: Iterable[int],
     steps: list[Step],
     name: str | tuple[str, str],
     svc: ServiceRef,
     node: str,
     window_us: int,
-) -> list[LagSample]:
-    """Pair each change with the first reacting step within `window_us` (match_window_s);
-    `name`: the lag's, or (the one of a change that made the node unusable, usable)."""
-    out: list[LagSample] = []
+) -> tuple[list[LagSample | None], list[int]]:
+    """Pair each change of `which` (indexes into `changes`) with the first reacting step
+    within `window_us` (match_window_s) and before the next change; `name`: the lag's, or (the
+    one of a change that made the node unusable, usable). Per change its lag or None, and the
+    changes whose look reached the last of `steps` unended (the only ones a step after them
+    can pair: `Paired`)."""
+    out: list[LagSample | None] = []
+    still: list[int] = []
     latest = [s.latest for s in steps]
     count, last = len(steps), len(changes) - 1
     named = name if isinstance(name, str) else None
-    for i, (at, up) in enumerate(changes):
+    for i in which:
+        at, up = changes[i]
         until = at + window_us
         if i < last and changes[i + 1][0] < until:
             until = changes[i + 1][0]
@@ -82,7 +90,10 @@ def _match(
                 step = s
                 break
             k += 1
+        else:
+            still.append(i)
         if step is None:
+            out.append(None)
             continue
         earliest, reacted = step.earliest, step.latest
         mid = ((earliest if earliest > at else at) + reacted) / 2
@@ -93,7 +104,76 @@ def _match(
             LagSample(svc, node, kind, at, lag if lag > 0.0 else 0.0, up,
                       lo if lo > 0.0 else 0.0, hi if hi > 0.0 else 0.0)
         )  # fmt: skip
-    return out
+    return out, still
+
+
+@dataclass(slots=True)
+class Paired:
+    """A lane's steps paired with a node's endpoint changes (`_pair`), and where the pairing
+    stood, so that a longer lane carries it on (`paired`): the lane (the list, append-only)
+    and how many of its samples were read, in time order as they came; the signal's value
+    after them; each change's lag (None: none) and the changes whose look reached the last
+    step unended (`open`). None of the lane's order: `lane` is None and nothing carries on."""
+
+    lane: list[Sample] | None
+    read: int
+    current: bool
+    changes: list[tuple[int, bool]]
+    found: list[LagSample | None]
+    open: list[int]
+
+    def lags(self) -> list[LagSample]:
+        return [s for s in self.found if s is not None]
+
+
+def paired(
+    lane: list[Sample],
+    true: str,
+    changes: list[tuple[int, bool]],
+    name: str | tuple[str, str],
+    svc: ServiceRef,
+    node: str,
+    window_us: int,
+    was: Paired | None = None,
+) -> Paired:
+    """The changes paired (`_pair`) with the steps of `lane` (`true` the value the signal is
+    true at, false before the first sample), as a `Paired`; `was`: the same lane's pairing
+    before it grew. **Exact:** where `was` read the same changes from this list, in time
+    order, and the samples after them come in time order from its last one, the lane is
+    still in time order (`sorted_lane` gives it as it is) and its first `was.read` samples
+    are the ones read: `steps_where` is one pass whose state
+    after them is (the value, the last sample's time), so the steps are `was`'s followed by
+    those of the new samples from that state. A change whose look ended (a step reacted, or
+    one came after its end) within the old steps reads the same ones; the others (`was.open`)
+    carry on at the first new step, where each one's look stood (every new step is no earlier
+    than the old ones), through the same loop (`_pair`)."""
+    if (
+        was is not None
+        and was.lane is lane
+        and was.changes == changes
+        and _in_order_from(lane, was.read)
+    ):
+        prev_at = lane[was.read - 1].at_us if was.read else None
+        steps = steps_where(lane[was.read :], frozenset((true,)), was.current, prev_at)
+        current = steps[-1].value if steps else was.current
+        found = list(was.found)
+        now, still = _pair(changes, was.open, steps, name, svc, node, window_us)
+        for i, lag in zip(was.open, now, strict=True):
+            found[i] = lag
+        return Paired(lane, len(lane), current, changes, found, still)
+    ordered = sorted_lane(lane)
+    steps = steps_from_samples(ordered, true, False)
+    found, still = _pair(changes, range(len(changes)), steps, name, svc, node, window_us)
+    current = steps[-1].value if steps else False
+    return Paired(lane if ordered is lane else None, len(lane), current, changes, found, still)
+
+
+def _in_order_from(lane: list[Sample], read: int) -> bool:
+    """Whether the samples of `lane` from `read` on are in time order, from the one before."""
+    if read > len(lane):
+        return False
+    times = [s.at_us for s in lane[read - 1 if read else 0 :]]
+    return all(a <= b for a, b in pairwise(times))
 
 
 def _synced(
@@ -180,8 +260,12 @@ def node_lags(
     return {node: known[1] for node, known in _per_node(state, svc, settings).items()}
 
 
-#: a node's lags (kept in `Memo.lane_lags`): what they were found from, all of them, kube-proxy's
-_Kept = tuple[Any, list[LagSample], list[LagSample]]
+#: a node's lags (kept in `Memo.lane_lags`): what they were found from, all of them, kube-proxy's,
+#: and the pairings of its probe and LB poll lanes they came from (`Pairs`)
+_Kept = tuple[Any, list[LagSample], list[LagSample], "Pairs"]
+#: kube-proxy's pairing (a probe lane's; None: from its sync metrics, or no endpoint change)
+#: and the LB's
+Pairs = tuple[Paired | None, Paired | None]
 
 
 def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> dict[str, _Kept]:
@@ -222,15 +306,16 @@ def _scan(
         free = free and reads is None
         where = (svc, node, window, node_mode, reads)
         known = kept.get(where)
+        was: Pairs = known[3] if known is not None else (None, None)
         if known is not None and known[0] != inputs and _polls_alone(known[0], inputs):
             # kube-proxy's lags (the list's head) read no LB poll: only the LB's found again
             proxy = known[2]
-            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode)]
-            known = kept[where] = (inputs, found, proxy)
+            lb = _lb_lags(state, svc, node, window, node_mode, was=was[1])
+            known = kept[where] = (inputs, [*proxy, *_lags(lb)], proxy, (was[0], lb))
         elif known is None or known[0] != inputs:
-            found = _node_lags(state, svc, node, settings, window, node_mode)
+            found, pairs = _node_lags(state, svc, node, settings, window, node_mode, was)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
-            known = kept[where] = (inputs, found, proxy)
+            known = kept[where] = (inputs, found, proxy, pairs)
         out[node] = known
     return out, free
 
@@ -271,27 +356,30 @@ def _node_lags(
     settings: DetectSettings,
     window: int,
     node_mode: bool,
-) -> list[LagSample]:
-    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`)."""
-    out: list[LagSample] = []
+    was: Pairs = (None, None),
+) -> tuple[list[LagSample], Pairs]:
+    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`), and the
+    pairings they came from; `was`: the node's pairings before its lanes grew (`paired`)."""
     key = (svc, node)
     changes = _ready_changes(state.endpoints.get(key, []))
     if not changes:
-        return out
-    health = sorted_lane(state.probes["health"].get(key, []))
-    nodeport = sorted_lane(state.probes["nodeport"].get(key, []))
+        return [], (None, None)
+    health = state.probes["health"].get(key, [])
     looks = state.syncs.get((svc.cluster, node))
     if health:
-        proxy = steps_from_samples(health, "200", False)
-        out.extend(_match(changes, proxy, "kube-proxy-programming", svc, node, window))
-    elif looks and not nodeport:  # no probe: kube-proxy's own sync metrics
-        out.extend(_synced(state, changes, looks, svc, node, window, settings))
+        proxy = paired(health, "200", changes, "kube-proxy-programming", svc, node, window, was[0])
+        out = proxy.lags()
+    elif looks and not state.probes["nodeport"].get(key):  # no probe: kube-proxy's own metrics
+        proxy = None
+        out = _synced(state, changes, looks, svc, node, window, settings)
     else:  # a NodePort closes later than the ready set with PTE: openings only
-        proxy = steps_from_samples(nodeport, "connected", False)
-        opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
-        out.extend(s for s in opened if s.up)
-    out.extend(_lb_lags(state, svc, node, window, node_mode, changes))
-    return out
+        nodeport = state.probes["nodeport"].get(key, [])
+        name = "kube-proxy-programming"
+        proxy = paired(nodeport, "connected", changes, name, svc, node, window, was[0])
+        out = [s for s in proxy.lags() if s.up]
+    lb = _lb_lags(state, svc, node, window, node_mode, changes, was[1])
+    out.extend(_lags(lb))
+    return out, (proxy, lb)
 
 
 def _lb_lags(
@@ -301,18 +389,23 @@ def _lb_lags(
     window: int,
     node_mode: bool,
     changes: list[tuple[int, bool]] | None = None,
-) -> list[LagSample]:
+    was: Paired | None = None,
+) -> Paired | None:
     """The LB's lags of one node (the tail of `_node_lags`; `changes`: its endpoints' ready
-    changes, when the caller has them)."""
+    changes, when the caller has them; `was`: its pairing before the poll lane grew), as the
+    pairing they came from (None: no endpoint change)."""
     key = (svc, node)
     if changes is None:
         changes = _ready_changes(state.endpoints.get(key, []))
     if not changes:
-        return []
-    targets = sorted_lane(state.probes["target"].get(key, []))
-    lb = steps_from_samples(targets, "healthy", False)
+        return None
+    targets = state.probes["target"].get(key, [])
     names = ("lb-health-down", "lb-health-up") if node_mode else ("ccm-deregister", "ccm-register")
-    return _match(changes, lb, names, svc, node, window)
+    return paired(targets, "healthy", changes, names, svc, node, window, was)
+
+
+def _lags(pairing: Paired | None) -> list[LagSample]:
+    return [] if pairing is None else pairing.lags()
 
 
 def _polls_alone(before: tuple[int | bool, ...], now: tuple[int | bool, ...]) -> bool:

@@ -52,12 +52,15 @@ def steps_from_samples(samples: Sequence[Sample], true: str, initial: bool) -> l
     return steps_where(samples, frozenset((true,)), initial)
 
 
-def steps_where(samples: Sequence[Sample], accept: frozenset[str], initial: bool) -> list[Step]:
-    """steps_from_samples for a signal that is true where the value is any of `accept`. The
-    hot loop of a replay: kept plain."""
+def steps_where(
+    samples: Sequence[Sample], accept: frozenset[str], initial: bool, prev_at: int | None = None
+) -> list[Step]:
+    """steps_from_samples for a signal that is true where the value is any of `accept`;
+    `prev_at`: the time of the sample before `samples`, where they carry a lane on (its steps
+    then are those of the whole lane after the ones before). The hot loop of a replay: kept
+    plain."""
     steps: list[Step] = []
     current = initial
-    prev_at: int | None = None
     new = tuple.__new__
     for at_us, prev_us, value_text, event_id, _num in samples:
         if (value_text in accept) is not current:

@@ -48,7 +48,7 @@ def test_settings_the_lags_do_not_read_measure_nothing_again(
     calls: list[str] = []
     measure = lags_module._node_lags
 
-    def counted(*args: object, **kwargs: object) -> list[lags_module.LagSample]:
+    def counted(*args: object, **kwargs: object) -> tuple[list[lags_module.LagSample], object]:
         calls.append(str(args[2]))
         return measure(*args, **kwargs)  # type: ignore[arg-type]
 

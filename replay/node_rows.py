@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 from sqlalchemy import Connection
@@ -177,9 +179,25 @@ def _count(
             now.nodes[node] = NodeRows(raw, lines, old.counted, old.windows, old.lags)
         else:
             # a moved node's windows are mostly the ones it had: those counted alike are reused
-            before = dict(zip(old.raw, old.counted, strict=True)) if old is not None else None
-            found_here = counted(state, raw, settings, now.clocks, impact, before)
+            # (those it kept as they were, the same objects first: `_kept_head`)
+            head, before = 0, None
+            if old is not None:
+                if same_clock and old.lines == lines:
+                    head = _kept_head(old.raw, raw)
+                before = dict(zip(old.raw[head:], old.counted[head:], strict=True))
+            found_here = counted(state, raw[head:], settings, now.clocks, impact, before)
+            if head and old is not None:
+                found_here = [*old.counted[:head], *found_here]
             now.nodes[node] = NodeRows(raw, lines, found_here, [], [])
+
+
+def _kept_head(before: Sequence[Window], now: Sequence[Window]) -> int:
+    """How many of `now`'s first windows are `before`'s own, the same objects in the same
+    places (replay.node_cache keeps a moved node's windows before its suffix's instant as they
+    were). Counted on the same clocks and failed lines, each counts as it did: `counted` reads
+    only the window, its node's lines and the clocks. A C-level scan (`map`), the one part
+    left linear in the node's windows."""
+    return next(compress(count(), map(is_not, before, now)), min(len(before), len(now)))
 
 
 def _offsets(clocks: dict[ServiceRef, LogClock]) -> dict[ServiceRef, tuple[int, int] | None]:

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count
-from operator import is_not
+from operator import attrgetter, is_not
 from typing import Any
 
 from sqlalchemy import Connection
@@ -243,12 +243,44 @@ def _group(
         ):
             rows.windows = old.windows
             continue
+        if moved is not None and node not in moved_pods and old is not None:
+            head = _held_head(old, mine, moved, settle)
+            if head:  # those keep what they were given: the rest as below, from where it moved
+                tail = dict(zip(old.counted[head:], old.windows[head:], strict=True))
+                rest = reassigned(mine[head:], tail, moved, now.spans, basis[1], settle)
+                rows.windows = [*old.windows[:head], *rest]
+                continue
         ordered = sorted(mine, key=lambda w: w.start_us)
         done = _assigned(old)
         if done and moved is not None and node not in moved_pods:
             rows.windows = reassigned(ordered, done, moved, now.spans, basis[1], settle)
         else:
             rows.windows = assign(ordered, now.spans, basis[1], settle, done)
+
+
+def _held_head(old: NodeRows, mine: list[Window], moved: Sequence[SpanChange], settle: int) -> int:
+    """How many of a moved node's first counted windows `mine` keep what `_group` gave them
+    last (`old`; 0: none, or not known so): the same objects in the same places as
+    `old.counted` (`_kept_head`), both lists in start order (so `old.windows` is in their
+    order and `assign`'s order is theirs) and the span changes `moved` holding their owners
+    from the first one's start to the last one's (span_changes.owners_hold: then at each
+    start between). `reassigned` gives each of them its assigned self (equal windows are
+    assigned alike); the rest are `reassigned` alone, the same loop. C-level scans (`map`,
+    `sorted` of the starts) are the part left linear in the node's windows."""
+    if len(old.windows) != len(old.counted):
+        return 0
+    head = _kept_head(old.counted, mine)
+    if not head or not (_in_start_order(mine) and _in_start_order(old.counted)):
+        return 0
+    return head if owners_hold(moved, mine[0].start_us, mine[head - 1].start_us, settle) else 0
+
+
+def _in_start_order(windows: Sequence[Window]) -> bool:
+    starts = list(map(_START, windows))
+    return starts == sorted(starts)
+
+
+_START = attrgetter("start_us")
 
 
 def reassigned(

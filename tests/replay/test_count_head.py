@@ -1,6 +1,6 @@
-"""replay.node_rows: a refresh counts the failed requests of a moved node's windows from
-where they moved, keeping the counts of the windows replay.node_cache kept as they were, and
-stores what a rebuild stores."""
+"""replay.node_rows: a refresh counts the failed requests of a moved node's windows, and
+gives them their rollouts, from where they moved, keeping what the windows replay.node_cache
+kept as they were had, and stores what a rebuild stores."""
 
 from __future__ import annotations
 
@@ -22,14 +22,8 @@ from tests.replay.test_refresh_checkpoint import _equals_rebuild, _write_in
 def test_a_refresh_counts_from_where_the_windows_moved(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """n1's NodePort times out every 200 s for 18,000 s (90 windows), refreshed with its last
-    3,000 s in 3 batches: each refresh counts n1's windows from the suffix's instant on (the
-    last few blips'), not all of them (on the code before: 75, 80, 85 and 90), and the rows
-    are a rebuild's."""
-    history = blips._history()
-    cut = builders.at(stretch.END - 3000.0)
-    early = [o for o in history if o.observed_at <= cut]
-    late = [o for o in history if o.observed_at > cut]
+    """n1's windows (`_refreshed`) are counted from the suffix's instant on (the last few
+    blips'), not all of them (on the code before: 80, 85 and 90)."""
     given: list[int] = []
     plain = logclock.counted
 
@@ -38,10 +32,37 @@ def test_a_refresh_counts_from_where_the_windows_moved(
             given.append(len(windows))
         return plain(state, windows, *args)
 
+    _refreshed(engine, monkeypatch, "counted", counting)
+    assert given and max(given) <= 25, given
+
+
+def _refreshed(engine: Engine, monkeypatch: pytest.MonkeyPatch, name: str, wrap: Any) -> None:
+    """n1's NodePort times out every 200 s for 18,000 s (90 windows): stored up to its last
+    3,000 s, then refreshed with them in 3 batches (node_rows' `name` is `wrap` there), and
+    the rows are a rebuild's."""
+    history = blips._history()
+    cut = builders.at(stretch.END - 3000.0)
+    late = [o for o in history if o.observed_at > cut]
     cp = Checkpoint()
-    _write_in(engine, [early], cp)
-    monkeypatch.setattr(node_rows, "counted", counting)
+    _write_in(engine, [[o for o in history if o.observed_at <= cut]], cp)
+    monkeypatch.setattr(node_rows, name, wrap)
     third = len(late) // 3
     _write_in(engine, [late[:third], late[third : 2 * third], late[2 * third :]], cp)
-    assert given and max(given) <= 25, given
     _equals_rebuild(engine)
+
+
+def test_a_refresh_assigns_rollouts_from_where_the_windows_moved(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same refreshes give n1's windows their rollouts (`reassigned`, `assign`) from the
+    suffix's instant on, not all of them (on the code before: 80, 85 and 90)."""
+    given: list[int] = []
+    plain = node_rows.reassigned
+
+    def counting(ordered: Sequence[Window], *args: Any) -> list[Window]:
+        if any(w.node == "n1" for w in ordered):
+            given.append(len(ordered))
+        return plain(ordered, *args)
+
+    _refreshed(engine, monkeypatch, "reassigned", counting)
+    assert given and max(given) <= 25, given

@@ -32,13 +32,14 @@ if TYPE_CHECKING:
 
 
 def _owned(now: ServiceRows, only: set[str | None] | None = None) -> dict[str | None, list[Window]]:
-    """The Service's windows per group, in the order replay.group gives them (start, node);
-    `only`: of these groups alone."""
+    """The Service's windows per rollout, in the order replay.group gives them (start, node);
+    `only`: of these alone. The windows of no rollout are left out: a rollout's row reads
+    only its own (`with_windows` by its id, never None)."""
     every = [
         w
         for node in sorted(now.nodes)
         for w in now.nodes[node].windows
-        if only is None or w.rollout in only
+        if w.rollout is not None and (only is None or w.rollout in only)
     ]
     every.sort(key=lambda w: (w.start_us, w.node))
     owned: dict[str | None, list[Window]] = {}
@@ -55,7 +56,8 @@ def rollout_rows(
     since `prev` belonged, or belongs, to it: one of `changed` (the windows the nodes no longer
     have and those they have new, write_changes' diff; a row reads only its windows'
     multiset: counts, sums, the latest end, the nodes)."""
-    moved = None if prev is None else {w.rollout for w in changed}
+    # (a window of no rollout moves no rollout's row: each reads only its own windows)
+    moved = None if prev is None else {w.rollout for w in changed} - {None}
     if prev is None or moved is None:  # (moved is None only without prev)
         now.owned = _owned(now)
     elif not moved:

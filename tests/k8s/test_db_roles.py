@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
 from gapwatch.dashboard import data
+from gapwatch.dashboard.errors import UnsafeLogin
 from gapwatch.dashboard.filters import Filters
 from gapwatch.dashboard.sqlconsole import run_query
 from gapwatch.recorder.cliutil import open_store
@@ -308,3 +309,51 @@ def test_the_recorders_login_records_which_code_derived_the_facts(
     assert not derived_by(dashboard).mixed
     dashboard.dispose()
     migrator.dispose()
+
+
+def test_a_login_that_is_not_the_consoles_is_told_which_role_lets_it_call_set_config(
+    logins: dict[str, str],
+) -> None:
+    """roles.sql revokes set_config from PUBLIC and grants it back to the migrator, the writer
+    and the replayer: the SQL console refuses the dashboard pages', the recorder's and the
+    migration's logins, by the role that gives it, with the console's login as the advice. The
+    advice was the REVOKE from PUBLIC, which roles.sql had done: an operator who ran it got
+    the same refusal again."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    for login, role in (
+        ("gapwatch_dashboard", "gapwatch_replayer"),
+        ("gapwatch_recorder", "gapwatch_writer"),
+        ("gapwatch_migrator", make_url(logins["gapwatch_migrator"]).username),
+    ):
+        with pytest.raises(UnsafeLogin) as caught:
+            run_query(logins[login], "SELECT 1")
+        message = str(caught.value)
+        assert f"granted to {role}: not a console login" in message, message
+        assert "gapwatch_console" in message and "as a superuser" not in message, message
+    assert run_query(logins["gapwatch_console"], "SELECT 1 AS one").rows == [(1,)]
+
+
+def test_roles_sql_run_again_after_an_upgrade_lets_the_console_in(
+    logins: dict[str, str], pg_empty_url: str
+) -> None:
+    """A store set up before roles.sql revoked set_config from PUBLIC (476535c) has PUBLIC's
+    EXECUTE: after the upgrade the console's login is refused, told to revoke it and that
+    roles.sql does; running roles.sql again in the store's database (it is idempotent, as
+    deploy/README.md says) lets the console in."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:  # as before 476535c
+        conn.execute("GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) "
+                     "TO PUBLIC")  # fmt: skip
+    with pytest.raises(UnsafeLogin) as caught:
+        run_query(logins["gapwatch_console"], "SELECT 1")
+    assert "FROM PUBLIC (deploy/sql/roles.sql does it; run it again" in str(caught.value)
+    script = ROLES_SQL.read_text()
+    for login in LOGINS:
+        script = script.replace(login, make_url(logins[login]).username or "")
+    with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:
+        conn.execute(script)
+    assert run_query(logins["gapwatch_console"], "SELECT 1 AS one").rows == [(1,)]

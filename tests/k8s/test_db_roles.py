@@ -357,3 +357,34 @@ def test_roles_sql_run_again_after_an_upgrade_lets_the_console_in(
     with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:
         conn.execute(script)
     assert run_query(logins["gapwatch_console"], "SELECT 1 AS one").rows == [(1,)]
+
+
+def test_a_login_that_may_not_migrate_is_told_which_login_may(logins: dict[str, str]) -> None:
+    """A store behind the code, met by the recorder's login (the node agent's DaemonSet has no
+    migrate init container) or the dashboard's: the advice was `gapwatch db upgrade` with the
+    same URL, which then failed with `must be owner of table projector_positions`; both now
+    name the owner of the tables and deploy/'s migration login."""
+    from gapwatch.recorder.errors import SchemaOutOfDate
+    from gapwatch.recorder.store import require_current
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator, "0010")
+    owner = make_url(logins["gapwatch_migrator"]).username
+    for login in ("gapwatch_recorder", "gapwatch_dashboard"):
+        engine = make_engine(logins[login])
+        name = make_url(logins[login]).username
+        advice = f"run `gapwatch db upgrade` as {owner}, the owner of its tables (login {name}"
+        with pytest.raises(SchemaOutOfDate) as behind_code:
+            require_current(engine)
+        assert advice in str(behind_code.value) and "gapwatch-db-migrate" in str(behind_code.value)
+        with pytest.raises(StoreError) as refused:
+            upgrade(engine)
+        assert advice in str(refused.value), str(refused.value)
+        engine.dispose()
+    with pytest.raises(SchemaOutOfDate, match="with the same --db"):  # the owner may
+        require_current(migrator)
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    require_current(recorder)  # current now: nothing raised
+    recorder.dispose()
+    migrator.dispose()

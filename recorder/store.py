@@ -130,6 +130,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 #: libpq's refusal of a database that does not exist on the server.
 _MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+#: PostgreSQL's refusal of a write to replay's projections (a refresh), to a login that may not
+_PROJECTION_DENIED = re.compile(r"permission denied for table replay_\w+$")
+#: ... and the login that may: the dashboard's pages' (migration 0010, deploy/sql/roles.sql)
+_REFRESH_LOGIN = (
+    ": this login may not refresh replay's projections, which are behind the facts: use one in "
+    "gapwatch_replayer (deploy/: gapwatch_dashboard, Secret gapwatch-db-dashboard; "
+    "docs/dashboard.md)"
+)
 
 
 @contextmanager
@@ -146,6 +154,8 @@ def translate_errors(engine: Engine) -> Iterator[None]:
                 f": create it first (createdb {name}, or CREATE DATABASE {name} OWNER the login "
                 "that runs `gapwatch db upgrade`), then `gapwatch db upgrade` makes its tables"
             )
+        elif _PROJECTION_DENIED.search(reason):  # the console's or the recorder's login
+            reason += _REFRESH_LOGIN
         # not chained: the SQLAlchemy error repeats the statement with its parameters (a whole
         # batch of payloads): noise in every log line, and data that does not belong there
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None

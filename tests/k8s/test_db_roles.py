@@ -388,3 +388,35 @@ def test_a_login_that_may_not_migrate_is_told_which_login_may(logins: dict[str, 
     require_current(recorder)  # current now: nothing raised
     recorder.dispose()
     migrator.dispose()
+
+
+def test_a_login_that_may_not_refresh_the_projections_is_told_which_may(
+    logins: dict[str, str],
+) -> None:
+    """`gapwatch gaps` (or a page) as the console's or the recorder's login once the recorder has
+    written: `permission denied for table replay_state` was all it said; it now says that login
+    may not refresh replay's projections and which one may."""
+    import os
+    import subprocess
+    import sys
+
+    def gaps(login: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GAPWATCH_DB": logins[login], "COLUMNS": "400"}
+        return subprocess.run([sys.executable, "-m", "gapwatch.dashboard.cli", "gaps"], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    write_scenario(recorder, 1)
+    recorder.dispose()
+    for login in ("gapwatch_console", "gapwatch_recorder"):
+        done = gaps(login)
+        assert done.returncode == 1
+        said = " ".join(done.stderr.split())
+        assert "permission denied for table replay_state: this login may not refresh replay's " \
+            "projections" in said and "use one in gapwatch_replayer (deploy/: " \
+            "gapwatch_dashboard" in said, said  # fmt: skip
+    done = gaps("gapwatch_dashboard")
+    assert done.returncode == 0, done.stderr

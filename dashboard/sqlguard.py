@@ -80,6 +80,32 @@ def _one(conn: psycopg.Connection[Any], query: str, *params: Any) -> Any:
     return None if row is None else row[0]
 
 
+#: The grantees of EXECUTE on set_config through which a role has it: PUBLIC (grantee 0) first
+_SET_CONFIG_HOLDERS = """
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END
+FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+WHERE p.oid = %s::regprocedure AND a.privilege_type = 'EXECUTE'
+  AND (a.grantee = 0 OR pg_has_role(%s, a.grantee, 'MEMBER'))
+ORDER BY a.grantee <> 0, 1
+"""
+
+
+def _set_config_refusal(conn: psycopg.Connection[Any], who: str) -> str:
+    """Why `who`, which may call set_config, is refused, and the advice that mends it: the REVOKE
+    from PUBLIC where PUBLIC holds it, else the roles that give it (roles.sql grants it to the
+    migration's, the recorder's and the dashboard pages' roles, whose logins are not the
+    console's: the REVOKE from PUBLIC, already done, would change nothing)."""
+    holders = [str(r[0]) for r in conn.execute(_SET_CONFIG_HOLDERS, (SET_CONFIG, who))]
+    why = f"{who} may call set_config (a query could lift its own work_mem)"
+    if not holders or holders[0] == "PUBLIC":
+        return (
+            f"{why}: as a superuser, in the store's database, {REVOKE_SET_CONFIG} "
+            "(deploy/sql/roles.sql does it; run it again there after an upgrade from a version "
+            "before it did)"
+        )
+    return f"{why}, granted to {', '.join(holders)}: not a console login: {HOW_TO}"
+
+
 def check_login(conn: psycopg.Connection[Any]) -> None:
     """Raise UnsafeLogin unless this connection's login is fit to run ad-hoc SQL (see above)."""
     login = str(_one(conn, "SELECT session_user"))
@@ -97,10 +123,7 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
             if _one(conn, "SELECT pg_has_role(%s, %s, 'MEMBER')", who, role):
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
         if _one(conn, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", who, SET_CONFIG):
-            raise UnsafeLogin(
-                f"{who} may call set_config (a query could lift its own work_mem): as a "
-                f"superuser, in the store's database, {REVOKE_SET_CONFIG}"
-            )
+            raise UnsafeLogin(_set_config_refusal(conn, who))
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
     # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the
     # advice it gets.

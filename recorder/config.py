@@ -166,7 +166,7 @@ def _check_top_level(legacy: Mapping[str, Any], own: set[str], where: str) -> No
     )
 
 
-def _check_retention(raw: dict[str, Any], where: str) -> None:
+def _check_retention(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> None:
     from gapwatch.recorder.partitions import parse_retention
 
     value = raw.get("retention")
@@ -174,7 +174,9 @@ def _check_retention(raw: dict[str, Any], where: str) -> None:
         try:
             parse_retention(str(value))
         except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+            given = "GAPWATCH_RETENTION"
+            origin = given if env.get(given) else f"{where}: retention"
+            raise ConfigError(f"{origin}: {exc}") from None
     ahead = raw.get("partitions_ahead_days", 0)
     if not isinstance(ahead, int) or ahead < 0:
         raise ConfigError(f"{where}: partitions_ahead_days: expected a whole number, 0 or more")
@@ -206,7 +208,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
         sources[LEGACY_SOURCE].update({k: env[e] for e, k in LEGACY_ENV.items() if env.get(e)})
     if "spool" in raw:
         raw["spool"] = settings_from(SpoolSettings, f"{where}: spool", raw["spool"])
-    _check_retention(raw, where)
+    _check_retention(raw, where, env)
     try:
         return RecorderConfig(**raw, sources=sources, origin=where)
     except TypeError as exc:

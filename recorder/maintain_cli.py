@@ -43,7 +43,17 @@ def register(db_app: typer.Typer) -> None:
     db_app.command("maintain")(db_maintain)
 
 
+def _retention_origin(ctx: typer.Context) -> str:
+    """Where the retention came from, for its error: the CronJob gapwatch-maintain passes no
+    option, and `--retention: 'none'` pointed at an option nobody had typed."""
+    source = ctx.get_parameter_source("retention")
+    if source is not None and source.name == "ENVIRONMENT":
+        return "GAPWATCH_RETENTION (deploy/: key `retention` of ConfigMap gapwatch-cluster)"
+    return "--retention"
+
+
 def db_maintain(
+    ctx: typer.Context,
     db: DbOption = DEFAULT_URL,
     retention: RetentionOption = None,
     ahead_days: AheadOption = DEFAULT_AHEAD_DAYS,
@@ -71,7 +81,7 @@ def db_maintain(
     try:
         keep = parse_retention(retention) if retention is not None else None
     except ValueError as exc:
-        usage_error(f"--retention: {exc}")
+        usage_error(f"{_retention_origin(ctx)}: {exc}")
     engine = open_store(db)
     if dry_run:
         _dry_run(engine, keep, as_json)

@@ -130,6 +130,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 #: libpq's refusal of a database that does not exist on the server.
 _MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+#: PostgreSQL's refusal of a write to replay's projections (a refresh), to a login that may not
+_PROJECTION_DENIED = re.compile(r"permission denied for table replay_\w+$")
+#: ... and the login that may: the dashboard's pages' (migration 0010, deploy/sql/roles.sql)
+_REFRESH_LOGIN = (
+    ": this login may not refresh replay's projections, which are behind the facts: use one in "
+    "gapwatch_replayer (deploy/: gapwatch_dashboard, Secret gapwatch-db-dashboard; "
+    "docs/dashboard.md)"
+)
 
 
 @contextmanager
@@ -146,6 +154,8 @@ def translate_errors(engine: Engine) -> Iterator[None]:
                 f": create it first (createdb {name}, or CREATE DATABASE {name} OWNER the login "
                 "that runs `gapwatch db upgrade`), then `gapwatch db upgrade` makes its tables"
             )
+        elif _PROJECTION_DENIED.search(reason):  # the console's or the recorder's login
+            reason += _REFRESH_LOGIN
         # not chained: the SQLAlchemy error repeats the statement with its parameters (a whole
         # batch of payloads): noise in every log line, and data that does not belong there
         raise StoreError(f"{redact(str(engine.url))}: {reason}") from None
@@ -164,14 +174,46 @@ def _serialized(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
+def _not_the_owner(conn: Connection) -> tuple[str, str] | None:
+    """(owner, login) when this PostgreSQL login neither owns the store's tables (alembic_version)
+    nor is a member of their owner: it may not migrate them. None on SQLite, for an empty store
+    and for the owner."""
+    if conn.dialect.name != "postgresql":
+        return None
+    row = conn.execute(
+        text(
+            "SELECT pg_get_userbyid(relowner), current_user, "
+            "pg_has_role(current_user, relowner, 'USAGE') "
+            "FROM pg_class WHERE oid = to_regclass('alembic_version')"
+        )
+    ).first()
+    return None if row is None or row[2] else (str(row[0]), str(row[1]))
+
+
+def _upgrade_as(owner: str, login: str) -> str:
+    return (
+        f"run `gapwatch db upgrade` as {owner}, the owner of its tables (login {login} may not "
+        "change them; deploy/: the recorder pod's migrate init container, Secret "
+        "gapwatch-db-migrate)"
+    )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Create or migrate the store to `revision` (one migration at a time per database).
     Returns the revisions (None: empty) found once the lock was held, and after: the one read
     before waiting is stale when another upgrade ran meanwhile (the second replica said
-    "schema empty -> 0009" after finding 0009 and doing nothing)."""
+    "schema empty -> 0009" after finding 0009 and doing nothing). A login that does not own the
+    tables is told who does before a migration fails on its first table (`must be owner of
+    table projector_positions`)."""
     with translate_errors(engine), engine.begin() as conn:
         _serialized(conn)
         found = MigrationContext.configure(conn).get_current_revision()
+        other = _not_the_owner(conn)
+        if other is not None and revision == "head" and found != head_revision():
+            raise StoreError(
+                f"{redact(str(engine.url))}: schema {found} is behind {head_revision()}: "
+                f"{_upgrade_as(*other)}"
+            )
         command.upgrade(alembic_config(conn), revision)
         return found, MigrationContext.configure(conn).get_current_revision()
 
@@ -201,9 +243,14 @@ def require_current(engine: Engine) -> None:
         state = "is empty" if have is None else f"is at revision {have}, the code wants {want}"
         # without the same --db a pasted `gapwatch db upgrade` migrated (or created) the default
         # sqlite:///gapwatch.db, and the store named here stayed behind
+        how = "run `gapwatch db upgrade` with the same --db (or GAPWATCH_DB)"
+        with translate_errors(engine), engine.connect() as conn:
+            other = _not_the_owner(conn)
+        # deploy/'s logins: the recorder's (the node agent has no migrate init container) or
+        # the dashboard's may not, and `db upgrade` with them failed on its first table
         raise SchemaOutOfDate(
-            f"the store {redact(str(engine.url))} {state}: run `gapwatch db upgrade` with the "
-            "same --db (or GAPWATCH_DB)"
+            f"the store {redact(str(engine.url))} {state}: "
+            f"{how if other is None else _upgrade_as(*other)}"
         )
 
 

@@ -287,6 +287,40 @@ def test_the_recorder_example_parses_and_shows_the_defaults(tmp_path: Path) -> N
     assert hidden <= {"kubeconfig", "api_server", "context"}, sorted(hidden)
 
 
+def _keys(cls: type, prefix: str = "") -> list[str]:
+    """Every configuration key of a settings dataclass, nested ones as `outer.inner`."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    keys = []
+    for f in dataclasses.fields(cls):
+        keys.append(prefix + f.name)
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            keys += _keys(hint, f"{prefix}{f.name}.")
+    return keys
+
+
+def test_every_key_of_the_recorder_and_its_k8s_source_has_a_doc_line() -> None:
+    """docs/recorder.md's configuration section names every key the code takes (the example
+    file or a `key` in the text): `context`, `api_server`, `kubeconfig`, `watch.list_timeout_s`
+    and both `backoff` sections were taken and said nowhere."""
+    from gapwatch.recorder.config import RecorderConfig
+    from gapwatch.recorder.sources.k8s.config import K8sSettings
+
+    text = (ROOT / "docs" / "recorder.md").read_text()
+    section = text[text.index("Configuration (`recorder/config.py`)") : text.index("## Deploying")]
+    keys = [k for k in _keys(RecorderConfig) if k != "origin"] + _keys(K8sSettings, "k8s.")
+    missing = [
+        key
+        for key in keys
+        if f"`{key.rsplit('.', 1)[-1]}`" not in section
+        and not re.search(rf"[\s{{,]{re.escape(key.rsplit('.', 1)[-1])}:", section)
+    ]
+    assert not missing, f"docs/recorder.md's configuration names no {missing}"
+
+
 def test_every_environment_variable_of_the_recorder_is_documented() -> None:
     from gapwatch.recorder.config import LEGACY_ENV
 

@@ -1,5 +1,7 @@
--- gapwatch's PostgreSQL roles: run ONCE per server as a superuser (or a role with CREATEROLE),
--- before the first `gapwatch db upgrade`. Set the passwords afterwards with \password.
+-- gapwatch's PostgreSQL roles: run as a superuser in the store's database before the first
+-- `gapwatch db upgrade`, and again after each upgrade (what is already so stays as it is). Not
+-- as a role with CREATEROLE alone: it may not set temp_file_limit (ON_ERROR_STOP stops there),
+-- nor grant on schema public (a warning). Set the passwords afterwards with \password.
 --   psql -v ON_ERROR_STOP=1 -d gapwatch -f deploy/sql/roles.sql
 --
 -- gapwatch_migrator  LOGIN: owns the schema; `gapwatch db upgrade` (the init container) runs as it.

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
 
 from gapwatch.dashboard import data
+from gapwatch.dashboard.errors import UnsafeLogin
 from gapwatch.dashboard.filters import Filters
 from gapwatch.dashboard.sqlconsole import run_query
 from gapwatch.recorder.cliutil import open_store
@@ -308,3 +309,114 @@ def test_the_recorders_login_records_which_code_derived_the_facts(
     assert not derived_by(dashboard).mixed
     dashboard.dispose()
     migrator.dispose()
+
+
+def test_a_login_that_is_not_the_consoles_is_told_which_role_lets_it_call_set_config(
+    logins: dict[str, str],
+) -> None:
+    """roles.sql revokes set_config from PUBLIC and grants it back to the migrator, the writer
+    and the replayer: the SQL console refuses the dashboard pages', the recorder's and the
+    migration's logins, by the role that gives it, with the console's login as the advice. The
+    advice was the REVOKE from PUBLIC, which roles.sql had done: an operator who ran it got
+    the same refusal again."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    for login, role in (
+        ("gapwatch_dashboard", "gapwatch_replayer"),
+        ("gapwatch_recorder", "gapwatch_writer"),
+        ("gapwatch_migrator", make_url(logins["gapwatch_migrator"]).username),
+    ):
+        with pytest.raises(UnsafeLogin) as caught:
+            run_query(logins[login], "SELECT 1")
+        message = str(caught.value)
+        assert f"granted to {role}: not a console login" in message, message
+        assert "gapwatch_console" in message and "as a superuser" not in message, message
+    assert run_query(logins["gapwatch_console"], "SELECT 1 AS one").rows == [(1,)]
+
+
+def test_roles_sql_run_again_after_an_upgrade_lets_the_console_in(
+    logins: dict[str, str], pg_empty_url: str
+) -> None:
+    """A store set up before roles.sql revoked set_config from PUBLIC (476535c) has PUBLIC's
+    EXECUTE: after the upgrade the console's login is refused, told to revoke it and that
+    roles.sql does; running roles.sql again in the store's database (it is idempotent, as
+    deploy/README.md says) lets the console in."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:  # as before 476535c
+        conn.execute("GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) "
+                     "TO PUBLIC")  # fmt: skip
+    with pytest.raises(UnsafeLogin) as caught:
+        run_query(logins["gapwatch_console"], "SELECT 1")
+    assert "FROM PUBLIC (deploy/sql/roles.sql does it; run it again" in str(caught.value)
+    script = ROLES_SQL.read_text()
+    for login in LOGINS:
+        script = script.replace(login, make_url(logins[login]).username or "")
+    with psycopg.connect(_dsn(pg_empty_url), autocommit=True) as conn:
+        conn.execute(script)
+    assert run_query(logins["gapwatch_console"], "SELECT 1 AS one").rows == [(1,)]
+
+
+def test_a_login_that_may_not_migrate_is_told_which_login_may(logins: dict[str, str]) -> None:
+    """A store behind the code, met by the recorder's login (the node agent's DaemonSet has no
+    migrate init container) or the dashboard's: the advice was `gapwatch db upgrade` with the
+    same URL, which then failed with `must be owner of table projector_positions`; both now
+    name the owner of the tables and deploy/'s migration login."""
+    from gapwatch.recorder.errors import SchemaOutOfDate
+    from gapwatch.recorder.store import require_current
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator, "0010")
+    owner = make_url(logins["gapwatch_migrator"]).username
+    for login in ("gapwatch_recorder", "gapwatch_dashboard"):
+        engine = make_engine(logins[login])
+        name = make_url(logins[login]).username
+        advice = f"run `gapwatch db upgrade` as {owner}, the owner of its tables (login {name}"
+        with pytest.raises(SchemaOutOfDate) as behind_code:
+            require_current(engine)
+        assert advice in str(behind_code.value) and "gapwatch-db-migrate" in str(behind_code.value)
+        with pytest.raises(StoreError) as refused:
+            upgrade(engine)
+        assert advice in str(refused.value), str(refused.value)
+        engine.dispose()
+    with pytest.raises(SchemaOutOfDate, match="with the same --db"):  # the owner may
+        require_current(migrator)
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    require_current(recorder)  # current now: nothing raised
+    recorder.dispose()
+    migrator.dispose()
+
+
+def test_a_login_that_may_not_refresh_the_projections_is_told_which_may(
+    logins: dict[str, str],
+) -> None:
+    """`gapwatch gaps` (or a page) as the console's or the recorder's login once the recorder has
+    written: `permission denied for table replay_state` was all it said; it now says that login
+    may not refresh replay's projections and which one may."""
+    import os
+    import subprocess
+    import sys
+
+    def gaps(login: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GAPWATCH_DB": logins[login], "COLUMNS": "400"}
+        return subprocess.run([sys.executable, "-m", "gapwatch.dashboard.cli", "gaps"], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    write_scenario(recorder, 1)
+    recorder.dispose()
+    for login in ("gapwatch_console", "gapwatch_recorder"):
+        done = gaps(login)
+        assert done.returncode == 1
+        said = " ".join(done.stderr.split())
+        assert "permission denied for table replay_state: this login may not refresh replay's " \
+            "projections" in said and "use one in gapwatch_replayer (deploy/: " \
+            "gapwatch_dashboard" in said, said  # fmt: skip
+    done = gaps("gapwatch_dashboard")
+    assert done.returncode == 0, done.stderr

@@ -85,6 +85,36 @@ def test_retention_comes_from_the_environment_too(tmp_path: Path) -> None:
         load_config(path, {"GAPWATCH_RETENTION": "13"})
 
 
+def test_a_bad_retention_names_its_key_or_variable(tmp_path: Path) -> None:
+    """The value alone (`record.yaml: 'none': expected ...`) named no key, and one from
+    GAPWATCH_RETENTION was blamed on the file."""
+    path = tmp_path / "record.yaml"
+    path.write_text("cluster: c\nretention: none\nsources: {toy: {rounds: 1}}\n")
+    with pytest.raises(ConfigError, match=r"^\S*record.yaml: retention: 'none': expected"):
+        load_config(path, {})
+    with pytest.raises(ConfigError, match=r"^GAPWATCH_RETENTION: '13': expected"):
+        load_config(path, {"GAPWATCH_RETENTION": "13"})
+
+
+def test_db_maintain_names_the_variable_a_bad_retention_came_from(tmp_path: Path) -> None:
+    """deploy/base's CronJob gapwatch-maintain runs `gapwatch db maintain` with no option and
+    the retention from ConfigMap gapwatch-cluster (GAPWATCH_RETENTION): `retention=none` there
+    failed every run with `--retention: 'none': ...`, an option nobody had given, and no
+    partition was created ahead meanwhile."""
+    from typer.testing import CliRunner
+
+    from gapwatch.dashboard.cli import app
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {"GAPWATCH_RETENTION": "none"}
+    done = CliRunner().invoke(app, ["db", "maintain", "--db", url], env=env)
+    assert done.exit_code == 2
+    assert "GAPWATCH_RETENTION (deploy/: key `retention` of ConfigMap gapwatch-cluster): " \
+        "'none': expected" in done.output  # fmt: skip
+    typed = CliRunner().invoke(app, ["db", "maintain", "--db", url, "--retention", "none"])
+    assert typed.exit_code == 2 and "--retention: 'none': expected" in typed.output
+
+
 def test_the_days_left_ahead_are_reported_for_a_gauge(engine: Engine) -> None:
     """The recorder's gauge gapwatch_recorder_partition_days_ahead hears, after each run, how
     many days of partitions are left after today: what an alert watches, since the log says a

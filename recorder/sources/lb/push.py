@@ -40,6 +40,7 @@ from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
 from gapwatch.recorder.sources.lb.listener import Listener
 from gapwatch.recorder.sources.lb.pushhealth import PushMetrics
+from gapwatch.recorder.sources.lb.throttle import Throttle
 from gapwatch.recorder.writer import Derive, EventWriter
 
 PATH = "/v1/observations"
@@ -135,21 +136,29 @@ def _answer(status: int, body: dict[str, Any], **headers: str) -> web.Response:
     )
 
 
+#: One log line per client and status every 10 s (throttle.py): refusals are anyone's to cause.
+_REFUSALS = Throttle()
+
+
 def _refused(
     request: web.Request, status: int, body: dict[str, Any], **headers: str
 ) -> web.Response:
     """The answer to a request that stored nothing, said in the log too: the client is told,
     and so is whoever runs the receiver (a pusher with a wrong token or a bad script was
-    invisible on this side). The first bad line's reason only; never the token given."""
-    lines = body.get("lines") or [{}]
-    log.warning(
-        "push refused",
-        status=status,
-        error=body["error"],
-        first_line=lines[0].get("line"),
-        first_reason=lines[0].get("reason"),
-        peer=request.remote,
-    )
+    invisible on this side). The first bad line's reason only; never the token given. At most
+    one line per client and status every 10 s, with how many were left out since."""
+    suppressed = _REFUSALS.allow((request.remote, status))
+    if suppressed is not None:
+        lines = body.get("lines") or [{}]
+        log.warning(
+            "push refused",
+            status=status,
+            error=body["error"],
+            first_line=lines[0].get("line"),
+            first_reason=lines[0].get("reason"),
+            peer=request.remote,
+            suppressed=suppressed,
+        )
     return _answer(status, body, **headers)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import orjson
 
 from benchmarks.observations import generate
-from gapwatch.recorder.ndjson import _check_storable, dumps
+from gapwatch.recorder.ndjson import check_storable, dumps
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sim import PRESETS, load_scenario, run
 from gapwatch.recorder.writer import prepare
@@ -39,7 +39,7 @@ def digests(observations: Iterable[Observation]) -> tuple[int, str, str]:
     count = 0
     for event_id, original in enumerate(observations, start=1):
         text = dumps(original).encode()
-        _check_storable(text)
+        check_storable(text)
         obs = from_dict(orjson.loads(text))
         stored, row = prepare(obs)
         rows.update(repr(row).encode() + b"\n")

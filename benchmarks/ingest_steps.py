@@ -36,7 +36,7 @@ from psycopg.copy import FileWriter
 from benchmarks.observations import generate
 from benchmarks.server import dsn
 from gapwatch.recorder.importer import IMPORT_GC_THRESHOLDS
-from gapwatch.recorder.ndjson import _check_storable, dumps, read_lines
+from gapwatch.recorder.ndjson import check_storable, dumps, read_lines
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.writer import _JsonTextDumper, prepare
@@ -106,7 +106,7 @@ def main() -> None:
     def validate() -> list[Observation]:
         out = []
         for line, data in zip(lines, decoded, strict=True):
-            _check_storable(line)
+            check_storable(line)
             out.append(from_dict(data))
         return out
 

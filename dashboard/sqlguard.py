@@ -14,7 +14,9 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    `temp_file_limit` (superuser-only to set: give the login one with `ALTER ROLE ... SET
    temp_file_limit`, docs/sql.md), and no EXECUTE on `set_config` (a query that calls it in
    its first rows lifts `work_mem` for the sorts and hashes that start after: a 5,000,000-row sort
-   held in memory past a 64 MB temp_file_limit; deploy/sql/roles.sql revokes it from PUBLIC).
+   held in memory past a 64 MB temp_file_limit; deploy/sql/roles.sql revokes it from PUBLIC),
+   nor on `pg_logical_emit_message` (it writes the server's WAL from a read-only transaction,
+   committed or not: 192 MB in 0.5 s, bounded by no temp_file_limit; revoked there too).
    gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
    `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`;
@@ -46,11 +48,27 @@ DANGEROUS_ROLES = (
 #: The function a query could change its own limits with (SET itself cannot run in a cursor).
 SET_CONFIG = "pg_catalog.set_config(text, text, boolean)"
 REVOKE_SET_CONFIG = f"REVOKE EXECUTE ON FUNCTION {SET_CONFIG} FROM PUBLIC"
+#: The functions that write WAL from a read-only transaction: every overload (PostgreSQL 17
+#: replaced the two of 15 with one taking a fourth argument).
+WAL_WRITER = "pg_logical_emit_message"
+_WAL_WRITERS = f"""
+SELECT p.oid::regprocedure::text FROM pg_proc p
+WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = '{WAL_WRITER}'
+"""
+REVOKE_WAL_WRITER = f"""DO $$
+DECLARE f text;
+BEGIN
+    FOR f IN {_WAL_WRITERS.strip()} LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END $$"""
+#: What an operator runs once in the store's database (deploy/sql/roles.sql runs both).
+REVOKES = (REVOKE_SET_CONFIG, REVOKE_WAL_WRITER)
 HOW_TO = (
     "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): deploy/sql/roles.sql's "
     f"gapwatch_console, or CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
     "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB'; in the store's database "
-    f"{REVOKE_SET_CONFIG} (docs/dashboard.md)"
+    f"{REVOKE_SET_CONFIG} and from {WAL_WRITER} (deploy/sql/roles.sql, docs/dashboard.md)"
 )
 
 
@@ -124,6 +142,13 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
                 raise UnsafeLogin(f"{who} is a member of {role}; refused: {HOW_TO}")
         if _one(conn, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", who, SET_CONFIG):
             raise UnsafeLogin(_set_config_refusal(conn, who))
+        wal = _one(conn, _WAL_WRITERS + "AND has_function_privilege(%s, p.oid, 'EXECUTE')", who)
+        if wal is not None:
+            raise UnsafeLogin(
+                f"{who} may call {wal} (a query could write the server's WAL, read-only or "
+                f"not): as a superuser, in the store's database, REVOKE EXECUTE ON FUNCTION "
+                f"{wal} FROM PUBLIC (deploy/sql/roles.sql revokes every overload)"
+            )
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
     # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the
     # advice it gets.

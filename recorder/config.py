@@ -182,6 +182,18 @@ def _check_retention(raw: dict[str, Any], where: str, env: Mapping[str, str]) ->
         raise ConfigError(f"{where}: partitions_ahead_days: expected a whole number, 0 or more")
 
 
+def _check_texts(raw: dict[str, Any], where: str) -> None:
+    """`cluster`, `db` and `listen` are text: a `db:` given as a list or a mapping ended in a
+    101-line traceback (`'list' object has no attribute 'strip'`). The value is never shown: a
+    `db` holds a password."""
+    for key in ("cluster", "db", "listen"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(
+                f"{where}: {key}: expected text, got a {type(raw[key]).__name__} (YAML read it "
+                "as one: quote the value)"
+            )
+
+
 def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConfig:
     """The configuration from `path` (optional) and `env`; ConfigError names what is wrong."""
     from gapwatch.recorder.sources import REGISTRY
@@ -209,6 +221,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> RecorderConf
     if "spool" in raw:
         raw["spool"] = settings_from(SpoolSettings, f"{where}: spool", raw["spool"])
     _check_retention(raw, where, env)
+    _check_texts(raw, where)
     try:
         return RecorderConfig(**raw, sources=sources, origin=where)
     except TypeError as exc:

@@ -203,7 +203,7 @@ def parse_line(raw: RawLine, name: str) -> Observation | LineError:
     except orjson.JSONDecodeError as exc:
         return LineError(name, raw.number, json_reason(raw, exc))
     try:
-        _check_storable(raw.text)
+        check_storable(raw.text)
         return from_dict(data)
     except ObservationError as exc:
         return LineError(name, raw.number, str(exc))
@@ -240,7 +240,7 @@ def _out_of_range(value: object) -> int | None:
     return None
 
 
-def _check_storable(text: bytes) -> None:
+def check_storable(text: bytes) -> None:
     """ObservationError for what the store cannot keep as written (see the module docstring).
 
     Cheap for ordinary lines: the exact checks run only when a byte count says they might fail."""

@@ -52,3 +52,17 @@ ALTER ROLE gapwatch_console SET temp_file_limit = '256MB';
 REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean)
     TO gapwatch_migrator, gapwatch_writer, gapwatch_replayer;
+-- A console query could write the server's WAL with pg_logical_emit_message, which runs in a
+-- read-only transaction and writes whether it commits or not (192 MB in 0.5 s; no
+-- temp_file_limit bounds it): revoked from PUBLIC here too, every overload (15 has two, 17 one),
+-- and dashboard/sqlguard.py refuses a console login that may still call it. No gapwatch login
+-- calls it.
+DO $$
+DECLARE f text;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure::text FROM pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace
+               AND p.proname = 'pg_logical_emit_message' LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END $$;

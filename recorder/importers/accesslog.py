@@ -6,7 +6,8 @@ kept, successes too: replay decides what a failure is from the fields and ties a
 through its target `ip:port` (Node addresses and the Service's NodePort); namespace, name and
 node stay null here. Times: `observed_at` is the line's `time`; `source_time` when the request
 was made (ALB `request_creation_time`; Classic and NLB have only `time`). NLB times carry no zone
-and are UTC, as all ELB logs are.
+and are UTC, as all ELB logs are. Query-string values of the request's URL are never stored, in
+the line or the fields (recorder/importers/accessredact.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gapwatch.recorder.accessfields import (
     tokens,
     unclosed_quote,
 )
+from gapwatch.recorder.importers.accessredact import redact_queries
 from gapwatch.recorder.importers.base import Context, Format, Parsed, RecordError, Stats
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import parse_time
@@ -77,6 +79,7 @@ def parse(record: Any, ctx: Context) -> Parsed:
     if not isinstance(record, str):
         raise RecordError("expected a text line")
     fmt, fields = parse_line(record)
+    line, fields = redact_queries(record, fields)
     at = _time(fields.get("time"), "time")
     created = fields.get("request_creation_time")
     when = _time(created, "request_creation_time") if created not in (None, "-") else at
@@ -91,7 +94,7 @@ def parse(record: Any, ctx: Context) -> Parsed:
             source=SOURCE,
             kind="LBAccessLog",
             op="OBSERVED",
-            payload={"line": record, "format": fmt, "fields": fields},
+            payload={"line": line, "format": fmt, "fields": fields},
             source_time=when,
         )
     ]

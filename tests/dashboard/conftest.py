@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from gapwatch.dashboard.sqlguard import REVOKE_SET_CONFIG
+from gapwatch.dashboard.sqlguard import REVOKES
 
 
 def make_console_login(store_url: str, *, temp_file_limit: str = "64MB") -> tuple[str, str]:
@@ -25,7 +25,8 @@ def make_console_login(store_url: str, *, temp_file_limit: str = "64MB") -> tupl
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {name} LOGIN IN ROLE gapwatch_reader")
         conn.execute(f"ALTER ROLE {name} SET temp_file_limit = '{temp_file_limit}'")
-        conn.execute(REVOKE_SET_CONFIG)
+        for revoke in REVOKES:
+            conn.execute(revoke)
     url = make_url(store_url).set(username=name, password=None)
     return url.render_as_string(hide_password=False), name
 

@@ -98,3 +98,40 @@ def test_an_imported_pod_keeps_no_secret(tmp_path: Path, fmt: str, record: dict[
     # nowhere in the file, the facts and any page the store holds included
     raw = store.read_bytes()
     assert ENV_SECRET.encode() not in raw and APPLIED_SECRET.encode() not in raw
+
+
+URL_SECRET = "tok-hunter4"
+CODE_SECRET = "oauth-hunter5"
+#: An ALB line whose request carries a token and whose redirect carries an OAuth code.
+ALB_LINE = (
+    "https 2026-12-01T10:00:01.000000Z app/web/1 10.0.0.9:5000 10.0.1.12:31805 0.001 0.002 "
+    f'0.000 302 302 100 200 "GET https://shop.example.com:443/cart?access_token={URL_SECRET}'
+    '&page=2 HTTP/1.1" "curl/8" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
+    'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1 "Root=1-2" "shop.example.com" '
+    '"arn:cert" 0 2026-12-01T10:00:00.990000Z "redirect" '
+    f'"https://login.example.com/cb?code={CODE_SECRET}" "-" "10.0.1.12:31805" "302" "-" "-"'
+)
+
+
+def test_an_imported_access_log_line_keeps_no_query_string_value(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Session 29's review: the token in a request's URL was stored twice (the raw line and
+    `fields.request`), the redirect's OAuth code twice more. The names stay; the values go."""
+    source = tmp_path / "alb.log"
+    source.write_text(ALB_LINE + "\n")
+    done = gapwatch(
+        "import", "elb-access-log", str(source), "--db", store_url, "--cluster", "c1", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    dumped = gapwatch("export", "events", "--db", store_url, cwd=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    [payload] = [json.loads(row)["payload"] for row in dumped.stdout.splitlines()]
+    request = "GET https://shop.example.com:443/cart?access_token=REDACTED&page=REDACTED HTTP/1.1"
+    assert payload["fields"]["request"] == request
+    assert payload["fields"]["redirect_url"] == "https://login.example.com/cb?code=REDACTED"
+    assert f'"{request}"' in payload["line"] and "cb?code=REDACTED" in payload["line"]
+    assert URL_SECRET not in dumped.stdout and CODE_SECRET not in dumped.stdout
+    if store_url.startswith("sqlite:///"):  # nor in the facts, or any page of the file
+        raw = Path(store_url.removeprefix("sqlite:///")).read_bytes()
+        assert URL_SECRET.encode() not in raw and CODE_SECRET.encode() not in raw

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gapwatch.dashboard.sqlguard import REVOKE_SET_CONFIG
+from gapwatch.dashboard.sqlguard import REVOKES
 from tests import pgserver
 from tests.test_cli import gapwatch
 
@@ -97,7 +97,8 @@ def test_every_way_to_keep_the_password_off_the_command_line(port: int, tmp_path
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/{DB}", autocommit=True) as c:
         c.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{PASSWORD}' IN ROLE gapwatch_reader")
         c.execute(f"ALTER ROLE {READER} SET temp_file_limit = '256MB'")  # docs/dashboard.md
-        c.execute(REVOKE_SET_CONFIG)
+        for revoke in REVOKES:
+            c.execute(revoke)
     done = gapwatch(
         "sql", "--db", url(port, READER), "SELECT count(*) AS n FROM events", "--json",
         cwd=tmp_path, PGPASSWORD=PASSWORD,

@@ -66,8 +66,10 @@ def due(url: str) -> Due:
     return replay_due(engine(url))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def store_info(url: str, version: int) -> data.StoreInfo:
+def store_info(url: str) -> data.StoreInfo:
+    """Read on every run, not cached by the store's version: a retention moves no version (the
+    newest event stays) and the sidebar showed the count from before it. Index seeks and the
+    events since the last look (dashboard.eventcount), not a count of the log."""
     return data.store_info(engine(url))
 
 

@@ -201,3 +201,23 @@ def test_the_page_and_the_cli_scope_a_rollout_alike(
     at = _page(url, monkeypatch, rollout.id, svc.cluster)
     assert _shown(at) == _expected(at, url, svc)
     assert _shown(at)[0] == len(rollout.windows)
+
+
+def test_the_report_advises_a_rollout_over_the_range_the_page_reads(demo: DemoStore) -> None:
+    """`gapwatch report --rollout`'s advice reads the range the page and `gapwatch whatif
+    --rollout` read (replay.rollout_range). Before, it read the span alone, which misses the
+    windows other settings move past the rollout's end: on the demo's seed rollout it advised
+    preStop 1 s, whose worst-case lags leave a window 1-9 s after the recorded end, where the
+    page advised 10 s."""
+    from gapwatch.dashboard.report import collect
+
+    engine = make_engine(demo.url)
+    try:
+        for r in [x for x in api.rollouts(engine) if x.kind == "rollout"]:
+            lo, hi = rollout_range(r, api.assumptions(engine))
+            (section,) = collect(engine, rollout=r.id).sections
+            page = api.advise(engine, r.service, since=from_micros(lo), until=from_micros(hi))
+            assert section.advice == page, r.id
+            assert section.advice_span == (lo, hi)
+    finally:
+        engine.dispose()

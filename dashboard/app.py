@@ -78,7 +78,7 @@ def _time_input(label: str, key: str) -> str | None:
 
 def sidebar(url: str, version: int) -> Filters:
     """The shared filters, from widgets whose first values came from the query parameters."""
-    info = cache.store_info(url, version)
+    info = cache.store_info(url)
     st.sidebar.title("gapwatch")
     st.sidebar.caption(f"store `{redact(url)}` · {info.events:,} events")
     page = st.sidebar.radio("Page", PAGES, format_func=PAGE_TITLES.__getitem__, key="page")

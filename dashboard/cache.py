@@ -19,6 +19,7 @@ from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api, checkpoint_file
 from gapwatch.replay import scope as replay_scope
+from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.catchup import catch_up
 from gapwatch.replay.due import Due
 from gapwatch.replay.due import due as replay_due
@@ -65,9 +66,17 @@ def due(url: str) -> Due:
     return replay_due(engine(url))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def store_info(url: str, version: int) -> data.StoreInfo:
+def store_info(url: str) -> data.StoreInfo:
+    """Read on every run, not cached by the store's version: a retention moves no version (the
+    newest event stays) and the sidebar showed the count from before it. Index seeks and the
+    events since the last look (dashboard.eventcount), not a count of the log."""
     return data.store_info(engine(url))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def assumptions(url: str, version: int) -> DetectSettings:
+    """The assumptions the projections were computed with (replay.api.assumptions)."""
+    return api.assumptions(engine(url))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from gapwatch.dashboard.eventcount import count_events
 from gapwatch.dashboard.filters import Filters
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import events
@@ -44,10 +45,14 @@ def store_info(engine: Engine) -> StoreInfo:
     """Counts and extent of the log; `last_id` changes whenever something new was recorded.
 
     The clusters by a skip scan of the (cluster, observed_at) index (one seek per cluster, not
-    a pass over the log), each cluster's first and last time by a seek at either end."""
+    a pass over the log), each cluster's first and last time by a seek at either end; the count
+    from the last look at the store plus the events recorded since (dashboard.eventcount: a
+    pass over the log only when retention or a new store changed its beginning). One snapshot
+    (PostgreSQL: repeatable read), so the count and the extent describe the same log."""
     e = events.c
-    with translate_errors(engine), engine.connect() as conn:
-        count, last_id = conn.execute(select(func.count(), func.coalesce(func.max(e.id), 0))).one()
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with translate_errors(engine), engine.connect().execution_options(**options) as conn:
+        last_id = int(conn.execute(select(func.coalesce(func.max(e.id), 0))).scalar_one())
         clusters: list[str] = []
         firsts: list[Any] = []
         lasts: list[Any] = []
@@ -63,12 +68,14 @@ def store_info(engine: Engine) -> StoreInfo:
             firsts.append(first.scalar_one())
             last = conn.execute(select(func.max(e.observed_at)).where(e.cluster == found))
             lasts.append(last.scalar_one())
+        seen = list(zip(clusters, firsts, strict=True))
+        count = count_events(conn, str(engine.url), last_id, seen)
     from gapwatch.recorder.tables import UTCDateTime
 
     conv = UTCDateTime().process_result_value
     return StoreInfo(
-        events=int(count),
-        last_id=int(last_id),
+        events=count,
+        last_id=last_id,
         first=conv(min(firsts), engine.dialect) if firsts else None,
         last=conv(max(lasts), engine.dialect) if lasts else None,
         clusters=sorted(clusters),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from gapwatch.dashboard import cache, data, figures, tables
+from gapwatch.dashboard import cache, figures, tables
 from gapwatch.dashboard.filters import Filters, match_rollout, pick_service
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
@@ -21,6 +21,7 @@ from gapwatch.replay.load import load_state
 from gapwatch.replay.measure import Measured, stated_reads
 from gapwatch.replay.model import Advice, ServiceRef, WhatIf
 from gapwatch.replay.proxy import pte_enabled
+from gapwatch.replay.rollout_range import rollout_range
 from gapwatch.replay.whatif import pod_lives
 
 if TYPE_CHECKING:
@@ -178,9 +179,10 @@ def _scope(ctx: Context, service: ServiceRef) -> Filters:
         return ctx.filters
     r = by_id[chosen]
     st.query_params["rollout"] = r.id
-    return ctx.filters.with_(
-        since=from_micros(r.start_us - data.MARGIN_US), until=from_micros(r.end_us + data.MARGIN_US)
-    )
+    # the range `gapwatch whatif --rollout` reads (replay.rollout_range), not the lanes' margin
+    # either side (data.MARGIN_US), which counted a neighbour's windows as the rollout's
+    lo, hi = rollout_range(r, cache.assumptions(ctx.url, ctx.version))
+    return ctx.filters.with_(since=from_micros(lo), until=from_micros(hi))
 
 
 def _apply_advice(advice: Advice) -> None:

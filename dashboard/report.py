@@ -35,6 +35,7 @@ from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Advice, LagStats, Rollout, Segment, ServiceRef, Window
 from gapwatch.replay.openness import Openness
+from gapwatch.replay.rollout_range import rollout_range
 
 #: Which measured lags each recommended setting is derived from (replay.advise's reasoning:
 #: a registration delay must outlast kube-proxy's programming after the CCM registers; a preStop
@@ -147,14 +148,18 @@ def _section(
     until: datetime | None,
     rollouts: Sequence[Rollout],
     advice_over: str,
+    advice_until: datetime | None = None,
 ) -> ServiceReport:
+    """One Service's part of the report over [since, until); the span's advice over [since,
+    `advice_until`) where given (a rollout's: replay.rollout_range)."""
     wins = api.windows(engine, service=svc, since=since, until=until)
     nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
     segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
     span = None
     if advice_over == "span" and since is not None and until is not None:
-        span = (to_micros(since), to_micros(until))
-        advice = api.advise(engine, svc, since=since, until=until)
+        advised = advice_until or until
+        span = (to_micros(since), to_micros(advised))
+        advice = api.advise(engine, svc, since=since, until=advised)
         why = api.openness(engine, svc, wins)
     else:
         advice, why = api.advise_and_openness(engine, svc, wins)
@@ -197,7 +202,10 @@ def collect(
     if rollout is not None:
         found = find_rollout(engine, rollout, cluster)
         lo, hi = from_micros(found.start_us), from_micros(found.end_us)
-        section = _section(engine, found.service, lo, hi, [found], advice_over)
+        # the advice reads the range the What-if page and `gapwatch whatif --rollout` read: the
+        # windows other settings move past the rollout's end still count (replay.rollout_range)
+        advised = from_micros(rollout_range(found, api.assumptions(engine))[1])
+        section = _section(engine, found.service, lo, hi, [found], advice_over, advised)
         title = (
             f"Postmortem: {found.kind} {found.workload} in cluster {found.service.cluster} "
             f"({found.id})"

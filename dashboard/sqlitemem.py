@@ -7,24 +7,33 @@ recursive CTE wrote 1.4 GB there in 10 s, limited only by the query's deadline. 
 whole process's, and would fail the dashboard's own reads).
 
 So the console's connection keeps its temporary data in memory (`PRAGMA temp_store=MEMORY`:
-nothing touches the disk) and the progress handler watches the process's resident memory:
-past `limit_bytes` above what it was when the query began, the query is interrupted. The
-resident size is the process's, so a dashboard serving other sessions at the same moment may
-stop a query a little early, never late by more than the memory one check interval allocates.
+nothing touches the disk) and the progress handler watches SQLite's own heap
+(`sqlite3_memory_used()`, read through ctypes from the library Python's sqlite3 module loaded):
+past `limit_bytes` above what it was when the query began, the query is interrupted. The heap
+is the process's SQLite heap, so a dashboard serving other sessions' SQLite reads at the same
+moment may stop a query a little early, never late by more than what one check interval
+allocates. The process's resident size would not do: memory the process freed earlier stays
+resident (the allocator keeps it), and a sort grows into it without the size moving.
+
+Where the symbol cannot be read (a Python whose sqlite3 module links SQLite statically and
+hides it, or a SQLite built without memory statistics: `memory_used` reads 0 with a connection
+open), the handler falls back to the resident size, with that weakness: `heap_reader` says which.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 
 #: Memory a SQLite console query may add to the process for sorts and temporary tables
 #: (PostgreSQL's console: work_mem 16 MB in memory, the login's temp_file_limit on disk).
 SQLITE_MEMORY_LIMIT = 256 * 1024 * 1024
-#: Progress-handler calls between two looks at the resident size (each call is 2,000 SQLite
-#: VM steps; reading /proc/self/statm costs about as much as 2,000 steps).
+#: Progress-handler calls between two looks at the memory (each call is 2,000 SQLite VM steps;
+#: reading /proc/self/statm, the fallback, costs about as much as 2,000 steps).
 CHECK_EVERY = 32
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -40,13 +49,39 @@ def resident_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+def sqlite_heap() -> Callable[[], int] | None:
+    """`sqlite3_memory_used` of the SQLite library Python's sqlite3 module uses (the bytes its
+    allocator holds now, every connection of the process), None where it cannot be read."""
+    try:
+        import _sqlite3
+
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (ImportError, OSError, AttributeError):
+        return None
+    used.restype = ctypes.c_int64
+    used.argtypes = []
+    return lambda: int(used())
+
+
+_HEAP = sqlite_heap()
+
+
+def heap_reader() -> tuple[str, Callable[[], int]]:
+    """What the limit measures ("sqlite heap", else "resident size") and the function that reads
+    it. Called with a connection open: a SQLite without memory statistics reads 0 then."""
+    if _HEAP is not None and _HEAP() > 0:
+        return "sqlite heap", _HEAP
+    return "resident size", resident_bytes
+
+
 class Stopper:
     """A SQLite progress handler: stop at the deadline, or past the memory limit."""
 
     def __init__(self, deadline: float, limit_bytes: int | None = None) -> None:
         self.deadline = deadline
         self.limit_bytes = SQLITE_MEMORY_LIMIT if limit_bytes is None else limit_bytes
-        self.start_bytes = resident_bytes()
+        self.measures, self._read = heap_reader()
+        self.start_bytes = self._read()
         self.over_memory = False
         self._calls = 0
 
@@ -56,7 +91,7 @@ class Stopper:
         self._calls += 1
         if self._calls % CHECK_EVERY:
             return 0
-        if resident_bytes() - self.start_bytes > self.limit_bytes:
+        if self._read() - self.start_bytes > self.limit_bytes:
             self.over_memory = True
             return 1
         return 0

@@ -133,6 +133,9 @@ events = Table(
         postgresql_where=text("resource_version IS NOT NULL"),
         sqlite_where=text("resource_version IS NOT NULL"),
     ),
+    # SQLite: ids from above the largest ever handed out, not the largest left (migration 0012:
+    # a retention that deleted every event made the next ones reuse ids the projectors passed)
+    sqlite_autoincrement=True,
 )
 
 #: PostgreSQL: the dedupe keys of rows with a resource_version (Kubernetes object changes,

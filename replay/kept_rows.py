@@ -11,8 +11,11 @@ holds of it (`boundaries`): a window whose latest end, a rollout whose end, a la
 time is earlier. No fact left can make such a row (a row ends at or after a fact it was read
 from), so the kept rows and the recomputed ones never describe the same instants twice. A row
 that straddles the boundary is recomputed from the events left, as partial as they are (the
-readers say which rows began before the first held event: replay.retained); a kept window whose
-rollout straddled keeps that rollout's id as the earlier build named it. Where no row lies before
+readers say which rows began before the first held event: replay.retained). A kept window whose
+rollout straddled named that rollout's id as the earlier build had it, which the recomputed,
+partial rollout does not keep (ids hash the start): `detach` leaves it in no rollout, so no
+reader follows an id the store does not list (`gapwatch report --rollout` refused it, "no
+rollout"; a new rollout could take it). Where no row lies before
 the cluster's first held event (a store without retention) nothing is kept and the rebuild is
 what it was. The lane segments are not kept: they are numbered along each lane's whole history,
 which a refresh rewrites by position (replay.segment_store).
@@ -33,7 +36,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Column, Connection, Table, and_, delete, func, not_, or_, select, true
+from sqlalchemy import (
+    Column,
+    Connection,
+    Table,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from gapwatch.replay import state_rows
@@ -186,3 +201,21 @@ def delete_service(conn: Connection, table: Table, cluster: str, namespace: str,
     if kept is not None:
         where.append(table.c[kept[0]] >= kept[1])
     conn.execute(delete(table).where(*where))
+
+
+def detach(conn: Connection, bounds: Mapping[str, int | None]) -> int:
+    """Leave the kept windows whose rollout the projections no longer list in no rollout (their
+    rollout straddled the boundary and was recomputed under another id, or not at all), after
+    the rollouts were written; returns how many. Only the kept windows of clusters that keep
+    rows are looked at."""
+    w, listed = (
+        replay_windows.c,
+        select(replay_rollouts.c.id).where(replay_rollouts.c.cluster == replay_windows.c.cluster),
+    )
+    done = 0
+    for cluster, bound in sorted(bounds.items()):
+        where = [w.cluster == cluster, w.rollout.is_not(None), w.rollout.not_in(listed)]
+        if bound is not None:
+            where.append(w.end_latest_us < bound)
+        done += conn.execute(update(replay_windows).where(*where).values(rollout=None)).rowcount
+    return done

@@ -392,6 +392,7 @@ def _rebuild_in(
             kept=None if checkpoint is None else checkpoint.rows,
             on_node=on_node,
         )
+    kept_rows.detach(conn, bounds)
     _store_context(conn, {scope.COMPLETE: 1})
     _set_last(conn, newest)
     if checkpoint is not None:
@@ -651,7 +652,9 @@ def refresh(
             kept_rows.record(conn, kept)
         conn.info[kept_rows.INFO] = kept
         try:
-            return _refresh_in(conn, engine, checkpoint, track, (after, newest), settings)
+            count = _refresh_in(conn, engine, checkpoint, track, (after, newest), settings)
+            kept_rows.detach(conn, kept)
+            return count
         finally:
             conn.info.pop(kept_rows.INFO, None)
 

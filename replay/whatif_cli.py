@@ -52,7 +52,10 @@ def whatif(
     service: ServiceOption = None,
     rollout: Annotated[
         str | None,
-        typer.Option(help="Only this rollout's span and Service (an id from `rollouts`)."),
+        typer.Option(
+            help="Only this rollout's Service, from its start to its end plus settle_s (an id "
+            "from `rollouts`)."
+        ),
     ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -86,6 +89,7 @@ def whatif(
     from gapwatch.recorder.timefmt import from_micros
     from gapwatch.replay import api, cli_checks
     from gapwatch.replay.model import WhatIf
+    from gapwatch.replay.rollout_range import rollout_range
 
     for option, value in (
         ("--prestop", prestop),
@@ -115,7 +119,8 @@ def whatif(
         full = cli_checks.resolve_rollout(engine, rollout, cluster)
         (chosen,) = [r for r in api.rollouts(engine, cluster=cluster) if r.id == full]
         svc = chosen.service
-        lo, hi = from_micros(chosen.start_us), from_micros(chosen.end_us)
+        lo_us, hi_us = rollout_range(chosen, api.assumptions(engine))
+        lo, hi = from_micros(lo_us), from_micros(hi_us)
     else:
         svc = service_named(engine, service, cluster)
     recorded = api.windows(engine, cluster=svc.cluster, service=svc.key, since=lo, until=hi)

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
-from gapwatch.dashboard import data
 from gapwatch.dashboard.demo import DemoStore, build_demo_store
 from gapwatch.dashboard.page_whatif import advice_outcome
 from gapwatch.recorder.store import make_engine
@@ -239,14 +238,15 @@ def test_whatif_opens_on_the_worst_rollout_and_replays_its_span(
     from gapwatch.dashboard.figures import rank_rollouts
     from gapwatch.dashboard.page_whatif import WHOLE_RANGE
     from gapwatch.replay.model import WhatIf
+    from gapwatch.replay.rollout_range import rollout_range
 
     at = _open(app, page="whatif", cluster="aws")
     (service,) = [s for s in api.services(store) if s.cluster == "aws"]
     worst = rank_rollouts(api.rollouts(store, service=service))[0]
     scope = at.selectbox(key="whatif-rollout")
     assert scope.value == worst.id and WHOLE_RANGE in scope.options
-    since = from_micros(worst.start_us - data.MARGIN_US)
-    until = from_micros(worst.end_us + data.MARGIN_US)
+    lo, hi = rollout_range(worst, api.assumptions(store))  # as `gapwatch whatif --rollout`
+    since, until = from_micros(lo), from_micros(hi)
     recorded = api.windows(store, service=service, since=since, until=until)
     assert _metrics(at)["Recorded windows"] == str(len(recorded))
     at.select_slider(key="whatif-prestop_s").set_value(45).run()

@@ -25,6 +25,7 @@ from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.timefmt import format_time, from_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Rollout, ServiceRef, Window
+from gapwatch.replay.rollout_range import rollout_range
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,9 @@ def test_markdown_report_of_the_seed_rollout(
     assert undecided
     assert sum(": undecided)" in r["class"] for r in windows_table) == len(undecided)
     # measured lags with their sample counts (the Service's, over everything recorded)
-    lo, hi = from_micros(seed_rollout.start_us), from_micros(seed_rollout.end_us)
+    # (the advice over the range the What-if page reads: replay.rollout_range)
+    lo_us, hi_us = rollout_range(seed_rollout, api.assumptions(store))
+    lo, hi = from_micros(lo_us), from_micros(hi_us)
     advice = api.advise(store, seed_rollout.service, since=lo, until=hi)
     history = api.advise(store, seed_rollout.service)
     assert advice.lags == history.lags
@@ -158,7 +161,8 @@ def test_advice_over_the_whole_history_on_request(
     rollout leaves one of its Service's windows outside its span."""
     (rollout,) = [r for r in api.rollouts(store, cluster="aws") if r.kind == "rollout"]
     history = api.advise(store, rollout.service)
-    lo, hi = from_micros(rollout.start_us), from_micros(rollout.end_us)
+    lo_us, hi_us = rollout_range(rollout, api.assumptions(store))  # what the span's advice reads
+    lo, hi = from_micros(lo_us), from_micros(hi_us)
     span = api.advise(store, rollout.service, since=lo, until=hi)
     assert history.windows_before > span.windows_before > 0
     for over, advice in (("history", history), ("span", span)):

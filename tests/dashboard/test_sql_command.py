@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -172,3 +173,51 @@ def test_sqlite_sorts_stop_at_the_memory_limit(tmp_path: Path) -> None:
     first, second = done.stdout.splitlines()[-2:]
     assert first.startswith("rejected:") and "more than 32 MiB" in first, done.stdout
     assert second == "small: 5 True"
+
+
+#: Touches 160 MB of 64 KiB blocks and frees them, which glibc keeps resident (no trim, no mmap:
+#: the environment the test gives it), then runs the 90 MB sort against a 32 MiB limit.
+FREED_FIRST = (
+    "import sys\n"
+    "from gapwatch.dashboard import sqlitemem\n"
+    "from gapwatch.dashboard.errors import QueryRejected\n"
+    "from gapwatch.dashboard.sqlconsole import run_query\n"
+    "sqlitemem.SQLITE_MEMORY_LIMIT = 32 * 2**20\n"
+    "held = [bytes([1]) * 65536 for _ in range(2500)]\n"
+    "del held\n"
+    "kept = sqlitemem.resident_bytes()\n"
+    "rows = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400000) '\n"
+    "try:\n"
+    "    run_query(sys.argv[1], rows + 'SELECT x, randomblob(200) FROM c ORDER BY random()',\n"
+    "              timeout_s=60)\n"
+    "    print('answered')\n"
+    "except QueryRejected as exc:\n"
+    "    print('rejected:', exc)\n"
+    "print('resident MiB before, after:', kept >> 20, sqlitemem.resident_bytes() >> 20)\n"
+)
+
+
+def test_sqlite_sorts_stop_at_the_limit_in_a_process_that_freed_memory_earlier(
+    tmp_path: Path,
+) -> None:
+    """A long-running dashboard that freed memory earlier keeps it resident (the allocator holds
+    it): a sort then grows into it and the process's resident size does not move. The limit
+    reads SQLite's own heap, so the 90 MB sort is still stopped at 32 MiB (before, reading the
+    resident size, it answered, 215 MiB resident before and 216 MiB after: the s28 CI failure,
+    provoked here on purpose)."""
+    sqlite3.connect(tmp_path / "store.db").close()
+    env = {
+        **os.environ,
+        # glibc: never give freed heap back to the system, never mmap a block: what a
+        # fragmented long-running process looks like
+        "MALLOC_TRIM_THRESHOLD_": str(2**40),
+        "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+        "MALLOC_TOP_PAD_": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", FREED_FIRST, f"sqlite:///{tmp_path / 'store.db'}"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()[-2]
+    assert said.startswith("rejected:") and "more than 32 MiB" in said, done.stdout

@@ -17,7 +17,6 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gapwatch.dashboard.data import MARGIN_US
 from gapwatch.dashboard.demo import DemoStore, build_demo_store, sqlite_url
 from gapwatch.dashboard.figures import rank_rollouts
 from gapwatch.dashboard.page_whatif import WHOLE_RANGE
@@ -29,6 +28,7 @@ from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import api
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.rollout_range import rollout_range
 from tests.test_cli_honest import run
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -95,6 +95,7 @@ from datetime import datetime
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.rollout_range import rollout_range
 url, cluster, namespace, name, since, until = sys.argv[1:]
 advice = api.advise(
     make_engine(url), ServiceRef(cluster, namespace, name),
@@ -114,22 +115,22 @@ def _gapwatch(*args: str) -> str:
 
 
 def _expected(at: AppTest, url: str, svc: ServiceRef) -> tuple[int, int, int, int]:
-    """What the CLI prints for the range the page's chosen rollout scopes (its span and
-    margin, as the page does), and the advice for that range, each in a new process."""
+    """What `gapwatch whatif --rollout ID` prints for the page's chosen rollout, and the advice
+    for the range it reads (replay.rollout_range), each in a new process."""
     engine = make_engine(url)
     try:
         chosen = at.selectbox(key="whatif-rollout").value
         (r,) = [x for x in api.rollouts(engine, service=svc) if x.id == chosen]
+        lo, hi = rollout_range(r, api.assumptions(engine))
     finally:
         engine.dispose()
-    since = from_micros(r.start_us - MARGIN_US).isoformat()
-    until = from_micros(r.end_us + MARGIN_US).isoformat()
     doc = orjson.loads(
         _gapwatch(
             "whatif", "--db", url, "--cluster", svc.cluster, "--prestop", "30",
-            "--since", since, "--until", until, "--json",
+            "--rollout", r.id, "--json",
         )
     )  # fmt: skip
+    since, until = from_micros(lo).isoformat(), from_micros(hi).isoformat()
     advice = subprocess.run(
         [sys.executable, "-c", _ADVISE, url, svc.cluster, svc.namespace, svc.name, since, until],
         capture_output=True, text=True, timeout=300, check=True,
@@ -166,3 +167,57 @@ def test_a_new_event_in_the_rollout_reaches_the_open_page(
     assert not at.exception, [e.value for e in at.exception]
     assert _shown(at) != first  # the new events change the answer: not vacuous
     assert _shown(at) == _expected(at, url, svc)
+
+
+#: seed-3node with a pod crash on NODE1 12 s before the rollout: its window (48.5-52.8 s) is in
+#: no rollout and ends 7 s before the rollout begins
+CRASH_BEFORE = """
+preset: seed-3node
+name: crash-before-rollout
+events:
+  - {at_s: 48, action: crash_pod, node: NODE1}
+  - {at_s: 60, action: rollout}
+"""
+
+
+def test_the_page_and_the_cli_scope_a_rollout_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page scopes a rollout as `gapwatch whatif --rollout` does (replay.rollout_range): a
+    window of no rollout 7 s before it is not counted as the rollout's. Before, the page took
+    the span +-15 s and showed 4 recorded windows and 3 under preStop 30 s where the CLI printed
+    3 and 2 for the same rollout."""
+    (tmp_path / "crash.yaml").write_text(CRASH_BEFORE)
+    url = sqlite_url(tmp_path / "crash.db")
+    engine = make_engine(url)
+    upgrade(engine)
+    scenario = load_scenario(str(tmp_path / "crash.yaml"))
+    EventWriter(engine, derive=write_facts).write_all(run_sim(scenario, seed=1).observations)
+    (svc,) = api.services(engine)
+    (rollout,) = [r for r in api.rollouts(engine, service=svc) if r.kind == "rollout"]
+    before = [w for w in api.windows(engine, service=svc.key) if w.end_us < rollout.start_us]
+    engine.dispose()
+    assert before and all(w.rollout is None for w in before)  # the neighbour is there
+    at = _page(url, monkeypatch, rollout.id, svc.cluster)
+    assert _shown(at) == _expected(at, url, svc)
+    assert _shown(at)[0] == len(rollout.windows)
+
+
+def test_the_report_advises_a_rollout_over_the_range_the_page_reads(demo: DemoStore) -> None:
+    """`gapwatch report --rollout`'s advice reads the range the page and `gapwatch whatif
+    --rollout` read (replay.rollout_range). Before, it read the span alone, which misses the
+    windows other settings move past the rollout's end: on the demo's seed rollout it advised
+    preStop 1 s, whose worst-case lags leave a window 1-9 s after the recorded end, where the
+    page advised 10 s."""
+    from gapwatch.dashboard.report import collect
+
+    engine = make_engine(demo.url)
+    try:
+        for r in [x for x in api.rollouts(engine) if x.kind == "rollout"]:
+            lo, hi = rollout_range(r, api.assumptions(engine))
+            (section,) = collect(engine, rollout=r.id).sections
+            page = api.advise(engine, r.service, since=from_micros(lo), until=from_micros(hi))
+            assert section.advice == page, r.id
+            assert section.advice_span == (lo, hi)
+    finally:
+        engine.dispose()

@@ -227,3 +227,43 @@ def test_a_service_left_with_kept_rows_alone_stays_known(engine: Engine) -> None
     assert projections.refresh(engine) > 0
     assert _rows(engine) == built
     assert api.services(engine) == services
+
+
+def _rollout_ids(engine: Engine) -> tuple[set[str], dict[tuple[str, int], str | None]]:
+    """The rollouts' ids, and each window's (node, latest end) -> its rollout."""
+    with engine.connect() as conn:
+        ids = set(conn.execute(text("SELECT id FROM replay_rollouts")).scalars())
+        windows = {
+            (node, int(end)): rollout
+            for node, end, rollout in conn.execute(
+                text("SELECT node, end_latest_us, rollout FROM replay_windows")
+            )
+        }
+    return ids, windows
+
+
+@pytest.mark.parametrize("path", ["rebuild", "refresh"])
+def test_a_kept_window_never_names_a_rollout_the_store_does_not_list(
+    engine: Engine, path: str
+) -> None:
+    """A rollout that began 8 s before midnight, retention dropping the first day: its first
+    window (before midnight) is kept, the rollout itself straddled the boundary and is
+    recomputed from what is left (under another id, or not at all). The kept window named the
+    old id, which `gapwatch rollouts` did not list and `gapwatch report --rollout` refused ("no
+    rollout"); now it names none, and every window's rollout is one the store lists."""
+    _record(engine, datetime(2026, 1, 1, 23, 58, 52, tzinfo=UTC), 1, "a")
+    projections.refresh(engine)
+    midnight = to_micros(datetime(2026, 1, 2, tzinfo=UTC))
+    ids, windows = _rollout_ids(engine)
+    early = {k: r for k, r in windows.items() if k[1] < midnight}
+    assert early and all(r in ids for r in early.values())  # the rollout's, before midnight
+    maintain(engine, now=datetime(2026, 1, 3, tzinfo=UTC), retention=timedelta(days=1))
+    if path == "rebuild":
+        projections.rebuild(engine)
+    else:  # the recorder goes on recording: the next refresh after the retention
+        _record(engine, datetime(2026, 1, 2, 1, tzinfo=UTC), 2, "b")
+        assert projections.refresh(engine) > 0
+    ids, windows = _rollout_ids(engine)
+    kept = {k: windows.get(k, "gone") for k in early}
+    assert "gone" not in kept.values(), "the window before the boundary is kept"
+    assert all(r is None or r in ids for r in windows.values()), (ids, windows)

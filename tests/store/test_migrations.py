@@ -183,3 +183,85 @@ def test_0010_lets_gapwatch_replayer_write_the_projections_and_nothing_else(
     with engine.connect() as conn:
         assert tuple(conn.execute(rights).one())[:3] == (True, True, True)
     engine.dispose()
+
+
+def _store_at_0011(url: str) -> tuple[int, int]:
+    """A SQLite store made by the previous head with the real samples (facts derived), then a
+    retention of every event: (the largest id it used, the facts projector's position)."""
+    from datetime import UTC, datetime, timedelta
+
+    from gapwatch.recorder.maintain import maintain
+    from gapwatch.recorder.writer import EventWriter
+    from gapwatch.replay.facts import write_facts
+    from tests.store.samples import real_observations
+
+    engine = make_engine(url)
+    upgrade(engine, "0011_projector_revision")
+    EventWriter(engine, derive=write_facts).write(real_observations())
+    with engine.connect() as conn:
+        high = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+        position = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
+    newest = max(o.observed_at for o in real_observations())
+    maintain(engine, now=max(newest, datetime.now(UTC)) + timedelta(days=2),
+             retention=timedelta(days=1))  # fmt: skip
+    engine.dispose()
+    return int(high), int(position)
+
+
+def test_0012_numbers_events_above_every_id_a_retention_emptied_store_used(
+    tmp_path: Path,
+) -> None:
+    """A store of the previous head that a retention emptied: after `upgrade`, the next events
+    are numbered above the ids and the position it had, and derived (before 0012: ids from 1
+    again, under the position, never derived)."""
+    from gapwatch.recorder.writer import EventWriter
+    from gapwatch.replay.facts import write_facts
+    from tests.store.samples import real_observations
+    from tests.store.test_writer import shifted
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    high, position = _store_at_0011(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 0
+    upgrade(engine)
+    obs = shifted(real_observations(), 9)
+    assert EventWriter(engine, derive=write_facts).write(obs).inserted == len(obs)
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(text("SELECT id FROM events")).scalars())
+        derived = set(conn.execute(text("SELECT DISTINCT event_id FROM facts")).scalars())
+        moved = conn.execute(text("SELECT position FROM projector_positions")).scalar_one()
+    assert ids[0] > max(high, position)
+    assert moved == ids[-1] and derived and derived <= set(ids)
+    engine.dispose()
+
+
+def test_0012_keeps_every_event_its_id_and_the_views(tmp_path: Path) -> None:
+    """0012 rebuilds SQLite's `events`: every row with its id, the indexes by name, the views
+    that read it; down and up again keep them too."""
+    from gapwatch.recorder.writer import EventWriter
+    from gapwatch.replay.facts import write_facts
+    from tests.store.samples import real_observations
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0011_projector_revision")
+    EventWriter(engine, derive=write_facts).write(real_observations())
+
+    def rows() -> tuple[list[tuple[object, ...]], set[str | None], int]:
+        with engine.connect() as conn:
+            found = [tuple(r) for r in conn.execute(text("SELECT * FROM events ORDER BY id"))]
+            indexes = {i["name"] for i in inspect(conn).get_indexes("events")}
+            seen = conn.execute(text("SELECT count(*) FROM v_lane_samples")).scalar_one()
+        return found, indexes, int(seen)
+
+    before = rows()
+    upgrade(engine)
+    assert rows() == before and before[0] and before[2] > 0
+    with engine.connect() as conn:
+        made = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'events'")).scalar()
+    assert "AUTOINCREMENT" in str(made)
+    downgrade(engine, "0011_projector_revision")
+    assert rows() == before
+    upgrade(engine)
+    assert rows() == before
+    engine.dispose()

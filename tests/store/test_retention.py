@@ -200,3 +200,30 @@ def test_db_maintain_says_what_it_did_of_the_partitions(store_url: str, engine: 
         assert "partitions: none on SQLite" in result.stderr
         assert "--ahead-days are PostgreSQL's" in result.stderr
     assert "retention: none given, nothing dropped" in result.stderr
+
+
+def test_ids_never_go_back_after_a_retention_that_expires_every_event(engine: Engine) -> None:
+    """A retention that deletes every event (a store idle for longer than its retention), then
+    new events: they get ids above every id used before, and the facts projector derives them.
+    Before, SQLite numbered them from 1 again, under the projector's position: stored, never
+    derived (PostgreSQL's sequence never went back)."""
+    if engine.dialect.name == "postgresql":
+        maintain(engine, now=NOW - timedelta(days=101), ahead_days=2)
+    writer = EventWriter(engine, derive=write_facts)
+    writer.write(batch("100 days ago"))
+    with engine.connect() as conn:
+        high = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+    done = maintain(engine, now=NOW, retention=parse_retention("90d"), ahead_days=0)
+    assert done.dropped.events == high  # every event went
+
+    fresh = batch("now")
+    assert writer.write(fresh).inserted == len(fresh)
+    with engine.connect() as conn:
+        new_ids = sorted(conn.execute(text("SELECT id FROM events")).scalars())
+        derived = set(conn.execute(text("SELECT DISTINCT event_id FROM facts")).scalars())
+        position = conn.execute(
+            text("SELECT position FROM projector_positions WHERE name = 'facts'")
+        ).scalar_one()
+    assert len(new_ids) == len(fresh) and new_ids[0] > high
+    assert position == new_ids[-1]  # the projector read every new event
+    assert derived and derived <= set(new_ids)  # and derived facts of them

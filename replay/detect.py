@@ -52,6 +52,7 @@ from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.orphans import orphaned_by
 from gapwatch.replay.proxy import (
     proxy_lag_hi,
+    pte_by_default,
     pte_enabled,
     pte_known,
     pte_possible,
@@ -120,6 +121,7 @@ def classify(
     lb_opened: bool = False,
     proxy_opened: bool = False,
     drop_lag: int | None = None,
+    by_default: bool = True,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -135,7 +137,9 @@ def classify(
     `proxy_opened`: the LB surely routed before kube-proxy's fall opened the window; the
     change behind a closing is an endpoint leaving, so looking past the start can find that
     cause seen late, never a ready endpoint (a replacement arriving is what ends the
-    window)."""
+    window). `by_default`: a handover under ProxyTerminatingEndpoints on by the version's
+    default alone (proxy.pte_by_default) reads as the terminating pod's death, the likelier
+    reading (False: as with the gate off, the other reading `windows_from` names)."""
     node_lane = state.nodes.get((svc.cluster, node), [])
     skew = seconds_us(settings.watch_skew_s)
 
@@ -249,7 +253,14 @@ def classify(
         # behind the close could still be seen): kube-proxy closed with the replacement listed
         # and not yet programmed (the class as defined), whatever the LB did before
         seen = at_us + (skew if ahead and not proxy_opened else 0)
-        if _handed_over(lanes_.eps, seen) and pte_stated(state, svc.cluster, node, settings):
+        if _handed_over(lanes_.eps, seen) and (
+            pte_stated(state, svc.cluster, node, settings)
+            or (
+                by_default
+                and reason != "timeout"  # a NodePort look found no rules: the gate was off
+                and pte_by_default(state, svc.cluster, node, settings)
+            )
+        ):
             return "pod-gone-before-deregistered"
         span = (at_us if since_us is None else since_us, seen)
         if _held_rules(state, svc, node, lanes_, span, settings):
@@ -1126,6 +1137,15 @@ def windows_from(
             # kube-proxy's close somewhere in the start range, the replacement listed inside it:
             # nothing orders the two (a close after the listing left it unprogrammed)
             also = (*also, RBF)
+        if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
+            # read as a handover under a gate on by default only: had it been turned off,
+            # kube-proxy's rules emptied with the last ready endpoint
+            other = classify(
+                state, svc, node, lanes_, probe, alive, alive_initial, since, settings, end,
+                look, deaths if (proxy_opened if sure else not look) else None, lb_opened,
+                proxy_opened, drop_lag, by_default=False,
+            )  # fmt: skip
+            also = _naming(also, cls, other)
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
             quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)

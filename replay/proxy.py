@@ -109,6 +109,17 @@ def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings
     return _ga(state, cluster, node) or pte_known(state, cluster, settings) is True
 
 
+def pte_by_default(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
+    """ProxyTerminatingEndpoints on for `node` by its kube-proxy version's default alone:
+    1.26-1.27, where the gate is beta and on by default (KEP-1669), and nothing states it either
+    way (the configuration, kube-proxy's feature-gate metric). The likelier reading, not a proof:
+    the gate could have been turned off."""
+    if settings.proxy_terminating_endpoints is not None or gate_stated(state, cluster) is not None:
+        return False
+    version = _version(state.node_versions.get((cluster, node)))
+    return version is not None and (1, 26) <= version < (1, 28)
+
+
 def _ga(state: FoldState, cluster: str, node: str) -> bool:
     """The node's kube-proxy is 1.28 or later: ProxyTerminatingEndpoints GA, no gate."""
     version = _version(state.node_versions.get((cluster, node)))

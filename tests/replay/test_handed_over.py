@@ -7,13 +7,27 @@ node-002 (docs/semantics.md, "The fourth spent set read"); times in seconds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gapwatch.recorder.observation import Observation
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.model import Window
-from gapwatch.replay.undecided import PGBD, RBF
-from tests.replay.builders import eps, health, nodeport, one_node, pod, target, windows_of
+from gapwatch.replay.undecided import CBD, PGBD, RBF
+from tests.replay.builders import (
+    eps,
+    health,
+    health_looks,
+    nodeport,
+    one_node,
+    pod,
+    target,
+    windows_of,
+)
 
 
-def _handover(version: str, *between: Observation) -> list[Window]:
+def _handover(
+    version: str, *between: Observation, settings: DetectSettings = DEFAULTS
+) -> list[Window]:
     """n1 (kube-proxy `version`): p1 deleted at 10 s and serving-terminating in the slice; its
     replacement p2 ready at 17.5 s and listed at 18.8 s (`between`: what the slice showed in
     between); p1's stop (finishedAt 19 s) seen at 19.8 s. The health check counts 0 ready
@@ -38,7 +52,7 @@ def _handover(version: str, *between: Observation) -> list[Window]:
         health(24, 19, "n1", 1),
         nodeport(24, 19, "n1", "connected"),
     ]
-    windows = windows_of(obs)
+    windows = windows_of(obs, settings)
     return [w for w in windows if not w.certain]
 
 
@@ -50,10 +64,39 @@ def test_a_handover_under_pte_leaves_the_dead_pods_rules() -> None:
     assert RBF not in window.also
 
 
-def test_without_pte_stated_a_listed_endpoint_may_be_unprogrammed() -> None:
-    # 1.27: PTE on by default, but the gate can be off: kube-proxy may have dropped the
-    # terminating p1 and have had no rules at all, with p2 listed and not yet programmed
+def test_pte_on_by_default_reads_the_handover_first_and_names_the_gate_off() -> None:
+    # 1.27: PTE beta and on by default (KEP-1669), nothing stating it: the likelier reading is
+    # the gate on, kube-proxy's rules held p1 until it programmed p2, as on 1.31; the gate can
+    # have been turned off, then kube-proxy dropped p1 and had no rules with p2 listed and not
+    # yet programmed: that reading stays named (docs/semantics.md, "Classes without NodePort
+    # probes (session 29)")
     (window,) = _handover("v1.27.8")
+    assert window.cls == PGBD
+    assert RBF in window.also
+
+
+def test_a_nodeport_look_without_rules_shows_the_default_gate_off() -> None:
+    # 1.27 again, the NodePort timing out at 16 and 19 s (no rules: kube-proxy had dropped p1,
+    # so the gate was off whatever its default): kube-proxy's close opens a window of its own
+    # while the LB drains, and the LB's return meets p2 listed and not yet programmed
+    dropped = nodeport(16, 4, "n1", "timeout"), nodeport(19, 16, "n1", "timeout")
+    closed, returned = _handover("v1.27.8", *dropped)
+    assert closed.cls == CBD
+    assert returned.cls == RBF
+
+
+def test_the_gate_stated_off_reads_no_handover() -> None:
+    # 1.27 with the gate stated off (`assumptions --set proxy_terminating_endpoints=false`)
+    off = replace(DEFAULTS, proxy_terminating_endpoints=False)
+    closed, returned = _handover("v1.27.8", settings=off)
+    assert closed.cls == CBD
+    assert returned.cls == RBF
+    assert PGBD not in returned.also
+
+
+def test_before_1_26_the_default_gate_off_reads_unprogrammed() -> None:
+    # 1.25: the gate off by default (alpha): the listed endpoint unprogrammed, as before
+    (window,) = _handover("v1.25.16")
     assert window.cls == RBF
 
 
@@ -62,3 +105,34 @@ def test_a_slice_with_nothing_to_forward_between_may_have_emptied_the_rules() ->
     # kube-proxy may have synced that and had no rules when the LB came back
     (window,) = _handover("v1.31.2", eps(16, [("p1", "n1", "stopped")]))
     assert window.cls == RBF
+
+
+def test_without_nodeport_probes_a_default_handover_reads_the_dead_pods_rules() -> None:
+    # random 42 node-004's shape (`accuracy.py --without-nodeport --explain`: read
+    # registered-before-forwarding, truth pod-gone-before-deregistered): kube-proxy 1.26, no
+    # NodePort probe (the recorder's default for a LoadBalancer Service), the health check
+    # every 0.5 s, an endpoint-driven LB polled every 2 s. p1 deleted at 9.5 s, listed
+    # serving-terminating at 9.9 s, the LB draining from 10 s; p2 ready at 13.7 s and listed
+    # ready beside it at 14 s; p1 stopped at 14 s (finishedAt 13 s); the LB routing again at
+    # 16 s; the health check counts p1 until 12.5 s, none from 13 s, p2 from 21 s. With the
+    # gate on (1.26's default) kube-proxy forwarded to p1 until it programmed p2: the LB's
+    # return met the dead pod's rules; with the gate turned off, no rules and p2 unprogrammed
+    looks = [k / 2 for k in range(4, 50)]
+    obs = [
+        *one_node("v1.26.15"),
+        *health_looks("n1", looks, lambda t: 0 if 13 <= t < 21 else 1),
+        target(8, 6, "n1", "healthy"),
+        pod(9.5, "p1", "n1", "terminating", deleted_at=9.5),
+        eps(9.9, [("p1", "n1", "terminating")]),
+        target(10, 8, "n1", "draining"),
+        pod(10, "p2", "n1", "pending"),
+        *[target(t, t - 2, "n1", "draining") for t in (12, 14)],
+        pod(13.7, "p2", "n1", "ready"),
+        eps(14, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        pod(14, "p1", "n1", "gone", deleted_at=9.5, finished=13),
+        eps(14.5, [("p2", "n1", "ready")]),
+        *[target(t, t - 2, "n1", "healthy") for t in range(16, 26, 2)],
+    ]
+    (window,) = [w for w in windows_of(obs) if not w.certain and w.end_latest_us > 0]
+    assert window.cls == PGBD
+    assert RBF in window.also

@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from benchmarks import replay as bench
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import checkpoint as checkpoint_mod
+from gapwatch.replay import lanes as lanes_mod
 from gapwatch.replay import node_cache, node_rows, projections, segments
 from gapwatch.replay.checkpoint import Checkpoint
 
@@ -49,17 +50,44 @@ def _schedstat() -> tuple[int, int]:
     return int(run), int(wait)
 
 
+#: F's parts, each the names `lanes.serves_signal` calls them by (in replay.lanes), timed where
+#: `serves_signal` or `lanes.lanes` calls them (the rest of each is its own combining: `t_and`,
+#: `minus_definite`, ...)
+F_PARTS: dict[str, tuple[str, ...]] = {
+    "steps": ("steps_from_samples",),
+    "tri": ("tri_from_steps",),
+    "endpoints": ("endpoint_steps", "alive_steps"),
+    "observed": ("observed",),
+    "combining": ("t_and", "t_or", "t_not", "minus_definite", "intersect", "complement"),
+    "syncs": ("index_looks", "quiet_spans", "synced_on", "by_sync", "_ready_times"),
+    "excursions": ("excursions",),
+    "deaths": ("died_unprogrammed", "dead_first"),
+    "silence": ("_unconfirmed_silence", "_silent_down", "unconfirmed_carried", "changed_since"),
+    "restarts": ("restart_carried",),
+    "pods up": ("pods_up", "node_gone_steps"),
+    "inferred": ("_inferred_serves", "_gate_doubt", "forwarded_to_none"),
+}
+
+
+#: F as node_cache calls it (`serves_carried` carries its probed lane on, replay.lane_tail)
+F_NAME = "serves_carried" if hasattr(node_cache, "serves_carried") else "serves_signal"
+
+
 class Rounds:
     """Each refresh's wall, CPU and wait (ms), and its steps' CPU (ms)."""
 
     def __init__(self) -> None:
+        self.in_f = False
+        self.depth = 0
         self.rows: list[tuple[float, float, float]] = []
         self.steps: dict[str, list[float]] = {
             "windows": [],
             "R and F": [],
             "suffix": [],
             "F": [],
+            **{f"F: {part}": [] for part in F_PARTS},
             "lanes": [],
+            **{f"lanes: {part}": [] for part in F_PARTS},
             "R and not F": [],
             "windows_from": [],
             "finished": [],
@@ -85,6 +113,34 @@ class Rounds:
             return out
 
         return timed
+
+    def wrap_part(self, part: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        """A part of F's, timed under F's key within `serves_signal`, else under `lanes`'."""
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self.depth:
+                return f(*args, **kwargs)  # called by another part: that one's time
+            key = f"F: {part}" if self.in_f else f"lanes: {part}"
+            self.depth += 1
+            cpu0 = time.thread_time()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.depth -= 1
+                if self.steps[key]:
+                    self.steps[key][-1] += (time.thread_time() - cpu0) * 1e3
+
+        return timed
+
+    def wrap_f(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        def inside(*args: Any, **kwargs: Any) -> Any:
+            self.in_f = True
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.in_f = False
+
+        return inside
 
     def wrap_step(self, key: str, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -130,7 +186,7 @@ def main() -> None:
         (node_cache, "_since", "suffix"),
         # inside `Found.find`: F (`serves_signal`), the lanes read after it (`lanes`: R, the
         # checks), R and not F with its candidates; after it, detection from the lanes
-        (node_cache, "serves_signal", "F"),
+        (node_cache, F_NAME, "F"),
         (node_cache, "lanes", "lanes"),
         (node_cache, "windows_from", "windows_from"),
         (node_cache, "finished", "finished"),
@@ -149,6 +205,18 @@ def main() -> None:
         (projections, "refresh", rounds.wrap_refresh),
         *((module, name, partial(rounds.wrap_step, key)) for module, name, key in steps),
     ]
+    # F's parts where replay.lanes calls them (inside F first: `wrap_f` marks it)
+    patches += [
+        (lanes_mod, name, partial(rounds.wrap_part, part))
+        for part, names in F_PARTS.items()
+        for name in names
+        if hasattr(lanes_mod, name)
+    ]
+    patches += [(node_cache, F_NAME, rounds.wrap_f), (lanes_mod, "serves_signal", rounds.wrap_f)]
+    # the probed lane's steps and Tri carried on (replay.lane_tail), where the code has it
+    carried = getattr(lanes_mod, "lane_tail", None)
+    if carried is not None:
+        patches += [(carried, name, partial(rounds.wrap_part, name)) for name in ("steps", "tri")]
     # R and not F with its candidates: carried on (replay.gap_tail.gap) or over the whole lanes
     gap = getattr(node_cache, "gap_tail", None)
     if gap is not None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from gapwatch.replay.detect import Candidates, merge_touching
+from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import HI, LO, Iv, Tri, intersect_run
 
 #: steps between two kept states (a moved node's lists here hold tens of intervals, ~10 more a
@@ -46,23 +47,10 @@ class GapTrail(NamedTuple):
     candidates: Trail
 
 
-def same(a: Sequence[Any], b: Sequence[Any], k: int) -> bool:
-    """Whether `a` and `b` share their first `k` elements (one list comparison)."""
-    return k <= len(a) and k <= len(b) and (k == 0 or a is b or a[:k] == b[:k])
-
-
 def _resume(was: Trail | None, fits: Any) -> tuple[tuple[Any, ...] | None, list[Any]]:
     """The last kept state of `was` that `fits` (its inputs' elements read up to it are the
-    new ones'), and the states before it; (None, []) where none does. From the last state
-    back: a refresh moves the lists' ends, so the last or the one before it fits."""
-    if was is None:
-        return None, []
-    k = len(was.states) - 1
-    while k >= 0 and not fits(was.states[k]):
-        k -= 1
-    if k < 0:
-        return None, []
-    return was.states[k], was.states[:k]
+    new ones'), and the states before it; (None, []) where none does."""
+    return resume_at(was.states if was is not None else [], fits)
 
 
 def complement(a: Sequence[Iv], was: Trail | None = None) -> tuple[list[Iv], Trail]:

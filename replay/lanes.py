@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
+from gapwatch.replay import lane_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import (
     check_lead,
@@ -33,6 +34,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.lane_tail import Carried
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
@@ -76,6 +78,8 @@ from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves,
 #: where an unseen gap it shows may already have been open (`Lanes.earlier`), and where F is
 #: possible only because a ProxyTerminatingEndpoints gate may be on (`gate_doubt`; None: none)
 Serves = tuple[Tri, bool, list[Sample], list[Iv], Tri | None]
+#: what a call that read no probed lane carries on
+NOTHING_CARRIED = Carried(None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +142,24 @@ def _counted_none(
 def serves_signal(
     state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, lag_hi: int
 ) -> Serves:
+    return serves_carried(state, svc, node, settings, lag_hi)[0]
+
+
+def serves_carried(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    lag_hi: int,
+    was: Carried | None = None,
+) -> tuple[Serves, Carried]:
+    """`serves_signal`, with the probed lane's steps and their Tri carried on from `was` (what
+    the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds)."""
     key = (svc, node)
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
         alive = tri_from_steps(alive_steps(state, svc, node), False)
-        return alive, False, [], [], None
+        return (alive, False, [], [], None), NOTHING_CARRIED
     eps = state.endpoints.get(key, [])
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
@@ -165,11 +182,14 @@ def serves_signal(
     clock_skew = seconds_us(settings.clock_skew_s)
     quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
     if nodeport:
-        steps = steps_from_samples(nodeport, "connected", True)
+        steps, steps_trail = lane_tail.steps(
+            nodeport, "connected", True, was.steps if was else None
+        )
         span = seconds_us(settings.sync_span_s)
         forwardable = endpoint_steps(state, svc, node, accept)
         steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
                           back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
+        tri, tri_trail = lane_tail.tri(steps, True, was.tri if was else None)
         unseen = excursions(
             state,
             svc,
@@ -183,13 +203,13 @@ def serves_signal(
             seconds_us(settings.node_clock_s),
             skew,
         )
-        serves = t_and(tri_from_steps(steps, True), exists)
+        serves = t_and(tri, exists)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
         serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        return serves, True, nodeport, unseen.earlier, None
+        return (serves, True, nodeport, unseen.earlier, None), Carried(steps_trail, tri_trail)
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -205,10 +225,10 @@ def serves_signal(
         # (the slices' first listing, within the initial list's time, is no change)
         listing = listed_at(state, svc) + seconds_us(settings.list_s)
         health, unsure = restart_carried(health, eps, listing)
-        answered = steps_from_samples(health, "200", True)
+        answered, steps_trail = lane_tail.steps(health, "200", True, was.steps if was else None)
         ready = endpoint_steps(state, svc, node, ("ready",))
         answered = synced_on(answered, ready, looks, sync_reach, quiet, by_sync(health))
-        serves = tri_from_steps(answered, True)
+        serves, tri_trail = lane_tail.tri(answered, True, was.tri if was else None)
         restarting = Tri(unsure, [])
         # from 1.27 a 503 that still counts local endpoints is serviceProxyHealthy false:
         # kube-proxy is behind, its last rules keep forwarding: F unknown there too
@@ -263,9 +283,9 @@ def serves_signal(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        return serves, True, health, earlier, doubt
+        return (serves, True, health, earlier, doubt), Carried(steps_trail, tri_trail)
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
-    return inferred, synced, [], [], None
+    return (inferred, synced, [], [], None), NOTHING_CARRIED
 
 
 def _gate_doubt(

@@ -55,7 +55,8 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted
 from gapwatch.replay.gap_tail import GapTrail
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_signal
+from gapwatch.replay.lane_tail import Carried
+from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_carried
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
@@ -82,6 +83,9 @@ class Found(NamedTuple):
     #: how `gap` and `merged` were found (replay.gap_tail: the next find of the node resumes
     #: them where R and F moved)
     trail: GapTrail | None = None
+    #: how F's probed lane's steps and Tri were found (replay.lane_tail: the next find of
+    #: `served` resumes them where the lane moved)
+    carried: Carried | None = None
 
     @classmethod
     def find(
@@ -100,15 +104,16 @@ class Found(NamedTuple):
         them). R and not F and its candidates carry on from `was`'s where R and F moved
         (replay.gap_tail)."""
         reads = serves_key(state, svc, node, nkey)
+        carried = was.carried if was is not None else None
         if was is not None and was.served is not None and reads is not None and was.reads == reads:
             served, alive = was.served, was.alive  # the local pods' lane reads their samples
         else:
-            served = serves_signal(state, svc, node, mine, lag_hi)
+            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried)
             alive = alive_steps(state, svc, node)
         found = lanes(state, svc, node, mine, lag_hi, served)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
-        return cls(found, gap, alive, served, reads, merged, trail)
+        return cls(found, gap, alive, served, reads, merged, trail, carried)
 
 
 @dataclass(slots=True)

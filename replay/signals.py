@@ -110,10 +110,22 @@ def tri_from_steps(steps: Sequence[Step], initial: bool) -> Tri:
     latest to the fall's earliest. Kept plain (every lane of a node's detection)."""
     possible: list[Iv] = []
     definite: list[Iv] = []
+    rising, rise = tri_run(steps, bool(initial), (LO, LO, 0), possible, definite)
+    return tri_closed(possible, definite, rising, rise)
+
+
+def tri_run(
+    steps: Sequence[Step],
+    rising: bool,
+    rise: tuple[int, int, int],
+    possible: list[Iv],
+    definite: list[Iv],
+) -> tuple[bool, tuple[int, int, int]]:
+    """`tri_from_steps`' loop: reads `steps` from the state (`rising`, and the open rise's
+    earliest, latest and event id) the steps before them left, appending the intervals they
+    close to `possible` and `definite`; the state after them (replay.lane_tail carries it on)."""
     new = tuple.__new__
-    rising = bool(initial)
-    rise_earliest = rise_latest = LO
-    rise_eid = 0
+    rise_earliest, rise_latest, rise_eid = rise
     for earliest, latest, value, event_id in steps:
         if value and not rising:
             rising, rise_earliest, rise_latest, rise_eid = True, earliest, latest, event_id
@@ -122,9 +134,16 @@ def tri_from_steps(steps: Sequence[Step], initial: bool) -> Tri:
             if rise_latest < earliest:
                 definite.append(new(Iv, (rise_latest, earliest, rise_eid, event_id)))
             rising = False
+    return rising, (rise_earliest, rise_latest, rise_eid)
+
+
+def tri_closed(
+    possible: list[Iv], definite: list[Iv], rising: bool, rise: tuple[int, int, int]
+) -> Tri:
+    """The Tri of `tri_run`'s intervals and state: a rise still open holds to the end."""
     if rising:
-        possible.append(Iv(rise_earliest, HI, rise_eid, 0))
-        definite.append(Iv(rise_latest, HI, rise_eid, 0))
+        possible.append(Iv(rise[0], HI, rise[2], 0))
+        definite.append(Iv(rise[1], HI, rise[2], 0))
     return Tri(possible, definite)
 
 

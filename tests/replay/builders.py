@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count, pairwise
 from typing import Any
@@ -280,6 +280,22 @@ def facts_of(observations: Sequence[Observation]) -> list[Fact]:
     for event_id, obs in enumerate(observations, start=1):
         out.extend(derive(event_id, obs))
     return out
+
+
+def grown(
+    history: Sequence[Observation], more: Sequence[Observation], per: int, rounds: int
+) -> Iterator[tuple[FoldState, list[Fact]]]:
+    """A state folded from `history`, then from `per` more of `more` each of `rounds` rounds:
+    the state after each (the first time as `history` left it) and the facts folded so far,
+    for a fresh state's answer to compare with."""
+    facts = facts_of([*history, *more])
+    head = len(history)
+    state = fold(FoldState(), [f for f in facts if f.event_id <= head])
+    yield state, [f for f in facts if f.event_id <= head]
+    for _ in range(rounds):
+        head += per
+        fold(state, [f for f in facts if head - per < f.event_id <= head])
+        yield state, [f for f in facts if f.event_id <= head]
 
 
 def refreshed_at(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import gap_tail, node_cache
+from gapwatch.replay import gap_tail, node_cache, resumed
 from gapwatch.replay.detect import candidates_of
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.lanes import lanes as lanes_of
@@ -83,7 +83,7 @@ def test_same() -> None:
         b = a[: rng.randrange(len(a) + 1)] + [rng.randrange(3) for _ in range(rng.randrange(9))]
         k = rng.randrange(max(len(a), len(b)) + 2)
         want = k <= min(len(a), len(b)) and all(a[i] == b[i] for i in range(k))
-        assert gap_tail.same(a, b, k) == want
+        assert resumed.same(a, b, k) == want
 
 
 class _Counted(list):  # type: ignore[type-arg]

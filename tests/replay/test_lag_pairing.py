@@ -93,24 +93,16 @@ def test_a_refresh_reads_the_new_health_looks_only(monkeypatch: pytest.MonkeyPat
     pod's flapping) over 5 rounds: each round's lags equal a fresh state's, and the health
     lane is read 200 samples a round, not whole (on the code before: 204, 404, ... 1,004)."""
     flapping = [builders.health(t, t - 1, "n1", t % 2) for t in range(100, 1100)]
-    history = _history(100)
-    facts = builders.facts_of([*history, *flapping])
-
-    def upto(events: int) -> list[Any]:
-        return [f for f in facts if f.event_id <= events]
-
-    first = len(history)
-    state = fold(FoldState(), upto(first))
+    rounds = builders.grown(_history(100), flapping, 200, 5)
+    state, _ = next(rounds)
     (svc,) = lb_facing(state)
     lags.node_lags(state, svc, DEFAULTS)
     seen = _read(monkeypatch)
     per_round = []
-    for k in range(5):
-        head = first + 200 * (k + 1)
-        fold(state, [f for f in upto(head) if f.event_id > head - 200])
+    for state, folded in rounds:
         seen.clear()
         got = lags.node_lags(state, svc, DEFAULTS)
         per_round.append(sum(seen))
-        assert got == lags.node_lags(fold(FoldState(), upto(head)), svc, DEFAULTS)
+        assert got == lags.node_lags(fold(FoldState(), folded), svc, DEFAULTS)
     assert got["n1"]  # both of the pod's lags measured
     assert per_round == [200] * 5

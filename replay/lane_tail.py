@@ -1,0 +1,104 @@
+"""A probed F's steps and its Tri (lanes.serves_signal: the NodePort or health lane's
+`steps_from_samples`, then `tri_from_steps` of the steps as synced), carried on from what a
+node's last refresh found instead of over its whole lane.
+
+Both are one loop over their input in order, whose state after an element depends only on the
+elements read so far: `signals.steps_where` (the value and the last sample's time: its
+`initial` and `prev_at`) and `signals.tri_run` (rising, and the open rise). Each run here feeds
+the plain loop `STRIDE` elements at a time and keeps its state between them; the next run
+resumes from the last kept state whose input read so far equals the new input's (a list
+comparison, no Python loop: replay.resumed) and feeds the rest. The output is the
+plain loop's own over the whole input (restarted: the state passed on is the one it would hold
+there), whatever the lanes hold: a late sample, a step that syncs moved, another setting
+(`initial`, the value read as true) each only resume earlier or from the start. A refresh
+whose new samples land at the lane's end reads them and at most `STRIDE` before them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from gapwatch.replay.fold import Sample
+from gapwatch.replay.resumed import resume_at, same
+from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
+
+#: elements between two kept states
+STRIDE = 8
+
+
+class StepsTrail(NamedTuple):
+    """`steps_where` over `samples`: its output and kept states (samples read, value, the last
+    read sample's time, steps output), under `key` (accept, initial)."""
+
+    samples: Sequence[Sample]
+    out: list[Step]
+    states: list[tuple[int, bool, int | None, int]]
+    key: tuple[frozenset[str], bool]
+
+
+class TriTrail(NamedTuple):
+    """`tri_run` over `steps` from `initial`: the intervals it closed and its kept states
+    (steps read, rising, the open rise, intervals output)."""
+
+    steps: Sequence[Step]
+    possible: list[Iv]
+    definite: list[Iv]
+    states: list[tuple[int, bool, tuple[int, int, int], int, int]]
+    initial: bool
+
+
+class Carried(NamedTuple):
+    """A probed F's two trails (lanes.serves_carried)."""
+
+    steps: StepsTrail | None
+    tri: TriTrail | None
+
+
+def steps(
+    samples: Sequence[Sample], true: str, initial: bool, was: StepsTrail | None = None
+) -> tuple[list[Step], StepsTrail]:
+    """signals.steps_from_samples(samples, true, initial), resumed from `was`."""
+    key = (frozenset((true,)), initial)
+    if was is not None and was.key != key:
+        was = None
+    old = was.samples if was is not None else ()
+    state, states = resume_at(was.states if was else [], lambda s: same(samples, old, s[0]))
+    if state is None or was is None:
+        i, current, prev_at, out = 0, initial, None, []
+    else:
+        i, current, prev_at, length = state
+        out = was.out[:length]
+    n = len(samples)
+    while i < n:
+        states.append((i, current, prev_at, len(out)))
+        chunk = samples[i : i + STRIDE]
+        got = steps_where(chunk, key[0], current, prev_at)
+        if got:
+            current = got[-1].value
+            out += got
+        prev_at = chunk[-1].at_us
+        i += len(chunk)
+    return list(out), StepsTrail(samples, out, states, key)
+
+
+def tri(steps: Sequence[Step], initial: bool, was: TriTrail | None = None) -> tuple[Tri, TriTrail]:
+    """signals.tri_from_steps(steps, initial), resumed from `was`."""
+    if was is not None and was.initial != initial:
+        was = None
+    old = was.steps if was is not None else ()
+    state, states = resume_at(was.states if was else [], lambda s: same(steps, old, s[0]))
+    if state is None or was is None:
+        i, rising, rise = 0, bool(initial), (LO, LO, 0)
+        possible: list[Iv] = []
+        definite: list[Iv] = []
+    else:
+        i, rising, rise, n_possible, n_definite = state
+        possible, definite = was.possible[:n_possible], was.definite[:n_definite]
+    n = len(steps)
+    while i < n:
+        states.append((i, rising, rise, len(possible), len(definite)))
+        rising, rise = tri_run(steps[i : i + STRIDE], rising, rise, possible, definite)
+        i += STRIDE
+    trail = TriTrail(steps, possible, definite, states, initial)
+    return tri_closed(list(possible), list(definite), rising, rise), trail

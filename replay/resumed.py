@@ -1,0 +1,27 @@
+"""Where a loop carried on from its last run resumes (replay.gap_tail, replay.lane_tail): each
+run keeps the loop's state every few steps, the state's first element the number of input
+elements read before it; the next run resumes from the last kept state whose elements read so
+far equal the new input's. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def same(a: Sequence[Any], b: Sequence[Any], k: int) -> bool:
+    """Whether `a` and `b` share their first `k` elements (one list comparison)."""
+    return k <= len(a) and k <= len(b) and (k == 0 or a is b or a[:k] == b[:k])
+
+
+def resume_at(states: Sequence[Any], fits: Any) -> tuple[Any, list[Any]]:
+    """The last of a loop's kept `states` that `fits`, and the states before it; (None, [])
+    where none does. From the last state back: a refresh moves the lists' ends, so the last or
+    the one before it fits."""
+    k = len(states) - 1
+    while k >= 0 and not fits(states[k]):
+        k -= 1
+    if k < 0:
+        return None, []
+    return states[k], list(states[:k])

@@ -1,0 +1,119 @@
+"""replay.lane_tail: a probed F's steps and Tri carried on as its lane grows are what the whole
+lane gives (signals.steps_from_samples, tri_from_steps), and a refresh of F (lanes.serves_carried)
+reads only the NodePort or health lane's new samples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from gapwatch.recorder.observation import Observation
+from gapwatch.replay import lane_tail, signals
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
+from gapwatch.replay.lanes import serves_carried, serves_signal
+from gapwatch.replay.proxy import proxy_lag_hi
+from gapwatch.replay.signals import Step
+from tests.replay import builders
+
+
+def _grown(rng: random.Random, lane: list[Sample], n: int) -> None:
+    """`n` samples appended, mostly after the last one, a few late (they slot in), some with
+    a look before them (`prev_us`) after the last sample's time or before it."""
+    at = lane[-1].at_us if lane else rng.randrange(-20, 20)
+    for _ in range(n):
+        late = rng.random() < 0.04
+        step = -rng.randrange(1, 30) if late else rng.choice((0, 1, 1, 3, 7, 20))
+        at += step
+        prev = None if rng.random() < 0.3 else at - rng.randrange(-3, 12)
+        value = rng.choice(("connected", "connected", "timeout", "200", "503"))
+        lane.append(Sample(at, prev, value, rng.randrange(1000)))
+        if late:
+            at -= step
+
+
+def _moved(rng: random.Random, steps: list[Step]) -> list[Step]:
+    """`steps` with a few near the end moved or dropped, as syncs may move the newest ones."""
+    out = list(steps)
+    for _ in range(rng.choice((0, 0, 1, 3))):
+        if out:
+            k = len(out) - 1 - rng.randrange(min(len(out), 20))
+            s = out[k]
+            if rng.random() < 0.3:
+                del out[k]
+            else:
+                out[k] = s._replace(earliest=s.earliest - rng.randrange(0, 5))
+    return out
+
+
+def test_carried_on_equals_whole() -> None:
+    """Random lanes grown 6 times (a few samples late, the steps' newest ones moved or dropped
+    some rounds, the value read as true and the initial value switched now and then) against
+    the whole lane's steps and their Tri."""
+    rng = random.Random(2929)
+    for _ in range(3000):
+        lane: list[Sample] = []
+        was_steps = was_tri = None
+        true, initial = "connected", True
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            if rng.random() < 0.05:
+                true = rng.choice(("connected", "200"))
+            if rng.random() < 0.05:
+                initial = not initial
+            ordered = sorted(lane, key=lambda s: s.at_us)  # a new list, as observed() gives
+            got, was_steps = lane_tail.steps(ordered, true, initial, was_steps)
+            assert got == signals.steps_from_samples(ordered, true, initial)
+            synced = _moved(rng, got)
+            tri, was_tri = lane_tail.tri(synced, initial, was_tri)
+            assert tri == signals.tri_from_steps(synced, initial)
+
+
+def _read(monkeypatch: pytest.MonkeyPatch, true: str) -> list[int]:
+    """The samples every steps_where call that reads `true` as true reads (lane_tail's name
+    and signals' own): the probed lane's steps (the health path also reads its lane for other
+    values: the 503s that count local endpoints, `behind`)."""
+    seen: list[int] = []
+    plain = signals.steps_where
+
+    def counting(samples: Sequence[Sample], accept: frozenset[str], *args: Any) -> Any:
+        if accept == {true}:
+            seen.append(len(samples))
+        return plain(samples, accept, *args)
+
+    monkeypatch.setattr(signals, "steps_where", counting)
+    monkeypatch.setattr(lane_tail, "steps_where", counting)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["nodeport", "health"])
+def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """n1's NodePort (or health) lane grows by 200 looks a round, flapping, over 5 rounds: F
+    carried on equals a fresh state's, and the lane is read 200 samples a round and at most
+    `STRIDE` more (the whole lane each round before: 2,000 more samples read by round 5)."""
+
+    def look(t: int) -> Observation:
+        if kind == "nodeport":
+            return builders.nodeport(t, t - 1, "n1", "connected" if t % 2 else "timeout")
+        return builders.health(t, t - 1, "n1", t % 2)
+
+    history = [*builders.one_node(), *(look(t) for t in range(2, 100))]
+    rounds = builders.grown(history, [look(t) for t in range(100, 1100)], 200, 5)
+    state, _ = next(rounds)
+    (svc,) = lb_facing(state)
+    lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
+    _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi)
+    seen = _read(monkeypatch, "connected" if kind == "nodeport" else "200")
+    per_round = []
+    for state, folded in rounds:
+        seen.clear()
+        got, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried)
+        per_round.append(sum(seen))
+        fresh = fold(FoldState(), folded)
+        assert got == serves_signal(fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS))
+    if kind == "nodeport":
+        assert len(got[0].possible) > 400  # F flapped: its Tri holds every change
+    assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round

@@ -270,13 +270,24 @@ def fold_stored(
 @contextmanager
 def no_gc() -> Iterator[None]:
     """The fold allocates millions of small tuples and no cycles: the cyclic GC's repeated
-    passes over them would cost more than the fold itself."""
+    passes over them would cost more than the fold itself.
+
+    On the way out what the block allocated goes to the oldest generation unscanned (freeze,
+    then unfreeze: every tracked object), unless the process keeps objects frozen (the
+    recorder's k8s source does: unfreezing would hand them back). Re-enabled with them in
+    the youngest, the collector's first pass ran right away over all of them, and a later
+    one of the middle generation again: 0.03 s of CPU after the fold and 0.1 s after
+    `detect` on replay.py's 1M-event store (benchmarks/README.md, "Session 29: replay").
+    Nothing changes but when cycles made inside are freed: at the next full collection."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

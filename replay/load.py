@@ -1,7 +1,8 @@
 """Reading facts out of the store into the fold (the only replay module that reads facts).
 
 `fold_stored` is what replay uses. On PostgreSQL one `COPY (SELECT ...) TO STDOUT` (text, one
-scan, its rows gathered from libpq by replay.copyout) is parsed by Arrow's C++ CSV reader; the
+scan, its rows gathered from libpq by replay.copyout; two, the probe facts' and the others',
+where the transaction reads one snapshot: `load_state`'s) is parsed by Arrow's C++ CSV reader; the
 probe and LB samples (most of a real log) go to replay.foldbulk.fold_probe_arrays as numpy
 columns, the other facts to replay.fold.fold as rows in event order. Measured on 1M events: ~3x
 quicker than psycopg's typed binary COPY rows, whose per-row overhead dominated. On SQLite one
@@ -341,7 +342,7 @@ def _read_apart(conn: Connection, where: str, params: dict[str, Any]) -> tuple[p
     """What `_read_together` returns, from two COPYs, each of the rows and columns it needs:
     no Arrow filter copying the columns of 1M rows, nor the 7 columns no probe fact is read
     by sent and parsed for each probe row. On replay.py's 1M-event store the client's CPU of
-    the read 0.79-0.88 s -> 0.57-0.63 s, the server's 0.62-0.67 -> 0.66-0.72 s
+    the read 0.81-0.88 s -> 0.58-0.62 s, the server's 0.63-0.65 -> 0.69 s (medians)
     (benchmarks/README.md, "Session 29: replay"). Two statements: only inside one snapshot
     (`_one_snapshot`)."""
     sql = f"SELECT {_COLS} FROM facts WHERE {where} AND NOT {_IS_PROBE}"

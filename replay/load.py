@@ -273,23 +273,30 @@ def no_gc() -> Iterator[None]:
     """The fold allocates millions of small tuples and no cycles: the cyclic GC's repeated
     passes over them would cost more than the fold itself.
 
-    On the way out what the block allocated goes to the oldest generation unscanned (freeze,
+    On the way out, where the block left more than `_PROMOTED` new tracked objects (a fold's
+    or a detect's, not a refresh's few), they go to the oldest generation unscanned (freeze,
     then unfreeze: every tracked object), unless the process keeps objects frozen (the
     recorder's k8s source does: unfreezing would hand them back). Re-enabled with them in
     the youngest, the collector's first pass ran right away over all of them, and a later
     one of the middle generation again: 0.03 s of CPU after the fold and 0.1 s after
     `detect` on replay.py's 1M-event store (benchmarks/README.md, "Session 29: replay").
-    Nothing changes but when cycles made inside are freed: at the next full collection."""
+    Nothing changes but when cycles made inside are freed: at the next full collection (a
+    small block's, as before, at the next young one)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            if not gc.get_freeze_count():
+            if gc.get_count()[0] > _PROMOTED and not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+#: new tracked objects (allocations less frees since the last young collection) past which
+#: `no_gc` moves them to the oldest generation unscanned
+_PROMOTED = 100_000
 
 
 def _fold_pg(

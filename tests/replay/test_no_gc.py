@@ -1,5 +1,6 @@
-"""replay.load.no_gc: leaving it runs no collection over what the block made (they go to the
-oldest generation unscanned), and it never unfreezes what the process froze."""
+"""replay.load.no_gc: leaving a block that made many objects runs no collection over them (they
+go to the oldest generation unscanned); a small block's are collected young as before; it never
+unfreezes what the process froze."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def collections() -> Iterator[list[int]]:
 
 def test_leaving_runs_no_collection_over_what_the_block_made(collections: list[int]) -> None:
     with no_gc():
-        made = [[i] for i in range(50_000)]  # tracked objects, as the fold's samples
+        made = [[i] for i in range(150_000)]  # tracked objects, as the fold's samples
     after = [[i] for i in range(1_000)]  # allocations after it: a young collection or more
     assert gc.isenabled()
     assert 2 not in collections  # no full collection ran
@@ -61,3 +62,11 @@ def test_a_disabled_collector_stays_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_small_blocks_objects_stay_young(collections: list[int]) -> None:
+    with no_gc():
+        made = [[i] for i in range(5_000)]  # a refresh's few
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert not any(id(o) in oldest for o in made[::100])
+    assert 0 in collections  # the young collection ran on the way out, as before

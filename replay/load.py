@@ -1,7 +1,8 @@
 """Reading facts out of the store into the fold (the only replay module that reads facts).
 
 `fold_stored` is what replay uses. On PostgreSQL one `COPY (SELECT ...) TO STDOUT` (text, one
-scan, its rows gathered from libpq by replay.copyout) is parsed by Arrow's C++ CSV reader; the
+scan, its rows gathered from libpq by replay.copyout; two, the probe facts' and the others',
+where the transaction reads one snapshot: `load_state`'s) is parsed by Arrow's C++ CSV reader; the
 probe and LB samples (most of a real log) go to replay.foldbulk.fold_probe_arrays as numpy
 columns, the other facts to replay.fold.fold as rows in event order. Measured on 1M events: ~3x
 quicker than psycopg's typed binary COPY rows, whose per-row overhead dominated. On SQLite one
@@ -270,14 +271,32 @@ def fold_stored(
 @contextmanager
 def no_gc() -> Iterator[None]:
     """The fold allocates millions of small tuples and no cycles: the cyclic GC's repeated
-    passes over them would cost more than the fold itself."""
+    passes over them would cost more than the fold itself.
+
+    On the way out, where the block left more than `_PROMOTED` new tracked objects (a fold's
+    or a detect's, not a refresh's few), they go to the oldest generation unscanned (freeze,
+    then unfreeze: every tracked object), unless the process keeps objects frozen (the
+    recorder's k8s source does: unfreezing would hand them back). Re-enabled with them in
+    the youngest, the collector's first pass ran right away over all of them, and a later
+    one of the middle generation again: 0.03 s of CPU after the fold and 0.1 s after
+    `detect` on replay.py's 1M-event store (benchmarks/README.md, "Session 29: replay").
+    Nothing changes but when cycles made inside are freed: at the next full collection (a
+    small block's, as before, at the next young one)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if gc.get_count()[0] > _PROMOTED and not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
+
+
+#: new tracked objects (allocations less frees since the last young collection) past which
+#: `no_gc` moves them to the oldest generation unscanned
+_PROMOTED = 100_000
 
 
 def _fold_pg(
@@ -290,16 +309,12 @@ def _fold_pg(
     on_rows: Callable[[float], None] | None = None,
 ) -> FoldState:
     where, params = _where(cluster, service, 0, until_id)
-    table = _copy_text(conn, f"SELECT {_COLS} FROM facts WHERE {where}", params, _FACT_TYPES)
-    is_probe = pc.is_in(table["fact"], value_set=pa.array(PROBE_FACTS))
-    others = table.filter(pc.invert(is_probe)).sort_by(
-        [("event_id", "ascending"), ("seq", "ascending")]
-    )
+    read = _read_apart if _one_snapshot(conn) else _read_together
+    others, probes = read(conn, where, params)
     # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
     # rows of 19 values alive at once
     rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
     fold(state, rows if on_rows is None else counted(rows, on_rows))
-    probes = table.select(_PROBE_COLUMNS).filter(is_probe)
     if state.short_circuited:  # folded with the other facts: none of their NodePort lanes
         voided = pc.and_(
             pc.equal(probes["fact"], NODEPORT),
@@ -312,6 +327,48 @@ def _fold_pg(
     return state
 
 
+_BY_EVENT = [("event_id", "ascending"), ("seq", "ascending")]
+
+
+def _read_together(
+    conn: Connection, where: str, params: dict[str, Any]
+) -> tuple[pa.Table, pa.Table]:
+    """The other facts in event order and the probe facts' `_PROBE_COLUMNS`, from one COPY of
+    every column of every fact (one statement: one snapshot in any transaction)."""
+    table = _copy_text(conn, f"SELECT {_COLS} FROM facts WHERE {where}", params, _FACT_TYPES)
+    is_probe = pc.is_in(table["fact"], value_set=pa.array(PROBE_FACTS))
+    others = table.filter(pc.invert(is_probe)).sort_by(_BY_EVENT)
+    return others, table.select(_PROBE_COLUMNS).filter(is_probe)
+
+
+_IS_PROBE = "fact IN (" + ", ".join(f"'{f}'" for f in PROBE_FACTS) + ")"
+_PROBE_TYPES = {c: _FACT_TYPES[c] for c in _PROBE_COLUMNS}
+
+
+def _read_apart(conn: Connection, where: str, params: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
+    """What `_read_together` returns, from two COPYs, each of the rows and columns it needs:
+    no Arrow filter copying the columns of 1M rows, nor the 7 columns no probe fact is read
+    by sent and parsed for each probe row. On replay.py's 1M-event store the client's CPU of
+    the read 0.81-0.88 s -> 0.58-0.62 s, the server's 0.63-0.65 -> 0.69 s (medians)
+    (benchmarks/README.md, "Session 29: replay"). Two statements: only inside one snapshot
+    (`_one_snapshot`)."""
+    sql = f"SELECT {_COLS} FROM facts WHERE {where} AND NOT {_IS_PROBE}"
+    others = _copy_text(conn, sql, params, _FACT_TYPES).sort_by(_BY_EVENT)
+    sql = f"SELECT {', '.join(_PROBE_COLUMNS)} FROM facts WHERE {where} AND {_IS_PROBE}"
+    return others, _copy_text(conn, sql, params, _PROBE_TYPES)
+
+
+def _one_snapshot(conn: Connection) -> bool:
+    """Whether every statement of `conn`'s transaction reads one snapshot (REPEATABLE READ or
+    SERIALIZABLE): under READ COMMITTED a rederive or a retention committed between two reads
+    would fold some facts from before it and the others from after; with autocommit each
+    statement is a transaction of its own (and `get_isolation_level` does not say so)."""
+    raw: Any = conn.connection.driver_connection
+    if raw.autocommit:
+        return False
+    return conn.get_isolation_level() in ("REPEATABLE READ", "SERIALIZABLE")
+
+
 def load_state(
     engine: Engine,
     *,
@@ -321,7 +378,10 @@ def load_state(
 ) -> FoldState:
     """Fold the stored facts (all, one cluster's, or one Service's) into a state."""
     state = state if state is not None else FoldState()
+    # one snapshot, so that the facts can be read in two statements (`_read_apart`)
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with translate_errors(engine), engine.connect() as conn:
+        conn = conn.execution_options(**options)
         return fold_stored(conn, state, cluster=cluster, service=service)
 
 

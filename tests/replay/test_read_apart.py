@@ -1,0 +1,77 @@
+"""replay.load on PostgreSQL reads the other facts and the probe facts in two COPYs, each of the
+rows and columns it needs, where the transaction reads one snapshot (REPEATABLE READ: what
+`load_state` opens), and in one COPY of everything elsewhere: both fold the same state, and
+the two statements never see a change committed between them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.store import make_engine
+from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay.detect import detect
+from gapwatch.replay.facts import write_facts
+from gapwatch.replay.fold import FoldState
+from gapwatch.replay.load import _one_snapshot, fold_stored, load_state
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    for seed in (1, 2):
+        EventWriter(engine, derive=write_facts).write_all(
+            run(load_scenario("aws-nlb"), seed=seed).observations
+        )
+    yield engine
+    engine.dispose()
+
+
+def _fields(state: FoldState) -> dict[str, Any]:
+    return {f.name: getattr(state, f.name) for f in fields(state) if f.name != "memo"}
+
+
+def _fold(engine: Engine, isolation: str) -> tuple[FoldState, bool]:
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level=isolation)
+        apart = _one_snapshot(conn)
+        return fold_stored(conn, FoldState()), apart
+
+
+def test_both_reads_fold_the_same_state(pg: Engine) -> None:
+    apart, two = _fold(pg, "REPEATABLE READ")
+    together, one = _fold(pg, "READ COMMITTED")
+    assert two and not one
+    assert apart.probes["target"] and apart.pods and apart.endpoints
+    assert _fields(apart) == _fields(together) == _fields(load_state(pg))
+    assert detect(apart) == detect(together)
+
+
+def test_a_change_committed_between_the_reads_is_not_seen(pg: Engine) -> None:
+    """Another connection deletes every LB target fact after the reading transaction began:
+    under REPEATABLE READ both COPYs read the snapshot from before it (the whole state); a
+    READ COMMITTED reading begun after it reads none of them, and every other fact."""
+    whole = load_state(pg)
+    with pg.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        conn.execute(text("SELECT count(*) FROM facts"))  # the snapshot taken
+        with pg.begin() as other:
+            other.execute(text("DELETE FROM facts WHERE fact = 'target'"))
+        state = fold_stored(conn, FoldState())
+    assert _fields(state) == _fields(whole)
+    after, one = _fold(pg, "READ COMMITTED")
+    assert not one and not after.probes["target"] and whole.probes["target"]
+    assert after.pods == whole.pods and after.probes["health"] == whole.probes["health"]
+
+
+def test_autocommit_is_never_read_apart(pg: Engine) -> None:
+    with pg.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert not _one_snapshot(conn)

@@ -225,7 +225,8 @@ def _scan(
         if known is not None and known[0] != inputs and _polls_alone(known[0], inputs):
             # kube-proxy's lags (the list's head) read no LB poll: only the LB's found again
             proxy = known[2]
-            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode)]
+            since = listed + seconds_us(settings.list_s)
+            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode, since_us=since)]
             known = kept[where] = (inputs, found, proxy)
         elif known is None or known[0] != inputs:
             found = _node_lags(state, svc, node, settings, window, node_mode)
@@ -238,10 +239,11 @@ def _scan(
 def _reads(settings: DetectSettings, inputs: tuple[int | bool, ...]) -> tuple[float, ...] | None:
     """The settings a node's lags read besides the match window: those of kube-proxy's sync
     metrics (`_synced`), where they are what measures it (no health check nor NodePort
-    samples, some looks: `node_inputs` has their lengths); None elsewhere."""
+    samples, some looks: `node_inputs` has their lengths); elsewhere the first listing's
+    extent alone (`_node_lags` measures from no change inside it)."""
     health, nodeport, looks = inputs[1], inputs[2], inputs[4]
     if health or nodeport or not looks:
-        return None
+        return (settings.list_s,)  # the first listing's extent (`_node_lags`)
     return (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
 
 
@@ -275,7 +277,12 @@ def _node_lags(
     """The measured lags of one node of the Service (kube-proxy's first: `_per_node`)."""
     out: list[LagSample] = []
     key = (svc, node)
-    changes = _ready_changes(state.endpoints.get(key, []))
+    # the state the recording found came with the first list: programmed (and registered)
+    # before it began, no change to measure a reaction from, as `_synced` reads it (random
+    # 25,000,744: each node's first listing and first 200, 1 ms apart, measured seven lags
+    # of ~0 s, which made kube-proxy's bound 3.75 s where it lagged 6-24 s)
+    listed = listed_at(state, svc) + seconds_us(settings.list_s)
+    changes = [c for c in _ready_changes(state.endpoints.get(key, [])) if c[0] > listed]
     if not changes:
         return out
     health = sorted_lane(state.probes["health"].get(key, []))
@@ -290,7 +297,7 @@ def _node_lags(
         proxy = steps_from_samples(nodeport, "connected", False)
         opened = _match(changes, proxy, "kube-proxy-programming", svc, node, window)
         out.extend(s for s in opened if s.up)
-    out.extend(_lb_lags(state, svc, node, window, node_mode, changes))
+    out.extend(_lb_lags(state, svc, node, window, node_mode, changes, since_us=listed))
     return out
 
 
@@ -301,12 +308,16 @@ def _lb_lags(
     window: int,
     node_mode: bool,
     changes: list[tuple[int, bool]] | None = None,
+    *,
+    since_us: int,
 ) -> list[LagSample]:
     """The LB's lags of one node (the tail of `_node_lags`; `changes`: its endpoints' ready
-    changes, when the caller has them)."""
+    changes after the first listing, when the caller has them; else those after `since_us`,
+    the first listing's end)."""
     key = (svc, node)
     if changes is None:
-        changes = _ready_changes(state.endpoints.get(key, []))
+        lane = state.endpoints.get(key, [])
+        changes = [c for c in _ready_changes(lane) if c[0] > since_us]
     if not changes:
         return []
     targets = sorted_lane(state.probes["target"].get(key, []))

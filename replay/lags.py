@@ -192,7 +192,8 @@ def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> di
     (detection's measured settings and the stored ones differ in the watch skew only)."""
     window = seconds_us(settings.match_window_s)
     node_mode = ccm_mode(state, svc, settings) == "node"
-    listed = listed_at(state, svc)
+    # the end of the first listing: no lag is measured from a change inside it (`_node_lags`)
+    listed = listed_at(state, svc) + seconds_us(settings.list_s)
     memo = state.memo.lags_of
     base = (svc, window, node_mode, listed)
     known = memo.get(base)  # no node's lags read the other settings: any settings' map
@@ -225,11 +226,10 @@ def _scan(
         if known is not None and known[0] != inputs and _polls_alone(known[0], inputs):
             # kube-proxy's lags (the list's head) read no LB poll: only the LB's found again
             proxy = known[2]
-            since = listed + seconds_us(settings.list_s)
-            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode, since_us=since)]
+            found = [*proxy, *_lb_lags(state, svc, node, window, node_mode, since_us=listed)]
             known = kept[where] = (inputs, found, proxy)
         elif known is None or known[0] != inputs:
-            found = _node_lags(state, svc, node, settings, window, node_mode)
+            found = _node_lags(state, svc, node, settings, window, node_mode, listed)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
             known = kept[where] = (inputs, found, proxy)
         out[node] = known
@@ -239,11 +239,10 @@ def _scan(
 def _reads(settings: DetectSettings, inputs: tuple[int | bool, ...]) -> tuple[float, ...] | None:
     """The settings a node's lags read besides the match window: those of kube-proxy's sync
     metrics (`_synced`), where they are what measures it (no health check nor NodePort
-    samples, some looks: `node_inputs` has their lengths); elsewhere the first listing's
-    extent alone (`_node_lags` measures from no change inside it)."""
+    samples, some looks: `node_inputs` has their lengths); None elsewhere."""
     health, nodeport, looks = inputs[1], inputs[2], inputs[4]
     if health or nodeport or not looks:
-        return (settings.list_s,)  # the first listing's extent (`_node_lags`)
+        return None
     return (settings.watch_skew_s, settings.clock_skew_s, settings.list_s, settings.sync_span_s)
 
 
@@ -251,8 +250,8 @@ def node_inputs(
     state: FoldState, svc: ServiceRef, node: str, node_mode: bool, listed_us: int
 ) -> tuple[int | bool, ...]:
     """What a node's lags are found from: the lengths of its endpoints, probe and LB lanes and
-    of kube-proxy's looks there (all append-only), the CCM mode and when the endpoints were
-    first listed. A rule that reads more of the state must add it here."""
+    of kube-proxy's looks there (all append-only), the CCM mode and when the endpoints' first
+    listing ended. A rule that reads more of the state must add it here."""
     key = (svc, node)
     probes = state.probes
     return (
@@ -273,15 +272,18 @@ def _node_lags(
     settings: DetectSettings,
     window: int,
     node_mode: bool,
+    listed_us: int,
 ) -> list[LagSample]:
-    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`)."""
+    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`), from
+    the changes after `listed_us`, the end of the slices' first listing."""
     out: list[LagSample] = []
     key = (svc, node)
-    # the state the recording found came with the first list: programmed (and registered)
-    # before it began, no change to measure a reaction from, as `_synced` reads it (random
-    # 25,000,744: each node's first listing and first 200, 1 ms apart, measured seven lags
-    # of ~0 s, which made kube-proxy's bound 3.75 s where it lagged 6-24 s)
-    listed = listed_at(state, svc) + seconds_us(settings.list_s)
+    # the state the recording found came with the first list (by `listed_us`, its end):
+    # programmed (and registered) before it began, no change to measure a reaction from, as
+    # `_synced` reads it (random 25,000,744: each node's first listing and first 200, 1 ms
+    # apart, measured seven lags of ~0 s, which made kube-proxy's bound 3.75 s where it
+    # lagged 6-24 s)
+    listed = listed_us
     changes = [c for c in _ready_changes(state.endpoints.get(key, [])) if c[0] > listed]
     if not changes:
         return out

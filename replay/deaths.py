@@ -57,7 +57,9 @@ NO_LOOKS = SyncIndex((), ())
 class Run(NamedTuple):
     """One stretch a local pod was up: first seen ready at `ready_us` (None: never ready in
     it), last seen up at `last_up_us`, seen stopped at `down_us` (HI: never), and the
-    kubelet's finishedAt of that stop (None: not reported)."""
+    kubelet's finishedAt of that stop (None: not reported); `before_us`: the pod's last
+    update before the stretch, which saw it not up (-HI: the stretch is the first thing seen
+    of the pod)."""
 
     pod: str
     ready_us: int | None
@@ -65,6 +67,7 @@ class Run(NamedTuple):
     down_us: int
     finished_us: int | None
     event_id: int
+    before_us: int = -HI
 
 
 def _timed(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> Iv | None:
@@ -117,18 +120,20 @@ def runs(lane: Sequence[PodSample], pod: str) -> list[Run]:
     start: PodSample | None = None
     ready: int | None = None
     last: PodSample | None = None
+    before = seen = -HI  # the update before the stretch; the latest update read
     for p in lane:
         if p.state in UP or (start is not None and p.state in ALIVE):
             if start is None:
-                start, ready = p, None
+                start, ready, before = p, None, seen
             if ready is None and p.state == "ready":
                 ready = p.at_us
             last = p
         elif start is not None and last is not None and p.state in STOPPED:
-            out.append(Run(pod, ready, last.at_us, p.at_us, p.finished_us, p.event_id))
+            out.append(Run(pod, ready, last.at_us, p.at_us, p.finished_us, p.event_id, before))
             start = last = None
+        seen = p.at_us
     if start is not None and last is not None:
-        out.append(Run(pod, ready, last.at_us, HI, None, start.event_id))
+        out.append(Run(pod, ready, last.at_us, HI, None, start.event_id, before))
     return out
 
 
@@ -241,7 +246,7 @@ class _Later:
         self.keys = [-after[j] for j in self.order]
         self.place = {j: k for k, j in enumerate(self.order)}
         self.terms = [
-            (HI, HI, listing[j] + lag_hi_us)
+            (HI, HI, HI)  # never seen ready: nothing says when it was programmed
             if (ready := every[j].ready_us) is None
             else (ready, ready - entered_by, listing[j] + lag_hi_us)
             for j in self.order
@@ -269,9 +274,13 @@ def _listed(state: FoldState, svc: ServiceRef, run: Run, skew_us: int, slice_us:
     version seen listing it ready from its Pod's Ready on (less the watch skew: the slice may
     be seen first), else that Ready plus the EndpointSlice controller's lag (`slice_us`:
     facts that do not name the ready pods). A run never seen ready (up when the recording
-    began, already terminating): listed from before anything."""
+    began, already terminating): listed from before anything, unless an update before it saw
+    the pod not up (pending, stopped): then not before that update less the watch skew (a
+    Ready write after it went unseen). A stretch that began after a death was not listed
+    before it (random 25,000,827 node-002: a replacement's later stretch, seen terminating
+    without a Ready, was read as listed before the old pod's death, so as programmed)."""
     if run.ready_us is None:
-        return -HI
+        return -HI if run.before_us == -HI else run.before_us - skew_us
     for at in state.slice_ready.get((svc, run.pod), ()):
         if at >= run.ready_us - skew_us:
             return at

@@ -276,7 +276,8 @@ def _per_node(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> di
     (detection's measured settings and the stored ones differ in the watch skew only)."""
     window = seconds_us(settings.match_window_s)
     node_mode = ccm_mode(state, svc, settings) == "node"
-    listed = listed_at(state, svc)
+    # the end of the first listing: no lag is measured from a change inside it (`_node_lags`)
+    listed = listed_at(state, svc) + seconds_us(settings.list_s)
     memo = state.memo.lags_of
     base = (svc, window, node_mode, listed)
     known = memo.get(base)  # no node's lags read the other settings: any settings' map
@@ -310,10 +311,10 @@ def _scan(
         if known is not None and known[0] != inputs and _polls_alone(known[0], inputs):
             # kube-proxy's lags (the list's head) read no LB poll: only the LB's found again
             proxy = known[2]
-            lb = _lb_lags(state, svc, node, window, node_mode, was=was[1])
+            lb = _lb_lags(state, svc, node, window, node_mode, was=was[1], since_us=listed)
             known = kept[where] = (inputs, [*proxy, *_lags(lb)], proxy, (was[0], lb))
         elif known is None or known[0] != inputs:
-            found, pairs = _node_lags(state, svc, node, settings, window, node_mode, was)
+            found, pairs = _node_lags(state, svc, node, settings, window, node_mode, listed, was)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
             known = kept[where] = (inputs, found, proxy, pairs)
         out[node] = known
@@ -334,8 +335,8 @@ def node_inputs(
     state: FoldState, svc: ServiceRef, node: str, node_mode: bool, listed_us: int
 ) -> tuple[int | bool, ...]:
     """What a node's lags are found from: the lengths of its endpoints, probe and LB lanes and
-    of kube-proxy's looks there (all append-only), the CCM mode and when the endpoints were
-    first listed. A rule that reads more of the state must add it here."""
+    of kube-proxy's looks there (all append-only), the CCM mode and when the endpoints' first
+    listing ended. A rule that reads more of the state must add it here."""
     key = (svc, node)
     probes = state.probes
     return (
@@ -356,12 +357,20 @@ def _node_lags(
     settings: DetectSettings,
     window: int,
     node_mode: bool,
+    listed_us: int,
     was: Pairs = (None, None),
 ) -> tuple[list[LagSample], Pairs]:
-    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`), and the
-    pairings they came from; `was`: the node's pairings before its lanes grew (`paired`)."""
+    """The measured lags of one node of the Service (kube-proxy's first: `_per_node`), from
+    the changes after `listed_us`, the end of the slices' first listing, and the pairings they
+    came from; `was`: the node's pairings before its lanes grew (`paired`)."""
     key = (svc, node)
-    changes = _ready_changes(state.endpoints.get(key, []))
+    # the state the recording found came with the first list (by `listed_us`, its end):
+    # programmed (and registered) before it began, no change to measure a reaction from, as
+    # `_synced` reads it (random 25,000,744: each node's first listing and first 200, 1 ms
+    # apart, measured seven lags of ~0 s, which made kube-proxy's bound 3.75 s where it
+    # lagged 6-24 s)
+    listed = listed_us
+    changes = [c for c in _ready_changes(state.endpoints.get(key, [])) if c[0] > listed]
     if not changes:
         return [], (None, None)
     health = state.probes["health"].get(key, [])
@@ -377,7 +386,7 @@ def _node_lags(
         name = "kube-proxy-programming"
         proxy = paired(nodeport, "connected", changes, name, svc, node, window, was[0])
         out = [s for s in proxy.lags() if s.up]
-    lb = _lb_lags(state, svc, node, window, node_mode, changes, was[1])
+    lb = _lb_lags(state, svc, node, window, node_mode, changes, was[1], since_us=listed)
     out.extend(_lags(lb))
     return out, (proxy, lb)
 
@@ -390,13 +399,17 @@ def _lb_lags(
     node_mode: bool,
     changes: list[tuple[int, bool]] | None = None,
     was: Paired | None = None,
+    *,
+    since_us: int,
 ) -> Paired | None:
     """The LB's lags of one node (the tail of `_node_lags`; `changes`: its endpoints' ready
-    changes, when the caller has them; `was`: its pairing before the poll lane grew), as the
-    pairing they came from (None: no endpoint change)."""
+    changes after the first listing, when the caller has them; else those after `since_us`,
+    the first listing's end; `was`: its pairing before the poll lane grew), as the pairing
+    they came from (None: no endpoint change)."""
     key = (svc, node)
     if changes is None:
-        changes = _ready_changes(state.endpoints.get(key, []))
+        lane = state.endpoints.get(key, [])
+        changes = [c for c in _ready_changes(lane) if c[0] > since_us]
     if not changes:
         return None
     targets = state.probes["target"].get(key, [])

@@ -224,7 +224,7 @@ def serves_carried(
         # forwarding; refused is not "pod gone" (replay.proxy.restart_carried)
         # (the slices' first listing, within the initial list's time, is no change)
         listing = listed_at(state, svc) + seconds_us(settings.list_s)
-        health, unsure = restart_carried(health, eps, listing)
+        health, unsure = restart_carried(health, eps, listing, skew)
         answered, steps_trail = lane_tail.steps(health, "200", True, was.steps if was else None)
         ready = endpoint_steps(state, svc, node, ("ready",))
         answered = synced_on(answered, ready, looks, sync_reach, quiet, by_sync(health))

@@ -293,7 +293,7 @@ UNKNOWN = "unknown"
 
 
 def restart_carried(
-    health: list[Sample], eps: list[Sample], listing_us: int = -HI
+    health: list[Sample], eps: list[Sample], listing_us: int = -HI, early_us: int = 0
 ) -> tuple[list[Sample], list[Iv]]:
     """kube-proxy restarting: its health port refuses connections while the rules it installed
     keep forwarding. Each refused answer takes the value of the last answer before the refusal
@@ -302,8 +302,11 @@ def restart_carried(
     answer (a change the restarting kube-proxy may or may not have programmed), until the
     next answer; the endpoints lane's first sample, where it is part of the slices' first
     listing (by `listing_us`: what they held when the recording began), is no change where it
-    agrees with that answer (tests/replay/test_restart_listing.py). Refused answers with no
-    answer before them say `UNKNOWN`."""
+    agrees with that answer (tests/replay/test_restart_listing.py). `early_us`: how long before
+    its lane time kube-proxy may have read that change (the watch skew: two watches of one
+    write deliver it at different times), so F is unknown from then, never before the answer
+    (random 25,000,491 node-002: the restarted kube-proxy closed 25 ms before the recorder saw
+    the version). Refused answers with no answer before them say `UNKNOWN`."""
     out: list[Sample] = []
     unknown: list[Iv] = []
     changes = [e.at_us for e in eps]
@@ -326,7 +329,7 @@ def restart_carried(
                 j = int((answered.value == "200") == (eps[0].value == "ready"))
             if j == len(changes) or changes[j] >= end:
                 continue
-            began = max(began, changes[j])
+            began = max(began, changes[j] - early_us)
         unknown.append(Iv(began, end))
     return out, unknown
 

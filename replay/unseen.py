@@ -284,14 +284,18 @@ def _synced_back(iv: Iv, health: Sequence[Sample], period_us: int) -> Iv | None:
 
 def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:
     """When kube-proxy surely had the returned ready endpoint: the health check answered 503
-    after the loss (it synced the loss) and then 200 (a ready local endpoint again, even
-    before the watch showed the return: the EndpointSlice may be seen late); else `end`.
-    Second: the last look before that still saw it missing (`down` when unknown)."""
+    counting no ready local endpoint after the loss (it synced the loss) and then 200 (a ready
+    local endpoint again, even before the watch showed the return: the EndpointSlice may be
+    seen late); else `end`. Second: the last look before that still saw it missing (`down`
+    when unknown). Only such a 503 is an answer about the rules: a refused look is kube-proxy
+    restarting (its health server down, the rules it installed kept), a timeout no answer
+    (random 25,000,723 node-003: a restart 4 s after an unseen excursion was read as its sync,
+    and the gap placed before the restart's 200)."""
     synced_loss = False
     for s in health:
         if s.at_us >= end:
             break
-        if s.value != "200" and s.at_us >= down:
+        if s.value == "503" and not s.num and s.at_us >= down:
             synced_loss = True
         elif s.value == "200" and synced_loss:
             return s.at_us, s.prev_us if s.prev_us is not None else down

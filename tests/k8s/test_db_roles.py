@@ -25,7 +25,7 @@ from gapwatch.recorder.cliutil import open_store
 from gapwatch.recorder.errors import MaintenanceNotPermitted, StoreError
 from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.store import downgrade, make_engine, upgrade
 from gapwatch.recorder.writer import Checkpoint, EventWriter, no_derive
 from gapwatch.replay import revision
 from gapwatch.replay import tables as replay_tables
@@ -420,3 +420,40 @@ def test_a_login_that_may_not_refresh_the_projections_is_told_which_may(
             "gapwatch_dashboard" in said, said  # fmt: skip
     done = gaps("gapwatch_dashboard")
     assert done.returncode == 0, done.stderr
+
+
+def test_each_login_may_advance_only_the_sequences_of_the_tables_it_writes(
+    logins: dict[str, str],
+) -> None:
+    """Migrations 0005 and 0006 granted the recorder's group every sequence of the schema, the
+    projections' too: its login could `nextval('replay_windows_id_seq')`, which only a refresh
+    (gapwatch_replayer) needs. After 0013 it may not; it still records (an event, a quarantined
+    one), the dashboard's login still refreshes, the migrator still migrates down and up."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    for projection in ("replay_windows", "replay_lags", "replay_segments"):
+        refused = _refused(recorder, f"SELECT nextval('{projection}_id_seq')")
+        assert f"permission denied for sequence {projection}_id_seq" in refused
+    console = make_engine(logins["gapwatch_console"])
+    assert "permission denied" in _refused(console, "SELECT nextval('events_id_seq')")
+    console.dispose()
+    writer = EventWriter(recorder, derive=write_facts)
+    result = writer.write([_obs(1), _obs(2, name="x" * 3000)])  # a quarantined one: its id too
+    assert (result.inserted, result.quarantined) == (1, 1)
+    write_scenario(recorder, 1)
+    recorder.dispose()
+    dashboard = open_store(logins["gapwatch_dashboard"])
+    assert catch_up(dashboard).position > 0
+    assert read_like_the_app(dashboard) > 0
+    with dashboard.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one() > 0
+    dashboard.dispose()
+    # the migrator migrates the store down past 0013 and up again
+    downgrade(migrator, "0012_sqlite_event_ids")
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    assert "permission denied" in _refused(recorder, "SELECT nextval('replay_lags_id_seq')")
+    assert EventWriter(recorder, derive=write_facts).write([_obs(5, name="after")]).inserted == 1
+    recorder.dispose()

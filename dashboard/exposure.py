@@ -8,7 +8,8 @@ authentication. `gapwatch dashboard --address 0.0.0.0` is refused unless one of 
   directory's or `~/.streamlit/`); the app then asks every visitor to log in (`st.login`).
 - An authenticating reverse proxy (oauth2-proxy, an ingress with external auth) in front of it:
   say so with `GAPWATCH_DASHBOARD_AUTH=proxy`, and keep the dashboard's own port unreachable
-  except from the proxy (deploy/components/dashboard/networkpolicy.yaml).
+  except from the proxy (deploy/components/dashboard-proxy narrows
+  deploy/components/dashboard/networkpolicy.yaml to it).
 """
 
 from __future__ import annotations

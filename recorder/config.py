@@ -64,6 +64,9 @@ class RecorderConfig:
     retention: str = ""
     #: PostgreSQL: day partitions the recorder keeps created ahead of today.
     partitions_ahead_days: int = DEFAULT_AHEAD_DAYS
+    #: Whether this recorder runs the hourly maintenance. false where another does it for the
+    #: store (deploy/: the node agents; the central recorder and CronJob gapwatch-maintain do).
+    maintain: bool = True
     #: source key -> its settings, in the order given.
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {LEGACY_SOURCE: {}})
     #: Where the configuration came from (a file name), for error messages.
@@ -177,6 +180,14 @@ def _check_retention(raw: dict[str, Any], where: str, env: Mapping[str, str]) ->
             given = "GAPWATCH_RETENTION"
             origin = given if env.get(given) else f"{where}: retention"
             raise ConfigError(f"{origin}: {exc}") from None
+    if raw.get("maintain", True) is not True:
+        if raw.get("maintain") is not False:
+            raise ConfigError(f"{where}: maintain: expected true or false")
+        if value not in (None, ""):
+            raise ConfigError(
+                f"{where}: retention is set and maintain is false: this recorder would drop "
+                "nothing (leave retention to the recorder or the CronJob that maintains)"
+            )
     ahead = raw.get("partitions_ahead_days", 0)
     if not isinstance(ahead, int) or ahead < 0:
         raise ConfigError(f"{where}: partitions_ahead_days: expected a whole number, 0 or more")

@@ -181,7 +181,8 @@ class Recorder:
             asyncio.create_task(s.run(self.spool, stop), name=f"source {s.name}")
             for s in self.sources
         ]
-        running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
+        if self.config.maintain:  # false on the node agents: the central recorder maintains
+            running.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
         running.append(asyncio.create_task(self._announce_ready(stop), name="ready"))
         running.append(asyncio.create_task(trim_heap(stop), name="heap"))
         try:

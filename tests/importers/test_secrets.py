@@ -13,6 +13,7 @@ from tests.test_cli import gapwatch
 
 ENV_SECRET = "env-value-hunter2"
 APPLIED_SECRET = "last-applied-hunter3"
+ARG_SECRET = "arg-hunter6"
 
 
 def _pod() -> dict[str, Any]:
@@ -46,6 +47,8 @@ def _pod() -> dict[str, Any]:
                 {
                     "name": "app",
                     "image": "web:1",
+                    "args": [f"--db-password={ARG_SECRET}"],
+                    "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
                     "env": [
                         {"name": "DB_PASSWORD", "value": ENV_SECRET},
                         {
@@ -91,6 +94,9 @@ def test_an_imported_pod_keeps_no_secret(tmp_path: Path, fmt: str, record: dict[
     env = payload["spec"]["containers"][0]["env"]
     assert env[0] == {"name": "DB_PASSWORD", "value": "<redacted by gapwatch>"}
     assert env[1]["valueFrom"]["secretKeyRef"] == {"name": "db", "key": "password"}
+    container = payload["spec"]["containers"][0]
+    assert container["args"] == ["<redacted by gapwatch>"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert payload["metadata"]["annotations"] == {"team": "web"}
     assert payload["metadata"]["managedFields"] == [
         {"manager": "kubectl", "operation": "Update", "time": "2026-12-01T10:00:00Z"}
@@ -98,6 +104,7 @@ def test_an_imported_pod_keeps_no_secret(tmp_path: Path, fmt: str, record: dict[
     # nowhere in the file, the facts and any page the store holds included
     raw = store.read_bytes()
     assert ENV_SECRET.encode() not in raw and APPLIED_SECRET.encode() not in raw
+    assert ARG_SECRET.encode() not in raw
 
 
 URL_SECRET = "tok-hunter4"

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from sqlalchemy import Engine, Table, text
 from sqlalchemy.engine import make_url
 from structlog.testing import capture_logs
@@ -21,11 +23,14 @@ from gapwatch.dashboard import data
 from gapwatch.dashboard.errors import UnsafeLogin
 from gapwatch.dashboard.filters import Filters
 from gapwatch.dashboard.sqlconsole import run_query
+from gapwatch.recorder import sources
 from gapwatch.recorder.cliutil import open_store
+from gapwatch.recorder.config import RecorderConfig
 from gapwatch.recorder.errors import MaintenanceNotPermitted, StoreError
 from gapwatch.recorder.maintain import maintain, run_periodically
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.store import make_engine, upgrade
+from gapwatch.recorder.run import Recorder
+from gapwatch.recorder.store import downgrade, make_engine, upgrade
 from gapwatch.recorder.writer import Checkpoint, EventWriter, no_derive
 from gapwatch.replay import revision
 from gapwatch.replay import tables as replay_tables
@@ -33,9 +38,11 @@ from gapwatch.replay.catchup import behind, catch_up
 from gapwatch.replay.facts import write_facts
 from tests.dashboard.test_reader import _read_like_the_app as read_like_the_app
 from tests.dashboard.test_reader import _write as write_scenario
+from tests.k8s.kustomize import kustomize
 
 pytestmark = pytest.mark.postgres
-ROLES_SQL = Path(__file__).resolve().parents[2] / "deploy" / "sql" / "roles.sql"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROLES_SQL = DEPLOY / "sql" / "roles.sql"
 #: replay's projection tables: what migration 0010's gapwatch_replayer may write
 PROJECTIONS = sorted(
     t.name
@@ -420,3 +427,95 @@ def test_a_login_that_may_not_refresh_the_projections_is_told_which_may(
             "gapwatch_dashboard" in said, said  # fmt: skip
     done = gaps("gapwatch_dashboard")
     assert done.returncode == 0, done.stderr
+
+
+def test_each_login_may_advance_only_the_sequences_of_the_tables_it_writes(
+    logins: dict[str, str],
+) -> None:
+    """Migrations 0005 and 0006 granted the recorder's group every sequence of the schema, the
+    projections' too: its login could `nextval('replay_windows_id_seq')`, which only a refresh
+    (gapwatch_replayer) needs. After 0013 it may not; it still records (an event, a quarantined
+    one), the dashboard's login still refreshes, the migrator still migrates down and up."""
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    recorder = make_engine(logins["gapwatch_recorder"])
+    for projection in ("replay_windows", "replay_lags", "replay_segments"):
+        refused = _refused(recorder, f"SELECT nextval('{projection}_id_seq')")
+        assert f"permission denied for sequence {projection}_id_seq" in refused
+    console = make_engine(logins["gapwatch_console"])
+    assert "permission denied" in _refused(console, "SELECT nextval('events_id_seq')")
+    console.dispose()
+    writer = EventWriter(recorder, derive=write_facts)
+    result = writer.write([_obs(1), _obs(2, name="x" * 3000)])  # a quarantined one: its id too
+    assert (result.inserted, result.quarantined) == (1, 1)
+    write_scenario(recorder, 1)
+    recorder.dispose()
+    dashboard = open_store(logins["gapwatch_dashboard"])
+    assert catch_up(dashboard).position > 0
+    assert read_like_the_app(dashboard) > 0
+    with dashboard.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM replay_windows")).scalar_one() > 0
+    dashboard.dispose()
+    # the migrator migrates the store down past 0013 and up again
+    downgrade(migrator, "0012_sqlite_event_ids")
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = make_engine(logins["gapwatch_recorder"])
+    assert "permission denied" in _refused(recorder, "SELECT nextval('replay_lags_id_seq')")
+    assert EventWriter(recorder, derive=write_facts).write([_obs(5, name="after")]).inserted == 1
+    recorder.dispose()
+
+
+def _agent_configs() -> dict[str, RecorderConfig]:
+    """The record.yaml of the central recorder and of the node agent, as deploy/overlays/node-agent
+    renders them (both), by ConfigMap name."""
+    configs: dict[str, RecorderConfig] = {}
+    for doc in kustomize(DEPLOY / "overlays" / "node-agent"):
+        if doc["kind"] == "ConfigMap" and "record.yaml" in doc.get("data", {}):
+            loaded = yaml.safe_load(doc["data"]["record.yaml"])
+            configs[doc["metadata"]["name"]] = RecorderConfig(maintain=loaded.get("maintain", True))
+    return configs
+
+
+def _maintenance_lines(url: str, config: RecorderConfig) -> list[str]:
+    """The maintenance lines of a recorder started with `config`'s `maintain` as `url`'s login,
+    logged within its first 2 s (the first maintenance runs at start)."""
+    engine = make_engine(url)
+    config = RecorderConfig(
+        cluster="c1", listen="127.0.0.1:0", sources={"toy": {"rounds": 1}}, maintain=config.maintain
+    )
+
+    async def main(logs: list[MutableMapping[str, Any]]) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            Recorder(config=config, engine=engine, derive=write_facts).run(stop)
+        )
+        for _ in range(200):
+            if any(str(e["event"]).startswith("maint") for e in logs):
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+    with capture_logs() as logs:
+        asyncio.run(main(logs))
+    engine.dispose()
+    return [str(e["event"]) for e in logs if str(e["event"]).startswith("maint")]
+
+
+def test_only_the_central_recorder_tries_the_maintenance(
+    logins: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every node agent (deploy/components/kube-proxy-agent, the recorder's login) tried the
+    hourly maintenance and logged 'maintenance not permitted' at start: one line per node, every
+    start. Its record.yaml says `maintain: false` now; the central recorder's does not."""
+    monkeypatch.setitem(sources.REGISTRY, "toy", "tests.recorder.toysource:build")
+    configs = _agent_configs()
+    central, agent = configs["gapwatch-recorder"], configs["gapwatch-kube-proxy-agent"]
+    assert (central.maintain, agent.maintain) == (True, False)
+    migrator = make_engine(logins["gapwatch_migrator"])
+    upgrade(migrator)
+    migrator.dispose()
+    recorder = logins["gapwatch_recorder"]
+    assert _maintenance_lines(recorder, central) == ["maintenance not permitted"]
+    assert _maintenance_lines(recorder, agent) == []

@@ -106,3 +106,48 @@ def test_dashboard_is_a_restricted_pod_with_a_read_only_console_behind_its_login
         assert not set(selector.items()) <= set(pod_labels.items()), name
     budget: dict[str, Any] = _one(docs, "PodDisruptionBudget", "gapwatch-recorder")
     assert not set(budget["spec"]["selector"]["matchLabels"].items()) <= set(pod_labels.items())
+
+
+def _proxy_mode_overlays() -> list[Path]:
+    """Overlays of deploy/ whose dashboard runs with GAPWATCH_DASHBOARD_AUTH=proxy."""
+    found = []
+    for overlay in sorted((DEPLOY / "overlays").iterdir()):
+        for doc in kustomize(overlay):
+            if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "gapwatch-dashboard":
+                (container,) = doc["spec"]["template"]["spec"]["containers"]
+                env = {e["name"]: e.get("value") for e in container.get("env", [])}
+                if env.get(PROXY_ENV) == "proxy":
+                    found.append(overlay)
+    return found
+
+
+def test_proxy_mode_admits_only_the_proxy_to_the_dashboards_port() -> None:
+    """Session 29's review: with GAPWATCH_DASHBOARD_AUTH=proxy the dashboard trusts whatever
+    reaches port 8501, and its NetworkPolicy admitted every pod until an operator narrowed its
+    `from`. deploy/components/dashboard-proxy sets the mode and ships the narrowed policy: only
+    pods with the proxy's labels, in the proxy's namespace, both as its header documents."""
+    assert _proxy_mode_overlays() == [DEPLOY / "overlays" / "dashboard-proxy"]
+    docs = kustomize(DEPLOY / "overlays" / "dashboard-proxy")
+    _validate(docs)
+    deployment = _one(docs, "Deployment", "gapwatch-dashboard")
+    pod = deployment["spec"]["template"]["spec"]
+    assert not any("secret" in v for v in pod["volumes"])  # no OIDC secrets.toml to create
+    (container,) = pod["containers"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/home/gapwatch", "/tmp"}
+    policy = _one(docs, "NetworkPolicy", "gapwatch-dashboard")["spec"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert set(policy["podSelector"]["matchLabels"].items()) <= set(pod_labels.items())
+    assert "Ingress" in policy["policyTypes"]
+    header = (DEPLOY / "components" / "dashboard-proxy" / "kustomization.yaml").read_text()
+    for rule in policy["ingress"]:
+        assert rule.get("from"), f"an ingress rule that admits every pod: {rule}"
+        for peer in rule["from"]:
+            assert "ipBlock" not in peer, peer
+            # a pod selector with labels, in one named namespace: not any pod, not any namespace
+            pods = peer["podSelector"]["matchLabels"]
+            namespaces = peer["namespaceSelector"]["matchLabels"]
+            assert pods and list(namespaces) == ["kubernetes.io/metadata.name"], peer
+            for key, value in pods.items():
+                assert f"`{key}: {value}`" in header
+            assert f"namespace `{namespaces['kubernetes.io/metadata.name']}`" in header
+        assert [p["port"] for p in rule["ports"]] == [8501]

@@ -2,10 +2,11 @@
 API faked at the HTTP level, as no API server can run here) meets hostile objects:
 
 - a Service annotation holding NUL (PostgreSQL refuses it): stored escaped, recording goes on;
-- a Pod whose container env holds a plaintext password, and an annotation holding a token under a
-  configured redact path: neither reaches anything the recorder writes. Everything is grepped:
-  its log (stderr and stdout), its /metrics, every table of the store, and the store errors it
-  prints for a database URL whose password it was given in both odd forms.
+- a Pod whose container env holds a plaintext password, whose container args and init container
+  command hold secrets, and an annotation holding a token under a configured redact path: none
+  reaches anything the recorder writes (the preStop hook's command, which replay reads, is kept).
+  Everything is grepped: its log (stderr and stdout), its /metrics, every table of the store, and
+  the store errors it prints for a database URL whose password it was given in both odd forms.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import orjson
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
+from gapwatch.recorder.sources.k8s.redaction import REDACTED
 from gapwatch.recorder.storable import ESC
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import events, metadata
@@ -34,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DB_PASSWORD = "PLANTED-db-p@ss/word"
 ENV_SECRET = "PLANTED-env-secret-value"
 TOKEN = "PLANTED-annotation-token"
-PLANTED = ("PLANTED", DB_PASSWORD, ENV_SECRET, TOKEN)
+ARG_SECRET = "PLANTED-arg-secret"
+COMMAND_SECRET = "PLANTED-command-secret"
+PLANTED = ("PLANTED", DB_PASSWORD, ENV_SECRET, TOKEN, ARG_SECRET, COMMAND_SECRET)
+#: The preStop hook's command, which replay reads: stored as it is.
+PRESTOP = ["/bin/sleep", "17"]
 
 
 def _with_password(store_url: str) -> str:
@@ -51,6 +57,11 @@ def _pod() -> dict[str, object]:
     pod["spec"]["containers"][0]["env"] = [
         {"name": "DB_PASSWORD", "value": ENV_SECRET},
         {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "api", "key": "k"}}},
+    ]
+    pod["spec"]["containers"][0]["args"] = [f"--password={ARG_SECRET}", "--token", ARG_SECRET]
+    pod["spec"]["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": PRESTOP}}}
+    pod["spec"]["initContainers"] = [
+        {"name": "init", "image": "init:1", "command": ["sh", "-c", f"login {COMMAND_SECRET}"]}
     ]
     pod["metadata"]["annotations"] = {"example.com/token": TOKEN}
     return pod
@@ -122,12 +133,21 @@ def test_hostile_objects_are_recorded_and_no_secret_leaks(store_url: str, tmp_pa
             for (p,) in payloads
         ]
         quarantined = conn.execute(text("SELECT count(*) FROM quarantine")).scalar_one()
+        [pod] = [
+            orjson.loads(p) if isinstance(p, str) else p
+            for (p,) in conn.execute(select(events.c.payload).where(events.c.kind == "Pod"))
+        ]
     engine.dispose()
     assert {"evil": f"before{ESC}0after"}.items() <= annotations[0].items()
     assert quarantined == 0
     # the env entry kept its name and valueFrom; its value and the token are gone everywhere
     assert '"DB_PASSWORD"' in stored or "DB_PASSWORD" in stored
     assert "secretKeyRef" in stored
+    # args and command keep their length, every item redacted; the preStop hook is kept
+    [container] = pod["spec"]["containers"]
+    assert container["args"] == [REDACTED] * 3
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == PRESTOP
+    assert pod["spec"]["initContainers"][0]["command"] == [REDACTED] * 3
     everything = "\n".join([stored, metrics, out.decode(), err.decode()])
     assert "gapwatch_recorder_quarantined_total 0.0" in metrics
     for secret in PLANTED:

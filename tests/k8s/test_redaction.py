@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from gapwatch.recorder.sources.k8s.noop import project
+from gapwatch.recorder.sources.k8s.noop import fingerprint, project
 from gapwatch.recorder.sources.k8s.redaction import REDACTED, parse_path, redact_paths
 from gapwatch.recorder.store import redact
 
@@ -45,6 +45,42 @@ def test_trim_redacts_env_values_of_pods_and_templates() -> None:
         assert dep["spec"]["template"]["spec"][key][0]["env"][0]["value"] == REDACTED
     # full keeps everything the API returned, except the operator's own paths
     assert project(pod, "full") is pod
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec_path"),
+    [("Pod", ("spec",)), ("DaemonSet", ("spec", "template", "spec")),
+     ("CronJob", ("spec", "jobTemplate", "spec", "template", "spec"))],
+)  # fmt: skip
+def test_trim_redacts_args_and_command_of_every_container_kind(
+    kind: str, spec_path: tuple[str, ...]
+) -> None:
+    """Secrets passed as flags (`--password=...`, `--token X`) were stored as recorded under
+    trim; replay reads only the preStop hook's command, which stays."""
+    hook = {"preStop": {"exec": {"command": ["/bin/sleep", "15"]}}}
+    container = {"name": "c", "command": ["/app", "--token", "t0k"], "args": ["--password=pw"],
+                 "lifecycle": hook, "livenessProbe": {"exec": {"command": ["check"]}}}  # fmt: skip
+    spec = {key: [copy.deepcopy(container)] for key in
+            ("containers", "initContainers", "ephemeralContainers")}  # fmt: skip
+    obj: dict[str, object] = {"kind": kind, "metadata": {"name": "x"}}
+    node: dict[str, object] = obj
+    for key in spec_path[:-1]:
+        node = node.setdefault(key, {})  # type: ignore[assignment]
+    node[spec_path[-1]] = spec
+    original = copy.deepcopy(obj)
+    stored = project(obj, "trim")
+    assert obj == original
+    got: object = stored
+    for key in spec_path:
+        got = got[key]  # type: ignore[index]
+    for containers in got.values():  # type: ignore[attr-defined]
+        [c] = containers
+        assert c["command"] == [REDACTED] * 3 and c["args"] == [REDACTED]
+        assert c["lifecycle"] == hook and c["livenessProbe"] == container["livenessProbe"]
+        assert c["name"] == "c"
+    assert project(obj, "full") is obj
+    # a stored object fingerprints like the API's, so a restart drops its next no-op update
+    assert fingerprint(kind, stored) == fingerprint(kind, obj)
 
 
 def test_configured_paths_under_either_projection() -> None:

@@ -191,7 +191,8 @@ def test_a_mistyped_top_level_key_names_both_key_lists(
     assert message.startswith(f"{path}: unknown key {key!r} at the top: "), message
     assert "sources.k8s: unknown key" not in message
     assert (
-        "the recorder's keys are cluster, db, listen, partitions_ahead_days, retention" in message
+        "the recorder's keys are cluster, db, listen, maintain, partitions_ahead_days, retention"
+        in message
     )
     assert "the k8s source's (at the top, or under sources.k8s) are api_server" in message
     assert (f"did you mean {meant!r}?" in message) == (meant is not None)

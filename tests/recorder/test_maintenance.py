@@ -139,3 +139,18 @@ def test_the_days_left_ahead_are_reported_for_a_gauge(engine: Engine) -> None:
         assert (last - NOW.date()).days >= 3
     else:
         assert heard == [None]
+
+
+def test_maintain_false_is_read_and_refuses_a_retention(tmp_path: Path) -> None:
+    """`maintain: false` (deploy/'s node agents) turns the hourly maintenance off; a retention
+    beside it would drop nothing, so it is an error, as is a value that is not a boolean."""
+    path = tmp_path / "record.yaml"
+    path.write_text("cluster: c\nmaintain: false\nsources: {toy: {rounds: 1}}\n")
+    assert load_config(path, {}).maintain is False
+    with pytest.raises(ConfigError, match=r"retention is set and maintain is false"):
+        load_config(path, {"GAPWATCH_RETENTION": "13w"})
+    path.write_text("cluster: c\nmaintain: 'no'\nsources: {toy: {rounds: 1}}\n")
+    with pytest.raises(ConfigError, match=r"record.yaml: maintain: expected true or false"):
+        load_config(path, {})
+    path.write_text("cluster: c\nsources: {toy: {rounds: 1}}\n")
+    assert load_config(path, {}).maintain is True

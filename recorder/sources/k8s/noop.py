@@ -12,7 +12,8 @@ default) drops the field sets of `metadata.managedFields` (`fieldsV1`; each entr
 manager, operation, subresource and `time`: the API server's own time of the write, which replay
 uses to bound when a change happened, replay/owntime.py) and the
 `kubectl.kubernetes.io/last-applied-configuration` annotation, which repeat the object and are
-often larger than it, and redacts container `env[].value` (sources/k8s/redaction.py). Paths the
+often larger than it, and redacts container `env[].value`, `args` and `command`
+(sources/k8s/redaction.py; the preStop hook's command is kept). Paths the
 operator lists (`redact_paths`) are redacted under either projection.
 """
 
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
-from gapwatch.recorder.sources.k8s.redaction import ENV_VALUE_PATHS, redact_paths
+from gapwatch.recorder.sources.k8s.redaction import TRIM_PATHS, redact_paths
 
 Projection = Literal["full", "trim"]
 PROJECTIONS: tuple[str, ...] = ("full", "trim")
@@ -42,7 +43,7 @@ def project(
     """The stored form of `obj` under `projection`, `redact` paths redacted (never mutates)."""
     if projection == "full":
         return redact_paths(obj, redact)
-    return redact_paths(_trim(obj), (*ENV_VALUE_PATHS, *redact))
+    return redact_paths(_trim(obj), (*TRIM_PATHS, *redact))
 
 
 def _trim(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -76,8 +77,9 @@ def _write_times(fields: Any) -> list[dict[str, Any]]:
 
 
 def _without_noise(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-    # env values are never stored (trim): a stored object must fingerprint like the API's
-    obj = redact_paths(obj, ENV_VALUE_PATHS)
+    # env values, args and command are never stored (trim): a stored object must fingerprint
+    # like the API's
+    obj = redact_paths(obj, TRIM_PATHS)
     meta = dict(obj.get("metadata") or {})
     meta.pop("resourceVersion", None)
     meta.pop("managedFields", None)
@@ -102,8 +104,8 @@ def fingerprint(kind: str, obj: Mapping[str, Any]) -> bytes:
     """16 bytes that are equal exactly when two versions differ only in no-op fields.
 
     The same under either projection, so a fingerprint of a stored (trimmed) object matches one
-    of the object as the API returned it (env values do not count; paths an operator adds to
-    `redact_paths` do, so an object with one looks changed once after a restart).
+    of the object as the API returned it (env values, args and command do not count; paths an
+    operator adds to `redact_paths` do, so an object with one looks changed once after a restart).
     """
     body = orjson.dumps(_without_noise(kind, obj), option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(body, digest_size=16).digest()

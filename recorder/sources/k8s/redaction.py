@@ -1,8 +1,11 @@
-"""Values the recorder never stores: container environment values and configured paths (pure).
+"""Values the recorder never stores: container env values, args and command; configured paths.
 
 Environment variable values of Pods and pod templates often hold plaintext secrets (a database
-password set with `value:` instead of `valueFrom: secretKeyRef`). The `trim` projection replaces
-each `env[].value` with REDACTED, keeping the variable's `name` and any `valueFrom` reference, and
+password set with `value:` instead of `valueFrom: secretKeyRef`), and so do a container's
+arguments (`--password=...`, `--token X`). The `trim` projection replaces each `env[].value` with
+REDACTED, keeping the variable's `name` and any `valueFrom` reference, and each item of every
+container's `args` and `command` (the list keeps its length; replay reads none of them, only the
+preStop hook's `lifecycle.preStop.exec.command`, which is kept), and
 replaces whatever sits under the operator's own paths (`redact_paths` in the recorder's
 configuration, env GAPWATCH_RECORD_REDACT_PATHS, comma-separated) under either projection.
 
@@ -25,12 +28,21 @@ _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 ENV_VALUE_PATHS: tuple[str, ...] = tuple(
     f"{spec}/{containers}/*/env/*/value" for spec in _POD_SPECS for containers in _CONTAINER_LISTS
 )
+#: Every item of args and command of every container of a Pod, a pod template, a CronJob's.
+ARGV_PATHS: tuple[str, ...] = tuple(
+    f"{spec}/{containers}/*/{argv}/*"
+    for spec in _POD_SPECS
+    for containers in _CONTAINER_LISTS
+    for argv in ("command", "args")
+)
+#: What `trim` redacts in every object, and a fingerprint ignores (sources/k8s/noop.py).
+TRIM_PATHS: tuple[str, ...] = ENV_VALUE_PATHS + ARGV_PATHS
 
 
 @lru_cache(maxsize=1024)
 def parse_path(path: str) -> tuple[str, ...]:
     """A JSON Pointer's segments (ValueError unless it starts with '/'). Cached: every object
-    of a watch is redacted along the same few paths (ENV_VALUE_PATHS and the configured ones),
+    of a watch is redacted along the same few paths (TRIM_PATHS and the configured ones),
     and parsing them again for each object was a third of a watch's CPU at 2,000 changes/s."""
     if not path.startswith("/"):
         raise ValueError(f"redact path {path!r} must start with '/' (a JSON Pointer)")

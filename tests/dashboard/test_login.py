@@ -7,9 +7,11 @@ in to a deployed dashboard."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.runtime.secrets import secrets_singleton
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +25,17 @@ AUTH = {
 }
 
 
+@pytest.fixture
+def secrets_forgotten() -> Iterator[None]:
+    """Streamlit keeps the secrets it parsed in one object per process: without forgetting
+    this test's `[auth]`, every later AppTest of the same worker met the login page instead of
+    the dashboard (test_overview_kept's Overview had no metric on CI)."""
+    secrets_singleton._reset()
+    yield
+    secrets_singleton._reset()
+
+
+@pytest.mark.usefixtures("secrets_forgotten")
 def test_the_log_in_button_starts_the_oidc_login(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -209,7 +209,7 @@ def demo(
         replace=replace or path.name == DEMO_PATH,
         on_step=lambda text: stderr.print(text),
         track=progress if large else None,  # minutes of work; the default demo takes seconds
-        # as `gapwatch replay`: a bar per step in a terminal, quiet in a log below 100,000 items
+        # as `gapwatch replay`: a bar per step in a terminal, in a log a line at most every 10 s
         replay_track=step_progress,
     )
     found = demo_mod.windows_per_cluster(store.url)

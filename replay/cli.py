@@ -457,8 +457,8 @@ def replay(
     and says so; running the same command again starts it over. An incremental run continues
     from the fold state the last one saved (beside a SQLite store, else under
     ~/.cache/gapwatch/checkpoints): it folds only the new facts; --rebuild drops that state.
-    Each step shows its progress on stderr (a bar in a terminal; in a log, a line at each
-    tenth of a step of 100,000 or more events or facts).
+    Each step shows its progress on stderr (a bar in a terminal; in a log, a line at most
+    every 10 s, none for a step that ends sooner).
     """
     from gapwatch.recorder.interrupt import rolled_back_on_interrupt
     from gapwatch.replay import checkpoint_file, cli_checks, projections

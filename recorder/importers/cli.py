@@ -45,8 +45,8 @@ _HELP = {
     ),
     "elb-access-log": (
         "ELB access logs: ALB, NLB (TLS listeners) and Classic lines, detected per line. "
-        "Every line is kept; replay counts as failed only the LB's own 502/503/504 without a "
-        "target answer."
+        "Every line is kept, each query-string value of its URLs stored as REDACTED; replay "
+        "counts as failed only the LB's own 502/503/504 without a target answer."
     ),
     "k8s-watch": (
         "What `kubectl get ... --watch -o json` prints (objects, or type+object with "
@@ -54,8 +54,9 @@ _HELP = {
         "and the capture's order; the gap since the previous record is kept as uncertainty."
     ),
     "prometheus": (
-        "Prometheus HTTP API query_range JSON (resultType matrix) of kube-proxy metrics with an "
-        "`instance` or `node` label: one ProxyMetrics observation per node and timestamp."
+        "Prometheus HTTP API query_range (resultType matrix) or query (vector) JSON of "
+        "kube-proxy metrics with a `node`, `kubernetes_node`, `nodename` or `instance` label: "
+        "one ProxyMetrics observation per node and timestamp."
     ),
 }
 

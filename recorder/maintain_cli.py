@@ -25,7 +25,8 @@ RetentionOption = Annotated[
             "Keep this much history, like 90d or 13w. PostgreSQL: drop every day partition "
             "that ended before now minus this (whole days: up to one day more is kept), with "
             "replay's facts of those events. SQLite (no partitions): delete the events older "
-            "than that, and their facts. Nothing else is touched. Without it nothing is dropped."
+            "than that, and their facts. Nothing else is dropped: replay's windows, rollouts and "
+            "lags of that span are kept (docs/retention.md). Without it nothing is dropped."
         ),
     ),
 ]
@@ -70,7 +71,8 @@ def db_maintain(
     --ahead-days more), move rows waiting in the default partition (days that had none) into
     their day's, then apply --retention. Run it daily as the owner of the tables (deploy/base:
     CronJob gapwatch-maintain); `gapwatch record` tries the same hourly, with its config's
-    `retention`, and says so when its login is not the owner."""
+    `retention`, and says so when its login is not the owner (unless its config says
+    `maintain: false`: deploy/'s node agents)."""
     from datetime import UTC, datetime
 
     import orjson

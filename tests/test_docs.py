@@ -558,3 +558,13 @@ def test_progress_in_a_log_is_described_as_it_is_printed() -> None:
     assert len(said) >= 3, said  # README's two and docs/dashboard.md's, at least
     wrong = [(w, h) for w, h in said if not h.startswith(f"at most every {LOG_EVERY_S:g} s")]
     assert not wrong, wrong
+
+
+def test_the_readme_index_lists_every_page() -> None:
+    """README's Documentation section is the index: it links every page of docs/, deploy/'s and
+    benchmarks/' README (deploy/README.md, where an install starts, was linked from no index)."""
+    index = (ROOT / "README.md").read_text().split("\n## Documentation", 1)[1].split("\n## ", 1)[0]
+    linked = {target.split("#", 1)[0] for target in LINK.findall(index)}
+    pages = {_doc_id(p) for p in (ROOT / "docs").glob("*.md")}
+    pages |= {"deploy/README.md", "benchmarks/README.md"}
+    assert not pages - linked, f"README.md, Documentation: {sorted(pages - linked)} not linked"

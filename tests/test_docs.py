@@ -568,3 +568,16 @@ def test_the_readme_index_lists_every_page() -> None:
     pages = {_doc_id(p) for p in (ROOT / "docs").glob("*.md")}
     pages |= {"deploy/README.md", "benchmarks/README.md"}
     assert not pages - linked, f"README.md, Documentation: {sorted(pages - linked)} not linked"
+
+
+def test_every_limit_of_the_push_source_has_a_doc_line() -> None:
+    """docs/lb.md names each key of the recorder's `push` source (its Limits): it named
+    `read_timeout_s` and `max_connections` as the settings, and `max_body_bytes` and `max_lines`,
+    which the source takes, nowhere."""
+    import dataclasses
+
+    from gapwatch.recorder.sources.lb.push import Limits
+
+    text = (ROOT / "docs" / "lb.md").read_text()
+    missing = [f.name for f in dataclasses.fields(Limits) if f"`{f.name}`" not in text]
+    assert not missing, f"docs/lb.md names no {missing}"

@@ -36,7 +36,9 @@ SqlDbOption = Annotated[
         callback=secret_on_command_line,
         help=(
             "Store URL to query (env GAPWATCH_CONSOLE_DB, then GAPWATCH_DB). On PostgreSQL a "
-            "login that is a member of gapwatch_reader and nothing more (docs/sql.md)."
+            "login that is a member of gapwatch_reader and nothing more, with a temp_file_limit "
+            "and no set_config or pg_logical_emit_message (docs/dashboard.md, 'The SQL console "
+            "cannot reach the server'; deploy/sql/roles.sql makes one)."
         ),
     ),
 ]

@@ -17,7 +17,8 @@ Errors (all `gapwatch.recorder.errors` subclasses)::
     SourceError
     ├── LbApiError        the cloud's API failed (not found, denied, unreachable)
     │   └── Throttled     ... it asked us to slow down: the poller backs off
-    └── MissingExtra      the cloud's SDK is not installed (`pip install 'gapwatch[alibaba]'`)
+    └── MissingExtra      the cloud's SDK is not installed (`pip install 'gapwatch[alibaba]'`,
+                          or the recorder image's `--build-arg EXTRAS=alibaba`)
     ConfigError           a poller or push setting is wrong
 """
 

@@ -101,7 +101,7 @@ class Elbv2Client:
             import boto3
             from botocore.config import Config
         except ImportError as exc:  # pragma: no cover - boto3 is a core dependency
-            raise MissingExtra("AWS", "aws", exc) from exc
+            raise MissingExtra("AWS", None, exc) from exc
         config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=5,

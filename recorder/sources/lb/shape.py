@@ -54,12 +54,19 @@ def sdk_error(
 
 
 class MissingExtra(SourceError):
-    """The cloud's SDK is not installed."""
+    """The cloud's SDK is not installed: `extra` names the install extra that brings it (None:
+    a core dependency, missing from a broken install). deploy/'s recorder image has no pip, so
+    the message names its build argument too."""
 
-    def __init__(self, cloud: str, extra: str, exc: ImportError) -> None:
-        super().__init__(
-            f"the {cloud} poller needs its SDK: pip install 'gapwatch[{extra}]' ({exc.msg})"
-        )
+    def __init__(self, cloud: str, extra: str | None, exc: ImportError) -> None:
+        if extra is None:
+            how = "reinstall gapwatch, which depends on it"
+        else:
+            how = (
+                f"pip install 'gapwatch[{extra}]', or build deploy/'s recorder image (it has no "
+                f"pip) with --build-arg EXTRAS={extra}"
+            )
+        super().__init__(f"the {cloud} poller needs its SDK ({exc.msg}): {how}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,7 @@ def serves_carried(
         steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
                           back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
         tri, tri_trail = lane_tail.tri(steps, True, was.tri if was else None)
+        bad_times, bad_trail = lane_tail.bad_looks(nodeport, "connected", was.bad if was else None)
         unseen = excursions(
             state,
             svc,
@@ -202,6 +203,7 @@ def serves_carried(
             unseen_within,
             seconds_us(settings.node_clock_s),
             skew,
+            bad_times=bad_times,
         )
         serves = t_and(tri, exists)
         died = died_unprogrammed(
@@ -209,7 +211,8 @@ def serves_carried(
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
         serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        return (serves, True, nodeport, unseen.earlier, None), Carried(steps_trail, tri_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail)
+        return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -261,9 +264,11 @@ def serves_carried(
             doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
+        bad_times, bad_trail = lane_tail.bad_looks(looked, "200", was.bad if was else None)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
+            bad_times=bad_times,
         )  # fmt: skip
         serves = minus_definite(t_and(serves, exists), unseen.gaps)
         earlier = unseen.earlier
@@ -283,7 +288,8 @@ def serves_carried(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        return (serves, True, health, earlier, doubt), Carried(steps_trail, tri_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail)
+        return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED
 

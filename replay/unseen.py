@@ -37,12 +37,18 @@ from gapwatch.replay.syncs import SyncIndex, programmed
 
 
 def hidden(
-    usable: Sequence[Step], samples: Sequence[Sample], bad: Callable[[str], bool], hi_us: int
+    usable: Sequence[Step],
+    samples: Sequence[Sample],
+    bad: Callable[[str], bool],
+    hi_us: int,
+    bad_times: list[int] | None = None,
 ) -> list[Iv]:
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
-    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
-    bad_times = bad_looks(samples, bad)
+    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look.
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
+    if bad_times is None:
+        bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
     #: per period, until when a bad sample can be its effect (the next endpoint change after
     #: its return: a later failure is another change's)
@@ -76,12 +82,24 @@ def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int
     first look is a sample, its last look the next sample's `prev_us` (the last look that saw
     the old value), so a run that began before an excursion and outlasted its start is seen."""
     out: list[int] = []
-    for i, s in enumerate(samples):
-        if bad(s.value):
-            out.append(s.at_us)
-        elif i and s.prev_us is not None and bad(samples[i - 1].value):
-            out.append(s.prev_us)
+    bad_run(samples, bad, False, out)
     return sorted(out)
+
+
+def bad_run(
+    samples: Sequence[Sample], bad: Callable[[str], bool], last_bad: bool, out: list[int]
+) -> bool:
+    """`bad_looks`' loop over `samples` (its output appended to `out`, unsorted), after a
+    sample whose value was bad or not (`last_bad`; False: none before); whether the last of
+    them was bad. Its state after a sample is that alone (replay.lane_tail resumes it)."""
+    for s in samples:
+        now = bad(s.value)
+        if now:
+            out.append(s.at_us)
+        elif last_bad and s.prev_us is not None:
+            out.append(s.prev_us)
+        last_bad = now
+    return last_bad
 
 
 class Unseen(NamedTuple):
@@ -107,6 +125,7 @@ def excursions(
     clock_us: int | None = None,
     early_us: int = 0,
     counts_dead: bool = False,
+    bad_times: list[int] | None = None,
 ) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -118,9 +137,12 @@ def excursions(
     (the watch skew): where each gap may have opened earlier (`Unseen.earlier`). `counts_dead`:
     the lane is the health check, which cannot see such a gap (it counts the dead pod's
     endpoint until kube-proxy drops it): with no other local pod ready, the gap lasts while
-    the count does (replay.stillcounted), past the return's programming and the lane's period."""
+    the count does (replay.stillcounted), past the return's programming and the lane's period.
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
     eps = state.endpoints.get((svc, node), [])
-    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
+    if bad_times is None:
+        bad_times = bad_looks(samples, bad)
+    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us, bad_times)
     deaths = death_ranges(state, svc, node, clock_us)
     health = sorted_lane(state.probes["health"].get((svc, node), []))
     stamped = slices_stamped(state, svc)
@@ -151,7 +173,11 @@ def excursions(
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
     serving = hidden(
-        endpoint_steps(state, svc, node, ("ready", "serving-terminating")), samples, bad, hi_us
+        endpoint_steps(state, svc, node, ("ready", "serving-terminating")),
+        samples,
+        bad,
+        hi_us,
+        bad_times,
     )
     losses = dead_before(serving, deaths, eps, samples, bad, period_us)
     gaps = union(sorted(kept), losses)

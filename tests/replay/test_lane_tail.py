@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import lane_tail, signals
+from gapwatch.replay import lane_tail, signals, unseen
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
@@ -94,6 +94,15 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
     """n1's NodePort (or health) lane grows by 200 looks a round, flapping, over 5 rounds: F
     carried on equals a fresh state's, and the lane is read 200 samples a round and at most
     `STRIDE` more (the whole lane each round before: 2,000 more samples read by round 5)."""
+    seen = _read(monkeypatch, "connected" if kind == "nodeport" else "200")
+    per_round = _flapping(kind, seen)
+    assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round
+
+
+def _flapping(kind: str, seen: list[int]) -> list[int]:
+    """n1's NodePort (or health) lane grown by 200 flapping looks a round over 5 rounds, F
+    carried on each round: the sum of `seen` (cleared before each) per round. Each round's F
+    equals a fresh state's."""
 
     def look(t: int) -> Observation:
         if kind == "nodeport":
@@ -106,7 +115,6 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
     (svc,) = lb_facing(state)
     lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
     _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi)
-    seen = _read(monkeypatch, "connected" if kind == "nodeport" else "200")
     per_round = []
     for state, folded in rounds:
         seen.clear()
@@ -116,4 +124,33 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
         assert got == serves_signal(fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS))
     if kind == "nodeport":
         assert len(got[0].possible) > 400  # F flapped: its Tri holds every change
+    return per_round
+
+
+def test_bad_looks_carried_on_equal_whole() -> None:
+    """Random lanes grown 6 times (a few samples late, the good value switched now and then)
+    against unseen.bad_looks of the whole lane."""
+    rng = random.Random(2930)
+    for _ in range(3000):
+        lane: list[Sample] = []
+        was = None
+        good = "connected"
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            if rng.random() < 0.05:
+                good = rng.choice(("connected", "200"))
+            ordered = sorted(lane, key=lambda s: s.at_us)
+            got, was = lane_tail.bad_looks(ordered, good, was)
+            assert got == unseen.bad_looks(ordered, good.__ne__)
+
+
+@pytest.mark.parametrize("kind", ["nodeport", "health"])
+def test_a_refresh_reads_the_new_looks_for_bad_ones(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The lane of `_flapping`: the bad looks `excursions` reads come from the new 200 samples a
+    round and at most `STRIDE` more (before: the whole lane each call, twice where both the
+    ready and the serving sets were searched)."""
+    seen = builders.counted([unseen, lane_tail], "bad_run", monkeypatch.setattr)
+    per_round = _flapping(kind, seen)
     assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round

@@ -154,3 +154,13 @@ def test_a_refresh_reads_the_new_looks_for_bad_ones(
     seen = builders.counted([unseen, lane_tail], "bad_run", monkeypatch.setattr)
     per_round = _flapping(kind, seen)
     assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round
+
+
+def test_a_nodeport_refresh_with_no_excursion_sorts_no_health_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lane of `_flapping` with no unseen excursion to place: `excursions` sorts no health
+    lane (before: the node's whole health lane sorted each time F was found)."""
+    seen = builders.counted([unseen], "sorted_lane", monkeypatch.setattr)
+    _flapping("nodeport", seen)
+    assert seen == []  # the last round's calls, carried on and fresh

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from gapwatch.replay.fold import Sample
+from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
 from gapwatch.replay.unseen import bad_run
@@ -139,3 +140,39 @@ def bad_looks(
         last_bad = bad_run(chunk, lambda v: v != good, last_bad, out)
         i += len(chunk)
     return sorted(out), BadTrail(samples, out, states, good)
+
+
+class SilenceTrail(NamedTuple):
+    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
+    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
+
+    health: Sequence[Sample]
+    down: list[Iv]
+    unknown: list[Iv]
+    states: list[tuple[int, int, int]]
+    key: tuple[list[Sample], int]
+
+
+def silences(
+    health: Sequence[Sample],
+    node_lane: Sequence[Sample],
+    grace_us: int,
+    was: SilenceTrail | None = None,
+) -> tuple[tuple[list[Iv], list[Iv]], SilenceTrail]:
+    """proxy.silent_stretches(health, node_lane, grace_us), resumed from `was`. A state at
+    look `i` stands where the looks up to `i` are the same (the stretch before it ended at
+    `i`) and the Node lane is the same list (each stretch's confirmation reads all of it)."""
+    key = (list(node_lane), grace_us)
+    if was is not None and was.key != key:
+        was = None
+    old = was.health if was is not None else ()
+    state, states = resume_at(was.states if was else [], lambda s: same(health, old, s[0] + 1))
+    if state is None or was is None:
+        i, down, unknown = 0, [], []
+    else:
+        i, n_down, n_unknown = state
+        down, unknown = was.down[:n_down], was.unknown[:n_unknown]
+    while i < len(health):
+        states.append((i, len(down), len(unknown)))
+        i = silent_run(health, i, i + STRIDE, node_lane, grace_us, down, unknown)
+    return (list(down), list(unknown)), SilenceTrail(health, down, unknown, states, key)

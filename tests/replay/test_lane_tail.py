@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import lane_tail, signals, unseen
+from gapwatch.replay import lane_tail, proxy, signals, unseen
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
@@ -164,3 +164,65 @@ def test_a_nodeport_refresh_with_no_excursion_sorts_no_health_lane(
     seen = builders.counted([unseen], "sorted_lane", monkeypatch.setattr)
     _flapping("nodeport", seen)
     assert seen == []  # the last round's calls, carried on and fresh
+
+
+#: a Node lane's values: up, and the three proxy.NODE_DOWN reads as down
+NODE_VALUES = ("Ready", "Ready", "NotReady", "Unknown", "Deleted")
+
+
+def _node_lane(rng: random.Random, lane: list[Sample]) -> list[Sample]:
+    """A Node lane of a few status changes over the health lane's span."""
+    end = lane[-1].at_us if lane else 10
+    return sorted(
+        Sample(rng.randrange(end - 300, end + 20), None, rng.choice(NODE_VALUES), k)
+        for k in range(rng.choice((0, 1, 2, 4)))
+    )
+
+
+def test_silences_carried_on_equal_whole() -> None:
+    """Random health lanes grown 6 times (a few looks late, runs of timeouts), the Node lane
+    and the grace changed now and then, against proxy.silent_stretches of the whole lane."""
+    rng = random.Random(2932)
+    values = ("200", "200", "503", "timeout", "timeout", "error", "refused", "unknown")
+    for _ in range(3000):
+        lane: list[Sample] = []
+        was = None
+        node_lane: list[Sample] = []
+        grace = 5
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            lane[-len(lane) // 3 :] = [
+                s._replace(value=rng.choice(values)) for s in lane[-len(lane) // 3 :]
+            ]
+            if rng.random() < 0.2:
+                node_lane = _node_lane(rng, lane)
+            if rng.random() < 0.05:
+                grace = rng.choice((0, 5, 40))
+            ordered = sorted(lane, key=lambda s: s.at_us)
+            got, was = lane_tail.silences(ordered, node_lane, grace, was)
+            assert got == proxy.silent_stretches(ordered, node_lane, grace)
+
+
+def test_silences_read_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A health lane grown by 200 looks a round (a timeout every 7th) for 5 rounds: its silent
+    stretches carried on ask `silent` of the new looks and at most `STRIDE` + 1 before them
+    (the whole lane each round before: 1,000 to 1,800 looks), and equal the whole lane's."""
+    looks = [Sample(t, t - 1, "timeout" if t % 7 == 0 else "200", t) for t in range(1, 2001)]
+    node_lane = [Sample(300, None, "NotReady", 0), Sample(320, None, "Ready", 1)]
+    calls: list[str] = []
+    plain = proxy.silent
+
+    def counting(value: str) -> bool:
+        calls.append(value)
+        return plain(value)
+
+    _, was = lane_tail.silences(looks[:1000], node_lane, 10)
+    monkeypatch.setattr(proxy, "silent", counting)
+    for n in range(1200, 2001, 200):
+        calls.clear()
+        got, was = lane_tail.silences(looks[:n], node_lane, 10, was)
+        # (a silent look is asked twice: where its stretch begins or goes on, and where it ends)
+        assert len(calls) <= 1.4 * (200 + lane_tail.STRIDE + 2), len(calls)
+        monkeypatch.setattr(proxy, "silent", plain)
+        assert got == proxy.silent_stretches(looks[:n], node_lane, 10)
+        monkeypatch.setattr(proxy, "silent", counting)

@@ -216,7 +216,13 @@ def main() -> None:
     # the probed lane's steps and Tri carried on (replay.lane_tail), where the code has it
     carried = getattr(lanes_mod, "lane_tail", None)
     if carried is not None:
-        patches += [(carried, name, partial(rounds.wrap_part, name)) for name in ("steps", "tri")]
+        # (the bad looks were `excursions`' on main, the silent stretches the silence's)
+        parts = {"steps": "steps", "tri": "tri", "bad_looks": "excursions", "silences": "silence"}
+        patches += [
+            (carried, name, partial(rounds.wrap_part, part))
+            for name, part in parts.items()
+            if hasattr(carried, name)
+        ]
     # R and not F with its candidates: carried on (replay.gap_tail.gap) or over the whole lanes
     gap = getattr(node_cache, "gap_tail", None)
     if gap is not None:

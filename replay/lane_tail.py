@@ -1,10 +1,12 @@
 """A probed F's steps and its Tri (lanes.serves_signal: the NodePort or health lane's
-`steps_from_samples`, then `tri_from_steps` of the steps as synced), carried on from what a
-node's last refresh found instead of over its whole lane.
+`steps_from_samples`, then `tri_from_steps` of the steps as synced), and the bad looks of the
+lane `unseen.excursions` reads (`unseen.bad_looks`, its loop `bad_run`; sorted after), carried
+on from what a node's last refresh found instead of over its whole lane.
 
 Both are one loop over their input in order, whose state after an element depends only on the
 elements read so far: `signals.steps_where` (the value and the last sample's time: its
-`initial` and `prev_at`) and `signals.tri_run` (rising, and the open rise). Each run here feeds
+`initial` and `prev_at`), `signals.tri_run` (rising, and the open rise) and `unseen.bad_run`
+(whether the last sample read was bad). Each run here feeds
 the plain loop `STRIDE` elements at a time and keeps its state between them; the next run
 resumes from the last kept state whose input read so far equals the new input's (a list
 comparison, no Python loop: replay.resumed) and feeds the rest. The output is the
@@ -20,8 +22,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from gapwatch.replay.fold import Sample
+from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
+from gapwatch.replay.unseen import bad_run
 
 #: elements between two kept states
 STRIDE = 8
@@ -48,11 +52,23 @@ class TriTrail(NamedTuple):
     initial: bool
 
 
+class BadTrail(NamedTuple):
+    """`unseen.bad_run` over `samples` with every value but `good` bad: its output (unsorted)
+    and kept states (samples read, the last read one bad, looks output)."""
+
+    samples: Sequence[Sample]
+    out: list[int]
+    states: list[tuple[int, bool, int]]
+    good: str
+
+
 class Carried(NamedTuple):
-    """A probed F's two trails (lanes.serves_carried)."""
+    """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, and the bad
+    looks of the lane `unseen.excursions` reads."""
 
     steps: StepsTrail | None
     tri: TriTrail | None
+    bad: BadTrail | None = None
 
 
 def steps(
@@ -102,3 +118,61 @@ def tri(steps: Sequence[Step], initial: bool, was: TriTrail | None = None) -> tu
         i += STRIDE
     trail = TriTrail(steps, possible, definite, states, initial)
     return tri_closed(list(possible), list(definite), rising, rise), trail
+
+
+def bad_looks(
+    samples: Sequence[Sample], good: str, was: BadTrail | None = None
+) -> tuple[list[int], BadTrail]:
+    """unseen.bad_looks(samples, lambda v: v != good), resumed from `was`."""
+    if was is not None and was.good != good:
+        was = None
+    old = was.samples if was is not None else ()
+    state, states = resume_at(was.states if was else [], lambda s: same(samples, old, s[0]))
+    if state is None or was is None:
+        i, last_bad, out = 0, False, []
+    else:
+        i, last_bad, length = state
+        out = was.out[:length]
+    n = len(samples)
+    while i < n:
+        states.append((i, last_bad, len(out)))
+        chunk = samples[i : i + STRIDE]
+        last_bad = bad_run(chunk, lambda v: v != good, last_bad, out)
+        i += len(chunk)
+    return sorted(out), BadTrail(samples, out, states, good)
+
+
+class SilenceTrail(NamedTuple):
+    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
+    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
+
+    health: Sequence[Sample]
+    down: list[Iv]
+    unknown: list[Iv]
+    states: list[tuple[int, int, int]]
+    key: tuple[list[Sample], int]
+
+
+def silences(
+    health: Sequence[Sample],
+    node_lane: Sequence[Sample],
+    grace_us: int,
+    was: SilenceTrail | None = None,
+) -> tuple[tuple[list[Iv], list[Iv]], SilenceTrail]:
+    """proxy.silent_stretches(health, node_lane, grace_us), resumed from `was`. A state at
+    look `i` stands where the looks up to `i` are the same (the stretch before it ended at
+    `i`) and the Node lane is the same list (each stretch's confirmation reads all of it)."""
+    key = (list(node_lane), grace_us)
+    if was is not None and was.key != key:
+        was = None
+    old = was.health if was is not None else ()
+    state, states = resume_at(was.states if was else [], lambda s: same(health, old, s[0] + 1))
+    if state is None or was is None:
+        i, down, unknown = 0, [], []
+    else:
+        i, n_down, n_unknown = state
+        down, unknown = was.down[:n_down], was.unknown[:n_unknown]
+    while i < len(health):
+        states.append((i, len(down), len(unknown)))
+        i = silent_run(health, i, i + STRIDE, node_lane, grace_us, down, unknown)
+    return (list(down), list(unknown)), SilenceTrail(health, down, unknown, states, key)

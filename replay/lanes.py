@@ -34,7 +34,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample
-from gapwatch.replay.lane_tail import Carried
+from gapwatch.replay.lane_tail import Carried, SilenceTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
@@ -104,6 +104,9 @@ class Lanes:
     #: possible over a terminating pod (`gate_doubt`): where such a window opened (kube-proxy
     #: closed when it answered 503, if it did at all); None: `serves`
     closing: Tri | None = None
+    #: how the health lane's silent stretches were found (replay.lane_tail: the node's next
+    #: call resumes them where the lane moved); no part of the lanes' value
+    silence: SilenceTrail | None = field(default=None, compare=False, repr=False)
 
     @property
     def placing(self) -> Tri:
@@ -190,6 +193,7 @@ def serves_carried(
         steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
                           back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
         tri, tri_trail = lane_tail.tri(steps, True, was.tri if was else None)
+        bad_times, bad_trail = lane_tail.bad_looks(nodeport, "connected", was.bad if was else None)
         unseen = excursions(
             state,
             svc,
@@ -202,6 +206,7 @@ def serves_carried(
             unseen_within,
             seconds_us(settings.node_clock_s),
             skew,
+            bad_times=bad_times,
         )
         serves = t_and(tri, exists)
         died = died_unprogrammed(
@@ -209,7 +214,8 @@ def serves_carried(
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
         serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        return (serves, True, nodeport, unseen.earlier, None), Carried(steps_trail, tri_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail)
+        return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
     health = observed(state, "health", svc, node, settings)
@@ -261,9 +267,11 @@ def serves_carried(
             doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
+        bad_times, bad_trail = lane_tail.bad_looks(looked, "200", was.bad if was else None)
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
+            bad_times=bad_times,
         )  # fmt: skip
         serves = minus_definite(t_and(serves, exists), unseen.gaps)
         earlier = unseen.earlier
@@ -283,7 +291,8 @@ def serves_carried(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        return (serves, True, health, earlier, doubt), Carried(steps_trail, tri_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail)
+        return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED
 
@@ -386,9 +395,12 @@ def lanes(
     settings: DetectSettings,
     lag_hi: int,
     served: Serves | None = None,
+    silence_was: SilenceTrail | None = None,
 ) -> Lanes:
     """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
-    has it (replay.node_cache keeps it while what it reads stands)."""
+    has it (replay.node_cache keeps it while what it reads stands); `silence_was`: the
+    health lane's silent stretches as the node's last call found them (`Lanes.silence`:
+    replay.lane_tail resumes them)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
@@ -416,7 +428,10 @@ def lanes(
     forwardable = endpoint_steps(state, svc, node, accept)
     health = observed(state, "health", svc, node, settings)
     # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
-    health = unconfirmed_carried(health, _unconfirmed_silence(state, svc, node, settings, health))
+    lane = state.nodes.get((svc.cluster, node), [])
+    grace = seconds_us(settings.node_grace_s)
+    (_, unknown), silence = lane_tail.silences(health, lane, grace, silence_was)
+    health = unconfirmed_carried(health, unknown)
     over = stretches(state, svc, settings)
     if over:  # a watch relist passed over these lanes: unknown there (replay.relisted)
         routed, serves = unknown_lanes(
@@ -430,7 +445,7 @@ def lanes(
     routed = while_local(routed, state, svc, lag_hi)  # no gap where it was not Local
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
-        earlier, closing,
+        earlier, closing, silence,
     )  # fmt: skip
 
 

@@ -110,7 +110,7 @@ class Found(NamedTuple):
         else:
             served, carried = serves_carried(state, svc, node, mine, lag_hi, carried)
             alive = alive_steps(state, svc, node)
-        found = lanes(state, svc, node, mine, lag_hi, served)
+        found = lanes(state, svc, node, mine, lag_hi, served, was.lanes.silence if was else None)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
         return cls(found, gap, alive, served, reads, merged, trail, carried)

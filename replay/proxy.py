@@ -7,6 +7,7 @@ that need the whole state are memoized in `FoldState.memo`.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import islice
 
@@ -355,8 +356,24 @@ def silent_stretches(
     by itself no evidence of what the node's rules did."""
     down: list[Iv] = []
     unknown: list[Iv] = []
-    i = 0
-    while i < len(health):
+    silent_run(health, 0, len(health), node_lane, grace_us, down, unknown)
+    return down, unknown
+
+
+def silent_run(
+    health: Sequence[Sample],
+    i: int,
+    stop: int,
+    node_lane: Sequence[Sample],
+    grace_us: int,
+    down: list[Iv],
+    unknown: list[Iv],
+) -> int:
+    """`silent_stretches`' loop from look `i` (the lane's first, or one the loop reached
+    between stretches) until it reaches `stop` or past it (a stretch begun before `stop` is
+    read to its end), its stretches appended to `down` and `unknown`: the look it reached.
+    Its state there is that look's index alone (replay.lane_tail resumes it)."""
+    while i < len(health) and i < stop:
         if not silent(health[i].value):
             i += 1
             continue
@@ -371,7 +388,7 @@ def silent_stretches(
             for n in node_lane
         )
         (down if confirmed else unknown).append(Iv(began, end))
-    return down, unknown
+    return i
 
 
 def unconfirmed_carried(health: list[Sample], unknown: list[Iv]) -> list[Sample]:

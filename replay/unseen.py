@@ -14,7 +14,7 @@ from typing import NamedTuple
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import endpoint_steps, kept_by_pods, local_pods
 from gapwatch.replay.deaths import death_range, death_span
-from gapwatch.replay.fold import FoldState, PodSample, Sample, SyncLook, sorted_lane
+from gapwatch.replay.fold import AT_US, FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED
@@ -37,12 +37,18 @@ from gapwatch.replay.syncs import SyncIndex, programmed
 
 
 def hidden(
-    usable: Sequence[Step], samples: Sequence[Sample], bad: Callable[[str], bool], hi_us: int
+    usable: Sequence[Step],
+    samples: Sequence[Sample],
+    bad: Callable[[str], bool],
+    hi_us: int,
+    bad_times: list[int] | None = None,
 ) -> list[Iv]:
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
-    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look."""
-    bad_times = bad_looks(samples, bad)
+    seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look.
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
+    if bad_times is None:
+        bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
     #: per period, until when a bad sample can be its effect (the next endpoint change after
     #: its return: a later failure is another change's)
@@ -76,12 +82,24 @@ def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int
     first look is a sample, its last look the next sample's `prev_us` (the last look that saw
     the old value), so a run that began before an excursion and outlasted its start is seen."""
     out: list[int] = []
-    for i, s in enumerate(samples):
-        if bad(s.value):
-            out.append(s.at_us)
-        elif i and s.prev_us is not None and bad(samples[i - 1].value):
-            out.append(s.prev_us)
+    bad_run(samples, bad, False, out)
     return sorted(out)
+
+
+def bad_run(
+    samples: Sequence[Sample], bad: Callable[[str], bool], last_bad: bool, out: list[int]
+) -> bool:
+    """`bad_looks`' loop over `samples` (its output appended to `out`, unsorted), after a
+    sample whose value was bad or not (`last_bad`; False: none before); whether the last of
+    them was bad. Its state after a sample is that alone (replay.lane_tail resumes it)."""
+    for s in samples:
+        now = bad(s.value)
+        if now:
+            out.append(s.at_us)
+        elif last_bad and s.prev_us is not None:
+            out.append(s.prev_us)
+        last_bad = now
+    return last_bad
 
 
 class Unseen(NamedTuple):
@@ -107,6 +125,7 @@ def excursions(
     clock_us: int | None = None,
     early_us: int = 0,
     counts_dead: bool = False,
+    bad_times: list[int] | None = None,
 ) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -118,18 +137,29 @@ def excursions(
     (the watch skew): where each gap may have opened earlier (`Unseen.earlier`). `counts_dead`:
     the lane is the health check, which cannot see such a gap (it counts the dead pod's
     endpoint until kube-proxy drops it): with no other local pod ready, the gap lasts while
-    the count does (replay.stillcounted), past the return's programming and the lane's period."""
+    the count does (replay.stillcounted), past the return's programming and the lane's period.
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
     eps = state.endpoints.get((svc, node), [])
-    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us)
+    if bad_times is None:
+        bad_times = bad_looks(samples, bad)
+    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us, bad_times)
     deaths = death_ranges(state, svc, node, clock_us)
-    health = sorted_lane(state.probes["health"].get((svc, node), []))
+    held: list[list[Sample]] = []
+
+    def health() -> list[Sample]:
+        """The node's health lane in time order, sorted where first read (most calls find no
+        excursion to place and read none)."""
+        if not held:
+            held.append(sorted_lane(state.probes["health"].get((svc, node), [])))
+        return held[0]
+
     stamped = slices_stamped(state, svc)
     if not pte_on:
         losses = dead_before(ready, deaths, eps, samples, bad, period_us)
 
         def unseen_of(found: list[Iv]) -> list[Iv]:
             unseen = _shorter_than(found, hi_us, period_us)
-            return [iv for iv in (_synced_back(iv, health, period_us) for iv in unseen) if iv]
+            return [iv for iv in (_synced_back(iv, health(), period_us) for iv in unseen) if iv]
 
         gaps = unseen_of(losses)
         if not early_us or not gaps:
@@ -138,7 +168,7 @@ def excursions(
         return Unseen(gaps, _beyond(wide, gaps))
     kept = []
     for iv in ready:
-        end, before = _programmed(health, iv.start, iv.end)
+        end, before = _programmed(health(), iv.start, iv.end)
         dead = [d for d in deaths if iv.start <= d[1] <= end + pod_status_us]
         if dead:
             start = max(iv.start, min(d[0] for d in dead))
@@ -147,11 +177,15 @@ def excursions(
                 start = max(start, before - period_us)
                 end = min(end, max(d[1] for d in dead) + period_us)
             if counts_dead:
-                end = max(end, _still_counted(state, svc, node, health, dead, early_us))
+                end = max(end, _still_counted(state, svc, node, health(), dead, early_us))
             if start < end:
                 kept.append(iv._replace(start=start, end=end))
     serving = hidden(
-        endpoint_steps(state, svc, node, ("ready", "serving-terminating")), samples, bad, hi_us
+        endpoint_steps(state, svc, node, ("ready", "serving-terminating")),
+        samples,
+        bad,
+        hi_us,
+        bad_times,
     )
     losses = dead_before(serving, deaths, eps, samples, bad, period_us)
     gaps = union(sorted(kept), losses)
@@ -207,11 +241,10 @@ def _written_before(
     replay.measure.watch_skew). Where the Service's slices carry write times (`stamped`), the
     write lies in its stamp's second, which ends at or after the lane time
     (replay.owntime.bounded_at): no earlier than the whole second at or after lane time - 1 s."""
-    looks = [s.at_us for s in samples]
     out = []
     for loss, iv in zip(periods, found, strict=True):
-        k = bisect_right(looks, loss.start) - 1
-        floor = looks[k] if k >= 0 else loss.start - early_us
+        k = bisect_right(samples, loss.start, key=AT_US) - 1
+        floor = samples[k].at_us if k >= 0 else loss.start - early_us
         if stamped:
             second = -(-(loss.start - STAMP_RESOLUTION_US) // STAMP_RESOLUTION_US)
             floor = max(floor, second * STAMP_RESOLUTION_US)
@@ -236,19 +269,17 @@ def dead_before(
     before the loss (a sample there that saw F false bounds it by its own steps)."""
     if not period_us:
         return periods
-    times = [e.at_us for e in eps]
-    looks = [s.at_us for s in samples]
     out = []
     for iv in periods:
-        i = bisect_left(times, iv.start)
-        before = times[i - 1] if i > 0 else None
+        i = bisect_left(eps, iv.start, key=AT_US)
+        before = eps[i - 1].at_us if i > 0 else None
         ups = [u for u, g in deaths if g <= iv.start and (before is None or g > before)]
         first = max(min(ups, default=iv.start), iv.start - period_us)
-        k = bisect_right(looks, iv.start) - 1
+        k = bisect_right(samples, iv.start, key=AT_US) - 1
         if k >= 0:
             if bad(samples[k].value):
                 first = iv.start
-            first = max(first, looks[k])
+            first = max(first, samples[k].at_us)
         out.append(iv._replace(start=first) if first < iv.start else iv)
     return out
 
@@ -292,7 +323,9 @@ def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int
     (random 25,000,723 node-003: a restart 4 s after an unseen excursion was read as its sync,
     and the gap placed before the restart's 200)."""
     synced_loss = False
-    for s in health:
+    # (in time order: a look before `down` neither syncs the loss nor, before that, counts)
+    for i in range(bisect_left(health, down, key=AT_US), len(health)):
+        s = health[i]
         if s.at_us >= end:
             break
         if s.value == "503" and not s.num and s.at_us >= down:

@@ -538,3 +538,19 @@ def simulated_halves(preset: str, seed: int) -> tuple[list[Fact], int]:
     while facts[half].event_id == facts[half - 1].event_id:
         half += 1
     return facts, half
+
+
+def counted(modules: Sequence[Any], name: str, setattr_: Callable[..., Any]) -> list[int]:
+    """`name` in each of `modules` replaced (by `setattr_`, a monkeypatch's) with the one
+    function that appends the length of its first argument to the list returned, then calls
+    the first module's: how many elements each call read."""
+    seen: list[int] = []
+    plain = getattr(modules[0], name)
+
+    def counting(items: Sequence[Any], *args: Any) -> Any:
+        seen.append(len(items))
+        return plain(items, *args)
+
+    for module in modules:
+        setattr_(module, name, counting)
+    return seen

@@ -4,8 +4,7 @@ are what the whole lane gives, and a refresh reads only the lane's new samples."
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from typing import Any
+from functools import partial
 
 import pytest
 
@@ -76,16 +75,9 @@ def _history(until: float) -> list[Observation]:
 
 def _read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The samples every steps_where call reads (lags' own name and signals' global)."""
-    seen: list[int] = []
-    plain = signals.steps_where
-
-    def counting(samples: Sequence[Sample], *args: Any) -> Any:
-        seen.append(len(samples))
-        return plain(samples, *args)
-
-    monkeypatch.setattr(signals, "steps_where", counting)
-    monkeypatch.setattr(lags, "steps_where", counting, raising=False)
-    return seen
+    return builders.counted(
+        [signals, lags], "steps_where", partial(monkeypatch.setattr, raising=False)
+    )
 
 
 def test_a_refresh_reads_the_new_health_looks_only(monkeypatch: pytest.MonkeyPatch) -> None:

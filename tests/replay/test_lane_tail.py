@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import lane_tail, signals
+from gapwatch.replay import lane_tail, proxy, signals, unseen
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
@@ -94,6 +94,15 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
     """n1's NodePort (or health) lane grows by 200 looks a round, flapping, over 5 rounds: F
     carried on equals a fresh state's, and the lane is read 200 samples a round and at most
     `STRIDE` more (the whole lane each round before: 2,000 more samples read by round 5)."""
+    seen = _read(monkeypatch, "connected" if kind == "nodeport" else "200")
+    per_round = _flapping(kind, seen)
+    assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round
+
+
+def _flapping(kind: str, seen: list[int]) -> list[int]:
+    """n1's NodePort (or health) lane grown by 200 flapping looks a round over 5 rounds, F
+    carried on each round: the sum of `seen` (cleared before each) per round. Each round's F
+    equals a fresh state's."""
 
     def look(t: int) -> Observation:
         if kind == "nodeport":
@@ -106,7 +115,6 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
     (svc,) = lb_facing(state)
     lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
     _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi)
-    seen = _read(monkeypatch, "connected" if kind == "nodeport" else "200")
     per_round = []
     for state, folded in rounds:
         seen.clear()
@@ -116,4 +124,105 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
         assert got == serves_signal(fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS))
     if kind == "nodeport":
         assert len(got[0].possible) > 400  # F flapped: its Tri holds every change
+    return per_round
+
+
+def test_bad_looks_carried_on_equal_whole() -> None:
+    """Random lanes grown 6 times (a few samples late, the good value switched now and then)
+    against unseen.bad_looks of the whole lane."""
+    rng = random.Random(2930)
+    for _ in range(3000):
+        lane: list[Sample] = []
+        was = None
+        good = "connected"
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            if rng.random() < 0.05:
+                good = rng.choice(("connected", "200"))
+            ordered = sorted(lane, key=lambda s: s.at_us)
+            got, was = lane_tail.bad_looks(ordered, good, was)
+            assert got == unseen.bad_looks(ordered, good.__ne__)
+
+
+@pytest.mark.parametrize("kind", ["nodeport", "health"])
+def test_a_refresh_reads_the_new_looks_for_bad_ones(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The lane of `_flapping`: the bad looks `excursions` reads come from the new 200 samples a
+    round and at most `STRIDE` more (before: the whole lane each call, twice where both the
+    ready and the serving sets were searched)."""
+    seen = builders.counted([unseen, lane_tail], "bad_run", monkeypatch.setattr)
+    per_round = _flapping(kind, seen)
     assert all(200 <= n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round
+
+
+def test_a_nodeport_refresh_with_no_excursion_sorts_no_health_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lane of `_flapping` with no unseen excursion to place: `excursions` sorts no health
+    lane (before: the node's whole health lane sorted each time F was found)."""
+    seen = builders.counted([unseen], "sorted_lane", monkeypatch.setattr)
+    _flapping("nodeport", seen)
+    assert seen == []  # the last round's calls, carried on and fresh
+
+
+#: a Node lane's values: up, and the three proxy.NODE_DOWN reads as down
+NODE_VALUES = ("Ready", "Ready", "NotReady", "Unknown", "Deleted")
+
+
+def _node_lane(rng: random.Random, lane: list[Sample]) -> list[Sample]:
+    """A Node lane of a few status changes over the health lane's span."""
+    end = lane[-1].at_us if lane else 10
+    return sorted(
+        Sample(rng.randrange(end - 300, end + 20), None, rng.choice(NODE_VALUES), k)
+        for k in range(rng.choice((0, 1, 2, 4)))
+    )
+
+
+def test_silences_carried_on_equal_whole() -> None:
+    """Random health lanes grown 6 times (a few looks late, runs of timeouts), the Node lane
+    and the grace changed now and then, against proxy.silent_stretches of the whole lane."""
+    rng = random.Random(2932)
+    values = ("200", "200", "503", "timeout", "timeout", "error", "refused", "unknown")
+    for _ in range(3000):
+        lane: list[Sample] = []
+        was = None
+        node_lane: list[Sample] = []
+        grace = 5
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            lane[-len(lane) // 3 :] = [
+                s._replace(value=rng.choice(values)) for s in lane[-len(lane) // 3 :]
+            ]
+            if rng.random() < 0.2:
+                node_lane = _node_lane(rng, lane)
+            if rng.random() < 0.05:
+                grace = rng.choice((0, 5, 40))
+            ordered = sorted(lane, key=lambda s: s.at_us)
+            got, was = lane_tail.silences(ordered, node_lane, grace, was)
+            assert got == proxy.silent_stretches(ordered, node_lane, grace)
+
+
+def test_silences_read_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A health lane grown by 200 looks a round (a timeout every 7th) for 5 rounds: its silent
+    stretches carried on ask `silent` of the new looks and at most `STRIDE` + 1 before them
+    (the whole lane each round before: 1,000 to 1,800 looks), and equal the whole lane's."""
+    looks = [Sample(t, t - 1, "timeout" if t % 7 == 0 else "200", t) for t in range(1, 2001)]
+    node_lane = [Sample(300, None, "NotReady", 0), Sample(320, None, "Ready", 1)]
+    calls: list[str] = []
+    plain = proxy.silent
+
+    def counting(value: str) -> bool:
+        calls.append(value)
+        return plain(value)
+
+    _, was = lane_tail.silences(looks[:1000], node_lane, 10)
+    monkeypatch.setattr(proxy, "silent", counting)
+    for n in range(1200, 2001, 200):
+        calls.clear()
+        got, was = lane_tail.silences(looks[:n], node_lane, 10, was)
+        # (a silent look is asked twice: where its stretch begins or goes on, and where it ends)
+        assert len(calls) <= 1.4 * (200 + lane_tail.STRIDE + 2), len(calls)
+        monkeypatch.setattr(proxy, "silent", plain)
+        assert got == proxy.silent_stretches(looks[:n], node_lane, 10)
+        monkeypatch.setattr(proxy, "silent", counting)

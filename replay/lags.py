@@ -186,15 +186,13 @@ def _synced(
     settings: DetectSettings,
 ) -> list[LagSample]:
     """kube-proxy programming lags from its metrics (replay.syncs): each change that a look
-    shows programmed within `window_us`, at the midpoint of the bounds the looks give."""
+    shows programmed within `window_us`, at the midpoint of the bounds the looks give;
+    `changes` are those after the first listing (`_node_lags`: the state the recording found
+    was programmed before it began)."""
     reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
-    # the state the recording found came with the first list: programmed before it began
-    listed = listed_at(state, svc) + seconds_us(settings.list_s)
     index = index_looks(looks)
     out: list[LagSample] = []
     for at, up in changes:
-        if at <= listed:
-            continue
         span = seconds_us(settings.sync_span_s)
         (step,) = programmed([Step(at, at, up, 0)], index, 0, window_us + 1, reach, span_us=span)
         if step.latest > at + window_us:  # no look showed it done in time
@@ -369,8 +367,7 @@ def _node_lags(
     # `_synced` reads it (random 25,000,744: each node's first listing and first 200, 1 ms
     # apart, measured seven lags of ~0 s, which made kube-proxy's bound 3.75 s where it
     # lagged 6-24 s)
-    listed = listed_us
-    changes = [c for c in _ready_changes(state.endpoints.get(key, [])) if c[0] > listed]
+    changes = [c for c in _ready_changes(state.endpoints.get(key, [])) if c[0] > listed_us]
     if not changes:
         return [], (None, None)
     health = state.probes["health"].get(key, [])
@@ -386,7 +383,7 @@ def _node_lags(
         name = "kube-proxy-programming"
         proxy = paired(nodeport, "connected", changes, name, svc, node, window, was[0])
         out = [s for s in proxy.lags() if s.up]
-    lb = _lb_lags(state, svc, node, window, node_mode, changes, was[1], since_us=listed)
+    lb = _lb_lags(state, svc, node, window, node_mode, changes, was[1], since_us=listed_us)
     out.extend(_lags(lb))
     return out, (proxy, lb)
 

@@ -19,7 +19,8 @@ the clock (measurement only: none of it is in the schema):
 - `bare`: neither index, UNLOGGED: the heap alone;
 - `dedup-off`: the secondary index with `deduplicate_items = off`;
 - `collate-c`, `collate-icu`: the secondary index rebuilt with its text columns
-  COLLATE "C", or COLLATE "en-x-icu" (what a server whose default is a linguistic locale pays);
+  COLLATE "C", or COLLATE "en-x-icu" (an index with a linguistic collation; a whole database
+  whose default is ICU `en-US` cost less: benchmarks/README.md, "Session 30: ingest");
 - `sorted`: the facts COPY'd in the secondary index's key order (cluster, namespace, name, at_us).
 
 The variants run round-robin, every other round in reverse order. Prints per variant the

@@ -6,8 +6,9 @@ One thread, `time.process_time` per step over the same lines, minimum of --passe
 thresholds as `gapwatch import` sets them. The lines: --n observations of the benchmark's mix
 (benchmarks/observations.py) as NDJSON, or an NDJSON file of yours (`gapwatch export events`,
 `gapwatch simulate --out`). Steps: read (lines from the file), parse (`orjson.loads` of the line),
-validate (the storable checks and `from_dict`: the Observation), prepare (the `events` row: the
-payload serialized, the dedupe hash), events `write_row` (binary COPY data, in memory),
+validate (the storable checks and `from_dict`: the Observation), unique keys (the repeated-key
+check, recorder/uniquekeys.py, and its exact step alone on every line), prepare (the `events`
+row: the payload serialized, the dedupe hash), events `write_row` (binary COPY data, in memory),
 derive (replay.facts), facts `write_row`; then what handing rows to another process costs:
 pickling and unpickling (id, Observation) pairs, and the `events` rows (payload as the JSON text
 `prepare` made) with the child's `orjson.loads` of each payload, in batches of 5,000. No server.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import json
 import os
 import pickle
 import sys
@@ -39,6 +41,7 @@ from gapwatch.recorder.importer import IMPORT_GC_THRESHOLDS
 from gapwatch.recorder.ndjson import check_storable, dumps, read_lines
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
+from gapwatch.recorder.uniquekeys import _Object, _walk, repeated_key
 from gapwatch.recorder.writer import _JsonTextDumper, prepare
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all
 from gapwatch.replay.tables import facts as facts_table
@@ -112,6 +115,19 @@ def main() -> None:
 
     took, observations = timed(args.passes, validate)
     steps.append(("validate (storable checks, from_dict)", took))
+
+    def unique() -> int:
+        pairs = zip(lines, decoded, strict=True)
+        return sum(repeated_key(line, data) is not None for line, data in pairs)
+
+    def unique_exact() -> int:
+        return sum(next(_walk(json.loads(line, object_pairs_hook=_Object), ""), None) is not None
+                   for line in lines)  # fmt: skip
+
+    took, _ = timed(args.passes, unique)
+    steps.append(("unique keys (recorder/uniquekeys.py, as ingest runs it)", took))
+    took, _ = timed(args.passes, unique_exact)
+    steps.append(("  its exact step on every line instead (what the colon count spares)", took))
     took, rows = timed(args.passes, lambda: [prepare(obs)[1] for obs in observations])
     steps.append(("prepare (payload JSON, dedupe hash)", took))
     took, _ = timed(args.passes, lambda: encode(cur, copy_types(events, EVENT_COLUMNS), rows))

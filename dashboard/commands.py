@@ -21,7 +21,6 @@ from gapwatch.recorder.cliutil import (
     progress,
     stderr,
     step_progress,
-    tcp_port,
 )
 from gapwatch.recorder.errors import ConfigError
 
@@ -31,10 +30,41 @@ DEMO_PATH = "gapwatch-demo.db"
 #: What `gapwatch demo --large` adds (dashboard.demo.LARGE_SCENARIO), as help and docs say it.
 LARGE_SUMMARY = "a 300-node, 24-hour cluster (the simulator's `large`, about 1.1M events)"
 
+#: The port served when none is given (Streamlit's own default).
+DEFAULT_PORT = 8501
+PORT_ENV = "GAPWATCH_PORT"
+
+
+def dashboard_port(ctx: typer.Context, param: typer.CallbackParam, value: str) -> int:
+    """An option callback: `--port`, 1-65535. A value from GAPWATCH_PORT that is no port number
+    is ignored with a warning, not an error: Kubernetes gives every pod of a namespace holding a
+    Service named `gapwatch` the variable GAPWATCH_PORT=tcp://ADDRESS:PORT (its service links,
+    on unless the pod sets enableServiceLinks: false), and the dashboard then refused to start
+    (`'tcp://10.96.0.10:8501' is not a valid integer`) in a pod that never set it."""
+    text = value.strip()
+    if text.isdigit() and 1 <= int(text) <= 65535:
+        return int(text)
+    source = ctx.get_parameter_source(param.name or "")
+    if source is not None and source.name == "ENVIRONMENT":
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        stderr.print(
+            f"warning: {PORT_ENV}={shown!r} is not a port number (a Kubernetes Service named "
+            f"`gapwatch` sets it to tcp://ADDRESS:PORT): ignored, serving on {DEFAULT_PORT}",
+            markup=False,
+        )
+        return DEFAULT_PORT
+    raise typer.BadParameter(f"{text} is not a TCP port (1-65535)")
+
+
+# read as text, so that dashboard_port sees a Service link's value before Click refuses it
 PortOption = Annotated[
-    int,
+    str,
     typer.Option(
-        "--port", envvar="GAPWATCH_PORT", callback=tcp_port, help="Port to serve the dashboard on."
+        "--port",
+        envvar=PORT_ENV,
+        callback=dashboard_port,
+        metavar="INTEGER",
+        help="Port to serve the dashboard on; a GAPWATCH_PORT that is no number is ignored.",
     ),
 ]
 AddressOption = Annotated[
@@ -153,7 +183,7 @@ def _open_when_up(url: str, timeout_s: float = 60.0) -> None:
 
 def dashboard(
     db: DbOption = DEFAULT_URL,
-    port: PortOption = 8501,
+    port: PortOption = str(DEFAULT_PORT),
     address: AddressOption = "127.0.0.1",
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Do not open a browser (servers, CI).")
@@ -166,16 +196,17 @@ def dashboard(
     from gapwatch.dashboard.exposure import check_address
 
     check_address(address)
-    check_port(address, port)
+    served = int(port)  # dashboard_port made it one
+    check_port(address, served)
     open_store(db).dispose()  # a missing or old schema is one clear line, not a broken page
-    raise typer.Exit(serve(db, port=port, address=address, headless=no_browser))
+    raise typer.Exit(serve(db, port=served, address=address, headless=no_browser))
 
 
 def demo(
     path: Annotated[
         Path, typer.Option("--path", help="The SQLite file to build (rebuilt each time).")
     ] = Path(DEMO_PATH),
-    port: PortOption = 8501,
+    port: PortOption = str(DEFAULT_PORT),
     address: AddressOption = "127.0.0.1",
     no_open: Annotated[
         bool, typer.Option("--no-open", "--no-browser", help="Do not open a browser.")
@@ -197,8 +228,9 @@ def demo(
     from gapwatch.dashboard.exposure import check_address
 
     check_address(address)
+    served = int(port)  # dashboard_port made it one
     if not build_only:
-        check_port(address, port)
+        check_port(address, served)
     scenarios = list(demo_mod.DEFAULT_SCENARIOS)
     if large:
         scenarios.append(demo_mod.LARGE_SCENARIO)
@@ -233,4 +265,4 @@ def demo(
     if build_only:
         print(store.url)
         return
-    raise typer.Exit(serve(store.url, port=port, address=address, headless=no_open))
+    raise typer.Exit(serve(store.url, port=served, address=address, headless=no_open))

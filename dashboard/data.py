@@ -8,7 +8,7 @@ asks the replay engine for the lanes of the rollout's nodes over the visible ran
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +127,9 @@ class RolloutPage:
     windows: list[Window]
     since_us: int
     until_us: int
+    #: the lanes of the range that a retention dropped and a rebuild did not keep, in a
+    #: sentence (api.retention_lanes_note); empty when none is missing
+    lanes_note: str = ""
 
 
 def _nodes(rollout: Rollout) -> list[str] | None:
@@ -176,7 +179,9 @@ def rollout_page(
     segments = api.timeline(
         engine, rollout.service, since=from_micros(lo), until=from_micros(hi), nodes=_nodes(rollout)
     )
-    return slice_page(rollout, segments, lo, hi)
+    page = slice_page(rollout, segments, lo, hi)
+    note = api.retention_lanes_note(engine, rollout.service, lo, page.segments)
+    return replace(page, lanes_note=note) if note else page
 
 
 def node_lanes(

@@ -12,6 +12,7 @@ import streamlit as st
 from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.dashboard.filters import match_rollout, pick_service
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
+from gapwatch.replay import api
 from gapwatch.replay.model import Rollout, Window
 
 #: The window table's columns on this page, most telling first.
@@ -141,6 +142,9 @@ def _render_range(ctx: Context, node: str, since_us: int, until_us: int) -> None
         f"{format_time(from_micros(until_us))}, outside any rollout (the sidebar's time range)"
     )
     segments = cache.node_lanes(ctx.url, service, node, since_us, until_us, ctx.version)
+    gone = api.retention_lanes_note(cache.engine(ctx.url), service, since_us, segments)
+    if gone:
+        st.warning(gone[0].upper() + gone[1:])
     fig = lanes.lane_timeline(segments, wins, until_us=until_us)
     fig.update_xaxes(range=[from_micros(since_us), from_micros(until_us)])
     chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
@@ -212,6 +216,8 @@ def render(ctx: Context) -> None:
     page = cache.rollout_page(ctx.url, rollout, since_us, until_us, ctx.version)
     wins = sorted(page.windows, key=lambda w: (w.start_us, w.node))
     _metrics(rollout, wins)
+    if page.lanes_note:  # a kept rollout's windows over empty lanes said nothing of why
+        st.warning(page.lanes_note[0].upper() + page.lanes_note[1:])
     if not wins:
         st.success("Clean rollout: no gap windows.")
     nodes = _pick_nodes(rollout, page, wins, ctx.filters.node)

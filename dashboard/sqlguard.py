@@ -19,7 +19,9 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    committed or not: 192 MB in 0.5 s, bounded by no temp_file_limit; revoked there too).
    gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
-   `work_mem`, `idle_in_transaction_session_timeout`, then `SET LOCAL ROLE gapwatch_reader`;
+   `work_mem`, `hash_mem_multiplier` (1), `max_parallel_workers_per_gather` (0: each worker
+   would have its own work_mem and temp_file_limit), `idle_in_transaction_session_timeout`, then
+   `SET LOCAL ROLE gapwatch_reader`;
    `arm` sets them again before every FETCH (the query may have changed them in its first rows),
    the timeout what is left of the query's own, so the whole query ends by its deadline.
 3. The query itself runs as a server-side cursor (`DECLARE`), which takes one SELECT/VALUES/TABLE
@@ -80,6 +82,13 @@ class Limits:
     row_limit: int = 1000
     byte_limit: int = 32 * 1024 * 1024
     work_mem: str = "16MB"
+    #: A hash (join, aggregate, memoize) may hold this many times work_mem: PostgreSQL 15's
+    #: default is 2.0, so the console's hashes held 32 MB each; 1 keeps them to work_mem.
+    hash_mem_multiplier: str = "1"
+    #: Parallel workers per Gather: each worker has its own work_mem per sort or hash and its own
+    #: temp_file_limit (a per-process limit), so the default 2 tripled both; 0 keeps the query
+    #: to its own backend.
+    parallel_workers: str = "0"
     idle_timeout_ms: int = 60_000
 
 
@@ -185,6 +194,8 @@ def arm(conn: psycopg.Connection[Any], limits: Limits, remaining_s: float) -> No
         ("statement_timeout", str(timeout_ms)),
         ("lock_timeout", str(min(timeout_ms, 2000))),
         ("work_mem", limits.work_mem),
+        ("hash_mem_multiplier", limits.hash_mem_multiplier),
+        ("max_parallel_workers_per_gather", limits.parallel_workers),
         ("idle_in_transaction_session_timeout", str(limits.idle_timeout_ms)),
     )
     statements = [

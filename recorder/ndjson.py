@@ -4,7 +4,8 @@
 caller can keep the good lines, report the bad ones (file, line, reason) and lose nothing: no
 line, however hostile, raises. Beyond JSON and the schema, a line is refused when the store
 could not keep it as it is: a payload nested deeper than STORABLE_DEPTH levels (orjson's limit),
-an integer outside 64 bits (orjson would read it as a float, silently), a time outside 1-9999.
+an integer outside 64 bits (orjson would read it as a float, silently), a time outside 1-9999,
+an object that names a key twice (orjson keeps the last, silently: recorder/uniquekeys.py).
 Files may be gzip-compressed (by content, whatever their name: a plain file that merely starts
 with the gzip magic bytes is read as plain); `-` is standard input. A compressed file cut short
 (a copy or an upload that stopped) is read to where it breaks off; the line it breaks off inside
@@ -28,6 +29,7 @@ import orjson
 
 from gapwatch.recorder.errors import InputCut, LineError, ObservationError
 from gapwatch.recorder.observation import Observation, canonical_json, from_dict
+from gapwatch.recorder.uniquekeys import check_unique_keys
 
 GZIP_MAGIC = b"\x1f\x8b"
 #: The UTF-8 byte order mark some editors and Windows tools (PowerShell 5's Out-File, Notepad's
@@ -204,6 +206,7 @@ def parse_line(raw: RawLine, name: str) -> Observation | LineError:
         return LineError(name, raw.number, json_reason(raw, exc))
     try:
         check_storable(raw.text)
+        check_unique_keys(raw.text, data)
         return from_dict(data)
     except ObservationError as exc:
         return LineError(name, raw.number, str(exc))

@@ -246,6 +246,23 @@ def retention_advice_note(engine: Engine, service: ServiceRef, windows: Sequence
     return retained.advice_note(len(retained.before_held(windows, first)), len(windows))
 
 
+def retention_lanes_note(
+    engine: Engine, service: ServiceRef, since_us: int | None, segments: Sequence[Segment]
+) -> str:
+    """A sentence when the lanes of a range from `since_us` (None: from the start) that a
+    retention dropped and a rebuild did not keep are missing from `segments` (the lanes read
+    for it): replay.retained.lanes_gone_note; empty otherwise. Reads the cluster's first held
+    event and, only when the range begins before it, the Service's windows."""
+    first = retained.first_events_us(engine, [service.cluster])[service.cluster]
+    if first is not None and since_us is not None and since_us >= first:
+        return ""
+    before = any(first is None or s.start_us < first for s in segments)
+    kept = 0 if before else len(retained.before_held(windows(engine, service=service), {
+        service.cluster: first
+    }))  # fmt: skip
+    return retained.lanes_gone_note(service.cluster, since_us, first, before, kept)
+
+
 def retention_kept_note(
     engine: Engine, windows: Sequence[Window], rollouts: Sequence[Rollout] = ()
 ) -> str:

@@ -350,11 +350,16 @@ def timeline(
         segs = [s for s in api.state_at(engine, svc, moment) if not node or s.node in node]
     else:
         segs = api.timeline(engine, svc, since=lo, until=hi, nodes=node)
-    if not segs:  # --at before the first event, or a range outside the data
+    start = moment if moment is not None else lo
+    gone = api.retention_lanes_note(engine, svc, None if start is None else to_micros(start), segs)
+    if not segs and not gone:  # --at before the first event, or a range outside the data
         if moment is not None:
             check_data_in_range(engine, None, moment, svc.cluster, until_option="--at")
         check_data_in_range(engine, lo, hi, svc.cluster)
+    _say_kept(gone)  # not "nothing recorded": recorded, then dropped (docs/retention.md)
     if pick_format(fmt, as_json, as_csv) is OutputFormat.table:
+        if not segs and gone:
+            return
         if not segs:  # an empty table of headers said nothing
             where = "at the time given" if moment is not None else "in the range asked"
             if moment is None and lo is None and hi is None:

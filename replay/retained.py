@@ -120,3 +120,31 @@ def kept_note(
         "were: no event left can compute them again (`gapwatch replay --rebuild "
         "--forget-dropped` deletes them; docs/retention.md)"
     )
+
+
+def lanes_gone_note(
+    cluster: str, since_us: int | None, first_us: int | None, lanes_before: bool, kept: int
+) -> str:
+    """The lanes of a range that begins before the cluster's first held event (`first_us`;
+    None: it holds none) are gone when the store keeps `kept` windows from before it but no
+    lane segment (`lanes_before`): a rebuild after the retention computed the lanes from the
+    events left. `gapwatch timeline` said "nothing recorded places its endpoints, pods,
+    kube-proxy or load balancer on a node" of lanes that were recorded, and the Rollout page
+    drew a kept rollout's windows over empty lanes. Empty when nothing is missing."""
+    if not kept or lanes_before:
+        return ""
+    if first_us is not None and since_us is not None and since_us >= first_us:
+        return ""
+    held = (
+        f"of cluster {cluster} it holds none"
+        if first_us is None
+        else f"of cluster {cluster} from {from_micros(first_us):%Y-%m-%d %H:%M:%S} UTC"
+    )
+    windows = f"{kept} window{'s' if kept != 1 else ''}"
+    return (
+        f"the lanes before the first event the store still holds ({held}) are gone: retention "
+        "(gapwatch db maintain --retention) dropped the events they were read from, and the "
+        "projections rebuilt since hold only the lanes of the events left (the "
+        f"{windows} kept from before were found in the lanes dropped: gapwatch gaps; "
+        "docs/retention.md)"
+    )

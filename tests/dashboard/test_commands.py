@@ -155,3 +155,28 @@ def test_a_port_out_of_range_is_a_usage_error(
         assert done.exit_code == 2, (command, done.output, done.exception)
         assert f"{port} is not a TCP port (1-65535)" in done.stderr, (command, done.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_service_link_in_gapwatch_port_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    """A Service named `gapwatch` in the namespace gives every pod GAPWATCH_PORT=tcp://IP:PORT
+    (Kubernetes' service links); `gapwatch dashboard` read it for --port and refused to start
+    (`'tcp://10.96.0.10:8501' is not a valid integer`, exit 2). Now the value is ignored with
+    one warning and the command goes on (here to the empty store's one line); a number in it
+    still chooses the port, and the same text typed as --port is still a usage error."""
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    command = ["dashboard", "--db", empty, "--no-browser"]
+    link = "tcp://10.96.0.10:8501"
+    done = CliRunner().invoke(app, command, env={"GAPWATCH_PORT": link, "COLUMNS": "200"})
+    assert done.exit_code == 1, (done.output, done.exception)
+    (warning,) = done.stderr.strip().splitlines()
+    assert warning.startswith(f"warning: GAPWATCH_PORT='{link}' is not a port number")
+    assert "ignored, serving on 8501" in warning
+    assert "gapwatch db upgrade" in str(done.exception)  # the entry point prints it as one line
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        done = CliRunner().invoke(app, command, env={"GAPWATCH_PORT": port})
+    assert done.exit_code == 1
+    assert str(done.exception).startswith(f"127.0.0.1:{port} is already in use")
+    done = CliRunner().invoke(app, [*command, "--port", link], env={"COLUMNS": "200"})
+    assert done.exit_code == 2
+    assert f"{link} is not a TCP port (1-65535)" in done.stderr

@@ -200,3 +200,26 @@ def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
             conn.execute(f"REVOKE ALL ON events, quarantine FROM {name}")
             conn.execute(f"REVOKE ALL ON FUNCTION set_config(text, text, boolean) FROM {name}")
         drop_login(pg_url, name)
+
+
+def test_a_query_has_one_work_mem_per_step_and_no_parallel_workers(pg_url: str) -> None:
+    """What bounds a console query's sorts and hashes, as the query itself sees it, even for a
+    login whose own defaults raise them (any login may `ALTER ROLE` itself `SET` these; the
+    console's holder could from psql). Before, the guard set work_mem only: a hash held
+    hash_mem_multiplier (PostgreSQL 15: 2.0) times it, and each of the 2 parallel workers of a
+    Gather had its own work_mem per step and its own temp_file_limit (a per-process limit)."""
+    url, name = make_console_login(pg_url)
+    admin = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for setting, value in (("hash_mem_multiplier", "1000"), ("work_mem", "4GB")):
+                conn.execute(f"ALTER ROLE {name} SET {setting} = '{value}'")
+            conn.execute(f"ALTER ROLE {name} SET max_parallel_workers_per_gather = 8")
+        result = run_query(
+            url,
+            "SELECT current_setting('work_mem') AS w, current_setting('hash_mem_multiplier') AS h, "
+            "current_setting('max_parallel_workers_per_gather') AS p",
+        )
+        assert result.rows == [("16MB", "1", "0")]
+    finally:
+        drop_login(pg_url, name)

@@ -41,6 +41,7 @@ from gapwatch.recorder.sources.base import SourceContext
 from gapwatch.recorder.sources.lb.listener import Listener
 from gapwatch.recorder.sources.lb.pushhealth import PushMetrics
 from gapwatch.recorder.sources.lb.throttle import Throttle
+from gapwatch.recorder.uniquekeys import check_unique_keys
 from gapwatch.recorder.writer import Derive, EventWriter
 
 PATH = "/v1/observations"
@@ -106,9 +107,10 @@ class BadLine:
 def parse_body(body: bytes, max_lines: int) -> tuple[list[Observation], list[BadLine]]:
     """Every observation of an NDJSON body, or every bad line (pure). Raises ValueError past
     `max_lines` lines. A line the store could not keep as it is (nested past STORABLE_DEPTH, an
-    integer past 64 bits) is bad, as `gapwatch import events` says: before, a payload nested 300
-    deep was answered 200 and quarantined unstored, and one nested 500 deep 500 with a traceback
-    of about 2,000 lines in the receiver's log."""
+    integer past 64 bits, an object naming a key twice: recorder/uniquekeys.py) is bad, as
+    `gapwatch import events` says: before, a payload nested 300 deep was answered 200 and
+    quarantined unstored, and one nested 500 deep 500 with a traceback of about 2,000 lines in
+    the receiver's log."""
     # a BOM opens what a Windows tool saved (PowerShell's Invoke-RestMethod -InFile sends it)
     body = body.removeprefix(UTF8_BOM)
     lines = [(n, raw) for n, raw in enumerate(body.split(b"\n"), start=1) if raw.strip()]
@@ -120,6 +122,7 @@ def parse_body(body: bytes, max_lines: int) -> tuple[list[Observation], list[Bad
         try:
             data = orjson.loads(raw)
             check_storable(raw)
+            check_unique_keys(raw, data)
             good.append(from_dict(data))
         except orjson.JSONDecodeError as exc:
             bad.append(BadLine(number, f"not JSON: {exc}"))

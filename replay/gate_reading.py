@@ -22,8 +22,13 @@ def gate_reading(state: FoldState, cluster: str, settings: DetectSettings) -> Me
         value = float(settings.proxy_terminating_endpoints)
         return Measured(NAME, value, 0, "set by `assumptions --set`")
     stated = gate_stated(state, cluster)
-    if stated is None:
-        return Measured(NAME, None, 0, ASSUMED)
+    versions = {
+        node: _version(text) for (where, node), text in state.node_versions.items()
+        if where == cluster
+    }  # fmt: skip
+    if stated is None:  # the versions' default, where they all have the same
+        defaults = {float(v is None or v >= (1, 26)) for v in versions.values()}
+        return Measured(NAME, defaults.pop() if len(defaults) == 1 else None, 0, ASSUMED)
     scrapes = sum(
         1
         for (where, _node), lane in state.syncs.items()
@@ -31,10 +36,6 @@ def gate_reading(state: FoldState, cluster: str, settings: DetectSettings) -> Me
         for look in lane
         if look.pte_gate is not None
     )
-    versions = {
-        node: _version(text) for (where, node), text in state.node_versions.items()
-        if where == cluster
-    }  # fmt: skip
     configs = sum(1 for _ in gateconf.statements(state, cluster, versions))
     said = [
         f"{configs} /configz answer{'s' * (configs != 1)}" if configs else "",

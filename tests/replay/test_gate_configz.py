@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.gate_reading import gate_reading
+from gapwatch.replay.gate_reading import ASSUMED, gate_reading
 from gapwatch.replay.proxy import gate_stated, pte_by_default, pte_enabled, pte_possible
 from tests.replay.builders import CLUSTER, facts_of, node, proxy_config, proxy_metrics
 from tests.replay.test_dead_left_listed import PGBD, _fails_open
@@ -87,7 +87,9 @@ def test_the_output_says_the_gate_was_measured() -> None:
         "2 feature-gate metric scrapes)"
     )
     assumed = gate_reading(_state("v1.27.8"), CLUSTER, DEFAULTS)
-    assert not assumed.measured and assumed.describe().startswith("assumed")
+    assert not assumed.measured and assumed.describe() == f"assumed (default 1, {ASSUMED})"
+    older = gate_reading(_state("v1.25.16"), CLUSTER, DEFAULTS)
+    assert older.describe() == f"assumed (default 0, {ASSUMED})"
     off = DetectSettings(proxy_terminating_endpoints=False)
     chosen = gate_reading(_state("v1.27.8", {}), CLUSTER, off)
     assert chosen.value == 0.0 and not chosen.measured

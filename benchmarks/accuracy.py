@@ -44,9 +44,10 @@ the generator draws, for all runs; docs/semantics.md "Accuracy against sampling 
 health-check node port: what the recorder stores under its default `nodeport: fallback`
 (docs/kubeproxy.md), where the simulator's prober looks at both ports; a Service of type
 NodePort (none) keeps its NodePort probes, as the recorder's fallback does.
-`--with-metrics` and `--with-cloudtrail` (both off by default: the headline figure is without
-them) let the simulator also observe kube-proxy's sync metrics on the probe grid and the CCM's
-CloudTrail calls (recorder/sim/evidence.py); with `--random` or with the preset sweep.
+`--with-metrics`, `--with-configz` and `--with-cloudtrail` (off by default: the headline figure is
+without them) let the simulator also observe kube-proxy's sync metrics on the probe grid, its
+/configz (its ProxyTerminatingEndpoints gate as configured) and the CCM's CloudTrail calls
+(recorder/sim/evidence.py); with `--random` or with the preset sweep.
 `--with-access-log` gives the randomized runs whose listener is `http` client traffic and the
 ALB's access log (recorder.sim.generate.with_access_log: failed and a sample of successful
 requests); `--listener http|tcp` keeps only the runs whose LB listener is that one.
@@ -96,13 +97,17 @@ def refuse_held_out(
 _DROP = ("kube-proxy-probe",)
 
 
-def evidence_options(metrics: bool, cloudtrail: bool, access_log: bool = False) -> dict[str, bool]:
+def evidence_options(
+    metrics: bool, cloudtrail: bool, access_log: bool = False, configz: bool = False
+) -> dict[str, bool]:
     """The observation options of the `--with-metrics` / `--with-cloudtrail` /
-    `--with-access-log` flags (only the ones set: a scenario without them is exactly the default
-    one)."""
+    `--with-access-log` / `--with-configz` flags (only the ones set: a scenario without them is
+    exactly the default one)."""
     out = {}
     if metrics:
         out["kube_proxy_metrics"] = True
+    if configz:
+        out["kube_proxy_configz"] = True
     if cloudtrail:
         out["cloudtrail"] = True
     if access_log:
@@ -239,6 +244,8 @@ def main() -> None:
     parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
     parser.add_argument("--with-metrics", action="store_true",
                         help="also observe kube-proxy's sync metrics (ProxyMetrics)")  # fmt: skip
+    parser.add_argument("--with-configz", action="store_true",
+                        help="also read kube-proxy's /configz (ProxyConfig)")  # fmt: skip
     parser.add_argument("--with-cloudtrail", action="store_true",
                         help="also observe the CCM's CloudTrail calls (TargetChange)")  # fmt: skip
     parser.add_argument("--with-access-log", action="store_true",
@@ -265,7 +272,9 @@ def main() -> None:
             parser, range(args.first_seed, args.first_seed + args.random), args.held_out
         )
     options: dict[str, Any] = dict(
-        evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
+        evidence_options(
+            args.with_metrics, args.with_cloudtrail, args.with_access_log, args.with_configz
+        )
     )
     total = Report()
     started = time.monotonic()

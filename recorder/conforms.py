@@ -104,7 +104,7 @@ def _kind_rules(kind: str, data: Mapping[str, Any], payload: Mapping[str, Any]) 
         return (
             type(target) is dict and "Id" in target and type(health) is dict and "State" in health
         )
-    if kind in ("RelistGap", "NodePortSelfCheck"):
+    if kind in ("RelistGap", "NodePortSelfCheck", "ProxyConfig"):
         return False  # rare: jsonschema decides
     if kind == "TargetGroupAttributes":
         attributes = payload.get("Attributes")

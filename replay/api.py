@@ -340,6 +340,15 @@ def log_evidence(
     )
 
 
+def gate_evidence(engine: Engine, service: ServiceRef) -> Measured:
+    """The ProxyTerminatingEndpoints gate detection reads for the Service's cluster, measured
+    (kube-proxy's feature-gate metric, its /configz) or assumed (replay.gate_reading)."""
+    from gapwatch.replay.gate_reading import gate_reading
+
+    state = load_state(engine, service=service)
+    return gate_reading(state, service.cluster, assumptions(engine))
+
+
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:
     """The LB settings the log measured for the Service (name -> value; only measured ones)."""
     return measured_values(measurements(engine, service).lb)

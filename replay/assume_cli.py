@@ -118,8 +118,9 @@ def assumptions(
 
 
 def measured_rows(engine: Any) -> list[dict[str, Any]]:
-    """Per LB-facing Service: the target group's settings, the watch delay and the watch skew
-    detection used, each `measured (n samples, what)` or `assumed (default V, source)`
+    """Per LB-facing Service: the target group's settings, the watch delay, the watch skew and
+    the ProxyTerminatingEndpoints gate (1 on, 0 off) detection used, each
+    `measured (n samples, what)` or `assumed (default V, source)`
     (replay.measure), and its access log's clock offset with the lines it rests on
     (replay.logclock)."""
     from gapwatch.replay import api
@@ -130,7 +131,8 @@ def measured_rows(engine: Any) -> list[dict[str, Any]]:
         found = api.measurements(engine, svc)
         # CloudTrail's statements too, as detection uses them; the access log's clock
         lb, skew, clock = api.log_evidence(engine, svc, found.lb)
-        for m in (*lb.values(), found.watch, skew):
+        gate = api.gate_evidence(engine, svc)
+        for m in (*lb.values(), found.watch, skew, gate):
             out.append(
                 {
                     "service": f"{svc.cluster}/{svc.key}",

@@ -261,7 +261,8 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "whether kube-proxy forwards to serving-terminating endpoints (KEP-1669)",
         "auto: on from kube-proxy 1.26 (beta, on by default), always from 1.28 (GA) "
         "",
-        "NodePort probes that connect while the health check says no ready endpoint",
+        "kube-proxy's feature-gate metric (1.26+) and its /configz (replay.gateconf); NodePort "
+        "probes that connect while the health check says no ready endpoint",
     ),
     Assumption(
         "min_measurements", "count",

@@ -95,6 +95,12 @@ SYNC_SUM_US = _AT["num4"]  # ..._sum, us
 SYNC_PROCESS = _AT["text3"]  # process_start_time_seconds, us as a decimal string
 SYNC_LATENCY = _AT["text2"]  # the look's latency, us as a decimal string (ProxyMetrics)
 SYNC_PTE_GATE = _AT["text1"]  # `true` / `false`: ProxyTerminatingEndpoints' gate metric, or NULL
+# sync of state `config` (ProxyConfig, kube-proxy's /configz): the gates as configured (1 / 0;
+# NULL: not named) and its proxy mode
+CONFIG_PTE = _AT["num1"]  # FeatureGates.ProxyTerminatingEndpoints
+CONFIG_ALL_ALPHA = _AT["num2"]  # FeatureGates.AllAlpha
+CONFIG_ALL_BETA = _AT["num3"]  # FeatureGates.AllBeta
+CONFIG_MODE = _AT["text1"]
 
 # relist (RelistGap): how many objects changed in between, and their namespace/name (NULL: unknown)
 RELIST_COUNT = _AT["num1"]

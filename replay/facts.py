@@ -77,6 +77,10 @@ One row per fact; what the generic columns hold depends on `fact` (full table in
   state `unsynced`, at_us the earliest the answer was written, num1 its lastUpdated (the last
   sync) on the prober's clock, text1 the path; or state `ignored` (num1 NULL), text2 why the
   lastUpdated was not read. A 200's lastUpdated is the answer's own time: no fact.
+  Also from ProxyConfig (kube-proxy's /configz, stored when it changes): state `config`, num1
+  FeatureGates.ProxyTerminatingEndpoints, num2 AllAlpha, num3 AllBeta (1 / 0; NULL: the
+  configuration does not name it, so the version's default holds), text1 the proxy mode
+  (NULL: not set, the platform's default). replay.gateconf.
 - apireq: APIRequest (an audit event at level Metadata/Request: no object): namespace/name the
   object (node: a Node's name); state the verb; text1 the object's kind, text2 the user, text3
   the subresource; src_us stageTimestamp.
@@ -162,6 +166,7 @@ _EXTRACTORS: dict[str, tuple[str, Callable[[Observation, dict[str, Any]], list[A
     "TargetGroupAttributes": ("tgconf", facts_probes.tgconf_facts),
     "ProxyMetrics": ("sync", facts_probes.sync_facts),
     "ProxyNodeHealth": ("sync", facts_nodehealth.node_health_facts),
+    "ProxyConfig": ("sync", facts_probes.config_facts),
     "APIRequest": ("apireq", facts_probes.api_request_facts),
     "RelistGap": ("relist", facts_probes.relist_gap_facts),
     "NodePortSelfCheck": ("selfcheck", facts_probes.selfcheck_facts),

@@ -203,6 +203,32 @@ def sync_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+#: the `sync` fact's state for kube-proxy's configuration (ProxyConfig, replay.gateconf)
+CONFIG = "config"
+
+
+def _flag(value: Any) -> int | None:
+    return int(value) if isinstance(value, bool) else None
+
+
+def config_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """ProxyConfig: the gates kube-proxy's configuration names (replay.gateconf), one row."""
+    gates = obs.payload.get("feature_gates")
+    if not isinstance(gates, Mapping) or not obs.node:
+        return []
+    mode = obs.payload.get("mode")
+    return [
+        dict(
+            base,
+            state=CONFIG,
+            num1=_flag(gates.get("ProxyTerminatingEndpoints")),
+            num2=_flag(gates.get("AllAlpha")),
+            num3=_flag(gates.get("AllBeta")),
+            text1=mode if isinstance(mode, str) and mode else None,
+        )
+    ]
+
+
 def api_request_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
     payload = obs.payload
     ref = as_dict(payload.get("objectRef"))

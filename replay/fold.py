@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay.facts_nodehealth import UNSYNCED
+from gapwatch.replay.facts_probes import CONFIG
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
 from gapwatch.replay.podstate import lane_state, restarted
@@ -92,6 +93,24 @@ class SyncLook(NamedTuple):
     #: the ProxyTerminatingEndpoints gate as the page's feature-gate metric stated it (None:
     #: not stated; replay.proxy.pte_known)
     pte_gate: bool | None = None
+
+
+class ConfLook(NamedTuple):
+    """kube-proxy's configuration on a node as its /configz stated it (a `sync` fact of state
+    `config`, stored when it changed): the ProxyTerminatingEndpoints, AllAlpha and AllBeta
+    gates as configured (None: not named, the version's default holds) and the proxy mode
+    (replay.gateconf)."""
+
+    at_us: int
+    event_id: int
+    pte: bool | None
+    all_alpha: bool | None
+    all_beta: bool | None
+    mode: str | None
+
+
+def _flag(value: int | None) -> bool | None:
+    return None if value is None else value == 1
 
 
 class LbConf(NamedTuple):
@@ -178,6 +197,8 @@ class Memo:
     fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
     #: per (cluster, settings), and per (cluster, the lag bound the evidence read)
     pte: dict[tuple[str, DetectSettings | int], bool | None] = field(default_factory=dict)
+    #: replay.proxy.gate_stated per cluster
+    gate: dict[str, bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: replay.measure.measured_settings per (Service, settings): detection and the stored
@@ -242,6 +263,7 @@ class Memo:
         self.ccm_mode.clear()
         self.fail_open.clear()
         self.pte.clear()
+        self.gate.clear()
         self.clock.clear()
         self.proxy_lag_hi.clear()
         self.ccm_lag_hi.clear()
@@ -337,6 +359,9 @@ class FoldState:
     #: the clusters whose prober's NodePort looks were short-circuited: none of their NodePort
     #: lanes is kept (replay.shortcircuit)
     short_circuited: set[str] = field(default_factory=set)
+    #: (cluster, node) -> kube-proxy's configuration as its /configz stated it, in fold order
+    #: (replay.gateconf)
+    proxy_confs: dict[tuple[str, str], list[ConfLook]] = field(default_factory=dict)
 
 
 def _ref(state: FoldState, cluster: str, namespace: str | None, name: str | None) -> ServiceRef:
@@ -690,7 +715,18 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             )
         elif kind == "sync":
             synced = row[F.SYNC_LAST_US]
-            if synced is not None:  # an `ignored` health answer has none
+            if row[F.STATE] == CONFIG:
+                state.proxy_confs.setdefault((cluster, row[F.NODE] or ""), []).append(
+                    ConfLook(
+                        row[F.AT_US],
+                        row[F.EVENT_ID],
+                        _flag(row[F.CONFIG_PTE]),
+                        _flag(row[F.CONFIG_ALL_ALPHA]),
+                        _flag(row[F.CONFIG_ALL_BETA]),
+                        row[F.CONFIG_MODE],
+                    )
+                )
+            elif synced is not None:  # an `ignored` health answer has none
                 state.syncs.setdefault((cluster, row[F.NODE] or ""), []).append(
                     SyncLook(
                         row[F.AT_US],

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import islice
 
+from gapwatch.replay import gateconf
 from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.lags import proxy_extent
@@ -63,10 +64,15 @@ def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool 
 
 
 def gate_stated(state: FoldState, cluster: str) -> bool | None:
-    """The ProxyTerminatingEndpoints gate as the cluster's kube-proxies state it in their
+    """The ProxyTerminatingEndpoints gate as the cluster's kube-proxies state it: in their
     metrics (`kubernetes_feature_enabled`, every component from 1.26: kubernetes#112690; the
-    prober keeps that one gate's sample), where every scrape that states it says the same;
-    None where none states it, or they differ (then the probes' evidence decides, as before)."""
+    prober keeps that one gate's sample) and in their configuration (/configz, read with the
+    node's version: replay.gateconf, which states the default too where nothing configured
+    turns it), where every statement says the same; None where none states it, or they differ
+    (then the probes' evidence decides, as before)."""
+    memo = state.memo.gate
+    if cluster in memo:
+        return memo[cluster]
     seen = {
         look.pte_gate
         for (where, _node), lane in state.syncs.items()
@@ -74,7 +80,14 @@ def gate_stated(state: FoldState, cluster: str) -> bool | None:
         for look in lane
         if look.pte_gate is not None
     }
-    return seen.pop() if len(seen) == 1 else None
+    if state.proxy_confs:
+        versions = {
+            node: _version(text) for (where, node), text in state.node_versions.items()
+            if where == cluster
+        }  # fmt: skip
+        seen.update(gateconf.statements(state, cluster, versions))
+    memo[cluster] = found = seen.pop() if len(seen) == 1 else None
+    return found
 
 
 def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:

@@ -16,10 +16,17 @@
   showed the old ones), and a look of every node at each heartbeat. replay reads nothing else
   from the looks in between (they repeat the values: the same count at both ends of a stretch
   means no sync in it).
+- `observe.kube_proxy_configz`: the prober reads every node's kube-proxy `/configz` and stores
+  it once (`ProxyConfig`, as recorder.sources.kubeproxy stores it: only when it changed, and
+  the simulated configuration never changes), at the first probe tick after kube-proxy first
+  answers there. The configuration names ProxyTerminatingEndpoints only where the run's gate
+  differs from its version's default (on 1.22-1.27: the only way to set it against the
+  default; a configuration that restates the default is left out, as is any before 1.22 or
+  from 1.28, where the gate cannot be set otherwise); mode `iptables`.
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
-Neither draws from the run's generator, so a seed's scenario and truth are the same with or
+None draws from the run's generator, so a seed's scenario and truth are the same with or
 without them. Both emit looks up to a probe period in the past (as the prober's last look at a
 node it drops does): the run releases observations that much later (`hold_us`), so they still
 leave in time order.
@@ -141,12 +148,8 @@ class MetricsScraper:
         metrics[PROCESS_START] = (epoch + started) / 1e6
         metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.s.kube_proxy))
         latency = round(self.rng.uniform(2.0, 30.0), 3)
-        payload: dict[str, Any] = {
-            "port": METRICS_PORT,
-            "address": w.nodes[node].ip,
-            "latency_ms": latency,
-            "status": 200,
-            "error": None,
+        payload = {
+            **answered(w, node, latency),
             "metrics": metrics,
             "derived": summarize(metrics),
             "look": "sample",
@@ -154,6 +157,54 @@ class MetricsScraper:
         self.emitted[node] = at_us
         w.emit.push(at_us + us(latency / 1000.0), PROBE, "ProxyMetrics", "OBSERVED", payload,
                     node=node)  # fmt: skip
+
+
+def answered(world: World, node: str, latency_ms: float) -> dict[str, Any]:
+    """The fields of a 200 from kube-proxy's metrics port on `node`, as the prober stores them."""
+    address = world.nodes[node].ip
+    return {"port": METRICS_PORT, "address": address, "latency_ms": latency_ms, "status": 200,
+            "error": None}  # fmt: skip
+
+
+class ConfigReader:
+    """kube-proxy's `/configz` per node, read once (module docstring)."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.period = us(world.s.observe.kube_proxy_period_s)
+        self.rng = random.Random(f"prober-configz-{world.seed}")
+        self.read: set[str] = set()
+
+    def answers(self, node: str) -> None:
+        """kube-proxy on `node` (re)started: its configuration is read at the next tick, once."""
+        if node not in self.read:
+            self.read.add(node)
+            tick = (self.w.loop.now // self.period + 1) * self.period
+            self.w.loop.at(tick, self._emit, node)
+
+    def _emit(self, node: str) -> None:
+        w = self.w
+        latency = round(self.rng.uniform(1.0, 10.0), 3)
+        payload = {
+            **answered(w, node, latency),
+            "feature_gates": configured_gates(
+                w.s.nodes.kube_proxy_version or w.s.nodes.kubelet_version, w.s.kube_proxy
+            ),
+            "mode": "iptables",
+            "look": "first",
+        }
+        w.emit.push(w.loop.now + us(latency / 1000.0), PROBE, "ProxyConfig", "OBSERVED",
+                    payload, node=node)  # fmt: skip
+
+
+def configured_gates(version: str, proxy: KubeProxy) -> dict[str, bool]:
+    """The kept `FeatureGates` of a configuration that sets the run's gate (module docstring):
+    ProxyTerminatingEndpoints where it differs from the version's default, on 1.22-1.27."""
+    minor = minor_version(version)
+    if minor is None or not 22 <= minor < 28:
+        return {}
+    on = proxy.proxy_terminating_endpoints
+    return {} if on == (minor >= 26) else {"ProxyTerminatingEndpoints": on}
 
 
 def gate_sample(version: str, proxy: KubeProxy) -> dict[str, float]:

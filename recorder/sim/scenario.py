@@ -189,6 +189,8 @@ class Observe:
     kube_proxy_healthz: bool = False
     #: also scrape kube-proxy's /metrics on the probe grid: ProxyMetrics (recorder.sim.evidence)
     kube_proxy_metrics: bool = False
+    #: also read kube-proxy's /configz once per node: ProxyConfig (recorder.sim.evidence)
+    kube_proxy_configz: bool = False
     #: also emit the CCM's RegisterTargets / DeregisterTargets calls as CloudTrail's TargetChange
     cloudtrail: bool = False
     #: also emit the ALB's successful requests in-band (recorder.sim.alblog: a sample of them;

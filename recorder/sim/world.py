@@ -18,7 +18,7 @@ from gapwatch.recorder.sim.clock import Clock
 from gapwatch.recorder.sim.core import Loop, us
 from gapwatch.recorder.sim.emit import POLLER, PROBE, Emitter
 from gapwatch.recorder.sim.endpointslice import EndpointSliceController
-from gapwatch.recorder.sim.evidence import MetricsScraper, emit_call
+from gapwatch.recorder.sim.evidence import ConfigReader, MetricsScraper, emit_call
 from gapwatch.recorder.sim.grace import GraceShutdown
 from gapwatch.recorder.sim.kubelet import Kubelet
 from gapwatch.recorder.sim.kubeproxy import KubeProxies
@@ -75,6 +75,7 @@ class World:
         self.metrics: MetricsScraper | None = None
         if s.observe.kube_proxy_metrics:
             self.metrics = MetricsScraper(self)
+        self.configz = ConfigReader(self) if s.observe.kube_proxy_configz else None
         self.poller = LbPoller(self)
         self.truth = TruthTracker(self, random.Random(f"traffic-{seed}"))
 
@@ -117,6 +118,8 @@ class World:
 
     def on_proxy_metrics(self, node: str, *, started: bool = False) -> None:
         """kube-proxy on `node` ended a sync, queued a change or (`started`) began answering."""
+        if started and self.configz is not None:
+            self.configz.answers(node)
         if self.metrics is not None:
             if started:
                 self.metrics.answers(node)

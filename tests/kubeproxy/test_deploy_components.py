@@ -141,6 +141,9 @@ def test_node_agent_is_a_least_privilege_host_network_daemonset(tmp_path: Path) 
     # from the node itself a Local Service's NodePort answers through the cluster-wide chain
     # (--src-type LOCAL, kubernetes#77523): no NodePort look, not even `fallback`'s
     assert settings.nodeport == "never"
+    # kube-proxy's metrics address (127.0.0.1:10249 by default) serves /metrics and /configz:
+    # only the agent reaches it, and reads both (the gate's setting: docs/kubeproxy.md)
+    assert settings.metrics_interval_s > 0 and settings.configz_interval_s == 600
     (tmp_path / "record.yaml").write_text(config["data"]["record.yaml"])
     recorder = load_config(tmp_path / "record.yaml", {})
     assert list(recorder.sources["k8s"]["kinds"]) == ["Service"]

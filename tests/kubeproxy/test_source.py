@@ -23,6 +23,7 @@ from gapwatch.recorder.sources.kubeproxy.writesink import WriterSink
 from gapwatch.recorder.sources.view import ClusterView
 from gapwatch.recorder.tables import events
 from gapwatch.replay.facts import write_facts
+from tests.kubeproxy.contexts import source_context
 from tests.kubeproxy.fakeproxy import FakeKubeProxies, local_service
 from tests.kubeproxy.probeproc import random_loopback_base
 
@@ -67,16 +68,7 @@ def _prober(
         "metrics_port": fakes.healthz_port,  # the fake serves /metrics there too
         **extra,
     }
-    context = SourceContext(
-        cluster="c1",
-        engine=engine,
-        clock=lambda: datetime.now(UTC),
-        rng=random.Random(7),
-        registry=CollectorRegistry(),
-        view=view,
-        derive=write_facts,
-    )
-    return build(context, settings)
+    return build(source_context(engine, view), settings)
 
 
 async def _run(prober: KubeProxyProber, engine: Engine, until: Callable[[], bool]) -> None:

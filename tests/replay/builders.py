@@ -254,6 +254,17 @@ def proxy_metrics(t: float, node_name: str, pte_gate: bool | None) -> Observatio
                        node=node_name)  # fmt: skip
 
 
+def proxy_config(t: float, node_name: str, gates: dict[str, bool]) -> Observation:
+    """kube-proxy's /configz as the prober stores it (recorder/sources/kubeproxy/configz.py):
+    the FeatureGates its configuration names (of ProxyTerminatingEndpoints, AllAlpha, AllBeta)
+    and its mode."""
+    payload = {"port": 10249, "address": "127.0.0.1", "latency_ms": 2.0, "status": 200,
+               "error": None, "feature_gates": gates, "mode": "iptables",
+               "look": "first"}  # fmt: skip
+    return Observation(at(t), CLUSTER, "kube-proxy-probe", "ProxyConfig", "OBSERVED", payload,
+                       node=node_name)  # fmt: skip
+
+
 def target(
     t: float,
     prev: float | None,

@@ -178,3 +178,29 @@ def test_metrics_looks_state_the_gate_as_that_kube_proxy_prints_it() -> None:
         assert pages
         for page in pages:
             assert {k: v for k, v in page.items() if k.startswith("kubernetes_")} == expected
+
+
+def test_configz_reads_state_the_gate_as_a_configuration_sets_it() -> None:
+    """`observe.kube_proxy_configz`: one ProxyConfig per node, the first probe tick after its
+    kube-proxy answers, naming ProxyTerminatingEndpoints only where the run's gate differs from
+    its version's default (1.22-1.27); nothing else of the run changes."""
+    cases = [
+        ("v1.25.16", True, {"ProxyTerminatingEndpoints": True}),
+        ("v1.25.16", False, {}),
+        ("v1.27.8", False, {"ProxyTerminatingEndpoints": False}),
+        ("v1.26.15", True, {}),
+        ("v1.29.10", True, {}),
+    ]
+    for version, pte, gates in cases:
+        overrides = {"nodes.kube_proxy_version": version,
+                     "kube_proxy.proxy_terminating_endpoints": pte}  # fmt: skip
+        plain = run(load_scenario("seed-3node", overrides), 1)
+        with_configz = {**overrides, "observe.kube_proxy_configz": True}
+        read = run(load_scenario("seed-3node", with_configz), 1)
+        configs = [o for o in read.observations if o.kind == "ProxyConfig"]
+        assert [o for o in read.observations if o.kind != "ProxyConfig"] == plain.observations
+        assert read.truth.windows == plain.truth.windows
+        assert sorted(str(o.node) for o in configs) == ["NODE1", "NODE2", "NODE3"]
+        for o in configs:
+            assert validate(o) == o
+            assert o.payload["feature_gates"] == gates and o.payload["look"] == "first"

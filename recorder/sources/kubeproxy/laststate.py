@@ -86,17 +86,22 @@ def _from_checkpoints(engine: Engine, cluster: str, source: str) -> Last:
     return out
 
 
+def checkpoint_value(engine: Engine, *, cluster: str, key: str, source: str = SOURCE) -> Any:
+    """One stored checkpoint's value (a key lookup), None when there is none."""
+    query = select(source_checkpoints.c.value).where(
+        source_checkpoints.c.cluster == cluster,
+        source_checkpoints.c.source == source,
+        source_checkpoints.c.key == key,
+    )
+    with translate_errors(engine), engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
 def load_one(
     engine: Engine, *, cluster: str, key: TargetKey, source: str = SOURCE
 ) -> tuple[Mapping[str, Any], datetime] | None:
     """The stored last (payload, observed_at) of one target (its checkpoint: a key lookup)."""
-    query = select(source_checkpoints.c.value).where(
-        source_checkpoints.c.cluster == cluster,
-        source_checkpoints.c.source == source,
-        source_checkpoints.c.key == _checkpoint_key(key),
-    )
-    with translate_errors(engine), engine.connect() as conn:
-        value = conn.execute(query).scalar()
+    value = checkpoint_value(engine, cluster=cluster, key=_checkpoint_key(key), source=source)
     if not isinstance(value, Mapping) or not isinstance(value.get("payload"), Mapping):
         return None
     try:

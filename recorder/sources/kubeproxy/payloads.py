@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.sources.kubeproxy.client import ConnectAnswer, HttpAnswer, RawAnswer
+from gapwatch.recorder.sources.kubeproxy.configz import ConfigzError, parse_configz
 from gapwatch.recorder.sources.kubeproxy.metrics import MetricsError, parse_metrics, summarize
 from gapwatch.recorder.sources.kubeproxy.targets import Target
 
@@ -62,4 +63,18 @@ def metrics_payload(target: Target, answer: RawAnswer, limit: int) -> dict[str, 
             payload["error"], payload["detail"] = "error", f"not Prometheus text: {exc}"[:200]
             return payload
         payload["metrics"], payload["derived"] = metrics, summarize(metrics)
+    return _extras(payload, answer.detail, None)
+
+
+def configz_payload(target: Target, answer: RawAnswer) -> dict[str, Any]:
+    """ProxyConfig: the kept part of kube-proxy's /configz (configz.py), or why there is none
+    (`error` and `detail`; a body that is no configuration, or too large, is `error`)."""
+    payload = _where(target, answer.latency_ms)
+    payload.update(status=answer.status, error=answer.error)
+    if answer.error is None and answer.status == 200:
+        try:
+            payload.update(parse_configz(answer.content))
+        except ConfigzError as exc:
+            payload["error"], payload["detail"] = "error", f"not kube-proxy's /configz: {exc}"
+            return payload
     return _extras(payload, answer.detail, None)

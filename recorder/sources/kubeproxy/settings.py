@@ -59,6 +59,11 @@ class ProberSettings:
     #: Scrape kube-proxy's metrics (seconds between scrapes; 0 = off).
     metrics_interval_s: float = 0.0
     metrics_port: int = KUBE_PROXY_METRICS_PORT
+    #: Read kube-proxy's /configz on the metrics port (seconds between reads; 0 = off): its
+    #: ProxyTerminatingEndpoints gate as configured (configz.py). The configuration changes only
+    #: with a new kube-proxy process (it exits when its config file changes), so a read every
+    #: 10 minutes in the node agent costs one small GET per node.
+    configz_interval_s: float = 0.0
     #: Probe every node through this address instead of its own (the node-local agent: 127.0.0.1).
     address_override: str | None = None
     #: Only this node (the node-local agent sets it from the downward API's spec.nodeName).
@@ -83,6 +88,8 @@ class ProberSettings:
             raise ConfigError("kube-proxy.nodeport_selfcheck_settle_s: must be 0..3600")
         if self.metrics_interval_s and self.metrics_interval_s < self.interval_s:
             raise ConfigError("kube-proxy.metrics_interval_s: 0 (off) or at least interval_s")
+        if self.configz_interval_s and not self.interval_s <= self.configz_interval_s <= 86400:
+            raise ConfigError("kube-proxy.configz_interval_s: 0 (off) or interval_s..86400")
         for key in ("healthz_port", "metrics_port"):
             if not 1 <= getattr(self, key) <= 65535:
                 raise ConfigError(f"kube-proxy.{key}: a TCP port, 1..65535")

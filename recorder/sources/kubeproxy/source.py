@@ -51,6 +51,14 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sources.base import Emitted, Sink, SourceContext
 from gapwatch.recorder.sources.kubeproxy import payloads, schedule
 from gapwatch.recorder.sources.kubeproxy.client import ProbeClient
+from gapwatch.recorder.sources.kubeproxy.configlooks import KIND as CONFIG
+from gapwatch.recorder.sources.kubeproxy.configlooks import (
+    ConfigLooks,
+    load_stored,
+    state_of,
+    why_not,
+)
+from gapwatch.recorder.sources.kubeproxy.configz import MAX_CONFIGZ_BYTES
 from gapwatch.recorder.sources.kubeproxy.laststate import (
     checkpoint_of,
     load_last,
@@ -129,6 +137,9 @@ class KubeProxyProber:
         self._verdicts: list[Observation] = []
         #: set when the targets must be planned again without the view changing
         self._replan = asyncio.Event()
+        #: /configz looks (configlooks.py): stored on change; the nodes looked at no more
+        self._configs = ConfigLooks(cluster=context.cluster)
+        self._configz_off: set[TargetKey] = set()
         self._looks_total = Counter(
             "gapwatch_probe_looks",
             "Looks by the kube-proxy prober, by kind and outcome.",
@@ -206,7 +217,8 @@ class KubeProxyProber:
         planned = plan(view.local_services(), view.nodes(), self.settings)
         if self.selfcheck is not None and self.selfcheck.decided is not None:
             planned = [t for t in planned if t.key.kind != "NodePortProbe"]
-        return planned + metrics_targets(view.nodes(), self.settings)
+        scraped = metrics_targets(view.nodes(), self.settings)
+        return planned + [t for t in scraped if t.key not in self._configz_off]
 
     def _reconcile(
         self, client: ProbeClient, sink: Sink, limit: asyncio.Semaphore
@@ -229,6 +241,8 @@ class KubeProxyProber:
         for target in sorted(wanted - set(self._tasks)):
             if target.key.kind == "ProxyMetrics":
                 interval = self.settings.metrics_interval_s
+            elif target.key.kind == CONFIG:
+                interval = self.settings.configz_interval_s
             else:
                 interval = self.settings.interval_s
             offset = schedule.phase(self.context.rng, interval, self.settings.jitter)
@@ -283,6 +297,9 @@ class KubeProxyProber:
         if key.kind == "ProxyMetrics":
             await sink.put(Emitted(observation))
             return
+        if key.kind == CONFIG:  # no race to guard: two replicas store the same configuration
+            await sink.put(Emitted(observation, self._configs.checkpoint(observation)))
+            return
         self._unheard.settle()
         checkpoint = checkpoint_of(key, observation)
         guard = self._guard(key, observation, checkpoint.value)
@@ -333,6 +350,10 @@ class KubeProxyProber:
         if target.key.kind == "ProxyMetrics":
             raw = await client.fetch(target.url, MAX_METRICS_BYTES)
             payload = payloads.metrics_payload(target, raw, MAX_METRICS_BYTES)
+        elif target.key.kind == CONFIG:
+            payload = payloads.configz_payload(
+                target, await client.fetch(target.url, MAX_CONFIGZ_BYTES)
+            )
         elif target.how == "tcp":
             payload = payloads.connect_payload(
                 target, await client.connect(target.address, target.port)
@@ -357,8 +378,11 @@ class KubeProxyProber:
             )
         if not self._answered:
             self._silent_from_start(target.key, timed_out=outcome == TIMED_OUT)
-        if target.key.kind == "ProxyMetrics":
-            observation: Observation | None = Observation(
+        observation: Observation | None
+        if target.key.kind == CONFIG:
+            observation = await self._config_look(target, started, finished, payload)
+        elif target.key.kind == "ProxyMetrics":
+            observation = Observation(
                 observed_at=finished,
                 cluster=self.context.cluster,
                 source=SOURCE,
@@ -380,6 +404,40 @@ class KubeProxyProber:
         self._stored_total.labels(target.key.kind, why).inc()
         if self.on_observation is not None and why in ("first", "change"):
             self.on_observation(observation)
+        return observation
+
+    async def _config_look(
+        self, target: Target, started: datetime, finished: datetime, payload: dict[str, Any]
+    ) -> Observation | None:
+        """A /configz look: a ProxyConfig observation when the configuration changed (or is
+        the first this store holds for the node); a node whose /configz never answered with one
+        is looked at no more, said once (configlooks.py)."""
+        node = target.key.node
+        if not self._configs.loaded(node) and state_of(payload) is not None:
+            try:
+                stored = await asyncio.to_thread(
+                    load_stored, self.context.engine, cluster=self.context.cluster, node=node
+                )
+            except StoreError:
+                stored = None  # compared with nothing: stored again, which is harmless
+            self._configs.seed(node, stored)
+        observation, stop = self._configs.see(node, started, finished, payload)
+        if stop:
+            self._configz_off.add(target.key)
+            self._replan.set()
+            if len(self._configz_off) == 1:
+                log.warning(
+                    "kube-proxy /configz not readable: its configuration is not recorded",
+                    url=target.url,
+                    node=node,
+                    got=why_not(payload),
+                    hint=(
+                        "kube-proxy serves /configz on its metrics address, 127.0.0.1:10249 by "
+                        "default: reachable from the node-local agent (hostNetwork), not from "
+                        "a central prober; turn configz_interval_s off where it cannot be read "
+                        "(docs/kubeproxy.md)"
+                    ),
+                )
         return observation
 
     def _check(

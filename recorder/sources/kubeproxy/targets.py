@@ -6,8 +6,9 @@ For every `externalTrafficPolicy: Local` Service and every node with an address:
 - `NodePortProbe`: a TCP connect to the Service's first nodePort (kube-proxy programs every port
   of a Service from the same endpoints), where it has no healthCheckNodePort or when
   `nodeport: always`.
-For every node: `ProxyNodeHealth` at /healthz and /livez on the healthz port, and `ProxyMetrics`
-at /metrics on the metrics port when scraping is on.
+For every node: `ProxyNodeHealth` at /healthz and /livez on the healthz port, `ProxyMetrics`
+at /metrics on the metrics port when scraping is on, and `ProxyConfig` at /configz on the same
+port when reading it is on (`configz_interval_s`).
 """
 
 from __future__ import annotations
@@ -90,13 +91,16 @@ def wants_nodeport(settings: ProberSettings, health_check_node_port: int | None)
 
 
 def metrics_targets(nodes: Iterable[NodeInfo], settings: ProberSettings) -> list[Target]:
-    """One /metrics target per node, when scraping is on."""
-    if not settings.metrics_interval_s:
-        return []
+    """One /metrics target per node, when scraping is on; one /configz target per node (the
+    same port), when reading it is on."""
+    wanted = [("ProxyMetrics", "/metrics")] if settings.metrics_interval_s else []
+    if settings.configz_interval_s:
+        wanted.append(("ProxyConfig", "/configz"))
     out = []
-    for node in _chosen(nodes, settings):
+    for node in _chosen(nodes, settings) if wanted else ():
         address = node_address(node, settings)
         if address is not None:
-            key = TargetKey("ProxyMetrics", node.name, path="/metrics")
-            out.append(Target(key, address, settings.metrics_port, "http", "/metrics"))
+            for kind, path in wanted:
+                key = TargetKey(kind, node.name, path=path)
+                out.append(Target(key, address, settings.metrics_port, "http", path))
     return sorted(out)

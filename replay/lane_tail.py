@@ -25,7 +25,7 @@ from gapwatch.replay.fold import Sample
 from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
-from gapwatch.replay.unseen import bad_run, closed_look
+from gapwatch.replay.unseen import bad_run
 
 #: elements between two kept states
 STRIDE = 8
@@ -53,9 +53,8 @@ class TriTrail(NamedTuple):
 
 
 class BadTrail(NamedTuple):
-    """`unseen.bad_run` over `samples` with every value but `good` and the refused ones
-    (`unseen.closed_look`) bad: its output (unsorted) and kept states (samples read, the last
-    read one bad, looks output)."""
+    """`unseen.bad_run` over `samples` with every value but `good` bad: its output (unsorted)
+    and kept states (samples read, the last read one bad, looks output)."""
 
     samples: Sequence[Sample]
     out: list[int]
@@ -124,8 +123,7 @@ def tri(steps: Sequence[Step], initial: bool, was: TriTrail | None = None) -> tu
 def bad_looks(
     samples: Sequence[Sample], good: str, was: BadTrail | None = None
 ) -> tuple[list[int], BadTrail]:
-    """unseen.bad_looks(samples, closed_look(lambda v: v != good)), resumed from `was`: the
-    looks `unseen.excursions` reads as having seen an excursion."""
+    """unseen.bad_looks(samples, lambda v: v != good), resumed from `was`."""
     if was is not None and was.good != good:
         was = None
     old = was.samples if was is not None else ()
@@ -139,7 +137,7 @@ def bad_looks(
     while i < n:
         states.append((i, last_bad, len(out)))
         chunk = samples[i : i + STRIDE]
-        last_bad = bad_run(chunk, closed_look(lambda v: v != good), last_bad, out)
+        last_bad = bad_run(chunk, lambda v: v != good, last_bad, out)
         i += len(chunk)
     return sorted(out), BadTrail(samples, out, states, good)
 

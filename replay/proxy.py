@@ -24,7 +24,6 @@ from gapwatch.replay.signals import (
     steps_from_samples,
     tri_from_steps,
 )
-from gapwatch.replay.unseen import KEPT_RULES
 
 
 @lru_cache(maxsize=256)
@@ -302,7 +301,7 @@ def probe_period(state: FoldState, svc: ServiceRef) -> float:
 
 
 #: health-check-node-port errors of a live node whose kube-proxy health server is down
-REFUSED = KEPT_RULES
+REFUSED = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
 #: the value a refused answer takes where nothing says what the rules did (F unknown)
 UNKNOWN = "unknown"
 

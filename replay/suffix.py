@@ -53,7 +53,6 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.proxy import probe_period
 from gapwatch.replay.signals import HI, Iv, Tri
-from gapwatch.replay.unseen import KEPT_RULES
 
 #: a probe/LB lane's value that answered well (any other is read as a stretch: replay.proxy)
 _WELL = frozenset({"connected", "200", "healthy"})
@@ -138,9 +137,7 @@ def _not_ready(s: Sample) -> bool:
 
 
 def _bad(value: str) -> bool:
-    """A look `unseen.hidden` reads as having seen an excursion: one that did not answer well
-    and is no refused or reset connection (`unseen.closed_look`)."""
-    return value not in _WELL and value not in KEPT_RULES
+    return value not in _WELL
 
 
 def _bad_sample(s: Sample) -> bool:

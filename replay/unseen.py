@@ -35,13 +35,6 @@ from gapwatch.replay.signals import (
 from gapwatch.replay.stillcounted import counted_until, ready_between
 from gapwatch.replay.syncs import SyncIndex, programmed
 
-#: A refused or reset connection: a look that shows kube-proxy's rules kept, never that it
-#: synced an endpoint loss. On the NodePort the rules DNAT to a local pod that does not listen
-#: (kube-proxy DROPs where it holds no local endpoint: DESIGN.md section 6, so a close is a
-#: timeout); on the health-check node port its health server is down while kube-proxy
-#: restarts, the rules it installed kept (replay.proxy.restart_carried).
-KEPT_RULES = frozenset({"refused", "reset", "connection refused", "ECONNREFUSED"})
-
 
 def hidden(
     usable: Sequence[Step],
@@ -82,12 +75,6 @@ def hidden(
             continue  # the samples saw this one: their own steps bound it
         out.append(iv)
     return out
-
-
-def closed_look(bad: Callable[[str], bool]) -> Callable[[str], bool]:
-    """A bad look that may have seen kube-proxy's close: one that is no refused or reset
-    connection (`KEPT_RULES`)."""
-    return lambda v: bad(v) and v not in KEPT_RULES
 
 
 def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int]:
@@ -140,9 +127,7 @@ def excursions(
     counts_dead: bool = False,
     bad_times: list[int] | None = None,
 ) -> Unseen:
-    """Where F may have been false unseen (`hidden`): no look saw the excursion's gap, a
-    refused or reset one (`KEPT_RULES`) no more than a good one, since it shows kube-proxy's
-    rules still in place, not its sync of the loss. Without ProxyTerminatingEndpoints known
+    """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
     kube-proxy keeps forwarding to serving-terminating endpoints: a ready-set excursion only
     hides a gap when a local pod died during it (before its replacement was programmed); that
@@ -153,11 +138,10 @@ def excursions(
     the lane is the health check, which cannot see such a gap (it counts the dead pod's
     endpoint until kube-proxy drops it): with no other local pod ready, the gap lasts while
     the count does (replay.stillcounted), past the return's programming and the lane's period.
-    `bad_times`: `bad_looks(samples, closed_look(bad))` where the caller has it
-    (replay.lane_tail)."""
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
     eps = state.endpoints.get((svc, node), [])
     if bad_times is None:
-        bad_times = bad_looks(samples, closed_look(bad))
+        bad_times = bad_looks(samples, bad)
     ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us, bad_times)
     deaths = death_ranges(state, svc, node, clock_us)
     held: list[list[Sample]] = []

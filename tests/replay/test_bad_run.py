@@ -21,13 +21,10 @@ def _us(seconds: float) -> int:
 def _crash(probe_saw_it: bool) -> list[Observation]:
     """kube-proxy 1.25 (no ProxyTerminatingEndpoints, and too few changes to measure its lag:
     the 60 s assumption holds), NodePort looked at every second, stored as changes. The only
-    pod p1 crashes at about 50.5 s: the NodePort times out from the look at 51 s (kube-proxy,
-    whose watch read the change before the recorder's, dropped the endpoint before the
-    EndpointSlice showed it gone at 51.5 s: it DROPs where it holds no local endpoint) until
-    p2, ready at 61.8 s (slice at 62.2 s), answers at 63 s. (A refused run would show the rules
-    kept, not the loss synced, and see nothing: tests/replay/test_refused_unsynced.py.) The LB
-    drains the node at 55 s and routes to it again at 90 s. Without `probe_saw_it` the probe
-    lane never changes (a gap shorter than its looks)."""
+    pod p1 crashes at about 50.5 s: the NodePort refuses from the look at 51 s (before the
+    EndpointSlice drops the endpoint at 51.5 s) until p2, ready at 61.8 s (slice at 62.2 s),
+    answers at 63 s. The LB drains the node at 55 s and routes to it again at 90 s. Without
+    `probe_saw_it` the probe lane never changes (a gap shorter than its looks)."""
     obs = [
         *one_node("v1.25.0"),
         nodeport(1, None, "n1", "connected"),
@@ -41,7 +38,7 @@ def _crash(probe_saw_it: bool) -> list[Observation]:
         target(150, 149, "n1", "healthy"),
     ]
     if probe_saw_it:
-        obs += [nodeport(51, 50, "n1", "timeout"), nodeport(63, 62, "n1", "connected")]
+        obs += [nodeport(51, 50, "n1", "refused"), nodeport(63, 62, "n1", "connected")]
     return sorted(obs, key=lambda o: o.observed_at)
 
 

@@ -20,7 +20,7 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import AT_US, FoldState, Sample, fold, lb_facing
 from gapwatch.replay.model import Window
-from gapwatch.replay.unseen import bad_looks, closed_look
+from gapwatch.replay.unseen import bad_looks
 from tests.replay import builders
 from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
 
@@ -182,5 +182,5 @@ def test_the_backward_search_finds_what_bad_looks_finds() -> None:
         lo, hi = sorted(rng.randint(-2, t + 3) for _ in range(2))
         i = max(bisect_left(lane, lo, key=AT_US) - 1, 0)
         j = bisect_left(lane, hi, key=AT_US) + 1
-        bad = bad_looks(lane[i:j], closed_look(lambda v: v not in ("connected", "200", "healthy")))
+        bad = bad_looks(lane[i:j], lambda v: v not in ("connected", "200", "healthy"))
         assert suffix._bad_look_within(lane, lo, hi) == any(lo <= s < hi for s in bad)

@@ -216,8 +216,15 @@ def main() -> None:
     # the probed lane's steps and Tri carried on (replay.lane_tail), where the code has it
     carried = getattr(lanes_mod, "lane_tail", None)
     if carried is not None:
-        # (the bad looks were `excursions`' on main, the silent stretches the silence's)
-        parts = {"steps": "steps", "tri": "tri", "bad_looks": "excursions", "silences": "silence"}
+        # (the bad looks were `excursions`' on main, the silent stretches the silence's, F's
+        # `minus_definite(t_and(...))` the combining's)
+        parts = {
+            "steps": "steps",
+            "tri": "tri",
+            "bad_looks": "excursions",
+            "silences": "silence",
+            "serving": "combining",
+        }
         patches += [
             (carried, name, partial(rounds.wrap_part, part))
             for name, part in parts.items()

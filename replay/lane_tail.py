@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from gapwatch.replay import iv_tail
 from gapwatch.replay.fold import Sample
 from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
@@ -62,13 +63,25 @@ class BadTrail(NamedTuple):
     good: str
 
 
+class ServingTrail(NamedTuple):
+    """`serving`'s loops: the two intersections of `t_and` (possible, definite), and where
+    there were gaps, `minus_definite`'s complement of them and its intersection."""
+
+    possible: iv_tail.Trail
+    definite: iv_tail.Trail
+    unsure: iv_tail.Trail | None
+    minus: iv_tail.Trail | None
+
+
 class Carried(NamedTuple):
-    """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, and the bad
-    looks of the lane `unseen.excursions` reads."""
+    """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, the bad
+    looks of the lane `unseen.excursions` reads, and F's combining with the node's existence
+    and the unseen gaps (`serving`)."""
 
     steps: StepsTrail | None
     tri: TriTrail | None
     bad: BadTrail | None = None
+    serving: ServingTrail | None = None
 
 
 def steps(
@@ -176,3 +189,22 @@ def silences(
         states.append((i, len(down), len(unknown)))
         i = silent_run(health, i, i + STRIDE, node_lane, grace_us, down, unknown)
     return (list(down), list(unknown)), SilenceTrail(health, down, unknown, states, key)
+
+
+def serving(
+    tri: Tri, exists: Tri, gaps: list[Iv], was: ServingTrail | None = None
+) -> tuple[Tri, ServingTrail]:
+    """signals.minus_definite(signals.t_and(tri, exists), gaps): each of its loops (replay.
+    iv_tail's `intersect` and `complement`, the plain ones restarted) resumed from `was`,
+    instead of over F's whole Tri each time F is found again."""
+    possible, t_possible = iv_tail.intersect(
+        tri.possible, exists.possible, was.possible if was else None
+    )
+    definite, t_definite = iv_tail.intersect(
+        tri.definite, exists.definite, was.definite if was else None
+    )
+    if not gaps:
+        return Tri(possible, definite), ServingTrail(t_possible, t_definite, None, None)
+    unsure, t_unsure = iv_tail.complement(gaps, was.unsure if was else None)
+    definite, t_minus = iv_tail.intersect(definite, unsure, was.minus if was else None)
+    return Tri(possible, definite), ServingTrail(t_possible, t_definite, t_unsure, t_minus)

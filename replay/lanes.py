@@ -208,13 +208,14 @@ def serves_carried(
             skew,
             bad_times=bad_times,
         )
-        serves = t_and(tri, exists)
+        # minus_definite(t_and(tri, exists), unseen.gaps), carried on (replay.lane_tail)
+        serves, serving = lane_tail.serving(tri, exists, unseen.gaps, was.serving if was else None)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
-        serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        carried = Carried(steps_trail, tri_trail, bad_trail)
+        serves = dead_first(serves, died)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving)
         return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
@@ -273,7 +274,9 @@ def serves_carried(
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
             bad_times=bad_times,
         )  # fmt: skip
-        serves = minus_definite(t_and(serves, exists), unseen.gaps)
+        serves, serving = lane_tail.serving(
+            serves, exists, unseen.gaps, was.serving if was else None
+        )
         earlier = unseen.earlier
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
         died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0, looks)
@@ -291,7 +294,7 @@ def serves_carried(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        carried = Carried(steps_trail, tri_trail, bad_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving)
         return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED

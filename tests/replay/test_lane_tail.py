@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import lane_tail, proxy, signals, unseen
+from gapwatch.replay import iv_tail, lane_tail, proxy, signals, unseen
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
@@ -226,3 +226,60 @@ def test_silences_read_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(proxy, "silent", plain)
         assert got == proxy.silent_stretches(looks[:n], node_lane, 10)
         monkeypatch.setattr(proxy, "silent", counting)
+
+
+def _ivs(rng: random.Random, n: int, at: int) -> list[signals.Iv]:
+    """`n` intervals from `at` on, touching or apart, now and then overlapping or empty."""
+    out = []
+    for _ in range(n):
+        start = at + rng.choice((0, 1, 1, 2, 5, -1))
+        end = start + rng.randrange(-1, 6)
+        out.append(signals.Iv(start, end, rng.randrange(100), rng.randrange(100)))
+        at = max(at, end)
+    return out
+
+
+def _grown_ivs(rng: random.Random, ivs: list[signals.Iv]) -> list[signals.Iv]:
+    """A new list: `ivs` with its last few cut or moved (an open rise closed, a late change)
+    and new ones after."""
+    head = ivs[: len(ivs) - rng.choice((0, 0, 1, 2, 5))] if ivs else []
+    at = head[-1].end if head else rng.randrange(-5, 5)
+    return head + _ivs(rng, rng.choice((0, 1, 3, 9, 40)), at)
+
+
+def test_serving_carried_on_equals_whole() -> None:
+    """F's combining (`minus_definite(t_and(tri, exists), gaps)`) carried on as F's Tri, the
+    node's existence and the unseen gaps grow, move at their ends or empty, against the plain
+    functions over the whole lists."""
+    rng = random.Random(3030)
+    for _ in range(3000):
+        tri = signals.Tri([], [])
+        exists = signals.Tri([signals.Iv(signals.LO, signals.HI, 0, 0)] * 2, [])
+        gaps: list[signals.Iv] = []
+        was = None
+        for _round in range(6):
+            tri = signals.Tri(_grown_ivs(rng, tri.possible), _grown_ivs(rng, tri.definite))
+            if rng.random() < 0.2:
+                exists = signals.Tri(_grown_ivs(rng, exists.possible), _grown_ivs(rng, []))
+            gaps = [] if rng.random() < 0.2 else _grown_ivs(rng, gaps)
+            got, was = lane_tail.serving(tri, exists, gaps, was)
+            assert got == signals.minus_definite(signals.t_and(tri, exists), gaps)
+
+
+def test_a_refresh_combines_the_new_intervals_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NodePort lane of `_flapping` (F's Tri grows by 100 intervals a round, past 400): the
+    intersections F's combining runs step through the new looks' intervals and at most a few
+    `STRIDE`s before them, about 104 steps a round (before: through F's whole Tri, 152, 252,
+    352, 452, 552 steps in rounds 1-5)."""
+    steps: list[int] = []
+    plain = signals.intersect_run
+
+    def counting(a: Any, b: Any, i: int, j: int, *args: Any) -> tuple[int, int]:
+        i2, j2 = plain(a, b, i, j, *args)
+        steps.append(i2 + j2 - i - j)
+        return i2, j2
+
+    for module in (signals, iv_tail):
+        monkeypatch.setattr(module, "intersect_run", counting)
+    per_round = _flapping("nodeport", steps)
+    assert all(n <= 100 + 4 * iv_tail.STRIDE for n in per_round), per_round

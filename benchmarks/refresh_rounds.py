@@ -217,13 +217,14 @@ def main() -> None:
     carried = getattr(lanes_mod, "lane_tail", None)
     if carried is not None:
         # (the bad looks were `excursions`' on main, the silent stretches the silence's, F's
-        # `minus_definite(t_and(...))` the combining's)
+        # `minus_definite(t_and(...))` the combining's, `looks` main's `observed`)
         parts = {
             "steps": "steps",
             "tri": "tri",
             "bad_looks": "excursions",
             "silences": "silence",
             "serving": "combining",
+            "looks": "observed",
         }
         patches += [
             (carried, name, partial(rounds.wrap_part, part))

@@ -22,7 +22,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from gapwatch.replay import iv_tail
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.clocks import clock_offset, corrected, observer_of
+from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.observed import observed, widened
 from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
@@ -208,3 +212,45 @@ def serving(
     unsure, t_unsure = iv_tail.complement(gaps, was.unsure if was else None)
     definite, t_minus = iv_tail.intersect(definite, unsure, was.minus if was else None)
     return Tri(possible, definite), ServingTrail(t_possible, t_definite, t_unsure, t_minus)
+
+
+class LookTrail(NamedTuple):
+    """`observed.observed` of one lane: the time-ordered lane it read, how many of its samples,
+    what it made of them, under `key` (the observer's clock offset, the skew widened by)."""
+
+    lane: Sequence[Sample]
+    read: int
+    out: list[Sample]
+    key: tuple[int, int]
+
+
+#: a node's LookTrails by the lane's kind (node_cache.Found.looks)
+Looks = dict[str, LookTrail]
+
+
+def looks(
+    state: FoldState,
+    kind: str,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    trails: Looks | None = None,
+) -> list[Sample]:
+    """observed.observed(state, kind, svc, node, settings); with `trails` (the node's, from
+    its last call, updated here), the samples the kind's trail read kept as it made them and
+    only the rest corrected and widened. Exact: each output sample is its input sample's, moved
+    by the offset and widened by the skew (clocks.corrected, observed.widened), so the first
+    samples' stand where the lane begins with the samples read and the offset and skew are
+    the same; else all of them again."""
+    if trails is None:
+        return observed(state, kind, svc, node, settings)
+    samples = sorted_lane(state.probes[kind].get((svc, node), []))
+    offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
+    key = (offset, max(abs(offset), seconds_us(settings.clock_skew_s)))
+    was = trails.get(kind)
+    head: list[Sample] = []
+    if was is not None and was.key == key and same(samples, was.lane, was.read):
+        head = was.out
+    out = head + widened(corrected(samples[len(head) :], offset), key[1])
+    trails[kind] = LookTrail(samples, len(samples), out, key)
+    return out

@@ -34,7 +34,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import FoldState, Sample
-from gapwatch.replay.lane_tail import Carried, SilenceTrail
+from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
@@ -155,9 +155,11 @@ def serves_carried(
     settings: DetectSettings,
     lag_hi: int,
     was: Carried | None = None,
+    trails: Looks | None = None,
 ) -> tuple[Serves, Carried]:
     """`serves_signal`, with the probed lane's steps and their Tri carried on from `was` (what
-    the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds)."""
+    the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds),
+    and its probed lanes as `observed` gives them from `trails` (lane_tail.looks)."""
     key = (svc, node)
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
@@ -168,7 +170,7 @@ def serves_carried(
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     known = pte_sure(state, svc.cluster, node, settings)
     status_us = seconds_us(settings.pod_status_s)
-    nodeport = observed(state, "nodeport", svc, node, settings)
+    nodeport = lane_tail.looks(state, "nodeport", svc, node, settings, trails)
     period = seconds_us(probe_period(state, svc))
     reach = max(seconds_us(settings.watch_skew_s), period)
     # an unseen gap is shorter than the probe period, on the prober's clock (which may be off)
@@ -219,7 +221,7 @@ def serves_carried(
         return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
-    health = observed(state, "health", svc, node, settings)
+    health = lane_tail.looks(state, "health", svc, node, settings, trails)
     if health:
         # a look that got no answer is unknown unless the Node's status confirms the node
         # stopped (replay.proxy.silent_stretches): the rules the last answer showed keep
@@ -399,11 +401,13 @@ def lanes(
     lag_hi: int,
     served: Serves | None = None,
     silence_was: SilenceTrail | None = None,
+    trails: Looks | None = None,
 ) -> Lanes:
     """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
     has it (replay.node_cache keeps it while what it reads stands); `silence_was`: the
     health lane's silent stretches as the node's last call found them (`Lanes.silence`:
-    replay.lane_tail resumes them)."""
+    replay.lane_tail resumes them); `trails`: its lanes as `observed` gave them
+    (lane_tail.looks)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
@@ -414,7 +418,7 @@ def lanes(
         and not pod_targeted(state, (svc, node))
     ):
         # a target the LB's health checks passed proves kube-proxy forwarded (replay.checked)
-        targets = observed(state, "target", svc, node, settings)
+        targets = lane_tail.looks(state, "target", svc, node, settings, trails)
         lead = check_lead(state, svc)
         proofs = passed_checks(targets, lead)
         if proofs:
@@ -429,7 +433,7 @@ def lanes(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = endpoint_steps(state, svc, node, accept)
-    health = observed(state, "health", svc, node, settings)
+    health = lane_tail.looks(state, "health", svc, node, settings, trails)
     # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
     lane = state.nodes.get((svc.cluster, node), [])
     grace = seconds_us(settings.node_grace_s)

@@ -55,7 +55,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted
 from gapwatch.replay.gap_tail import GapTrail
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lane_tail import Carried
+from gapwatch.replay.lane_tail import Carried, Looks
 from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_carried
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
@@ -86,6 +86,9 @@ class Found(NamedTuple):
     #: how F's probed lane's steps and Tri were found (replay.lane_tail: the next find of
     #: `served` resumes them where the lane moved)
     carried: Carried | None = None
+    #: its probe and LB poll lanes as `observed` gave them (replay.lane_tail.looks: the next
+    #: find corrects and widens only their new samples)
+    looks: Looks | None = None
 
     @classmethod
     def find(
@@ -105,15 +108,17 @@ class Found(NamedTuple):
         (replay.gap_tail)."""
         reads = serves_key(state, svc, node, nkey)
         carried = was.carried if was is not None else None
+        trails: Looks = dict(was.looks) if was is not None and was.looks else {}
         if was is not None and was.served is not None and reads is not None and was.reads == reads:
             served, alive = was.served, was.alive  # the local pods' lane reads their samples
         else:
-            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried)
+            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails)
             alive = alive_steps(state, svc, node)
-        found = lanes(state, svc, node, mine, lag_hi, served, was.lanes.silence if was else None)
+        silence = was.lanes.silence if was else None
+        found = lanes(state, svc, node, mine, lag_hi, served, silence, trails)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
-        return cls(found, gap, alive, served, reads, merged, trail, carried)
+        return cls(found, gap, alive, served, reads, merged, trail, carried, trails)
 
 
 @dataclass(slots=True)

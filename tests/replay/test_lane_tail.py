@@ -4,6 +4,7 @@ reads only the NodePort or health lane's new samples."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -12,9 +13,11 @@ import pytest
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import iv_tail, lane_tail, proxy, signals, unseen
+from gapwatch.replay import observed as observed_mod
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
+from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Step
 from tests.replay import builders
@@ -101,8 +104,8 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
 
 def _flapping(kind: str, seen: list[int]) -> list[int]:
     """n1's NodePort (or health) lane grown by 200 flapping looks a round over 5 rounds, F
-    carried on each round: the sum of `seen` (cleared before each) per round. Each round's F
-    equals a fresh state's."""
+    carried on each round (and its lanes as `observed` gave them: lane_tail.looks): the sum of
+    `seen` (cleared before each) per round. Each round's F equals a fresh state's."""
 
     def look(t: int) -> Observation:
         if kind == "nodeport":
@@ -114,11 +117,12 @@ def _flapping(kind: str, seen: list[int]) -> list[int]:
     state, _ = next(rounds)
     (svc,) = lb_facing(state)
     lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
-    _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi)
+    trails: lane_tail.Looks = {}
+    _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, None, trails)
     per_round = []
     for state, folded in rounds:
         seen.clear()
-        got, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried)
+        got, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried, trails)
         per_round.append(sum(seen))
         fresh = fold(FoldState(), folded)
         assert got == serves_signal(fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS))
@@ -283,3 +287,36 @@ def test_a_refresh_combines_the_new_intervals_only(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(module, "intersect_run", counting)
     per_round = _flapping("nodeport", steps)
     assert all(n <= 100 + 4 * iv_tail.STRIDE for n in per_round), per_round
+
+
+def test_looks_carried_on_equal_observed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random lanes grown 6 times (a few samples late), the observer's clock offset and the
+    assumed skew changed now and then, against observed() of the whole lane."""
+    rng = random.Random(3031)
+    offset = [0]
+    monkeypatch.setattr(lane_tail, "clock_offset", lambda *args: offset[0])
+    monkeypatch.setattr(observed_mod, "clock_offset", lambda *args: offset[0])
+    svc = ServiceRef("c", "ns", "svc")
+    for _ in range(1500):
+        state = FoldState()
+        lane: list[Sample] = []
+        state.probes["nodeport"][(svc, "n1")] = lane
+        trails: lane_tail.Looks = {}
+        settings = DEFAULTS
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            if rng.random() < 0.1:
+                offset[0] = rng.choice((0, 0, 3, -7))
+            if rng.random() < 0.1:
+                settings = dataclasses.replace(DEFAULTS, clock_skew_s=rng.choice((0, 1, 2.5)))
+            got = lane_tail.looks(state, "nodeport", svc, "n1", settings, trails)
+            assert got == observed_mod.observed(state, "nodeport", svc, "n1", settings)
+
+
+@pytest.mark.parametrize("kind", ["nodeport", "health"])
+def test_a_refresh_widens_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """The lane of `_flapping`: F's `observed` lane, carried on, corrects and widens the new
+    200 samples a round (before: the whole lane each round, 298, 498, ... 1,098 samples)."""
+    seen = builders.counted([observed_mod, lane_tail], "widened", monkeypatch.setattr)
+    per_round = _flapping(kind, seen)
+    assert all(n <= 200 + lane_tail.STRIDE for n in per_round), per_round

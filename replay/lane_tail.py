@@ -67,6 +67,17 @@ class BadTrail(NamedTuple):
     good: str
 
 
+class SilenceTrail(NamedTuple):
+    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
+    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
+
+    health: Sequence[Sample]
+    down: list[Iv]
+    unknown: list[Iv]
+    states: list[tuple[int, int, int]]
+    key: tuple[list[Sample], int]
+
+
 class ServingTrail(NamedTuple):
     """`serving`'s loops: the two intersections of `t_and` (possible, definite), and where
     there were gaps, `minus_definite`'s complement of them and its intersection."""
@@ -79,13 +90,15 @@ class ServingTrail(NamedTuple):
 
 class Carried(NamedTuple):
     """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, the bad
-    looks of the lane `unseen.excursions` reads, and F's combining with the node's existence
-    and the unseen gaps (`serving`)."""
+    looks of the lane `unseen.excursions` reads, F's combining with the node's existence
+    and the unseen gaps (`serving`), and the health lane's silent stretches."""
 
     steps: StepsTrail | None
     tri: TriTrail | None
     bad: BadTrail | None = None
     serving: ServingTrail | None = None
+    #: the health lane's silent stretches as F read them (`silences`)
+    silence: SilenceTrail | None = None
 
 
 def steps(
@@ -157,17 +170,6 @@ def bad_looks(
         last_bad = bad_run(chunk, lambda v: v != good, last_bad, out)
         i += len(chunk)
     return sorted(out), BadTrail(samples, out, states, good)
-
-
-class SilenceTrail(NamedTuple):
-    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
-    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
-
-    health: Sequence[Sample]
-    down: list[Iv]
-    unknown: list[Iv]
-    states: list[tuple[int, int, int]]
-    key: tuple[list[Sample], int]
 
 
 def silences(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 
 from gapwatch.replay import lane_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -33,7 +34,7 @@ from gapwatch.replay.context import (
     pod_lanes,
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
-from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
@@ -48,7 +49,6 @@ from gapwatch.replay.proxy import (
     pte_sure,
     restart_carried,
     silent,
-    silent_stretches,
     unconfirmed_carried,
 )
 from gapwatch.replay.relisted import node_stretches, stretches, unknown_lanes, unknown_over
@@ -226,7 +226,12 @@ def serves_carried(
         # a look that got no answer is unknown unless the Node's status confirms the node
         # stopped (replay.proxy.silent_stretches): the rules the last answer showed keep
         # forwarding, and from an EndpointSlice change on F is inferred, as without probes
-        silence = _unconfirmed_silence(state, svc, node, settings, health)
+        # (both kinds of stretch, carried on: replay.lane_tail.silences)
+        node_lane = state.nodes.get((svc.cluster, node), [])
+        grace = seconds_us(settings.node_grace_s)
+        (down, silence), silence_trail = lane_tail.silences(
+            health, node_lane, grace, was.silence if was else None
+        )
         looked, health = health, unconfirmed_carried(health, silence)
         silence = changed_since(silence, eps)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
@@ -247,7 +252,7 @@ def serves_carried(
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         doubt = None
         # the endpoints say nothing of a node that stopped answering, its Node marked down
-        answers = t_not(_silent_down(state, svc, node, settings, looked))
+        answers = t_not(_silent_down(down, looked))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(endpoint_steps(state, svc, node, accept), lo, lag_hi)
@@ -296,7 +301,7 @@ def serves_carried(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        carried = Carried(steps_trail, tri_trail, bad_trail, serving)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving, silence_trail)
         return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED
@@ -318,34 +323,20 @@ def _gate_doubt(
     return Tri(kept.possible, []) if kept.possible else None
 
 
-def _silent_down(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
-) -> Tri:
-    """Where the node surely and possibly answered nothing: the stretches of silent health
-    looks its Node's status confirms as the node down (replay.proxy.silent_stretches), possibly
-    from the last answer before the first silent look, surely from that look (a look describes
-    the moment it was sent) to the next answer."""
-    lane = state.nodes.get((svc.cluster, node), [])
-    down = silent_stretches(health, lane, seconds_us(settings.node_grace_s))[0]
+def _silent_down(down: list[Iv], health: list[Sample]) -> Tri:
+    """Where the node surely and possibly answered nothing: `down`, the stretches of silent
+    health looks its Node's status confirms as the node down (replay.proxy.silent_stretches
+    of `health`), possibly from the last answer before the first silent look, surely from
+    that look (a look describes the moment it was sent) to the next answer."""
     if not down:
         return Tri([], [])
-    times = [h.at_us for h in health]
     sure = []
     for iv in down:
-        after = health[bisect_left(times, iv.start) :]
-        first = next((h.at_us for h in after if silent(h.value)), iv.end)
+        i = bisect_left(health, iv.start, key=AT_US)
+        first = next((h.at_us for h in islice(health, i, None) if silent(h.value)), iv.end)
         if first < iv.end:
             sure.append(Iv(first, iv.end))
     return Tri(down, sure)
-
-
-def _unconfirmed_silence(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
-) -> list[Iv]:
-    """The stretches of silent health looks the Node's status does not confirm as the node
-    down (replay.proxy.silent_stretches)."""
-    lane = state.nodes.get((svc.cluster, node), [])
-    return silent_stretches(health, lane, seconds_us(settings.node_grace_s))[1]
 
 
 def _inferred_serves(

@@ -13,6 +13,7 @@ import pytest
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import iv_tail, lane_tail, proxy, signals, unseen
+from gapwatch.replay import lanes as lanes_mod
 from gapwatch.replay import observed as observed_mod
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
@@ -320,3 +321,20 @@ def test_a_refresh_widens_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, ki
     seen = builders.counted([observed_mod, lane_tail], "widened", monkeypatch.setattr)
     per_round = _flapping(kind, seen)
     assert all(n <= 200 + lane_tail.STRIDE for n in per_round), per_round
+
+
+def test_a_health_refresh_finds_silence_in_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The health lane of `_flapping`: F's silent stretches (both kinds: those the Node's
+    status confirms and the rest), carried on, ask `silent` of the new 200 looks a round and
+    a few before (before: the whole lane twice a round, 596, 996, ... 2,196 asks)."""
+    seen: list[int] = []
+    plain = proxy.silent
+
+    def counting(value: str) -> bool:
+        seen.append(1)
+        return plain(value)
+
+    monkeypatch.setattr(proxy, "silent", counting)
+    monkeypatch.setattr(lanes_mod, "silent", counting)
+    per_round = _flapping("health", seen)
+    assert all(n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from gapwatch.replay import iv_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.clocks import clock_offset, corrected, observer_of
-from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed, widened
 from gapwatch.replay.proxy import silent_run
@@ -217,10 +217,11 @@ def serving(
 
 
 class LookTrail(NamedTuple):
-    """`observed.observed` of one lane: the time-ordered lane it read, how many of its samples,
-    what it made of them, under `key` (the observer's clock offset, the skew widened by)."""
+    """`observed.observed` of one lane that was in time order: the fold's lane it read (the
+    list itself: append-only), how many of its samples, what it made of them, under `key` (the
+    observer's clock offset, the skew widened by)."""
 
-    lane: Sequence[Sample]
+    lane: list[Sample]
     read: int
     out: list[Sample]
     key: tuple[int, int]
@@ -239,20 +240,27 @@ def looks(
     trails: Looks | None = None,
 ) -> list[Sample]:
     """observed.observed(state, kind, svc, node, settings); with `trails` (the node's, from
-    its last call, updated here), the samples the kind's trail read kept as it made them and
-    only the rest corrected and widened. Exact: each output sample is its input sample's, moved
-    by the offset and widened by the skew (clocks.corrected, observed.widened), so the first
-    samples' stand where the lane begins with the samples read and the offset and skew are
-    the same; else all of them again."""
+    its last call, updated here), only the samples appended since are read. Exact: the fold
+    appends to a lane and changes nothing in it (fold.keep_sample), so where the lane is the
+    list the trail read, its first `read` samples are the ones read then, in time order:
+    the whole lane is in time order (fold.sorted_lane returns it as it is) where the new
+    samples are, from the last one read on, and each output sample is its own input sample's,
+    moved by the offset and widened by the skew (clocks.corrected, observed.widened), so the
+    output read stands where the offset and skew are the same. Else the whole lane again."""
     if trails is None:
         return observed(state, kind, svc, node, settings)
-    samples = sorted_lane(state.probes[kind].get((svc, node), []))
+    lane = state.probes[kind].get((svc, node), [])
     offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
     key = (offset, max(abs(offset), seconds_us(settings.clock_skew_s)))
-    was = trails.get(kind)
-    head: list[Sample] = []
-    if was is not None and was.key == key and same(samples, was.lane, was.read):
-        head = was.out
-    out = head + widened(corrected(samples[len(head) :], offset), key[1])
-    trails[kind] = LookTrail(samples, len(samples), out, key)
+    was = trails.pop(kind, None)
+    read = 0
+    if was is not None and was.lane is lane and was.read <= len(lane):
+        read = was.read
+    times = list(map(AT_US, lane[max(read - 1, 0) :]))
+    if times != sorted(times):
+        return observed(state, kind, svc, node, settings)  # not in time order: sorted anew
+    # (with no offset and no skew observed() gives the lane itself)
+    head = was.out[:read] if was is not None and read and was.key == key != (0, 0) else []
+    out = lane if key == (0, 0) else head + widened(corrected(lane[len(head) :], offset), key[1])
+    trails[kind] = LookTrail(lane, len(lane), out, key)
     return out

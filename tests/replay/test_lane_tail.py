@@ -315,12 +315,19 @@ def test_looks_carried_on_equal_observed(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.parametrize("kind", ["nodeport", "health"])
-def test_a_refresh_widens_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
-    """The lane of `_flapping`: F's `observed` lane, carried on, corrects and widens the new
-    200 samples a round (before: the whole lane each round, 298, 498, ... 1,098 samples)."""
-    seen = builders.counted([observed_mod, lane_tail], "widened", monkeypatch.setattr)
+def test_a_refresh_reads_the_new_looks_once(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """The lane of `_flapping`: F's `observed` lane, carried on, reads the new 200 samples a
+    round and the last one before them to know the lane is still in time order (before: the
+    whole lane sorted or checked each round, 298, 498, ... 1,098 samples)."""
+    seen = builders.counted([observed_mod], "sorted_lane", monkeypatch.setattr)
+
+    def at_us(sample: Sample) -> int:
+        seen.append(1)
+        return sample.at_us
+
+    monkeypatch.setattr(lane_tail, "AT_US", at_us)
     per_round = _flapping(kind, seen)
-    assert all(n <= 200 + lane_tail.STRIDE for n in per_round), per_round
+    assert all(n <= 200 + 1 for n in per_round), per_round
 
 
 def test_a_health_refresh_finds_silence_in_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -350,9 +350,12 @@ def _since(
     found: Lanes,
     horizon_us: int,
     back_us: int,
+    looks: Looks | None = None,
 ) -> int | None:
     """The instant before which the node's kept windows stand (replay.suffix), None: its
-    whole history again (its other inputs moved, or what the suffix cannot bound did)."""
+    whole history again (its other inputs moved, or what the suffix cannot bound did).
+    `looks`: the node's lanes as its find read them (lane_tail.looks: those it read whole
+    are in time order)."""
     if kept.signals is None or kept.key[2:-1] != nkey[2:-1] or kept.key[0] is None:
         return None
     # a down node's newest looks (last in the key): a moved one re-detects from the one it
@@ -362,7 +365,10 @@ def _since(
     if before and now and None in changed:
         return None
     moved = [old for old in changed if old is not None] if before and now else []
-    since = suffix.influence_from(state, svc, node, kept.key[0], kept.key[1], back_us, moved)
+    in_order = {k: t.lane for k, t in (looks or {}).items() if t.read == len(t.lane)}
+    since = suffix.influence_from(
+        state, svc, node, kept.key[0], kept.key[1], back_us, moved, in_order
+    )
     if since is not None and kept.open:
         since = min(since, horizon_us)  # the window open at the old end of the data
     if since is None or not suffix.reusable(
@@ -428,7 +434,9 @@ def windows(
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
-                since = _since(state, svc, node, kept, nkey, found.lanes, old.horizon, back)
+                since = _since(
+                    state, svc, node, kept, nkey, found.lanes, old.horizon, back, found.looks
+                )
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,

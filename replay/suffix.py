@@ -38,8 +38,9 @@ tests/replay/test_suffix.py refreshes in two steps at a cut inside a window's lo
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
+from operator import itemgetter
 from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -169,6 +170,7 @@ def influence_from(
     syncs: int,
     back_us: int,
     moved: Sequence[int] = (),
+    in_order: Mapping[str, list[Sample]] | None = None,
 ) -> int | None:
     """The earliest instant the samples added to the node's lanes since `version` (its lane
     lengths: checkpoint.lane_versions) and `syncs` (its kube-proxy metrics looks) can move
@@ -177,7 +179,10 @@ def influence_from(
     was empty (a lane's first sample changes what its whole history reads), a pod gone from
     the node. `moved`: the newest looks of a down node's probe lanes that a newer look (a
     repeat, which no lane length counts) replaced (replay.node_cache.down_looks): what
-    `detect._went_down` read changes after them, as after a new sample's previous look."""
+    `detect._went_down` read changes after them, as after a new sample's previous look.
+    `in_order`: probe/LB lanes by kind (PROBE_FACTS) known to be in time order, the fold's
+    lists themselves (replay.lane_tail.looks read them so): fold.sorted_lane would return
+    them as they are, so they are not checked again."""
     key, cluster = (svc, node), svc.cluster
     eps = state.endpoints.get(key, [])
     probes = [state.probes[k].get(key, []) for k in PROBE_FACTS]
@@ -204,13 +209,34 @@ def influence_from(
     if not firsts:
         return HI
     x = min(firsts) - back_us
-    ordered = [sorted_lane(p) for p in probes]
+    known = in_order or {}
+    ordered = [
+        p if known.get(k) is p else sorted_lane(p) for k, p in zip(PROBE_FACTS, probes, strict=True)
+    ]
     floors = [
         _eps_floor(sorted_lane(eps), x, len(eps) > lens[0], ordered),
         *(_floor(p, x, _bad_sample) for p in ordered),
         _floor(sorted_lane(node_lane), x, lambda s: s.value != "Ready"),
     ]
     return min(x, *floors) - back_us
+
+
+def same_before(a: list[Iv], b: list[Iv], at_us: int) -> bool:
+    """Whether `before` cuts `a` and `b` alike at `at_us` (`before(Tri(a, []), at_us)[0] ==
+    before(Tri(b, []), at_us)[0]`), without a Python pass over them where both are in start
+    order and the same up to `at_us`: their intervals starting before it are then the first
+    `k` of each, and equal ones cut alike. Otherwise the cut lists compared."""
+    if a is b:
+        return True
+    starts_a, starts_b = list(map(_START, a)), list(map(_START, b))
+    if starts_a == sorted(starts_a) and starts_b == sorted(starts_b):
+        k = bisect_left(starts_a, at_us)
+        if k == bisect_left(starts_b, at_us) and a[:k] == b[:k]:
+            return True
+    return before(Tri(a, []), at_us)[0] == before(Tri(b, []), at_us)[0]
+
+
+_START = itemgetter(0)
 
 
 def before(sig: Tri, at_us: int) -> tuple[list[Iv], list[Iv]]:
@@ -252,11 +278,14 @@ def reusable(
     routed, serves, was, earlier = old
     if was != shape(found):
         return False
-    if before(Tri(earlier, []), at_us) != before(Tri(found.earlier, []), at_us):
-        return False
-    if before(routed, at_us) != before(found.routed, at_us):
-        return False
-    if before(serves, at_us) != before(found.serves, at_us):
+    pairs = (
+        (earlier, found.earlier),
+        (routed.possible, found.routed.possible),
+        (routed.definite, found.routed.definite),
+        (serves.possible, found.serves.possible),
+        (serves.definite, found.serves.definite),
+    )
+    if not all(same_before(a, b, at_us) for a, b in pairs):
         return False
     lane = state.probes["target"].get((svc, node), [])
     then = routed_again(lane[:targets_before])

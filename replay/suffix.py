@@ -40,7 +40,6 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from operator import itemgetter
 from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -223,20 +222,27 @@ def influence_from(
 
 def same_before(a: list[Iv], b: list[Iv], at_us: int) -> bool:
     """Whether `before` cuts `a` and `b` alike at `at_us` (`before(Tri(a, []), at_us)[0] ==
-    before(Tri(b, []), at_us)[0]`), without a Python pass over them where both are in start
-    order and the same up to `at_us`: their intervals starting before it are then the first
-    `k` of each, and equal ones cut alike. Otherwise the cut lists compared."""
+    before(Tri(b, []), at_us)[0]`), cutting only what follows their longest common prefix:
+    `before` keeps or cuts each interval by itself, so the prefix's intervals come out the same
+    in both. The prefix is found by list comparisons (C-level), from the ends back, where a
+    refresh moves the lists, then by bisection."""
     if a is b:
         return True
-    starts_a, starts_b = list(map(_START, a)), list(map(_START, b))
-    if starts_a == sorted(starts_a) and starts_b == sorted(starts_b):
-        k = bisect_left(starts_a, at_us)
-        if k == bisect_left(starts_b, at_us) and a[:k] == b[:k]:
-            return True
-    return before(Tri(a, []), at_us)[0] == before(Tri(b, []), at_us)[0]
-
-
-_START = itemgetter(0)
+    n = min(len(a), len(b))
+    lo, hi, step = 0, n, 1  # a[:lo] == b[:lo]; a[:hi + 1] != b[:hi + 1] unless hi == n
+    while hi > lo:
+        m = max(hi - step, lo)
+        if a[:m] == b[:m]:
+            lo = m
+            break
+        hi, step = m, step * 2
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return before(Tri(a[lo:], []), at_us)[0] == before(Tri(b[lo:], []), at_us)[0]
 
 
 def before(sig: Tri, at_us: int) -> tuple[list[Iv], list[Iv]]:

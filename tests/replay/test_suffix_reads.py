@@ -1,7 +1,7 @@
-"""replay.suffix reads a moved node's R, F and probe lanes without a Python pass over them where
-they are in order and the same before the suffix's instant: `same_before` answers what
-comparing the cut lists answers, and a refresh compares and floors the node's lanes without
-cutting R's and F's lists or checking its probe lanes' order again."""
+"""replay.suffix reads a moved node's R, F and probe lanes without a Python pass over all of them:
+`same_before` answers what comparing the cut lists answers, cutting only what follows the
+lists' common prefix, and a refresh compares and floors the node's lanes cutting only the ends
+of R's and F's lists and without checking its probe lanes' order again."""
 
 from __future__ import annotations
 
@@ -61,9 +61,9 @@ def test_same_before_answers_as_the_cut_lists() -> None:
 def test_a_refresh_reads_no_whole_lane_for_the_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/replay/test_gap_tail.py's node (R's and F's lists 350-odd intervals, its health
     and NodePort lanes 181 samples each), refreshed with its last 1,000 s: the suffix keeps
-    the windows before its instant without cutting R's and F's lists (before: 358 intervals
-    cut) or checking the order of the probe lanes the node's find read (before: 181 + 181
-    samples), and the windows are a rebuild's."""
+    the windows before its instant cutting only the ends of R's and F's lists where they moved
+    (14 intervals; before: all 358) and checking the order of none of the probe lanes the
+    node's find read (before: 181 + 181 samples), and the windows are a rebuild's."""
     cut: list[int] = []
     plain = suffix.before
 
@@ -75,5 +75,5 @@ def test_a_refresh_reads_no_whole_lane_for_the_suffix(monkeypatch: pytest.Monkey
     checked = builders.counted([suffix], "sorted_lane", monkeypatch.setattr)
     _, after, rebuilt = builders.refreshed_at(blips._history(), stretch.END - 1000.0)
     assert after == rebuilt
-    assert sum(cut) == 0, cut
+    assert sum(cut) <= 40, cut
     assert max(checked) <= 2, checked  # the endpoints and the Node lanes

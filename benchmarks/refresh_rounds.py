@@ -10,7 +10,13 @@ writes as projections calls them, and `segment_tail.tails` where the code has it
 `node_cache.windows` the rows' steps (`node_rows._count`, `_group`, `node_lags`,
 `write_changes`) and the cluster's values (`checkpoint.cluster_values`).
 
-    GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB]
+    GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB] [--checkpoint-at N,M]
+
+`--checkpoint-at`: after the rebuild (0) and after those rounds, the checkpoint saved to a file
+and loaded as `gapwatch replay` does (replay.checkpoint_file, under a temporary
+GAPWATCH_CHECKPOINT_DIR; the load checks the store's fingerprint), its size and each step's time
+printed (the median of 3), with what a node's carried trails weigh that the file leaves out
+(`NodeWindows.found`, pickled apart) and the facts the store holds.
 
 Without `--base` it builds the store and keeps it (its name printed: pass it as `--base` to
 the next run); each run refreshes a `CREATE DATABASE ... TEMPLATE` copy, dropped after. Run
@@ -22,7 +28,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
+import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -36,10 +45,11 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from benchmarks import replay as bench
+from gapwatch.recorder.dburl import store_key
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import checkpoint as checkpoint_mod
+from gapwatch.replay import checkpoint_file, node_cache, node_rows, projections, segments
 from gapwatch.replay import lanes as lanes_mod
-from gapwatch.replay import node_cache, node_rows, projections, segments
 from gapwatch.replay.checkpoint import Checkpoint
 
 
@@ -160,10 +170,54 @@ def _copy(server: str, base: str) -> str:
     return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
+def _checkpoint_costs(url: str, checkpoint: Checkpoint, after: int) -> None:
+    """Save the checkpoint to a file and load it back (3 times each), as `gapwatch replay`
+    does; print its size, the times and the carried trails the file leaves out."""
+    engine = make_engine(url)
+    checkpoint.url = store_key(engine.url)
+    saves, loads = [], []
+    with tempfile.TemporaryDirectory(prefix="s-checkpoint-") as where:
+        os.environ["GAPWATCH_CHECKPOINT_DIR"] = where
+        try:
+            for _ in range(3):
+                t0 = time.perf_counter()
+                checkpoint_file.save(engine, checkpoint)
+                t1 = time.perf_counter()
+                loaded = checkpoint_file.load(engine)
+                t2 = time.perf_counter()
+                if loaded.event_id != checkpoint.event_id:
+                    sys.exit("the saved checkpoint did not load")
+                saves.append(t1 - t0)
+                loads.append(t2 - t1)
+            size = checkpoint_file.path_for(engine).stat().st_size
+        finally:
+            del os.environ["GAPWATCH_CHECKPOINT_DIR"]
+    found = {
+        (svc, node): nw.found
+        for svc, sw in checkpoint.windows.items()
+        for node, nw in sw.nodes.items()
+        if nw.found is not None
+    }
+    carried = len(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+    with engine.connect() as conn:
+        facts = conn.exec_driver_sql("SELECT count(*) FROM facts").scalar_one()
+    engine.dispose()
+    print(
+        f"checkpoint after {after} rounds: {size / 1e6:.2f} MB saved ({facts:,} facts), "
+        f"save {statistics.median(saves):.2f} s, load {statistics.median(loads):.2f} s; "
+        f"carried trails (not saved) {carried / 1e6:.2f} MB over {len(found)} nodes"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--base", help="a store this script built (its database name)")
+    parser.add_argument(
+        "--checkpoint-at",
+        default="",
+        help="after which rounds (0: the rebuild) to save and load the checkpoint, e.g. 0,16",
+    )
     args = parser.parse_args()
     server = os.environ.get("GAPWATCH_TEST_PG")
     if not server:
@@ -216,8 +270,16 @@ def main() -> None:
     # the probed lane's steps and Tri carried on (replay.lane_tail), where the code has it
     carried = getattr(lanes_mod, "lane_tail", None)
     if carried is not None:
-        # (the bad looks were `excursions`' on main, the silent stretches the silence's)
-        parts = {"steps": "steps", "tri": "tri", "bad_looks": "excursions", "silences": "silence"}
+        # (the bad looks were `excursions`' on main, the silent stretches the silence's, F's
+        # `minus_definite(t_and(...))` the combining's, `looks` main's `observed`)
+        parts = {
+            "steps": "steps",
+            "tri": "tri",
+            "bad_looks": "excursions",
+            "silences": "silence",
+            "serving": "combining",
+            "looks": "observed",
+        }
         patches += [
             (carried, name, partial(rounds.wrap_part, part))
             for name, part in parts.items()
@@ -250,8 +312,13 @@ def main() -> None:
         projections.rebuild(make_engine(url), checkpoint=checkpoint)
         rounds.rows.clear()
         rounds.steps = {key: [] for key in rounds.steps}
+        at = {int(n) for n in args.checkpoint_at.split(",") if n}
+        if 0 in at:
+            _checkpoint_costs(url, checkpoint, 0)
         for k in range(args.rounds):
             bench.incremental(url, k, checkpoint)
+            if k + 1 in at:
+                _checkpoint_costs(url, checkpoint, k + 1)
     finally:
         for module, name, original in originals:
             setattr(module, name, original)

@@ -21,7 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from gapwatch.replay.fold import Sample
+from gapwatch.replay import iv_tail
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
+from gapwatch.replay.clocks import clock_offset, corrected, observer_of
+from gapwatch.replay.fold import AT_US, FoldState, Sample
+from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.observed import observed, widened
 from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
@@ -62,13 +67,38 @@ class BadTrail(NamedTuple):
     good: str
 
 
+class SilenceTrail(NamedTuple):
+    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
+    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
+
+    health: Sequence[Sample]
+    down: list[Iv]
+    unknown: list[Iv]
+    states: list[tuple[int, int, int]]
+    key: tuple[list[Sample], int]
+
+
+class ServingTrail(NamedTuple):
+    """`serving`'s loops: the two intersections of `t_and` (possible, definite), and where
+    there were gaps, `minus_definite`'s complement of them and its intersection."""
+
+    possible: iv_tail.Trail
+    definite: iv_tail.Trail
+    unsure: iv_tail.Trail | None
+    minus: iv_tail.Trail | None
+
+
 class Carried(NamedTuple):
-    """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, and the bad
-    looks of the lane `unseen.excursions` reads."""
+    """A probed F's trails (lanes.serves_carried): the lane's steps, their Tri, the bad
+    looks of the lane `unseen.excursions` reads, F's combining with the node's existence
+    and the unseen gaps (`serving`), and the health lane's silent stretches."""
 
     steps: StepsTrail | None
     tri: TriTrail | None
     bad: BadTrail | None = None
+    serving: ServingTrail | None = None
+    #: the health lane's silent stretches as F read them (`silences`)
+    silence: SilenceTrail | None = None
 
 
 def steps(
@@ -142,17 +172,6 @@ def bad_looks(
     return sorted(out), BadTrail(samples, out, states, good)
 
 
-class SilenceTrail(NamedTuple):
-    """`proxy.silent_run` over `health`: its stretches and kept states (looks read, stretches
-    in `down` and in `unknown`), under `key` (the Node lane, node_grace_s)."""
-
-    health: Sequence[Sample]
-    down: list[Iv]
-    unknown: list[Iv]
-    states: list[tuple[int, int, int]]
-    key: tuple[list[Sample], int]
-
-
 def silences(
     health: Sequence[Sample],
     node_lane: Sequence[Sample],
@@ -176,3 +195,72 @@ def silences(
         states.append((i, len(down), len(unknown)))
         i = silent_run(health, i, i + STRIDE, node_lane, grace_us, down, unknown)
     return (list(down), list(unknown)), SilenceTrail(health, down, unknown, states, key)
+
+
+def serving(
+    tri: Tri, exists: Tri, gaps: list[Iv], was: ServingTrail | None = None
+) -> tuple[Tri, ServingTrail]:
+    """signals.minus_definite(signals.t_and(tri, exists), gaps): each of its loops (replay.
+    iv_tail's `intersect` and `complement`, the plain ones restarted) resumed from `was`,
+    instead of over F's whole Tri each time F is found again."""
+    possible, t_possible = iv_tail.intersect(
+        tri.possible, exists.possible, was.possible if was else None
+    )
+    definite, t_definite = iv_tail.intersect(
+        tri.definite, exists.definite, was.definite if was else None
+    )
+    if not gaps:
+        return Tri(possible, definite), ServingTrail(t_possible, t_definite, None, None)
+    unsure, t_unsure = iv_tail.complement(gaps, was.unsure if was else None)
+    definite, t_minus = iv_tail.intersect(definite, unsure, was.minus if was else None)
+    return Tri(possible, definite), ServingTrail(t_possible, t_definite, t_unsure, t_minus)
+
+
+class LookTrail(NamedTuple):
+    """`observed.observed` of one lane that was in time order: the fold's lane it read (the
+    list itself: append-only), how many of its samples, what it made of them, under `key` (the
+    observer's clock offset, the skew widened by)."""
+
+    lane: list[Sample]
+    read: int
+    out: list[Sample]
+    key: tuple[int, int]
+
+
+#: a node's LookTrails by the lane's kind (node_cache.Found.looks)
+Looks = dict[str, LookTrail]
+
+
+def looks(
+    state: FoldState,
+    kind: str,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    trails: Looks | None = None,
+) -> list[Sample]:
+    """observed.observed(state, kind, svc, node, settings); with `trails` (the node's, from
+    its last call, updated here), only the samples appended since are read. Exact: the fold
+    appends to a lane and changes nothing in it (fold.keep_sample), so where the lane is the
+    list the trail read, its first `read` samples are the ones read then, in time order:
+    the whole lane is in time order (fold.sorted_lane returns it as it is) where the new
+    samples are, from the last one read on, and each output sample is its own input sample's,
+    moved by the offset and widened by the skew (clocks.corrected, observed.widened), so the
+    output read stands where the offset and skew are the same. Else the whole lane again."""
+    if trails is None:
+        return observed(state, kind, svc, node, settings)
+    lane = state.probes[kind].get((svc, node), [])
+    offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
+    key = (offset, max(abs(offset), seconds_us(settings.clock_skew_s)))
+    was = trails.pop(kind, None)
+    read = 0
+    if was is not None and was.lane is lane and was.read <= len(lane):
+        read = was.read
+    times = list(map(AT_US, lane[max(read - 1, 0) :]))
+    if times != sorted(times):
+        return observed(state, kind, svc, node, settings)  # not in time order: sorted anew
+    # (with no offset and no skew observed() gives the lane itself)
+    head = was.out[:read] if was is not None and read and was.key == key != (0, 0) else []
+    out = lane if key == (0, 0) else head + widened(corrected(lane[len(head) :], offset), key[1])
+    trails[kind] = LookTrail(lane, len(lane), out, key)
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 
 from gapwatch.replay import lane_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -33,8 +34,8 @@ from gapwatch.replay.context import (
     pod_lanes,
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
-from gapwatch.replay.fold import FoldState, Sample
-from gapwatch.replay.lane_tail import Carried, SilenceTrail
+from gapwatch.replay.fold import AT_US, FoldState, Sample
+from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
@@ -48,7 +49,6 @@ from gapwatch.replay.proxy import (
     pte_sure,
     restart_carried,
     silent,
-    silent_stretches,
     unconfirmed_carried,
 )
 from gapwatch.replay.relisted import node_stretches, stretches, unknown_lanes, unknown_over
@@ -155,9 +155,11 @@ def serves_carried(
     settings: DetectSettings,
     lag_hi: int,
     was: Carried | None = None,
+    trails: Looks | None = None,
 ) -> tuple[Serves, Carried]:
     """`serves_signal`, with the probed lane's steps and their Tri carried on from `was` (what
-    the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds)."""
+    the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds),
+    and its probed lanes as `observed` gives them from `trails` (lane_tail.looks)."""
     key = (svc, node)
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
@@ -168,7 +170,7 @@ def serves_carried(
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     known = pte_sure(state, svc.cluster, node, settings)
     status_us = seconds_us(settings.pod_status_s)
-    nodeport = observed(state, "nodeport", svc, node, settings)
+    nodeport = lane_tail.looks(state, "nodeport", svc, node, settings, trails)
     period = seconds_us(probe_period(state, svc))
     reach = max(seconds_us(settings.watch_skew_s), period)
     # an unseen gap is shorter than the probe period, on the prober's clock (which may be off)
@@ -208,22 +210,28 @@ def serves_carried(
             skew,
             bad_times=bad_times,
         )
-        serves = t_and(tri, exists)
+        # minus_definite(t_and(tri, exists), unseen.gaps), carried on (replay.lane_tail)
+        serves, serving = lane_tail.serving(tri, exists, unseen.gaps, was.serving if was else None)
         died = died_unprogrammed(
             state, svc, node, settings, lag_hi, nodeport, "connected", unseen_within, looks,
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
-        serves = dead_first(minus_definite(serves, unseen.gaps), died)
-        carried = Carried(steps_trail, tri_trail, bad_trail)
+        serves = dead_first(serves, died)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving)
         return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)
-    health = observed(state, "health", svc, node, settings)
+    health = lane_tail.looks(state, "health", svc, node, settings, trails)
     if health:
         # a look that got no answer is unknown unless the Node's status confirms the node
         # stopped (replay.proxy.silent_stretches): the rules the last answer showed keep
         # forwarding, and from an EndpointSlice change on F is inferred, as without probes
-        silence = _unconfirmed_silence(state, svc, node, settings, health)
+        # (both kinds of stretch, carried on: replay.lane_tail.silences)
+        node_lane = state.nodes.get((svc.cluster, node), [])
+        grace = seconds_us(settings.node_grace_s)
+        (down, silence), silence_trail = lane_tail.silences(
+            health, node_lane, grace, was.silence if was else None
+        )
         looked, health = health, unconfirmed_carried(health, silence)
         silence = changed_since(silence, eps)
         # kube-proxy restarting: its health port refuses while the rules it installed keep
@@ -244,7 +252,7 @@ def serves_carried(
         serves = minus_definite(t_or(serves, Tri(unknown.possible, [])), unsure)
         doubt = None
         # the endpoints say nothing of a node that stopped answering, its Node marked down
-        answers = t_not(_silent_down(state, svc, node, settings, looked))
+        answers = t_not(_silent_down(down, looked))
         if pte:
             # ready -> terminating is no forwarding change with PTE: shift the whole set
             terminating = shifted(endpoint_steps(state, svc, node, accept), lo, lag_hi)
@@ -273,7 +281,9 @@ def serves_carried(
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
             bad_times=bad_times,
         )  # fmt: skip
-        serves = minus_definite(t_and(serves, exists), unseen.gaps)
+        serves, serving = lane_tail.serving(
+            serves, exists, unseen.gaps, was.serving if was else None
+        )
         earlier = unseen.earlier
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
         died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0, looks)
@@ -291,7 +301,7 @@ def serves_carried(
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)
-        carried = Carried(steps_trail, tri_trail, bad_trail)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving, silence_trail)
         return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED
@@ -313,34 +323,20 @@ def _gate_doubt(
     return Tri(kept.possible, []) if kept.possible else None
 
 
-def _silent_down(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
-) -> Tri:
-    """Where the node surely and possibly answered nothing: the stretches of silent health
-    looks its Node's status confirms as the node down (replay.proxy.silent_stretches), possibly
-    from the last answer before the first silent look, surely from that look (a look describes
-    the moment it was sent) to the next answer."""
-    lane = state.nodes.get((svc.cluster, node), [])
-    down = silent_stretches(health, lane, seconds_us(settings.node_grace_s))[0]
+def _silent_down(down: list[Iv], health: list[Sample]) -> Tri:
+    """Where the node surely and possibly answered nothing: `down`, the stretches of silent
+    health looks its Node's status confirms as the node down (replay.proxy.silent_stretches
+    of `health`), possibly from the last answer before the first silent look, surely from
+    that look (a look describes the moment it was sent) to the next answer."""
     if not down:
         return Tri([], [])
-    times = [h.at_us for h in health]
     sure = []
     for iv in down:
-        after = health[bisect_left(times, iv.start) :]
-        first = next((h.at_us for h in after if silent(h.value)), iv.end)
+        i = bisect_left(health, iv.start, key=AT_US)
+        first = next((h.at_us for h in islice(health, i, None) if silent(h.value)), iv.end)
         if first < iv.end:
             sure.append(Iv(first, iv.end))
     return Tri(down, sure)
-
-
-def _unconfirmed_silence(
-    state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings, health: list[Sample]
-) -> list[Iv]:
-    """The stretches of silent health looks the Node's status does not confirm as the node
-    down (replay.proxy.silent_stretches)."""
-    lane = state.nodes.get((svc.cluster, node), [])
-    return silent_stretches(health, lane, seconds_us(settings.node_grace_s))[1]
 
 
 def _inferred_serves(
@@ -396,11 +392,13 @@ def lanes(
     lag_hi: int,
     served: Serves | None = None,
     silence_was: SilenceTrail | None = None,
+    trails: Looks | None = None,
 ) -> Lanes:
     """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
     has it (replay.node_cache keeps it while what it reads stands); `silence_was`: the
     health lane's silent stretches as the node's last call found them (`Lanes.silence`:
-    replay.lane_tail resumes them)."""
+    replay.lane_tail resumes them); `trails`: its lanes as `observed` gave them
+    (lane_tail.looks)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
@@ -411,7 +409,7 @@ def lanes(
         and not pod_targeted(state, (svc, node))
     ):
         # a target the LB's health checks passed proves kube-proxy forwarded (replay.checked)
-        targets = observed(state, "target", svc, node, settings)
+        targets = lane_tail.looks(state, "target", svc, node, settings, trails)
         lead = check_lead(state, svc)
         proofs = passed_checks(targets, lead)
         if proofs:
@@ -426,7 +424,7 @@ def lanes(
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = endpoint_steps(state, svc, node, accept)
-    health = observed(state, "health", svc, node, settings)
+    health = lane_tail.looks(state, "health", svc, node, settings, trails)
     # for the classes, an unconfirmed timeout is no unreachable node (silent_stretches)
     lane = state.nodes.get((svc.cluster, node), [])
     grace = seconds_us(settings.node_grace_s)

@@ -55,7 +55,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted
 from gapwatch.replay.gap_tail import GapTrail
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lane_tail import Carried
+from gapwatch.replay.lane_tail import Carried, Looks
 from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_carried
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
@@ -86,6 +86,9 @@ class Found(NamedTuple):
     #: how F's probed lane's steps and Tri were found (replay.lane_tail: the next find of
     #: `served` resumes them where the lane moved)
     carried: Carried | None = None
+    #: its probe and LB poll lanes as `observed` gave them (replay.lane_tail.looks: the next
+    #: find corrects and widens only their new samples)
+    looks: Looks | None = None
 
     @classmethod
     def find(
@@ -105,15 +108,17 @@ class Found(NamedTuple):
         (replay.gap_tail)."""
         reads = serves_key(state, svc, node, nkey)
         carried = was.carried if was is not None else None
+        trails: Looks = dict(was.looks) if was is not None and was.looks else {}
         if was is not None and was.served is not None and reads is not None and was.reads == reads:
             served, alive = was.served, was.alive  # the local pods' lane reads their samples
         else:
-            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried)
+            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails)
             alive = alive_steps(state, svc, node)
-        found = lanes(state, svc, node, mine, lag_hi, served, was.lanes.silence if was else None)
+        silence = was.lanes.silence if was else None
+        found = lanes(state, svc, node, mine, lag_hi, served, silence, trails)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
-        return cls(found, gap, alive, served, reads, merged, trail, carried)
+        return cls(found, gap, alive, served, reads, merged, trail, carried, trails)
 
 
 @dataclass(slots=True)
@@ -345,9 +350,12 @@ def _since(
     found: Lanes,
     horizon_us: int,
     back_us: int,
+    looks: Looks | None = None,
 ) -> int | None:
     """The instant before which the node's kept windows stand (replay.suffix), None: its
-    whole history again (its other inputs moved, or what the suffix cannot bound did)."""
+    whole history again (its other inputs moved, or what the suffix cannot bound did).
+    `looks`: the node's lanes as its find read them (lane_tail.looks: those it read whole
+    are in time order)."""
     if kept.signals is None or kept.key[2:-1] != nkey[2:-1] or kept.key[0] is None:
         return None
     # a down node's newest looks (last in the key): a moved one re-detects from the one it
@@ -357,7 +365,10 @@ def _since(
     if before and now and None in changed:
         return None
     moved = [old for old in changed if old is not None] if before and now else []
-    since = suffix.influence_from(state, svc, node, kept.key[0], kept.key[1], back_us, moved)
+    in_order = {k: t.lane for k, t in (looks or {}).items() if t.read == len(t.lane)}
+    since = suffix.influence_from(
+        state, svc, node, kept.key[0], kept.key[1], back_us, moved, in_order
+    )
     if since is not None and kept.open:
         since = min(since, horizon_us)  # the window open at the old end of the data
     if since is None or not suffix.reusable(
@@ -423,7 +434,9 @@ def windows(
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
-                since = _since(state, svc, node, kept, nkey, found.lanes, old.horizon, back)
+                since = _since(
+                    state, svc, node, kept, nkey, found.lanes, old.horizon, back, found.looks
+                )
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,

@@ -38,7 +38,7 @@ tests/replay/test_suffix.py refreshes in two steps at a cut inside a window's lo
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -169,6 +169,7 @@ def influence_from(
     syncs: int,
     back_us: int,
     moved: Sequence[int] = (),
+    in_order: Mapping[str, list[Sample]] | None = None,
 ) -> int | None:
     """The earliest instant the samples added to the node's lanes since `version` (its lane
     lengths: checkpoint.lane_versions) and `syncs` (its kube-proxy metrics looks) can move
@@ -177,7 +178,10 @@ def influence_from(
     was empty (a lane's first sample changes what its whole history reads), a pod gone from
     the node. `moved`: the newest looks of a down node's probe lanes that a newer look (a
     repeat, which no lane length counts) replaced (replay.node_cache.down_looks): what
-    `detect._went_down` read changes after them, as after a new sample's previous look."""
+    `detect._went_down` read changes after them, as after a new sample's previous look.
+    `in_order`: probe/LB lanes by kind (PROBE_FACTS) known to be in time order, the fold's
+    lists themselves (replay.lane_tail.looks read them so): fold.sorted_lane would return
+    them as they are, so they are not checked again."""
     key, cluster = (svc, node), svc.cluster
     eps = state.endpoints.get(key, [])
     probes = [state.probes[k].get(key, []) for k in PROBE_FACTS]
@@ -204,13 +208,41 @@ def influence_from(
     if not firsts:
         return HI
     x = min(firsts) - back_us
-    ordered = [sorted_lane(p) for p in probes]
+    known = in_order or {}
+    ordered = [
+        p if known.get(k) is p else sorted_lane(p) for k, p in zip(PROBE_FACTS, probes, strict=True)
+    ]
     floors = [
         _eps_floor(sorted_lane(eps), x, len(eps) > lens[0], ordered),
         *(_floor(p, x, _bad_sample) for p in ordered),
         _floor(sorted_lane(node_lane), x, lambda s: s.value != "Ready"),
     ]
     return min(x, *floors) - back_us
+
+
+def same_before(a: list[Iv], b: list[Iv], at_us: int) -> bool:
+    """Whether `before` cuts `a` and `b` alike at `at_us` (`before(Tri(a, []), at_us)[0] ==
+    before(Tri(b, []), at_us)[0]`), cutting only what follows their longest common prefix:
+    `before` keeps or cuts each interval by itself, so the prefix's intervals come out the same
+    in both. The prefix is found by list comparisons (C-level), from the ends back, where a
+    refresh moves the lists, then by bisection."""
+    if a is b:
+        return True
+    n = min(len(a), len(b))
+    lo, hi, step = 0, n, 1  # a[:lo] == b[:lo]; a[:hi + 1] != b[:hi + 1] unless hi == n
+    while hi > lo:
+        m = max(hi - step, lo)
+        if a[:m] == b[:m]:
+            lo = m
+            break
+        hi, step = m, step * 2
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return before(Tri(a[lo:], []), at_us)[0] == before(Tri(b[lo:], []), at_us)[0]
 
 
 def before(sig: Tri, at_us: int) -> tuple[list[Iv], list[Iv]]:
@@ -252,11 +284,14 @@ def reusable(
     routed, serves, was, earlier = old
     if was != shape(found):
         return False
-    if before(Tri(earlier, []), at_us) != before(Tri(found.earlier, []), at_us):
-        return False
-    if before(routed, at_us) != before(found.routed, at_us):
-        return False
-    if before(serves, at_us) != before(found.serves, at_us):
+    pairs = (
+        (earlier, found.earlier),
+        (routed.possible, found.routed.possible),
+        (routed.definite, found.routed.definite),
+        (serves.possible, found.serves.possible),
+        (serves.definite, found.serves.definite),
+    )
+    if not all(same_before(a, b, at_us) for a, b in pairs):
         return False
     lane = state.probes["target"].get((svc, node), [])
     then = routed_again(lane[:targets_before])

@@ -4,6 +4,7 @@ reads only the NodePort or health lane's new samples."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -11,10 +12,13 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import lane_tail, proxy, signals, unseen
+from gapwatch.replay import iv_tail, lane_tail, proxy, signals, unseen
+from gapwatch.replay import lanes as lanes_mod
+from gapwatch.replay import observed as observed_mod
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
 from gapwatch.replay.lanes import serves_carried, serves_signal
+from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.signals import Step
 from tests.replay import builders
@@ -101,8 +105,8 @@ def test_a_refresh_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch, kin
 
 def _flapping(kind: str, seen: list[int]) -> list[int]:
     """n1's NodePort (or health) lane grown by 200 flapping looks a round over 5 rounds, F
-    carried on each round: the sum of `seen` (cleared before each) per round. Each round's F
-    equals a fresh state's."""
+    carried on each round (and its lanes as `observed` gave them: lane_tail.looks): the sum of
+    `seen` (cleared before each) per round. Each round's F equals a fresh state's."""
 
     def look(t: int) -> Observation:
         if kind == "nodeport":
@@ -114,11 +118,12 @@ def _flapping(kind: str, seen: list[int]) -> list[int]:
     state, _ = next(rounds)
     (svc,) = lb_facing(state)
     lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
-    _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi)
+    trails: lane_tail.Looks = {}
+    _, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, None, trails)
     per_round = []
     for state, folded in rounds:
         seen.clear()
-        got, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried)
+        got, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried, trails)
         per_round.append(sum(seen))
         fresh = fold(FoldState(), folded)
         assert got == serves_signal(fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS))
@@ -226,3 +231,117 @@ def test_silences_read_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(proxy, "silent", plain)
         assert got == proxy.silent_stretches(looks[:n], node_lane, 10)
         monkeypatch.setattr(proxy, "silent", counting)
+
+
+def _ivs(rng: random.Random, n: int, at: int) -> list[signals.Iv]:
+    """`n` intervals from `at` on, touching or apart, now and then overlapping or empty."""
+    out = []
+    for _ in range(n):
+        start = at + rng.choice((0, 1, 1, 2, 5, -1))
+        end = start + rng.randrange(-1, 6)
+        out.append(signals.Iv(start, end, rng.randrange(100), rng.randrange(100)))
+        at = max(at, end)
+    return out
+
+
+def _grown_ivs(rng: random.Random, ivs: list[signals.Iv]) -> list[signals.Iv]:
+    """A new list: `ivs` with its last few cut or moved (an open rise closed, a late change)
+    and new ones after."""
+    head = ivs[: len(ivs) - rng.choice((0, 0, 1, 2, 5))] if ivs else []
+    at = head[-1].end if head else rng.randrange(-5, 5)
+    return head + _ivs(rng, rng.choice((0, 1, 3, 9, 40)), at)
+
+
+def test_serving_carried_on_equals_whole() -> None:
+    """F's combining (`minus_definite(t_and(tri, exists), gaps)`) carried on as F's Tri, the
+    node's existence and the unseen gaps grow, move at their ends or empty, against the plain
+    functions over the whole lists."""
+    rng = random.Random(3030)
+    for _ in range(3000):
+        tri = signals.Tri([], [])
+        exists = signals.Tri([signals.Iv(signals.LO, signals.HI, 0, 0)] * 2, [])
+        gaps: list[signals.Iv] = []
+        was = None
+        for _round in range(6):
+            tri = signals.Tri(_grown_ivs(rng, tri.possible), _grown_ivs(rng, tri.definite))
+            if rng.random() < 0.2:
+                exists = signals.Tri(_grown_ivs(rng, exists.possible), _grown_ivs(rng, []))
+            gaps = [] if rng.random() < 0.2 else _grown_ivs(rng, gaps)
+            got, was = lane_tail.serving(tri, exists, gaps, was)
+            assert got == signals.minus_definite(signals.t_and(tri, exists), gaps)
+
+
+def test_a_refresh_combines_the_new_intervals_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NodePort lane of `_flapping` (F's Tri grows by 100 intervals a round, past 400): the
+    intersections F's combining runs step through the new looks' intervals and at most a few
+    `STRIDE`s before them, about 104 steps a round (before: through F's whole Tri, 152, 252,
+    352, 452, 552 steps in rounds 1-5)."""
+    steps: list[int] = []
+    plain = signals.intersect_run
+
+    def counting(a: Any, b: Any, i: int, j: int, *args: Any) -> tuple[int, int]:
+        i2, j2 = plain(a, b, i, j, *args)
+        steps.append(i2 + j2 - i - j)
+        return i2, j2
+
+    for module in (signals, iv_tail):
+        monkeypatch.setattr(module, "intersect_run", counting)
+    per_round = _flapping("nodeport", steps)
+    assert all(n <= 100 + 4 * iv_tail.STRIDE for n in per_round), per_round
+
+
+def test_looks_carried_on_equal_observed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random lanes grown 6 times (a few samples late), the observer's clock offset and the
+    assumed skew changed now and then, against observed() of the whole lane."""
+    rng = random.Random(3031)
+    offset = [0]
+    monkeypatch.setattr(lane_tail, "clock_offset", lambda *args: offset[0])
+    monkeypatch.setattr(observed_mod, "clock_offset", lambda *args: offset[0])
+    svc = ServiceRef("c", "ns", "svc")
+    for _ in range(1500):
+        state = FoldState()
+        lane: list[Sample] = []
+        state.probes["nodeport"][(svc, "n1")] = lane
+        trails: lane_tail.Looks = {}
+        settings = DEFAULTS
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            if rng.random() < 0.1:
+                offset[0] = rng.choice((0, 0, 3, -7))
+            if rng.random() < 0.1:
+                settings = dataclasses.replace(DEFAULTS, clock_skew_s=rng.choice((0, 1, 2.5)))
+            got = lane_tail.looks(state, "nodeport", svc, "n1", settings, trails)
+            assert got == observed_mod.observed(state, "nodeport", svc, "n1", settings)
+
+
+@pytest.mark.parametrize("kind", ["nodeport", "health"])
+def test_a_refresh_reads_the_new_looks_once(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """The lane of `_flapping`: F's `observed` lane, carried on, reads the new 200 samples a
+    round and the last one before them to know the lane is still in time order (before: the
+    whole lane sorted or checked each round, 298, 498, ... 1,098 samples)."""
+    seen = builders.counted([observed_mod], "sorted_lane", monkeypatch.setattr)
+
+    def at_us(sample: Sample) -> int:
+        seen.append(1)
+        return sample.at_us
+
+    monkeypatch.setattr(lane_tail, "AT_US", at_us)
+    per_round = _flapping(kind, seen)
+    assert all(n <= 200 + 1 for n in per_round), per_round
+
+
+def test_a_health_refresh_finds_silence_in_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The health lane of `_flapping`: F's silent stretches (both kinds: those the Node's
+    status confirms and the rest), carried on, ask `silent` of the new 200 looks a round and
+    a few before (before: the whole lane twice a round, 596, 996, ... 2,196 asks)."""
+    seen: list[int] = []
+    plain = proxy.silent
+
+    def counting(value: str) -> bool:
+        seen.append(1)
+        return plain(value)
+
+    monkeypatch.setattr(proxy, "silent", counting)
+    monkeypatch.setattr(lanes_mod, "silent", counting)
+    per_round = _flapping("health", seen)
+    assert all(n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round

@@ -185,10 +185,11 @@ def classify(
     ahead = look_ahead and not fails_open_at(state, svc, at_us)
     ready = value_at(lanes_.eps, at_us + (skew if ahead else 0)) == "ready"
     if not ready and lb_opened and since_us is not None:
-        # the LB took the node back while a ready endpoint was listed through the start range:
-        # an endpoint leaving seen after it is no cause of a registration (a CCM registers a
-        # node for its ready endpoints, a health check passes on a ready one counted)
-        ready = _ready_through(lanes_.eps, since_us, at_us)
+        # the LB took the node back while a ready endpoint was listed at its latest possible
+        # rise: an endpoint leaving seen after it is no cause of a registration (a CCM registers
+        # a node for its ready endpoints, a health check passes on a ready one counted), the
+        # look-ahead finds only a ready endpoint seen late (`windows_from` names the leaving)
+        ready = value_at(lanes_.eps, at_us) == "ready"
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -1139,6 +1140,15 @@ def windows_from(
             # kube-proxy's close somewhere in the start range, the replacement listed inside it:
             # nothing orders the two (a close after the listing left it unprogrammed)
             also = (*also, RBF)
+        if (
+            cls == RBF
+            and lb_opened
+            and CBD not in also
+            and value_at(lanes_.eps, probe + skew) != "ready"
+        ):
+            # read from the endpoint listed at the LB's latest rise (`classify`): its leaving,
+            # seen within the watch skew after, may have come first, leaving nothing listed
+            also = (*also, CBD)
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint

@@ -554,19 +554,36 @@ def _reported_dead(
     queue behind its API rate limit), while its endpoints were forwardable: the health check
     counts a dead pod's endpoint until the EndpointSlice drops it, so nothing else shows the
     death opening the window (`_died_forwarded` reads the update's time)."""
-    since_us, at_us = start
     if not lanes_.health or state.probes["nodeport"].get((svc, node)):
         return False
+    return any(
+        _holds(lanes_.forwardable, lo, False)
+        for lo in _reported_by(state, svc, node, deaths, start, settings)
+    )
+
+
+def _reported_by(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    deaths: Sequence[int],
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> list[int]:
+    """The earliest instants of the first local pod's death seen after the start range's
+    beginning, where its kubelet reported it (finishedAt) as happening by the range's end (one
+    per reported stop seen then; none where the death is not so reported)."""
+    since_us, at_us = start
     i = bisect_right(deaths, since_us)
     if i == len(deaths):
-        return False
+        return []
     clock = seconds_us(settings.node_clock_s)
-    for up, down, finished in reported_stops(state, svc, node):
-        if down == deaths[i] and finished is not None:
-            lo = death_span(up, down, finished, clock, 0)[0]
-            if lo <= at_us and _holds(lanes_.forwardable, lo, False):
-                return True
-    return False
+    spans = (
+        death_span(up, down, finished, clock, 0)[0]
+        for up, down, finished in reported_stops(state, svc, node)
+        if down == deaths[i] and finished is not None
+    )
+    return [lo for lo in spans if lo <= at_us]
 
 
 def _counted_at_death(
@@ -674,17 +691,31 @@ def _unforwarded(
     since_us: int,
     at_us: int,
     skew_us: int,
+    settings: DetectSettings,
 ) -> set[int]:
     """The deaths in (`since_us`, `at_us`] of pods already terminating while the node had a
     ready endpoint: kube-proxy forwards to terminating endpoints only when it knows no ready
     one (KEP-1669), so such a death took traffic only if kube-proxy had not yet programmed the
-    ready endpoint, which the samples do not order."""
+    ready endpoint, which the samples do not order. A death seen after `at_us` that its kubelet
+    reported inside the range (`_reported_dead` reads it) too, with the ready endpoint listed
+    at `at_us`: without the gate kube-proxy drops a terminating endpoint at its first sync,
+    which the samples do not order against the death either."""
     ending = set(terminating_deaths(state, svc, node))
-    return {
+    out = {
         d
         for d in deaths
         if since_us < d <= at_us and d in ending and value_at(eps, d - skew_us) == "ready"
     }
+    late = deaths[bisect_right(deaths, since_us) :][:1]
+    if (
+        late
+        and late[0] > at_us
+        and late[0] in ending
+        and value_at(eps, at_us) == "ready"
+        and _reported_by(state, svc, node, deaths, (since_us, at_us), settings)
+    ):
+        out.add(late[0])
+    return out
 
 
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
@@ -1160,7 +1191,9 @@ def windows_from(
             also = _naming(also, cls, other)
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
-            quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
+            quiet = _unforwarded(
+                state, svc, node, lanes_.eps, used, cand.start, probe, skew, settings
+            )
             if quiet:  # read from a death kube-proxy may no longer have forwarded to
                 other = classify(
                     state, svc, node, lanes_, probe, alive, alive_initial, cand.start,

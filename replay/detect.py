@@ -185,10 +185,11 @@ def classify(
     ahead = look_ahead and not fails_open_at(state, svc, at_us)
     ready = value_at(lanes_.eps, at_us + (skew if ahead else 0)) == "ready"
     if not ready and lb_opened and since_us is not None:
-        # the LB took the node back while a ready endpoint was listed through the start range:
-        # an endpoint leaving seen after it is no cause of a registration (a CCM registers a
-        # node for its ready endpoints, a health check passes on a ready one counted)
-        ready = _ready_through(lanes_.eps, since_us, at_us)
+        # the LB took the node back while a ready endpoint was listed at its latest possible
+        # rise: an endpoint leaving seen after it is no cause of a registration (a CCM registers
+        # a node for its ready endpoints, a health check passes on a ready one counted), the
+        # look-ahead finds only a ready endpoint seen late (`windows_from` names the leaving)
+        ready = value_at(lanes_.eps, at_us) == "ready"
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -553,19 +554,36 @@ def _reported_dead(
     queue behind its API rate limit), while its endpoints were forwardable: the health check
     counts a dead pod's endpoint until the EndpointSlice drops it, so nothing else shows the
     death opening the window (`_died_forwarded` reads the update's time)."""
-    since_us, at_us = start
     if not lanes_.health or state.probes["nodeport"].get((svc, node)):
         return False
+    return any(
+        _holds(lanes_.forwardable, lo, False)
+        for lo in _reported_by(state, svc, node, deaths, start, settings)
+    )
+
+
+def _reported_by(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    deaths: Sequence[int],
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> list[int]:
+    """The earliest instants of the first local pod's death seen after the start range's
+    beginning, where its kubelet reported it (finishedAt) as happening by the range's end (one
+    per reported stop seen then; none where the death is not so reported)."""
+    since_us, at_us = start
     i = bisect_right(deaths, since_us)
     if i == len(deaths):
-        return False
+        return []
     clock = seconds_us(settings.node_clock_s)
-    for up, down, finished in reported_stops(state, svc, node):
-        if down == deaths[i] and finished is not None:
-            lo = death_span(up, down, finished, clock, 0)[0]
-            if lo <= at_us and _holds(lanes_.forwardable, lo, False):
-                return True
-    return False
+    spans = (
+        death_span(up, down, finished, clock, 0)[0]
+        for up, down, finished in reported_stops(state, svc, node)
+        if down == deaths[i] and finished is not None
+    )
+    return [lo for lo in spans if lo <= at_us]
 
 
 def _counted_at_death(
@@ -673,17 +691,31 @@ def _unforwarded(
     since_us: int,
     at_us: int,
     skew_us: int,
+    settings: DetectSettings,
 ) -> set[int]:
     """The deaths in (`since_us`, `at_us`] of pods already terminating while the node had a
     ready endpoint: kube-proxy forwards to terminating endpoints only when it knows no ready
     one (KEP-1669), so such a death took traffic only if kube-proxy had not yet programmed the
-    ready endpoint, which the samples do not order."""
+    ready endpoint, which the samples do not order. A death seen after `at_us` that its kubelet
+    reported inside the range (`_reported_dead` reads it) too, with the ready endpoint listed
+    at `at_us`: without the gate kube-proxy drops a terminating endpoint at its first sync,
+    which the samples do not order against the death either."""
     ending = set(terminating_deaths(state, svc, node))
-    return {
+    out = {
         d
         for d in deaths
         if since_us < d <= at_us and d in ending and value_at(eps, d - skew_us) == "ready"
     }
+    late = deaths[bisect_right(deaths, since_us) :][:1]
+    if (
+        late
+        and late[0] > at_us
+        and late[0] in ending
+        and value_at(eps, at_us) == "ready"
+        and _reported_by(state, svc, node, deaths, (since_us, at_us), settings)
+    ):
+        out.add(late[0])
+    return out
 
 
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
@@ -1139,6 +1171,15 @@ def windows_from(
             # kube-proxy's close somewhere in the start range, the replacement listed inside it:
             # nothing orders the two (a close after the listing left it unprogrammed)
             also = (*also, RBF)
+        if (
+            cls == RBF
+            and lb_opened
+            and CBD not in also
+            and value_at(lanes_.eps, probe + skew) != "ready"
+        ):
+            # read from the endpoint listed at the LB's latest rise (`classify`): its leaving,
+            # seen within the watch skew after, may have come first, leaving nothing listed
+            also = (*also, CBD)
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint
@@ -1150,7 +1191,9 @@ def windows_from(
             also = _naming(also, cls, other)
         used = deaths if (proxy_opened if sure else not look) else None
         if cls == "pod-gone-before-deregistered" and used:
-            quiet = _unforwarded(state, svc, node, lanes_.eps, used, cand.start, probe, skew)
+            quiet = _unforwarded(
+                state, svc, node, lanes_.eps, used, cand.start, probe, skew, settings
+            )
             if quiet:  # read from a death kube-proxy may no longer have forwarded to
                 other = classify(
                     state, svc, node, lanes_, probe, alive, alive_initial, cand.start,

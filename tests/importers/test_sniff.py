@@ -103,3 +103,26 @@ def test_the_hint_comes_only_when_every_record_was_rejected(tmp_path: Path) -> N
     yaml = TESTS / "k8s" / "k8s-docs-endpointslice-example-abc.yaml"
     dump = gapwatch("import", "k8s-watch", str(yaml), cwd=tmp_path)
     assert dump.returncode == 3 and f"hint: {yaml}: this is YAML" in dump.stderr
+
+
+def test_a_wrong_file_among_good_ones_gets_its_hint(tmp_path: Path) -> None:
+    """`gapwatch import k8s-watch captures/*` with one file not a watch capture: the good ones
+    import, and the one every record of which was rejected is named for what it is (it got its
+    rejections and no hint: the hint came only when the whole import was rejected)."""
+    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    node = FIXTURES / "aws-kops-nodelist-2nodes.json"
+    audit = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"
+    yaml = TESTS / "k8s" / "k8s-docs-endpointslice-example-abc.yaml"
+    glob = gapwatch("import", "k8s-watch", str(node), str(audit), str(yaml), cwd=tmp_path)
+    assert glob.returncode == 3 and "imported (Node 2)" in glob.stderr
+    hints = [line for line in glob.stderr.splitlines() if line.startswith("hint: ")]
+    assert hints == [
+        f"hint: {audit}: this looks like input for `gapwatch import k8s-audit`, not k8s-watch",
+        next(line for line in hints if line.startswith(f"hint: {yaml}: this is YAML")),
+    ]
+    observations = tmp_path / "good.ndjson"
+    assert gapwatch("export", "events", "-o", str(observations), cwd=tmp_path).returncode == 0
+    mixed = gapwatch("import", "events", str(observations), str(audit), cwd=tmp_path)
+    assert mixed.returncode == 3
+    assert f"hint: {audit}: this looks like input for `gapwatch import k8s-audit`" in mixed.stderr
+    assert f"hint: {observations}" not in mixed.stderr

@@ -226,3 +226,14 @@ def test_a_report_with_no_lb_lane_says_none_could_be_seen(tmp_path: Path, fmt: s
     text = " ".join(out.read_text().split())
     said = html.escape(NO_LB_LANE[0].upper() + NO_LB_LANE[1:]) if fmt == "html" else NO_LB_LANE[1:]
     assert said in text and "0 windows here says nothing about the load balancer" in text
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_machine_output_with_no_lb_lane_says_so_on_stderr(tmp_path: Path, flag: str) -> None:
+    """`gaps --json` of a store with no LB lane printed `[]` and nothing else: a script read an
+    LB that never misrouted. stdout stays the answer; stderr says none could be seen."""
+    url = objects_only(tmp_path)
+    done = gapwatch("gaps", "--db", url, flag, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]" if flag == "--json" else "," in done.stdout
+    assert f"note: {NO_LB_LANE}" in " ".join(done.stderr.split())

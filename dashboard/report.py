@@ -226,6 +226,8 @@ def collect(
     if span is not None and outside(span, since, until):
         first, last = (format_time(t) for t in span)
         note = f"Nothing was recorded in this span: the store holds events from {first} to {last}."
+    elif not sections:
+        note = _unseen(engine, cluster, service)
     return Postmortem(
         "Postmortem: gap windows",
         None if since is None else to_micros(since),
@@ -234,3 +236,17 @@ def collect(
         tuple(sections),
         note,
     )
+
+
+def _unseen(engine: Engine, cluster: str | None, service: str | None) -> str:
+    """Why no window could be seen, when no Service had an LB lane: the report of a store of
+    Kubernetes objects and access logs only said "No LB-facing Service had a gap window", a
+    claim about an LB nothing recorded, where `gaps` and the dashboard say none could be seen."""
+    from gapwatch.replay.cli_checks import lb_lanes, unplaced_targets
+    from gapwatch.replay.cli_tables import NO_LB_LANE, unplaced_lb
+
+    if lb_lanes(engine, cluster=cluster, service=service):
+        return ""
+    unplaced = unplaced_targets(engine, cluster=cluster, service=service)
+    why = unplaced_lb(unplaced) if unplaced else NO_LB_LANE
+    return f"{why[0].upper()}{why[1:]}: 0 windows here says nothing about the load balancer."

@@ -174,8 +174,7 @@ def import_events(
         )
     report_empty(report, len(files), "observations")
     print_rejected(report, show, "lines")
-    if report.error_count and not report.lines_ok:
-        hint_format(files, "events")
+    hint_format([f for f in report.unread if f in files], "events")
     if report.strict_aborted:
         stderr.print(
             f"--strict: {report.error_count} bad lines, nothing written "

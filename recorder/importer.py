@@ -67,6 +67,9 @@ class ImportReport:
     #: name them; `blank` those of them that held blank lines.
     empty: list[str] = field(default_factory=list)
     blank: list[str] = field(default_factory=list)
+    #: Inputs (as given) that held records and every one read was rejected: the format word
+    #: may be wrong for them, though the others imported (recorder.importers.sniff).
+    unread: list[str] = field(default_factory=list)
 
     def record_error(self, error: LineError) -> None:
         self.error_count += 1
@@ -147,12 +150,13 @@ def _good(
             nonlocal text
             text = True
 
-        anything = False
+        anything = took = False
         for raw, item in read(path, counted, on_text=held_text):
             anything = True
             if isinstance(item, LineError):
                 _reject(report, on_error, item, raw)
                 continue
+            took = True
             if check_storable and raw is not None:
                 try:
                     prepare(item)
@@ -162,6 +166,8 @@ def _good(
             report.lines_ok += 1
             # a reader may not keep a record's raw text: never drop the record for it
             yield _Good(item, name, raw if raw is not None else RawLine(0, b""))
+        if anything and not took:
+            report.unread.append(path)
         if not anything and not text:
             # nothing, or only blank lines (which readers pass over): a capture that came out
             # empty either way; a file whose records were all skipped held text and is not

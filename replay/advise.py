@@ -23,6 +23,7 @@ from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
+from gapwatch.replay.platform import clouds
 from gapwatch.replay.whatif import (
     MIN_SAMPLES,
     LagBook,
@@ -268,7 +269,13 @@ def advise(
         windows_before=len(before),
         windows_after=len(after),
         notes=tuple(notes),
-        knobs=knobs(best, lags, node_driven=node_driven, lb_reads=lb_reads),
+        knobs=knobs(
+            best,
+            lags,
+            node_driven=node_driven,
+            lb_reads=lb_reads,
+            on=clouds(state.node_clouds, svc, state.service_nodes.get(svc, set())),
+        ),
     )
 
 
@@ -293,8 +300,14 @@ def knobs(
     *,
     node_driven: bool,
     lb_reads: Mapping[str, Measured] | None = None,
+    on: frozenset[str] = frozenset(),
 ) -> tuple[str, ...]:
-    """The recommended settings as the knobs that set them."""
+    """The recommended settings as the knobs that set them; a knob of one cloud only where
+    the nodes' providerIDs name that cloud or none (`on`: replay.platform.clouds)."""
+
+    def has(*cloud: str) -> bool:
+        return not on or bool(on.intersection(cloud))
+
     out: list[str] = []
     closing = ("lb-health-down",) if node_driven else ("ccm-deregister",)
     if best.prestop_s is not None:
@@ -314,19 +327,24 @@ def knobs(
             "passing readiness while terminating"
         )
     if best.ccm_register_delay_s:
+        where = " / ".join(
+            name for name, cloud in (("Tencent TKE", "tencent"), ("Alibaba CCM", "alibaba"))
+            if has(cloud)
+        )  # fmt: skip
         out.append(
             f"registration delay {best.ccm_register_delay_s:g} s: "
-            f"{_rests_on(lags, 'kube-proxy-programming')}; Tencent TKE / Alibaba CCM: delay "
-            "via a readiness gate on the LB target or minReadySeconds"
+            f"{_rests_on(lags, 'kube-proxy-programming')}; "
+            f"{f'{where}: ' if where else ''}delay via a readiness gate on the LB target or "
+            "minReadySeconds"
         )
-    if not node_driven and best.prestop_s is not None:
+    if not node_driven and best.prestop_s is not None and has("tencent"):
         out.append(
             "Tencent TKE (endpoint-driven CLB): service.cloud.tencent.com/enable-grace-shutdown "
             "sets a terminating pod's CLB weight to 0 and enable-grace-deletion holds the pod's "
             "deletion until it is, which closes the closing side without the preStop: "
             f"{_rests_on(lags, *closing)}"
         )
-    if node_driven and best.prestop_s is not None:
+    if node_driven and best.prestop_s is not None and has("aws"):
         now = ", ".join(
             _lb_setting(lb_reads, name, label)
             for name, label in (

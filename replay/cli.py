@@ -197,18 +197,21 @@ def gaps(
     _say_kept(api.retention_kept_note(engine, found))
     chosen = pick_format(fmt, as_json, as_csv)
     reasons = _open_reasons(engine, found) if why else {}
+    lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
+    unplaced = (
+        cli_checks.unplaced_targets(engine, cluster=cluster, service=service) if lanes == 0 else 0
+    )
     if chosen is OutputFormat.table:
-        lanes = None if found else cli_checks.lb_lanes(engine, cluster=cluster, service=service)
-        unplaced = (
-            cli_checks.unplaced_targets(engine, cluster=cluster, service=service)
-            if lanes == 0
-            else 0
-        )
         cli_tables.print_windows(found, wide=wide, lb_lanes=lanes, unplaced=unplaced)
         dropped = api.retention_dropped(engine, found)[1] if why else ""
         cli_tables.print_open(found, reasons, dropped)
         cli_tables.print_untied(untied)
         return
+    if lanes == 0:
+        # `[]` alone read as an LB that never misrouted to a script, as the table once did to a
+        # person: stdout stays the answer, stderr says none could be seen
+        blind = cli_tables.unplaced_lb(unplaced) if unplaced else cli_tables.NO_LB_LANE
+        stderr.print(f"note: {blind}", markup=False, soft_wrap=True)
     rows = [window_dict(w) | (_open_fields(reasons.get(w)) if why else {}) for w in found]
     rows += [untied_dict(u) for u in untied]
     if chosen is not OutputFormat.json:

@@ -21,6 +21,7 @@ from gapwatch.replay.facts_nodehealth import UNSYNCED
 from gapwatch.replay.facts_probes import CONFIG
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import StampedTimes, own_time
+from gapwatch.replay.platform import cloud_of
 from gapwatch.replay.podstate import lane_state, restarted
 from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 from gapwatch.replay.shortcircuit import SHORT_CIRCUITED, short_circuit
@@ -302,6 +303,8 @@ class FoldState:
     node_ports: dict[tuple[str, int], ServiceRef] = field(default_factory=dict)
     #: (cluster, instance id from the Node's providerID) -> node: CloudTrail targets map here
     node_ids: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (cluster, node) -> the cloud its providerID names (replay.platform: the advice's knobs)
+    node_clouds: dict[tuple[str, str], str] = field(default_factory=dict)
     #: CloudTrail membership changes, in fold order (replay.membership ties them to lanes)
     members: list[MemberRow] = field(default_factory=list)
     #: (cluster, pod IP) -> (namespace, pod, node): IP targets (AWS LB Controller
@@ -663,6 +666,9 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
             provider = row[F.NODE_PROVIDER_ID]
             if provider:  # aws:///eu-west-1a/i-0abc: the instance id is the last part
                 state.node_ids[(cluster, provider.rstrip("/").rsplit("/", 1)[-1])] = name or ""
+                cloud = cloud_of(provider)
+                if cloud is not None:
+                    state.node_clouds[(cluster, name or "")] = cloud
             for address in (row[F.NODE_ADDRESSES] or "").split(","):
                 if address:
                     state.node_addresses[(cluster, address)] = name or ""

@@ -6,8 +6,10 @@ answered "n" exited 1 without a word."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gapwatch.dashboard.cli import app
@@ -210,3 +212,28 @@ def test_advise_and_whatif_of_an_lb_recorded_with_no_node_say_so(tmp_path: Path)
         [note] = orjson.loads(done.stdout)["notes"][:1]
         assert "2 target-health observation(s) were recorded with no node" in note, note
         assert "no LB lane was recorded" not in note
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_report_with_no_lb_lane_says_none_could_be_seen(tmp_path: Path, fmt: str) -> None:
+    """The postmortem file of a store with no LB lane said only "No LB-facing Service had a gap
+    window or a rollout in this span": attached to a postmortem, that read as the LB never
+    misrouting, where `gaps` and the Overview say none could be seen."""
+    url = objects_only(tmp_path)
+    out = tmp_path / f"postmortem.{fmt}"
+    done = CliRunner().invoke(app, ["report", "--db", url, "--format", fmt, "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    text = " ".join(out.read_text().split())
+    said = html.escape(NO_LB_LANE[0].upper() + NO_LB_LANE[1:]) if fmt == "html" else NO_LB_LANE[1:]
+    assert said in text and "0 windows here says nothing about the load balancer" in text
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_machine_output_with_no_lb_lane_says_so_on_stderr(tmp_path: Path, flag: str) -> None:
+    """`gaps --json` of a store with no LB lane printed `[]` and nothing else: a script read an
+    LB that never misrouted. stdout stays the answer; stderr says none could be seen."""
+    url = objects_only(tmp_path)
+    done = gapwatch("gaps", "--db", url, flag, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]" if flag == "--json" else "," in done.stdout
+    assert f"note: {NO_LB_LANE}" in " ".join(done.stderr.split())

@@ -169,8 +169,10 @@ def print_rejected(report: ImportReport, show: int, noun: str) -> None:
 
 
 def hint_format(files: list[str], given: str) -> None:
-    """For an import whose every record was rejected: name the importer each file looks made for
-    (recorder.importers.sniff), so a wrong format word is not read as a broken file."""
+    """For each input of which every record read was rejected (ImportReport.unread), whatever
+    the others did: name the importer it looks made for (recorder.importers.sniff), so a wrong
+    format word is not read as a broken file. Decided per import before, one such file in a
+    glob of good ones got its rejections and no hint."""
     from gapwatch.recorder.importers.sniff import suggest
 
     for name in files:
@@ -230,8 +232,7 @@ def run_import(
     )
     for note in fmt.notes(stats) if fmt.notes else []:
         stderr.print(f"note: {note}", markup=False)
-    if stats.records and stats.rejected == stats.records:
-        hint_format(files, fmt_name)
+    hint_format([f for f in report.unread if f in files], fmt_name)
     if report.strict_aborted:
         stderr.print(f"--strict: {report.error_count} bad records, nothing written")
         raise typer.Exit(EXIT_PARTIAL)

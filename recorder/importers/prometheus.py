@@ -65,8 +65,18 @@ def _sample(pair: Any) -> tuple[float, float | None]:
 def parse(record: Any, ctx: Context) -> Parsed:
     """One API answer: every (node, timestamp) of its series as a ProxyMetrics observation."""
     answer = need_dict(record, "Prometheus API answer")
-    if answer.get("status") != "success":
-        raise RecordError(f"status {answer.get('status')!r}: not a successful query answer")
+    status = answer.get("status")
+    if status is None:
+        raise RecordError(
+            "status: missing: not a Prometheus HTTP API answer (expected "
+            '{"status": "success", "data": {"resultType": "matrix", "result": [...]}}, '
+            "what /api/v1/query_range answers)"
+        )
+    if status != "success":
+        said = ": ".join(str(answer[k])[:200] for k in ("errorType", "error") if answer.get(k))
+        raise RecordError(
+            f"status {status!r}: not a successful query answer{f' ({said})' if said else ''}"
+        )
     data = need_dict(answer.get("data"), "data")
     kind = data.get("resultType")
     if kind not in ("matrix", "vector"):

@@ -4,7 +4,8 @@
 lines and "0 imported": true, but the user had to guess that the file was fine and the format
 word was wrong. `suggest` tries the file's first records on every importer (the real parsers,
 nothing guessed from names) and names the one that reads most of them; a Prometheus text
-exposition page (a `/metrics` scrape), which no importer reads, is named as such.
+exposition page (a `/metrics` scrape), which no importer reads, is named as such, and so is
+another shape an SRE saves that no importer reads (recorder/importers/unread.py).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def _exposition(path: str) -> bool:
 def suggest(path: str, given: str) -> str | None:
     """A one-line hint for `path`, whose records importer `given` rejected, or None."""
     from gapwatch.recorder.importers import FORMATS
+    from gapwatch.recorder.importers.unread import describe
 
     best, best_took = None, 0
     try:
@@ -87,6 +89,9 @@ def suggest(path: str, given: str) -> str | None:
                 "JSON (/api/v1/query_range; docs/importers.md); the recorder's kube-proxy "
                 "source scrapes kube-proxy's /metrics live (metrics_interval_s, docs/kubeproxy.md)"
             )
+        shape = describe(path)
+        if shape is not None:
+            return f"{path}: {shape}"
     except (GapwatchError, OSError):
         return None  # a hint, never a second error
     return None

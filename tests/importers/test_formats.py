@@ -311,7 +311,8 @@ def test_prometheus_matrix_becomes_proxy_metrics_per_node(tmp_path: Path) -> Non
 
 def test_prometheus_errors(tmp_path: Path) -> None:
     data = _lines(
-        {"status": "error", "error": "bad query"},
+        {"status": "error", "errorType": "bad_data", "error": "bad query"},
+        {"service": {"namespace": "default", "name": "nginx"}, "localEndpoints": 1},
         {
             "status": "success",
             "data": {
@@ -322,7 +323,11 @@ def test_prometheus_errors(tmp_path: Path) -> None:
     )
     _found, errors, _stats = parse_bytes("prometheus", data, tmp_path)
     assert [e.reason for e in errors] == [
-        "status 'error': not a successful query answer",
+        "status 'error': not a successful query answer (bad_data: bad query)",
+        # a kube-proxy health answer, not a query's: it was "status None", Python's word
+        "status: missing: not a Prometheus HTTP API answer (expected "
+        '{"status": "success", "data": {"resultType": "matrix", "result": [...]}}, '
+        "what /api/v1/query_range answers)",
         "series without a node, kubernetes_node, nodename or instance label",
     ]
 

@@ -34,12 +34,17 @@ def copy_pieces(raw: Any, sql: str, size: int) -> Generator[bytearray, None, Non
         data = bytearray()  # Arrow reads it in place (a BytesIO would be copied out again)
         while True:
             got, block = get(1)  # 1: never block inside libpq (Ctrl-C stays heard)
-            if got > 0:
+            # every whole row libpq holds, the piece's size checked once after them: one
+            # test a row fewer (the gather's CPU -15 % on 1M facts, benchmarks/README.md,
+            # "Session 30: replay"); a piece still ends on a row, only later by what one
+            # socket read brought
+            while got > 0:
                 data += block
-                if len(data) >= size:
-                    yield data
-                    data = bytearray()
-            elif got == 0:  # no whole row buffered: wait for the server, then read
+                got, block = get(1)
+            if len(data) >= size:
+                yield data
+                data = bytearray()
+            if got == 0:  # no whole row buffered: wait for the server, then read
                 select.select([pgconn.socket], [], [])
                 pgconn.consume_input()
             else:  # -1: the copy is done; its result says whether it succeeded

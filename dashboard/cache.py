@@ -137,22 +137,31 @@ def scope(url: str, service: ServiceRef, since_us: int, until_us: int, version: 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def whatif(
-    url: str, service: ServiceRef, settings: WhatIf, filters: Filters, version: int
+    url: str,
+    service: ServiceRef,
+    settings: WhatIf,
+    filters: Filters,
+    version: int,
+    rollout: Rollout | None = None,
 ) -> list[Window]:
+    """The what-if windows of the range; `rollout` (its range's): only those it owns."""
     if filters.since_us is not None and filters.until_us is not None:
         found = scope(url, service, filters.since_us, filters.until_us, version)
-        return replay_scope.whatif(found, settings)
+        return replay_scope.whatif(found, settings, rollout)
     return list(
         api.whatif(engine(url), service, settings, since=filters.since, until=filters.until)
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def advice(url: str, service: ServiceRef, filters: Filters, version: int) -> Advice:
-    """Advice for the range (its rollout) when the filters bound it, else the whole history."""
+def advice(
+    url: str, service: ServiceRef, filters: Filters, version: int, rollout: Rollout | None = None
+) -> Advice:
+    """Advice for the range (of `rollout`'s windows, its range's) when the filters bound it,
+    else the whole history."""
     if filters.since_us is not None and filters.until_us is not None:
         found = scope(url, service, filters.since_us, filters.until_us, version)
-        return replay_scope.advise(found)
+        return replay_scope.advise(found, rollout)
     result: Advice = api.advise(engine(url), service)
     return result
 

@@ -19,7 +19,7 @@ from gapwatch.replay.context import ccm_mode, nodes_of
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
 from gapwatch.replay.measure import Measured, stated_reads
-from gapwatch.replay.model import Advice, ServiceRef, WhatIf
+from gapwatch.replay.model import Advice, Rollout, ServiceRef, WhatIf
 from gapwatch.replay.proxy import pte_enabled
 from gapwatch.replay.rollout_range import rollout_range
 from gapwatch.replay.whatif import pod_lives
@@ -152,9 +152,9 @@ def settings_from_widgets(recorded: dict[str, str]) -> WhatIf:
     return WhatIf(**values)
 
 
-def _scope(ctx: Context, service: ServiceRef) -> Filters:
-    """The filters narrowed to one rollout of the service (the URL's, or the one picked), or
-    left as they are for "the whole range"."""
+def _scope(ctx: Context, service: ServiceRef) -> tuple[Filters, Rollout | None]:
+    """The filters narrowed to one rollout of the service (the URL's, or the one picked) and
+    that rollout, or left as they are for "the whole range" (and None)."""
     rolls = [r for r in cache.rollouts(ctx.url, ctx.filters, ctx.version) if r.service == service]
     options = [WHOLE_RANGE, *(r.id for r in figures.rank_rollouts(rolls))]
     by_id = {r.id: r for r in rolls}
@@ -176,13 +176,15 @@ def _scope(ctx: Context, service: ServiceRef) -> Filters:
         "long, busy history that takes minutes).",
     )
     if chosen == WHOLE_RANGE:
-        return ctx.filters
+        return ctx.filters, None
     r = by_id[chosen]
     st.query_params["rollout"] = r.id
     # the range `gapwatch whatif --rollout` reads (replay.rollout_range), not the lanes' margin
     # either side (data.MARGIN_US), which counted a neighbour's windows as the rollout's
     lo, hi = rollout_range(r, cache.assumptions(ctx.url, ctx.version))
-    return ctx.filters.with_(since=from_micros(lo), until=from_micros(hi))
+    # of which only the windows the rollout owns count, recorded and replayed (replay.owned):
+    # a neighbour's that start inside the range are not its
+    return ctx.filters.with_(since=from_micros(lo), until=from_micros(hi)), r
 
 
 def _apply_advice(advice: Advice) -> None:
@@ -246,10 +248,12 @@ def render(ctx: Context) -> None:
         f"Service {service.key} in cluster {service.cluster} (choose another in the sidebar). "
         'Every control starts at "as recorded": the timeline replayed with what the cluster did.'
     )
-    scope = _scope(ctx, service)
+    scope, rollout = _scope(ctx, service)
     settings = settings_from_widgets(_recorded(ctx.url, service, scope, ctx.version))
     recorded = [w for w in cache.windows(ctx.url, scope, ctx.version) if w.service == service]
-    replayed = cache.whatif(ctx.url, service, settings, scope, ctx.version)
+    if rollout is not None:
+        recorded = [w for w in recorded if w.rollout == rollout.id]
+    replayed = cache.whatif(ctx.url, service, settings, scope, ctx.version, rollout)
     c = st.columns(4)
     c[0].metric("Recorded windows", len(recorded))
     diff = len(replayed) - len(recorded)
@@ -267,4 +271,4 @@ def render(ctx: Context) -> None:
     left.dataframe(pd.DataFrame(tables.class_summary(recorded)), hide_index=True, key="rec_cls")
     right.caption("What-if, per class")
     right.dataframe(pd.DataFrame(tables.class_summary(replayed)), hide_index=True, key="new_cls")
-    _advice(cache.advice(ctx.url, service, scope, ctx.version))
+    _advice(cache.advice(ctx.url, service, scope, ctx.version, rollout))

@@ -11,7 +11,9 @@ HTML. Scope rules:
 
 Advice answers for the report's span by default, as the dashboard's rollout page does
 (`advice_over="span"`: the smallest settings that close the windows overlapping the span,
-replayed from the projections around it; replay.scope). The lags it rests on are always the
+replayed from the projections around it; replay.scope); a rollout's advice counts only the
+windows the rollout owns, recorded and replayed (replay.owned), not a neighbour's that start
+inside its range. The lags it rests on are always the
 Service's, measured over everything recorded (lags are only trustworthy with many samples), and
 each recommended figure names the measurements it rests on, with their counts.
 `advice_over="history"` asks what closes every window ever recorded for the Service (the
@@ -149,9 +151,11 @@ def _section(
     rollouts: Sequence[Rollout],
     advice_over: str,
     advice_until: datetime | None = None,
+    owner: Rollout | None = None,
 ) -> ServiceReport:
     """One Service's part of the report over [since, until); the span's advice over [since,
-    `advice_until`) where given (a rollout's: replay.rollout_range)."""
+    `advice_until`) where given (a rollout's: replay.rollout_range), of the windows `owner`
+    owns when given (replay.owned)."""
     wins = api.windows(engine, service=svc, since=since, until=until)
     nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
     segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
@@ -159,7 +163,7 @@ def _section(
     if advice_over == "span" and since is not None and until is not None:
         advised = advice_until or until
         span = (to_micros(since), to_micros(advised))
-        advice = api.advise(engine, svc, since=since, until=advised)
+        advice = api.advise(engine, svc, since=since, until=advised, rollout=owner)
         why = api.openness(engine, svc, wins)
     else:
         advice, why = api.advise_and_openness(engine, svc, wins)
@@ -205,7 +209,9 @@ def collect(
         # the advice reads the range the What-if page and `gapwatch whatif --rollout` read: the
         # windows other settings move past the rollout's end still count (replay.rollout_range)
         advised = from_micros(rollout_range(found, api.assumptions(engine))[1])
-        section = _section(engine, found.service, lo, hi, [found], advice_over, advised)
+        section = _section(
+            engine, found.service, lo, hi, [found], advice_over, advised, owner=found
+        )
         title = (
             f"Postmortem: {found.kind} {found.workload} in cluster {found.service.cluster} "
             f"({found.id})"

@@ -23,6 +23,7 @@ from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lags import LagSample, lag_samples, stats
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
 from gapwatch.replay.model import Advice, LagStats, ServiceRef, WhatIf, Window
+from gapwatch.replay.owned import Owner
 from gapwatch.replay.platform import clouds
 from gapwatch.replay.whatif import (
     MIN_SAMPLES,
@@ -51,6 +52,8 @@ class Recorded:
     windows: Sequence[Window] | None = None
     #: (since, until): only the windows that overlap this range count
     span: tuple[int, int] | None = None
+    #: one rollout's: only the windows it owns count (replay.owned; its range is `span`)
+    owner: Owner | None = None
     #: the LagBooks of the what-if runs (one advice: one state, one set of lags)
     books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
     #: the LB settings measured from the log (replay.measure; only measured ones)
@@ -64,10 +67,11 @@ class Recorded:
     shutdowns: dict[ServiceRef, float] = field(default_factory=dict)
 
     def within(self, windows: Sequence[Window]) -> list[Window]:
-        if self.span is None:
-            return list(windows)
-        lo, hi = self.span
-        return [w for w in windows if w.end_us >= lo and w.start_us < hi]
+        """The windows that count: those that overlap `span`, of those the `owner`'s."""
+        if self.span is not None:
+            lo, hi = self.span
+            windows = [w for w in windows if w.end_us >= lo and w.start_us < hi]
+        return list(windows) if self.owner is None else self.owner.owned(windows)
 
     def whatif(
         self, state: FoldState, settings: WhatIf, svc: ServiceRef, detect_settings: DetectSettings,

@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select, text
 
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
-from gapwatch.recorder.timefmt import to_micros, to_micros_or_none
+from gapwatch.recorder.timefmt import from_micros, to_micros, to_micros_or_none
 from gapwatch.replay import advise as advise_mod
 from gapwatch.replay import (
     checkpoint_file,
     openness_scope,
+    owned,
     projections,
     retained,
     scope,
@@ -38,6 +39,7 @@ from gapwatch.replay.measure import Measured, measured_values
 from gapwatch.replay.measure_store import Measurements
 from gapwatch.replay.measure_store import measurements as _measurements
 from gapwatch.replay.model import Advice, Rollout, Segment, ServiceRef, WhatIf, Window
+from gapwatch.replay.rollout_range import rollout_range
 from gapwatch.replay.tables import replay_rollouts, replay_windows
 
 _SERVICES = """
@@ -168,22 +170,33 @@ def whatif(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    rollout: Rollout | None = None,
 ) -> list[Window]:
     """The windows the recorded timeline would have had under other settings (those that
-    overlap [since, until)). With both bounds, from the projections and the facts around the
-    range only (replay.scope); else the Service's whole history is folded."""
+    overlap [since, until)); `rollout`: only the windows it owns (replay.owned), over its range
+    (replay.rollout_range) unless both bounds are given. With both bounds, from the
+    projections and the facts around the range only (replay.scope); else the Service's whole
+    history is folded."""
+    if rollout is not None and since is None and until is None:
+        since, until = _rollout_bounds(engine, rollout)
     if since is not None and until is not None:
-        return scope.whatif(load_scope(engine, service, since, until), settings)
+        return scope.whatif(load_scope(engine, service, since, until), settings, rollout)
     catch_up(engine)
     state = load_state(engine, service=service)
     lo, hi = to_micros_or_none(since), to_micros_or_none(until)
     assumed = assumptions(engine)
     lb = measured_lb(engine, service)
-    return [
+    found = [
         w
         for w in whatif_mod.whatif(state, settings, [service], assumed, lb=lb)
         if (lo is None or w.end_us >= lo) and (hi is None or w.start_us < hi)
     ]
+    return found if rollout is None else owned.owner(state, rollout, (), assumed).owned(found)
+
+
+def _rollout_bounds(engine: Engine, rollout: Rollout) -> tuple[datetime, datetime]:
+    lo, hi = rollout_range(rollout, assumptions(engine))
+    return from_micros(lo), from_micros(hi)
 
 
 def load_scope(
@@ -202,11 +215,16 @@ def advise(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    rollout: Rollout | None = None,
 ) -> Advice:
     """Measured lags and the smallest settings that close every observed window (of those
-    that overlap [since, until), when both are given: replay.scope)."""
+    that overlap [since, until), when both are given: replay.scope); `rollout`: of those, the
+    ones it owns (replay.owned), over its range (replay.rollout_range) unless both bounds are
+    given."""
+    if rollout is not None and since is None and until is None:
+        since, until = _rollout_bounds(engine, rollout)
     if since is not None and until is not None:
-        return scope.advise(load_scope(engine, service, since, until))
+        return scope.advise(load_scope(engine, service, since, until), rollout)
     catch_up(engine)
     return _advise(engine, service, load_state(engine, service=service))
 

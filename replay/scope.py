@@ -43,7 +43,8 @@ from gapwatch.replay.fold import FoldState, fold, horizon
 from gapwatch.replay.lags import LagSample
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.measure import Measured, measured_values, stated_reads
-from gapwatch.replay.model import Advice, ServiceRef, WhatIf, Window, WindowClass
+from gapwatch.replay.model import Advice, Rollout, ServiceRef, WhatIf, Window, WindowClass
+from gapwatch.replay.owned import Owner, owner
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.relisted import LANE_KINDS, NODE_KIND
 from gapwatch.replay.settings_reads import lb_settings
@@ -148,6 +149,8 @@ class Scope:
     #: `samples` and each node's pod lives (`state` is folded no further)
     books: dict[tuple[ServiceRef, bool], LagBook] = field(default_factory=dict)
     lives: Lives = field(default_factory=dict)
+    #: per rollout id, which windows it owns (replay.owned), kept by the first to ask
+    owners: dict[str, Owner] = field(default_factory=dict)
 
     @property
     def lb(self) -> dict[str, float]:
@@ -314,22 +317,43 @@ def _overlaps(scope: Scope, windows: Sequence[Window]) -> list[Window]:
     return [w for w in windows if w.end_us >= scope.since_us and w.start_us < scope.until_us]
 
 
-def whatif(scope: Scope, settings: WhatIf) -> list[Window]:
-    """The what-if windows that overlap the scope's range (as the full what-if has them)."""
+def owner_of(scope: Scope, rollout: Rollout | None) -> Owner | None:
+    """Which windows `rollout` owns (replay.owned; None: every window counts)."""
+    if rollout is None:
+        return None
+    found = scope.owners.get(rollout.id)
+    if found is None:
+        found = owner(scope.state, rollout, scope.recorded, scope.settings)
+        scope.owners[rollout.id] = found
+    return found
+
+
+def whatif(scope: Scope, settings: WhatIf, rollout: Rollout | None = None) -> list[Window]:
+    """The what-if windows that overlap the scope's range (as the full what-if has them); of
+    those, `rollout`'s own when given (its range is the scope's: replay.rollout_range)."""
     found = whatif_mod.whatif(
         scope.state, settings, [scope.service], scope.settings,
         lb=scope.lb, samples=scope.samples, recorded=scope.recorded,
         books=scope.books, lives=scope.lives,
     )  # fmt: skip
-    return _overlaps(scope, found)
+    found = _overlaps(scope, found)
+    mine = owner_of(scope, rollout)
+    return found if mine is None else mine.owned(found)
 
 
-def advise(scope: Scope) -> Advice:
+def recorded(scope: Scope, rollout: Rollout | None = None) -> list[Window]:
+    """The recorded windows that overlap the scope's range; of those, `rollout`'s own."""
+    if rollout is None:
+        return list(scope.recorded)
+    return [w for w in scope.recorded if w.rollout == rollout.id]
+
+
+def advise(scope: Scope, rollout: Rollout | None = None) -> Advice:
     """Advice for the scope's range: the lags are the Service's; the windows before and after
-    are those that overlap the range."""
+    are those that overlap the range, of those `rollout`'s own when given."""
     known = advise_mod.Recorded(
         scope.samples, scope.recorded, span=(scope.since_us, scope.until_us),
-        books=scope.books, lives=scope.lives,
+        owner=owner_of(scope, rollout), books=scope.books, lives=scope.lives,
     )  # fmt: skip
     return advise_mod.advise(
         scope.state, scope.service, scope.settings, scope.lb_reads, known=known

@@ -2,9 +2,10 @@
 
 What-if was the dashboard's page only (and `advise`'s proof of its own recommendation): an SRE
 asking "would a 10 s preStop have closed these?" had to serve the dashboard. The command runs
-the same `replay.api.whatif` over one Service (or one rollout's span) and prints the windows
-left beside the count recorded; every setting left unset stays as recorded, so with none set
-the answer is the recorded windows (docs/semantics.md, "What-if").
+the same `replay.api.whatif` over one Service (or one rollout's windows: those it owns,
+replay.owned) and prints the windows left beside the count recorded; every setting left unset
+stays as recorded, so with none set the answer is the recorded windows (docs/semantics.md,
+"What-if").
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def whatif(
     rollout: Annotated[
         str | None,
         typer.Option(
-            help="Only this rollout's Service, from its start to its end plus settle_s (an id "
-            "from `rollouts`)."
+            help="Only this rollout's windows (an id from `rollouts`): those it owns, recorded "
+            "and under the settings, over its start to its end plus settle_s."
         ),
     ] = None,
     since: SinceOption = None,
@@ -115,6 +116,7 @@ def whatif(
     check_range(lo, hi)
     engine = open_store(db)
     cli_checks.check_filters(engine, cluster=cluster, service=service)
+    chosen = None
     if rollout is not None:
         full = cli_checks.resolve_rollout(engine, rollout, cluster)
         (chosen,) = [r for r in api.rollouts(engine, cluster=cluster) if r.id == full]
@@ -124,7 +126,9 @@ def whatif(
     else:
         svc = service_named(engine, service, cluster)
     recorded = api.windows(engine, cluster=svc.cluster, service=svc.key, since=lo, until=hi)
-    after = api.whatif(engine, svc, settings, since=lo, until=hi)
+    if chosen is not None:  # its own: a neighbour's windows may start inside its range
+        recorded = [w for w in recorded if w.rollout == chosen.id]
+    after = api.whatif(engine, svc, settings, since=lo, until=hi, rollout=chosen)
     asked = {k: v for k, v in asdict(settings).items() if v is not None}
     blind = cli_checks.blind_note(
         engine, cluster=svc.cluster, service=svc.key, windows=len(recorded)

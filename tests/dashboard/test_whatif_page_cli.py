@@ -32,6 +32,7 @@ from gapwatch.replay.rollout_range import rollout_range
 from tests.test_cli_honest import run
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+TWO_ROLLOUTS = Path(__file__).resolve().parents[1] / "replay" / "two-rollouts.yaml"
 #: the page's advice outcome (dashboard.page_whatif.advice_outcome): no window left, or how many
 ADVICE = re.compile(
     r"recorded timeline (?:has \*\*no gap window left\*\*|still has \*\*(\d+) gap windows?\*\*)"
@@ -96,10 +97,12 @@ from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.rollout_range import rollout_range
-url, cluster, namespace, name, since, until = sys.argv[1:]
+url, cluster, namespace, name, since, until, rollout = sys.argv[1:]
+engine = make_engine(url)
+(r,) = [r for r in api.rollouts(engine) if r.id == rollout]
 advice = api.advise(
-    make_engine(url), ServiceRef(cluster, namespace, name),
-    since=datetime.fromisoformat(since), until=datetime.fromisoformat(until),
+    engine, ServiceRef(cluster, namespace, name),
+    since=datetime.fromisoformat(since), until=datetime.fromisoformat(until), rollout=r,
 )
 print(advice.windows_after, advice.windows_before)
 """
@@ -132,7 +135,8 @@ def _expected(at: AppTest, url: str, svc: ServiceRef) -> tuple[int, int, int, in
     )  # fmt: skip
     since, until = from_micros(lo).isoformat(), from_micros(hi).isoformat()
     advice = subprocess.run(
-        [sys.executable, "-c", _ADVISE, url, svc.cluster, svc.namespace, svc.name, since, until],
+        [sys.executable, "-c", _ADVISE, url, svc.cluster, svc.namespace, svc.name, since, until,
+         r.id],
         capture_output=True, text=True, timeout=300, check=True,
     ).stdout.split()  # fmt: skip
     return doc["windows_recorded"], len(doc["windows"]), int(advice[0]), int(advice[1])
@@ -203,6 +207,29 @@ def test_the_page_and_the_cli_scope_a_rollout_alike(
     assert _shown(at)[0] == len(rollout.windows)
 
 
+def test_the_page_counts_the_rollouts_own_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Of two rollouts 40 s apart (tests/replay/two-rollouts.yaml), replay gives every window
+    to the first; the page scoped to the second shows none recorded and none under preStop
+    30 s, as `gapwatch whatif --rollout` prints (issue #13). Before, it showed the 3 windows of
+    the first that start inside the second's range."""
+    url = sqlite_url(tmp_path / "two.db")
+    engine = make_engine(url)
+    upgrade(engine)
+    scenario = load_scenario(str(TWO_ROLLOUTS))
+    EventWriter(engine, derive=write_facts).write_all(run_sim(scenario, seed=1).observations)
+    (svc,) = api.services(engine)
+    (empty,) = [r for r in api.rollouts(engine, service=svc) if not r.windows]
+    lo, hi = rollout_range(empty, api.assumptions(engine))
+    inside = [w for w in api.windows(engine, service=svc.key) if lo <= w.start_us < hi]
+    engine.dispose()
+    assert inside  # the neighbour's windows are there
+    at = _page(url, monkeypatch, empty.id, svc.cluster)
+    assert _shown(at)[:2] == (0, 0)
+    assert _shown(at) == _expected(at, url, svc)
+
+
 def test_the_report_advises_a_rollout_over_the_range_the_page_reads(demo: DemoStore) -> None:
     """`gapwatch report --rollout`'s advice reads the range the page and `gapwatch whatif
     --rollout` read (replay.rollout_range). Before, it read the span alone, which misses the
@@ -216,7 +243,9 @@ def test_the_report_advises_a_rollout_over_the_range_the_page_reads(demo: DemoSt
         for r in [x for x in api.rollouts(engine) if x.kind == "rollout"]:
             lo, hi = rollout_range(r, api.assumptions(engine))
             (section,) = collect(engine, rollout=r.id).sections
-            page = api.advise(engine, r.service, since=from_micros(lo), until=from_micros(hi))
+            page = api.advise(
+                engine, r.service, since=from_micros(lo), until=from_micros(hi), rollout=r
+            )
             assert section.advice == page, r.id
             assert section.advice_span == (lo, hi)
     finally:

@@ -73,6 +73,7 @@ from gapwatch.replay.signals import (
     t_not,
     value_at,
 )
+from gapwatch.replay.termsync import Stop, synced_before_death
 from gapwatch.replay.undecided import (
     CBD,
     NNR,
@@ -718,6 +719,44 @@ def _unforwarded(
     return out
 
 
+def _synced_first(
+    state: FoldState,
+    where: tuple[ServiceRef, str],
+    lanes_: Lanes,
+    deaths: Sequence[int],
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> set[int]:
+    """The first death seen after the start range's beginning, where kube-proxy's close may
+    have come before it (replay.termsync.synced_before_death): F read from the health check
+    alone (no NodePort probe), on a kube-proxy surely without ProxyTerminatingEndpoints
+    (`pte_possible` false: configured or stated off, or a version without the gate), whose
+    health check counted no ready local endpoint inside the range after the pod turned
+    terminating. The gate off says kube-proxy drops a terminating endpoint when it syncs the
+    change, which that look dates, not when the EndpointSlice lists it."""
+    svc, node = where
+    since_us, at_us = start
+    i = bisect_right(deaths, since_us)
+    if (
+        i == len(deaths)
+        or not lanes_.health
+        or state.probes["nodeport"].get(where)
+        or pte_possible(state, svc.cluster, node, settings)
+    ):
+        return set()
+    death = deaths[i]
+    since = _terminating_since(state, svc, node, death)
+    if since is None:
+        return set()
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
+    latest = max(
+        (death_span(up, down, done, clock, status)[1]
+         for up, down, done in reported_stops(state, svc, node) if down == death),
+        default=death,
+    )  # fmt: skip
+    return synced_before_death(lanes_.health, [Stop(death, since, latest)], since_us, at_us)
+
+
 def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) -> bool:
     """Inferred: the endpoints stopped being forwardable before the pods stopped, so kube-proxy
     may have closed first (the cause at the earliest start the assumed lag allows)."""
@@ -1194,6 +1233,7 @@ def windows_from(
             quiet = _unforwarded(
                 state, svc, node, lanes_.eps, used, cand.start, probe, skew, settings
             )
+            quiet |= _synced_first(state, (svc, node), lanes_, used, (cand.start, probe), settings)
             if quiet:  # read from a death kube-proxy may no longer have forwarded to
                 other = classify(
                     state, svc, node, lanes_, probe, alive, alive_initial, cand.start,

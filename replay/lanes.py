@@ -68,7 +68,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
-from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans
+from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans, unbegun_spans
 from gapwatch.replay.syncorder import brought_back, synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.uncounted import forwarded_to_none
@@ -186,6 +186,8 @@ def serves_carried(
     # and their sync counts, the spans in which no sync changed anything (replay.synccount)
     clock_skew = seconds_us(settings.clock_skew_s)
     quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
+    # and where no sync began: an excursion no sync read hides no close (replay.unseen)
+    unbegun = unbegun_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
     if nodeport:
         steps, steps_trail = lane_tail.steps(
             nodeport, "connected", True, was.steps if was else None
@@ -209,6 +211,8 @@ def serves_carried(
             seconds_us(settings.node_clock_s),
             skew,
             bad_times=bad_times,
+            unbegun=unbegun,
+            reach_us=sync_reach,
         )
         # minus_definite(t_and(tri, exists), unseen.gaps), carried on (replay.lane_tail)
         serves, serving = lane_tail.serving(tri, exists, unseen.gaps, was.serving if was else None)
@@ -279,7 +283,7 @@ def serves_carried(
         unseen = excursions(
             state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
-            bad_times=bad_times,
+            bad_times=bad_times, unbegun=unbegun, reach_us=sync_reach,
         )  # fmt: skip
         serves, serving = lane_tail.serving(
             serves, exists, unseen.gaps, was.serving if was else None

@@ -71,6 +71,39 @@ def quiet_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list[I
     return _joined(spans, {look.at_us: look.answered_us for look in looks if look.answered_us})
 
 
+def unbegun_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list[Iv]:
+    """The spans `(start, end)` (prober's clock) in which no rules sync began: a run of
+    consecutive counted looks of one process that ran none, ended by a pair that ran exactly one
+    (the module docstring: it began after `S - d - skew`). kube-proxy runs one sync at a time
+    (its sync runner), so a sync begun inside the run would have ended inside it (none did) or
+    be that one sync, which began after it. A run not ended so claims nothing: a sync begun
+    before its last look may still be running. `span_us`: how long a sync may run where the
+    pair does not say (`sync_span_s`)."""
+    out: list[Iv] = []
+    start: int | None = None
+    for first, second in pairwise(_counted(looks)):
+        a, b = first.look, second.look
+        ran = second.syncs - first.syncs
+        if a.process_us != b.process_us or ran not in (0, 1):
+            start = None
+            continue
+        if ran == 0:
+            start = first.answered_us if start is None else start
+            continue
+        if not (b.synced_us > a.synced_us and b.synced_us + skew_us >= a.at_us):
+            start = None
+            continue
+        d = span_us
+        if a.busy_us is not None and b.busy_us is not None and b.busy_us >= a.busy_us:
+            d = b.busy_us - a.busy_us
+        lo = first.answered_us if start is None else start
+        began = b.synced_us - d - skew_us
+        if began > lo:
+            out.append(Iv(lo, began, a.event_id, b.event_id))
+        start = b.synced_us + d + skew_us
+    return out
+
+
 def _joined(spans: list[Iv], answered: dict[int, int]) -> list[Iv]:
     """Spans on both sides of one look joined across the look's own latency: the first says
     no sync ended up to when its page was written, the second none after it."""

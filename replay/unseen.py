@@ -126,6 +126,8 @@ def excursions(
     early_us: int = 0,
     counts_dead: bool = False,
     bad_times: list[int] | None = None,
+    unbegun: Sequence[Iv] = (),
+    reach_us: int = 0,
 ) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -138,7 +140,11 @@ def excursions(
     the lane is the health check, which cannot see such a gap (it counts the dead pod's
     endpoint until kube-proxy drops it): with no other local pod ready, the gap lasts while
     the count does (replay.stillcounted), past the return's programming and the lane's period.
-    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail).
+    `unbegun`: the spans in which kube-proxy began no rules sync
+    (replay.synccount.unbegun_spans), `reach_us` how far its receipt of a change may lie from
+    the store's time (replay.syncs.reach_us): an excursion no sync can have read ends at its
+    return (`_never_read`)."""
     eps = state.endpoints.get((svc, node), [])
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
@@ -161,10 +167,11 @@ def excursions(
             unseen = _shorter_than(found, hi_us, period_us)
             return [iv for iv in (_synced_back(iv, health(), period_us) for iv in unseen) if iv]
 
-        gaps = unseen_of(losses)
+        back = _never_read(ready, hi_us, unbegun, max(reach_us, early_us), reach_us)
+        gaps = _clipped(unseen_of(losses), back)
         if not early_us or not gaps:
             return Unseen(gaps, [])
-        wide = unseen_of(_written_before(ready, losses, samples, early_us, stamped))
+        wide = _clipped(unseen_of(_written_before(ready, losses, samples, early_us, stamped)), back)
         return Unseen(gaps, _beyond(wide, gaps))
     kept = []
     for iv in ready:
@@ -187,12 +194,53 @@ def excursions(
         hi_us,
         bad_times,
     )
-    losses = dead_before(serving, deaths, eps, samples, bad, period_us)
+    back = _never_read(serving, hi_us, unbegun, max(reach_us, early_us), reach_us)
+    found = dead_before(serving, deaths, eps, samples, bad, period_us)
+    losses = _clipped(found, back)
     gaps = union(sorted(kept), losses)
     if not early_us or not losses:
         return Unseen(gaps, [])
-    wide = union(sorted(kept), _written_before(serving, losses, samples, early_us, stamped))
+    wide = _clipped(_written_before(serving, found, samples, early_us, stamped), back)
+    wide = union(sorted(kept), wide)
     return Unseen(gaps, _beyond(wide, gaps))
+
+
+def _never_read(
+    periods: Sequence[Iv], hi_us: int, unbegun: Sequence[Iv], before_us: int, after_us: int
+) -> dict[int, int]:
+    """For each excursion of `periods` (`hidden`'s: loss to return + `hi_us`) that no rules
+    sync can have read, its return's lane time, by the return's event id. An unseen gap is
+    kube-proxy closing on the loss and opening on the return: the close needs a sync that began
+    after the loss could reach kube-proxy (`before_us` before its lane time) and before the
+    return surely had (`after_us` after its own). Where kube-proxy began no sync over all that
+    (`unbegun`: its sync counts, replay.synccount.unbegun_spans) its rules never dropped the
+    endpoint, and what is left is the pod itself down under rules that still name it, which
+    ends when it is Ready again: by the return (random 5,000,486 node-002's shape,
+    tests/replay/test_sync_restart.py)."""
+    out: dict[int, int] = {}
+    if not unbegun:
+        return out
+    starts = [iv.start for iv in unbegun]
+    for iv in periods:
+        if iv.end >= HI:
+            continue
+        back = iv.end - hi_us
+        i = bisect_right(starts, iv.start - before_us - 1) - 1
+        if i >= 0 and unbegun[i].start < iv.start - before_us and back + after_us < unbegun[i].end:
+            out[iv.end_eid] = back
+    return out
+
+
+def _clipped(gaps: list[Iv], back: dict[int, int]) -> list[Iv]:
+    """`gaps` ended by the returns `_never_read` found (by the return's event id)."""
+    if not back:
+        return gaps
+    out = []
+    for iv in gaps:
+        end = min(iv.end, back.get(iv.end_eid, iv.end))
+        if iv.start < end:
+            out.append(iv._replace(end=end))
+    return out
 
 
 def _still_counted(

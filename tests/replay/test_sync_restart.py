@@ -251,3 +251,31 @@ def test_a_sync_may_have_read_the_slice_before_the_store_did() -> None:
     (window,) = [w for w in found if w.node == "n1"]
     assert not window.certain
     assert (_s(window.start_earliest_us), _s(window.end_latest_us)) == (20.319999, 25.22)
+
+
+def unlooked(sync_at: float | None) -> list[Observation]:
+    """`restarted` with no NodePort look from 18 s to 32 s (a look every 14 s there): the
+    endpoint's excursion (19.5-30.2 s) is one no look saw."""
+    inside = (at(19), at(33))
+    obs = [
+        o
+        for o in restarted(sync_at)
+        if not (o.kind == "NodePortProbe" and inside[0] < o.observed_at < inside[1])
+    ]
+    obs.append(nodeport(32, 18, "n1", "connected"))
+    return sorted(obs, key=lambda o: o.observed_at)
+
+
+def test_an_unseen_excursion_no_sync_can_have_read_ends_at_its_return() -> None:
+    """An unseen gap of the excursion is kube-proxy closing on the loss and opening on the
+    return, each by a sync. Its sync counts (7 from 6.5 s to 30.5 s, 8 at 32.5 s: one sync, of
+    0.05 s by the histogram's `_sum`, ended at 31.6 s) show that it began none between the
+    loss reaching it (19.5 s less the 0.5 s watch skew) and the return surely reaching it
+    (30.7 s): its rules never dropped p1, and what is left ends when p1 is back (30.2 s), not
+    kube-proxy's assumed 60 s lag after the return (90.2 s). Where a sync ran at 22 s (it may
+    have read the loss and closed), the assumed lag stands."""
+    (_, return_) = windows(unlooked(None))
+    assert not return_.certain
+    assert (_s(return_.start_earliest_us), _s(return_.end_latest_us)) == (29.0, 30.2)
+    (_, synced) = windows(unlooked(22.0))
+    assert _s(synced.end_latest_us) == 90.2

@@ -89,6 +89,10 @@ class Found(NamedTuple):
     #: its probe and LB poll lanes as `observed` gave them (replay.lane_tail.looks: the next
     #: find corrects and widens only their new samples)
     looks: Looks | None = None
+    #: the last look of its target lane that saw the LB routing to it, as the suffix last read
+    #: it (suffix.routed_on: the next refresh reads only the samples appended since; found
+    #: by a refresh only)
+    routed: suffix.RoutedTrail | None = None
 
     @classmethod
     def find(
@@ -351,19 +355,20 @@ def _since(
     horizon_us: int,
     back_us: int,
     looks: Looks | None = None,
-) -> int | None:
+) -> tuple[int | None, suffix.RoutedTrail | None]:
     """The instant before which the node's kept windows stand (replay.suffix), None: its
-    whole history again (its other inputs moved, or what the suffix cannot bound did).
-    `looks`: the node's lanes as its find read them (lane_tail.looks: those it read whole
-    are in time order)."""
+    whole history again (its other inputs moved, or what the suffix cannot bound did); and
+    the target lane's `suffix.routed_on` trail where the suffix read it (from the kept
+    find's). `looks`: the node's lanes as its find read them (lane_tail.looks: those it read
+    whole are in time order)."""
     if kept.signals is None or kept.key[2:-1] != nkey[2:-1] or kept.key[0] is None:
-        return None
+        return None, None
     # a down node's newest looks (last in the key): a moved one re-detects from the one it
     # replaced; a lane's first one, from the start
     before, now = kept.key[-1], nkey[-1]
     changed = [old for old, new in zip(before, now, strict=False) if old != new]
     if before and now and None in changed:
-        return None
+        return None, None
     moved = [old for old in changed if old is not None] if before and now else []
     in_order = {k: t.lane for k, t in (looks or {}).items() if t.read == len(t.lane)}
     since = suffix.influence_from(
@@ -371,11 +376,14 @@ def _since(
     )
     if since is not None and kept.open:
         since = min(since, horizon_us)  # the window open at the old end of the data
-    if since is None or not suffix.reusable(
-        state, svc, node, since, kept.signals, found, kept.key[0][1 + PROBE_FACTS.index("target")]
-    ):
-        return None
-    return since
+    if since is None:
+        return None, None
+    was = kept.found.routed if kept.found is not None else None
+    routed = suffix.routed_on(state.probes["target"].get((svc, node), []), was)
+    targets = kept.key[0][1 + PROBE_FACTS.index("target")]
+    if not suffix.reusable(state, svc, node, since, kept.signals, found, targets, (was, routed)):
+        return None, routed
+    return since, routed
 
 
 def windows(
@@ -434,9 +442,11 @@ def windows(
             if kept is not None and old is not None and not lag_moved:
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
-                since = _since(
+                since, routed = _since(
                     state, svc, node, kept, nkey, found.lanes, old.horizon, back, found.looks
                 )
+                if routed is not None:
+                    found = found._replace(routed=routed)
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,

@@ -40,7 +40,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import check_lead
@@ -268,6 +268,26 @@ def routed_again(targets: Sequence[Sample]) -> int | None:
     return max((t.at_us for t in targets if t.value == "healthy"), default=None)
 
 
+class RoutedTrail(NamedTuple):
+    """`routed_again` of the target lane `lane`'s first `read` samples (`at`)."""
+
+    lane: Sequence[Sample]
+    read: int
+    at: int | None
+
+
+def routed_on(lane: Sequence[Sample], was: RoutedTrail | None) -> RoutedTrail:
+    """`routed_again(lane)`, read from `was` (the node's trail from its last refresh) on where
+    it read the same list: the fold appends to a lane and changes nothing in it
+    (fold.keep_sample), so its first `was.read` samples are those read then, and the latest
+    of a union is the later of its parts' latest. Else the whole lane."""
+    if was is None or was.lane is not lane or was.read > len(lane):
+        return RoutedTrail(lane, len(lane), routed_again(lane))
+    new = routed_again(lane[was.read :])
+    at = was.at if new is None else new if was.at is None else max(was.at, new)
+    return RoutedTrail(lane, len(lane), at)
+
+
 def reusable(
     state: FoldState,
     svc: ServiceRef,
@@ -276,11 +296,15 @@ def reusable(
     old: tuple[Tri, Tri, tuple[bool, ...], list[Iv]],
     found: Lanes,
     targets_before: int,
+    trails: tuple[RoutedTrail | None, RoutedTrail] | None = None,
 ) -> bool:
     """Whether the windows before `at_us` can be kept: R and F the same before it, where an
     unseen gap may have opened earlier (`Lanes.earlier`) the same before it, the same
     whole-lane facts (`shape`), the last look routing to the node the same or after it (the
-    target lane had `targets_before` samples), and a not-serving sample before it."""
+    target lane had `targets_before` samples), and a not-serving sample before it.
+    `trails`: the target lane's `routed_on` trails, the node's last refresh's and this one's
+    (the last look routing then, where it read `targets_before` samples of the same list, and
+    now), so that neither is read over the whole lane again."""
     routed, serves, was, earlier = old
     if was != shape(found):
         return False
@@ -294,8 +318,14 @@ def reusable(
     if not all(same_before(a, b, at_us) for a, b in pairs):
         return False
     lane = state.probes["target"].get((svc, node), [])
-    then = routed_again(lane[:targets_before])
-    if (then is None or then < at_us) and then != routed_again(lane):
+    last, now = trails if trails is not None else (None, None)
+    if last is not None and last.lane is lane and last.read == targets_before:
+        then = last.at
+    else:
+        then = routed_again(lane[:targets_before])
+    if (then is None or then < at_us) and then != (
+        now.at if now is not None and now.lane is lane else routed_again(lane)
+    ):
         return False
     first_bad = next((s.at_us for s in found.reason_samples if s.value not in _SERVING), None)
     return not found.reason_samples or (first_bad is not None and first_bad < at_us)

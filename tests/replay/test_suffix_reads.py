@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from gapwatch.replay import suffix
+from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.timefmt import to_micros
+from gapwatch.replay import node_cache, suffix
+from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.detect import detect
+from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.signals import Iv, Tri
 from tests.replay import builders
 from tests.replay import test_gap_tail as blips
@@ -77,3 +82,41 @@ def test_a_refresh_reads_no_whole_lane_for_the_suffix(monkeypatch: pytest.Monkey
     assert after == rebuilt
     assert sum(cut) <= 40, cut
     assert max(checked) <= 2, checked  # the endpoints and the Node lanes
+
+
+def _flapping_targets() -> list[Observation]:
+    """tests/replay/test_gap_tail.py's history with n2's LB target polled unhealthy one poll
+    in ten (its target lane grows every 100 s): the refresh's new samples land at its end."""
+    history = [o for o in blips._history() if o.kind != "TargetHealth"]
+    prev = None
+    for i in range(1, int(stretch.END / 20)):
+        t = 20.0 * i
+        history.append(builders.target(t, prev, "n1", "healthy"))
+        history.append(builders.target(t, prev, "n2", "unhealthy" if i % 10 == 5 else "healthy"))
+        prev = t
+    return sorted(history, key=lambda o: o.observed_at)
+
+
+def test_a_refresh_reads_only_the_new_samples_of_the_target_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suffix's last look routing to the node (`reusable`: then and now) carried on from
+    the node's last refresh: refreshed three times, the third reads only the target samples
+    appended since the second (`routed_again` over n2's 10 new samples; before: the 171 it
+    held at the second), and the windows are a rebuild's at every step."""
+    facts = builders.facts_of(_flapping_targets())
+    cuts = [to_micros(builders.at(stretch.END - s)) for s in (2000.0, 1000.0)]
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    done = 0
+    read: list[int] = []
+    for step, bound in enumerate([*cuts, None]):
+        more = [f for f in facts[done:] if bound is None or f.at_us <= bound]
+        fold(state, more)
+        done += len(more)
+        (svc,) = lb_facing(state)
+        if step == 2:
+            read = builders.counted([suffix], "routed_again", monkeypatch.setattr)
+        assert node_cache.windows(state, svc, DEFAULTS, cache) == detect(state, [svc], DEFAULTS)
+    lane = state.probes["target"][(svc, "n2")]
+    assert len(lane) > 150
+    assert read and sum(read) <= 20, read  # main: [1, 1, 171]

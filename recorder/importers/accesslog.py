@@ -101,7 +101,10 @@ def parse(record: Any, ctx: Context) -> Parsed:
 
 
 def notes(stats: Stats) -> list[str]:
-    """How many lines are the LB's own failures, and how many of those name no target."""
+    """How many lines are the LB's own failures, and how many of those name no target; nothing
+    when no line was imported (a count of 0 would read as "the LB failed no request")."""
+    if not stats.imported_records:
+        return []
     failed = stats.notes.get("failed", 0)
     lost = stats.notes.get("failed without target", 0)
     text = (

@@ -39,6 +39,24 @@ def test_strict_writes_nothing_and_stdin_works(tmp_path: Path) -> None:
     assert "16 observations: 16 new" in relaxed.stderr
 
 
+def test_an_access_log_with_no_line_imported_says_nothing_of_failed_requests(
+    tmp_path: Path,
+) -> None:
+    """A file of which no line is an access-log line (here prose) imports nothing; the summary
+    must not add "0 lines are the LB's own 502/503/504", which reads as "the LB failed no
+    request" when nothing was read at all. A real log still gets the count."""
+    gapwatch("db", "upgrade", cwd=tmp_path)
+    prose = "an access log is described here\nbut no line of it is one\n"
+    result = gapwatch("import", "elb-access-log", "-", cwd=tmp_path, stdin=prose)
+    assert result.returncode == 3
+    assert "2 rejected" in result.stderr
+    assert "502/503/504" not in result.stderr
+    real = (FIXTURES / "plaso-aws_elb_access.log").read_text()
+    counted = gapwatch("import", "elb-access-log", "-", cwd=tmp_path, stdin=real)
+    assert counted.returncode == 0, counted.stderr
+    assert "lines are the LB's own 502/503/504" in counted.stderr
+
+
 def test_metadata_level_audit_says_objects_are_missing(tmp_path: Path) -> None:
     gapwatch("db", "upgrade", cwd=tmp_path)
     sample = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"

@@ -8,7 +8,7 @@ from gapwatch.replay import gateconf
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.measure import Measured
-from gapwatch.replay.proxy import _version, gate_stated
+from gapwatch.replay.proxy import gate_stated, versions_of
 
 NAME = "proxy_terminating_endpoints"
 ASSUMED = "on from kube-proxy 1.26 (KEP-1669: beta, on by default; GA 1.28), unless set"
@@ -22,10 +22,7 @@ def gate_reading(state: FoldState, cluster: str, settings: DetectSettings) -> Me
         value = float(settings.proxy_terminating_endpoints)
         return Measured(NAME, value, 0, "set by `assumptions --set`")
     stated = gate_stated(state, cluster)
-    versions = {
-        node: _version(text) for (where, node), text in state.node_versions.items()
-        if where == cluster
-    }  # fmt: skip
+    versions = versions_of(state, cluster)
     if stated is None:  # the versions' default, where they all have the same
         defaults = {float(v is None or v >= (1, 26)) for v in versions.values()}
         return Measured(NAME, defaults.pop() if len(defaults) == 1 else None, 0, ASSUMED)

@@ -63,6 +63,15 @@ def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool 
     return memo[key]
 
 
+def versions_of(state: FoldState, cluster: str) -> dict[str, tuple[int, int] | None]:
+    """Each node of `cluster` -> its kube-proxy's (major, minor) version, as the Nodes stated it
+    (None: not read from the version text)."""
+    return {
+        node: _version(text) for (where, node), text in state.node_versions.items()
+        if where == cluster
+    }  # fmt: skip
+
+
 def gate_stated(state: FoldState, cluster: str) -> bool | None:
     """The ProxyTerminatingEndpoints gate as the cluster's kube-proxies state it: in their
     metrics (`kubernetes_feature_enabled`, every component from 1.26: kubernetes#112690; the
@@ -81,11 +90,7 @@ def gate_stated(state: FoldState, cluster: str) -> bool | None:
         if look.pte_gate is not None
     }
     if state.proxy_confs:
-        versions = {
-            node: _version(text) for (where, node), text in state.node_versions.items()
-            if where == cluster
-        }  # fmt: skip
-        seen.update(gateconf.statements(state, cluster, versions))
+        seen.update(gateconf.statements(state, cluster, versions_of(state, cluster)))
     memo[cluster] = found = seen.pop() if len(seen) == 1 else None
     return found
 

@@ -36,6 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -255,10 +256,7 @@ def main() -> None:
         peak = _own_peak_mb()
         print(f"{peak:.0f} {found}")
         return
-    server = os.environ.get("GAPWATCH_TEST_PG")
-    if not server:
-        sys.exit("set GAPWATCH_TEST_PG to a PostgreSQL server URL")
-    url = new_database(server)
+    url = new_database(_server())
     try:
         start = time.perf_counter()
         rows = build(url, args.services, args.nodes, args.events, args.rollout_minutes)
@@ -290,6 +288,28 @@ def new_database(server: str) -> str:
     with psycopg.connect(_dsn(server).rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
         c.execute(f"CREATE DATABASE {name}")
     return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def _server(hint: str = "") -> str:
+    server = os.environ.get("GAPWATCH_TEST_PG")
+    if not server:
+        sys.exit(f"set GAPWATCH_TEST_PG to a PostgreSQL server URL{hint}")
+    return server
+
+
+@contextmanager
+def store(db: str | None, events: int) -> Iterator[str]:
+    """`db` (a store `--keep` left), else a store of `events` events built on GAPWATCH_TEST_PG's
+    server for the block and dropped after it (benchmarks/replay_split.py, replay_fork.py)."""
+    if db is not None:
+        yield db
+        return
+    url = new_database(_server(", or pass --db"))
+    try:
+        build(url, 50, 20, events, 20)
+        yield url
+    finally:
+        drop_database(url)
 
 
 def drop_database(url: str) -> None:

@@ -115,18 +115,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    url = args.db
-    if url is None:
-        server = os.environ.get("GAPWATCH_TEST_PG")
-        if not server:
-            sys.exit("set GAPWATCH_TEST_PG to a PostgreSQL server URL, or pass --db")
-        url = bench.new_database(server)
-        bench.build(url, 50, 20, args.events, 20)
-    try:
+    with bench.store(args.db, args.events) as url:
         _measure(url, args.procs, args.repeat)
-    finally:
-        if args.db is None:
-            bench.drop_database(url)
 
 
 def _measure(url: str, procs: int, repeat: int) -> None:

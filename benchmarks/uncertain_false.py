@@ -3,7 +3,7 @@ true window, broken down by what made them possible, their width, and how near t
 
     .venv/bin/python benchmarks/uncertain_false.py --random 999 --first-seed 1 [--jobs 2]
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
-    [--with-metrics] [--with-cloudtrail] [--with-access-log]   # as accuracy.py's flags
+    [--with-metrics] [--with-cloudtrail] [--with-access-log] [--with-configz]   # as accuracy.py's
     [--without-nodeport]   # as accuracy.py's: the NodePort probes the recorder's default keeps
     [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
@@ -55,7 +55,7 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Window
 from gapwatch.replay.openness import Openness, change_bracket, read
-from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
+from gapwatch.replay.proxy import proxy_lag_hi, proxy_lag_measured, pte_sure
 from gapwatch.replay.unseen import pod_deaths
 from tests.replay.accuracy import nodeport_fallback
 
@@ -63,7 +63,8 @@ from tests.replay.accuracy import nodeport_fallback
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
 #: poll period, probe period (the scenario's), cause, what the extra observations could order,
 #: the access log's lines inside, what would have decided it (replay.openness's kinds), its
-#: width in seconds, and where it is (seed, node, start_earliest..end_latest) for `--list`.
+#: width in seconds, where it is (seed, node, start_earliest..end_latest) for `--list`, and the
+#: kube-proxy lag bound its Service read (`_lag_bound`).
 Row = tuple[
     str,
     str,
@@ -83,6 +84,7 @@ Row = tuple[
     str,
     str,
     float,
+    str,
     str,
 ]
 #: replay.openness's sides as this table names them
@@ -140,6 +142,7 @@ def _rows(job: tuple[int, dict[str, Any], bool]) -> list[Row]:
                 decide,
                 (hi - lo) / 1e6,
                 where,
+                _lag_bound(state, w),
             )
         )
     return out
@@ -183,6 +186,17 @@ def _features(
     pte = "PTE proven" if pte_sure(state, svc.cluster, node, settings) else "PTE not proven"
     mode = f"{ccm_mode(state, svc, settings)}-driven"
     return (side, f_src, r_src, width, near, lost, died, beside, w.cls, mode, pte), why
+
+
+def _lag_bound(state: FoldState, w: Window) -> str:
+    """The largest kube-proxy lag the Service's windows assume (replay.proxy.proxy_lag_hi): the
+    `proxy_lag_max_s` assumption where fewer than `min_measurements` lags were measured, else
+    the measured bound, bucketed."""
+    settings = measured_settings(state, w.service, DEFAULTS)
+    if proxy_lag_measured(state, w.service, settings) < settings.min_measurements:
+        return f"lag bound assumed ({settings.proxy_lag_max_s:g} s)"
+    hi = proxy_lag_hi(state, w.service, settings) / 1e6
+    return "lag bound measured, < 5 s" if hi < 5 else "lag bound measured, >= 5 s"
 
 
 def _changed(lane: list[Sample], good: str, initial: bool, lo: int, hi: int) -> bool:
@@ -250,11 +264,12 @@ def _table(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
         print(f"  {' / '.join(key):<58} {n:>5}  {n / len(rows):6.1%}")
 
 
-def _widths(rows: list[Row], index: int, title: str) -> None:
-    """Count, share and mean width (start_earliest..end_latest) by one column."""
+def _widths(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
+    """Count, share and mean width (start_earliest..end_latest) by one column or several."""
+    keys = (index,) if isinstance(index, int) else index
     groups: dict[str, list[float]] = {}
     for r in rows:
-        groups.setdefault(str(r[index]), []).append(r[17])
+        groups.setdefault(" / ".join(str(r[k]) for k in keys), []).append(r[17])
     print(f"{title}:")
     for key, got in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         share = len(got) / len(rows)
@@ -269,6 +284,7 @@ def main() -> None:
     parser.add_argument("--with-metrics", action="store_true")
     parser.add_argument("--with-cloudtrail", action="store_true")
     parser.add_argument("--with-access-log", action="store_true")
+    parser.add_argument("--with-configz", action="store_true")
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     without_nodeport = "as benchmarks/accuracy.py's: the NodePort probes `nodeport: fallback` keeps"
     parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
@@ -276,7 +292,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help=listing)
     args = parser.parse_args()
     options: dict[str, Any] = dict(
-        evidence_options(args.with_metrics, args.with_cloudtrail, args.with_access_log)
+        evidence_options(
+            args.with_metrics, args.with_cloudtrail, args.with_access_log, args.with_configz
+        )
     )
     options.update(observe_settings(args.set, parser))
     seeds = range(args.first_seed, args.first_seed + args.random)
@@ -291,6 +309,9 @@ def main() -> None:
     if not rows:
         return
     _widths(rows, 13, "cause (count, share, mean width)")
+    _widths(rows, (0, 8), "side / class (count, share, mean width)")
+    _widths(rows, (0, 1, 16), "side / F source / what would have decided it (mean width)")
+    _widths(rows, (13, 19), "cause / kube-proxy lag bound of its Service (mean width)")
     _table(rows, 16, "what would have decided it (replay.openness; + joins several)")
     _table(rows, (0, 16), "side / what would have decided it")
     _table(rows, (13, 14), "cause / extra observations inside its bounds")

@@ -1,0 +1,59 @@
+"""benchmarks/uncertain_false.py (session 31): the uncertain false windows by cause in the three
+modes the accuracy figures are given in (with the NodePort probes, `--without-nodeport`,
+`--without-nodeport --with-configz`), and by the kube-proxy lag bound each window's Service read
+(the assumed `proxy_lag_max_s` or a measured one: what the widest cause waits on). The script is
+run as a reader runs it, on a few development seeds, in a subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "uncertain_false.py"
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--random",
+            "30",
+            "--first-seed",
+            "100",
+            "--jobs",
+            "1",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _table(out: str, title: str) -> dict[str, int]:
+    """The rows (label -> count) of the table printed under `title`."""
+    lines = out.splitlines()
+    start = lines.index(f"{title}:") + 1
+    rows: dict[str, int] = {}
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        label, count = re.match(r"  (.+?)\s+(\d+)\s+\d", line).groups()  # type: ignore[union-attr]
+        rows[label] = int(count)
+    return rows
+
+
+def test_the_configz_mode_runs_and_every_window_has_its_lag_bound() -> None:
+    out = _run("--without-nodeport", "--with-configz")
+    total = int(re.match(r"seeds 100-129: (\d+) uncertain false windows", out).group(1))  # type: ignore[union-attr]
+    assert total > 0
+    bounds = _table(out, "cause / kube-proxy lag bound of its Service (mean width)")
+    assert sum(bounds.values()) == total
+    assert all("lag bound assumed (60 s)" in k or "lag bound measured" in k for k in bounds)
+    sides = _table(out, "side / class (count, share, mean width)")
+    assert sum(sides.values()) == total

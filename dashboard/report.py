@@ -4,8 +4,10 @@
 a `Postmortem`: plain data that `dashboard.report_render` turns into Markdown or self-contained
 HTML. Scope rules:
 
-- `rollout=ID`: that rollout's Service, from the rollout's start to its end (the windows the
-  replay grouped into it, plus any other window of the Service in that span).
+- `rollout=ID`: that rollout's Service, from the rollout's start to its end: the windows replay
+  grouped into it (as the dashboard's rollout page lists them, and as its advice counts them),
+  and how many other windows of the Service overlap that span, by the group that owns them
+  (another rollout or disruption, or none), which the report does not list.
 - `since`/`until`: every LB-facing Service (narrowed by `cluster`/`service`) with a window or a
   rollout in the range.
 
@@ -25,6 +27,7 @@ around the windows: replay.openness_scope).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +73,17 @@ class Recommendation:
 
 
 @dataclass(frozen=True, slots=True)
+class Neighbours:
+    """Windows of the Service in a rollout's span that another group owns (replay.group)."""
+
+    #: the owning group's id; None: the windows are in no rollout or disruption
+    group: str | None
+    #: what it is (`rollout of Deployment/x`), "" for None or a group the store no longer has
+    label: str
+    windows: int
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceReport:
     """Everything the report says about one Service in the chosen span."""
 
@@ -92,6 +106,10 @@ class ServiceReport:
     #: the windows and rollouts an earlier replay computed from events retention dropped
     #: since, kept as they were (api.retention_kept_note); empty without one
     kept_note: str = ""
+    #: a rollout's report: the rollout whose windows `windows` are (None: a range's report)
+    owner: Rollout | None = None
+    #: a rollout's report: the other groups' windows that overlap its span, not listed
+    neighbours: tuple[Neighbours, ...] = ()
 
     @property
     def lags(self) -> tuple[LagStats, ...]:
@@ -157,6 +175,10 @@ def _section(
     `advice_until`) where given (a rollout's: replay.rollout_range), of the windows `owner`
     owns when given (replay.owned)."""
     wins = api.windows(engine, service=svc, since=since, until=until)
+    neighbours: tuple[Neighbours, ...] = ()
+    if owner is not None:
+        neighbours = _neighbours(engine, svc, [w for w in wins if w.rollout != owner.id])
+        wins = list(owner.windows)
     nodes = sorted({w.node for w in wins} | {n for r in rollouts for n in r.nodes})
     segs = api.timeline(engine, svc, since=since, until=until, nodes=nodes) if nodes else []
     span = None
@@ -179,7 +201,27 @@ def _section(
         dropped_note=api.retention_dropped(engine, wins)[1],
         advice_note=_advice_note(engine, svc, wins, advice_over),
         kept_note=api.retention_kept_note(engine, wins, rollouts),
+        owner=owner,
+        neighbours=neighbours,
     )
+
+
+def _neighbours(
+    engine: Engine, svc: ServiceRef, others: Sequence[Window]
+) -> tuple[Neighbours, ...]:
+    """`others` (windows of `svc` another group owns) counted by group, the most first."""
+    if not others:
+        return ()
+    counts = Counter(w.rollout for w in others)
+    known = {r.id: r for r in api.rollouts(engine, service=svc)}
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
+    return tuple(
+        Neighbours(group, _label(known.get(group)) if group else "", n) for group, n in ranked
+    )
+
+
+def _label(group: Rollout | None) -> str:
+    return "" if group is None else f"{group.kind} of {group.workload}"
 
 
 def _advice_note(engine: Engine, svc: ServiceRef, wins: Sequence[Window], over: str) -> str:

@@ -146,8 +146,14 @@ def advice_intro(sec: ServiceReport) -> str:
         )
     lo, hi = sec.advice_span
     svc = sec.service
+    scope = f"the windows of this span ({_t(lo)} to {_t(hi)})"
+    if sec.owner is not None:  # replay's grouping, as the listed windows (replay.owned)
+        scope = (
+            f"the windows of this {sec.owner.kind.replace('-', ' ')}, over its range ({_t(lo)} "
+            f"to {_t(hi)}: to its end plus settle_s, as the What-if page reads it)"
+        )
     return (
-        f"For the windows of this span ({_t(lo)} to {_t(hi)}): {counts} span's recorded "
+        f"For {scope}: {counts} span's recorded "
         "timeline is replayed under the settings below. The lags it rests on are the "
         "Service's, measured over everything recorded. For every window ever recorded, "
         "render with `--advice-over history`, or run `gapwatch advise --service "
@@ -177,6 +183,12 @@ def summary(section: ServiceReport) -> str:
             "No gap windows could be seen: nothing recorded which nodes the load balancer routed "
             "to (no LB poller, CloudTrail, push API or service-controller Event)."
         )
+    if not wins and section.neighbours:
+        # "the LB never routed to a node that did not serve" is false: other groups' windows did
+        n = sum(g.windows for g in section.neighbours)
+        return (
+            f"No gap window of its own: replay gave the {n} in this span to other groups (below)."
+        )
     if not wins:
         return "No gap windows: the load balancer never routed to a node that did not serve."
     proven = sum(1 for w in wins if w.certain)
@@ -191,6 +203,30 @@ def summary(section: ServiceReport) -> str:
         f"{format_seconds(sum(w.duration_s for w in wins))} in total "
         f"(between {lo:.1f} and {hi:.1f} s given the sampling){cost}."
     )
+
+
+def neighbours_line(section: ServiceReport) -> str:
+    """How many windows of other groups overlap a rollout's span, and whose; empty without
+    one. The report lists and advises on the rollout's own windows only (replay.owned)."""
+    groups = section.neighbours
+    if not groups:
+        return ""
+    n = sum(g.windows for g in groups)
+    parts = [
+        f"{g.windows} to no rollout or disruption"
+        if g.group is None
+        else f"{g.windows} to {g.group}"
+        + (f" ({g.label}: `gapwatch report --rollout {g.group}`)" if g.label else "")
+        for g in groups
+    ]
+    return (
+        f"{n} other gap window{'s' if n != 1 else ''} of this Service overlap this span, not "
+        f"listed here nor counted by the advice: replay gave {_and(parts)}."
+    )
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _scope(report: Postmortem) -> str:
@@ -242,6 +278,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
                 "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
                 "",
             ]
+        out += [neighbours_line(sec), ""] if sec.neighbours else []
         out += [f"**Note: {sec.kept_note}.**", ""] if sec.kept_note else []
         if sec.openness or sec.dropped_note:
             out += ["### Why the possible windows are possible", ""]
@@ -363,6 +400,8 @@ def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501")
                 "it (shortest 0 s). In the figure, proven windows are solid, possible ones "
                 "hatched.</p>"
             )
+        if sec.neighbours:
+            body.append(f'<p class="note">{_code_html(neighbours_line(sec))}</p>')
         if sec.kept_note:
             body.append(f"<p><b>Note: {e(sec.kept_note)}.</b></p>")
         if sec.openness or sec.dropped_note:

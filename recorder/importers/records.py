@@ -7,7 +7,9 @@ on one line each), and pretty-printed or concatenated documents spanning many li
 object). A line that is not a whole JSON value and opens an object or array starts a document,
 which ends at the first line that makes it valid JSON. Wrapper documents are expanded by the
 format's `unwrap`: their items are reported as `FILE:LINE: items[N]: reason` with LINE the line the
-wrapper starts on. Text formats get each non-blank line as a string.
+wrapper starts on. A record that names a key twice is refused with the key and its path (orjson
+would keep the last: recorder/uniquekeys.py), an item of a wrapper alone, the wrapper whole when
+the repeat is outside its items. Text formats get each non-blank line as a string.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 from gapwatch.recorder.errors import InputCut, LineError
 from gapwatch.recorder.importers.base import Format
 from gapwatch.recorder.ndjson import RawLine, cut_raw, json_reason, open_input, read_lines
+from gapwatch.recorder.uniquekeys import repeated_reason, repeats
 
 #: Largest multi-line JSON document read into memory (a CloudTrail delivery file is at most a
 #: few MB; a `kubectl get -o json` list of a large cluster's Pods some tens of MB).
@@ -119,10 +122,42 @@ def read_records(
                 else:
                     yield item, item.text.decode("utf-8", "replace").strip(), ""
             return
+        unwrap = fmt.unwrap or _one_record
         for raw, value in json_values(lines, name):
-            items = fmt.unwrap(value) if fmt.unwrap and not isinstance(value, LineError) else None
-            if items is None:
-                yield raw, value, ""
-                continue
-            for index, element in enumerate(items):
-                yield raw, element, f"items[{index}]: "
+            yield from _records_of(raw, value, unwrap, name)
+
+
+def _records_of(
+    raw: RawLine | None, value: Any, unwrap: Callable[[Any], list[Any] | None], name: str
+) -> Iterator[Item]:
+    """The records of one JSON value: itself, or a wrapper's items; one that names a key twice
+    (recorder/uniquekeys.py) as a LineError, an item alone, the wrapper whole when the repeat is
+    outside its items."""
+    if isinstance(value, LineError) or raw is None:
+        yield raw, value, ""
+        return
+    try:
+        found = repeats(raw.text, value, unwrap)
+    except RecursionError:
+        yield raw, LineError(name, raw.number, "too deeply nested to check its keys"), ""
+        return
+    items = unwrap(value)
+    if found.whole is not None:
+        whole = "the record" if items is None else "the document"
+        yield raw, LineError(name, raw.number, repeated_reason(*found.whole, whole)), ""
+    elif items is None:
+        yield raw, value, ""
+    else:
+        for index, element in enumerate(items):
+            where = f"items[{index}]: "
+            inside = found.items.get(index)
+            if inside is None:
+                yield raw, element, where
+            else:
+                reason = where + repeated_reason(*inside, whole="the record")
+                yield raw, LineError(name, raw.number, reason), where
+
+
+def _one_record(_value: Any) -> None:
+    """The `unwrap` of a format whose every document is one record."""
+    return None

@@ -108,7 +108,8 @@ def parse(record: Any, ctx: Context) -> Parsed:
 
 def _unwrap(value: Any) -> list[Any] | None:
     """A list's items (a JSON array, or a `v1 List` / `NodeList` ...); API list items carry no
-    `kind`, so they get the one their list names."""
+    `kind`, so they get the one their list names, in place (the items stay the document's own
+    objects: recorder.uniquekeys.repeats tells them apart by identity)."""
     if isinstance(value, list):
         return value
     kind = opt_dict(value).get("kind")
@@ -118,10 +119,10 @@ def _unwrap(value: Any) -> list[Any] | None:
     if items is None or kind == "List":
         return items
     item_kind = kind.removesuffix("List")
-    return [
-        dict(item, kind=item_kind) if isinstance(item, Mapping) and "kind" not in item else item
-        for item in items
-    ]
+    for item in items:
+        if isinstance(item, dict) and "kind" not in item:
+            item["kind"] = item_kind
+    return items
 
 
 FORMAT = Format(

@@ -30,6 +30,7 @@ from gapwatch.recorder.lab.fakes.fakeclouds import CloudLbFake
 from gapwatch.recorder.lab.fakes.fakeelb import HealthProxy, MotoProcess
 from gapwatch.recorder.lab.fakes.fakeproxy import FakeKubeProxies, free_port
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.sim.providers import instance_of
 from gapwatch.recorder.sim.scenario import Scenario
 
 #: Credentials the boto3 chain reads; moto checks none of them (the lab's recorder gets these).
@@ -185,13 +186,16 @@ class LabWorld:
             ]
         spec = dict(obj.get("spec") or {})
         provider = spec.get("providerID")
-        if isinstance(provider, str) and "/" in provider:
-            head, _, sim_id = provider.rpartition("/")
+        if isinstance(provider, str) and provider:
+            # the simulated instance (its TargetHealth's Target.Id), as the scenario's cloud
+            # wrote it (recorder.sim.providers), becomes one of the lab's LB cloud
+            sim_id = instance_of(provider)
+            labels = obj["metadata"].get("labels") or {}
+            zone = str(labels.get("topology.kubernetes.io/zone") or "zone-1")
             if self.cloud is not None:
-                zone = head.rpartition("/")[2] or "zone-1"
                 spec["providerID"] = self.cloud.provider_id(sim_id, zone)
             else:
-                spec["providerID"] = f"{head}/{self.instance(sim_id)}"
+                spec["providerID"] = f"aws:///{zone}/{self.instance(sim_id)}"
         return {**obj, "spec": spec, "status": status}
 
     def apply(self, obs: Observation, at_s: float) -> None:

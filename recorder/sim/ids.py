@@ -24,5 +24,6 @@ def suffix(rng: random.Random, n: int = 5) -> str:
     return "".join(rng.choice(_HASH_ALPHABET) for _ in range(n))
 
 
-def instance_id(rng: random.Random) -> str:
-    return "i-0" + f"{rng.getrandbits(64):016x}"
+def instance_bits(rng: random.Random) -> int:
+    """The 64 random bits a new node's instance id is made of (recorder.sim.providers)."""
+    return rng.getrandbits(64)

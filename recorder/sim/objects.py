@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gapwatch.recorder.sim.clock import Clock
+from gapwatch.recorder.sim.providers import provider_id
 from gapwatch.recorder.sim.scenario import Scenario
 from gapwatch.recorder.sim.state import (
     Endpoint,
@@ -22,7 +23,7 @@ from gapwatch.recorder.sim.state import (
 def node_obj(n: NodeState, s: Scenario, clock: Clock, now_us: int) -> dict[str, Any]:
     status = "True" if n.ready else "Unknown" if not n.up else "False"
     reason = "KubeletReady" if n.ready else "NodeStatusUnknown" if not n.up else "KubeletNotReady"
-    spec: dict[str, Any] = {"providerID": f"aws:///{n.zone}/{n.instance_id}"}
+    spec: dict[str, Any] = {"providerID": provider_id(s.nodes.cloud, n.zone, n.instance_id)}
     taints: list[dict[str, Any]] = []
     if n.unschedulable:
         spec["unschedulable"] = True

@@ -152,7 +152,12 @@ GKE_L4: dict[str, Any] = {
         "A GKE L4 passthrough LB: health check interval 8 s, healthy after 1, unhealthy after 3 "
         "(24 s to steer away; GKE L4 health-check defaults); kube-proxy 1.30; a Deployment rollout."
     ),
-    "nodes": {"kubelet_version": "v1.30.5", "kube_proxy_version": "v1.30.5"},
+    "nodes": {
+        "kubelet_version": "v1.30.5",
+        "kube_proxy_version": "v1.30.5",
+        "cloud": "gcp",
+        "zones": ["us-central1-a", "us-central1-b", "us-central1-c"],
+    },
     "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
     "lb": {"health_check": {"interval_s": 8, "healthy_threshold": 1, "unhealthy_threshold": 3}},
 }
@@ -164,7 +169,12 @@ ALIBABA_SLB: dict[str, Any] = {
         "Alibaba's CCM rewrites the vServer group whenever endpoints or nodes change "
         "(endpoint-driven); kube-proxy 1.24 (PTE off); a rollout and a drain."
     ),
-    "nodes": {"kubelet_version": "v1.24.17", "kube_proxy_version": "v1.24.17"},
+    "nodes": {
+        "kubelet_version": "v1.24.17",
+        "kube_proxy_version": "v1.24.17",
+        "cloud": "alibaba",
+        "zones": ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"],
+    },
     "events": [
         {"at_s": 60, "action": "rollout", "workload": "ingress"},
         {"at_s": 300, "action": "drain", "node": "NODE3"},
@@ -178,7 +188,12 @@ TENCENT_CLB: dict[str, Any] = {
         "Tencent TKE with local-svc-only-bind-node-with-pod: the CLB binds only nodes with a "
         "ready pod (endpoint-driven); kube-proxy 1.26 (PTE on by default)."
     ),
-    "nodes": {"kubelet_version": "v1.26.15", "kube_proxy_version": "v1.26.15"},
+    "nodes": {
+        "kubelet_version": "v1.26.15",
+        "kube_proxy_version": "v1.26.15",
+        "cloud": "tencent",
+        "zones": ["100003", "100004", "100006"],
+    },
     "kube_proxy": {"proxy_terminating_endpoints": True},
 }
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from gapwatch.recorder.sim.core import Lag
+from gapwatch.recorder.sim.providers import Cloud
 
 CcmMode = Literal["endpoint-driven", "node-driven"]
 Listener = Literal["http", "tcp"]
@@ -61,6 +62,8 @@ ACTIONS: tuple[str, ...] = (
 class Nodes:
     count: int = 3
     names: tuple[str, ...] = ()
+    #: whose machines: their instance ids and providerIDs (recorder.sim.providers)
+    cloud: Cloud = "aws"
     zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")
     kubelet_version: str = "v1.27.8"
     kube_proxy_version: str = "v1.27.8"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from gapwatch.recorder.sim import ids
+from gapwatch.recorder.sim import ids, providers
 from gapwatch.recorder.sim.api import Api
 from gapwatch.recorder.sim.ccm import Ccm
 from gapwatch.recorder.sim.clock import Clock
@@ -158,7 +158,9 @@ class World:
             name=name,
             index=i,
             uid=ids.uid(self.rng),
-            instance_id=ids.instance_id(self.rng),
+            instance_id=providers.instance_id(
+                self.s.nodes.cloud, ids.instance_bits(self.rng), name
+            ),
             zone=zones[i % len(zones)],
             ip=f"10.0.{(i // 250) % 256}.{i % 250 + 10}",
             created_us=created_us,

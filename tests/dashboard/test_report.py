@@ -142,7 +142,8 @@ def test_markdown_report_of_the_seed_rollout(
     )
     # the advice answers for this rollout's windows, as the dashboard's rollout page does
     assert advice.windows_before == len(mine)
-    assert f"For the windows of this span ({to_text(seed_rollout.start_us)} to " in text
+    start = to_text(seed_rollout.start_us)
+    assert f"For the windows of this rollout, over its range ({start} to " in text
     assert f"{advice.windows_before} windows observed, {advice.windows_after} left" in text
     # and says where each setting is set on this platform (the knobs `gapwatch advise` prints)
     assert advice.knobs

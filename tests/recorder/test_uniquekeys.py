@@ -89,3 +89,23 @@ def test_where_and_which_key() -> None:
     }
     for text, expected in cases.items():
         assert repeated_key(text, orjson.loads(text)) == expected, text
+
+
+def test_a_wrapper_item_is_told_from_the_wrapper() -> None:
+    """`repeats`: each item's first repeat by its index, its path from the item; a repeat outside
+    the items (here `Records` itself) is the document's."""
+    from gapwatch.recorder.importers.base import list_under
+    from gapwatch.recorder.uniquekeys import Repeats, repeats
+
+    def records(value: Any) -> list[Any] | None:
+        return list_under(value, "Records")
+
+    def found(text: bytes) -> Repeats:
+        return repeats(text, orjson.loads(text), records)
+
+    assert found(b'{"Records":[{"a":1},{"b":{"c":1}}]}') == Repeats(None, {})
+    inside = b'{"Records":[{"a":1,"a":2},{"b":{"c":1,"c":2}},{"d":1}]}'
+    assert found(inside) == Repeats(None, {0: ("", "a"), 1: ("b", "c")})
+    outside = b'{"Records":[{"a":1}],"Records":[{"a":1,"a":2}]}'
+    assert found(outside).whole == ("", "Records")
+    assert found(b'{"x":{"y":1,"y":1},"Records":[]}') == Repeats(("x", "y"), {})

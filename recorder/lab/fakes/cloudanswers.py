@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gapwatch.recorder.sim import providers
+
 #: The clouds the lab can serve besides AWS, by the name `gapwatch lab --lb` takes.
 CLOUDS = ("alibaba", "tencent", "huawei")
 #: cloud -> its poller's configuration key (recorder/sources/lb/build.py)
@@ -68,12 +70,9 @@ def instance_id(cloud: str, sim_id: str) -> str:
 
 
 def provider_id(cloud: str, region: str, zone: str, ident: str) -> str:
-    """The Node's `spec.providerID` as each cloud's CCM writes it (recorder/sources/lb/nodemap)."""
-    if cloud == "alibaba":
-        return f"{region}.{ident}"
-    if cloud == "tencent":
-        return f"qcloud:///{zone}/{ident}"
-    return f"huaweicloud://{zone}/{ident}"
+    """The Node's `spec.providerID` as each cloud's CCM writes it (recorder/sources/lb/nodemap),
+    as the simulator writes it (recorder.sim.providers)."""
+    return providers.provider_id(cloud, zone, ident, region=region)
 
 
 def request_id(seq: int) -> str:

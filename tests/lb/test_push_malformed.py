@@ -16,12 +16,14 @@ import json
 import logging
 import signal
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from gapwatch.recorder.health import health_app, serve
 from gapwatch.recorder.metrics import RecorderMetrics
+from gapwatch.recorder.sources.lb.push import load_token
 from tests.lb.test_push import TOKEN, Receiver, _samples, receiver
 
 __all__ = ["receiver"]  # the fixture, imported for the tests below
@@ -115,3 +117,23 @@ def test_the_recorders_health_server_keeps_a_scrapers_token_out_of_the_log(
     assert secret.decode() not in said
     assert "Traceback" not in said
     assert "malformed HTTP request refused" in said
+
+
+def test_a_token_file_every_user_may_read_is_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token file of the process's own user that every user of the machine may read (0644,
+    what `echo TOKEN > token` makes under the usual umask) was read without a word: on a shared
+    machine anyone could push. Now a warning names the file and its mode, never the token;
+    0600 says nothing. (A Secret the kubelet mounts is root's, read by a non-root user: no
+    warning there.)"""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o644)
+    assert load_token(token_file, env={}) == TOKEN
+    said = capsys.readouterr().out
+    assert "push token file readable by every user" in said and "0644" in said, said
+    assert str(token_file) in said and TOKEN not in said
+    token_file.chmod(0o600)
+    assert load_token(token_file, env={}) == TOKEN
+    assert "readable" not in capsys.readouterr().out

@@ -80,6 +80,7 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
     if token_file is not None:
         try:
             token = token_file.read_text("utf-8").strip()
+            _warn_if_everyone_reads(token_file)
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the token file: {exc.strerror}") from exc
         where = str(token_file)
@@ -99,6 +100,20 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
             "word (clients send it as Authorization: Bearer TOKEN)"
         )
     return token
+
+
+def _warn_if_everyone_reads(token_file: Path) -> None:
+    """Warn of a token file of this process's user that every user may read (0644 under the
+    usual umask: on a shared machine anyone could push). Not of another user's file: a Secret
+    the kubelet mounts is root's and read by the container's one non-root user."""
+    st = token_file.stat()
+    if st.st_mode & 0o004 and st.st_uid == os.getuid():
+        log.warning(
+            "push token file readable by every user",
+            file=str(token_file),
+            mode=f"{st.st_mode & 0o777:04o}",
+            fix=f"chmod 600 {token_file}",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,21 +36,23 @@ import psycopg
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 
+from gapwatch.dashboard import sqliterow
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
-from gapwatch.dashboard.sqlitemem import Stopper
+from gapwatch.dashboard.sqlitemem import Stopper, cap_heap
 from gapwatch.recorder.partitions import PARTITION_TABLE
 from gapwatch.recorder.store import normalize_url, redact
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ROW_LIMIT = 1000
 DEFAULT_BYTE_LIMIT = 32 * 1024 * 1024
-#: Longest string or blob a SQLite console query may build (SQLITE_LIMIT_LENGTH).
-SQLITE_VALUE_LIMIT = 16 * 1024 * 1024
-#: Most columns a SQLite console row may have (SQLITE_LIMIT_COLUMN; the widest relation has 24):
-#: with the value limit a row is at most 1 GiB, as on PostgreSQL, and rows are fetched one at a
-#: time, so a query cut at its byte limit has held one row beyond it, not 500.
-SQLITE_COLUMN_LIMIT = 64
+#: Longest string or blob a SQLite console query may build (SQLITE_LIMIT_LENGTH), and less in a
+#: row of more than 4 columns: a row holds 64 MiB at most (dashboard/sqliterow.py).
+SQLITE_VALUE_LIMIT = sqliterow.VALUE_BYTES
+#: Most columns a SQLite console row may have (SQLITE_LIMIT_COLUMN; the widest relation has 24);
+#: rows are fetched one at a time, so a query cut at its byte limit has held one row beyond it,
+#: not 500.
+SQLITE_COLUMN_LIMIT = sqliterow.COLUMNS
 #: Functions no console query calls: fts3_tokenizer hands out (and with two arguments replaces)
 #: a C pointer of the library; load_extension loads a shared library.
 _SQLITE_DENIED_FUNCTIONS = {"fts3_tokenizer", "load_extension"}
@@ -108,7 +110,7 @@ class RowStream:
         while True:
             try:
                 chunk = self.fetch(CHUNK)
-            except (psycopg.Error, sqlite3.Error) as exc:
+            except (psycopg.Error, sqlite3.Error, MemoryError) as exc:
                 raise self.translate(exc) from None
             if not chunk:
                 return
@@ -163,6 +165,8 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         raise QueryError(f"cannot open {path} read-only: {exc}") from None
 
     stopper = Stopper(deadline)
+    value_limit = SQLITE_VALUE_LIMIT
+    heap_cap = cap_heap()  # the process's SQLite heap, between two looks of the stopper
 
     def translate(exc: Exception) -> QueryError:
         if stopper.over_memory:
@@ -170,7 +174,10 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
                 f"query cancelled: its sorts and temporary tables held more than "
                 f"{stopper.limit_bytes // 2**20} MiB (the SQLite console's limit)"
             )
-        return _sqlite_error(exc, limits.timeout_s)
+        if isinstance(exc, MemoryError):
+            cap = f"its {heap_cap // 2**20} MiB cap" if heap_cap else "no more memory"
+            return QueryRejected(f"query cancelled: SQLite's memory in this process reached {cap}")
+        return _sqlite_error(exc, limits.timeout_s, value_limit)
 
     try:
         conn.execute("PRAGMA query_only=ON")
@@ -179,11 +186,14 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, SQLITE_COLUMN_LIMIT)
         conn.set_authorizer(_sqlite_authorizer)
         conn.set_progress_handler(stopper, 2000)
+        # a row's values share its 64 MiB: the limit follows the column count (sqliterow.py)
+        value_limit = sqliterow.value_limit(sqliterow.result_columns(conn, sql))
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, value_limit)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
         fetch: Callable[[int], list[Any]] = _one_row(cursor) if cursor.description else _none
         yield RowStream(columns, fetch, limits, translate)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, MemoryError) as exc:
         raise translate(exc) from None
     finally:
         conn.close()
@@ -202,7 +212,7 @@ def _one_row(cursor: sqlite3.Cursor) -> Callable[[int], list[Any]]:
     return fetch
 
 
-def _sqlite_error(exc: Exception, timeout_s: float) -> QueryError:
+def _sqlite_error(exc: Exception, timeout_s: float, value_limit: int) -> QueryError:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and "interrupted" in text:
         return QueryTimeout(f"query cancelled after {timeout_s:g} s")
@@ -211,7 +221,8 @@ def _sqlite_error(exc: Exception, timeout_s: float) -> QueryError:
     if "readonly" in text or "not authorized" in text:
         return QueryRejected(f"the SQL console is read-only: {text}")
     if "too big" in text:
-        return QueryRejected(f"a value is larger than {SQLITE_VALUE_LIMIT} bytes: {text}")
+        share = "" if value_limit == SQLITE_VALUE_LIMIT else ", this query's share of a row"
+        return QueryRejected(f"a value is larger than {value_limit} bytes{share}: {text}")
     return QueryError(text)
 
 

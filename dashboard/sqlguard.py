@@ -16,7 +16,9 @@ and then run any SQL through `query_to_xml(...)`. So the guard checks the *login
    its first rows lifts `work_mem` for the sorts and hashes that start after: a 5,000,000-row sort
    held in memory past a 64 MB temp_file_limit; deploy/sql/roles.sql revokes it from PUBLIC),
    nor on `pg_logical_emit_message` (it writes the server's WAL from a read-only transaction,
-   committed or not: 192 MB in 0.5 s, bounded by no temp_file_limit; revoked there too).
+   committed or not: 192 MB in 0.5 s, bounded by no temp_file_limit; revoked there too) or the
+   large object creators `lo_create`, `lo_creat`, `lo_from_bytea` (on PostgreSQL 15 they write
+   pg_largeobject and its WAL from a read-only transaction: revoked there too).
    gapwatch_reader itself must be harmless too.
 2. `begin_guarded`: in the query's transaction, `READ ONLY`, `statement_timeout`, `lock_timeout`,
    `work_mem`, `hash_mem_multiplier` (1), `max_parallel_workers_per_gather` (0: each worker
@@ -50,12 +52,17 @@ DANGEROUS_ROLES = (
 #: The function a query could change its own limits with (SET itself cannot run in a cursor).
 SET_CONFIG = "pg_catalog.set_config(text, text, boolean)"
 REVOKE_SET_CONFIG = f"REVOKE EXECUTE ON FUNCTION {SET_CONFIG} FROM PUBLIC"
-#: The functions that write WAL from a read-only transaction: every overload (PostgreSQL 17
-#: replaced the two of 15 with one taking a fourth argument).
+#: The functions that write the server's disk from a read-only transaction, committed or not,
+#: every overload (PostgreSQL 17 replaced the two pg_logical_emit_message of 15 with one taking
+#: a fourth argument): pg_logical_emit_message the WAL (192 MB in 0.5 s, session 29); the large
+#: object creators pg_largeobject and the WAL (137 MB of WAL and 187 MB of table in 10 s on
+#: 15.18, session 31; without them no large object exists that the login may write).
 WAL_WRITER = "pg_logical_emit_message"
+DISK_WRITERS = (WAL_WRITER, "lo_create", "lo_creat", "lo_from_bytea")
 _WAL_WRITERS = f"""
 SELECT p.oid::regprocedure::text FROM pg_proc p
-WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = '{WAL_WRITER}'
+WHERE p.pronamespace = 'pg_catalog'::regnamespace
+  AND p.proname IN ({", ".join(f"'{name}'" for name in DISK_WRITERS)})
 """
 REVOKE_WAL_WRITER = f"""DO $$
 DECLARE f text;
@@ -70,7 +77,8 @@ HOW_TO = (
     "point the console at a login made for it (GAPWATCH_CONSOLE_DB / --db): deploy/sql/roles.sql's "
     f"gapwatch_console, or CREATE ROLE gapwatch_console LOGIN PASSWORD '...' IN ROLE {READER}; "
     "ALTER ROLE gapwatch_console SET temp_file_limit = '256MB'; in the store's database "
-    f"{REVOKE_SET_CONFIG} and from {WAL_WRITER} (deploy/sql/roles.sql, docs/dashboard.md)"
+    f"{REVOKE_SET_CONFIG} and from {', '.join(DISK_WRITERS)} (deploy/sql/roles.sql, "
+    "docs/dashboard.md)"
 )
 
 
@@ -154,9 +162,10 @@ def check_login(conn: psycopg.Connection[Any]) -> None:
         wal = _one(conn, _WAL_WRITERS + "AND has_function_privilege(%s, p.oid, 'EXECUTE')", who)
         if wal is not None:
             raise UnsafeLogin(
-                f"{who} may call {wal} (a query could write the server's WAL, read-only or "
+                f"{who} may call {wal} (a query could write the server's disk, read-only or "
                 f"not): as a superuser, in the store's database, REVOKE EXECUTE ON FUNCTION "
-                f"{wal} FROM PUBLIC (deploy/sql/roles.sql revokes every overload)"
+                f"{wal} FROM PUBLIC (deploy/sql/roles.sql revokes every overload of "
+                f"{', '.join(DISK_WRITERS)})"
             )
     # Before the membership: granting gapwatch_reader to a login that writes (the migration's,
     # the recorder's, the dashboard's pages') would only lead to this refusal, so that is not the

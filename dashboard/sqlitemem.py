@@ -15,6 +15,14 @@ moment may stop a query a little early, never late by more than what one check i
 allocates. The process's resident size would not do: memory the process freed earlier stays
 resident (the allocator keeps it), and a sort grows into it without the size moving.
 
+The handler looks at the heap every 64,000 VM steps, and a query can allocate a great deal in
+fewer: 64 rows of 16 MiB values put in a materialized CTE, or 64 such values computed for one
+row, took a few hundred steps and 1.1 GB / 2.6 GB (session 31's review). So the console also
+caps the process's SQLite heap as a whole (`cap_heap`: `sqlite3_hard_heap_limit64`,
+HARD_HEAP_BYTES): an allocation past it fails, and the query with it, with SQLite's "out of
+memory" (Python's MemoryError), whatever the interval. It is the process's, so it binds the
+dashboard's own SQLite reads too, which hold a few MiB (page caches, sorts that spill to files).
+
 Where the symbol cannot be read (a Python whose sqlite3 module links SQLite statically and
 hides it, or a SQLite built without memory statistics: `memory_used` reads 0 with a connection
 open), the handler falls back to the resident size, with that weakness: `heap_reader` says which.
@@ -32,6 +40,9 @@ from collections.abc import Callable
 #: Memory a SQLite console query may add to the process for sorts and temporary tables
 #: (PostgreSQL's console: work_mem 16 MB in memory, the login's temp_file_limit on disk).
 SQLITE_MEMORY_LIMIT = 256 * 1024 * 1024
+#: The whole process's SQLite heap at most (every connection), set by the first console query:
+#: a backstop between two looks of the progress handler, twice the per-query limit.
+HARD_HEAP_BYTES = 2 * SQLITE_MEMORY_LIMIT
 #: Progress-handler calls between two looks at the memory (each call is 2,000 SQLite VM steps;
 #: reading /proc/self/statm, the fallback, costs about as much as 2,000 steps).
 CHECK_EVERY = 32
@@ -64,6 +75,24 @@ def sqlite_heap() -> Callable[[], int] | None:
 
 
 _HEAP = sqlite_heap()
+
+
+def cap_heap(limit_bytes: int = HARD_HEAP_BYTES) -> int | None:
+    """Cap the process's SQLite heap at `limit_bytes` unless a lower cap is set; the cap in force
+    (None where the library does not give the function)."""
+    try:
+        import _sqlite3
+
+        hard = ctypes.CDLL(_sqlite3.__file__).sqlite3_hard_heap_limit64
+    except (ImportError, OSError, AttributeError):
+        return None
+    hard.restype = ctypes.c_int64
+    hard.argtypes = [ctypes.c_int64]
+    current = int(hard(-1))  # a negative argument reads it
+    if current <= 0 or current > limit_bytes:
+        hard(limit_bytes)
+        return limit_bytes
+    return current
 
 
 def heap_reader() -> tuple[str, Callable[[], int]]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gapwatch.recorder.httplog import ParserLog
 from gapwatch.recorder.metrics import RecorderMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -53,7 +54,11 @@ async def serve(
     """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port."""
     host, _, port = listen.rpartition(":")
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, keepalive_timeout=idle_timeout_s
+        app,
+        handle_signals=False,
+        access_log=None,
+        keepalive_timeout=idle_timeout_s,
+        logger=ParserLog(),  # a malformed scrape: one line, never its Authorization header
     )
     await runner.setup()
     site = web.TCPSite(runner, host or "0.0.0.0", int(port))

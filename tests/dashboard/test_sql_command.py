@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from gapwatch.dashboard.cli import app
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlconsole import SQLITE_VALUE_LIMIT, run_query
+from gapwatch.dashboard.sqlitemem import HARD_HEAP_BYTES
 from tests.dashboard.conftest import drop_login, make_console_login
 
 #: The issue's bound for a 3,000,000-row SELECT.
@@ -138,6 +139,58 @@ def test_sqlite_refuses_library_pointers_and_wide_rows(tmp_path: Path) -> None:
     with pytest.raises(QueryError, match="too many columns"):
         run_query(db, "SELECT " + ", ".join(["zeroblob(16000000)"] * 65))
     assert len(run_query(db, "SELECT " + ", ".join(["1"] * 64)).columns) == 64
+
+
+def test_a_sqlite_row_is_bounded_as_a_whole(tmp_path: Path) -> None:
+    """64 columns of 16,000,000 characters each: a row of 1 GiB, built between two looks of the
+    progress handler; `gapwatch sql` peaked at 2,994 MB (`printf('%.*c', 16000000, 'x')`) and
+    3,001 MB (`hex(zeroblob(8000000))`) and answered 23 s into a 5 s deadline (session 31's
+    review; the dashboard's pod has 2 GiB). Now each value of a 64-column row gets 1 MiB (a
+    row's 64 MiB shared by its columns): the query is refused at once (printf, whose output
+    past the limit SQLite makes NULL, answers NULLs); one column of 16,000,000 still answers,
+    and so does a 64-column row of 1 MiB values."""
+    db = tmp_path / "store.db"
+    sqlite3.connect(db).close()
+    url = f"sqlite:///{db}"
+    wide = "SELECT " + ", ".join(f"hex(zeroblob(8000000)) AS c{i}" for i in range(64))
+    code, rss, err = _run_measured(["sql", wide, "--db", url, "--csv"])
+    assert code == 1 and "larger than 1048576 bytes" in err, err
+    assert rss < RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
+    wide = "SELECT " + ", ".join(f"printf('%.*c', 16000000, 'x') AS c{i}" for i in range(64))
+    code, rss, err = _run_measured(["sql", wide, "--db", url, "--csv"])
+    assert code == 0 and rss < RSS_LIMIT_BYTES, f"exit {code}, peak RSS {rss / 2**20:.0f} MiB"
+    one = run_query(url, "SELECT length(hex(zeroblob(8000000)))")
+    assert one.rows == [(16_000_000,)]
+    fits = ", ".join(f"length(printf('%.*c', 1000000, 'x')) AS c{i}" for i in range(64))
+    assert run_query(url, "SELECT " + fits).rows == [(1_000_000,) * 64]
+
+
+#: 64 values of 16,000,000 characters: those of a row of one column, and a materialized CTE's
+_STEPS = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c LIMIT 64) "
+_HEAPED = (
+    "SELECT " + " + ".join(f"length(c{i})" for i in range(64)) + " FROM (SELECT "
+    + ", ".join(f"hex(zeroblob(8000000)) AS c{i}" for i in range(64)) + ")",
+    _STEPS + ", m AS MATERIALIZED (SELECT hex(zeroblob(8000000)) AS x FROM c) "
+    "SELECT count(*) FROM m",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("query", _HEAPED, ids=["one-row", "materialized"])
+def test_sqlite_heap_is_capped_between_two_looks_of_the_progress_handler(
+    tmp_path: Path, query: str
+) -> None:
+    """1 GiB of values made in a few hundred VM steps, between two looks of the progress
+    handler at the heap (every 64,000 steps): `gapwatch sql` peaked at 2,623 MB (one row's
+    expressions) and 1,146 MB (a materialized CTE) and answered past its deadline (session 31's
+    review). Now the process's SQLite heap is capped (sqlitemem.HARD_HEAP_BYTES) and the query
+    refused, naming the cap."""
+    db = tmp_path / "store.db"
+    sqlite3.connect(db).close()
+    code, rss, err = _run_measured(["sql", query, "--db", f"sqlite:///{db}", "--csv"])
+    assert code == 1 and "512 MiB cap" in err, err
+    assert rss < HARD_HEAP_BYTES + RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
+    # and the next query of the process still runs
+    assert run_query(f"sqlite:///{db}", _STEPS + "SELECT count(*) FROM c").rows == [(64,)]
 
 
 def test_sqlite_sorts_stop_at_the_memory_limit(tmp_path: Path) -> None:

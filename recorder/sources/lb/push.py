@@ -7,6 +7,8 @@ per line, blank lines ignored. The answer:
 - 413 when the body is larger than `max_body_bytes` or has more than `max_lines` lines;
 - 408 when the body has not arrived `read_timeout_s` after the headers (a connection that has
   not sent a whole request's headers, or is idle, that long is closed);
+- 400 from aiohttp's parser for a request HTTP forbids (a control byte in a header line): said
+  in one throttled log line without the request's bytes (recorder/httplog.py);
 - 400 when any line is not valid: nothing of the request is stored, and the answer names every
   bad line and why (`{"error": ..., "lines": [{"line": 3, "reason": "..."}]}`);
 - 200 `{"received": N, "stored": S, "duplicates": D}` otherwise: the whole request is written in
@@ -35,6 +37,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from gapwatch.recorder.errors import ConfigError, GapwatchError, ObservationError
+from gapwatch.recorder.httplog import ParserLog
 from gapwatch.recorder.ndjson import UTF8_BOM, check_storable
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.sources.base import SourceContext
@@ -77,6 +80,7 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
     if token_file is not None:
         try:
             token = token_file.read_text("utf-8").strip()
+            _warn_if_everyone_reads(token_file)
         except OSError as exc:
             raise ConfigError(f"{token_file}: cannot read the token file: {exc.strerror}") from exc
         where = str(token_file)
@@ -96,6 +100,20 @@ def load_token(token_file: Path | None, env: Mapping[str, str] = os.environ) -> 
             "word (clients send it as Authorization: Bearer TOKEN)"
         )
     return token
+
+
+def _warn_if_everyone_reads(token_file: Path) -> None:
+    """Warn of a token file of this process's user that every user may read (0644 under the
+    usual umask: on a shared machine anyone could push). Not of another user's file: a Secret
+    the kubelet mounts is root's and read by the container's one non-root user."""
+    st = token_file.stat()
+    if st.st_mode & 0o004 and st.st_uid == os.getuid():
+        log.warning(
+            "push token file readable by every user",
+            file=str(token_file),
+            mode=f"{st.st_mode & 0o777:04o}",
+            fix=f"chmod 600 {token_file}",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +208,10 @@ class PushHandler:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return False
-        return hmac.compare_digest(given.strip().encode("utf-8"), self._token)
+        # aiohttp hands bytes that are not UTF-8 over as surrogates: kept as the bytes they were
+        # (a strict encode raised, and a token of such bytes was a 500 with a traceback)
+        given_bytes = given.strip().encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given_bytes, self._token)
 
     async def post(self, request: web.Request) -> web.Response:
         response = await self._answer(request)
@@ -311,7 +332,9 @@ async def serve(
     has not sent a whole request's headers `limits.read_timeout_s` after it opened (or after its
     last answer) is closed, and at most `limits.max_connections` are open at once."""
     host, port = parse_listen(listen)
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=limits.read_timeout_s)
+    runner = web.AppRunner(
+        app, access_log=None, keepalive_timeout=limits.read_timeout_s, logger=ParserLog()
+    )
     await runner.setup()
     assert runner.server is not None  # set by setup()
     listener = Listener(runner.server, limits.max_connections)

@@ -94,6 +94,7 @@ from gapwatch.replay.undecided import (
     unseen_lb_excursion,
     unseen_return,
 )
+from gapwatch.replay.unprogrammed_rise import registered_unprogrammed
 from gapwatch.replay.unseen import (
     bad_looks,
     death_earliest,
@@ -191,6 +192,9 @@ def classify(
         # a node for its ready endpoints, a health check passes on a ready one counted), the
         # look-ahead finds only a ready endpoint seen late (`windows_from` names the leaving)
         ready = value_at(lanes_.eps, at_us) == "ready"
+        # an endpoint listed ready in the rise range that kube-proxy never programmed: the
+        # registration is its, and nothing was forwarded to close (replay.unprogrammed_rise)
+        ready = ready or registered_unprogrammed(lanes_.eps, lanes_.serves, since_us, at_us)
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -1219,6 +1223,16 @@ def windows_from(
             # read from the endpoint listed at the LB's latest rise (`classify`): its leaving,
             # seen within the watch skew after, may have come first, leaving nothing listed
             also = (*also, CBD)
+        if (
+            cls != RBF
+            and RBF not in also
+            and lb_opened
+            and lanes_.closing is not None
+            and registered_unprogrammed(lanes_.eps, lanes_.closing, since, probe)
+        ):
+            # rule CC under the gate off, where a gate that may be on kept F possible over the
+            # terminating endpoint (replay.unprogrammed_rise): that reading is named
+            also = (*also, RBF)
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint

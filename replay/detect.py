@@ -86,6 +86,7 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     lb_excursion,
+    listed_inside,
     opened_before_ready,
     rules_gone_unordered,
     rules_left_unordered,
@@ -1290,6 +1291,10 @@ def windows_from(
                 drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
+            if other == RBF and not before_look and listed_inside(lanes_.eps, cand.start, at):
+                # read from kube-proxy's close at its latest instant, the replacement listed
+                # inside the piece: the close may have come before the listing
+                also = _naming(also, cls, CBD)
             if other in (CBD, PGBD):
                 # that reading's own start leaves a death and kube-proxy's close unordered
                 # as the window's class does (`death_or_close`): name what it names too

@@ -15,9 +15,11 @@ nothing was programmed, so nothing closed). Pure functions.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import islice
 
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import AT_US, Sample
 from gapwatch.replay.signals import Tri, value_at
 
 
@@ -26,12 +28,15 @@ def ready_listed_in(eps: Sequence[Sample], lo_us: int, hi_us: int) -> int | None
     a ready endpoint (`lo_us` itself where one was listed then; None: at none)."""
     if value_at(eps, lo_us) == "ready":
         return lo_us
-    return next((s.at_us for s in eps if lo_us < s.at_us <= hi_us and s.value == "ready"), None)
+    i = bisect_right(eps, lo_us, key=AT_US)
+    j = bisect_right(eps, hi_us, lo=i, key=AT_US)
+    return next((s.at_us for s in islice(eps, i, j) if s.value == "ready"), None)
 
 
 def surely_unforwarded(serves: Tri, lo_us: int, hi_us: int) -> bool:
     """Whether F (`serves`) was surely false over all of [`lo_us`, `hi_us`]: no stretch where it
-    may have been true touches it."""
+    may have been true touches it (a plain loop: the stretches need not form a chain,
+    replay.chains)."""
     return not any(iv.start <= hi_us and iv.end > lo_us for iv in serves.possible)
 
 

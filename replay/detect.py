@@ -86,6 +86,7 @@ from gapwatch.replay.undecided import (
     health_check_drop_floor,
     hidden_not_ready,
     lb_excursion,
+    listed_inside,
     opened_before_ready,
     rules_gone_unordered,
     rules_left_unordered,
@@ -94,6 +95,7 @@ from gapwatch.replay.undecided import (
     unseen_lb_excursion,
     unseen_return,
 )
+from gapwatch.replay.unprogrammed_rise import registered_unprogrammed
 from gapwatch.replay.unseen import (
     bad_looks,
     death_earliest,
@@ -191,6 +193,9 @@ def classify(
         # a node for its ready endpoints, a health check passes on a ready one counted), the
         # look-ahead finds only a ready endpoint seen late (`windows_from` names the leaving)
         ready = value_at(lanes_.eps, at_us) == "ready"
+        # an endpoint listed ready in the rise range that kube-proxy never programmed: the
+        # registration is its, and nothing was forwarded to close (replay.unprogrammed_rise)
+        ready = ready or registered_unprogrammed(lanes_.eps, lanes_.serves, since_us, at_us)
     if ready and proxy_opened:
         # kube-proxy closed somewhere in [since_us, at_us]: an endpoint leaving anywhere in that
         # range explains it (a late look's latest start can lie past the replacement's arrival)
@@ -1219,6 +1224,16 @@ def windows_from(
             # read from the endpoint listed at the LB's latest rise (`classify`): its leaving,
             # seen within the watch skew after, may have come first, leaving nothing listed
             also = (*also, CBD)
+        if (
+            cls != RBF
+            and RBF not in also
+            and lb_opened
+            and lanes_.closing is not None
+            and registered_unprogrammed(lanes_.eps, lanes_.closing, since, probe)
+        ):
+            # rule CC under the gate off, where a gate that may be on kept F possible over the
+            # terminating endpoint (replay.unprogrammed_rise): that reading is named
+            also = (*also, RBF)
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint
@@ -1276,6 +1291,10 @@ def windows_from(
                 drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
+            if other == RBF and not before_look and listed_inside(lanes_.eps, cand.start, at):
+                # read from kube-proxy's close at its latest instant, the replacement listed
+                # inside the piece: the close may have come before the listing
+                also = _naming(also, cls, CBD)
             if other in (CBD, PGBD):
                 # that reading's own start leaves a death and kube-proxy's close unordered
                 # as the window's class does (`death_or_close`): name what it names too

@@ -11,8 +11,9 @@ Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
 first ready endpoint (`opened_before_ready`), the LB's return between two looks against
 kube-proxy's side (`unseen_return`), and a NotReady a Node relist may have hidden
 against the class the stale lanes give (`hidden_not_ready`), kube-proxy's close and
-reopening between two probes against a local pod's later death (`unseen_close`), and the LB's
-rise against kube-proxy's removal of a dead pod's rules (`rules_left_unordered`).
+reopening between two probes against a local pod's later death (`unseen_close`), the LB's
+rise against kube-proxy's removal of a dead pod's rules (`rules_left_unordered`), and
+kube-proxy's close against a replacement's listing inside the range (`listed_inside`).
 
 Also here: the drop lag a node-driven LB cannot beat when none was measured (its health check
 must fail `hc_unhealthy_threshold` times, `hc_interval_s` apart). Pure functions.
@@ -26,7 +27,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import AT_US, Sample
 from gapwatch.replay.model import Window, WindowClass
 from gapwatch.replay.signals import Iv, Step
 
@@ -282,6 +283,21 @@ def unseen_close(
         if i == len(looks_at) or looks_at[i] > back.latest:
             return True
     return False
+
+
+def listed_inside(eps: Sequence[Sample], since_us: int, at_us: int) -> bool:
+    """Whether the endpoints lane (time-ordered) listed a ready endpoint at `at_us` that it did
+    not list all through [`since_us`, `at_us`]: the listing fell inside that range. Read at a
+    close's latest instant (`registered-before-forwarding`: the replacement listed and not yet
+    programmed), the close may have come before it, the LB still routing:
+    `closed-before-deregistered` (kube-proxy without ProxyTerminatingEndpoints drops a
+    terminating endpoint at the rules sync that applies it, KEP-1669; nothing orders that sync
+    against the listing between two looks that saw no change)."""
+    i = bisect_right(eps, at_us, key=AT_US)
+    if not i or eps[i - 1].value != "ready":
+        return False
+    j = bisect_right(eps, since_us, key=AT_US)
+    return not j or any(s.value != "ready" for s in eps[j - 1 : i])
 
 
 def rules_left_unordered(

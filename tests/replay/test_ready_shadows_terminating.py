@@ -19,11 +19,21 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import PGBD
-from tests.replay.builders import at, eps, health, node, pod, service, target, windows_of
+from tests.replay.builders import (
+    at,
+    eps,
+    health,
+    node,
+    pod,
+    service,
+    target,
+    terminating_swap,
+    windows_of,
+)
 
 
 def _crash(programmed: bool) -> list[Window]:
-    """p1 on n1 is deleted at 7 s (a 27 s preStop hook, grace 60 s: it serves past the
+    """p1 on n1 is deleted at 7 s (grace 60 s, a long preStop hook: it serves past the
     recording's end at 45 s); the slice lists it serving-terminating from 7.3 s and the health
     check answers 503 counting none from 8 s (the LB drains n1). Its replacement p2 is Ready
     at 12.3 s, listed ready at 13.8 s; `programmed`: the health check counts one ready local
@@ -38,12 +48,8 @@ def _crash(programmed: bool) -> list[Window]:
         pod(1, "p1", "n1", "ready"),
         eps(1, [("p1", "n1", "ready")]),
         target(1, None, "n1", "healthy", "ADDED"),
-        pod(7, "p1", "n1", "terminating", deleted_at=7, grace=60, prestop=27),
-        eps(7.3, [("p1", "n1", "terminating")]),
-        pod(9, "p2", "n1", "pending", revision="bbb"),
-        pod(12.3, "p2", "n1", "ready", revision="bbb"),
-        eps(13.8, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
-        pod(34, "p2", "n1", "pending", revision="bbb", finished=31),
+        *terminating_swap(7, 7.3, 9, 12.3, 13.8, grace=60),
+        pod(34, "p2", "n1", "pending", finished=31),
         eps(35, [("p1", "n1", "terminating"), ("p2", "n1", "unready")]),
     ]
     for t in range(2, 46):

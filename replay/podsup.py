@@ -24,7 +24,20 @@ versions listing the pod had, among those kube-proxy can have held at the look, 
 theirs (`_count_shows`, FoldState.ready_counts). The count rising shows that programming from
 the pod's first listing as ready on, also where the listing came before the Pod update that
 says Ready (the controller lists only a Ready pod, so it was Ready by then; the Pod watch may
-be the later one). Pure.
+be the later one).
+
+A terminating pod is up but not always forwarded to (`_shadowed`): kube-proxy forwards to a
+serving-terminating local endpoint only where it programmed no ready one (KEP-1669, DESIGN.md
+section 6), and an EndpointSlice never lists a terminating endpoint ready. So from when
+kube-proxy surely forwards to a pod whose Ready was written after the other pod's deletion (by
+the watch skew and a stamp's second: one watch delivers a resource's writes in order, the
+EndpointSlice controller's too, so every version listing it ready lists the deleted one not
+ready) until the node's endpoints lane leaves `ready` (less the watch skew: kube-proxy may
+read that version first), the terminating pod takes no traffic: kube-proxy never goes back to
+an older version, and every version from that listing on lists a ready endpoint beside the
+deleted one not ready. Were the ready one to die then, its rules are what is left (random
+27,000,534 node-003 without NodePort probes: a replacement's crash beside the old pod still in
+its preStop hook, read as served until the crash's Pod update, 2 s after its finishedAt). Pure.
 """
 
 from __future__ import annotations
@@ -32,13 +45,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
-from gapwatch.replay.context import local_pods
+from gapwatch.replay.context import endpoint_steps, local_pods
 from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
-from gapwatch.replay.signals import HI, LO, Iv, Tri, union
+from gapwatch.replay.signals import HI, LO, Iv, Tri, complement, intersect, union
 
 
 def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int) -> int:
@@ -159,15 +172,16 @@ def pods_up(
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
     the slice facts name their ready pods."""
     # (came up, surely stopped by, possibly up until, the pod, first seen not ready at, its
-    # stop before, surely up again by where it restarted in the run before, else None)
-    runs: list[tuple[int, int, int, str, int, int, int | None]] = []
+    # stop before, surely up again by where it restarted in the run before, else None, first
+    # seen terminating at)
+    runs: list[tuple[int, int, int, str, int, int, int | None, int]] = []
     seen = False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         seen = seen or bool(lane)
         began: int | None = None
         last_up = after = LO
-        unready = HI
+        unready = term = HI
         again: int | None = None
         for i, p in enumerate(lane):
             if began is not None and p.started_us is not None:
@@ -175,7 +189,7 @@ def pods_up(
                 # from the old container's finishedAt, possibly up again from the new one's
                 # startedAt (whole seconds, the node's clock), surely by this update (ready)
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again))
+                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again, term))
                 began, after, unready = max(lo, p.started_us - clock_us), p.at_us, HI
                 again, last_up = p.at_us, p.at_us - STAMP_RESOLUTION_US
                 continue
@@ -184,13 +198,15 @@ def pods_up(
                     began, unready = (LO if i == 0 else p.at_us), HI
                 if p.state != "ready":
                     unready = min(unready, p.at_us)
+                if p.state == "terminating":
+                    term = min(term, p.at_us)
                 last_up = p.at_us - STAMP_RESOLUTION_US
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
-                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again))
-                began, after, again = None, p.at_us, None
+                runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again, term))
+                began, after, again, term = None, p.at_us, None, HI
         if began is not None:
-            runs.append((began, HI, HI, pod, unready, after, again))
+            runs.append((began, HI, HI, pod, unready, after, again, term))
     if not seen:
         return None
     times = [h.at_us for h in health]
@@ -198,20 +214,20 @@ def pods_up(
     definite: list[Iv] = []
     # the slice facts name their ready pods (facts derived before they did name none: then
     # the listing is unknown, and only the Ready and the lags bound the programming)
-    named = any((svc, pod) in state.slice_ready for *_, pod, _u, _a, _g in runs)
+    named = any((svc, pod) in state.slice_ready for *_, pod, _u, _a, _g, _t in runs)
     counts = state.ready_counts.get((svc, node), ())
     sure_before = LO
-    for began, lo, hi, pod, unready, after, again in runs:
+    # per run: where possibly up, where surely up and programmed, when surely forwarded from
+    each: list[tuple[list[Iv], list[Iv], int]] = []
+    for began, lo, hi, pod, unready, after, again, _term in runs:
         if again is not None:
             # the same endpoint, not relisted: forwarded to again as it was before the crash,
             # once the new container runs and is ready (`restarted`)
-            possible.append(Iv(max(LO, began), hi))
             sure = _restarted(state, svc, pod, began, again, sure_before, lag_us, skew_us)
-            if sure < lo:
-                definite.append(Iv(sure, lo))
+            each.append(([Iv(max(LO, began), hi)], [Iv(sure, lo)] if sure < lo else [], sure))
             sure_before = sure
             continue
-        possible.append(Iv(max(LO, began - skew_us), hi))
+        up_iv = Iv(max(LO, began - skew_us), hi)
         sure = began
         # a pod that came up during the recording is forwarded to only once kube-proxy programmed
         # it, also beside another local pod: that one forwarded only while it lived, and where it
@@ -232,7 +248,49 @@ def pods_up(
             # kube-proxy may have had the version listing it up to the watch skew before the
             # recorder's watch delivered it, and counted it then
             sure = _counted(health, times, counted_from - skew_us, by)
-        if sure < lo:
-            definite.append(Iv(sure, lo))
+        each.append(([up_iv], [Iv(sure, lo)] if sure < lo else [], sure))
         sure_before = sure
+    # when the node's endpoints lane left `ready`: read only where a local pod was terminating
+    left = (
+        [s.earliest for s in endpoint_steps(state, svc, node, ("ready",)) if not s.value]
+        if any(r[7] < HI for r in runs)
+        else []
+    )
+    for k, (maybe, surely, _sure) in enumerate(each):
+        hidden = _shadowed(runs, each, k, left, skew_us)
+        if hidden:
+            keep = complement(hidden)
+            maybe, surely = intersect(maybe, keep), intersect(surely, keep)
+        possible += maybe
+        definite += surely
     return Tri(union(possible, []), union(definite, []))
+
+
+def _shadowed(
+    runs: Sequence[tuple[int, int, int, str, int, int, int | None, int]],
+    each: Sequence[tuple[list[Iv], list[Iv], int]],
+    k: int,
+    left: Sequence[int],
+    skew_us: int,
+) -> list[Iv]:
+    """Where run `k`, terminating, takes no traffic because kube-proxy surely forwards to a
+    ready local endpoint (module docstring): from when another run that came up during the
+    recording was surely forwarded to, its Ready written after run `k` was seen terminating
+    (its Ready seen more than the watch skew and a stamp's second after), until the node's
+    endpoints lane next left `ready` after that Ready (`left`: when it did, in order), less
+    the watch skew; none while run `k` is not terminating."""
+    term = runs[k][7]
+    if term == HI:
+        return []
+    out: list[Iv] = []
+    for j, (began, *_rest, again, _term) in enumerate(runs):
+        if j == k or again is not None or began == LO:
+            continue
+        if began - skew_us - STAMP_RESOLUTION_US <= term:
+            continue  # its Ready may have been written before the deletion: listed beside it
+        i = bisect_right(left, began - skew_us)
+        end = left[i] - skew_us if i < len(left) else HI
+        sure = each[j][2]
+        if sure < end:
+            out.append(Iv(sure, end))
+    return union(out, [])

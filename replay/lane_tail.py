@@ -216,6 +216,29 @@ def serving(
     return Tri(possible, definite), ServingTrail(t_possible, t_definite, t_unsure, t_minus)
 
 
+class TimesTrail(NamedTuple):
+    """`times`' list: the times of `samples`' first `read` samples (the list itself, kept to
+    know the next call's is the same one)."""
+
+    samples: Sequence[Sample]
+    read: int
+    times: list[int]
+
+
+def times(samples: Sequence[Sample], was: TimesTrail | None = None) -> tuple[list[int], TimesTrail]:
+    """`[s.at_us for s in samples]` (F's reason samples' times, lanes.Lanes.reason_times);
+    with `was`, the node's last call's, only the samples appended since are read. Exact where
+    `samples` is the list `was` read (the fold's lane itself: `looks` gives it as it is with no
+    offset and no skew): the fold appends to a lane and changes nothing in it
+    (fold.keep_sample), so its first `was.read` samples are the ones whose times `was` holds.
+    Any other list (a new one each call: the health path's, a corrected lane) is read whole."""
+    if was is not None and was.samples is samples and was.read <= len(samples):
+        out = was.times + list(map(AT_US, samples[was.read :]))
+    else:
+        out = list(map(AT_US, samples))
+    return out, TimesTrail(samples, len(samples), out)
+
+
 class LookTrail(NamedTuple):
     """`observed.observed` of one lane that was in time order: the fold's lane it read (the
     list itself: append-only), how many of its samples, what it made of them, under `key` (the

@@ -35,7 +35,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import AT_US, FoldState, Sample
-from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail
+from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail, TimesTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed
@@ -107,6 +107,9 @@ class Lanes:
     #: how the health lane's silent stretches were found (replay.lane_tail: the node's next
     #: call resumes them where the lane moved); no part of the lanes' value
     silence: SilenceTrail | None = field(default=None, compare=False, repr=False)
+    #: how `reason_times` was found (lane_tail.times: the node's next call reads only the
+    #: reason samples appended since); no part of the lanes' value
+    times_trail: TimesTrail | None = field(default=None, compare=False, repr=False)
 
     @property
     def placing(self) -> Tri:
@@ -397,12 +400,14 @@ def lanes(
     served: Serves | None = None,
     silence_was: SilenceTrail | None = None,
     trails: Looks | None = None,
+    times_was: TimesTrail | None = None,
 ) -> Lanes:
     """R and F of one (service, node); `served`: `serves_signal` of the same, when the caller
     has it (replay.node_cache keeps it while what it reads stands); `silence_was`: the
     health lane's silent stretches as the node's last call found them (`Lanes.silence`:
     replay.lane_tail resumes them); `trails`: its lanes as `observed` gave them
-    (lane_tail.looks)."""
+    (lane_tail.looks); `times_was`: its reason samples' times as its last call found them
+    (`Lanes.times_trail`: lane_tail.times carries them on)."""
     routed, r_measured = routed_signal(state, svc, node, settings)
     if served is None:
         served = serves_signal(state, svc, node, settings, lag_hi)
@@ -424,7 +429,7 @@ def lanes(
     if doubt is not None:
         closing, serves = serves, t_or(serves, doubt)
     eps = state.endpoints.get((svc, node), [])
-    times = [s.at_us for s in reasons]
+    times, times_trail = lane_tail.times(reasons, times_was)
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)
     forwardable = endpoint_steps(state, svc, node, accept)
@@ -447,7 +452,7 @@ def lanes(
     routed = while_local(routed, state, svc, lag_hi)  # no gap where it was not Local
     return Lanes(
         routed, serves, r_measured and f_measured, reasons, eps, times, forwardable, health,
-        earlier, closing, silence,
+        earlier, closing, silence, times_trail,
     )  # fmt: skip
 
 

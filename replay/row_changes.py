@@ -25,6 +25,7 @@ from gapwatch.replay.projection_rows import (
     rollout_row,
     window_row,
 )
+from gapwatch.replay.resumed import common_prefix
 from gapwatch.replay.tables import replay_lags, replay_rollouts, replay_windows
 
 if TYPE_CHECKING:
@@ -130,10 +131,9 @@ def _diff(before: list[T], after: list[T], stale: list[T], new: list[T]) -> None
     if before is after or not (before or after):
         return
     # most of a node's rows are the ones it had (a list recomputed in the same order): only
-    # what lies between the matching head and tail is compared as multisets
-    lo, hi_a, hi_b = 0, len(before), len(after)
-    while lo < hi_a and lo < hi_b and _same(before[lo], after[lo]):
-        lo += 1
+    # what lies between the matching head and tail is compared as multisets (the head found
+    # by list comparisons: a node's windows grow at their end, thousands after months)
+    lo, hi_a, hi_b = common_prefix(before, after), len(before), len(after)
     while hi_a > lo and hi_b > lo and _same(before[hi_a - 1], after[hi_b - 1]):
         hi_a, hi_b = hi_a - 1, hi_b - 1
     if lo == hi_a and lo == hi_b:

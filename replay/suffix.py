@@ -52,6 +52,7 @@ from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.proxy import probe_period
+from gapwatch.replay.resumed import common_prefix
 from gapwatch.replay.signals import HI, Iv, Tri
 
 #: a probe/LB lane's value that answered well (any other is read as a stretch: replay.proxy)
@@ -224,24 +225,10 @@ def same_before(a: list[Iv], b: list[Iv], at_us: int) -> bool:
     """Whether `before` cuts `a` and `b` alike at `at_us` (`before(Tri(a, []), at_us)[0] ==
     before(Tri(b, []), at_us)[0]`), cutting only what follows their longest common prefix:
     `before` keeps or cuts each interval by itself, so the prefix's intervals come out the same
-    in both. The prefix is found by list comparisons (C-level), from the ends back, where a
-    refresh moves the lists, then by bisection."""
+    in both (resumed.common_prefix)."""
     if a is b:
         return True
-    n = min(len(a), len(b))
-    lo, hi, step = 0, n, 1  # a[:lo] == b[:lo]; a[:hi + 1] != b[:hi + 1] unless hi == n
-    while hi > lo:
-        m = max(hi - step, lo)
-        if a[:m] == b[:m]:
-            lo = m
-            break
-        hi, step = m, step * 2
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = common_prefix(a, b)
     return before(Tri(a[lo:], []), at_us)[0] == before(Tri(b[lo:], []), at_us)[0]
 
 

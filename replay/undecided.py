@@ -367,7 +367,10 @@ def hidden_not_ready(windows: Sequence[Window], over: Sequence[Iv]) -> list[Wind
     unknown (`over`: a Node relist passed over it, replay.relisted.node_stretches): a NotReady
     hidden there may have opened the window, while its class came from lanes that were watched
     (or stale). A window that opened before the stretch had its cause seen; one classed
-    `node-not-ready` already says it."""
+    `node-not-ready` already says it. With no such stretch, the windows as they are (no
+    window's `any` over an empty list: a refresh passes every window of the node)."""
+    if not over:
+        return list(windows)
     out = []
     for w in windows:
         meets = any(iv.start <= w.start_latest_us and w.start_earliest_us <= iv.end for iv in over)

@@ -345,3 +345,73 @@ def test_a_health_refresh_finds_silence_in_the_new_looks(monkeypatch: pytest.Mon
     monkeypatch.setattr(lanes_mod, "silent", counting)
     per_round = _flapping("health", seen)
     assert all(n <= 200 + lane_tail.STRIDE + 10 for n in per_round), per_round
+
+
+def test_times_carried_on_equal_whole() -> None:
+    """Random lanes grown 6 times (a few samples late), read through the same list (the fold's
+    lane) or, now and then, a new one (a corrected lane, the health path's), against the whole
+    list's times."""
+    rng = random.Random(3131)
+    for _ in range(1500):
+        lane: list[Sample] = []
+        was = None
+        for _round in range(6):
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 9, 30, 100)))
+            read = lane if rng.random() < 0.8 else list(lane)
+            got, was = lane_tail.times(read, was)
+            assert got == [s.at_us for s in read]
+
+
+class _Iterated(list[Sample]):
+    """A fold lane that counts the samples read from it by iteration or by slice."""
+
+    read: list[int]
+
+    def __iter__(self) -> Any:
+        self.read.append(len(self))
+        return super().__iter__()
+
+    def __getitem__(self, k: Any) -> Any:
+        got = super().__getitem__(k)
+        if isinstance(k, slice):
+            self.read.append(len(got))
+        return got
+
+
+def test_a_refresh_reads_the_new_reason_times_only() -> None:
+    """n1's NodePort lane (F's reason samples) grows by 200 flapping looks a round over 5
+    rounds: `lanes` given F (as the node's cache keeps it) reads the lane's new 200 samples a
+    round for the reasons' times, carried on (before: the whole lane each round, 298, 498,
+    ... 1,098 samples), and its lanes equal a fresh state's."""
+
+    def look(t: int) -> Observation:
+        return builders.nodeport(t, t - 1, "n1", "connected" if t % 2 else "timeout")
+
+    history = [*builders.one_node(), *(look(t) for t in range(2, 100))]
+    rounds = builders.grown(history, [look(t) for t in range(100, 1100)], 200, 5)
+    state, _ = next(rounds)
+    (svc,) = lb_facing(state)
+    lane = _Iterated(state.probes["nodeport"][(svc, "n1")])
+    lane.read = []
+    # the fold appends to it from here (its lanes by key, `FoldState.lanes`, and by Service)
+    state.probes["nodeport"][(svc, "n1")] = lane
+    (key,) = (k for k in state.lanes if k[0] == "nodeport")
+    state.lanes[key] = lane
+    lag_hi = proxy_lag_hi(state, svc, DEFAULTS)
+    trails: lane_tail.Looks = {}
+    served, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, None, trails)
+    found = lanes_mod.lanes(state, svc, "n1", DEFAULTS, lag_hi, served, None, trails)
+    per_round = []
+    for state, folded in rounds:
+        served, carried = serves_carried(state, svc, "n1", DEFAULTS, lag_hi, carried, trails)
+        lane.read.clear()
+        found = lanes_mod.lanes(
+            state, svc, "n1", DEFAULTS, lag_hi, served, found.silence, trails, found.times_trail
+        )
+        per_round.append(sum(lane.read))
+        fresh = fold(FoldState(), folded)
+        assert found == lanes_mod.lanes(
+            fresh, svc, "n1", DEFAULTS, proxy_lag_hi(fresh, svc, DEFAULTS)
+        )
+        assert found.reason_times == [s.at_us for s in found.reason_samples]
+    assert all(n <= 200 for n in per_round), per_round

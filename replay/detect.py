@@ -662,7 +662,7 @@ def _dropped_terminating(
     svc, node = where
     if (
         pte_enabled(state, svc.cluster, node, settings)
-        or pte_known(state, svc.cluster, settings) is not False
+        or pte_known(state, svc.cluster, settings, node) is not False
     ):
         return False
     death = deaths[bisect_right(deaths, since_us)]

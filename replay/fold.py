@@ -198,8 +198,8 @@ class Memo:
     fail_open: dict[ServiceRef, Tri] = field(default_factory=dict)
     #: per (cluster, settings), and per (cluster, the lag bound the evidence read)
     pte: dict[tuple[str, DetectSettings | int], bool | None] = field(default_factory=dict)
-    #: replay.proxy.gate_stated per cluster
-    gate: dict[str, bool | None] = field(default_factory=dict)
+    #: replay.proxy.gate_stated per cluster, and per (cluster, node)
+    gate: dict[tuple[str, str | None], bool | None] = field(default_factory=dict)
     proxy_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     ccm_lag_hi: dict[tuple[ServiceRef, DetectSettings], int] = field(default_factory=dict)
     #: replay.measure.measured_settings per (Service, settings): detection and the stored

@@ -14,6 +14,12 @@ enabled).
 
 Where the version is unknown, only a gate the map names states it. From 1.28 (GA) and before
 1.22 (no gate) the configuration states nothing (the version rules decide: replay.proxy).
+
+Read per node (replay.proxy.gate_stated with a node): a node's own statements decide its gate,
+as its kube-proxy ran with its own configuration (a rollout of a new one restarts the DaemonSet's
+pods one node at a time; a node pool may run another version). A node with none, or whose own
+statements differ over the log (restarted with another configuration: which one a window saw
+is not read), falls back to the probes' evidence and the version rules.
 """
 
 from __future__ import annotations
@@ -38,14 +44,17 @@ def configured(look: ConfLook, version: tuple[int, int] | None) -> bool | None:
 
 
 def statements(
-    state: FoldState, cluster: str, versions: dict[str, tuple[int, int] | None]
+    state: FoldState,
+    cluster: str,
+    versions: dict[str, tuple[int, int] | None],
+    node: str | None = None,
 ) -> Iterator[bool]:
     """Every gate the cluster's stored configurations state (one per stored /configz answer
-    that decides it; `versions`: each node's kube-proxy version)."""
-    for (where, node), looks in state.proxy_confs.items():
-        if where != cluster:
+    that decides it; `versions`: each node's kube-proxy version), or `node`'s alone."""
+    for (where, on), looks in state.proxy_confs.items():
+        if where != cluster or node not in (None, on):
             continue
-        version = versions.get(node)
+        version = versions.get(on)
         for look in looks:
             found = configured(look, version)
             if found is not None:

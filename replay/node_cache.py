@@ -62,7 +62,14 @@ from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.opener import NODE_DOWN
-from gapwatch.replay.proxy import probe_period, proxy_lag_hi, pte_enabled, pte_known, pte_sure
+from gapwatch.replay.proxy import (
+    gate_stated,
+    probe_period,
+    proxy_lag_hi,
+    pte_enabled,
+    pte_known,
+    pte_sure,
+)
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, Iv, Step, Tri
@@ -315,6 +322,9 @@ def node_key(
         len(state.lb_excluded.get((cluster, node), ())),
         pte_enabled(state, cluster, node, mine),
         pte_sure(state, cluster, node, mine),
+        # the node's own statements of the gate (pte_possible, pte_by_default read them)
+        pte_known(state, cluster, mine, node),
+        gate_stated(state, cluster, node),
         tuple(node_stretches(state, cluster, node, mine)),  # a Node relist (replay.relisted)
         down_looks(state, svc, node),
     )

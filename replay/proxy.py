@@ -39,20 +39,22 @@ def _version(text: str | None) -> tuple[int, int] | None:
         return None
 
 
-def pte_known(state: FoldState, cluster: str, settings: DetectSettings) -> bool | None:
-    """ProxyTerminatingEndpoints as configured, else as kube-proxy's own metrics state it
-    (`gate_stated`), else as the probes showed it in this cluster (a NodePort answering, or
-    not, while the node's only endpoints had long been serving-terminating); None when none
+def pte_known(
+    state: FoldState, cluster: str, settings: DetectSettings, node: str | None = None
+) -> bool | None:
+    """ProxyTerminatingEndpoints as configured, else as kube-proxy's own metrics and
+    configuration state it (`gate_stated`: `node`'s own statements, or with no node every
+    node's where all agree), else as the probes showed it in this cluster (a NodePort answering,
+    or not, while the node's only endpoints had long been serving-terminating); None when none
     says."""
     if settings.proxy_terminating_endpoints is not None:
         return settings.proxy_terminating_endpoints
+    stated = gate_stated(state, cluster, node)
+    if stated is not None:
+        return stated
     key = (cluster, settings)
     memo = state.memo.pte
     if key not in memo:
-        stated = gate_stated(state, cluster)
-        if stated is not None:
-            memo[key] = stated
-            return stated
         services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
         settle = max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
         # the evidence reads the settings through the lag bound only: one pass per bound
@@ -72,26 +74,29 @@ def versions_of(state: FoldState, cluster: str) -> dict[str, tuple[int, int] | N
     }  # fmt: skip
 
 
-def gate_stated(state: FoldState, cluster: str) -> bool | None:
+def gate_stated(state: FoldState, cluster: str, node: str | None = None) -> bool | None:
     """The ProxyTerminatingEndpoints gate as the cluster's kube-proxies state it: in their
     metrics (`kubernetes_feature_enabled`, every component from 1.26: kubernetes#112690; the
     prober keeps that one gate's sample) and in their configuration (/configz, read with the
     node's version: replay.gateconf, which states the default too where nothing configured
     turns it), where every statement says the same; None where none states it, or they differ
-    (then the probes' evidence decides, as before)."""
+    (then the probes' evidence decides, as before). With `node`, that node's statements alone
+    (its kube-proxy runs its own configuration: a rollout, a node pool on another version);
+    a node that stated nothing states nothing, whatever the others said."""
     memo = state.memo.gate
-    if cluster in memo:
-        return memo[cluster]
+    key = (cluster, node)
+    if key in memo:
+        return memo[key]
     seen = {
         look.pte_gate
-        for (where, _node), lane in state.syncs.items()
-        if where == cluster
+        for (where, on), lane in state.syncs.items()
+        if where == cluster and node in (None, on)
         for look in lane
         if look.pte_gate is not None
     }
     if state.proxy_confs:
-        seen.update(gateconf.statements(state, cluster, versions_of(state, cluster)))
-    memo[cluster] = found = seen.pop() if len(seen) == 1 else None
+        seen.update(gateconf.statements(state, cluster, versions_of(state, cluster), node))
+    memo[key] = found = seen.pop() if len(seen) == 1 else None
     return found
 
 
@@ -102,7 +107,7 @@ def pte_enabled(state: FoldState, cluster: str, node: str, settings: DetectSetti
     version = _version(state.node_versions.get((cluster, node)))
     if version is not None and version >= (1, 28):
         return True
-    known = pte_known(state, cluster, settings)
+    known = pte_known(state, cluster, settings, node)
     if known is not None:
         return known
     return version is None or version >= (1, 26)
@@ -118,14 +123,14 @@ def pte_possible(state: FoldState, cluster: str, node: str, settings: DetectSett
     version = _version(state.node_versions.get((cluster, node)))
     if version is None or version >= (1, 26):
         return pte_enabled(state, cluster, node, settings)
-    return version >= (1, 22) and pte_known(state, cluster, settings) is not False
+    return version >= (1, 22) and pte_known(state, cluster, settings, node) is not False
 
 
 def pte_sure(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
     """ProxyTerminatingEndpoints surely on for `node`: its kube-proxy is 1.28 or later (GA, no
     gate to turn it off), or configured or shown on (pte_known). A default (1.26-1.27) is no
     proof: the gate could have been turned off."""
-    return _ga(state, cluster, node) or pte_known(state, cluster, settings) is True
+    return _ga(state, cluster, node) or pte_known(state, cluster, settings, node) is True
 
 
 def pte_by_default(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
@@ -133,7 +138,8 @@ def pte_by_default(state: FoldState, cluster: str, node: str, settings: DetectSe
     1.26-1.27, where the gate is beta and on by default (KEP-1669), and nothing states it either
     way (the configuration, kube-proxy's feature-gate metric). The likelier reading, not a proof:
     the gate could have been turned off."""
-    if settings.proxy_terminating_endpoints is not None or gate_stated(state, cluster) is not None:
+    stated = gate_stated(state, cluster, node)
+    if settings.proxy_terminating_endpoints is not None or stated is not None:
         return False
     version = _version(state.node_versions.get((cluster, node)))
     return version is not None and (1, 26) <= version < (1, 28)

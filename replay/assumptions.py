@@ -63,6 +63,8 @@ class DetectSettings:
     ccm_mode: str | None = None
     #: None: from the probes, else from the nodes' kube-proxy version
     proxy_terminating_endpoints: bool | None = None
+    #: kube-proxy's mode where no /configz states it; None: iptables (replay.proxymode)
+    proxy_mode: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_hash", hash(self._values()))
@@ -265,6 +267,15 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "probes that connect while the health check says no ready endpoint",
     ),
     Assumption(
+        "proxy_mode", "iptables|nftables|ipvs|auto",
+        "kube-proxy's mode: what a refused NodePort look means (iptables, nftables: rules "
+        "forwarding to a local pod that is gone; ipvs: maybe no local endpoint, before "
+        "kubernetes#97081)",
+        "auto: iptables, kube-proxy's default on Linux (`--proxy-mode` blank; "
+        "cmd/kube-proxy/app/server_linux.go)",
+        "each node's /configz Mode (replay.proxymode)",
+    ),
+    Assumption(
         "min_measurements", "count",
         "measurements of a lag needed before they replace its assumed bound (fewer: the wider "
         "of the two)",
@@ -334,6 +345,13 @@ def with_values(
     return replace(base, **changes)
 
 
+#: the values a text assumption takes (besides auto)
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "ccm_mode": ("endpoint", "node"),
+    "proxy_mode": ("iptables", "nftables", "ipvs"),
+}
+
+
 def _convert(name: str, kind: str, raw: Any, origin: str) -> Any:
     text = str(raw).strip().lower()
     if "bool" in kind:
@@ -347,8 +365,10 @@ def _convert(name: str, kind: str, raw: Any, origin: str) -> Any:
     if "str" in kind:
         if text in ("", "none", "auto"):
             return None
-        if text not in ("endpoint", "node"):
-            raise ValueError(f"{origin}: {name}: expected endpoint, node or auto, got {raw!r}")
+        choices = _CHOICES[name]
+        if text not in choices:
+            expected = ", ".join(choices)
+            raise ValueError(f"{origin}: {name}: expected {expected} or auto, got {raw!r}")
         return text
     try:
         number = float(text)
@@ -388,6 +408,7 @@ STATE_PREFIX = "assume:"
 _FLAGS: dict[str, dict[Any, int]] = {
     "ccm_mode": {None: 0, "endpoint": 1, "node": 2},
     "proxy_terminating_endpoints": {None: 0, False: 1, True: 2},
+    "proxy_mode": {None: 0, "iptables": 1, "nftables": 2, "ipvs": 3},
 }
 
 

@@ -59,6 +59,7 @@ from gapwatch.replay.proxy import (
     pte_stated,
     pte_sure,
 )
+from gapwatch.replay.proxymode import refused_is_rules
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -213,7 +214,8 @@ def classify(
     ):
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
-    if reason in ("refused", "reset"):
+    # refused: the dead pod's rules, where kube-proxy's mode DROPs without them (replay.proxymode)
+    if reason in ("refused", "reset") and refused_is_rules(state, svc.cluster, node, settings):
         return "pod-gone-before-deregistered"
     if (
         not lb_opened

@@ -80,6 +80,6 @@ def test_equal_settings_hash_alike_however_made() -> None:
         assert {("c1", other): 1}[("c1", mine)] == 1
     assert mine != DEFAULTS and {mine: 1}.get(DEFAULTS) is None
     # the hash is no field: what is shown and compared holds the assumptions alone
-    assert [f.name for f in dataclasses.fields(mine)][-1] == "proxy_terminating_endpoints"
+    assert [f.name for f in dataclasses.fields(mine)][-1] == "proxy_mode"
     assert "_hash" not in dataclasses.asdict(mine) and "_hash" not in repr(mine)
     assert "_hash" not in DetectSettings.__dataclass_fields__  # a pseudo-field, as ClassVars are

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.detect import detect
@@ -31,10 +34,13 @@ def test_seed_scenarios_are_found_with_their_bounds() -> None:
     assert (second.start_earliest_us, second.end_latest_us) == (us(50.4), us(55))
 
 
-def test_refused_nodeport_means_the_pod_was_gone() -> None:
-    obs = [
+def refused_look(extra: Sequence[Observation] = ()) -> list[Observation]:
+    """p1 on n1 turns serving-terminating at 20 s, the NodePort refused at 50.0-50.2 s while
+    the LB still had n1 healthy, drained from 59-60 s; `extra` observed from the start."""
+    return [
         service(0),
         node(0, "n1"),
+        *extra,
         nodeport(1, None, "n1", "connected"),
         target(1, None, "n1", "healthy", "ADDED"),
         eps(1, [("p1", "n1", "ready")]),
@@ -42,7 +48,10 @@ def test_refused_nodeport_means_the_pod_was_gone() -> None:
         nodeport(50.2, 50.0, "n1", "refused"),
         target(60, 59, "n1", "draining"),
     ]
-    found = detect(fold(FoldState(), facts_of(obs)))
+
+
+def test_refused_nodeport_means_the_pod_was_gone() -> None:
+    found = detect(fold(FoldState(), facts_of(refused_look())))
     assert [w.cls for w in found] == ["pod-gone-before-deregistered"]
 
 

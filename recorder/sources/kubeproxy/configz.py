@@ -20,8 +20,7 @@ Kept (and nothing else: the rest names files, hosts and addresses replay does no
 - of `FeatureGates`, the entries `ProxyTerminatingEndpoints`, `AllAlpha` and `AllBeta` (what
   decides that gate: replay.gateconf), as stated; absent ones are absent;
 - `Mode` (`iptables`, `ipvs`, `nftables`, `kernelspace`; empty: the platform's default,
-  iptables on Linux): what kube-proxy does with a NodePort that has no local endpoint is
-  iptables mode's in docs/kubeproxy.md; replay does not read it yet.
+  iptables on Linux): what a refused NodePort look means (replay.proxymode).
 """
 
 from __future__ import annotations

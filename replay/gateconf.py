@@ -44,17 +44,14 @@ def configured(look: ConfLook, version: tuple[int, int] | None) -> bool | None:
 
 
 def statements(
-    state: FoldState,
-    cluster: str,
-    versions: dict[str, tuple[int, int] | None],
-    node: str | None = None,
+    state: FoldState, cluster: str, versions: dict[str, tuple[int, int] | None]
 ) -> Iterator[bool]:
     """Every gate the cluster's stored configurations state (one per stored /configz answer
-    that decides it; `versions`: each node's kube-proxy version), or `node`'s alone."""
-    for (where, on), looks in state.proxy_confs.items():
-        if where != cluster or node not in (None, on):
+    that decides it; `versions`: each node's kube-proxy version)."""
+    for (where, node), looks in state.proxy_confs.items():
+        if where != cluster:
             continue
-        version = versions.get(on)
+        version = versions.get(node)
         for look in looks:
             found = configured(look, version)
             if found is not None:

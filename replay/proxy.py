@@ -87,15 +87,24 @@ def gate_stated(state: FoldState, cluster: str, node: str | None = None) -> bool
     key = (cluster, node)
     if key in memo:
         return memo[key]
-    seen = {
-        look.pte_gate
-        for (where, on), lane in state.syncs.items()
-        if where == cluster and node in (None, on)
-        for look in lane
-        if look.pte_gate is not None
-    }
-    if state.proxy_confs:
-        seen.update(gateconf.statements(state, cluster, versions_of(state, cluster), node))
+    if node is None:
+        seen = {
+            look.pte_gate
+            for (where, _node), lane in state.syncs.items()
+            if where == cluster
+            for look in lane
+            if look.pte_gate is not None
+        }
+        if state.proxy_confs:
+            seen.update(gateconf.statements(state, cluster, versions_of(state, cluster)))
+    else:  # the node's own lanes (read per node of a refresh: no pass over the others)
+        version = _version(state.node_versions.get((cluster, node)))
+        lane = state.syncs.get((cluster, node), ())
+        seen = {look.pte_gate for look in lane if look.pte_gate is not None}
+        for conf in state.proxy_confs.get((cluster, node), ()):
+            found = gateconf.configured(conf, version)
+            if found is not None:
+                seen.add(found)
     memo[key] = found = seen.pop() if len(seen) == 1 else None
     return found
 

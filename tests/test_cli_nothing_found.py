@@ -91,9 +91,11 @@ def test_the_report_claims_no_gap_only_where_an_lb_lane_was_recorded() -> None:
 
     from gapwatch.dashboard.report_render import summary
 
-    blind = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="endpoints"),))
+    blind = SimpleNamespace(
+        windows=(), neighbours=(), segments=(SimpleNamespace(lane="endpoints"),)
+    )
     assert summary(blind).startswith("No gap windows could be seen: nothing recorded")  # type: ignore[arg-type]
-    seen = SimpleNamespace(windows=(), segments=(SimpleNamespace(lane="lb"),))
+    seen = SimpleNamespace(windows=(), neighbours=(), segments=(SimpleNamespace(lane="lb"),))
     assert summary(seen).startswith("No gap windows: the load balancer never routed")  # type: ignore[arg-type]
 
 

@@ -9,7 +9,6 @@ straight to standard output, so `--limit 0 --csv` exports any number of rows in 
 from __future__ import annotations
 
 import csv
-import sys
 from typing import Annotated, Any
 
 import orjson
@@ -26,6 +25,7 @@ from gapwatch.recorder.cliutil import (
     secret_on_command_line,
     stderr,
 )
+from gapwatch.recorder.visible import machine_stdout
 
 SqlDbOption = Annotated[
     str,
@@ -81,7 +81,7 @@ def sql(
 
     chosen = pick_format(fmt, as_json, as_csv)
     limits = Limits(timeout_s=timeout, row_limit=limit, byte_limit=max_bytes)
-    out = sys.stdout
+    out = machine_stdout()  # exact to a pipe or a file; escapes on a terminal (visible.py)
     with open_query(db, query, limits) as stream:
         if chosen is OutputFormat.table:
             rows = [dict(zip(stream.columns, row, strict=True)) for row in stream]

@@ -34,6 +34,7 @@ from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.progresslines import advance_to as advance_to
 from gapwatch.recorder.timefmt import parse_time
+from gapwatch.recorder.visible import VisibleConsole, machine_stdout, shown, visible
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,7 +48,8 @@ EXIT_PARTIAL = 3
 # way `git log | head` does, not with the exit code of an error
 EXIT_PIPE_CLOSED = 141
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+#: every message, warning and progress line; its strings made visible (recorder/visible.py)
+stderr: Console = VisibleConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 #: `Context.meta` key (shared by every context of one command line) of the `--db` given before
@@ -249,11 +251,12 @@ def not_found(
     """`no cluster 'nope' in this store (--cluster); close matches: seed, aws`, exit 2."""
     pool = sorted(set(choices))
     close = close_matches(value, pool)
+    # stored names, one line each: a newline in one could forge a line of the error
     if close:
-        hint = "; close matches: " + ", ".join(close)
+        hint = "; close matches: " + ", ".join(visible(c, lines=False) for c in close)
     elif pool:
-        shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
-        hint = f"; known: {shown}"
+        listed = ", ".join(visible(c, lines=False) for c in pool[:8])
+        hint = f"; known: {listed}" + (", ..." if len(pool) > 8 else "")
     else:
         hint = "; the store knows none"
     usage_error(f"no {what} {value!r} {where or 'in this store'} ({option}){hint}")
@@ -342,8 +345,10 @@ def emit_rows(
     title: str | None = None,
     out: Callable[[str], None] | None = None,
 ) -> None:
-    """Print rows as a rich table, a JSON array, or CSV with a header."""
-    write = out or (lambda text: sys.stdout.write(text))
+    """Print rows as a rich table, a JSON array, or CSV with a header. JSON and CSV go out exact
+    to a pipe or a file, with control characters as escapes on a terminal; a table's cells
+    always show them as escapes (recorder/visible.py)."""
+    write = out or (lambda text: machine_stdout().write(text))
     if fmt is OutputFormat.json:
         import orjson
 
@@ -368,7 +373,8 @@ def emit_rows(
         from gapwatch.recorder.humantable import fits, print_records, terminal_width
 
         cells = [
-            {c: "" if r.get(c) is None else str(_plain(r.get(c))) for c in columns} for r in rows
+            {c: "" if r.get(c) is None else visible(str(_plain(r.get(c)))) for c in columns}
+            for r in rows
         ]
         width = terminal_width()
         if cells and not fits(cells, columns, width):
@@ -381,7 +387,7 @@ def emit_rows(
             table.add_column(c, overflow="fold")
         for cell in cells:
             table.add_row(*(cell[c] for c in columns))
-        Console(soft_wrap=False).print(table)
+        VisibleConsole(soft_wrap=False).print(table)
 
 
 @contextmanager
@@ -464,14 +470,16 @@ def flags_show_no_type() -> None:
 
 def run_app(app: typer.Typer) -> None:
     """Run the CLI; gapwatch's own errors and OS errors (files) become one line on stderr and
-    exit code 1.
+    exit code 1. Everything it prints shows control characters as escapes (`shown`,
+    recorder/visible.py): a name stored from the log cannot drive the terminal.
 
     Ctrl-C outside a command's own handling (recorder.interrupt, which says what was committed)
     says `interrupted`: Typer turns that KeyboardInterrupt into a silent exit 130 (its Exit,
     caused by the interrupt), which left a user who pressed Ctrl-C while an import was starting
     with no word at all."""
     try:
-        app()
+        with shown():
+            app()
     except BrokenPipeError:
         _stdout_closed()
     except GapwatchError as exc:

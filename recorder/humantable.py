@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from gapwatch.recorder.visible import VisibleConsole, visible
 
 #: Width assumed when stdout is not a terminal and COLUMNS is not set.
 DEFAULT_WIDTH = 80
@@ -87,6 +88,8 @@ def print_table(
     The title and the "--wide for" line are printed as lines of their own, so they never
     wrap inside a narrow table."""
     limit = width if width is not None else terminal_width()
+    # control characters as escapes before the widths are measured (recorder/visible.py)
+    rows = [{k: visible(v) for k, v in r.items()} for r in rows]
     shown = list(cols) if wide else fit(cols, rows, limit)
     hidden = [c.header for c in cols if c not in shown]
     table = Table(
@@ -101,7 +104,9 @@ def print_table(
         )
     for r in rows:
         table.add_row(*(r.get(c.key, "") for c in shown))
-    console = Console(width=max(limit, _width(shown, rows)), soft_wrap=False, highlight=False)
+    console = VisibleConsole(
+        width=max(limit, _width(shown, rows)), soft_wrap=False, highlight=False
+    )
     if title:
         console.print(title, soft_wrap=True, markup=False)
     console.print(table)
@@ -168,7 +173,8 @@ def print_records(
     column (never cut), for a table too wide for the terminal."""
     key = max(len(c) for c in columns)
     room = max(20, width - key - 2)
-    out = [title] if title else []
+    out = [visible(title)] if title else []
+    rows = [{k: visible(v) for k, v in r.items()} for r in rows]
     for n, row in enumerate(rows, 1):
         head = f"-[ {n} ]"
         out.append(head + "-" * max(0, min(width, key + 2 + room) - len(head)))

@@ -296,11 +296,15 @@ def dumps(observation: Observation) -> str:
 
 @contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
-    """A text stream for `path` ('-' is stdout, left open; a name ending in .gz is compressed)."""
+    """A text stream for `path` ('-' is stdout, left open; a name ending in .gz is compressed).
+    Stdout on a terminal shows control characters as escapes (recorder/visible.py); to a pipe
+    or a file the bytes are exact."""
     if path == "-":
+        from gapwatch.recorder.visible import VisibleStream
+
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
         try:
-            yield stream
+            yield VisibleStream(stream) if stream.isatty() else stream  # type: ignore[misc]
         finally:
             stream.flush()
             stream.detach()

@@ -137,3 +137,29 @@ def test_a_token_file_every_user_may_read_is_warned_of(
     token_file.chmod(0o600)
     assert load_token(token_file, env={}) == TOKEN
     assert "readable" not in capsys.readouterr().out
+
+
+def test_requests_the_parser_refuses_are_counted_with_the_answers(receiver: Receiver) -> None:
+    """aiohttp's parser answers 400 before the handler runs: `gapwatch_push_requests_total`
+    missed every such request (session 31 review), so a client with a broken token file was
+    seen in the log alone, once per 10 s. Counted now under code="400", throttled or not, and in
+    the `stopped` line's `answered`; a first request that is not HTTP at all (bytes of a TLS
+    ClientHello: aiohttp logs it at debug only) is answered 400 too, and counted."""
+    token = TOKEN.encode()
+    for _ in range(N):
+        assert _send(receiver, token + b"\r") == 400
+        assert _send(receiver, token, b"X-Trace: a\x7fb") == 400
+    where = urlsplit(receiver.url)
+    assert where.hostname is not None and where.port is not None
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 32 + b"\r\n\r\n")
+        assert sock.recv(4096).split(b" ", 2)[1] == b"400"  # "Received HTTPS traffic ..."
+    assert receiver.post(b"", token=None)[0] == 401  # the handler's answers are counted as before
+    status, text = receiver.get("/metrics")
+    assert status == 200
+    samples = _samples(text)
+    assert samples[("gapwatch_push_requests_total", (("code", "400"),))] == 2 * N + 1
+    assert samples[("gapwatch_push_requests_total", (("code", "401"),))] == 1
+    events = [json.loads(x) for x in _log(receiver).splitlines()]
+    stopped = [e for e in events if e["event"] == "stopped"]
+    assert stopped and stopped[0]["answered"] == {"400": 2 * N + 1, "401": 1}

@@ -8,7 +8,8 @@ per line, blank lines ignored. The answer:
 - 408 when the body has not arrived `read_timeout_s` after the headers (a connection that has
   not sent a whole request's headers, or is idle, that long is closed);
 - 400 from aiohttp's parser for a request HTTP forbids (a control byte in a header line): said
-  in one throttled log line without the request's bytes (recorder/httplog.py);
+  in one throttled log line without the request's bytes (recorder/httplog.py), and counted with
+  the handler's answers (`serve(..., counted=handler.count)`);
 - 400 when any line is not valid: nothing of the request is stored, and the answer names every
   bad line and why (`{"error": ..., "lines": [{"line": 3, "reason": "..."}]}`);
 - 200 `{"received": N, "stored": S, "duplicates": D}` otherwise: the whole request is written in
@@ -215,9 +216,14 @@ class PushHandler:
 
     async def post(self, request: web.Request) -> web.Response:
         response = await self._answer(request)
-        self.answered[response.status] = self.answered.get(response.status, 0) + 1
-        self.metrics.requests.labels(code=str(response.status)).inc()
+        self.count(response.status)
         return response
+
+    def count(self, status: int) -> None:
+        """One request answered with `status`: by this handler, or refused by aiohttp's parser
+        before it (`serve(..., counted=...)`), which once went uncounted (session 31 review)."""
+        self.answered[status] = self.answered.get(status, 0) + 1
+        self.metrics.requests.labels(code=str(status)).inc()
 
     async def _answer(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -327,13 +333,19 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[], None] = lambda: None,
     limits: Limits = Limits(),
+    *,
+    counted: Callable[[int], None] | None = None,
 ) -> None:
     """Serve `app` on HOST:PORT until `stop` is set; logs the bound address. A connection that
     has not sent a whole request's headers `limits.read_timeout_s` after it opened (or after its
-    last answer) is closed, and at most `limits.max_connections` are open at once."""
+    last answer) is closed, and at most `limits.max_connections` are open at once. `counted` is
+    told the status of each request aiohttp's parser refuses (`PushHandler.count`)."""
     host, port = parse_listen(listen)
     runner = web.AppRunner(
-        app, access_log=None, keepalive_timeout=limits.read_timeout_s, logger=ParserLog()
+        app,
+        access_log=None,
+        keepalive_timeout=limits.read_timeout_s,
+        logger=ParserLog(counted=counted),
     )
     await runner.setup()
     assert runner.server is not None  # set by setup()
@@ -365,7 +377,7 @@ class PushSource:
         derive: Derive,
         metrics: PushMetrics | None = None,
     ) -> None:
-        self.app, _handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
+        self.app, self.handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         self.listen = listen
         self.limits = limits
         self._started = False
@@ -377,7 +389,7 @@ class PushSource:
         def started() -> None:
             self._started = True
 
-        await serve(self.app, self.listen, stop, started, self.limits)
+        await serve(self.app, self.listen, stop, started, self.limits, counted=self.handler.count)
 
 
 def build(context: SourceContext, raw: Mapping[str, Any]) -> PushSource:

@@ -28,8 +28,9 @@ class PushMetrics:
         self.registry = r = registry if registry is not None else CollectorRegistry()
         self.requests = Counter(
             "gapwatch_push_requests",
-            "Push requests answered, by HTTP status (401, 413, 400: nothing stored; 503: the "
-            "store failed).",
+            "Push requests answered, by HTTP status (401, 413, 400: nothing stored, 400 also "
+            "for a request aiohttp's parser refused before the handler; 503: the store "
+            "failed).",
             ["code"],
             registry=r,
         )

@@ -154,7 +154,7 @@ def run_receive(
         metrics = PushMetrics()
         app, handler = make_app(engine, token, limits, derive=derive, metrics=metrics)
         add_health(app, metrics, StoreCheck(engine))
-        await serve(app, listen, stop, limits=limits)
+        await serve(app, listen, stop, limits=limits, counted=handler.count)
         # what the process did, as the recorder's `stopped` line: a restart's log says so
         log.info(
             "stopped",

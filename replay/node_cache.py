@@ -41,7 +41,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
@@ -401,6 +402,10 @@ def _since(
 #: the Service's windows' order: the same key as a tuple, found in C (a refresh sorts every
 #: window of the Service, thousands after months)
 _BY_START = attrgetter("start_us", "service", "node")
+#: a window's latest end and an interval's end, read in C where a refresh reads every kept
+#: window and every interval of the node's gap (a node keeps hundreds after months)
+_END_LATEST = attrgetter("end_latest_us")
+_IV_END = itemgetter(1)
 
 
 def windows(
@@ -470,7 +475,7 @@ def windows(
                 merged=found.merged,
             )  # fmt: skip
             if since is not None and kept is not None:
-                raw = [w for w in kept.raw if w.end_latest_us < since] + raw
+                raw = list(compress(kept.raw, map(since.__gt__, map(_END_LATEST, kept.raw)))) + raw
                 previous[node] = (kept, since)
             else:
                 previous.pop(node, None)
@@ -478,7 +483,7 @@ def windows(
             kept = NodeWindows(
                 nkey,
                 plain,
-                any(iv.end >= HI for iv in found.gap.possible),
+                any(map(HI.__le__, map(_IV_END, found.gap.possible))),
                 losses(found.lanes.eps),
                 raw,
                 (

@@ -23,21 +23,22 @@ on from that row (its value, `seq` and `reach_before_us`) with the new input's s
   (the retroactive stop). Each pod's state before the cut is its last entry before it.
 
 Elsewhere (a lane out of time order, a source switched, lane versions not kept) the lane is
-segmented whole, as before. What is left whole-history is C-level (sorted_lane's check of a
-probe lane's order, the lb lane's earliest time before the fold), not a Python loop per
-sample or row. Pure.
+segmented whole, as before. What is left whole-history is C-level (the check of a probe
+lane's order and, out of order, the pick of its samples from the cut on, of which only those
+are sorted; the lb lane's earliest time before the fold), not a Python loop per sample or row.
+Pure.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from itertools import islice
+from itertools import compress, islice
 from operator import itemgetter
 from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings
-from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
+from gapwatch.replay.fold import IN_TIME, FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.model import Lane, Provenance, ServiceRef
 from gapwatch.replay.segment_store import OPEN_US, KeptRows, segment_rows
 from gapwatch.replay.segment_store import LaneTail as Tail
@@ -168,9 +169,18 @@ def _sorted(
     if length == len(samples):
         return Tail(len(held), [])
     cut = min(map(_AT, samples[length:]))
-    ordered = sorted_lane(samples)
-    after = ordered[bisect_left(ordered, cut, key=_AT) :]
-    return _tail(held, cut, after, mapping, "measured", 0, where)
+    return _tail(held, cut, from_cut(samples, cut), mapping, "measured", 0, where)
+
+
+def from_cut(samples: list[Sample], cut: int) -> list[Sample]:
+    """The samples at or after `cut` as `sorted_lane(samples)` orders them. Out of time order
+    only those are sorted (by sorted_lane's key): a stable sort keeps equal keys in list
+    order, so they come as they do in the whole lane's sort (a late lane was sorted whole on
+    every refresh)."""
+    times = list(map(_AT, samples))
+    if times == sorted(times):  # sorted_lane gives the lane as it is
+        return samples[bisect_left(times, cut) :]
+    return sorted(compress(samples, map(cut.__le__, times)), key=IN_TIME)
 
 
 def _lb(

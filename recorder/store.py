@@ -3,6 +3,9 @@
 URLs: `sqlite:///path.db` (the embedded default) or `postgresql://user@host:port/db` (psycopg 3 is
 used whatever driver the URL names). Errors from the driver become StoreError with the URL's
 password hidden.
+
+Alembic (with Mako and Pygments, about a second to import) is imported where a migration or a
+revision is read, not with this module: the dashboard and most commands open a store without it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -28,6 +27,9 @@ from gapwatch.recorder.dburl import redact as redact
 from gapwatch.recorder.defaults import DEFAULT_URL as DEFAULT_URL
 from gapwatch.recorder.defaults import PG_CONNECT_TIMEOUT_S
 from gapwatch.recorder.errors import SchemaOutOfDate, StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: What a store URL looks like, for errors about one that is not.
 URL_FORMS = "sqlite:///FILE or postgresql://USER@HOST:PORT/DB"
@@ -121,6 +123,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic Config pointing at the migrations package, optionally bound to a connection."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("gapwatch.migrations")))
     if connection is not None:
@@ -205,6 +209,9 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     "schema empty -> 0009" after finding 0009 and doing nothing). A login that does not own the
     tables is told who does before a migration fails on its first table (`must be owner of
     table projector_positions`)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with translate_errors(engine), engine.begin() as conn:
         _serialized(conn)
         found = MigrationContext.configure(conn).get_current_revision()
@@ -220,6 +227,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the store down to `revision` ("base" drops everything gapwatch made)."""
+    from alembic import command
+
     with translate_errors(engine), engine.begin() as conn:
         _serialized(conn)
         command.downgrade(alembic_config(conn), revision)
@@ -227,12 +236,16 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The store's Alembic revision, or None for an empty store."""
+    from alembic.runtime.migration import MigrationContext
+
     with translate_errors(engine), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
     """The newest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from gapwatch.replay import factrow as F
-from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
@@ -45,6 +45,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.load import fold_stored
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.programmed_lane import programmed_inputs as inferred
 from gapwatch.replay.proxy import pte_known
 from gapwatch.replay.shortcircuit import FACT as SELFCHECK
 
@@ -317,7 +318,7 @@ def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
     then how many times the EndpointSlices listed a pod they put on it ready
     (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
-    moved to the node moves the pods' entry too) and how many times its ready count changed
+    moved to the node moves the pods' entry too), how many times its ready count changed
     (`FoldState.ready_counts`: replay.podsup reads which versions a health-check count fits),
     and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
     memo until the next fold."""
@@ -346,6 +347,8 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
             *(len(p.get(key, ())) for p in probes),
             len(state.nodes.get((svc.cluster, node), ())),
             tuple(sorted(pods.get(node, ()))),
+            # the proxy lane without probes reads the node's syncs and PTE (segments._READS)
+            None if any(p.get(key) for p in probes[:2]) else inferred(state, svc, node, DEFAULTS),
             listed.get(key, 0),
             len(state.ready_counts.get(key, ())),
         )

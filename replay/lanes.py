@@ -11,6 +11,7 @@ could have missed, the signal is only *possibly* true there (`hidden`). Pure.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -356,9 +357,30 @@ def _inferred_serves(
     lag_hi: int,
     looks: SyncIndex,
 ) -> tuple[Tri, bool]:
-    """F without probes: the endpoints and the local pods shifted by kube-proxy's lag (bounded
-    by its sync metrics where scraped: `looks`, the node's), on a node whose Node object is
-    Ready. The flag: the sync metrics bounded it."""
+    """F without probes: `inferred_forwarding`, on a node whose Node object is Ready. The
+    flag: the sync metrics bounded it."""
+    forwards, synced = inferred_forwarding(state, svc, node, settings, eps, accept, lag_hi, looks)
+    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
+    # a Node relist passed over: its Ready condition is unknown there (replay.relisted)
+    unseen = node_stretches(state, svc.cluster, node, settings)
+    ready_node = unknown_over(ready_node, unseen, possible=True)
+    return t_and(forwards, ready_node), synced
+
+
+def inferred_forwarding(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    eps: Sequence[Sample],
+    accept: tuple[str, ...],
+    lag_hi: int,
+    looks: SyncIndex,
+) -> tuple[Tri, bool]:
+    """kube-proxy forwarding to a serving local pod, without probes: the endpoints (those in
+    `accept`) and the local pods shifted by kube-proxy's lag (`lag_hi` at most; bounded by its
+    sync metrics where scraped: `looks`, the node's). The flag: the sync metrics bounded it
+    (the proxy lane's segments draw the same: replay.programmed_lane)."""
     lo = seconds_us(settings.proxy_lag_s[0])
     listed = listed_at(state, svc)
     fwd, fwd_initial = backdated(
@@ -383,12 +405,8 @@ def _inferred_serves(
         known = with_listing(state, svc, pod, lane, listed, list_us)
         serves = pod_serves(known, accept, listed, lo, lag_hi, settings, looks, reach, seen)
         per_pod = t_or(per_pod, serves)
-    ready_node = tri_from_steps(node_ready_steps(state, svc.cluster, node, settings), True)
-    # a Node relist passed over: its Ready condition is unknown there (replay.relisted)
-    unseen = node_stretches(state, svc.cluster, node, settings)
-    ready_node = unknown_over(ready_node, unseen, possible=True)
     # only the metrics bound both ends: a health 503 (complete False) says "not yet" only
-    return t_and(t_and(forwarding, per_pod), ready_node), any(x.complete for x in looks.looks)
+    return t_and(forwarding, per_pod), any(x.complete for x in looks.looks)
 
 
 def lanes(

@@ -9,9 +9,9 @@ found from) that start before it stay as they are but the last one's end, and th
 on from that row (its value, `seq` and `reach_before_us`) with the new input's samples from
 `cut` on. The cut, per lane:
 
-- endpoints, Node, and proxy inferred from the endpoints (their lists in arrival order, read
-  as they are): the first new sample's time, where the list is in time order (the fold keeps
-  them so, but for a Node deleted by an API request stamped before its last update);
+- endpoints and Node (their lists in arrival order, read as they are): the first new sample's
+  time, where the list is in time order (the fold keeps them so, but for a Node deleted by an
+  API request stamped before its last update);
 - proxy from the NodePort or health-check probes, lb from the target polls (read in time
   order, late samples slotted in: fold.sorted_lane): the earliest new sample's time; an old
   sample at or after it (a late new one) is read again from the input, not kept. The lb
@@ -22,8 +22,9 @@ on from that row (its value, `seq` and `reach_before_us`) with the new input's s
   marked restarted enters at the old container's finishedAt, before the update's own time
   (the retroactive stop). Each pod's state before the cut is its last entry before it.
 
-Elsewhere (a lane out of time order, a source switched, lane versions not kept) the lane is
-segmented whole, as before. What is left whole-history is C-level (the check of a probe
+Elsewhere (a lane out of time order, a source switched, lane versions not kept, the proxy lane
+without probes: replay.programmed_lane, whose node's sync metrics may move any change) the lane
+is segmented whole, as before. What is left whole-history is C-level (the check of a probe
 lane's order and, out of order, the pick of its samples from the cut on, of which only those
 are sorted; the lb lane's earliest time before the fold), not a Python loop per sample or row.
 Pure.
@@ -44,7 +45,6 @@ from gapwatch.replay.segment_store import OPEN_US, KeptRows, segment_rows
 from gapwatch.replay.segment_store import LaneTail as Tail
 from gapwatch.replay.segments import (
     counted_pods,
-    inferred_proxy,
     lane_changes,
     lane_segments,
     moved_lanes,
@@ -116,8 +116,7 @@ def _lane_tail(
         if source != _proxy_source(now):
             return None
         if source is None:
-            mapping, lag = inferred_proxy(settings)
-            return _listed(held, eps, was[0], mapping, "inferred", lag, (node, lane))
+            return None  # as detection reads it, the syncs may move any change: whole
         kind, length = source
         probes = state.probes[kind].get(key, [])
         return _sorted(held, probes, was[length], probe_proxy(kind), (node, lane))

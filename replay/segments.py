@@ -18,6 +18,7 @@ from gapwatch.replay.fold import FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.membership import EVENT_TIME_RESOLUTION_US, member_lanes
 from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 from gapwatch.replay.podstate import ALIVE
+from gapwatch.replay.programmed_lane import programmed_segments
 
 _PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
 
@@ -158,15 +159,19 @@ def pods_by_node(state: FoldState, svc: ServiceRef) -> dict[str, list[str]]:
 
 
 #: what each lane's segments read of a node's lane versions (replay.checkpoint.lane_versions:
-#: the endpoints, the health, NodePort and target lanes, the Node, the local pods), besides
-#: the Service's first LB poll and its CloudTrail membership lanes
+#: the endpoints, the health, NodePort and target lanes, the Node, the local pods, (6) what
+#: the proxy lane without probes reads besides the endpoints and pods
+#: (replay.programmed_lane.programmed_inputs), the pods' listings),
+#: besides the Service's first LB poll and its CloudTrail membership lanes
 _READS: dict[Lane, tuple[int, ...]] = {
-    "endpoints": (0,), "proxy": (0, 1, 2), "lb": (3,), "pod": (5,), "node": (4,),
+    "endpoints": (0,), "proxy": (0, 1, 2, 5, 6, 7), "lb": (3,), "pod": (5,), "node": (4,),
 }  # fmt: skip
 
 
 def moved_lanes(before: tuple[Any, ...], after: tuple[Any, ...]) -> frozenset[Lane]:
     """The lanes of a node whose segments can differ between two of its lane versions."""
+    if len(before) != len(after):  # versions from an older release: every lane may move
+        return frozenset(_READS)
     return frozenset(
         lane for lane, reads in _READS.items() if any(before[i] != after[i] for i in reads)
     )
@@ -224,8 +229,7 @@ def _proxy_segments(
         probes = sorted_lane(state.probes[kind].get(key, []))
         if probes:
             return _segments(svc, node, "proxy", probes, probe_proxy(kind), "measured")
-    mapping, lag = inferred_proxy(settings)
-    return _segments(svc, node, "proxy", eps, mapping, "inferred", lag)
+    return programmed_segments(state, svc, node, eps, settings)
 
 
 def probe_proxy(kind: str) -> Callable[[str], str]:
@@ -233,16 +237,6 @@ def probe_proxy(kind: str) -> Callable[[str], str]:
     if kind == "nodeport":
         return lambda v: _PROXY_FROM_PROBE.get(v, "DOWN")
     return _proxy_health
-
-
-def inferred_proxy(settings: DetectSettings) -> tuple[Callable[[str], str], int]:
-    """The proxy lane inferred from the endpoints lane: its value of an endpoints state, and
-    kube-proxy's assumed lag after it (us)."""
-    return _inferred, round(settings.proxy_lag_s[1] * 1_000_000)
-
-
-def _inferred(value: str) -> str:
-    return "OPEN" if value != "none" else "CLOSED"
 
 
 def _lb_samples(

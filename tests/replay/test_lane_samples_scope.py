@@ -7,19 +7,12 @@ query shows around the first window."""
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.importers import load
-from gapwatch.recorder.importers.driver import import_format
-from gapwatch.recorder.sim import load_scenario
-from gapwatch.recorder.sim.formats import write_format
-from gapwatch.recorder.sim.result import Simulation
-from gapwatch.replay import projections
-from gapwatch.replay.facts import write_facts
+from tests.replay.postmortem import import_only
 
 DOC = (Path(__file__).parent.parent.parent / "docs" / "sql.md").read_text()
 #: the page's query of every lane around the first window, as replay read them
@@ -29,14 +22,7 @@ AROUND = next(
 
 
 def _import(engine: Engine, tmp_path: Path) -> None:
-    for fmt in ("k8s-audit", "cloudtrail", "prometheus"):
-        out = io.StringIO()
-        write_format(Simulation(load_scenario("seed-3node"), 3), fmt, out)
-        path = tmp_path / f"{fmt}.log"
-        path.write_text(out.getvalue())
-        done = import_format(engine, load(fmt), [str(path)], cluster="sim", derive=write_facts)
-        assert done.report.error_count == 0
-    projections.refresh(engine)
+    import_only(engine, tmp_path, "seed-3node", 3, ("k8s-audit", "cloudtrail", "prometheus"))
 
 
 def test_an_import_only_postmortem_has_its_endpoints_in_the_view_and_every_lane_in_segments(

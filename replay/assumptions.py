@@ -218,10 +218,11 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     ),
     Assumption(
         "sync_span_s", "s",
-        "how long one kube-proxy rules sync may run: a sync that ended this long after a change "
-        "reached kube-proxy began after it (replay.syncs, from kube-proxy's own metrics); the "
-        "one sync between two looks changed the rules within this of its end where the page "
-        "has no kubeproxy_sync_proxy_rules_duration_seconds_sum (replay.synccount)",
+        "how long one kube-proxy rules sync may run where its pages do not say (no growth of "
+        "kubeproxy_sync_proxy_rules_duration_seconds_sum over the syncs since an earlier look "
+        "of the process, which bounds the last one's duration): a sync that ended this long "
+        "after a change reached kube-proxy began after it (replay.syncs.began_by); the one "
+        "sync between two looks changed the rules within this of its end (replay.synccount)",
         "kube-proxy starts a sync at most once per --iptables-min-sync-period (default 1 s, "
         "kube-proxy command-line reference); large clusters should raise it to their measured "
         "kubeproxy_sync_proxy_rules_duration_seconds",

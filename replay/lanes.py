@@ -305,7 +305,8 @@ def serves_carried(
         up = pods_up(
             state, svc, node, skew_us=skew, clock_us=seconds_us(settings.node_clock_s),
             status_us=status_us, program_us=seconds_us(settings.slice_lag_s) + lag_hi,
-            lag_us=lag_hi, health=looked,
+            lag_us=lag_hi, health=looked, looks=looks, sync_reach_us=sync_reach,
+            sync_span_us=seconds_us(settings.sync_span_s),
         )  # fmt: skip
         if up is not None:
             serves = t_and(serves, up)

@@ -52,6 +52,10 @@ from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, LO, Iv, Tri, complement, intersect, union
+from gapwatch.replay.syncedup import programmed_by
+from gapwatch.replay.syncs import SyncIndex
+
+NO_LOOKS = SyncIndex((), ())
 
 
 def _counted(health: Sequence[Sample], times: list[int], up_us: int, by_us: int) -> int:
@@ -156,6 +160,9 @@ def pods_up(
     program_us: int,
     lag_us: int,
     health: Sequence[Sample] = (),
+    looks: SyncIndex = NO_LOOKS,
+    sync_reach_us: int = 0,
+    sync_span_us: int = 0,
 ) -> Tri | None:
     """Where any local pod of the Service was possibly up and surely up and programmed (module
     docstring); None where no local pod's Pod object was seen (nothing to say: F is left as it
@@ -170,7 +177,9 @@ def pods_up(
     the node's health-check lane, `_counted`) or is one only a slice version listing the pod had
     (`_count_shows`). `lag_us`:
     kube-proxy's largest lag, counted from the pod's first listing as ready (`_listed`) where
-    the slice facts name their ready pods."""
+    the slice facts name their ready pods. `looks`: kube-proxy's metrics looks on the node,
+    a sync begun `sync_reach_us` after the listing (its duration the histogram's, else
+    `sync_span_us`) programmed the pod by its end (replay.syncedup)."""
     # (came up, surely stopped by, possibly up until, the pod, first seen not ready at, its
     # stop before, surely up again by where it restarted in the run before, else None, first
     # seen terminating at)
@@ -242,6 +251,8 @@ def pods_up(
                 if listed < HI:
                     # listed until its first update not ready, possibly seen that late
                     until = unready - skew_us
+                    synced = programmed_by(looks, listed, until, sync_reach_us, sync_span_us)
+                    by = min(by, synced)
                     by = _count_shows(health, times, counts, listed, until, by, lag_us, skew_us)
                 # listed ready before its Ready was seen: the pod was Ready by its listing
                 counted_from = min(began, _listed(listings, max(after, began - lag_us), 0))

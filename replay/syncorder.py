@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from gapwatch.replay.fold import SyncLook
 from gapwatch.replay.signals import Iv, Step
 from gapwatch.replay.synccount import outside_quiet
-from gapwatch.replay.syncs import SYNC_SPAN_US, SyncIndex
+from gapwatch.replay.syncs import SYNC_SPAN_US, SyncIndex, began_by
 
 
 def _forwarding_since(forwardable: Sequence[Step], at_us: int) -> Step | None:
@@ -76,7 +76,8 @@ def _opened(
 ) -> bool:
     """A probed turn-on a sync made: kube-proxy's rules held the empty forwarding set at a look
     inside the probe's interval, so only a sync can have turned F on after it. That look's last
-    sync began after the set's emptying surely reached kube-proxy (it programmed the empty set)
+    sync began after the set's emptying surely reached kube-proxy (it programmed the empty set;
+    when it began: replay.syncs.began_by)
     and ended before its turn-on could reach it (no sync since). Without that look the rules may
     never have dropped the endpoint (no sync between the set's turn-off and its turn-on): F
     then comes back when the pod does (a container restarted behind rules that still name
@@ -94,11 +95,14 @@ def _opened(
         return True  # only pods new since the emptying: no rule named them before a sync
     ordered, times = looks
     # (a set empty from the lane's start: any sync before its turn-on programmed it empty)
-    since = -(2**62) if emptied is None else emptied.latest + reach_us + span_us
+    since = -(2**62) if emptied is None else emptied.latest + reach_us
     before = opened.earliest - reach_us
     return any(
-        look.complete and since <= look.synced_us < before
-        for look in ordered[bisect_left(times, step.earliest) : bisect_left(times, step.latest)]
+        ordered[i].complete
+        and ordered[i].synced_us < before
+        and ordered[i].synced_us >= since
+        and began_by(ordered, i, span_us) >= since
+        for i in range(bisect_left(times, step.earliest), bisect_left(times, step.latest))
     )
 
 

@@ -11,10 +11,18 @@ the prober or by Prometheus (`gapwatch import prometheus`), narrow that per node
   watch skew between two watchers of the same apiserver, plus the clocks' skew).
 - Not yet: a look at time t with S earlier than the change could have reached kube-proxy saw
   no sync since: the change was not programmed at t (the earliest bound moves to t).
-- Done: a look with S at least `reach` + SYNC_SPAN_S after the change and Q <= S (nothing asked
-  for a sync after that one): the sync that ended at S started after the change arrived, so the
+- Done: a look whose last sync began at least `reach` after the change, and Q <= S (nothing
+  asked for a sync after that one): that sync took every change pending when it began, so the
   change was programmed by S (the latest bound moves to S, or stays where the assumption put it
-  when that is earlier).
+  when that is earlier). kube-proxy's `syncProxyRules` takes every pending change at its start
+  (`endpointsMap.Update(endpointsChanges)`), runs one at a time (its sync runner) and observes
+  its own duration in `kubeproxy_sync_proxy_rules_duration_seconds` when it ends
+  (pkg/proxy/iptables/proxier.go), so the last sync began at S less its duration: at most the
+  growth of the histogram's `_sum` since the latest earlier look of the process that counted
+  fewer syncs (the last sync is one of those since, and no duration is negative); where the
+  looks do not say (no `_sum`, another process, no such look), at most SYNC_SPAN_S (the
+  `sync_span_s` assumption). A sync of seconds (large clusters, or a slow iptables-restore)
+  began before changes queued while it ran, and did not apply them.
 - Where the looks contradict the assumption (not yet programmed after the assumed largest lag:
   kube-proxy was stuck), the looks win: the change lies after the last "not yet" look, and
   before the first "done" one.
@@ -42,15 +50,39 @@ SYNC_SPAN_US = seconds_us(DEFAULTS.sync_span_s)
 CLOCKS_US = 60_000_000
 
 
-def _done(looks: Sequence[SyncLook], times: Sequence[int], after_us: int) -> int | None:
-    """The first look showing a sync ended at or after `after_us` with nothing queued since
-    (looks before `after_us`, less a minute of clock difference, cannot show one)."""
+def began_by(looks: Sequence[SyncLook], i: int, span_us: int) -> int:
+    """The earliest that the last sync `looks[i]` shows can have begun (module docstring): its
+    end less the growth of `_sum` since the latest earlier look of the same process that counted
+    fewer syncs, or less `span_us` where the looks do not say. `looks` in time order."""
+    look = looks[i]
+    if look.syncs is not None and look.busy_us is not None and look.process_us is not None:
+        for j in range(i - 1, -1, -1):
+            before = looks[j]
+            if not before.complete:
+                continue
+            if before.process_us != look.process_us or before.syncs is None:
+                break
+            if before.syncs < look.syncs:
+                if before.busy_us is None or before.busy_us > look.busy_us:
+                    break
+                return look.synced_us - (look.busy_us - before.busy_us)
+    return look.synced_us - span_us
+
+
+def done_look(
+    looks: Sequence[SyncLook], times: Sequence[int], after_us: int, span_us: int
+) -> int | None:
+    """The first look showing a sync that began at or after `after_us`, with nothing queued
+    since it ended (looks before `after_us`, less a minute of clock difference, cannot show
+    one)."""
     for i in range(bisect_left(times, after_us - CLOCKS_US), len(looks)):
         look = looks[i]
         queued = look.queued_us
         if not look.complete:
             continue  # a health 503: nothing synced since synced_us, no more
-        if look.synced_us >= after_us and (queued is None or queued <= look.synced_us):
+        if look.synced_us < after_us or (queued is not None and queued > look.synced_us):
+            continue
+        if began_by(looks, i, span_us) >= after_us:
             return i
     return None
 
@@ -122,7 +154,7 @@ def programmed(
         earliest, latest = s.earliest + lo_us, s.latest + hi_us
         if ordered:
             arrived = _arrival(s.latest, seen_in, within_us, reach_us)
-            i = _done(ordered, times, arrived + reach_us + span_us)
+            i = done_look(ordered, times, arrived + reach_us, span_us)
             end = len(ordered) if i is None else i
             waiting = _not_yet(ordered, end, s.earliest - reach_us, earliest)
             if waiting is not None:

@@ -7,9 +7,10 @@
   kube-proxy's own clock, as upstream's `SetToCurrentTime()` writes them (the simulator's nodes
   have no clock skew); `kubeproxy_sync_proxy_rules_duration_seconds_count` (every rules sync of
   the process so far) with the histogram's `_sum` beside it, as every Prometheus histogram
-  prints it (the durations of those syncs added up: 0, as its syncs change the rules at one
-  instant; a real page adds up real durations, which replay reads as such), and
-  `process_start_time_seconds` (when the process started). A new kube-proxy process reports 0
+  prints it (the durations of those syncs added up: each programming read as the sync a real
+  kube-proxy would have run, recorder.sim.syncspans: from the later of the last change it
+  applied and the previous sync's end), and `process_start_time_seconds` (when the process
+  started). A new kube-proxy process reports 0
   until its first sync (an unset gauge); a down or restarting kube-proxy does not answer (no
   observation). The real prober stores every scrape; here only the informative ones are
   emitted: the look that first shows new values, the look before it (the last that still
@@ -44,6 +45,7 @@ from gapwatch.recorder.importers.cloudtrail import parse as parse_trail
 from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.emit import PROBE
 from gapwatch.recorder.sim.promformat import LAST_QUEUED, LAST_SYNC, METRICS_PORT
+from gapwatch.recorder.sim.syncspans import Sync, syncs
 from gapwatch.recorder.sim.trail import trail_record
 from gapwatch.recorder.sim.validate import minor_version
 from gapwatch.recorder.sources.kubeproxy.metrics import (
@@ -88,6 +90,9 @@ class MetricsScraper:
         self.answering: dict[str, int] = {}
         self.emitted: dict[str, int] = {}
         self._due: set[tuple[str, int]] = set()
+        #: per node: the process (its start) whose syncs were read, those syncs, their
+        #: durations added up (the k-th: of the first k)
+        self._read: dict[str, tuple[int | None, list[Sync], list[int]]] = {}
 
     def answers(self, node: str) -> None:
         """kube-proxy on `node` (re)started and serves /metrics from now."""
@@ -117,9 +122,10 @@ class MetricsScraper:
         if self.emitted.get(node) != tick:
             self._emit(node, tick)
 
-    def _values(self, node: str, at_us: int) -> tuple[int | None, int | None, int, int] | None:
-        """(last sync, last queued, syncs so far, process start) as kube-proxy on `node` reports
-        them at `at_us` (None: not since this process started); None when it does not answer."""
+    def _values(self, node: str, at_us: int) -> tuple[int | None, int | None, int, int, int] | None:
+        """(last sync, last queued, syncs so far, their durations added up, process start) as
+        kube-proxy on `node` reports them at `at_us` (None: not since this process started);
+        None when it does not answer."""
         proxy = self.w.proxy
         since = self.answering.get(node)
         if not proxy.up(node) or proxy.restarting(node) or since is None or at_us < since:
@@ -128,8 +134,31 @@ class MetricsScraper:
         times = proxy.synced_us.get(node, [])
         synced = _last(times, started, at_us)
         queued = _last(proxy.queued_us.get(node, []), since, at_us)
-        count = bisect.bisect_right(times, at_us) - bisect.bisect_left(times, started)
-        return synced, queued, max(0, count), started
+        first, last = bisect.bisect_left(times, started), bisect.bisect_right(times, at_us)
+        busy = self._busy(node, started, first, last)
+        return synced, queued, max(0, last - first), busy, started
+
+    def _busy(self, node: str, started: int, first: int, last: int) -> int:
+        """The durations of the process's syncs `first:last` (indices of the node's syncs)
+        added up, each read once as recorder.sim.syncspans reads them (cached per process:
+        a look never asks for syncs older than the last one read)."""
+        proxy = self.w.proxy
+        key, read, sums = self._read.get(node, (None, [], [0]))
+        if key != started:
+            read, sums = [], [0]
+        if last - first > len(read):
+            new = syncs(
+                proxy.queued_us.get(node, []),
+                proxy.synced_us[node][first + len(read) : last],
+                proxy.applied_n[node][first + len(read) : last],
+                started,
+                read[-1].ended_us if read else None,
+            )
+            read = read + new
+            for s in new:
+                sums.append(sums[-1] + s.duration_us)
+        self._read[node] = (started, read, sums)
+        return sums[max(0, last - first)]
 
     def _emit(self, node: str, at_us: int) -> None:
         values = self._values(node, at_us)
@@ -138,13 +167,13 @@ class MetricsScraper:
         w = self.w
         epoch = to_micros(w.clock.dt(0))
         # an unset gauge reads 0
-        synced, queued, count, started = values
+        synced, queued, count, busy, started = values
         metrics = {
             name: 0.0 if t is None else (epoch + t) / 1e6
             for name, t in ((LAST_SYNC, synced), (LAST_QUEUED, queued))
         }
         metrics[SYNC_COUNT] = float(count)
-        metrics[SYNC_SUM] = 0.0  # its syncs take no time
+        metrics[SYNC_SUM] = busy / 1e6
         metrics[PROCESS_START] = (epoch + started) / 1e6
         metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.s.kube_proxy))
         latency = round(self.rng.uniform(2.0, 30.0), 3)

@@ -6,7 +6,8 @@ its ready local endpoints, or - with ProxyTerminatingEndpoints (KEP-1669) and no
 its serving terminating ones. The health-check node port answers from the same sync: 200 iff at
 least one READY local endpoint (terminating ones never count) and, from v1.27, kube-proxy healthy
 (recorder.sim.proxyhealth: no change received and not programmed for its health timeout), else
-503; a down node: no answer.
+503; a down node: no answer. Its `/metrics` (recorder.sim.evidence) read each programming as
+the rules sync a real kube-proxy would have run to make it (recorder.sim.syncspans).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class KubeProxies:
         #: stops (its lag metrics, recorder.sim.formats `prometheus`)
         self.queued_us: dict[str, list[int]] = {}
         self.synced_us: dict[str, list[int]] = {}
+        #: per node, beside each entry of synced_us: how many of queued_us that sync applied
+        #: (its view was taken after them; recorder.sim.syncspans reads them as syncs)
+        self.applied_n: dict[str, list[int]] = {}
         self.timeout_us = health_timeout_us(world.s.kube_proxy.sync_period_s)
         self.service_check_reads_health = service_check_reads_health(world.s)
         self.ignores_never_synced = ignores_never_synced(world.s)
@@ -84,14 +88,15 @@ class KubeProxies:
         if st is None:
             return
         view = dict(self.w.slices.by_node.get(node, {}))
-        self.queued_us.setdefault(node, []).append(self.w.loop.now)
+        log = self.queued_us.setdefault(node, [])
+        log.append(self.w.loop.now)
         self.w.on_proxy_metrics(node)
         if queued and not st.restarting:
             st.pending_us.append(self.w.loop.now)
             if len(st.pending_us) == 1:
                 self._watch(node, st)
         lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
-        self.w.loop.after(lag, self._sync, node, view, self.w.loop.now)
+        self.w.loop.after(lag, self._sync, node, view, self.w.loop.now, len(log))
 
     def restart(self, node: str) -> None:
         """kube-proxy restarts on `node`: its health port refuses connections while the rules
@@ -129,7 +134,7 @@ class KubeProxies:
         st = self.nodes.get(node)
         return st is not None and st.restarting
 
-    def _sync(self, node: str, view: dict[str, Endpoint], changed_us: int) -> None:
+    def _sync(self, node: str, view: dict[str, Endpoint], changed_us: int, upto: int) -> None:
         st = self.nodes.get(node)
         if st is None or changed_us < st.applied_change_us or st.restarting:
             return
@@ -138,7 +143,7 @@ class KubeProxies:
         st.applied_change_us = changed_us
         # Updated(): every change up to the one this sync programs is done
         st.pending_us = [t for t in st.pending_us if t > changed_us]
-        self._apply(node, view)
+        self._apply(node, view, upto)
         if st.pending_us and st.pending_us[0] != oldest:
             self._watch(node, st)
         if self.proxier_healthy(node) != was:
@@ -158,7 +163,9 @@ class KubeProxies:
         self.w.mark(node)
         self.w.on_proxy(node)
 
-    def _apply(self, node: str, local: dict[str, Endpoint]) -> None:
+    def _apply(self, node: str, local: dict[str, Endpoint], upto: int | None = None) -> None:
+        """A rules sync ends now, programming `local`: the view after the first `upto` changes
+        queued on `node` (None: every change queued so far)."""
         st = self.nodes[node]
         ready = tuple(uid for uid, ep in local.items() if ep.ready)
         forwards = ready
@@ -166,6 +173,8 @@ class KubeProxies:
             forwards = tuple(uid for uid, ep in local.items() if ep.serving and ep.terminating)
         st.last_sync_us = self.w.loop.now
         self.synced_us.setdefault(node, []).append(self.w.loop.now)
+        applied = len(self.queued_us.get(node, ())) if upto is None else upto
+        self.applied_n.setdefault(node, []).append(applied)
         self.w.on_proxy_metrics(node)
         if forwards != st.forwards_to or len(ready) != st.local_ready:
             st.forwards_to = forwards

@@ -42,13 +42,18 @@ def _counts(counted: dict[float, int], until: int = 40) -> list[Observation]:
 
 
 def _rollout(counted: dict[float, int]) -> list[Window]:
+    """The rollout of `rollout` with the health check counting `counted` (`_counts`)."""
+    return [w for w in windows_of(rollout(_counts(counted))) if w.node == "n1"]
+
+
+def rollout(looks: list[Observation]) -> list[Observation]:
     """n1 (kube-proxy 1.29) with p1; its replacement p2 pending from 5 s, Ready at 6.4 s and
     listed beside p1 at 6.5 s (2 ready), p1 deleted at 6.6 s and listed terminating at 6.7 s
     (1 ready); p1's container stops at 11 s (finishedAt), seen at 11.4 s, and the slice drops
-    it at 11.6 s. The LB, polled every 2 s, routes to n1 throughout."""
-    obs = [
+    it at 11.6 s. The LB, polled every 2 s, routes to n1 throughout. `looks`: the prober's."""
+    return [
         *one_node(),
-        *_counts(counted),
+        *looks,
         *[target(t, t - 2, "n1", "healthy") for t in range(3, 41, 2)],
         pod(5, "p2", "n1", "pending"),
         pod(6.4, "p2", "n1", "ready"),
@@ -58,7 +63,6 @@ def _rollout(counted: dict[float, int]) -> list[Window]:
         pod(11.4, "p1", "n1", "gone", deleted_at=6.6, finished=11),
         eps(11.6, [("p2", "n1", "ready")]),
     ]
-    return [w for w in windows_of(obs) if w.node == "n1"]
 
 
 def test_a_count_only_the_replacements_listing_had_shows_it_programmed() -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, nav
 from gapwatch.dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
+from gapwatch.dashboard.inert import md, md_sentence
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.store import DEFAULT_URL, redact
 from gapwatch.recorder.timefmt import format_time, parse_time
@@ -71,7 +72,7 @@ def _time_input(label: str, key: str) -> str | None:
     try:
         parse_time(raw)
     except ValueError as exc:
-        st.sidebar.warning(str(exc))
+        st.sidebar.warning(md(str(exc)))
         return None
     return raw
 
@@ -88,8 +89,9 @@ def sidebar(url: str, version: int) -> Filters:
     if st.session_state.get("cluster") not in clusters:
         # a URL's cluster the store does not hold showed every cluster without a word
         st.warning(
-            f"ignored URL parameter cluster: no cluster {st.session_state.get('cluster')!r} in "
-            f"this store (it holds {', '.join(info.clusters) or 'none'}): showing every cluster"
+            f"ignored URL parameter cluster: no cluster {md(repr(st.session_state.get('cluster')))}"
+            f" in this store (it holds {md(', '.join(info.clusters) or 'none')}): showing every "
+            "cluster"
         )
         st.session_state["cluster"] = ALL
     picked = st.sidebar.selectbox("Cluster", clusters, key="cluster")
@@ -127,7 +129,7 @@ def refresh(url: str, version: int, *, warn: bool = False) -> None:
     A run refreshes before the sidebar, whose Service list reads the projections."""
     due = cache.due(url)
     if warn and due.facts.mixed:
-        st.warning(due.facts.message(), icon=":material/history:")
+        st.warning(md_sentence(due.facts.message()), icon=":material/history:")
     saying = due.saying()
     if saying is None:
         cache.refreshed(url, version)
@@ -180,7 +182,7 @@ def main() -> None:
     _init_state(initial)
     nav.apply_pending()
     for problem in problems:
-        st.warning(f"ignored URL parameter {problem}")
+        st.warning(f"ignored URL parameter {md(problem)}")
     try:
         version = cache.version(url)
         if st.session_state.get("page") != "sql":
@@ -191,7 +193,7 @@ def main() -> None:
         body = st.fragment(render_page, run_every=LIVE_EVERY_S if filters.live else None)
         body(url, filters)
     except GapwatchError as exc:
-        st.error(f"{type(exc).__name__}: {exc}")
+        st.error(f"{type(exc).__name__}: {md(str(exc))}")
 
 
 main()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from gapwatch.dashboard.inert import plotly_text
 from gapwatch.dashboard.style import class_color, format_seconds, to_datetime64
 from gapwatch.replay.model import WINDOW_CLASSES, Rollout, Window
 
@@ -129,7 +130,7 @@ def rollouts_ranked(rollouts: Sequence[Rollout], *, top: int = 20) -> Any:
     ranked = rank_rollouts(rollouts)[:top]
     if not ranked:
         return _layout(_empty(fig, "no rollouts in this range"), "rollouts by damage", 260, {})
-    labels = [f"{i + 1}. {rollout_label(r)}" for i, r in enumerate(ranked)]
+    labels = [f"{i + 1}. {plotly_text(rollout_label(r))}" for i, r in enumerate(ranked)]
     for cls in WINDOW_CLASSES:
         values = [sum(w.duration_s for w in r.windows if w.cls == cls) for r in ranked]
         if not any(values):
@@ -182,7 +183,7 @@ def window_class_counts(windows: Sequence[Window]) -> Any:
 def whatif_comparison(recorded: Sequence[Window], replayed: Sequence[Window]) -> Any:
     """Per node two rows, `recorded` and `what-if`, with each window a bar in its class colour."""
     nodes = sorted({w.node for w in recorded} | {w.node for w in replayed})
-    rows = [f"{n} · {which}" for n in nodes for which in ("recorded", "what-if")]
+    rows = [f"{plotly_text(n)} · {which}" for n in nodes for which in ("recorded", "what-if")]
     fig = go.Figure()
     for which, wins in (("recorded", recorded), ("what-if", replayed)):
         for cls in WINDOW_CLASSES:
@@ -196,7 +197,7 @@ def whatif_comparison(recorded: Sequence[Window], replayed: Sequence[Window]) ->
                     orientation="h",
                     base=starts.astype("datetime64[us]"),
                     x=np.maximum(ends - starts, 1000) / 1000.0,
-                    y=[f"{w.node} · {which}" for w in mine],
+                    y=[f"{plotly_text(w.node)} · {which}" for w in mine],
                     name=f"{cls} ({which})",
                     legendgroup=cls,
                     marker={

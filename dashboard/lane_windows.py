@@ -9,6 +9,7 @@ out.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ def node_spans(rows: list[str]) -> tuple[dict[str, int], dict[str, int]]:
     first_row: dict[str, int] = {}
     last_row: dict[str, int] = {}
     for i, row in enumerate(rows):
-        node = row.split(" · ", 1)[0]
+        node = html.unescape(row.split(" · ", 1)[0])  # lanes.row_label wrote it as Plotly text
         first_row.setdefault(node, i)
         last_row[node] = i
     return first_row, last_row

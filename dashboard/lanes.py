@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from gapwatch.dashboard.inert import plotly_text
 from gapwatch.dashboard.lane_windows import (
     WINDOW_TRACES,
     evidence,
@@ -51,7 +52,8 @@ MAX_LABELS = 60
 
 
 def row_label(node: str, lane: str) -> str:
-    return f"{node} · {lane}"
+    """`NODE · lane`, the node as Plotly text (a y category is drawn, and shown in the hover)."""
+    return f"{plotly_text(node)} · {lane}"
 
 
 def lane_rows(segments: Sequence[Segment], windows: Sequence[Window] = ()) -> list[str]:

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, nav, tables
+from gapwatch.dashboard.inert import md, md_sentence
 from gapwatch.dashboard.style import format_seconds
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def render(ctx: Context) -> None:
     )
     kept = cache.kept_note(ctx.url, f, ctx.version)
     if kept:  # as `gaps` says it: rows of a span retention dropped, kept as they were
-        st.info(f"Note: {kept}.", icon=":material/history:")
+        st.info(f"Note: {md_sentence(kept)}.", icon=":material/history:")
     if not wins and not cache.lb_lanes(ctx.url, f.cluster, f.service, ctx.version):
         # as `gaps` says it: "clean" claimed what nothing recorded
         st.warning(
@@ -58,7 +59,7 @@ def render(ctx: Context) -> None:
         worst = max(wins, key=lambda w: w.duration_s)
         st.error(
             f"{len(wins)} gap windows, {format_seconds(total)} in all; the longest: "
-            f"{worst.class_text} on {worst.node} ({format_seconds(worst.duration_s)})."
+            f"{worst.class_text} on {md(worst.node)} ({format_seconds(worst.duration_s)})."
         )
     if wins:
         left, right = st.columns([3, 2])

@@ -11,6 +11,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.dashboard.filters import match_rollout, pick_service
+from gapwatch.dashboard.inert import md, md_sentence
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Rollout, Window
@@ -36,7 +37,7 @@ def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
     # by the worst rollout without a word: the page showed another rollout than the one asked for
     found, problem = match_rollout(st.session_state.get("rollout"), list(by_id))
     if problem is not None:
-        st.warning(f"{problem}: showing the worst one")
+        st.warning(f"{md(problem)}: showing the worst one")
     st.session_state["rollout"] = found or ranked[0].id
     chosen = st.selectbox(
         "Rollout (worst first)",
@@ -127,7 +128,7 @@ def _metrics(rollout: Rollout, wins: list[Window]) -> None:
 def _render_range(ctx: Context, node: str, since_us: int, until_us: int) -> None:
     """A window that belongs to no rollout (`?page=rollout&cluster=&service=&node=&since=&until=`,
     the Overview's "windows outside any rollout" links): that node's lanes over the range."""
-    st.header(f"Node {node}")
+    st.header(f"Node {md(node)}")
     wins = sorted(
         (w for w in cache.windows(ctx.url, ctx.filters, ctx.version) if w.node == node),
         key=lambda w: (w.start_us, w.node),
@@ -138,13 +139,13 @@ def _render_range(ctx: Context, node: str, since_us: int, until_us: int) -> None
         st.info("No LB-facing service in this filter.")
         return
     st.caption(
-        f"{service.cluster} · {service.key} · {format_time(from_micros(since_us))} .. "
+        f"{md(service.cluster)} · {md(service.key)} · {format_time(from_micros(since_us))} .. "
         f"{format_time(from_micros(until_us))}, outside any rollout (the sidebar's time range)"
     )
     segments = cache.node_lanes(ctx.url, service, node, since_us, until_us, ctx.version)
     gone = api.retention_lanes_note(cache.engine(ctx.url), service, since_us, segments)
     if gone:
-        st.warning(gone[0].upper() + gone[1:])
+        st.warning(md_sentence(gone[0].upper() + gone[1:]))
     fig = lanes.lane_timeline(segments, wins, until_us=until_us)
     fig.update_xaxes(range=[from_micros(since_us), from_micros(until_us)])
     chart = st.plotly_chart(fig, key="lanes", on_select="rerun", selection_mode="points")
@@ -169,8 +170,8 @@ def _window_table(wins: list[Window]) -> Any:
 
 def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None:
     if win is not None:
-        st.subheader(f"Events behind the window on {win.node}")
-        st.caption(lanes.window_label(win))
+        st.subheader(f"Events behind the window on {md(win.node)}")
+        st.caption(md(lanes.window_label(win)))
         rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
         st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
         if not win.certain:
@@ -196,8 +197,8 @@ def _why_possible(ctx: Context, win: Window, wins: list[Window]) -> None:
     if why is None:
         return
     st.markdown(
-        f"**Why possible:** {why.why}.  \n**kube-proxy:** {why.kube_proxy}.  \n"
-        f"**LB:** {why.lb}.  \n{why.denser}"
+        f"**Why possible:** {md(why.why)}.  \n**kube-proxy:** {md(why.kube_proxy)}.  \n"
+        f"**LB:** {md(why.lb)}.  \n{md(why.denser)}"
     )
 
 
@@ -217,7 +218,7 @@ def render(ctx: Context) -> None:
     wins = sorted(page.windows, key=lambda w: (w.start_us, w.node))
     _metrics(rollout, wins)
     if page.lanes_note:  # a kept rollout's windows over empty lanes said nothing of why
-        st.warning(page.lanes_note[0].upper() + page.lanes_note[1:])
+        st.warning(md_sentence(page.lanes_note[0].upper() + page.lanes_note[1:]))
     if not wins:
         st.success("Clean rollout: no gap windows.")
     nodes = _pick_nodes(rollout, page, wins, ctx.filters.node)

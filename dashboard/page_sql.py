@@ -11,6 +11,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, sqlconsole
 from gapwatch.dashboard.errors import QueryError
+from gapwatch.dashboard.inert import md
 from gapwatch.recorder.store import redact
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def render(ctx: Context) -> None:
                 )
             except QueryError as exc:
                 st.session_state.pop("sql_result", None)
-                st.error(f"{type(exc).__name__}: {exc}")
+                st.error(f"{type(exc).__name__}: {md(str(exc))}")
                 return
             st.session_state["sql_result"] = result
         result = st.session_state["sql_result"]

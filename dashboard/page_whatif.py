@@ -12,6 +12,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, figures, tables
 from gapwatch.dashboard.filters import Filters, match_rollout, pick_service
+from gapwatch.dashboard.inert import md
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
 from gapwatch.replay.assumptions import DetectSettings
@@ -165,7 +166,7 @@ def _scope(ctx: Context, service: ServiceRef) -> tuple[Filters, Rollout | None]:
         wanted = ctx.filters.rollout or st.session_state.get("rollout")
         found, problem = match_rollout(wanted, list(by_id))
         if problem is not None:
-            st.warning(f"{problem}: the scope is the worst one")
+            st.warning(f"{md(problem)}: the scope is the worst one")
         st.session_state[key] = found or options[min(1, len(options) - 1)]
     chosen = st.selectbox(
         "Scope",
@@ -245,8 +246,9 @@ def render(ctx: Context) -> None:
         st.info("No LB-facing service in this filter.")
         return
     st.caption(
-        f"Service {service.key} in cluster {service.cluster} (choose another in the sidebar). "
-        'Every control starts at "as recorded": the timeline replayed with what the cluster did.'
+        f"Service {md(service.key)} in cluster {md(service.cluster)} (choose another in the "
+        'sidebar). Every control starts at "as recorded": the timeline replayed with what the '
+        "cluster did."
     )
     scope, rollout = _scope(ctx, service)
     settings = settings_from_widgets(_recorded(ctx.url, service, scope, ctx.version))

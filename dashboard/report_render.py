@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
+from gapwatch.dashboard.inert import md, md_sentence
 from gapwatch.dashboard.report import Postmortem, Recommendation, ServiceReport
 from gapwatch.dashboard.style import format_seconds
 from gapwatch.recorder.timefmt import format_time, from_micros
@@ -251,25 +252,21 @@ def _scope(report: Postmortem) -> str:
 # ---- Markdown ---------------------------------------------------------------------------------
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     return lines
 
 
 def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501") -> str:
     """The report as GitHub-flavoured Markdown."""
-    out = [f"# {report.title}", "", f"Scope: {_scope(report)}.", ""]
+    out = [f"# {md(report.title)}", "", f"Scope: {md(_scope(report))}.", ""]
     if not report.sections:
         out += ["No LB-facing Service had a gap window or a rollout in this span.", ""]
         out += [report.note, ""] if report.note else []
     for sec in report.sections:
         svc = sec.service
-        out += [f"## {svc.key} in cluster {svc.cluster}", "", summary(sec), ""]
+        out += [f"## {md(svc.key)} in cluster {md(svc.cluster)}", "", summary(sec), ""]
         out += ["### What happened", ""]
         if sec.windows:
             out += [*_md_table(WINDOW_HEAD, [window_cells(w) for w in sec.windows]), ""]
@@ -278,13 +275,13 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
                 "serve; *possible*: the samples allow it but do not prove it (shortest 0 s).",
                 "",
             ]
-        out += [neighbours_line(sec), ""] if sec.neighbours else []
-        out += [f"**Note: {sec.kept_note}.**", ""] if sec.kept_note else []
+        out += [md_sentence(neighbours_line(sec)), ""] if sec.neighbours else []
+        out += [f"**Note: {md_sentence(sec.kept_note)}.**", ""] if sec.kept_note else []
         if sec.openness or sec.dropped_note:
             out += ["### Why the possible windows are possible", ""]
             for said in (open_summary(sec), sec.dropped_note):
-                out += [said, ""] if said else []
-            out += [f"- {line}" for line in open_lines(sec)] + [""]
+                out += [md_sentence(said), ""] if said else []
+            out += [f"- {md(line)}" for line in open_lines(sec)] + [""]
         link = dashboard_link(dashboard_url, report, sec)
         out += [
             f"Lanes per node (endpoints, proxy, lb, pod): [open in the dashboard]({link}), "
@@ -301,8 +298,8 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
 
 def _advice_md(sec: ServiceReport) -> list[str]:
     advice = sec.advice
-    out = [advice_intro(sec), ""]
-    out += [f"**{sec.advice_note}.**", ""] if sec.advice_note else []
+    out = [md_sentence(advice_intro(sec)), ""]
+    out += [f"**{md_sentence(sec.advice_note)}.**", ""] if sec.advice_note else []
     if sec.recommendations:
         out += [*_md_table(ADVICE_HEAD, [advice_cells(r) for r in sec.recommendations]), ""]
     else:

@@ -16,10 +16,12 @@ import json
 import logging
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import structlog
 
 from gapwatch.recorder.health import health_app, serve
 from gapwatch.recorder.metrics import RecorderMetrics
@@ -91,6 +93,18 @@ def test_a_token_that_is_not_utf8_is_refused_with_401(receiver: Receiver) -> Non
     assert 1 <= len([e for e in events if e["event"] == "push refused"]) <= 2
 
 
+@pytest.fixture
+def default_structlog() -> Iterator[None]:
+    """structlog's own defaults (lines on the stdout capsys reads) for the in-process tests: a
+    CLI test run before them in the same worker leaves its configuration behind (`gapwatch`'s
+    commands send structlog to stderr, `record` binds the stderr of its day), and these tests
+    then read nothing, whichever order xdist gives them."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("default_structlog")
 def test_the_recorders_health_server_keeps_a_scrapers_token_out_of_the_log(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,6 +133,7 @@ def test_the_recorders_health_server_keeps_a_scrapers_token_out_of_the_log(
     assert "malformed HTTP request refused" in said
 
 
+@pytest.mark.usefixtures("default_structlog")
 def test_a_token_file_every_user_may_read_is_warned_of(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

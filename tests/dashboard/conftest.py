@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -31,6 +32,12 @@ def make_console_login(store_url: str, *, temp_file_limit: str = "64MB") -> tupl
     return url.render_as_string(hide_password=False), name
 
 
+def admin(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection as the store's own (superuser) login, to look at the server."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(dsn, autocommit=True)
+
+
 def drop_login(store_url: str, name: str) -> None:
     admin = make_url(store_url).set(drivername="postgresql")
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
@@ -48,3 +55,13 @@ def console_url(store_url: str, backend: str) -> Iterator[str]:
         yield url
     finally:
         drop_login(store_url, name)
+
+
+@pytest.fixture
+def console(pg_url: str) -> Iterator[str]:
+    """A console login's URL on the PostgreSQL test server (the guard tests' own login)."""
+    url, name = make_console_login(pg_url)
+    try:
+        yield url
+    finally:
+        drop_login(pg_url, name)

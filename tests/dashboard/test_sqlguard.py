@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryError, QueryRejected, UnsafeLogin
 from gapwatch.dashboard.sqlconsole import run_query
-from tests.dashboard.conftest import drop_login, make_console_login
+from tests.dashboard.conftest import admin, drop_login, make_console_login
 from tests.k8s.harness import wait_until
 
 pytestmark = pytest.mark.postgres
@@ -59,13 +59,8 @@ def attacks() -> list[str]:
     ]
 
 
-def _admin(url: str) -> psycopg.Connection[Any]:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(dsn, autocommit=True)
-
-
 def _server_state(url: str) -> tuple[Any, ...]:
-    with _admin(url) as conn:
+    with admin(url) as conn:
         reload_time = conn.execute("SELECT pg_conf_load_time()").fetchone()
         objects = conn.execute("SELECT count(*) FROM pg_largeobject_metadata").fetchone()
         # this store's locks only: pg_locks is the whole server's, and another test's
@@ -86,7 +81,7 @@ class Victim:
         self.url = url
         self.error: BaseException | None = None
         self.pid = 0
-        self.conn = _admin(url)
+        self.conn = admin(url)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -98,12 +93,12 @@ class Victim:
     def __enter__(self) -> Victim:
         self.thread.start()
         pid = self.pid = self.conn.info.backend_pid
-        with _admin(self.url) as admin:  # wait until it is in its query
-            while not admin.execute(
+        with admin(self.url) as server:  # wait until it is in its query
+            while not server.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active'",
                 (pid,),
             ).fetchone()[0]:  # type: ignore[index]
-                admin.execute("SELECT pg_sleep(0.02)")
+                server.execute("SELECT pg_sleep(0.02)")
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -191,12 +186,12 @@ def test_temp_files_are_limited(pg_url: str) -> None:
 def test_unfit_logins_are_refused(pg_url: str, setup: str, reason: str) -> None:
     url, name = make_console_login(pg_url)
     try:
-        with _admin(pg_url) as conn:
+        with admin(pg_url) as conn:
             conn.execute(setup.format(name=name))
         with pytest.raises(UnsafeLogin, match=reason):
             run_query(url, "SELECT 1")
     finally:
-        with _admin(pg_url) as conn:
+        with admin(pg_url) as conn:
             conn.execute(f"REVOKE ALL ON events, quarantine FROM {name}")
             conn.execute(f"REVOKE ALL ON FUNCTION set_config(text, text, boolean) FROM {name}")
         drop_login(pg_url, name)

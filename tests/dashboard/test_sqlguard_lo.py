@@ -10,16 +10,11 @@ refused by the guard before any query runs. Real PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryRejected, UnsafeLogin
 from gapwatch.dashboard.sqlconsole import run_query
-from tests.dashboard.conftest import drop_login, make_console_login
+from tests.dashboard.conftest import admin
 
 pytestmark = pytest.mark.postgres
 
@@ -32,25 +27,11 @@ CREATES = (
 )
 
 
-def _admin(url: str) -> psycopg.Connection[Any]:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(dsn, autocommit=True)
-
-
 def _largeobject_bytes(url: str) -> int:
-    with _admin(url) as conn:
+    with admin(url) as conn:
         row = conn.execute("SELECT pg_relation_size('pg_largeobject')").fetchone()
     assert row is not None
     return int(row[0])
-
-
-@pytest.fixture
-def console(pg_url: str) -> Iterator[str]:
-    url, name = make_console_login(pg_url)
-    try:
-        yield url
-    finally:
-        drop_login(pg_url, name)
 
 
 @pytest.mark.parametrize("sql", CREATES, ids=["lo_from_bytea", "lo_create", "lo_creat"])
@@ -64,7 +45,7 @@ def test_a_console_query_creates_no_large_object(pg_url: str, console: str, sql:
 def test_a_login_that_may_create_large_objects_is_refused_before_its_query(
     pg_url: str, console: str
 ) -> None:
-    with _admin(pg_url) as conn:
+    with admin(pg_url) as conn:
         conn.execute("GRANT EXECUTE ON FUNCTION lo_from_bytea(oid, bytea) TO PUBLIC")
     with pytest.raises(UnsafeLogin, match="lo_from_bytea"):
         run_query(console, "SELECT 1")

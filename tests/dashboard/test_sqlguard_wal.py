@@ -10,16 +10,11 @@ refused by the guard before any query runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard.errors import QueryRejected, UnsafeLogin
 from gapwatch.dashboard.sqlconsole import run_query
-from tests.dashboard.conftest import drop_login, make_console_login
+from tests.dashboard.conftest import admin
 
 pytestmark = pytest.mark.postgres
 
@@ -30,30 +25,16 @@ EMIT = (
 )
 
 
-def _admin(url: str) -> psycopg.Connection[Any]:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return psycopg.connect(dsn, autocommit=True)
-
-
 def _wal_bytes_after(url: str, before: str) -> int:
-    with _admin(url) as conn:
+    with admin(url) as conn:
         row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (before,)).fetchone()
     assert row is not None
     return int(row[0])
 
 
-@pytest.fixture
-def console(pg_url: str) -> Iterator[str]:
-    url, name = make_console_login(pg_url)
-    try:
-        yield url
-    finally:
-        drop_login(pg_url, name)
-
-
 @pytest.mark.parametrize("transactional", ["false", "true"])
 def test_a_console_query_writes_no_wal(pg_url: str, console: str, transactional: str) -> None:
-    with _admin(pg_url) as conn:
+    with admin(pg_url) as conn:
         before = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])  # type: ignore[index]
     with pytest.raises(QueryRejected, match="permission denied for function"):
         run_query(console, EMIT.format(transactional=transactional), timeout_s=10)
@@ -62,7 +43,7 @@ def test_a_console_query_writes_no_wal(pg_url: str, console: str, transactional:
 
 
 def test_a_login_that_may_write_wal_is_refused_before_its_query(pg_url: str, console: str) -> None:
-    with _admin(pg_url) as conn:
+    with admin(pg_url) as conn:
         conn.execute(
             "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO PUBLIC"
         )

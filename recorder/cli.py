@@ -154,7 +154,7 @@ def import_events(
     from gapwatch.recorder.interrupt import committed_on_interrupt
     from gapwatch.recorder.ndjson import input_size
 
-    check_inputs(files, errors)
+    check_inputs(files, errors, strict=strict)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None

@@ -17,6 +17,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -28,10 +30,10 @@ from typing import IO, BinaryIO
 import orjson
 
 from gapwatch.recorder.errors import InputCut, LineError, ObservationError
+from gapwatch.recorder.inputkind import GZIP_MAGIC, is_pipe, refuse_unreadable, sniff_gzip
 from gapwatch.recorder.observation import Observation, canonical_json, from_dict
 from gapwatch.recorder.uniquekeys import check_unique_keys
 
-GZIP_MAGIC = b"\x1f\x8b"
 #: The UTF-8 byte order mark some editors and Windows tools (PowerShell 5's Out-File, Notepad's
 #: "UTF-8 with BOM") write first; it marks the encoding and is no part of the first line.
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -62,22 +64,40 @@ class RawLine:
 
 @contextmanager
 def open_input(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
-    """Open a file (or '-') for binary reading, transparently gunzipping; yields (stream, size)."""
+    """Open a file (or '-') for binary reading, transparently gunzipping; yields (stream, size).
+    A pipe is read once, from its first byte; a device or a socket is refused
+    (recorder/inputkind.py)."""
     if path == "-":
-        yield sys.stdin.buffer, None
+        with _unzipped(*sniff_gzip(sys.stdin.buffer)) as stream:
+            yield stream, None
         return
+    refuse_unreadable(path)
     file = Path(path)
     try:
         handle = file.open("rb")
     except OSError as exc:
         raise ObservationError(f"{path}: {exc.strerror or exc}") from exc
     with handle:
+        if stat.S_ISFIFO(os.fstat(handle.fileno()).st_mode):
+            with _unzipped(*sniff_gzip(handle)) as stream:
+                yield stream, None
+            return
         size = file.stat().st_size
         if handle.peek(2)[:2] == GZIP_MAGIC and _is_gzip(handle):
-            with gzip.GzipFile(fileobj=handle) as unzipped:
-                yield io.BufferedReader(_Inflated(unzipped)), None
+            with _unzipped(handle, True) as stream:
+                yield stream, None
         else:
             yield handle, size
+
+
+@contextmanager
+def _unzipped(stream: BinaryIO, gzipped: bool) -> Iterator[BinaryIO]:
+    """`stream` itself, or the text inflated from it when `gzipped`."""
+    if not gzipped:
+        yield stream
+        return
+    with gzip.GzipFile(fileobj=stream) as unzipped:
+        yield io.BufferedReader(_Inflated(unzipped))
 
 
 def _is_gzip(handle: BinaryIO) -> bool:
@@ -278,8 +298,8 @@ def read_observations(
 
 def input_size(path: str) -> int | None:
     """Bytes to read from `path` when known (plain files), for progress bars."""
-    if path == "-":
-        return None
+    if path == "-" or is_pipe(path):
+        return None  # a pipe's bytes are the import's: not one is read here
     try:
         with Path(path).open("rb") as handle:
             if handle.read(2) == GZIP_MAGIC:

@@ -104,15 +104,32 @@ def _command(fmt_name: str):  # type: ignore[no-untyped-def]
     return command
 
 
-def check_inputs(files: list[str], errors: Path | None) -> None:
+def check_inputs(files: list[str], errors: Path | None, *, strict: bool = False) -> None:
     """Before anything is written: every input opens, and `--errors` (truncated when opened) is
     none of them. Found halfway instead, a missing file stopped an import after some batches were
-    committed and said nothing of them; an `--errors` that was an input emptied it."""
+    committed and said nothing of them; an `--errors` that was an input emptied it.
+
+    A pipe is not opened here (its first bytes would be lost to the import, and a FIFO opened
+    twice waits for ever: recorder/inputkind.py), only checked readable; `--strict`, which reads
+    its inputs twice, refuses one."""
     from gapwatch.recorder.errors import ObservationError
+    from gapwatch.recorder.inputkind import check_pipe_readable, is_pipe
     from gapwatch.recorder.ndjson import open_input
 
     for name in files:
         if name == "-":
+            continue
+        if is_pipe(name):
+            if strict:
+                raise ObservationError(
+                    f"{name} is a pipe, which can be read once, and --strict reads its inputs "
+                    "twice: give it as '-' (standard input, which --strict keeps in a temporary "
+                    "file) or save it to a file; nothing was imported"
+                )
+            try:
+                check_pipe_readable(name)
+            except ObservationError as exc:
+                raise ObservationError(f"{exc}; nothing was imported") from exc
             continue
         if errors is not None:
             try:
@@ -174,9 +191,11 @@ def hint_format(files: list[str], given: str) -> None:
     format word is not read as a broken file. Decided per import before, one such file in a
     glob of good ones got its rejections and no hint."""
     from gapwatch.recorder.importers.sniff import suggest
+    from gapwatch.recorder.inputkind import is_pipe
 
     for name in files:
-        hint = suggest(name, given) if name != "-" else None
+        # a pipe was read to its end by the import (a FIFO opened again would wait for ever)
+        hint = suggest(name, given) if name != "-" and not is_pipe(name) else None
         if hint is not None:
             stderr.print(f"hint: {hint}", markup=False)
 
@@ -199,7 +218,7 @@ def run_import(
     from gapwatch.recorder.ndjson import input_size
 
     fmt = load(fmt_name)
-    check_inputs(files, errors)
+    check_inputs(files, errors, strict=strict)
     engine = open_store(db)
     sizes = [input_size(f) for f in files]
     total = sum(s for s in sizes if s) if all(sizes) else None

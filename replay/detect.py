@@ -27,6 +27,7 @@ from gapwatch.replay.chains import (
 )
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
+from gapwatch.replay.counted_rise import rise_counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
@@ -227,6 +228,12 @@ def classify(
         deaths is not None
         and since_us is not None
         and _counted_at_death(state, svc, node, lanes_, (since_us, at_us), settings)
+    ):
+        return "pod-gone-before-deregistered"
+    if (
+        lb_opened
+        and since_us is not None
+        and rise_counted_dead(state, (svc, node), lanes_, (since_us, at_us), settings)
     ):
         return "pod-gone-before-deregistered"
     if (

@@ -18,6 +18,7 @@ import orjson
 
 from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
+from gapwatch.recorder.sources.k8s.lines import Lines, LineTooLong
 
 MAX_LINE = 64 * 1024 * 1024
 
@@ -130,16 +131,15 @@ async def watch_stream(
             raise _status_error(what, response.status, await response.read())
         if on_open is not None:
             on_open()
-        buffer = b""
+        lines = Lines(MAX_LINE)
         async for chunk in response.content.iter_any():
-            buffer += chunk
-            if b"\n" not in buffer:
-                if len(buffer) > MAX_LINE:
-                    raise K8sError(f"{what}: a line longer than {MAX_LINE} bytes")
-                continue
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
+            try:
+                ended = lines.feed(chunk)
+            except LineTooLong as exc:
+                raise K8sError(f"{what}: {exc}") from None
+            for line in ended:
                 if line.strip():
                     yield _event(what, line)
-        if buffer.strip():
-            yield _event(what, buffer)
+        last = lines.rest()
+        if last.strip():
+            yield _event(what, last)

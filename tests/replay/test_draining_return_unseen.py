@@ -71,3 +71,61 @@ def test_a_ready_run_longer_than_a_poll_gap_was_not_routed_unseen() -> None:
     # the control: p2 listed ready for 10 s, longer than a poll gap plus the CCM's lag: a
     # registration would have been seen, and every poll saw draining
     assert not covers(_returned(left=30.0), 20.4, 21.4)
+
+
+def _returned_after_a_draining_poll(left: float) -> list[Window]:
+    """Random 28,000,124 node-001's shape (1.25, the gate at its default, off). n1's p1 ready
+    and listed at 0.5 s, deleted at 12 s (listed terminating at 12.1 s: the CCM drains n1),
+    gone at 14.3 s; p2 Ready at 15.6 s and listed ready at 15.7 s, deleted at `left` - 0.1 s
+    and listed terminating at `left`, gone 2.7 s later; p3 listed ready at 45.1 s. The LB,
+    polled every 10 s, saw n1 healthy at 0 and 10 s, draining at 20, 30 and 40 s, healthy from
+    50 s (the CCM's lag as these polls measure it: 11.2 s). The NodePort every second: timing
+    out while kube-proxy held no ready local endpoint (from 13 s and from `left` + 0.4 s; the
+    gate off, it forwards to none) until p2 (16 s) and p3 (46 s) were programmed."""
+
+    def result(t: float) -> str:
+        return "connected" if t <= 12 or 16 <= t <= left - 0.6 or t >= 46 else "timeout"
+
+    observations: list[Observation] = [
+        service(0),
+        node(0, "n1", version="v1.25.16"),
+        pod(0.5, "p1", "n1", "ready"),
+        eps(0.5, [("p1", "n1", "ready")]),
+        pod(12, "p1", "n1", "terminating", deleted_at=12),
+        eps(12.1, [("p1", "n1", "terminating")]),
+        pod(13, "p2", "n1", "pending", revision="bbb"),
+        pod(14.3, "p1", "n1", "gone", deleted_at=12, finished=14),
+        eps(14.4, []),
+        pod(15.6, "p2", "n1", "ready", revision="bbb"),
+        eps(15.7, [("p2", "n1", "ready")]),
+        pod(left - 0.1, "p2", "n1", "terminating", revision="bbb", deleted_at=left - 0.1),
+        eps(left, [("p2", "n1", "terminating")]),
+        pod(left + 0.4, "p3", "n1", "pending", revision="bbb"),
+        pod(left + 2.7, "p2", "n1", "gone", revision="bbb", deleted_at=left - 0.1, finished=left),
+        eps(left + 2.8, []),
+        pod(45, "p3", "n1", "ready", revision="bbb"),
+        eps(45.1, [("p3", "n1", "ready")]),
+        *polled(
+            "n1",
+            [10.0 * k for k in range(0, 9)],
+            lambda t: "draining" if 10 < t < 50 else "healthy",
+            check_port=32999,
+        ),
+        *looks("n1", 1.0, 80, 1.0, result),
+    ]
+    return [w for w in windows_of(observations, MEASURED) if w.node == "n1"]
+
+
+def test_a_registration_after_a_draining_poll_that_followed_the_listing() -> None:
+    # p2 listed ready at 15.7 s, the poll at 20 s saw draining, within the CCM's lag (11.2 s)
+    # of the listing: the CCM may have registered n1 after that poll and drained it again on
+    # p2's termination (23.6 s), before the poll at 30 s; kube-proxy closed on that termination
+    # (the NodePort timing out from 24 s) while the LB may have routed to n1
+    assert covers(_returned_after_a_draining_poll(left=23.6), 23.8, 24.7)
+
+
+def test_a_ready_run_past_a_poll_gap_and_the_lag_after_a_draining_poll() -> None:
+    # the control: p2 listed ready for 22.3 s, longer than a poll gap plus the CCM's lag: a
+    # registration made after the poll at 20 s would have been seen by one of those at 30 or
+    # 40 s, and both saw draining: no window over kube-proxy's close on the termination
+    assert not covers(_returned_after_a_draining_poll(left=38.0), 38.2, 39.1)

@@ -9,17 +9,8 @@ after the listing and deregistered it again after the leaving, both unseen: the 
 somewhere from the listing (less the watch skew: the CCM's watch may have delivered it before
 the recorder's) to the leaving plus the CCM's largest lag. That fits between two polls only
 where the registered span, the ready run shortened by at most the CCM's largest lag, is
-shorter than the polls' largest gap: a longer run would have been seen. The CCM registers up
-to its lag after the listing, so the polls that saw `draining` need not begin before it: where
-the first poll of the draining stretch that lasts to the leaving came after the listing, but
-before its registration surely had to be made (the listing plus the CCM's largest lag), the
-registration may have come after that poll (random 28,000,124 node-001: listed ready 4.3 s
-before a poll that saw `draining`, registered 2.4 s after it, drained again 2.3 s later, all
-before the next poll 10 s on); the LB may then have routed from that poll on, not before (a
-poll that saw `draining` saw no routing). Either way the registration ended before the last
-poll that still saw `draining` (the lane's next change names it: its `prev_us`).
-`replay.unseen.hidden` reads the same excursion the other way round (a deregistration the
-polls missed). Pure.
+shorter than the polls' largest gap: a longer run would have been seen. `replay.unseen.hidden`
+reads the same excursion the other way round (a deregistration the polls missed). Pure.
 """
 
 from __future__ import annotations
@@ -42,10 +33,9 @@ def returned_unseen(
     """Where the LB may have routed to the node unseen: each run of `ready` (the node's
     endpoints ready: a True step, then a False one) whose polls (`targets`, the target lane:
     its changes only, so no sample inside the run means every poll there saw the one before)
-    from the CCM's registration on all saw `draining`, no longer than `poll_gap_us` (the lane's
-    largest gap between looks) plus the CCM's largest lag `lag_hi_us`; from the listing less
-    `skew_us` (or the first of those polls, where it came after the listing but before the
-    listing plus `lag_hi_us`) to the leaving plus `lag_hi_us` (or the last of those polls)."""
+    all saw `draining`, no longer than `poll_gap_us` (the lane's largest gap between looks) plus
+    the CCM's largest lag `lag_hi_us`; from the listing less `skew_us` to the leaving plus
+    `lag_hi_us`."""
     if not poll_gap_us or not targets:
         return []
     times = [s.at_us for s in targets]
@@ -55,18 +45,10 @@ def returned_unseen(
             continue
         if down.latest - up.earliest >= poll_gap_us + lag_hi_us:
             continue  # a poll would have seen it registered
-        # the stretch in effect at the leaving: it began after the listing's registration
-        # could have been made (past the listing plus the lag) or was not `draining`: none
-        i = bisect_right(times, down.latest) - 1
+        i = bisect_right(times, up.earliest) - 1
         if i < 0 or targets[i].value != "draining":
             continue
-        first = targets[i].at_us
-        if first > up.earliest and first >= up.latest + lag_hi_us:
-            continue  # registered before that poll, which would have seen it
-        start = up.earliest - skew_us if first <= up.earliest else first
-        end = down.latest + lag_hi_us
-        if i + 1 < len(targets) and targets[i + 1].prev_us is not None:
-            end = min(end, targets[i + 1].prev_us)  # drained again by the last draining poll
-        if start < end:
-            out.append(Iv(start, end, up.event_id, down.event_id))
+        if i + 1 < len(targets) and targets[i + 1].at_us <= down.latest:
+            continue  # the lane changed inside the run: its own samples bound it
+        out.append(Iv(up.earliest - skew_us, down.latest + lag_hi_us, up.event_id, down.event_id))
     return out

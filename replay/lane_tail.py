@@ -65,6 +65,7 @@ class BadTrail(NamedTuple):
     out: list[int]
     states: list[tuple[int, bool, int]]
     good: str
+    kept: frozenset[str] = frozenset()
 
 
 class SilenceTrail(NamedTuple):
@@ -151,10 +152,14 @@ def tri(steps: Sequence[Step], initial: bool, was: TriTrail | None = None) -> tu
 
 
 def bad_looks(
-    samples: Sequence[Sample], good: str, was: BadTrail | None = None
+    samples: Sequence[Sample],
+    good: str,
+    was: BadTrail | None = None,
+    kept: frozenset[str] = frozenset(),
 ) -> tuple[list[int], BadTrail]:
-    """unseen.bad_looks(samples, lambda v: v != good), resumed from `was`."""
-    if was is not None and was.good != good:
+    """unseen.bad_looks(samples, lambda v: v != good and v not in kept), resumed from `was`
+    (`kept`: answers that saw no excursion, replay.lanes)."""
+    if was is not None and (was.good != good or was.kept != kept):
         was = None
     old = was.samples if was is not None else ()
     state, states = resume_at(was.states if was else [], lambda s: same(samples, old, s[0]))
@@ -167,9 +172,9 @@ def bad_looks(
     while i < n:
         states.append((i, last_bad, len(out)))
         chunk = samples[i : i + STRIDE]
-        last_bad = bad_run(chunk, lambda v: v != good, last_bad, out)
+        last_bad = bad_run(chunk, lambda v: v != good and v not in kept, last_bad, out)
         i += len(chunk)
-    return sorted(out), BadTrail(samples, out, states, good)
+    return sorted(out), BadTrail(samples, out, states, good, kept)
 
 
 def silences(

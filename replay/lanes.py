@@ -43,6 +43,7 @@ from gapwatch.replay.observed import observed
 from gapwatch.replay.podsup import pods_up
 from gapwatch.replay.policy import while_local
 from gapwatch.replay.proxy import (
+    REFUSED,
     changed_since,
     probe_period,
     pte_enabled,
@@ -283,9 +284,14 @@ def serves_carried(
             doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
-        bad_times, bad_trail = lane_tail.bad_looks(looked, "200", was.bad if was else None)
+        # and a refused one saw none: kube-proxy's health server down while it restarts, the
+        # rules it installed kept (restart_carried), not its sync of a loss, which a
+        # kube-proxy still behind may make after it and undo on the return between two looks
+        bad_times, bad_trail = lane_tail.bad_looks(
+            looked, "200", was.bad if was else None, kept=REFUSED
+        )
         unseen = excursions(
-            state, svc, node, looked, lambda v: v != "200", lag_hi, known, status_us,
+            state, svc, node, looked, _closed_answer, lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
             bad_times=bad_times, unbegun=unbegun, reach_us=sync_reach,
         )  # fmt: skip
@@ -314,6 +320,12 @@ def serves_carried(
         return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
     return (inferred, synced, [], [], None), NOTHING_CARRIED
+
+
+def _closed_answer(value: str) -> bool:
+    """A health-check answer that may have seen kube-proxy's sync of an endpoint loss: no 200,
+    and no refused or reset connection (kube-proxy restarting: `proxy.REFUSED`)."""
+    return value != "200" and value not in REFUSED
 
 
 def _gate_doubt(

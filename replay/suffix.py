@@ -51,7 +51,7 @@ from gapwatch.replay.lags import ccm_lag_hi
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
-from gapwatch.replay.proxy import probe_period
+from gapwatch.replay.proxy import REFUSED, probe_period
 from gapwatch.replay.resumed import common_prefix
 from gapwatch.replay.signals import HI, Iv, Tri
 
@@ -138,7 +138,11 @@ def _not_ready(s: Sample) -> bool:
 
 
 def _bad(value: str) -> bool:
-    return value not in _WELL
+    """A look `unseen.hidden` may read as having seen an excursion: one that did not answer
+    well and, whatever the lane, no refused or reset connection (the health lane reads those
+    as none: replay.lanes `_closed_answer`; on the NodePort they are, so the floor is only
+    lower there)."""
+    return value not in _WELL and value not in REFUSED
 
 
 def _bad_sample(s: Sample) -> bool:

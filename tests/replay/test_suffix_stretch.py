@@ -170,7 +170,8 @@ def test_the_bad_look_inside_the_stretch_is_searched_from_the_instant_back(
 
 def test_the_backward_search_finds_what_bad_looks_finds() -> None:
     """suffix._bad_look_within against unseen.bad_looks of the samples around [lo, hi) on
-    random lanes (runs, repeats, looks with and without a previous look)."""
+    random lanes (runs, repeats, looks with and without a previous look), a refused look read
+    as no bad one (the health lane's excursions read it so: replay.lanes `_closed_answer`)."""
     rng = random.Random(27)
     values = ["connected", "timeout", "refused", "200", "healthy", "unhealthy"]
     for _ in range(3000):
@@ -182,5 +183,5 @@ def test_the_backward_search_finds_what_bad_looks_finds() -> None:
         lo, hi = sorted(rng.randint(-2, t + 3) for _ in range(2))
         i = max(bisect_left(lane, lo, key=AT_US) - 1, 0)
         j = bisect_left(lane, hi, key=AT_US) + 1
-        bad = bad_looks(lane[i:j], lambda v: v not in ("connected", "200", "healthy"))
+        bad = bad_looks(lane[i:j], lambda v: v not in ("connected", "200", "healthy", "refused"))
         assert suffix._bad_look_within(lane, lo, hi) == any(lo <= s < hi for s in bad)

@@ -29,6 +29,7 @@ STATE_COLORS: dict[str, str] = {
     "none": BAD,
     # proxy
     "OPEN": GOOD,
+    "REFUSED": "#f08080",  # a NodePort look refused: rules to no live pod
     "CLOSED": BAD,
     "DOWN": "#7f0000",
     "UNKNOWN": UNKNOWN,

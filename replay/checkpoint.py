@@ -113,7 +113,7 @@ class Checkpoint:
         before = self.before.get(svc)
         if before is None or any(m.cluster == svc.cluster for m in state.members):
             return None
-        after = lane_versions(state, svc)
+        after = lane_versions(state, svc, self.settings or DEFAULTS)
         if after[""] != before[""]:
             return None
         return sorted(n for n, v in after.items() if n and before.get(n) != v)
@@ -154,7 +154,8 @@ class Checkpoint:
         memo = self.state.memo
         kept = _per_service(memo)
         facing = lb_facing(self.state)
-        self.before = {svc: lane_versions(self.state, svc) for svc in facing}
+        settings = self.settings or DEFAULTS  # the refresh's (projections._refresh sets them)
+        self.before = {svc: lane_versions(self.state, svc, settings) for svc in facing}
         polls = {svc: _polls(self.state, svc) for svc in facing}
         lines = {key: len(samples) for key, samples in self.state.access.items()}
         ties = (dict(self.state.node_addresses), dict(self.state.node_ports))
@@ -313,33 +314,46 @@ def _restore(
                 target[key] = value
 
 
-def lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
+def lane_versions(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULTS
+) -> dict[str, tuple[Any, ...]]:
     """Per node of the Service, the lengths of what its lane segments read (replay.segments:
     endpoints, the three probe/LB lanes, the Node, each local pod's samples; all append-only),
     then how many times the EndpointSlices listed a pod they put on it ready
     (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
     moved to the node moves the pods' entry too), how many times its ready count changed
     (`FoldState.ready_counts`: replay.podsup reads which versions a health-check count fits),
-    and under "" the Service's first LB poll: equal versions, equal segments. Kept in the
-    memo until the next fold."""
-    known = state.memo.versions.get(svc)
+    and under "" the Service's first LB poll (`first_poll`): equal versions, equal segments.
+    What the proxy lane without probes reads is read under `settings`, those the segments are
+    computed with (its lag bound and ProxyTerminatingEndpoints move with them: under the
+    defaults a bound that moves under other settings may stay). Kept in the memo until the
+    next fold."""
+    key = (svc, settings)
+    known = state.memo.versions.get(key)
     if known is None:
-        known = state.memo.versions[svc] = _lane_versions(state, svc)
+        known = state.memo.versions[key] = _lane_versions(state, svc, settings)
     return known
 
 
-def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ...]]:
+def first_poll(state: FoldState, svc: ServiceRef) -> tuple[int | None]:
+    """The Service's first LB poll (`lane_versions`' "" entry; None: never polled)."""
+    targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
+    polls = [
+        lane[0].at_us for n in state.service_nodes.get(svc, ()) if (lane := targets.get((svc, n)))
+    ]
+    return (min(polls, default=None),)
+
+
+def _lane_versions(
+    state: FoldState, svc: ServiceRef, settings: DetectSettings = DEFAULTS
+) -> dict[str, tuple[Any, ...]]:
     pods: dict[str, list[tuple[str, int]]] = {}
     for pod, node in state.service_pods.get(svc, {}).items():
         samples = state.pods.get((svc.cluster, svc.namespace, pod), ())
         pods.setdefault(node, []).append((pod, len(samples)))
     listed = state.slice_listed
     probes = [state.probes[k] for k in PROBE_FACTS]
-    targets = state.probes["target"]  # a probe/LB lane's node is one of the Service's nodes
-    polls = [
-        lane[0].at_us for n in state.service_nodes.get(svc, ()) if (lane := targets.get((svc, n)))
-    ]
-    out: dict[str, tuple[Any, ...]] = {"": (min(polls, default=None),)}
+    out: dict[str, tuple[Any, ...]] = {"": first_poll(state, svc)}
     for node in nodes_of(state, svc):
         key = (svc, node)
         out[node] = (
@@ -348,7 +362,7 @@ def _lane_versions(state: FoldState, svc: ServiceRef) -> dict[str, tuple[Any, ..
             len(state.nodes.get((svc.cluster, node), ())),
             tuple(sorted(pods.get(node, ()))),
             # the proxy lane without probes reads the node's syncs and PTE (segments._READS)
-            None if any(p.get(key) for p in probes[:2]) else inferred(state, svc, node, DEFAULTS),
+            None if any(p.get(key) for p in probes[:2]) else inferred(state, svc, node, settings),
             listed.get(key, 0),
             len(state.ready_counts.get(key, ())),
         )

@@ -234,8 +234,8 @@ class Memo:
     #: replay.proxy: whether an endpoints lane ever showed its endpoints serving-terminating,
     #: with the lane's length read: kept by `clear` like `lane_pte`
     lane_terminating: dict[LaneKey, tuple[int, bool]] = field(default_factory=dict)
-    #: replay.checkpoint.lane_versions per Service
-    versions: dict[ServiceRef, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
+    #: replay.checkpoint.lane_versions per (Service, the settings they were read under)
+    versions: dict[tuple[ServiceRef, Any], dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)
     probe_period: dict[ServiceRef, float] = field(default_factory=dict)
     #: replay.lags' lags of a Service's nodes as one map, per (Service, what `_per_node` keys

@@ -31,7 +31,10 @@ WINDOW_CLASSES: tuple[WindowClass, ...] = (
 
 #: Lane values (what a Segment's `state` may be, per lane).
 ENDPOINT_STATES = ("ready", "serving-terminating", "none")
-PROXY_STATES = ("OPEN", "CLOSED", "DOWN", "UNKNOWN")
+#: UNKNOWN: between the look that saw the old value and the one that saw the new (probes), or a
+#: change kube-proxy may not have programmed yet (no probes); REFUSED: a NodePort look refused
+#: or reset (rules to no live pod)
+PROXY_STATES = ("OPEN", "REFUSED", "CLOSED", "DOWN", "UNKNOWN")
 LB_STATES = (
     "ABSENT",
     "INITIAL",
@@ -42,6 +45,8 @@ LB_STATES = (
     # CloudTrail membership (no poller): registered with unknown health, deregistered
     "REGISTERED",
     "DEREGISTERED",
+    # between the poll that saw the old state and the one that saw the new
+    "UNKNOWN",
 )
 POD_STATES = ("serving", "terminating", "unready", "gone")
 

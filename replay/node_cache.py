@@ -49,7 +49,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay import gap_tail, suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
-from gapwatch.replay.checkpoint import lane_versions
+from gapwatch.replay.checkpoint import first_poll, lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
 from gapwatch.replay.detect import Candidates, finished, windows_from
@@ -301,7 +301,7 @@ def service_key(
         0 if polled else len(state.events.get(svc, ())),
         state.services.get(svc),
         polled,
-        lane_versions(state, svc)[""],
+        first_poll(state, svc),
         tuple(clock_offset(state, svc.cluster, o, mine) for o in sorted(OBSERVERS)),
         pte_known(state, svc.cluster, mine),
         tuple(stretches(state, svc, mine)),
@@ -432,7 +432,7 @@ def windows(
     old = None if cache is None or whole else cache.get(svc)
     if old is not None and (old.key != skey or (old.drop_lag is None) != (drop_lag is None)):
         old = None
-    versions = lane_versions(state, svc)
+    versions = lane_versions(state, svc, settings)
     fresh = ServiceWindows(skey, end_of_data, drop_lag=drop_lag)
     back: int | None = None  # suffix.look_back_us, found once
     #: per node, its entry before this call and before which its windows' readings with

@@ -183,7 +183,7 @@ def _write(
                 continue  # no lane of any node changed
             rows = kept.get(svc) if kept is not None else None
             held = rows.segments if rows is not None else None
-            versions = lane_versions(state, svc) if held is not None else {}
+            versions = lane_versions(state, svc, settings) if held is not None else {}
             if held is not None and nodes is not None and all(n in held for n in nodes):
                 # the moved lanes from where their inputs changed (replay.segment_tail)
                 found = segment_tail.tails(state, svc, nodes, held, versions, settings)

@@ -44,9 +44,11 @@ from gapwatch.replay.model import Lane, Provenance, ServiceRef
 from gapwatch.replay.segment_store import OPEN_US, KeptRows, segment_rows
 from gapwatch.replay.segment_store import LaneTail as Tail
 from gapwatch.replay.segments import (
+    UNKNOWN,
     counted_pods,
     lane_changes,
     lane_segments,
+    looked_between,
     moved_lanes,
     pod_entries,
     probe_proxy,
@@ -168,7 +170,7 @@ def _sorted(
     if length == len(samples):
         return Tail(len(held), [])
     cut = min(map(_AT, samples[length:]))
-    return _tail(held, cut, from_cut(samples, cut), mapping, "measured", 0, where)
+    return _tail(held, cut, from_cut(samples, cut), mapping, "measured", 0, where, sampled=True)
 
 
 def from_cut(samples: list[Sample], cut: int) -> list[Sample]:
@@ -257,13 +259,21 @@ def _tail(
     provenance: Provenance,
     lag_us: int,
     where: tuple[str, Lane],
+    sampled: bool = False,
 ) -> Tail:
     """The held rows that start before `cut` (+ the lane's lag) kept, the last one's end
     moved to the next change's start, then the changes of `samples` (the input from `cut` on,
-    in order), numbered and reaching on from the last kept row (segment_store.segment_rows)."""
+    in order), numbered and reaching on from the last kept row (segment_store.segment_rows).
+    `sampled`: a probe or poll lane, its changes drawn with their sampling uncertainty
+    (segments.looked_between): a last kept `UNKNOWN` row belongs to the change after the cut
+    and goes with it, the lane going on from the value before it."""
     keep = bisect_left(held, cut + lag_us, key=_START)
+    if sampled and keep > 1 and held[keep - 1][3] == UNKNOWN:
+        keep -= 1
     last = held[keep - 1] if keep else None
     changes = lane_changes(samples, mapping, lag_us, None if last is None else last[3])
+    if sampled:
+        changes = looked_between(changes, None if last is None else last[4])
     node, lane = where
     rows: list[Row] = []
     seq, reach = -1, None

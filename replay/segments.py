@@ -1,10 +1,12 @@
 """Lane segments for timelines and "replay at T": what each lane of each node held, and when.
 
-Lanes (docs/semantics.md): endpoints (ready / serving-terminating / none), proxy (OPEN / CLOSED /
-DOWN, measured by the probes or inferred from the endpoints lane), lb (ABSENT / INITIAL / HEALTHY
-/ UNHEALTHY / DRAINING / UNUSED from the poller; REGISTERED / DEREGISTERED from CloudTrail when no
-poller looked: membership, health unknown), pod (serving / terminating / unready / gone) and node
-(Ready / NotReady). Pure.
+Lanes (docs/semantics.md): endpoints (ready / serving-terminating / none), proxy (OPEN / REFUSED
+/ CLOSED / DOWN, measured by the probes, or inferred from the endpoints lane: OPEN / CLOSED /
+UNKNOWN), lb (ABSENT / INITIAL / HEALTHY / UNHEALTHY / DRAINING / UNUSED from the poller;
+REGISTERED / DEREGISTERED from CloudTrail when no poller looked: membership, health unknown),
+pod (serving / terminating / unready / gone) and node (Ready / NotReady). A lane from probes or
+polls draws UNKNOWN between the look that last saw the old value and the one that saw the new
+(`looked_between`). Pure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from gapwatch.replay.model import Lane, Provenance, Segment, ServiceRef
 from gapwatch.replay.podstate import ALIVE
 from gapwatch.replay.programmed_lane import programmed_segments
 
-_PROXY_FROM_PROBE = {"connected": "OPEN", "refused": "OPEN", "reset": "OPEN", "timeout": "CLOSED"}
+#: a NodePort look's proxy value: `connected` forwards to a live pod, `timeout` has no rules (or
+#: the node is down), `refused`/`reset` has rules to no live pod (REFUSED: the node answered, but
+#: nothing behind it served; drawn as OPEN before session 32, which beside a new pod's `serving`
+#: read as the node serving inside the window that look proved)
+_PROXY_FROM_PROBE = {
+    "connected": "OPEN", "refused": "REFUSED", "reset": "REFUSED", "timeout": "CLOSED",
+}  # fmt: skip
+#: a sampled lane's value between the last look that saw the old value and the first that
+#: saw the new one (`looked_between`)
+UNKNOWN = "UNKNOWN"
 
 
 def _proxy_health(value: str) -> str:
@@ -37,8 +48,13 @@ def _segments(
     mapping: Callable[[str], str],
     provenance: Provenance,
     lag_us: int = 0,
+    sampled: bool = False,
 ) -> list[Segment]:
+    """The lane's segments (`sampled`: its source looks now and then, a probe or the LB's
+    target polls: each change drawn with its sampling uncertainty, `looked_between`)."""
     changes = lane_changes(samples, mapping, lag_us)
+    if sampled:
+        changes = looked_between(changes)
     # each segment ends where the next one starts (built once: this runs on every refresh)
     ends: list[int | None] = [c[1] for c in changes[1:]]
     if changes:
@@ -72,6 +88,23 @@ def lane_changes(
         earliest = s.prev_us if s.prev_us is not None else s.at_us
         changes.append((mapped, s.at_us + lag_us, earliest, s.event_id))
     return changes
+
+
+def looked_between(changes: list[Change], before: int | None = None) -> list[Change]:
+    """A sampled lane's `changes` with what its looks do not know drawn: before each change
+    whose source last saw the old value earlier (`earliest` < its start), `UNKNOWN` from that
+    look (not before the previous change's start) to the change, the change itself starting
+    somewhere in it (`earliest` kept). `before`: the start of the lane's value before
+    `changes` (None: the lane begins with them, and its first change claims nothing before
+    it). The change where the first look saw a value is where the value is known to hold."""
+    out: list[Change] = []
+    for value, start, earliest, eid in changes:
+        if before is not None and earliest < start:
+            began = max(earliest, before)
+            out.append((UNKNOWN, began, began, eid))
+        out.append((value, start, earliest, eid))
+        before = start
+    return out
 
 
 def _pod_samples(
@@ -204,8 +237,10 @@ def lane_segments(
         if "proxy" in only:
             out += _proxy_segments(state, key, eps, settings)
         if "lb" in only:
+            # the target polls' changes with their sampling uncertainty (CloudTrail's calls
+            # name their own time, within its resolution: drawn at it)
             out += _segments(svc, node, "lb", _lb_samples(state, key, first_poll), str.upper,
-                             "measured")  # fmt: skip
+                             "measured", sampled=first_poll is not None)  # fmt: skip
         if "pod" in only:
             if local is None:
                 local = pods_by_node(state, svc)
@@ -228,7 +263,8 @@ def _proxy_segments(
     for kind in ("nodeport", "health"):
         probes = sorted_lane(state.probes[kind].get(key, []))
         if probes:
-            return _segments(svc, node, "proxy", probes, probe_proxy(kind), "measured")
+            mapping = probe_proxy(kind)
+            return _segments(svc, node, "proxy", probes, mapping, "measured", sampled=True)
     return programmed_segments(state, svc, node, eps, settings)
 
 

@@ -18,6 +18,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import projections
+from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.checkpoint import Checkpoint, _lane_versions
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.model import ServiceRef
@@ -64,11 +65,11 @@ def test_a_service_the_new_facts_leave_alone_keeps_its_lane_versions(engine: Eng
     before the fold (the same object, not walked again) and what its lanes give now."""
     checkpoint, writer = _rebuilt(engine, 300)
     assert checkpoint.state is not None
-    kept = checkpoint.state.memo.versions[GW2]
+    kept = checkpoint.state.memo.versions[(GW2, DEFAULTS)]
     writer.write([health(302, 300, "n1", 1)])
     assert projections.refresh(engine, checkpoint=checkpoint) == 1
     state = checkpoint.state
-    assert state.memo.versions.get(GW2) is kept
+    assert state.memo.versions.get((GW2, DEFAULTS)) is kept
     assert kept == _lane_versions(state, GW2)
     _equals_a_rebuild(engine)
 
@@ -80,18 +81,22 @@ def test_a_node_or_pod_fact_moves_the_versions_of_every_service_of_its_cluster(
     second Service's versions are found again (its n1 Node lane grew; its pod's samples)."""
     checkpoint, writer = _rebuilt(engine, 300)
     assert checkpoint.state is not None
-    kept = checkpoint.state.memo.versions[GW2]
+    kept = checkpoint.state.memo.versions[(GW2, DEFAULTS)]
     writer.write([node(303, "n1", ready=False)])
     projections.refresh(engine, checkpoint=checkpoint)
-    now = checkpoint.state.memo.versions.get(GW2) or _lane_versions(checkpoint.state, GW2)
+    now = checkpoint.state.memo.versions.get((GW2, DEFAULTS)) or _lane_versions(
+        checkpoint.state, GW2
+    )
     assert now == _lane_versions(checkpoint.state, GW2) != kept
     assert now["n1"] != kept["n1"] and now["n2"] == kept["n2"]
     _equals_a_rebuild(engine)
     kept = _lane_versions(checkpoint.state, GW2)
-    checkpoint.state.memo.versions[GW2] = kept
+    checkpoint.state.memo.versions[(GW2, DEFAULTS)] = kept
     writer.write([_elsewhere(pod(304, "p2", "n2", "terminating"))])
     projections.refresh(engine, checkpoint=checkpoint)
-    now = checkpoint.state.memo.versions.get(GW2) or _lane_versions(checkpoint.state, GW2)
+    now = checkpoint.state.memo.versions.get((GW2, DEFAULTS)) or _lane_versions(
+        checkpoint.state, GW2
+    )
     assert now == _lane_versions(checkpoint.state, GW2)
     assert now["n2"] != kept["n2"] and now["n1"] == kept["n1"]
     _equals_a_rebuild(engine)

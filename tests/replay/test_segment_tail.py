@@ -109,6 +109,56 @@ def test_lanes_carried_on_from_their_cut_equal_a_whole_segmentation(seed: int) -
         assert written
 
 
+def _delayed(observations: Sequence[Observation], kinds: set[str], by: int) -> list[Observation]:
+    """Every other observation of `kinds` written `by` places later than it came (a late
+    look: its own time before looks already folded)."""
+    out = list(observations)
+    picked = [o for o in observations if o.kind in kinds][::2]
+    for o in picked:
+        i = out.index(o)
+        out.insert(min(len(out), i + by + 1), out.pop(i))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5])
+def test_late_looks_carried_on_equal_a_whole_segmentation(seed: int) -> None:
+    """Target polls and probe looks written late, in 40 batches: a look slotted in before
+    kept rows moves the cut to it, and an UNKNOWN row kept last (the stretch before a change
+    the cut re-reads: segments.looked_between) goes with that change; the rows carried on
+    equal the whole history's after every batch."""
+    observations = _random(seed)
+    looks = {"TargetHealth", "NodePortProbe", "ProxyHealth"}
+    for case in (observations, nodeport_fallback(observations)):
+        _kept, written = _carried(_delayed(case, looks, 7), 40)
+        assert written
+
+
+def test_a_look_inside_a_stretch_kept_unknown() -> None:
+    """Two pollers: one saw n1 healthy at 1 s and 5 s, unhealthy at 10 s (UNKNOWN from 5 s
+    to 10 s, kept); the other's look at 7 s, healthy, arrives after: the cut is 7 s, inside
+    the kept UNKNOWN row, which goes with the change it preceded (the lane goes on from
+    HEALTHY) and equals the whole lane's. The change's own poller last saw healthy at 5 s:
+    the stretch is still drawn from there."""
+    history = [
+        b.service(0),
+        b.node(0, "n1"),
+        b.eps(1, [("p1", "n1", "ready")]),
+        b.target(1, None, "n1", "healthy", "ADDED"),
+        b.target(5, 1, "n1", "healthy"),
+        b.target(10, 5, "n1", "unhealthy"),
+        b.target(20, 10, "n1", "unhealthy"),
+        b.target(7, 6, "n1", "healthy"),
+    ]
+    _kept, written = _carried(history, len(history))
+    assert written
+    state = fold(FoldState(), b.facts_of(history))
+    lb = [(s.state, s.start_us) for s in segments.lane_segments(state, _GW) if s.lane == "lb"]
+    assert lb == [
+        ("HEALTHY", to_micros(b.at(1))), ("UNKNOWN", to_micros(b.at(5))),
+        ("UNHEALTHY", to_micros(b.at(10))),
+    ]  # fmt: skip
+
+
 def test_a_longer_history_carried_on_equals_the_whole() -> None:
     """The aws-nlb preset (25 minutes, rollouts, node changes) in 60 batches: equal to the
     whole history's after each."""
@@ -191,7 +241,8 @@ def test_a_refresh_maps_only_the_new_samples_of_a_long_lane(
     assert projections.refresh(engine, checkpoint=cp) == 2
     assert 0 < len(calls) <= 4, len(calls)
     refreshed = _stored(engine)
-    assert sum(1 for r in refreshed if r[1] == "proxy") == 402
+    # 402 changes, each after the first drawn with the UNKNOWN between its two looks
+    assert sum(1 for r in refreshed if r[1] == "proxy") == 402 + 401
     projections.rebuild(engine)
     assert _stored(engine) == refreshed
 

@@ -50,6 +50,10 @@ NodePort (none) keeps its NodePort probes, as the recorder's fallback does.
 without them) let the simulator also observe kube-proxy's sync metrics on the probe grid, its
 /configz (its ProxyTerminatingEndpoints gate as configured) and the CCM's CloudTrail calls
 (recorder/sim/evidence.py); with `--random` or with the preset sweep.
+`--mixed-proxy` lets the randomized runs draw kube-proxy's configuration apart
+(recorder.sim.generate.with_mixed_proxy: IPVS with or without kubernetes#97081, the
+ProxyTerminatingEndpoints gate set apart on some nodes from the start or rolled out mid-run);
+without it every run is the one the other figures measure.
 `--with-access-log` gives the randomized runs whose listener is `http` client traffic and the
 ALB's access log (recorder.sim.generate.with_access_log: failed and a sample of successful
 requests); `--listener http|tcp` keeps only the runs whose LB listener is that one.
@@ -70,7 +74,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gapwatch.recorder.sim import from_dict
-from gapwatch.recorder.sim.generate import random_scenario, with_access_log
+from gapwatch.recorder.sim.generate import random_scenario, with_access_log, with_mixed_proxy
 from gapwatch.replay.model import WINDOW_CLASSES
 from tests.replay.accuracy import Report, compare, compare_scenario
 
@@ -135,6 +139,9 @@ def random_case(seed: int, options: dict[str, Any]) -> Any:
     """The randomized scenario of `seed`, observed with `options` (evidence_options, and any
     `--set observe.KEY=VALUE`)."""
     data = random_scenario(seed)
+    options = dict(options)
+    if options.pop("mixed_proxy", False):
+        data = with_mixed_proxy(data, seed)
     if options.get("access_log"):
         data = with_access_log(data, seed)
     data["observe"].update(options)
@@ -252,6 +259,8 @@ def main() -> None:
                         help="also observe the CCM's CloudTrail calls (TargetChange)")  # fmt: skip
     parser.add_argument("--with-access-log", action="store_true",
                         help="HTTP listeners: client traffic and the ALB's access log")  # fmt: skip
+    mixed = "with --random: draw kube-proxy's mode and per-node gate apart (module docstring)"
+    parser.add_argument("--mixed-proxy", action="store_true", help=mixed)
     parser.add_argument("--listener", choices=("http", "tcp"),
                         help="with --random: only the runs whose LB listener is this")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2)
@@ -278,6 +287,10 @@ def main() -> None:
             args.with_metrics, args.with_cloudtrail, args.with_access_log, args.with_configz
         )
     )
+    if args.mixed_proxy:
+        if not args.random:
+            parser.error("--mixed-proxy: with --random only")
+        options["mixed_proxy"] = True
     total = Report()
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

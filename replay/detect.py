@@ -61,6 +61,7 @@ from gapwatch.replay.proxy import (
     pte_sure,
 )
 from gapwatch.replay.proxymode import refused_is_rules
+from gapwatch.replay.rejected import rejected_reading
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -216,7 +217,12 @@ def classify(
         return "node-not-ready"
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     # refused: the dead pod's rules, where kube-proxy's mode DROPs without them (replay.proxymode)
-    if reason in ("refused", "reset") and refused_is_rules(state, svc.cluster, node, settings):
+    # and the Service had a usable endpoint somewhere, else it may be its REJECT (replay.rejected)
+    if (
+        reason in ("refused", "reset")
+        and refused_is_rules(state, svc.cluster, node, settings)
+        and not rejected_reading(state, svc, node, _reasons(lanes_), at_us, settings)
+    ):
         return "pod-gone-before-deregistered"
     if (
         not lb_opened
@@ -782,6 +788,11 @@ def _closed_first(lanes_: Lanes, alive: list[Step], at_us: int, skew_us: int) ->
 
 #: the looks that saw the node serving (a NodePort connecting, a health check answering 200)
 _SERVING = ("connected", "200")
+
+
+def _reasons(lanes_: Lanes) -> tuple[Sequence[Sample], Sequence[int]]:
+    """The not-serving looks a window's reason is read from, and their times."""
+    return lanes_.reason_samples, lanes_.reason_times
 
 
 def _false_reason(samples: Sequence[Sample], times: Sequence[int], at_us: int) -> str | None:
@@ -1366,6 +1377,13 @@ def windows_from(
                 deaths if rise_read else None, not rise_read, rise_read, drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
+        if (
+            cls != PGBD
+            and _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")
+            and refused_is_rules(state, svc.cluster, node, settings)
+            and rejected_reading(state, svc, node, _reasons(lanes_), probe, settings)
+        ):
+            also = _naming(also, cls, PGBD)  # the refusal: the dead pod's rules, or a REJECT
         out.append(
             Window(
                 service=svc,

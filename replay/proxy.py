@@ -7,7 +7,7 @@ that need the whole state are memoized in `FoldState.memo`.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 
@@ -46,7 +46,10 @@ def pte_known(
     configuration state it (`gate_stated`: `node`'s own statements, or with no node every
     node's where all agree), else as the probes showed it in this cluster (a NodePort answering,
     or not, while the node's only endpoints had long been serving-terminating); None when none
-    says."""
+    says. With `node`, where the nodes' probes disagree (one showed the gate on, another off:
+    a node pool configured apart, a configuration rolled out node by node), the node's own
+    evidence alone: the gate is each kube-proxy process's (KEP-1669's feature gate, set per
+    component), so one node's says nothing of another's then."""
     if settings.proxy_terminating_endpoints is not None:
         return settings.proxy_terminating_endpoints
     stated = gate_stated(state, cluster, node)
@@ -55,14 +58,25 @@ def pte_known(
     key = (cluster, settings)
     memo = state.memo.pte
     if key not in memo:
-        services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
-        settle = max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
+        settle = _settle_us(state, cluster, settings)
         # the evidence reads the settings through the lag bound only: one pass per bound
         by_settle = (cluster, settle)
         if by_settle not in memo:
             memo[by_settle] = _pte_evidence(state, cluster, settle)
         memo[key] = memo[by_settle]
-    return memo[key]
+    if node is None or memo[key] is None:
+        return memo[key]
+    per_node = state.memo.pte_nodes
+    if key not in per_node:
+        per_node[key] = _node_evidence(state, cluster, _settle_us(state, cluster, settings))
+    nodes = per_node[key]
+    return memo[key] if len(set(nodes.values())) < 2 else nodes.get(node)
+
+
+def _settle_us(state: FoldState, cluster: str, settings: DetectSettings) -> int:
+    """The lag bound the probes' PTE evidence reads: the largest of the cluster's Services."""
+    services = [svc for svc in lb_facing(state) if svc.cluster == cluster]
+    return max([0, *(proxy_lag_hi(state, svc, settings) for svc in services)])
 
 
 def versions_of(state: FoldState, cluster: str) -> dict[str, tuple[int, int] | None]:
@@ -82,7 +96,8 @@ def gate_stated(state: FoldState, cluster: str, node: str | None = None) -> bool
     turns it), where every statement says the same; None where none states it, or they differ
     (then the probes' evidence decides, as before). With `node`, that node's statements alone
     (its kube-proxy runs its own configuration: a rollout, a node pool on another version);
-    a node that stated nothing states nothing, whatever the others said."""
+    a node that stated nothing states nothing, whatever the others said; its /configz answers
+    only where no restart of its kube-proxy was seen after the last of them (replay.confspan)."""
     memo = state.memo.gate
     key = (cluster, node)
     if key in memo:
@@ -101,7 +116,12 @@ def gate_stated(state: FoldState, cluster: str, node: str | None = None) -> bool
         version = _version(state.node_versions.get((cluster, node)))
         lane = state.syncs.get((cluster, node), ())
         seen = {look.pte_gate for look in lane if look.pte_gate is not None}
-        for conf in state.proxy_confs.get((cluster, node), ()):
+        from gapwatch.replay.confspan import restarted_since
+
+        confs = state.proxy_confs.get((cluster, node), ())
+        if confs and restarted_since(state, cluster, node, confs[-1].at_us):
+            confs = ()  # a later process may run another configuration (replay.confspan)
+        for conf in confs:
             found = gateconf.configured(conf, version)
             if found is not None:
                 seen.add(found)
@@ -173,7 +193,7 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     """A NodePort that answers while the node's endpoints have only been serving-terminating
     for longer than kube-proxy's lag: PTE on. One that times out while they have been ready or
     serving-terminating that long, and are serving-terminating now: PTE off. Any lane's "on"
-    wins, else any lane's "off".
+    wins, else any lane's "off" (`_node_evidence`: the same per node).
 
     Weighed against the version rules (DESIGN.md section 6): a node at 1.28 or later has no
     gate, so what it shows says nothing of the gate elsewhere (skipped). The "on" read from the
@@ -183,6 +203,24 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
     check surely answering no ready local endpoint (counts are pushed after each rule sync)
     while the NodePort surely connects."""
     verdict: bool | None = None
+    for _node, found in _lane_verdicts(state, cluster, settle_us):
+        if found:
+            return True
+        verdict = False
+    return verdict
+
+
+def _node_evidence(state: FoldState, cluster: str, settle_us: int) -> dict[str, bool]:
+    """Each node whose lanes showed the gate -> what they showed (`_pte_evidence` per node)."""
+    nodes: dict[str, bool] = {}
+    for node, found in _lane_verdicts(state, cluster, settle_us):
+        nodes[node] = nodes.get(node, False) or found
+    return nodes
+
+
+def _lane_verdicts(state: FoldState, cluster: str, settle_us: int) -> Iterator[tuple[str, bool]]:
+    """(node, what its lane showed) of every (Service, node) lane of `cluster` that showed
+    the gate on or off (`_pte_evidence`)."""
     for (svc, node), samples in state.probes["nodeport"].items():
         if svc.cluster != cluster:
             continue
@@ -202,11 +240,8 @@ def _pte_evidence(state: FoldState, cluster: str, settle_us: int) -> bool | None
         else:
             found = _lane_evidence(samples, health, lane, settle_us, inferred)
             state.memo.lane_pte[key] = (size, found)
-        if found:
-            return True
-        if found is False:
-            verdict = False
-    return verdict
+        if found is not None:
+            yield node, found
 
 
 def _ever_terminating(state: FoldState, key: tuple[ServiceRef, str], lane: list[Sample]) -> bool:

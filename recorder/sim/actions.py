@@ -21,6 +21,7 @@ def schedule_events(w: World) -> None:
         for i in range(ev.count):
             at = us(ev.at_s + i * (ev.every_s or 0.0))
             w.loop.at(at, fire, w, ev)
+    w.proxy.schedule_configs()
 
 
 def fire(w: World, ev: Event) -> None:

@@ -18,12 +18,15 @@
   from the looks in between (they repeat the values: the same count at both ends of a stretch
   means no sync in it).
 - `observe.kube_proxy_configz`: the prober reads every node's kube-proxy `/configz` and stores
-  it once (`ProxyConfig`, as recorder.sources.kubeproxy stores it: only when it changed, and
-  the simulated configuration never changes), at the first probe tick after kube-proxy first
-  answers there. The configuration names ProxyTerminatingEndpoints only where the run's gate
-  differs from its version's default (on 1.22-1.27: the only way to set it against the
-  default; a configuration that restates the default is left out, as is any before 1.22 or
-  from 1.28, where the gate cannot be set otherwise); mode `iptables`.
+  it (`ProxyConfig`, as recorder.sources.kubeproxy stores it: only when it changed), first at
+  the first probe tick after kube-proxy first answers there (`look: "first"`), then every
+  `observe.kube_proxy_configz_interval_s` from that read: a kube-proxy restarted with another
+  configuration (recorder.sim.proxyconf) is stored at the first of those reads it answers
+  (`look: "change"`, `previous_observed_at` the last read before the restart). The
+  configuration names ProxyTerminatingEndpoints only where the node's gate differs from its
+  version's default (on 1.22-1.27: the only way to set it against the default; a
+  configuration that restates the default is left out, as is any before 1.22 or from 1.28,
+  where the gate cannot be set otherwise); its mode is `kube_proxy.mode`.
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
@@ -59,7 +62,6 @@ from gapwatch.recorder.sources.kubeproxy.metrics import (
 from gapwatch.recorder.timefmt import to_micros
 
 if TYPE_CHECKING:
-    from gapwatch.recorder.sim.scenario import KubeProxy
     from gapwatch.recorder.sim.world import World
 
 
@@ -175,7 +177,7 @@ class MetricsScraper:
         metrics[SYNC_COUNT] = float(count)
         metrics[SYNC_SUM] = busy / 1e6
         metrics[PROCESS_START] = (epoch + started) / 1e6
-        metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.s.kube_proxy))
+        metrics.update(gate_sample(w.s.nodes.kube_proxy_version, w.proxy.gate(node)))
         latency = round(self.rng.uniform(2.0, 30.0), 3)
         payload = {
             **answered(w, node, latency),
@@ -196,47 +198,81 @@ def answered(world: World, node: str, latency_ms: float) -> dict[str, Any]:
 
 
 class ConfigReader:
-    """kube-proxy's `/configz` per node, read once (module docstring)."""
+    """kube-proxy's `/configz` per node, stored when it changed (module docstring)."""
 
     def __init__(self, world: World) -> None:
         self.w = world
         self.period = us(world.s.observe.kube_proxy_period_s)
+        self.interval = us(world.s.observe.kube_proxy_configz_interval_s)
         self.rng = random.Random(f"prober-configz-{world.seed}")
         self.read: set[str] = set()
+        #: per node: its first read, and the configuration last stored
+        self.first_us: dict[str, int] = {}
+        self.stored: dict[str, dict[str, Any]] = {}
+        self._due: set[str] = set()
 
     def answers(self, node: str) -> None:
-        """kube-proxy on `node` (re)started: its configuration is read at the next tick, once."""
+        """kube-proxy on `node` (re)started: its configuration is read at the next tick the
+        first time; after a restart with another one, at the next periodic read."""
         if node not in self.read:
             self.read.add(node)
             tick = (self.w.loop.now // self.period + 1) * self.period
             self.w.loop.at(tick, self._emit, node)
+        elif node in self.stored and self._config(node) != self.stored[node]:
+            self._reread(node)
 
-    def _emit(self, node: str) -> None:
+    def _config(self, node: str) -> dict[str, Any]:
+        w = self.w
+        version = w.s.nodes.kube_proxy_version or w.s.nodes.kubelet_version
+        return {"feature_gates": configured_gates(version, w.proxy.gate(node)),
+                "mode": w.s.kube_proxy.mode}  # fmt: skip
+
+    def _reread(self, node: str) -> None:
+        """Look again at the next periodic read of `node` (one pending at a time)."""
+        if node in self._due:
+            return
+        first, now = self.first_us[node], self.w.loop.now
+        self._due.add(node)
+        self.w.loop.at(first + -(-(now - first) // self.interval) * self.interval,
+                       self._changed, node)  # fmt: skip
+
+    def _changed(self, node: str) -> None:
+        self._due.discard(node)
+        proxy, now = self.w.proxy, self.w.loop.now
+        if not proxy.up(node):
+            return  # the node went away: nothing answers; a start reads it again
+        if proxy.restarting(node):
+            self.w.loop.at(now + 1, self._reread, node)  # skipped: the next read looks
+            return
+        if self._config(node) == self.stored[node]:
+            return
+        first = self.first_us[node]
+        started = proxy.nodes[node].started_us
+        # the last read that answered with the old configuration: the last before the restart
+        previous = first + (started - 1 - first) // self.interval * self.interval
+        self._emit(node, look="change", previous_us=previous if started > first else None)
+
+    def _emit(self, node: str, *, look: str = "first", previous_us: int | None = None) -> None:
         w = self.w
         latency = round(self.rng.uniform(1.0, 10.0), 3)
-        payload = {
-            **answered(w, node, latency),
-            "feature_gates": configured_gates(
-                w.s.nodes.kube_proxy_version or w.s.nodes.kubelet_version, w.s.kube_proxy
-            ),
-            "mode": "iptables",
-            "look": "first",
-        }
+        config = self._config(node)
+        self.first_us.setdefault(node, w.loop.now)
+        self.stored[node] = config
+        payload = {**answered(w, node, latency), **config, "look": look}
         w.emit.push(w.loop.now + us(latency / 1000.0), PROBE, "ProxyConfig", "OBSERVED",
-                    payload, node=node)  # fmt: skip
+                    payload, node=node, previous_us=previous_us)  # fmt: skip
 
 
-def configured_gates(version: str, proxy: KubeProxy) -> dict[str, bool]:
-    """The kept `FeatureGates` of a configuration that sets the run's gate (module docstring):
+def configured_gates(version: str, on: bool) -> dict[str, bool]:
+    """The kept `FeatureGates` of a configuration that sets the gate `on` (module docstring):
     ProxyTerminatingEndpoints where it differs from the version's default, on 1.22-1.27."""
     minor = minor_version(version)
     if minor is None or not 22 <= minor < 28:
         return {}
-    on = proxy.proxy_terminating_endpoints
     return {} if on == (minor >= 26) else {"ProxyTerminatingEndpoints": on}
 
 
-def gate_sample(version: str, proxy: KubeProxy) -> dict[str, float]:
+def gate_sample(version: str, on: bool) -> dict[str, float]:
     """ProxyTerminatingEndpoints' `kubernetes_feature_enabled` sample as kube-proxy `version`
     prints it: none before 1.26 (the metric came with 1.26: kubernetes#112690), stage BETA and
     the gate's setting in 1.26-1.27, stage "" and 1 from 1.28 (GA: kube-proxy v1.29.0's page,
@@ -244,7 +280,7 @@ def gate_sample(version: str, proxy: KubeProxy) -> dict[str, float]:
     minor = minor_version(version)
     if minor is None or minor < 26:
         return {}
-    stage, on = ("BETA", proxy.proxy_terminating_endpoints) if minor < 28 else ("", True)
+    stage, on = ("BETA", on) if minor < 28 else ("", True)
     return {f'{FEATURE}{{name="{PTE_GATE}",stage="{stage}"}}': float(on)}
 
 

@@ -102,6 +102,44 @@ def with_access_log(data: dict[str, Any], seed: int) -> dict[str, Any]:
     return data
 
 
+#: How often `with_mixed_proxy` draws each of its behaviours (gapwatch's choice: frequent
+#: enough that a thousand runs hold a few hundred of each, rare enough that most runs stay
+#: the cluster every other figure measures)
+MIXED_PROXY_P = 0.25
+
+
+def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`data` (a `random_scenario`) with kube-proxy's configuration mixed, drawn from its own
+    generator so that every other draw of the run stays what it was (recorder.sim.proxyconf):
+
+    - IPVS (`kube_proxy.mode`), with or without kubernetes#97081 (`ipvs_local_fallback`: not
+      pinned to a release, so drawn);
+    - on 1.24-1.27, where the gate can be set either way: the ProxyTerminatingEndpoints gate
+      set apart on some nodes (`kube_proxy.configs`), either from the start (a node pool
+      configured apart) or rolled out mid-run, kube-proxy restarting node by node with the
+      new configuration 0-30 s apart (a DaemonSet rolling update's pace).
+
+    Each is drawn with `MIXED_PROXY_P`; what was drawn is in the run's parameters."""
+    rng = random.Random(f"gapwatch-random-mixed-proxy-{seed}")
+    proxy = data["kube_proxy"]
+    if rng.random() < MIXED_PROXY_P:
+        proxy["mode"] = "ipvs"
+        proxy["ipvs_local_fallback"] = rng.random() < 0.5
+    minor = int(data["nodes"]["kube_proxy_version"].split(".")[1])
+    if minor < 28 and rng.random() < MIXED_PROXY_P:
+        nodes = list(data["nodes"]["names"])
+        chosen = sorted(rng.sample(nodes, rng.randint(1, len(nodes))))
+        config: dict[str, Any] = {
+            "nodes": chosen,
+            "proxy_terminating_endpoints": not proxy["proxy_terminating_endpoints"],
+        }
+        if rng.random() < 0.6:  # a rollout, else a node pool configured apart from the start
+            config["at_s"] = round(rng.uniform(20.0, data["duration_s"] * 0.7), 1)
+            config["every_s"] = round(rng.uniform(0.0, 30.0), 1)
+        proxy["configs"] = [config]
+    return data
+
+
 def random_scenario(seed: int) -> dict[str, Any]:
     """One random scenario (the YAML form) for `seed`."""
     return _extras(seed, _base_scenario(seed))

@@ -8,13 +8,22 @@ least one READY local endpoint (terminating ones never count) and, from v1.27, k
 (recorder.sim.proxyhealth: no change received and not programmed for its health timeout), else
 503; a down node: no answer. Its `/metrics` (recorder.sim.evidence) read each programming as
 the rules sync a real kube-proxy would have run to make it (recorder.sim.syncspans).
+
+Each node's gate is its own process's (recorder.sim.proxyconf: a node pool configured apart, a
+configuration rolled out by restarting kube-proxy node by node), and each sync also reads
+whether the Service has a usable endpoint anywhere: where none, a NodePort connection is
+refused on every node (REJECT, or IPVS's virtual service without a real server), so a change
+of that reading is programmed on every node whose answer it changes, its own lag later.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gapwatch.recorder.sim import proxyconf
+from gapwatch.recorder.sim.core import us
 from gapwatch.recorder.sim.proxyhealth import (
     health_timeout_us,
     ignores_never_synced,
@@ -46,6 +55,10 @@ class ProxyState:
     #: when each change this kube-proxy received and has not programmed yet was queued (its
     #: QueuedUpdate() calls; the first is upstream's oldestPendingQueued)
     pending_us: list[int] = field(default_factory=list)
+    #: this process's ProxyTerminatingEndpoints gate (recorder.sim.proxyconf)
+    pte: bool = False
+    #: whether the last sync saw a usable endpoint of the Service anywhere (proxyconf.Anywhere)
+    anywhere: proxyconf.Anywhere = (True, True)
 
 
 class KubeProxies:
@@ -62,12 +75,55 @@ class KubeProxies:
         self.timeout_us = health_timeout_us(world.s.kube_proxy.sync_period_s)
         self.service_check_reads_health = service_check_reads_health(world.s)
         self.ignores_never_synced = ignores_never_synced(world.s)
+        #: per node, the gate of its configuration file (a rollout changes it: `reconfigure`)
+        self.configured: dict[str, bool] = {}
+        #: the Service's usable endpoints anywhere as last published (`published`), and the
+        #: lags of the syncs their change alone causes, from a generator of their own so that
+        #: every other draw of a run stays what it was
+        self.seen_anywhere: proxyconf.Anywhere | None = None
+        self.anywhere_rng = random.Random(f"kube-proxy-anywhere-{world.seed}")
+
+    def gate(self, node: str) -> bool:
+        """The gate kube-proxy on `node` runs with (its configuration's when not running)."""
+        st = self.nodes.get(node)
+        if st is not None:
+            return st.pte
+        return self.configured.get(node, proxyconf.initial_gate(self.w.s.kube_proxy, node))
+
+    def schedule_configs(self) -> None:
+        """The configuration rollouts of `kube_proxy.configs` (recorder.sim.proxyconf)."""
+        for at_s, node, gate in proxyconf.restarts(self.w.s.kube_proxy):
+            self.w.loop.at(us(at_s), self.reconfigure, node, gate)
+
+    def reconfigure(self, node: str, gate: bool) -> None:
+        """kube-proxy's configuration on `node` now sets the gate to `gate`: it restarts with
+        it (a node whose kube-proxy is not running takes it when it starts)."""
+        self.configured[node] = gate
+        if node in self.nodes:
+            self.restart(node)
+
+    def anywhere_now(self) -> proxyconf.Anywhere:
+        return proxyconf.usable_anywhere(self.w.slices.published.values())
+
+    def published(self, changed: list[str]) -> None:
+        """The EndpointSlices were published with `changed` nodes' local endpoints changed:
+        every other node whose answer the Service's usable endpoints anywhere change
+        (proxyconf.has_any under its gate) programs that too, its own lag later."""
+        now = self.anywhere_now()
+        seen, self.seen_anywhere = self.seen_anywhere, now
+        if seen is None or seen == now:
+            return
+        for node in self.w.sort_nodes(set(self.nodes).difference(changed)):
+            gate = self.nodes[node].pte
+            if proxyconf.has_any(seen, gate) != proxyconf.has_any(now, gate):
+                self.changed(node, rng=self.anywhere_rng)
 
     def start(self, node: str, *, immediately: bool = False) -> None:
         """kube-proxy comes up on `node` (at bootstrap: already synced)."""
-        self.nodes[node] = ProxyState(started_us=self.w.loop.now)
+        self.nodes[node] = ProxyState(started_us=self.w.loop.now, pte=self.gate(node))
         self.w.on_proxy_metrics(node, started=True)
         if immediately:
+            self.seen_anywhere = self.anywhere_now()
             self._apply(node, self.w.slices.by_node.get(node, {}))
         else:
             self.changed(node, queued=False)
@@ -77,7 +133,7 @@ class KubeProxies:
         self.w.mark(node)
         self.w.on_proxy(node)
 
-    def changed(self, node: str, *, queued: bool = True) -> None:
+    def changed(self, node: str, *, queued: bool = True, rng: random.Random | None = None) -> None:
         """The node's local endpoints changed: this change is programmed a lag from now.
 
         Each change carries its own lag; a sync applies the endpoints as they were at its change,
@@ -88,6 +144,7 @@ class KubeProxies:
         if st is None:
             return
         view = dict(self.w.slices.by_node.get(node, {}))
+        anywhere = self.anywhere_now()
         log = self.queued_us.setdefault(node, [])
         log.append(self.w.loop.now)
         self.w.on_proxy_metrics(node)
@@ -95,8 +152,8 @@ class KubeProxies:
             st.pending_us.append(self.w.loop.now)
             if len(st.pending_us) == 1:
                 self._watch(node, st)
-        lag = self.w.s.kube_proxy.lag_s.sample_us(self.w.rng)
-        self.w.loop.after(lag, self._sync, node, view, self.w.loop.now, len(log))
+        lag = self.w.s.kube_proxy.lag_s.sample_us(rng or self.w.rng)
+        self.w.loop.after(lag, self._sync, node, view, self.w.loop.now, len(log), anywhere)
 
     def restart(self, node: str) -> None:
         """kube-proxy restarts on `node`: its health port refuses connections while the rules
@@ -115,6 +172,7 @@ class KubeProxies:
         if st is None:
             return
         st.restarting = False
+        st.pte = self.configured.get(node, st.pte)  # the configuration it restarted with
         self.w.on_proxy_metrics(node, started=True)
         st.applied_change_us = self.w.loop.now
         st.pending_us = []
@@ -134,7 +192,14 @@ class KubeProxies:
         st = self.nodes.get(node)
         return st is not None and st.restarting
 
-    def _sync(self, node: str, view: dict[str, Endpoint], changed_us: int, upto: int) -> None:
+    def _sync(
+        self,
+        node: str,
+        view: dict[str, Endpoint],
+        changed_us: int,
+        upto: int,
+        anywhere: proxyconf.Anywhere,
+    ) -> None:
         st = self.nodes.get(node)
         if st is None or changed_us < st.applied_change_us or st.restarting:
             return
@@ -143,7 +208,7 @@ class KubeProxies:
         st.applied_change_us = changed_us
         # Updated(): every change up to the one this sync programs is done
         st.pending_us = [t for t in st.pending_us if t > changed_us]
-        self._apply(node, view, upto)
+        self._apply(node, view, upto, anywhere)
         if st.pending_us and st.pending_us[0] != oldest:
             self._watch(node, st)
         if self.proxier_healthy(node) != was:
@@ -163,13 +228,22 @@ class KubeProxies:
         self.w.mark(node)
         self.w.on_proxy(node)
 
-    def _apply(self, node: str, local: dict[str, Endpoint], upto: int | None = None) -> None:
-        """A rules sync ends now, programming `local`: the view after the first `upto` changes
-        queued on `node` (None: every change queued so far)."""
+    def _apply(
+        self,
+        node: str,
+        local: dict[str, Endpoint],
+        upto: int | None = None,
+        anywhere: proxyconf.Anywhere | None = None,
+    ) -> None:
+        """A rules sync ends now, programming `local` and `anywhere` (None: as published now):
+        the view after the first `upto` changes queued on `node` (None: every change queued so
+        far)."""
         st = self.nodes[node]
+        refused = self.refuses(node)
+        st.anywhere = self.anywhere_now() if anywhere is None else anywhere
         ready = tuple(uid for uid, ep in local.items() if ep.ready)
         forwards = ready
-        if not ready and self.w.s.kube_proxy.proxy_terminating_endpoints:
+        if not ready and st.pte:
             forwards = tuple(uid for uid, ep in local.items() if ep.serving and ep.terminating)
         st.last_sync_us = self.w.loop.now
         self.synced_us.setdefault(node, []).append(self.w.loop.now)
@@ -181,6 +255,8 @@ class KubeProxies:
             st.local_ready = len(ready)
             self.w.mark(node)
             self.w.on_proxy(node)
+        elif self.refuses(node) != refused:
+            self.w.mark(node)
 
     # -- the truth, per node -------------------------------------------------------------
     def up(self, node: str) -> bool:
@@ -191,6 +267,22 @@ class KubeProxies:
         """Does the node forward the NodePort to any local endpoint at all?"""
         st = self.nodes.get(node)
         return st is not None and bool(st.forwards_to)
+
+    def refuses(self, node: str) -> bool:
+        """A NodePort connection to `node` that no local pod serves is refused, not dropped
+        (recorder.sim.proxyconf `refuses`: rules to a gone pod, no usable endpoint anywhere,
+        IPVS without kubernetes#97081)."""
+        st = self.nodes.get(node)
+        if st is None:
+            return False
+        kp = self.w.s.kube_proxy
+        return proxyconf.refuses(
+            forwards=bool(st.forwards_to),
+            anywhere=st.anywhere,
+            gate=st.pte,
+            mode=kp.mode,
+            fallback=kp.ipvs_local_fallback,
+        )
 
     def serves(self, node: str) -> bool:
         """F(t): forwarding to at least one local endpoint whose pod still serves."""

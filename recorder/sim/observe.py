@@ -179,7 +179,7 @@ class Prober:
             port_result = "timeout"
         elif proxy.serves(node):
             port_result = "connected"
-        elif proxy.rules(node):
+        elif proxy.refuses(node):
             port_result = "refused"
         else:
             port_result = "timeout"

@@ -17,6 +17,8 @@ CcmMode = Literal["endpoint-driven", "node-driven"]
 Listener = Literal["http", "tcp"]
 WorkloadKind = Literal["Deployment", "DaemonSet"]
 ServiceType = Literal["NodePort", "LoadBalancer"]
+#: kube-proxy's data plane (its `mode`; nftables answers a NodePort as iptables does)
+ProxyMode = Literal["iptables", "ipvs"]
 Action = Literal[
     "rollout",
     "scale",
@@ -126,6 +128,20 @@ class EndpointSliceController:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyConfigChange:
+    """Another kube-proxy configuration on some nodes: their ProxyTerminatingEndpoints gate
+    (recorder.sim.proxyconf). `at_s` null: theirs from the start (a node pool configured apart);
+    else a rollout of the new configuration from `at_s`: kube-proxy on each of `nodes`, in
+    order and `every_s` apart, restarts with it (kube-proxy exits when its config file changes
+    and the DaemonSet's rolling update replaces its pods one by one)."""
+
+    nodes: tuple[str, ...] = ()
+    proxy_terminating_endpoints: bool = True
+    at_s: float | None = None
+    every_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class KubeProxy:
     lag_s: Lag = KUBE_PROXY_LAG
     proxy_terminating_endpoints: bool = False
@@ -138,6 +154,14 @@ class KubeProxy:
     #: false for a node tainted ToBeDeletedByClusterAutoscaler or being deleted. None: by
     #: version (beta and on by default from 1.30; alpha, off, in 1.28-1.29; absent before)
     draining_terminating_nodes: bool | None = None
+    #: the data plane on every node: what a NodePort connection gets where nothing local serves
+    #: it (recorder.sim.proxyconf), and the `mode` its /configz names
+    mode: ProxyMode = "iptables"
+    #: IPVS only: the build carries kubernetes#97081 (a node with no local endpoint forwards to
+    #: the cluster's, whose replies are discarded: a timeout) rather than refusing
+    ipvs_local_fallback: bool = True
+    #: configurations that set the gate apart on some nodes (ProxyConfigChange)
+    configs: tuple[ProxyConfigChange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +218,9 @@ class Observe:
     kube_proxy_metrics: bool = False
     #: also read kube-proxy's /configz once per node: ProxyConfig (recorder.sim.evidence)
     kube_proxy_configz: bool = False
+    #: how often the prober reads /configz again after its first read (deploy/'s
+    #: `configz_interval_s`): a configuration changed by a restart is stored at the next read
+    kube_proxy_configz_interval_s: float = 600.0
     #: also emit the CCM's RegisterTargets / DeregisterTargets calls as CloudTrail's TargetChange
     cloudtrail: bool = False
     #: also emit the ALB's successful requests in-band (recorder.sim.alblog: a sample of them;

@@ -133,7 +133,7 @@ class TruthTracker:
 
     def _outcome(self, node: str) -> str:
         proxy = self.w.proxy
-        if proxy.up(node) and proxy.rules(node):
+        if proxy.up(node) and proxy.refuses(node):
             return "refused"
         return "502" if self.w.s.lb.listener == "http" else "timeout"
 

@@ -140,7 +140,9 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
             need(ev.node is not None, f"{key}.node", f"required for {ev.action}")
         if ev.node is not None and ev.action != "add_node" and not ev.node.startswith("@"):
             need(ev.node in names or _added(s, ev.node), f"{key}.node", f"unknown node {ev.node!r}")
-    return out
+    from gapwatch.recorder.sim.proxyconf import problems as proxy_problems
+
+    return out + proxy_problems(s)
 
 
 def minor_version(version: str) -> int | None:

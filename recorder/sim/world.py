@@ -114,6 +114,7 @@ class World:
     def on_endpoints(self, nodes: list[str]) -> None:
         for node in nodes:
             self.proxy.changed(node)
+        self.proxy.published(nodes)
         self.ccm.on_endpoints(nodes)
 
     def on_proxy_metrics(self, node: str, *, started: bool = False) -> None:

@@ -517,24 +517,27 @@ def replaced_on_n1(
     emptied: float,
     ready: float,
     relisted: float,
+    elsewhere: bool = False,
 ) -> list[Observation]:
     """A Service whose one pod p1 on n1 (kube-proxy 1.29) is replaced by p2 with nothing
     between: p1 deleted at `deleted`, listed serving-terminating at `listed`, seen stopped at
     `gone` (finishedAt `finished`), the slice without an endpoint on n1 from `emptied`; p2
     pending at `pending`, Ready at `ready`, listed ready at `relisted` (the caller adds the
-    probes and the LB's answers)."""
+    probes and the LB's answers). `elsewhere`: p9 on n2 listed ready throughout, so that the
+    Service always has a usable endpoint (no REJECT: replay.rejected)."""
+    other = [("p9", "n2", "ready")] if elsewhere else []
     return [
         service(0),
         node(0, "n1", version="v1.29.3"),
         pod(0.5, "p1", "n1", "ready"),
-        eps(0.5, [("p1", "n1", "ready")]),
+        eps(0.5, [("p1", "n1", "ready"), *other]),
         pod(deleted, "p1", "n1", "terminating", deleted_at=deleted),
-        eps(listed, [("p1", "n1", "terminating")]),
+        eps(listed, [("p1", "n1", "terminating"), *other]),
         pod(pending, "p2", "n1", "pending", revision="bbb"),
         pod(gone, "p1", "n1", "gone", deleted_at=deleted, finished=finished),
-        eps(emptied, []),
+        eps(emptied, other),
         pod(ready, "p2", "n1", "ready", revision="bbb"),
-        eps(relisted, [("p2", "n1", "ready")]),
+        eps(relisted, [("p2", "n1", "ready"), *other]),
     ]
 
 

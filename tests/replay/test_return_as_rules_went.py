@@ -36,7 +36,9 @@ def _return(timed_out: float) -> list[Observation]:
         return "refused" if t < timed_out else "timeout"
 
     return [
-        *replaced_on_n1(10.0, 10.1, 10.2, 15.9, 15, 16.0, 18.7, 18.9),
+        # the seed's other nodes kept ready endpoints: the Service was never without one, so
+        # the refusal is no REJECT (replay.rejected) and the timeout a DROP
+        *replaced_on_n1(10.0, 10.1, 10.2, 15.9, 15, 16.0, 18.7, 18.9, elsewhere=True),
         *polled(
             "n1",
             [2.0 * k for k in range(0, 40)],

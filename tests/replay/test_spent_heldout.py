@@ -417,12 +417,14 @@ def test_the_lbs_return_against_the_dead_pods_rules_going_away_names_both() -> N
         *one_node("v1.26.15"),
         *looks("n1", 80, 100, 5),
         _stopping(99.45, "p1"),
-        eps(99.5, [("p1", "n1", "terminating")]),
+        # the seed's other nodes kept ready endpoints (here p9 on n2): the Service was never
+        # without one, so the refusal at 105 s is no REJECT (replay.rejected)
+        eps(99.5, [("p1", "n1", "terminating"), ("p9", "n2", "ready")]),
         pod(99.5, "p2", "n1", "pending"),
         pod(101.35, "p1", "n1", "gone"),
-        eps(101.55, []),
+        eps(101.55, [("p9", "n2", "ready")]),
         pod(102.92, "p2", "n1", "ready"),
-        eps(105.72, [("p2", "n1", "ready")]),
+        eps(105.72, [("p2", "n1", "ready"), ("p9", "n2", "ready")]),
         nodeport(105, 100, "n1", "refused"),
         nodeport(110, 105, "n1", "connected"),
         target(90, 80, "n1", "healthy"),

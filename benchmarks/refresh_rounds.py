@@ -8,7 +8,9 @@ the whole segments step
 (the moved lanes' rows found, diffed and written: `lane_segments`, `segment_rows` and the
 writes as projections calls them, and `segment_tail.tails` where the code has it), and outside
 `node_cache.windows` the rows' steps (`node_rows._count`, `_group`, `node_lags`,
-`write_changes`) and the cluster's values (`checkpoint.cluster_values`).
+`write_changes`) and the cluster's values (`checkpoint.cluster_values`); and the cyclic GC's
+collections that ran inside the refresh (their CPU, `gc.callbacks`), with the collections of
+each generation over all rounds (inside the refresh or not) and their CPU.
 
     GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB] [--checkpoint-at N,M]
 
@@ -27,6 +29,7 @@ main's code on the same base with a `git archive` of it first on PYTHONPATH (ben
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import pickle
 import statistics
@@ -108,7 +111,26 @@ class Rounds:
             "node lags": [],
             "row changes": [],
             "cluster values": [],
+            "collections": [],
         }
+        #: per generation: collections over all rounds (in the refresh or not) and their CPU
+        self.collected: dict[int, list[float]] = {}
+        self.gc_started = 0.0
+        self.in_refresh = False
+        self.counting = False
+
+    def heard(self, phase: str, info: dict[str, Any]) -> None:
+        """gc.callbacks: each collection's CPU, under `collections` inside a refresh."""
+        if phase == "start":
+            self.gc_started = time.thread_time()
+            return
+        ms = (time.thread_time() - self.gc_started) * 1e3
+        if self.counting:
+            n_ms = self.collected.setdefault(info["generation"], [0, 0.0])
+            n_ms[0] += 1
+            n_ms[1] += ms
+        if self.in_refresh and self.steps["collections"]:
+            self.steps["collections"][-1] += ms
 
     def wrap_refresh(self, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -116,7 +138,11 @@ class Rounds:
                 self.steps[key].append(0.0)
             _run0, wait0 = _schedstat()
             cpu0, wall0 = time.thread_time(), time.perf_counter()
-            out = f(*args, **kwargs)
+            self.in_refresh = True
+            try:
+                out = f(*args, **kwargs)
+            finally:
+                self.in_refresh = False
             _run1, wait1 = _schedstat()
             cpu1, wall1 = time.thread_time(), time.perf_counter()
             self.rows.append(((wall1 - wall0) * 1e3, (cpu1 - cpu0) * 1e3, (wait1 - wait0) / 1e6))
@@ -307,11 +333,13 @@ def main() -> None:
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, wrap in patches:
         setattr(module, name, wrap(getattr(module, name)))
+    gc.callbacks.append(rounds.heard)
     try:
         checkpoint = Checkpoint()
         projections.rebuild(make_engine(url), checkpoint=checkpoint)
         rounds.rows.clear()
         rounds.steps = {key: [] for key in rounds.steps}
+        rounds.counting = True
         at = {int(n) for n in args.checkpoint_at.split(",") if n}
         if 0 in at:
             _checkpoint_costs(url, checkpoint, 0)
@@ -320,6 +348,7 @@ def main() -> None:
             if k + 1 in at:
                 _checkpoint_costs(url, checkpoint, k + 1)
     finally:
+        gc.callbacks.remove(rounds.heard)
         for module, name, original in originals:
             setattr(module, name, original)
         with psycopg.connect(bench._dsn(server), autocommit=True) as conn:
@@ -329,6 +358,8 @@ def main() -> None:
         print(f"{label}: {[round(r[i], 1) for r in rounds.rows]} ms")
     for key, values in rounds.steps.items():
         print(f"{key} CPU: {[round(v, 1) for v in values]} ms")
+    for generation, (n, ms) in sorted(rounds.collected.items()):
+        print(f"collections of generation {generation} over the rounds: {n}, {ms:.1f} ms of CPU")
 
 
 if __name__ == "__main__":

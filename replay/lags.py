@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, nodes_of
-from gapwatch.replay.fold import FoldState, Sample, SyncLook, lb_facing, sorted_lane
+from gapwatch.replay.fold import IN_TIME, FoldState, Sample, SyncLook, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples, steps_where
 from gapwatch.replay.syncs import index_looks, programmed
@@ -111,9 +111,10 @@ def _pair(
 class Paired:
     """A lane's steps paired with a node's endpoint changes (`_pair`), and where the pairing
     stood, so that a longer lane carries it on (`paired`): the lane (the list, append-only)
-    and how many of its samples were read, in time order as they came; the signal's value
-    after them; each change's lag (None: none) and the changes whose look reached the last
-    step unended (`open`). None of the lane's order: `lane` is None and nothing carries on."""
+    and how many of its samples were read; the signal's value after them; each change's lag
+    (None: none) and the changes whose look reached the last step unended (`open`); and
+    where the samples read were out of time order as they came (`sorted_lane` sorts them),
+    the last of them in its order (`last`, its `fold.IN_TIME` key; None: in order)."""
 
     lane: list[Sample] | None
     read: int
@@ -121,6 +122,7 @@ class Paired:
     changes: list[tuple[int, bool]]
     found: list[LagSample | None]
     open: list[int]
+    last: tuple[int, int] | None = None
 
     def lags(self) -> list[LagSample]:
         return [s for s in self.found if s is not None]
@@ -146,26 +148,34 @@ def paired(
     those of the new samples from that state. A change whose look ended (a step reacted, or
     one came after its end) within the old steps reads the same ones; the others (`was.open`)
     carry on at the first new step, where each one's look stood (every new step is no earlier
-    than the old ones), through the same loop (`_pair`)."""
-    if (
-        was is not None
-        and was.lane is lane
-        and was.changes == changes
-        and _in_order_from(lane, was.read)
-    ):
-        prev_at = lane[was.read - 1].at_us if was.read else None
-        steps = steps_where(lane[was.read :], frozenset((true,)), was.current, prev_at)
-        current = steps[-1].value if steps else was.current
-        found = list(was.found)
-        now, still = _pair(changes, was.open, steps, name, svc, node, window_us)
-        for i, lag in zip(was.open, now, strict=True):
-            found[i] = lag
-        return Paired(lane, len(lane), current, changes, found, still)
+    than the old ones), through the same loop (`_pair`). A lane out of time order (a late
+    sample slotted in) carries on alike where the samples after `was.read` come in its sort
+    order (`fold.IN_TIME`) from `was.last`: its sort is then the old samples' sort followed by
+    them (a stable sort keeps equal keys in list order), the state after the old ones (the
+    value, `was.last`'s time)."""
+    if was is not None and was.lane is lane and was.changes == changes:
+        last = was.last
+        if last is None:
+            carried = _in_order_from(lane, was.read)
+            prev_at = lane[was.read - 1].at_us if was.read else None
+        else:
+            carried = _in_key_order_from(lane, was.read, last)
+            prev_at = last[0]
+            last = IN_TIME(lane[-1]) if len(lane) > was.read else last
+        if carried:
+            steps = steps_where(lane[was.read :], frozenset((true,)), was.current, prev_at)
+            current = steps[-1].value if steps else was.current
+            found = list(was.found)
+            now, still = _pair(changes, was.open, steps, name, svc, node, window_us)
+            for i, lag in zip(was.open, now, strict=True):
+                found[i] = lag
+            return Paired(lane, len(lane), current, changes, found, still, last)
     ordered = sorted_lane(lane)
     steps = steps_from_samples(ordered, true, False)
     found, still = _pair(changes, range(len(changes)), steps, name, svc, node, window_us)
     current = steps[-1].value if steps else False
-    return Paired(lane if ordered is lane else None, len(lane), current, changes, found, still)
+    last = None if ordered is lane else IN_TIME(ordered[-1])
+    return Paired(lane, len(lane), current, changes, found, still, last)
 
 
 def _in_order_from(lane: list[Sample], read: int) -> bool:
@@ -174,6 +184,15 @@ def _in_order_from(lane: list[Sample], read: int) -> bool:
         return False
     times = [s.at_us for s in lane[read - 1 if read else 0 :]]
     return all(a <= b for a, b in pairwise(times))
+
+
+def _in_key_order_from(lane: list[Sample], read: int, last: tuple[int, int]) -> bool:
+    """Whether the samples of `lane` from `read` on come in `fold.IN_TIME` order from the key
+    `last` (none before it)."""
+    if read > len(lane):
+        return False
+    keys = [last, *map(IN_TIME, lane[read:])]
+    return all(a <= b for a, b in pairwise(keys))
 
 
 def _synced(

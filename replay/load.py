@@ -269,29 +269,63 @@ def fold_stored(
 
 
 @contextmanager
-def no_gc() -> Iterator[None]:
+def no_gc(*, kept: bool = False) -> Iterator[None]:
     """The fold allocates millions of small tuples and no cycles: the cyclic GC's repeated
     passes over them would cost more than the fold itself.
 
     On the way out, where the block left more than `_PROMOTED` new tracked objects (a fold's
-    or a detect's, not a refresh's few), they go to the oldest generation unscanned (freeze,
-    then unfreeze: every tracked object), unless the process keeps objects frozen (the
-    recorder's k8s source does: unfreezing would hand them back). Re-enabled with them in
-    the youngest, the collector's first pass ran right away over all of them, and a later
+    or a detect's), or whatever it left with `kept` (a refresh's: the checkpoint's new state,
+    kept until the next refresh replaces it), they go to the oldest generation unscanned
+    (freeze, then unfreeze: every tracked object), unless the process keeps objects frozen
+    (the recorder's k8s source does: unfreezing would hand them back). Re-enabled with them
+    in the youngest, the collector's first pass ran right away over all of them, and a later
     one of the middle generation again: 0.03 s of CPU after the fold and 0.1 s after
-    `detect` on replay.py's 1M-event store (benchmarks/README.md, "Session 29: replay").
-    Nothing changes but when cycles made inside are freed: at the next full collection (a
-    small block's, as before, at the next young one)."""
+    `detect` on replay.py's 1M-event store (benchmarks/README.md, "Session 29: replay"). A
+    refresh leaves a few thousand objects, but among them new lists as long as a moved
+    node's history (its windows, its lanes' intervals): the young pass visits each item, 3
+    ms a refresh on that store at first and 20 ms after 60 rounds, and it found no garbage
+    there ("Session 32: refresh"). With `kept`, the young generations are collected on the
+    way in (what the process made before is collected young, and its survivors are counted
+    towards the next full collection, as without the block). Nothing changes but when cycles
+    made inside are freed: at the next full collection (a small block's without `kept`, as
+    before, at the next young one; with `kept`, a full collection once `kept` blocks promoted
+    `_FULL_AFTER` objects unscanned since the last)."""
     enabled = gc.isenabled()
+    if enabled and kept and not gc.get_freeze_count():
+        gc.collect(1)  # what came before is collected young (and counted) as it would be
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            if gc.get_count()[0] > _PROMOTED and not gc.get_freeze_count():
+            made = gc.get_count()[0]
+            if (kept or made > _PROMOTED) and not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
+                gc.enable()
+                if kept and _unscanned(made) > _FULL_AFTER:
+                    gc.collect()  # what the kept blocks promoted, scanned once in a while
             gc.enable()
+
+
+def _unscanned(made: int) -> int:
+    """The objects `kept` blocks moved to the oldest generation unscanned since the last full
+    collection (whoever ran it), `made` of them just now."""
+    full = gc.get_stats()[2]["collections"]
+    if full != _KEPT["full"]:
+        _KEPT["full"], _KEPT["made"] = full, 0
+    _KEPT["made"] += made
+    return _KEPT["made"]
+
+
+#: the full collections seen (gc.get_stats) and the objects promoted unscanned since the last
+_KEPT = {"full": -1, "made": 0}
+#: at most this many objects promoted unscanned by `kept` blocks between full collections:
+#: CPython's own rule (a full collection once the objects promoted from the middle generation
+#: pass a quarter of those the last one left) for replay.py's 1M-event state (912,868 tracked
+#: objects after its rebuild), so cycles a refresh leaves are freed as often as a collector
+#: that saw them young would
+_FULL_AFTER = 250_000
 
 
 #: new tracked objects (allocations less frees since the last young collection) past which

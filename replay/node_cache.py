@@ -417,12 +417,15 @@ def windows(
     outside: OutsideKept | None = None,
     *,
     on_node: Callable[[float], None] | None = None,
+    ordered: bool = True,
 ) -> list[Window]:
     """The Service's windows as `detect(state, [svc], settings)` gives them; with `cache`, the
     nodes whose inputs did not move keep the windows found last time (and the cache is
     updated). `impact`: `impact.access_impact(state)`, when the caller keeps it; `outside`:
     the access lines outside each lane's windows, kept between calls (replay.logclock);
-    `on_node(1)` after each node (a progress bar's advance)."""
+    `on_node(1)` after each node (a progress bar's advance); `ordered` False: node by node,
+    each node's in its order (`in_order` gives detect's order; replay.node_rows reads the
+    cache's lists node by node and sorts only where the Service was detected whole)."""
     end_of_data = horizon(state, svc)
     mine = measured_settings(state, svc, settings)
     lag_hi = proxy_lag_hi(state, svc, mine)
@@ -532,5 +535,12 @@ def windows(
             cache.pop(svc, None)
         else:
             cache[svc] = fresh
-    out.sort(key=_BY_START)
-    return out
+    return in_order(out) if ordered else out
+
+
+def in_order(found: list[Window]) -> list[Window]:
+    """`found` (sorted in place) in detect's order: by start, Service and node; a node's
+    windows with equal keys in the order it gave them (a stable sort; the key holds the node).
+    Sorting a Service's every window costs a refresh a pass over thousands after months."""
+    found.sort(key=_BY_START)
+    return found

@@ -121,10 +121,12 @@ def write_service(
     prev = kept.pop(svc, None)
     # the lines outside each lane's windows, as the log clock counted them (replay.logclock)
     outside: OutsideKept = prev.outside if prev is not None else {}
-    found = node_cache.windows(state, svc, settings, cache, impact, outside, on_node=on_node)
+    found = node_cache.windows(
+        state, svc, settings, cache, impact, outside, on_node=on_node, ordered=False
+    )
     per_node = cache.get(svc)
     if per_node is None:  # detected whole (replay.node_cache): no windows per node to reuse
-        windows = counted(state, found, settings, impact=impact)
+        windows = counted(state, node_cache.in_order(found), settings, impact=impact)
         rollouts, windows = group(state, windows, [svc], settings)
         lags = lag_samples(state, [svc], settings)
         write_rows(conn, windows, rollouts, lags, None if empty else svc)

@@ -676,7 +676,9 @@ def _refresh_in(
     # the Services' context rows that moved, stored with the new position: one statement
     written: dict[str, int] = {}
     if checkpoint is not None:
-        with no_gc():  # a refresh allocates little: no collection pass over the state
+        # a refresh allocates little, kept as the checkpoint's state: no collection pass
+        # over the state, nor over what it adds (replay.load.no_gc)
+        with no_gc(kept=True):
             count = _from_checkpoint(
                 conn, checkpoint, store_key(engine.url), (after, newest), settings, track,
                 written,

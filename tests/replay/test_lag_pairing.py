@@ -11,7 +11,7 @@ import pytest
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import lags, signals
 from gapwatch.replay.assumptions import DEFAULTS
-from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing
+from gapwatch.replay.fold import FoldState, Sample, fold, lb_facing, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from tests.replay import builders
 
@@ -80,15 +80,19 @@ def _read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     )
 
 
-def test_a_refresh_reads_the_new_health_looks_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """n1's health lane grows by 200 looks a round (100 changes of 503/200 from the
-    pod's flapping) over 5 rounds: each round's lags equal a fresh state's, and the health
-    lane is read 200 samples a round, not whole (on the code before: 204, 404, ... 1,004)."""
+def _read_a_round(
+    monkeypatch: pytest.MonkeyPatch, history: list[Observation], in_order: bool
+) -> list[int]:
+    """n1's health lane after `history` grown by 200 looks a round (100 changes of 503/200
+    from the pod's flapping) over 5 rounds: the samples each round's lags read, each round's
+    lags equal to a fresh state's (the lane in time order or not, as `in_order` says)."""
     flapping = [builders.health(t, t - 1, "n1", t % 2) for t in range(100, 1100)]
-    rounds = builders.grown(_history(100), flapping, 200, 5)
+    rounds = builders.grown(history, flapping, 200, 5)
     state, _ = next(rounds)
     (svc,) = lb_facing(state)
     lags.node_lags(state, svc, DEFAULTS)
+    lane = state.probes["health"][(svc, "n1")]
+    assert (sorted_lane(lane) is lane) == in_order
     seen = _read(monkeypatch)
     per_round = []
     for state, folded in rounds:
@@ -96,5 +100,42 @@ def test_a_refresh_reads_the_new_health_looks_only(monkeypatch: pytest.MonkeyPat
         got = lags.node_lags(state, svc, DEFAULTS)
         per_round.append(sum(seen))
         assert got == lags.node_lags(fold(FoldState(), folded), svc, DEFAULTS)
-    assert got["n1"]  # both of the pod's lags measured
-    assert per_round == [200] * 5
+        assert got["n1"]  # both of the pod's lags measured
+    return per_round
+
+
+def test_a_refresh_reads_the_new_health_looks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The health lane is read 200 samples a round, not whole (on the code before: 204, 404,
+    ... 1,004)."""
+    assert _read_a_round(monkeypatch, _history(100), True) == [200] * 5
+
+
+def test_a_lane_out_of_order_reads_the_new_looks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same node with one late health look (at 50.5 s, recorded after the look at 99 s):
+    the lane is out of time order for good, and the rounds after it still read 200 samples
+    each (on the code before: the whole lane sorted and read each round, 204, 404, ...
+    1,004)."""
+    late = builders.health(50.5, 50, "n1", 0)
+    assert _read_a_round(monkeypatch, [*_history(100), late], False) == [200] * 5
+
+
+def test_carried_on_out_of_order_equals_whole() -> None:
+    """Random lanes that went out of time order early (a late sample), then grown 6 times,
+    most rounds in order, some with late samples or samples at the last one's time (equal
+    keys), against the same lane paired whole."""
+    rng = random.Random(32)
+    for _ in range(1500):
+        lane: list[Sample] = []
+        _grown(rng, lane, rng.choice((2, 5, 30)))
+        lane.append(Sample(lane[0].at_us - 1, None, rng.choice(("200", "503")), 1000))
+        changes = _changes(rng, rng.choice((1, 3, 10)), lane[0].at_us - 5)
+        true, name, was = "200", rng.choice(NAMES), None
+        for _round in range(6):
+            if rng.random() < 0.2:
+                last = max(lane, key=lambda s: (s.at_us, s.event_id))
+                lane.append(Sample(last.at_us, None, rng.choice(("200", "503")), last.event_id))
+            _grown(rng, lane, rng.choice((0, 1, 2, 5, 30)))
+            got = lags.paired(lane, true, changes, name, SVC, "n1", 60, was)
+            whole = lags.paired(list(lane), true, changes, name, SVC, "n1", 60)
+            assert (got.found, got.open, got.current) == (whole.found, whole.open, whole.current)
+            was = got

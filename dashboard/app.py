@@ -18,7 +18,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, nav
 from gapwatch.dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
-from gapwatch.dashboard.inert import md, md_sentence
+from gapwatch.dashboard.inert import md, md_sentence, text
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.store import DEFAULT_URL, redact
 from gapwatch.recorder.timefmt import format_time, parse_time
@@ -94,13 +94,13 @@ def sidebar(url: str, version: int) -> Filters:
             "cluster"
         )
         st.session_state["cluster"] = ALL
-    picked = st.sidebar.selectbox("Cluster", clusters, key="cluster")
+    picked = st.sidebar.selectbox("Cluster", clusters, format_func=text, key="cluster")
     cluster = None if picked == ALL else picked
     keys = sorted({s.key for s in cache.services(url, cluster, version)})
     options = [ALL, *keys]
     if st.session_state.get("service") not in options:
         st.session_state["service"] = ALL
-    service = st.sidebar.selectbox("Service (LB-facing)", options, key="service")
+    service = st.sidebar.selectbox("Service (LB-facing)", options, format_func=text, key="service")
     since = _time_input("Since (RFC 3339, UTC; empty: from the start)", "since")
     until = _time_input("Until (empty: to the end)", "until")
     if info.first and info.last:

@@ -43,8 +43,11 @@ _INLINE = re.compile(r"([\\`*_\[\]<>!|~$&@])")
 #: a line's first characters that would open a block (heading, quote, list, setext rule).
 _BLOCK_START = re.compile(r"^(\s*)(>|[#+](?=\s|$)|-(?=[\s-]|$)|\d+[.)](?=\s|$))")
 #: `:` before a letter, `/`, `_`, `+`, `-` or opening `:word:` where the word is not a number:
-#: a directive (`:red[`), `:material/`, `https://`, a shortcode; a time's `00:01:03` is left.
-_COLON = re.compile(r":(?=[A-Za-z/_+-]|[\w+-]*[A-Za-z_+-][\w+-]*:)")
+#: a directive (`:red[`), `:material/`, `https://`, a shortcode; and before a run of three or
+#: more digits closed by `:`, for the shortcodes that are numbers (`:100:` and `:1234:` in the
+#: emoji names Streamlit's remark-emoji looks up, `/:\+1:|:-1:|:[\w-]+:/g`, session 32); a
+#: time's two-digit `00:01:03` is left.
+_COLON = re.compile(r":(?=[A-Za-z/_+-]|[\w+-]*[A-Za-z_+-][\w+-]*:|\d{3,}:)")
 _TICKS = re.compile("`+")
 _CODE = re.compile("`([^`]+)`")
 _WWW = re.compile(r"(?i)(?<=www)\.")

@@ -18,7 +18,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, nav
 from gapwatch.dashboard.filters import PAGE_TITLES, PAGES, Filters, from_params
-from gapwatch.dashboard.inert import md, md_sentence
+from gapwatch.dashboard.inert import md, md_sentence, text
 from gapwatch.recorder.errors import GapwatchError
 from gapwatch.recorder.store import DEFAULT_URL, redact
 from gapwatch.recorder.timefmt import format_time, parse_time
@@ -26,6 +26,8 @@ from gapwatch.recorder.timefmt import format_time, parse_time
 LIVE_EVERY_S = 5.0
 #: session key: this run's main already refreshed (the page body need not look again)
 _REFRESHED = "_refreshed"
+#: set when a page read starved at the SQLite heap cap was retried (dashboard/heapshare.py)
+_RETRIED = "_heap_retried"
 ALL = "(all)"
 
 
@@ -94,13 +96,13 @@ def sidebar(url: str, version: int) -> Filters:
             "cluster"
         )
         st.session_state["cluster"] = ALL
-    picked = st.sidebar.selectbox("Cluster", clusters, key="cluster")
+    picked = st.sidebar.selectbox("Cluster", clusters, format_func=text, key="cluster")
     cluster = None if picked == ALL else picked
     keys = sorted({s.key for s in cache.services(url, cluster, version)})
     options = [ALL, *keys]
     if st.session_state.get("service") not in options:
         st.session_state["service"] = ALL
-    service = st.sidebar.selectbox("Service (LB-facing)", options, key="service")
+    service = st.sidebar.selectbox("Service (LB-facing)", options, format_func=text, key="service")
     since = _time_input("Since (RFC 3339, UTC; empty: from the start)", "since")
     until = _time_input("Until (empty: to the end)", "until")
     if info.first and info.last:
@@ -145,6 +147,28 @@ def refresh(url: str, version: int, *, warn: bool = False) -> None:
 
 def render_page(url: str, filters: Filters) -> None:
     """One run of the page body (inside a fragment in live mode)."""
+    try:
+        _render_page(url, filters)
+    except MemoryError as exc:
+        _starved(exc)
+
+
+def _starved(exc: MemoryError) -> None:
+    """A page read refused at the SQLite heap cap a console query held: wait for the heap to
+    have room and run the page again, once; a second refusal is said in one line."""
+    from gapwatch.dashboard import heapshare
+
+    if not heapshare.starved(exc):
+        raise exc
+    if st.session_state.pop(_RETRIED, False):
+        st.error(heapshare.REFUSED)
+        return
+    st.session_state[_RETRIED] = True
+    heapshare.wait_for_room()
+    st.rerun()
+
+
+def _render_page(url: str, filters: Filters) -> None:
     from gapwatch.dashboard import page_overview, page_rollout, page_sql, page_whatif
 
     version = cache.version(url)
@@ -192,8 +216,11 @@ def main() -> None:
         st.query_params.from_dict(filters.to_params())
         body = st.fragment(render_page, run_every=LIVE_EVERY_S if filters.live else None)
         body(url, filters)
+        st.session_state.pop(_RETRIED, None)  # drawn: a later refusal is retried again
     except GapwatchError as exc:
         st.error(f"{type(exc).__name__}: {md(str(exc))}")
+    except MemoryError as exc:
+        _starved(exc)
 
 
 main()

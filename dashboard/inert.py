@@ -18,13 +18,24 @@ and none of it live:
   cannot start a block.
 
 Plotly draws a few HTML tags in its text (`<b>`, `<br>`, `<a href>`) and decodes entities:
-`plotly_text` writes `&`, `<` and `>` as entities."""
+`plotly_text` writes `&`, `<` and `>` as entities. `html_text` is HTML's escape, for the HTML
+report. `text` is for plain text (a select box's option) and `cells` for a table's cells
+(`st.dataframe`'s grid draws them as they are, no markup).
+
+Each of them shows control and format characters as escapes first (recorder/visible.py): a
+bidirectional override (U+202E) or isolate in a name reordered what the page showed after it,
+a zero-width space made two names look alike (session 32)."""
 
 from __future__ import annotations
 
+import html
 import re
+from typing import TYPE_CHECKING, Any
 
 from gapwatch.recorder.visible import visible
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: ASCII characters that open (or close) an inline markdown construct anywhere in a line (`(`
 #: opens a link only after `]`, escaped here; `{` attributes only after a directive).
@@ -32,8 +43,11 @@ _INLINE = re.compile(r"([\\`*_\[\]<>!|~$&@])")
 #: a line's first characters that would open a block (heading, quote, list, setext rule).
 _BLOCK_START = re.compile(r"^(\s*)(>|[#+](?=\s|$)|-(?=[\s-]|$)|\d+[.)](?=\s|$))")
 #: `:` before a letter, `/`, `_`, `+`, `-` or opening `:word:` where the word is not a number:
-#: a directive (`:red[`), `:material/`, `https://`, a shortcode; a time's `00:01:03` is left.
-_COLON = re.compile(r":(?=[A-Za-z/_+-]|[\w+-]*[A-Za-z_+-][\w+-]*:)")
+#: a directive (`:red[`), `:material/`, `https://`, a shortcode; and before a run of three or
+#: more digits closed by `:`, for the shortcodes that are numbers (`:100:` and `:1234:` in the
+#: emoji names Streamlit's remark-emoji looks up, `/:\+1:|:-1:|:[\w-]+:/g`, session 32); a
+#: time's two-digit `00:01:03` is left.
+_COLON = re.compile(r":(?=[A-Za-z/_+-]|[\w+-]*[A-Za-z_+-][\w+-]*:|\d{3,}:)")
 _TICKS = re.compile("`+")
 _CODE = re.compile("`([^`]+)`")
 _WWW = re.compile(r"(?i)(?<=www)\.")
@@ -76,4 +90,26 @@ def _escape_marker(match: re.Match[str]) -> str:
 
 def plotly_text(text: str) -> str:
     """`text` for a Plotly title, annotation, legend or hover: no tag of its own."""
+    text = visible(text, lines=False)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def html_text(text: str) -> str:
+    """`text` as HTML text or an attribute's value (quotes escaped too), its control and format
+    characters shown; tab and newline kept (whitespace to HTML)."""
+    return html.escape(visible(text))
+
+
+def text(value: str) -> str:
+    """`value` as plain text on one line: control and format characters shown as escapes."""
+    return visible(value, lines=False)
+
+
+def _cell(value: Any) -> Any:
+    return visible(value, lines=False) if isinstance(value, str) else value
+
+
+def cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each text cell shown as `text` does (numbers, times and None as they are),
+    for `st.dataframe`: the grid draws a bidirectional override as one (session 32)."""
+    return frame.map(_cell)

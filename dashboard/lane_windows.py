@@ -9,12 +9,12 @@ out.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
+from gapwatch.dashboard.inert import plotly_text
 from gapwatch.dashboard.style import (
     LOSS,
     POSSIBLE_PATTERN,
@@ -41,10 +41,13 @@ def window_label(win: Window) -> str:
 
 
 def node_spans(rows: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """The first and last row of each node, keyed by the node's Plotly text (lanes.row_label
+    wrote it with `plotly_text`, which shows control characters as escapes: not reversible,
+    so a window finds its rows by `plotly_text(win.node)`)."""
     first_row: dict[str, int] = {}
     last_row: dict[str, int] = {}
     for i, row in enumerate(rows):
-        node = html.unescape(row.split(" · ", 1)[0])  # lanes.row_label wrote it as Plotly text
+        node = row.split(" · ", 1)[0]
         first_row.setdefault(node, i)
         last_row[node] = i
     return first_row, last_row
@@ -59,7 +62,8 @@ def window_shapes(
     shapes: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     for n, win in enumerate(sorted(windows, key=lambda w: (w.node, w.start_us))):
-        y0, y1 = first_row[win.node] - 0.5, last_row[win.node] + 0.5
+        drawn = plotly_text(win.node)
+        y0, y1 = first_row[drawn] - 0.5, last_row[drawn] + 0.5
         shapes.append({
             "type": "rect", "xref": "x", "yref": "y",
             "x0": us_to_iso(win.start_earliest_us), "x1": us_to_iso(win.end_latest_us),
@@ -98,7 +102,8 @@ def window_bars(windows: Sequence[Window], rows: list[str]) -> list[Any]:
         length: list[float] = []
         text: list[str] = []
         for w in mine:
-            for i in range(first_row[w.node], last_row[w.node] + 1):
+            drawn = plotly_text(w.node)
+            for i in range(first_row[drawn], last_row[drawn] + 1):
                 ys.append(rows[i])
                 base.append(w.start_us)
                 length.append(max(w.end_us - w.start_us, 1000) / 1000.0)
@@ -137,7 +142,7 @@ def window_markers(windows: Sequence[Window], rows: list[str]) -> Any:
     picked = [windows[i] for i in ordered]
     return go.Scatter(
         x=[us_to_iso((w.start_us + w.end_us) // 2) for w in picked],
-        y=[rows[first_row[w.node]] for w in picked],
+        y=[rows[first_row[plotly_text(w.node)]] for w in picked],
         mode="markers",
         name="gap windows",
         marker={

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, nav, tables
-from gapwatch.dashboard.inert import md, md_sentence
+from gapwatch.dashboard.inert import cells, md, md_sentence
 from gapwatch.dashboard.style import format_seconds
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def render(ctx: Context) -> None:
     _unowned_windows(f, wins)
     st.subheader("Services")
     st.dataframe(
-        pd.DataFrame(data.service_rows(svcs, wins, rolls)),
+        cells(pd.DataFrame(data.service_rows(svcs, wins, rolls))),
         hide_index=True,
         column_config={"gap_s": st.column_config.NumberColumn("gap_s", format="%.1f")},
     )
@@ -139,5 +139,9 @@ def _linked_table(frame: pd.DataFrame, key: str, **columns: Any) -> None:
     """A table whose `open` column holds deep links (query strings) into the rollout page."""
     link = st.column_config.LinkColumn("open", display_text="open ↗", width="small")
     st.dataframe(
-        frame, hide_index=True, width="stretch", key=key, column_config={"open": link, **columns}
+        cells(frame),
+        hide_index=True,
+        width="stretch",
+        key=key,
+        column_config={"open": link, **columns},
     )

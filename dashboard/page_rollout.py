@@ -11,7 +11,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, data, figures, lanes, nav, tables
 from gapwatch.dashboard.filters import match_rollout, pick_service
-from gapwatch.dashboard.inert import md, md_sentence
+from gapwatch.dashboard.inert import cells, md, md_sentence, text
 from gapwatch.recorder.timefmt import format_time, from_micros, to_micros
 from gapwatch.replay import api
 from gapwatch.replay.model import Rollout, Window
@@ -43,7 +43,7 @@ def _pick_rollout(rolls: list[Rollout]) -> Rollout | None:
         "Rollout (worst first)",
         list(by_id),
         format_func=lambda i: (
-            f"{figures.rollout_label(by_id[i])} · "
+            f"{text(figures.rollout_label(by_id[i]))} · "
             f"{len(by_id[i].windows)} windows, {by_id[i].gap_seconds:.1f} gap-s"
         ),
         key="rollout",
@@ -104,6 +104,7 @@ def _pick_nodes(
         f"Nodes drawn ({len(every)} in this rollout)",
         every,
         default=default,
+        format_func=text,
         key=f"nodes-{rollout.id}",
         help=f"Past {MANY_NODES} nodes the page starts with the nodes that lost most.",
     )
@@ -160,7 +161,7 @@ def _window_table(wins: list[Window]) -> Any:
     frame = pd.DataFrame(tables.window_rows(wins), columns=list(ROLLOUT_WINDOW_COLUMNS))
     frame["also"] = frame["also"].map(tables.also_cell)
     return st.dataframe(
-        frame,
+        cells(frame),
         hide_index=True,
         key="window_table",
         on_select="rerun",
@@ -173,7 +174,8 @@ def _window_events(ctx: Context, win: Window | None, wins: list[Window]) -> None
         st.subheader(f"Events behind the window on {md(win.node)}")
         st.caption(md(lanes.window_label(win)))
         rows = data.events_by_id(cache.engine(ctx.url), data.window_event_ids(win))
-        st.dataframe(pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS)), hide_index=True)
+        frame = pd.DataFrame(rows, columns=list(data.EVENT_COLUMNS))
+        st.dataframe(cells(frame), hide_index=True)
         if not win.certain:
             _why_possible(ctx, win, wins)
     elif wins:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, sqlconsole
 from gapwatch.dashboard.errors import QueryError
-from gapwatch.dashboard.inert import md
+from gapwatch.dashboard.inert import cells, md
 from gapwatch.recorder.store import redact
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def render(ctx: Context) -> None:
         more = f" (limit {int(limit)} reached: more rows exist)" if result.truncated else ""
         st.caption(f"{len(result.rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}")
         frame = pd.DataFrame(result.rows, columns=result.columns)
-        st.dataframe(frame, hide_index=True, key="sql_table")
+        # shown as `gapwatch sql` shows a table; the download below is exact
+        st.dataframe(cells(frame), hide_index=True, key="sql_table")
         st.download_button(
             "Download CSV",
             sqlconsole.to_csv(result),

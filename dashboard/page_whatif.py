@@ -12,7 +12,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, figures, tables
 from gapwatch.dashboard.filters import Filters, match_rollout, pick_service
-from gapwatch.dashboard.inert import md
+from gapwatch.dashboard.inert import cells, md, text
 from gapwatch.recorder.timefmt import from_micros
 from gapwatch.replay import api
 from gapwatch.replay.assumptions import DetectSettings
@@ -171,7 +171,7 @@ def _scope(ctx: Context, service: ServiceRef) -> tuple[Filters, Rollout | None]:
     chosen = st.selectbox(
         "Scope",
         options,
-        format_func=lambda i: i if i == WHOLE_RANGE else figures.rollout_label(by_id[i]),
+        format_func=lambda i: i if i == WHOLE_RANGE else text(figures.rollout_label(by_id[i])),
         key=key,
         help="Replay one rollout (its span) or everything the sidebar's range allows (on a "
         "long, busy history that takes minutes).",
@@ -232,7 +232,8 @@ def _advice(advice: Advice) -> None:
         for knob in advice.knobs:
             st.markdown(f"- {knob}")
     st.caption("Evidence: the measured lags these settings must cover")
-    st.dataframe(pd.DataFrame(tables.lag_rows(advice.lags)), hide_index=True, key="advice_lags")
+    lags = cells(pd.DataFrame(tables.lag_rows(advice.lags)))
+    st.dataframe(lags, hide_index=True, key="advice_lags")
     for note in advice.notes:
         st.markdown(f"- {note}")
     st.button("Try the advised settings", on_click=_apply_advice, args=(advice,))

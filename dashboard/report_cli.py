@@ -118,7 +118,11 @@ def report(
     render = report_render.to_html if fmt is ReportFormat.html else report_render.to_markdown
     text = render(found, dashboard_url=dashboard_url)
     if out == "-":
-        typer.echo(text, nl=False)
+        from gapwatch.recorder.visible import machine_stdout
+
+        # to a pipe the document as -o writes it (its names made visible by md/html_text; the
+        # word joiners md puts after a `:` kept); on a terminal every format character shown
+        machine_stdout().write(text)
         return
     Path(out).write_text(text, encoding="utf-8")
     windows = sum(len(s.windows) for s in found.sections)

@@ -9,13 +9,12 @@ dashboard draw the same picture.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from gapwatch.dashboard.inert import md, md_sentence
+from gapwatch.dashboard.inert import html_text, md, md_sentence, plotly_text
 from gapwatch.dashboard.report import Postmortem, Recommendation, ServiceReport
 from gapwatch.dashboard.style import format_seconds
 from gapwatch.recorder.timefmt import format_time, from_micros
@@ -263,7 +262,7 @@ def to_markdown(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:85
     out = [f"# {md(report.title)}", "", f"Scope: {md(_scope(report))}.", ""]
     if not report.sections:
         out += ["No LB-facing Service had a gap window or a rollout in this span.", ""]
-        out += [report.note, ""] if report.note else []
+        out += [md_sentence(report.note), ""] if report.note else []  # it may name targets
     for sec in report.sections:
         svc = sec.service
         out += [f"## {md(svc.key)} in cluster {md(svc.cluster)}", "", summary(sec), ""]
@@ -326,13 +325,13 @@ td.possible{color:#555;font-style:italic}
 
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], classes: bool = False) -> str:
     parts = ["<table><thead><tr>"]
-    parts += [f"<th>{html.escape(h)}</th>" for h in head]
+    parts += [f"<th>{html_text(h)}</th>" for h in head]
     parts.append("</tr></thead><tbody>")
     for row in rows:
         parts.append("<tr>")
         for cell in row:
             cls = f' class="{cell}"' if classes and cell in ("proven", "possible") else ""
-            parts.append(f"<td{cls}>{html.escape(cell)}</td>")
+            parts.append(f"<td{cls}>{html_text(cell)}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -344,7 +343,7 @@ FIGURE_MARGIN_US = 15_000_000
 
 def _code_html(text: str) -> str:
     """Escaped HTML of a sentence, its `commands` as <code> (as Markdown would show them)."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html_text(text))
 
 
 def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
@@ -356,7 +355,7 @@ def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
     fig = lane_timeline(
         sec.segments,
         sec.windows,
-        title=f"{sec.service.cluster} · {sec.service.key}: lanes per node (UTC)",
+        title=plotly_text(f"{sec.service.cluster} · {sec.service.key}: lanes per node (UTC)"),
     )
     stamps = [w.start_us for w in sec.windows] + [w.end_us for w in sec.windows]
     lo = report.since_us if report.since_us is not None else min(stamps, default=None)
@@ -376,7 +375,7 @@ def _figure_html(report: Postmortem, sec: ServiceReport, first: bool) -> str:
 
 def to_html(report: Postmortem, *, dashboard_url: str = "http://127.0.0.1:8501") -> str:
     """The report as one HTML file with the lanes figure and plotly.js embedded."""
-    e = html.escape
+    e = html_text
     body = [f"<h1>{e(report.title)}</h1>", f"<p>Scope: {e(_scope(report))}.</p>"]
     if not report.sections:
         body.append("<p>No LB-facing Service had a gap window or a rollout in this span.</p>")

@@ -8,7 +8,6 @@ straight to standard output, so `--limit 0 --csv` exports any number of rows in 
 
 from __future__ import annotations
 
-import csv
 from typing import Annotated, Any
 
 import orjson
@@ -25,6 +24,7 @@ from gapwatch.recorder.cliutil import (
     secret_on_command_line,
     stderr,
 )
+from gapwatch.recorder.csvrows import row_writer
 from gapwatch.recorder.visible import machine_stdout
 
 SqlDbOption = Annotated[
@@ -89,7 +89,7 @@ def sql(
             if not rows:  # a header row alone read as output cut off, or a query not run
                 print("(0 rows)")
         elif chosen is OutputFormat.csv:
-            writer = csv.writer(out, lineterminator="\n")
+            writer = row_writer(out)
             writer.writerow(stream.columns)
             for row in stream:
                 writer.writerow(["" if v is None else v for v in row])

@@ -348,11 +348,12 @@ def describe_relations(engine: Engine) -> list[Relation]:
 
 def to_csv(result: QueryResult) -> str:
     """The result as CSV text with a header row."""
-    import csv
     import io
 
+    from gapwatch.recorder.csvrows import row_writer
+
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = row_writer(buffer)
     writer.writerow(result.columns)
     for row in result.rows:
         writer.writerow(["" if v is None else v for v in row])

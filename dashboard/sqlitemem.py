@@ -77,9 +77,9 @@ def sqlite_heap() -> Callable[[], int] | None:
 _HEAP = sqlite_heap()
 
 
-def cap_heap(limit_bytes: int = HARD_HEAP_BYTES) -> int | None:
-    """Cap the process's SQLite heap at `limit_bytes` unless a lower cap is set; the cap in force
-    (None where the library does not give the function)."""
+def hard_heap_limit() -> Callable[[int], int] | None:
+    """`sqlite3_hard_heap_limit64` of the library Python's sqlite3 module uses (a negative
+    argument reads the limit, 0 lifts it), None where the library does not give it."""
     try:
         import _sqlite3
 
@@ -88,7 +88,16 @@ def cap_heap(limit_bytes: int = HARD_HEAP_BYTES) -> int | None:
         return None
     hard.restype = ctypes.c_int64
     hard.argtypes = [ctypes.c_int64]
-    current = int(hard(-1))  # a negative argument reads it
+    return lambda n: int(hard(n))
+
+
+def cap_heap(limit_bytes: int = HARD_HEAP_BYTES) -> int | None:
+    """Cap the process's SQLite heap at `limit_bytes` unless a lower cap is set; the cap in force
+    (None where the library does not give the function)."""
+    hard = hard_heap_limit()
+    if hard is None:
+        return None
+    current = hard(-1)  # a negative argument reads it
     if current <= 0 or current > limit_bytes:
         hard(limit_bytes)
         return limit_bytes

@@ -13,7 +13,6 @@ were rejected and reported, the rest was stored).
 
 from __future__ import annotations
 
-import csv
 import difflib
 import io
 import os
@@ -362,7 +361,9 @@ def emit_rows(
         )
     elif fmt is OutputFormat.csv:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        from gapwatch.recorder.csvrows import row_writer
+
+        writer = row_writer(buffer)
         writer.writerow(columns)
         for r in rows:
             writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])

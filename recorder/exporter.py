@@ -6,13 +6,13 @@ are sorted, times are RFC 3339 UTC with microseconds, and the order is the log's
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from gapwatch.recorder.csvrows import row_writer
 from gapwatch.recorder.ndjson import dumps
 from gapwatch.recorder.observation import FIELDS, Observation, canonical_json
 from gapwatch.recorder.storable import restore_json, restore_text
@@ -81,7 +81,7 @@ def _flat(obs: Observation) -> dict[str, Any]:
 
 def export_csv(rows: Iterator[tuple[int, Observation]], out: IO[str]) -> int:
     """CSV with a header; the payload column holds canonical JSON; `id` comes first."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = row_writer(out)
     writer.writerow(("id", *FIELDS))
     count = 0
     for event_id, obs in rows:

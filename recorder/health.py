@@ -5,11 +5,17 @@ prometheus_client's own server answers every path with metrics, so this is a sma
   `stuck_after_s`; a 503 makes Kubernetes restart the pod.
 - /readyz: 200 once every watch has finished its first LIST (or resumed its watch) and the last
   store write succeeded; 503 otherwise, with the reason in the body.
+
+Every answer is counted in `gapwatch_recorder_http_requests_total{code}`: the handlers' (and
+404 for any other path) by a middleware, and a request aiohttp's parser refuses before any
+handler runs (400: a CR after a scrape's bearer token, TLS on the plain port) by the server's
+logger (`ParserLog(counted=...)`, which also says it in one throttled line, never its bytes),
+as the push API counts its own (session 32).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -20,6 +26,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4"
 #: A connection that has not sent a whole request this long after it opened (or after its last
 #: answer) is closed: without it one that sent part of its headers stayed open for ever.
 IDLE_TIMEOUT_S = 30.0
+#: What `serve` tells of each request the parser refuses (the app's own counter).
+COUNTED: web.AppKey[Callable[[int], None]] = web.AppKey("counted")
 
 
 def health_app(
@@ -41,7 +49,23 @@ def health_app(
     async def metrics_handler(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application()
+    @web.middleware
+    async def counted(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # the router's 404 and 405
+            metrics.count_http(exc.status)
+            raise
+        except Exception:
+            metrics.count_http(500)  # what aiohttp answers a handler's bug with
+            raise
+        metrics.count_http(response.status)
+        return response
+
+    app = web.Application(middlewares=[counted])
+    app[COUNTED] = metrics.count_http
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
@@ -58,7 +82,8 @@ async def serve(
         handle_signals=False,
         access_log=None,
         keepalive_timeout=idle_timeout_s,
-        logger=ParserLog(),  # a malformed scrape: one line, never its Authorization header
+        # a malformed scrape: counted, one line, never its Authorization header
+        logger=ParserLog(counted=app.get(COUNTED)),
     )
     await runner.setup()
     site = web.TCPSite(runner, host or "0.0.0.0", int(port))

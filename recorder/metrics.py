@@ -76,11 +76,23 @@ class RecorderMetrics:
             registry=r,
         )
         self.partition_days_ahead.set(float("nan"))
+        self.http_requests = Counter(
+            "gapwatch_recorder_http_requests",
+            "Requests the recorder's /livez, /readyz, /metrics server answered, by HTTP status "
+            "(400 also for a request aiohttp's parser refused before any handler: a CR or DEL "
+            "in a header line, TLS on the plain port).",
+            ["code"],
+            registry=r,
+        )
         self.spool_full_episodes = Counter(
             "gapwatch_recorder_spool_full_episodes",
             "Times the spool became full.",
             registry=r,
         )
+
+    def count_http(self, status: int) -> None:
+        """One answer of the health server (its status, a bounded label)."""
+        self.http_requests.labels(code=str(status)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

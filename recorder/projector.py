@@ -38,11 +38,11 @@ SQLite); read commands call `catch_up` first, so what they answer includes every
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg
 import structlog
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy import exc as sa_exc
@@ -77,22 +77,35 @@ REDERIVE_STEP = 1000
 #: before a range is derived again)
 DERIVED = {FACTS: DERIVED_BY_EVENT_ID}
 
-#: Errors that say "the store", not "this event": they propagate, nothing is skipped.
+#: Errors that say "the store", not "this event": they propagate, nothing is skipped; and
+#: psycopg's own (`store_errors`).
 _STORE_ERRORS: tuple[type[BaseException], ...] = (
     StoreError,
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.ProgrammingError,
     sa_exc.InternalError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    psycopg.ProgrammingError,
-    psycopg.InternalError,
     sqlite3.OperationalError,
     sqlite3.InterfaceError,
     sqlite3.ProgrammingError,
     MemoryError,
 )
+
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """The errors that say "the store": psycopg's among them once psycopg is loaded (none of
+    its exceptions can exist before). Not imported here: on SQLite nothing loads it, and it
+    was ~0.9 s of the dashboard's cold start under load (benchmarks/README.md, session 32)."""
+    driver = sys.modules.get("psycopg")
+    if driver is None:
+        return _STORE_ERRORS
+    return (
+        *_STORE_ERRORS,
+        driver.OperationalError,
+        driver.InterfaceError,
+        driver.ProgrammingError,
+        driver.InternalError,
+    )
 
 
 @dataclass(slots=True)
@@ -215,7 +228,7 @@ class Projector:
                 self.derive(conn, todo)
                 self.move(conn, todo[-1][0])
             return Progress(projected=len(todo), position=todo[-1][0])
-        except _STORE_ERRORS:
+        except store_errors():
             raise
         except Exception as exc:  # the data (or a bug of derive): find the one event
             failure: Exception = exc

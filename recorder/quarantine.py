@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 from datetime import UTC, datetime
 
-import psycopg
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
@@ -29,13 +29,11 @@ from gapwatch.recorder.tables import quarantine
 
 log = logging.getLogger("gapwatch.recorder.quarantine")
 
-#: Errors that say "this data", not "this store": the batch is split to find the row.
+#: Errors that say "this data", not "this store": the batch is split to find the row; and
+#: psycopg's DataError, IntegrityError and ProgramLimitExceeded once psycopg is loaded (none of
+#: its exceptions exists before; not imported here, for the SQLite dashboard's cold start).
 POISON: tuple[type[BaseException], ...] = (
     ObservationError,
-    psycopg.errors.DataError,
-    psycopg.errors.IntegrityError,
-    psycopg.errors.ProgramLimitExceeded,
-    psycopg.DataError,
     sqlite3.DataError,
     sqlite3.IntegrityError,
     sa_exc.DataError,
@@ -58,9 +56,13 @@ def is_poison(error: BaseException) -> bool:
         return is_poison(error.orig) or isinstance(error, sa_exc.DataError | sa_exc.IntegrityError)
     if isinstance(error, sa_exc.SQLAlchemyError):
         return False
-    if isinstance(error, psycopg.errors.UniqueViolation):
+    driver = sys.modules.get("psycopg")
+    if driver is None:
+        return isinstance(error, POISON)
+    if isinstance(error, driver.errors.UniqueViolation):
         return False  # the writer handles duplicates itself; one here is a bug, not data
-    return isinstance(error, POISON)
+    pg = (driver.errors.DataError, driver.errors.IntegrityError)
+    return isinstance(error, (*POISON, *pg, driver.errors.ProgramLimitExceeded, driver.DataError))
 
 
 def describe(error: BaseException) -> str:

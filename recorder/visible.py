@@ -6,6 +6,12 @@ its screen and took a new title (session 31 review). Rich strips BEL, BS, VT, FF
 
 One sanitizer, `visible`, writes each C0 control (tab and newline kept: layout needs them), DEL
 and each C1 control as its JSON and Python escape (`\\u001b`), so an ESC sequence shows as text.
+So it writes each format character and line or paragraph separator (Unicode's categories Cf, Zl,
+Zp, session 32): the bidirectional overrides and isolates (U+202A-202E, U+2066-2069) and marks
+(U+200E, U+200F, U+061C) that reorder what follows them on the screen ("Trojan Source",
+CVE-2021-42574: a node `ip-10-0-1-12\\u202e21-1-0-01-pi` reads as another node), the zero-width
+ones (U+200B-200D, U+2060, U+FEFF) that make two names look alike, the invisible tag characters
+(U+E0000 block); beyond the BMP as a surrogate pair (`\\udb40\\udc41`), which JSON reads back.
 It is applied where the CLI prints, not per command (`shown`, around the whole of `run_app`):
 
 - plain writes (`print`, `typer.echo`, `sys.stdout.write`, structlog's lines): sys.stdout and
@@ -32,18 +38,32 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-#: C0 but tab and newline, DEL, C1.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ALL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: Unicode's format characters (Cf) and its line and paragraph separators (Zl, Zp), as of
+#: Unicode 14 (Python 3.11's unicodedata; tests/test_cli_bidi.py checks this one's): the
+#: bidirectional controls, zero-width characters, invisible operators and tags.
+FORMAT = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+#: C0 but tab and newline, DEL, C1, and the format characters above.
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{FORMAT}]")
+_ALL_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT}]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code > 0xFFFF:  # JSON's escape: a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def visible(text: str, *, lines: bool = True) -> str:
-    """`text` with every control character written as its escape (`\\u001b`); tab and newline
-    kept unless `lines` is False (a name inside a one-line message)."""
+    """`text` with every control and format character written as its escape (`\\u001b`,
+    `\\u202e`); tab and newline kept unless `lines` is False (a name inside a one-line
+    message)."""
     pattern = _CONTROL if lines else _ALL_CONTROL
     return pattern.sub(_escape, text) if pattern.search(text) else text
 

@@ -32,7 +32,6 @@ from gapwatch.recorder.progresslines import counted
 from gapwatch.recorder.projector import FACTS, Projector
 from gapwatch.recorder.store import translate_errors
 from gapwatch.recorder.tables import copy_types
-from gapwatch.replay.copyout import copy_pieces
 from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts, write_facts
 from gapwatch.replay.fold import PROBE_FACTS, RESUME, FoldState, ProbeKey, fold
 from gapwatch.replay.foldbulk import fold_probe_arrays
@@ -118,6 +117,8 @@ def _copy_text(
     # each piece parsed while the server sends the next (the same rows, in order); closed on
     # the way out: a Ctrl-C inside _parse left the COPY open in the suspended generator, holding
     # psycopg's connection lock, and the rollback that followed waited for that lock forever
+    from gapwatch.replay.copyout import copy_pieces  # psycopg's: PostgreSQL only
+
     with closing(copy_pieces(raw, copy_sql, _PIECE_BYTES)) as pieces:
         tables = [_parse(piece, types) for piece in pieces]
     # no rows (a new store, or retention dropped every event): COPY sends no piece, and Arrow's

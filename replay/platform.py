@@ -5,7 +5,7 @@ cloud only (Tencent TKE's `enable-grace-shutdown` annotation, an AWS target grou
 check). They were chosen by the LB's mode alone, so the demo's AWS cluster was told to set a
 Tencent annotation. A providerID names its cloud as each cloud's CCM writes it: `aws:///zone/i-..`,
 `gce://project/zone/name`, `azure:///subscriptions/..`, Tencent `qcloud:///zone/ins-..`, Huawei
-`huaweicloud://zone/id`, Alibaba `region.i-..` (no scheme). A node without one (kind, minikube,
+`huaweicloud:///id`, Alibaba `region.i-..` (no scheme). A node without one (kind, minikube,
 a capture that dropped it) says nothing, and the advice then keeps every cloud's knob, each
 labelled with its cloud.
 """

@@ -53,17 +53,21 @@ def observation(cluster: str, node: str) -> dict[str, object]:
     }
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite store holding one observation whose cluster and node carry escapes, imported
-    from a file as anyone's file would be."""
-    root = tmp_path_factory.mktemp("escapes")
+def one_observation_store(root: Path, cluster: str, node: str) -> str:
+    """A SQLite store in `root` holding one observation of this cluster and node, imported
+    from standard input as anyone's file would be; its URL."""
     url = f"sqlite:///{root / 's.db'}"
     assert gapwatch("db", "upgrade", "--db", url).returncode == 0
-    line = json.dumps(observation(NAME, NODE))
+    line = json.dumps(observation(cluster, node))
     done = gapwatch("import", "events", "--db", url, "-", stdin=line.encode() + b"\n")
     assert done.returncode == 0, done.stderr
     return url
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store holding one observation whose cluster and node carry escapes."""
+    return one_observation_store(tmp_path_factory.mktemp("escapes"), NAME, NODE)
 
 
 def assert_shown(output: bytes) -> None:

@@ -142,3 +142,20 @@ def _ready(port: int, proc: subprocess.Popen[bytes]) -> bool:
             return bool(answer.status == 200)
     except OSError:
         return False
+
+
+def test_the_dashboards_modules_load_no_postgresql_driver(tmp_path: Path) -> None:
+    """On a SQLite store nothing needs psycopg; `recorder.projector` (and `quarantine`, and
+    replay's COPY reader) imported it at their tops for exception tuples: ~0.9 s of the
+    dashboard's cold start under load (benchmarks/README.md, session 32). They name psycopg's
+    exceptions once something else has loaded it (none of them can exist before)."""
+    code = (
+        "import sys, gapwatch.dashboard.cache, gapwatch.dashboard.nav, gapwatch.dashboard.filters"
+        ", gapwatch.replay.api, gapwatch.recorder.projector\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

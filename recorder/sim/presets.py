@@ -173,6 +173,9 @@ ALIBABA_SLB: dict[str, Any] = {
         "kubelet_version": "v1.24.17",
         "kube_proxy_version": "v1.24.17",
         "cloud": "alibaba",
+        # three zones of one region, as Alibaba's API names them (ApsaraDB for OceanBase's
+        # DescribeZones example answers "cn-hangzhou-i,cn-hangzhou-j,cn-hangzhou-h"); which
+        # three is our choice
         "zones": ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"],
     },
     "events": [

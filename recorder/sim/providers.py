@@ -9,7 +9,11 @@ The formats, from each cloud's CCM and the samples (/work/shared/samples):
 - `tencent`: `ins-` + 8 of [0-9a-z] (CLB `DescribeTargets`: `ins-19425y2y`);
   `qcloud:///<zone id>/<id>` (a TKE node: `qcloud:///100003/ins-jifjbvhg`);
 - `alibaba`: `i-bp1` + 17 of [0-9a-z] in cn-hangzhou (SLB `ServerId`: `i-bp1c3zrr37ablp8ujo7v`);
-  `<region>.<id>`, no scheme (`cn-hangzhou.i-bp1...`).
+  `<region>.<id>`, no scheme (`cn-hangzhou.i-bp1...`);
+- `huawei`: the ECS server's id, a UUID (the CCM reads the server through the OpenStack compute
+  API, whose ids are UUIDs); `huaweicloud:///<server id>`, no zone
+  (kubernetes-sigs/cloud-provider-huaweicloud `pkg/cloudprovider/huaweicloud/instances.go`:
+  `providerIDRegexp` `^huaweicloud:///([^/]+)$`, `InstanceID` `"/" + server.ID`).
 
 An id is made from the 64 random bits the simulation draws for every new node, whatever the
 cloud, so the cloud changes no other draw of a run. Pure.
@@ -18,9 +22,10 @@ cloud, so the cloud changes no other draw of a run. Pure.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Literal
 
-Cloud = Literal["aws", "gcp", "tencent", "alibaba"]
+Cloud = Literal["aws", "gcp", "tencent", "alibaba", "huawei"]
 #: The project of a simulated GCE instance (the providerID's first part).
 GCP_PROJECT = "gapwatch-sim"
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -45,6 +50,9 @@ def instance_id(cloud: Cloud, bits: int, name: str) -> str:
         return "ins-" + _chars(bits, 8)
     if cloud == "alibaba":
         return "i-bp1" + _chars(bits, 17)
+    if cloud == "huawei":
+        digest = hashlib.sha256(b"huawei" + bits.to_bytes(8, "big")).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
     return f"i-0{bits:016x}"
 
 
@@ -54,9 +62,8 @@ def region_of(zone: str) -> str:
 
 
 def provider_id(cloud: str, zone: str, instance: str, *, region: str | None = None) -> str:
-    """The Node's `spec.providerID` on `cloud` (a `Cloud`, or `huawei` for the lab's fake:
-    `huaweicloud://<zone>/<server id>`) for an instance in `zone` (Alibaba: `region`, else
-    the zone's)."""
+    """The Node's `spec.providerID` on `cloud` for an instance in `zone` (Alibaba: `region`,
+    else the zone's; Huawei's names no zone)."""
     if cloud == "gcp":
         return f"gce://{GCP_PROJECT}/{zone}/{instance}"
     if cloud == "tencent":
@@ -64,7 +71,7 @@ def provider_id(cloud: str, zone: str, instance: str, *, region: str | None = No
     if cloud == "alibaba":
         return f"{region or region_of(zone)}.{instance}"
     if cloud == "huawei":
-        return f"huaweicloud://{zone}/{instance}"
+        return f"huaweicloud:///{instance}"
     return f"aws:///{zone}/{instance}"
 
 

@@ -27,6 +27,7 @@ from gapwatch.recorder.health import health_app, serve
 from gapwatch.recorder.metrics import RecorderMetrics
 from gapwatch.recorder.sources.lb.push import load_token
 from tests.lb.test_push import TOKEN, Receiver, _samples, receiver
+from tests.rawhttp import status
 
 __all__ = ["receiver"]  # the fixture, imported for the tests below
 
@@ -45,15 +46,7 @@ def _send(receiver: Receiver, authorization: bytes, *extra: bytes) -> int:
         *extra,
         b"Content-Length: 2",
     ]
-    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
-        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n{}")
-        answer = b""
-        while b"\r\n" not in answer:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
-    return int(answer.split(b" ", 2)[1])
+    return status(where.hostname, where.port, b"\r\n".join(head) + b"\r\n\r\n{}")
 
 
 def _log(receiver: Receiver) -> str:

@@ -28,7 +28,7 @@ from gapwatch.replay import api
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.model import ServiceRef
 from tests.kubeproxy.test_stale_heartbeat import T0, Clock
-from tests.kubeproxy.test_stale_heartbeat_replay import lane_starts, seconds
+from tests.kubeproxy.test_stale_heartbeat_replay import lane_starts, seconds, settled, turned
 from tests.lb.fakecloud import FakeCloud
 from tests.lb.harness import CLUSTER, node, stored
 from tests.lb.test_first_look_race import replica as race_replica
@@ -183,8 +183,10 @@ def test_a_stalled_replicas_heartbeat_does_not_put_the_target_back_in_service(
         asyncio.run(race())
 
     lane = lane_starts(store, SERVICE, NODE, "lb")
-    assert [state for state, _ in lane] == ["HEALTHY", "UNHEALTHY"], lane
-    assert 69.5 <= lane[1][1] <= 74.1, lane
+    known = settled(lane)
+    assert [state for state, _ in known] == ["HEALTHY", "UNHEALTHY"], lane
+    # the LB stopped sending at 70 s: between the last poll that saw healthy and the first not
+    assert turned(lane, "HEALTHY") <= 70.0 <= known[1][1] <= 74.1, lane
     changes = [(o.op, o.payload["TargetHealth"]["State"]) for o in stored(store)
                if o.payload["Target"]["Id"] == TARGET and o.op != "OBSERVED"]  # fmt: skip
     assert changes == [("ADDED", "healthy"), ("MODIFIED", "unhealthy")]  # each stored once

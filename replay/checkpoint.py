@@ -322,7 +322,8 @@ def lane_versions(
     then how many times the EndpointSlices listed a pod they put on it ready
     (`FoldState.slice_listed`: replay.deaths reads when its local pods were listed; a pod that
     moved to the node moves the pods' entry too), how many times its ready count changed
-    (`FoldState.ready_counts`: replay.podsup reads which versions a health-check count fits),
+    (`FoldState.ready_counts`: replay.podsup reads which versions a health-check count fits) with
+    how many times its ready pods did (`FoldState.ready_sets`: replay.held),
     and under "" the Service's first LB poll (`first_poll`): equal versions, equal segments.
     What the proxy lane without probes reads is read under `settings`, those the segments are
     computed with (its lag bound and ProxyTerminatingEndpoints move with them: under the
@@ -364,7 +365,8 @@ def _lane_versions(
             # the proxy lane without probes reads the node's syncs and PTE (segments._READS)
             None if any(p.get(key) for p in probes[:2]) else inferred(state, svc, node, settings),
             listed.get(key, 0),
-            len(state.ready_counts.get(key, ())),
+            # and how many times its ready pods changed (FoldState.ready_sets: replay.held)
+            (len(state.ready_counts.get(key, ())), len(state.ready_sets.get(key, ()))),
         )
     return out
 

@@ -332,6 +332,14 @@ class FoldState:
     #: versions a health-check count can be kube-proxy's; the endpoints lane keeps its state's
     #: changes only)
     ready_counts: dict[LaneKey, list[tuple[int, int]]] = field(default_factory=dict)
+    #: (Service, node) -> the node's ready local pods over the Service's slices, at each version
+    #: that changed them: (lane time, the pods; None where a slice did not name its ready pods),
+    #: in fold order (replay.held reads which versions kube-proxy can hold at a health look)
+    ready_sets: dict[LaneKey, list[tuple[int, frozenset[str] | None]]] = field(default_factory=dict)
+    #: (Service, slice) -> its last version's ready pods per node (None: not named)
+    slice_ready_on: dict[tuple[ServiceRef, str], dict[str, frozenset[str] | None]] = field(
+        default_factory=dict
+    )
     #: pods named by a Service's EndpointSlices, with the node they were on
     service_pods: dict[ServiceRef, dict[str, str]] = field(default_factory=dict)
     #: the nodes that have an endpoints or probe lane, per Service
@@ -525,6 +533,9 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     _touch(state, svc, at_us)
     at_us = own_time(state.own, ("slice", svc), ("slice", svc), at_us, head[F.SRC_US])
     _entered_ready(state, svc, slice_name, rows, head[F.OP] == "DELETED", at_us)
+    state.slice_ready_on[(svc, slice_name)] = {
+        row[F.NODE]: _named(row) for row in (rows[1:] if head[F.OP] != "DELETED" else ())
+    }
     nodes = state.service_nodes.setdefault(svc, set())
     single = len(slices) == 1  # the usual case: one slice per Service
     for node in sorted(old.keys() | new.keys()):
@@ -541,6 +552,33 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         counts = state.ready_counts.setdefault((svc, node), [])
         if not counts or counts[-1][1] != ready:
             counts.append((max(at_us, counts[-1][0]) if counts else at_us, ready))
+        on_node = _ready_on(state, svc, slices, node)
+        if on_node is not None and len(on_node) != ready:
+            on_node = None  # a slice row that did not name them all
+        sets = state.ready_sets.setdefault((svc, node), [])
+        if not sets or sets[-1][1] != on_node or on_node is None:
+            sets.append((max(at_us, sets[-1][0]) if sets else at_us, on_node))
+
+
+def _named(row: Sequence[Any]) -> frozenset[str] | None:
+    """A slice row's ready pods on its node (None: counted but not named)."""
+    names = row[F.SLICE_READY_PODS]
+    if names is None and row[F.SLICE_READY]:
+        return None
+    return frozenset(p for p in (names or "").split(",") if p)
+
+
+def _ready_on(
+    state: FoldState, svc: ServiceRef, slices: dict[str, dict[str, tuple[int, int, str]]], node: str
+) -> frozenset[str] | None:
+    """The node's ready pods over the Service's slices' last versions (None: one not named)."""
+    out: set[str] = set()
+    for name in slices:
+        pods = state.slice_ready_on.get((svc, name), {}).get(node, frozenset())
+        if pods is None:
+            return None
+        out |= pods
+    return frozenset(out)
 
 
 def _entered_ready(

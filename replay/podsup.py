@@ -37,7 +37,12 @@ read that version first), the terminating pod takes no traffic: kube-proxy never
 an older version, and every version from that listing on lists a ready endpoint beside the
 deleted one not ready. Were the ready one to die then, its rules are what is left (random
 27,000,534 node-003 without NodePort probes: a replacement's crash beside the old pod still in
-its preStop hook, read as served until the crash's Pod update, 2 s after its finishedAt). Pure.
+its preStop hook, read as served until the crash's Pod update, 2 s after its finishedAt). The
+health check's counts read in kube-proxy's order of versions show it too, also where the ready
+pod's Ready was written before the deletion (replay.held: after looks counting two, a count of
+one from a version that lists the terminating pod not ready; after looks counting none, one
+from a version listing the replacement): surely not forwarded to from such a look, possibly
+until a look shows kube-proxy past it. Pure.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from collections.abc import Sequence
 from gapwatch.replay.context import endpoint_steps, local_pods
 from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.held import held_at, not_forwarded
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
@@ -267,11 +273,21 @@ def pods_up(
         if any(r[7] < HI for r in runs)
         else []
     )
+    versions = state.ready_sets.get((svc, node), ())
+    terminating = any(r[7] < HI for r in runs)
+    held = held_at(health, versions, lag_us, skew_us) if terminating else []
     for k, (maybe, surely, _sure) in enumerate(each):
         hidden = _shadowed(runs, each, k, left, skew_us)
+        loose: list[Iv] = []
+        if held and runs[k][7] < HI:
+            # the health check's counts, read in kube-proxy's order of versions (replay.held)
+            shown, loose = not_forwarded(held, versions, runs[k][3], lag_us, skew_us)
+            hidden = union(hidden, shown)
         if hidden:
             keep = complement(hidden)
             maybe, surely = intersect(maybe, keep), intersect(surely, keep)
+        if loose:
+            surely = intersect(surely, complement(loose))
         possible += maybe
         definite += surely
     return Tri(union(possible, []), union(definite, []))

@@ -112,6 +112,6 @@ def test_a_heartbeat_made_from_a_dropped_first_look_is_not_stored(
         else:
             last = state(obs)
     lane = lane_starts(store, SERVICE, NODE, "lb")
-    known = settled(lane)
-    assert [s for s, _ in known] == ["UNHEALTHY", "HEALTHY"], lane
-    assert 10.0 <= known[1][1] <= 11.7, lane
+    seen = settled(lane)
+    assert [s for s, _ in seen] == ["UNHEALTHY", "HEALTHY"], lane
+    assert 10.0 <= seen[1][1] <= 11.7, lane

@@ -102,7 +102,8 @@ def refuse_held_out(
     )
 
 
-_DROP = ("kube-proxy-probe",)
+#: the observation sources `--no-probes` leaves out: every kube-proxy probe, either port
+NO_PROBES = ("kube-proxy-probe",)
 
 
 def evidence_options(
@@ -157,7 +158,7 @@ def listener_of(seed: int) -> str:
 
 def _preset(job: tuple[str, int, dict[str, Any], bool, bool, bool]) -> Report:
     name, seed, overrides, no_probes, misses, fallback = job
-    drop = _DROP if no_probes else ()
+    drop = NO_PROBES if no_probes else ()
     return compare(
         name, seed, overrides, drop_sources=drop, without_nodeport=fallback, misses=misses
     )
@@ -166,7 +167,7 @@ def _preset(job: tuple[str, int, dict[str, Any], bool, bool, bool]) -> Report:
 def _random(job: tuple[int, bool, bool, dict[str, Any], bool, bool]) -> Report:
     seed, no_probes, explain, options, misses, fallback = job
     scenario = random_case(seed, options)
-    drop = _DROP if no_probes else ()
+    drop = NO_PROBES if no_probes else ()
     return compare_scenario(
         scenario, seed, drop_sources=drop, without_nodeport=fallback, explain=explain, misses=misses
     )

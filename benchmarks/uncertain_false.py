@@ -5,6 +5,7 @@ true window, broken down by what made them possible, their width, and how near t
     .venv/bin/python benchmarks/uncertain_false.py --random 1000 --first-seed 5000000
     [--with-metrics] [--with-cloudtrail] [--with-access-log] [--with-configz]   # as accuracy.py's
     [--without-nodeport]   # as accuracy.py's: the NodePort probes the recorder's default keeps
+    [--no-probes]          # as accuracy.py's: no kube-proxy probe at all (neither port)
     [--set observe.KEY=VALUE]...           # as accuracy.py's: one sampling setting for every run
 
 Development seeds only (below benchmarks.accuracy.HELD_OUT_FROM). A window's *cause* says which
@@ -42,7 +43,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.accuracy import evidence_options, observe_settings, random_case, refuse_held_out
+from benchmarks.accuracy import (
+    NO_PROBES,
+    evidence_options,
+    observe_settings,
+    random_case,
+    refuse_held_out,
+)
 from gapwatch.recorder.sim import run
 from gapwatch.recorder.timefmt import parse_time, to_micros
 from gapwatch.replay.assumptions import DEFAULTS
@@ -104,11 +111,13 @@ def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
     return next(label for edge, label in edges if value < edge)
 
 
-def _rows(job: tuple[int, dict[str, Any], bool]) -> list[Row]:
-    seed, options, fallback = job
+def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> list[Row]:
+    seed, options, fallback, no_probes = job
     scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
-    observations = nodeport_fallback(result.observations) if fallback else result.observations
+    dropped = NO_PROBES if no_probes else ()
+    observations = [o for o in result.observations if o.source not in dropped]
+    observations = nodeport_fallback(observations) if fallback else observations
     periods = (
         _bucket(scenario.observe.lb_poll_period_s, _PERIODS),
         _bucket(scenario.observe.kube_proxy_period_s, _PERIODS),
@@ -190,11 +199,14 @@ def _features(
 
 def _lag_bound(state: FoldState, w: Window) -> str:
     """The largest kube-proxy lag the Service's windows assume (replay.proxy.proxy_lag_hi): the
-    `proxy_lag_max_s` assumption where fewer than `min_measurements` lags were measured, else
-    the measured bound, bucketed."""
+    `proxy_lag_max_s` assumption where fewer than `min_measurements` lags were measured (and
+    whether any was: what a smaller `min_measurements` would have to go on), else the measured
+    bound, bucketed."""
     settings = measured_settings(state, w.service, DEFAULTS)
-    if proxy_lag_measured(state, w.service, settings) < settings.min_measurements:
-        return f"lag bound assumed ({settings.proxy_lag_max_s:g} s)"
+    measured = proxy_lag_measured(state, w.service, settings)
+    if measured < settings.min_measurements:
+        few = "none measured" if not measured else f"1-{settings.min_measurements - 1} measured"
+        return f"lag bound assumed ({settings.proxy_lag_max_s:g} s), {few}"
     hi = proxy_lag_hi(state, w.service, settings) / 1e6
     return "lag bound measured, < 5 s" if hi < 5 else "lag bound measured, >= 5 s"
 
@@ -288,6 +300,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="observe.KEY=VALUE")
     without_nodeport = "as benchmarks/accuracy.py's: the NodePort probes `nodeport: fallback` keeps"
     parser.add_argument("--without-nodeport", action="store_true", help=without_nodeport)
+    no_probes = "as benchmarks/accuracy.py's: without any kube-proxy probe (neither port)"
+    parser.add_argument("--no-probes", action="store_true", help=no_probes)
     listing = "also print each window: seed, node, class, bounds (us), cause, side"
     parser.add_argument("--list", action="store_true", help=listing)
     args = parser.parse_args()
@@ -302,7 +316,9 @@ def main() -> None:
     rows: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for part in pool.map(
-            _rows, [(s, options, args.without_nodeport) for s in seeds], chunksize=4
+            _rows,
+            [(s, options, args.without_nodeport, args.no_probes) for s in seeds],
+            chunksize=4,
         ):
             rows.extend(part)
     print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")

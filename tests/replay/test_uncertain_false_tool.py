@@ -57,3 +57,21 @@ def test_the_configz_mode_runs_and_every_window_has_its_lag_bound() -> None:
     assert all("lag bound assumed (60 s)" in k or "lag bound measured" in k for k in bounds)
     sides = _table(out, "side / class (count, share, mean width)")
     assert sum(sides.values()) == total
+
+
+def test_the_no_probes_mode_reads_no_probe_and_says_how_many_lags_each_bound_had() -> None:
+    """`--no-probes` (session 33; accuracy.py's mode without any kube-proxy probe): every window's
+    F is inferred from the endpoints, no probe lane is left; each window whose Service assumes the
+    lag bound says whether any lag was measured there (what a smaller `min_measurements` would
+    have to go on)."""
+    out = _run("--no-probes")
+    total = int(re.match(r"seeds 100-129: (\d+) uncertain false windows", out).group(1))  # type: ignore[union-attr]
+    assert total > 0
+    sources = _table(out, "side / F source / R source")
+    assert sum(sources.values()) == total
+    assert all(label.split(" / ")[1] == "inferred" for label in sources)
+    bounds = _table(out, "cause / kube-proxy lag bound of its Service (mean width)")
+    assert sum(bounds.values()) == total
+    assigned = [k for k in bounds if "lag bound assumed" in k]
+    assert assigned
+    assert all(k.endswith(("none measured", "1-4 measured")) for k in assigned)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay.facts import FACT_COLUMNS, derive_all, insert_facts
+from gapwatch.replay.facts import _FACT_TYPES, FACT_COLUMNS, derive_all, insert_facts
 
 _AT = {name: i for i, name in enumerate(FACT_COLUMNS)}
 KEY = ("cluster", "namespace", "name", "fact")
@@ -217,6 +217,22 @@ def write_hybrid(conn: Connection, rows: list[tuple[int, Observation]]) -> None:
         raw: Any = conn.connection.driver_connection
         statement = f"COPY facts_grouped ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         with raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(BinaryCopy().rows(grouped))
+
+
+def copy_hybrid(cur: Any, facts: Sequence[Sequence[Any]]) -> None:
+    """`write_hybrid`'s two COPYs of facts already derived, on a psycopg cursor (ingest session
+    33: benchmarks/pairedfacts.py writes them on the facts' own connection)."""
+    singles: list[Sequence[Any]] = []
+    grouped = group(facts, 1000, singles)
+    if singles:
+        with cur.copy(f"COPY facts ({', '.join(FACT_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_FACT_TYPES)
+            for fact in singles:
+                copy.write_row(fact)
+    if grouped:
+        statement = f"COPY facts_grouped ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        with cur.copy(statement) as copy:
             copy.write(BinaryCopy().rows(grouped))
 
 

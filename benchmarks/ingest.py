@@ -2,7 +2,7 @@
 
     python benchmarks/ingest.py [--n 100000] [--repeat 3] [--pg URL] [--naive-n N] [--ndjson FILE]
         [--facts-costs] [--facts-indexes] [--facts-grouped [--group-batch N]] [--derive-process]
-        [--only PREFIX]
+        [--paired-facts] [--only PREFIX]
 
 Without --pg (or GAPWATCH_BENCH_PG) it starts a throwaway PostgreSQL 15 with the server's DEFAULT
 durability (benchmarks/server.py); the line above the figures says which durability the server
@@ -64,6 +64,10 @@ With --derive-process (ingest session 27, measured, not adopted), the writer wit
 import with the projector in a child process (benchmarks/deriveproc.py), each beside today's
 path (the projector in a thread).
 
+With --paired-facts (ingest session 33), the writer with facts and the import with each batch's
+facts derived row by row as its events are copied and streamed at once into a second COPY on a
+second connection, one thread (benchmarks/pairedfacts.py), each beside today's path.
+
 --only PREFIX (repeatable) keeps the paths whose label starts with one of them (the baseline
 always runs): a run of the index variants alone is shorter.
 
@@ -91,11 +95,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -106,11 +110,13 @@ from sqlalchemy.orm import Session, registry
 from benchmarks import factgroups
 from benchmarks.deriveproc import ProcessWriter
 from benchmarks.observations import generate
+from benchmarks.pairedfacts import PairedHybridWriter, PairedWriter
 from benchmarks.server import drop_db, dsn, fresh_db, machine, server, server_cpu, server_pid
 from gapwatch.recorder import importer
 from gapwatch.recorder.importer import import_files
 from gapwatch.recorder.ndjson import dumps, read_observations
 from gapwatch.recorder.observation import Observation
+from gapwatch.recorder.readahead import read_ahead as _read_ahead
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.writer import EventWriter, _JsonTextDumper, no_derive, prepare
@@ -118,6 +124,7 @@ from gapwatch.replay.facts import FACT_COLUMNS, derive_all, write_facts
 from gapwatch.replay.tables import facts as facts_table
 
 BASELINE = "raw COPY (write_row), the baseline"
+T = TypeVar("T")
 
 #: A path: the rows it stores and the run that stores them into a database and times it.
 Run = tuple[int, Callable[[str], float]]
@@ -256,21 +263,36 @@ def writer(
 
 
 def import_file(
-    url: str, path: str, n: int, batch: int, kind: type[EventWriter] = EventWriter
+    url: str,
+    path: str,
+    n: int,
+    batch: int,
+    kind: type[EventWriter] = EventWriter,
+    *,
+    read_ahead: bool = True,
 ) -> float:
-    """`gapwatch import events`' library call; `kind` the writer it builds (measurement only)."""
+    """`gapwatch import events`' library call; `kind` the writer it builds, `read_ahead` False:
+    the lines parsed in the writer's thread (measurement only)."""
     engine = make_engine(url)
     start = time.perf_counter()
     importer.EventWriter = kind  # type: ignore[attr-defined]
+    if not read_ahead:
+        importer.read_ahead = _in_this_thread  # type: ignore[attr-defined]
     try:
         report = import_files(engine, [path], derive=write_facts, batch_size=batch)
     finally:
         importer.EventWriter = EventWriter  # type: ignore[attr-defined]
+        importer.read_ahead = _read_ahead  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
     engine.dispose()
     if report.written.inserted != n or report.error_count:
         raise SystemExit(f"import stored {report.written.inserted} of {n} rows")
     return elapsed
+
+
+def _in_this_thread(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """recorder.readahead.read_ahead without its thread: the items as they come."""
+    yield from items
 
 
 class Row:
@@ -367,6 +389,11 @@ def main() -> None:
         help="add the writer and import with the projector in a child process (session 27)",
     )
     parser.add_argument(
+        "--paired-facts",
+        action="store_true",
+        help="add the writer and import with events and facts in two COPYs at once (session 33)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         default=[],
@@ -412,6 +439,10 @@ def main() -> None:
         paths = beside(paths, facts_grouped_paths(args, observations, rows))
     if args.derive_process:
         paths = beside(paths, derive_process_paths(args, observations, str(ndjson)))
+    if args.paired_facts:
+        paths = beside(paths, paired_facts_paths(args, observations, str(ndjson)))
+        if args.facts_grouped:
+            paths = beside(paths, paired_hybrid_paths(args, observations))
     if args.only:
         paths = {
             label: run
@@ -620,22 +651,77 @@ def facts_grouped_paths(
     return extra
 
 
+def _writer_and_import(
+    args: argparse.Namespace,
+    observations: list[Observation],
+    ndjson: str,
+    kind: type[EventWriter],
+    what: str,
+) -> list[tuple[str, str, Run]]:
+    """The writer with facts and the import with writer `kind`, each beside today's."""
+    n = len(observations)
+    return [
+        (
+            "writer, events + facts (projector)",
+            f"writer, events + facts, {what}",
+            (n, lambda url: writer(url, observations, args.batch, kind=kind)),
+        ),
+        (
+            "import events, end to end from NDJSON",
+            f"import events, {what}",
+            (n, lambda url: import_file(url, ndjson, n, args.batch, kind=kind)),
+        ),
+    ]
+
+
 def derive_process_paths(
     args: argparse.Namespace, observations: list[Observation], ndjson: str
 ) -> list[tuple[str, str, Run]]:
     """--derive-process: the writer and the import with the projector in a child process
     (benchmarks/deriveproc.py), each beside today's (a thread)."""
+    return _writer_and_import(args, observations, ndjson, ProcessWriter, "derive process")
+
+
+def paired_facts_paths(
+    args: argparse.Namespace, observations: list[Observation], ndjson: str
+) -> list[tuple[str, str, Run]]:
+    """--paired-facts: the writer and the import with each batch's facts streamed beside its
+    events, one thread, two COPYs (benchmarks/pairedfacts.py), each beside today's; and the
+    import so with its lines parsed in the same thread (no read-ahead)."""
     n = len(observations)
+
+    def one_thread(url: str) -> float:
+        return import_file(url, ndjson, n, args.batch, kind=PairedWriter, read_ahead=False)
+
+    return [
+        *_writer_and_import(args, observations, ndjson, PairedWriter, "paired COPYs"),
+        (
+            "import events, end to end from NDJSON",
+            "import events, paired COPYs, one thread",
+            (n, one_thread),
+        ),
+    ]
+
+
+def paired_hybrid_paths(
+    args: argparse.Namespace, observations: list[Observation]
+) -> list[tuple[str, str, Run]]:
+    """--paired-facts with --facts-grouped: round 8's hybrid layout written by the writer's
+    projector (today's overlap) and written paired (benchmarks/pairedfacts.py)."""
+    n = len(observations)
+
+    def run(kind: type[EventWriter]) -> Run:
+        def write(url: str) -> float:
+            url = altered(url, factgroups.LZ4)
+            return writer(url, observations, args.batch, derive=factgroups.write_hybrid, kind=kind)
+
+        return (n, write)
+
     return [
         (
             "writer, events + facts (projector)",
-            "writer, events + facts, derive process",
-            (n, lambda url: writer(url, observations, args.batch, kind=ProcessWriter)),
-        ),
-        (
-            "import events, end to end from NDJSON",
-            "import events, derive process",
-            (n, lambda url: import_file(url, ndjson, n, args.batch, kind=ProcessWriter)),
+            "writer, events + hybrid /1000, lz4, paired COPYs",
+            run(PairedHybridWriter),
         ),
     ]
 

@@ -32,6 +32,7 @@ from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
@@ -1009,7 +1010,7 @@ def windows_from(
         chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
     chains = Chains()  # the lists read by bisection where they are chains (replay.chains)
-    targets = sorted_lane(state.probes["target"].get((svc, node), []))
+    targets = in_time(state, "target", svc, node)  # fold.sorted_lane of it, carried on
     target_times = [t.at_us for t in targets]
     gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)

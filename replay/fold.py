@@ -244,6 +244,8 @@ class Memo:
     lane_order: dict[tuple[str, ServiceRef, str], tuple[list[Any], int, list[Any]]] = field(
         default_factory=dict
     )
+    #: replay.sync_tail's trail per (cluster, node): kept by `clear` like `lane_pte`
+    sync_spans: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per (Service, the settings they were read under)
     versions: dict[tuple[ServiceRef, Any], dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from operator import itemgetter, le
+from itertools import compress, count
+from operator import is_not, itemgetter, le
 from typing import NamedTuple
 
 from gapwatch.replay.signals import Iv
@@ -47,18 +48,53 @@ def chain(ivs: Sequence[Iv]) -> Chain:
     return plain(ivs)
 
 
+def carried(ivs: Sequence[Iv], was: Chain) -> Chain:
+    """`chain(ivs)`, where `was` is a chain whose list begins with the same interval objects
+    as `ivs` does (a refresh's lists carry the intervals found before the new samples on:
+    replay.gap_tail, replay.lane_tail): those are `was`'s, with its starts and ends, and a
+    chain (a prefix of one is); only the intervals after them are mapped and checked, with
+    the seam between. Finding the shared objects is one C pass (`is_not`), no comparison of
+    values. Exact: intervals are immutable tuples, so the same object has the same start and
+    end (tests/replay/test_chains.py)."""
+    if not was.chained:
+        return chain(ivs)
+    old = was.ivs
+    shared = next(compress(count(), map(is_not, old, ivs)), min(len(old), len(ivs)))
+    if not shared:
+        return chain(ivs)
+    rest = ivs[shared:]
+    starts, ends = list(map(_START, rest)), list(map(_END, rest))
+    if not (
+        all(map(le, starts, ends))
+        and all(map(le, ends, starts[1:]))
+        and (not starts or was.ends[shared - 1] <= starts[0])
+    ):
+        return plain(ivs)
+    return Chain(ivs, was.starts[:shared] + starts, was.ends[:shared] + ends, True)
+
+
 class Chains:
     """The chains of the lists one caller reads, each found once (by the list's identity: a
-    list is kept while its chain is, so its id is not reused meanwhile)."""
+    list is kept while its chain is, so its id is not reused meanwhile). `was`: the chains
+    a previous caller made (`made`) of the lists these may carry on (the node's last
+    refresh's): a list whose first interval is the first of one of them is `carried` on
+    from it."""
 
-    def __init__(self) -> None:
+    def __init__(self, was: Sequence[Chain] = ()) -> None:
         self._of: dict[int, Chain] = {}
+        self._was = {id(c.ivs[0]): c for c in was if c.chained and c.ivs}
 
     def of(self, ivs: Sequence[Iv]) -> Chain:
         found = self._of.get(id(ivs))
         if found is None or found.ivs is not ivs:
-            found = self._of[id(ivs)] = chain(ivs)
+            old = self._was.get(id(ivs[0])) if ivs else None
+            same = old is not None and old.ivs[0] is ivs[0]
+            found = self._of[id(ivs)] = carried(ivs, old) if same and old else chain(ivs)
         return found
+
+    def made(self) -> list[Chain]:
+        """The chains found here (for the next caller's `was`)."""
+        return list(self._of.values())
 
 
 def first_holding(ivs: Sequence[Iv], at: int) -> Iv | None:

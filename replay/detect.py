@@ -32,6 +32,7 @@ from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.lanes import Lanes, lanes
 from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
@@ -979,6 +980,7 @@ def windows_from(
     proven_only: bool = False,
     gap: Tri | None = None,
     merged: Candidates | None = None,
+    chains: Chains | None = None,
 ) -> list[Window]:
     """Windows of one (service, node) from its two signals (`alive`: the local pods' lane;
     `drop_lag`: see `classify`). With `from_us`, only the windows some bound of which lies at
@@ -987,7 +989,9 @@ def windows_from(
     prove of these windows (replay.accessed.access_proofs): each one's window is certain, its
     sure range holds the proof's and its class is read at that sure start; `proven_only`:
     only those windows (the others are the ones found without `proven`). `gap`: R and not F
-    of `lanes_`, when the caller has it; `merged`: `candidates_of(gap)`, when it has that."""
+    of `lanes_`, when the caller has it; `merged`: `candidates_of(gap)`, when it has that;
+    `chains`: where the lists read are chained (replay.chains; a refresh's carries the
+    node's last ones on)."""
     if gap is None:
         gap = t_and(lanes_.routed, t_not(lanes_.serves))
     if alive is None:
@@ -1008,8 +1012,9 @@ def windows_from(
             held |= {k + 1 for k in held if k + 1 < len(candidates)}
         chosen = [i for i in sorted(held) if i >= first]
     definite, j = gap.definite, 0
-    chains = Chains()  # the lists read by bisection where they are chains (replay.chains)
-    targets = sorted_lane(state.probes["target"].get((svc, node), []))
+    if chains is None:  # the lists read by bisection where they are chains (replay.chains)
+        chains = Chains()
+    targets = in_time(state, "target", svc, node)  # fold.sorted_lane of it, carried on
     target_times = [t.at_us for t in targets]
     gap_looks: list[int] | None = None  # _gap_looks, found once a node, when first needed
     routed_again = max((t.at_us for t in targets if t.value == "healthy"), default=None)

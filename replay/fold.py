@@ -238,6 +238,14 @@ class Memo:
     #: replay.proxy: whether an endpoints lane ever showed its endpoints serving-terminating,
     #: with the lane's length read: kept by `clear` like `lane_pte`
     lane_terminating: dict[LaneKey, tuple[int, bool]] = field(default_factory=dict)
+    #: replay.lane_order: per (probe kind, Service, node), the lane, how many of its samples
+    #: were read and `sorted_lane` of them (the lane itself where in time order): kept by
+    #: `clear` like `lane_pte`
+    lane_order: dict[tuple[str, ServiceRef, str], tuple[list[Any], int, list[Any]]] = field(
+        default_factory=dict
+    )
+    #: replay.sync_tail's trail per (cluster, node): kept by `clear` like `lane_pte`
+    sync_spans: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per (Service, the settings they were read under)
     versions: dict[tuple[ServiceRef, Any], dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)

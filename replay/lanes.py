@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from gapwatch.replay import lane_tail
+from gapwatch.replay import lane_tail, sync_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import (
     check_lead,
@@ -70,7 +70,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
-from gapwatch.replay.synccount import by_sync, outside_quiet, quiet_spans, unbegun_spans
+from gapwatch.replay.synccount import by_sync, outside_quiet
 from gapwatch.replay.syncorder import brought_back, synced_on
 from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
 from gapwatch.replay.uncounted import forwarded_to_none
@@ -190,9 +190,11 @@ def serves_carried(
     sync_reach = reach_us(settings)
     # and their sync counts, the spans in which no sync changed anything (replay.synccount)
     clock_skew = seconds_us(settings.clock_skew_s)
-    quiet = quiet_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
-    # and where no sync began: an excursion no sync read hides no close (replay.unseen)
-    unbegun = unbegun_spans(looks.looks, seconds_us(settings.sync_span_s), clock_skew)
+    # and where no sync began: an excursion no sync read hides no close (replay.unseen); both
+    # carried on from the node's last find (replay.sync_tail)
+    quiet, unbegun = sync_tail.spans(
+        state, (svc.cluster, node), looks.looks, seconds_us(settings.sync_span_s), clock_skew
+    )
     if nodeport:
         steps, steps_trail = lane_tail.steps(
             nodeport, "connected", True, was.steps if was else None

@@ -49,6 +49,7 @@ from gapwatch.recorder.progresslines import ticking
 from gapwatch.replay import gap_tail, suffix
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.chains import Chain, Chains
 from gapwatch.replay.checkpoint import first_poll, lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import alive_steps, ccm_mode, nodes_of
@@ -102,6 +103,9 @@ class Found(NamedTuple):
     #: it (suffix.routed_on: the next refresh reads only the samples appended since; found
     #: by a refresh only)
     routed: suffix.RoutedTrail | None = None
+    #: where the lists `windows_from` read were chains (replay.chains: the next refresh's
+    #: carry on from them)
+    chains: list[Chain] | None = None
 
     @classmethod
     def find(
@@ -472,11 +476,13 @@ def windows(
                 )
                 if routed is not None:
                     found = found._replace(routed=routed)
+            read = Chains(kept.found.chains or () if kept is not None and kept.found else ())
             raw = windows_from(
                 state, svc, node, found.lanes, end_of_data, settings=mine, drop_lag=drop_lag,
                 from_us=since, relists=False, gap=found.gap, alive=found.alive,
-                merged=found.merged,
+                merged=found.merged, chains=read,
             )  # fmt: skip
+            found = found._replace(chains=read.made())
             if since is not None and kept is not None:
                 raw = list(compress(kept.raw, map(since.__gt__, map(_END_LATEST, kept.raw)))) + raw
                 previous[node] = (kept, since)

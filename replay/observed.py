@@ -7,6 +7,7 @@ from __future__ import annotations
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.clocks import clock_offset, corrected, observer_of
 from gapwatch.replay.fold import FoldState, Sample, sorted_lane
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.model import ServiceRef
 
 
@@ -17,7 +18,7 @@ def observed(
     (replay.clocks), then widened by the assumed clock skew, or by the offset where that is
     larger (the estimate is only a lower bound: a clock shown that far off is trusted no
     better than that)."""
-    samples = sorted_lane(state.probes[kind].get((svc, node), []))
+    samples = in_time(state, kind, svc, node)  # fold.sorted_lane of the lane, carried on
     offset = clock_offset(state, svc.cluster, observer_of(kind), settings)
     skew = max(abs(offset), seconds_us(settings.clock_skew_s))
     return widened(corrected(samples, offset), skew)

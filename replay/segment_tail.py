@@ -40,6 +40,7 @@ from typing import Any
 
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.fold import IN_TIME, FoldState, PodSample, Sample, sorted_lane
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.model import Lane, Provenance, ServiceRef
 from gapwatch.replay.segment_store import OPEN_US, KeptRows, segment_rows
 from gapwatch.replay.segment_store import LaneTail as Tail
@@ -121,10 +122,12 @@ def _lane_tail(
             return None  # as detection reads it, the syncs may move any change: whole
         kind, length = source
         probes = state.probes[kind].get(key, [])
-        return _sorted(held, probes, was[length], probe_proxy(kind), (node, lane))
+        ordered = in_time(state, kind, svc, node)
+        return _sorted(held, probes, ordered, was[length], probe_proxy(kind), (node, lane))
     if lane == "lb":
         targets = state.probes["target"].get(key, [])
-        return _lb(held, targets, was[3], first_poll, (node, lane))
+        ordered = in_time(state, "target", svc, node)
+        return _lb(held, targets, ordered, was[3], first_poll, (node, lane))
     if lane == "pod":
         return _pods(state, svc, held, dict(was[5]), dict(now[5]), (node, lane))
     return None
@@ -160,17 +163,22 @@ def _listed(
 def _sorted(
     held: Sequence[Row],
     samples: list[Sample],
+    ordered: list[Sample],
     length: int,
     mapping: Callable[[str], str],
     where: tuple[str, Lane],
 ) -> Tail | None:
-    """A probe lane read in time order: from its earliest new sample on."""
+    """A probe lane read in time order: from its earliest new sample on. `ordered`:
+    `sorted_lane(samples)` (replay.lane_order carries it on): its samples from the cut on
+    are `from_cut`'s, found by bisection (sorted by time first, the samples at or after the
+    cut are its tail) instead of a pass over the whole lane."""
     if length > len(samples):
         return None
     if length == len(samples):
         return Tail(len(held), [])
     cut = min(map(_AT, samples[length:]))
-    return _tail(held, cut, from_cut(samples, cut), mapping, "measured", 0, where, sampled=True)
+    tail = ordered[bisect_left(ordered, cut, key=_AT) :]
+    return _tail(held, cut, tail, mapping, "measured", 0, where, sampled=True)
 
 
 def from_cut(samples: list[Sample], cut: int) -> list[Sample]:
@@ -187,6 +195,7 @@ def from_cut(samples: list[Sample], cut: int) -> list[Sample]:
 def _lb(
     held: Sequence[Row],
     targets: list[Sample],
+    ordered: list[Sample],
     length: int,
     first_poll: int | None,
     where: tuple[str, Lane],
@@ -201,7 +210,7 @@ def _lb(
     absent_before = length == 0 or min(map(_AT, islice(targets, length))) > first_poll
     if absent_before != (min(map(_AT, targets)) > first_poll):
         return None
-    return _sorted(held, targets, length, str.upper, where)
+    return _sorted(held, targets, ordered, length, str.upper, where)
 
 
 def _pods(

@@ -48,6 +48,7 @@ from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import local_pods
 from gapwatch.replay.fold import AT_US, PROBE_FACTS, FoldState, PodSample, Sample, sorted_lane
 from gapwatch.replay.lags import ccm_lag_hi
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.podstate import ALIVE, STOPPED
@@ -215,7 +216,8 @@ def influence_from(
     x = min(firsts) - back_us
     known = in_order or {}
     ordered = [
-        p if known.get(k) is p else sorted_lane(p) for k, p in zip(PROBE_FACTS, probes, strict=True)
+        p if known.get(k) is p else in_time(state, k, svc, node)
+        for k, p in zip(PROBE_FACTS, probes, strict=True)
     ]
     floors = [
         _eps_floor(sorted_lane(eps), x, len(eps) > lens[0], ordered),

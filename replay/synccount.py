@@ -25,26 +25,28 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from itertools import pairwise
+from operator import attrgetter
 from typing import NamedTuple
 
 from gapwatch.replay.fold import Sample, SyncLook
 from gapwatch.replay.signals import Iv, Step
 
+_START = attrgetter("start")
 
-class _Counted(NamedTuple):
+
+class Counted(NamedTuple):
     look: SyncLook
     syncs: int
     answered_us: int
 
 
-def _counted(looks: Sequence[SyncLook]) -> list[_Counted]:
+def counted_looks(looks: Sequence[SyncLook]) -> list[Counted]:
     """The looks that say how many syncs their process ran and which process answered."""
     out = []
     for look in looks:
         syncs, answered = look.syncs, look.answered_us
         if look.complete and syncs is not None and answered is not None and look.process_us:
-            out.append(_Counted(look, syncs, answered))
+            out.append(Counted(look, syncs, answered))
     return out
 
 
@@ -52,12 +54,22 @@ def quiet_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list[I
     """The spans `(start, end]` (prober's clock) in which kube-proxy's rules did not change,
     from consecutive counted looks of one process (module docstring), in time order.
     `span_us`: how long a sync may run where the look pair does not say (`sync_span_s`)."""
+    counted = counted_looks(looks)
+    out = quiet_raw(counted, 1, span_us, skew_us)
+    spans = sorted((iv for iv in out if iv.end > iv.start), key=_START)
+    return joined(spans, answered_at(looks))
+
+
+def quiet_raw(counted: Sequence[Counted], first: int, span_us: int, skew_us: int) -> list[Iv]:
+    """`quiet_spans`' spans (unsorted, empty ones too) from the pairs of `counted` ending at
+    index `first` or later, in pair order."""
     out: list[Iv] = []
-    for first, second in pairwise(_counted(looks)):
-        a, b = first.look, second.look
+    for k in range(max(first, 1), len(counted)):
+        earlier, later = counted[k - 1], counted[k]
+        a, b = earlier.look, later.look
         if a.process_us != b.process_us:
             continue
-        lo, hi, ran = first.answered_us, b.at_us, second.syncs - first.syncs
+        lo, hi, ran = earlier.answered_us, b.at_us, later.syncs - earlier.syncs
         if ran == 0:
             out.append(Iv(lo, hi, a.event_id, b.event_id))
         elif ran == 1 and b.synced_us > a.synced_us and b.synced_us + skew_us >= a.at_us:
@@ -67,8 +79,12 @@ def quiet_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list[I
             # to the last instant before the sync can have begun
             out.append(Iv(lo, b.synced_us - d - skew_us - 1, a.event_id, b.event_id))
             out.append(Iv(b.synced_us + d + skew_us, hi, a.event_id, b.event_id))
-    spans = sorted((iv for iv in out if iv.end > iv.start), key=lambda iv: iv.start)
-    return _joined(spans, {look.at_us: look.answered_us for look in looks if look.answered_us})
+    return out
+
+
+def answered_at(looks: Sequence[SyncLook]) -> dict[int, int]:
+    """Each look's time -> when its page was answered (the last look of equal times)."""
+    return {look.at_us: look.answered_us for look in looks if look.answered_us}
 
 
 def unbegun_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list[Iv]:
@@ -80,15 +96,30 @@ def unbegun_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list
     before its last look may still be running. `span_us`: how long a sync may run where the
     pair does not say (`sync_span_s`)."""
     out: list[Iv] = []
-    start: int | None = None
-    for first, second in pairwise(_counted(looks)):
-        a, b = first.look, second.look
-        ran = second.syncs - first.syncs
+    unbegun_run(counted_looks(looks), 1, None, span_us, skew_us, out)
+    return out
+
+
+def unbegun_run(
+    counted: Sequence[Counted],
+    first: int,
+    start: int | None,
+    span_us: int,
+    skew_us: int,
+    out: list[Iv],
+) -> int | None:
+    """`unbegun_spans`' loop over the pairs of `counted` ending at index `first` or later,
+    from its state `start` (where the run of quiet pairs began; None: none), its spans
+    appended to `out`; the state after the last pair."""
+    for k in range(max(first, 1), len(counted)):
+        earlier, later = counted[k - 1], counted[k]
+        a, b = earlier.look, later.look
+        ran = later.syncs - earlier.syncs
         if a.process_us != b.process_us or ran not in (0, 1):
             start = None
             continue
         if ran == 0:
-            start = first.answered_us if start is None else start
+            start = earlier.answered_us if start is None else start
             continue
         if not (b.synced_us > a.synced_us and b.synced_us + skew_us >= a.at_us):
             start = None
@@ -96,18 +127,19 @@ def unbegun_spans(looks: Sequence[SyncLook], span_us: int, skew_us: int) -> list
         d = span_us
         if a.busy_us is not None and b.busy_us is not None and b.busy_us >= a.busy_us:
             d = b.busy_us - a.busy_us
-        lo = first.answered_us if start is None else start
+        lo = earlier.answered_us if start is None else start
         began = b.synced_us - d - skew_us
         if began > lo:
             out.append(Iv(lo, began, a.event_id, b.event_id))
         start = b.synced_us + d + skew_us
-    return out
+    return start
 
 
-def _joined(spans: list[Iv], answered: dict[int, int]) -> list[Iv]:
+def joined(spans: Sequence[Iv], answered: dict[int, int], out: list[Iv] | None = None) -> list[Iv]:
     """Spans on both sides of one look joined across the look's own latency: the first says
-    no sync ended up to when its page was written, the second none after it."""
-    out: list[Iv] = []
+    no sync ended up to when its page was written, the second none after it. `out`: the
+    joined spans before `spans` (extended here)."""
+    out = [] if out is None else out
     for iv in spans:
         if out and answered.get(out[-1].end) == iv.start:
             out[-1] = Iv(out[-1].start, iv.end, out[-1].start_eid, iv.end_eid)

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay import chains, detect, node_cache
+from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import _fell_by, _rose_by
+from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.lanes import Lanes
 from gapwatch.replay.lanes import lanes as lanes_of
 from gapwatch.replay.signals import LO, Iv, Tri
@@ -112,3 +115,52 @@ def test_a_refresh_reads_f_around_its_new_candidates(monkeypatch: pytest.MonkeyP
     assert len([w for w in after if w.node == "n1"]) == stretch.END / EVERY
     _, refreshed = reads  # the build's, the refresh's
     assert refreshed <= 150, reads  # 7 a candidate read, 19 read (133; 10,944 before)
+
+
+def test_a_carried_chain_is_the_lists_own() -> None:
+    """A list that begins with another's intervals (the same objects, or equal ones) then goes
+    on with any others, well formed or not: `carried` from the old list's chain gives what
+    `chain` gives of the new list, its starts, ends and verdict, and so does `Chains` with the
+    old chains as `was`; one whose first interval is another is chained anew."""
+    rng = random.Random(33)
+    for case in range(3000):
+        well_formed = case % 3 != 0
+        old = _ivs(rng, rng.choice((1, 2, 5, 30, 120)), well_formed)
+        keep = rng.randrange(len(old) + 1)
+        head = old[:keep] if case % 2 else [Iv(*iv) for iv in old[:keep]]  # equal, not the same
+        tail = _ivs(rng, rng.choice((0, 1, 3, 12)), case % 5 != 0)
+        if tail and head and case % 4 == 0:  # the new ones go on from the kept ones' end
+            shift = head[-1].end - tail[0].start + rng.randrange(-1, 3)
+            tail = [iv._replace(start=iv.start + shift, end=iv.end + shift) for iv in tail]
+        new = head + tail
+        was = chains.chain(old)
+        assert chains.carried(new, was) == chains.chain(new), case
+        found = chains.Chains([was])
+        assert found.of(new) == chains.chain(new), case
+        assert chains.Chains(found.made()).of(new) == chains.chain(new), case
+
+
+def test_a_refresh_chains_only_what_its_lists_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node of tests/replay/test_gap_tail.py (90 windows, F's lists ~90 intervals each)
+    folded in four steps, its last 1,500 s in three, detected node by node from the cache
+    after each: from the third on, `windows_from`'s lists are carried on from the node's last
+    chains (`chain` is not asked of any list of 50 intervals or more; before: F's and R and
+    not F's whole lists every refresh), and each step's windows are `detect`'s."""
+    facts = builders.facts_of(_history())
+    cuts = [to_micros(builders.at(stretch.END - back)) for back in (1500.0, 1000.0, 500.0)]
+    state, cache = FoldState(), {}  # type: ignore[var-annotated]
+    seen: list[int] = []
+    done = 0
+    for step, bound in enumerate([*cuts, None]):
+        if step == 2:
+            seen = builders.counted([chains], "chain", monkeypatch.setattr)
+        upto = [f for f in facts[done:] if bound is None or f.at_us <= bound]
+        fold(state, upto)
+        done += len(upto)
+        (svc,) = lb_facing(state)
+        found = node_cache.windows(state, svc, DEFAULTS, cache)
+        read = len(seen)
+        assert found == detect.detect(state, [svc])
+        del seen[read:]  # (detect chains its lists anew)
+    assert done == len(facts)
+    assert all(n < 50 for n in seen), seen

@@ -545,8 +545,25 @@ def _pods_stopped_first(
                 _holds(lanes_.forwardable, lo, False)
                 and _holds(lanes_.forwardable, step.latest - skew_us, False)
                 and forwarded_at_start(lanes_.forwardable, since_us)
+                and not _fell_serving(lanes_, step.latest, skew_us)
             )
     return False
+
+
+def _fell_serving(lanes_: Lanes, seen_us: int, skew_us: int) -> bool:
+    """The endpoints stopped being forwardable, within the watch skew of the Pod update seen at
+    `seen_us` that says the pods stopped, to a listing that still showed them serving: a
+    deletion's, not the stop's (the slice's `serving` is the readiness the pod last reported),
+    so only the times order it against the stop, and within the skew they do not."""
+    fall = next(
+        (s.latest for s in lanes_.forwardable if not s.value and s.latest > seen_us - skew_us),
+        None,
+    )
+    return (
+        fall is not None
+        and fall <= seen_us + skew_us
+        and value_at(lanes_.eps, fall) == "serving-terminating"
+    )
 
 
 def _died_forwarded(

@@ -18,10 +18,9 @@ from tests.replay.builders import (
     eps,
     facts_of,
     health_looks,
-    node,
     nodeport,
     pod,
-    service,
+    ready_pair,
     target,
 )
 
@@ -48,20 +47,14 @@ def _replacement() -> list[Observation]:
 
 
 def _scaled_to_zero(count: Callable[[float], int], replacement: bool = False) -> list[Observation]:
-    """p1 on n1 and p2 on n2 ready from 1 s, both deleted at 10 s (listed serving-terminating
-    at once); p1's container stops at 19 s (finishedAt, seen at 23 s) and the slice drops it
-    at 24 s. n1's NodePort refuses from the look at 20 s; its health check answers
-    `count(t)` every second; the LB keeps n1 healthy until it drains it at 39-40 s. With
-    `replacement`, p3 on n1 as well (`_replacement`)."""
+    """p1 on n1 and p2 on n2 ready from 1 s (both nodes registered healthy then), both
+    deleted at 10 s (listed serving-terminating at once); p1's container stops at 19 s
+    (finishedAt, seen at 23 s) and the slice drops it at 24 s. n1's NodePort refuses from the
+    look at 20 s; its health check answers `count(t)` every second; the LB keeps n1 healthy
+    until it drains it at 39-40 s. With `replacement`, p3 on n1 as well (`_replacement`)."""
     looks = [float(t) for t in range(1, 41)]
     obs = [
-        service(0),
-        node(0, "n1", version=VERSION),
-        node(0, "n2", version=VERSION),
-        pod(1, "p1", "n1", "ready"),
-        pod(1, "p2", "n2", "ready"),
-        eps(1, [("p1", "n1", "ready"), ("p2", "n2", "ready")]),
-        target(1, None, "n1", "healthy", "ADDED"),
+        *ready_pair(1, VERSION),
         pod(10, "p1", "n1", "terminating", deleted_at=10),
         pod(10, "p2", "n2", "terminating", deleted_at=10),
         eps(10.2, [("p1", "n1", "terminating"), ("p2", "n2", "terminating")]),

@@ -27,6 +27,7 @@ from gapwatch.replay.chains import (
 )
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
+from gapwatch.replay.counted_refusal import rejected_uncounted
 from gapwatch.replay.counted_rise import rise_counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
@@ -62,7 +63,6 @@ from gapwatch.replay.proxy import (
     pte_sure,
 )
 from gapwatch.replay.proxymode import refused_is_rules
-from gapwatch.replay.rejected import rejected_reading
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -219,10 +219,13 @@ def classify(
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     # refused: the dead pod's rules, where kube-proxy's mode DROPs without them (replay.proxymode)
     # and the Service had a usable endpoint somewhere, else it may be its REJECT (replay.rejected)
+    # unless its health check shows it holding a ready local endpoint (replay.counted_refusal)
     if (
         reason in ("refused", "reset")
         and refused_is_rules(state, svc.cluster, node, settings)
-        and not rejected_reading(state, svc, node, _reasons(lanes_), at_us, settings)
+        and not rejected_uncounted(
+            state, svc, node, _reasons(lanes_), lanes_.health, at_us, settings
+        )
     ):
         return "pod-gone-before-deregistered"
     if (
@@ -543,8 +546,25 @@ def _pods_stopped_first(
                 _holds(lanes_.forwardable, lo, False)
                 and _holds(lanes_.forwardable, step.latest - skew_us, False)
                 and forwarded_at_start(lanes_.forwardable, since_us)
+                and not _fell_serving(lanes_, step.latest, skew_us)
             )
     return False
+
+
+def _fell_serving(lanes_: Lanes, seen_us: int, skew_us: int) -> bool:
+    """The endpoints stopped being forwardable, within the watch skew of the Pod update seen at
+    `seen_us` that says the pods stopped, to a listing that still showed them serving: a
+    deletion's, not the stop's (the slice's `serving` is the readiness the pod last reported),
+    so only the times order it against the stop, and within the skew they do not."""
+    fall = next(
+        (s.latest for s in lanes_.forwardable if not s.value and s.latest > seen_us - skew_us),
+        None,
+    )
+    return (
+        fall is not None
+        and fall <= seen_us + skew_us
+        and value_at(lanes_.eps, fall) == "serving-terminating"
+    )
 
 
 def _died_forwarded(
@@ -1386,7 +1406,9 @@ def windows_from(
             cls != PGBD
             and _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")
             and refused_is_rules(state, svc.cluster, node, settings)
-            and rejected_reading(state, svc, node, _reasons(lanes_), probe, settings)
+            and rejected_uncounted(
+                state, svc, node, _reasons(lanes_), lanes_.health, probe, settings
+            )
         ):
             also = _naming(also, cls, PGBD)  # the refusal: the dead pod's rules, or a REJECT
         out.append(

@@ -52,7 +52,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import REFUSED, pte_sure
+from gapwatch.replay.proxy import REFUSED, gate_stated, pte_stated
 from gapwatch.replay.proxymode import REFUSED_IS_RULES, stated_mode
 from gapwatch.replay.rejected import refused_look_us, rejected_possible
 from gapwatch.replay.signals import HI, value_at
@@ -157,7 +157,7 @@ def refused_as_rules(
     is gone, under `reading` (None: the node's first, `refusal_readings`). Under IPVS before
     kubernetes#97081 too where kube-proxy surely had a local endpoint programmed when it
     refused: the node's endpoints listed a usable one (ready; serving-terminating where the
-    gate is surely on) from `proxy_lag_max_s` before the look to the watch skew after `at_us`
+    gate is stated on) from `proxy_lag_max_s` before the look to the watch skew after `at_us`
     (the look stands for the unstored repeats up to it), so the virtual server had its real
     server."""
     if reading is None:
@@ -168,8 +168,11 @@ def refused_as_rules(
     look = refused_look_us(*looks, at_us)
     if look is None:
         return False
-    usable = ("ready", "serving-terminating") if pte_sure(state, svc.cluster, node, settings) \
-        else ("ready",)  # fmt: skip
+    # serving-terminating counts where the gate is stated on (1.28+, configured, /configz or
+    # metrics): the probes' evidence of it (replay.proxy `_lane_evidence`) reads a timeout as
+    # the gate off, which a node refusing instead never shows
+    stated = pte_stated(state, svc.cluster, node, settings) or gate_stated(state, svc.cluster, node)
+    usable = ("ready", "serving-terminating") if stated else ("ready",)
     eps = state.endpoints.get((svc, node), [])
     lo = look - seconds_us(settings.proxy_lag_max_s)
     hi = max(look, at_us) + seconds_us(settings.watch_skew_s)

@@ -272,8 +272,10 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "kube-proxy's mode: what a refused NodePort look means (iptables, nftables: rules "
         "forwarding to a local pod that is gone; ipvs: maybe no local endpoint, before "
         "kubernetes#97081)",
-        "auto: iptables, kube-proxy's default on Linux (`--proxy-mode` blank; "
-        "cmd/kube-proxy/app/server_linux.go)",
+        "auto: from each node's NodePort looks where it surely had no local endpoint (refused: "
+        "IPVS before #97081; timed out: not), else both readings, iptables first (kube-proxy's "
+        "default on Linux: `--proxy-mode` blank, cmd/kube-proxy/app/server_linux.go); ipvs: "
+        "the same looks say which IPVS (replay.modeshape)",
         "each node's /configz Mode (replay.proxymode)",
     ),
     Assumption(

@@ -39,6 +39,7 @@ from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
+from gapwatch.replay.modeshape import refusal_readings, refused_as_rules
 from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import (
     NODE_DOWN,
@@ -62,7 +63,6 @@ from gapwatch.replay.proxy import (
     pte_stated,
     pte_sure,
 )
-from gapwatch.replay.proxymode import refused_is_rules
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -129,6 +129,7 @@ def classify(
     proxy_opened: bool = False,
     drop_lag: int | None = None,
     by_default: bool = True,
+    refusal: bool | None = None,
 ) -> WindowClass:
     """The cause at the window's start (docs/semantics.md); the start lies in
     [`since_us`, `at_us`]. `look_ahead`: the start may be an LB change that followed an
@@ -222,7 +223,7 @@ def classify(
     # unless its health check shows it holding a ready local endpoint (replay.counted_refusal)
     if (
         reason in ("refused", "reset")
-        and refused_is_rules(state, svc.cluster, node, settings)
+        and refused_as_rules(state, svc, node, (_reasons(lanes_), at_us), settings, refusal)
         and not rejected_uncounted(
             state, svc, node, _reasons(lanes_), lanes_.health, at_us, settings
         )
@@ -1279,13 +1280,20 @@ def windows_from(
             # rule CC under the gate off, where a gate that may be on kept F possible over the
             # terminating endpoint (replay.unprogrammed_rise): that reading is named
             also = (*also, RBF)
+        # other readings of the start: (by_default, refusal) for `classify`
+        readings: list[tuple[bool, bool | None]] = []
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint
+            readings.append((False, None))
+        if _false_reason(*_reasons(lanes_), probe) in ("refused", "reset"):
+            # the refusal under every other mode the node's looks allow (replay.modeshape)
+            readings += [(True, r) for r in refusal_readings(state, svc, node, settings)[1:]]
+        for by_default, refusal in readings:
             other = classify(
                 state, svc, node, lanes_, probe, alive, alive_initial, since, settings, end,
                 look, deaths if (proxy_opened if sure else not look) else None, lb_opened,
-                proxy_opened, drop_lag, by_default=False,
+                proxy_opened, drop_lag, by_default=by_default, refusal=refusal,
             )  # fmt: skip
             also = _naming(also, cls, other)
         used = deaths if (proxy_opened if sure else not look) else None
@@ -1405,7 +1413,7 @@ def windows_from(
         if (
             cls != PGBD
             and _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")
-            and refused_is_rules(state, svc.cluster, node, settings)
+            and True in refusal_readings(state, svc, node, settings)
             and rejected_uncounted(
                 state, svc, node, _reasons(lanes_), lanes_.health, probe, settings
             )

@@ -22,6 +22,8 @@ where every stored answer of the node names one; empty is the platform's default
 Linux (cmd/kube-proxy/app/server_linux.go); a node whose answers name different modes (a
 restart with another configuration) is not read. Where none was stored, `proxy_mode` (the
 assumption) when set, else iptables, kube-proxy's default on Linux (`DEFAULT_MODE`).
+Where neither states it, or the mode is IPVS, replay.modeshape reads what a refusal is from
+the node's own looks, else names every reading.
 """
 
 from __future__ import annotations
@@ -49,10 +51,3 @@ def proxy_mode(state: FoldState, cluster: str, node: str, settings: DetectSettin
     """The mode detection reads for `node`: stated by its /configz, else the `proxy_mode`
     assumption, else `DEFAULT_MODE` (module docstring)."""
     return stated_mode(state, cluster, node) or settings.proxy_mode or DEFAULT_MODE
-
-
-def refused_is_rules(state: FoldState, cluster: str, node: str, settings: DetectSettings) -> bool:
-    """A refused NodePort look at `node` is kube-proxy's rules forwarding to a local pod that is
-    gone: iptables or nftables; not IPVS, where it may be a virtual server with no real server
-    (before kubernetes#97081), nor an unknown mode (module docstring)."""
-    return proxy_mode(state, cluster, node, settings) in REFUSED_IS_RULES

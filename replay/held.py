@@ -85,38 +85,14 @@ def held_at(health: Sequence[Sample], versions: Versions, lag_us: int, skew_us: 
 
 
 def not_forwarded(
-    held: Sequence[Held],
-    versions: Versions,
-    pod: str,
-    lag_us: int,
-    skew_us: int,
-    span_us: int = 0,
+    held: Sequence[Held], versions: Versions, pod: str, lag_us: int, skew_us: int
 ) -> tuple[list[Iv], list[Iv]]:
     """Where `pod`'s endpoint surely, and where possibly, takes no traffic on the node because
-    kube-proxy holds a version that lists it not ready beside a ready one (module docstring).
-    Possibly already before the look that shows it: since the counting look before it, less
-    `span_us` (one rules sync's span: kube-proxy pushes the counts when a sync ends, after it
-    wrote the rules), and not before the first version of that run of such versions was
-    written (its lane time less the watch skew): random 28,000,871 node-001, the version
-    programmed 41 ms before the look that counted it."""
+    kube-proxy holds a version that lists it not ready beside a ready one (module docstring)."""
 
     def good(k: int) -> bool:
         pods = versions[k][1]
         return pods is not None and bool(pods) and pod not in pods
-
-    def since(i: int) -> int:
-        """When kube-proxy may have begun holding the good version look `i` admits: after
-        the counting look before it, less a sync's span, and not before that run of good
-        versions was written (its lane time less the watch skew); the look itself where no
-        counting look came before it."""
-        h = held[i]
-        if i == 0:
-            return h.at_us
-        g = h.first
-        while g > 0 and good(g - 1):
-            g -= 1
-        began = max(versions[g][0] - skew_us, held[i - 1].at_us - span_us)
-        return min(began, h.at_us)
 
     surely: list[Iv] = []
     possibly: list[Iv] = []
@@ -126,7 +102,6 @@ def not_forwarded(
         bad = next((k for k in range(h.last + 1, len(versions)) if not good(k)), None)
         if bad is None:
             surely.append(Iv(h.at_us, HI))
-            possibly.append(Iv(since(i), h.at_us))
             continue
         # every later look before kube-proxy can hold `bad` shows it on a version before it
         end = max(h.at_us, versions[bad][0] - skew_us)
@@ -137,7 +112,7 @@ def not_forwarded(
         surely.append(Iv(h.at_us, end))
         past = versions[bad][0] + lag_us + skew_us
         seen = next((x.at_us for x in held[i + 1 :] if x.first >= bad), HI)
-        possibly.append(Iv(since(i), max(h.at_us, min(past, seen))))
+        possibly.append(Iv(h.at_us, max(h.at_us, min(past, seen))))
     return union([v for v in surely if v.end > v.start], []), union(
         [v for v in possibly if v.end > v.start], []
     )

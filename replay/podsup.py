@@ -281,7 +281,7 @@ def pods_up(
         loose: list[Iv] = []
         if held and runs[k][7] < HI:
             # the health check's counts, read in kube-proxy's order of versions (replay.held)
-            shown, loose = not_forwarded(held, versions, runs[k][3], lag_us, skew_us, sync_span_us)
+            shown, loose = not_forwarded(held, versions, runs[k][3], lag_us, skew_us)
             hidden = union(hidden, shown)
         if hidden:
             keep = complement(hidden)

@@ -148,7 +148,10 @@ def excursions(
     eps = state.endpoints.get((svc, node), [])
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
-    ready = hidden(endpoint_steps(state, svc, node, ("ready",)), samples, bad, hi_us, bad_times)
+    ready_steps = endpoint_steps(state, svc, node, ("ready",))
+    ready = hidden(ready_steps, samples, bad, hi_us, bad_times)
+    # a health look from the next loss on (less the watch skew) may answer for that loss
+    until = _next_losses(ready_steps, early_us)
     deaths = death_ranges(state, svc, node, clock_us)
     held: list[list[Sample]] = []
 
@@ -165,7 +168,8 @@ def excursions(
 
         def unseen_of(found: list[Iv]) -> list[Iv]:
             unseen = _shorter_than(found, hi_us, period_us)
-            return [iv for iv in (_synced_back(iv, health(), period_us) for iv in unseen) if iv]
+            synced = (_synced_back(iv, health(), period_us, until) for iv in unseen)
+            return [iv for iv in synced if iv]
 
         back = _never_read(ready, hi_us, unbegun, max(reach_us, early_us), reach_us)
         gaps = _clipped(unseen_of(losses), back)
@@ -179,7 +183,7 @@ def excursions(
         dead = [d for d in deaths if iv.start <= d[1] <= end + pod_status_us]
         if dead:
             start = max(iv.start, min(d[0] for d in dead))
-            if period_us:
+            if period_us and before < until.get(iv.end_eid, HI):
                 # it ends when the return is programmed, after the health check's last 503
                 start = max(start, before - period_us)
                 end = min(end, max(d[1] for d in dead) + period_us)
@@ -348,17 +352,44 @@ def _shorter_than(periods: list[Iv], hi_us: int, period_us: int) -> list[Iv]:
     return out
 
 
-def _synced_back(iv: Iv, health: Sequence[Sample], period_us: int) -> Iv | None:
+def _synced_back(
+    iv: Iv, health: Sequence[Sample], period_us: int, until: dict[int, int]
+) -> Iv | None:
     """An unseen excursion of the ready set ends by the health check's first 200 after a
     non-200 inside it (`_programmed`: kube-proxy synced the loss, then a ready local endpoint
     again), not at the return plus kube-proxy's assumed lag; unseen by a lane looked at every
     `period_us` (0: unknown), it opened less than that before the last look that still saw it
-    missing. None where nothing of it is left."""
+    missing, where that look came before the next loss (`until`, by the return's event id:
+    `_next_losses`): a later one may have seen that loss's sync, and says nothing of when this
+    excursion's gap opened. None where nothing of it is left."""
     end, before = _programmed(health, iv.start, iv.end)
     if end >= iv.end:
         return iv
-    start = max(iv.start, before - period_us) if period_us else iv.start
+    placed = period_us and before < until.get(iv.end_eid, HI)
+    start = max(iv.start, before - period_us) if placed else iv.start
     return iv._replace(start=start, end=end) if start < end else None
+
+
+def _next_losses(steps: Sequence[Step], early_us: int) -> dict[int, int]:
+    """For each return of `steps` (a usable set non-empty again after a loss), by its event
+    id: the next loss's lane time less `early_us` (the watch skew: kube-proxy may read it that
+    much before the recorder). A health check's 503 counting no ready endpoint from then on
+    may be kube-proxy's sync of that later loss: the 200 after it still shows the return
+    programmed (kube-proxy never goes back to an older version), but its last 503 says nothing
+    of when the earlier excursion's own gap opened, as `hidden` reads no bad look after the
+    next loss as the earlier excursion's (random 29,000,697 node-new-1: the 503s of a loss
+    24 s later placed an unseen gap after them, and a registration during it was missed)."""
+    out: dict[int, int] = {}
+    returned: Step | None = None
+    lost = False
+    for step in steps:
+        if not step.value:
+            if returned is not None:
+                out[returned.event_id] = step.latest - early_us
+            returned, lost = None, True
+        elif lost:
+            returned, lost = step, False
+    return out
 
 
 def _programmed(health: Sequence[Sample], down: int, end: int) -> tuple[int, int]:

@@ -230,3 +230,27 @@ def test_410s_in_a_row_back_off_and_record_each_object_once(fake: FakeApiServer)
     assert sorted(str(o.name) for o in observed if o.kind == "Node") == sorted(
         f"node-{i}" for i in range(10)
     )
+
+
+def test_a_410_after_an_outage_relists_at_once(fake: FakeApiServer) -> None:
+    """The API server answers 503, then comes back with its history compacted (every watch 410,
+    the fake at the wire level): the watch waits out the 503, relists at once on the first 410,
+    and backs off only when the watch after that relist is 410 again."""
+    looks: list[int] = []  # the 410s answered when each wait began
+
+    async def sleep(_seconds: float) -> None:
+        looks.append(fake.counters.gone)
+        if len(looks) == 1:  # the outage's wait: the server comes back, compacted
+            fake.down(False)
+            fake.compact(fake.rv + 1_000_000)
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            watcher = _watcher(session, fake, sleep=sleep, start_rv=str(fake.rv))
+            async for _item in watcher:
+                if len(looks) >= 2 or fake.counters.watches >= 20:  # main never waits
+                    break
+
+    fake.down(True)
+    asyncio.run(run())
+    assert looks == [0, 2]  # no wait between the first 410 and its relist

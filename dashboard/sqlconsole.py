@@ -40,6 +40,7 @@ from gapwatch.dashboard import sqliterow
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.dashboard.sqlitemem import Stopper, cap_heap
+from gapwatch.dashboard.sqliteprintf import Printf
 from gapwatch.recorder.partitions import PARTITION_TABLE
 from gapwatch.recorder.store import normalize_url, redact
 
@@ -167,8 +168,11 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     stopper = Stopper(deadline)
     value_limit = SQLITE_VALUE_LIMIT
     heap_cap = cap_heap()  # the process's SQLite heap, between two looks of the stopper
+    printf = Printf(SQLITE_VALUE_LIMIT)  # no %c repeated past a value (sqliteprintf.py)
 
     def translate(exc: Exception) -> QueryError:
+        if printf.refused is not None:
+            return QueryRejected(f"query refused: {printf.refused}")
         if stopper.over_memory:
             return QueryRejected(
                 f"query cancelled: its sorts and temporary tables held more than "
@@ -189,6 +193,8 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         # a row's values share its 64 MiB: the limit follows the column count (sqliterow.py)
         value_limit = sqliterow.value_limit(sqliterow.result_columns(conn, sql))
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, value_limit)
+        printf.set_limit(value_limit)
+        printf.install(conn)
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
         fetch: Callable[[int], list[Any]] = _one_row(cursor) if cursor.description else _none
@@ -197,6 +203,7 @@ def _open_sqlite(path: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         raise translate(exc) from None
     finally:
         conn.close()
+        printf.close()
 
 
 def _none(_size: int) -> list[Any]:

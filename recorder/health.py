@@ -11,21 +11,35 @@ Every answer is counted in `gapwatch_recorder_http_requests_total{code}`: the ha
 handler runs (400: a CR after a scrape's bearer token, TLS on the plain port) by the server's
 logger (`ParserLog(counted=...)`, which also says it in one throttled line, never its bytes),
 as the push API counts its own (session 32).
+
+At most `MAX_CONNECTIONS` connections are open at once (recorder/sources/lb/listener.py, as the
+push API's): past it a new one is closed when accepted. Without a cap, idle connections held
+the recorder's file descriptors, which its watches and store connections need (session 33:
+230 idle connections under `ulimit -n 256` left the process 17 descriptors).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
 
 from gapwatch.recorder.httplog import ParserLog
 from gapwatch.recorder.metrics import RecorderMetrics
+from gapwatch.recorder.sources.lb.listener import Listener
+
+log = structlog.get_logger("gapwatch.recorder")
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 #: A connection that has not sent a whole request this long after it opened (or after its last
 #: answer) is closed: without it one that sent part of its headers stayed open for ever.
 IDLE_TIMEOUT_S = 30.0
+#: Connections open at once. Who connects: the kubelet's liveness and readiness probes (a
+#: connection per probe, closed after it) and Prometheus (one kept-alive connection per server
+#: scraping, two in an HA pair); 64 leaves room for those, a second monitoring stack and a
+#: person's curl, while an idle client past it holds no descriptor of the recorder's.
+MAX_CONNECTIONS = 64
 #: What `serve` tells of each request the parser refuses (the app's own counter).
 COUNTED: web.AppKey[Callable[[int], None]] = web.AppKey("counted")
 
@@ -73,10 +87,24 @@ def health_app(
 
 
 async def serve(
-    app: web.Application, listen: str, idle_timeout_s: float = IDLE_TIMEOUT_S
+    app: web.Application,
+    listen: str,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    *,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> tuple[web.AppRunner, int]:
-    """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port."""
+    """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port.
+    At most `max_connections` are open at once; `runner.cleanup()` stops listening."""
     host, _, port = listen.rpartition(":")
+    listener: list[Listener] = []
+
+    async def stop_listening(_: web.Application) -> None:
+        for each in listener:
+            await each.stop()
+            if each.refused:
+                log.warning("connections refused", refused=each.refused, cap=max_connections)
+
+    app.on_shutdown.append(stop_listening)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -86,8 +114,7 @@ async def serve(
         logger=ParserLog(counted=app.get(COUNTED)),
     )
     await runner.setup()
-    site = web.TCPSite(runner, host or "0.0.0.0", int(port))
-    await site.start()
-    server = site._server
-    bound = int(server.sockets[0].getsockname()[1]) if server is not None else int(port)  # type: ignore[attr-defined]
-    return runner, bound
+    assert runner.server is not None  # set by setup()
+    listener.append(Listener(runner.server, max_connections))
+    bound = await listener[0].start(host or "0.0.0.0", int(port))
+    return runner, int(bound[0].rsplit(":", 1)[1])

@@ -12,6 +12,9 @@ Zp, session 32): the bidirectional overrides and isolates (U+202A-202E, U+2066-2
 CVE-2021-42574: a node `ip-10-0-1-12\\u202e21-1-0-01-pi` reads as another node), the zero-width
 ones (U+200B-200D, U+2060, U+FEFF) that make two names look alike, the invisible tag characters
 (U+E0000 block); beyond the BMP as a surrogate pair (`\\udb40\\udc41`), which JSON reads back.
+And the characters outside Cf drawn as nothing or as a blank (`INVISIBLE`, session 33): the
+Hangul fillers, variation selectors and the rest of Unicode's default-ignorable code points,
+the blank Braille pattern, every space but U+0020.
 It is applied where the CLI prints, not per command (`shown`, around the whole of `run_app`):
 
 - plain writes (`print`, `typer.echo`, `sys.stdout.write`, structlog's lines): sys.stdout and
@@ -47,9 +50,20 @@ FORMAT = (
     "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
     "\U000e0020-\U000e007f"
 )
-#: C0 but tab and newline, DEL, C1, and the format characters above.
-_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{FORMAT}]")
-_ALL_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT}]")
+#: Characters drawn as nothing or as a blank that are not format characters (session 33): the
+#: rest of Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt: the combining
+#: grapheme joiner U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the Khmer
+#: inherent vowels, the Mongolian and the 256 variation selectors, and the code points kept
+#: ignorable for later assignments), the blank Braille pattern U+2800, and every space but
+#: U+0020 (Zs: no-break, en, em, thin, ideographic...): `NODE3` + U+3164 or + U+00A0 read
+#: as `NODE3`.
+INVISIBLE = (
+    "\u00a0\u034f\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f\u2000-\u200a\u202f\u205f"
+    "\u2065\u2800\u3000\u3164\ufe00-\ufe0f\uffa0\ufff0-\ufff8\U000e0000-\U000e0fff"
+)
+#: C0 but tab and newline, DEL, C1, and the format and invisible characters above.
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{FORMAT}{INVISIBLE}]")
+_ALL_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{FORMAT}{INVISIBLE}]")
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -65,22 +65,31 @@ def test_the_reports_show_the_controls_as_escapes(bidi: str, tmp_path: Path) -> 
         assert CLUSTER_SHOWN in shown.replace(JOINER, ""), fmt
 
 
-def test_the_rollout_page_shows_the_controls_as_escapes(
-    bidi: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GAPWATCH_DB", bidi)
+def rollout_page(
+    store: str, cluster: str, node: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[AppTest, list[str], list[str], list[str]]:
+    """The rollout page of `node` run once: the app, and the text of its headers and captions,
+    of its grids' cells and of its pickers' options."""
+    monkeypatch.setenv("GAPWATCH_DB", store)
     at = AppTest.from_file(APP, default_timeout=30)
-    for key, value in {"page": "rollout", "cluster": CLUSTER, "node": NODES["NODE1"]}.items():
+    for key, value in {"page": "rollout", "cluster": cluster, "node": node}.items():
         at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     said = [el.value for kind in ("header", "subheader", "caption") for el in getattr(at, kind)]
+    grid = [str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel()]
+    picked = [str(o) for box in (*at.multiselect, *at.selectbox) for o in box.options]
+    return at, said, grid, picked
+
+
+def test_the_rollout_page_shows_the_controls_as_escapes(
+    bidi: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, said, grid, picked = rollout_page(bidi, CLUSTER, NODES["NODE1"], monkeypatch)
     assert any("NODE1\\\\u202eevil" in s for s in said), said
     assert all(hidden(s) == [] for s in said), [hidden(s) for s in said]
     # the grids and the nodes' picker draw their text as it is: shown there too
-    grid = [str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel()]
     assert "NODE1\\u202eevil" in grid and all(hidden(v) == [] for v in grid)
-    picked = [str(o) for box in (*at.multiselect, *at.selectbox) for o in box.options]
     assert "NODE1\\u202eevil" in picked and all(hidden(o) == [] for o in picked), picked
     drawn = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec), ensure_ascii=False)
     assert hidden(drawn) == []

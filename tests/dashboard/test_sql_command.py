@@ -146,8 +146,9 @@ def test_a_sqlite_row_is_bounded_as_a_whole(tmp_path: Path) -> None:
     progress handler; `gapwatch sql` peaked at 2,994 MB (`printf('%.*c', 16000000, 'x')`) and
     3,001 MB (`hex(zeroblob(8000000))`) and answered 23 s into a 5 s deadline (session 31's
     review; the dashboard's pod has 2 GiB). Now each value of a 64-column row gets 1 MiB (a
-    row's 64 MiB shared by its columns): the query is refused at once (printf, whose output
-    past the limit SQLite makes NULL, answers NULLs); one column of 16,000,000 still answers,
+    row's 64 MiB shared by its columns): the query is refused at once (printf too, since
+    session 33: its `%c` repeated past the value, which SQLite made NULL after writing it a
+    character at a time, dashboard/sqliteprintf.py); one column of 16,000,000 still answers,
     and so does a 64-column row of 1 MiB values."""
     db = tmp_path / "store.db"
     sqlite3.connect(db).close()
@@ -158,7 +159,8 @@ def test_a_sqlite_row_is_bounded_as_a_whole(tmp_path: Path) -> None:
     assert rss < RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
     wide = "SELECT " + ", ".join(f"printf('%.*c', 16000000, 'x') AS c{i}" for i in range(64))
     code, rss, err = _run_measured(["sql", wide, "--db", url, "--csv"])
-    assert code == 0 and rss < RSS_LIMIT_BYTES, f"exit {code}, peak RSS {rss / 2**20:.0f} MiB"
+    assert code == 1 and "%c repeated 16000000 times" in err, err
+    assert rss < RSS_LIMIT_BYTES, f"peak RSS {rss / 2**20:.0f} MiB"
     one = run_query(url, "SELECT length(hex(zeroblob(8000000)))")
     assert one.rows == [(16_000_000,)]
     fits = ", ".join(f"length(printf('%.*c', 1000000, 'x')) AS c{i}" for i in range(64))

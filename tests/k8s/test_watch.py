@@ -187,3 +187,70 @@ def test_kubeconfig_endpoint_sends_its_token(fake: FakeApiServer, tmp_path: Path
     assert "Bearer t0ken" in fake.authorizations
     with pytest.raises(ConfigError):
         load_endpoint(kubeconfig=str(tmp_path / "missing"))
+
+
+def test_410s_in_a_row_back_off_and_record_each_object_once(fake: FakeApiServer) -> None:
+    """Every WATCH answers 410 right after its LIST (the fake at the wire level, its history
+    compacted past every version it will list: an API server whose watch cache is behind its
+    LIST). Session 33 found the watcher relisting at once each time: 334 full LISTs in 3 s
+    against the fake, never a backoff. The first 410 still relists at once (a compaction after
+    a stream that worked); those in a row wait as any error does, doubling; the objects are
+    recorded once however often they are listed. `sleep` is the test's: nothing is timed."""
+    fake.compact(fake.rv + 1_000_000)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    backoff = BackoffSettings(initial_s=0.01, max_s=10.0, jitter=0.0)
+
+    async def run() -> list[Item]:
+        async with aiohttp.ClientSession() as session:
+            watcher = ResourceWatcher(
+                session=session,
+                api=ApiEndpoint(host=fake.url),
+                resource=RESOURCES["Node"],
+                cluster="c",
+                clock=lambda: NOW,
+                lookup_last=_no_rows,
+                settings=WatchSettings(read_timeout_s=5, backoff=backoff),
+                sleep=sleep,
+            )
+            items: list[Item] = []
+            async for item in watcher:
+                items.append(item)
+                if fake.counters.watches >= 6:
+                    break
+            return items
+
+    items = asyncio.run(run())
+    assert (fake.counters.lists, fake.counters.gone) == (7, 6)
+    assert waits == [0.02, 0.04, 0.08, 0.16, 0.32]  # none after the first 410, then doubling
+    observed = [i.observation for i in items if i.observation is not None]
+    assert sorted(str(o.name) for o in observed if o.kind == "Node") == sorted(
+        f"node-{i}" for i in range(10)
+    )
+
+
+def test_a_410_after_an_outage_relists_at_once(fake: FakeApiServer) -> None:
+    """The API server answers 503, then comes back with its history compacted (every watch 410,
+    the fake at the wire level): the watch waits out the 503, relists at once on the first 410,
+    and backs off only when the watch after that relist is 410 again."""
+    looks: list[int] = []  # the 410s answered when each wait began
+
+    async def sleep(_seconds: float) -> None:
+        looks.append(fake.counters.gone)
+        if len(looks) == 1:  # the outage's wait: the server comes back, compacted
+            fake.down(False)
+            fake.compact(fake.rv + 1_000_000)
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            watcher = _watcher(session, fake, sleep=sleep, start_rv=str(fake.rv))
+            async for _item in watcher:
+                if len(looks) >= 2 or fake.counters.watches >= 20:  # main never waits
+                    break
+
+    fake.down(True)
+    asyncio.run(run())
+    assert looks == [0, 2]  # no wait between the first 410 and its relist

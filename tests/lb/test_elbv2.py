@@ -17,13 +17,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
-from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
+from gapwatch.recorder.sources.lb.elbv2 import Elbv2Client, Elbv2Groups, TargetGroupRef
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.shape import LbApiError
 from gapwatch.recorder.sources.lb.tracker import ServiceKey
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay.facts import write_facts
 from tests.lb.awsworld import REGION, AwsWorld, make_world
-from tests.lb.fakeelb import HealthProxy
+from tests.lb.fakeelb import LOOP_MARKER, HealthProxy
 from tests.lb.harness import look, make_source, now, stored
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "lb"
@@ -308,3 +309,22 @@ def test_a_deleted_target_group_deletes_its_targets_and_the_others_go_on(
         for o in got[2:]
     )
     assert later == [("ADDED", True, 32999), ("DELETED", False, 32999)]
+
+
+def test_target_group_paging_that_never_ends_is_an_error_naming_the_marker(
+    moto_url: str, elb_proxy: HealthProxy
+) -> None:
+    """moto's server behind the proxy, which gives the next 500 DescribeTargetGroups listings the
+    marker they were asked for as their NextMarker (the first: LOOP_MARKER). Session 33 found
+    `discover` following it page after page (on a server that does it for ever: never
+    returning, the ARNs growing a page a call); now the repeated marker is an LbApiError that
+    names it, after two pages, and the next listing that ends is answered as before."""
+    world = make_world(moto_url, instances=1)
+    client = Elbv2Client(region=REGION, endpoint_url=elb_proxy.url, max_attempts=1)
+    elb_proxy.loop_marker(500)
+    with pytest.raises(LbApiError) as info:
+        client.discover({})
+    assert elb_proxy.actions.count("DescribeTargetGroups") == 2
+    assert f"marker {LOOP_MARKER!r} was answered before" in str(info.value)
+    elb_proxy.loop_marker(0)
+    assert world.arn in [ref.arn for ref in client.discover({})]

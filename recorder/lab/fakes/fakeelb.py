@@ -8,7 +8,10 @@ forwards every request unchanged (signature included) to moto and, on cue:
 - rewrites the `TargetHealth` of chosen targets in moto's real `DescribeTargetHealth` XML answer
   (`State`, `Reason`, `Description` elements, in ELBv2's namespace, as AWS sends them), so
   membership still comes from moto and only the health verdict is scripted;
-- answers the next N requests with ELBv2's `Throttling` error (HTTP 400, `ErrorResponse` XML).
+- answers the next N requests with ELBv2's `Throttling` error (HTTP 400, `ErrorResponse` XML);
+- gives the next N `DescribeTargetGroups` answers of a paginated listing (no ARNs or names
+  asked) the `NextMarker` of the request they answer (or a first one): a server whose paging
+  never ends (`loop_marker`).
 
 It keeps every `DescribeTargetHealth` it answered (`served`): what a poller could have seen, and
 when.
@@ -37,6 +40,9 @@ THROTTLE_XML = (
     "<Message>Rate exceeded</Message></Error><RequestId>fake-throttle</RequestId></ErrorResponse>"
 ).encode()
 
+#: The first marker `HealthProxy.loop_marker` hands out.
+LOOP_MARKER = "gapwatch-loop"
+
 
 @contextmanager
 def moto_server() -> Iterator[str]:
@@ -59,6 +65,7 @@ class HealthProxy:
         self.upstream = upstream.rstrip("/")
         self._health: dict[str, tuple[str, str | None, str | None]] = {}
         self._throttle = 0
+        self._loop_marker = 0
         self.actions: list[str] = []
         #: every DescribeTargetHealth answered (not throttled): when it was sent (wall clock)
         #: and each member's `State` in it, as the poller got it; the lab's ledger counts an LB
@@ -109,6 +116,12 @@ class HealthProxy:
         with self._lock:
             self._throttle += times
 
+    def loop_marker(self, times: int) -> None:
+        """The next `times` listings of DescribeTargetGroups say there is a next page, whose
+        marker is the one they were asked for (the first: `LOOP_MARKER`)."""
+        with self._lock:
+            self._loop_marker = times
+
     def stop_throttling(self) -> None:
         """Answer every call from now on (the throttled calls still owed are forgiven)."""
         with self._lock:
@@ -117,13 +130,20 @@ class HealthProxy:
     def _forward(
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        query = parse_qs(body.decode("utf-8", "replace"))
+        action = query.get("Action", ["?"])[0]
+        listing = action == "DescribeTargetGroups" and not any(
+            k.startswith(("TargetGroupArns.", "Names.", "LoadBalancerArn")) for k in query
+        )
         with self._lock:
             self.actions.append(action)
             if self._throttle > 0:
                 self._throttle -= 1
                 return 400, [("Content-Type", "text/xml")], THROTTLE_XML
             overrides = dict(self._health)
+            looping = listing and self._loop_marker > 0
+            if looping:
+                self._loop_marker -= 1
         request = urllib.request.Request(
             self.upstream + path,
             data=body,
@@ -139,6 +159,8 @@ class HealthProxy:
                 )
         except urllib.error.HTTPError as exc:
             status, out_headers, data = exc.code, list(exc.headers.items()), exc.read()
+        if looping and status == 200:
+            data = _with_next_marker(data, query.get("Marker", [LOOP_MARKER])[0])
         if action == "DescribeTargetHealth" and status == 200:
             if overrides:
                 data = _rewrite(data, overrides)
@@ -146,6 +168,21 @@ class HealthProxy:
             with self._lock:
                 self.served.append((time.time(), members))
         return status, out_headers, data
+
+
+def _with_next_marker(data: bytes, marker: str) -> bytes:
+    """A DescribeTargetGroups answer whose `NextMarker` is `marker`."""
+    ET.register_namespace("", NS)
+    root = ET.fromstring(data)
+    result = root.find(f"{{{NS}}}DescribeTargetGroupsResult")
+    if result is None:
+        return data
+    element = result.find(f"{{{NS}}}NextMarker")
+    if element is None:
+        element = ET.SubElement(result, f"{{{NS}}}NextMarker")
+    element.text = marker
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out
 
 
 def _states(data: bytes) -> dict[str, str]:

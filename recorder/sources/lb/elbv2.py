@@ -51,6 +51,11 @@ _GROUP_TIMING_FIELDS = (
     "HealthyThresholdCount",
     "UnhealthyThresholdCount",
 )
+#: Pages of one DescribeTargetGroups listing at most: ELBv2's quota is 3,000 target groups per
+#: Region (AWS, "Quotas for your Network Load Balancers"), so even one group a page ends within
+#: it. A marker answered before ends the listing too. Before session 33 either was a loop for
+#: ever: the look never returned and the list of ARNs grew by a page at each call.
+MAX_PAGES = 3_000
 #: Looks between two refreshes of the target groups' settings: at the default 5 s interval,
 #: once a minute (settings change rarely; a change still shows within a minute).
 DEFAULT_SETTINGS_EVERY = 12
@@ -134,17 +139,26 @@ class Elbv2Client:
 
     def discover(self, tag_filters: Mapping[str, str]) -> list[TargetGroupRef]:
         """The target groups whose tags include every `tag_filters` pair (an empty value: any)."""
-        arns: list[str] = []
+        arns: dict[str, None] = {}  # in order, each once
         marker: str | None = None
+        asked: set[str] = set()
         while True:
             page = self._call("DescribeTargetGroups", **({"Marker": marker} if marker else {}))
-            arns += [tg["TargetGroupArn"] for tg in page.get("TargetGroups", [])]
+            arns.update(dict.fromkeys(tg["TargetGroupArn"] for tg in page.get("TargetGroups", [])))
             marker = page.get("NextMarker")
             if not marker:
                 break
+            if marker in asked or len(asked) >= MAX_PAGES:
+                why = "was answered before" if marker in asked else f"is past {MAX_PAGES} pages"
+                raise LbApiError(
+                    f"elbv2 DescribeTargetGroups: the next page's marker {marker[:80]!r} {why}: "
+                    "paging that never ends (an endpoint that is not ELBv2's?); not listed"
+                )
+            asked.add(marker)
+        arns_listed = list(arns)
         found: list[TargetGroupRef] = []
-        for start in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
-            answer = self._call("DescribeTags", ResourceArns=arns[start : start + 20])
+        for start in range(0, len(arns_listed), 20):  # DescribeTags takes at most 20 ARNs
+            answer = self._call("DescribeTags", ResourceArns=arns_listed[start : start + 20])
             for desc in answer.get("TagDescriptions", []):
                 tags = {t["Key"]: t.get("Value", "") for t in desc.get("Tags", [])}
                 if all(k in tags and (not v or tags[k] == v) for k, v in tag_filters.items()):

@@ -99,17 +99,21 @@ def windows(url: str, filters: Filters, version: int) -> list[Window]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def rollouts(url: str, filters: Filters, version: int) -> list[Rollout]:
-    return data.rollouts(engine(url), _key(filters))
+def rollouts(
+    url: str, filters: Filters, version: int, _windows: list[Window] | None = None
+) -> list[Rollout]:
+    """`_windows`: `windows(url, filters, version)`, where the page has them (the Overview):
+    their rows are not read and turned into windows again (about half of the Overview's reads
+    on the `large` store). Not part of the cache's key: the answer is the same either way."""
+    return data.rollouts(engine(url), _key(filters), _windows)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def kept_note(url: str, filters: Filters, version: int) -> str:
     """api.retention_kept_note of the filtered windows and rollouts: those an earlier replay
     computed from events retention dropped since, kept as they were."""
-    return api.retention_kept_note(
-        engine(url), windows(url, filters, version), rollouts(url, filters, version)
-    )
+    wins = windows(url, filters, version)
+    return api.retention_kept_note(engine(url), wins, rollouts(url, filters, version, wins))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

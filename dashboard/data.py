@@ -104,8 +104,12 @@ def windows(engine: Engine, filters: Filters) -> list[Window]:
     return list(api.windows(engine, **_filtered(engine, filters)))
 
 
-def rollouts(engine: Engine, filters: Filters) -> list[Rollout]:
-    return list(api.rollouts(engine, **_filtered(engine, filters)))
+def rollouts(
+    engine: Engine, filters: Filters, known: Sequence[Window] | None = None
+) -> list[Rollout]:
+    """`known`: `windows` of the same filters, where the caller read them (the Overview): the
+    rollouts' windows among them are not read again (replay.api.rollouts)."""
+    return list(api.rollouts(engine, **_filtered(engine, filters), known=known))
 
 
 def _service_ref(engine: Engine, filters: Filters) -> ServiceRef | None:

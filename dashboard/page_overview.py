@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def render(ctx: Context) -> None:
     f = ctx.filters
     wins = cache.windows(ctx.url, f, ctx.version)
-    rolls = cache.rollouts(ctx.url, f, ctx.version)
+    rolls = cache.rollouts(ctx.url, f, ctx.version, wins)  # their windows not read again
     svcs = cache.services(ctx.url, f.cluster, ctx.version)
     svcs = [s for s in svcs if f.matches(s)]
     st.header("Overview")

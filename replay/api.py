@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, or_, select, text
 
 from gapwatch.recorder.progresslines import Track
 from gapwatch.recorder.store import translate_errors
@@ -101,8 +101,14 @@ def rollouts(
     service: str | ServiceRef | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    known: Sequence[Window] | None = None,
 ) -> list[Rollout]:
-    """Rollouts and node disruptions with their windows, in start order."""
+    """Rollouts and node disruptions with their windows, in start order.
+
+    `known`: the windows `windows` gave for the same filters, where the caller has them (the
+    Overview): a rollout's windows among them are not read again, only those outside the time
+    range (a rollout's windows are its Service's, so the cluster and Service filters hold them
+    all); without a time filter nothing more is read."""
     refresh(engine)
     if isinstance(service, ServiceRef):
         cluster, service = service.cluster, service.key
@@ -114,11 +120,22 @@ def rollouts(
         ids = sorted({r.id for r in rows})
         w = replay_windows
         order = (w.c.start_us, w.c.namespace, w.c.service, w.c.node)
-        for i in range(0, len(ids), 500):  # the windows of these rollouts only
+        outside = _outside(w, since, until) if known is not None else None
+        if known is not None:
+            wanted = set(ids)
+            for win in known:
+                if win.rollout in wanted:
+                    by_rollout.setdefault(str(win.rollout), []).append(win)
+        for i in range(0, len(ids), 500) if outside is not False else ():  # these rollouts'
             mine = select(*scope.WINDOW_COLUMNS).where(w.c.rollout.in_(ids[i : i + 500]))
+            if outside is not None:
+                mine = mine.where(outside)
             for row in conn.execute(mine.order_by(*order)):
                 win = scope.window_from_row(row)
                 by_rollout.setdefault(str(win.rollout), []).append(win)
+    if known is not None and outside is not False:  # known and read apart: in the read's order
+        for wins in by_rollout.values():
+            wins.sort(key=lambda x: (x.start_us, x.service.namespace, x.service.name, x.node))
     return [
         Rollout(
             id=r.id,
@@ -134,6 +151,17 @@ def rollouts(
         )
         for r in rows
     ]
+
+
+def _outside(table: Any, since: datetime | None, until: datetime | None) -> Any:
+    """The condition on windows outside `_filtered`'s time range; False without a time filter
+    (no window is outside it)."""
+    conds = []
+    if since is not None:
+        conds.append(table.c.end_us < to_micros_or_none(since))
+    if until is not None:
+        conds.append(table.c.start_us >= to_micros_or_none(until))
+    return or_(*conds) if conds else False
 
 
 def timeline(

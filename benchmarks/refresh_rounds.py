@@ -13,6 +13,12 @@ collections that ran inside the refresh (their CPU, `gc.callbacks`), with the co
 each generation over all rounds (inside the refresh or not) and their CPU.
 
     GAPWATCH_TEST_PG=URL benchmarks/refresh_rounds.py [--rounds 7] [--base DB] [--checkpoint-at N,M]
+        [--metrics-every S]
+
+`--metrics-every S`: each round also writes kube-proxy metrics scrapes of the Service's 20
+nodes every S s over the round's hour (replay.py's `metrics_scrapes`; the base has none), so a
+moved node's metrics lane grows round by round as a scraped cluster's does (S=30: 120 looks a
+node a round, 12,000 by round 100, about four days of scrapes).
 
 `--checkpoint-at`: after the rebuild (0) and after those rounds, the checkpoint saved to a file
 and loaded as `gapwatch replay` does (replay.checkpoint_file, under a temporary
@@ -72,7 +78,7 @@ F_PARTS: dict[str, tuple[str, ...]] = {
     "endpoints": ("endpoint_steps", "alive_steps"),
     "observed": ("observed",),
     "combining": ("t_and", "t_or", "t_not", "minus_definite", "intersect", "complement"),
-    "syncs": ("index_looks", "quiet_spans", "synced_on", "by_sync", "_ready_times"),
+    "syncs": ("index_looks", "indexed", "quiet_spans", "synced_on", "by_sync", "_ready_times"),
     "excursions": ("excursions",),
     "deaths": ("died_unprogrammed", "dead_first"),
     "silence": ("_unconfirmed_silence", "_silent_down", "unconfirmed_carried", "changed_since"),
@@ -244,6 +250,13 @@ def main() -> None:
         default="",
         help="after which rounds (0: the rebuild) to save and load the checkpoint, e.g. 0,16",
     )
+    parser.add_argument(
+        "--metrics-every",
+        type=int,
+        default=0,
+        help="each round also scrapes kube-proxy's metrics on the Service's 20 nodes this often"
+        " (seconds) over its hour (replay.py's metrics_scrapes: 30 gives 2,400 events a round)",
+    )
     args = parser.parse_args()
     server = os.environ.get("GAPWATCH_TEST_PG")
     if not server:
@@ -344,7 +357,7 @@ def main() -> None:
         if 0 in at:
             _checkpoint_costs(url, checkpoint, 0)
         for k in range(args.rounds):
-            bench.incremental(url, k, checkpoint)
+            bench.incremental(url, k, checkpoint, metrics_every_s=args.metrics_every)
             if k + 1 in at:
                 _checkpoint_costs(url, checkpoint, k + 1)
     finally:

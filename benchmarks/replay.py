@@ -207,14 +207,59 @@ _INCREMENT: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 )
 
 
+def metrics_scrapes(base: datetime, round_: int, every_s: int) -> list[Observation]:
+    """kube-proxy's /metrics on each of the 20 nodes scraped every `every_s` seconds over the
+    round's hour from `base`, as the prober stores them: a sync of 5 ms 1 s before every other
+    scrape (its time, the histogram's count and sum), one process."""
+    out: list[Observation] = []
+    rules = "kubeproxy_sync_proxy_rules_duration_seconds"
+    started = datetime.fromtimestamp(T0 / US, UTC).timestamp()
+    per_round = 3600 // every_s
+    for k in range(per_round):
+        at = base + timedelta(seconds=k * every_s, milliseconds=50)
+        syncs = (round_ * per_round + k) // 2 + 1
+        synced = (base + timedelta(seconds=(k - k % 2) * every_s - 1)).timestamp()
+        metrics = {
+            "kubeproxy_sync_proxy_rules_last_timestamp_seconds": synced,
+            "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds": synced,
+            rules + "_count": float(syncs),
+            rules + "_sum": syncs * 0.005,
+            "process_start_time_seconds": started,
+        }
+        for n in range(20):
+            payload = {"port": 10249, "address": f"10.0.0.{n}", "latency_ms": 2.0,
+                       "status": 200, "error": None, "metrics": metrics, "derived": None,
+                       "look": "sample"}  # fmt: skip
+            out.append(
+                Observation(
+                    observed_at=at,
+                    cluster="bench",
+                    source="kube-proxy-probe",
+                    kind="ProxyMetrics",
+                    op="OBSERVED",
+                    payload=payload,
+                    node=f"node-{n}",
+                )
+            )
+    return out
+
+
 def incremental(
-    url: str, round_: int, checkpoint: Checkpoint | None = None, persisted: bool = False
+    url: str,
+    round_: int,
+    checkpoint: Checkpoint | None = None,
+    persisted: bool = False,
+    metrics_every_s: int = 0,
 ) -> tuple[float, float, int]:
     """1,000 new probe and LB samples for one existing Service (ns-7/gateway): write, refresh
-    (from the checkpoint, when given; `persisted`: from the saved one, as `gapwatch replay`)."""
+    (from the checkpoint, when given; `persisted`: from the saved one, as `gapwatch replay`).
+    `metrics_every_s`: with them, its 20 nodes' kube-proxy metrics scraped that often over the
+    round's hour (`metrics_scrapes`: 3600 / it x 20 more events)."""
     engine = make_engine(url)
     base = datetime.fromtimestamp(T0 / US + 30 * 86400 + round_ * 3600, UTC)
-    obs: list[Observation] = []
+    obs: list[Observation] = (
+        metrics_scrapes(base, round_, metrics_every_s) if metrics_every_s else []
+    )
     for i in range(1000 // len(_INCREMENT)):
         node = f"node-{i % 20}"
         for k, (kind, source, payload, op) in enumerate(_INCREMENT):

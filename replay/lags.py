@@ -17,10 +17,11 @@ from typing import Any, NamedTuple
 
 from gapwatch.replay.assumptions import DEFAULTS, DetectSettings, seconds_us
 from gapwatch.replay.context import ccm_mode, nodes_of
-from gapwatch.replay.fold import IN_TIME, FoldState, Sample, SyncLook, lb_facing, sorted_lane
+from gapwatch.replay.fold import IN_TIME, FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.model import LagStats, ServiceRef
 from gapwatch.replay.signals import Step, steps_from_samples, steps_where
-from gapwatch.replay.syncs import index_looks, programmed
+from gapwatch.replay.sync_index import indexed
+from gapwatch.replay.syncs import programmed
 from gapwatch.replay.unseen import listed_at
 
 LAG_NAMES = (
@@ -198,7 +199,6 @@ def _in_key_order_from(lane: list[Sample], read: int, last: tuple[int, int]) -> 
 def _synced(
     state: FoldState,
     changes: list[tuple[int, bool]],
-    looks: Sequence[SyncLook],
     svc: ServiceRef,
     node: str,
     window_us: int,
@@ -209,7 +209,7 @@ def _synced(
     `changes` are those after the first listing (`_node_lags`: the state the recording found
     was programmed before it began)."""
     reach = seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
-    index = index_looks(looks)
+    index = indexed(state, (svc.cluster, node))  # carried on (replay.sync_index)
     out: list[LagSample] = []
     for at, up in changes:
         span = seconds_us(settings.sync_span_s)
@@ -396,7 +396,7 @@ def _node_lags(
         out = proxy.lags()
     elif looks and not state.probes["nodeport"].get(key):  # no probe: kube-proxy's own metrics
         proxy = None
-        out = _synced(state, changes, looks, svc, node, window, settings)
+        out = _synced(state, changes, svc, node, window, settings)
     else:  # a NodePort closes later than the ready set with PTE: openings only
         nodeport = state.probes["nodeport"].get(key, [])
         name = "kube-proxy-programming"

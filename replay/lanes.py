@@ -70,9 +70,10 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.sync_index import indexed
 from gapwatch.replay.synccount import by_sync, outside_quiet
 from gapwatch.replay.syncorder import brought_back, synced_on
-from gapwatch.replay.syncs import SyncIndex, index_looks, programmed, reach_us
+from gapwatch.replay.syncs import SyncIndex, programmed, reach_us
 from gapwatch.replay.uncounted import forwarded_to_none
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
 
@@ -186,7 +187,7 @@ def serves_carried(
     unseen_within += skew
     exists = tri_from_steps(node_gone_steps(state, svc.cluster, node, reach), True)
     # kube-proxy's own metrics, where scraped, place a probed turn-on (replay.syncorder)
-    looks = index_looks(state.syncs.get((svc.cluster, node), []))
+    looks = indexed(state, (svc.cluster, node))  # carried on (replay.sync_index)
     sync_reach = reach_us(settings)
     # and their sync counts, the spans in which no sync changed anything (replay.synccount)
     clock_skew = seconds_us(settings.clock_skew_s)

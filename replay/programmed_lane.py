@@ -27,7 +27,7 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import Provenance, Segment, ServiceRef
 from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled
 from gapwatch.replay.signals import HI, Iv, Tri
-from gapwatch.replay.syncs import index_looks
+from gapwatch.replay.sync_index import indexed
 from gapwatch.replay.unseen import listed_at
 
 _ACCEPT = {True: ("ready", "serving-terminating"), False: ("ready",)}
@@ -47,7 +47,7 @@ def programmed_segments(
         return []
     mine = measured_settings(state, svc, settings)  # as detection reads the Service
     accept = _ACCEPT[pte_enabled(state, svc.cluster, node, mine)]
-    looks = index_looks(state.syncs.get((svc.cluster, node), []))
+    looks = indexed(state, (svc.cluster, node))  # carried on (replay.sync_index)
     lag_hi = proxy_lag_hi(state, svc, mine)
     tri, synced = inferred_forwarding(state, svc, node, mine, eps, accept, lag_hi, looks)
     provenance: Provenance = "measured" if synced else "inferred"

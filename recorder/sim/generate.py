@@ -141,7 +141,7 @@ def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 #: kube-proxy's sync period (`syncPeriod`, `--iptables-sync-period`): the default 30 s
-#: (pkg/proxy/apis/config/v1alpha1/defaults.go; kubeadm, EKS's add-on and OpenShift ship it)
+#: (pkg/proxy/apis/config/v1alpha1/defaults.go; OpenShift's `iptablesSyncPeriod` default too)
 #: on most clusters, else log-uniform from 10 s to 1 h, the span of the values the flag's own
 #: help and OpenShift's docs give as examples ('5s', '1m', '2h22m'; '30s', '2m'); how often a
 #: cluster sets its own is gapwatch's choice (no survey is published)

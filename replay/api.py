@@ -395,6 +395,15 @@ def gate_evidence(engine: Engine, service: ServiceRef) -> Measured:
     return gate_reading(state, service.cluster, assumptions(engine))
 
 
+def lag_bound_evidence(engine: Engine, service: ServiceRef) -> Measured:
+    """kube-proxy's lag bound where the probes measured too few lags: 2 x the sync period the
+    Service's nodes stated in their /configz, or the assumption (replay.syncperiod)."""
+    from gapwatch.replay.syncperiod import lag_bound_reading
+
+    state = load_state(engine, service=service)
+    return lag_bound_reading(state, service, assumptions(engine))
+
+
 def measured_lb(engine: Engine, service: ServiceRef) -> dict[str, float]:
     """The LB settings the log measured for the Service (name -> value; only measured ones)."""
     return measured_values(measurements(engine, service).lb)

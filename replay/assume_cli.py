@@ -119,7 +119,8 @@ def assumptions(
 
 def measured_rows(engine: Any) -> list[dict[str, Any]]:
     """Per LB-facing Service: the target group's settings, the watch delay, the watch skew and
-    the ProxyTerminatingEndpoints gate (1 on, 0 off) detection used, each
+    the ProxyTerminatingEndpoints gate (1 on, 0 off) and kube-proxy's lag bound (2 x the sync
+    period its /configz states: replay.syncperiod) detection used, each
     `measured (n samples, what)` or `assumed (default V, source)`
     (replay.measure), and its access log's clock offset with the lines it rests on
     (replay.logclock)."""
@@ -132,7 +133,8 @@ def measured_rows(engine: Any) -> list[dict[str, Any]]:
         # CloudTrail's statements too, as detection uses them; the access log's clock
         lb, skew, clock = api.log_evidence(engine, svc, found.lb)
         gate = api.gate_evidence(engine, svc)
-        for m in (*lb.values(), found.watch, skew, gate):
+        bound = api.lag_bound_evidence(engine, svc)
+        for m in (*lb.values(), found.watch, skew, gate, bound):
             out.append(
                 {
                     "service": f"{svc.cluster}/{svc.key}",

@@ -114,7 +114,8 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "kube-proxy --iptables-sync-period defaults to 30 s and its health server reports "
         "unhealthy once a queued update is older than 2x that ("
         "healthCheckNodePort / serviceProxyHealthy): past 60 s kube-proxy says it is stuck",
-        "health-check-node-port / NodePort probes (kube-proxy-programming lag)",
+        "health-check-node-port / NodePort probes (kube-proxy-programming lag); 2 x the "
+        "syncPeriod every node's kube-proxy /configz states (replay.syncperiod)",
     ),
     Assumption(
         "ccm_lag_min_s", "s", "least time from an endpoint change to the LB target changing",

@@ -101,6 +101,7 @@ CONFIG_PTE = _AT["num1"]  # FeatureGates.ProxyTerminatingEndpoints
 CONFIG_ALL_ALPHA = _AT["num2"]  # FeatureGates.AllAlpha
 CONFIG_ALL_BETA = _AT["num3"]  # FeatureGates.AllBeta
 CONFIG_MODE = _AT["text1"]
+CONFIG_SYNC_US = _AT["num4"]  # the sync period its health server times out by, us (NULL: unstated)
 
 # relist (RelistGap): how many objects changed in between, and their namespace/name (NULL: unknown)
 RELIST_COUNT = _AT["num1"]

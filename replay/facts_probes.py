@@ -211,8 +211,16 @@ def _flag(value: Any) -> int | None:
     return int(value) if isinstance(value, bool) else None
 
 
+def _period_us(value: Any) -> int | None:
+    """A stated sync period (seconds) in microseconds; None where it is not a positive number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return None
+    return round(value * 1_000_000)
+
+
 def config_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]:
-    """ProxyConfig: the gates kube-proxy's configuration names (replay.gateconf), one row."""
+    """ProxyConfig: the gates kube-proxy's configuration names (replay.gateconf), its mode and
+    its sync period (replay.syncperiod), one row."""
     gates = obs.payload.get("feature_gates")
     if not isinstance(gates, Mapping) or not obs.node:
         return []
@@ -225,6 +233,7 @@ def config_facts(obs: Observation, base: dict[str, Any]) -> list[dict[str, Any]]
             num2=_flag(gates.get("AllAlpha")),
             num3=_flag(gates.get("AllBeta")),
             text1=mode if isinstance(mode, str) and mode else None,
+            num4=_period_us(obs.payload.get("sync_period_s")),
         )
     ]
 

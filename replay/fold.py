@@ -99,8 +99,9 @@ class SyncLook(NamedTuple):
 class ConfLook(NamedTuple):
     """kube-proxy's configuration on a node as its /configz stated it (a `sync` fact of state
     `config`, stored when it changed): the ProxyTerminatingEndpoints, AllAlpha and AllBeta
-    gates as configured (None: not named, the version's default holds) and the proxy mode
-    (replay.gateconf)."""
+    gates as configured (None: not named, the version's default holds), the proxy mode
+    (replay.gateconf) and the sync period its health server times out by (us; None: not
+    stated: replay.syncperiod)."""
 
     at_us: int
     event_id: int
@@ -108,6 +109,7 @@ class ConfLook(NamedTuple):
     all_alpha: bool | None
     all_beta: bool | None
     mode: str | None
+    sync_us: int | None = None
 
 
 def _flag(value: int | None) -> bool | None:
@@ -785,6 +787,7 @@ def fold(state: FoldState, facts: Iterable[Sequence[Any]]) -> FoldState:
                         _flag(row[F.CONFIG_ALL_ALPHA]),
                         _flag(row[F.CONFIG_ALL_BETA]),
                         row[F.CONFIG_MODE],
+                        row[F.CONFIG_SYNC_US],
                     )
                 )
             elif synced is not None:  # an `ignored` health answer has none

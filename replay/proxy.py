@@ -24,6 +24,7 @@ from gapwatch.replay.signals import (
     steps_from_samples,
     tri_from_steps,
 )
+from gapwatch.replay.syncperiod import assumed_bound_us
 
 
 @lru_cache(maxsize=256)
@@ -319,8 +320,9 @@ def _forwards_without_ready(
 
 def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) -> int:
     """The largest kube-proxy lag to assume: measured where the probes measured it often enough
-    (min_measurements; the largest measured lag, x lag_margin), else the wider of that and the
-    proxy_lag_max_s assumption. A measured lag is the
+    (min_measurements; the largest measured lag, x lag_margin), else the wider of that and
+    2 x the sync period the nodes' /configz stated, or where one stated none the
+    proxy_lag_max_s assumption (replay.syncperiod). A measured lag is the
     midpoint of a probe interval: its upper bound is half a probe period more, so that is what
     gets the margin (a 5 s probe period hides up to 2.5 s of lag)."""
     key = (svc, settings)
@@ -331,7 +333,7 @@ def proxy_lag_hi(state: FoldState, svc: ServiceRef, settings: DetectSettings) ->
     count, top = proxy_extent(state, svc, settings)
     hi = seconds_us(settings.lag_margin * (top + half)) if top is not None else 0
     if count < settings.min_measurements:
-        hi = max(hi, seconds_us(settings.proxy_lag_max_s))
+        hi = max(hi, assumed_bound_us(state, svc, settings))
     state.memo.proxy_lag_hi[key] = hi
     return hi
 

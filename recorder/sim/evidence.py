@@ -26,7 +26,9 @@
   configuration names ProxyTerminatingEndpoints only where the node's gate differs from its
   version's default (on 1.22-1.27: the only way to set it against the default; a
   configuration that restates the default is left out, as is any before 1.22 or from 1.28,
-  where the gate cannot be set otherwise); its mode is `kube_proxy.mode`.
+  where the gate cannot be set otherwise); its mode is `kube_proxy.mode`, its sync period
+  `kube_proxy.sync_period_s` (the one its health server times out by: recorder.sim.proxyhealth)
+  and its min sync period kube-proxy's default since v1.27, 1 s.
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
@@ -197,6 +199,11 @@ def answered(world: World, node: str, latency_ms: float) -> dict[str, Any]:
             "error": None}  # fmt: skip
 
 
+#: the min sync period a /configz answer states: kube-proxy's default since v1.27 (the kind
+#: cluster's answer, tests/fixtures/kubeproxy; the simulator has none: recorder.sim.syncspans)
+KIND_MIN_SYNC_PERIOD_S = 1.0
+
+
 class ConfigReader:
     """kube-proxy's `/configz` per node, stored when it changed (module docstring)."""
 
@@ -224,8 +231,10 @@ class ConfigReader:
     def _config(self, node: str) -> dict[str, Any]:
         w = self.w
         version = w.s.nodes.kube_proxy_version or w.s.nodes.kubelet_version
+        period = w.s.kube_proxy.sync_period_s
         return {"feature_gates": configured_gates(version, w.proxy.gate(node)),
-                "mode": w.s.kube_proxy.mode}  # fmt: skip
+                "mode": w.s.kube_proxy.mode, "sync_period_s": period,
+                "min_sync_period_s": KIND_MIN_SYNC_PERIOD_S}  # fmt: skip
 
     def _reread(self, node: str) -> None:
         """Look again at the next periodic read of `node` (one pending at a time)."""

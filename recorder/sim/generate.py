@@ -5,10 +5,10 @@ What varies: node count and Kubernetes version (PTE and its version rules), Serv
 ingress workload (Deployment or DaemonSet, surge/unavailable, preStop, grace, shutdown), the CCM
 mode and LB health check, the probe and poll periods, the events (rollouts, drains, cordons,
 node crashes and deletions, new nodes, pod crashes, scaling, cluster-autoscaler scale-downs),
-Tencent's grace shutdown/deletion, kube-proxy's /healthz, and every lag. The lags are
-log-normal with no cap and a wide spread (p90 up to 8x p50), so their tails run past any bound
-detection assumes: a run may have a kube-proxy, CCM, EndpointSlice controller, kubelet or watch
-lag of minutes. Nothing here looks at the detector.
+Tencent's grace shutdown/deletion, kube-proxy's /healthz and sync period, and every lag. The
+lags are log-normal with no cap and a wide spread (p90 up to 8x p50), so their tails run past
+any bound detection assumes: a run may have a kube-proxy, CCM, EndpointSlice controller, kubelet
+or watch lag of minutes. Nothing here looks at the detector.
 """
 
 from __future__ import annotations
@@ -140,9 +140,32 @@ def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
     return data
 
 
+#: kube-proxy's sync period (`syncPeriod`, `--iptables-sync-period`): the default 30 s
+#: (pkg/proxy/apis/config/v1alpha1/defaults.go; OpenShift's `iptablesSyncPeriod` default too)
+#: on most clusters, else log-uniform from 10 s to 1 h, the span of the values the flag's own
+#: help and OpenShift's docs give as examples ('5s', '1m', '2h22m'; '30s', '2m'); how often a
+#: cluster sets its own is gapwatch's choice (no survey is published)
+SYNC_PERIOD_DEFAULT_S = 30.0
+SYNC_PERIOD_SET_P = 0.4
+SYNC_PERIOD_RANGE_S = (10.0, 3600.0)
+
+
+def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`data` with kube-proxy's sync period drawn per cluster from its own generator (so every
+    other draw stays what it was): its health timeout is twice it (recorder.sim.proxyhealth)
+    and its /configz states it (recorder.sim.evidence)."""
+    rng = random.Random(f"gapwatch-random-sync-period-{seed}")
+    period = SYNC_PERIOD_DEFAULT_S
+    if rng.random() < SYNC_PERIOD_SET_P:
+        lo, hi = SYNC_PERIOD_RANGE_S
+        period = float(round(lo * (hi / lo) ** rng.random()))
+    data["kube_proxy"]["sync_period_s"] = period
+    return data
+
+
 def random_scenario(seed: int) -> dict[str, Any]:
     """One random scenario (the YAML form) for `seed`."""
-    return _extras(seed, _base_scenario(seed))
+    return with_sync_period(_extras(seed, _base_scenario(seed)), seed)
 
 
 def _base_scenario(seed: int) -> dict[str, Any]:

@@ -46,7 +46,12 @@ def _with_gates(gates: dict[str, bool]) -> bytes:
 
 def test_the_real_answer_keeps_the_gates_and_the_mode_only() -> None:
     kept = parse_configz(SAMPLE.read_bytes())
-    assert kept == {"feature_gates": {}, "mode": "iptables"}
+    assert kept == {
+        "feature_gates": {},
+        "mode": "iptables",
+        "sync_period_s": 30.0,
+        "min_sync_period_s": 1.0,
+    }
     gates = {"ProxyTerminatingEndpoints": False, "AllBeta": True, "AllAlpha": False,
              "TopologyAwareHints": True}  # fmt: skip
     kept = parse_configz(_with_gates(gates))
@@ -60,7 +65,39 @@ def test_the_real_answer_keeps_the_gates_and_the_mode_only() -> None:
     assert parse_configz(json.dumps(versioned).encode()) == {
         "feature_gates": {"ProxyTerminatingEndpoints": True},
         "mode": "ipvs",
+        "sync_period_s": None,
+        "min_sync_period_s": None,
     }
+
+
+def _with_iptables(**fields: object) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(SAMPLE.read_bytes())
+    doc[GROUP]["IPTables"].update(fields)
+    return doc
+
+
+def test_the_sync_period_is_read_as_kube_proxy_prints_it() -> None:
+    """metav1.Duration marshals as Go's Duration.String(): `10s`, `1m0s`, `1h0m0s`, `500ms`;
+    the health server times out by IPTables.SyncPeriod whatever the mode, or by the top-level
+    SyncPeriod where the internal configuration has one (configz.py's docstring)."""
+    cases = [("10s", 10.0), ("1m0s", 60.0), ("1h0m0s", 3600.0), ("1m30.5s", 90.5),
+             ("500ms", 0.5), ("2h22m", 8520.0), ("0s", 0.0), ("often", None), ("30", None),
+             (30, None)]  # fmt: skip
+    for said, seconds in cases:
+        doc = _with_iptables(SyncPeriod=said, MinSyncPeriod="0s")
+        kept = parse_configz(json.dumps(doc, separators=(",", ":")).encode())
+        assert kept["sync_period_s"] == seconds, said
+        assert kept["min_sync_period_s"] == 0.0
+    # the IPVS section's period is not the one the health server reads
+    doc = _with_iptables(SyncPeriod="10s")
+    doc[GROUP]["IPVS"]["SyncPeriod"] = "5m0s"
+    assert parse_configz(json.dumps(doc).encode())["sync_period_s"] == 10.0
+    # a top-level SyncPeriod (later releases' internal configuration) wins
+    doc[GROUP]["SyncPeriod"] = "45s"
+    assert parse_configz(json.dumps(doc).encode())["sync_period_s"] == 45.0
+    versioned = {GROUP: {"iptables": {"syncPeriod": "10s", "minSyncPeriod": "1s"}}}
+    kept = parse_configz(json.dumps(versioned).encode())
+    assert (kept["sync_period_s"], kept["min_sync_period_s"]) == (10.0, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,13 @@ Kept (and nothing else: the rest names files, hosts and addresses replay does no
 - of `FeatureGates`, the entries `ProxyTerminatingEndpoints`, `AllAlpha` and `AllBeta` (what
   decides that gate: replay.gateconf), as stated; absent ones are absent;
 - `Mode` (`iptables`, `ipvs`, `nftables`, `kernelspace`; empty: the platform's default,
-  iptables on Linux): what a refused NodePort look means (replay.proxymode).
+  iptables on Linux): what a refused NodePort look means (replay.proxymode);
+- the sync period the health server times out by, and the min sync period beside it, in
+  seconds (None: not stated, or not Go duration text: recorder.godur). kube-proxy builds its
+  health server with `2*config.IPTables.SyncPeriod.Duration` whatever the mode (server.go,
+  `NewProxierHealthServer`, through 1.2x), and with `2*config.SyncPeriod.Duration` since the
+  internal configuration carries the period at its top level: so the top-level `SyncPeriod`
+  where the answer has one, else `IPTables.SyncPeriod` (replay.syncperiod reads the bound).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+
+from gapwatch.recorder.godur import parse_go_duration
 
 #: The key kube-proxy's configuration is registered under (its API group's name).
 GROUP = "kubeproxy.config.k8s.io"
@@ -53,9 +61,23 @@ def _field(config: Mapping[str, Any], name: str) -> Any:
     return config.get(name[0].lower() + name[1:])
 
 
+def _period(config: Mapping[str, Any], name: str) -> float | None:
+    """A sync period in seconds: the top-level field, else the IPTables one (module docstring);
+    None where neither is Go duration text of a positive period."""
+    iptables = config.get("IPTables", config.get("iptables"))  # the json tag is all lower case
+    for where in (config, iptables if isinstance(iptables, Mapping) else {}):
+        value = _field(where, name)
+        if isinstance(value, str):
+            seconds = parse_go_duration(value)
+            if seconds is not None and seconds >= 0:
+                return seconds
+    return None
+
+
 def parse_configz(raw: bytes) -> dict[str, Any]:
-    """The kept part of one /configz answer: `{"feature_gates": {...}, "mode": str | None}`;
-    ConfigzError when it is not kube-proxy's configuration."""
+    """The kept part of one /configz answer: `{"feature_gates": {...}, "mode": str | None,
+    "sync_period_s": float | None, "min_sync_period_s": float | None}`; ConfigzError when it
+    is not kube-proxy's configuration."""
     if len(raw) > MAX_CONFIGZ_BYTES:
         raise ConfigzError(f"larger than {MAX_CONFIGZ_BYTES} bytes")
     try:
@@ -76,4 +98,9 @@ def parse_configz(raw: bytes) -> dict[str, Any]:
         if name in KEPT_GATES and isinstance(value, bool)
     }
     mode = _field(config, "Mode")
-    return {"feature_gates": kept, "mode": mode[:32] if isinstance(mode, str) else None}
+    return {
+        "feature_gates": kept,
+        "mode": mode[:32] if isinstance(mode, str) else None,
+        "sync_period_s": _period(config, "SyncPeriod"),
+        "min_sync_period_s": _period(config, "MinSyncPeriod"),
+    }

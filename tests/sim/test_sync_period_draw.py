@@ -1,0 +1,47 @@
+"""The randomized generator draws kube-proxy's sync period per cluster
+(recorder.sim.generate.with_sync_period): the published default, 30 s, on most clusters, else a
+period from 10 s to 1 h; the run's health timeout is twice the drawn period
+(recorder.sim.proxyhealth) and its /configz answers state it (recorder.sim.evidence)."""
+
+from __future__ import annotations
+
+from gapwatch.recorder.observation import validate
+from gapwatch.recorder.sim import from_dict, run
+from gapwatch.recorder.sim.generate import (
+    SYNC_PERIOD_DEFAULT_S,
+    SYNC_PERIOD_RANGE_S,
+    random_scenario,
+)
+from gapwatch.recorder.sim.proxyhealth import health_timeout_us
+from gapwatch.recorder.sim.result import Simulation
+
+
+def _period(seed: int) -> float:
+    return float(random_scenario(seed)["kube_proxy"]["sync_period_s"])
+
+
+def test_the_draw_keeps_the_default_on_most_clusters_and_spans_the_range() -> None:
+    periods = [_period(seed) for seed in range(1, 201)]
+    default = sum(p == SYNC_PERIOD_DEFAULT_S for p in periods)
+    assert 100 <= default < 200  # most, not all
+    lo, hi = SYNC_PERIOD_RANGE_S
+    assert all(lo <= p <= hi for p in periods)
+    assert min(periods) < SYNC_PERIOD_DEFAULT_S < max(periods)
+    assert periods == [_period(seed) for seed in range(1, 201)]  # the same for the same seed
+
+
+def test_a_drawn_period_is_the_one_the_run_states_and_times_out_by() -> None:
+    seed = next(s for s in range(1, 100) if _period(s) != SYNC_PERIOD_DEFAULT_S)
+    period = _period(seed)
+    data = random_scenario(seed)
+    data["observe"]["kube_proxy_configz"] = True
+    scenario = from_dict(data)
+    sim = Simulation(scenario, seed)
+    list(sim)
+    assert sim.world is not None
+    assert sim.world.proxy.timeout_us == health_timeout_us(period)
+    configs = [o for o in run(scenario, seed).observations if o.kind == "ProxyConfig"]
+    assert configs
+    for o in configs:
+        assert validate(o) == o
+        assert o.payload["sync_period_s"] == period

@@ -61,3 +61,35 @@ def orphaned_by(
             if nxt.value == "Deleted" and nxt.at_us <= deleted_by_us:
                 found = at if found is None else min(found, at)
     return found
+
+
+def removed_with_node(lane: Sequence[PodSample], node_lane: Sequence[Sample]) -> list[int]:
+    """When the pod of `lane` (time-ordered) that was alive was seen removed with no container
+    stop newer than its earlier updates' (its kubelet reported none: the update that removed
+    it carries no `finishedAt` of this stop), where its Node (`node_lane`, time-ordered) was
+    seen deleted before the removal or next after it: PodGC removing the pods of a deleted
+    Node (module docstring; a pod being deleted gracefully too: the kubelet that would finish
+    that deletion is the one gone). That removal is no kubelet status write. PodGC's own
+    marks read the same: with the PodDisruptionConditions gate (KEP-3329, on by default from
+    Kubernetes 1.26) it patches the orphan's status to phase `Failed`, with the `DisruptionTarget`
+    condition (reason `DeletionByPodGC`, "node no longer exists"), before it deletes it
+    (`markFailedAndDeletePodWithCondition`, pkg/controller/podgc/gc_controller.go); the
+    `Failed` phase reads as `gone` (replay.facts_k8s), the deletion after it as gone again.
+    Older versions delete at once (grace period 0). Either after a quarantine (`quarantineTime`,
+    40 s) from the Node's absence in PodGC's informer."""
+    out = []
+    reported: int | None = None
+    for before, sample in pairwise(lane):
+        if before.finished_us is not None:
+            reported = max(before.finished_us, reported or before.finished_us)
+        if sample.state != "gone" or before.state == "gone":
+            continue
+        if sample.finished_us is not None and (reported is None or sample.finished_us > reported):
+            continue
+        k = bisect_right(node_lane, sample.at_us, key=AT_US)
+        deleted = (k and node_lane[k - 1].value == "Deleted") or (
+            k < len(node_lane) and node_lane[k].value == "Deleted"
+        )
+        if deleted:
+            out.append(sample.at_us)
+    return out

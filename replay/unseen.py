@@ -16,6 +16,7 @@ from gapwatch.replay.context import endpoint_steps, kept_by_pods, local_pods
 from gapwatch.replay.deaths import death_range, death_span
 from gapwatch.replay.fold import AT_US, FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.orphans import removed_with_node
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.signals import (
@@ -458,8 +459,9 @@ def death_spans(
 ) -> list[tuple[int, int]]:
     """When each local pod that was up and stopped may have died, to order it against
     kube-proxy's close (replay.deaths.death_span: the kubelet's finishedAt within `clock_us`,
-    else the `status_us` before the update that says it stopped). Kept per node while its
-    pods' samples are (`_kept_deaths`)."""
+    else the `status_us` before the update that says it stopped, unless that update was
+    PodGC's after the Node's deletion, `removed_unreported`: then anywhere after the last
+    update that saw the pod up). Kept per node while its pods' samples are (`_kept_deaths`)."""
     return kept_by_pods(
         state,
         (svc, node, f"spans {status_us}", clock_us),
@@ -470,9 +472,28 @@ def death_spans(
 def _death_spans(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
 ) -> list[tuple[int, int]]:
+    removed = removed_unreported(state, svc, node)
     return sorted(
-        death_span(up, down, done, clock_us, status_us)
+        death_span(up, down, done, clock_us, HI if down in removed else status_us)
         for up, down, done in reported_stops(state, svc, node)
+    )
+
+
+def removed_unreported(state: FoldState, svc: ServiceRef, node: str) -> frozenset[int]:
+    """When a local pod was seen removed with its Node deleted and no stop reported by its
+    kubelet (replay.orphans.removed_with_node: PodGC's removal): that removal is no kubelet
+    status write, so the pod_status_s assumption does not bound the death before it, which
+    lies anywhere after the last update that saw the pod up (death_span with no status
+    bound)."""
+    node_lane = state.nodes.get((svc.cluster, node), [])
+    if not node_lane:
+        return frozenset()
+    return frozenset(
+        at
+        for pod in local_pods(state, svc, node)
+        for at in removed_with_node(
+            state.pods.get((svc.cluster, svc.namespace, pod), []), node_lane
+        )
     )
 
 
@@ -492,8 +513,9 @@ def _death_earliest(
     state: FoldState, svc: ServiceRef, node: str, clock_us: int, status_us: int
 ) -> list[tuple[int, int]]:
     out: dict[int, int] = {}
+    removed = removed_unreported(state, svc, node)
     for up, down, done in reported_stops(state, svc, node):
-        lo = death_span(up, down, done, clock_us, status_us)[0]
+        lo = death_span(up, down, done, clock_us, HI if down in removed else status_us)[0]
         out[down] = min(lo, out.get(down, lo))
     return list(out.items())
 

@@ -405,10 +405,6 @@ def inferred_forwarding(
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
     reach = reach_us(settings)
     span = seconds_us(settings.sync_span_s)
-    if not looks.looks:
-        # without them, kube-proxy may have read each change up to the watch skew before the
-        # recorder's watch delivered it
-        fwd = _read_early(fwd, seconds_us(settings.watch_skew_s))
     forwarding = tri_from_steps(
         programmed(fwd, looks, lo, lag_hi, reach, span_us=span), fwd_initial
     )

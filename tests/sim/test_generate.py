@@ -31,22 +31,25 @@ def test_lag_tails_run_past_the_default_assumptions() -> None:
 
 
 def test_the_added_behaviours_appear_and_leave_the_base_draws_alone() -> None:
-    """Scale-downs, /healthz probes and Tencent's grace settings come from their own generator:
-    some seeds get each, and every seed's earlier draws (nodes, lags, other events) are those of
-    the generator before they were added."""
+    """Scale-downs, /healthz probes, Tencent's grace settings and kube-proxy's sync period
+    (session 33) come from their own generators: some seeds get each, and every seed's earlier
+    draws (nodes, lags, other events) are those of the generator before they were added."""
     from gapwatch.recorder.sim.generate import _base_scenario
 
-    scale_downs = grace = healthz = 0
+    scale_downs = grace = healthz = periods = 0
     for seed in range(1, 101):
         data, base = random_scenario(seed), _base_scenario(seed)
         mine = [e for e in data["events"] if e["action"] == "scale_down"]
         assert [e for e in data["events"] if e not in mine] == base["events"]
-        assert data["kube_proxy"] == base["kube_proxy"] and data["nodes"] == base["nodes"]
+        proxy = dict(data["kube_proxy"])
+        period = proxy.pop("sync_period_s", 30.0)
+        assert proxy == base["kube_proxy"] and data["nodes"] == base["nodes"]
         scale_downs += bool(mine)
         grace += bool(data["ccm"].get("grace_deletion"))
         healthz += data["observe"]["kube_proxy_healthz"]
+        periods += period != 30.0
         from_dict(data, f"random {seed}")
-    assert 10 < scale_downs < 90 and 3 < grace < 50 and 10 < healthz < 90
+    assert 10 < scale_downs < 90 and 3 < grace < 50 and 10 < healthz < 90 and 10 < periods < 90
 
 
 def test_random_seed_1_with_its_scale_down_keeps_every_true_window() -> None:

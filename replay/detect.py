@@ -1286,7 +1286,8 @@ def windows_from(
             # read as a handover under a gate on by default only: had it been turned off,
             # kube-proxy's rules emptied with the last ready endpoint
             readings.append((False, None))
-        if _false_reason(*_reasons(lanes_), probe) in ("refused", "reset"):
+        refused = _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")  # read once
+        if refused:
             # the refusal under every other mode the node's looks allow (replay.modeshape)
             readings += [(True, r) for r in refusal_readings(state, svc, node, settings)[1:]]
         for by_default, refusal in readings:
@@ -1412,7 +1413,7 @@ def windows_from(
             also = _naming(also, cls, other)
         if (
             cls != PGBD
-            and _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")
+            and refused
             and True in refusal_readings(state, svc, node, settings)
             and rejected_uncounted(
                 state, svc, node, _reasons(lanes_), lanes_.health, probe, settings

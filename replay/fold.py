@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from gapwatch.replay import factrow as F
 from gapwatch.replay.facts_nodehealth import UNSYNCED
@@ -524,7 +524,8 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     slice_name = head[F.SLICE_NAME] or ""
     old = slices.get(slice_name, {})
     new: dict[str, tuple[int, int, str]] = {}
-    if head[F.OP] != "DELETED":
+    deleted = head[F.OP] == "DELETED"
+    if not deleted:
         for row in rows[1:]:
             new[row[F.NODE]] = (
                 row[F.SLICE_READY] or 0,
@@ -545,10 +546,11 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
     at_us, event_id = head[F.AT_US], head[F.EVENT_ID]
     _touch(state, svc, at_us)
     at_us = own_time(state.own, ("slice", svc), ("slice", svc), at_us, head[F.SRC_US])
-    _entered_ready(state, svc, slice_name, rows, head[F.OP] == "DELETED", at_us)
-    state.slice_ready_on[(svc, slice_name)] = {
-        row[F.NODE]: _named(row) for row in (rows[1:] if head[F.OP] != "DELETED" else ())
-    }
+    # each node row's ready pods (none of a deletion's), split once for both readers
+    named = [] if deleted else [_named(row) for row in rows[1:]]
+    _entered_ready(state, svc, slice_name, named, at_us)
+    ready_on = {} if deleted else dict(zip((row[F.NODE] for row in rows[1:]), named, strict=True))
+    state.slice_ready_on[(svc, slice_name)] = ready_on
     nodes = state.service_nodes.setdefault(svc, set())
     single = len(slices) == 1  # the usual case: one slice per Service
     for node in sorted(old.keys() | new.keys()):
@@ -565,7 +567,8 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
         counts = state.ready_counts.setdefault((svc, node), [])
         if not counts or counts[-1][1] != ready:
             counts.append((max(at_us, counts[-1][0]) if counts else at_us, ready))
-        on_node = _ready_on(state, svc, slices, node)
+        # one slice: its own version's pods, what `_ready_on` unites over the Service's slices
+        on_node = ready_on.get(node, _NO_PODS) if single else _ready_on(state, svc, slices, node)
         if on_node is not None and len(on_node) != ready:
             on_node = None  # a slice row that did not name them all
         sets = state.ready_sets.setdefault((svc, node), [])
@@ -576,9 +579,14 @@ def _apply_slice(state: FoldState, rows: list[Sequence[Any]]) -> None:
 def _named(row: Sequence[Any]) -> frozenset[str] | None:
     """A slice row's ready pods on its node (None: counted but not named)."""
     names = row[F.SLICE_READY_PODS]
-    if names is None and row[F.SLICE_READY]:
-        return None
-    return frozenset(p for p in (names or "").split(",") if p)
+    if not names:
+        return None if names is None and row[F.SLICE_READY] else _NO_PODS
+    pods = frozenset(names.split(","))
+    return pods - _NO_NAME if "" in pods else pods
+
+
+_NO_PODS: frozenset[str] = frozenset()
+_NO_NAME = frozenset(("",))
 
 
 def _ready_on(
@@ -598,16 +606,15 @@ def _entered_ready(
     state: FoldState,
     svc: ServiceRef,
     slice_name: str,
-    head_and_nodes: list[Sequence[Any]],
-    deleted: bool,
+    named: list[frozenset[str] | None],
     at_us: int,
 ) -> None:
-    """Record when pods entered this slice as ready (rows that name them: SLICE_READY_PODS;
-    NULL there with ready endpoints counted: facts written before they were named, unknown)."""
-    rows = [] if deleted else head_and_nodes[1:]
-    if any(r[F.SLICE_READY_PODS] is None and r[F.SLICE_READY] for r in rows):
+    """Record when pods entered this slice as ready (`named`: its node rows' `_named`, none
+    for a deletion; rows that name them: SLICE_READY_PODS; NULL there with ready endpoints
+    counted, None in `named`: facts written before they were named, unknown)."""
+    if None in named:
         return
-    now = frozenset(p for r in rows for p in (r[F.SLICE_READY_PODS] or "").split(",") if p)
+    now: frozenset[str] = frozenset().union(*cast(list[frozenset[str]], named))
     key = (svc, slice_name)
     placed = state.service_pods.get(svc, {})
     for pod in now - state.ready_listed.get(key, frozenset()):

@@ -63,6 +63,8 @@ def spans(
 ) -> tuple[list[Iv], list[Iv]]:
     """`(quiet_spans(looks, ...), unbegun_spans(looks, ...))` of the node `where` (cluster,
     node), carried on from the last call's (module docstring)."""
+    if not looks:  # no metrics scraped (sync_index gives a new empty list each time): none
+        return [], []
     key = (span_us, skew_us)
     was = state.memo.sync_spans.get(where)
     if was is None or was.looks is not looks or was.read > len(looks) or was.key != key:

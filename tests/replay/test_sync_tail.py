@@ -103,3 +103,18 @@ def test_a_find_reads_only_the_new_looks(monkeypatch: pytest.MonkeyPatch) -> Non
         synccount.quiet_spans(looks, SPAN, SKEW),
         synccount.unbegun_spans(looks, SPAN, SKEW),
     )
+
+
+def test_no_looks_keep_no_trail() -> None:
+    """A node whose kube-proxy metrics were never scraped (replay.sync_index gives a new empty
+    list each time, so a trail of it could never be carried on): no spans and nothing kept;
+    its first looks are read whole."""
+    state = FoldState()
+    assert sync_tail.spans(state, _WHERE, [], SPAN, SKEW) == ([], [])
+    assert _WHERE not in state.memo.sync_spans
+    looks: list[SyncLook] = []
+    _grown([(30, 1, 5, 1, False, True, 1)] * 5, looks)
+    assert sync_tail.spans(state, _WHERE, looks, SPAN, SKEW) == (
+        synccount.quiet_spans(looks, SPAN, SKEW),
+        synccount.unbegun_spans(looks, SPAN, SKEW),
+    )

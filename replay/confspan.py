@@ -14,13 +14,15 @@ process that started later (`process_start_time_seconds`).
 
 from __future__ import annotations
 
+from gapwatch.replay import sync_seen
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.proxy import REFUSED
 
 
 def latest_restarts(state: FoldState, cluster: str) -> dict[str, int]:
     """Each node of `cluster` -> the latest instant its kube-proxy was seen restarting (memoized
-    per refresh: one pass over the cluster's health and metrics lanes)."""
+    per refresh: one pass over the cluster's health lanes; each node's metrics lane carried on
+    from its last read, replay.sync_seen)."""
     known = state.memo.restarts.get(cluster)
     if known is not None:
         return known
@@ -32,10 +34,12 @@ def latest_restarts(state: FoldState, cluster: str) -> dict[str, int]:
             if sample.value in REFUSED:
                 out[node] = max(out.get(node, sample.at_us), sample.at_us)
                 break
-    for (where, node), looks in state.syncs.items():
-        if where != cluster:
+    for where in state.syncs:
+        if where[0] != cluster:
             continue
-        started = max((look.process_us for look in looks if look.process_us), default=None)
+        node = where[1]
+        # (carried on from the node's last read: replay.sync_seen)
+        started = sync_seen.seen(state, where).started_us
         if started is not None:
             out[node] = max(out.get(node, started), started)
     state.memo.restarts[cluster] = out

@@ -251,6 +251,9 @@ class Memo:
     #: replay.sync_index: per (cluster, node), the node's looks, how many were read and
     #: `syncs.index_looks` of them: kept by `clear` like `lane_pte`
     sync_index: dict[tuple[str, str], tuple[list[Any], int, Any]] = field(default_factory=dict)
+    #: replay.sync_seen: per (cluster, node), the node's looks, how many were read and what
+    #: they stated (gate values, latest process start): kept by `clear` like `lane_pte`
+    sync_seen: dict[tuple[str, str], tuple[list[Any], int, Any]] = field(default_factory=dict)
     #: replay.checkpoint.lane_versions per (Service, the settings they were read under)
     versions: dict[tuple[ServiceRef, Any], dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     #: replay.proxy.probe_period per Service (a scan of its nodes' lanes, read per node)

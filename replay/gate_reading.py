@@ -5,7 +5,7 @@ node): the output says on how many nodes it was measured and what each stated. P
 
 from __future__ import annotations
 
-from gapwatch.replay import gateconf
+from gapwatch.replay import gateconf, sync_seen
 from gapwatch.replay.assumptions import DetectSettings
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.measure import Measured
@@ -36,11 +36,7 @@ def gate_reading(state: FoldState, cluster: str, settings: DetectSettings) -> Me
         defaults = {float(v is None or v >= (1, 26)) for v in versions.values()}
         return Measured(NAME, defaults.pop() if len(defaults) == 1 else None, 0, ASSUMED)
     scrapes = sum(
-        1
-        for (where, _node), lane in state.syncs.items()
-        if where == cluster
-        for look in lane
-        if look.pte_gate is not None
+        sync_seen.seen(state, where).stated for where in state.syncs if where[0] == cluster
     )
     configs = sum(1 for _ in gateconf.statements(state, cluster, versions))
     said = [

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import islice
 
-from gapwatch.replay import gateconf
+from gapwatch.replay import gateconf, sync_seen
 from gapwatch.replay.assumptions import US, DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample, lb_facing, sorted_lane
 from gapwatch.replay.lags import proxy_extent
@@ -104,19 +104,18 @@ def gate_stated(state: FoldState, cluster: str, node: str | None = None) -> bool
     if key in memo:
         return memo[key]
     if node is None:
+        # (each node's gate values carried on from its last read: replay.sync_seen)
         seen = {
-            look.pte_gate
-            for (where, _node), lane in state.syncs.items()
-            if where == cluster
-            for look in lane
-            if look.pte_gate is not None
+            gate
+            for where in state.syncs
+            if where[0] == cluster
+            for gate in sync_seen.seen(state, where).gates
         }
         if state.proxy_confs:
             seen.update(gateconf.statements(state, cluster, versions_of(state, cluster)))
     else:  # the node's own lanes (read per node of a refresh: no pass over the others)
         version = _version(state.node_versions.get((cluster, node)))
-        lane = state.syncs.get((cluster, node), ())
-        seen = {look.pte_gate for look in lane if look.pte_gate is not None}
+        seen = set(sync_seen.seen(state, (cluster, node)).gates)
         from gapwatch.replay.confspan import restarted_since
 
         confs = state.proxy_confs.get((cluster, node), ())

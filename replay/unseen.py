@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from operator import attrgetter
 from typing import NamedTuple
 
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
@@ -35,6 +36,8 @@ from gapwatch.replay.signals import (
 )
 from gapwatch.replay.stillcounted import counted_until, ready_between
 from gapwatch.replay.syncs import SyncIndex, programmed
+
+_START = attrgetter("start")
 
 
 def hidden(
@@ -225,12 +228,13 @@ def _never_read(
     out: dict[int, int] = {}
     if not unbegun:
         return out
-    starts = [iv.start for iv in unbegun]
+    # (bisected by start, not through a list of every span's start: that list was a pass over
+    # the node's whole metrics history on every find, growing with it)
     for iv in periods:
         if iv.end >= HI:
             continue
         back = iv.end - hi_us
-        i = bisect_right(starts, iv.start - before_us - 1) - 1
+        i = bisect_right(unbegun, iv.start - before_us - 1, key=_START) - 1
         if i >= 0 and unbegun[i].start < iv.start - before_us and back + after_us < unbegun[i].end:
             out[iv.end_eid] = back
     return out

@@ -7,8 +7,11 @@ thresholds as `gapwatch import` sets them. The lines: --n observations of the be
 (benchmarks/observations.py) as NDJSON, or an NDJSON file of yours (`gapwatch export events`,
 `gapwatch simulate --out`). Steps: read (lines from the file), parse (`orjson.loads` of the line),
 validate (the storable checks and `from_dict`: the Observation), unique keys (the repeated-key
-check, recorder/uniquekeys.py, and its exact step alone on every line), prepare (the `events`
-row: the payload serialized, the dedupe hash), events `write_row` (binary COPY data, in memory),
+check, recorder/uniquekeys.py, and its exact step alone on every line), parse_line (all of
+those as the import runs them: since session 34 msgspec's typed decoder, recorder/linedecode.py,
+for the common line), prepare (the `events` row: the payload serialized, the dedupe hash; of
+validate's Observations, then of parse_line's, whose payload JSON the decoder may have kept),
+events `write_row` (binary COPY data, in memory),
 derive (replay.facts), facts `write_row`; then what handing rows to another process costs:
 pickling and unpickling (id, Observation) pairs, and the `events` rows (payload as the JSON text
 `prepare` made) with the child's `orjson.loads` of each payload, in batches of 5,000. No server.
@@ -38,7 +41,7 @@ from psycopg.copy import FileWriter
 from benchmarks.observations import generate
 from benchmarks.server import dsn
 from gapwatch.recorder.importer import IMPORT_GC_THRESHOLDS
-from gapwatch.recorder.ndjson import check_storable, dumps, read_lines
+from gapwatch.recorder.ndjson import RawLine, check_storable, dumps, parse_line, read_lines
 from gapwatch.recorder.observation import Observation, from_dict
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.uniquekeys import _Object, _walk, repeated_key
@@ -128,8 +131,15 @@ def main() -> None:
     steps.append(("unique keys (recorder/uniquekeys.py, as ingest runs it)", took))
     took, _ = timed(args.passes, unique_exact)
     steps.append(("  its exact step on every line instead (what the colon count spares)", took))
+    took, parsed = timed(
+        args.passes, lambda: [parse_line(RawLine(i, line), "f") for i, line in enumerate(lines)]
+    )
+    steps.append(("parse_line: the above as the import runs them (the line's Observation)", took))
+    assert all(isinstance(obs, Observation) for obs in parsed)
     took, rows = timed(args.passes, lambda: [prepare(obs)[1] for obs in observations])
-    steps.append(("prepare (payload JSON, dedupe hash)", took))
+    steps.append(("prepare (payload JSON, dedupe hash) of validate's Observations", took))
+    took, rows = timed(args.passes, lambda: [prepare(obs)[1] for obs in parsed])
+    steps.append(("prepare of parse_line's, as the import runs it", took))
     took, _ = timed(args.passes, lambda: encode(cur, copy_types(events, EVENT_COLUMNS), rows))
     steps.append(("events write_row (binary COPY data)", took))
     pairs = list(enumerate(observations, start=1))

@@ -51,7 +51,9 @@ NodePort (none) keeps its NodePort probes, as the recorder's fallback does.
 `--with-metrics`, `--with-configz` and `--with-cloudtrail` (off by default: the headline figure is
 without them) let the simulator also observe kube-proxy's sync metrics on the probe grid, its
 /configz (its ProxyTerminatingEndpoints gate as configured) and the CCM's CloudTrail calls
-(recorder/sim/evidence.py); with `--random` or with the preset sweep.
+(recorder/sim/evidence.py); with `--random` or with the preset sweep. The metrics are scraped on
+the probe grid unless `--set observe.kube_proxy_metrics_interval_s=15` sets the recorder's
+`metrics_interval_s` (deploy/'s node agent: 15 s).
 `--mixed-proxy` lets the randomized runs draw kube-proxy's configuration apart
 (recorder.sim.generate.with_mixed_proxy: IPVS with or without kubernetes#97081, the
 ProxyTerminatingEndpoints gate set apart on some nodes from the start or rolled out mid-run);

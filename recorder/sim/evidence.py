@@ -1,7 +1,9 @@
 """Optional observations that order an LB change against a kube-proxy change (off by default):
 
 - `observe.kube_proxy_metrics`: the prober scrapes every node's kube-proxy `/metrics` on the
-  probe grid (`ProxyMetrics`, as recorder.sources.kubeproxy stores a scrape):
+  probe grid, or every `observe.kube_proxy_metrics_interval_s` where that is set (the recorder's
+  `metrics_interval_s`; never more often than the probes) (`ProxyMetrics`, as
+  recorder.sources.kubeproxy stores a scrape):
   `kubeproxy_sync_proxy_rules_last_timestamp_seconds` (when the last rules sync ended) and
   `..._last_queued_timestamp_seconds` (when the last change asked for one), Unix seconds on
   kube-proxy's own clock, as upstream's `SetToCurrentTime()` writes them (the simulator's nodes
@@ -67,15 +69,23 @@ if TYPE_CHECKING:
     from gapwatch.recorder.sim.world import World
 
 
+def metrics_period_us(world: World) -> int:
+    """How often the prober scrapes /metrics: `observe.kube_proxy_metrics_interval_s`, or the
+    probe period where that is 0 or shorter (the recorder's scrapes ride its probe ticks)."""
+    o = world.s.observe
+    return us(max(o.kube_proxy_metrics_interval_s, o.kube_proxy_period_s))
+
+
 def hold_us(world: World) -> int:
     """How much later than real time the run releases observations: a probe period (a node's
     last look, emitted when the prober drops it: recorder.sim.observe) and, with options, a
-    second more (the look before a change, CloudTrail's truncated eventTime)."""
+    scrape period and a second more (the look before a change, emitted a scrape later;
+    CloudTrail's truncated eventTime)."""
     o = world.s.observe
     period = us(o.kube_proxy_period_s)
     if not (o.kube_proxy_metrics or o.cloudtrail):
         return period
-    return period + 1_000_000
+    return (metrics_period_us(world) if o.kube_proxy_metrics else period) + 1_000_000
 
 
 def _last(times: list[int], since_us: int, at_us: int) -> int | None:
@@ -88,7 +98,7 @@ class MetricsScraper:
 
     def __init__(self, world: World) -> None:
         self.w = world
-        self.period = us(world.s.observe.kube_proxy_period_s)
+        self.period = metrics_period_us(world)
         self.rng = random.Random(f"prober-metrics-{world.seed}")
         #: per node: when its current kube-proxy process began answering, the last look emitted
         self.answering: dict[str, int] = {}

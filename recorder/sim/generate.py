@@ -140,26 +140,45 @@ def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
     return data
 
 
-#: kube-proxy's sync period (`syncPeriod`, `--iptables-sync-period`): the default 30 s
-#: (pkg/proxy/apis/config/v1alpha1/defaults.go; OpenShift's `iptablesSyncPeriod` default too)
-#: on most clusters, else log-uniform from 10 s to 1 h, the span of the values the flag's own
-#: help and OpenShift's docs give as examples ('5s', '1m', '2h22m'; '30s', '2m'); how often a
-#: cluster sets its own is gapwatch's choice (no survey is published)
+#: kube-proxy's sync period (`syncPeriod`, `--iptables-sync-period`) per cluster, from what is
+#: shipped (docs/simulator.md, "kube-proxy's sync period: what is shipped"): the upstream
+#: default 30 s (pkg/proxy/apis/config/v1alpha1 and v1alpha2 defaults.go) wherever nothing sets
+#: it (kubeadm, k3s, EKS's kube-proxy-config, AKS, whose APIs offer no period); 1 m where the
+#: cluster came up by kube-up's GCE scripts (cluster/gce/gci/configure-helper.sh
+#: `--iptables-sync-period=1m`, as GKE's kube-proxy manifests carry it); else one an operator set,
+#: log-uniform 10 s-1 h in whole seconds (the span of the flag's examples, '5s', '1m', '2h22m').
+#: No public source gives how many clusters are of each kind: both shares are stress choices,
+#: parameters of `draw_sync_period`.
 SYNC_PERIOD_DEFAULT_S = 30.0
-SYNC_PERIOD_SET_P = 0.4
+SYNC_PERIOD_KUBE_UP_S = 60.0
+SYNC_PERIOD_KUBE_UP_P = 0.25
+SYNC_PERIOD_SET_P = 0.1
 SYNC_PERIOD_RANGE_S = (10.0, 3600.0)
 
 
-def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    """`data` with kube-proxy's sync period drawn per cluster from its own generator (so every
-    other draw stays what it was): its health timeout is twice it (recorder.sim.proxyhealth)
-    and its /configz states it (recorder.sim.evidence)."""
-    rng = random.Random(f"gapwatch-random-sync-period-{seed}")
-    period = SYNC_PERIOD_DEFAULT_S
-    if rng.random() < SYNC_PERIOD_SET_P:
+def draw_sync_period(
+    rng: random.Random,
+    *,
+    kube_up_p: float = SYNC_PERIOD_KUBE_UP_P,
+    set_p: float = SYNC_PERIOD_SET_P,
+) -> float:
+    """One cluster's kube-proxy sync period (seconds): set by an operator with `set_p`
+    (log-uniform in SYNC_PERIOD_RANGE_S), kube-up's 1 m with `kube_up_p`, else the default."""
+    u = rng.random()
+    if u < set_p:
         lo, hi = SYNC_PERIOD_RANGE_S
-        period = float(round(lo * (hi / lo) ** rng.random()))
-    data["kube_proxy"]["sync_period_s"] = period
+        return float(round(lo * (hi / lo) ** rng.random()))
+    if u < set_p + kube_up_p:
+        return SYNC_PERIOD_KUBE_UP_S
+    return SYNC_PERIOD_DEFAULT_S
+
+
+def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`data` with kube-proxy's sync period drawn per cluster (`draw_sync_period`) from its own
+    generator (so every other draw stays what it was): its health timeout is twice it
+    (recorder.sim.proxyhealth) and its /configz states it (recorder.sim.evidence)."""
+    rng = random.Random(f"gapwatch-random-sync-period-{seed}")
+    data["kube_proxy"]["sync_period_s"] = draw_sync_period(rng)
     return data
 
 

@@ -214,8 +214,11 @@ class Observe:
     poller_clock_offset_s: float = 0.0
     #: also probe kube-proxy's own /healthz (port 10256) on every node: ProxyNodeHealth
     kube_proxy_healthz: bool = False
-    #: also scrape kube-proxy's /metrics on the probe grid: ProxyMetrics (recorder.sim.evidence)
+    #: also scrape kube-proxy's /metrics: ProxyMetrics (recorder.sim.evidence)
     kube_proxy_metrics: bool = False
+    #: seconds between those scrapes (the recorder's `metrics_interval_s`: deploy/'s node agent
+    #: 15); 0 scrapes on the probe grid (every `kube_proxy_period_s`); never below that period
+    kube_proxy_metrics_interval_s: float = 0.0
     #: also read kube-proxy's /configz once per node: ProxyConfig (recorder.sim.evidence)
     kube_proxy_configz: bool = False
     #: how often the prober reads /configz again after its first read (deploy/'s

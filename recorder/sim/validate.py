@@ -88,6 +88,11 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "must be >= the probe and poll periods",
     )
     need(o.probe_timeout_s > 0, "observe.probe_timeout_s", "must be > 0")
+    need(
+        o.kube_proxy_metrics_interval_s >= 0,
+        "observe.kube_proxy_metrics_interval_s",
+        "must be >= 0",
+    )
     need(s.traffic.rps >= 0, "traffic.rps", "must be >= 0")
     need(s.traffic.request_duration_s >= 0, "traffic.request_duration_s", "must be >= 0")
     need(

@@ -1,15 +1,22 @@
 """The randomized generator draws kube-proxy's sync period per cluster
-(recorder.sim.generate.with_sync_period): the published default, 30 s, on most clusters, else a
-period from 10 s to 1 h; the run's health timeout is twice the drawn period
-(recorder.sim.proxyhealth) and its /configz answers state it (recorder.sim.evidence)."""
+(recorder.sim.generate.with_sync_period): the published default, 30 s, on most clusters,
+kube-up's 1 m on some, else a period an operator set, from 10 s to 1 h; the run's health timeout
+is twice the drawn period (recorder.sim.proxyhealth) and its /configz answers state it
+(recorder.sim.evidence)."""
 
 from __future__ import annotations
+
+import random
 
 from gapwatch.recorder.observation import validate
 from gapwatch.recorder.sim import from_dict, run
 from gapwatch.recorder.sim.generate import (
     SYNC_PERIOD_DEFAULT_S,
+    SYNC_PERIOD_KUBE_UP_P,
+    SYNC_PERIOD_KUBE_UP_S,
     SYNC_PERIOD_RANGE_S,
+    SYNC_PERIOD_SET_P,
+    draw_sync_period,
     random_scenario,
 )
 from gapwatch.recorder.sim.proxyhealth import health_timeout_us
@@ -24,6 +31,7 @@ def test_the_draw_keeps_the_default_on_most_clusters_and_spans_the_range() -> No
     periods = [_period(seed) for seed in range(1, 201)]
     default = sum(p == SYNC_PERIOD_DEFAULT_S for p in periods)
     assert 100 <= default < 200  # most, not all
+    assert SYNC_PERIOD_KUBE_UP_S in periods
     lo, hi = SYNC_PERIOD_RANGE_S
     assert all(lo <= p <= hi for p in periods)
     assert min(periods) < SYNC_PERIOD_DEFAULT_S < max(periods)
@@ -45,3 +53,26 @@ def test_a_drawn_period_is_the_one_the_run_states_and_times_out_by() -> None:
     for o in configs:
         assert validate(o) == o
         assert o.payload["sync_period_s"] == period
+
+
+def test_the_draw_follows_what_is_shipped() -> None:
+    """The upstream default on most clusters, kube-up's (GCE, GKE) 1 m on about
+    SYNC_PERIOD_KUBE_UP_P of them, one an operator set on about SYNC_PERIOD_SET_P (docs/
+    simulator.md, "kube-proxy's sync period: what is shipped")."""
+    periods = [_period(seed) for seed in range(1, 2001)]
+    n = len(periods)
+    kube_up = sum(p == SYNC_PERIOD_KUBE_UP_S for p in periods) / n
+    default = sum(p == SYNC_PERIOD_DEFAULT_S for p in periods) / n
+    assert abs(kube_up - SYNC_PERIOD_KUBE_UP_P) < 0.04
+    assert abs(default - (1 - SYNC_PERIOD_KUBE_UP_P - SYNC_PERIOD_SET_P)) < 0.04
+    assert abs((1 - kube_up - default) - SYNC_PERIOD_SET_P) < 0.04
+
+
+def test_the_shares_are_parameters() -> None:
+    rng = random.Random(7)
+    assert {draw_sync_period(rng, kube_up_p=0, set_p=0) for _ in range(50)} == {30.0}
+    assert {draw_sync_period(rng, kube_up_p=1, set_p=0) for _ in range(50)} == {60.0}
+    lo, hi = SYNC_PERIOD_RANGE_S
+    drawn = [draw_sync_period(rng, kube_up_p=0, set_p=1) for _ in range(200)]
+    assert all(lo <= p <= hi and p == int(p) for p in drawn)
+    assert min(drawn) < 60 and max(drawn) > 600  # log-uniform over the range

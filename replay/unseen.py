@@ -596,8 +596,10 @@ def pod_serves(
     up = exact_steps(changes, False)
     up, up_initial = backdated(up, listed, list_us)
     seen = [p.at_us for p in lane]
-    up = [s if s.value else _stopped(s, seen, status_us) for s in up]
-    up = shifted(_restarts(up, lane, seconds_us(settings.node_clock_s)))
+    clock_us = seconds_us(settings.node_clock_s)
+    finished = {p.event_id: p.finished_us for p in lane if p.finished_us is not None}
+    up = [s if s.value else _stopped(s, seen, status_us, finished, clock_us) for s in up]
+    up = shifted(_restarts(up, lane, clock_us))
     slice_us = seconds_us(settings.slice_lag_s)
     # the EndpointSlice follows the Pod within slice_us: kube-proxy gets the change that late
     synced = programmed(
@@ -631,12 +633,25 @@ def _restarts(up: list[Step], lane: Sequence[PodSample], clock_us: int) -> list[
     return out
 
 
-def _stopped(step: Step, seen: list[int], status_us: int) -> Step:
-    """A pod stopped after the last update that saw it up, at most `status_us` (the
-    pod_status_s assumption) before the update that says so."""
+def _stopped(
+    step: Step,
+    seen: list[int],
+    status_us: int,
+    finished: dict[int, int] | None = None,
+    clock_us: int = 0,
+) -> Step:
+    """A pod stopped after the last update that saw it up (from a stamp's second before it:
+    its write is known to the second at best, replay.owntime, as replay.podsup reads it) and
+    by the update that says so: where that update carries its kubelet's finishedAt
+    (`finished`, by event id), within [finishedAt - `clock_us`, finishedAt + 1 s +
+    `clock_us`) however late the report was seen (replay.deaths.death_span: a kubelet's status
+    writes queue behind its API rate limit), else at most `status_us` (the pod_status_s
+    assumption) before the update."""
     i = bisect_left(seen, step.latest)
-    before = seen[i - 1] if i > 0 else step.latest - status_us
-    return step._replace(earliest=max(before, step.latest - status_us))
+    before = seen[i - 1] - STAMP_RESOLUTION_US if i > 0 else step.latest - status_us
+    done = (finished or {}).get(step.event_id)
+    lo, hi = death_span(before, step.latest, done, clock_us, status_us)
+    return step._replace(earliest=lo, latest=hi)
 
 
 def listed_at(state: FoldState, svc: ServiceRef) -> int:

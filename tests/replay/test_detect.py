@@ -102,10 +102,12 @@ def test_inferred_when_only_the_watch_exists() -> None:
     found = detect(fold(FoldState(), facts_of(obs)), settings=settings)
     # kube-proxy opens by 11 s, the CCM registers no earlier than 12 s: no opening window;
     # the pod is gone at 41 s, the CCM deregisters no earlier than 42 s after 40 s. It stopped
-    # after the update at 40 s that saw it up, at the latest when the one at 41 s said so.
+    # after the update at 40 s that saw it up (written from a stamp's second before it, as
+    # replay.podsup reads it: replay.unseen `_stopped`), at the latest when the one at 41 s
+    # said so.
     assert [w.cls for w in found] == ["pod-gone-before-deregistered"]
     assert found[0].provenance == "inferred"
-    assert (found[0].start_earliest_us, found[0].start_latest_us) == (us(40), us(41))
+    assert (found[0].start_earliest_us, found[0].start_latest_us) == (us(39), us(41))
 
 
 def test_health_only_with_pte_keeps_terminating_pods_serving() -> None:

@@ -18,8 +18,8 @@ ready local pod, kube-proxy's rules all that while forwarded to a local endpoint
 refusal came from them: a local pod gone under its rules (detect's reading), not a REJECT.
 Before the first counting look the order's floor is the newest version written the lag bound
 before the refused look (as `held_at` bounds it), and nothing is claimed where that is one
-from before the node's first listing. No new number: `proxy_lag_max_s` and
-`watch_skew_s`.
+from before the node's first listing. No new number: kube-proxy's lag bound (replay.proxy
+`proxy_lag_hi`, as replay.rejected reads it) and `watch_skew_s`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.held import Versions, held_at
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.rejected import refused_look_us, rejected_reading
+from gapwatch.replay.proxy import proxy_lag_hi
+from gapwatch.replay.rejected import refused_look_us, rejected_possible
 
 
 def counted_through(
@@ -68,14 +69,15 @@ def rejected_uncounted(
     at_us: int,
     settings: DetectSettings,
 ) -> bool:
-    """The refused look a window starting by `at_us` reads its reason from may be kube-proxy's
-    REJECT (replay.rejected), and the node's health check does not show kube-proxy holding a
-    ready local endpoint from that look through `at_us` (`counted_through`)."""
-    if not rejected_reading(state, svc, node, looks, at_us, settings):
-        return False
+    """The refused look a window starting by `at_us` reads its reason from (`looks`: the
+    not-serving looks and their times) may be kube-proxy's REJECT (replay.rejected), and the
+    node's health check does not show kube-proxy holding a ready local endpoint from that look
+    through `at_us` (`counted_through`)."""
     look = refused_look_us(*looks, at_us)
+    if look is None or not rejected_possible(state, svc, node, (look, at_us), settings):
+        return False
     versions = state.ready_sets.get((svc, node), ())
-    if look is None or not versions:
+    if not versions:
         return True
-    lag_us, skew_us = seconds_us(settings.proxy_lag_max_s), seconds_us(settings.watch_skew_s)
+    lag_us, skew_us = proxy_lag_hi(state, svc, settings), seconds_us(settings.watch_skew_s)
     return not counted_through(health, versions, (look, max(look, at_us)), lag_us, skew_us)

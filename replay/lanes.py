@@ -73,7 +73,7 @@ from gapwatch.replay.signals import (
 from gapwatch.replay.sync_index import indexed
 from gapwatch.replay.synccount import by_sync, outside_quiet
 from gapwatch.replay.syncorder import brought_back, synced_on
-from gapwatch.replay.syncs import SyncIndex, programmed, reach_us
+from gapwatch.replay.syncs import SyncIndex, programmed, reach_us, read_early
 from gapwatch.replay.uncounted import forwarded_to_none
 from gapwatch.replay.unseen import backdated, excursions, listed_at, pod_serves, with_listing
 
@@ -343,7 +343,7 @@ def _gate_doubt(
     steps = endpoint_steps(state, svc, node, ("serving-terminating",))
     if not any(s.value for s in steps):
         return None
-    kept = t_and(tri_from_steps(_read_early(shifted(steps, lo, lag_hi), early_us), False), alive)
+    kept = t_and(tri_from_steps(read_early(shifted(steps, lo, lag_hi), early_us), False), alive)
     return Tri(kept.possible, []) if kept.possible else None
 
 
@@ -405,6 +405,10 @@ def inferred_forwarding(
     # kube-proxy's own metrics, where scraped, bound when each change was programmed
     reach = reach_us(settings)
     span = seconds_us(settings.sync_span_s)
+    # without them, kube-proxy may have read each change up to the watch skew before the
+    # recorder's watch delivered it (the watch skew's own definition)
+    early = 0 if looks.looks else seconds_us(settings.watch_skew_s)
+    fwd = read_early(fwd, early)
     forwarding = tri_from_steps(
         programmed(fwd, looks, lo, lag_hi, reach, span_us=span), fwd_initial
     )
@@ -419,7 +423,9 @@ def inferred_forwarding(
             per_pod = constant(True)
             break
         known = with_listing(state, svc, pod, lane, listed, list_us)
-        serves = pod_serves(known, accept, listed, lo, lag_hi, settings, looks, reach, seen)
+        serves = pod_serves(
+            known, accept, listed, lo, lag_hi, settings, looks, reach, seen, early_us=early
+        )
         per_pod = t_or(per_pod, serves)
     # only the metrics bound both ends: a health 503 (complete False) says "not yet" only
     return t_and(forwarding, per_pod), any(x.complete for x in looks.looks)
@@ -495,14 +501,3 @@ def _ready_times(state: FoldState, svc: ServiceRef, node: str) -> list[list[int]
     return [
         [p.at_us for p in lane if p.state == "ready"] for _, lane, _ in pod_lanes(state, svc, node)
     ]
-
-
-def _read_early(steps: list[Step], reach_us: int) -> list[Step]:
-    """`steps` (changes of what kube-proxy forwards, from the slice's store times) each
-    possible from `reach_us` earlier (replay.syncs.reach_us: kube-proxy's watch may have read
-    the slice that much before the store's), never before the change before it was done."""
-    out: list[Step] = []
-    for step in steps:
-        floor = out[-1].latest if out else step.earliest - reach_us
-        out.append(step._replace(earliest=max(step.earliest - reach_us, floor)))
-    return out

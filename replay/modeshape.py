@@ -18,9 +18,11 @@ node's version nor its /configz `Mode: ipvs` says which IPVS it runs; /configz a
 
 What decides, from the node's own NodePort looks: a look taken where kube-proxy surely had no
 local endpoint to forward to, and the Service surely had a usable one elsewhere (so no REJECT:
-replay.rejected). kube-proxy programs a change within `proxy_lag_max_s` of the listing, which the
-recorder stores no earlier than it was written and at most `watch_skew_s` after, so "surely" is:
-from `proxy_lag_max_s` after the node's endpoints lane began listing none (before the node's
+replay.rejected). kube-proxy programs a change within its lag bound of the listing (replay.proxy
+`proxy_lag_hi`: measured from the probes, else 2 x the sync period the nodes' /configz stated,
+else `proxy_lag_max_s`), which the recorder stores no earlier than it was written and at most
+`watch_skew_s` after, so "surely" is: from that bound after the node's endpoints lane began
+listing none (before the node's
 first sample no slice named it: none since the Service's first listing) to `watch_skew_s`
 before it listed one again. There
 
@@ -52,7 +54,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import REFUSED, gate_stated, pte_stated
+from gapwatch.replay.proxy import REFUSED, gate_stated, proxy_lag_hi, pte_stated
 from gapwatch.replay.proxymode import REFUSED_IS_RULES, stated_mode
 from gapwatch.replay.rejected import refused_look_us, rejected_possible
 from gapwatch.replay.signals import HI, value_at
@@ -92,7 +94,7 @@ def no_local_answers(
     listed = min(lane[0].at_us for lane in lanes)  # before the first listing nothing is known
     stretches = _none_stretches(state.endpoints.get((svc, node), []), listed)
     health = state.probes["health"].get((svc, node), [])
-    lag, skew = seconds_us(settings.proxy_lag_max_s), seconds_us(settings.watch_skew_s)
+    lag, skew = proxy_lag_hi(state, svc, settings), seconds_us(settings.watch_skew_s)
     # the prober's period: a sample's look after the last look that gave the old answer
     period = max((s.at_us - s.prev_us for s in looks if s.prev_us is not None), default=None)
     # the last look that gave the lane's newest answer (a lane stores changes only)
@@ -157,9 +159,9 @@ def refused_as_rules(
     is gone, under `reading` (None: the node's first, `refusal_readings`). Under IPVS before
     kubernetes#97081 too where kube-proxy surely had a local endpoint programmed when it
     refused: the node's endpoints listed a usable one (ready; serving-terminating where the
-    gate is stated on) from `proxy_lag_max_s` before the look to the watch skew after `at_us`
-    (the look stands for the unstored repeats up to it), so the virtual server had its real
-    server."""
+    gate is stated on) from kube-proxy's lag bound (`proxy_lag_hi`) before the look to the
+    watch skew after `at_us` (the look stands for the unstored repeats up to it), so the
+    virtual server had its real server."""
     if reading is None:
         reading = refusal_readings(state, svc, node, settings)[0]
     if reading:
@@ -174,7 +176,7 @@ def refused_as_rules(
     stated = pte_stated(state, svc.cluster, node, settings) or gate_stated(state, svc.cluster, node)
     usable = ("ready", "serving-terminating") if stated else ("ready",)
     eps = state.endpoints.get((svc, node), [])
-    lo = look - seconds_us(settings.proxy_lag_max_s)
+    lo = look - proxy_lag_hi(state, svc, settings)
     hi = max(look, at_us) + seconds_us(settings.watch_skew_s)
     k = bisect_right(eps, lo, key=AT_US) - 1
     if k < 0:

@@ -11,12 +11,14 @@ rules that forward to a local pod at all. detect reads a refused look as those r
 (`pod-gone-before-deregistered`) only where this cannot be.
 
 kube-proxy programs the REJECT at its sync after the listing lost the last usable endpoint
-and lifts it at its sync after one is listed again, each within `proxy_lag_max_s` of the
-change; the recorder stores a listing up to `watch_skew_s` after it was written. A lane
+and lifts it at its sync after one is listed again, each within kube-proxy's lag bound of the
+change (replay.proxy `proxy_lag_hi`: measured from the probes, else 2 x the sync period the
+nodes' /configz stated, else `proxy_lag_max_s`); the recorder stores a listing up to
+`watch_skew_s` after it was written. A lane
 stores a look when its answer changed, so a refused look stands for every look until the
 window's start (`until_us`) that the prober did not store. So the refusal read at `until_us`
 from a look at `look_us` may be a REJECT where, at some instant in
-[look_us - proxy_lag_max_s, until_us + watch_skew_s], no node of the Service listed a ready
+[look_us - that bound, until_us + watch_skew_s], no node of the Service listed a ready
 endpoint, nor a serving-terminating one unless the node's kube-proxy surely runs with
 ProxyTerminatingEndpoints (which a kube-proxy before 1.28 without the gate does not read:
 KEP-1669).
@@ -31,7 +33,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.proxy import pte_sure
+from gapwatch.replay.proxy import proxy_lag_hi, pte_sure
 from gapwatch.replay.signals import value_at
 
 #: the values of a NodePort or health look that say the node served
@@ -59,7 +61,7 @@ def rejected_possible(
     """The Service may have had no usable endpoint anywhere for kube-proxy on `node` while it
     refused from the look at `look[0]` through `look[1]`: a refusal there may be its REJECT
     (module docstring)."""
-    lo = look[0] - seconds_us(settings.proxy_lag_max_s)
+    lo = look[0] - proxy_lag_hi(state, svc, settings)
     hi = max(look) + seconds_us(settings.watch_skew_s)
     usable = ("ready", "serving-terminating") if pte_sure(state, svc.cluster, node, settings) \
         else ("ready",)  # fmt: skip
@@ -74,17 +76,3 @@ def rejected_possible(
     return any(
         not any(value_at(lane, t) in usable for lane in lanes) for t in sorted(instants) if t < hi
     )
-
-
-def rejected_reading(
-    state: FoldState,
-    svc: ServiceRef,
-    node: str,
-    looks: tuple[Sequence[Sample], Sequence[int]],
-    at_us: int,
-    settings: DetectSettings,
-) -> bool:
-    """The refused look a window starting by `at_us` reads its reason from (`looks`: the
-    not-serving looks and their times) may be kube-proxy's REJECT (`rejected_possible`)."""
-    look = refused_look_us(*looks, at_us)
-    return look is not None and rejected_possible(state, svc, node, (look, at_us), settings)

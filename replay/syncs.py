@@ -124,6 +124,17 @@ def reach_us(settings: DetectSettings) -> int:
     return seconds_us(settings.watch_skew_s) + seconds_us(settings.clock_skew_s)
 
 
+def read_early(steps: list[Step], reach_us: int) -> list[Step]:
+    """`steps` (changes of what kube-proxy forwards, from the store's times) each possible from
+    `reach_us` earlier (kube-proxy's watch may have read the object that much before the
+    store's), never before the change before it was done."""
+    out: list[Step] = []
+    for step in steps:
+        floor = out[-1].latest if out else step.earliest - reach_us
+        out.append(step._replace(earliest=max(step.earliest - reach_us, floor)))
+    return out
+
+
 def index_looks(looks: Sequence[SyncLook]) -> SyncIndex:
     times = [look.at_us for look in looks]
     if times == sorted(times):

@@ -35,7 +35,7 @@ from gapwatch.replay.signals import (
     union,
 )
 from gapwatch.replay.stillcounted import counted_until, ready_between
-from gapwatch.replay.syncs import SyncIndex, programmed
+from gapwatch.replay.syncs import SyncIndex, programmed, read_early
 
 _START = attrgetter("start")
 
@@ -575,15 +575,21 @@ def pod_serves(
     looks: Sequence[SyncLook] | SyncIndex = (),
     reach_us: int = 0,
     eps_times: Sequence[int] = (),
+    *,
+    early_us: int = 0,
 ) -> Tri:
     """One pod: kube-proxy has its endpoint (the pod forwardable, plus the EndpointSlice and
     kube-proxy lags, narrowed by the node's kube-proxy metrics `looks`: replay.syncs) and it is
-    still up (it stops before the Pod update that says so)."""
+    still up (it stops before the Pod update that says so). `early_us`: how much before the
+    recorder's watch kube-proxy's may have read the slice that followed each Pod update (the
+    update was written up to the watch skew before it was seen: replay.lanes
+    `inferred_forwarding`)."""
     list_us = seconds_us(settings.list_s)
     status_us = seconds_us(settings.pod_status_s)
     states = ("ready", "terminating") if "serving-terminating" in accept else ("ready",)
     fwd = exact_steps([(p.at_us, p.state in states, p.event_id) for p in lane], False)
     fwd, fwd_initial = backdated(fwd, listed, list_us)
+    fwd = read_early(fwd, early_us)
     # a crash and restart between two updates (podstate.restarted): down just before the
     # update that reports it, its bounds set by `_restarts`
     changes = [

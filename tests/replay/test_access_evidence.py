@@ -5,8 +5,10 @@ range holds the line.
 The cluster is tests/replay/test_logclock.py's (test_membership's rollout with n1's InternalIP):
 n1's only pod stops serving at 40 s and the CCM deregisters n1 at 43 s; the LB lane is CloudTrail
 membership alone (endpoint-driven: R possible, never definite), so the samples leave one
-uncertain window on n1 from 40 to 49 s. The lines are ALB entries in the field order of AWS's
-"Access log entries" guide, parsed by the real importer.
+uncertain window on n1 from 39.5 to 49 s (no kube-proxy metrics: kube-proxy's own watch may
+have delivered the slice seen at 40 s up to the 0.5 s watch skew before the recorder's). The
+lines are ALB entries in the field order of AWS's "Access log entries" guide, parsed by the
+real importer.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _bounds(w: Window) -> tuple[float, float, float, float]:
 
 def test_without_lines_the_window_is_uncertain() -> None:
     _state, (w,) = _run()
-    assert (w.node, w.certain, _bounds(w)) == ("n1", False, (40.0, 49.0, 40.0, 49.0))
+    assert (w.node, w.certain, _bounds(w)) == ("n1", False, (39.5, 49.0, 39.5, 49.0))
 
 
 def test_a_failed_request_makes_its_window_certain() -> None:
@@ -53,7 +55,7 @@ def test_a_failed_request_makes_its_window_certain() -> None:
     # gap began by 42 s and lasted past 41 s; the outer bounds stay the samples'
     state, (w,) = _run(alb_502(41))
     assert w.certain
-    assert _bounds(w) == (40.0, 42.0, 41.0, 49.0)
+    assert _bounds(w) == (39.5, 42.0, 41.0, 49.0)
     assert w.cls == "closed-before-deregistered"
     (n,) = counted(state, [w], SETTINGS)
     assert n.failed_requests == 1 and n.certain
@@ -62,7 +64,7 @@ def test_a_failed_request_makes_its_window_certain() -> None:
 def test_several_failed_requests_widen_the_sure_range() -> None:
     _state, (w,) = _run(alb_502(41), alb_502(44), alb_502(47))
     assert w.certain
-    assert _bounds(w) == (40.0, 42.0, 47.0, 49.0)
+    assert _bounds(w) == (39.5, 42.0, 47.0, 49.0)
     assert w.duration_min_s == 5.0
 
 
@@ -70,20 +72,21 @@ def test_a_line_outside_every_window_proves_nothing() -> None:
     # at 60 s the node is deregistered: no window there (a failure that was no race, or a
     # clock the lines cannot estimate), and the window at 40-49 s gains nothing from it
     _state, (w,) = _run(alb_502(60))
-    assert (w.certain, _bounds(w)) == (False, (40.0, 49.0, 40.0, 49.0))
+    assert (w.certain, _bounds(w)) == (False, (39.5, 49.0, 39.5, 49.0))
 
 
 def test_a_log_clock_ahead_is_read_on_the_estimated_offset() -> None:
     # seven failures at 41-47 s logged 15 s ahead (56-62 s): replay.logclock estimates
-    # +12..+17 s, and on that clock each line's dispatch lies in [t - 17, t + 1 - 12] s: the
-    # window holds them all. Without the estimate (access_clock_max_s 0) they lie after it.
+    # +12..+17.5 s (the window from 39.5 s), and on that clock each line's dispatch lies in
+    # [t - 17.5, t + 1 - 12] s: the window holds them all, surely to 62 - 17.5 s. Without the
+    # estimate (access_clock_max_s 0) they lie after it.
     lines = [alb_502(t + 15) for t in range(41, 48)]
     _state, (w,) = _run(*lines)
     assert w.certain
-    assert _bounds(w) == (40.0, 45.0, 45.0, 49.0)
+    assert _bounds(w) == (39.5, 45.0, 44.5, 49.0)
     state = fold(FoldState(), facts_of(_history(*lines)))
     (off,) = detect(state, settings=replace(SETTINGS, access_clock_max_s=0.0))
-    assert (off.certain, _bounds(off)) == (False, (40.0, 49.0, 40.0, 49.0))
+    assert (off.certain, _bounds(off)) == (False, (39.5, 49.0, 39.5, 49.0))
 
 
 def test_late_lines_prove_the_cached_window_as_detect_does() -> None:
@@ -157,8 +160,8 @@ def test_a_proof_that_grows_rereads_its_window_and_one_that_does_not_keeps_it() 
     cache: node_cache.Cache = {}
     services = lb_facing(state)
     (w1,), _r, _l = compute(state, services, SETTINGS, cache=cache)
-    assert _bounds(w1) == (40.0, 42.0, 41.0, 49.0)
-    for batch, bounds in ((later, (40.0, 42.0, 47.0, 49.0)), (outside, (40.0, 42.0, 47.0, 49.0))):
+    assert _bounds(w1) == (39.5, 42.0, 41.0, 49.0)
+    for batch, bounds in ((later, (39.5, 42.0, 47.0, 49.0)), (outside, (39.5, 42.0, 47.0, 49.0))):
         state = fold(state, batch)
         (stored,), _r, _l = compute(state, services, SETTINGS, cache=cache)
         (found,) = detect(state, settings=SETTINGS)

@@ -4,7 +4,9 @@ log's clock is off the recorder's, where enough of them agree.
 
 The cluster is tests/replay/test_membership.py's rollout (literal Kubernetes objects and
 CloudTrail records through the real importer): n1's only pod stops serving at 40 s and the CCM
-deregisters n1 at 43 s, so a window on n1 may run from 40 s to 49 s. The access-log lines are
+deregisters n1 at 43 s, so a window on n1 may run from 39.5 s (no kube-proxy metrics: its own
+watch may have delivered the slice seen at 40 s up to the 0.5 s watch skew before the
+recorder's) to 49 s. The access-log lines are
 ALB entries in the field order of AWS's "Access log entries" guide (its HTTP example, with the
 LB's own 502: no target answer, request_processing_time -1), parsed by the real importer and
 tied to n1 by its InternalIP and the Service's NodePort 32999.
@@ -79,7 +81,7 @@ def _run(*lines: Observation) -> tuple[FoldState, list[Window]]:
 def test_lines_inside_the_window_estimate_nothing_and_are_counted() -> None:
     state, windows = _run(*(alb_502(t) for t in (41, 42, 44, 46, 48)))
     assert [(w.node, w.start_earliest_us, w.end_latest_us) for w in windows] == [
-        ("n1", seconds_us(at(40).timestamp()), seconds_us(at(49).timestamp()))
+        ("n1", seconds_us(at(39.5).timestamp()), seconds_us(at(49).timestamp()))
     ]
     (clock,) = log_clocks(state, windows, SETTINGS).values()
     assert (clock.lines, clock.outside, clock.estimated) == (5, 0, False)
@@ -91,8 +93,8 @@ def test_lines_inside_the_window_estimate_nothing_and_are_counted() -> None:
 
 def test_a_log_clock_ahead_is_estimated_from_the_lines_outside() -> None:
     """The LB's clock 15 s ahead: failures that happened at 41-47 s are logged at 56-62 s, after
-    the window on every reading. Each allows offsets [t - 49 - 1, t - 40 + 1] s; all seven
-    allow 12..17 s, none allows 0: the estimate is 12 s (the nearest 0, a lower bound), and
+    the window on every reading. Each allows offsets [t - 49 - 1, t - 39.5 + 1] s; all seven
+    allow 12..17.5 s, none allows 0: the estimate is 12 s (the nearest 0, a lower bound), and
     the window counts the seven lines over the whole range."""
     state, windows = _run(*(alb_502(t) for t in range(56, 63)))
     (clock,) = log_clocks(state, windows, SETTINGS).values()
@@ -100,7 +102,7 @@ def test_a_log_clock_ahead_is_estimated_from_the_lines_outside() -> None:
     assert (clock.offset_us, clock.lo_us, clock.hi_us) == (
         seconds_us(12),
         seconds_us(12),
-        seconds_us(17),
+        seconds_us(17.5),
     )
     assert "measured from 7 of 7 failed lines" in clock.describe(SETTINGS)
     assert [w.failed_requests for w in counted(state, windows, SETTINGS)] == [7]
@@ -110,11 +112,11 @@ def test_a_log_clock_behind_is_estimated_too() -> None:
     """20 s behind: failures at 41-47 s logged at 21-27 s, before the window opened."""
     state, windows = _run(*(alb_502(t) for t in range(21, 28)))
     (clock,) = log_clocks(state, windows, SETTINGS).values()
-    # line 21 allows [21-50, 21-39] = [-29, -18], line 27 [-23, -12]: both -23..-18
+    # line 21 allows [21-50, 21-38.5] = [-29, -17.5], line 27 [-23, -11.5]: both -23..-17.5
     assert (clock.offset_us, clock.lo_us, clock.hi_us) == (
-        seconds_us(-18),
+        seconds_us(-17.5),
         seconds_us(-23),
-        seconds_us(-18),
+        seconds_us(-17.5),
     )
     assert [w.failed_requests for w in counted(state, windows, SETTINGS)] == [7]
 
@@ -166,8 +168,9 @@ def test_the_store_counts_on_the_log_clock_and_assumptions_says_so(store_url: st
     """Through a real store (SQLite and PostgreSQL) and the CLI: the window's failed requests
     are counted on the estimated clock, and `gapwatch assumptions` names the offset and the
     lines it rests on. Under the default assumptions (the CCM may take 300 s) the window on n1
-    runs from 40 s to past 340 s, so the log 20 s behind (failures at 41-47 s logged at 21-27 s)
-    is what shows: -18 s, the nearest 0 of the offsets all seven lines allow."""
+    runs from 39.5 s (the watch skew before the slice was seen) to past 340 s, so the log 20 s
+    behind (failures at 41-47 s logged at 21-27 s) is what shows: -17.5 s, the nearest 0 of
+    the offsets all seven lines allow."""
     engine = make_engine(store_url)
     try:
         EventWriter(engine, derive=write_facts).write_all(
@@ -180,7 +183,7 @@ def test_the_store_counts_on_the_log_clock_and_assumptions_says_so(store_url: st
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in json.loads(result.output)["measured"]}
     clock = rows["access_log_clock_offset_s"]
-    assert (clock["value"], clock["samples"]) == (-18.0, 7)
+    assert (clock["value"], clock["samples"]) == (-17.5, 7)
     assert clock["provenance"].startswith("measured from 7 of 7 failed lines")
 
 

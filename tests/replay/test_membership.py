@@ -72,9 +72,10 @@ def test_deregistration_after_the_pod_stopped_gives_a_measured_lb_side() -> None
     found = detect(state, settings=SETTINGS)
     assert [(w.node, w.cls) for w in found] == [("n1", "closed-before-deregistered")]
     window = found[0]
-    # kube-proxy may close from 40 s; the LB may route until the call (43 s +-1 s of eventTime
-    # resolution) took effect, at most ccm_lag_max_s after: 49 s
-    assert (window.start_earliest_us, window.end_latest_us) == (us(40), us(49))
+    # kube-proxy may close from 39.5 s (the slice seen at 40 s, which its own watch may have
+    # delivered up to the 0.5 s watch skew before the recorder's); the LB may route until the
+    # call (43 s +-1 s of eventTime resolution) took effect, at most ccm_lag_max_s after: 49 s
+    assert (window.start_earliest_us, window.end_latest_us) == (us(39.5), us(49))
     # membership without a health check: R possible, never proven, so the window is not certain
     assert not window.certain
     _routed, lb_measured = routed_signal(state, REF, "n1", SETTINGS)
@@ -101,8 +102,9 @@ def test_a_known_health_check_makes_the_window_certain() -> None:
     assert len(found) == 1 and found[0].certain
     window = found[0]
     assert window.cls == "closed-before-deregistered"
-    # F surely false from 41 s; R surely true until the deregistration surely applied (42 + 2)
-    assert window.start_earliest_us == us(40) and window.start_latest_us == us(41)
+    # F possibly false from 39.5 s (the slice seen at 40 s less the watch skew) and surely
+    # from 41 s; R surely true until the deregistration surely applied (42 + 2)
+    assert window.start_earliest_us == us(39.5) and window.start_latest_us == us(41)
     assert window.end_earliest_us == us(44) and window.end_latest_us == us(49)
 
 

@@ -1179,9 +1179,12 @@ def windows_from(
         )
         if reopened is not None:
             also = _naming(also, cls, CBD)  # kube-proxy's close and reopening between two looks
-            if value_at(lanes_.eps, reopened) == "ready":
+            if value_at(lanes_.eps, reopened) == "ready" and value_at(
+                lanes_.reason_samples, reopened
+            ) not in ("refused", "reset"):
                 # the return listed a ready endpoint: the close, between the same two looks,
-                # may have landed after that listing, leaving it unprogrammed
+                # may have landed after that listing, leaving it unprogrammed (not where the
+                # look before it refused: the dead pod's rules stood, as `death_or_close` reads)
                 also = _naming(also, cls, RBF)
         if (
             cls == PGBD

@@ -95,8 +95,8 @@ from gapwatch.replay.undecided import (
     rules_gone_unordered,
     rules_left_unordered,
     times_of,
-    unseen_close,
     unseen_lb_excursion,
+    unseen_reopening,
     unseen_return,
 )
 from gapwatch.replay.unprogrammed_rise import registered_unprogrammed
@@ -1172,13 +1172,20 @@ def windows_from(
             # routed by failing open: owes nothing to the endpoints; a sure stretch from
             # the endpoint on (a probe, a sync count) does not order the LB's rise before it
             also = (*also, CBD)
-        if (
-            cls == PGBD
-            and not definite_here
-            and CBD not in also
-            and unseen_close(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
-        ):
-            also = (*also, CBD)  # kube-proxy's close and reopening between two looks
+        reopened = (
+            unseen_reopening(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
+            if cls == PGBD and not definite_here
+            else None
+        )
+        if reopened is not None:
+            also = _naming(also, cls, CBD)  # kube-proxy's close and reopening between two looks
+            if value_at(lanes_.eps, reopened) == "ready" and value_at(
+                lanes_.reason_samples, reopened
+            ) not in ("refused", "reset"):
+                # the return listed a ready endpoint: the close, between the same two looks,
+                # may have landed after that listing, leaving it unprogrammed (not where the
+                # look before it refused: the dead pod's rules stood, as `death_or_close` reads)
+                also = _naming(also, cls, RBF)
         if (
             cls == PGBD
             and not sure

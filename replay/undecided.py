@@ -11,7 +11,8 @@ Likewise a local pod's death against kube-proxy's close or the LB's unseen rise
 first ready endpoint (`opened_before_ready`), the LB's return between two looks against
 kube-proxy's side (`unseen_return`), and a NotReady a Node relist may have hidden
 against the class the stale lanes give (`hidden_not_ready`), kube-proxy's close and
-reopening between two probes against a local pod's later death (`unseen_close`), the LB's
+reopening between two probes against a local pod's later death (`unseen_close`; where the
+return listed a ready endpoint, the close may have landed after that listing too), the LB's
 rise against kube-proxy's removal of a dead pod's rules (`rules_left_unordered`), and
 kube-proxy's close against a replacement's listing inside the range (`listed_inside`).
 
@@ -273,6 +274,14 @@ def unseen_close(
     loss and opens again the same way after the return: a stretch no look saw, with the LB
     still routing (`closed-before-deregistered`); a local pod seen dying later does not order
     it against a kube-proxy that programmed neither change in time."""
+    return unseen_reopening(forwardable, looks_at, since_us, at_us, skew_us) is not None
+
+
+def unseen_reopening(
+    forwardable: Sequence[Step], looks_at: Sequence[int], since_us: int, at_us: int, skew_us: int
+) -> int | None:
+    """When the forwardable endpoints came back after a close no probe saw (`unseen_close`,
+    same arguments): the latest instant of the return; None where there was no such close."""
     for k in range(len(forwardable) - 1):
         lost, back = forwardable[k], forwardable[k + 1]
         if lost.value or not back.value:
@@ -281,8 +290,8 @@ def unseen_close(
             continue
         i = bisect_right(looks_at, lost.latest)
         if i == len(looks_at) or looks_at[i] > back.latest:
-            return True
-    return False
+            return back.latest
+    return None
 
 
 def listed_inside(eps: Sequence[Sample], since_us: int, at_us: int) -> bool:

@@ -40,6 +40,7 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.modeshape import refusal_readings, refused_as_rules
+from gapwatch.replay.nodealone import node_alone
 from gapwatch.replay.nodemark import marked_down
 from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import (
@@ -222,6 +223,12 @@ def classify(
         and _went_down(state, svc, node, at_us, until_us, settings, looks)
     ):
         return "node-not-ready"
+    if (
+        not lanes_.reason_samples
+        and not lanes_.health
+        and node_alone(state, svc, node, (lo, at_us), settings)
+    ):
+        return "node-not-ready"  # F could fall only with the Node, no probe (replay.nodealone)
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     # refused: the dead pod's rules, where kube-proxy's mode DROPs without them (replay.proxymode)
     # and the Service had a usable endpoint somewhere, else it may be its REJECT (replay.rejected)

@@ -23,10 +23,10 @@ from typing import Any
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.model import Window
 from tests.replay.builders import (
-    CLUSTER,
     at,
     eps,
     health_looks,
+    node_unknown,
     one_node,
     pod,
     polled,
@@ -38,31 +38,6 @@ MARK, NOT_READY, DROPPED = 150.53, 151.0, 151.02
 
 def _stamp(t: float) -> str:
     return at(t).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _node_unknown(t: float) -> Observation:
-    """n1's Node as the node controller writes it after the grace: every condition the kubelet
-    posted turned Unknown, `Kubelet stopped posting node status.`"""
-    condition = {
-        "type": "Ready",
-        "status": "Unknown",
-        "reason": "NodeStatusUnknown",
-        "message": "Kubelet stopped posting node status.",
-        "lastHeartbeatTime": _stamp(99),
-        "lastTransitionTime": _stamp(t),
-    }
-    payload = {
-        "metadata": {"name": "n1"},
-        "spec": {"providerID": "aws:///eu-west-1a/i-n1"},
-        "status": {
-            "conditions": [condition],
-            "nodeInfo": {"kubeletVersion": "v1.29.3", "kubeProxyVersion": "v1.29.3"},
-        },
-    }
-    return Observation(
-        observed_at=at(t), cluster=CLUSTER, source="k8s-watch", kind="Node", op="MODIFIED",
-        payload=payload, name="n1", resource_version="9001", node="n1",
-    )  # fmt: skip
 
 
 def _container(finished: float | None) -> dict[str, Any]:
@@ -104,7 +79,7 @@ def _stopped(mark: float, not_ready: float, *, finished: float | None = None) ->
             check_port=31805,
         ),
         _not_ready(mark, finished),
-        _node_unknown(not_ready),
+        node_unknown(not_ready, "n1"),
         eps(DROPPED, [("p1", "n1", "unready")]),
     ]
     return [w for w in windows_of(obs) if w.node == "n1"]
@@ -148,7 +123,7 @@ def test_a_node_that_answered_after_the_mark_was_up() -> None:
         *health_looks("n1", [1.0, 150.0, 150.8, 170.0], lambda t: 1 if t <= 150 else 0),
         _not_ready(MARK),
         eps(150.6, [("p1", "n1", "unready")]),
-        _node_unknown(NOT_READY),
+        node_unknown(NOT_READY, "n1"),
     ]
     (w,) = [w for w in windows_of(obs) if w.node == "n1"]
     assert w.certain

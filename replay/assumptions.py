@@ -195,8 +195,8 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption(
         "node_grace_s", "s",
         "how long a node may have been down before its Node object turns NotReady",
-        "kube-controller-manager --node-monitor-grace-period: 40 s before 1.29, 50 s from "
-        "1.29 (the larger)",
+        "kube-controller-manager --node-monitor-grace-period: 40 s before 1.32, 50 s from "
+        "1.32 (kubernetes/kubernetes#126287; the larger)",
         "health-check-node-port probes (a timeout: the node does not answer)",
     ),
     Assumption(

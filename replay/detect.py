@@ -40,6 +40,8 @@ from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.modeshape import refusal_readings, refused_as_rules
+from gapwatch.replay.nodealone import node_alone
+from gapwatch.replay.nodemark import marked_down
 from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import (
     NODE_DOWN,
@@ -172,12 +174,17 @@ def classify(
         return not any(answered_in(lane, min(removed, at_us), gone) for lane in looks)
 
     # (a node without a Node lane has no status to read: the usual case, read first)
+    looks = (lanes_.reason_samples, lanes_.health)
+    lo = at_us if since_us is None else since_us
     if (
         node_lane
         and (
             value_at(node_lane, at_us) in _NODE_DOWN
-            or _deleted_by(node_lane, at_us, settings, (lanes_.reason_samples, lanes_.health))
+            or _deleted_by(node_lane, at_us, settings, looks)
             or orphaned()
+            # the pods' fall in the start range was the node controller's mark of a NotReady
+            # seen up to the watch skew after it (replay.nodemark)
+            or marked_down(state, svc, node, (lo, at_us), settings, looks)
         )
         and not ran_on()
     ):
@@ -210,13 +217,18 @@ def classify(
         # kube-proxy closes after the EndpointSlice change it read, which the recorder may
         # see up to the watch skew later: an endpoint leaving seen that soon is the close's cause
         ready = ready and _ready_through(lanes_.eps, at_us, at_us + skew)
-    looks = (lanes_.reason_samples, lanes_.health)
     if (
         ready
         and until_us is not None
         and _went_down(state, svc, node, at_us, until_us, settings, looks)
     ):
         return "node-not-ready"
+    if (
+        not lanes_.reason_samples
+        and not lanes_.health
+        and node_alone(state, svc, node, (lo, at_us), settings)
+    ):
+        return "node-not-ready"  # F could fall only with the Node, no probe (replay.nodealone)
     reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at_us)
     # refused: the dead pod's rules, where kube-proxy's mode DROPs without them (replay.proxymode)
     # and the Service had a usable endpoint somewhere, else it may be its REJECT (replay.rejected)

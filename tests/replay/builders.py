@@ -76,6 +76,28 @@ def node(t: float, name: str, ready: bool = True, version: str = "v1.29.3") -> O
     )
 
 
+def node_unknown(t: float, name: str, version: str = "v1.29.3") -> Observation:
+    """The Node as the node controller writes it once the kubelet posted nothing for
+    node-monitor-grace-period: its Ready condition Unknown, `Kubelet stopped posting node
+    status.` (kube-controller-manager, pkg/controller/nodelifecycle `tryUpdateNodeHealth`)."""
+    condition = {
+        "type": "Ready",
+        "status": "Unknown",
+        "reason": "NodeStatusUnknown",
+        "message": "Kubelet stopped posting node status.",
+        "lastTransitionTime": at(t).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    payload = {
+        "metadata": {"name": name},
+        "spec": {"providerID": f"aws:///eu-west-1a/i-{name}"},
+        "status": {
+            "conditions": [condition],
+            "nodeInfo": {"kubeletVersion": version, "kubeProxyVersion": version},
+        },
+    }
+    return _k8s(t, "Node", "MODIFIED", payload, node=name)
+
+
 def node_deleted(t: float, name: str, ready: str = "Unknown") -> Observation:
     """The Node's deletion (`ready`: its Ready condition's status as the deletion carries it)."""
     payload: dict[str, Any] = {

@@ -119,8 +119,8 @@ class Kubelet:
         w.loop.after(min(exit_after, grace), self._exit, p, exit_after > grace)
 
     def _exit(self, p: PodState, killed: bool = False) -> None:
-        if p.gone or p.exited:
-            return
+        if p.gone or p.exited or not self._node_up(p):
+            return  # the container died with its node; a dead kubelet records no stop
         w = self.w
         if killed and p.serving:
             w.truth.pod_killed(p)  # SIGKILL: requests in flight are reset (a drain ends none)
@@ -136,8 +136,8 @@ class Kubelet:
         w.loop.after(w.s.kubelet.status_lag_s.sample_us(w.rng), self._status_exited, p)
 
     def _status_exited(self, p: PodState) -> None:
-        if p.gone:
-            return
+        if p.gone or not self._node_up(p):
+            return  # a dead kubelet writes nothing: the pod stays Terminating
         p.ready = False
         self._report(p)
         self.w.loop.after(self.w.s.kubelet.delete_lag_s.sample_us(self.w.rng), self.remove, p)

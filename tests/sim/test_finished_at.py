@@ -64,3 +64,21 @@ def test_a_node_that_went_down_reports_no_stop() -> None:
     pods = _pods([{"at_s": 100, "action": "node_down", "node": "NODE1"}], "NODE1")
     assert pods
     assert all(_terminated(o) == [] for o in pods)
+
+
+def test_a_node_that_goes_down_during_a_shutdown_reports_no_stop_after() -> None:
+    """A drain at 100 s starts the pod's graceful shutdown; the machine stops at 102 s, before the
+    container exits: the kubelet died with it, so no update reports the exit or removes the pod
+    (the pod stays Terminating until the node's pods are garbage-collected)."""
+    pods = _pods(
+        [
+            {"at_s": 100, "action": "drain", "node": "NODE1"},
+            {"at_s": 102, "action": "node_down", "node": "NODE1"},
+        ],
+        "NODE1",
+    )
+    down = pods[0].observed_at.replace(minute=1, second=42, microsecond=0)
+    after = [o for o in pods if o.observed_at >= down]
+    assert all(_terminated(o) == [] for o in after)
+    assert all(o.op != "DELETED" for o in after)
+    assert any(o.payload["metadata"].get("deletionTimestamp") for o in pods), "the drain asked"

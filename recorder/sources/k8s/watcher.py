@@ -44,7 +44,7 @@ from gapwatch.recorder.sources.k8s.resources import (
     to_observation,
 )
 from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, apply_event, diff_listed
-from gapwatch.recorder.sources.k8s.stream import list_page, watch_stream
+from gapwatch.recorder.sources.k8s.stream import MAX_LIST_BODY, list_page, watch_stream
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -60,6 +60,8 @@ class WatchSettings:
     read_timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
     list_timeout_s: float = 120.0
+    #: the longest answer of one LIST page (stream.MAX_LIST_BODY, 64 MiB)
+    max_list_bytes: int = MAX_LIST_BODY
     backoff: BackoffSettings = field(default_factory=BackoffSettings)
 
 
@@ -264,6 +266,8 @@ class ResourceWatcher:
                         self.path,
                         params,
                         timeout=self.settings.list_timeout_s,
+                        # the one-page LIST holds the whole collection: client-go reads it whole
+                        max_bytes=self.settings.max_list_bytes if paginate else 0,
                     )
                     now = self.clock()
                     meta = page.get("metadata") or {}

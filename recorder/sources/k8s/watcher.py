@@ -43,7 +43,14 @@ from gapwatch.recorder.sources.k8s.resources import (
     resource_version,
     to_observation,
 )
-from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, apply_event, diff_listed
+from gapwatch.recorder.sources.k8s.state import (
+    Key,
+    Known,
+    LastRow,
+    apply_event,
+    diff_listed,
+    older,
+)
 from gapwatch.recorder.sources.k8s.stream import MAX_LIST_BODY, list_page, watch_stream
 
 log = structlog.get_logger("gapwatch.recorder")
@@ -198,6 +205,7 @@ class ResourceWatcher:
         }
         kind = self.resource.kind
         first = True
+        ordered = bool(self.rv)  # a watch from a version: its events come in version order
         async for event in watch_stream(
             self.session,
             self.api,
@@ -214,6 +222,11 @@ class ResourceWatcher:
             self.metrics.seen(kind)
             op, obj = event.get("type"), event["object"]
             rv = resource_version(obj)
+            if ordered and rv and self.rv and older(rv, self.rv):
+                # An API server restored from an etcd backup counts again from an older version:
+                # every change it sends until it passes the old count looks already recorded
+                # (apply_event), and resuming from it would be wrong. The relist diff finds them.
+                raise Gone(f"WATCH {self.path}: resourceVersion went back from {self.rv} to {rv}")
             if op == "BOOKMARK":
                 self.rv, self.synced_at = rv or self.rv, now
                 yield Item(self.stream, None, self.rv, synced=first, at=now)

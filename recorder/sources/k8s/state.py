@@ -47,6 +47,11 @@ def not_newer(rv: str, than: str) -> bool:
     return rv.isdigit() and than.isdigit() and int(rv) < int(than)
 
 
+def older(rv: str, than: str) -> bool:
+    """True when `rv` is provably older than `than` (both decimal: see `not_newer`)."""
+    return rv != than and not_newer(rv, than)
+
+
 def apply_event(known: Known, kind: str, op: str, obj: Mapping[str, Any]) -> bool:
     """Update `known` for one watch event; True when it must be recorded (not a no-op).
 

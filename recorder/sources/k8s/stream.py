@@ -21,6 +21,14 @@ from gapwatch.recorder.sources.k8s.errors import Gone, K8sError, StreamStalled
 from gapwatch.recorder.sources.k8s.lines import Lines, LineTooLong
 
 MAX_LINE = 64 * 1024 * 1024
+#: The longest answer of a LIST page, counted after aiohttp undoes its Content-Encoding (the
+#: API server gzips answers over 128 KB): the default of WatchSettings.max_list_bytes. A page
+#: holds at most `page_size` (500) objects, and 500 Nodes or Pods of a real cluster are some
+#: tens of MB; the recorder's container has 384 MiB. Before session 34 a page was read whole: a
+#: gzip answer of 1 MB on the wire took 3 GB.
+MAX_LIST_BODY = 64 * 1024 * 1024
+#: What is read of an answer that is not 200: its `message` is all that is used.
+MAX_ERROR_BODY = 64 * 1024
 
 
 @asynccontextmanager
@@ -45,6 +53,21 @@ STATUS_HINTS = {
 }
 
 
+async def _capped_body(response: aiohttp.ClientResponse, what: str, limit: int) -> bytes:
+    """The answer's decoded body, refused once it passes `limit` bytes (before it is held)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise K8sError(
+                f"{what}: an answer longer than {limit} bytes (the recorder's `watch:` "
+                "`max_list_bytes`; a smaller `page_size` makes pages shorter)"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _status_error(what: str, status: int, body: bytes) -> K8sError:
     message = body[:300].decode("utf-8", "replace")
     with suppress(orjson.JSONDecodeError, AttributeError):
@@ -62,8 +85,12 @@ async def list_page(
     params: Mapping[str, str],
     *,
     timeout: float,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """One page of a LIST: the decoded `...List` object."""
+    """One page of a LIST: the decoded `...List` object.
+
+    `max_bytes` bounds the answer (default MAX_LIST_BODY); 0: unbounded (the one-page LIST
+    after an expired continue token, which holds the whole collection)."""
     what = f"LIST {path}"
     async with (
         _translated(what),
@@ -75,9 +102,11 @@ async def list_page(
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response,
     ):
-        body = await response.read()
         if response.status != 200:
+            body = await response.content.read(MAX_ERROR_BODY)
             raise _status_error(what, response.status, body)
+        limit = MAX_LIST_BODY if max_bytes is None else max_bytes
+        body = await _capped_body(response, what, limit) if limit else await response.read()
         decoded = orjson.loads(body)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("items"), list):
         raise K8sError(f"{what}: the answer is not a list")
@@ -128,7 +157,8 @@ async def watch_stream(
         ) as response,
     ):
         if response.status != 200:
-            raise _status_error(what, response.status, await response.read())
+            body = await response.content.read(MAX_ERROR_BODY)
+            raise _status_error(what, response.status, body)
         if on_open is not None:
             on_open()
         lines = Lines(MAX_LINE)

@@ -43,8 +43,15 @@ from gapwatch.recorder.sources.k8s.resources import (
     resource_version,
     to_observation,
 )
-from gapwatch.recorder.sources.k8s.state import Key, Known, LastRow, apply_event, diff_listed
-from gapwatch.recorder.sources.k8s.stream import list_page, watch_stream
+from gapwatch.recorder.sources.k8s.state import (
+    Key,
+    Known,
+    LastRow,
+    apply_event,
+    diff_listed,
+    older,
+)
+from gapwatch.recorder.sources.k8s.stream import MAX_LIST_BODY, list_page, watch_stream
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -60,6 +67,8 @@ class WatchSettings:
     read_timeout_s: float = 120.0
     connect_timeout_s: float = 10.0
     list_timeout_s: float = 120.0
+    #: the longest answer of one LIST page (stream.MAX_LIST_BODY, 64 MiB)
+    max_list_bytes: int = MAX_LIST_BODY
     backoff: BackoffSettings = field(default_factory=BackoffSettings)
 
 
@@ -196,6 +205,7 @@ class ResourceWatcher:
         }
         kind = self.resource.kind
         first = True
+        ordered = bool(self.rv)  # a watch from a version: its events come in version order
         async for event in watch_stream(
             self.session,
             self.api,
@@ -212,6 +222,11 @@ class ResourceWatcher:
             self.metrics.seen(kind)
             op, obj = event.get("type"), event["object"]
             rv = resource_version(obj)
+            if ordered and rv and self.rv and older(rv, self.rv):
+                # An API server restored from an etcd backup counts again from an older version:
+                # every change it sends until it passes the old count looks already recorded
+                # (apply_event), and resuming from it would be wrong. The relist diff finds them.
+                raise Gone(f"WATCH {self.path}: resourceVersion went back from {self.rv} to {rv}")
             if op == "BOOKMARK":
                 self.rv, self.synced_at = rv or self.rv, now
                 yield Item(self.stream, None, self.rv, synced=first, at=now)
@@ -264,6 +279,8 @@ class ResourceWatcher:
                         self.path,
                         params,
                         timeout=self.settings.list_timeout_s,
+                        # the one-page LIST holds the whole collection: client-go reads it whole
+                        max_bytes=self.settings.max_list_bytes if paginate else 0,
                     )
                     now = self.clock()
                     meta = page.get("metadata") or {}

@@ -1,0 +1,161 @@
+"""resourceVersions a watch should never send: going back, not numbers, and bookmark storms.
+
+Real HTTP: a local aiohttp server scripted at the wire level answers the LISTs and WATCHes of
+one ResourceWatcher (the lab's FakeApiServer keeps its history in version order and cannot
+go back, which is the point here). `sleep` is the test's: nothing is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gapwatch.recorder.backoff import BackoffSettings
+from gapwatch.recorder.sources.k8s.client import ApiEndpoint
+from gapwatch.recorder.sources.k8s.resources import RESOURCES
+from gapwatch.recorder.sources.k8s.state import Key, LastRow
+from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
+from tests.k8s import objects
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+Event = dict[str, Any]
+
+
+def _node(index: int, rv: int | str, label: str) -> dict[str, Any]:
+    obj = objects.node(index)
+    obj["metadata"]["resourceVersion"] = str(rv)
+    obj["metadata"].setdefault("labels", {})["gapwatch.test/version"] = label
+    return obj
+
+
+def _event(type_: str, obj: dict[str, Any]) -> Event:
+    return {"type": type_, "object": copy.deepcopy(obj)}
+
+
+def _bookmark(rv: str) -> Event:
+    return {"type": "BOOKMARK", "object": {"kind": "Node", "metadata": {"resourceVersion": rv}}}
+
+
+async def _no_rows(kind: str, namespace: str | None, keys: list[Key]) -> dict[Key, LastRow]:
+    return {}
+
+
+class Script:
+    """LIST answers and WATCH bodies, served in turn (the last one again once they run out)."""
+
+    def __init__(self, lists: list[tuple[str, list[dict[str, Any]]]], watches: list[list[Event]]):
+        self.lists, self.watches = lists, watches
+        self.listed = self.watched = 0
+        self.watched_from: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") == "1":
+            self.watched_from.append(request.query.get("resourceVersion", ""))
+            body = self.watches[min(self.watched, len(self.watches) - 1)]
+            self.watched += 1
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            for event in body:
+                await response.write(json.dumps(event).encode() + b"\n")
+            await response.write_eof()
+            return response
+        rv, items = self.lists[min(self.listed, len(self.lists) - 1)]
+        self.listed += 1
+        page = {"kind": "NodeList", "metadata": {"resourceVersion": rv}, "items": items}
+        return web.json_response(page)
+
+
+def _run(script: Script, until: Callable[[Script], bool]) -> tuple[list[Item], list[float]]:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def run() -> list[Item]:
+        app = web.Application()
+        app.router.add_get("/api/v1/nodes", script.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        items: list[Item] = []
+        try:
+            async with aiohttp.ClientSession() as session:
+                watcher = ResourceWatcher(
+                    session=session,
+                    api=ApiEndpoint(host=f"http://127.0.0.1:{port}"),
+                    resource=RESOURCES["Node"],
+                    cluster="c",
+                    clock=lambda: NOW,
+                    lookup_last=_no_rows,
+                    settings=WatchSettings(
+                        read_timeout_s=5, backoff=BackoffSettings(initial_s=0.01, max_s=0.05)
+                    ),
+                    sleep=sleep,
+                )
+                async for item in watcher:
+                    items.append(item)
+                    if until(script):
+                        break
+        finally:
+            await runner.cleanup()
+        return items
+
+    return asyncio.run(run()), waits
+
+
+def _observed(items: list[Item]) -> list[tuple[str, str]]:
+    return [
+        (str(i.observation.name), str(i.observation.resource_version))
+        for i in items
+        if i.observation is not None
+    ]
+
+
+def test_a_resource_version_that_goes_back_relists_and_loses_no_change() -> None:
+    """An API server restored from an etcd backup: its versions count again from below the
+    ones the watch had seen. On main the changes it sent were taken as already recorded (each
+    object's version is newer than theirs) and the watch resumed from the older version
+    without a relist: node-1's change at 50 and node-0's at 51 were never recorded."""
+    before = [_node(0, 100, "a"), _node(1, 90, "a")]
+    restored = [_node(0, 51, "restored"), _node(1, 50, "restored")]
+    script = Script(
+        lists=[("100", before), ("52", restored)],
+        watches=[
+            [
+                _event("MODIFIED", _node(0, 101, "b")),
+                _event("MODIFIED", restored[1]),
+                _event("MODIFIED", restored[0]),
+            ],
+            [_bookmark("52")],
+        ],
+    )
+    items, _waits = _run(script, lambda s: s.watched >= 3)
+    observed = _observed(items)
+    assert ("node-1", "50") in observed and ("node-0", "51") in observed, observed
+    assert len(observed) == len(set(observed)), observed  # nothing recorded twice
+    assert script.listed == 2  # the relist that found them
+    assert script.watched_from[:2] == ["100", "52"]  # resumed from the relist, not from 51
+    assert items[-1].rv == "52"
+
+
+def test_versions_that_are_not_numbers_are_only_compared_for_equality() -> None:
+    """The API says clients treat resourceVersions as opaque: versions that are not decimal
+    integers are recorded as they come and resumed from, never ordered."""
+    script = Script(
+        lists=[("zz", [_node(0, "x9", "a")])],
+        watches=[[_event("MODIFIED", _node(0, "ab", "b")), _bookmark("aa")]],
+    )
+    items, _ = _run(script, lambda s: s.watched >= 3)
+    assert script.listed == 1
+    assert script.watched_from[:3] == ["zz", "aa", "aa"]
+    assert ("node-0", "ab") in _observed(items)

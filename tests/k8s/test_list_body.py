@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from gapwatch.recorder.sources.k8s import stream as stream_mod
-from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.errors import K8sError
+from tests.k8s.localhttp import serving
 
 
 def _list(body: bytes, status: int = 200) -> dict[str, Any] | K8sError:
@@ -31,27 +31,13 @@ def _list(body: bytes, status: int = 200) -> dict[str, Any] | K8sError:
         )
 
     async def run() -> dict[str, Any] | K8sError:
-        app = web.Application()
-        app.router.add_get("/api/v1/pods", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                try:
-                    return await stream_mod.list_page(
-                        session,
-                        ApiEndpoint(host=f"http://127.0.0.1:{port}"),
-                        "/api/v1/pods",
-                        {"limit": "500"},
-                        timeout=60,
-                    )
-                except K8sError as exc:
-                    return exc
-        finally:
-            await runner.cleanup()
+        async with serving("/api/v1/pods", handler) as api, aiohttp.ClientSession() as session:
+            try:
+                return await stream_mod.list_page(
+                    session, api, "/api/v1/pods", {"limit": "500"}, timeout=60
+                )
+            except K8sError as exc:
+                return exc
 
     return asyncio.run(run())
 

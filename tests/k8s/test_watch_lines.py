@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gapwatch.recorder.sources.k8s import stream as stream_mod
-from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.errors import K8sError
 from gapwatch.recorder.sources.k8s.lines import Lines, LineTooLong
+from tests.k8s.localhttp import serving
 
 
 @given(
@@ -61,31 +61,16 @@ def _watch(body: bytes, piece: int) -> list[dict[str, object]] | K8sError:
         return response
 
     async def run() -> list[dict[str, object]] | K8sError:
-        app = web.Application()
-        app.router.add_get("/api/v1/pods", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                events = []
-                try:
-                    async for e in stream_mod.watch_stream(
-                        session,
-                        ApiEndpoint(host=f"http://127.0.0.1:{port}"),
-                        "/api/v1/pods",
-                        {},
-                        connect_timeout=5,
-                        read_timeout=30,
-                    ):
-                        events.append(e)
-                except K8sError as exc:
-                    return exc
-                return events
-        finally:
-            await runner.cleanup()
+        async with serving("/api/v1/pods", handler) as api, aiohttp.ClientSession() as session:
+            events = []
+            try:
+                async for e in stream_mod.watch_stream(
+                    session, api, "/api/v1/pods", {}, connect_timeout=5, read_timeout=30
+                ):
+                    events.append(e)
+            except K8sError as exc:
+                return exc
+            return events
 
     return asyncio.run(run())
 

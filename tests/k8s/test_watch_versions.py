@@ -18,11 +18,11 @@ import aiohttp
 from aiohttp import web
 
 from gapwatch.recorder.backoff import BackoffSettings
-from gapwatch.recorder.sources.k8s.client import ApiEndpoint
 from gapwatch.recorder.sources.k8s.resources import RESOURCES
 from gapwatch.recorder.sources.k8s.state import Key, LastRow
 from gapwatch.recorder.sources.k8s.watcher import Item, ResourceWatcher, WatchSettings
 from tests.k8s import objects
+from tests.k8s.localhttp import serving
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
@@ -80,34 +80,24 @@ def _run(script: Script, until: Callable[[Script], bool]) -> tuple[list[Item], l
         waits.append(seconds)
 
     async def run() -> list[Item]:
-        app = web.Application()
-        app.router.add_get("/api/v1/nodes", script.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
         items: list[Item] = []
-        try:
-            async with aiohttp.ClientSession() as session:
-                watcher = ResourceWatcher(
-                    session=session,
-                    api=ApiEndpoint(host=f"http://127.0.0.1:{port}"),
-                    resource=RESOURCES["Node"],
-                    cluster="c",
-                    clock=lambda: NOW,
-                    lookup_last=_no_rows,
-                    settings=WatchSettings(
-                        read_timeout_s=5, backoff=BackoffSettings(initial_s=0.01, max_s=0.05)
-                    ),
-                    sleep=sleep,
-                )
-                async for item in watcher:
-                    items.append(item)
-                    if until(script):
-                        break
-        finally:
-            await runner.cleanup()
+        async with serving("/api/v1/nodes", script.handle) as api, aiohttp.ClientSession() as s:
+            watcher = ResourceWatcher(
+                session=s,
+                api=api,
+                resource=RESOURCES["Node"],
+                cluster="c",
+                clock=lambda: NOW,
+                lookup_last=_no_rows,
+                settings=WatchSettings(
+                    read_timeout_s=5, backoff=BackoffSettings(initial_s=0.01, max_s=0.05)
+                ),
+                sleep=sleep,
+            )
+            async for item in watcher:
+                items.append(item)
+                if until(script):
+                    break
         return items
 
     return asyncio.run(run()), waits

@@ -1,20 +1,21 @@
 """Where an ingested line's client CPU goes, step by step (ingest session 27).
 
-    python benchmarks/ingest_steps.py [--n 50000] [--passes 3] [--ndjson FILE]
+    python benchmarks/ingest_steps.py [--n 50000] [--passes 3] [--ndjson FILE] [--pg URL]
 
 One thread, `time.process_time` per step over the same lines, minimum of --passes, CPython's GC
 thresholds as `gapwatch import` sets them. The lines: --n observations of the benchmark's mix
 (benchmarks/observations.py) as NDJSON, or an NDJSON file of yours (`gapwatch export events`,
 `gapwatch simulate --out`). Steps: read (lines from the file), parse (`orjson.loads` of the line),
 validate (the storable checks and `from_dict`: the Observation), unique keys (the repeated-key
-check, recorder/uniquekeys.py, and its exact step alone on every line), parse_line (all of
-those as the import runs them: since session 34 msgspec's typed decoder, recorder/linedecode.py,
-for the common line), prepare (the `events` row: the payload serialized, the dedupe hash; of
-validate's Observations, then of parse_line's, whose payload JSON the decoder may have kept),
-events `write_row` (binary COPY data, in memory),
-derive (replay.facts), facts `write_row`; then what handing rows to another process costs:
-pickling and unpickling (id, Observation) pairs, and the `events` rows (payload as the JSON text
-`prepare` made) with the child's `orjson.loads` of each payload, in batches of 5,000. No server.
+check, recorder/uniquekeys.py, and its exact step alone on every line), parse_line (all of those as
+the import runs them; session 34's msgspec decoder for it was measured and not adopted:
+benchmarks/README.md, "Session 34: ingest"), prepare (the `events` row: the payload serialized, the
+dedupe hash; of validate's Observations, then of parse_line's), events `write_row` (binary COPY
+data, in memory), derive (replay.facts), facts `write_row`; then what handing rows to another
+process costs: pickling and unpickling (id, Observation) pairs, and the `events` rows (payload as
+the JSON text `prepare` made) with the child's `orjson.loads` of each payload, in batches of 5,000.
+Nothing is written to a server, but COPY's dumpers come from a connection: `--pg URL` or
+GAPWATCH_TEST_PG.
 """
 
 from __future__ import annotations

@@ -26,12 +26,14 @@ Track = Callable[[str, float | None], AbstractContextManager[Callable[[float], N
 COUNT_EVERY = 10_000
 
 
-def counted(rows: Iterable[Any], advance: Callable[[float], None]) -> Iterator[Any]:
-    """`rows` unchanged, calling `advance(n)` as each chunk of up to COUNT_EVERY is taken. The
+def counted(
+    rows: Iterable[Any], advance: Callable[[float], None], every: int = COUNT_EVERY
+) -> Iterator[Any]:
+    """`rows` unchanged, calling `advance(n)` as each chunk of up to `every` is taken. The
     rows pass through C iterators (no Python frame per row: a generator that counted row by
     row cost a one-Service fold of 1.6M facts 0.2 s, 1 %); the count runs a chunk ahead."""
     source = iter(rows)
-    chunks = iter(lambda: list(islice(source, COUNT_EVERY)), [])
+    chunks = iter(lambda: list(islice(source, every)), [])
 
     def ticked(chunk: list[Any]) -> list[Any]:
         advance(len(chunk))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import select
 import sys
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, overload
 
 from psycopg import errors, pq
 
@@ -23,11 +23,28 @@ def copy_out(raw: Any, sql: str) -> bytearray:
     return next(copy_pieces(raw, sql, sys.maxsize), bytearray())
 
 
-def copy_pieces(raw: Any, sql: str, size: int) -> Generator[bytearray, None, None]:
+@overload
+def copy_pieces(raw: Any, sql: str, size: int) -> Generator[bytearray, None, None]: ...
+
+
+@overload
+def copy_pieces(
+    raw: Any, sql: str, size: int, *, wait: Callable[[], bool]
+) -> Generator[bytearray | None, None, None]: ...
+
+
+def copy_pieces(
+    raw: Any, sql: str, size: int, *, wait: Callable[[], bool] | None = None
+) -> Generator[bytearray | None, None, None]:
     """The bytes `sql` sends, in pieces of whole rows of at least `size` bytes (the last may be
     shorter; none without rows): a caller can parse one while the server sends the next (the
     socket's buffers hold what comes meanwhile). Read to the end (or closed: psycopg's `Copy`
-    then cancels the rest)."""
+    then cancels the rest).
+
+    `wait`: asked whenever nothing the server sent is left to read; False yields None instead
+    of waiting for the server (the caller does other work and asks for the next piece later:
+    `fold_stored`'s row fold while the probe facts stream). Without it the pieces never are
+    None."""
     with raw.cursor() as cur, cur.copy(sql):
         pgconn = raw.pgconn
         get = pgconn.get_copy_data
@@ -45,13 +62,22 @@ def copy_pieces(raw: Any, sql: str, size: int) -> Generator[bytearray, None, Non
                 yield data
                 data = bytearray()
             if got == 0:  # no whole row buffered: wait for the server, then read
-                select.select([pgconn.socket], [], [])
+                if wait is None or wait():
+                    select.select([pgconn.socket], [], [])
+                elif not _readable(pgconn.socket):
+                    yield None
+                    continue
                 pgconn.consume_input()
             else:  # -1: the copy is done; its result says whether it succeeded
                 break
         _finish(pgconn, raw.info.encoding)
     if data:
         yield data
+
+
+def _readable(socket: int) -> bool:
+    """Whether the server's bytes wait on the socket (a read would not block)."""
+    return bool(select.select([socket], [], [], 0)[0])
 
 
 def _finish(pgconn: Any, encoding: str) -> None:

@@ -112,6 +112,44 @@ def _copy_text(
 ) -> pa.Table:
     """COPY (sql) TO STDOUT as text, parsed by Arrow's C++ CSV reader (NULL is '' and text
     columns never hold '' or COPY's backslash escapes in what gapwatch writes)."""
+    with _streamed(conn, sql, params, types) as stream:
+        return stream.table()
+
+
+class _Stream:
+    """A text COPY's rows as they come: `take` parses what the server has sent so far without
+    waiting for more (between other work), `table` waits for the rest."""
+
+    def __init__(self, types: dict[str, Any], waiting: bool) -> None:
+        self.pieces: Iterator[bytearray | None] = iter(())
+        self._types, self._waiting = types, waiting
+        self._tables: list[pa.Table] = []
+
+    def waits(self) -> bool:
+        """Whether copy_pieces waits for the server (else it hands back None)."""
+        return self._waiting
+
+    def take(self) -> None:
+        for piece in self.pieces:
+            if piece is None:
+                return
+            self._tables.append(_parse(piece, self._types))
+
+    def table(self) -> pa.Table:
+        self._waiting = True
+        self.take()
+        # no rows (a new store, or retention dropped every event): COPY sends no piece, and
+        # Arrow's CSV reader refuses an empty text ('Empty CSV file') instead of giving no rows
+        tables = self._tables
+        return pa.concat_tables(tables) if tables else pa.schema(self._types).empty_table()
+
+
+@contextmanager
+def _streamed(
+    conn: Connection, sql: str, params: dict[str, Any], types: dict[str, Any], wait: bool = True
+) -> Iterator[_Stream]:
+    """COPY (sql) TO STDOUT as text, read in pieces parsed by Arrow (`_copy_text`); `wait`
+    False: `take` reads only what the server has sent (`_Stream`)."""
     copy_sql = f"COPY ({_bound(conn, sql, params)}) TO STDOUT (NULL '')"
     raw = conn.connection.driver_connection
     # each piece parsed while the server sends the next (the same rows, in order); closed on
@@ -119,11 +157,10 @@ def _copy_text(
     # psycopg's connection lock, and the rollback that followed waited for that lock forever
     from gapwatch.replay.copyout import copy_pieces  # psycopg's: PostgreSQL only
 
-    with closing(copy_pieces(raw, copy_sql, _PIECE_BYTES)) as pieces:
-        tables = [_parse(piece, types) for piece in pieces]
-    # no rows (a new store, or retention dropped every event): COPY sends no piece, and Arrow's
-    # CSV reader refuses an empty text ('Empty CSV file') instead of giving no rows
-    return pa.concat_tables(tables) if tables else pa.schema(types).empty_table()
+    stream = _Stream(types, wait)
+    with closing(copy_pieces(raw, copy_sql, _PIECE_BYTES, wait=stream.waits)) as pieces:
+        stream.pieces = pieces
+        yield stream
 
 
 #: how much of the COPY's text is parsed at a time (13 pieces for 1M facts)
@@ -344,12 +381,11 @@ def _fold_pg(
     on_rows: Callable[[float], None] | None = None,
 ) -> FoldState:
     where, params = _where(cluster, service, 0, until_id)
-    read = _read_apart if _one_snapshot(conn) else _read_together
-    others, probes = read(conn, where, params)
-    # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
-    # rows of 19 values alive at once
-    rows = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
-    fold(state, rows if on_rows is None else counted(rows, on_rows))
+    if _one_snapshot(conn):
+        probes = _fold_apart(conn, state, where, params, on_rows)
+    else:
+        others, probes = _read_together(conn, where, params)
+        _fold_rows(state, others, on_rows)
     if state.short_circuited:  # folded with the other facts: none of their NodePort lanes
         voided = pc.and_(
             pc.equal(probes["fact"], NODEPORT),
@@ -360,6 +396,27 @@ def _fold_pg(
     if on_rows is not None:
         on_rows(probes.num_rows)
     return state
+
+
+def _fold_rows(
+    state: FoldState,
+    others: pa.Table,
+    on_rows: Callable[[float], None] | None,
+    every: Callable[[], None] | None = None,
+) -> None:
+    """Fold the other facts (`others`, in event order) as rows; `every()` before each
+    `_EVERY` of them."""
+    # made as the fold takes them (it reads each row once, keeps none): no list of 112,050
+    # rows of 19 values alive at once
+    rows: Iterator[Any] = zip(*(_pylist(others[c]) for c in FACT_COLUMNS), strict=True)
+    if every is not None:
+        rows = counted(rows, lambda _: every(), _EVERY)
+    fold(state, rows if on_rows is None else counted(rows, on_rows))
+
+
+#: the other facts folded between two looks at what the probe facts' COPY sent (about 3 ms of
+#: the fold: a loopback socket's buffers hold what the server sends in 10-30 ms)
+_EVERY = 1_000
 
 
 _BY_EVENT = [("event_id", "ascending"), ("seq", "ascending")]
@@ -380,17 +437,31 @@ _IS_PROBE = "fact IN (" + ", ".join(f"'{f}'" for f in PROBE_FACTS) + ")"
 _PROBE_TYPES = {c: _FACT_TYPES[c] for c in _PROBE_COLUMNS}
 
 
-def _read_apart(conn: Connection, where: str, params: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
-    """What `_read_together` returns, from two COPYs, each of the rows and columns it needs:
-    no Arrow filter copying the columns of 1M rows, nor the 7 columns no probe fact is read
-    by sent and parsed for each probe row. On replay.py's 1M-event store the client's CPU of
-    the read 0.81-0.88 s -> 0.58-0.62 s, the server's 0.63-0.65 -> 0.69 s (medians)
-    (benchmarks/README.md, "Session 29: replay"). Two statements: only inside one snapshot
-    (`_one_snapshot`)."""
+def _fold_apart(
+    conn: Connection,
+    state: FoldState,
+    where: str,
+    params: dict[str, Any],
+    on_rows: Callable[[float], None] | None,
+) -> pa.Table:
+    """The other facts folded, and the probe facts' `_PROBE_COLUMNS` read, from two COPYs, each of
+    the rows and columns it needs: no Arrow filter copying the columns of 1M rows, nor the 7
+    columns no probe fact is read by sent and parsed for each probe row (`_read_together`'s).
+    On replay.py's 1M-event store the client's CPU of the read 0.81-0.88 s -> 0.58-0.62 s, the
+    server's 0.63-0.65 -> 0.69 s (medians) (benchmarks/README.md, "Session 29: replay"). Two
+    statements: only inside one snapshot (`_one_snapshot`).
+
+    The other facts are sorted and folded while the server sends the probe facts (what it
+    has sent is read and parsed before each `_EVERY` rows, where the client waited for the
+    server before: benchmarks/README.md, "Session 35: replay"); the probe facts are folded
+    after all of them, as before."""
     sql = f"SELECT {_COLS} FROM facts WHERE {where} AND NOT {_IS_PROBE}"
-    others = _copy_text(conn, sql, params, _FACT_TYPES).sort_by(_BY_EVENT)
+    others = _copy_text(conn, sql, params, _FACT_TYPES)
     sql = f"SELECT {', '.join(_PROBE_COLUMNS)} FROM facts WHERE {where} AND {_IS_PROBE}"
-    return others, _copy_text(conn, sql, params, _PROBE_TYPES)
+    with _streamed(conn, sql, params, _PROBE_TYPES, wait=False) as probes:
+        probes.take()  # the COPY begun: the server sends while the others are sorted and folded
+        _fold_rows(state, others.sort_by(_BY_EVENT), on_rows, probes.take)
+        return probes.table()
 
 
 def _one_snapshot(conn: Connection) -> bool:
@@ -413,7 +484,7 @@ def load_state(
 ) -> FoldState:
     """Fold the stored facts (all, one cluster's, or one Service's) into a state."""
     state = state if state is not None else FoldState()
-    # one snapshot, so that the facts can be read in two statements (`_read_apart`)
+    # one snapshot, so that the facts can be read in two statements (`_fold_apart`)
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with translate_errors(engine), engine.connect() as conn:
         conn = conn.execution_options(**options)

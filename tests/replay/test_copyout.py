@@ -1,6 +1,7 @@
 """replay.copyout: COPY TO's bytes read from libpq row by row are psycopg's bytes, whole or in
-pieces of whole rows; a server error while rows stream is psycopg's exception, and the
-connection goes on (after an error, or a reader that stopped early)."""
+pieces of whole rows (None where a reader that does not wait would have waited); a server error
+while rows stream is psycopg's exception, and the connection goes on (after an error, or a
+reader that stopped early)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,33 @@ def test_a_reader_that_stops_early_leaves_the_connection_usable(pg_url: str) -> 
         pieces.close()  # psycopg's Copy cancels the rest and drains it
         conn.rollback()
         assert copy_out(conn, "COPY (SELECT 'after') TO STDOUT") == bytearray(b"after\n")
+
+
+def test_a_reader_that_does_not_wait_gets_none_until_the_server_sends(pg_url: str) -> None:
+    """With `wait` saying no, a piece is None while the server has sent nothing more: its row
+    3,000 waits for an advisory lock another connection holds (the rows before it fill and flush
+    the server's 8 kB output buffer); once the lock is free the pieces are the same bytes."""
+    rows = (
+        "SELECT CASE WHEN i = 3000 THEN pg_advisory_xact_lock(35)::text END, i"
+        " FROM generate_series(1, 4000) AS i"
+    )
+    sql = f"COPY ({rows}) TO STDOUT"
+    waiting = False
+    with _connect(pg_url) as holder, _connect(pg_url) as conn:
+        expected = _psycopg_bytes(holder, sql)  # (the lock is free: every row)
+        holder.commit()  # (and its transaction's lock gone)
+        holder.execute("SELECT pg_advisory_lock(35)")
+        pieces = copy_pieces(conn, sql, 1, wait=lambda: waiting)
+        before = []
+        for piece in pieces:  # what the server sent before the lock stopped it, then None
+            if piece is None:
+                break
+            before.append(piece)
+        assert before and b"".join(before).count(b"\n") < 3000
+        assert next(pieces) is None  # still nothing: the row waits for the lock
+        holder.execute("SELECT pg_advisory_unlock(35)")
+        holder.commit()
+        waiting = True  # from here on the reader waits for the server: no None
+        rest = list(pieces)
+    assert None not in rest
+    assert b"".join([*before, *(p for p in rest if p is not None)]) == expected

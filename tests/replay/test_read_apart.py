@@ -1,11 +1,12 @@
 """replay.load on PostgreSQL reads the other facts and the probe facts in two COPYs, each of the
 rows and columns it needs, where the transaction reads one snapshot (REPEATABLE READ: what
 `load_state` opens), and in one COPY of everything elsewhere: both fold the same state, and
-the two statements never see a change committed between them."""
+the two statements never see a change committed between them. Read apart, the other facts are
+folded while the server sends the probe facts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -15,9 +16,10 @@ from sqlalchemy import Engine, text
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
+from gapwatch.replay import load
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
-from gapwatch.replay.fold import FoldState
+from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.load import _one_snapshot, fold_stored, load_state
 
 pytestmark = pytest.mark.postgres
@@ -75,3 +77,41 @@ def test_autocommit_is_never_read_apart(pg: Engine) -> None:
     with pg.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         assert not _one_snapshot(conn)
+
+
+def test_the_other_facts_fold_while_the_probe_facts_stream(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before each `_EVERY` rows of the other facts' fold, what the server has sent of the probe
+    facts by then is read (`take`: whatever came, nothing when nothing did), and once the fold
+    is done the rest; the state is the one read in
+    one COPY. (Whether a given look finds rows depends on the server's pace, so the test counts
+    the looks, not the pieces each found.)"""
+    log: list[str] = []
+    take = load._Stream.take
+    monkeypatch.setattr(load, "_EVERY", 2)
+
+    def looked(stream: load._Stream) -> None:
+        log.append("take")
+        take(stream)
+
+    def logged(state: FoldState, rows: Iterable[Sequence[Any]]) -> FoldState:
+        def each() -> Iterator[Sequence[Any]]:
+            for row in rows:
+                log.append("row")
+                yield row
+
+        return fold(state, each())
+
+    monkeypatch.setattr(load._Stream, "take", looked)
+    monkeypatch.setattr(load, "fold", logged)
+    with pg.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        state = fold_stored(conn, FoldState())
+    others = log.count("row")
+    assert others > 10
+    # the other facts' COPY (read whole: `table`), the probe facts' begun, a look ahead of each
+    # two rows of the other facts' fold, then the rest of the probe facts
+    between = [step for i in range(others) for step in (["take"] if i % 2 == 0 else []) + ["row"]]
+    assert log == ["take", "take", *between, "take"]
+    assert _fields(state) == _fields(_fold(pg, "READ COMMITTED")[0])

@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from gapwatch.recorder.sim.nodegrace import default_grace_s
+
 _VERSIONS = ("v1.24.17", "v1.25.16", "v1.26.15", "v1.27.16", "v1.28.15", "v1.29.10", "v1.31.2")
 
 
@@ -36,6 +38,15 @@ def _pte(rng: random.Random, version: str) -> bool:
     if minor >= 26:
         return rng.random() < 0.85
     return rng.random() < 0.15
+
+
+def _grace(rng: random.Random, version: str) -> float:
+    """The node controller's grace for a silent node: the control plane's default for `version`
+    (40 s before 1.32, 50 s from 1.32: recorder.sim.nodegrace). Session 35 replaced a draw of
+    40, 40 or 50 s whatever the version; the draw is still made, and thrown away, so that every
+    later draw of the seed stays what it was."""
+    rng.randrange(3)
+    return default_grace_s(version)
 
 
 def _events(rng: random.Random, nodes: list[str], duration: float) -> list[dict[str, Any]]:
@@ -216,7 +227,7 @@ def _base_scenario(seed: int) -> dict[str, Any]:
             "names": nodes,
             "kubelet_version": version,
             "kube_proxy_version": version,
-            "not_ready_after_s": float(rng.choice([40, 40, 50])),
+            "not_ready_after_s": _grace(rng, version),
         },
         "service": {"type": service_type},
         "ingress": {

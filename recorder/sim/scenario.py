@@ -70,7 +70,10 @@ class Nodes:
     kubelet_version: str = "v1.27.8"
     kube_proxy_version: str = "v1.27.8"
     ready_after_s: float = 20.0
-    not_ready_after_s: float = 40.0
+    #: the node controller's `--node-monitor-grace-period`: a silent node is NotReady this long
+    #: after its last status. None: the version's default, 40 s before 1.32, 50 s from 1.32
+    #: (recorder.sim.nodegrace, kubernetes/kubernetes#126287)
+    not_ready_after_s: float | None = None
     eviction_after_s: float = 300.0
     #: cluster-autoscaler scale-down: from the node's last evicted pod gone to the machine gone
     #: (the cloud's instance termination; gapwatch's choice, no published figure)

@@ -159,12 +159,36 @@ def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
 #: `--iptables-sync-period=1m`, as GKE's kube-proxy manifests carry it); else one an operator set,
 #: log-uniform 10 s-1 h in whole seconds (the span of the flag's examples, '5s', '1m', '2h22m').
 #: No public source gives how many clusters are of each kind: both shares are stress choices,
-#: parameters of `draw_sync_period`.
+#: parameters of `draw_sync_period`. The minimum sync period goes with the kind: kube-proxy's
+#: default 1 s (v1alpha1 `iptables.minSyncPeriod` since 1.20, kubernetes/kubernetes#92836;
+#: v1alpha2's `minSyncPeriod`) except under kube-up, whose manifests pass
+#: `--iptables-min-sync-period=10s` beside the 1 m period (same script); an operator who set the
+#: period is given the default (no source says they set both).
 SYNC_PERIOD_DEFAULT_S = 30.0
 SYNC_PERIOD_KUBE_UP_S = 60.0
+MIN_SYNC_PERIOD_DEFAULT_S = 1.0
+MIN_SYNC_PERIOD_KUBE_UP_S = 10.0
 SYNC_PERIOD_KUBE_UP_P = 0.25
 SYNC_PERIOD_SET_P = 0.1
 SYNC_PERIOD_RANGE_S = (10.0, 3600.0)
+
+
+def draw_sync_periods(
+    rng: random.Random,
+    *,
+    kube_up_p: float = SYNC_PERIOD_KUBE_UP_P,
+    set_p: float = SYNC_PERIOD_SET_P,
+) -> tuple[float, float]:
+    """One cluster's kube-proxy sync period and minimum sync period (seconds): a period set by
+    an operator with `set_p` (log-uniform in SYNC_PERIOD_RANGE_S), kube-up's 1 m and 10 s with
+    `kube_up_p`, else the defaults."""
+    u = rng.random()
+    if u < set_p:
+        lo, hi = SYNC_PERIOD_RANGE_S
+        return float(round(lo * (hi / lo) ** rng.random())), MIN_SYNC_PERIOD_DEFAULT_S
+    if u < set_p + kube_up_p:
+        return SYNC_PERIOD_KUBE_UP_S, MIN_SYNC_PERIOD_KUBE_UP_S
+    return SYNC_PERIOD_DEFAULT_S, MIN_SYNC_PERIOD_DEFAULT_S
 
 
 def draw_sync_period(
@@ -173,23 +197,17 @@ def draw_sync_period(
     kube_up_p: float = SYNC_PERIOD_KUBE_UP_P,
     set_p: float = SYNC_PERIOD_SET_P,
 ) -> float:
-    """One cluster's kube-proxy sync period (seconds): set by an operator with `set_p`
-    (log-uniform in SYNC_PERIOD_RANGE_S), kube-up's 1 m with `kube_up_p`, else the default."""
-    u = rng.random()
-    if u < set_p:
-        lo, hi = SYNC_PERIOD_RANGE_S
-        return float(round(lo * (hi / lo) ** rng.random()))
-    if u < set_p + kube_up_p:
-        return SYNC_PERIOD_KUBE_UP_S
-    return SYNC_PERIOD_DEFAULT_S
+    """One cluster's kube-proxy sync period (seconds): `draw_sync_periods`' first."""
+    return draw_sync_periods(rng, kube_up_p=kube_up_p, set_p=set_p)[0]
 
 
 def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    """`data` with kube-proxy's sync period drawn per cluster (`draw_sync_period`) from its own
-    generator (so every other draw stays what it was): its health timeout is twice it
-    (recorder.sim.proxyhealth) and its /configz states it (recorder.sim.evidence)."""
+    """`data` with kube-proxy's sync periods drawn per cluster (`draw_sync_periods`) from their
+    own generator (so every other draw stays what it was): its health timeout is twice the
+    period (recorder.sim.proxyhealth) and its /configz states both (recorder.sim.evidence)."""
     rng = random.Random(f"gapwatch-random-sync-period-{seed}")
-    data["kube_proxy"]["sync_period_s"] = draw_sync_period(rng)
+    proxy = data["kube_proxy"]
+    proxy["sync_period_s"], proxy["min_sync_period_s"] = draw_sync_periods(rng)
     return data
 
 

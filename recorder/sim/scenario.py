@@ -153,6 +153,11 @@ class KubeProxy:
     #: pkg/proxy/apis/config/v1alpha1/defaults.go): its health timeout is twice this
     #: (recorder.sim.proxyhealth), past which a change not yet programmed makes it unhealthy
     sync_period_s: float = 30.0
+    #: kube-proxy's minimum sync period (`iptables.minSyncPeriod`, `--iptables-min-sync-period`;
+    #: v1alpha2's top-level `minSyncPeriod`): 1 s by default since 1.20 (kubernetes/kubernetes
+    #: #92836, CHANGELOG-1.20: "Previously, it was 0"), 10 s in kube-up's GCE manifests. Only
+    #: its /configz states it: the simulated lag stands for the whole wait (recorder.sim.syncspans)
+    min_sync_period_s: float = 1.0
     #: KEP-3836 (KubeProxyDrainingTerminatingNodes): /healthz answers 503 with nodeEligible
     #: false for a node tainted ToBeDeletedByClusterAutoscaler or being deleted. None: by
     #: version (beta and on by default from 1.30; alpha, off, in 1.28-1.29; absent before)

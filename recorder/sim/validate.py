@@ -71,6 +71,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "must be in 1-1000",
     )
     need(s.kube_proxy.sync_period_s > 0, "kube_proxy.sync_period_s", "must be > 0")
+    need(s.kube_proxy.min_sync_period_s >= 0, "kube_proxy.min_sync_period_s", "must be >= 0")
     need(s.ccm.register_delay_s >= 0, "ccm.register_delay_s", "must be >= 0")
     hc = s.lb.health_check
     need(hc.interval_s > 0, "lb.health_check.interval_s", "must be > 0")

@@ -18,7 +18,27 @@ from typing import Any
 
 from gapwatch.recorder.sim.nodegrace import default_grace_s
 
+#: The base draw's releases, one slot each (the draw made since session 1; kept so that every
+#: seed's other draws stay what they were).
 _VERSIONS = ("v1.24.17", "v1.25.16", "v1.26.15", "v1.27.16", "v1.28.15", "v1.29.10", "v1.31.2")
+#: The releases a base draw of 1.28 or later is spread over (`_release`, session 35): 1.28-1.35,
+#: a released patch of each (only the minor matters here). As of the newest public sample
+#: (../shared/samples, 2026-03-13) upstream supported 1.33, 1.34 and 1.35; 1.32 reached its end
+#: of life on 2026-02-28 and 1.30 on 2025-07-15 (kubernetes.io/releases), and clusters on
+#: managed services' extended support run older ones, as the 1.24-1.29 slots stand for. What
+#: 1.32-1.35 change in what the simulator models: the node controller's grace, 50 s from 1.32
+#: (recorder.sim.nodegrace); nothing else found (docs/simulator.md, "The releases drawn").
+PTE_GA_VERSIONS = (
+    "v1.28.15", "v1.29.10", "v1.30.14", "v1.31.2", "v1.32.9", "v1.33.10", "v1.34.5", "v1.35.2",
+)  # fmt: skip
+
+
+def _release(seed: int, drawn: str) -> str:
+    """The cluster's release: `drawn` before 1.28; from 1.28 (PTE always on, so no other draw
+    of the seed depends on which), one of PTE_GA_VERSIONS from a generator of its own."""
+    if int(drawn.split(".")[1]) < 28:
+        return drawn
+    return random.Random(f"gapwatch-random-release-{seed}").choice(PTE_GA_VERSIONS)
 
 
 def _lag(rng: random.Random, p50_lo: float, p50_hi: float, spread_hi: float) -> dict[str, Any]:
@@ -220,7 +240,7 @@ def _base_scenario(seed: int) -> dict[str, Any]:
     rng = random.Random(f"gapwatch-random-scenario-{seed}")
     count = rng.randint(2, 7)
     nodes = [f"node-{i:03d}" for i in range(1, count + 1)]
-    version = rng.choice(_VERSIONS)
+    version = _release(seed, rng.choice(_VERSIONS))
     node_driven = rng.random() < 0.45
     service_type = "LoadBalancer" if node_driven or rng.random() < 0.85 else "NodePort"
     daemonset = rng.random() < 0.3

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gapwatch.recorder.sim.core import us
+from gapwatch.recorder.sim.nodegrace import not_ready_after_s
 from gapwatch.recorder.sim.scenario import Event
 from gapwatch.recorder.sim.state import PodState
 
@@ -110,9 +111,10 @@ def delete_node(w: World, node: str) -> None:
 def node_down(w: World, node: str) -> None:
     """The machine stops answering (kernel panic, network cut): nothing on it serves any more.
 
-    The node controller marks it NotReady after `not_ready_after_s` (node-monitor-grace-period)
-    and its pods not ready; after `eviction_after_s` more they are deleted, but with the kubelet
-    gone they stay Terminating.
+    The node controller marks it NotReady after its node-monitor-grace-period
+    (`not_ready_after_s`, else the version's default: recorder.sim.nodegrace) and its pods not
+    ready; after `eviction_after_s` more they are deleted, but with the kubelet gone they stay
+    Terminating.
     """
     n = w.nodes[node]
     if not n.up:
@@ -123,7 +125,7 @@ def node_down(w: World, node: str) -> None:
             p.serving = False
     w.mark(node)
     w.lb.check_soon(node)
-    w.loop.after(us(w.s.nodes.not_ready_after_s), _node_not_ready, w, node)
+    w.loop.after(us(not_ready_after_s(w.s)), _node_not_ready, w, node)
 
 
 def _node_not_ready(w: World, node: str) -> None:

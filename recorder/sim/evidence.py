@@ -30,7 +30,8 @@
   configuration that restates the default is left out, as is any before 1.22 or from 1.28,
   where the gate cannot be set otherwise); its mode is `kube_proxy.mode`, its sync period
   `kube_proxy.sync_period_s` (the one its health server times out by: recorder.sim.proxyhealth)
-  and its min sync period kube-proxy's default since v1.27, 1 s.
+  and its min sync period `kube_proxy.min_sync_period_s` (1 s, kube-proxy's default since
+  v1.20; kube-up's 10 s where the generator draws kube-up's periods).
 - `observe.cloudtrail`: every RegisterTargets / DeregisterTargets call the CCM makes, as the
   `cloudtrail` importer turns the record into a `TargetChange` (at `eventTime`, whole seconds).
 
@@ -209,11 +210,6 @@ def answered(world: World, node: str, latency_ms: float) -> dict[str, Any]:
             "error": None}  # fmt: skip
 
 
-#: the min sync period a /configz answer states: kube-proxy's default since v1.27 (the kind
-#: cluster's answer, tests/fixtures/kubeproxy; the simulator has none: recorder.sim.syncspans)
-KIND_MIN_SYNC_PERIOD_S = 1.0
-
-
 class ConfigReader:
     """kube-proxy's `/configz` per node, stored when it changed (module docstring)."""
 
@@ -244,7 +240,7 @@ class ConfigReader:
         period = w.s.kube_proxy.sync_period_s
         return {"feature_gates": configured_gates(version, w.proxy.gate(node)),
                 "mode": w.s.kube_proxy.mode, "sync_period_s": period,
-                "min_sync_period_s": KIND_MIN_SYNC_PERIOD_S}  # fmt: skip
+                "min_sync_period_s": w.s.kube_proxy.min_sync_period_s}  # fmt: skip
 
     def _reread(self, node: str) -> None:
         """Look again at the next periodic read of `node` (one pending at a time)."""

@@ -16,7 +16,29 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from gapwatch.recorder.sim.nodegrace import default_grace_s
+
+#: The base draw's releases, one slot each (the draw made since session 1; kept so that every
+#: seed's other draws stay what they were).
 _VERSIONS = ("v1.24.17", "v1.25.16", "v1.26.15", "v1.27.16", "v1.28.15", "v1.29.10", "v1.31.2")
+#: The releases a base draw of 1.28 or later is spread over (`_release`, session 35): 1.28-1.35,
+#: a released patch of each (only the minor matters here). As of the newest public sample
+#: (../shared/samples, 2026-03-13) upstream supported 1.33, 1.34 and 1.35; 1.32 reached its end
+#: of life on 2026-02-28 and 1.30 on 2025-07-15 (kubernetes.io/releases), and clusters on
+#: managed services' extended support run older ones, as the 1.24-1.29 slots stand for. What
+#: 1.32-1.35 change in what the simulator models: the node controller's grace, 50 s from 1.32
+#: (recorder.sim.nodegrace); nothing else found (docs/simulator.md, "The releases drawn").
+PTE_GA_VERSIONS = (
+    "v1.28.15", "v1.29.10", "v1.30.14", "v1.31.2", "v1.32.9", "v1.33.10", "v1.34.5", "v1.35.2",
+)  # fmt: skip
+
+
+def _release(seed: int, drawn: str) -> str:
+    """The cluster's release: `drawn` before 1.28; from 1.28 (PTE always on, so no other draw
+    of the seed depends on which), one of PTE_GA_VERSIONS from a generator of its own."""
+    if int(drawn.split(".")[1]) < 28:
+        return drawn
+    return random.Random(f"gapwatch-random-release-{seed}").choice(PTE_GA_VERSIONS)
 
 
 def _lag(rng: random.Random, p50_lo: float, p50_hi: float, spread_hi: float) -> dict[str, Any]:
@@ -36,6 +58,15 @@ def _pte(rng: random.Random, version: str) -> bool:
     if minor >= 26:
         return rng.random() < 0.85
     return rng.random() < 0.15
+
+
+def _grace(rng: random.Random, version: str) -> float:
+    """The node controller's grace for a silent node: the control plane's default for `version`
+    (40 s before 1.32, 50 s from 1.32: recorder.sim.nodegrace). Session 35 replaced a draw of
+    40, 40 or 50 s whatever the version; the draw is still made, and thrown away, so that every
+    later draw of the seed stays what it was."""
+    rng.randrange(3)
+    return default_grace_s(version)
 
 
 def _events(rng: random.Random, nodes: list[str], duration: float) -> list[dict[str, Any]]:
@@ -148,12 +179,36 @@ def with_mixed_proxy(data: dict[str, Any], seed: int) -> dict[str, Any]:
 #: `--iptables-sync-period=1m`, as GKE's kube-proxy manifests carry it); else one an operator set,
 #: log-uniform 10 s-1 h in whole seconds (the span of the flag's examples, '5s', '1m', '2h22m').
 #: No public source gives how many clusters are of each kind: both shares are stress choices,
-#: parameters of `draw_sync_period`.
+#: parameters of `draw_sync_period`. The minimum sync period goes with the kind: kube-proxy's
+#: default 1 s (v1alpha1 `iptables.minSyncPeriod` since 1.20, kubernetes/kubernetes#92836;
+#: v1alpha2's `minSyncPeriod`) except under kube-up, whose manifests pass
+#: `--iptables-min-sync-period=10s` beside the 1 m period (same script); an operator who set the
+#: period is given the default (no source says they set both).
 SYNC_PERIOD_DEFAULT_S = 30.0
 SYNC_PERIOD_KUBE_UP_S = 60.0
+MIN_SYNC_PERIOD_DEFAULT_S = 1.0
+MIN_SYNC_PERIOD_KUBE_UP_S = 10.0
 SYNC_PERIOD_KUBE_UP_P = 0.25
 SYNC_PERIOD_SET_P = 0.1
 SYNC_PERIOD_RANGE_S = (10.0, 3600.0)
+
+
+def draw_sync_periods(
+    rng: random.Random,
+    *,
+    kube_up_p: float = SYNC_PERIOD_KUBE_UP_P,
+    set_p: float = SYNC_PERIOD_SET_P,
+) -> tuple[float, float]:
+    """One cluster's kube-proxy sync period and minimum sync period (seconds): a period set by
+    an operator with `set_p` (log-uniform in SYNC_PERIOD_RANGE_S), kube-up's 1 m and 10 s with
+    `kube_up_p`, else the defaults."""
+    u = rng.random()
+    if u < set_p:
+        lo, hi = SYNC_PERIOD_RANGE_S
+        return float(round(lo * (hi / lo) ** rng.random())), MIN_SYNC_PERIOD_DEFAULT_S
+    if u < set_p + kube_up_p:
+        return SYNC_PERIOD_KUBE_UP_S, MIN_SYNC_PERIOD_KUBE_UP_S
+    return SYNC_PERIOD_DEFAULT_S, MIN_SYNC_PERIOD_DEFAULT_S
 
 
 def draw_sync_period(
@@ -162,23 +217,17 @@ def draw_sync_period(
     kube_up_p: float = SYNC_PERIOD_KUBE_UP_P,
     set_p: float = SYNC_PERIOD_SET_P,
 ) -> float:
-    """One cluster's kube-proxy sync period (seconds): set by an operator with `set_p`
-    (log-uniform in SYNC_PERIOD_RANGE_S), kube-up's 1 m with `kube_up_p`, else the default."""
-    u = rng.random()
-    if u < set_p:
-        lo, hi = SYNC_PERIOD_RANGE_S
-        return float(round(lo * (hi / lo) ** rng.random()))
-    if u < set_p + kube_up_p:
-        return SYNC_PERIOD_KUBE_UP_S
-    return SYNC_PERIOD_DEFAULT_S
+    """One cluster's kube-proxy sync period (seconds): `draw_sync_periods`' first."""
+    return draw_sync_periods(rng, kube_up_p=kube_up_p, set_p=set_p)[0]
 
 
 def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    """`data` with kube-proxy's sync period drawn per cluster (`draw_sync_period`) from its own
-    generator (so every other draw stays what it was): its health timeout is twice it
-    (recorder.sim.proxyhealth) and its /configz states it (recorder.sim.evidence)."""
+    """`data` with kube-proxy's sync periods drawn per cluster (`draw_sync_periods`) from their
+    own generator (so every other draw stays what it was): its health timeout is twice the
+    period (recorder.sim.proxyhealth) and its /configz states both (recorder.sim.evidence)."""
     rng = random.Random(f"gapwatch-random-sync-period-{seed}")
-    data["kube_proxy"]["sync_period_s"] = draw_sync_period(rng)
+    proxy = data["kube_proxy"]
+    proxy["sync_period_s"], proxy["min_sync_period_s"] = draw_sync_periods(rng)
     return data
 
 
@@ -191,7 +240,7 @@ def _base_scenario(seed: int) -> dict[str, Any]:
     rng = random.Random(f"gapwatch-random-scenario-{seed}")
     count = rng.randint(2, 7)
     nodes = [f"node-{i:03d}" for i in range(1, count + 1)]
-    version = rng.choice(_VERSIONS)
+    version = _release(seed, rng.choice(_VERSIONS))
     node_driven = rng.random() < 0.45
     service_type = "LoadBalancer" if node_driven or rng.random() < 0.85 else "NodePort"
     daemonset = rng.random() < 0.3
@@ -216,7 +265,7 @@ def _base_scenario(seed: int) -> dict[str, Any]:
             "names": nodes,
             "kubelet_version": version,
             "kube_proxy_version": version,
-            "not_ready_after_s": float(rng.choice([40, 40, 50])),
+            "not_ready_after_s": _grace(rng, version),
         },
         "service": {"type": service_type},
         "ingress": {

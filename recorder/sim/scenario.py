@@ -70,7 +70,10 @@ class Nodes:
     kubelet_version: str = "v1.27.8"
     kube_proxy_version: str = "v1.27.8"
     ready_after_s: float = 20.0
-    not_ready_after_s: float = 40.0
+    #: the node controller's `--node-monitor-grace-period`: a silent node is NotReady this long
+    #: after its last status. None: the version's default, 40 s before 1.32, 50 s from 1.32
+    #: (recorder.sim.nodegrace, kubernetes/kubernetes#126287)
+    not_ready_after_s: float | None = None
     eviction_after_s: float = 300.0
     #: cluster-autoscaler scale-down: from the node's last evicted pod gone to the machine gone
     #: (the cloud's instance termination; gapwatch's choice, no published figure)
@@ -150,6 +153,11 @@ class KubeProxy:
     #: pkg/proxy/apis/config/v1alpha1/defaults.go): its health timeout is twice this
     #: (recorder.sim.proxyhealth), past which a change not yet programmed makes it unhealthy
     sync_period_s: float = 30.0
+    #: kube-proxy's minimum sync period (`iptables.minSyncPeriod`, `--iptables-min-sync-period`;
+    #: v1alpha2's top-level `minSyncPeriod`): 1 s by default since 1.20 (kubernetes/kubernetes
+    #: #92836, CHANGELOG-1.20: "Previously, it was 0"), 10 s in kube-up's GCE manifests. Only
+    #: its /configz states it: the simulated lag stands for the whole wait (recorder.sim.syncspans)
+    min_sync_period_s: float = 1.0
     #: KEP-3836 (KubeProxyDrainingTerminatingNodes): /healthz answers 503 with nodeEligible
     #: false for a node tainted ToBeDeletedByClusterAutoscaler or being deleted. None: by
     #: version (beta and on by default from 1.30; alpha, off, in 1.28-1.29; absent before)

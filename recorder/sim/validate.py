@@ -29,7 +29,8 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         need(len(set(s.nodes.names)) == len(s.nodes.names), "nodes.names", "names must be unique")
     need(bool(s.nodes.zones), "nodes.zones", "must list at least one zone")
     need(s.nodes.ready_after_s >= 0, "nodes.ready_after_s", "must be >= 0")
-    need(s.nodes.not_ready_after_s >= 0, "nodes.not_ready_after_s", "must be >= 0")
+    grace = s.nodes.not_ready_after_s
+    need(grace is None or grace >= 0, "nodes.not_ready_after_s", "must be >= 0")
     need(s.nodes.eviction_after_s >= 0, "nodes.eviction_after_s", "must be >= 0")
     for key, port in (
         ("service.node_port", s.service.node_port),
@@ -70,6 +71,7 @@ def _problems(s: Scenario) -> list[tuple[str, str]]:
         "must be in 1-1000",
     )
     need(s.kube_proxy.sync_period_s > 0, "kube_proxy.sync_period_s", "must be > 0")
+    need(s.kube_proxy.min_sync_period_s >= 0, "kube_proxy.min_sync_period_s", "must be >= 0")
     need(s.ccm.register_delay_s >= 0, "ccm.register_delay_s", "must be >= 0")
     hc = s.lb.health_check
     need(hc.interval_s > 0, "lb.health_check.interval_s", "must be > 0")

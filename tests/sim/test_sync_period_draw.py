@@ -11,12 +11,15 @@ import random
 from gapwatch.recorder.observation import validate
 from gapwatch.recorder.sim import from_dict, run
 from gapwatch.recorder.sim.generate import (
+    MIN_SYNC_PERIOD_DEFAULT_S,
+    MIN_SYNC_PERIOD_KUBE_UP_S,
     SYNC_PERIOD_DEFAULT_S,
     SYNC_PERIOD_KUBE_UP_P,
     SYNC_PERIOD_KUBE_UP_S,
     SYNC_PERIOD_RANGE_S,
     SYNC_PERIOD_SET_P,
     draw_sync_period,
+    draw_sync_periods,
     random_scenario,
 )
 from gapwatch.recorder.sim.proxyhealth import health_timeout_us
@@ -53,6 +56,28 @@ def test_a_drawn_period_is_the_one_the_run_states_and_times_out_by() -> None:
     for o in configs:
         assert validate(o) == o
         assert o.payload["sync_period_s"] == period
+
+
+def _configz_min_sync(seed: int) -> set[float]:
+    """The minimum sync periods the run's /configz answers state."""
+    data = random_scenario(seed)
+    data["observe"]["kube_proxy_configz"] = True
+    result = run(from_dict(data), seed)
+    return {o.payload["min_sync_period_s"] for o in result.observations if o.kind == "ProxyConfig"}
+
+
+def test_configz_states_the_min_sync_period_of_the_clusters_kind() -> None:
+    """kube-up's manifests pass `--iptables-min-sync-period=10s` with the 1 m period
+    (cluster/gce/gci/configure-helper.sh); elsewhere kube-proxy's default, 1 s since 1.20
+    (kubernetes/kubernetes#92836). Before session 35 every /configz answer stated 1 s."""
+    kube_up = next(s for s in range(1, 100) if _period(s) == SYNC_PERIOD_KUBE_UP_S)
+    default = next(s for s in range(1, 100) if _period(s) == SYNC_PERIOD_DEFAULT_S)
+    assert _configz_min_sync(kube_up) == {MIN_SYNC_PERIOD_KUBE_UP_S} == {10.0}
+    assert _configz_min_sync(default) == {MIN_SYNC_PERIOD_DEFAULT_S} == {1.0}
+    rng = random.Random(7)
+    assert {draw_sync_periods(rng, kube_up_p=1, set_p=0) for _ in range(20)} == {(60.0, 10.0)}
+    drawn = {draw_sync_periods(rng, kube_up_p=0, set_p=1)[1] for _ in range(50)}
+    assert drawn == {1.0}
 
 
 def test_the_draw_follows_what_is_shipped() -> None:

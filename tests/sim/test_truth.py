@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from gapwatch.recorder.sim import Truth, load_scenario, run
+from gapwatch.recorder.sim.nodegrace import not_ready_after_s
 from gapwatch.recorder.timefmt import parse_time
 from gapwatch.replay.model import WINDOW_CLASSES
 
@@ -187,7 +188,7 @@ def test_a_node_that_stops_answering_is_node_not_ready_until_the_lb_notices(name
         hc = scenario.lb.health_check
         assert windows[0].duration_s <= hc.interval_s * (hc.unhealthy_threshold + 1)
     else:  # endpoint-driven: only after NotReady, the slice update and the CCM's lag
-        assert windows[0].duration_s >= scenario.nodes.not_ready_after_s
+        assert windows[0].duration_s >= not_ready_after_s(scenario)
 
 
 def test_daemonset_rollout_with_surge_keeps_every_node_serving() -> None:

@@ -5,6 +5,7 @@ nothing F reads finds no node's lanes again, and detection, rows and segments st
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -12,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from benchmarks import replay as bench
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim import load_scenario, run
+from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import node_cache, projections
-from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.assumptions import DEFAULTS, US
 from gapwatch.replay.checkpoint import Checkpoint
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import Fact, derive, write_facts
@@ -133,3 +136,40 @@ def test_batches_of_scrapes_give_what_detect_gives(
     for lo, hi in pairwise([head, *cuts, len(scrapes)]):
         fold(state, [f for e in scrapes[lo:hi] for f in e])
         assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
+
+
+@pytest.mark.postgres
+def test_the_benchmarks_scrapes_find_only_the_probed_nodes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/replay.py's store, small (4 Services on 3 nodes), refreshed from the
+    checkpoint with two rounds of its scrapes (every 600 s: kube-proxy's sync count moves every
+    other look): the scrapes alone find no node's lanes; `lb_facing` (every probe and LB
+    lane's key listed) is read once a refresh, not per Service; the rows equal a rebuild's
+    after each. Before: 12 finds (every Service on every scraped node) and 2 reads of
+    `lb_facing` per Service refreshed (8)."""
+    bench.build(pg_url, 4, 3, 4_000, 20)
+    engine = make_engine(pg_url)
+    cp = Checkpoint()
+    projections.rebuild(engine, checkpoint=cp)
+    found = _lanes_counted(monkeypatch)
+    facing: list[int] = []
+    real = lb_facing
+
+    def counted(state: FoldState) -> object:
+        facing.append(1)
+        return real(state)
+
+    monkeypatch.setattr(projections, "lb_facing", counted)
+    writer = EventWriter(engine, derive=write_facts)
+    base = datetime.fromtimestamp(bench.T0 / US + 30 * 86400, UTC)
+    for k in range(2):
+        writer.write(bench.metrics_scrapes(base + timedelta(hours=k), k, 600))
+        facing.clear()
+        found.clear()
+        assert projections.refresh(engine, checkpoint=cp) == 6 * 20
+        assert (len(found), len(facing)) == (0, 1)
+        rows = _rows(engine), _stored(engine)
+        projections.rebuild(engine, checkpoint=Checkpoint())
+        assert (_rows(engine), _stored(engine)) == rows
+    engine.dispose()

@@ -28,6 +28,9 @@ A node found again whose LB poll lane alone moved (its R, and the checks read af
 as `lanes.serves_signal` gave it (`Found.find`): F reads the node's other lanes, its local pods'
 samples and when the EndpointSlices listed them ready (`serves_key`: all `node_key` holds but
 the poll lane), and the Service's values `service_key` holds (tests/replay/test_refresh12.py).
+A node whose kube-proxy metrics looks alone moved (a scrape moves them for every Service on the
+node: `moved_syncs_only`) has F found again, and where F comes out equal keeps the rest of its
+finding (`_syncs_kept`; tests/replay/test_sync_kept.py).
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -117,12 +120,15 @@ class Found(NamedTuple):
         lag_hi: int,
         nkey: tuple[Any, ...],
         was: Found | None = None,
+        syncs_only: bool = False,
     ) -> Found:
         """The node's lanes; `was`: what they were found from last, under the same Service
         key (`service_key`): its F and its local pods' lane are found again only if what F
         reads of the node moved (a node moved by its LB polls alone keeps both: neither reads
         them). R and not F and its candidates carry on from `was`'s where R and F moved
-        (replay.gap_tail)."""
+        (replay.gap_tail). `syncs_only`: of the node's key (`node_key`) only its kube-proxy
+        metrics looks moved since `was` (`moved_syncs_only`): where F comes out the same, the
+        rest is `was`'s (`_syncs_kept`)."""
         reads = serves_key(state, svc, node, nkey)
         carried = was.carried if was is not None else None
         trails: Looks = dict(was.looks) if was is not None and was.looks else {}
@@ -131,12 +137,32 @@ class Found(NamedTuple):
         else:
             served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails)
             alive = alive_steps(state, svc, node)
+            if syncs_only and was is not None and _syncs_kept(was, served, alive):
+                return was._replace(served=served, reads=reads, carried=carried, looks=trails)
         silence = was.lanes.silence if was else None
         times = was.lanes.times_trail if was else None
         found = lanes(state, svc, node, mine, lag_hi, served, silence, trails, times)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
         return cls(found, gap, alive, served, reads, merged, trail, carried, trails)
+
+
+def moved_syncs_only(was: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
+    """Whether two `node_key`s of a node differ at most in its kube-proxy metrics looks' count
+    (a scrape of the node's kube-proxy moves that alone, for every Service on the node)."""
+    return was[0] == now[0] and was[2:] == now[2:]
+
+
+def _syncs_kept(was: Found, served: Serves, alive: list[Step]) -> bool:
+    """Whether a node whose metrics looks alone moved keeps `was`'s lanes, R and not F and
+    its candidates: F (`served`) and the local pods' lane came out equal to `was`'s. Only F
+    reads the looks among what `Found.find` finds (`lanes.serves_carried`; `lanes.lanes`
+    reads R, the LB's checks, the health lane's silences, the relists and the policy, none
+    of them the looks, and R and not F reads the two signals), and everything else they read
+    is in the node's key or the Service's, which did not move: each is the value it was.
+    Detection's own reads of the looks (detect.windows_from: node_alone, termsync, leftover,
+    deaths) stay with the suffix (`_since`: the new looks' times bound what they move)."""
+    return was.served == served and was.alive == alive
 
 
 @dataclass(slots=True)
@@ -465,8 +491,9 @@ def windows(
             or lag_moved
         ):
             found = Found.find(
-                state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None
-            )
+                state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None,
+                syncs_only=kept is not None and moved_syncs_only(kept.key, nkey),
+            )  # fmt: skip
             since: int | None = None
             if kept is not None and old is not None and not lag_moved:
                 if back is None:

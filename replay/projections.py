@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -113,14 +114,15 @@ def _replace(
     kept: node_rows.Kept | None = None,
     on_node: Callable[[float], None] | None = None,
     context: dict[str, int] | None = None,
+    facing: AbstractSet[ServiceRef] | None = None,
 ) -> None:
     """Recompute the Service's rows from `state` (None: its own facts, folded from the start)
     and rewrite those that changed; its lane segments only on `nodes` (None: every node);
     `kept`: the rows each Service stored last time (replay.node_rows); `on_node`, `context`:
-    `_write`'s."""
+    `_write`'s; `facing`: `lb_facing(state)`, when the caller has it."""
     if state is None:
         state = fold_stored(conn, FoldState(), service=svc)
-    if svc not in lb_facing(state):
+    if svc not in (facing if facing is not None else lb_facing(state)):
         for table, _at in kept_rows.KEPT:  # but the rows of a span retention dropped
             kept_rows.delete_service(conn, table, svc.cluster, svc.namespace, svc.name)
         delete_service(conn, svc)
@@ -545,22 +547,25 @@ def _from_checkpoint(
         fresh = fresh or checkpoint.refolded
         mine = 0 < since <= after and not checkpoint.refolded
         count, affected = _affected(conn, after, rows if mine else None)
+        # read once: each Service's rewrite asks it (`_replace`), and it lists every probe
+        # and LB lane's key (thousands); nothing below folds
+        facing = set(lb_facing(state))
         if fresh:
             clusters = {s.cluster for s in affected}
-            services = {s for s in lb_facing(state) if s.cluster in clusters} | affected
+            services = {s for s in facing if s.cluster in clusters} | affected
             for cluster in clusters:
                 checkpoint.values[cluster] = cluster_values(state, cluster, settings)
         else:
             services = touched(state, rows, checkpoint.values, settings)
             # a Service no longer LB-facing (its Service object changed) loses its rows
-            services |= {s for s in affected if s not in set(lb_facing(state))}
+            services |= {s for s in affected if s not in facing}
         impact = checkpoint.impact_of(state)
         ordered = sorted(services)
         with _detecting(track, state, ordered) as on_node:
             for svc in ordered:
                 nodes = None if fresh else checkpoint.changed_nodes(state, svc)
                 _replace(conn, svc, settings, state, nodes, impact, checkpoint.windows,
-                         checkpoint.rows, on_node, context)  # fmt: skip
+                         checkpoint.rows, on_node, context, facing)  # fmt: skip
         return count
     except BaseException:
         checkpoint.forget()

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import structlog
+import structlog.testing
 from aiohttp import web
 
 from gapwatch.recorder.backoff import BackoffSettings
@@ -73,7 +75,10 @@ class Script:
         return web.json_response(page)
 
 
-def _run(script: Script, until: Callable[[Script], bool]) -> tuple[list[Item], list[float]]:
+def _run(
+    script: Script, until: Callable[[Script], bool], **settings: Any
+) -> tuple[list[Item], list[float]]:
+    """Watch `script`'s server until `until`; `settings` beside the tests' short timeouts."""
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -90,7 +95,9 @@ def _run(script: Script, until: Callable[[Script], bool]) -> tuple[list[Item], l
                 clock=lambda: NOW,
                 lookup_last=_no_rows,
                 settings=WatchSettings(
-                    read_timeout_s=5, backoff=BackoffSettings(initial_s=0.01, max_s=0.05)
+                    read_timeout_s=5,
+                    backoff=BackoffSettings(initial_s=0.01, max_s=0.05),
+                    **settings,
                 ),
                 sleep=sleep,
             )
@@ -149,3 +156,78 @@ def test_versions_that_are_not_numbers_are_only_compared_for_equality() -> None:
     assert script.listed == 1
     assert script.watched_from[:3] == ["zz", "aa", "aa"]
     assert ("node-0", "ab") in _observed(items)
+
+
+def test_a_bookmark_storm_loses_and_repeats_none_of_the_changes_between_its_bookmarks() -> None:
+    """20,000 BOOKMARKs on one watch (a real API server sends one a minute or so), a change of
+    one of two nodes after every 1,000th. Session 35 tried it (and 200,000 through the spool
+    and writer: 202 store writes, one checkpoint each, for 200 changes; docs/security.md):
+    each change is recorded once, in order, no relist, and the resume point is the last
+    bookmark's version: a bookmark is only a checkpoint, which the spool keeps one of per
+    batch."""
+    nodes = [_node(0, 10, "a"), _node(1, 10, "a")]
+    storm: list[Event] = []
+    for version in range(11, 20_011):
+        if version % 1000 == 0:
+            storm.append(_event("MODIFIED", _node(version % 2, version, f"v{version}")))
+        else:
+            storm.append(_bookmark(str(version)))
+    script = Script(lists=[("10", nodes)], watches=[storm, [_bookmark("20010")]])
+    items, _waits = _run(script, lambda s: s.watched >= 2)
+    changes = [pair for pair in _observed(items) if pair[1] != "10"]
+    assert changes == [(f"node-{v % 2}", str(v)) for v in range(1000, 20_001, 1000)]
+    assert script.listed == 1
+    assert script.watched_from[:2] == ["10", "20010"]
+    assert sum(1 for i in items if i.observation is None) >= 19_980
+
+
+class ExpiringScript(Script):
+    """A first LIST page with a continue token that has expired (410) when asked for, then a
+    one-page LIST whose answer is `whole` bytes long, then LISTs answered as `Script`'s."""
+
+    def __init__(self, nodes: list[dict[str, Any]], whole: int) -> None:
+        super().__init__(lists=[("20", nodes)], watches=[[_bookmark("20")]])
+        self.nodes, self.whole = nodes, whole
+        self.asked: list[dict[str, str]] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") == "1":
+            return await super().handle(request)
+        self.asked.append(dict(request.query))
+        if len(self.asked) == 1:
+            page = {"kind": "NodeList", "metadata": {"resourceVersion": "20", "continue": "t"}}
+            return web.json_response({**page, "items": self.nodes[:1]})
+        if len(self.asked) == 2:
+            gone = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
+            return web.json_response(gone, status=410)
+        if len(self.asked) == 3:
+            pad = "x" * self.whole
+            return web.json_response({"kind": "NodeList", "metadata": {"x": pad}, "items": []})
+        return await super().handle(request)
+
+
+def test_the_one_page_list_after_an_expired_continue_token_is_bounded_too() -> None:
+    """A continue token that has expired: the watch lists again in one page (client-go's
+    pager), which session 34 left unbounded. Session 35 bounds it by `max_full_list_bytes`
+    (2 GiB: 150,000 Pods, Kubernetes' scalability threshold, at 14 KB each; 1 MiB here): an
+    answer past it is refused before it is held, the error naming the setting, and the next
+    relist starts paginated again and records each node once. On main the 3 MiB answer was
+    read and parsed whole (an empty list: both nodes listed, then both taken as deleted)."""
+    nodes = [_node(0, 10, "a"), _node(1, 11, "a")]
+    script = ExpiringScript(nodes, whole=3 << 20)
+    structlog.reset_defaults()
+    try:
+        with structlog.testing.capture_logs() as said:
+            items, _waits = _run(script, lambda s: s.watched >= 1, max_full_list_bytes=1 << 20)
+    finally:
+        structlog.reset_defaults()
+    errors = [str(e.get("error")) for e in said if e["event"] == "watch restart"]
+    assert [("limit" in q, "continue" in q) for q in script.asked] == [
+        (True, False),
+        (True, True),
+        (False, False),  # the one page, refused
+        (True, False),  # paginated again
+    ]
+    assert any("max_full_list_bytes" in e and "LIST /api/v1/nodes" in e for e in errors), errors
+    observed = _observed(items)
+    assert sorted(observed) == [("node-0", "10"), ("node-1", "11")], observed

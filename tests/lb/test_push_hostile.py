@@ -182,14 +182,36 @@ def _livez(receiver: Receiver) -> bytes:
             return b""
 
 
-def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path) -> None:
-    """Three clients hold their connections open (answered once, then idle): a fourth is closed
-    unanswered, and answered again once they are gone; the stop line counts the refused."""
-    with running(tmp_path, "--max-connections", "3") as receiver:
-        held = [receiver.connect() for _ in range(3)]
-        for sock in held:  # answered: the receiver has surely counted it
-            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+def _held_in_a_request(receiver: Receiver) -> socket.socket:
+    """A connection whose request is being handled: token and headers sent, its body not."""
+    sock = receiver.connect()
+    sock.sendall(
+        b"POST /v1/observations HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\n\r\n".encode()
+        + b'{"observed_at": '
+    )
+    return sock
+
+
+def _slowloris(receiver: Receiver) -> socket.socket:
+    """A connection that sent a header line and no more (accepted before the next one)."""
+    sock = receiver.connect()
+    sock.sendall(b"POST /v1/observations HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.2)
+    return sock
+
+
+def test_connections_past_the_cap_are_closed_at_once_when_every_one_is_in_a_request(
+    tmp_path: Path,
+) -> None:
+    """Three clients each in a request (headers sent, body not) fill a cap of 3: nothing may be
+    closed to make room, so a fourth is closed unanswered; once they are gone (408 at the read
+    timeout, or closed) one is answered again; the stop line counts the refused."""
+    with running(tmp_path, "--max-connections", "3", "--read-timeout", "30") as receiver:
+        held = []
+        for _ in range(3):
+            held.append(_held_in_a_request(receiver))
+            time.sleep(0.2)  # the server has read its headers: its handler is running
         assert _livez(receiver) == b""
         for sock in held:
             sock.close()
@@ -200,3 +222,30 @@ def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path) -> None:
     assert receiver.proc.stderr is not None
     said = receiver.proc.stderr.read()
     assert '"event": "connections refused"' in said and '"cap": 3' in said, said
+
+
+def test_slowloris_clients_at_the_cap_make_room_for_real_ones(tmp_path: Path) -> None:
+    """Three clients send a header line and no more (slowloris: a byte every few seconds, never
+    a whole request) and fill a cap of 3. Session 35 found every new connection closed while
+    they held (64 of them on the health port: 10 of 70 probes answered). Now each real client
+    is answered, and the oldest of the slow ones is closed for it; a client in a request (its
+    body still coming) is never the one closed."""
+    with running(tmp_path, "--max-connections", "3", "--read-timeout", "30") as receiver:
+        busy = _held_in_a_request(receiver)
+        time.sleep(0.2)
+        slow = [_slowloris(receiver), _slowloris(receiver)]  # the cap is full
+        answers, closed = [], []
+        for _ in range(3):  # a real client; a slow one that takes its place again
+            answers.append(_livez(receiver))
+            closed.append(slow.pop(0).recv(4096))  # b"": closed by the server, unanswered
+            slow.append(_slowloris(receiver))
+        busy.sendall(b" " * (1000 - len(b'{"observed_at": ')))
+        busy_said = busy.recv(4096)
+        for sock in [busy, *slow]:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers
+    assert closed == [b"", b"", b""]
+    assert busy_said.startswith(b"HTTP/1.1 400"), busy_said  # answered: its body is no JSON
+    assert receiver.proc.stderr is not None
+    said = receiver.proc.stderr.read()
+    assert '"replaced": 3' in said, said

@@ -11,7 +11,10 @@ forwards every request unchanged (signature included) to moto and, on cue:
 - answers the next N requests with ELBv2's `Throttling` error (HTTP 400, `ErrorResponse` XML);
 - gives the next N `DescribeTargetGroups` answers of a paginated listing (no ARNs or names
   asked) the `NextMarker` of the request they answer (or a first one): a server whose paging
-  never ends (`loop_marker`).
+  never ends (`loop_marker`);
+- answers the next N requests of an action with a body of its own, sent a piece at a time as
+  HTTP/1.1 chunks as they come from a generator (`answer_with`): an answer of hundreds of MB, one
+  that never ends, one that is not ELBv2's XML, without holding it whole.
 
 It keeps every `DescribeTargetHealth` it answered (`served`): what a poller could have seen, and
 when.
@@ -27,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,6 +42,8 @@ THROTTLE_XML = (
     f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>Throttling</Code>'
     "<Message>Rate exceeded</Message></Error><RequestId>fake-throttle</RequestId></ErrorResponse>"
 ).encode()
+
+Header = tuple[str, str]
 
 #: The first marker `HealthProxy.loop_marker` hands out.
 LOOP_MARKER = "gapwatch-loop"
@@ -66,6 +71,7 @@ class HealthProxy:
         self._health: dict[str, tuple[str, str | None, str | None]] = {}
         self._throttle = 0
         self._loop_marker = 0
+        self._answers: dict[str, list[tuple[Callable[[], Iterable[bytes]], list[Header]]]] = {}
         self.actions: list[str] = []
         #: every DescribeTargetHealth answered (not throttled): when it was sent (wall clock)
         #: and each member's `State` in it, as the poller got it; the lab's ledger counts an LB
@@ -80,6 +86,10 @@ class HealthProxy:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                own = proxy._own_answer(body)
+                if own is not None:
+                    self._send_chunks(*own)
+                    return
                 status, headers, data = proxy._forward(self.path, dict(self.headers), body)
                 self.send_response(status)
                 for key, value in headers:
@@ -88,6 +98,24 @@ class HealthProxy:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _send_chunks(self, chunks: Iterable[bytes], headers: list[Header]) -> None:
+                self.protocol_version = "HTTP/1.1"
+                self.send_response(200)
+                for key, value in [("Content-Type", "text/xml"), *headers]:
+                    self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for chunk in chunks:
+                        if chunk:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:  # the client hung up: what the cue was for
+                    pass
+                self.close_connection = True
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -121,6 +149,31 @@ class HealthProxy:
         marker is the one they were asked for (the first: `LOOP_MARKER`)."""
         with self._lock:
             self._loop_marker = times
+
+    def answer_with(
+        self,
+        action: str,
+        chunks: Callable[[], Iterable[bytes]],
+        *,
+        times: int = 1,
+        headers: Iterable[Header] = (),
+    ) -> None:
+        """The next `times` requests of `action` are answered 200 with the pieces `chunks()`
+        yields (as they come), with `headers` beside `Content-Type: text/xml`; moto is not
+        asked."""
+        with self._lock:
+            queue = self._answers.setdefault(action, [])
+            queue.extend([(chunks, list(headers))] * times)
+
+    def _own_answer(self, body: bytes) -> tuple[Iterable[bytes], list[Header]] | None:
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+        with self._lock:
+            queue = self._answers.get(action)
+            if not queue:
+                return None
+            self.actions.append(action)
+            chunks, headers = queue.pop(0)
+        return chunks(), headers
 
     def stop_throttling(self) -> None:
         """Answer every call from now on (the throttled calls still owed are forgiven)."""

@@ -27,6 +27,17 @@ MAX_LINE = 64 * 1024 * 1024
 #: tens of MB; the recorder's container has 384 MiB. Before session 34 a page was read whole: a
 #: gzip answer of 1 MB on the wire took 3 GB.
 MAX_LIST_BODY = 64 * 1024 * 1024
+#: The longest answer of the one-page LIST after an expired continue token (as client-go's
+#: pager, it asks for the whole collection at once): the default of
+#: WatchSettings.max_full_list_bytes. Kubernetes' scalability thresholds allow 150,000 Pods a
+#: cluster (kubernetes/community sig-scalability/configs-and-limits/thresholds.md); at 14 KB a
+#: Pod, more than a real Pod holds with its managedFields and status, that is 2 GiB. Past it the
+#: answer is no real cluster's: refused before it is held (session 34 left it unbounded; a gzip
+#: answer of 1 GiB decoded took 3.1 GB). It is no bound on memory below it: a collection of that
+#: size needs some 5 times as much to be parsed, which the container's limit decides. The next
+#: relist starts paginated again, so only a server that expires every continue token and then
+#: sends more than this is refused each time.
+MAX_FULL_LIST_BODY = 2 * 1024 * 1024 * 1024
 #: What is read of an answer that is not 200: its `message` is all that is used.
 MAX_ERROR_BODY = 64 * 1024
 
@@ -53,17 +64,24 @@ STATUS_HINTS = {
 }
 
 
-async def _capped_body(response: aiohttp.ClientResponse, what: str, limit: int) -> bytes:
+#: What the error of an answer past its limit says of the setting, for a page and for the whole.
+_LIMIT_HINTS = {
+    False: "the recorder's `watch:` `max_list_bytes`; a smaller `page_size` makes pages shorter",
+    True: "the recorder's `watch:` `max_full_list_bytes`: the one-page LIST after an expired "
+    "continue token holds the whole collection",
+}
+
+
+async def _capped_body(
+    response: aiohttp.ClientResponse, what: str, limit: int, *, whole: bool
+) -> bytes:
     """The answer's decoded body, refused once it passes `limit` bytes (before it is held)."""
     parts: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
         size += len(chunk)
         if size > limit:
-            raise K8sError(
-                f"{what}: an answer longer than {limit} bytes (the recorder's `watch:` "
-                "`max_list_bytes`; a smaller `page_size` makes pages shorter)"
-            )
+            raise K8sError(f"{what}: an answer longer than {limit} bytes ({_LIMIT_HINTS[whole]})")
         parts.append(chunk)
     return b"".join(parts)
 
@@ -86,11 +104,12 @@ async def list_page(
     *,
     timeout: float,
     max_bytes: int | None = None,
+    whole: bool = False,
 ) -> dict[str, Any]:
     """One page of a LIST: the decoded `...List` object.
 
-    `max_bytes` bounds the answer (default MAX_LIST_BODY); 0: unbounded (the one-page LIST
-    after an expired continue token, which holds the whole collection)."""
+    `max_bytes` bounds the answer (default MAX_LIST_BODY); 0: unbounded. `whole`: the one-page
+    LIST after an expired continue token (the error names `max_full_list_bytes`)."""
     what = f"LIST {path}"
     async with (
         _translated(what),
@@ -106,7 +125,10 @@ async def list_page(
             body = await response.content.read(MAX_ERROR_BODY)
             raise _status_error(what, response.status, body)
         limit = MAX_LIST_BODY if max_bytes is None else max_bytes
-        body = await _capped_body(response, what, limit) if limit else await response.read()
+        if limit:
+            body = await _capped_body(response, what, limit, whole=whole)
+        else:
+            body = await response.read()
         decoded = orjson.loads(body)
     if not isinstance(decoded, dict) or not isinstance(decoded.get("items"), list):
         raise K8sError(f"{what}: the answer is not a list")

@@ -51,7 +51,12 @@ from gapwatch.recorder.sources.k8s.state import (
     diff_listed,
     older,
 )
-from gapwatch.recorder.sources.k8s.stream import MAX_LIST_BODY, list_page, watch_stream
+from gapwatch.recorder.sources.k8s.stream import (
+    MAX_FULL_LIST_BODY,
+    MAX_LIST_BODY,
+    list_page,
+    watch_stream,
+)
 
 log = structlog.get_logger("gapwatch.recorder")
 
@@ -69,6 +74,9 @@ class WatchSettings:
     list_timeout_s: float = 120.0
     #: the longest answer of one LIST page (stream.MAX_LIST_BODY, 64 MiB)
     max_list_bytes: int = MAX_LIST_BODY
+    #: the longest answer of the one-page LIST after an expired continue token
+    #: (stream.MAX_FULL_LIST_BODY, 2 GiB)
+    max_full_list_bytes: int = MAX_FULL_LIST_BODY
     backoff: BackoffSettings = field(default_factory=BackoffSettings)
 
 
@@ -279,8 +287,14 @@ class ResourceWatcher:
                         self.path,
                         params,
                         timeout=self.settings.list_timeout_s,
-                        # the one-page LIST holds the whole collection: client-go reads it whole
-                        max_bytes=self.settings.max_list_bytes if paginate else 0,
+                        # the one-page LIST holds the whole collection, as client-go's pager
+                        # reads it: bounded far above a page (stream.MAX_FULL_LIST_BODY)
+                        max_bytes=(
+                            self.settings.max_list_bytes
+                            if paginate
+                            else self.settings.max_full_list_bytes
+                        ),
+                        whole=not paginate,
                     )
                     now = self.clock()
                     meta = page.get("metadata") or {}

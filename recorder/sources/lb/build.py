@@ -99,12 +99,15 @@ class Plan:
 
 
 def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
+    from gapwatch.recorder.sources.lb.bounded import ANSWER_SECONDS, MAX_ANSWER_BYTES
     from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 
     keys = {
         "target_groups",
         "tags",
         "max_attempts",
+        "max_answer_bytes",
+        "answer_timeout_s",
         "target_group_bindings",
         "api_server",
         "kubeconfig",
@@ -127,6 +130,8 @@ def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
     region, endpoint = s.text("region"), s.text("endpoint")
     api_server, kubeconfig = s.text("api_server"), s.text("kubeconfig")
     attempts = int(s.number("max_attempts", 3))
+    answer_bytes = int(s.number("max_answer_bytes", MAX_ANSWER_BYTES))
+    answer_seconds = s.number("answer_timeout_s", ANSWER_SECONDS)
     holder = Elbv2Groups(groups, dict(tags), service=s.service())
 
     def adapter(count: Callable[[str], None]) -> Adapter:
@@ -134,7 +139,14 @@ def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
             from gapwatch.recorder.sources.lb.bindings import BindingLister
 
             holder.bindings = BindingLister(api_server=api_server, kubeconfig=kubeconfig)
-        holder.connect(region=region, endpoint_url=endpoint, max_attempts=attempts, count=count)
+        holder.connect(
+            region=region,
+            endpoint_url=endpoint,
+            max_attempts=attempts,
+            count=count,
+            max_answer_bytes=answer_bytes,
+            answer_seconds=answer_seconds,
+        )
         return holder
 
     return Plan(adapter, holder.service_of, s.poll())

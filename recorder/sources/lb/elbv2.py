@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gapwatch.recorder.errors import ConfigError
+from gapwatch.recorder.sources.lb.bounded import (
+    ANSWER_SECONDS,
+    MAX_ANSWER_BYTES,
+    AnswerRefused,
+    bound_answers,
+)
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -56,6 +62,9 @@ _GROUP_TIMING_FIELDS = (
 #: it. A marker answered before ends the listing too. Before session 33 either was a loop for
 #: ever: the look never returned and the list of ARNs grew by a page at each call.
 MAX_PAGES = 3_000
+#: Characters of botocore's reason kept when an answer cannot be parsed (its exception's text
+#: goes on with the whole answer, up to `max_answer_bytes`: not for a log line).
+MAX_REASON = 200
 #: Looks between two refreshes of the target groups' settings: at the default 5 s interval,
 #: once a minute (settings change rarely; a change still shows within a minute).
 DEFAULT_SETTINGS_EVERY = 12
@@ -101,6 +110,8 @@ class Elbv2Client:
         max_attempts: int = 3,
         count: Callable[[str], None] = lambda _op: None,
         settings_every: int = DEFAULT_SETTINGS_EVERY,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        answer_seconds: float = ANSWER_SECONDS,
     ) -> None:
         try:
             import boto3
@@ -124,18 +135,30 @@ class Elbv2Client:
             "before-send.elastic-load-balancing-v2",
             lambda event_name, **_kw: count(event_name.rsplit(".", 1)[-1]),
         )
+        bound_answers(
+            self._client,
+            event_service="elastic-load-balancing-v2",
+            max_bytes=max_answer_bytes,
+            seconds=answer_seconds,
+        )
         self.settings_every = max(1, settings_every)
         self._looks = 0
         self._settings: dict[str, tuple[str | None, dict[str, str]]] = {}
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         method = getattr(self._client, _snake(operation))
         try:
             return method(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise _client_error(exc, operation) from exc
+        except AnswerRefused as exc:  # bounded.py: too large or too slow, the poller backs off
+            raise LbApiError(f"elbv2 {operation}: {exc}") from exc
+        except ResponseParserError as exc:  # not a BotoCoreError; its text holds the whole body
+            why = str(exc).split("\n", 1)[0][:MAX_REASON]
+            raise LbApiError(f"elbv2 {operation}: not ELBv2's XML: {why}") from exc
 
     def discover(self, tag_filters: Mapping[str, str]) -> list[TargetGroupRef]:
         """The target groups whose tags include every `tag_filters` pair (an empty value: any)."""
@@ -197,10 +220,16 @@ class Elbv2Client:
                     raise
                 answer = {}  # the group was deleted: every target it had has left it
             port, attrs = self._settings.get(arn, (None, {}))
+            descriptions = answer.get("TargetHealthDescriptions", [])
+            if not all((d.get("Target") or {}).get("Id") for d in descriptions):
+                raise LbApiError(
+                    "elbv2 DescribeTargetHealth: a target health with no Target.Id "
+                    f"(target group {arn}): not ELBv2's answer; none of it taken"
+                )
             looks.append(
                 GroupLook(
                     group=arn,
-                    targets=tuple(_target(d) for d in answer.get("TargetHealthDescriptions", [])),
+                    targets=tuple(_target(d) for d in descriptions),
                     health_check_port=port,
                     attributes=attrs,
                 )

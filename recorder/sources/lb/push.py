@@ -57,7 +57,8 @@ DEFAULT_MAX_LINES = 10_000
 #: Seconds a client has for a request's headers (from its connection or its last answer) and
 #: for its body: without it a client sending a byte now and then held its connection for ever.
 DEFAULT_READ_TIMEOUT_S = 30.0
-#: Connections open at once; past it a new one is closed when accepted (listener.py).
+#: Connections open at once; at it a new one takes the place of the oldest not in a request,
+#: or is closed when accepted if every one is in a request (listener.py).
 DEFAULT_MAX_CONNECTIONS = 256
 #: Bad lines named in one 400 answer (the count says how many more there were).
 MAX_REPORTED = 100
@@ -358,8 +359,13 @@ async def serve(
     finally:
         await listener.stop()
         await runner.cleanup()
-    if listener.refused:
-        log.warning("connections refused", refused=listener.refused, cap=limits.max_connections)
+    if listener.refused or listener.replaced:
+        log.warning(
+            "connections refused",
+            refused=listener.refused,
+            replaced=listener.replaced,
+            cap=limits.max_connections,
+        )
 
 
 class PushSource:

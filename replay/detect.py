@@ -56,6 +56,7 @@ from gapwatch.replay.opener import (
 )
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.orphans import orphaned_by
+from gapwatch.replay.portsilent import port_went_silent
 from gapwatch.replay.proxy import (
     proxy_lag_hi,
     pte_by_default,
@@ -282,6 +283,8 @@ def classify(
     grace = seconds_us(settings.node_grace_s) + skew
     if lanes_.health and node_lane and went_down_silent(lanes_.health, node_lane, at_us, grace):
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
+    if not lanes_.health and port_went_silent(state, svc, node, (lo, at_us), settings):
+        return "node-not-ready"  # its NodePort, over rules kube-proxy had (replay.portsilent)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
     if ready and (

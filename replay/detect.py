@@ -30,6 +30,7 @@ from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.counted_refusal import rejected_uncounted
 from gapwatch.replay.counted_rise import rise_counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
+from gapwatch.replay.failopen_rise import failed_open_inside
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.lags import lb_drop_lag
@@ -56,6 +57,7 @@ from gapwatch.replay.opener import (
 )
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.orphans import orphaned_by
+from gapwatch.replay.portsilent import port_went_silent
 from gapwatch.replay.proxy import (
     proxy_lag_hi,
     pte_by_default,
@@ -282,6 +284,8 @@ def classify(
     grace = seconds_us(settings.node_grace_s) + skew
     if lanes_.health and node_lane and went_down_silent(lanes_.health, node_lane, at_us, grace):
         return "node-not-ready"  # the node stopped answering at the start (replay.opener)
+    if not lanes_.health and port_went_silent(state, svc, node, (lo, at_us), settings):
+        return "node-not-ready"  # its NodePort, over rules kube-proxy had (replay.portsilent)
     if drop_lag is None and ccm_mode(state, svc, settings) == "node":
         drop_lag = health_check_drop_floor(settings)  # none measured: what its checks allow
     if ready and (
@@ -1314,6 +1318,20 @@ def windows_from(
                 state, svc, node, lanes_, probe, alive, alive_initial, since, settings, end,
                 look, deaths if (proxy_opened if sure else not look) else None, lb_opened,
                 proxy_opened, drop_lag, by_default=by_default, refusal=refusal,
+            )  # fmt: skip
+            also = _naming(also, cls, other)
+        if (
+            cls == PGBD
+            and sure
+            and proxy_opened
+            and lanes_.health
+            and failed_open_inside(state, svc, lanes_.health, (since, probe), settings)
+        ):
+            # the LB may have dropped the node for its failed checks before the death and
+            # taken it back by failing open inside the range: read as the LB's rise too
+            other = classify(
+                state, svc, node, lanes_, probe, alive, alive_initial, since, settings, end,
+                look, None, True, False, drop_lag,
             )  # fmt: skip
             also = _naming(also, cls, other)
         used = deaths if (proxy_opened if sure else not look) else None

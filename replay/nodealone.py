@@ -40,16 +40,36 @@ def node_alone(
     (since, at), close enough that its possible stop reaches it (`node_grace_s` and the watch
     skew), on a node with no probe lane (`newest_looks` none), and F's forwarding part was
     surely true over the range: F could fall there only with the Node (module docstring)."""
-    since, at = span
+    if marked_after(state, svc, node, span[1], settings) is None:
+        return False
+    if newest_looks(state, svc, node, settings):
+        return False
+    return forwarded_through(state, svc, node, span, settings)
+
+
+def marked_after(
+    state: FoldState, svc: ServiceRef, node: str, at: int, settings: DetectSettings
+) -> int | None:
+    """When the Node, up at `at`, was next seen NotReady or Unknown, where that is its next
+    down state (not a deletion) and close enough that the node's possible stop
+    (`node_grace_s` and the watch skew before it) reaches `at`; else None."""
     node_lane = state.nodes.get((svc.cluster, node))
     if not node_lane or value_at(node_lane, at) in NODE_DOWN:
-        return False
+        return None
     reach = seconds_us(settings.node_grace_s) + seconds_us(settings.watch_skew_s)
     down = next((n.at_us for n in node_lane if n.at_us > at and n.value in NODE_DOWN), None)
-    if down is not None and value_at(node_lane, down) not in _NOT_READY:
-        return False  # a deletion's, not the node controller's mark after its grace
-    if down is None or down > at + reach or newest_looks(state, svc, node, settings):
-        return False
+    if down is None or down > at + reach or value_at(node_lane, down) not in _NOT_READY:
+        return None  # none, too late, or a deletion's, not the node controller's mark
+    return down
+
+
+def forwarded_through(
+    state: FoldState, svc: ServiceRef, node: str, span: tuple[int, int], settings: DetectSettings
+) -> bool:
+    """F's forwarding part (kube-proxy forwarding to a local endpoint it surely programmed: the
+    listings each taken up to kube-proxy's lag bound late, replay.lanes `inferred_forwarding`)
+    was surely true over the whole range `span` (since, at)."""
+    since, at = span
     pte = pte_enabled(state, svc.cluster, node, settings)
     accept = ("ready", "serving-terminating") if pte else ("ready",)  # as replay.lanes reads it
     eps = state.endpoints.get((svc, node), [])

@@ -49,7 +49,7 @@ def counted_dead(
     since_us, at_us = start
     every = local_runs(state, svc, node)
     died = {
-        id(r): death_span(r.last_up_us, r.down_us, r.finished_us, clock_us, status_us)
+        id(r): death_span(r.up_written_us, r.down_us, r.finished_us, clock_us, status_us)
         for r in every
         if r.down_us != HI
     }

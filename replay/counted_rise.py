@@ -101,9 +101,9 @@ def counted_at_rise(
         if run.ready_us is None or run.ready_us - skew_us > rise_by:
             continue  # never listed ready by the rise: no count of it
         if run.down_us != HI:
-            died_by = death_span(run.last_up_us, run.down_us, run.finished_us, clock_us, status_us)[
-                1
-            ]
+            died_by = death_span(
+                run.up_written_us, run.down_us, run.finished_us, clock_us, status_us
+            )[1]
             if died_by <= since_us:
                 continue  # dead before the range
         lane = state.pods.get((svc.cluster, svc.namespace, run.pod), [])

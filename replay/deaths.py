@@ -4,9 +4,11 @@ A kubelet writes `containerStatuses[].state.terminated.finishedAt` (or `lastStat
 after a restart) when a container stops: RFC 3339, whole seconds, on its node's clock (the
 `pod` fact's num4, PodSample.finished_us). The death then lies in [finishedAt - c, finishedAt +
 1 s + c) for a node clock within c of the API server's (the node_clock_s assumption), clipped to
-what the Pod updates say anyway: after the last one that saw the pod up, by the one that says
-it stopped (`death_range`). Without finishedAt (a node that crashed: no kubelet reports; older
-recordings) the death keeps those updates' range.
+what the Pod updates say anyway: after the write of the last one that saw the pod up (from a
+stamp's second before its lane time, which is the write's latest instant: `Run.up_written_us`,
+replay.owntime.written_from), by the one that says it stopped (`death_range`). Without
+finishedAt (a node that crashed: no kubelet reports; older recordings) the death keeps those
+updates' range.
 
 The rule (`unprogrammed`), from what kube-proxy can do: with externalTrafficPolicy Local the
 node forwards only to local endpoints, and kube-proxy programs only what the EndpointSlice
@@ -45,7 +47,7 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import local_pods
 from gapwatch.replay.fold import FoldState, PodSample, Sample
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.owntime import STAMP_RESOLUTION_US
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US, written_from
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, Iv, Step, Tri, complement, intersect
 from gapwatch.replay.syncs import SyncIndex, programmed, reach_us
@@ -69,6 +71,13 @@ class Run(NamedTuple):
     event_id: int
     before_us: int = -HI
 
+    @property
+    def up_written_us(self) -> int:
+        """The earliest instant the last update that saw the pod up can have been written
+        (replay.owntime.written_from): the run's death lies after it, not after
+        `last_up_us`, that update's lane time and its write's latest instant."""
+        return written_from(self.last_up_us)
+
 
 def _timed(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> Iv | None:
     """[finishedAt - clock, finishedAt + 1 s + clock) within (`up_us`, `down_us`]; None
@@ -82,7 +91,8 @@ def _timed(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> 
 
 
 def death_range(up_us: int, down_us: int, finished_us: int | None, clock_us: int) -> Iv:
-    """When a pod died: after `up_us` (the last update that saw it up), by `down_us` (the one
+    """When a pod died: after `up_us` (the earliest instant the last update that saw it up can
+    have been written: replay.owntime.written_from of its lane time), by `down_us` (the one
     that says it stopped), narrowed to [finishedAt - clock, finishedAt + 1 s + clock) where
     that overlaps (a node clock further off than assumed: the updates alone)."""
     timed = _timed(up_us, down_us, finished_us, clock_us)
@@ -95,7 +105,8 @@ def death_span(
     """When a pod may have died, to order its death against kube-proxy's close: its kubelet's
     finishedAt where it reported one (`death_range`), however late that report was seen (a
     kubelet's status writes queue behind its API rate limit, and a watch can lag); without
-    one, after the last update that saw it up and no more than `status_us` (the kubelet's
+    one, after `up_us` (the last update that saw it up, its write's earliest instant:
+    replay.owntime.written_from) and no more than `status_us` (the kubelet's
     status write plus the watch: the pod_status_s assumption) before the update that says it
     stopped."""
     timed = _timed(up_us, down_us, finished_us, clock_us)
@@ -190,7 +201,7 @@ def unprogrammed(
     for i, run in enumerate(every):
         if run.finished_us is None or run.down_us == HI:
             continue
-        death = death_range(run.last_up_us, run.down_us, run.finished_us, clock_us)
+        death = death_range(run.up_written_us, run.down_us, run.finished_us, clock_us)
         first_ready, entered_lo, end = later.minima(death.start, i)
         programmed_before = False
         # the runs up after the death and listed by it: the shorter of the two prefixes read

@@ -104,6 +104,15 @@ def bounded_at(observed_us: int, stamp_us: int | None) -> int:
     return min(observed_us, stamp_us + STAMP_RESOLUTION_US)
 
 
+def written_from(at_us: int) -> int:
+    """The earliest instant the change at lane time `at_us` can have been written: a stamp's
+    second before it (`bounded_at` is at most the end of the stamp's second; a change seen
+    without a stamp is read the same way, its write before its observation). What lies after
+    a write (a pod's death after the last update that saw it up) lies after this, not after
+    the lane time, which is the write's latest instant (rule AR, session 34; session 35)."""
+    return at_us - STAMP_RESOLUTION_US
+
+
 def own_time(
     times: StampedTimes, group: Hashable, key: Hashable, observed_us: int, stamp_us: int | None
 ) -> int:

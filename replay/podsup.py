@@ -55,7 +55,7 @@ from gapwatch.replay.deaths import death_span
 from gapwatch.replay.fold import FoldState, Sample
 from gapwatch.replay.held import held_at, not_forwarded
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.owntime import STAMP_RESOLUTION_US
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US, written_from
 from gapwatch.replay.podstate import ALIVE, STOPPED, UP
 from gapwatch.replay.signals import HI, LO, Iv, Tri, complement, intersect, union
 from gapwatch.replay.syncedup import programmed_by
@@ -206,7 +206,7 @@ def pods_up(
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
                 runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again, term))
                 began, after, unready = max(lo, p.started_us - clock_us), p.at_us, HI
-                again, last_up = p.at_us, p.at_us - STAMP_RESOLUTION_US
+                again, last_up = p.at_us, written_from(p.at_us)
                 continue
             if p.state in UP or (began is not None and p.state in ALIVE):
                 if began is None:
@@ -215,7 +215,7 @@ def pods_up(
                     unready = min(unready, p.at_us)
                 if p.state == "terminating":
                     term = min(term, p.at_us)
-                last_up = p.at_us - STAMP_RESOLUTION_US
+                last_up = written_from(p.at_us)
             elif began is not None and p.state in STOPPED:
                 lo, hi = death_span(last_up, p.at_us, p.finished_us, clock_us, status_us)
                 runs.append((began, lo, hi, pod, min(unready, p.at_us), after, again, term))

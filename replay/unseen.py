@@ -18,7 +18,7 @@ from gapwatch.replay.deaths import death_range, death_span
 from gapwatch.replay.fold import AT_US, FoldState, PodSample, Sample, SyncLook, sorted_lane
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.orphans import removed_with_node
-from gapwatch.replay.owntime import STAMP_RESOLUTION_US
+from gapwatch.replay.owntime import STAMP_RESOLUTION_US, written_from
 from gapwatch.replay.podstate import ALIVE, STOPPED
 from gapwatch.replay.signals import (
     HI,
@@ -434,8 +434,9 @@ def death_ranges(
 def reported_stops(
     state: FoldState, svc: ServiceRef, node: str
 ) -> list[tuple[int, int, int | None]]:
-    """Each stop of a local pod that was up: (the last update that saw it up, the one that says
-    it stopped, its kubelet's finishedAt or None)."""
+    """Each stop of a local pod that was up: (the earliest instant the last update that saw it
+    up can have been written, replay.owntime.written_from: the death lies after it; the update
+    that says it stopped; its kubelet's finishedAt or None)."""
     out = []
     for pod in local_pods(state, svc, node):
         up_at: int | None = None
@@ -443,7 +444,7 @@ def reported_stops(
             if up_at is not None and (p.state in STOPPED or p.started_us is not None):
                 # a stop, or a crash and restart between two updates (replay.podstate.restarted)
                 out.append((up_at, p.at_us, p.finished_us))
-            up_at = p.at_us if p.state in ALIVE else None
+            up_at = written_from(p.at_us) if p.state in ALIVE else None
     return out
 
 
@@ -623,7 +624,7 @@ def _restarts(up: list[Step], lane: Sequence[PodSample], clock_us: int) -> list[
     found: dict[int, tuple[Iv, int]] = {}
     for before, p in pairwise(lane):
         if p.started_us is not None:
-            death = death_range(before.at_us, p.at_us, p.finished_us, clock_us)
+            death = death_range(written_from(before.at_us), p.at_us, p.finished_us, clock_us)
             found[p.event_id] = (death, max(death.start, p.started_us - clock_us))
     if not found:
         return up
@@ -654,7 +655,7 @@ def _stopped(
     writes queue behind its API rate limit), else at most `status_us` (the pod_status_s
     assumption) before the update."""
     i = bisect_left(seen, step.latest)
-    before = seen[i - 1] - STAMP_RESOLUTION_US if i > 0 else step.latest - status_us
+    before = written_from(seen[i - 1]) if i > 0 else step.latest - status_us
     done = (finished or {}).get(step.event_id)
     lo, hi = death_span(before, step.latest, done, clock_us, status_us)
     return step._replace(earliest=lo, latest=hi)

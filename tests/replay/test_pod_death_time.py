@@ -129,7 +129,8 @@ def test_slice_facts_name_the_ready_pods_and_the_fold_when_they_entered() -> Non
 
 def test_a_death_surely_before_the_replacement_was_ready_is_a_sure_gap() -> None:
     """The health check (200 every 5 s) counts the dead pod's endpoint: it cannot see this gap.
-    p1 dies at 100.2 s (finishedAt 100 s), the kubelet's report comes at 104 s, the
+    p1 dies at 100.2 s (finishedAt 100 s: [99 s, 102 s), after the write of its terminating
+    update seen at 100 s, from a stamp's second before it), the kubelet's report comes at 104 s, the
     EndpointSlice still lists p1 ready until 104.8 s, where p2 (Ready at 104.5 s) joins it:
     p2's Ready was written after 103 s (its update's second, less the 0.5 s watch skew), so
     kube-proxy on n1 forwarded only to the dead p1 from 102 s (the death's latest instant)
@@ -146,7 +147,7 @@ def test_a_death_surely_before_the_replacement_was_ready_is_a_sure_gap() -> None
     obs += [health(float(t), float(t - 5) if t > 5 else None, "n1", 1) for t in range(2, 121, 5)]
     (window,) = _windows(sorted(obs, key=lambda o: o.observed_at))
     assert window.certain
-    assert _us(100) <= window.start_earliest_us <= window.start_latest_us <= _us(102)
+    assert _us(99) <= window.start_earliest_us <= window.start_latest_us <= _us(102)
     assert window.end_earliest_us >= _us(103)
 
 
@@ -271,9 +272,10 @@ def test_a_gap_no_dense_look_saw_opened_less_than_a_look_before_the_programming(
 
 
 def test_a_503_less_than_a_sync_span_after_the_death_s_earliest_instant_is_no_gap() -> None:
-    # p1 seen still up (terminating) at 101.5 s: it died in [101.5 s, 104 s). The 503 at
-    # 102 s shows the counts of a sync that ended by then; a sync still running may have
-    # written p2's rules from 101 s (102 s less the 1 s sync span), before the death
-    obs = [*_unready(finished=102.6), pod(101.5, "p1", "n1", "terminating", deleted_at=90)]
+    # p1 seen still up (terminating) at 102.5 s, an update written from 101.5 s (a stamp's
+    # second before): it died in [101.5 s, 104 s). The 503 at 102 s shows the counts of a
+    # sync that ended by then; a sync still running may have written p2's rules from 101 s
+    # (102 s less the 1 s sync span), before the death
+    obs = [*_unready(finished=102.6), pod(102.5, "p1", "n1", "terminating", deleted_at=90)]
     windows = _windows(sorted(obs, key=lambda o: o.observed_at))
     assert [w for w in windows if w.start_earliest_us < _us(120)] == []

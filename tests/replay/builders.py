@@ -444,6 +444,16 @@ def listed_pod(version: str) -> list[Observation]:
     ]
 
 
+def p1_replaced_on_n1() -> list[Observation]:
+    """p1 on n1 replaced by p3: p3 Ready at 94 s, listed ready beside p2 on n2 at 95 s (p1 no
+    longer listed), p1 reported gone at 96 s (finishedAt 95.5 s)."""
+    return [
+        pod(94.0, "p3", "n1", "ready", revision="bbb"),
+        eps(95.0, [("p3", "n1", "ready"), ("p2", "n2", "ready")]),
+        pod(96.0, "p1", "n1", "gone", finished=95.5),
+    ]
+
+
 def one_node(version: str = "v1.29.3") -> list[Observation]:
     """A Service with one ready pod p1 on n1 (kube-proxy `version`), registered healthy."""
     return [

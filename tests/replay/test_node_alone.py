@@ -22,6 +22,7 @@ from tests.replay.builders import (
     eps,
     node_deleted,
     node_unknown,
+    p1_replaced_on_n1,
     pod,
     polled,
     ready_pair,
@@ -69,11 +70,7 @@ def test_a_replacement_kube_proxy_may_not_have_programmed_is_read_as_before() ->
     # the control: p1 replaced by p3 listed at 95 s (p1 gone at 96 s), inside kube-proxy's
     # lag bound (60 s) before the start: F's forwarding part may have been false (p3 not
     # yet programmed, p1 gone), so the Node is not its only fall: read as before (p1's death)
-    swap = [
-        pod(94.0, "p3", "n1", "ready", revision="bbb"),
-        eps(95.0, [("p3", "n1", "ready"), ("p2", "n2", "ready")]),
-        pod(96.0, "p1", "n1", "gone", finished=95.5),
-    ]
+    swap = p1_replaced_on_n1()
     (w,) = _stopped(node_unknown(NOT_READY, "n1"), *swap)
     assert w.cls == "pod-gone-before-deregistered"
 

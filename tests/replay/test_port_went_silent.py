@@ -28,6 +28,7 @@ from tests.replay.builders import (
     node,
     node_deleted,
     node_unknown,
+    p1_replaced_on_n1,
     pod,
     polled,
     service,
@@ -80,11 +81,7 @@ def test_a_replacement_kube_proxy_may_not_have_programmed_is_read_as_before() ->
     # the control: p1 replaced by p3 listed at 95 s (p1 gone at 96 s, reported), inside
     # kube-proxy's lag bound before the start: the timeouts may be kube-proxy without a local
     # endpoint programmed (p3 listed, not yet programmed), so the node is not the one reading
-    swap = [
-        pod(94.0, "p3", "n1", "ready", revision="bbb"),
-        eps(95.0, [("p3", "n1", "ready"), ("p2", "n2", "ready")]),
-        pod(96.0, "p1", "n1", "gone", finished=95.5),
-    ]
+    swap = p1_replaced_on_n1()
     windows = _stopped(node_unknown(UNKNOWN, "n1", version=V), *swap)
     assert windows
     assert all(w.cls != "node-not-ready" for w in windows)

@@ -150,7 +150,7 @@ class Found(NamedTuple):
 def moved_syncs_only(was: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
     """Whether two `node_key`s of a node differ at most in its kube-proxy metrics looks' count
     (a scrape of the node's kube-proxy moves that alone, for every Service on the node)."""
-    return was[0] == now[0] and was[2:] == now[2:]
+    return was[:_SYNCS] == now[:_SYNCS] and was[_SYNCS + 1 :] == now[_SYNCS + 1 :]
 
 
 def _syncs_kept(was: Found, served: Serves, alive: list[Step]) -> bool:
@@ -341,6 +341,10 @@ def service_key(
     )
 
 
+#: where `node_key` holds the count of the node's kube-proxy metrics looks (`moved_syncs_only`)
+_SYNCS = 1
+
+
 def node_key(
     state: FoldState, svc: ServiceRef, node: str, versions: dict[str, tuple[Any, ...]],
     mine: DetectSettings,
@@ -348,7 +352,7 @@ def node_key(
     cluster = svc.cluster
     return (
         versions.get(node),
-        len(state.syncs.get((cluster, node), ())),
+        len(state.syncs.get((cluster, node), ())),  # at _SYNCS
         state.node_versions.get((cluster, node)),
         len(state.lb_excluded.get((cluster, node), ())),
         pte_enabled(state, cluster, node, mine),

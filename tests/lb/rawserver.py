@@ -18,6 +18,23 @@ from types import TracebackType
 Answer = Callable[[Callable[[bytes], None]], None]
 
 
+def in_thread(call: Callable[[], object], guard_s: float) -> object:
+    """`call()` in a thread, given `guard_s` (a hang guard, not a timing assertion): what it
+    returned or raised, or a note that it never ended."""
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except Exception as exc:  # what the test looks at
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(guard_s)
+    return out[0] if out else f"still polling after {guard_s:g} s"
+
+
 def _read_request(conn: socket.socket) -> None:
     """Reads one request's headers and `Content-Length` body off `conn`."""
     with conn.makefile("rb") as reader:

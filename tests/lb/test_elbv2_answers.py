@@ -11,7 +11,6 @@ look.
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,7 +25,7 @@ from gapwatch.recorder.store import make_engine
 from tests.lb.awsworld import REGION, make_world
 from tests.lb.fakeelb import HealthProxy
 from tests.lb.harness import look, make_source, stored
-from tests.lb.rawserver import RawServer
+from tests.lb.rawserver import RawServer, in_thread
 from tests.lb.test_elbv2 import elbv2_adapter
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
@@ -97,20 +96,8 @@ def no_target_id() -> Iterator[bytes]:
 
 
 def poll_once(client: Elbv2Client, arn: str, guard_s: float = 120) -> object:
-    """`client.poll([arn])` in a thread, given `guard_s` (a hang guard, not a timing
-    assertion): what it returned or raised, or a note that it never ended."""
-    out: list[object] = []
-
-    def run() -> None:
-        try:
-            out.append(client.poll([arn]))
-        except Exception as exc:  # what the test looks at
-            out.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(guard_s)
-    return out[0] if out else f"still polling after {guard_s:g} s"
+    """`client.poll([arn])` in a thread (`in_thread`, a hang guard of `guard_s`)."""
+    return in_thread(lambda: client.poll([arn]), guard_s)
 
 
 def test_an_answer_past_the_limit_is_refused_naming_the_call(
@@ -240,7 +227,7 @@ def test_headers_that_never_end_are_refused_within_the_answers_time() -> None:
         outcome = poll_once(client, "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/b", 30)
         assert isinstance(outcome, LbApiError), outcome
         assert str(outcome).startswith(
-            "elbv2 DescribeTargetGroups: no answer's headers within 1 s: not waited for further"
+            "elbv2 DescribeTargetGroups: no whole answer within 1 s: not waited for further"
         ), outcome
         again = poll_once(client, "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/b", 30)
         assert isinstance(again, LbApiError), again

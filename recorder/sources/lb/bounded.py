@@ -12,12 +12,10 @@ errors).
 
 The headers too: http.client reads them a line at a time under botocore's per-read timeout (up
 to 100 lines of 64 KiB), so an endpoint sending a header byte every few seconds held the look
-for as long as it liked (session 36). Nothing public reaches the socket while http.client waits
-on it, so each answer is waited for in a thread of its own: the look gives up on it `seconds`
-after it was sent, and the thread, left reading, ends when the endpoint stops sending (one read
-timeout after its last byte) or finishes. At most `max_held` such threads per client at once
-(each a socket and at most 6.4 MB of headers): past it a look is refused before it sends, so a
-hostile endpoint holds a few threads, never one a look.
+for as long as it liked (session 36). Now they are waited for with lb/intime.py's
+`call_in_time`: the look gives up on them `seconds` after the request was sent, the thread left
+reading them ends when the endpoint lets go, at most `max_held` such threads a client (each a
+socket and at most 6.4 MB of headers).
 
 Private API: botocore gives no public way to send through a client's HTTP session (`Config` has
 no such setting, `before-send` hands over the request only), so `client._endpoint.http_session`
@@ -27,31 +25,27 @@ honouring `stream_output` or a `before-send` handler's answer.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+
+from gapwatch.recorder.sources.lb.intime import (
+    ANSWER_SECONDS,
+    MAX_HELD,
+    AnswerRefused,
+    Held,
+    call_in_time,
+)
+
+__all__ = ["ANSWER_SECONDS", "MAX_ANSWER_BYTES", "MAX_HELD", "AnswerRefused", "bound_answers"]
 
 #: The largest answer read, in bytes. ELBv2's largest are a DescribeTargetHealth of a full
 #: target group (1,000 targets a group, AWS "Quotas for your Application Load Balancers"; NLB's
 #: are lower) and a DescribeTargetGroups page (at most 400 groups, its `PageSize`): each some
 #: hundreds of bytes an entry, about 1 MB. 16 MiB leaves room for AWS's answers to grow.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-#: Seconds an answer may take from its request's sending to its last byte, headers included:
-#: three of botocore's 10 s read timeouts (elbv2.py's client), where a real answer of 1 MB takes
-#: milliseconds.
-ANSWER_SECONDS = 30.0
-#: Threads a client leaves reading answers that took longer than `ANSWER_SECONDS` (each holds a
-#: socket and at most 100 header lines of 64 KiB) before it refuses to send: a poller's looks are
-#: one at a time, so a few late answers (a congested link) never refuse a look, while an
-#: endpoint trickling every answer's headers holds 4 threads, not one a look.
-MAX_HELD = 4
 #: Bytes asked of the socket at a time (a read returns what has come, up to this).
 READ_SIZE = 64 * 1024
-
-
-class AnswerRefused(Exception):
-    """An answer past `max_bytes`, or slower than `seconds`: its connection was dropped."""
 
 
 class RawBody(Protocol):
@@ -106,58 +100,6 @@ class _Read:
         yield self._body
 
 
-class _Held:
-    """The threads of one client still reading answers the looks gave up on."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
-        self.lock = threading.Lock()
-
-
-def _answer_in_time(
-    send: Callable[[], Any], read: Callable[[Any], Any], *, seconds: float, held: _Held
-) -> Any:
-    """`read(send())`, in a thread of its own. Its headers (`send`) are waited for `seconds`:
-    past them `AnswerRefused`, the thread left to end by itself (counted in `held` until it
-    does). Its body (`read`) is waited for to the end: `read_bounded` ends it within one read
-    timeout of the same deadline."""
-    with held.lock:
-        if held.count >= held.limit:
-            raise AnswerRefused(
-                f"{held.count} answer{'s' if held.count > 1 else ''} still held by the endpoint "
-                "past its time: not sending another"
-            )
-    outcome: list[tuple[bool, Any]] = []
-    abandoned = False
-    headed, done = threading.Event(), threading.Event()
-
-    def run() -> None:
-        try:
-            answer = send()
-            headed.set()
-            outcome.append((True, read(answer)))
-        except BaseException as exc:  # handed to the waiting look, raised there
-            outcome.append((False, exc))
-        with held.lock:
-            done.set()
-            if abandoned:
-                held.count -= 1
-
-    threading.Thread(target=run, name="gapwatch-answer", daemon=True).start()
-    done.wait(seconds)
-    with held.lock:
-        if not done.is_set() and not headed.is_set():
-            abandoned = True
-            held.count += 1
-            raise AnswerRefused(f"no answer's headers within {seconds:g} s: not waited for further")
-    done.wait()
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
-
-
 def bound_answers(
     client: Any,
     *,
@@ -175,18 +117,20 @@ def bound_answers(
     from botocore.awsrequest import AWSResponse
 
     session = client._endpoint.http_session  # the session botocore would send with itself
-    held = _Held(max_held)
+    held = Held(max_held)
 
     def send(request: Any, **_kwargs: Any) -> Any:
         request.stream_output = True  # the session leaves the body unread
         deadline = clock() + seconds
-
-        def read(answer: Any) -> Any:
-            body = read_bounded(
-                answer.raw, max_bytes=max_bytes, seconds=seconds, deadline=deadline, clock=clock
-            )
-            return AWSResponse(answer.url, answer.status_code, answer.headers, _Read(body))
-
-        return _answer_in_time(lambda: session.send(request), read, seconds=seconds, held=held)
+        answer = call_in_time(
+            lambda: session.send(request),
+            seconds=seconds,
+            held=held,
+            late=lambda late_answer: late_answer.raw.close(),  # its body is never read
+        )
+        body = read_bounded(
+            answer.raw, max_bytes=max_bytes, seconds=seconds, deadline=deadline, clock=clock
+        )
+        return AWSResponse(answer.url, answer.status_code, answer.headers, _Read(body))
 
     client.meta.events.register(f"before-send.{event_service}", send)

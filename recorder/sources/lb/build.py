@@ -18,6 +18,7 @@ from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES
 from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
 
@@ -178,7 +179,8 @@ def plan_alibaba(raw: Mapping[str, Any]) -> Plan:
 def plan_tencent(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 
-    s = Settings("tencent-clb", raw, {"load_balancer_id", "listener_ids", "answer_timeout_s"})
+    keys = {"load_balancer_id", "listener_ids", "answer_timeout_s", "max_answer_bytes"}
+    s = Settings("tencent-clb", raw, keys)
     lb, region = s.text("load_balancer_id", required=True), s.text("region", required=True)
     listeners, endpoint = s.texts("listener_ids"), s.text("endpoint")
     assert lb and region
@@ -188,18 +190,25 @@ def plan_tencent(raw: Mapping[str, Any]) -> Plan:
         region=region,
         listener_ids=listeners,
         endpoint=endpoint,
+        max_answer_bytes=int(s.number("max_answer_bytes", MAX_ANSWER_BYTES)),
     )
 
 
 def plan_huawei(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
 
-    s = Settings("huawei-elb", raw, {"pool_id", "answer_timeout_s"})
+    s = Settings("huawei-elb", raw, {"pool_id", "answer_timeout_s", "max_answer_bytes"})
     pool, region, endpoint = s.text("pool_id", required=True), s.text("region"), s.text("endpoint")
     if region is None and endpoint is None:
         raise ConfigError("sources.huawei-elb: give region or endpoint")
     assert pool
-    return s.sdk_plan(HuaweiElbClient, pool_id=pool, region=region, endpoint=endpoint)
+    return s.sdk_plan(
+        HuaweiElbClient,
+        pool_id=pool,
+        region=region,
+        endpoint=endpoint,
+        max_answer_bytes=int(s.number("max_answer_bytes", MAX_ANSWER_BYTES)),
+    )
 
 
 #: Configuration key -> its plan (the recorder's REGISTRY and `gapwatch poll` share these).

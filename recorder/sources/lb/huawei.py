@@ -28,6 +28,7 @@ from gapwatch.recorder.sources.lb.shape import (
     sdk_error,
     weighted_state,
 )
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES, cap_session
 
 CLOUD = "huawei-elb"
 _STATES = {
@@ -58,6 +59,7 @@ class HuaweiElbClient:
         count: Callable[[str], None] = lambda _op: None,
         answer_seconds: float = ANSWER_SECONDS,
         max_held: int = MAX_HELD,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         try:
             from huaweicloudsdkcore.auth.provider import EnvCredentialProvider
@@ -71,6 +73,7 @@ class HuaweiElbClient:
         self._client: Any = (
             ElbClient.new_builder().with_credentials(creds).with_endpoint(url).build()
         )
+        cap_session(self._client._http_client._session, max_answer_bytes)  # lb/sizecap.py
         self._request: Any = ListMembersRequest
         self.pool_id = pool_id
         self._count = count

@@ -35,6 +35,7 @@ from gapwatch.recorder.sources.lb.shape import (
     split_endpoint,
     weighted_state,
 )
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES, cap_session
 
 CLOUD = "tencent-clb"
 _DETAIL = {"Alive": "healthy", "Dead": "unhealthy", "Unknown": "initial", "Close": "unavailable"}
@@ -69,6 +70,7 @@ class TencentClbClient:
         count: Callable[[str], None] = lambda _op: None,
         answer_seconds: float = ANSWER_SECONDS,
         max_held: int = MAX_HELD,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         try:
             from tencentcloud.clb.v20180317 import clb_client, models
@@ -81,6 +83,7 @@ class TencentClbClient:
         profile = HttpProfile(endpoint=host or "clb.tencentcloudapi.com", protocol=protocol)
         cred = credential.DefaultCredentialProvider().get_credential()
         self._client: Any = clb_client.ClbClient(cred, region, ClientProfile(httpProfile=profile))
+        cap_session(self._client.request.conn._session, max_answer_bytes)  # lb/sizecap.py
         self._models: Any = models
         self.load_balancer_id, self.listener_ids = load_balancer_id, list(listener_ids)
         self._count = count

@@ -229,8 +229,7 @@ def test_an_answer_past_the_limit_is_refused_naming_the_call(
     with RawServer(answer) as server:
         outcome = poll_once(factory(server.url, lambda _op: None, max_answer_bytes=1_000_000))
     assert isinstance(outcome, LbApiError), outcome
-    assert str(outcome).startswith(f"{cloud} {first}: "), outcome
-    assert "an answer past 1000000 bytes: not read further" in str(outcome), outcome
+    assert str(outcome) == f"{cloud} {first}: an answer past 1000000 bytes: not read further"
 
 
 @pytest.mark.parametrize(

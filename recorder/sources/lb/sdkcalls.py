@@ -28,6 +28,16 @@ from gapwatch.recorder.sources.lb.shape import SHAPE_ERRORS, LbApiError, answer_
 T = TypeVar("T")
 
 
+def _refusal(exc: BaseException) -> AnswerRefused | None:
+    """The `AnswerRefused` that `exc` was raised from or during, if any."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # an SDK wraps once or twice
+        if seen is None or isinstance(seen, AnswerRefused):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class SdkCalls:
     """The calls of one client of `cloud`; `error(exc, operation)` translates the SDK's own."""
 
@@ -51,6 +61,9 @@ class SdkCalls:
         except AnswerRefused as exc:
             raise answer_error(self.cloud, operation, exc) from exc
         except Exception as exc:  # the SDK's tree plus transport errors and its parsing's
+            refused = _refusal(exc)  # lb/sizecap.py's, which an SDK may wrap in its own
+            if refused is not None:
+                raise answer_error(self.cloud, operation, refused) from exc
             raise self.error(exc, operation) from exc
 
     @contextmanager

@@ -98,18 +98,11 @@ async def serve(
     """Start `app` on HOST:PORT (port 0 picks one); returns the runner and the bound port.
     At most `max_connections` are open at once; `runner.cleanup()` stops listening."""
     host, _, port = listen.rpartition(":")
-    listener: list[Listener] = []
+    listener = Listener(max_connections)
+    listener.watch(app)
 
     async def stop_listening(_: web.Application) -> None:
-        for each in listener:
-            await each.stop()
-            if each.refused or each.replaced:
-                log.warning(
-                    "connections refused",
-                    refused=each.refused,
-                    replaced=each.replaced,
-                    cap=max_connections,
-                )
+        await listener.stop(log)
 
     app.on_shutdown.append(stop_listening)
     runner = web.AppRunner(
@@ -122,6 +115,5 @@ async def serve(
     )
     await runner.setup()
     assert runner.server is not None  # set by setup()
-    listener.append(Listener(runner.server, max_connections))
-    bound = await listener[0].start(host or "0.0.0.0", int(port))
+    bound = await listener.start(runner.server, host or "0.0.0.0", int(port))
     return runner, int(bound[0].rsplit(":", 1)[1])

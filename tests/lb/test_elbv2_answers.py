@@ -11,7 +11,6 @@ look.
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,6 +25,7 @@ from gapwatch.recorder.store import make_engine
 from tests.lb.awsworld import REGION, make_world
 from tests.lb.fakeelb import HealthProxy
 from tests.lb.harness import look, make_source, stored
+from tests.lb.rawserver import RawServer, in_thread
 from tests.lb.test_elbv2 import elbv2_adapter
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
@@ -95,21 +95,9 @@ def no_target_id() -> Iterator[bytes]:
     yield OPEN + b"<member><TargetHealth><State>healthy</State></TargetHealth></member>" + CLOSE
 
 
-def poll_once(client: Elbv2Client, arn: str) -> object:
-    """`client.poll([arn])` in a thread, given 120 s (a hang guard, not a timing assertion):
-    what it returned or raised, or a note that it never ended."""
-    out: list[object] = []
-
-    def run() -> None:
-        try:
-            out.append(client.poll([arn]))
-        except Exception as exc:  # what the test looks at
-            out.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(120)
-    return out[0] if out else "still polling after 120 s"
+def poll_once(client: Elbv2Client, arn: str, guard_s: float = 120) -> object:
+    """`client.poll([arn])` in a thread (`in_thread`, a hang guard of `guard_s`)."""
+    return in_thread(lambda: client.poll([arn]), guard_s)
 
 
 def test_an_answer_past_the_limit_is_refused_naming_the_call(
@@ -207,3 +195,50 @@ def test_the_limits_come_from_the_elbv2_section_of_the_configuration(
         adapter.poll()
     with pytest.raises(ConfigError, match=r"sources\.elbv2\.answer_timeout_s"):
         plan_elbv2({**raw, "answer_timeout_s": 0})
+
+
+def trickled_headers(write: Callable[[bytes], None]) -> None:
+    """A status line, then a header byte every 0.2 s for as long as the client reads: each read
+    comes well within botocore's 10 s read timeout, and http.client takes up to 100 lines of
+    64 KiB each."""
+    write(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nX-Slow: ")
+    while True:
+        time.sleep(0.2)
+        write(b"x")
+
+
+def test_headers_that_never_end_are_refused_within_the_answers_time() -> None:
+    """An endpoint that sends its answer's headers a byte at a time (tests/lb/rawserver.py: a
+    local TCP server scripting the bytes, the wire level). Session 35 bounded the body by
+    `answer_timeout_s` and left the headers to http.client, read a line at a time under the
+    per-read timeout: on main the look was still waiting when the test gave up. Now the whole
+    answer, headers included, has `answer_timeout_s` (1 s here) from when it was sent; the
+    look fails naming the call, and the next look is refused at once while the thread left
+    reading those headers is still held (`max_held`, 1 here), never a thread a look; once the
+    endpoint lets go, looks send again."""
+    with RawServer(trickled_headers) as server:
+        client = Elbv2Client(
+            region=REGION,
+            endpoint_url=server.url,
+            max_attempts=1,
+            answer_seconds=1.0,
+            max_held=1,
+        )
+        outcome = poll_once(client, "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/b", 30)
+        assert isinstance(outcome, LbApiError), outcome
+        assert str(outcome).startswith(
+            "elbv2 DescribeTargetGroups: no whole answer within 1 s: not waited for further"
+        ), outcome
+        again = poll_once(client, "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/b", 30)
+        assert isinstance(again, LbApiError), again
+        assert "1 answer still held by the endpoint past its time: not sending another" in str(
+            again
+        ), again
+        assert server.requests == 1
+    # the endpoint closes the connection: the thread ends, and the next look sends again
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/b"
+    deadline = time.monotonic() + 60  # a hang guard
+    while "still held" in str(outcome := poll_once(client, arn, 30)):
+        assert time.monotonic() < deadline, outcome
+        time.sleep(0.05)
+    assert "Could not connect to the endpoint URL" in str(outcome), outcome

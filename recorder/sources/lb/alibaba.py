@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS, MAX_HELD
 from gapwatch.recorder.sources.lb.joined import members_and_health
+from gapwatch.recorder.sources.lb.sdkcalls import SdkCalls
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -59,6 +61,8 @@ class AlibabaSlbClient:
         region: str,
         endpoint: str | None = None,
         count: Callable[[str], None] = lambda _op: None,
+        answer_seconds: float = ANSWER_SECONDS,
+        max_held: int = MAX_HELD,
     ) -> None:
         try:
             from alibabacloud_credentials.client import Client as Credentials
@@ -78,15 +82,13 @@ class AlibabaSlbClient:
             )
         )
         self.load_balancer_id, self.group, self.region = load_balancer_id, vserver_group_id, region
+        self._calls = SdkCalls(CLOUD, _error, seconds=answer_seconds, max_held=max_held)
         self._count = count
 
     def _call(self, operation: str, request: Any) -> dict[str, Any]:
         self._count(operation)
         method = getattr(self._client, _METHODS[operation])
-        try:
-            body: dict[str, Any] = method(request).body.to_map()
-        except Exception as exc:  # the SDK's tree (TeaException, ...) plus transport errors
-            raise _error(exc, operation) from exc
+        body: dict[str, Any] = self._calls.call(operation, lambda: method(request).body.to_map())
         return body
 
     def _health(self) -> dict[tuple[str, int | None], tuple[str, dict[str, Any]]]:
@@ -115,6 +117,10 @@ class AlibabaSlbClient:
         )
 
     def poll(self) -> list[GroupLook]:
+        with self._calls.reading():
+            return self._look()
+
+    def _look(self) -> list[GroupLook]:
         # health first, members second (lb/joined.py: a member unbound between the two calls)
         members, worst = members_and_health(self._health, self._members, _covered)
         targets = []

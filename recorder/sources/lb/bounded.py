@@ -6,11 +6,21 @@ answer (1.6 million targets) taking 3.1 GB and 60 s, and an answer that sends a 
 holding the poll (and so the poller) for ever. `bound_answers` registers a `before-send`
 handler that sends through the client's own HTTP session (its proxies, TLS settings and pool),
 leaves the body unread there, and reads it here a socket read at a time: past `max_bytes`, or
-still coming `seconds` after the headers, the connection is dropped and `AnswerRefused` raised
-(botocore's retries do not retry it: it is not one of its connection errors).
+still coming `seconds` after the request was sent, the connection is dropped and
+`AnswerRefused` raised (botocore's retries do not retry it: it is not one of its connection
+errors).
 
-What this does not bound: the time to the answer's headers, which http.client reads a line at a
-time under botocore's per-read timeout (at most 100 lines of 64 KiB each).
+The headers too: http.client reads them a line at a time under botocore's per-read timeout (up
+to 100 lines of 64 KiB), so an endpoint sending a header byte every few seconds held the look
+for as long as it liked (session 36). Now they are waited for with lb/intime.py's
+`call_in_time`: the look gives up on them `seconds` after the request was sent, the thread left
+reading them ends when the endpoint lets go, at most `max_held` such threads a client (each a
+socket and at most 6.4 MB of headers).
+
+Private API: botocore gives no public way to send through a client's HTTP session (`Config` has
+no such setting, `before-send` hands over the request only), so `client._endpoint.http_session`
+is read; tests/lb/test_library_contracts.py fails loudly if an upgrade moves it, or stops
+honouring `stream_output` or a `before-send` handler's answer.
 """
 
 from __future__ import annotations
@@ -19,20 +29,23 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from gapwatch.recorder.sources.lb.intime import (
+    ANSWER_SECONDS,
+    MAX_HELD,
+    AnswerRefused,
+    Held,
+    call_in_time,
+)
+
+__all__ = ["ANSWER_SECONDS", "MAX_ANSWER_BYTES", "MAX_HELD", "AnswerRefused", "bound_answers"]
+
 #: The largest answer read, in bytes. ELBv2's largest are a DescribeTargetHealth of a full
 #: target group (1,000 targets a group, AWS "Quotas for your Application Load Balancers"; NLB's
 #: are lower) and a DescribeTargetGroups page (at most 400 groups, its `PageSize`): each some
 #: hundreds of bytes an entry, about 1 MB. 16 MiB leaves room for AWS's answers to grow.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-#: Seconds an answer's body may take once its headers came: three of botocore's 10 s read
-#: timeouts (elbv2.py's client), where a real answer of 1 MB takes milliseconds.
-ANSWER_SECONDS = 30.0
 #: Bytes asked of the socket at a time (a read returns what has come, up to this).
 READ_SIZE = 64 * 1024
-
-
-class AnswerRefused(Exception):
-    """An answer past `max_bytes`, or slower than `seconds`: its connection was dropped."""
 
 
 class RawBody(Protocol):
@@ -48,14 +61,17 @@ def read_bounded(
     *,
     max_bytes: int,
     seconds: float,
+    deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> bytes:
-    """The whole body of `raw`, or `AnswerRefused` once it is past `max_bytes` or `seconds`.
+    """The whole body of `raw`, or `AnswerRefused` once it is past `max_bytes`, or past
+    `deadline` (on `clock`; default `seconds` from now, which the message names).
 
     Each read returns what the socket has (or waits one read timeout), so a body that trickles
-    is refused within one read timeout of `seconds`. The body is read as sent (gzip stays gzip:
-    botocore asks for none and decodes none)."""
-    deadline = clock() + seconds
+    is refused within one read timeout of its deadline. The body is read as sent (gzip stays
+    gzip: botocore asks for none and decodes none)."""
+    if deadline is None:
+        deadline = clock() + seconds
     parts: list[bytes] = []
     size = 0
     try:
@@ -84,19 +100,37 @@ class _Read:
         yield self._body
 
 
-def bound_answers(client: Any, *, event_service: str, max_bytes: int, seconds: float) -> None:
-    """Read every answer of the boto3 `client` with `read_bounded`.
+def bound_answers(
+    client: Any,
+    *,
+    event_service: str,
+    max_bytes: int,
+    seconds: float,
+    max_held: int = MAX_HELD,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Read every answer of the boto3 `client` with `read_bounded`, its headers and body within
+    `seconds` of its sending, at most `max_held` answers given up on still being read.
 
     `event_service` is the service's id in botocore's event names (`elastic-load-balancing-v2`).
     """
     from botocore.awsrequest import AWSResponse
 
     session = client._endpoint.http_session  # the session botocore would send with itself
+    held = Held(max_held)
 
     def send(request: Any, **_kwargs: Any) -> Any:
         request.stream_output = True  # the session leaves the body unread
-        answer = session.send(request)
-        body = read_bounded(answer.raw, max_bytes=max_bytes, seconds=seconds)
+        deadline = clock() + seconds
+        answer = call_in_time(
+            lambda: session.send(request),
+            seconds=seconds,
+            held=held,
+            late=lambda late_answer: late_answer.raw.close(),  # its body is never read
+        )
+        body = read_bounded(
+            answer.raw, max_bytes=max_bytes, seconds=seconds, deadline=deadline, clock=clock
+        )
         return AWSResponse(answer.url, answer.status_code, answer.headers, _Read(body))
 
     client.meta.events.register(f"before-send.{event_service}", send)

@@ -14,9 +14,11 @@ from typing import Any
 
 from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.base import Source, SourceContext
+from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS
 from gapwatch.recorder.sources.lb.metrics import PollerMetrics
 from gapwatch.recorder.sources.lb.nodemap import StoreNodes
 from gapwatch.recorder.sources.lb.poller import Adapter, PollerSource, PollSettings
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES
 from gapwatch.recorder.sources.lb.tracker import NO_SERVICE, ServiceKey
 from gapwatch.recorder.sources.view import NodeInfo
 
@@ -66,6 +68,12 @@ class Settings:
         service = self.service()
         return Plan(adapter, lambda _group: service, self.poll())
 
+    def sdk_plan(self, client: Callable[..., Adapter], **arguments: Any) -> Plan:
+        """`plan` of a cloud SDK's client: `client(count=..., answer_seconds=..., **arguments)`,
+        its calls' time `answer_timeout_s` (lb/sdkcalls.py)."""
+        seconds = self.number("answer_timeout_s", ANSWER_SECONDS)
+        return self.plan(lambda count: client(count=count, answer_seconds=seconds, **arguments))
+
     def poll(self) -> PollSettings:
         default = PollSettings()
         return PollSettings(
@@ -99,7 +107,7 @@ class Plan:
 
 
 def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
-    from gapwatch.recorder.sources.lb.bounded import ANSWER_SECONDS, MAX_ANSWER_BYTES
+    from gapwatch.recorder.sources.lb.bounded import MAX_ANSWER_BYTES
     from gapwatch.recorder.sources.lb.elbv2 import Elbv2Groups, TargetGroupRef
 
     keys = {
@@ -155,49 +163,51 @@ def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
 def plan_alibaba(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
 
-    s = Settings("alibaba-slb", raw, {"load_balancer_id", "vserver_group_id"})
+    s = Settings("alibaba-slb", raw, {"load_balancer_id", "vserver_group_id", "answer_timeout_s"})
     lb, group = s.text("load_balancer_id", required=True), s.text("vserver_group_id", required=True)
     region, endpoint = s.text("region", required=True), s.text("endpoint")
     assert lb and group and region
-    return s.plan(
-        lambda count: AlibabaSlbClient(
-            load_balancer_id=lb,
-            vserver_group_id=group,
-            region=region,
-            endpoint=endpoint,
-            count=count,
-        )
+    return s.sdk_plan(
+        AlibabaSlbClient,
+        load_balancer_id=lb,
+        vserver_group_id=group,
+        region=region,
+        endpoint=endpoint,
     )
 
 
 def plan_tencent(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 
-    s = Settings("tencent-clb", raw, {"load_balancer_id", "listener_ids"})
+    keys = {"load_balancer_id", "listener_ids", "answer_timeout_s", "max_answer_bytes"}
+    s = Settings("tencent-clb", raw, keys)
     lb, region = s.text("load_balancer_id", required=True), s.text("region", required=True)
     listeners, endpoint = s.texts("listener_ids"), s.text("endpoint")
     assert lb and region
-    return s.plan(
-        lambda count: TencentClbClient(
-            load_balancer_id=lb,
-            region=region,
-            listener_ids=listeners,
-            endpoint=endpoint,
-            count=count,
-        )
+    return s.sdk_plan(
+        TencentClbClient,
+        load_balancer_id=lb,
+        region=region,
+        listener_ids=listeners,
+        endpoint=endpoint,
+        max_answer_bytes=int(s.number("max_answer_bytes", MAX_ANSWER_BYTES)),
     )
 
 
 def plan_huawei(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.huawei import HuaweiElbClient
 
-    s = Settings("huawei-elb", raw, {"pool_id"})
+    s = Settings("huawei-elb", raw, {"pool_id", "answer_timeout_s", "max_answer_bytes"})
     pool, region, endpoint = s.text("pool_id", required=True), s.text("region"), s.text("endpoint")
     if region is None and endpoint is None:
         raise ConfigError("sources.huawei-elb: give region or endpoint")
     assert pool
-    return s.plan(
-        lambda count: HuaweiElbClient(pool_id=pool, region=region, endpoint=endpoint, count=count)
+    return s.sdk_plan(
+        HuaweiElbClient,
+        pool_id=pool,
+        region=region,
+        endpoint=endpoint,
+        max_answer_bytes=int(s.number("max_answer_bytes", MAX_ANSWER_BYTES)),
     )
 
 

@@ -22,6 +22,7 @@ from gapwatch.recorder.errors import ConfigError
 from gapwatch.recorder.sources.lb.bounded import (
     ANSWER_SECONDS,
     MAX_ANSWER_BYTES,
+    MAX_HELD,
     AnswerRefused,
     bound_answers,
 )
@@ -112,6 +113,7 @@ class Elbv2Client:
         settings_every: int = DEFAULT_SETTINGS_EVERY,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         answer_seconds: float = ANSWER_SECONDS,
+        max_held: int = MAX_HELD,
     ) -> None:
         try:
             import boto3
@@ -140,6 +142,7 @@ class Elbv2Client:
             event_service="elastic-load-balancing-v2",
             max_bytes=max_answer_bytes,
             seconds=answer_seconds,
+            max_held=max_held,
         )
         self.settings_every = max(1, settings_every)
         self._looks = 0

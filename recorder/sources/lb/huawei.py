@@ -14,8 +14,11 @@ environment provider reads them, never gapwatch's configuration.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS, MAX_HELD
+from gapwatch.recorder.sources.lb.sdkcalls import SdkCalls
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -25,6 +28,7 @@ from gapwatch.recorder.sources.lb.shape import (
     sdk_error,
     weighted_state,
 )
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES, cap_session
 
 CLOUD = "huawei-elb"
 _STATES = {
@@ -53,6 +57,9 @@ class HuaweiElbClient:
         region: str | None = None,
         endpoint: str | None = None,
         count: Callable[[str], None] = lambda _op: None,
+        answer_seconds: float = ANSWER_SECONDS,
+        max_held: int = MAX_HELD,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         try:
             from huaweicloudsdkcore.auth.provider import EnvCredentialProvider
@@ -66,22 +73,28 @@ class HuaweiElbClient:
         self._client: Any = (
             ElbClient.new_builder().with_credentials(creds).with_endpoint(url).build()
         )
+        cap_session(self._client._http_client._session, max_answer_bytes)  # lb/sizecap.py
         self._request: Any = ListMembersRequest
         self.pool_id = pool_id
         self._count = count
+        self._calls = SdkCalls(CLOUD, _error, seconds=answer_seconds, max_held=max_held)
 
     def poll(self) -> list[GroupLook]:
+        with self._calls.reading():
+            return self._look()
+
+    def _list_members(self, request: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = self._client.list_members(request).to_json_object()
+        return answer
+
+    def _look(self) -> list[GroupLook]:
         members: list[dict[str, Any]] = []
         marker: str | None = None
         seen: set[str] = set()
         while True:
             self._count("ListMembers")
-            try:
-                answer = self._client.list_members(
-                    self._request(pool_id=self.pool_id, limit=_PAGE, marker=marker)
-                ).to_json_object()
-            except Exception as exc:  # the SDK's SdkException tree plus transport errors
-                raise _error(exc, "ListMembers") from exc
+            request = self._request(pool_id=self.pool_id, limit=_PAGE, marker=marker)
+            answer = self._calls.call("ListMembers", partial(self._list_members, request))
             page = [{k: v for k, v in m.items() if v is not None} for m in answer["members"] or []]
             members += page
             marker = (answer.get("page_info") or {}).get("next_marker")

@@ -342,6 +342,8 @@ async def serve(
     last answer) is closed, and at most `limits.max_connections` are open at once. `counted` is
     told the status of each request aiohttp's parser refuses (`PushHandler.count`)."""
     host, port = parse_listen(listen)
+    listener = Listener(limits.max_connections)
+    listener.watch(app)
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -350,22 +352,14 @@ async def serve(
     )
     await runner.setup()
     assert runner.server is not None  # set by setup()
-    listener = Listener(runner.server, limits.max_connections)
     try:
-        bound = await listener.start(host, port)
+        bound = await listener.start(runner.server, host, port)
         log.info("push API listening", addresses=bound, path=PATH)
         on_ready()
         await stop.wait()
     finally:
-        await listener.stop()
+        await listener.stop(log)
         await runner.cleanup()
-    if listener.refused or listener.replaced:
-        log.warning(
-            "connections refused",
-            refused=listener.refused,
-            replaced=listener.replaced,
-            cap=limits.max_connections,
-        )
 
 
 class PushSource:

@@ -32,6 +32,14 @@ STATES = (
 WEIGHT_ZERO_REASON = "Target.WeightZero"
 
 
+#: Characters of an SDK's message kept in an error: its text may hold the whole answer.
+MAX_REASON = 200
+#: What reading an answer that is not of the cloud's shape raises: a key missing, a list where
+#: an object was, a number that is text. Before session 36 they went past the poller's
+#: `LbApiError` handling and stopped the recorder (Huawei's `KeyError: 'members'`).
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+
+
 class LbApiError(SourceError):
     """A cloud LB API call failed; `code` is the cloud's error code when it sent one."""
 
@@ -50,7 +58,17 @@ def sdk_error(
     """What a cloud SDK's exception becomes: `CLOUD OPERATION: CODE: MESSAGE` (the exception's
     type when the cloud sent no code), a `Throttled` when the cloud asked us to slow down."""
     cls = Throttled if throttled else LbApiError
-    return cls(f"{cloud} {operation}: {code or type(exc).__name__}: {message}", code=code or None)
+    text = str(message)[:MAX_REASON]  # an SDK's message may hold the whole answer
+    return cls(f"{cloud} {operation}: {code or type(exc).__name__}: {text}", code=code or None)
+
+
+def answer_error(cloud: str, operation: str, exc: Exception) -> LbApiError:
+    """What an answer refused (lb/intime.py) or not of the cloud's shape (`SHAPE_ERRORS` while
+    it is read) becomes: a failed look naming the call, never the answer itself."""
+    if isinstance(exc, SHAPE_ERRORS):
+        why = f"not {cloud}'s answer: {type(exc).__name__}: {str(exc)[:MAX_REASON]}"
+        return LbApiError(f"{cloud} {operation}: {why}")
+    return LbApiError(f"{cloud} {operation}: {exc}")
 
 
 class MissingExtra(SourceError):

@@ -22,7 +22,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS, MAX_HELD
 from gapwatch.recorder.sources.lb.joined import members_and_health
+from gapwatch.recorder.sources.lb.sdkcalls import SdkCalls
 from gapwatch.recorder.sources.lb.shape import (
     GroupLook,
     LbApiError,
@@ -33,6 +35,7 @@ from gapwatch.recorder.sources.lb.shape import (
     split_endpoint,
     weighted_state,
 )
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES, cap_session
 
 CLOUD = "tencent-clb"
 _DETAIL = {"Alive": "healthy", "Dead": "unhealthy", "Unknown": "initial", "Close": "unavailable"}
@@ -65,6 +68,9 @@ class TencentClbClient:
         listener_ids: Sequence[str] = (),
         endpoint: str | None = None,
         count: Callable[[str], None] = lambda _op: None,
+        answer_seconds: float = ANSWER_SECONDS,
+        max_held: int = MAX_HELD,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         try:
             from tencentcloud.clb.v20180317 import clb_client, models
@@ -77,19 +83,20 @@ class TencentClbClient:
         profile = HttpProfile(endpoint=host or "clb.tencentcloudapi.com", protocol=protocol)
         cred = credential.DefaultCredentialProvider().get_credential()
         self._client: Any = clb_client.ClbClient(cred, region, ClientProfile(httpProfile=profile))
+        cap_session(self._client.request.conn._session, max_answer_bytes)  # lb/sizecap.py
         self._models: Any = models
         self.load_balancer_id, self.listener_ids = load_balancer_id, list(listener_ids)
         self._count = count
+        self._calls = SdkCalls(CLOUD, _error, seconds=answer_seconds, max_held=max_held)
 
     def _call(self, operation: str, fields: dict[str, Any]) -> dict[str, Any]:
         self._count(operation)
         request = getattr(self._models, operation + "Request")()
         request.from_json_string(json.dumps(fields))
-        try:
-            answer = getattr(self._client, operation)(request)
-        except Exception as exc:  # TencentCloudSDKException plus transport errors
-            raise _error(exc, operation) from exc
-        body: dict[str, Any] = json.loads(answer.to_json_string())
+        method = getattr(self._client, operation)
+        body: dict[str, Any] = self._calls.call(
+            operation, lambda: json.loads(method(request).to_json_string())
+        )
         return body
 
     def _health(self) -> dict[_HealthKey, dict[str, Any]]:
@@ -112,6 +119,10 @@ class TencentClbClient:
         return self._call("DescribeTargets", query)
 
     def poll(self) -> list[GroupLook]:
+        with self._calls.reading():
+            return self._look()
+
+    def _look(self) -> list[GroupLook]:
         # health first, members second (lb/joined.py: a member unbound between the two calls)
         members, by_rule = members_and_health(self._health, self._members, _covered)
         looks = []

@@ -10,9 +10,11 @@ Service: does a NotReady node stay registered, by controller and release.
   not modelled.
 - **The upstream service controller** (k8s.io/cloud-provider `controllers/service`, run by every
   in-tree and cloud-provider CCM: AWS's own NLB support, GCE, Azure, OpenStack, ...;
-  `ccm.controller: service-controller`). Its node predicates for an eTP=Local Service, read at
-  the k8s.io/cloud-provider tag of each release (the staging copy kubernetes/kubernetes
-  publishes at every release):
+  `ccm.controller: service-controller`; cloud-provider-aws's `findInstancesForELB` narrows the
+  nodes it is given by the target-node-labels annotation and found instances, cloud-provider-
+  azure's node cache excludes deleted nodes: neither reads the Ready condition in the code
+  read). Its node predicates for an eTP=Local Service, read at the k8s.io/cloud-provider tag of
+  each release (the staging copy kubernetes/kubernetes publishes at every release):
 
   - up to 1.24: deregistered at NotReady, registered again at Ready (the Ready predicate for
     every Service);

@@ -174,6 +174,7 @@ def add_node(w: World, name: str | None) -> None:
     n = w.new_node(name, created_us=w.loop.now)
     n.ready = False
     w.api.node(n, "ADDED")
+    w.ccm.on_node_added()
     w.prober.add(name)
     w.loop.after(us(w.s.nodes.ready_after_s), _node_ready, w, name)
 

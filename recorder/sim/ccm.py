@@ -3,10 +3,12 @@
 - endpoint-driven (Alibaba, Huawei, the seed): watches EndpointSlices and registers a node when it
   has a ready local endpoint (after `register_delay_s` plus its lag), deregisters it when it has
   none (after its deregistration lag); no health checks.
-- node-driven (upstream service controller, AWS): registers every eligible node (exists, Ready,
-  and - if `exclude_unschedulable` - not cordoned; not tainted ToBeDeletedByClusterAutoscaler
-  when `exclude_to_be_deleted`, as the AWS LB Controller's instance mode) after its lag and lets
-  the LB health check on the health-check node port decide.
+- node-driven (upstream service controller, AWS): registers every eligible node (exists, Ready
+  unless its controller and release keep NotReady nodes (recorder.sim.ccmnodes), and - if
+  `exclude_unschedulable` - not cordoned; not tainted ToBeDeletedByClusterAutoscaler when
+  `exclude_to_be_deleted`, as the AWS LB Controller's instance mode) after its lag and lets the
+  LB health check on the health-check node port decide. Where NotReady nodes stay, a new node is
+  synced in when it appears, before it is Ready.
 Each change to the target group is announced with an `UpdatedLoadBalancer` Event.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gapwatch.recorder.sim.ccmnodes import scenario_keeps_not_ready
 from gapwatch.recorder.sim.core import us
 
 if TYPE_CHECKING:
@@ -26,6 +29,8 @@ class Ccm:
         self.endpoint_driven = world.s.ccm.mode == "endpoint-driven"
         self._pending: dict[str, bool] = {}
         self._node_sync_pending = False
+        #: node-driven: a NotReady node stays eligible (recorder.sim.ccmnodes)
+        self.keeps_not_ready = scenario_keeps_not_ready(world.s)
 
     # -- endpoint-driven -------------------------------------------------------------------
     def on_endpoints(self, nodes: list[str]) -> None:
@@ -76,7 +81,7 @@ class Ccm:
     # -- node-driven -----------------------------------------------------------------------
     def eligible(self, node: str) -> bool:
         n = self.w.nodes.get(node)
-        if n is None or not n.exists or not n.ready:
+        if n is None or not n.exists or not (n.ready or self.keeps_not_ready):
             return False
         if self.w.s.ccm.exclude_to_be_deleted and n.to_be_deleted:
             return False
@@ -88,6 +93,12 @@ class Ccm:
         self._node_sync_pending = True
         lag = self.w.s.ccm.register_lag_s.sample_us(self.w.rng)
         self.w.loop.after(us(self.w.s.ccm.register_delay_s) + lag, self._sync_nodes)
+
+    def on_node_added(self) -> None:
+        """A Node appeared (not Ready yet): a controller that keeps NotReady nodes syncs it in;
+        one that registers Ready nodes only waits for its Ready (`on_nodes` then)."""
+        if self.keeps_not_ready:
+            self.on_nodes()
 
     def _sync_nodes(self) -> None:
         self._node_sync_pending = False

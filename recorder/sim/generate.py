@@ -3,12 +3,12 @@ for `from_dict` (the YAML form), different for every seed and the same for the s
 
 What varies: node count and Kubernetes version (PTE and its version rules), Service type, the
 ingress workload (Deployment or DaemonSet, surge/unavailable, preStop, grace, shutdown), the CCM
-mode and LB health check, the probe and poll periods, the events (rollouts, drains, cordons,
-node crashes and deletions, new nodes, pod crashes, scaling, cluster-autoscaler scale-downs),
-Tencent's grace shutdown/deletion, kube-proxy's /healthz and sync period, and every lag. The
-lags are log-normal with no cap and a wide spread (p90 up to 8x p50), so their tails run past
-any bound detection assumes: a run may have a kube-proxy, CCM, EndpointSlice controller, kubelet
-or watch lag of minutes. Nothing here looks at the detector.
+mode (and a node-driven one's controller) and LB health check, the probe and poll periods, the
+events (rollouts, drains, cordons, node crashes and deletions, new nodes, pod crashes, scaling,
+cluster-autoscaler scale-downs), Tencent's grace shutdown/deletion, kube-proxy's /healthz and
+sync period, and every lag. The lags are log-normal with no cap and a wide spread (p90 up to 8x
+p50), so their tails run past any bound detection assumes: a run may have a kube-proxy, CCM,
+EndpointSlice controller, kubelet or watch lag of minutes. Nothing here looks at the detector.
 """
 
 from __future__ import annotations
@@ -231,9 +231,31 @@ def with_sync_period(data: dict[str, Any], seed: int) -> dict[str, Any]:
     return data
 
 
+#: The share of node-driven runs whose target group the upstream service controller keeps
+#: (the in-tree / cloud-provider CCMs: AWS's own NLB support, GCE, Azure, ...); the others have
+#: the AWS Load Balancer Controller's. No public source gives how many eTP=Local Services sit
+#: behind each: a stress choice, half and half, so that both node sets are measured
+#: (recorder.sim.ccmnodes).
+SERVICE_CONTROLLER_P = 0.5
+
+
+def with_ccm_controller(data: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`data` with a node-driven CCM's controller drawn (`SERVICE_CONTROLLER_P`) from a generator
+    of its own, so that every other draw of the run stays what it was; which nodes it keeps by
+    release is recorder.sim.ccmnodes'. An endpoint-driven run draws nothing."""
+    if data["ccm"]["mode"] == "node-driven":
+        rng = random.Random(f"gapwatch-random-ccm-controller-{seed}")
+        upstream = rng.random() < SERVICE_CONTROLLER_P
+        data["ccm"]["controller"] = (
+            "service-controller" if upstream else "aws-load-balancer-controller"
+        )
+    return data
+
+
 def random_scenario(seed: int) -> dict[str, Any]:
     """One random scenario (the YAML form) for `seed`."""
-    return with_sync_period(_extras(seed, _base_scenario(seed)), seed)
+    data = with_sync_period(_extras(seed, _base_scenario(seed)), seed)
+    return with_ccm_controller(data, seed)
 
 
 def _base_scenario(seed: int) -> dict[str, Any]:

@@ -62,9 +62,10 @@ MITIGATED: dict[str, Any] = {
 AWS_NLB: dict[str, Any] = {
     "name": "aws-nlb",
     "description": (
-        "An AWS NLB in instance mode (node-driven CCM): every Ready node is a target and the NLB's "
-        "health check on the healthCheckNodePort decides; a rollout, a drain, a node deletion and "
-        "a new node."
+        "An AWS NLB in instance mode as the AWS cloud provider's own service controller sets it "
+        "up (node-driven CCM, `aws-load-balancer-type: nlb`): every node is a target, NotReady "
+        "ones too from 1.27 (KEP-3458), and the NLB's health check on the healthCheckNodePort "
+        "decides; a rollout, a drain, a node deletion and a new node."
     ),
     "duration_s": 1500,
     "nodes": {
@@ -76,7 +77,11 @@ AWS_NLB: dict[str, Any] = {
     "service": {"type": "LoadBalancer", "node_port": 32999, "health_check_node_port": 31805},
     "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
     "kube_proxy": {"proxy_terminating_endpoints": True},
-    "ccm": {"mode": "node-driven", "register_lag_s": {"p50": 1.0, "p90": 3.0, "max": 10.0}},
+    "ccm": {
+        "mode": "node-driven",
+        "controller": "service-controller",
+        "register_lag_s": {"p50": 1.0, "p90": 3.0, "max": 10.0},
+    },
     "lb": {
         "listener": "tcp",
         "deregistration_delay_s": 300,
@@ -132,7 +137,7 @@ AWS_NLB_LBC: dict[str, Any] = {
     "service": {"type": "LoadBalancer"},
     "ingress": {"kind": "DaemonSet", "max_surge": 0, "max_unavailable": 1},
     "kube_proxy": {"proxy_terminating_endpoints": True},
-    "ccm": {"mode": "node-driven"},
+    "ccm": {"mode": "node-driven", "controller": "aws-load-balancer-controller"},
     "lb": {
         "listener": "tcp",
         "deregistration_delay_s": 300,
@@ -150,7 +155,10 @@ GKE_L4: dict[str, Any] = {
     "name": "gke-l4",
     "description": (
         "A GKE L4 passthrough LB: health check interval 8 s, healthy after 1, unhealthy after 3 "
-        "(24 s to steer away; GKE L4 health-check defaults); kube-proxy 1.30; a Deployment rollout."
+        "(24 s to steer away; GKE L4 health-check defaults); kube-proxy 1.30; a Deployment "
+        "rollout. GKE's controllers keep a NotReady node a backend (the service controller "
+        "from 1.27, KEP-3458; ingress-gce's VM_IP NEGs include unready nodes): only the health "
+        "check takes the crashed node out."
     ),
     "nodes": {
         "kubelet_version": "v1.30.5",
@@ -159,6 +167,7 @@ GKE_L4: dict[str, Any] = {
         "zones": ["us-central1-a", "us-central1-b", "us-central1-c"],
     },
     "ingress": {"kind": "Deployment", "replicas": 3, "max_surge": 1, "max_unavailable": 0},
+    "ccm": {"controller": "service-controller"},
     "lb": {"health_check": {"interval_s": 8, "healthy_threshold": 1, "unhealthy_threshold": 3}},
 }
 

@@ -14,6 +14,7 @@ from gapwatch.recorder.sim.core import Lag
 from gapwatch.recorder.sim.providers import Cloud
 
 CcmMode = Literal["endpoint-driven", "node-driven"]
+CcmController = Literal["aws-load-balancer-controller", "service-controller"]
 Listener = Literal["http", "tcp"]
 WorkloadKind = Literal["Deployment", "DaemonSet"]
 ServiceType = Literal["NodePort", "LoadBalancer"]
@@ -182,6 +183,11 @@ class Ccm:
     #: skip (deregister) nodes tainted ToBeDeletedByClusterAutoscaler, as the AWS Load Balancer
     #: Controller's instance mode does (DESIGN.md section 6); node-driven only
     exclude_to_be_deleted: bool = True
+    #: node-driven: which controller keeps the target group (recorder.sim.ccmnodes): the AWS
+    #: Load Balancer Controller (Ready nodes only, every release) or the upstream service
+    #: controller of the in-tree / cloud-provider CCMs (a NotReady node stays registered from
+    #: 1.27, KEP-3458, and in 1.25.0-1.25.2 and 1.26.0-1.26.10)
+    controller: CcmController = "aws-load-balancer-controller"
     #: Tencent TKE enable-grace-shutdown / enable-grace-deletion (recorder/sim/grace.py)
     grace_shutdown: bool = False
     grace_deletion: bool = False

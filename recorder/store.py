@@ -178,6 +178,22 @@ def _serialized(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
 
+def _events_first(conn: Connection) -> None:
+    """`events`' ACCESS EXCLUSIVE lock taken before a migration changes anything, as the
+    transaction's first lock on it: a migration that grants on `events` (0005, 0010) updates its
+    pg_class row, and an ANALYZE of `events` (autovacuum's, on a live store) then waits for the
+    migration's transaction to update that row again while holding the SHARE UPDATE EXCLUSIVE
+    lock 0007's `LOCK TABLE events` waits for: `deadlock detected`, and one of the two cancelled
+    (seen in session 36: tests/store/test_migration_deadlock.py). Taken first, the lock waits
+    for the ANALYZE, which PostgreSQL cancels (an autovacuum blocking a lock is), or which ends.
+    No-op on SQLite and before `events` exists; held to the migration's commit, as 0007 held
+    it, so the recorder's writes wait for the migration."""
+    if conn.dialect.name != "postgresql":
+        return
+    if conn.execute(text("SELECT to_regclass('events') IS NOT NULL")).scalar_one():
+        conn.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+
+
 def _not_the_owner(conn: Connection) -> tuple[str, str] | None:
     """(owner, login) when this PostgreSQL login neither owns the store's tables (alembic_version)
     nor is a member of their owner: it may not migrate them. None on SQLite, for an empty store
@@ -221,6 +237,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
                 f"{redact(str(engine.url))}: schema {found} is behind {head_revision()}: "
                 f"{_upgrade_as(*other)}"
             )
+        if found != (head_revision() if revision == "head" else revision):
+            _events_first(conn)
         command.upgrade(alembic_config(conn), revision)
         return found, MigrationContext.configure(conn).get_current_revision()
 
@@ -231,6 +249,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
     with translate_errors(engine), engine.begin() as conn:
         _serialized(conn)
+        _events_first(conn)
         command.downgrade(alembic_config(conn), revision)
 
 

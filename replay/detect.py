@@ -67,6 +67,7 @@ from gapwatch.replay.proxy import (
     pte_stated,
     pte_sure,
 )
+from gapwatch.replay.registered_listing import returned_for_listing
 from gapwatch.replay.relisted import node_stretches, stretches, touching
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
@@ -215,7 +216,18 @@ def classify(
         # range explains it (a late look's latest start can lie past the replacement's arrival)
         ready = value_at(lanes_.eps, at_us) == "ready"
         if look_ahead and since_us is not None:  # a sure start: [since_us, at_us] is its range
-            ready = ready and _ready_through(lanes_.eps, since_us, at_us)
+            ready = ready and (
+                _ready_through(lanes_.eps, since_us, at_us)
+                # or an endpoint-driven LB took the node back inside it, for a ready endpoint
+                # listed there: the start came after that listing (replay.registered_listing)
+                or (
+                    ccm_mode(state, svc, settings) == "endpoint"
+                    and not fails_open_at(state, svc, since_us)
+                    and returned_for_listing(
+                        lanes_.eps, in_time(state, "target", svc, node), since_us, at_us, skew
+                    )
+                )
+            )
         # kube-proxy closes after the EndpointSlice change it read, which the recorder may
         # see up to the watch skew later: an endpoint leaving seen that soon is the close's cause
         ready = ready and _ready_through(lanes_.eps, at_us, at_us + skew)

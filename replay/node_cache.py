@@ -113,7 +113,8 @@ class Found(NamedTuple):
     #: carry on from them)
     chains: list[Chain] | None = None
     #: how far F read the node's kube-proxy metrics looks and sync spans (replay.sync_read: a
-    #: next find whose new looks cannot move that keeps F; found by a refresh only)
+    #: next find whose new looks cannot move that keeps F; noted by a refresh that found F
+    #: again where the looks alone moved)
     synced: SyncRead | None = None
 
     @classmethod
@@ -144,7 +145,9 @@ class Found(NamedTuple):
         elif syncs_only and was is not None and _read_kept(state, svc, node, mine, was):
             return was._replace(reads=reads)
         else:
-            notes = SyncNotes() if was is not None else None
+            # noted only where the looks alone moved: the next such refresh can then keep F;
+            # a node whose other lanes moved finds F again anyway (noting costs a find ~1.4x)
+            notes = SyncNotes() if syncs_only and was is not None else None
             served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails, notes)
             synced = notes.read() if notes is not None else None
             alive = alive_steps(state, svc, node)

@@ -71,6 +71,7 @@ from gapwatch.replay.signals import (
     tri_from_steps,
 )
 from gapwatch.replay.sync_index import indexed
+from gapwatch.replay.sync_read import SyncNotes
 from gapwatch.replay.synccount import by_sync, outside_quiet
 from gapwatch.replay.syncorder import brought_back, synced_on
 from gapwatch.replay.syncs import SyncIndex, programmed, reach_us, read_early
@@ -162,10 +163,13 @@ def serves_carried(
     lag_hi: int,
     was: Carried | None = None,
     trails: Looks | None = None,
+    notes: SyncNotes | None = None,
 ) -> tuple[Serves, Carried]:
     """`serves_signal`, with the probed lane's steps and their Tri carried on from `was` (what
     the node's last call gave: replay.lane_tail, the plain loops' output whatever it holds),
-    and its probed lanes as `observed` gives them from `trails` (lane_tail.looks)."""
+    and its probed lanes as `observed` gives them from `trails` (lane_tail.looks). `notes`:
+    the node's kube-proxy metrics looks and sync spans are read through them (replay.sync_read:
+    how far F read them)."""
     key = (svc, node)
     if pod_targeted(state, key):
         # IP targets: the LB sends to the pods themselves, past kube-proxy: F is a local pod up
@@ -193,9 +197,13 @@ def serves_carried(
     clock_skew = seconds_us(settings.clock_skew_s)
     # and where no sync began: an excursion no sync read hides no close (replay.unseen); both
     # carried on from the node's last find (replay.sync_tail)
+    quiet: Sequence[Iv]
+    unbegun: Sequence[Iv]
     quiet, unbegun = sync_tail.spans(
         state, (svc.cluster, node), looks.looks, seconds_us(settings.sync_span_s), clock_skew
     )
+    if notes is not None:
+        looks, quiet, unbegun = notes.wrap(state, (svc.cluster, node), looks, quiet, unbegun)
     if nodeport:
         steps, steps_trail = lane_tail.steps(
             nodeport, "connected", True, was.steps if was else None

@@ -30,7 +30,9 @@ samples and when the EndpointSlices listed them ready (`serves_key`: all `node_k
 the poll lane), and the Service's values `service_key` holds (tests/replay/test_refresh12.py).
 A node whose kube-proxy metrics looks alone moved (a scrape moves them for every Service on the
 node: `moved_syncs_only`) has F found again, and where F comes out equal keeps the rest of its
-finding (`_syncs_kept`; tests/replay/test_sync_kept.py).
+finding (`_syncs_kept`; tests/replay/test_sync_kept.py); where its new looks lie beyond every
+item of the looks and sync spans that F's last find read, it keeps the whole finding without
+finding F (`_read_kept`, replay.sync_read; tests/replay/test_sync_read.py).
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -49,9 +51,9 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
-from gapwatch.replay import gap_tail, suffix
+from gapwatch.replay import gap_tail, suffix, sync_tail
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
-from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.chains import Chain, Chains
 from gapwatch.replay.checkpoint import first_poll, lane_versions
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
@@ -78,6 +80,7 @@ from gapwatch.replay.proxy import (
 from gapwatch.replay.relisted import node_stretches, stretches
 from gapwatch.replay.routed import fail_open
 from gapwatch.replay.signals import HI, Iv, Step, Tri
+from gapwatch.replay.sync_read import SyncNotes, SyncRead, unmoved
 from gapwatch.replay.unseen import listed_at, slices_stamped
 
 
@@ -109,6 +112,10 @@ class Found(NamedTuple):
     #: where the lists `windows_from` read were chains (replay.chains: the next refresh's
     #: carry on from them)
     chains: list[Chain] | None = None
+    #: how far F read the node's kube-proxy metrics looks and sync spans (replay.sync_read: a
+    #: next find whose new looks cannot move that keeps F; noted by a refresh that found F
+    #: again where the looks alone moved)
+    synced: SyncRead | None = None
 
     @classmethod
     def find(
@@ -132,25 +139,52 @@ class Found(NamedTuple):
         reads = serves_key(state, svc, node, nkey)
         carried = was.carried if was is not None else None
         trails: Looks = dict(was.looks) if was is not None and was.looks else {}
+        synced = was.synced if was is not None else None
         if was is not None and was.served is not None and reads is not None and was.reads == reads:
             served, alive = was.served, was.alive  # the local pods' lane reads their samples
+        elif syncs_only and was is not None and _read_kept(state, svc, node, mine, was):
+            return was._replace(reads=reads)
         else:
-            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails)
+            # noted only where the looks alone moved: the next such refresh can then keep F;
+            # a node whose other lanes moved finds F again anyway (noting costs a find ~1.4x)
+            notes = SyncNotes() if syncs_only and was is not None else None
+            served, carried = serves_carried(state, svc, node, mine, lag_hi, carried, trails, notes)
+            synced = notes.read() if notes is not None else None
             alive = alive_steps(state, svc, node)
             if syncs_only and was is not None and _syncs_kept(was, served, alive):
-                return was._replace(served=served, reads=reads, carried=carried, looks=trails)
+                return was._replace(
+                    served=served, reads=reads, carried=carried, looks=trails, synced=synced
+                )
         silence = was.lanes.silence if was else None
         times = was.lanes.times_trail if was else None
         found = lanes(state, svc, node, mine, lag_hi, served, silence, trails, times)
         trail = was.trail if was is not None else None
         gap, merged, trail = gap_tail.gap(found.routed, found.serves, trail)
-        return cls(found, gap, alive, served, reads, merged, trail, carried, trails)
+        return cls(found, gap, alive, served, reads, merged, trail, carried, trails, synced=synced)
 
 
 def moved_syncs_only(was: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
     """Whether two `node_key`s of a node differ at most in its kube-proxy metrics looks' count
     (a scrape of the node's kube-proxy moves that alone, for every Service on the node)."""
     return was[:_SYNCS] == now[:_SYNCS] and was[_SYNCS + 1 :] == now[_SYNCS + 1 :]
+
+
+def _read_kept(
+    state: FoldState, svc: ServiceRef, node: str, mine: DetectSettings, was: Found
+) -> bool:
+    """Whether a node whose metrics looks alone moved keeps `was` whole without finding F
+    again: its new looks and the spans they moved lie beyond all that `was`'s find of F read
+    of them (replay.sync_read.unmoved; then F is `was`'s, and `_syncs_kept` holds)."""
+    if was.synced is None or was.served is None:
+        return False
+    where = (svc.cluster, node)
+    lane = state.syncs.get(where)
+    if lane is None or lane is not was.synced.lane:
+        return False
+    quiet, unbegun = sync_tail.spans(
+        state, where, lane, seconds_us(mine.sync_span_s), seconds_us(mine.clock_skew_s)
+    )
+    return unmoved(state, where, was.synced, quiet, unbegun)
 
 
 def _syncs_kept(was: Found, served: Serves, alive: list[Step]) -> bool:

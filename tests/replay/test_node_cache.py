@@ -68,14 +68,20 @@ def test_batch_by_batch_the_cache_gives_what_detect_gives(
 
 def _lanes_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The nodes whose lanes node_cache computes from now on (one entry per computation)."""
+    return calls_counted(monkeypatch, "lanes")
+
+
+def calls_counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """The nodes node_cache calls its `name` (a function of state, Service, node, ...) for
+    from now on (one entry per call)."""
     calls: list[str] = []
-    real = node_cache.lanes  # type: ignore[attr-defined]
+    real = getattr(node_cache, name)
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(str(args[2]))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(node_cache, "lanes", counted)
+    monkeypatch.setattr(node_cache, name, counted)
     return calls
 
 

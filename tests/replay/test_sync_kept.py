@@ -5,6 +5,7 @@ nothing F reads finds no node's lanes again, and detection, rows and segments st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -26,7 +27,7 @@ from gapwatch.replay.facts import Fact, derive, write_facts
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from tests.replay import builders as b
 from tests.replay.test_lane_order import _rows
-from tests.replay.test_node_cache import _cached, _lanes_counted
+from tests.replay.test_node_cache import _cached, _lanes_counted, calls_counted
 from tests.replay.test_segment_tail import _health_history, _stored
 from tests.replay.test_sync_count import closing_obs, scrape
 from tests.replay.test_sync_seen import _scrapes
@@ -52,11 +53,25 @@ def test_scrapes_that_move_nothing_find_no_lanes(
     (it may move F: only the rows are compared). A probe with the scrapes
     then finds them again. Before: every batch of scrapes found the lanes of every Service on
     the node ([1, 1, 1] here; 1,000 a refresh of benchmarks/refresh_rounds.py's 2,400)."""
+    refreshed = probed_and_scraped(engine, _lanes_counted(monkeypatch))
+    batches = [_scrapes(301, 2), _scrapes(303, 5)]
+    batches.append([scrape(150.3, 148, 75, 0.75, counted=True)] if late else _scrapes(308, 3))
+    finds = [refreshed(*batch) for batch in batches]
+    assert finds[:2] == [0, 0]
+    assert late or finds[2] == 0  # a look inside the probed history may move F
+    assert refreshed(b.health(206, 200, "n1", 1), *_scrapes(311, 2)) == 1
+
+
+def probed_and_scraped(engine: Engine, found: list[str]) -> Callable[..., int]:
+    """A node probed 100 times (to 200 s) and scraped 300 times (`_health_history`,
+    `_scrapes`), rebuilt into a checkpoint; then a function that writes observations, refreshes
+    from it, checks that the windows, rollouts, lags and segments equal a rebuild's and gives
+    how many entries `found` (a counter: `_lanes_counted`) gained in the refresh."""
     writer = EventWriter(engine, derive=write_facts)
     writer.write_all(_health_history(100) + _scrapes(1, 300))
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
-    found = _lanes_counted(monkeypatch)
+    calls = len(found)
 
     def refreshed(*new: Observation) -> int:
         writer.write(list(new))
@@ -68,12 +83,8 @@ def test_scrapes_that_move_nothing_find_no_lanes(
         assert (_rows(engine), _stored(engine)) == rows
         return finds
 
-    batches = [_scrapes(301, 2), _scrapes(303, 5)]
-    batches.append([scrape(150.3, 148, 75, 0.75, counted=True)] if late else _scrapes(308, 3))
-    finds = [refreshed(*batch) for batch in batches]
-    assert finds[:2] == [0, 0]
-    assert late or finds[2] == 0  # a look inside the probed history may move F
-    assert refreshed(b.health(206, 200, "n1", 1), *_scrapes(311, 2)) == 1
+    assert len(found) == calls  # the rebuild ran before the counting began
+    return refreshed
 
 
 @pytest.mark.parametrize("late", [0.0, 3.0])
@@ -83,7 +94,8 @@ def test_scrapes_that_move_f_find_the_lanes_again(
     """kube-proxy's one sync after n1's pod left the slice, scraped every 2 s (test_sync_count's
     `closing_obs`), its looks written after the rest in batches, the first of them before the
     sync: the batches whose looks move F find n1's lanes again, and the rows equal a
-    rebuild's after each batch."""
+    rebuild's after each batch; the first two find n1's F (while the sync is not seen at the
+    looks' end, F read their last: replay.sync_read keeps none)."""
     obs = closing_obs(True, late=late)
     looks = [o for o in obs if o.kind == "ProxyMetrics"]
     writer = EventWriter(engine, derive=write_facts)
@@ -91,13 +103,18 @@ def test_scrapes_that_move_f_find_the_lanes_again(
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     found = _lanes_counted(monkeypatch)
+    f_found = calls_counted(monkeypatch, "serves_carried")
+    per_batch = []
     for lo, hi in pairwise([0, 1, 3, 8, 20, len(looks)]):
         writer.write(looks[lo:hi])
+        before = f_found.count("n1")
         assert projections.refresh(engine, checkpoint=cp) == hi - lo
+        per_batch.append(f_found.count("n1") - before)
         rows = _rows(engine), _stored(engine)
         projections.rebuild(engine, checkpoint=Checkpoint())
         assert (_rows(engine), _stored(engine)) == rows
     assert "n1" in found
+    assert per_batch[0] and per_batch[1]
 
 
 def _with_metrics(preset: str, seed: int) -> tuple[list[list[Fact]], list[list[Fact]]]:
@@ -118,14 +135,15 @@ def _with_metrics(preset: str, seed: int) -> tuple[list[list[Fact]], list[list[F
     preset=st.sampled_from(("aws-nlb", "seed-3node")),
     seed=st.integers(min_value=1, max_value=40),
     first=st.floats(min_value=0.0, max_value=1.0),
-    splits=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=8),
+    splits=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=12),
 )
 def test_batches_of_scrapes_give_what_detect_gives(
     preset: str, seed: int, first: float, splits: list[float]
 ) -> None:
     """A simulated run with its scrapes held back: the rest and the scrapes before `first`
     folded, then the other scrapes in batches (scrapes alone: a node's looks moved, nothing
-    else); after each, the cached detection equals a plain detect of the same state."""
+    else); after each, the cached detection (F found again and compared, or kept where the new
+    looks lie beyond all it read: replay.sync_read) equals a plain detect of the same state."""
     rest, scrapes = _with_metrics(preset, seed)
     assert scrapes
     head = round(first * len(scrapes))

@@ -70,6 +70,7 @@ from gapwatch.replay.signals import (
     t_or,
     tri_from_steps,
 )
+from gapwatch.replay.solecrash import sole_crash
 from gapwatch.replay.sync_index import indexed
 from gapwatch.replay.sync_read import SyncNotes
 from gapwatch.replay.synccount import by_sync, outside_quiet
@@ -147,6 +148,25 @@ def _counted_none(
     if not any(s.value == "503" and s.num == 0 for s in raw):
         return []
     return observed(state, "health", svc, node, settings)
+
+
+def _sole_crash(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    settings: DetectSettings,
+    lag_hi: int,
+    health: Sequence[Sample] | None,
+    nodeport: Sequence[Sample] = (),
+) -> list[Iv]:
+    """replay.solecrash.sole_crash with the settings' bounds; `health`: the node's health-check
+    lane on the recorder's clock, None: read where it counted 0 (`_counted_none`)."""
+    return sole_crash(
+        state, svc, node,
+        (lambda: _counted_none(state, svc, node, settings)) if health is None else lambda: health,
+        nodeport, clock_us=seconds_us(settings.node_clock_s), lag_us=lag_hi,
+        skew_us=seconds_us(settings.watch_skew_s),
+    )  # fmt: skip
 
 
 def serves_signal(
@@ -237,6 +257,10 @@ def serves_carried(
             lambda: _counted_none(state, svc, node, settings),
         )  # fmt: skip
         serves = dead_first(serves, died)
+        # the one ready local endpoint counted crashed before the sync that dropped it
+        # (replay.solecrash: reads the health check only where it counted 0)
+        crashed = _sole_crash(state, svc, node, settings, lag_hi, None, nodeport)
+        serves = dead_first(serves, (crashed, []))
         carried = Carried(steps_trail, tri_trail, bad_trail, serving)
         return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
@@ -313,6 +337,8 @@ def serves_carried(
         # the health check counts a dead pod's endpoint until the slice drops it: blind here
         died = died_unprogrammed(state, svc, node, settings, lag_hi, looked, "200", 0, looks)
         serves = dead_first(serves, died)
+        # and the one it counted alone crashed before the sync that dropped it (replay.solecrash)
+        serves = dead_first(serves, (_sole_crash(state, svc, node, settings, lag_hi, looked), []))
         if silence:
             inferred, _ = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
             inside = Tri(silence, silence)

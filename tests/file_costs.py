@@ -1,0 +1,80 @@
+"""What each slow test file costs, for tests/schedule.py's order (longest first, after the lab).
+
+Seconds of its tests' wall time on one xdist worker, summed, in a clean-clone `bash .ci/run` of
+main b020efb (2026-12-07, 12:42-13:20 UTC, load 17-28 on 2 cores: several times a quiet
+run's times, so only the order is read). Files of 15 s and more, the lab's
+runs apart (one unit, tests/schedule.py). A file not listed is taken after these, in xdist's
+order; a listed file that no longer exists fails tests/test_schedule.py. Measure again (the
+session 36 section of benchmarks/README.md says how) when a file here gets much faster or a new
+one much slower.
+"""
+
+from __future__ import annotations
+
+FILE_COST_S: dict[str, float] = {
+    "tests/replay/test_openness_scope.py": 545,
+    "tests/test_cli.py": 381,
+    "tests/replay/test_sync_kept.py": 334,
+    "tests/replay/test_accuracy.py": 230,
+    "tests/lb/test_push_storable.py": 217,
+    "tests/replay/test_refresh_checkpoint.py": 194,
+    "tests/dashboard/test_sql_command.py": 193,
+    "tests/test_cli_honest.py": 158,
+    "tests/test_cli_nothing_found.py": 156,
+    "tests/importers/test_pipes.py": 148,
+    "tests/lb/test_push.py": 130,
+    "tests/store/test_fact_paths.py": 128,
+    "tests/replay/test_lane_tail.py": 117,
+    "tests/dashboard/test_refresh_status.py": 95,
+    "tests/store/test_writer.py": 92,
+    "tests/replay/test_cli.py": 91,
+    "tests/lb/test_elbv2_answers.py": 89,
+    "tests/lb/test_elbv2.py": 88,
+    "tests/store/test_derive_process.py": 83,
+    "tests/dashboard/test_app.py": 79,
+    "tests/dashboard/test_sqlguard.py": 78,
+    "tests/store/test_retention.py": 78,
+    "tests/test_docs.py": 75,
+    "tests/importers/test_sniff.py": 74,
+    "tests/importers/test_end_to_end.py": 70,
+    "tests/replay/test_lanes_agree.py": 68,
+    "tests/replay/test_node_rows.py": 65,
+    "tests/k8s/test_db_roles.py": 60,
+    "tests/replay/test_refresh_round_trips.py": 57,
+    "tests/store/test_derived_by.py": 56,
+    "tests/replay/test_rebuild_retained.py": 52,
+    "tests/replay/test_checkpoint_file.py": 48,
+    "tests/dashboard/test_sqlconsole.py": 47,
+    "tests/test_cli_tables.py": 46,
+    "tests/dashboard/test_report.py": 44,
+    "tests/store/test_projector.py": 41,
+    "tests/replay/test_revision.py": 41,
+    "tests/replay/test_rebuild_progress.py": 40,
+    "tests/test_cli_inputs.py": 40,
+    "tests/replay/test_projections.py": 39,
+    "tests/k8s/test_relist_gap.py": 37,
+    "tests/importers/test_samples.py": 33,
+    "tests/replay/test_segment_tail.py": 30,
+    "tests/replay/test_real_services.py": 30,
+    "tests/replay/test_sql_docs.py": 28,
+    "tests/replay/test_real_slices.py": 27,
+    "tests/test_cli_since_ago.py": 27,
+    "tests/lb/test_build.py": 27,
+    "tests/sim/test_truth.py": 26,
+    "tests/store/test_import_export.py": 25,
+    "tests/sim/test_observations.py": 25,
+    "tests/importers/test_properties.py": 25,
+    "tests/kubeproxy/test_probe_errors.py": 24,
+    "tests/replay/test_real_nodes.py": 24,
+    "tests/kubeproxy/test_configz.py": 24,
+    "tests/store/test_observation.py": 23,
+    "tests/replay/test_assumptions.py": 21,
+    "tests/store/test_poison.py": 20,
+    "tests/store/test_migrations.py": 20,
+    "tests/store/test_writer_guard.py": 20,
+    "tests/store/test_schema_layers.py": 18,
+    "tests/replay/test_whatif.py": 18,
+    "tests/replay/test_suffix_stretch.py": 17,
+    "tests/replay/test_restart_between_writes.py": 16,
+    "tests/replay/test_logclock.py": 16,
+}

@@ -10,6 +10,13 @@ still running them long after the other had finished (session 10: 875 s of tests
 one unit at the head of the queue: one worker runs them one after the other (side by side, two
 labs on two cores made the pollers' looks late: docs/lab.md, "CI time") while the other worker
 starts on the rest, and both share what is left. A worker that dies is handled as xdist does.
+
+After the lab, the slowest files go first (session 36): xdist's order (most tests first) put
+files of few but slow tests last (tests/lb/test_push_storable.py, 12 tests, 217 s of a loaded
+run's 1,950; tests/replay/test_sync_kept.py, 4 tests, 77 s), so one worker was still running one
+after the others had nothing left. Each unit is now taken by its cost in tests/file_costs.py
+(longest first, the classic longest-processing-time order), files not listed after them in
+xdist's order: the end of a run is made of short files.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any
 import pytest
 from xdist import plugin as xdist_plugin
 from xdist.scheduler import LoadFileScheduling
+
+from tests.file_costs import FILE_COST_S
 
 #: The one work unit every lab run joins.
 LAB_UNIT = "tests/lab/ (the lab's end-to-end runs)"
@@ -37,13 +46,27 @@ def is_lab_run(path: str) -> bool:
     )
 
 
+def unit_cost(unit: str) -> float:
+    """How long a work unit is expected to take: the lab's unit before all, then a file's cost
+    from tests/file_costs.py, 0 for a file not listed."""
+    return float("inf") if unit == LAB_UNIT else FILE_COST_S.get(unit, 0.0)
+
+
 class _LabFirst(OrderedDict[str, Any]):
-    """A work queue that keeps the lab's unit at its head, whatever order units are added in."""
+    """A work queue that keeps the lab's unit at its head, whatever order units are added in,
+    and gives out the costliest unit first (xdist takes the next one with popitem(last=False));
+    among equal costs, the first in the queue (xdist's order)."""
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
         if key == LAB_UNIT:
             self.move_to_end(key, last=False)
+
+    def popitem(self, last: bool = True) -> tuple[str, Any]:
+        if last or not self:
+            return super().popitem(last)
+        key = max(self, key=unit_cost)  # max keeps the first of equals
+        return key, self.pop(key)
 
 
 # xdist is untyped here (pyproject: ignore_missing_imports)

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from xdist import plugin as xdist_plugin
 
-from tests.schedule import LAB_UNIT, _LabFirst, is_lab_run, pytest_xdist_auto_num_workers
+from tests.file_costs import FILE_COST_S
+from tests.schedule import (
+    LAB_UNIT,
+    _LabFirst,
+    is_lab_run,
+    pytest_xdist_auto_num_workers,
+    unit_cost,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +51,27 @@ def test_the_lab_unit_is_taken_first_whenever_it_is_queued() -> None:
     # a dead worker's units are put back with update(): the lab's unit goes back to the head
     queue.update({LAB_UNIT: {}})
     assert next(iter(queue)) == LAB_UNIT
+
+
+def test_after_the_lab_the_costliest_file_is_taken_first_and_unlisted_ones_last() -> None:
+    """Longest first: a file of few slow tests must not be left for the end of the run."""
+    by_cost = sorted(FILE_COST_S, key=FILE_COST_S.__getitem__)
+    light, heavy = by_cost[0], by_cost[-1]
+    assert FILE_COST_S[heavy] > FILE_COST_S[light] > 0
+    queue = _LabFirst()
+    for unit in ["tests/unlisted_a.py", light, LAB_UNIT, "tests/unlisted_b.py", heavy]:
+        queue[unit] = {}
+    taken = [queue.popitem(last=False)[0] for _ in range(len(queue))]
+    assert taken == [LAB_UNIT, heavy, light, "tests/unlisted_a.py", "tests/unlisted_b.py"]
+    assert unit_cost("tests/unlisted_a.py") == 0.0
+
+
+def test_every_file_given_a_cost_exists_and_is_its_own_unit() -> None:
+    """A renamed or removed file would leave its cost behind and its new name unlisted (taken
+    last); the lab's runs are costed as one unit, never apart."""
+    for path in FILE_COST_S:
+        assert (ROOT / path).is_file(), path
+        assert path.startswith("tests/") and not is_lab_run(path), path
 
 
 def test_auto_gives_the_lab_a_worker_of_its_own_unless_told_a_number(

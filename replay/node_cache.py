@@ -22,7 +22,11 @@ node's windows were computed from, and recomputes a node only when something it 
 - the LB's median measured drop lag (`lags.lb_drop_lag`, moved by any new lag sample): detect
   reads it only to compare how long a node's endpoints stayed not ready with it
   (`detect._dropped`), so a moved median recomputes just the nodes with such a stretch between
-  the old and the new value (`losses`); to or from None (too few measurements), every node.
+  the old and the new value (`losses`); to or from None (too few measurements), every node;
+- what a refused NodePort look may be (modeshape.refusal_readings: the node's NodePort lane
+  up to its newest look, a repeat no length counts, and every node's endpoints): a node whose
+  windows read it keeps the readings they were read with, and is found again whole where
+  they moved (`readings_read`).
 
 A node found again whose LB poll lane alone moved (its R, and the checks read after F) keeps F
 as `lanes.serves_signal` gave it (`Found.find`): F reads the node's other lanes, its local pods'
@@ -68,8 +72,10 @@ from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_carried
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.model import ServiceRef, Window
+from gapwatch.replay.modeshape import refusal_readings
 from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import (
+    REFUSED,
     gate_stated,
     probe_period,
     proxy_lag_hi,
@@ -223,6 +229,9 @@ class NodeWindows:
     found: Found | None = None
     #: per `plain` window, the proofs of `proofs` it holds (`_held`; None: not found yet)
     held: list[frozenset[Proof]] | None = None
+    #: what a refused look of the node may be as its windows were read (modeshape
+    #: .refusal_readings, `readings_read`); None: no window of it reads that
+    readings: tuple[bool, ...] | None = None
 
 
 class _Holding:
@@ -318,6 +327,22 @@ class ServiceWindows:
     #: the Service's access-log clock they were found on, where it has failed lines
     #: (replay.logclock: it reads the windows' outer bounds, which proofs do not move)
     clocks: dict[ServiceRef, LogClock] = field(default_factory=dict)
+
+
+def readings_read(
+    state: FoldState, svc: ServiceRef, node: str, mine: DetectSettings, found: Lanes,
+    raw: Sequence[Window],
+) -> tuple[bool, ...] | None:  # fmt: skip
+    """What a refused NodePort look of the node may be (modeshape.refusal_readings), where
+    its windows (`raw`, found from `found`) may read it: detection reads it only for a window
+    whose reason is a refused look (detect.classify, windows_from); None where the node has no
+    window or no refused look. The readings are found from the node's whole NodePort lane up
+    to its newest look, a repeat that moves no lane length (`FoldState.seen`), and from every
+    node's endpoints (replay.rejected): a kept node whose readings moved is found again, its
+    windows read whole (tests/replay/test_node_cache.py, a heartbeat that decides the mode)."""
+    if not raw or not any(s.value in REFUSED for s in found.reason_samples):
+        return None
+    return refusal_readings(state, svc, node, mine)
 
 
 def losses(eps: Sequence[Sample]) -> list[int]:
@@ -522,18 +547,25 @@ def windows(
             and drop_lag is not None
             and lag_moves(kept.losses, old.drop_lag, drop_lag)
         )
+        # the readings of a refused look its windows read moved (`readings_read`): read whole
+        readings_moved = (
+            kept is not None
+            and kept.readings is not None
+            and refusal_readings(state, svc, node, mine) != kept.readings
+        )
         if (
             kept is None
             or kept.key != nkey
             or (kept.open and old is not None and old.horizon != end_of_data)
             or lag_moved
+            or readings_moved
         ):
             found = Found.find(
                 state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None,
                 syncs_only=kept is not None and moved_syncs_only(kept.key, nkey),
             )  # fmt: skip
             since: int | None = None
-            if kept is not None and old is not None and not lag_moved:
+            if kept is not None and old is not None and not (lag_moved or readings_moved):
                 if back is None:
                     back = suffix.look_back_us(state, svc, mine, lag_hi)
                 since, routed = _since(
@@ -568,6 +600,7 @@ def windows(
                 ),
                 plain,
                 found=found,
+                readings=readings_read(state, svc, node, mine, found.lanes, raw),
             )
         fresh.nodes[node] = kept
     # the LB's failed requests, as detect() reads them: a second look where they prove a gap

@@ -232,12 +232,13 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         _serialized(conn)
         found = MigrationContext.configure(conn).get_current_revision()
         other = _not_the_owner(conn)
-        if other is not None and revision == "head" and found != head_revision():
+        head = head_revision()  # reads every migration's file: once
+        if other is not None and revision == "head" and found != head:
             raise StoreError(
-                f"{redact(str(engine.url))}: schema {found} is behind {head_revision()}: "
+                f"{redact(str(engine.url))}: schema {found} is behind {head}: "
                 f"{_upgrade_as(*other)}"
             )
-        if found != (head_revision() if revision == "head" else revision):
+        if found != (head if revision == "head" else revision):
             _events_first(conn)
         command.upgrade(alembic_config(conn), revision)
         return found, MigrationContext.configure(conn).get_current_revision()

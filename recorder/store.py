@@ -235,8 +235,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         head = head_revision()  # reads every migration's file: once
         if other is not None and revision == "head" and found != head:
             raise StoreError(
-                f"{redact(str(engine.url))}: schema {found} is behind {head}: "
-                f"{_upgrade_as(*other)}"
+                f"{redact(str(engine.url))}: schema {found} is behind {head}: {_upgrade_as(*other)}"
             )
         if found != (head if revision == "head" else revision):
             _events_first(conn)

@@ -217,14 +217,15 @@ def gzip_of_64_mib(write: Callable[[bytes], None]) -> None:
 
 
 @pytest.mark.parametrize("answer", [two_megabytes, gzip_of_64_mib], ids=["2-MB", "gzip-64-MiB"])
-@pytest.mark.parametrize("cloud", ["huawei-elb", "tencent-clb"])
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
 def test_an_answer_past_the_limit_is_refused_naming_the_call(
     cloud: str, answer: Callable[[Callable[[bytes], None]], None]
 ) -> None:
-    """The Tencent and Huawei SDKs read an answer whole, gzip undone whole, before gapwatch saw
-    it: on main a 256 MiB answer took about 1 GB (docs/security.md, session 36). Now what they
-    read through their session is refused past `max_answer_bytes` (1,000,000 here), decoded:
-    a failed look naming the call. Alibaba's SDK keeps its sessions out of reach: not capped."""
+    """The three SDKs read an answer whole, gzip undone whole, before gapwatch saw it: a 256 MiB
+    answer took about 1 GB (docs/security.md, session 36). Now what they read through their
+    session is refused past `max_answer_bytes` (1,000,000 here), decoded: a failed look naming
+    the call. Alibaba's session, in darabonba's class-wide cache, is put there capped before the
+    first call (lb/darasessions.py); on main it had no such setting (session 37)."""
     factory, first, _fixtures = CLOUDS[cloud]
     with RawServer(answer) as server:
         outcome = poll_once(factory(server.url, lambda _op: None, max_answer_bytes=1_000_000))
@@ -232,17 +233,50 @@ def test_an_answer_past_the_limit_is_refused_naming_the_call(
     assert str(outcome) == f"{cloud} {first}: an answer past 1000000 bytes: not read further"
 
 
+def test_alibaba_clients_of_one_endpoint_share_its_session_and_the_smaller_limit() -> None:
+    """darabonba keeps one session per endpoint for the whole process: a second client of the
+    same endpoint with a larger `max_answer_bytes` does not lift the first one's limit."""
+    factory, first, _fixtures = CLOUDS["alibaba-slb"]
+    with RawServer(two_megabytes) as server:
+        factory(server.url, lambda _op: None, max_answer_bytes=1_000_000)
+        larger = factory(server.url, lambda _op: None, max_answer_bytes=64 << 20)
+        outcome = poll_once(larger)
+    assert str(outcome) == f"alibaba-slb {first}: an answer past 1000000 bytes: not read further"
+
+
+def test_an_alibaba_answer_past_the_default_limit_is_a_failed_look_and_the_poller_goes_on(
+    engine: Engine,
+) -> None:
+    """Alibaba's `DescribeHealthStatus` answering 17 MiB of valid JSON (one string) at the
+    default `max_answer_bytes` (16 MiB). On main the SDK read it whole (a 256 MiB one peaked
+    at 1,083 MB) and the look went on with a health answer of no members: each member recorded
+    `unavailable`. Now a failed look naming the call, and the next look records the group."""
+    factory, first, fixtures = CLOUDS["alibaba-slb"]
+    with FakeCloud() as fake:
+        for action, name in fixtures.items():
+            fake.answer(action, fixture(name))
+        fake.fail(first, 200, {"RequestId": "s37", "x": "x" * (17 << 20)})
+        source = make_source("alibaba-slb", lambda count: factory(fake.url, count), nodes=NODES)
+        assert look(source, engine) == 0
+        assert source.ready() == (
+            f"alibaba-slb {first}: an answer past 16777216 bytes: not read further"
+        )
+        assert source.failures == 1
+        assert look(source, engine) >= 1
+        assert source.failures == 0
+    assert stored(engine)
+
+
 @pytest.mark.parametrize(
     ("plan", "raw"),
     [
+        (plan_alibaba, {"region": "r", "load_balancer_id": "lb", "vserver_group_id": "g"}),
         (plan_tencent, {"region": "r", "load_balancer_id": "lb"}),
         (plan_huawei, {"region": "r", "pool_id": "p"}),
     ],
-    ids=["tencent-clb", "huawei-elb"],
+    ids=["alibaba-slb", "tencent-clb", "huawei-elb"],
 )
-def test_max_answer_bytes_is_a_setting_of_tencent_and_huawei(
-    plan: Any, raw: dict[str, Any]
-) -> None:
+def test_max_answer_bytes_is_a_setting_of_each_cloud(plan: Any, raw: dict[str, Any]) -> None:
     """`max_answer_bytes` is read from the section; 0 is a config error naming it."""
     from gapwatch.recorder.errors import ConfigError
 

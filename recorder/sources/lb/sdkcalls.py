@@ -29,12 +29,14 @@ T = TypeVar("T")
 
 
 def _refusal(exc: BaseException) -> AnswerRefused | None:
-    """The `AnswerRefused` that `exc` was raised from or during, if any."""
+    """The `AnswerRefused` that `exc` was raised from or during, or wraps, if any (Alibaba's
+    SDK wraps it in its `UnretryableException`, as `inner_exception`)."""
     seen: BaseException | None = exc
     for _ in range(10):  # an SDK wraps once or twice
         if seen is None or isinstance(seen, AnswerRefused):
             return seen
-        seen = seen.__cause__ or seen.__context__
+        inner = getattr(seen, "inner_exception", None)
+        seen = inner if isinstance(inner, BaseException) else seen.__cause__ or seen.__context__
     return None
 
 

@@ -113,6 +113,45 @@ def test_an_answer_of_another_shape_is_a_failed_look_and_the_poller_goes_on(
     assert stored(engine)
 
 
+#: cloud -> its members call, and what it answers in the attack without the members' field
+NO_MEMBERS = {
+    "alibaba-slb": ("DescribeVServerGroupAttribute", "RequestId", "BackendServers"),
+    "tencent-clb": ("DescribeTargets", "RequestId", "Listeners"),
+    "huawei-elb": ("ListMembers", "request_id", "members"),
+}
+
+
+@pytest.mark.parametrize("null", [False, True], ids=["absent", "null"])
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_an_answer_without_the_members_field_is_a_failed_look_not_an_empty_group(
+    cloud: str, null: bool, engine: Engine
+) -> None:
+    """The members call answering `{"RequestId": ..}` (the field absent) or the field null,
+    after a look that recorded the group (tests/lb/fakecloud.py, real HTTP through each SDK).
+    On main Alibaba's and Tencent's pollers read both as a group of no members, Huawei's a
+    null `members` (its absent one was a failed look since session 36): the look recorded every
+    member DELETED, so a hostile or broken endpoint emptied every group. A real empty group
+    answers `{"BackendServer": []}` (Alibaba), `[]` (Tencent's `Listeners`, which its API never
+    answers null; Huawei's `members`). Now a failed look naming the call, no member removed,
+    and the next look goes on."""
+    factory, _first, fixtures = CLOUDS[cloud]
+    call, request_id, field = NO_MEMBERS[cloud]
+    body: dict[str, Any] = {request_id: "s37", **({field: None} if null else {})}
+    with FakeCloud() as fake:
+        for action, name in fixtures.items():
+            fake.answer(action, fixture(name))
+        source = make_source(cloud, lambda count: factory(fake.url, count), nodes=NODES)
+        assert look(source, engine) >= 1
+        fake.fail(call, 200, {"Response": body} if cloud == "tencent-clb" else body)
+        assert look(source, engine) == 0
+        problem = source.ready() or ""
+        assert problem == f"{cloud} {call}: not {cloud}'s answer: KeyError: '{field}'", problem
+        assert source.failures == 1
+        look(source, engine)
+        assert source.failures == 0
+    assert [o.op for o in stored(engine) if o.op == "DELETED"] == []
+
+
 def trickled_headers(write: Callable[[bytes], None]) -> None:
     """A status line, then a header byte every 0.2 s for as long as the client reads."""
     write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")

@@ -29,6 +29,7 @@ from gapwatch.recorder.sources.lb.shape import (
     MissingExtra,
     Target,
     as_int,
+    members_field,
     sdk_error,
     split_endpoint,
     weighted_state,
@@ -113,12 +114,14 @@ class AlibabaSlbClient:
         return worst
 
     def _members(self) -> dict[str, Any]:
-        return self._call(
+        members = self._call(
             "DescribeVServerGroupAttribute",
             self._models.DescribeVServerGroupAttributeRequest(
                 vserver_group_id=self.group, region_id=self.region
             ),
         )
+        members_field(members, "BackendServers")  # absent: not a group of no members
+        return members
 
     def poll(self) -> list[GroupLook]:
         with self._calls.reading():

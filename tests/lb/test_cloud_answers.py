@@ -10,6 +10,7 @@ that an endpoint cannot hold for longer than `answer_timeout_s`.
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -182,10 +183,24 @@ def test_an_answer_that_never_ends_is_refused_after_its_time(
     """Headers or a body sent a byte every 0.2 s, for ever: each read comes well within the
     SDK's per-read timeout (Tencent 60 s, Huawei 120 s, Alibaba's), which is all that bounded a
     call; on main the look was still waiting when the test gave up. Now the call is given up on
-    after `answer_timeout_s` (1 s here), a failed look naming it; while its thread is still held
-    by the endpoint (`max_held`, 1 here) the next look is refused before it sends."""
+    after `answer_timeout_s` (1 s here), a failed look naming it."""
     factory, first, _fixtures = CLOUDS[cloud]
     with RawServer(answer) as server:
+        client = factory(server.url, lambda _op: None, answer_seconds=1.0)
+        outcome = poll_once(client)
+        assert isinstance(outcome, LbApiError), outcome
+        assert str(outcome) == (
+            f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        )
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_headers_still_coming_hold_their_thread_and_the_next_look_is_refused(cloud: str) -> None:
+    """Headers a byte every 0.2 s: the call given up on keeps its thread and socket (nothing
+    public reaches a socket whose headers http.client is still reading, lb/heldreads.py), so
+    while it is held (`max_held`, 1 here) the next look is refused before it sends."""
+    factory, first, _fixtures = CLOUDS[cloud]
+    with RawServer(trickled_headers) as server:
         client = factory(server.url, lambda _op: None, answer_seconds=1.0, max_held=1)
         outcome = poll_once(client)
         assert isinstance(outcome, LbApiError), outcome
@@ -196,6 +211,40 @@ def test_an_answer_that_never_ends_is_refused_after_its_time(
         assert isinstance(again, LbApiError), again
         assert "still held by the endpoint past its time: not sending another" in str(again)
         assert server.requests == 1
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_a_body_given_up_on_is_let_go_and_the_next_look_is_sent(cloud: str) -> None:
+    """A body a byte every 0.2 s, for ever: on main the call given up on kept its thread and
+    socket as long as the endpoint sent, and with `max_held` 1 every later look was refused
+    before it sent. Now its body's socket is shut (urllib3's public `HTTPResponse.shutdown()`,
+    lb/heldreads.py): the endpoint sees the client go, the thread ends, and the next look is
+    sent (and given up on in turn). The waits are hang guards, not timings."""
+    factory, first, _fixtures = CLOUDS[cloud]
+    gone = threading.Event()
+
+    def body_until_the_client_goes(write: Callable[[bytes], None]) -> None:
+        try:
+            trickled_body(write)
+        finally:
+            gone.set()
+
+    with RawServer(body_until_the_client_goes) as server:
+        client: Any = factory(server.url, lambda _op: None, answer_seconds=1.0, max_held=1)
+        outcome = poll_once(client)
+        assert (
+            str(outcome) == f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        )
+        assert gone.wait(30), "the endpoint still holds the socket of the call given up on"
+        held = client._calls.held
+        for _ in range(300):  # the thread ends once the SDK has raised: a hang guard of 30 s
+            if held.count == 0:
+                break
+            time.sleep(0.1)
+        assert held.count == 0, "the thread of the call given up on is still held"
+        again = poll_once(client)
+        assert str(again) == f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        assert server.requests == 2
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from typing import Any
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
+from gapwatch.recorder.sources.lb.heldreads import reading
 from gapwatch.recorder.sources.lb.intime import AnswerRefused
 
 #: The largest answer read, decoded, in bytes: a Tencent `DescribeTargetHealth` of a load
@@ -69,6 +70,7 @@ class _CappedAdapter(BaseAdapter):
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         response = self._inner.send(request, *args, **kwargs)
+        reading(response.raw)  # shut if its call is given up on (lb/heldreads.py)
         response.raw = _CappedBody(response.raw, self._max)
         return response
 

@@ -10,6 +10,7 @@ that an endpoint cannot hold for longer than `answer_timeout_s`.
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -113,6 +114,45 @@ def test_an_answer_of_another_shape_is_a_failed_look_and_the_poller_goes_on(
     assert stored(engine)
 
 
+#: cloud -> its members call, and what it answers in the attack without the members' field
+NO_MEMBERS = {
+    "alibaba-slb": ("DescribeVServerGroupAttribute", "RequestId", "BackendServers"),
+    "tencent-clb": ("DescribeTargets", "RequestId", "Listeners"),
+    "huawei-elb": ("ListMembers", "request_id", "members"),
+}
+
+
+@pytest.mark.parametrize("null", [False, True], ids=["absent", "null"])
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_an_answer_without_the_members_field_is_a_failed_look_not_an_empty_group(
+    cloud: str, null: bool, engine: Engine
+) -> None:
+    """The members call answering `{"RequestId": ..}` (the field absent) or the field null,
+    after a look that recorded the group (tests/lb/fakecloud.py, real HTTP through each SDK).
+    On main Alibaba's and Tencent's pollers read both as a group of no members, Huawei's a
+    null `members` (its absent one was a failed look since session 36): the look recorded every
+    member DELETED, so a hostile or broken endpoint emptied every group. A real empty group
+    answers `{"BackendServer": []}` (Alibaba), `[]` (Tencent's `Listeners`, which its API never
+    answers null; Huawei's `members`). Now a failed look naming the call, no member removed,
+    and the next look goes on."""
+    factory, _first, fixtures = CLOUDS[cloud]
+    call, request_id, field = NO_MEMBERS[cloud]
+    body: dict[str, Any] = {request_id: "s37", **({field: None} if null else {})}
+    with FakeCloud() as fake:
+        for action, name in fixtures.items():
+            fake.answer(action, fixture(name))
+        source = make_source(cloud, lambda count: factory(fake.url, count), nodes=NODES)
+        assert look(source, engine) >= 1
+        fake.fail(call, 200, {"Response": body} if cloud == "tencent-clb" else body)
+        assert look(source, engine) == 0
+        problem = source.ready() or ""
+        assert problem == f"{cloud} {call}: not {cloud}'s answer: KeyError: '{field}'", problem
+        assert source.failures == 1
+        look(source, engine)
+        assert source.failures == 0
+    assert [o.op for o in stored(engine) if o.op == "DELETED"] == []
+
+
 def trickled_headers(write: Callable[[bytes], None]) -> None:
     """A status line, then a header byte every 0.2 s for as long as the client reads."""
     write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
@@ -143,10 +183,24 @@ def test_an_answer_that_never_ends_is_refused_after_its_time(
     """Headers or a body sent a byte every 0.2 s, for ever: each read comes well within the
     SDK's per-read timeout (Tencent 60 s, Huawei 120 s, Alibaba's), which is all that bounded a
     call; on main the look was still waiting when the test gave up. Now the call is given up on
-    after `answer_timeout_s` (1 s here), a failed look naming it; while its thread is still held
-    by the endpoint (`max_held`, 1 here) the next look is refused before it sends."""
+    after `answer_timeout_s` (1 s here), a failed look naming it."""
     factory, first, _fixtures = CLOUDS[cloud]
     with RawServer(answer) as server:
+        client = factory(server.url, lambda _op: None, answer_seconds=1.0)
+        outcome = poll_once(client)
+        assert isinstance(outcome, LbApiError), outcome
+        assert str(outcome) == (
+            f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        )
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_headers_still_coming_hold_their_thread_and_the_next_look_is_refused(cloud: str) -> None:
+    """Headers a byte every 0.2 s: the call given up on keeps its thread and socket (nothing
+    public reaches a socket whose headers http.client is still reading, lb/heldreads.py), so
+    while it is held (`max_held`, 1 here) the next look is refused before it sends."""
+    factory, first, _fixtures = CLOUDS[cloud]
+    with RawServer(trickled_headers) as server:
         client = factory(server.url, lambda _op: None, answer_seconds=1.0, max_held=1)
         outcome = poll_once(client)
         assert isinstance(outcome, LbApiError), outcome
@@ -157,6 +211,40 @@ def test_an_answer_that_never_ends_is_refused_after_its_time(
         assert isinstance(again, LbApiError), again
         assert "still held by the endpoint past its time: not sending another" in str(again)
         assert server.requests == 1
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_a_body_given_up_on_is_let_go_and_the_next_look_is_sent(cloud: str) -> None:
+    """A body a byte every 0.2 s, for ever: on main the call given up on kept its thread and
+    socket as long as the endpoint sent, and with `max_held` 1 every later look was refused
+    before it sent. Now its body's socket is shut (urllib3's public `HTTPResponse.shutdown()`,
+    lb/heldreads.py): the endpoint sees the client go, the thread ends, and the next look is
+    sent (and given up on in turn). The waits are hang guards, not timings."""
+    factory, first, _fixtures = CLOUDS[cloud]
+    gone = threading.Event()
+
+    def body_until_the_client_goes(write: Callable[[bytes], None]) -> None:
+        try:
+            trickled_body(write)
+        finally:
+            gone.set()
+
+    with RawServer(body_until_the_client_goes) as server:
+        client: Any = factory(server.url, lambda _op: None, answer_seconds=1.0, max_held=1)
+        outcome = poll_once(client)
+        assert (
+            str(outcome) == f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        )
+        assert gone.wait(30), "the endpoint still holds the socket of the call given up on"
+        held = client._calls.held
+        for _ in range(300):  # the thread ends once the SDK has raised: a hang guard of 30 s
+            if held.count == 0:
+                break
+            time.sleep(0.1)
+        assert held.count == 0, "the thread of the call given up on is still held"
+        again = poll_once(client)
+        assert str(again) == f"{cloud} {first}: no whole answer within 1 s: not waited for further"
+        assert server.requests == 2
 
 
 @pytest.mark.parametrize(
@@ -217,14 +305,15 @@ def gzip_of_64_mib(write: Callable[[bytes], None]) -> None:
 
 
 @pytest.mark.parametrize("answer", [two_megabytes, gzip_of_64_mib], ids=["2-MB", "gzip-64-MiB"])
-@pytest.mark.parametrize("cloud", ["huawei-elb", "tencent-clb"])
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
 def test_an_answer_past_the_limit_is_refused_naming_the_call(
     cloud: str, answer: Callable[[Callable[[bytes], None]], None]
 ) -> None:
-    """The Tencent and Huawei SDKs read an answer whole, gzip undone whole, before gapwatch saw
-    it: on main a 256 MiB answer took about 1 GB (docs/security.md, session 36). Now what they
-    read through their session is refused past `max_answer_bytes` (1,000,000 here), decoded:
-    a failed look naming the call. Alibaba's SDK keeps its sessions out of reach: not capped."""
+    """The three SDKs read an answer whole, gzip undone whole, before gapwatch saw it: a 256 MiB
+    answer took about 1 GB (docs/security.md, session 36). Now what they read through their
+    session is refused past `max_answer_bytes` (1,000,000 here), decoded: a failed look naming
+    the call. Alibaba's session, in darabonba's class-wide cache, is put there capped before the
+    first call (lb/darasessions.py); on main it had no such setting (session 37)."""
     factory, first, _fixtures = CLOUDS[cloud]
     with RawServer(answer) as server:
         outcome = poll_once(factory(server.url, lambda _op: None, max_answer_bytes=1_000_000))
@@ -232,17 +321,50 @@ def test_an_answer_past_the_limit_is_refused_naming_the_call(
     assert str(outcome) == f"{cloud} {first}: an answer past 1000000 bytes: not read further"
 
 
+def test_alibaba_clients_of_one_endpoint_share_its_session_and_the_smaller_limit() -> None:
+    """darabonba keeps one session per endpoint for the whole process: a second client of the
+    same endpoint with a larger `max_answer_bytes` does not lift the first one's limit."""
+    factory, first, _fixtures = CLOUDS["alibaba-slb"]
+    with RawServer(two_megabytes) as server:
+        factory(server.url, lambda _op: None, max_answer_bytes=1_000_000)
+        larger = factory(server.url, lambda _op: None, max_answer_bytes=64 << 20)
+        outcome = poll_once(larger)
+    assert str(outcome) == f"alibaba-slb {first}: an answer past 1000000 bytes: not read further"
+
+
+def test_an_alibaba_answer_past_the_default_limit_is_a_failed_look_and_the_poller_goes_on(
+    engine: Engine,
+) -> None:
+    """Alibaba's `DescribeHealthStatus` answering 17 MiB of valid JSON (one string) at the
+    default `max_answer_bytes` (16 MiB). On main the SDK read it whole (a 256 MiB one peaked
+    at 1,083 MB) and the look went on with a health answer of no members: each member recorded
+    `unavailable`. Now a failed look naming the call, and the next look records the group."""
+    factory, first, fixtures = CLOUDS["alibaba-slb"]
+    with FakeCloud() as fake:
+        for action, name in fixtures.items():
+            fake.answer(action, fixture(name))
+        fake.fail(first, 200, {"RequestId": "s37", "x": "x" * (17 << 20)})
+        source = make_source("alibaba-slb", lambda count: factory(fake.url, count), nodes=NODES)
+        assert look(source, engine) == 0
+        assert source.ready() == (
+            f"alibaba-slb {first}: an answer past 16777216 bytes: not read further"
+        )
+        assert source.failures == 1
+        assert look(source, engine) >= 1
+        assert source.failures == 0
+    assert stored(engine)
+
+
 @pytest.mark.parametrize(
     ("plan", "raw"),
     [
+        (plan_alibaba, {"region": "r", "load_balancer_id": "lb", "vserver_group_id": "g"}),
         (plan_tencent, {"region": "r", "load_balancer_id": "lb"}),
         (plan_huawei, {"region": "r", "pool_id": "p"}),
     ],
-    ids=["tencent-clb", "huawei-elb"],
+    ids=["alibaba-slb", "tencent-clb", "huawei-elb"],
 )
-def test_max_answer_bytes_is_a_setting_of_tencent_and_huawei(
-    plan: Any, raw: dict[str, Any]
-) -> None:
+def test_max_answer_bytes_is_a_setting_of_each_cloud(plan: Any, raw: dict[str, Any]) -> None:
     """`max_answer_bytes` is read from the section; 0 is a config error naming it."""
     from gapwatch.recorder.errors import ConfigError
 

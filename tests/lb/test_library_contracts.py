@@ -8,9 +8,12 @@ API, pinned so that an upgrade that changes it fails here, by name, rather than 
 - aiohttp (recorder/sources/lb/listener.py): `web.Server.connections` lists the open
   connections' handlers, each with `transport` (the one `request.transport` names while a
   request is handled on it) and `force_close()`.
+- darabonba-core (recorder/sources/lb/darasessions.py): the Alibaba SDK sends through the
+  `requests.Session` of its class-wide cache `DaraCore._sessions` under the key
+  `session_key` computes, so that the session put there capped is the one its calls read with.
 
-Real HTTP: botocore against tests/lb/rawserver.py (a local TCP server scripting the bytes, the
-wire level), aiohttp's own server against a plain socket client.
+Real HTTP: botocore and the Alibaba SDK against tests/lb/rawserver.py (a local TCP server
+scripting the bytes, the wire level), aiohttp's own server against a plain socket client.
 """
 
 from __future__ import annotations
@@ -125,3 +128,37 @@ def test_aiohttps_server_lists_its_connections_with_the_transport_a_request_name
     matched, said = asyncio.run(main())
     assert matched, "runner.server.connections no longer holds the request's transport"
     assert said == b"", said  # closed by force_close(), the answer never written
+
+
+def small_json(write: Callable[[bytes], None]) -> None:
+    """A 200 of a small JSON object, whatever the request."""
+    body = b'{"RequestId": "s37"}'
+    write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def test_the_alibaba_sdk_sends_through_the_session_put_in_darabonbas_cache() -> None:
+    """An Alibaba client's start puts a capped session in `DaraCore._sessions` under
+    `session_key(client)`; a call then makes no other session and sends through that one."""
+    from alibabacloud_slb20140515 import models
+    from darabonba.core import DaraCore
+
+    from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
+    from gapwatch.recorder.sources.lb.darasessions import session_key
+
+    with RawServer(small_json) as server:
+        client = AlibabaSlbClient(
+            load_balancer_id="lb", vserver_group_id="g", region="cn-hangzhou", endpoint=server.url
+        )
+        sdk = client._client
+        cache = DaraCore._sessions  # AttributeError: darabonba moved its cache
+        key = session_key(sdk)
+        assert key in cache, f"no session under {key!r}: {sorted(cache)}"
+        session, before = cache[key], set(cache)
+        adapter = session.get_adapter(server.url)
+        assert type(adapter).__name__ == "_CappedAdapter", adapter
+        request = models.DescribeHealthStatusRequest(load_balancer_id="lb", region_id="r")
+        sdk.describe_health_status(request)
+        assert server.requests == 1
+        assert set(cache) == before, f"the call made {sorted(set(cache) - before)}, not {key!r}"
+        assert cache[key] is session

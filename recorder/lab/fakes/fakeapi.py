@@ -102,9 +102,7 @@ class FakeApiServer(FakeStore):
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             loop.run_until_complete(site.start())
-            server = site._server
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            self.port = self._runner.addresses[0][1]  # (host, port) of the one site
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())

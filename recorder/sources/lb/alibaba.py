@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gapwatch.recorder.sources.lb.darasessions import cap_alibaba
 from gapwatch.recorder.sources.lb.intime import ANSWER_SECONDS, MAX_HELD
 from gapwatch.recorder.sources.lb.joined import members_and_health
 from gapwatch.recorder.sources.lb.sdkcalls import SdkCalls
@@ -28,10 +29,12 @@ from gapwatch.recorder.sources.lb.shape import (
     MissingExtra,
     Target,
     as_int,
+    members_field,
     sdk_error,
     split_endpoint,
     weighted_state,
 )
+from gapwatch.recorder.sources.lb.sizecap import MAX_ANSWER_BYTES
 
 CLOUD = "alibaba-slb"
 _STATES = {"normal": "healthy", "abnormal": "unhealthy", "unavailable": "unavailable"}
@@ -63,6 +66,7 @@ class AlibabaSlbClient:
         count: Callable[[str], None] = lambda _op: None,
         answer_seconds: float = ANSWER_SECONDS,
         max_held: int = MAX_HELD,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         try:
             from alibabacloud_credentials.client import Client as Credentials
@@ -81,6 +85,7 @@ class AlibabaSlbClient:
                 protocol=protocol,
             )
         )
+        cap_alibaba(self._client, max_answer_bytes)  # lb/darasessions.py
         self.load_balancer_id, self.group, self.region = load_balancer_id, vserver_group_id, region
         self._calls = SdkCalls(CLOUD, _error, seconds=answer_seconds, max_held=max_held)
         self._count = count
@@ -109,12 +114,14 @@ class AlibabaSlbClient:
         return worst
 
     def _members(self) -> dict[str, Any]:
-        return self._call(
+        members = self._call(
             "DescribeVServerGroupAttribute",
             self._models.DescribeVServerGroupAttributeRequest(
                 vserver_group_id=self.group, region_id=self.region
             ),
         )
+        members_field(members, "BackendServers")  # absent: not a group of no members
+        return members
 
     def poll(self) -> list[GroupLook]:
         with self._calls.reading():

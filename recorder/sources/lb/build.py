@@ -163,7 +163,8 @@ def plan_elbv2(raw: Mapping[str, Any]) -> Plan:
 def plan_alibaba(raw: Mapping[str, Any]) -> Plan:
     from gapwatch.recorder.sources.lb.alibaba import AlibabaSlbClient
 
-    s = Settings("alibaba-slb", raw, {"load_balancer_id", "vserver_group_id", "answer_timeout_s"})
+    keys = {"load_balancer_id", "vserver_group_id", "answer_timeout_s", "max_answer_bytes"}
+    s = Settings("alibaba-slb", raw, keys)
     lb, group = s.text("load_balancer_id", required=True), s.text("vserver_group_id", required=True)
     region, endpoint = s.text("region", required=True), s.text("endpoint")
     assert lb and group and region
@@ -173,6 +174,7 @@ def plan_alibaba(raw: Mapping[str, Any]) -> Plan:
         vserver_group_id=group,
         region=region,
         endpoint=endpoint,
+        max_answer_bytes=int(s.number("max_answer_bytes", MAX_ANSWER_BYTES)),
     )
 
 

@@ -25,6 +25,7 @@ from gapwatch.recorder.sources.lb.shape import (
     MissingExtra,
     Target,
     as_int,
+    members_field,
     sdk_error,
     weighted_state,
 )
@@ -95,7 +96,8 @@ class HuaweiElbClient:
             self._count("ListMembers")
             request = self._request(pool_id=self.pool_id, limit=_PAGE, marker=marker)
             answer = self._calls.call("ListMembers", partial(self._list_members, request))
-            page = [{k: v for k, v in m.items() if v is not None} for m in answer["members"] or []]
+            listed = members_field(answer, "members")  # absent or null: not an empty pool
+            page = [{k: v for k, v in m.items() if v is not None} for m in listed]
             members += page
             marker = (answer.get("page_info") or {}).get("next_marker")
             if not marker or not page or marker in seen:  # a repeated marker would never end

@@ -4,9 +4,10 @@ The cloud SDKs (and botocore's headers) read an answer under a timeout per socke
 endpoint that sends a byte every few seconds holds the call for as long as it likes, and the
 poller's look with it (session 36). Nothing public reaches the socket to close it, so
 `call_in_time` runs the call in a thread of its own and gives up on it after `seconds`
-(`AnswerRefused`); the thread is left to end by itself, when the endpoint stops sending (one
-read timeout after its last byte) or finishes, and whatever it returns then goes to `late` (to
-close an answer). `Held` counts such threads per client: at `limit`, a call is refused before it
+(`AnswerRefused`); the thread is handed to `abandon` (lb/heldreads.py shuts the socket of a body
+it reads) and otherwise left to end by itself, when the endpoint stops sending (one read timeout
+after its last byte) or finishes, and whatever it returns then goes to `late` (to close an
+answer). `Held` counts such threads per client: at `limit`, a call is refused before it
 starts, so a hostile endpoint holds a few threads (each a socket and what the SDK read so far),
 never one a look.
 """
@@ -59,10 +60,12 @@ def call_in_time(
     seconds: float,
     held: Held,
     late: Callable[[T], None] = lambda _value: None,
+    abandon: Callable[[threading.Thread], None] = lambda _thread: None,
 ) -> T:
     """`call()`, waited for `seconds` in a thread of its own; past them `AnswerRefused`, the
     thread left to end by itself (counted in `held` until it does, its value then given to
-    `late`). Refused at once while `held` is at its limit."""
+    `late`) and handed to `abandon` (lb/heldreads.py ends what it reads where it can). Refused
+    at once while `held` is at its limit."""
     with held.lock:
         if held.count >= held.limit:
             raise AnswerRefused(
@@ -84,13 +87,16 @@ def call_in_time(
         if state.error is None:
             late(state.value)  # type: ignore[arg-type]  # set by call()
 
-    threading.Thread(target=run, name="gapwatch-answer", daemon=True).start()
+    thread = threading.Thread(target=run, name="gapwatch-answer", daemon=True)
+    thread.start()
     state.done.wait(seconds)
     with held.lock:
-        if not state.done.is_set():
-            state.abandoned = True
+        abandoned = state.abandoned = not state.done.is_set()
+        if abandoned:
             held.count += 1
-            raise AnswerRefused(f"no whole answer within {seconds:g} s: not waited for further")
+    if abandoned:
+        abandon(thread)
+        raise AnswerRefused(f"no whole answer within {seconds:g} s: not waited for further")
     if state.error is not None:
         raise state.error
     return state.value  # type: ignore[return-value]  # set by call()

@@ -5,9 +5,10 @@ The SDKs read an answer under a timeout per socket read only (Tencent 60 s, Huaw
 Alibaba's `readTimeout`): an endpoint trickling its headers or its body held the look, and the
 poller with it, for as long as it liked (session 36). `SdkCalls.call` waits for each call at most
 `seconds` (lb/intime.py: the thread left reading ends when the endpoint lets go, at most
-`max_held` of them). `reading()` turns what reading an answer of another shape raises (a key
-missing, a list where an object was) into an `LbApiError` naming the last call, where before it
-went past the poller and stopped the recorder.
+`max_held` of them; one reading a body is made to stop at once, lb/heldreads.py). `reading()`
+turns what reading an answer of another shape raises (a key missing, a list where an object
+was) into an `LbApiError` naming the last call, where before it went past the poller and
+stopped the recorder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from gapwatch.recorder.sources.lb.heldreads import end_reads
 from gapwatch.recorder.sources.lb.intime import (
     ANSWER_SECONDS,
     MAX_HELD,
@@ -29,12 +31,14 @@ T = TypeVar("T")
 
 
 def _refusal(exc: BaseException) -> AnswerRefused | None:
-    """The `AnswerRefused` that `exc` was raised from or during, if any."""
+    """The `AnswerRefused` that `exc` was raised from or during, or wraps, if any (Alibaba's
+    SDK wraps it in its `UnretryableException`, as `inner_exception`)."""
     seen: BaseException | None = exc
     for _ in range(10):  # an SDK wraps once or twice
         if seen is None or isinstance(seen, AnswerRefused):
             return seen
-        seen = seen.__cause__ or seen.__context__
+        inner = getattr(seen, "inner_exception", None)
+        seen = inner if isinstance(inner, BaseException) else seen.__cause__ or seen.__context__
     return None
 
 
@@ -57,7 +61,7 @@ class SdkCalls:
         """`call()` (the SDK's `operation`) within `seconds`, its errors an `LbApiError`."""
         self.operation = operation
         try:
-            return call_in_time(call, seconds=self.seconds, held=self.held)
+            return call_in_time(call, seconds=self.seconds, held=self.held, abandon=end_reads)
         except AnswerRefused as exc:
             raise answer_error(self.cloud, operation, exc) from exc
         except Exception as exc:  # the SDK's tree plus transport errors and its parsing's

@@ -40,6 +40,19 @@ MAX_REASON = 200
 SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 
 
+def members_field(answer: Mapping[str, Any], name: str) -> Any:
+    """The field of a members answer that holds the members: absent or null, the answer is
+    not the cloud's (`KeyError`, a failed look through `SHAPE_ERRORS`), never a group of no
+    members. Alibaba answers an empty vServer group `"BackendServers": {"BackendServer": []}`
+    and Tencent's `DescribeTargets.Listeners` is not among the fields its API says may be null;
+    read as empty, an endpoint answering `{"RequestId": ..}` made every member look removed
+    (session 37)."""
+    value = answer.get(name)
+    if value is None:
+        raise KeyError(name)
+    return value
+
+
 class LbApiError(SourceError):
     """A cloud LB API call failed; `code` is the cloud's error code when it sent one."""
 

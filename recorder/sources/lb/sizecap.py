@@ -1,18 +1,18 @@
 """An answer read within a size, for the cloud SDKs that read theirs with requests.
 
-The Tencent and Huawei SDKs read an answer whole (`requests.Response.content`, which also undoes
-a `Content-Encoding: gzip` whole) before gapwatch sees it: session 36 measured a 256 MiB answer
-at about 1 GB of peak memory in each, and a gzip bomb of 256 MiB decoded (256 KB on the wire)
-the same. `cap_session` mounts, on the SDK's `requests.Session`, an adapter that hands the
-answer's body out through `_CappedBody`: requests reads `raw.stream(...)` decoded a piece at a
-time (urllib3 2.6+ decodes a bounded piece a read), and past `max_bytes` the connection is
-closed and `AnswerRefused` raised, which the SDK call turns into a failed look naming it.
+The Tencent, Huawei and Alibaba SDKs read an answer whole (`requests.Response.content`, which
+also undoes a `Content-Encoding: gzip` whole) before gapwatch sees it: session 36 measured a
+256 MiB answer at about 1 GB of peak memory in each, and a gzip bomb of 256 MiB decoded (256 KB
+on the wire) the same. `cap_session` mounts, on the SDK's `requests.Session`, an adapter that
+hands the answer's body out through `_CappedBody`: requests reads `raw.stream(...)` decoded a
+piece at a time (urllib3 2.6+ decodes a bounded piece a read), and past `max_bytes` the
+connection is closed and `AnswerRefused` raised, which the SDK call turns into a failed look
+naming it.
 
 Private API: neither SDK exposes its session (Tencent's `ProxyConnection._session`, Huawei's
 `HttpClient._session`); their clients reach it, and tests/lb/test_cloud_answers.py's answer past
 the limit fails, by name, if an upgrade moves it or stops sending through it. Alibaba's SDK keeps
-its sessions in a class-wide cache (darabonba's `DaraCore._sessions`), made at the first call:
-not capped (docs/security.md, session 36).
+its sessions in a class-wide cache, made at the first call: lb/darasessions.py fills it first.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
+from gapwatch.recorder.sources.lb.heldreads import reading
 from gapwatch.recorder.sources.lb.intime import AnswerRefused
 
 #: The largest answer read, decoded, in bytes: a Tencent `DescribeTargetHealth` of a load
@@ -69,6 +70,7 @@ class _CappedAdapter(BaseAdapter):
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         response = self._inner.send(request, *args, **kwargs)
+        reading(response.raw)  # shut if its call is given up on (lb/heldreads.py)
         response.raw = _CappedBody(response.raw, self._max)
         return response
 
@@ -77,6 +79,11 @@ class _CappedAdapter(BaseAdapter):
 
 
 def cap_session(session: Session, max_bytes: int) -> None:
-    """Every answer `session` reads over HTTP or HTTPS, past `max_bytes` decoded: refused."""
+    """Every answer `session` reads over HTTP or HTTPS, past `max_bytes` decoded: refused. A
+    session capped before (a cache shared by clients, lb/darasessions.py) keeps the smaller."""
     for prefix in ("https://", "http://"):
-        session.mount(prefix, _CappedAdapter(session.get_adapter(prefix), max_bytes))
+        adapter = session.get_adapter(prefix)
+        if isinstance(adapter, _CappedAdapter):
+            adapter._max = min(adapter._max, max_bytes)
+        else:
+            session.mount(prefix, _CappedAdapter(adapter, max_bytes))

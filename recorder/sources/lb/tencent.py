@@ -31,6 +31,7 @@ from gapwatch.recorder.sources.lb.shape import (
     MissingExtra,
     Target,
     as_int,
+    members_field,
     sdk_error,
     split_endpoint,
     weighted_state,
@@ -116,7 +117,9 @@ class TencentClbClient:
         query: dict[str, Any] = {"LoadBalancerId": self.load_balancer_id}
         if self.listener_ids:
             query["ListenerIds"] = self.listener_ids
-        return self._call("DescribeTargets", query)
+        members = self._call("DescribeTargets", query)
+        members_field(members, "Listeners")  # absent or null: not a CLB of no listeners
+        return members
 
     def poll(self) -> list[GroupLook]:
         with self._calls.reading():

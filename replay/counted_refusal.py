@@ -16,6 +16,11 @@ the first's oldest to the second's newest. So where every version from the last 
 at or before the refused look through the first at or after the window's latest start lists a
 ready local pod, kube-proxy's rules all that while forwarded to a local endpoint and the
 refusal came from them: a local pod gone under its rules (detect's reading), not a REJECT.
+Where the refused look and the window's latest start are one counting look (the refusal's
+own round), kube-proxy held one version at that instant, one whose ready local count is the
+answer's (`held_at`'s fits): a count of one or more is enough, whatever versions the count
+excludes lie between the fits (a terminating listing between the old pod's ready version
+and a replacement listed within the watch skew after the look; random 33,000,775 node-001).
 Before the first counting look the order's floor is the newest version written the lag bound
 before the refused look (as `held_at` bounds it), and nothing is claimed where that is one
 from before the node's first listing. No new number: kube-proxy's lag bound (replay.proxy
@@ -50,6 +55,10 @@ def counted_through(
     after = next((h for h in held if h.at_us >= until_us), None)
     if after is None:
         return False
+    if before and before[-1] is after:
+        # the span is that one look: kube-proxy held one of the versions its count admits
+        # there, each with `num` ready local pods, not one between them (module docstring)
+        return after.num > 0
     if before:
         first = before[-1].first
     else:

@@ -42,9 +42,19 @@ def node_alone(
     surely true over the range: F could fall there only with the Node (module docstring)."""
     if marked_after(state, svc, node, span[1], settings) is None:
         return False
-    if newest_looks(state, svc, node, settings):
+    if not reads_looks(state, svc, node, settings):
         return False
     return forwarded_through(state, svc, node, span, settings)
+
+
+def reads_looks(state: FoldState, svc: ServiceRef, node: str, settings: DetectSettings) -> bool:
+    """Whether `node_alone` may read the node's kube-proxy metrics looks (`forwarded_through`:
+    F's forwarding part from them): only on a node with no probe look (`newest_looks` none,
+    a function of its probe lanes), whatever window it is asked about. It is detection's one
+    reader of the looks (detect.windows_from and `finished` read them nowhere else; a refresh
+    keeps a node's windows whole where its looks alone moved and this is False:
+    replay.node_cache `_looks_kept`, tests/replay/test_windows_kept.py)."""
+    return not newest_looks(state, svc, node, settings)
 
 
 def marked_after(

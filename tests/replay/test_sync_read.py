@@ -118,23 +118,27 @@ def test_the_benchmarks_scrapes_find_no_f_after_the_first(
 ) -> None:
     """benchmarks/replay.py's store, small (4 Services on 3 nodes), refreshed from the
     checkpoint with three rounds of its scrapes (every 600 s): the first round finds F of
-    every Service on the scraped nodes (the rebuild noted nothing), the next ones none; the
-    rows equal a rebuild's after each. Before: 12 finds every round."""
+    every Service on the scraped nodes (the rebuild noted nothing) and detects them from the
+    suffix's instant, the next ones neither (each node probed: node_cache `_looks_kept`); the
+    rows equal a rebuild's after each. Before: 12 finds every round (session 36), and 12
+    `windows_from` every round (session 37)."""
     bench.build(pg_url, 4, 3, 4_000, 20)
     engine = make_engine(pg_url)
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     found = _f_counted(monkeypatch)
+    detected = calls_counted(monkeypatch, "windows_from")
     writer = EventWriter(engine, derive=write_facts)
     base = datetime.fromtimestamp(bench.T0 / US + 30 * 86400, UTC)
     finds = []
     for k in range(3):
         writer.write(bench.metrics_scrapes(base + timedelta(hours=k), k, 600))
         found.clear()
+        detected.clear()
         assert projections.refresh(engine, checkpoint=cp) == 6 * 20
-        finds.append(len(found))
+        finds.append((len(found), len(detected)))
         rows = _rows(engine), _stored(engine)
         projections.rebuild(engine, checkpoint=Checkpoint())
         assert (_rows(engine), _stored(engine)) == rows
     engine.dispose()
-    assert finds == [12, 0, 0]
+    assert finds == [(12, 12), (0, 0), (0, 0)]

@@ -211,7 +211,7 @@ def _looks_kept(
     if (
         was is None
         or not moved_syncs_only(kept.key, nkey)
-        or nodealone.reads_looks(state, svc, node, mine)
+        or nodealone.reads_looks(state, svc, node)
         or not _read_kept(state, svc, node, mine, was)
     ):
         return False

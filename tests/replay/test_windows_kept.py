@@ -21,6 +21,7 @@ from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from gapwatch.replay.measure import measured_settings
+from gapwatch.replay.observed import newest_looks
 from tests.replay import builders as b
 from tests.replay.builders import eps, facts_of, node_unknown, pod, polled, ready_pair
 from tests.replay.test_node_cache import _cached, calls_counted
@@ -103,9 +104,10 @@ def test_detection_reads_the_looks_only_where_reads_looks_says(
 ) -> None:
     """On simulated runs with metrics, their scrapes folded in batches, every read of a node's
     kube-proxy metrics looks by detection's steps falls on a node `nodealone.reads_looks`
-    names (a node with no probe look): the claim `_looks_kept` keeps windows by. A rule that
-    reads the looks elsewhere fails here; it must be named there. Without `probed`, the runs'
-    probe looks left out (no node has one). Each batch's cached detection equals detect's."""
+    names (a node with no probe look, as `newest_looks` finds none): the claim `_looks_kept`
+    keeps windows by. A rule that reads the looks elsewhere fails here; it must be named
+    there. Without `probed`, the runs' probe looks left out (no node has one). Each batch's
+    cached detection equals detect's."""
     rest, scrapes = _with_metrics(preset, seed)
     if not probed:
         rest = [[f for f in e if f.fact not in _PROBES] for e in rest]
@@ -121,8 +123,12 @@ def test_detection_reads_the_looks_only_where_reads_looks_says(
     for svc in lb_facing(state):
         mine = measured_settings(state, svc, DEFAULTS)
         for node in state.service_nodes.get(svc, ()):
+            # what node_alone tests first, read without building the looks
+            assert nodealone.reads_looks(state, svc, node) == (
+                not newest_looks(state, svc, node, mine)
+            )
             if (svc.name, node) in read:
-                assert nodealone.reads_looks(state, svc, node, mine)
+                assert nodealone.reads_looks(state, svc, node)
 
 
 def test_a_node_without_probes_is_detected_again_on_its_scrapes(
@@ -157,5 +163,5 @@ def test_a_node_without_probes_is_detected_again_on_its_scrapes(
         per_batch.append(detected.count("n1"))
         read |= {node for _, node in pairs}
     (svc,) = lb_facing(state)
-    assert "n1" in read and nodealone.reads_looks(state, svc, "n1", DEFAULTS)
+    assert "n1" in read and nodealone.reads_looks(state, svc, "n1")
     assert all(per_batch)

@@ -364,10 +364,15 @@ def _unsynced(
     entered = run.ready_us - STAMP_RESOLUTION_US - skew_us
     ordered, times = looks
     waiting = None
-    for look in ordered[bisect_left(times, death_us + clocks_us) :]:
+    # by index, not a slice to the end: a refresh notes how far F read the looks
+    # (replay.sync_read), and a scan that stops reads no look after its stop
+    k = bisect_left(times, death_us + clocks_us)
+    while k < len(ordered):
+        look = ordered[k]
         if look.synced_us >= entered - clocks_us:
             break  # a sync since the endpoint could be listed (the syncs' times only grow)
         waiting = look.at_us
+        k += 1
     if waiting is None:
         return None
     (step,) = programmed(

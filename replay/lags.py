@@ -330,6 +330,8 @@ def _scan(
             proxy = known[2]
             lb = _lb_lags(state, svc, node, window, node_mode, was=was[1], since_us=listed)
             known = kept[where] = (inputs, [*proxy, *_lags(lb)], proxy, (was[0], lb))
+        elif known is not None and known[0] != inputs and _looks_unread(known[0], inputs):
+            known = kept[where] = (inputs, *known[1:])  # the same lags: none read the looks
         elif known is None or known[0] != inputs:
             found, pairs = _node_lags(state, svc, node, settings, window, node_mode, listed, was)
             proxy = [s for s in found if s.lag == "kube-proxy-programming"]
@@ -435,6 +437,13 @@ def _lb_lags(
 
 def _lags(pairing: Paired | None) -> list[LagSample]:
     return [] if pairing is None else pairing.lags()
+
+
+def _looks_unread(before: tuple[int | bool, ...], now: tuple[int | bool, ...]) -> bool:
+    """Whether two `node_inputs` differ in the count of kube-proxy's metrics looks alone, on a
+    node with a health-check or NodePort lane: `_node_lags` reads the looks only on a node
+    with neither (`_synced`), so its lags are the same (a scrape moves that count alone)."""
+    return before[:4] == now[:4] and before[5:] == now[5:] and bool(now[1] or now[2])
 
 
 def _polls_alone(before: tuple[int | bool, ...], now: tuple[int | bool, ...]) -> bool:

@@ -36,7 +36,9 @@ A node whose kube-proxy metrics looks alone moved (a scrape moves them for every
 node: `moved_syncs_only`) has F found again, and where F comes out equal keeps the rest of its
 finding (`_syncs_kept`; tests/replay/test_sync_kept.py); where its new looks lie beyond every
 item of the looks and sync spans that F's last find read, it keeps the whole finding without
-finding F (`_read_kept`, replay.sync_read; tests/replay/test_sync_read.py).
+finding F (`_read_kept`, replay.sync_read; tests/replay/test_sync_read.py), and where it has a
+probe look it keeps its windows whole too: detection reads the looks only where it has none
+(`_looks_kept`, replay.nodealone.reads_looks; tests/replay/test_windows_kept.py).
 
 Clusters with CloudTrail membership lanes are always recomputed whole (a membership lane ties
 nodes to each other through instance ids and addresses). `windows` must give what `detect`
@@ -55,7 +57,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from gapwatch.recorder.progresslines import ticking
-from gapwatch.replay import gap_tail, suffix, sync_tail
+from gapwatch.replay import gap_tail, nodealone, suffix, sync_tail
 from gapwatch.replay.accessed import Proof, ProofMemo, access_proofs, decided
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.chains import Chain, Chains
@@ -191,6 +193,30 @@ def _read_kept(
         state, where, lane, seconds_us(mine.sync_span_s), seconds_us(mine.clock_skew_s)
     )
     return unmoved(state, where, was.synced, quiet, unbegun)
+
+
+def _looks_kept(
+    state: FoldState, svc: ServiceRef, node: str, mine: DetectSettings, kept: NodeWindows,
+    nkey: tuple[Any, ...],
+) -> bool:  # fmt: skip
+    """Whether a node whose key moved keeps its windows whole, and takes `nkey` (`kept` is
+    updated so): its kube-proxy metrics looks alone moved (`moved_syncs_only`), F and the rest
+    of its finding are kept without finding them (`_read_kept`), and detection cannot read the
+    looks: detect.windows_from and `finished` read them only through nodealone.node_alone, and
+    only on a node with no probe look (nodealone.reads_looks, a function of its probe lanes,
+    which did not move). Every input of its windows is then the value it was (the end of the
+    data, the drop lag and the refusal readings are the caller's to check), so the windows
+    are: the suffix's instant (`_since`) and `windows_from` are not found."""
+    was = kept.found
+    if (
+        was is None
+        or not moved_syncs_only(kept.key, nkey)
+        or nodealone.reads_looks(state, svc, node)
+        or not _read_kept(state, svc, node, mine, was)
+    ):
+        return False
+    kept.key, kept.found = nkey, was._replace(reads=serves_key(state, svc, node, nkey))
+    return True
 
 
 def _syncs_kept(was: Found, served: Serves, alive: list[Step]) -> bool:
@@ -553,13 +579,17 @@ def windows(
             and kept.readings is not None
             and refusal_readings(state, svc, node, mine) != kept.readings
         )
+        open_moved = (
+            kept is not None and kept.open and old is not None and old.horizon != end_of_data
+        )
         if (
-            kept is None
-            or kept.key != nkey
-            or (kept.open and old is not None and old.horizon != end_of_data)
-            or lag_moved
-            or readings_moved
+            kept is not None
+            and kept.key != nkey
+            and not (open_moved or lag_moved or readings_moved)
+            and _looks_kept(state, svc, node, mine, kept, nkey)
         ):
+            previous[node] = (kept, HI)  # its windows and what they were found from, whole
+        elif kept is None or kept.key != nkey or open_moved or lag_moved or readings_moved:
             found = Found.find(
                 state, svc, node, mine, lag_hi, nkey, kept.found if kept is not None else None,
                 syncs_only=kept is not None and moved_syncs_only(kept.key, nkey),

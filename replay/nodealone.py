@@ -22,7 +22,6 @@ from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.lanes import inferred_forwarding
 from gapwatch.replay.model import ServiceRef
-from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import proxy_lag_hi, pte_enabled
 from gapwatch.replay.signals import value_at
@@ -42,9 +41,25 @@ def node_alone(
     surely true over the range: F could fall there only with the Node (module docstring)."""
     if marked_after(state, svc, node, span[1], settings) is None:
         return False
-    if newest_looks(state, svc, node, settings):
+    if not reads_looks(state, svc, node):
         return False
     return forwarded_through(state, svc, node, span, settings)
+
+
+def reads_looks(state: FoldState, svc: ServiceRef, node: str) -> bool:
+    """Whether `node_alone` may read the node's kube-proxy metrics looks (`forwarded_through`:
+    F's forwarding part from them): only on a node with no probe look (`newest_looks` none:
+    no health-check or NodePort lane with a sample and a newest look, a function of its probe
+    lanes), whatever window it is asked about. It is detection's one reader of the looks
+    (detect.windows_from and `finished` read them nowhere else; a refresh keeps a node's
+    windows whole where its looks alone moved and this is False: replay.node_cache
+    `_looks_kept`, tests/replay/test_windows_kept.py). Read per scraped node of a refresh:
+    what `newest_looks` tests, without building its looks."""
+    ref = (svc.cluster, svc.namespace, svc.name, node)
+    return not any(
+        state.probes[kind].get((svc, node)) and state.seen.get((kind, *ref)) is not None
+        for kind in ("health", "nodeport")
+    )
 
 
 def marked_after(

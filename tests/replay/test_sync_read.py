@@ -19,11 +19,13 @@ from gapwatch.recorder.writer import EventWriter
 from gapwatch.replay import node_cache, projections
 from gapwatch.replay.assumptions import DEFAULTS, US
 from gapwatch.replay.checkpoint import Checkpoint
+from gapwatch.replay.deaths import Run, _unsynced
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
-from gapwatch.replay.fold import FoldState, fold, lb_facing
+from gapwatch.replay.fold import FoldState, SyncLook, fold, lb_facing
 from gapwatch.replay.signals import Iv
 from gapwatch.replay.sync_read import Noted, _same_head
+from gapwatch.replay.syncs import SyncIndex
 from tests.replay import builders as b
 from tests.replay.test_lane_order import _rows
 from tests.replay.test_node_cache import _cached, calls_counted
@@ -56,6 +58,20 @@ def test_noted_notes_the_largest_index_read() -> None:
         noted = Noted(items)
         whole(noted)
         assert noted.top == 49
+
+
+def test_a_death_runs_scan_reads_no_look_after_its_stop() -> None:
+    """deaths._unsynced scans a node's looks from a death's earliest instant on until one shows
+    a sync since the endpoint could be listed: it reads none after that one, so a refresh keeps
+    F where the new looks come later (replay.sync_read). A sync every second, the endpoint
+    ready at 50 s, the death from 40 s: the scan stops at 52 s's look (its sync at 51 s) and
+    the run was programmed by then. Before: a slice to the looks' end read the last look."""
+    looks = [SyncLook(t * US, (t - 1) * US, None, t) for t in range(1, 101)]
+    ordered, times = Noted(looks), Noted([look.at_us for look in looks])
+    run = Run("p1", 50 * US, 60 * US, 70 * US, None, 1)
+    step = _unsynced(SyncIndex(ordered, times), run, 50 * US, 40 * US, (0, 0, 0, 60 * US, 0))
+    assert step is not None and step.latest <= 52 * US
+    assert max(ordered.top, times.top) < 60
 
 
 def test_spans_read_alike_only_up_to_the_last_but_one() -> None:
@@ -118,23 +134,27 @@ def test_the_benchmarks_scrapes_find_no_f_after_the_first(
 ) -> None:
     """benchmarks/replay.py's store, small (4 Services on 3 nodes), refreshed from the
     checkpoint with three rounds of its scrapes (every 600 s): the first round finds F of
-    every Service on the scraped nodes (the rebuild noted nothing), the next ones none; the
-    rows equal a rebuild's after each. Before: 12 finds every round."""
+    every Service on the scraped nodes (the rebuild noted nothing) and detects them from the
+    suffix's instant, the next ones neither (each node probed: node_cache `_looks_kept`); the
+    rows equal a rebuild's after each. Before: 12 finds every round (session 36), and 12
+    `windows_from` every round (session 37)."""
     bench.build(pg_url, 4, 3, 4_000, 20)
     engine = make_engine(pg_url)
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     found = _f_counted(monkeypatch)
+    detected = calls_counted(monkeypatch, "windows_from")
     writer = EventWriter(engine, derive=write_facts)
     base = datetime.fromtimestamp(bench.T0 / US + 30 * 86400, UTC)
     finds = []
     for k in range(3):
         writer.write(bench.metrics_scrapes(base + timedelta(hours=k), k, 600))
         found.clear()
+        detected.clear()
         assert projections.refresh(engine, checkpoint=cp) == 6 * 20
-        finds.append(len(found))
+        finds.append((len(found), len(detected)))
         rows = _rows(engine), _stored(engine)
         projections.rebuild(engine, checkpoint=Checkpoint())
         assert (_rows(engine), _stored(engine)) == rows
     engine.dispose()
-    assert finds == [12, 0, 0]
+    assert finds == [(12, 12), (0, 0), (0, 0)]

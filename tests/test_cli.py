@@ -3,6 +3,7 @@ console entry point in a subprocess, as a user would."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
@@ -32,6 +33,17 @@ def gapwatch(
     )  # fmt: skip
 
 
+@functools.cache
+def root_command() -> TyperGroup:
+    """The Click command tree Typer builds from `app`, built once: each build walks every
+    command's signature (about 50 ms), and this module asked for it once per command path at
+    import (about 4 s of CPU in every xdist worker, each of which collects every module) and
+    again in each test."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    return command
+
+
 def all_commands() -> list[list[str]]:
     """Every command path. Typer bundles its own Click: groups are TyperGroup, not click.Group
     (an isinstance on click.Group never matched, and only the root was walked)."""
@@ -43,13 +55,13 @@ def all_commands() -> list[list[str]]:
             for name, sub in command.commands.items():
                 walk(sub, [*path, name])
 
-    walk(typer.main.get_command(app), [])
+    walk(root_command(), [])
     assert len(found) > 10, found
     return found
 
 
 def _command_at(path: list[str]) -> object:
-    command: object = typer.main.get_command(app)
+    command: object = root_command()
     for name in path:
         assert isinstance(command, TyperGroup)
         command = command.commands[name]

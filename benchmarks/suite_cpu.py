@@ -78,7 +78,9 @@ def run(tree: Path, paths: list[str], workers: int, pg: str | None, plugin_dir: 
          "-n", str(workers), "-p", "no:cacheprovider", *paths],
         cwd=tree, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    lines = done.stdout.strip().splitlines()
+    tail = lines[-1:] or ["(no output)"]
+    failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
     cpu = sum(r["self"] + r["child"] for r in records(out))
     print(
         f"{tree}: exit {done.returncode}, wall {time.time() - t0:.0f} s, CPU {cpu:.0f} s, "
@@ -86,6 +88,8 @@ def run(tree: Path, paths: list[str], workers: int, pg: str | None, plugin_dir: 
         f" UTC): {tail[0]}",
         flush=True,
     )
+    for line in failed:  # on a loaded machine a timeout's failure is worth naming
+        print(f"  {line}")
     return out
 
 

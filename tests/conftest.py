@@ -8,7 +8,9 @@ Under pytest-xdist (pyproject's addopts) each worker is its own session: without
 each starts its own server; TEMPLATE is per process, so workers never share a template.
 
 Each test that asks for `store_url` gets a brand-new, migrated database: on Postgres a
-`CREATE DATABASE ... TEMPLATE` copy of a migrated template (about 50 ms), on SQLite a new file.
+`CREATE DATABASE ... TEMPLATE` copy of a migrated template (about 50 ms), on SQLite a copy of a
+file migrated once per session (`migrated_sqlite`; migrating each took about 50 ms of CPU, and
+`gapwatch db upgrade` in a subprocess about 0.9 s, where a test only wanted a schema).
 Every Postgres database a test made is dropped when the test ends (WITH (FORCE): a recorder thread
 a failed test left behind must not keep it), and the session's own server is deleted at the end:
 a full run used to leave about 2 GB of databases behind, enough to fill a small disk mid-run.
@@ -21,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -151,12 +153,34 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, migrated store on each backend (the test runs once per backend)."""
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        return url
+        make: Callable[[Path], str] = request.getfixturevalue("migrated_sqlite")
+        return make(tmp_path / "store.db")
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated to head once per session (per xdist worker), closed: its WAL
+    checkpointed into the file, so a copy of the file alone is the whole store."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(sqlite_template: Path) -> Callable[[Path], str]:
+    """Make a migrated SQLite store at a path, as `gapwatch db upgrade --db sqlite:///PATH` leaves
+    it (the same migrations, from the session's template), for tests whose claim is not about
+    the upgrade itself; returns its URL."""
+
+    def make(path: Path) -> str:
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+
+    return make
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@ console entry point in a subprocess, as a user would."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,17 @@ def gapwatch(
     )  # fmt: skip
 
 
+@functools.cache
+def root_command() -> TyperGroup:
+    """The Click command tree Typer builds from `app`, built once: each build walks every
+    command's signature (about 50 ms), and this module asked for it once per command path at
+    import (about 4 s of CPU in every xdist worker, each of which collects every module) and
+    again in each test."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    return command
+
+
 def all_commands() -> list[list[str]]:
     """Every command path. Typer bundles its own Click: groups are TyperGroup, not click.Group
     (an isinstance on click.Group never matched, and only the root was walked)."""
@@ -42,13 +55,13 @@ def all_commands() -> list[list[str]]:
             for name, sub in command.commands.items():
                 walk(sub, [*path, name])
 
-    walk(typer.main.get_command(app), [])
+    walk(root_command(), [])
     assert len(found) > 10, found
     return found
 
 
 def _command_at(path: list[str]) -> object:
-    command: object = typer.main.get_command(app)
+    command: object = root_command()
     for name in path:
         assert isinstance(command, TyperGroup)
         command = command.commands[name]
@@ -196,8 +209,10 @@ def test_readme_first_steps_work_on_the_default_sqlite(tmp_path: Path) -> None:
     assert '"kind": "TargetHealth"' in stats.stdout
 
 
-def test_bad_lines_give_file_line_reason_and_exit_3(tmp_path: Path) -> None:
-    gapwatch("db", "upgrade", cwd=tmp_path)
+def test_bad_lines_give_file_line_reason_and_exit_3(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     good = [dumps(o) for o in real_observations()[:3]]
     data = tmp_path / "mixed.ndjson"
     data.write_text("\n".join([good[0], "{oops", good[1], good[1], good[2]]) + "\n")
@@ -211,8 +226,10 @@ def test_bad_lines_give_file_line_reason_and_exit_3(tmp_path: Path) -> None:
     assert "4 valid lines: 0 new, 4 already stored; 1 rejected" in again.stderr
 
 
-def test_export_round_trips_through_stdout(tmp_path: Path) -> None:
-    gapwatch("db", "upgrade", cwd=tmp_path)
+def test_export_round_trips_through_stdout(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")
     data = tmp_path / "in.ndjson"
     data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
     gapwatch("import", "events", str(data), cwd=tmp_path)
@@ -221,7 +238,7 @@ def test_export_round_trips_through_stdout(tmp_path: Path) -> None:
     assert exported.stdout == data.read_text()
 
 
-def test_errors_are_one_clean_line(tmp_path: Path) -> None:
+def test_errors_are_one_clean_line(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> None:
     not_migrated = gapwatch("export", "events", cwd=tmp_path)
     assert not_migrated.returncode == 1
     assert "run `gapwatch db upgrade`" in not_migrated.stderr
@@ -235,17 +252,19 @@ def test_errors_are_one_clean_line(tmp_path: Path) -> None:
     assert secret.returncode == 1
     assert "hunter2" not in secret.stderr and "***" in secret.stderr
     assert len(secret.stderr.strip().splitlines()) == 1
-    gapwatch("db", "upgrade", cwd=tmp_path)
+    migrated_sqlite(tmp_path / "gapwatch.db")
     missing = gapwatch("import", "events", str(tmp_path / "nope.ndjson"), cwd=tmp_path)
     assert missing.returncode == 1 and "No such file" in missing.stderr
 
 
-def test_an_output_file_that_cannot_be_written_is_one_clean_line(tmp_path: Path) -> None:
+def test_an_output_file_that_cannot_be_written_is_one_clean_line(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
     """`report -o`, `export --format parquet -o` and `import --errors` into a folder that does
     not exist (or onto a folder) printed Typer's full traceback."""
     data = tmp_path / "sample.ndjson"
     data.write_text("".join(dumps(o) + "\n" for o in real_observations()))
-    gapwatch("db", "upgrade", cwd=tmp_path)
+    migrated_sqlite(tmp_path / "gapwatch.db")
     gapwatch("import", "events", str(data), cwd=tmp_path)
     gone = tmp_path / "no" / "such"
     cases = {

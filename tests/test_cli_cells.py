@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gapwatch.recorder.cliutil import OutputFormat, emit_rows
-from tests.test_cli import ROOT, gapwatch
+from tests.test_cli import ROOT
 
 
 def test_a_row_too_wide_is_a_block_of_whole_cells(
@@ -58,8 +59,10 @@ def test_a_long_value_wraps_under_its_column_whole(
     assert " ".join(line[8:] for line in out[2:]).split() == source.split()
 
 
-def test_assumptions_in_a_pipe_name_each_assumption_whole(tmp_path: Path) -> None:
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+def test_assumptions_in_a_pipe_name_each_assumption_whole(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAPWATCH_")}
     env.update(PYTHONPATH=str(ROOT), COLUMNS="80")  # gapwatch() sets 200
     done = subprocess.run(

@@ -7,6 +7,7 @@ answered "n" exited 1 without a word."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,10 @@ def test_a_quiet_range_with_lb_lanes_still_says_no_gaps(tmp_path: Path) -> None:
     assert out.startswith("no gap windows: in this range the load balancer never routed")
 
 
-def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+def test_a_downgrade_declined_says_nothing_changed(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     done = gapwatch("db", "downgrade", "0009_views_also", cwd=tmp_path, stdin="n\n")
     assert done.returncode == 1
     assert "not downgraded: the store is unchanged" in done.stderr + done.stdout
@@ -69,11 +72,11 @@ def test_a_downgrade_declined_says_nothing_changed(tmp_path: Path) -> None:
 
 
 def test_a_downgrade_nobody_answered_says_so_and_how_to_skip_the_question(
-    tmp_path: Path,
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
 ) -> None:
     """With standard input closed (a script, a CI job) the question got no answer and Click said
     `Aborted.`: neither what happened to the store nor that --yes exists."""
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    migrated_sqlite(tmp_path / "gapwatch.db")
     done = gapwatch("db", "downgrade", "0009_views_also", cwd=tmp_path, stdin="")
     assert done.returncode == 1
     assert "Aborted" not in done.stderr, done.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.testing import CliRunner
 
@@ -21,7 +20,7 @@ from gapwatch.recorder.store import make_engine
 from gapwatch.replay import api
 from gapwatch.replay.cli_tables import FAILED_NOTE, OUTSIDE_MARK, UNDECIDED_MARK, UNDECIDED_NOTE
 from gapwatch.replay.model import ServiceRef
-from tests.test_cli import all_commands
+from tests.test_cli import all_commands, root_command
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +189,7 @@ def test_a_blank_failed_cell_is_said_to_be_unknown(demo: DemoStore) -> None:
 
 
 def _command(path: list[str]) -> TyperCommand | TyperGroup:
-    command = typer.main.get_command(app)
+    command: object = root_command()
     for name in path:
         assert isinstance(command, TyperGroup)
         command = command.commands[name]

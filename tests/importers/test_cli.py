@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -10,8 +11,10 @@ from tests.importers.helpers import FIXTURES
 from tests.test_cli import gapwatch
 
 
-def test_import_reports_file_line_keeps_good_records_and_exits_3(tmp_path: Path) -> None:
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+def test_import_reports_file_line_keeps_good_records_and_exits_3(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     good = (FIXTURES / "falco-k8s-audit-minikube-2018.jsonl").read_text().splitlines()
     data = tmp_path / "audit.log"
     data.write_text("\n".join([good[4], "{not json", good[5], '{"kind": "Pod"}']) + "\n")
@@ -25,8 +28,10 @@ def test_import_reports_file_line_keeps_good_records_and_exits_3(tmp_path: Path)
     assert [(r["line"], r["raw"]) for r in rejected] == [(2, "{not json"), (4, '{"kind": "Pod"}')]
 
 
-def test_strict_writes_nothing_and_stdin_works(tmp_path: Path) -> None:
-    gapwatch("db", "upgrade", cwd=tmp_path)
+def test_strict_writes_nothing_and_stdin_works(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")
     text = (FIXTURES / "plaso-aws_elb_access.log").read_text() + "\nnot a log line\n"
     strict = gapwatch("import", "elb-access-log", "--strict", "-", cwd=tmp_path, stdin=text)
     assert strict.returncode == 3
@@ -40,12 +45,12 @@ def test_strict_writes_nothing_and_stdin_works(tmp_path: Path) -> None:
 
 
 def test_an_access_log_with_no_line_imported_says_nothing_of_failed_requests(
-    tmp_path: Path,
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
 ) -> None:
     """A file of which no line is an access-log line (here prose) imports nothing; the summary
     must not add "0 lines are the LB's own 502/503/504", which reads as "the LB failed no
     request" when nothing was read at all. A real log still gets the count."""
-    gapwatch("db", "upgrade", cwd=tmp_path)
+    migrated_sqlite(tmp_path / "gapwatch.db")
     prose = "an access log is described here\nbut no line of it is one\n"
     result = gapwatch("import", "elb-access-log", "-", cwd=tmp_path, stdin=prose)
     assert result.returncode == 3
@@ -57,8 +62,10 @@ def test_an_access_log_with_no_line_imported_says_nothing_of_failed_requests(
     assert "lines are the LB's own 502/503/504" in counted.stderr
 
 
-def test_metadata_level_audit_says_objects_are_missing(tmp_path: Path) -> None:
-    gapwatch("db", "upgrade", cwd=tmp_path)
+def test_metadata_level_audit_says_objects_are_missing(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")
     sample = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"
     result = gapwatch("import", "k8s-audit", str(sample), "--cluster", "minikube", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ outside the items (`Records` twice) refuses the document. Real `gapwatch import`
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -118,12 +119,12 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_record_naming_a_key_twice_is_refused_and_the_rest_imported(
-    tmp_path: Path, case: str
+    tmp_path: Path, case: str, migrated_sqlite: Callable[[Path], str]
 ) -> None:
     text, errors, summary = CASES[case]()
     data = tmp_path / "input.json"
     data.write_bytes(text)
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     fmt = case.removesuffix("-eventlist")
     done = gapwatch("import", fmt, str(data), "--errors", "bad.ndjson", cwd=tmp_path)
     assert done.returncode == 3, done.stderr

@@ -4,6 +4,7 @@ real SQLite file): the recorder's `trim` projection applies to imported objects 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,11 @@ def _audit() -> dict[str, Any]:
     ("fmt", "record"),
     [("k8s-audit", _audit()), ("k8s-watch", {"type": "ADDED", "object": _pod()})],
 )
-def test_an_imported_pod_keeps_no_secret(tmp_path: Path, fmt: str, record: dict[str, Any]) -> None:
+def test_an_imported_pod_keeps_no_secret(
+    tmp_path: Path, fmt: str, record: dict[str, Any], migrated_sqlite: Callable[[Path], str]
+) -> None:
     store = tmp_path / "store.db"
-    db = f"sqlite:///{store}"
-    assert gapwatch("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    db = migrated_sqlite(store)  # as `gapwatch db upgrade --db` leaves it
     source = tmp_path / "records.json"
     source.write_text(json.dumps(record) + "\n")
     done = gapwatch("import", fmt, str(source), "--db", db, "--cluster", "c1", cwd=tmp_path)

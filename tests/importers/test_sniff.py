@@ -3,6 +3,7 @@ made for; a file with some bad records is not second-guessed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,10 @@ def test_a_saved_aws_answer_is_named(tmp_path: Path) -> None:
     assert "`gapwatch poll elbv2`" in hint and "`gapwatch import cloudtrail`" in hint
 
 
-def test_the_hint_comes_only_when_every_record_was_rejected(tmp_path: Path) -> None:
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+def test_the_hint_comes_only_when_every_record_was_rejected(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    migrated_sqlite(tmp_path / "gapwatch.db")  # the default store, as `db upgrade` leaves it
     audit = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"
     wrong = gapwatch("import", "cloudtrail", str(audit), cwd=tmp_path)
     assert wrong.returncode == 3
@@ -105,11 +108,13 @@ def test_the_hint_comes_only_when_every_record_was_rejected(tmp_path: Path) -> N
     assert dump.returncode == 3 and f"hint: {yaml}: this is YAML" in dump.stderr
 
 
-def test_a_wrong_file_among_good_ones_gets_its_hint(tmp_path: Path) -> None:
+def test_a_wrong_file_among_good_ones_gets_its_hint(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
     """`gapwatch import k8s-watch captures/*` with one file not a watch capture: the good ones
     import, and the one every record of which was rejected is named for what it is (it got its
     rejections and no hint: the hint came only when the whole import was rejected)."""
-    assert gapwatch("db", "upgrade", cwd=tmp_path).returncode == 0
+    migrated_sqlite(tmp_path / "gapwatch.db")
     node = FIXTURES / "aws-kops-nodelist-2nodes.json"
     audit = FIXTURES / "falco-k8s-audit-minikube-2018.jsonl"
     yaml = TESTS / "k8s" / "k8s-docs-endpointslice-example-abc.yaml"

@@ -10,6 +10,7 @@ import ctypes
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,12 @@ def arenas(xml: Path) -> int:
     return len(re.findall(r'<heap nr="\d+">', xml.read_text()))
 
 
-def test_the_recorder_keeps_at_most_two_arenas(tmp_path: Path) -> None:
+def test_the_recorder_keeps_at_most_two_arenas(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
     traced = tmp_path / "mem"
     env = {MEMORY_ENV: str(traced), memtrace.EVERY_ENV: "0.2", memtrace.FRAMES_ENV: "0"}
-    record_traced(tmp_path, env)
+    record_traced(tmp_path, migrated_sqlite(tmp_path / "store.db"), env)
     dumps = sorted(traced.glob("*.malloc.xml"))
     assert len(lines_of(traced)) >= 2 and dumps
     # its threads: the executor's workers (store reads and writes), the dumping thread

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -23,16 +24,9 @@ from tests.pgserver import free_port
 from tests.test_startup import _ready
 
 
-def record_traced(tmp_path: Path, extra_env: dict[str, str]) -> None:
-    """Run `gapwatch record` until ready (and, with `extra_env`, two memory dumps into
-    tmp_path/mem), then SIGTERM it."""
-    db = f"sqlite:///{tmp_path / 'store.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "gapwatch.dashboard.cli", "db", "upgrade", "--db", db],
-        cwd=tmp_path,
-        capture_output=True,
-        check=True,
-    )
+def record_traced(tmp_path: Path, db: str, extra_env: dict[str, str]) -> None:
+    """Run `gapwatch record` into the migrated store `db` until ready (and, with `extra_env`,
+    two memory dumps into tmp_path/mem), then SIGTERM it."""
     config = tmp_path / "record.yaml"
     config.write_text(yaml.safe_dump({"cluster": "test", "sources": {"k8s": {"scope": "all"}}}))
     port = free_port()
@@ -65,11 +59,14 @@ def lines_of(directory: Path) -> list[dict[str, object]]:
     return found
 
 
-def test_the_recorder_dumps_its_memory_when_asked(tmp_path: Path) -> None:
+def test_the_recorder_dumps_its_memory_when_asked(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
     assert memtrace.ENV == MEMORY_ENV
     traced = tmp_path / "mem"
     record_traced(
         tmp_path,
+        migrated_sqlite(tmp_path / "store.db"),
         {MEMORY_ENV: str(traced), memtrace.EVERY_ENV: "0.2", memtrace.FRAMES_ENV: "3"},
     )
     lines = lines_of(traced)
@@ -86,7 +83,9 @@ def test_the_recorder_dumps_its_memory_when_asked(tmp_path: Path) -> None:
         assert sorted(traced.glob("*.malloc.xml"))
 
 
-def test_the_recorder_traces_nothing_by_default(tmp_path: Path) -> None:
-    record_traced(tmp_path, {})
+def test_the_recorder_traces_nothing_by_default(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> None:
+    record_traced(tmp_path, migrated_sqlite(tmp_path / "store.db"), {})
     assert not (tmp_path / "mem").exists()
     assert not list(tmp_path.glob("**/*.tracemalloc"))

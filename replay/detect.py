@@ -1505,7 +1505,8 @@ def finished(
     unseen = node_stretches(state, svc.cluster, node, settings)
     out = touching(hidden_not_ready(raw, unseen), unseen)  # a NotReady it hid: in `also`
     looks = (lanes_.reason_samples, lanes_.health)
-    out = named_down_before_up(out, state.nodes.get((svc.cluster, node), []), looks)
+    node_lane = state.nodes.get((svc.cluster, node), [])
+    out = named_down_before_up(out, node_lane, looks, in_time(state, "target", svc, node))
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

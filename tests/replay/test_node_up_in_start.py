@@ -37,24 +37,38 @@ def _looks(first: float, last: float, every: float) -> list[float]:
     return out
 
 
-def _joined(ready_at: float, answered_from: float = 254.0, *, with_nodeport: bool = True) -> Window:
+def _state(t: float) -> str:
+    """n2's target at poll `t`: its health checks failed it at some instant in (240, 250]."""
+    return "initial" if t < 250 else "unhealthy"
+
+
+def _joined(
+    ready_at: float,
+    answered_from: float = 254.0,
+    *,
+    with_nodeport: bool = True,
+    registered_at: float = 230.0,
+) -> Window:
     """n1 Ready, no endpoint anywhere, its target unhealthy throughout; n2 joins NotReady at
-    222.9 s and is Ready at `ready_at`; its target is `initial` at 230 and 240 s, `unhealthy`
-    from 250 s; its health check (and NodePort, `with_nodeport`) time out until
-    `answered_from`, then 503 (refused: no endpoint anywhere, kube-proxy REJECTs)."""
+    222.9 s and is Ready at `ready_at`; its target is first seen at `registered_at` (`initial`
+    before 250 s, `unhealthy` from then on, polled every 10 s); its health check (and NodePort,
+    `with_nodeport`) time out until `answered_from`, then 503 (refused: no endpoint anywhere,
+    kube-proxy REJECTs)."""
     obs: list[Observation] = [
         service(0),
         node(0, "n1", version="v1.28.15"),
         node(222.9, "n2", ready=False, version="v1.28.15"),
         node(ready_at, "n2", version="v1.28.15"),
         target(200, None, "n1", "unhealthy", "ADDED"),
-        target(230, None, "n2", "initial", "ADDED"),
+        # the poll before listed no n2
+        target(registered_at, registered_at - 10, "n2", _state(registered_at), "ADDED"),
     ]
     polls = _looks(210, 300, 10)
     for before, t in zip([200.0, *polls], polls, strict=False):
         obs.append(target(t, before, "n1", "unhealthy", "OBSERVED"))
-    for before, t in zip([230.0, *polls[3:]], polls[3:], strict=False):
-        obs.append(target(t, before, "n2", "initial" if t < 250 else "unhealthy", "OBSERVED"))
+    later = [t for t in polls if t > registered_at]
+    for before, t in zip([registered_at, *later], later, strict=False):
+        obs.append(target(t, before, "n2", _state(t), "OBSERVED"))
     times = _looks(200, 300, 0.5)
     prevs: list[float | None] = [None, *times]
     for prev, t in zip(prevs, times, strict=False):
@@ -95,4 +109,13 @@ def test_a_node_that_answered_while_not_ready_names_nothing() -> None:
     # the node was up then, whatever its kubelet posted
     w = _joined(READY, answered_from=241.0)
     assert w.cls != "node-not-ready"
+    assert "node-not-ready" not in w.also
+
+
+def test_a_node_the_lb_took_in_inside_the_start_range_names_nothing() -> None:
+    # the control: the poll at 240 s did not list n2 (no target), the one at 250 s saw it
+    # `unhealthy`: the LB registered it inside the range, as a CCM that registers a node once
+    # it is Ready (or for a ready local endpoint) does after the Ready: its class as before
+    w = _joined(READY, registered_at=250.0)
+    assert w.start_earliest_us < w.start_latest_us
     assert "node-not-ready" not in w.also

@@ -16,10 +16,10 @@ the node's looks. Two things do bound it:
   draining) when the range began was registered inside it, and the CCMs that register a node
   only once it is Ready (the AWS Load Balancer Controller) or for a ready local endpoint
   (endpoint-driven CCMs: a pod runs on a Ready node) did so after the Ready, while one that
-  registers a node at its ADDED (below) leaves it `initial` until its health checks decide,
-  which the poller sees first. So the node must have been held (a target `initial`, `healthy`,
-  `unhealthy` or `unused`) at the range's earliest instant; without any look at the LB nothing
-  is named.
+  registers a node at its ADDED (below) leaves it `initial` until its health checks decide
+  (threshold x interval), which a poll sees unless the polls are further apart. So the node
+  must have been held (a target `initial`, `healthy`, `unhealthy` or `unused`) at the range's
+  earliest instant; without any look at the LB nothing is named.
 
 When it happens: a node joins NotReady, and an LB routes to it before it is Ready. Upstream's
 service controller from 1.27 keeps NotReady nodes in an `externalTrafficPolicy: Local`

@@ -43,6 +43,7 @@ from gapwatch.replay.model import ServiceRef, Window, WindowClass
 from gapwatch.replay.modeshape import refusal_readings, refused_as_rules
 from gapwatch.replay.nodealone import node_alone
 from gapwatch.replay.nodemark import marked_down
+from gapwatch.replay.nodeup import named_down_before_up
 from gapwatch.replay.observed import newest_looks
 from gapwatch.replay.opener import (
     NODE_DOWN,
@@ -1499,9 +1500,13 @@ def finished(
     settings: DetectSettings = DEFAULTS,
 ) -> list[Window]:
     """Windows (`windows_from`'s with `relists` False) with what a watch relist passed over: a
-    window touching it is never certain (replay.relisted)."""
+    window touching it is never certain (replay.relisted); and `node-not-ready` named where
+    the Node came up inside a window's start range (replay.nodeup)."""
     unseen = node_stretches(state, svc.cluster, node, settings)
     out = touching(hidden_not_ready(raw, unseen), unseen)  # a NotReady it hid: in `also`
+    looks = (lanes_.reason_samples, lanes_.health)
+    node_lane = state.nodes.get((svc.cluster, node), [])
+    out = named_down_before_up(out, node_lane, looks, in_time(state, "target", svc, node))
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

@@ -12,7 +12,14 @@ exceeds the number of other local pods whose endpoint can have been counted then
 were still up (one that came up before the look, within the watch skew, had not stopped more
 than kube-proxy's largest lag before the run of answers began, and may not yet have died at
 the look): kube-proxy's count grows only with an endpoint newly ready, so its rules held a
-dead pod from that death to the look. Pure.
+dead pod from that death to the look. The looks read are the run's last and its first after
+the death's latest instant: the prober looks on a fixed period and stores a look only when
+its answer changed (docs/kubeproxy.md), so the run was seen no more than the largest gap
+between two looks the lane names (replay.proxy.probe_period) after that instant, and a
+replacement that turned ready later cannot be the one counted there (random 33,000,072
+node-003 without NodePort probes: kube-proxy, slow, counting one endpoint 10 s past the old
+pod's death, the replacement ready 2.5 s after the death; docs/semantics.md, "Classes without
+the NodePort probes, the twentieth spent set"). Pure.
 """
 
 from __future__ import annotations
@@ -40,10 +47,15 @@ def counted_dead(
     status_us: int,
     skew_us: int,
     lag_hi_us: int,
+    period_us: int | None = None,
 ) -> bool:
     """A local pod that may have died in the start range `start` (lo, hi) was still counted
     by the node's health check (`health`, time-ordered) at a look at or after its death's
-    latest instant (replay.deaths.death_span): kube-proxy forwarded to it when it died."""
+    latest instant (replay.deaths.death_span): kube-proxy forwarded to it when it died.
+    `period_us`: the largest gap between two looks the lane names (replay.proxy.probe_period):
+    the prober stores a look only when its answer changed, so a run was seen at a look no more
+    than that after any of its instants, and the count is read at the first look after the
+    death as well as at the run's last look (None: at the last look only)."""
     if not health:
         return False
     since_us, at_us = start
@@ -64,18 +76,25 @@ def counted_dead(
         if last is None:
             continue
         began, n, seen = last
-        # the other local pods whose endpoint the look may have counted while they were up
-        alive = sum(
-            1
-            for r in every
-            if r is not run
-            and r.ready_us is not None
-            and r.ready_us - skew_us <= seen
-            and r.down_us > began - lag_hi_us
-            and (id(r) not in died or died[id(r)][1] > seen)
-        )
-        if n > alive:
-            return True
+        looks = [(seen, seen)]
+        if period_us is not None:
+            # and the run's first look at or after the death's latest instant, somewhere in
+            # [from, by]: a pod ready by its end may be counted, one dead by its start not
+            by = min(seen, max(began, hi + period_us))
+            looks.append((min(by, max(began, hi)), by))
+        # the other local pods whose endpoint a look may have counted while they were up
+        for since, by in looks:
+            alive = sum(
+                1
+                for r in every
+                if r is not run
+                and r.ready_us is not None
+                and r.ready_us - skew_us <= by
+                and r.down_us > began - lag_hi_us
+                and (id(r) not in died or died[id(r)][1] > since)
+            )
+            if n > alive:
+                return True
     return False
 
 

@@ -60,6 +60,7 @@ from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.orphans import orphaned_by
 from gapwatch.replay.portsilent import port_went_silent
 from gapwatch.replay.proxy import (
+    probe_period,
     proxy_lag_hi,
     pte_by_default,
     pte_enabled,
@@ -681,6 +682,7 @@ def _counted_at_death(
         status_us=seconds_us(settings.pod_status_s),
         skew_us=seconds_us(settings.watch_skew_s),
         lag_hi_us=proxy_lag_hi(state, svc, settings),
+        period_us=seconds_us(probe_period(state, svc)),
     )
 
 

@@ -28,27 +28,30 @@ def session_key(client: Any) -> str:
     """The cache key an Alibaba `client`'s calls ask for: darabonba's `do_action` builds it from
     the request's protocol, its `host` header (the endpoint), its port (a `DaraRequest`'s 80,
     never set by the SDK) and the pool size its runtime resolves."""
-    from darabonba.core import DaraCore
     from darabonba.request import DaraRequest
 
     protocol = str(client._protocol or "https").lower()
     host = str(client._endpoint).rstrip("/")
-    pool = DaraCore._resolve_pool_maxsize({"maxIdleConns": client._max_idle_conns})
-    return f"{protocol}://{host}:{DaraRequest().port}:pool={pool}"
+    return f"{protocol}://{host}:{DaraRequest().port}:pool={_pool_size(client)}"
+
+
+def _pool_size(client: Any) -> int:
+    """The pool size darabonba's runtime resolves from `client`'s idle connections."""
+    from darabonba.core import DaraCore
+
+    return int(DaraCore._resolve_pool_maxsize({"maxIdleConns": client._max_idle_conns}))
 
 
 def cap_alibaba(client: Any, max_bytes: int) -> None:
     """Every answer `client` reads, past `max_bytes` decoded: refused (lb/sizecap.py)."""
     from darabonba.core import DaraCore
 
-    protocol = str(client._protocol or "https")
-    pool = DaraCore._resolve_pool_maxsize({"maxIdleConns": client._max_idle_conns})
     tls = client._tls_min_version
     session = DaraCore._get_session(
         session_key=session_key(client),
-        protocol=protocol,
+        protocol=str(client._protocol or "https"),
         tls_min_version=getattr(tls, "value", tls),  # do_action takes an Enum's value
         verify=True,
-        pool_size=pool,
+        pool_size=_pool_size(client),
     )
     cap_session(session, max_bytes)

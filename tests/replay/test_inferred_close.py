@@ -5,8 +5,8 @@ while kube-proxy may still have had them (replay/inferred_close.py; docs/semanti
 The shapes of random 34,000,000-'s certain windows read `pod-gone-before-deregistered` naming
 nothing, true `closed-before-deregistered` (128 of the set's 142 certain wrong windows naming
 nothing): the LB fails open (every target unhealthy, AWS) and routes to a node that never had a
-local pod (122), or whose pod died and whose endpoint left more than kube-proxy's lag bound
-before (6), or within it (3: either reading holds). And of its `pod-gone-before-deregistered`
+local pod (117), or whose endpoint left (or never was listed ready) more than kube-proxy's lag
+bound before (8), or within it (3: either reading holds). And of its `pod-gone-before-deregistered`
 windows read `registered-before-forwarding` (10 certain): a ready pod crashes, its kubelet's
 update saying so (finishedAt) is seen seconds later, F falls at the reported death with the
 endpoints still listed ready.

@@ -227,7 +227,7 @@ def _sqlite_error(exc: Exception, timeout_s: float, value_limit: int) -> QueryEr
         return QueryTimeout(f"query cancelled after {timeout_s:g} s")
     if "one statement" in text:
         return QueryRejected("the SQL console runs one statement at a time")
-    if "readonly" in text or "not authorized" in text:
+    if "readonly" in text or "not authorized" in text or "authorization denied" in text:
         return QueryRejected(f"the SQL console is read-only: {text}")
     if "too big" in text:
         share = "" if value_limit == SQLITE_VALUE_LIMIT else ", this query's share of a row"

@@ -1,6 +1,7 @@
 """A batch whose facts of the cluster are kube-proxy's metrics alone (scrapes) keeps what no
 scrape moves: each Service's lane versions where every node of it has a health-check or
-NodePort lane (replay.checkpoint `_versions_unsynced`) and its LB mode (`_probed_only`); and
+NodePort lane (replay.checkpoint `_versions_unsynced`), there its kube-proxy lag bound too
+(but across a /configz answer), and its LB mode (`_probed_only`); and
 each Service's stored context reads its own probe lanes from one index of them
 (replay.openness_scope.probe_lanes), not a scan of every Service's. The refreshed rows and
 segments equal a rebuild's."""
@@ -26,6 +27,7 @@ from tests.replay.builders import eps, facts_of, node_unknown, pod, polled, read
 from tests.replay.test_lane_order import _rows
 from tests.replay.test_segment_tail import _stored
 from tests.replay.test_sync_kept import probed_and_scraped
+from tests.replay.test_sync_period_bound import configz
 from tests.replay.test_sync_seen import _scrapes
 
 
@@ -53,31 +55,40 @@ def _counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[ob
     return calls
 
 
-def test_scrapes_keep_a_probed_services_versions_and_lb_mode(
+def test_scrapes_keep_a_probed_services_versions_lb_mode_and_lag_bound(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A node probed 100 times and scraped 300 times, refreshed with scrapes alone: the
-    Service's lane versions (its node has a health-check lane) are not found again and its
-    LB mode is kept through the fold ([(0, True), (0, True)]; before, the versions were found
-    on every batch and the mode was not kept: [(1, False), (1, False)]); a Node fact of the
-    cluster then finds both again. The rows and segments equal a rebuild's after each batch."""
+    Service's lane versions (its node has a health-check lane) are not found again, and its
+    LB mode and kube-proxy lag bound are kept through the fold ([(0, True, True)] twice;
+    before, the versions were found on every batch and neither value was kept: (1, False,
+    False)); a /configz answer with the scrapes finds the lag bound again (a stated sync
+    period bounds it: too few lags were measured here), a Node fact of the cluster all three.
+    The rows and segments equal a rebuild's after each batch."""
     versions = _counted(monkeypatch, checkpoint_mod, "_lane_versions")
-    modes: list[bool] = []
+    kept: list[tuple[bool, bool]] = []
     advance = Checkpoint.advance
 
     def advanced(self: Checkpoint, *args: Any, **kwargs: Any) -> Any:
         out = advance(self, *args, **kwargs)
-        modes.append(bool(out[0].memo.ccm_mode))
+        memo = out[0].memo
+        kept.append((bool(memo.ccm_mode), bool(memo.proxy_lag_hi)))
         return out
 
     monkeypatch.setattr(Checkpoint, "advance", advanced)
     refreshed = probed_and_scraped(engine, [])
     per_batch = []
-    for batch in (_scrapes(301, 2), _scrapes(303, 5), [b.node(310, "n1"), *_scrapes(308, 2)]):
-        versions.clear(), modes.clear()
+    batches = (
+        _scrapes(301, 2),
+        _scrapes(303, 5),
+        [configz(308.5, "n1", SyncPeriod="10s"), *_scrapes(309, 2)],
+        [b.node(312, "n1"), *_scrapes(313, 2)],
+    )
+    for batch in batches:
+        versions.clear()
         refreshed(*batch)
-        per_batch.append((len(versions), modes[-1]))
-    assert per_batch == [(0, True), (0, True), (1, False)]
+        per_batch.append((len(versions), *kept[-1]))
+    assert per_batch == [(0, True, True), (0, True, True), (0, True, False), (1, False, False)]
 
 
 def test_scrapes_find_the_versions_of_a_node_without_probes_again(engine: Engine) -> None:

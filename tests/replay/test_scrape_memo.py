@@ -23,12 +23,13 @@ from gapwatch.replay.checkpoint import Checkpoint, _probed_only
 from gapwatch.replay.facts import derive, write_facts
 from gapwatch.replay.fold import FoldState, fold, lb_facing
 from tests.replay import builders as b
-from tests.replay.builders import eps, facts_of, node_unknown, pod, polled, ready_pair
+from tests.replay.builders import facts_of, pod
 from tests.replay.test_lane_order import _rows
 from tests.replay.test_segment_tail import _stored
 from tests.replay.test_sync_kept import probed_and_scraped
 from tests.replay.test_sync_period_bound import configz
 from tests.replay.test_sync_seen import _scrapes
+from tests.replay.test_windows_kept import stopped_unprobed
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[object]:
@@ -98,19 +99,8 @@ def test_scrapes_find_the_versions_of_a_node_without_probes_again(engine: Engine
     finds the Service's versions again and the segments equal a rebuild's. Keeping them
     across the scrapes as a probed node's are fails here (the segments stay the rebuild's
     of before the scrapes)."""
-    rest = [
-        *ready_pair(1.0),
-        *polled("n2", [5.0 * k for k in range(0, 40)], lambda t: "healthy", 31805),
-        *polled(
-            "n1", [5.0 * k for k in range(0, 40)],
-            lambda t: "healthy" if t < 125 else "unhealthy", 31805,
-        ),
-        node_unknown(150.7, "n1"),
-        pod(150.9, "p1", "n1", "pending"),
-        eps(151.0, [("p1", "n1", "unready"), ("p2", "n2", "ready")]),
-    ]  # fmt: skip
     writer = EventWriter(engine, derive=write_facts)
-    writer.write_all(sorted(rest, key=lambda o: o.observed_at))
+    writer.write_all(stopped_unprobed())
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     before = _stored(engine)

@@ -41,6 +41,7 @@ from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.clocks import OBSERVERS, clock_offset
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.facts import FACT_COLUMNS
+from gapwatch.replay.facts_probes import CONFIG
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, Memo, fold, lb_facing
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.load import fold_stored
@@ -172,6 +173,24 @@ class Checkpoint:
             )  # fmt: skip
         self._pods_moved(rows)
         _restore(memo, kept, _unchanged(rows))
+        # a Service whose lanes' versions read none of its nodes' metrics looks keeps them
+        # across a batch whose facts of its cluster are kube-proxy's metrics alone
+        # (`_versions_unsynced`; a scrape of every node moved all 50 Services' otherwise)
+        folded = self.state
+        unsynced = _unchanged(rows, beside=_is_sync)
+        _restore(
+            memo,
+            {"versions": kept["versions"]},
+            lambda svc: unsynced(svc) and _versions_unsynced(folded, svc),
+        )
+        # and kube-proxy's lag bound across the metrics looks alone (no /configz answer: the
+        # stated sync period bounds it where too few lags were measured, replay.syncperiod)
+        unlooked = _unchanged(rows, beside=_is_look)
+        _restore(
+            memo,
+            {"proxy_lag_hi": kept["proxy_lag_hi"]},
+            lambda svc: unlooked(svc) and _versions_unsynced(folded, svc),
+        )
         probed, state = _probed_only(rows), self.state
         alike: dict[ServiceRef, bool] = {}
 
@@ -254,15 +273,33 @@ def _polls(state: FoldState, svc: ServiceRef) -> tuple[tuple[str, int], ...]:
     return tuple((n, len(targets.get((svc, n), ()))) for n in nodes)
 
 
+#: facts that name no Service and that fold into kube-proxy's metrics looks and /configz
+#: statements alone (`FoldState.syncs`, `FoldState.proxy_confs`): nothing else of the state
+_SYNC_ONLY = frozenset({"sync"})
+
+
+def _is_sync(row: Sequence[Any]) -> bool:
+    """A kube-proxy metrics look or /configz answer (`_SYNC_ONLY`)."""
+    return row[F.FACT] in _SYNC_ONLY
+
+
+def _is_look(row: Sequence[Any]) -> bool:
+    """A kube-proxy metrics look (`FoldState.syncs` alone), not a /configz answer."""
+    return row[F.FACT] in _SYNC_ONLY and row[F.STATE] != CONFIG
+
+
 def _probed_only(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
     """Whether a Service's own facts among `rows` are probe and LB samples only, and no fact
-    of its cluster names no Service."""
+    of its cluster names no Service but kube-proxy's metrics (`_SYNC_ONLY`: the LB mode, the
+    one value kept so, reads the Service, its LB poll lanes, its endpoints, its Nodes and the
+    CloudTrail membership lanes, none of them the metrics)."""
     other: set[ServiceRef] = set()
     wide: set[str] = set()
     for row in rows:
         svc = _named(row)
         if svc is None:
-            wide.add(row[F.CLUSTER])
+            if row[F.FACT] not in _SYNC_ONLY:
+                wide.add(row[F.CLUSTER])
         elif row[F.FACT] not in PROBE_FACTS:
             other.add(svc)
     return lambda svc: svc not in other and svc.cluster not in wide
@@ -272,19 +309,36 @@ def _per_service(memo: Memo) -> dict[str, dict[Any, Any]]:
     return {name: dict(getattr(memo, name)) for name in _PER_SERVICE}
 
 
-def _unchanged(rows: Sequence[Sequence[Any]]) -> Callable[[ServiceRef], bool]:
+def _unchanged(
+    rows: Sequence[Sequence[Any]], beside: Callable[[Sequence[Any]], bool] | None = None
+) -> Callable[[ServiceRef], bool]:
     """Whether nothing a Service's own derived values read came with `rows`: none of its own
     facts, and no fact of its cluster that names no Service (a pod, a node, kube-proxy's
-    metrics, CloudTrail, ...)."""
+    metrics, CloudTrail, ...) but those `beside` names (the caller's values read none)."""
     own: set[ServiceRef] = set()
     wide: set[str] = set()
     for row in rows:
         svc = _named(row)
         if svc is not None:
             own.add(svc)
-        else:
+        elif beside is None or not beside(row):
             wide.add(row[F.CLUSTER])
     return lambda svc: svc not in own and svc.cluster not in wide
+
+
+def _versions_unsynced(state: FoldState, svc: ServiceRef) -> bool:
+    """Whether the Service's `lane_versions` read none of its nodes' kube-proxy metrics looks
+    nor anything a scrape moves: every node of it has a health-check or NodePort lane, so
+    none reads `programmed_inputs` (the looks' count, PTE, the lag bound); the rest (lanes'
+    lengths, the local pods, the slices' listings, the ready counts, the first LB poll) no
+    `_SYNC_ONLY` fact folds into. Read after the fold: such a fact adds no lane either. So
+    too kube-proxy's lag bound (replay.proxy.proxy_lag_hi) but for the sync periods /configz
+    states: the probe period, the LB mode, the first listing, and each node's lags, which read
+    the looks only on a node with neither lane (replay.lags `_node_lags`, `_reads`)."""
+    health, nodeport = state.probes["health"], state.probes["nodeport"]
+    return all(
+        health.get((svc, node)) or nodeport.get((svc, node)) for node in nodes_of(state, svc)
+    )
 
 
 def _named(row: Sequence[Any]) -> ServiceRef | None:

@@ -277,6 +277,11 @@ class Memo:
     #: replay.unseen.listed_at of every Service, found in one pass over the endpoints lanes
     #: (one map or none)
     listed_at: list[dict[ServiceRef, int]] = field(default_factory=list)
+    #: replay.openness_scope.probe_lanes: per Service, its probe and LB lanes' (kind, node),
+    #: with the lanes' counts per kind it was found at (one entry or none)
+    probe_lanes: list[tuple[tuple[int, ...], dict[ServiceRef, list[tuple[str, str]]]]] = field(
+        default_factory=list
+    )
 
     def clear(self) -> None:
         self.horizon.clear()
@@ -297,6 +302,7 @@ class Memo:
         self.lags_of.clear()
         self.eps_steps.clear()
         self.listed_at.clear()
+        self.probe_lanes.clear()
 
 
 #: (fact, cluster, namespace, name, node) of a probe/LB lane

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from gapwatch.recorder.observation import Observation
 from gapwatch.replay import node_cache, nodealone
 from gapwatch.replay.assumptions import DEFAULTS
 from gapwatch.replay.detect import detect
@@ -131,14 +132,9 @@ def test_detection_reads_the_looks_only_where_reads_looks_says(
                 assert nodealone.reads_looks(state, svc, node)
 
 
-def test_a_node_without_probes_is_detected_again_on_its_scrapes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """test_node_alone's stopped node n1 (polled by the LB, no probe look; its Node Unknown
-    at 150.7 s) with its kube-proxy scraped every second, the scrapes folded in batches after
-    the rest: detection reads n1's looks (node_alone's `forwarded_through`) and
-    `nodealone.reads_looks` says so, so each batch detects n1 again; each batch's cached
-    detection equals detect's."""
+def stopped_unprobed() -> list[Observation]:
+    """test_node_alone's stopped node n1, polled by the LB with no probe look (its Node
+    Unknown at 150.7 s), beside n2, in time order."""
     rest = [
         *ready_pair(1.0),
         *polled("n2", [5.0 * k for k in range(0, 40)], lambda t: "healthy", 31805),
@@ -150,8 +146,19 @@ def test_a_node_without_probes_is_detected_again_on_its_scrapes(
         pod(150.9, "p1", "n1", "pending"),
         eps(151.0, [("p1", "n1", "unready"), ("p2", "n2", "ready")]),
     ]  # fmt: skip
+    return sorted(rest, key=lambda o: o.observed_at)
+
+
+def test_a_node_without_probes_is_detected_again_on_its_scrapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """test_node_alone's stopped node n1 (polled by the LB, no probe look; its Node Unknown
+    at 150.7 s) with its kube-proxy scraped every second, the scrapes folded in batches after
+    the rest: detection reads n1's looks (node_alone's `forwarded_through`) and
+    `nodealone.reads_looks` says so, so each batch detects n1 again; each batch's cached
+    detection equals detect's."""
     state, cache = FoldState(), {}  # type: ignore[var-annotated]
-    fold(state, facts_of(sorted(rest, key=lambda o: o.observed_at)))
+    fold(state, facts_of(stopped_unprobed()))
     assert _cached(state, cache) == detect(state, lb_facing(state), DEFAULTS)
     detected = calls_counted(monkeypatch, "windows_from")
     per_batch, read = [], set()

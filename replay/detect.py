@@ -1124,8 +1124,9 @@ def windows_from(
     # where an unseen gap may already have been open with the LB possibly routing: it moves
     # the earliest start of a window found without it (`opened_earlier`), never makes one
     earlier = intersect(lanes_.earlier, lanes_.routed.possible) if lanes_.earlier else []
-    # the health looks that saw kube-proxy closed (replay.closedlook): no later than them
-    closed = closed_looks(state, svc, node, lanes_.health, settings)
+    # the health looks that saw kube-proxy closed (replay.closedlook), found once, when first
+    # needed: an unproven window is read no later than them
+    closed: list[int] | None = None
     for i in chosen:
         cand, parts = candidates[i], pieces[i]
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
@@ -1190,6 +1191,8 @@ def windows_from(
                 where: tuple[Sequence[Iv], int | None] = (holding, None)
             else:
                 where = (parts, drop_at)
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
             probe, look = _unproven_start(
                 lanes_.routed, lanes_.placing, where[0], end, where[1], chains, closed
             )
@@ -1430,6 +1433,8 @@ def windows_from(
                         also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
             at, after_look = _unproven_start(
                 lanes_.routed, lanes_.placing, parts, end, drop_at, chains, closed
             )
@@ -1443,6 +1448,8 @@ def windows_from(
             also = _naming(also, cls, other)
         elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
             at, before_look = _unproven_start(
                 lanes_.routed, lanes_.placing, parts, drop_at, None, chains, closed
             )

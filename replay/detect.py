@@ -25,6 +25,7 @@ from gapwatch.replay.chains import (
     plain,
     skip_ended,
 )
+from gapwatch.replay.closedlook import closed_looks, gate_open
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.counted_refusal import rejected_uncounted
@@ -887,25 +888,68 @@ def _unproven_start(
     end: int,
     drop_at: int | None = None,
     chains: Chains | None = None,
+    closed: Sequence[int] = (),
 ) -> tuple[int, bool]:
     """Where an unproven window is classified. Its longest piece (R and not F possible, one
     stretch of each) is where the gap most likely was; where a look saw the LB not routing to
     the node inside the window (`drop_at`), R rose again after it and only a gap after that
     look needs nothing unseen, so the longest piece after it. The piece opens at the later of
     R's rise and F's fall, each at the latest instant the samples allow (as a certain window's
-    `start_latest`). The flag: the opening is R's rise (see classify's `look_ahead`). `chains`:
-    as `_rose_by`'s."""
+    `start_latest`); F's fall no later than the first of `closed` (instants at which a look saw
+    F false: replay.closedlook) after the piece's start. The flag: the opening is R's rise (see
+    classify's `look_ahead`). `chains`: as `_rose_by`'s."""
     read = chains.of if chains is not None else plain
     if drop_at is not None:
         pieces = [Iv(max(p.start, drop_at), p.end) for p in pieces if p.end > drop_at] or pieces
     piece = max(pieces, key=lambda iv: min(iv.end, end) - iv.start)
     start, last = piece.start, min(piece.end, end) - 1
     fell = _fell_by(serves, start, last, chains)
+    i = bisect_right(closed, start)
+    if i < len(closed) and closed[i] < fell:
+        fell = closed[i]  # a look in the piece saw F false: a gap holding it had opened by it
     if drop_at is not None and start >= drop_at:
         rose = min(last, first_start_from(read(routed.definite), drop_at, last))
     else:  # (only here: the rise after a seen drain is its first definite start)
         rose = _rose_by(routed, start, last, chains)
     return min(last, max(rose, fell)), rose >= fell
+
+
+def _unmoved_named(
+    where: tuple[FoldState, ServiceRef, str, Lanes],
+    unmoved: tuple[int, bool],
+    cls: WindowClass,
+    also: tuple[WindowClass, ...],
+    span: tuple[int, int, int | None],
+    how: tuple[list[Step], bool, int | None, DetectSettings],
+) -> tuple[WindowClass, ...]:
+    """`also` with the reading of an unproven window at `unmoved` (where it is read without
+    the health looks that saw kube-proxy closed: replay.closedlook) named, and what that
+    reading's start leaves open to a death (`death_or_close`), as the window's own reading
+    names it: under a gate turned on those looks saw no close. `span`: the window's earliest
+    start, its end and the drain seen inside it; `how`: the local pods' lane and whether they
+    were up first, the LB's drop lag, the settings."""
+    state, svc, node, lanes_ = where
+    since, end, drop_at = span
+    alive, alive_initial, drop_lag, settings = how
+    at, look = unmoved
+    deaths = None if look else pod_deaths(state, svc, node)
+    other = classify(
+        state, svc, node, lanes_, at, alive, alive_initial, since, settings, end, look, deaths,
+        look and drop_at is not None and at >= drop_at, not look, drop_lag,
+    )  # fmt: skip
+    also = _naming(also, cls, other)
+    if look or other not in (CBD, PGBD):
+        return also
+    clock, status = seconds_us(settings.node_clock_s), seconds_us(settings.pod_status_s)
+    skew = seconds_us(settings.watch_skew_s)
+    order = Ordering(
+        death_ranges(state, svc, node), death_spans(state, svc, node, clock, status), skew
+    )
+    pte = pte_sure(state, svc.cluster, node, settings)
+    reason = _false_reason(lanes_.reason_samples, lanes_.reason_times, at)
+    for more in death_or_close(other, lanes_.eps, order, since, at, pte, reason):
+        also = _naming(also, cls, more)
+    return also
 
 
 def _registered_unprogrammed(registered: Sequence[Iv], serves: Tri, start: int, end: int) -> bool:
@@ -1099,6 +1143,9 @@ def windows_from(
     # where an unseen gap may already have been open with the LB possibly routing: it moves
     # the earliest start of a window found without it (`opened_earlier`), never makes one
     earlier = intersect(lanes_.earlier, lanes_.routed.possible) if lanes_.earlier else []
+    # the health looks that saw kube-proxy closed (replay.closedlook), found once, when first
+    # needed: an unproven window is read no later than them
+    closed: list[int] | None = None
     for i in chosen:
         cand, parts = candidates[i], pieces[i]
         end = cand.end if cand.end < HI else horizon_us  # still open at the end of the data
@@ -1134,6 +1181,7 @@ def windows_from(
         else:  # maybe none, maybe all of it: the middle half as the estimate
             start, finish = cand.start + (end - cand.start) // 4, end - (end - cand.start) // 4
         probe, look = read, True  # the cause at the sure start
+        unmoved: tuple[int, bool] | None = None  # where read without `closed`, if elsewhere
         drop_at: int | None = None
         seen_gap = False
         since = cand.start
@@ -1159,13 +1207,20 @@ def windows_from(
             seen_gap = seen is not None
             if seen is not None:  # read in the piece that holds it
                 holding = [p for p in parts if p.start <= seen < p.end] or parts
-                probe, look = _unproven_start(
-                    lanes_.routed, lanes_.placing, holding, end, None, chains
-                )
+                where: tuple[Sequence[Iv], int | None] = (holding, None)
             else:
-                probe, look = _unproven_start(
-                    lanes_.routed, lanes_.placing, parts, end, drop_at, chains
+                where = (parts, drop_at)
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
+            probe, look = _unproven_start(
+                lanes_.routed, lanes_.placing, where[0], end, where[1], chains, closed
+            )
+            if closed and gate_open(state, svc, node, settings):
+                # read without the looks too: under a gate turned on they saw no close
+                unmoved = _unproven_start(
+                    lanes_.routed, lanes_.placing, where[0], end, where[1], chains
                 )
+                unmoved = None if unmoved == (probe, look) else unmoved
             # a seen drain, then R's rise opens the piece after it: the LB took the node back
             lb_opened, proxy_opened = look and drop_at is not None and probe >= drop_at, not look
             if not look and deaths is None:
@@ -1222,6 +1277,11 @@ def windows_from(
             # routed by failing open: owes nothing to the endpoints; a sure stretch from
             # the endpoint on (a probe, a sync count) does not order the LB's rise before it
             also = (*also, CBD)
+        if unmoved is not None:
+            also = _unmoved_named(
+                (state, svc, node, lanes_), unmoved, cls, also, (since, end, drop_at),
+                (alive, alive_initial, drop_lag, settings),
+            )  # fmt: skip
         reopened = (
             unseen_reopening(lanes_.forwardable, lanes_.reason_times, cand.start, probe, skew)
             if cls == PGBD and not definite_here
@@ -1403,8 +1463,10 @@ def windows_from(
                         also = _naming(also, cls, more)
         if not definite_here and drop_at is not None and seen_gap:
             # read before the drain (a gap seen there): the LB's return after it opens the other
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
             at, after_look = _unproven_start(
-                lanes_.routed, lanes_.placing, parts, end, drop_at, chains
+                lanes_.routed, lanes_.placing, parts, end, drop_at, chains, closed
             )
             if not after_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)
@@ -1416,8 +1478,10 @@ def windows_from(
             also = _naming(also, cls, other)
         elif not definite_here and drop_at is not None and any(p.start < drop_at for p in parts):
             # the LB seen not routing inside: before it, the gap had a cause of its own
+            if closed is None:
+                closed = closed_looks(state, svc, node, lanes_.health, settings)
             at, before_look = _unproven_start(
-                lanes_.routed, lanes_.placing, parts, drop_at, None, chains
+                lanes_.routed, lanes_.placing, parts, drop_at, None, chains, closed
             )
             if not before_look and deaths is None:
                 deaths = pod_deaths(state, svc, node)

@@ -60,6 +60,7 @@ from gapwatch.replay.opener import (
 )
 from gapwatch.replay.opener import holds as _holds
 from gapwatch.replay.orphans import orphaned_by
+from gapwatch.replay.podexit import named_exit
 from gapwatch.replay.portsilent import port_went_silent
 from gapwatch.replay.proxy import (
     probe_period,
@@ -1603,6 +1604,9 @@ def finished(
     looks = (lanes_.reason_samples, lanes_.health)
     node_lane = state.nodes.get((svc.cluster, node), [])
     out = named_down_before_up(out, node_lane, looks, in_time(state, "target", svc, node))
+    if lanes_.health or lanes_.reason_samples:  # the node's end bounded by its own looks
+        # a terminating pod's exit no kubelet reported, unordered against the node's end
+        out = named_exit(state, svc, node, out, lanes_.serves.possible, lanes_.health)
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

@@ -159,9 +159,11 @@ def _cluster_then_local() -> list[Observation]:
 def test_cluster_then_local_has_no_window_while_cluster(engine: Engine) -> None:
     """While Cluster, n2 forwards to p1 on n1: no gap. After the change a window on n2 is
     possible until the LB failed it (100-110 s). Before: a certain `pod-gone-before-
-    deregistered` window on n2 from 1 s (99 s of it false)."""
+    deregistered` window on n2 from 1 s (99 s of it false). Its class is kube-proxy's: n2 never
+    had a local pod, so no pod went (replay/inferred_close.py, rule NP1, session 38; it read
+    `pod-gone-before-deregistered` until then)."""
     assert _seen(stored(engine, _cluster_then_local(), cut=60)) == [
-        ("n2", "pod-gone-before-deregistered", False, 100.0, 110.0, 100.0, 110.0)
+        ("n2", "closed-before-deregistered", False, 100.0, 110.0, 100.0, 110.0)
     ]
 
 

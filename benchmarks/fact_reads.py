@@ -12,7 +12,7 @@ spread over every page, not stored together as the generator emits them), then p
 indexes, builds the variant's, ANALYZEs and times each read (binary COPY TO of the rows, warm,
 median of --repeat), with the plan's scans:
 
-- Q1 a Service's whole history, replay.load's `_where` (per-Service fold: what-if and advice
+- Q1 a Service's whole history, replay.factsql's `where` (per-Service fold: what-if and advice
   without a range, `assumptions`, a refresh without a checkpoint);
 - Q2, Q3, Q4 replay.scope (what-if over a range): the Service's EndpointSlice facts in the range,
   the walk back to the version holding at its start, its pods by name;

@@ -2,7 +2,7 @@
 
 Today each fact is a `facts` row with a heap tuple and two btree entries (the primary key and
 `ix_facts_cluster_namespace_name_at_us`). Here the facts of a batch of events that share a key
-(cluster, namespace, name, fact kind: what replay's reads select by, replay/load.py `_where`,
+(cluster, namespace, name, fact kind: what replay's reads select by, replay/factsql.py `where`,
 replay/scope.py) become one row of a scratch table `facts_grouped`, the batch's values in arrays
 in (event_id, seq) order, with the row's least and greatest `at_us` (`lo_us`, `hi_us`) so that a
 read of a time range can skip rows by the index and recheck the rest. The row's primary key is

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from sqlalchemy import text
 
 from gapwatch.recorder.store import make_engine
-from gapwatch.replay import load
+from gapwatch.replay import copyfold, load
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import PROBE_FACTS, FoldState, fold
@@ -60,13 +60,13 @@ def _share(url: str, namespaces: list[str], out: Any) -> None:
             f"SELECT {', '.join(FACT_COLUMNS)} FROM facts"
             f" WHERE namespace IN ({listed}) OR namespace IS NULL"
         )
-        table = load._copy_text(conn, sql, {}, load._FACT_TYPES)
+        table = copyfold._copy_text(conn, sql, {}, copyfold._FACT_TYPES)
         is_probe = pc.is_in(table["fact"], value_set=pa.array(PROBE_FACTS))
         others = table.filter(pc.invert(is_probe)).sort_by(
             [("event_id", "ascending"), ("seq", "ascending")]
         )
-        fold(state, list(zip(*(load._pylist(others[c]) for c in FACT_COLUMNS), strict=True)))
-        load._fold_probe_columns(state, table.select(load._PROBE_COLUMNS).filter(is_probe))
+        fold(state, list(zip(*(copyfold._pylist(others[c]) for c in FACT_COLUMNS), strict=True)))
+        copyfold._fold_probe_columns(state, table.select(copyfold._PROBE_COLUMNS).filter(is_probe))
         windows = detect(state)
     engine.dispose()
     out.send_bytes(pickle.dumps(windows, protocol=pickle.HIGHEST_PROTOCOL))

@@ -29,6 +29,13 @@ node has no true window in the run): a true window just outside is a bounds ques
 false window. *Excursion*: the node's ready endpoints were lost inside the window's bounds (a
 pod change there) and came back; *death*: a local pod was seen stopped inside them. *Next to a
 certain window*: a certain window on the same node ends or starts within 1 s of it.
+
+Since session 38 the uncertain windows that hold a true window are read with the same columns:
+each cause (and cause / side, cause / what would have decided it) prints its false count beside
+theirs, the true windows a rule removing the whole group would lose with it; and the false
+windows are split into those whose *shape* (`_SHAPE`: cause, side, class, CCM mode, PTE, what
+would have decided it, the lag bound) some uncertain window holding a true one has too, which no
+rule reading only the shape can remove without recall lost, and those in a shape of their own.
 """
 
 from __future__ import annotations
@@ -111,7 +118,9 @@ def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
     return next(label for edge, label in edges if value < edge)
 
 
-def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> list[Row]:
+def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> tuple[list[Row], list[Row]]:
+    """The run's uncertain false windows, and its uncertain windows that hold a true window
+    (the same features: what a rule that removes a kind of window would lose with it)."""
     seed, options, fallback, no_probes = job
     scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
@@ -133,15 +142,17 @@ def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> list[Row]:
             (to_micros(parse_time(t.start)), to_micros(parse_time(t.end)))
         )
     out: list[Row] = []
+    held: list[Row] = []
     for w in found:
         mine = truth.get(w.node, [])
         lo, hi = w.start_earliest_us, w.end_latest_us
-        if w.certain or any(s < hi and e > lo for s, e in mine):
+        if w.certain:
             continue
+        inside = [(s, e) for s, e in mine if s < hi and e > lo]
         features, why = _features(state, w, mine, found)
         decide = "+".join(kind for kind, _text in why.decide) or "looks inside already, or narrow"
         where = f"{seed} {w.node} {w.cls} {lo}..{hi}"
-        out.append(
+        (held if inside else out).append(
             (
                 *features,
                 *periods,
@@ -154,7 +165,7 @@ def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> list[Row]:
                 _lag_bound(state, w),
             )
         )
-    return out
+    return out, held
 
 
 def _features(
@@ -288,6 +299,43 @@ def _widths(rows: list[Row], index: int | tuple[int, ...], title: str) -> None:
         print(f"  {key:<58} {len(got):>5}  {share:6.1%}  mean {sum(got) / len(got):6.2f} s")
 
 
+#: the columns a window's shape is read by in `_shared`: cause, side, class, CCM mode, PTE, what
+#: would have decided it (replay.openness), the kube-proxy lag bound its Service read
+_SHAPE = (13, 0, 8, 9, 10, 16, 19)
+
+
+def _against(false: list[Row], held: list[Row], keys: tuple[int, ...], title: str) -> None:
+    """Each group's uncertain false windows beside its uncertain windows that hold a true
+    window: a rule that removed the whole group would remove the second count of true windows
+    with the first (recall lost) unless it reads something the group's columns do not."""
+    f = Counter(" / ".join(str(r[k]) for k in keys) for r in false)
+    t = Counter(" / ".join(str(r[k]) for k in keys) for r in held)
+    print(f"{title}: uncertain false / uncertain holding a true window:")
+    for key in sorted(set(f) | set(t), key=lambda k: (-f[k], -t[k], k)):
+        print(f"  {key:<58} {f[key]:>5} {t[key]:>5}")
+
+
+def _shared(false: list[Row], held: list[Row]) -> None:
+    """How many uncertain false windows share their shape (`_SHAPE`) with an uncertain window
+    that holds a true window, per cause: no rule that reads only the shape removes them without
+    recall lost; the rest are where a rule could start."""
+    shapes = {tuple(r[k] for k in _SHAPE) for r in held}
+    shared = Counter(r[13] for r in false if tuple(r[k] for k in _SHAPE) in shapes)
+    alone = Counter(r[13] for r in false if tuple(r[k] for k in _SHAPE) not in shapes)
+    print("cause: uncertain false sharing its shape with a true one / in a shape of its own:")
+    for key in sorted(set(shared) | set(alone), key=lambda k: -(shared[k] + alone[k])):
+        print(f"  {key:<58} {shared[key]:>5} {alone[key]:>5}")
+    print(f"  {'all':<58} {sum(shared.values()):>5} {sum(alone.values()):>5}")
+    own = Counter(
+        " / ".join(str(r[k]) for k in _SHAPE)
+        for r in false
+        if tuple(r[k] for k in _SHAPE) not in shapes
+    )
+    print("shapes no uncertain window holding a true one has (`_SHAPE`'s columns; the first 15):")
+    for key, n in own.most_common(15):
+        print(f"  {key:<58} {n:>5}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--random", type=int, default=999, metavar="N")
@@ -314,14 +362,17 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.random)
     refuse_held_out(parser, seeds)
     rows: list[Row] = []
+    held: list[Row] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for part in pool.map(
+        for part, true_part in pool.map(
             _rows,
             [(s, options, args.without_nodeport, args.no_probes) for s in seeds],
             chunksize=4,
         ):
             rows.extend(part)
+            held.extend(true_part)
     print(f"seeds {seeds.start}-{seeds.stop - 1}: {len(rows)} uncertain false windows")
+    print(f"uncertain windows holding a true window: {len(held)}")
     if not rows:
         return
     _widths(rows, 13, "cause (count, share, mean width)")
@@ -349,6 +400,11 @@ def main() -> None:
     _table(rows, (9, 0, 8), "CCM mode / side / class")
     _table(rows, (11, 0), "LB poll period / side")
     _table(rows, (12, 0), "probe period / side")
+    _against(rows, held, (13,), "cause")
+    _against(rows, held, (13, 0), "cause / side")
+    _against(rows, held, (13, 16), "cause / what would have decided it")
+    _against(rows, held, (13, 16, 19), "cause / what would have decided it / lag bound")
+    _shared(rows, held)
     if args.list:
         for r in sorted(rows, key=lambda r: r[18]):
             print(f"  window {r[18]} {r[17]:.2f}s | {r[13]} | {r[0]}")

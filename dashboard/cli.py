@@ -21,7 +21,6 @@ from gapwatch.recorder import record as record_cli
 from gapwatch.recorder.cliutil import (
     ROOT_DB,
     Wiring,
-    flags_show_no_type,
     run_app,
     secret_on_command_line,
 )
@@ -110,7 +109,6 @@ def _reflowed_help(group: typer.Typer) -> None:
 
 _reflowed_help(app)
 add_examples(app)
-flags_show_no_type()
 
 
 def main() -> None:

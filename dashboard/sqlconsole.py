@@ -22,6 +22,7 @@ QueryError with the database's own message.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.dashboard.sqlitemem import Stopper, cap_heap
 from gapwatch.dashboard.sqliteprintf import Printf
+from gapwatch.dashboard.sqlwatchdog import Watchdog
 from gapwatch.recorder.partitions import PARTITION_TABLE
 from gapwatch.recorder.store import normalize_url, redact
 
@@ -225,7 +227,7 @@ def _sqlite_error(exc: Exception, timeout_s: float, value_limit: int) -> QueryEr
         return QueryTimeout(f"query cancelled after {timeout_s:g} s")
     if "one statement" in text:
         return QueryRejected("the SQL console runs one statement at a time")
-    if "readonly" in text or "not authorized" in text:
+    if "readonly" in text or "not authorized" in text or "authorization denied" in text:
         return QueryRejected(f"the SQL console is read-only: {text}")
     if "too big" in text:
         share = "" if value_limit == SQLITE_VALUE_LIMIT else ", this query's share of a row"
@@ -260,14 +262,22 @@ def _postgres_error(exc: Exception, sql: str, timeout_s: float) -> QueryError:
 def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    def translate(exc: Exception) -> QueryError:
-        return _postgres_error(exc, sql, limits.timeout_s)
-
     deadline = time.monotonic() + limits.timeout_s
     try:
         conn = psycopg.connect(dsn, connect_timeout=max(1, int(limits.timeout_s)))
     except psycopg.Error as exc:
         raise QueryError(f"cannot connect to {redact(url)}: {_first_line(exc)}") from None
+    watchdog = Watchdog(conn, deadline - time.monotonic() + limits.grace_s)
+
+    def translate(exc: Exception) -> QueryError:
+        if watchdog.fired:
+            return QueryTimeout(
+                f"query cancelled after {limits.timeout_s:g} s: the server had not stopped "
+                f"{limits.grace_s:g} s later, so its connection was dropped (the server may "
+                "run it on until the expression it is in ends: docs/dashboard.md)"
+            )
+        return _postgres_error(exc, sql, limits.timeout_s)
+
     try:
         check_login(conn)
         begin_guarded(conn, limits)
@@ -279,6 +289,7 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
     except psycopg.Error as exc:
         raise translate(exc) from None
     finally:
+        watchdog.stop()
         conn.close()  # rolls back; session state (advisory locks, settings) dies with it
 
 
@@ -317,6 +328,16 @@ def open_query(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         yield stream
 
 
+#: Console queries collected at once in one process (the dashboard's sessions share it). On
+#: PostgreSQL one FETCH brings up to what the login's temp_file_limit and work_mem let the
+#: server hold of it, whatever the byte limit (that is counted as rows arrive): a row of 250 MB
+#: through roles.sql's login (256MB) took the process to 769 MB, and three sessions at once
+#: to more than the dashboard container's 2 GiB (session 38). A query waits its own timeout for
+#: its turn.
+AT_ONCE = 1
+_turns = threading.BoundedSemaphore(AT_ONCE)
+
+
 def run_query(
     url: str,
     sql: str,
@@ -325,11 +346,21 @@ def run_query(
     row_limit: int = DEFAULT_ROW_LIMIT,
     byte_limit: int = DEFAULT_BYTE_LIMIT,
 ) -> QueryResult:
-    """Run one read-only statement and collect its rows (cut at the limits)."""
+    """Run one read-only statement and collect its rows (cut at the limits), one such query of
+    the process at a time (AT_ONCE): a query waits up to its timeout for its turn (then times
+    out), and has its whole timeout from its turn."""
     started = time.monotonic()
-    limits = Limits(timeout_s=timeout_s, row_limit=row_limit, byte_limit=byte_limit)
-    with open_query(url, sql, limits) as stream:
-        rows = list(stream)
+    if not _turns.acquire(timeout=timeout_s):
+        raise QueryTimeout(
+            f"another console query of this dashboard still ran after {timeout_s:g} s "
+            f"(they run {AT_ONCE} at a time: each may hold hundreds of MB while its rows arrive)"
+        )
+    try:
+        limits = Limits(timeout_s=timeout_s, row_limit=row_limit, byte_limit=byte_limit)
+        with open_query(url, sql, limits) as stream:
+            rows = list(stream)
+    finally:
+        _turns.release()
     return QueryResult(
         columns=stream.columns,
         rows=rows,

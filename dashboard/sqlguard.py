@@ -98,6 +98,11 @@ class Limits:
     #: to its own backend.
     parallel_workers: str = "0"
     idle_timeout_ms: int = 60_000
+    #: Seconds past its deadline the console waits for the server before it drops the query's
+    #: connection: PostgreSQL looks for a cancel between a plan's steps and inside some
+    #: functions, not between the calls of one expression, so `array_fill` three times in one
+    #: expression answered a 2 s query after 14.8 s (session 38; the server goes on regardless).
+    grace_s: float = 2.0
 
 
 #: A table of the store's schema the login may write, `events` first (None: none).

@@ -446,29 +446,6 @@ def step_progress(description: str, total: float | None) -> Iterator[Callable[[f
         yield advance
 
 
-def flags_show_no_type() -> None:
-    """A flag's row in `--help` shows no value type. Typer 0.29's rich help writes every option's
-    type in its own column, a flag's too: `--json <bool>`, `--strict <bool>`, `--help <bool>` read
-    as if the flag took a value (`--json true`), which it refuses. Typer's plain help already
-    leaves the type out for a flag or a count (`TyperOption.get_help_record`); this makes the rich
-    help agree, for every flag Typer builds (its own `--help` and completion options included,
-    which no option of ours could reach). Idempotent."""
-    from typer.core import TyperOption
-
-    shown = getattr(TyperOption, "display_type_rich", None)
-    if shown is None or getattr(shown, "_gapwatch_flags", False):
-        return  # a Typer without it (its help may differ) or already done: the help still works
-
-    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
-        if self.is_flag or self.count:
-            return None
-        text: str | None = shown(self, ctx)
-        return text
-
-    display_type_rich._gapwatch_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
 def run_app(app: typer.Typer) -> None:
     """Run the CLI; gapwatch's own errors and OS errors (files) become one line on stderr and
     exit code 1. Everything it prints shows control characters as escapes (`shown`,

@@ -33,6 +33,7 @@ from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.failopen_rise import failed_open_inside
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
+from gapwatch.replay.inferred_close import close_before_rise, ever_up, rules_gone
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.lanes import Lanes, lanes
@@ -290,7 +291,12 @@ def classify(
     if (
         inferred
         and not _holds(alive, at_us, alive_initial)
+        and ever_up(alive, at_us, alive_initial)
         and not _closed_first(lanes_, alive, at_us, skew)
+        # kube-proxy surely removed the dead pod's rules by the window's earliest start
+        and not rules_gone(
+            lanes_.forwardable, lanes_.eps, lo, at_us, proxy_lag_hi(state, svc, settings) + skew
+        )
     ):
         return "pod-gone-before-deregistered"
     # the Node's NotReady may be seen up to the watch skew after the node controller wrote it,
@@ -626,9 +632,22 @@ def _reported_dead(
     inside the range, however late the update saying so was seen (a kubelet's status writes
     queue behind its API rate limit), while its endpoints were forwardable: the health check
     counts a dead pod's endpoint until the EndpointSlice drops it, so nothing else shows the
-    death opening the window (`_died_forwarded` reads the update's time)."""
-    if not lanes_.health or state.probes["nodeport"].get((svc, node)):
+    death opening the window (`_died_forwarded` reads the update's time). Likewise with no
+    probe at all, where the endpoints were listed ready from kube-proxy's lag bound before the
+    death's earliest instant to the start range's end: kube-proxy surely forwarded to them
+    whatever its gate, so only the death made F fall (a serving-terminating one is forwarded to
+    only under ProxyTerminatingEndpoints, which without a look may have been off: kube-proxy
+    then closed first; replay.inferred_close)."""
+    if state.probes["nodeport"].get((svc, node)):
         return False
+    if not lanes_.health:
+        if lanes_.reason_samples:
+            return False
+        reach = proxy_lag_hi(state, svc, settings) + seconds_us(settings.watch_skew_s)
+        return any(
+            _ready_through(lanes_.eps, lo - reach, start[1])
+            for lo in _reported_by(state, svc, node, deaths, start, settings)
+        )
     return any(
         _holds(lanes_.forwardable, lo, False)
         for lo in _reported_by(state, svc, node, deaths, start, settings)
@@ -1241,6 +1260,17 @@ def windows_from(
             # the LB's rise against the dead pod's rules going away: after it, the node had none
             other = RBF if value_at(lanes_.eps, probe) == "ready" else CBD
             also = _naming(also, cls, other)
+        if (
+            cls == PGBD
+            and (lb_opened if sure else look)
+            and not lanes_.reason_samples
+            and not lanes_.health  # F inferred: no probe looked at the node
+            and close_before_rise(
+                lanes_.forwardable, probe, skew, seconds_us(settings.proxy_lag_s[0])
+            )
+        ):
+            # the LB's rise against kube-proxy's close of the dead pod's endpoint, unordered
+            also = _naming(also, cls, CBD)
         if (
             cls in (CBD, RBF)
             and PGBD not in also

@@ -166,7 +166,7 @@ def test_every_help_fits_80_columns_without_cutting_a_word(path: list[str]) -> N
 
 @pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "gapwatch")
 def test_a_flag_shows_no_value_in_help(path: list[str]) -> None:
-    """Typer's rich help wrote a type beside every flag (`--strict <bool>`, `--json <bool>`,
+    """Typer 0.29's rich help wrote a type beside every flag (`--strict <bool>`, `--json <bool>`,
     `--help <bool>`): it read as if the flag took a value, which it refuses. A flag's row names
     the flag and its help only; an option that takes a value still shows what it takes."""
     from typer.testing import CliRunner

@@ -288,7 +288,9 @@ def test_show_counts_what_it_does_not_print_and_takes_no_negative(
     good = _lines() if command[1] == "events" else AUDIT.read_bytes()
     path.write_bytes(good + b"{not json\n")
     code, err = run(*command, str(path), "--db", db, "--show", "-5")
-    assert code == 2 and "--show" in err and "greater than or equal to 0" in err, err
+    assert code == 2 and "--show" in err, err
+    # Typer 0.28 (pyproject's pin) words the bound as Click does; 0.29's pydantic otherwise
+    assert "x>=0" in err or "greater than or equal to 0" in err, err
     code, err = run(*command, str(path), "--db", db, "--show", "0")
     assert code == 3, err
     noun = "lines" if command[1] == "events" else "records"

@@ -28,7 +28,7 @@ from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.sim.result import Simulation
 from gapwatch.recorder.store import make_engine, upgrade
 from gapwatch.recorder.tables import events
-from gapwatch.replay import load, projections
+from gapwatch.replay import copyfold, projections
 from gapwatch.replay.tables import replay_windows
 
 WINDOW = ("cluster", "service", "node", "class", "start_us", "end_us", "certain", "rollout")
@@ -129,7 +129,7 @@ def test_ctrl_c_during_replay_rebuild_rolls_back_says_so_and_the_rerun_finishes(
 def test_ctrl_c_while_the_facts_are_parsed_on_postgresql_rolls_back(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Ctrl-C while Arrow parsed a piece of the facts' COPY (replay.load) hung the rebuild for
+    """A Ctrl-C while Arrow parsed a piece of the facts' COPY (replay.copyfold) hung the rebuild for
     good: the COPY stayed open in the suspended generator, holding psycopg's connection lock, and
     the rollback waited for it (seen with a real SIGINT 4 s into a 200,000-event rebuild; the
     server sat in ClientWrite)."""
@@ -138,7 +138,7 @@ def test_ctrl_c_while_the_facts_are_parsed_on_postgresql_rolls_back(
     assert code == 0, err
     windows = rows(pg_url, replay_windows, *WINDOW)
     parsed = []
-    real_parse = load._parse
+    real_parse = copyfold._parse
 
     def parse(data: bytearray, types: dict[str, Any]) -> Any:
         parsed.append(len(data))
@@ -146,8 +146,8 @@ def test_ctrl_c_while_the_facts_are_parsed_on_postgresql_rolls_back(
             raise KeyboardInterrupt
         return real_parse(data, types)
 
-    monkeypatch.setattr(load, "_PIECE_BYTES", 1)  # a piece per row
-    monkeypatch.setattr(load, "_parse", parse)
+    monkeypatch.setattr(copyfold, "_PIECE_BYTES", 1)  # a piece per row
+    monkeypatch.setattr(copyfold, "_parse", parse)
     code, err = invoke("replay", "--rebuild", "--db", pg_url)
     assert code == 130, err
     assert "interrupted: the rebuild was rolled back, nothing of it committed" in err

@@ -45,6 +45,11 @@ GRANT CREATE, USAGE ON SCHEMA public TO gapwatch_migrator;
 -- The migrator grants on its own tables; to grant to these roles it need not be a member.
 -- A console query may write temporary files up to this much (superuser-only to set).
 ALTER ROLE gapwatch_console SET temp_file_limit = '256MB';
+-- A console query whose server does not stop at its deadline (calls in one expression run on past
+-- statement_timeout) is let go by the console, and its backend runs on until that expression
+-- ends: at most this many of the console's backends at once (the dashboard runs one query at a
+-- time; dashboard/sqlwatchdog.py).
+ALTER ROLE gapwatch_console CONNECTION LIMIT 4;
 -- A console query could lift its own work_mem (a sort held in memory past temp_file_limit) with
 -- set_config; SET itself cannot run inside the console's cursor. Function rights are per
 -- database: this one is revoked in the database this script runs in (-d gapwatch), and

@@ -19,6 +19,7 @@ scripting the bytes, the wire level), aiohttp's own server against a plain socke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -162,3 +163,35 @@ def test_the_alibaba_sdk_sends_through_the_session_put_in_darabonbas_cache() -> 
         assert server.requests == 1
         assert set(cache) == before, f"the call made {sorted(set(cache) - before)}, not {key!r}"
         assert cache[key] is session
+
+
+def test_urllib3_sends_on_the_pool_class_tables_connections_whose_sock_is_the_socket() -> None:
+    """recorder/sources/lb/sizecap.py and heldreads.py (session 38): a requests adapter's
+    PoolManager makes its pools from `pool_classes_by_scheme`, a pool sends each request by its
+    `ConnectionCls`'s `request()` in the calling thread, and while the answer's headers are read
+    the socket is the connection's `sock` (http.client's name). Were any to change, a call given
+    up on while its headers trickle would keep its thread again."""
+    import requests
+
+    from gapwatch.recorder.sources.lb import heldreads
+    from gapwatch.recorder.sources.lb.sizecap import SENT_POOLS, cap_session
+
+    done = threading.Event()
+
+    def status_then_silence(write: Callable[[bytes], None]) -> None:
+        write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        done.wait(10)
+
+    session = requests.Session()
+    cap_session(session, 1024)
+    here = threading.current_thread()
+    with RawServer(status_then_silence) as server:
+        inner = session.get_adapter(server.url)._inner  # type: ignore[attr-defined]
+        assert type(inner.poolmanager.connection_from_url(server.url)) is SENT_POOLS["http"]
+        with contextlib.suppress(requests.RequestException):
+            session.get(server.url, timeout=1)  # the headers never end: a read timeout
+        done.set()
+    with heldreads._lock:
+        sent = heldreads._sending.pop(here, [])
+    assert sent, "no request was sent through the pool class table's connection"
+    assert all(hasattr(conn, "sock") for conn in sent)

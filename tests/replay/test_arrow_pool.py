@@ -1,6 +1,7 @@
 """Replay's reads allocate Arrow buffers from the C library's malloc unless the user chose a
 pool: pyarrow's bundled mimalloc made the first read of a new process fault in its pages
-(replay.load.use_system_allocator). Each case is a fresh interpreter, as `gapwatch replay` is."""
+(replay.copyfold.use_system_allocator, run when the PostgreSQL read is first imported, before its
+first buffer). Each case is a fresh interpreter, as `gapwatch replay` is."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 _PROBE = (
     "import pyarrow as pa; before = pa.default_memory_pool().backend_name; "
-    "import gapwatch.replay.load; print(before, pa.default_memory_pool().backend_name)"
+    "import gapwatch.replay.copyfold; print(before, pa.default_memory_pool().backend_name)"
 )
 
 

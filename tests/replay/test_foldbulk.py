@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gapwatch.replay import foldbulk
+from gapwatch.replay.copyfold import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold, keep_sample
-from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 
 LANES = (("health", "n1"), ("health", "n2"), ("nodeport", "n1"), ("target", "n1"))
 LOOKS = (None, "first", "change", "heartbeat", "resume")

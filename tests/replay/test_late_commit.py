@@ -12,9 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from gapwatch.replay.copyfold import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, Sample, fold, sorted_lane
-from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 from gapwatch.replay.model import ServiceRef
 from tests.replay.builders import CLUSTER, NS, SVC, facts_of, health
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from gapwatch.replay.load import _pylist
+from gapwatch.replay.copyfold import _pylist
 
 
 def test_text_with_nulls_across_chunks_keeps_every_value_and_shares_repeats() -> None:

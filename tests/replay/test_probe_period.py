@@ -14,9 +14,9 @@ import pyarrow as pa
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.assumptions import DetectSettings
+from gapwatch.replay.copyfold import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 from gapwatch.replay.facts import FACT_COLUMNS
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import probe_period, proxy_lag_hi
 from tests.replay.builders import CLUSTER, NS, SVC, facts_of, health, service, target

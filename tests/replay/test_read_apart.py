@@ -16,11 +16,12 @@ from sqlalchemy import Engine, text
 from gapwatch.recorder.sim import load_scenario, run
 from gapwatch.recorder.store import make_engine
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import load
+from gapwatch.replay import copyfold
+from gapwatch.replay.copyfold import _one_snapshot
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState, fold
-from gapwatch.replay.load import _one_snapshot, fold_stored, load_state
+from gapwatch.replay.load import fold_stored, load_state
 
 pytestmark = pytest.mark.postgres
 
@@ -88,10 +89,10 @@ def test_the_other_facts_fold_while_the_probe_facts_stream(
     one COPY. (Whether a given look finds rows depends on the server's pace, so the test counts
     the looks, not the pieces each found.)"""
     log: list[str] = []
-    take = load._Stream.take
-    monkeypatch.setattr(load, "_EVERY", 2)
+    take = copyfold._Stream.take
+    monkeypatch.setattr(copyfold, "_EVERY", 2)
 
-    def looked(stream: load._Stream) -> None:
+    def looked(stream: copyfold._Stream) -> None:
         log.append("take")
         take(stream)
 
@@ -103,8 +104,8 @@ def test_the_other_facts_fold_while_the_probe_facts_stream(
 
         return fold(state, each())
 
-    monkeypatch.setattr(load._Stream, "take", looked)
-    monkeypatch.setattr(load, "fold", logged)
+    monkeypatch.setattr(copyfold._Stream, "take", looked)
+    monkeypatch.setattr(copyfold, "fold", logged)
     with pg.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         state = fold_stored(conn, FoldState())

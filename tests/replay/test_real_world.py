@@ -200,8 +200,8 @@ def _bulk_fold(obs: list[Observation]) -> FoldState:
     """Kubernetes facts through `fold`, probe and LB samples through the bulk path."""
     import pyarrow as pa
 
+    from gapwatch.replay.copyfold import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
     from gapwatch.replay.facts import FACT_COLUMNS
-    from gapwatch.replay.load import _FACT_TYPES, _PROBE_COLUMNS, _fold_probe_columns
 
     facts = facts_of(obs)
     fact_at = FACT_COLUMNS.index("fact")

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay import factrow as F
 from gapwatch.replay import proxy as proxy_module
+from gapwatch.replay.copyfold import _ranked
 from gapwatch.replay.fold import FoldState, Sample, fold
 from gapwatch.replay.foldbulk import _lane_order
-from gapwatch.replay.load import _ranked
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import _lane_evidence, _pte_evidence
 from gapwatch.replay.signals import HI

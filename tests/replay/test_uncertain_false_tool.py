@@ -75,3 +75,41 @@ def test_the_no_probes_mode_reads_no_probe_and_says_how_many_lags_each_bound_had
     assigned = [k for k in bounds if "lag bound assumed" in k]
     assert assigned
     assert all(k.endswith(("none measured", "1-4 measured")) for k in assigned)
+
+
+def _pairs(out: str, title: str) -> dict[str, tuple[int, int]]:
+    """The rows (label -> (false, holding a true window)) of an `_against` table."""
+    lines = out.splitlines()
+    start = lines.index(f"{title}: uncertain false / uncertain holding a true window:") + 1
+    rows: dict[str, tuple[int, int]] = {}
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        label, f, t = re.match(r"  (.+?)\s+(\d+)\s+(\d+)$", line).groups()  # type: ignore[union-attr]
+        rows[label] = (int(f), int(t))
+    return rows
+
+
+def test_each_cause_is_set_beside_the_uncertain_windows_that_hold_a_true_one() -> None:
+    """Session 38: the uncertain false windows of a cause (or a shape: cause, side, class, CCM
+    mode, PTE) beside the uncertain windows of the same cause that hold a true window, which a
+    rule removing the cause would lose with them (issue 13's bound: how many no rule reading
+    those columns can remove without recall lost). Every uncertain window is counted once: the
+    false ones as the first line says, the others as the second; the shape table splits the
+    false ones into those sharing a shape with a true one and those in a shape of their own."""
+    out = _run()
+    total = int(re.search(r"seeds 100-129: (\d+) uncertain false windows", out).group(1))  # type: ignore[union-attr]
+    held = int(re.search(r"uncertain windows holding a true window: (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert total > 0
+    assert held > 0
+    for title in ("cause", "cause / side", "cause / what would have decided it"):
+        pairs = _pairs(out, title)
+        assert sum(f for f, _t in pairs.values()) == total
+        assert sum(t for _f, t in pairs.values()) == held
+    lines = out.splitlines()
+    start = lines.index(
+        "cause: uncertain false sharing its shape with a true one / in a shape of its own:"
+    )
+    last = next(line for line in lines[start + 1 :] if line.startswith("  all "))
+    shared, alone = (int(x) for x in last.split()[-2:])
+    assert shared + alone == total

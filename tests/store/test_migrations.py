@@ -13,6 +13,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from gapwatch.recorder.store import (
+    HEAD_REVISION,
     alembic_config,
     current_revision,
     downgrade,
@@ -38,6 +39,32 @@ def test_upgrade_check_downgrade_upgrade(empty_store_url: str) -> None:
     upgrade(engine)
     upgrade(engine)  # idempotent
     assert current_revision(engine) == head_revision()
+
+
+def test_the_revision_read_without_alembic_is_alembics(empty_store_url: str) -> None:
+    """`require_current` compares the store's `alembic_version` row, read with plain SQL, with
+    HEAD_REVISION, both known without importing Alembic: the same answers as Alembic's own
+    migration context and script directory, at every revision from empty to head and back."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == HEAD_REVISION  # a new migration moves HEAD_REVISION too
+    engine = make_engine(empty_store_url)
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert revisions[-1] == HEAD_REVISION
+
+    def alembics() -> str | None:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    assert current_revision(engine) is None and alembics() is None
+    for revision in revisions:
+        upgrade(engine, revision)
+        assert current_revision(engine) == alembics() == revision
+    downgrade(engine, "base")
+    assert current_revision(engine) is None and alembics() is None
+    engine.dispose()
 
 
 def test_0006_starts_the_facts_projector_after_the_events_already_stored(

@@ -28,7 +28,7 @@ from gapwatch.recorder.observation import FIELDS, Observation
 from gapwatch.recorder.tables import EVENT_COLUMNS, copy_types, events
 from gapwatch.recorder.timefmt import format_time
 from gapwatch.recorder.writer import EventWriter, no_derive
-from gapwatch.replay import load
+from gapwatch.replay import factsql
 from gapwatch.replay.facts import FACT_COLUMNS, Fact
 from gapwatch.replay.tables import facts
 from tests.store.samples import real_observations
@@ -70,7 +70,7 @@ def test_copy_types_follow_the_column_types() -> None:
     assert fact_types["seq"] == "int4"
     assert fact_types["text3"] == "text"
     assert copy_types(events, EVENT_COLUMNS) == writer._TYPES
-    assert copy_types(facts, FACT_COLUMNS) == load._PG_TYPES
+    assert copy_types(facts, FACT_COLUMNS) == factsql.PG_TYPES
 
 
 def test_fact_rows_match_the_facts_table() -> None:

@@ -8,16 +8,25 @@ read goes through lb/sizecap.py's adapter, which hands each answer's body (urlli
 (urllib3 2.3+: `shutdown(SHUT_RD)` on its socket) of every body that thread reads, now or
 later, so that a read blocked in it returns at once, the SDK's call fails and the thread ends.
 
-Not reached: a call still waiting for its answer's status line and headers (http.client reads
-them inside `getresponse()`, before urllib3 makes the response; no public name reaches that
-socket), nor botocore's (lb/bounded.py reads ELBv2's bodies itself, within its time).
+A call still waiting for its answer's status line and headers (http.client reads them inside
+`getresponse()`, before urllib3 makes the response) is reached through its connection: lb/
+sizecap.py's pools make urllib3 connections that hand themselves to `sending` as each request
+is sent, and `end_reads` shuts their sockets too (on a duplicate of the descriptor, so that the
+connection's own socket object is left as it is). The socket is http.client's `sock`, a name it
+does not document (urllib3 uses it throughout); tests/lb/test_library_contracts.py pins it.
+Before (session 37), headers trickled a byte every few seconds held the call's thread and
+socket, up to `MAX_HELD` a client, past which its looks were refused. Not reached: botocore's
+(lb/bounded.py reads ELBv2's bodies itself, within its time; lb/intime.py its headers).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()
@@ -25,6 +34,42 @@ _lock = threading.Lock()
 _reading: weakref.WeakKeyDictionary[threading.Thread, list[Any]] = weakref.WeakKeyDictionary()
 #: the threads whose calls were given up on
 _ended: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+#: per thread, the connections it sent its request on (their answer's headers maybe still coming)
+_sending: weakref.WeakKeyDictionary[threading.Thread, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def _shut_connection(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        dup = socket.socket(fileno=os.dup(sock.fileno()))
+        try:
+            dup.shutdown(socket.SHUT_RDWR)
+        finally:
+            dup.close()
+
+
+def _register(
+    table: weakref.WeakKeyDictionary[threading.Thread, list[Any]],
+    item: Any,
+    shut: Callable[[Any], None],
+) -> None:
+    thread = threading.current_thread()
+    with _lock:
+        ended = thread in _ended
+        if not ended:
+            table.setdefault(thread, []).append(item)
+    if ended:
+        shut(item)
+
+
+def sending(conn: Any) -> None:
+    """The current thread sends a request on `conn` (a urllib3 connection): shut at once if
+    its call was given up on already."""
+    _register(_sending, conn, _shut_connection)
 
 
 def _shutdown(body: Any) -> None:
@@ -37,13 +82,7 @@ def _shutdown(body: Any) -> None:
 def reading(body: Any) -> None:
     """The current thread reads `body` (urllib3's `HTTPResponse`): shut at once if its call
     was given up on already."""
-    thread = threading.current_thread()
-    with _lock:
-        ended = thread in _ended
-        if not ended:
-            _reading.setdefault(thread, []).append(body)
-    if ended:
-        _shutdown(body)
+    _register(_reading, body, _shutdown)
 
 
 def end_reads(thread: threading.Thread) -> None:
@@ -51,5 +90,8 @@ def end_reads(thread: threading.Thread) -> None:
     with _lock:
         _ended.add(thread)
         bodies = _reading.pop(thread, [])
+        connections = _sending.pop(thread, [])
     for body in bodies:
         _shutdown(body)
+    for conn in connections:
+        _shut_connection(conn)

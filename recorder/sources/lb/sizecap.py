@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from requests import PreparedRequest, Response, Session
-from requests.adapters import BaseAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from gapwatch.recorder.sources.lb.heldreads import reading
+from gapwatch.recorder.sources.lb.heldreads import reading, sending
 from gapwatch.recorder.sources.lb.intime import AnswerRefused
 
 #: The largest answer read, decoded, in bytes: a Tencent `DescribeTargetHealth` of a load
@@ -60,6 +62,33 @@ class _CappedBody:
         return getattr(self._raw, name)
 
 
+class _SentHTTPConnection(HTTPConnection):
+    """A connection that says which thread sends on it (lb/heldreads.py `sending`)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        sending(self)
+        super().request(*args, **kwargs)
+
+
+class _SentHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        sending(self)
+        super().request(*args, **kwargs)
+
+
+class _SentHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _SentHTTPConnection
+
+
+class _SentHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _SentHTTPSConnection
+
+
+#: The pools an SDK's session makes once capped: a call given up on while its answer's headers
+#: are still coming has its socket shut too (lb/heldreads.py).
+SENT_POOLS = {"http": _SentHTTPPool, "https": _SentHTTPSPool}
+
+
 class _CappedAdapter(BaseAdapter):
     """The session's own adapter (its pool, retries, TLS), each answer's body capped."""
 
@@ -67,6 +96,8 @@ class _CappedAdapter(BaseAdapter):
         super().__init__()
         self._inner = inner
         self._max = max_bytes
+        if isinstance(inner, HTTPAdapter):  # PoolManager's public class table, before any pool
+            inner.poolmanager.pool_classes_by_scheme = SENT_POOLS
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         response = self._inner.send(request, *args, **kwargs)

@@ -47,18 +47,19 @@ def hidden(
     hi_us: int,
     bad_times: list[int] | None = None,
     cut: dict[int, int] | None = None,
-    unanswered: Callable[[int], bool] | None = None,
+    unanswered: Callable[[int, int], bool] | None = None,
 ) -> list[Iv]:
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look.
     `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail).
     `cut` (given: filled) and `unanswered`: a bad look in an excursion's reach at which the
-    health check got no answer (`unanswered`: the node unreachable, not kube-proxy's close,
-    which answers 503) did not see the excursion's gap; where a look that saw the lane fine
-    came after the return and before it, the gap may have opened and closed unseen before
-    that look (`_seen_after`). Such an excursion is kept, and `cut` maps its return's event id
-    to that good look, where the caller ends it."""
+    health check got no answer, with no 503 before it from the excursion's loss on
+    (`unanswered(loss, look)`: the node unreachable, not kube-proxy's close, which answers 503,
+    and a 503 there was this loss's close, seen) did not see the excursion's gap; where a look
+    that saw the lane fine came after the return and before it, the gap may have opened and
+    closed unseen before that look (`_seen_after`). Such an excursion is kept, and `cut` maps
+    its return's event id to that good look, where the caller ends it."""
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
@@ -85,7 +86,7 @@ def hidden(
         i = bisect_left(bad_times, iv.start)
         if i < len(bad_times) and bad_times[i] <= min(iv.end, until):
             good = None
-            if cut is not None and unanswered is not None and unanswered(bad_times[i]):
+            if cut is not None and unanswered is not None and unanswered(iv.start, bad_times[i]):
                 good = _seen_after(samples, bad, iv, hi_us, bad_times[i])
                 if good is not None:
                     cut[iv.end_eid] = good
@@ -117,6 +118,22 @@ def _seen_after(
         if not was_bad:
             good = s.at_us
     return good if good is not None and good > iv.end - hi_us else None
+
+
+def _closed_seen(health: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """Whether a look of the health lane `health` (in time order) in [`lo_us`, `hi_us`)
+    answered 503 counting no local endpoint: kube-proxy's close of a loss, seen (its health
+    server answers 503 when the last sync programmed none, service_health.go). A lane keeps
+    only its changes: a 503 run's looks span from its sample to the next sample's `prev_us`."""
+    for s, after in zip(health, [*health[1:], None], strict=True):
+        if s.at_us >= hi_us:
+            return False
+        if s.value != "503" or s.num != 0:
+            continue
+        last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
+        if last >= lo_us:
+            return True
+    return False
 
 
 def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int]:
@@ -190,7 +207,7 @@ def excursions(
     return (`_never_read`). `silent`: which health-check values got no answer
     (replay.proxy.silent); given, a bad look the health check did not answer sets aside no
     ready-set excursion (without the gate known on) that a look seeing the lane fine followed
-    after its return (`hidden`'s `cut`)."""
+    after its return and no 503 counting none preceded from its loss on (`hidden`'s `cut`)."""
     eps = state.endpoints.get((svc, node), [])
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
@@ -204,16 +221,17 @@ def excursions(
             held.append(sorted_lane(state.probes["health"].get((svc, node), [])))
         return held[0]
 
-    def unanswered(at_us: int) -> bool:
+    def unanswered(lo_us: int, at_us: int) -> bool:
         """The health check's look at `at_us` got no answer: its first sample from then on is
         silent, and the last look before that sample that still saw the old value came before
-        `at_us` (a look that timed out is stored when it gave up, after it looked)."""
+        `at_us` (a look that timed out is stored when it gave up, after it looked); and no look
+        from `lo_us` (the excursion's loss) to it answered 503 counting none (`_closed_seen`)."""
         lane = health()
         i = bisect_left(lane, at_us, key=AT_US)
         if silent is None or i >= len(lane) or not silent(lane[i].value):
             return False
         prev = lane[i].prev_us
-        return prev is None or prev < at_us
+        return (prev is None or prev < at_us) and not _closed_seen(lane, lo_us, at_us)
 
     cut: dict[int, int] = {}
     ready = hidden(ready_steps, samples, bad, hi_us, bad_times, None if pte_on else cut, unanswered)

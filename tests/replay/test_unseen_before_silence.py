@@ -1,8 +1,9 @@
 """A ready-set excursion that no look saw stays possible when the first failing look in its
-reach is one the health check did not answer (the node unreachable, not kube-proxy's close)
+reach is one the health check did not answer (the node unreachable, not kube-proxy's close),
+no health look from its loss on answered 503 counting none (kube-proxy's close of it, seen),
 and a look that saw the lane fine came after the return and before it (replay.unseen.hidden's
-`cut`), from literal observations shaped as random seed 34,000,005 node-003 (tests/replay/
-builders.py shapes)."""
+`cut`), from literal observations shaped as random seeds 34,000,005 node-003, 34,000,745
+node-001 and 30,000,265 node-002 (tests/replay/builders.py shapes)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,22 @@ from tests.replay.builders import (
 )
 
 
-def _rollout(*, health_answers: bool, with_nodeport: bool) -> list[Observation]:
+def _rollout(
+    *, health_answers: bool, with_nodeport: bool, close_seen: bool = False
+) -> list[Observation]:
     """kube-proxy 1.25 (ProxyTerminatingEndpoints off by default), looked at every 5 s, each
     look stored on change and once a minute. p1 is terminating from 59.6 s (the node has no
     ready endpoint), p2 ready beside it from 62.7 s: no look fell inside. The node goes down
     at 73.4 s: the looks at 75 s time out (the health check's stored at 76 s, when it gave
     up), the Node is Unknown from 113 s. `health_answers`: the health check answered 503
-    counting none at 75 s instead (kube-proxy's close, not the node's)."""
+    counting none at 75 s instead (kube-proxy's close, not the node's). `close_seen`: kube-proxy
+    1.24 (the gate may have been turned on), and the health check answered 503 counting none at
+    61 s and 200 again at 65 s while the NodePort stayed connected (kube-proxy's close of this
+    loss, seen, forwarding to the serving-terminating pod: 34,000,745 and 30,000,265)."""
+    version = "v1.24.0" if close_seen else "v1.25.0"
     obs = [
         service(0),
-        node(0, "n1", version="v1.25.0"),
+        node(0, "n1", version=version),
         pod(1, "p1", "n1", "ready"),
         eps(1, [("p1", "n1", "ready")]),
         target(1, None, "n1", "healthy", "ADDED"),
@@ -45,8 +52,10 @@ def _rollout(*, health_answers: bool, with_nodeport: bool) -> list[Observation]:
         eps(62.7, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
         target(70, 60, "n1", "healthy"),
         health(76, 70, "n1", 0 if health_answers else None),
-        node_unknown(113, "n1", version="v1.25.0"),
+        node_unknown(113, "n1", version=version),
     ]
+    if close_seen:
+        obs += [health(61, 60, "n1", 0), health(65, 61, "n1", 1)]
     if with_nodeport:
         obs += [
             nodeport(1, None, "n1", "connected"),
@@ -78,3 +87,15 @@ def test_a_503_after_good_ones_still_sets_the_excursion_aside() -> None:
     for with_nodeport in (True, False):
         windows = windows_of(_rollout(health_answers=True, with_nodeport=with_nodeport))
         assert not _around(windows), with_nodeport
+
+
+def test_a_503_before_the_silent_look_sets_the_excursion_aside() -> None:
+    """With the NodePort probes (the lane F reads), the health check answered 503 counting none
+    inside the excursion and 200 after it while the NodePort stayed connected, and the node's
+    timeouts came later: that 503 was kube-proxy's close of this loss, seen (one loss makes one
+    close), so the timeout does not keep the excursion possible (the uncertain false windows of
+    34,000,745 node-001 and 30,000,265 node-002, which the rule without this condition,
+    s38-miss-rule de4e5c7, added: here [59.1, 65.0]). Without the NodePort probes that 503 is
+    the health lane's own first failing look, and its window is the lane's reading."""
+    obs = _rollout(health_answers=False, with_nodeport=True, close_seen=True)
+    assert not _around(windows_of(obs))

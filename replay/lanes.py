@@ -249,6 +249,7 @@ def serves_carried(
             bad_times=bad_times,
             unbegun=unbegun,
             reach_us=sync_reach,
+            silent=silent,
         )
         # minus_definite(t_and(tri, exists), unseen.gaps), carried on (replay.lane_tail)
         serves, serving = lane_tail.serving(tri, exists, unseen.gaps, was.serving if was else None)
@@ -328,7 +329,7 @@ def serves_carried(
         unseen = excursions(
             state, svc, node, looked, _closed_answer, lag_hi, known, status_us,
             unseen_within, seconds_us(settings.node_clock_s), skew, counts_dead=True,
-            bad_times=bad_times, unbegun=unbegun, reach_us=sync_reach,
+            bad_times=bad_times, unbegun=unbegun, reach_us=sync_reach, silent=silent,
         )  # fmt: skip
         serves, serving = lane_tail.serving(
             serves, exists, unseen.gaps, was.serving if was else None

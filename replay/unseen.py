@@ -46,11 +46,20 @@ def hidden(
     bad: Callable[[str], bool],
     hi_us: int,
     bad_times: list[int] | None = None,
+    cut: dict[int, int] | None = None,
+    unanswered: Callable[[int, int], bool] | None = None,
 ) -> list[Iv]:
     """Where a sampled lane may have been false unseen: the endpoints left the usable set and
     came back (plus the reaction lag) while no sample in between showed it. Sampling every P
     seconds hides any excursion shorter than P; the endpoints lane (exact) says where to look.
-    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail)."""
+    `bad_times`: `bad_looks(samples, bad)` where the caller has it (replay.lane_tail).
+    `cut` (given: filled) and `unanswered`: a bad look in an excursion's reach at which the
+    health check got no answer, with no 503 before it from the excursion's loss on
+    (`unanswered(loss, look)`: the node unreachable, not kube-proxy's close, which answers 503,
+    and a 503 there was this loss's close, seen) did not see the excursion's gap; where a look
+    that saw the lane fine came after the return and before it, the gap may have opened and
+    closed unseen before that look (`_seen_after`). Such an excursion is kept, and `cut` maps
+    its return's event id to that good look, where the caller ends it."""
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
     periods: list[Iv] = []
@@ -76,9 +85,55 @@ def hidden(
     for iv, until in zip(periods, reach, strict=True):
         i = bisect_left(bad_times, iv.start)
         if i < len(bad_times) and bad_times[i] <= min(iv.end, until):
-            continue  # the samples saw this one: their own steps bound it
+            good = None
+            if cut is not None and unanswered is not None and unanswered(iv.start, bad_times[i]):
+                good = _seen_after(samples, bad, iv, hi_us, bad_times[i])
+                if good is not None:
+                    cut[iv.end_eid] = good
+            if good is None:
+                continue  # the samples saw this one: their own steps bound it
         out.append(iv)
     return out
+
+
+def _seen_after(
+    samples: Sequence[Sample], bad: Callable[[str], bool], iv: Iv, hi_us: int, bad_us: int
+) -> int | None:
+    """The last look before `bad_us` that saw the lane fine, where it came after the return of
+    the excursion `iv` (`hidden`'s: loss to return + `hi_us`); else None. kube-proxy opens
+    again only on the return, and a gap holds no look that saw the lane fine, so a gap that
+    the bad look at `bad_us` saw began after that good look; one that it did not see may have
+    closed before it, unseen: the excursion stays possible up to that look (a lane keeps only
+    its changes: a run's last look is the next sample's `prev_us`)."""
+    if iv.end >= HI:
+        return None
+    good: int | None = None
+    was_bad = True
+    for s in samples:
+        if s.at_us >= bad_us:
+            if not was_bad and s.prev_us is not None and s.prev_us < bad_us:
+                good = s.prev_us
+            break
+        was_bad = bad(s.value)
+        if not was_bad:
+            good = s.at_us
+    return good if good is not None and good > iv.end - hi_us else None
+
+
+def _closed_seen(health: Sequence[Sample], lo_us: int, hi_us: int) -> bool:
+    """Whether a look of the health lane `health` (in time order) in [`lo_us`, `hi_us`)
+    answered 503 counting no local endpoint: kube-proxy's close of a loss, seen (its health
+    server answers 503 when the last sync programmed none, service_health.go). A lane keeps
+    only its changes: a 503 run's looks span from its sample to the next sample's `prev_us`."""
+    for s, after in zip(health, [*health[1:], None], strict=True):
+        if s.at_us >= hi_us:
+            return False
+        if s.value != "503" or s.num != 0:
+            continue
+        last = after.prev_us if after is not None and after.prev_us is not None else s.at_us
+        if last >= lo_us:
+            return True
+    return False
 
 
 def bad_looks(samples: Sequence[Sample], bad: Callable[[str], bool]) -> list[int]:
@@ -132,6 +187,7 @@ def excursions(
     bad_times: list[int] | None = None,
     unbegun: Sequence[Iv] = (),
     reach_us: int = 0,
+    silent: Callable[[str], bool] | None = None,
 ) -> Unseen:
     """Where F may have been false unseen (`hidden`). Without ProxyTerminatingEndpoints known
     to be on, any loss of the node's ready endpoints may hide one (never miss one). With it on,
@@ -148,15 +204,14 @@ def excursions(
     `unbegun`: the spans in which kube-proxy began no rules sync
     (replay.synccount.unbegun_spans), `reach_us` how far its receipt of a change may lie from
     the store's time (replay.syncs.reach_us): an excursion no sync can have read ends at its
-    return (`_never_read`)."""
+    return (`_never_read`). `silent`: which health-check values got no answer
+    (replay.proxy.silent); given, a bad look the health check did not answer sets aside no
+    ready-set excursion (without the gate known on) that a look seeing the lane fine followed
+    after its return and no 503 counting none preceded from its loss on (`hidden`'s `cut`)."""
     eps = state.endpoints.get((svc, node), [])
     if bad_times is None:
         bad_times = bad_looks(samples, bad)
     ready_steps = endpoint_steps(state, svc, node, ("ready",))
-    ready = hidden(ready_steps, samples, bad, hi_us, bad_times)
-    # a health look from the next loss on (less the watch skew) may answer for that loss
-    until = _next_losses(ready_steps, early_us)
-    deaths = death_ranges(state, svc, node, clock_us)
     held: list[list[Sample]] = []
 
     def health() -> list[Sample]:
@@ -165,6 +220,24 @@ def excursions(
         if not held:
             held.append(sorted_lane(state.probes["health"].get((svc, node), [])))
         return held[0]
+
+    def unanswered(lo_us: int, at_us: int) -> bool:
+        """The health check's look at `at_us` got no answer: its first sample from then on is
+        silent, and the last look before that sample that still saw the old value came before
+        `at_us` (a look that timed out is stored when it gave up, after it looked); and no look
+        from `lo_us` (the excursion's loss) to it answered 503 counting none (`_closed_seen`)."""
+        lane = health()
+        i = bisect_left(lane, at_us, key=AT_US)
+        if silent is None or i >= len(lane) or not silent(lane[i].value):
+            return False
+        prev = lane[i].prev_us
+        return (prev is None or prev < at_us) and not _closed_seen(lane, lo_us, at_us)
+
+    cut: dict[int, int] = {}
+    ready = hidden(ready_steps, samples, bad, hi_us, bad_times, None if pte_on else cut, unanswered)
+    # a health look from the next loss on (less the watch skew) may answer for that loss
+    until = _next_losses(ready_steps, early_us)
+    deaths = death_ranges(state, svc, node, clock_us)
 
     stamped = slices_stamped(state, svc)
     if not pte_on:
@@ -176,6 +249,7 @@ def excursions(
             return [iv for iv in synced if iv]
 
         back = _never_read(ready, hi_us, unbegun, max(reach_us, early_us), reach_us)
+        back = _earlier(back, cut)
         gaps = _clipped(unseen_of(losses), back)
         if not early_us or not gaps:
             return Unseen(gaps, [])
@@ -237,6 +311,16 @@ def _never_read(
         i = bisect_right(unbegun, iv.start - before_us - 1, key=_START) - 1
         if i >= 0 and unbegun[i].start < iv.start - before_us and back + after_us < unbegun[i].end:
             out[iv.end_eid] = back
+    return out
+
+
+def _earlier(back: dict[int, int], cut: dict[int, int]) -> dict[int, int]:
+    """Two maps of a return's event id to where its excursion ends, the earlier of each."""
+    if not cut:
+        return back
+    out = dict(cut)
+    for eid, at in back.items():
+        out[eid] = min(at, out.get(eid, at))
     return out
 
 

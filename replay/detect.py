@@ -293,7 +293,7 @@ def classify(
     if (
         inferred
         and not _holds(alive, at_us, alive_initial)
-        and ever_up(alive, at_us, alive_initial)
+        and ever_up(alive, at_us, alive_initial, lanes_.forwardable)
         and not _closed_first(lanes_, alive, at_us, skew)
         # kube-proxy surely removed the dead pod's rules by the window's earliest start
         and not rules_gone(

@@ -10,7 +10,8 @@ EndpointSlice change dropping the endpoint, at most its lag bound after it (repl
 after that the node DROPs the NodePort's traffic ("has no local endpoints",
 pkg/proxy/iptables/proxier.go): kube-proxy's close, `closed-before-deregistered`.
 
-- `ever_up`: a node none of whose local pods was ever up has no pod whose death opened a window.
+- `ever_up`: a node none of whose local pods was ever up (by their Pods or by the endpoints
+  listing them) has no pod whose death opened a window.
 - `rules_gone`: the endpoints listed nothing kube-proxy forwards to from the lag bound (and the
   watch skew) before the window's earliest start on: kube-proxy had surely removed the rules.
 - `close_before_rise`: the LB's rise opened the window after the endpoint's loss was seen (less
@@ -29,10 +30,19 @@ from gapwatch.replay.opener import holds
 from gapwatch.replay.signals import Step
 
 
-def ever_up(alive: Sequence[Step], at_us: int, initial: bool) -> bool:
+def ever_up(
+    alive: Sequence[Step], at_us: int, initial: bool, forwardable: Sequence[Step] = ()
+) -> bool:
     """Whether a local pod was up on the node at some instant by `at_us` (`alive`: whether any
-    was, replay.context.alive_steps; `initial`: up when the recording began)."""
-    return initial or any(s.value for s in alive if s.earliest <= at_us)
+    was, replay.context.alive_steps; `initial`: up when the recording began), or the node listed
+    an endpoint kube-proxy forwards to by then (`forwardable`, replay.lanes.Lanes.forwardable):
+    the EndpointSlice controller lists an endpoint ready (or serving) only while its Pod is, so
+    its pod was up however late the Pod stream listed it (replay.unseen.with_listing)."""
+    return (
+        initial
+        or any(s.value for s in alive if s.earliest <= at_us)
+        or any(s.value for s in forwardable if s.earliest <= at_us)
+    )
 
 
 def rules_gone(

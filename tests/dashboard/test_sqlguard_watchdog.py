@@ -34,7 +34,9 @@ def test_a_query_the_server_does_not_stop_is_dropped_after_the_grace(console: st
     """The expression runs on past `statement_timeout`; the console drops its connection at
     the deadline plus the grace and reports a timeout saying so (on main it waited for the
     server, then reported the plain cancel)."""
-    limits = Limits(timeout_s=0.2, grace_s=0.2, row_limit=10)
+    # dropped 0.1 s in: the expression takes 0.44 s on an idle 2-core machine (73 ms a call),
+    # where a 0.2 + 0.2 s watchdog raced its end and lost (the server's cancel came first)
+    limits = Limits(timeout_s=0.05, grace_s=0.05, row_limit=10)
     with (
         pytest.raises(QueryTimeout, match="its connection was dropped"),
         open_query(console, UNINTERRUPTED, limits) as stream,

@@ -15,12 +15,12 @@ on until its expression ends and then finds its client gone; deploy/sql/roles.sq
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from typing import Any
 
 import psycopg
+
+from gapwatch.recorder.sockshut import shut_duplicate
 
 
 class Watchdog:
@@ -41,15 +41,10 @@ class Watchdog:
                 return
             self.fired = True
             try:
-                sock = socket.socket(fileno=os.dup(self._conn.fileno()))
-            except (OSError, psycopg.Error):
+                fileno = self._conn.fileno()
+            except psycopg.Error:
                 return  # already closed
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            finally:
-                sock.close()
+            shut_duplicate(fileno)
 
     def stop(self) -> None:
         """No shutdown after this returns (call before closing the connection)."""

@@ -22,12 +22,12 @@ socket, up to `MAX_HELD` a client, past which its looks were refused. Not reache
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+from gapwatch.recorder.sockshut import shut_duplicate
 
 _lock = threading.Lock()
 #: per thread, the bodies it is reading (kept until the thread ends: one call a thread)
@@ -44,12 +44,8 @@ def _shut_connection(conn: Any) -> None:
     sock = getattr(conn, "sock", None)
     if sock is None:
         return
-    with contextlib.suppress(OSError, ValueError):
-        dup = socket.socket(fileno=os.dup(sock.fileno()))
-        try:
-            dup.shutdown(socket.SHUT_RDWR)
-        finally:
-            dup.close()
+    with contextlib.suppress(OSError, ValueError):  # ValueError: the socket closed (fileno -1)
+        shut_duplicate(sock.fileno())
 
 
 def _register(

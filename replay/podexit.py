@@ -72,12 +72,9 @@ def exit_span(lane: Sequence[PodSample]) -> tuple[int, int] | None:
 
 
 def _state_at(lane: Sequence[PodSample], at_us: int) -> str | None:
-    last = None
-    for p in lane:
-        if p.at_us > at_us:
-            break
-        last = p.state
-    return last
+    """The pod's state as its last update at or before `at_us` says (None before the first)."""
+    k = bisect_right(lane, at_us, key=AT_US)
+    return lane[k - 1].state if k else None
 
 
 def silent_from(health: Sequence[Sample], node_lane: Sequence[Sample], at_us: int) -> int:

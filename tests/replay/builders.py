@@ -372,6 +372,16 @@ def covers(windows: Sequence[Window], start: float, end: float) -> bool:
     )
 
 
+def look_times(first: float, last: float, every: float) -> list[float]:
+    """Look instants from `first` to `last` (inclusive) every `every` seconds, rounded to the
+    millisecond (no float drift across hundreds of looks)."""
+    out, t = [], first
+    while t <= last + 1e-9:
+        out.append(round(t, 3))
+        t += every
+    return out
+
+
 def looks(
     node_name: str,
     first: float,

@@ -24,17 +24,9 @@ import pytest
 
 from gapwatch.recorder.observation import Observation
 from gapwatch.replay.model import Window
-from tests.replay.builders import health, node, nodeport, service, target, window_on
+from tests.replay.builders import health, look_times, node, nodeport, service, target, window_on
 
 READY = 242.87
-
-
-def _looks(first: float, last: float, every: float) -> list[float]:
-    out, t = [], first
-    while t <= last + 1e-9:
-        out.append(round(t, 3))
-        t += every
-    return out
 
 
 def _state(t: float) -> str:
@@ -63,19 +55,19 @@ def _joined(
         # the poll before listed no n2
         target(registered_at, registered_at - 10, "n2", _state(registered_at), "ADDED"),
     ]
-    polls = _looks(210, 300, 10)
+    polls = look_times(210, 300, 10)
     for before, t in zip([200.0, *polls], polls, strict=False):
         obs.append(target(t, before, "n1", "unhealthy", "OBSERVED"))
     later = [t for t in polls if t > registered_at]
     for before, t in zip([registered_at, *later], later, strict=False):
         obs.append(target(t, before, "n2", _state(t), "OBSERVED"))
-    times = _looks(200, 300, 0.5)
+    times = look_times(200, 300, 0.5)
     prevs: list[float | None] = [None, *times]
     for prev, t in zip(prevs, times, strict=False):
         obs.append(health(t, prev, "n1", 0))
         if with_nodeport:
             obs.append(nodeport(t, prev, "n1", "refused"))
-    times = _looks(223, 300, 0.5)
+    times = look_times(223, 300, 0.5)
     prevs = [None, *times]
     for prev, t in zip(prevs, times, strict=False):
         obs.append(health(t, prev, "n2", 0 if t >= answered_from else None))

@@ -37,6 +37,7 @@ from tests.replay.builders import (
     eps,
     facts_of,
     health,
+    look_times,
     node,
     node_unknown,
     nodeport,
@@ -48,14 +49,6 @@ from tests.replay.builders import (
 
 VERSION = "v1.27.16"
 DOWN = 244.5  # n1's first unanswered look
-
-
-def _looks(first: float, last: float, every: float) -> list[float]:
-    out, t = [], first
-    while t <= last + 1e-9:
-        out.append(round(t, 3))
-        t += every
-    return out
 
 
 def _observations(
@@ -111,7 +104,7 @@ def _observations(
         node_unknown(284.68, "n1", version=VERSION),
         eps(284.64, [("p2", "n2", "ready")]),
     ]
-    times = _looks(200, 300, 0.5)
+    times = look_times(200, 300, 0.5)
     prevs: list[float | None] = [None, *times]
     for prev, t in zip(prevs, times, strict=False):
         up = t < DOWN
@@ -122,7 +115,7 @@ def _observations(
         if with_nodeport:
             obs.append(nodeport(t, prev, "n1", "connected" if up else "timeout"))
             obs.append(nodeport(t, prev, "n2", "connected"))
-    polls = _looks(200, 300, 10)
+    polls = look_times(200, 300, 10)
     obs += [
         target(190, None, "n1", "healthy", "ADDED"),
         target(190, None, "n2", "healthy", "ADDED"),

@@ -36,11 +36,19 @@ theirs, the true windows a rule removing the whole group would lose with it; and
 windows are split into those whose *shape* (`_SHAPE`: cause, side, class, CCM mode, PTE, what
 would have decided it, the lag bound) some uncertain window holding a true one has too, which no
 rule reading only the shape can remove without recall lost, and those in a shape of their own.
+
+`--ceilings` (session 39) detects each run twice more, as if the log had what no recording shows
+(`CEILINGS`: every node's clock exact, `node_clock_s` 0; kube-proxy's lag bound 10 s,
+`proxy_lag_max_s`), and says per false window which ceiling takes it (no false window of the run
+overlaps it on its node any more): the node clock alone, the lag bound alone, only both together,
+or neither (`left`: what waits on looks the recording does not have, or on a rule reading more
+than these columns). The left ones are printed by cause, side, class and CCM mode.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -59,7 +67,7 @@ from benchmarks.accuracy import (
 )
 from gapwatch.recorder.sim import run
 from gapwatch.recorder.timefmt import parse_time, to_micros
-from gapwatch.replay.assumptions import DEFAULTS
+from gapwatch.replay.assumptions import DEFAULTS, DetectSettings
 from gapwatch.replay.context import ccm_mode
 from gapwatch.replay.detect import detect
 from gapwatch.replay.facts import derive
@@ -77,8 +85,9 @@ from tests.replay.accuracy import nodeport_fallback
 #: excursion, death, next to a certain window, class, CCM mode, ProxyTerminatingEndpoints, LB
 #: poll period, probe period (the scenario's), cause, what the extra observations could order,
 #: the access log's lines inside, what would have decided it (replay.openness's kinds), its
-#: width in seconds, where it is (seed, node, start_earliest..end_latest) for `--list`, and the
-#: kube-proxy lag bound its Service read (`_lag_bound`).
+#: width in seconds, where it is (seed, node, start_earliest..end_latest) for `--list`, the
+#: kube-proxy lag bound its Service read (`_lag_bound`), and which ceiling takes it (`_taken`;
+#: empty without `--ceilings`).
 Row = tuple[
     str,
     str,
@@ -100,6 +109,7 @@ Row = tuple[
     float,
     str,
     str,
+    str,
 ]
 #: replay.openness's sides as this table names them
 _SIDES = {
@@ -114,14 +124,57 @@ _NEAR = ((1.0, "<1 s"), (5.0, "1-5 s"), (float("inf"), ">=5 s"))
 _PERIODS = ((1.0, "<1 s"), (2.01, "1-2 s"), (5.01, "2-5 s"), (float("inf"), ">5 s"))
 
 
+#: Settings no recording shows, as the ceilings of session 38 (docs/semantics.md, "Uncertain
+#: false windows, session 38"): every node's clock exact, and a 10 s kube-proxy lag bound where
+#: no measured one replaces it. Measurement only: never a default.
+CEILINGS: dict[str, DetectSettings] = {
+    "the node clock": dataclasses.replace(DEFAULTS, node_clock_s=0.0),
+    "the lag bound": dataclasses.replace(DEFAULTS, proxy_lag_max_s=10.0),
+}
+_BOTH = dataclasses.replace(CEILINGS["the node clock"], proxy_lag_max_s=10.0)
+
+
+def _false(found: list[Window], truth: dict[str, list[tuple[int, int]]]) -> list[Window]:
+    """The windows (certain or not) that overlap no true window on their node."""
+    return [
+        w
+        for w in found
+        if not any(
+            s < w.end_latest_us and e > w.start_earliest_us for s, e in truth.get(w.node, [])
+        )
+    ]
+
+
+def _taken(w: Window, under: dict[str, list[Window]]) -> str:
+    """Which ceiling takes the false window `w`: a setting takes it when no false window it
+    finds overlaps `w` on its Service and node (`under`: each ceiling's false windows, and
+    both's under "both")."""
+
+    def kept(found: list[Window]) -> bool:
+        return any(
+            o.node == w.node
+            and o.service == w.service
+            and o.start_earliest_us < w.end_latest_us
+            and o.end_latest_us > w.start_earliest_us
+            for o in found
+        )
+
+    if kept(under["both"]):
+        return "left"
+    for name in CEILINGS:
+        if not kept(under[name]):
+            return f"{name} alone"
+    return "only both together"
+
+
 def _bucket(value: float, edges: Iterable[tuple[float, str]]) -> str:
     return next(label for edge, label in edges if value < edge)
 
 
-def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> tuple[list[Row], list[Row]]:
+def _rows(job: tuple[int, dict[str, Any], bool, bool, bool]) -> tuple[list[Row], list[Row]]:
     """The run's uncertain false windows, and its uncertain windows that hold a true window
     (the same features: what a rule that removes a kind of window would lose with it)."""
-    seed, options, fallback, no_probes = job
+    seed, options, fallback, no_probes, ceilings = job
     scenario = random_case(seed, options)
     result = run(scenario, seed=seed)
     dropped = NO_PROBES if no_probes else ()
@@ -141,6 +194,10 @@ def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> tuple[list[Row], list[
         truth.setdefault(t.node, []).append(
             (to_micros(parse_time(t.start)), to_micros(parse_time(t.end)))
         )
+    under: dict[str, list[Window]] = {}
+    if ceilings:
+        under = {name: _false(detect(state, settings=c), truth) for name, c in CEILINGS.items()}
+        under["both"] = _false(detect(state, settings=_BOTH), truth)
     out: list[Row] = []
     held: list[Row] = []
     for w in found:
@@ -163,6 +220,7 @@ def _rows(job: tuple[int, dict[str, Any], bool, bool]) -> tuple[list[Row], list[
                 (hi - lo) / 1e6,
                 where,
                 _lag_bound(state, w),
+                _taken(w, under) if under and not inside else "",
             )
         )
     return out, held
@@ -352,6 +410,8 @@ def main() -> None:
     parser.add_argument("--no-probes", action="store_true", help=no_probes)
     listing = "also print each window: seed, node, class, bounds (us), cause, side"
     parser.add_argument("--list", action="store_true", help=listing)
+    ceilings = "also say which false windows every node's clock exact or a 10 s lag bound takes"
+    parser.add_argument("--ceilings", action="store_true", help=ceilings)
     args = parser.parse_args()
     options: dict[str, Any] = dict(
         evidence_options(
@@ -366,7 +426,7 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for part, true_part in pool.map(
             _rows,
-            [(s, options, args.without_nodeport, args.no_probes) for s in seeds],
+            [(s, options, args.without_nodeport, args.no_probes, args.ceilings) for s in seeds],
             chunksize=4,
         ):
             rows.extend(part)
@@ -405,9 +465,18 @@ def main() -> None:
     _against(rows, held, (13, 16), "cause / what would have decided it")
     _against(rows, held, (13, 16, 19), "cause / what would have decided it / lag bound")
     _shared(rows, held)
+    if args.ceilings:
+        _table(rows, (13, 20), "cause / what the ceilings take (`CEILINGS`)")
+        left = [r for r in rows if r[20] == "left"]
+        print(f"left by both ceilings: {len(left)} of {len(rows)}")
+        if left:
+            _widths(left, (13, 0, 9), "left: cause / side / CCM mode (mean width)")
+            _table(left, (13, 16), "left: cause / what would have decided it")
+            _table(left, (13, 19), "left: cause / kube-proxy lag bound of its Service")
     if args.list:
         for r in sorted(rows, key=lambda r: r[18]):
-            print(f"  window {r[18]} {r[17]:.2f}s | {r[13]} | {r[0]}")
+            taken = f" | {r[20]}" if r[20] else ""
+            print(f"  window {r[18]} {r[17]:.2f}s | {r[13]} | {r[0]}{taken}")
 
 
 if __name__ == "__main__":

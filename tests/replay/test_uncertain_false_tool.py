@@ -113,3 +113,30 @@ def test_each_cause_is_set_beside_the_uncertain_windows_that_hold_a_true_one() -
     last = next(line for line in lines[start + 1 :] if line.startswith("  all "))
     shared, alone = (int(x) for x in last.split()[-2:])
     assert shared + alone == total
+
+
+def test_the_ceilings_say_which_false_window_an_exact_clock_or_a_10_s_bound_takes() -> None:
+    """Session 39 (`--ceilings`): each false window is detected again as if every node's clock
+    were exact (`node_clock_s` 0) and kube-proxy's lag bound 10 s (`proxy_lag_max_s`), settings
+    no recording shows, and says which takes it. Development seeds 35,000,500-35,000,501: a
+    0.6 ms `pod-gone-before-deregistered` window at 35,000,500 node-003 hangs on the old pod's
+    death known to its kubelet's second, so only the exact clock takes it; 35,000,501 node-002's
+    5.7 s window hangs on the replacement's programming bounded by the assumed 60 s, so only
+    the 10 s bound takes it; 35,000,500 node-006's 4.4 s window survives both (`left`). Every
+    false window is counted once across the tags."""
+    out = _run("--random", "2", "--first-seed", "35000500", "--ceilings", "--list")
+    total = int(re.search(r"seeds 35000500-35000501: (\d+) uncertain false windows", out).group(1))  # type: ignore[union-attr]
+    taken = _table(out, "cause / what the ceilings take (`CEILINGS`)")
+    assert sum(taken.values()) == total == 3
+    left = int(re.search(r"left by both ceilings: (\d+) of (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert left == sum(n for k, n in taken.items() if k.endswith(" / left")) == 1
+    listed = {
+        " ".join(line.split()[1:3]): line.rsplit(" | ", 1)[1]
+        for line in out.splitlines()
+        if line.startswith("  window ")
+    }
+    assert listed == {
+        "35000500 node-003": "the node clock alone",
+        "35000500 node-006": "left",
+        "35000501 node-002": "the lag bound alone",
+    }

@@ -349,8 +349,9 @@ def open_query(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
 #: PostgreSQL one FETCH brings up to what the login's temp_file_limit and work_mem let the
 #: server hold of it, whatever the byte limit (that is counted as rows arrive): a row of 250 MB
 #: through roles.sql's login (256MB) took the process to 769 MB, and three sessions at once
-#: to more than the dashboard container's 2 GiB (session 38). A query waits its own timeout for
-#: its turn.
+#: to more than the dashboard container's 2 GiB (session 38). Since session 39 a query brings
+#: at most its byte limit and one row of 2 MiB (dashboard/sqlgate.py), but the turns stay: each
+#: still holds its rows and their DataFrame. A query waits its own timeout for its turn.
 AT_ONCE = 1
 _turns = threading.BoundedSemaphore(AT_ONCE)
 

@@ -14,7 +14,9 @@ Every query runs on a connection of its own that cannot write, with a layer per 
   of it (dashboard/sqlitemem.py). Python's sqlite3 runs one statement per call.
 
 Rows are streamed and cut at `row_limit` rows or `byte_limit` bytes of cell text (`truncated`
-says there were more; 0 means no limit, for `gapwatch sql` writing to a pipe). Errors are
+says there were more; 0 means no limit, for `gapwatch sql` writing to a pipe); on PostgreSQL a
+row wider than dashboard/sqlgate.py's cap is not fetched (the query is cut there) and each FETCH
+asks for what the bytes left hold. Errors are
 QueryRejected (tried to write or escape; UnsafeLogin for a privileged login), QueryTimeout, or
 QueryError with the database's own message.
 """
@@ -39,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard import sqliterow
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
+from gapwatch.dashboard.sqlgate import GatedFetch, gated, row_cap
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.dashboard.sqlitemem import Stopper, cap_heap
 from gapwatch.dashboard.sqliteprintf import Printf
@@ -107,15 +110,20 @@ class RowStream:
     truncated: bool = False
     count: int = 0
     size: int = field(default=0)
+    #: a PostgreSQL query's gate (dashboard/sqlgate.py): how many rows to ask for, and whether
+    #: it stopped at a row too wide to fetch
+    gate: GatedFetch | None = None
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         rows_max, bytes_max = self.limits.row_limit, self.limits.byte_limit
         while True:
+            want = CHUNK if self.gate is None else self.gate.count(self.size, CHUNK)
             try:
-                chunk = self.fetch(CHUNK)
+                chunk = self.fetch(want)
             except (psycopg.Error, sqlite3.Error, MemoryError) as exc:
                 raise self.translate(exc) from None
             if not chunk:
+                self.truncated = self.truncated or bool(self.gate and self.gate.wide)
                 return
             for raw in chunk:
                 row = tuple(_cell(v) for v in raw)
@@ -282,10 +290,19 @@ def _open_postgres(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
         check_login(conn)
         begin_guarded(conn, limits)
         # A named (server-side) cursor: DECLARE takes one SELECT/VALUES/TABLE query only.
-        with conn.cursor(name="gapwatch_console") as cur:
-            cur.execute(sql)
-            columns = [d.name for d in cur.description or ()]
-            yield RowStream(columns, _armed_fetch(conn, cur, limits, deadline), limits, translate)
+        cur = conn.cursor(name="gapwatch_console")
+        cur.execute(sql)
+        columns = [d.name for d in cur.description or ()]
+        cap = row_cap(limits.byte_limit)
+        if cap and columns:  # again, wrapped: a row too wide to fetch is not sent (sqlgate.py)
+            cur.close()
+            arm(conn, limits, deadline - time.monotonic())
+            cur = conn.cursor(name="gapwatch_console")
+            cur.execute(gated(sql, len(columns), cap))
+        with cur:
+            fetch = _armed_fetch(conn, cur, limits, deadline)
+            gate = GatedFetch(fetch, cap, limits.byte_limit) if cap and columns else None
+            yield RowStream(columns, gate or fetch, limits, translate, gate=gate)
     except psycopg.Error as exc:
         raise translate(exc) from None
     finally:
@@ -332,8 +349,9 @@ def open_query(url: str, sql: str, limits: Limits) -> Iterator[RowStream]:
 #: PostgreSQL one FETCH brings up to what the login's temp_file_limit and work_mem let the
 #: server hold of it, whatever the byte limit (that is counted as rows arrive): a row of 250 MB
 #: through roles.sql's login (256MB) took the process to 769 MB, and three sessions at once
-#: to more than the dashboard container's 2 GiB (session 38). A query waits its own timeout for
-#: its turn.
+#: to more than the dashboard container's 2 GiB (session 38). Since session 39 a query brings
+#: at most its byte limit and one row of 2 MiB (dashboard/sqlgate.py), but the turns stay: each
+#: still holds its rows and their DataFrame. A query waits its own timeout for its turn.
 AT_ONCE = 1
 _turns = threading.BoundedSemaphore(AT_ONCE)
 

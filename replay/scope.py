@@ -56,6 +56,8 @@ from gapwatch.replay.whatif import LagBook, Lives
 #: 300 s (DESIGN.md section 6); the longest measured lag is added per Service.
 SETTINGS_REACH_S = 300 + 300
 _COLS = ", ".join(FACT_COLUMNS)
+#: the facts columns every fold reads, in order (for queries built elsewhere)
+FACT_COLS = _COLS
 _LAG_UP = {"ccm-register": True, "lb-health-up": True, "ccm-deregister": False,
            "lb-health-down": False}  # fmt: skip
 _PTE = {None: -1, False: 0, True: 1}

@@ -35,6 +35,19 @@ def in_thread(call: Callable[[], object], guard_s: float) -> object:
     return out[0] if out else f"still polling after {guard_s:g} s"
 
 
+def until_gone(answer: Answer, gone: threading.Event) -> Answer:
+    """`answer`, setting `gone` once it ends: for a script that writes for ever, once the
+    client has gone (or the server stopped)."""
+
+    def run(write: Callable[[bytes], None]) -> None:
+        try:
+            answer(write)
+        finally:
+            gone.set()
+
+    return run
+
+
 def _read_request(conn: socket.socket) -> None:
     """Reads one request's headers and `Content-Length` body off `conn`."""
     with conn.makefile("rb") as reader:

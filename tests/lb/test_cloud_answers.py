@@ -26,7 +26,7 @@ from gapwatch.recorder.sources.lb.shape import LbApiError
 from gapwatch.recorder.sources.lb.tencent import TencentClbClient
 from tests.lb.fakecloud import FakeCloud, fixture
 from tests.lb.harness import look, make_source, node, stored
-from tests.lb.rawserver import RawServer, in_thread
+from tests.lb.rawserver import RawServer, in_thread, until_gone
 
 Factory = Callable[..., Adapter]
 
@@ -208,14 +208,7 @@ def test_a_body_given_up_on_is_let_go_and_the_next_look_is_sent(
     guards, not timings."""
     factory, first, _fixtures = CLOUDS[cloud]
     gone = threading.Event()
-
-    def body_until_the_client_goes(write: Callable[[bytes], None]) -> None:
-        try:
-            trickled(write)
-        finally:
-            gone.set()
-
-    with RawServer(body_until_the_client_goes) as server:
+    with RawServer(until_gone(trickled, gone)) as server:
         client: Any = factory(server.url, lambda _op: None, answer_seconds=1.0, max_held=1)
         outcome = poll_once(client)
         assert (

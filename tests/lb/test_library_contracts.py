@@ -195,3 +195,36 @@ def test_urllib3_sends_on_the_pool_class_tables_connections_whose_sock_is_the_so
         sent = heldreads._sending.pop(here, [])
     assert sent, "no request was sent through the pool class table's connection"
     assert all(hasattr(conn, "sock") for conn in sent)
+
+
+def test_botocores_session_makes_its_pools_from_the_table_bounded_py_changes() -> None:
+    """recorder/sources/lb/bounded.py (session 39): botocore's `URLLib3Session` keeps its pool
+    classes in `_pool_classes_by_scheme`, the very dict its PoolManager makes pools from, and
+    its pools send each request by their `ConnectionCls`'s `request()` in the calling thread,
+    on a connection whose socket is `sock`. Were any to change, an ELBv2 call given up on while
+    its headers trickle would keep its thread again (tests/lb/test_elbv2_answers.py)."""
+    from botocore.awsrequest import AWSRequest
+
+    from gapwatch.recorder.sources.lb import heldreads
+    from gapwatch.recorder.sources.lb.bounded import send_through_sent_pools
+
+    done = threading.Event()
+
+    def status_then_silence(write: Callable[[bytes], None]) -> None:
+        write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        done.wait(10)
+
+    here = threading.current_thread()
+    with RawServer(status_then_silence) as server:
+        session = _client(server.url)._endpoint.http_session
+        send_through_sent_pools(session)
+        pool = session._manager.connection_from_url(server.url)
+        assert type(pool) is session._pool_classes_by_scheme["http"], type(pool)
+        request = AWSRequest(method="POST", url=server.url, data=b"Action=X").prepare()
+        with contextlib.suppress(Exception):  # the headers end when the script does (10 s)
+            session.send(request)
+        done.set()
+    with heldreads._lock:
+        sent = heldreads._sending.pop(here, [])
+    assert sent, "no request was sent through the pool class table's connection"
+    assert all(hasattr(conn, "sock") for conn in sent)

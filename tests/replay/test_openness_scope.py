@@ -27,7 +27,7 @@ from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
 from gapwatch.replay.model import ServiceRef, Window
-from gapwatch.replay.openness import openness
+from gapwatch.replay.openness import Openness, openness
 
 #: the evidence options the randomized scenarios take in turn (benchmarks.accuracy's flags)
 OPTIONS: tuple[dict[str, bool], ...] = (
@@ -49,12 +49,16 @@ def _groups(possible: Sequence[Window], alone: bool) -> list[list[Window]]:
     return [g for k, g in by_rollout.items() if k] + ([[w] for w in possible] if alone else [])
 
 
-def _check(engine: Engine, svc: ServiceRef, *, alone: bool = True) -> tuple[int, int]:
-    """(possible windows compared, windows not scoped: the cluster's CloudTrail calls);
-    `alone`: each window alone too, not only each rollout's."""
+def _check(
+    engine: Engine, svc: ServiceRef, *, alone: bool = True, through_api: bool = True
+) -> tuple[int, int, FoldState, dict[Window, Openness]]:
+    """(possible windows compared, windows not scoped: the cluster's CloudTrail calls, the
+    Service's whole fold, its openness); `alone`: each window alone too, not only each
+    rollout's; `through_api`: every possible window through the API as well."""
     settings = api.assumptions(engine)
     possible = [w for w in api.windows(engine, service=svc) if not w.certain]
-    full = openness(load_state(engine, service=svc), possible, settings)
+    whole = load_state(engine, service=svc)
+    full = openness(whole, possible, settings)
     compared = unscoped = 0
     for group in _groups(possible, alone):
         with engine.connect() as conn:
@@ -65,8 +69,9 @@ def _check(engine: Engine, svc: ServiceRef, *, alone: bool = True) -> tuple[int,
         assert got == {w: full[w] for w in group}, group
         compared += len(group)
     # and through the API (what the report and the dashboard call)
-    assert api.openness(engine, svc, possible) == full
-    return compared, unscoped
+    if through_api:
+        assert api.openness(engine, svc, possible) == full
+    return compared, unscoped, whole, full
 
 
 @pytest.mark.parametrize("name", [p for p in PRESETS if p != "large"])
@@ -79,10 +84,16 @@ def test_scoped_openness_equals_the_full_fold_on_the_presets(engine: Engine, nam
 def test_scoped_openness_equals_the_full_fold_over_hours(engine: Engine) -> None:
     """The `large` preset's first two hours (300 nodes, a rollout every 15 minutes): most
     rollouts lie further from the start than the pad, so the lanes' last samples before the
-    range and the stored values are what the reading rests on."""
+    range and the stored values are what the reading rests on. (Session 39: the stored look
+    gaps left out fail it; the lanes' last samples left out pass it, on main's version too, and
+    every other test of this file: what would need them is not among these stores.)"""
     _write(engine, replace(load_scenario("large"), duration_s=7200.0), 1)
     (svc,) = api.services(engine)
-    assert _check(engine, svc, alone=False)[0] >= 100
+    # not every window through the API at once: their span is the history's, which the API
+    # folds whole, as the reference does (a second whole fold that compared a fold with
+    # itself); the last rollout's windows below go through it, read scoped
+    compared, _unscoped, whole, full = _check(engine, svc, alone=False, through_api=False)
+    assert compared >= 100
     # and the scoped state holds the range, not the history
     settings = api.assumptions(engine)
     rollout = [
@@ -93,8 +104,9 @@ def test_scoped_openness_equals_the_full_fold_over_hours(engine: Engine) -> None
         # a rollout's span is bounded: the API's default reads it scoped
         assert openness_scope.scoped_openness(conn, svc, rollout.windows, settings)
     assert loaded is not None
-    full = load_state(engine, service=svc)
-    assert _samples(loaded[0]) * 2 < _samples(full)
+    assert _samples(loaded[0]) * 2 < _samples(whole)
+    mine = [w for w in rollout.windows if not w.certain]
+    assert api.openness(engine, svc, mine) == {w: full[w] for w in mine}
 
 
 def _samples(state: FoldState) -> int:
@@ -108,7 +120,7 @@ def test_scoped_openness_equals_the_full_fold_on_random_scenarios(
     options = OPTIONS[seed % len(OPTIONS)]
     _write(engine, random_case(seed, options), seed)
     for svc in api.services(engine):
-        _compared, unscoped = _check(engine, svc)
+        _compared, unscoped, _whole, _full = _check(engine, svc)
         # only a cluster with CloudTrail calls is folded whole (and still answers alike)
         assert unscoped == 0 or options.get("cloudtrail")
 

@@ -13,14 +13,20 @@ errors).
 The headers too: http.client reads them a line at a time under botocore's per-read timeout (up
 to 100 lines of 64 KiB), so an endpoint sending a header byte every few seconds held the look
 for as long as it liked (session 36). Now they are waited for with lb/intime.py's
-`call_in_time`: the look gives up on them `seconds` after the request was sent, the thread left
-reading them ends when the endpoint lets go, at most `max_held` such threads a client (each a
-socket and at most 6.4 MB of headers).
+`call_in_time`: the look gives up on them `seconds` after the request was sent. Until session 39
+the thread left reading them ran on while the endpoint sent (a header byte a second kept it 6.4
+million seconds: 100 lines of 64 KiB), at most `max_held` a client, past which every look was
+refused before it sent. Now the session's pools make connections that say which thread sends on
+them (lb/heldreads.py `sending`, as lb/sizecap.py's pools do for the other clouds' SDKs), and a
+call given up on has its connection's socket shut: the endpoint sees the client go, the thread
+ends, and the next look is sent.
 
 Private API: botocore gives no public way to send through a client's HTTP session (`Config` has
 no such setting, `before-send` hands over the request only), so `client._endpoint.http_session`
-is read; tests/lb/test_library_contracts.py fails loudly if an upgrade moves it, or stops
-honouring `stream_output` or a `before-send` handler's answer.
+is read, and its pool class table, `_pool_classes_by_scheme` (the very dict its PoolManagers
+make their pools from), is given the connection classes above; tests/lb/test_library_contracts.py
+fails loudly if an upgrade moves either, or stops honouring `stream_output` or a `before-send`
+handler's answer.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from gapwatch.recorder.sources.lb.heldreads import end_reads, sent_pools
 from gapwatch.recorder.sources.lb.intime import (
     ANSWER_SECONDS,
     MAX_HELD,
@@ -117,6 +124,7 @@ def bound_answers(
     from botocore.awsrequest import AWSResponse
 
     session = client._endpoint.http_session  # the session botocore would send with itself
+    send_through_sent_pools(session)
     held = Held(max_held)
 
     def send(request: Any, **_kwargs: Any) -> Any:
@@ -127,6 +135,7 @@ def bound_answers(
             seconds=seconds,
             held=held,
             late=lambda late_answer: late_answer.raw.close(),  # its body is never read
+            abandon=end_reads,  # its headers' socket shut: the thread ends (heldreads.py)
         )
         body = read_bounded(
             answer.raw, max_bytes=max_bytes, seconds=seconds, deadline=deadline, clock=clock
@@ -134,3 +143,14 @@ def bound_answers(
         return AWSResponse(answer.url, answer.status_code, answer.headers, _Read(body))
 
     client.meta.events.register(f"before-send.{event_service}", send)
+
+
+def send_through_sent_pools(session: Any) -> None:
+    """Make botocore's `URLLib3Session` send on connections that tell lb/heldreads.py which
+    thread sends on them, so that a call given up on while its headers trickle has its socket
+    shut. Its PoolManager (and each proxy's, made later) shares the session's table, so the
+    table is changed in place, before any pool is made (the client is new)."""
+    from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
+
+    table = session._pool_classes_by_scheme  # AttributeError: botocore moved it (contracts test)
+    table.update(sent_pools({"http": AWSHTTPConnectionPool, "https": AWSHTTPSConnectionPool}))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gapwatch.recorder.sockshut import shut_duplicate
@@ -91,3 +91,23 @@ def end_reads(thread: threading.Thread) -> None:
         _shutdown(body)
     for conn in connections:
         _shut_connection(conn)
+
+
+class _Sends:
+    """Mixed into a urllib3 connection class: says which thread sends on it (`sending`)."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        sending(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def sent_pools(pools: Mapping[str, Any]) -> dict[str, Any]:
+    """Pool classes like `pools` (scheme -> a urllib3 pool class) whose connections say which
+    thread sends on them: lb/sizecap.py's for the requests-based SDKs, lb/bounded.py's for
+    botocore's (whose connection classes add 100-continue to urllib3's)."""
+    made: dict[str, Any] = {}
+    for scheme, pool in pools.items():
+        conn = pool.ConnectionCls
+        sent = type(f"Sent{conn.__name__}", (_Sends, conn), {})
+        made[scheme] = type(f"Sent{pool.__name__}", (pool,), {"ConnectionCls": sent})
+    return made

@@ -22,10 +22,9 @@ from typing import Any
 
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter, HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from gapwatch.recorder.sources.lb.heldreads import reading, sending
+from gapwatch.recorder.sources.lb.heldreads import reading, sent_pools
 from gapwatch.recorder.sources.lb.intime import AnswerRefused
 
 #: The largest answer read, decoded, in bytes: a Tencent `DescribeTargetHealth` of a load
@@ -62,31 +61,9 @@ class _CappedBody:
         return getattr(self._raw, name)
 
 
-class _SentHTTPConnection(HTTPConnection):
-    """A connection that says which thread sends on it (lb/heldreads.py `sending`)."""
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        sending(self)
-        super().request(*args, **kwargs)
-
-
-class _SentHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        sending(self)
-        super().request(*args, **kwargs)
-
-
-class _SentHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _SentHTTPConnection
-
-
-class _SentHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _SentHTTPSConnection
-
-
 #: The pools an SDK's session makes once capped: a call given up on while its answer's headers
 #: are still coming has its socket shut too (lb/heldreads.py).
-SENT_POOLS = {"http": _SentHTTPPool, "https": _SentHTTPSPool}
+SENT_POOLS = sent_pools({"http": HTTPConnectionPool, "https": HTTPSConnectionPool})
 
 
 class _CappedAdapter(BaseAdapter):

@@ -8,8 +8,9 @@ caller passes, nothing else (read it: no state runs from one step to the next). 
 read only by index, by bisecting it, by scanning it from an index found so or by slicing it,
 by its length as such a scan's bound and by its emptiness (replay.sync_read says why that
 suffices). A run here reads the four lists through `sync_read.Noted` and keeps, every `STRIDE`
-steps, the largest index read of each so far. The next run resumes at the last kept state `i`
-where
+steps, the largest index read of each so far, and of each list its length and its items up to
+the last one read (a copy: what a look past them changes is read again). The next run resumes
+at the last kept state `i` where
 
 - the steps before `i` are the same (a list comparison: lane_tail carries them on, the same
   objects);
@@ -31,9 +32,8 @@ reads reached the old lists' ends. Exact: tests/replay/test_synced_tail.py again
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from gapwatch.replay.fold import SyncLook
 from gapwatch.replay.signals import Iv, Step
 from gapwatch.replay.sync_read import Noted
 from gapwatch.replay.syncorder import synced_on
@@ -44,35 +44,34 @@ STRIDE = 8
 
 
 class SyncedTrail(NamedTuple):
-    """`synced_on` over `steps`: its outputs, the four lists it read as they were (copies),
-    and its kept states (steps read, then the largest index read of `forwardable`, the looks,
-    their times and `quiet` by the steps before), under `key`."""
+    """`synced_on` over `steps`: its outputs, of the four lists it read (`forwardable`, the
+    looks, their times, `quiet`) how long each was and its items up to the last one read
+    (copies), and its kept states (steps read, then the largest index read of each list by
+    the steps before), under `key`."""
 
     steps: Sequence[Step]
     out: list[Step]
-    forwardable: list[Step]
-    looks: list[SyncLook]
-    times: list[int]
-    quiet: list[Iv]
+    lengths: tuple[int, int, int, int]
+    heads: tuple[list[Any], list[Any], list[Any], list[Any]]
     states: list[tuple[int, int, int, int, int]]
     key: Hashable
 
 
-def _raw(items: Sequence[object]) -> list[object]:
-    """The items of a list read through `Noted` (or not), as a list, noting no read."""
+def _bare(items: Sequence[Any]) -> Sequence[Any]:
+    """The list under `sync_read.Noted`s: read without noting."""
     while isinstance(items, Noted):
         items = items.items
-    return list(items)
+    return items
 
 
-def _reads_same(old: Sequence[object], now: Sequence[object], top: int) -> bool:
-    """`now` reads as `old` did to a reader that read `old` up to index `top` (module
-    docstring)."""
-    if not old or not now:
-        return not old and not now
-    if top > len(old) - 2 and len(now) != len(old):
+def _reads_same(old_len: int, old_head: Sequence[Any], now: Sequence[Any], top: int) -> bool:
+    """`now` reads as a list of `old_len` items starting with `old_head` did to a reader that
+    read it up to index `top` (module docstring)."""
+    if not old_len or not now:
+        return not old_len and not now
+    if top > old_len - 2 and len(now) != old_len:
         return False
-    return top < 0 or now[: top + 1] == old[: top + 1]
+    return top < 0 or now[: top + 1] == old_head[: top + 1]
 
 
 def synced(
@@ -92,35 +91,30 @@ def synced(
     if not looks.looks:
         return list(steps), None
     full_key = (key, reach_us, span_us, back is None)
-    raw_f, raw_looks, raw_times, raw_quiet = (
-        _raw(forwardable), _raw(looks.looks), _raw(looks.times), _raw(quiet),
-    )  # fmt: skip
+    lists = (forwardable, looks.looks, looks.times, quiet)
+    bare = tuple(map(_bare, lists))
     start, states, out = 0, [], []
     if was is not None and was.key == full_key:
         for k in range(len(was.states) - 1, -1, -1):
-            i, f_top, l_top, t_top, q_top = was.states[k]
+            i, *tops = was.states[k]
             if (
                 i <= len(steps)
                 and (i == 0 or steps[:i] == was.steps[:i])
-                and _reads_same(was.forwardable, raw_f, f_top)
-                and _reads_same(was.looks, raw_looks, l_top)
-                and _reads_same(was.times, raw_times, t_top)
-                and _reads_same(was.quiet, raw_quiet, q_top)
+                and all(map(_reads_same, was.lengths, was.heads, bare, tops))
             ):
                 start, states, out = i, list(was.states[: k + 1]), was.out[:i]
                 # what the steps kept read, read again through the caller's lists (its notes)
-                for items, top in (
-                    (forwardable, f_top), (looks.looks, l_top), (looks.times, t_top),
-                    (quiet, q_top),
-                ):  # fmt: skip
+                for items, top in zip(lists, tops, strict=True):
                     if top >= 0:
                         items[top]
                 break
-    f_seen, l_seen, t_seen, q_seen = (
-        Noted(forwardable), Noted(looks.looks), Noted(looks.times), Noted(quiet),
-    )  # fmt: skip
+    f_seen, l_seen = Noted(forwardable), Noted(looks.looks)
+    t_seen, q_seen = Noted(looks.times), Noted(quiet)
+    seen: tuple[Noted[Any], ...] = (f_seen, l_seen, t_seen, q_seen)
     if states:
-        _, f_seen.top, l_seen.top, t_seen.top, q_seen.top = states.pop()
+        _, *tops = states.pop()
+        for noted, top in zip(seen, tops, strict=True):
+            noted.top = top
     index = SyncIndex(l_seen, t_seen)
     n = len(steps)
     i = start
@@ -130,5 +124,7 @@ def synced(
         out += synced_on(chunk, f_seen, index, reach_us, q_seen, span_us=span_us, back=back)
         i += len(chunk)
     states.append((i, f_seen.top, l_seen.top, t_seen.top, q_seen.top))
-    trail = SyncedTrail(list(steps), out, raw_f, raw_looks, raw_times, raw_quiet, states, full_key)  # type: ignore[arg-type]
+    lengths = (len(forwardable), len(looks.looks), len(looks.times), len(quiet))
+    heads = tuple(list(items[: noted.top + 1]) for items, noted in zip(bare, seen, strict=True))
+    trail = SyncedTrail(list(steps), out, lengths, heads, states, full_key)  # type: ignore[arg-type]
     return list(out), trail

@@ -235,7 +235,7 @@ def serves_carried(
         # ready times alone)
         steps, synced_trail = synced_tail.synced(
             steps, forwardable, looks, sync_reach, quiet, span, brought_back(seen_ready, skew),
-            (skew, synced_tail.flat_key(seen_ready)), was.synced if was else None,
+            (skew, tuple(map(tuple, seen_ready))), was.synced if was else None,
         )  # fmt: skip
         tri, tri_trail = lane_tail.tri(steps, True, was.tri if was else None)
         bad_times, bad_trail = lane_tail.bad_looks(nodeport, "connected", was.bad if was else None)

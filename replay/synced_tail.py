@@ -32,7 +32,6 @@ reads reached the old lists' ends. Exact: tests/replay/test_synced_tail.py again
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from itertools import chain
 from typing import Any, NamedTuple
 
 from gapwatch.replay.signals import Iv, Step
@@ -73,14 +72,6 @@ def _reads_same(old_len: int, old_head: Sequence[Any], now: Sequence[Any], top: 
     if top > old_len - 2 and len(now) != old_len:
         return False
     return top < 0 or now[: top + 1] == old_head[: top + 1]
-
-
-def flat_key(lists: Sequence[Sequence[int]]) -> tuple[int, ...]:
-    """`lists` of ints as one tuple (each list's length, then its items): equal exactly where
-    the lists are, and one object the collector need not follow (a tuple per list, kept with
-    every trail, brought the cyclic GC's full collections about three rounds sooner in
-    benchmarks/refresh_rounds.py)."""
-    return tuple(chain.from_iterable((len(items), *items) for items in lists))
 
 
 def synced(

@@ -187,12 +187,3 @@ def test_the_benchmarks_rounds_map_their_new_steps(
         engine.dispose()
     # the rounds' blips: 10 a node, 20 steps; each round adds them and maps few more
     assert mapped[0] > 0 and all(m <= 20 * (20 + 3 * synced_tail.STRIDE) for m in mapped[1:])
-
-
-def test_the_ready_times_key_is_equal_exactly_where_the_lists_are() -> None:
-    """lanes.py keys a trail on the local pods' ready times (`brought_back` reads them): the
-    flat key tells apart lists that one concatenation would not."""
-    key = synced_tail.flat_key
-    assert key([[1, 2], [3]]) == key([[1, 2], [3]])
-    assert key([[1, 2], [3]]) != key([[1], [2, 3]])
-    assert key([[1, 2], []]) != key([[1, 2]]) and key([]) != key([[]])

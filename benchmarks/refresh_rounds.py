@@ -324,6 +324,10 @@ def main() -> None:
             for name, part in parts.items()
             if hasattr(carried, name)
         ]
+    # the probed lane's steps as the looks place them, carried on (replay.synced_tail)
+    synced = getattr(lanes_mod, "synced_tail", None)
+    if synced is not None:
+        patches.append((synced, "synced", partial(rounds.wrap_part, "syncs")))
     # R and not F with its candidates: carried on (replay.gap_tail.gap) or over the whole lanes
     gap = getattr(node_cache, "gap_tail", None)
     if gap is not None:

@@ -30,6 +30,7 @@ from gapwatch.replay.observed import observed, widened
 from gapwatch.replay.proxy import silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
+from gapwatch.replay.synced_tail import SyncedTrail
 from gapwatch.replay.unseen import bad_run
 
 #: elements between two kept states
@@ -100,6 +101,8 @@ class Carried(NamedTuple):
     serving: ServingTrail | None = None
     #: the health lane's silent stretches as F read them (`silences`)
     silence: SilenceTrail | None = None
+    #: the NodePort lane's steps as kube-proxy's looks place them (replay.synced_tail)
+    synced: SyncedTrail | None = None
 
 
 def steps(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from gapwatch.replay import lane_tail, sync_tail
+from gapwatch.replay import lane_tail, sync_tail, synced_tail
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.checked import (
     check_lead,
@@ -230,8 +230,13 @@ def serves_carried(
         )
         span = seconds_us(settings.sync_span_s)
         forwardable = endpoint_steps(state, svc, node, accept)
-        steps = synced_on(steps, forwardable, looks, sync_reach, quiet, span_us=span,
-                          back=brought_back(_ready_times(state, svc, node), skew))  # fmt: skip
+        seen_ready = _ready_times(state, svc, node)
+        # (carried on from the node's last find: replay.synced_tail; `brought_back` reads the
+        # ready times alone)
+        steps, synced_trail = synced_tail.synced(
+            steps, forwardable, looks, sync_reach, quiet, span, brought_back(seen_ready, skew),
+            (skew, tuple(map(tuple, seen_ready))), was.synced if was else None,
+        )  # fmt: skip
         tri, tri_trail = lane_tail.tri(steps, True, was.tri if was else None)
         bad_times, bad_trail = lane_tail.bad_looks(nodeport, "connected", was.bad if was else None)
         unseen = excursions(
@@ -262,7 +267,7 @@ def serves_carried(
         # (replay.solecrash: reads the health check only where it counted 0)
         crashed = _sole_crash(state, svc, node, settings, lag_hi, None, nodeport)
         serves = dead_first(serves, (crashed, []))
-        carried = Carried(steps_trail, tri_trail, bad_trail, serving)
+        carried = Carried(steps_trail, tri_trail, bad_trail, serving, synced=synced_trail)
         return (serves, True, nodeport, unseen.earlier, None), carried
     lo = seconds_us(settings.proxy_lag_s[0])
     alive = tri_from_steps(alive_steps(state, svc, node), False)

@@ -35,6 +35,7 @@ from gapwatch.replay.failopen_rise import failed_open_inside
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
 from gapwatch.replay.impact import access_impact
 from gapwatch.replay.inferred_close import close_before_rise, ever_up, rules_gone
+from gapwatch.replay.inferred_named import InferredLanes, named_inferred
 from gapwatch.replay.lags import lb_drop_lag
 from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.lanes import Lanes, lanes
@@ -1367,11 +1368,12 @@ def windows_from(
             cls in (CBD, PGBD)
             and not sure
             and look
-            and lb_opened
             and RBF not in also
             and _ready_inside(lanes_.eps, cand.start, probe)
         ):
-            also = (*also, RBF)  # the LB's rise while a listed endpoint was not yet programmed
+            # the LB's rise (a return after a drain or a first registration: either takes the
+            # node in) while a listed endpoint was not yet programmed
+            also = (*also, RBF)
         if (
             cls == CBD
             and look
@@ -1588,6 +1590,35 @@ def windows_from(
     return finished(state, svc, node, lanes_, out, settings) if relists else out
 
 
+def _inferred_named(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    lanes_: Lanes,
+    windows: list[Window],
+    settings: DetectSettings,
+) -> list[Window]:
+    """`windows` of a node no probe looked at, with the other classes their start ranges
+    allow named (replay.inferred_named)."""
+    if not windows:
+        return windows
+    lanes = InferredLanes(
+        lanes_.routed,
+        lanes_.eps,
+        lanes_.forwardable,
+        alive_steps(state, svc, node),
+        False,
+        state.nodes.get((svc.cluster, node), []),
+    )
+    times = (
+        seconds_us(settings.watch_skew_s),
+        seconds_us(settings.proxy_lag_s[0]),
+        proxy_lag_hi(state, svc, settings),
+        seconds_us(settings.node_grace_s),
+    )
+    return named_inferred(windows, lanes, times)
+
+
 def finished(
     state: FoldState,
     svc: ServiceRef,
@@ -1607,6 +1638,8 @@ def finished(
     if lanes_.health or lanes_.reason_samples:  # the node's end bounded by its own looks
         # a terminating pod's exit no kubelet reported, unordered against the node's end
         out = named_exit(state, svc, node, out, lanes_.serves.possible, lanes_.health)
+    elif lanes_.eps:  # F inferred: the other classes its start range allows (no-probe naming)
+        out = _inferred_named(state, svc, node, lanes_, out, settings)
     return touching(out, stretches(state, svc, settings), lanes_.routed, lanes_.health)
 
 

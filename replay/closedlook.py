@@ -21,10 +21,11 @@ the 200 at +10 s; read at +10 s the death was named the cause, read at +5 s the 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 
 from gapwatch.replay.assumptions import DetectSettings
-from gapwatch.replay.fold import FoldState, Sample
+from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import pte_enabled, pte_possible
 
@@ -51,3 +52,43 @@ def gate_open(state: FoldState, svc: ServiceRef, node: str, settings: DetectSett
     it been turned on, kube-proxy forwarded to the serving-terminating pod past the 503, which
     then saw no close (the reading without the look stays possible)."""
     return pte_possible(state, svc.cluster, node, settings)
+
+
+def death_past_close(
+    state: FoldState,
+    where: tuple[ServiceRef, str],
+    lanes: tuple[Sequence[Sample], Sequence[Sample]],
+    spans: Sequence[tuple[int, int]],
+    read: tuple[int, int, int],
+    settings: DetectSettings,
+) -> bool:
+    """A window read as kube-proxy's close at `read`'s first instant (the class instant) from
+    a health check that answered 503, where F comes from the health check alone (no NodePort
+    lane for the Service and node, `where`) and the gate reads off by the version's default
+    alone (1.22-1.25, nothing states it: `gate_open`): had the gate been turned on, kube-proxy
+    forwarded to the serving-terminating local pod past the 503 (a terminating endpoint is never
+    counted, whatever the gate) until the EndpointSlice stopped listing it serving, and the gap
+    opened with that pod's death if it came first. True where the endpoints (`lanes`' first)
+    listed a serving-terminating endpoint and no ready one at the class instant (seen up to the
+    watch skew, `read`'s second, late: the 503 follows the sync of that change), and a local
+    pod may have died (`spans`: replay.deaths.death_span) after it, before the window's latest
+    end (`read`'s last) and before that listing ended (seen up to the watch skew late): that
+    reading is `pod-gone-before-deregistered`. Random 35,000,278 node-004
+    without NodePort probes (kube-proxy 1.24, the gate drawn on): the 503 at +0.5 s, the pod
+    listed serving-terminating from +0.65 s to +6.31 s and dead in [+4, +6.1] s, the LB routing
+    to +143 s; read `closed-before-deregistered` naming nothing, the truth the death at +5.9 s
+    (docs/semantics.md, "Classes without the NodePort probes, the twenty-second spent set")."""
+    svc, node = where
+    eps, health = lanes
+    at_us, skew_us, end_us = read
+    if not health or state.probes["nodeport"].get((svc, node)):
+        return False
+    if pte_enabled(state, svc.cluster, node, settings) or not gate_open(state, svc, node, settings):
+        return False
+    i = bisect_right(eps, at_us + skew_us, key=AT_US)
+    if not i or eps[i - 1].value != "serving-terminating":
+        return False
+    while i < len(eps) and eps[i].value == "serving-terminating":
+        i += 1
+    listed_until = eps[i].at_us + skew_us if i < len(eps) else end_us
+    return any(hi > at_us and lo < min(end_us, listed_until) for lo, hi in spans)

@@ -25,7 +25,7 @@ from gapwatch.replay.chains import (
     plain,
     skip_ended,
 )
-from gapwatch.replay.closedlook import closed_looks, gate_open
+from gapwatch.replay.closedlook import closed_looks, death_past_close, gate_open
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.counted_refusal import rejected_uncounted
@@ -1347,6 +1347,14 @@ def windows_from(
             lag_hi = proxy_lag_hi(state, svc, settings)
             if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
                 also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
+        if cls == CBD and PGBD not in also and lanes_.health:
+            if ranges is None:
+                ranges = death_ranges(state, svc, node)
+                spans = death_spans(state, svc, node, clock, status)
+            if death_past_close(
+                state, (svc, node), (lanes_.eps, lanes_.health), spans, (probe, skew, end), settings
+            ):
+                also = (*also, PGBD)  # a gate turned on forwarded past the 503 to the death
         if (
             cls == RBF
             and PGBD not in also

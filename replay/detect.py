@@ -1419,6 +1419,10 @@ def windows_from(
             # rule CC under the gate off, where a gate that may be on kept F possible over the
             # terminating endpoint (replay.unprogrammed_rise): that reading is named
             also = (*also, RBF)
+        if begin < cand.start and not lanes_.health and not lanes_.reason_samples:
+            # moved back by a gate on by default only (no probe: replay.gate_unlooked): had it
+            # been turned off, kube-proxy closed at the serving-terminating listing
+            also = _naming(also, cls, CBD)
         # other readings of the start: (by_default, refusal) for `classify`
         readings: list[tuple[bool, bool | None]] = []
         if cls == PGBD and pte_by_default(state, svc.cluster, node, settings):

@@ -36,6 +36,7 @@ from gapwatch.replay.context import (
 )
 from gapwatch.replay.deaths import dead_first, died_unprogrammed
 from gapwatch.replay.fold import AT_US, FoldState, Sample
+from gapwatch.replay.gate_unlooked import gate_doubt
 from gapwatch.replay.lane_tail import Carried, Looks, SilenceTrail, TimesTrail
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef
@@ -362,7 +363,14 @@ def serves_carried(
         carried = Carried(steps_trail, tri_trail, bad_trail, serving, silence_trail)
         return (serves, True, health, earlier, doubt), carried
     inferred, synced = _inferred_serves(state, svc, node, settings, eps, accept, lag_hi, looks)
-    return (inferred, synced, [], [], None), NOTHING_CARRIED
+    moved: list[Iv] = []
+    if pte and not known:
+        # the gate on by its default alone (1.26-1.27) may have been turned off: kube-proxy
+        # then forwarded to the ready endpoints only, closing on a ready -> serving-terminating
+        # change; a window found without it may have opened there (replay.gate_unlooked)
+        off, _ = _inferred_serves(state, svc, node, settings, eps, ("ready",), lag_hi, looks)
+        moved = gate_doubt(inferred, off)
+    return (inferred, synced, [], moved, None), NOTHING_CARRIED
 
 
 def _closed_answer(value: str) -> bool:

@@ -25,8 +25,11 @@ look it has programmed every change written its lag bound before (replay.proxy
   without the Pod stream), or its first update after the look says it was already up (the
   Pod stream began later), not that it was created;
 - or it was last seen up and no update says it stopped: it may have died unreported only
-  within `pod_status_s` of the end of the data (a kubelet writes a stop within that, the
-  assumption replay.deaths reads before a stop's update), so only a look that late.
+  within `pod_status_s` of the kubelet's end (a kubelet writes a stop within that, the
+  assumption replay.deaths reads before a stop's update): the end of the data, or a node
+  that went down after the look (`_kubelet_end`: its next NotReady or Unknown less the node
+  controller's grace, else its last answered look; 34,000,535 node-002: a pod that exited
+  12 s before its node went down, its kubelet's report never written).
 
 Where no local pod may be, the refusal is not the rules to a dead pod under iptables or
 nftables, nor under IPVS with #97081 (both would have connected to the live pods, or dropped
@@ -46,6 +49,7 @@ from gapwatch.replay.context import local_pods
 from gapwatch.replay.deaths import death_range
 from gapwatch.replay.fold import AT_US, FoldState, horizon
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.opener import NODE_DOWN, answered
 from gapwatch.replay.podstate import ALIVE
 from gapwatch.replay.proxy import proxy_lag_hi
 from gapwatch.replay.unseen import reported_stops
@@ -70,11 +74,36 @@ def dead_in_rules_possible(
         k = bisect_left(eps, died.end, key=AT_US)
         if not any(s.value == "none" for s in eps[k:] if s.at_us + lag <= look_us):
             return True  # dead by the look, maybe still in the rules
-    late = horizon(state, svc) - seconds_us(settings.pod_status_s)
-    if look_us <= late:
+    if look_us <= _kubelet_end(state, svc, node, look_us, settings) - seconds_us(
+        settings.pod_status_s
+    ):
         return False
     for pod in local_pods(state, svc, node):
         lane = state.pods.get((svc.cluster, svc.namespace, pod), [])
         if lane and lane[-1].state in ALIVE:
-            return True  # last seen up: a death this near the data's end may be unreported
+            return True  # last seen up: a death this near the kubelet's end may be unreported
     return False
+
+
+def _kubelet_end(
+    state: FoldState, svc: ServiceRef, node: str, look_us: int, settings: DetectSettings
+) -> int:
+    """The earliest instant after `look_us` the node's kubelet may have stopped writing: the
+    end of the data, or the machine's end before the Node's next NotReady, Unknown or
+    deletion: no earlier than that mark less `node_grace_s` and the watch skew (the node
+    controller marks a node that long after it stopped: replay.nodealone `marked_after`;
+    a deletion bounds nothing), nor than the last answered look before it."""
+    end = horizon(state, svc)
+    lane = state.nodes.get((svc.cluster, node), [])
+    down = next((n for n in lane if n.at_us > look_us and n.value in NODE_DOWN), None)
+    if down is None:
+        return end
+    bound = look_us
+    if down.value != "Deleted":
+        reach = seconds_us(settings.node_grace_s) + seconds_us(settings.watch_skew_s)
+        bound = max(bound, down.at_us - reach)
+    for kind in ("health", "nodeport"):
+        for sample in state.probes[kind].get((svc, node), []):
+            if look_us <= sample.at_us <= down.at_us and answered(sample.value):
+                bound = max(bound, sample.at_us)
+    return min(end, bound)

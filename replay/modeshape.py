@@ -43,6 +43,10 @@ reading stands (`refusal_readings`).
 Under IPVS before #97081 a refusal is still rules that forward to a local pod that is gone
 where kube-proxy surely had that pod's endpoint programmed when it refused (the virtual server
 had its real server: `refused_as_rules`).
+
+Where nothing decides the mode, one look can still order the readings: a refusal while every
+local pod kube-proxy could forward to was alive is no dead pod's rules (replay.liverefusal),
+so `look_readings` reads IPVS before #97081 first there, the rules named (session 39).
 """
 
 from __future__ import annotations

@@ -18,7 +18,18 @@ from gapwatch.replay.fold import FoldState, fold
 from gapwatch.replay.liverefusal import dead_in_rules_possible
 from gapwatch.replay.model import Window
 from gapwatch.replay.modeshape import refusal_readings
-from tests.replay.builders import at, eps, facts_of, health, node, nodeport, pod, service, target
+from tests.replay.builders import (
+    at,
+    eps,
+    facts_of,
+    health,
+    node,
+    node_unknown,
+    nodeport,
+    pod,
+    service,
+    target,
+)
 
 PGBD = "pod-gone-before-deregistered"
 CBD = "closed-before-deregistered"
@@ -101,3 +112,32 @@ def test_a_pod_the_log_never_showed_may_be_dead() -> None:
     state, found = _n1(obs)
     assert dead_in_rules_possible(state, found[0].service, "n1", to_micros(at(102)), DEFAULTS)
     assert [w.cls for w in found] == [PGBD]
+
+
+def test_a_pod_on_a_node_that_went_down_may_have_died_unreported() -> None:
+    """34,000,535 node-002's shape: no Pod update reports p1's stop, and n1 stops answering
+    after the refusal (timeouts from 104 s, the Node Unknown at 150 s, the node controller's
+    grace after its kubelet's last post). Its kubelet may have died before it could report a
+    stop that preceded the look, so p1 is not read alive there: the rules reading stays first.
+    The first version of the rule (commit 0f70d360) read p1 alive for want of a report."""
+    obs = [
+        o
+        for o in _terminated_under_the_lb(finished=104)
+        if not (o.kind == "Pod" and o.name == "p1" and o.observed_at > at(100.5))
+        and not (
+            o.kind in ("NodePortProbe", "ProxyHealth")
+            and o.node == "n1"
+            and o.observed_at > at(103)
+        )
+        and not (o.kind == "Pod" and o.name == "p3")
+        and not (o.kind == "EndpointSlice" and o.observed_at > at(103))
+    ]
+    obs += [
+        nodeport(104, 102, "n1", "timeout"),
+        health(104, 102, "n1", None),
+        node_unknown(150, "n1", version="v1.25.16"),
+    ]
+    state, found = _n1(sorted(obs, key=lambda o: o.observed_at))
+    svc = found[0].service
+    assert dead_in_rules_possible(state, svc, "n1", to_micros(at(102)), DEFAULTS)
+    assert found[0].cls == PGBD

@@ -43,7 +43,7 @@ from gapwatch.replay.leftover import dead_left_listed, dead_left_unsynced
 from gapwatch.replay.measure import measured_settings
 from gapwatch.replay.membership import pod_targeted
 from gapwatch.replay.model import ServiceRef, Window, WindowClass
-from gapwatch.replay.modeshape import refusal_readings, refused_as_rules
+from gapwatch.replay.modeshape import look_readings, refusal_readings, refused_as_rules
 from gapwatch.replay.nodealone import node_alone
 from gapwatch.replay.nodemark import marked_down
 from gapwatch.replay.nodeup import named_down_before_up
@@ -1432,7 +1432,8 @@ def windows_from(
         refused = _false_reason(*_reasons(lanes_), probe) in ("refused", "reset")  # read once
         if refused:
             # the refusal under every other mode the node's looks allow (replay.modeshape)
-            readings += [(True, r) for r in refusal_readings(state, svc, node, settings)[1:]]
+            modes = look_readings(state, svc, node, (_reasons(lanes_), probe), settings)
+            readings += [(True, r) for r in modes[1:]]
         for by_default, refusal in readings:
             other = classify(
                 state, svc, node, lanes_, probe, alive, alive_initial, since, settings, end,

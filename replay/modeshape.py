@@ -43,6 +43,10 @@ reading stands (`refusal_readings`).
 Under IPVS before #97081 a refusal is still rules that forward to a local pod that is gone
 where kube-proxy surely had that pod's endpoint programmed when it refused (the virtual server
 had its real server: `refused_as_rules`).
+
+Where nothing decides the mode, one look can still order the readings: a refusal while every
+local pod kube-proxy could forward to was alive is no dead pod's rules (replay.liverefusal),
+so `look_readings` reads IPVS before #97081 first there, the rules named (session 39).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from collections.abc import Sequence
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import nodes_of
 from gapwatch.replay.fold import AT_US, FoldState, Sample
+from gapwatch.replay.liverefusal import dead_in_rules_possible
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.proxy import REFUSED, gate_stated, proxy_lag_hi, pte_stated
 from gapwatch.replay.proxymode import REFUSED_IS_RULES, stated_mode
@@ -146,6 +151,26 @@ def refusal_readings(
     return (False, True) if mode == "ipvs" else (True, False)
 
 
+def look_readings(
+    state: FoldState,
+    svc: ServiceRef,
+    node: str,
+    read: tuple[tuple[Sequence[Sample], Sequence[int]], int],
+    settings: DetectSettings,
+) -> tuple[bool, ...]:
+    """`refusal_readings` for the refused look a window starting by `at_us` reads (`read`, as
+    `refused_as_rules` takes it): where nothing decides the node's mode and iptables is read
+    first, the not-rules reading comes first where no local pod kube-proxy could forward to
+    was dead at that look (replay.liverefusal); the rules reading stays named."""
+    readings = refusal_readings(state, svc, node, settings)
+    if readings != (True, False):
+        return readings
+    look = refused_look_us(*read[0], read[1])
+    if look is None or dead_in_rules_possible(state, svc, node, look, settings):
+        return readings
+    return (False, True)
+
+
 def refused_as_rules(
     state: FoldState,
     svc: ServiceRef,
@@ -156,14 +181,14 @@ def refused_as_rules(
 ) -> bool:
     """The refused look a window starting by `at_us` reads its reason from (`read`: the
     not-serving looks and their times, and `at_us`) is rules that forward to a local pod that
-    is gone, under `reading` (None: the node's first, `refusal_readings`). Under IPVS before
+    is gone, under `reading` (None: the look's first, `look_readings`). Under IPVS before
     kubernetes#97081 too where kube-proxy surely had a local endpoint programmed when it
     refused: the node's endpoints listed a usable one (ready; serving-terminating where the
     gate is stated on) from kube-proxy's lag bound (`proxy_lag_hi`) before the look to the
     watch skew after `at_us` (the look stands for the unstored repeats up to it), so the
     virtual server had its real server."""
     if reading is None:
-        reading = refusal_readings(state, svc, node, settings)[0]
+        reading = look_readings(state, svc, node, read, settings)[0]
     if reading:
         return True
     looks, at_us = read

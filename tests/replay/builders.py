@@ -287,6 +287,19 @@ def proxy_config(t: float, node_name: str, gates: dict[str, bool]) -> Observatio
                        node=node_name)  # fmt: skip
 
 
+def gate_off_pair(version: str, configz: bool) -> list[Observation]:
+    """The Service and two nodes n1 and n2 of kube-proxy `version` with ProxyTerminatingEndpoints
+    off, stated by each node's /configz only where `configz` (else off by the version's default
+    alone): the start of the scenarios that read a close from the health check without NodePort
+    probes."""
+    gates = [proxy_config(0.5, name, {"ProxyTerminatingEndpoints": False}) for name in ("n1", "n2")]
+    return [
+        service(0),
+        *[node(0, name, version=version) for name in ("n1", "n2")],
+        *(gates if configz else []),
+    ]
+
+
 def target(
     t: float,
     prev: float | None,
@@ -362,6 +375,16 @@ def window_on(
     """The one window replay finds on `node_name` (observations in time order or not)."""
     (window,) = [w for w in windows_of(observations, settings) if w.node == node_name]
     return window
+
+
+def windows_holding(observations: Sequence[Observation], node_name: str, t: float) -> list[Window]:
+    """The windows replay finds on `node_name` that may hold the instant `t` (seconds)."""
+    us = to_micros(at(t))
+    return [
+        w
+        for w in windows_of(observations)
+        if w.node == node_name and w.start_earliest_us <= us <= w.end_latest_us
+    ]
 
 
 def covers(windows: Sequence[Window], start: float, end: float) -> bool:

@@ -13,7 +13,6 @@ Literal observations shaped like random 34,000,582 node-002 without NodePort pro
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import CBD, PGBD
 from tests.replay import builders as b
@@ -32,13 +31,8 @@ def _observations(configz: bool, closed: bool = True) -> list[Observation]:
     200 from 20 s."""
     every = [5.0 * k + 0.001 for k in range(1, 12)]
     polls = [float(k) for k in range(1, 55)]
-    gates = [
-        b.proxy_config(0.5, name, {"ProxyTerminatingEndpoints": False}) for name in ("n1", "n2")
-    ]
     return [
-        b.service(0),
-        *[b.node(0, name, version="v1.25.16") for name in ("n1", "n2")],
-        *(gates if configz else []),
+        *b.gate_off_pair("v1.25.16", configz),
         *b.health_looks("n2", every, lambda t: 1),
         *b.health_looks("n1", every, lambda t: 0 if closed and 15 <= t < 20 else 1),
         b.pod(0.2, "q1", "n2", "ready"),
@@ -58,12 +52,7 @@ def _observations(configz: bool, closed: bool = True) -> list[Observation]:
 
 def _windows(configz: bool, closed: bool = True) -> list[Window]:
     """n1's windows that may hold 15 s."""
-    at = to_micros(b.at(15))
-    return [
-        w
-        for w in b.windows_of(_observations(configz, closed))
-        if w.node == "n1" and w.start_earliest_us <= at <= w.end_latest_us
-    ]
+    return b.windows_holding(_observations(configz, closed), "n1", 15)
 
 
 def test_a_503_before_the_death_reads_the_close() -> None:

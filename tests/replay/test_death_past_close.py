@@ -12,7 +12,6 @@ truth the death); times in seconds."""
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import CBD, PGBD
 from tests.replay import builders as b
@@ -30,13 +29,8 @@ def _observations(configz: bool, routed_until: float = 60.0) -> list[Observation
     503 counting none from 15 s; the LB routes to n1 until `routed_until`, then drains it."""
     every = [5.0 * k + 0.001 for k in range(1, 14)]
     polls = [float(k) for k in range(1, 65)]
-    gates = [
-        b.proxy_config(0.5, name, {"ProxyTerminatingEndpoints": False}) for name in ("n1", "n2")
-    ]
     return [
-        b.service(0),
-        *[b.node(0, name, version="v1.24.17") for name in ("n1", "n2")],
-        *(gates if configz else []),
+        *b.gate_off_pair("v1.24.17", configz),
         *b.health_looks("n2", every, lambda t: 1),
         *b.health_looks("n1", every, lambda t: 1 if t < 15 else 0),
         b.pod(0.2, "q1", "n2", "ready"),
@@ -59,12 +53,7 @@ def _observations(configz: bool, routed_until: float = 60.0) -> list[Observation
 
 def _windows(configz: bool, routed_until: float = 60.0) -> list[Window]:
     """n1's windows that may hold 15 s."""
-    at = to_micros(b.at(15))
-    return [
-        w
-        for w in b.windows_of(_observations(configz, routed_until))
-        if w.node == "n1" and w.start_earliest_us <= at <= w.end_latest_us
-    ]
+    return b.windows_holding(_observations(configz, routed_until), "n1", 15)
 
 
 def test_the_version_default_names_the_later_death() -> None:

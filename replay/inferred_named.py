@@ -32,11 +32,12 @@ others. Pure functions of the lanes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-from gapwatch.replay.fold import Sample
+from gapwatch.replay.fold import AT_US, Sample
 from gapwatch.replay.model import Window, WindowClass
 from gapwatch.replay.opener import NODE_DOWN, holds
 from gapwatch.replay.signals import Step, Tri
@@ -64,8 +65,8 @@ def _rises(routed: Tri) -> list[tuple[int, int]]:
 def _listed_since(eps: Sequence[Sample], at_us: int) -> int | None:
     """Since when the node's endpoints lane has read `ready` without a break at `at_us` (the
     first sample of that run), None where it does not read `ready` then."""
-    k = next((i for i in range(len(eps) - 1, -1, -1) if eps[i].at_us <= at_us), None)
-    if k is None or eps[k].value != "ready":
+    k = bisect_right(eps, at_us, key=AT_US) - 1  # the lane is in time order
+    if k < 0 or eps[k].value != "ready":
         return None
     while k and eps[k - 1].value == "ready":
         k -= 1

@@ -100,3 +100,35 @@ def test_a_page_that_never_ends_is_refused_at_the_limit() -> None:
     assert len(raw.content) == MAX_CONFIGZ_BYTES + 1
     payload = configz_payload(TARGET, raw)
     assert payload["error"] == "error" and "larger than" in payload["detail"]
+
+
+def test_a_health_answer_in_two_pieces_is_read_whole() -> None:
+    """kube-proxy's health-check answer (`ProbeClient.get`, 4 KiB at most) whose body comes in
+    two pieces: its `localEndpoints` is read (on main the body was the first 40 bytes, not
+    JSON: stored as a 200 with no body, the count lost)."""
+    body = (
+        b'{"service":{"namespace":"kubelb","name":"web"},"localEndpoints":1,'
+        b'"serviceProxyHealthy":true}'
+    )
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        writer.write(head % len(body) + body[:40])
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the client meets the first piece alone
+        writer.write(body[40:])
+        await writer.drain()
+        writer.close()
+
+    async def main() -> Any:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with ProbeClient(timeout_s=30, concurrency=1) as client:
+            answer = await client.get(f"http://127.0.0.1:{port}/")
+        server.close()
+        return answer
+
+    answer = asyncio.run(main())
+    assert (answer.status, answer.error) == (200, None)
+    assert answer.body["localEndpoints"] == 1 and answer.body["serviceProxyHealthy"] is True

@@ -11,7 +11,7 @@ import streamlit as st
 
 from gapwatch.dashboard import cache, sqlconsole
 from gapwatch.dashboard.errors import QueryError
-from gapwatch.dashboard.inert import cells, md
+from gapwatch.dashboard.inert import cells, md, md_sentence
 from gapwatch.recorder.store import redact
 
 if TYPE_CHECKING:
@@ -70,8 +70,9 @@ def render(ctx: Context) -> None:
                 return
             st.session_state["sql_result"] = result
         result = st.session_state["sql_result"]
-        more = f" (limit {int(limit)} reached: more rows exist)" if result.truncated else ""
-        st.caption(f"{len(result.rows)} rows in {result.elapsed_s * 1000:.0f} ms{more}")
+        st.caption(f"{len(result.rows)} rows in {result.elapsed_s * 1000:.0f} ms")
+        if result.truncated:  # which limit, at which row, and how to see more
+            st.warning(f"Cut: {md_sentence(result.cut or 'more rows exist')}")
         frame = pd.DataFrame(result.rows, columns=result.columns)
         # shown as `gapwatch sql` shows a table; the download below is exact
         st.dataframe(cells(frame), hide_index=True, key="sql_table")

@@ -101,5 +101,8 @@ def sql(
             out.write("\n]\n")
     out.flush()
     if stream.truncated:
-        stderr.print(f"cut after {stream.count} rows (--limit {limit} / --max-bytes {max_bytes})")
+        why = f": {stream.cut}" if stream.cut else ""
+        stderr.print(
+            f"cut after {stream.count} rows (--limit {limit} / --max-bytes {max_bytes}){why}"
+        )
         raise typer.Exit(EXIT_PARTIAL)

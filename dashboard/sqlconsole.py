@@ -14,9 +14,10 @@ Every query runs on a connection of its own that cannot write, with a layer per 
   of it (dashboard/sqlitemem.py). Python's sqlite3 runs one statement per call.
 
 Rows are streamed and cut at `row_limit` rows or `byte_limit` bytes of cell text (`truncated`
-says there were more; 0 means no limit, for `gapwatch sql` writing to a pipe); on PostgreSQL a
-row wider than dashboard/sqlgate.py's cap is not fetched (the query is cut there) and each FETCH
-asks for what the bytes left hold. Errors are
+says there were more, `cut` which limit and what to do; 0 means no limit, for `gapwatch sql`
+writing to a pipe); on PostgreSQL a row wider than dashboard/sqlgate.py's cap is not fetched
+(the query is cut there, `cut` naming the row and its width) and each FETCH asks for what the
+bytes left hold. Errors are
 QueryRejected (tried to write or escape; UnsafeLogin for a privileged login), QueryTimeout, or
 QueryError with the database's own message.
 """
@@ -41,7 +42,7 @@ from sqlalchemy.engine import make_url
 
 from gapwatch.dashboard import sqliterow
 from gapwatch.dashboard.errors import QueryError, QueryRejected, QueryTimeout
-from gapwatch.dashboard.sqlgate import GatedFetch, gated, row_cap
+from gapwatch.dashboard.sqlgate import GatedFetch, gated, row_cap, wide_row
 from gapwatch.dashboard.sqlguard import Limits, arm, begin_guarded, check_login
 from gapwatch.dashboard.sqlitemem import Stopper, cap_heap
 from gapwatch.dashboard.sqliteprintf import Printf
@@ -88,6 +89,8 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
     truncated: bool
     elapsed_s: float
+    #: why the rows were cut, as a sentence (RowStream.cut); "" where they were not
+    cut: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,8 @@ class Relation:
 
 @dataclass(slots=True)
 class RowStream:
-    """An open query: its columns and its rows, cut at the limits (then `truncated` is set)."""
+    """An open query: its columns and its rows, cut at the limits (then `truncated` is set,
+    and `cut` says which limit, at which row, and how to see more)."""
 
     columns: list[str]
     fetch: Callable[[int], list[Any]]
@@ -113,6 +117,7 @@ class RowStream:
     #: a PostgreSQL query's gate (dashboard/sqlgate.py): how many rows to ask for, and whether
     #: it stopped at a row too wide to fetch
     gate: GatedFetch | None = None
+    cut: str = ""
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         rows_max, bytes_max = self.limits.row_limit, self.limits.byte_limit
@@ -123,13 +128,24 @@ class RowStream:
             except (psycopg.Error, sqlite3.Error, MemoryError) as exc:
                 raise self.translate(exc) from None
             if not chunk:
-                self.truncated = self.truncated or bool(self.gate and self.gate.wide)
+                if self.gate and self.gate.wide and not self.truncated:
+                    self.truncated = True
+                    self.cut = wide_row(self.count + 1, self.gate.wide, self.gate.cap)
                 return
             for raw in chunk:
                 row = tuple(_cell(v) for v in raw)
                 self.size += sum(len(v) if isinstance(v, str) else 8 for v in row)
-                if (rows_max and self.count >= rows_max) or (bytes_max and self.size > bytes_max):
+                if rows_max and self.count >= rows_max:
                     self.truncated = True
+                    self.cut = f"the row limit of {rows_max:,} was reached: more rows exist"
+                    return
+                if bytes_max and self.size > bytes_max:
+                    self.truncated = True
+                    self.cut = (
+                        f"the byte limit of {bytes_max:,} bytes of cell text was reached at row "
+                        f"{self.count + 1:,}: more rows exist; select fewer or narrower columns "
+                        "to see more rows"
+                    )
                     return
                 self.count += 1
                 yield row
@@ -384,6 +400,7 @@ def run_query(
         rows=rows,
         truncated=stream.truncated,
         elapsed_s=time.monotonic() - started,
+        cut=stream.cut,
     )
 
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
 import structlog
@@ -66,8 +67,27 @@ def item_size(item: Emitted) -> int:
     payload's JSON size, plus ITEM_OVERHEAD."""
     if item.observation is None:
         return ITEM_OVERHEAD
-    json_size = len(orjson.dumps(item.observation.payload, default=str))
-    return ITEM_OVERHEAD + MEMORY_PER_JSON_BYTE * json_size
+    return ITEM_OVERHEAD + MEMORY_PER_JSON_BYTE * _json_size(item.observation.payload)
+
+
+def _json_size(payload: Any) -> int:
+    """The payload's JSON size; where orjson cannot write it (nested past its 255 levels: such
+    an object stopped the recorder here, session 40; the store quarantines it), its strings'
+    lengths and 8 bytes for every other value, counted without recursion."""
+    try:
+        return len(orjson.dumps(payload, default=str))
+    except TypeError:
+        pass
+    size, stack = 0, [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            size += sum(len(str(k)) + 3 for k in node)
+            stack += node.values()
+        elif isinstance(node, list | tuple):
+            stack += node
+        size += len(node) if isinstance(node, str) else 8
+    return size
 
 
 class Spool:

@@ -281,6 +281,28 @@ def test_sql_console_runs_reads_and_refuses_writes(app: AppTest, store: Engine) 
         assert conn.execute(select(func.count()).select_from(events)).scalar_one() == total
 
 
+@pytest.mark.postgres
+def test_sql_console_says_why_it_cut_the_rows(
+    app: AppTest, console: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row wider than the console's 2 MiB row cap (PostgreSQL: dashboard/sqlgate.py): the
+    page said only "(limit 1000 reached: more rows exist)", naming a limit that was not the
+    one reached; now it names the row, its width, the cap and how to narrow the query."""
+    monkeypatch.setenv("GAPWATCH_CONSOLE_DB", console)
+    at = _open(app, page="sql")
+    at.text_area(key="sql").input(
+        "SELECT g, CASE WHEN g = 3 THEN repeat('x', 3000000) ELSE 'ok' END AS v "
+        "FROM generate_series(1, 4) g ORDER BY g"
+    )
+    at.button(key="run").click()
+    at.run()
+    assert not at.exception and not at.error
+    (warning,) = [w.value for w in at.warning]
+    assert "row 3 is 3,000,004 bytes as text" in warning
+    assert "2,097,152 bytes a console row may be" in warning and "`left(column, 1000)`" in warning
+    assert "2 rows" in " ".join(c.value for c in at.caption)
+
+
 def test_live_overview_follows_a_recorder_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ from benchmarks.accuracy import random_case
 from gapwatch.recorder.sim import PRESETS, load_scenario, run
 from gapwatch.recorder.sim.scenario import Scenario
 from gapwatch.recorder.writer import EventWriter
-from gapwatch.replay import api, openness_scope, projections
+from gapwatch.replay import api, openness_scope, projections, scope
 from gapwatch.replay.facts import write_facts
 from gapwatch.replay.fold import FoldState
 from gapwatch.replay.load import load_state
@@ -85,8 +85,8 @@ def test_scoped_openness_equals_the_full_fold_over_hours(engine: Engine) -> None
     """The `large` preset's first two hours (300 nodes, a rollout every 15 minutes): most
     rollouts lie further from the start than the pad, so the lanes' last samples before the
     range and the stored values are what the reading rests on. (Session 39: the stored look
-    gaps left out fail it; the lanes' last samples left out pass it, on main's version too, and
-    every other test of this file: what would need them is not among these stores.)"""
+    gaps left out fail it; the lanes' last samples left out pass it, every lane being stored
+    each minute: `test_a_lanes_sample_from_before_the_pad_decides_a_window` guards them.)"""
     _write(engine, replace(load_scenario("large"), duration_s=7200.0), 1)
     (svc,) = api.services(engine)
     # not every window through the API at once: their span is the history's, which the API
@@ -107,6 +107,46 @@ def test_scoped_openness_equals_the_full_fold_over_hours(engine: Engine) -> None
     assert _samples(loaded[0]) * 2 < _samples(whole)
     mine = [w for w in rollout.windows if not w.certain]
     assert api.openness(engine, svc, mine) == {w: full[w] for w in mine}
+
+
+def test_a_lanes_sample_from_before_the_pad_decides_a_window(engine: Engine) -> None:
+    """A lane that keeps its value longer than the pad is read from its last sample before the
+    range: the seed's cluster recorded with a heartbeat of an hour (`heartbeat_s`, a setting of
+    the prober and of every LB source), rollouts at 5 and 30 minutes, so the second rollout's
+    nodes' lanes were last stored during the first, long before its padded range. Each window
+    alone, each rollout's, and through the API, against the whole fold. Without those samples
+    (`_last_before` answering nothing, session 39's mutation, which every other test of this
+    file passed) 2 windows read otherwise ("no target health recorded for this node" where the
+    fold reads "no poll saw the target change"); with each lane's first sample instead of its
+    last (`ORDER BY at_us ASC`) 1 does. Seed 6 is the first of seeds 1-8 of this scenario
+    where the second mutation shows (the first shows on every one)."""
+    rollouts = [{"at_s": at, "action": "rollout", "workload": "ingress"} for at in (300, 1800)]
+    scenario = {"observe.heartbeat_s": 3600, "duration_s": 2400, "events": rollouts}
+    _write(engine, load_scenario("seed-3node", scenario), 6)
+    (svc,) = api.services(engine)
+    compared, unscoped, _whole, full = _check(engine, svc)
+    assert compared >= 3 and unscoped == 0
+    # the premise: the last rollout's reading rests on samples its padded range does not hold
+    settings = api.assumptions(engine)
+    latest = max(full, key=lambda w: w.start_earliest_us).rollout
+    last = [w for w in full if w.rollout == latest]
+    lo, hi = min(w.start_earliest_us for w in last), max(w.end_latest_us for w in last)
+    with engine.connect() as conn:
+        loaded = openness_scope.load(conn, svc, lo, hi, settings)
+    assert loaded is not None
+    state, measured = loaded
+    pad = openness_scope.reach_us(measured, *_stored_lags(engine, svc))
+    nodes = {w.node for w in last}
+    lanes = [lane for (s, n), lane in state.probes["target"].items() if s == svc and n in nodes]
+    assert lanes and all(lane[0].at_us < lo - pad for lane in lanes)
+
+
+def _stored_lags(engine: Engine, svc: ServiceRef) -> tuple[int, int]:
+    """kube-proxy's and the CCM's lag bounds as the projections stored them."""
+    with engine.connect() as conn:
+        stored = scope.stored_context(conn, svc)
+    key = openness_scope._key(svc)
+    return stored[key("proxy_hi")], stored[key("ccm_hi")]
 
 
 def _samples(state: FoldState) -> int:

@@ -107,5 +107,45 @@ def fingerprint(kind: str, obj: Mapping[str, Any]) -> bytes:
     of the object as the API returned it (env values, args and command do not count; paths an
     operator adds to `redact_paths` do, so an object with one looks changed once after a restart).
     """
-    body = orjson.dumps(_without_noise(kind, obj), option=orjson.OPT_SORT_KEYS)
+    clean = _without_noise(kind, obj)
+    try:
+        body = orjson.dumps(clean, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson's JSONEncodeError: nested past its 255 levels, or a big integer
+        return _deep_fingerprint(clean)
     return hashlib.blake2b(body, digest_size=16).digest()
+
+
+def _deep_fingerprint(value: Any) -> bytes:
+    """`fingerprint`'s digest of a value orjson cannot write (nested deeper than its 255
+    levels: a watch line parses up to 1,024), walked without recursion: equal for equal values
+    whatever their keys' order. Such an object stopped the recorder (`TypeError: Recursion
+    limit reached` out of the watch, session 40); it is now recorded, and the store, which
+    keeps 253 levels, quarantines it (recorder/quarantine.py)."""
+    digest = hashlib.blake2b(b"deep", digest_size=16)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            keys = sorted(node, key=str)
+            digest.update(b"{%d:" % len(keys))
+            for key in reversed(keys):
+                stack += [node[key], _Key(str(key))]
+        elif isinstance(node, list | tuple):
+            digest.update(b"[%d:" % len(node))
+            stack += reversed(node)
+        else:
+            digest.update(_scalar(node))
+    return digest.digest()
+
+
+class _Key(str):
+    """A mapping's key on `_deep_fingerprint`'s stack (told apart from a string value)."""
+
+
+def _scalar(value: Any) -> bytes:
+    if isinstance(value, _Key):
+        return b"k" + orjson.dumps(str(value))
+    try:
+        return b"v" + orjson.dumps(value)
+    except TypeError:  # an integer past 64 bits
+        return b"r" + repr(value).encode("utf-8", "backslashreplace")

@@ -13,6 +13,12 @@ aiohttp and OS exceptions are translated here (`classify`) and nowhere else. A l
 in `reset` or `error` is tried once more on a new connection within the same timeout (aiohttp
 itself retries a GET once when the server closed a kept-alive connection): what is stored is
 what a new connection, like an LB's next health check, gets.
+
+A body is read to its end or one byte past the caller's limit (`read_up_to`), whichever comes
+first, within the look's timeout: aiohttp's `StreamReader.read(n)` answers what has arrived, at
+most n, so one read took the first piece of a page sent in several (kube-proxy's /metrics
+through Go's 4 KiB response buffer: 4,096 bytes of a 13 KB page, stored as "not Prometheus
+text"; a page that never ends as 98 KB of it, parsed as a page of nothing; session 40).
 """
 
 from __future__ import annotations
@@ -169,7 +175,7 @@ class ProbeClient:
         start = time.perf_counter()
         try:
             async with session.get(url, allow_redirects=False) as resp:
-                content = await resp.content.read(limit + 1)
+                content = await read_up_to(resp.content, limit + 1)
                 weight = resp.headers.get(WEIGHT_HEADER)
                 return RawAnswer(resp.status, content, weight, None, None, _ms(start))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -190,6 +196,19 @@ class ProbeClient:
         with contextlib.suppress(OSError):
             await writer.wait_closed()
         return ConnectAnswer("connected", None, latency)
+
+
+async def read_up_to(stream: aiohttp.StreamReader, count: int) -> bytes:
+    """The body's first `count` bytes, or all of it where it is shorter (module docstring)."""
+    parts: list[bytes] = []
+    left = count
+    while left > 0:
+        part = await stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _ms(start: float) -> float:

@@ -85,3 +85,54 @@ def test_a_gate_on_by_default_may_have_been_turned_off() -> None:
 def test_no_gate_from_1_28() -> None:
     # 1.29: ProxyTerminatingEndpoints GA: kube-proxy forwarded to p1 until it stopped
     assert all(w.start_earliest_us >= to_micros(at(49)) for w in _terminating_only("v1.29.3"))
+
+
+def _read_early(version: str, deleted: float = 30.062299) -> list[Window]:
+    """The held-out window 36,000,433 node-004 (`--without-nodeport`), its observations at
+    their times (+30 s from the window's earliest start): n1 (kube-proxy `version`), its
+    target healthy throughout; p1 seen terminating at `deleted` (a rolling update), its
+    replacement p2 pending at 30.092781; the health check answers 503 counting no ready
+    endpoint at 30.100402 (its look before at 30.0), and the recorder's watch lists p1
+    serving-terminating only at 30.107683 (7.3 ms later: kube-proxy's watch delivered the
+    change first); p2 ready at 31.670713, listed at 31.676109, the health check 200 at
+    31.901641 (its look before at 31.8); p1 stops at 34.944744 and leaves the slice."""
+    polls = [target(t, t - 10, "n1", "healthy", "OBSERVED") for t in (11, 21, 31, 41)]
+    obs = [
+        *one_node(version),
+        *polls,
+        health(2, None, "n1", 1),
+        pod(deleted, "p1", "n1", "terminating", deleted_at=40),
+        pod(30.092781, "p2", "n1", "pending", revision="bbb"),
+        health(30.100402, 30.0, "n1", 0),
+        eps(30.107683, [("p1", "n1", "terminating")]),
+        eps(30.927825, [("p1", "n1", "terminating"), ("p2", "n1", "unready")]),
+        pod(31.670713, "p2", "n1", "ready", revision="bbb"),
+        eps(31.676109, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
+        health(31.901641, 31.8, "n1", 1),
+        pod(34.944744, "p1", "n1", "gone", deleted_at=40, finished=34),
+        eps(34.956382, [("p1", "n1", "stopped"), ("p2", "n1", "ready")]),
+        eps(35.022286, [("p2", "n1", "ready")]),
+    ]
+    return windows_of(obs)
+
+
+def test_a_503_before_the_recorders_listing_is_the_same_change() -> None:
+    """With the gate possibly on (1.25) and no kube-proxy sync looks, the 503 7.3 ms before the
+    recorder lists the serving-terminating endpoint is that change, seen by kube-proxy's watch
+    first (the watch skew, 0.5 s), and after the Pod's deletion (seen at 30.062): the gate doubt
+    covers it, so no window is certain (on main the 7.3 ms before the listing made one)."""
+    assert not any(w.certain for w in _read_early("v1.25.16"))
+
+
+def test_before_the_gate_existed_the_early_503_is_a_close() -> None:
+    # 1.21: no gate, no doubt: kube-proxy dropped p1 at the 503, the LB kept routing
+    windows = _read_early("v1.21.14")
+    assert any(w.certain for w in windows)
+
+
+def test_a_503_before_the_pods_deletion_is_not_the_gates() -> None:
+    """The doubt is read early no further than the local Pod's `terminating` observation: seen
+    at 30.104, after the 503 (30.100402), the 503 came before the deletion the gate concerns,
+    so a window stays certain there."""
+    windows = _read_early("v1.25.16", deleted=30.104)
+    assert any(w.certain and w.start_earliest_us <= to_micros(at(30.1004)) for w in windows)

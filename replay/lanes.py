@@ -322,11 +322,8 @@ def serves_carried(
         elif pte_possible(state, svc.cluster, node, settings):
             # (with kube-proxy's looks, F's changes are pinned to syncs: a sync may have read
             # the slice up to the reach before the store did)
-            # without them, kube-proxy's watch may have delivered the slice's change up to the
-            # watch skew before the recorder's did, never before the local pod's deletion
             early = sync_reach if looks.looks else 0
-            floor = 0 if looks.looks else skew
-            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early, floor)
+            doubt = _gate_doubt(state, svc, node, lo, lag_hi, alive, early)
             doubt = None if doubt is None else t_and(doubt, answers)
         # what the looks saw: a silent look hides no excursion (F is inferred where it matters)
         # and a refused one saw none: kube-proxy's health server down while it restarts, the
@@ -383,63 +380,19 @@ def _closed_answer(value: str) -> bool:
 
 
 def _gate_doubt(
-    state: FoldState,
-    svc: ServiceRef,
-    node: str,
-    lo: int,
-    lag_hi: int,
-    alive: Tri,
-    early_us: int,
-    skew_us: int = 0,
+    state: FoldState, svc: ServiceRef, node: str, lo: int, lag_hi: int, alive: Tri, early_us: int
 ) -> Tri | None:
     """Where F is possible only because a ProxyTerminatingEndpoints gate that may be on (1.22-
     1.25: proxy.pte_possible) kept a serving-terminating local pod forwarded: while the node's
     endpoints were serving-terminating (as kube-proxy may have read them, within its lag) and a
     local pod was up. The health check answers 503 there either way (it never counts
     terminating endpoints), so it proves no gap; with no serving endpoint left, the gate
-    forwards nothing and the 503 stands. None where the endpoints never were so.
-
-    `skew_us` (the watch skew, where no kube-proxy sync looks pin F's changes): kube-proxy's
-    watch may have delivered a serving-terminating change before the recorder's did, and its
-    health check answered 503 from then; each such change is read from the first local Pod
-    `terminating` observation up to `skew_us` before its listing (the change follows the
-    pod's deletion: the EndpointSlice controller marks an endpoint terminating from its Pod's
-    deletionTimestamp), not earlier (docs/semantics.md, "The gate doubt read early, every
-    way")."""
+    forwards nothing and the 503 stands. None where the endpoints never were so."""
     steps = endpoint_steps(state, svc, node, ("serving-terminating",))
     if not any(s.value for s in steps):
         return None
-    moved = shifted(steps, lo, lag_hi)
-    if skew_us:
-        moved = _from_deletion(state, svc, node, moved, lo, skew_us)
-    kept = t_and(tri_from_steps(read_early(moved, early_us), False), alive)
+    kept = t_and(tri_from_steps(read_early(shifted(steps, lo, lag_hi), early_us), False), alive)
     return Tri(kept.possible, []) if kept.possible else None
-
-
-def _from_deletion(
-    state: FoldState, svc: ServiceRef, node: str, steps: list[Step], lo_us: int, skew_us: int
-) -> list[Step]:
-    """`steps` (serving-terminating or not, as kube-proxy may have read them: the listings
-    shifted by kube-proxy's lag, `lo_us` at least), each change to serving-terminating possible
-    from the first local Pod `terminating` observation in [listing - skew_us, listing] (shifted
-    alike), where there is one; never before the change before it."""
-    terms = sorted(
-        p.at_us
-        for pod in local_pods(state, svc, node)
-        for p in state.pods.get((svc.cluster, svc.namespace, pod), [])
-        if p.state == "terminating"
-    )
-    if not terms:
-        return steps
-    out: list[Step] = []
-    for st in steps:
-        listed = st.earliest - lo_us  # the recorder's listing (`steps` are shifted by lo_us)
-        i = bisect_left(terms, listed - skew_us)
-        if st.value and i < len(terms) and terms[i] <= listed:
-            floor = out[-1].latest if out else terms[i] + lo_us
-            st = st._replace(earliest=max(terms[i] + lo_us, floor))
-        out.append(st)
-    return out
 
 
 def _silent_down(down: list[Iv], health: list[Sample]) -> Tri:

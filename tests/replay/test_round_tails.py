@@ -1,8 +1,10 @@
-"""The health-check lane `unseen.excursions` reads (where kube-proxy synced an unseen loss, and
-whether a bad look got no answer), in time order carried on from its last ordering
-(replay.lane_order.in_time) instead of checked whole on every find: a late answer that places
-an unseen excursion's sync moves the gap as on a fresh fold, and the benchmark's metrics rounds
-sort no health-check lane whole."""
+"""Two passes over a moved node's whole lane on every find, carried on from its last find
+instead (refresh round 9): the health-check lane `unseen.excursions` reads (where kube-proxy
+synced an unseen loss, and whether a bad look got no answer) in time order
+(replay.lane_order.in_time), and whether the NodePort lane holds a refused look
+(node_cache.readings_read, from F's reason times' trail: replay.lane_tail.times). A late
+answer that places an unseen excursion's sync moves the gap as on a fresh fold; a carried
+trail reads as the whole lane; the benchmark's metrics rounds read neither lane whole."""
 
 from __future__ import annotations
 
@@ -10,16 +12,19 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks import replay as bench
 from gapwatch.recorder.observation import Observation
 from gapwatch.recorder.store import make_engine
 from gapwatch.replay import fold as fold_mod
-from gapwatch.replay import lane_order, projections, unseen
+from gapwatch.replay import lane_order, lane_tail, node_cache, projections, unseen
 from gapwatch.replay.assumptions import US
 from gapwatch.replay.checkpoint import Checkpoint
-from gapwatch.replay.fold import FoldState, fold, sorted_lane
+from gapwatch.replay.fold import FoldState, Sample, fold, sorted_lane
 from gapwatch.replay.model import ServiceRef
+from gapwatch.replay.proxy import REFUSED
 from gapwatch.replay.unseen import Unseen, excursions
 from tests.replay import builders as b
 from tests.replay.test_lane_order import _rows
@@ -68,35 +73,64 @@ def test_a_late_answer_moves_the_gap_as_on_a_fresh_fold() -> None:
     assert after != before and after.gaps[0].end < before.gaps[0].end
 
 
+_VALUES = st.sampled_from(["connected", "timeout", "refused", "reset", "DROP"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(_VALUES, max_size=6), min_size=1, max_size=8))
+def test_the_carried_times_trail_reads_as_the_whole_lane(batches: list[list[str]]) -> None:
+    """A lane grown batch by batch (the same list, appended to): after each batch the carried
+    times and `refused` are those of the whole lane read afresh. Seen failing with the trail's
+    `refused` not updated from the appended samples."""
+    lane: list[Sample] = []
+    trail = None
+    for batch in batches:
+        lane += [Sample(len(lane) + i, None, v, len(lane) + i) for i, v in enumerate(batch)]
+        times, trail = lane_tail.times(lane, trail)
+        assert times == [s.at_us for s in lane]
+        assert trail.refused == any(s.value in REFUSED for s in lane)
+        assert trail.refused == lane_tail.times(lane)[1].refused
+
+
 @pytest.mark.postgres
-def test_the_benchmarks_rounds_sort_no_health_lane_whole(
+def test_the_benchmarks_rounds_read_no_lane_whole(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """benchmarks/replay.py's store, small (8 Services on 20 nodes), refreshed from the
     checkpoint with three of benchmarks/refresh_rounds.py's metrics rounds (each node's health
-    check answering 503 and 200 ten times a round): no round asks `fold.sorted_lane` of a
-    health-check lane (the probed Service's 20 moved nodes read theirs carried on), and the rows
-    and segments equal a rebuild's after each. Before (main): `excursions` sorted 200 health
-    lanes whole over the three rounds, each of the probed Service's 20 nodes' once a round (24
-    to 66 samples, growing) and 140 of the other Services' nodes (4-6)."""
+    check answering 503 and 200 and its NodePort timing out and connecting ten times a round):
+    no round asks `fold.sorted_lane` of a health-check lane or `lane_tail.refused` of a
+    NodePort lane (the moved nodes read the samples appended since their last find), and the
+    rows and segments equal a rebuild's after each. Before (main): `excursions` sorted 200
+    health lanes whole over the three rounds, each of the probed Service's 20 nodes' once a
+    round (24 to 66 samples, growing) and 140 of the other Services' nodes' (4-6), and
+    `readings_read` scanned each moved node's NodePort lane whole (main has no
+    `lane_tail.refused`: the test fails there at its patch)."""
     bench.build(pg_url, 8, 20, 20_000, 20)
     engine = make_engine(pg_url)
     cp = Checkpoint()
     projections.rebuild(engine, checkpoint=cp)
     engine.dispose()
     assert cp.state is not None
-    health = cp.state.probes["health"]
-    whole: list[int] = []
-    plain = fold_mod.sorted_lane
+    lanes = cp.state.probes
+    whole: list[tuple[str, int]] = []
+    plain, scan = fold_mod.sorted_lane, lane_tail.refused
 
-    def counted(samples: list[fold_mod.Sample]) -> list[fold_mod.Sample]:
-        if any(samples is lane for lane in health.values()):
-            whole.append(len(samples))
+    def counted(samples: list[Sample]) -> list[Sample]:
+        if any(samples is lane for lane in lanes["health"].values()):
+            whole.append(("health", len(samples)))
         return plain(samples)
+
+    def scanned(samples: list[Sample]) -> bool:
+        if any(samples is lane for lane in lanes["nodeport"].values()):
+            whole.append(("nodeport", len(samples)))
+        return scan(samples)
 
     for module in (unseen, lane_order):
         if hasattr(module, "sorted_lane"):
             monkeypatch.setattr(module, "sorted_lane", counted)
+    for module in (lane_tail, node_cache):
+        monkeypatch.setattr(module, "refused", scanned)
     for k in range(3):
         bench.incremental(pg_url, k, cp, metrics_every_s=300)
         engine = make_engine(pg_url)

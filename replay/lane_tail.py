@@ -19,6 +19,7 @@ whose new samples land at the lane's end reads them and at most `STRIDE` before 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 from gapwatch.replay import iv_tail
@@ -27,7 +28,7 @@ from gapwatch.replay.clocks import clock_offset, corrected, observer_of
 from gapwatch.replay.fold import AT_US, FoldState, Sample
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.observed import observed, widened
-from gapwatch.replay.proxy import silent_run
+from gapwatch.replay.proxy import REFUSED, silent_run
 from gapwatch.replay.resumed import resume_at, same
 from gapwatch.replay.signals import LO, Iv, Step, Tri, steps_where, tri_closed, tri_run
 from gapwatch.replay.synced_tail import SyncedTrail
@@ -35,6 +36,8 @@ from gapwatch.replay.unseen import bad_run
 
 #: elements between two kept states
 STRIDE = 8
+
+_VALUE = attrgetter("value")
 
 
 class StepsTrail(NamedTuple):
@@ -226,25 +229,35 @@ def serving(
 
 class TimesTrail(NamedTuple):
     """`times`' list: the times of `samples`' first `read` samples (the list itself, kept to
-    know the next call's is the same one)."""
+    know the next call's is the same one), and whether one of them is a refused look."""
 
     samples: Sequence[Sample]
     read: int
     times: list[int]
+    #: one of those samples' value is in proxy.REFUSED (node_cache.readings_read)
+    refused: bool = False
 
 
 def times(samples: Sequence[Sample], was: TimesTrail | None = None) -> tuple[list[int], TimesTrail]:
-    """`[s.at_us for s in samples]` (F's reason samples' times, lanes.Lanes.reason_times);
-    with `was`, the node's last call's, only the samples appended since are read. Exact where
-    `samples` is the list `was` read (the fold's lane itself: `looks` gives it as it is with no
-    offset and no skew): the fold appends to a lane and changes nothing in it
-    (fold.keep_sample), so its first `was.read` samples are the ones whose times `was` holds.
-    Any other list (a new one each call: the health path's, a corrected lane) is read whole."""
+    """`[s.at_us for s in samples]` (F's reason samples' times, lanes.Lanes.reason_times),
+    and in the trail `refused(samples)`; with `was`, the node's last call's, only the samples
+    appended since are read. Exact where `samples` is the list `was` read (the fold's lane
+    itself: `looks` gives it as it is with no offset and no skew): the fold appends to a lane
+    and changes nothing in it (fold.keep_sample), so its first `was.read` samples are the ones
+    whose times and values `was` read. Any other list (a new one each call: the health path's,
+    a corrected lane) is read whole."""
     if was is not None and was.samples is samples and was.read <= len(samples):
-        out = was.times + list(map(AT_US, samples[was.read :]))
+        new = samples[was.read :]
+        out = was.times + list(map(AT_US, new))
+        found = was.refused or refused(new)
     else:
-        out = list(map(AT_US, samples))
-    return out, TimesTrail(samples, len(samples), out)
+        out, found = list(map(AT_US, samples)), refused(samples)
+    return out, TimesTrail(samples, len(samples), out, found)
+
+
+def refused(samples: Sequence[Sample]) -> bool:
+    """Whether one of `samples` is a refused look (its value in proxy.REFUSED)."""
+    return not REFUSED.isdisjoint(map(_VALUE, samples))
 
 
 class LookTrail(NamedTuple):

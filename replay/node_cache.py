@@ -69,7 +69,7 @@ from gapwatch.replay.fold import PROBE_FACTS, FoldState, Sample, horizon, sorted
 from gapwatch.replay.gap_tail import GapTrail
 from gapwatch.replay.impact import Impact, access_impact
 from gapwatch.replay.lags import ccm_lag_hi, lb_drop_lag
-from gapwatch.replay.lane_tail import Carried, Looks
+from gapwatch.replay.lane_tail import Carried, Looks, refused
 from gapwatch.replay.lanes import Lanes, Serves, lanes, serves_carried
 from gapwatch.replay.logclock import LogClock, OutsideKept
 from gapwatch.replay.measure import measured_settings
@@ -77,7 +77,6 @@ from gapwatch.replay.model import ServiceRef, Window
 from gapwatch.replay.modeshape import refusal_readings
 from gapwatch.replay.opener import NODE_DOWN
 from gapwatch.replay.proxy import (
-    REFUSED,
     gate_stated,
     probe_period,
     proxy_lag_hi,
@@ -365,8 +364,17 @@ def readings_read(
     window or no refused look. The readings are found from the node's whole NodePort lane up
     to its newest look, a repeat that moves no lane length (`FoldState.seen`), and from every
     node's endpoints (replay.rejected): a kept node whose readings moved is found again, its
-    windows read whole (tests/replay/test_node_cache.py, a heartbeat that decides the mode)."""
-    if not raw or not any(s.value in REFUSED for s in found.reason_samples):
+    windows read whole (tests/replay/test_node_cache.py, a heartbeat that decides the mode).
+    Whether the lane holds a refused look is its reason times' trail's where that trail read
+    this list (lane_tail.times: carried on, only the samples appended since read), else the
+    list's whole (a pass growing with the node's history, on every find)."""
+    if not raw:
+        return None
+    trail, samples = found.times_trail, found.reason_samples
+    if trail is not None and trail.samples is samples and trail.read == len(samples):
+        if not trail.refused:
+            return None
+    elif not refused(samples):
         return None
     return refusal_readings(state, svc, node, mine)
 

@@ -15,7 +15,8 @@ from typing import NamedTuple
 from gapwatch.replay.assumptions import DetectSettings, seconds_us
 from gapwatch.replay.context import endpoint_steps, kept_by_pods, local_pods
 from gapwatch.replay.deaths import death_range, death_span
-from gapwatch.replay.fold import AT_US, FoldState, PodSample, Sample, SyncLook, sorted_lane
+from gapwatch.replay.fold import AT_US, FoldState, PodSample, Sample, SyncLook
+from gapwatch.replay.lane_order import in_time
 from gapwatch.replay.model import ServiceRef
 from gapwatch.replay.orphans import removed_with_node
 from gapwatch.replay.owntime import STAMP_RESOLUTION_US, written_from
@@ -215,10 +216,12 @@ def excursions(
     held: list[list[Sample]] = []
 
     def health() -> list[Sample]:
-        """The node's health lane in time order, sorted where first read (most calls find no
-        excursion to place and read none)."""
+        """The node's health lane in time order, found where first read (most calls find no
+        excursion to place and read none), carried on from its last ordering
+        (replay.lane_order: `sorted_lane` checked the whole lane's order on every find, a pass
+        that grew with the node's history)."""
         if not held:
-            held.append(sorted_lane(state.probes["health"].get((svc, node), [])))
+            held.append(in_time(state, "health", svc, node))
         return held[0]
 
     def unanswered(lo_us: int, at_us: int) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.replay import iv_tail, lane_tail, proxy, signals, unseen
+from gapwatch.replay import iv_tail, lane_order, lane_tail, proxy, signals, unseen
 from gapwatch.replay import lanes as lanes_mod
 from gapwatch.replay import observed as observed_mod
 from gapwatch.replay.assumptions import DEFAULTS
@@ -165,10 +165,13 @@ def test_a_nodeport_refresh_with_no_excursion_sorts_no_health_lane(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The lane of `_flapping` with no unseen excursion to place: `excursions` sorts no health
-    lane (before: the node's whole health lane sorted each time F was found)."""
-    seen = builders.counted([unseen], "sorted_lane", monkeypatch.setattr)
-    _flapping("nodeport", seen)
-    assert seen == []  # the last round's calls, carried on and fresh
+    lane (before: the node's whole health lane sorted each time F was found). Since refresh
+    round 9 it reads the lane through replay.lane_order, whose whole sorts are counted: no
+    round's carried find asks for one (the fresh state each round is compared with sorts its
+    NodePort lane once, having no order kept)."""
+    seen = builders.counted([lane_order], "sorted_lane", monkeypatch.setattr)
+    per_round = _flapping("nodeport", seen)
+    assert per_round == [0] * len(per_round)
 
 
 #: a Node lane's values: up, and the three proxy.NODE_DOWN reads as down

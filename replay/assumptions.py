@@ -161,7 +161,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "pod_status_s", "s",
         "how long before the Pod update that says so a pod may have stopped (kubelet status "
         "write plus watch delay)",
-        "no upstream figure: gapwatch's choice, 3 s",
+        "no upstream bound: the kubelet notices a container's exit at its PLEG relist, every "
+        "1 s (`genericPlegRelistPeriod`, pkg/kubelet/kubelet.go, which warns that a relist "
+        "can take longer), and writes the status at once through its rate-limited API client "
+        "(`--kube-api-qps`), else at its status manager's 10 s resync (`syncPeriod`, "
+        "pkg/kubelet/status/status_manager.go): gapwatch's choice, 3 s, the relist period "
+        "plus 2 s for the relist, the write and the watch; a finishedAt, where reported, "
+        "replaces it",
     ),
     Assumption(
         "slice_lag_s", "s",

@@ -28,7 +28,14 @@ node's clock, after the earliest write of the last update that saw P up) overlap
 to the 503, F is possibly false from the later of its start and the death's earliest instant to
 the 503, ended sooner by a NodePort look that connected at or after the death's latest instant
 (something alive took the traffic then: P's restarted container, or after the sync another
-endpoint). A NodePort look that failed in it leaves it to the lane's own steps. Read on the
+endpoint). A NodePort look that failed in it leaves it to the lane's own steps. Where the
+death's range lies wholly before that span, P died before kube-proxy moved to it alone and the
+gap opens at the move: F is possibly false from the span's start to the 503, where no update
+of P after its stop report and before the 503 says anything of it (a restarted container would
+be seen in one, and may serve under the rules that still name P) and no NodePort look lies in
+it (one that connected may have come before the move; one that failed is the lane's own step).
+Random 36,000,033 node-001 without NodePort probes (docs/semantics.md, "The twenty-third spent
+set's misses, read (session 40)"). Read on the
 NodePort path and on the health check's (replay.lanes): the health check counts the dead pod's
 endpoint until the sync, and NodePort looks every few seconds miss a gap shorter than that.
 
@@ -146,12 +153,13 @@ def sole_crash(
     versions = state.ready_sets.get((svc, node), [])
     if not versions:
         return []
-    crashed: dict[str, list[tuple[int, int, int]]] = {}
+    crashed: dict[str, list[tuple[int, int, int, int]]] = {}
+    lanes: dict[str, Sequence[PodSample]] = {}
     for run in local_runs(state, svc, node):
         span = _reported(run, clock_us)
-        lane = state.pods.get((svc.cluster, svc.namespace, run.pod), [])
+        lane = lanes.setdefault(run.pod, state.pods.get((svc.cluster, svc.namespace, run.pod), []))
         if span is not None and _crashed_while_ready(lane, run):
-            crashed.setdefault(run.pod, []).append((*span, run.event_id))
+            crashed.setdefault(run.pod, []).append((*span, run.event_id, run.down_us))
     if not crashed:
         return []
     looks = health()
@@ -162,13 +170,39 @@ def sole_crash(
     out: list[Iv] = []
     for fall in falls:
         pod, since = _held_alone(held, fall, versions)
-        for lo, hi, event_id in crashed.get(pod, []) if pod is not None else []:
-            if not (lo < fall.zero_us and hi > since):
-                continue  # the death surely before P was held alone, or after the 503
-            window = _bounded(max(lo, since), fall.zero_us, hi, nodeport)
+        for lo, hi, event_id, down_us in crashed.get(pod, []) if pod is not None else []:
+            if lo >= fall.zero_us:
+                continue  # the death after the 503
+            if hi > since:
+                window = _bounded(max(lo, since), fall.zero_us, hi, nodeport)
+            elif pod is not None and _dead_since(lanes[pod], down_us, fall.zero_us):
+                # the death surely before kube-proxy held P alone: the gap from its move
+                window = _unlooked(since, fall.zero_us, nodeport)
+            else:
+                continue
             if window is not None:
                 out.append(Iv(*window, event_id, 0))
     return sorted(out)
+
+
+def _dead_since(lane: Sequence[PodSample], down_us: int, zero_us: int) -> bool:
+    """Whether no update of the pod after the one that reported its stop (at `down_us`) and
+    before the 503 (`zero_us`) says anything of it: a restarted container (running, or Ready
+    again) would be seen in one, and may serve under the rules that still name the pod."""
+    return not any(down_us < p.at_us < zero_us for p in lane)
+
+
+def _unlooked(start: int, end: int, nodeport: Sequence[Sample]) -> tuple[int, int] | None:
+    """[start, end) where no NodePort look lies in it, else None: a look there that connected
+    may have come before kube-proxy's move to the dead pod alone, and one that failed is the
+    lane's own step (a lane keeps only its changes: a run's looks span from its sample to the
+    next sample's `prev_us`)."""
+    for i, s in enumerate(nodeport):
+        nxt = nodeport[i + 1] if i + 1 < len(nodeport) else None
+        last = s.at_us if nxt is None or nxt.prev_us is None else max(s.at_us, nxt.prev_us)
+        if last >= start and s.at_us < end:
+            return None
+    return (start, end) if start < end else None
 
 
 def _bounded(

@@ -64,12 +64,14 @@ def _p2_starts() -> list[Observation]:
     ]
 
 
-def _p2_returns(counting: Callable[[float], int], nodeport: bool) -> list[Observation]:
-    """p2 restarted and Ready again at 111.8 s, listed at 112.3 s; the health check every
-    second counting `counting(t)`, the NodePort connecting at every look (`nodeport`), the LB
-    polling n1 healthy every 5 s."""
+def _p2_returns(
+    counting: Callable[[float], int], nodeport: bool, crashed: int = 100
+) -> list[Observation]:
+    """p2 restarted (after its crash at `crashed`, its finishedAt) and Ready again at 111.8 s,
+    listed at 112.3 s; the health check every second counting `counting(t)`, the NodePort
+    connecting at every look (`nodeport`), the LB polling n1 healthy every 5 s."""
     return [
-        kind_pod(111.8, "ready", crashed=100, name="p2"),
+        kind_pod(111.8, "ready", crashed=crashed, name="p2"),
         b.eps(112.3, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
         *b.health_looks("n1", LOOKS, counting),
         *(b.looks("n1", 2.5, 120.5, 1) if nodeport else []),
@@ -123,7 +125,9 @@ def _n1(
     return [w for w in b.windows_of(obs) if w.node == "n1"]
 
 
-def _handed_to_the_dead(*, nodeport: bool = True) -> list[Window]:
+def _handed_to_the_dead(
+    *, nodeport: bool = True, crashed: int = 100, restarted: float | None = None
+) -> list[Window]:
     """The windows on n1 in random 28,000,871 node-001's shape: p2 listed ready beside p1 at
     98.2 s (kube-proxy counting 2 from its sync at 98.9 s); p2's container crashes at 100.6 s
     (finishedAt 100 s) while p1 is still ready; p1 is deleted at 100.8 s and the slice lists it
@@ -131,7 +135,9 @@ def _handed_to_the_dead(*, nodeport: bool = True) -> list[Window]:
     101 s, which kube-proxy syncs at 101.3 s: from then on it forwards to the dead p2 alone
     (count 1 at 101.5 s). The crash report and the slice listing p2 not ready are written in
     second 101 (seen at 103.8 s and 102.1 s), synced at 102.2 s: 503 counting none from 102.5
-    s. `nodeport`: as `_n1`."""
+    s. `nodeport`: as `_n1`. `crashed`: p2's finishedAt, if not 100 s. `restarted`: the crash
+    report is seen at 101.9 s instead, and an update then says p2's container running again
+    (not ready), before the 503."""
 
     def counting(t: float) -> int:
         return 1 if t < 98.9 else 2 if t < 101.3 else 1 if t < 102.2 else 0 if t < 112.9 else 1
@@ -141,10 +147,16 @@ def _handed_to_the_dead(*, nodeport: bool = True) -> list[Window]:
         b.eps(98.2, [("p1", "n1", "ready"), ("p2", "n1", "ready")]),
         b.pod(100.8, "p1", "n1", "terminating", deleted_at=100.8, grace=60, prestop=50),
         b.eps(101, [("p1", "n1", "terminating"), ("p2", "n1", "ready")]),
-        _stamped(kind_pod(103.8, "crashed", crashed=100, name="p2"), 101, "kubelet"),
+        _stamped(
+            kind_pod(103.8 if restarted is None else 101.9, "crashed", crashed=crashed, name="p2"),
+            101,
+            "kubelet",
+        ),
         _stamped(b.eps(102.1, [("p1", "n1", "terminating"), ("p2", "n1", "unready")]), 101, "kcm"),
-        *_p2_returns(counting, nodeport),
+        *_p2_returns(counting, nodeport, crashed),
     ]
+    if restarted is not None:
+        obs.append(_stamped(kind_pod(restarted, "unready", crashed, name="p2"), 102, "kubelet"))
     return [w for w in b.windows_of(obs) if w.node == "n1"]
 
 
@@ -194,3 +206,26 @@ def test_another_endpoint_kube_proxy_may_hold_alone_is_no_gap() -> None:
     # version listing p1 alone (p1 alive, serving) is among those kube-proxy can hold at 100.5 s
     assert _n1(p1_ready_until=98.5) == []
     assert _n1(p1_ready_until=98.5, nodeport=False) == []
+
+
+def test_a_pod_dead_before_kube_proxy_moved_to_it_alone_is_a_gap_from_the_look_before() -> None:
+    # random 36,000,033 node-001's shape without NodePort probes: p2 crashed at 98.3 s
+    # (finishedAt 98 s: dead in [97, 100) s, surely before the look at 100.5 s that counted 2,
+    # p1 and p2), and kube-proxy moved to the version listing the dead p2 alone only at 101.3 s
+    # (count 1 at 101.5 s), until its sync of p2's loss (503 counting none at 102.5 s). The
+    # move lies after the look counting 2: the gap may open right after it. On main the window
+    # began at 101.5 s (p1 surely unforwarded from the look counting 1), after the gap's start
+    (window,) = [
+        w for w in _handed_to_the_dead(nodeport=False, crashed=98) if w.end_latest_us > _us(101.5)
+    ]
+    assert window.cls == PGBD
+    assert b.covers([window], 101.3, 102.2)
+    assert window.start_earliest_us == _us(100.5)
+
+
+def test_a_pod_seen_again_before_the_503_is_no_gap_from_the_look_before() -> None:
+    # the same with p2's crash reported at 101.9 s and its container running again at 102.2 s,
+    # before the 503: the restarted container may have served under the rules that still name
+    # p2, so the death before the move opens nothing before the look counting p2 alone
+    windows = _handed_to_the_dead(nodeport=False, crashed=98, restarted=102.2)
+    assert all(w.start_earliest_us >= _us(101.5) for w in windows if w.end_latest_us > _us(101.5))

@@ -75,6 +75,7 @@ from gapwatch.replay.proxy import (
 )
 from gapwatch.replay.registered_listing import returned_for_listing
 from gapwatch.replay.relisted import node_stretches, stretches, touching
+from gapwatch.replay.reported_death import forwarded_through
 from gapwatch.replay.routed import fail_open, unseen_registrations
 from gapwatch.replay.signals import (
     HI,
@@ -116,6 +117,7 @@ from gapwatch.replay.unseen import (
     death_earliest,
     death_ranges,
     death_spans,
+    listed_at,
     pod_deaths,
     reported_stops,
     terminating_deaths,
@@ -640,15 +642,21 @@ def _reported_dead(
     death's earliest instant to the start range's end: kube-proxy surely forwarded to them
     whatever its gate, so only the death made F fall (a serving-terminating one is forwarded to
     only under ProxyTerminatingEndpoints, which without a look may have been off: kube-proxy
-    then closed first; replay.inferred_close)."""
+    then closed first; replay.inferred_close); serving-terminating ones too where the gate is
+    surely on (1.28 or later, or stated), and a listing the initial list found counts as held
+    before it (replay.reported_death)."""
     if state.probes["nodeport"].get((svc, node)):
         return False
     if not lanes_.health:
         if lanes_.reason_samples:
             return False
         reach = proxy_lag_hi(state, svc, settings) + seconds_us(settings.watch_skew_s)
+        sure = pte_sure(state, svc.cluster, node, settings)
+        initial = listed_at(state, svc) + seconds_us(settings.list_s)
         return any(
-            _ready_through(lanes_.eps, lo - reach, start[1])
+            forwarded_through(
+                lanes_.eps, lo - reach, start[1], sure_gate=sure, initial_by_us=initial
+            )
             for lo in _reported_by(state, svc, node, deaths, start, settings)
         )
     return any(

@@ -1351,7 +1351,10 @@ def windows_from(
             cls in (CBD, RBF)
             and PGBD not in also
             and (lb_opened if sure else look)
-            and dead_count_unordered(state, (svc, node), lanes_, (since, probe), settings)
+            # a drain seen before the read instant: the LB's rise came after it
+            and dead_count_unordered(
+                state, (svc, node), lanes_, (max(since, drop_at or since), probe), settings
+            )
         ):
             also = (*also, PGBD)  # the LB's rise against kube-proxy dropping a dead pod it counted
         if cls == CBD and PGBD not in also and lanes_.health:

@@ -76,6 +76,46 @@ def rise_counted_dead(
     )
 
 
+def dead_count_unordered(
+    state: FoldState,
+    where: tuple[ServiceRef, str],
+    lanes_: Lanes,
+    start: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """Rule CG: F read from the health check alone (no NodePort probe of `where`), the run of
+    the health check's answers holding the start's earliest instant ended inside the LB's rise
+    range (its last look before the first sure routing, as `rise_counted_dead` places it) and
+    counted, at that last look, a dead pod (more ready local endpoints than the local pods that
+    can have been counted then while up, as `counted_at_rise` counts them). kube-proxy's sync
+    that dropped the dead pod lies between that look and the next change, unordered against
+    the rise: the LB may have come back to the dead pod's rules."""
+    svc, node = where
+    health = lanes_.health
+    if not health or state.probes["nodeport"].get(where):
+        return False
+    since_us, at_us = start
+    rise_by = next(
+        (iv.start for iv in lanes_.routed.definite if since_us <= iv.start <= at_us), at_us
+    )
+    k = bisect_right(health, since_us, key=AT_US) - 1
+    if k < 0 or k + 1 >= len(health) or health[k].value not in _COUNTING or not health[k].num:
+        return False
+    last = health[k + 1].prev_us
+    if last is None or last >= rise_by:
+        return False  # counted through the whole range: `rise_counted_dead` reads that
+    return counted_at_rise(
+        state,
+        svc,
+        node,
+        health,
+        (last, last),
+        clock_us=seconds_us(settings.node_clock_s),
+        status_us=seconds_us(settings.pod_status_s),
+        skew_us=seconds_us(settings.watch_skew_s),
+    )
+
+
 def counted_at_rise(
     state: FoldState,
     svc: ServiceRef,

@@ -29,7 +29,7 @@ from gapwatch.replay.closedlook import closed_looks, death_past_close, gate_open
 from gapwatch.replay.context import alive_steps, ccm_mode, local_pods, nodes_of, pod_lanes
 from gapwatch.replay.counted import counted_dead
 from gapwatch.replay.counted_refusal import rejected_uncounted
-from gapwatch.replay.counted_rise import rise_counted_dead
+from gapwatch.replay.counted_rise import dead_count_unordered, rise_counted_dead
 from gapwatch.replay.deaths import death_span, stopped_while_up
 from gapwatch.replay.failopen_rise import failed_open_inside
 from gapwatch.replay.fold import AT_US, FoldState, Sample, horizon, lb_facing, sorted_lane
@@ -1355,6 +1355,16 @@ def windows_from(
             lag_hi = proxy_lag_hi(state, svc, settings)
             if dead_left_listed(lanes_.eps, spans, probe, lag_hi_us=lag_hi, skew_us=skew):
                 also = (*also, PGBD)  # the LB's rise against kube-proxy removing a dead pod
+        if (
+            cls in (CBD, RBF)
+            and PGBD not in also
+            and (lb_opened if sure else look)
+            # a drain seen before the read instant: the LB's rise came after it
+            and dead_count_unordered(
+                state, (svc, node), lanes_, (max(since, drop_at or since), probe), settings
+            )
+        ):
+            also = (*also, PGBD)  # the LB's rise against kube-proxy dropping a dead pod it counted
         if cls == CBD and PGBD not in also and lanes_.health:
             if ranges is None:
                 ranges = death_ranges(state, svc, node)

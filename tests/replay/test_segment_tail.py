@@ -250,7 +250,9 @@ def test_a_refresh_maps_only_the_new_samples_of_a_long_lane(
 def _stored(engine: Engine) -> list[tuple[object, ...]]:
     columns = ", ".join(COLUMNS)
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT {columns} FROM replay_segments ORDER BY node, lane, seq"))
+        # every column in the order: rows of several Services share (node, lane, seq), and
+        # PostgreSQL returns such ties in heap order, which a rebuild changes
+        rows = conn.execute(text(f"SELECT {columns} FROM replay_segments ORDER BY {columns}"))
         return [tuple(r) for r in rows]
 
 

@@ -57,23 +57,10 @@ def rise_counted_dead(
     node): a window the LB's rise opened in `start` (its earliest and latest instants) met
     kube-proxy's rules for a dead pod (`counted_at_rise`). The rise lies between the start's
     earliest instant and the first sure routing after it (else the start's latest instant)."""
-    svc, node = where
-    if not lanes_.health or state.probes["nodeport"].get(where):
+    rise_by = _rise_by(state, where, lanes_, start)
+    if rise_by is None:
         return False
-    since_us, at_us = start
-    rise_by = next(
-        (iv.start for iv in lanes_.routed.definite if since_us <= iv.start <= at_us), at_us
-    )
-    return counted_at_rise(
-        state,
-        svc,
-        node,
-        lanes_.health,
-        (since_us, rise_by),
-        clock_us=seconds_us(settings.node_clock_s),
-        status_us=seconds_us(settings.pod_status_s),
-        skew_us=seconds_us(settings.watch_skew_s),
-    )
+    return _counted(state, where, lanes_.health, (start[0], rise_by), settings)
 
 
 def dead_count_unordered(
@@ -90,26 +77,46 @@ def dead_count_unordered(
     can have been counted then while up, as `counted_at_rise` counts them). kube-proxy's sync
     that dropped the dead pod lies between that look and the next change, unordered against
     the rise: the LB may have come back to the dead pod's rules."""
-    svc, node = where
-    health = lanes_.health
-    if not health or state.probes["nodeport"].get(where):
+    rise_by = _rise_by(state, where, lanes_, start)
+    if rise_by is None:
         return False
-    since_us, at_us = start
-    rise_by = next(
-        (iv.start for iv in lanes_.routed.definite if since_us <= iv.start <= at_us), at_us
-    )
-    k = bisect_right(health, since_us, key=AT_US) - 1
+    health = lanes_.health
+    k = bisect_right(health, start[0], key=AT_US) - 1
     if k < 0 or k + 1 >= len(health) or health[k].value not in _COUNTING or not health[k].num:
         return False
     last = health[k + 1].prev_us
     if last is None or last >= rise_by:
         return False  # counted through the whole range: `rise_counted_dead` reads that
+    return _counted(state, where, health, (last, last), settings)
+
+
+def _rise_by(
+    state: FoldState, where: tuple[ServiceRef, str], lanes_: Lanes, start: tuple[int, int]
+) -> int | None:
+    """The end of the LB's rise range for a window starting in `start`: the first sure routing
+    in it, else the start's latest instant; None where F is not read from the health check
+    alone (no health lane, or a NodePort probe of `where`)."""
+    if not lanes_.health or state.probes["nodeport"].get(where):
+        return None
+    since_us, at_us = start
+    return next((iv.start for iv in lanes_.routed.definite if since_us <= iv.start <= at_us), at_us)
+
+
+def _counted(
+    state: FoldState,
+    where: tuple[ServiceRef, str],
+    health: Sequence[Sample],
+    rise: tuple[int, int],
+    settings: DetectSettings,
+) -> bool:
+    """`counted_at_rise` with the settings' clock, status and skew bounds."""
+    svc, node = where
     return counted_at_rise(
         state,
         svc,
         node,
         health,
-        (last, last),
+        rise,
         clock_us=seconds_us(settings.node_clock_s),
         status_us=seconds_us(settings.pod_status_s),
         skew_us=seconds_us(settings.watch_skew_s),

@@ -300,6 +300,35 @@ def gate_off_pair(version: str, configz: bool) -> list[Observation]:
     ]
 
 
+def health_pair(
+    version: str,
+    counted: Callable[[float], int],
+    drained: tuple[float, float],
+    last: int,
+    check_port: int,
+) -> list[Observation]:
+    """Two nodes on kube-proxy `version`, the health check every second to `last` s (n1's
+    counting `counted(t)` ready local endpoints), an endpoint-driven LB (its health check on
+    the traffic port `check_port`) polled every second. n2 serves q1 throughout; p1 on n1 is
+    ready at 0.3 s and listed at 0.5 s; the LB drains n1 from `drained[0]` to before
+    `drained[1]` and routes to it otherwise."""
+    every = [k + 0.001 for k in range(1, last)]
+    polls = [float(k) for k in range(1, last)]
+    lo, hi = drained
+    return [
+        service(0),
+        *[node(0, name, version=version) for name in ("n1", "n2")],
+        *health_looks("n2", every, lambda t: 1),
+        *health_looks("n1", every, counted),
+        pod(0.2, "q1", "n2", "ready"),
+        pod(0.3, "p1", "n1", "ready"),
+        eps(0.5, [("q1", "n2", "ready"), ("p1", "n1", "ready")]),
+        *polled_healthy("n2", polls, check_port),
+        target(polls[0], None, "n1", "healthy", "ADDED", check_port=check_port),
+        *polled("n1", polls, lambda t: "draining" if lo <= t < hi else "healthy", check_port),
+    ]
+
+
 def target(
     t: float,
     prev: float | None,

@@ -10,40 +10,13 @@ node-003 with kube-proxy's /configz; times in seconds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import PGBD, RBF
 from tests.replay import builders as b
 
 #: the group's health check on the traffic port: an endpoint-driven LB (replay.policy)
 _PORT = 32999
-
-
-def _two_nodes(
-    version: str, counted: Callable[[float], int], drained: tuple[float, float], last: int
-) -> list[Observation]:
-    """Two nodes on kube-proxy `version`, the health check every second to `last` s (n1's
-    counting `counted(t)` ready local endpoints), an endpoint-driven LB polled every second.
-    n2 serves q1 throughout; p1 on n1 is ready at 0.3 s and listed at 0.5 s; the LB drains n1
-    from `drained[0]` to before `drained[1]` and routes to it otherwise."""
-    every = [k + 0.001 for k in range(1, last)]
-    polls = [float(k) for k in range(1, last)]
-    lo, hi = drained
-    return [
-        b.service(0),
-        *[b.node(0, name, version=version) for name in ("n1", "n2")],
-        *b.health_looks("n2", every, lambda t: 1),
-        *b.health_looks("n1", every, counted),
-        b.pod(0.2, "q1", "n2", "ready"),
-        b.pod(0.3, "p1", "n1", "ready"),
-        b.eps(0.5, [("q1", "n2", "ready"), ("p1", "n1", "ready")]),
-        *b.polled_healthy("n2", polls, _PORT),
-        b.target(polls[0], None, "n1", "healthy", "ADDED", check_port=_PORT),
-        *b.polled("n1", polls, lambda t: "draining" if lo <= t < hi else "healthy", _PORT),
-    ]
 
 
 def _observations(finished: float, programmed: float = 27.6) -> list[Observation]:
@@ -59,7 +32,7 @@ def _observations(finished: float, programmed: float = 27.6) -> list[Observation
         return 1 if t < 25 or t >= programmed else 0
 
     return [
-        *_two_nodes("v1.24.17", counted, (17, 21), 40),
+        *b.health_pair("v1.24.17", counted, (17, 21), 40, _PORT),
         *[b.proxy_config(0.5, name, {"ProxyTerminatingEndpoints": False}) for name in ("n1", "n2")],
         b.pod(12.49, "p1", "n1", "terminating", deleted_at=12.5),
         b.eps(12.53, [("q1", "n2", "ready"), ("p1", "n1", "terminating")]),
@@ -73,12 +46,7 @@ def _observations(finished: float, programmed: float = 27.6) -> list[Observation
 
 def _at_return(finished: float, programmed: float = 27.6) -> Window:
     """n1's window that holds the LB's return at 21 s."""
-    at = to_micros(b.at(21))
-    (window,) = [
-        w
-        for w in b.windows_of(_observations(finished, programmed))
-        if w.node == "n1" and w.start_earliest_us <= at <= w.end_latest_us
-    ]
+    (window,) = b.windows_holding(_observations(finished, programmed), "n1", 21)
     return window
 
 
@@ -109,7 +77,7 @@ def _restarted() -> list[Observation]:
     until 24 s, then none (it synced the crash), then p1 again from 35 s. The LB drains n1 from
     13 s to 20 s and routes to it again from 21 s."""
     return [
-        *_two_nodes("v1.29.10", lambda t: 0 if 24 <= t < 35 else 1, (13, 21), 45),
+        *b.health_pair("v1.29.10", lambda t: 0 if 24 <= t < 35 else 1, (13, 21), 45, _PORT),
         b.pod(10.4, "p1", "n1", "pending", finished=10),
         b.eps(10.6, [("q1", "n2", "ready"), ("p1", "n1", "unready")]),
         b.pod(20.39, "p1", "n1", "ready"),
@@ -122,10 +90,5 @@ def test_a_pod_restarted_in_place_may_be_the_one_counted() -> None:
     # kube-proxy held p1's endpoint from its listing before the crash: the count at the LB's
     # return in (20, 21] s was the live, restarted p1's, and the window opened with
     # kube-proxy's sync of the crash at 24 s, p1 listed ready and not programmed
-    at = to_micros(b.at(21))
-    (window,) = [
-        w
-        for w in b.windows_of(_restarted())
-        if w.node == "n1" and w.start_earliest_us <= at <= w.end_latest_us
-    ]
+    (window,) = b.windows_holding(_restarted(), "n1", 21)
     assert window.cls == RBF

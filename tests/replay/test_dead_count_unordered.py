@@ -12,7 +12,6 @@ twenty-third set, and rule CG re-read (session 40)"). Literal observations shape
 from __future__ import annotations
 
 from gapwatch.recorder.observation import Observation
-from gapwatch.recorder.timefmt import to_micros
 from gapwatch.replay.model import Window
 from gapwatch.replay.undecided import PGBD
 from tests.replay import builders as b
@@ -28,20 +27,11 @@ def _observations(dropped: float) -> list[Observation]:
     at 15 s (finishedAt, seen at 28.81 s); kube-proxy counts p1 as ready until `dropped`, then
     none, then p2 from 27.6 s. p2 turns ready at 18.58 s and is listed ready at 18.62 s. The LB
     routes to n1 to 16 s, drains it from 17 s and routes to it again from 20 s."""
-    every = [k + 0.001 for k in range(1, 40)]
-    polls = [float(k) for k in range(1, 40)]
     return [
-        b.service(0),
-        *[b.node(0, name, version="v1.24.17") for name in ("n1", "n2")],
+        *b.health_pair(
+            "v1.24.17", lambda t: 1 if t < dropped or t >= 27.6 else 0, (17, 20), 40, _PORT
+        ),
         *[b.proxy_config(0.5, name, {"ProxyTerminatingEndpoints": False}) for name in ("n1", "n2")],
-        *b.health_looks("n2", every, lambda t: 1),
-        *b.health_looks("n1", every, lambda t: 1 if t < dropped or t >= 27.6 else 0),
-        b.pod(0.2, "q1", "n2", "ready"),
-        b.pod(0.3, "p1", "n1", "ready"),
-        b.eps(0.5, [("q1", "n2", "ready"), ("p1", "n1", "ready")]),
-        *b.polled_healthy("n2", polls, _PORT),
-        b.target(polls[0], None, "n1", "healthy", "ADDED", check_port=_PORT),
-        *b.polled("n1", polls, lambda t: "draining" if 17 <= t < 20 else "healthy", _PORT),
         b.pod(12.49, "p1", "n1", "terminating", deleted_at=12.5),
         b.eps(12.53, [("q1", "n2", "ready"), ("p1", "n1", "terminating")]),
         b.pod(12.6, "p2", "n1", "pending"),
@@ -54,12 +44,7 @@ def _observations(dropped: float) -> list[Observation]:
 
 def _at_return(dropped: float) -> Window:
     """n1's window that holds the LB's return at 20 s."""
-    at = to_micros(b.at(20))
-    (window,) = [
-        w
-        for w in b.windows_of(_observations(dropped))
-        if w.node == "n1" and w.start_earliest_us <= at <= w.end_latest_us
-    ]
+    (window,) = b.windows_holding(_observations(dropped), "n1", 20)
     return window
 
 
